@@ -1,0 +1,49 @@
+#!/bin/sh
+# Command 2 of README.md (and what CI runs): the whole test suite.
+#  1. installs missing dependencies (apt), builds with -Werror and runs
+#     'make check': C unit tests, integration tests against the real daemon,
+#     fuzz-corpus replay;
+#  2. builds again with ASan+UBSan and runs the same suite;
+#  3. prints one summary line: "tests: N passed, M failed" (both runs).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+sh contrib/deps.sh || exit 1
+[ -x configure ] || autoreconf -fi || exit 1
+
+run_suite() { # dir configure-flags...
+    dir=$1
+    shift
+    mkdir -p "$dir"
+    (cd "$dir" && { [ -f Makefile ] || ../configure "$@" >configure.out 2>&1 || {
+        cat configure.out; exit 1; }; } &&
+        make -j"$(nproc)" >make.out 2>&1 || { cat make.out; exit 1; }
+     make -j2 check >check.out 2>&1
+     status=$?
+     grep -E '^(FAIL|ERROR|XPASS):' check.out
+     grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR)' check.out
+     [ $status -eq 0 ] || { for f in $(grep -lE '^(FAIL|ERROR)' $(find . -name '*.log' -path '*tests*')); do
+         echo "---- $f"; tail -n 60 "$f"; done; }
+     exit $status)
+}
+
+count() { # dir field
+    v=$(grep -E "^# $2: " "$1/check.out" 2>/dev/null | awk '{print $3}')
+    echo "${v:-0}"
+}
+
+echo "== build and test (-Werror)"
+run_suite build --enable-werror
+s1=$?
+echo "== build and test (ASan+UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_suite build-asan --enable-werror --enable-sanitizers
+s2=$?
+passed=$(($(count build PASS) + $(count build-asan PASS)))
+failed=$(($(count build FAIL) + $(count build-asan FAIL) + $(count build ERROR) + $(count build-asan ERROR)))
+skipped=$(($(count build SKIP) + $(count build-asan SKIP)))
+if [ $s1 -ne 0 ] || [ $s2 -ne 0 ]; then
+    [ $failed -eq 0 ] && failed=1
+fi
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]

@@ -1,0 +1,267 @@
+/*
+ * encode.c -- writes an answer plan as a DNS message.
+ */
+#include "answer/encode.h"
+
+#include <string.h>
+
+#include "dns/dns.h"
+
+#define ENCODE_COMP_MAX 64
+
+struct encode_comp_entry {
+    const uint8_t *name; /* suffix of an uncompressed wire name */
+    uint16_t off;        /* where that suffix starts in the message */
+    uint8_t len;
+};
+
+struct encode_ctx {
+    uint8_t *out;
+    size_t pos;
+    size_t limit; /* room left for records: max size minus the OPT we owe */
+    unsigned n_comp;
+    struct encode_comp_entry comp[ENCODE_COMP_MAX];
+};
+
+static inline uint8_t encode_lower(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+static bool encode_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (encode_lower(a[i]) != encode_lower(b[i]))
+            return false;
+    return true;
+}
+
+static void encode_comp_add(struct encode_ctx *c, const uint8_t *name, size_t len, size_t off)
+{
+    if (c->n_comp < ENCODE_COMP_MAX && off < 0x3fff && len > 1) {
+        struct encode_comp_entry *e = &c->comp[c->n_comp++];
+        e->name = name;
+        e->len = (uint8_t)len;
+        e->off = (uint16_t)off;
+    }
+}
+
+static int encode_comp_find(const struct encode_ctx *c, const uint8_t *name, size_t len)
+{
+    for (unsigned i = 0; i < c->n_comp; i++)
+        if (c->comp[i].len == len && encode_name_eq(c->comp[i].name, name, len))
+            return c->comp[i].off;
+    return -1;
+}
+
+/* Writes name (uncompressed wire) compressed; false when it does not fit. */
+static bool encode_name(struct encode_ctx *c, const uint8_t *name, size_t len)
+{
+    size_t p = 0;
+    while (p < len && name[p] != 0) {
+        int off = encode_comp_find(c, name + p, len - p);
+        if (off >= 0) {
+            if (c->pos + 2 > c->limit)
+                return false;
+            dns_put16(c->out + c->pos, (uint16_t)(0xc000 | off));
+            c->pos += 2;
+            return true;
+        }
+        size_t l = 1 + (size_t)name[p];
+        if (c->pos + l > c->limit)
+            return false;
+        encode_comp_add(c, name + p, len - p, c->pos);
+        memcpy(c->out + c->pos, name + p, l);
+        c->pos += l;
+        p += l;
+    }
+    if (c->pos + 1 > c->limit)
+        return false;
+    c->out[c->pos++] = 0;
+    return true;
+}
+
+/* RDATA with its compressible names (RFC 3597 §4: NS, CNAME, PTR, MX, SOA). */
+static bool encode_rdata(struct encode_ctx *c, uint16_t type, const uint8_t *rd, uint16_t rdlen)
+{
+    size_t start = c->pos;
+    size_t name_off, names;
+    switch (type) {
+    case DNS_TYPE_NS:
+    case DNS_TYPE_CNAME:
+    case DNS_TYPE_PTR:
+        name_off = 0, names = 1;
+        break;
+    case DNS_TYPE_MX:
+        name_off = 2, names = 1;
+        break;
+    case DNS_TYPE_SOA:
+        name_off = 0, names = 2;
+        break;
+    default:
+        if (c->pos + 2 + rdlen > c->limit)
+            return false;
+        dns_put16(c->out + c->pos, rdlen);
+        memcpy(c->out + c->pos + 2, rd, rdlen);
+        c->pos += 2 + (size_t)rdlen;
+        return true;
+    }
+    if (c->pos + 2 + name_off > c->limit || rdlen < name_off)
+        return false;
+    c->pos += 2;
+    memcpy(c->out + c->pos, rd, name_off);
+    c->pos += name_off;
+    size_t p = name_off;
+    for (size_t k = 0; k < names; k++) {
+        size_t nl = 0;
+        while (p + nl < rdlen && rd[p + nl] != 0)
+            nl += 1 + (size_t)rd[p + nl];
+        nl++;
+        if (p + nl > rdlen || !encode_name(c, rd + p, nl))
+            return false;
+        p += nl;
+    }
+    if (c->pos + (rdlen - p) > c->limit)
+        return false;
+    memcpy(c->out + c->pos, rd + p, rdlen - p);
+    c->pos += rdlen - p;
+    dns_put16(c->out + start, (uint16_t)(c->pos - start - 2));
+    return true;
+}
+
+/* Writes a whole RRset, or nothing (returns false) when it does not fit. */
+static bool encode_rrset(struct encode_ctx *c, const struct answer_rr *r)
+{
+    size_t save_pos = c->pos;
+    unsigned save_comp = c->n_comp;
+    const struct zone_rrset *set = r->rrset;
+    size_t o = 0;
+
+    for (uint16_t i = 0; i < set->count; i++) {
+        uint16_t rdlen = dns_get16(set->rdata + o);
+        bool ok;
+        if (!r->owner) {
+            ok = c->pos + 2 <= c->limit;
+            if (ok) {
+                dns_put16(c->out + c->pos, 0xc000 | DNS_HEADER_SIZE);
+                c->pos += 2;
+            }
+        } else
+            ok = encode_name(c, r->owner, r->owner_len);
+        ok = ok && c->pos + 8 <= c->limit;
+        if (ok) {
+            dns_put16(c->out + c->pos, set->type);
+            dns_put16(c->out + c->pos + 2, DNS_CLASS_IN);
+            dns_put32(c->out + c->pos + 4, set->ttl);
+            c->pos += 8;
+            ok = encode_rdata(c, set->type, set->rdata + o + 2, rdlen);
+        }
+        if (!ok) {
+            c->pos = save_pos;
+            c->n_comp = save_comp;
+            return false;
+        }
+        o += 2 + (size_t)rdlen;
+    }
+    return true;
+}
+
+static size_t encode_opt_len(const struct dns_query *q)
+{
+    if (!q->edns)
+        return 0;
+    return 11 + (q->ecs.present ? 8u + (q->ecs.source_prefix + 7u) / 8u : 0u);
+}
+
+static void encode_opt(const struct dns_query *q, uint16_t rcode, const struct encode_params *ep,
+                       uint8_t *out, size_t *pos)
+{
+    uint8_t *p = out + *pos;
+    size_t rdlen = 0;
+    p[0] = 0;
+    dns_put16(p + 1, DNS_TYPE_OPT);
+    dns_put16(p + 3, ep->edns_advertise);
+    uint32_t ttl = ((uint32_t)(rcode >> 4) << 24) | (q->edns_do ? 0x8000u : 0u);
+    dns_put32(p + 5, ttl);
+    if (q->ecs.present) {
+        unsigned alen = (q->ecs.source_prefix + 7u) / 8u;
+        uint8_t *o = p + 11;
+        dns_put16(o, DNS_EDNS_OPT_ECS);
+        dns_put16(o + 2, (uint16_t)(4 + alen));
+        dns_put16(o + 4, q->ecs.family);
+        o[6] = q->ecs.source_prefix;
+        o[7] = ep->ecs_scope;
+        memcpy(o + 8, q->ecs.addr, alen);
+        rdlen = 8 + alen;
+    }
+    dns_put16(p + 9, (uint16_t)rdlen);
+    *pos += 11 + rdlen;
+}
+
+static void encode_header(const struct dns_query *q, uint16_t flags, uint16_t rcode, bool question,
+                          uint8_t *out)
+{
+    dns_put16(out, q->id);
+    /* Copy opcode, RD and CD from the query; the rest is ours. */
+    uint16_t f = (uint16_t)(DNS_FLAG_QR | (q->flags & (0x7800 | DNS_FLAG_RD | DNS_FLAG_CD)) |
+                            flags | (rcode & 0xf));
+    dns_put16(out + 2, f);
+    dns_put16(out + 4, question ? 1 : 0);
+    memset(out + 6, 0, 6);
+}
+
+size_t answer_encode(const struct dns_query *q, const struct answer_plan *plan,
+                     const struct encode_params *ep, uint8_t *out)
+{
+    struct encode_ctx c;
+    uint16_t counts[3] = {0, 0, 0};
+    uint16_t flags = plan->aa ? DNS_FLAG_AA : 0;
+    size_t optlen = encode_opt_len(q);
+
+    encode_header(q, 0, plan->rcode, true, out);
+    memcpy(out + DNS_HEADER_SIZE, q->question, q->question_len);
+    c.out = out;
+    c.pos = DNS_HEADER_SIZE + q->question_len;
+    c.limit = ep->max_size - optlen;
+    c.n_comp = 0;
+    for (unsigned i = 0; i < q->qname.count; i++)
+        encode_comp_add(&c, q->qname.wire + q->qname.label[i], q->qname.len - q->qname.label[i],
+                        DNS_HEADER_SIZE + q->qname.label[i]);
+    for (uint16_t i = 0; i < plan->n; i++) {
+        const struct answer_rr *r = &plan->rrs[i];
+        if (encode_rrset(&c, r)) {
+            counts[r->section] = (uint16_t)(counts[r->section] + r->rrset->count);
+            continue;
+        }
+        if (r->section != ANSWER_SEC_ADDITIONAL || r->required) {
+            flags |= DNS_FLAG_TC;
+            break;
+        }
+    }
+    encode_header(q, flags, plan->rcode, true, out);
+    dns_put16(out + 6, counts[0]);
+    dns_put16(out + 8, counts[1]);
+    dns_put16(out + 10, counts[2]);
+    if (q->edns) {
+        encode_opt(q, plan->rcode, ep, out, &c.pos);
+        dns_put16(out + 10, (uint16_t)(counts[2] + 1));
+    }
+    return c.pos;
+}
+
+size_t answer_encode_error(const struct dns_query *q, uint16_t rcode,
+                           const struct encode_params *ep, uint8_t *out)
+{
+    size_t pos = DNS_HEADER_SIZE;
+    bool question = q->qname_ok && DNS_HEADER_SIZE + q->question_len + 11 <= ep->max_size;
+    encode_header(q, 0, rcode, question, out);
+    if (question) {
+        memcpy(out + pos, q->question, q->question_len);
+        pos += q->question_len;
+    }
+    if (q->edns && pos + encode_opt_len(q) <= ep->max_size) {
+        encode_opt(q, rcode, ep, out, &pos);
+        dns_put16(out + 10, 1);
+    }
+    return pos;
+}

@@ -1,0 +1,163 @@
+/*
+ * lookup.c -- decides the answer to a query (RFC 1034 §4.3.2 with the
+ * clarifications of RFC 2308, 4592, 6672 aside (no DNAME), 8020 and 8482).
+ */
+#include "answer/lookup.h"
+
+#include <string.h>
+
+#include "dns/dns.h"
+
+struct lookup_ctx {
+    const struct snapshot *snap;
+    uint16_t qtype;
+    bool tcp;
+    struct answer_plan *plan;
+};
+
+static void lookup_add(struct answer_plan *p, const struct zone_rrset *set, const uint8_t *owner,
+                       size_t owner_len, enum answer_section sec, bool required)
+{
+    if (p->n >= ANSWER_MAX_RRS)
+        return;
+    struct answer_rr *r = &p->rrs[p->n++];
+    r->rrset = set;
+    r->owner = owner;
+    r->owner_len = (uint8_t)owner_len;
+    r->section = (uint8_t)sec;
+    r->required = required;
+}
+
+static void lookup_add_additionals(struct answer_plan *p, const struct zone_rrset *set)
+{
+    for (uint16_t i = 0; i < set->n_additional; i++) {
+        const struct zone_additional *ad = &set->additional[i];
+        if (ad->a)
+            lookup_add(p, ad->a, ad->owner, ad->owner_len, ANSWER_SEC_ADDITIONAL, ad->required);
+        if (ad->aaaa)
+            lookup_add(p, ad->aaaa, ad->owner, ad->owner_len, ANSWER_SEC_ADDITIONAL, ad->required);
+    }
+}
+
+static void lookup_negative(struct answer_plan *p, const struct zone *z, uint16_t rcode)
+{
+    p->rcode = rcode;
+    lookup_add(p, &z->neg_soa, z->origin, z->origin_len, ANSWER_SEC_AUTHORITY, false);
+}
+
+static void lookup_referral(struct answer_plan *p, const struct zone_node *cut)
+{
+    const struct zone_rrset *ns = zone_node_rrset(cut, DNS_TYPE_NS);
+    if (p->n == 0)
+        p->aa = false; /* a pure referral is not authoritative */
+    lookup_add(p, ns, cut->name, cut->name_len, ANSWER_SEC_AUTHORITY, false);
+    lookup_add_additionals(p, ns);
+}
+
+/* Answers qtype at node; returns the CNAME RRset to follow, or NULL. */
+static const struct zone_rrset *lookup_at_node(struct lookup_ctx *c, const struct zone *z,
+                                               const struct zone_node *node, const uint8_t *owner,
+                                               size_t owner_len)
+{
+    struct answer_plan *p = c->plan;
+    if ((node->flags & ZONE_NODE_CNAME) && c->qtype != DNS_TYPE_CNAME) {
+        const struct zone_rrset *cn = zone_node_rrset(node, DNS_TYPE_CNAME);
+        lookup_add(p, cn, owner, owner_len, ANSWER_SEC_ANSWER, false);
+        return c->qtype == DNS_TYPE_ANY ? NULL : cn;
+    }
+    if (c->qtype == DNS_TYPE_ANY && node->n_rrsets > 0) {
+        /* RFC 8482: over UDP one RRset is enough; over TCP give them all. */
+        uint16_t n = c->tcp ? node->n_rrsets : 1;
+        for (uint16_t i = 0; i < n; i++)
+            lookup_add(p, &node->rrsets[i], owner, owner_len, ANSWER_SEC_ANSWER, false);
+        return NULL;
+    }
+    const struct zone_rrset *set = zone_node_rrset(node, c->qtype);
+    if (!set) {
+        lookup_negative(p, z, DNS_RCODE_NOERROR);
+        return NULL;
+    }
+    lookup_add(p, set, owner, owner_len, ANSWER_SEC_ANSWER, false);
+    lookup_add_additionals(p, set);
+    return NULL;
+}
+
+/* One step of the (possibly CNAME-chained) lookup of name in zone z; owner
+ * is NULL for the question name (written as a pointer to it) or the stored
+ * copy of a CNAME target. Returns the CNAME to follow next, or NULL. */
+static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struct zone *z,
+                                               const struct dns_name *name, const uint8_t *owner)
+{
+    const struct zone_node *found = z->apex, *node = NULL;
+    unsigned depth;
+
+    for (depth = z->origin_labels + 1u; depth <= name->count; depth++) {
+        unsigned i = name->count - depth;
+        size_t len = name->len - name->label[i];
+        const uint8_t *suffix = name->wire + name->label[i];
+        node = zone_find_node(z, suffix, len, dns_name_hash(suffix, len));
+        if (!node)
+            break;
+        found = node;
+        if ((node->flags & ZONE_NODE_CUT) && !(i == 0 && c->qtype == DNS_TYPE_DS)) {
+            lookup_referral(c->plan, node);
+            return NULL;
+        }
+    }
+    if (depth > name->count)
+        return lookup_at_node(c, z, found, owner, name->len);
+    /* The name does not exist: 'found' is the closest encloser (RFC 4592). */
+    if (found->wildcard)
+        return lookup_at_node(c, z, found->wildcard, owner, name->len);
+    lookup_negative(c->plan, z, DNS_RCODE_NXDOMAIN);
+    return NULL;
+}
+
+static bool lookup_seen(const struct answer_plan *p, const struct zone_rrset *cn)
+{
+    for (uint16_t i = 0; i + 1 < p->n; i++)
+        if (p->rrs[i].rrset == cn)
+            return true;
+    return false;
+}
+
+void answer_lookup(const struct snapshot *s, const struct dns_query *q, bool tcp,
+                   struct answer_plan *plan)
+{
+    struct lookup_ctx c = {.snap = s, .qtype = q->qtype, .tcp = tcp, .plan = plan};
+    struct dns_name next;
+    const struct dns_name *name = &q->qname;
+    const uint8_t *owner = NULL;
+
+    plan->rcode = DNS_RCODE_NOERROR;
+    plan->aa = false;
+    plan->n = 0;
+    plan->n_names = 0;
+    for (unsigned step = 0; step < ANSWER_MAX_CHAIN; step++) {
+        const struct zone *z = snapshot_find_zone(s, name, q->qtype);
+        if (!z) {
+            if (step == 0)
+                plan->rcode = DNS_RCODE_REFUSED;
+            return; /* the chain leaves our zones: the resolver goes on */
+        }
+        if (step == 0)
+            plan->aa = true;
+        const struct zone_rrset *cn = lookup_in_zone(&c, z, name, owner);
+        if (!cn || plan->n_names >= ANSWER_MAX_CHAIN)
+            return;
+        if (lookup_seen(plan, cn)) {
+            plan->n--; /* a loop: drop the repeated CNAME and stop */
+            return;
+        }
+        /* Follow the CNAME: its target becomes the owner of what follows,
+         * kept in the plan so the encoder can still read it. */
+        uint16_t rdlen = dns_get16(cn->rdata);
+        if (!dns_name_index(cn->rdata + 2, rdlen, &next))
+            return;
+        dns_name_lower(next.wire, next.len);
+        uint8_t *stored = plan->names[plan->n_names++];
+        memcpy(stored, next.wire, next.len);
+        owner = stored;
+        name = &next;
+    }
+}

@@ -1,0 +1,72 @@
+/*
+ * query.c -- one query in, one reply out.
+ */
+#include "answer/query.h"
+
+#include "answer/encode.h"
+#include "answer/lookup.h"
+#include "dns/dns.h"
+#include "dns/packet.h"
+
+static size_t query_reply_size(const struct dns_query *q, const struct query_limits *lim, bool tcp)
+{
+    if (tcp)
+        return DNS_TCP_MAX;
+    if (!q->edns)
+        return DNS_UDP_MIN;
+    size_t want = q->edns_udp_size < DNS_UDP_MIN ? DNS_UDP_MIN : q->edns_udp_size;
+    return want < lim->udp_max ? want : lim->udp_max;
+}
+
+/* Query types we never answer from zone data. */
+static int query_special_rcode(const struct dns_query *q)
+{
+    if (q->qclass != DNS_CLASS_IN)
+        return DNS_RCODE_REFUSED;
+    switch (q->qtype) {
+    case DNS_TYPE_AXFR:
+    case DNS_TYPE_IXFR:
+        return DNS_RCODE_REFUSED; /* no zone transfers: see doc/dns-behaviour.md */
+    case DNS_TYPE_OPT:
+        return DNS_RCODE_FORMERR;
+    case DNS_TYPE_MAILA:
+    case DNS_TYPE_MAILB:
+        return DNS_RCODE_NOTIMP;
+    default:
+        return -1;
+    }
+}
+
+size_t query_answer(const struct snapshot *s, const struct query_limits *lim, const uint8_t *in,
+                    size_t inlen, uint8_t *out, bool tcp)
+{
+    struct dns_query q;
+    struct answer_plan plan;
+    struct encode_params ep = {.edns_advertise = lim->udp_max, .ecs_scope = 0};
+
+    enum dns_parse_result r = dns_query_parse(in, inlen, &q);
+    ep.max_size = query_reply_size(&q, lim, tcp);
+    switch (r) {
+    case DNS_PARSE_DROP:
+        return 0;
+    case DNS_PARSE_FORMERR:
+        q.edns = false; /* the OPT itself may be what is broken */
+        ep.max_size = DNS_UDP_MIN;
+        return answer_encode_error(&q, DNS_RCODE_FORMERR, &ep, out);
+    case DNS_PARSE_NOTIMP:
+        q.qname_ok = false;
+        return answer_encode_error(&q, DNS_RCODE_NOTIMP, &ep, out);
+    case DNS_PARSE_BADVERS:
+        q.ecs.present = false;
+        return answer_encode_error(&q, DNS_RCODE_BADVERS, &ep, out);
+    case DNS_PARSE_OK:
+        break;
+    }
+    int special = query_special_rcode(&q);
+    if (special >= 0)
+        return answer_encode_error(&q, (uint16_t)special, &ep, out);
+    answer_lookup(s, &q, tcp, &plan);
+    if (plan.rcode == DNS_RCODE_REFUSED)
+        return answer_encode_error(&q, DNS_RCODE_REFUSED, &ep, out);
+    return answer_encode(&q, &plan, &ep, out);
+}

@@ -1,0 +1,29 @@
+/*
+ * query.h -- one query in, one reply out: parse, decide, encode.
+ *
+ * This is the whole per-query path shared by UDP, TCP, the fuzzer and the
+ * unit tests. It allocates nothing and takes no lock; the snapshot must stay
+ * alive for the duration of the call (see net/worker.h).
+ */
+#ifndef GTM_ANSWER_QUERY_H
+#define GTM_ANSWER_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zone/snapshot.h"
+
+struct query_limits {
+    uint16_t udp_max; /* largest UDP reply we send with EDNS (default 1232) */
+};
+
+/*
+ * Answers the query in[0..inlen) into out (which must hold 65535 octets for
+ * TCP, udp_max for UDP). Returns the reply length, or 0 when the packet gets
+ * no reply (too short, or a response).
+ */
+size_t query_answer(const struct snapshot *s, const struct query_limits *lim, const uint8_t *in,
+                    size_t inlen, uint8_t *out, bool tcp);
+
+#endif

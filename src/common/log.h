@@ -1,0 +1,21 @@
+/*
+ * log.h -- one line per event on stderr.
+ *
+ * Every line is "TIMESTAMP LEVEL message". The logger holds no state besides
+ * the minimum level, which lives in the caller's context (passed in), so
+ * there is no process-wide mutable global here.
+ */
+#ifndef GTM_COMMON_LOG_H
+#define GTM_COMMON_LOG_H
+
+enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
+
+/* Writes one line to stderr; fmt must not end in a newline. Thread-safe
+ * (a single write(2) per line). */
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * config.c -- the JSON configuration file.
+ */
+#include "daemon/config.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dns/name.h"
+
+struct cfg_ctx {
+    struct config *c;
+    struct errlist *errs;
+    const char *file;
+};
+
+static void cfg_err(struct cfg_ctx *x, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void cfg_err(struct cfg_ctx *x, const char *path, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    errlist_add(x->errs, "%s: %s: %s", x->file, path, msg);
+}
+
+static char *cfg_strdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+/* Rejects keys not in allowed (NULL-terminated). */
+static void cfg_check_keys(struct cfg_ctx *x, json_t *obj, const char *path,
+                           const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, key) == 0)
+                ok = true;
+        if (!ok)
+            cfg_err(x, path, "unknown key \"%s\"", key);
+    }
+}
+
+int config_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[128];
+    const char *port;
+    memset(ss, 0, sizeof(*ss));
+    if (s[0] == '[') {
+        const char *e = strchr(s, ']');
+        if (!e || e[1] != ':' || (size_t)(e - s - 1) >= sizeof(host))
+            return -1;
+        memcpy(host, s + 1, (size_t)(e - s - 1));
+        host[e - s - 1] = '\0';
+        port = e + 2;
+    } else {
+        const char *e = strrchr(s, ':');
+        if (!e || (size_t)(e - s) >= sizeof(host) || strchr(s, ':') != e)
+            return -1;
+        memcpy(host, s, (size_t)(e - s));
+        host[e - s] = '\0';
+        port = e + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || p < 1 || p > 65535)
+        return -1;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)p);
+        *len = sizeof(*a4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)p);
+        *len = sizeof(*a6);
+        return 0;
+    }
+    return -1;
+}
+
+static void cfg_listen(struct cfg_ctx *x, json_t *v)
+{
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        cfg_err(x, "$.listen", "must be a non-empty array of \"address:port\" strings");
+        return;
+    }
+    x->c->listen = calloc(json_array_size(v), sizeof(*x->c->listen));
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        char path[64];
+        snprintf(path, sizeof(path), "$.listen[%zu]", i);
+        struct config_listen *l = &x->c->listen[x->c->n_listen];
+        if (!json_is_string(e)) {
+            cfg_err(x, path, "must be a string like \"127.0.0.1:5353\" or \"[::1]:5353\"");
+            continue;
+        }
+        if (config_parse_addr(json_string_value(e), &l->addr, &l->addr_len) != 0) {
+            cfg_err(x, path, "bad address \"%s\" (want IPv4:port or [IPv6]:port)",
+                    json_string_value(e));
+            continue;
+        }
+        l->text = cfg_strdup(json_string_value(e));
+        x->c->n_listen++;
+    }
+}
+
+static char *cfg_resolve(struct cfg_ctx *x, const char *p)
+{
+    if (p[0] == '/')
+        return cfg_strdup(p);
+    size_t n = strlen(x->c->dir) + strlen(p) + 2;
+    char *r = malloc(n);
+    if (!r)
+        abort();
+    snprintf(r, n, "%s/%s", x->c->dir, p);
+    return r;
+}
+
+static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
+{
+    static const char *const keys[] = {"origin", "file", NULL};
+    char path[64];
+    snprintf(path, sizeof(path), "$.zones[%zu]", i);
+    if (!json_is_object(e)) {
+        cfg_err(x, path, "must be an object {\"origin\": ..., \"file\": ...}");
+        return;
+    }
+    cfg_check_keys(x, e, path, keys);
+    json_t *o = json_object_get(e, "origin"), *f = json_object_get(e, "file");
+    struct dns_name n;
+    char sub[96];
+    snprintf(sub, sizeof(sub), "%s.origin", path);
+    if (!json_is_string(o) || !dns_name_from_str(json_string_value(o), &n)) {
+        cfg_err(x, sub, "must be a domain name string such as \"example.com.\"");
+        return;
+    }
+    snprintf(sub, sizeof(sub), "%s.file", path);
+    if (!json_is_string(f) || json_string_length(f) == 0) {
+        cfg_err(x, sub, "must be a zone file path");
+        return;
+    }
+    struct config_zone *z = &x->c->zones[x->c->n_zones++];
+    char ob[1024];
+    dns_name_to_str(n.wire, ob, sizeof(ob));
+    z->origin = cfg_strdup(ob);
+    z->file = cfg_resolve(x, json_string_value(f));
+    for (size_t k = 0; k + 1 < x->c->n_zones; k++)
+        if (strcmp(x->c->zones[k].origin, z->origin) == 0)
+            cfg_err(x, path, "zone %s is listed twice", z->origin);
+}
+
+static void cfg_zones(struct cfg_ctx *x, json_t *v)
+{
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        cfg_err(x, "$.zones", "must be a non-empty array of zones");
+        return;
+    }
+    x->c->zones = calloc(json_array_size(v), sizeof(*x->c->zones));
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) cfg_zone(x, e, i);
+}
+
+/* Reads an integer within [lo, hi] at path; returns def when absent. */
+static long cfg_int(struct cfg_ctx *x, json_t *obj, const char *key, const char *path, long lo,
+                    long hi, long def)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return def;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        cfg_err(x, path, "must be an integer from %ld to %ld", lo, hi);
+        return def;
+    }
+    return (long)json_integer_value(v);
+}
+
+/* Reads a duration in seconds (number) into milliseconds. */
+static unsigned cfg_seconds(struct cfg_ctx *x, json_t *obj, const char *key, const char *path,
+                            double lo, double hi, double def)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return (unsigned)(def * 1000.0);
+    if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
+        cfg_err(x, path, "must be a number of seconds from %g to %g", lo, hi);
+        return (unsigned)(def * 1000.0);
+    }
+    return (unsigned)(json_number_value(v) * 1000.0 + 0.5);
+}
+
+static void cfg_tcp(struct cfg_ctx *x, json_t *v)
+{
+    static const char *const keys[] = {"max_connections", "idle_timeout", "message_timeout", NULL};
+    struct config_tcp *t = &x->c->tcp;
+    t->max_connections = 512;
+    t->idle_timeout_ms = 10000;
+    t->message_timeout_ms = 5000;
+    if (!v)
+        return;
+    if (!json_is_object(v)) {
+        cfg_err(x, "$.tcp", "must be an object");
+        return;
+    }
+    cfg_check_keys(x, v, "$.tcp", keys);
+    t->max_connections =
+        (unsigned)cfg_int(x, v, "max_connections", "$.tcp.max_connections", 1, 1000000, 512);
+    t->idle_timeout_ms = cfg_seconds(x, v, "idle_timeout", "$.tcp.idle_timeout", 0.1, 3600, 10);
+    t->message_timeout_ms =
+        cfg_seconds(x, v, "message_timeout", "$.tcp.message_timeout", 0.1, 3600, 5);
+}
+
+static void cfg_root(struct cfg_ctx *x, json_t *root)
+{
+    static const char *const keys[] = {"listen", "workers", "zones", "edns_udp_max", "tcp", NULL};
+    if (!json_is_object(root)) {
+        cfg_err(x, "$", "the configuration must be a JSON object");
+        return;
+    }
+    cfg_check_keys(x, root, "$", keys);
+    json_t *l = json_object_get(root, "listen");
+    if (l)
+        cfg_listen(x, l);
+    else
+        cfg_err(x, "$.listen", "is required");
+    json_t *z = json_object_get(root, "zones");
+    if (z)
+        cfg_zones(x, z);
+    else
+        cfg_err(x, "$.zones", "is required");
+    long w = cfg_int(x, root, "workers", "$.workers", 0, 256, 0);
+    if (w == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        w = n > 0 ? n : 1;
+    }
+    x->c->workers = (unsigned)w;
+    x->c->edns_udp_max =
+        (uint16_t)cfg_int(x, root, "edns_udp_max", "$.edns_udp_max", 512, 4096, 1232);
+    cfg_tcp(x, json_object_get(root, "tcp"));
+}
+
+struct config *config_load(const char *path, struct errlist *errs)
+{
+    json_error_t jerr;
+    size_t before = errs->count;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        errlist_add(errs, "%s:%d: %s", path, jerr.line, jerr.text);
+        return NULL;
+    }
+    struct config *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    c->path = cfg_strdup(path);
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    c->dir = cfg_strdup(dirname(tmp));
+    struct cfg_ctx x = {.c = c, .errs = errs, .file = path};
+    cfg_root(&x, root);
+    json_decref(root);
+    if (errs->count != before) {
+        config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void config_free(struct config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_listen; i++)
+        free(c->listen[i].text);
+    for (size_t i = 0; i < c->n_zones; i++) {
+        free(c->zones[i].origin);
+        free(c->zones[i].file);
+    }
+    free(c->listen);
+    free(c->zones);
+    free(c->path);
+    free(c->dir);
+    free(c);
+}

@@ -1,0 +1,56 @@
+/*
+ * config.h -- the JSON configuration file (gtmd.conf(5)).
+ *
+ * config_load() reads and validates the whole file; every problem is added
+ * to errs as "FILE: $.json.path: message" (or FILE:LINE for JSON syntax), so
+ * 'gtmd check' can print them all at once. Paths inside the file are relative
+ * to the file's directory and are stored resolved.
+ *
+ * Ownership: a struct config owns all its strings; config_free() releases it.
+ */
+#ifndef GTM_DAEMON_CONFIG_H
+#define GTM_DAEMON_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/errlist.h"
+
+struct config_listen {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char *text; /* as written */
+};
+
+struct config_zone {
+    char *origin; /* absolute, presentation form */
+    char *file;   /* resolved path */
+};
+
+struct config_tcp {
+    unsigned max_connections; /* across all workers */
+    unsigned idle_timeout_ms;
+    unsigned message_timeout_ms;
+};
+
+struct config {
+    char *path;
+    char *dir;
+    struct config_listen *listen;
+    size_t n_listen;
+    unsigned workers; /* resolved: 0 in the file means one per core */
+    struct config_zone *zones;
+    size_t n_zones;
+    uint16_t edns_udp_max;
+    struct config_tcp tcp;
+};
+
+/* NULL when the file has errors (all of them in errs). */
+struct config *config_load(const char *path, struct errlist *errs);
+void config_free(struct config *c);
+
+/* Parses "1.2.3.4:53", "[::1]:53" (port required). */
+int config_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
+#endif

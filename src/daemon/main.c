@@ -1,0 +1,47 @@
+/*
+ * main.c -- command line of gtmd(8).
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/server.h"
+
+#ifndef GTM_VERSION
+#define GTM_VERSION "unknown"
+#endif
+
+static void main_usage(FILE *f)
+{
+    fprintf(f, "usage: gtmd -c FILE            run the server (foreground, logs on stderr)\n"
+               "       gtmd check -c FILE      validate the config and its zones\n"
+               "       gtmd --version\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *cfg = NULL;
+    bool check = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "check") == 0 && i == 1)
+            check = true;
+        else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            cfg = argv[++i];
+        else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            printf("gtmd %s\n", GTM_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            main_usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "gtmd: unexpected argument '%s'\n", argv[i]);
+            main_usage(stderr);
+            return 2;
+        }
+    }
+    if (!cfg) {
+        main_usage(stderr);
+        return 2;
+    }
+    return check ? server_check(cfg) : server_run(cfg);
+}

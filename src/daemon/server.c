@@ -1,0 +1,154 @@
+/*
+ * server.c -- the running daemon: config, serving threads, signals, reload.
+ */
+#include "daemon/server.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common/errlist.h"
+#include "common/log.h"
+#include "daemon/config.h"
+#include "daemon/load.h"
+#include "net/worker.h"
+
+struct server {
+    char *config_path;
+    struct config *cfg;
+    struct serve_ctx serve;
+    struct event_base *base;
+    uint64_t generation;
+};
+
+static double server_elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void server_log_errors(const struct errlist *e, const char *prefix)
+{
+    for (size_t i = 0; i < e->count; i++)
+        log_error("%s%s", prefix, e->msgs[i]);
+}
+
+/* Rebuilds config and zones beside the live set and swaps them in; on any
+ * error the live set keeps serving. */
+static void server_reload(struct server *srv)
+{
+    struct errlist errs;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    errlist_init(&errs);
+    struct config *cfg = config_load(srv->config_path, &errs);
+    struct snapshot *snap = cfg ? load_snapshot(cfg, srv->generation + 1, &errs) : NULL;
+    if (!snap) {
+        server_log_errors(&errs, "reload failed, still serving generation: ");
+        log_error("event=reload result=failed generation=%llu errors=%zu",
+                  (unsigned long long)srv->generation, errs.count);
+        config_free(cfg);
+        errlist_free(&errs);
+        return;
+    }
+    errlist_free(&errs);
+    if (cfg->n_listen != srv->cfg->n_listen || cfg->workers != srv->cfg->workers)
+        log_warn("event=reload note=\"listen addresses and workers change only on restart\"");
+    snapshot_free(serve_swap(&srv->serve, snap, cfg->edns_udp_max));
+    config_free(srv->cfg);
+    srv->cfg = cfg;
+    srv->generation++;
+    log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
+             (unsigned long long)srv->generation, snap->n_zones, snap->n_records,
+             server_elapsed_ms(&t0));
+}
+
+static void server_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct server *srv = arg;
+    (void)what;
+    if (sig == SIGHUP) {
+        log_info("event=signal signal=HUP action=reload");
+        server_reload(srv);
+        return;
+    }
+    log_info("event=signal signal=%s action=stop", sig == SIGTERM ? "TERM" : "INT");
+    event_base_loopbreak(srv->base);
+}
+
+static int server_start(struct server *srv)
+{
+    struct errlist errs;
+    struct timespec t0;
+    char err[512];
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    errlist_init(&errs);
+    srv->cfg = config_load(srv->config_path, &errs);
+    struct snapshot *snap = srv->cfg ? load_snapshot(srv->cfg, 1, &errs) : NULL;
+    if (!snap) {
+        server_log_errors(&errs, "");
+        errlist_free(&errs);
+        return -1;
+    }
+    errlist_free(&errs);
+    srv->generation = 1;
+    double ms = server_elapsed_ms(&t0);
+    if (serve_start(&srv->serve, srv->cfg, snap, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    for (size_t i = 0; i < srv->cfg->n_listen; i++)
+        log_info("event=listen address=%s transports=udp,tcp", srv->cfg->listen[i].text);
+    log_info("event=start workers=%u zones=%zu records=%zu load_ms=%.1f", srv->cfg->workers,
+             snap->n_zones, snap->n_records, ms);
+    return 0;
+}
+
+int server_run(const char *config_path)
+{
+    struct server srv = {.config_path = (char *)config_path};
+    struct event *sigs[3];
+    int signums[3] = {SIGHUP, SIGTERM, SIGINT};
+    int rc = 0;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (server_start(&srv) != 0) {
+        serve_stop(&srv.serve);
+        config_free(srv.cfg);
+        return 1;
+    }
+    srv.base = event_base_new();
+    for (int i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(srv.base, signums[i], server_on_signal, &srv);
+        event_add(sigs[i], NULL);
+    }
+    event_base_dispatch(srv.base);
+    for (int i = 0; i < 3; i++)
+        event_free(sigs[i]);
+    event_base_free(srv.base);
+    serve_stop(&srv.serve);
+    config_free(srv.cfg);
+    log_info("event=stop");
+    return rc;
+}
+
+int server_check(const char *config_path)
+{
+    struct errlist errs;
+    errlist_init(&errs);
+    struct config *cfg = config_load(config_path, &errs);
+    struct snapshot *snap = cfg ? load_snapshot(cfg, 1, &errs) : NULL;
+    for (size_t i = 0; i < errs.count; i++)
+        fprintf(stderr, "%s\n", errs.msgs[i]);
+    int rc = snap ? 0 : 1;
+    if (snap)
+        printf("%s: ok (%zu zones, %zu records)\n", config_path, snap->n_zones, snap->n_records);
+    snapshot_free(snap);
+    config_free(cfg);
+    errlist_free(&errs);
+    return rc;
+}

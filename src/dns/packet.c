@@ -1,0 +1,132 @@
+/*
+ * packet.c -- parsing of incoming queries.
+ */
+#include "dns/packet.h"
+
+#include <string.h>
+
+/* Parses the ECS option body; returns false when it is malformed, which
+ * RFC 7871 §7.1.2 answers with FORMERR. */
+static bool packet_parse_ecs(const uint8_t *p, uint16_t len, struct dns_ecs *ecs)
+{
+    if (len < 4)
+        return false;
+    uint16_t family = dns_get16(p);
+    uint8_t source = p[2], scope = p[3];
+    unsigned maxbits = family == 1 ? 32 : family == 2 ? 128 : 0;
+    if (maxbits == 0 || source > maxbits || scope != 0)
+        return false;
+    unsigned need = (source + 7u) / 8u;
+    if (len - 4u != need)
+        return false;
+    memset(ecs->addr, 0, sizeof(ecs->addr));
+    memcpy(ecs->addr, p + 4, need);
+    /* Bits past the source prefix must be zero. */
+    if (source % 8 && (ecs->addr[need - 1] & (uint8_t)(0xff >> (source % 8))))
+        return false;
+    ecs->present = true;
+    ecs->family = family;
+    ecs->source_prefix = source;
+    return true;
+}
+
+/* Parses one OPT record whose fixed part starts at p (after the owner). */
+static enum dns_parse_result packet_parse_opt(const uint8_t *pkt, size_t len, size_t pos,
+                                              uint16_t rdlen, struct dns_query *q)
+{
+    const uint8_t *rr = pkt + pos; /* TYPE CLASS TTL RDLEN */
+    uint32_t ttl = dns_get32(rr + 4);
+    size_t p = pos + 10, end = pos + 10 + rdlen;
+
+    q->edns = true;
+    q->edns_udp_size = dns_get16(rr + 2);
+    q->edns_version = (uint8_t)(ttl >> 16);
+    q->edns_do = (ttl & 0x8000) != 0;
+    while (p < end) {
+        if (end - p < 4)
+            return DNS_PARSE_FORMERR;
+        uint16_t code = dns_get16(pkt + p), olen = dns_get16(pkt + p + 2);
+        p += 4;
+        if (olen > end - p)
+            return DNS_PARSE_FORMERR;
+        if (code == DNS_EDNS_OPT_ECS) {
+            if (q->ecs.present || !packet_parse_ecs(pkt + p, olen, &q->ecs))
+                return DNS_PARSE_FORMERR;
+        }
+        p += olen;
+    }
+    (void)len;
+    return DNS_PARSE_OK;
+}
+
+/* Walks the answer, authority and additional sections; only the OPT in the
+ * additional section matters, but every record must be well formed. */
+static enum dns_parse_result packet_parse_records(const uint8_t *pkt, size_t len, size_t pos,
+                                                  unsigned an, unsigned ns, unsigned ar,
+                                                  struct dns_query *q)
+{
+    unsigned total = an + ns + ar;
+    for (unsigned i = 0; i < total; i++) {
+        size_t owner = pos;
+        if (!dns_name_skip(pkt, len, &pos) || len - pos < 10)
+            return DNS_PARSE_FORMERR;
+        uint16_t type = dns_get16(pkt + pos);
+        uint16_t rdlen = dns_get16(pkt + pos + 8);
+        if (rdlen > len - pos - 10)
+            return DNS_PARSE_FORMERR;
+        if (type == DNS_TYPE_OPT) {
+            /* OPT only in additional, once, owned by the root (RFC 6891 §6.1.1). */
+            if (i < an + ns || q->edns || pkt[owner] != 0)
+                return DNS_PARSE_FORMERR;
+            enum dns_parse_result r = packet_parse_opt(pkt, len, pos, rdlen, q);
+            if (r != DNS_PARSE_OK)
+                return r;
+        }
+        pos += 10 + (size_t)rdlen;
+    }
+    /* Trailing garbage after the last record is tolerated, as NSD and Knot do. */
+    return DNS_PARSE_OK;
+}
+
+enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns_query *q)
+{
+    memset(q, 0, offsetof(struct dns_query, qname));
+    q->qname.len = 0;
+    q->edns = false;
+    q->edns_version = 0;
+    q->edns_do = false;
+    q->edns_udp_size = 0;
+    q->ecs.present = false;
+
+    if (len < DNS_HEADER_SIZE)
+        return DNS_PARSE_DROP;
+    q->id = dns_get16(pkt);
+    q->flags = dns_get16(pkt + 2);
+    if (q->flags & DNS_FLAG_QR)
+        return DNS_PARSE_DROP;
+    if (DNS_OPCODE(q->flags) != DNS_OPCODE_QUERY)
+        return DNS_PARSE_NOTIMP;
+    unsigned qd = dns_get16(pkt + 4), an = dns_get16(pkt + 6), ns = dns_get16(pkt + 8),
+             ar = dns_get16(pkt + 10);
+    if (qd != 1)
+        return DNS_PARSE_FORMERR;
+    size_t pos = DNS_HEADER_SIZE;
+    if (!dns_name_parse(pkt, len, &pos, &q->qname, true) || len - pos < 4)
+        return DNS_PARSE_FORMERR;
+    /* Nothing precedes the question but the header, so a compression pointer
+     * there can only be bogus; rejecting it keeps the echoed question valid. */
+    if (pos - DNS_HEADER_SIZE != q->qname.len)
+        return DNS_PARSE_FORMERR;
+    q->qtype = dns_get16(pkt + pos);
+    q->qclass = dns_get16(pkt + pos + 2);
+    pos += 4;
+    q->question = pkt + DNS_HEADER_SIZE;
+    q->question_len = pos - DNS_HEADER_SIZE;
+    q->qname_ok = true;
+    enum dns_parse_result r = packet_parse_records(pkt, len, pos, an, ns, ar, q);
+    if (r != DNS_PARSE_OK)
+        return r;
+    if (q->edns && q->edns_version > 0)
+        return DNS_PARSE_BADVERS;
+    return DNS_PARSE_OK;
+}

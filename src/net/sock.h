@@ -1,0 +1,17 @@
+/*
+ * sock.h -- creation of the listening sockets.
+ */
+#ifndef GTM_NET_SOCK_H
+#define GTM_NET_SOCK_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* A non-blocking UDP or TCP socket bound to addr with SO_REUSEPORT, so that
+ * every worker binds its own. Returns the fd or -1 (errno set). */
+int sock_bind(const struct sockaddr_storage *addr, socklen_t len, int type);
+
+/* Formats addr as "a.b.c.d:port" or "[v6]:port". */
+void sock_addr_str(const struct sockaddr_storage *addr, char *buf, size_t buflen);
+
+#endif

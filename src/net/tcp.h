@@ -1,0 +1,25 @@
+/*
+ * tcp.h -- DNS over TCP (RFC 7766) for one worker.
+ *
+ * Pipelined queries are answered in order as each complete message arrives;
+ * a connection is closed after idle_timeout without a query, or when a
+ * started message is not complete within message_timeout. When the worker's
+ * share of max_connections is reached, a new connection evicts the least
+ * recently active idle one (or, if none is idle, the least recently active),
+ * so a flood of connections cannot lock fresh clients out.
+ *
+ * Ownership: the worker owns its tcp_pool and every connection in it.
+ */
+#ifndef GTM_NET_TCP_H
+#define GTM_NET_TCP_H
+
+struct worker;
+struct tcp_pool;
+
+struct tcp_pool *tcp_pool_new(struct worker *w, unsigned max_conns);
+void tcp_pool_free(struct tcp_pool *p);
+
+/* libevent callback for a listening socket; arg is the struct worker. */
+void tcp_on_accept(int fd, short what, void *arg);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * worker.c -- DNS worker threads and the snapshot swap.
+ */
+#include "net/worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "net/sock.h"
+#include "net/tcp.h"
+#include "net/udp.h"
+
+size_t worker_answer(struct worker *w, const struct snapshot *s, const uint8_t *in, size_t len,
+                     uint8_t *out, bool tcp)
+{
+    struct query_limits lim = {.udp_max =
+                                   atomic_load_explicit(&w->ctx->udp_max, memory_order_relaxed)};
+    return query_answer(s, &lim, in, len, out, tcp);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    event_base_loop(w->base, 0);
+    return NULL;
+}
+
+/* Binds this worker's UDP and TCP socket for every listen address. */
+static int worker_bind(struct worker *w, const struct config *cfg, char *err, size_t errlen)
+{
+    w->fds = calloc(cfg->n_listen * 2, sizeof(*w->fds));
+    w->evs = calloc(cfg->n_listen * 2, sizeof(*w->evs));
+    if (!w->fds || !w->evs)
+        abort();
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        const struct config_listen *l = &cfg->listen[i];
+        for (int k = 0; k < 2; k++) {
+            int type = k == 0 ? SOCK_DGRAM : SOCK_STREAM;
+            int fd = sock_bind(&l->addr, l->addr_len, type);
+            if (fd < 0) {
+                snprintf(err, errlen, "cannot listen on %s/%s: %s", l->text, k == 0 ? "udp" : "tcp",
+                         strerror(errno));
+                return -1;
+            }
+            struct event *ev = event_new(w->base, fd, EV_READ | EV_PERSIST,
+                                         k == 0 ? udp_on_readable : tcp_on_accept, w);
+            w->fds[w->n_fds] = fd;
+            w->evs[w->n_fds++] = ev;
+            if (!ev || event_add(ev, NULL) != 0) {
+                snprintf(err, errlen, "cannot register %s with libevent", l->text);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int serve_start(struct serve_ctx *ctx, const struct config *cfg, struct snapshot *initial,
+                char *err, size_t errlen)
+{
+    evthread_use_pthreads();
+    atomic_store(&ctx->current, initial);
+    atomic_store(&ctx->udp_max, cfg->edns_udp_max);
+    ctx->tcp = cfg->tcp;
+    ctx->n_workers = cfg->workers;
+    ctx->workers = calloc(ctx->n_workers, sizeof(*ctx->workers));
+    if (!ctx->workers)
+        abort();
+    unsigned per_worker = (cfg->tcp.max_connections + ctx->n_workers - 1) / ctx->n_workers;
+    for (unsigned i = 0; i < ctx->n_workers; i++) {
+        struct worker *w = &ctx->workers[i];
+        w->ctx = ctx;
+        w->id = i;
+        w->base = event_base_new();
+        if (!w->base) {
+            snprintf(err, errlen, "cannot create an event base");
+            return -1;
+        }
+        w->udp = udp_batch_new();
+        w->tcp = tcp_pool_new(w, per_worker);
+        if (worker_bind(w, cfg, err, errlen) != 0)
+            return -1;
+    }
+    for (unsigned i = 0; i < ctx->n_workers; i++) {
+        if (pthread_create(&ctx->workers[i].thread, NULL, worker_main, &ctx->workers[i]) != 0) {
+            snprintf(err, errlen, "cannot start worker thread %u", i);
+            return -1;
+        }
+        ctx->workers[i].started = true;
+    }
+    return 0;
+}
+
+struct snapshot *serve_swap(struct serve_ctx *ctx, struct snapshot *next, uint16_t udp_max)
+{
+    const struct snapshot *old = atomic_exchange(&ctx->current, next);
+    atomic_store(&ctx->udp_max, udp_max);
+    /* Grace period: wait until no worker still holds the old pointer. A
+     * worker holds it for one batch only, so this ends within microseconds. */
+    for (unsigned i = 0; i < ctx->n_workers; i++) {
+        while (atomic_load(&ctx->workers[i].hazard) == old) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return (struct snapshot *)old;
+}
+
+void serve_stop(struct serve_ctx *ctx)
+{
+    for (unsigned i = 0; ctx->workers && i < ctx->n_workers; i++)
+        if (ctx->workers[i].started)
+            event_base_loopexit(ctx->workers[i].base, NULL);
+    for (unsigned i = 0; ctx->workers && i < ctx->n_workers; i++)
+        if (ctx->workers[i].started)
+            pthread_join(ctx->workers[i].thread, NULL);
+    for (unsigned i = 0; ctx->workers && i < ctx->n_workers; i++) {
+        struct worker *w = &ctx->workers[i];
+        tcp_pool_free(w->tcp);
+        udp_batch_free(w->udp);
+        for (size_t k = 0; k < w->n_fds; k++) {
+            if (w->evs[k])
+                event_free(w->evs[k]);
+            close(w->fds[k]);
+        }
+        free(w->fds);
+        free(w->evs);
+        if (w->base)
+            event_base_free(w->base);
+    }
+    free(ctx->workers);
+    ctx->workers = NULL;
+    snapshot_free((struct snapshot *)atomic_load(&ctx->current));
+    atomic_store(&ctx->current, NULL);
+}

@@ -1,0 +1,89 @@
+/*
+ * worker.h -- DNS worker threads: one libevent event_base each, their own
+ * SO_REUSEPORT UDP and TCP sockets, and lock-free access to the snapshot.
+ *
+ * Snapshot protocol (a one-slot hazard pointer per worker): before touching
+ * the snapshot a worker publishes the pointer it read in 'hazard' and checks
+ * it is still current; when done with a batch it clears the slot. A reload
+ * swaps serve_ctx.current and then waits (serve_retire) until no worker's
+ * hazard equals the old pointer before freeing it. Queries never wait.
+ *
+ * Ownership: serve_ctx owns the workers and the current snapshot; the daemon
+ * owns serve_ctx.
+ */
+#ifndef GTM_NET_WORKER_H
+#define GTM_NET_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "answer/query.h"
+#include "daemon/config.h"
+#include "zone/snapshot.h"
+
+struct event_base;
+struct event;
+struct udp_batch;
+struct tcp_pool;
+
+struct worker {
+    struct serve_ctx *ctx;
+    unsigned id;
+    pthread_t thread;
+    struct event_base *base;
+    _Atomic(const struct snapshot *) hazard;
+    struct udp_batch *udp; /* buffers for recvmmsg/sendmmsg */
+    struct tcp_pool *tcp;  /* connections of this worker */
+    int *fds;              /* sockets this worker polls */
+    struct event **evs;    /* one per fd */
+    size_t n_fds;
+    bool started;              /* thread running: join it on stop */
+    atomic_ullong queries_udp; /* counters read by status and metrics */
+    atomic_ullong queries_tcp;
+};
+
+struct serve_ctx {
+    _Atomic(const struct snapshot *) current;
+    _Atomic(uint16_t) udp_max;
+    struct config_tcp tcp;
+    struct worker *workers;
+    unsigned n_workers;
+};
+
+/* Publishes and returns the snapshot this worker will use. */
+static inline const struct snapshot *worker_snapshot_enter(struct worker *w)
+{
+    const struct snapshot *s;
+    do {
+        s = atomic_load(&w->ctx->current);
+        atomic_store(&w->hazard, s);
+    } while (s != atomic_load(&w->ctx->current));
+    return s;
+}
+
+static inline void worker_snapshot_leave(struct worker *w)
+{
+    atomic_store_explicit(&w->hazard, NULL, memory_order_release);
+}
+
+/*
+ * Creates the sockets and threads for cfg's listen addresses. Returns 0, or
+ * -1 with a message in errbuf (sockets that could not be bound, ...).
+ */
+int serve_start(struct serve_ctx *ctx, const struct config *cfg, struct snapshot *initial,
+                char *errbuf, size_t errlen);
+
+/* Installs a new snapshot and returns the old one once no worker uses it;
+ * the caller frees it. */
+struct snapshot *serve_swap(struct serve_ctx *ctx, struct snapshot *next, uint16_t udp_max);
+
+/* Stops and joins every worker, closes sockets, frees the current snapshot. */
+void serve_stop(struct serve_ctx *ctx);
+
+/* Answers a batch-friendly single query with the worker's current limits. */
+size_t worker_answer(struct worker *w, const struct snapshot *s, const uint8_t *in, size_t len,
+                     uint8_t *out, bool tcp);
+
+#endif

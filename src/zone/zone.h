@@ -1,0 +1,93 @@
+/*
+ * zone.h -- a compiled, read-only DNS zone.
+ *
+ * A zone is compiled once at load (zone_build.c) into nodes held in an open
+ * addressing hash table keyed by lowercase wire name. Each node carries its
+ * RRsets already in wire form (RDLENGTH + RDATA per record), the addresses to
+ * put in the additional section, and flags for apex, delegation point and
+ * wildcard child, so answering a query needs no allocation and no ldns call.
+ *
+ * Ownership: a struct zone owns everything reachable from it through its
+ * arena; zone_free() releases it all. Once built a zone is never modified, so
+ * any number of threads may read it concurrently.
+ */
+#ifndef GTM_ZONE_ZONE_H
+#define GTM_ZONE_ZONE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/arena.h"
+
+struct zone_rrset;
+
+/* A name whose addresses belong in the additional section. */
+struct zone_additional {
+    const uint8_t *owner;          /* lowercase wire name */
+    const struct zone_rrset *a;    /* may be NULL */
+    const struct zone_rrset *aaaa; /* may be NULL */
+    uint8_t owner_len;
+    bool required; /* in-bailiwick glue of a referral (RFC 9471) */
+};
+
+struct zone_rrset {
+    const uint8_t *rdata; /* count x (RDLENGTH(2) RDATA) */
+    const struct zone_additional *additional;
+    uint32_t rdata_len;
+    uint32_t ttl;
+    uint16_t type;
+    uint16_t count;
+    uint16_t n_additional;
+};
+
+enum zone_node_flags {
+    ZONE_NODE_APEX = 1 << 0,
+    ZONE_NODE_CUT = 1 << 1,   /* NS below the apex: a delegation point */
+    ZONE_NODE_CNAME = 1 << 2, /* holds a CNAME RRset */
+};
+
+struct zone_node {
+    const uint8_t *name;              /* lowercase wire name */
+    const struct zone_rrset *rrsets;  /* sorted by type */
+    const struct zone_node *wildcard; /* the "*" child of this node, if any */
+    uint16_t n_rrsets;
+    uint16_t flags;
+    uint8_t name_len;
+};
+
+struct zone {
+    struct arena arena;
+    uint8_t origin[255];
+    uint8_t origin_len;
+    uint8_t origin_labels;
+    char *file;                     /* as named in the config (arena) */
+    char *origin_str;               /* presentation form (arena) */
+    const struct zone_node **table; /* open addressing, NULL = empty */
+    uint32_t mask;
+    size_t n_nodes;
+    size_t n_records;
+    const struct zone_node *apex;
+    const struct zone_rrset *soa;
+    struct zone_rrset neg_soa; /* SOA with TTL = min(TTL, MINIMUM), RFC 2308 */
+    uint32_t serial;
+};
+
+/* Exact lookup of a lowercase wire name; NULL when absent. */
+static inline const struct zone_node *zone_find_node(const struct zone *z, const uint8_t *name,
+                                                     size_t len, uint32_t hash)
+{
+    for (uint32_t i = hash & z->mask;; i = (i + 1) & z->mask) {
+        const struct zone_node *n = z->table[i];
+        if (!n)
+            return NULL;
+        if (n->name_len == len && __builtin_memcmp(n->name, name, len) == 0)
+            return n;
+    }
+}
+
+const struct zone_rrset *zone_node_rrset(const struct zone_node *n, uint16_t type);
+
+void zone_free(struct zone *z);
+
+#endif

@@ -1,0 +1,272 @@
+/*
+ * zone_build.c -- compiles parsed records into a struct zone.
+ */
+#include "zone/zone_build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "dns/dns.h"
+#include "dns/name.h"
+#include "zone/zone_build_int.h"
+
+void zone_builder_init(struct zone_builder *b, const uint8_t *origin, size_t origin_len,
+                       const char *origin_str, const char *file, struct errlist *errs)
+{
+    memset(b, 0, sizeof(*b));
+    b->z = calloc(1, sizeof(*b->z));
+    if (!b->z)
+        abort();
+    arena_init(&b->z->arena);
+    arena_init(&b->tmp);
+    memcpy(b->z->origin, origin, origin_len);
+    b->z->origin_len = (uint8_t)origin_len;
+    b->z->origin_labels = (uint8_t)dns_name_label_count(origin);
+    b->z->origin_str = arena_strdup(&b->z->arena, origin_str);
+    b->z->file = arena_strdup(&b->z->arena, file);
+    b->errs = errs;
+    b->files[0] = b->z->file;
+    b->n_files = 1;
+}
+
+uint16_t zone_builder_add_file(struct zone_builder *b, const char *path)
+{
+    if (b->n_files >= sizeof(b->files) / sizeof(b->files[0]))
+        return 0;
+    b->files[b->n_files] = arena_strdup(&b->tmp, path);
+    return b->n_files++;
+}
+
+void zone_builder_add(struct zone_builder *b, const uint8_t *owner, size_t owner_len, uint16_t type,
+                      uint32_t ttl, const uint8_t *rdata, size_t rdlen, uint16_t file_idx,
+                      uint32_t line)
+{
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 256;
+        struct zone_rr_in *n = realloc(b->rrs, ncap * sizeof(*n));
+        if (!n)
+            abort();
+        b->rrs = n;
+        b->cap = ncap;
+    }
+    struct zone_rr_in *r = &b->rrs[b->n++];
+    uint8_t *o = arena_memdup(&b->tmp, owner, owner_len);
+    dns_name_lower(o, owner_len);
+    r->owner = o;
+    r->owner_len = (uint8_t)owner_len;
+    r->rdata = arena_memdup(&b->tmp, rdata, rdlen);
+    r->rdlen = (uint16_t)rdlen;
+    r->type = type;
+    r->ttl = ttl;
+    r->file_idx = file_idx;
+    r->line = line;
+}
+
+static int build_rr_cmp(const void *pa, const void *pb)
+{
+    const struct zone_rr_in *a = pa, *b = pb;
+    if (a->owner_len != b->owner_len)
+        return a->owner_len < b->owner_len ? -1 : 1;
+    int c = memcmp(a->owner, b->owner, a->owner_len);
+    if (c)
+        return c;
+    if (a->type != b->type)
+        return a->type < b->type ? -1 : 1;
+    if (a->rdlen != b->rdlen)
+        return a->rdlen < b->rdlen ? -1 : 1;
+    c = memcmp(a->rdata, b->rdata, a->rdlen);
+    if (c)
+        return c;
+    /* Keep file order among duplicates so errors name the first line. */
+    return a->line < b->line ? -1 : a->line > b->line;
+}
+
+int zone_rdata_target_offset(uint16_t type)
+{
+    switch (type) {
+    case DNS_TYPE_NS:
+    case DNS_TYPE_CNAME:
+    case DNS_TYPE_PTR:
+        return 0;
+    case DNS_TYPE_MX:
+        return 2;
+    case DNS_TYPE_SRV:
+        return 6;
+    default:
+        return -1;
+    }
+}
+
+/* ---- hash table ---------------------------------------------------------- */
+
+static void build_table_insert_raw(const struct zone_node **table, uint32_t mask,
+                                   const struct zone_node *n)
+{
+    uint32_t i = dns_name_hash(n->name, n->name_len) & mask;
+    while (table[i])
+        i = (i + 1) & mask;
+    table[i] = n;
+}
+
+static void build_table_insert(struct zone *z, const struct zone_node *n)
+{
+    if ((z->n_nodes + 1) * 2 > (size_t)z->mask + 1) {
+        uint32_t nsize = (z->mask + 1) * 2;
+        const struct zone_node **nt = calloc(nsize, sizeof(*nt));
+        if (!nt)
+            abort();
+        for (uint32_t i = 0; i <= z->mask; i++)
+            if (z->table[i])
+                build_table_insert_raw(nt, nsize - 1, z->table[i]);
+        free((void *)z->table);
+        z->table = nt;
+        z->mask = nsize - 1;
+    }
+    build_table_insert_raw(z->table, z->mask, n);
+    z->n_nodes++;
+}
+
+struct zone_node *zone_build_find(struct zone *z, const uint8_t *name, size_t len)
+{
+    return (struct zone_node *)zone_find_node(z, name, len, dns_name_hash(name, len));
+}
+
+/* ---- grouping -------------------------------------------------------------- */
+
+static const char *build_file(const struct zone_builder *b, const struct zone_rr_in *r)
+{
+    return b->files[r->file_idx];
+}
+
+/* Builds one RRset from records [i, j) of the same owner and type. */
+static void build_rrset(struct zone_builder *b, struct zone_rrset *set, size_t i, size_t j)
+{
+    struct zone_rr_in *rrs = b->rrs;
+    size_t total = 0;
+    uint32_t ttl = rrs[i].ttl;
+    uint16_t count = 0;
+    for (size_t k = i; k < j; k++) {
+        if (k > i && rrs[k].rdlen == rrs[k - 1].rdlen &&
+            memcmp(rrs[k].rdata, rrs[k - 1].rdata, rrs[k].rdlen) == 0)
+            continue; /* duplicate record: RFC 2181 §5 sets hold each once */
+        total += 2 + (size_t)rrs[k].rdlen;
+        if (rrs[k].ttl != ttl) {
+            char nb[1024];
+            dns_name_to_str(rrs[k].owner, nb, sizeof(nb));
+            log_warn("%s:%u: TTLs differ within the RRset %s type %u; using the lowest "
+                     "(RFC 2181 §5.2)",
+                     build_file(b, &rrs[k]), rrs[k].line, nb, rrs[k].type);
+            if (rrs[k].ttl < ttl)
+                ttl = rrs[k].ttl;
+        }
+        count++;
+    }
+    uint8_t *data = arena_alloc(&b->z->arena, total);
+    size_t o = 0;
+    for (size_t k = i; k < j; k++) {
+        if (k > i && rrs[k].rdlen == rrs[k - 1].rdlen &&
+            memcmp(rrs[k].rdata, rrs[k - 1].rdata, rrs[k].rdlen) == 0)
+            continue;
+        dns_put16(data + o, rrs[k].rdlen);
+        memcpy(data + o + 2, rrs[k].rdata, rrs[k].rdlen);
+        o += 2 + (size_t)rrs[k].rdlen;
+    }
+    set->rdata = data;
+    set->rdata_len = (uint32_t)total;
+    set->ttl = ttl;
+    set->type = rrs[i].type;
+    set->count = count;
+    b->z->n_records += count;
+}
+
+/* Creates the node for records [i, j) sharing one owner. */
+static struct build_node *build_node_make(struct zone_builder *b, size_t i, size_t j)
+{
+    /* In the zone arena: the node inside outlives the build. */
+    struct build_node *bn = arena_alloc(&b->z->arena, sizeof(*bn));
+    size_t ntypes = 0;
+    for (size_t k = i; k < j; k++)
+        if (k == i || b->rrs[k].type != b->rrs[k - 1].type)
+            ntypes++;
+    struct zone_rrset *sets = arena_alloc(&b->z->arena, ntypes * sizeof(*sets));
+    size_t s = 0, start = i;
+    for (size_t k = i + 1; k <= j; k++) {
+        if (k == j || b->rrs[k].type != b->rrs[start].type) {
+            build_rrset(b, &sets[s++], start, k);
+            start = k;
+        }
+    }
+    bn->node.name = arena_memdup(&b->z->arena, b->rrs[i].owner, b->rrs[i].owner_len);
+    bn->node.name_len = b->rrs[i].owner_len;
+    bn->node.rrsets = sets;
+    bn->node.n_rrsets = (uint16_t)ntypes;
+    bn->first_rr = i;
+    bn->n_rr = j - i;
+    return bn;
+}
+
+/* Inserts the empty non-terminals between a node and the apex. */
+static void build_add_ancestors(struct zone *z, const uint8_t *name, size_t len)
+{
+    while (len > z->origin_len) {
+        len -= 1 + (size_t)name[0];
+        name += 1 + name[0];
+        if (zone_build_find(z, name, len))
+            return;
+        struct zone_node *ent = arena_alloc(&z->arena, sizeof(*ent));
+        ent->name = arena_memdup(&z->arena, name, len);
+        ent->name_len = (uint8_t)len;
+        build_table_insert(z, ent);
+    }
+}
+
+struct zone *zone_builder_finish(struct zone_builder *b)
+{
+    struct zone *z = b->z;
+    size_t errors_before = b->errs->count;
+    struct build_node **nodes = NULL;
+    size_t n_nodes = 0;
+
+    qsort(b->rrs, b->n, sizeof(*b->rrs), build_rr_cmp);
+    z->mask = 1023;
+    z->table = calloc(z->mask + 1, sizeof(*z->table));
+    nodes = malloc((b->n + 1) * sizeof(*nodes));
+    if (!z->table || !nodes)
+        abort();
+    for (size_t i = 0; i < b->n;) {
+        size_t j = i + 1;
+        while (j < b->n && b->rrs[j].owner_len == b->rrs[i].owner_len &&
+               memcmp(b->rrs[j].owner, b->rrs[i].owner, b->rrs[i].owner_len) == 0)
+            j++;
+        struct build_node *bn = build_node_make(b, i, j);
+        nodes[n_nodes++] = bn;
+        build_table_insert(z, &bn->node);
+        i = j;
+    }
+    for (size_t i = 0; i < n_nodes; i++)
+        build_add_ancestors(z, nodes[i]->node.name, nodes[i]->node.name_len);
+    zone_check_all(b, nodes, n_nodes);
+    if (b->errs->count == errors_before)
+        zone_check_additionals(b, nodes, n_nodes);
+    free(nodes);
+    free(b->rrs);
+    arena_free(&b->tmp);
+    b->rrs = NULL;
+    b->z = NULL;
+    if (b->errs->count != errors_before) {
+        zone_free(z);
+        return NULL;
+    }
+    return z;
+}
+
+void zone_builder_abort(struct zone_builder *b)
+{
+    free(b->rrs);
+    arena_free(&b->tmp);
+    zone_free(b->z);
+    b->rrs = NULL;
+    b->z = NULL;
+}

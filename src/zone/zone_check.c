@@ -1,0 +1,197 @@
+/*
+ * zone_check.c -- zone validation and additional-section precomputation.
+ *
+ * Rules (each reported with file:line): exactly one SOA and only at the apex;
+ * a CNAME owner holds nothing else (DNSSEC types aside) and one CNAME only;
+ * a delegation whose NS target lies inside the delegated zone needs an
+ * address record for it (glue).
+ */
+#include "zone/zone_build_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "dns/dns.h"
+#include "dns/name.h"
+
+static const struct zone_rr_in *check_rr_of(const struct zone_builder *b,
+                                            const struct build_node *bn, uint16_t type)
+{
+    for (size_t k = bn->first_rr; k < bn->first_rr + bn->n_rr; k++)
+        if (b->rrs[k].type == type)
+            return &b->rrs[k];
+    return &b->rrs[bn->first_rr];
+}
+
+static void check_error(struct zone_builder *b, const struct zone_rr_in *r, const char *what,
+                        const uint8_t *name)
+{
+    char nb[1024];
+    dns_name_to_str(name, nb, sizeof(nb));
+    errlist_add(b->errs, "%s:%u: %s: %s", b->files[r->file_idx], r->line, nb, what);
+}
+
+static bool check_is_dnssec_type(uint16_t t)
+{
+    return t == DNS_TYPE_RRSIG || t == DNS_TYPE_NSEC;
+}
+
+static void check_soa(struct zone_builder *b, struct build_node *bn, bool is_apex)
+{
+    const struct zone_rrset *soa = zone_node_rrset(&bn->node, DNS_TYPE_SOA);
+    if (!soa)
+        return;
+    const struct zone_rr_in *r = check_rr_of(b, bn, DNS_TYPE_SOA);
+    if (!is_apex)
+        check_error(b, r, "SOA record outside the zone apex", bn->node.name);
+    else if (soa->count > 1)
+        check_error(b, r, "several SOA records at the apex (exactly one allowed)", bn->node.name);
+}
+
+static void check_cname(struct zone_builder *b, struct build_node *bn)
+{
+    const struct zone_rrset *cn = zone_node_rrset(&bn->node, DNS_TYPE_CNAME);
+    if (!cn)
+        return;
+    const struct zone_rr_in *r = check_rr_of(b, bn, DNS_TYPE_CNAME);
+    bn->node.flags |= ZONE_NODE_CNAME;
+    if (cn->count > 1)
+        check_error(b, r, "several CNAME records at one name", bn->node.name);
+    for (uint16_t i = 0; i < bn->node.n_rrsets; i++) {
+        uint16_t t = bn->node.rrsets[i].type;
+        if (t != DNS_TYPE_CNAME && !check_is_dnssec_type(t)) {
+            check_error(b, r, "CNAME and other data at the same name (RFC 1034 §3.6.2)",
+                        bn->node.name);
+            return;
+        }
+    }
+}
+
+/* Delegation: every NS target inside the delegated zone needs glue. */
+static void check_glue(struct zone_builder *b, struct build_node *bn)
+{
+    const struct zone_rrset *ns = zone_node_rrset(&bn->node, DNS_TYPE_NS);
+    const struct zone_rr_in *r = check_rr_of(b, bn, DNS_TYPE_NS);
+    size_t o = 0;
+    for (uint16_t i = 0; i < ns->count; i++) {
+        uint16_t rdlen = dns_get16(ns->rdata + o);
+        uint8_t target[DNS_MAX_NAME];
+        const uint8_t *rd = ns->rdata + o + 2;
+        o += 2 + (size_t)rdlen;
+        if (rdlen > DNS_MAX_NAME)
+            continue;
+        memcpy(target, rd, rdlen);
+        dns_name_lower(target, rdlen);
+        if (!dns_name_is_sub(target, rdlen, bn->node.name, bn->node.name_len))
+            continue;
+        const struct zone_node *t = zone_build_find(b->z, target, rdlen);
+        if (!t || (!zone_node_rrset(t, DNS_TYPE_A) && !zone_node_rrset(t, DNS_TYPE_AAAA))) {
+            char msg[600], tn[512];
+            dns_name_to_str(target, tn, sizeof(tn));
+            snprintf(msg, sizeof(msg), "delegation to %s needs glue (an A or AAAA record)", tn);
+            check_error(b, r, msg, bn->node.name);
+        }
+    }
+}
+
+void zone_check_all(struct zone_builder *b, struct build_node **nodes, size_t n)
+{
+    struct zone *z = b->z;
+    struct zone_node *apex = zone_build_find(z, z->origin, z->origin_len);
+
+    for (size_t i = 0; i < n; i++) {
+        struct build_node *bn = nodes[i];
+        bool is_apex = &bn->node == apex;
+        if (is_apex)
+            bn->node.flags |= ZONE_NODE_APEX;
+        else if (zone_node_rrset(&bn->node, DNS_TYPE_NS))
+            bn->node.flags |= ZONE_NODE_CUT;
+        check_soa(b, bn, is_apex);
+        check_cname(b, bn);
+        if (bn->node.name[0] == 1 && bn->node.name[1] == '*') {
+            struct zone_node *parent =
+                zone_build_find(z, bn->node.name + 2, bn->node.name_len - 2u);
+            if (parent)
+                parent->wildcard = &bn->node;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (nodes[i]->node.flags & ZONE_NODE_CUT)
+            check_glue(b, nodes[i]);
+    const struct zone_rrset *soa = apex ? zone_node_rrset(apex, DNS_TYPE_SOA) : NULL;
+    if (!soa) {
+        errlist_add(b->errs, "%s: zone %s has no SOA record at its apex", z->file, z->origin_str);
+        return;
+    }
+    z->apex = apex;
+    z->soa = soa;
+    z->neg_soa = *soa;
+    /* SOA RDATA: MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM. */
+    const uint8_t *rd = soa->rdata + 2;
+    uint16_t rdlen = dns_get16(soa->rdata);
+    if (rdlen >= 22) {
+        uint32_t minimum = dns_get32(rd + rdlen - 4);
+        z->serial = dns_get32(rd + rdlen - 20);
+        if (minimum < z->neg_soa.ttl)
+            z->neg_soa.ttl = minimum;
+    }
+}
+
+/* Fills one additional entry for target (lowercase wire), if it has
+ * addresses in this zone. */
+static bool check_fill_additional(struct zone *z, struct zone_additional *ad, const uint8_t *target,
+                                  size_t len, bool required)
+{
+    if (!dns_name_is_sub(target, len, z->origin, z->origin_len))
+        return false;
+    const struct zone_node *t = zone_build_find(z, target, len);
+    if (!t)
+        return false;
+    ad->a = zone_node_rrset(t, DNS_TYPE_A);
+    ad->aaaa = zone_node_rrset(t, DNS_TYPE_AAAA);
+    if (!ad->a && !ad->aaaa)
+        return false;
+    ad->owner = t->name;
+    ad->owner_len = t->name_len;
+    ad->required = required;
+    return true;
+}
+
+static void check_rrset_additionals(struct zone_builder *b, struct build_node *bn,
+                                    struct zone_rrset *set)
+{
+    int off = set->type == DNS_TYPE_NS || set->type == DNS_TYPE_MX || set->type == DNS_TYPE_SRV
+                  ? zone_rdata_target_offset(set->type)
+                  : -1;
+    if (off < 0)
+        return;
+    struct zone_additional *ads = arena_alloc(&b->z->arena, set->count * sizeof(*ads));
+    uint16_t nad = 0;
+    size_t o = 0;
+    for (uint16_t i = 0; i < set->count; i++) {
+        uint16_t rdlen = dns_get16(set->rdata + o);
+        const uint8_t *rd = set->rdata + o + 2;
+        o += 2 + (size_t)rdlen;
+        if (rdlen <= (unsigned)off || rdlen - (unsigned)off > DNS_MAX_NAME)
+            continue;
+        uint8_t target[DNS_MAX_NAME];
+        size_t tlen = rdlen - (size_t)off;
+        memcpy(target, rd + off, tlen);
+        dns_name_lower(target, tlen);
+        bool required = (bn->node.flags & ZONE_NODE_CUT) && set->type == DNS_TYPE_NS &&
+                        dns_name_is_sub(target, tlen, bn->node.name, bn->node.name_len);
+        if (check_fill_additional(b->z, &ads[nad], target, tlen, required))
+            nad++;
+    }
+    set->additional = ads;
+    set->n_additional = nad;
+}
+
+void zone_check_additionals(struct zone_builder *b, struct build_node **nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct build_node *bn = nodes[i];
+        for (uint16_t k = 0; k < bn->node.n_rrsets; k++)
+            check_rrset_additionals(b, bn, (struct zone_rrset *)&bn->node.rrsets[k]);
+    }
+}

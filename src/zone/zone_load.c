@@ -1,0 +1,202 @@
+/*
+ * zone_load.c -- reads an RFC 1035 master file with ldns into a zone.
+ */
+#include "zone/zone_load.h"
+
+#include <errno.h>
+#include <ldns/ldns.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/dns.h"
+#include "dns/name.h"
+#include "zone/zone_build.h"
+
+#define ZONE_LOAD_MAX_INCLUDE_DEPTH 8
+
+struct load_ctx {
+    struct zone_builder b;
+    ldns_rdf *zone_origin; /* the zone's apex, for the "outside the zone" check */
+    ldns_buffer *buf;
+    uint32_t default_ttl;
+    struct errlist *errs;
+};
+
+static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t file_idx,
+                      ldns_rdf **origin, int depth);
+
+/* Adds one parsed record after checking class, TTL and bailiwick. */
+static void load_add_rr(struct load_ctx *c, ldns_rr *rr, const char *path, uint16_t file_idx,
+                        int line)
+{
+    ldns_rdf *owner = ldns_rr_owner(rr);
+    if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+        errlist_add(c->errs, "%s:%d: only class IN is served", path, line);
+        return;
+    }
+    if (ldns_rr_ttl(rr) > 0x7fffffffu) {
+        errlist_add(c->errs, "%s:%d: TTL %u is above 2147483647 (RFC 2181 §8)", path, line,
+                    ldns_rr_ttl(rr));
+        return;
+    }
+    if (ldns_dname_compare(owner, c->zone_origin) != 0 &&
+        !ldns_dname_is_subdomain(owner, c->zone_origin)) {
+        char *o = ldns_rdf2str(owner);
+        char *z = ldns_rdf2str(c->zone_origin);
+        errlist_add(c->errs, "%s:%d: %s is outside the zone %s", path, line, o ? o : "?",
+                    z ? z : "?");
+        free(o);
+        free(z);
+        return;
+    }
+    ldns_buffer_clear(c->buf);
+    if (ldns_rr_rdata2buffer_wire(c->buf, rr) != LDNS_STATUS_OK ||
+        ldns_buffer_position(c->buf) > 65535) {
+        errlist_add(c->errs, "%s:%d: record data cannot be encoded", path, line);
+        return;
+    }
+    if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_OPT) {
+        errlist_add(c->errs, "%s:%d: OPT is not a zone record type", path, line);
+        return;
+    }
+    zone_builder_add(&c->b, ldns_rdf_data(owner), ldns_rdf_size(owner),
+                     (uint16_t)ldns_rr_get_type(rr), ldns_rr_ttl(rr), ldns_buffer_begin(c->buf),
+                     ldns_buffer_position(c->buf), file_idx, (uint32_t)line);
+}
+
+/* ldns reports $INCLUDE without its argument: re-read the directive's line
+ * from where the failed read started and parse "file [origin]" ourselves. */
+static bool load_include_args(FILE *fp, long start, char *file, size_t flen, char *org, size_t olen)
+{
+    char line[4096];
+    long end = ftell(fp);
+    if (start < 0 || fseek(fp, start, SEEK_SET) != 0)
+        return false;
+    bool found = false;
+    while (ftell(fp) < end && fgets(line, sizeof(line), fp)) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncasecmp(p, "$INCLUDE", 8) != 0)
+            continue;
+        org[0] = '\0';
+        file[0] = '\0';
+        char fmt[64];
+        snprintf(fmt, sizeof(fmt), "%%%zus %%%zus", flen - 1, olen - 1);
+        found = sscanf(p + 8, fmt, file, org) >= 1;
+        if (org[0] == ';')
+            org[0] = '\0';
+        break;
+    }
+    fseek(fp, end, SEEK_SET);
+    return found;
+}
+
+static void load_include(struct load_ctx *c, FILE *fp, long start, const char *path, int line,
+                         ldns_rdf *origin, int depth)
+{
+    char file[PATH_MAX], org[1024], full[PATH_MAX * 2];
+    if (!load_include_args(fp, start, file, sizeof(file), org, sizeof(org))) {
+        errlist_add(c->errs, "%s:%d: $INCLUDE needs a file name", path, line);
+        return;
+    }
+    if (depth >= ZONE_LOAD_MAX_INCLUDE_DEPTH) {
+        errlist_add(c->errs, "%s:%d: $INCLUDE nested more than %d deep", path, line,
+                    ZONE_LOAD_MAX_INCLUDE_DEPTH);
+        return;
+    }
+    if (file[0] == '/')
+        snprintf(full, sizeof(full), "%s", file);
+    else {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", path);
+        snprintf(full, sizeof(full), "%s/%s", dirname(dir), file);
+    }
+    FILE *inc = fopen(full, "r");
+    if (!inc) {
+        errlist_add(c->errs, "%s:%d: $INCLUDE %s: %s", path, line, full, strerror(errno));
+        return;
+    }
+    /* The included file starts at the given origin (or ours) and cannot
+     * change the including file's origin (RFC 1035 §5.1). */
+    ldns_rdf *inc_origin = NULL;
+    if (org[0] && ldns_str2rdf_dname(&inc_origin, org) != LDNS_STATUS_OK) {
+        errlist_add(c->errs, "%s:%d: $INCLUDE origin %s is not a valid name", path, line, org);
+        fclose(inc);
+        return;
+    }
+    if (!inc_origin)
+        inc_origin = ldns_rdf_clone(origin);
+    load_file(c, inc, full, zone_builder_add_file(&c->b, full), &inc_origin, depth + 1);
+    ldns_rdf_deep_free(inc_origin);
+    fclose(inc);
+}
+
+static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t file_idx,
+                      ldns_rdf **origin, int depth)
+{
+    ldns_rdf *prev = NULL;
+    int line = 1;
+    for (;;) {
+        long start = ftell(fp);
+        int first_line = line;
+        ldns_rr *rr = NULL;
+        ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &c->default_ttl, origin, &prev, &line);
+        /* ldns counts the newline that ends a record: report its last line. */
+        int at = line > first_line ? line - 1 : line;
+        if (s == LDNS_STATUS_OK) {
+            load_add_rr(c, rr, path, file_idx, at);
+            ldns_rr_free(rr);
+        } else if (s == LDNS_STATUS_SYNTAX_INCLUDE) {
+            load_include(c, fp, start, path, at, *origin, depth);
+        } else if (s != LDNS_STATUS_SYNTAX_EMPTY && s != LDNS_STATUS_SYNTAX_TTL &&
+                   s != LDNS_STATUS_SYNTAX_ORIGIN) {
+            if (feof(fp) && s == LDNS_STATUS_SYNTAX_ERR && start == ftell(fp))
+                break;
+            errlist_add(c->errs, "%s:%d: %s", path, at, ldns_get_errorstr_by_id(s));
+        }
+        if (feof(fp))
+            break;
+    }
+    if (prev)
+        ldns_rdf_deep_free(prev);
+}
+
+struct zone *zone_load(const char *origin, const char *path, const char *display,
+                       struct errlist *errs)
+{
+    struct load_ctx c;
+    struct dns_name oname;
+    size_t errors_before = errs->count;
+
+    if (!dns_name_from_str(origin, &oname)) {
+        errlist_add(errs, "%s: zone origin %s is not a valid name", display, origin);
+        return NULL;
+    }
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        errlist_add(errs, "%s: cannot open zone file: %s", display, strerror(errno));
+        return NULL;
+    }
+    memset(&c, 0, sizeof(c));
+    c.errs = errs;
+    c.default_ttl = 3600;
+    c.buf = ldns_buffer_new(4096);
+    ldns_rdf *cur_origin = NULL;
+    ldns_str2rdf_dname(&cur_origin, origin);
+    c.zone_origin = ldns_rdf_clone(cur_origin);
+    zone_builder_init(&c.b, oname.wire, oname.len, origin, display, errs);
+    load_file(&c, fp, path, 0, &cur_origin, 0);
+    fclose(fp);
+    ldns_rdf_deep_free(cur_origin);
+    ldns_rdf_deep_free(c.zone_origin);
+    ldns_buffer_free(c.buf);
+    if (errs->count != errors_before) {
+        zone_builder_abort(&c.b);
+        return NULL;
+    }
+    return zone_builder_finish(&c.b);
+}

@@ -1,0 +1,172 @@
+"""Shared fixtures for the integration tests: start the real gtmd binary on a
+free loopback port, wait until it answers, stop it afterwards. Also prints one
+TAP line per test so automake's tap-driver counts every test."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import json
+
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+DATA = os.path.join(TOP, "tests", "data")
+GTMD = os.environ.get("GTMD", os.path.join(TOP, "gtmd"))
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+    raise RuntimeError("no free port")
+
+
+class Gtmd:
+    """A running gtmd process with its config in a private directory."""
+
+    def __init__(self, workdir, config, port):
+        self.workdir = workdir
+        self.config = config
+        self.port = port
+        self.addr = "127.0.0.1"
+        self.conf_path = os.path.join(workdir, "gtmd.json")
+        self.log_path = os.path.join(workdir, "gtmd.log")
+        self.proc = None
+
+    def write_config(self, config=None):
+        if config is not None:
+            self.config = config
+        with open(self.conf_path, "w") as f:
+            json.dump(self.config, f, indent=1)
+
+    def start(self, wait=True):
+        self.write_config()
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([GTMD, "-c", self.conf_path], stderr=self.log,
+                                     stdout=self.log)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("gtmd exited: " + self.read_log())
+            try:
+                q = dns.message.make_query("ready.invalid.", "A")
+                dns.query.udp(q, self.addr, port=self.port, timeout=0.2)
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("gtmd did not answer in time: " + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def query(self, name, rdtype="A", tcp=False, timeout=2.0, **kw):
+        q = dns.message.make_query(name, rdtype, **kw)
+        if tcp:
+            return dns.query.tcp(q, self.addr, port=self.port, timeout=timeout)
+        return dns.query.udp(q, self.addr, port=self.port, timeout=timeout)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if getattr(self, "log", None):
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+
+def default_config(workdir, port):
+    for f in ("example.com.zone", "example.com.inc", "sub.example.com.zone"):
+        shutil.copy(os.path.join(DATA, f), workdir)
+    return {
+        "listen": ["127.0.0.1:%d" % port],
+        "workers": 2,
+        "zones": [
+            {"origin": "example.com.", "file": "example.com.zone"},
+            {"origin": "sub.example.com.", "file": "sub.example.com.zone"},
+        ],
+    }
+
+
+@pytest.fixture
+def make_gtmd():
+    """Factory: make_gtmd(config_fn=None) -> started Gtmd. config_fn(workdir,
+    port) returns the config dict (default: the test zones)."""
+    started = []
+
+    def factory(config_fn=None, start=True):
+        workdir = tempfile.mkdtemp(prefix="gtmd-it-")
+        port = free_port()
+        config = (config_fn or default_config)(workdir, port)
+        g = Gtmd(workdir, config, port)
+        started.append(g)
+        if start:
+            g.start()
+        return g
+
+    yield factory
+    for g in started:
+        g.stop()
+        shutil.rmtree(g.workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def gtmd(make_gtmd):
+    return make_gtmd()
+
+
+# ---- TAP output for automake's tap-driver ---------------------------------
+_tap = {"n": 0}
+
+
+def _tap_line(text):
+    # Leading newline: pytest's progress dots must not share the TAP line.
+    sys.__stdout__.write("\n" + text + "\n")
+    sys.__stdout__.flush()
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        _tap["n"] += 1
+        name = report.nodeid.replace("#", "")
+        if report.skipped:
+            _tap_line("ok %d - %s # SKIP" % (_tap["n"], name))
+        elif report.passed:
+            _tap_line("ok %d - %s" % (_tap["n"], name))
+        else:
+            _tap_line("not ok %d - %s" % (_tap["n"], name))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _tap_line("1..%d" % _tap["n"])

@@ -1,0 +1,251 @@
+/* Unit tests for src/answer (lookup + encode through query_answer), checked
+ * by parsing every reply with ldns. */
+#include <ldns/ldns.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer/query.h"
+#include "common/errlist.h"
+#include "tap.h"
+#include "zone/zone_load.h"
+
+static const char *srcdir(void)
+{
+    const char *s = getenv("SRCDIR");
+    return s ? s : ".";
+}
+
+static struct snapshot *load(void)
+{
+    struct errlist e;
+    char p1[4096], p2[4096];
+    errlist_init(&e);
+    snprintf(p1, sizeof(p1), "%s/tests/data/example.com.zone", srcdir());
+    snprintf(p2, sizeof(p2), "%s/tests/data/sub.example.com.zone", srcdir());
+    struct snapshot *s = snapshot_new(1);
+    struct zone *a = zone_load("example.com.", p1, p1, &e);
+    struct zone *b = zone_load("sub.example.com.", p2, p2, &e);
+    for (size_t i = 0; i < e.count; i++)
+        printf("# %s\n", e.msgs[i]);
+    if (!a || !b)
+        exit(1);
+    snapshot_add_zone(s, a);
+    snapshot_add_zone(s, b);
+    errlist_free(&e);
+    return s;
+}
+
+struct ask_opts {
+    bool edns;
+    bool tcp;
+    uint16_t qclass;
+};
+
+static ldns_pkt *ask_opts(const struct snapshot *s, const char *name, ldns_rr_type type,
+                          struct ask_opts o)
+{
+    ldns_pkt *q = ldns_pkt_query_new(ldns_dname_new_frm_str(name), type,
+                                     o.qclass ? o.qclass : LDNS_RR_CLASS_IN, 0);
+    ldns_pkt_set_id(q, 4242);
+    if (o.edns)
+        ldns_pkt_set_edns_udp_size(q, 1232);
+    uint8_t *wire = NULL, out[65535];
+    size_t len = 0;
+    ldns_pkt2wire(&wire, q, &len);
+    ldns_pkt_free(q);
+    struct query_limits lim = {.udp_max = 1232};
+    size_t n = query_answer(s, &lim, wire, len, out, o.tcp);
+    free(wire);
+    ldns_pkt *r = NULL;
+    if (n == 0 || ldns_wire2pkt(&r, out, n) != LDNS_STATUS_OK)
+        return NULL;
+    return r;
+}
+
+static ldns_pkt *ask(const struct snapshot *s, const char *name, ldns_rr_type type)
+{
+    struct ask_opts o = {false, false, 0};
+    return ask_opts(s, name, type, o);
+}
+
+static size_t count(ldns_pkt *p, int sec)
+{
+    return ldns_rr_list_rr_count(sec == 0   ? ldns_pkt_answer(p)
+                                 : sec == 1 ? ldns_pkt_authority(p)
+                                            : ldns_pkt_additional(p));
+}
+
+static ldns_rr_type rr_type(ldns_pkt *p, int sec, size_t i)
+{
+    ldns_rr_list *l = sec == 0   ? ldns_pkt_answer(p)
+                      : sec == 1 ? ldns_pkt_authority(p)
+                                 : ldns_pkt_additional(p);
+    return i < ldns_rr_list_rr_count(l) ? ldns_rr_get_type(ldns_rr_list_rr(l, i)) : 0;
+}
+
+static void test_basic(struct tap *t, const struct snapshot *s)
+{
+    ldns_pkt *r = ask(s, "www.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t,
+              r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR && ldns_pkt_aa(r) &&
+                  count(r, 0) == 2 && ldns_pkt_id(r) == 4242 && ldns_pkt_qr(r),
+              "A answer: NOERROR, AA, two records");
+    ldns_pkt_free(r);
+    r = ask(s, "nope.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t,
+              r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NXDOMAIN && ldns_pkt_aa(r) &&
+                  count(r, 1) == 1 && rr_type(r, 1, 0) == LDNS_RR_TYPE_SOA &&
+                  ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_authority(r), 0)) == 300,
+              "NXDOMAIN with SOA, TTL 300");
+    ldns_pkt_free(r);
+    r = ask(s, "www.example.com.", LDNS_RR_TYPE_MX);
+    TAP_CHECK(t,
+              r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR && count(r, 0) == 0 &&
+                  rr_type(r, 1, 0) == LDNS_RR_TYPE_SOA,
+              "NODATA with SOA");
+    ldns_pkt_free(r);
+    r = ask(s, "c.ent.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR && count(r, 0) == 0,
+              "empty non-terminal: NODATA");
+    ldns_pkt_free(r);
+    r = ask(s, "x.c.ent.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NXDOMAIN, "below an ENT: NXDOMAIN");
+    ldns_pkt_free(r);
+    r = ask(s, "www.example.org.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_REFUSED && !ldns_pkt_aa(r),
+              "outside our zones: REFUSED without AA");
+    ldns_pkt_free(r);
+    r = ask(s, "example.com.", LDNS_RR_TYPE_MX);
+    TAP_CHECK(t, r && count(r, 0) == 2 && count(r, 2) == 1 && rr_type(r, 2, 0) == LDNS_RR_TYPE_A,
+              "MX with in-zone target address in additional");
+    ldns_pkt_free(r);
+    r = ask(s, "_sip._tcp.example.com.", LDNS_RR_TYPE_SRV);
+    TAP_CHECK(t, r && count(r, 0) == 1 && count(r, 2) == 1, "SRV with target address");
+    ldns_pkt_free(r);
+}
+
+static void test_cname(struct tap *t, const struct snapshot *s)
+{
+    ldns_pkt *r = ask(s, "chain1.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t,
+              r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR && count(r, 0) == 4 &&
+                  rr_type(r, 0, 0) == LDNS_RR_TYPE_CNAME && rr_type(r, 0, 2) == LDNS_RR_TYPE_A,
+              "CNAME chain followed to the addresses");
+    ldns_pkt_free(r);
+    r = ask(s, "dangling.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(
+        t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NXDOMAIN && count(r, 0) == 1 && ldns_pkt_aa(r),
+        "CNAME to a missing name: NXDOMAIN with the CNAME");
+    ldns_pkt_free(r);
+    r = ask(s, "outside.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR && count(r, 0) == 1,
+              "CNAME leaving our zones: just the CNAME");
+    ldns_pkt_free(r);
+    r = ask(s, "loop1.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && count(r, 0) == 2, "CNAME loop stops (%zu records)", r ? count(r, 0) : 0);
+    ldns_pkt_free(r);
+    r = ask(s, "alias.example.com.", LDNS_RR_TYPE_CNAME);
+    TAP_CHECK(t, r && count(r, 0) == 1, "qtype CNAME is not followed");
+    ldns_pkt_free(r);
+}
+
+static void test_wildcard(struct tap *t, const struct snapshot *s)
+{
+    ldns_pkt *r = ask(s, "foo.wild.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && count(r, 0) == 1 && ldns_pkt_aa(r), "wildcard synthesises A");
+    if (r && count(r, 0) == 1) {
+        char *o = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_answer(r), 0)));
+        TAP_CHECK(t, strcmp(o, "foo.wild.example.com.") == 0, "owner is the query name (%s)", o);
+        free(o);
+    }
+    ldns_pkt_free(r);
+    r = ask(s, "a.b.wild.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && count(r, 0) == 1, "wildcard matches several labels deep");
+    ldns_pkt_free(r);
+    r = ask(s, "foo.wild.example.com.", LDNS_RR_TYPE_MX);
+    TAP_CHECK(
+        t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR && count(r, 0) == 0 && count(r, 1) == 1,
+        "wildcard without the type: NODATA");
+    ldns_pkt_free(r);
+    r = ask(s, "x.wcname.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && count(r, 0) == 3 && rr_type(r, 0, 0) == LDNS_RR_TYPE_CNAME,
+              "wildcard CNAME followed");
+    ldns_pkt_free(r);
+    r = ask(s, "wild.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR && count(r, 0) == 0,
+              "the wildcard's parent itself is an ENT: NODATA");
+    ldns_pkt_free(r);
+}
+
+static void test_delegation(struct tap *t, const struct snapshot *s)
+{
+    ldns_pkt *r = ask(s, "www.deleg.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t,
+              r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR && !ldns_pkt_aa(r) &&
+                  count(r, 0) == 0 && count(r, 1) == 2 && count(r, 2) == 2,
+              "referral: no AA, NS in authority, glue A+AAAA in additional");
+    ldns_pkt_free(r);
+    r = ask(s, "sub.example.com.", LDNS_RR_TYPE_DS);
+    TAP_CHECK(t, r && ldns_pkt_aa(r) && count(r, 0) == 1 && rr_type(r, 0, 0) == LDNS_RR_TYPE_DS,
+              "DS at the cut answered by the parent");
+    ldns_pkt_free(r);
+    r = ask(s, "deleg.example.com.", LDNS_RR_TYPE_DS);
+    TAP_CHECK(t, r && ldns_pkt_aa(r) && count(r, 0) == 0 && rr_type(r, 1, 0) == LDNS_RR_TYPE_SOA,
+              "DS absent at a cut: parent NODATA");
+    ldns_pkt_free(r);
+    r = ask(s, "www.sub.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && ldns_pkt_aa(r) && count(r, 0) == 1, "child zone served authoritatively");
+    ldns_pkt_free(r);
+    r = ask(s, "sub.example.com.", LDNS_RR_TYPE_SOA);
+    TAP_CHECK(t, r && ldns_pkt_aa(r) && count(r, 0) == 1, "child apex SOA from the child");
+    ldns_pkt_free(r);
+}
+
+static void test_meta(struct tap *t, const struct snapshot *s)
+{
+    ldns_pkt *r = ask(s, "example.com.", LDNS_RR_TYPE_ANY);
+    TAP_CHECK(t, r && count(r, 0) == 2 && rr_type(r, 0, 0) == rr_type(r, 0, 1),
+              "ANY over UDP: one RRset (RFC 8482)");
+    ldns_pkt_free(r);
+    struct ask_opts tcp = {false, true, 0};
+    r = ask_opts(s, "example.com.", LDNS_RR_TYPE_ANY, tcp);
+    TAP_CHECK(t, r && count(r, 0) == 5, "ANY over TCP: every RRset (%zu)", r ? count(r, 0) : 0);
+    ldns_pkt_free(r);
+    r = ask(s, "example.com.", LDNS_RR_TYPE_AXFR);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_REFUSED, "AXFR refused");
+    ldns_pkt_free(r);
+    struct ask_opts ch = {false, false, LDNS_RR_CLASS_CH};
+    r = ask_opts(s, "example.com.", LDNS_RR_TYPE_A, ch);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_REFUSED, "class CH refused");
+    ldns_pkt_free(r);
+    r = ask(s, "big.example.com.", LDNS_RR_TYPE_TXT);
+    TAP_CHECK(t, r && ldns_pkt_tc(r) && count(r, 0) == 0, "512-octet UDP limit: TC");
+    ldns_pkt_free(r);
+    struct ask_opts edns = {true, false, 0};
+    r = ask_opts(s, "big.example.com.", LDNS_RR_TYPE_TXT, edns);
+    TAP_CHECK(t, r && !ldns_pkt_tc(r) && count(r, 0) == 8 && ldns_pkt_edns(r),
+              "EDNS 1232: fits, OPT echoed");
+    ldns_pkt_free(r);
+    r = ask_opts(s, "big.example.com.", LDNS_RR_TYPE_TXT, tcp);
+    TAP_CHECK(t, r && !ldns_pkt_tc(r) && count(r, 0) == 8, "TCP: whole answer");
+    ldns_pkt_free(r);
+    r = ask(s, "www.example.com.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && !ldns_pkt_edns(r), "no OPT in reply without OPT in query");
+    ldns_pkt_free(r);
+    r = ask(s, "svc.example.com.", (ldns_rr_type)65);
+    TAP_CHECK(t, r && count(r, 0) == 1, "HTTPS record served");
+    ldns_pkt_free(r);
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    struct snapshot *s = load();
+    test_basic(&t, s);
+    test_cname(&t, s);
+    test_wildcard(&t, s);
+    test_delegation(&t, s);
+    test_meta(&t, s);
+    snapshot_free(s);
+    return tap_done(&t);
+}

@@ -1,0 +1,64 @@
+/* Unit tests for src/daemon/config.c */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/config.h"
+#include "tap.h"
+
+static void check_conf(struct tap *t, const char *json, const char *want, const char *what)
+{
+    char path[] = "/tmp/gtmd-conf-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, json, strlen(json)) != (ssize_t)strlen(json)) {
+        TAP_CHECK(t, false, "temp file for %s", what);
+        return;
+    }
+    close(fd);
+    struct errlist e;
+    errlist_init(&e);
+    struct config *c = config_load(path, &e);
+    bool found = want == NULL ? (c != NULL && e.count == 0) : false;
+    for (size_t i = 0; i < e.count; i++) {
+        printf("# %s\n", e.msgs[i]);
+        if (want && strstr(e.msgs[i], want) && strstr(e.msgs[i], path))
+            found = true;
+    }
+    TAP_CHECK(t, found, "%s", what);
+    config_free(c);
+    errlist_free(&e);
+    unlink(path);
+}
+
+#define Z "\"zones\": [{\"origin\": \"example.com.\", \"file\": \"x.zone\"}]"
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\", \"[::1]:53\"], " Z "}", NULL,
+               "valid minimal config with IPv4 and IPv6");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], \"bogus\": 1, " Z "}",
+               "$: unknown key \"bogus\"", "unknown top-level key");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1\"], " Z "}", "$.listen[0]: bad address",
+               "address without port");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\", 5], " Z "}", "$.listen[1]",
+               "wrong type in listen");
+    check_conf(&t, "{\"listen\": [\"[::1]:99999\"], " Z "}", "$.listen[0]", "port out of range");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], \"workers\": \"2\", " Z "}", "$.workers",
+               "workers must be an integer");
+    check_conf(&t,
+               "{\"listen\": [\"127.0.0.1:53\"], \"zones\": [{\"origin\": 3, \"file\": \"x\"}]}",
+               "$.zones[0].origin", "zone origin type");
+    check_conf(&t,
+               "{\"listen\": [\"127.0.0.1:53\"], \"zones\": [{\"origin\": \"a.\", \"file\": \"x\", "
+               "\"x\": 1}]}",
+               "$.zones[0]: unknown key \"x\"", "unknown zone key");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"tcp\": {\"idle_timeout\": -1}}",
+               "$.tcp.idle_timeout", "negative timeout");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"],\n \"listen\": [], " Z "}", "duplicate",
+               "duplicate key rejected");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"],\n " Z ",\n}",
+               ":3:", "syntax error has a line");
+    check_conf(&t, "{" Z "}", "$.listen: is required", "listen required");
+    return tap_done(&t);
+}

@@ -1,0 +1,88 @@
+/* Unit tests for src/dns/name.c */
+#include <string.h>
+
+#include "dns/name.h"
+#include "tap.h"
+
+static void test_parse_plain(struct tap *t)
+{
+    const uint8_t pkt[] = {3, 'W', 'w', 'W', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0};
+    struct dns_name n;
+    size_t pos = 0;
+    TAP_CHECK(t, dns_name_parse(pkt, sizeof(pkt), &pos, &n, true), "plain name parses");
+    TAP_CHECK(t, pos == sizeof(pkt), "position after name");
+    TAP_CHECK(t, n.count == 2 && n.len == 13, "two labels, 13 octets");
+    TAP_CHECK(t, memcmp(n.wire, "\3www\7example", 12) == 0, "lowercased");
+}
+
+static void test_parse_pointer(struct tap *t)
+{
+    /* "example" at 0, then "www" + pointer to 0 at 9 */
+    const uint8_t pkt[] = {7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 3, 'w', 'w', 'w', 0xc0, 0};
+    struct dns_name n;
+    size_t pos = 9;
+    TAP_CHECK(t, dns_name_parse(pkt, sizeof(pkt), &pos, &n, true), "compressed name parses");
+    TAP_CHECK(t, pos == sizeof(pkt), "position after the pointer");
+    TAP_CHECK(t, n.count == 2, "labels through the pointer");
+}
+
+static void test_parse_bad(struct tap *t)
+{
+    const uint8_t loop[] = {0xc0, 0};
+    const uint8_t fwd[] = {0xc0, 2, 0};
+    const uint8_t trunc[] = {5, 'a', 'b'};
+    const uint8_t ext[] = {0x41, 0};
+    uint8_t longname[300];
+    struct dns_name n;
+    size_t pos = 0;
+    TAP_CHECK(t, !dns_name_parse(loop, sizeof(loop), &pos, &n, true), "self pointer rejected");
+    pos = 0;
+    TAP_CHECK(t, !dns_name_parse(fwd, sizeof(fwd), &pos, &n, true), "forward pointer rejected");
+    pos = 0;
+    TAP_CHECK(t, !dns_name_parse(trunc, sizeof(trunc), &pos, &n, true), "truncated label");
+    pos = 0;
+    TAP_CHECK(t, !dns_name_parse(ext, sizeof(ext), &pos, &n, true), "extended label type");
+    for (size_t i = 0; i < 296; i += 2) {
+        longname[i] = 1;
+        longname[i + 1] = 'a';
+    }
+    longname[296] = 0;
+    pos = 0;
+    TAP_CHECK(t, !dns_name_parse(longname, 297, &pos, &n, true), "name over 255 octets");
+}
+
+static void test_strings(struct tap *t)
+{
+    struct dns_name n;
+    char buf[300];
+    TAP_CHECK(t, dns_name_from_str("WWW.Example.COM.", &n), "from_str");
+    dns_name_to_str(n.wire, buf, sizeof(buf));
+    TAP_CHECK(t, strcmp(buf, "www.example.com.") == 0, "round trip: %s", buf);
+    TAP_CHECK(t, dns_name_from_str("example.com", &n) && n.count == 2, "no trailing dot");
+    TAP_CHECK(t, dns_name_from_str(".", &n) && n.count == 0 && n.len == 1, "root");
+    TAP_CHECK(t, !dns_name_from_str("a..b", &n), "empty label rejected");
+    TAP_CHECK(t, dns_name_from_str("a\\.b.c.", &n) && n.count == 2, "escaped dot");
+}
+
+static void test_sub(struct tap *t)
+{
+    struct dns_name a, b;
+    dns_name_from_str("x.y.example.com.", &a);
+    dns_name_from_str("example.com.", &b);
+    TAP_CHECK(t, dns_name_is_sub(a.wire, a.len, b.wire, b.len), "subdomain");
+    TAP_CHECK(t, dns_name_is_sub(b.wire, b.len, b.wire, b.len), "equal counts as sub");
+    TAP_CHECK(t, !dns_name_is_sub(b.wire, b.len, a.wire, a.len), "parent is not sub");
+    dns_name_from_str("badexample.com.", &a);
+    TAP_CHECK(t, !dns_name_is_sub(a.wire, a.len, b.wire, b.len), "label boundary respected");
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    test_parse_plain(&t);
+    test_parse_pointer(&t);
+    test_parse_bad(&t);
+    test_strings(&t);
+    test_sub(&t);
+    return tap_done(&t);
+}

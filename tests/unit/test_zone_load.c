@@ -1,0 +1,121 @@
+/* Unit tests for src/zone (loading, compiling, validation). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/errlist.h"
+#include "dns/name.h"
+#include "tap.h"
+#include "zone/zone_load.h"
+
+static const char *srcdir(void)
+{
+    const char *s = getenv("SRCDIR");
+    return s ? s : ".";
+}
+
+static const struct zone_node *find(const struct zone *z, const char *name)
+{
+    struct dns_name n;
+    dns_name_from_str(name, &n);
+    return zone_find_node(z, n.wire, n.len, dns_name_hash(n.wire, n.len));
+}
+
+static void test_good_zone(struct tap *t)
+{
+    char path[4096];
+    struct errlist e;
+    errlist_init(&e);
+    snprintf(path, sizeof(path), "%s/tests/data/example.com.zone", srcdir());
+    struct zone *z = zone_load("example.com.", path, path, &e);
+    for (size_t i = 0; i < e.count; i++)
+        printf("# %s\n", e.msgs[i]);
+    TAP_CHECK(t, z != NULL && e.count == 0, "example.com loads without errors");
+    if (!z)
+        return;
+    TAP_CHECK(t, z->serial == 2026112201u, "serial read from SOA");
+    TAP_CHECK(t, z->neg_soa.ttl == 300, "negative TTL = min(SOA TTL, MINIMUM)");
+    const struct zone_node *www = find(z, "www.example.com.");
+    TAP_CHECK(t, www && zone_node_rrset(www, 1) && zone_node_rrset(www, 1)->count == 2,
+              "www has two A records");
+    TAP_CHECK(t, find(z, "c.ent.example.com.") && find(z, "c.ent.example.com.")->n_rrsets == 0,
+              "empty non-terminal created");
+    const struct zone_node *sub = find(z, "sub.example.com.");
+    TAP_CHECK(t, sub && (sub->flags & ZONE_NODE_CUT), "delegation point flagged");
+    const struct zone_node *wild = find(z, "wild.example.com.");
+    TAP_CHECK(t, wild && wild->wildcard, "wildcard child linked to its parent");
+    TAP_CHECK(t, find(z, "included.example.com.") != NULL, "$INCLUDE read with origin");
+    TAP_CHECK(t,
+              find(z, "unknown.example.com.") &&
+                  zone_node_rrset(find(z, "unknown.example.com."), 65534),
+              "RFC 3597 generic type");
+    const struct zone_rrset *ns = zone_node_rrset(sub, 2);
+    TAP_CHECK(t, ns && ns->n_additional == 1 && ns->additional[0].required,
+              "in-bailiwick glue marked required");
+    zone_free(z);
+    errlist_free(&e);
+}
+
+/* Loads text as a zone for origin example.org.; returns the error count and
+ * checks that the first error mentions want. */
+static size_t load_text(struct tap *t, const char *text, const char *want, const char *what)
+{
+    char path[] = "/tmp/gtmd-zone-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+        TAP_CHECK(t, false, "temp file for %s", what);
+        return 0;
+    }
+    close(fd);
+    struct errlist e;
+    errlist_init(&e);
+    struct zone *z = zone_load("example.org.", path, path, &e);
+    bool found = want == NULL ? e.count == 0 : false;
+    for (size_t i = 0; i < e.count; i++) {
+        printf("# %s\n", e.msgs[i]);
+        if (want && strstr(e.msgs[i], want))
+            found = true;
+    }
+    TAP_CHECK(t, found && (want ? z == NULL : z != NULL), "%s", what);
+    size_t n = e.count;
+    zone_free(z);
+    errlist_free(&e);
+    unlink(path);
+    return n;
+}
+
+#define SOA "@ 3600 IN SOA ns.example.org. h.example.org. 1 2 3 4 5\n@ IN NS ns.example.net.\n"
+
+static void test_bad_zones(struct tap *t)
+{
+    load_text(t, "$ORIGIN example.org.\nwww 60 IN A 192.0.2.1\n", "no SOA", "no SOA");
+    load_text(t, "$ORIGIN example.org.\n" SOA "@ IN SOA a. b. 2 2 3 4 5\n", "several SOA",
+              "two SOA records");
+    load_text(t, "$ORIGIN example.org.\n" SOA "www IN SOA a. b. 2 2 3 4 5\n",
+              "SOA record outside the zone apex", "SOA below the apex");
+    load_text(t, "$ORIGIN example.org.\n" SOA "www.example.net. IN A 192.0.2.1\n",
+              ":4: www.example.net. is outside the zone", "record outside the origin, with line");
+    load_text(t, "$ORIGIN example.org.\n" SOA "x IN CNAME y\nx IN A 192.0.2.1\n",
+              "CNAME and other data", "CNAME beside other data");
+    load_text(t, "$ORIGIN example.org.\n" SOA "d IN NS ns.d\n", "needs glue",
+              "delegation without glue");
+    load_text(t, "$ORIGIN example.org.\n" SOA "d IN NS ns.d\nns.d IN A 192.0.2.9\n", NULL,
+              "delegation with glue is fine");
+    load_text(t, "$ORIGIN example.org.\n" SOA "x IN A 300.1.1.1\n", ":4:", "bad A rdata, line");
+    load_text(t, "$ORIGIN example.org.\n" SOA "x 4294967295 IN A 192.0.2.1\n", "TTL",
+              "TTL above 2^31-1");
+    load_text(t, "$ORIGIN example.org.\n" SOA "x IN BOGUSTYPE foo\n", ":4:", "unknown type name");
+    load_text(t, "$ORIGIN example.org.\n" SOA "$INCLUDE /nonexistent/file\n", "$INCLUDE",
+              "missing include file");
+    size_t n = load_text(t, "$ORIGIN example.org.\n" SOA "x IN A 1.2.3\ny IN A 300.0.0.1\n",
+                         ":5:", "second error reported too");
+    TAP_CHECK(t, n >= 2, "every error is reported, not only the first (%zu)", n);
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    test_good_zone(&t);
+    test_bad_zones(&t);
+    return tap_done(&t);
+}
