@@ -12,6 +12,7 @@ struct lookup_ctx {
     const struct snapshot *snap;
     uint16_t qtype;
     bool tcp;
+    const struct policy_client *client;
     struct answer_plan *plan;
 };
 
@@ -54,12 +55,90 @@ static void lookup_referral(struct answer_plan *p, const struct zone_node *cut)
     lookup_add_additionals(p, ns);
 }
 
+/* Evaluates policy record r for type rtype into a synthesized RRset;
+ * NULL when nothing is to be answered (when_all_down empty). */
+static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct policy_record *r,
+                                              uint16_t rtype)
+{
+    struct answer_plan *p = c->plan;
+    struct policy_result res;
+    if (p->n_synth >= ANSWER_MAX_SYNTH)
+        return NULL;
+    policy_eval(c->snap->gslb, r, rtype, c->client, &res);
+    if (res.ecs_scope > p->ecs_scope)
+        p->ecs_scope = res.ecs_scope;
+    if (res.n == 0)
+        return NULL;
+    struct answer_synth *sy = &p->synth[p->n_synth++];
+    size_t o = 0;
+    uint16_t n = rtype == DNS_TYPE_CNAME ? 1 : res.n; /* one CNAME per name */
+    for (uint16_t i = 0; i < n; i++) {
+        const struct policy_endpoint *e = res.eps[i];
+        dns_put16(sy->rdata + o, e->rdlen);
+        memcpy(sy->rdata + o + 2, e->rdata, e->rdlen);
+        o += 2 + (size_t)e->rdlen;
+    }
+    sy->rrset.rdata = sy->rdata;
+    sy->rrset.rdata_len = (uint32_t)o;
+    sy->rrset.ttl = r->ttl;
+    sy->rrset.type = rtype;
+    sy->rrset.count = n;
+    sy->rrset.additional = NULL;
+    sy->rrset.n_additional = 0;
+    return &sy->rrset;
+}
+
+/* The policy record serving qtype at a name, if any. */
+static const struct policy_record *lookup_policy_for(const struct policy_binding *b, uint16_t qtype)
+{
+    if (qtype == DNS_TYPE_A || qtype == DNS_TYPE_ANY)
+        return b->a ? b->a : qtype == DNS_TYPE_ANY ? b->aaaa : NULL;
+    if (qtype == DNS_TYPE_AAAA)
+        return b->aaaa;
+    return NULL;
+}
+
+/* Answers from the policy records at node; returns true when handled (an
+ * answer or NODATA), false to go on with the static data. *follow gets the
+ * CNAME to follow. */
+static bool lookup_at_policy(struct lookup_ctx *c, const struct zone *z,
+                             const struct zone_node *node, const uint8_t *owner, size_t owner_len,
+                             const struct zone_rrset **follow)
+{
+    const struct policy_binding *b = node->policy;
+    *follow = NULL;
+    if (b->cname) {
+        const struct zone_rrset *cn = lookup_policy(c, b->cname, DNS_TYPE_CNAME);
+        if (!cn) {
+            lookup_negative(c->plan, z, DNS_RCODE_NOERROR);
+            return true;
+        }
+        lookup_add(c->plan, cn, owner, owner_len, ANSWER_SEC_ANSWER, false);
+        if (c->qtype != DNS_TYPE_CNAME && c->qtype != DNS_TYPE_ANY)
+            *follow = cn;
+        return true;
+    }
+    const struct policy_record *r = lookup_policy_for(b, c->qtype);
+    if (!r)
+        return false;
+    uint16_t rtype = c->qtype == DNS_TYPE_ANY ? (b->a ? DNS_TYPE_A : DNS_TYPE_AAAA) : c->qtype;
+    const struct zone_rrset *set = lookup_policy(c, r, rtype);
+    if (set)
+        lookup_add(c->plan, set, owner, owner_len, ANSWER_SEC_ANSWER, false);
+    else
+        lookup_negative(c->plan, z, DNS_RCODE_NOERROR); /* when_all_down empty: NODATA */
+    return true;
+}
+
 /* Answers qtype at node; returns the CNAME RRset to follow, or NULL. */
 static const struct zone_rrset *lookup_at_node(struct lookup_ctx *c, const struct zone *z,
                                                const struct zone_node *node, const uint8_t *owner,
                                                size_t owner_len)
 {
     struct answer_plan *p = c->plan;
+    const struct zone_rrset *follow;
+    if (node->policy && lookup_at_policy(c, z, node, owner, owner_len, &follow))
+        return follow;
     if ((node->flags & ZONE_NODE_CNAME) && c->qtype != DNS_TYPE_CNAME) {
         const struct zone_rrset *cn = zone_node_rrset(node, DNS_TYPE_CNAME);
         lookup_add(p, cn, owner, owner_len, ANSWER_SEC_ANSWER, false);
@@ -122,9 +201,10 @@ static bool lookup_seen(const struct answer_plan *p, const struct zone_rrset *cn
 }
 
 void answer_lookup(const struct snapshot *s, const struct dns_query *q, bool tcp,
-                   struct answer_plan *plan)
+                   const struct policy_client *client, struct answer_plan *plan)
 {
-    struct lookup_ctx c = {.snap = s, .qtype = q->qtype, .tcp = tcp, .plan = plan};
+    struct lookup_ctx c = {
+        .snap = s, .qtype = q->qtype, .tcp = tcp, .client = client, .plan = plan};
     struct dns_name next;
     const struct dns_name *name = &q->qname;
     const uint8_t *owner = NULL;
@@ -133,6 +213,8 @@ void answer_lookup(const struct snapshot *s, const struct dns_query *q, bool tcp
     plan->aa = false;
     plan->n = 0;
     plan->n_names = 0;
+    plan->n_synth = 0;
+    plan->ecs_scope = 0;
     for (unsigned step = 0; step < ANSWER_MAX_CHAIN; step++) {
         const struct zone *z = snapshot_find_zone(s, name, q->qtype);
         if (!z) {

@@ -14,10 +14,12 @@
 
 #include "dns/name.h"
 #include "dns/packet.h"
+#include "policy/policy_eval.h"
 #include "zone/snapshot.h"
 
 #define ANSWER_MAX_RRS 48
 #define ANSWER_MAX_CHAIN 12 /* CNAME hops followed inside our zones */
+#define ANSWER_MAX_SYNTH 4  /* policy answers computed per query */
 
 enum answer_section { ANSWER_SEC_ANSWER = 0, ANSWER_SEC_AUTHORITY, ANSWER_SEC_ADDITIONAL };
 
@@ -29,17 +31,27 @@ struct answer_rr {
     bool required; /* additional record whose absence must set TC */
 };
 
+/* An RRset computed from a policy record for this query. */
+struct answer_synth {
+    struct zone_rrset rrset;
+    uint8_t rdata[POLICY_MAX_ANSWERS * 18 > 260 ? POLICY_MAX_ANSWERS * 18 : 260];
+};
+
 struct answer_plan {
     uint16_t rcode;
     bool aa;
+    uint8_t ecs_scope; /* widest prefix giving the same answer */
+    uint8_t n_synth;
     uint8_t n_names;
     uint16_t n;
     struct answer_rr rrs[ANSWER_MAX_RRS];
     uint8_t names[ANSWER_MAX_CHAIN][DNS_MAX_NAME]; /* CNAME targets */
+    struct answer_synth synth[ANSWER_MAX_SYNTH];
 };
 
-/* Fills plan for q against s. tcp selects the full ANY answer. */
+/* Fills plan for q against s. tcp selects the full ANY answer; client
+ * (source address, ECS, random state) feeds policy records. */
 void answer_lookup(const struct snapshot *s, const struct dns_query *q, bool tcp,
-                   struct answer_plan *plan);
+                   const struct policy_client *client, struct answer_plan *plan);
 
 #endif

@@ -37,8 +37,9 @@ static int query_special_rcode(const struct dns_query *q)
     }
 }
 
-size_t query_answer(const struct snapshot *s, const struct query_limits *lim, const uint8_t *in,
-                    size_t inlen, uint8_t *out, bool tcp)
+size_t query_answer(const struct snapshot *s, const struct query_limits *lim,
+                    const struct query_client *client, const uint8_t *in, size_t inlen,
+                    uint8_t *out, bool tcp)
 {
     struct dns_query q;
     struct answer_plan plan;
@@ -65,7 +66,9 @@ size_t query_answer(const struct snapshot *s, const struct query_limits *lim, co
     int special = query_special_rcode(&q);
     if (special >= 0)
         return answer_encode_error(&q, (uint16_t)special, &ep, out);
-    answer_lookup(s, &q, tcp, &plan);
+    struct policy_client pc = {.addr = client->addr, .ecs = &q.ecs, .rng = client->rng};
+    answer_lookup(s, &q, tcp, &pc, &plan);
+    ep.ecs_scope = plan.ecs_scope;
     if (plan.rcode == DNS_RCODE_REFUSED)
         return answer_encode_error(&q, DNS_RCODE_REFUSED, &ep, out);
     return answer_encode(&q, &plan, &ep, out);

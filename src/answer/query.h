@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "zone/snapshot.h"
 
@@ -18,12 +19,19 @@ struct query_limits {
     uint16_t udp_max; /* largest UDP reply we send with EDNS (default 1232) */
 };
 
+/* Who asks: feeds hashed selection and geo policies. */
+struct query_client {
+    const struct sockaddr_storage *addr; /* may be NULL */
+    uint64_t *rng;                       /* per-thread random state, non-zero */
+};
+
 /*
  * Answers the query in[0..inlen) into out (which must hold 65535 octets for
  * TCP, udp_max for UDP). Returns the reply length, or 0 when the packet gets
  * no reply (too short, or a response).
  */
-size_t query_answer(const struct snapshot *s, const struct query_limits *lim, const uint8_t *in,
-                    size_t inlen, uint8_t *out, bool tcp);
+size_t query_answer(const struct snapshot *s, const struct query_limits *lim,
+                    const struct query_client *client, const uint8_t *in, size_t inlen,
+                    uint8_t *out, bool tcp);
 
 #endif

@@ -15,51 +15,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/jsoncfg.h"
 #include "dns/name.h"
+#include "policy/policy.h"
+#include "policy/policy_config.h"
 
 struct cfg_ctx {
     struct config *c;
-    struct errlist *errs;
-    const char *file;
+    struct jsoncfg j;
 };
 
-static void cfg_err(struct cfg_ctx *x, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void cfg_err(struct cfg_ctx *x, const char *path, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    errlist_add(x->errs, "%s: %s: %s", x->file, path, msg);
-}
-
-static char *cfg_strdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        abort();
-    return d;
-}
-
-/* Rejects keys not in allowed (NULL-terminated). */
-static void cfg_check_keys(struct cfg_ctx *x, json_t *obj, const char *path,
-                           const char *const *allowed)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            if (strcmp(*a, key) == 0)
-                ok = true;
-        if (!ok)
-            cfg_err(x, path, "unknown key \"%s\"", key);
-    }
-}
+#define cfg_err(x, path, ...) jsoncfg_err(&(x)->j, path, __VA_ARGS__)
 
 int config_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -125,21 +91,9 @@ static void cfg_listen(struct cfg_ctx *x, json_t *v)
                     json_string_value(e));
             continue;
         }
-        l->text = cfg_strdup(json_string_value(e));
+        l->text = jsoncfg_strdup(json_string_value(e));
         x->c->n_listen++;
     }
-}
-
-static char *cfg_resolve(struct cfg_ctx *x, const char *p)
-{
-    if (p[0] == '/')
-        return cfg_strdup(p);
-    size_t n = strlen(x->c->dir) + strlen(p) + 2;
-    char *r = malloc(n);
-    if (!r)
-        abort();
-    snprintf(r, n, "%s/%s", x->c->dir, p);
-    return r;
 }
 
 static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
@@ -151,7 +105,7 @@ static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
         cfg_err(x, path, "must be an object {\"origin\": ..., \"file\": ...}");
         return;
     }
-    cfg_check_keys(x, e, path, keys);
+    jsoncfg_check_keys(&x->j, e, path, keys);
     json_t *o = json_object_get(e, "origin"), *f = json_object_get(e, "file");
     struct dns_name n;
     char sub[96];
@@ -168,8 +122,8 @@ static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
     struct config_zone *z = &x->c->zones[x->c->n_zones++];
     char ob[1024];
     dns_name_to_str(n.wire, ob, sizeof(ob));
-    z->origin = cfg_strdup(ob);
-    z->file = cfg_resolve(x, json_string_value(f));
+    z->origin = jsoncfg_strdup(ob);
+    z->file = jsoncfg_path(&x->j, json_string_value(f));
     for (size_t k = 0; k + 1 < x->c->n_zones; k++)
         if (strcmp(x->c->zones[k].origin, z->origin) == 0)
             cfg_err(x, path, "zone %s is listed twice", z->origin);
@@ -187,34 +141,6 @@ static void cfg_zones(struct cfg_ctx *x, json_t *v)
     json_array_foreach(v, i, e) cfg_zone(x, e, i);
 }
 
-/* Reads an integer within [lo, hi] at path; returns def when absent. */
-static long cfg_int(struct cfg_ctx *x, json_t *obj, const char *key, const char *path, long lo,
-                    long hi, long def)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return def;
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        cfg_err(x, path, "must be an integer from %ld to %ld", lo, hi);
-        return def;
-    }
-    return (long)json_integer_value(v);
-}
-
-/* Reads a duration in seconds (number) into milliseconds. */
-static unsigned cfg_seconds(struct cfg_ctx *x, json_t *obj, const char *key, const char *path,
-                            double lo, double hi, double def)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return (unsigned)(def * 1000.0);
-    if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
-        cfg_err(x, path, "must be a number of seconds from %g to %g", lo, hi);
-        return (unsigned)(def * 1000.0);
-    }
-    return (unsigned)(json_number_value(v) * 1000.0 + 0.5);
-}
-
 static void cfg_tcp(struct cfg_ctx *x, json_t *v)
 {
     static const char *const keys[] = {"max_connections", "idle_timeout", "message_timeout", NULL};
@@ -228,22 +154,24 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
         cfg_err(x, "$.tcp", "must be an object");
         return;
     }
-    cfg_check_keys(x, v, "$.tcp", keys);
-    t->max_connections =
-        (unsigned)cfg_int(x, v, "max_connections", "$.tcp.max_connections", 1, 1000000, 512);
-    t->idle_timeout_ms = cfg_seconds(x, v, "idle_timeout", "$.tcp.idle_timeout", 0.1, 3600, 10);
+    jsoncfg_check_keys(&x->j, v, "$.tcp", keys);
+    t->max_connections = (unsigned)jsoncfg_int(&x->j, v, "max_connections", "$.tcp.max_connections",
+                                               1, 1000000, 512);
+    t->idle_timeout_ms = jsoncfg_ms(&x->j, v, "idle_timeout", "$.tcp.idle_timeout", 0.1, 3600, 10);
     t->message_timeout_ms =
-        cfg_seconds(x, v, "message_timeout", "$.tcp.message_timeout", 0.1, 3600, 5);
+        jsoncfg_ms(&x->j, v, "message_timeout", "$.tcp.message_timeout", 0.1, 3600, 5);
 }
 
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
-    static const char *const keys[] = {"listen", "workers", "zones", "edns_udp_max", "tcp", NULL};
+    static const char *const keys[] = {"listen", "workers",    "zones",         "edns_udp_max",
+                                       "tcp",    "state_file", "state_max_age", "regions",
+                                       "checks", "pools",      "records",       NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
     }
-    cfg_check_keys(x, root, "$", keys);
+    jsoncfg_check_keys(&x->j, root, "$", keys);
     json_t *l = json_object_get(root, "listen");
     if (l)
         cfg_listen(x, l);
@@ -254,15 +182,22 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
         cfg_zones(x, z);
     else
         cfg_err(x, "$.zones", "is required");
-    long w = cfg_int(x, root, "workers", "$.workers", 0, 256, 0);
+    long w = jsoncfg_int(&x->j, root, "workers", "$.workers", 0, 256, 0);
     if (w == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         w = n > 0 ? n : 1;
     }
     x->c->workers = (unsigned)w;
     x->c->edns_udp_max =
-        (uint16_t)cfg_int(x, root, "edns_udp_max", "$.edns_udp_max", 512, 4096, 1232);
+        (uint16_t)jsoncfg_int(&x->j, root, "edns_udp_max", "$.edns_udp_max", 512, 4096, 1232);
     cfg_tcp(x, json_object_get(root, "tcp"));
+    const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
+    if (!origins)
+        abort();
+    for (size_t i = 0; i < x->c->n_zones; i++)
+        origins[i] = x->c->zones[i].origin;
+    x->c->gslb = policy_config_parse(&x->j, root, origins, x->c->n_zones);
+    free((void *)origins);
 }
 
 struct config *config_load(const char *path, struct errlist *errs)
@@ -271,17 +206,20 @@ struct config *config_load(const char *path, struct errlist *errs)
     size_t before = errs->count;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        errlist_add(errs, "%s:%d: %s", path, jerr.line, jerr.text);
+        if (jerr.line > 0)
+            errlist_add(errs, "%s:%d: %s", path, jerr.line, jerr.text);
+        else
+            errlist_add(errs, "%s: %s", path, jerr.text);
         return NULL;
     }
     struct config *c = calloc(1, sizeof(*c));
     if (!c)
         abort();
-    c->path = cfg_strdup(path);
+    c->path = jsoncfg_strdup(path);
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s", path);
-    c->dir = cfg_strdup(dirname(tmp));
-    struct cfg_ctx x = {.c = c, .errs = errs, .file = path};
+    c->dir = jsoncfg_strdup(dirname(tmp));
+    struct cfg_ctx x = {.c = c, .j = {.errs = errs, .file = path, .dir = c->dir}};
     cfg_root(&x, root);
     json_decref(root);
     if (errs->count != before) {
@@ -303,6 +241,7 @@ void config_free(struct config *c)
     }
     free(c->listen);
     free(c->zones);
+    gslb_unref(c->gslb);
     free(c->path);
     free(c->dir);
     free(c);

@@ -17,6 +17,8 @@
 
 #include "common/errlist.h"
 
+struct gslb;
+
 struct config_listen {
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -44,6 +46,7 @@ struct config {
     size_t n_zones;
     uint16_t edns_udp_max;
     struct config_tcp tcp;
+    struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
 };
 
 /* NULL when the file has errors (all of them in errs). */

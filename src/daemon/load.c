@@ -3,23 +3,195 @@
  */
 #include "daemon/load.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/dns.h"
+#include "dns/name.h"
+#include "policy/policy.h"
 #include "zone/zone_load.h"
 
-struct snapshot *load_snapshot(const struct config *cfg, uint64_t generation, struct errlist *errs)
+/* Index of the configured zone with the longest origin above name, or -1. */
+static int load_zone_of(const struct config *cfg, const struct dns_name *name)
+{
+    int best = -1;
+    size_t best_len = 0;
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        struct dns_name o;
+        if (dns_name_from_str(cfg->zones[i].origin, &o) &&
+            dns_name_is_sub(name->wire, name->len, o.wire, o.len) && o.len >= best_len) {
+            best = (int)i;
+            best_len = o.len;
+        }
+    }
+    return best;
+}
+
+/* The policy names that fall into zone zi (for zone_load's extra names). */
+static size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
+                               struct dns_name *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; g && i < g->n_records; i++) {
+        struct dns_name nm;
+        if (!dns_name_index(g->records[i].name, g->records[i].name_len, &nm))
+            continue;
+        if (load_zone_of(cfg, &nm) == (int)zi)
+            out[n++] = nm;
+    }
+    return n;
+}
+
+static bool load_below_cut(const struct zone *z, const struct dns_name *n)
+{
+    for (unsigned i = 0; i + z->origin_labels < n->count; i++) {
+        const uint8_t *suffix = n->wire + n->label[i];
+        size_t len = n->len - n->label[i];
+        const struct zone_node *node = zone_find_node(z, suffix, len, dns_name_hash(suffix, len));
+        if (node && (node->flags & ZONE_NODE_CUT))
+            return true;
+    }
+    return false;
+}
+
+/* Attaches binding b (records named like r) to its zone node, reporting
+ * conflicts with the zone's own data. */
+static void load_attach(struct snapshot *s, const struct policy_binding *b,
+                        const struct policy_record *r, struct errlist *errs, const char *cfgpath)
+{
+    struct dns_name n;
+    dns_name_index(r->name, r->name_len, &n);
+    const struct zone *z = snapshot_find_zone(s, &n, DNS_TYPE_A);
+    const struct zone_node *node =
+        z ? zone_find_node(z, n.wire, n.len, dns_name_hash(n.wire, n.len)) : NULL;
+    const char *why = NULL;
+    if (!node)
+        why = "is outside every loaded zone";
+    else if (load_below_cut(z, &n))
+        why = "is at or below a delegation in the zone file";
+    else if (node->flags & ZONE_NODE_CNAME)
+        why = "also has a static CNAME in the zone file";
+    else if (b->cname && node->n_rrsets > 0)
+        why = "is a CNAME policy but also has static records in the zone file";
+    else if (b->a && zone_node_rrset(node, DNS_TYPE_A))
+        why = "also has static A records in the zone file";
+    else if (b->aaaa && zone_node_rrset(node, DNS_TYPE_AAAA))
+        why = "also has static AAAA records in the zone file";
+    if (why) {
+        errlist_add(errs, "%s: %s: %s %s", cfgpath, r->path, r->name_str, why);
+        return;
+    }
+    ((struct zone_node *)node)->policy = b;
+}
+
+static void load_map_health(struct gslb *g, struct health_core *core)
+{
+    health_core_begin_mapping(core);
+    for (size_t i = 0; i < g->n_pools; i++) {
+        struct policy_pool *p = &g->pools[i];
+        for (size_t k = 0; k < p->n_eps; k++)
+            p->eps[k].slot = p->check >= 0 ? health_core_slot(core, p->eps[k].key) : NULL;
+    }
+}
+
+static void load_gslb_free(struct gslb *g)
+{
+    gslb_unref(g);
+}
+
+struct snapshot *load_snapshot(struct config *cfg, uint64_t generation, struct health_core *core,
+                               struct errlist *errs)
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new(generation);
+    struct gslb *g = cfg->gslb;
+    cfg->gslb = NULL;
+    s->gslb = g;
+    s->gslb_free = load_gslb_free;
+    struct dns_name *extra = calloc(g && g->n_records ? g->n_records : 1, sizeof(*extra));
+    if (!extra)
+        abort();
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
-        struct zone *z = zone_load(cz->origin, cz->file, cz->file, errs);
+        size_t n_extra = load_extra_names(cfg, g, i, extra);
+        struct zone *z = zone_load(cz->origin, cz->file, cz->file, extra, n_extra, errs);
         if (z && !snapshot_add_zone(s, z)) {
             errlist_add(errs, "%s: zone %s is configured twice", cfg->path, cz->origin);
             zone_free(z);
         }
     }
+    free(extra);
+    for (size_t i = 0; g && errs->count == before && i < g->n_records; i++) {
+        const struct policy_binding *b = &g->bindings[i];
+        if (b->a || b->aaaa || b->cname)
+            load_attach(s, b, &g->records[i], errs, cfg->path);
+    }
     if (errs->count != before) {
         snapshot_free(s);
         return NULL;
     }
+    if (g && core)
+        load_map_health(g, core);
     return s;
+}
+
+/* Fills t for endpoint e probed with spec. */
+static void load_target(const struct policy_endpoint *e, const struct probe_spec *spec,
+                        struct sched_target *t)
+{
+    uint16_t port = e->check_port ? e->check_port : spec->port;
+    t->spec = spec;
+    t->slot = e->slot;
+    t->port = port;
+    if (e->check_host) {
+        snprintf(t->host, sizeof(t->host), "%s", e->check_host);
+        size_t l = strlen(t->host);
+        if (l > 1 && t->host[l - 1] == '.')
+            t->host[l - 1] = '\0';
+        return;
+    }
+    if (e->check_len) {
+        t->addr = e->check_addr;
+        t->addr_len = e->check_len;
+    } else if (e->rtype == DNS_TYPE_A) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&t->addr;
+        a->sin_family = AF_INET;
+        memcpy(&a->sin_addr, e->rdata, 4);
+        t->addr_len = sizeof(*a);
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&t->addr;
+        a->sin6_family = AF_INET6;
+        memcpy(&a->sin6_addr, e->rdata, 16);
+        t->addr_len = sizeof(*a);
+    }
+    if (t->addr.ss_family == AF_INET)
+        ((struct sockaddr_in *)&t->addr)->sin_port = htons(port);
+    else
+        ((struct sockaddr_in6 *)&t->addr)->sin6_port = htons(port);
+}
+
+struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_t *max_timeout_ms)
+{
+    size_t total = 0;
+    *n = 0;
+    *max_timeout_ms = 0;
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        total += g->pools[i].check >= 0 ? g->pools[i].n_eps : 0;
+    struct sched_target *t = calloc(total ? total : 1, sizeof(*t));
+    if (!t)
+        abort();
+    for (size_t i = 0; g && i < g->n_pools; i++) {
+        const struct policy_pool *p = &g->pools[i];
+        if (p->check < 0)
+            continue;
+        const struct probe_spec *spec = &g->checks[p->check].spec;
+        if (spec->timeout_ms > *max_timeout_ms)
+            *max_timeout_ms = spec->timeout_ms;
+        for (size_t k = 0; k < p->n_eps; k++)
+            load_target(&p->eps[k], spec, &t[(*n)++]);
+    }
+    return t;
 }

@@ -1,7 +1,9 @@
 /*
- * load.h -- builds a snapshot (every zone of a config) beside the live one.
+ * load.h -- builds a snapshot (every zone and the policy set of a config)
+ * beside the live one.
  *
- * Ownership: the returned snapshot belongs to the caller.
+ * Ownership: the returned snapshot belongs to the caller; it takes over
+ * cfg->gslb (cfg->gslb is NULL afterwards, on success and on failure).
  */
 #ifndef GTM_DAEMON_LOAD_H
 #define GTM_DAEMON_LOAD_H
@@ -10,9 +12,19 @@
 
 #include "common/errlist.h"
 #include "daemon/config.h"
+#include "health/health.h"
+#include "health/scheduler.h"
 #include "zone/snapshot.h"
 
-/* NULL when any zone fails; every error is in errs. */
-struct snapshot *load_snapshot(const struct config *cfg, uint64_t generation, struct errlist *errs);
+/* NULL when anything fails; every error is in errs. When core is not NULL,
+ * endpoints of checked pools are mapped to their health slots. */
+struct snapshot *load_snapshot(struct config *cfg, uint64_t generation, struct health_core *core,
+                               struct errlist *errs);
+
+/* The probe targets of every checked endpoint of g (one per slot), for the
+ * prober thread; *max_timeout_ms gets the longest check timeout. Caller
+ * owns the array (scheduler_set_plan takes it). */
+struct gslb;
+struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_t *max_timeout_ms);
 
 #endif

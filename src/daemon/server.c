@@ -7,12 +7,16 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/errlist.h"
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/load.h"
+#include "health/persist.h"
+#include "health/scheduler.h"
+#include "policy/policy.h"
 #include "net/worker.h"
 
 struct server {
@@ -21,7 +25,27 @@ struct server {
     struct serve_ctx serve;
     struct event_base *base;
     uint64_t generation;
+    struct health_core health;
+    struct scheduler *sched;
 };
+
+static void server_release_gslb(void *g)
+{
+    gslb_unref(g);
+}
+
+/* Hands the endpoints of snap's policy set to the prober thread. */
+static uint32_t server_plan_probes(struct server *srv, struct snapshot *snap)
+{
+    size_t n;
+    uint32_t max_timeout;
+    struct sched_target *t = load_probe_targets(snap->gslb, &n, &max_timeout);
+    if (snap->gslb)
+        gslb_ref(snap->gslb);
+    scheduler_set_plan(srv->sched, t, n, snap->gslb ? snap->gslb->state_file : NULL, snap->gslb,
+                       server_release_gslb);
+    return max_timeout;
+}
 
 static double server_elapsed_ms(const struct timespec *t0)
 {
@@ -36,6 +60,16 @@ static void server_log_errors(const struct errlist *e, const char *prefix)
         log_error("%s%s", prefix, e->msgs[i]);
 }
 
+static bool server_same_listen(const struct config *a, const struct config *b)
+{
+    if (a->n_listen != b->n_listen || a->workers != b->workers)
+        return false;
+    for (size_t i = 0; i < a->n_listen; i++)
+        if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+            return false;
+    return true;
+}
+
 /* Rebuilds config and zones beside the live set and swaps them in; on any
  * error the live set keeps serving. */
 static void server_reload(struct server *srv)
@@ -45,7 +79,8 @@ static void server_reload(struct server *srv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     struct config *cfg = config_load(srv->config_path, &errs);
-    struct snapshot *snap = cfg ? load_snapshot(cfg, srv->generation + 1, &errs) : NULL;
+    struct snapshot *snap =
+        cfg ? load_snapshot(cfg, srv->generation + 1, &srv->health, &errs) : NULL;
     if (!snap) {
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",
@@ -55,9 +90,10 @@ static void server_reload(struct server *srv)
         return;
     }
     errlist_free(&errs);
-    if (cfg->n_listen != srv->cfg->n_listen || cfg->workers != srv->cfg->workers)
+    if (!server_same_listen(cfg, srv->cfg))
         log_warn("event=reload note=\"listen addresses and workers change only on restart\"");
-    snapshot_free(serve_swap(&srv->serve, snap, cfg->edns_udp_max));
+    snapshot_free(serve_swap(&srv->serve, snap, cfg));
+    server_plan_probes(srv, snap);
     config_free(srv->cfg);
     srv->cfg = cfg;
     srv->generation++;
@@ -79,6 +115,23 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(srv->base);
 }
 
+/* Restores the state file, starts probing, and waits for the first round
+ * to decide every endpoint the state file did not: nothing is answered
+ * before that, so a restart never sends traffic to a region that is down. */
+static void server_first_round(struct server *srv, struct snapshot *snap)
+{
+    size_t restored = 0;
+    if (snap->gslb && snap->gslb->state_file)
+        restored = persist_load(&srv->health, snap->gslb->state_file, snap->gslb->state_max_age);
+    srv->sched = scheduler_start(&srv->health);
+    uint32_t max_timeout = server_plan_probes(srv, snap);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool done = scheduler_wait_initial(srv->sched, max_timeout / 1000.0 + 1.0);
+    log_info("event=first_round restored=%zu complete=%s ms=%.1f", restored, done ? "yes" : "no",
+             server_elapsed_ms(&t0));
+}
+
 static int server_start(struct server *srv)
 {
     struct errlist errs;
@@ -88,7 +141,7 @@ static int server_start(struct server *srv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     srv->cfg = config_load(srv->config_path, &errs);
-    struct snapshot *snap = srv->cfg ? load_snapshot(srv->cfg, 1, &errs) : NULL;
+    struct snapshot *snap = srv->cfg ? load_snapshot(srv->cfg, 1, &srv->health, &errs) : NULL;
     if (!snap) {
         server_log_errors(&errs, "");
         errlist_free(&errs);
@@ -97,6 +150,7 @@ static int server_start(struct server *srv)
     errlist_free(&errs);
     srv->generation = 1;
     double ms = server_elapsed_ms(&t0);
+    server_first_round(srv, snap);
     if (serve_start(&srv->serve, srv->cfg, snap, err, sizeof(err)) != 0) {
         log_error("%s", err);
         return -1;
@@ -116,9 +170,12 @@ int server_run(const char *config_path)
     int rc = 0;
 
     signal(SIGPIPE, SIG_IGN);
+    health_core_init(&srv.health);
     if (server_start(&srv) != 0) {
         serve_stop(&srv.serve);
+        scheduler_stop(srv.sched);
         config_free(srv.cfg);
+        health_core_free(&srv.health);
         return 1;
     }
     srv.base = event_base_new();
@@ -131,7 +188,9 @@ int server_run(const char *config_path)
         event_free(sigs[i]);
     event_base_free(srv.base);
     serve_stop(&srv.serve);
+    scheduler_stop(srv.sched);
     config_free(srv.cfg);
+    health_core_free(&srv.health);
     log_info("event=stop");
     return rc;
 }
@@ -141,7 +200,7 @@ int server_check(const char *config_path)
     struct errlist errs;
     errlist_init(&errs);
     struct config *cfg = config_load(config_path, &errs);
-    struct snapshot *snap = cfg ? load_snapshot(cfg, 1, &errs) : NULL;
+    struct snapshot *snap = cfg ? load_snapshot(cfg, 1, NULL, &errs) : NULL;
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
     int rc = snap ? 0 : 1;

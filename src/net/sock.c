@@ -54,3 +54,21 @@ void sock_addr_str(const struct sockaddr_storage *addr, char *buf, size_t buflen
         snprintf(buf, buflen, "%s:%u", host, ntohs(a->sin_port));
     }
 }
+
+int sock_check_free(const struct sockaddr_storage *addr, socklen_t len, int type)
+{
+    int fd = socket(addr->ss_family, type | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0)
+        return -1;
+    /* TCP may reuse TIME_WAIT ports; a live listener still blocks the bind. */
+    if (type == SOCK_STREAM)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (addr->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    int rc = bind(fd, (const struct sockaddr *)addr, len);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}

@@ -11,6 +11,11 @@
  * every worker binds its own. Returns the fd or -1 (errno set). */
 int sock_bind(const struct sockaddr_storage *addr, socklen_t len, int type);
 
+/* Checks that no other process holds addr for type: binds a socket
+ * without SO_REUSEPORT (which would let a second gtmd share the port) and
+ * closes it. Returns 0, or -1 with errno set. */
+int sock_check_free(const struct sockaddr_storage *addr, socklen_t len, int type);
+
 /* Formats addr as "a.b.c.d:port" or "[v6]:port". */
 void sock_addr_str(const struct sockaddr_storage *addr, char *buf, size_t buflen);
 

@@ -24,18 +24,20 @@ struct tcp_conn {
     struct event *ev_read;
     struct event *ev_write;
     int fd;
+    struct sockaddr_storage peer;
     uint8_t *in;
     size_t in_len, in_cap;
     uint8_t *out;
     size_t out_len, out_off, out_cap;
     uint64_t last_ms;    /* last complete query or accept */
     uint64_t partial_ms; /* when the unfinished message began; 0 = none */
+    bool served;         /* answered at least one query: a real client */
 };
 
 struct tcp_pool {
     struct worker *w;
     struct tcp_conn *head, *tail;
-    unsigned n, max;
+    unsigned n;
     struct event *sweep;
     uint8_t reply[DNS_TCP_MAX];
 };
@@ -84,9 +86,12 @@ static void tcp_conn_close(struct tcp_conn *c)
     free(c);
 }
 
+/* Idle: a client we have served that has nothing in progress. A fresh
+ * connection that has sent nothing yet is not idle, so a flood of half-open
+ * connections cannot make us evict the real clients. */
 static bool tcp_conn_idle(const struct tcp_conn *c)
 {
-    return c->in_len == 0 && c->out_len == c->out_off;
+    return c->served && c->in_len == 0 && c->out_len == c->out_off;
 }
 
 /* Sends what is queued; false when the connection had to be closed. */
@@ -150,7 +155,7 @@ static bool tcp_process(struct tcp_conn *c)
         }
         if (c->in_len - off - 2 < mlen)
             break;
-        size_t rlen = worker_answer(w, s, c->in + off + 2, mlen, c->pool->reply, true);
+        size_t rlen = worker_answer(w, s, &c->peer, c->in + off + 2, mlen, c->pool->reply, true);
         atomic_fetch_add_explicit(&w->queries_tcp, 1, memory_order_relaxed);
         if (rlen && !tcp_queue_reply(c, c->pool->reply, rlen)) {
             worker_snapshot_leave(w);
@@ -158,6 +163,7 @@ static bool tcp_process(struct tcp_conn *c)
             return false;
         }
         off += 2 + mlen;
+        c->served = true;
         c->last_ms = tcp_now_ms();
         c->partial_ms = 0;
         tcp_list_remove(c->pool, c);
@@ -235,7 +241,7 @@ static void tcp_evict_one(struct tcp_pool *p)
         tcp_conn_close(p->head);
 }
 
-static void tcp_accept_one(struct tcp_pool *p, int cfd)
+static void tcp_accept_one(struct tcp_pool *p, int cfd, const struct sockaddr_storage *peer)
 {
     struct tcp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -244,6 +250,7 @@ static void tcp_accept_one(struct tcp_pool *p, int cfd)
     }
     c->pool = p;
     c->fd = cfd;
+    c->peer = *peer;
     c->in = malloc(TCP_IN_INITIAL);
     c->in_cap = TCP_IN_INITIAL;
     c->ev_read = event_new(p->w->base, cfd, EV_READ | EV_PERSIST, tcp_on_read, c);
@@ -270,12 +277,17 @@ void tcp_on_accept(int fd, short what, void *arg)
     struct tcp_pool *p = w->tcp;
     (void)what;
     for (int i = 0; i < 64; i++) {
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int cfd = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0)
             return;
-        if (p->n >= p->max)
+        struct serve_ctx *ctx = w->ctx;
+        unsigned total = atomic_load_explicit(&ctx->tcp_max_connections, memory_order_relaxed);
+        unsigned max = (total + ctx->n_workers - 1) / ctx->n_workers;
+        while (p->n >= (max ? max : 1) && p->head)
             tcp_evict_one(p);
-        tcp_accept_one(p, cfd);
+        tcp_accept_one(p, cfd, &peer);
     }
 }
 
@@ -283,28 +295,29 @@ void tcp_on_accept(int fd, short what, void *arg)
 static void tcp_on_sweep(int fd, short what, void *arg)
 {
     struct tcp_pool *p = arg;
-    const struct config_tcp *cfg = &p->w->ctx->tcp;
+    struct serve_ctx *ctx = p->w->ctx;
+    uint64_t idle_ms = atomic_load_explicit(&ctx->tcp_idle_ms, memory_order_relaxed);
+    uint64_t msg_ms = atomic_load_explicit(&ctx->tcp_message_ms, memory_order_relaxed);
     uint64_t now = tcp_now_ms();
     struct tcp_conn *c = p->head;
     (void)fd;
     (void)what;
     while (c) {
         struct tcp_conn *next = c->next;
-        bool idle_expired = c->in_len == 0 && now - c->last_ms >= cfg->idle_timeout_ms;
-        bool msg_expired = c->partial_ms && now - c->partial_ms >= cfg->message_timeout_ms;
+        bool idle_expired = c->in_len == 0 && now - c->last_ms >= idle_ms;
+        bool msg_expired = c->partial_ms && now - c->partial_ms >= msg_ms;
         if (idle_expired || msg_expired)
             tcp_conn_close(c);
         c = next;
     }
 }
 
-struct tcp_pool *tcp_pool_new(struct worker *w, unsigned max_conns)
+struct tcp_pool *tcp_pool_new(struct worker *w)
 {
     struct tcp_pool *p = calloc(1, sizeof(*p));
     if (!p)
         abort();
     p->w = w;
-    p->max = max_conns ? max_conns : 1;
     p->sweep = event_new(w->base, -1, EV_PERSIST, tcp_on_sweep, p);
     struct timeval tv = {0, TCP_SWEEP_MS * 1000};
     event_add(p->sweep, &tv);

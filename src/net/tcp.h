@@ -16,7 +16,9 @@
 struct worker;
 struct tcp_pool;
 
-struct tcp_pool *tcp_pool_new(struct worker *w, unsigned max_conns);
+/* Limits are read from the worker's serve_ctx on every accept and sweep,
+ * so a reload changes them for existing workers. */
+struct tcp_pool *tcp_pool_new(struct worker *w);
 void tcp_pool_free(struct tcp_pool *p);
 
 /* libevent callback for a listening socket; arg is the struct worker. */

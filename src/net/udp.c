@@ -82,7 +82,8 @@ void udp_on_readable(int fd, short what, void *arg)
         for (int i = 0; i < n; i++) {
             if (b->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
                 continue;
-            size_t len = worker_answer(w, s, b->in[i], b->in_msgs[i].msg_len, b->out[out], false);
+            size_t len = worker_answer(w, s, &b->addrs[i], b->in[i], b->in_msgs[i].msg_len,
+                                       b->out[out], false);
             if (len == 0)
                 continue;
             b->out_iov[out].iov_base = b->out[out];

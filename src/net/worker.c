@@ -17,12 +17,14 @@
 #include "net/tcp.h"
 #include "net/udp.h"
 
-size_t worker_answer(struct worker *w, const struct snapshot *s, const uint8_t *in, size_t len,
+size_t worker_answer(struct worker *w, const struct snapshot *s,
+                     const struct sockaddr_storage *client, const uint8_t *in, size_t len,
                      uint8_t *out, bool tcp)
 {
     struct query_limits lim = {.udp_max =
                                    atomic_load_explicit(&w->ctx->udp_max, memory_order_relaxed)};
-    return query_answer(s, &lim, in, len, out, tcp);
+    struct query_client qc = {.addr = client, .rng = &w->rng};
+    return query_answer(s, &lim, &qc, in, len, out, tcp);
 }
 
 static void *worker_main(void *arg)
@@ -66,25 +68,35 @@ int serve_start(struct serve_ctx *ctx, const struct config *cfg, struct snapshot
                 char *err, size_t errlen)
 {
     evthread_use_pthreads();
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        for (int k = 0; k < 2; k++)
+            if (sock_check_free(&cfg->listen[i].addr, cfg->listen[i].addr_len,
+                                k ? SOCK_STREAM : SOCK_DGRAM) != 0) {
+                snprintf(err, errlen, "cannot listen on %s/%s: %s", cfg->listen[i].text,
+                         k ? "tcp" : "udp", strerror(errno));
+                return -1;
+            }
     atomic_store(&ctx->current, initial);
     atomic_store(&ctx->udp_max, cfg->edns_udp_max);
-    ctx->tcp = cfg->tcp;
+    atomic_store(&ctx->tcp_max_connections, cfg->tcp.max_connections);
+    atomic_store(&ctx->tcp_idle_ms, cfg->tcp.idle_timeout_ms);
+    atomic_store(&ctx->tcp_message_ms, cfg->tcp.message_timeout_ms);
     ctx->n_workers = cfg->workers;
     ctx->workers = calloc(ctx->n_workers, sizeof(*ctx->workers));
     if (!ctx->workers)
         abort();
-    unsigned per_worker = (cfg->tcp.max_connections + ctx->n_workers - 1) / ctx->n_workers;
     for (unsigned i = 0; i < ctx->n_workers; i++) {
         struct worker *w = &ctx->workers[i];
         w->ctx = ctx;
         w->id = i;
+        w->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)time(NULL) << 16) ^ (i + 1);
         w->base = event_base_new();
         if (!w->base) {
             snprintf(err, errlen, "cannot create an event base");
             return -1;
         }
         w->udp = udp_batch_new();
-        w->tcp = tcp_pool_new(w, per_worker);
+        w->tcp = tcp_pool_new(w);
         if (worker_bind(w, cfg, err, errlen) != 0)
             return -1;
     }
@@ -98,10 +110,13 @@ int serve_start(struct serve_ctx *ctx, const struct config *cfg, struct snapshot
     return 0;
 }
 
-struct snapshot *serve_swap(struct serve_ctx *ctx, struct snapshot *next, uint16_t udp_max)
+struct snapshot *serve_swap(struct serve_ctx *ctx, struct snapshot *next, const struct config *cfg)
 {
     const struct snapshot *old = atomic_exchange(&ctx->current, next);
-    atomic_store(&ctx->udp_max, udp_max);
+    atomic_store(&ctx->udp_max, cfg->edns_udp_max);
+    atomic_store(&ctx->tcp_max_connections, cfg->tcp.max_connections);
+    atomic_store(&ctx->tcp_idle_ms, cfg->tcp.idle_timeout_ms);
+    atomic_store(&ctx->tcp_message_ms, cfg->tcp.message_timeout_ms);
     /* Grace period: wait until no worker still holds the old pointer. A
      * worker holds it for one batch only, so this ends within microseconds. */
     for (unsigned i = 0; i < ctx->n_workers; i++) {

@@ -40,6 +40,7 @@ struct worker {
     struct event **evs;    /* one per fd */
     size_t n_fds;
     bool started;              /* thread running: join it on stop */
+    uint64_t rng;              /* random state for weighted selection */
     atomic_ullong queries_udp; /* counters read by status and metrics */
     atomic_ullong queries_tcp;
 };
@@ -47,7 +48,10 @@ struct worker {
 struct serve_ctx {
     _Atomic(const struct snapshot *) current;
     _Atomic(uint16_t) udp_max;
-    struct config_tcp tcp;
+    /* TCP limits, changed by reloads while workers read them. */
+    _Atomic unsigned tcp_max_connections;
+    _Atomic unsigned tcp_idle_ms;
+    _Atomic unsigned tcp_message_ms;
     struct worker *workers;
     unsigned n_workers;
 };
@@ -77,13 +81,14 @@ int serve_start(struct serve_ctx *ctx, const struct config *cfg, struct snapshot
 
 /* Installs a new snapshot and returns the old one once no worker uses it;
  * the caller frees it. */
-struct snapshot *serve_swap(struct serve_ctx *ctx, struct snapshot *next, uint16_t udp_max);
+struct snapshot *serve_swap(struct serve_ctx *ctx, struct snapshot *next, const struct config *cfg);
 
 /* Stops and joins every worker, closes sockets, frees the current snapshot. */
 void serve_stop(struct serve_ctx *ctx);
 
 /* Answers a batch-friendly single query with the worker's current limits. */
-size_t worker_answer(struct worker *w, const struct snapshot *s, const uint8_t *in, size_t len,
+size_t worker_answer(struct worker *w, const struct snapshot *s,
+                     const struct sockaddr_storage *client, const uint8_t *in, size_t len,
                      uint8_t *out, bool tcp);
 
 #endif

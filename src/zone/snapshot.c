@@ -71,6 +71,8 @@ void snapshot_free(struct snapshot *s)
         return;
     for (size_t i = 0; i < s->n_zones; i++)
         zone_free(s->zones[i]);
+    if (s->gslb && s->gslb_free)
+        s->gslb_free(s->gslb);
     free(s->zones);
     free((void *)s->otable);
     free(s);

@@ -16,7 +16,11 @@
 #include "dns/name.h"
 #include "zone/zone.h"
 
+struct gslb;
+
 struct snapshot {
+    struct gslb *gslb;                /* policy set; owned, may be NULL */
+    void (*gslb_free)(struct gslb *); /* how to release it (keeps zone/ free of policy/) */
     struct zone **zones;
     size_t n_zones;
     const struct zone **otable; /* origin -> zone, open addressing */

@@ -21,6 +21,7 @@
 #include "common/arena.h"
 
 struct zone_rrset;
+struct policy_binding;
 
 /* A name whose addresses belong in the additional section. */
 struct zone_additional {
@@ -48,9 +49,10 @@ enum zone_node_flags {
 };
 
 struct zone_node {
-    const uint8_t *name;              /* lowercase wire name */
-    const struct zone_rrset *rrsets;  /* sorted by type */
-    const struct zone_node *wildcard; /* the "*" child of this node, if any */
+    const uint8_t *name;                 /* lowercase wire name */
+    const struct zone_rrset *rrsets;     /* sorted by type */
+    const struct zone_node *wildcard;    /* the "*" child of this node, if any */
+    const struct policy_binding *policy; /* policy records at this name, set at load */
     uint16_t n_rrsets;
     uint16_t flags;
     uint8_t name_len;

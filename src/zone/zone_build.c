@@ -64,6 +64,21 @@ void zone_builder_add(struct zone_builder *b, const uint8_t *owner, size_t owner
     r->line = line;
 }
 
+void zone_builder_add_name(struct zone_builder *b, const uint8_t *name, size_t len)
+{
+    if (b->n_names == b->cap_names) {
+        size_t ncap = b->cap_names ? b->cap_names * 2 : 16;
+        const uint8_t **n = realloc(b->names, ncap * sizeof(*n));
+        if (!n)
+            abort();
+        b->names = n;
+        b->cap_names = ncap;
+    }
+    uint8_t *copy = arena_memdup(&b->tmp, name, len);
+    dns_name_lower(copy, len);
+    b->names[b->n_names++] = copy;
+}
+
 static int build_rr_cmp(const void *pa, const void *pb)
 {
     const struct zone_rr_in *a = pa, *b = pb;
@@ -222,6 +237,21 @@ static void build_add_ancestors(struct zone *z, const uint8_t *name, size_t len)
     }
 }
 
+/* Creates the nodes of names added without records. */
+static void build_add_names(struct zone_builder *b)
+{
+    for (size_t i = 0; i < b->n_names; i++) {
+        size_t len = dns_name_wire_len(b->names[i]);
+        if (zone_build_find(b->z, b->names[i], len))
+            continue;
+        struct zone_node *n = arena_alloc(&b->z->arena, sizeof(*n));
+        n->name = arena_memdup(&b->z->arena, b->names[i], len);
+        n->name_len = (uint8_t)len;
+        build_table_insert(b->z, n);
+        build_add_ancestors(b->z, n->name, n->name_len);
+    }
+}
+
 struct zone *zone_builder_finish(struct zone_builder *b)
 {
     struct zone *z = b->z;
@@ -247,11 +277,13 @@ struct zone *zone_builder_finish(struct zone_builder *b)
     }
     for (size_t i = 0; i < n_nodes; i++)
         build_add_ancestors(z, nodes[i]->node.name, nodes[i]->node.name_len);
+    build_add_names(b);
     zone_check_all(b, nodes, n_nodes);
     if (b->errs->count == errors_before)
         zone_check_additionals(b, nodes, n_nodes);
     free(nodes);
     free(b->rrs);
+    free(b->names);
     arena_free(&b->tmp);
     b->rrs = NULL;
     b->z = NULL;
@@ -265,6 +297,7 @@ struct zone *zone_builder_finish(struct zone_builder *b)
 void zone_builder_abort(struct zone_builder *b)
 {
     free(b->rrs);
+    free(b->names);
     arena_free(&b->tmp);
     zone_free(b->z);
     b->rrs = NULL;

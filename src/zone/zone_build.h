@@ -40,6 +40,8 @@ struct zone_builder {
     const char *files[64]; /* main file and $INCLUDEd files (tmp arena) */
     uint16_t n_files;
     struct errlist *errs;
+    const uint8_t **names; /* names that must exist without records (tmp) */
+    size_t n_names, cap_names;
 };
 
 /* origin is a lowercase wire name; file is the display path of the zone. */
@@ -50,6 +52,9 @@ uint16_t zone_builder_add_file(struct zone_builder *b, const char *path);
 void zone_builder_add(struct zone_builder *b, const uint8_t *owner, size_t owner_len, uint16_t type,
                       uint32_t ttl, const uint8_t *rdata, size_t rdlen, uint16_t file_idx,
                       uint32_t line);
+/* Makes name (lowercase wire, inside the zone) exist even with no records:
+ * policy records are answered at such nodes. */
+void zone_builder_add_name(struct zone_builder *b, const uint8_t *name, size_t len);
 struct zone *zone_builder_finish(struct zone_builder *b);
 void zone_builder_abort(struct zone_builder *b);
 

@@ -166,7 +166,7 @@ static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t f
 }
 
 struct zone *zone_load(const char *origin, const char *path, const char *display,
-                       struct errlist *errs)
+                       const struct dns_name *extra, size_t n_extra, struct errlist *errs)
 {
     struct load_ctx c;
     struct dns_name oname;
@@ -189,6 +189,8 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
     ldns_str2rdf_dname(&cur_origin, origin);
     c.zone_origin = ldns_rdf_clone(cur_origin);
     zone_builder_init(&c.b, oname.wire, oname.len, origin, display, errs);
+    for (size_t i = 0; i < n_extra; i++)
+        zone_builder_add_name(&c.b, extra[i].wire, extra[i].len);
     load_file(&c, fp, path, 0, &cur_origin, 0);
     fclose(fp);
     ldns_rdf_deep_free(cur_origin);

@@ -11,12 +11,16 @@
 #ifndef GTM_ZONE_ZONE_LOAD_H
 #define GTM_ZONE_ZONE_LOAD_H
 
+#include <stddef.h>
+
 #include "common/errlist.h"
 #include "zone/zone.h"
 
 /* origin: presentation form; path: file to open; display: name used in
  * messages (usually the path as written in the config). NULL on error. */
+struct dns_name;
+/* extra: names (inside the zone) that must exist even without records. */
 struct zone *zone_load(const char *origin, const char *path, const char *display,
-                       struct errlist *errs);
+                       const struct dns_name *extra, size_t n_extra, struct errlist *errs);
 
 #endif

@@ -24,8 +24,8 @@ static struct snapshot *fuzz_snapshot(void)
     snprintf(p1, sizeof(p1), "%s/example.com.zone", dir ? dir : "tests/data");
     snprintf(p2, sizeof(p2), "%s/sub.example.com.zone", dir ? dir : "tests/data");
     snap = snapshot_new(1);
-    struct zone *a = zone_load("example.com.", p1, p1, &e);
-    struct zone *b = zone_load("sub.example.com.", p2, p2, &e);
+    struct zone *a = zone_load("example.com.", p1, p1, NULL, 0, &e);
+    struct zone *b = zone_load("sub.example.com.", p2, p2, NULL, 0, &e);
     if (!a || !b) {
         fprintf(stderr, "fuzz: cannot load test zones (set GTM_FUZZ_DATA)\n");
         abort();
@@ -40,11 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t out[65536];
     struct query_limits lim = {.udp_max = 1232};
+    static uint64_t rng = 42;
+    struct query_client qc = {.addr = NULL, .rng = &rng};
     const struct snapshot *s = fuzz_snapshot();
-    size_t n = query_answer(s, &lim, data, size, out, false);
+    size_t n = query_answer(s, &lim, &qc, data, size, out, false);
     if (n > 1232)
         abort(); /* a UDP reply must respect the limit */
-    n = query_answer(s, &lim, data, size, out, true);
+    n = query_answer(s, &lim, &qc, data, size, out, true);
     if (n > 65535)
         abort();
     return 0;

@@ -23,8 +23,8 @@ static struct snapshot *load(void)
     snprintf(p1, sizeof(p1), "%s/tests/data/example.com.zone", srcdir());
     snprintf(p2, sizeof(p2), "%s/tests/data/sub.example.com.zone", srcdir());
     struct snapshot *s = snapshot_new(1);
-    struct zone *a = zone_load("example.com.", p1, p1, &e);
-    struct zone *b = zone_load("sub.example.com.", p2, p2, &e);
+    struct zone *a = zone_load("example.com.", p1, p1, NULL, 0, &e);
+    struct zone *b = zone_load("sub.example.com.", p2, p2, NULL, 0, &e);
     for (size_t i = 0; i < e.count; i++)
         printf("# %s\n", e.msgs[i]);
     if (!a || !b)
@@ -54,7 +54,9 @@ static ldns_pkt *ask_opts(const struct snapshot *s, const char *name, ldns_rr_ty
     ldns_pkt2wire(&wire, q, &len);
     ldns_pkt_free(q);
     struct query_limits lim = {.udp_max = 1232};
-    size_t n = query_answer(s, &lim, wire, len, out, o.tcp);
+    static uint64_t rng = 42;
+    struct query_client qc = {.addr = NULL, .rng = &rng};
+    size_t n = query_answer(s, &lim, &qc, wire, len, out, o.tcp);
     free(wire);
     ldns_pkt *r = NULL;
     if (n == 0 || ldns_wire2pkt(&r, out, n) != LDNS_STATUS_OK)

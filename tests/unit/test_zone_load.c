@@ -27,7 +27,7 @@ static void test_good_zone(struct tap *t)
     struct errlist e;
     errlist_init(&e);
     snprintf(path, sizeof(path), "%s/tests/data/example.com.zone", srcdir());
-    struct zone *z = zone_load("example.com.", path, path, &e);
+    struct zone *z = zone_load("example.com.", path, path, NULL, 0, &e);
     for (size_t i = 0; i < e.count; i++)
         printf("# %s\n", e.msgs[i]);
     TAP_CHECK(t, z != NULL && e.count == 0, "example.com loads without errors");
@@ -69,7 +69,7 @@ static size_t load_text(struct tap *t, const char *text, const char *want, const
     close(fd);
     struct errlist e;
     errlist_init(&e);
-    struct zone *z = zone_load("example.org.", path, path, &e);
+    struct zone *z = zone_load("example.org.", path, path, NULL, 0, &e);
     bool found = want == NULL ? e.count == 0 : false;
     for (size_t i = 0; i < e.count; i++) {
         printf("# %s\n", e.msgs[i]);

@@ -1,0 +1,92 @@
+/*
+ * jsoncfg.c -- helpers for reading the JSON config.
+ */
+#include "common/jsoncfg.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jsoncfg_err(const struct jsoncfg *x, const char *path, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    errlist_add(x->errs, "%s: %s: %s", x->file, path, msg);
+}
+
+void jsoncfg_check_keys(const struct jsoncfg *x, json_t *obj, const char *path,
+                        const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, key) == 0;
+        if (!ok)
+            jsoncfg_err(x, path, "unknown key \"%s\"", key);
+    }
+}
+
+long jsoncfg_int(const struct jsoncfg *x, json_t *obj, const char *key, const char *path, long lo,
+                 long hi, long def)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return def;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        jsoncfg_err(x, path, "must be an integer from %ld to %ld", lo, hi);
+        return def;
+    }
+    return (long)json_integer_value(v);
+}
+
+unsigned jsoncfg_ms(const struct jsoncfg *x, json_t *obj, const char *key, const char *path,
+                    double lo, double hi, double def)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return (unsigned)(def * 1000.0 + 0.5);
+    if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
+        jsoncfg_err(x, path, "must be a number of seconds from %g to %g", lo, hi);
+        return (unsigned)(def * 1000.0 + 0.5);
+    }
+    return (unsigned)(json_number_value(v) * 1000.0 + 0.5);
+}
+
+const char *jsoncfg_str(const struct jsoncfg *x, json_t *obj, const char *key, const char *path)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return NULL;
+    if (!json_is_string(v)) {
+        jsoncfg_err(x, path, "must be a string");
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+char *jsoncfg_strdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+char *jsoncfg_path(const struct jsoncfg *x, const char *p)
+{
+    if (p[0] == '/')
+        return jsoncfg_strdup(p);
+    size_t n = strlen(x->dir) + strlen(p) + 2;
+    char *r = malloc(n);
+    if (!r)
+        abort();
+    snprintf(r, n, "%s/%s", x->dir, p);
+    return r;
+}

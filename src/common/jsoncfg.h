@@ -1,0 +1,44 @@
+/*
+ * jsoncfg.h -- helpers for reading the JSON config with errors that name
+ * the file and the JSON path ("FILE: $.pools.web.endpoints[2].weight: ...").
+ * Shared by every module that parses a section of the config.
+ */
+#ifndef GTM_COMMON_JSONCFG_H
+#define GTM_COMMON_JSONCFG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "common/errlist.h"
+
+struct jsoncfg {
+    struct errlist *errs;
+    const char *file; /* config file, for messages */
+    const char *dir;  /* its directory, for relative paths */
+};
+
+void jsoncfg_err(const struct jsoncfg *x, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reports every key of obj not in allowed (NULL-terminated). */
+void jsoncfg_check_keys(const struct jsoncfg *x, json_t *obj, const char *path,
+                        const char *const *allowed);
+
+/* Integer in [lo, hi] at obj.key; def when absent; reports a bad value. */
+long jsoncfg_int(const struct jsoncfg *x, json_t *obj, const char *key, const char *path, long lo,
+                 long hi, long def);
+
+/* Number of seconds in [lo, hi] at obj.key, returned in milliseconds. */
+unsigned jsoncfg_ms(const struct jsoncfg *x, json_t *obj, const char *key, const char *path,
+                    double lo, double hi, double def);
+
+/* String at obj.key (NULL when absent, reported when not a string). */
+const char *jsoncfg_str(const struct jsoncfg *x, json_t *obj, const char *key, const char *path);
+
+/* Path relative to the config's directory, resolved; caller frees. */
+char *jsoncfg_path(const struct jsoncfg *x, const char *p);
+
+/* strdup that aborts on out-of-memory. */
+char *jsoncfg_strdup(const char *s);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * health.h -- the health core: one slot of packed state per endpoint.
+ *
+ * Probers report raw pass/fail results (health_report); the core applies
+ * rise/fall damping, logs every transition as one structured line, and
+ * publishes the effective state in an atomic byte that DNS workers read
+ * without locks (health_slot_up). Slots live for the whole run of the
+ * process and never move, so compiled policy sets of any generation can
+ * point at them; a reload maps endpoints to existing slots by key
+ * ("pool/endpoint"), which keeps their state across reloads.
+ *
+ * Threads: health_core_slot() is called by the loader (main thread) under
+ * the core's mutex; health_report() only by the prober thread; readers of
+ * 'effective' anywhere.
+ *
+ * Ownership: the core owns every slot; health_core_free() at exit.
+ */
+#ifndef GTM_HEALTH_HEALTH_H
+#define GTM_HEALTH_HEALTH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum health_state { HEALTH_UNKNOWN = 0, HEALTH_DOWN = 1, HEALTH_UP = 2 };
+
+struct health_slot {
+    char *key;                 /* "pool/endpoint" */
+    _Atomic uint8_t effective; /* enum health_state, what answers use */
+    /* Written by the prober thread only; read by status under core->lock. */
+    uint8_t probe_state;       /* rise/fall damped probe verdict */
+    uint16_t ok_run, fail_run; /* consecutive results */
+    double since;              /* wall time of the last transition */
+    char reason[128];          /* last probe detail */
+    uint32_t last_latency_us;
+    uint64_t probes, failures;
+    bool in_use; /* referenced by the current config */
+    struct health_slot *next_in_bucket;
+};
+
+struct health_core {
+    pthread_mutex_t lock; /* guards the key index and status reads */
+    struct health_slot **buckets;
+    uint32_t n_buckets;
+    size_t n_slots;
+    uint64_t transitions;
+    /* Called (prober thread) after every transition, e.g. to persist. */
+    void (*on_change)(void *arg);
+    void *on_change_arg;
+};
+
+void health_core_init(struct health_core *c);
+void health_core_free(struct health_core *c);
+
+/* Finds or creates the slot for key; callers on the loader thread. */
+struct health_slot *health_core_slot(struct health_core *c, const char *key);
+
+/* Marks every slot unused; the loader then marks the ones it maps. */
+void health_core_begin_mapping(struct health_core *c);
+
+/* Applies one probe result (prober thread). The first result of an
+ * UNKNOWN slot decides at once; later ones follow rise/fall. */
+void health_report(struct health_core *c, struct health_slot *s, bool ok, uint32_t latency_us,
+                   const char *reason, unsigned rise, unsigned fall);
+
+/* Sets a slot's state directly (state file at start-up). */
+void health_restore(struct health_slot *s, enum health_state st, double since);
+
+static inline bool health_slot_up(const struct health_slot *s)
+{
+    return atomic_load_explicit(&s->effective, memory_order_relaxed) == HEALTH_UP;
+}
+
+static inline enum health_state health_slot_state(const struct health_slot *s)
+{
+    return (enum health_state)atomic_load_explicit(&s->effective, memory_order_relaxed);
+}
+
+const char *health_state_name(enum health_state s);
+double health_now(void);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * probe.c -- running one probe: start, the overall deadline, completion.
+ *
+ * Completion: the type code calls probe_finish() as soon as it knows the
+ * verdict, possibly from inside probe_run() for an immediate failure.
+ * probe_finish() records the result and latency, stops the type's I/O at
+ * once (closing a connection we no longer need), deletes the deadline and
+ * activates pr->finish. done runs from that event's callback, so it always
+ * runs from the event loop, exactly once, and never inside probe_run(). The
+ * probe is freed before done runs, so done may start a new probe or even
+ * free the prober.
+ *
+ * Deadline: a single timer of spec->timeout_ms armed in probe_run(). No
+ * per-read or per-phase timers, so a target that drips one byte at a time
+ * cannot stretch a probe past its timeout.
+ */
+#include "health/probe_int.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void probe_unlink(struct probe *pr)
+{
+    if (pr->prev)
+        pr->prev->next = pr->next;
+    else
+        pr->p->running = pr->next;
+    if (pr->next)
+        pr->next->prev = pr->prev;
+    pr->prev = pr->next = NULL;
+}
+
+static void probe_release(struct probe *pr)
+{
+    event_free(pr->deadline);
+    event_free(pr->finish);
+    free(pr);
+}
+
+static void probe_on_finish(evutil_socket_t fd, short what, void *arg)
+{
+    struct probe *pr = arg;
+    struct probe_result r = pr->res;
+    probe_done_cb done = pr->done;
+    void *done_arg = pr->arg;
+
+    probe_unlink(pr);
+    probe_release(pr);
+    done(done_arg, &r);
+}
+
+static uint32_t probe_elapsed_us(const struct probe *pr)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t us =
+        (int64_t)(now.tv_sec - pr->t0.tv_sec) * 1000000 + (now.tv_nsec - pr->t0.tv_nsec) / 1000;
+    if (us < 0)
+        return 0;
+    return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+void probe_finish(struct probe *pr, bool ok, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (pr->finished)
+        return;
+    pr->finished = true;
+    pr->res.ok = ok;
+    pr->res.latency_us = probe_elapsed_us(pr);
+    va_start(ap, fmt);
+    vsnprintf(pr->res.reason, sizeof(pr->res.reason), fmt, ap);
+    va_end(ap);
+    if (pr->ops && pr->ops->stop)
+        pr->ops->stop(pr);
+    event_del(pr->deadline);
+    event_active(pr->finish, EV_TIMEOUT, 0);
+}
+
+static void probe_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct probe *pr = arg;
+    const char *phase = pr->ops && pr->ops->phase ? pr->ops->phase(pr) : NULL;
+
+    if (phase)
+        probe_finish(pr, false, "timeout while %s", phase);
+    else
+        probe_finish(pr, false, "timeout");
+}
+
+void probe_errno_reason(int err, char *buf, size_t len)
+{
+    switch (err) {
+    case ECONNREFUSED:
+        snprintf(buf, len, "connection refused");
+        break;
+    case ECONNRESET:
+        snprintf(buf, len, "connection reset");
+        break;
+    case EPIPE:
+        snprintf(buf, len, "connection closed by peer");
+        break;
+    case ETIMEDOUT:
+        snprintf(buf, len, "connection timed out");
+        break;
+    case EHOSTUNREACH:
+        snprintf(buf, len, "host unreachable");
+        break;
+    case ENETUNREACH:
+        snprintf(buf, len, "network unreachable");
+        break;
+    default: {
+        /* GNU strerror_r: returns a static or our buffer, never fails. */
+        char tmp[96];
+        snprintf(buf, len, "%s", strerror_r(err, tmp, sizeof(tmp)));
+        break;
+    }
+    }
+}
+
+/* Host/SNI name: the check's "host", else the endpoint's name, else none. */
+static void probe_set_name(struct probe *pr, const char *host)
+{
+    const char *n = pr->spec->host ? pr->spec->host : host;
+    snprintf(pr->name, sizeof(pr->name), "%s", n ? n : "");
+}
+
+static bool probe_addr_ok(const struct sockaddr_storage *addr, socklen_t len)
+{
+    if (!addr)
+        return false;
+    if (len > sizeof(*addr))
+        return false;
+    if (addr->ss_family == AF_INET)
+        return len >= sizeof(struct sockaddr_in);
+    if (addr->ss_family == AF_INET6)
+        return len >= sizeof(struct sockaddr_in6);
+    return false;
+}
+
+static int probe_dispatch(struct probe *pr)
+{
+    switch (pr->spec->type) {
+    case PROBE_TCP:
+        return probe_tcp_start(pr);
+    case PROBE_HTTP:
+    case PROBE_HTTPS:
+        return probe_http_start(pr);
+    case PROBE_DNS:
+        return probe_dns_start(pr);
+    }
+    probe_finish(pr, false, "unknown probe type %d", (int)pr->spec->type);
+    return -1;
+}
+
+int probe_run(struct prober *p, const struct probe_spec *spec, const struct sockaddr_storage *addr,
+              socklen_t addr_len, const char *host, probe_done_cb done, void *arg)
+{
+    struct probe *pr = calloc(1, sizeof(*pr));
+    if (!pr)
+        abort();
+    pr->p = p;
+    pr->spec = spec;
+    pr->done = done;
+    pr->arg = arg;
+    clock_gettime(CLOCK_MONOTONIC, &pr->t0);
+    pr->deadline = evtimer_new(p->base, probe_on_deadline, pr);
+    pr->finish = event_new(p->base, -1, 0, probe_on_finish, pr);
+    if (!pr->deadline || !pr->finish)
+        abort();
+    pr->next = p->running;
+    if (p->running)
+        p->running->prev = pr;
+    p->running = pr;
+    probe_set_name(pr, host);
+
+    if (!probe_addr_ok(addr, addr_len)) {
+        probe_finish(pr, false, "bad endpoint address");
+        return -1;
+    }
+    memcpy(&pr->addr, addr, addr_len);
+    pr->addr_len = addr_len;
+
+    uint32_t ms = spec->timeout_ms ? spec->timeout_ms : 1;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    evtimer_add(pr->deadline, &tv);
+    return probe_dispatch(pr);
+}
+
+struct prober *prober_new(struct event_base *base)
+{
+    /* c-ares keeps a process-wide init count; prober_new/prober_free must
+     * not race with each other (the daemon has one prober thread). */
+    if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+        return NULL;
+    struct prober *p = calloc(1, sizeof(*p));
+    if (!p)
+        abort();
+    p->base = base;
+    return p;
+}
+
+/*
+ * Drops every probe still running without calling its done (the caller is
+ * shutting the prober down), then the cached channels and TLS contexts.
+ * Call it from the prober thread, outside probe callbacks (from a done
+ * callback is fine).
+ */
+void prober_free(struct prober *p)
+{
+    if (!p)
+        return;
+    while (p->running) {
+        struct probe *pr = p->running;
+        if (!pr->finished && pr->ops && pr->ops->stop)
+            pr->ops->stop(pr);
+        probe_unlink(pr);
+        probe_release(pr);
+    }
+    probe_resolve_prober_free(p);
+    probe_dns_prober_free(p);
+    probe_tls_prober_free(p);
+    free(p);
+    ares_library_cleanup();
+}
+
+void probe_spec_free(struct probe_spec *s)
+{
+    if (!s)
+        return;
+    free(s->method);
+    free(s->path);
+    free(s->host);
+    for (size_t i = 0; i < s->n_headers; i++)
+        free(s->headers[i]);
+    free(s->headers);
+    free(s->status);
+    free(s->body_contains);
+    free(s->ca_file);
+    free(s->dns_name);
+    free(s->dns_expect);
+    memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,105 @@
+/*
+ * probe.h -- one health probe of one endpoint: tcp, http, https or dns.
+ *
+ * Probers report only pass/fail plus a short reason and the latency (as in
+ * gdnsd's monitoring model); damping (rise/fall) and state belong to the
+ * health core (health.h). Every probe runs on the prober thread's libevent
+ * base, never blocks, and calls its completion callback exactly once, no
+ * later than the spec's timeout (+ a few ms of scheduling), whatever the
+ * target does: refuse, reset, black-hole, drip bytes slowly, send garbage or
+ * TLS junk, send a huge body (we read at most PROBE_MAX_READ octets), or
+ * redirect (a 3xx is judged by expect_status like any status).
+ *
+ * Ownership: struct probe_spec is built by probe_spec_parse() and owned by
+ * the caller (probe_spec_free). struct prober owns the event-loop helpers
+ * (TLS contexts, c-ares channels) it creates; probe_run() copies what it
+ * needs, so the spec and address must only outlive the call when noted.
+ */
+#ifndef GTM_HEALTH_PROBE_H
+#define GTM_HEALTH_PROBE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/errlist.h"
+
+#define PROBE_MAX_READ (64 * 1024)
+
+enum probe_type { PROBE_TCP = 0, PROBE_HTTP, PROBE_HTTPS, PROBE_DNS };
+
+struct probe_status_range {
+    uint16_t lo, hi;
+};
+
+struct probe_spec {
+    enum probe_type type;
+    uint16_t port;        /* default port for endpoints of this check */
+    uint32_t interval_ms; /* >= 100 */
+    uint32_t timeout_ms;  /* < interval_ms */
+    uint8_t rise, fall;   /* >= 1 */
+    /* http / https */
+    char *method;   /* "GET" (default) or "HEAD" */
+    char *path;     /* default "/" */
+    char *host;     /* Host header and TLS SNI; NULL = endpoint address */
+    char **headers; /* "Name: value" lines */
+    size_t n_headers;
+    struct probe_status_range *status; /* default 200-299 */
+    size_t n_status;
+    char *body_contains; /* searched in the first PROBE_MAX_READ octets of the body */
+    char *ca_file;       /* https: verify against this CA; NULL = no verification */
+    /* dns */
+    char *dns_name;    /* query name (absolute) */
+    uint16_t dns_type; /* default A */
+    int dns_rcode;     /* expected rcode, default 0 (NOERROR) */
+    char *dns_expect;  /* optional: an answer rdata in presentation form, e.g. "192.0.2.1" */
+};
+
+struct probe_result {
+    bool ok;
+    uint32_t latency_us;
+    char reason[128]; /* "ok", "connect refused", "timeout", "status 503", ... */
+};
+
+struct event_base;
+struct prober;
+
+typedef void (*probe_done_cb)(void *arg, const struct probe_result *r);
+
+/*
+ * Parses one entry of the config's "checks" object (obj at JSON path
+ * 'path', in config file 'file'); errors go to errs as
+ * "FILE: $.checks.NAME.key: message". Relative ca_file paths are resolved
+ * against dir. Returns true when valid.
+ */
+bool probe_spec_parse(json_t *obj, const char *file, const char *dir, const char *path,
+                      struct probe_spec *out, struct errlist *errs);
+void probe_spec_free(struct probe_spec *s);
+
+/* Creates the probe runner on the prober thread's base. NULL on failure. */
+struct prober *prober_new(struct event_base *base);
+void prober_free(struct prober *p);
+
+/*
+ * Starts one probe of spec against addr (port already set in addr). host
+ * (may be NULL) is the endpoint's host name for Host/SNI when spec->host is
+ * NULL. done(arg, result) is called exactly once, from the event loop
+ * (never from inside probe_run). spec must stay valid until done is called.
+ * Returns 0, or -1 if the probe could not even start (done is then still
+ * called, from the loop, with ok=false).
+ */
+int probe_run(struct prober *p, const struct probe_spec *spec, const struct sockaddr_storage *addr,
+              socklen_t addr_len, const char *host, probe_done_cb done, void *arg);
+
+/*
+ * Resolves a host name with c-ares (A and AAAA) on the prober's base; done
+ * is called once with the first address found (family AF_INET or AF_INET6,
+ * port 0) or ok=false. Used for endpoints whose check target is a name.
+ */
+typedef void (*probe_resolve_cb)(void *arg, bool ok, const struct sockaddr_storage *addr,
+                                 socklen_t len);
+int probe_resolve(struct prober *p, const char *host, probe_resolve_cb done, void *arg);
+
+#endif

@@ -1,0 +1,472 @@
+/*
+ * probe_http.c -- the http and https probes: one request, one judged reply.
+ *
+ * Raw non-blocking socket (plus an SSL object for https) driven by one
+ * read and one write event; the overall deadline lives in probe.c. The
+ * connection is closed as soon as the verdict is known: a bad or
+ * unexpected status fails at the status line, an expected status without
+ * body_contains passes at the status line, and body_contains passes as
+ * soon as the text shows up. We read at most PROBE_MAX_READ octets in all
+ * (status line, header and body); past that the verdict is final.
+ *
+ * body_contains is searched in the raw octets after the header, without
+ * decoding chunked transfer coding (chunk-size lines are just extra text
+ * to us; a needle split by a chunk boundary is not found). Responses are
+ * never decompressed: we send no Accept-Encoding. Redirects are not
+ * followed; a 3xx is judged by expect_status like any other status.
+ */
+#include "health/probe_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PROBE_HTTP_MAX_STATUS_LINE 1024
+
+enum probe_http_phase { PH_CONNECT, PH_TLS, PH_SEND, PH_RECV };
+
+/* Whether more octets may come when judging what was read. */
+enum probe_http_end { PE_MORE, PE_EOF, PE_LIMIT };
+
+struct probe_http {
+    struct probe *pr;
+    int fd;
+    struct event *rd, *wr; /* one-shot, re-added while waiting */
+    SSL *ssl;              /* https only */
+    enum probe_http_phase phase;
+    char *req; /* request text, owned */
+    size_t req_len, req_off;
+    char *buf; /* PROBE_MAX_READ octets, owned; allocated for PH_RECV */
+    size_t len;
+    int status;      /* 0 until the status line is parsed */
+    size_t hdr_scan; /* where the search for the header's end resumes */
+    size_t body;     /* offset of the body; 0 until the header ended */
+    size_t searched; /* buf[body..searched) holds no match */
+};
+
+static void probe_http_stop(struct probe *pr)
+{
+    struct probe_http *h = pr->impl;
+    if (!h)
+        return;
+    if (h->rd)
+        event_free(h->rd);
+    if (h->wr)
+        event_free(h->wr);
+    /* No close_notify: the probe is over and the peer learns from the FIN. */
+    SSL_free(h->ssl);
+    if (h->fd >= 0)
+        close(h->fd);
+    free(h->req);
+    free(h->buf);
+    free(h);
+    pr->impl = NULL;
+}
+
+static const char *probe_http_phase(const struct probe *pr)
+{
+    const struct probe_http *h = pr->impl;
+    if (!h)
+        return NULL;
+    switch (h->phase) {
+    case PH_CONNECT:
+        return "connecting";
+    case PH_TLS:
+        return "in tls handshake";
+    case PH_SEND:
+        return "sending request";
+    case PH_RECV:
+        break;
+    }
+    if (h->status == 0)
+        return "waiting for status line";
+    return h->body ? "reading body" : "reading header";
+}
+
+static const struct probe_ops probe_http_ops = {probe_http_stop, probe_http_phase};
+
+/* ---- request ------------------------------------------------------------ */
+
+static bool probe_http_has_header(const struct probe_spec *s, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < s->n_headers; i++)
+        if (strncasecmp(s->headers[i], name, n) == 0 && s->headers[i][n] == ':')
+            return true;
+    return false;
+}
+
+/* Host header value: name or address literal, ":port" when not default. */
+static void probe_http_host(const struct probe *pr, char *out, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN] = "";
+    uint16_t port;
+    if (pr->addr.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&pr->addr;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        port = ntohs(a->sin_port);
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&pr->addr;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        port = ntohs(a->sin6_port);
+    }
+    const char *h = pr->name[0] ? pr->name : ip;
+    /* IPv6 literals (our address, or a "host" like "2001:db8::1") need
+     * brackets in Host; names never contain ':'. */
+    bool v6 = strchr(h, ':') != NULL && h[0] != '[';
+    uint16_t def = pr->spec->type == PROBE_HTTPS ? 443 : 80;
+    if (port == def)
+        snprintf(out, len, "%s%s%s", v6 ? "[" : "", h, v6 ? "]" : "");
+    else
+        snprintf(out, len, "%s%s%s:%u", v6 ? "[" : "", h, v6 ? "]" : "", (unsigned)port);
+}
+
+/* Builds the request; the parser already rejected CR/LF in every piece. */
+static void probe_http_request(struct probe_http *h)
+{
+    const struct probe_spec *s = h->pr->spec;
+    char host[300];
+    FILE *f = open_memstream(&h->req, &h->req_len);
+    if (!f)
+        abort();
+    probe_http_host(h->pr, host, sizeof(host));
+    fprintf(f, "%s %s HTTP/1.1\r\nHost: %s\r\n", s->method ? s->method : "GET",
+            s->path ? s->path : "/", host);
+    if (!probe_http_has_header(s, "User-Agent"))
+        fputs("User-Agent: gtmd-probe\r\n", f);
+    fputs("Connection: close\r\n", f);
+    for (size_t i = 0; i < s->n_headers; i++)
+        fprintf(f, "%s\r\n", s->headers[i]);
+    fputs("\r\n", f);
+    if (fclose(f) != 0)
+        abort();
+}
+
+/* ---- judging the reply ------------------------------------------------- */
+
+/*
+ * Checks the status line in buf[0..len): "HTTP/1.x DDD[ reason]" CRLF (a
+ * bare LF is tolerated). Returns the status, 0 when more octets are needed
+ * and -1 for anything else, as early as the first wrong octet.
+ */
+static int probe_http_status_line(const char *buf, size_t len)
+{
+    static const char pat[] = "HTTP/1.dsddd"; /* d digit, s space */
+    size_t i;
+    for (i = 0; i < len && i < sizeof(pat) - 1; i++) {
+        char c = buf[i], p = pat[i];
+        bool ok = p == 'd' ? (c >= '0' && c <= '9') : p == 's' ? c == ' ' : c == p;
+        if (!ok)
+            return -1;
+    }
+    if (len > 7 && buf[7] != '0' && buf[7] != '1')
+        return -1;
+    if (len > 9 && (buf[9] < '1' || buf[9] > '5'))
+        return -1;
+    for (; i < len && i < PROBE_HTTP_MAX_STATUS_LINE; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c == '\n' || (c == '\r' && i + 1 < len && buf[i + 1] == '\n'))
+            break;
+        if (i == sizeof(pat) - 1 && c != ' ' && c != '\r')
+            return -1;
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return c == '\r' && i + 1 == len ? 0 : -1;
+    }
+    if (i >= PROBE_HTTP_MAX_STATUS_LINE)
+        return -1;
+    if (i == len || i < sizeof(pat) - 1)
+        return 0;
+    return (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+}
+
+static bool probe_http_status_ok(const struct probe_spec *s, int status)
+{
+    if (s->n_status == 0)
+        return status >= 200 && status <= 299;
+    for (size_t i = 0; i < s->n_status; i++)
+        if (status >= s->status[i].lo && status <= s->status[i].hi)
+            return true;
+    return false;
+}
+
+/* Offset just past the header's empty line, or 0 (resumes at hdr_scan). */
+static size_t probe_http_header_end(struct probe_http *h)
+{
+    for (size_t i = h->hdr_scan; i < h->len; i++) {
+        if (h->buf[i] != '\n')
+            continue;
+        if (i + 1 < h->len && h->buf[i + 1] == '\n')
+            return i + 2;
+        if (i + 2 < h->len && h->buf[i + 1] == '\r' && h->buf[i + 2] == '\n')
+            return i + 3;
+    }
+    h->hdr_scan = h->len > 2 ? h->len - 2 : 0;
+    return 0;
+}
+
+static bool probe_http_judge_body(struct probe_http *h, enum probe_http_end end)
+{
+    struct probe *pr = h->pr;
+    const char *needle = pr->spec->body_contains;
+    size_t nl = strlen(needle);
+
+    if (h->body == 0) {
+        size_t b = probe_http_header_end(h);
+        if (b == 0 && end == PE_MORE)
+            return false;
+        if (b == 0) {
+            probe_finish(pr, false,
+                         end == PE_EOF ? "connection closed in header"
+                                       : "header longer than the read limit");
+            return true;
+        }
+        h->body = h->searched = b;
+    }
+    /* Resume nl-1 octets back so a needle split across reads is found. */
+    size_t from = h->searched - h->body >= nl ? h->searched - (nl - 1) : h->body;
+    if (memmem(h->buf + from, h->len - from, needle, nl)) {
+        probe_finish(pr, true, "ok");
+        return true;
+    }
+    h->searched = h->len;
+    if (end == PE_MORE)
+        return false;
+    if (end == PE_EOF)
+        probe_finish(pr, false, "body does not contain \"%.40s\"", needle);
+    else
+        probe_finish(pr, false, "body does not contain \"%.40s\" in the first %d octets", needle,
+                     PROBE_MAX_READ);
+    return true;
+}
+
+/* Returns true once the verdict is in (h is then freed). */
+static bool probe_http_judge(struct probe_http *h, enum probe_http_end end)
+{
+    struct probe *pr = h->pr;
+    if (h->status == 0) {
+        int st = probe_http_status_line(h->buf, h->len);
+        if (st == 0 && end == PE_MORE)
+            return false;
+        if (st == 0 && end == PE_EOF && h->len == 0) {
+            probe_finish(pr, false, "connection closed without response");
+            return true;
+        }
+        if (st <= 0) {
+            probe_finish(pr, false, "bad status line");
+            return true;
+        }
+        h->status = st;
+        if (!probe_http_status_ok(pr->spec, st)) {
+            probe_finish(pr, false, "status %d", st);
+            return true;
+        }
+        if (!pr->spec->body_contains) {
+            probe_finish(pr, true, "ok");
+            return true;
+        }
+    }
+    return probe_http_judge_body(h, end);
+}
+
+/* ---- I/O ------------------------------------------------------------------ */
+
+enum probe_http_io { IO_DONE, IO_AGAIN, IO_EOF, IO_FAIL };
+
+static void probe_http_wait(struct probe_http *h, short what)
+{
+    if (event_add(what == EV_READ ? h->rd : h->wr, NULL) != 0)
+        probe_finish(h->pr, false, "cannot watch socket");
+}
+
+/* Maps an SSL result that moved no data; fails the probe on errors. */
+static enum probe_http_io probe_http_tls_wait(struct probe_http *h, int r, const char *what)
+{
+    int e = SSL_get_error(h->ssl, r);
+    char why[128];
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        ERR_clear_error();
+        probe_http_wait(h, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE);
+        return IO_AGAIN;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN && strcmp(what, "read") == 0) {
+        ERR_clear_error();
+        return IO_EOF;
+    }
+    probe_tls_reason(h->ssl, r, what, why, sizeof(why));
+    probe_finish(h->pr, false, "%s", why);
+    return IO_FAIL;
+}
+
+/* Plain socket: maps a failed send/recv. */
+static enum probe_http_io probe_http_sock_wait(struct probe_http *h, int err, short what)
+{
+    char why[96];
+    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
+        probe_http_wait(h, what);
+        return IO_AGAIN;
+    }
+    probe_errno_reason(err, why, sizeof(why));
+    probe_finish(h->pr, false, "%s", why);
+    return IO_FAIL;
+}
+
+static enum probe_http_io probe_http_handshake(struct probe_http *h)
+{
+    ERR_clear_error();
+    int r = SSL_connect(h->ssl);
+    if (r == 1)
+        return IO_DONE;
+    return probe_http_tls_wait(h, r, "handshake");
+}
+
+static enum probe_http_io probe_http_send(struct probe_http *h)
+{
+    while (h->req_off < h->req_len) {
+        const char *p = h->req + h->req_off;
+        size_t n = h->req_len - h->req_off;
+        if (h->ssl) {
+            ERR_clear_error();
+            int r = SSL_write(h->ssl, p, (int)n);
+            if (r <= 0)
+                return probe_http_tls_wait(h, r, "write");
+            h->req_off += (size_t)r;
+        } else {
+            ssize_t r = send(h->fd, p, n, MSG_NOSIGNAL);
+            if (r < 0)
+                return probe_http_sock_wait(h, errno, EV_WRITE);
+            h->req_off += (size_t)r;
+        }
+    }
+    return IO_DONE;
+}
+
+/* Reads once into the buffer's free room; *got is the octet count. */
+static enum probe_http_io probe_http_read(struct probe_http *h, size_t *got)
+{
+    size_t room = PROBE_MAX_READ - h->len;
+    *got = 0;
+    if (h->ssl) {
+        ERR_clear_error();
+        int r = SSL_read(h->ssl, h->buf + h->len, (int)room);
+        if (r <= 0)
+            return probe_http_tls_wait(h, r, "read");
+        *got = (size_t)r;
+        return IO_DONE;
+    }
+    ssize_t r = recv(h->fd, h->buf + h->len, room, 0);
+    if (r == 0)
+        return IO_EOF;
+    if (r < 0)
+        return probe_http_sock_wait(h, errno, EV_READ);
+    *got = (size_t)r;
+    return IO_DONE;
+}
+
+/* Reads and judges until a verdict or until the socket runs dry. */
+static void probe_http_recv(struct probe_http *h)
+{
+    for (;;) {
+        if (h->len == PROBE_MAX_READ) {
+            probe_http_judge(h, PE_LIMIT);
+            return;
+        }
+        size_t got;
+        enum probe_http_io io = probe_http_read(h, &got);
+        if (io == IO_AGAIN || io == IO_FAIL)
+            return;
+        if (io == IO_EOF) {
+            probe_http_judge(h, PE_EOF);
+            return;
+        }
+        h->len += got;
+        if (probe_http_judge(h, PE_MORE))
+            return;
+    }
+}
+
+/* Runs the phases as far as the socket allows. h may be freed on return. */
+static void probe_http_step(struct probe_http *h)
+{
+    if (h->phase == PH_TLS) {
+        if (probe_http_handshake(h) != IO_DONE)
+            return;
+        h->phase = PH_SEND;
+    }
+    if (h->phase == PH_SEND) {
+        if (probe_http_send(h) != IO_DONE)
+            return;
+        h->phase = PH_RECV;
+        h->buf = malloc(PROBE_MAX_READ);
+        if (!h->buf)
+            abort();
+    }
+    probe_http_recv(h);
+}
+
+static void probe_http_connected(struct probe_http *h)
+{
+    struct probe *pr = h->pr;
+    char why[128];
+    int e = probe_tcp_connect_result(h->fd);
+    if (e != 0) {
+        probe_errno_reason(e, why, sizeof(why));
+        probe_finish(pr, false, "%s", why);
+        return;
+    }
+    h->phase = PH_SEND;
+    if (pr->spec->type == PROBE_HTTPS) {
+        h->ssl = probe_tls_new(pr, h->fd, why, sizeof(why));
+        if (!h->ssl) {
+            probe_finish(pr, false, "%s", why);
+            return;
+        }
+        h->phase = PH_TLS;
+    }
+    probe_http_step(h);
+}
+
+static void probe_http_on_io(evutil_socket_t fd, short what, void *arg)
+{
+    struct probe_http *h = arg;
+    if (h->phase == PH_CONNECT)
+        probe_http_connected(h);
+    else
+        probe_http_step(h);
+}
+
+int probe_http_start(struct probe *pr)
+{
+    int err = 0;
+    char why[96];
+    int fd = probe_tcp_connect(pr, &err);
+    if (fd < 0) {
+        probe_errno_reason(err, why, sizeof(why));
+        probe_finish(pr, false, "%s", why);
+        return err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH ? 0 : -1;
+    }
+    struct probe_http *h = calloc(1, sizeof(*h));
+    if (!h)
+        abort();
+    h->pr = pr;
+    h->fd = fd;
+    h->phase = PH_CONNECT;
+    pr->impl = h;
+    pr->ops = &probe_http_ops;
+    probe_http_request(h);
+    h->rd = event_new(pr->p->base, fd, EV_READ, probe_http_on_io, h);
+    h->wr = event_new(pr->p->base, fd, EV_WRITE, probe_http_on_io, h);
+    if (!h->rd || !h->wr) {
+        probe_finish(pr, false, "cannot watch socket");
+        return -1;
+    }
+    probe_http_wait(h, EV_WRITE);
+    return pr->finished ? -1 : 0;
+}

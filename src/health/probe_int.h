@@ -1,0 +1,129 @@
+/*
+ * probe_int.h -- private parts of the probe module, shared by probe*.c.
+ *
+ * One struct probe exists per probe_run() call, from the call until its
+ * completion callback has run. The common part (deadline, completion,
+ * latency) lives in probe.c; each type keeps its own state in 'impl' and
+ * exposes a small ops table so probe.c can stop it without knowing it.
+ *
+ * Everything here runs on the prober thread only; nothing is shared with
+ * other threads, so there are no locks.
+ */
+#ifndef GTM_HEALTH_PROBE_INT_H
+#define GTM_HEALTH_PROBE_INT_H
+
+#include <ares.h>
+#include <stdarg.h>
+#include <time.h>
+
+#include "health/probe.h"
+
+struct event;
+struct probe;
+struct probe_ares;
+struct probe_tls_cache;
+struct probe_dns_chan;
+struct probe_resolve_req;
+
+struct probe_ops {
+    /* Releases the type's resources (sockets, TLS, its part of a pending
+     * DNS query) at once. Called exactly once, when the verdict is known
+     * (or when the prober is freed), never twice. */
+    void (*stop)(struct probe *pr);
+    /* What the probe is waiting for, for "timeout while ..." (may be NULL). */
+    const char *(*phase)(const struct probe *pr);
+};
+
+struct probe {
+    struct prober *p;
+    const struct probe_spec *spec; /* caller's, valid until done runs */
+    struct sockaddr_storage addr;  /* copy, port set */
+    socklen_t addr_len;
+    /* Name for Host and SNI: spec->host, else the endpoint's host name,
+     * else empty (then Host is the address literal and SNI is not sent). */
+    char name[256];
+    probe_done_cb done;
+    void *arg;
+    struct timespec t0;     /* CLOCK_MONOTONIC at probe_run */
+    struct event *deadline; /* the one overall timer */
+    struct event *finish;   /* made active once the verdict is known */
+    struct probe_result res;
+    bool finished;
+    const struct probe_ops *ops; /* NULL until the type has started */
+    void *impl;                  /* owned by the type, released by ops->stop */
+    struct probe *prev, *next;   /* prober->running */
+};
+
+struct prober {
+    struct event_base *base;
+    struct probe *running;              /* probes whose done has not run */
+    struct probe_tls_cache *tls;        /* probe_tls.c: SSL_CTXs */
+    struct probe_dns_chan *dns_chans;   /* probe_dns.c: per-target channels */
+    struct probe_ares *sys;             /* probe_resolve.c: system resolver */
+    struct probe_resolve_req *resolves; /* probe_resolve.c: pending */
+};
+
+/* ---- probe.c: common completion -------------------------------------- */
+
+/* Records the verdict (first call wins), stops the type's I/O at once and
+ * schedules done from the loop. Safe from any callback of the probe. */
+void probe_finish(struct probe *pr, bool ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes a short reason for errno err (reentrant, no strerror). */
+void probe_errno_reason(int err, char *buf, size_t len);
+
+/* ---- probe_tcp.c ------------------------------------------------------ */
+
+/* Opens a non-blocking socket and starts connecting to pr->addr. Returns
+ * the fd (connection maybe still in progress), or -1 with *err set. */
+int probe_tcp_connect(const struct probe *pr, int *err);
+
+/* After the socket became writable: 0 when connected, else the errno. */
+int probe_tcp_connect_result(int fd);
+
+int probe_tcp_start(struct probe *pr);
+
+/* ---- probe_http.c ----------------------------------------------------- */
+
+int probe_http_start(struct probe *pr);
+
+/* ---- probe_tls.c ------------------------------------------------------ */
+
+struct ssl_st;
+
+/* New client TLS session on fd for pr (SNI, verification per spec). NULL
+ * with a reason in err when the context or CA file cannot be set up. The
+ * caller owns the SSL (SSL_free). */
+struct ssl_st *probe_tls_new(struct probe *pr, int fd, char *err, size_t errlen);
+
+/* Describes a failed SSL_* call that returned ret, e.g. "tls: certificate
+ * verify failed: self-signed certificate". Clears the error queue. */
+void probe_tls_reason(struct ssl_st *ssl, int ret, const char *what, char *buf, size_t len);
+
+void probe_tls_prober_free(struct prober *p);
+
+/* ---- probe_ares.c: c-ares on libevent --------------------------------- */
+
+/* A c-ares channel driven by the prober's base: a libevent event per
+ * socket (from the sock-state callback) plus one timer for c-ares'
+ * retransmits and timeouts. opts->sock_state_cb is set here. */
+struct probe_ares *probe_ares_new(struct prober *p, struct ares_options *opts, int optmask);
+
+/* Destroys the channel; c-ares calls every pending callback with
+ * ARES_EDESTRUCTION first. Not from inside a callback of this channel. */
+void probe_ares_free(struct probe_ares *a);
+
+/* The channel, for ares_send/ares_getaddrinfo/ares_set_servers_ports. */
+ares_channel probe_ares_channel(struct probe_ares *a);
+
+/* Re-arms the timer after new work was queued on the channel. */
+void probe_ares_kick(struct probe_ares *a);
+
+/* ---- probe_dns.c / probe_resolve.c ------------------------------------ */
+
+int probe_dns_start(struct probe *pr);
+void probe_dns_prober_free(struct prober *p);
+void probe_resolve_prober_free(struct prober *p);
+
+#endif

@@ -1,0 +1,455 @@
+/*
+ * probe_spec.c -- one entry of the config's "checks" object, parsed into a
+ * struct probe_spec. Every error names the file and the JSON path, e.g.
+ * "FILE: $.checks.web.timeout: must be less than interval"; parsing goes
+ * on after an error so 'gtmd check' can list them all.
+ *
+ * Ownership: out's strings and arrays are malloc'd and belong to the
+ * caller (probe_spec_free). On failure out is freed and zeroed here, so
+ * calling probe_spec_free on it again is harmless.
+ */
+#include "health/probe.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/jsoncfg.h"
+#include "dns/name.h"
+
+/* Longest body_contains; it must fit well inside what we read. */
+#define PROBE_SPEC_MAX_NEEDLE 1024
+
+struct probe_spec_ctx {
+    struct jsoncfg j;
+    const char *path; /* JSON path of the check object */
+    json_t *obj;
+    struct probe_spec *s;
+};
+
+static const char *const probe_spec_common_keys[] = {"type", "port", "interval", "timeout",
+                                                     "rise", "fall", NULL};
+static const char *const probe_spec_http_keys[] = {
+    "method", "path", "host", "headers", "expect_status", "body_contains", NULL};
+static const char *const probe_spec_https_keys[] = {"ca_file", NULL};
+static const char *const probe_spec_dns_keys[] = {"query", "query_type", "expect_rcode",
+                                                  "expect_answer", NULL};
+static const char *const probe_spec_type_names[] = {"tcp", "http", "https", "dns"};
+
+/* Reports an error at the path of key (or of the check when key is NULL). */
+static void probe_spec_err(struct probe_spec_ctx *x, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void probe_spec_err(struct probe_spec_ctx *x, const char *key, const char *fmt, ...)
+{
+    char msg[512], sub[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (key)
+        snprintf(sub, sizeof(sub), "%s.%s", x->path, key);
+    else
+        snprintf(sub, sizeof(sub), "%s", x->path);
+    jsoncfg_err(&x->j, sub, "%s", msg);
+}
+
+static void probe_spec_sub(const struct probe_spec_ctx *x, const char *key, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s.%s", x->path, key);
+}
+
+static bool probe_spec_in(const char *const *list, const char *key)
+{
+    for (; *list; list++)
+        if (strcmp(*list, key) == 0)
+            return true;
+    return false;
+}
+
+/* Keys of another type are "not allowed for type X"; others are unknown. */
+static void probe_spec_keys(struct probe_spec_ctx *x, bool typed)
+{
+    const char *key;
+    json_t *v;
+    enum probe_type t = x->s->type;
+    json_object_foreach(x->obj, key, v)
+    {
+        bool http = probe_spec_in(probe_spec_http_keys, key);
+        bool https = probe_spec_in(probe_spec_https_keys, key);
+        bool dns = probe_spec_in(probe_spec_dns_keys, key);
+        if (probe_spec_in(probe_spec_common_keys, key))
+            continue;
+        if (!http && !https && !dns) {
+            probe_spec_err(x, NULL, "unknown key \"%s\"", key);
+            continue;
+        }
+        if (!typed)
+            continue;
+        bool ok = (http && (t == PROBE_HTTP || t == PROBE_HTTPS)) || (https && t == PROBE_HTTPS) ||
+                  (dns && t == PROBE_DNS);
+        if (!ok)
+            probe_spec_err(x, key, "not allowed for type %s", probe_spec_type_names[t]);
+    }
+}
+
+static bool probe_spec_type(struct probe_spec_ctx *x)
+{
+    json_t *v = json_object_get(x->obj, "type");
+    if (!v) {
+        probe_spec_err(x, "type", "is required (tcp, http, https or dns)");
+        return false;
+    }
+    for (size_t i = 0; i < sizeof(probe_spec_type_names) / sizeof(probe_spec_type_names[0]); i++) {
+        if (json_is_string(v) && strcmp(json_string_value(v), probe_spec_type_names[i]) == 0) {
+            x->s->type = (enum probe_type)i;
+            return true;
+        }
+    }
+    probe_spec_err(x, "type", "must be \"tcp\", \"http\", \"https\" or \"dns\"");
+    return false;
+}
+
+/* port, interval, timeout, rise, fall. */
+static void probe_spec_timing(struct probe_spec_ctx *x)
+{
+    static const uint16_t def_port[] = {0, 80, 443, 53};
+    struct probe_spec *s = x->s;
+    char sub[512];
+    size_t before;
+
+    probe_spec_sub(x, "port", sub, sizeof(sub));
+    s->port = (uint16_t)jsoncfg_int(&x->j, x->obj, "port", sub, 1, 65535, def_port[s->type]);
+    if (s->type == PROBE_TCP && !json_object_get(x->obj, "port"))
+        probe_spec_err(x, "port", "is required for type tcp");
+
+    before = x->j.errs->count;
+    probe_spec_sub(x, "interval", sub, sizeof(sub));
+    s->interval_ms = jsoncfg_ms(&x->j, x->obj, "interval", sub, 0.1, 3600, 1.0);
+    bool interval_ok = x->j.errs->count == before;
+
+    json_t *t = json_object_get(x->obj, "timeout");
+    s->timeout_ms = s->interval_ms / 2 < 2000 ? s->interval_ms / 2 : 2000;
+    if (t && (!json_is_number(t) || !(json_number_value(t) > 0))) {
+        probe_spec_err(x, "timeout", "must be a positive number of seconds");
+    } else if (t) {
+        double ms = json_number_value(t) * 1000.0 + 0.5;
+        if (ms < 1)
+            probe_spec_err(x, "timeout", "must be at least 0.001 seconds");
+        else if (interval_ok && ms >= s->interval_ms)
+            probe_spec_err(x, "timeout", "must be less than interval");
+        else
+            s->timeout_ms = (uint32_t)ms;
+    }
+
+    probe_spec_sub(x, "rise", sub, sizeof(sub));
+    s->rise = (uint8_t)jsoncfg_int(&x->j, x->obj, "rise", sub, 1, 100, 2);
+    probe_spec_sub(x, "fall", sub, sizeof(sub));
+    s->fall = (uint8_t)jsoncfg_int(&x->j, x->obj, "fall", sub, 1, 100, 2);
+}
+
+/* A string at key whose octets are all printable ASCII (no space unless
+ * allow_space); NULL when absent or bad (bad is reported). */
+static const char *probe_spec_text(struct probe_spec_ctx *x, const char *key, bool allow_space,
+                                   const char *what)
+{
+    json_t *v = json_object_get(x->obj, key);
+    if (!v)
+        return NULL;
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    bool ok = s && s[0] && json_string_length(v) == strlen(s);
+    for (const char *c = s; ok && *c; c++)
+        ok = (*c > ' ' && *c < 0x7f) || (allow_space && *c == ' ');
+    if (!ok) {
+        probe_spec_err(x, key, "must be %s", what);
+        return NULL;
+    }
+    return s;
+}
+
+/* RFC 9110 token characters, for header names. */
+static bool probe_spec_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *s)))
+            return false;
+    return true;
+}
+
+/* Header values: no CR, LF or other control characters but HTAB. */
+static bool probe_spec_field_value(json_t *v)
+{
+    if (!json_is_string(v))
+        return false;
+    const char *s = json_string_value(v);
+    if (json_string_length(v) != strlen(s))
+        return false;
+    for (; *s; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+            return false;
+    return true;
+}
+
+static void probe_spec_header(struct probe_spec_ctx *x, const char *name, json_t *v)
+{
+    static const char *const reserved[] = {"Host", "Connection", "Content-Length",
+                                           "Transfer-Encoding"};
+    char key[300];
+    snprintf(key, sizeof(key), "headers.%s", name);
+    if (!probe_spec_token(name)) {
+        probe_spec_err(x, key, "header names must be tokens (no spaces, colons, CR or LF)");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        if (strcasecmp(name, reserved[i]) == 0) {
+            probe_spec_err(x, key, "is set by the prober%s",
+                           i == 0 ? "; use the check's \"host\"" : "");
+            return;
+        }
+    }
+    if (!probe_spec_field_value(v)) {
+        probe_spec_err(x, key, "must be a string without CR, LF or control characters");
+        return;
+    }
+    struct probe_spec *s = x->s;
+    size_t n = strlen(name) + 2 + strlen(json_string_value(v)) + 1;
+    char *line = malloc(n);
+    if (!line)
+        abort();
+    snprintf(line, n, "%s: %s", name, json_string_value(v));
+    s->headers[s->n_headers++] = line;
+}
+
+static void probe_spec_headers(struct probe_spec_ctx *x)
+{
+    json_t *h = json_object_get(x->obj, "headers");
+    const char *name;
+    json_t *v;
+    if (!h)
+        return;
+    if (!json_is_object(h)) {
+        probe_spec_err(x, "headers", "must be an object of header name to string value");
+        return;
+    }
+    x->s->headers = calloc(json_object_size(h) + 1, sizeof(char *));
+    if (!x->s->headers)
+        abort();
+    json_object_foreach(h, name, v) probe_spec_header(x, name, v);
+}
+
+static bool probe_spec_status_code(json_t *v, uint16_t *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 599)
+        return false;
+    *out = (uint16_t)json_integer_value(v);
+    return true;
+}
+
+static void probe_spec_status(struct probe_spec_ctx *x)
+{
+    struct probe_spec *s = x->s;
+    json_t *a = json_object_get(x->obj, "expect_status"), *e;
+    size_t i;
+    if (!a) {
+        s->status = malloc(sizeof(*s->status));
+        if (!s->status)
+            abort();
+        s->status[0] = (struct probe_status_range){200, 299};
+        s->n_status = 1;
+        return;
+    }
+    if (!json_is_array(a) || json_array_size(a) == 0) {
+        probe_spec_err(x, "expect_status", "must be a non-empty array like [200, [300, 399]]");
+        return;
+    }
+    s->status = calloc(json_array_size(a), sizeof(*s->status));
+    if (!s->status)
+        abort();
+    json_array_foreach(a, i, e)
+    {
+        struct probe_status_range r;
+        bool ok = probe_spec_status_code(e, &r.lo);
+        if (ok)
+            r.hi = r.lo;
+        else if (json_is_array(e) && json_array_size(e) == 2)
+            ok = probe_spec_status_code(json_array_get(e, 0), &r.lo) &&
+                 probe_spec_status_code(json_array_get(e, 1), &r.hi) && r.lo <= r.hi;
+        if (!ok) {
+            char key[64];
+            snprintf(key, sizeof(key), "expect_status[%zu]", i);
+            probe_spec_err(x, key, "must be a status 100..599 or a range [lo, hi] of them");
+            continue;
+        }
+        s->status[s->n_status++] = r;
+    }
+}
+
+static char *probe_spec_dup(const char *s)
+{
+    return s ? jsoncfg_strdup(s) : NULL;
+}
+
+static void probe_spec_ca_file(struct probe_spec_ctx *x)
+{
+    json_t *v = json_object_get(x->obj, "ca_file");
+    if (!v)
+        return;
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        json_string_length(v) != strlen(json_string_value(v))) {
+        probe_spec_err(x, "ca_file", "must be a file name");
+        return;
+    }
+    char *p = jsoncfg_path(&x->j, json_string_value(v));
+    if (access(p, R_OK) != 0) {
+        probe_spec_err(x, "ca_file", "cannot read %s: %s", p, strerror(errno));
+        free(p);
+        return;
+    }
+    x->s->ca_file = p;
+}
+
+static void probe_spec_http(struct probe_spec_ctx *x)
+{
+    struct probe_spec *s = x->s;
+    json_t *m = json_object_get(x->obj, "method");
+    const char *method = "GET";
+    if (m && (!json_is_string(m) || (strcmp(json_string_value(m), "GET") != 0 &&
+                                     strcmp(json_string_value(m), "HEAD") != 0)))
+        probe_spec_err(x, "method", "must be \"GET\" or \"HEAD\"");
+    else if (m)
+        method = json_string_value(m);
+    s->method = jsoncfg_strdup(method);
+
+    const char *path = probe_spec_text(x, "path", false,
+                                       "a string starting with \"/\" without spaces or "
+                                       "control characters");
+    if (path && path[0] != '/') {
+        probe_spec_err(x, "path", "must start with \"/\"");
+        path = NULL;
+    }
+    s->path = jsoncfg_strdup(path ? path : "/");
+    s->host = probe_spec_dup(probe_spec_text(x, "host", false, "a host name without spaces"));
+    if (s->host && strlen(s->host) > 253) {
+        probe_spec_err(x, "host", "is longer than 253 characters");
+    }
+    probe_spec_headers(x);
+    probe_spec_status(x);
+
+    json_t *b = json_object_get(x->obj, "body_contains");
+    if (b && (!json_is_string(b) || json_string_length(b) == 0 ||
+              json_string_length(b) > PROBE_SPEC_MAX_NEEDLE ||
+              json_string_length(b) != strlen(json_string_value(b))))
+        probe_spec_err(x, "body_contains", "must be a non-empty string of at most %d octets",
+                       PROBE_SPEC_MAX_NEEDLE);
+    else if (b && strcmp(method, "HEAD") == 0)
+        probe_spec_err(x, "body_contains", "cannot be used with method HEAD (no body)");
+    else if (b)
+        s->body_contains = jsoncfg_strdup(json_string_value(b));
+    if (s->type == PROBE_HTTPS)
+        probe_spec_ca_file(x);
+}
+
+struct probe_spec_name {
+    const char *name;
+    int value;
+};
+
+/* A name from table (case-insensitive) or an integer in [lo, hi]. */
+static bool probe_spec_named_int(json_t *v, const struct probe_spec_name *table, long lo, long hi,
+                                 int *out)
+{
+    if (json_is_integer(v)) {
+        if (json_integer_value(v) < lo || json_integer_value(v) > hi)
+            return false;
+        *out = (int)json_integer_value(v);
+        return true;
+    }
+    if (!json_is_string(v))
+        return false;
+    for (; table->name; table++) {
+        if (strcasecmp(table->name, json_string_value(v)) == 0) {
+            *out = table->value;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void probe_spec_dns_codes(struct probe_spec_ctx *x)
+{
+    static const struct probe_spec_name types[] = {{"A", 1},     {"NS", 2},  {"CNAME", 5},
+                                                   {"SOA", 6},   {"MX", 15}, {"TXT", 16},
+                                                   {"AAAA", 28}, {NULL, 0}};
+    static const struct probe_spec_name rcodes[] = {
+        {"NOERROR", 0}, {"FORMERR", 1}, {"SERVFAIL", 2}, {"NXDOMAIN", 3},
+        {"NOTIMP", 4},  {"REFUSED", 5}, {"YXDOMAIN", 6}, {"YXRRSET", 7},
+        {"NXRRSET", 8}, {"NOTAUTH", 9}, {"NOTZONE", 10}, {NULL, 0}};
+    struct probe_spec *s = x->s;
+    json_t *v = json_object_get(x->obj, "query_type");
+    int n = 1;
+    if (v && !probe_spec_named_int(v, types, 1, 65535, &n))
+        probe_spec_err(x, "query_type",
+                       "must be one of A, AAAA, TXT, SOA, NS, CNAME, MX or a number 1..65535");
+    s->dns_type = (uint16_t)n;
+    n = 0;
+    v = json_object_get(x->obj, "expect_rcode");
+    if (v && !probe_spec_named_int(v, rcodes, 0, 15, &n))
+        probe_spec_err(x, "expect_rcode",
+                       "must be an rcode name such as \"NOERROR\" or \"NXDOMAIN\", or 0..15");
+    s->dns_rcode = n;
+}
+
+static void probe_spec_dns(struct probe_spec_ctx *x)
+{
+    struct probe_spec *s = x->s;
+    json_t *q = json_object_get(x->obj, "query");
+    struct dns_name n;
+    if (!q)
+        probe_spec_err(x, "query", "is required for type dns");
+    else if (!json_is_string(q) || !dns_name_from_str(json_string_value(q), &n))
+        probe_spec_err(x, "query", "must be a domain name such as \"www.example.com.\"");
+    else {
+        char buf[1024];
+        dns_name_to_str(n.wire, buf, sizeof(buf));
+        s->dns_name = jsoncfg_strdup(buf);
+    }
+    probe_spec_dns_codes(x);
+    const char *a =
+        probe_spec_text(x, "expect_answer", true, "a non-empty rdata string such as \"192.0.2.1\"");
+    s->dns_expect = probe_spec_dup(a);
+}
+
+bool probe_spec_parse(json_t *obj, const char *file, const char *dir, const char *path,
+                      struct probe_spec *out, struct errlist *errs)
+{
+    struct probe_spec_ctx x = {
+        .j = {.errs = errs, .file = file, .dir = dir}, .path = path, .obj = obj, .s = out};
+    size_t before = errs->count;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(obj)) {
+        probe_spec_err(&x, NULL, "must be an object with at least \"type\"");
+        return false;
+    }
+    bool typed = probe_spec_type(&x);
+    probe_spec_keys(&x, typed);
+    if (typed) {
+        probe_spec_timing(&x);
+        if (out->type == PROBE_HTTP || out->type == PROBE_HTTPS)
+            probe_spec_http(&x);
+        else if (out->type == PROBE_DNS)
+            probe_spec_dns(&x);
+    }
+    if (errs->count != before) {
+        probe_spec_free(out);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,104 @@
+/*
+ * probe_tcp.c -- the tcp probe (passes once the connection is established)
+ * and the non-blocking connect that the http probe shares.
+ *
+ * Refused, reset and unreachable are reported from SO_ERROR as soon as the
+ * kernel knows; a black-holed SYN is cut by the probe's deadline (probe.c).
+ */
+#include "health/probe_int.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct probe_tcp {
+    int fd;
+    struct event *ev; /* EV_WRITE: connect finished */
+};
+
+int probe_tcp_connect(const struct probe *pr, int *err)
+{
+    int fd = socket(pr->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    if (connect(fd, (const struct sockaddr *)&pr->addr, pr->addr_len) != 0 &&
+        errno != EINPROGRESS) {
+        *err = errno;
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int probe_tcp_connect_result(int fd)
+{
+    int e = 0;
+    socklen_t len = sizeof(e);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+        return errno;
+    return e;
+}
+
+static void probe_tcp_stop(struct probe *pr)
+{
+    struct probe_tcp *t = pr->impl;
+    if (!t)
+        return;
+    if (t->ev)
+        event_free(t->ev);
+    if (t->fd >= 0)
+        close(t->fd);
+    free(t);
+    pr->impl = NULL;
+}
+
+static const char *probe_tcp_phase(const struct probe *pr)
+{
+    return "connecting";
+}
+
+static const struct probe_ops probe_tcp_ops = {probe_tcp_stop, probe_tcp_phase};
+
+static void probe_tcp_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct probe *pr = arg;
+    int e = probe_tcp_connect_result(fd);
+    char why[96];
+
+    if (e == 0) {
+        probe_finish(pr, true, "ok");
+        return;
+    }
+    probe_errno_reason(e, why, sizeof(why));
+    probe_finish(pr, false, "%s", why);
+}
+
+int probe_tcp_start(struct probe *pr)
+{
+    int err = 0;
+    char why[96];
+    int fd = probe_tcp_connect(pr, &err);
+
+    if (fd < 0) {
+        probe_errno_reason(err, why, sizeof(why));
+        probe_finish(pr, false, "%s", why);
+        /* A verdict about the target, or a local failure to even try. */
+        return err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH ? 0 : -1;
+    }
+    struct probe_tcp *t = calloc(1, sizeof(*t));
+    if (!t)
+        abort();
+    t->fd = fd;
+    pr->impl = t;
+    pr->ops = &probe_tcp_ops;
+    t->ev = event_new(pr->p->base, fd, EV_WRITE, probe_tcp_on_write, pr);
+    if (!t->ev || event_add(t->ev, NULL) != 0) {
+        probe_finish(pr, false, "cannot watch socket");
+        return -1;
+    }
+    return 0;
+}

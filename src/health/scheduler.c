@@ -1,0 +1,359 @@
+/*
+ * scheduler.c -- the prober thread.
+ */
+#include "health/scheduler.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "health/persist.h"
+
+#define SCHED_RESOLVE_EVERY 30.0 /* seconds between re-resolutions of names */
+#define SCHED_STATS_EVERY 10     /* seconds between prober_stats lines */
+
+struct sched_plan;
+
+struct sched_job {
+    struct sched_plan *plan;
+    struct sched_target t;
+    struct event *timer;
+    double next_at;     /* monotonic seconds of the next scheduled start */
+    double resolved_at; /* 0 = never */
+    double started_at;
+    bool in_flight;
+    bool initial; /* counts toward the first round */
+};
+
+struct sched_plan {
+    struct scheduler *sch;
+    struct sched_job *jobs;
+    size_t n;
+    int refs; /* 1 while current, +1 per probe in flight */
+    void *owner;
+    void (*release)(void *owner);
+    struct sched_target *targets;
+    struct sched_plan *prev, *next; /* every live plan, for shutdown */
+};
+
+struct scheduler {
+    struct health_core *core;
+    pthread_t thread;
+    struct event_base *base;
+    struct prober *prober;
+    pthread_mutex_t lock; /* guards pending, state_file_next and the initial count */
+    pthread_cond_t cond;
+    struct sched_plan *pending;
+    char *state_file_next;
+    char *state_file; /* prober thread only */
+    struct event *ev_adopt;
+    struct event *ev_persist;
+    struct event *ev_stats;
+    struct sched_plan *current;
+    struct sched_plan *plans; /* all live plans (prober thread) */
+    size_t initial_left;
+    uint64_t probes, late_count;
+    double late_sum, late_max;
+};
+
+static double sched_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sched_plan_unref(struct sched_plan *p)
+{
+    if (--p->refs > 0)
+        return;
+    if (p->prev)
+        p->prev->next = p->next;
+    else if (p->sch->plans == p)
+        p->sch->plans = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->jobs[i].timer)
+            event_free(p->jobs[i].timer);
+    free(p->jobs);
+    free(p->targets);
+    if (p->release)
+        p->release(p->owner);
+    free(p);
+}
+
+static void sched_initial_done(struct scheduler *s, struct sched_job *j)
+{
+    if (!j->initial)
+        return;
+    j->initial = false;
+    pthread_mutex_lock(&s->lock);
+    if (s->initial_left > 0 && --s->initial_left == 0)
+        pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void sched_arm(struct sched_job *j)
+{
+    double now = sched_mono(), interval = j->t.spec->interval_ms / 1000.0;
+    j->next_at += interval;
+    if (j->next_at < now) /* fell behind: skip missed rounds, keep the phase */
+        j->next_at += ceil((now - j->next_at) / interval) * interval;
+    double d = j->next_at - now;
+    struct timeval tv = {(time_t)d, (suseconds_t)((d - floor(d)) * 1e6)};
+    evtimer_add(j->timer, &tv);
+}
+
+static void sched_on_result(void *arg, const struct probe_result *r)
+{
+    struct sched_job *j = arg;
+    struct scheduler *s = j->plan->sch;
+    j->in_flight = false;
+    health_report(s->core, j->t.slot, r->ok, r->latency_us, r->reason, j->t.spec->rise,
+                  j->t.spec->fall);
+    sched_initial_done(s, j);
+    sched_plan_unref(j->plan);
+}
+
+static void sched_probe(struct sched_job *j)
+{
+    j->in_flight = true;
+    j->plan->refs++;
+    const char *host = j->t.host[0] ? j->t.host : NULL;
+    probe_run(j->plan->sch->prober, j->t.spec, &j->t.addr, j->t.addr_len, host, sched_on_result, j);
+}
+
+static void sched_on_resolved(void *arg, bool ok, const struct sockaddr_storage *addr,
+                              socklen_t len)
+{
+    struct sched_job *j = arg;
+    if (ok) {
+        j->t.addr = *addr;
+        j->t.addr_len = len;
+        if (addr->ss_family == AF_INET)
+            ((struct sockaddr_in *)&j->t.addr)->sin_port = htons(j->t.port);
+        else
+            ((struct sockaddr_in6 *)&j->t.addr)->sin6_port = htons(j->t.port);
+        j->resolved_at = sched_mono();
+        j->plan->refs--; /* the resolution's reference becomes the probe's */
+        sched_probe(j);
+        return;
+    }
+    struct probe_result r = {.ok = false, .latency_us = 0};
+    snprintf(r.reason, sizeof(r.reason), "cannot resolve %.100s", j->t.host);
+    sched_on_result(j, &r);
+}
+
+static void sched_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct sched_job *j = arg;
+    struct scheduler *s = j->plan->sch;
+    double now = sched_mono(), late = now - j->next_at;
+    (void)fd;
+    (void)what;
+    s->probes++;
+    if (late > 0) {
+        s->late_sum += late;
+        s->late_count++;
+        if (late > s->late_max)
+            s->late_max = late;
+    }
+    if (j->plan != s->current)
+        return;
+    sched_arm(j);
+    if (j->in_flight)
+        return; /* cannot happen with timeout < interval; never stack probes */
+    if (j->t.host[0] && (j->resolved_at == 0 || now - j->resolved_at > SCHED_RESOLVE_EVERY)) {
+        j->in_flight = true;
+        j->plan->refs++;
+        probe_resolve(s->prober, j->t.host, sched_on_resolved, j);
+        return;
+    }
+    sched_probe(j);
+}
+
+/* Installs the pending plan (prober thread). */
+static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
+{
+    struct scheduler *s = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&s->lock);
+    struct sched_plan *p = s->pending;
+    s->pending = NULL;
+    if (s->state_file_next) {
+        free(s->state_file);
+        s->state_file = s->state_file_next;
+        s->state_file_next = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!p)
+        return;
+    if (s->current)
+        sched_plan_unref(s->current);
+    s->current = p;
+    p->next = s->plans;
+    if (s->plans)
+        s->plans->prev = p;
+    s->plans = p;
+    double now = sched_mono();
+    for (size_t i = 0; i < p->n; i++) {
+        struct sched_job *j = &p->jobs[i];
+        double interval = j->t.spec->interval_ms / 1000.0;
+        /* Spread the jobs over the interval; undecided endpoints go first,
+         * within the first tenth of it, so start-up is quick. */
+        double spread = j->initial ? interval / 10.0 : interval;
+        double offset = spread * ((double)i + 0.5) / (double)p->n;
+        j->next_at = now + offset - interval;
+        j->timer = evtimer_new(s->base, sched_on_timer, j);
+        sched_arm(j);
+    }
+    log_info("event=prober_plan targets=%zu", p->n);
+}
+
+static void sched_on_persist(evutil_socket_t fd, short what, void *arg)
+{
+    struct scheduler *s = arg;
+    (void)fd;
+    (void)what;
+    if (s->state_file)
+        persist_save(s->core, s->state_file);
+}
+
+static void sched_on_change(void *arg)
+{
+    struct scheduler *s = arg;
+    event_active(s->ev_persist, EV_TIMEOUT, 0);
+}
+
+static void sched_on_stats(evutil_socket_t fd, short what, void *arg)
+{
+    struct scheduler *s = arg;
+    (void)fd;
+    (void)what;
+    if (s->probes == 0)
+        return;
+    log_info("event=prober_stats probes=%llu rate_per_s=%.1f late_avg_ms=%.2f late_max_ms=%.2f",
+             (unsigned long long)s->probes, (double)s->probes / SCHED_STATS_EVERY,
+             s->late_count ? s->late_sum * 1e3 / (double)s->late_count : 0.0, s->late_max * 1e3);
+    s->probes = s->late_count = 0;
+    s->late_sum = s->late_max = 0;
+}
+
+static void *sched_main(void *arg)
+{
+    struct scheduler *s = arg;
+    event_base_loop(s->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+struct scheduler *scheduler_start(struct health_core *core)
+{
+    struct scheduler *s = calloc(1, sizeof(*s));
+    if (!s)
+        abort();
+    evthread_use_pthreads();
+    s->core = core;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->base = event_base_new();
+    s->prober = s->base ? prober_new(s->base) : NULL;
+    if (!s->prober) {
+        log_error("event=prober_start result=failed");
+        abort();
+    }
+    s->ev_adopt = event_new(s->base, -1, 0, sched_on_adopt, s);
+    s->ev_persist = event_new(s->base, -1, 0, sched_on_persist, s);
+    s->ev_stats = event_new(s->base, -1, EV_PERSIST, sched_on_stats, s);
+    struct timeval tv = {SCHED_STATS_EVERY, 0};
+    event_add(s->ev_stats, &tv);
+    core->on_change = sched_on_change;
+    core->on_change_arg = s;
+    if (pthread_create(&s->thread, NULL, sched_main, s) != 0)
+        abort();
+    return s;
+}
+
+void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n,
+                        const char *state_file, void *owner, void (*release)(void *owner))
+{
+    struct sched_plan *p = calloc(1, sizeof(*p));
+    if (!p)
+        abort();
+    p->sch = s;
+    p->targets = targets;
+    p->n = n;
+    p->refs = 1;
+    p->owner = owner;
+    p->release = release;
+    p->jobs = calloc(n ? n : 1, sizeof(*p->jobs));
+    if (!p->jobs)
+        abort();
+    size_t initial = 0;
+    for (size_t i = 0; i < n; i++) {
+        p->jobs[i].plan = p;
+        p->jobs[i].t = targets[i];
+        p->jobs[i].initial = health_slot_state(targets[i].slot) == HEALTH_UNKNOWN;
+        initial += p->jobs[i].initial;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->pending)
+        sched_plan_unref(s->pending); /* never started: nothing in flight */
+    s->pending = p;
+    s->initial_left = initial;
+    free(s->state_file_next);
+    s->state_file_next = strdup(state_file ? state_file : "");
+    pthread_mutex_unlock(&s->lock);
+    event_active(s->ev_adopt, EV_TIMEOUT, 0);
+}
+
+bool scheduler_wait_initial(struct scheduler *s, double timeout_s)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    double t = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + timeout_s;
+    until.tv_sec = (time_t)t;
+    until.tv_nsec = (long)((t - floor(t)) * 1e9);
+    pthread_mutex_lock(&s->lock);
+    while (s->initial_left > 0)
+        if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT)
+            break;
+    bool done = s->initial_left == 0;
+    pthread_mutex_unlock(&s->lock);
+    return done;
+}
+
+void scheduler_stop(struct scheduler *s)
+{
+    if (!s)
+        return;
+    /* loopexit, not loopbreak: a break sent before the loop starts is lost. */
+    event_base_loopexit(s->base, NULL);
+    pthread_join(s->thread, NULL);
+    s->core->on_change = NULL;
+    if (s->pending)
+        sched_plan_unref(s->pending);
+    /* Cancel probes in flight first, then drop every plan outright. */
+    prober_free(s->prober);
+    while (s->plans) {
+        s->plans->refs = 1;
+        sched_plan_unref(s->plans);
+    }
+    event_free(s->ev_adopt);
+    event_free(s->ev_persist);
+    event_free(s->ev_stats);
+    event_base_free(s->base);
+    free(s->state_file);
+    free(s->state_file_next);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}

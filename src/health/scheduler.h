@@ -1,0 +1,49 @@
+/*
+ * scheduler.h -- the prober thread: runs every check on schedule.
+ *
+ * One thread with its own libevent base runs all probes (probe.h) so they
+ * never block query answering. Probes of one check are spread over its
+ * interval; each result goes to the health core (health_report). A reload
+ * hands a new plan over with scheduler_set_plan; probes in flight on the
+ * old plan finish and their results still count (slots are shared by key).
+ *
+ * Ownership: scheduler_set_plan takes the targets array (freed with the
+ * plan) and one reference on 'owner', released through release(owner)
+ * once no probe of that plan is in flight; 'owner' keeps the specs alive.
+ */
+#ifndef GTM_HEALTH_SCHEDULER_H
+#define GTM_HEALTH_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "health/health.h"
+#include "health/probe.h"
+
+struct sched_target {
+    const struct probe_spec *spec;
+    struct health_slot *slot;
+    struct sockaddr_storage addr; /* port set; addr_len 0 = resolve 'host' first */
+    socklen_t addr_len;
+    char host[256]; /* name for resolution and Host/SNI; may be "" */
+    uint16_t port;  /* port for a resolved host name */
+};
+
+struct scheduler;
+
+/* Starts the prober thread; state_file may be NULL (no persistence). */
+struct scheduler *scheduler_start(struct health_core *core);
+
+void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n,
+                        const char *state_file, void *owner, void (*release)(void *owner));
+
+/* Waits until every target whose slot was UNKNOWN when its plan started has
+ * its first result, or timeout_s passes. True when all are decided. */
+bool scheduler_wait_initial(struct scheduler *s, double timeout_s);
+
+/* Stops the thread, waits for it, releases every plan. */
+void scheduler_stop(struct scheduler *s);
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * policy.c -- the gslb set: lookups, aggregation, binding names.
+ */
+#include "policy/policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsoncfg.h"
+#include "dns/dns.h"
+
+static void policy_endpoint_free(struct policy_endpoint *e)
+{
+    free(e->name);
+    free(e->key);
+    free(e->address_str);
+    free(e->check_host);
+}
+
+void gslb_ref(struct gslb *g)
+{
+    atomic_fetch_add(&g->refs, 1);
+}
+
+void gslb_unref(struct gslb *g)
+{
+    if (g && atomic_fetch_sub(&g->refs, 1) == 1)
+        gslb_free(g);
+}
+
+void gslb_free(struct gslb *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->n_regions; i++)
+        free(g->regions[i].name);
+    for (size_t i = 0; i < g->n_azs; i++)
+        free(g->azs[i].name);
+    for (size_t i = 0; i < g->n_checks; i++) {
+        free(g->checks[i].name);
+        probe_spec_free(&g->checks[i].spec);
+    }
+    for (size_t i = 0; i < g->n_pools; i++) {
+        for (size_t k = 0; k < g->pools[i].n_eps; k++)
+            policy_endpoint_free(&g->pools[i].eps[k]);
+        free(g->pools[i].eps);
+        free(g->pools[i].name);
+    }
+    for (size_t i = 0; i < g->n_records; i++) {
+        struct policy_record *r = &g->records[i];
+        for (size_t k = 0; k < r->n_fallback; k++)
+            policy_endpoint_free(&r->fallback[k]);
+        free(r->fallback);
+        free(r->regions);
+        free(r->name_str);
+        free(r->path);
+    }
+    free(g->regions);
+    free(g->azs);
+    free(g->checks);
+    free(g->pools);
+    free(g->records);
+    free(g->bindings);
+    free(g->state_file);
+    free(g);
+}
+
+int gslb_region_index(const struct gslb *g, const char *name)
+{
+    for (size_t i = 0; i < g->n_regions; i++)
+        if (strcmp(g->regions[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int gslb_pool_index(const struct gslb *g, const char *name)
+{
+    for (size_t i = 0; i < g->n_pools; i++)
+        if (strcmp(g->pools[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* An endpoint without a slot (pool without a check) is always up. */
+static bool policy_ep_up(const struct policy_endpoint *e)
+{
+    return !e->slot || health_slot_up(e->slot);
+}
+
+bool gslb_az_up(const struct gslb *g, const struct policy_pool *p, uint16_t az)
+{
+    unsigned up = 0;
+    (void)g;
+    for (size_t i = 0; i < p->n_eps; i++)
+        if (p->eps[i].az == az && policy_ep_up(&p->eps[i]))
+            up++;
+    return up >= p->min_healthy;
+}
+
+bool gslb_region_up(const struct gslb *g, const struct policy_pool *p, uint16_t region)
+{
+    unsigned up = 0;
+    for (size_t i = 0; i < p->n_eps; i++) {
+        const struct policy_endpoint *e = &p->eps[i];
+        if (e->region == region && policy_ep_up(e) &&
+            (e->az == UINT16_MAX || gslb_az_up(g, p, e->az)))
+            up++;
+    }
+    return up >= p->min_healthy;
+}
+
+static bool policy_pool_has(const struct policy_pool *p, uint16_t rtype)
+{
+    for (size_t i = 0; i < p->n_eps; i++)
+        if (p->eps[i].rtype == rtype)
+            return true;
+    return false;
+}
+
+/* Sets one type slot of a binding; reports a second record for it. */
+static void policy_bind_type(const struct jsoncfg *j, const struct policy_record **slot,
+                             const struct policy_record *r, const char *type)
+{
+    if (*slot)
+        jsoncfg_err(j, r->path, "%s already has a %s policy record at %s", r->name_str, type,
+                    (*slot)->path);
+    else
+        *slot = r;
+}
+
+void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
+{
+    g->bindings = calloc(g->n_records ? g->n_records : 1, sizeof(*g->bindings));
+    if (!g->bindings)
+        abort();
+    for (size_t i = 0; i < g->n_records; i++) {
+        const struct policy_record *r = &g->records[i];
+        size_t b = 0;
+        while (b < i && !(g->records[b].name_len == r->name_len &&
+                          memcmp(g->records[b].name, r->name, r->name_len) == 0))
+            b++;
+        /* Bindings are indexed like the first record of each name. */
+        struct policy_binding *pb = &g->bindings[b];
+        const struct policy_pool *pool = &g->pools[r->pool];
+        if (r->rtype == DNS_TYPE_CNAME) {
+            policy_bind_type(j, &pb->cname, r, "CNAME");
+            continue;
+        }
+        if (policy_pool_has(pool, DNS_TYPE_A))
+            policy_bind_type(j, &pb->a, r, "A");
+        if (policy_pool_has(pool, DNS_TYPE_AAAA))
+            policy_bind_type(j, &pb->aaaa, r, "AAAA");
+    }
+    for (size_t i = 0; i < g->n_records; i++) {
+        struct policy_binding *pb = &g->bindings[i];
+        if (pb->cname && (pb->a || pb->aaaa))
+            jsoncfg_err(j, pb->cname->path, "%s: a CNAME policy cannot share its name",
+                        pb->cname->name_str);
+    }
+    g->n_bindings = g->n_records;
+}

@@ -1,0 +1,131 @@
+/*
+ * policy.h -- pools of endpoints in regions and azs, and policy records.
+ *
+ * A struct gslb is the compiled form of the config's "regions", "checks",
+ * "pools" and "records" sections. It is built by the loader next to the
+ * zones, becomes part of a snapshot, and is read-only afterwards: DNS
+ * workers evaluate policy records against it (policy_eval.h) reading only
+ * the endpoints' atomic health bytes.
+ *
+ * Ownership: a gslb owns everything reachable from it (gslb_free); health
+ * slots belong to the health core and outlive every gslb.
+ */
+#ifndef GTM_POLICY_POLICY_H
+#define GTM_POLICY_POLICY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "health/health.h"
+#include "health/probe.h"
+
+struct policy_region {
+    char *name;
+    bool has_location;
+    double lat, lon; /* degrees */
+};
+
+struct policy_az {
+    char *name;
+    uint16_t region;
+};
+
+struct policy_endpoint {
+    char *name;
+    char *key;          /* "pool/name": the health slot key */
+    uint16_t rtype;     /* DNS_TYPE_A, DNS_TYPE_AAAA or DNS_TYPE_CNAME */
+    uint16_t rdlen;     /* 4, 16, or wire name length */
+    uint8_t rdata[255]; /* address, or the CNAME target in wire form */
+    char *address_str;  /* as configured */
+    uint16_t region;    /* index into gslb.regions */
+    uint16_t az;        /* index into gslb.azs; UINT16_MAX = none */
+    uint32_t weight;    /* 0 = never selected while others are up */
+    struct health_slot *slot;
+    /* Where the probe goes: an address, or a host name resolved by c-ares. */
+    struct sockaddr_storage check_addr;
+    socklen_t check_len; /* 0 when check_host must be resolved */
+    char *check_host;
+    uint16_t check_port;
+};
+
+struct policy_pool {
+    char *name;
+    int check;            /* index into gslb.checks; -1 = no check (always up) */
+    unsigned min_healthy; /* per region and per az; default 1 */
+    struct policy_endpoint *eps;
+    size_t n_eps;
+};
+
+enum policy_kind { POLICY_FAILOVER = 0, POLICY_WEIGHTED, POLICY_ALL };
+enum policy_select { SELECT_ALL = 0, SELECT_WEIGHTED, SELECT_HASHED };
+enum policy_down { DOWN_ALL = 0, DOWN_FALLBACK, DOWN_EMPTY };
+
+struct policy_record {
+    char *name_str;
+    uint8_t name[255];
+    uint8_t name_len;
+    uint16_t rtype; /* type served, from the pool's endpoints */
+    uint32_t pool;
+    uint32_t ttl;
+    enum policy_kind policy;
+    uint16_t *regions; /* order (failover) or the set (others) */
+    size_t n_regions;
+    enum policy_select select;
+    unsigned answers; /* at most this many records */
+    unsigned spill;   /* failover: spread over the next N regions */
+    enum policy_down when_all_down;
+    struct policy_endpoint *fallback; /* static answers for DOWN_FALLBACK */
+    size_t n_fallback;
+    char *path; /* JSON path, for messages */
+};
+
+/* What a zone node points at: the policy records of one name by type. */
+struct policy_binding {
+    const struct policy_record *a, *aaaa, *cname;
+};
+
+struct policy_check {
+    char *name;
+    struct probe_spec spec;
+};
+
+struct gslb {
+    atomic_int refs; /* snapshot + prober plans; see gslb_unref */
+    struct policy_region *regions;
+    size_t n_regions;
+    struct policy_az *azs;
+    size_t n_azs;
+    struct policy_check *checks;
+    size_t n_checks;
+    struct policy_pool *pools;
+    size_t n_pools;
+    struct policy_record *records;
+    size_t n_records;
+    struct policy_binding *bindings; /* one per distinct record name */
+    size_t n_bindings;
+    char *state_file;     /* resolved path or NULL */
+    double state_max_age; /* seconds a state file stays fresh */
+};
+
+/* A gslb is shared by the snapshot that serves it and the prober plan that
+ * probes its endpoints; the last gslb_unref frees it. */
+void gslb_ref(struct gslb *g);
+void gslb_unref(struct gslb *g);
+void gslb_free(struct gslb *g);
+
+int gslb_region_index(const struct gslb *g, const char *name);
+int gslb_pool_index(const struct gslb *g, const char *name);
+
+/* Groups records by name into bindings (bindings[i] is used when records[i]
+ * is the first record of its name); reports two records for one type. */
+struct jsoncfg;
+void policy_bind_names(const struct jsoncfg *j, struct gslb *g);
+
+/* A region is up in a pool when >= min_healthy of its endpoints there are up. */
+bool gslb_region_up(const struct gslb *g, const struct policy_pool *p, uint16_t region);
+bool gslb_az_up(const struct gslb *g, const struct policy_pool *p, uint16_t az);
+
+#endif

@@ -1,0 +1,509 @@
+/*
+ * policy_config.c -- parses regions, checks, pools and records.
+ */
+#include "policy/policy_config.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+#include "dns/dns.h"
+#include "dns/name.h"
+
+#define PC_PATH 256
+
+static void *pc_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        abort();
+    return p;
+}
+
+static void pc_regions(const struct jsoncfg *j, json_t *v, struct gslb *g)
+{
+    static const char *const keys[] = {"location", NULL};
+    const char *name;
+    json_t *r;
+    if (!v)
+        return;
+    if (!json_is_object(v)) {
+        jsoncfg_err(j, "$.regions",
+                    "must be an object of region name -> {\"location\": [lat, lon]}");
+        return;
+    }
+    g->regions = pc_calloc(json_object_size(v), sizeof(*g->regions));
+    json_object_foreach(v, name, r)
+    {
+        char path[PC_PATH];
+        snprintf(path, sizeof(path), "$.regions.%s", name);
+        struct policy_region *reg = &g->regions[g->n_regions++];
+        reg->name = jsoncfg_strdup(name);
+        if (!json_is_object(r)) {
+            jsoncfg_err(j, path, "must be an object");
+            continue;
+        }
+        jsoncfg_check_keys(j, r, path, keys);
+        json_t *loc = json_object_get(r, "location");
+        if (!loc)
+            continue;
+        if (!json_is_array(loc) || json_array_size(loc) != 2 ||
+            !json_is_number(json_array_get(loc, 0)) || !json_is_number(json_array_get(loc, 1)) ||
+            fabs(json_number_value(json_array_get(loc, 0))) > 90 ||
+            fabs(json_number_value(json_array_get(loc, 1))) > 180) {
+            jsoncfg_err(j, path, "location must be [latitude, longitude] in degrees");
+            continue;
+        }
+        reg->has_location = true;
+        reg->lat = json_number_value(json_array_get(loc, 0));
+        reg->lon = json_number_value(json_array_get(loc, 1));
+    }
+}
+
+static void pc_checks(const struct jsoncfg *j, json_t *v, struct gslb *g)
+{
+    const char *name;
+    json_t *c;
+    if (!v)
+        return;
+    if (!json_is_object(v)) {
+        jsoncfg_err(j, "$.checks", "must be an object of check name -> check");
+        return;
+    }
+    g->checks = pc_calloc(json_object_size(v), sizeof(*g->checks));
+    json_object_foreach(v, name, c)
+    {
+        char path[PC_PATH];
+        snprintf(path, sizeof(path), "$.checks.%s", name);
+        struct policy_check *pc = &g->checks[g->n_checks++];
+        pc->name = jsoncfg_strdup(name);
+        probe_spec_parse(c, j->file, j->dir, path, &pc->spec, j->errs);
+    }
+}
+
+static int pc_check_index(const struct gslb *g, const char *name)
+{
+    for (size_t i = 0; i < g->n_checks; i++)
+        if (strcmp(g->checks[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int pc_az_index(const struct jsoncfg *j, struct gslb *g, const char *name, uint16_t region,
+                       const char *path, size_t cap)
+{
+    for (size_t i = 0; i < g->n_azs; i++) {
+        if (strcmp(g->azs[i].name, name) != 0)
+            continue;
+        if (g->azs[i].region != region)
+            jsoncfg_err(j, path, "az \"%s\" already belongs to region \"%s\"", name,
+                        g->regions[g->azs[i].region].name);
+        return (int)i;
+    }
+    if (g->n_azs >= cap)
+        return -1;
+    g->azs[g->n_azs].name = jsoncfg_strdup(name);
+    g->azs[g->n_azs].region = region;
+    return (int)g->n_azs++;
+}
+
+/* Parses "address" or "cname" of an endpoint or fallback entry. */
+static bool pc_answer(const struct jsoncfg *j, json_t *e, const char *path,
+                      struct policy_endpoint *ep)
+{
+    const char *addr = jsoncfg_str(j, e, "address", path);
+    const char *cname = jsoncfg_str(j, e, "cname", path);
+    if ((addr != NULL) == (cname != NULL)) {
+        jsoncfg_err(j, path, "needs exactly one of \"address\" or \"cname\"");
+        return false;
+    }
+    if (addr) {
+        ep->address_str = jsoncfg_strdup(addr);
+        if (inet_pton(AF_INET, addr, ep->rdata) == 1) {
+            ep->rtype = DNS_TYPE_A, ep->rdlen = 4;
+            return true;
+        }
+        if (inet_pton(AF_INET6, addr, ep->rdata) == 1) {
+            ep->rtype = DNS_TYPE_AAAA, ep->rdlen = 16;
+            return true;
+        }
+        jsoncfg_err(j, path, "address \"%s\" is not an IPv4 or IPv6 address", addr);
+        return false;
+    }
+    struct dns_name n;
+    if (!dns_name_from_str(cname, &n) || n.count == 0) {
+        jsoncfg_err(j, path, "cname \"%s\" is not a domain name", cname);
+        return false;
+    }
+    ep->address_str = jsoncfg_strdup(cname);
+    ep->rtype = DNS_TYPE_CNAME;
+    ep->rdlen = n.len;
+    memcpy(ep->rdata, n.wire, n.len);
+    return true;
+}
+
+/* Parses an endpoint's optional "check_target": {"address"|"host", "port"}. */
+static void pc_check_target(const struct jsoncfg *j, json_t *e, const char *path,
+                            struct policy_endpoint *ep)
+{
+    static const char *const keys[] = {"address", "host", "port", NULL};
+    char sub[PC_PATH];
+    json_t *t = json_object_get(e, "check_target");
+    snprintf(sub, sizeof(sub), "%s.check_target", path);
+    if (!t) {
+        if (ep->rtype == DNS_TYPE_CNAME) {
+            /* A CNAME endpoint is probed at its target name by default. */
+            char buf[1024];
+            dns_name_to_str(ep->rdata, buf, sizeof(buf));
+            ep->check_host = jsoncfg_strdup(buf);
+        }
+        return;
+    }
+    if (!json_is_object(t)) {
+        jsoncfg_err(j, sub, "must be an object {\"address\"|\"host\", \"port\"}");
+        return;
+    }
+    jsoncfg_check_keys(j, t, sub, keys);
+    const char *a = jsoncfg_str(j, t, "address", sub), *h = jsoncfg_str(j, t, "host", sub);
+    char psub[PC_PATH];
+    snprintf(psub, sizeof(psub), "%s.port", sub);
+    ep->check_port = (uint16_t)jsoncfg_int(j, t, "port", psub, 1, 65535, 0);
+    if (a && h)
+        jsoncfg_err(j, sub, "give \"address\" or \"host\", not both");
+    else if (a) {
+        char tmp[300];
+        snprintf(tmp, sizeof(tmp), strchr(a, ':') ? "[%s]:1" : "%s:1", a);
+        if (config_parse_addr(tmp, &ep->check_addr, &ep->check_len) != 0)
+            jsoncfg_err(j, sub, "address \"%s\" is not an IP address", a);
+    } else if (h)
+        ep->check_host = jsoncfg_strdup(h);
+}
+
+static void pc_endpoint(const struct jsoncfg *j, json_t *e, const char *path, struct gslb *g,
+                        struct policy_pool *pool, size_t az_cap)
+{
+    static const char *const keys[] = {"name", "address", "cname",        "region",
+                                       "az",   "weight",  "check_target", NULL};
+    struct policy_endpoint *ep = &pool->eps[pool->n_eps];
+    if (!json_is_object(e)) {
+        jsoncfg_err(j, path, "must be an object");
+        return;
+    }
+    jsoncfg_check_keys(j, e, path, keys);
+    const char *name = jsoncfg_str(j, e, "name", path);
+    const char *region = jsoncfg_str(j, e, "region", path);
+    const char *az = jsoncfg_str(j, e, "az", path);
+    if (!name || !*name || strchr(name, '/')) {
+        jsoncfg_err(j, path, "needs a \"name\" (without '/')");
+        return;
+    }
+    for (size_t i = 0; i < pool->n_eps; i++)
+        if (strcmp(pool->eps[i].name, name) == 0)
+            jsoncfg_err(j, path, "endpoint name \"%s\" is used twice in pool %s", name, pool->name);
+    int r = region ? gslb_region_index(g, region) : -1;
+    if (r < 0) {
+        jsoncfg_err(j, path, "region \"%s\" is not defined in $.regions", region ? region : "");
+        return;
+    }
+    if (!pc_answer(j, e, path, ep))
+        return;
+    char wpath[PC_PATH];
+    snprintf(wpath, sizeof(wpath), "%s.weight", path);
+    ep->weight = (uint32_t)jsoncfg_int(j, e, "weight", wpath, 0, 1000000, 1);
+    ep->name = jsoncfg_strdup(name);
+    size_t kl = strlen(pool->name) + strlen(name) + 2;
+    ep->key = pc_calloc(kl, 1);
+    snprintf(ep->key, kl, "%s/%s", pool->name, name);
+    ep->region = (uint16_t)r;
+    ep->az = UINT16_MAX;
+    if (az) {
+        int ai = pc_az_index(j, g, az, (uint16_t)r, path, az_cap);
+        ep->az = ai < 0 ? UINT16_MAX : (uint16_t)ai;
+    }
+    pc_check_target(j, e, path, ep);
+    pool->n_eps++;
+}
+
+static void pc_pool(const struct jsoncfg *j, const char *name, json_t *p, struct gslb *g,
+                    size_t az_cap)
+{
+    static const char *const keys[] = {"check", "endpoints", "min_healthy", NULL};
+    char path[PC_PATH], sub[PC_PATH];
+    snprintf(path, sizeof(path), "$.pools.%s", name);
+    struct policy_pool *pool = &g->pools[g->n_pools++];
+    pool->name = jsoncfg_strdup(name);
+    pool->check = -1;
+    pool->min_healthy = 1;
+    if (!json_is_object(p)) {
+        jsoncfg_err(j, path, "must be an object");
+        return;
+    }
+    jsoncfg_check_keys(j, p, path, keys);
+    snprintf(sub, sizeof(sub), "%s.check", path);
+    const char *check = jsoncfg_str(j, p, "check", sub);
+    if (check && (pool->check = pc_check_index(g, check)) < 0)
+        jsoncfg_err(j, sub, "check \"%s\" is not defined in $.checks", check);
+    snprintf(sub, sizeof(sub), "%s.min_healthy", path);
+    pool->min_healthy = (unsigned)jsoncfg_int(j, p, "min_healthy", sub, 1, 100000, 1);
+    json_t *eps = json_object_get(p, "endpoints");
+    snprintf(sub, sizeof(sub), "%s.endpoints", path);
+    if (!json_is_array(eps) || json_array_size(eps) == 0) {
+        jsoncfg_err(j, sub, "must be a non-empty array of endpoints");
+        return;
+    }
+    pool->eps = pc_calloc(json_array_size(eps), sizeof(*pool->eps));
+    size_t i;
+    json_t *e;
+    json_array_foreach(eps, i, e)
+    {
+        char epath[PC_PATH];
+        snprintf(epath, sizeof(epath), "%s.endpoints[%zu]", path, i);
+        pc_endpoint(j, e, epath, g, pool, az_cap);
+    }
+    bool has_cname = false, has_addr = false;
+    for (size_t k = 0; k < pool->n_eps; k++)
+        *(pool->eps[k].rtype == DNS_TYPE_CNAME ? &has_cname : &has_addr) = true;
+    if (has_cname && has_addr)
+        jsoncfg_err(j, sub, "a pool holds either addresses or CNAME targets, not both");
+}
+
+static void pc_pools(const struct jsoncfg *j, json_t *v, struct gslb *g)
+{
+    const char *name;
+    json_t *p;
+    size_t total = 0;
+    if (!v)
+        return;
+    if (!json_is_object(v)) {
+        jsoncfg_err(j, "$.pools", "must be an object of pool name -> pool");
+        return;
+    }
+    json_object_foreach(v, name, p)
+    {
+        json_t *eps = json_is_object(p) ? json_object_get(p, "endpoints") : NULL;
+        total += json_is_array(eps) ? json_array_size(eps) : 0;
+    }
+    g->pools = pc_calloc(json_object_size(v), sizeof(*g->pools));
+    g->azs = pc_calloc(total, sizeof(*g->azs));
+    json_object_foreach(v, name, p) pc_pool(j, name, p, g, total);
+}
+static int pc_enum(const struct jsoncfg *j, json_t *r, const char *key, const char *path,
+                   const char *const *names, int def)
+{
+    char sub[PC_PATH];
+    snprintf(sub, sizeof(sub), "%s.%s", path, key);
+    const char *v = jsoncfg_str(j, r, key, sub);
+    if (!v)
+        return def;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], v) == 0)
+            return i;
+    char allowed[256] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), "%s%s",
+                 i ? ", " : "", names[i]);
+    jsoncfg_err(j, sub, "\"%s\" is not one of: %s", v, allowed);
+    return def;
+}
+
+/* The record's region list: given, or every region of the pool in the
+ * order of $.regions. */
+static void pc_record_regions(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
+                              struct policy_record *rec)
+{
+    json_t *regs = json_object_get(r, "regions");
+    char sub[PC_PATH];
+    snprintf(sub, sizeof(sub), "%s.regions", path);
+    rec->regions = pc_calloc(g->n_regions, sizeof(*rec->regions));
+    if (!regs) {
+        const struct policy_pool *pool = &g->pools[rec->pool];
+        for (size_t i = 0; i < g->n_regions; i++)
+            for (size_t k = 0; k < pool->n_eps; k++)
+                if (pool->eps[k].region == i) {
+                    rec->regions[rec->n_regions++] = (uint16_t)i;
+                    break;
+                }
+        if (rec->policy == POLICY_FAILOVER && rec->n_regions > 1)
+            jsoncfg_err(j, sub, "a failover record needs its region order");
+        return;
+    }
+    if (!json_is_array(regs) || json_array_size(regs) == 0) {
+        jsoncfg_err(j, sub, "must be a non-empty array of region names");
+        return;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(regs, i, e)
+    {
+        int ri = json_is_string(e) ? gslb_region_index(g, json_string_value(e)) : -1;
+        bool dup = false;
+        for (size_t k = 0; ri >= 0 && k < rec->n_regions; k++)
+            dup = dup || rec->regions[k] == ri;
+        if (ri < 0 || dup || rec->n_regions >= g->n_regions)
+            jsoncfg_err(j, sub, "entry %zu must name a region of $.regions, once", i);
+        else
+            rec->regions[rec->n_regions++] = (uint16_t)ri;
+    }
+}
+
+static void pc_fallback(const struct jsoncfg *j, json_t *r, const char *path,
+                        struct policy_record *rec)
+{
+    json_t *fb = json_object_get(r, "fallback");
+    char sub[PC_PATH];
+    snprintf(sub, sizeof(sub), "%s.fallback", path);
+    if (rec->when_all_down != DOWN_FALLBACK) {
+        if (fb)
+            jsoncfg_err(j, sub, "only used with \"when_all_down\": \"fallback\"");
+        return;
+    }
+    if (!json_is_array(fb) || json_array_size(fb) == 0) {
+        jsoncfg_err(j, sub, "must be a non-empty array of addresses or names");
+        return;
+    }
+    rec->fallback = pc_calloc(json_array_size(fb), sizeof(*rec->fallback));
+    size_t i;
+    json_t *e;
+    json_array_foreach(fb, i, e)
+    {
+        char epath[PC_PATH];
+        snprintf(epath, sizeof(epath), "%s[%zu]", sub, i);
+        json_t *obj = json_is_string(e) ? json_object() : NULL;
+        if (obj) {
+            /* A string is an address, or a name when it is not one. */
+            struct in6_addr tmp;
+            const char *s = json_string_value(e);
+            bool is_addr = inet_pton(AF_INET, s, &tmp) == 1 || inet_pton(AF_INET6, s, &tmp) == 1;
+            json_object_set_new(obj, is_addr ? "address" : "cname", json_string(s));
+        }
+        if (!obj || !pc_answer(j, obj, epath, &rec->fallback[rec->n_fallback]))
+            jsoncfg_err(j, epath, "must be an IP address or a domain name string");
+        else
+            rec->n_fallback++;
+        json_decref(obj);
+    }
+}
+
+static bool pc_in_zones(const struct dns_name *n, const char *const *origins, size_t n_origins)
+{
+    for (size_t i = 0; i < n_origins; i++) {
+        struct dns_name o;
+        if (dns_name_from_str(origins[i], &o) && dns_name_is_sub(n->wire, n->len, o.wire, o.len))
+            return true;
+    }
+    return false;
+}
+
+static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, const char *path,
+                      struct gslb *g, const char *const *origins, size_t n_origins)
+{
+    static const char *const keys[] = {"pool",    "ttl",           "policy",   "regions", "select",
+                                       "answers", "when_all_down", "fallback", "spill",   NULL};
+    static const char *const policies[] = {"failover", "weighted", "all", NULL};
+    static const char *const selects[] = {"all", "weighted", "hashed", NULL};
+    static const char *const downs[] = {"all", "fallback", "empty", NULL};
+    char sub[PC_PATH];
+    struct dns_name n;
+    if (!json_is_object(r)) {
+        jsoncfg_err(j, path, "must be an object");
+        return;
+    }
+    jsoncfg_check_keys(j, r, path, keys);
+    if (!dns_name_from_str(name, &n) || n.count == 0 || (n.wire[0] == 1 && n.wire[1] == '*')) {
+        jsoncfg_err(j, path, "\"%s\" is not a domain name (wildcards are not policy names)", name);
+        return;
+    }
+    if (!pc_in_zones(&n, origins, n_origins)) {
+        jsoncfg_err(j, path, "%s is outside every zone in $.zones", name);
+        return;
+    }
+    snprintf(sub, sizeof(sub), "%s.pool", path);
+    const char *pool = jsoncfg_str(j, r, "pool", sub);
+    int pi = pool ? gslb_pool_index(g, pool) : -1;
+    if (pi < 0) {
+        jsoncfg_err(j, sub, "pool \"%s\" is not defined in $.pools", pool ? pool : "");
+        return;
+    }
+    struct policy_record *rec = &g->records[g->n_records++];
+    rec->path = jsoncfg_strdup(path);
+    rec->name_str = jsoncfg_strdup(name);
+    memcpy(rec->name, n.wire, n.len);
+    rec->name_len = n.len;
+    rec->pool = (uint32_t)pi;
+    snprintf(sub, sizeof(sub), "%s.ttl", path);
+    rec->ttl = (uint32_t)jsoncfg_int(j, r, "ttl", sub, 0, 2147483647, 30);
+    rec->policy = (enum policy_kind)pc_enum(j, r, "policy", path, policies, POLICY_FAILOVER);
+    rec->select = (enum policy_select)pc_enum(j, r, "select", path, selects, SELECT_ALL);
+    rec->when_all_down = (enum policy_down)pc_enum(j, r, "when_all_down", path, downs, DOWN_ALL);
+    snprintf(sub, sizeof(sub), "%s.answers", path);
+    rec->answers =
+        (unsigned)jsoncfg_int(j, r, "answers", sub, 1, 16, rec->select == SELECT_ALL ? 8 : 1);
+    pc_record_regions(j, r, path, g, rec);
+    snprintf(sub, sizeof(sub), "%s.spill", path);
+    rec->spill = (unsigned)jsoncfg_int(j, r, "spill", sub, 0, 64, 0);
+    if (rec->spill && rec->policy != POLICY_FAILOVER)
+        jsoncfg_err(j, sub, "spill applies to failover records only");
+    if (rec->spill && rec->spill >= rec->n_regions && rec->n_regions)
+        jsoncfg_err(j, sub, "spill must be less than the number of regions (%zu)", rec->n_regions);
+    pc_fallback(j, r, path, rec);
+    rec->rtype = g->pools[pi].n_eps ? g->pools[pi].eps[0].rtype : DNS_TYPE_A;
+    if (rec->rtype == DNS_TYPE_AAAA)
+        rec->rtype = DNS_TYPE_A; /* an address pool serves A and/or AAAA */
+    for (size_t k = 0; k < rec->n_fallback; k++)
+        if ((rec->fallback[k].rtype == DNS_TYPE_CNAME) != (rec->rtype == DNS_TYPE_CNAME))
+            jsoncfg_err(j, path, "fallback answers must be of the pool's kind (address or cname)");
+}
+
+static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
+                       const char *const *origins, size_t n_origins)
+{
+    const char *name;
+    json_t *r;
+    size_t total = 0;
+    if (!v)
+        return;
+    if (!json_is_object(v)) {
+        jsoncfg_err(j, "$.records", "must be an object of name -> record (or array of records)");
+        return;
+    }
+    json_object_foreach(v, name, r) total += json_is_array(r) ? json_array_size(r) : 1;
+    g->records = pc_calloc(total, sizeof(*g->records));
+    json_object_foreach(v, name, r)
+    {
+        char path[PC_PATH];
+        snprintf(path, sizeof(path), "$.records[\"%s\"]", name);
+        if (!json_is_array(r)) {
+            pc_record(j, name, r, path, g, origins, n_origins);
+            continue;
+        }
+        size_t i;
+        json_t *e;
+        json_array_foreach(r, i, e)
+        {
+            char epath[PC_PATH + 16];
+            snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
+            pc_record(j, name, e, epath, g, origins, n_origins);
+        }
+    }
+}
+
+struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const char *const *origins,
+                                 size_t n_origins)
+{
+    struct gslb *g = pc_calloc(1, sizeof(*g));
+    atomic_init(&g->refs, 1);
+    const char *sf = jsoncfg_str(j, root, "state_file", "$.state_file");
+    if (sf)
+        g->state_file = jsoncfg_path(j, sf);
+    unsigned age = jsoncfg_ms(j, root, "state_max_age", "$.state_max_age", 0, 86400 * 30, 600);
+    g->state_max_age = age / 1000.0;
+    pc_regions(j, json_object_get(root, "regions"), g);
+    pc_checks(j, json_object_get(root, "checks"), g);
+    pc_pools(j, json_object_get(root, "pools"), g);
+    pc_records(j, json_object_get(root, "records"), g, origins, n_origins);
+    policy_bind_names(j, g);
+    return g;
+}

@@ -1,0 +1,216 @@
+/*
+ * policy_eval.c -- computes the answer of a policy record for one query.
+ */
+#include "policy/policy_eval.h"
+
+#include <math.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "dns/dns.h"
+
+#define EVAL_MAX_CAND 256 /* candidates considered per query */
+
+struct eval_set {
+    uint16_t n;
+    const struct policy_endpoint *eps[EVAL_MAX_CAND];
+};
+
+bool policy_endpoint_eligible(const struct gslb *g, const struct policy_pool *p,
+                              const struct policy_endpoint *e)
+{
+    if (e->slot && !health_slot_up(e->slot))
+        return false;
+    if (e->az != UINT16_MAX && !gslb_az_up(g, p, e->az))
+        return false;
+    return gslb_region_up(g, p, e->region);
+}
+
+/* Adds the endpoints of region (or every region when region < 0) of type
+ * rtype to s; healthy ones only unless any_state. */
+static void eval_collect(const struct gslb *g, const struct policy_pool *p, int region,
+                         uint16_t rtype, bool any_state, struct eval_set *s)
+{
+    for (size_t i = 0; i < p->n_eps && s->n < EVAL_MAX_CAND; i++) {
+        const struct policy_endpoint *e = &p->eps[i];
+        if (e->rtype != rtype || (region >= 0 && e->region != region))
+            continue;
+        if (any_state || policy_endpoint_eligible(g, p, e))
+            s->eps[s->n++] = e;
+    }
+}
+
+static void eval_collect_regions(const struct gslb *g, const struct policy_record *r,
+                                 uint16_t rtype, bool any_state, struct eval_set *s)
+{
+    const struct policy_pool *p = &g->pools[r->pool];
+    for (size_t k = 0; k < r->n_regions; k++)
+        eval_collect(g, p, r->regions[k], rtype, any_state, s);
+}
+
+/* Picks up to 'want' endpoints from s, distinct, with probability
+ * proportional to weight (weight 0 only when no positive weight is left). */
+static void eval_pick_weighted(struct eval_set *s, unsigned want, uint64_t *rng,
+                               struct policy_result *out)
+{
+    while (out->n < want && s->n > 0) {
+        uint64_t total = 0;
+        for (uint16_t i = 0; i < s->n; i++)
+            total += s->eps[i]->weight;
+        uint16_t pick = 0;
+        if (total == 0)
+            pick = (uint16_t)(policy_rng_next(rng) % s->n);
+        else {
+            uint64_t x = policy_rng_next(rng) % total;
+            while (x >= s->eps[pick]->weight) {
+                x -= s->eps[pick]->weight;
+                pick++;
+            }
+        }
+        out->eps[out->n++] = s->eps[pick];
+        s->eps[pick] = s->eps[--s->n];
+    }
+}
+
+static uint64_t eval_hash(const uint8_t *p, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* The client key for stickiness: its /24 (IPv4) or /56 (IPv6), from ECS
+ * when present. Sets the ECS scope to the prefix the answer depends on. */
+static uint64_t eval_client_key(const struct policy_client *c, struct policy_result *out)
+{
+    uint8_t key[8] = {0};
+    if (c->ecs && c->ecs->present) {
+        bool v4 = c->ecs->family == 1;
+        unsigned bits = v4 ? 24 : 56;
+        memcpy(key, c->ecs->addr, v4 ? 3 : 7);
+        out->ecs_scope = (uint8_t)bits;
+        if (c->ecs->source_prefix < bits) {
+            /* Mask what the client did not send. */
+            for (unsigned b = c->ecs->source_prefix; b < bits; b++)
+                key[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
+        }
+        key[7] = v4 ? 4 : 6;
+    } else if (c->addr && c->addr->ss_family == AF_INET) {
+        memcpy(key, &((const struct sockaddr_in *)c->addr)->sin_addr, 3);
+        key[7] = 4;
+    } else if (c->addr && c->addr->ss_family == AF_INET6) {
+        memcpy(key, &((const struct sockaddr_in6 *)c->addr)->sin6_addr, 7);
+        key[7] = 6;
+    }
+    return eval_hash(key, sizeof(key), 0xcbf29ce484222325ULL);
+}
+
+/* Weighted rendezvous hashing: each client keeps its endpoints while they
+ * stay up, and only the clients of a failed endpoint move. */
+static void eval_pick_hashed(struct eval_set *s, unsigned want, const struct policy_client *c,
+                             struct policy_result *out)
+{
+    uint64_t ck = eval_client_key(c, out);
+    double score[EVAL_MAX_CAND];
+    for (uint16_t i = 0; i < s->n; i++) {
+        const char *k = s->eps[i]->key;
+        uint64_t h = eval_hash((const uint8_t *)k, strlen(k), ck);
+        double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
+        double w = s->eps[i]->weight ? (double)s->eps[i]->weight : 1e-9;
+        score[i] = -w / log(u);
+    }
+    while (out->n < want && s->n > 0) {
+        uint16_t best = 0;
+        for (uint16_t i = 1; i < s->n; i++)
+            if (score[i] > score[best])
+                best = i;
+        out->eps[out->n++] = s->eps[best];
+        s->eps[best] = s->eps[--s->n];
+        score[best] = score[s->n];
+    }
+}
+
+static void eval_select(const struct policy_record *r, enum policy_select sel, struct eval_set *s,
+                        const struct policy_client *c, struct policy_result *out)
+{
+    unsigned want = r->answers < POLICY_MAX_ANSWERS ? r->answers : POLICY_MAX_ANSWERS;
+    if (sel == SELECT_WEIGHTED) {
+        eval_pick_weighted(s, want, c->rng, out);
+        return;
+    }
+    if (sel == SELECT_HASHED) {
+        eval_pick_hashed(s, want, c, out);
+        return;
+    }
+    /* all: every candidate up to 'answers', starting at a random offset so
+     * that a cut list still spreads the load. */
+    uint16_t start = s->n > want ? (uint16_t)(policy_rng_next(c->rng) % s->n) : 0;
+    for (uint16_t i = 0; i < s->n && out->n < want; i++)
+        out->eps[out->n++] = s->eps[(start + i) % s->n];
+}
+
+/* failover: the first region that is up serves; with spill, the next
+ * 'spill' regions that are up share the failed region's traffic. */
+static void eval_failover(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                          struct eval_set *s, struct policy_result *out)
+{
+    const struct policy_pool *p = &g->pools[r->pool];
+    for (size_t k = 0; k < r->n_regions; k++) {
+        uint16_t before = s->n;
+        eval_collect(g, p, r->regions[k], rtype, false, s);
+        if (s->n == before)
+            continue;
+        if (out->serving_region < 0)
+            out->serving_region = r->regions[k];
+        else
+            out->n_spill++;
+        /* The primary serves alone; after it, 'spill' regions share. */
+        if (k == 0 || r->spill == 0 || out->n_spill + 1 >= r->spill)
+            return;
+    }
+}
+
+void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                 const struct policy_client *c, struct policy_result *out)
+{
+    struct eval_set s;
+    enum policy_select sel = r->select;
+    s.n = 0;
+    out->n = 0;
+    out->outcome = POLICY_SERVED;
+    out->serving_region = -1;
+    out->n_spill = 0;
+    out->ecs_scope = 0;
+    if (r->policy == POLICY_FAILOVER) {
+        eval_failover(g, r, rtype, &s, out);
+        if (out->n_spill > 0 && sel == SELECT_ALL)
+            sel = SELECT_WEIGHTED; /* spill spreads by weight */
+    } else {
+        eval_collect_regions(g, r, rtype, false, &s);
+        if (r->policy == POLICY_WEIGHTED && sel == SELECT_ALL)
+            sel = SELECT_WEIGHTED;
+    }
+    if (s.n == 0) {
+        switch (r->when_all_down) {
+        case DOWN_EMPTY:
+            out->outcome = POLICY_EMPTY;
+            return;
+        case DOWN_FALLBACK:
+            out->outcome = POLICY_FALLBACK;
+            for (size_t i = 0; i < r->n_fallback && out->n < POLICY_MAX_ANSWERS; i++)
+                if (r->fallback[i].rtype == rtype)
+                    out->eps[out->n++] = &r->fallback[i];
+            return;
+        case DOWN_ALL:
+            out->outcome = POLICY_FAIL_OPEN;
+            eval_collect_regions(g, r, rtype, true, &s);
+            break;
+        }
+    }
+    eval_select(r, sel, &s, c, out);
+}

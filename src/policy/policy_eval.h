@@ -1,0 +1,62 @@
+/*
+ * policy_eval.h -- computes the answer of a policy record for one query.
+ *
+ * Runs on DNS worker threads: no allocation, no lock; health is read from
+ * the endpoints' atomic slots. The steps follow DESIGN.md §2: order the
+ * regions, skip the ones that are down, select within the serving region
+ * (or over the spill set), and apply when_all_down when nothing is up.
+ */
+#ifndef GTM_POLICY_POLICY_EVAL_H
+#define GTM_POLICY_POLICY_EVAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "dns/packet.h"
+#include "policy/policy.h"
+
+#define POLICY_MAX_ANSWERS 16
+
+struct policy_client {
+    const struct sockaddr_storage *addr; /* source address; may be NULL */
+    const struct dns_ecs *ecs;           /* client subnet; may be NULL */
+    uint64_t *rng;                       /* per-thread random state, non-zero */
+};
+
+enum policy_outcome {
+    POLICY_SERVED = 0, /* healthy endpoints selected */
+    POLICY_FAIL_OPEN,  /* nothing up: every endpoint (when_all_down all) */
+    POLICY_FALLBACK,   /* nothing up: the static fallback list */
+    POLICY_EMPTY,      /* nothing up: NODATA */
+};
+
+struct policy_result {
+    enum policy_outcome outcome;
+    int serving_region; /* index of the first serving region, -1 if none */
+    unsigned n_spill;   /* regions used beyond the first (spill) */
+    uint8_t ecs_scope;  /* ECS scope prefix length to return */
+    uint16_t n;
+    const struct policy_endpoint *eps[POLICY_MAX_ANSWERS];
+};
+
+/* rtype: the record type asked (A, AAAA or CNAME). */
+void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                 const struct policy_client *c, struct policy_result *out);
+
+/* Whether one endpoint may be selected now (endpoint, az and region up). */
+bool policy_endpoint_eligible(const struct gslb *g, const struct policy_pool *p,
+                              const struct policy_endpoint *e);
+
+static inline uint64_t policy_rng_next(uint64_t *s)
+{
+    /* xorshift64*: fast, per-thread, good enough for load spreading. */
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+#endif

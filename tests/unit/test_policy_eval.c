@@ -1,0 +1,282 @@
+/* Unit tests for src/policy (config parsing and evaluation), with health
+ * slots set by hand. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsoncfg.h"
+#include "dns/dns.h"
+#include "health/health.h"
+#include "policy/policy_config.h"
+#include "policy/policy_eval.h"
+#include "tap.h"
+
+static const char *CONF =
+    "{\"regions\": {\"us\": {\"location\": [38.9, -77.0]}, \"eu\": {}, \"ap\": {}},"
+    " \"checks\": {\"web\": {\"type\": \"tcp\", \"port\": 80, \"interval\": 1, \"timeout\": 0.5}},"
+    " \"pools\": {\"web\": {\"check\": \"web\", \"endpoints\": ["
+    "   {\"name\": \"us1\", \"address\": \"192.0.2.1\", \"region\": \"us\", \"az\": \"us-1a\", "
+    "\"weight\": 1},"
+    "   {\"name\": \"us2\", \"address\": \"192.0.2.2\", \"region\": \"us\", \"az\": \"us-1b\", "
+    "\"weight\": 3},"
+    "   {\"name\": \"eu1\", \"address\": \"192.0.2.3\", \"region\": \"eu\", \"weight\": 1},"
+    "   {\"name\": \"ap1\", \"address\": \"192.0.2.4\", \"region\": \"ap\", \"weight\": 1},"
+    "   {\"name\": \"us6\", \"address\": \"2001:db8::1\", \"region\": \"us\"}]},"
+    "  \"cn\": {\"endpoints\": [{\"name\": \"a\", \"cname\": \"a.example.net.\", \"region\": "
+    "\"us\"}]}},"
+    " \"records\": {"
+    "  \"fo.example.com.\": {\"pool\": \"web\", \"policy\": \"failover\", \"regions\": [\"us\", "
+    "\"eu\", \"ap\"], \"select\": \"all\"},"
+    "  \"sp.example.com.\": {\"pool\": \"web\", \"policy\": \"failover\", \"regions\": [\"us\", "
+    "\"eu\", \"ap\"], \"spill\": 2, \"answers\": 1},"
+    "  \"w.example.com.\": {\"pool\": \"web\", \"policy\": \"weighted\", \"answers\": 1},"
+    "  \"h.example.com.\": {\"pool\": \"web\", \"policy\": \"all\", \"select\": \"hashed\", "
+    "\"answers\": 1},"
+    "  \"e.example.com.\": {\"pool\": \"web\", \"policy\": \"all\", \"when_all_down\": \"empty\"},"
+    "  \"f.example.com.\": {\"pool\": \"web\", \"policy\": \"all\", \"when_all_down\": "
+    "\"fallback\", \"fallback\": [\"198.51.100.1\"]},"
+    "  \"c.example.com.\": {\"pool\": \"cn\"}}}";
+
+struct fixture {
+    struct gslb *g;
+    struct health_core core;
+    uint64_t rng;
+};
+
+static struct policy_endpoint *ep(struct fixture *f, const char *pool, const char *name)
+{
+    struct policy_pool *p = &f->g->pools[gslb_pool_index(f->g, pool)];
+    for (size_t i = 0; i < p->n_eps; i++)
+        if (strcmp(p->eps[i].name, name) == 0)
+            return &p->eps[i];
+    abort();
+}
+
+static void set(struct fixture *f, const char *name, bool up)
+{
+    health_restore(ep(f, "web", name)->slot, up ? HEALTH_UP : HEALTH_DOWN, 0);
+}
+
+static const struct policy_record *rec(struct fixture *f, const char *name)
+{
+    for (size_t i = 0; i < f->g->n_records; i++)
+        if (strcmp(f->g->records[i].name_str, name) == 0)
+            return &f->g->records[i];
+    abort();
+}
+
+static void eval(struct fixture *f, const char *name, uint16_t type,
+                 const struct sockaddr_storage *client, struct policy_result *out)
+{
+    struct policy_client c = {.addr = client, .ecs = NULL, .rng = &f->rng};
+    policy_eval(f->g, rec(f, name), type, &c, out);
+}
+
+static bool has(const struct policy_result *r, const char *name)
+{
+    for (uint16_t i = 0; i < r->n; i++)
+        if (strcmp(r->eps[i]->name, name) == 0)
+            return true;
+    return false;
+}
+
+static void all_up(struct fixture *f)
+{
+    const char *names[] = {"us1", "us2", "eu1", "ap1", "us6"};
+    for (size_t i = 0; i < 5; i++)
+        set(f, names[i], true);
+}
+
+static void test_failover(struct tap *t, struct fixture *f)
+{
+    struct policy_result r;
+    all_up(f);
+    eval(f, "fo.example.com.", DNS_TYPE_A, NULL, &r);
+    TAP_CHECK(t, r.n == 2 && has(&r, "us1") && has(&r, "us2") && r.outcome == POLICY_SERVED,
+              "failover: first region serves all its endpoints");
+    eval(f, "fo.example.com.", DNS_TYPE_AAAA, NULL, &r);
+    TAP_CHECK(t, r.n == 1 && has(&r, "us6"), "AAAA from the IPv6 endpoints only");
+    set(f, "us1", false);
+    eval(f, "fo.example.com.", DNS_TYPE_A, NULL, &r);
+    TAP_CHECK(t, r.n == 1 && has(&r, "us2"), "down endpoint skipped inside the region");
+    set(f, "us2", false);
+    eval(f, "fo.example.com.", DNS_TYPE_A, NULL, &r);
+    TAP_CHECK(t, r.n == 1 && has(&r, "eu1") && r.serving_region == 1,
+              "region down: next region serves");
+    set(f, "eu1", false);
+    eval(f, "fo.example.com.", DNS_TYPE_A, NULL, &r);
+    TAP_CHECK(t, r.n == 1 && has(&r, "ap1"), "cascade to the third region");
+    set(f, "ap1", false);
+    eval(f, "fo.example.com.", DNS_TYPE_A, NULL, &r);
+    TAP_CHECK(t, r.outcome == POLICY_FAIL_OPEN && r.n == 4, "all down: fail open, every endpoint");
+}
+
+static void test_spill(struct tap *t, struct fixture *f)
+{
+    struct policy_result r;
+    int eu = 0, ap = 0;
+    all_up(f);
+    set(f, "us1", false);
+    set(f, "us2", false);
+    for (int i = 0; i < 1000; i++) {
+        eval(f, "sp.example.com.", DNS_TYPE_A, NULL, &r);
+        eu += has(&r, "eu1");
+        ap += has(&r, "ap1");
+    }
+    TAP_CHECK(t, eu > 350 && ap > 350 && eu + ap == 1000,
+              "spill 2: the failed region's traffic spreads over eu and ap (%d/%d)", eu, ap);
+    set(f, "us2", true);
+    eval(f, "sp.example.com.", DNS_TYPE_A, NULL, &r);
+    TAP_CHECK(t, r.n == 1 && has(&r, "us2"), "primary back: no spill");
+}
+
+static void test_weighted(struct tap *t, struct fixture *f)
+{
+    struct policy_result r;
+    int counts[4] = {0, 0, 0, 0};
+    const char *names[] = {"us1", "us2", "eu1", "ap1"};
+    all_up(f);
+    for (int i = 0; i < 12000; i++) {
+        eval(f, "w.example.com.", DNS_TYPE_A, NULL, &r);
+        for (int k = 0; k < 4; k++)
+            counts[k] += has(&r, names[k]);
+    }
+    /* weights 1:3:1:1 of 6: expected 2000, 6000, 2000, 2000 (sd ~41). */
+    TAP_CHECK(t, counts[1] > 5700 && counts[1] < 6300 && counts[0] > 1800 && counts[0] < 2200,
+              "weighted: shares follow weights (%d %d %d %d)", counts[0], counts[1], counts[2],
+              counts[3]);
+}
+
+static void test_hashed(struct tap *t, struct fixture *f)
+{
+    struct policy_result r1, r2;
+    struct sockaddr_storage a, b;
+    all_up(f);
+    memset(&a, 0, sizeof(a));
+    a.ss_family = AF_INET;
+    b = a;
+    inet_pton(AF_INET, "203.0.113.7", &((struct sockaddr_in *)&a)->sin_addr);
+    inet_pton(AF_INET, "203.0.113.200", &((struct sockaddr_in *)&b)->sin_addr);
+    eval(f, "h.example.com.", DNS_TYPE_A, &a, &r1);
+    eval(f, "h.example.com.", DNS_TYPE_A, &b, &r2);
+    TAP_CHECK(t, r1.n == 1 && r2.n == 1 && r1.eps[0] == r2.eps[0], "hashed: same /24, same answer");
+    bool stable = true;
+    for (int i = 0; i < 50; i++) {
+        eval(f, "h.example.com.", DNS_TYPE_A, &a, &r2);
+        stable = stable && r2.eps[0] == r1.eps[0];
+    }
+    TAP_CHECK(t, stable, "hashed: sticky over repeated queries");
+    /* Failing another endpoint does not move this client. */
+    const char *names[] = {"us1", "us2", "eu1", "ap1"};
+    const char *other = strcmp(r1.eps[0]->name, names[0]) ? names[0] : names[1];
+    set(f, other, false);
+    eval(f, "h.example.com.", DNS_TYPE_A, &a, &r2);
+    TAP_CHECK(t, r2.eps[0] == r1.eps[0], "hashed: unaffected by another endpoint's failure");
+    set(f, r1.eps[0]->name, false);
+    eval(f, "h.example.com.", DNS_TYPE_A, &a, &r2);
+    TAP_CHECK(t, r2.n == 1 && r2.eps[0] != r1.eps[0], "hashed: moves when its endpoint fails");
+}
+
+static void test_down_modes(struct tap *t, struct fixture *f)
+{
+    struct policy_result r;
+    const char *names[] = {"us1", "us2", "eu1", "ap1"};
+    for (int i = 0; i < 4; i++)
+        set(f, names[i], false);
+    eval(f, "e.example.com.", DNS_TYPE_A, NULL, &r);
+    TAP_CHECK(t, r.outcome == POLICY_EMPTY && r.n == 0, "when_all_down empty: nothing");
+    eval(f, "f.example.com.", DNS_TYPE_A, NULL, &r);
+    TAP_CHECK(t,
+              r.outcome == POLICY_FALLBACK && r.n == 1 &&
+                  strcmp(r.eps[0]->address_str, "198.51.100.1") == 0,
+              "when_all_down fallback: the static list");
+    eval(f, "c.example.com.", DNS_TYPE_CNAME, NULL, &r);
+    TAP_CHECK(t, r.n == 1 && r.eps[0]->rtype == DNS_TYPE_CNAME, "unchecked CNAME pool: always up");
+}
+
+static void check_error(struct tap *t, const char *json, const char *want)
+{
+    struct errlist e;
+    errlist_init(&e);
+    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
+    json_t *root = json_loads(json, 0, NULL);
+    const char *origins[] = {"example.com."};
+    struct gslb *g = root ? policy_config_parse(&j, root, origins, 1) : NULL;
+    bool found = false;
+    for (size_t i = 0; i < e.count; i++) {
+        printf("# %s\n", e.msgs[i]);
+        found = found || strstr(e.msgs[i], want) != NULL;
+    }
+    TAP_CHECK(t, found, "config error mentions %s", want);
+    gslb_unref(g);
+    json_decref(root);
+    errlist_free(&e);
+}
+
+static void test_config_errors(struct tap *t)
+{
+    check_error(t, "{\"records\": {\"a.example.com.\": {\"pool\": \"nope\"}}}",
+                "$.records[\"a.example.com.\"].pool: pool \"nope\" is not defined");
+    check_error(t,
+                "{\"regions\": {\"us\": {}}, \"pools\": {\"p\": {\"endpoints\": [{\"name\": "
+                "\"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"}]}}, \"records\": "
+                "{\"a.example.org.\": {\"pool\": \"p\"}}}",
+                "outside every zone");
+    check_error(t,
+                "{\"regions\": {\"us\": {}}, \"pools\": {\"p\": {\"endpoints\": [{\"name\": "
+                "\"a\", \"address\": \"300.0.0.1\", \"region\": \"us\"}]}}}",
+                "$.pools.p.endpoints[0]: address");
+    check_error(t,
+                "{\"pools\": {\"p\": {\"endpoints\": [{\"name\": \"a\", \"address\": "
+                "\"192.0.2.1\", \"region\": \"mars\"}]}}}",
+                "region \"mars\" is not defined");
+    check_error(t,
+                "{\"regions\": {\"us\": {}}, \"pools\": {\"p\": {\"check\": \"x\", \"endpoints\": "
+                "[{\"name\": \"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"}]}}}",
+                "$.pools.p.check: check \"x\" is not defined");
+    check_error(t,
+                "{\"regions\": {\"us\": {}}, \"pools\": {\"p\": {\"endpoints\": [{\"name\": "
+                "\"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"}]}}, \"records\": "
+                "{\"a.example.com.\": {\"pool\": \"p\", \"policy\": \"random\"}}}",
+                "$.records[\"a.example.com.\"].policy: \"random\" is not one of");
+    check_error(t,
+                "{\"regions\": {\"us\": {}}, \"pools\": {\"p\": {\"endpoints\": [{\"name\": "
+                "\"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"}]}}, \"records\": "
+                "{\"a.example.com.\": [{\"pool\": \"p\"}, {\"pool\": \"p\"}]}}",
+                "already has a A policy record");
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    struct fixture f;
+    struct errlist e;
+    errlist_init(&e);
+    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
+    json_t *root = json_loads(CONF, 0, NULL);
+    const char *origins[] = {"example.com."};
+    f.g = policy_config_parse(&j, root, origins, 1);
+    f.rng = 12345;
+    for (size_t i = 0; i < e.count; i++)
+        printf("# %s\n", e.msgs[i]);
+    if (!TAP_CHECK(&t, e.count == 0, "test policy config parses"))
+        return tap_done(&t);
+    health_core_init(&f.core);
+    for (size_t i = 0; i < f.g->n_pools; i++)
+        for (size_t k = 0; k < f.g->pools[i].n_eps; k++)
+            if (f.g->pools[i].check >= 0)
+                f.g->pools[i].eps[k].slot = health_core_slot(&f.core, f.g->pools[i].eps[k].key);
+    test_failover(&t, &f);
+    test_spill(&t, &f);
+    test_weighted(&t, &f);
+    test_hashed(&t, &f);
+    test_down_modes(&t, &f);
+    test_config_errors(&t);
+    gslb_unref(f.g);
+    health_core_free(&f.core);
+    json_decref(root);
+    errlist_free(&e);
+    return tap_done(&t);
+}
