@@ -121,13 +121,14 @@ static bool pc_answer(const struct jsoncfg *j, json_t *e, const char *path,
         return false;
     }
     if (addr) {
-        ep->address_str = jsoncfg_strdup(addr);
         if (inet_pton(AF_INET, addr, ep->rdata) == 1) {
             ep->rtype = DNS_TYPE_A, ep->rdlen = 4;
+            ep->address_str = jsoncfg_strdup(addr);
             return true;
         }
         if (inet_pton(AF_INET6, addr, ep->rdata) == 1) {
             ep->rtype = DNS_TYPE_AAAA, ep->rdlen = 16;
+            ep->address_str = jsoncfg_strdup(addr);
             return true;
         }
         jsoncfg_err(j, path, "address \"%s\" is not an IPv4 or IPv6 address", addr);
