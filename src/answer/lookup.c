@@ -64,7 +64,20 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
     struct policy_result res;
     if (p->n_synth >= ANSWER_MAX_SYNTH)
         return NULL;
-    policy_eval(c->snap->gslb, r, rtype, c->client, &res);
+    struct answer_trace *tr = p->trace && !p->trace->used ? p->trace : NULL;
+    if (tr) {
+        struct policy_client traced = *c->client;
+        memset(&tr->policy, 0, sizeof(tr->policy));
+        traced.trace = &tr->policy;
+        policy_eval(c->snap->gslb, r, rtype, &traced, &res);
+        tr->used = true;
+        tr->record = r;
+        tr->rtype = rtype;
+        tr->result = res;
+    } else
+        policy_eval(c->snap->gslb, r, rtype, c->client, &res);
+    if (res.serving_region >= 0 || res.outcome != POLICY_SERVED)
+        policy_count_answer(r, res.outcome == POLICY_SERVED ? res.serving_region : -1);
     if (res.ecs_scope > p->ecs_scope)
         p->ecs_scope = res.ecs_scope;
     if (res.n == 0)

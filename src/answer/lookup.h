@@ -37,7 +37,17 @@ struct answer_synth {
     uint8_t rdata[POLICY_MAX_ANSWERS * 18 > 260 ? POLICY_MAX_ANSWERS * 18 : 260];
 };
 
+/* What GET /v1/explain shows: the first policy decision of the query. */
+struct answer_trace {
+    bool used; /* a policy record was evaluated */
+    const struct policy_record *record;
+    uint16_t rtype;
+    struct policy_trace policy;
+    struct policy_result result;
+};
+
 struct answer_plan {
+    struct answer_trace *trace; /* NULL on the DNS path */
     uint16_t rcode;
     bool aa;
     uint8_t ecs_scope; /* widest prefix giving the same answer */

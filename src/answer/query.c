@@ -37,15 +37,17 @@ static int query_special_rcode(const struct dns_query *q)
     }
 }
 
-size_t query_answer(const struct snapshot *s, const struct query_limits *lim,
-                    const struct query_client *client, const uint8_t *in, size_t inlen,
-                    uint8_t *out, bool tcp)
+/* Parses, decides and encodes; *rcode gets the reply's rcode. */
+static size_t query_run(const struct snapshot *s, const struct query_limits *lim,
+                        struct query_client *client, const uint8_t *in, size_t inlen, uint8_t *out,
+                        bool tcp, uint16_t *rcode)
 {
     struct dns_query q;
     struct answer_plan plan;
     struct encode_params ep = {.edns_advertise = lim->udp_max, .ecs_scope = 0};
 
     enum dns_parse_result r = dns_query_parse(in, inlen, &q);
+    client->qtype = q.qname_ok ? q.qtype : 0;
     ep.max_size = query_reply_size(&q, lim, tcp);
     switch (r) {
     case DNS_PARSE_DROP:
@@ -53,23 +55,40 @@ size_t query_answer(const struct snapshot *s, const struct query_limits *lim,
     case DNS_PARSE_FORMERR:
         q.edns = false; /* the OPT itself may be what is broken */
         ep.max_size = DNS_UDP_MIN;
+        *rcode = DNS_RCODE_FORMERR;
         return answer_encode_error(&q, DNS_RCODE_FORMERR, &ep, out);
     case DNS_PARSE_NOTIMP:
         q.qname_ok = false;
+        *rcode = DNS_RCODE_NOTIMP;
         return answer_encode_error(&q, DNS_RCODE_NOTIMP, &ep, out);
     case DNS_PARSE_BADVERS:
         q.ecs.present = false;
+        *rcode = DNS_RCODE_BADVERS;
         return answer_encode_error(&q, DNS_RCODE_BADVERS, &ep, out);
     case DNS_PARSE_OK:
         break;
     }
     int special = query_special_rcode(&q);
-    if (special >= 0)
+    if (special >= 0) {
+        *rcode = (uint16_t)special;
         return answer_encode_error(&q, (uint16_t)special, &ep, out);
+    }
     struct policy_client pc = {.addr = client->addr, .ecs = &q.ecs, .rng = client->rng};
+    plan.trace = client->trace;
     answer_lookup(s, &q, tcp, &pc, &plan);
     ep.ecs_scope = plan.ecs_scope;
+    *rcode = plan.rcode;
     if (plan.rcode == DNS_RCODE_REFUSED)
         return answer_encode_error(&q, DNS_RCODE_REFUSED, &ep, out);
     return answer_encode(&q, &plan, &ep, out);
+}
+
+size_t query_answer(const struct snapshot *s, const struct query_limits *lim,
+                    struct query_client *client, const uint8_t *in, size_t inlen, uint8_t *out,
+                    bool tcp)
+{
+    uint16_t rcode = 0;
+    size_t n = query_run(s, lim, client, in, inlen, out, tcp, &rcode);
+    client->rcode = (uint8_t)rcode;
+    return n;
 }

@@ -20,9 +20,14 @@ struct query_limits {
 };
 
 /* Who asks: feeds hashed selection and geo policies. */
+struct answer_trace;
+
 struct query_client {
     const struct sockaddr_storage *addr; /* may be NULL */
     uint64_t *rng;                       /* per-thread random state, non-zero */
+    struct answer_trace *trace;          /* explain only; NULL on the DNS path */
+    uint16_t qtype;                      /* out: the question's type (0 if none) */
+    uint8_t rcode;                       /* out: the reply's rcode (low 4 bits + ext) */
 };
 
 /*
@@ -31,7 +36,7 @@ struct query_client {
  * no reply (too short, or a response).
  */
 size_t query_answer(const struct snapshot *s, const struct query_limits *lim,
-                    const struct query_client *client, const uint8_t *in, size_t inlen,
-                    uint8_t *out, bool tcp);
+                    struct query_client *client, const uint8_t *in, size_t inlen, uint8_t *out,
+                    bool tcp);
 
 #endif

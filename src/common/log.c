@@ -50,3 +50,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
     ssize_t r = write(STDERR_FILENO, line, n);
     (void)r;
 }
+
+const char *log_quote(const char *in, char *out, size_t n)
+{
+    size_t o = 0;
+    for (; *in && o + 3 < n; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else
+            out[o++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+    }
+    out[o] = '\0';
+    return out;
+}

@@ -8,11 +8,17 @@
 #ifndef GTM_COMMON_LOG_H
 #define GTM_COMMON_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
 /* Writes one line to stderr; fmt must not end in a newline. Thread-safe
  * (a single write(2) per line). */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Copies in to out (size n) with '"' and '\\' escaped and control
+ * characters replaced, for a key="value" field; returns out. */
+const char *log_quote(const char *in, char *out, size_t n);
 
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -11,6 +11,7 @@
 #ifndef GTM_DAEMON_CONFIG_H
 #define GTM_DAEMON_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -36,6 +37,17 @@ struct config_tcp {
     unsigned message_timeout_ms;
 };
 
+struct config_admin {
+    bool enabled;  /* the "admin" section is present */
+    char **listen; /* "IP:PORT" or "unix:/path" */
+    size_t n_listen;
+    char *read_token; /* file contents, trimmed; NULL = none */
+    char *operate_token;
+    char *audit_log; /* resolved path; NULL = no audit log */
+    unsigned max_connections;
+    unsigned timeout_ms; /* header and body timeout */
+};
+
 struct config {
     char *path;
     char *dir;
@@ -46,6 +58,7 @@ struct config {
     size_t n_zones;
     uint16_t edns_udp_max;
     struct config_tcp tcp;
+    struct config_admin admin;
     struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
 };
 

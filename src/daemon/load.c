@@ -87,16 +87,6 @@ static void load_attach(struct snapshot *s, const struct policy_binding *b,
     ((struct zone_node *)node)->policy = b;
 }
 
-static void load_map_health(struct gslb *g, struct health_core *core)
-{
-    health_core_begin_mapping(core);
-    for (size_t i = 0; i < g->n_pools; i++) {
-        struct policy_pool *p = &g->pools[i];
-        for (size_t k = 0; k < p->n_eps; k++)
-            p->eps[k].slot = p->check >= 0 ? health_core_slot(core, p->eps[k].key) : NULL;
-    }
-}
-
 static void load_gslb_free(struct gslb *g)
 {
     gslb_unref(g);
@@ -134,7 +124,7 @@ struct snapshot *load_snapshot(struct config *cfg, uint64_t generation, struct h
         return NULL;
     }
     if (g && core)
-        load_map_health(g, core);
+        gslb_map_health(g, core);
     return s;
 }
 
@@ -188,8 +178,10 @@ struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_
         if (p->check < 0)
             continue;
         const struct probe_spec *spec = &g->checks[p->check].spec;
-        if (spec->timeout_ms > *max_timeout_ms)
-            *max_timeout_ms = spec->timeout_ms;
+        /* First probes are spread over a tenth of the interval. */
+        uint32_t first = spec->timeout_ms + spec->interval_ms / 10;
+        if (first > *max_timeout_ms)
+            *max_timeout_ms = first;
         for (size_t k = 0; k < p->n_eps; k++)
             load_target(&p->eps[k], spec, &t[(*n)++]);
     }

@@ -22,7 +22,8 @@ struct snapshot *load_snapshot(struct config *cfg, uint64_t generation, struct h
                                struct errlist *errs);
 
 /* The probe targets of every checked endpoint of g (one per slot), for the
- * prober thread; *max_timeout_ms gets the longest check timeout. Caller
+ * prober thread; *max_timeout_ms gets the longest time a first probe may
+ * take (timeout plus its place in the first tenth of the interval). Caller
  * owns the array (scheduler_set_plan takes it). */
 struct gslb;
 struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_t *max_timeout_ms);

@@ -13,6 +13,7 @@
 #include "common/errlist.h"
 #include "common/log.h"
 #include "daemon/config.h"
+#include "admin/admin.h"
 #include "daemon/load.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
@@ -27,6 +28,10 @@ struct server {
     uint64_t generation;
     struct health_core health;
     struct scheduler *sched;
+    struct admin *admin;
+    pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API) */
+    atomic_ullong reloads_ok, reloads_failed;
+    double started;
 };
 
 static void server_release_gslb(void *g)
@@ -70,12 +75,47 @@ static bool server_same_listen(const struct config *a, const struct config *b)
     return true;
 }
 
+/* What a reload changed, zone by zone (for POST /v1/reload). */
+static json_t *server_zone_changes(const struct snapshot *old, const struct snapshot *cur)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < cur->n_zones; i++) {
+        const struct zone *z = cur->zones[i];
+        const struct zone *o = NULL;
+        for (size_t k = 0; old && k < old->n_zones && !o; k++)
+            if (old->zones[k]->origin_len == z->origin_len &&
+                memcmp(old->zones[k]->origin, z->origin, z->origin_len) == 0)
+                o = old->zones[k];
+        json_t *j = json_pack("{s:s, s:I, s:I}", "origin", z->origin_str, "serial",
+                              (json_int_t)z->serial, "records", (json_int_t)z->n_records);
+        json_object_set_new(j, "change",
+                            json_string(!o                             ? "added"
+                                        : o->serial != z->serial       ? "serial changed"
+                                        : o->n_records != z->n_records ? "records changed"
+                                                                       : "same serial"));
+        json_array_append_new(arr, j);
+    }
+    for (size_t k = 0; old && k < old->n_zones; k++) {
+        bool kept = false;
+        for (size_t i = 0; i < cur->n_zones && !kept; i++)
+            kept = old->zones[k]->origin_len == cur->zones[i]->origin_len &&
+                   memcmp(old->zones[k]->origin, cur->zones[i]->origin,
+                          cur->zones[i]->origin_len) == 0;
+        if (!kept)
+            json_array_append_new(arr, json_pack("{s:s, s:s}", "origin", old->zones[k]->origin_str,
+                                                 "change", "removed"));
+    }
+    return arr;
+}
+
 /* Rebuilds config and zones beside the live set and swaps them in; on any
- * error the live set keeps serving. */
-static void server_reload(struct server *srv)
+ * error the live set keeps serving. Serialised: SIGHUP and the admin API
+ * may ask at once. Returns the JSON result; *ok tells which. */
+static json_t *server_reload(struct server *srv, bool *ok)
 {
     struct errlist errs;
     struct timespec t0;
+    pthread_mutex_lock(&srv->reload_lock);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     struct config *cfg = config_load(srv->config_path, &errs);
@@ -85,21 +125,47 @@ static void server_reload(struct server *srv)
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",
                   (unsigned long long)srv->generation, errs.count);
+        json_t *list = json_array();
+        for (size_t i = 0; i < errs.count; i++)
+            json_array_append_new(list, json_string(errs.msgs[i]));
+        json_t *res = json_pack("{s:s, s:I, s:o}", "result", "failed", "generation",
+                                (json_int_t)srv->generation, "errors", list);
         config_free(cfg);
         errlist_free(&errs);
-        return;
+        atomic_fetch_add(&srv->reloads_failed, 1);
+        pthread_mutex_unlock(&srv->reload_lock);
+        *ok = false;
+        return res;
     }
     errlist_free(&errs);
-    if (!server_same_listen(cfg, srv->cfg))
+    bool same_listen = server_same_listen(cfg, srv->cfg);
+    if (!same_listen)
         log_warn("event=reload note=\"listen addresses and workers change only on restart\"");
-    snapshot_free(serve_swap(&srv->serve, snap, cfg));
+    struct snapshot *old = serve_swap(&srv->serve, snap, cfg);
+    json_t *zones = server_zone_changes(old, snap);
+    snapshot_free(old);
     server_plan_probes(srv, snap);
+    if (srv->admin)
+        admin_update(srv->admin, &cfg->admin);
     config_free(srv->cfg);
     srv->cfg = cfg;
     srv->generation++;
+    double ms = server_elapsed_ms(&t0);
     log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
-             (unsigned long long)srv->generation, snap->n_zones, snap->n_records,
-             server_elapsed_ms(&t0));
+             (unsigned long long)srv->generation, snap->n_zones, snap->n_records, ms);
+    json_t *res =
+        json_pack("{s:s, s:I, s:o, s:I, s:f, s:b}", "result", "ok", "generation",
+                  (json_int_t)srv->generation, "zones", zones, "records",
+                  (json_int_t)snap->n_records, "ms", ms, "restart_needed_for_listen", !same_listen);
+    atomic_fetch_add(&srv->reloads_ok, 1);
+    pthread_mutex_unlock(&srv->reload_lock);
+    *ok = true;
+    return res;
+}
+
+static json_t *server_reload_cb(void *arg, bool *ok)
+{
+    return server_reload(arg, ok);
 }
 
 static void server_on_signal(evutil_socket_t sig, short what, void *arg)
@@ -107,8 +173,9 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
     struct server *srv = arg;
     (void)what;
     if (sig == SIGHUP) {
+        bool ok;
         log_info("event=signal signal=HUP action=reload");
-        server_reload(srv);
+        json_decref(server_reload(srv, &ok));
         return;
     }
     log_info("event=signal signal=%s action=stop", sig == SIGTERM ? "TERM" : "INT");
@@ -127,7 +194,9 @@ static void server_first_round(struct server *srv, struct snapshot *snap)
     uint32_t max_timeout = server_plan_probes(srv, snap);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    bool done = scheduler_wait_initial(srv->sched, max_timeout / 1000.0 + 1.0);
+    /* Plus time for c-ares to resolve check host names (2 s, 2 tries). */
+    double wait = max_timeout / 1000.0 + 4.5;
+    bool done = scheduler_wait_initial(srv->sched, wait < 30 ? wait : 30);
     log_info("event=first_round restored=%zu complete=%s ms=%.1f", restored, done ? "yes" : "no",
              server_elapsed_ms(&t0));
 }
@@ -157,6 +226,20 @@ static int server_start(struct server *srv)
     }
     for (size_t i = 0; i < srv->cfg->n_listen; i++)
         log_info("event=listen address=%s transports=udp,tcp", srv->cfg->listen[i].text);
+    if (srv->cfg->admin.enabled) {
+        struct admin_env env = {.serve = &srv->serve,
+                                .health = &srv->health,
+                                .reload = server_reload_cb,
+                                .reload_arg = srv,
+                                .started = srv->started,
+                                .reloads_ok = &srv->reloads_ok,
+                                .reloads_failed = &srv->reloads_failed};
+        srv->admin = admin_start(&env, &srv->cfg->admin, err, sizeof(err));
+        if (!srv->admin) {
+            log_error("%s", err);
+            return -1;
+        }
+    }
     log_info("event=start workers=%u zones=%zu records=%zu load_ms=%.1f", srv->cfg->workers,
              snap->n_zones, snap->n_records, ms);
     return 0;
@@ -171,11 +254,15 @@ int server_run(const char *config_path)
 
     signal(SIGPIPE, SIG_IGN);
     health_core_init(&srv.health);
+    pthread_mutex_init(&srv.reload_lock, NULL);
+    srv.started = health_now();
     if (server_start(&srv) != 0) {
+        admin_stop(srv.admin);
         serve_stop(&srv.serve);
         scheduler_stop(srv.sched);
         config_free(srv.cfg);
         health_core_free(&srv.health);
+        pthread_mutex_destroy(&srv.reload_lock);
         return 1;
     }
     srv.base = event_base_new();
@@ -187,10 +274,12 @@ int server_run(const char *config_path)
     for (int i = 0; i < 3; i++)
         event_free(sigs[i]);
     event_base_free(srv.base);
+    admin_stop(srv.admin);
     serve_stop(&srv.serve);
     scheduler_stop(srv.sched);
     config_free(srv.cfg);
     health_core_free(&srv.health);
+    pthread_mutex_destroy(&srv.reload_lock);
     log_info("event=stop");
     return rc;
 }

@@ -10,11 +10,39 @@
 
 #include "common/log.h"
 #include "dns/name.h"
+#include "health/override.h"
+
+const double health_hist_bounds[HEALTH_HIST_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                            0.05,  0.1,    0.25,  0.5,  1.0};
+const char *const health_fail_names[HEALTH_FAIL_KINDS] = {"timeout", "refused",  "reset", "status",
+                                                          "tls",     "protocol", "dns",   "other"};
+
+/* Groups a probe's failure reason for metrics. */
+static enum health_fail_kind health_fail_kind_of(const char *reason)
+{
+    if (strstr(reason, "timeout"))
+        return HEALTH_FAIL_TIMEOUT;
+    if (strstr(reason, "refused"))
+        return HEALTH_FAIL_REFUSED;
+    if (strstr(reason, "reset") || strstr(reason, "closed"))
+        return HEALTH_FAIL_RESET;
+    if (strncmp(reason, "status", 6) == 0 || strstr(reason, "body"))
+        return HEALTH_FAIL_STATUS;
+    if (strstr(reason, "tls") || strstr(reason, "certificate") || strstr(reason, "mismatch"))
+        return HEALTH_FAIL_TLS;
+    if (strstr(reason, "bad") || strstr(reason, "garbage"))
+        return HEALTH_FAIL_PROTOCOL;
+    if (strstr(reason, "rcode") || strstr(reason, "answer") || strstr(reason, "resolve"))
+        return HEALTH_FAIL_DNS;
+    return HEALTH_FAIL_OTHER;
+}
 
 void health_core_init(struct health_core *c)
 {
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->persist_lock, NULL);
+    c->next_override_id = 1;
     c->n_buckets = 1024;
     c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
     if (!c->buckets)
@@ -33,7 +61,26 @@ void health_core_free(struct health_core *c)
         }
     }
     free(c->buckets);
+    override_free_all(c);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->persist_lock);
+}
+
+static struct health_slot *health_find_locked(struct health_core *c, const char *key)
+{
+    uint32_t h = dns_name_hash((const uint8_t *)key, strlen(key)) % c->n_buckets;
+    struct health_slot *s = c->buckets[h];
+    while (s && strcmp(s->key, key) != 0)
+        s = s->next_in_bucket;
+    return s;
+}
+
+struct health_slot *health_core_find(struct health_core *c, const char *key)
+{
+    pthread_mutex_lock(&c->lock);
+    struct health_slot *s = health_find_locked(c, key);
+    pthread_mutex_unlock(&c->lock);
+    return s;
 }
 
 struct health_slot *health_core_slot(struct health_core *c, const char *key)
@@ -95,8 +142,10 @@ static void health_transition(struct health_core *c, struct health_slot *s, uint
     s->since = health_now();
     atomic_store_explicit(&s->effective, to, memory_order_release);
     c->transitions++;
+    char why_q[160], detail_q[300];
     log_info("event=health_change endpoint=%s from=%s to=%s why=\"%s\" detail=\"%s\"", s->key,
-             health_state_name(from), health_state_name(to), why, s->reason);
+             health_state_name(from), health_state_name(to), log_quote(why, why_q, sizeof(why_q)),
+             log_quote(s->reason, detail_q, sizeof(detail_q)));
     if (c->on_change)
         c->on_change(c->on_change_arg);
 }
@@ -107,6 +156,14 @@ void health_report(struct health_core *c, struct health_slot *s, bool ok, uint32
     pthread_mutex_lock(&c->lock);
     s->probes++;
     s->last_latency_us = latency_us;
+    double secs = latency_us / 1e6;
+    unsigned b = 0;
+    while (b < HEALTH_HIST_BUCKETS - 1 && secs > health_hist_bounds[b])
+        b++;
+    s->latency_hist[b]++;
+    s->latency_sum_s += secs;
+    if (!ok)
+        s->fail_by[health_fail_kind_of(reason)]++;
     snprintf(s->reason, sizeof(s->reason), "%s", reason);
     if (ok) {
         s->ok_run = s->ok_run < UINT16_MAX ? s->ok_run + 1 : s->ok_run;
@@ -129,6 +186,30 @@ void health_restore(struct health_slot *s, enum health_state st, double since)
 {
     s->probe_state = (uint8_t)st;
     s->since = since;
-    snprintf(s->reason, sizeof(s->reason), "restored from state file");
+    snprintf(s->reason, sizeof(s->reason), "restored");
     atomic_store_explicit(&s->effective, (uint8_t)st, memory_order_release);
+}
+
+void health_override_apply_locked(struct health_core *c, const char *target)
+{
+    struct health_slot *s = health_find_locked(c, target);
+    if (!s) {
+        uint32_t h = dns_name_hash((const uint8_t *)target, strlen(target)) % c->n_buckets;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+            abort();
+        s->key = strdup(target);
+        s->since = health_now();
+        snprintf(s->reason, sizeof(s->reason), "not in the current config");
+        s->next_in_bucket = c->buckets[h];
+        c->buckets[h] = s;
+        c->n_slots++;
+    }
+    uint8_t st = HEALTH_UNKNOWN;
+    for (struct override *o = c->overrides; o; o = o->next)
+        if (o->target && strcmp(o->target, target) == 0) {
+            st = (uint8_t)o->state;
+            break;
+        }
+    atomic_store_explicit(&s->override, st, memory_order_release);
 }

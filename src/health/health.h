@@ -25,9 +25,28 @@
 
 enum health_state { HEALTH_UNKNOWN = 0, HEALTH_DOWN = 1, HEALTH_UP = 2 };
 
+/* Probe latency histogram bounds in seconds (the last bucket is +Inf). */
+#define HEALTH_HIST_BUCKETS 11
+extern const double health_hist_bounds[HEALTH_HIST_BUCKETS - 1];
+
+/* Failure reasons, grouped for metrics. */
+enum health_fail_kind {
+    HEALTH_FAIL_TIMEOUT = 0,
+    HEALTH_FAIL_REFUSED,
+    HEALTH_FAIL_RESET,
+    HEALTH_FAIL_STATUS,
+    HEALTH_FAIL_TLS,
+    HEALTH_FAIL_PROTOCOL,
+    HEALTH_FAIL_DNS,
+    HEALTH_FAIL_OTHER,
+    HEALTH_FAIL_KINDS
+};
+extern const char *const health_fail_names[HEALTH_FAIL_KINDS];
+
 struct health_slot {
     char *key;                 /* "pool/endpoint" */
-    _Atomic uint8_t effective; /* enum health_state, what answers use */
+    _Atomic uint8_t effective; /* probe verdict as published (enum health_state) */
+    _Atomic uint8_t override;  /* operator's forced state; HEALTH_UNKNOWN = none */
     /* Written by the prober thread only; read by status under core->lock. */
     uint8_t probe_state;       /* rise/fall damped probe verdict */
     uint16_t ok_run, fail_run; /* consecutive results */
@@ -35,12 +54,20 @@ struct health_slot {
     char reason[128];          /* last probe detail */
     uint32_t last_latency_us;
     uint64_t probes, failures;
-    bool in_use; /* referenced by the current config */
+    uint64_t latency_hist[HEALTH_HIST_BUCKETS]; /* cumulative-free counts per bucket */
+    double latency_sum_s;
+    uint64_t fail_by[HEALTH_FAIL_KINDS]; /* failures by reason kind */
+    bool in_use;                         /* referenced by the current config */
     struct health_slot *next_in_bucket;
 };
 
+struct override;
+
 struct health_core {
-    pthread_mutex_t lock; /* guards the key index and status reads */
+    pthread_mutex_t lock;         /* guards the key index and status reads */
+    pthread_mutex_t persist_lock; /* one state file writer at a time */
+    struct override *overrides;   /* operator overrides, newest first (override.h) */
+    uint64_t next_override_id;
     struct health_slot **buckets;
     uint32_t n_buckets;
     size_t n_slots;
@@ -53,11 +80,20 @@ struct health_core {
 void health_core_init(struct health_core *c);
 void health_core_free(struct health_core *c);
 
-/* Finds or creates the slot for key; callers on the loader thread. */
+/* Finds or creates the slot for key ("endpoint:POOL/NAME", "az:NAME",
+ * "region:NAME") and marks it in use; loader thread. */
 struct health_slot *health_core_slot(struct health_core *c, const char *key);
+/* Finds a slot without creating or marking it; NULL when absent. */
+struct health_slot *health_core_find(struct health_core *c, const char *key);
 
 /* Marks every slot unused; the loader then marks the ones it maps. */
 void health_core_begin_mapping(struct health_core *c);
+
+/* Recomputes target's slot override byte from the newest override of that
+ * target in c->overrides. Caller holds c->lock. The slot is created (not in
+ * use) when the target is not in the current config, so the override
+ * applies if it comes back. */
+void health_override_apply_locked(struct health_core *c, const char *target);
 
 /* Applies one probe result (prober thread). The first result of an
  * UNKNOWN slot decides at once; later ones follow rise/fall. */
@@ -67,9 +103,28 @@ void health_report(struct health_core *c, struct health_slot *s, bool ok, uint32
 /* Sets a slot's state directly (state file at start-up). */
 void health_restore(struct health_slot *s, enum health_state st, double since);
 
+/* The probe layer only. */
+static inline enum health_state health_slot_probe(const struct health_slot *s)
+{
+    return (enum health_state)atomic_load_explicit(&s->effective, memory_order_relaxed);
+}
+
+/* The operator layer only (HEALTH_UNKNOWN when no override applies). */
+static inline enum health_state health_slot_override(const struct health_slot *s)
+{
+    return (enum health_state)atomic_load_explicit(&s->override, memory_order_relaxed);
+}
+
+/* Override wins over probe. */
+static inline enum health_state health_slot_effective(const struct health_slot *s)
+{
+    enum health_state o = health_slot_override(s);
+    return o != HEALTH_UNKNOWN ? o : health_slot_probe(s);
+}
+
 static inline bool health_slot_up(const struct health_slot *s)
 {
-    return atomic_load_explicit(&s->effective, memory_order_relaxed) == HEALTH_UP;
+    return health_slot_effective(s) == HEALTH_UP;
 }
 
 static inline enum health_state health_slot_state(const struct health_slot *s)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "health/override.h"
 
 static json_t *persist_snapshot(struct health_core *c)
 {
@@ -29,7 +30,8 @@ static json_t *persist_snapshot(struct health_core *c)
                                           "since", s->since));
         }
     pthread_mutex_unlock(&c->lock);
-    return json_pack("{s:i, s:f, s:o}", "version", 1, "saved_at", health_now(), "endpoints", eps);
+    return json_pack("{s:i, s:f, s:o, s:o}", "version", 1, "saved_at", health_now(), "endpoints",
+                     eps, "overrides", override_list_json(c));
 }
 
 /* Writes data to path atomically: tmp file, fsync, rename, fsync dir. */
@@ -67,6 +69,7 @@ static int persist_write_atomic(const char *path, const char *data)
 
 int persist_save(struct health_core *c, const char *path)
 {
+    pthread_mutex_lock(&c->persist_lock);
     json_t *root = persist_snapshot(c);
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);
@@ -74,6 +77,7 @@ int persist_save(struct health_core *c, const char *path)
     free(text);
     if (rc != 0)
         log_error("event=state_save result=failed file=%s error=\"%s\"", path, strerror(errno));
+    pthread_mutex_unlock(&c->persist_lock);
     return rc;
 }
 
@@ -97,6 +101,12 @@ size_t persist_load(struct health_core *c, const char *path, double max_age)
                      err.text);
         return 0;
     }
+    /* Overrides are operators' decisions: they apply whatever the age of
+     * the file, until their own expiry. */
+    json_t *ovr = json_object_get(root, "overrides");
+    size_t n_ovr = json_is_array(ovr) ? override_restore(c, ovr, health_now()) : 0;
+    if (n_ovr)
+        log_info("event=state_load overrides_restored=%zu", n_ovr);
     json_t *saved = json_object_get(root, "saved_at");
     json_t *eps = json_object_get(root, "endpoints");
     double age = json_is_number(saved) ? health_now() - json_number_value(saved) : -1;

@@ -18,6 +18,7 @@
 
 #define SCHED_RESOLVE_EVERY 30.0 /* seconds between re-resolutions of names */
 #define SCHED_STATS_EVERY 10     /* seconds between prober_stats lines */
+#define SCHED_SAVE_EVERY 30      /* seconds between state file refreshes */
 
 struct sched_plan;
 
@@ -56,6 +57,7 @@ struct scheduler {
     struct event *ev_adopt;
     struct event *ev_persist;
     struct event *ev_stats;
+    struct event *ev_save;
     struct sched_plan *current;
     struct sched_plan *plans; /* all live plans (prober thread) */
     size_t initial_left;
@@ -224,7 +226,7 @@ static void sched_on_persist(evutil_socket_t fd, short what, void *arg)
     struct scheduler *s = arg;
     (void)fd;
     (void)what;
-    if (s->state_file)
+    if (s->state_file && s->state_file[0])
         persist_save(s->core, s->state_file);
 }
 
@@ -275,6 +277,11 @@ struct scheduler *scheduler_start(struct health_core *core)
     s->ev_stats = event_new(s->base, -1, EV_PERSIST, sched_on_stats, s);
     struct timeval tv = {SCHED_STATS_EVERY, 0};
     event_add(s->ev_stats, &tv);
+    /* Rewrite the state file now and then, so that its age says how fresh
+     * the states are even when nothing changes. */
+    s->ev_save = event_new(s->base, -1, EV_PERSIST, sched_on_persist, s);
+    struct timeval save = {SCHED_SAVE_EVERY, 0};
+    event_add(s->ev_save, &save);
     core->on_change = sched_on_change;
     core->on_change_arg = s;
     if (pthread_create(&s->thread, NULL, sched_main, s) != 0)
@@ -338,6 +345,7 @@ void scheduler_stop(struct scheduler *s)
     /* loopexit, not loopbreak: a break sent before the loop starts is lost. */
     event_base_loopexit(s->base, NULL);
     pthread_join(s->thread, NULL);
+    sched_on_persist(-1, 0, s); /* last states, for the next start */
     s->core->on_change = NULL;
     if (s->pending)
         sched_plan_unref(s->pending);
@@ -350,6 +358,7 @@ void scheduler_stop(struct scheduler *s)
     event_free(s->ev_adopt);
     event_free(s->ev_persist);
     event_free(s->ev_stats);
+    event_free(s->ev_save);
     event_base_free(s->base);
     free(s->state_file);
     free(s->state_file_next);

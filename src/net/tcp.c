@@ -86,9 +86,10 @@ static void tcp_conn_close(struct tcp_conn *c)
     free(c);
 }
 
-/* Idle: a client we have served that has nothing in progress. A fresh
- * connection that has sent nothing yet is not idle, so a flood of half-open
- * connections cannot make us evict the real clients. */
+/* Idle: a client we have served that has nothing in progress. Eviction
+ * takes idle served clients first, then the least recently active; a fresh
+ * connection that has sent nothing yet is never "idle", so a flood of
+ * half-open connections cannot push out a client that just connected. */
 static bool tcp_conn_idle(const struct tcp_conn *c)
 {
     return c->served && c->in_len == 0 && c->out_len == c->out_off;

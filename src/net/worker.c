@@ -17,6 +17,20 @@
 #include "net/tcp.h"
 #include "net/udp.h"
 
+const char *const worker_rcode_names[WORKER_RCODES] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                                       "NOTIMP",  "REFUSED", "other"};
+const char *const worker_qtype_names[WORKER_QTYPES] = {
+    "A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "DS", "HTTPS", "ANY", "other"};
+
+static unsigned worker_qtype_index(uint16_t t)
+{
+    static const uint16_t types[WORKER_QTYPES - 1] = {1, 2, 5, 6, 12, 15, 16, 28, 33, 43, 65, 255};
+    for (unsigned i = 0; i < WORKER_QTYPES - 1; i++)
+        if (types[i] == t)
+            return i;
+    return WORKER_QTYPES - 1;
+}
+
 size_t worker_answer(struct worker *w, const struct snapshot *s,
                      const struct sockaddr_storage *client, const uint8_t *in, size_t len,
                      uint8_t *out, bool tcp)
@@ -24,7 +38,13 @@ size_t worker_answer(struct worker *w, const struct snapshot *s,
     struct query_limits lim = {.udp_max =
                                    atomic_load_explicit(&w->ctx->udp_max, memory_order_relaxed)};
     struct query_client qc = {.addr = client, .rng = &w->rng};
-    return query_answer(s, &lim, &qc, in, len, out, tcp);
+    size_t n = query_answer(s, &lim, &qc, in, len, out, tcp);
+    if (n) {
+        unsigned rc = qc.rcode < WORKER_RCODES - 1 ? qc.rcode : WORKER_RCODES - 1;
+        atomic_fetch_add_explicit(&w->counts[tcp][rc][worker_qtype_index(qc.qtype)], 1,
+                                  memory_order_relaxed);
+    }
+    return n;
 }
 
 static void *worker_main(void *arg)
@@ -68,6 +88,7 @@ int serve_start(struct serve_ctx *ctx, const struct config *cfg, struct snapshot
                 char *err, size_t errlen)
 {
     evthread_use_pthreads();
+    atomic_store(&ctx->current, initial); /* owned from here, even on failure */
     for (size_t i = 0; i < cfg->n_listen; i++)
         for (int k = 0; k < 2; k++)
             if (sock_check_free(&cfg->listen[i].addr, cfg->listen[i].addr_len,
@@ -119,12 +140,12 @@ struct snapshot *serve_swap(struct serve_ctx *ctx, struct snapshot *next, const 
     atomic_store(&ctx->tcp_message_ms, cfg->tcp.message_timeout_ms);
     /* Grace period: wait until no worker still holds the old pointer. A
      * worker holds it for one batch only, so this ends within microseconds. */
-    for (unsigned i = 0; i < ctx->n_workers; i++) {
-        while (atomic_load(&ctx->workers[i].hazard) == old) {
-            struct timespec ts = {0, 100000};
+    struct timespec ts = {0, 100000};
+    for (unsigned i = 0; i < ctx->n_workers; i++)
+        while (atomic_load(&ctx->workers[i].hazard) == old)
             nanosleep(&ts, NULL);
-        }
-    }
+    while (atomic_load(&ctx->admin_hazard) == old)
+        nanosleep(&ts, NULL);
     return (struct snapshot *)old;
 }
 

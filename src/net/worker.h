@@ -28,6 +28,11 @@ struct event;
 struct udp_batch;
 struct tcp_pool;
 
+#define WORKER_RCODES 7 /* NOERROR..REFUSED, then other */
+#define WORKER_QTYPES 13
+extern const char *const worker_rcode_names[WORKER_RCODES];
+extern const char *const worker_qtype_names[WORKER_QTYPES];
+
 struct worker {
     struct serve_ctx *ctx;
     unsigned id;
@@ -43,10 +48,13 @@ struct worker {
     uint64_t rng;              /* random state for weighted selection */
     atomic_ullong queries_udp; /* counters read by status and metrics */
     atomic_ullong queries_tcp;
+    /* [transport udp/tcp][rcode bucket][qtype bucket], for /metrics */
+    atomic_ullong counts[2][WORKER_RCODES][WORKER_QTYPES];
 };
 
 struct serve_ctx {
     _Atomic(const struct snapshot *) current;
+    _Atomic(const struct snapshot *) admin_hazard; /* the admin thread's slot */
     _Atomic(uint16_t) udp_max;
     /* TCP limits, changed by reloads while workers read them. */
     _Atomic unsigned tcp_max_connections;
@@ -65,6 +73,22 @@ static inline const struct snapshot *worker_snapshot_enter(struct worker *w)
         atomic_store(&w->hazard, s);
     } while (s != atomic_load(&w->ctx->current));
     return s;
+}
+
+/* The same protocol for the admin thread (one reader there at a time). */
+static inline const struct snapshot *serve_snapshot_enter_admin(struct serve_ctx *ctx)
+{
+    const struct snapshot *s;
+    do {
+        s = atomic_load(&ctx->current);
+        atomic_store(&ctx->admin_hazard, s);
+    } while (s != atomic_load(&ctx->current));
+    return s;
+}
+
+static inline void serve_snapshot_leave_admin(struct serve_ctx *ctx)
+{
+    atomic_store_explicit(&ctx->admin_hazard, NULL, memory_order_release);
 }
 
 static inline void worker_snapshot_leave(struct worker *w)

@@ -3,6 +3,7 @@
  */
 #include "policy/policy.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,7 @@ void gslb_free(struct gslb *g)
             policy_endpoint_free(&r->fallback[k]);
         free(r->fallback);
         free(r->regions);
+        free((void *)r->served);
         free(r->name_str);
         free(r->path);
     }
@@ -81,32 +83,65 @@ int gslb_pool_index(const struct gslb *g, const char *name)
     return -1;
 }
 
-/* An endpoint without a slot (pool without a check) is always up. */
-static bool policy_ep_up(const struct policy_endpoint *e)
+enum health_state gslb_slot_override(const struct health_slot *s, const struct policy_overlay *ov)
 {
-    return !e->slot || health_slot_up(e->slot);
+    if (!s)
+        return HEALTH_UNKNOWN;
+    if (ov && ov->slot == s)
+        return ov->state;
+    return health_slot_override(s);
 }
 
-bool gslb_az_up(const struct gslb *g, const struct policy_pool *p, uint16_t az)
+enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_endpoint *e,
+                                      const struct policy_overlay *ov)
 {
-    unsigned up = 0;
-    (void)g;
+    enum health_state o = gslb_slot_override(e->slot, ov);
+    if (o == HEALTH_UNKNOWN && e->az != UINT16_MAX)
+        o = gslb_slot_override(g->azs[e->az].slot, ov);
+    if (o == HEALTH_UNKNOWN)
+        o = gslb_slot_override(g->regions[e->region].slot, ov);
+    if (o != HEALTH_UNKNOWN)
+        return o;
+    return e->slot ? health_slot_probe(e->slot) : HEALTH_UP;
+}
+
+bool gslb_az_up(const struct gslb *g, const struct policy_pool *p, uint16_t az,
+                const struct policy_overlay *ov)
+{
+    enum health_state o = gslb_slot_override(g->azs[az].slot, ov);
+    if (o != HEALTH_UNKNOWN)
+        return o == HEALTH_UP;
+    unsigned up = 0, all = 0;
     for (size_t i = 0; i < p->n_eps; i++)
-        if (p->eps[i].az == az && policy_ep_up(&p->eps[i]))
-            up++;
-    return up >= p->min_healthy;
+        if (p->eps[i].az == az) {
+            all++;
+            up += gslb_endpoint_state(g, &p->eps[i], ov) == HEALTH_UP;
+        }
+    /* An az smaller than min_healthy needs all of its endpoints up. */
+    return up > 0 && up >= (all < p->min_healthy ? all : p->min_healthy);
 }
 
-bool gslb_region_up(const struct gslb *g, const struct policy_pool *p, uint16_t region)
+bool gslb_region_up(const struct gslb *g, const struct policy_pool *p, uint16_t region,
+                    const struct policy_overlay *ov, unsigned *healthy, unsigned *total)
 {
-    unsigned up = 0;
+    unsigned up = 0, all = 0;
     for (size_t i = 0; i < p->n_eps; i++) {
         const struct policy_endpoint *e = &p->eps[i];
-        if (e->region == region && policy_ep_up(e) &&
-            (e->az == UINT16_MAX || gslb_az_up(g, p, e->az)))
+        if (e->region != region)
+            continue;
+        all++;
+        if (gslb_endpoint_state(g, e, ov) == HEALTH_UP &&
+            (e->az == UINT16_MAX || gslb_az_up(g, p, e->az, ov)))
             up++;
     }
-    return up >= p->min_healthy;
+    if (healthy)
+        *healthy = up;
+    if (total)
+        *total = all;
+    enum health_state o = gslb_slot_override(g->regions[region].slot, ov);
+    if (o != HEALTH_UNKNOWN)
+        return o == HEALTH_UP;
+    return up > 0 && up >= (all < p->min_healthy ? all : p->min_healthy);
 }
 
 static bool policy_pool_has(const struct policy_pool *p, uint16_t rtype)
@@ -158,4 +193,36 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
                         pb->cname->name_str);
     }
     g->n_bindings = g->n_records;
+}
+
+void gslb_map_health(struct gslb *g, struct health_core *core)
+{
+    char key[300];
+    health_core_begin_mapping(core);
+    for (size_t i = 0; i < g->n_regions; i++) {
+        snprintf(key, sizeof(key), "region:%s", g->regions[i].name);
+        g->regions[i].slot = health_core_slot(core, key);
+    }
+    for (size_t i = 0; i < g->n_azs; i++) {
+        snprintf(key, sizeof(key), "az:%s", g->azs[i].name);
+        g->azs[i].slot = health_core_slot(core, key);
+    }
+    for (size_t i = 0; i < g->n_pools; i++) {
+        struct policy_pool *p = &g->pools[i];
+        for (size_t k = 0; k < p->n_eps; k++) {
+            struct health_slot *s = health_core_slot(core, p->eps[k].key);
+            /* Without a check an endpoint is up; overrides still apply. */
+            if (p->check < 0 && health_slot_probe(s) != HEALTH_UP)
+                health_restore(s, HEALTH_UP, health_now());
+            p->eps[k].slot = s;
+        }
+    }
+}
+
+void policy_count_answer(const struct policy_record *r, int region)
+{
+    /* served has n_regions + 1 entries; the last is "no region". Regions of
+     * a record are indexes into the gslb, bounded by the array size. */
+    size_t idx = region >= 0 ? (size_t)region : r->served_none;
+    atomic_fetch_add_explicit(&r->served[idx], 1, memory_order_relaxed);
 }

@@ -24,26 +24,28 @@
 
 struct policy_region {
     char *name;
+    struct health_slot *slot; /* "region:NAME": carries operator overrides */
     bool has_location;
     double lat, lon; /* degrees */
 };
 
 struct policy_az {
     char *name;
+    struct health_slot *slot; /* "az:NAME" */
     uint16_t region;
 };
 
 struct policy_endpoint {
     char *name;
-    char *key;          /* "pool/name": the health slot key */
-    uint16_t rtype;     /* DNS_TYPE_A, DNS_TYPE_AAAA or DNS_TYPE_CNAME */
-    uint16_t rdlen;     /* 4, 16, or wire name length */
-    uint8_t rdata[255]; /* address, or the CNAME target in wire form */
-    char *address_str;  /* as configured */
-    uint16_t region;    /* index into gslb.regions */
-    uint16_t az;        /* index into gslb.azs; UINT16_MAX = none */
-    uint32_t weight;    /* 0 = never selected while others are up */
-    struct health_slot *slot;
+    char *key;                /* "pool/name": the health slot key */
+    uint16_t rtype;           /* DNS_TYPE_A, DNS_TYPE_AAAA or DNS_TYPE_CNAME */
+    uint16_t rdlen;           /* 4, 16, or wire name length */
+    uint8_t rdata[255];       /* address, or the CNAME target in wire form */
+    char *address_str;        /* as configured */
+    uint16_t region;          /* index into gslb.regions */
+    uint16_t az;              /* index into gslb.azs; UINT16_MAX = none */
+    uint32_t weight;          /* 0 = never selected while others are up */
+    struct health_slot *slot; /* NULL only outside a running server */
     /* Where the probe goes: an address, or a host name resolved by c-ares. */
     struct sockaddr_storage check_addr;
     socklen_t check_len; /* 0 when check_host must be resolved */
@@ -80,6 +82,10 @@ struct policy_record {
     struct policy_endpoint *fallback; /* static answers for DOWN_FALLBACK */
     size_t n_fallback;
     char *path; /* JSON path, for messages */
+    /* Answers given, by serving region; [served_none] counts answers with
+     * no serving region (fail open, fallback, empty). */
+    _Atomic unsigned long long *served;
+    size_t served_none;
 };
 
 /* What a zone node points at: the policy records of one name by type. */
@@ -124,8 +130,34 @@ int gslb_pool_index(const struct gslb *g, const char *name);
 struct jsoncfg;
 void policy_bind_names(const struct jsoncfg *j, struct gslb *g);
 
-/* A region is up in a pool when >= min_healthy of its endpoints there are up. */
-bool gslb_region_up(const struct gslb *g, const struct policy_pool *p, uint16_t region);
-bool gslb_az_up(const struct gslb *g, const struct policy_pool *p, uint16_t az);
+/* Counts one answer of r served by region (-1: no region served). */
+void policy_count_answer(const struct policy_record *r, int region);
+
+/* Points every region, az and endpoint at its health slot (created on
+ * first use, state kept across reloads); endpoints of pools without a
+ * check are set up. */
+void gslb_map_health(struct gslb *g, struct health_core *core);
+
+/* "As if slot's override were state": lets dry runs evaluate a proposed
+ * override without publishing it. state HEALTH_UNKNOWN = as if removed. */
+struct policy_overlay {
+    const struct health_slot *slot;
+    enum health_state state;
+};
+
+/* Layered state of one endpoint: its own override, else its az's, else its
+ * region's, else the probe verdict (UP for pools without a check). */
+enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_endpoint *e,
+                                      const struct policy_overlay *ov);
+/* The override layer of a slot under an optional overlay. */
+enum health_state gslb_slot_override(const struct health_slot *s, const struct policy_overlay *ov);
+
+/* An az (region) is up in a pool when it is forced up, or, unless forced
+ * down, when >= min_healthy of its endpoints there are up. Counts of the
+ * healthy and all endpoints go to healthy and total when not NULL. */
+bool gslb_az_up(const struct gslb *g, const struct policy_pool *p, uint16_t az,
+                const struct policy_overlay *ov);
+bool gslb_region_up(const struct gslb *g, const struct policy_pool *p, uint16_t region,
+                    const struct policy_overlay *ov, unsigned *healthy, unsigned *total);
 
 #endif

@@ -215,9 +215,9 @@ static void pc_endpoint(const struct jsoncfg *j, json_t *e, const char *path, st
     snprintf(wpath, sizeof(wpath), "%s.weight", path);
     ep->weight = (uint32_t)jsoncfg_int(j, e, "weight", wpath, 0, 1000000, 1);
     ep->name = jsoncfg_strdup(name);
-    size_t kl = strlen(pool->name) + strlen(name) + 2;
+    size_t kl = strlen(pool->name) + strlen(name) + 11;
     ep->key = pc_calloc(kl, 1);
-    snprintf(ep->key, kl, "%s/%s", pool->name, name);
+    snprintf(ep->key, kl, "endpoint:%s/%s", pool->name, name);
     ep->region = (uint16_t)r;
     ep->az = UINT16_MAX;
     if (az) {
@@ -430,6 +430,8 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     }
     struct policy_record *rec = &g->records[g->n_records++];
     rec->path = jsoncfg_strdup(path);
+    rec->served = pc_calloc(g->n_regions + 1, sizeof(*rec->served));
+    rec->served_none = g->n_regions;
     rec->name_str = jsoncfg_strdup(name);
     memcpy(rec->name, n.wire, n.len);
     rec->name_len = n.len;
@@ -440,8 +442,10 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     rec->select = (enum policy_select)pc_enum(j, r, "select", path, selects, SELECT_ALL);
     rec->when_all_down = (enum policy_down)pc_enum(j, r, "when_all_down", path, downs, DOWN_ALL);
     snprintf(sub, sizeof(sub), "%s.answers", path);
-    rec->answers =
-        (unsigned)jsoncfg_int(j, r, "answers", sub, 1, 16, rec->select == SELECT_ALL ? 8 : 1);
+    /* One answer unless the record returns a set (select all on a failover
+     * or all policy); a weighted policy picks one by default, as Route 53. */
+    bool set = rec->select == SELECT_ALL && rec->policy != POLICY_WEIGHTED;
+    rec->answers = (unsigned)jsoncfg_int(j, r, "answers", sub, 1, 16, set ? 8 : 1);
     pc_record_regions(j, r, path, g, rec);
     snprintf(sub, sizeof(sub), "%s.spill", path);
     rec->spill = (unsigned)jsoncfg_int(j, r, "spill", sub, 0, 64, 0);

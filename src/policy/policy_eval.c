@@ -16,36 +16,69 @@ struct eval_set {
     const struct policy_endpoint *eps[EVAL_MAX_CAND];
 };
 
-bool policy_endpoint_eligible(const struct gslb *g, const struct policy_pool *p,
-                              const struct policy_endpoint *e)
+/* Per-query context: overlay and a cache of az verdicts (each az is judged
+ * once per query instead of once per endpoint). */
+struct eval_ctx {
+    const struct gslb *g;
+    const struct policy_overlay *ov;
+    struct policy_trace *trace;
+    int8_t az_up[64]; /* -1 unknown, 0 down, 1 up */
+};
+
+static bool eval_az_up(struct eval_ctx *x, const struct policy_pool *p, uint16_t az)
 {
-    if (e->slot && !health_slot_up(e->slot))
-        return false;
-    if (e->az != UINT16_MAX && !gslb_az_up(g, p, e->az))
-        return false;
-    return gslb_region_up(g, p, e->region);
+    if (az >= sizeof(x->az_up))
+        return gslb_az_up(x->g, p, az, x->ov);
+    if (x->az_up[az] < 0)
+        x->az_up[az] = gslb_az_up(x->g, p, az, x->ov) ? 1 : 0;
+    return x->az_up[az] == 1;
 }
 
-/* Adds the endpoints of region (or every region when region < 0) of type
- * rtype to s; healthy ones only unless any_state. */
-static void eval_collect(const struct gslb *g, const struct policy_pool *p, int region,
+static void eval_trace_region(struct eval_ctx *x, const struct policy_pool *p, uint16_t region,
+                              uint16_t rtype, bool up, unsigned healthy, unsigned total)
+{
+    struct policy_trace *t = x->trace;
+    if (!t || t->n_regions >= POLICY_TRACE_REGIONS)
+        return;
+    struct policy_trace_region *r = &t->regions[t->n_regions++];
+    r->region = region;
+    r->up = up;
+    r->healthy = healthy;
+    r->total = total;
+    r->forced = gslb_slot_override(x->g->regions[region].slot, x->ov);
+    r->has_type = false;
+    for (size_t i = 0; i < p->n_eps; i++)
+        r->has_type = r->has_type || (p->eps[i].region == region && p->eps[i].rtype == rtype);
+}
+
+/* Adds the endpoints of region of type rtype to s: the healthy ones of an
+ * up region, or all of them when any_state (fail open). */
+static void eval_collect(struct eval_ctx *x, const struct policy_pool *p, uint16_t region,
                          uint16_t rtype, bool any_state, struct eval_set *s)
 {
+    if (!any_state) {
+        unsigned healthy = 0, total = 0;
+        bool up = gslb_region_up(x->g, p, region, x->ov, &healthy, &total);
+        eval_trace_region(x, p, region, rtype, up, healthy, total);
+        if (!up)
+            return;
+    }
     for (size_t i = 0; i < p->n_eps && s->n < EVAL_MAX_CAND; i++) {
         const struct policy_endpoint *e = &p->eps[i];
-        if (e->rtype != rtype || (region >= 0 && e->region != region))
+        if (e->rtype != rtype || e->region != region)
             continue;
-        if (any_state || policy_endpoint_eligible(g, p, e))
+        if (any_state || (gslb_endpoint_state(x->g, e, x->ov) == HEALTH_UP &&
+                          (e->az == UINT16_MAX || eval_az_up(x, p, e->az))))
             s->eps[s->n++] = e;
     }
 }
 
-static void eval_collect_regions(const struct gslb *g, const struct policy_record *r,
-                                 uint16_t rtype, bool any_state, struct eval_set *s)
+static void eval_collect_regions(struct eval_ctx *x, const struct policy_record *r, uint16_t rtype,
+                                 bool any_state, struct eval_set *s)
 {
-    const struct policy_pool *p = &g->pools[r->pool];
+    const struct policy_pool *p = &x->g->pools[r->pool];
     for (size_t k = 0; k < r->n_regions; k++)
-        eval_collect(g, p, r->regions[k], rtype, any_state, s);
+        eval_collect(x, p, r->regions[k], rtype, any_state, s);
 }
 
 /* Picks up to 'want' endpoints from s, distinct, with probability
@@ -147,22 +180,22 @@ static void eval_select(const struct policy_record *r, enum policy_select sel, s
         eval_pick_hashed(s, want, c, out);
         return;
     }
-    /* all: every candidate up to 'answers', starting at a random offset so
-     * that a cut list still spreads the load. */
-    uint16_t start = s->n > want ? (uint16_t)(policy_rng_next(c->rng) % s->n) : 0;
+    /* all: every candidate up to 'answers', from a random offset, so the
+     * order (and a cut list) rotates like a multivalue answer should. */
+    uint16_t start = s->n > 1 ? (uint16_t)(policy_rng_next(c->rng) % s->n) : 0;
     for (uint16_t i = 0; i < s->n && out->n < want; i++)
         out->eps[out->n++] = s->eps[(start + i) % s->n];
 }
 
 /* failover: the first region that is up serves; with spill, the next
  * 'spill' regions that are up share the failed region's traffic. */
-static void eval_failover(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+static void eval_failover(struct eval_ctx *x, const struct policy_record *r, uint16_t rtype,
                           struct eval_set *s, struct policy_result *out)
 {
-    const struct policy_pool *p = &g->pools[r->pool];
+    const struct policy_pool *p = &x->g->pools[r->pool];
     for (size_t k = 0; k < r->n_regions; k++) {
         uint16_t before = s->n;
-        eval_collect(g, p, r->regions[k], rtype, false, s);
+        eval_collect(x, p, r->regions[k], rtype, false, s);
         if (s->n == before)
             continue;
         if (out->serving_region < 0)
@@ -179,7 +212,9 @@ void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t r
                  const struct policy_client *c, struct policy_result *out)
 {
     struct eval_set s;
+    struct eval_ctx x = {.g = g, .ov = c->overlay, .trace = c->trace};
     enum policy_select sel = r->select;
+    memset(x.az_up, -1, sizeof(x.az_up));
     s.n = 0;
     out->n = 0;
     out->outcome = POLICY_SERVED;
@@ -187,13 +222,15 @@ void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t r
     out->n_spill = 0;
     out->ecs_scope = 0;
     if (r->policy == POLICY_FAILOVER) {
-        eval_failover(g, r, rtype, &s, out);
+        eval_failover(&x, r, rtype, &s, out);
         if (out->n_spill > 0 && sel == SELECT_ALL)
             sel = SELECT_WEIGHTED; /* spill spreads by weight */
     } else {
-        eval_collect_regions(g, r, rtype, false, &s);
+        eval_collect_regions(&x, r, rtype, false, &s);
         if (r->policy == POLICY_WEIGHTED && sel == SELECT_ALL)
             sel = SELECT_WEIGHTED;
+        for (uint16_t i = 0; i < s.n && out->serving_region < 0; i++)
+            out->serving_region = s.eps[i]->region;
     }
     if (s.n == 0) {
         switch (r->when_all_down) {
@@ -208,9 +245,13 @@ void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t r
             return;
         case DOWN_ALL:
             out->outcome = POLICY_FAIL_OPEN;
-            eval_collect_regions(g, r, rtype, true, &s);
+            eval_collect_regions(&x, r, rtype, true, &s);
             break;
         }
+    }
+    if (c->trace) {
+        c->trace->n_candidates = s.n;
+        c->trace->select_used = sel;
     }
     eval_select(r, sel, &s, c, out);
 }

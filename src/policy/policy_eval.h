@@ -18,10 +18,32 @@
 
 #define POLICY_MAX_ANSWERS 16
 
+struct policy_trace;
+
 struct policy_client {
-    const struct sockaddr_storage *addr; /* source address; may be NULL */
-    const struct dns_ecs *ecs;           /* client subnet; may be NULL */
-    uint64_t *rng;                       /* per-thread random state, non-zero */
+    const struct sockaddr_storage *addr;  /* source address; may be NULL */
+    const struct dns_ecs *ecs;            /* client subnet; may be NULL */
+    uint64_t *rng;                        /* per-thread random state, non-zero */
+    const struct policy_overlay *overlay; /* dry runs only; NULL on the DNS path */
+    struct policy_trace *trace;           /* explain only; NULL on the DNS path */
+};
+
+#define POLICY_TRACE_REGIONS 32
+
+/* Why each region served or was skipped, for GET /v1/explain. */
+struct policy_trace_region {
+    uint16_t region;
+    bool up;
+    bool has_type;            /* has endpoints of the asked type */
+    enum health_state forced; /* region override (HEALTH_UNKNOWN = none) */
+    unsigned healthy, total;  /* endpoints up / all in this region of the pool */
+};
+
+struct policy_trace {
+    uint16_t n_regions;
+    struct policy_trace_region regions[POLICY_TRACE_REGIONS];
+    uint16_t n_candidates; /* endpoints selection chose from */
+    enum policy_select select_used;
 };
 
 enum policy_outcome {
@@ -43,10 +65,6 @@ struct policy_result {
 /* rtype: the record type asked (A, AAAA or CNAME). */
 void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
                  const struct policy_client *c, struct policy_result *out);
-
-/* Whether one endpoint may be selected now (endpoint, az and region up). */
-bool policy_endpoint_eligible(const struct gslb *g, const struct policy_pool *p,
-                              const struct policy_endpoint *e);
 
 static inline uint64_t policy_rng_next(uint64_t *s)
 {

@@ -264,10 +264,7 @@ int main(void)
     if (!TAP_CHECK(&t, e.count == 0, "test policy config parses"))
         return tap_done(&t);
     health_core_init(&f.core);
-    for (size_t i = 0; i < f.g->n_pools; i++)
-        for (size_t k = 0; k < f.g->pools[i].n_eps; k++)
-            if (f.g->pools[i].check >= 0)
-                f.g->pools[i].eps[k].slot = health_core_slot(&f.core, f.g->pools[i].eps[k].key);
+    gslb_map_health(f.g, &f.core);
     test_failover(&t, &f);
     test_spill(&t, &f);
     test_weighted(&t, &f);

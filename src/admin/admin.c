@@ -1,0 +1,459 @@
+/*
+ * admin.c -- the admin API server: thread, listeners, auth, routing,
+ * replies and the audit log.
+ */
+#include "admin/admin_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "health/override.h"
+#include "health/persist.h"
+#include "policy/policy.h"
+
+#define ADMIN_MAX_BODY (1024 * 1024)
+#define ADMIN_MAX_HEADERS (16 * 1024)
+#define ADMIN_MAX_DEPTH 32
+
+void admin_reply_json(struct admin_req *r, int status, json_t *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    char *text = json_dumps(body, JSON_INDENT(1) | JSON_ENCODE_ANY);
+    evbuffer_add(b, text, strlen(text));
+    evbuffer_add(b, "\n", 1);
+    free(text);
+    json_decref(body);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply(r->req, status, NULL, b);
+    evbuffer_free(b);
+}
+
+void admin_reply_error(struct admin_req *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (status == 401)
+        evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
+                          "Bearer realm=\"gtmd\"");
+    admin_reply_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+void admin_audit(struct admin_req *r, int status, json_t *result)
+{
+    char path[4096];
+    pthread_mutex_lock(&r->a->lock);
+    snprintf(path, sizeof(path), "%s", r->a->audit_log ? r->a->audit_log : "");
+    pthread_mutex_unlock(&r->a->lock);
+    if (!path[0]) {
+        json_decref(result);
+        return;
+    }
+    const char *method = evhttp_request_get_command(r->req) == EVHTTP_REQ_POST ? "POST" : "DELETE";
+    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s, s:O?, s:i, s:o?}", "time", health_now(),
+                             "token", r->token_name, "client", r->client, "method", method, "path",
+                             evhttp_request_get_uri(r->req), "request", r->body, "status", status,
+                             "result", result);
+    char *text = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && text) {
+        size_t len = strlen(text);
+        text[len] = '\n'; /* one write per line keeps lines whole */
+        if (write(fd, text, len + 1) != (ssize_t)(len + 1))
+            log_error("event=audit result=failed file=%s", path);
+        text[len] = '\0';
+    } else
+        log_error("event=audit result=failed file=%s error=\"%s\"", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(text);
+}
+
+/* Constant-time comparison of a presented token with a configured one. */
+static bool admin_token_eq(const char *given, const char *want)
+{
+    size_t gl = strlen(given), wl = strlen(want);
+    if (gl != wl)
+        return false;
+    return CRYPTO_memcmp(given, want, wl) == 0;
+}
+
+static void admin_authenticate(struct admin_req *r)
+{
+    struct admin *a = r->a;
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+    pthread_mutex_lock(&a->lock);
+    if (!a->read_token && !a->operate_token) {
+        /* No tokens: allowed only on loopback and unix listeners. */
+        r->level = ADMIN_OPERATE;
+        r->token_name = "none";
+    } else if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        const char *t = h + 7;
+        if (a->operate_token && admin_token_eq(t, a->operate_token)) {
+            r->level = ADMIN_OPERATE;
+            r->token_name = "operate";
+        } else if (a->read_token && admin_token_eq(t, a->read_token)) {
+            r->level = ADMIN_READ;
+            r->token_name = "read";
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* Depth of a JSON value, to refuse deeply nested bodies. */
+static int admin_json_depth(json_t *v)
+{
+    int d = 0;
+    size_t i;
+    const char *k;
+    json_t *e;
+    if (json_is_object(v))
+        json_object_foreach(v, k, e)
+        {
+            int x = admin_json_depth(e);
+            d = x > d ? x : d;
+        }
+    else if (json_is_array(v))
+        json_array_foreach(v, i, e)
+        {
+            int x = admin_json_depth(e);
+            d = x > d ? x : d;
+        }
+    else
+        return 0;
+    return d + 1;
+}
+
+/* Parses the request body as a JSON object; replies 400 and returns false
+ * when it is not one. An empty body is an empty object. */
+static bool admin_parse_body(struct admin_req *r)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+    size_t len = evbuffer_get_length(in);
+    json_error_t err;
+    if (len == 0) {
+        r->body = json_object();
+        return true;
+    }
+    const char *data = (const char *)evbuffer_pullup(in, -1);
+    r->body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
+    if (!r->body) {
+        admin_reply_error(r, 400, "bad_json", "request body: %s (line %d, column %d)", err.text,
+                          err.line, err.column);
+        return false;
+    }
+    if (!json_is_object(r->body)) {
+        admin_reply_error(r, 400, "bad_request", "request body must be a JSON object");
+        return false;
+    }
+    if (admin_json_depth(r->body) > ADMIN_MAX_DEPTH) {
+        admin_reply_error(r, 400, "bad_request", "request body nested deeper than %d",
+                          ADMIN_MAX_DEPTH);
+        return false;
+    }
+    return true;
+}
+
+static bool admin_require(struct admin_req *r, enum admin_level need)
+{
+    if (r->level >= need)
+        return true;
+    if (r->level == ADMIN_NONE)
+        admin_reply_error(r, 401, "unauthorized", "a valid bearer token is required");
+    else
+        admin_reply_error(r, 403, "forbidden", "this call needs the operate token");
+    return false;
+}
+
+/* Routes one request. Paths: /v1/health, /v1/status, /v1/explain,
+ * /v1/overrides[/ID], /v1/reload, /metrics. */
+static void admin_route(struct admin_req *r)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
+    const char *p = r->path;
+    if (strcmp(p, "/v1/health") == 0 && m == EVHTTP_REQ_GET) {
+        admin_reply_json(r, 200, json_pack("{s:s}", "status", "serving"));
+        return;
+    }
+    bool is_get = m == EVHTTP_REQ_GET;
+    bool known = strcmp(p, "/v1/status") == 0 || strcmp(p, "/v1/explain") == 0 ||
+                 strcmp(p, "/metrics") == 0 || strcmp(p, "/v1/overrides") == 0 ||
+                 strncmp(p, "/v1/overrides/", 14) == 0 || strcmp(p, "/v1/reload") == 0;
+    if (!known) {
+        admin_reply_error(r, 404, "not_found", "no such endpoint: %s", p);
+        return;
+    }
+    if (!admin_require(r, is_get ? ADMIN_READ : ADMIN_OPERATE))
+        return;
+    if (m == EVHTTP_REQ_POST && !admin_parse_body(r))
+        return;
+    if (is_get && strcmp(p, "/v1/status") == 0)
+        admin_handle_status(r);
+    else if (is_get && strcmp(p, "/v1/explain") == 0)
+        admin_handle_explain(r);
+    else if (is_get && strcmp(p, "/metrics") == 0)
+        admin_handle_metrics(r);
+    else if (is_get && strcmp(p, "/v1/overrides") == 0)
+        admin_handle_overrides_list(r);
+    else if (is_get && strncmp(p, "/v1/overrides/", 14) == 0)
+        admin_handle_override_get(r, p + 14);
+    else if (m == EVHTTP_REQ_POST && strcmp(p, "/v1/overrides") == 0)
+        admin_handle_override_post(r);
+    else if (m == EVHTTP_REQ_DELETE && strncmp(p, "/v1/overrides/", 14) == 0)
+        admin_handle_override_delete(r, p + 14);
+    else if (m == EVHTTP_REQ_POST && strcmp(p, "/v1/reload") == 0)
+        admin_handle_reload(r);
+    else
+        admin_reply_error(r, 405, "method_not_allowed", "method not allowed on %s", p);
+}
+
+static void admin_on_close(struct evhttp_connection *c, void *arg)
+{
+    struct admin *a = arg;
+    for (unsigned i = 0; i < a->open_connections; i++)
+        if (a->conns[i] == c) {
+            a->conns[i] = a->conns[--a->open_connections];
+            return;
+        }
+}
+
+/* Counts a connection at its first request; false when the cap is hit.
+ * (libevent 2.1 offers no accept hook, so a connection that never sends a
+ * request is not counted; the header timeout closes those.) */
+static bool admin_track_connection(struct admin *a, struct evhttp_request *req)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    if (!c)
+        return true;
+    for (unsigned i = 0; i < a->open_connections; i++)
+        if (a->conns[i] == c)
+            return true;
+    if (a->open_connections >= a->max_connections)
+        return false;
+    a->conns[a->open_connections++] = c;
+    evhttp_connection_set_closecb(c, admin_on_close, a);
+    return true;
+}
+
+static void admin_on_request(struct evhttp_request *req, void *arg)
+{
+    struct admin *a = arg;
+    struct admin_req r;
+    memset(&r, 0, sizeof(r));
+    r.a = a;
+    r.req = req;
+    r.token_name = "none";
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    if (c) {
+        char *host = NULL;
+        ev_uint16_t port = 0;
+        evhttp_connection_get_peer(c, &host, &port);
+        snprintf(r.client, sizeof(r.client), "%s:%u", host && *host ? host : "unix", port);
+    }
+    if (!admin_track_connection(a, req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        admin_reply_error(&r, 503, "busy", "too many admin connections (max %u)",
+                          a->max_connections);
+        return;
+    }
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
+    char *path = raw_path ? evhttp_uridecode(raw_path, 0, NULL) : NULL;
+    TAILQ_INIT(&r.query);
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (!path || (q && evhttp_parse_query_str(q, &r.query) != 0)) {
+        admin_reply_error(&r, 400, "bad_request", "malformed request URI");
+    } else {
+        r.path = path;
+        admin_authenticate(&r);
+        admin_route(&r);
+    }
+    free(path);
+    evhttp_clear_headers(&r.query);
+    json_decref(r.body);
+}
+
+void admin_persist(struct admin *a)
+{
+    const struct snapshot *s = serve_snapshot_enter_admin(a->env.serve);
+    char path[4096] = "";
+    if (s && s->gslb && s->gslb->state_file)
+        snprintf(path, sizeof(path), "%s", s->gslb->state_file);
+    serve_snapshot_leave_admin(a->env.serve);
+    if (path[0])
+        persist_save(a->env.health, path);
+}
+
+static void admin_on_expire(evutil_socket_t fd, short what, void *arg)
+{
+    struct admin *a = arg;
+    (void)fd;
+    (void)what;
+    if (override_expire(a->env.health, health_now()) > 0)
+        admin_persist(a);
+}
+
+static void *admin_main(void *arg)
+{
+    struct admin *a = arg;
+    event_base_loop(a->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+/* Binds a unix socket with mode 0600 and hands it to evhttp. */
+static int admin_bind_unix(struct admin *a, const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        snprintf(err, errlen, "admin: unix socket path too long: %s", path);
+        return -1;
+    }
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    mode_t old = umask(0177);
+    int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (rc != 0 || chmod(path, 0600) != 0 || listen(fd, 64) != 0 ||
+        !evhttp_accept_socket_with_handle(a->http, fd)) {
+        snprintf(err, errlen, "admin: cannot listen on unix:%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    a->unix_paths[a->n_unix++] = strdup(path);
+    return 0;
+}
+
+static int admin_bind(struct admin *a, const struct config_admin *cfg, char *err, size_t errlen)
+{
+    a->unix_paths = calloc(cfg->n_listen + 1, sizeof(*a->unix_paths));
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        const char *l = cfg->listen[i];
+        if (strncmp(l, "unix:", 5) == 0) {
+            if (admin_bind_unix(a, l + 5, err, errlen) != 0)
+                return -1;
+            continue;
+        }
+        struct sockaddr_storage ss;
+        socklen_t len;
+        char host[128];
+        config_parse_addr(l, &ss, &len);
+        if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+        else
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+        uint16_t port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                       : ((struct sockaddr_in *)&ss)->sin_port);
+        if (evhttp_bind_socket(a->http, host, port) != 0) {
+            snprintf(err, errlen, "admin: cannot listen on %s: %s", l, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static char *admin_dup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void admin_update(struct admin *a, const struct config_admin *cfg)
+{
+    pthread_mutex_lock(&a->lock);
+    free(a->read_token);
+    free(a->operate_token);
+    free(a->audit_log);
+    a->read_token = admin_dup(cfg->read_token);
+    a->operate_token = admin_dup(cfg->operate_token);
+    a->audit_log = admin_dup(cfg->audit_log);
+    pthread_mutex_unlock(&a->lock);
+}
+
+struct admin *admin_start(const struct admin_env *env, const struct config_admin *cfg, char *err,
+                          size_t errlen)
+{
+    struct admin *a = calloc(1, sizeof(*a));
+    if (!a)
+        abort();
+    evthread_use_pthreads();
+    a->env = *env;
+    pthread_mutex_init(&a->lock, NULL);
+    admin_update(a, cfg);
+    a->max_connections = cfg->max_connections;
+    a->conns = calloc(cfg->max_connections, sizeof(*a->conns));
+    a->base = event_base_new();
+    a->http = a->base ? evhttp_new(a->base) : NULL;
+    if (!a->http) {
+        snprintf(err, errlen, "admin: cannot create the HTTP server");
+        admin_stop(a);
+        return NULL;
+    }
+    evhttp_set_max_body_size(a->http, ADMIN_MAX_BODY);
+    evhttp_set_max_headers_size(a->http, ADMIN_MAX_HEADERS);
+    struct timeval tv = {(time_t)(cfg->timeout_ms / 1000),
+                         (suseconds_t)(cfg->timeout_ms % 1000) * 1000};
+    evhttp_set_timeout_tv(a->http, &tv);
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+    evhttp_set_gencb(a->http, admin_on_request, a);
+    if (admin_bind(a, cfg, err, errlen) != 0) {
+        admin_stop(a);
+        return NULL;
+    }
+    a->ev_expire = event_new(a->base, -1, EV_PERSIST, admin_on_expire, a);
+    struct timeval every = {0, 100000};
+    event_add(a->ev_expire, &every);
+    if (pthread_create(&a->thread, NULL, admin_main, a) != 0)
+        abort();
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        log_info("event=admin_listen address=%s", cfg->listen[i]);
+    return a;
+}
+
+void admin_stop(struct admin *a)
+{
+    if (!a)
+        return;
+    if (a->thread) {
+        event_base_loopexit(a->base, NULL);
+        pthread_join(a->thread, NULL);
+    }
+    if (a->ev_expire)
+        event_free(a->ev_expire);
+    if (a->http)
+        evhttp_free(a->http);
+    if (a->base)
+        event_base_free(a->base);
+    for (size_t i = 0; i < a->n_unix; i++) {
+        unlink(a->unix_paths[i]);
+        free(a->unix_paths[i]);
+    }
+    free(a->unix_paths);
+    free(a->conns);
+    free(a->read_token);
+    free(a->operate_token);
+    free(a->audit_log);
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+}

@@ -1,0 +1,237 @@
+/*
+ * admin_explain.c -- GET /v1/explain?name=&type=&client=&ecs=
+ *
+ * Runs the query through the same code as the DNS workers (query_answer on
+ * the live snapshot) with a trace attached, then shows the decision: the
+ * policy record, the region order and why each region served or was
+ * skipped, every endpoint's state layers, the selection, TTL, ECS scope,
+ * and the exact reply that path produced.
+ */
+#include <arpa/inet.h>
+#include <event2/keyvalq_struct.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin_int.h"
+#include "admin/admin_view.h"
+#include "answer/lookup.h"
+#include "answer/query.h"
+#include "dns/dns.h"
+#include "dns/name.h"
+#include "policy/policy.h"
+
+/* Builds a query with RD clear and EDNS (payload 1232, ECS when given). */
+static size_t explain_build_query(const struct dns_name *n, uint16_t qtype, const char *ecs,
+                                  uint8_t *out, char *err, size_t errlen)
+{
+    static const uint8_t hdr[12] = {0x47, 0x54, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
+    size_t o = 0;
+    memcpy(out, hdr, sizeof(hdr));
+    o += sizeof(hdr);
+    memcpy(out + o, n->wire, n->len);
+    o += n->len;
+    dns_put16(out + o, qtype);
+    dns_put16(out + o + 2, DNS_CLASS_IN);
+    o += 4;
+    uint8_t opt[11] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
+    memcpy(out + o, opt, sizeof(opt));
+    size_t rdlen_at = o + 9;
+    o += sizeof(opt);
+    if (!ecs)
+        return o;
+    char addr[64];
+    unsigned prefix = 0;
+    uint8_t bytes[16];
+    if (sscanf(ecs, "%63[^/]/%u", addr, &prefix) != 2) {
+        snprintf(err, errlen, "ecs must be ADDRESS/PREFIX");
+        return 0;
+    }
+    int fam = strchr(addr, ':') ? 2 : 1;
+    if (inet_pton(fam == 1 ? AF_INET : AF_INET6, addr, bytes) != 1 ||
+        prefix > (fam == 1 ? 32u : 128u)) {
+        snprintf(err, errlen, "ecs: bad address or prefix");
+        return 0;
+    }
+    unsigned alen = (prefix + 7) / 8;
+    if (prefix % 8)
+        bytes[alen - 1] &= (uint8_t)(0xff << (8 - prefix % 8));
+    dns_put16(out + o, DNS_EDNS_OPT_ECS);
+    dns_put16(out + o + 2, (uint16_t)(4 + alen));
+    dns_put16(out + o + 4, (uint16_t)fam);
+    out[o + 6] = (uint8_t)prefix;
+    out[o + 7] = 0;
+    memcpy(out + o + 8, bytes, alen);
+    o += 8 + alen;
+    dns_put16(out + rdlen_at, (uint16_t)(8 + alen));
+    return o;
+}
+
+static json_t *explain_section(ldns_rr_list *l)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++) {
+        char *t = ldns_rr2str(ldns_rr_list_rr(l, i));
+        size_t n = t ? strlen(t) : 0;
+        while (n && (t[n - 1] == '\n'))
+            t[--n] = '\0';
+        json_array_append_new(arr, json_string(t ? t : ""));
+        free(t);
+    }
+    return arr;
+}
+
+/* The reply as the DNS side sent it. */
+static json_t *explain_reply(const uint8_t *wire, size_t len)
+{
+    ldns_pkt *p = NULL;
+    if (len == 0 || ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK)
+        return json_null();
+    char *rc = ldns_pkt_rcode2str(ldns_pkt_get_rcode(p));
+    json_t *j =
+        json_pack("{s:s, s:b, s:b, s:o, s:o, s:o}", "rcode", rc ? rc : "?", "aa", ldns_pkt_aa(p),
+                  "tc", ldns_pkt_tc(p), "answer", explain_section(ldns_pkt_answer(p)), "authority",
+                  explain_section(ldns_pkt_authority(p)), "additional",
+                  explain_section(ldns_pkt_additional(p)));
+    free(rc);
+    ldns_pkt_free(p);
+    return j;
+}
+
+static json_t *explain_regions(const struct gslb *g, const struct answer_trace *t)
+{
+    const struct policy_record *r = t->record;
+    const struct policy_pool *p = &g->pools[r->pool];
+    json_t *arr = json_array();
+    for (uint16_t i = 0; i < t->policy.n_regions; i++) {
+        const struct policy_trace_region *tr = &t->policy.regions[i];
+        const char *why;
+        char buf[160];
+        if (tr->forced == HEALTH_DOWN)
+            why = "forced down by an override";
+        else if (tr->forced == HEALTH_UP)
+            why = tr->has_type ? "forced up by an override" : "no endpoints of this type";
+        else if (!tr->up) {
+            snprintf(buf, sizeof(buf), "%u of %u endpoints up, min_healthy %u", tr->healthy,
+                     tr->total, p->min_healthy);
+            why = buf;
+        } else if (!tr->has_type)
+            why = "no endpoints of this type";
+        else {
+            snprintf(buf, sizeof(buf), "%u of %u endpoints up", tr->healthy, tr->total);
+            why = buf;
+        }
+        bool serving = t->result.serving_region == tr->region;
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:i, s:s, s:b, s:s}", "region",
+                                        g->regions[tr->region].name, "position", i, "state",
+                                        tr->up ? "up" : "down", "serving", serving, "why", why));
+    }
+    return arr;
+}
+
+static json_t *explain_policy(struct admin *a, const struct gslb *g, const struct answer_trace *t)
+{
+    static const char *const outcomes[] = {"served", "fail_open", "fallback", "empty"};
+    const struct policy_record *r = t->record;
+    const struct policy_pool *p = &g->pools[r->pool];
+    json_t *eps = json_array(), *chosen = json_array();
+    for (size_t i = 0; i < p->n_eps; i++)
+        if (p->eps[i].rtype == t->rtype)
+            json_array_append_new(eps, admin_view_endpoint(a->env.health, g, p, &p->eps[i]));
+    for (uint16_t i = 0; i < t->result.n; i++)
+        json_array_append_new(chosen, json_string(admin_view_answer(t->result.eps[i])));
+    const char *order = r->policy == POLICY_FAILOVER ? "failover order from the record"
+                                                     : "every region of the record";
+    json_t *j =
+        json_pack("{s:o, s:s, s:o, s:o}", "record", admin_view_record(g, r), "region_order_source",
+                  order, "regions", explain_regions(g, t), "endpoints", eps);
+    json_object_set_new(j, "selection",
+                        json_pack("{s:s, s:i, s:i, s:o}", "select",
+                                  admin_view_select_name(t->policy.select_used), "candidates",
+                                  t->policy.n_candidates, "spill_regions", t->result.n_spill,
+                                  "chosen", chosen));
+    json_object_set_new(j, "outcome", json_string(outcomes[t->result.outcome]));
+    json_object_set_new(j, "ttl", json_integer(r->ttl));
+    json_object_set_new(j, "ecs_scope", json_integer(t->result.ecs_scope));
+    return j;
+}
+
+/* Parses name/type/client/ecs; replies 400 and returns false on error. */
+static bool explain_args(struct admin_req *r, struct dns_name *n, uint16_t *qtype,
+                         struct sockaddr_storage *client)
+{
+    const char *name = evhttp_find_header(&r->query, "name");
+    const char *type = evhttp_find_header(&r->query, "type");
+    const char *cl = evhttp_find_header(&r->query, "client");
+    if (!name || !dns_name_from_str(name, n)) {
+        admin_reply_error(r, 400, "bad_request", "\"name\" must be a domain name");
+        return false;
+    }
+    *qtype = DNS_TYPE_A;
+    if (type) {
+        ldns_rr_type t = ldns_get_rr_type_by_name(type);
+        if (t == 0) {
+            admin_reply_error(r, 400, "bad_request", "unknown type \"%s\"", type);
+            return false;
+        }
+        *qtype = (uint16_t)t;
+    }
+    memset(client, 0, sizeof(*client));
+    const char *c = cl ? cl : "127.0.0.1";
+    struct sockaddr_in *a4 = (struct sockaddr_in *)client;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)client;
+    if (inet_pton(AF_INET, c, &a4->sin_addr) == 1)
+        a4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, c, &a6->sin6_addr) == 1)
+        a6->sin6_family = AF_INET6;
+    else {
+        admin_reply_error(r, 400, "bad_request", "\"client\" must be an IP address");
+        return false;
+    }
+    return true;
+}
+
+void admin_handle_explain(struct admin_req *r)
+{
+    struct dns_name n;
+    uint16_t qtype;
+    struct sockaddr_storage client;
+    uint8_t q[512], *out;
+    char err[128];
+    if (!explain_args(r, &n, &qtype, &client))
+        return;
+    size_t qlen =
+        explain_build_query(&n, qtype, evhttp_find_header(&r->query, "ecs"), q, err, sizeof(err));
+    if (qlen == 0) {
+        admin_reply_error(r, 400, "bad_request", "%s", err);
+        return;
+    }
+    out = malloc(DNS_TCP_MAX);
+    struct answer_trace trace;
+    memset(&trace, 0, sizeof(trace));
+    uint64_t rng = (uint64_t)(health_now() * 1e6) | 1;
+    struct query_client qc = {.addr = &client, .rng = &rng, .trace = &trace};
+    struct serve_ctx *ctx = r->a->env.serve;
+    struct query_limits lim = {.udp_max = atomic_load(&ctx->udp_max)};
+    const struct snapshot *s = serve_snapshot_enter_admin(ctx);
+    size_t len = query_answer(s, &lim, &qc, q, qlen, out, false);
+    char nb[1024];
+    dns_name_to_str(n.wire, nb, sizeof(nb));
+    const struct zone *z = snapshot_find_zone(s, &n, qtype);
+    json_t *body = json_pack(
+        "{s:{s:s, s:s, s:s, s:s?}, s:s?, s:I}", "query", "name", nb, "type",
+        evhttp_find_header(&r->query, "type") ? evhttp_find_header(&r->query, "type") : "A",
+        "client",
+        evhttp_find_header(&r->query, "client") ? evhttp_find_header(&r->query, "client")
+                                                : "127.0.0.1",
+        "ecs", evhttp_find_header(&r->query, "ecs"), "zone", z ? z->origin_str : NULL,
+        "config_generation", (json_int_t)s->generation);
+    json_object_set_new(body, "policy",
+                        trace.used ? explain_policy(r->a, s->gslb, &trace) : json_null());
+    serve_snapshot_leave_admin(ctx);
+    json_object_set_new(body, "reply", explain_reply(out, len));
+    free(out);
+    admin_reply_json(r, 200, body);
+}

@@ -1,0 +1,65 @@
+/*
+ * admin_int.h -- internals shared by the admin API handlers.
+ * Not for use outside src/admin.
+ */
+#ifndef GTM_ADMIN_ADMIN_INT_H
+#define GTM_ADMIN_ADMIN_INT_H
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <sys/queue.h>
+#include <pthread.h>
+
+#include "admin/admin.h"
+
+enum admin_level { ADMIN_NONE = 0, ADMIN_READ, ADMIN_OPERATE };
+
+struct admin {
+    struct admin_env env;
+    pthread_t thread;
+    struct event_base *base;
+    struct evhttp *http;
+    struct event *ev_expire;
+    pthread_mutex_t lock; /* guards tokens and audit path (reloads) */
+    char *read_token, *operate_token, *audit_log;
+    unsigned max_connections;
+    unsigned open_connections;
+    struct evhttp_connection **conns; /* the open ones, for the cap */
+    char **unix_paths;
+    size_t n_unix;
+};
+
+/* A request being handled: who asks and what they may do. */
+struct admin_req {
+    struct admin *a;
+    struct evhttp_request *req;
+    enum admin_level level; /* granted by the token */
+    const char *token_name; /* "read", "operate" or "none" */
+    char client[128];
+    const char *path;       /* decoded path, without the query string */
+    struct evkeyvalq query; /* parsed query string */
+    json_t *body;           /* parsed JSON body (POST), or NULL */
+};
+
+/* Sends a JSON body with status; steals 'body'. */
+void admin_reply_json(struct admin_req *r, int status, json_t *body);
+/* Sends {"error": {"code": code, "message": ...}} with status. */
+void admin_reply_error(struct admin_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Appends one audit line for a mutating call. */
+void admin_audit(struct admin_req *r, int status, json_t *result);
+
+void admin_handle_status(struct admin_req *r);
+void admin_handle_explain(struct admin_req *r);
+void admin_handle_metrics(struct admin_req *r);
+void admin_handle_overrides_list(struct admin_req *r);
+void admin_handle_override_get(struct admin_req *r, const char *id);
+void admin_handle_override_post(struct admin_req *r);
+void admin_handle_override_delete(struct admin_req *r, const char *id);
+void admin_handle_reload(struct admin_req *r);
+
+/* Saves the state file of the live config (overrides changed). */
+void admin_persist(struct admin *a);
+
+#endif

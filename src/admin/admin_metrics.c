@@ -1,0 +1,181 @@
+/*
+ * admin_metrics.c -- GET /metrics in the Prometheus text format (0.0.4).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "admin/admin_int.h"
+#include "health/override.h"
+#include "policy/policy.h"
+
+/* Writes v as a label value, escaped (backslash, quote, newline). */
+static void metrics_label(struct evbuffer *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            evbuffer_add_printf(b, "\\%c", *v);
+        else if (*v == '\n')
+            evbuffer_add(b, "\\n", 2);
+        else
+            evbuffer_add(b, v, 1);
+    }
+}
+
+static void metrics_head(struct evbuffer *b, const char *name, const char *type, const char *help)
+{
+    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void metrics_queries(struct evbuffer *b, struct serve_ctx *ctx)
+{
+    static const char *const transports[2] = {"udp", "tcp"};
+    metrics_head(b, "gtmd_queries_total", "counter",
+                 "DNS queries answered, by transport, query type and rcode.");
+    for (int t = 0; t < 2; t++)
+        for (int rc = 0; rc < WORKER_RCODES; rc++)
+            for (int q = 0; q < WORKER_QTYPES; q++) {
+                unsigned long long n = 0;
+                for (unsigned w = 0; w < ctx->n_workers; w++)
+                    n += atomic_load_explicit(&ctx->workers[w].counts[t][rc][q],
+                                              memory_order_relaxed);
+                if (n)
+                    evbuffer_add_printf(
+                        b, "gtmd_queries_total{transport=\"%s\",qtype=\"%s\",rcode=\"%s\"} %llu\n",
+                        transports[t], worker_qtype_names[q], worker_rcode_names[rc], n);
+            }
+}
+
+static void metrics_records(struct evbuffer *b, const struct gslb *g)
+{
+    metrics_head(b, "gtmd_policy_answers_total", "counter",
+                 "Policy answers by record and serving region (\"none\": nothing was up).");
+    for (size_t i = 0; g && i < g->n_records; i++) {
+        const struct policy_record *r = &g->records[i];
+        for (size_t k = 0; k <= g->n_regions; k++) {
+            unsigned long long n = atomic_load_explicit(&r->served[k], memory_order_relaxed);
+            if (!n)
+                continue;
+            evbuffer_add(b, "gtmd_policy_answers_total{record=\"", 34);
+            metrics_label(b, r->name_str);
+            evbuffer_add(b, "\",region=\"", 10);
+            metrics_label(b, k < g->n_regions ? g->regions[k].name : "none");
+            evbuffer_add_printf(b, "\"} %llu\n", n);
+        }
+    }
+}
+
+static void metrics_endpoint_labels(struct evbuffer *b, const struct gslb *g,
+                                    const struct policy_pool *p, const struct policy_endpoint *e)
+{
+    evbuffer_add(b, "{pool=\"", 7);
+    metrics_label(b, p->name);
+    evbuffer_add(b, "\",endpoint=\"", 12);
+    metrics_label(b, e->name);
+    evbuffer_add(b, "\",region=\"", 10);
+    metrics_label(b, g->regions[e->region].name);
+    evbuffer_add(b, "\",az=\"", 6);
+    metrics_label(b, e->az == UINT16_MAX ? "" : g->azs[e->az].name);
+    evbuffer_add(b, "\"", 1);
+}
+
+static void metrics_endpoints(struct evbuffer *b, const struct gslb *g)
+{
+    metrics_head(b, "gtmd_endpoint_up", "gauge",
+                 "Effective state of an endpoint (1 up), all layers applied.");
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        for (size_t k = 0; k < g->pools[i].n_eps; k++) {
+            const struct policy_endpoint *e = &g->pools[i].eps[k];
+            evbuffer_add(b, "gtmd_endpoint_up", 16);
+            metrics_endpoint_labels(b, g, &g->pools[i], e);
+            evbuffer_add_printf(b, "} %d\n", gslb_endpoint_state(g, e, NULL) == HEALTH_UP);
+        }
+    metrics_head(b, "gtmd_region_up", "gauge", "Region state per pool (1 up).");
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        for (size_t r = 0; r < g->n_regions; r++) {
+            evbuffer_add(b, "gtmd_region_up{pool=\"", 21);
+            metrics_label(b, g->pools[i].name);
+            evbuffer_add(b, "\",region=\"", 10);
+            metrics_label(b, g->regions[r].name);
+            evbuffer_add_printf(b, "\"} %d\n",
+                                gslb_region_up(g, &g->pools[i], (uint16_t)r, NULL, NULL, NULL));
+        }
+    metrics_head(b, "gtmd_az_up", "gauge", "Availability zone state per pool (1 up).");
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        for (size_t z = 0; z < g->n_azs; z++) {
+            evbuffer_add(b, "gtmd_az_up{pool=\"", 17);
+            metrics_label(b, g->pools[i].name);
+            evbuffer_add(b, "\",az=\"", 6);
+            metrics_label(b, g->azs[z].name);
+            evbuffer_add_printf(b, "\"} %d\n", gslb_az_up(g, &g->pools[i], (uint16_t)z, NULL));
+        }
+}
+
+static void metrics_probes(struct evbuffer *b, struct health_core *hc, const struct gslb *g)
+{
+    metrics_head(b, "gtmd_probe_duration_seconds", "histogram", "Probe latency per endpoint.");
+    pthread_mutex_lock(&hc->lock);
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        for (size_t k = 0; g->pools[i].check >= 0 && k < g->pools[i].n_eps; k++) {
+            const struct policy_endpoint *e = &g->pools[i].eps[k];
+            unsigned long long cum = 0;
+            for (int h = 0; h < HEALTH_HIST_BUCKETS; h++) {
+                cum += e->slot->latency_hist[h];
+                evbuffer_add(b, "gtmd_probe_duration_seconds_bucket", 34);
+                metrics_endpoint_labels(b, g, &g->pools[i], e);
+                if (h < HEALTH_HIST_BUCKETS - 1)
+                    evbuffer_add_printf(b, ",le=\"%g\"} %llu\n", health_hist_bounds[h], cum);
+                else
+                    evbuffer_add_printf(b, ",le=\"+Inf\"} %llu\n", cum);
+            }
+            evbuffer_add(b, "gtmd_probe_duration_seconds_sum", 31);
+            metrics_endpoint_labels(b, g, &g->pools[i], e);
+            evbuffer_add_printf(b, "} %.6f\n", e->slot->latency_sum_s);
+            evbuffer_add(b, "gtmd_probe_duration_seconds_count", 33);
+            metrics_endpoint_labels(b, g, &g->pools[i], e);
+            evbuffer_add_printf(b, "} %llu\n", (unsigned long long)e->slot->probes);
+        }
+    metrics_head(b, "gtmd_probe_failures_total", "counter", "Failed probes by reason.");
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        for (size_t k = 0; g->pools[i].check >= 0 && k < g->pools[i].n_eps; k++)
+            for (int f = 0; f < HEALTH_FAIL_KINDS; f++) {
+                const struct policy_endpoint *e = &g->pools[i].eps[k];
+                if (!e->slot->fail_by[f])
+                    continue;
+                evbuffer_add(b, "gtmd_probe_failures_total", 25);
+                metrics_endpoint_labels(b, g, &g->pools[i], e);
+                evbuffer_add_printf(b, ",reason=\"%s\"} %llu\n", health_fail_names[f],
+                                    (unsigned long long)e->slot->fail_by[f]);
+            }
+    unsigned long long transitions = hc->transitions;
+    pthread_mutex_unlock(&hc->lock);
+    metrics_head(b, "gtmd_health_transitions_total", "counter", "Probe state transitions.");
+    evbuffer_add_printf(b, "gtmd_health_transitions_total %llu\n", transitions);
+}
+
+void admin_handle_metrics(struct admin_req *r)
+{
+    struct admin *a = r->a;
+    struct evbuffer *b = evbuffer_new();
+    const struct snapshot *s = serve_snapshot_enter_admin(a->env.serve);
+    metrics_queries(b, a->env.serve);
+    metrics_records(b, s->gslb);
+    metrics_endpoints(b, s->gslb);
+    metrics_probes(b, a->env.health, s->gslb);
+    unsigned long long gen = s->generation;
+    serve_snapshot_leave_admin(a->env.serve);
+    metrics_head(b, "gtmd_overrides_active", "gauge", "Operator overrides in force.");
+    evbuffer_add_printf(b, "gtmd_overrides_active %zu\n", override_count(a->env.health));
+    metrics_head(b, "gtmd_reloads_total", "counter", "Reloads by result.");
+    evbuffer_add_printf(b, "gtmd_reloads_total{result=\"ok\"} %llu\n",
+                        (unsigned long long)atomic_load(a->env.reloads_ok));
+    evbuffer_add_printf(b, "gtmd_reloads_total{result=\"failed\"} %llu\n",
+                        (unsigned long long)atomic_load(a->env.reloads_failed));
+    metrics_head(b, "gtmd_config_generation", "gauge", "Generation of the live configuration.");
+    evbuffer_add_printf(b, "gtmd_config_generation %llu\n", gen);
+    metrics_head(b, "gtmd_uptime_seconds", "gauge", "Seconds since gtmd started.");
+    evbuffer_add_printf(b, "gtmd_uptime_seconds %.3f\n", health_now() - a->env.started);
+    evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    evhttp_send_reply(r->req, 200, NULL, b);
+    evbuffer_free(b);
+}

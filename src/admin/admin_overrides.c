@@ -1,0 +1,237 @@
+/*
+ * admin_overrides.c -- GET/POST /v1/overrides, GET/DELETE /v1/overrides/ID.
+ *
+ * A new override is first evaluated as a dry run over every policy record
+ * (policy_eval with an overlay, nothing published): the records whose
+ * answer would change are listed, and a change that would leave a record
+ * that is served now with no serving region is refused (409) unless
+ * "force" is true.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin_int.h"
+#include "admin/admin_view.h"
+#include "dns/dns.h"
+#include "health/override.h"
+#include "policy/policy.h"
+#include "policy/policy_eval.h"
+
+/* Finds the slot a target names in the live policy set; NULL if unknown. */
+static const struct health_slot *ovr_target_slot(const struct gslb *g, const char *target)
+{
+    for (size_t i = 0; g && i < g->n_regions; i++)
+        if (g->regions[i].slot && strcmp(g->regions[i].slot->key, target) == 0)
+            return g->regions[i].slot;
+    for (size_t i = 0; g && i < g->n_azs; i++)
+        if (g->azs[i].slot && strcmp(g->azs[i].slot->key, target) == 0)
+            return g->azs[i].slot;
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        for (size_t k = 0; k < g->pools[i].n_eps; k++)
+            if (g->pools[i].eps[k].slot && strcmp(g->pools[i].eps[k].slot->key, target) == 0)
+                return g->pools[i].eps[k].slot;
+    return NULL;
+}
+
+/* Evaluates r for type t with every candidate selected (deterministic). */
+static void ovr_eval(const struct gslb *g, const struct policy_record *r, uint16_t t,
+                     const struct policy_overlay *ov, struct policy_result *res)
+{
+    struct policy_record all = *r;
+    uint64_t rng = 1;
+    struct policy_client c = {.addr = NULL, .ecs = NULL, .rng = &rng, .overlay = ov};
+    all.select = SELECT_ALL;
+    all.answers = POLICY_MAX_ANSWERS;
+    all.spill = r->spill;
+    policy_eval(g, &all, t, &c, res);
+}
+
+static json_t *ovr_result_json(const struct gslb *g, const struct policy_result *res)
+{
+    static const char *const outcomes[] = {"served", "fail_open", "fallback", "empty"};
+    json_t *eps = json_array();
+    for (uint16_t i = 0; i < res->n; i++)
+        json_array_append_new(eps, json_string(admin_view_answer(res->eps[i])));
+    return json_pack("{s:s, s:s?, s:o}", "outcome", outcomes[res->outcome], "serving_region",
+                     res->serving_region >= 0 ? g->regions[res->serving_region].name : NULL,
+                     "answers", eps);
+}
+
+static bool ovr_same(const struct policy_result *a, const struct policy_result *b)
+{
+    if (a->outcome != b->outcome || a->serving_region != b->serving_region || a->n != b->n)
+        return false;
+    for (uint16_t i = 0; i < a->n; i++) {
+        bool found = false;
+        for (uint16_t k = 0; k < b->n && !found; k++)
+            found = a->eps[i] == b->eps[k];
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* Lists the records whose answers change under ov; *blocking counts the
+ * ones served now that would be left with no serving region. */
+static json_t *ovr_changes(const struct gslb *g, const struct policy_overlay *ov, json_t *blocked)
+{
+    static const uint16_t types[3] = {DNS_TYPE_A, DNS_TYPE_AAAA, DNS_TYPE_CNAME};
+    json_t *changes = json_array();
+    for (size_t i = 0; g && i < g->n_records; i++) {
+        const struct policy_record *r = &g->records[i];
+        for (int t = 0; t < 3; t++) {
+            struct policy_result before, after;
+            ovr_eval(g, r, types[t], NULL, &before);
+            if (before.n == 0 && before.outcome != POLICY_EMPTY)
+                continue; /* the pool has no endpoint of this type */
+            ovr_eval(g, r, types[t], ov, &after);
+            if (ovr_same(&before, &after))
+                continue;
+            const char *tname = t == 0 ? "A" : t == 1 ? "AAAA" : "CNAME";
+            json_array_append_new(changes,
+                                  json_pack("{s:s, s:s, s:o, s:o}", "record", r->name_str, "type",
+                                            tname, "before", ovr_result_json(g, &before), "after",
+                                            ovr_result_json(g, &after)));
+            if (before.outcome == POLICY_SERVED && after.outcome != POLICY_SERVED)
+                json_array_append_new(
+                    blocked, json_pack("{s:s, s:s}", "record", r->name_str, "type", tname));
+        }
+    }
+    return changes;
+}
+
+/* Validates the POST body; replies 400 and returns false on error. */
+static bool ovr_parse(struct admin_req *r, const char **target, enum health_state *st,
+                      const char **reason, double *expires_in, bool *dry_run, bool *force)
+{
+    static const char *const keys[] = {"target",  "state", "reason", "expires_in",
+                                       "dry_run", "force", NULL};
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->body, k, v)
+    {
+        bool ok = false;
+        for (int i = 0; keys[i] && !ok; i++)
+            ok = strcmp(keys[i], k) == 0;
+        if (!ok) {
+            admin_reply_error(r, 400, "bad_request", "unknown key \"%s\"", k);
+            return false;
+        }
+    }
+    json_t *t = json_object_get(r->body, "target"), *s = json_object_get(r->body, "state");
+    json_t *re = json_object_get(r->body, "reason"), *ex = json_object_get(r->body, "expires_in");
+    json_t *dr = json_object_get(r->body, "dry_run"), *fo = json_object_get(r->body, "force");
+    const char *sv = json_string_value(s);
+    if (!json_is_string(t)) {
+        admin_reply_error(r, 400, "bad_request",
+                          "\"target\" must be a string like "
+                          "\"region:us-east\", \"az:us-east-1a\" or "
+                          "\"endpoint:POOL/NAME\"");
+        return false;
+    }
+    if (!sv || (strcmp(sv, "up") != 0 && strcmp(sv, "down") != 0)) {
+        admin_reply_error(r, 400, "bad_request", "\"state\" must be \"up\" or \"down\"");
+        return false;
+    }
+    if (!json_is_string(re) || json_string_length(re) == 0 || json_string_length(re) > 1024) {
+        admin_reply_error(r, 400, "bad_request", "\"reason\" must be a non-empty string");
+        return false;
+    }
+    if (ex && !json_is_null(ex) &&
+        (!json_is_number(ex) || json_number_value(ex) <= 0 || json_number_value(ex) > 3.2e7)) {
+        admin_reply_error(r, 400, "bad_request",
+                          "\"expires_in\" must be a number of seconds (0 < s <= 3.2e7) or null");
+        return false;
+    }
+    if ((dr && !json_is_boolean(dr)) || (fo && !json_is_boolean(fo))) {
+        admin_reply_error(r, 400, "bad_request", "\"dry_run\" and \"force\" must be booleans");
+        return false;
+    }
+    *target = json_string_value(t);
+    *st = strcmp(sv, "up") == 0 ? HEALTH_UP : HEALTH_DOWN;
+    *reason = json_string_value(re);
+    *expires_in = ex && json_is_number(ex) ? json_number_value(ex) : 0;
+    *dry_run = dr && json_is_true(dr);
+    *force = fo && json_is_true(fo);
+    return true;
+}
+
+void admin_handle_override_post(struct admin_req *r)
+{
+    const char *target, *reason;
+    enum health_state st;
+    double expires_in;
+    bool dry_run, force;
+    if (!ovr_parse(r, &target, &st, &reason, &expires_in, &dry_run, &force)) {
+        admin_audit(r, 400, NULL);
+        return;
+    }
+    struct admin *a = r->a;
+    const struct snapshot *s = serve_snapshot_enter_admin(a->env.serve);
+    const struct health_slot *slot = ovr_target_slot(s->gslb, target);
+    if (!slot) {
+        serve_snapshot_leave_admin(a->env.serve);
+        admin_reply_error(r, 404, "unknown_target", "no region, az or endpoint \"%s\"", target);
+        admin_audit(r, 404, NULL);
+        return;
+    }
+    struct policy_overlay ov = {.slot = slot, .state = st};
+    json_t *blocked = json_array();
+    json_t *changes = ovr_changes(s->gslb, &ov, blocked);
+    serve_snapshot_leave_admin(a->env.serve);
+    if (dry_run) {
+        admin_reply_json(r, 200,
+                         json_pack("{s:b, s:o, s:o}", "dry_run", 1, "changes", changes,
+                                   "would_leave_unserved", blocked));
+        return;
+    }
+    if (json_array_size(blocked) > 0 && !force) {
+        json_t *err = json_pack("{s:{s:s, s:s, s:O}}", "error", "code", "unsafe", "message",
+                                "the override would leave policy records with no serving "
+                                "region; repeat with \"force\": true to apply it anyway",
+                                "records", blocked);
+        admin_audit(r, 409, json_incref(blocked));
+        json_decref(blocked);
+        json_decref(changes);
+        admin_reply_json(r, 409, err);
+        return;
+    }
+    char id[32];
+    double expires = expires_in > 0 ? health_now() + expires_in : 0;
+    override_add(a->env.health, target, st, reason, r->token_name, expires, id);
+    admin_persist(a);
+    json_t *o = override_get_json(a->env.health, id);
+    json_object_set_new(o, "changes", changes);
+    json_decref(blocked);
+    admin_audit(r, 201, json_pack("{s:s}", "id", id));
+    admin_reply_json(r, 201, o);
+}
+
+void admin_handle_overrides_list(struct admin_req *r)
+{
+    admin_reply_json(r, 200, json_pack("{s:o}", "overrides", override_list_json(r->a->env.health)));
+}
+
+void admin_handle_override_get(struct admin_req *r, const char *id)
+{
+    json_t *o = override_get_json(r->a->env.health, id);
+    if (!o) {
+        admin_reply_error(r, 404, "not_found", "no override %s", id);
+        return;
+    }
+    admin_reply_json(r, 200, o);
+}
+
+void admin_handle_override_delete(struct admin_req *r, const char *id)
+{
+    if (!override_remove(r->a->env.health, id)) {
+        admin_reply_error(r, 404, "not_found", "no override %s", id);
+        admin_audit(r, 404, NULL);
+        return;
+    }
+    admin_persist(r->a);
+    admin_audit(r, 200, json_pack("{s:s}", "deleted", id));
+    admin_reply_json(r, 200, json_pack("{s:s}", "deleted", id));
+}

@@ -1,0 +1,147 @@
+/*
+ * admin_status.c -- GET /v1/status and POST /v1/reload.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "admin/admin_int.h"
+#include "admin/admin_view.h"
+#include "health/override.h"
+#include "policy/policy.h"
+
+#ifndef GTM_VERSION
+#define GTM_VERSION "unknown"
+#endif
+
+static json_t *status_server(struct admin *a, const struct snapshot *s)
+{
+    unsigned long long udp = 0, tcp = 0;
+    for (unsigned i = 0; i < a->env.serve->n_workers; i++) {
+        udp += atomic_load(&a->env.serve->workers[i].queries_udp);
+        tcp += atomic_load(&a->env.serve->workers[i].queries_tcp);
+    }
+    return json_pack("{s:s, s:f, s:I, s:i, s:{s:I, s:I}, s:I}", "version", GTM_VERSION, "uptime_s",
+                     health_now() - a->env.started, "config_generation", (json_int_t)s->generation,
+                     "workers", (int)a->env.serve->n_workers, "queries", "udp", (json_int_t)udp,
+                     "tcp", (json_int_t)tcp, "active_overrides",
+                     (json_int_t)override_count(a->env.health));
+}
+
+static json_t *status_zones(const struct snapshot *s)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < s->n_zones; i++) {
+        const struct zone *z = s->zones[i];
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:s}", "origin", z->origin_str,
+                                             "serial", (json_int_t)z->serial, "records",
+                                             (json_int_t)z->n_records, "file", z->file));
+    }
+    return arr;
+}
+
+/* Per-pool aggregate of one region or az. */
+static json_t *status_pools_of(const struct gslb *g, int region, int az)
+{
+    json_t *pools = json_object();
+    for (size_t i = 0; i < g->n_pools; i++) {
+        const struct policy_pool *p = &g->pools[i];
+        unsigned healthy = 0, total = 0;
+        bool present = false;
+        for (size_t k = 0; k < p->n_eps; k++)
+            present = present || (region >= 0 ? p->eps[k].region == region : p->eps[k].az == az);
+        if (!present)
+            continue;
+        bool up = region >= 0 ? gslb_region_up(g, p, (uint16_t)region, NULL, &healthy, &total)
+                              : gslb_az_up(g, p, (uint16_t)az, NULL);
+        if (region < 0)
+            for (size_t k = 0; k < p->n_eps; k++)
+                if (p->eps[k].az == az) {
+                    total++;
+                    healthy += gslb_endpoint_state(g, &p->eps[k], NULL) == HEALTH_UP;
+                }
+        json_object_set_new(pools, p->name,
+                            json_pack("{s:s, s:i, s:i, s:i}", "state", up ? "up" : "down",
+                                      "healthy", healthy, "total", total, "min_healthy",
+                                      p->min_healthy));
+    }
+    return pools;
+}
+
+/* The endpoints of region in az (az < 0: those without an az). */
+static json_t *status_endpoints(struct admin *a, const struct gslb *g, uint16_t region, int az)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < g->n_pools; i++)
+        for (size_t k = 0; k < g->pools[i].n_eps; k++) {
+            const struct policy_endpoint *e = &g->pools[i].eps[k];
+            if (e->region == region && (az < 0 ? e->az == UINT16_MAX : e->az == az))
+                json_array_append_new(arr, admin_view_endpoint(a->env.health, g, &g->pools[i], e));
+        }
+    return arr;
+}
+
+/* regions -> azs -> endpoints, with every state layer. */
+static json_t *status_regions(struct admin *a, const struct gslb *g)
+{
+    json_t *arr = json_array();
+    for (size_t r = 0; g && r < g->n_regions; r++) {
+        const struct policy_region *reg = &g->regions[r];
+        json_t *azs = json_array();
+        for (size_t z = 0; z < g->n_azs; z++) {
+            if (g->azs[z].region != r)
+                continue;
+            json_t *j = json_pack("{s:s}", "name", g->azs[z].name);
+            json_object_set_new(j, "state",
+                                admin_view_layers(a->env.health, g->azs[z].slot, HEALTH_UNKNOWN));
+            json_object_del(json_object_get(j, "state"), "effective");
+            json_object_del(json_object_get(j, "state"), "probe");
+            json_object_set_new(j, "pools", status_pools_of(g, -1, (int)z));
+            json_object_set_new(j, "endpoints", status_endpoints(a, g, (uint16_t)r, (int)z));
+            json_array_append_new(azs, j);
+        }
+        json_t *j = json_pack("{s:s}", "name", reg->name);
+        json_object_set_new(j, "location",
+                            reg->has_location ? json_pack("[f,f]", reg->lat, reg->lon)
+                                              : json_null());
+        json_object_set_new(j, "state",
+                            admin_view_layers(a->env.health, reg->slot, HEALTH_UNKNOWN));
+        json_object_del(json_object_get(j, "state"), "effective");
+        json_object_del(json_object_get(j, "state"), "probe");
+        json_object_set_new(j, "pools", status_pools_of(g, (int)r, -1));
+        json_object_set_new(j, "azs", azs);
+        json_object_set_new(j, "endpoints", status_endpoints(a, g, (uint16_t)r, -1));
+        json_array_append_new(arr, j);
+    }
+    return arr;
+}
+
+static json_t *status_records(const struct gslb *g)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; g && i < g->n_records; i++)
+        json_array_append_new(arr, admin_view_record(g, &g->records[i]));
+    return arr;
+}
+
+void admin_handle_status(struct admin_req *r)
+{
+    struct admin *a = r->a;
+    const struct snapshot *s = serve_snapshot_enter_admin(a->env.serve);
+    json_t *body = json_object();
+    json_object_set_new(body, "server", status_server(a, s));
+    json_object_set_new(body, "zones", status_zones(s));
+    json_object_set_new(body, "regions", status_regions(a, s->gslb));
+    json_object_set_new(body, "records", status_records(s->gslb));
+    serve_snapshot_leave_admin(a->env.serve);
+    json_object_set_new(body, "overrides", override_list_json(a->env.health));
+    admin_reply_json(r, 200, body);
+}
+
+void admin_handle_reload(struct admin_req *r)
+{
+    bool ok = false;
+    json_t *result = r->a->env.reload(r->a->env.reload_arg, &ok);
+    int status = ok ? 200 : 422;
+    admin_audit(r, status, json_incref(result));
+    admin_reply_json(r, status, result);
+}

@@ -1,0 +1,78 @@
+/*
+ * admin_view.c -- JSON views of the policy set.
+ */
+#include "admin/admin_view.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "health/override.h"
+
+json_t *admin_view_layers(struct health_core *hc, const struct health_slot *s,
+                          enum health_state effective)
+{
+    if (!s)
+        return json_pack("{s:s, s:n, s:s}", "probe", "up", "override", "effective",
+                         health_state_name(effective));
+    enum health_state o = health_slot_override(s);
+    json_t *j = json_pack("{s:s, s:s?, s:s}", "probe", health_state_name(health_slot_probe(s)),
+                          "override", o == HEALTH_UNKNOWN ? NULL : health_state_name(o),
+                          "effective", health_state_name(effective));
+    json_t *d = o == HEALTH_UNKNOWN ? NULL : override_for_target_json(hc, s->key);
+    json_object_set_new(j, "override_detail", d ? d : json_null());
+    return j;
+}
+
+json_t *admin_view_endpoint(struct health_core *hc, const struct gslb *g,
+                            const struct policy_pool *p, const struct policy_endpoint *e)
+{
+    enum health_state eff = gslb_endpoint_state(g, e, NULL);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i}", "pool", p->name, "name", e->name, "answer",
+                  admin_view_answer(e), "region", g->regions[e->region].name, "az",
+                  e->az == UINT16_MAX ? NULL : g->azs[e->az].name, "weight", (json_int_t)e->weight);
+    json_object_set_new(j, "state", admin_view_layers(hc, e->slot, eff));
+    if (e->slot) {
+        pthread_mutex_lock(&hc->lock);
+        json_object_set_new(j, "since", json_real(e->slot->since));
+        json_object_set_new(j, "last_result", json_string(e->slot->reason));
+        json_object_set_new(j, "last_latency_ms", json_real(e->slot->last_latency_us / 1000.0));
+        json_object_set_new(j, "probes", json_integer((json_int_t)e->slot->probes));
+        json_object_set_new(j, "failures", json_integer((json_int_t)e->slot->failures));
+        pthread_mutex_unlock(&hc->lock);
+    }
+    json_object_set_new(j, "checked", json_boolean(p->check >= 0));
+    return j;
+}
+
+const char *admin_view_answer(const struct policy_endpoint *e)
+{
+    return e->address_str ? e->address_str : "";
+}
+
+const char *admin_view_policy_name(enum policy_kind k)
+{
+    return k == POLICY_FAILOVER ? "failover" : k == POLICY_WEIGHTED ? "weighted" : "all";
+}
+
+const char *admin_view_select_name(enum policy_select s)
+{
+    return s == SELECT_ALL ? "all" : s == SELECT_WEIGHTED ? "weighted" : "hashed";
+}
+
+const char *admin_view_down_name(enum policy_down d)
+{
+    return d == DOWN_ALL ? "all" : d == DOWN_FALLBACK ? "fallback" : "empty";
+}
+
+json_t *admin_view_record(const struct gslb *g, const struct policy_record *r)
+{
+    json_t *regions = json_array();
+    for (size_t i = 0; i < r->n_regions; i++)
+        json_array_append_new(regions, json_string(g->regions[r->regions[i]].name));
+    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:i, s:i, s:i, s:s}", "name", r->name_str, "pool",
+                     g->pools[r->pool].name, "policy", admin_view_policy_name(r->policy), "regions",
+                     regions, "select", admin_view_select_name(r->select), "answers",
+                     (json_int_t)r->answers, "ttl", (json_int_t)r->ttl, "spill",
+                     (json_int_t)r->spill, "when_all_down", admin_view_down_name(r->when_all_down));
+}

@@ -1,0 +1,28 @@
+/*
+ * admin_view.h -- JSON views of the policy set shared by status, explain
+ * and overrides. Every view shows each state layer, not only the winner.
+ */
+#ifndef GTM_ADMIN_ADMIN_VIEW_H
+#define GTM_ADMIN_ADMIN_VIEW_H
+
+#include <jansson.h>
+
+#include "health/health.h"
+#include "policy/policy.h"
+
+/* {"probe", "override", "effective", "override_detail"} for a slot, with
+ * the effective state of the endpoint given (layers above it included). */
+json_t *admin_view_layers(struct health_core *hc, const struct health_slot *s,
+                          enum health_state effective);
+/* One endpoint with its layers, probe counters and last result. */
+json_t *admin_view_endpoint(struct health_core *hc, const struct gslb *g,
+                            const struct policy_pool *p, const struct policy_endpoint *e);
+/* The answer data of an endpoint as text ("192.0.2.1" or "a.example."). */
+const char *admin_view_answer(const struct policy_endpoint *e);
+const char *admin_view_policy_name(enum policy_kind k);
+const char *admin_view_select_name(enum policy_select s);
+const char *admin_view_down_name(enum policy_down d);
+/* The configuration of a record, as the operator wrote it. */
+json_t *admin_view_record(const struct gslb *g, const struct policy_record *r);
+
+#endif
