@@ -1,0 +1,408 @@
+/*
+ * gtmctl.c -- command-line client of the gtmd admin API (gtmctl(8)).
+ *
+ * Exit status: 0 success, 1 the server refused or failed the request
+ * (HTTP 4xx/5xx, message printed), 2 usage error, 3 the server could not
+ * be reached.
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl_http.h"
+
+struct ctl {
+    const char *server;
+    char *token;
+    bool json;
+    double timeout;
+};
+
+static void ctl_usage(FILE *f)
+{
+    fprintf(f, "usage: gtmctl [--server URL] [--token-file FILE] [--json] [--timeout S] COMMAND\n"
+               "commands:\n"
+               "  status                              servers, zones, regions, azs, endpoints\n"
+               "  explain NAME [TYPE] [--client IP] [--ecs ADDR/LEN]\n"
+               "                                      why NAME gets its answer\n"
+               "  drain REGION --reason TEXT [--expires S] [--force] [--dry-run]\n"
+               "                                      force a region down (an override)\n"
+               "  undrain REGION                      remove the region's overrides\n"
+               "  override list\n"
+               "  override add TARGET up|down --reason TEXT [--expires S] [--force] [--dry-run]\n"
+               "                                      TARGET: region:R, az:A, endpoint:POOL/NAME\n"
+               "  override rm ID\n"
+               "  reload                              reload config and zones\n"
+               "  health                              is gtmd serving (no token needed)\n"
+               "  metrics                             Prometheus metrics text\n"
+               "environment: GTMCTL_SERVER (default http://127.0.0.1:8053, or unix:/path),\n"
+               "             GTMCTL_TOKEN_FILE, GTMCTL_TOKEN\n");
+}
+
+static char *ctl_read_token(const char *path)
+{
+    char buf[512];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "gtmctl: cannot read token file %s\n", path);
+        exit(2);
+    }
+    if (!fgets(buf, sizeof(buf), f))
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\r\n ")] = '\0';
+    return strdup(buf);
+}
+
+/* Sends the request; prints errors; returns the parsed JSON body (or a
+ * string for non-JSON bodies) and sets *rc to the exit status. */
+static json_t *ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, int *rc)
+{
+    struct ctl_http_response r;
+    char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    int e = ctl_http_request(c->server, method, path, c->token, b, c->timeout, &r);
+    free(b);
+    if (e != 0) {
+        fprintf(stderr, "gtmctl: %s\n", r.error);
+        *rc = 3;
+        return NULL;
+    }
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    if (!j)
+        j = json_string(r.body);
+    *rc = 0;
+    if (r.status >= 400) {
+        json_t *err = json_object_get(j, "error");
+        const char *msg = json_string_value(json_object_get(err, "message"));
+        fprintf(stderr, "gtmctl: %s %s: HTTP %d: %s\n", method, path, r.status,
+                msg ? msg : (json_is_string(j) ? json_string_value(j) : "error"));
+        json_t *recs = json_object_get(err, "records");
+        size_t i;
+        json_t *x;
+        json_array_foreach(recs, i, x) fprintf(stderr, "  would leave unserved: %s %s\n",
+                                               json_string_value(json_object_get(x, "record")),
+                                               json_string_value(json_object_get(x, "type")));
+        *rc = 1;
+    }
+    ctl_http_free(&r);
+    return j;
+}
+
+static const char *ctl_s(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : "-";
+}
+
+static void ctl_print_endpoints(json_t *eps, const char *region, const char *az)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(eps, i, e)
+    {
+        json_t *st = json_object_get(e, "state");
+        printf("%-12s %-14s %-10s %-12s %-22s %-7s %-8s %-9s %s\n", region, az, ctl_s(e, "pool"),
+               ctl_s(e, "name"), ctl_s(e, "answer"), ctl_s(st, "probe"), ctl_s(st, "override"),
+               ctl_s(st, "effective"), ctl_s(e, "last_result"));
+    }
+}
+
+static void ctl_print_status(json_t *j)
+{
+    json_t *srv = json_object_get(j, "server");
+    printf("gtmd %s  uptime %.0fs  generation %lld  workers %lld  overrides %lld\n",
+           ctl_s(srv, "version"), json_number_value(json_object_get(srv, "uptime_s")),
+           json_integer_value(json_object_get(srv, "config_generation")),
+           json_integer_value(json_object_get(srv, "workers")),
+           json_integer_value(json_object_get(srv, "active_overrides")));
+    size_t i, k;
+    json_t *z, *r, *a;
+    json_array_foreach(json_object_get(j, "zones"), i, z)
+        printf("zone %-30s serial %-12lld records %lld\n", ctl_s(z, "origin"),
+               json_integer_value(json_object_get(z, "serial")),
+               json_integer_value(json_object_get(z, "records")));
+    printf("\n%-12s %-14s %-10s %-12s %-22s %-7s %-8s %-9s %s\n", "REGION", "AZ", "POOL",
+           "ENDPOINT", "ANSWER", "PROBE", "OVERRIDE", "EFFECTIVE", "LAST RESULT");
+    json_array_foreach(json_object_get(j, "regions"), i, r)
+    {
+        const char *rn = ctl_s(r, "name");
+        json_t *ro = json_object_get(json_object_get(r, "state"), "override");
+        if (json_is_string(ro))
+            printf("%-12s (region forced %s)\n", rn, json_string_value(ro));
+        json_array_foreach(json_object_get(r, "azs"), k, a)
+        {
+            json_t *ao = json_object_get(json_object_get(a, "state"), "override");
+            if (json_is_string(ao))
+                printf("%-12s %-14s (az forced %s)\n", rn, ctl_s(a, "name"), json_string_value(ao));
+            ctl_print_endpoints(json_object_get(a, "endpoints"), rn, ctl_s(a, "name"));
+        }
+        ctl_print_endpoints(json_object_get(r, "endpoints"), rn, "-");
+    }
+}
+
+static void ctl_print_overrides(json_t *arr)
+{
+    size_t i;
+    json_t *o;
+    printf("%-10s %-28s %-5s %-10s %-12s %s\n", "ID", "TARGET", "STATE", "AUTHOR", "EXPIRES",
+           "REASON");
+    json_array_foreach(arr, i, o)
+    {
+        json_t *ex = json_object_get(o, "expires");
+        char exp[32] = "never";
+        if (json_is_number(ex))
+            snprintf(exp, sizeof(exp), "%.0f", json_number_value(ex));
+        printf("%-10s %-28s %-5s %-10s %-12s %s\n", ctl_s(o, "id"), ctl_s(o, "target"),
+               ctl_s(o, "state"), ctl_s(o, "author"), exp, ctl_s(o, "reason"));
+    }
+}
+
+static void ctl_print_explain(json_t *j)
+{
+    json_t *p = json_object_get(j, "policy"), *rep = json_object_get(j, "reply");
+    size_t i;
+    json_t *x;
+    printf("query  %s %s from %s\n", ctl_s(json_object_get(j, "query"), "name"),
+           ctl_s(json_object_get(j, "query"), "type"),
+           ctl_s(json_object_get(j, "query"), "client"));
+    printf("zone   %s\n", ctl_s(j, "zone"));
+    if (json_is_object(p)) {
+        json_t *rec = json_object_get(p, "record");
+        printf("policy %s over pool %s (select %s, %s)\n", ctl_s(rec, "policy"), ctl_s(rec, "pool"),
+               ctl_s(json_object_get(p, "selection"), "select"), ctl_s(p, "region_order_source"));
+        json_array_foreach(json_object_get(p, "regions"), i, x) printf(
+            "  %d. %-12s %-5s %s%s\n", (int)i + 1, ctl_s(x, "region"), ctl_s(x, "state"),
+            ctl_s(x, "why"), json_is_true(json_object_get(x, "serving")) ? "  <- serving" : "");
+        printf("outcome %s, ttl %lld, ecs scope /%lld\n", ctl_s(p, "outcome"),
+               json_integer_value(json_object_get(p, "ttl")),
+               json_integer_value(json_object_get(p, "ecs_scope")));
+    } else
+        printf("policy none (static zone data)\n");
+    printf("reply  %s%s\n", ctl_s(rep, "rcode"),
+           json_is_true(json_object_get(rep, "aa")) ? " aa" : "");
+    json_array_foreach(json_object_get(rep, "answer"), i, x) printf("  %s\n", json_string_value(x));
+    json_array_foreach(json_object_get(rep, "authority"), i, x)
+        printf("  (authority) %s\n", json_string_value(x));
+}
+
+static void ctl_output(struct ctl *c, json_t *j, void (*human)(json_t *))
+{
+    if (c->json || !human) {
+        char *t = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+        printf("%s\n", t);
+        free(t);
+    } else
+        human(j);
+}
+
+/* Options shared by override-making commands. */
+struct ctl_ovr_opts {
+    const char *reason;
+    double expires;
+    bool force, dry_run;
+    const char *client, *ecs;
+};
+
+/* Parses --reason/--expires/--force/--dry-run/--client/--ecs from argv;
+ * positional arguments are left in pos. Returns -1 on a usage error. */
+static int ctl_parse_opts(int argc, char **argv, struct ctl_ovr_opts *o, char **pos, int *npos)
+{
+    *npos = 0;
+    for (int i = 0; i < argc; i++) {
+        bool more = i + 1 < argc;
+        if (strcmp(argv[i], "--reason") == 0 && more)
+            o->reason = argv[++i];
+        else if (strcmp(argv[i], "--expires") == 0 && more)
+            o->expires = atof(argv[++i]);
+        else if (strcmp(argv[i], "--client") == 0 && more)
+            o->client = argv[++i];
+        else if (strcmp(argv[i], "--ecs") == 0 && more)
+            o->ecs = argv[++i];
+        else if (strcmp(argv[i], "--force") == 0)
+            o->force = true;
+        else if (strcmp(argv[i], "--dry-run") == 0)
+            o->dry_run = true;
+        else if (argv[i][0] == '-' && argv[i][1] == '-')
+            return -1;
+        else
+            pos[(*npos)++] = argv[i];
+    }
+    return 0;
+}
+
+static int ctl_override_add(struct ctl *c, const char *target, const char *state,
+                            const struct ctl_ovr_opts *o)
+{
+    int rc;
+    if (!o->reason) {
+        fprintf(stderr, "gtmctl: --reason is required\n");
+        return 2;
+    }
+    json_t *body = json_pack("{s:s, s:s, s:s, s:b, s:b}", "target", target, "state", state,
+                             "reason", o->reason, "force", o->force, "dry_run", o->dry_run);
+    if (o->expires > 0)
+        json_object_set_new(body, "expires_in", json_real(o->expires));
+    json_t *j = ctl_call(c, "POST", "/v1/overrides", body, &rc);
+    json_decref(body);
+    if (j && rc == 0) {
+        if (c->json)
+            ctl_output(c, j, NULL);
+        else if (o->dry_run) {
+            size_t i;
+            json_t *x;
+            printf("dry run: %zu answer(s) would change\n",
+                   json_array_size(json_object_get(j, "changes")));
+            json_array_foreach(json_object_get(j, "changes"), i, x)
+                printf("  %s %s: %s -> %s\n", ctl_s(x, "record"), ctl_s(x, "type"),
+                       ctl_s(json_object_get(x, "before"), "serving_region"),
+                       ctl_s(json_object_get(x, "after"), "serving_region"));
+        } else
+            printf("override %s: %s forced %s\n", ctl_s(j, "id"), target, state);
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* undrain: delete every override whose target is region:NAME. */
+static int ctl_undrain(struct ctl *c, const char *region)
+{
+    int rc;
+    char target[512], path[600];
+    snprintf(target, sizeof(target), "region:%s", region);
+    json_t *j = ctl_call(c, "GET", "/v1/overrides", NULL, &rc);
+    size_t i, removed = 0;
+    json_t *o;
+    json_array_foreach(json_object_get(j, "overrides"), i, o)
+    {
+        if (rc != 0 || strcmp(ctl_s(o, "target"), target) != 0)
+            continue;
+        snprintf(path, sizeof(path), "/v1/overrides/%s", ctl_s(o, "id"));
+        json_decref(ctl_call(c, "DELETE", path, NULL, &rc));
+        removed += rc == 0;
+    }
+    json_decref(j);
+    if (rc == 0 && !c->json)
+        printf("%s: %zu override(s) removed\n", target, removed);
+    else if (rc == 0)
+        printf("{\"removed\": %zu}\n", removed);
+    return rc;
+}
+
+static int ctl_simple(struct ctl *c, const char *method, const char *path, void (*human)(json_t *))
+{
+    int rc;
+    json_t *j = ctl_call(c, method, path, NULL, &rc);
+    if (j && rc == 0) {
+        if (json_is_string(j))
+            fputs(json_string_value(j), stdout);
+        else
+            ctl_output(c, j, human);
+    }
+    json_decref(j);
+    return rc;
+}
+
+static void ctl_print_overrides_obj(json_t *j)
+{
+    ctl_print_overrides(json_object_get(j, "overrides"));
+}
+
+static void ctl_print_reload(json_t *j)
+{
+    printf("reload %s, generation %lld\n", ctl_s(j, "result"),
+           json_integer_value(json_object_get(j, "generation")));
+}
+
+static int ctl_explain(struct ctl *c, char **pos, int npos, const struct ctl_ovr_opts *o)
+{
+    char path[2048];
+    int n = snprintf(path, sizeof(path), "/v1/explain?name=%s&type=%s", pos[0],
+                     npos > 1 ? pos[1] : "A");
+    if (o->client)
+        n += snprintf(path + n, sizeof(path) - (size_t)n, "&client=%s", o->client);
+    if (o->ecs)
+        snprintf(path + n, sizeof(path) - (size_t)n, "&ecs=%s", o->ecs);
+    return ctl_simple(c, "GET", path, ctl_print_explain);
+}
+
+static int ctl_dispatch(struct ctl *c, const char *cmd, char **pos, int npos,
+                        const struct ctl_ovr_opts *o)
+{
+    char target[512], path[600];
+    if (strcmp(cmd, "status") == 0 && npos == 0)
+        return ctl_simple(c, "GET", "/v1/status", ctl_print_status);
+    if (strcmp(cmd, "health") == 0 && npos == 0)
+        return ctl_simple(c, "GET", "/v1/health", NULL);
+    if (strcmp(cmd, "metrics") == 0 && npos == 0)
+        return ctl_simple(c, "GET", "/metrics", NULL);
+    if (strcmp(cmd, "reload") == 0 && npos == 0)
+        return ctl_simple(c, "POST", "/v1/reload", ctl_print_reload);
+    if (strcmp(cmd, "explain") == 0 && (npos == 1 || npos == 2))
+        return ctl_explain(c, pos, npos, o);
+    if (strcmp(cmd, "drain") == 0 && npos == 1) {
+        snprintf(target, sizeof(target), "region:%s", pos[0]);
+        return ctl_override_add(c, target, "down", o);
+    }
+    if (strcmp(cmd, "undrain") == 0 && npos == 1)
+        return ctl_undrain(c, pos[0]);
+    if (strcmp(cmd, "override") == 0 && npos == 1 && strcmp(pos[0], "list") == 0)
+        return ctl_simple(c, "GET", "/v1/overrides", ctl_print_overrides_obj);
+    if (strcmp(cmd, "override") == 0 && npos == 3 && strcmp(pos[0], "add") == 0 &&
+        (strcmp(pos[2], "up") == 0 || strcmp(pos[2], "down") == 0))
+        return ctl_override_add(c, pos[1], pos[2], o);
+    if (strcmp(cmd, "override") == 0 && npos == 2 && strcmp(pos[0], "rm") == 0) {
+        snprintf(path, sizeof(path), "/v1/overrides/%s", pos[1]);
+        return ctl_simple(c, "DELETE", path, NULL);
+    }
+    fprintf(stderr, "gtmctl: bad command or arguments\n");
+    ctl_usage(stderr);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    struct ctl c = {.server = getenv("GTMCTL_SERVER"), .timeout = 10};
+    const char *token_file = getenv("GTMCTL_TOKEN_FILE");
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        bool more = i + 1 < argc;
+        if (strcmp(argv[i], "--server") == 0 && more)
+            c.server = argv[++i];
+        else if (strcmp(argv[i], "--token-file") == 0 && more)
+            token_file = argv[++i];
+        else if (strcmp(argv[i], "--timeout") == 0 && more)
+            c.timeout = atof(argv[++i]);
+        else if (strcmp(argv[i], "--json") == 0)
+            c.json = true;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            ctl_usage(stdout);
+            return 0;
+        } else {
+            ctl_usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc || c.timeout <= 0) {
+        ctl_usage(stderr);
+        return 2;
+    }
+    if (!c.server)
+        c.server = "http://127.0.0.1:8053";
+    if (token_file)
+        c.token = ctl_read_token(token_file);
+    else if (getenv("GTMCTL_TOKEN"))
+        c.token = strdup(getenv("GTMCTL_TOKEN"));
+    struct ctl_ovr_opts o = {0};
+    char **pos = calloc((size_t)argc, sizeof(*pos));
+    int npos = 0, rc;
+    if (ctl_parse_opts(argc - i - 1, argv + i + 1, &o, pos, &npos) != 0) {
+        ctl_usage(stderr);
+        rc = 2;
+    } else
+        rc = ctl_dispatch(&c, argv[i], pos, npos, &o);
+    free(pos);
+    free(c.token);
+    return rc;
+}
