@@ -202,9 +202,10 @@ static void encode_header(const struct dns_query *q, uint16_t flags, uint16_t rc
                           uint8_t *out)
 {
     dns_put16(out, q->id);
-    /* Copy opcode, RD and CD from the query; the rest is ours. */
-    uint16_t f = (uint16_t)(DNS_FLAG_QR | (q->flags & (0x7800 | DNS_FLAG_RD | DNS_FLAG_CD)) |
-                            flags | (rcode & 0xf));
+    /* Copy opcode and RD from the query. CD is cleared: an authoritative
+     * response SHOULD clear it (RFC 4035 §3.1.6), as NSD and Knot do. */
+    uint16_t f =
+        (uint16_t)(DNS_FLAG_QR | (q->flags & (0x7800 | DNS_FLAG_RD)) | flags | (rcode & 0xf));
     dns_put16(out + 2, f);
     dns_put16(out + 4, question ? 1 : 0);
     memset(out + 6, 0, 6);
@@ -263,5 +264,39 @@ size_t answer_encode_error(const struct dns_query *q, uint16_t rcode,
         encode_opt(q, rcode, ep, out, &pos);
         dns_put16(out + 10, 1);
     }
+    return pos;
+}
+
+size_t answer_encode_tsig_badkey(const struct dns_query *q, const uint8_t *pkt, size_t pktlen,
+                                 const struct encode_params *ep, uint8_t *out)
+{
+    struct dns_name key, alg;
+    size_t kpos = q->tsig_owner, apos = q->tsig_rdata;
+    size_t pos = answer_encode_error(q, DNS_RCODE_NOTAUTH, ep, out);
+    if (!dns_name_parse(pkt, pktlen, &kpos, &key, false) ||
+        !dns_name_parse(pkt, pktlen, &apos, &alg, false))
+        return pos;
+    /* time signed (6) and fudge (2) are echoed from the request */
+    const uint8_t *tf = pkt + apos;
+    size_t need = key.len + 10 + alg.len + 6 + 2 + 2 + 2 + 2 + 2;
+    if (pos + need > ep->max_size)
+        return pos;
+    uint8_t *p = out + pos;
+    memcpy(p, key.wire, key.len);
+    p += key.len;
+    dns_put16(p, DNS_TYPE_TSIG);
+    dns_put16(p + 2, DNS_CLASS_ANY);
+    dns_put32(p + 4, 0);
+    dns_put16(p + 8, (uint16_t)(alg.len + 16));
+    p += 10;
+    memcpy(p, alg.wire, alg.len);
+    p += alg.len;
+    memcpy(p, tf, 8);
+    dns_put16(p + 8, 0); /* MAC size: unsigned */
+    dns_put16(p + 10, q->id);
+    dns_put16(p + 12, DNS_TSIG_BADKEY);
+    dns_put16(p + 14, 0);
+    pos += need;
+    dns_put16(out + 10, (uint16_t)(dns_get16(out + 10) + 1));
     return pos;
 }

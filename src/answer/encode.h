@@ -30,4 +30,10 @@ size_t answer_encode(const struct dns_query *q, const struct answer_plan *plan,
 size_t answer_encode_error(const struct dns_query *q, uint16_t rcode,
                            const struct encode_params *ep, uint8_t *out);
 
+/* NOTAUTH for a TSIG-signed query (we hold no keys): the question, OPT if
+ * any, and an unsigned TSIG record with error BADKEY (RFC 8945 §5.2.1).
+ * pkt is the query the TSIG offsets in q point into. */
+size_t answer_encode_tsig_badkey(const struct dns_query *q, const uint8_t *pkt, size_t pktlen,
+                                 const struct encode_params *ep, uint8_t *out);
+
 #endif

@@ -18,23 +18,16 @@ static size_t query_reply_size(const struct dns_query *q, const struct query_lim
     return want < lim->udp_max ? want : lim->udp_max;
 }
 
-/* Query types we never answer from zone data. */
-static int query_special_rcode(const struct dns_query *q)
+/* Queries we never answer from zone data: other classes than IN (ANY is
+ * answered from IN data, RFC 1035 §3.2.5) and zone transfers, which gtmd
+ * does not serve (NOTIMP over UDP, REFUSED over TCP, as NSD does). */
+static int query_special_rcode(const struct dns_query *q, bool tcp)
 {
-    if (q->qclass != DNS_CLASS_IN)
+    if (q->qclass != DNS_CLASS_IN && q->qclass != DNS_CLASS_ANY)
         return DNS_RCODE_REFUSED;
-    switch (q->qtype) {
-    case DNS_TYPE_AXFR:
-    case DNS_TYPE_IXFR:
-        return DNS_RCODE_REFUSED; /* no zone transfers: see doc/dns-behaviour.md */
-    case DNS_TYPE_OPT:
-        return DNS_RCODE_FORMERR;
-    case DNS_TYPE_MAILA:
-    case DNS_TYPE_MAILB:
-        return DNS_RCODE_NOTIMP;
-    default:
-        return -1;
-    }
+    if (q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR)
+        return tcp ? DNS_RCODE_REFUSED : DNS_RCODE_NOTIMP;
+    return -1;
 }
 
 /* Parses, decides and encodes; *rcode gets the reply's rcode. */
@@ -53,7 +46,8 @@ static size_t query_run(const struct snapshot *s, const struct query_limits *lim
     case DNS_PARSE_DROP:
         return 0;
     case DNS_PARSE_FORMERR:
-        q.edns = false; /* the OPT itself may be what is broken */
+        q.edns = q.opt_ok; /* the OPT itself may be what is broken */
+        q.ecs.present = q.ecs.present && q.opt_ok;
         ep.max_size = DNS_UDP_MIN;
         *rcode = DNS_RCODE_FORMERR;
         return answer_encode_error(&q, DNS_RCODE_FORMERR, &ep, out);
@@ -65,10 +59,13 @@ static size_t query_run(const struct snapshot *s, const struct query_limits *lim
         q.ecs.present = false;
         *rcode = DNS_RCODE_BADVERS;
         return answer_encode_error(&q, DNS_RCODE_BADVERS, &ep, out);
+    case DNS_PARSE_NOTAUTH:
+        *rcode = DNS_RCODE_NOTAUTH;
+        return answer_encode_tsig_badkey(&q, in, inlen, &ep, out);
     case DNS_PARSE_OK:
         break;
     }
-    int special = query_special_rcode(&q);
+    int special = query_special_rcode(&q, tcp);
     if (special >= 0) {
         *rcode = (uint16_t)special;
         return answer_encode_error(&q, (uint16_t)special, &ep, out);

@@ -32,6 +32,7 @@ enum dns_rcode {
     DNS_RCODE_NXDOMAIN = 3,
     DNS_RCODE_NOTIMP = 4,
     DNS_RCODE_REFUSED = 5,
+    DNS_RCODE_NOTAUTH = 9,
     DNS_RCODE_BADVERS = 16, /* extended: needs OPT */
 };
 
@@ -55,6 +56,7 @@ enum dns_type {
     DNS_TYPE_NSEC3 = 50,
     DNS_TYPE_SVCB = 64,
     DNS_TYPE_HTTPS = 65,
+    DNS_TYPE_TSIG = 250,
     DNS_TYPE_IXFR = 251,
     DNS_TYPE_AXFR = 252,
     DNS_TYPE_MAILB = 253,
@@ -67,6 +69,7 @@ enum dns_type {
 #define DNS_CLASS_ANY 255
 #define DNS_OPCODE_QUERY 0
 #define DNS_EDNS_OPT_ECS 8
+#define DNS_TSIG_BADKEY 17
 
 static inline uint16_t dns_get16(const uint8_t *p)
 {

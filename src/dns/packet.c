@@ -59,6 +59,32 @@ static enum dns_parse_result packet_parse_opt(const uint8_t *pkt, size_t len, si
     return DNS_PARSE_OK;
 }
 
+/* Checks a TSIG record (RFC 8945 §4.2): last in the message, class ANY,
+ * RDATA = algorithm name, time(6), fudge(2), MAC size(2), MAC, original
+ * ID(2), error(2), other length(2), other data. */
+static bool packet_check_tsig(const uint8_t *pkt, size_t len, size_t owner, size_t pos, bool last,
+                              struct dns_query *q)
+{
+    uint16_t klass = dns_get16(pkt + pos + 2), rdlen = dns_get16(pkt + pos + 8);
+    size_t rd = pos + 10, end = rd + rdlen, p = rd;
+    if (!last || klass != DNS_CLASS_ANY || !dns_name_skip(pkt, end, &p) || end - p < 10)
+        return false;
+    uint16_t mac = dns_get16(pkt + p + 8);
+    p += 10;
+    if (end - p < (size_t)mac + 6)
+        return false;
+    p += mac + 4;
+    uint16_t other = dns_get16(pkt + p);
+    if (end - p - 2 != other)
+        return false;
+    (void)len;
+    q->tsig = true;
+    q->tsig_owner = owner;
+    q->tsig_rdata = rd;
+    q->tsig_rdlen = rdlen;
+    return true;
+}
+
 /* Walks the answer, authority and additional sections; only the OPT in the
  * additional section matters, but every record must be well formed. */
 static enum dns_parse_result packet_parse_records(const uint8_t *pkt, size_t len, size_t pos,
@@ -74,7 +100,10 @@ static enum dns_parse_result packet_parse_records(const uint8_t *pkt, size_t len
         uint16_t rdlen = dns_get16(pkt + pos + 8);
         if (rdlen > len - pos - 10)
             return DNS_PARSE_FORMERR;
-        if (type == DNS_TYPE_OPT) {
+        if (type == DNS_TYPE_TSIG) {
+            if (!packet_check_tsig(pkt, len, owner, pos, i + 1 == total, q))
+                return DNS_PARSE_FORMERR;
+        } else if (type == DNS_TYPE_OPT) {
             /* OPT only in additional, once, owned by the root (RFC 6891 §6.1.1). */
             if (i < an + ns || q->edns || pkt[owner] != 0)
                 return DNS_PARSE_FORMERR;
@@ -85,6 +114,7 @@ static enum dns_parse_result packet_parse_records(const uint8_t *pkt, size_t len
         pos += 10 + (size_t)rdlen;
     }
     /* Trailing garbage after the last record is tolerated, as NSD and Knot do. */
+    q->opt_ok = q->edns;
     return DNS_PARSE_OK;
 }
 
@@ -93,6 +123,8 @@ enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns
     memset(q, 0, offsetof(struct dns_query, qname));
     q->qname.len = 0;
     q->edns = false;
+    q->opt_ok = false;
+    q->tsig = false;
     q->edns_version = 0;
     q->edns_do = false;
     q->edns_udp_size = 0;
@@ -108,8 +140,12 @@ enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns
         return DNS_PARSE_NOTIMP;
     unsigned qd = dns_get16(pkt + 4), an = dns_get16(pkt + 6), ns = dns_get16(pkt + 8),
              ar = dns_get16(pkt + 10);
-    if (qd != 1)
+    if (qd != 1) {
+        /* Still read the OPT of a question-less query, to echo it. */
+        if (qd == 0)
+            packet_parse_records(pkt, len, DNS_HEADER_SIZE, an, ns, ar, q);
         return DNS_PARSE_FORMERR;
+    }
     size_t pos = DNS_HEADER_SIZE;
     if (!dns_name_parse(pkt, len, &pos, &q->qname, true) || len - pos < 4)
         return DNS_PARSE_FORMERR;
@@ -128,5 +164,7 @@ enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns
         return r;
     if (q->edns && q->edns_version > 0)
         return DNS_PARSE_BADVERS;
+    if (q->tsig)
+        return DNS_PARSE_NOTAUTH;
     return DNS_PARSE_OK;
 }

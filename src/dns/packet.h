@@ -19,6 +19,7 @@ enum dns_parse_result {
     DNS_PARSE_FORMERR, /* reply FORMERR (question echoed when qname_ok) */
     DNS_PARSE_NOTIMP,  /* opcode other than QUERY */
     DNS_PARSE_BADVERS, /* EDNS version > 0 */
+    DNS_PARSE_NOTAUTH, /* TSIG with a key we do not have (we have none) */
 };
 
 /* Client subnet option (RFC 7871), kept for policies that use location. */
@@ -39,7 +40,12 @@ struct dns_query {
     const uint8_t *question; /* points at the question in the packet */
     struct dns_name qname;   /* lowercased */
 
-    bool edns; /* an OPT record was present */
+    bool edns;         /* an OPT record was present */
+    bool opt_ok;       /* ...and every record parsed: echo OPT even in FORMERR */
+    bool tsig;         /* a well-formed TSIG record ends the message */
+    size_t tsig_owner; /* offset of its owner (key name) in the packet */
+    size_t tsig_rdata; /* offset of its RDATA */
+    uint16_t tsig_rdlen;
     uint8_t edns_version;
     bool edns_do;
     uint16_t edns_udp_size;

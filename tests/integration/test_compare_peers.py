@@ -393,31 +393,13 @@ CASES = [
 DOCUMENTED = {
     "any_tcp": {"answer": "gtmd returns every RRset for ANY over TCP (RFC 8482 §4.1 "
                           "leaves it open); NSD and Knot return one RRset"},
-    "raw_cd": {"cd": "gtmd copies CD into the reply (RFC 4035 §3.1.6, RFC 6840 §5.9); "
-                      "NSD and Knot clear it for these unsigned zones"},
     "chaos_version_bind": dict.fromkeys(
         ("rcode", "aa", "answer"), "gtmd serves no CHAOS-class identity data (version.bind, "
         "id.server): REFUSED like any query outside its zones; NSD and Knot answer by default"),
-    "axfr_udp": {"rcode": "gtmd answers AXFR/IXFR REFUSED whatever the transport; NSD and "
-                          "Knot answer AXFR over UDP NOTIMP"},
 }
 
 # gtmd disagrees with both NSD and Knot here; reported to the lead.
 BUGS = {
-    "raw_class_any": "QCLASS * (255) is REFUSED; NSD and Knot answer it from the IN data "
-                     "(RFC 1035 §3.2.5)",
-    "raw_class_any_nxdomain": "QCLASS * (255) is REFUSED; NSD and Knot answer NXDOMAIN",
-    "raw_qtype_opt": "QTYPE OPT (41) gets FORMERR; NSD and Knot give NOERROR/NODATA with the SOA",
-    "raw_qtype_maila": "QTYPE MAILA (254) gets NOTIMP; NSD and Knot give NOERROR/NODATA with "
-                       "the SOA",
-    "raw_tsig_malformed": "a TSIG record that cannot be parsed is ignored; NSD and Knot return "
-                          "FORMERR (RFC 8945 §5.2)",
-    "raw_tsig_unknown_key": "a TSIG-signed query with an unknown key is answered normally; "
-                            "NSD and Knot return NOTAUTH (RFC 8945 §5.2.1: BADKEY)",
-    "raw_tsig_not_last": "a TSIG record that is not the last additional record is ignored; "
-                         "NSD and Knot return FORMERR (RFC 8945 §5.2: MUST)",
-    "raw_qdcount_0_edns": "a query with an OPT RR but QDCOUNT=0 gets FORMERR without OPT; NSD "
-                          "and Knot include an OPT (RFC 6891 §6.1.1)",
 }
 
 
