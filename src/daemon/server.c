@@ -245,6 +245,18 @@ static int server_start(struct server *srv)
     return 0;
 }
 
+/* Stops the threads in dependency order (admin reads the snapshot, DNS
+ * workers and prober read health) and frees everything. */
+static void server_shutdown(struct server *srv)
+{
+    admin_stop(srv->admin);
+    serve_stop(&srv->serve);
+    scheduler_stop(srv->sched);
+    config_free(srv->cfg);
+    health_core_free(&srv->health);
+    pthread_mutex_destroy(&srv->reload_lock);
+}
+
 int server_run(const char *config_path)
 {
     struct server srv = {.config_path = (char *)config_path};
@@ -257,12 +269,7 @@ int server_run(const char *config_path)
     pthread_mutex_init(&srv.reload_lock, NULL);
     srv.started = health_now();
     if (server_start(&srv) != 0) {
-        admin_stop(srv.admin);
-        serve_stop(&srv.serve);
-        scheduler_stop(srv.sched);
-        config_free(srv.cfg);
-        health_core_free(&srv.health);
-        pthread_mutex_destroy(&srv.reload_lock);
+        server_shutdown(&srv);
         return 1;
     }
     srv.base = event_base_new();
@@ -274,12 +281,7 @@ int server_run(const char *config_path)
     for (int i = 0; i < 3; i++)
         event_free(sigs[i]);
     event_base_free(srv.base);
-    admin_stop(srv.admin);
-    serve_stop(&srv.serve);
-    scheduler_stop(srv.sched);
-    config_free(srv.cfg);
-    health_core_free(&srv.health);
-    pthread_mutex_destroy(&srv.reload_lock);
+    server_shutdown(&srv);
     log_info("event=stop");
     return rc;
 }

@@ -75,6 +75,22 @@ static struct health_slot *health_find_locked(struct health_core *c, const char 
     return s;
 }
 
+/* Creates and indexes a slot (caller holds c->lock and checked it is new). */
+static struct health_slot *health_slot_new_locked(struct health_core *c, const char *key,
+                                                  const char *reason)
+{
+    uint32_t h = dns_name_hash((const uint8_t *)key, strlen(key)) % c->n_buckets;
+    struct health_slot *s = calloc(1, sizeof(*s));
+    if (!s || !(s->key = strdup(key)))
+        abort();
+    s->since = health_now();
+    snprintf(s->reason, sizeof(s->reason), "%s", reason);
+    s->next_in_bucket = c->buckets[h];
+    c->buckets[h] = s;
+    c->n_slots++;
+    return s;
+}
+
 struct health_slot *health_core_find(struct health_core *c, const char *key)
 {
     pthread_mutex_lock(&c->lock);
@@ -85,22 +101,10 @@ struct health_slot *health_core_find(struct health_core *c, const char *key)
 
 struct health_slot *health_core_slot(struct health_core *c, const char *key)
 {
-    uint32_t h = dns_name_hash((const uint8_t *)key, strlen(key)) % c->n_buckets;
     pthread_mutex_lock(&c->lock);
-    struct health_slot *s = c->buckets[h];
-    while (s && strcmp(s->key, key) != 0)
-        s = s->next_in_bucket;
-    if (!s) {
-        s = calloc(1, sizeof(*s));
-        if (!s)
-            abort();
-        s->key = strdup(key);
-        s->since = health_now();
-        snprintf(s->reason, sizeof(s->reason), "not probed yet");
-        s->next_in_bucket = c->buckets[h];
-        c->buckets[h] = s;
-        c->n_slots++;
-    }
+    struct health_slot *s = health_find_locked(c, key);
+    if (!s)
+        s = health_slot_new_locked(c, key, "not probed yet");
     s->in_use = true;
     pthread_mutex_unlock(&c->lock);
     return s;
@@ -193,18 +197,8 @@ void health_restore(struct health_slot *s, enum health_state st, double since)
 void health_override_apply_locked(struct health_core *c, const char *target)
 {
     struct health_slot *s = health_find_locked(c, target);
-    if (!s) {
-        uint32_t h = dns_name_hash((const uint8_t *)target, strlen(target)) % c->n_buckets;
-        s = calloc(1, sizeof(*s));
-        if (!s)
-            abort();
-        s->key = strdup(target);
-        s->since = health_now();
-        snprintf(s->reason, sizeof(s->reason), "not in the current config");
-        s->next_in_bucket = c->buckets[h];
-        c->buckets[h] = s;
-        c->n_slots++;
-    }
+    if (!s)
+        s = health_slot_new_locked(c, target, "not in the current config");
     uint8_t st = HEALTH_UNKNOWN;
     for (struct override *o = c->overrides; o; o = o->next)
         if (o->target && strcmp(o->target, target) == 0) {
