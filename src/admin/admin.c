@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admin/admin_request.h"
 #include "common/log.h"
 #include "health/override.h"
 #include "health/persist.h"
@@ -27,13 +28,20 @@
 
 #define ADMIN_MAX_BODY (1024 * 1024)
 #define ADMIN_MAX_HEADERS (16 * 1024)
-#define ADMIN_MAX_DEPTH 32
 
 void admin_reply_json(struct admin_req *r, int status, json_t *body)
 {
+    static const char fallback[] = "{\n \"error\": {\n  \"code\": \"internal\",\n  \"message\": "
+                                   "\"the reply could not be encoded\"\n }\n}";
     struct evbuffer *b = evbuffer_new();
-    char *text = json_dumps(body, JSON_INDENT(1) | JSON_ENCODE_ANY);
-    evbuffer_add(b, text, strlen(text));
+    /* body is NULL when a json_pack() failed (e.g. on invalid UTF-8): answer
+     * 500 rather than take the daemon down on a client's bytes. */
+    char *text = body ? json_dumps(body, JSON_INDENT(1) | JSON_ENCODE_ANY) : NULL;
+    if (!text) {
+        log_error("event=admin_reply result=failed status=%d", status);
+        status = 500;
+    }
+    evbuffer_add(b, text ? text : fallback, strlen(text ? text : fallback));
     evbuffer_add(b, "\n", 1);
     free(text);
     json_decref(body);
@@ -54,7 +62,8 @@ void admin_reply_error(struct admin_req *r, int status, const char *code, const 
     if (status == 401)
         evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
                           "Bearer realm=\"gtmd\"");
-    admin_reply_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+    /* msg may quote client bytes (a path, a key): made valid UTF-8 first. */
+    admin_reply_json(r, status, admin_request_error_body(code, msg));
 }
 
 void admin_audit(struct admin_req *r, int status, json_t *result)
@@ -68,11 +77,16 @@ void admin_audit(struct admin_req *r, int status, json_t *result)
         return;
     }
     const char *method = evhttp_request_get_command(r->req) == EVHTTP_REQ_POST ? "POST" : "DELETE";
-    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s, s:O?, s:i, s:o?}", "time", health_now(),
+    /* The raw URI may hold any byte; an invalid one would make json_pack
+     * fail and the line be lost, so a copy is made valid UTF-8. */
+    char *uri = strdup(evhttp_request_get_uri(r->req));
+    if (uri)
+        admin_request_utf8_fix(uri);
+    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s?, s:O?, s:i, s:o?}", "time", health_now(),
                              "token", r->token_name, "client", r->client, "method", method, "path",
-                             evhttp_request_get_uri(r->req), "request", r->body, "status", status,
-                             "result", result);
-    char *text = json_dumps(line, JSON_COMPACT);
+                             uri, "request", r->body, "status", status, "result", result);
+    free(uri);
+    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd >= 0 && text) {
@@ -119,55 +133,18 @@ static void admin_authenticate(struct admin_req *r)
     pthread_mutex_unlock(&a->lock);
 }
 
-/* Depth of a JSON value, to refuse deeply nested bodies. */
-static int admin_json_depth(json_t *v)
-{
-    int d = 0;
-    size_t i;
-    const char *k;
-    json_t *e;
-    if (json_is_object(v))
-        json_object_foreach(v, k, e)
-        {
-            int x = admin_json_depth(e);
-            d = x > d ? x : d;
-        }
-    else if (json_is_array(v))
-        json_array_foreach(v, i, e)
-        {
-            int x = admin_json_depth(e);
-            d = x > d ? x : d;
-        }
-    else
-        return 0;
-    return d + 1;
-}
-
-/* Parses the request body as a JSON object; replies 400 and returns false
- * when it is not one. An empty body is an empty object. */
+/* Parses the POST body into r->body (admin_request_parse_body); replies 400
+ * and returns false when it is not a JSON object. */
 static bool admin_parse_body(struct admin_req *r)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
     size_t len = evbuffer_get_length(in);
-    json_error_t err;
-    if (len == 0) {
-        r->body = json_object();
-        return true;
-    }
-    const char *data = (const char *)evbuffer_pullup(in, -1);
-    r->body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
-    if (!r->body) {
-        admin_reply_error(r, 400, "bad_json", "request body: %s (line %d, column %d)", err.text,
-                          err.line, err.column);
-        return false;
-    }
-    if (!json_is_object(r->body)) {
-        admin_reply_error(r, 400, "bad_request", "request body must be a JSON object");
-        return false;
-    }
-    if (admin_json_depth(r->body) > ADMIN_MAX_DEPTH) {
-        admin_reply_error(r, 400, "bad_request", "request body nested deeper than %d",
-                          ADMIN_MAX_DEPTH);
+    const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    const char *code;
+    char err[512]; /* the size of admin_reply_error's buffer: same truncation */
+    int st = admin_request_parse_body(data, len, &r->body, &code, err, sizeof(err));
+    if (st != 0) {
+        admin_reply_error(r, st, code, "%s", err);
         return false;
     }
     return true;
@@ -226,34 +203,6 @@ static void admin_route(struct admin_req *r)
         admin_reply_error(r, 405, "method_not_allowed", "method not allowed on %s", p);
 }
 
-static void admin_on_close(struct evhttp_connection *c, void *arg)
-{
-    struct admin *a = arg;
-    for (unsigned i = 0; i < a->open_connections; i++)
-        if (a->conns[i] == c) {
-            a->conns[i] = a->conns[--a->open_connections];
-            return;
-        }
-}
-
-/* Counts a connection at its first request; false when the cap is hit.
- * (libevent 2.1 offers no accept hook, so a connection that never sends a
- * request is not counted; the header timeout closes those.) */
-static bool admin_track_connection(struct admin *a, struct evhttp_request *req)
-{
-    struct evhttp_connection *c = evhttp_request_get_connection(req);
-    if (!c)
-        return true;
-    for (unsigned i = 0; i < a->open_connections; i++)
-        if (a->conns[i] == c)
-            return true;
-    if (a->open_connections >= a->max_connections)
-        return false;
-    a->conns[a->open_connections++] = c;
-    evhttp_connection_set_closecb(c, admin_on_close, a);
-    return true;
-}
-
 static void admin_on_request(struct evhttp_request *req, void *arg)
 {
     struct admin *a = arg;
@@ -269,7 +218,7 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
         evhttp_connection_get_peer(c, &host, &port);
         snprintf(r.client, sizeof(r.client), "%s:%u", host && *host ? host : "unix", port);
     }
-    if (!admin_track_connection(a, req)) {
+    if (!admin_conn_seen(a, req)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         admin_reply_error(&r, 503, "busy", "too many admin connections (max %u)",
                           a->max_connections);
@@ -301,15 +250,6 @@ void admin_persist(struct admin *a)
     serve_snapshot_leave_admin(a->env.serve);
     if (path[0])
         persist_save(a->env.health, path);
-}
-
-static void admin_on_expire(evutil_socket_t fd, short what, void *arg)
-{
-    struct admin *a = arg;
-    (void)fd;
-    (void)what;
-    if (override_expire(a->env.health, health_now()) > 0)
-        admin_persist(a);
 }
 
 static void *admin_main(void *arg)
@@ -402,7 +342,7 @@ struct admin *admin_start(const struct admin_env *env, const struct config_admin
     pthread_mutex_init(&a->lock, NULL);
     admin_update(a, cfg);
     a->max_connections = cfg->max_connections;
-    a->conns = calloc(cfg->max_connections, sizeof(*a->conns));
+    a->timeout_ms = cfg->timeout_ms;
     a->base = event_base_new();
     a->http = a->base ? evhttp_new(a->base) : NULL;
     if (!a->http) {
@@ -417,13 +357,14 @@ struct admin *admin_start(const struct admin_env *env, const struct config_admin
     evhttp_set_timeout_tv(a->http, &tv);
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
     evhttp_set_gencb(a->http, admin_on_request, a);
+    evhttp_set_bevcb(a->http, admin_conn_new, a);
+    a->ev_sweep = event_new(a->base, -1, EV_PERSIST, admin_conn_sweep, a);
+    struct timeval sweep = {0, 100000};
+    event_add(a->ev_sweep, &sweep);
     if (admin_bind(a, cfg, err, errlen) != 0) {
         admin_stop(a);
         return NULL;
     }
-    a->ev_expire = event_new(a->base, -1, EV_PERSIST, admin_on_expire, a);
-    struct timeval every = {0, 100000};
-    event_add(a->ev_expire, &every);
     if (pthread_create(&a->thread, NULL, admin_main, a) != 0)
         abort();
     for (size_t i = 0; i < cfg->n_listen; i++)
@@ -439,10 +380,11 @@ void admin_stop(struct admin *a)
         event_base_loopexit(a->base, NULL);
         pthread_join(a->thread, NULL);
     }
-    if (a->ev_expire)
-        event_free(a->ev_expire);
+    if (a->ev_sweep)
+        event_free(a->ev_sweep);
     if (a->http)
         evhttp_free(a->http);
+    admin_conn_free_all(a); /* after evhttp let go of its references */
     if (a->base)
         event_base_free(a->base);
     for (size_t i = 0; i < a->n_unix; i++) {
@@ -450,7 +392,6 @@ void admin_stop(struct admin *a)
         free(a->unix_paths[i]);
     }
     free(a->unix_paths);
-    free(a->conns);
     free(a->read_token);
     free(a->operate_token);
     free(a->audit_log);

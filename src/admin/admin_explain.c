@@ -15,58 +15,13 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "admin/admin_request.h"
 #include "admin/admin_view.h"
 #include "answer/lookup.h"
 #include "answer/query.h"
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "policy/policy.h"
-
-/* Builds a query with RD clear and EDNS (payload 1232, ECS when given). */
-static size_t explain_build_query(const struct dns_name *n, uint16_t qtype, const char *ecs,
-                                  uint8_t *out, char *err, size_t errlen)
-{
-    static const uint8_t hdr[12] = {0x47, 0x54, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
-    size_t o = 0;
-    memcpy(out, hdr, sizeof(hdr));
-    o += sizeof(hdr);
-    memcpy(out + o, n->wire, n->len);
-    o += n->len;
-    dns_put16(out + o, qtype);
-    dns_put16(out + o + 2, DNS_CLASS_IN);
-    o += 4;
-    uint8_t opt[11] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
-    memcpy(out + o, opt, sizeof(opt));
-    size_t rdlen_at = o + 9;
-    o += sizeof(opt);
-    if (!ecs)
-        return o;
-    char addr[64];
-    unsigned prefix = 0;
-    uint8_t bytes[16];
-    if (sscanf(ecs, "%63[^/]/%u", addr, &prefix) != 2) {
-        snprintf(err, errlen, "ecs must be ADDRESS/PREFIX");
-        return 0;
-    }
-    int fam = strchr(addr, ':') ? 2 : 1;
-    if (inet_pton(fam == 1 ? AF_INET : AF_INET6, addr, bytes) != 1 ||
-        prefix > (fam == 1 ? 32u : 128u)) {
-        snprintf(err, errlen, "ecs: bad address or prefix");
-        return 0;
-    }
-    unsigned alen = (prefix + 7) / 8;
-    if (prefix % 8)
-        bytes[alen - 1] &= (uint8_t)(0xff << (8 - prefix % 8));
-    dns_put16(out + o, DNS_EDNS_OPT_ECS);
-    dns_put16(out + o + 2, (uint16_t)(4 + alen));
-    dns_put16(out + o + 4, (uint16_t)fam);
-    out[o + 6] = (uint8_t)prefix;
-    out[o + 7] = 0;
-    memcpy(out + o + 8, bytes, alen);
-    o += 8 + alen;
-    dns_put16(out + rdlen_at, (uint16_t)(8 + alen));
-    return o;
-}
 
 static json_t *explain_section(ldns_rr_list *l)
 {
@@ -158,80 +113,38 @@ static json_t *explain_policy(struct admin *a, const struct gslb *g, const struc
     return j;
 }
 
-/* Parses name/type/client/ecs; replies 400 and returns false on error. */
-static bool explain_args(struct admin_req *r, struct dns_name *n, uint16_t *qtype,
-                         struct sockaddr_storage *client)
-{
-    const char *name = evhttp_find_header(&r->query, "name");
-    const char *type = evhttp_find_header(&r->query, "type");
-    const char *cl = evhttp_find_header(&r->query, "client");
-    if (!name || !dns_name_from_str(name, n)) {
-        admin_reply_error(r, 400, "bad_request", "\"name\" must be a domain name");
-        return false;
-    }
-    *qtype = DNS_TYPE_A;
-    if (type) {
-        ldns_rr_type t = ldns_get_rr_type_by_name(type);
-        if (t == 0) {
-            admin_reply_error(r, 400, "bad_request", "unknown type \"%s\"", type);
-            return false;
-        }
-        *qtype = (uint16_t)t;
-    }
-    memset(client, 0, sizeof(*client));
-    const char *c = cl ? cl : "127.0.0.1";
-    struct sockaddr_in *a4 = (struct sockaddr_in *)client;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)client;
-    if (inet_pton(AF_INET, c, &a4->sin_addr) == 1)
-        a4->sin_family = AF_INET;
-    else if (inet_pton(AF_INET6, c, &a6->sin6_addr) == 1)
-        a6->sin6_family = AF_INET6;
-    else {
-        admin_reply_error(r, 400, "bad_request", "\"client\" must be an IP address");
-        return false;
-    }
-    return true;
-}
-
 void admin_handle_explain(struct admin_req *r)
 {
-    struct dns_name n;
-    uint16_t qtype;
-    struct sockaddr_storage client;
-    uint8_t q[512], *out;
-    char err[128];
-    if (!explain_args(r, &n, &qtype, &client))
-        return;
-    size_t qlen =
-        explain_build_query(&n, qtype, evhttp_find_header(&r->query, "ecs"), q, err, sizeof(err));
-    if (qlen == 0) {
-        admin_reply_error(r, 400, "bad_request", "%s", err);
+    struct admin_explain_req e; /* owns the query strings until freed below */
+    char msg[512];              /* the size of admin_reply_error's buffer */
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
+    int st =
+        admin_request_parse_explain(uri ? evhttp_uri_get_query(uri) : NULL, &e, msg, sizeof(msg));
+    if (st != 0) {
+        admin_reply_error(r, st, "bad_request", "%s", msg);
         return;
     }
-    out = malloc(DNS_TCP_MAX);
+    uint8_t *out = malloc(DNS_TCP_MAX);
     struct answer_trace trace;
     memset(&trace, 0, sizeof(trace));
     uint64_t rng = (uint64_t)(health_now() * 1e6) | 1;
-    struct query_client qc = {.addr = &client, .rng = &rng, .trace = &trace};
+    struct query_client qc = {.addr = &e.client_addr, .rng = &rng, .trace = &trace};
     struct serve_ctx *ctx = r->a->env.serve;
     struct query_limits lim = {.udp_max = atomic_load(&ctx->udp_max)};
     const struct snapshot *s = serve_snapshot_enter_admin(ctx);
-    size_t len = query_answer(s, &lim, &qc, q, qlen, out, false);
+    size_t len = query_answer(s, &lim, &qc, e.wire, e.wire_len, out, false);
     char nb[1024];
-    dns_name_to_str(n.wire, nb, sizeof(nb));
-    const struct zone *z = snapshot_find_zone(s, &n, qtype);
-    json_t *body = json_pack(
-        "{s:{s:s, s:s, s:s, s:s?}, s:s?, s:I}", "query", "name", nb, "type",
-        evhttp_find_header(&r->query, "type") ? evhttp_find_header(&r->query, "type") : "A",
-        "client",
-        evhttp_find_header(&r->query, "client") ? evhttp_find_header(&r->query, "client")
-                                                : "127.0.0.1",
-        "ecs", evhttp_find_header(&r->query, "ecs"), "zone", z ? z->origin_str : NULL,
-        "config_generation", (json_int_t)s->generation);
+    dns_name_to_str(e.qname.wire, nb, sizeof(nb));
+    const struct zone *z = snapshot_find_zone(s, &e.qname, e.qtype);
+    json_t *body =
+        json_pack("{s:{s:s, s:s, s:s, s:s?}, s:s?, s:I}", "query", "name", nb, "type",
+                  e.type ? e.type : "A", "client", e.client ? e.client : "127.0.0.1", "ecs", e.ecs,
+                  "zone", z ? z->origin_str : NULL, "config_generation", (json_int_t)s->generation);
     json_object_set_new(body, "policy",
                         trace.used ? explain_policy(r->a, s->gslb, &trace) : json_null());
     serve_snapshot_leave_admin(ctx);
     json_object_set_new(body, "reply", explain_reply(out, len));
     free(out);
+    admin_request_explain_free(&e);
     admin_reply_json(r, 200, body);
 }

@@ -9,6 +9,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
+#include <event2/util.h>
 #include <pthread.h>
 
 #include "admin/admin.h"
@@ -20,12 +21,14 @@ struct admin {
     pthread_t thread;
     struct event_base *base;
     struct evhttp *http;
-    struct event *ev_expire;
     pthread_mutex_t lock; /* guards tokens and audit path (reloads) */
     char *read_token, *operate_token, *audit_log;
     unsigned max_connections;
-    unsigned open_connections;
-    struct evhttp_connection **conns; /* the open ones, for the cap */
+    unsigned open_connections; /* tracked and within the cap */
+    unsigned timeout_ms;
+    struct admin_conn *conns; /* admin_conn.c */
+    size_t n_conns, cap_conns;
+    struct event *ev_sweep;
     char **unix_paths;
     size_t n_unix;
 };
@@ -58,6 +61,13 @@ void admin_handle_override_get(struct admin_req *r, const char *id);
 void admin_handle_override_post(struct admin_req *r);
 void admin_handle_override_delete(struct admin_req *r, const char *id);
 void admin_handle_reload(struct admin_req *r);
+
+/* Connection bookkeeping (admin_conn.c). */
+struct bufferevent *admin_conn_new(struct event_base *base, void *arg);
+/* Marks a request's connection active; false when it is over the cap. */
+bool admin_conn_seen(struct admin *a, struct evhttp_request *req);
+void admin_conn_sweep(evutil_socket_t fd, short what, void *arg);
+void admin_conn_free_all(struct admin *a);
 
 /* Saves the state file of the live config (overrides changed). */
 void admin_persist(struct admin *a);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "admin/admin_request.h"
 #include "admin/admin_view.h"
 #include "dns/dns.h"
 #include "health/override.h"
@@ -102,92 +103,36 @@ static json_t *ovr_changes(const struct gslb *g, const struct policy_overlay *ov
     return changes;
 }
 
-/* Validates the POST body; replies 400 and returns false on error. */
-static bool ovr_parse(struct admin_req *r, const char **target, enum health_state *st,
-                      const char **reason, double *expires_in, bool *dry_run, bool *force)
-{
-    static const char *const keys[] = {"target",  "state", "reason", "expires_in",
-                                       "dry_run", "force", NULL};
-    const char *k;
-    json_t *v;
-    json_object_foreach(r->body, k, v)
-    {
-        bool ok = false;
-        for (int i = 0; keys[i] && !ok; i++)
-            ok = strcmp(keys[i], k) == 0;
-        if (!ok) {
-            admin_reply_error(r, 400, "bad_request", "unknown key \"%s\"", k);
-            return false;
-        }
-    }
-    json_t *t = json_object_get(r->body, "target"), *s = json_object_get(r->body, "state");
-    json_t *re = json_object_get(r->body, "reason"), *ex = json_object_get(r->body, "expires_in");
-    json_t *dr = json_object_get(r->body, "dry_run"), *fo = json_object_get(r->body, "force");
-    const char *sv = json_string_value(s);
-    if (!json_is_string(t)) {
-        admin_reply_error(r, 400, "bad_request",
-                          "\"target\" must be a string like "
-                          "\"region:us-east\", \"az:us-east-1a\" or "
-                          "\"endpoint:POOL/NAME\"");
-        return false;
-    }
-    if (!sv || (strcmp(sv, "up") != 0 && strcmp(sv, "down") != 0)) {
-        admin_reply_error(r, 400, "bad_request", "\"state\" must be \"up\" or \"down\"");
-        return false;
-    }
-    if (!json_is_string(re) || json_string_length(re) == 0 || json_string_length(re) > 1024) {
-        admin_reply_error(r, 400, "bad_request", "\"reason\" must be a non-empty string");
-        return false;
-    }
-    if (ex && !json_is_null(ex) &&
-        (!json_is_number(ex) || json_number_value(ex) <= 0 || json_number_value(ex) > 3.2e7)) {
-        admin_reply_error(r, 400, "bad_request",
-                          "\"expires_in\" must be a number of seconds (0 < s <= 3.2e7) or null");
-        return false;
-    }
-    if ((dr && !json_is_boolean(dr)) || (fo && !json_is_boolean(fo))) {
-        admin_reply_error(r, 400, "bad_request", "\"dry_run\" and \"force\" must be booleans");
-        return false;
-    }
-    *target = json_string_value(t);
-    *st = strcmp(sv, "up") == 0 ? HEALTH_UP : HEALTH_DOWN;
-    *reason = json_string_value(re);
-    *expires_in = ex && json_is_number(ex) ? json_number_value(ex) : 0;
-    *dry_run = dr && json_is_true(dr);
-    *force = fo && json_is_true(fo);
-    return true;
-}
-
 void admin_handle_override_post(struct admin_req *r)
 {
-    const char *target, *reason;
-    enum health_state st;
-    double expires_in;
-    bool dry_run, force;
-    if (!ovr_parse(r, &target, &st, &reason, &expires_in, &dry_run, &force)) {
-        admin_audit(r, 400, NULL);
+    struct admin_override_req req; /* strings borrowed from r->body */
+    char msg[512];                 /* the size of admin_reply_error's buffer */
+    int st = admin_request_parse_override(r->body, &req, msg, sizeof(msg));
+    if (st != 0) {
+        admin_reply_error(r, st, "bad_request", "%s", msg);
+        admin_audit(r, st, NULL);
         return;
     }
     struct admin *a = r->a;
     const struct snapshot *s = serve_snapshot_enter_admin(a->env.serve);
-    const struct health_slot *slot = ovr_target_slot(s->gslb, target);
+    const struct health_slot *slot = ovr_target_slot(s->gslb, req.target);
     if (!slot) {
         serve_snapshot_leave_admin(a->env.serve);
-        admin_reply_error(r, 404, "unknown_target", "no region, az or endpoint \"%s\"", target);
+        admin_reply_error(r, 404, "unknown_target", "no region, az or endpoint \"%s\"", req.target);
         admin_audit(r, 404, NULL);
         return;
     }
-    struct policy_overlay ov = {.slot = slot, .state = st};
+    struct policy_overlay ov = {.slot = slot, .state = req.state};
     json_t *blocked = json_array();
     json_t *changes = ovr_changes(s->gslb, &ov, blocked);
     serve_snapshot_leave_admin(a->env.serve);
-    if (dry_run) {
+    if (req.dry_run) {
         admin_reply_json(r, 200,
                          json_pack("{s:b, s:o, s:o}", "dry_run", 1, "changes", changes,
                                    "would_leave_unserved", blocked));
         return;
     }
-    if (json_array_size(blocked) > 0 && !force) {
+    if (json_array_size(blocked) > 0 && !req.force) {
         json_t *err = json_pack("{s:{s:s, s:s, s:O}}", "error", "code", "unsafe", "message",
                                 "the override would leave policy records with no serving "
                                 "region; repeat with \"force\": true to apply it anyway",
@@ -199,8 +144,8 @@ void admin_handle_override_post(struct admin_req *r)
         return;
     }
     char id[32];
-    double expires = expires_in > 0 ? health_now() + expires_in : 0;
-    override_add(a->env.health, target, st, reason, r->token_name, expires, id);
+    double expires = req.expires_in > 0 ? health_now() + req.expires_in : 0;
+    override_add(a->env.health, req.target, req.state, req.reason, r->token_name, expires, id);
     admin_persist(a);
     json_t *o = override_get_json(a->env.health, id);
     json_object_set_new(o, "changes", changes);

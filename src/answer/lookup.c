@@ -76,7 +76,8 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
         tr->result = res;
     } else
         policy_eval(c->snap->gslb, r, rtype, c->client, &res);
-    if (res.serving_region >= 0 || res.outcome != POLICY_SERVED)
+    /* Only real queries count; explain's traced runs do not. */
+    if (!p->trace && (res.serving_region >= 0 || res.outcome != POLICY_SERVED))
         policy_count_answer(r, res.outcome == POLICY_SERVED ? res.serving_region : -1);
     if (res.ecs_scope > p->ecs_scope)
         p->ecs_scope = res.ecs_scope;

@@ -78,6 +78,12 @@ static json_t *ctl_call(struct ctl *c, const char *method, const char *path, jso
         const char *msg = json_string_value(json_object_get(err, "message"));
         fprintf(stderr, "gtmctl: %s %s: HTTP %d: %s\n", method, path, r.status,
                 msg ? msg : (json_is_string(j) ? json_string_value(j) : "error"));
+        size_t ei;
+        json_t *ex;
+        json_array_foreach(json_object_get(j, "errors"), ei, ex)
+            fprintf(stderr, "  %s\n", json_string_value(ex));
+        if (!msg && json_is_string(json_object_get(j, "result")))
+            fprintf(stderr, "  result: %s\n", json_string_value(json_object_get(j, "result")));
         json_t *recs = json_object_get(err, "records");
         size_t i;
         json_t *x;
@@ -274,13 +280,18 @@ static int ctl_undrain(struct ctl *c, const char *region)
     json_t *j = ctl_call(c, "GET", "/v1/overrides", NULL, &rc);
     size_t i, removed = 0;
     json_t *o;
+    int list_rc = rc;
     json_array_foreach(json_object_get(j, "overrides"), i, o)
     {
-        if (rc != 0 || strcmp(ctl_s(o, "target"), target) != 0)
+        if (list_rc != 0 || strcmp(ctl_s(o, "target"), target) != 0)
             continue;
+        int one;
         snprintf(path, sizeof(path), "/v1/overrides/%s", ctl_s(o, "id"));
-        json_decref(ctl_call(c, "DELETE", path, NULL, &rc));
-        removed += rc == 0;
+        json_decref(ctl_call(c, "DELETE", path, NULL, &one));
+        /* Go on with the others; report the first failure. */
+        removed += one == 0;
+        if (one != 0 && rc == 0)
+            rc = one;
     }
     json_decref(j);
     if (rc == 0 && !c->json)

@@ -75,6 +75,39 @@ static bool server_same_listen(const struct config *a, const struct config *b)
     return true;
 }
 
+static bool server_same_admin(const struct config_admin *a, const struct config_admin *b)
+{
+    if (a->enabled != b->enabled || a->n_listen != b->n_listen ||
+        a->max_connections != b->max_connections || a->timeout_ms != b->timeout_ms)
+        return false;
+    for (size_t i = 0; i < a->n_listen; i++)
+        if (strcmp(a->listen[i], b->listen[i]) != 0)
+            return false;
+    return true;
+}
+
+/* Keeps in the new config what is still bound from the old one (listen
+ * addresses, workers, the admin section), so later reloads compare with
+ * what really runs. */
+static void server_keep_bound(struct config *next, struct config *old, bool same_listen,
+                              bool same_admin)
+{
+    if (!same_listen) {
+        struct config_listen *l = next->listen;
+        size_t n = next->n_listen;
+        next->listen = old->listen;
+        next->n_listen = old->n_listen;
+        old->listen = l;
+        old->n_listen = n;
+        next->workers = old->workers;
+    }
+    if (!same_admin) {
+        struct config_admin a = next->admin;
+        next->admin = old->admin;
+        old->admin = a;
+    }
+}
+
 /* What a reload changed, zone by zone (for POST /v1/reload). */
 static json_t *server_zone_changes(const struct snapshot *old, const struct snapshot *cur)
 {
@@ -145,18 +178,27 @@ static json_t *server_reload(struct server *srv, bool *ok)
     json_t *zones = server_zone_changes(old, snap);
     snapshot_free(old);
     server_plan_probes(srv, snap);
-    if (srv->admin)
+    /* Tokens and the audit log follow the reload only while the admin
+     * listeners stay the same: the loopback-without-token rule was checked
+     * against the new listen list, so applying new tokens to sockets bound
+     * from another list could open a public listener without a token. */
+    bool same_admin = server_same_admin(&cfg->admin, &srv->cfg->admin);
+    if (srv->admin && same_admin)
         admin_update(srv->admin, &cfg->admin);
+    else if (!same_admin)
+        log_warn("event=reload note=\"admin listeners and limits change only on restart; "
+                 "admin tokens and audit log kept\"");
+    server_keep_bound(cfg, srv->cfg, same_listen, same_admin);
     config_free(srv->cfg);
     srv->cfg = cfg;
     srv->generation++;
     double ms = server_elapsed_ms(&t0);
     log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
              (unsigned long long)srv->generation, snap->n_zones, snap->n_records, ms);
-    json_t *res =
-        json_pack("{s:s, s:I, s:o, s:I, s:f, s:b}", "result", "ok", "generation",
-                  (json_int_t)srv->generation, "zones", zones, "records",
-                  (json_int_t)snap->n_records, "ms", ms, "restart_needed_for_listen", !same_listen);
+    json_t *res = json_pack("{s:s, s:I, s:o, s:I, s:f, s:b, s:b}", "result", "ok", "generation",
+                            (json_int_t)srv->generation, "zones", zones, "records",
+                            (json_int_t)snap->n_records, "ms", ms, "restart_needed_for_listen",
+                            !same_listen, "restart_needed_for_admin", !same_admin);
     atomic_fetch_add(&srv->reloads_ok, 1);
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;

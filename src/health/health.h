@@ -7,7 +7,7 @@
  * without locks (health_slot_up). Slots live for the whole run of the
  * process and never move, so compiled policy sets of any generation can
  * point at them; a reload maps endpoints to existing slots by key
- * ("pool/endpoint"), which keeps their state across reloads.
+ * ("endpoint:POOL/NAME", "az:NAME", "region:NAME"), which keeps their state across reloads.
  *
  * Threads: health_core_slot() is called by the loader (main thread) under
  * the core's mutex; health_report() only by the prober thread; readers of
@@ -44,7 +44,7 @@ enum health_fail_kind {
 extern const char *const health_fail_names[HEALTH_FAIL_KINDS];
 
 struct health_slot {
-    char *key;                 /* "pool/endpoint" */
+    char *key;                 /* "endpoint:POOL/NAME", "az:NAME" or "region:NAME" */
     _Atomic uint8_t effective; /* probe verdict as published (enum health_state) */
     _Atomic uint8_t override;  /* operator's forced state; HEALTH_UNKNOWN = none */
     /* Written by the prober thread only; read by status under core->lock. */

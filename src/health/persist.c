@@ -30,8 +30,14 @@ static json_t *persist_snapshot(struct health_core *c)
                                           "since", s->since));
         }
     pthread_mutex_unlock(&c->lock);
-    return json_pack("{s:i, s:f, s:o, s:o}", "version", 1, "saved_at", health_now(), "endpoints",
-                     eps, "overrides", override_list_json(c));
+    pthread_mutex_lock(&c->lock);
+    json_int_t next_id = (json_int_t)c->next_override_id;
+    pthread_mutex_unlock(&c->lock);
+    /* next_override_id keeps ids unique across restarts even when the
+     * newest override was deleted before the stop. */
+    return json_pack("{s:i, s:f, s:o, s:o, s:I}", "version", 1, "saved_at", health_now(),
+                     "endpoints", eps, "overrides", override_list_json(c), "next_override_id",
+                     next_id);
 }
 
 /* Writes data to path atomically: tmp file, fsync, rename, fsync dir. */
@@ -103,6 +109,13 @@ size_t persist_load(struct health_core *c, const char *path, double max_age)
     }
     /* Overrides are operators' decisions: they apply whatever the age of
      * the file, until their own expiry. */
+    json_t *next = json_object_get(root, "next_override_id");
+    if (json_is_integer(next) && json_integer_value(next) > 0) {
+        pthread_mutex_lock(&c->lock);
+        if ((uint64_t)json_integer_value(next) > c->next_override_id)
+            c->next_override_id = (uint64_t)json_integer_value(next);
+        pthread_mutex_unlock(&c->lock);
+    }
     json_t *ovr = json_object_get(root, "overrides");
     size_t n_ovr = json_is_array(ovr) ? override_restore(c, ovr, health_now()) : 0;
     if (n_ovr)

@@ -3,7 +3,7 @@
  * restarts so that a restarted gtmd answers as it did before it stopped.
  *
  * The file is JSON: {"version": 1, "saved_at": T, "overrides": [...], "endpoints":
- * {"pool/name": {"state": "up"|"down", "since": T}}}. It is written to a
+ * {"endpoint:POOL/NAME": {"state": "up"|"down", "since": T}}}. It is written to a
  * temporary file in the same directory, fsynced and renamed over the old
  * one, so a crash at any moment leaves either the old or the new file.
  */

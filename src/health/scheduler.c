@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "health/override.h"
 #include "health/persist.h"
 
 #define SCHED_RESOLVE_EVERY 30.0 /* seconds between re-resolutions of names */
@@ -58,6 +59,7 @@ struct scheduler {
     struct event *ev_persist;
     struct event *ev_stats;
     struct event *ev_save;
+    struct event *ev_expire;
     struct sched_plan *current;
     struct sched_plan *plans; /* all live plans (prober thread) */
     size_t initial_left;
@@ -230,6 +232,17 @@ static void sched_on_persist(evutil_socket_t fd, short what, void *arg)
         persist_save(s->core, s->state_file);
 }
 
+/* Removes overrides past their expiry, on time, whether or not the admin
+ * API runs, and records the change in the state file. */
+static void sched_on_expire(evutil_socket_t fd, short what, void *arg)
+{
+    struct scheduler *s = arg;
+    (void)fd;
+    (void)what;
+    if (override_expire(s->core, health_now()) > 0)
+        sched_on_persist(-1, 0, s);
+}
+
 static void sched_on_change(void *arg)
 {
     struct scheduler *s = arg;
@@ -282,6 +295,9 @@ struct scheduler *scheduler_start(struct health_core *core)
     s->ev_save = event_new(s->base, -1, EV_PERSIST, sched_on_persist, s);
     struct timeval save = {SCHED_SAVE_EVERY, 0};
     event_add(s->ev_save, &save);
+    s->ev_expire = event_new(s->base, -1, EV_PERSIST, sched_on_expire, s);
+    struct timeval every = {0, 100000};
+    event_add(s->ev_expire, &every);
     core->on_change = sched_on_change;
     core->on_change_arg = s;
     if (pthread_create(&s->thread, NULL, sched_main, s) != 0)
@@ -359,6 +375,7 @@ void scheduler_stop(struct scheduler *s)
     event_free(s->ev_persist);
     event_free(s->ev_stats);
     event_free(s->ev_save);
+    event_free(s->ev_expire);
     event_base_free(s->base);
     free(s->state_file);
     free(s->state_file_next);

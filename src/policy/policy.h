@@ -37,7 +37,7 @@ struct policy_az {
 
 struct policy_endpoint {
     char *name;
-    char *key;                /* "pool/name": the health slot key */
+    char *key;                /* "endpoint:POOL/NAME": the health slot key */
     uint16_t rtype;           /* DNS_TYPE_A, DNS_TYPE_AAAA or DNS_TYPE_CNAME */
     uint16_t rdlen;           /* 4, 16, or wire name length */
     uint8_t rdata[255];       /* address, or the CNAME target in wire form */
