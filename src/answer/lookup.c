@@ -184,6 +184,13 @@ static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struc
     const struct zone_node *found = z->apex, *node = NULL;
     unsigned depth;
 
+    /* Fast path: most queries name an existing node that is not below a
+     * delegation; one probe answers them at any depth. */
+    if (name->count > z->origin_labels) {
+        node = zone_find_node(z, name->wire, name->len, dns_name_hash(name->wire, name->len));
+        if (node && !(node->flags & (ZONE_NODE_BELOW_CUT | ZONE_NODE_CUT)))
+            return lookup_at_node(c, z, node, owner, name->len);
+    }
     for (depth = z->origin_labels + 1u; depth <= name->count; depth++) {
         unsigned i = name->count - depth;
         size_t len = name->len - name->label[i];

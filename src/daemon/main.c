@@ -1,6 +1,7 @@
 /*
  * main.c -- command line of gtmd(8).
  */
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,11 @@ static void main_usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Loading a large zone makes millions of short-lived allocations (ldns
+     * parses record by record); without these glibc grows and trims the
+     * heap around each one, which made a 1M-record load 3x slower. */
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+    mallopt(M_TOP_PAD, 16 * 1024 * 1024);
     const char *cfg = NULL;
     bool check = false;
     for (int i = 1; i < argc; i++) {

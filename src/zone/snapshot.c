@@ -78,9 +78,41 @@ void snapshot_free(struct snapshot *s)
     free(s);
 }
 
+/* With few zones a direct comparison of the one suffix each zone could
+ * match is cheaper than hashing every suffix of the name: the common case
+ * (one or a handful of zones) costs a memcmp, not several hash probes. */
+#define SNAPSHOT_SCAN_ZONES 8
+
+static const struct zone *snapshot_scan_zone(const struct snapshot *s, const struct dns_name *qname,
+                                             uint16_t qtype)
+{
+    const struct zone *best = NULL, *parent = NULL;
+    for (size_t i = 0; i < s->n_zones; i++) {
+        const struct zone *z = s->zones[i];
+        if (z->origin_labels > qname->count)
+            continue;
+        unsigned at = qname->count - z->origin_labels;
+        if (qname->len - qname->label[at] != z->origin_len ||
+            memcmp(qname->wire + qname->label[at], z->origin, z->origin_len) != 0)
+            continue;
+        if (!best || z->origin_labels > best->origin_labels) {
+            if (best && (!parent || best->origin_labels > parent->origin_labels))
+                parent = best;
+            best = z;
+        } else if (!parent || z->origin_labels > parent->origin_labels)
+            parent = z;
+    }
+    /* DS at a zone apex belongs to the parent side of the cut. */
+    if (best && parent && qtype == DNS_TYPE_DS && best->origin_labels == qname->count)
+        return parent;
+    return best;
+}
+
 const struct zone *snapshot_find_zone(const struct snapshot *s, const struct dns_name *qname,
                                       uint16_t qtype)
 {
+    if (s->n_zones <= SNAPSHOT_SCAN_ZONES)
+        return snapshot_scan_zone(s, qname, qtype);
     for (unsigned i = 0; i <= qname->count; i++) {
         const uint8_t *suffix = qname->wire + qname->label[i];
         const struct zone *z = snapshot_lookup_origin(s, suffix, qname->len - qname->label[i]);

@@ -21,7 +21,7 @@ void zone_free(struct zone *z)
 {
     if (!z)
         return;
-    free((void *)z->table);
+    free(z->table);
     arena_free(&z->arena);
     free(z);
 }

@@ -44,8 +44,9 @@ struct zone_rrset {
 
 enum zone_node_flags {
     ZONE_NODE_APEX = 1 << 0,
-    ZONE_NODE_CUT = 1 << 1,   /* NS below the apex: a delegation point */
-    ZONE_NODE_CNAME = 1 << 2, /* holds a CNAME RRset */
+    ZONE_NODE_CUT = 1 << 1,       /* NS below the apex: a delegation point */
+    ZONE_NODE_CNAME = 1 << 2,     /* holds a CNAME RRset */
+    ZONE_NODE_BELOW_CUT = 1 << 3, /* strictly below a delegation: glue or occluded */
 };
 
 struct zone_node {
@@ -58,14 +59,21 @@ struct zone_node {
     uint8_t name_len;
 };
 
+/* A hash table slot: the hash is kept beside the pointer so that a probe
+ * past a non-matching entry does not have to touch that node's memory. */
+struct zone_slot {
+    uint32_t hash;
+    const struct zone_node *node; /* NULL = empty */
+};
+
 struct zone {
     struct arena arena;
     uint8_t origin[255];
     uint8_t origin_len;
     uint8_t origin_labels;
-    char *file;                     /* as named in the config (arena) */
-    char *origin_str;               /* presentation form (arena) */
-    const struct zone_node **table; /* open addressing, NULL = empty */
+    char *file;              /* as named in the config (arena) */
+    char *origin_str;        /* presentation form (arena) */
+    struct zone_slot *table; /* open addressing */
     uint32_t mask;
     size_t n_nodes;
     size_t n_records;
@@ -80,10 +88,11 @@ static inline const struct zone_node *zone_find_node(const struct zone *z, const
                                                      size_t len, uint32_t hash)
 {
     for (uint32_t i = hash & z->mask;; i = (i + 1) & z->mask) {
-        const struct zone_node *n = z->table[i];
+        const struct zone_node *n = z->table[i].node;
         if (!n)
             return NULL;
-        if (n->name_len == len && __builtin_memcmp(n->name, name, len) == 0)
+        if (z->table[i].hash == hash && n->name_len == len &&
+            __builtin_memcmp(n->name, name, len) == 0)
             return n;
     }
 }

@@ -116,26 +116,28 @@ int zone_rdata_target_offset(uint16_t type)
 
 /* ---- hash table ---------------------------------------------------------- */
 
-static void build_table_insert_raw(const struct zone_node **table, uint32_t mask,
+static void build_table_insert_raw(struct zone_slot *table, uint32_t mask,
                                    const struct zone_node *n)
 {
-    uint32_t i = dns_name_hash(n->name, n->name_len) & mask;
-    while (table[i])
+    uint32_t h = dns_name_hash(n->name, n->name_len);
+    uint32_t i = h & mask;
+    while (table[i].node)
         i = (i + 1) & mask;
-    table[i] = n;
+    table[i].hash = h;
+    table[i].node = n;
 }
 
 static void build_table_insert(struct zone *z, const struct zone_node *n)
 {
     if ((z->n_nodes + 1) * 2 > (size_t)z->mask + 1) {
         uint32_t nsize = (z->mask + 1) * 2;
-        const struct zone_node **nt = calloc(nsize, sizeof(*nt));
+        struct zone_slot *nt = calloc(nsize, sizeof(*nt));
         if (!nt)
             abort();
         for (uint32_t i = 0; i <= z->mask; i++)
-            if (z->table[i])
-                build_table_insert_raw(nt, nsize - 1, z->table[i]);
-        free((void *)z->table);
+            if (z->table[i].node)
+                build_table_insert_raw(nt, nsize - 1, z->table[i].node);
+        free(z->table);
         z->table = nt;
         z->mask = nsize - 1;
     }

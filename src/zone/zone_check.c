@@ -94,6 +94,28 @@ static void check_glue(struct zone_builder *b, struct build_node *bn)
     }
 }
 
+/* Flags every node strictly below a delegation point, so that an exact
+ * match can be answered without walking down from the apex. */
+static void check_mark_below_cuts(struct zone *z)
+{
+    for (uint32_t i = 0; i <= z->mask; i++) {
+        struct zone_node *n = (struct zone_node *)z->table[i].node;
+        if (!n)
+            continue;
+        const uint8_t *name = n->name;
+        size_t len = n->name_len;
+        while (len > z->origin_len) {
+            len -= 1 + (size_t)name[0];
+            name += 1 + name[0];
+            const struct zone_node *a = zone_build_find(z, name, len);
+            if (a && (a->flags & ZONE_NODE_CUT) && len > z->origin_len) {
+                n->flags |= ZONE_NODE_BELOW_CUT;
+                break;
+            }
+        }
+    }
+}
+
 void zone_check_all(struct zone_builder *b, struct build_node **nodes, size_t n)
 {
     struct zone *z = b->z;
@@ -118,6 +140,7 @@ void zone_check_all(struct zone_builder *b, struct build_node **nodes, size_t n)
     for (size_t i = 0; i < n; i++)
         if (nodes[i]->node.flags & ZONE_NODE_CUT)
             check_glue(b, nodes[i]);
+    check_mark_below_cuts(z);
     const struct zone_rrset *soa = apex ? zone_node_rrset(apex, DNS_TYPE_SOA) : NULL;
     if (!soa) {
         errlist_add(b->errs, "%s: zone %s has no SOA record at its apex", z->file, z->origin_str);
