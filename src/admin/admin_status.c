@@ -22,7 +22,7 @@ static json_t *status_server(struct admin *a, const struct snapshot *s)
     }
     return json_pack("{s:s, s:f, s:I, s:i, s:{s:I, s:I}, s:I}", "version", GTM_VERSION, "uptime_s",
                      health_now() - a->env.started, "config_generation", (json_int_t)s->generation,
-                     "workers", (int)a->env.serve->n_workers, "queries", "udp", (json_int_t)udp,
+                     "workers", (int)a->env.serve->n_tcp_workers, "queries", "udp", (json_int_t)udp,
                      "tcp", (json_int_t)tcp, "active_overrides",
                      (json_int_t)override_count(a->env.health));
 }

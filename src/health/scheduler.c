@@ -19,6 +19,7 @@
 
 #define SCHED_RESOLVE_EVERY 30.0 /* seconds between re-resolutions of names */
 #define SCHED_STATS_EVERY 10     /* seconds between prober_stats lines */
+#define SCHED_START_RATE 20000.0 /* max probe starts a second in the first round */
 #define SCHED_SAVE_EVERY 30      /* seconds between state file refreshes */
 
 struct sched_plan;
@@ -28,6 +29,7 @@ struct sched_job {
     struct sched_target t;
     struct event *timer;
     double next_at;     /* monotonic seconds of the next scheduled start */
+    double phase;       /* steady-state offset from plan->t0 (seconds) */
     double resolved_at; /* 0 = never */
     double started_at;
     bool in_flight;
@@ -38,7 +40,8 @@ struct sched_plan {
     struct scheduler *sch;
     struct sched_job *jobs;
     size_t n;
-    int refs; /* 1 while current, +1 per probe in flight */
+    double t0; /* monotonic seconds when adopted */
+    int refs;  /* 1 while current, +1 per probe in flight */
     void *owner;
     void (*release)(void *owner);
     struct sched_target *targets;
@@ -105,15 +108,28 @@ static void sched_initial_done(struct scheduler *s, struct sched_job *j)
     pthread_mutex_unlock(&s->lock);
 }
 
+static void sched_timer_at(struct sched_job *j, double now)
+{
+    double d = j->next_at - now;
+    if (d < 0)
+        d = 0;
+    struct timeval tv = {(time_t)d, (suseconds_t)((d - floor(d)) * 1e6)};
+    evtimer_add(j->timer, &tv);
+}
+
+/* Next start: the first point of the job's own grid (plan->t0 + phase +
+ * k * interval) after the start that just fired. Initial probes fire early
+ * (bunched in the first tenth of the interval); this moves each job onto
+ * its evenly spread steady phase afterwards. */
 static void sched_arm(struct sched_job *j)
 {
     double now = sched_mono(), interval = j->t.spec->interval_ms / 1000.0;
-    j->next_at += interval;
+    double base = j->plan->t0 + j->phase;
+    double k = floor((j->next_at - base) / interval + 1e-6) + 1;
+    j->next_at = base + k * interval;
     if (j->next_at < now) /* fell behind: skip missed rounds, keep the phase */
         j->next_at += ceil((now - j->next_at) / interval) * interval;
-    double d = j->next_at - now;
-    struct timeval tv = {(time_t)d, (suseconds_t)((d - floor(d)) * 1e6)};
-    evtimer_add(j->timer, &tv);
+    sched_timer_at(j, now);
 }
 
 static void sched_on_result(void *arg, const struct probe_result *r)
@@ -209,16 +225,22 @@ static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
         s->plans->prev = p;
     s->plans = p;
     double now = sched_mono();
+    p->t0 = now;
     for (size_t i = 0; i < p->n; i++) {
         struct sched_job *j = &p->jobs[i];
         double interval = j->t.spec->interval_ms / 1000.0;
         /* Spread the jobs over the interval; undecided endpoints go first,
-         * within the first tenth of it, so start-up is quick. */
-        double spread = j->initial ? interval / 10.0 : interval;
-        double offset = spread * ((double)i + 0.5) / (double)p->n;
-        j->next_at = now + offset - interval;
+         * within the first tenth of it, so start-up is quick, and move to
+         * their steady phase after that first probe (sched_arm). */
+        j->phase = interval * ((double)i + 0.5) / (double)p->n;
+        /* First round: a tenth of the interval, but no faster than
+         * SCHED_START_RATE probes a second. */
+        double first = interval / 10.0, need = (double)p->n / SCHED_START_RATE;
+        if (first < need)
+            first = need < interval ? need : interval;
+        j->next_at = now + (j->initial ? j->phase * first / interval : j->phase);
         j->timer = evtimer_new(s->base, sched_on_timer, j);
-        sched_arm(j);
+        sched_timer_at(j, sched_mono());
     }
     log_info("event=prober_plan targets=%zu", p->n);
 }
@@ -279,7 +301,15 @@ struct scheduler *scheduler_start(struct health_core *core)
     s->core = core;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
-    s->base = event_base_new();
+    /* No cached time: libevent otherwise arms a timer relative to the time
+     * the current batch of callbacks began, so a probe started late in a
+     * long batch gets a deadline shorter than its timeout (or already past). */
+    struct event_config *cfg = event_config_new();
+    if (cfg) {
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
+        s->base = event_base_new_with_config(cfg);
+        event_config_free(cfg);
+    }
     s->prober = s->base ? prober_new(s->base) : NULL;
     if (!s->prober) {
         log_error("event=prober_start result=failed");

@@ -285,7 +285,7 @@ void tcp_on_accept(int fd, short what, void *arg)
             return;
         struct serve_ctx *ctx = w->ctx;
         unsigned total = atomic_load_explicit(&ctx->tcp_max_connections, memory_order_relaxed);
-        unsigned max = (total + ctx->n_workers - 1) / ctx->n_workers;
+        unsigned max = (total + ctx->n_tcp_workers - 1) / ctx->n_tcp_workers;
         while (p->n >= (max ? max : 1) && p->head)
             tcp_evict_one(p);
         tcp_accept_one(p, cfd, &peer);

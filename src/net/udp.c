@@ -63,43 +63,46 @@ static void udp_send_all(int fd, struct udp_batch *b, unsigned n)
     }
 }
 
-void udp_on_readable(int fd, short what, void *arg)
+/* Answers the n datagrams just received in b and sends the replies. */
+static void udp_answer_batch(struct worker *w, int fd, int n)
 {
-    struct worker *w = arg;
     struct udp_batch *b = w->udp;
-    (void)what;
+    const struct snapshot *s = worker_snapshot_enter(w);
+    unsigned out = 0;
+    for (int i = 0; i < n; i++) {
+        if (b->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+            continue;
+        size_t len =
+            worker_answer(w, s, &b->addrs[i], b->in[i], b->in_msgs[i].msg_len, b->out[out], false);
+        if (len == 0)
+            continue;
+        b->out_iov[out].iov_base = b->out[out];
+        b->out_iov[out].iov_len = len;
+        memset(&b->out_msgs[out].msg_hdr, 0, sizeof(b->out_msgs[out].msg_hdr));
+        b->out_msgs[out].msg_hdr.msg_iov = &b->out_iov[out];
+        b->out_msgs[out].msg_hdr.msg_iovlen = 1;
+        b->out_msgs[out].msg_hdr.msg_name = &b->addrs[i];
+        b->out_msgs[out].msg_hdr.msg_namelen = b->in_msgs[i].msg_hdr.msg_namelen;
+        out++;
+    }
+    worker_snapshot_leave(w);
+    atomic_fetch_add_explicit(&w->queries_udp, (unsigned long long)n, memory_order_relaxed);
+    if (out)
+        udp_send_all(fd, b, out);
+}
 
-    for (int round = 0; round < UDP_ROUNDS; round++) {
+void udp_serve(struct worker *w)
+{
+    struct udp_batch *b = w->udp;
+    while (!atomic_load_explicit(&w->ctx->stopping, memory_order_relaxed)) {
         for (int i = 0; i < UDP_BATCH; i++) {
             b->in_msgs[i].msg_hdr.msg_namelen = sizeof(b->addrs[i]);
             b->in_msgs[i].msg_hdr.msg_flags = 0;
         }
-        int n = recvmmsg(fd, b->in_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
-        if (n <= 0)
-            return;
-        const struct snapshot *s = worker_snapshot_enter(w);
-        unsigned out = 0;
-        for (int i = 0; i < n; i++) {
-            if (b->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
-                continue;
-            size_t len = worker_answer(w, s, &b->addrs[i], b->in[i], b->in_msgs[i].msg_len,
-                                       b->out[out], false);
-            if (len == 0)
-                continue;
-            b->out_iov[out].iov_base = b->out[out];
-            b->out_iov[out].iov_len = len;
-            memset(&b->out_msgs[out].msg_hdr, 0, sizeof(b->out_msgs[out].msg_hdr));
-            b->out_msgs[out].msg_hdr.msg_iov = &b->out_iov[out];
-            b->out_msgs[out].msg_hdr.msg_iovlen = 1;
-            b->out_msgs[out].msg_hdr.msg_name = &b->addrs[i];
-            b->out_msgs[out].msg_hdr.msg_namelen = b->in_msgs[i].msg_hdr.msg_namelen;
-            out++;
-        }
-        worker_snapshot_leave(w);
-        atomic_fetch_add_explicit(&w->queries_udp, (unsigned long long)n, memory_order_relaxed);
-        if (out)
-            udp_send_all(fd, b, out);
-        if (n < UDP_BATCH)
-            return;
+        /* Blocks for the first datagram, then takes whatever else is
+         * queued: one system call per wake-up, no event loop in between. */
+        int n = recvmmsg(w->udp_fd, b->in_msgs, UDP_BATCH, MSG_WAITFORONE, NULL);
+        if (n > 0)
+            udp_answer_batch(w, w->udp_fd, n);
     }
 }

@@ -1,6 +1,11 @@
 /*
  * udp.h -- batched UDP serving with recvmmsg/sendmmsg.
  *
+ * Each UDP thread owns one SO_REUSEPORT socket and blocks in recvmmsg
+ * (as gdnsd does): a wake-up costs one receive and one send system call
+ * per batch, with no event loop in between. TCP stays on the libevent
+ * workers.
+ *
  * Ownership: the worker owns its udp_batch (udp_batch_new/free).
  */
 #ifndef GTM_NET_UDP_H
@@ -12,7 +17,9 @@ struct udp_batch;
 struct udp_batch *udp_batch_new(void);
 void udp_batch_free(struct udp_batch *b);
 
-/* libevent read callback for a UDP socket; arg is the struct worker. */
-void udp_on_readable(int fd, short what, void *arg);
+/* The loop of a UDP thread: blocking recvmmsg on w->udp_fd (which has a
+ * receive timeout, so serve_ctx.stopping is seen within it), answer the
+ * batch, sendmmsg the replies. Returns when the server stops. */
+void udp_serve(struct worker *w);
 
 #endif

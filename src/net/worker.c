@@ -4,6 +4,7 @@
 #include "net/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <stdio.h>
@@ -54,34 +55,75 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Binds this worker's UDP and TCP socket for every listen address. */
-static int worker_bind(struct worker *w, const struct config *cfg, char *err, size_t errlen)
+/* Binds this worker's TCP socket for every listen address. */
+static int worker_bind_tcp(struct worker *w, const struct config *cfg, char *err, size_t errlen)
 {
-    w->fds = calloc(cfg->n_listen * 2, sizeof(*w->fds));
-    w->evs = calloc(cfg->n_listen * 2, sizeof(*w->evs));
+    w->fds = calloc(cfg->n_listen, sizeof(*w->fds));
+    w->evs = calloc(cfg->n_listen, sizeof(*w->evs));
     if (!w->fds || !w->evs)
         abort();
     for (size_t i = 0; i < cfg->n_listen; i++) {
         const struct config_listen *l = &cfg->listen[i];
-        for (int k = 0; k < 2; k++) {
-            int type = k == 0 ? SOCK_DGRAM : SOCK_STREAM;
-            int fd = sock_bind(&l->addr, l->addr_len, type);
-            if (fd < 0) {
-                snprintf(err, errlen, "cannot listen on %s/%s: %s", l->text, k == 0 ? "udp" : "tcp",
-                         strerror(errno));
-                return -1;
-            }
-            struct event *ev = event_new(w->base, fd, EV_READ | EV_PERSIST,
-                                         k == 0 ? udp_on_readable : tcp_on_accept, w);
-            w->fds[w->n_fds] = fd;
-            w->evs[w->n_fds++] = ev;
-            if (!ev || event_add(ev, NULL) != 0) {
-                snprintf(err, errlen, "cannot register %s with libevent", l->text);
-                return -1;
-            }
+        int fd = sock_bind(&l->addr, l->addr_len, SOCK_STREAM);
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot listen on %s/tcp: %s", l->text, strerror(errno));
+            return -1;
+        }
+        struct event *ev = event_new(w->base, fd, EV_READ | EV_PERSIST, tcp_on_accept, w);
+        w->fds[w->n_fds] = fd;
+        w->evs[w->n_fds++] = ev;
+        if (!ev || event_add(ev, NULL) != 0) {
+            snprintf(err, errlen, "cannot register %s with libevent", l->text);
+            return -1;
         }
     }
     return 0;
+}
+
+/* Binds a UDP thread's socket: blocking, with a receive timeout so the
+ * thread notices a stop. */
+static int worker_bind_udp(struct worker *w, const struct config_listen *l, char *err,
+                           size_t errlen)
+{
+    int fd = sock_bind(&l->addr, l->addr_len, SOCK_DGRAM);
+    struct timeval tv = {0, 200000};
+    if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
+        snprintf(err, errlen, "cannot listen on %s/udp: %s", l->text, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    w->udp_fd = fd;
+    w->udp = udp_batch_new();
+    return 0;
+}
+
+static void *worker_udp_main(void *arg)
+{
+    udp_serve(arg);
+    return NULL;
+}
+
+/* Creates worker i: a TCP event loop, or a UDP thread. */
+static int worker_init(struct serve_ctx *ctx, unsigned i, const struct config *cfg, char *err,
+                       size_t errlen)
+{
+    struct worker *w = &ctx->workers[i];
+    w->ctx = ctx;
+    w->id = i;
+    w->udp_fd = -1;
+    w->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)time(NULL) << 16) ^ (i + 1);
+    if (i >= ctx->n_tcp_workers)
+        return worker_bind_udp(w, &cfg->listen[(i - ctx->n_tcp_workers) % cfg->n_listen], err,
+                               errlen);
+    w->base = event_base_new();
+    if (!w->base) {
+        snprintf(err, errlen, "cannot create an event base");
+        return -1;
+    }
+    w->tcp = tcp_pool_new(w);
+    return worker_bind_tcp(w, cfg, err, errlen);
 }
 
 int serve_start(struct serve_ctx *ctx, const struct config *cfg, struct snapshot *initial,
@@ -102,27 +144,19 @@ int serve_start(struct serve_ctx *ctx, const struct config *cfg, struct snapshot
     atomic_store(&ctx->tcp_max_connections, cfg->tcp.max_connections);
     atomic_store(&ctx->tcp_idle_ms, cfg->tcp.idle_timeout_ms);
     atomic_store(&ctx->tcp_message_ms, cfg->tcp.message_timeout_ms);
-    ctx->n_workers = cfg->workers;
+    ctx->n_tcp_workers = cfg->workers;
+    ctx->n_workers = cfg->workers * (unsigned)(1 + cfg->n_listen);
+    atomic_store(&ctx->stopping, false);
     ctx->workers = calloc(ctx->n_workers, sizeof(*ctx->workers));
     if (!ctx->workers)
         abort();
-    for (unsigned i = 0; i < ctx->n_workers; i++) {
-        struct worker *w = &ctx->workers[i];
-        w->ctx = ctx;
-        w->id = i;
-        w->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)time(NULL) << 16) ^ (i + 1);
-        w->base = event_base_new();
-        if (!w->base) {
-            snprintf(err, errlen, "cannot create an event base");
+    for (unsigned i = 0; i < ctx->n_workers; i++)
+        if (worker_init(ctx, i, cfg, err, errlen) != 0)
             return -1;
-        }
-        w->udp = udp_batch_new();
-        w->tcp = tcp_pool_new(w);
-        if (worker_bind(w, cfg, err, errlen) != 0)
-            return -1;
-    }
     for (unsigned i = 0; i < ctx->n_workers; i++) {
-        if (pthread_create(&ctx->workers[i].thread, NULL, worker_main, &ctx->workers[i]) != 0) {
+        bool udp = i >= ctx->n_tcp_workers;
+        if (pthread_create(&ctx->workers[i].thread, NULL, udp ? worker_udp_main : worker_main,
+                           &ctx->workers[i]) != 0) {
             snprintf(err, errlen, "cannot start worker thread %u", i);
             return -1;
         }
@@ -151,8 +185,9 @@ struct snapshot *serve_swap(struct serve_ctx *ctx, struct snapshot *next, const 
 
 void serve_stop(struct serve_ctx *ctx)
 {
+    atomic_store(&ctx->stopping, true); /* UDP threads see it within 200 ms */
     for (unsigned i = 0; ctx->workers && i < ctx->n_workers; i++)
-        if (ctx->workers[i].started)
+        if (ctx->workers[i].started && ctx->workers[i].base)
             event_base_loopexit(ctx->workers[i].base, NULL);
     for (unsigned i = 0; ctx->workers && i < ctx->n_workers; i++)
         if (ctx->workers[i].started)
@@ -161,6 +196,8 @@ void serve_stop(struct serve_ctx *ctx)
         struct worker *w = &ctx->workers[i];
         tcp_pool_free(w->tcp);
         udp_batch_free(w->udp);
+        if (w->udp_fd >= 0)
+            close(w->udp_fd);
         for (size_t k = 0; k < w->n_fds; k++) {
             if (w->evs[k])
                 event_free(w->evs[k]);

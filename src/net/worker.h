@@ -39,7 +39,8 @@ struct worker {
     pthread_t thread;
     struct event_base *base;
     _Atomic(const struct snapshot *) hazard;
-    struct udp_batch *udp; /* buffers for recvmmsg/sendmmsg */
+    struct udp_batch *udp; /* buffers for recvmmsg/sendmmsg (UDP threads) */
+    int udp_fd;            /* the socket of a UDP thread; -1 on TCP workers */
     struct tcp_pool *tcp;  /* connections of this worker */
     int *fds;              /* sockets this worker polls */
     struct event **evs;    /* one per fd */
@@ -60,8 +61,12 @@ struct serve_ctx {
     _Atomic unsigned tcp_max_connections;
     _Atomic unsigned tcp_idle_ms;
     _Atomic unsigned tcp_message_ms;
+    /* workers[0 .. n_tcp_workers) run libevent loops for TCP; the rest are
+     * UDP threads, one per worker and listen address. */
     struct worker *workers;
     unsigned n_workers;
+    unsigned n_tcp_workers;
+    atomic_bool stopping;
 };
 
 /* Publishes and returns the snapshot this worker will use. */
