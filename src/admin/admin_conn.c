@@ -85,6 +85,7 @@ struct bufferevent *admin_conn_new(struct event_base *base, void *arg)
     c->bev = bev;
     c->last = health_now();
     c->served = false;
+    c->reject = false; /* set before the eviction scan reads every entry */
     c->reject = a->open_connections >= a->max_connections && !admin_conn_evict(a);
     if (!c->reject)
         a->open_connections++;

@@ -64,7 +64,7 @@ static void probe_http_stop(struct probe *pr)
     /* No close_notify: the probe is over and the peer learns from the FIN. */
     SSL_free(h->ssl);
     if (h->fd >= 0)
-        close(h->fd);
+        probe_tcp_abort(h->fd);
     free(h->req);
     free(h->buf);
     free(h);

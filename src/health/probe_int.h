@@ -81,6 +81,8 @@ int probe_tcp_connect(const struct probe *pr, int *err);
 
 /* After the socket became writable: 0 when connected, else the errno. */
 int probe_tcp_connect_result(int fd);
+/* Closes a probe connection with a reset (no TIME_WAIT left behind). */
+void probe_tcp_abort(int fd);
 
 int probe_tcp_start(struct probe *pr);
 
