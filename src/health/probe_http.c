@@ -444,14 +444,10 @@ static void probe_http_on_io(evutil_socket_t fd, short what, void *arg)
 
 int probe_http_start(struct probe *pr)
 {
-    int err = 0;
-    char why[96];
-    int fd = probe_tcp_connect(pr, &err);
-    if (fd < 0) {
-        probe_errno_reason(err, why, sizeof(why));
-        probe_finish(pr, false, "%s", why);
-        return err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH ? 0 : -1;
-    }
+    int rc;
+    int fd = probe_tcp_open(pr, &rc);
+    if (fd < 0)
+        return rc;
     struct probe_http *h = calloc(1, sizeof(*h));
     if (!h)
         abort();

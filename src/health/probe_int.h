@@ -81,6 +81,10 @@ int probe_tcp_connect(const struct probe *pr, int *err);
 
 /* After the socket became writable: 0 when connected, else the errno. */
 int probe_tcp_connect_result(int fd);
+/* Starts a non-blocking connect for pr; on failure finishes the probe with
+ * the reason, sets *rc (0: a verdict about the target, -1: local failure)
+ * and returns -1. */
+int probe_tcp_open(struct probe *pr, int *rc);
 /* Closes a probe connection with a reset (no TIME_WAIT left behind). */
 void probe_tcp_abort(int fd);
 

@@ -87,18 +87,26 @@ static void probe_tcp_on_write(evutil_socket_t fd, short what, void *arg)
     probe_finish(pr, false, "%s", why);
 }
 
-int probe_tcp_start(struct probe *pr)
+int probe_tcp_open(struct probe *pr, int *rc)
 {
     int err = 0;
     char why[96];
     int fd = probe_tcp_connect(pr, &err);
+    if (fd >= 0)
+        return fd;
+    probe_errno_reason(err, why, sizeof(why));
+    probe_finish(pr, false, "%s", why);
+    /* A verdict about the target (0), or a local failure to even try (-1). */
+    *rc = err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH ? 0 : -1;
+    return -1;
+}
 
-    if (fd < 0) {
-        probe_errno_reason(err, why, sizeof(why));
-        probe_finish(pr, false, "%s", why);
-        /* A verdict about the target, or a local failure to even try. */
-        return err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH ? 0 : -1;
-    }
+int probe_tcp_start(struct probe *pr)
+{
+    int rc;
+    int fd = probe_tcp_open(pr, &rc);
+    if (fd < 0)
+        return rc;
     struct probe_tcp *t = calloc(1, sizeof(*t));
     if (!t)
         abort();
