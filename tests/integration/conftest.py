@@ -40,6 +40,17 @@ def free_port():
     raise RuntimeError("no free port")
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM, then SIGKILL if it has not exited within timeout seconds."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 class Gtmd:
     """A running gtmd process with its config in a private directory."""
 
@@ -94,13 +105,7 @@ class Gtmd:
         self.proc.send_signal(sig)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
         if getattr(self, "log", None):
             self.log.close()
         return self.proc.returncode if self.proc else None

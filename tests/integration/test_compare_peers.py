@@ -14,7 +14,6 @@ not add the apex NS RRset to the authority section of every positive answer.
 """
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -31,7 +30,7 @@ import dns.rdatatype
 import dns.tsigkeyring
 import pytest
 
-from conftest import DATA, Gtmd, default_config, free_port
+from conftest import DATA, Gtmd, default_config, free_port, stop_process
 
 NSD = "/usr/sbin/nsd"
 KNOTD = "/usr/sbin/knotd"
@@ -144,13 +143,7 @@ class Peer:
         return False
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
         if getattr(self, "out", None):
             self.out.close()
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Command 2 of README.md (and what CI runs): the whole test suite.
+# Command 2 of README.md (and what .ci/run runs): the whole test suite.
 #  1. installs missing dependencies (apt), builds with -Werror and runs
 #     'make check': C unit tests, integration tests against the real daemon,
 #     fuzz-corpus replay;
