@@ -17,26 +17,6 @@ const double health_hist_bounds[HEALTH_HIST_BUCKETS - 1] = {0.001, 0.0025, 0.005
 const char *const health_fail_names[HEALTH_FAIL_KINDS] = {"timeout", "refused",  "reset", "status",
                                                           "tls",     "protocol", "dns",   "other"};
 
-/* Groups a probe's failure reason for metrics. */
-static enum health_fail_kind health_fail_kind_of(const char *reason)
-{
-    if (strstr(reason, "timeout"))
-        return HEALTH_FAIL_TIMEOUT;
-    if (strstr(reason, "refused"))
-        return HEALTH_FAIL_REFUSED;
-    if (strstr(reason, "reset") || strstr(reason, "closed"))
-        return HEALTH_FAIL_RESET;
-    if (strncmp(reason, "status", 6) == 0 || strstr(reason, "body"))
-        return HEALTH_FAIL_STATUS;
-    if (strstr(reason, "tls") || strstr(reason, "certificate") || strstr(reason, "mismatch"))
-        return HEALTH_FAIL_TLS;
-    if (strstr(reason, "bad") || strstr(reason, "garbage"))
-        return HEALTH_FAIL_PROTOCOL;
-    if (strstr(reason, "rcode") || strstr(reason, "answer") || strstr(reason, "resolve"))
-        return HEALTH_FAIL_DNS;
-    return HEALTH_FAIL_OTHER;
-}
-
 void health_core_init(struct health_core *c)
 {
     memset(c, 0, sizeof(*c));
@@ -154,21 +134,22 @@ static void health_transition(struct health_core *c, struct health_slot *s, uint
         c->on_change(c->on_change_arg);
 }
 
-void health_report(struct health_core *c, struct health_slot *s, bool ok, uint32_t latency_us,
-                   const char *reason, unsigned rise, unsigned fall)
+void health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
+                   unsigned rise, unsigned fall)
 {
+    bool ok = r->ok;
     pthread_mutex_lock(&c->lock);
     s->probes++;
-    s->last_latency_us = latency_us;
-    double secs = latency_us / 1e6;
+    s->last_latency_us = r->latency_us;
+    double secs = r->latency_us / 1e6;
     unsigned b = 0;
     while (b < HEALTH_HIST_BUCKETS - 1 && secs > health_hist_bounds[b])
         b++;
     s->latency_hist[b]++;
     s->latency_sum_s += secs;
     if (!ok)
-        s->fail_by[health_fail_kind_of(reason)]++;
-    snprintf(s->reason, sizeof(s->reason), "%s", reason);
+        s->fail_by[r->kind < HEALTH_FAIL_KINDS ? r->kind : HEALTH_FAIL_OTHER]++;
+    snprintf(s->reason, sizeof(s->reason), "%s", r->reason);
     if (ok) {
         s->ok_run = s->ok_run < UINT16_MAX ? s->ok_run + 1 : s->ok_run;
         s->fail_run = 0;

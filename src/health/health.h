@@ -29,7 +29,8 @@ enum health_state { HEALTH_UNKNOWN = 0, HEALTH_DOWN = 1, HEALTH_UP = 2 };
 #define HEALTH_HIST_BUCKETS 11
 extern const double health_hist_bounds[HEALTH_HIST_BUCKETS - 1];
 
-/* Failure reasons, grouped for metrics. */
+/* Kinds of probe failure, for metrics. Each probe type sets the kind where
+ * it detects the failure (probe.h); nobody parses the reason text. */
 enum health_fail_kind {
     HEALTH_FAIL_TIMEOUT = 0,
     HEALTH_FAIL_REFUSED,
@@ -95,10 +96,18 @@ void health_core_begin_mapping(struct health_core *c);
  * applies if it comes back. */
 void health_override_apply_locked(struct health_core *c, const char *target);
 
+/* One probe result as the health core counts it. */
+struct health_result {
+    bool ok;
+    enum health_fail_kind kind; /* counted in fail_by when !ok */
+    uint32_t latency_us;
+    const char *reason; /* copied into the slot */
+};
+
 /* Applies one probe result (prober thread). The first result of an
  * UNKNOWN slot decides at once; later ones follow rise/fall. */
-void health_report(struct health_core *c, struct health_slot *s, bool ok, uint32_t latency_us,
-                   const char *reason, unsigned rise, unsigned fall);
+void health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
+                   unsigned rise, unsigned fall);
 
 /* Sets a slot's state directly (state file at start-up). */
 void health_restore(struct health_slot *s, enum health_state st, double since);

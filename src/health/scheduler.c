@@ -137,8 +137,9 @@ static void sched_on_result(void *arg, const struct probe_result *r)
     struct sched_job *j = arg;
     struct scheduler *s = j->plan->sch;
     j->in_flight = false;
-    health_report(s->core, j->t.slot, r->ok, r->latency_us, r->reason, j->t.spec->rise,
-                  j->t.spec->fall);
+    struct health_result hr = {
+        .ok = r->ok, .kind = r->kind, .latency_us = r->latency_us, .reason = r->reason};
+    health_report(s->core, j->t.slot, &hr, j->t.spec->rise, j->t.spec->fall);
     sched_initial_done(s, j);
     sched_plan_unref(j->plan);
 }
@@ -167,7 +168,7 @@ static void sched_on_resolved(void *arg, bool ok, const struct sockaddr_storage 
         sched_probe(j);
         return;
     }
-    struct probe_result r = {.ok = false, .latency_us = 0};
+    struct probe_result r = {.ok = false, .kind = HEALTH_FAIL_DNS, .latency_us = 0};
     snprintf(r.reason, sizeof(r.reason), "cannot resolve %.100s", j->t.host);
     sched_on_result(j, &r);
 }
