@@ -118,27 +118,9 @@ const char *health_state_name(enum health_state s)
     }
 }
 
-static void health_transition(struct health_core *c, struct health_slot *s, uint8_t to,
-                              const char *why)
+/* Counts one result in the slot (caller holds c->lock). */
+static void health_count_locked(struct health_slot *s, const struct health_result *r)
 {
-    uint8_t from = s->probe_state;
-    s->probe_state = to;
-    s->since = health_now();
-    atomic_store_explicit(&s->effective, to, memory_order_release);
-    c->transitions++;
-    char why_q[160], detail_q[300];
-    log_info("event=health_change endpoint=%s from=%s to=%s why=\"%s\" detail=\"%s\"", s->key,
-             health_state_name(from), health_state_name(to), log_quote(why, why_q, sizeof(why_q)),
-             log_quote(s->reason, detail_q, sizeof(detail_q)));
-    if (c->on_change)
-        c->on_change(c->on_change_arg);
-}
-
-void health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
-                   unsigned rise, unsigned fall)
-{
-    bool ok = r->ok;
-    pthread_mutex_lock(&c->lock);
     s->probes++;
     s->last_latency_us = r->latency_us;
     double secs = r->latency_us / 1e6;
@@ -147,24 +129,65 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
         b++;
     s->latency_hist[b]++;
     s->latency_sum_s += secs;
-    if (!ok)
-        s->fail_by[r->kind < HEALTH_FAIL_KINDS ? r->kind : HEALTH_FAIL_OTHER]++;
     snprintf(s->reason, sizeof(s->reason), "%s", r->reason);
-    if (ok) {
+    if (r->ok) {
         s->ok_run = s->ok_run < UINT16_MAX ? s->ok_run + 1 : s->ok_run;
         s->fail_run = 0;
     } else {
         s->failures++;
+        s->fail_by[r->kind < HEALTH_FAIL_KINDS ? r->kind : HEALTH_FAIL_OTHER]++;
         s->fail_run = s->fail_run < UINT16_MAX ? s->fail_run + 1 : s->fail_run;
         s->ok_run = 0;
     }
+}
+
+/* Rise/fall: the state the slot moves to after its runs were counted, or
+ * HEALTH_UNKNOWN when it stays; *why says which rule fired. */
+static enum health_state health_damp(const struct health_slot *s, bool ok, unsigned rise,
+                                     unsigned fall, const char **why)
+{
+    if (s->probe_state == HEALTH_UNKNOWN) {
+        *why = "first probe result";
+        return ok ? HEALTH_UP : HEALTH_DOWN;
+    }
+    if (s->probe_state == HEALTH_UP && !ok && s->fail_run >= fall) {
+        *why = "fall threshold reached";
+        return HEALTH_DOWN;
+    }
+    if (s->probe_state == HEALTH_DOWN && ok && s->ok_run >= rise) {
+        *why = "rise threshold reached";
+        return HEALTH_UP;
+    }
+    return HEALTH_UNKNOWN;
+}
+
+void health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
+                   unsigned rise, unsigned fall)
+{
+    const char *why = NULL;
+    char detail[sizeof(s->reason)];
+    pthread_mutex_lock(&c->lock);
+    health_count_locked(s, r);
+    enum health_state from = (enum health_state)s->probe_state;
+    enum health_state to = health_damp(s, r->ok, rise, fall, &why);
+    /* Everything a reader sees changes under the lock (persist.c and the
+     * admin views read state, since and reason together under it). */
+    if (to != HEALTH_UNKNOWN) {
+        s->probe_state = (uint8_t)to;
+        s->since = health_now();
+        atomic_store_explicit(&s->effective, (uint8_t)to, memory_order_release);
+        c->transitions++;
+        snprintf(detail, sizeof(detail), "%s", s->reason);
+    }
     pthread_mutex_unlock(&c->lock);
-    if (s->probe_state == HEALTH_UNKNOWN)
-        health_transition(c, s, ok ? HEALTH_UP : HEALTH_DOWN, "first probe result");
-    else if (s->probe_state == HEALTH_UP && !ok && s->fail_run >= fall)
-        health_transition(c, s, HEALTH_DOWN, "fall threshold reached");
-    else if (s->probe_state == HEALTH_DOWN && ok && s->ok_run >= rise)
-        health_transition(c, s, HEALTH_UP, "rise threshold reached");
+    if (to == HEALTH_UNKNOWN)
+        return;
+    char why_q[160], detail_q[300];
+    log_info("event=health_change endpoint=%s from=%s to=%s why=\"%s\" detail=\"%s\"", s->key,
+             health_state_name(from), health_state_name(to), log_quote(why, why_q, sizeof(why_q)),
+             log_quote(detail, detail_q, sizeof(detail_q)));
+    if (c->on_change)
+        c->on_change(c->on_change_arg);
 }
 
 void health_restore(struct health_slot *s, enum health_state st, double since)

@@ -48,7 +48,8 @@ struct health_slot {
     char *key;                 /* "endpoint:POOL/NAME", "az:NAME" or "region:NAME" */
     _Atomic uint8_t effective; /* probe verdict as published (enum health_state) */
     _Atomic uint8_t override;  /* operator's forced state; HEALTH_UNKNOWN = none */
-    /* Written by the prober thread only; read by status under core->lock. */
+    /* Written (by the prober thread, the loader, the state file) and read
+     * (status, metrics, the state file) only under core->lock. */
     uint8_t probe_state;       /* rise/fall damped probe verdict */
     uint16_t ok_run, fail_run; /* consecutive results */
     double since;              /* wall time of the last transition */
@@ -65,7 +66,8 @@ struct health_slot {
 struct override;
 
 struct health_core {
-    pthread_mutex_t lock;         /* guards the key index and status reads */
+    pthread_mutex_t lock;         /* guards the key index, the slots' plain fields,
+                                     the overrides and the counters below */
     pthread_mutex_t persist_lock; /* one state file writer at a time */
     struct override *overrides;   /* operator overrides, newest first (override.h) */
     uint64_t next_override_id;
@@ -109,7 +111,8 @@ struct health_result {
 void health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
                    unsigned rise, unsigned fall);
 
-/* Sets a slot's state directly (state file at start-up). */
+/* Sets a slot's state directly (state file at start-up). Caller holds
+ * the core's lock. */
 void health_restore(struct health_slot *s, enum health_state st, double since);
 
 /* The probe layer only. */
