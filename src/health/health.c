@@ -21,7 +21,6 @@ void health_core_init(struct health_core *c)
 {
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
-    pthread_mutex_init(&c->persist_lock, NULL);
     c->next_override_id = 1;
     c->n_buckets = 1024;
     c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
@@ -43,7 +42,16 @@ void health_core_free(struct health_core *c)
     free(c->buckets);
     override_free_all(c);
     pthread_mutex_destroy(&c->lock);
-    pthread_mutex_destroy(&c->persist_lock);
+}
+
+void health_core_set_hooks(struct health_core *c, const struct health_hooks *h)
+{
+    pthread_mutex_lock(&c->lock);
+    if (h)
+        c->hooks = *h;
+    else
+        memset(&c->hooks, 0, sizeof(c->hooks));
+    pthread_mutex_unlock(&c->lock);
 }
 
 static struct health_slot *health_find_locked(struct health_core *c, const char *key)
@@ -167,6 +175,7 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     const char *why = NULL;
     char detail[sizeof(s->reason)];
     pthread_mutex_lock(&c->lock);
+    struct health_hooks hooks = c->hooks;
     health_count_locked(s, r);
     enum health_state from = (enum health_state)s->probe_state;
     enum health_state to = health_damp(s, r->ok, rise, fall, &why);
@@ -186,8 +195,8 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     log_info("event=health_change endpoint=%s from=%s to=%s why=\"%s\" detail=\"%s\"", s->key,
              health_state_name(from), health_state_name(to), log_quote(why, why_q, sizeof(why_q)),
              log_quote(detail, detail_q, sizeof(detail_q)));
-    if (c->on_change)
-        c->on_change(c->on_change_arg);
+    if (hooks.state_changed)
+        hooks.state_changed(hooks.arg);
 }
 
 void health_restore(struct health_slot *s, enum health_state st, double since)

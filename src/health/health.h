@@ -65,23 +65,32 @@ struct health_slot {
 
 struct override;
 
+/* Whom the core tells about changes (the health service, service.h). Each
+ * hook runs on the thread that made the change, after the core's lock was
+ * released, so it may take the lock; it must not block. */
+struct health_hooks {
+    void (*state_changed)(void *arg);     /* a slot's probe state changed */
+    void (*overrides_changed)(void *arg); /* an override was added or removed */
+    void *arg;
+};
+
 struct health_core {
-    pthread_mutex_t lock;         /* guards the key index, the slots' plain fields,
-                                     the overrides and the counters below */
-    pthread_mutex_t persist_lock; /* one state file writer at a time */
-    struct override *overrides;   /* operator overrides, newest first (override.h) */
+    pthread_mutex_t lock;       /* guards the key index, the slots' plain fields,
+                                   the overrides and the counters below */
+    struct override *overrides; /* operator overrides, newest first (override.h) */
     uint64_t next_override_id;
     struct health_slot **buckets;
     uint32_t n_buckets;
     size_t n_slots;
     uint64_t transitions;
-    /* Called (prober thread) after every transition, e.g. to persist. */
-    void (*on_change)(void *arg);
-    void *on_change_arg;
+    struct health_hooks hooks; /* under lock; all NULL when nobody listens */
 };
 
 void health_core_init(struct health_core *c);
 void health_core_free(struct health_core *c);
+
+/* Installs hooks (copied), or removes them when h is NULL. */
+void health_core_set_hooks(struct health_core *c, const struct health_hooks *h);
 
 /* Finds or creates the slot for key ("endpoint:POOL/NAME", "az:NAME",
  * "region:NAME") and marks it in use; loader thread. */

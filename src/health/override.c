@@ -43,7 +43,10 @@ void override_add(struct health_core *c, const char *target, enum health_state s
     o->next = c->overrides;
     c->overrides = o;
     health_override_apply_locked(c, target);
+    struct health_hooks hooks = c->hooks;
     pthread_mutex_unlock(&c->lock);
+    if (hooks.overrides_changed)
+        hooks.overrides_changed(hooks.arg);
     /* o belongs to the list now: an expiry may free it at any moment. */
     char reason_q[1100];
     log_info("event=override_add id=%s target=%s state=%s author=%s reason=\"%s\"", id, target,
@@ -74,7 +77,10 @@ static size_t override_remove_if(struct health_core *c,
         free(target);
         n++;
     }
+    struct health_hooks hooks = c->hooks;
     pthread_mutex_unlock(&c->lock);
+    if (n && hooks.overrides_changed)
+        hooks.overrides_changed(hooks.arg);
     return n;
 }
 
@@ -209,6 +215,11 @@ size_t override_restore(struct health_core *c, json_t *arr, double now)
         pthread_mutex_unlock(&c->lock);
         n++;
     }
+    pthread_mutex_lock(&c->lock);
+    struct health_hooks hooks = c->hooks;
+    pthread_mutex_unlock(&c->lock);
+    if (n && hooks.overrides_changed)
+        hooks.overrides_changed(hooks.arg);
     return n;
 }
 

@@ -75,7 +75,6 @@ static int persist_write_atomic(const char *path, const char *data)
 
 int persist_save(struct health_core *c, const char *path)
 {
-    pthread_mutex_lock(&c->persist_lock);
     json_t *root = persist_snapshot(c);
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);
@@ -83,7 +82,6 @@ int persist_save(struct health_core *c, const char *path)
     free(text);
     if (rc != 0)
         log_error("event=state_save result=failed file=%s error=\"%s\"", path, strerror(errno));
-    pthread_mutex_unlock(&c->persist_lock);
     return rc;
 }
 

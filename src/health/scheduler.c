@@ -14,13 +14,10 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "health/override.h"
-#include "health/persist.h"
 
 #define SCHED_RESOLVE_EVERY 30.0 /* seconds between re-resolutions of names */
 #define SCHED_STATS_EVERY 10     /* seconds between prober_stats lines */
 #define SCHED_START_RATE 20000.0 /* max probe starts a second in the first round */
-#define SCHED_SAVE_EVERY 30      /* seconds between state file refreshes */
 
 struct sched_plan;
 
@@ -53,16 +50,11 @@ struct scheduler {
     pthread_t thread;
     struct event_base *base;
     struct prober *prober;
-    pthread_mutex_t lock; /* guards pending, state_file_next and the initial count */
+    pthread_mutex_t lock; /* guards pending and the initial count */
     pthread_cond_t cond;
     struct sched_plan *pending;
-    char *state_file_next;
-    char *state_file; /* prober thread only */
     struct event *ev_adopt;
-    struct event *ev_persist;
     struct event *ev_stats;
-    struct event *ev_save;
-    struct event *ev_expire;
     struct sched_plan *current;
     struct sched_plan *plans; /* all live plans (prober thread) */
     size_t initial_left;
@@ -210,11 +202,6 @@ static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_lock(&s->lock);
     struct sched_plan *p = s->pending;
     s->pending = NULL;
-    if (s->state_file_next) {
-        free(s->state_file);
-        s->state_file = s->state_file_next;
-        s->state_file_next = NULL;
-    }
     pthread_mutex_unlock(&s->lock);
     if (!p)
         return;
@@ -244,32 +231,6 @@ static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
         sched_timer_at(j, sched_mono());
     }
     log_info("event=prober_plan targets=%zu", p->n);
-}
-
-static void sched_on_persist(evutil_socket_t fd, short what, void *arg)
-{
-    struct scheduler *s = arg;
-    (void)fd;
-    (void)what;
-    if (s->state_file && s->state_file[0])
-        persist_save(s->core, s->state_file);
-}
-
-/* Removes overrides past their expiry, on time, whether or not the admin
- * API runs, and records the change in the state file. */
-static void sched_on_expire(evutil_socket_t fd, short what, void *arg)
-{
-    struct scheduler *s = arg;
-    (void)fd;
-    (void)what;
-    if (override_expire(s->core, health_now()) > 0)
-        sched_on_persist(-1, 0, s);
-}
-
-static void sched_on_change(void *arg)
-{
-    struct scheduler *s = arg;
-    event_active(s->ev_persist, EV_TIMEOUT, 0);
 }
 
 static void sched_on_stats(evutil_socket_t fd, short what, void *arg)
@@ -317,27 +278,16 @@ struct scheduler *scheduler_start(struct health_core *core)
         abort();
     }
     s->ev_adopt = event_new(s->base, -1, 0, sched_on_adopt, s);
-    s->ev_persist = event_new(s->base, -1, 0, sched_on_persist, s);
     s->ev_stats = event_new(s->base, -1, EV_PERSIST, sched_on_stats, s);
     struct timeval tv = {SCHED_STATS_EVERY, 0};
     event_add(s->ev_stats, &tv);
-    /* Rewrite the state file now and then, so that its age says how fresh
-     * the states are even when nothing changes. */
-    s->ev_save = event_new(s->base, -1, EV_PERSIST, sched_on_persist, s);
-    struct timeval save = {SCHED_SAVE_EVERY, 0};
-    event_add(s->ev_save, &save);
-    s->ev_expire = event_new(s->base, -1, EV_PERSIST, sched_on_expire, s);
-    struct timeval every = {0, 100000};
-    event_add(s->ev_expire, &every);
-    core->on_change = sched_on_change;
-    core->on_change_arg = s;
     if (pthread_create(&s->thread, NULL, sched_main, s) != 0)
         abort();
     return s;
 }
 
-void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n,
-                        const char *state_file, void *owner, void (*release)(void *owner))
+void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n, void *owner,
+                        void (*release)(void *owner))
 {
     struct sched_plan *p = calloc(1, sizeof(*p));
     if (!p)
@@ -363,8 +313,6 @@ void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_
         sched_plan_unref(s->pending); /* never started: nothing in flight */
     s->pending = p;
     s->initial_left = initial;
-    free(s->state_file_next);
-    s->state_file_next = strdup(state_file ? state_file : "");
     pthread_mutex_unlock(&s->lock);
     event_active(s->ev_adopt, EV_TIMEOUT, 0);
 }
@@ -392,8 +340,6 @@ void scheduler_stop(struct scheduler *s)
     /* loopexit, not loopbreak: a break sent before the loop starts is lost. */
     event_base_loopexit(s->base, NULL);
     pthread_join(s->thread, NULL);
-    sched_on_persist(-1, 0, s); /* last states, for the next start */
-    s->core->on_change = NULL;
     if (s->pending)
         sched_plan_unref(s->pending);
     /* Cancel probes in flight first, then drop every plan outright. */
@@ -403,13 +349,8 @@ void scheduler_stop(struct scheduler *s)
         sched_plan_unref(s->plans);
     }
     event_free(s->ev_adopt);
-    event_free(s->ev_persist);
     event_free(s->ev_stats);
-    event_free(s->ev_save);
-    event_free(s->ev_expire);
     event_base_free(s->base);
-    free(s->state_file);
-    free(s->state_file_next);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);

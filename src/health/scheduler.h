@@ -6,6 +6,8 @@
  * interval; each result goes to the health core (health_report). A reload
  * hands a new plan over with scheduler_set_plan; probes in flight on the
  * old plan finish and their results still count (slots are shared by key).
+ * The state file and override expiry belong to the health service
+ * (service.h), which hears of every transition through the core's hooks.
  *
  * Ownership: scheduler_set_plan takes the targets array (freed with the
  * plan) and one reference on 'owner', released through release(owner)
@@ -33,11 +35,11 @@ struct sched_target {
 
 struct scheduler;
 
-/* Starts the prober thread; state_file may be NULL (no persistence). */
+/* Starts the prober thread; results go to core. */
 struct scheduler *scheduler_start(struct health_core *core);
 
-void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n,
-                        const char *state_file, void *owner, void (*release)(void *owner));
+void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n, void *owner,
+                        void (*release)(void *owner));
 
 /* Waits until every target whose slot was UNKNOWN when its plan started has
  * its first result, or timeout_s passes. True when all are decided. */
