@@ -17,7 +17,6 @@
 
 #define SCHED_RESOLVE_EVERY 30.0 /* seconds between re-resolutions of names */
 #define SCHED_STATS_EVERY 10     /* seconds between prober_stats lines */
-#define SCHED_START_RATE 20000.0 /* max probe starts a second in the first round */
 
 struct sched_plan;
 
@@ -109,6 +108,31 @@ static void sched_timer_at(struct sched_job *j, double now)
     evtimer_add(j->timer, &tv);
 }
 
+struct sched_place scheduler_place(size_t i, size_t n, double interval, bool initial)
+{
+    struct sched_place p;
+    /* Spread the jobs over the interval; undecided endpoints go first,
+     * within the first tenth of it, so start-up is quick, and move to
+     * their steady phase after that first probe (scheduler_next_start). */
+    p.phase = interval * ((double)i + 0.5) / (double)n;
+    /* First round: a tenth of the interval, but no faster than
+     * SCHEDULER_START_RATE probes a second. */
+    double first = interval / 10.0, need = (double)n / SCHEDULER_START_RATE;
+    if (first < need)
+        first = need < interval ? need : interval;
+    p.first = initial ? p.phase * first / interval : p.phase;
+    return p;
+}
+
+double scheduler_next_start(double grid, double interval, double last, double now)
+{
+    double k = floor((last - grid) / interval + 1e-6) + 1;
+    double next = grid + k * interval;
+    if (next < now) /* fell behind: skip missed rounds, keep the phase */
+        next += ceil((now - next) / interval) * interval;
+    return next;
+}
+
 /* Next start: the first point of the job's own grid (plan->t0 + phase +
  * k * interval) after the start that just fired. Initial probes fire early
  * (bunched in the first tenth of the interval); this moves each job onto
@@ -116,11 +140,7 @@ static void sched_timer_at(struct sched_job *j, double now)
 static void sched_arm(struct sched_job *j)
 {
     double now = sched_mono(), interval = j->t.spec->interval_ms / 1000.0;
-    double base = j->plan->t0 + j->phase;
-    double k = floor((j->next_at - base) / interval + 1e-6) + 1;
-    j->next_at = base + k * interval;
-    if (j->next_at < now) /* fell behind: skip missed rounds, keep the phase */
-        j->next_at += ceil((now - j->next_at) / interval) * interval;
+    j->next_at = scheduler_next_start(j->plan->t0 + j->phase, interval, j->next_at, now);
     sched_timer_at(j, now);
 }
 
@@ -216,17 +236,10 @@ static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
     p->t0 = now;
     for (size_t i = 0; i < p->n; i++) {
         struct sched_job *j = &p->jobs[i];
-        double interval = j->t.spec->interval_ms / 1000.0;
-        /* Spread the jobs over the interval; undecided endpoints go first,
-         * within the first tenth of it, so start-up is quick, and move to
-         * their steady phase after that first probe (sched_arm). */
-        j->phase = interval * ((double)i + 0.5) / (double)p->n;
-        /* First round: a tenth of the interval, but no faster than
-         * SCHED_START_RATE probes a second. */
-        double first = interval / 10.0, need = (double)p->n / SCHED_START_RATE;
-        if (first < need)
-            first = need < interval ? need : interval;
-        j->next_at = now + (j->initial ? j->phase * first / interval : j->phase);
+        struct sched_place pl =
+            scheduler_place(i, p->n, j->t.spec->interval_ms / 1000.0, j->initial);
+        j->phase = pl.phase;
+        j->next_at = now + pl.first;
         j->timer = evtimer_new(s->base, sched_on_timer, j);
         sched_timer_at(j, sched_mono());
     }

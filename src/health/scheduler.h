@@ -48,4 +48,25 @@ bool scheduler_wait_initial(struct scheduler *s, double timeout_s);
 /* Stops the thread, waits for it, releases every plan. */
 void scheduler_stop(struct scheduler *s);
 
+/* ---- placement (pure functions, used by the prober thread) ------------- */
+
+#define SCHEDULER_START_RATE 20000.0 /* max probe starts a second in a first round */
+
+struct sched_place {
+    double phase; /* steady offset from the plan's start, in [0, interval) */
+    double first; /* offset of the job's first start from the plan's start */
+};
+
+/* Where job i of a plan of n goes: the n jobs are spread evenly over the
+ * interval (phase = interval * (i + 0.5) / n); a job whose endpoint is
+ * still unknown (initial) first starts within the first tenth of the
+ * interval (stretched when n would exceed SCHEDULER_START_RATE), others at
+ * their phase. Seconds. */
+struct sched_place scheduler_place(size_t i, size_t n, double interval, bool initial);
+
+/* The start after 'last' on the grid grid + k * interval: the next grid
+ * point after last, moved on by whole intervals if it is before now (a job
+ * that fell behind skips the missed rounds and keeps its phase). */
+double scheduler_next_start(double grid, double interval, double last, double now);
+
 #endif
