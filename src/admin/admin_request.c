@@ -9,14 +9,13 @@
 
 #include <arpa/inet.h>
 #include <event2/http.h>
-#include <ldns/ldns.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dns/dns.h"
+#include "dns/rrtype.h"
 
 /* Formats err and returns 400, so every failure path is one statement. */
 static int admin_request_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -145,20 +144,6 @@ int admin_request_parse_override(json_t *body, struct admin_override_req *out, c
     return 0;
 }
 
-/* The qtype a "type" argument names; 0 when none. ldns maps "TYPE<rest>"
- * through atoi(), so "TYPE1<junk>" or "TYPE99999" would pass and the junk
- * be echoed in the reply: the generic form (RFC 3597) is checked here. */
-static uint16_t admin_request_qtype(const char *s)
-{
-    if (strncasecmp(s, "TYPE", 4) != 0 || s[4] == '\0')
-        return (uint16_t)ldns_get_rr_type_by_name(s); /* exact mnemonics only */
-    size_t n = strspn(s + 4, "0123456789");
-    if (n == 0 || n > 5 || s[4 + n] != '\0')
-        return 0;
-    unsigned long v = strtoul(s + 4, NULL, 10);
-    return v <= 65535 ? (uint16_t)v : 0;
-}
-
 /* Checks name, type and client (in that order, so the first bad one is
  * reported) and fills qname, qtype and client_addr. */
 static int admin_request_explain_args(struct admin_explain_req *e, char *err, size_t errlen)
@@ -167,7 +152,7 @@ static int admin_request_explain_args(struct admin_explain_req *e, char *err, si
         return admin_request_fail(err, errlen, "\"name\" must be a domain name");
     e->qtype = DNS_TYPE_A;
     if (e->type) {
-        e->qtype = admin_request_qtype(e->type);
+        e->qtype = dns_type_from_text(e->type);
         if (e->qtype == 0)
             return admin_request_fail(err, errlen, "unknown type \"%s\"", e->type);
     }

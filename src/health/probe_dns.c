@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "dns/name.h"
+#include "dns/rrtype.h"
 
 #define PROBE_DNS_IDLE_S 300
 
@@ -42,14 +43,12 @@ struct probe_dns_q {
     struct probe_dns_chan *chan;
 };
 
-static const char *const probe_dns_rcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-                                               "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
-                                               "NXRRSET", "NOTAUTH", "NOTZONE"};
-
+/* An rcode as the failure reason names it: its mnemonic, else RCODEn. */
 static void probe_dns_rcode_str(int rcode, char *buf, size_t len)
 {
-    if (rcode >= 0 && (size_t)rcode < sizeof(probe_dns_rcodes) / sizeof(probe_dns_rcodes[0]))
-        snprintf(buf, len, "%s", probe_dns_rcodes[rcode]);
+    const char *name = rcode >= 0 && rcode <= 15 ? dns_rcode_name((uint16_t)rcode) : NULL;
+    if (name)
+        snprintf(buf, len, "%s", name);
     else
         snprintf(buf, len, "RCODE%d", rcode);
 }
