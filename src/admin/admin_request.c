@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dns/dns.h"
+#include "dns/msg_build.h"
 #include "dns/rrtype.h"
 
 /* Formats err and returns 400, so every failure path is one statement. */
@@ -185,60 +186,44 @@ static bool admin_request_split_ecs(const char *ecs, char *addr, size_t addrlen,
     return true;
 }
 
-/* Appends the ECS option for "ADDRESS/PREFIX" at out + o and fixes the OPT
- * RDLENGTH at out + rdlen_at; returns the new length, 0 on a bad value. */
-static size_t admin_request_put_ecs(const char *ecs, uint8_t *out, size_t o, size_t rdlen_at,
-                                    char *err, size_t errlen)
+/* Fills ecs from "ADDRESS/PREFIX"; 400 with a message when malformed. */
+static int admin_request_ecs(const char *text, struct dns_ecs *ecs, char *err, size_t errlen)
 {
     char addr[64];
     unsigned prefix = 0;
-    uint8_t bytes[16];
-    if (!admin_request_split_ecs(ecs, addr, sizeof(addr), &prefix)) {
-        admin_request_fail(err, errlen, "ecs must be ADDRESS/PREFIX");
-        return 0;
-    }
-    int fam = strchr(addr, ':') ? 2 : 1;
-    if (inet_pton(fam == 1 ? AF_INET : AF_INET6, addr, bytes) != 1 ||
-        prefix > (fam == 1 ? 32u : 128u)) {
-        admin_request_fail(err, errlen, "ecs: bad address or prefix");
-        return 0;
-    }
-    unsigned alen = (prefix + 7) / 8;
-    if (prefix % 8) /* RFC 7871: address bits past the prefix must be zero */
-        bytes[alen - 1] &= (uint8_t)(0xff << (8 - prefix % 8));
-    dns_put16(out + o, DNS_EDNS_OPT_ECS);
-    dns_put16(out + o + 2, (uint16_t)(4 + alen));
-    dns_put16(out + o + 4, (uint16_t)fam);
-    out[o + 6] = (uint8_t)prefix;
-    out[o + 7] = 0;
-    memcpy(out + o + 8, bytes, alen);
-    o += 8 + alen;
-    dns_put16(out + rdlen_at, (uint16_t)(8 + alen));
-    return o;
+    if (!admin_request_split_ecs(text, addr, sizeof(addr), &prefix))
+        return admin_request_fail(err, errlen, "ecs must be ADDRESS/PREFIX");
+    memset(ecs, 0, sizeof(*ecs));
+    ecs->family = strchr(addr, ':') ? 2 : 1;
+    if (inet_pton(ecs->family == 1 ? AF_INET : AF_INET6, addr, ecs->addr) != 1 ||
+        prefix > (ecs->family == 1 ? 32u : 128u))
+        return admin_request_fail(err, errlen, "ecs: bad address or prefix");
+    ecs->present = true;
+    ecs->source_prefix = (uint8_t)prefix;
+    return 0;
 }
 
-/* Builds the query into e->wire: RD clear and EDNS (payload 1232, ECS
- * when given), as a resolver without a cache would send it. */
+/* Builds the query into e->wire as a resolver without a cache would send
+ * it: RD clear, EDNS with our default payload (1232), ECS when given. */
 static int admin_request_build_query(struct admin_explain_req *e, char *err, size_t errlen)
 {
-    static const uint8_t hdr[12] = {0x47, 0x54, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
-    static const uint8_t opt[11] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
-    uint8_t *out = e->wire;
-    size_t o = 0;
-    memcpy(out, hdr, sizeof(hdr));
-    o += sizeof(hdr);
-    memcpy(out + o, e->qname.wire, e->qname.len);
-    o += e->qname.len;
-    dns_put16(out + o, e->qtype);
-    dns_put16(out + o + 2, DNS_CLASS_IN);
-    o += 4;
-    memcpy(out + o, opt, sizeof(opt));
-    size_t rdlen_at = o + 9;
-    o += sizeof(opt);
-    if (e->ecs)
-        o = admin_request_put_ecs(e->ecs, out, o, rdlen_at, err, errlen);
-    e->wire_len = o;
-    return o == 0 ? 400 : 0;
+    struct dns_ecs ecs;
+    if (e->ecs) {
+        int st = admin_request_ecs(e->ecs, &ecs, err, errlen);
+        if (st != 0)
+            return st;
+    }
+    struct dns_opt opt = {.payload = DNS_EDNS_DEFAULT_MAX, .ecs = e->ecs ? &ecs : NULL};
+    struct dns_msg_query q = {.id = ADMIN_EXPLAIN_ID,
+                              .flags = 0,
+                              .qname = &e->qname,
+                              .qtype = e->qtype,
+                              .qclass = DNS_CLASS_IN,
+                              .opt = &opt};
+    e->wire_len = dns_msg_build_query(&q, e->wire, sizeof(e->wire));
+    if (e->wire_len == 0) /* cannot happen: the wire holds the largest query */
+        return admin_request_fail(err, errlen, "cannot build the query");
+    return 0;
 }
 
 int admin_request_parse_explain(const char *query_string, struct admin_explain_req *out, char *err,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dns/dns.h"
+#include "dns/msg_build.h"
 
 #define ENCODE_COMP_MAX 64
 
@@ -170,32 +171,23 @@ static size_t encode_opt_len(const struct dns_query *q)
 {
     if (!q->edns)
         return 0;
-    return 11 + (q->ecs.present ? 8u + (q->ecs.source_prefix + 7u) / 8u : 0u);
+    struct dns_opt o = {.ecs = q->ecs.present ? &q->ecs : NULL};
+    return dns_msg_opt_size(&o);
 }
 
+/* Appends the reply's OPT record: our payload size, the extended rcode
+ * bits, DO echoed, and the query's client subnet echoed with our scope.
+ * The callers keep encode_opt_len() octets free below max_size, so it
+ * always fits (and the parser has validated the ECS option). */
 static void encode_opt(const struct dns_query *q, uint16_t rcode, const struct encode_params *ep,
                        uint8_t *out, size_t *pos)
 {
-    uint8_t *p = out + *pos;
-    size_t rdlen = 0;
-    p[0] = 0;
-    dns_put16(p + 1, DNS_TYPE_OPT);
-    dns_put16(p + 3, ep->edns_advertise);
-    uint32_t ttl = ((uint32_t)(rcode >> 4) << 24) | (q->edns_do ? 0x8000u : 0u);
-    dns_put32(p + 5, ttl);
-    if (q->ecs.present) {
-        unsigned alen = (q->ecs.source_prefix + 7u) / 8u;
-        uint8_t *o = p + 11;
-        dns_put16(o, DNS_EDNS_OPT_ECS);
-        dns_put16(o + 2, (uint16_t)(4 + alen));
-        dns_put16(o + 4, q->ecs.family);
-        o[6] = q->ecs.source_prefix;
-        o[7] = ep->ecs_scope;
-        memcpy(o + 8, q->ecs.addr, alen);
-        rdlen = 8 + alen;
-    }
-    dns_put16(p + 9, (uint16_t)rdlen);
-    *pos += 11 + rdlen;
+    struct dns_opt o = {.payload = ep->edns_advertise,
+                        .ext_rcode = (uint8_t)(rcode >> 4),
+                        .do_bit = q->edns_do,
+                        .ecs = q->ecs.present ? &q->ecs : NULL,
+                        .ecs_scope = ep->ecs_scope};
+    *pos += dns_msg_put_opt(&o, out + *pos, ep->max_size - *pos);
 }
 
 static void encode_header(const struct dns_query *q, uint16_t flags, uint16_t rcode, bool question,
