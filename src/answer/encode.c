@@ -7,6 +7,7 @@
 
 #include "dns/dns.h"
 #include "dns/msg_build.h"
+#include "dns/name.h"
 
 #define ENCODE_COMP_MAX 64
 
@@ -24,19 +25,9 @@ struct encode_ctx {
     struct encode_comp_entry comp[ENCODE_COMP_MAX];
 };
 
-static inline uint8_t encode_lower(uint8_t c)
-{
-    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
-
-static bool encode_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (encode_lower(a[i]) != encode_lower(b[i]))
-            return false;
-    return true;
-}
-
+/* Remembers where a suffix was written. A pointer holds a 14-bit offset,
+ * so a name written at 0x3fff or later is never a target and later copies
+ * of it are written out again (0x3fff itself would fit; it is skipped). */
 static void encode_comp_add(struct encode_ctx *c, const uint8_t *name, size_t len, size_t off)
 {
     if (c->n_comp < ENCODE_COMP_MAX && off < 0x3fff && len > 1) {
@@ -50,7 +41,7 @@ static void encode_comp_add(struct encode_ctx *c, const uint8_t *name, size_t le
 static int encode_comp_find(const struct encode_ctx *c, const uint8_t *name, size_t len)
 {
     for (unsigned i = 0; i < c->n_comp; i++)
-        if (c->comp[i].len == len && encode_name_eq(c->comp[i].name, name, len))
+        if (dns_name_equal(c->comp[i].name, c->comp[i].len, name, len))
             return c->comp[i].off;
     return -1;
 }
@@ -114,11 +105,8 @@ static bool encode_rdata(struct encode_ctx *c, uint16_t type, const uint8_t *rd,
     c->pos += name_off;
     size_t p = name_off;
     for (size_t k = 0; k < names; k++) {
-        size_t nl = 0;
-        while (p + nl < rdlen && rd[p + nl] != 0)
-            nl += 1 + (size_t)rd[p + nl];
-        nl++;
-        if (p + nl > rdlen || !encode_name(c, rd + p, nl))
+        size_t nl = dns_name_wire_len_max(rd + p, rdlen - p);
+        if (nl == 0 || !encode_name(c, rd + p, nl))
             return false;
         p += nl;
     }
