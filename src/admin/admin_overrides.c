@@ -16,6 +16,7 @@
 #include "admin/admin_request.h"
 #include "admin/admin_view.h"
 #include "dns/dns.h"
+#include "dns/rrtype.h"
 #include "health/override.h"
 #include "health/service.h"
 #include "policy/policy.h"
@@ -91,7 +92,7 @@ static json_t *ovr_changes(const struct gslb *g, const struct policy_overlay *ov
             ovr_eval(g, r, types[t], ov, &after);
             if (ovr_same(&before, &after))
                 continue;
-            const char *tname = t == 0 ? "A" : t == 1 ? "AAAA" : "CNAME";
+            const char *tname = dns_type_name(types[t]);
             json_array_append_new(changes,
                                   json_pack("{s:s, s:s, s:o, s:o}", "record", r->name_str, "type",
                                             tname, "before", ovr_result_json(g, &before), "after",

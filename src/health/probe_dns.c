@@ -22,7 +22,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dns/msg_build.h"
 #include "dns/name.h"
+#include "dns/rrtype.h"
 
 #define PROBE_DNS_IDLE_S 300
 
@@ -42,14 +44,12 @@ struct probe_dns_q {
     struct probe_dns_chan *chan;
 };
 
-static const char *const probe_dns_rcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-                                               "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
-                                               "NXRRSET", "NOTAUTH", "NOTZONE"};
-
+/* An rcode as the failure reason names it: its mnemonic, else RCODEn. */
 static void probe_dns_rcode_str(int rcode, char *buf, size_t len)
 {
-    if (rcode >= 0 && (size_t)rcode < sizeof(probe_dns_rcodes) / sizeof(probe_dns_rcodes[0]))
-        snprintf(buf, len, "%s", probe_dns_rcodes[rcode]);
+    const char *name = rcode >= 0 && rcode <= 15 ? dns_rcode_name((uint16_t)rcode) : NULL;
+    if (name)
+        snprintf(buf, len, "%s", name);
     else
         snprintf(buf, len, "RCODE%d", rcode);
 }
@@ -282,26 +282,21 @@ static struct probe_dns_chan *probe_dns_chan_get(struct prober *p, const struct 
 
 /* ---- start -------------------------------------------------------------- */
 
-/* A query with RD clear; c-ares sets the ID. Returns its length or 0. */
+/* A query with RD clear and no EDNS; c-ares sets the ID. Returns its
+ * length, or 0 when the check's name is not valid. */
 static size_t probe_dns_query(const struct probe_spec *s, uint8_t *out, size_t cap)
 {
     struct dns_name n;
-    if (!s->dns_name || !dns_name_from_str(s->dns_name, &n) || 12u + n.len + 4u > cap)
+    if (!s->dns_name || !dns_name_from_str(s->dns_name, &n))
         return 0;
-    memset(out, 0, 12);
-    out[5] = 1; /* QDCOUNT */
-    memcpy(out + 12, n.wire, n.len);
-    size_t at = 12u + n.len;
-    out[at++] = (uint8_t)(s->dns_type >> 8);
-    out[at++] = (uint8_t)s->dns_type;
-    out[at++] = 0;
-    out[at++] = 1; /* IN */
-    return at;
+    struct dns_msg_query q = {
+        .id = 0, .flags = 0, .qname = &n, .qtype = s->dns_type, .qclass = DNS_CLASS_IN};
+    return dns_msg_build_query(&q, out, cap);
 }
 
 int probe_dns_start(struct probe *pr)
 {
-    uint8_t qbuf[12 + DNS_MAX_NAME + 4];
+    uint8_t qbuf[DNS_HEADER_SIZE + DNS_MAX_NAME + 4];
     size_t qlen = probe_dns_query(pr->spec, qbuf, sizeof(qbuf));
     if (qlen == 0) {
         probe_fail(pr, HEALTH_FAIL_OTHER, "dns: bad query name");
