@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "admin/admin_request.h"
+#include "common/addr.h"
 #include "common/log.h"
 #include "health/override.h"
 #include "health/persist.h"
@@ -299,7 +300,7 @@ static int admin_bind(struct admin *a, const struct config_admin *cfg, char *err
         struct sockaddr_storage ss;
         socklen_t len;
         char host[128];
-        config_parse_addr(l, &ss, &len);
+        addr_parse(l, ADDR_PORT_REQUIRED, &ss, &len);
         if (ss.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
         else

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/jsoncfg.h"
 #include "dns/name.h"
 #include "policy/policy.h"
@@ -26,47 +27,6 @@ struct cfg_ctx {
 };
 
 #define cfg_err(x, path, ...) jsoncfg_err(&(x)->j, path, __VA_ARGS__)
-
-int config_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[128];
-    const char *port;
-    memset(ss, 0, sizeof(*ss));
-    if (s[0] == '[') {
-        const char *e = strchr(s, ']');
-        if (!e || e[1] != ':' || (size_t)(e - s - 1) >= sizeof(host))
-            return -1;
-        memcpy(host, s + 1, (size_t)(e - s - 1));
-        host[e - s - 1] = '\0';
-        port = e + 2;
-    } else {
-        const char *e = strrchr(s, ':');
-        if (!e || (size_t)(e - s) >= sizeof(host) || strchr(s, ':') != e)
-            return -1;
-        memcpy(host, s, (size_t)(e - s));
-        host[e - s] = '\0';
-        port = e + 1;
-    }
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || p < 1 || p > 65535)
-        return -1;
-    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)p);
-        *len = sizeof(*a4);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)p);
-        *len = sizeof(*a6);
-        return 0;
-    }
-    return -1;
-}
 
 static void cfg_listen(struct cfg_ctx *x, json_t *v)
 {
@@ -86,7 +46,7 @@ static void cfg_listen(struct cfg_ctx *x, json_t *v)
             cfg_err(x, path, "must be a string like \"127.0.0.1:5353\" or \"[::1]:5353\"");
             continue;
         }
-        if (config_parse_addr(json_string_value(e), &l->addr, &l->addr_len) != 0) {
+        if (addr_parse(json_string_value(e), ADDR_PORT_REQUIRED, &l->addr, &l->addr_len) != 0) {
             cfg_err(x, path, "bad address \"%s\" (want IPv4:port or [IPv6]:port)",
                     json_string_value(e));
             continue;
@@ -192,13 +152,6 @@ static char *cfg_token(struct cfg_ctx *x, json_t *a, const char *key)
     return jsoncfg_strdup(buf);
 }
 
-static bool cfg_is_loopback(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-    return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
 static void cfg_admin_listen(struct cfg_ctx *x, json_t *l, bool have_tokens)
 {
     struct config_admin *a = &x->c->admin;
@@ -218,11 +171,12 @@ static void cfg_admin_listen(struct cfg_ctx *x, json_t *l, bool have_tokens)
         socklen_t len;
         snprintf(path, sizeof(path), "$.admin.listen[%zu]", i);
         const char *v = json_string_value(e);
-        if (!v || (strncmp(v, "unix:/", 6) != 0 && config_parse_addr(v, &ss, &len) != 0)) {
+        if (!v ||
+            (strncmp(v, "unix:/", 6) != 0 && addr_parse(v, ADDR_PORT_REQUIRED, &ss, &len) != 0)) {
             cfg_err(x, path, "must be \"IP:PORT\" or \"unix:/absolute/path\"");
             continue;
         }
-        if (strncmp(v, "unix:", 5) != 0 && !cfg_is_loopback(&ss) && !have_tokens)
+        if (strncmp(v, "unix:", 5) != 0 && !addr_is_loopback(&ss) && !have_tokens)
             cfg_err(x, path,
                     "a TCP listener outside loopback needs read_token_file and "
                     "operate_token_file");

@@ -66,7 +66,4 @@ struct config {
 struct config *config_load(const char *path, struct errlist *errs);
 void config_free(struct config *c);
 
-/* Parses "1.2.3.4:53", "[::1]:53" (port required). */
-int config_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
-
 #endif

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/config.h"
+#include "common/addr.h"
 #include "dns/dns.h"
 #include "dns/name.h"
 
@@ -175,9 +175,7 @@ static void pc_check_target(const struct jsoncfg *j, json_t *e, const char *path
     if (a && h)
         jsoncfg_err(j, sub, "give \"address\" or \"host\", not both");
     else if (a) {
-        char tmp[300];
-        snprintf(tmp, sizeof(tmp), strchr(a, ':') ? "[%s]:1" : "%s:1", a);
-        if (config_parse_addr(tmp, &ep->check_addr, &ep->check_len) != 0)
+        if (addr_parse(a, ADDR_PORT_NONE, &ep->check_addr, &ep->check_len) != 0)
             jsoncfg_err(j, sub, "address \"%s\" is not an IP address", a);
     } else if (h)
         ep->check_host = jsoncfg_strdup(h);
