@@ -244,12 +244,8 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
 
 void admin_persist(struct admin *a)
 {
-    const struct snapshot *s = serve_snapshot_enter_admin(a->env.serve);
-    char path[4096] = "";
-    if (s && s->gslb && s->gslb->state_file)
-        snprintf(path, sizeof(path), "%s", s->gslb->state_file);
-    serve_snapshot_leave_admin(a->env.serve);
-    if (path[0])
+    char path[4096];
+    if (health_core_state_file(a->env.health, path, sizeof(path)))
         persist_save(a->env.health, path);
 }
 

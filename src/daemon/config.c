@@ -242,6 +242,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
         (uint16_t)jsoncfg_int(&x->j, root, "edns_udp_max", "$.edns_udp_max", 512, 4096, 1232);
     cfg_tcp(x, json_object_get(root, "tcp"));
     cfg_admin(x, json_object_get(root, "admin"));
+    health_params_parse(&x->j, root, &x->c->health);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
     if (!origins)
         abort();
@@ -298,6 +299,7 @@ void config_free(struct config *c)
     free(c->admin.read_token);
     free(c->admin.operate_token);
     free(c->admin.audit_log);
+    health_params_free(&c->health);
     gslb_unref(c->gslb);
     free(c->path);
     free(c->dir);

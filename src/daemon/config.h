@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "common/errlist.h"
+#include "health/health_params.h"
 
 struct gslb;
 
@@ -59,7 +60,8 @@ struct config {
     uint16_t edns_udp_max;
     struct config_tcp tcp;
     struct config_admin admin;
-    struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
+    struct health_params health; /* state_file, state_max_age */
+    struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */
 };
 
 /* NULL when the file has errors (all of them in errs). */

@@ -40,15 +40,15 @@ static void server_release_gslb(void *g)
 }
 
 /* Hands the endpoints of snap's policy set to the prober thread. */
-static uint32_t server_plan_probes(struct server *srv, struct snapshot *snap)
+static uint32_t server_plan_probes(struct server *srv, struct snapshot *snap,
+                                   const struct health_params *hp)
 {
     size_t n;
     uint32_t max_timeout;
     struct sched_target *t = load_probe_targets(snap->gslb, &n, &max_timeout);
     if (snap->gslb)
         gslb_ref(snap->gslb);
-    scheduler_set_plan(srv->sched, t, n, snap->gslb ? snap->gslb->state_file : NULL, snap->gslb,
-                       server_release_gslb);
+    scheduler_set_plan(srv->sched, t, n, hp->state_file, snap->gslb, server_release_gslb);
     return max_timeout;
 }
 
@@ -177,7 +177,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
     struct snapshot *old = serve_swap(&srv->serve, snap, cfg);
     json_t *zones = server_zone_changes(old, snap);
     snapshot_free(old);
-    server_plan_probes(srv, snap);
+    health_core_set_params(&srv->health, &cfg->health);
+    server_plan_probes(srv, snap, &cfg->health);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
      * against the new listen list, so applying new tokens to sockets bound
@@ -230,10 +231,12 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
 static void server_first_round(struct server *srv, struct snapshot *snap)
 {
     size_t restored = 0;
-    if (snap->gslb && snap->gslb->state_file)
-        restored = persist_load(&srv->health, snap->gslb->state_file, snap->gslb->state_max_age);
+    const struct health_params *hp = &srv->cfg->health;
+    health_core_set_params(&srv->health, hp);
+    if (hp->state_file)
+        restored = persist_load(&srv->health, hp->state_file, hp->state_max_age);
     srv->sched = scheduler_start(&srv->health);
-    uint32_t max_timeout = server_plan_probes(srv, snap);
+    uint32_t max_timeout = server_plan_probes(srv, snap, hp);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* Plus time for c-ares to resolve check host names (2 s, 2 tries). */

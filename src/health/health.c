@@ -62,6 +62,7 @@ void health_core_free(struct health_core *c)
     }
     free(c->buckets);
     override_free_all(c);
+    health_params_free(&c->params);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->persist_lock);
 }

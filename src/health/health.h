@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "health/health_params.h"
+
 enum health_state { HEALTH_UNKNOWN = 0, HEALTH_DOWN = 1, HEALTH_UP = 2 };
 
 /* Probe latency histogram bounds in seconds (the last bucket is +Inf). */
@@ -75,6 +77,7 @@ struct health_core {
     /* Called (prober thread) after every transition, e.g. to persist. */
     void (*on_change)(void *arg);
     void *on_change_arg;
+    struct health_params params; /* guarded by lock (health_params.h) */
 };
 
 void health_core_init(struct health_core *c);

@@ -63,7 +63,6 @@ void gslb_free(struct gslb *g)
     free(g->pools);
     free(g->records);
     free(g->bindings);
-    free(g->state_file);
     free(g);
 }
 

@@ -112,8 +112,6 @@ struct gslb {
     size_t n_records;
     struct policy_binding *bindings; /* one per distinct record name */
     size_t n_bindings;
-    char *state_file;     /* resolved path or NULL */
-    double state_max_age; /* seconds a state file stays fresh */
 };
 
 /* A gslb is shared by the snapshot that serves it and the prober plan that

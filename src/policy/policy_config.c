@@ -498,11 +498,6 @@ struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const ch
 {
     struct gslb *g = pc_calloc(1, sizeof(*g));
     atomic_init(&g->refs, 1);
-    const char *sf = jsoncfg_str(j, root, "state_file", "$.state_file");
-    if (sf)
-        g->state_file = jsoncfg_path(j, sf);
-    unsigned age = jsoncfg_ms(j, root, "state_max_age", "$.state_max_age", 0, 86400 * 30, 600);
-    g->state_max_age = age / 1000.0;
     pc_regions(j, json_object_get(root, "regions"), g);
     pc_checks(j, json_object_get(root, "checks"), g);
     pc_pools(j, json_object_get(root, "pools"), g);
