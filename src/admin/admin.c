@@ -283,7 +283,7 @@ static int admin_bind_unix(struct admin *a, const char *path, char *err, size_t 
     return 0;
 }
 
-static int admin_bind(struct admin *a, const struct config_admin *cfg, char *err, size_t errlen)
+static int admin_bind(struct admin *a, const struct admin_params *cfg, char *err, size_t errlen)
 {
     a->unix_paths = calloc(cfg->n_listen + 1, sizeof(*a->unix_paths));
     for (size_t i = 0; i < cfg->n_listen; i++) {
@@ -316,7 +316,7 @@ static char *admin_dup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-void admin_update(struct admin *a, const struct config_admin *cfg)
+void admin_update(struct admin *a, const struct admin_params *cfg)
 {
     pthread_mutex_lock(&a->lock);
     free(a->read_token);
@@ -328,7 +328,7 @@ void admin_update(struct admin *a, const struct config_admin *cfg)
     pthread_mutex_unlock(&a->lock);
 }
 
-struct admin *admin_start(const struct admin_env *env, const struct config_admin *cfg, char *err,
+struct admin *admin_start(const struct admin_env *env, const struct admin_params *cfg, char *err,
                           size_t errlen)
 {
     struct admin *a = calloc(1, sizeof(*a));

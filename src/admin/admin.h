@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "daemon/config.h"
+#include "admin/admin_config.h"
 #include "health/health.h"
 #include "net/worker.h"
 
@@ -39,10 +39,10 @@ struct admin_env {
 struct admin;
 
 /* NULL with a message in err when a listener cannot be opened. */
-struct admin *admin_start(const struct admin_env *env, const struct config_admin *cfg, char *err,
+struct admin *admin_start(const struct admin_env *env, const struct admin_params *cfg, char *err,
                           size_t errlen);
 /* New tokens and audit log after a reload (listeners stay). */
-void admin_update(struct admin *a, const struct config_admin *cfg);
+void admin_update(struct admin *a, const struct admin_params *cfg);
 void admin_stop(struct admin *a);
 
 #endif

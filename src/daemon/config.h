@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "admin/admin_config.h"
 #include "common/errlist.h"
 #include "health/health_params.h"
 
@@ -38,17 +39,6 @@ struct config_tcp {
     unsigned message_timeout_ms;
 };
 
-struct config_admin {
-    bool enabled;  /* the "admin" section is present */
-    char **listen; /* "IP:PORT" or "unix:/path" */
-    size_t n_listen;
-    char *read_token; /* file contents, trimmed; NULL = none */
-    char *operate_token;
-    char *audit_log; /* resolved path; NULL = no audit log */
-    unsigned max_connections;
-    unsigned timeout_ms; /* header and body timeout */
-};
-
 struct config {
     char *path;
     char *dir;
@@ -59,7 +49,7 @@ struct config {
     size_t n_zones;
     uint16_t edns_udp_max;
     struct config_tcp tcp;
-    struct config_admin admin;
+    struct admin_params admin;
     struct health_params health; /* state_file, state_max_age */
     struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */
 };

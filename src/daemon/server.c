@@ -75,17 +75,6 @@ static bool server_same_listen(const struct config *a, const struct config *b)
     return true;
 }
 
-static bool server_same_admin(const struct config_admin *a, const struct config_admin *b)
-{
-    if (a->enabled != b->enabled || a->n_listen != b->n_listen ||
-        a->max_connections != b->max_connections || a->timeout_ms != b->timeout_ms)
-        return false;
-    for (size_t i = 0; i < a->n_listen; i++)
-        if (strcmp(a->listen[i], b->listen[i]) != 0)
-            return false;
-    return true;
-}
-
 /* Keeps in the new config what is still bound from the old one (listen
  * addresses, workers, the admin section), so later reloads compare with
  * what really runs. */
@@ -102,7 +91,7 @@ static void server_keep_bound(struct config *next, struct config *old, bool same
         next->workers = old->workers;
     }
     if (!same_admin) {
-        struct config_admin a = next->admin;
+        struct admin_params a = next->admin;
         next->admin = old->admin;
         old->admin = a;
     }
@@ -183,7 +172,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
      * listeners stay the same: the loopback-without-token rule was checked
      * against the new listen list, so applying new tokens to sockets bound
      * from another list could open a public listener without a token. */
-    bool same_admin = server_same_admin(&cfg->admin, &srv->cfg->admin);
+    bool same_admin = admin_params_same_listeners(&cfg->admin, &srv->cfg->admin);
     if (srv->admin && same_admin)
         admin_update(srv->admin, &cfg->admin);
     else if (!same_admin)
