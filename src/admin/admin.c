@@ -337,11 +337,12 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
     evthread_use_pthreads();
     a->env = *env;
     pthread_mutex_init(&a->lock, NULL);
+    a->reader = serve_reader_add(env->serve);
     admin_update(a, cfg);
     a->max_connections = cfg->max_connections;
     a->timeout_ms = cfg->timeout_ms;
     a->base = event_base_new();
-    a->http = a->base ? evhttp_new(a->base) : NULL;
+    a->http = a->base && a->reader ? evhttp_new(a->base) : NULL;
     if (!a->http) {
         snprintf(err, errlen, "admin: cannot create the HTTP server");
         admin_stop(a);

@@ -6,9 +6,11 @@
  * operate token (operate implies read), compared in constant time. Every
  * mutating call appends one JSON line to the audit log.
  *
- * The admin thread reads the live snapshot through the serve_ctx hazard
- * slot reserved for it, health state through the health core, and runs
- * reloads through the daemon's callback (serialised with SIGHUP).
+ * The admin thread is a reader of the serve core (serve/serve.h): it reads
+ * the served set and the query and policy counters through it, health
+ * state and the state file path through the health core, and runs reloads
+ * through the daemon's callback (serialised with SIGHUP). It knows nothing
+ * of the DNS workers (net/).
  *
  * Ownership: admin_start() returns an object owned by the caller; the
  * env pointers must outlive it (admin_stop frees it).
@@ -23,15 +25,16 @@
 
 #include "admin/admin_config.h"
 #include "health/health.h"
-#include "net/worker.h"
+#include "serve/serve.h"
 
 struct admin_env {
-    struct serve_ctx *serve;
+    struct serve *serve; /* admin_start takes a reader slot of it */
     struct health_core *health;
     /* Reloads config and zones; returns the JSON result (caller frees). */
     json_t *(*reload)(void *arg, bool *ok);
     void *reload_arg;
     double started;            /* wall-clock start time */
+    unsigned workers;          /* DNS worker count, for /v1/status */
     atomic_ullong *reloads_ok; /* owned by the daemon */
     atomic_ullong *reloads_failed;
 };

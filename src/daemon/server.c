@@ -17,13 +17,15 @@
 #include "daemon/load.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
+#include "net/net.h"
 #include "policy/policy.h"
-#include "net/worker.h"
+#include "serve/serve.h"
 
 struct server {
     char *config_path;
     struct config *cfg;
-    struct serve_ctx serve;
+    struct serve serve; /* the served set, its readers and counters */
+    struct net net;     /* DNS worker threads */
     struct event_base *base;
     uint64_t generation;
     struct health_core health;
@@ -39,16 +41,16 @@ static void server_release_gslb(void *g)
     gslb_unref(g);
 }
 
-/* Hands the endpoints of snap's policy set to the prober thread. */
-static uint32_t server_plan_probes(struct server *srv, struct snapshot *snap,
+/* Hands the endpoints of set's policy set to the prober thread. */
+static uint32_t server_plan_probes(struct server *srv, const struct serve_set *set,
                                    const struct health_params *hp)
 {
     size_t n;
     uint32_t max_timeout;
-    struct sched_target *t = load_probe_targets(snap->gslb, &n, &max_timeout);
-    if (snap->gslb)
-        gslb_ref(snap->gslb);
-    scheduler_set_plan(srv->sched, t, n, hp->state_file, snap->gslb, server_release_gslb);
+    struct sched_target *t = load_probe_targets(set->gslb, &n, &max_timeout);
+    if (set->gslb)
+        gslb_ref(set->gslb);
+    scheduler_set_plan(srv->sched, t, n, hp->state_file, set->gslb, server_release_gslb);
     return max_timeout;
 }
 
@@ -141,9 +143,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     struct config *cfg = config_load(srv->config_path, &errs);
-    struct snapshot *snap =
-        cfg ? load_snapshot(cfg, srv->generation + 1, &srv->health, &errs) : NULL;
-    if (!snap) {
+    struct serve_set *set = cfg ? load_set(cfg, srv->generation + 1, &srv->health, &errs) : NULL;
+    if (!set) {
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",
                   (unsigned long long)srv->generation, errs.count);
@@ -163,11 +164,13 @@ static json_t *server_reload(struct server *srv, bool *ok)
     bool same_listen = server_same_listen(cfg, srv->cfg);
     if (!same_listen)
         log_warn("event=reload note=\"listen addresses and workers change only on restart\"");
-    struct snapshot *old = serve_swap(&srv->serve, snap, cfg);
-    json_t *zones = server_zone_changes(old, snap);
-    snapshot_free(old);
+    /* set stays valid here after the swap: only a later publication frees
+     * it, and publications are serialised by reload_lock. */
+    struct serve_set *old = serve_publish(&srv->serve, set);
+    json_t *zones = server_zone_changes(old->zones, set->zones);
+    serve_set_free(old);
     health_core_set_params(&srv->health, &cfg->health);
-    server_plan_probes(srv, snap, &cfg->health);
+    server_plan_probes(srv, set, &cfg->health);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
      * against the new listen list, so applying new tokens to sockets bound
@@ -184,11 +187,12 @@ static json_t *server_reload(struct server *srv, bool *ok)
     srv->generation++;
     double ms = server_elapsed_ms(&t0);
     log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
-             (unsigned long long)srv->generation, snap->n_zones, snap->n_records, ms);
-    json_t *res = json_pack("{s:s, s:I, s:o, s:I, s:f, s:b, s:b}", "result", "ok", "generation",
-                            (json_int_t)srv->generation, "zones", zones, "records",
-                            (json_int_t)snap->n_records, "ms", ms, "restart_needed_for_listen",
-                            !same_listen, "restart_needed_for_admin", !same_admin);
+             (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms);
+    json_t *res =
+        json_pack("{s:s, s:I, s:o, s:I, s:f, s:b, s:b}", "result", "ok", "generation",
+                  (json_int_t)srv->generation, "zones", zones, "records",
+                  (json_int_t)set->zones->n_records, "ms", ms, "restart_needed_for_listen",
+                  !same_listen, "restart_needed_for_admin", !same_admin);
     atomic_fetch_add(&srv->reloads_ok, 1);
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
@@ -217,7 +221,7 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
 /* Restores the state file, starts probing, and waits for the first round
  * to decide every endpoint the state file did not: nothing is answered
  * before that, so a restart never sends traffic to a region that is down. */
-static void server_first_round(struct server *srv, struct snapshot *snap)
+static void server_first_round(struct server *srv, const struct serve_set *set)
 {
     size_t restored = 0;
     const struct health_params *hp = &srv->cfg->health;
@@ -225,7 +229,7 @@ static void server_first_round(struct server *srv, struct snapshot *snap)
     if (hp->state_file)
         restored = persist_load(&srv->health, hp->state_file, hp->state_max_age);
     srv->sched = scheduler_start(&srv->health);
-    uint32_t max_timeout = server_plan_probes(srv, snap, hp);
+    uint32_t max_timeout = server_plan_probes(srv, set, hp);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* Plus time for c-ares to resolve check host names (2 s, 2 tries). */
@@ -233,6 +237,27 @@ static void server_first_round(struct server *srv, struct snapshot *snap)
     bool done = scheduler_wait_initial(srv->sched, wait < 30 ? wait : 30);
     log_info("event=first_round restored=%zu complete=%s ms=%.1f", restored, done ? "yes" : "no",
              server_elapsed_ms(&t0));
+}
+
+/* Publishes the first served set and starts the DNS workers on the
+ * configured listen addresses. Takes set (freed by serve_destroy). */
+static int server_start_net(struct server *srv, struct serve_set *set, char *err, size_t errlen)
+{
+    const struct config *c = srv->cfg;
+    struct net_listen *l = calloc(c->n_listen ? c->n_listen : 1, sizeof(*l));
+    if (!l)
+        abort();
+    for (size_t i = 0; i < c->n_listen; i++)
+        l[i] = (struct net_listen){.addr = c->listen[i].addr,
+                                   .addr_len = c->listen[i].addr_len,
+                                   .text = c->listen[i].text};
+    struct net_params np = {.listen = l, .n_listen = c->n_listen, .workers = c->workers};
+    /* One reader per worker thread, one for the admin thread. */
+    serve_init(&srv->serve, net_reader_count(&np) + 1);
+    serve_publish(&srv->serve, set); /* the first: nothing to hand back */
+    int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
+    free(l);
+    return rc;
 }
 
 static int server_start(struct server *srv)
@@ -244,8 +269,8 @@ static int server_start(struct server *srv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     srv->cfg = config_load(srv->config_path, &errs);
-    struct snapshot *snap = srv->cfg ? load_snapshot(srv->cfg, 1, &srv->health, &errs) : NULL;
-    if (!snap) {
+    struct serve_set *set = srv->cfg ? load_set(srv->cfg, 1, &srv->health, &errs) : NULL;
+    if (!set) {
         server_log_errors(&errs, "");
         errlist_free(&errs);
         return -1;
@@ -253,8 +278,9 @@ static int server_start(struct server *srv)
     errlist_free(&errs);
     srv->generation = 1;
     double ms = server_elapsed_ms(&t0);
-    server_first_round(srv, snap);
-    if (serve_start(&srv->serve, srv->cfg, snap, err, sizeof(err)) != 0) {
+    server_first_round(srv, set);
+    size_t n_zones = set->zones->n_zones, n_records = set->zones->n_records;
+    if (server_start_net(srv, set, err, sizeof(err)) != 0) {
         log_error("%s", err);
         return -1;
     }
@@ -266,6 +292,7 @@ static int server_start(struct server *srv)
                                 .reload = server_reload_cb,
                                 .reload_arg = srv,
                                 .started = srv->started,
+                                .workers = srv->cfg->workers,
                                 .reloads_ok = &srv->reloads_ok,
                                 .reloads_failed = &srv->reloads_failed};
         srv->admin = admin_start(&env, &srv->cfg->admin, err, sizeof(err));
@@ -275,17 +302,18 @@ static int server_start(struct server *srv)
         }
     }
     log_info("event=start workers=%u zones=%zu records=%zu load_ms=%.1f", srv->cfg->workers,
-             snap->n_zones, snap->n_records, ms);
+             n_zones, n_records, ms);
     return 0;
 }
 
-/* Stops the threads in dependency order (admin reads the snapshot, DNS
+/* Stops the threads in dependency order (admin reads the served set, DNS
  * workers and prober read health) and frees everything. */
 static void server_shutdown(struct server *srv)
 {
     admin_stop(srv->admin);
-    serve_stop(&srv->serve);
+    net_stop(&srv->net);
     scheduler_stop(srv->sched);
+    serve_destroy(&srv->serve); /* no reader runs any more */
     config_free(srv->cfg);
     health_core_free(&srv->health);
     pthread_mutex_destroy(&srv->reload_lock);
@@ -325,13 +353,14 @@ int server_check(const char *config_path)
     struct errlist errs;
     errlist_init(&errs);
     struct config *cfg = config_load(config_path, &errs);
-    struct snapshot *snap = cfg ? load_snapshot(cfg, 1, NULL, &errs) : NULL;
+    struct serve_set *set = cfg ? load_set(cfg, 1, NULL, &errs) : NULL;
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
-    int rc = snap ? 0 : 1;
-    if (snap)
-        printf("%s: ok (%zu zones, %zu records)\n", config_path, snap->n_zones, snap->n_records);
-    snapshot_free(snap);
+    int rc = set ? 0 : 1;
+    if (set)
+        printf("%s: ok (%zu zones, %zu records)\n", config_path, set->zones->n_zones,
+               set->zones->n_records);
+    serve_set_free(set);
     config_free(cfg);
     errlist_free(&errs);
     return rc;

@@ -428,8 +428,6 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     }
     struct policy_record *rec = &g->records[g->n_records++];
     rec->path = jsoncfg_strdup(path);
-    rec->served = pc_calloc(g->n_regions + 1, sizeof(*rec->served));
-    rec->served_none = g->n_regions;
     rec->name_str = jsoncfg_strdup(name);
     memcpy(rec->name, n.wire, n.len);
     rec->name_len = n.len;
