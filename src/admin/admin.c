@@ -24,7 +24,6 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "health/override.h"
-#include "health/persist.h"
 #include "policy/policy.h"
 
 #define ADMIN_MAX_BODY (1024 * 1024)
@@ -240,13 +239,6 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
     free(path);
     evhttp_clear_headers(&r.query);
     json_decref(r.body);
-}
-
-void admin_persist(struct admin *a)
-{
-    char path[4096];
-    if (health_core_state_file(a->env.health, path, sizeof(path)))
-        persist_save(a->env.health, path);
 }
 
 static void *admin_main(void *arg)

@@ -8,8 +8,9 @@
  *
  * The admin thread is a reader of the serve core (serve/serve.h): it reads
  * the served set and the query and policy counters through it, health
- * state and the state file path through the health core, and runs reloads
- * through the daemon's callback (serialised with SIGHUP). It knows nothing
+ * state through the health core (the health service writes the state
+ * file), and runs reloads through the daemon's callback (serialised with
+ * SIGHUP). It knows nothing
  * of the DNS workers (net/).
  *
  * Ownership: admin_start() returns an object owned by the caller; the
@@ -27,9 +28,12 @@
 #include "health/health.h"
 #include "serve/serve.h"
 
+struct health_service;
+
 struct admin_env {
     struct serve *serve; /* admin_start takes a reader slot of it */
     struct health_core *health;
+    struct health_service *health_service; /* writes the state file (service.h) */
     /* Reloads config and zones; returns the JSON result (caller frees). */
     json_t *(*reload)(void *arg, bool *ok);
     void *reload_arg;

@@ -17,6 +17,7 @@
 #include "admin/admin_view.h"
 #include "dns/dns.h"
 #include "health/override.h"
+#include "health/service.h"
 #include "policy/policy.h"
 #include "policy/policy_eval.h"
 
@@ -146,7 +147,9 @@ void admin_handle_override_post(struct admin_req *r)
     char id[32];
     double expires = req.expires_in > 0 ? health_now() + req.expires_in : 0;
     override_add(a->env.health, req.target, req.state, req.reason, r->token_name, expires, id);
-    admin_persist(a);
+    /* Answer only once the override is on disk (the health thread writes
+     * the state file; a failed write is logged there). */
+    health_service_save(a->env.health_service);
     json_t *o = override_get_json(a->env.health, id);
     json_object_set_new(o, "changes", changes);
     json_decref(blocked);
@@ -176,7 +179,7 @@ void admin_handle_override_delete(struct admin_req *r, const char *id)
         admin_audit(r, 404, NULL);
         return;
     }
-    admin_persist(r->a);
+    health_service_save(r->a->env.health_service);
     admin_audit(r, 200, json_pack("{s:s}", "deleted", id));
     admin_reply_json(r, 200, json_pack("{s:s}", "deleted", id));
 }

@@ -17,6 +17,7 @@
 #include "daemon/load.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
+#include "health/service.h"
 #include "net/net.h"
 #include "policy/policy.h"
 #include "serve/serve.h"
@@ -29,6 +30,7 @@ struct server {
     struct event_base *base;
     uint64_t generation;
     struct health_core health;
+    struct health_service *health_svc; /* expiry and the state file */
     struct scheduler *sched;
     struct admin *admin;
     pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API) */
@@ -42,15 +44,14 @@ static void server_release_gslb(void *g)
 }
 
 /* Hands the endpoints of set's policy set to the prober thread. */
-static uint32_t server_plan_probes(struct server *srv, const struct serve_set *set,
-                                   const struct health_params *hp)
+static uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
 {
     size_t n;
     uint32_t max_timeout;
     struct sched_target *t = load_probe_targets(set->gslb, &n, &max_timeout);
     if (set->gslb)
         gslb_ref(set->gslb);
-    scheduler_set_plan(srv->sched, t, n, hp->state_file, set->gslb, server_release_gslb);
+    scheduler_set_plan(srv->sched, t, n, set->gslb, server_release_gslb);
     return max_timeout;
 }
 
@@ -169,8 +170,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
     struct serve_set *old = serve_publish(&srv->serve, set);
     json_t *zones = server_zone_changes(old->zones, set->zones);
     serve_set_free(old);
-    health_core_set_params(&srv->health, &cfg->health);
-    server_plan_probes(srv, set, &cfg->health);
+    health_service_set_state_file(srv->health_svc, cfg->health.state_file);
+    server_plan_probes(srv, set);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
      * against the new listen list, so applying new tokens to sockets bound
@@ -218,18 +219,21 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(srv->base);
 }
 
-/* Restores the state file, starts probing, and waits for the first round
- * to decide every endpoint the state file did not: nothing is answered
- * before that, so a restart never sends traffic to a region that is down. */
+/* Restores the state file, starts the health service and probing, and
+ * waits for the first round to decide every endpoint the state file did
+ * not: nothing is answered before that, so a restart never sends traffic
+ * to a region that is down. The file is read before the health service
+ * starts, so that no write can interleave with the restore. */
 static void server_first_round(struct server *srv, const struct serve_set *set)
 {
     size_t restored = 0;
     const struct health_params *hp = &srv->cfg->health;
-    health_core_set_params(&srv->health, hp);
     if (hp->state_file)
         restored = persist_load(&srv->health, hp->state_file, hp->state_max_age);
+    srv->health_svc = health_service_start(&srv->health);
+    health_service_set_state_file(srv->health_svc, hp->state_file);
     srv->sched = scheduler_start(&srv->health);
-    uint32_t max_timeout = server_plan_probes(srv, set, hp);
+    uint32_t max_timeout = server_plan_probes(srv, set);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* Plus time for c-ares to resolve check host names (2 s, 2 tries). */
@@ -289,6 +293,7 @@ static int server_start(struct server *srv)
     if (srv->cfg->admin.enabled) {
         struct admin_env env = {.serve = &srv->serve,
                                 .health = &srv->health,
+                                .health_service = srv->health_svc,
                                 .reload = server_reload_cb,
                                 .reload_arg = srv,
                                 .started = srv->started,
@@ -307,12 +312,15 @@ static int server_start(struct server *srv)
 }
 
 /* Stops the threads in dependency order (admin reads the served set, DNS
- * workers and prober read health) and frees everything. */
+ * workers and prober read health, admin and prober tell the health
+ * service of changes; it writes the state file a last time) and frees
+ * everything. */
 static void server_shutdown(struct server *srv)
 {
     admin_stop(srv->admin);
     net_stop(&srv->net);
     scheduler_stop(srv->sched);
+    health_service_stop(srv->health_svc);
     serve_destroy(&srv->serve); /* no reader runs any more */
     config_free(srv->cfg);
     health_core_free(&srv->health);
