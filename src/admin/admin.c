@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "admin/admin_request.h"
+#include "common/addr.h"
 #include "common/log.h"
 #include "health/override.h"
 #include "policy/policy.h"
@@ -274,7 +275,7 @@ static int admin_bind_unix(struct admin *a, const char *path, char *err, size_t 
     return 0;
 }
 
-static int admin_bind(struct admin *a, const struct config_admin *cfg, char *err, size_t errlen)
+static int admin_bind(struct admin *a, const struct admin_params *cfg, char *err, size_t errlen)
 {
     a->unix_paths = calloc(cfg->n_listen + 1, sizeof(*a->unix_paths));
     for (size_t i = 0; i < cfg->n_listen; i++) {
@@ -287,7 +288,7 @@ static int admin_bind(struct admin *a, const struct config_admin *cfg, char *err
         struct sockaddr_storage ss;
         socklen_t len;
         char host[128];
-        config_parse_addr(l, &ss, &len);
+        addr_parse(l, ADDR_PORT_REQUIRED, &ss, &len);
         if (ss.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
         else
@@ -307,7 +308,7 @@ static char *admin_dup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-void admin_update(struct admin *a, const struct config_admin *cfg)
+void admin_update(struct admin *a, const struct admin_params *cfg)
 {
     pthread_mutex_lock(&a->lock);
     free(a->read_token);
@@ -319,7 +320,7 @@ void admin_update(struct admin *a, const struct config_admin *cfg)
     pthread_mutex_unlock(&a->lock);
 }
 
-struct admin *admin_start(const struct admin_env *env, const struct config_admin *cfg, char *err,
+struct admin *admin_start(const struct admin_env *env, const struct admin_params *cfg, char *err,
                           size_t errlen)
 {
     struct admin *a = calloc(1, sizeof(*a));
@@ -328,11 +329,12 @@ struct admin *admin_start(const struct admin_env *env, const struct config_admin
     evthread_use_pthreads();
     a->env = *env;
     pthread_mutex_init(&a->lock, NULL);
+    a->reader = serve_reader_add(env->serve);
     admin_update(a, cfg);
     a->max_connections = cfg->max_connections;
     a->timeout_ms = cfg->timeout_ms;
     a->base = event_base_new();
-    a->http = a->base ? evhttp_new(a->base) : NULL;
+    a->http = a->base && a->reader ? evhttp_new(a->base) : NULL;
     if (!a->http) {
         snprintf(err, errlen, "admin: cannot create the HTTP server");
         admin_stop(a);

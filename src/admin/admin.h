@@ -6,9 +6,12 @@
  * operate token (operate implies read), compared in constant time. Every
  * mutating call appends one JSON line to the audit log.
  *
- * The admin thread reads the live snapshot through the serve_ctx hazard
- * slot reserved for it, health state through the health core, and runs
- * reloads through the daemon's callback (serialised with SIGHUP).
+ * The admin thread is a reader of the serve core (serve/serve.h): it reads
+ * the served set and the query and policy counters through it, health
+ * state through the health core (the health service writes the state
+ * file), and runs reloads through the daemon's callback (serialised with
+ * SIGHUP). It knows nothing
+ * of the DNS workers (net/).
  *
  * Ownership: admin_start() returns an object owned by the caller; the
  * env pointers must outlive it (admin_stop frees it).
@@ -21,20 +24,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "daemon/config.h"
+#include "admin/admin_config.h"
 #include "health/health.h"
-#include "net/worker.h"
+#include "serve/serve.h"
 
 struct health_service;
 
 struct admin_env {
-    struct serve_ctx *serve;
+    struct serve *serve; /* admin_start takes a reader slot of it */
     struct health_core *health;
     struct health_service *health_service; /* writes the state file (service.h) */
     /* Reloads config and zones; returns the JSON result (caller frees). */
     json_t *(*reload)(void *arg, bool *ok);
     void *reload_arg;
     double started;            /* wall-clock start time */
+    unsigned workers;          /* DNS worker count, for /v1/status */
     atomic_ullong *reloads_ok; /* owned by the daemon */
     atomic_ullong *reloads_failed;
 };
@@ -42,10 +46,10 @@ struct admin_env {
 struct admin;
 
 /* NULL with a message in err when a listener cannot be opened. */
-struct admin *admin_start(const struct admin_env *env, const struct config_admin *cfg, char *err,
+struct admin *admin_start(const struct admin_env *env, const struct admin_params *cfg, char *err,
                           size_t errlen);
 /* New tokens and audit log after a reload (listeners stay). */
-void admin_update(struct admin *a, const struct config_admin *cfg);
+void admin_update(struct admin *a, const struct admin_params *cfg);
 void admin_stop(struct admin *a);
 
 #endif

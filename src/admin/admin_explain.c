@@ -129,20 +129,19 @@ void admin_handle_explain(struct admin_req *r)
     memset(&trace, 0, sizeof(trace));
     uint64_t rng = (uint64_t)(health_now() * 1e6) | 1;
     struct query_client qc = {.addr = &e.client_addr, .rng = &rng, .trace = &trace};
-    struct serve_ctx *ctx = r->a->env.serve;
-    struct query_limits lim = {.udp_max = atomic_load(&ctx->udp_max)};
-    const struct snapshot *s = serve_snapshot_enter_admin(ctx);
-    size_t len = query_answer(s, &lim, &qc, e.wire, e.wire_len, out, false);
+    /* qc.reader stays NULL: explain's runs are not counted. */
+    const struct serve_set *s = serve_enter(r->a->reader);
+    size_t len = query_answer(s, &qc, e.wire, e.wire_len, out, false);
     char nb[1024];
     dns_name_to_str(e.qname.wire, nb, sizeof(nb));
-    const struct zone *z = snapshot_find_zone(s, &e.qname, e.qtype);
+    const struct zone *z = snapshot_find_zone(s->zones, &e.qname, e.qtype);
     json_t *body =
         json_pack("{s:{s:s, s:s, s:s, s:s?}, s:s?, s:I}", "query", "name", nb, "type",
                   e.type ? e.type : "A", "client", e.client ? e.client : "127.0.0.1", "ecs", e.ecs,
                   "zone", z ? z->origin_str : NULL, "config_generation", (json_int_t)s->generation);
     json_object_set_new(body, "policy",
                         trace.used ? explain_policy(r->a, s->gslb, &trace) : json_null());
-    serve_snapshot_leave_admin(ctx);
+    serve_leave(r->a->reader);
     json_object_set_new(body, "reply", explain_reply(out, len));
     free(out);
     admin_request_explain_free(&e);

@@ -18,6 +18,7 @@ enum admin_level { ADMIN_NONE = 0, ADMIN_READ, ADMIN_OPERATE };
 
 struct admin {
     struct admin_env env;
+    struct serve_reader *reader; /* this thread's slot in env.serve */
     pthread_t thread;
     struct event_base *base;
     struct evhttp *http;

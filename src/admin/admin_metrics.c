@@ -26,33 +26,33 @@ static void metrics_head(struct evbuffer *b, const char *name, const char *type,
     evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void metrics_queries(struct evbuffer *b, struct serve_ctx *ctx)
+static void metrics_queries(struct evbuffer *b, struct serve *sv)
 {
-    static const char *const transports[2] = {"udp", "tcp"};
+    static const char *const transports[SERVE_TRANSPORTS] = {"udp", "tcp"};
+    struct serve_query_totals tot;
+    serve_sum_queries(sv, &tot);
     metrics_head(b, "gtmd_queries_total", "counter",
                  "DNS queries answered, by transport, query type and rcode.");
-    for (int t = 0; t < 2; t++)
-        for (int rc = 0; rc < WORKER_RCODES; rc++)
-            for (int q = 0; q < WORKER_QTYPES; q++) {
-                unsigned long long n = 0;
-                for (unsigned w = 0; w < ctx->n_workers; w++)
-                    n += atomic_load_explicit(&ctx->workers[w].counts[t][rc][q],
-                                              memory_order_relaxed);
+    for (int t = 0; t < SERVE_TRANSPORTS && sv->rcode_label && sv->qtype_label; t++)
+        for (int rc = 0; rc < SERVE_RCODES; rc++)
+            for (int q = 0; q < SERVE_QTYPES; q++) {
+                unsigned long long n = tot.queries[t][rc][q];
                 if (n)
                     evbuffer_add_printf(
                         b, "gtmd_queries_total{transport=\"%s\",qtype=\"%s\",rcode=\"%s\"} %llu\n",
-                        transports[t], worker_qtype_label(q), worker_rcode_label(rc), n);
+                        transports[t], sv->qtype_label(q), sv->rcode_label(rc), n);
             }
 }
 
-static void metrics_records(struct evbuffer *b, const struct gslb *g)
+static void metrics_records(struct evbuffer *b, struct serve *sv, const struct serve_set *s)
 {
+    const struct gslb *g = s->gslb;
     metrics_head(b, "gtmd_policy_answers_total", "counter",
                  "Policy answers by record and serving region (\"none\": nothing was up).");
     for (size_t i = 0; g && i < g->n_records; i++) {
         const struct policy_record *r = &g->records[i];
         for (size_t k = 0; k <= g->n_regions; k++) {
-            unsigned long long n = atomic_load_explicit(&r->served[k], memory_order_relaxed);
+            unsigned long long n = serve_sum_policy(sv, s, i, k < g->n_regions ? (int)k : -1);
             if (!n)
                 continue;
             evbuffer_add(b, "gtmd_policy_answers_total{record=\"", 34);
@@ -156,13 +156,13 @@ void admin_handle_metrics(struct admin_req *r)
 {
     struct admin *a = r->a;
     struct evbuffer *b = evbuffer_new();
-    const struct snapshot *s = serve_snapshot_enter_admin(a->env.serve);
     metrics_queries(b, a->env.serve);
-    metrics_records(b, s->gslb);
+    const struct serve_set *s = serve_enter(a->reader);
+    metrics_records(b, a->env.serve, s);
     metrics_endpoints(b, s->gslb);
     metrics_probes(b, a->env.health, s->gslb);
     unsigned long long gen = s->generation;
-    serve_snapshot_leave_admin(a->env.serve);
+    serve_leave(a->reader);
     metrics_head(b, "gtmd_overrides_active", "gauge", "Operator overrides in force.");
     evbuffer_add_printf(b, "gtmd_overrides_active %zu\n", override_count(a->env.health));
     metrics_head(b, "gtmd_reloads_total", "counter", "Reloads by result.");

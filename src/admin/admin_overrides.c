@@ -116,10 +116,10 @@ void admin_handle_override_post(struct admin_req *r)
         return;
     }
     struct admin *a = r->a;
-    const struct snapshot *s = serve_snapshot_enter_admin(a->env.serve);
+    const struct serve_set *s = serve_enter(a->reader);
     const struct health_slot *slot = ovr_target_slot(s->gslb, req.target);
     if (!slot) {
-        serve_snapshot_leave_admin(a->env.serve);
+        serve_leave(a->reader);
         admin_reply_error(r, 404, "unknown_target", "no region, az or endpoint \"%s\"", req.target);
         admin_audit(r, 404, NULL);
         return;
@@ -127,7 +127,7 @@ void admin_handle_override_post(struct admin_req *r)
     struct policy_overlay ov = {.slot = slot, .state = req.state};
     json_t *blocked = json_array();
     json_t *changes = ovr_changes(s->gslb, &ov, blocked);
-    serve_snapshot_leave_admin(a->env.serve);
+    serve_leave(a->reader);
     if (req.dry_run) {
         admin_reply_json(r, 200,
                          json_pack("{s:b, s:o, s:o}", "dry_run", 1, "changes", changes,

@@ -13,18 +13,15 @@
 #define GTM_VERSION "unknown"
 #endif
 
-static json_t *status_server(struct admin *a, const struct snapshot *s)
+static json_t *status_server(struct admin *a, const struct serve_set *s)
 {
-    unsigned long long udp = 0, tcp = 0;
-    for (unsigned i = 0; i < a->env.serve->n_workers; i++) {
-        udp += atomic_load(&a->env.serve->workers[i].queries_udp);
-        tcp += atomic_load(&a->env.serve->workers[i].queries_tcp);
-    }
+    struct serve_query_totals t;
+    serve_sum_queries(a->env.serve, &t);
+    json_int_t udp = (json_int_t)t.messages[0], tcp = (json_int_t)t.messages[1];
     return json_pack("{s:s, s:f, s:I, s:i, s:{s:I, s:I}, s:I}", "version", GTM_VERSION, "uptime_s",
                      health_now() - a->env.started, "config_generation", (json_int_t)s->generation,
-                     "workers", (int)a->env.serve->n_tcp_workers, "queries", "udp", (json_int_t)udp,
-                     "tcp", (json_int_t)tcp, "active_overrides",
-                     (json_int_t)override_count(a->env.health));
+                     "workers", (int)a->env.workers, "queries", "udp", udp, "tcp", tcp,
+                     "active_overrides", (json_int_t)override_count(a->env.health));
 }
 
 static json_t *status_zones(const struct snapshot *s)
@@ -126,13 +123,13 @@ static json_t *status_records(const struct gslb *g)
 void admin_handle_status(struct admin_req *r)
 {
     struct admin *a = r->a;
-    const struct snapshot *s = serve_snapshot_enter_admin(a->env.serve);
     json_t *body = json_object();
+    const struct serve_set *s = serve_enter(a->reader);
     json_object_set_new(body, "server", status_server(a, s));
-    json_object_set_new(body, "zones", status_zones(s));
+    json_object_set_new(body, "zones", status_zones(s->zones));
     json_object_set_new(body, "regions", status_regions(a, s->gslb));
     json_object_set_new(body, "records", status_records(s->gslb));
-    serve_snapshot_leave_admin(a->env.serve);
+    serve_leave(a->reader);
     json_object_set_new(body, "overrides", override_list_json(a->env.health));
     admin_reply_json(r, 200, body);
 }

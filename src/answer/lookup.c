@@ -9,7 +9,8 @@
 #include "dns/dns.h"
 
 struct lookup_ctx {
-    const struct snapshot *snap;
+    const struct serve_set *set;
+    struct serve_reader *reader; /* counts policy answers; may be NULL */
     uint16_t qtype;
     bool tcp;
     const struct policy_client *client;
@@ -69,16 +70,17 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
         struct policy_client traced = *c->client;
         memset(&tr->policy, 0, sizeof(tr->policy));
         traced.trace = &tr->policy;
-        policy_eval(c->snap->gslb, r, rtype, &traced, &res);
+        policy_eval(c->set->gslb, r, rtype, &traced, &res);
         tr->used = true;
         tr->record = r;
         tr->rtype = rtype;
         tr->result = res;
     } else
-        policy_eval(c->snap->gslb, r, rtype, c->client, &res);
+        policy_eval(c->set->gslb, r, rtype, c->client, &res);
     /* Only real queries count; explain's traced runs do not. */
-    if (!p->trace && (res.serving_region >= 0 || res.outcome != POLICY_SERVED))
-        policy_count_answer(r, res.outcome == POLICY_SERVED ? res.serving_region : -1);
+    if (!p->trace && c->reader && (res.serving_region >= 0 || res.outcome != POLICY_SERVED))
+        serve_count_policy(c->reader, c->set, (size_t)(r - c->set->gslb->records),
+                           res.outcome == POLICY_SERVED ? res.serving_region : -1);
     if (res.ecs_scope > p->ecs_scope)
         p->ecs_scope = res.ecs_scope;
     if (res.n == 0)
@@ -221,11 +223,12 @@ static bool lookup_seen(const struct answer_plan *p, const struct zone_rrset *cn
     return false;
 }
 
-void answer_lookup(const struct snapshot *s, const struct dns_query *q, bool tcp,
-                   const struct policy_client *client, struct answer_plan *plan)
+void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tcp,
+                   const struct policy_client *client, struct serve_reader *reader,
+                   struct answer_plan *plan)
 {
     struct lookup_ctx c = {
-        .snap = s, .qtype = q->qtype, .tcp = tcp, .client = client, .plan = plan};
+        .set = s, .reader = reader, .qtype = q->qtype, .tcp = tcp, .client = client, .plan = plan};
     struct dns_name next;
     const struct dns_name *name = &q->qname;
     const uint8_t *owner = NULL;
@@ -237,7 +240,7 @@ void answer_lookup(const struct snapshot *s, const struct dns_query *q, bool tcp
     plan->n_synth = 0;
     plan->ecs_scope = 0;
     for (unsigned step = 0; step < ANSWER_MAX_CHAIN; step++) {
-        const struct zone *z = snapshot_find_zone(s, name, q->qtype);
+        const struct zone *z = snapshot_find_zone(s->zones, name, q->qtype);
         if (!z) {
             if (step == 0)
                 plan->rcode = DNS_RCODE_REFUSED;

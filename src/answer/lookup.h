@@ -3,7 +3,7 @@
  * section, the rcode and the AA bit ("decide, then encode").
  *
  * The plan is a fixed-size structure on the worker's stack; it points into
- * the snapshot's zones (which outlive the query) and into its own name
+ * the served set's zones (which outlive the query) and into its own name
  * storage for CNAME chain targets. Nothing is allocated.
  */
 #ifndef GTM_ANSWER_LOOKUP_H
@@ -15,6 +15,7 @@
 #include "dns/name.h"
 #include "dns/packet.h"
 #include "policy/policy_eval.h"
+#include "serve/serve.h"
 #include "zone/snapshot.h"
 
 #define ANSWER_MAX_RRS 48
@@ -59,9 +60,12 @@ struct answer_plan {
     struct answer_synth synth[ANSWER_MAX_SYNTH];
 };
 
-/* Fills plan for q against s. tcp selects the full ANY answer; client
- * (source address, ECS, random state) feeds policy records. */
-void answer_lookup(const struct snapshot *s, const struct dns_query *q, bool tcp,
-                   const struct policy_client *client, struct answer_plan *plan);
+/* Fills plan for q against the served set s. tcp selects the full ANY
+ * answer; client (source address, ECS, random state) feeds policy records.
+ * Policy answers are counted in reader's counters (NULL, or a traced plan:
+ * not counted); reader must have entered s. */
+void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tcp,
+                   const struct policy_client *client, struct serve_reader *reader,
+                   struct answer_plan *plan);
 
 #endif

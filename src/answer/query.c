@@ -8,14 +8,14 @@
 #include "dns/dns.h"
 #include "dns/packet.h"
 
-static size_t query_reply_size(const struct dns_query *q, const struct query_limits *lim, bool tcp)
+static size_t query_reply_size(const struct dns_query *q, const struct serve_limits *lim, bool tcp)
 {
     if (tcp)
         return DNS_TCP_MAX;
     if (!q->edns)
         return DNS_UDP_MIN;
     size_t want = q->edns_udp_size < DNS_UDP_MIN ? DNS_UDP_MIN : q->edns_udp_size;
-    return want < lim->udp_max ? want : lim->udp_max;
+    return want < lim->edns_udp_max ? want : lim->edns_udp_max;
 }
 
 /* Queries we never answer from zone data: other classes than IN (ANY is
@@ -31,13 +31,13 @@ static int query_special_rcode(const struct dns_query *q, bool tcp)
 }
 
 /* Parses, decides and encodes; *rcode gets the reply's rcode. */
-static size_t query_run(const struct snapshot *s, const struct query_limits *lim,
-                        struct query_client *client, const uint8_t *in, size_t inlen, uint8_t *out,
-                        bool tcp, uint16_t *rcode)
+static size_t query_run(const struct serve_set *s, struct query_client *client, const uint8_t *in,
+                        size_t inlen, uint8_t *out, bool tcp, uint16_t *rcode)
 {
     struct dns_query q;
     struct answer_plan plan;
-    struct encode_params ep = {.edns_advertise = lim->udp_max, .ecs_scope = 0};
+    const struct serve_limits *lim = &s->limits;
+    struct encode_params ep = {.edns_advertise = lim->edns_udp_max, .ecs_scope = 0};
 
     enum dns_parse_result r = dns_query_parse(in, inlen, &q);
     client->qtype = q.qname_ok ? q.qtype : 0;
@@ -72,7 +72,7 @@ static size_t query_run(const struct snapshot *s, const struct query_limits *lim
     }
     struct policy_client pc = {.addr = client->addr, .ecs = &q.ecs, .rng = client->rng};
     plan.trace = client->trace;
-    answer_lookup(s, &q, tcp, &pc, &plan);
+    answer_lookup(s, &q, tcp, &pc, client->reader, &plan);
     ep.ecs_scope = plan.ecs_scope;
     *rcode = plan.rcode;
     if (plan.rcode == DNS_RCODE_REFUSED)
@@ -80,12 +80,11 @@ static size_t query_run(const struct snapshot *s, const struct query_limits *lim
     return answer_encode(&q, &plan, &ep, out);
 }
 
-size_t query_answer(const struct snapshot *s, const struct query_limits *lim,
-                    struct query_client *client, const uint8_t *in, size_t inlen, uint8_t *out,
-                    bool tcp)
+size_t query_answer(const struct serve_set *s, struct query_client *client, const uint8_t *in,
+                    size_t inlen, uint8_t *out, bool tcp)
 {
     uint16_t rcode = 0;
-    size_t n = query_run(s, lim, client, in, inlen, out, tcp, &rcode);
+    size_t n = query_run(s, client, in, inlen, out, tcp, &rcode);
     client->rcode = (uint8_t)rcode;
     return n;
 }

@@ -2,8 +2,8 @@
  * query.h -- one query in, one reply out: parse, decide, encode.
  *
  * This is the whole per-query path shared by UDP, TCP, the fuzzer and the
- * unit tests. It allocates nothing and takes no lock; the snapshot must stay
- * alive for the duration of the call (see net/worker.h).
+ * unit tests. It allocates nothing and takes no lock; the served set must
+ * stay alive for the duration of the call (a reader entered it, serve.h).
  */
 #ifndef GTM_ANSWER_QUERY_H
 #define GTM_ANSWER_QUERY_H
@@ -13,11 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "zone/snapshot.h"
-
-struct query_limits {
-    uint16_t udp_max; /* largest UDP reply we send with EDNS (default 1232) */
-};
+#include "serve/serve.h"
 
 /* Who asks: feeds hashed selection and geo policies. */
 struct answer_trace;
@@ -26,17 +22,17 @@ struct query_client {
     const struct sockaddr_storage *addr; /* may be NULL */
     uint64_t *rng;                       /* per-thread random state, non-zero */
     struct answer_trace *trace;          /* explain only; NULL on the DNS path */
+    struct serve_reader *reader;         /* counts policy answers; NULL = not counted */
     uint16_t qtype;                      /* out: the question's type (0 if none) */
     uint8_t rcode;                       /* out: the reply's rcode (low 4 bits + ext) */
 };
 
 /*
- * Answers the query in[0..inlen) into out (which must hold 65535 octets for
- * TCP, udp_max for UDP). Returns the reply length, or 0 when the packet gets
- * no reply (too short, or a response).
+ * Answers the query in[0..inlen) into out from the served set s (which must
+ * hold 65535 octets for TCP, s->limits.edns_udp_max for UDP). Returns the reply length, or 0 when
+ * the packet gets no reply (too short, or a response).
  */
-size_t query_answer(const struct snapshot *s, const struct query_limits *lim,
-                    struct query_client *client, const uint8_t *in, size_t inlen, uint8_t *out,
-                    bool tcp);
+size_t query_answer(const struct serve_set *s, struct query_client *client, const uint8_t *in,
+                    size_t inlen, uint8_t *out, bool tcp);
 
 #endif

@@ -3,18 +3,17 @@
  */
 #include "daemon/config.h"
 
-#include <arpa/inet.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/jsoncfg.h"
 #include "dns/name.h"
 #include "policy/policy.h"
@@ -26,47 +25,6 @@ struct cfg_ctx {
 };
 
 #define cfg_err(x, path, ...) jsoncfg_err(&(x)->j, path, __VA_ARGS__)
-
-int config_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[128];
-    const char *port;
-    memset(ss, 0, sizeof(*ss));
-    if (s[0] == '[') {
-        const char *e = strchr(s, ']');
-        if (!e || e[1] != ':' || (size_t)(e - s - 1) >= sizeof(host))
-            return -1;
-        memcpy(host, s + 1, (size_t)(e - s - 1));
-        host[e - s - 1] = '\0';
-        port = e + 2;
-    } else {
-        const char *e = strrchr(s, ':');
-        if (!e || (size_t)(e - s) >= sizeof(host) || strchr(s, ':') != e)
-            return -1;
-        memcpy(host, s, (size_t)(e - s));
-        host[e - s] = '\0';
-        port = e + 1;
-    }
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || p < 1 || p > 65535)
-        return -1;
-    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)p);
-        *len = sizeof(*a4);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)p);
-        *len = sizeof(*a6);
-        return 0;
-    }
-    return -1;
-}
 
 static void cfg_listen(struct cfg_ctx *x, json_t *v)
 {
@@ -86,7 +44,7 @@ static void cfg_listen(struct cfg_ctx *x, json_t *v)
             cfg_err(x, path, "must be a string like \"127.0.0.1:5353\" or \"[::1]:5353\"");
             continue;
         }
-        if (config_parse_addr(json_string_value(e), &l->addr, &l->addr_len) != 0) {
+        if (addr_parse(json_string_value(e), ADDR_PORT_REQUIRED, &l->addr, &l->addr_len) != 0) {
             cfg_err(x, path, "bad address \"%s\" (want IPv4:port or [IPv6]:port)",
                     json_string_value(e));
             continue;
@@ -162,102 +120,6 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
         jsoncfg_ms(&x->j, v, "message_timeout", "$.tcp.message_timeout", 0.1, 3600, 5);
 }
 
-/* Reads a token file: its first line, trimmed; must not be empty. */
-static char *cfg_token(struct cfg_ctx *x, json_t *a, const char *key)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "$.admin.%s", key);
-    const char *f = jsoncfg_str(&x->j, a, key, path);
-    if (!f)
-        return NULL;
-    char *full = jsoncfg_path(&x->j, f);
-    FILE *fp = fopen(full, "r");
-    if (!fp) {
-        cfg_err(x, path, "cannot read token file %s", full);
-        free(full);
-        return NULL;
-    }
-    free(full);
-    buf[0] = '\0';
-    if (!fgets(buf, sizeof(buf), fp))
-        buf[0] = '\0';
-    fclose(fp);
-    size_t n = strlen(buf);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-        buf[--n] = '\0';
-    if (n < 16) {
-        cfg_err(x, path, "the token must be at least 16 characters");
-        return NULL;
-    }
-    return jsoncfg_strdup(buf);
-}
-
-static bool cfg_is_loopback(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-    return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
-static void cfg_admin_listen(struct cfg_ctx *x, json_t *l, bool have_tokens)
-{
-    struct config_admin *a = &x->c->admin;
-    json_t *arr = json_is_string(l) ? json_pack("[O]", l) : json_incref(l);
-    if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        cfg_err(x, "$.admin.listen", "must be \"IP:PORT\", \"unix:/path\" or an array of them");
-        json_decref(arr);
-        return;
-    }
-    a->listen = calloc(json_array_size(arr), sizeof(*a->listen));
-    size_t i;
-    json_t *e;
-    json_array_foreach(arr, i, e)
-    {
-        char path[64];
-        struct sockaddr_storage ss;
-        socklen_t len;
-        snprintf(path, sizeof(path), "$.admin.listen[%zu]", i);
-        const char *v = json_string_value(e);
-        if (!v || (strncmp(v, "unix:/", 6) != 0 && config_parse_addr(v, &ss, &len) != 0)) {
-            cfg_err(x, path, "must be \"IP:PORT\" or \"unix:/absolute/path\"");
-            continue;
-        }
-        if (strncmp(v, "unix:", 5) != 0 && !cfg_is_loopback(&ss) && !have_tokens)
-            cfg_err(x, path,
-                    "a TCP listener outside loopback needs read_token_file and "
-                    "operate_token_file");
-        a->listen[a->n_listen++] = jsoncfg_strdup(v);
-    }
-    json_decref(arr);
-}
-
-static void cfg_admin(struct cfg_ctx *x, json_t *v)
-{
-    static const char *const keys[] = {"listen",    "read_token_file", "operate_token_file",
-                                       "audit_log", "max_connections", "timeout",
-                                       NULL};
-    struct config_admin *a = &x->c->admin;
-    if (!v)
-        return;
-    if (!json_is_object(v)) {
-        cfg_err(x, "$.admin", "must be an object");
-        return;
-    }
-    jsoncfg_check_keys(&x->j, v, "$.admin", keys);
-    a->enabled = true;
-    a->read_token = cfg_token(x, v, "read_token_file");
-    a->operate_token = cfg_token(x, v, "operate_token_file");
-    json_t *l = json_object_get(v, "listen");
-    json_t *def = json_string("127.0.0.1:8053");
-    cfg_admin_listen(x, l ? l : def, a->read_token && a->operate_token);
-    json_decref(def);
-    const char *audit = jsoncfg_str(&x->j, v, "audit_log", "$.admin.audit_log");
-    a->audit_log = audit ? jsoncfg_path(&x->j, audit) : NULL;
-    a->max_connections =
-        (unsigned)jsoncfg_int(&x->j, v, "max_connections", "$.admin.max_connections", 1, 10000, 64);
-    a->timeout_ms = jsoncfg_ms(&x->j, v, "timeout", "$.admin.timeout", 0.1, 600, 5);
-}
-
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
     static const char *const keys[] = {
@@ -287,7 +149,8 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     x->c->edns_udp_max =
         (uint16_t)jsoncfg_int(&x->j, root, "edns_udp_max", "$.edns_udp_max", 512, 4096, 1232);
     cfg_tcp(x, json_object_get(root, "tcp"));
-    cfg_admin(x, json_object_get(root, "admin"));
+    admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
+    health_params_parse(&x->j, root, &x->c->health);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
     if (!origins)
         abort();
@@ -338,12 +201,8 @@ void config_free(struct config *c)
     }
     free(c->listen);
     free(c->zones);
-    for (size_t i = 0; i < c->admin.n_listen; i++)
-        free(c->admin.listen[i]);
-    free(c->admin.listen);
-    free(c->admin.read_token);
-    free(c->admin.operate_token);
-    free(c->admin.audit_log);
+    admin_params_free(&c->admin);
+    health_params_free(&c->health);
     gslb_unref(c->gslb);
     free(c->path);
     free(c->dir);

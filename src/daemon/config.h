@@ -16,7 +16,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "admin/admin_config.h"
 #include "common/errlist.h"
+#include "health/health_params.h"
 
 struct gslb;
 
@@ -37,17 +39,6 @@ struct config_tcp {
     unsigned message_timeout_ms;
 };
 
-struct config_admin {
-    bool enabled;  /* the "admin" section is present */
-    char **listen; /* "IP:PORT" or "unix:/path" */
-    size_t n_listen;
-    char *read_token; /* file contents, trimmed; NULL = none */
-    char *operate_token;
-    char *audit_log; /* resolved path; NULL = no audit log */
-    unsigned max_connections;
-    unsigned timeout_ms; /* header and body timeout */
-};
-
 struct config {
     char *path;
     char *dir;
@@ -58,15 +49,13 @@ struct config {
     size_t n_zones;
     uint16_t edns_udp_max;
     struct config_tcp tcp;
-    struct config_admin admin;
-    struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
+    struct admin_params admin;
+    struct health_params health; /* state_file, state_max_age */
+    struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */
 };
 
 /* NULL when the file has errors (all of them in errs). */
 struct config *config_load(const char *path, struct errlist *errs);
 void config_free(struct config *c);
-
-/* Parses "1.2.3.4:53", "[::1]:53" (port required). */
-int config_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

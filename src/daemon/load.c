@@ -1,5 +1,5 @@
 /*
- * load.c -- builds a snapshot from a config.
+ * load.c -- builds a served set from a config.
  */
 #include "daemon/load.h"
 
@@ -87,20 +87,13 @@ static void load_attach(struct snapshot *s, const struct policy_binding *b,
     ((struct zone_node *)node)->policy = b;
 }
 
-static void load_gslb_free(struct gslb *g)
-{
-    gslb_unref(g);
-}
-
-struct snapshot *load_snapshot(struct config *cfg, uint64_t generation, struct health_core *core,
-                               struct errlist *errs)
+struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
+                           struct errlist *errs)
 {
     size_t before = errs->count;
-    struct snapshot *s = snapshot_new(generation);
+    struct snapshot *s = snapshot_new();
     struct gslb *g = cfg->gslb;
     cfg->gslb = NULL;
-    s->gslb = g;
-    s->gslb_free = load_gslb_free;
     struct dns_name *extra = calloc(g && g->n_records ? g->n_records : 1, sizeof(*extra));
     if (!extra)
         abort();
@@ -121,11 +114,16 @@ struct snapshot *load_snapshot(struct config *cfg, uint64_t generation, struct h
     }
     if (errs->count != before) {
         snapshot_free(s);
+        gslb_unref(g);
         return NULL;
     }
     if (g && core)
         gslb_map_health(g, core);
-    return s;
+    struct serve_limits lim = {.edns_udp_max = cfg->edns_udp_max,
+                               .tcp_max_connections = cfg->tcp.max_connections,
+                               .tcp_idle_ms = cfg->tcp.idle_timeout_ms,
+                               .tcp_message_ms = cfg->tcp.message_timeout_ms};
+    return serve_set_new(s, g, generation, &lim);
 }
 
 /* Fills t for endpoint e probed with spec. */

@@ -1,9 +1,10 @@
 /*
- * load.h -- builds a snapshot (every zone and the policy set of a config)
- * beside the live one.
+ * load.h -- builds a served set (every zone, the policy set and the limits
+ * of a config) beside the live one.
  *
- * Ownership: the returned snapshot belongs to the caller; it takes over
- * cfg->gslb (cfg->gslb is NULL afterwards, on success and on failure).
+ * Ownership: the returned set belongs to the caller (serve_publish or
+ * serve_set_free); it takes over cfg->gslb (cfg->gslb is NULL afterwards,
+ * on success and on failure).
  */
 #ifndef GTM_DAEMON_LOAD_H
 #define GTM_DAEMON_LOAD_H
@@ -14,12 +15,12 @@
 #include "daemon/config.h"
 #include "health/health.h"
 #include "health/scheduler.h"
-#include "zone/snapshot.h"
+#include "serve/serve_set.h"
 
 /* NULL when anything fails; every error is in errs. When core is not NULL,
  * endpoints of checked pools are mapped to their health slots. */
-struct snapshot *load_snapshot(struct config *cfg, uint64_t generation, struct health_core *core,
-                               struct errlist *errs);
+struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
+                           struct errlist *errs);
 
 /* The probe targets of every checked endpoint of g (one per slot), for the
  * prober thread; *max_timeout_ms gets the longest time a first probe may

@@ -18,13 +18,15 @@
 #include "health/persist.h"
 #include "health/scheduler.h"
 #include "health/service.h"
+#include "net/net.h"
 #include "policy/policy.h"
-#include "net/worker.h"
+#include "serve/serve.h"
 
 struct server {
     char *config_path;
     struct config *cfg;
-    struct serve_ctx serve;
+    struct serve serve; /* the served set, its readers and counters */
+    struct net net;     /* DNS worker threads */
     struct event_base *base;
     uint64_t generation;
     struct health_core health;
@@ -41,15 +43,15 @@ static void server_release_gslb(void *g)
     gslb_unref(g);
 }
 
-/* Hands the endpoints of snap's policy set to the prober thread. */
-static uint32_t server_plan_probes(struct server *srv, struct snapshot *snap)
+/* Hands the endpoints of set's policy set to the prober thread. */
+static uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
 {
     size_t n;
     uint32_t max_timeout;
-    struct sched_target *t = load_probe_targets(snap->gslb, &n, &max_timeout);
-    if (snap->gslb)
-        gslb_ref(snap->gslb);
-    scheduler_set_plan(srv->sched, t, n, snap->gslb, server_release_gslb);
+    struct sched_target *t = load_probe_targets(set->gslb, &n, &max_timeout);
+    if (set->gslb)
+        gslb_ref(set->gslb);
+    scheduler_set_plan(srv->sched, t, n, set->gslb, server_release_gslb);
     return max_timeout;
 }
 
@@ -76,17 +78,6 @@ static bool server_same_listen(const struct config *a, const struct config *b)
     return true;
 }
 
-static bool server_same_admin(const struct config_admin *a, const struct config_admin *b)
-{
-    if (a->enabled != b->enabled || a->n_listen != b->n_listen ||
-        a->max_connections != b->max_connections || a->timeout_ms != b->timeout_ms)
-        return false;
-    for (size_t i = 0; i < a->n_listen; i++)
-        if (strcmp(a->listen[i], b->listen[i]) != 0)
-            return false;
-    return true;
-}
-
 /* Keeps in the new config what is still bound from the old one (listen
  * addresses, workers, the admin section), so later reloads compare with
  * what really runs. */
@@ -103,7 +94,7 @@ static void server_keep_bound(struct config *next, struct config *old, bool same
         next->workers = old->workers;
     }
     if (!same_admin) {
-        struct config_admin a = next->admin;
+        struct admin_params a = next->admin;
         next->admin = old->admin;
         old->admin = a;
     }
@@ -153,9 +144,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     struct config *cfg = config_load(srv->config_path, &errs);
-    struct snapshot *snap =
-        cfg ? load_snapshot(cfg, srv->generation + 1, &srv->health, &errs) : NULL;
-    if (!snap) {
+    struct serve_set *set = cfg ? load_set(cfg, srv->generation + 1, &srv->health, &errs) : NULL;
+    if (!set) {
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",
                   (unsigned long long)srv->generation, errs.count);
@@ -175,16 +165,18 @@ static json_t *server_reload(struct server *srv, bool *ok)
     bool same_listen = server_same_listen(cfg, srv->cfg);
     if (!same_listen)
         log_warn("event=reload note=\"listen addresses and workers change only on restart\"");
-    struct snapshot *old = serve_swap(&srv->serve, snap, cfg);
-    json_t *zones = server_zone_changes(old, snap);
-    snapshot_free(old);
-    health_service_set_state_file(srv->health_svc, snap->gslb ? snap->gslb->state_file : NULL);
-    server_plan_probes(srv, snap);
+    /* set stays valid here after the swap: only a later publication frees
+     * it, and publications are serialised by reload_lock. */
+    struct serve_set *old = serve_publish(&srv->serve, set);
+    json_t *zones = server_zone_changes(old->zones, set->zones);
+    serve_set_free(old);
+    health_service_set_state_file(srv->health_svc, cfg->health.state_file);
+    server_plan_probes(srv, set);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
      * against the new listen list, so applying new tokens to sockets bound
      * from another list could open a public listener without a token. */
-    bool same_admin = server_same_admin(&cfg->admin, &srv->cfg->admin);
+    bool same_admin = admin_params_same_listeners(&cfg->admin, &srv->cfg->admin);
     if (srv->admin && same_admin)
         admin_update(srv->admin, &cfg->admin);
     else if (!same_admin)
@@ -196,11 +188,12 @@ static json_t *server_reload(struct server *srv, bool *ok)
     srv->generation++;
     double ms = server_elapsed_ms(&t0);
     log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
-             (unsigned long long)srv->generation, snap->n_zones, snap->n_records, ms);
-    json_t *res = json_pack("{s:s, s:I, s:o, s:I, s:f, s:b, s:b}", "result", "ok", "generation",
-                            (json_int_t)srv->generation, "zones", zones, "records",
-                            (json_int_t)snap->n_records, "ms", ms, "restart_needed_for_listen",
-                            !same_listen, "restart_needed_for_admin", !same_admin);
+             (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms);
+    json_t *res =
+        json_pack("{s:s, s:I, s:o, s:I, s:f, s:b, s:b}", "result", "ok", "generation",
+                  (json_int_t)srv->generation, "zones", zones, "records",
+                  (json_int_t)set->zones->n_records, "ms", ms, "restart_needed_for_listen",
+                  !same_listen, "restart_needed_for_admin", !same_admin);
     atomic_fetch_add(&srv->reloads_ok, 1);
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
@@ -231,15 +224,16 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
  * not: nothing is answered before that, so a restart never sends traffic
  * to a region that is down. The file is read before the health service
  * starts, so that no write can interleave with the restore. */
-static void server_first_round(struct server *srv, struct snapshot *snap)
+static void server_first_round(struct server *srv, const struct serve_set *set)
 {
     size_t restored = 0;
-    if (snap->gslb && snap->gslb->state_file)
-        restored = persist_load(&srv->health, snap->gslb->state_file, snap->gslb->state_max_age);
+    const struct health_params *hp = &srv->cfg->health;
+    if (hp->state_file)
+        restored = persist_load(&srv->health, hp->state_file, hp->state_max_age);
     srv->health_svc = health_service_start(&srv->health);
-    health_service_set_state_file(srv->health_svc, snap->gslb ? snap->gslb->state_file : NULL);
+    health_service_set_state_file(srv->health_svc, hp->state_file);
     srv->sched = scheduler_start(&srv->health);
-    uint32_t max_timeout = server_plan_probes(srv, snap);
+    uint32_t max_timeout = server_plan_probes(srv, set);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* Plus time for c-ares to resolve check host names (2 s, 2 tries). */
@@ -247,6 +241,27 @@ static void server_first_round(struct server *srv, struct snapshot *snap)
     bool done = scheduler_wait_initial(srv->sched, wait < 30 ? wait : 30);
     log_info("event=first_round restored=%zu complete=%s ms=%.1f", restored, done ? "yes" : "no",
              server_elapsed_ms(&t0));
+}
+
+/* Publishes the first served set and starts the DNS workers on the
+ * configured listen addresses. Takes set (freed by serve_destroy). */
+static int server_start_net(struct server *srv, struct serve_set *set, char *err, size_t errlen)
+{
+    const struct config *c = srv->cfg;
+    struct net_listen *l = calloc(c->n_listen ? c->n_listen : 1, sizeof(*l));
+    if (!l)
+        abort();
+    for (size_t i = 0; i < c->n_listen; i++)
+        l[i] = (struct net_listen){.addr = c->listen[i].addr,
+                                   .addr_len = c->listen[i].addr_len,
+                                   .text = c->listen[i].text};
+    struct net_params np = {.listen = l, .n_listen = c->n_listen, .workers = c->workers};
+    /* One reader per worker thread, one for the admin thread. */
+    serve_init(&srv->serve, net_reader_count(&np) + 1);
+    serve_publish(&srv->serve, set); /* the first: nothing to hand back */
+    int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
+    free(l);
+    return rc;
 }
 
 static int server_start(struct server *srv)
@@ -258,8 +273,8 @@ static int server_start(struct server *srv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     srv->cfg = config_load(srv->config_path, &errs);
-    struct snapshot *snap = srv->cfg ? load_snapshot(srv->cfg, 1, &srv->health, &errs) : NULL;
-    if (!snap) {
+    struct serve_set *set = srv->cfg ? load_set(srv->cfg, 1, &srv->health, &errs) : NULL;
+    if (!set) {
         server_log_errors(&errs, "");
         errlist_free(&errs);
         return -1;
@@ -267,8 +282,9 @@ static int server_start(struct server *srv)
     errlist_free(&errs);
     srv->generation = 1;
     double ms = server_elapsed_ms(&t0);
-    server_first_round(srv, snap);
-    if (serve_start(&srv->serve, srv->cfg, snap, err, sizeof(err)) != 0) {
+    server_first_round(srv, set);
+    size_t n_zones = set->zones->n_zones, n_records = set->zones->n_records;
+    if (server_start_net(srv, set, err, sizeof(err)) != 0) {
         log_error("%s", err);
         return -1;
     }
@@ -281,6 +297,7 @@ static int server_start(struct server *srv)
                                 .reload = server_reload_cb,
                                 .reload_arg = srv,
                                 .started = srv->started,
+                                .workers = srv->cfg->workers,
                                 .reloads_ok = &srv->reloads_ok,
                                 .reloads_failed = &srv->reloads_failed};
         srv->admin = admin_start(&env, &srv->cfg->admin, err, sizeof(err));
@@ -290,20 +307,21 @@ static int server_start(struct server *srv)
         }
     }
     log_info("event=start workers=%u zones=%zu records=%zu load_ms=%.1f", srv->cfg->workers,
-             snap->n_zones, snap->n_records, ms);
+             n_zones, n_records, ms);
     return 0;
 }
 
-/* Stops the threads in dependency order (admin reads the snapshot, DNS
+/* Stops the threads in dependency order (admin reads the served set, DNS
  * workers and prober read health, admin and prober tell the health
  * service of changes; it writes the state file a last time) and frees
  * everything. */
 static void server_shutdown(struct server *srv)
 {
     admin_stop(srv->admin);
-    serve_stop(&srv->serve);
+    net_stop(&srv->net);
     scheduler_stop(srv->sched);
     health_service_stop(srv->health_svc);
+    serve_destroy(&srv->serve); /* no reader runs any more */
     config_free(srv->cfg);
     health_core_free(&srv->health);
     pthread_mutex_destroy(&srv->reload_lock);
@@ -343,13 +361,14 @@ int server_check(const char *config_path)
     struct errlist errs;
     errlist_init(&errs);
     struct config *cfg = config_load(config_path, &errs);
-    struct snapshot *snap = cfg ? load_snapshot(cfg, 1, NULL, &errs) : NULL;
+    struct serve_set *set = cfg ? load_set(cfg, 1, NULL, &errs) : NULL;
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
-    int rc = snap ? 0 : 1;
-    if (snap)
-        printf("%s: ok (%zu zones, %zu records)\n", config_path, snap->n_zones, snap->n_records);
-    snapshot_free(snap);
+    int rc = set ? 0 : 1;
+    if (set)
+        printf("%s: ok (%zu zones, %zu records)\n", config_path, set->zones->n_zones,
+               set->zones->n_records);
+    serve_set_free(set);
     config_free(cfg);
     errlist_free(&errs);
     return rc;

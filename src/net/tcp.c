@@ -146,20 +146,20 @@ static bool tcp_process(struct tcp_conn *c)
 {
     struct worker *w = c->pool->w;
     size_t off = 0;
-    const struct snapshot *s = worker_snapshot_enter(w);
+    const struct serve_set *s = serve_enter(w->reader);
     while (c->in_len - off >= 2) {
         size_t mlen = dns_get16(c->in + off);
         if (mlen < DNS_HEADER_SIZE) {
-            worker_snapshot_leave(w);
+            serve_leave(w->reader);
             tcp_conn_close(c); /* no DNS message is this short: framing is lost */
             return false;
         }
         if (c->in_len - off - 2 < mlen)
             break;
         size_t rlen = worker_answer(w, s, &c->peer, c->in + off + 2, mlen, c->pool->reply, true);
-        atomic_fetch_add_explicit(&w->queries_tcp, 1, memory_order_relaxed);
+        serve_count_messages(w->reader, 1, 1);
         if (rlen && !tcp_queue_reply(c, c->pool->reply, rlen)) {
-            worker_snapshot_leave(w);
+            serve_leave(w->reader);
             tcp_conn_close(c);
             return false;
         }
@@ -170,7 +170,7 @@ static bool tcp_process(struct tcp_conn *c)
         tcp_list_remove(c->pool, c);
         tcp_list_append(c->pool, c);
     }
-    worker_snapshot_leave(w);
+    serve_leave(w->reader);
     if (off) {
         memmove(c->in, c->in + off, c->in_len - off);
         c->in_len -= off;
@@ -283,9 +283,9 @@ void tcp_on_accept(int fd, short what, void *arg)
         int cfd = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0)
             return;
-        struct serve_ctx *ctx = w->ctx;
-        unsigned total = atomic_load_explicit(&ctx->tcp_max_connections, memory_order_relaxed);
-        unsigned max = (total + ctx->n_tcp_workers - 1) / ctx->n_tcp_workers;
+        unsigned total = serve_enter(w->reader)->limits.tcp_max_connections;
+        serve_leave(w->reader);
+        unsigned max = (total + w->net->n_tcp_workers - 1) / w->net->n_tcp_workers;
         while (p->n >= (max ? max : 1) && p->head)
             tcp_evict_one(p);
         tcp_accept_one(p, cfd, &peer);
@@ -296,9 +296,10 @@ void tcp_on_accept(int fd, short what, void *arg)
 static void tcp_on_sweep(int fd, short what, void *arg)
 {
     struct tcp_pool *p = arg;
-    struct serve_ctx *ctx = p->w->ctx;
-    uint64_t idle_ms = atomic_load_explicit(&ctx->tcp_idle_ms, memory_order_relaxed);
-    uint64_t msg_ms = atomic_load_explicit(&ctx->tcp_message_ms, memory_order_relaxed);
+    const struct serve_set *s = serve_enter(p->w->reader);
+    uint64_t idle_ms = s->limits.tcp_idle_ms;
+    uint64_t msg_ms = s->limits.tcp_message_ms;
+    serve_leave(p->w->reader);
     uint64_t now = tcp_now_ms();
     struct tcp_conn *c = p->head;
     (void)fd;

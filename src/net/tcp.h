@@ -16,7 +16,7 @@
 struct worker;
 struct tcp_pool;
 
-/* Limits are read from the worker's serve_ctx on every accept and sweep,
+/* Limits are read from the current served set on every accept and sweep,
  * so a reload changes them for existing workers. */
 struct tcp_pool *tcp_pool_new(struct worker *w);
 void tcp_pool_free(struct tcp_pool *p);

@@ -67,7 +67,7 @@ static void udp_send_all(int fd, struct udp_batch *b, unsigned n)
 static void udp_answer_batch(struct worker *w, int fd, int n)
 {
     struct udp_batch *b = w->udp;
-    const struct snapshot *s = worker_snapshot_enter(w);
+    const struct serve_set *s = serve_enter(w->reader);
     unsigned out = 0;
     for (int i = 0; i < n; i++) {
         if (b->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
@@ -85,8 +85,8 @@ static void udp_answer_batch(struct worker *w, int fd, int n)
         b->out_msgs[out].msg_hdr.msg_namelen = b->in_msgs[i].msg_hdr.msg_namelen;
         out++;
     }
-    worker_snapshot_leave(w);
-    atomic_fetch_add_explicit(&w->queries_udp, (unsigned long long)n, memory_order_relaxed);
+    serve_leave(w->reader);
+    serve_count_messages(w->reader, 0, (uint64_t)n);
     if (out)
         udp_send_all(fd, b, out);
 }
@@ -94,7 +94,7 @@ static void udp_answer_batch(struct worker *w, int fd, int n)
 void udp_serve(struct worker *w)
 {
     struct udp_batch *b = w->udp;
-    while (!atomic_load_explicit(&w->ctx->stopping, memory_order_relaxed)) {
+    while (!atomic_load_explicit(&w->net->stopping, memory_order_relaxed)) {
         for (int i = 0; i < UDP_BATCH; i++) {
             b->in_msgs[i].msg_hdr.msg_namelen = sizeof(b->addrs[i]);
             b->in_msgs[i].msg_hdr.msg_flags = 0;

@@ -18,7 +18,7 @@ struct udp_batch *udp_batch_new(void);
 void udp_batch_free(struct udp_batch *b);
 
 /* The loop of a UDP thread: blocking recvmmsg on w->udp_fd (which has a
- * receive timeout, so serve_ctx.stopping is seen within it), answer the
+ * receive timeout, so net.stopping is seen within it), answer the
  * batch, sendmmsg the replies. Returns when the server stops. */
 void udp_serve(struct worker *w);
 

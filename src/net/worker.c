@@ -1,5 +1,5 @@
 /*
- * worker.c -- DNS worker threads and the snapshot swap.
+ * worker.c -- DNS worker threads: start, answer, stop.
  */
 #include "net/worker.h"
 
@@ -33,6 +33,8 @@ const char *worker_qtype_label(unsigned bucket)
 {
     return bucket < WORKER_QTYPES - 1 ? dns_type_name(worker_qtypes[bucket]) : "other";
 }
+_Static_assert(WORKER_RCODES == SERVE_RCODES && WORKER_QTYPES == SERVE_QTYPES,
+               "the worker's buckets are the serve counters' buckets");
 
 static unsigned worker_qtype_index(uint16_t t)
 {
@@ -42,18 +44,15 @@ static unsigned worker_qtype_index(uint16_t t)
     return WORKER_QTYPES - 1;
 }
 
-size_t worker_answer(struct worker *w, const struct snapshot *s,
+size_t worker_answer(struct worker *w, const struct serve_set *s,
                      const struct sockaddr_storage *client, const uint8_t *in, size_t len,
                      uint8_t *out, bool tcp)
 {
-    struct query_limits lim = {.udp_max =
-                                   atomic_load_explicit(&w->ctx->udp_max, memory_order_relaxed)};
-    struct query_client qc = {.addr = client, .rng = &w->rng};
-    size_t n = query_answer(s, &lim, &qc, in, len, out, tcp);
+    struct query_client qc = {.addr = client, .rng = &w->rng, .reader = w->reader};
+    size_t n = query_answer(s, &qc, in, len, out, tcp);
     if (n) {
         unsigned rc = qc.rcode < WORKER_RCODES - 1 ? qc.rcode : WORKER_RCODES - 1;
-        atomic_fetch_add_explicit(&w->counts[tcp][rc][worker_qtype_index(qc.qtype)], 1,
-                                  memory_order_relaxed);
+        serve_count_query(w->reader, tcp, rc, worker_qtype_index(qc.qtype));
     }
     return n;
 }
@@ -66,14 +65,14 @@ static void *worker_main(void *arg)
 }
 
 /* Binds this worker's TCP socket for every listen address. */
-static int worker_bind_tcp(struct worker *w, const struct config *cfg, char *err, size_t errlen)
+static int worker_bind_tcp(struct worker *w, const struct net_params *p, char *err, size_t errlen)
 {
-    w->fds = calloc(cfg->n_listen, sizeof(*w->fds));
-    w->evs = calloc(cfg->n_listen, sizeof(*w->evs));
+    w->fds = calloc(p->n_listen, sizeof(*w->fds));
+    w->evs = calloc(p->n_listen, sizeof(*w->evs));
     if (!w->fds || !w->evs)
         abort();
-    for (size_t i = 0; i < cfg->n_listen; i++) {
-        const struct config_listen *l = &cfg->listen[i];
+    for (size_t i = 0; i < p->n_listen; i++) {
+        const struct net_listen *l = &p->listen[i];
         int fd = sock_bind(&l->addr, l->addr_len, SOCK_STREAM);
         if (fd < 0) {
             snprintf(err, errlen, "cannot listen on %s/tcp: %s", l->text, strerror(errno));
@@ -92,8 +91,7 @@ static int worker_bind_tcp(struct worker *w, const struct config *cfg, char *err
 
 /* Binds a UDP thread's socket: blocking, with a receive timeout so the
  * thread notices a stop. */
-static int worker_bind_udp(struct worker *w, const struct config_listen *l, char *err,
-                           size_t errlen)
+static int worker_bind_udp(struct worker *w, const struct net_listen *l, char *err, size_t errlen)
 {
     int fd = sock_bind(&l->addr, l->addr_len, SOCK_DGRAM);
     struct timeval tv = {0, 200000};
@@ -115,95 +113,81 @@ static void *worker_udp_main(void *arg)
     return NULL;
 }
 
-/* Creates worker i: a TCP event loop, or a UDP thread. */
-static int worker_init(struct serve_ctx *ctx, unsigned i, const struct config *cfg, char *err,
+/* Creates worker i: a TCP event loop, or a UDP thread, with its reader. */
+static int worker_init(struct net *n, unsigned i, const struct net_params *p, char *err,
                        size_t errlen)
 {
-    struct worker *w = &ctx->workers[i];
-    w->ctx = ctx;
+    struct worker *w = &n->workers[i];
+    w->net = n;
     w->id = i;
     w->udp_fd = -1;
     w->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)time(NULL) << 16) ^ (i + 1);
-    if (i >= ctx->n_tcp_workers)
-        return worker_bind_udp(w, &cfg->listen[(i - ctx->n_tcp_workers) % cfg->n_listen], err,
-                               errlen);
+    w->reader = serve_reader_add(n->serve);
+    if (!w->reader) {
+        snprintf(err, errlen, "no serve reader left for worker %u", i);
+        return -1;
+    }
+    if (i >= n->n_tcp_workers)
+        return worker_bind_udp(w, &p->listen[(i - n->n_tcp_workers) % p->n_listen], err, errlen);
     w->base = event_base_new();
     if (!w->base) {
         snprintf(err, errlen, "cannot create an event base");
         return -1;
     }
     w->tcp = tcp_pool_new(w);
-    return worker_bind_tcp(w, cfg, err, errlen);
+    return worker_bind_tcp(w, p, err, errlen);
 }
 
-int serve_start(struct serve_ctx *ctx, const struct config *cfg, struct snapshot *initial,
-                char *err, size_t errlen)
+unsigned net_reader_count(const struct net_params *p)
+{
+    return p->workers * (unsigned)(1 + p->n_listen);
+}
+
+int net_start(struct net *n, const struct net_params *p, struct serve *sv, char *err, size_t errlen)
 {
     evthread_use_pthreads();
-    atomic_store(&ctx->current, initial); /* owned from here, even on failure */
-    for (size_t i = 0; i < cfg->n_listen; i++)
+    n->serve = sv;
+    serve_set_query_labels(sv, worker_rcode_label, worker_qtype_label);
+    for (size_t i = 0; i < p->n_listen; i++)
         for (int k = 0; k < 2; k++)
-            if (sock_check_free(&cfg->listen[i].addr, cfg->listen[i].addr_len,
+            if (sock_check_free(&p->listen[i].addr, p->listen[i].addr_len,
                                 k ? SOCK_STREAM : SOCK_DGRAM) != 0) {
-                snprintf(err, errlen, "cannot listen on %s/%s: %s", cfg->listen[i].text,
+                snprintf(err, errlen, "cannot listen on %s/%s: %s", p->listen[i].text,
                          k ? "tcp" : "udp", strerror(errno));
                 return -1;
             }
-    atomic_store(&ctx->current, initial);
-    atomic_store(&ctx->udp_max, cfg->edns_udp_max);
-    atomic_store(&ctx->tcp_max_connections, cfg->tcp.max_connections);
-    atomic_store(&ctx->tcp_idle_ms, cfg->tcp.idle_timeout_ms);
-    atomic_store(&ctx->tcp_message_ms, cfg->tcp.message_timeout_ms);
-    ctx->n_tcp_workers = cfg->workers;
-    ctx->n_workers = cfg->workers * (unsigned)(1 + cfg->n_listen);
-    atomic_store(&ctx->stopping, false);
-    ctx->workers = calloc(ctx->n_workers, sizeof(*ctx->workers));
-    if (!ctx->workers)
+    n->n_tcp_workers = p->workers;
+    n->n_workers = net_reader_count(p);
+    atomic_store(&n->stopping, false);
+    n->workers = calloc(n->n_workers, sizeof(*n->workers));
+    if (!n->workers)
         abort();
-    for (unsigned i = 0; i < ctx->n_workers; i++)
-        if (worker_init(ctx, i, cfg, err, errlen) != 0)
+    for (unsigned i = 0; i < n->n_workers; i++)
+        if (worker_init(n, i, p, err, errlen) != 0)
             return -1;
-    for (unsigned i = 0; i < ctx->n_workers; i++) {
-        bool udp = i >= ctx->n_tcp_workers;
-        if (pthread_create(&ctx->workers[i].thread, NULL, udp ? worker_udp_main : worker_main,
-                           &ctx->workers[i]) != 0) {
+    for (unsigned i = 0; i < n->n_workers; i++) {
+        bool udp = i >= n->n_tcp_workers;
+        if (pthread_create(&n->workers[i].thread, NULL, udp ? worker_udp_main : worker_main,
+                           &n->workers[i]) != 0) {
             snprintf(err, errlen, "cannot start worker thread %u", i);
             return -1;
         }
-        ctx->workers[i].started = true;
+        n->workers[i].started = true;
     }
     return 0;
 }
 
-struct snapshot *serve_swap(struct serve_ctx *ctx, struct snapshot *next, const struct config *cfg)
+void net_stop(struct net *n)
 {
-    const struct snapshot *old = atomic_exchange(&ctx->current, next);
-    atomic_store(&ctx->udp_max, cfg->edns_udp_max);
-    atomic_store(&ctx->tcp_max_connections, cfg->tcp.max_connections);
-    atomic_store(&ctx->tcp_idle_ms, cfg->tcp.idle_timeout_ms);
-    atomic_store(&ctx->tcp_message_ms, cfg->tcp.message_timeout_ms);
-    /* Grace period: wait until no worker still holds the old pointer. A
-     * worker holds it for one batch only, so this ends within microseconds. */
-    struct timespec ts = {0, 100000};
-    for (unsigned i = 0; i < ctx->n_workers; i++)
-        while (atomic_load(&ctx->workers[i].hazard) == old)
-            nanosleep(&ts, NULL);
-    while (atomic_load(&ctx->admin_hazard) == old)
-        nanosleep(&ts, NULL);
-    return (struct snapshot *)old;
-}
-
-void serve_stop(struct serve_ctx *ctx)
-{
-    atomic_store(&ctx->stopping, true); /* UDP threads see it within 200 ms */
-    for (unsigned i = 0; ctx->workers && i < ctx->n_workers; i++)
-        if (ctx->workers[i].started && ctx->workers[i].base)
-            event_base_loopexit(ctx->workers[i].base, NULL);
-    for (unsigned i = 0; ctx->workers && i < ctx->n_workers; i++)
-        if (ctx->workers[i].started)
-            pthread_join(ctx->workers[i].thread, NULL);
-    for (unsigned i = 0; ctx->workers && i < ctx->n_workers; i++) {
-        struct worker *w = &ctx->workers[i];
+    atomic_store(&n->stopping, true); /* UDP threads see it within 200 ms */
+    for (unsigned i = 0; n->workers && i < n->n_workers; i++)
+        if (n->workers[i].started && n->workers[i].base)
+            event_base_loopexit(n->workers[i].base, NULL);
+    for (unsigned i = 0; n->workers && i < n->n_workers; i++)
+        if (n->workers[i].started)
+            pthread_join(n->workers[i].thread, NULL);
+    for (unsigned i = 0; n->workers && i < n->n_workers; i++) {
+        struct worker *w = &n->workers[i];
         tcp_pool_free(w->tcp);
         udp_batch_free(w->udp);
         if (w->udp_fd >= 0)
@@ -218,8 +202,6 @@ void serve_stop(struct serve_ctx *ctx)
         if (w->base)
             event_base_free(w->base);
     }
-    free(ctx->workers);
-    ctx->workers = NULL;
-    snapshot_free((struct snapshot *)atomic_load(&ctx->current));
-    atomic_store(&ctx->current, NULL);
+    free(n->workers);
+    n->workers = NULL;
 }

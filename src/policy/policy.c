@@ -53,7 +53,6 @@ void gslb_free(struct gslb *g)
             policy_endpoint_free(&r->fallback[k]);
         free(r->fallback);
         free(r->regions);
-        free((void *)r->served);
         free(r->name_str);
         free(r->path);
     }
@@ -63,7 +62,6 @@ void gslb_free(struct gslb *g)
     free(g->pools);
     free(g->records);
     free(g->bindings);
-    free(g->state_file);
     free(g);
 }
 
@@ -217,12 +215,4 @@ void gslb_map_health(struct gslb *g, struct health_core *core)
             p->eps[k].slot = s;
         }
     }
-}
-
-void policy_count_answer(const struct policy_record *r, int region)
-{
-    /* served has n_regions + 1 entries; the last is "no region". Regions of
-     * a record are indexes into the gslb, bounded by the array size. */
-    size_t idx = region >= 0 ? (size_t)region : r->served_none;
-    atomic_fetch_add_explicit(&r->served[idx], 1, memory_order_relaxed);
 }

@@ -82,10 +82,6 @@ struct policy_record {
     struct policy_endpoint *fallback; /* static answers for DOWN_FALLBACK */
     size_t n_fallback;
     char *path; /* JSON path, for messages */
-    /* Answers given, by serving region; [served_none] counts answers with
-     * no serving region (fail open, fallback, empty). */
-    _Atomic unsigned long long *served;
-    size_t served_none;
 };
 
 /* What a zone node points at: the policy records of one name by type. */
@@ -112,8 +108,6 @@ struct gslb {
     size_t n_records;
     struct policy_binding *bindings; /* one per distinct record name */
     size_t n_bindings;
-    char *state_file;     /* resolved path or NULL */
-    double state_max_age; /* seconds a state file stays fresh */
 };
 
 /* A gslb is shared by the snapshot that serves it and the prober plan that
@@ -129,9 +123,6 @@ int gslb_pool_index(const struct gslb *g, const char *name);
  * is the first record of its name); reports two records for one type. */
 struct jsoncfg;
 void policy_bind_names(const struct jsoncfg *j, struct gslb *g);
-
-/* Counts one answer of r served by region (-1: no region served). */
-void policy_count_answer(const struct policy_record *r, int region);
 
 /* Points every region, az and endpoint at its health slot (created on
  * first use, state kept across reloads); endpoints of pools without a

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/config.h"
+#include "common/addr.h"
 #include "dns/dns.h"
 #include "dns/name.h"
 
@@ -175,9 +175,7 @@ static void pc_check_target(const struct jsoncfg *j, json_t *e, const char *path
     if (a && h)
         jsoncfg_err(j, sub, "give \"address\" or \"host\", not both");
     else if (a) {
-        char tmp[300];
-        snprintf(tmp, sizeof(tmp), strchr(a, ':') ? "[%s]:1" : "%s:1", a);
-        if (config_parse_addr(tmp, &ep->check_addr, &ep->check_len) != 0)
+        if (addr_parse(a, ADDR_PORT_NONE, &ep->check_addr, &ep->check_len) != 0)
             jsoncfg_err(j, sub, "address \"%s\" is not an IP address", a);
     } else if (h)
         ep->check_host = jsoncfg_strdup(h);
@@ -430,8 +428,6 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     }
     struct policy_record *rec = &g->records[g->n_records++];
     rec->path = jsoncfg_strdup(path);
-    rec->served = pc_calloc(g->n_regions + 1, sizeof(*rec->served));
-    rec->served_none = g->n_regions;
     rec->name_str = jsoncfg_strdup(name);
     memcpy(rec->name, n.wire, n.len);
     rec->name_len = n.len;
@@ -500,11 +496,6 @@ struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const ch
 {
     struct gslb *g = pc_calloc(1, sizeof(*g));
     atomic_init(&g->refs, 1);
-    const char *sf = jsoncfg_str(j, root, "state_file", "$.state_file");
-    if (sf)
-        g->state_file = jsoncfg_path(j, sf);
-    unsigned age = jsoncfg_ms(j, root, "state_max_age", "$.state_max_age", 0, 86400 * 30, 600);
-    g->state_max_age = age / 1000.0;
     pc_regions(j, json_object_get(root, "regions"), g);
     pc_checks(j, json_object_get(root, "checks"), g);
     pc_pools(j, json_object_get(root, "pools"), g);

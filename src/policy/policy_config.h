@@ -1,6 +1,6 @@
 /*
- * policy_config.h -- parses the "state_file", "regions", "checks", "pools"
- * and "records" sections of the config into a struct gslb.
+ * policy_config.h -- parses the "regions", "checks", "pools" and
+ * "records" sections of the config into a struct gslb.
  *
  * Ownership: the returned gslb belongs to the caller (gslb_free). Health
  * slots are not mapped here (see policy_bind in daemon/load.c).

@@ -6,12 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct snapshot *snapshot_new(uint64_t generation)
+struct snapshot *snapshot_new(void)
 {
     struct snapshot *s = calloc(1, sizeof(*s));
     if (!s)
         abort();
-    s->generation = generation;
     s->omask = 15;
     s->otable = calloc(s->omask + 1, sizeof(*s->otable));
     if (!s->otable)
@@ -71,8 +70,6 @@ void snapshot_free(struct snapshot *s)
         return;
     for (size_t i = 0; i < s->n_zones; i++)
         zone_free(s->zones[i]);
-    if (s->gslb && s->gslb_free)
-        s->gslb_free(s->gslb);
     free(s->zones);
     free((void *)s->otable);
     free(s);

@@ -1,9 +1,9 @@
 /*
  * snapshot.h -- the complete set of zones served at one moment.
  *
- * Workers read the current snapshot through an atomic pointer (see
- * net/worker.h for the grace period); a reload builds a new snapshot beside
- * the live one and swaps it in. A snapshot is immutable once published.
+ * A snapshot is the zone part of a served set (serve/serve_set.h, which
+ * adds the policy set, the generation and the limits); a reload builds a
+ * new one beside the live one. It is immutable once published.
  *
  * Ownership: a snapshot owns its zones; snapshot_free() releases them.
  */
@@ -16,21 +16,16 @@
 #include "dns/name.h"
 #include "zone/zone.h"
 
-struct gslb;
-
 struct snapshot {
-    struct gslb *gslb;                /* policy set; owned, may be NULL */
-    void (*gslb_free)(struct gslb *); /* how to release it (keeps zone/ free of policy/) */
     struct zone **zones;
     size_t n_zones;
     const struct zone **otable; /* origin -> zone, open addressing */
     uint32_t omask;
-    uint64_t generation;
     size_t n_records;
 };
 
 /* Creates an empty snapshot; zones are added with snapshot_add_zone. */
-struct snapshot *snapshot_new(uint64_t generation);
+struct snapshot *snapshot_new(void);
 /* Takes ownership of z. Returns false (and keeps nothing) when a zone with
  * the same origin is already present. */
 bool snapshot_add_zone(struct snapshot *s, struct zone *z);

@@ -1149,6 +1149,35 @@ def test_metrics_contract(make_gtmd):
     assert_error(a.get("/metrics", token=None), 401, "unauthorized")
 
 
+def test_policy_answer_counters_survive_reloads(make_gtmd):
+    # A record's policy answer counters go on across reloads that keep the
+    # record and the region (matched by name, so reordering regions keeps
+    # them); query counters too. Prometheus must never see them go down.
+    g, a = start(make_gtmd)
+
+    def fo_us():
+        return sample(metrics(a), "gtmd_policy_answers", "gtmd_policy_answers_total",
+                      record="fo.example.com.", region="us")
+
+    def udp_queries():
+        return sum(sample(metrics(a), "gtmd_queries", "gtmd_queries_total", transport="udp"))
+
+    for _ in range(3):
+        assert fo(g) == US_A
+    assert fo_us() == [3.0]
+    q0 = udp_queries()
+    assert a.post("/v1/reload").status == 200
+    assert fo_us() == [3.0]
+    cfg = json.loads(json.dumps(g.config))
+    cfg["regions"] = {k: cfg["regions"][k] for k in reversed(list(cfg["regions"]))}
+    g.write_config(cfg)
+    assert a.post("/v1/reload").status == 200
+    assert fo_us() == [3.0]
+    assert fo(g) == US_A
+    assert fo_us() == [4.0]
+    assert udp_queries() >= q0 + 1
+
+
 def test_metrics_probe_histograms_and_endpoint_up(make_gtmd, backends):  # noqa: F811
     us, eu = "127.0.0.63", "127.0.0.64"
     port = free_port_on([us, eu])

@@ -18,13 +18,14 @@
 #include "answer/lookup.h"
 #include "answer/query.h"
 #include "dns/msg_build.h"
+#include "serve/serve_set.h"
 #include "tap.h"
 #include "zonefile.h"
 
 #define PAD "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp" /* 60 */
 #define MAX_RRS 1024
 
-static struct snapshot *srv_snapshot(struct zonefile *zf, unsigned n)
+static struct serve_set *srv_snapshot(struct zonefile *zf, unsigned n)
 {
     FILE *fp = zonefile_open(zf);
     fprintf(fp, "$ORIGIN big.test.\n$TTL 300\n"
@@ -37,13 +38,14 @@ static struct snapshot *srv_snapshot(struct zonefile *zf, unsigned n)
     struct zone *z = zonefile_load(zf, fp, "big.test.");
     if (!z)
         exit(1);
-    struct snapshot *s = snapshot_new(1);
+    struct snapshot *s = snapshot_new();
     snapshot_add_zone(s, z);
-    return s;
+    struct serve_limits lim = {.edns_udp_max = 1232};
+    return serve_set_new(s, NULL, 1, &lim);
 }
 
 /* Asks _s._tcp.big.test./SRV over TCP; returns the reply length. */
-static size_t ask_srv(const struct snapshot *s, uint8_t *out)
+static size_t ask_srv(const struct serve_set *s, uint8_t *out)
 {
     struct dns_name qn;
     uint8_t q[512];
@@ -52,10 +54,9 @@ static size_t ask_srv(const struct snapshot *s, uint8_t *out)
     struct dns_msg_query mq = {
         .id = 99, .qname = &qn, .qtype = DNS_TYPE_SRV, .qclass = DNS_CLASS_IN, .opt = &opt};
     size_t qlen = dns_msg_build_query(&mq, q, sizeof(q));
-    struct query_limits lim = {.udp_max = 1232};
     uint64_t rng = 1;
     struct query_client qc = {.rng = &rng};
-    return query_answer(s, &lim, &qc, q, qlen, out, true);
+    return query_answer(s, &qc, q, qlen, out, true);
 }
 
 struct rr_view {
@@ -196,11 +197,11 @@ static size_t run(unsigned n, uint8_t *out, struct srv_check *c)
 {
     struct zonefile zf;
     zonefile_init(&zf);
-    struct snapshot *s = srv_snapshot(&zf, n);
+    struct serve_set *s = srv_snapshot(&zf, n);
     zonefile_done(&zf);
     size_t len = ask_srv(s, out);
     check_srv_reply(out, len, c);
-    snapshot_free(s);
+    serve_set_free(s);
     printf("# %u SRV records: %zu octets, %u answers, %u additional (%u second owners as "
            "pointers, %u written again), %u wrong\n",
            n, len, c->answers, c->additional, c->ptr_before, c->full_after, c->wrong);

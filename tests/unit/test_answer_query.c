@@ -15,14 +15,14 @@ static const char *srcdir(void)
     return s ? s : ".";
 }
 
-static struct snapshot *load(void)
+static struct serve_set *load(void)
 {
     struct errlist e;
     char p1[4096], p2[4096];
     errlist_init(&e);
     snprintf(p1, sizeof(p1), "%s/tests/data/example.com.zone", srcdir());
     snprintf(p2, sizeof(p2), "%s/tests/data/sub.example.com.zone", srcdir());
-    struct snapshot *s = snapshot_new(1);
+    struct snapshot *s = snapshot_new();
     struct zone *a = zone_load("example.com.", p1, p1, NULL, 0, &e);
     struct zone *b = zone_load("sub.example.com.", p2, p2, NULL, 0, &e);
     for (size_t i = 0; i < e.count; i++)
@@ -32,7 +32,8 @@ static struct snapshot *load(void)
     snapshot_add_zone(s, a);
     snapshot_add_zone(s, b);
     errlist_free(&e);
-    return s;
+    struct serve_limits lim = {.edns_udp_max = 1232};
+    return serve_set_new(s, NULL, 1, &lim);
 }
 
 struct ask_opts {
@@ -41,7 +42,7 @@ struct ask_opts {
     uint16_t qclass;
 };
 
-static ldns_pkt *ask_opts(const struct snapshot *s, const char *name, ldns_rr_type type,
+static ldns_pkt *ask_opts(const struct serve_set *s, const char *name, ldns_rr_type type,
                           struct ask_opts o)
 {
     ldns_pkt *q = ldns_pkt_query_new(ldns_dname_new_frm_str(name), type,
@@ -53,10 +54,9 @@ static ldns_pkt *ask_opts(const struct snapshot *s, const char *name, ldns_rr_ty
     size_t len = 0;
     ldns_pkt2wire(&wire, q, &len);
     ldns_pkt_free(q);
-    struct query_limits lim = {.udp_max = 1232};
     static uint64_t rng = 42;
     struct query_client qc = {.addr = NULL, .rng = &rng};
-    size_t n = query_answer(s, &lim, &qc, wire, len, out, o.tcp);
+    size_t n = query_answer(s, &qc, wire, len, out, o.tcp);
     free(wire);
     ldns_pkt *r = NULL;
     if (n == 0 || ldns_wire2pkt(&r, out, n) != LDNS_STATUS_OK)
@@ -64,7 +64,7 @@ static ldns_pkt *ask_opts(const struct snapshot *s, const char *name, ldns_rr_ty
     return r;
 }
 
-static ldns_pkt *ask(const struct snapshot *s, const char *name, ldns_rr_type type)
+static ldns_pkt *ask(const struct serve_set *s, const char *name, ldns_rr_type type)
 {
     struct ask_opts o = {false, false, 0};
     return ask_opts(s, name, type, o);
@@ -85,7 +85,7 @@ static ldns_rr_type rr_type(ldns_pkt *p, int sec, size_t i)
     return i < ldns_rr_list_rr_count(l) ? ldns_rr_get_type(ldns_rr_list_rr(l, i)) : 0;
 }
 
-static void test_basic(struct tap *t, const struct snapshot *s)
+static void test_basic(struct tap *t, const struct serve_set *s)
 {
     ldns_pkt *r = ask(s, "www.example.com.", LDNS_RR_TYPE_A);
     TAP_CHECK(t,
@@ -126,7 +126,7 @@ static void test_basic(struct tap *t, const struct snapshot *s)
     ldns_pkt_free(r);
 }
 
-static void test_cname(struct tap *t, const struct snapshot *s)
+static void test_cname(struct tap *t, const struct serve_set *s)
 {
     ldns_pkt *r = ask(s, "chain1.example.com.", LDNS_RR_TYPE_A);
     TAP_CHECK(t,
@@ -151,7 +151,7 @@ static void test_cname(struct tap *t, const struct snapshot *s)
     ldns_pkt_free(r);
 }
 
-static void test_wildcard(struct tap *t, const struct snapshot *s)
+static void test_wildcard(struct tap *t, const struct serve_set *s)
 {
     ldns_pkt *r = ask(s, "foo.wild.example.com.", LDNS_RR_TYPE_A);
     TAP_CHECK(t, r && count(r, 0) == 1 && ldns_pkt_aa(r), "wildcard synthesises A");
@@ -179,7 +179,7 @@ static void test_wildcard(struct tap *t, const struct snapshot *s)
     ldns_pkt_free(r);
 }
 
-static void test_delegation(struct tap *t, const struct snapshot *s)
+static void test_delegation(struct tap *t, const struct serve_set *s)
 {
     ldns_pkt *r = ask(s, "www.deleg.example.com.", LDNS_RR_TYPE_A);
     TAP_CHECK(t,
@@ -203,7 +203,7 @@ static void test_delegation(struct tap *t, const struct snapshot *s)
     ldns_pkt_free(r);
 }
 
-static void test_meta(struct tap *t, const struct snapshot *s)
+static void test_meta(struct tap *t, const struct serve_set *s)
 {
     ldns_pkt *r = ask(s, "example.com.", LDNS_RR_TYPE_ANY);
     TAP_CHECK(t, r && count(r, 0) == 2 && rr_type(r, 0, 0) == rr_type(r, 0, 1),
@@ -245,12 +245,12 @@ static void test_meta(struct tap *t, const struct snapshot *s)
 int main(void)
 {
     struct tap t = {0, 0};
-    struct snapshot *s = load();
+    struct serve_set *s = load();
     test_basic(&t, s);
     test_cname(&t, s);
     test_wildcard(&t, s);
     test_delegation(&t, s);
     test_meta(&t, s);
-    snapshot_free(s);
+    serve_set_free(s);
     return tap_done(&t);
 }

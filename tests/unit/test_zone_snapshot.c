@@ -14,6 +14,7 @@
 
 #include "answer/query.h"
 #include "dns/msg_build.h"
+#include "serve/serve_set.h"
 #include "tap.h"
 #include "zonefile.h"
 
@@ -123,7 +124,7 @@ static void make_names(void)
 static struct snapshot *test_growing(struct tap *t, struct zonefile *zf)
 {
     static const uint16_t types[] = {DNS_TYPE_A, DNS_TYPE_DS, DNS_TYPE_SOA};
-    struct snapshot *s = snapshot_new(1);
+    struct snapshot *s = snapshot_new();
     for (size_t n = 1; n <= N_ZONES; n++) {
         bool added = snapshot_add_zone(s, make_zone(zf, n - 1));
         unsigned bad = 0, checked = 0;
@@ -148,7 +149,7 @@ static struct snapshot *test_growing(struct tap *t, struct zonefile *zf)
     return s;
 }
 
-static ldns_pkt *ask(const struct snapshot *s, const char *name, uint16_t qtype)
+static ldns_pkt *ask(const struct serve_set *s, const char *name, uint16_t qtype)
 {
     struct dns_name qn;
     uint8_t q[512], out[65535];
@@ -156,10 +157,9 @@ static ldns_pkt *ask(const struct snapshot *s, const char *name, uint16_t qtype)
         return NULL;
     struct dns_msg_query mq = {.id = 1, .qname = &qn, .qtype = qtype, .qclass = DNS_CLASS_IN};
     size_t qlen = dns_msg_build_query(&mq, q, sizeof(q));
-    struct query_limits lim = {.udp_max = 1232};
     uint64_t rng = 1;
     struct query_client qc = {.rng = &rng};
-    size_t n = query_answer(s, &lim, &qc, q, qlen, out, false);
+    size_t n = query_answer(s, &qc, q, qlen, out, false);
     ldns_pkt *p = NULL;
     if (n == 0 || ldns_wire2pkt(&p, out, n) != LDNS_STATUS_OK)
         return NULL;
@@ -177,7 +177,7 @@ static void first_owner(ldns_rr_list *l, char *buf, size_t len)
     free(o);
 }
 
-static void test_answers(struct tap *t, const struct snapshot *s)
+static void test_answers(struct tap *t, const struct serve_set *s)
 {
     char own[300];
     ldns_pkt *r = ask(s, "www.s07.test.", DNS_TYPE_A);
@@ -239,7 +239,9 @@ int main(void)
     zonefile_init(&zf);
     struct snapshot *s = test_growing(&t, &zf);
     zonefile_done(&zf);
-    test_answers(&t, s);
-    snapshot_free(s);
+    struct serve_limits lim = {.edns_udp_max = 1232};
+    struct serve_set *set = serve_set_new(s, NULL, 1, &lim);
+    test_answers(&t, set);
+    serve_set_free(set);
     return tap_done(&t);
 }

@@ -1,0 +1,123 @@
+/*
+ * admin_config.c -- the "admin" section of the configuration.
+ */
+#include "admin/admin_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/addr.h"
+
+/* Reads a token file: its first line, trimmed; must not be empty. */
+static char *admin_params_token(const struct jsoncfg *j, json_t *a, const char *key)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "$.admin.%s", key);
+    const char *f = jsoncfg_str(j, a, key, path);
+    if (!f)
+        return NULL;
+    char *full = jsoncfg_path(j, f);
+    FILE *fp = fopen(full, "r");
+    if (!fp) {
+        jsoncfg_err(j, path, "cannot read token file %s", full);
+        free(full);
+        return NULL;
+    }
+    free(full);
+    buf[0] = '\0';
+    if (!fgets(buf, sizeof(buf), fp))
+        buf[0] = '\0';
+    fclose(fp);
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    if (n < 16) {
+        jsoncfg_err(j, path, "the token must be at least 16 characters");
+        return NULL;
+    }
+    return jsoncfg_strdup(buf);
+}
+
+static void admin_params_listen(const struct jsoncfg *j, json_t *l, bool have_tokens,
+                                struct admin_params *a)
+{
+    json_t *arr = json_is_string(l) ? json_pack("[O]", l) : json_incref(l);
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+        jsoncfg_err(j, "$.admin.listen", "must be \"IP:PORT\", \"unix:/path\" or an array of them");
+        json_decref(arr);
+        return;
+    }
+    a->listen = calloc(json_array_size(arr), sizeof(*a->listen));
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        char path[64];
+        struct sockaddr_storage ss;
+        socklen_t len;
+        snprintf(path, sizeof(path), "$.admin.listen[%zu]", i);
+        const char *v = json_string_value(e);
+        if (!v ||
+            (strncmp(v, "unix:/", 6) != 0 && addr_parse(v, ADDR_PORT_REQUIRED, &ss, &len) != 0)) {
+            jsoncfg_err(j, path, "must be \"IP:PORT\" or \"unix:/absolute/path\"");
+            continue;
+        }
+        if (strncmp(v, "unix:", 5) != 0 && !addr_is_loopback(&ss) && !have_tokens)
+            jsoncfg_err(j, path,
+                        "a TCP listener outside loopback needs read_token_file and "
+                        "operate_token_file");
+        a->listen[a->n_listen++] = jsoncfg_strdup(v);
+    }
+    json_decref(arr);
+}
+
+void admin_params_parse(const struct jsoncfg *j, json_t *v, struct admin_params *a)
+{
+    static const char *const keys[] = {"listen",    "read_token_file", "operate_token_file",
+                                       "audit_log", "max_connections", "timeout",
+                                       NULL};
+    memset(a, 0, sizeof(*a));
+    if (!v)
+        return;
+    if (!json_is_object(v)) {
+        jsoncfg_err(j, "$.admin", "must be an object");
+        return;
+    }
+    jsoncfg_check_keys(j, v, "$.admin", keys);
+    a->enabled = true;
+    a->read_token = admin_params_token(j, v, "read_token_file");
+    a->operate_token = admin_params_token(j, v, "operate_token_file");
+    json_t *l = json_object_get(v, "listen");
+    json_t *def = json_string("127.0.0.1:8053");
+    admin_params_listen(j, l ? l : def, a->read_token && a->operate_token, a);
+    json_decref(def);
+    const char *audit = jsoncfg_str(j, v, "audit_log", "$.admin.audit_log");
+    a->audit_log = audit ? jsoncfg_path(j, audit) : NULL;
+    a->max_connections =
+        (unsigned)jsoncfg_int(j, v, "max_connections", "$.admin.max_connections", 1, 10000, 64);
+    a->timeout_ms = jsoncfg_ms(j, v, "timeout", "$.admin.timeout", 0.1, 600, 5);
+}
+
+void admin_params_free(struct admin_params *p)
+{
+    for (size_t i = 0; i < p->n_listen; i++)
+        free(p->listen[i]);
+    free(p->listen);
+    free(p->read_token);
+    free(p->operate_token);
+    free(p->audit_log);
+    memset(p, 0, sizeof(*p));
+}
+
+bool admin_params_same_listeners(const struct admin_params *a, const struct admin_params *b)
+{
+    if (a->enabled != b->enabled || a->n_listen != b->n_listen ||
+        a->max_connections != b->max_connections || a->timeout_ms != b->timeout_ms)
+        return false;
+    for (size_t i = 0; i < a->n_listen; i++)
+        if (strcmp(a->listen[i], b->listen[i]) != 0)
+            return false;
+    return true;
+}

@@ -1,0 +1,40 @@
+/*
+ * admin_config.h -- the "admin" section of the configuration
+ * (gtmd.conf(5)): listeners, token files, audit log and limits.
+ *
+ * The admin module parses its own section: the daemon hands it the JSON
+ * object and keeps the result in its config, then passes it to admin_start
+ * and admin_update. A TCP listener outside loopback needs both tokens.
+ *
+ * Ownership: a struct admin_params owns its strings (admin_params_free).
+ */
+#ifndef GTM_ADMIN_ADMIN_CONFIG_H
+#define GTM_ADMIN_ADMIN_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/jsoncfg.h"
+
+struct admin_params {
+    bool enabled;  /* the "admin" section is present */
+    char **listen; /* "IP:PORT" or "unix:/path" */
+    size_t n_listen;
+    char *read_token; /* file contents, trimmed; NULL = none */
+    char *operate_token;
+    char *audit_log; /* resolved path; NULL = no audit log */
+    unsigned max_connections;
+    unsigned timeout_ms; /* header and body timeout */
+};
+
+/* Parses the section v (NULL: absent, admin disabled) into out; errors go
+ * to j's list with their JSON path ("$.admin.listen[1]", ...). */
+void admin_params_parse(const struct jsoncfg *j, json_t *v, struct admin_params *out);
+void admin_params_free(struct admin_params *p);
+
+/* True when a and b bind the same listeners with the same limits, i.e. a
+ * reload from a to b can be applied without a restart. */
+bool admin_params_same_listeners(const struct admin_params *a, const struct admin_params *b);
+
+#endif

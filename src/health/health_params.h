@@ -1,0 +1,32 @@
+/*
+ * health_params.h -- the health settings of the configuration: where the
+ * state file lives and how old it may be to be trusted at start-up
+ * (top-level "state_file" and "state_max_age", gtmd.conf(5)).
+ *
+ * The daemon parses them with the rest of the file (no longer as part of
+ * the policy set), reads the state file with state_max_age at start-up,
+ * and hands the path to the health service (service.h) at start and at
+ * every reload; the service is the only writer of the file.
+ *
+ * Ownership: a struct health_params owns its string (health_params_free).
+ */
+#ifndef GTM_HEALTH_HEALTH_PARAMS_H
+#define GTM_HEALTH_HEALTH_PARAMS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/jsoncfg.h"
+
+struct health_params {
+    char *state_file;     /* resolved path, or NULL: no persistence */
+    double state_max_age; /* seconds a state file stays fresh (default 600) */
+};
+
+/* Reads "state_file" and "state_max_age" from the top-level object root;
+ * errors go to j's list with their JSON path. */
+void health_params_parse(const struct jsoncfg *j, json_t *root, struct health_params *out);
+void health_params_free(struct health_params *p);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * net.h -- the DNS listeners: worker threads with their own SO_REUSEPORT
+ * UDP and TCP sockets, answering from the served set (serve/serve.h).
+ *
+ * The daemon fills a plain struct net_params (listen addresses, worker
+ * count) and calls net_start; the limits that follow reloads
+ * (edns_udp_max, tcp) are part of the served set and read from there.
+ * Every worker thread is a reader of the serve core: it enters the current
+ * set for one UDP batch, one TCP read, one accept or one sweep, and counts
+ * what it answered in its own reader's counters.
+ *
+ * Ownership: the daemon owns struct net and the params (net_start copies
+ * nothing it needs later); net_stop joins the threads and closes the
+ * sockets. The served set belongs to the serve core, not to net.
+ */
+#ifndef GTM_NET_NET_H
+#define GTM_NET_NET_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "serve/serve.h"
+
+struct net_listen {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    const char *text; /* as configured, for messages */
+};
+
+struct net_params {
+    const struct net_listen *listen;
+    size_t n_listen;
+    unsigned workers; /* TCP event loops; UDP threads: workers per address */
+};
+
+struct worker;
+
+struct net {
+    struct serve *serve;
+    /* workers[0 .. n_tcp_workers) run libevent loops for TCP; the rest are
+     * UDP threads, one per worker and listen address. */
+    struct worker *workers;
+    unsigned n_workers;
+    unsigned n_tcp_workers;
+    atomic_bool stopping;
+};
+
+/* How many serve readers net_start will take for p (one per thread). */
+unsigned net_reader_count(const struct net_params *p);
+
+/*
+ * Checks that every listen address is free, binds the sockets and starts
+ * the threads, each with a reader of sv (whose current set must already be
+ * published). Returns 0, or -1 with a message in errbuf; net_stop cleans up
+ * either way.
+ */
+int net_start(struct net *n, const struct net_params *p, struct serve *sv, char *errbuf,
+              size_t errlen);
+
+/* Stops and joins every worker and closes the sockets. */
+void net_stop(struct net *n);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * serve.c -- the served set, its readers and the swap.
+ */
+#include "serve/serve.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve/serve_counters_int.h"
+
+void serve_init(struct serve *sv, unsigned max_readers)
+{
+    memset(sv, 0, sizeof(*sv));
+    atomic_init(&sv->current, NULL);
+    atomic_init(&sv->n_readers, 0);
+    sv->max_readers = max_readers;
+    sv->readers = calloc(max_readers ? max_readers : 1, sizeof(*sv->readers));
+    if (!sv->readers)
+        abort();
+    pthread_mutex_init(&sv->lock, NULL);
+}
+
+void serve_destroy(struct serve *sv)
+{
+    if (!sv->readers)
+        return;
+    serve_set_free(atomic_exchange(&sv->current, NULL));
+    unsigned n = atomic_load(&sv->n_readers);
+    for (unsigned i = 0; i < n; i++) {
+        for (uint32_t c = 0; c < sv->n_chunks; c++)
+            free((void *)atomic_load(&sv->readers[i]->counters.policy[c]));
+        free(sv->readers[i]);
+    }
+    free(sv->readers);
+    sv->readers = NULL;
+    serve_registry_free(&sv->registry);
+    pthread_mutex_destroy(&sv->lock);
+}
+
+struct serve_reader *serve_reader_add(struct serve *sv)
+{
+    pthread_mutex_lock(&sv->lock);
+    unsigned n = atomic_load(&sv->n_readers);
+    struct serve_reader *r = NULL;
+    if (n < sv->max_readers) {
+        /* Its own cache lines: the hazard slot and the counters are
+         * written by one thread only. */
+        r = aligned_alloc(64, (sizeof(*r) + 63) / 64 * 64);
+        if (!r)
+            abort();
+        memset(r, 0, sizeof(*r));
+        r->serve = sv;
+        r->id = n;
+        atomic_init(&r->hazard, NULL);
+        serve_counters_alloc_chunks(&r->counters, 0, sv->n_chunks);
+        sv->readers[n] = r;
+        atomic_store_explicit(&sv->n_readers, n + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&sv->lock);
+    return r;
+}
+
+struct serve_set *serve_publish(struct serve *sv, struct serve_set *next)
+{
+    pthread_mutex_lock(&sv->lock);
+    serve_counters_assign(sv, next);
+    struct serve_set *old = atomic_exchange(&sv->current, next);
+    /* Grace period: a reader that entered old holds it for one batch at
+     * most, so this ends within microseconds. Readers added after the
+     * exchange can only see next. */
+    struct timespec ts = {0, 100000};
+    unsigned n = atomic_load(&sv->n_readers);
+    for (unsigned i = 0; old && i < n; i++)
+        while (atomic_load(&sv->readers[i]->hazard) == old)
+            nanosleep(&ts, NULL);
+    pthread_mutex_unlock(&sv->lock);
+    return old;
+}
+
+void serve_set_query_labels(struct serve *sv, const char *(*rcode_label)(unsigned),
+                            const char *(*qtype_label)(unsigned))
+{
+    pthread_mutex_lock(&sv->lock);
+    sv->rcode_label = rcode_label;
+    sv->qtype_label = qtype_label;
+    pthread_mutex_unlock(&sv->lock);
+}
+
+void serve_sum_queries(struct serve *sv, struct serve_query_totals *out)
+{
+    memset(out, 0, sizeof(*out));
+    unsigned n = atomic_load_explicit(&sv->n_readers, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
+        const struct serve_counters *c = &sv->readers[i]->counters;
+        for (int t = 0; t < SERVE_TRANSPORTS; t++) {
+            out->messages[t] += atomic_load_explicit(&c->messages[t], memory_order_relaxed);
+            for (int rc = 0; rc < SERVE_RCODES; rc++)
+                for (int q = 0; q < SERVE_QTYPES; q++)
+                    out->queries[t][rc][q] +=
+                        atomic_load_explicit(&c->queries[t][rc][q], memory_order_relaxed);
+        }
+    }
+}
+
+uint64_t serve_sum_policy(struct serve *sv, const struct serve_set *s, size_t record, int region)
+{
+    if (!s->policy_ids)
+        return 0;
+    size_t col = region >= 0 ? (size_t)region : s->policy_stride - 1;
+    uint32_t id = s->policy_ids[record * s->policy_stride + col];
+    if (id == SERVE_NO_ID)
+        return 0;
+    uint64_t sum = 0;
+    unsigned n = atomic_load_explicit(&sv->n_readers, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
+        _Atomic uint64_t *chunk = atomic_load_explicit(
+            &sv->readers[i]->counters.policy[id / SERVE_POLICY_CHUNK], memory_order_acquire);
+        if (chunk)
+            sum += atomic_load_explicit(&chunk[id % SERVE_POLICY_CHUNK], memory_order_relaxed);
+    }
+    return sum;
+}

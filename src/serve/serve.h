@@ -1,0 +1,135 @@
+/*
+ * serve.h -- one owner for what is served: the current served set (zones,
+ * policy set, generation, limits; serve_set.h), the readers that use it,
+ * the swap with its grace period, and the counters of what was answered.
+ *
+ * Readers. Every thread that reads the served set has a reader slot of its
+ * own (serve_reader_add): each DNS worker (UDP thread or TCP loop), the
+ * admin thread, and later any other module that needs one. A reader calls
+ * serve_enter() before it touches the set and serve_leave() when done:
+ * enter loads the current pointer, publishes it in the reader's hazard
+ * slot and checks it is still current (retrying otherwise). Entering
+ * never waits. A reader holds a set for a short while (one UDP batch, one
+ * TCP read, one admin request) and never enters twice without leaving.
+ *
+ * Swap. serve_publish() installs a new set and then waits until no
+ * reader's hazard slot holds the old one (the grace period: polled every
+ * 100 microseconds), and hands the old set back to the caller to free.
+ * The caller must not be inside serve_enter() on a reader itself.
+ *
+ * Counters (serve_counters.h): each reader counts what it answered in its
+ * own block; serve_sum_queries and serve_sum_policy add the blocks up.
+ *
+ * Threads: serve_publish and serve_reader_add take the core's mutex (one
+ * publication at a time); enter, leave and counting take no lock.
+ *
+ * Ownership: the daemon owns struct serve (serve_init / serve_destroy);
+ * the core owns the current set and every reader; serve_destroy frees
+ * them, after every reader's thread has stopped.
+ */
+#ifndef GTM_SERVE_SERVE_H
+#define GTM_SERVE_SERVE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "serve/serve_counters.h"
+#include "serve/serve_set.h"
+
+struct serve;
+
+struct serve_reader {
+    struct serve *serve;
+    unsigned id;
+    _Atomic(const struct serve_set *) hazard; /* the set in use, or NULL */
+    struct serve_counters counters;           /* written by this reader only */
+};
+
+struct serve {
+    _Atomic(struct serve_set *) current;
+    struct serve_reader **readers; /* max_readers slots, filled in order */
+    unsigned max_readers;
+    _Atomic unsigned n_readers;
+    pthread_mutex_t lock; /* publication, reader_add, registry, id chunks */
+    struct serve_registry registry;
+    uint32_t n_chunks; /* policy chunks allocated in every reader */
+    /* Labels of the query counter buckets, from the readers that count
+     * (static strings; NULL until registered). */
+    const char *(*rcode_label)(unsigned bucket);
+    const char *(*qtype_label)(unsigned bucket);
+};
+
+/* Prepares sv for at most max_readers readers; nothing is served yet. */
+void serve_init(struct serve *sv, unsigned max_readers);
+/* Frees the current set, the readers and the counters; no reader may run. */
+void serve_destroy(struct serve *sv);
+
+/* A new reader slot, or NULL when all max_readers are taken. */
+struct serve_reader *serve_reader_add(struct serve *sv);
+
+/* Installs next (taking ownership), waits for the grace period, and returns
+ * the set it replaced (NULL the first time); the caller frees it. */
+struct serve_set *serve_publish(struct serve *sv, struct serve_set *next);
+
+/* The current set for a reader; valid until serve_leave(r). */
+static inline const struct serve_set *serve_enter(struct serve_reader *r)
+{
+    const struct serve_set *s;
+    do {
+        s = atomic_load(&r->serve->current);
+        atomic_store(&r->hazard, s);
+    } while (s != atomic_load(&r->serve->current));
+    return s;
+}
+
+static inline void serve_leave(struct serve_reader *r)
+{
+    atomic_store_explicit(&r->hazard, NULL, memory_order_release);
+}
+
+/* Counting, on the reader's own thread. */
+static inline void serve_count_messages(struct serve_reader *r, unsigned transport, uint64_t n)
+{
+    serve_counter_bump(&r->counters.messages[transport], n);
+}
+
+static inline void serve_count_query(struct serve_reader *r, unsigned transport, unsigned rcode,
+                                     unsigned qtype)
+{
+    serve_counter_bump(&r->counters.queries[transport][rcode][qtype], 1);
+}
+
+/* One answer of record (index into s->gslb->records) served by region
+ * (-1: no serving region). s is the set r has entered. */
+static inline void serve_count_policy(struct serve_reader *r, const struct serve_set *s,
+                                      size_t record, int region)
+{
+    if (!s->policy_ids)
+        return;
+    size_t col = region >= 0 ? (size_t)region : s->policy_stride - 1;
+    uint32_t id = s->policy_ids[record * s->policy_stride + col];
+    if (id == SERVE_NO_ID)
+        return;
+    _Atomic uint64_t *chunk =
+        atomic_load_explicit(&r->counters.policy[id / SERVE_POLICY_CHUNK], memory_order_relaxed);
+    serve_counter_bump(&chunk[id % SERVE_POLICY_CHUNK], 1);
+}
+
+/* Registers the labels of the query buckets (functions returning static
+ * strings for buckets 0..SERVE_RCODES-1 and 0..SERVE_QTYPES-1); called
+ * once by whoever counts queries. */
+void serve_set_query_labels(struct serve *sv, const char *(*rcode_label)(unsigned),
+                            const char *(*qtype_label)(unsigned));
+
+/* Sums every reader's query counters (any thread). */
+void serve_sum_queries(struct serve *sv, struct serve_query_totals *out);
+
+/* Answers of record (index into s->gslb->records) by region (-1: none),
+ * summed over every reader since the start, across reloads that kept the
+ * record and the region. s must stay alive (entered, or owned). */
+uint64_t serve_sum_policy(struct serve *sv, const struct serve_set *s, size_t record, int region);
+
+#endif

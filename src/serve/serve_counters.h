@@ -1,0 +1,77 @@
+/*
+ * serve_counters.h -- query and policy-answer counters, one block per
+ * reader, each written only by its reader's thread and summed on read.
+ *
+ * Hot path: a reader bumps its own counters with a relaxed load and a
+ * relaxed store (single writer, so no read-modify-write instruction and no
+ * shared cache line); a status or /metrics reader sums every reader's
+ * block with relaxed loads. Sums are monotonic between two reads.
+ *
+ * Policy answers are counted per (record, serving region). A record's
+ * column is identified across reloads by a counter id from a registry
+ * keyed by record name, record type and region name: a reload that keeps
+ * the record and the region keeps the id, so the counter goes on from
+ * where it was (before serve/, a reload reset them). Ids are never reused
+ * or freed before exit; the registry grows by the distinct keys the
+ * configurations of a run have had (at most SERVE_POLICY_MAX_IDS; past
+ * that, new keys are not counted and a warning is logged once).
+ *
+ * Ownership: the counters live inside struct serve_reader (serve.h); the
+ * id chunks belong to the reader and are freed with the serve core.
+ */
+#ifndef GTM_SERVE_SERVE_COUNTERS_H
+#define GTM_SERVE_SERVE_COUNTERS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Query counter buckets: [transport][rcode][qtype]. The bucket of an rcode
+ * or a qtype and its label are decided by the readers that count (net/),
+ * which register the labels with serve_set_query_labels (serve.h). */
+#define SERVE_TRANSPORTS 2 /* 0 udp, 1 tcp */
+#define SERVE_RCODES 7
+#define SERVE_QTYPES 13
+
+/* Policy counters are stored in chunks of ids, allocated by the publisher
+ * before a set using them is published (never on the query path). */
+#define SERVE_POLICY_CHUNK 1024
+#define SERVE_POLICY_CHUNKS 1024
+#define SERVE_POLICY_MAX_IDS (SERVE_POLICY_CHUNK * SERVE_POLICY_CHUNKS)
+#define SERVE_NO_ID UINT32_MAX /* not counted */
+
+struct serve_counters {
+    /* Datagrams (UDP) or messages (TCP) received, replied to or not. */
+    _Atomic uint64_t messages[SERVE_TRANSPORTS];
+    /* Queries answered, by transport, rcode bucket and qtype bucket. */
+    _Atomic uint64_t queries[SERVE_TRANSPORTS][SERVE_RCODES][SERVE_QTYPES];
+    /* Policy answers by counter id: chunk[id / CHUNK][id % CHUNK]. */
+    _Atomic(_Atomic uint64_t *) policy[SERVE_POLICY_CHUNKS];
+};
+
+/* Sums of every reader's query counters. */
+struct serve_query_totals {
+    uint64_t messages[SERVE_TRANSPORTS];
+    uint64_t queries[SERVE_TRANSPORTS][SERVE_RCODES][SERVE_QTYPES];
+};
+
+/* The registry of policy counter ids (guarded by the serve core's lock). */
+struct serve_registry {
+    char **keys;        /* by id */
+    uint32_t *last_use; /* publication that last assigned the id */
+    uint32_t n, cap;
+    uint32_t *table; /* open addressing: id + 1, 0 = empty */
+    uint32_t mask;
+    uint32_t publication;
+    bool full_logged;
+};
+
+/* One more for a counter only its reader's thread writes. */
+static inline void serve_counter_bump(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+#endif

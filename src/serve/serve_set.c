@@ -1,0 +1,29 @@
+/*
+ * serve_set.c -- what is served at one moment.
+ */
+#include "serve/serve_set.h"
+
+#include <stdlib.h>
+
+struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
+                                const struct serve_limits *limits)
+{
+    struct serve_set *s = calloc(1, sizeof(*s));
+    if (!s)
+        abort();
+    s->zones = zones;
+    s->gslb = gslb;
+    s->generation = generation;
+    s->limits = *limits;
+    return s;
+}
+
+void serve_set_free(struct serve_set *s)
+{
+    if (!s)
+        return;
+    snapshot_free(s->zones);
+    gslb_unref(s->gslb);
+    free(s->policy_ids);
+    free(s);
+}

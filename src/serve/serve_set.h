@@ -1,0 +1,49 @@
+/*
+ * serve_set.h -- what is served at one moment: the zones, the policy set,
+ * the generation and the limits that a reload may change.
+ *
+ * A set is built beside the live one (daemon/load.c), published with
+ * serve_publish (serve.h) and immutable from then on: every query is
+ * answered from one set, limits included.
+ *
+ * Ownership: a set owns its zone snapshot and one reference to its policy
+ * set (gslb_unref when the set is freed; the prober's plans hold their own
+ * references). serve_set_free releases everything; a published set is
+ * freed by whoever serve_publish handed it back to.
+ */
+#ifndef GTM_SERVE_SERVE_SET_H
+#define GTM_SERVE_SERVE_SET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "zone/snapshot.h"
+
+/* Limits that follow reloads (gtmd.conf(5): edns_udp_max, tcp). */
+struct serve_limits {
+    uint16_t edns_udp_max;        /* largest UDP reply with EDNS */
+    unsigned tcp_max_connections; /* across all TCP workers */
+    unsigned tcp_idle_ms;
+    unsigned tcp_message_ms;
+};
+
+struct serve_set {
+    struct snapshot *zones; /* owned; never NULL */
+    struct gslb *gslb;      /* one reference owned; NULL = no policy records */
+    uint64_t generation;    /* 1 at start, +1 per successful reload */
+    struct serve_limits limits;
+    /* Counter ids of policy answers, [record * policy_stride + region],
+     * the last column counting answers with no serving region. Assigned by
+     * serve_publish (NULL before, and for sets never published: nothing is
+     * counted then). See serve_counters.h. */
+    uint32_t *policy_ids;
+    size_t policy_stride;
+};
+
+/* Takes ownership of zones and of the caller's reference to gslb. */
+struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
+                                const struct serve_limits *limits);
+void serve_set_free(struct serve_set *s);
+
+#endif

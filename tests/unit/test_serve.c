@@ -1,0 +1,218 @@
+/* Unit tests for src/serve: readers, the publish with its grace period,
+ * and counters summed over readers and carried across publications. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/jsoncfg.h"
+#include "policy/policy_config.h"
+#include "serve/serve.h"
+#include "tap.h"
+
+static const char *CONF_A =
+    "{\"regions\": {\"us\": {}, \"eu\": {}},"
+    " \"pools\": {\"p\": {\"endpoints\": ["
+    "   {\"name\": \"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"},"
+    "   {\"name\": \"b\", \"address\": \"192.0.2.2\", \"region\": \"eu\"}]}},"
+    " \"records\": {\"fo.example.com.\": {\"pool\": \"p\", \"regions\": [\"us\", \"eu\"]}}}";
+
+/* Another region first (so indexes move), the same record, one more. */
+static const char *CONF_B =
+    "{\"regions\": {\"ap\": {}, \"us\": {}, \"eu\": {}},"
+    " \"pools\": {\"p\": {\"endpoints\": ["
+    "   {\"name\": \"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"},"
+    "   {\"name\": \"b\", \"address\": \"192.0.2.2\", \"region\": \"eu\"},"
+    "   {\"name\": \"c\", \"address\": \"192.0.2.3\", \"region\": \"ap\"}]}},"
+    " \"records\": {\"new.example.com.\": {\"pool\": \"p\", \"policy\": \"all\"},"
+    "  \"fo.example.com.\": {\"pool\": \"p\", \"regions\": [\"us\", \"eu\", \"ap\"]}}}";
+
+static struct serve_set *make_set(const char *conf, uint64_t generation)
+{
+    struct errlist e;
+    errlist_init(&e);
+    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
+    json_t *root = json_loads(conf, 0, NULL);
+    const char *origins[] = {"example.com."};
+    struct gslb *g = conf ? policy_config_parse(&j, root, origins, 1) : NULL;
+    for (size_t i = 0; i < e.count; i++)
+        fprintf(stderr, "config: %s\n", e.msgs[i]);
+    if (e.count)
+        abort();
+    json_decref(root);
+    errlist_free(&e);
+    struct serve_limits lim = {.edns_udp_max = 1232, .tcp_max_connections = 8};
+    return serve_set_new(snapshot_new(), g, generation, &lim);
+}
+
+static size_t record(const struct serve_set *s, const char *name)
+{
+    for (size_t i = 0; i < s->gslb->n_records; i++)
+        if (strcmp(s->gslb->records[i].name_str, name) == 0)
+            return i;
+    abort();
+}
+
+static uint64_t answers(struct serve *sv, const struct serve_set *s, const char *name,
+                        const char *region)
+{
+    int k = region ? gslb_region_index(s->gslb, region) : -1;
+    if (region && k < 0)
+        abort();
+    return serve_sum_policy(sv, s, record(s, name), k);
+}
+
+struct publisher {
+    struct serve *sv;
+    struct serve_set *next, *old;
+    atomic_bool done;
+};
+
+static void *publish_main(void *arg)
+{
+    struct publisher *p = arg;
+    p->old = serve_publish(p->sv, p->next);
+    atomic_store(&p->done, true);
+    return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The publisher waits while a reader holds the old set, not longer. */
+static void test_grace(struct tap *t, struct serve *sv, struct serve_reader *r,
+                       struct serve_set *set2, struct serve_set **old)
+{
+    const struct serve_set *held = serve_enter(r);
+    struct publisher p = {.sv = sv, .next = set2};
+    atomic_init(&p.done, false);
+    pthread_t th;
+    pthread_create(&th, NULL, publish_main, &p);
+    sleep_ms(100);
+    TAP_CHECK(t, !atomic_load(&p.done), "publish waits while a reader holds the old set");
+    TAP_CHECK(t, held->generation == 1, "the reader still reads generation 1");
+    serve_leave(r);
+    pthread_join(th, NULL);
+    TAP_CHECK(t, atomic_load(&p.done) && p.old == held, "publish hands back the old set");
+    const struct serve_set *now = serve_enter(r);
+    TAP_CHECK(t, now == set2 && now->generation == 2, "a new enter sees generation 2");
+    serve_leave(r);
+    *old = p.old;
+}
+
+struct bumper {
+    struct serve_reader *r;
+    size_t rec;
+    int region;
+    int n;
+};
+
+static void *bump_main(void *arg)
+{
+    struct bumper *b = arg;
+    for (int i = 0; i < b->n; i++) {
+        const struct serve_set *s = serve_enter(b->r);
+        serve_count_policy(b->r, s, b->rec, b->region);
+        serve_count_query(b->r, 1, 3, 2);
+        serve_leave(b->r);
+    }
+    return NULL;
+}
+
+/* Two readers counting on their own threads while sums are taken. */
+static void test_concurrent(struct tap *t, struct serve *sv, struct serve_reader *r1,
+                            struct serve_reader *r2)
+{
+    const struct serve_set *s = atomic_load(&sv->current);
+    size_t rec = record(s, "fo.example.com.");
+    int us = gslb_region_index(s->gslb, "us");
+    uint64_t before = serve_sum_policy(sv, s, rec, us), last = before;
+    struct serve_query_totals q0, q1;
+    serve_sum_queries(sv, &q0);
+    struct bumper b1 = {r1, rec, us, 200000}, b2 = {r2, rec, us, 200000};
+    pthread_t t1, t2;
+    pthread_create(&t1, NULL, bump_main, &b1);
+    pthread_create(&t2, NULL, bump_main, &b2);
+    bool monotonic = true;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t v = serve_sum_policy(sv, s, rec, us);
+        monotonic = monotonic && v >= last;
+        last = v;
+    }
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    serve_sum_queries(sv, &q1);
+    TAP_CHECK(t, monotonic, "sums never go down while readers count");
+    TAP_CHECK(t, serve_sum_policy(sv, s, rec, us) == before + 400000, "no answer lost: %llu more",
+              (unsigned long long)(last - before));
+    TAP_CHECK(t, q1.queries[1][3][2] == q0.queries[1][3][2] + 400000, "no query lost");
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    struct serve sv;
+    serve_init(&sv, 3);
+    struct serve_reader *r1 = serve_reader_add(&sv), *r2 = serve_reader_add(&sv);
+    struct serve_set *set1 = make_set(CONF_A, 1);
+    TAP_CHECK(&t, serve_publish(&sv, set1) == NULL, "first publish: no old set");
+    struct serve_reader *r3 = serve_reader_add(&sv); /* added after a publication */
+    TAP_CHECK(&t, r1 && r2 && r3 && !serve_reader_add(&sv), "three reader slots, no fourth");
+
+    const struct serve_set *s = serve_enter(r1);
+    for (int i = 0; i < 3; i++)
+        serve_count_policy(r1, s, record(s, "fo.example.com."), gslb_region_index(s->gslb, "us"));
+    serve_leave(r1);
+    s = serve_enter(r3);
+    serve_count_policy(r3, s, 0, gslb_region_index(s->gslb, "us"));
+    serve_count_policy(r3, s, 0, -1);
+    serve_count_query(r3, 0, 0, 0);
+    serve_count_messages(r3, 0, 4);
+    serve_leave(r3);
+    serve_count_query(r2, 0, 0, 0);
+    TAP_CHECK(&t, answers(&sv, set1, "fo.example.com.", "us") == 4,
+              "us answers summed over readers");
+    TAP_CHECK(&t, answers(&sv, set1, "fo.example.com.", NULL) == 1, "no-region answers apart");
+    TAP_CHECK(&t, answers(&sv, set1, "fo.example.com.", "eu") == 0, "eu: none");
+    struct serve_query_totals q;
+    serve_sum_queries(&sv, &q);
+    TAP_CHECK(&t, q.queries[0][0][0] == 2 && q.messages[0] == 4, "query counters summed");
+
+    struct serve_set *set2 = make_set(CONF_B, 2), *old = NULL;
+    test_grace(&t, &sv, r1, set2, &old);
+    serve_set_free(old);
+    TAP_CHECK(&t, answers(&sv, set2, "fo.example.com.", "us") == 4,
+              "a reload keeps the record's counter per region name");
+    TAP_CHECK(&t, answers(&sv, set2, "fo.example.com.", NULL) == 1, "and its no-region counter");
+    TAP_CHECK(&t,
+              answers(&sv, set2, "fo.example.com.", "ap") == 0 &&
+                  answers(&sv, set2, "new.example.com.", "us") == 0,
+              "new regions and records start at 0");
+    s = serve_enter(r2);
+    serve_count_policy(r2, s, record(s, "fo.example.com."), gslb_region_index(s->gslb, "us"));
+    serve_count_policy(r2, s, record(s, "new.example.com."), gslb_region_index(s->gslb, "ap"));
+    serve_leave(r2);
+    TAP_CHECK(&t, answers(&sv, set2, "fo.example.com.", "us") == 5, "counting goes on after it");
+    TAP_CHECK(&t, answers(&sv, set2, "new.example.com.", "ap") == 1, "the new record counts");
+
+    test_concurrent(&t, &sv, r1, r2);
+
+    /* A set without policies: nothing to count, nothing breaks. */
+    old = serve_publish(&sv, make_set(NULL, 3));
+    serve_set_free(old);
+    s = serve_enter(r1);
+    TAP_CHECK(&t, s->generation == 3 && !s->gslb && !s->policy_ids, "a set without policies");
+    serve_leave(r1);
+    /* Back to CONF_A: the record's counters come back where they were. */
+    old = serve_publish(&sv, make_set(CONF_A, 4));
+    serve_set_free(old);
+    s = atomic_load(&sv.current);
+    TAP_CHECK(&t, answers(&sv, s, "fo.example.com.", "us") == 400005,
+              "counters survive a generation without the record");
+    serve_destroy(&sv);
+    return tap_done(&t);
+}
