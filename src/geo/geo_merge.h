@@ -90,7 +90,11 @@ void geo_merge_build(const struct geo_db *db, const uint32_t *loc_class,
 void geo_merged_free(struct geo_merged *m);
 
 /* The class of addr (4 or 16 octets) and, in *scope, the ECS scope prefix
- * length for it. */
+ * length for it. For an ECS client, addr is the option's address (zero
+ * past SOURCE PREFIX-LENGTH); a scope longer than the source prefix then
+ * tells the resolver the answer holds for that narrower prefix only, as
+ * RFC 7871 allows. A SOURCE PREFIX-LENGTH of 0 means no location at all:
+ * callers use their unknown class with scope 0 instead of a lookup. */
 static inline uint32_t geo_merged_lookup(const struct geo_merged *m, unsigned family,
                                          const uint8_t *addr, uint8_t *scope)
 {

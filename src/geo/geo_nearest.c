@@ -69,7 +69,8 @@ static uint32_t nearest_append(struct nearest_ctx *c, const uint16_t *order)
     size_t n = c->out->n_regions;
     if (c->n_classes == c->cap_classes) {
         c->cap_classes = c->cap_classes ? c->cap_classes * 2 : 64;
-        c->out->orders = realloc(c->out->orders, (size_t)c->cap_classes * n * sizeof(*order));
+        c->out->orders =
+            realloc(c->out->orders, (size_t)c->cap_classes * (n ? n : 1) * sizeof(*order));
         if (!c->out->orders)
             abort();
     }
@@ -99,6 +100,8 @@ void geo_nearest_compile(const struct geo_db *db, const struct geo_point *region
                          struct geo_nearest *out)
 {
     memset(out, 0, sizeof(*out));
+    if (n_regions > UINT16_MAX)
+        abort(); /* a caller's bug: policies hold far fewer regions */
     out->n_regions = (uint16_t)n_regions;
     struct nearest_ctx c = {.out = out};
     struct region_dist *rd = calloc(n_regions ? n_regions : 1, sizeof(*rd));
