@@ -100,7 +100,7 @@ uint32_t geo_trie_lookup(const struct geo_trie *t, unsigned family, const uint8_
  * n_map; values past it are kept), merging sibling leaves that become
  * equal, so dst's prefixes are the widest for the new values. dst is
  * initialised here; the caller frees it. Used to coarsen answer classes
- * (see geo_map.h: health-aware scope). */
+ * (see geo_merge.h: health-aware scope). */
 void geo_trie_relabel(const struct geo_trie *src, const uint32_t *map, size_t n_map,
                       struct geo_trie *dst);
 
