@@ -685,6 +685,9 @@ def main():
     ap.add_argument("--disturbed", type=float, default=0.15,
                     help="a run is disturbed when other processes used more cores (0.15)")
     ap.add_argument("--gtmd", default=os.path.join(TOP, "build", "gtmd"))
+    ap.add_argument("--gtmd-base", default=None,
+                    help="a second gtmd binary (e.g. built from the previous commit), measured "
+                         "as server 'gtmd-base' in the same interleaved rounds; add it to --servers")
     ap.add_argument("--workdir", default="/tmp/gtmbench",
                     help="zones, configs, logs (generated zones are reused)")
     ap.add_argument("--port", type=int, default=15300, help="first port (15300..15304)")
@@ -753,7 +756,8 @@ def main():
             log("CPU QUOTA MODE UNAVAILABLE: %s; skipping quota modes" % limiter.why)
             modes = [m for m in modes if not m.startswith("quota")]
 
-    classes = {"gtmd": Gtmd, "nsd": Nsd, "knot": Knot, "gdnsd": Gdnsd, "echo": Echo}
+    classes = {"gtmd": Gtmd, "gtmd-base": Gtmd, "nsd": Nsd, "knot": Knot, "gdnsd": Gdnsd,
+               "echo": Echo}
     servers = []
     for i, n in enumerate(names):
         port = a.port + i
@@ -762,6 +766,10 @@ def main():
         kw = {}
         if n == "gtmd":
             kw = {"binary": a.gtmd, "workers": 1}
+        elif n == "gtmd-base":
+            if not a.gtmd_base:
+                sys.exit("bench: server gtmd-base needs --gtmd-base PATH")
+            kw = {"binary": a.gtmd_base, "workers": 1}
         elif n == "echo":
             kw = {"binary": echo_bin}
         servers.append(classes[n](n, port, wd, limiter, **kw))

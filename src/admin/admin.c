@@ -23,7 +23,6 @@
 #include "admin/admin_request.h"
 #include "common/log.h"
 #include "health/override.h"
-#include "health/persist.h"
 #include "policy/policy.h"
 
 #define ADMIN_MAX_BODY (1024 * 1024)
@@ -239,17 +238,6 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
     free(path);
     evhttp_clear_headers(&r.query);
     json_decref(r.body);
-}
-
-void admin_persist(struct admin *a)
-{
-    const struct snapshot *s = serve_snapshot_enter_admin(a->env.serve);
-    char path[4096] = "";
-    if (s && s->gslb && s->gslb->state_file)
-        snprintf(path, sizeof(path), "%s", s->gslb->state_file);
-    serve_snapshot_leave_admin(a->env.serve);
-    if (path[0])
-        persist_save(a->env.health, path);
 }
 
 static void *admin_main(void *arg)

@@ -25,9 +25,12 @@
 #include "health/health.h"
 #include "net/worker.h"
 
+struct health_service;
+
 struct admin_env {
     struct serve_ctx *serve;
     struct health_core *health;
+    struct health_service *health_service; /* writes the state file (service.h) */
     /* Reloads config and zones; returns the JSON result (caller frees). */
     json_t *(*reload)(void *arg, bool *ok);
     void *reload_arg;

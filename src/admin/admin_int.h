@@ -69,7 +69,4 @@ bool admin_conn_seen(struct admin *a, struct evhttp_request *req);
 void admin_conn_sweep(evutil_socket_t fd, short what, void *arg);
 void admin_conn_free_all(struct admin *a);
 
-/* Saves the state file of the live config (overrides changed). */
-void admin_persist(struct admin *a);
-
 #endif

@@ -41,7 +41,7 @@ static void metrics_queries(struct evbuffer *b, struct serve_ctx *ctx)
                 if (n)
                     evbuffer_add_printf(
                         b, "gtmd_queries_total{transport=\"%s\",qtype=\"%s\",rcode=\"%s\"} %llu\n",
-                        transports[t], worker_qtype_names[q], worker_rcode_names[rc], n);
+                        transports[t], worker_qtype_label(q), worker_rcode_label(rc), n);
             }
 }
 

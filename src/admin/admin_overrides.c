@@ -16,7 +16,9 @@
 #include "admin/admin_request.h"
 #include "admin/admin_view.h"
 #include "dns/dns.h"
+#include "dns/rrtype.h"
 #include "health/override.h"
+#include "health/service.h"
 #include "policy/policy.h"
 #include "policy/policy_eval.h"
 
@@ -90,7 +92,7 @@ static json_t *ovr_changes(const struct gslb *g, const struct policy_overlay *ov
             ovr_eval(g, r, types[t], ov, &after);
             if (ovr_same(&before, &after))
                 continue;
-            const char *tname = t == 0 ? "A" : t == 1 ? "AAAA" : "CNAME";
+            const char *tname = dns_type_name(types[t]);
             json_array_append_new(changes,
                                   json_pack("{s:s, s:s, s:o, s:o}", "record", r->name_str, "type",
                                             tname, "before", ovr_result_json(g, &before), "after",
@@ -146,7 +148,9 @@ void admin_handle_override_post(struct admin_req *r)
     char id[32];
     double expires = req.expires_in > 0 ? health_now() + req.expires_in : 0;
     override_add(a->env.health, req.target, req.state, req.reason, r->token_name, expires, id);
-    admin_persist(a);
+    /* Answer only once the override is on disk (the health thread writes
+     * the state file; a failed write is logged there). */
+    health_service_save(a->env.health_service);
     json_t *o = override_get_json(a->env.health, id);
     json_object_set_new(o, "changes", changes);
     json_decref(blocked);
@@ -176,7 +180,7 @@ void admin_handle_override_delete(struct admin_req *r, const char *id)
         admin_audit(r, 404, NULL);
         return;
     }
-    admin_persist(r->a);
+    health_service_save(r->a->env.health_service);
     admin_audit(r, 200, json_pack("{s:s}", "deleted", id));
     admin_reply_json(r, 200, json_pack("{s:s}", "deleted", id));
 }

@@ -9,14 +9,14 @@
 
 #include <arpa/inet.h>
 #include <event2/http.h>
-#include <ldns/ldns.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dns/dns.h"
+#include "dns/msg_build.h"
+#include "dns/rrtype.h"
 
 /* Formats err and returns 400, so every failure path is one statement. */
 static int admin_request_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -145,20 +145,6 @@ int admin_request_parse_override(json_t *body, struct admin_override_req *out, c
     return 0;
 }
 
-/* The qtype a "type" argument names; 0 when none. ldns maps "TYPE<rest>"
- * through atoi(), so "TYPE1<junk>" or "TYPE99999" would pass and the junk
- * be echoed in the reply: the generic form (RFC 3597) is checked here. */
-static uint16_t admin_request_qtype(const char *s)
-{
-    if (strncasecmp(s, "TYPE", 4) != 0 || s[4] == '\0')
-        return (uint16_t)ldns_get_rr_type_by_name(s); /* exact mnemonics only */
-    size_t n = strspn(s + 4, "0123456789");
-    if (n == 0 || n > 5 || s[4 + n] != '\0')
-        return 0;
-    unsigned long v = strtoul(s + 4, NULL, 10);
-    return v <= 65535 ? (uint16_t)v : 0;
-}
-
 /* Checks name, type and client (in that order, so the first bad one is
  * reported) and fills qname, qtype and client_addr. */
 static int admin_request_explain_args(struct admin_explain_req *e, char *err, size_t errlen)
@@ -167,7 +153,7 @@ static int admin_request_explain_args(struct admin_explain_req *e, char *err, si
         return admin_request_fail(err, errlen, "\"name\" must be a domain name");
     e->qtype = DNS_TYPE_A;
     if (e->type) {
-        e->qtype = admin_request_qtype(e->type);
+        e->qtype = dns_type_from_text(e->type);
         if (e->qtype == 0)
             return admin_request_fail(err, errlen, "unknown type \"%s\"", e->type);
     }
@@ -200,60 +186,44 @@ static bool admin_request_split_ecs(const char *ecs, char *addr, size_t addrlen,
     return true;
 }
 
-/* Appends the ECS option for "ADDRESS/PREFIX" at out + o and fixes the OPT
- * RDLENGTH at out + rdlen_at; returns the new length, 0 on a bad value. */
-static size_t admin_request_put_ecs(const char *ecs, uint8_t *out, size_t o, size_t rdlen_at,
-                                    char *err, size_t errlen)
+/* Fills ecs from "ADDRESS/PREFIX"; 400 with a message when malformed. */
+static int admin_request_ecs(const char *text, struct dns_ecs *ecs, char *err, size_t errlen)
 {
     char addr[64];
     unsigned prefix = 0;
-    uint8_t bytes[16];
-    if (!admin_request_split_ecs(ecs, addr, sizeof(addr), &prefix)) {
-        admin_request_fail(err, errlen, "ecs must be ADDRESS/PREFIX");
-        return 0;
-    }
-    int fam = strchr(addr, ':') ? 2 : 1;
-    if (inet_pton(fam == 1 ? AF_INET : AF_INET6, addr, bytes) != 1 ||
-        prefix > (fam == 1 ? 32u : 128u)) {
-        admin_request_fail(err, errlen, "ecs: bad address or prefix");
-        return 0;
-    }
-    unsigned alen = (prefix + 7) / 8;
-    if (prefix % 8) /* RFC 7871: address bits past the prefix must be zero */
-        bytes[alen - 1] &= (uint8_t)(0xff << (8 - prefix % 8));
-    dns_put16(out + o, DNS_EDNS_OPT_ECS);
-    dns_put16(out + o + 2, (uint16_t)(4 + alen));
-    dns_put16(out + o + 4, (uint16_t)fam);
-    out[o + 6] = (uint8_t)prefix;
-    out[o + 7] = 0;
-    memcpy(out + o + 8, bytes, alen);
-    o += 8 + alen;
-    dns_put16(out + rdlen_at, (uint16_t)(8 + alen));
-    return o;
+    if (!admin_request_split_ecs(text, addr, sizeof(addr), &prefix))
+        return admin_request_fail(err, errlen, "ecs must be ADDRESS/PREFIX");
+    memset(ecs, 0, sizeof(*ecs));
+    ecs->family = strchr(addr, ':') ? 2 : 1;
+    if (inet_pton(ecs->family == 1 ? AF_INET : AF_INET6, addr, ecs->addr) != 1 ||
+        prefix > (ecs->family == 1 ? 32u : 128u))
+        return admin_request_fail(err, errlen, "ecs: bad address or prefix");
+    ecs->present = true;
+    ecs->source_prefix = (uint8_t)prefix;
+    return 0;
 }
 
-/* Builds the query into e->wire: RD clear and EDNS (payload 1232, ECS
- * when given), as a resolver without a cache would send it. */
+/* Builds the query into e->wire as a resolver without a cache would send
+ * it: RD clear, EDNS with our default payload (1232), ECS when given. */
 static int admin_request_build_query(struct admin_explain_req *e, char *err, size_t errlen)
 {
-    static const uint8_t hdr[12] = {0x47, 0x54, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
-    static const uint8_t opt[11] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
-    uint8_t *out = e->wire;
-    size_t o = 0;
-    memcpy(out, hdr, sizeof(hdr));
-    o += sizeof(hdr);
-    memcpy(out + o, e->qname.wire, e->qname.len);
-    o += e->qname.len;
-    dns_put16(out + o, e->qtype);
-    dns_put16(out + o + 2, DNS_CLASS_IN);
-    o += 4;
-    memcpy(out + o, opt, sizeof(opt));
-    size_t rdlen_at = o + 9;
-    o += sizeof(opt);
-    if (e->ecs)
-        o = admin_request_put_ecs(e->ecs, out, o, rdlen_at, err, errlen);
-    e->wire_len = o;
-    return o == 0 ? 400 : 0;
+    struct dns_ecs ecs;
+    if (e->ecs) {
+        int st = admin_request_ecs(e->ecs, &ecs, err, errlen);
+        if (st != 0)
+            return st;
+    }
+    struct dns_opt opt = {.payload = DNS_EDNS_DEFAULT_MAX, .ecs = e->ecs ? &ecs : NULL};
+    struct dns_msg_query q = {.id = ADMIN_EXPLAIN_ID,
+                              .flags = 0,
+                              .qname = &e->qname,
+                              .qtype = e->qtype,
+                              .qclass = DNS_CLASS_IN,
+                              .opt = &opt};
+    e->wire_len = dns_msg_build_query(&q, e->wire, sizeof(e->wire));
+    if (e->wire_len == 0) /* cannot happen: the wire holds the largest query */
+        return admin_request_fail(err, errlen, "cannot build the query");
+    return 0;
 }
 
 int admin_request_parse_explain(const char *query_string, struct admin_explain_req *out, char *err,

@@ -32,6 +32,8 @@
 /* Room for the explain query: header, 255-octet name, OPT with an IPv6
  * ECS option (12 + 255 + 4 + 11 + 8 + 16 = 306). */
 #define ADMIN_EXPLAIN_WIRE_MAX 512
+/* The ID of the explain query ("GT"). */
+#define ADMIN_EXPLAIN_ID 0x4754
 
 /*
  * Parses a request body as a JSON object (duplicate keys refused, depth at

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "dns/dns.h"
+#include "dns/msg_build.h"
+#include "dns/name.h"
 
 #define ENCODE_COMP_MAX 64
 
@@ -23,19 +25,9 @@ struct encode_ctx {
     struct encode_comp_entry comp[ENCODE_COMP_MAX];
 };
 
-static inline uint8_t encode_lower(uint8_t c)
-{
-    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
-
-static bool encode_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (encode_lower(a[i]) != encode_lower(b[i]))
-            return false;
-    return true;
-}
-
+/* Remembers where a suffix was written. A pointer holds a 14-bit offset,
+ * so a name written at 0x3fff or later is never a target and later copies
+ * of it are written out again (0x3fff itself would fit; it is skipped). */
 static void encode_comp_add(struct encode_ctx *c, const uint8_t *name, size_t len, size_t off)
 {
     if (c->n_comp < ENCODE_COMP_MAX && off < 0x3fff && len > 1) {
@@ -49,7 +41,7 @@ static void encode_comp_add(struct encode_ctx *c, const uint8_t *name, size_t le
 static int encode_comp_find(const struct encode_ctx *c, const uint8_t *name, size_t len)
 {
     for (unsigned i = 0; i < c->n_comp; i++)
-        if (c->comp[i].len == len && encode_name_eq(c->comp[i].name, name, len))
+        if (dns_name_equal(c->comp[i].name, c->comp[i].len, name, len))
             return c->comp[i].off;
     return -1;
 }
@@ -113,11 +105,8 @@ static bool encode_rdata(struct encode_ctx *c, uint16_t type, const uint8_t *rd,
     c->pos += name_off;
     size_t p = name_off;
     for (size_t k = 0; k < names; k++) {
-        size_t nl = 0;
-        while (p + nl < rdlen && rd[p + nl] != 0)
-            nl += 1 + (size_t)rd[p + nl];
-        nl++;
-        if (p + nl > rdlen || !encode_name(c, rd + p, nl))
+        size_t nl = dns_name_wire_len_max(rd + p, rdlen - p);
+        if (nl == 0 || !encode_name(c, rd + p, nl))
             return false;
         p += nl;
     }
@@ -170,32 +159,23 @@ static size_t encode_opt_len(const struct dns_query *q)
 {
     if (!q->edns)
         return 0;
-    return 11 + (q->ecs.present ? 8u + (q->ecs.source_prefix + 7u) / 8u : 0u);
+    struct dns_opt o = {.ecs = q->ecs.present ? &q->ecs : NULL};
+    return dns_msg_opt_size(&o);
 }
 
+/* Appends the reply's OPT record: our payload size, the extended rcode
+ * bits, DO echoed, and the query's client subnet echoed with our scope.
+ * The callers keep encode_opt_len() octets free below max_size, so it
+ * always fits (and the parser has validated the ECS option). */
 static void encode_opt(const struct dns_query *q, uint16_t rcode, const struct encode_params *ep,
                        uint8_t *out, size_t *pos)
 {
-    uint8_t *p = out + *pos;
-    size_t rdlen = 0;
-    p[0] = 0;
-    dns_put16(p + 1, DNS_TYPE_OPT);
-    dns_put16(p + 3, ep->edns_advertise);
-    uint32_t ttl = ((uint32_t)(rcode >> 4) << 24) | (q->edns_do ? 0x8000u : 0u);
-    dns_put32(p + 5, ttl);
-    if (q->ecs.present) {
-        unsigned alen = (q->ecs.source_prefix + 7u) / 8u;
-        uint8_t *o = p + 11;
-        dns_put16(o, DNS_EDNS_OPT_ECS);
-        dns_put16(o + 2, (uint16_t)(4 + alen));
-        dns_put16(o + 4, q->ecs.family);
-        o[6] = q->ecs.source_prefix;
-        o[7] = ep->ecs_scope;
-        memcpy(o + 8, q->ecs.addr, alen);
-        rdlen = 8 + alen;
-    }
-    dns_put16(p + 9, (uint16_t)rdlen);
-    *pos += 11 + rdlen;
+    struct dns_opt o = {.payload = ep->edns_advertise,
+                        .ext_rcode = (uint8_t)(rcode >> 4),
+                        .do_bit = q->edns_do,
+                        .ecs = q->ecs.present ? &q->ecs : NULL,
+                        .ecs_scope = ep->ecs_scope};
+    *pos += dns_msg_put_opt(&o, out + *pos, ep->max_size - *pos);
 }
 
 static void encode_header(const struct dns_query *q, uint16_t flags, uint16_t rcode, bool question,

@@ -17,6 +17,7 @@
 #include "daemon/load.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
+#include "health/service.h"
 #include "policy/policy.h"
 #include "net/worker.h"
 
@@ -27,6 +28,7 @@ struct server {
     struct event_base *base;
     uint64_t generation;
     struct health_core health;
+    struct health_service *health_svc; /* expiry and the state file */
     struct scheduler *sched;
     struct admin *admin;
     pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API) */
@@ -47,8 +49,7 @@ static uint32_t server_plan_probes(struct server *srv, struct snapshot *snap)
     struct sched_target *t = load_probe_targets(snap->gslb, &n, &max_timeout);
     if (snap->gslb)
         gslb_ref(snap->gslb);
-    scheduler_set_plan(srv->sched, t, n, snap->gslb ? snap->gslb->state_file : NULL, snap->gslb,
-                       server_release_gslb);
+    scheduler_set_plan(srv->sched, t, n, snap->gslb, server_release_gslb);
     return max_timeout;
 }
 
@@ -177,6 +178,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     struct snapshot *old = serve_swap(&srv->serve, snap, cfg);
     json_t *zones = server_zone_changes(old, snap);
     snapshot_free(old);
+    health_service_set_state_file(srv->health_svc, snap->gslb ? snap->gslb->state_file : NULL);
     server_plan_probes(srv, snap);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
@@ -224,14 +226,18 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(srv->base);
 }
 
-/* Restores the state file, starts probing, and waits for the first round
- * to decide every endpoint the state file did not: nothing is answered
- * before that, so a restart never sends traffic to a region that is down. */
+/* Restores the state file, starts the health service and probing, and
+ * waits for the first round to decide every endpoint the state file did
+ * not: nothing is answered before that, so a restart never sends traffic
+ * to a region that is down. The file is read before the health service
+ * starts, so that no write can interleave with the restore. */
 static void server_first_round(struct server *srv, struct snapshot *snap)
 {
     size_t restored = 0;
     if (snap->gslb && snap->gslb->state_file)
         restored = persist_load(&srv->health, snap->gslb->state_file, snap->gslb->state_max_age);
+    srv->health_svc = health_service_start(&srv->health);
+    health_service_set_state_file(srv->health_svc, snap->gslb ? snap->gslb->state_file : NULL);
     srv->sched = scheduler_start(&srv->health);
     uint32_t max_timeout = server_plan_probes(srv, snap);
     struct timespec t0;
@@ -271,6 +277,7 @@ static int server_start(struct server *srv)
     if (srv->cfg->admin.enabled) {
         struct admin_env env = {.serve = &srv->serve,
                                 .health = &srv->health,
+                                .health_service = srv->health_svc,
                                 .reload = server_reload_cb,
                                 .reload_arg = srv,
                                 .started = srv->started,
@@ -288,12 +295,15 @@ static int server_start(struct server *srv)
 }
 
 /* Stops the threads in dependency order (admin reads the snapshot, DNS
- * workers and prober read health) and frees everything. */
+ * workers and prober read health, admin and prober tell the health
+ * service of changes; it writes the state file a last time) and frees
+ * everything. */
 static void server_shutdown(struct server *srv)
 {
     admin_stop(srv->admin);
     serve_stop(&srv->serve);
     scheduler_stop(srv->sched);
+    health_service_stop(srv->health_svc);
     config_free(srv->cfg);
     health_core_free(&srv->health);
     pthread_mutex_destroy(&srv->reload_lock);

@@ -1,6 +1,7 @@
 /*
  * dns.h -- DNS protocol constants and big-endian helpers shared by every
- * module that touches the wire.
+ * module that touches the wire. Their presentation names are in
+ * dns/rrtype.h, query building and the OPT record in dns/msg_build.h.
  */
 #ifndef GTM_DNS_DNS_H
 #define GTM_DNS_DNS_H
@@ -32,7 +33,11 @@ enum dns_rcode {
     DNS_RCODE_NXDOMAIN = 3,
     DNS_RCODE_NOTIMP = 4,
     DNS_RCODE_REFUSED = 5,
+    DNS_RCODE_YXDOMAIN = 6,
+    DNS_RCODE_YXRRSET = 7,
+    DNS_RCODE_NXRRSET = 8,
     DNS_RCODE_NOTAUTH = 9,
+    DNS_RCODE_NOTZONE = 10,
     DNS_RCODE_BADVERS = 16, /* extended: needs OPT */
 };
 
@@ -66,6 +71,9 @@ enum dns_type {
 };
 
 #define DNS_CLASS_IN 1
+#define DNS_CLASS_CH 3
+#define DNS_CLASS_HS 4
+#define DNS_CLASS_NONE 254
 #define DNS_CLASS_ANY 255
 #define DNS_OPCODE_QUERY 0
 #define DNS_EDNS_OPT_ECS 8

@@ -127,6 +127,20 @@ size_t dns_name_wire_len(const uint8_t *wire)
     return p + 1;
 }
 
+size_t dns_name_wire_len_max(const uint8_t *wire, size_t max)
+{
+    size_t p = 0;
+    while (p < max && p < DNS_MAX_NAME) {
+        uint8_t l = wire[p];
+        if (l & 0xc0)
+            return 0;
+        if (l == 0)
+            return p + 1;
+        p += 1 + (size_t)l;
+    }
+    return 0;
+}
+
 void dns_name_lower(uint8_t *wire, size_t len)
 {
     size_t p = 0;

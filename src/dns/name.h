@@ -42,6 +42,11 @@ bool dns_name_index(const uint8_t *wire, size_t len, struct dns_name *out);
 /* Length of an uncompressed wire name including the root label. */
 size_t dns_name_wire_len(const uint8_t *wire);
 
+/* The same for a name in a buffer of max octets (a name inside RDATA):
+ * 0 when it does not end within max, exceeds 255 octets, or holds a
+ * compression pointer or an extended label type. */
+size_t dns_name_wire_len_max(const uint8_t *wire, size_t max);
+
 /* Lowercases ASCII letters of an uncompressed wire name in place. */
 void dns_name_lower(uint8_t *wire, size_t len);
 

@@ -17,31 +17,10 @@ const double health_hist_bounds[HEALTH_HIST_BUCKETS - 1] = {0.001, 0.0025, 0.005
 const char *const health_fail_names[HEALTH_FAIL_KINDS] = {"timeout", "refused",  "reset", "status",
                                                           "tls",     "protocol", "dns",   "other"};
 
-/* Groups a probe's failure reason for metrics. */
-static enum health_fail_kind health_fail_kind_of(const char *reason)
-{
-    if (strstr(reason, "timeout"))
-        return HEALTH_FAIL_TIMEOUT;
-    if (strstr(reason, "refused"))
-        return HEALTH_FAIL_REFUSED;
-    if (strstr(reason, "reset") || strstr(reason, "closed"))
-        return HEALTH_FAIL_RESET;
-    if (strncmp(reason, "status", 6) == 0 || strstr(reason, "body"))
-        return HEALTH_FAIL_STATUS;
-    if (strstr(reason, "tls") || strstr(reason, "certificate") || strstr(reason, "mismatch"))
-        return HEALTH_FAIL_TLS;
-    if (strstr(reason, "bad") || strstr(reason, "garbage"))
-        return HEALTH_FAIL_PROTOCOL;
-    if (strstr(reason, "rcode") || strstr(reason, "answer") || strstr(reason, "resolve"))
-        return HEALTH_FAIL_DNS;
-    return HEALTH_FAIL_OTHER;
-}
-
 void health_core_init(struct health_core *c)
 {
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
-    pthread_mutex_init(&c->persist_lock, NULL);
     c->next_override_id = 1;
     c->n_buckets = 1024;
     c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
@@ -63,7 +42,16 @@ void health_core_free(struct health_core *c)
     free(c->buckets);
     override_free_all(c);
     pthread_mutex_destroy(&c->lock);
-    pthread_mutex_destroy(&c->persist_lock);
+}
+
+void health_core_set_hooks(struct health_core *c, const struct health_hooks *h)
+{
+    pthread_mutex_lock(&c->lock);
+    if (h)
+        c->hooks = *h;
+    else
+        memset(&c->hooks, 0, sizeof(c->hooks));
+    pthread_mutex_unlock(&c->lock);
 }
 
 static struct health_slot *health_find_locked(struct health_core *c, const char *key)
@@ -138,52 +126,77 @@ const char *health_state_name(enum health_state s)
     }
 }
 
-static void health_transition(struct health_core *c, struct health_slot *s, uint8_t to,
-                              const char *why)
+/* Counts one result in the slot (caller holds c->lock). */
+static void health_count_locked(struct health_slot *s, const struct health_result *r)
 {
-    uint8_t from = s->probe_state;
-    s->probe_state = to;
-    s->since = health_now();
-    atomic_store_explicit(&s->effective, to, memory_order_release);
-    c->transitions++;
-    char why_q[160], detail_q[300];
-    log_info("event=health_change endpoint=%s from=%s to=%s why=\"%s\" detail=\"%s\"", s->key,
-             health_state_name(from), health_state_name(to), log_quote(why, why_q, sizeof(why_q)),
-             log_quote(s->reason, detail_q, sizeof(detail_q)));
-    if (c->on_change)
-        c->on_change(c->on_change_arg);
-}
-
-void health_report(struct health_core *c, struct health_slot *s, bool ok, uint32_t latency_us,
-                   const char *reason, unsigned rise, unsigned fall)
-{
-    pthread_mutex_lock(&c->lock);
     s->probes++;
-    s->last_latency_us = latency_us;
-    double secs = latency_us / 1e6;
+    s->last_latency_us = r->latency_us;
+    double secs = r->latency_us / 1e6;
     unsigned b = 0;
     while (b < HEALTH_HIST_BUCKETS - 1 && secs > health_hist_bounds[b])
         b++;
     s->latency_hist[b]++;
     s->latency_sum_s += secs;
-    if (!ok)
-        s->fail_by[health_fail_kind_of(reason)]++;
-    snprintf(s->reason, sizeof(s->reason), "%s", reason);
-    if (ok) {
+    snprintf(s->reason, sizeof(s->reason), "%s", r->reason);
+    if (r->ok) {
         s->ok_run = s->ok_run < UINT16_MAX ? s->ok_run + 1 : s->ok_run;
         s->fail_run = 0;
     } else {
         s->failures++;
+        s->fail_by[r->kind < HEALTH_FAIL_KINDS ? r->kind : HEALTH_FAIL_OTHER]++;
         s->fail_run = s->fail_run < UINT16_MAX ? s->fail_run + 1 : s->fail_run;
         s->ok_run = 0;
     }
+}
+
+/* Rise/fall: the state the slot moves to after its runs were counted, or
+ * HEALTH_UNKNOWN when it stays; *why says which rule fired. */
+static enum health_state health_damp(const struct health_slot *s, bool ok, unsigned rise,
+                                     unsigned fall, const char **why)
+{
+    if (s->probe_state == HEALTH_UNKNOWN) {
+        *why = "first probe result";
+        return ok ? HEALTH_UP : HEALTH_DOWN;
+    }
+    if (s->probe_state == HEALTH_UP && !ok && s->fail_run >= fall) {
+        *why = "fall threshold reached";
+        return HEALTH_DOWN;
+    }
+    if (s->probe_state == HEALTH_DOWN && ok && s->ok_run >= rise) {
+        *why = "rise threshold reached";
+        return HEALTH_UP;
+    }
+    return HEALTH_UNKNOWN;
+}
+
+void health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
+                   unsigned rise, unsigned fall)
+{
+    const char *why = NULL;
+    char detail[sizeof(s->reason)];
+    pthread_mutex_lock(&c->lock);
+    struct health_hooks hooks = c->hooks;
+    health_count_locked(s, r);
+    enum health_state from = (enum health_state)s->probe_state;
+    enum health_state to = health_damp(s, r->ok, rise, fall, &why);
+    /* Everything a reader sees changes under the lock (persist.c and the
+     * admin views read state, since and reason together under it). */
+    if (to != HEALTH_UNKNOWN) {
+        s->probe_state = (uint8_t)to;
+        s->since = health_now();
+        atomic_store_explicit(&s->effective, (uint8_t)to, memory_order_release);
+        c->transitions++;
+        snprintf(detail, sizeof(detail), "%s", s->reason);
+    }
     pthread_mutex_unlock(&c->lock);
-    if (s->probe_state == HEALTH_UNKNOWN)
-        health_transition(c, s, ok ? HEALTH_UP : HEALTH_DOWN, "first probe result");
-    else if (s->probe_state == HEALTH_UP && !ok && s->fail_run >= fall)
-        health_transition(c, s, HEALTH_DOWN, "fall threshold reached");
-    else if (s->probe_state == HEALTH_DOWN && ok && s->ok_run >= rise)
-        health_transition(c, s, HEALTH_UP, "rise threshold reached");
+    if (to == HEALTH_UNKNOWN)
+        return;
+    char why_q[160], detail_q[300];
+    log_info("event=health_change endpoint=%s from=%s to=%s why=\"%s\" detail=\"%s\"", s->key,
+             health_state_name(from), health_state_name(to), log_quote(why, why_q, sizeof(why_q)),
+             log_quote(detail, detail_q, sizeof(detail_q)));
+    if (hooks.state_changed)
+        hooks.state_changed(hooks.arg);
 }
 
 void health_restore(struct health_slot *s, enum health_state st, double since)

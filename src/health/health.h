@@ -29,7 +29,8 @@ enum health_state { HEALTH_UNKNOWN = 0, HEALTH_DOWN = 1, HEALTH_UP = 2 };
 #define HEALTH_HIST_BUCKETS 11
 extern const double health_hist_bounds[HEALTH_HIST_BUCKETS - 1];
 
-/* Failure reasons, grouped for metrics. */
+/* Kinds of probe failure, for metrics. Each probe type sets the kind where
+ * it detects the failure (probe.h); nobody parses the reason text. */
 enum health_fail_kind {
     HEALTH_FAIL_TIMEOUT = 0,
     HEALTH_FAIL_REFUSED,
@@ -47,7 +48,8 @@ struct health_slot {
     char *key;                 /* "endpoint:POOL/NAME", "az:NAME" or "region:NAME" */
     _Atomic uint8_t effective; /* probe verdict as published (enum health_state) */
     _Atomic uint8_t override;  /* operator's forced state; HEALTH_UNKNOWN = none */
-    /* Written by the prober thread only; read by status under core->lock. */
+    /* Written (by the prober thread, the loader, the state file) and read
+     * (status, metrics, the state file) only under core->lock. */
     uint8_t probe_state;       /* rise/fall damped probe verdict */
     uint16_t ok_run, fail_run; /* consecutive results */
     double since;              /* wall time of the last transition */
@@ -63,22 +65,32 @@ struct health_slot {
 
 struct override;
 
+/* Whom the core tells about changes (the health service, service.h). Each
+ * hook runs on the thread that made the change, after the core's lock was
+ * released, so it may take the lock; it must not block. */
+struct health_hooks {
+    void (*state_changed)(void *arg);     /* a slot's probe state changed */
+    void (*overrides_changed)(void *arg); /* an override was added or removed */
+    void *arg;
+};
+
 struct health_core {
-    pthread_mutex_t lock;         /* guards the key index and status reads */
-    pthread_mutex_t persist_lock; /* one state file writer at a time */
-    struct override *overrides;   /* operator overrides, newest first (override.h) */
+    pthread_mutex_t lock;       /* guards the key index, the slots' plain fields,
+                                   the overrides and the counters below */
+    struct override *overrides; /* operator overrides, newest first (override.h) */
     uint64_t next_override_id;
     struct health_slot **buckets;
     uint32_t n_buckets;
     size_t n_slots;
     uint64_t transitions;
-    /* Called (prober thread) after every transition, e.g. to persist. */
-    void (*on_change)(void *arg);
-    void *on_change_arg;
+    struct health_hooks hooks; /* under lock; all NULL when nobody listens */
 };
 
 void health_core_init(struct health_core *c);
 void health_core_free(struct health_core *c);
+
+/* Installs hooks (copied), or removes them when h is NULL. */
+void health_core_set_hooks(struct health_core *c, const struct health_hooks *h);
 
 /* Finds or creates the slot for key ("endpoint:POOL/NAME", "az:NAME",
  * "region:NAME") and marks it in use; loader thread. */
@@ -95,12 +107,21 @@ void health_core_begin_mapping(struct health_core *c);
  * applies if it comes back. */
 void health_override_apply_locked(struct health_core *c, const char *target);
 
+/* One probe result as the health core counts it. */
+struct health_result {
+    bool ok;
+    enum health_fail_kind kind; /* counted in fail_by when !ok */
+    uint32_t latency_us;
+    const char *reason; /* copied into the slot */
+};
+
 /* Applies one probe result (prober thread). The first result of an
  * UNKNOWN slot decides at once; later ones follow rise/fall. */
-void health_report(struct health_core *c, struct health_slot *s, bool ok, uint32_t latency_us,
-                   const char *reason, unsigned rise, unsigned fall);
+void health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
+                   unsigned rise, unsigned fall);
 
-/* Sets a slot's state directly (state file at start-up). */
+/* Sets a slot's state directly (state file at start-up). Caller holds
+ * the core's lock. */
 void health_restore(struct health_slot *s, enum health_state st, double since);
 
 /* The probe layer only. */

@@ -39,14 +39,19 @@ void override_add(struct health_core *c, const char *target, enum health_state s
     o->expires = expires;
     pthread_mutex_lock(&c->lock);
     snprintf(o->id, sizeof(o->id), "ovr-%llu", (unsigned long long)c->next_override_id++);
+    snprintf(id, 32, "%s", o->id);
     o->next = c->overrides;
     c->overrides = o;
     health_override_apply_locked(c, target);
+    struct health_hooks hooks = c->hooks;
     pthread_mutex_unlock(&c->lock);
-    snprintf(id, 32, "%s", o->id);
+    if (hooks.overrides_changed)
+        hooks.overrides_changed(hooks.arg);
+    /* o belongs to the list now: an expiry may free it at any moment. */
     char reason_q[1100];
     log_info("event=override_add id=%s target=%s state=%s author=%s reason=\"%s\"", id, target,
-             health_state_name(st), o->author, log_quote(o->reason, reason_q, sizeof(reason_q)));
+             health_state_name(st), author ? author : "",
+             log_quote(reason ? reason : "", reason_q, sizeof(reason_q)));
 }
 
 /* Unlinks and frees every override for which pred(o, arg) holds; logs. */
@@ -72,7 +77,10 @@ static size_t override_remove_if(struct health_core *c,
         free(target);
         n++;
     }
+    struct health_hooks hooks = c->hooks;
     pthread_mutex_unlock(&c->lock);
+    if (n && hooks.overrides_changed)
+        hooks.overrides_changed(hooks.arg);
     return n;
 }
 
@@ -98,13 +106,20 @@ size_t override_expire(struct health_core *c, double now)
 
 double override_next_expiry(struct health_core *c, double now)
 {
-    double next = -1;
+    bool any = false;
+    double first = 0;
     pthread_mutex_lock(&c->lock);
     for (struct override *o = c->overrides; o; o = o->next)
-        if (o->expires > 0 && (next < 0 || o->expires - now < next))
-            next = o->expires - now;
+        if (o->expires > 0 && (!any || o->expires < first)) {
+            first = o->expires;
+            any = true;
+        }
     pthread_mutex_unlock(&c->lock);
-    return next < 0 ? next : (next < 0.001 ? 0.001 : next);
+    if (!any)
+        return -1;
+    /* One already due (or due within a millisecond) is due "now", never
+     * in the past: the caller arms a timer with it. */
+    return first - now < 0.001 ? 0.001 : first - now;
 }
 
 size_t override_count(struct health_core *c)
@@ -126,12 +141,18 @@ static json_t *override_json(const struct override *o)
     return j;
 }
 
-json_t *override_list_json(struct health_core *c)
+json_t *override_list_json_locked(struct health_core *c)
 {
     json_t *arr = json_array();
-    pthread_mutex_lock(&c->lock);
     for (struct override *o = c->overrides; o; o = o->next)
         json_array_append_new(arr, override_json(o));
+    return arr;
+}
+
+json_t *override_list_json(struct health_core *c)
+{
+    pthread_mutex_lock(&c->lock);
+    json_t *arr = override_list_json_locked(c);
     pthread_mutex_unlock(&c->lock);
     return arr;
 }
@@ -194,6 +215,11 @@ size_t override_restore(struct health_core *c, json_t *arr, double now)
         pthread_mutex_unlock(&c->lock);
         n++;
     }
+    pthread_mutex_lock(&c->lock);
+    struct health_hooks hooks = c->hooks;
+    pthread_mutex_unlock(&c->lock);
+    if (n && hooks.overrides_changed)
+        hooks.overrides_changed(hooks.arg);
     return n;
 }
 

@@ -36,11 +36,14 @@ void override_add(struct health_core *c, const char *target, enum health_state s
 bool override_remove(struct health_core *c, const char *id);
 /* Removes every override past its expiry; returns how many. */
 size_t override_expire(struct health_core *c, double now);
-/* Seconds until the next expiry (<0 when none). */
+/* Seconds from now until the first expiry, at least 0.001 (one already
+ * due is due now); -1 when no override expires. */
 double override_next_expiry(struct health_core *c, double now);
 size_t override_count(struct health_core *c);
 /* JSON array of the overrides (newest first). Caller owns the result. */
 json_t *override_list_json(struct health_core *c);
+/* The same, for a caller that holds c->lock (one consistent snapshot). */
+json_t *override_list_json_locked(struct health_core *c);
 /* JSON of one override (caller holds no lock). NULL when id is unknown. */
 json_t *override_get_json(struct health_core *c, const char *id);
 /* JSON of the override in force for target (the newest), or NULL. */

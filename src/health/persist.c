@@ -16,6 +16,8 @@
 #include "common/log.h"
 #include "health/override.h"
 
+/* Everything the file holds, taken in one hold of the core's lock so that
+ * states, overrides and the next id agree with each other. */
 static json_t *persist_snapshot(struct health_core *c)
 {
     json_t *eps = json_object();
@@ -29,15 +31,13 @@ static json_t *persist_snapshot(struct health_core *c)
                                           health_state_name((enum health_state)s->probe_state),
                                           "since", s->since));
         }
-    pthread_mutex_unlock(&c->lock);
-    pthread_mutex_lock(&c->lock);
-    json_int_t next_id = (json_int_t)c->next_override_id;
-    pthread_mutex_unlock(&c->lock);
+    json_t *ovr = override_list_json_locked(c);
     /* next_override_id keeps ids unique across restarts even when the
      * newest override was deleted before the stop. */
+    json_int_t next_id = (json_int_t)c->next_override_id;
+    pthread_mutex_unlock(&c->lock);
     return json_pack("{s:i, s:f, s:o, s:o, s:I}", "version", 1, "saved_at", health_now(),
-                     "endpoints", eps, "overrides", override_list_json(c), "next_override_id",
-                     next_id);
+                     "endpoints", eps, "overrides", ovr, "next_override_id", next_id);
 }
 
 /* Writes data to path atomically: tmp file, fsync, rename, fsync dir. */
@@ -75,7 +75,6 @@ static int persist_write_atomic(const char *path, const char *data)
 
 int persist_save(struct health_core *c, const char *path)
 {
-    pthread_mutex_lock(&c->persist_lock);
     json_t *root = persist_snapshot(c);
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);
@@ -83,7 +82,6 @@ int persist_save(struct health_core *c, const char *path)
     free(text);
     if (rc != 0)
         log_error("event=state_save result=failed file=%s error=\"%s\"", path, strerror(errno));
-    pthread_mutex_unlock(&c->persist_lock);
     return rc;
 }
 

@@ -6,6 +6,11 @@
  * {"endpoint:POOL/NAME": {"state": "up"|"down", "since": T}}}. It is written to a
  * temporary file in the same directory, fsynced and renamed over the old
  * one, so a crash at any moment leaves either the old or the new file.
+ *
+ * Threads: persist_save reads the core under its lock; one writer at a
+ * time (the temporary file's name is per process): in the daemon that is
+ * the health service (service.h), the state file's only writer.
+ * persist_load runs once at start-up, before the service and the prober.
  */
 #ifndef GTM_HEALTH_PERSIST_H
 #define GTM_HEALTH_PERSIST_H

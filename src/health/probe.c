@@ -1,12 +1,12 @@
 /*
  * probe.c -- running one probe: start, the overall deadline, completion.
  *
- * Completion: the type code calls probe_finish() as soon as it knows the
- * verdict, possibly from inside probe_run() for an immediate failure.
- * probe_finish() records the result and latency, stops the type's I/O at
- * once (closing a connection we no longer need), deletes the deadline and
- * activates pr->finish. done runs from that event's callback, so it always
- * runs from the event loop, exactly once, and never inside probe_run(). The
+ * Completion: the type code calls probe_pass() or probe_fail() (with the
+ * kind of failure) as soon as it knows the verdict, possibly from inside
+ * probe_run() for an immediate failure. The first call records the result
+ * and latency, stops the type's I/O at once (closing a connection we no
+ * longer need), deletes the deadline and activates pr->finish. done runs from that event's
+ * callback, so it always runs from the event loop, exactly once, and never inside probe_run(). The
  * probe is freed before done runs, so done may start a new probe or even
  * free the prober.
  *
@@ -63,22 +63,37 @@ static uint32_t probe_elapsed_us(const struct probe *pr)
     return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
-void probe_finish(struct probe *pr, bool ok, const char *fmt, ...)
+/* The common end of probe_pass and probe_fail; reason already written. */
+static void probe_finish(struct probe *pr, bool ok, enum health_fail_kind kind)
+{
+    pr->finished = true;
+    pr->res.ok = ok;
+    pr->res.kind = kind;
+    pr->res.latency_us = probe_elapsed_us(pr);
+    if (pr->ops && pr->ops->stop)
+        pr->ops->stop(pr);
+    event_del(pr->deadline);
+    event_active(pr->finish, EV_TIMEOUT, 0);
+}
+
+void probe_pass(struct probe *pr)
+{
+    if (pr->finished)
+        return;
+    snprintf(pr->res.reason, sizeof(pr->res.reason), "ok");
+    probe_finish(pr, true, HEALTH_FAIL_OTHER);
+}
+
+void probe_fail(struct probe *pr, enum health_fail_kind kind, const char *fmt, ...)
 {
     va_list ap;
 
     if (pr->finished)
         return;
-    pr->finished = true;
-    pr->res.ok = ok;
-    pr->res.latency_us = probe_elapsed_us(pr);
     va_start(ap, fmt);
     vsnprintf(pr->res.reason, sizeof(pr->res.reason), fmt, ap);
     va_end(ap);
-    if (pr->ops && pr->ops->stop)
-        pr->ops->stop(pr);
-    event_del(pr->deadline);
-    event_active(pr->finish, EV_TIMEOUT, 0);
+    probe_finish(pr, false, kind);
 }
 
 static void probe_on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -87,37 +102,37 @@ static void probe_on_deadline(evutil_socket_t fd, short what, void *arg)
     const char *phase = pr->ops && pr->ops->phase ? pr->ops->phase(pr) : NULL;
 
     if (phase)
-        probe_finish(pr, false, "timeout while %s", phase);
+        probe_fail(pr, HEALTH_FAIL_TIMEOUT, "timeout while %s", phase);
     else
-        probe_finish(pr, false, "timeout");
+        probe_fail(pr, HEALTH_FAIL_TIMEOUT, "timeout");
 }
 
-void probe_errno_reason(int err, char *buf, size_t len)
+enum health_fail_kind probe_errno_reason(int err, char *buf, size_t len)
 {
     switch (err) {
     case ECONNREFUSED:
         snprintf(buf, len, "connection refused");
-        break;
+        return HEALTH_FAIL_REFUSED;
     case ECONNRESET:
         snprintf(buf, len, "connection reset");
-        break;
+        return HEALTH_FAIL_RESET;
     case EPIPE:
         snprintf(buf, len, "connection closed by peer");
-        break;
+        return HEALTH_FAIL_RESET;
     case ETIMEDOUT:
         snprintf(buf, len, "connection timed out");
-        break;
+        return HEALTH_FAIL_TIMEOUT;
     case EHOSTUNREACH:
         snprintf(buf, len, "host unreachable");
-        break;
+        return HEALTH_FAIL_OTHER;
     case ENETUNREACH:
         snprintf(buf, len, "network unreachable");
-        break;
+        return HEALTH_FAIL_OTHER;
     default: {
         /* GNU strerror_r: returns a static or our buffer, never fails. */
         char tmp[96];
         snprintf(buf, len, "%s", strerror_r(err, tmp, sizeof(tmp)));
-        break;
+        return HEALTH_FAIL_OTHER;
     }
     }
 }
@@ -153,7 +168,7 @@ static int probe_dispatch(struct probe *pr)
     case PROBE_DNS:
         return probe_dns_start(pr);
     }
-    probe_finish(pr, false, "unknown probe type %d", (int)pr->spec->type);
+    probe_fail(pr, HEALTH_FAIL_OTHER, "unknown probe type %d", (int)pr->spec->type);
     return -1;
 }
 
@@ -179,7 +194,7 @@ int probe_run(struct prober *p, const struct probe_spec *spec, const struct sock
     probe_set_name(pr, host);
 
     if (!probe_addr_ok(addr, addr_len)) {
-        probe_finish(pr, false, "bad endpoint address");
+        probe_fail(pr, HEALTH_FAIL_OTHER, "bad endpoint address");
         return -1;
     }
     memcpy(&pr->addr, addr, addr_len);

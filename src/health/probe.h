@@ -1,8 +1,8 @@
 /*
  * probe.h -- one health probe of one endpoint: tcp, http, https or dns.
  *
- * Probers report only pass/fail plus a short reason and the latency (as in
- * gdnsd's monitoring model); damping (rise/fall) and state belong to the
+ * Probers report only pass/fail plus the kind of failure, a short reason and
+ * the latency (as in gdnsd's monitoring model); damping (rise/fall) and state belong to the
  * health core (health.h). Every probe runs on the prober thread's libevent
  * base, never blocks, and calls its completion callback exactly once, no
  * later than the spec's timeout (+ a few ms of scheduling), whatever the
@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "common/errlist.h"
+#include "health/health.h"
 
 #define PROBE_MAX_READ (64 * 1024)
 
@@ -59,8 +60,11 @@ struct probe_spec {
 
 struct probe_result {
     bool ok;
+    /* Why it failed, set by the probe type where the failure happens (the
+     * reason text is for people; metrics count this). Unused when ok. */
+    enum health_fail_kind kind;
     uint32_t latency_us;
-    char reason[128]; /* "ok", "connect refused", "timeout", "status 503", ... */
+    char reason[128]; /* "ok", "connection refused", "timeout", "status 503", ... */
 };
 
 struct event_base;

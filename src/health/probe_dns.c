@@ -22,7 +22,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dns/msg_build.h"
 #include "dns/name.h"
+#include "dns/rrtype.h"
 
 #define PROBE_DNS_IDLE_S 300
 
@@ -42,14 +44,12 @@ struct probe_dns_q {
     struct probe_dns_chan *chan;
 };
 
-static const char *const probe_dns_rcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-                                               "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
-                                               "NXRRSET", "NOTAUTH", "NOTZONE"};
-
+/* An rcode as the failure reason names it: its mnemonic, else RCODEn. */
 static void probe_dns_rcode_str(int rcode, char *buf, size_t len)
 {
-    if (rcode >= 0 && (size_t)rcode < sizeof(probe_dns_rcodes) / sizeof(probe_dns_rcodes[0]))
-        snprintf(buf, len, "%s", probe_dns_rcodes[rcode]);
+    const char *name = rcode >= 0 && rcode <= 15 ? dns_rcode_name((uint16_t)rcode) : NULL;
+    if (name)
+        snprintf(buf, len, "%s", name);
     else
         snprintf(buf, len, "RCODE%d", rcode);
 }
@@ -127,27 +127,44 @@ static void probe_dns_judge(struct probe *pr, const unsigned char *abuf, int ale
     char have[16], want[16];
 
     if (alen <= 0 || ldns_wire2pkt(&pkt, abuf, (size_t)alen) != LDNS_STATUS_OK) {
-        probe_finish(pr, false, "dns: malformed reply");
+        probe_fail(pr, HEALTH_FAIL_PROTOCOL, "dns: malformed reply");
         return;
     }
     int rcode = (int)ldns_pkt_get_rcode(pkt);
     if (rcode != s->dns_rcode) {
         probe_dns_rcode_str(rcode, have, sizeof(have));
         probe_dns_rcode_str(s->dns_rcode, want, sizeof(want));
-        probe_finish(pr, false, "rcode %s (expected %s)", have, want);
+        probe_fail(pr, HEALTH_FAIL_DNS, "rcode %s (expected %s)", have, want);
     } else if (s->dns_expect) {
         ldns_rr_list *an = ldns_pkt_answer(pkt);
         bool found = false;
         for (size_t i = 0; an && i < ldns_rr_list_rr_count(an) && !found; i++)
             found = probe_dns_rr_matches(ldns_rr_list_rr(an, i), s->dns_expect);
         if (found)
-            probe_finish(pr, true, "ok");
+            probe_pass(pr);
         else
-            probe_finish(pr, false, "no answer matches \"%.60s\"", s->dns_expect);
+            probe_fail(pr, HEALTH_FAIL_DNS, "no answer matches \"%.60s\"", s->dns_expect);
     } else {
-        probe_finish(pr, true, "ok");
+        probe_pass(pr);
     }
     ldns_pkt_free(pkt);
+}
+
+/* The kind of a failed c-ares query (other than its timeout). */
+static enum health_fail_kind probe_dns_ares_kind(int status)
+{
+    switch (status) {
+    case ARES_ECONNREFUSED:
+        return HEALTH_FAIL_REFUSED;
+    case ARES_EBADRESP:
+        return HEALTH_FAIL_PROTOCOL;
+    case ARES_ENOMEM:
+    case ARES_EDESTRUCTION:
+    case ARES_ECANCELLED:
+        return HEALTH_FAIL_OTHER;
+    default:
+        return HEALTH_FAIL_DNS;
+    }
 }
 
 static void probe_dns_on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
@@ -161,9 +178,9 @@ static void probe_dns_on_reply(void *arg, int status, int timeouts, unsigned cha
         return;
     pr->impl = NULL;
     if (status == ARES_ETIMEOUT)
-        probe_finish(pr, false, "timeout while waiting for dns reply");
+        probe_fail(pr, HEALTH_FAIL_TIMEOUT, "timeout while waiting for dns reply");
     else if (status != ARES_SUCCESS)
-        probe_finish(pr, false, "dns: %s", ares_strerror(status));
+        probe_fail(pr, probe_dns_ares_kind(status), "dns: %s", ares_strerror(status));
     else
         probe_dns_judge(pr, abuf, alen);
 }
@@ -265,34 +282,29 @@ static struct probe_dns_chan *probe_dns_chan_get(struct prober *p, const struct 
 
 /* ---- start -------------------------------------------------------------- */
 
-/* A query with RD clear; c-ares sets the ID. Returns its length or 0. */
+/* A query with RD clear and no EDNS; c-ares sets the ID. Returns its
+ * length, or 0 when the check's name is not valid. */
 static size_t probe_dns_query(const struct probe_spec *s, uint8_t *out, size_t cap)
 {
     struct dns_name n;
-    if (!s->dns_name || !dns_name_from_str(s->dns_name, &n) || 12u + n.len + 4u > cap)
+    if (!s->dns_name || !dns_name_from_str(s->dns_name, &n))
         return 0;
-    memset(out, 0, 12);
-    out[5] = 1; /* QDCOUNT */
-    memcpy(out + 12, n.wire, n.len);
-    size_t at = 12u + n.len;
-    out[at++] = (uint8_t)(s->dns_type >> 8);
-    out[at++] = (uint8_t)s->dns_type;
-    out[at++] = 0;
-    out[at++] = 1; /* IN */
-    return at;
+    struct dns_msg_query q = {
+        .id = 0, .flags = 0, .qname = &n, .qtype = s->dns_type, .qclass = DNS_CLASS_IN};
+    return dns_msg_build_query(&q, out, cap);
 }
 
 int probe_dns_start(struct probe *pr)
 {
-    uint8_t qbuf[12 + DNS_MAX_NAME + 4];
+    uint8_t qbuf[DNS_HEADER_SIZE + DNS_MAX_NAME + 4];
     size_t qlen = probe_dns_query(pr->spec, qbuf, sizeof(qbuf));
     if (qlen == 0) {
-        probe_finish(pr, false, "dns: bad query name");
+        probe_fail(pr, HEALTH_FAIL_OTHER, "dns: bad query name");
         return -1;
     }
     struct probe_dns_chan *c = probe_dns_chan_get(pr->p, pr);
     if (!c) {
-        probe_finish(pr, false, "dns: cannot set up resolver channel");
+        probe_fail(pr, HEALTH_FAIL_OTHER, "dns: cannot set up resolver channel");
         return -1;
     }
     struct probe_dns_q *q = calloc(1, sizeof(*q));

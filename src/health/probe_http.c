@@ -223,9 +223,12 @@ static bool probe_http_judge_body(struct probe_http *h, enum probe_http_end end)
         if (b == 0 && end == PE_MORE)
             return false;
         if (b == 0) {
-            probe_finish(pr, false,
-                         end == PE_EOF ? "connection closed in header"
-                                       : "header longer than the read limit");
+            /* A peer that hangs up mid-header dropped the connection; one
+             * whose header never ends does not speak HTTP as we read it. */
+            if (end == PE_EOF)
+                probe_fail(pr, HEALTH_FAIL_RESET, "connection closed in header");
+            else
+                probe_fail(pr, HEALTH_FAIL_PROTOCOL, "header longer than the read limit");
             return true;
         }
         h->body = h->searched = b;
@@ -233,17 +236,17 @@ static bool probe_http_judge_body(struct probe_http *h, enum probe_http_end end)
     /* Resume nl-1 octets back so a needle split across reads is found. */
     size_t from = h->searched - h->body >= nl ? h->searched - (nl - 1) : h->body;
     if (memmem(h->buf + from, h->len - from, needle, nl)) {
-        probe_finish(pr, true, "ok");
+        probe_pass(pr);
         return true;
     }
     h->searched = h->len;
     if (end == PE_MORE)
         return false;
     if (end == PE_EOF)
-        probe_finish(pr, false, "body does not contain \"%.40s\"", needle);
+        probe_fail(pr, HEALTH_FAIL_STATUS, "body does not contain \"%.40s\"", needle);
     else
-        probe_finish(pr, false, "body does not contain \"%.40s\" in the first %d octets", needle,
-                     PROBE_MAX_READ);
+        probe_fail(pr, HEALTH_FAIL_STATUS, "body does not contain \"%.40s\" in the first %d octets",
+                   needle, PROBE_MAX_READ);
     return true;
 }
 
@@ -256,20 +259,20 @@ static bool probe_http_judge(struct probe_http *h, enum probe_http_end end)
         if (st == 0 && end == PE_MORE)
             return false;
         if (st == 0 && end == PE_EOF && h->len == 0) {
-            probe_finish(pr, false, "connection closed without response");
+            probe_fail(pr, HEALTH_FAIL_RESET, "connection closed without response");
             return true;
         }
         if (st <= 0) {
-            probe_finish(pr, false, "bad status line");
+            probe_fail(pr, HEALTH_FAIL_PROTOCOL, "bad status line");
             return true;
         }
         h->status = st;
         if (!probe_http_status_ok(pr->spec, st)) {
-            probe_finish(pr, false, "status %d", st);
+            probe_fail(pr, HEALTH_FAIL_STATUS, "status %d", st);
             return true;
         }
         if (!pr->spec->body_contains) {
-            probe_finish(pr, true, "ok");
+            probe_pass(pr);
             return true;
         }
     }
@@ -283,7 +286,7 @@ enum probe_http_io { IO_DONE, IO_AGAIN, IO_EOF, IO_FAIL };
 static void probe_http_wait(struct probe_http *h, short what)
 {
     if (event_add(what == EV_READ ? h->rd : h->wr, NULL) != 0)
-        probe_finish(h->pr, false, "cannot watch socket");
+        probe_fail(h->pr, HEALTH_FAIL_OTHER, "cannot watch socket");
 }
 
 /* Maps an SSL result that moved no data; fails the probe on errors. */
@@ -300,8 +303,8 @@ static enum probe_http_io probe_http_tls_wait(struct probe_http *h, int r, const
         ERR_clear_error();
         return IO_EOF;
     }
-    probe_tls_reason(h->ssl, r, what, why, sizeof(why));
-    probe_finish(h->pr, false, "%s", why);
+    enum health_fail_kind kind = probe_tls_reason(h->ssl, r, what, why, sizeof(why));
+    probe_fail(h->pr, kind, "%s", why);
     return IO_FAIL;
 }
 
@@ -313,8 +316,8 @@ static enum probe_http_io probe_http_sock_wait(struct probe_http *h, int err, sh
         probe_http_wait(h, what);
         return IO_AGAIN;
     }
-    probe_errno_reason(err, why, sizeof(why));
-    probe_finish(h->pr, false, "%s", why);
+    enum health_fail_kind kind = probe_errno_reason(err, why, sizeof(why));
+    probe_fail(h->pr, kind, "%s", why);
     return IO_FAIL;
 }
 
@@ -417,15 +420,15 @@ static void probe_http_connected(struct probe_http *h)
     char why[128];
     int e = probe_tcp_connect_result(h->fd);
     if (e != 0) {
-        probe_errno_reason(e, why, sizeof(why));
-        probe_finish(pr, false, "%s", why);
+        enum health_fail_kind kind = probe_errno_reason(e, why, sizeof(why));
+        probe_fail(pr, kind, "%s", why);
         return;
     }
     h->phase = PH_SEND;
     if (pr->spec->type == PROBE_HTTPS) {
         h->ssl = probe_tls_new(pr, h->fd, why, sizeof(why));
         if (!h->ssl) {
-            probe_finish(pr, false, "%s", why);
+            probe_fail(pr, HEALTH_FAIL_TLS, "%s", why);
             return;
         }
         h->phase = PH_TLS;
@@ -460,7 +463,7 @@ int probe_http_start(struct probe *pr)
     h->rd = event_new(pr->p->base, fd, EV_READ, probe_http_on_io, h);
     h->wr = event_new(pr->p->base, fd, EV_WRITE, probe_http_on_io, h);
     if (!h->rd || !h->wr) {
-        probe_finish(pr, false, "cannot watch socket");
+        probe_fail(pr, HEALTH_FAIL_OTHER, "cannot watch socket");
         return -1;
     }
     probe_http_wait(h, EV_WRITE);

@@ -65,13 +65,16 @@ struct prober {
 
 /* ---- probe.c: common completion -------------------------------------- */
 
-/* Records the verdict (first call wins), stops the type's I/O at once and
- * schedules done from the loop. Safe from any callback of the probe. */
-void probe_finish(struct probe *pr, bool ok, const char *fmt, ...)
+/* Record the verdict (the first call of either wins), stop the type's I/O
+ * at once and schedule done from the loop. Safe from any callback of the
+ * probe. Every failure names its kind where it is detected. */
+void probe_pass(struct probe *pr);
+void probe_fail(struct probe *pr, enum health_fail_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Writes a short reason for errno err (reentrant, no strerror). */
-void probe_errno_reason(int err, char *buf, size_t len);
+/* Writes a short reason for errno err (reentrant, no strerror) and returns
+ * its kind: refused, reset (also EPIPE), timeout (ETIMEDOUT), else other. */
+enum health_fail_kind probe_errno_reason(int err, char *buf, size_t len);
 
 /* ---- probe_tcp.c ------------------------------------------------------ */
 
@@ -103,9 +106,12 @@ struct ssl_st;
  * caller owns the SSL (SSL_free). */
 struct ssl_st *probe_tls_new(struct probe *pr, int fd, char *err, size_t errlen);
 
-/* Describes a failed SSL_* call that returned ret, e.g. "tls: certificate
- * verify failed: self-signed certificate". Clears the error queue. */
-void probe_tls_reason(struct ssl_st *ssl, int ret, const char *what, char *buf, size_t len);
+/* Describes a failed SSL_* call that returned ret, e.g. "tls handshake:
+ * certificate verify failed: self-signed certificate", and returns its
+ * kind: the socket's (reset, timeout, ...) when the connection failed under
+ * TLS, else tls. Clears the error queue. */
+enum health_fail_kind probe_tls_reason(struct ssl_st *ssl, int ret, const char *what, char *buf,
+                                       size_t len);
 
 void probe_tls_prober_free(struct prober *p);
 

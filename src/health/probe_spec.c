@@ -20,6 +20,7 @@
 
 #include "common/jsoncfg.h"
 #include "dns/name.h"
+#include "dns/rrtype.h"
 
 /* Longest body_contains; it must fit well inside what we read. */
 #define PROBE_SPEC_MAX_NEEDLE 1024
@@ -356,51 +357,55 @@ static void probe_spec_http(struct probe_spec_ctx *x)
         probe_spec_ca_file(x);
 }
 
-struct probe_spec_name {
-    const char *name;
-    int value;
-};
-
-/* A name from table (case-insensitive) or an integer in [lo, hi]. */
-static bool probe_spec_named_int(json_t *v, const struct probe_spec_name *table, long lo, long hi,
-                                 int *out)
+/* query_type: one of the mnemonics gtmd.conf(5) lists, or any type as a
+ * number 1..65535. */
+static bool probe_spec_qtype(json_t *v, int *out)
 {
+    static const uint16_t named[] = {DNS_TYPE_A,  DNS_TYPE_NS,  DNS_TYPE_CNAME, DNS_TYPE_SOA,
+                                     DNS_TYPE_MX, DNS_TYPE_TXT, DNS_TYPE_AAAA};
     if (json_is_integer(v)) {
-        if (json_integer_value(v) < lo || json_integer_value(v) > hi)
+        json_int_t n = json_integer_value(v);
+        if (n < 1 || n > 65535)
             return false;
-        *out = (int)json_integer_value(v);
+        *out = (int)n;
         return true;
     }
-    if (!json_is_string(v))
-        return false;
-    for (; table->name; table++) {
-        if (strcasecmp(table->name, json_string_value(v)) == 0) {
-            *out = table->value;
+    uint16_t t = json_is_string(v) ? dns_type_from_name(json_string_value(v)) : 0;
+    for (size_t i = 0; t && i < sizeof(named) / sizeof(named[0]); i++)
+        if (named[i] == t) {
+            *out = t;
             return true;
         }
-    }
     return false;
+}
+
+/* expect_rcode: an rcode mnemonic or a number, either within the 4-bit
+ * header field (0..15) that the reply is judged by. */
+static bool probe_spec_rcode(json_t *v, int *out)
+{
+    json_int_t n = -1;
+    if (json_is_integer(v))
+        n = json_integer_value(v);
+    else if (json_is_string(v))
+        n = dns_rcode_from_name(json_string_value(v));
+    if (n < 0 || n > 15)
+        return false;
+    *out = (int)n;
+    return true;
 }
 
 static void probe_spec_dns_codes(struct probe_spec_ctx *x)
 {
-    static const struct probe_spec_name types[] = {{"A", 1},     {"NS", 2},  {"CNAME", 5},
-                                                   {"SOA", 6},   {"MX", 15}, {"TXT", 16},
-                                                   {"AAAA", 28}, {NULL, 0}};
-    static const struct probe_spec_name rcodes[] = {
-        {"NOERROR", 0}, {"FORMERR", 1}, {"SERVFAIL", 2}, {"NXDOMAIN", 3},
-        {"NOTIMP", 4},  {"REFUSED", 5}, {"YXDOMAIN", 6}, {"YXRRSET", 7},
-        {"NXRRSET", 8}, {"NOTAUTH", 9}, {"NOTZONE", 10}, {NULL, 0}};
     struct probe_spec *s = x->s;
     json_t *v = json_object_get(x->obj, "query_type");
-    int n = 1;
-    if (v && !probe_spec_named_int(v, types, 1, 65535, &n))
+    int n = DNS_TYPE_A;
+    if (v && !probe_spec_qtype(v, &n))
         probe_spec_err(x, "query_type",
                        "must be one of A, AAAA, TXT, SOA, NS, CNAME, MX or a number 1..65535");
     s->dns_type = (uint16_t)n;
-    n = 0;
+    n = DNS_RCODE_NOERROR;
     v = json_object_get(x->obj, "expect_rcode");
-    if (v && !probe_spec_named_int(v, rcodes, 0, 15, &n))
+    if (v && !probe_spec_rcode(v, &n))
         probe_spec_err(x, "expect_rcode",
                        "must be an rcode name such as \"NOERROR\" or \"NXDOMAIN\", or 0..15");
     s->dns_rcode = n;

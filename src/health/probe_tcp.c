@@ -80,11 +80,11 @@ static void probe_tcp_on_write(evutil_socket_t fd, short what, void *arg)
     char why[96];
 
     if (e == 0) {
-        probe_finish(pr, true, "ok");
+        probe_pass(pr);
         return;
     }
-    probe_errno_reason(e, why, sizeof(why));
-    probe_finish(pr, false, "%s", why);
+    enum health_fail_kind kind = probe_errno_reason(e, why, sizeof(why));
+    probe_fail(pr, kind, "%s", why);
 }
 
 int probe_tcp_open(struct probe *pr, int *rc)
@@ -94,8 +94,8 @@ int probe_tcp_open(struct probe *pr, int *rc)
     int fd = probe_tcp_connect(pr, &err);
     if (fd >= 0)
         return fd;
-    probe_errno_reason(err, why, sizeof(why));
-    probe_finish(pr, false, "%s", why);
+    enum health_fail_kind kind = probe_errno_reason(err, why, sizeof(why));
+    probe_fail(pr, kind, "%s", why);
     /* A verdict about the target (0), or a local failure to even try (-1). */
     *rc = err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH ? 0 : -1;
     return -1;
@@ -115,7 +115,7 @@ int probe_tcp_start(struct probe *pr)
     pr->ops = &probe_tcp_ops;
     t->ev = event_new(pr->p->base, fd, EV_WRITE, probe_tcp_on_write, pr);
     if (!t->ev || event_add(t->ev, NULL) != 0) {
-        probe_finish(pr, false, "cannot watch socket");
+        probe_fail(pr, HEALTH_FAIL_OTHER, "cannot watch socket");
         return -1;
     }
     return 0;

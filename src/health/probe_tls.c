@@ -164,31 +164,37 @@ SSL *probe_tls_new(struct probe *pr, int fd, char *err, size_t errlen)
     return ssl;
 }
 
-void probe_tls_reason(SSL *ssl, int ret, const char *what, char *buf, size_t len)
+enum health_fail_kind probe_tls_reason(SSL *ssl, int ret, const char *what, char *buf, size_t len)
 {
     int saved = errno;
     int e = SSL_get_error(ssl, ret);
     unsigned long ee = ERR_peek_error();
     long vr = SSL_get_verify_result(ssl);
+    enum health_fail_kind kind = HEALTH_FAIL_TLS;
 
     if ((SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) && vr != X509_V_OK) {
         snprintf(buf, len, "tls %s: certificate verify failed: %s", what,
                  X509_verify_cert_error_string(vr));
     } else if (e == SSL_ERROR_SYSCALL && ee == 0) {
+        /* The connection under TLS failed: judged like a plain socket. */
         char why[96];
-        if (ret == 0 || saved == 0)
+        if (ret == 0 || saved == 0) {
             snprintf(why, sizeof(why), "connection closed by peer");
-        else
-            probe_errno_reason(saved, why, sizeof(why));
+            kind = HEALTH_FAIL_RESET;
+        } else {
+            kind = probe_errno_reason(saved, why, sizeof(why));
+        }
         snprintf(buf, len, "tls %s: %s", what, why);
     } else if (e == SSL_ERROR_ZERO_RETURN) {
         snprintf(buf, len, "tls %s: closed by peer", what);
+        kind = HEALTH_FAIL_RESET;
     } else if (ee != 0 && ERR_reason_error_string(ee)) {
         snprintf(buf, len, "tls %s: %s", what, ERR_reason_error_string(ee));
     } else {
         snprintf(buf, len, "tls %s: error %d", what, e);
     }
     ERR_clear_error();
+    return kind;
 }
 
 void probe_tls_prober_free(struct prober *p)

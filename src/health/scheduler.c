@@ -14,13 +14,9 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "health/override.h"
-#include "health/persist.h"
 
 #define SCHED_RESOLVE_EVERY 30.0 /* seconds between re-resolutions of names */
 #define SCHED_STATS_EVERY 10     /* seconds between prober_stats lines */
-#define SCHED_START_RATE 20000.0 /* max probe starts a second in the first round */
-#define SCHED_SAVE_EVERY 30      /* seconds between state file refreshes */
 
 struct sched_plan;
 
@@ -53,16 +49,11 @@ struct scheduler {
     pthread_t thread;
     struct event_base *base;
     struct prober *prober;
-    pthread_mutex_t lock; /* guards pending, state_file_next and the initial count */
+    pthread_mutex_t lock; /* guards pending and the initial count */
     pthread_cond_t cond;
     struct sched_plan *pending;
-    char *state_file_next;
-    char *state_file; /* prober thread only */
     struct event *ev_adopt;
-    struct event *ev_persist;
     struct event *ev_stats;
-    struct event *ev_save;
-    struct event *ev_expire;
     struct sched_plan *current;
     struct sched_plan *plans; /* all live plans (prober thread) */
     size_t initial_left;
@@ -117,6 +108,31 @@ static void sched_timer_at(struct sched_job *j, double now)
     evtimer_add(j->timer, &tv);
 }
 
+struct sched_place scheduler_place(size_t i, size_t n, double interval, bool initial)
+{
+    struct sched_place p;
+    /* Spread the jobs over the interval; undecided endpoints go first,
+     * within the first tenth of it, so start-up is quick, and move to
+     * their steady phase after that first probe (scheduler_next_start). */
+    p.phase = interval * ((double)i + 0.5) / (double)n;
+    /* First round: a tenth of the interval, but no faster than
+     * SCHEDULER_START_RATE probes a second. */
+    double first = interval / 10.0, need = (double)n / SCHEDULER_START_RATE;
+    if (first < need)
+        first = need < interval ? need : interval;
+    p.first = initial ? p.phase * first / interval : p.phase;
+    return p;
+}
+
+double scheduler_next_start(double grid, double interval, double last, double now)
+{
+    double k = floor((last - grid) / interval + 1e-6) + 1;
+    double next = grid + k * interval;
+    if (next < now) /* fell behind: skip missed rounds, keep the phase */
+        next += ceil((now - next) / interval) * interval;
+    return next;
+}
+
 /* Next start: the first point of the job's own grid (plan->t0 + phase +
  * k * interval) after the start that just fired. Initial probes fire early
  * (bunched in the first tenth of the interval); this moves each job onto
@@ -124,11 +140,7 @@ static void sched_timer_at(struct sched_job *j, double now)
 static void sched_arm(struct sched_job *j)
 {
     double now = sched_mono(), interval = j->t.spec->interval_ms / 1000.0;
-    double base = j->plan->t0 + j->phase;
-    double k = floor((j->next_at - base) / interval + 1e-6) + 1;
-    j->next_at = base + k * interval;
-    if (j->next_at < now) /* fell behind: skip missed rounds, keep the phase */
-        j->next_at += ceil((now - j->next_at) / interval) * interval;
+    j->next_at = scheduler_next_start(j->plan->t0 + j->phase, interval, j->next_at, now);
     sched_timer_at(j, now);
 }
 
@@ -137,8 +149,9 @@ static void sched_on_result(void *arg, const struct probe_result *r)
     struct sched_job *j = arg;
     struct scheduler *s = j->plan->sch;
     j->in_flight = false;
-    health_report(s->core, j->t.slot, r->ok, r->latency_us, r->reason, j->t.spec->rise,
-                  j->t.spec->fall);
+    struct health_result hr = {
+        .ok = r->ok, .kind = r->kind, .latency_us = r->latency_us, .reason = r->reason};
+    health_report(s->core, j->t.slot, &hr, j->t.spec->rise, j->t.spec->fall);
     sched_initial_done(s, j);
     sched_plan_unref(j->plan);
 }
@@ -167,7 +180,7 @@ static void sched_on_resolved(void *arg, bool ok, const struct sockaddr_storage 
         sched_probe(j);
         return;
     }
-    struct probe_result r = {.ok = false, .latency_us = 0};
+    struct probe_result r = {.ok = false, .kind = HEALTH_FAIL_DNS, .latency_us = 0};
     snprintf(r.reason, sizeof(r.reason), "cannot resolve %.100s", j->t.host);
     sched_on_result(j, &r);
 }
@@ -209,11 +222,6 @@ static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_lock(&s->lock);
     struct sched_plan *p = s->pending;
     s->pending = NULL;
-    if (s->state_file_next) {
-        free(s->state_file);
-        s->state_file = s->state_file_next;
-        s->state_file_next = NULL;
-    }
     pthread_mutex_unlock(&s->lock);
     if (!p)
         return;
@@ -228,47 +236,14 @@ static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
     p->t0 = now;
     for (size_t i = 0; i < p->n; i++) {
         struct sched_job *j = &p->jobs[i];
-        double interval = j->t.spec->interval_ms / 1000.0;
-        /* Spread the jobs over the interval; undecided endpoints go first,
-         * within the first tenth of it, so start-up is quick, and move to
-         * their steady phase after that first probe (sched_arm). */
-        j->phase = interval * ((double)i + 0.5) / (double)p->n;
-        /* First round: a tenth of the interval, but no faster than
-         * SCHED_START_RATE probes a second. */
-        double first = interval / 10.0, need = (double)p->n / SCHED_START_RATE;
-        if (first < need)
-            first = need < interval ? need : interval;
-        j->next_at = now + (j->initial ? j->phase * first / interval : j->phase);
+        struct sched_place pl =
+            scheduler_place(i, p->n, j->t.spec->interval_ms / 1000.0, j->initial);
+        j->phase = pl.phase;
+        j->next_at = now + pl.first;
         j->timer = evtimer_new(s->base, sched_on_timer, j);
         sched_timer_at(j, sched_mono());
     }
     log_info("event=prober_plan targets=%zu", p->n);
-}
-
-static void sched_on_persist(evutil_socket_t fd, short what, void *arg)
-{
-    struct scheduler *s = arg;
-    (void)fd;
-    (void)what;
-    if (s->state_file && s->state_file[0])
-        persist_save(s->core, s->state_file);
-}
-
-/* Removes overrides past their expiry, on time, whether or not the admin
- * API runs, and records the change in the state file. */
-static void sched_on_expire(evutil_socket_t fd, short what, void *arg)
-{
-    struct scheduler *s = arg;
-    (void)fd;
-    (void)what;
-    if (override_expire(s->core, health_now()) > 0)
-        sched_on_persist(-1, 0, s);
-}
-
-static void sched_on_change(void *arg)
-{
-    struct scheduler *s = arg;
-    event_active(s->ev_persist, EV_TIMEOUT, 0);
 }
 
 static void sched_on_stats(evutil_socket_t fd, short what, void *arg)
@@ -316,27 +291,16 @@ struct scheduler *scheduler_start(struct health_core *core)
         abort();
     }
     s->ev_adopt = event_new(s->base, -1, 0, sched_on_adopt, s);
-    s->ev_persist = event_new(s->base, -1, 0, sched_on_persist, s);
     s->ev_stats = event_new(s->base, -1, EV_PERSIST, sched_on_stats, s);
     struct timeval tv = {SCHED_STATS_EVERY, 0};
     event_add(s->ev_stats, &tv);
-    /* Rewrite the state file now and then, so that its age says how fresh
-     * the states are even when nothing changes. */
-    s->ev_save = event_new(s->base, -1, EV_PERSIST, sched_on_persist, s);
-    struct timeval save = {SCHED_SAVE_EVERY, 0};
-    event_add(s->ev_save, &save);
-    s->ev_expire = event_new(s->base, -1, EV_PERSIST, sched_on_expire, s);
-    struct timeval every = {0, 100000};
-    event_add(s->ev_expire, &every);
-    core->on_change = sched_on_change;
-    core->on_change_arg = s;
     if (pthread_create(&s->thread, NULL, sched_main, s) != 0)
         abort();
     return s;
 }
 
-void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n,
-                        const char *state_file, void *owner, void (*release)(void *owner))
+void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n, void *owner,
+                        void (*release)(void *owner))
 {
     struct sched_plan *p = calloc(1, sizeof(*p));
     if (!p)
@@ -362,8 +326,6 @@ void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_
         sched_plan_unref(s->pending); /* never started: nothing in flight */
     s->pending = p;
     s->initial_left = initial;
-    free(s->state_file_next);
-    s->state_file_next = strdup(state_file ? state_file : "");
     pthread_mutex_unlock(&s->lock);
     event_active(s->ev_adopt, EV_TIMEOUT, 0);
 }
@@ -391,8 +353,6 @@ void scheduler_stop(struct scheduler *s)
     /* loopexit, not loopbreak: a break sent before the loop starts is lost. */
     event_base_loopexit(s->base, NULL);
     pthread_join(s->thread, NULL);
-    sched_on_persist(-1, 0, s); /* last states, for the next start */
-    s->core->on_change = NULL;
     if (s->pending)
         sched_plan_unref(s->pending);
     /* Cancel probes in flight first, then drop every plan outright. */
@@ -402,13 +362,8 @@ void scheduler_stop(struct scheduler *s)
         sched_plan_unref(s->plans);
     }
     event_free(s->ev_adopt);
-    event_free(s->ev_persist);
     event_free(s->ev_stats);
-    event_free(s->ev_save);
-    event_free(s->ev_expire);
     event_base_free(s->base);
-    free(s->state_file);
-    free(s->state_file_next);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);

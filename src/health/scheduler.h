@@ -6,6 +6,8 @@
  * interval; each result goes to the health core (health_report). A reload
  * hands a new plan over with scheduler_set_plan; probes in flight on the
  * old plan finish and their results still count (slots are shared by key).
+ * The state file and override expiry belong to the health service
+ * (service.h), which hears of every transition through the core's hooks.
  *
  * Ownership: scheduler_set_plan takes the targets array (freed with the
  * plan) and one reference on 'owner', released through release(owner)
@@ -33,11 +35,11 @@ struct sched_target {
 
 struct scheduler;
 
-/* Starts the prober thread; state_file may be NULL (no persistence). */
+/* Starts the prober thread; results go to core. */
 struct scheduler *scheduler_start(struct health_core *core);
 
-void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n,
-                        const char *state_file, void *owner, void (*release)(void *owner));
+void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n, void *owner,
+                        void (*release)(void *owner));
 
 /* Waits until every target whose slot was UNKNOWN when its plan started has
  * its first result, or timeout_s passes. True when all are decided. */
@@ -45,5 +47,26 @@ bool scheduler_wait_initial(struct scheduler *s, double timeout_s);
 
 /* Stops the thread, waits for it, releases every plan. */
 void scheduler_stop(struct scheduler *s);
+
+/* ---- placement (pure functions, used by the prober thread) ------------- */
+
+#define SCHEDULER_START_RATE 20000.0 /* max probe starts a second in a first round */
+
+struct sched_place {
+    double phase; /* steady offset from the plan's start, in [0, interval) */
+    double first; /* offset of the job's first start from the plan's start */
+};
+
+/* Where job i of a plan of n goes: the n jobs are spread evenly over the
+ * interval (phase = interval * (i + 0.5) / n); a job whose endpoint is
+ * still unknown (initial) first starts within the first tenth of the
+ * interval (stretched when n would exceed SCHEDULER_START_RATE), others at
+ * their phase. Seconds. */
+struct sched_place scheduler_place(size_t i, size_t n, double interval, bool initial);
+
+/* The start after 'last' on the grid grid + k * interval: the next grid
+ * point after last, moved on by whole intervals if it is before now (a job
+ * that fell behind skips the missed rounds and keeps its phase). */
+double scheduler_next_start(double grid, double interval, double last, double now);
 
 #endif

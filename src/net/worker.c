@@ -14,20 +14,30 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "dns/rrtype.h"
 #include "net/sock.h"
 #include "net/tcp.h"
 #include "net/udp.h"
 
-const char *const worker_rcode_names[WORKER_RCODES] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-                                                       "NOTIMP",  "REFUSED", "other"};
-const char *const worker_qtype_names[WORKER_QTYPES] = {
-    "A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "DS", "HTTPS", "ANY", "other"};
+/* The qtype buckets of the query counters, in label order. */
+static const uint16_t worker_qtypes[WORKER_QTYPES - 1] = {
+    DNS_TYPE_A,   DNS_TYPE_NS,   DNS_TYPE_CNAME, DNS_TYPE_SOA, DNS_TYPE_PTR,   DNS_TYPE_MX,
+    DNS_TYPE_TXT, DNS_TYPE_AAAA, DNS_TYPE_SRV,   DNS_TYPE_DS,  DNS_TYPE_HTTPS, DNS_TYPE_ANY};
+
+const char *worker_rcode_label(unsigned bucket)
+{
+    return bucket < WORKER_RCODES - 1 ? dns_rcode_name((uint16_t)bucket) : "other";
+}
+
+const char *worker_qtype_label(unsigned bucket)
+{
+    return bucket < WORKER_QTYPES - 1 ? dns_type_name(worker_qtypes[bucket]) : "other";
+}
 
 static unsigned worker_qtype_index(uint16_t t)
 {
-    static const uint16_t types[WORKER_QTYPES - 1] = {1, 2, 5, 6, 12, 15, 16, 28, 33, 43, 65, 255};
     for (unsigned i = 0; i < WORKER_QTYPES - 1; i++)
-        if (types[i] == t)
+        if (worker_qtypes[i] == t)
             return i;
     return WORKER_QTYPES - 1;
 }

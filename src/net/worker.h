@@ -21,6 +21,7 @@
 
 #include "answer/query.h"
 #include "daemon/config.h"
+#include "dns/dns.h"
 #include "zone/snapshot.h"
 
 struct event_base;
@@ -28,10 +29,14 @@ struct event;
 struct udp_batch;
 struct tcp_pool;
 
-#define WORKER_RCODES 7 /* NOERROR..REFUSED, then other */
+/* Query counters are bucketed by rcode (NOERROR..REFUSED, then "other")
+ * and by qtype (the list in worker.c, then "other"). */
+#define WORKER_RCODES (DNS_RCODE_REFUSED + 2)
 #define WORKER_QTYPES 13
-extern const char *const worker_rcode_names[WORKER_RCODES];
-extern const char *const worker_qtype_names[WORKER_QTYPES];
+/* The /metrics label of a bucket: the mnemonic from dns/rrtype.h, or
+ * "other" for the last one. Static strings. */
+const char *worker_rcode_label(unsigned bucket);
+const char *worker_qtype_label(unsigned bucket);
 
 struct worker {
     struct serve_ctx *ctx;

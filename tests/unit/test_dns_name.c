@@ -76,6 +76,29 @@ static void test_sub(struct tap *t)
     TAP_CHECK(t, !dns_name_is_sub(a.wire, a.len, b.wire, b.len), "label boundary respected");
 }
 
+static void test_wire_len_max(struct tap *t)
+{
+    const uint8_t name[] = {3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0xff};
+    const uint8_t ptr[] = {3, 'w', 'w', 'w', 0xc0, 12};
+    const uint8_t ext[] = {0x41, 0};
+    uint8_t longname[300];
+    TAP_CHECK(t, dns_name_wire_len_max(name, sizeof(name)) == 13, "name inside a longer buffer");
+    TAP_CHECK(t, dns_name_wire_len_max(name, 13) == 13, "name filling the buffer");
+    TAP_CHECK(t, dns_name_wire_len_max(name, 12) == 0 && dns_name_wire_len_max(name, 0) == 0,
+              "root label past the end: 0");
+    TAP_CHECK(t, dns_name_wire_len_max(ptr, sizeof(ptr)) == 0, "compression pointer: 0");
+    TAP_CHECK(t, dns_name_wire_len_max(ext, sizeof(ext)) == 0, "extended label type: 0");
+    for (size_t i = 0; i < 298; i += 2) {
+        longname[i] = 1;
+        longname[i + 1] = 'a';
+    }
+    longname[254] = 0; /* 127 labels + root: 255 octets */
+    TAP_CHECK(t, dns_name_wire_len_max(longname, sizeof(longname)) == 255, "255 octets");
+    longname[254] = 1;
+    longname[256] = 0;
+    TAP_CHECK(t, dns_name_wire_len_max(longname, sizeof(longname)) == 0, "257 octets: 0");
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -84,5 +107,6 @@ int main(void)
     test_parse_bad(&t);
     test_strings(&t);
     test_sub(&t);
+    test_wire_len_max(&t);
     return tap_done(&t);
 }

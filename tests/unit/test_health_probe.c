@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "health/probe.h"
+#include "health/probe_int.h"
 #include "tap.h"
 
 #define BIG_BODY (10 * 1024 * 1024)
@@ -382,6 +383,16 @@ static struct run check_probe(struct ctx *c, const char *json, uint16_t port, co
     return run;
 }
 
+/* The failure kind the probe type reported (what metrics count). */
+static void check_kind(struct ctx *c, const struct run *run, enum health_fail_kind want,
+                       const char *what)
+{
+    TAP_CHECK(c->t, !run->r.ok && run->r.kind == want, "%s: kind %s (got %s, reason \"%s\")", what,
+              health_fail_names[want],
+              run->r.kind < HEALTH_FAIL_KINDS ? health_fail_names[run->r.kind] : "?",
+              run->r.reason);
+}
+
 /* ---- probe_spec_parse --------------------------------------------------- */
 
 static void check_spec_err(struct tap *t, const char *dir, const char *json, const char *want)
@@ -527,6 +538,7 @@ static void test_tcp(struct ctx *c)
     struct run r = check_probe(c, "{\"type\": \"tcp\", \"port\": 1, \"timeout\": 0.5}", port, NULL,
                                false, "refused", "tcp: closed port fails as refused");
     TAP_CHECK(c->t, r.ms < 100, "tcp: refused fails fast (%.1f ms)", r.ms);
+    check_kind(c, &r, HEALTH_FAIL_REFUSED, "tcp: refused");
 
     struct probe_spec s = spec_of("{\"type\": \"tcp\", \"port\": 1}", c->dir);
     struct sockaddr_storage ss;
@@ -541,7 +553,32 @@ static void test_tcp(struct ctx *c)
     loop_until(c->base, &run.calls);
     TAP_CHECK(c->t, rc == -1 && run.calls == 1 && !run.called_inside && !run.r.ok,
               "bad address: -1, done once from the loop (\"%s\")", run.r.reason);
+    check_kind(c, &run, HEALTH_FAIL_OTHER, "bad address");
     probe_spec_free(&s);
+}
+
+/* Socket errors map to kinds by errno, never by their text. */
+static void test_errno_kinds(struct ctx *c)
+{
+    static const struct {
+        int err;
+        enum health_fail_kind kind;
+        const char *reason;
+    } cases[] = {
+        {ECONNREFUSED, HEALTH_FAIL_REFUSED, "connection refused"},
+        {ECONNRESET, HEALTH_FAIL_RESET, "connection reset"},
+        {EPIPE, HEALTH_FAIL_RESET, "connection closed by peer"},
+        {ETIMEDOUT, HEALTH_FAIL_TIMEOUT, "connection timed out"},
+        {EHOSTUNREACH, HEALTH_FAIL_OTHER, "host unreachable"},
+        {EMFILE, HEALTH_FAIL_OTHER, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char why[96];
+        enum health_fail_kind k = probe_errno_reason(cases[i].err, why, sizeof(why));
+        TAP_CHECK(c->t,
+                  k == cases[i].kind && (!cases[i].reason || strcmp(why, cases[i].reason) == 0),
+                  "errno %d: \"%s\" is %s", cases[i].err, why, health_fail_names[k]);
+    }
 }
 
 /* ---- http ------------------------------------------------------------------ */
@@ -566,7 +603,8 @@ static void test_http_status(struct ctx *c)
     TAP_CHECK(c->t, strncmp(s.req, "GET / HTTP/1.1\r\nHost: 127.0.0.1:", 32) == 0,
               "http: request line and Host with port");
     s = (struct srv){.mode = SRV_REPLY, .reply = "HTTP/1.1 503 Service Unavailable\r\n\r\n"};
-    http_case(c, &s, HTTP_T "}", false, "status 503", "http: 503 fails");
+    r = http_case(c, &s, HTTP_T "}", false, "status 503", "http: 503 fails");
+    check_kind(c, &r, HEALTH_FAIL_STATUS, "http: 503");
     s = (struct srv){.mode = SRV_REPLY,
                      .reply = "HTTP/1.1 302 Found\r\nLocation: http://x/\r\n\r\n"};
     http_case(c, &s, HTTP_T "}", false, "status 302", "http: 302 fails with default expect");
@@ -579,10 +617,12 @@ static void test_http_status(struct ctx *c)
     s = (struct srv){.mode = SRV_REPLY, .reply = "HTTP/2 200\r\n\r\n"};
     http_case(c, &s, HTTP_T "}", false, "bad status line", "http: HTTP/2 status line");
     s = (struct srv){.mode = SRV_REPLY, .reply = ""};
-    http_case(c, &s, HTTP_T "}", false, "closed without response", "http: close without reply");
+    r = http_case(c, &s, HTTP_T "}", false, "closed without response", "http: close without reply");
+    check_kind(c, &r, HEALTH_FAIL_RESET, "http: close without reply");
     s = (struct srv){.mode = SRV_REPLY, .reply = "SSH-2.0-OpenSSH_9.2p1\r\n", .hold = true};
     r = http_case(c, &s, HTTP_T "}", false, "bad status line", "http: garbage fails");
     TAP_CHECK(c->t, r.ms < 100, "http: garbage detected at once, not by timeout (%.1f ms)", r.ms);
+    check_kind(c, &r, HEALTH_FAIL_PROTOCOL, "http: garbage");
 }
 
 static void test_http_body(struct ctx *c)
@@ -591,8 +631,9 @@ static void test_http_body(struct ctx *c)
                     .reply = "HTTP/1.1 200 OK\r\nX: y\r\n\r\n<html>all is well</html>"};
     http_case(c, &s, HTTP_T ", \"body_contains\": \"is well\"}", true, "ok",
               "http: body_contains present");
-    http_case(c, &s, HTTP_T ", \"body_contains\": \"trouble\"}", false, "does not contain",
-              "http: body_contains absent");
+    struct run r = http_case(c, &s, HTTP_T ", \"body_contains\": \"trouble\"}", false,
+                             "does not contain", "http: body_contains absent");
+    check_kind(c, &r, HEALTH_FAIL_STATUS, "http: body_contains absent");
     s = (struct srv){.mode = SRV_REPLY,
                      .reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                               "5\r\nhello\r\n0\r\n\r\n"};
@@ -618,12 +659,14 @@ static void test_http_misbehave(struct ctx *c)
                              "http: silent server times out");
     TAP_CHECK(c->t, r.ms >= 290 && r.ms <= 400, "http: silent: done in timeout+100 ms (%.1f ms)",
               r.ms);
+    check_kind(c, &r, HEALTH_FAIL_TIMEOUT, "http: silent server");
     s = (struct srv){.mode = SRV_DRIP, .reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"};
     r = http_case(c, &s, HTTP_T "}", false, "timeout", "http: slow drip times out");
     TAP_CHECK(c->t, r.ms >= 290 && r.ms <= 400, "http: drip: done in timeout+100 ms (%.1f ms)",
               r.ms);
     s = (struct srv){.mode = SRV_RESET};
-    http_case(c, &s, HTTP_T "}", false, "reset", "http: connection reset fails");
+    r = http_case(c, &s, HTTP_T "}", false, "reset", "http: connection reset fails");
+    check_kind(c, &r, HEALTH_FAIL_RESET, "http: connection reset");
 
     s = (struct srv){.mode = SRV_BIG};
     r = http_case(c, &s, "{\"type\": \"http\", \"interval\": 5, \"timeout\": 1.5}", true, "ok",
@@ -675,8 +718,10 @@ static void test_https(struct ctx *c)
     srv_start(&s);
     check_probe(c, HTTPS_T "}", s.port, NULL, true, "ok",
                 "https: self-signed passes without verification");
-    check_probe(c, HTTPS_T ", \"ca_file\": \"other.pem\", \"host\": \"localhost\"}", s.port, NULL,
-                false, "certificate verify failed", "https: fails against a different CA");
+    struct run r = check_probe(c, HTTPS_T ", \"ca_file\": \"other.pem\", \"host\": \"localhost\"}",
+                               s.port, NULL, false, "certificate verify failed",
+                               "https: fails against a different CA");
+    check_kind(c, &r, HEALTH_FAIL_TLS, "https: certificate verify failed");
     check_probe(c, HTTPS_T ", \"ca_file\": \"cert.pem\", \"host\": \"localhost\"}", s.port, NULL,
                 true, "ok", "https: passes with ca_file = the certificate and host localhost");
     check_probe(c, HTTPS_T ", \"ca_file\": \"cert.pem\"}", s.port, "localhost", true, "ok",
@@ -697,16 +742,18 @@ static void test_https(struct ctx *c)
     TAP_CHECK(c->t, strcmp(s.sni, "localhost") == 0 && strstr(s.req, "\r\nHost: localhost:"),
               "https: SNI and Host are the check's host (sni \"%s\")", s.sni);
     s = (struct srv){.mode = SRV_SILENT, .tls = x};
-    struct run r = http_case(c, &s, HTTPS_T "}", false, "timeout", "https: silent server");
+    r = http_case(c, &s, HTTPS_T "}", false, "timeout", "https: silent server");
     TAP_CHECK(c->t, r.ms >= 490 && r.ms <= 600, "https: silent: timeout honoured (%.1f ms)", r.ms);
     SSL_CTX_free(x);
     s = (struct srv){.mode = SRV_REPLY, .reply = OK200};
     r = http_case(c, &s, HTTPS_T "}", false, "tls handshake",
                   "https: plain HTTP server (TLS junk) fails");
     TAP_CHECK(c->t, r.ms < 100, "https: TLS junk detected at once (%.1f ms)", r.ms);
+    check_kind(c, &r, HEALTH_FAIL_TLS, "https: TLS junk");
     s = (struct srv){.mode = SRV_SILENT};
     r = http_case(c, &s, HTTPS_T "}", false, "timeout while in tls handshake",
                   "https: server silent in handshake");
+    check_kind(c, &r, HEALTH_FAIL_TIMEOUT, "https: silent in handshake");
 }
 
 /* ---- dns ------------------------------------------------------------------- */
@@ -720,8 +767,9 @@ static void test_dns(struct ctx *c)
     check_probe(c, DNS_T "}", s.port, NULL, true, "ok", "dns: NOERROR passes");
     check_probe(c, DNS_T ", \"expect_answer\": \"192.0.2.1\"}", s.port, NULL, true, "ok",
                 "dns: expect_answer matches the A record");
-    check_probe(c, DNS_T ", \"expect_answer\": \"192.0.2.9\"}", s.port, NULL, false,
-                "no answer matches", "dns: expect_answer mismatch fails");
+    struct run r = check_probe(c, DNS_T ", \"expect_answer\": \"192.0.2.9\"}", s.port, NULL, false,
+                               "no answer matches", "dns: expect_answer mismatch fails");
+    check_kind(c, &r, HEALTH_FAIL_DNS, "dns: expect_answer mismatch");
     check_probe(c, DNS_T ", \"expect_rcode\": \"NXDOMAIN\"}", s.port, NULL, false,
                 "rcode NOERROR (expected NXDOMAIN)", "dns: NOERROR when NXDOMAIN expected");
     check_probe(c, DNS_T ", \"query_type\": \"TXT\"}", s.port, NULL, true, "ok",
@@ -739,14 +787,16 @@ static void test_dns(struct ctx *c)
     srv_stop(&s);
     s = (struct srv){.mode = SRV_DNS, .dns_rcode = 2};
     srv_start(&s);
-    check_probe(c, DNS_T "}", s.port, NULL, false, "rcode SERVFAIL",
-                "dns: SERVFAIL reaches the judge (NOCHECKRESP)");
+    r = check_probe(c, DNS_T "}", s.port, NULL, false, "rcode SERVFAIL",
+                    "dns: SERVFAIL reaches the judge (NOCHECKRESP)");
+    check_kind(c, &r, HEALTH_FAIL_DNS, "dns: unexpected rcode");
     srv_stop(&s);
 
     s = (struct srv){.mode = SRV_DNS, .dns_silent = true};
     srv_start(&s);
-    struct run r = check_probe(c, DNS_T "}", s.port, NULL, false, "timeout", "dns: no reply");
+    r = check_probe(c, DNS_T "}", s.port, NULL, false, "timeout", "dns: no reply");
     TAP_CHECK(c->t, r.ms >= 290 && r.ms <= 400, "dns: timeout honoured (%.1f ms)", r.ms);
+    check_kind(c, &r, HEALTH_FAIL_TIMEOUT, "dns: no reply");
     srv_stop(&s);
 }
 
@@ -870,6 +920,7 @@ int main(void)
     test_spec_valid(&c);
     test_spec_errors(&c);
     test_tcp(&c);
+    test_errno_kinds(&c);
     test_http_status(&c);
     test_http_body(&c);
     test_http_misbehave(&c);

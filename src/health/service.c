@@ -1,0 +1,222 @@
+/*
+ * service.c -- the health thread: override expiry and the state file.
+ *
+ * Saves are counted: a requester takes the next number (save_asked) and
+ * waits until save_done reaches it. A write records the number asked so
+ * far *before* it snapshots the core, so when save_done >= n, a write that
+ * snapshotted after request n was made has finished.
+ */
+#include "health/service.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "health/override.h"
+#include "health/persist.h"
+
+struct health_service {
+    struct health_core *core;
+    pthread_t thread;
+    struct event_base *base;
+    /* Timer at the next override expiry; also made active (from any
+     * thread) when the overrides change, to re-arm it. */
+    struct event *ev_expire;
+    struct event *ev_save;    /* made active: write the state file */
+    struct event *ev_refresh; /* every HEALTH_SERVICE_REFRESH_S */
+    struct event *ev_stop;    /* made active: last write, then leave the loop */
+    pthread_mutex_t lock;     /* guards the fields below */
+    pthread_cond_t saved;     /* save_done moved, or stopped */
+    char *state_file;         /* NULL: none */
+    uint64_t save_asked;      /* numbers handed out by health_service_save */
+    uint64_t save_done;       /* every request up to this one is written */
+    int save_rc;              /* result of the last write */
+    bool stopped;             /* the last write is done; no more */
+};
+
+/* Writes the state file (health thread). Returns persist_save's result,
+ * or 1 when there is no state file. */
+static int health_service_write(struct health_service *svc, bool last)
+{
+    pthread_mutex_lock(&svc->lock);
+    uint64_t asked = svc->save_asked;
+    char *path = svc->state_file ? strdup(svc->state_file) : NULL;
+    pthread_mutex_unlock(&svc->lock);
+    int rc = path ? persist_save(svc->core, path) : 1;
+    free(path);
+    pthread_mutex_lock(&svc->lock);
+    if (asked > svc->save_done)
+        svc->save_done = asked;
+    svc->save_rc = rc;
+    svc->stopped |= last;
+    pthread_cond_broadcast(&svc->saved);
+    pthread_mutex_unlock(&svc->lock);
+    return rc;
+}
+
+/* Removes the overrides that are due and arms the timer at the next
+ * expiry (none: the timer stays off). Returns how many were removed. */
+static size_t health_service_expire(struct health_service *svc)
+{
+    size_t n = override_expire(svc->core, health_now());
+    double next = override_next_expiry(svc->core, health_now());
+    if (next < 0) {
+        event_del(svc->ev_expire);
+        return n;
+    }
+    struct timeval tv = {(time_t)next, (suseconds_t)((next - floor(next)) * 1e6)};
+    evtimer_add(svc->ev_expire, &tv);
+    return n;
+}
+
+static void health_service_on_expire(evutil_socket_t fd, short what, void *arg)
+{
+    struct health_service *svc = arg;
+    (void)fd;
+    (void)what;
+    if (health_service_expire(svc) > 0)
+        health_service_write(svc, false);
+}
+
+static void health_service_on_save(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    health_service_write(arg, false);
+}
+
+/* The periodic write. It checks expiry too, so that a wall clock that
+ * jumped ahead of the monotonic timer delays an expiry by one period at
+ * most. */
+static void health_service_on_refresh(evutil_socket_t fd, short what, void *arg)
+{
+    struct health_service *svc = arg;
+    (void)fd;
+    (void)what;
+    health_service_expire(svc);
+    health_service_write(svc, false);
+}
+
+static void health_service_on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct health_service *svc = arg;
+    (void)fd;
+    (void)what;
+    health_service_write(svc, true);
+    event_base_loopbreak(svc->base);
+}
+
+/* Core hooks: run on the thread that made the change. */
+static void health_service_state_changed(void *arg)
+{
+    struct health_service *svc = arg;
+    event_active(svc->ev_save, EV_TIMEOUT, 0);
+}
+
+static void health_service_overrides_changed(void *arg)
+{
+    struct health_service *svc = arg;
+    event_active(svc->ev_expire, EV_TIMEOUT, 0);
+}
+
+static void *health_service_main(void *arg)
+{
+    struct health_service *svc = arg;
+    event_base_loop(svc->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+struct health_service *health_service_start(struct health_core *core)
+{
+    struct health_service *svc = calloc(1, sizeof(*svc));
+    if (!svc)
+        abort();
+    evthread_use_pthreads();
+    svc->core = core;
+    pthread_mutex_init(&svc->lock, NULL);
+    pthread_cond_init(&svc->saved, NULL);
+    /* No cached time: the expiry timer is armed right after a write that
+     * may have taken a while (fsync). */
+    struct event_config *cfg = event_config_new();
+    if (cfg) {
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
+        svc->base = event_base_new_with_config(cfg);
+        event_config_free(cfg);
+    }
+    if (!svc->base) {
+        log_error("event=health_service_start result=failed");
+        abort();
+    }
+    svc->ev_expire = evtimer_new(svc->base, health_service_on_expire, svc);
+    svc->ev_save = event_new(svc->base, -1, 0, health_service_on_save, svc);
+    svc->ev_refresh = event_new(svc->base, -1, EV_PERSIST, health_service_on_refresh, svc);
+    svc->ev_stop = event_new(svc->base, -1, 0, health_service_on_stop, svc);
+    if (!svc->ev_expire || !svc->ev_save || !svc->ev_refresh || !svc->ev_stop)
+        abort();
+    struct timeval every = {HEALTH_SERVICE_REFRESH_S, 0};
+    event_add(svc->ev_refresh, &every);
+    struct health_hooks hooks = {.state_changed = health_service_state_changed,
+                                 .overrides_changed = health_service_overrides_changed,
+                                 .arg = svc};
+    health_core_set_hooks(core, &hooks);
+    /* Overrides restored before the start need their timer. */
+    event_active(svc->ev_expire, EV_TIMEOUT, 0);
+    if (pthread_create(&svc->thread, NULL, health_service_main, svc) != 0)
+        abort();
+    return svc;
+}
+
+void health_service_set_state_file(struct health_service *svc, const char *path)
+{
+    char *copy = path && path[0] ? strdup(path) : NULL;
+    if (path && path[0] && !copy)
+        abort();
+    pthread_mutex_lock(&svc->lock);
+    free(svc->state_file);
+    svc->state_file = copy;
+    pthread_mutex_unlock(&svc->lock);
+}
+
+int health_service_save(struct health_service *svc)
+{
+    pthread_mutex_lock(&svc->lock);
+    if (svc->stopped) {
+        pthread_mutex_unlock(&svc->lock);
+        return -1;
+    }
+    uint64_t mine = ++svc->save_asked;
+    pthread_mutex_unlock(&svc->lock);
+    event_active(svc->ev_save, EV_TIMEOUT, 0);
+    pthread_mutex_lock(&svc->lock);
+    /* The last write (stop) also covers requests made before it began;
+     * one made after finds 'stopped' and gets -1. */
+    while (svc->save_done < mine && !svc->stopped)
+        pthread_cond_wait(&svc->saved, &svc->lock);
+    int rc = svc->save_done >= mine ? svc->save_rc : -1;
+    pthread_mutex_unlock(&svc->lock);
+    return rc;
+}
+
+void health_service_stop(struct health_service *svc)
+{
+    if (!svc)
+        return;
+    health_core_set_hooks(svc->core, NULL);
+    /* An active event, not loopbreak: it is not lost if the loop has not
+     * started yet, and the last write runs on the health thread. */
+    event_active(svc->ev_stop, EV_TIMEOUT, 0);
+    pthread_join(svc->thread, NULL);
+    event_free(svc->ev_expire);
+    event_free(svc->ev_save);
+    event_free(svc->ev_refresh);
+    event_free(svc->ev_stop);
+    event_base_free(svc->base);
+    free(svc->state_file);
+    pthread_cond_destroy(&svc->saved);
+    pthread_mutex_destroy(&svc->lock);
+    free(svc);
+}

@@ -1,0 +1,59 @@
+/*
+ * service.h -- the health service: the one owner of override expiry and
+ * of the state file.
+ *
+ * It runs on its own thread (the health thread) with its own libevent
+ * base, so that neither the prober's timing nor the admin API ever waits
+ * on a disk:
+ *
+ *  - one timer for override expiry, armed at override_next_expiry() and
+ *    re-armed whenever the overrides change (the core's overrides_changed
+ *    hook), so an override ends on time whether or not the admin API runs;
+ *  - the only writer of the state file (persist_save): after probe state
+ *    changes (the core's state_changed hook; changes that arrive before
+ *    the thread gets to them cause one write), after an expiry, every
+ *    HEALTH_SERVICE_REFRESH_S seconds (so the file's age says how fresh
+ *    its states are), on request (health_service_save, which waits for
+ *    the write), and once more when it stops.
+ *
+ * Threads: start and stop from the main thread; set_state_file and save
+ * from any thread but the health thread itself.
+ *
+ * Ownership: health_service_start() returns an object that
+ * health_service_stop() frees; the core must outlive it. The service
+ * installs the core's hooks when it starts and removes them when it
+ * stops, so start it before the prober and admin threads and stop it
+ * after them (the last write then holds their last changes).
+ */
+#ifndef GTM_HEALTH_SERVICE_H
+#define GTM_HEALTH_SERVICE_H
+
+#include "health/health.h"
+
+#define HEALTH_SERVICE_REFRESH_S 30 /* seconds between unconditional writes */
+
+struct health_service;
+
+/* Starts the health thread. Overrides already in the core (restored from
+ * the state file) get their expiry timer at once. Aborts when the thread
+ * or its event base cannot be created. */
+struct health_service *health_service_start(struct health_core *core);
+
+/* Sets the state file path (copied); NULL or "" for none. A reload calls
+ * it with the new configuration's path; the next write uses it. */
+void health_service_set_state_file(struct health_service *svc, const char *path);
+
+/*
+ * Asks the health thread to write the state file and waits until a write
+ * that began after the call has finished, so everything changed before
+ * the call is on disk (fsynced) when it returns. Returns 0 when written,
+ * 1 when there is no state file, -1 when the write failed (logged) or the
+ * service has stopped.
+ */
+int health_service_save(struct health_service *svc);
+
+/* Removes the core's hooks, writes the state file a last time on the
+ * health thread, stops and joins it, and frees svc. NULL is a no-op. */
+void health_service_stop(struct health_service *svc);
+
+#endif

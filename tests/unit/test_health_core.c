@@ -1,0 +1,298 @@
+/*
+ * Unit tests for src/health/health.c: rise/fall damping, what a result
+ * counts (latency, failures by the kind the probe reported), the change
+ * hooks, and that readers under the core's lock always see a slot's
+ * fields agree while the prober thread reports.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "health/health.h"
+#include "health/override.h"
+#include "tap.h"
+
+static const struct health_result PASS = {.ok = true, .latency_us = 3000, .reason = "ok"};
+static const struct health_result REFUSED = {
+    .ok = false, .kind = HEALTH_FAIL_REFUSED, .latency_us = 100, .reason = "connection refused"};
+
+static void report_n(struct health_core *c, struct health_slot *s, const struct health_result *r,
+                     int n, unsigned rise, unsigned fall)
+{
+    for (int i = 0; i < n; i++)
+        health_report(c, s, r, rise, fall);
+}
+
+static void test_first_result(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct health_slot *a = health_core_slot(&c, "endpoint:p/a");
+    struct health_slot *b = health_core_slot(&c, "endpoint:p/b");
+    TAP_CHECK(t, health_slot_probe(a) == HEALTH_UNKNOWN && !health_slot_up(a),
+              "a new slot is unknown, and unknown is not up");
+    double before = health_now();
+    health_report(&c, a, &PASS, 5, 5);
+    health_report(&c, b, &REFUSED, 5, 5);
+    TAP_CHECK(t, health_slot_probe(a) == HEALTH_UP && a->probe_state == HEALTH_UP,
+              "first pass decides up at once, whatever rise is");
+    TAP_CHECK(t, health_slot_probe(b) == HEALTH_DOWN && b->probe_state == HEALTH_DOWN,
+              "first failure decides down at once, whatever fall is");
+    TAP_CHECK(t, a->since >= before && b->since >= before && c.transitions == 2,
+              "both transitions counted, since set (%llu)", (unsigned long long)c.transitions);
+    health_core_free(&c);
+}
+
+static void test_fall_and_rise(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct health_slot *s = health_core_slot(&c, "endpoint:p/a");
+    health_report(&c, s, &PASS, 2, 3);
+    double since = s->since;
+    report_n(&c, s, &REFUSED, 2, 2, 3);
+    TAP_CHECK(t, health_slot_probe(s) == HEALTH_UP && s->since == since && c.transitions == 1,
+              "fall 3: two failures keep it up");
+    health_report(&c, s, &REFUSED, 2, 3);
+    TAP_CHECK(t, health_slot_probe(s) == HEALTH_DOWN && s->since >= since && c.transitions == 2,
+              "fall 3: the third consecutive failure brings it down");
+    report_n(&c, s, &REFUSED, 5, 2, 3);
+    TAP_CHECK(t, health_slot_probe(s) == HEALTH_DOWN && c.transitions == 2,
+              "more failures while down change nothing");
+    health_report(&c, s, &PASS, 2, 3);
+    TAP_CHECK(t, health_slot_probe(s) == HEALTH_DOWN, "rise 2: one pass keeps it down");
+    health_report(&c, s, &PASS, 2, 3);
+    TAP_CHECK(t, health_slot_probe(s) == HEALTH_UP && c.transitions == 3,
+              "rise 2: the second consecutive pass brings it up");
+    /* A run is consecutive results: one pass in between starts over. */
+    report_n(&c, s, &REFUSED, 2, 2, 3);
+    health_report(&c, s, &PASS, 2, 3);
+    report_n(&c, s, &REFUSED, 2, 2, 3);
+    TAP_CHECK(t, health_slot_probe(s) == HEALTH_UP && s->fail_run == 2,
+              "fail, fail, pass, fail, fail with fall 3 stays up");
+    health_report(&c, s, &REFUSED, 1, 1);
+    TAP_CHECK(t, health_slot_probe(s) == HEALTH_DOWN, "fall 1: a single failure is enough");
+    health_report(&c, s, &PASS, 1, 1);
+    TAP_CHECK(t, health_slot_probe(s) == HEALTH_UP, "rise 1: a single pass is enough");
+    health_core_free(&c);
+}
+
+static void test_alternating(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct health_slot *up = health_core_slot(&c, "endpoint:p/up");
+    struct health_slot *down = health_core_slot(&c, "endpoint:p/down");
+    health_report(&c, up, &PASS, 2, 2);
+    health_report(&c, down, &REFUSED, 2, 2);
+    for (int i = 0; i < 50; i++) {
+        health_report(&c, up, i % 2 ? &PASS : &REFUSED, 2, 2);
+        health_report(&c, down, i % 2 ? &REFUSED : &PASS, 2, 2);
+    }
+    TAP_CHECK(t,
+              health_slot_probe(up) == HEALTH_UP && health_slot_probe(down) == HEALTH_DOWN &&
+                  c.transitions == 2,
+              "alternating results never flap with rise 2, fall 2 (transitions %llu)",
+              (unsigned long long)c.transitions);
+    health_core_free(&c);
+}
+
+static void test_counting(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct health_slot *s = health_core_slot(&c, "endpoint:p/a");
+    /* The reason says "timed out", not "timeout": the kind alone counts. */
+    struct health_result timed_out = {.ok = false,
+                                      .kind = HEALTH_FAIL_TIMEOUT,
+                                      .latency_us = 2000000,
+                                      .reason = "connection timed out"};
+    struct health_result tls = {
+        .ok = false, .kind = HEALTH_FAIL_TLS, .latency_us = 20000, .reason = "status-ish text"};
+    health_report(&c, s, &PASS, 2, 2);
+    health_report(&c, s, &timed_out, 2, 2);
+    health_report(&c, s, &tls, 2, 2);
+    health_report(&c, s, &REFUSED, 2, 2);
+    TAP_CHECK(t,
+              s->fail_by[HEALTH_FAIL_TIMEOUT] == 1 && s->fail_by[HEALTH_FAIL_TLS] == 1 &&
+                  s->fail_by[HEALTH_FAIL_REFUSED] == 1 && s->fail_by[HEALTH_FAIL_OTHER] == 0 &&
+                  s->fail_by[HEALTH_FAIL_STATUS] == 0,
+              "failures counted by the reported kind, not by the reason text");
+    TAP_CHECK(t, s->probes == 4 && s->failures == 3 && strcmp(s->reason, "connection refused") == 0,
+              "probes, failures and the last reason");
+    /* 3 ms is in (0.0025, 0.005]; 2 s past the last bound; 20 ms in
+     * (0.01, 0.025]; 0.1 ms in the first bucket. */
+    TAP_CHECK(t,
+              s->latency_hist[2] == 1 && s->latency_hist[HEALTH_HIST_BUCKETS - 1] == 1 &&
+                  s->latency_hist[4] == 1 && s->latency_hist[0] == 1 && s->last_latency_us == 100 &&
+                  s->latency_sum_s > 2.023 && s->latency_sum_s < 2.0232,
+              "latency histogram, sum and last latency (sum %.6f)", s->latency_sum_s);
+    struct health_result odd = {.ok = false, .kind = (enum health_fail_kind)99, .reason = "x"};
+    health_report(&c, s, &odd, 2, 2);
+    TAP_CHECK(t, s->fail_by[HEALTH_FAIL_OTHER] == 1, "an out-of-range kind counts as other");
+    health_core_free(&c);
+}
+
+struct hook_counts {
+    atomic_int state, overrides;
+};
+
+static void on_state(void *arg)
+{
+    atomic_fetch_add(&((struct hook_counts *)arg)->state, 1);
+}
+
+static void on_overrides(void *arg)
+{
+    atomic_fetch_add(&((struct hook_counts *)arg)->overrides, 1);
+}
+
+static void test_hooks(struct tap *t)
+{
+    struct health_core c;
+    struct hook_counts n = {0, 0};
+    health_core_init(&c);
+    struct health_hooks h = {
+        .state_changed = on_state, .overrides_changed = on_overrides, .arg = &n};
+    health_core_set_hooks(&c, &h);
+    struct health_slot *s = health_core_slot(&c, "endpoint:p/a");
+    health_report(&c, s, &PASS, 2, 2);
+    report_n(&c, s, &PASS, 3, 2, 2);
+    report_n(&c, s, &REFUSED, 2, 2, 2);
+    TAP_CHECK(t, n.state == 2 && n.overrides == 0,
+              "state_changed once per transition, not per result (%d)", (int)n.state);
+    char id[32];
+    override_add(&c, "endpoint:p/a", HEALTH_DOWN, "r", "me", 0, id);
+    bool gone = override_remove(&c, id);
+    bool again = override_remove(&c, id);
+    TAP_CHECK(t, gone && !again && n.overrides == 2,
+              "overrides_changed on add and on remove, not on a failed remove (%d)",
+              (int)n.overrides);
+    health_core_set_hooks(&c, NULL);
+    health_report(&c, s, &PASS, 1, 1);
+    override_add(&c, "endpoint:p/a", HEALTH_DOWN, "r", "me", 0, id);
+    TAP_CHECK(t, n.state == 2 && n.overrides == 2, "no calls once the hooks are removed");
+    health_core_free(&c);
+}
+
+static void test_layers(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct health_slot *s = health_core_slot(&c, "endpoint:p/a");
+    health_report(&c, s, &PASS, 2, 2);
+    char id[32];
+    override_add(&c, "endpoint:p/a", HEALTH_DOWN, "drain", "me", 0, id);
+    TAP_CHECK(t,
+              health_slot_probe(s) == HEALTH_UP && health_slot_override(s) == HEALTH_DOWN &&
+                  health_slot_effective(s) == HEALTH_DOWN && !health_slot_up(s),
+              "an override beats the probe verdict, which stays visible");
+    override_remove(&c, id);
+    TAP_CHECK(t, health_slot_effective(s) == HEALTH_UP, "removing it restores the probe verdict");
+    health_core_free(&c);
+}
+
+/* ---- readers under the lock see agreeing fields ----------------------- */
+
+struct race {
+    struct health_core *c;
+    struct health_slot *s;
+    atomic_bool stop;
+    atomic_int reads;
+    int disagreements, since_moved_without_state;
+};
+
+/* Reads a slot's fields and the core's counter under the lock. With the
+ * writer's alternating results (first up, then down, up, ...), the state
+ * must match the parity of the transition count and since must move only
+ * with it. */
+static void *race_reader(void *arg)
+{
+    struct race *r = arg;
+    uint64_t last_transitions = 0;
+    double last_since = 0;
+    for (int n = 0; !atomic_load(&r->stop); n++) {
+        pthread_mutex_lock(&r->c->lock);
+        uint8_t st = r->s->probe_state;
+        uint8_t eff = atomic_load_explicit(&r->s->effective, memory_order_relaxed);
+        double since = r->s->since;
+        uint64_t transitions = r->c->transitions;
+        pthread_mutex_unlock(&r->c->lock);
+        if (st != eff || st != (transitions % 2 ? HEALTH_UP : HEALTH_DOWN))
+            r->disagreements++;
+        if (n > 0 && since != last_since && transitions == last_transitions)
+            r->since_moved_without_state++;
+        last_transitions = transitions;
+        last_since = since;
+        atomic_fetch_add(&r->reads, 1);
+    }
+    return NULL;
+}
+
+static void test_readers_under_lock(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct race r = {.c = &c, .s = health_core_slot(&c, "endpoint:p/a")};
+    health_report(&c, r.s, &PASS, 1, 1);
+    /* Every report below is a transition, each one a health_change line. */
+    int saved = dup(STDERR_FILENO), devnull = open("/dev/null", O_WRONLY);
+    if (saved < 0 || devnull < 0 || dup2(devnull, STDERR_FILENO) < 0)
+        abort();
+    pthread_t th;
+    if (pthread_create(&th, NULL, race_reader, &r) != 0)
+        abort();
+    for (int i = 0; i < 2000 && atomic_load(&r.reads) == 0; i++)
+        usleep(1000);
+    /* fall 1, rise 1 and alternating results, while the reader reads. */
+    long n = 0;
+    while (n < 500000 && (n < 5000 || atomic_load(&r.reads) < 2000))
+        health_report(&c, r.s, n++ % 2 ? &PASS : &REFUSED, 1, 1);
+    atomic_store(&r.stop, true);
+    pthread_join(th, NULL);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(devnull);
+    TAP_CHECK(t, c.transitions == (uint64_t)n + 1, "%ld transitions reported (%llu)", n,
+              (unsigned long long)c.transitions);
+    TAP_CHECK(t,
+              atomic_load(&r.reads) >= 2000 && r.disagreements == 0 &&
+                  r.since_moved_without_state == 0,
+              "under the lock, probe_state, effective, since and the transition count always "
+              "agree (%d reads, %d disagreements, %d since moves without a transition)",
+              (int)atomic_load(&r.reads), r.disagreements, r.since_moved_without_state);
+    health_core_free(&c);
+}
+
+static void test_slots(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct health_slot *a = health_core_slot(&c, "endpoint:p/a");
+    TAP_CHECK(
+        t, health_core_slot(&c, "endpoint:p/a") == a && health_core_find(&c, "endpoint:p/a") == a,
+        "a key maps to one slot");
+    TAP_CHECK(t, health_core_find(&c, "endpoint:p/none") == NULL, "find does not create a slot");
+    health_core_begin_mapping(&c);
+    TAP_CHECK(t, !a->in_use, "begin_mapping marks every slot unused");
+    health_core_slot(&c, "endpoint:p/a");
+    TAP_CHECK(t, a->in_use, "mapping it again marks it in use, same slot");
+    health_core_free(&c);
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    test_first_result(&t);
+    test_fall_and_rise(&t);
+    test_alternating(&t);
+    test_counting(&t);
+    test_hooks(&t);
+    test_layers(&t);
+    test_slots(&t);
+    test_readers_under_lock(&t);
+    return tap_done(&t);
+}

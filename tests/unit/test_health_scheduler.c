@@ -1,0 +1,102 @@
+/*
+ * Unit tests for the prober's placement of jobs (src/health/scheduler.c,
+ * scheduler_place and scheduler_next_start): jobs spread evenly over the
+ * interval, endpoints still unknown first in its first tenth (no faster
+ * than SCHEDULER_START_RATE starts a second), and a job that fell behind
+ * skips missed rounds but keeps its phase.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "health/scheduler.h"
+#include "tap.h"
+
+#define NEAR(a, b) (fabs((a) - (b)) < 1e-9)
+
+/* Whether n jobs' values (at stride) are evenly spaced by gap from first. */
+static bool even(const double *v, size_t n, double first, double gap)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!NEAR(v[i], first + gap * (double)i))
+            return false;
+    return true;
+}
+
+static void test_spread(struct tap *t)
+{
+    double phase[10], first[10];
+    for (size_t i = 0; i < 10; i++) {
+        struct sched_place p = scheduler_place(i, 10, 10.0, false);
+        phase[i] = p.phase;
+        first[i] = p.first;
+    }
+    TAP_CHECK(t, even(phase, 10, 0.5, 1.0) && phase[9] < 10.0,
+              "10 jobs over 10 s: phases 0.5, 1.5 ... 9.5, evenly spread");
+    TAP_CHECK(t, even(first, 10, 0.5, 1.0), "known endpoints first start at their phase");
+    struct sched_place one = scheduler_place(0, 1, 4.0, false);
+    TAP_CHECK(t, NEAR(one.phase, 2.0), "a single job sits in the middle of its interval");
+}
+
+static void test_unknown_first_tenth(struct tap *t)
+{
+    double phase[10], first[10];
+    for (size_t i = 0; i < 10; i++) {
+        struct sched_place p = scheduler_place(i, 10, 10.0, true);
+        phase[i] = p.phase;
+        first[i] = p.first;
+    }
+    TAP_CHECK(t, even(phase, 10, 0.5, 1.0), "unknown endpoints keep their steady phase");
+    TAP_CHECK(t, even(first, 10, 0.05, 0.1) && first[9] < 1.0,
+              "unknown endpoints first start spread over the first tenth (0.05 ... 0.95 s)");
+    /* Mixed plan: the flag is per job. */
+    struct sched_place known = scheduler_place(3, 10, 10.0, false);
+    struct sched_place unknown = scheduler_place(4, 10, 10.0, true);
+    TAP_CHECK(t, NEAR(known.first, 3.5) && NEAR(unknown.first, 0.45),
+              "in a mixed plan each job follows its own flag");
+}
+
+static void test_start_rate(struct tap *t)
+{
+    /* 5000 unknown jobs at 1 s: a tenth (0.1 s) would be 50000 starts a
+     * second; the first round stretches to 5000 / SCHEDULER_START_RATE. */
+    size_t n = 5000;
+    double window = (double)n / SCHEDULER_START_RATE, max = 0;
+    bool in = true;
+    for (size_t i = 0; i < n; i++) {
+        struct sched_place p = scheduler_place(i, n, 1.0, true);
+        in &= p.first >= 0 && p.first < window;
+        max = p.first > max ? p.first : max;
+    }
+    TAP_CHECK(t, in && max > 0.1 && max > window * 0.99,
+              "5000 unknown jobs: first round stretched to %.3f s (last at %.4f s)", window, max);
+    /* Never longer than the interval itself. */
+    n = 100000;
+    struct sched_place last = scheduler_place(n - 1, n, 1.0, true);
+    TAP_CHECK(t, NEAR(last.first, last.phase) && last.first < 1.0,
+              "100000 jobs: the first round is capped at the interval");
+}
+
+static void test_next_start(struct tap *t)
+{
+    /* Grid 0.5 + k s. */
+    TAP_CHECK(t, NEAR(scheduler_next_start(0.5, 1.0, 0.5, 0.5), 1.5),
+              "on time: the next start is one interval later");
+    TAP_CHECK(t, NEAR(scheduler_next_start(0.5, 1.0, 0.05, 0.05), 0.5),
+              "after an early first-round start the job moves onto its phase");
+    TAP_CHECK(t, NEAR(scheduler_next_start(0.5, 1.0, 0.5, 4.2), 4.5),
+              "fell behind to 4.2 s: rounds 1.5, 2.5, 3.5 skipped, next at 4.5 (phase kept)");
+    TAP_CHECK(t, NEAR(scheduler_next_start(0.5, 1.0, 0.5, 1.5), 1.5),
+              "a start due exactly now is kept");
+    TAP_CHECK(t, NEAR(scheduler_next_start(0.5, 1.0, 1.5 - 1e-9, 1.5), 2.5),
+              "a start a rounding error below its grid point still advances one round");
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    test_spread(&t);
+    test_unknown_first_tenth(&t);
+    test_start_rate(&t);
+    test_next_start(&t);
+    return tap_done(&t);
+}
