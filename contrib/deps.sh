@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential autoconf automake libtool pkg-config
 libldns-dev libevent-dev libjansson-dev libmaxminddb-dev libc-ares-dev libssl-dev
 dnsutils knot-dnsutils python3 python3-dnspython python3-pytest python3-prometheus-client
-libmaxmind-db-writer-perl openssl clang libclang-rt-14-dev
+libmaxmind-db-writer-perl mmdb-bin openssl clang libclang-rt-14-dev
 nsd knot gdnsd dnsperf"
 missing=""
 for p in $PKGS; do

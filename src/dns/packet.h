@@ -22,12 +22,16 @@ enum dns_parse_result {
     DNS_PARSE_NOTAUTH, /* TSIG with a key we do not have (we have none) */
 };
 
-/* Client subnet option (RFC 7871), kept for policies that use location. */
+/* Client subnet option (RFC 7871), kept for policies that use location.
+ * Only a valid option is kept: the parser answers FORMERR for an unknown
+ * FAMILY, a SOURCE PREFIX-LENGTH beyond the family's length, an ADDRESS
+ * longer or shorter than the prefix needs, non-zero bits past the prefix,
+ * a non-zero SCOPE PREFIX-LENGTH, or a second ECS option. */
 struct dns_ecs {
     bool present;
-    uint16_t family; /* 1 = IPv4, 2 = IPv6 */
-    uint8_t source_prefix;
-    uint8_t addr[16]; /* zero-padded past source_prefix */
+    uint16_t family;       /* 1 = IPv4, 2 = IPv6 */
+    uint8_t source_prefix; /* 0: no location given (policies: unknown location) */
+    uint8_t addr[16];      /* zero-padded past source_prefix */
 };
 
 struct dns_query {

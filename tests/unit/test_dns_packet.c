@@ -137,6 +137,109 @@ static void test_opt(struct tap *t)
               "no ECS: 11 octets");
 }
 
+/* ---- ECS (RFC 7871) validation ------------------------------------------ */
+
+/* Builds a query whose OPT carries the given options (raw CODE LEN DATA
+ * octets); returns its length. */
+static size_t ecs_query(uint8_t *p, const uint8_t *opts, size_t olen)
+{
+    size_t n = mk_query(p, true, 0);
+    memcpy(p + n, opts, olen);
+    p[n - 2] = (uint8_t)(olen >> 8);
+    p[n - 1] = (uint8_t)olen;
+    return n + olen;
+}
+
+/* Parses a query with one ECS option: FAMILY, SOURCE, SCOPE, then alen
+ * address octets. */
+static enum dns_parse_result ecs_parse(uint16_t family, uint8_t source, uint8_t scope,
+                                       const uint8_t *addr, size_t alen, struct dns_query *q)
+{
+    uint8_t p[600], o[64];
+    o[0] = 0;
+    o[1] = 8;
+    o[2] = 0;
+    o[3] = (uint8_t)(4 + alen);
+    o[4] = (uint8_t)(family >> 8);
+    o[5] = (uint8_t)family;
+    o[6] = source;
+    o[7] = scope;
+    memcpy(o + 8, addr, alen);
+    size_t n = ecs_query(p, o, 8 + alen);
+    return dns_query_parse(p, n, q);
+}
+
+static void test_ecs(struct tap *t)
+{
+    struct dns_query q;
+    const uint8_t a4[] = {192, 0, 2, 0}, a3odd[] = {192, 0, 3};
+    const uint8_t a6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0x80};
+    TAP_CHECK(t,
+              ecs_parse(1, 24, 0, a4, 3, &q) == DNS_PARSE_OK && q.ecs.present &&
+                  q.ecs.family == 1 && q.ecs.source_prefix == 24 && q.ecs.addr[2] == 2 &&
+                  q.ecs.addr[3] == 0,
+              "ECS IPv4 /24 with 3 octets");
+    TAP_CHECK(t, ecs_parse(1, 32, 0, a4, 4, &q) == DNS_PARSE_OK && q.ecs.source_prefix == 32,
+              "ECS IPv4 /32 with 4 octets");
+    TAP_CHECK(t,
+              ecs_parse(1, 0, 0, a4, 0, &q) == DNS_PARSE_OK && q.ecs.present &&
+                  q.ecs.source_prefix == 0,
+              "ECS SOURCE PREFIX-LENGTH 0 without address: accepted (no location)");
+    TAP_CHECK(t, ecs_parse(2, 0, 0, a6, 0, &q) == DNS_PARSE_OK && q.ecs.family == 2, "ECS IPv6 /0");
+    TAP_CHECK(t,
+              ecs_parse(2, 49, 0, a6, 7, &q) == DNS_PARSE_OK && q.ecs.source_prefix == 49 &&
+                  q.ecs.addr[6] == 0x80 && q.ecs.addr[7] == 0 && q.ecs.addr[15] == 0,
+              "ECS IPv6 /49 with 7 octets, rest zero");
+    TAP_CHECK(t, ecs_parse(2, 128, 0, a6, 16, &q) == DNS_PARSE_OK, "ECS IPv6 /128");
+    TAP_CHECK(t, ecs_parse(1, 23, 0, a4, 3, &q) == DNS_PARSE_OK, "ECS IPv4 /23, bit 24 clear");
+    /* FORMERR: unknown family */
+    TAP_CHECK(t, ecs_parse(0, 0, 0, a4, 0, &q) == DNS_PARSE_FORMERR, "ECS family 0: FORMERR");
+    TAP_CHECK(t, ecs_parse(3, 8, 0, a4, 1, &q) == DNS_PARSE_FORMERR, "ECS family 3: FORMERR");
+    /* FORMERR: SOURCE PREFIX-LENGTH beyond the family's length */
+    TAP_CHECK(t, ecs_parse(1, 33, 0, a4, 4, &q) == DNS_PARSE_FORMERR, "ECS IPv4 /33: FORMERR");
+    TAP_CHECK(t, ecs_parse(1, 33, 0, a6, 5, &q) == DNS_PARSE_FORMERR,
+              "ECS IPv4 /33 with 5 octets: FORMERR");
+    TAP_CHECK(t, ecs_parse(2, 129, 0, a6, 16, &q) == DNS_PARSE_FORMERR, "ECS IPv6 /129: FORMERR");
+    /* FORMERR: ADDRESS longer (or shorter) than the prefix needs */
+    TAP_CHECK(t, ecs_parse(1, 24, 0, a4, 4, &q) == DNS_PARSE_FORMERR,
+              "ECS /24 with 4 octets: FORMERR");
+    TAP_CHECK(t, ecs_parse(1, 0, 0, a4, 1, &q) == DNS_PARSE_FORMERR,
+              "ECS /0 with 1 octet: FORMERR");
+    TAP_CHECK(t, ecs_parse(2, 48, 0, a6, 7, &q) == DNS_PARSE_FORMERR,
+              "ECS IPv6 /48 with 7 octets: FORMERR");
+    TAP_CHECK(t, ecs_parse(1, 24, 0, a4, 2, &q) == DNS_PARSE_FORMERR,
+              "ECS /24 with 2 octets: FORMERR");
+    /* FORMERR: non-zero bits beyond the prefix */
+    TAP_CHECK(t, ecs_parse(1, 23, 0, a3odd, 3, &q) == DNS_PARSE_FORMERR,
+              "ECS /23 with bit 24 set: FORMERR");
+    TAP_CHECK(t, ecs_parse(2, 48, 0, a6, 6, &q) == DNS_PARSE_OK,
+              "ECS IPv6 /48 (bit 49 is in the next octet)");
+    TAP_CHECK(t, ecs_parse(2, 41, 0, a6, 6, &q) == DNS_PARSE_FORMERR,
+              "ECS IPv6 /41 with bit 48 set: FORMERR");
+    TAP_CHECK(t, ecs_parse(1, 24, 0, a4, 3, &q) == DNS_PARSE_OK && q.qname_ok,
+              "question parsed before the ECS check");
+    /* FORMERR: SCOPE PREFIX-LENGTH must be 0 in a query */
+    TAP_CHECK(t, ecs_parse(1, 24, 24, a4, 3, &q) == DNS_PARSE_FORMERR && q.qname_ok,
+              "ECS SCOPE in a query: FORMERR, question still echoed");
+    /* the option's framing */
+    uint8_t p[600];
+    const uint8_t shortopt[] = {0, 8, 0, 3, 0, 1, 0};
+    size_t n = ecs_query(p, shortopt, sizeof(shortopt));
+    TAP_CHECK(t, dns_query_parse(p, n, &q) == DNS_PARSE_FORMERR, "ECS shorter than 4: FORMERR");
+    const uint8_t two[] = {0, 8, 0, 4, 0, 1, 0, 0, 0, 8, 0, 4, 0, 1, 0, 0};
+    n = ecs_query(p, two, sizeof(two));
+    TAP_CHECK(t, dns_query_parse(p, n, &q) == DNS_PARSE_FORMERR, "two ECS options: FORMERR");
+    const uint8_t cookie[] = {0, 10, 0, 8, 1, 2, 3, 4,  5, 6,   7,
+                              8, 0,  8, 0, 6, 0, 1, 16, 0, 198, 51};
+    n = ecs_query(p, cookie, sizeof(cookie));
+    TAP_CHECK(t,
+              dns_query_parse(p, n, &q) == DNS_PARSE_OK && q.ecs.present &&
+                  q.ecs.source_prefix == 16 && q.ecs.addr[0] == 198 && q.ecs.addr[1] == 51,
+              "ECS after a cookie option");
+    TAP_CHECK(t, dns_query_parse(p, n - 1, &q) == DNS_PARSE_FORMERR,
+              "ECS option cut short by the packet end: FORMERR");
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -193,5 +296,6 @@ int main(void)
     p[12] = 0xc0;
     p[13] = 0x0c;
     TAP_CHECK(&t, dns_query_parse(p, n, &q) == DNS_PARSE_FORMERR, "pointer loop in question");
+    test_ecs(&t);
     return tap_done(&t);
 }

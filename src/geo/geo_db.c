@@ -1,0 +1,412 @@
+/*
+ * geo_db.c -- opening a MaxMind DB and flattening it into a geo_trie plus
+ * a deduplicated location table (see geo_db.h for why).
+ */
+#include "geo/geo_db.h"
+
+#include <errno.h>
+#include <math.h>
+#include <maxminddb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* data record (tree record value) -> location index, open addressing */
+struct rec_map {
+    uint64_t *keys; /* record + 1; 0 = empty slot */
+    uint32_t *vals;
+    size_t cap, n;
+};
+
+struct flat_ctx {
+    MMDB_s *mmdb;
+    struct geo_db *db;
+    unsigned max_bits;
+    geo_ref *memo;   /* per MMDB node: its flattened ref, GEO_REF_NONE until done */
+    uint8_t *height; /* per MMDB node: depth of its subtree */
+    struct rec_map recs;
+    uint32_t *loc_slots; /* dedup table of location indexes, UINT32_MAX = empty */
+    size_t loc_slot_cap;
+    uint32_t locs_cap;
+    bool failed;
+    char *err;
+    size_t errlen;
+};
+
+static void flat_fail(struct flat_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void flat_fail(struct flat_ctx *c, const char *fmt, ...)
+{
+    if (c->failed)
+        return;
+    c->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, c->errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void *geo_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        abort();
+    return p;
+}
+
+static uint64_t geo_hash64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static void rec_map_grow(struct rec_map *m)
+{
+    struct rec_map o = *m;
+    m->cap = o.cap ? o.cap * 2 : 1024;
+    m->keys = geo_xcalloc(m->cap, sizeof(*m->keys));
+    m->vals = geo_xcalloc(m->cap, sizeof(*m->vals));
+    for (size_t i = 0; i < o.cap; i++) {
+        if (!o.keys[i])
+            continue;
+        size_t j = geo_hash64(o.keys[i]) & (m->cap - 1);
+        while (m->keys[j])
+            j = (j + 1) & (m->cap - 1);
+        m->keys[j] = o.keys[i];
+        m->vals[j] = o.vals[i];
+    }
+    free(o.keys);
+    free(o.vals);
+}
+
+/* The slot of record rec: either holding it or the empty slot to fill. */
+static size_t rec_map_slot(struct rec_map *m, uint64_t rec)
+{
+    if ((m->n + 1) * 2 > m->cap)
+        rec_map_grow(m);
+    size_t j = geo_hash64(rec + 1) & (m->cap - 1);
+    while (m->keys[j] && m->keys[j] != rec + 1)
+        j = (j + 1) & (m->cap - 1);
+    return j;
+}
+
+static uint64_t loc_hash(const struct geo_location *l)
+{
+    const unsigned char *p = (const unsigned char *)l;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof(*l); i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return geo_hash64(h);
+}
+
+static void loc_slots_grow(struct flat_ctx *c)
+{
+    free(c->loc_slots);
+    c->loc_slot_cap = c->loc_slot_cap ? c->loc_slot_cap * 2 : 1024;
+    c->loc_slots = malloc(c->loc_slot_cap * sizeof(*c->loc_slots));
+    if (!c->loc_slots)
+        abort();
+    memset(c->loc_slots, 0xff, c->loc_slot_cap * sizeof(*c->loc_slots));
+    for (uint32_t i = 0; i < c->db->n_locs; i++) {
+        size_t j = loc_hash(&c->db->locs[i]) & (c->loc_slot_cap - 1);
+        while (c->loc_slots[j] != UINT32_MAX)
+            j = (j + 1) & (c->loc_slot_cap - 1);
+        c->loc_slots[j] = i;
+    }
+}
+
+/* The index of l in the location table, added when new. */
+static uint32_t loc_intern(struct flat_ctx *c, const struct geo_location *l)
+{
+    struct geo_db *db = c->db;
+    if ((size_t)(db->n_locs + 1) * 2 > c->loc_slot_cap)
+        loc_slots_grow(c);
+    size_t j = loc_hash(l) & (c->loc_slot_cap - 1);
+    while (c->loc_slots[j] != UINT32_MAX) {
+        if (memcmp(&db->locs[c->loc_slots[j]], l, sizeof(*l)) == 0)
+            return c->loc_slots[j];
+        j = (j + 1) & (c->loc_slot_cap - 1);
+    }
+    if (db->n_locs == c->locs_cap) {
+        c->locs_cap = c->locs_cap ? c->locs_cap * 2 : 256;
+        db->locs = realloc(db->locs, (size_t)c->locs_cap * sizeof(*db->locs));
+        if (!db->locs)
+            abort();
+    }
+    db->locs[db->n_locs] = *l;
+    c->loc_slots[j] = db->n_locs;
+    return db->n_locs++;
+}
+
+/* One value at path; false when absent or of another shape (not an
+ * error: the field is then treated as missing), failing the load only
+ * when the data section itself is broken. */
+static bool flat_value(struct flat_ctx *c, MMDB_entry_s *e, const char *const *path,
+                       MMDB_entry_data_s *out)
+{
+    int st = MMDB_aget_value(e, out, path);
+    if (st == MMDB_SUCCESS)
+        return out->has_data;
+    if (st != MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR && st != MMDB_INVALID_LOOKUP_PATH_ERROR)
+        flat_fail(c, "corrupt data record at offset %u: %s", e->offset, MMDB_strerror(st));
+    return false;
+}
+
+/* Copies a string of min..max characters from [A-Z] (and [0-9] when
+ * digits) into dst; false when the value is anything else. */
+static bool flat_code(struct flat_ctx *c, MMDB_entry_s *e, const char *const *path, char *dst,
+                      size_t min, size_t max, bool digits)
+{
+    MMDB_entry_data_s d;
+    if (!flat_value(c, e, path, &d) || d.type != MMDB_DATA_TYPE_UTF8_STRING || d.data_size < min ||
+        d.data_size > max)
+        return false;
+    for (size_t i = 0; i < d.data_size; i++) {
+        char ch = d.utf8_string[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (digits && ch >= '0' && ch <= '9')))
+            return false;
+    }
+    memcpy(dst, d.utf8_string, d.data_size);
+    return true;
+}
+
+static bool flat_degrees(struct flat_ctx *c, MMDB_entry_s *e, const char *key, double lim,
+                         double *out)
+{
+    const char *const path[] = {"location", key, NULL};
+    MMDB_entry_data_s d;
+    if (!flat_value(c, e, path, &d))
+        return false;
+    if (d.type == MMDB_DATA_TYPE_DOUBLE)
+        *out = d.double_value;
+    else if (d.type == MMDB_DATA_TYPE_FLOAT)
+        *out = d.float_value;
+    else
+        return false;
+    return isfinite(*out) && *out >= -lim && *out <= lim;
+}
+
+/* Decodes the used fields of one data record into l. */
+static void flat_decode(struct flat_ctx *c, MMDB_entry_s *e, struct geo_location *l)
+{
+    static const char *const p_cont[] = {"continent", "code", NULL};
+    static const char *const p_country[] = {"country", "iso_code", NULL};
+    static const char *const p_sub[] = {"subdivisions", "0", "iso_code", NULL};
+    memset(l, 0, sizeof(*l));
+    if (flat_code(c, e, p_cont, l->continent, 2, 2, false))
+        l->flags |= GEO_HAS_CONTINENT;
+    if (flat_code(c, e, p_country, l->country, 2, 2, false))
+        l->flags |= GEO_HAS_COUNTRY;
+    /* A subdivision code means something only within its country. */
+    if ((l->flags & GEO_HAS_COUNTRY) && flat_code(c, e, p_sub, l->subdivision, 1, 3, true))
+        l->flags |= GEO_HAS_SUBDIVISION;
+    double lat, lon;
+    if (flat_degrees(c, e, "latitude", 90, &lat) && flat_degrees(c, e, "longitude", 180, &lon)) {
+        l->lat = lat;
+        l->lon = lon;
+        l->flags |= GEO_HAS_COORDS;
+    }
+}
+
+/* The location index of a data record, decoding it the first time. */
+static uint32_t flat_data(struct flat_ctx *c, uint64_t rec, MMDB_entry_s entry)
+{
+    size_t j = rec_map_slot(&c->recs, rec);
+    if (c->recs.keys[j])
+        return c->recs.vals[j];
+    struct geo_location l;
+    flat_decode(c, &entry, &l);
+    struct geo_db_stats *s = &c->db->stats;
+    s->records++;
+    for (unsigned b = 0; b < 4; b++)
+        s->with_field[b] += (l.flags >> b) & 1u;
+    uint32_t idx = l.flags ? loc_intern(c, &l) : GEO_LOC_UNKNOWN;
+    c->recs.keys[j] = rec + 1;
+    c->recs.vals[j] = idx;
+    c->recs.n++;
+    return idx;
+}
+
+static geo_ref flat_node(struct flat_ctx *c, uint32_t node, unsigned depth, uint8_t *h);
+
+static geo_ref flat_record(struct flat_ctx *c, uint8_t type, uint64_t rec, MMDB_entry_s entry,
+                           unsigned depth, uint8_t *h)
+{
+    *h = 0;
+    switch (type) {
+    case MMDB_RECORD_TYPE_SEARCH_NODE:
+        return flat_node(c, (uint32_t)rec, depth, h);
+    case MMDB_RECORD_TYPE_EMPTY:
+        return geo_ref_leaf(GEO_LOC_UNKNOWN);
+    case MMDB_RECORD_TYPE_DATA:
+        return geo_ref_leaf(flat_data(c, rec, entry));
+    default:
+        flat_fail(c, "corrupt search tree: record %llu points outside the file",
+                  (unsigned long long)rec);
+        return geo_ref_leaf(GEO_LOC_UNKNOWN);
+    }
+}
+
+/* Flattens the subtree of MMDB node `node` reached at `depth` bits. A
+ * node reached again (an alias) is not walked twice; a cycle runs into the
+ * depth limit. */
+static geo_ref flat_node(struct flat_ctx *c, uint32_t node, unsigned depth, uint8_t *h)
+{
+    if (c->failed)
+        return geo_ref_leaf(GEO_LOC_UNKNOWN);
+    if (depth >= c->max_bits) {
+        flat_fail(c, "corrupt search tree: deeper than %u bits", c->max_bits);
+        return geo_ref_leaf(GEO_LOC_UNKNOWN);
+    }
+    if (c->memo[node] != GEO_REF_NONE) {
+        c->db->stats.alias_hits++;
+        if (depth + c->height[node] > c->max_bits)
+            flat_fail(c, "corrupt search tree: node %u reached at depth %u", node, depth);
+        *h = c->height[node];
+        return c->memo[node];
+    }
+    MMDB_search_node_s sn;
+    int st = MMDB_read_node(c->mmdb, node, &sn);
+    if (st != MMDB_SUCCESS) {
+        flat_fail(c, "cannot read search tree node %u: %s", node, MMDB_strerror(st));
+        return geo_ref_leaf(GEO_LOC_UNKNOWN);
+    }
+    uint8_t hl, hr;
+    geo_ref l =
+        flat_record(c, sn.left_record_type, sn.left_record, sn.left_record_entry, depth + 1, &hl);
+    geo_ref r = flat_record(c, sn.right_record_type, sn.right_record, sn.right_record_entry,
+                            depth + 1, &hr);
+    geo_ref out = geo_trie_node(&c->db->trie, l, r);
+    *h = geo_ref_is_leaf(out) ? 0 : (uint8_t)(1 + (hl > hr ? hl : hr));
+    c->memo[node] = out;
+    c->height[node] = *h;
+    return out;
+}
+
+static uint64_t flat_count_networks(const struct geo_trie *t, geo_ref r, uint8_t *seen)
+{
+    if (geo_ref_is_leaf(r))
+        return geo_ref_value(r) != GEO_LOC_UNKNOWN;
+    if (seen[r])
+        return 0;
+    seen[r] = 1;
+    return flat_count_networks(t, t->nodes[r].child[0], seen) +
+           flat_count_networks(t, t->nodes[r].child[1], seen);
+}
+
+/* Walks the whole tree into db; false (with c->err set) on failure. */
+static bool flat_tree(struct flat_ctx *c)
+{
+    struct geo_db *db = c->db;
+    uint32_t n = c->mmdb->metadata.node_count;
+    c->memo = malloc((n ? n : 1) * sizeof(*c->memo));
+    c->height = geo_xcalloc(n, 1);
+    if (!c->memo)
+        abort();
+    memset(c->memo, 0xff, (size_t)n * sizeof(*c->memo));
+    struct geo_location none;
+    memset(&none, 0, sizeof(none));
+    loc_intern(c, &none); /* GEO_LOC_UNKNOWN */
+    uint8_t h;
+    geo_ref root = n ? flat_node(c, 0, 0, &h) : geo_ref_leaf(GEO_LOC_UNKNOWN);
+    if (db->ip_version == 4) {
+        db->trie.root4 = root;
+    } else {
+        db->trie.root6 = root;
+        geo_ref r = root;
+        for (unsigned d = 0; d < 96 && !geo_ref_is_leaf(r); d++)
+            r = db->trie.nodes[r].child[0];
+        db->trie.root4 = r;
+    }
+    free(c->memo);
+    free(c->height);
+    if (c->failed)
+        return false;
+    uint8_t *seen = geo_xcalloc(db->trie.n_nodes, 1);
+    db->stats.networks = flat_count_networks(&db->trie, db->trie.root6, seen) +
+                         (db->ip_version == 4 ? flat_count_networks(&db->trie, root, seen) : 0);
+    free(seen);
+    if (db->stats.records == 0)
+        flat_fail(c, "the database holds no networks");
+    else if (db->n_locs <= 1)
+        flat_fail(c, "no record has any field gtmd uses (continent.code, country.iso_code, "
+                     "subdivisions[0].iso_code, location.latitude/longitude)");
+    return !c->failed;
+}
+
+static double geo_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct geo_db *geo_db_open(const char *path, char *err, size_t errlen)
+{
+    double t0 = geo_now();
+    MMDB_s mmdb;
+    errno = 0;
+    int st = MMDB_open(path, MMDB_MODE_MMAP, &mmdb);
+    if (st != MMDB_SUCCESS) {
+        /* libmaxminddb says only "Error opening the specified MaxMind DB
+         * file"; errno still tells why. */
+        int e = errno;
+        if (st == MMDB_FILE_OPEN_ERROR && e)
+            snprintf(err, errlen, "cannot open: %s", strerror(e));
+        else
+            snprintf(err, errlen, "cannot open: %s", MMDB_strerror(st));
+        return NULL;
+    }
+    struct geo_db *db = geo_xcalloc(1, sizeof(*db));
+    geo_trie_init(&db->trie, GEO_LOC_UNKNOWN);
+    db->ip_version = mmdb.metadata.ip_version;
+    db->build_epoch = mmdb.metadata.build_epoch;
+    db->type = strdup(mmdb.metadata.database_type ? mmdb.metadata.database_type : "");
+    db->path = strdup(path);
+    if (!db->type || !db->path)
+        abort();
+    db->stats.mmdb_nodes = mmdb.metadata.node_count;
+    struct flat_ctx c = {.mmdb = &mmdb, .db = db, .err = err, .errlen = errlen};
+    c.max_bits = db->ip_version == 4 ? 32 : 128;
+    bool ok = false;
+    if (db->ip_version != 4 && db->ip_version != 6)
+        flat_fail(&c, "ip_version %u in the metadata (must be 4 or 6)", db->ip_version);
+    else
+        ok = flat_tree(&c);
+    free(c.recs.keys);
+    free(c.recs.vals);
+    free(c.loc_slots);
+    MMDB_close(&mmdb);
+    if (!ok) {
+        geo_db_free(db);
+        return NULL;
+    }
+    geo_trie_shrink(&db->trie);
+    db->locs = realloc(db->locs, (size_t)db->n_locs * sizeof(*db->locs));
+    if (!db->locs)
+        abort();
+    db->stats.load_seconds = geo_now() - t0;
+    return db;
+}
+
+void geo_db_free(struct geo_db *db)
+{
+    if (!db)
+        return;
+    geo_trie_free(&db->trie);
+    free(db->locs);
+    free(db->path);
+    free(db->type);
+    free(db);
+}
+
+size_t geo_db_bytes(const struct geo_db *db)
+{
+    return geo_trie_bytes(&db->trie) + (size_t)db->n_locs * sizeof(struct geo_location);
+}
