@@ -4,12 +4,15 @@
 #include "zone/zone_load.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ldns/ldns.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dns/dns.h"
 #include "dns/name.h"
@@ -27,6 +30,37 @@ struct load_ctx {
 
 static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t file_idx,
                       ldns_rdf **origin, int depth);
+
+/* Opens a zone or $INCLUDE file for reading. Only a regular file: a
+ * directory never reaches end-of-file, a FIFO or a device such as /dev/zero
+ * may block or never end, and any of them would hang a load (and a reload
+ * holding the reload lock). NULL with errno set (EINVAL for the others). */
+static FILE *load_open(const char *path)
+{
+    /* O_NONBLOCK: opening a FIFO without a writer must not block. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return NULL;
+    int rc = fstat(fd, &st);
+    if (rc != 0 || !S_ISREG(st.st_mode)) {
+        int e = rc != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *fp = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ? NULL : fdopen(fd, "r");
+    if (!fp)
+        close(fd);
+    return fp;
+}
+
+/* The reason load_open failed, for messages. */
+static const char *load_open_error(int e)
+{
+    return e == EINVAL ? "not a regular file" : strerror(e);
+}
 
 /* Adds one parsed record after checking class, TTL and bailiwick. */
 static void load_add_rr(struct load_ctx *c, ldns_rr *rr, const char *path, uint16_t file_idx,
@@ -115,9 +149,9 @@ static void load_include(struct load_ctx *c, FILE *fp, long start, const char *p
         snprintf(dir, sizeof(dir), "%s", path);
         snprintf(full, sizeof(full), "%s/%s", dirname(dir), file);
     }
-    FILE *inc = fopen(full, "r");
+    FILE *inc = load_open(full);
     if (!inc) {
-        errlist_add(c->errs, "%s:%d: $INCLUDE %s: %s", path, line, full, strerror(errno));
+        errlist_add(c->errs, "%s:%d: $INCLUDE %s: %s", path, line, full, load_open_error(errno));
         return;
     }
     /* The included file starts at the given origin (or ours) and cannot
@@ -160,6 +194,10 @@ static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t f
         }
         if (feof(fp))
             break;
+        if (ferror(fp)) { /* never reaches EOF: stop instead of spinning */
+            errlist_add(c->errs, "%s:%d: read error: %s", path, at, strerror(errno));
+            break;
+        }
     }
     if (prev)
         ldns_rdf_deep_free(prev);
@@ -176,9 +214,9 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
         errlist_add(errs, "%s: zone origin %s is not a valid name", display, origin);
         return NULL;
     }
-    FILE *fp = fopen(path, "r");
+    FILE *fp = load_open(path);
     if (!fp) {
-        errlist_add(errs, "%s: cannot open zone file: %s", display, strerror(errno));
+        errlist_add(errs, "%s: cannot open zone file: %s", display, load_open_error(errno));
         return NULL;
     }
     memset(&c, 0, sizeof(c));

@@ -1,6 +1,7 @@
 /* Unit tests for src/zone (loading, compiling, validation). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/errlist.h"
@@ -112,10 +113,43 @@ static void test_bad_zones(struct tap *t)
     TAP_CHECK(t, n >= 2, "every error is reported, not only the first (%zu)", n);
 }
 
+/* Files that never end or block (a directory, a device, a FIFO without a
+ * writer) are refused instead of hanging the load; alarm() turns a
+ * regression into a failure rather than a hung test. */
+static void test_not_regular_files(struct tap *t)
+{
+    char fifo[] = "/tmp/gtmd-fifo-XXXXXX", text[256];
+    alarm(30);
+    load_text(t, "$ORIGIN example.org.\n" SOA "$INCLUDE /\n", "Is a directory",
+              "$INCLUDE of a directory: error, no hang");
+    load_text(t, "$ORIGIN example.org.\n" SOA "$INCLUDE /dev/zero\n", "not a regular file",
+              "$INCLUDE of /dev/zero: error, no hang");
+    int fd = mkstemp(fifo);
+    if (fd >= 0) {
+        close(fd);
+        unlink(fifo);
+    }
+    if (fd < 0 || mkfifo(fifo, 0600) != 0) {
+        TAP_CHECK(t, false, "mkfifo %s", fifo);
+    } else {
+        snprintf(text, sizeof(text), "$ORIGIN example.org.\n" SOA "$INCLUDE %s\n", fifo);
+        load_text(t, text, "not a regular file", "$INCLUDE of a FIFO without a writer: error");
+        unlink(fifo);
+    }
+    struct errlist e;
+    errlist_init(&e);
+    struct zone *z = zone_load("example.org.", "/", "/", NULL, 0, &e);
+    TAP_CHECK(t, !z && e.count == 1 && strstr(e.msgs[0], "cannot open zone file: Is a directory"),
+              "a directory as the zone file: error, no hang");
+    errlist_free(&e);
+    alarm(0);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
     test_good_zone(&t);
     test_bad_zones(&t);
+    test_not_regular_files(&t);
     return tap_done(&t);
 }
