@@ -2,7 +2,7 @@
 """Writes the seed corpora of the fuzz targets; the results are committed,
 rerun after adding cases.
 
-  make_corpus.py [admin] [packet]   (default: both)
+  make_corpus.py [admin] [packet] [config] [zone]   (default: all)
 
 packet (tests/fuzz/corpus/packet, needs dnspython): well-formed queries of
 every answering path plus known-bad packets.
@@ -10,7 +10,18 @@ every answering path plus known-bad packets.
 admin (tests/fuzz/corpus/admin, standard library only): inputs of
 tests/fuzz/fuzz_admin.c, whose first byte selects the parser: 'B' + a
 request body (then the POST /v1/overrides rules), 'E' + a /v1/explain query
-string. Good and bad cases of each rule in src/admin/admin_request.c."""
+string. Good and bad cases of each rule in src/admin/admin_request.c.
+
+config (tests/fuzz/corpus/config, standard library only): configuration
+files for tests/fuzz/fuzz_config.c: a base using every section, every key
+with wrong types or missing, every policy/select/when_all_down combination,
+binding conflicts with the test zones, large pools, broken JSON.
+
+zone (tests/fuzz/corpus/zone, standard library only): master files for
+origin example.com. (tests/fuzz/fuzz_zone.c): every record type ldns reads,
+good and broken, every directive ($ORIGIN, $TTL, $INCLUDE of the harness's
+"inc.zone", itself, missing or outside files), every validation rule broken,
+and syntax edge cases (escapes, parentheses, long lines, NUL, CRLF)."""
 import base64
 import json
 import os
@@ -520,6 +531,444 @@ def admin_seeds():
         yield name, b"U" + data
 
 
+# ---- config (tests/fuzz/fuzz_config.c) -------------------------------------
+
+def config_base():
+    """A valid configuration using every section; the harness supplies the
+    files it names (tokens, zones, ca.pem)."""
+    return {
+        "listen": ["127.0.0.1:5300", "[::1]:5300"],
+        "workers": 2,
+        "zones": [{"origin": "example.com.", "file": "example.com.zone"},
+                  {"origin": "sub.example.com.", "file": "sub.example.com.zone"}],
+        "edns_udp_max": 1232,
+        "tcp": {"max_connections": 100, "idle_timeout": 10, "message_timeout": 5},
+        "state_file": "state.json",
+        "state_max_age": 600,
+        "admin": {"listen": ["127.0.0.1:8053", "unix:/tmp/gtmd-fuzz.sock"],
+                  "read_token_file": "read.token", "operate_token_file": "operate.token",
+                  "audit_log": "audit.log", "max_connections": 8, "timeout": 5},
+        "regions": {"us": {"location": [38.9, -77.0]}, "eu": {}, "ap": {}},
+        "checks": {
+            "tcp": {"type": "tcp", "port": 80, "interval": 1, "timeout": 0.5, "rise": 2,
+                    "fall": 3},
+            "http": {"type": "http", "port": 8080, "method": "GET", "path": "/health",
+                     "host": "www.example.com", "headers": {"X-Check": "gtmd"},
+                     "expect_status": [200, [300, 399]], "body_contains": "ok"},
+            "https": {"type": "https", "ca_file": "ca.pem", "method": "HEAD"},
+            "dns": {"type": "dns", "query": "health.example.net.", "query_type": "AAAA",
+                    "expect_rcode": "NXDOMAIN", "expect_answer": "2001:db8::1"},
+        },
+        "pools": {
+            "web": {"check": "http", "min_healthy": 1, "endpoints": [
+                {"name": "us1", "address": "192.0.2.10", "region": "us", "az": "us-1a"},
+                {"name": "us2", "address": "192.0.2.11", "region": "us", "az": "us-1b",
+                 "weight": 3, "check_target": {"address": "127.0.0.1", "port": 8081}},
+                {"name": "us6", "address": "2001:db8::10", "region": "us"},
+                {"name": "eu1", "address": "198.51.100.10", "region": "eu",
+                 "check_target": {"host": "eu1.example.net", "port": 443}},
+                {"name": "ap1", "address": "203.0.113.10", "region": "ap", "weight": 0}]},
+            "cn": {"check": "dns", "endpoints": [
+                {"name": "c-us", "cname": "www.example.com.", "region": "us"},
+                {"name": "c-eu", "cname": "target.example.net.", "region": "eu"}]},
+            "plain": {"endpoints": [{"name": "p1", "address": "192.0.2.99", "region": "ap"}]},
+        },
+        "records": {
+            "fo.example.com.": {"pool": "web", "policy": "failover",
+                                "regions": ["us", "eu", "ap"], "ttl": 10, "spill": 1},
+            "w.example.com.": {"pool": "web", "policy": "weighted", "answers": 2},
+            "hs.example.com.": {"pool": "web", "policy": "all", "select": "hashed",
+                                "when_all_down": "fallback",
+                                "fallback": ["192.0.2.250", "2001:db8::250"]},
+            "cn.example.com.": [{"pool": "cn", "policy": "failover", "regions": ["us", "eu"],
+                                 "when_all_down": "empty"}],
+            "p.sub.example.com.": {"pool": "plain", "policy": "all"},
+        },
+    }
+
+
+def cfg_set(c, path, value):
+    """Sets (or with value ... removes) the value at path, a list of keys and
+    indexes, in a copy of c."""
+    c = json.loads(json.dumps(c))
+    node = c
+    for k in path[:-1]:
+        node = node[k]
+    if value is ... and isinstance(node, dict):
+        node.pop(path[-1], None)
+    elif value is ...:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return c
+
+
+CONFIG_PATHS = [
+    ["listen"], ["listen", 0], ["workers"], ["zones"], ["zones", 0], ["zones", 0, "origin"],
+    ["zones", 0, "file"], ["edns_udp_max"], ["tcp"], ["tcp", "max_connections"],
+    ["tcp", "idle_timeout"], ["tcp", "message_timeout"], ["state_file"], ["state_max_age"],
+    ["admin"], ["admin", "listen"], ["admin", "read_token_file"],
+    ["admin", "operate_token_file"], ["admin", "audit_log"], ["admin", "max_connections"],
+    ["admin", "timeout"], ["regions"], ["regions", "us"], ["regions", "us", "location"],
+    ["checks"], ["checks", "tcp"], ["checks", "tcp", "type"], ["checks", "tcp", "port"],
+    ["checks", "tcp", "interval"], ["checks", "tcp", "timeout"], ["checks", "tcp", "rise"],
+    ["checks", "tcp", "fall"], ["checks", "http", "method"], ["checks", "http", "path"],
+    ["checks", "http", "host"], ["checks", "http", "headers"],
+    ["checks", "http", "expect_status"], ["checks", "http", "body_contains"],
+    ["checks", "https", "ca_file"], ["checks", "dns", "query"],
+    ["checks", "dns", "query_type"], ["checks", "dns", "expect_rcode"],
+    ["checks", "dns", "expect_answer"], ["pools"], ["pools", "web"],
+    ["pools", "web", "check"], ["pools", "web", "min_healthy"], ["pools", "web", "endpoints"],
+    ["pools", "web", "endpoints", 0], ["pools", "web", "endpoints", 0, "name"],
+    ["pools", "web", "endpoints", 0, "address"], ["pools", "web", "endpoints", 0, "region"],
+    ["pools", "web", "endpoints", 0, "az"], ["pools", "web", "endpoints", 0, "weight"],
+    ["pools", "web", "endpoints", 1, "check_target"],
+    ["pools", "web", "endpoints", 1, "check_target", "address"],
+    ["pools", "web", "endpoints", 1, "check_target", "port"],
+    ["pools", "web", "endpoints", 3, "check_target", "host"],
+    ["pools", "cn", "endpoints", 0, "cname"], ["records"], ["records", "fo.example.com."],
+    ["records", "fo.example.com.", "pool"], ["records", "fo.example.com.", "ttl"],
+    ["records", "fo.example.com.", "policy"], ["records", "fo.example.com.", "regions"],
+    ["records", "fo.example.com.", "select"], ["records", "fo.example.com.", "answers"],
+    ["records", "fo.example.com.", "when_all_down"], ["records", "fo.example.com.", "spill"],
+    ["records", "hs.example.com.", "fallback"], ["records", "cn.example.com.", 0],
+]
+
+CONFIG_WRONG = [("null", None), ("true", True), ("neg", -1), ("real", 1.5), ("str", "x"),
+                ("list", []), ("obj", {}), ("big", 10 ** 12), ("missing", ...)]
+
+
+def config_wrong_type_seeds():
+    """Every key with each wrong value in turn: one value per key covers
+    every type across the keys; the common wrong values go to all."""
+    base = config_base()
+    for i, path in enumerate(CONFIG_PATHS):
+        label = "_".join(str(k).replace(".example.com.", "") for k in path)
+        for j in (0, 1 + i % (len(CONFIG_WRONG) - 2), len(CONFIG_WRONG) - 1):
+            name, value = CONFIG_WRONG[j]
+            yield "wrong_%s_%s" % (label, name), cfg_set(base, path, value)
+
+
+def config_variant_seeds():
+    b = config_base()
+    yield "ok_base", b
+    yield "ok_minimal", {"listen": ["127.0.0.1:53"],
+                         "zones": [{"origin": "example.com.", "file": "z"}]}
+    yield "ok_other_origins", cfg_set(b, ["zones"], [
+        {"origin": o, "file": "z"} for o in ["example.com.", "example.net.", ".", "a.b.c.d.",
+                                             "xn--bcher-kva.example.", "EXAMPLE.ORG"]])
+    yield "zone_twice", cfg_set(b, ["zones", 1, "origin"], "example.com.")
+    yield "zone_origin_bad", cfg_set(b, ["zones", 1, "origin"], "a..b.")
+    yield "zone_origin_long", cfg_set(b, ["zones", 1, "origin"], ("a" * 63 + ".") * 5)
+    for k in ["failover", "weighted", "all", "random"]:
+        for sel in ["all", "weighted", "hashed", "rr"]:
+            yield "rec_%s_%s" % (k, sel), cfg_set(
+                b, ["records", "w.example.com."],
+                {"pool": "web", "policy": k, "select": sel, "answers": 3,
+                 "regions": ["us", "eu", "ap"]})
+    for d in ["all", "fallback", "empty", "none"]:
+        yield "rec_down_%s" % d, cfg_set(b, ["records", "fo.example.com.", "when_all_down"], d)
+    yield "rec_fallback_names", cfg_set(b, ["records", "hs.example.com.", "fallback"],
+                                        ["a.example.net.", "192.0.2.1"])
+    yield "rec_fallback_bad", cfg_set(b, ["records", "hs.example.com.", "fallback"],
+                                      ["not an address", 5, None])
+    yield "rec_cname_fallback_addr", cfg_set(b, ["records", "cn.example.com.", 0],
+                                             {"pool": "cn", "when_all_down": "fallback",
+                                              "fallback": ["192.0.2.1"], "regions": ["us"]})
+    yield "rec_spill_too_big", cfg_set(b, ["records", "fo.example.com.", "spill"], 3)
+    yield "rec_spill_not_failover", cfg_set(b, ["records", "w.example.com.", "spill"], 1)
+    yield "rec_regions_dup", cfg_set(b, ["records", "fo.example.com.", "regions"],
+                                     ["us", "us"])
+    yield "rec_regions_unknown", cfg_set(b, ["records", "fo.example.com.", "regions"],
+                                         ["mars"])
+    yield "rec_failover_no_order", cfg_set(b, ["records", "fo.example.com.", "regions"], ...)
+    yield "rec_outside_zones", cfg_set(b, ["records", "www.example.org."], {"pool": "web"})
+    yield "rec_wildcard", cfg_set(b, ["records", "*.example.com."], {"pool": "web"})
+    yield "rec_root", cfg_set(b, ["records", "."], {"pool": "web"})
+    yield "rec_bad_name", cfg_set(b, ["records", "a..example.com."], {"pool": "web"})
+    yield "rec_static_a_conflict", cfg_set(b, ["records", "www.example.com."],
+                                           {"pool": "web", "policy": "all"})
+    yield "rec_static_cname_conflict", cfg_set(b, ["records", "alias.example.com."],
+                                               {"pool": "web"})
+    yield "rec_cname_beside_static", cfg_set(b, ["records", "mail.example.com."],
+                                             {"pool": "cn", "regions": ["us"]})
+    yield "rec_below_cut", cfg_set(b, ["records", "x.deleg.example.com."], {"pool": "web"})
+    yield "rec_at_cut", cfg_set(b, ["records", "deleg.example.com."], {"pool": "web"})
+    yield "rec_txt_node", cfg_set(b, ["records", "txt.example.com."], {"pool": "web",
+                                                                       "policy": "all"})
+    yield "rec_ent_deep", cfg_set(b, ["records", "a.b.c.d.e.example.com."],
+                                  {"pool": "plain"})
+    yield "rec_two_a", cfg_set(b, ["records", "fo.example.com."],
+                               [{"pool": "web", "regions": ["us", "eu", "ap"]},
+                                {"pool": "plain"}])
+    yield "rec_a_and_cname", cfg_set(b, ["records", "fo.example.com."],
+                                     [{"pool": "plain"}, {"pool": "cn", "regions": ["us"]}])
+    yield "rec_array_empty", cfg_set(b, ["records", "fo.example.com."], [])
+    yield "rec_child_zone_apex", cfg_set(b, ["records", "sub.example.com."],
+                                         {"pool": "plain"})
+    yield "pool_mixed_kinds", cfg_set(b, ["pools", "cn", "endpoints", 1],
+                                      {"name": "x", "address": "192.0.2.1", "region": "us"})
+    yield "pool_dup_endpoint", cfg_set(b, ["pools", "web", "endpoints", 1, "name"], "us1")
+    yield "pool_slash_name", cfg_set(b, ["pools", "web", "endpoints", 1, "name"], "a/b")
+    yield "pool_addr_and_cname", cfg_set(b, ["pools", "web", "endpoints", 0, "cname"], "x.")
+    yield "pool_check_unknown", cfg_set(b, ["pools", "web", "check"], "nope")
+    yield "az_two_regions", cfg_set(b, ["pools", "web", "endpoints", 3, "az"], "us-1a")
+    yield "check_target_both", cfg_set(b, ["pools", "web", "endpoints", 1, "check_target"],
+                                       {"address": "::1", "host": "h", "port": 1})
+    yield "check_target_v6", cfg_set(b, ["pools", "web", "endpoints", 1, "check_target"],
+                                     {"address": "::1", "port": 65535})
+    big = cfg_set(b, ["regions"], {"r%d" % i: {} for i in range(70)})
+    big["pools"] = {"many": {"endpoints": [
+        {"name": "e%d" % i, "address": "10.%d.%d.1" % (i // 250, i % 250),
+         "region": "r%d" % (i % 70), "az": "az%d-%d" % (i % 70, i % 2),
+         "weight": i % 5}
+        for i in range(300)]}}
+    big["records"] = {"many.example.com.": {"pool": "many", "policy": "all", "answers": 16},
+                      "mh.example.com.": {"pool": "many", "policy": "all",
+                                          "select": "hashed", "answers": 16},
+                      "mf.example.com.": {"pool": "many", "policy": "failover",
+                                          "regions": ["r%d" % i for i in range(70)],
+                                          "spill": 60, "answers": 16}}
+    yield "large_pool_300_70_regions", big
+    for t in ["tcp", "http", "https", "dns", "icmp", ""]:
+        yield "check_type_%s" % (t or "empty"), cfg_set(b, ["checks", "x"], {"type": t,
+                                                                               "port": 1})
+    yield "check_timeout_ge_interval", cfg_set(b, ["checks", "tcp", "timeout"], 1)
+    yield "check_headers_host", cfg_set(b, ["checks", "http", "headers"], {"Host": "x"})
+    yield "check_headers_crlf", cfg_set(b, ["checks", "http", "headers"], {"X": "a\r\nB: c"})
+    yield "check_header_name_bad", cfg_set(b, ["checks", "http", "headers"], {"X Y": "a"})
+    yield "check_status_ranges", cfg_set(b, ["checks", "http", "expect_status"],
+                                         [[100, 599], 99, [400, 300], [1, 2, 3], 600])
+    yield "check_head_body", cfg_set(b, ["checks", "http", "method"], "HEAD")
+    yield "check_needle_long", cfg_set(b, ["checks", "http", "body_contains"], "n" * 1025)
+    yield "check_ca_missing", cfg_set(b, ["checks", "https", "ca_file"], "missing.pem")
+    yield "check_ca_dir", cfg_set(b, ["checks", "https", "ca_file"], "/")
+    yield "check_dns_type_num", cfg_set(b, ["checks", "dns", "query_type"], 28)
+    yield "check_dns_rcode_num", cfg_set(b, ["checks", "dns", "expect_rcode"], 3)
+    yield "check_key_other_type", cfg_set(b, ["checks", "tcp", "path"], "/")
+    yield "check_unknown_key", cfg_set(b, ["checks", "tcp", "bogus"], 1)
+    for i, l in enumerate(["127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "[::1]", "::1:53",
+                           "[::1]:53x", "localhost:53", "1.2.3.4:53:1", "[fe80::1%lo]:53",
+                           "0.0.0.0:53", " 127.0.0.1:53", "127.0.0.1:+53"]):
+        yield "listen_%02d" % i, cfg_set(b, ["listen"], [l])
+    for i, l in enumerate(["127.0.0.1:8053", "unix:/x", "unix:rel", "192.0.2.1:8053",
+                           ["192.0.2.1:80"], [], ["unix:/a", 5]]):
+        yield "admin_listen_%02d" % i, cfg_set(b, ["admin", "listen"], l)
+    nt = cfg_set(b, ["admin", "read_token_file"], ...)
+    yield "admin_public_without_tokens", cfg_set(nt, ["admin", "listen"], "192.0.2.1:8053")
+    yield "admin_short_token", cfg_set(b, ["admin", "read_token_file"], "short.token")
+    yield "admin_missing_token", cfg_set(b, ["admin", "operate_token_file"], "none.token")
+    yield "admin_token_is_dir", cfg_set(b, ["admin", "operate_token_file"], ".")
+    yield "admin_token_is_config", cfg_set(b, ["admin", "read_token_file"], "gtmd.json")
+    yield "admin_token_absolute", cfg_set(b, ["admin", "read_token_file"], "/etc/hostname")
+    yield "admin_empty", cfg_set(b, ["admin"], {})
+    for i, k in enumerate(["", "listen ", "LISTEN", "zone", "record", "\u00e9"]):
+        yield "unknown_top_%d" % i, cfg_set(b, [k], 1)
+    yield "workers_0", cfg_set(b, ["workers"], 0)
+    yield "workers_257", cfg_set(b, ["workers"], 257)
+    yield "edns_511", cfg_set(b, ["edns_udp_max"], 511)
+    yield "edns_4097", cfg_set(b, ["edns_udp_max"], 4097)
+    yield "tcp_timeout_tiny", cfg_set(b, ["tcp", "idle_timeout"], 0.0001)
+    yield "state_max_age_huge", cfg_set(b, ["state_max_age"], 1e300)
+    yield "location_out_of_range", cfg_set(b, ["regions", "eu", "location"], [91, 0])
+    yield "location_three", cfg_set(b, ["regions", "eu", "location"], [1, 2, 3])
+
+
+def config_raw_seeds():
+    text = json.dumps(config_base(), indent=1).encode()
+    yield "raw_truncated", text[:len(text) // 2]
+    yield "raw_trailing_comma", text[:-2] + b",}"
+    yield "raw_duplicate_key", b'{"listen": ["127.0.0.1:53"], "listen": ["127.0.0.1:54"]}'
+    yield "raw_duplicate_nested", text.replace(b'"eu": {}', b'"eu": {}, "eu": {}', 1)
+    yield "raw_bom", b"\xef\xbb\xbf" + text
+    yield "raw_nul", text[:20] + b"\x00" + text[20:]
+    yield "raw_comment", b"// gtmd\n" + text
+    yield "raw_array", b"[" + text + b"]"
+    yield "raw_string", b'"config"'
+    yield "raw_empty", b""
+    yield "raw_whitespace", b" \n\t "
+    yield "raw_deep", b'{"regions": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+    yield "raw_invalid_utf8_key", b'{"listen": ["127.0.0.1:53"], "\xff": 1}'
+    yield "raw_escape_nul_origin", text.replace(b'"example.com."', b'"exa\\u0000mple.com."', 1)
+    yield "raw_huge_number", text.replace(b'"workers": 2', b'"workers": 1e999', 1)
+    yield "raw_int_overflow", text.replace(b'"workers": 2', b'"workers": 99999999999999999999', 1)
+    yield "raw_crlf", text.replace(b"\n", b"\r\n")
+
+
+def config_seeds():
+    for name, c in config_variant_seeds():
+        yield "cfg_" + name, json.dumps(c, indent=1).encode()
+    for name, c in config_wrong_type_seeds():
+        yield "cfg_" + name, json.dumps(c).encode()
+    yield from config_raw_seeds()
+
+
+# ---- zone (tests/fuzz/fuzz_zone.c: origin example.com.) ---------------------
+
+ZONE_HEAD = """$ORIGIN example.com.
+$TTL 3600
+@   IN SOA ns1 hostmaster 2026112201 7200 3600 1209600 300
+    IN NS  ns1
+    IN NS  ns2.example.net.
+ns1 IN A   192.0.2.1
+"""
+
+# One record of every type ldns reads, in presentation form.
+ZONE_TYPES = {
+    "A": "192.0.2.10", "AAAA": "2001:db8::10", "NS": "ns1.example.net.",
+    "CNAME": "www", "PTR": "www.example.com.", "MX": "10 mail", "TXT": '"a" "b c" "\\"q"',
+    "SRV": "10 60 5060 sip", "NAPTR": '100 10 "S" "SIP+D2U" "" _sip._udp',
+    "CAA": '0 issue "ca.example.net"', "HTTPS": "1 . alpn=h2,h3 port=8443",
+    "SVCB": "1 svc.example.net. ipv4hint=192.0.2.1", "DS": "12345 8 2 " + "AB" * 32,
+    "DNSKEY": "257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3",
+    "RRSIG": "A 8 3 3600 20300101000000 20200101000000 12345 example.com. "
+             "AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTO",
+    "NSEC": "www.example.com. A NS SOA MX TXT AAAA RRSIG NSEC",
+    "NSEC3": "1 0 10 AABBCCDD 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A RRSIG",
+    "NSEC3PARAM": "1 0 10 AABBCCDD", "TLSA": "3 1 1 " + "0A" * 32,
+    "SSHFP": "1 1 " + "12" * 20, "HINFO": '"PC" "Linux"',
+    "RP": "hostmaster.example.com. txt.example.com.", "AFSDB": "1 afs",
+    "LOC": "52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m",
+    "CERT": "1 0 0 AAAA", "DNAME": "example.net.", "URI": '10 1 "https://example.com/"',
+    "OPENPGPKEY": "AAAA", "CDS": "0 0 0 00", "CDNSKEY": "0 3 0 AA==", "SPF": '"v=spf1 -all"',
+    "KX": "10 kx", "EUI48": "00-00-5e-00-53-2a", "EUI64": "00-00-5e-ef-10-00-00-2a",
+    "ZONEMD": "2026112201 1 1 " + "AB" * 48, "CSYNC": "66 3 A NS AAAA",
+    "L32": "10 10.1.2.0", "NID": "10 0014:4fff:ff20:ee64", "CAA_long": None,
+}
+
+
+def zone_type_seeds():
+    for t, data in ZONE_TYPES.items():
+        if data is None:
+            continue
+        owner = "cn" if t in ("CNAME", "DNAME") else "t-" + t.lower()
+        yield "type_" + t.lower(), ZONE_HEAD + "%s IN %s %s\n" % (owner, t, data)
+        # the same type, broken rdata
+        yield "type_" + t.lower() + "_bad", ZONE_HEAD + "%s IN %s %s\n" % (owner, t, "x" * 3)
+    yield "type_generic", ZONE_HEAD + "g IN TYPE65534 \\# 4 0A000001\ng2 IN TYPE260 \\# 0\n"
+    yield "type_generic_len_mismatch", ZONE_HEAD + "g IN TYPE65534 \\# 5 0A000001\n"
+    yield "type_generic_known", ZONE_HEAD + "g IN TYPE1 \\# 4 C0000201\n"
+    yield "type_opt", ZONE_HEAD + "o IN OPT \\# 0\n"
+    yield "type_unknown_name", ZONE_HEAD + "u IN BOGUS 1\n"
+    yield "class_ch", ZONE_HEAD + "c CH TXT \"chaos\"\n"
+    yield "class_any", ZONE_HEAD + "c ANY A 192.0.2.1\n"
+    yield "class_generic", ZONE_HEAD + "c CLASS1 A 192.0.2.1\n"
+
+
+def zone_directive_seeds():
+    h = ZONE_HEAD
+    yield "dir_origin_relative", h + "$ORIGIN sub\nwww A 192.0.2.2\n"
+    yield "dir_origin_outside", h + "$ORIGIN example.net.\nwww A 192.0.2.2\n"
+    yield "dir_origin_bad", h + "$ORIGIN a..b.\nwww A 192.0.2.2\n"
+    yield "dir_origin_empty", h + "$ORIGIN\nwww A 192.0.2.2\n"
+    yield "dir_origin_root", "$ORIGIN .\n" + h
+    yield "dir_ttl_units", h + "$TTL 1h2m3s\nx A 192.0.2.3\n"
+    yield "dir_ttl_bad", h + "$TTL forever\nx A 192.0.2.3\n"
+    yield "dir_ttl_max", h + "$TTL 2147483647\nx A 192.0.2.3\n"
+    yield "dir_ttl_over", h + "$TTL 2147483648\nx A 192.0.2.3\n"
+    yield "dir_ttl_missing", "$ORIGIN example.com.\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 1.2.3.4\n"
+    yield "dir_include", h + "$INCLUDE inc.zone\n"
+    yield "dir_include_origin", h + "$INCLUDE inc.zone sub.example.com.\n"
+    yield "dir_include_origin_bad", h + "$INCLUDE inc.zone a..b\n"
+    yield "dir_include_origin_comment", h + "$INCLUDE inc.zone ; comment\n"
+    yield "dir_include_missing", h + "$INCLUDE nothere.zone\n"
+    yield "dir_include_no_arg", h + "$INCLUDE\n"
+    yield "dir_include_self", h + "$INCLUDE zone\n"
+    yield "dir_include_self_twice", h + "$INCLUDE zone\n$INCLUDE zone\n"
+    yield "dir_include_absolute", h + "$INCLUDE /etc/hostname\n"
+    yield "dir_include_dir", h + "$INCLUDE .\n"
+    yield "dir_include_parent", h + "$INCLUDE ..\n"
+    yield "dir_include_lower", h + "$include inc.zone\n"
+    yield "dir_include_indented", h + "   \t$INCLUDE inc.zone\n"
+    yield "dir_include_long_name", h + "$INCLUDE " + "f" * 5000 + "\n"
+    yield "dir_include_after_4k", h + "; " + "c" * 4100 + "\n$INCLUDE inc.zone\n"
+    yield "dir_generate", h + "$GENERATE 1-10 host$ A 192.0.2.$\n"
+    yield "dir_unknown", h + "$FOO bar\n"
+    yield "dir_dollar_only", h + "$\n"
+
+
+def zone_rule_seeds():
+    h = ZONE_HEAD
+    yield "ok_head_only", h
+    yield "rule_no_soa", "$ORIGIN example.com.\nwww 60 A 192.0.2.1\n"
+    yield "rule_two_soa", h + "@ SOA a. b. 2 2 3 4 5\n"
+    yield "rule_soa_below_apex", h + "www SOA a. b. 2 2 3 4 5\n"
+    yield "rule_no_ns", "$ORIGIN example.com.\n@ 60 SOA ns1 h 1 2 3 4 5\n"
+    yield "rule_outside", h + "www.example.net. A 192.0.2.1\n"
+    yield "rule_cname_and_data", h + "x CNAME www\nx A 192.0.2.1\n"
+    yield "rule_two_cnames", h + "x CNAME a\nx CNAME b\n"
+    yield "rule_cname_and_rrsig", h + "x CNAME a\nx RRSIG " + ZONE_TYPES["RRSIG"] + "\n"
+    yield "rule_cname_at_apex", h + "@ CNAME www\n"
+    yield "rule_deleg_no_glue", h + "d NS ns.d\n"
+    yield "rule_deleg_glue", h + "d NS ns.d\nns.d A 192.0.2.9\nns.d AAAA 2001:db8::9\n"
+    yield "rule_deleg_sibling_glue", h + "d NS ns.e\ne NS ns.e\nns.e A 192.0.2.9\n"
+    yield "rule_deleg_occluded", h + "d NS ns.x.\nwww.d A 192.0.2.9\nd DS 1 8 2 " + \
+        "AB" * 32 + "\n"
+    yield "rule_ds_at_apex", h + "@ DS 1 8 2 " + "AB" * 32 + "\n"
+    yield "rule_dname_and_below", h + "d DNAME example.net.\nx.d A 192.0.2.1\n"
+    yield "rule_ttl_over", h + "x 4294967295 A 192.0.2.1\n"
+    yield "rule_ttl_mixed", h + "x 60 A 192.0.2.1\nx 120 A 192.0.2.2\n"
+    yield "rule_duplicate", h + "x A 192.0.2.1\nx A 192.0.2.1\n"
+    yield "ok_wildcards", h + "*.w A 192.0.2.1\n*.w TXT \"w\"\n*.c CNAME www\nwww A 192.0.2.2\n" \
+        "*.d NS ns.x.\n*.*.e A 192.0.2.3\n*x A 192.0.2.4\n"
+    yield "ok_cname_chain", h + "".join("c%d CNAME c%d\n" % (i, i + 1) for i in range(20)) + \
+        "c20 A 192.0.2.20\nl1 CNAME l2\nl2 CNAME l1\n"
+    yield "ok_additional", h + "@ MX 10 mail\n@ MX 20 mail2\nmail A 192.0.2.25\nmail AAAA " \
+        "2001:db8::25\n_s._tcp SRV 1 1 1 mail\nsvc NS mail\nsvc NS ns.svc\nns.svc A 192.0.2.26\n"
+    yield "ok_ents", h + "a.b.c.d.e.f.g A 192.0.2.1\nz.y.x A 192.0.2.2\n"
+    yield "ok_big_rrset", h + "".join("big A 10.0.%d.%d\n" % (i // 250, i % 250)
+                                      for i in range(400))
+    yield "ok_big_txt", h + "t TXT " + " ".join('"%s"' % ("x" * 255) for _ in range(250)) + "\n"
+    yield "bad_rdata_too_big", h + "t TXT " + " ".join('"%s"' % ("x" * 255)
+                                                        for _ in range(260)) + "\n"
+    yield "ok_txt_long_string", h + 't TXT "' + "y" * 300 + '"\n'
+    yield "ok_many_names", h + "".join("n%d A 192.0.2.%d\n" % (i, i % 250) for i in range(300))
+    yield "ok_label_63", h + "a" * 63 + " A 192.0.2.1\n"
+    yield "bad_label_64", h + "a" * 64 + " A 192.0.2.1\n"
+    yield "ok_name_255", h + ".".join(["a" * 63] * 3 + ["a" * 49]) + " A 192.0.2.1\n"
+    yield "bad_name_256", h + ".".join(["a" * 63] * 4) + " A 192.0.2.1\n"
+    yield "ok_escapes", h + "a\\.b A 192.0.2.1\n\\032sp A 192.0.2.2\n\\255x A 192.0.2.3\n"
+    yield "bad_escape", h + "\\256 A 192.0.2.1\n\\ A 192.0.2.2\n"
+    yield "ok_upper_case", h + "WwW A 192.0.2.1\nwww AAAA 2001:db8::1\n"
+    yield "ok_parens", h + "x TXT ( \"a\"\n  \"b\" ; c\n )\n"
+    yield "bad_parens_open", h + "x TXT ( \"a\"\n"
+    yield "bad_parens_close", h + "x TXT \"a\" )\n"
+    yield "bad_quote_open", h + "x TXT \"a\n"
+    yield "ok_blank_owner", h + "x A 192.0.2.1\n  AAAA 2001:db8::1\n\tTXT \"t\"\n"
+    yield "bad_blank_owner_first", "  A 192.0.2.1\n" + h
+    yield "ok_crlf", h.replace("\n", "\r\n") + "x A 192.0.2.1\r\n"
+    yield "ok_no_final_newline", h + "x A 192.0.2.1"
+    yield "bad_nul", h + "x A 192.0.2.1\x00\ny A 192.0.2.2\n"
+    yield "bad_high_bytes", h + "x\xff A 192.0.2.1\n\xc3\xa9 A 192.0.2.2\n"
+    yield "ok_comments_only", h + "; nothing\n;\n\n\n"
+    yield "ok_ttl_class_order", h + "x IN 60 A 192.0.2.1\ny 60 IN A 192.0.2.2\nz A 192.0.2.3\n"
+    yield "bad_long_line", h + "x TXT " + "z" * 70000 + "\n"
+    yield "empty", ""
+    yield "ok_apex_at", h + "@ A 192.0.2.1\n@ AAAA 2001:db8::1\n@ TXT \"apex\"\n"
+    yield "ok_fo_policy_name", h + "fo TXT \"static beside a policy name\"\n"
+    yield "ok_extra_under_cut", h + "c NS ns.c\nns.c A 192.0.2.5\n"
+
+
+def zone_mutation_seeds():
+    """tests/data/example.com.zone (every answering rule of the test suite),
+    whole, and with each record line dropped in turn: each drop removes an
+    SOA, glue, a CNAME target, a wildcard, an $INCLUDE..."""
+    with open(os.path.join(HERE, "..", "data", "example.com.zone")) as f:
+        text = f.read().replace("$INCLUDE example.com.inc", "$INCLUDE inc.zone")
+    yield "example_full", text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.strip() and not line.lstrip().startswith(";"):
+            yield "example_drop_%02d" % i, "\n".join(lines[:i] + lines[i + 1:])
+    yield "example_twice", text + text
+
+
+def zone_seeds():
+    for gen in (zone_type_seeds, zone_directive_seeds, zone_rule_seeds, zone_mutation_seeds):
+        for name, text in gen():
+            yield name, text.encode("latin-1") if isinstance(text, str) else text
+
+
 def write(sub, items):
     out = os.path.join(HERE, "corpus", sub)
     os.makedirs(out, exist_ok=True)
@@ -532,14 +981,13 @@ def write(sub, items):
 
 
 def main():
-    which = sys.argv[1:] or ["admin", "packet"]
+    which = sys.argv[1:] or ["admin", "packet", "config", "zone"]
+    gens = {"packet": seeds, "admin": admin_seeds, "config": config_seeds,
+            "zone": zone_seeds}
     for sub in which:
-        if sub == "packet":
-            write("packet", seeds())
-        elif sub == "admin":
-            write("admin", admin_seeds())
-        else:
-            sys.exit("make_corpus.py: unknown corpus %r (packet, admin)" % sub)
+        if sub not in gens:
+            sys.exit("make_corpus.py: unknown corpus %r (%s)" % (sub, ", ".join(gens)))
+        write(sub, gens[sub]())
 
 
 if __name__ == "__main__":
