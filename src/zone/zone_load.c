@@ -181,6 +181,11 @@ static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t f
         ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &c->default_ttl, origin, &prev, &line);
         /* ldns counts the newline that ends a record: report its last line. */
         int at = line > first_line ? line - 1 : line;
+        /* A $ORIGIN ldns cannot parse leaves no origin at all (the error is
+         * reported below); go on from the zone's apex rather than handing a
+         * NULL origin to ldns or to $INCLUDE. */
+        if (!*origin)
+            *origin = ldns_rdf_clone(c->zone_origin);
         if (s == LDNS_STATUS_OK) {
             load_add_rr(c, rr, path, file_idx, at);
             ldns_rr_free(rr);
@@ -210,21 +215,22 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
     struct dns_name oname;
     size_t errors_before = errs->count;
 
-    if (!dns_name_from_str(origin, &oname)) {
+    ldns_rdf *cur_origin = NULL;
+    if (!dns_name_from_str(origin, &oname) ||
+        ldns_str2rdf_dname(&cur_origin, origin) != LDNS_STATUS_OK || !cur_origin) {
         errlist_add(errs, "%s: zone origin %s is not a valid name", display, origin);
         return NULL;
     }
     FILE *fp = load_open(path);
     if (!fp) {
         errlist_add(errs, "%s: cannot open zone file: %s", display, load_open_error(errno));
+        ldns_rdf_deep_free(cur_origin);
         return NULL;
     }
     memset(&c, 0, sizeof(c));
     c.errs = errs;
     c.default_ttl = 3600;
     c.buf = ldns_buffer_new(4096);
-    ldns_rdf *cur_origin = NULL;
-    ldns_str2rdf_dname(&cur_origin, origin);
     c.zone_origin = ldns_rdf_clone(cur_origin);
     zone_builder_init(&c.b, oname.wire, oname.len, origin, display, errs);
     for (size_t i = 0; i < n_extra; i++)

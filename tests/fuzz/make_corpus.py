@@ -885,6 +885,12 @@ def zone_directive_seeds():
     yield "dir_generate", h + "$GENERATE 1-10 host$ A 192.0.2.$\n"
     yield "dir_unknown", h + "$FOO bar\n"
     yield "dir_dollar_only", h + "$\n"
+    # Found by fuzz_zone_libfuzzer: a $ORIGIN ldns cannot parse left the
+    # loader without an origin, and the next $INCLUDE aborted gtmd (check,
+    # start-up, or a reload) in ldns_rdf_clone.
+    yield "crash_bad_origin_then_include", h + "$ORIGIN a..b.\n$INCLUDE inc.zone\n"
+    yield "dir_origin_nul_then_include", h + "$ORIGIN example.co\x03ptr\x00 IN A 1.2.3.4\n" \
+        "x A 192.0.2.1\n$INCLUDE inc.zone\n"
 
 
 def zone_rule_seeds():

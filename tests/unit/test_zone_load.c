@@ -108,6 +108,15 @@ static void test_bad_zones(struct tap *t)
     load_text(t, "$ORIGIN example.org.\n" SOA "x IN BOGUSTYPE foo\n", ":4:", "unknown type name");
     load_text(t, "$ORIGIN example.org.\n" SOA "$INCLUDE /nonexistent/file\n", "$INCLUDE",
               "missing include file");
+    /* A $ORIGIN ldns cannot parse left no origin, and the next $INCLUDE
+     * aborted in ldns_rdf_clone (found by fuzz_zone). */
+    char inc[4200];
+    snprintf(inc, sizeof(inc),
+             "$ORIGIN example.org.\n" SOA "$ORIGIN a..b.\n$INCLUDE %s/tests/data/example.com.inc\n",
+             srcdir());
+    load_text(t, inc, ":4:", "bad $ORIGIN, then $INCLUDE: an error, no crash");
+    load_text(t, "$ORIGIN example.org.\n" SOA "$ORIGIN a..b.\nx IN A 192.0.2.1\n",
+              ":4:", "bad $ORIGIN, then a relative name: an error, no crash");
     size_t n = load_text(t, "$ORIGIN example.org.\n" SOA "x IN A 1.2.3\ny IN A 300.0.0.1\n",
                          ":5:", "second error reported too");
     TAP_CHECK(t, n >= 2, "every error is reported, not only the first (%zu)", n);
