@@ -19,12 +19,17 @@
 #include "zone/zone_build.h"
 
 #define ZONE_LOAD_MAX_INCLUDE_DEPTH 8
+/* $INCLUDEs read per zone, in all: depth alone still lets a file that
+ * includes itself k times make k^8 reads. 63 plus the main file is what
+ * the builder's file table names in messages. */
+#define ZONE_LOAD_MAX_INCLUDES 63
 
 struct load_ctx {
     struct zone_builder b;
     ldns_rdf *zone_origin; /* the zone's apex, for the "outside the zone" check */
     ldns_buffer *buf;
     uint32_t default_ttl;
+    unsigned n_includes; /* $INCLUDE files read so far */
     struct errlist *errs;
 };
 
@@ -142,6 +147,12 @@ static void load_include(struct load_ctx *c, FILE *fp, long start, const char *p
                     ZONE_LOAD_MAX_INCLUDE_DEPTH);
         return;
     }
+    if (c->n_includes >= ZONE_LOAD_MAX_INCLUDES) {
+        errlist_add(c->errs, "%s:%d: more than %d $INCLUDE files in one zone", path, line,
+                    ZONE_LOAD_MAX_INCLUDES);
+        return;
+    }
+    c->n_includes++;
     if (file[0] == '/')
         snprintf(full, sizeof(full), "%s", file);
     else {

@@ -889,6 +889,9 @@ def zone_directive_seeds():
     # loader without an origin, and the next $INCLUDE aborted gtmd (check,
     # start-up, or a reload) in ldns_rdf_clone.
     yield "crash_bad_origin_then_include", h + "$ORIGIN a..b.\n$INCLUDE inc.zone\n"
+    # Found by fuzz_zone_libfuzzer (timeout): a file including itself six
+    # times is read 6^8 times within the depth limit.
+    yield "timeout_include_self_six_times", h + "$INCLUDE zone\n" * 6
     yield "dir_origin_nul_then_include", h + "$ORIGIN example.co\x03ptr\x00 IN A 1.2.3.4\n" \
         "x A 192.0.2.1\n$INCLUDE inc.zone\n"
 

@@ -154,11 +154,42 @@ static void test_not_regular_files(struct tap *t)
     alarm(0);
 }
 
+/* A file that includes itself 4 times: 4^8 reads within the depth limit;
+ * the count of included files stops it (alarm() catches a regression). */
+static void test_include_bomb(struct tap *t)
+{
+    char path[] = "/tmp/gtmd-zone-XXXXXX", text[512];
+    int fd = mkstemp(path);
+    const char *base = strrchr(path, '/') + 1;
+    int n = snprintf(text, sizeof(text),
+                     "$ORIGIN example.org.\n" SOA "$INCLUDE %s\n$INCLUDE %s\n$INCLUDE %s\n"
+                     "$INCLUDE %s\n",
+                     base, base, base, base);
+    if (fd < 0 || write(fd, text, (size_t)n) != n) {
+        TAP_CHECK(t, false, "temp file for the include bomb");
+        return;
+    }
+    close(fd);
+    alarm(30);
+    struct errlist e;
+    errlist_init(&e);
+    struct zone *z = zone_load("example.org.", path, path, NULL, 0, &e);
+    bool found = false;
+    for (size_t i = 0; i < e.count; i++)
+        found = found || strstr(e.msgs[i], "more than 63 $INCLUDE files in one zone");
+    TAP_CHECK(t, !z && found, "a file including itself 4 times stops at 63 included files");
+    alarm(0);
+    zone_free(z);
+    errlist_free(&e);
+    unlink(path);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
     test_good_zone(&t);
     test_bad_zones(&t);
     test_not_regular_files(&t);
+    test_include_bomb(&t);
     return tap_done(&t);
 }
