@@ -9,6 +9,13 @@
  * point at them; a reload maps endpoints to existing slots by key
  * ("endpoint:POOL/NAME", "az:NAME", "region:NAME"), which keeps their state across reloads.
  *
+ * Each slot carries layers read lock-free by the DNS workers: the probe
+ * verdict ('effective'), the fleet verdict ('fleet', set by the fleet
+ * client from the quorum of vantage points) and the operator's override
+ * ('override'). The precedence (override > fleet > probe) is applied by
+ * the policy module (policy.h), which also combines a slot with its region
+ * and az.
+ *
  * Threads: health_core_slot() is called by the loader (main thread) under
  * the core's mutex; health_report() only by the prober thread; readers of
  * 'effective' anywhere.
@@ -48,6 +55,8 @@ struct health_slot {
     char *key;                 /* "endpoint:POOL/NAME", "az:NAME" or "region:NAME" */
     _Atomic uint8_t effective; /* probe verdict as published (enum health_state) */
     _Atomic uint8_t override;  /* operator's forced state; HEALTH_UNKNOWN = none */
+    _Atomic uint8_t fleet;     /* the fleet's quorum verdict (src/fleet); HEALTH_UNKNOWN =
+                                  none: no fleet, no report, or etcd lost for stale_after */
     /* Written (by the prober thread, the loader, the state file) and read
      * (status, metrics, the state file) only under core->lock. */
     uint8_t probe_state;       /* rise/fall damped probe verdict */
@@ -65,13 +74,23 @@ struct health_slot {
 
 struct override;
 
-/* Whom the core tells about changes (the health service, service.h). Each
- * hook runs on the thread that made the change, after the core's lock was
- * released, so it may take the lock; it must not block. */
+/* Whom the core tells about changes (the health service, service.h, and
+ * the fleet client, src/fleet). Each hook runs on the thread that made
+ * the change, after the core's lock was released, so it may take the
+ * lock; it must not block. */
 struct health_hooks {
     void (*state_changed)(void *arg);     /* a slot's probe state changed */
     void (*overrides_changed)(void *arg); /* an override was added or removed */
     void *arg;
+};
+
+/* Listeners: [0] is the health service's (health_core_set_hooks), the
+ * others are added with health_core_add_hooks. */
+#define HEALTH_MAX_HOOKS 4
+
+/* A copy of every listener, taken under the lock and called after it. */
+struct health_hook_set {
+    struct health_hooks h[HEALTH_MAX_HOOKS];
 };
 
 struct health_core {
@@ -83,14 +102,26 @@ struct health_core {
     uint32_t n_buckets;
     size_t n_slots;
     uint64_t transitions;
-    struct health_hooks hooks; /* under lock; all NULL when nobody listens */
+    struct health_hooks hooks[HEALTH_MAX_HOOKS]; /* under lock; NULL members: none */
 };
 
 void health_core_init(struct health_core *c);
 void health_core_free(struct health_core *c);
 
-/* Installs hooks (copied), or removes them when h is NULL. */
+/* Installs the health service's hooks (copied), or removes them when h is
+ * NULL. */
 void health_core_set_hooks(struct health_core *c, const struct health_hooks *h);
+/* Adds another listener (copied); -1 when HEALTH_MAX_HOOKS are taken. */
+int health_core_add_hooks(struct health_core *c, const struct health_hooks *h);
+/* Removes the listeners added with this arg. A hook copied before the
+ * call may still be running when it returns: remove a listener only once
+ * the threads that report changes (prober, admin) have stopped. */
+void health_core_remove_hooks(struct health_core *c, void *arg);
+/* Copies the listeners (caller holds c->lock), and calls one kind of hook
+ * of every copied listener (caller holds no lock). */
+void health_hooks_copy_locked(struct health_core *c, struct health_hook_set *out);
+void health_hooks_state_changed(const struct health_hook_set *hs);
+void health_hooks_overrides_changed(const struct health_hook_set *hs);
 
 /* Finds or creates the slot for key ("endpoint:POOL/NAME", "az:NAME",
  * "region:NAME") and marks it in use; loader thread. */
@@ -124,6 +155,16 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
  * the core's lock. */
 void health_restore(struct health_slot *s, enum health_state st, double since);
 
+/* Sets the fleet layer of a slot (the fleet client is the only caller). */
+static inline void health_slot_set_fleet(struct health_slot *s, enum health_state st)
+{
+    atomic_store_explicit(&s->fleet, (uint8_t)st, memory_order_release);
+}
+
+/* Calls fn for every slot (under the core's lock: fn must not take it). */
+void health_core_each_locked(struct health_core *c, void (*fn)(struct health_slot *, void *),
+                             void *arg);
+
 /* The probe layer only. */
 static inline enum health_state health_slot_probe(const struct health_slot *s)
 {
@@ -136,11 +177,25 @@ static inline enum health_state health_slot_override(const struct health_slot *s
     return (enum health_state)atomic_load_explicit(&s->override, memory_order_relaxed);
 }
 
-/* Override wins over probe. */
+/* The fleet layer only (HEALTH_UNKNOWN when the fleet has no verdict). */
+static inline enum health_state health_slot_fleet(const struct health_slot *s)
+{
+    return (enum health_state)atomic_load_explicit(&s->fleet, memory_order_relaxed);
+}
+
+/* The probe as the fleet sees it: the fleet verdict when there is one,
+ * else this node's own probe. */
+static inline enum health_state health_slot_observed(const struct health_slot *s)
+{
+    enum health_state f = health_slot_fleet(s);
+    return f != HEALTH_UNKNOWN ? f : health_slot_probe(s);
+}
+
+/* Override wins over the fleet verdict, which wins over the probe. */
 static inline enum health_state health_slot_effective(const struct health_slot *s)
 {
     enum health_state o = health_slot_override(s);
-    return o != HEALTH_UNKNOWN ? o : health_slot_probe(s);
+    return o != HEALTH_UNKNOWN ? o : health_slot_observed(s);
 }
 
 static inline bool health_slot_up(const struct health_slot *s)

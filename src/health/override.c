@@ -19,6 +19,7 @@ static char *override_strdup(const char *s)
 
 static void override_free(struct override *o)
 {
+    free(o->node);
     free(o->target);
     free(o->reason);
     free(o->author);
@@ -43,10 +44,10 @@ void override_add(struct health_core *c, const char *target, enum health_state s
     o->next = c->overrides;
     c->overrides = o;
     health_override_apply_locked(c, target);
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    if (hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
+    health_hooks_overrides_changed(&hooks);
     /* o belongs to the list now: an expiry may free it at any moment. */
     char reason_q[1100];
     log_info("event=override_add id=%s target=%s state=%s author=%s reason=\"%s\"", id, target,
@@ -77,10 +78,11 @@ static size_t override_remove_if(struct health_core *c,
         free(target);
         n++;
     }
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    if (n && hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
+    if (n)
+        health_hooks_overrides_changed(&hooks);
     return n;
 }
 
@@ -138,6 +140,8 @@ static json_t *override_json(const struct override *o)
                           "state", health_state_name(o->state), "reason", o->reason, "author",
                           o->author, "created", o->created);
     json_object_set_new(j, "expires", o->expires > 0 ? json_real(o->expires) : json_null());
+    if (o->node)
+        json_object_set_new(j, "node", json_string(o->node));
     return j;
 }
 
@@ -179,48 +183,160 @@ json_t *override_for_target_json(struct health_core *c, const char *target)
     return j;
 }
 
+/* An override from its JSON form (state file, shared store); NULL when a
+ * required field is missing or it expired. Updates the id counter. */
+static struct override *override_from_json(json_t *e, double now)
+{
+    const char *id = json_string_value(json_object_get(e, "id"));
+    const char *target = json_string_value(json_object_get(e, "target"));
+    const char *state = json_string_value(json_object_get(e, "state"));
+    json_t *exp = json_object_get(e, "expires");
+    double expires = json_is_number(exp) ? json_number_value(exp) : 0;
+    if (!id || !target || !state || strlen(id) >= sizeof(((struct override *)0)->id) ||
+        (expires > 0 && expires <= now))
+        return NULL;
+    struct override *o = calloc(1, sizeof(*o));
+    if (!o)
+        abort();
+    snprintf(o->id, sizeof(o->id), "%s", id);
+    o->target = override_strdup(target);
+    o->state = strcmp(state, "up") == 0 ? HEALTH_UP : HEALTH_DOWN;
+    o->reason = override_strdup(json_string_value(json_object_get(e, "reason")));
+    o->author = override_strdup(json_string_value(json_object_get(e, "author")));
+    const char *node = json_string_value(json_object_get(e, "node"));
+    o->node = node ? override_strdup(node) : NULL;
+    o->created = json_number_value(json_object_get(e, "created"));
+    o->expires = expires;
+    return o;
+}
+
+/* Counts o's id in the id counter (caller holds c->lock). */
+static void override_count_id_locked(struct health_core *c, const struct override *o)
+{
+    unsigned long long num = strtoull(o->id + (strncmp(o->id, "ovr-", 4) == 0 ? 4 : 0), NULL, 10);
+    if (num >= c->next_override_id)
+        c->next_override_id = num + 1;
+}
+
 size_t override_restore(struct health_core *c, json_t *arr, double now)
 {
     size_t i, n = 0;
     json_t *e;
     json_array_foreach(arr, i, e)
     {
-        const char *id = json_string_value(json_object_get(e, "id"));
-        const char *target = json_string_value(json_object_get(e, "target"));
-        const char *state = json_string_value(json_object_get(e, "state"));
-        json_t *exp = json_object_get(e, "expires");
-        double expires = json_is_number(exp) ? json_number_value(exp) : 0;
-        if (!id || !target || !state || (expires > 0 && expires <= now))
-            continue;
-        struct override *o = calloc(1, sizeof(*o));
+        struct override *o = override_from_json(e, now);
         if (!o)
-            abort();
-        snprintf(o->id, sizeof(o->id), "%s", id);
-        o->target = override_strdup(target);
-        o->state = strcmp(state, "up") == 0 ? HEALTH_UP : HEALTH_DOWN;
-        o->reason = override_strdup(json_string_value(json_object_get(e, "reason")));
-        o->author = override_strdup(json_string_value(json_object_get(e, "author")));
-        o->created = json_number_value(json_object_get(e, "created"));
-        o->expires = expires;
-        unsigned long long num = strtoull(id + (strncmp(id, "ovr-", 4) == 0 ? 4 : 0), NULL, 10);
+            continue;
         pthread_mutex_lock(&c->lock);
-        if (num >= c->next_override_id)
-            c->next_override_id = num + 1;
+        override_count_id_locked(c, o);
         /* Restored in file order (newest first): append to keep it. */
         struct override **pp = &c->overrides;
         while (*pp)
             pp = &(*pp)->next;
         *pp = o;
-        health_override_apply_locked(c, target);
+        health_override_apply_locked(c, o->target);
         pthread_mutex_unlock(&c->lock);
         n++;
     }
     pthread_mutex_lock(&c->lock);
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    if (n && hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
+    if (n)
+        health_hooks_overrides_changed(&hooks);
     return n;
+}
+
+static bool override_same(const struct override *a, const struct override *b)
+{
+    return strcmp(a->target, b->target) == 0 && a->state == b->state &&
+           strcmp(a->reason, b->reason) == 0 && strcmp(a->author, b->author) == 0 &&
+           a->created == b->created && a->expires == b->expires;
+}
+
+/* Inserts o by creation time, newest first (caller holds c->lock),
+ * replacing an override with the same id. Returns false (and frees o)
+ * when an identical one is there already. */
+static bool override_insert_locked(struct health_core *c, struct override *o)
+{
+    for (struct override **pp = &c->overrides; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->id, o->id) == 0) {
+            struct override *old = *pp;
+            if (override_same(old, o)) {
+                override_free(o);
+                return false;
+            }
+            *pp = old->next;
+            char *target = old->target;
+            old->target = NULL;
+            override_free(old);
+            health_override_apply_locked(c, target);
+            free(target);
+            break;
+        }
+    struct override **pp = &c->overrides;
+    while (*pp && (*pp)->created > o->created)
+        pp = &(*pp)->next;
+    o->next = *pp;
+    *pp = o;
+    override_count_id_locked(c, o);
+    health_override_apply_locked(c, o->target);
+    return true;
+}
+
+int override_upsert_json(struct health_core *c, json_t *e, double now)
+{
+    struct override *o = override_from_json(e, now);
+    if (!o)
+        return -1;
+    char id[32], target[300];
+    snprintf(id, sizeof(id), "%s", o->id);
+    snprintf(target, sizeof(target), "%s", o->target);
+    enum health_state st = o->state;
+    pthread_mutex_lock(&c->lock);
+    bool changed = override_insert_locked(c, o); /* o may be freed */
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
+    pthread_mutex_unlock(&c->lock);
+    if (!changed)
+        return 0;
+    health_hooks_overrides_changed(&hooks);
+    log_info("event=override_add id=%s target=%s state=%s source=fleet", id, target,
+             health_state_name(st));
+    return 1;
+}
+
+struct override_keep {
+    json_t *arr;
+};
+
+static bool override_not_in(const struct override *o, const void *arg)
+{
+    const struct override_keep *k = arg;
+    size_t i;
+    json_t *e;
+    json_array_foreach(k->arr, i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        if (id && strcmp(id, o->id) == 0)
+            return false;
+    }
+    return true;
+}
+
+size_t override_sync_json(struct health_core *c, json_t *arr, double now)
+{
+    struct override_keep k = {.arr = arr};
+    size_t n = override_remove_if(c, override_not_in, &k, "not_in_fleet");
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) n += override_upsert_json(c, e, now) > 0;
+    return n;
+}
+
+bool override_remove_why(struct health_core *c, const char *id, const char *why)
+{
+    return override_remove_if(c, override_has_id, id, why) > 0;
 }
 
 void override_free_all(struct health_core *c)

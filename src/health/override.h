@@ -27,6 +27,7 @@ struct override {
     char *author;
     double created; /* wall-clock seconds */
     double expires; /* 0 = never */
+    char *node;     /* fleet: the node that took the call; NULL otherwise */
 };
 
 /* Adds an override and applies it; id receives the new id. */
@@ -50,6 +51,15 @@ json_t *override_get_json(struct health_core *c, const char *id);
 json_t *override_for_target_json(struct health_core *c, const char *target);
 /* Restores overrides from the state file's array (expired ones dropped). */
 size_t override_restore(struct health_core *c, json_t *arr, double now);
+/* Adds or replaces (by id) one override given in its JSON form (from the
+ * fleet's shared store), in order of creation. 1 when it changed the list,
+ * 0 when an identical one was there, -1 when invalid or expired. */
+int override_upsert_json(struct health_core *c, json_t *o, double now);
+/* Makes the list exactly arr (JSON overrides): removes the others (logged
+ * why=not_in_fleet), adds or replaces these. Returns the changes. */
+size_t override_sync_json(struct health_core *c, json_t *arr, double now);
+/* Removes an override by id, logging why; false when there is none. */
+bool override_remove_why(struct health_core *c, const char *id, const char *why);
 void override_free_all(struct health_core *c);
 
 #endif

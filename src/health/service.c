@@ -181,6 +181,12 @@ void health_service_set_state_file(struct health_service *svc, const char *path)
     pthread_mutex_unlock(&svc->lock);
 }
 
+void health_service_save_async(struct health_service *svc)
+{
+    if (svc)
+        event_active(svc->ev_save, EV_TIMEOUT, 0);
+}
+
 int health_service_save(struct health_service *svc)
 {
     pthread_mutex_lock(&svc->lock);

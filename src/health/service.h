@@ -52,6 +52,10 @@ void health_service_set_state_file(struct health_service *svc, const char *path)
  */
 int health_service_save(struct health_service *svc);
 
+/* Asks for a write without waiting for it (the fleet client, after it
+ * applied overrides from etcd). NULL is a no-op. */
+void health_service_save_async(struct health_service *svc);
+
 /* Removes the core's hooks, writes the state file a last time on the
  * health thread, stops and joins it, and frees svc. NULL is a no-op. */
 void health_service_stop(struct health_service *svc);

@@ -137,7 +137,8 @@ struct policy_overlay {
 };
 
 /* Layered state of one endpoint: its own override, else its az's, else its
- * region's, else the probe verdict (UP for pools without a check). */
+ * region's, else the fleet verdict, else the probe verdict (UP for pools
+ * without a check). */
 enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_endpoint *e,
                                       const struct policy_overlay *ov);
 /* The override layer of a slot under an optional overlay. */
