@@ -3,6 +3,7 @@
  * replies and the audit log.
  */
 #include "admin/admin_int.h"
+#include "health/shared_store.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -86,6 +87,9 @@ void admin_audit(struct admin_req *r, int status, json_t *result)
                              "token", r->token_name, "client", r->client, "method", method, "path",
                              uri, "request", r->body, "status", status, "result", result);
     free(uri);
+    /* In a fleet: which node took the call. */
+    if (line && r->a->env.store && r->a->env.store->node)
+        json_object_set_new(line, "node", json_string(r->a->env.store->node));
     char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);

@@ -63,6 +63,12 @@ void admin_handle_override_post(struct admin_req *r);
 void admin_handle_override_delete(struct admin_req *r, const char *id);
 void admin_handle_reload(struct admin_req *r);
 
+/* The fleet (admin_fleet.c); no-ops or null without one. */
+json_t *admin_fleet_status(struct admin *a);
+/* Adds "fleet" (observations, verdict, explanation) to an endpoint view. */
+void admin_fleet_endpoint(struct admin *a, json_t *ep, const char *key);
+void admin_fleet_metrics(struct admin *a, struct evbuffer *b);
+
 /* Connection bookkeeping (admin_conn.c). */
 struct bufferevent *admin_conn_new(struct event_base *base, void *arg);
 /* Marks a request's connection active; false when it is over the cap. */

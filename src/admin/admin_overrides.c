@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin/admin_int.h"
 #include "admin/admin_request.h"
@@ -19,6 +20,7 @@
 #include "dns/rrtype.h"
 #include "health/override.h"
 #include "health/service.h"
+#include "health/shared_store.h"
 #include "policy/policy.h"
 #include "policy/policy_eval.h"
 
@@ -105,6 +107,99 @@ static json_t *ovr_changes(const struct gslb *g, const struct policy_overlay *ov
     return changes;
 }
 
+/* Creates the override in the fleet's shared store (etcd). Returns the
+ * store's status; id gets the new id. */
+static enum shared_status ovr_create_shared(struct admin_req *r, const struct admin_override_req *q,
+                                            uint64_t view, char id[32], char *err, size_t errlen)
+{
+    const struct shared_store *st = r->a->env.store;
+    double now = health_now();
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:f}", "target", q->target, "state",
+                            health_state_name(q->state), "reason", q->reason, "author",
+                            r->token_name, "created", now);
+    json_object_set_new(rec, "expires",
+                        q->expires_in > 0 ? json_real(now + q->expires_in) : json_null());
+    enum shared_status rc = st->ops->create(
+        st->arg, "overrides", rec, q->expires_in > 0 ? q->expires_in : 0, view, id, err, errlen);
+    json_decref(rec);
+    return rc;
+}
+
+/* 503 for a store that could not make the change. */
+static void ovr_reply_unavailable(struct admin_req *r, const char *err)
+{
+    admin_reply_error(r, 503, "etcd_unavailable", "%s", err);
+    admin_audit(r, 503, json_pack("{s:s}", "error", err));
+}
+
+/* Decides once (dry run, 404, 409) and applies: 1 when a reply was sent,
+ * 0 when a shared store saw another change meanwhile (decide again). */
+static int ovr_post_once(struct admin_req *r, const struct admin_override_req *req, bool last)
+{
+    struct admin *a = r->a;
+    const struct shared_store *store = a->env.store;
+    uint64_t view = store ? store->ops->view(store->arg, "overrides") : 0;
+    const struct serve_set *s = serve_enter(a->reader);
+    const struct health_slot *slot = ovr_target_slot(s->gslb, req->target);
+    if (!slot) {
+        serve_leave(a->reader);
+        admin_reply_error(r, 404, "unknown_target", "no region, az or endpoint \"%s\"",
+                          req->target);
+        admin_audit(r, 404, NULL);
+        return 1;
+    }
+    struct policy_overlay ov = {.slot = slot, .state = req->state};
+    json_t *blocked = json_array();
+    json_t *changes = ovr_changes(s->gslb, &ov, blocked);
+    serve_leave(a->reader);
+    if (req->dry_run) {
+        admin_reply_json(r, 200,
+                         json_pack("{s:b, s:o, s:o}", "dry_run", 1, "changes", changes,
+                                   "would_leave_unserved", blocked));
+        return 1;
+    }
+    if (json_array_size(blocked) > 0 && !req->force) {
+        json_t *err = json_pack("{s:{s:s, s:s, s:O}}", "error", "code", "unsafe", "message",
+                                "the override would leave policy records with no serving "
+                                "region; repeat with \"force\": true to apply it anyway",
+                                "records", blocked);
+        admin_audit(r, 409, json_incref(blocked));
+        json_decref(blocked);
+        json_decref(changes);
+        admin_reply_json(r, 409, err);
+        return 1;
+    }
+    json_decref(blocked);
+    char id[32], msg[300] = "";
+    if (store) {
+        enum shared_status st = ovr_create_shared(r, req, view, id, msg, sizeof(msg));
+        if (st == SHARED_CONFLICT && !last) {
+            json_decref(changes);
+            return 0;
+        }
+        if (st != SHARED_OK) {
+            json_decref(changes);
+            ovr_reply_unavailable(
+                r, st == SHARED_CONFLICT ? "the fleet's overrides kept changing; try again" : msg);
+            return 1;
+        }
+    } else {
+        double expires = req->expires_in > 0 ? health_now() + req->expires_in : 0;
+        override_add(a->env.health, req->target, req->state, req->reason, r->token_name, expires,
+                     id);
+    }
+    /* Answer only once the override is on disk (the health thread writes
+     * the state file; a failed write is logged there). */
+    health_service_save(a->env.health_service);
+    json_t *o = override_get_json(a->env.health, id);
+    if (!o) /* expired already, or removed by another node meanwhile */
+        o = json_pack("{s:s}", "id", id);
+    json_object_set_new(o, "changes", changes);
+    admin_audit(r, 201, json_pack("{s:s}", "id", id));
+    admin_reply_json(r, 201, o);
+    return 1;
+}
+
 void admin_handle_override_post(struct admin_req *r)
 {
     struct admin_override_req req; /* strings borrowed from r->body */
@@ -115,47 +210,14 @@ void admin_handle_override_post(struct admin_req *r)
         admin_audit(r, st, NULL);
         return;
     }
-    struct admin *a = r->a;
-    const struct serve_set *s = serve_enter(a->reader);
-    const struct health_slot *slot = ovr_target_slot(s->gslb, req.target);
-    if (!slot) {
-        serve_leave(a->reader);
-        admin_reply_error(r, 404, "unknown_target", "no region, az or endpoint \"%s\"", req.target);
-        admin_audit(r, 404, NULL);
-        return;
+    /* With a fleet, another node may add an override between our decision
+     * and the write: the write then fails and the safety rule is evaluated
+     * again on the state that includes it. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (ovr_post_once(r, &req, attempt == 4))
+            return;
+        usleep(20000 * (attempt + 1)); /* let the watch deliver the other change */
     }
-    struct policy_overlay ov = {.slot = slot, .state = req.state};
-    json_t *blocked = json_array();
-    json_t *changes = ovr_changes(s->gslb, &ov, blocked);
-    serve_leave(a->reader);
-    if (req.dry_run) {
-        admin_reply_json(r, 200,
-                         json_pack("{s:b, s:o, s:o}", "dry_run", 1, "changes", changes,
-                                   "would_leave_unserved", blocked));
-        return;
-    }
-    if (json_array_size(blocked) > 0 && !req.force) {
-        json_t *err = json_pack("{s:{s:s, s:s, s:O}}", "error", "code", "unsafe", "message",
-                                "the override would leave policy records with no serving "
-                                "region; repeat with \"force\": true to apply it anyway",
-                                "records", blocked);
-        admin_audit(r, 409, json_incref(blocked));
-        json_decref(blocked);
-        json_decref(changes);
-        admin_reply_json(r, 409, err);
-        return;
-    }
-    char id[32];
-    double expires = req.expires_in > 0 ? health_now() + req.expires_in : 0;
-    override_add(a->env.health, req.target, req.state, req.reason, r->token_name, expires, id);
-    /* Answer only once the override is on disk (the health thread writes
-     * the state file; a failed write is logged there). */
-    health_service_save(a->env.health_service);
-    json_t *o = override_get_json(a->env.health, id);
-    json_object_set_new(o, "changes", changes);
-    json_decref(blocked);
-    admin_audit(r, 201, json_pack("{s:s}", "id", id));
-    admin_reply_json(r, 201, o);
 }
 
 void admin_handle_overrides_list(struct admin_req *r)
@@ -175,7 +237,21 @@ void admin_handle_override_get(struct admin_req *r, const char *id)
 
 void admin_handle_override_delete(struct admin_req *r, const char *id)
 {
-    if (!override_remove(r->a->env.health, id)) {
+    const struct shared_store *store = r->a->env.store;
+    enum shared_status st = SHARED_OK;
+    if (store) {
+        char err[300] = "";
+        st = store->ops->remove(store->arg, "overrides", id, err, sizeof(err));
+        if (st != SHARED_OK && st != SHARED_NOT_FOUND) {
+            ovr_reply_unavailable(r, err);
+            return;
+        }
+    }
+    /* Not in etcd: a leftover here (from the state file) is still removed. */
+    bool found = store && st == SHARED_OK ? true
+                 : store                  ? override_remove_why(r->a->env.health, id, "deleted")
+                                          : override_remove(r->a->env.health, id);
+    if (!found) {
         admin_reply_error(r, 404, "not_found", "no override %s", id);
         admin_audit(r, 404, NULL);
         return;

@@ -10,7 +10,7 @@
 #include "health/health.h"
 #include "policy/policy.h"
 
-/* {"probe", "override", "effective", "override_detail"} for a slot, with
+/* {"probe", "fleet", "override", "effective", "override_detail"} for a slot, with
  * the effective state of the endpoint given (layers above it included). */
 json_t *admin_view_layers(struct health_core *hc, const struct health_slot *s,
                           enum health_state effective);

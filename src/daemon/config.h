@@ -18,6 +18,7 @@
 
 #include "admin/admin_config.h"
 #include "common/errlist.h"
+#include "fleet/fleet_params.h"
 #include "health/health_params.h"
 
 struct gslb;
@@ -50,8 +51,13 @@ struct config {
     uint16_t edns_udp_max;
     struct config_tcp tcp;
     struct admin_params admin;
-    struct health_params health; /* state_file, state_max_age */
-    struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */
+    struct health_params health; /* state_file, state_max_age, probe_source */
+    struct fleet_params fleet;   /* "fleet"; enabled false when absent */
+    /* SHA-256 (hex) of what should be equal on every node of a fleet: the
+     * file without its node-local keys (listen, workers, tcp, edns_udp_max,
+     * admin, state_file, state_max_age, fleet, probe_source), keys sorted. */
+    char shared_hash[65];
+    struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
 };
 
 /* NULL when the file has errors (all of them in errs). */

@@ -14,7 +14,8 @@
 
 static void main_usage(FILE *f)
 {
-    fprintf(f, "usage: gtmd -c FILE            run the server (foreground, logs on stderr)\n"
+    fprintf(f, "usage: gtmd -c FILE [--node NAME] run the server (foreground, logs on stderr);\n"
+               "                                NAME: this node in a fleet (default: host name)\n"
                "       gtmd check -c FILE      validate the config and its zones\n"
                "       gtmd --version\n");
 }
@@ -26,13 +27,15 @@ int main(int argc, char **argv)
      * heap around each one, which made a 1M-record load 3x slower. */
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
     mallopt(M_TOP_PAD, 16 * 1024 * 1024);
-    const char *cfg = NULL;
+    const char *cfg = NULL, *node = NULL;
     bool check = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "check") == 0 && i == 1)
             check = true;
         else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
             cfg = argv[++i];
+        else if (strcmp(argv[i], "--node") == 0 && i + 1 < argc)
+            node = argv[++i];
         else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
             printf("gtmd %s\n", GTM_VERSION);
             return 0;
@@ -49,5 +52,5 @@ int main(int argc, char **argv)
         main_usage(stderr);
         return 2;
     }
-    return check ? server_check(cfg) : server_run(cfg);
+    return check ? server_check(cfg) : server_run(cfg, node);
 }

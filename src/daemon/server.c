@@ -4,6 +4,7 @@
 #include "daemon/server.h"
 
 #include <event2/event.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "daemon/config.h"
 #include "admin/admin.h"
 #include "daemon/load.h"
+#include "fleet/fleet.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
 #include "health/service.h"
@@ -24,6 +26,7 @@
 
 struct server {
     char *config_path;
+    const char *node; /* --node, or NULL */
     struct config *cfg;
     struct serve serve; /* the served set, its readers and counters */
     struct net net;     /* DNS worker threads */
@@ -33,6 +36,7 @@ struct server {
     struct health_service *health_svc; /* expiry and the state file */
     struct scheduler *sched;
     struct admin *admin;
+    struct fleet *fleet;         /* NULL without a "fleet" section */
     pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API) */
     atomic_ullong reloads_ok, reloads_failed;
     double started;
@@ -55,6 +59,37 @@ static uint32_t server_plan_probes(struct server *srv, const struct serve_set *s
     return max_timeout;
 }
 
+/* Loads the config and applies --node to it. */
+static struct config *server_load_config(struct server *srv, struct errlist *errs)
+{
+    struct config *cfg = config_load(srv->config_path, errs);
+    if (cfg && srv->node && !fleet_params_set_node(&cfg->fleet, srv->node)) {
+        errlist_add(errs, "--node: \"%s\" is not a node name (1 to 63 of A-Z a-z 0-9 . _ -)",
+                    srv->node);
+        config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+/* What every node of a fleet should have the same: the shared part of the
+ * file and the zones' serials (a short hex prefix of a SHA-256). */
+static void server_config_hash(const struct config *cfg, const struct serve_set *set, char out[24])
+{
+    char text[65 + 32 * 64];
+    size_t off = (size_t)snprintf(text, sizeof(text), "%s", cfg->shared_hash);
+    for (size_t i = 0; i < set->zones->n_zones && off < sizeof(text) - 64; i++)
+        off += (size_t)snprintf(text + off, sizeof(text) - off, "|%s=%u",
+                                set->zones->zones[i]->origin_str,
+                                (unsigned)set->zones->zones[i]->serial);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(text, off, md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 8 && i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    out[n ? 16 : 0] = '\0';
+}
+
 static double server_elapsed_ms(const struct timespec *t0)
 {
     struct timespec t1;
@@ -66,6 +101,16 @@ static void server_log_errors(const struct errlist *e, const char *prefix)
 {
     for (size_t i = 0; i < e->count; i++)
         log_error("%s%s", prefix, e->msgs[i]);
+}
+
+static bool server_same_source(const struct health_params *a, const struct health_params *b)
+{
+    if (a->n_probe_source != b->n_probe_source)
+        return false;
+    for (size_t i = 0; i < a->n_probe_source; i++)
+        if (strcmp(a->probe_source_text[i], b->probe_source_text[i]) != 0)
+            return false;
+    return true;
 }
 
 static bool server_same_listen(const struct config *a, const struct config *b)
@@ -98,6 +143,19 @@ static void server_keep_bound(struct config *next, struct config *old, bool same
         next->admin = old->admin;
         old->admin = a;
     }
+    /* The fleet and the probe source are fixed for the run. */
+    struct fleet_params f = next->fleet;
+    next->fleet = old->fleet;
+    old->fleet = f;
+    struct health_params h = next->health;
+    char *state_file = h.state_file;
+    double max_age = h.state_max_age;
+    next->health = old->health;
+    old->health = h;
+    /* ... but the state file follows the reload. */
+    old->health.state_file = next->health.state_file;
+    next->health.state_file = state_file;
+    next->health.state_max_age = max_age;
 }
 
 /* What a reload changed, zone by zone (for POST /v1/reload). */
@@ -143,7 +201,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     pthread_mutex_lock(&srv->reload_lock);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    struct config *cfg = config_load(srv->config_path, &errs);
+    struct config *cfg = server_load_config(srv, &errs);
     struct serve_set *set = cfg ? load_set(cfg, srv->generation + 1, &srv->health, &errs) : NULL;
     if (!set) {
         server_log_errors(&errs, "reload failed, still serving generation: ");
@@ -172,6 +230,15 @@ static json_t *server_reload(struct server *srv, bool *ok)
     serve_set_free(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
     server_plan_probes(srv, set);
+    bool same_fleet = fleet_params_same(&cfg->fleet, &srv->cfg->fleet) &&
+                      server_same_source(&cfg->health, &srv->cfg->health);
+    if (!same_fleet)
+        log_warn("event=reload note=\"fleet and probe_source change only on restart\"");
+    if (srv->fleet) {
+        char hash[24];
+        server_config_hash(cfg, set, hash);
+        fleet_set_endpoints(srv->fleet, set->gslb, hash);
+    }
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
      * against the new listen list, so applying new tokens to sockets bound
@@ -194,6 +261,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
                   (json_int_t)srv->generation, "zones", zones, "records",
                   (json_int_t)set->zones->n_records, "ms", ms, "restart_needed_for_listen",
                   !same_listen, "restart_needed_for_admin", !same_admin);
+    json_object_set_new(res, "restart_needed_for_fleet", json_boolean(!same_fleet));
     atomic_fetch_add(&srv->reloads_ok, 1);
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
@@ -232,7 +300,7 @@ static void server_first_round(struct server *srv, const struct serve_set *set)
         restored = persist_load(&srv->health, hp->state_file, hp->state_max_age);
     srv->health_svc = health_service_start(&srv->health);
     health_service_set_state_file(srv->health_svc, hp->state_file);
-    srv->sched = scheduler_start(&srv->health);
+    srv->sched = scheduler_start(&srv->health, &hp->probe_source);
     uint32_t max_timeout = server_plan_probes(srv, set);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -241,6 +309,38 @@ static void server_first_round(struct server *srv, const struct serve_set *set)
     bool done = scheduler_wait_initial(srv->sched, wait < 30 ? wait : 30);
     log_info("event=first_round restored=%zu complete=%s ms=%.1f", restored, done ? "yes" : "no",
              server_elapsed_ms(&t0));
+}
+
+/* Starts the fleet client and waits a little for its first read of etcd,
+ * so a node that restarts answers with the fleet's overrides and verdicts
+ * from its first query (the state file holds the last known ones if etcd
+ * is not there). */
+static int server_start_fleet(struct server *srv, const struct serve_set *set)
+{
+    const struct config *c = srv->cfg;
+    if (!c->fleet.enabled)
+        return 0;
+    struct fleet_env env = {.health = &srv->health,
+                            .health_service = srv->health_svc,
+                            .version = GTM_VERSION,
+                            .vantage = (const char *const *)c->health.probe_source_text,
+                            .n_vantage = c->health.n_probe_source};
+    char err[512];
+    srv->fleet = fleet_start(&c->fleet, &env, err, sizeof(err));
+    if (!srv->fleet) {
+        log_error("%s", err);
+        return -1;
+    }
+    char hash[24];
+    server_config_hash(c, set, hash);
+    fleet_set_endpoints(srv->fleet, set->gslb, hash);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double wait = c->fleet.stale_after < 3 ? c->fleet.stale_after : 3;
+    bool synced = fleet_wait_synced(srv->fleet, wait);
+    log_info("event=fleet_first_sync node=%s synced=%s ms=%.1f", c->fleet.node,
+             synced ? "yes" : "no", server_elapsed_ms(&t0));
+    return 0;
 }
 
 /* Publishes the first served set and starts the DNS workers on the
@@ -259,7 +359,8 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
     /* One reader per worker thread, one for the admin thread. */
     serve_init(&srv->serve, net_reader_count(&np) + 1);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
-    int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
+    /* No listen address: a prober-only node of a fleet (no DNS threads). */
+    int rc = c->n_listen ? net_start(&srv->net, &np, &srv->serve, err, errlen) : 0;
     free(l);
     return rc;
 }
@@ -272,7 +373,7 @@ static int server_start(struct server *srv)
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    srv->cfg = config_load(srv->config_path, &errs);
+    srv->cfg = server_load_config(srv, &errs);
     struct serve_set *set = srv->cfg ? load_set(srv->cfg, 1, &srv->health, &errs) : NULL;
     if (!set) {
         server_log_errors(&errs, "");
@@ -283,6 +384,10 @@ static int server_start(struct server *srv)
     srv->generation = 1;
     double ms = server_elapsed_ms(&t0);
     server_first_round(srv, set);
+    if (server_start_fleet(srv, set) != 0) {
+        serve_set_free(set);
+        return -1;
+    }
     size_t n_zones = set->zones->n_zones, n_records = set->zones->n_records;
     if (server_start_net(srv, set, err, sizeof(err)) != 0) {
         log_error("%s", err);
@@ -303,7 +408,9 @@ static int server_start(struct server *srv)
                                 .started = srv->started,
                                 .workers = srv->cfg->workers,
                                 .reloads_ok = &srv->reloads_ok,
-                                .reloads_failed = &srv->reloads_failed};
+                                .reloads_failed = &srv->reloads_failed,
+                                .fleet = srv->fleet,
+                                .store = srv->fleet ? fleet_store(srv->fleet) : NULL};
         srv->admin = admin_start(&env, &srv->cfg->admin, err, sizeof(err));
         if (!srv->admin) {
             pthread_mutex_unlock(&srv->reload_lock);
@@ -326,6 +433,7 @@ static void server_shutdown(struct server *srv)
     admin_stop(srv->admin);
     net_stop(&srv->net);
     scheduler_stop(srv->sched);
+    fleet_stop(srv->fleet); /* revokes its lease: the others drop its reports */
     health_service_stop(srv->health_svc);
     serve_destroy(&srv->serve); /* no reader runs any more */
     config_free(srv->cfg);
@@ -333,9 +441,9 @@ static void server_shutdown(struct server *srv)
     pthread_mutex_destroy(&srv->reload_lock);
 }
 
-int server_run(const char *config_path)
+int server_run(const char *config_path, const char *node)
 {
-    struct server srv = {.config_path = (char *)config_path};
+    struct server srv = {.config_path = (char *)config_path, .node = node};
     struct event *sigs[3];
     int signums[3] = {SIGHUP, SIGTERM, SIGINT};
     int rc = 0;

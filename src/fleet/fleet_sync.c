@@ -204,6 +204,12 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
     if (strncmp(key, f->p.prefix, pl) != 0)
         return;
     const char *rest = key + pl;
+    if (strncmp(rest, "seq/", 4) == 0) { /* a plain number, not JSON */
+        struct fleet_kind *k = fleet_store_kind(f, rest + 4);
+        if (k)
+            fleet_store_seq(f, k, value, value ? mod_rev : 0);
+        return;
+    }
     json_error_t jerr;
     json_t *v = value ? json_loads(value, 0, &jerr) : NULL;
     if (value && !json_is_object(v)) {
@@ -214,11 +220,7 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
         fleet_obs_update(f, rest + 4, v, bulk);
     else if (strncmp(rest, "nodes/", 6) == 0 && fleet_node_name_ok(rest + 6))
         fleet_node_update(f, rest + 6, v, bulk);
-    else if (strncmp(rest, "seq/", 4) == 0) {
-        struct fleet_kind *k = fleet_store_kind(f, rest + 4);
-        if (k)
-            fleet_store_seq(f, k, value, value ? mod_rev : 0);
-    } else {
+    else {
         const char *slash = strchr(rest, '/');
         char kind[32];
         if (slash && (size_t)(slash - rest) < sizeof(kind)) {

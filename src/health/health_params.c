@@ -3,7 +3,53 @@
  */
 #include "health/health_params.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "common/addr.h"
+
+static void health_params_source(const struct jsoncfg *j, json_t *v, struct health_params *out)
+{
+    if (!v)
+        return;
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2) {
+        jsoncfg_err(j, "$.probe_source",
+                    "must be an array of one or two addresses "
+                    "(at most one IPv4 and one IPv6)");
+        return;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        char path[48];
+        snprintf(path, sizeof(path), "$.probe_source[%zu]", i);
+        struct sockaddr_storage ss;
+        socklen_t len;
+        const char *s = json_string_value(e);
+        if (!s || addr_parse(s, ADDR_PORT_NONE, &ss, &len) != 0) {
+            jsoncfg_err(j, path, "must be an IPv4 or IPv6 address without a port");
+            continue;
+        }
+        struct probe_source *ps = &out->probe_source;
+        bool v4 = ss.ss_family == AF_INET;
+        if (v4 ? ps->has_v4 : ps->has_v6) {
+            jsoncfg_err(j, path, "a second %s address (one per family)", v4 ? "IPv4" : "IPv6");
+            continue;
+        }
+        if (v4) {
+            ps->has_v4 = true;
+            ps->v4 = ss;
+            ps->v4_len = len;
+        } else {
+            ps->has_v6 = true;
+            ps->v6 = ss;
+            ps->v6_len = len;
+        }
+        out->probe_source_text[out->n_probe_source++] = jsoncfg_strdup(s);
+    }
+}
 
 void health_params_parse(const struct jsoncfg *j, json_t *root, struct health_params *out)
 {
@@ -11,6 +57,7 @@ void health_params_parse(const struct jsoncfg *j, json_t *root, struct health_pa
     out->state_file = sf ? jsoncfg_path(j, sf) : NULL;
     unsigned age = jsoncfg_ms(j, root, "state_max_age", "$.state_max_age", 0, 86400 * 30, 600);
     out->state_max_age = age / 1000.0;
+    health_params_source(j, json_object_get(root, "probe_source"), out);
 }
 
 void health_params_free(struct health_params *p)
@@ -19,4 +66,7 @@ void health_params_free(struct health_params *p)
         return;
     free(p->state_file);
     p->state_file = NULL;
+    for (size_t i = 0; i < p->n_probe_source; i++)
+        free(p->probe_source_text[i]);
+    p->n_probe_source = 0;
 }

@@ -19,12 +19,18 @@
 
 #include "common/jsoncfg.h"
 
+#include "health/probe.h"
+
 struct health_params {
-    char *state_file;     /* resolved path, or NULL: no persistence */
-    double state_max_age; /* seconds a state file stays fresh (default 600) */
+    char *state_file;                 /* resolved path, or NULL: no persistence */
+    double state_max_age;             /* seconds a state file stays fresh (default 600) */
+    struct probe_source probe_source; /* "probe_source": at most one per family */
+    char *probe_source_text[2];       /* as written, for status and the fleet */
+    size_t n_probe_source;
 };
 
-/* Reads "state_file" and "state_max_age" from the top-level object root;
+/* Reads "state_file", "state_max_age" and "probe_source" (an array of at
+ * most one IPv4 and one IPv6 address, no port) from the top-level object root;
  * errors go to j's list with their JSON path. */
 void health_params_parse(const struct jsoncfg *j, json_t *root, struct health_params *out);
 void health_params_free(struct health_params *p);

@@ -61,7 +61,11 @@ struct prober {
     struct probe_dns_chan *dns_chans;   /* probe_dns.c: per-target channels */
     struct probe_ares *sys;             /* probe_resolve.c: system resolver */
     struct probe_resolve_req *resolves; /* probe_resolve.c: pending */
+    struct probe_source src;            /* probe_source: where probes leave from */
 };
+
+/* The source address for a probe to family (AF_INET, AF_INET6), or NULL. */
+const struct sockaddr *prober_source(const struct prober *p, int family, socklen_t *len);
 
 /* ---- probe.c: common completion -------------------------------------- */
 
