@@ -224,6 +224,9 @@ struct evhttp_request *etcd_request_new(struct etcd *e, const struct etcd_url *u
     snprintf(host, sizeof(host), strchr(u->host, ':') ? "[%s]:%d" : "%s:%d", u->host, u->port);
     evhttp_add_header(h, "Host", host);
     evhttp_add_header(h, "Content-Type", "application/json");
+    /* One request per connection: libevent frees an auto-free connection
+     * only when it closes, and etcd keeps idle connections open. */
+    evhttp_add_header(h, "Connection", "close");
     if (e->token)
         evhttp_add_header(h, "Authorization", e->token);
     evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));

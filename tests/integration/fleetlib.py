@@ -183,10 +183,13 @@ class Backend:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 code = 503 if self.client_address[0] in backend.refused else 200
-                self.send_response(code)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:  # the probe gave up (its timeout) and reset
+                    pass
 
             def log_message(self, *a):
                 pass
