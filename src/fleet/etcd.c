@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 
@@ -309,11 +310,26 @@ static enum etcd_next etcd_classify(int http, json_t *resp, const char **msg)
     return ETCD_NEXT_FAIL;
 }
 
+static double etcd_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void etcd_pending_retry(struct etcd_pending *p, const char *why)
 {
     struct etcd *e = p->e;
-    log_warn("event=fleet_etcd_error endpoint=%s path=%s error=\"%s\"", etcd_endpoint(e), p->path,
-             why);
+    /* While etcd is away every retry fails: one line per 10 s at most. */
+    double now = etcd_mono();
+    if (now - e->last_err_log >= 10 || e->last_err_log == 0) {
+        char q[300];
+        log_warn("event=fleet_etcd_error endpoint=%s path=%s error=\"%s\" not_logged_before=%lu",
+                 etcd_endpoint(e), p->path, log_quote(why, q, sizeof(q)), e->errs_unlogged);
+        e->last_err_log = now;
+        e->errs_unlogged = 0;
+    } else
+        e->errs_unlogged++;
     etcd_failover(e);
     if (++p->tries >= e->n_urls) {
         etcd_pending_finish(p, ETCD_ERR_NET, NULL, why);

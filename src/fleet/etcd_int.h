@@ -33,6 +33,8 @@ struct etcd {
     struct etcd_pending *pending;   /* calls in flight */
     struct etcd_pending *auth_wait; /* calls waiting for a token */
     struct etcd_watch *watches;     /* live and ended (not yet freed) */
+    double last_err_log;            /* monotonic; errors are logged at most every 10 s */
+    unsigned long errs_unlogged;
 };
 
 /* A new connection to u (TLS when u->tls); NULL on failure. */

@@ -390,6 +390,7 @@ struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *
     if (!f->buckets)
         abort();
     f->self = fleet_node_get(f, f->p.node);
+    f->url = f->p.etcd.urls[0];
     f->base = event_base_new();
     f->etcd = f->base ? etcd_new(f->base, &f->p.etcd, err, errlen) : NULL;
     if (!f->etcd) {

@@ -120,6 +120,8 @@ struct fleet {
     char config_hash[24];
     /* connection (L) */
     enum fleet_conn conn;
+    const char *url; /* the etcd URL in use, for the views (L) */
+    bool stopping;   /* the lease is being revoked: start nothing new */
     bool degraded, ever_synced;
     double last_ok; /* monotonic time of the last reply from etcd */
     double lost_since;

@@ -85,8 +85,9 @@ void fleet_sync_failed(struct fleet *f, const char *what, const char *err)
 {
     if (f->conn == FLEET_CONN_DOWN)
         return;
-    log_warn("event=fleet_etcd_lost node=%s etcd=%s step=%s error=\"%s\"", f->p.node,
-             etcd_endpoint(f->etcd), what, err ? err : "");
+    if (f->conn == FLEET_CONN_SYNCED)
+        log_warn("event=fleet_etcd_lost node=%s etcd=%s step=%s error=\"%s\"", f->p.node,
+                 etcd_endpoint(f->etcd), what, err ? err : "");
     etcd_watch_cancel(f->watch);
     f->watch = NULL;
     f->publishing = false;
@@ -94,6 +95,7 @@ void fleet_sync_failed(struct fleet *f, const char *what, const char *err)
     f->sync_step++; /* abandons the callbacks of the failed sequence */
     pthread_mutex_lock(&f->lock);
     f->conn = FLEET_CONN_DOWN;
+    f->url = etcd_endpoint(f->etcd);
     pthread_mutex_unlock(&f->lock);
     double delay = 0.1 * pow(2, f->retry_n < 5 ? f->retry_n : 5);
     f->retry_n++;
@@ -447,6 +449,7 @@ void fleet_sync_start(struct fleet *f)
     f->publishing = false;
     pthread_mutex_lock(&f->lock);
     f->conn = FLEET_CONN_SYNCING;
+    f->url = etcd_endpoint(f->etcd);
     if (f->nodes[f->self].started == 0)
         f->nodes[f->self].started = fleet_wall();
     pthread_mutex_unlock(&f->lock);
@@ -567,6 +570,8 @@ static void fleet_on_keepalive(void *arg, enum etcd_status st, json_t *resp, con
 
 void fleet_sync_tick(struct fleet *f)
 {
+    if (f->stopping)
+        return;
     double now = fleet_mono();
     pthread_mutex_lock(&f->lock);
     double quiet = now - f->last_ok;
@@ -599,6 +604,7 @@ static void fleet_on_revoke(void *arg, enum etcd_status st, json_t *resp, const 
 
 void fleet_revoke_lease(struct fleet *f)
 {
+    f->stopping = true;
     struct timeval tv = {(time_t)f->p.etcd.timeout_s + 1, 0};
     event_base_loopexit(f->base, &tv);
     if (!f->lease || f->conn != FLEET_CONN_SYNCED) {

@@ -43,13 +43,13 @@ json_t *fleet_view_status(struct fleet *f)
     const char *conn = f->conn == FLEET_CONN_SYNCED    ? "synced"
                        : f->conn == FLEET_CONN_SYNCING ? "syncing"
                                                        : "down";
-    json_t *st = json_pack("{s:s, s:s, s:s, s:b, s:f, s:s, s:s, s:f, s:I, s:o, s:b, s:I, s:f}",
-                           "node", f->p.node, "etcd", etcd_endpoint(f->etcd), "connection", conn,
-                           "degraded", f->degraded, "last_contact_s", quiet, "prefix", f->p.prefix,
-                           "down_quorum", fleet_quorum_name(&f->p.quorum, qbuf, sizeof(qbuf)),
-                           "stale_after", f->p.stale_after, "revision", (json_int_t)f->rev, "nodes",
-                           nodes, "config_mismatch", mismatch, "disagreements",
-                           (json_int_t)f->disagreements, "watch_lag_s", f->watch_lag);
+    json_t *st = json_pack(
+        "{s:s, s:s, s:s, s:b, s:f, s:s, s:s, s:f, s:I, s:o, s:b, s:I, s:f}", "node", f->p.node,
+        "etcd", f->url ? f->url : f->p.etcd.urls[0], "connection", conn, "degraded", f->degraded,
+        "last_contact_s", quiet, "prefix", f->p.prefix, "down_quorum",
+        fleet_quorum_name(&f->p.quorum, qbuf, sizeof(qbuf)), "stale_after", f->p.stale_after,
+        "revision", (json_int_t)f->rev, "nodes", nodes, "config_mismatch", mismatch,
+        "disagreements", (json_int_t)f->disagreements, "watch_lag_s", f->watch_lag);
     pthread_mutex_unlock(&f->lock);
     return st;
 }
