@@ -150,19 +150,39 @@ class Acceptor:
 
 
 def until_quiet(cluster, k0, quiet=3.0, limit=180):
-    """Seconds from now until the last key put, once etcd's put counter
-    moved and then stayed still for quiet seconds (bounded by limit)."""
+    """Seconds from now until the last burst of key puts: once etcd's put
+    counter moved by more than 100, the first moment after which it grows
+    by at most 2 per 0.25 s (the node keys' own refresh) for quiet seconds.
+    Bounded by limit; None when it never calms down."""
     t0 = time.monotonic()
-    last, last_t = k0, t0
+    prev, last_t = k0, t0
     while time.monotonic() - t0 < limit:
+        time.sleep(0.25)
         k = etcd_metric(cluster, "etcd_mvcc_put_total")
         now = time.monotonic()
-        if k != last:
-            last, last_t = k, now
-        elif last != k0 and now - last_t >= quiet:
+        if k - prev > 2:
+            last_t = now
+        prev = k
+        if k - k0 > 100 and now - last_t >= quiet:
             return round(last_t - t0, 2)
-        time.sleep(0.05)
     return None
+
+
+def log_spread(log, since):
+    """Seconds after since of the first and last health_change to down and
+    fleet_verdict to down in a node's log."""
+    out = {}
+    for kind, pat in (("probe", "event=health_change .* to=down"),
+                      ("verdict", "event=fleet_verdict .* to=down")):
+        ts = []
+        for line in log.splitlines():
+            if re.search(pat, line):
+                t = time.mktime(time.strptime(line[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+                t += float(line[19:23]) if line[19] == "." else 0
+                if t >= since - 0.5:
+                    ts.append(t - since)
+        out[kind] = [round(min(ts), 2), round(max(ts), 2), len(ts)] if ts else None
+    return out
 
 
 def metric(n, name):
@@ -216,7 +236,12 @@ def write_rate(n_endpoints, steady_s, made):
         acc.close()
         p0 = etcd_metric(cluster, "etcd_server_proposals_committed_total")
         k0 = etcd_metric(cluster, "etcd_mvcc_put_total")
+        t_close = time.time()
         res["flip_all_down_s"] = until_quiet(cluster, k0)
+        res["flip_down_node1_log"] = log_spread(nodes[0].read_log(), t_close)
+        res["etcd_wal_fsync_avg_ms"] = 1000 * etcd_metric(
+            cluster, "etcd_disk_wal_fsync_duration_seconds_sum") / max(1, etcd_metric(
+                cluster, "etcd_disk_wal_fsync_duration_seconds_count"))
         res["flip_down_proposals"] = etcd_metric(cluster,
                                                  "etcd_server_proposals_committed_total") - p0
         res["flip_down_keys_put"] = etcd_metric(cluster, "etcd_mvcc_put_total") - k0

@@ -155,8 +155,7 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
     return v;
 }
 
-/* Counts the endpoints whose own probe disagrees with the verdict. */
-static void fleet_count_disagreements_locked(struct fleet *f)
+unsigned fleet_disagreements_locked(struct fleet *f)
 {
     unsigned n = 0;
     for (size_t i = 0; i < f->n_local; i++) {
@@ -164,7 +163,7 @@ static void fleet_count_disagreements_locked(struct fleet *f)
         uint8_t own = (uint8_t)health_slot_probe(e->slot);
         n += own != HEALTH_UNKNOWN && e->verdict != HEALTH_UNKNOWN && own != e->verdict;
     }
-    f->disagreements = n;
+    return n;
 }
 
 static void fleet_recompute_one(struct fleet *f, struct fleet_ep *ep, bool log)
@@ -187,9 +186,6 @@ static void fleet_recompute_one(struct fleet *f, struct fleet_ep *ep, bool log)
 void fleet_recompute(struct fleet *f, struct fleet_ep *ep)
 {
     fleet_recompute_one(f, ep, true);
-    pthread_mutex_lock(&f->lock);
-    fleet_count_disagreements_locked(f);
-    pthread_mutex_unlock(&f->lock);
 }
 
 void fleet_recompute_all(struct fleet *f)
@@ -197,9 +193,6 @@ void fleet_recompute_all(struct fleet *f)
     for (size_t b = 0; b < f->n_buckets; b++)
         for (struct fleet_ep *e = f->buckets[b]; e; e = e->next)
             fleet_recompute_one(f, e, true);
-    pthread_mutex_lock(&f->lock);
-    fleet_count_disagreements_locked(f);
-    pthread_mutex_unlock(&f->lock);
 }
 
 void fleet_set_degraded(struct fleet *f, bool degraded)

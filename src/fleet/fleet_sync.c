@@ -90,7 +90,7 @@ void fleet_sync_failed(struct fleet *f, const char *what, const char *err)
                  etcd_endpoint(f->etcd), what, err ? err : "");
     etcd_watch_cancel(f->watch);
     f->watch = NULL;
-    f->publishing = false;
+    f->publishing = 0;
     etcd_failover(f->etcd);
     f->sync_step++; /* abandons the callbacks of the failed sequence */
     pthread_mutex_lock(&f->lock);
@@ -343,8 +343,10 @@ static void fleet_on_range(void *arg, enum etcd_status st, json_t *resp, const c
     pthread_mutex_unlock(&f->lock);
     /* What etcd holds for this node is read again below. */
     for (size_t b = 0; b < f->n_buckets; b++)
-        for (struct fleet_ep *e = f->buckets[b]; e; e = e->next)
+        for (struct fleet_ep *e = f->buckets[b]; e; e = e->next) {
             e->published = HEALTH_UNKNOWN;
+            e->writing = false;
+        }
     fleet_store_begin_read(f);
     json_t *kvs = json_object_get(resp, "kvs");
     size_t i;
@@ -446,7 +448,7 @@ void fleet_sync_start(struct fleet *f)
     f->sync_step++;
     etcd_watch_cancel(f->watch);
     f->watch = NULL;
-    f->publishing = false;
+    f->publishing = 0;
     pthread_mutex_lock(&f->lock);
     f->conn = FLEET_CONN_SYNCING;
     f->url = etcd_endpoint(f->etcd);
@@ -466,8 +468,10 @@ static void fleet_on_publish(void *arg, enum etcd_status st, json_t *resp, const
 {
     struct fleet_call *c = arg;
     struct fleet *f = c->f;
-    if (c->gen == f->sync_step)
-        f->publishing = false;
+    for (size_t i = 0; i < c->n; i++)
+        c->eps[i]->writing = false;
+    if (c->gen == f->sync_step && f->publishing > 0)
+        f->publishing--;
     if (fleet_call_stale(c, st, "publish", err)) {
         fleet_call_free(c);
         return;
@@ -508,17 +512,17 @@ static void fleet_publish_add(struct fleet *f, struct fleet_call *c, json_t *ops
                               struct fleet_ep *e)
 {
     uint8_t want = e->local ? (uint8_t)health_slot_probe(e->slot) : HEALTH_UNKNOWN;
-    if (want == e->published)
-        return;
+    if (want == e->published || e->writing)
+        return; /* one write per key at a time keeps their order */
     json_array_append_new(ops, fleet_obs_op(f, e, want));
+    e->writing = true;
     c->eps[c->n] = e;
     c->states[c->n++] = want;
 }
 
-void fleet_publish(struct fleet *f)
+/* One publishing transaction; false when there is nothing to write. */
+static bool fleet_publish_one(struct fleet *f)
 {
-    if (f->conn != FLEET_CONN_SYNCED || f->publishing)
-        return;
     struct fleet_call *c = fleet_call_new(f);
     c->eps = calloc(FLEET_TXN_OPS, sizeof(*c->eps));
     c->states = calloc(FLEET_TXN_OPS, sizeof(*c->states));
@@ -540,10 +544,18 @@ void fleet_publish(struct fleet *f)
     if (json_array_size(ops) == 0) {
         json_decref(ops);
         fleet_call_free(c);
-        return;
+        return false;
     }
-    f->publishing = true;
+    f->publishing++;
     etcd_call(f->etcd, "/v3/kv/txn", json_pack("{s:o}", "success", ops), fleet_on_publish, c);
+    return true;
+}
+
+void fleet_publish(struct fleet *f)
+{
+    while (f->conn == FLEET_CONN_SYNCED && f->publishing < FLEET_PUBLISH_INFLIGHT &&
+           fleet_publish_one(f))
+        ;
 }
 
 void fleet_put_node(struct fleet *f)

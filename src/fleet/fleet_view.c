@@ -49,7 +49,7 @@ json_t *fleet_view_status(struct fleet *f)
         "last_contact_s", quiet, "prefix", f->p.prefix, "down_quorum",
         fleet_quorum_name(&f->p.quorum, qbuf, sizeof(qbuf)), "stale_after", f->p.stale_after,
         "revision", (json_int_t)f->rev, "nodes", nodes, "config_mismatch", mismatch,
-        "disagreements", (json_int_t)f->disagreements, "watch_lag_s", f->watch_lag);
+        "disagreements", (json_int_t)fleet_disagreements_locked(f), "watch_lag_s", f->watch_lag);
     pthread_mutex_unlock(&f->lock);
     return st;
 }
@@ -89,7 +89,7 @@ void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m)
     m->nodes = 0;
     for (size_t i = 0; i < f->n_nodes; i++)
         m->nodes += i == f->self || f->nodes[i].live;
-    m->disagreements = f->disagreements;
+    m->disagreements = fleet_disagreements_locked(f);
     m->watch_lag_s = f->watch_lag;
     m->degraded_total = f->degraded_total;
     m->resyncs_total = f->resyncs;
