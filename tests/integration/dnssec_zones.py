@@ -1,7 +1,10 @@
 """Signed test zones, made at test time with ldns (Debian ldnsutils): fresh
 ECDSA P-256 keys from ldns-keygen and ldns-signzone with NSEC, NSEC3 or
-NSEC3 with opt-out. No private key is kept in the tree; everything lives in
-the caller's temporary directory.
+NSEC3 with opt-out (ldns sets the flag but keeps insecure delegations in
+the chain); "nsec3-optout-omit" is signed by BIND's dnssec-signzone (Debian
+bind9-utils) with opt-out, which leaves insecure delegations out of the
+chain. No private key is kept in the tree; everything lives in the
+caller's temporary directory.
 
 The parent zone dnssec.test. has static data, CNAME chains, wildcards, an
 empty non-terminal, a secure delegation (sec., with a DS made from the
@@ -16,6 +19,7 @@ import subprocess
 KEYGEN = "/usr/bin/ldns-keygen"
 SIGNZONE = "/usr/bin/ldns-signzone"
 KEY2DS = "/usr/bin/ldns-key2ds"
+BIND_SIGNZONE = "/usr/bin/dnssec-signzone"
 
 ORIGIN = "dnssec.test."
 CHILD = "sec.dnssec.test."
@@ -75,12 +79,15 @@ ns1     IN A   127.0.0.54
 www     IN A   127.0.0.154
 """
 
-DENIALS = ("nsec", "nsec3", "nsec3-optout")
+DENIALS = ("nsec", "nsec3", "nsec3-optout", "nsec3-optout-omit")
+OPTOUT = ("nsec3-optout", "nsec3-optout-omit")
 
 
-def missing_tools():
-    """The first ldns tool that is not installed, or None."""
-    for t in (KEYGEN, SIGNZONE, KEY2DS):
+def missing_tools(denial="nsec"):
+    """The first tool that signing with denial needs and that is not
+    installed, or None."""
+    tools = [KEYGEN, SIGNZONE, KEY2DS] + ([BIND_SIGNZONE] if denial.endswith("-omit") else [])
+    for t in tools:
         if not os.access(t, os.X_OK):
             return t
     return None
@@ -102,8 +109,23 @@ def key_ds(d, ksk_base):
     return base
 
 
+def _bind_sign(d, origin, unsigned, out, keys, extra):
+    """dnssec-signzone with NSEC3 opt-out: it wants the DNSKEYs in the file."""
+    with_keys = unsigned + ".withkeys"
+    with open(with_keys, "w") as f:
+        f.write(open(unsigned).read())
+        for k in keys:
+            f.write(open(k + ".key").read())
+    argv = [BIND_SIGNZONE, "-3", "-", "-A", "-o", origin, "-f", out] + list(extra)
+    subprocess.run(argv + [with_keys] + keys, cwd=d, check=True, capture_output=True, text=True)
+    return out
+
+
 def sign(d, origin, unsigned, out, keys, denial="nsec", extra=()):
-    """Signs the zone file unsigned into out with ldns-signzone."""
+    """Signs the zone file unsigned into out with ldns-signzone (or BIND's
+    dnssec-signzone for nsec3-optout-omit)."""
+    if denial == "nsec3-optout-omit":
+        return _bind_sign(d, origin, unsigned, out, keys, extra)
     argv = [SIGNZONE, "-o", origin, "-f", out]
     if denial == "nsec3":
         argv += ["-n", "-s", "abcd", "-t", "2"]
