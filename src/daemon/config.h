@@ -19,6 +19,7 @@
 #include "admin/admin_config.h"
 #include "common/errlist.h"
 #include "health/health_params.h"
+#include "zone/zone_params.h"
 
 struct gslb;
 
@@ -29,8 +30,9 @@ struct config_listen {
 };
 
 struct config_zone {
-    char *origin; /* absolute, presentation form */
-    char *file;   /* resolved path */
+    char *origin;                     /* absolute, presentation form */
+    char *file;                       /* resolved path */
+    struct zone_dnssec_params dnssec; /* the entry's "dnssec" object */
 };
 
 struct config_tcp {

@@ -101,6 +101,8 @@ struct zone_dnssec {
     bool signed_apex;                /* DNSKEY at the apex and an RRSIG over the SOA */
     const struct zone_denial *chain; /* sorted: canonical order (NSEC) or by hash (NSEC3) */
     uint32_t n_chain;
+    uint32_t n_nsec3_foreign; /* NSEC3 records of other parameters: left out */
+    bool has_nsec3param;
     uint16_t nsec3_iterations; /* the chain's parameters (NSEC3PARAM, else the first NSEC3) */
     uint8_t nsec3_salt_len;
     uint8_t nsec3_salt[255];

@@ -139,6 +139,7 @@ static bool dnssec_nsec3_params(struct zone_builder *b, struct dns_nsec3_params 
     bool ok = param ? dns_nsec3_params_parse(param->rdata + 2, dns_get16(param->rdata), p)
                     : dns_nsec3_params_parse(b->nsec3_rrs[0].rdata, b->nsec3_rrs[0].rdlen, p);
     const char *what = param ? "NSEC3PARAM" : "NSEC3";
+    z->dnssec.has_nsec3param = param != NULL;
     if (!ok)
         errlist_add(b->errs, "%s: zone %s: malformed %s record", z->file, z->origin_str, what);
     else if (p->alg != DNS_NSEC3_HASH_SHA1)
@@ -187,9 +188,12 @@ static bool dnssec_nsec3_entry(struct zone_builder *b, size_t i, size_t j, struc
     if (!mine)
         abort();
     size_t m = 0;
-    for (size_t k = i; k < j; k++)
+    for (size_t k = i; k < j; k++) {
         if (dnssec_same_params(&rrs[k], z))
             mine[m++] = rrs[k];
+        else if (rrs[k].type == DNS_TYPE_NSEC3)
+            z->dnssec.n_nsec3_foreign++;
+    }
     if (m == 0) {
         free(mine);
         return false;
