@@ -184,7 +184,11 @@ static const struct zone_rrset *lookup_at_node(struct lookup_ctx *c, const struc
         return NULL;
     }
     if (c->qtype == DNS_TYPE_RRSIG && zone_node_rrset(node, DNS_TYPE_RRSIG)) {
+        uint16_t before = p->n;
         lookup_add_rrsigs(p, node, owner, owner_len);
+        if (p->n == before) /* RRSIGs covering nothing at this name: as they are */
+            lookup_add(p, zone_node_rrset(node, DNS_TYPE_RRSIG), owner, owner_len,
+                       ANSWER_SEC_ANSWER, false);
         return NULL;
     }
     const struct zone_rrset *set = zone_node_rrset(node, c->qtype);
