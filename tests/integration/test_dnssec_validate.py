@@ -6,7 +6,9 @@ sec.dnssec.test. (signed, DS in the parent) and insec.dnssec.test.
 (AD); the insecure delegation must come back insecure, never SERVFAIL.
 
 Unbound asks gtmd for the DNSKEYs, the DS of the child and every proof, so
-a missing or wrong RRSIG, NSEC or NSEC3 record makes it answer SERVFAIL."""
+a missing or wrong RRSIG, NSEC or NSEC3 record makes it answer SERVFAIL.
+BIND's delv checks the raw replies of gtmd too, without a resolver in
+between (it validates what gtmd itself sends)."""
 import os
 import shutil
 import subprocess
@@ -23,6 +25,7 @@ from conftest import Gtmd, free_port, stop_process
 from dnssec_zones import CHILD, DENIALS, INSEC, OPTOUT, ORIGIN, SignedSet, missing_tools
 
 UNBOUND = "/usr/sbin/unbound"
+DELV = "/usr/bin/delv"
 ADDR = "127.0.0.1"
 
 
@@ -117,6 +120,8 @@ def validator(request):
         u = Unbound(workdir, gport, zones.ksk + ".key")
         if not u.wait_ready():
             pytest.fail("unbound did not start: " + u.log())
+        u.gport = gport
+        u.zones = zones
         yield u, request.param
     finally:
         if u:
@@ -205,3 +210,47 @@ def test_validator_insecure_delegation(validator):
     assert r.rcode() == dns.rcode.NOERROR, "%s: %s\n%s" % (denial, r, u.log())
     assert not r.flags & dns.flags.AD
     assert [rr.to_text() for rrset in r.answer for rr in rrset] == ["127.0.0.154"]
+
+
+def _delv_anchor(zones):
+    """The KSK as a BIND trust-anchors clause for delv -a."""
+    path = os.path.join(zones.dir, "anchors.conf")
+    for line in open(zones.ksk + ".key"):
+        f = line.split(";")[0].split()  # OWNER [TTL] IN DNSKEY FLAGS PROTO ALG KEY...
+        if "DNSKEY" in f:
+            k = f.index("DNSKEY")
+            with open(path, "w") as out:
+                out.write('trust-anchors { "%s" static-key %s %s %s "%s"; };\n'
+                          % (f[0], f[k + 1], f[k + 2], f[k + 3], "".join(f[k + 4:])))
+            return path
+    raise AssertionError("no DNSKEY in " + zones.ksk + ".key")
+
+
+# name, type, what delv must say, whether an opt-out chain makes it an
+# unsigned answer (BIND takes an NXDOMAIN with an opt-out cover as
+# validated, a wildcard answer as insecure; Unbound both as insecure)
+DELV_CASES = [
+    ("www", "A", "; fully validated", False),
+    ("www", "MX", "; negative response, fully validated", False),
+    ("nope", "A", "; negative response, fully validated", False),
+    ("foo.wild", "A", "; fully validated", True),
+    ("sec", "DS", "; fully validated", False),
+    ("chain1", "A", "; fully validated", False),
+]
+
+
+@pytest.mark.parametrize("name,rdtype,want,cover", DELV_CASES,
+                         ids=["%s/%s" % (c[0], c[1]) for c in DELV_CASES])
+def test_delv_validates_raw_replies(validator, name, rdtype, want, cover):
+    """delv (BIND) asks gtmd directly, with dnssec.test. as its root of
+    trust; opt-out proofs make it say the answer is unsigned (insecure)."""
+    u, denial = validator
+    if not os.access(DELV, os.X_OK):
+        pytest.skip("delv is not installed (bind9-dnsutils)")
+    p = subprocess.run([DELV, "@" + ADDR, "-p", str(u.gport), "-a", _delv_anchor(u.zones),
+                        "+root=" + ORIGIN, _n(name), rdtype], capture_output=True, text=True,
+                       timeout=30)
+    out = p.stdout + p.stderr
+    if cover and denial in OPTOUT:
+        want = "; unsigned answer"
+    assert want in out.splitlines(), "%s %s (%s):\n%s" % (name, rdtype, denial, out)
