@@ -131,6 +131,7 @@ void admin_handle_explain(struct admin_req *r)
     struct query_client qc = {.addr = &e.client_addr, .rng = &rng, .trace = &trace};
     /* qc.reader stays NULL: explain's runs are not counted. */
     const struct serve_set *s = serve_enter(r->a->reader);
+    qc.loss = serve_loss(r->a->reader);
     size_t len = query_answer(s, &qc, e.wire, e.wire_len, out, false);
     char nb[1024];
     dns_name_to_str(e.qname.wire, nb, sizeof(nb));

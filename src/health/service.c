@@ -32,10 +32,12 @@ struct health_service {
     pthread_mutex_t lock;     /* guards the fields below */
     pthread_cond_t saved;     /* save_done moved, or stopped */
     char *state_file;         /* NULL: none */
-    uint64_t save_asked;      /* numbers handed out by health_service_save */
-    uint64_t save_done;       /* every request up to this one is written */
-    int save_rc;              /* result of the last write */
-    bool stopped;             /* the last write is done; no more */
+    struct persist_section sections[HEALTH_SERVICE_MAX_SECTIONS];
+    size_t n_sections;
+    uint64_t save_asked; /* numbers handed out by health_service_save */
+    uint64_t save_done;  /* every request up to this one is written */
+    int save_rc;         /* result of the last write */
+    bool stopped;        /* the last write is done; no more */
 };
 
 /* Writes the state file (health thread). Returns persist_save's result,
@@ -45,8 +47,11 @@ static int health_service_write(struct health_service *svc, bool last)
     pthread_mutex_lock(&svc->lock);
     uint64_t asked = svc->save_asked;
     char *path = svc->state_file ? strdup(svc->state_file) : NULL;
+    struct persist_section secs[HEALTH_SERVICE_MAX_SECTIONS];
+    size_t n_secs = svc->n_sections;
+    memcpy(secs, svc->sections, sizeof(secs));
     pthread_mutex_unlock(&svc->lock);
-    int rc = path ? persist_save(svc->core, path) : 1;
+    int rc = path ? persist_save_sections(svc->core, path, secs, n_secs) : 1;
     free(path);
     pthread_mutex_lock(&svc->lock);
     if (asked > svc->save_done)
@@ -179,6 +184,18 @@ void health_service_set_state_file(struct health_service *svc, const char *path)
     free(svc->state_file);
     svc->state_file = copy;
     pthread_mutex_unlock(&svc->lock);
+}
+
+int health_service_add_section(struct health_service *svc, const struct persist_section *sec)
+{
+    int rc = -1;
+    pthread_mutex_lock(&svc->lock);
+    if (svc->n_sections < HEALTH_SERVICE_MAX_SECTIONS) {
+        svc->sections[svc->n_sections++] = *sec;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return rc;
 }
 
 int health_service_save(struct health_service *svc)

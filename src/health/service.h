@@ -29,8 +29,10 @@
 #define GTM_HEALTH_SERVICE_H
 
 #include "health/health.h"
+#include "health/persist.h"
 
 #define HEALTH_SERVICE_REFRESH_S 30 /* seconds between unconditional writes */
+#define HEALTH_SERVICE_MAX_SECTIONS 4
 
 struct health_service;
 
@@ -42,6 +44,11 @@ struct health_service *health_service_start(struct health_core *core);
 /* Sets the state file path (copied); NULL or "" for none. A reload calls
  * it with the new configuration's path; the next write uses it. */
 void health_service_set_state_file(struct health_service *svc, const char *path);
+
+/* Adds a section that every later write includes (persist.h; copied, the
+ * name and arg must outlive the service). Call it before the section's
+ * owner changes anything; -1 when HEALTH_SERVICE_MAX_SECTIONS are taken. */
+int health_service_add_section(struct health_service *svc, const struct persist_section *sec);
 
 /*
  * Asks the health thread to write the state file and waits until a write
