@@ -40,7 +40,7 @@ int drill_resolve(const struct gslb *g, const struct drill_spec *s, struct drill
     for (size_t i = 0; i < s->n_regions; i++) {
         int r = g ? gslb_region_index(g, s->regions[i]) : -1;
         if (r < 0) {
-            snprintf(err, errlen, "no region \"%s\" in the live configuration", s->regions[i]);
+            snprintf(err, errlen, "no region \"%s\" in the configuration", s->regions[i]);
             drill_targets_free(t);
             return 404;
         }
@@ -51,7 +51,7 @@ int drill_resolve(const struct gslb *g, const struct drill_spec *s, struct drill
     for (size_t i = 0; i < s->n_azs; i++) {
         int a = g ? drill_az_index(g, s->azs[i]) : -1;
         if (a < 0) {
-            snprintf(err, errlen, "no az \"%s\" in the live configuration", s->azs[i]);
+            snprintf(err, errlen, "no az \"%s\" in the configuration", s->azs[i]);
             drill_targets_free(t);
             return 404;
         }

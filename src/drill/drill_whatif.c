@@ -18,12 +18,21 @@ static bool whatif_pool_has(const struct policy_pool *p, uint16_t rtype)
     return false;
 }
 
+static int whatif_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The answers sorted, so that outputs compare and read the same way. */
 static json_t *whatif_result_json(const struct gslb *g, const struct policy_result *res)
 {
+    const char *txt[POLICY_MAX_ANSWERS];
+    for (uint16_t i = 0; i < res->n; i++)
+        txt[i] = res->eps[i]->address_str ? res->eps[i]->address_str : "";
+    qsort(txt, res->n, sizeof(txt[0]), whatif_cmp);
     json_t *eps = json_array();
     for (uint16_t i = 0; i < res->n; i++)
-        json_array_append_new(
-            eps, json_string(res->eps[i]->address_str ? res->eps[i]->address_str : ""));
+        json_array_append_new(eps, json_string(txt[i]));
     return json_pack(
         "{s:s, s:s?, s:o}", "outcome", policy_outcome_name(res->outcome), "serving_region",
         res->serving_region >= 0 ? g->regions[res->serving_region].name : NULL, "answers", eps);
