@@ -137,11 +137,19 @@ static void *health_service_main(void *arg)
 
 struct health_service *health_service_start(struct health_core *core)
 {
+    return health_service_start_sections(core, NULL, 0);
+}
+
+struct health_service *health_service_start_sections(struct health_core *core,
+                                                     const struct persist_section *secs, size_t n)
+{
     struct health_service *svc = calloc(1, sizeof(*svc));
     if (!svc)
         abort();
     evthread_use_pthreads();
     svc->core = core;
+    for (size_t i = 0; i < n && i < HEALTH_SERVICE_MAX_SECTIONS; i++)
+        svc->sections[svc->n_sections++] = secs[i];
     pthread_mutex_init(&svc->lock, NULL);
     pthread_cond_init(&svc->saved, NULL);
     /* No cached time: the expiry timer is armed right after a write that
@@ -184,18 +192,6 @@ void health_service_set_state_file(struct health_service *svc, const char *path)
     free(svc->state_file);
     svc->state_file = copy;
     pthread_mutex_unlock(&svc->lock);
-}
-
-int health_service_add_section(struct health_service *svc, const struct persist_section *sec)
-{
-    int rc = -1;
-    pthread_mutex_lock(&svc->lock);
-    if (svc->n_sections < HEALTH_SERVICE_MAX_SECTIONS) {
-        svc->sections[svc->n_sections++] = *sec;
-        rc = 0;
-    }
-    pthread_mutex_unlock(&svc->lock);
-    return rc;
 }
 
 int health_service_save(struct health_service *svc)

@@ -40,15 +40,14 @@ struct health_service;
  * the state file) get their expiry timer at once. Aborts when the thread
  * or its event base cannot be created. */
 struct health_service *health_service_start(struct health_core *core);
+/* The same, with the state file's sections (persist.h; copied, at most
+ * HEALTH_SERVICE_MAX_SECTIONS) in place before the first write. */
+struct health_service *health_service_start_sections(struct health_core *core,
+                                                     const struct persist_section *secs, size_t n);
 
 /* Sets the state file path (copied); NULL or "" for none. A reload calls
  * it with the new configuration's path; the next write uses it. */
 void health_service_set_state_file(struct health_service *svc, const char *path);
-
-/* Adds a section that every later write includes (persist.h; copied, the
- * name and arg must outlive the service). Call it before the section's
- * owner changes anything; -1 when HEALTH_SERVICE_MAX_SECTIONS are taken. */
-int health_service_add_section(struct health_service *svc, const struct persist_section *sec);
 
 /*
  * Asks the health thread to write the state file and waits until a write
