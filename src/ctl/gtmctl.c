@@ -109,14 +109,25 @@ static void ctl_print_endpoints(json_t *eps, const char *region, const char *az)
     }
 }
 
+/* "(drill drl-3 live: reason)" lines for the drills of a region or az. */
+static void ctl_print_drills(json_t *state, const char *region, const char *az)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(state, "drills"), i, d)
+        printf("%-12s %-14s (drill %s %s: %s)\n", region, az, ctl_s(d, "id"), ctl_s(d, "mode"),
+               ctl_s(d, "reason"));
+}
+
 static void ctl_print_status(json_t *j)
 {
     json_t *srv = json_object_get(j, "server");
-    printf("gtmd %s  uptime %.0fs  generation %lld  workers %lld  overrides %lld\n",
+    printf("gtmd %s  uptime %.0fs  generation %lld  workers %lld  overrides %lld  drills %lld\n",
            ctl_s(srv, "version"), json_number_value(json_object_get(srv, "uptime_s")),
            json_integer_value(json_object_get(srv, "config_generation")),
            json_integer_value(json_object_get(srv, "workers")),
-           json_integer_value(json_object_get(srv, "active_overrides")));
+           json_integer_value(json_object_get(srv, "active_overrides")),
+           json_integer_value(json_object_get(srv, "active_drills")));
     size_t i, k;
     json_t *z, *r, *a;
     json_array_foreach(json_object_get(j, "zones"), i, z)
@@ -131,11 +142,13 @@ static void ctl_print_status(json_t *j)
         json_t *ro = json_object_get(json_object_get(r, "state"), "override");
         if (json_is_string(ro))
             printf("%-12s (region forced %s)\n", rn, json_string_value(ro));
+        ctl_print_drills(json_object_get(r, "state"), rn, "-");
         json_array_foreach(json_object_get(r, "azs"), k, a)
         {
             json_t *ao = json_object_get(json_object_get(a, "state"), "override");
             if (json_is_string(ao))
                 printf("%-12s %-14s (az forced %s)\n", rn, ctl_s(a, "name"), json_string_value(ao));
+            ctl_print_drills(json_object_get(a, "state"), rn, ctl_s(a, "name"));
             ctl_print_endpoints(json_object_get(a, "endpoints"), rn, ctl_s(a, "name"));
         }
         ctl_print_endpoints(json_object_get(r, "endpoints"), rn, "-");

@@ -9,7 +9,8 @@
  *  - one timer for override expiry, armed at override_next_expiry() and
  *    re-armed whenever the overrides change (the core's overrides_changed
  *    hook), so an override ends on time whether or not the admin API runs;
- *  - the only writer of the state file (persist_save): after probe state
+ *  - the only writer of the state file (persist_save, with the sections
+ *    other modules own, given at the start: the drills): after probe state
  *    changes (the core's state_changed hook; changes that arrive before
  *    the thread gets to them cause one write), after an expiry, every
  *    HEALTH_SERVICE_REFRESH_S seconds (so the file's age says how fresh

@@ -572,6 +572,9 @@ def test_gtmctl_drill_plan_start_status_list_abort(world):
     assert "reason    gameday (by operate)" in r.stdout
     r = ctl(world, "drill", "list", token="read")
     assert re.search(r"^%s\s+live\s+region:us\s+active" % did, r.stdout, re.M), r.stdout
+    r = ctl(world, "status", token="read")
+    assert re.search(r"^us\s+-\s+\(drill %s live: gameday\)$" % did, r.stdout, re.M), r.stdout
+    assert re.search(r"drills 1$", r.stdout.splitlines()[0]), r.stdout
     r = ctl(world, "drill", "abort", did, token="read")
     assert r.returncode == 1 and "HTTP 403" in r.stderr
     r = ctl(world, "drill", "abort", did)
