@@ -246,16 +246,17 @@ enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, doub
     d->ends = now + d->spec.duration;
     d->next = c->active;
     c->active = d;
-    if (d->spec.mode == DRILL_LIVE)
+    enum drill_mode mode = d->spec.mode;
+    if (mode == DRILL_LIVE)
         drill_apply_bytes_locked(c, d);
-    struct policy_loss *v = d->spec.mode == DRILL_SCOPED ? drill_view_locked(c) : NULL;
+    struct policy_loss *v = mode == DRILL_SCOPED ? drill_view_locked(c) : NULL;
     json_t *j = drill_json(d);
     drill_log_start(d);
     pthread_mutex_unlock(&c->lock);
-    if (d->spec.mode == DRILL_SCOPED)
+    /* From here on only j and mode are used: d belongs to the lists. */
+    if (mode == DRILL_SCOPED)
         drill_publish(c, v);
     pthread_mutex_unlock(&c->publish_lock);
-    /* d may end (and be freed) from here on: only j is used. */
     drill_notify(c, true, j);
     json_decref(j);
     return DRILL_STARTED;
