@@ -9,7 +9,10 @@ requests, visibility (status, explain, metrics, audit log) and the offline
 
 Regions: us (azs us-1a 127.0.0.11, us-1b 127.0.0.12), eu (127.0.0.21,
 127.0.0.22), ap (127.0.0.31); http checks every 0.25 s, rise 2, fall 2.
-Every wait is bounded."""
+Every wait is bounded. The tests where the drill thread, the prober, the
+admin thread and the workers meet (loss views published under queries,
+end timers, abort_if on health transitions, restart) are marked
+"threads", so the TSan build runs them too."""
 import ipaddress
 import json
 import os
@@ -182,6 +185,7 @@ def covers_canary(answer_net, canaries):
     return any(c.version == answer_net.version and answer_net.overlaps(c) for c in canaries)
 
 
+@pytest.mark.threads
 def test_scoped_loses_the_targets_for_canary_clients_only(world):
     g, a = world.g, world.a
     canary = ["10.1.2.0/24", "2001:db8:77::/48", "127.0.0.77/32", "127.0.0.78/32"]
@@ -247,6 +251,7 @@ def test_scoped_az_drill_and_two_scoped_drills(world):
 
 # ---- live ------------------------------------------------------------------
 
+@pytest.mark.threads
 def test_live_flips_every_record_on_the_next_query_and_restores_at_the_end(world):
     g, a = world.g, world.a
     d = start_drill(a, regions=["us"], mode="live", duration=2, force=True)
@@ -310,6 +315,7 @@ def test_abort_by_delete_restores_at_once(world):
     assert listed["active"] == [] and listed["history"][0]["id"] == d["id"]
 
 
+@pytest.mark.threads
 def test_real_failure_of_another_region_during_a_drill(world):
     g, a = world.g, world.a
     d = start_drill(a, regions=["us"], mode="live", duration=60, force=True)
@@ -344,6 +350,7 @@ def abort_after_kill(world, abort_if, kill):
     return done
 
 
+@pytest.mark.threads
 def test_abort_if_min_up_endpoints_on_a_real_failure_elsewhere(world):
     done = abort_after_kill(world, {"min_up_endpoints": 3}, EU[1])
     assert "2 of 3 endpoints outside the drill up, min_up_endpoints 3" in done["end_reason"]
@@ -356,6 +363,7 @@ def test_abort_if_min_up_share_on_a_real_failure_elsewhere(world):
 
 # ---- restart -----------------------------------------------------------------
 
+@pytest.mark.threads
 def test_restart_mid_drill_resumes_or_ends(world):
     g, a = world.g, world.a
     long = start_drill(a, regions=["us"], mode="live", duration=60, force=True)
