@@ -107,7 +107,13 @@ static bool load_verify(const struct config_zone *cz, const struct zone *z, stru
 }
 
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
-                           struct errlist *errs, struct errlist *warns)
+                           struct errlist *errs)
+{
+    return load_set_warn(cfg, generation, core, errs, NULL);
+}
+
+struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
+                                struct errlist *errs, struct errlist *warns)
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();

@@ -19,10 +19,12 @@
 
 /* NULL when anything fails; every error is in errs. When core is not NULL,
  * endpoints of checked pools are mapped to their health slots. */
-/* Warnings (signatures of a signed zone close to expiry) go to warns, or
- * are logged when warns is NULL. */
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
-                           struct errlist *errs, struct errlist *warns);
+                           struct errlist *errs);
+/* The same, with warnings (signatures of a signed zone close to expiry)
+ * collected in warns instead of logged ('gtmd check' prints them). */
+struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
+                                struct errlist *errs, struct errlist *warns);
 
 /* The probe targets of every checked endpoint of g (one per slot), for the
  * prober thread; *max_timeout_ms gets the longest time a first probe may

@@ -15,6 +15,8 @@
 #include "daemon/config.h"
 #include "admin/admin.h"
 #include "daemon/load.h"
+#include "drill/drill.h"
+#include "drill/drill_service.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
 #include "health/service.h"
@@ -31,6 +33,10 @@ struct server {
     uint64_t generation;
     struct health_core health;
     struct health_service *health_svc; /* expiry and the state file */
+    struct drill_core drills;          /* initialised once the config is loaded */
+    bool drills_ready;
+    struct drill_service *drill_svc;   /* the drill thread: end times, abort_if */
+    struct serve_reader *drill_reader; /* its reader of the served set */
     struct scheduler *sched;
     struct admin *admin;
     pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API) */
@@ -144,8 +150,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     struct config *cfg = config_load(srv->config_path, &errs);
-    struct serve_set *set =
-        cfg ? load_set(cfg, srv->generation + 1, &srv->health, &errs, NULL) : NULL;
+    struct serve_set *set = cfg ? load_set(cfg, srv->generation + 1, &srv->health, &errs) : NULL;
     if (!set) {
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",
@@ -172,6 +177,9 @@ static json_t *server_reload(struct server *srv, bool *ok)
     json_t *zones = server_zone_changes(old->zones, set->zones);
     serve_set_free(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
+    drill_core_set_params(&srv->drills, &cfg->drills);
+    /* Endpoints may have come or gone: judge every abort_if again. */
+    drill_service_poke(srv->drill_svc);
     server_plan_probes(srv, set);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
@@ -229,9 +237,17 @@ static void server_first_round(struct server *srv, const struct serve_set *set)
 {
     size_t restored = 0;
     const struct health_params *hp = &srv->cfg->health;
-    if (hp->state_file)
+    if (hp->state_file) {
         restored = persist_load(&srv->health, hp->state_file, hp->state_max_age);
-    srv->health_svc = health_service_start(&srv->health);
+        /* Drills resume until their end time (live ones set their bytes
+         * now, before anything is answered) or end as passed. */
+        json_t *sec = persist_load_section(hp->state_file, "drills");
+        drill_core_restore(&srv->drills, sec, health_now());
+        json_decref(sec);
+    }
+    struct persist_section drills = {
+        .name = "drills", .save = drill_core_save, .arg = &srv->drills};
+    srv->health_svc = health_service_start_sections(&srv->health, &drills, 1);
     health_service_set_state_file(srv->health_svc, hp->state_file);
     srv->sched = scheduler_start(&srv->health);
     uint32_t max_timeout = server_plan_probes(srv, set);
@@ -242,6 +258,12 @@ static void server_first_round(struct server *srv, const struct serve_set *set)
     bool done = scheduler_wait_initial(srv->sched, wait < 30 ? wait : 30);
     log_info("event=first_round restored=%zu complete=%s ms=%.1f", restored, done ? "yes" : "no",
              server_elapsed_ms(&t0));
+}
+
+static struct policy_loss *server_publish_loss(void *arg, struct policy_loss *next)
+{
+    struct server *srv = arg;
+    return serve_publish_loss(&srv->serve, next);
 }
 
 /* Publishes the first served set and starts the DNS workers on the
@@ -257,12 +279,43 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
                                    .addr_len = c->listen[i].addr_len,
                                    .text = c->listen[i].text};
     struct net_params np = {.listen = l, .n_listen = c->n_listen, .workers = c->workers};
-    /* One reader per worker thread, one for the admin thread. */
-    serve_init(&srv->serve, net_reader_count(&np) + 1);
+    /* One reader per worker thread, one for the admin thread, one for
+     * the drill thread. */
+    serve_init(&srv->serve, net_reader_count(&np) + 2);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
+    /* Restored scoped drills apply from the first query on. */
+    drill_core_set_publisher(&srv->drills, server_publish_loss, srv);
     int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
     free(l);
     return rc;
+}
+
+static const struct gslb *server_drill_enter(void *arg)
+{
+    struct server *srv = arg;
+    return serve_enter(srv->drill_reader)->gslb;
+}
+
+static void server_drill_leave(void *arg)
+{
+    struct server *srv = arg;
+    serve_leave(srv->drill_reader);
+}
+
+/* Starts the drill thread with its own serve reader (once the first set
+ * is published). */
+static void server_start_drills(struct server *srv)
+{
+    srv->drill_reader = serve_reader_add(&srv->serve);
+    if (!srv->drill_reader)
+        abort(); /* sized for it in server_start_net */
+    struct drill_service_env env = {.drills = &srv->drills,
+                                    .health = &srv->health,
+                                    .health_service = srv->health_svc,
+                                    .enter = server_drill_enter,
+                                    .leave = server_drill_leave,
+                                    .arg = srv};
+    srv->drill_svc = drill_service_start(&env);
 }
 
 static int server_start(struct server *srv)
@@ -274,7 +327,7 @@ static int server_start(struct server *srv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     srv->cfg = config_load(srv->config_path, &errs);
-    struct serve_set *set = srv->cfg ? load_set(srv->cfg, 1, &srv->health, &errs, NULL) : NULL;
+    struct serve_set *set = srv->cfg ? load_set(srv->cfg, 1, &srv->health, &errs) : NULL;
     if (!set) {
         server_log_errors(&errs, "");
         errlist_free(&errs);
@@ -282,6 +335,8 @@ static int server_start(struct server *srv)
     }
     errlist_free(&errs);
     srv->generation = 1;
+    drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
+    srv->drills_ready = true;
     double ms = server_elapsed_ms(&t0);
     server_first_round(srv, set);
     size_t n_zones = set->zones->n_zones, n_records = set->zones->n_records;
@@ -291,6 +346,7 @@ static int server_start(struct server *srv)
     }
     for (size_t i = 0; i < srv->cfg->n_listen; i++)
         log_info("event=listen address=%s transports=udp,tcp", srv->cfg->listen[i].text);
+    server_start_drills(srv);
     /* POST /v1/reload can run on the admin thread as soon as it starts, and
      * a reload frees srv->cfg (read here and by admin_start's log lines) and
      * reads srv->admin: hold the reload lock until start-up is done. */
@@ -299,6 +355,7 @@ static int server_start(struct server *srv)
         struct admin_env env = {.serve = &srv->serve,
                                 .health = &srv->health,
                                 .health_service = srv->health_svc,
+                                .drills = &srv->drills,
                                 .reload = server_reload_cb,
                                 .reload_arg = srv,
                                 .started = srv->started,
@@ -319,16 +376,20 @@ static int server_start(struct server *srv)
 }
 
 /* Stops the threads in dependency order (admin reads the served set, DNS
- * workers and prober read health, admin and prober tell the health
- * service of changes; it writes the state file a last time) and frees
- * everything. */
+ * workers and prober read health, admin and prober tell the drill and
+ * health services of changes, the drill thread asks the health service
+ * for writes; it writes the state file a last time, drills included) and
+ * frees everything. */
 static void server_shutdown(struct server *srv)
 {
     admin_stop(srv->admin);
     net_stop(&srv->net);
     scheduler_stop(srv->sched);
+    drill_service_stop(srv->drill_svc);
     health_service_stop(srv->health_svc);
     serve_destroy(&srv->serve); /* no reader runs any more */
+    if (srv->drills_ready)
+        drill_core_free(&srv->drills);
     config_free(srv->cfg);
     health_core_free(&srv->health);
     pthread_mutex_destroy(&srv->reload_lock);
@@ -381,7 +442,7 @@ int server_check(const char *config_path)
     errlist_init(&errs);
     errlist_init(&warns);
     struct config *cfg = config_load(config_path, &errs);
-    struct serve_set *set = cfg ? load_set(cfg, 1, NULL, &errs, &warns) : NULL;
+    struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, &errs, &warns) : NULL;
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
     for (size_t i = 0; i < warns.count; i++)

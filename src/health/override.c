@@ -43,10 +43,10 @@ void override_add(struct health_core *c, const char *target, enum health_state s
     o->next = c->overrides;
     c->overrides = o;
     health_override_apply_locked(c, target);
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    if (hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
+    health_hooks_overrides_changed(&hooks);
     /* o belongs to the list now: an expiry may free it at any moment. */
     char reason_q[1100];
     log_info("event=override_add id=%s target=%s state=%s author=%s reason=\"%s\"", id, target,
@@ -77,10 +77,11 @@ static size_t override_remove_if(struct health_core *c,
         free(target);
         n++;
     }
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    if (n && hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
+    if (n)
+        health_hooks_overrides_changed(&hooks);
     return n;
 }
 
@@ -216,10 +217,11 @@ size_t override_restore(struct health_core *c, json_t *arr, double now)
         n++;
     }
     pthread_mutex_lock(&c->lock);
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    if (n && hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
+    if (n)
+        health_hooks_overrides_changed(&hooks);
     return n;
 }
 

@@ -75,7 +75,19 @@ static int persist_write_atomic(const char *path, const char *data)
 
 int persist_save(struct health_core *c, const char *path)
 {
+    return persist_save_sections(c, path, NULL, 0);
+}
+
+int persist_save_sections(struct health_core *c, const char *path,
+                          const struct persist_section *secs, size_t n)
+{
     json_t *root = persist_snapshot(c);
+    /* Outside the core's lock: a section owner takes its own lock. */
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = secs[i].save(secs[i].arg);
+        if (v)
+            json_object_set_new(root, secs[i].name, v);
+    }
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);
     int rc = text ? persist_write_atomic(path, text) : -1;
@@ -83,6 +95,14 @@ int persist_save(struct health_core *c, const char *path)
     if (rc != 0)
         log_error("event=state_save result=failed file=%s error=\"%s\"", path, strerror(errno));
     return rc;
+}
+
+json_t *persist_load_section(const char *path, const char *name)
+{
+    json_t *root = json_load_file(path, 0, NULL);
+    json_t *v = root ? json_incref(json_object_get(root, name)) : NULL;
+    json_decref(root);
+    return v;
 }
 
 static enum health_state persist_state(const char *s)

@@ -3,7 +3,8 @@
  * into a fresh core restore probe states, their times, the overrides and
  * the next override id; expired overrides are dropped; a file older than
  * state_max_age restores overrides but no states; slots not in use, a
- * missing file and a corrupt one are handled.
+ * missing file and a corrupt one are handled; sections owned by other
+ * modules are written with the rest and read back.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -218,6 +219,46 @@ static void test_bad_files(struct ctx *c)
     health_core_free(&core);
 }
 
+static json_t *section_save(void *arg)
+{
+    int *calls = arg;
+    (*calls)++;
+    return json_pack("{s:i, s:[s]}", "next_id", 7, "active", "drl-6");
+}
+
+static json_t *section_none(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+static void test_sections(struct ctx *c)
+{
+    struct health_core core;
+    int calls = 0;
+    fresh(&core);
+    struct persist_section secs[2] = {{.name = "drills", .save = section_save, .arg = &calls},
+                                      {.name = "nothing", .save = section_none, .arg = NULL}};
+    TAP_CHECK(c->t, persist_save_sections(&core, c->file, secs, 2) == 0 && calls == 1,
+              "a save with sections calls each owner once");
+    json_t *d = persist_load_section(c->file, "drills");
+    TAP_CHECK(c->t,
+              d && json_integer_value(json_object_get(d, "next_id")) == 7 &&
+                  strcmp(json_string_value(json_array_get(json_object_get(d, "active"), 0)),
+                         "drl-6") == 0,
+              "persist_load_section reads a section back");
+    json_decref(d);
+    TAP_CHECK(c->t, persist_load_section(c->file, "nothing") == NULL,
+              "a section whose owner returned NULL is not written");
+    json_t *eps = persist_load_section(c->file, "endpoints");
+    TAP_CHECK(c->t, json_is_object(eps), "the core's own keys are still written");
+    json_decref(eps);
+    unlink(c->file);
+    TAP_CHECK(c->t, persist_load_section(c->file, "drills") == NULL,
+              "a missing file has no section");
+    health_core_free(&core);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -230,6 +271,7 @@ int main(void)
     test_expired_dropped(&c);
     test_stale(&c);
     test_bad_files(&c);
+    test_sections(&c);
     unlink(c.file);
     rmdir(c.dir);
     return tap_done(&t);
