@@ -10,6 +10,17 @@ static uint32_t sha1_rol(uint32_t x, unsigned n)
     return (x << n) | (x >> (32 - n));
 }
 
+/* One round: the four round kinds differ only in f and k. */
+#define SHA1_ROUND(f, k)                                                                           \
+    do {                                                                                           \
+        uint32_t t_ = sha1_rol(a, 5) + (f) + e + (k) + w[i];                                       \
+        e = d;                                                                                     \
+        d = cc;                                                                                    \
+        cc = sha1_rol(b, 30);                                                                      \
+        b = a;                                                                                     \
+        a = t_;                                                                                    \
+    } while (0)
+
 static void sha1_block(struct dns_sha1 *c, const uint8_t *p)
 {
     uint32_t w[80];
@@ -19,23 +30,15 @@ static void sha1_block(struct dns_sha1 *c, const uint8_t *p)
     for (unsigned i = 16; i < 80; i++)
         w[i] = sha1_rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
     uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3], e = c->h[4];
-    for (unsigned i = 0; i < 80; i++) {
-        uint32_t f, k;
-        if (i < 20)
-            f = (b & cc) | (~b & d), k = 0x5a827999u;
-        else if (i < 40)
-            f = b ^ cc ^ d, k = 0x6ed9eba1u;
-        else if (i < 60)
-            f = (b & cc) | (b & d) | (cc & d), k = 0x8f1bbcdcu;
-        else
-            f = b ^ cc ^ d, k = 0xca62c1d6u;
-        uint32_t t = sha1_rol(a, 5) + f + e + k + w[i];
-        e = d;
-        d = cc;
-        cc = sha1_rol(b, 30);
-        b = a;
-        a = t;
-    }
+    unsigned i = 0;
+    for (; i < 20; i++)
+        SHA1_ROUND((b & cc) | (~b & d), 0x5a827999u);
+    for (; i < 40; i++)
+        SHA1_ROUND(b ^ cc ^ d, 0x6ed9eba1u);
+    for (; i < 60; i++)
+        SHA1_ROUND((b & cc) | (b & d) | (cc & d), 0x8f1bbcdcu);
+    for (; i < 80; i++)
+        SHA1_ROUND(b ^ cc ^ d, 0xca62c1d6u);
     c->h[0] += a;
     c->h[1] += b;
     c->h[2] += cc;
@@ -74,15 +77,17 @@ void dns_sha1_update(struct dns_sha1 *c, const void *data, size_t len)
 void dns_sha1_final(struct dns_sha1 *c, uint8_t out[DNS_SHA1_LEN])
 {
     uint64_t bits = c->total * 8;
-    uint8_t pad = 0x80;
-    dns_sha1_update(c, &pad, 1);
-    pad = 0;
-    while (c->used != 56)
-        dns_sha1_update(c, &pad, 1);
-    uint8_t len[8];
+    c->buf[c->used++] = 0x80;
+    if (c->used > 56) {
+        memset(c->buf + c->used, 0, 64 - c->used);
+        sha1_block(c, c->buf);
+        c->used = 0;
+    }
+    memset(c->buf + c->used, 0, 56 - c->used);
     for (unsigned i = 0; i < 8; i++)
-        len[i] = (uint8_t)(bits >> (56 - 8 * i));
-    dns_sha1_update(c, len, 8);
+        c->buf[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+    sha1_block(c, c->buf);
+    c->used = 0;
     for (unsigned i = 0; i < 5; i++) {
         out[4 * i] = (uint8_t)(c->h[i] >> 24);
         out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
