@@ -147,7 +147,18 @@ void admin_handle_override_post(struct admin_req *r)
     }
     char id[32];
     double expires = req.expires_in > 0 ? health_now() + req.expires_in : 0;
-    override_add(a->env.health, req.target, req.state, req.reason, r->token_name, expires, id);
+    if (override_add(a->env.health, req.target, req.state, req.reason, r->token_name, expires,
+                     id) != 0) {
+        size_t max = override_count(a->env.health);
+        json_decref(changes);
+        json_decref(blocked);
+        admin_reply_error(r, 409, "too_many_overrides",
+                          "gtmd already holds %zu overrides, the most max_overrides allows; "
+                          "delete some first",
+                          max);
+        admin_audit(r, 409, NULL);
+        return;
+    }
     /* Answer only once the override is on disk (the health thread writes
      * the state file; a failed write is logged there). */
     health_service_save(a->env.health_service);

@@ -7,6 +7,7 @@
 #include "admin/admin_int.h"
 #include "admin/admin_view.h"
 #include "health/override.h"
+#include "health/service.h"
 #include "policy/policy.h"
 
 #ifndef GTM_VERSION
@@ -131,6 +132,9 @@ void admin_handle_status(struct admin_req *r)
     json_object_set_new(body, "records", status_records(s->gslb));
     serve_leave(a->reader);
     json_object_set_new(body, "overrides", override_list_json(a->env.health));
+    json_object_set_new(body, "state_file",
+                        a->env.health_service ? health_service_status_json(a->env.health_service)
+                                              : json_null());
     admin_reply_json(r, 200, body);
 }
 

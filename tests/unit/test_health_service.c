@@ -130,7 +130,9 @@ static void test_restored_before_start(struct ctx *c)
                   "id", "ovr-7", "target", "az:a", "state", "down", "reason", "r", "author", "a",
                   "created", t0 - 10, "expires", t0 + 0.2, "id", "ovr-3", "target", "az:a", "state",
                   "up", "reason", "old", "author", "a", "created", t0 - 20, "expires", t0 - 1);
-    size_t n = override_restore(&core, arr, t0);
+    struct override_restore_stats st;
+    override_restore(&core, arr, t0, &st);
+    size_t n = st.restored;
     json_decref(arr);
     TAP_CHECK(c->t, n == 1 && health_slot_override(s) == HEALTH_DOWN,
               "restore: the expired override is dropped, the other applies");
