@@ -117,7 +117,8 @@ static void admin_authenticate(struct admin_req *r)
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
     pthread_mutex_lock(&a->lock);
     if (!a->read_token && !a->operate_token) {
-        /* No tokens: allowed only on loopback and unix listeners. */
+        /* No tokens: allowed only when every listener is a unix socket
+         * (mode 0600 authenticates; admin_config.c refuses TCP). */
         r->level = ADMIN_OPERATE;
         r->token_name = "none";
     } else if (h && strncasecmp(h, "Bearer ", 7) == 0) {

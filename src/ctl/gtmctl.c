@@ -5,6 +5,7 @@
  * (HTTP 4xx/5xx, message printed), 2 usage error, 3 the server could not
  * be reached.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,13 +47,19 @@ static char *ctl_read_token(const char *path)
     char buf[512];
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "gtmctl: cannot read token file %s\n", path);
+        fprintf(stderr, "gtmctl: cannot read token file %s: %s\n", path, strerror(errno));
         exit(2);
     }
     if (!fgets(buf, sizeof(buf), f))
         buf[0] = '\0';
+    int err = ferror(f) ? errno : 0;
     fclose(f);
     buf[strcspn(buf, "\r\n ")] = '\0';
+    if (err || !buf[0]) {
+        fprintf(stderr, "gtmctl: cannot read token file %s: %s\n", path,
+                err ? strerror(err) : "its first line is empty");
+        exit(2);
+    }
     return strdup(buf);
 }
 

@@ -314,16 +314,18 @@ def test_auth_matrix(make_gtmd):
     assert_alive(g)
 
 
-def write_check_config(workdir, listen, read=True, operate=True, short=False):
+def write_check_config(workdir, listen, read=True, operate=True, short=False, mode=0o600):
     c = default_config(workdir, free_port())
     adm = {"listen": listen}
     if read:
         with open(os.path.join(workdir, "r.tok"), "w") as f:
             f.write(("short" if short else READ_TOKEN) + "\n")
+        os.chmod(os.path.join(workdir, "r.tok"), mode)
         adm["read_token_file"] = "r.tok"
     if operate:
         with open(os.path.join(workdir, "o.tok"), "w") as f:
             f.write(OPERATE_TOKEN + "\n")
+        os.chmod(os.path.join(workdir, "o.tok"), 0o600)
         adm["operate_token_file"] = "o.tok"
     c["admin"] = adm
     path = os.path.join(workdir, "gtmd.json")
@@ -342,10 +344,17 @@ CHECK_CASES = [
     ("192.0.2.1:8053", True, True, True, 1, r"\$\.admin\.read_token_file"),
     ("unix:relative.sock", False, False, False, 1, r"\$\.admin\.listen\[0\]"),
     ("192.0.2.1:8053", True, True, False, 0, None),
-    ("127.0.0.1:18999", False, False, False, 0, None),
-    ("127.3.4.5:18999", False, False, False, 0, None),
-    ("[::1]:18999", False, False, False, 0, None),
+    # A TCP listener on loopback needs both tokens too: without them every
+    # local user could operate gtmd. Only a unix socket (mode 0600) may go
+    # without tokens.
+    ("127.0.0.1:18999", False, False, False, 1, r"\$\.admin\.listen\[0\]"),
+    ("127.3.4.5:18999", False, False, False, 1, r"\$\.admin\.listen\[0\]"),
+    ("[::1]:18999", False, False, False, 1, r"\$\.admin\.listen\[0\]"),
+    ("127.0.0.1:18999", True, False, False, 1, r"\$\.admin\.listen\[0\]"),
+    ("127.0.0.1:18999", True, True, False, 0, None),
     ("unix:/tmp/gtmd-never-bound.sock", False, False, False, 0, None),
+    (["unix:/tmp/gtmd-never-bound.sock", "127.0.0.1:18999"], False, False, False, 1,
+     r"\$\.admin\.listen\[1\]"),
 ]
 
 
@@ -361,6 +370,56 @@ def test_check_admin_listen_needs_tokens_outside_loopback(listen, read, operate,
             assert re.search(path, p.stderr), p.stderr
             if "listen" in path and not short and "unix" not in str(listen):
                 assert "read_token_file" in p.stderr and "operate_token_file" in p.stderr
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode,ok", [(0o600, True), (0o400, True), (0o640, False),
+                                     (0o644, False), (0o604, False), (0o620, False),
+                                     (0o602, False)])
+def test_check_token_file_permissions(mode, ok):
+    """Token files readable or writable by group or others are refused,
+    as ssh refuses such a private key, with the mode and the fix."""
+    workdir = tempfile.mkdtemp(prefix="gtmd-adm-tok-")
+    try:
+        cfg = write_check_config(workdir, "127.0.0.1:18999", mode=mode)
+        p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True,
+                           timeout=20)
+        if ok:
+            assert p.returncode == 0, (oct(mode), p.stderr)
+        else:
+            assert p.returncode == 1, (oct(mode), p.stderr)
+            assert "$.admin.read_token_file" in p.stderr, p.stderr
+            assert "has mode %04o" % mode in p.stderr and "chmod 600" in p.stderr, p.stderr
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_token_file_errors_say_why():
+    workdir = tempfile.mkdtemp(prefix="gtmd-adm-tok-")
+    tok = os.path.join(workdir, "r.tok")
+
+    def check():
+        p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True,
+                           timeout=20)
+        assert p.returncode == 1 and "$.admin.read_token_file" in p.stderr, p.stderr
+        assert tok in p.stderr, p.stderr
+        return p.stderr
+
+    try:
+        cfg = write_check_config(workdir, "127.0.0.1:18999")
+        os.unlink(tok)
+        assert "No such file or directory" in check()
+        os.mkdir(tok)
+        assert "not a regular file" in check()
+        os.rmdir(tok)
+        for content, needle in ((b"", "is empty"), (b"\n" + READ_TOKEN.encode(), "is empty"),
+                                (b"short\n", "too short")):
+            with open(tok, "wb") as f:
+                f.write(content)
+            os.chmod(tok, 0o600)
+            err = check()
+            assert needle in err and "at least 16 characters" in err, (content, err)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -257,6 +257,11 @@ def test_exit_code_2_on_missing_token_file(ctl):
     p = gtmctl("status", env={"GTMCTL_SERVER": ctl.server,
                               "GTMCTL_TOKEN_FILE": "/nonexistent/token"})
     assert p.returncode == 2, p
+    assert "/nonexistent/token: No such file or directory" in p.stderr, p.stderr
+    empty = os.path.join(ctl.g.workdir, "empty.token")
+    open(empty, "w").close()
+    p = gtmctl("--server", ctl.server, "--token-file", empty, "status")
+    assert p.returncode == 2 and "empty" in p.stderr, p
 
 
 def test_help_exits_0():
