@@ -249,6 +249,48 @@ static void *admin_main(void *arg)
     return NULL;
 }
 
+/* Makes way for a unix listener at path: nothing there is fine; a socket
+ * that nobody listens on any more (a gtmd that was killed) is removed;
+ * anything else (a file, a directory, a live socket) is an error, never
+ * deleted. */
+static int admin_unix_clear(const char *path, const struct sockaddr_un *sun, char *err,
+                            size_t errlen)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "admin: cannot listen on unix:%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen,
+                 "admin: cannot listen on unix:%s: the path exists and is not a socket "
+                 "(it is not removed; move it away or choose another path)",
+                 path);
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = fd < 0 ? -1 : connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0) {
+        snprintf(err, errlen,
+                 "admin: cannot listen on unix:%s: a running process listens there "
+                 "(another gtmd?)",
+                 path);
+        return -1;
+    }
+    if (e != ECONNREFUSED || unlink(path) != 0) {
+        snprintf(err, errlen, "admin: cannot listen on unix:%s: %s", path,
+                 strerror(e != ECONNREFUSED ? e : errno));
+        return -1;
+    }
+    log_info("event=admin_listen note=\"removed a stale socket\" address=unix:%s", path);
+    return 0;
+}
+
 /* Binds a unix socket with mode 0600 and hands it to evhttp. */
 static int admin_bind_unix(struct admin *a, const char *path, char *err, size_t errlen)
 {
@@ -260,25 +302,34 @@ static int admin_bind_unix(struct admin *a, const char *path, char *err, size_t 
         return -1;
     }
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    unlink(path);
+    if (admin_unix_clear(path, &sun, err, errlen) != 0)
+        return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     mode_t old = umask(0177);
     int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
-    if (rc != 0 || chmod(path, 0600) != 0 || listen(fd, 64) != 0 ||
+    struct stat st;
+    if (rc != 0 || chmod(path, 0600) != 0 || lstat(path, &st) != 0 || listen(fd, 64) != 0 ||
         !evhttp_accept_socket_with_handle(a->http, fd)) {
         snprintf(err, errlen, "admin: cannot listen on unix:%s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
-    a->unix_paths[a->n_unix++] = strdup(path);
+    /* Remembered so that the stop removes this socket only, not one that
+     * replaced it. */
+    a->unix_socks[a->n_unix].path = strdup(path);
+    a->unix_socks[a->n_unix].dev = st.st_dev;
+    a->unix_socks[a->n_unix].ino = st.st_ino;
+    a->n_unix++;
     return 0;
 }
 
 static int admin_bind(struct admin *a, const struct admin_params *cfg, char *err, size_t errlen)
 {
-    a->unix_paths = calloc(cfg->n_listen + 1, sizeof(*a->unix_paths));
+    a->unix_socks = calloc(cfg->n_listen + 1, sizeof(*a->unix_socks));
+    if (!a->unix_socks)
+        abort();
     for (size_t i = 0; i < cfg->n_listen; i++) {
         const char *l = cfg->listen[i];
         if (strncmp(l, "unix:", 5) == 0) {
@@ -379,10 +430,13 @@ void admin_stop(struct admin *a)
     if (a->base)
         event_base_free(a->base);
     for (size_t i = 0; i < a->n_unix; i++) {
-        unlink(a->unix_paths[i]);
-        free(a->unix_paths[i]);
+        struct stat st;
+        if (lstat(a->unix_socks[i].path, &st) == 0 && st.st_dev == a->unix_socks[i].dev &&
+            st.st_ino == a->unix_socks[i].ino)
+            unlink(a->unix_socks[i].path);
+        free(a->unix_socks[i].path);
     }
-    free(a->unix_paths);
+    free(a->unix_socks);
     free(a->read_token);
     free(a->operate_token);
     free(a->audit_log);

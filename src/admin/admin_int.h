@@ -11,10 +11,18 @@
 #include <sys/queue.h>
 #include <event2/util.h>
 #include <pthread.h>
+#include <sys/types.h>
 
 #include "admin/admin.h"
 
 enum admin_level { ADMIN_NONE = 0, ADMIN_READ, ADMIN_OPERATE };
+
+/* A unix listener: its path and the identity of the socket file bound. */
+struct admin_unix_sock {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+};
 
 struct admin {
     struct admin_env env;
@@ -30,7 +38,7 @@ struct admin {
     struct admin_conn *conns; /* admin_conn.c */
     size_t n_conns, cap_conns;
     struct event *ev_sweep;
-    char **unix_paths;
+    struct admin_unix_sock *unix_socks; /* bound unix listeners, removed at stop */
     size_t n_unix;
 };
 

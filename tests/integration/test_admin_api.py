@@ -438,8 +438,10 @@ def test_daemon_refuses_non_loopback_listener_without_tokens():
 
 def test_unix_socket_listener(make_gtmd):
     def stale(c, workdir):
-        with open(os.path.join(workdir, "adm.sock"), "w") as f:
-            f.write("stale file in the way\n")
+        # A socket left by a killed gtmd: bound, nobody listening any more.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(os.path.join(workdir, "adm.sock"))
+        s.close()
 
     g, a = start(make_gtmd, unix=True, mutate=stale)
     st = os.stat(a.unix)
@@ -458,6 +460,51 @@ def test_unix_socket_listener(make_gtmd):
     assert len(lines) == 1 and lines[0]["status"] == 201 and lines[0]["token"] == "operate"
     g.stop()
     assert not os.path.exists(a.unix), "unix socket left behind after stop"
+
+
+@pytest.mark.parametrize("what", ["file", "directory", "live-socket"])
+def test_unix_listener_removes_only_a_stale_socket(make_gtmd, what):
+    """Only a socket nobody listens on may be removed; a file, a directory
+    or a socket a running process listens on is an error and stays."""
+    live = []
+
+    def in_the_way(c, workdir):
+        path = os.path.join(workdir, "adm.sock")
+        if what == "file":
+            with open(path, "w") as f:
+                f.write("precious\n")
+        elif what == "directory":
+            os.mkdir(path)
+        else:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+            s.listen(1)
+            live.append(s)
+
+    g = make_gtmd(config_fn(unix=True, mutate=in_the_way), start=False)
+    try:
+        g.write_config()
+        p = subprocess.run([GTMD, "-c", g.conf_path], capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
+        path = os.path.join(g.workdir, "adm.sock")
+        assert "admin: cannot listen on unix:" + path in p.stderr, p.stderr[-2000:]
+        assert ("not a socket" if what != "live-socket" else "a running process listens") \
+            in p.stderr, p.stderr[-2000:]
+        if what == "file":
+            with open(path) as f:
+                assert f.read() == "precious\n"
+        elif what == "directory":
+            assert os.path.isdir(path)
+        else:
+            import stat as stat_mod
+            assert stat_mod.S_ISSOCK(os.stat(path).st_mode)
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(path)  # still the other process's socket
+            c.close()
+    finally:
+        for s in live:
+            s.close()
 
 
 def test_unix_socket_without_tokens_is_operate(make_gtmd):
