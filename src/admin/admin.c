@@ -48,7 +48,11 @@ void admin_reply_json(struct admin_req *r, int status, json_t *body)
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Cache-Control", "no-store");
+    admin_conn_replied(r->a, r->req);
+    bool was = r->a->replying;
+    r->a->replying = true; /* what evhttp writes now is ours (admin_conn.c) */
     evhttp_send_reply(r->req, status, NULL, b);
+    r->a->replying = was;
     evbuffer_free(b);
 }
 
@@ -126,9 +130,11 @@ static void admin_authenticate(struct admin_req *r)
         if (a->operate_token && admin_token_eq(t, a->operate_token)) {
             r->level = ADMIN_OPERATE;
             r->token_name = "operate";
+            r->authenticated = true;
         } else if (a->read_token && admin_token_eq(t, a->read_token)) {
             r->level = ADMIN_READ;
             r->token_name = "read";
+            r->authenticated = true;
         }
     }
     pthread_mutex_unlock(&a->lock);
@@ -219,22 +225,34 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
         evhttp_connection_get_peer(c, &host, &port);
         snprintf(r.client, sizeof(r.client), "%s:%u", host && *host ? host : "unix", port);
     }
-    if (!admin_conn_seen(a, req)) {
+    admin_authenticate(&r);
+    TAILQ_INIT(&r.query);
+    if (!admin_conn_admit(a, req, r.authenticated)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         admin_reply_error(&r, 503, "busy", "too many admin connections (max %u)",
                           a->max_connections);
         return;
     }
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST && m != EVHTTP_REQ_DELETE) {
+        /* Closed after: libevent 2.1 sends the body even to HEAD and
+         * CONNECT, which would desynchronise a kept-alive connection. */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        admin_reply_error(&r, 501, "not_implemented", "only GET, POST and DELETE are supported");
+        return;
+    }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
-    char *path = raw_path ? evhttp_uridecode(raw_path, 0, NULL) : NULL;
-    TAILQ_INIT(&r.query);
+    size_t path_len = 0;
+    char *path = raw_path ? evhttp_uridecode(raw_path, 0, &path_len) : NULL;
     const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
     if (!path || (q && evhttp_parse_query_str(q, &r.query) != 0)) {
         admin_reply_error(&r, 400, "bad_request", "malformed request URI");
+    } else if (strlen(path) != path_len) {
+        /* %00 decoded: "/v1/status%00junk" is not /v1/status. */
+        admin_reply_error(&r, 404, "not_found", "no such endpoint (the path holds %%00)");
     } else {
         r.path = path;
-        admin_authenticate(&r);
         admin_route(&r);
     }
     free(path);
@@ -397,9 +415,12 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
     struct timeval tv = {(time_t)(cfg->timeout_ms / 1000),
                          (suseconds_t)(cfg->timeout_ms % 1000) * 1000};
     evhttp_set_timeout_tv(a->http, &tv);
-    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+    /* Every method reaches our handler (even ones libevent does not know),
+     * which answers 501 with a JSON error; libevent's own would be HTML. */
+    evhttp_set_allowed_methods(a->http, 0xffff);
     evhttp_set_gencb(a->http, admin_on_request, a);
     evhttp_set_bevcb(a->http, admin_conn_new, a);
+    a->ev_fixup = event_new(a->base, -1, 0, admin_conn_fixup, a);
     a->ev_sweep = event_new(a->base, -1, EV_PERSIST, admin_conn_sweep, a);
     struct timeval sweep = {0, 100000};
     event_add(a->ev_sweep, &sweep);
@@ -427,6 +448,8 @@ void admin_stop(struct admin *a)
     if (a->http)
         evhttp_free(a->http);
     admin_conn_free_all(a); /* after evhttp let go of its references */
+    if (a->ev_fixup)
+        event_free(a->ev_fixup);
     if (a->base)
         event_base_free(a->base);
     for (size_t i = 0; i < a->n_unix; i++) {

@@ -602,10 +602,13 @@ def test_bad_request(shared, case):
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "OPTIONS", "HEAD"])
 def test_method_outside_get_post_delete(shared, method):
     """Documented (admin-api.md, Limits): any method other than GET, POST
-    and DELETE gets libevent's 501 Not Implemented (HTML body)."""
+    and DELETE gets 501 Not Implemented, with a JSON error body."""
     g, a = shared
     r = a.call(method, "/v1/overrides", raw=b"{}" if method != "HEAD" else None)
     assert r.status == 501, r
+    assert r.headers["content-type"].startswith("application/json"), r.headers
+    if method != "HEAD":
+        assert_error(r, 501, "not_implemented")
     assert a.overrides() == []
     assert_alive(g)
 
@@ -665,6 +668,7 @@ def test_body_limit(shared):
             % (OPERATE_TOKEN, 1024 * 1024 + 1)).encode()
     out = raw_http(a, head)
     assert out.startswith(b"HTTP/1.1 413"), out[:200]
+    assert b"Content-Type: application/json" in out, out[:400]
     # A huge header block is refused too, and nothing dies.
     out = raw_http(a, b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 +
                    b"\r\n\r\n")
