@@ -24,6 +24,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "health/override.h"
+#include "health/service.h"
 #include "policy/policy.h"
 
 #define ADMIN_MAX_BODY (1024 * 1024)
@@ -260,6 +261,19 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
     json_decref(r.body);
 }
 
+/* Admin thread, at stop: no new requests matter, but a change that is
+ * being written still gets its reply (admin_defer.c leaves the loop when
+ * the last one is out), within a bound. */
+static void admin_on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct admin *a = arg;
+    (void)fd;
+    (void)what;
+    a->stopping = true;
+    struct timeval bound = {2, 0}, now = {0, 0};
+    event_base_loopexit(a->base, a->deferred ? &bound : &now);
+}
+
 static void *admin_main(void *arg)
 {
     struct admin *a = arg;
@@ -421,6 +435,12 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
     evhttp_set_gencb(a->http, admin_on_request, a);
     evhttp_set_bevcb(a->http, admin_conn_new, a);
     a->ev_fixup = event_new(a->base, -1, 0, admin_conn_fixup, a);
+    a->ev_saved = event_new(a->base, -1, 0, admin_defer_on_saved, a);
+    a->ev_stop = event_new(a->base, -1, 0, admin_on_stop, a);
+    if (!a->ev_fixup || !a->ev_saved || !a->ev_stop)
+        abort();
+    if (env->health_service)
+        health_service_set_saved_cb(env->health_service, admin_defer_saved_cb, a);
     a->ev_sweep = event_new(a->base, -1, EV_PERSIST, admin_conn_sweep, a);
     struct timeval sweep = {0, 100000};
     event_add(a->ev_sweep, &sweep);
@@ -440,9 +460,14 @@ void admin_stop(struct admin *a)
     if (!a)
         return;
     if (a->thread) {
-        event_base_loopexit(a->base, NULL);
+        /* An active event, not loopexit: the replies owed for changes being
+         * written are sent first (admin_on_stop). */
+        event_active(a->ev_stop, EV_TIMEOUT, 0);
         pthread_join(a->thread, NULL);
     }
+    if (a->env.health_service && a->ev_saved)
+        health_service_set_saved_cb(a->env.health_service, NULL, NULL);
+    admin_defer_free_all(a); /* only if the bound below was hit */
     if (a->ev_sweep)
         event_free(a->ev_sweep);
     if (a->http)
@@ -450,6 +475,10 @@ void admin_stop(struct admin *a)
     admin_conn_free_all(a); /* after evhttp let go of its references */
     if (a->ev_fixup)
         event_free(a->ev_fixup);
+    if (a->ev_saved)
+        event_free(a->ev_saved);
+    if (a->ev_stop)
+        event_free(a->ev_stop);
     if (a->base)
         event_base_free(a->base);
     for (size_t i = 0; i < a->n_unix; i++) {

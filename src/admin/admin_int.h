@@ -39,7 +39,12 @@ struct admin {
     unsigned n_pending;       /* connections without a complete request yet */
     bool replying;            /* our handler is writing (admin_conn.c) */
     struct event *ev_sweep;
-    struct event *ev_fixup;             /* rewrites libevent's own error replies */
+    struct event *ev_fixup;          /* rewrites libevent's own error replies */
+    struct event *ev_saved;          /* a state-file write ended (admin_defer.c) */
+    struct event *ev_stop;           /* admin_stop: answer what is owed, then leave */
+    struct admin_deferred *deferred; /* replies waiting for a write, oldest first */
+    unsigned n_deferred;
+    bool stopping;
     struct admin_unix_sock *unix_socks; /* bound unix listeners, removed at stop */
     size_t n_unix;
 };
@@ -73,6 +78,14 @@ void admin_handle_override_get(struct admin_req *r, const char *id);
 void admin_handle_override_post(struct admin_req *r);
 void admin_handle_override_delete(struct admin_req *r, const char *id);
 void admin_handle_reload(struct admin_req *r);
+
+/* Replies that wait for the state file (admin_defer.c): sends status and
+ * reply (stolen), and the audit line with audit (stolen; NULL for none),
+ * once the health thread has written everything changed so far. */
+void admin_defer_reply(struct admin_req *r, int status, json_t *reply, json_t *audit);
+void admin_defer_saved_cb(void *arg); /* health thread: wakes ev_saved */
+void admin_defer_on_saved(evutil_socket_t fd, short what, void *arg);
+void admin_defer_free_all(struct admin *a); /* at stop, unanswered */
 
 /* Connection bookkeeping (admin_conn.c; the rules are at its top). */
 struct bufferevent *admin_conn_new(struct event_base *base, void *arg);

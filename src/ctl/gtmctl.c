@@ -30,11 +30,11 @@ static void ctl_usage(FILE *f)
                "                                      why NAME gets its answer\n"
                "  drain REGION --reason TEXT [--expires S] [--force] [--dry-run]\n"
                "                                      force a region down (an override)\n"
-               "  undrain REGION                      remove the region's overrides\n"
+               "  undrain REGION [--force]            remove the region's overrides\n"
                "  override list\n"
                "  override add TARGET up|down --reason TEXT [--expires S] [--force] [--dry-run]\n"
                "                                      TARGET: region:R, az:A, endpoint:POOL/NAME\n"
-               "  override rm ID\n"
+               "  override rm ID [--force]            (--force: even if unsafe)\n"
                "  reload                              reload config and zones\n"
                "  health                              is gtmd serving (no token needed)\n"
                "  metrics                             Prometheus metrics text\n"
@@ -278,8 +278,9 @@ static int ctl_override_add(struct ctl *c, const char *target, const char *state
     return rc;
 }
 
-/* undrain: delete every override whose target is region:NAME. */
-static int ctl_undrain(struct ctl *c, const char *region)
+/* undrain: delete every override whose target is region:NAME (force: even
+ * when the safety rule refuses a deletion). */
+static int ctl_undrain(struct ctl *c, const char *region, bool force)
 {
     int rc;
     char target[512], path[600];
@@ -293,7 +294,8 @@ static int ctl_undrain(struct ctl *c, const char *region)
         if (list_rc != 0 || strcmp(ctl_s(o, "target"), target) != 0)
             continue;
         int one;
-        snprintf(path, sizeof(path), "/v1/overrides/%s", ctl_s(o, "id"));
+        snprintf(path, sizeof(path), "/v1/overrides/%s%s", ctl_s(o, "id"),
+                 force ? "?force=true" : "");
         json_decref(ctl_call(c, "DELETE", path, NULL, &one));
         /* Go on with the others; report the first failure. */
         removed += one == 0;
@@ -364,14 +366,14 @@ static int ctl_dispatch(struct ctl *c, const char *cmd, char **pos, int npos,
         return ctl_override_add(c, target, "down", o);
     }
     if (strcmp(cmd, "undrain") == 0 && npos == 1)
-        return ctl_undrain(c, pos[0]);
+        return ctl_undrain(c, pos[0], o->force);
     if (strcmp(cmd, "override") == 0 && npos == 1 && strcmp(pos[0], "list") == 0)
         return ctl_simple(c, "GET", "/v1/overrides", ctl_print_overrides_obj);
     if (strcmp(cmd, "override") == 0 && npos == 3 && strcmp(pos[0], "add") == 0 &&
         (strcmp(pos[2], "up") == 0 || strcmp(pos[2], "down") == 0))
         return ctl_override_add(c, pos[1], pos[2], o);
     if (strcmp(cmd, "override") == 0 && npos == 2 && strcmp(pos[0], "rm") == 0) {
-        snprintf(path, sizeof(path), "/v1/overrides/%s", pos[1]);
+        snprintf(path, sizeof(path), "/v1/overrides/%s%s", pos[1], o->force ? "?force=true" : "");
         return ctl_simple(c, "DELETE", path, NULL);
     }
     fprintf(stderr, "gtmctl: bad command or arguments\n");

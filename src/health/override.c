@@ -39,6 +39,14 @@ void override_set_max(struct health_core *c, size_t max)
     pthread_mutex_unlock(&c->lock);
 }
 
+size_t override_max(struct health_core *c)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t m = c->max_overrides;
+    pthread_mutex_unlock(&c->lock);
+    return m;
+}
+
 int override_add(struct health_core *c, const char *target, enum health_state st,
                  const char *reason, const char *author, double expires, char id[32])
 {

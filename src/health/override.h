@@ -57,6 +57,7 @@ int override_add(struct health_core *c, const char *target, enum health_state st
                  const char *reason, const char *author, double expires, char id[32]);
 /* Sets the most overrides override_add accepts (existing ones stay). */
 void override_set_max(struct health_core *c, size_t max);
+size_t override_max(struct health_core *c);
 /* Removes an override by id; false when there is none. */
 bool override_remove(struct health_core *c, const char *id);
 /* The target of override id (copied to target) and the override state its

@@ -39,6 +39,7 @@ struct health_service {
     int save_rc;              /* result of the last write */
     bool stopped;             /* the last write is done; no more */
     double save_time;         /* when the last write ended; 0: none yet */
+    uint64_t writes;          /* state-file writes done (ok or failed) */
     char save_err[256];       /* why the last write failed */
     void (*saved_cb)(void *); /* after each write (health_service_set_saved_cb) */
     void *saved_arg;
@@ -62,6 +63,7 @@ static int health_service_write(struct health_service *svc, bool last)
         svc->save_done = asked;
     svc->save_rc = rc;
     if (rc != 1) {
+        svc->writes++;
         svc->save_time = health_now();
         snprintf(svc->save_err, sizeof(svc->save_err), "%s", rc == 0 ? "" : err);
     }
@@ -285,7 +287,8 @@ json_t *health_service_status_json(struct health_service *svc)
     pthread_mutex_lock(&svc->lock);
     json_t *j = NULL;
     if (svc->state_file) {
-        j = json_pack("{s:o}", "path", health_service_jstr(svc->state_file));
+        j = json_pack("{s:o, s:I}", "path", health_service_jstr(svc->state_file), "writes",
+                      (json_int_t)svc->writes);
         json_object_set_new(j, "load",
                             svc->load_set ? health_service_load_json(&svc->load) : json_null());
         json_t *last = json_null();

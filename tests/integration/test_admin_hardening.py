@@ -294,3 +294,86 @@ def test_path_with_nul_is_404(shared, path):
     g, a = shared
     r = a.get(path, token=READ_TOKEN)
     assert r.status == 404 and r.code == "not_found", r
+
+
+# ---- writes shared by concurrent changes, answered after durable ------------
+
+def post_and_check_durable(a, state, i, results):
+    """POSTs one override on its own keep-alive connection and, the moment
+    the 201 arrives, checks that the state file on disk already holds it."""
+    c = keepalive(a)
+    try:
+        body = json.dumps({"target": "endpoint:hp/h-us%d" % (i % 3 + 1), "state": "down",
+                           "reason": "batch %d" % i, "force": True})
+        st, _, j = ask(c, "/v1/overrides", token=OPERATE_TOKEN, method="POST", body=body)
+        with open(state) as f:
+            on_disk = {o["id"] for o in json.load(f)["overrides"]}
+        results[i] = (st, j and j.get("id"), j and j.get("id") in on_disk)
+    except (OSError, ValueError) as e:
+        results[i] = (type(e).__name__, None, False)
+    finally:
+        c.close()
+
+
+def test_concurrent_posts_share_writes_and_answer_after_durable(make_gtmd):
+    import os
+    g, a = start(make_gtmd, state_file=True, max_connections=64, timeout=30)
+    state = os.path.join(g.workdir, "state.json")
+    writes0 = a.get("/v1/status", token=READ_TOKEN).json["state_file"]["writes"]
+    n = 40
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def go(i):
+        try:
+            barrier.wait(timeout=10)
+        except threading.BrokenBarrierError:
+            pass
+        post_and_check_durable(a, state, i, results)
+
+    ts = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    t0 = time.monotonic()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=60)
+    took = time.monotonic() - t0
+    assert not any(t.is_alive() for t in ts)
+    assert all(r[0] == 201 for r in results), results
+    assert all(r[2] for r in results), ("answered before the override was on disk", results)
+    assert len({r[1] for r in results}) == n
+    writes = a.get("/v1/status", token=READ_TOKEN).json["state_file"]["writes"] - writes0
+    print("\nMEASURE %d concurrent POSTs: %d state-file writes, %.3f s" % (n, writes, took))
+    assert 1 <= writes < n, writes
+
+
+# ---- the safety rule on deletions --------------------------------------------
+
+def test_deleting_an_up_override_is_checked_by_the_safety_rule(make_gtmd):
+    """apo.example.com serves only region ap. region:ap is forced down (the
+    older override) and then up again (the newer one): deleting the newer
+    one would leave apo with nothing to serve, so it needs force."""
+    g, a = start(make_gtmd)
+    down = a.override("region:ap", state="down", reason="older", force=True)
+    assert down.status == 201, down
+    up = a.override("region:ap", state="up", reason="newer")
+    assert up.status == 201, up
+    r = a.delete("/v1/overrides/" + up.json["id"])
+    assert r.status == 409 and r.code == "unsafe", r
+    recs = sorted(x["record"] for x in r.json["error"]["records"])
+    assert "apo.example.com." in recs, recs
+    assert "deletion" in r.json["error"]["message"]
+    assert {o["id"] for o in a.overrides()} == {down.json["id"], up.json["id"]}
+    r = a.delete("/v1/overrides/" + up.json["id"] + "?force=maybe")
+    assert r.status == 400 and r.code == "bad_request", r
+    # Deleting the older one changes nothing: allowed.
+    assert a.delete("/v1/overrides/" + down.json["id"]).status == 200
+    # Again, then forced.
+    down = a.override("region:ap", state="down", reason="older again", force=True)
+    up2 = a.override("region:ap", state="up", reason="newer again")
+    r = a.delete("/v1/overrides/" + up2.json["id"] + "?force=true")
+    assert r.status == 200 and r.json == {"deleted": up2.json["id"]}, r
+    assert {o["id"] for o in a.overrides()} == {up.json["id"], down.json["id"]}
+    lines = [json.loads(x) for x in open(g.workdir + "/audit.log")]
+    refused = [x for x in lines if x["method"] == "DELETE" and x["status"] == 409]
+    assert len(refused) == 1 and refused[0]["result"][0]["record"], refused
