@@ -54,7 +54,27 @@ static json_t *explain_reply(const uint8_t *wire, size_t len)
     return j;
 }
 
-static json_t *explain_regions(const struct gslb *g, const struct answer_trace *t)
+/* The azs of region that hold endpoints of pool p: their state for the
+ * pool and the override in force on each (null when none). */
+static json_t *explain_azs(struct admin *a, const struct gslb *g, const struct policy_pool *p,
+                           uint16_t region)
+{
+    json_t *arr = json_array();
+    for (size_t z = 0; z < g->n_azs; z++) {
+        bool has = false;
+        for (size_t i = 0; i < p->n_eps && !has; i++)
+            has = p->eps[i].az == z;
+        if (g->azs[z].region != region || !has)
+            continue;
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:o}", "name", g->azs[z].name, "state",
+                           gslb_az_up(g, p, (uint16_t)z, NULL) ? "up" : "down", "override",
+                           admin_view_slot_override(a->env.health, g->azs[z].slot)));
+    }
+    return arr;
+}
+
+static json_t *explain_regions(struct admin *a, const struct gslb *g, const struct answer_trace *t)
 {
     const struct policy_record *r = t->record;
     const struct policy_pool *p = &g->pools[r->pool];
@@ -78,10 +98,15 @@ static json_t *explain_regions(const struct gslb *g, const struct answer_trace *
             why = buf;
         }
         bool serving = t->result.serving_region == tr->region;
-        json_array_append_new(arr,
-                              json_pack("{s:s, s:i, s:s, s:b, s:s}", "region",
-                                        g->regions[tr->region].name, "position", i, "state",
-                                        tr->up ? "up" : "down", "serving", serving, "why", why));
+        json_t *reg = json_pack("{s:s, s:i, s:s, s:b, s:s}", "region", g->regions[tr->region].name,
+                                "position", i, "state", tr->up ? "up" : "down", "serving", serving,
+                                "why", why);
+        /* Every layer names its override: the region's here, the azs'
+         * below, each endpoint's in its state.forced_by. */
+        json_object_set_new(reg, "override",
+                            admin_view_slot_override(a->env.health, g->regions[tr->region].slot));
+        json_object_set_new(reg, "azs", explain_azs(a, g, p, tr->region));
+        json_array_append_new(arr, reg);
     }
     return arr;
 }
@@ -101,7 +126,7 @@ static json_t *explain_policy(struct admin *a, const struct gslb *g, const struc
                                                      : "every region of the record";
     json_t *j =
         json_pack("{s:o, s:s, s:o, s:o}", "record", admin_view_record(g, r), "region_order_source",
-                  order, "regions", explain_regions(g, t), "endpoints", eps);
+                  order, "regions", explain_regions(a, g, t), "endpoints", eps);
     json_object_set_new(j, "selection",
                         json_pack("{s:s, s:i, s:i, s:o}", "select",
                                   admin_view_select_name(t->policy.select_used), "candidates",

@@ -23,6 +23,27 @@ json_t *admin_view_layers(struct health_core *hc, const struct health_slot *s,
     return j;
 }
 
+json_t *admin_view_slot_override(struct health_core *hc, const struct health_slot *s)
+{
+    json_t *o = s && health_slot_override(s) != HEALTH_UNKNOWN
+                    ? override_for_target_json(hc, s->key)
+                    : NULL;
+    return o ? o : json_null();
+}
+
+json_t *admin_view_forced_by(struct health_core *hc, const struct gslb *g,
+                             const struct policy_endpoint *e)
+{
+    /* The same order as gslb_endpoint_state: its own, its az's, its
+     * region's override; the first one present decides. */
+    const struct health_slot *layers[3] = {e->slot, e->az == UINT16_MAX ? NULL : g->azs[e->az].slot,
+                                           g->regions[e->region].slot};
+    for (int i = 0; i < 3; i++)
+        if (layers[i] && health_slot_override(layers[i]) != HEALTH_UNKNOWN)
+            return admin_view_slot_override(hc, layers[i]);
+    return json_null();
+}
+
 json_t *admin_view_endpoint(struct health_core *hc, const struct gslb *g,
                             const struct policy_pool *p, const struct policy_endpoint *e)
 {
@@ -31,7 +52,9 @@ json_t *admin_view_endpoint(struct health_core *hc, const struct gslb *g,
         json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i}", "pool", p->name, "name", e->name, "answer",
                   admin_view_answer(e), "region", g->regions[e->region].name, "az",
                   e->az == UINT16_MAX ? NULL : g->azs[e->az].name, "weight", (json_int_t)e->weight);
-    json_object_set_new(j, "state", admin_view_layers(hc, e->slot, eff));
+    json_t *layers = admin_view_layers(hc, e->slot, eff);
+    json_object_set_new(layers, "forced_by", admin_view_forced_by(hc, g, e));
+    json_object_set_new(j, "state", layers);
     if (e->slot) {
         pthread_mutex_lock(&hc->lock);
         json_object_set_new(j, "since", json_real(e->slot->since));

@@ -14,7 +14,14 @@
  * the effective state of the endpoint given (layers above it included). */
 json_t *admin_view_layers(struct health_core *hc, const struct health_slot *s,
                           enum health_state effective);
-/* One endpoint with its layers, probe counters and last result. */
+/* The override in force for slot s (newest of its key), or JSON null. */
+json_t *admin_view_slot_override(struct health_core *hc, const struct health_slot *s);
+/* The override that decides endpoint e's effective state: its own, else
+ * its az's, else its region's; JSON null when the probe verdict decides. */
+json_t *admin_view_forced_by(struct health_core *hc, const struct gslb *g,
+                             const struct policy_endpoint *e);
+/* One endpoint with its layers (state.forced_by names the deciding
+ * override at whatever layer it is), probe counters and last result. */
 json_t *admin_view_endpoint(struct health_core *hc, const struct gslb *g,
                             const struct policy_pool *p, const struct policy_endpoint *e);
 /* The answer data of an endpoint as text ("192.0.2.1" or "a.example."). */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl/ctl_http.h"
 
@@ -172,6 +173,51 @@ static void ctl_print_overrides(json_t *arr)
     }
 }
 
+/* "(ovr-3 by operate, until 2026-11-22T04:36:34Z: reason)" for an
+ * override object; "" for anything else. */
+static const char *ctl_override_note(json_t *o, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!json_is_object(o))
+        return buf;
+    char until[40] = "never expires";
+    json_t *ex = json_object_get(o, "expires");
+    if (json_is_number(ex)) {
+        time_t t = (time_t)json_number_value(ex);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(until, sizeof(until), "until %Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    snprintf(buf, len, " (%s by %s, %s: %s)", ctl_s(o, "id"), ctl_s(o, "author"), until,
+             ctl_s(o, "reason"));
+    return buf;
+}
+
+/* Under a region of explain: its azs with an override, then the endpoints
+ * of the region forced by an override of their own. */
+static void ctl_print_explain_layers(json_t *region, json_t *eps)
+{
+    char note[1400];
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(region, "azs"), i, x)
+    {
+        json_t *o = json_object_get(x, "override");
+        if (json_is_object(o))
+            printf("     az %s forced %s%s\n", ctl_s(x, "name"), ctl_s(o, "state"),
+                   ctl_override_note(o, note, sizeof(note)));
+    }
+    json_array_foreach(eps, i, x)
+    {
+        json_t *o = json_object_get(json_object_get(x, "state"), "forced_by");
+        const char *t = ctl_s(o, "target");
+        if (strcmp(ctl_s(x, "region"), ctl_s(region, "region")) == 0 && json_is_object(o) &&
+            strncmp(t, "endpoint:", 9) == 0)
+            printf("     endpoint %s/%s forced %s%s\n", ctl_s(x, "pool"), ctl_s(x, "name"),
+                   ctl_s(o, "state"), ctl_override_note(o, note, sizeof(note)));
+    }
+}
+
 static void ctl_print_explain(json_t *j)
 {
     json_t *p = json_object_get(j, "policy"), *rep = json_object_get(j, "reply");
@@ -185,9 +231,15 @@ static void ctl_print_explain(json_t *j)
         json_t *rec = json_object_get(p, "record");
         printf("policy %s over pool %s (select %s, %s)\n", ctl_s(rec, "policy"), ctl_s(rec, "pool"),
                ctl_s(json_object_get(p, "selection"), "select"), ctl_s(p, "region_order_source"));
-        json_array_foreach(json_object_get(p, "regions"), i, x) printf(
-            "  %d. %-12s %-5s %s%s\n", (int)i + 1, ctl_s(x, "region"), ctl_s(x, "state"),
-            ctl_s(x, "why"), json_is_true(json_object_get(x, "serving")) ? "  <- serving" : "");
+        char note[1400];
+        json_array_foreach(json_object_get(p, "regions"), i, x)
+        {
+            printf("  %d. %-12s %-5s %s%s%s\n", (int)i + 1, ctl_s(x, "region"), ctl_s(x, "state"),
+                   ctl_s(x, "why"),
+                   ctl_override_note(json_object_get(x, "override"), note, sizeof(note)),
+                   json_is_true(json_object_get(x, "serving")) ? "  <- serving" : "");
+            ctl_print_explain_layers(x, json_object_get(p, "endpoints"));
+        }
         printf("outcome %s, ttl %lld, ecs scope /%lld\n", ctl_s(p, "outcome"),
                json_integer_value(json_object_get(p, "ttl")),
                json_integer_value(json_object_get(p, "ecs_scope")));

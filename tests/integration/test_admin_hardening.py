@@ -377,3 +377,55 @@ def test_deleting_an_up_override_is_checked_by_the_safety_rule(make_gtmd):
     lines = [json.loads(x) for x in open(g.workdir + "/audit.log")]
     refused = [x for x in lines if x["method"] == "DELETE" and x["status"] == 409]
     assert len(refused) == 1 and refused[0]["result"][0]["record"], refused
+
+
+# ---- explain names every override, at every layer ----------------------------
+
+def test_explain_names_each_override_at_every_layer(make_gtmd):
+    from adminlib import gtmctl
+    g, a = start(make_gtmd)
+    az = a.override("az:us-1a", reason="az work", expires_in=600).json
+    ep = a.override("endpoint:web/us6", reason="pinned down").json
+    x = a.get("/v1/explain?name=all.example.com.&type=A", token=READ_TOKEN).json
+    regs = {r["region"]: r for r in x["policy"]["regions"]}
+    us = regs["us"]
+    assert us["override"] is None
+    azs = {z["name"]: z for z in us["azs"]}
+    assert set(azs) == {"us-1a", "us-1b"}, us["azs"]
+    o = azs["us-1a"]["override"]
+    assert o["id"] == az["id"] and o["reason"] == "az work" and o["author"] == "operate"
+    assert o["expires"] == pytest.approx(az["expires"]) and azs["us-1a"]["state"] == "down"
+    assert azs["us-1b"]["override"] is None and azs["us-1b"]["state"] == "up"
+    eps = {e["name"]: e for e in x["policy"]["endpoints"]}
+    assert eps["us1"]["state"]["forced_by"]["id"] == az["id"], eps["us1"]
+    assert eps["us1"]["state"]["override_detail"] is None  # its own layer: none
+    assert eps["us2"]["state"]["forced_by"] is None
+    # A region override decides for the endpoints without one of their own.
+    rg = a.override("region:us", reason="region drain", force=True).json
+    x = a.get("/v1/explain?name=fo.example.com.&type=AAAA", token=READ_TOKEN).json
+    us = x["policy"]["regions"][0]
+    assert us["region"] == "us" and us["why"] == "forced down by an override"
+    assert us["override"]["id"] == rg["id"] and us["override"]["reason"] == "region drain"
+    eps = {e["name"]: e for e in x["policy"]["endpoints"]}
+    assert eps["us6"]["state"]["forced_by"]["id"] == ep["id"]  # its own beats the region's
+    x = a.get("/v1/explain?name=fo.example.com.&type=A", token=READ_TOKEN).json
+    eps = {e["name"]: e for e in x["policy"]["endpoints"]}
+    assert eps["us1"]["state"]["forced_by"]["id"] == az["id"]  # the az's beats the region's
+    assert eps["us2"]["state"]["forced_by"]["id"] == rg["id"]
+    # Status shows the same.
+    s = a.get("/v1/status", token=READ_TOKEN).json
+    us = [r for r in s["regions"] if r["name"] == "us"][0]
+    forced = {(e["pool"], e["name"]): e["state"]["forced_by"]["id"] for e in us["endpoints"]}
+    assert forced[("web", "us6")] == ep["id"] and forced[("hp", "h-us1")] == rg["id"], forced
+    az_eps = {e["name"]: e for z in us["azs"] for e in z["endpoints"]}
+    assert az_eps["us1"]["state"]["forced_by"]["id"] == az["id"]
+    # gtmctl explain names them.
+    p = gtmctl("--server", a.url, "--token-file", g.workdir + "/read.token", "explain",
+               "fo.example.com.")
+    assert p.returncode == 0, p
+    assert "forced down by an override (%s by operate, never expires: region drain)" % rg["id"] \
+        in p.stdout, p.stdout
+    assert "az us-1a forced down (%s by operate, until " % az["id"] in p.stdout, p.stdout
+    p = gtmctl("--server", a.url, "--token-file", g.workdir + "/read.token", "explain",
+               "fo.example.com.", "AAAA")
+    assert "endpoint web/us6 forced down (%s" % ep["id"] in p.stdout, p.stdout
