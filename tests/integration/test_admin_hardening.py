@@ -429,3 +429,15 @@ def test_explain_names_each_override_at_every_layer(make_gtmd):
     p = gtmctl("--server", a.url, "--token-file", g.workdir + "/read.token", "explain",
                "fo.example.com.", "AAAA")
     assert "endpoint web/us6 forced down (%s" % ep["id"] in p.stdout, p.stdout
+
+
+def test_reason_over_1024_octets_says_so(shared):
+    g, a = shared
+    r = a.override("region:us", reason="r" * 1025)
+    assert r.status == 400 and r.code == "bad_request", r
+    assert r.json["error"]["message"] == '"reason" must be at most 1024 octets (got 1025)', r
+    r = a.override("region:us", reason="\u00e9" * 513)  # 1026 octets, 513 characters
+    assert r.status == 400 and "at most 1024 octets (got 1026)" in r.json["error"]["message"]
+    r = a.override("region:us", reason="")
+    assert r.json["error"]["message"] == '"reason" must be a non-empty string', r
+    assert a.overrides() == []
