@@ -43,6 +43,7 @@ def is_busy(status, headers, j):
             headers.get("content-type", "").startswith("application/json"))
 
 
+@pytest.mark.threads
 def test_clients_without_token_never_lock_out_operators(make_gtmd):
     g, a = start(make_gtmd, max_connections=4, timeout=30)
     guests = [keepalive(a) for _ in range(4)]
@@ -132,6 +133,7 @@ def post_once(port, i, out):
         out[i] = (type(e).__name__, None)
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize("cap", [2, 4])
 def test_every_request_over_the_cap_gets_a_reply(make_gtmd, cap):
     """Concurrent POSTs on as many connections, more than max_connections:
@@ -315,6 +317,7 @@ def post_and_check_durable(a, state, i, results):
         c.close()
 
 
+@pytest.mark.threads
 def test_concurrent_posts_share_writes_and_answer_after_durable(make_gtmd):
     import os
     g, a = start(make_gtmd, state_file=True, max_connections=64, timeout=30)

@@ -69,6 +69,7 @@ def test_planted_symlink_at_temp_name_is_not_followed(make_gtmd):
     assert left == [], left
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize("content", [b"{\"version\": 1, \"overrides\": [", b"\x00\xffjunk",
                                      b"[]", b"{\"version\": 7}"],
                          ids=["truncated", "garbage", "array", "version"])
