@@ -332,7 +332,8 @@ static int persist_apply(struct health_core *c, const char *path, json_t *root, 
     json_t *eps = json_object_get(root, "endpoints");
     double t = json_number_value(saved);
     res->age = json_is_number(saved) && isfinite(t) && t > 0 ? now - t : -1;
-    bool fresh = res->age >= -PERSIST_CLOCK_SLACK && res->age <= max_age && res->age != -1;
+    /* Unknown (-1) or in the future: not trusted, as before. */
+    bool fresh = res->age >= 0 && res->age <= max_age;
     if (eps && !json_is_object(eps)) {
         log_error("event=state_load endpoints_rejected why=\"must be an object\"");
         res->rejected++;

@@ -338,7 +338,7 @@ static void test_invalid_entries(struct ctx *c)
              "   \"reason\": \"valid\", \"author\": \"operate\", \"created\": %.3f},"
              "  {\"id\": \"ovr-6\", \"target\": \"az:us-1b\", \"state\": \"up\","
              "   \"reason\": \"same id\", \"author\": \"operate\", \"created\": %.3f}]}",
-             now, now - 10, now - 10, now, now, now, now, now, now + 1e8, now, now);
+             now - 1, now - 10, now - 10, now, now, now, now, now, now + 1e8, now, now);
     clean_dir(c);
     write_file(c->file, text);
     struct health_core core;
@@ -381,7 +381,7 @@ static void test_largest_id(struct ctx *c)
              "{\"version\": 1, \"saved_at\": %.3f, \"endpoints\": {}, \"overrides\": "
              "[{\"id\": \"ovr-4503599627370495\", \"target\": \"region:us\", \"state\": "
              "\"down\", \"reason\": \"max\", \"author\": \"operate\", \"created\": %.3f}]}",
-             health_now(), health_now());
+             health_now() - 1, health_now());
     clean_dir(c);
     write_file(c->file, text);
     struct health_core core;
