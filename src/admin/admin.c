@@ -71,28 +71,17 @@ void admin_reply_error(struct admin_req *r, int status, const char *code, const 
     admin_reply_json(r, status, admin_request_error_body(code, msg));
 }
 
-void admin_audit(struct admin_req *r, int status, json_t *result)
+/* Writes one JSON line to the audit log (steals line; no log: dropped). */
+static void admin_audit_write(struct admin *a, json_t *line)
 {
     char path[4096];
-    pthread_mutex_lock(&r->a->lock);
-    snprintf(path, sizeof(path), "%s", r->a->audit_log ? r->a->audit_log : "");
-    pthread_mutex_unlock(&r->a->lock);
-    if (!path[0]) {
-        json_decref(result);
-        return;
-    }
-    const char *method = evhttp_request_get_command(r->req) == EVHTTP_REQ_POST ? "POST" : "DELETE";
-    /* The raw URI may hold any byte; an invalid one would make json_pack
-     * fail and the line be lost, so a copy is made valid UTF-8. */
-    char *uri = strdup(evhttp_request_get_uri(r->req));
-    if (uri)
-        admin_request_utf8_fix(uri);
-    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s?, s:O?, s:i, s:o?}", "time", health_now(),
-                             "token", r->token_name, "client", r->client, "method", method, "path",
-                             uri, "request", r->body, "status", status, "result", result);
-    free(uri);
-    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    pthread_mutex_lock(&a->lock);
+    snprintf(path, sizeof(path), "%s", a->audit_log ? a->audit_log : "");
+    pthread_mutex_unlock(&a->lock);
+    char *text = path[0] && line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
+    if (!path[0])
+        return;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd >= 0 && text) {
         size_t len = strlen(text);
@@ -105,6 +94,29 @@ void admin_audit(struct admin_req *r, int status, json_t *result)
     if (fd >= 0)
         close(fd);
     free(text);
+}
+
+void admin_audit(struct admin_req *r, int status, json_t *result)
+{
+    const char *method = evhttp_request_get_command(r->req) == EVHTTP_REQ_POST ? "POST" : "DELETE";
+    /* The raw URI may hold any byte; an invalid one would make json_pack
+     * fail and the line be lost, so a copy is made valid UTF-8. */
+    char *uri = strdup(evhttp_request_get_uri(r->req));
+    if (uri)
+        admin_request_utf8_fix(uri);
+    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s?, s:O?, s:i, s:o?}", "time", health_now(),
+                             "token", r->token_name, "client", r->client, "method", method, "path",
+                             uri, "request", r->body, "status", status, "result", result);
+    free(uri);
+    admin_audit_write(r->a, line);
+}
+
+void admin_audit_event(struct admin *a, json_t *fields)
+{
+    json_t *line = json_pack("{s:f}", "time", health_now());
+    json_object_update(line, fields);
+    json_decref(fields);
+    admin_audit_write(a, line);
 }
 
 /* Constant-time comparison of a presented token with a configured one. */
@@ -170,7 +182,7 @@ static bool admin_require(struct admin_req *r, enum admin_level need)
 }
 
 /* Routes one request. Paths: /v1/health, /v1/status, /v1/explain,
- * /v1/overrides[/ID], /v1/reload, /metrics. */
+ * /v1/overrides[/ID], /v1/drills[/ID], /v1/reload, /metrics. */
 static void admin_route(struct admin_req *r)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
@@ -182,7 +194,8 @@ static void admin_route(struct admin_req *r)
     bool is_get = m == EVHTTP_REQ_GET;
     bool known = strcmp(p, "/v1/status") == 0 || strcmp(p, "/v1/explain") == 0 ||
                  strcmp(p, "/metrics") == 0 || strcmp(p, "/v1/overrides") == 0 ||
-                 strncmp(p, "/v1/overrides/", 14) == 0 || strcmp(p, "/v1/reload") == 0;
+                 strncmp(p, "/v1/overrides/", 14) == 0 || strcmp(p, "/v1/reload") == 0 ||
+                 strcmp(p, "/v1/drills") == 0 || strncmp(p, "/v1/drills/", 11) == 0;
     if (!known) {
         admin_reply_error(r, 404, "not_found", "no such endpoint: %s", p);
         return;
@@ -207,6 +220,14 @@ static void admin_route(struct admin_req *r)
         admin_handle_override_delete(r, p + 14);
     else if (m == EVHTTP_REQ_POST && strcmp(p, "/v1/reload") == 0)
         admin_handle_reload(r);
+    else if (is_get && strcmp(p, "/v1/drills") == 0)
+        admin_handle_drills_list(r);
+    else if (is_get && strncmp(p, "/v1/drills/", 11) == 0)
+        admin_handle_drill_get(r, p + 11);
+    else if (m == EVHTTP_REQ_POST && strcmp(p, "/v1/drills") == 0)
+        admin_handle_drill_post(r);
+    else if (m == EVHTTP_REQ_DELETE && strncmp(p, "/v1/drills/", 11) == 0)
+        admin_handle_drill_delete(r, p + 11);
     else
         admin_reply_error(r, 405, "method_not_allowed", "method not allowed on %s", p);
 }
@@ -448,6 +469,8 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
         admin_stop(a);
         return NULL;
     }
+    if (a->env.drills)
+        admin_drills_listen(a);
     if (pthread_create(&a->thread, NULL, admin_main, a) != 0)
         abort();
     for (size_t i = 0; i < cfg->n_listen; i++)
@@ -459,6 +482,9 @@ void admin_stop(struct admin *a)
 {
     if (!a)
         return;
+    /* Waits for an audit call in flight on another thread (drill.h). */
+    if (a->env.drills)
+        drill_core_remove_hooks(a->env.drills, a);
     if (a->thread) {
         /* An active event, not loopexit: the replies owed for changes being
          * written are sent first (admin_on_stop). */

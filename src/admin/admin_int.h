@@ -69,6 +69,9 @@ void admin_reply_error(struct admin_req *r, int status, const char *code, const 
     __attribute__((format(printf, 4, 5)));
 /* Appends one audit line for a mutating call. */
 void admin_audit(struct admin_req *r, int status, json_t *result);
+/* Appends one audit line for an event no request made (steals fields:
+ * {"event": ..., ...}; "time" is added). Any thread. */
+void admin_audit_event(struct admin *a, json_t *fields);
 
 void admin_handle_status(struct admin_req *r);
 void admin_handle_explain(struct admin_req *r);
@@ -78,6 +81,12 @@ void admin_handle_override_get(struct admin_req *r, const char *id);
 void admin_handle_override_post(struct admin_req *r);
 void admin_handle_override_delete(struct admin_req *r, const char *id);
 void admin_handle_reload(struct admin_req *r);
+void admin_handle_drills_list(struct admin_req *r);
+void admin_handle_drill_get(struct admin_req *r, const char *id);
+void admin_handle_drill_post(struct admin_req *r);
+void admin_handle_drill_delete(struct admin_req *r, const char *id);
+/* The drill core's listener: an audit line for every drill end. */
+void admin_drills_listen(struct admin *a);
 
 /* Replies that wait for the state file (admin_defer.c): sends status and
  * reply (stolen), and the audit line with audit (stolen; NULL for none),

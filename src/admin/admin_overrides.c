@@ -43,38 +43,18 @@ static const struct health_slot *ovr_target_slot(const struct gslb *g, const cha
 static void ovr_eval(const struct gslb *g, const struct policy_record *r, uint16_t t,
                      const struct policy_overlay *ov, struct policy_result *res)
 {
-    struct policy_record all = *r;
-    uint64_t rng = 1;
-    struct policy_client c = {.addr = NULL, .ecs = NULL, .rng = &rng, .overlay = ov};
-    all.select = SELECT_ALL;
-    all.answers = POLICY_MAX_ANSWERS;
-    all.spill = r->spill;
-    policy_eval(g, &all, t, &c, res);
+    struct policy_client c = {.addr = NULL, .ecs = NULL, .overlay = ov};
+    policy_eval_all(g, r, t, &c, res);
 }
 
 static json_t *ovr_result_json(const struct gslb *g, const struct policy_result *res)
 {
-    static const char *const outcomes[] = {"served", "fail_open", "fallback", "empty"};
     json_t *eps = json_array();
     for (uint16_t i = 0; i < res->n; i++)
         json_array_append_new(eps, json_string(admin_view_answer(res->eps[i])));
-    return json_pack("{s:s, s:s?, s:o}", "outcome", outcomes[res->outcome], "serving_region",
-                     res->serving_region >= 0 ? g->regions[res->serving_region].name : NULL,
-                     "answers", eps);
-}
-
-static bool ovr_same(const struct policy_result *a, const struct policy_result *b)
-{
-    if (a->outcome != b->outcome || a->serving_region != b->serving_region || a->n != b->n)
-        return false;
-    for (uint16_t i = 0; i < a->n; i++) {
-        bool found = false;
-        for (uint16_t k = 0; k < b->n && !found; k++)
-            found = a->eps[i] == b->eps[k];
-        if (!found)
-            return false;
-    }
-    return true;
+    return json_pack(
+        "{s:s, s:s?, s:o}", "outcome", policy_outcome_name(res->outcome), "serving_region",
+        res->serving_region >= 0 ? g->regions[res->serving_region].name : NULL, "answers", eps);
 }
 
 /* Lists the records whose answers change under ov; *blocking counts the
@@ -91,7 +71,7 @@ static json_t *ovr_changes(const struct gslb *g, const struct policy_overlay *ov
             if (before.n == 0 && before.outcome != POLICY_EMPTY)
                 continue; /* the pool has no endpoint of this type */
             ovr_eval(g, r, types[t], ov, &after);
-            if (ovr_same(&before, &after))
+            if (policy_result_same(&before, &after))
                 continue;
             const char *tname = dns_type_name(types[t]);
             json_array_append_new(changes,

@@ -77,6 +77,13 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
         tr->result = res;
     } else
         policy_eval(c->set->gslb, r, rtype, c->client, &res);
+    if (res.ecs_scope < c->client->ecs_scope_min) {
+        /* A scoped drill is running: never a scope that mixes canary and
+         * other clients (policy_loss.h). */
+        res.ecs_scope = c->client->ecs_scope_min;
+        if (tr)
+            tr->result.ecs_scope = res.ecs_scope;
+    }
     /* Only real queries count; explain's traced runs do not. */
     if (!p->trace && c->reader && (res.serving_region >= 0 || res.outcome != POLICY_SERVED))
         serve_count_policy(c->reader, c->set, (size_t)(r - c->set->gslb->records),

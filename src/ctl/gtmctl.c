@@ -3,7 +3,7 @@
  *
  * Exit status: 0 success, 1 the server refused or failed the request
  * (HTTP 4xx/5xx, message printed), 2 usage error, 3 the server could not
- * be reached.
+ * be reached (ctl.h; the drill commands are in ctl_drill.c).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -13,14 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctl/ctl.h"
 #include "ctl/ctl_http.h"
-
-struct ctl {
-    const char *server;
-    char *token;
-    bool json;
-    double timeout;
-};
 
 static void ctl_usage(FILE *f)
 {
@@ -37,10 +31,12 @@ static void ctl_usage(FILE *f)
                "                                      TARGET: region:R, az:A, endpoint:POOL/NAME\n"
                "  override rm ID [--force]            (--force: even if unsafe)\n"
                "  reload                              reload config and zones\n"
+               "  drill plan|start|status|abort|list  rehearse losing regions or azs (below)\n"
                "  health                              is gtmd serving (no token needed)\n"
                "  metrics                             Prometheus metrics text\n"
                "environment: GTMCTL_SERVER (default http://127.0.0.1:8053, or unix:/path),\n"
                "             GTMCTL_TOKEN_FILE, GTMCTL_TOKEN\n");
+    ctl_drill_usage(f);
 }
 
 static char *ctl_read_token(const char *path)
@@ -64,9 +60,7 @@ static char *ctl_read_token(const char *path)
     return strdup(buf);
 }
 
-/* Sends the request; prints errors; returns the parsed JSON body (or a
- * string for non-JSON bodies) and sets *rc to the exit status. */
-static json_t *ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, int *rc)
+json_t *ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, int *rc)
 {
     struct ctl_http_response r;
     char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -104,7 +98,7 @@ static json_t *ctl_call(struct ctl *c, const char *method, const char *path, jso
     return j;
 }
 
-static const char *ctl_s(json_t *o, const char *k)
+const char *ctl_s(json_t *o, const char *k)
 {
     json_t *v = json_object_get(o, k);
     return json_is_string(v) ? json_string_value(v) : "-";
@@ -123,14 +117,25 @@ static void ctl_print_endpoints(json_t *eps, const char *region, const char *az)
     }
 }
 
+/* "(drill drl-3 live: reason)" lines for the drills of a region or az. */
+static void ctl_print_drills(json_t *state, const char *region, const char *az)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(state, "drills"), i, d)
+        printf("%-12s %-14s (drill %s %s: %s)\n", region, az, ctl_s(d, "id"), ctl_s(d, "mode"),
+               ctl_s(d, "reason"));
+}
+
 static void ctl_print_status(json_t *j)
 {
     json_t *srv = json_object_get(j, "server");
-    printf("gtmd %s  uptime %.0fs  generation %lld  workers %lld  overrides %lld\n",
+    printf("gtmd %s  uptime %.0fs  generation %lld  workers %lld  overrides %lld  drills %lld\n",
            ctl_s(srv, "version"), json_number_value(json_object_get(srv, "uptime_s")),
            json_integer_value(json_object_get(srv, "config_generation")),
            json_integer_value(json_object_get(srv, "workers")),
-           json_integer_value(json_object_get(srv, "active_overrides")));
+           json_integer_value(json_object_get(srv, "active_overrides")),
+           json_integer_value(json_object_get(srv, "active_drills")));
     size_t i, k;
     json_t *z, *r, *a;
     json_array_foreach(json_object_get(j, "zones"), i, z)
@@ -145,11 +150,13 @@ static void ctl_print_status(json_t *j)
         json_t *ro = json_object_get(json_object_get(r, "state"), "override");
         if (json_is_string(ro))
             printf("%-12s (region forced %s)\n", rn, json_string_value(ro));
+        ctl_print_drills(json_object_get(r, "state"), rn, "-");
         json_array_foreach(json_object_get(r, "azs"), k, a)
         {
             json_t *ao = json_object_get(json_object_get(a, "state"), "override");
             if (json_is_string(ao))
                 printf("%-12s %-14s (az forced %s)\n", rn, ctl_s(a, "name"), json_string_value(ao));
+            ctl_print_drills(json_object_get(a, "state"), rn, ctl_s(a, "name"));
             ctl_print_endpoints(json_object_get(a, "endpoints"), rn, ctl_s(a, "name"));
         }
         ctl_print_endpoints(json_object_get(r, "endpoints"), rn, "-");
@@ -252,7 +259,7 @@ static void ctl_print_explain(json_t *j)
         printf("  (authority) %s\n", json_string_value(x));
 }
 
-static void ctl_output(struct ctl *c, json_t *j, void (*human)(json_t *))
+void ctl_output(struct ctl *c, json_t *j, void (*human)(json_t *))
 {
     if (c->json || !human) {
         char *t = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
@@ -466,6 +473,11 @@ int main(int argc, char **argv)
         c.token = ctl_read_token(token_file);
     else if (getenv("GTMCTL_TOKEN"))
         c.token = strdup(getenv("GTMCTL_TOKEN"));
+    if (strcmp(argv[i], "drill") == 0) {
+        int rc = ctl_drill(&c, argc - i, argv + i);
+        free(c.token);
+        return rc;
+    }
     struct ctl_ovr_opts o = {0};
     char **pos = calloc((size_t)argc, sizeof(*pos));
     int npos = 0, rc;

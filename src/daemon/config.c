@@ -122,10 +122,10 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
 
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
-    static const char *const keys[] = {"listen",  "workers",    "zones",         "edns_udp_max",
-                                       "tcp",     "state_file", "state_max_age", "max_overrides",
-                                       "regions", "checks",     "pools",         "records",
-                                       "admin",   NULL};
+    static const char *const keys[] = {
+        "listen",     "workers",       "zones",         "edns_udp_max", "tcp",
+        "state_file", "state_max_age", "max_overrides", "regions",      "checks",
+        "pools",      "records",       "admin",         "drills",       NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -152,6 +152,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     cfg_tcp(x, json_object_get(root, "tcp"));
     admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
     health_params_parse(&x->j, root, &x->c->health);
+    drill_params_parse(&x->j, json_object_get(root, "drills"), &x->c->drills);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
     if (!origins)
         abort();

@@ -15,6 +15,8 @@
 #include "daemon/config.h"
 #include "admin/admin.h"
 #include "daemon/load.h"
+#include "drill/drill.h"
+#include "drill/drill_service.h"
 #include "health/override.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
@@ -32,6 +34,10 @@ struct server {
     uint64_t generation;
     struct health_core health;
     struct health_service *health_svc; /* expiry and the state file */
+    struct drill_core drills;          /* initialised once the config is loaded */
+    bool drills_ready;
+    struct drill_service *drill_svc;   /* the drill thread: end times, abort_if */
+    struct serve_reader *drill_reader; /* its reader of the served set */
     struct scheduler *sched;
     struct admin *admin;
     pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API) */
@@ -173,6 +179,9 @@ static json_t *server_reload(struct server *srv, bool *ok)
     serve_set_free(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
     override_set_max(&srv->health, cfg->health.max_overrides);
+    drill_core_set_params(&srv->drills, &cfg->drills);
+    /* Endpoints may have come or gone: judge every abort_if again. */
+    drill_service_poke(srv->drill_svc);
     server_plan_probes(srv, set);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
@@ -232,14 +241,23 @@ static int server_first_round(struct server *srv, const struct serve_set *set)
     const struct health_params *hp = &srv->cfg->health;
     override_set_max(&srv->health, hp->max_overrides);
     if (hp->state_file &&
-        persist_load(&srv->health, hp->state_file, hp->state_max_age, &res) != 0) {
+        persist_load(&srv->health, hp->state_file, hp->state_max_age, 0, &res) != 0) {
         char err_q[sizeof(res.error) + 16];
         log_error("event=state_load result=refused file=%s error=\"%s\"", hp->state_file,
                   log_quote(res.error, err_q, sizeof(err_q)));
         return -1;
     }
     size_t restored = res.endpoints;
-    srv->health_svc = health_service_start(&srv->health);
+    if (hp->state_file) {
+        /* Drills resume until their end time (live ones set their bytes
+         * now, before anything is answered) or end as passed. */
+        json_t *sec = persist_load_section(hp->state_file, "drills");
+        drill_core_restore(&srv->drills, sec, health_now());
+        json_decref(sec);
+    }
+    struct persist_section drills = {
+        .name = "drills", .save = drill_core_save, .arg = &srv->drills};
+    srv->health_svc = health_service_start_sections(&srv->health, &drills, 1);
     health_service_set_state_file(srv->health_svc, hp->state_file);
     health_service_set_load_result(srv->health_svc, &res);
     srv->sched = scheduler_start(&srv->health);
@@ -252,6 +270,12 @@ static int server_first_round(struct server *srv, const struct serve_set *set)
     log_info("event=first_round restored=%zu complete=%s ms=%.1f", restored, done ? "yes" : "no",
              server_elapsed_ms(&t0));
     return 0;
+}
+
+static struct policy_loss *server_publish_loss(void *arg, struct policy_loss *next)
+{
+    struct server *srv = arg;
+    return serve_publish_loss(&srv->serve, next);
 }
 
 /* Publishes the first served set and starts the DNS workers on the
@@ -267,12 +291,43 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
                                    .addr_len = c->listen[i].addr_len,
                                    .text = c->listen[i].text};
     struct net_params np = {.listen = l, .n_listen = c->n_listen, .workers = c->workers};
-    /* One reader per worker thread, one for the admin thread. */
-    serve_init(&srv->serve, net_reader_count(&np) + 1);
+    /* One reader per worker thread, one for the admin thread, one for
+     * the drill thread. */
+    serve_init(&srv->serve, net_reader_count(&np) + 2);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
+    /* Restored scoped drills apply from the first query on. */
+    drill_core_set_publisher(&srv->drills, server_publish_loss, srv);
     int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
     free(l);
     return rc;
+}
+
+static const struct gslb *server_drill_enter(void *arg)
+{
+    struct server *srv = arg;
+    return serve_enter(srv->drill_reader)->gslb;
+}
+
+static void server_drill_leave(void *arg)
+{
+    struct server *srv = arg;
+    serve_leave(srv->drill_reader);
+}
+
+/* Starts the drill thread with its own serve reader (once the first set
+ * is published). */
+static void server_start_drills(struct server *srv)
+{
+    srv->drill_reader = serve_reader_add(&srv->serve);
+    if (!srv->drill_reader)
+        abort(); /* sized for it in server_start_net */
+    struct drill_service_env env = {.drills = &srv->drills,
+                                    .health = &srv->health,
+                                    .health_service = srv->health_svc,
+                                    .enter = server_drill_enter,
+                                    .leave = server_drill_leave,
+                                    .arg = srv};
+    srv->drill_svc = drill_service_start(&env);
 }
 
 static int server_start(struct server *srv)
@@ -292,6 +347,8 @@ static int server_start(struct server *srv)
     }
     errlist_free(&errs);
     srv->generation = 1;
+    drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
+    srv->drills_ready = true;
     double ms = server_elapsed_ms(&t0);
     if (server_first_round(srv, set) != 0) {
         serve_set_free(set);
@@ -304,6 +361,7 @@ static int server_start(struct server *srv)
     }
     for (size_t i = 0; i < srv->cfg->n_listen; i++)
         log_info("event=listen address=%s transports=udp,tcp", srv->cfg->listen[i].text);
+    server_start_drills(srv);
     /* POST /v1/reload can run on the admin thread as soon as it starts, and
      * a reload frees srv->cfg (read here and by admin_start's log lines) and
      * reads srv->admin: hold the reload lock until start-up is done. */
@@ -312,6 +370,7 @@ static int server_start(struct server *srv)
         struct admin_env env = {.serve = &srv->serve,
                                 .health = &srv->health,
                                 .health_service = srv->health_svc,
+                                .drills = &srv->drills,
                                 .reload = server_reload_cb,
                                 .reload_arg = srv,
                                 .started = srv->started,
@@ -332,16 +391,20 @@ static int server_start(struct server *srv)
 }
 
 /* Stops the threads in dependency order (admin reads the served set, DNS
- * workers and prober read health, admin and prober tell the health
- * service of changes; it writes the state file a last time) and frees
- * everything. */
+ * workers and prober read health, admin and prober tell the drill and
+ * health services of changes, the drill thread asks the health service
+ * for writes; it writes the state file a last time, drills included) and
+ * frees everything. */
 static void server_shutdown(struct server *srv)
 {
     admin_stop(srv->admin);
     net_stop(&srv->net);
     scheduler_stop(srv->sched);
+    drill_service_stop(srv->drill_svc);
     health_service_stop(srv->health_svc);
     serve_destroy(&srv->serve); /* no reader runs any more */
+    if (srv->drills_ready)
+        drill_core_free(&srv->drills);
     config_free(srv->cfg);
     health_core_free(&srv->health);
     pthread_mutex_destroy(&srv->reload_lock);

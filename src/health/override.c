@@ -72,10 +72,10 @@ int override_add(struct health_core *c, const char *target, enum health_state st
     c->overrides = o;
     c->n_overrides++;
     health_override_apply_locked(c, target);
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    if (hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
+    health_hooks_overrides_changed(&hooks);
     /* o belongs to the list now: an expiry may free it at any moment. */
     char reason_q[1100], target_q[OVERRIDE_MAX_TARGET + 8];
     log_info("event=override_add id=%s target=\"%s\" state=%s author=%s reason=\"%s\"", id,
@@ -110,10 +110,11 @@ static size_t override_remove_if(struct health_core *c,
         free(target);
         n++;
     }
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    if (n && hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
+    if (n)
+        health_hooks_overrides_changed(&hooks);
     return n;
 }
 
@@ -423,12 +424,13 @@ int override_restore(struct health_core *c, json_t *arr, double now,
         health_override_apply_locked(c, o->target);
         st->restored++;
     }
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
     free(keep);
     free(nums);
-    if (st->restored && hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
+    if (st->restored)
+        health_hooks_overrides_changed(&hooks);
     return too_many ? -1 : 0;
 }
 

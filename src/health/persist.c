@@ -135,9 +135,27 @@ static int persist_write_atomic(const char *path, const char *data, size_t len)
     return 0;
 }
 
-int persist_save(struct health_core *c, const char *path, char *err, size_t errlen)
+/* The core's snapshot plus the sections (each save() called once, outside
+ * the core's lock: a section owner takes its own lock) and the keys of
+ * keep that the snapshot does not have (a bad file's other sections),
+ * written atomically. */
+static int persist_write(struct health_core *c, const char *path,
+                         const struct persist_section *secs, size_t n, json_t *keep, char *err,
+                         size_t errlen)
 {
     json_t *root = persist_snapshot(c);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = secs[i].save(secs[i].arg);
+        if (v)
+            json_object_set_new(root, secs[i].name, v);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(keep, k, v)
+    {
+        if (!json_object_get(root, k))
+            json_object_set(root, k, v);
+    }
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);
     errno = ENOMEM;
@@ -149,6 +167,25 @@ int persist_save(struct health_core *c, const char *path, char *err, size_t errl
     if (err && errlen)
         snprintf(err, errlen, "%s", why);
     return rc;
+}
+
+int persist_save(struct health_core *c, const char *path, char *err, size_t errlen)
+{
+    return persist_write(c, path, NULL, 0, NULL, err, errlen);
+}
+
+int persist_save_sections(struct health_core *c, const char *path,
+                          const struct persist_section *secs, size_t n, char *err, size_t errlen)
+{
+    return persist_write(c, path, secs, n, NULL, err, errlen);
+}
+
+json_t *persist_load_section(const char *path, const char *name)
+{
+    json_t *root = json_load_file(path, 0, NULL);
+    json_t *v = root ? json_incref(json_object_get(root, name)) : NULL;
+    json_decref(root);
+    return v;
 }
 
 /* Removes temporary files a killed gtmd left beside path (our own names
@@ -372,7 +409,8 @@ static json_t *persist_parse(const char *text, size_t len, struct persist_result
 
 /* A bad file: kept aside, ids raised past anything it held, and a fresh
  * file written now (so a crash before the next save finds a good file). */
-static int persist_quarantine(struct health_core *c, const char *path, struct persist_result *res)
+static int persist_quarantine(struct health_core *c, const char *path, json_t *root,
+                              struct persist_result *res)
 {
     override_floor_ids(c, health_now());
     char save_err[256];
@@ -382,7 +420,9 @@ static int persist_quarantine(struct health_core *c, const char *path, struct pe
                  "%scannot keep it aside: %s", res->error[0] ? "; " : "", strerror(errno));
         return -1;
     }
-    if (persist_save(c, path, save_err, sizeof(save_err)) != 0) {
+    /* The other sections (drills, ...) are kept as they were: their owners
+     * read them next and check them themselves. */
+    if (persist_write(c, path, NULL, 0, root, save_err, sizeof(save_err)) != 0) {
         snprintf(res->error + strlen(res->error), sizeof(res->error) - strlen(res->error),
                  "%scannot write a fresh state file: %s", res->error[0] ? "; " : "", save_err);
         return -1;
@@ -396,12 +436,14 @@ static int persist_quarantine(struct health_core *c, const char *path, struct pe
     return 0;
 }
 
-int persist_load(struct health_core *c, const char *path, double max_age,
+int persist_load(struct health_core *c, const char *path, double max_age, unsigned flags,
                  struct persist_result *res)
 {
+    bool readonly = flags & PERSIST_LOAD_READONLY;
     memset(res, 0, sizeof(*res));
     res->age = -1;
-    persist_clean_temps(path);
+    if (!readonly)
+        persist_clean_temps(path);
     char *text = NULL;
     size_t len = 0;
     int rd = persist_read(path, &text, &len, res->error, sizeof(res->error));
@@ -416,14 +458,13 @@ int persist_load(struct health_core *c, const char *path, double max_age,
         res->status = PERSIST_CORRUPT;
     else
         rc = persist_apply(c, path, root, max_age, res);
-    json_decref(root);
-    if (rc != 0)
-        return -1;
-    if (res->status == PERSIST_CORRUPT || res->rejected > 0) {
+    if (rc == 0 && (res->status == PERSIST_CORRUPT || res->rejected > 0)) {
         if (res->rejected > 0 && !res->error[0])
             snprintf(res->error, sizeof(res->error), "%zu entries failed validation",
                      res->rejected);
-        return persist_quarantine(c, path, res);
+        if (!readonly)
+            rc = persist_quarantine(c, path, root, res);
     }
-    return 0;
+    json_decref(root);
+    return rc;
 }

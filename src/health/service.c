@@ -34,6 +34,8 @@ struct health_service {
     pthread_mutex_t lock;     /* guards the fields below */
     pthread_cond_t saved;     /* save_done moved, or stopped */
     char *state_file;         /* NULL: none */
+    struct persist_section sections[HEALTH_SERVICE_MAX_SECTIONS];
+    size_t n_sections;
     uint64_t save_asked;      /* numbers handed out by health_service_save */
     uint64_t save_done;       /* every request up to this one is written */
     int save_rc;              /* result of the last write */
@@ -54,9 +56,12 @@ static int health_service_write(struct health_service *svc, bool last)
     pthread_mutex_lock(&svc->lock);
     uint64_t asked = svc->save_asked;
     char *path = svc->state_file ? strdup(svc->state_file) : NULL;
+    struct persist_section secs[HEALTH_SERVICE_MAX_SECTIONS];
+    size_t n_secs = svc->n_sections;
+    memcpy(secs, svc->sections, sizeof(secs));
     pthread_mutex_unlock(&svc->lock);
     char err[256] = "";
-    int rc = path ? persist_save(svc->core, path, err, sizeof(err)) : 1;
+    int rc = path ? persist_save_sections(svc->core, path, secs, n_secs, err, sizeof(err)) : 1;
     free(path);
     pthread_mutex_lock(&svc->lock);
     if (asked > svc->save_done)
@@ -151,11 +156,19 @@ static void *health_service_main(void *arg)
 
 struct health_service *health_service_start(struct health_core *core)
 {
+    return health_service_start_sections(core, NULL, 0);
+}
+
+struct health_service *health_service_start_sections(struct health_core *core,
+                                                     const struct persist_section *secs, size_t n)
+{
     struct health_service *svc = calloc(1, sizeof(*svc));
     if (!svc)
         abort();
     evthread_use_pthreads();
     svc->core = core;
+    for (size_t i = 0; i < n && i < HEALTH_SERVICE_MAX_SECTIONS; i++)
+        svc->sections[svc->n_sections++] = secs[i];
     pthread_mutex_init(&svc->lock, NULL);
     pthread_cond_init(&svc->saved, NULL);
     /* No cached time: the expiry timer is armed right after a write that

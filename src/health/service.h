@@ -9,7 +9,8 @@
  *  - one timer for override expiry, armed at override_next_expiry() and
  *    re-armed whenever the overrides change (the core's overrides_changed
  *    hook), so an override ends on time whether or not the admin API runs;
- *  - the only writer of the state file (persist_save): after probe state
+ *  - the only writer of the state file (persist_save, with the sections
+ *    other modules own, given at the start: the drills): after probe state
  *    changes (the core's state_changed hook; changes that arrive before
  *    the thread gets to them cause one write), after an expiry, every
  *    HEALTH_SERVICE_REFRESH_S seconds (so the file's age says how fresh
@@ -35,6 +36,7 @@
 #include "health/persist.h"
 
 #define HEALTH_SERVICE_REFRESH_S 30 /* seconds between unconditional writes */
+#define HEALTH_SERVICE_MAX_SECTIONS 4
 
 struct health_service;
 
@@ -42,6 +44,10 @@ struct health_service;
  * the state file) get their expiry timer at once. Aborts when the thread
  * or its event base cannot be created. */
 struct health_service *health_service_start(struct health_core *core);
+/* The same, with the state file's sections (persist.h; copied, at most
+ * HEALTH_SERVICE_MAX_SECTIONS) in place before the first write. */
+struct health_service *health_service_start_sections(struct health_core *core,
+                                                     const struct persist_section *secs, size_t n);
 
 /* Sets the state file path (copied); NULL or "" for none. A reload calls
  * it with the new configuration's path; the next write uses it. */

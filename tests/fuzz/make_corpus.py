@@ -9,8 +9,9 @@ every answering path plus known-bad packets.
 
 admin (tests/fuzz/corpus/admin, standard library only): inputs of
 tests/fuzz/fuzz_admin.c, whose first byte selects the parser: 'B' + a
-request body (then the POST /v1/overrides rules), 'E' + a /v1/explain query
-string. Good and bad cases of each rule in src/admin/admin_request.c.
+request body (then the POST /v1/overrides and /v1/drills rules), 'E' + a
+/v1/explain query string. Good and bad cases of each rule in
+src/admin/admin_request.c and src/drill/drill_spec.c.
 
 config (tests/fuzz/corpus/config, standard library only): configuration
 files for tests/fuzz/fuzz_config.c: a base using every section, every key
@@ -392,6 +393,51 @@ def admin_override_seeds():
     yield "ovr_unknown_key_cut_utf8", ovr(**{"a" + "\u00e9" * 300: 1})
 
 
+def drill(**kw):
+    """A drill body: a valid live one, with kw replacing or adding keys
+    (... removes one)."""
+    b = {"regions": ["us-east"], "mode": "live", "reason": "game day", "duration": 600}
+    for k, v in kw.items():
+        if v is ...:
+            b.pop(k, None)
+        else:
+            b[k] = v
+    return json.dumps(b).encode()
+
+
+def admin_drill_seeds():
+    yield "drill_ok_live", drill()
+    yield "drill_ok_shadow", drill(mode="shadow", duration=...)
+    yield "drill_ok_scoped", drill(mode="scoped", canary=["10.1.2.0/24", "2001:db8::/32"])
+    yield "drill_ok_azs", drill(regions=..., azs=["us-east-1a", "us-east-1b"])
+    yield "drill_ok_abort_if", drill(abort_if={"min_up_endpoints": 2, "min_up_share": 0.5})
+    yield "drill_ok_dry_run", drill(dry_run=True, duration=..., reason=...,
+                                    clients=["192.0.2.1", "10.0.0.0/8", "2001:db8::1"])
+    yield "drill_ok_saved_form", drill(mode="shadow", azs=[], canary=None, abort_if=None)
+    yield "drill_no_targets", drill(regions=[])
+    yield "drill_name_control", drill(regions=["us\neast"])
+    yield "drill_name_long", drill(regions=["r" * 129])
+    yield "drill_too_many_targets", drill(regions=["r%d" % i for i in range(33)])
+    yield "drill_duplicate_region", drill(regions=["a", "a"])
+    yield "drill_mode_bad", drill(mode="loud")
+    yield "drill_duration_over_max", drill(duration=3601)
+    yield "drill_duration_nan_string", drill(duration="NaN")
+    yield "drill_duration_huge", b'{"regions":["a"],"mode":"live","reason":"r","duration":1e308}'
+    yield "drill_live_without_duration", drill(duration=...)
+    yield "drill_canary_host_bits", drill(mode="scoped", canary=["10.1.2.3/24"])
+    yield "drill_canary_everyone", drill(mode="scoped", canary=["::/0"])
+    yield "drill_canary_too_many", drill(mode="scoped",
+                                         canary=["10.%d.0.0/16" % i for i in range(33)])
+    yield "drill_canary_on_live", drill(canary=["10.0.0.0/8"])
+    yield "drill_abort_if_empty", drill(abort_if={})
+    yield "drill_abort_if_share_zero", drill(abort_if={"min_up_share": 0})
+    yield "drill_abort_if_endpoints_real", drill(abort_if={"min_up_endpoints": 1.5})
+    yield "drill_abort_if_unknown", drill(abort_if={"max_down": 1})
+    yield "drill_clients_not_dry", drill(clients=["192.0.2.1"])
+    yield "drill_clients_bad", drill(dry_run=True, clients=["192.0.2.1/33"])
+    yield "drill_unknown_key", drill(target="region:us-east")
+
+
 def admin_explain_seeds():
     yield "explain_ok_minimal", b"name=www.example.com"
     yield "explain_ok_full", b"name=www.example.com.&type=AAAA&client=192.0.2.1" \
@@ -524,6 +570,8 @@ def admin_seeds():
     for name, data in admin_body_seeds():
         yield name, b"B" + data
     for name, data in admin_override_seeds():
+        yield name, b"B" + data
+    for name, data in admin_drill_seeds():
         yield name, b"B" + data
     for name, data in admin_explain_seeds():
         yield name, b"E" + data

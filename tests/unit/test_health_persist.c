@@ -3,13 +3,15 @@
  * into a fresh core restore probe states, their times, the overrides and
  * the next override id; expired overrides are dropped; a file older than
  * state_max_age restores overrides but no states; slots not in use and a
- * missing file are handled. A corrupt file, or one with entries that fail
- * the API's rules (a crafted id that would wrap the counter, a state
+ * missing file are handled; sections owned by other modules are written
+ * with the rest and read back. A corrupt file, or one with entries that
+ * fail the API's rules (a crafted id that would wrap the counter, a state
  * "banana", a target with a newline), is kept aside as .corrupt-TIMESTAMP,
  * the rest is restored, ids jump past anything it held, and a fresh file
- * is written; a file over max_overrides is refused whole. The temporary
- * file is new and random: a symlink planted at the old predictable name
- * is not followed.
+ * is written that keeps the other sections; a read-only load changes
+ * nothing; a file over max_overrides is refused whole. The temporary file
+ * is new and random: a symlink planted at the old predictable name is not
+ * followed.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -136,7 +138,7 @@ static size_t load(struct health_core *core, const char *file, double max_age,
     struct persist_result local;
     if (!res)
         res = &local;
-    if (persist_load(core, file, max_age, res) != 0)
+    if (persist_load(core, file, max_age, 0, res) != 0)
         return (size_t)-1;
     return res->endpoints;
 }
@@ -412,14 +414,14 @@ static void test_over_cap(struct ctx *c)
     health_core_init(&core);
     override_set_max(&core, 4);
     struct persist_result res;
-    int rc = persist_load(&core, c->file, 3600, &res);
+    int rc = persist_load(&core, c->file, 3600, 0, &res);
     TAP_CHECK(c->t,
               rc == -1 && override_count(&core) == 0 && strstr(res.error, "5 overrides") &&
                   strstr(res.error, "max_overrides (4)"),
               "5 overrides against max_overrides 4: refused, none restored (%s)", res.error);
     TAP_CHECK(c->t, count_others(c, "") == 0, "and the file is left as it was, not kept aside");
     override_set_max(&core, 5);
-    rc = persist_load(&core, c->file, 3600, &res);
+    rc = persist_load(&core, c->file, 3600, 0, &res);
     TAP_CHECK(c->t, rc == 0 && override_count(&core) == 5, "with max_overrides 5 all restore");
     health_core_free(&core);
     clean_dir(c);
@@ -459,10 +461,89 @@ static void test_planted_symlink(struct ctx *c)
     write_file(left, "partial");
     health_core_init(&core);
     struct persist_result res;
-    persist_load(&core, c->file, 3600, &res);
+    persist_load(&core, c->file, 3600, 0, &res);
     TAP_CHECK(c->t,
               access(left, F_OK) != 0 && access(planted, F_OK) == 0 && access(victim, F_OK) == 0,
               "a leftover temporary file is removed at load, other names are left alone");
+    health_core_free(&core);
+    clean_dir(c);
+}
+
+static json_t *section_save(void *arg)
+{
+    int *calls = arg;
+    (*calls)++;
+    return json_pack("{s:i, s:[s]}", "next_id", 7, "active", "drl-6");
+}
+
+static json_t *section_none(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+static void test_sections(struct ctx *c)
+{
+    struct health_core core;
+    int calls = 0;
+    fresh(&core);
+    struct persist_section secs[2] = {{.name = "drills", .save = section_save, .arg = &calls},
+                                      {.name = "nothing", .save = section_none, .arg = NULL}};
+    TAP_CHECK(c->t, persist_save_sections(&core, c->file, secs, 2, NULL, 0) == 0 && calls == 1,
+              "a save with sections calls each owner once");
+    json_t *d = persist_load_section(c->file, "drills");
+    TAP_CHECK(c->t,
+              d && json_integer_value(json_object_get(d, "next_id")) == 7 &&
+                  strcmp(json_string_value(json_array_get(json_object_get(d, "active"), 0)),
+                         "drl-6") == 0,
+              "persist_load_section reads a section back");
+    json_decref(d);
+    TAP_CHECK(c->t, persist_load_section(c->file, "nothing") == NULL,
+              "a section whose owner returned NULL is not written");
+    json_t *eps = persist_load_section(c->file, "endpoints");
+    TAP_CHECK(c->t, json_is_object(eps), "the core's own keys are still written");
+    json_decref(eps);
+    unlink(c->file);
+    TAP_CHECK(c->t, persist_load_section(c->file, "drills") == NULL,
+              "a missing file has no section");
+    health_core_free(&core);
+}
+
+/* A bad file's other sections (a drill's, say) survive in the fresh file;
+ * a read-only load reports the bad file and changes nothing. */
+static void test_quarantine_keeps_sections(struct ctx *c)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "{\"version\": 1, \"saved_at\": %.3f, \"endpoints\": {},"
+             " \"drills\": {\"next_id\": 9},"
+             " \"overrides\": [{\"id\": \"ovr-1\", \"target\": \"region:us\", \"state\": "
+             "\"banana\", \"reason\": \"r\", \"author\": \"operate\", \"created\": %.3f}]}",
+             health_now() - 1, health_now() - 1);
+    clean_dir(c);
+    write_file(c->file, text);
+    struct health_core core;
+    fresh(&core);
+    struct persist_result res;
+    int rc = persist_load(&core, c->file, 3600, PERSIST_LOAD_READONLY, &res);
+    FILE *f = fopen(c->file, "r");
+    char buf[1100] = "";
+    size_t got = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    buf[got] = '\0';
+    if (f)
+        fclose(f);
+    TAP_CHECK(c->t,
+              rc == 0 && res.rejected == 1 && !res.kept_as[0] && strcmp(buf, text) == 0 &&
+                  count_others(c, "") == 0 && core.next_override_id == 1,
+              "a read-only load reports the bad entry and writes, moves and raises nothing");
+    health_core_free(&core);
+    fresh(&core);
+    rc = persist_load(&core, c->file, 3600, 0, &res);
+    json_t *d = persist_load_section(c->file, "drills");
+    TAP_CHECK(c->t,
+              rc == 0 && res.kept_as[0] && json_integer_value(json_object_get(d, "next_id")) == 9,
+              "the fresh file written after a bad one keeps its other sections");
+    json_decref(d);
     health_core_free(&core);
     clean_dir(c);
 }
@@ -483,6 +564,8 @@ int main(void)
     test_largest_id(&c);
     test_over_cap(&c);
     test_planted_symlink(&c);
+    test_sections(&c);
+    test_quarantine_keeps_sections(&c);
     clean_dir(&c);
     rmdir(c.dir);
     return tap_done(&t);
