@@ -2,7 +2,8 @@
 pass; expired, not yet valid, forged and missing signatures, broken NSEC
 and NSEC3 chains, NSEC3PARAM mismatches and DNSSEC records without a
 DNSKEY are errors; signatures expiring within "dnssec": {"expiry_warning"}
-are a warning. At reload an error keeps the old zone serving."""
+are a warning. At reload an error keeps the old zone serving. kzonecheck
+(Knot) judges the same zones as gtmd check."""
 import json
 import os
 import re
@@ -237,3 +238,38 @@ def test_check_policy_record_in_signed_zone_is_an_error(zones):
                    "records": {"gtm." + ORIGIN: {"pool": "web", "policy": "all"}}}, f)
     p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
+
+
+KZONECHECK = "/usr/bin/kzonecheck"
+
+
+def test_check_agrees_with_kzonecheck(zones):
+    """Knot's kzonecheck (knot-dnssecutils) with DNSSEC checks on and gtmd
+    check pass and fail the same signed zones."""
+    if not os.access(KZONECHECK, os.X_OK):
+        pytest.skip("kzonecheck is not installed (knot-dnssecutils)")
+    n, n3 = zones["nsec"], zones["nsec3"]
+    now = int(time.time())
+    www = "www." + ORIGIN
+    variants = {
+        "good_nsec": n.parent,
+        "good_nsec3": n3.parent,
+        "forged": _edit(n.parent, os.path.join(n.dir, "kz-forged.zone"),
+                        lambda l: l.replace("127.0.0.80", "127.0.0.66") if _is(l, www, "A")
+                        else l),
+        "missing_rrsig": _edit(n3.parent, os.path.join(n3.dir, "kz-nosig.zone"),
+                               lambda l: None if _is(l, "txt." + ORIGIN, "RRSIG", "TXT")
+                               else l),
+        "missing_nsec": _edit(n.parent, os.path.join(n.dir, "kz-nonsec.zone"),
+                              lambda l: None if _fields(l)[:1] == ["mail." + ORIGIN] and
+                              "NSEC" in _fields(l)[3:5] else l),
+        "expired": n.resign(os.path.join(n.dir, "kz-expired.zone"),
+                            extra=["-i", _stamp(now - 20 * DAY), "-e", _stamp(now - DAY)]),
+    }
+    for name, f in variants.items():
+        kz = subprocess.run([KZONECHECK, "-o", ORIGIN, "-d", "on", f], capture_output=True,
+                            text=True, timeout=60)
+        rc, out, err = _check(zones, f)
+        assert (rc == 0) == (kz.returncode == 0), "%s: gtmd check rc=%d (%s), kzonecheck rc=%d (%s)" % (
+            name, rc, err[:500], kz.returncode, (kz.stdout + kz.stderr)[:500])
+        assert (rc == 0) == name.startswith("good"), name
