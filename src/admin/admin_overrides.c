@@ -7,6 +7,7 @@
  * that is served now with no serving region is refused (409) unless
  * "force" is true.
  */
+#include <event2/http.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,38 +45,18 @@ static const struct health_slot *ovr_target_slot(const struct gslb *g, const cha
 static void ovr_eval(const struct gslb *g, const struct policy_record *r, uint16_t t,
                      const struct policy_overlay *ov, struct policy_result *res)
 {
-    struct policy_record all = *r;
-    uint64_t rng = 1;
-    struct policy_client c = {.addr = NULL, .ecs = NULL, .rng = &rng, .overlay = ov};
-    all.select = SELECT_ALL;
-    all.answers = POLICY_MAX_ANSWERS;
-    all.spill = r->spill;
-    policy_eval(g, &all, t, &c, res);
+    struct policy_client c = {.addr = NULL, .ecs = NULL, .overlay = ov};
+    policy_eval_all(g, r, t, &c, res);
 }
 
 static json_t *ovr_result_json(const struct gslb *g, const struct policy_result *res)
 {
-    static const char *const outcomes[] = {"served", "fail_open", "fallback", "empty"};
     json_t *eps = json_array();
     for (uint16_t i = 0; i < res->n; i++)
         json_array_append_new(eps, json_string(admin_view_answer(res->eps[i])));
-    return json_pack("{s:s, s:s?, s:o}", "outcome", outcomes[res->outcome], "serving_region",
-                     res->serving_region >= 0 ? g->regions[res->serving_region].name : NULL,
-                     "answers", eps);
-}
-
-static bool ovr_same(const struct policy_result *a, const struct policy_result *b)
-{
-    if (a->outcome != b->outcome || a->serving_region != b->serving_region || a->n != b->n)
-        return false;
-    for (uint16_t i = 0; i < a->n; i++) {
-        bool found = false;
-        for (uint16_t k = 0; k < b->n && !found; k++)
-            found = a->eps[i] == b->eps[k];
-        if (!found)
-            return false;
-    }
-    return true;
+    return json_pack(
+        "{s:s, s:s?, s:o}", "outcome", policy_outcome_name(res->outcome), "serving_region",
+        res->serving_region >= 0 ? g->regions[res->serving_region].name : NULL, "answers", eps);
 }
 
 /* Lists the records whose answers change under ov; *blocking counts the
@@ -92,7 +73,7 @@ static json_t *ovr_changes(const struct gslb *g, const struct policy_overlay *ov
             if (before.n == 0 && before.outcome != POLICY_EMPTY)
                 continue; /* the pool has no endpoint of this type */
             ovr_eval(g, r, types[t], ov, &after);
-            if (ovr_same(&before, &after))
+            if (policy_result_same(&before, &after))
                 continue;
             const char *tname = dns_type_name(types[t]);
             json_array_append_new(changes,
@@ -105,6 +86,30 @@ static json_t *ovr_changes(const struct gslb *g, const struct policy_overlay *ov
         }
     }
     return changes;
+}
+
+/* The 409 of the safety rule (and its audit line). Steals blocked. */
+static void ovr_refuse_unsafe(struct admin_req *r, json_t *blocked, const char *what)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "the %s would leave policy records with no serving region; repeat with "
+             "\"force\": true to apply it anyway",
+             what);
+    json_t *err = json_pack("{s:{s:s, s:s, s:O}}", "error", "code", "unsafe", "message", msg,
+                            "records", blocked);
+    admin_audit(r, 409, json_incref(blocked));
+    json_decref(blocked);
+    admin_reply_json(r, 409, err);
+}
+
+static void ovr_refuse_full(struct admin_req *r)
+{
+    admin_reply_error(r, 409, "too_many_overrides",
+                      "gtmd already holds %zu overrides, the most max_overrides allows; delete "
+                      "one first",
+                      override_max(r->a->env.health));
+    admin_audit(r, 409, NULL);
 }
 
 /* Creates the override in the fleet's shared store (etcd). Returns the
@@ -130,6 +135,37 @@ static void ovr_reply_unavailable(struct admin_req *r, const char *err)
 {
     admin_reply_error(r, 503, "etcd_unavailable", "%s", err);
     admin_audit(r, 503, json_pack("{s:s}", "error", err));
+}
+
+/* Adds the override: in the fleet's store (etcd) when there is one, else
+ * in the health core. 1 when added (id set), 0 when a shared store saw
+ * another change since view (decide again), -1 when a reply was sent. */
+static int ovr_apply(struct admin_req *r, const struct admin_override_req *req, uint64_t view,
+                     bool last, char id[32])
+{
+    struct admin *a = r->a;
+    const struct shared_store *store = a->env.store;
+    if (!store) {
+        double expires = req->expires_in > 0 ? health_now() + req->expires_in : 0;
+        if (override_add(a->env.health, req->target, req->state, req->reason, r->token_name,
+                         expires, id) == 0)
+            return 1;
+        ovr_refuse_full(r);
+        return -1;
+    }
+    if (override_count(a->env.health) >= override_max(a->env.health)) {
+        ovr_refuse_full(r);
+        return -1;
+    }
+    char msg[300] = "";
+    enum shared_status st = ovr_create_shared(r, req, view, id, msg, sizeof(msg));
+    if (st == SHARED_OK)
+        return 1;
+    if (st == SHARED_CONFLICT && !last)
+        return 0;
+    ovr_reply_unavailable(r, st == SHARED_CONFLICT ? "the fleet's overrides kept changing; try again"
+                                                   : msg);
+    return -1;
 }
 
 /* Decides once (dry run, 404, 409) and applies: 1 when a reply was sent,
@@ -159,44 +195,24 @@ static int ovr_post_once(struct admin_req *r, const struct admin_override_req *r
         return 1;
     }
     if (json_array_size(blocked) > 0 && !req->force) {
-        json_t *err = json_pack("{s:{s:s, s:s, s:O}}", "error", "code", "unsafe", "message",
-                                "the override would leave policy records with no serving "
-                                "region; repeat with \"force\": true to apply it anyway",
-                                "records", blocked);
-        admin_audit(r, 409, json_incref(blocked));
-        json_decref(blocked);
         json_decref(changes);
-        admin_reply_json(r, 409, err);
+        ovr_refuse_unsafe(r, blocked, "override");
         return 1;
     }
     json_decref(blocked);
-    char id[32], msg[300] = "";
-    if (store) {
-        enum shared_status st = ovr_create_shared(r, req, view, id, msg, sizeof(msg));
-        if (st == SHARED_CONFLICT && !last) {
-            json_decref(changes);
-            return 0;
-        }
-        if (st != SHARED_OK) {
-            json_decref(changes);
-            ovr_reply_unavailable(
-                r, st == SHARED_CONFLICT ? "the fleet's overrides kept changing; try again" : msg);
-            return 1;
-        }
-    } else {
-        double expires = req->expires_in > 0 ? health_now() + req->expires_in : 0;
-        override_add(a->env.health, req->target, req->state, req->reason, r->token_name, expires,
-                     id);
+    char id[32];
+    int rc = ovr_apply(r, req, view, last, id);
+    if (rc <= 0) {
+        json_decref(changes);
+        return rc < 0;
     }
-    /* Answer only once the override is on disk (the health thread writes
-     * the state file; a failed write is logged there). */
-    health_service_save(a->env.health_service);
     json_t *o = override_get_json(a->env.health, id);
-    if (!o) /* expired already, or removed by another node meanwhile */
+    if (!o) /* already expired (a tiny expires_in), or removed by another node meanwhile */
         o = json_pack("{s:s}", "id", id);
     json_object_set_new(o, "changes", changes);
-    admin_audit(r, 201, json_pack("{s:s}", "id", id));
-    admin_reply_json(r, 201, o);
+    /* Answered (and audited) once the override is on disk; the admin
+     * thread serves other requests meanwhile (admin_defer.c). */
+    admin_defer_reply(r, 201, o, json_pack("{s:s}", "id", id));
     return 1;
 }
 
@@ -235,28 +251,64 @@ void admin_handle_override_get(struct admin_req *r, const char *id)
     admin_reply_json(r, 200, o);
 }
 
+/* "force" in a DELETE's query string: absent, "true" or "false". */
+static int ovr_delete_force(struct admin_req *r, bool *force)
+{
+    const char *f = evhttp_find_header(&r->query, "force");
+    *force = f && strcmp(f, "true") == 0;
+    if (f && !*force && strcmp(f, "false") != 0) {
+        admin_reply_error(r, 400, "bad_request", "\"force\" must be true or false");
+        admin_audit(r, 400, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 void admin_handle_override_delete(struct admin_req *r, const char *id)
 {
-    const struct shared_store *store = r->a->env.store;
-    enum shared_status st = SHARED_OK;
-    if (store) {
-        char err[300] = "";
-        st = store->ops->remove(store->arg, "overrides", id, err, sizeof(err));
-        if (st != SHARED_OK && st != SHARED_NOT_FOUND) {
-            ovr_reply_unavailable(r, err);
-            return;
-        }
-    }
-    /* Not in etcd: a leftover here (from the state file) is still removed. */
-    bool found = store && st == SHARED_OK ? true
-                 : store                  ? override_remove_why(r->a->env.health, id, "deleted")
-                                          : override_remove(r->a->env.health, id);
-    if (!found) {
+    struct admin *a = r->a;
+    bool force = false;
+    if (ovr_delete_force(r, &force) != 0)
+        return;
+    char target[OVERRIDE_MAX_TARGET + 1];
+    enum health_state after;
+    if (!override_state_without(a->env.health, id, target, sizeof(target), &after)) {
         admin_reply_error(r, 404, "not_found", "no override %s", id);
         admin_audit(r, 404, NULL);
         return;
     }
-    health_service_save(r->a->env.health_service);
-    admin_audit(r, 200, json_pack("{s:s}", "deleted", id));
-    admin_reply_json(r, 200, json_pack("{s:s}", "deleted", id));
+    /* The safety rule applies to deletions too: removing an "up" override
+     * can leave a record with nothing to serve. */
+    const struct serve_set *s = serve_enter(a->reader);
+    const struct health_slot *slot = ovr_target_slot(s->gslb, target);
+    json_t *blocked = json_array();
+    if (slot) {
+        struct policy_overlay ov = {.slot = slot, .state = after};
+        json_decref(ovr_changes(s->gslb, &ov, blocked));
+    }
+    serve_leave(a->reader);
+    if (json_array_size(blocked) > 0 && !force) {
+        ovr_refuse_unsafe(r, blocked, "deletion");
+        return;
+    }
+    json_decref(blocked);
+    const struct shared_store *store = a->env.store;
+    bool removed;
+    if (store) {
+        char err[300] = "";
+        enum shared_status st = store->ops->remove(store->arg, "overrides", id, err, sizeof(err));
+        if (st != SHARED_OK && st != SHARED_NOT_FOUND) {
+            ovr_reply_unavailable(r, err);
+            return;
+        }
+        /* Not in etcd: a leftover here (from the state file) still goes. */
+        removed = st == SHARED_OK || override_remove_why(a->env.health, id, "deleted");
+    } else
+        removed = override_remove(a->env.health, id);
+    if (!removed) { /* expired meanwhile */
+        admin_reply_error(r, 404, "not_found", "no override %s", id);
+        admin_audit(r, 404, NULL);
+        return;
+    }
+    admin_defer_reply(r, 200, json_pack("{s:s}", "deleted", id), json_pack("{s:s}", "deleted", id));
 }

@@ -19,7 +19,9 @@
 #include "admin/admin_config.h"
 #include "common/errlist.h"
 #include "fleet/fleet_params.h"
+#include "drill/drill_params.h"
 #include "health/health_params.h"
+#include "zone/zone_params.h"
 
 struct gslb;
 
@@ -30,8 +32,9 @@ struct config_listen {
 };
 
 struct config_zone {
-    char *origin; /* absolute, presentation form */
-    char *file;   /* resolved path */
+    char *origin;                     /* absolute, presentation form */
+    char *file;                       /* resolved path */
+    struct zone_dnssec_params dnssec; /* the entry's "dnssec" object */
 };
 
 struct config_tcp {
@@ -52,12 +55,13 @@ struct config {
     struct config_tcp tcp;
     struct admin_params admin;
     struct health_params health; /* state_file, state_max_age, probe_source */
+    struct drill_params drills;  /* the "drills" section */
     struct fleet_params fleet;   /* "fleet"; enabled false when absent */
     /* SHA-256 (hex) of what should be equal on every node of a fleet: the
      * file without its node-local keys (listen, workers, tcp, edns_udp_max,
      * admin, state_file, state_max_age, fleet, probe_source), keys sorted. */
     char shared_hash[65];
-    struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
+    struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */
 };
 
 /* NULL when the file has errors (all of them in errs). */

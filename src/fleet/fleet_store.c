@@ -44,6 +44,14 @@ static json_t *fleet_store_b64(const char *s)
     return j;
 }
 
+/* Asks the health thread to write the state file (the last known state
+ * for a restart without etcd), without waiting for it. */
+static void fleet_store_save(struct fleet *f)
+{
+    if (f->health_service)
+        health_service_save_async(f->health_service);
+}
+
 struct fleet_kind *fleet_store_kind(struct fleet *f, const char *name)
 {
     return strcmp(name, f->overrides.name) == 0 ? &f->overrides : NULL;
@@ -91,7 +99,7 @@ void fleet_store_apply(struct fleet *f, struct fleet_kind *k, const char *id, js
             free(r);
         }
         if (!k->reading && override_remove_why(f->health, id, "removed_in_fleet"))
-            health_service_save_async(f->health_service);
+            fleet_store_save(f);
         return;
     }
     if (!*pp) {
@@ -105,7 +113,7 @@ void fleet_store_apply(struct fleet *f, struct fleet_kind *k, const char *id, js
     (*pp)->mod_rev = mod_rev;
     (*pp)->deleting = false;
     if (!k->reading && override_upsert_json(f->health, value, health_now()) > 0)
-        health_service_save_async(f->health_service);
+        fleet_store_save(f);
 }
 
 void fleet_store_resync(struct fleet *f, struct fleet_kind *k)
@@ -117,7 +125,7 @@ void fleet_store_resync(struct fleet *f, struct fleet_kind *k)
     json_decref(arr);
     k->reading = false;
     if (n)
-        health_service_save_async(f->health_service);
+        fleet_store_save(f);
 }
 
 /* ---- jobs (fleet thread) ------------------------------------------------ */

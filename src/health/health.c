@@ -22,6 +22,7 @@ void health_core_init(struct health_core *c)
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
     c->next_override_id = 1;
+    c->max_overrides = HEALTH_MAX_OVERRIDES_DEFAULT;
     c->n_buckets = 1024;
     c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
     if (!c->buckets)
@@ -248,12 +249,14 @@ void health_restore(struct health_slot *s, enum health_state st, double since)
     atomic_store_explicit(&s->effective, (uint8_t)st, memory_order_release);
 }
 
-void health_core_each_locked(struct health_core *c, void (*fn)(struct health_slot *, void *),
-                             void *arg)
+void health_drill_set(struct health_core *c, const char *key, enum health_state st)
 {
-    for (uint32_t i = 0; i < c->n_buckets; i++)
-        for (struct health_slot *s = c->buckets[i]; s; s = s->next_in_bucket)
-            fn(s, arg);
+    pthread_mutex_lock(&c->lock);
+    struct health_slot *s = health_find_locked(c, key);
+    if (!s)
+        s = health_slot_new_locked(c, key, "not in the current config");
+    atomic_store_explicit(&s->drill, (uint8_t)st, memory_order_release);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void health_override_apply_locked(struct health_core *c, const char *target)

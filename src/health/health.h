@@ -11,14 +11,15 @@
  *
  * Each slot carries layers read lock-free by the DNS workers: the probe
  * verdict ('effective'), the fleet verdict ('fleet', set by the fleet
- * client from the quorum of vantage points) and the operator's override
- * ('override'). The precedence (override > fleet > probe) is applied by
- * the policy module (policy.h), which also combines a slot with its region
- * and az.
+ * client from the quorum of vantage points, src/fleet), the operator's
+ * override ('override') and the drill layer ('drill': set on region and az
+ * slots while a live drill covers them, src/drill). The precedence
+ * (drill > override > fleet > probe) is applied by the policy module
+ * (policy.h), which also combines a slot with its region and az.
  *
  * Threads: health_core_slot() is called by the loader (main thread) under
  * the core's mutex; health_report() only by the prober thread; readers of
- * 'effective' anywhere.
+ * 'effective', 'override' and 'drill' anywhere.
  *
  * Ownership: the core owns every slot; health_core_free() at exit.
  */
@@ -57,6 +58,8 @@ struct health_slot {
     _Atomic uint8_t override;  /* operator's forced state; HEALTH_UNKNOWN = none */
     _Atomic uint8_t fleet;     /* the fleet's quorum verdict (src/fleet); HEALTH_UNKNOWN =
                                   none: no fleet, no report, or etcd lost for stale_after */
+    _Atomic uint8_t drill;     /* HEALTH_DOWN while a live drill covers the slot
+                                  (health_drill_set); HEALTH_UNKNOWN = none */
     /* Written (by the prober thread, the loader, the state file) and read
      * (status, metrics, the state file) only under core->lock. */
     uint8_t probe_state;       /* rise/fall damped probe verdict */
@@ -75,14 +78,17 @@ struct health_slot {
 struct override;
 
 /* Whom the core tells about changes (the health service, service.h, and
- * the fleet client, src/fleet). Each hook runs on the thread that made
- * the change, after the core's lock was released, so it may take the
+ * the drill service, src/drill, and the fleet client, src/fleet). Each
+ * hook runs on the thread that made the change, after the core's lock was released, so it may take the
  * lock; it must not block. */
 struct health_hooks {
     void (*state_changed)(void *arg);     /* a slot's probe state changed */
     void (*overrides_changed)(void *arg); /* an override was added or removed */
     void *arg;
 };
+
+/* Overrides the core keeps at most, unless max_overrides says otherwise. */
+#define HEALTH_MAX_OVERRIDES_DEFAULT 1000
 
 /* Listeners: [0] is the health service's (health_core_set_hooks), the
  * others are added with health_core_add_hooks. */
@@ -97,6 +103,8 @@ struct health_core {
     pthread_mutex_t lock;       /* guards the key index, the slots' plain fields,
                                    the overrides and the counters below */
     struct override *overrides; /* operator overrides, newest first (override.h) */
+    size_t n_overrides;         /* entries in that list */
+    size_t max_overrides;       /* override_add refuses past it (override_set_max) */
     uint64_t next_override_id;
     struct health_slot **buckets;
     uint32_t n_buckets;
@@ -161,9 +169,11 @@ static inline void health_slot_set_fleet(struct health_slot *s, enum health_stat
     atomic_store_explicit(&s->fleet, (uint8_t)st, memory_order_release);
 }
 
-/* Calls fn for every slot (under the core's lock: fn must not take it). */
-void health_core_each_locked(struct health_core *c, void (*fn)(struct health_slot *, void *),
-                             void *arg);
+/* Sets the drill layer of the slot keyed key (HEALTH_DOWN, or
+ * HEALTH_UNKNOWN for none). A key the current config does not have gets a
+ * slot (not in use), so the drill applies if it comes back. The drill
+ * module (src/drill) is the only caller. */
+void health_drill_set(struct health_core *c, const char *key, enum health_state st);
 
 /* The probe layer only. */
 static inline enum health_state health_slot_probe(const struct health_slot *s)
@@ -175,6 +185,12 @@ static inline enum health_state health_slot_probe(const struct health_slot *s)
 static inline enum health_state health_slot_override(const struct health_slot *s)
 {
     return (enum health_state)atomic_load_explicit(&s->override, memory_order_relaxed);
+}
+
+/* The drill layer only (HEALTH_DOWN while a live drill covers the slot). */
+static inline enum health_state health_slot_drill(const struct health_slot *s)
+{
+    return (enum health_state)atomic_load_explicit(&s->drill, memory_order_relaxed);
 }
 
 /* The fleet layer only (HEALTH_UNKNOWN when the fleet has no verdict). */
@@ -191,9 +207,13 @@ static inline enum health_state health_slot_observed(const struct health_slot *s
     return f != HEALTH_UNKNOWN ? f : health_slot_probe(s);
 }
 
-/* Override wins over the fleet verdict, which wins over the probe. */
+/* The slot's own layers: drill wins over override, override over the
+ * fleet verdict, which wins over the probe. */
 static inline enum health_state health_slot_effective(const struct health_slot *s)
 {
+    enum health_state d = health_slot_drill(s);
+    if (d != HEALTH_UNKNOWN)
+        return d;
     enum health_state o = health_slot_override(s);
     return o != HEALTH_UNKNOWN ? o : health_slot_observed(s);
 }

@@ -21,6 +21,11 @@ import urllib.request
 from backends import free_port_on, poll, query_addrs
 from conftest import Gtmd, default_config, free_port, sanitizer_env, stop_process, GTMD
 
+# The admin API on TCP needs tokens (token files of mode 0600); the tests
+# use the operate token for every call.
+OPERATE_TOKEN = "fleet-operate-token-0123456789"
+READ_TOKEN = "fleet-read-token-0123456789ab"
+
 ETCD = shutil.which("etcd")
 ETCDCTL = shutil.which("etcdctl")
 
@@ -217,7 +222,13 @@ def fleet_config(etcd_urls, node, source, backend_port, prefix="/gtmd/it/", stal
             c["listen"] = []
         c["workers"] = 1
         c["state_file"] = "state.json"
-        c["admin"] = {"listen": "127.0.0.1:%d" % free_port(), "audit_log": "audit.log"}
+        for name, tok in (("read.token", READ_TOKEN), ("operate.token", OPERATE_TOKEN)):
+            path = os.path.join(workdir, name)
+            with open(path, "w") as f:
+                f.write(tok + "\n")
+            os.chmod(path, 0o600)
+        c["admin"] = {"listen": "127.0.0.1:%d" % free_port(), "audit_log": "audit.log",
+                      "read_token_file": "read.token", "operate_token_file": "operate.token"}
         c["probe_source"] = [source]
         f = {"etcd": list(etcd_urls), "prefix": prefix, "stale_after": stale_after}
         if node:
@@ -260,14 +271,16 @@ class Node(Gtmd):
                 assert ok, "prober-only node did not start: " + self.read_log()
         return self
 
+    AUTH = {"Authorization": "Bearer " + OPERATE_TOKEN}
+
     def get(self, path):
-        return http_json(self.admin + path)
+        return http_json(self.admin + path, headers=self.AUTH)
 
     def post(self, path, body):
-        return http_json(self.admin + path, body, timeout=30)
+        return http_json(self.admin + path, body, timeout=30, headers=self.AUTH)
 
     def delete(self, path):
-        return http_json(self.admin + path, method="DELETE", timeout=30)
+        return http_json(self.admin + path, method="DELETE", timeout=30, headers=self.AUTH)
 
     def answer(self, name="app.example.com."):
         return query_addrs(self, name)
