@@ -88,6 +88,7 @@ def fleet_synced(n):
     return f and f["connection"] == "synced" and len([x for x in f["nodes"] if x["live"]]) == 3
 
 
+@pytest.mark.threads
 def test_refused_from_one_vantage_point_does_not_fail_over(cluster, be, made):
     be["us"].refused = {"127.0.0.21"}
     n1 = start_node(made, cluster.urls, 1, be["port"], node=None, args=["--node", "n1"])
@@ -142,6 +143,7 @@ def test_dead_backend_flips_all_three(cluster, be, made):
     all_answer(nodes, US, timeout=8)
 
 
+@pytest.mark.threads
 def test_override_on_one_node_is_served_by_another(cluster, be, made):
     n1, n2, n3 = nodes = three(cluster, be, made)
     all_answer(nodes, US)
@@ -199,6 +201,7 @@ def test_etcd_leader_lost_changes_no_answer(cluster, be, made):
     all_answer(nodes, EU, timeout=3)
 
 
+@pytest.mark.threads
 def test_etcd_lost_degrades_to_own_probes_then_resyncs(cluster, be, made):
     be["us"].refused = {"127.0.0.21"}
     n1, n2, n3 = nodes = three(cluster, be, made)
