@@ -163,8 +163,8 @@ static int ovr_apply(struct admin_req *r, const struct admin_override_req *req, 
         return 1;
     if (st == SHARED_CONFLICT && !last)
         return 0;
-    ovr_reply_unavailable(r, st == SHARED_CONFLICT ? "the fleet's overrides kept changing; try again"
-                                                   : msg);
+    ovr_reply_unavailable(
+        r, st == SHARED_CONFLICT ? "the fleet's overrides kept changing; try again" : msg);
     return -1;
 }
 

@@ -129,10 +129,9 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
     static const char *const keys[] = {
-        "listen",        "workers",      "zones",   "edns_udp_max", "tcp",
-        "state_file",    "state_max_age", "max_overrides", "regions", "checks",
-        "pools",         "records",      "admin",   "drills",       "fleet",
-        "probe_source",  NULL};
+        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",   "state_file",
+        "state_max_age", "max_overrides", "regions", "checks",       "pools", "records",
+        "admin",         "drills",        "fleet",   "probe_source", NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;

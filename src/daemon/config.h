@@ -61,7 +61,7 @@ struct config {
      * file without its node-local keys (listen, workers, tcp, edns_udp_max,
      * admin, state_file, state_max_age, fleet, probe_source), keys sorted. */
     char shared_hash[65];
-    struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */
+    struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
 };
 
 /* NULL when the file has errors (all of them in errs). */

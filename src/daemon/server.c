@@ -360,6 +360,7 @@ static int server_start_fleet(struct server *srv, const struct serve_set *set)
         return 0;
     struct fleet_env env = {.health = &srv->health,
                             .health_service = srv->health_svc,
+                            .drills = &srv->drills,
                             .version = GTM_VERSION,
                             .vantage = (const char *const *)c->health.probe_source_text,
                             .n_vantage = c->health.n_probe_source};

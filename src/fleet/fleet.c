@@ -292,6 +292,7 @@ static void fleet_on_tick(evutil_socket_t fd, short what, void *arg)
 
 static void fleet_on_jobs(evutil_socket_t fd, short what, void *arg)
 {
+    fleet_store_expire(arg); /* also the drills this node ended */
     fleet_store_run_jobs(arg);
 }
 
@@ -400,15 +401,21 @@ struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *
     struct timeval tick = {0, (suseconds_t)(FLEET_TICK_S * 1e6)};
     evtimer_add(f->ev_tick, &tick);
     f->last_ok = fleet_mono();
-    fleet_store_init(f);
+    if (fleet_store_init(f, env->drills) != 0) {
+        snprintf(err, errlen, "fleet: no free drill listener slot");
+        fleet_free(f);
+        return NULL;
+    }
     struct health_hooks h = {.state_changed = fleet_hook_state_changed, .arg = f};
     if (health_core_add_hooks(f->health, &h) != 0) {
+        fleet_store_stop(f);
         snprintf(err, errlen, "fleet: no free health listener slot");
         fleet_free(f);
         return NULL;
     }
     if (pthread_create(&f->thread, NULL, fleet_main, f) != 0) {
         health_core_remove_hooks(f->health, f);
+        fleet_store_stop(f);
         snprintf(err, errlen, "fleet: cannot start the thread");
         fleet_free(f);
         return NULL;
@@ -480,6 +487,7 @@ void fleet_stop(struct fleet *f)
     if (!f)
         return;
     health_core_remove_hooks(f->health, f);
+    fleet_store_stop(f);
     /* Revoke the lease on the fleet thread (bounded by the call timeout),
      * so the others drop this node's observations at once. */
     event_active(f->ev_stop, EV_TIMEOUT, 0);

@@ -45,6 +45,7 @@ struct health_service;
 struct fleet_env {
     struct health_core *health;
     struct health_service *health_service; /* state file writes after shared changes */
+    struct drill_core *drills;             /* shared through etcd too; may be NULL */
     const char *version;                   /* gtmd version */
     const char *const *vantage;            /* probe_source addresses as written */
     size_t n_vantage;

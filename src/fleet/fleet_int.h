@@ -26,6 +26,7 @@
 
 struct event;
 struct event_base;
+struct drill_core;
 
 /* A vantage point seen in etcd (PREFIX/nodes/NAME). */
 struct fleet_node {
@@ -57,7 +58,7 @@ struct fleet_ep {
     struct fleet_ep *next;    /* hash chain */
 };
 
-/* A shared record of a kind (overrides), as held in etcd. */
+/* A shared record of a kind (overrides, drills), as held in etcd. */
 struct fleet_rec {
     char id[32];
     json_t *value;
@@ -66,9 +67,17 @@ struct fleet_rec {
     struct fleet_rec *next;
 };
 
+struct fleet;
+
 struct fleet_kind {
-    const char *name;      /* "overrides" */
-    const char *id_prefix; /* "ovr" */
+    const char *name;        /* "overrides", "drills" */
+    const char *id_prefix;   /* "ovr", "drl" */
+    const char *expires_key; /* the record's end time: "expires", "ends" */
+    /* What the records do on this node (fleet thread): a record put, a
+     * record deleted, and after a fresh read (recs hold every record). */
+    void (*put)(struct fleet *f, const char *id, json_t *value);
+    void (*del)(struct fleet *f, const char *id, json_t *old);
+    void (*resync)(struct fleet *f, struct fleet_kind *k);
     struct fleet_rec *recs;
     int64_t seq_val, seq_mod; /* the id counter key PREFIX/seq/NAME (L) */
     bool reading;             /* a fresh read is being applied */
@@ -136,7 +145,11 @@ struct fleet {
     unsigned publishing; /* publishing transactions in flight */
     bool node_put_due;
     double next_keepalive, next_node_put, next_sync;
-    struct fleet_kind overrides;
+    struct fleet_kind kinds[2]; /* overrides, and drills when there is a drill core */
+    size_t n_kinds;
+    struct drill_core *drills; /* NULL: drills are not shared */
+    char (*ended)[32];         /* drills this node ended: delete them in etcd (L) */
+    size_t n_ended, cap_ended;
     struct fleet_job *jobs; /* (L) queued and parked */
     /* events */
     struct event *ev_tick, *ev_probe, *ev_jobs, *ev_pending, *ev_stop;
@@ -178,7 +191,11 @@ char *fleet_key(const struct fleet *f, const char *a, const char *b, const char 
 void fleet_revoke_lease(struct fleet *f);
 
 /* ---- fleet_store.c: shared records (fleet thread) --------------------- */
-void fleet_store_init(struct fleet *f);
+/* Sets up the kinds (drills too when drills is not NULL: a drill listener
+ * is added); -1 when the drill core has no listener place left. */
+int fleet_store_init(struct fleet *f, struct drill_core *drills);
+/* Removes the drill listener (before the fleet thread stops). */
+void fleet_store_stop(struct fleet *f);
 /* Before a fresh read: forgets every record (the read brings them back). */
 void fleet_store_begin_read(struct fleet *f);
 void fleet_store_free(struct fleet *f);

@@ -27,6 +27,7 @@
 
 #include "common/log.h"
 #include "fleet/fleet_int.h"
+#include "drill/drill.h"
 #include "health/override.h"
 #include "health/service.h"
 
@@ -54,7 +55,10 @@ static void fleet_store_save(struct fleet *f)
 
 struct fleet_kind *fleet_store_kind(struct fleet *f, const char *name)
 {
-    return strcmp(name, f->overrides.name) == 0 ? &f->overrides : NULL;
+    for (size_t i = 0; i < f->n_kinds; i++)
+        if (strcmp(name, f->kinds[i].name) == 0)
+            return &f->kinds[i];
+    return NULL;
 }
 
 static void fleet_store_free_recs(struct fleet_kind *k)
@@ -69,12 +73,14 @@ static void fleet_store_free_recs(struct fleet_kind *k)
 
 void fleet_store_begin_read(struct fleet *f)
 {
-    struct fleet_kind *k = &f->overrides;
-    fleet_store_free_recs(k);
-    pthread_mutex_lock(&f->lock);
-    k->seq_val = k->seq_mod = 0;
-    pthread_mutex_unlock(&f->lock);
-    k->reading = true;
+    for (size_t i = 0; i < f->n_kinds; i++) {
+        struct fleet_kind *k = &f->kinds[i];
+        fleet_store_free_recs(k);
+        pthread_mutex_lock(&f->lock);
+        k->seq_val = k->seq_mod = 0;
+        pthread_mutex_unlock(&f->lock);
+        k->reading = true;
+    }
 }
 
 void fleet_store_seq(struct fleet *f, struct fleet_kind *k, const char *value, int64_t mod_rev)
@@ -92,14 +98,16 @@ void fleet_store_apply(struct fleet *f, struct fleet_kind *k, const char *id, js
     while (*pp && strcmp((*pp)->id, id) != 0)
         pp = &(*pp)->next;
     if (!value) {
+        json_t *old = NULL;
         if (*pp) {
             struct fleet_rec *r = *pp;
             *pp = r->next;
-            json_decref(r->value);
+            old = r->value;
             free(r);
         }
-        if (!k->reading && override_remove_why(f->health, id, "removed_in_fleet"))
-            fleet_store_save(f);
+        if (!k->reading)
+            k->del(f, id, old);
+        json_decref(old);
         return;
     }
     if (!*pp) {
@@ -112,20 +120,106 @@ void fleet_store_apply(struct fleet *f, struct fleet_kind *k, const char *id, js
     (*pp)->value = json_incref(value);
     (*pp)->mod_rev = mod_rev;
     (*pp)->deleting = false;
-    if (!k->reading && override_upsert_json(f->health, value, health_now()) > 0)
-        fleet_store_save(f);
+    if (!k->reading)
+        k->put(f, id, value);
 }
 
 void fleet_store_resync(struct fleet *f, struct fleet_kind *k)
+{
+    k->reading = false;
+    k->resync(f, k);
+}
+
+/* ---- what each kind does on this node ---------------------------------------- */
+
+static void fleet_ovr_put(struct fleet *f, const char *id, json_t *value)
+{
+    if (override_upsert_json(f->health, value, health_now()) > 0)
+        fleet_store_save(f);
+}
+
+static void fleet_ovr_del(struct fleet *f, const char *id, json_t *old)
+{
+    if (override_remove_why(f->health, id, "removed_in_fleet"))
+        fleet_store_save(f);
+}
+
+static void fleet_ovr_resync(struct fleet *f, struct fleet_kind *k)
 {
     json_t *arr = json_array();
     for (struct fleet_rec *r = k->recs; r; r = r->next)
         json_array_append(arr, r->value);
     size_t n = override_sync_json(f->health, arr, health_now());
     json_decref(arr);
-    k->reading = false;
     if (n)
         fleet_store_save(f);
+}
+
+/* A drill started on some node: it starts here with the same id and end. */
+static void fleet_drill_put(struct fleet *f, const char *id, json_t *value)
+{
+    char why[256];
+    enum drill_start_rc rc = drill_core_adopt(f->drills, value, health_now(), why, sizeof(why));
+    if (rc == DRILL_CONFLICT) {
+        char q[300];
+        log_warn("event=drill_adopt id=%s result=refused why=\"%s\"", id,
+                 log_quote(why, q, sizeof(q)));
+    }
+    if (rc == DRILL_STARTED)
+        fleet_store_save(f);
+}
+
+/* A drill's key went: aborted on some node (DELETE, abort_if), or its
+ * lease ran out with its duration. */
+static void fleet_drill_del(struct fleet *f, const char *id, json_t *old)
+{
+    double ends = json_number_value(json_object_get(old, "ends"));
+    bool due = ends > 0 && ends <= health_now() + 1;
+    if (drill_core_end(f->drills, id, due ? DRILL_PASSED : DRILL_ABORTED,
+                       due ? "duration reached" : "ended on another node of the fleet"))
+        fleet_store_save(f);
+}
+
+static void fleet_drill_resync(struct fleet *f, struct fleet_kind *k)
+{
+    for (struct fleet_rec *r = k->recs; r; r = r->next)
+        fleet_drill_put(f, r->id, r->value);
+    /* Active here but not in etcd: it ended in the fleet meanwhile. */
+    json_t *list = drill_core_list_json(f->drills);
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(list, "active"), i, d)
+    {
+        const char *id = json_string_value(json_object_get(d, "id"));
+        bool shared = false;
+        for (struct fleet_rec *r = k->recs; r && !shared && id; r = r->next)
+            shared = strcmp(r->id, id) == 0;
+        if (id && !shared && drill_core_end(f->drills, id, DRILL_ABORTED, "not in the fleet"))
+            fleet_store_save(f);
+    }
+    json_decref(list);
+}
+
+/* Drill listener (any thread that ends a drill): the fleet thread deletes
+ * its key, so every node ends it. */
+static void fleet_drill_ended(void *arg, json_t *drill)
+{
+    struct fleet *f = arg;
+    const char *id = json_string_value(json_object_get(drill, "id"));
+    if (!id || strlen(id) >= 32)
+        return;
+    pthread_mutex_lock(&f->lock);
+    if (f->n_ended == f->cap_ended) {
+        size_t cap = f->cap_ended ? 2 * f->cap_ended : 8;
+        char(*n)[32] = realloc(f->ended, cap * sizeof(*n));
+        if (!n)
+            abort();
+        f->ended = n;
+        f->cap_ended = cap;
+    }
+    snprintf(f->ended[f->n_ended++], 32, "%s", id);
+    pthread_mutex_unlock(&f->lock);
+    event_active(f->ev_jobs, EV_TIMEOUT, 0);
 }
 
 /* ---- jobs (fleet thread) ------------------------------------------------ */
@@ -339,31 +433,55 @@ static void fleet_on_expire_txn(void *arg, enum etcd_status st, json_t *resp, co
     free(c);
 }
 
+/* Deletes record r of kind k when its key still holds what this node saw
+ * (a transaction on its mod revision: with several nodes, one wins). */
+static void fleet_store_delete_rec(struct fleet *f, struct fleet_kind *k, struct fleet_rec *r)
+{
+    r->deleting = true;
+    char sub[64];
+    snprintf(sub, sizeof(sub), "%s/", k->name);
+    char *key = fleet_key(f, sub, r->id, NULL);
+    json_t *txn = json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o}}]}", "compare", "key",
+                            fleet_store_b64(key), "target", "MOD", "mod_revision",
+                            (json_int_t)r->mod_rev, "result", "EQUAL", "success",
+                            "request_delete_range", "key", fleet_store_b64(key));
+    free(key);
+    struct fleet_jobcall *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_jobcall){.f = f};
+    etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_on_expire_txn, c);
+}
+
 void fleet_store_expire(struct fleet *f)
 {
     if (f->conn != FLEET_CONN_SYNCED)
         return;
     double now = health_now();
-    struct fleet_kind *k = &f->overrides;
-    for (struct fleet_rec *r = k->recs; r; r = r->next) {
-        double exp = json_number_value(json_object_get(r->value, "expires"));
-        if (exp <= 0 || exp > now || r->deleting)
-            continue;
-        r->deleting = true;
-        char sub[64];
-        snprintf(sub, sizeof(sub), "%s/", k->name);
-        char *key = fleet_key(f, sub, r->id, NULL);
-        json_t *txn = json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o}}]}", "compare", "key",
-                                fleet_store_b64(key), "target", "MOD", "mod_revision",
-                                (json_int_t)r->mod_rev, "result", "EQUAL", "success",
-                                "request_delete_range", "key", fleet_store_b64(key));
-        free(key);
-        struct fleet_jobcall *c = calloc(1, sizeof(*c));
-        if (!c)
-            abort();
-        *c = (struct fleet_jobcall){.f = f};
-        etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_on_expire_txn, c);
+    for (size_t i = 0; i < f->n_kinds; i++) {
+        struct fleet_kind *k = &f->kinds[i];
+        for (struct fleet_rec *r = k->recs; r; r = r->next) {
+            double exp = json_number_value(json_object_get(r->value, k->expires_key));
+            if (exp > 0 && exp <= now && !r->deleting)
+                fleet_store_delete_rec(f, k, r);
+        }
     }
+    /* Drills this node ended itself: end them on every node. */
+    pthread_mutex_lock(&f->lock);
+    size_t n = f->n_ended;
+    char(*ids)[32] = n ? malloc(n * sizeof(*ids)) : NULL;
+    if (n && !ids)
+        abort();
+    if (n)
+        memcpy(ids, f->ended, n * sizeof(*ids));
+    f->n_ended = 0;
+    pthread_mutex_unlock(&f->lock);
+    struct fleet_kind *dk = fleet_store_kind(f, "drills");
+    for (size_t i = 0; dk && i < n; i++)
+        for (struct fleet_rec *r = dk->recs; r; r = r->next)
+            if (strcmp(r->id, ids[i]) == 0 && !r->deleting)
+                fleet_store_delete_rec(f, dk, r);
+    free(ids);
 }
 
 /* ---- the store's operations (admin thread) -------------------------------- */
@@ -461,13 +579,41 @@ static enum shared_status fleet_store_remove(void *arg, const char *kind, const 
 static const struct shared_store_ops fleet_store_ops = {
     .view = fleet_store_view, .create = fleet_store_create, .remove = fleet_store_remove};
 
-void fleet_store_init(struct fleet *f)
+int fleet_store_init(struct fleet *f, struct drill_core *drills)
 {
-    f->overrides = (struct fleet_kind){.name = "overrides", .id_prefix = "ovr"};
+    f->kinds[0] = (struct fleet_kind){.name = "overrides",
+                                      .id_prefix = "ovr",
+                                      .expires_key = "expires",
+                                      .put = fleet_ovr_put,
+                                      .del = fleet_ovr_del,
+                                      .resync = fleet_ovr_resync};
+    f->n_kinds = 1;
+    f->drills = drills;
+    if (drills) {
+        f->kinds[1] = (struct fleet_kind){.name = "drills",
+                                          .id_prefix = "drl",
+                                          .expires_key = "ends",
+                                          .put = fleet_drill_put,
+                                          .del = fleet_drill_del,
+                                          .resync = fleet_drill_resync};
+        f->n_kinds = 2;
+        struct drill_hooks h = {.ended = fleet_drill_ended, .arg = f};
+        if (drill_core_add_hooks(drills, &h) != 0)
+            return -1;
+    }
     f->store = (struct shared_store){.ops = &fleet_store_ops, .arg = f, .node = f->p.node};
+    return 0;
+}
+
+void fleet_store_stop(struct fleet *f)
+{
+    if (f->drills)
+        drill_core_remove_hooks(f->drills, f);
 }
 
 void fleet_store_free(struct fleet *f)
 {
-    fleet_store_free_recs(&f->overrides);
+    for (size_t i = 0; i < f->n_kinds; i++)
+        fleet_store_free_recs(&f->kinds[i]);
+    free(f->ended);
 }

@@ -308,8 +308,8 @@ static void fleet_watch_start(struct fleet *f)
 static void fleet_after_range(struct fleet *f)
 {
     fleet_recompute_all(f);
-    for (struct fleet_kind *k = &f->overrides; k; k = NULL)
-        fleet_store_resync(f, k);
+    for (size_t i = 0; i < f->n_kinds; i++)
+        fleet_store_resync(f, &f->kinds[i]);
     bool first = !f->ever_synced;
     pthread_mutex_lock(&f->lock);
     f->conn = FLEET_CONN_SYNCED;

@@ -79,8 +79,8 @@ struct override;
 
 /* Whom the core tells about changes (the health service, service.h, and
  * the drill service, src/drill, and the fleet client, src/fleet). Each
- * hook runs on the thread that made the change, after the core's lock was released, so it may take the
- * lock; it must not block. */
+ * hook runs on the thread that made the change, after the core's lock was released, so it may take
+ * the lock; it must not block. */
 struct health_hooks {
     void (*state_changed)(void *arg);     /* a slot's probe state changed */
     void (*overrides_changed)(void *arg); /* an override was added or removed */

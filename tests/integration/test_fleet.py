@@ -183,6 +183,45 @@ def test_override_on_one_node_is_served_by_another(cluster, be, made):
     assert [x["id"] for x in saved["overrides"]] == [o2["id"]]
 
 
+@pytest.mark.threads
+def test_drills_are_fleet_wide(cluster, be, made):
+    n1, n2, n3 = nodes = three(cluster, be, made)
+    all_answer(nodes, US)
+    # A live drill started on n1 is lost on every node.
+    st, d = n1.post("/v1/drills", {"regions": ["us"], "mode": "live", "duration": 60,
+                                   "reason": "fleet drill", "force": True})
+    assert st == 201, d
+    assert re.fullmatch(r"drl-\d+", d["id"]) and d["state"] == "active"
+    assert n1.answer() == EU
+    all_answer(nodes, EU, timeout=2)
+    st, d3 = n3.get("/v1/drills/" + d["id"])
+    assert st == 200 and d3["state"] == "active" and d3["ends"] == d["ends"]
+    assert list(cluster.get_prefix(PREFIX + "drills/")) == [PREFIX + "drills/" + d["id"]]
+    # One live drill per region, fleet-wide: n2 refuses a second one.
+    st, err = n2.post("/v1/drills", {"regions": ["us"], "mode": "live", "duration": 60,
+                                     "reason": "second", "force": True})
+    assert st == 409 and err["error"]["code"] == "conflict"
+    # Aborted on n2: it ends on every node and its key goes.
+    st, ended = n2.delete("/v1/drills/" + d["id"])
+    assert st == 200 and ended["result"] == "aborted", ended
+    all_answer(nodes, US, timeout=2)
+    assert cluster.get_prefix(PREFIX + "drills/") == {}
+    ok, _ = poll(lambda: n1.get("/v1/drills/" + d["id"])[1]["result"] == "aborted", 3)
+    assert ok
+    # A short one started on n3 passes on every node at its end.
+    st, s = n3.post("/v1/drills", {"regions": ["us"], "mode": "live", "duration": 2,
+                                   "reason": "short", "force": True})
+    assert st == 201, s
+    assert int(s["id"][4:]) > int(d["id"][4:])
+    all_answer(nodes, EU, timeout=2)
+    all_answer(nodes, US, timeout=5)
+    for n in nodes:
+        ok, _ = poll(lambda: n.get("/v1/drills/" + s["id"])[1]["result"] == "passed", 3)
+        assert ok, n.get("/v1/drills/" + s["id"])
+    ok, _ = poll(lambda: cluster.get_prefix(PREFIX + "drills/") == {}, 5, 0.2)
+    assert ok
+
+
 def test_etcd_leader_lost_changes_no_answer(cluster, be, made):
     nodes = three(cluster, be, made)
     all_answer(nodes, US)
