@@ -125,7 +125,8 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
         size_t n_extra = load_extra_names(cfg, g, i, extra);
-        struct zone *z = zone_load(cz->origin, cz->file, cz->file, extra, n_extra, errs);
+        struct zone *z = zone_load_signed(cz->origin, cz->file, cz->file, extra, n_extra,
+                                          &cz->dnssec.sign, errs);
         if (z && !load_verify(cz, z, errs, warns)) {
             zone_free(z);
             z = NULL;
