@@ -112,13 +112,13 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
     return load_set_warn(cfg, generation, core, errs, NULL);
 }
 
-struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
-                                struct errlist *errs, struct errlist *warns)
+/* Loads (and signs) every zone of cfg and attaches the policy records of
+ * g (borrowed, may be NULL); NULL with errors in errs. */
+static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
+                                      struct errlist *errs, struct errlist *warns)
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();
-    struct gslb *g = cfg->gslb;
-    cfg->gslb = NULL;
     struct dns_name *extra = calloc(g && g->n_records ? g->n_records : 1, sizeof(*extra));
     if (!extra)
         abort();
@@ -144,16 +144,55 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     }
     if (errs->count != before) {
         snapshot_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static struct serve_limits load_limits(const struct config *cfg)
+{
+    return (struct serve_limits){.edns_udp_max = cfg->edns_udp_max,
+                                 .tcp_max_connections = cfg->tcp.max_connections,
+                                 .tcp_idle_ms = cfg->tcp.idle_timeout_ms,
+                                 .tcp_message_ms = cfg->tcp.message_timeout_ms};
+}
+
+struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
+                                struct errlist *errs, struct errlist *warns)
+{
+    struct gslb *g = cfg->gslb;
+    cfg->gslb = NULL;
+    struct snapshot *s = load_snapshot(cfg, g, errs, warns);
+    if (!s) {
         gslb_unref(g);
         return NULL;
     }
     if (g && core)
         gslb_map_health(g, core);
-    struct serve_limits lim = {.edns_udp_max = cfg->edns_udp_max,
-                               .tcp_max_connections = cfg->tcp.max_connections,
-                               .tcp_idle_ms = cfg->tcp.idle_timeout_ms,
-                               .tcp_message_ms = cfg->tcp.message_timeout_ms};
+    struct serve_limits lim = load_limits(cfg);
     return serve_set_new(s, g, generation, &lim);
+}
+
+struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
+                              uint64_t generation, struct errlist *errs)
+{
+    struct snapshot *s = load_snapshot(cfg, cur->gslb, errs, NULL);
+    if (!s)
+        return NULL;
+    if (cur->gslb)
+        gslb_ref(cur->gslb);
+    return serve_set_new(s, cur->gslb, generation, &cur->limits);
+}
+
+uint32_t load_resign_interval(const struct config *cfg)
+{
+    uint32_t best = 0;
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        const struct zone_sign_params *sp = &cfg->zones[i].dnssec.sign;
+        if (sp->n_keys && (best == 0 || sp->validity - sp->refresh < best))
+            best = sp->validity - sp->refresh;
+    }
+    return best;
 }
 
 /* Fills t for endpoint e probed with spec. */

@@ -92,13 +92,13 @@ static void zone_params_sign(const struct jsoncfg *j, json_t *v, const char *pat
     snprintf(sub, sizeof(sub), "%s.nsec3", path);
     zone_params_nsec3(j, json_object_get(v, "nsec3"), sub, sp);
     snprintf(sub, sizeof(sub), "%s.validity", path);
-    /* An hour at least (re-signing more often would be all gtmd does), a
-     * year at most. */
-    sp->validity = (uint32_t)jsoncfg_int(j, v, "validity", sub, 3600, 366L * 86400,
-                                         ZONE_SIGN_VALIDITY_DEFAULT);
+    /* A minute at least (short lives are for tests: signatures must
+     * outlive the TTLs of what they sign), a year at most. */
+    sp->validity =
+        (uint32_t)jsoncfg_int(j, v, "validity", sub, 60, 366L * 86400, ZONE_SIGN_VALIDITY_DEFAULT);
     snprintf(sub, sizeof(sub), "%s.refresh", path);
     sp->refresh =
-        (uint32_t)jsoncfg_int(j, v, "refresh", sub, 600, 366L * 86400, ZONE_SIGN_REFRESH_DEFAULT);
+        (uint32_t)jsoncfg_int(j, v, "refresh", sub, 10, 366L * 86400, ZONE_SIGN_REFRESH_DEFAULT);
     if (sp->refresh >= sp->validity)
         jsoncfg_err(j, sub,
                     "must be less than validity (%u): gtmd re-signs this long before "

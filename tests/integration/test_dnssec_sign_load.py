@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 import dns.message
 import dns.query
@@ -152,6 +153,47 @@ def test_served_answers_carry_fresh_signatures(zs):
         r = dns.query.udp(q, "127.0.0.1", port=port, timeout=5)
         keys = [rr for rrset in r.answer if rrset.rdtype == dns.rdatatype.DNSKEY for rr in rrset]
         assert sorted(k.flags for k in keys) == [256, 257], r
+    finally:
+        g.stop()
+        g.check_sanitizer()
+
+
+def _rrsig_of(port, name, rdtype):
+    q = dns.message.make_query(name, rdtype, want_dnssec=True)
+    r = dns.query.udp(q, "127.0.0.1", port=port, timeout=2)
+    sigs = [rr for rrset in r.answer if rrset.rdtype == dns.rdatatype.RRSIG for rr in rrset]
+    assert r.rcode() == 0 and len(sigs) == 1, r
+    return sigs[0]
+
+
+def test_resigns_before_expiry_while_answering(zs):
+    """validity 60, refresh 54: gtmd re-signs every 6 s without a reload;
+    queries sent all the while are answered, each with a valid-looking
+    RRSIG, and the signatures get newer."""
+    port = free_port()
+    d = os.path.join(zs.dir, "resign")
+    os.makedirs(d, exist_ok=True)
+    cfg = {"listen": ["127.0.0.1:%d" % port], "workers": 1,
+           "zones": [{"origin": ORIGIN, "file": zs.parent_unsigned,
+                      "dnssec": {"keys": [zs.ksk, zs.zsk], "denial": "nsec3",
+                                 "validity": 60, "refresh": 54}}]}
+    g = Gtmd(d, cfg, port).start()
+    try:
+        first = _rrsig_of(port, "www." + ORIGIN, "A")
+        inceptions = {first.inception}
+        deadline = time.time() + 20
+        answered = 0
+        while time.time() < deadline and len(inceptions) < 3:  # bounded by the deadline
+            s = _rrsig_of(port, "www." + ORIGIN, "A")
+            answered += 1
+            assert s.expiration - s.inception == 60 + 3600
+            inceptions.add(s.inception)
+            time.sleep(0.05)
+        assert len(inceptions) >= 3, (inceptions, answered)
+        assert max(inceptions) - first.inception >= 10
+        log = g.read_log()
+        assert "event=resign result=ok" in log, log
+        assert "event=reload" not in log, log
     finally:
         g.stop()
         g.check_sanitizer()
