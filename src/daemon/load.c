@@ -60,11 +60,20 @@ static bool load_below_cut(const struct zone *z, const struct dns_name *n)
     return false;
 }
 
+/* Whether the zone of name n is signed at load (has keys configured). */
+static bool load_zone_has_keys(const struct config *cfg, const struct dns_name *n)
+{
+    int zi = load_zone_of(cfg, n);
+    return zi >= 0 && cfg->zones[zi].dnssec.sign.n_keys > 0;
+}
+
 /* Attaches binding b (records named like r) to its zone node, reporting
  * conflicts with the zone's own data. */
-static void load_attach(struct snapshot *s, const struct policy_binding *b,
-                        const struct policy_record *r, struct errlist *errs, const char *cfgpath)
+static void load_attach(struct snapshot *s, const struct config *cfg,
+                        const struct policy_binding *b, const struct policy_record *r,
+                        struct errlist *errs)
 {
+    const char *cfgpath = cfg->path;
     struct dns_name n;
     dns_name_index(r->name, r->name_len, &n);
     const struct zone *z = snapshot_find_zone(s, &n, DNS_TYPE_A);
@@ -83,9 +92,13 @@ static void load_attach(struct snapshot *s, const struct policy_binding *b,
         why = "also has static A records in the zone file";
     else if (b->aaaa && zone_node_rrset(node, DNS_TYPE_AAAA))
         why = "also has static AAAA records in the zone file";
+    else if (z->dnssec.has_dnssec_records && load_zone_has_keys(cfg, &n))
+        why = "is in a signed zone (signed at load): gtmd does not sign policy answers yet, "
+              "and unsigned ones would be rejected by validating resolvers";
     else if (z->dnssec.has_dnssec_records)
-        why = "is in a signed zone: answers of policy records would go out unsigned and "
-              "validating resolvers would reject them (signing policy answers is not available)";
+        why = "is in a signed zone without keys: a pre-signed file alone cannot sign the "
+              "answers a policy record gives as health changes (they need the zone's keys), "
+              "and gtmd does not sign policy answers yet";
     if (why) {
         errlist_add(errs, "%s: %s: %s %s", cfgpath, r->path, r->name_str, why);
         return;
@@ -140,7 +153,7 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
     for (size_t i = 0; g && errs->count == before && i < g->n_records; i++) {
         const struct policy_binding *b = &g->bindings[i];
         if (b->a || b->aaaa || b->cname)
-            load_attach(s, b, &g->records[i], errs, cfg->path);
+            load_attach(s, cfg, b, &g->records[i], errs);
     }
     if (errs->count != before) {
         snapshot_free(s);

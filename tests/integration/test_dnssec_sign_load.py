@@ -197,3 +197,22 @@ def test_resigns_before_expiry_while_answering(zs):
     finally:
         g.stop()
         g.check_sanitizer()
+
+
+def test_policy_record_in_zone_signed_at_load_is_refused(zs):
+    """Policy answers are not signed yet: a policy record in a zone signed
+    at load is refused with a message that says so (and not that keys are
+    missing)."""
+    cfg = os.path.join(zs.dir, "policy.json")
+    with open(cfg, "w") as f:
+        json.dump({"listen": ["127.0.0.1:5353"],
+                   "zones": [{"origin": ORIGIN, "file": zs.parent_unsigned,
+                              "dnssec": {"keys": [zs.ksk, zs.zsk]}}],
+                   "regions": {"us": {}},
+                   "pools": {"web": {"endpoints": [{"name": "a", "address": "192.0.2.10",
+                                                    "region": "us"}]}},
+                   "records": {"gtm." + ORIGIN: {"pool": "web", "policy": "all"}}}, f)
+    p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, p.stderr
+    assert "gtm.dnssec.test." in p.stderr and "signed at load" in p.stderr, p.stderr
+    assert "without keys" not in p.stderr, p.stderr
