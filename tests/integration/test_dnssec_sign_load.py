@@ -216,3 +216,31 @@ def test_policy_record_in_zone_signed_at_load_is_refused(zs):
     assert p.returncode == 1, p.stderr
     assert "gtm.dnssec.test." in p.stderr and "signed at load" in p.stderr, p.stderr
     assert "without keys" not in p.stderr, p.stderr
+
+
+def test_prepublished_dnskey_in_file_is_served_once(zs, tmp_path):
+    """ZSK rollover step 1: the new key's DNSKEY in the zone file is
+    published (not used to sign); a configured key also present in the
+    file appears once."""
+    new = subprocess.run([KEYGEN, "-a", "ECDSAP256SHA256", ORIGIN], cwd=str(tmp_path), check=True,
+                         capture_output=True, text=True).stdout.strip()
+    zone = tmp_path / "prepub.zone"
+    text = open(zs.parent_unsigned).read()
+    for k in (zs.zsk + ".key", str(tmp_path / new) + ".key"):
+        text += "".join(l for l in open(k) if not l.startswith(";"))
+    zone.write_text(text)
+    port = free_port()
+    cfg = {"listen": ["127.0.0.1:%d" % port], "workers": 1,
+           "zones": [{"origin": ORIGIN, "file": str(zone),
+                      "dnssec": {"keys": [zs.ksk, zs.zsk]}}]}
+    g = Gtmd(str(tmp_path), cfg, port).start()
+    try:
+        q = dns.message.make_query(ORIGIN, "DNSKEY", want_dnssec=True)
+        r = dns.query.udp(q, "127.0.0.1", port=port, timeout=5)
+        keys = [rr for rrset in r.answer if rrset.rdtype == dns.rdatatype.DNSKEY for rr in rrset]
+        assert sorted(k.flags for k in keys) == [256, 256, 257], r
+        sigs = [rr for rrset in r.answer if rrset.rdtype == dns.rdatatype.RRSIG for rr in rrset]
+        assert [s.key_tag for s in sigs] == [int(zs.ksk.split("+")[-1])], r
+    finally:
+        g.stop()
+        g.check_sanitizer()
