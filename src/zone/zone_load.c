@@ -97,6 +97,26 @@ static void load_emit(struct load_ctx *c, const ldns_rr *rr, uint16_t file_idx, 
                      ldns_buffer_position(c->buf), file_idx, line);
 }
 
+/* Adds a copy of rr to c->dz and returns it (owned by c->dz), or NULL
+ * when an equal record is there already: ldns drops an equal record
+ * without saying so (and without freeing it), so look first. */
+static ldns_rr *load_dz_add(struct load_ctx *c, const ldns_rr *rr)
+{
+    ldns_dnssec_rrsets *set =
+        ldns_dnssec_zone_find_rrset(c->dz, ldns_rr_owner(rr), ldns_rr_get_type(rr));
+    for (ldns_dnssec_rrs *r = set ? set->rrs : NULL; r; r = r->next)
+        if (ldns_rr_compare(r->rr, rr) == 0)
+            return NULL;
+    ldns_rr *copy = ldns_rr_clone(rr);
+    if (!copy)
+        abort();
+    if (ldns_dnssec_zone_add_rr(c->dz, copy) != LDNS_STATUS_OK) {
+        ldns_rr_free(copy);
+        return NULL;
+    }
+    return copy;
+}
+
 /* A zone signed at load: keeps a copy of rr in c->dz for ldns to sign.
  * Signatures and denial records in the file would be stale or clash with
  * the ones gtmd makes: refused. */
@@ -118,15 +138,9 @@ static void load_keep_rr(struct load_ctx *c, const ldns_rr *rr, const char *path
         if (!c->recs)
             abort();
     }
-    ldns_rr *copy = ldns_rr_clone(rr);
-    if (!copy)
-        abort();
-    if (ldns_dnssec_zone_add_rr(c->dz, copy) != LDNS_STATUS_OK) {
-        /* ldns refuses an exact duplicate: the builder gets it once. */
-        ldns_rr_free(copy);
-        return;
-    }
-    c->recs[c->n_recs++] = (struct load_rec){copy, file_idx, (uint32_t)line};
+    ldns_rr *copy = load_dz_add(c, rr);
+    if (copy)
+        c->recs[c->n_recs++] = (struct load_rec){copy, file_idx, (uint32_t)line};
 }
 
 /* Adds one parsed record after checking class, TTL and bailiwick. */
@@ -324,13 +338,9 @@ static bool load_sign(struct load_ctx *c, const struct zone_sign_params *sp)
         ok = false;
     }
     for (size_t i = 0; ok && i < ldns_rr_list_rr_count(dnskeys); i++) {
-        ldns_rr *k = ldns_rr_clone(ldns_rr_list_rr(dnskeys, i));
-        if (!k)
-            abort();
-        if (ldns_dnssec_zone_add_rr(c->dz, k) == LDNS_STATUS_OK)
+        ldns_rr *k = load_dz_add(c, ldns_rr_list_rr(dnskeys, i));
+        if (k) /* NULL: the file has it already */
             load_emit(c, k, 0, 0);
-        else
-            ldns_rr_free(k); /* already in the file */
     }
     ok = ok && zone_sign_run(c->dz, keys, sp, new_rrs, c->display, c->errs);
     for (size_t i = 0; ok && i < c->n_recs; i++)
