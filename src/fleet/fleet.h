@@ -15,9 +15,11 @@
  *    it in the slot's fleet byte, which the query path reads lock-free
  *    (precedence: override > fleet > probe); a node whose own probe
  *    disagrees serves the fleet verdict and reports the disagreement;
- *  - applies shared overrides to the health core as the watch delivers
- *    them, and implements the shared store (shared_store.h) through which
- *    the admin API creates and removes them in etcd transactions;
+ *  - applies shared overrides to the health core and shared drills to the
+ *    drill core as the watch delivers them (and deletes the key of a drill
+ *    this node ended), and implements the shared store (shared_store.h)
+ *    through which the admin API creates and removes both in etcd
+ *    transactions;
  *  - without etcd it keeps the last known state; after stale_after seconds
  *    without a reply it clears every fleet byte (own probes again, event
  *    fleet_degraded) until a fresh read succeeds (fleet_recovered).
