@@ -105,8 +105,8 @@ void admin_handle_drill_post(struct admin_req *r)
     struct drill_targets t;
     struct drill_whatif_sum sum;
     char msg[512], why[256]; /* msg: the size of admin_reply_error's buffer */
-    struct drill_params p = drill_core_params(a->env.drills);
-    int st = drill_spec_parse(r->body, p.max_duration, &spec, msg, sizeof(msg));
+    double max = drill_core_max_duration(a->env.drills);
+    int st = drill_spec_parse(r->body, max, &spec, msg, sizeof(msg));
     if (st != 0) {
         admin_reply_error(r, st, "bad_request", "%s", msg);
         admin_audit(r, st, NULL);

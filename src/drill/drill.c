@@ -29,8 +29,8 @@ void drill_core_init(struct drill_core *c, struct health_core *health,
     pthread_mutex_init(&c->publish_lock, NULL);
     pthread_mutex_init(&c->hook_lock, NULL);
     c->health = health;
-    c->params = *params;
     c->next_id = 1;
+    drill_core_set_params(c, params);
 }
 
 static void drill_free_list(struct drill *d)
@@ -47,6 +47,9 @@ void drill_core_free(struct drill_core *c)
     drill_free_list(c->active);
     drill_free_list(c->history);
     c->active = c->history = NULL;
+    drill_params_free(&c->params);
+    free(c->practice);
+    c->practice = NULL;
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->publish_lock);
     pthread_mutex_destroy(&c->hook_lock);
@@ -54,17 +57,40 @@ void drill_core_free(struct drill_core *c)
 
 void drill_core_set_params(struct drill_core *c, const struct drill_params *params)
 {
+    struct drill_params copy;
+    drill_params_copy(&copy, params);
+    struct drill_practice_state *st = calloc(copy.n_practice ? copy.n_practice : 1, sizeof(*st));
+    if (!st)
+        abort();
     pthread_mutex_lock(&c->lock);
-    c->params = *params;
+    /* A practice keeps its state across reloads by name. */
+    for (size_t i = 0; i < copy.n_practice; i++)
+        for (size_t k = 0; k < c->params.n_practice; k++)
+            if (strcmp(copy.practice[i].spec.name, c->params.practice[k].spec.name) == 0) {
+                st[i] = c->practice[k];
+                st[i].next_start = 0; /* its schedule may have changed */
+            }
+    drill_params_free(&c->params);
+    free(c->practice);
+    c->params = copy;
+    c->practice = st;
     pthread_mutex_unlock(&c->lock);
 }
 
-struct drill_params drill_core_params(struct drill_core *c)
+double drill_core_max_duration(struct drill_core *c)
 {
     pthread_mutex_lock(&c->lock);
-    struct drill_params p = c->params;
+    double d = c->params.max_duration;
     pthread_mutex_unlock(&c->lock);
-    return p;
+    return d;
+}
+
+char *drill_core_outcome_resolver(struct drill_core *c)
+{
+    pthread_mutex_lock(&c->lock);
+    char *r = c->params.outcome_resolver ? drill_dup(c->params.outcome_resolver) : NULL;
+    pthread_mutex_unlock(&c->lock);
+    return r;
 }
 
 struct drill *drill_new(const struct drill_spec *spec, const struct drill_targets *t,
@@ -270,6 +296,9 @@ void drill_retire_locked(struct drill_core *c, struct drill *d, enum drill_resul
     free(d->end_reason);
     d->end_reason = drill_dup(why);
     c->ended_by[result]++;
+    for (size_t i = 0; d->spec.name && i < c->params.n_practice; i++)
+        if (strcmp(c->params.practice[i].spec.name, d->spec.name) == 0)
+            c->practice[i].ended[result]++;
     d->next = c->history;
     c->history = d;
     if (++c->n_history > DRILL_HISTORY) {

@@ -64,6 +64,7 @@ json_t *drill_core_list_json(struct drill_core *c)
     json_t *j = json_pack("{s:o, s:o}", "active", drill_list_locked(c->active), "history",
                           drill_list_locked(c->history));
     pthread_mutex_unlock(&c->lock);
+    json_object_set_new(j, "practice", drill_core_practice_json(c));
     return j;
 }
 
@@ -132,8 +133,9 @@ json_t *drill_core_save(void *core)
 {
     struct drill_core *c = core;
     pthread_mutex_lock(&c->lock);
-    json_t *j = json_pack("{s:I, s:o, s:o}", "next_id", (json_int_t)c->next_id, "active",
-                          drill_list_locked(c->active), "history", drill_list_locked(c->history));
+    json_t *j = json_pack("{s:I, s:o, s:o, s:o}", "next_id", (json_int_t)c->next_id, "active",
+                          drill_list_locked(c->active), "history", drill_list_locked(c->history),
+                          "practice", drill_core_practice_save_locked(c));
     pthread_mutex_unlock(&c->lock);
     return j;
 }
@@ -180,8 +182,8 @@ static bool drill_restore_covers(json_t *v, struct drill *d)
  * anything is malformed: every field is checked like an API request. */
 static struct drill *drill_from_json(struct drill_core *c, json_t *j, char *err, size_t errlen)
 {
-    static const char *const spec_keys[] = {"mode",     "regions", "azs",      "reason",
-                                            "duration", "canary",  "abort_if", NULL};
+    static const char *const spec_keys[] = {"mode",   "regions",  "azs",     "reason", "duration",
+                                            "canary", "abort_if", "outcome", "name",   NULL};
     const char *id = json_string_value(json_object_get(j, "id"));
     if (!json_is_object(j) || drill_id_number(id) == 0) {
         snprintf(err, errlen, "bad id");
@@ -313,6 +315,7 @@ size_t drill_core_restore(struct drill_core *c, json_t *section, double now)
         (uint64_t)json_integer_value(next) > c->next_id)
         c->next_id = (uint64_t)json_integer_value(next);
     pthread_mutex_unlock(&c->lock);
+    drill_core_practice_restore(c, json_object_get(section, "practice"));
     json_t *hist = json_object_get(section, "history");
     if (json_is_array(hist))
         drill_restore_history(c, hist);
