@@ -38,19 +38,6 @@ void admin_drills_listen(struct admin *a)
     drill_core_add_hooks(a->env.drills, &h);
 }
 
-/* Keeps the first DRILL_REPORT_RECORDS records of a what-if (the summary
- * still counts them all). */
-static json_t *admin_drill_report(json_t *whatif)
-{
-    json_t *recs = json_object_get(whatif, "records");
-    if (json_array_size(recs) > DRILL_REPORT_RECORDS) {
-        while (json_array_size(recs) > DRILL_REPORT_RECORDS)
-            json_array_remove(recs, json_array_size(recs) - 1);
-        json_object_set_new(whatif, "records_truncated", json_true());
-    }
-    return whatif;
-}
-
 /* What a dry run answers: the what-if with every record, like the offline
  * `gtmd drill --json`, plus the abort_if verdict. Steals whatif. */
 static json_t *admin_drill_dry_run(const struct drill_spec *s, const struct drill_targets *t,
@@ -86,7 +73,7 @@ static void admin_drill_start(struct admin_req *r, const struct drill_spec *spec
 {
     struct admin *a = r->a;
     char id[32], why[256];
-    struct drill *d = drill_new(spec, t, r->token_name, admin_drill_report(whatif));
+    struct drill *d = drill_new(spec, t, r->token_name, drill_report_whatif(whatif));
     if (drill_core_start(a->env.drills, d, health_now(), id, why, sizeof(why)) != DRILL_STARTED) {
         admin_drill_refuse(r, "conflict", why, NULL, NULL);
         return;

@@ -172,6 +172,62 @@ static void metrics_drills(struct evbuffer *b, struct drill_core *dc)
                             drill_result_names[r], (unsigned long long)ended[r]);
 }
 
+/* One practice metric sample: NAME{name="P"[,KEY="V"]} value. */
+static void metrics_practice_sample(struct evbuffer *b, const char *metric, const char *name,
+                                    const char *key, const char *v, double value)
+{
+    evbuffer_add_printf(b, "%s{name=\"", metric);
+    metrics_label(b, name);
+    if (key) {
+        evbuffer_add_printf(b, "\",%s=\"", key);
+        metrics_label(b, v);
+    }
+    evbuffer_add_printf(b, "\"} %.17g\n", value);
+}
+
+/* Practice drills: next and last start, skips by reason, results. */
+static void metrics_practice(struct evbuffer *b, struct drill_core *dc)
+{
+    json_t *list = dc ? drill_core_practice_json(dc) : json_array(), *p, *v;
+    size_t i;
+    const char *k;
+    metrics_head(b, "gtmd_drill_practice_next_start_seconds", "gauge",
+                 "When a practice drill starts next (Unix time; absent: not known, or never).");
+    json_array_foreach(list, i, p)
+    {
+        if (json_is_number(json_object_get(p, "next_start")))
+            metrics_practice_sample(b, "gtmd_drill_practice_next_start_seconds",
+                                    json_string_value(json_object_get(p, "name")), NULL, NULL,
+                                    json_number_value(json_object_get(p, "next_start")));
+    }
+    metrics_head(b, "gtmd_drill_practice_last_start_seconds", "gauge",
+                 "When a practice drill last started (Unix time; absent: never).");
+    json_array_foreach(list, i, p)
+    {
+        if (json_is_number(json_object_get(p, "last_start")))
+            metrics_practice_sample(b, "gtmd_drill_practice_last_start_seconds",
+                                    json_string_value(json_object_get(p, "name")), NULL, NULL,
+                                    json_number_value(json_object_get(p, "last_start")));
+    }
+    metrics_head(b, "gtmd_drill_practice_skips_total", "counter",
+                 "Practice drills that were due and did not start, by reason.");
+    json_array_foreach(list, i, p)
+    {
+        json_object_foreach(json_object_get(p, "skips"), k, v) metrics_practice_sample(
+            b, "gtmd_drill_practice_skips_total", json_string_value(json_object_get(p, "name")),
+            "reason", k, (double)json_integer_value(v));
+    }
+    metrics_head(b, "gtmd_drill_practice_results_total", "counter",
+                 "Ends of practice drills since gtmd started, by result.");
+    json_array_foreach(list, i, p)
+    {
+        json_object_foreach(json_object_get(p, "results"), k, v) metrics_practice_sample(
+            b, "gtmd_drill_practice_results_total", json_string_value(json_object_get(p, "name")),
+            "result", k, (double)json_integer_value(v));
+    }
+    json_decref(list);
+}
+
 void admin_handle_metrics(struct admin_req *r)
 {
     struct admin *a = r->a;
@@ -186,6 +242,7 @@ void admin_handle_metrics(struct admin_req *r)
     metrics_head(b, "gtmd_overrides_active", "gauge", "Operator overrides in force.");
     evbuffer_add_printf(b, "gtmd_overrides_active %zu\n", override_count(a->env.health));
     metrics_drills(b, a->env.drills);
+    metrics_practice(b, a->env.drills);
     metrics_head(b, "gtmd_reloads_total", "counter", "Reloads by result.");
     evbuffer_add_printf(b, "gtmd_reloads_total{result=\"ok\"} %llu\n",
                         (unsigned long long)atomic_load(a->env.reloads_ok));

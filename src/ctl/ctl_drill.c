@@ -223,6 +223,8 @@ static void ctl_drill_print_one(json_t *d)
     json_array_foreach(json_object_get(d, "targets"), i, x)
         printf("%s%s", i ? ", " : "", json_string_value(x));
     printf("\n  reason    %s (by %s)\n", ctl_s(d, "reason"), ctl_s(d, "author"));
+    if (json_is_string(json_object_get(d, "name")))
+        printf("  name      %s\n", ctl_s(d, "name"));
     printf("  started   %s, ends %s\n", ctl_drill_time(json_object_get(d, "started"), t1, 32),
            ctl_drill_time(json_object_get(d, "ends"), t2, 32));
     if (json_is_array(json_object_get(d, "canary"))) {
@@ -263,6 +265,45 @@ static void ctl_drill_row(json_t *d)
            active ? ctl_s(d, "reason") : ctl_s(d, "end_reason"));
 }
 
+/* "7d", "2h", "90s": an interval readably. */
+static void ctl_drill_span(double s, char *buf, size_t len)
+{
+    if (s >= 86400 && (long long)s % 86400 == 0)
+        snprintf(buf, len, "%lldd", (long long)s / 86400);
+    else if (s >= 3600 && (long long)s % 3600 == 0)
+        snprintf(buf, len, "%lldh", (long long)s / 3600);
+    else if (s >= 60 && (long long)s % 60 == 0)
+        snprintf(buf, len, "%lldm", (long long)s / 60);
+    else
+        snprintf(buf, len, "%gs", s);
+}
+
+/* One practice drill: its schedule, and what it does now. */
+static void ctl_drill_practice_row(json_t *p)
+{
+    char targets[256] = "", every[32], next[32], last[32], state[400];
+    size_t i, o = 0;
+    json_t *x;
+    json_array_foreach(json_object_get(p, "regions"), i, x) o +=
+        (size_t)snprintf(targets + o, o < sizeof(targets) ? sizeof(targets) - o : 0, "%sregion:%s",
+                         o ? "," : "", json_string_value(x));
+    json_array_foreach(json_object_get(p, "azs"), i, x) o +=
+        (size_t)snprintf(targets + o, o < sizeof(targets) ? sizeof(targets) - o : 0, "%saz:%s",
+                         o ? "," : "", json_string_value(x));
+    ctl_drill_span(json_number_value(json_object_get(p, "interval")), every, sizeof(every));
+    json_t *skip = json_object_get(p, "skip");
+    if (json_is_string(json_object_get(p, "running")))
+        snprintf(state, sizeof(state), "running %s", ctl_s(p, "running"));
+    else if (json_is_object(skip))
+        snprintf(state, sizeof(state), "skipped (%s): %s", ctl_s(skip, "reason"),
+                 ctl_s(skip, "why"));
+    else
+        snprintf(state, sizeof(state), "waiting");
+    printf("%-16s %-7s %-20s %-6s %-21s %-21s %s\n", ctl_s(p, "name"), ctl_s(p, "mode"), targets,
+           every, ctl_drill_time(json_object_get(p, "next_start"), next, sizeof(next)),
+           ctl_drill_time(json_object_get(p, "last_start"), last, sizeof(last)), state);
+}
+
 static void ctl_drill_print_list(json_t *j)
 {
     size_t i;
@@ -271,6 +312,11 @@ static void ctl_drill_print_list(json_t *j)
            "ENDS / ENDED (UTC)", "REASON / WHY IT ENDED");
     json_array_foreach(json_object_get(j, "active"), i, d) ctl_drill_row(d);
     json_array_foreach(json_object_get(j, "history"), i, d) ctl_drill_row(d);
+    if (json_array_size(json_object_get(j, "practice")) == 0)
+        return;
+    printf("\n%-16s %-7s %-20s %-6s %-21s %-21s %s\n", "PRACTICE", "MODE", "TARGETS", "EVERY",
+           "NEXT START (UTC)", "LAST START (UTC)", "NOW");
+    json_array_foreach(json_object_get(j, "practice"), i, d) ctl_drill_practice_row(d);
 }
 
 static void ctl_drill_print_active(json_t *j)

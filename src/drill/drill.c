@@ -93,6 +93,17 @@ char *drill_core_outcome_resolver(struct drill_core *c)
     return r;
 }
 
+json_t *drill_report_whatif(json_t *whatif)
+{
+    json_t *recs = json_object_get(whatif, "records");
+    if (json_array_size(recs) > DRILL_REPORT_RECORDS) {
+        while (json_array_size(recs) > DRILL_REPORT_RECORDS)
+            json_array_remove(recs, json_array_size(recs) - 1);
+        json_object_set_new(whatif, "records_truncated", json_true());
+    }
+    return whatif;
+}
+
 struct drill *drill_new(const struct drill_spec *spec, const struct drill_targets *t,
                         const char *author, json_t *whatif)
 {
@@ -246,8 +257,10 @@ static void drill_log_start(const struct drill *d)
     size_t o = 0;
     for (size_t i = 0; i < d->n_targets && o < sizeof(targets); i++)
         o += (size_t)snprintf(targets + o, sizeof(targets) - o, "%s%s", i ? "," : "", d->keys[i]);
-    log_info("event=drill_start id=%s mode=%s targets=%s duration=%.0f author=%s reason=\"%s\"",
+    log_info("event=drill_start id=%s mode=%s targets=%s duration=%.0f author=%s name=%s "
+             "reason=\"%s\"",
              d->id, drill_mode_names[d->spec.mode], targets, d->spec.duration, d->author,
+             d->spec.name ? d->spec.name : "-",
              log_quote(d->spec.reason, reason_q, sizeof(reason_q)));
 }
 

@@ -157,6 +157,11 @@ int drill_core_add_hooks(struct drill_core *c, const struct drill_hooks *h);
 /* Returns once no hook of arg runs any more. */
 void drill_core_remove_hooks(struct drill_core *c, void *arg);
 
+/* A what-if (drill_whatif, only the changed records) cut to the first
+ * DRILL_REPORT_RECORDS records ("records_truncated": true), for a drill's
+ * report; returns whatif. */
+json_t *drill_report_whatif(json_t *whatif);
+
 /* A new, not yet started drill: copies spec and t, takes whatif (the
  * report; may be NULL). started and ends are set by drill_core_start. */
 struct drill *drill_new(const struct drill_spec *spec, const struct drill_targets *t,
@@ -210,6 +215,10 @@ bool drill_core_practice_skip(struct drill_core *c, const char *name, enum drill
 /* Practice name starts next at next; clears its skip when it is not due
  * yet (not_due). */
 void drill_core_practice_next(struct drill_core *c, const char *name, double next, bool not_due);
+/* Active drills: how many, and the newest as "drl-3 (live)" in buf. */
+size_t drill_core_active_describe(struct drill_core *c, char *buf, size_t len);
+/* Whether a drill that practice name started is active. */
+bool drill_core_practice_running(struct drill_core *c, const char *name);
 /* Practice name started drill id at now. */
 void drill_core_practice_started(struct drill_core *c, const char *name, const char *id,
                                  double now);

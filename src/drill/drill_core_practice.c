@@ -85,11 +85,6 @@ void drill_core_practice_started(struct drill_core *c, const char *name, const c
     pthread_mutex_unlock(&c->lock);
 }
 
-static json_t *drill_practice_time(double t)
-{
-    return t > 0 ? json_real(t) : json_null();
-}
-
 /* The id of the active drill of practice name (caller holds c->lock). */
 static const char *drill_practice_running_locked(struct drill_core *c, const char *name)
 {
@@ -97,6 +92,31 @@ static const char *drill_practice_running_locked(struct drill_core *c, const cha
         if (d->spec.name && strcmp(d->spec.name, name) == 0 && strcmp(d->author, "practice") == 0)
             return d->id;
     return NULL;
+}
+
+size_t drill_core_active_describe(struct drill_core *c, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    pthread_mutex_lock(&c->lock);
+    for (const struct drill *d = c->active; d; d = d->next, n++)
+        if (n == 0)
+            snprintf(buf, len, "%s (%s)", d->id, drill_mode_names[d->spec.mode]);
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+bool drill_core_practice_running(struct drill_core *c, const char *name)
+{
+    pthread_mutex_lock(&c->lock);
+    bool r = drill_practice_running_locked(c, name) != NULL;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+static json_t *drill_practice_time(double t)
+{
+    return t > 0 ? json_real(t) : json_null();
 }
 
 static json_t *drill_practice_one_locked(struct drill_core *c, size_t i)
