@@ -19,6 +19,7 @@
 
 #include "admin/admin_int.h"
 #include "drill/drill.h"
+#include "drill/drill_outcome.h"
 #include "drill/drill_plan.h"
 #include "drill/drill_whatif.h"
 #include "health/service.h"
@@ -106,6 +107,15 @@ void admin_handle_drill_post(struct admin_req *r)
         drill_spec_free(&spec);
         admin_reply_error(r, 404, "unknown_target", "%s", msg);
         admin_audit(r, 404, NULL);
+        return;
+    }
+    st = drill_outcome_resolve(s->gslb, &spec, msg, sizeof(msg));
+    if (st != 0) {
+        serve_leave(a->reader);
+        drill_targets_free(&t);
+        drill_spec_free(&spec);
+        admin_reply_error(r, st, "bad_request", "%s", msg);
+        admin_audit(r, st, NULL);
         return;
     }
     struct policy_overlay ov = drill_targets_overlay(&t);

@@ -17,9 +17,9 @@
 
 struct ctl_drill_opts {
     const char *regions[CTL_DRILL_MAX], *azs[CTL_DRILL_MAX], *canary[CTL_DRILL_MAX];
-    const char *clients[CTL_DRILL_MAX];
-    int n_regions, n_azs, n_canary, n_clients;
-    const char *mode, *reason;
+    const char *clients[CTL_DRILL_MAX], *outcome[CTL_DRILL_MAX];
+    int n_regions, n_azs, n_canary, n_clients, n_outcome;
+    const char *mode, *reason, *name;
     double duration, min_share;
     long min_up;
     bool force;
@@ -35,7 +35,8 @@ void ctl_drill_usage(FILE *f)
                "                                      (exit 4: some record would be unserved)\n"
                "  drill start --region R|--az A ... --mode shadow|scoped|live --reason TEXT\n"
                "              [--duration S] [--canary NET]... [--abort-min-up N]\n"
-               "              [--abort-min-share X] [--force]\n"
+               "              [--abort-min-share X] [--outcome CHECK@HOST]... [--name NAME]\n"
+               "              [--force]\n"
                "  drill status [ID]                   one drill, or the active ones\n"
                "  drill abort ID\n"
                "  drill list                          active drills and the last 100 ended\n");
@@ -71,6 +72,10 @@ static bool ctl_drill_args(struct ctl *c, int argc, char **argv, struct ctl_dril
             ok = ctl_drill_push(o->canary, &o->n_canary, argv[++i]);
         else if (strcmp(a, "--client") == 0 || strcmp(a, "--ecs") == 0)
             ok = ctl_drill_push(o->clients, &o->n_clients, argv[++i]);
+        else if (strcmp(a, "--outcome") == 0)
+            ok = strchr(v, '@') && ctl_drill_push(o->outcome, &o->n_outcome, argv[++i]);
+        else if (strcmp(a, "--name") == 0)
+            o->name = argv[++i];
         else if (strcmp(a, "--mode") == 0)
             o->mode = argv[++i];
         else if (strcmp(a, "--reason") == 0)
@@ -121,6 +126,17 @@ static json_t *ctl_drill_body(const struct ctl_drill_opts *o, bool dry_run)
             json_object_set_new(ai, "min_up_share", json_real(o->min_share));
         json_object_set_new(b, "abort_if", ai);
     }
+    if (o->n_outcome) {
+        json_t *oc = json_array();
+        for (int i = 0; i < o->n_outcome; i++) {
+            const char *at = strchr(o->outcome[i], '@');
+            json_array_append_new(oc, json_pack("{s:s%, s:s}", "check", o->outcome[i],
+                                                (size_t)(at - o->outcome[i]), "host", at + 1));
+        }
+        json_object_set_new(b, "outcome", oc);
+    }
+    if (o->name)
+        json_object_set_new(b, "name", json_string(o->name));
     if (o->force)
         json_object_set_new(b, "force", json_true());
     if (dry_run) {
@@ -236,6 +252,15 @@ static void ctl_drill_print_one(json_t *d)
         char *ai = json_dumps(json_object_get(d, "abort_if"), JSON_COMPACT);
         printf("  abort_if  %s\n", ai ? ai : "?");
         free(ai);
+    }
+    json_array_foreach(json_object_get(json_object_get(d, "report"), "outcome"), i, x)
+    {
+        printf("  outcome   %s on %s: %lld probes, %lld failed, last: %s", ctl_s(x, "check"),
+               ctl_s(x, "host"), json_integer_value(json_object_get(x, "probes")),
+               json_integer_value(json_object_get(x, "failures")), ctl_s(x, "last"));
+        if (json_is_string(json_object_get(x, "address")))
+            printf(" (%s)", ctl_s(x, "address"));
+        printf("\n");
     }
     if (json_is_string(json_object_get(d, "result")))
         printf("  result    %s at %s: %s\n", ctl_s(d, "result"),

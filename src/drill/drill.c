@@ -370,6 +370,42 @@ bool drill_core_end(struct drill_core *c, const char *id, enum drill_result resu
     return true;
 }
 
+size_t drill_core_outcome_list(struct drill_core *c, struct drill_outcome_ref *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (const struct drill *d = c->active; d; d = d->next)
+        for (size_t i = 0; i < d->spec.n_outcome && n < max; i++, n++) {
+            snprintf(out[n].id, sizeof(out[n].id), "%s", d->id);
+            out[n].index = i;
+            snprintf(out[n].check, sizeof(out[n].check), "%s", d->spec.outcome[i].check);
+            snprintf(out[n].host, sizeof(out[n].host), "%s", d->spec.outcome[i].host);
+        }
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+unsigned drill_core_outcome_note(struct drill_core *c, const char *id, size_t i, bool ok,
+                                 const char *why, const char *address)
+{
+    unsigned in_row = 0;
+    pthread_mutex_lock(&c->lock);
+    for (struct drill *d = c->active; d; d = d->next) {
+        if (strcmp(d->id, id) != 0 || i >= d->spec.n_outcome)
+            continue;
+        struct drill_outcome_state *o = &d->report.outcome[i];
+        o->probes++;
+        o->failures += !ok;
+        o->in_row = ok ? 0 : o->in_row + 1;
+        snprintf(o->last, sizeof(o->last), "%s", ok ? "ok" : why);
+        if (address && address[0])
+            snprintf(o->address, sizeof(o->address), "%s", address);
+        in_row = o->in_row;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return in_row;
+}
+
 size_t drill_core_expire(struct drill_core *c, double now)
 {
     char ids[16][32];

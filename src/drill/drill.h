@@ -60,10 +60,20 @@
 enum drill_result { DRILL_RUNNING = 0, DRILL_PASSED, DRILL_ABORTED, DRILL_FAILED, DRILL_RESULTS };
 extern const char *const drill_result_names[DRILL_RESULTS]; /* "running", "passed", ... */
 
-/* What a drill found. The what-if at its start; the measured recovery
- * timeline is the next thing a report will hold. */
+/* What one outcome check of a drill saw (drill_outcome.h). */
+struct drill_outcome_state {
+    uint64_t probes, failures;
+    unsigned in_row;  /* failures in a row now */
+    char last[160];   /* the last result: "ok", or why it failed */
+    char address[64]; /* what the host resolved to last ("" before) */
+};
+
+/* What a drill found: the what-if at its start, and what its outcome
+ * checks saw; the measured recovery timeline is the next thing a report
+ * will hold. */
 struct drill_report {
     json_t *whatif; /* drill_whatif(only_changed), at most DRILL_REPORT_RECORDS records */
+    struct drill_outcome_state outcome[DRILL_MAX_OUTCOME]; /* [spec.n_outcome] */
 };
 
 struct drill {
@@ -184,6 +194,20 @@ enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, doub
  * that id is active. Never call it while holding a serve reader. */
 bool drill_core_end(struct drill_core *c, const char *id, enum drill_result result,
                     const char *why);
+/* One outcome check of an active drill, for the drill thread. */
+struct drill_outcome_ref {
+    char id[32];
+    size_t index;
+    char check[DRILL_MAX_NAME + 1];
+    char host[DRILL_MAX_HOST + 2];
+};
+/* The outcome checks of the active drills (at most max). */
+size_t drill_core_outcome_list(struct drill_core *c, struct drill_outcome_ref *out, size_t max);
+/* Counts one result of outcome check i of the active drill id (ok, or
+ * why not; address: what its host resolved to, may be ""); returns the
+ * failures in a row now (0 when id is not active any more). */
+unsigned drill_core_outcome_note(struct drill_core *c, const char *id, size_t i, bool ok,
+                                 const char *why, const char *address);
 /* Ends every drill whose end time is <= now as passed; returns how many. */
 size_t drill_core_expire(struct drill_core *c, double now);
 /* Seconds until the first end (at least 0.001), -1 when nothing runs. */

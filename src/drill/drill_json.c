@@ -46,8 +46,44 @@ json_t *drill_json(const struct drill *d)
                         running ? json_null() : json_string(drill_result_names[d->result]));
     json_object_set_new(j, "ended", running ? json_null() : json_real(d->ended));
     json_object_set_new(j, "end_reason", d->end_reason ? json_string(d->end_reason) : json_null());
-    json_object_set_new(j, "report", json_pack("{s:O?}", "whatif", d->report.whatif));
+    json_t *oc = json_array();
+    for (size_t i = 0; i < d->spec.n_outcome; i++) {
+        const struct drill_outcome_state *o = &d->report.outcome[i];
+        json_array_append_new(
+            oc, json_pack("{s:s, s:s, s:I, s:I, s:i, s:s, s:s?}", "check", d->spec.outcome[i].check,
+                          "host", d->spec.outcome[i].host, "probes", (json_int_t)o->probes,
+                          "failures", (json_int_t)o->failures, "in_row", (int)o->in_row, "last",
+                          o->probes ? o->last : "not probed yet", "address",
+                          o->address[0] ? o->address : NULL));
+    }
+    json_object_set_new(j, "report",
+                        json_pack("{s:O?, s:o}", "whatif", d->report.whatif, "outcome", oc));
     return j;
+}
+
+/* The outcome checks' counters of a saved report (what is well formed). */
+static void drill_restore_outcome(json_t *arr, struct drill *d)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        if (i >= d->spec.n_outcome)
+            break;
+        struct drill_outcome_state *o = &d->report.outcome[i];
+        json_t *p = json_object_get(e, "probes"), *f = json_object_get(e, "failures");
+        const char *last = json_string_value(json_object_get(e, "last"));
+        const char *addr = json_string_value(json_object_get(e, "address"));
+        if (!json_is_integer(p) || !json_is_integer(f) || json_integer_value(p) < 0 ||
+            json_integer_value(f) < 0 || json_integer_value(f) > json_integer_value(p))
+            continue;
+        o->probes = (uint64_t)json_integer_value(p);
+        o->failures = (uint64_t)json_integer_value(f);
+        if (last && !strpbrk(last, "\n\r"))
+            snprintf(o->last, sizeof(o->last), "%s", last);
+        if (addr && !strpbrk(addr, "\n\r"))
+            snprintf(o->address, sizeof(o->address), "%s", addr);
+    }
 }
 
 static json_t *drill_list_locked(const struct drill *d)
@@ -219,6 +255,7 @@ static struct drill *drill_from_json(struct drill_core *c, json_t *j, char *err,
     drill_targets_free(&t);
     drill_spec_free(&spec);
     snprintf(d->id, sizeof(d->id), "%s", id);
+    drill_restore_outcome(json_object_get(json_object_get(j, "report"), "outcome"), d);
     json_t *cov = json_object_get(j, "covers");
     bool ok = drill_time(json_object_get(j, "started"), &d->started) &&
               drill_time(json_object_get(j, "ends"), &d->ends) && d->ends >= d->started;

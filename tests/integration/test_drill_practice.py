@@ -8,6 +8,7 @@ The world is test_drills.py's: real HTTP backends in three regions (us
 fall 2) and the records fo [us, eu, ap], eufo [eu, us], all, and uso [us]
 (when_all_down empty). Every wait is bounded."""
 import datetime
+import os
 import re
 import time
 
@@ -218,3 +219,82 @@ def test_restart_mid_practice_keeps_the_drill_and_the_clock(make_gtmd, backends)
     assert p["running"] is None and p["last_id"] == did, "no new run: the clock kept going"
     assert p["next_start"] == pytest.approx(last + 30, abs=0.01)
     assert len(a.get("/v1/drills", token=READ_TOKEN).json["history"]) == 1
+
+
+# ---- outcome checks ------------------------------------------------------------
+
+def outcome_config(port_http, practice):
+    """The drill world plus a pool without a health check (its answers do
+    not follow the backends), and the outcome checks resolving through
+    gtmd's own listener."""
+    base = drill_config(port_http)
+
+    def fn(workdir, port):
+        c = base(workdir, port)
+        c["pools"]["app"] = {"endpoints": [
+            {"name": "app-us", "address": US[0], "region": "us"},
+            {"name": "app-eu", "address": EU[0], "region": "eu"}]}
+        c["records"]["app.example.com."] = {"pool": "app", "policy": "failover",
+                                            "regions": ["eu", "us"], "ttl": 5}
+        c["drills"] = {"practice": practice, "outcome_resolver": ["127.0.0.1:%d" % port]}
+        return c
+    return fn
+
+
+@pytest.mark.threads
+def test_outcome_check_fails_the_drill_when_its_target_dies(make_gtmd, backends):
+    from adminlib import gtmctl
+    addrs = US + EU + AP
+    port = free_port_on(addrs)
+    bs = dict(zip(addrs, backends.start_all([backends.http(a, port, start=False)
+                                             for a in addrs])))
+    practice = [{"name": "eu-outcome", "regions": ["eu"], "mode": "live", "duration": 30,
+                 "interval": 60, "outcome": [{"check": "web", "host": "app.example.com"}]}]
+    g = make_gtmd(outcome_config(port, practice))
+    a = Admin.of(g).wait_ready()
+    did = wait_practice(a, "eu-outcome", lambda p: p["running"], 3.0, "starts")["running"]
+    assert answers(g, "app") == [US[0]]
+
+    def outcome():
+        return drill_get(a, did)["report"]["outcome"][0]
+    ok, _ = poll(lambda: outcome()["probes"] >= 3, 3.0)
+    o = outcome()
+    assert ok and o["failures"] == 0 and o["last"] == "ok", o
+    # The address came from gtmd's own answer under the drill: app.example.com
+    # is in no hosts file, and eu (its first region) is lost.
+    assert o["address"] == US[0] and o["check"] == "web" and o["host"] == "app.example.com"
+    bs[US[0]].kill()
+    ok, _ = poll(lambda: drill_get(a, did)["state"] == "ended", 3.0)
+    d = drill_get(a, did)
+    assert ok and d["result"] == "failed", d
+    assert d["end_reason"].startswith(
+        "outcome check web on app.example.com failed 2 times in a row: connection refused"), d
+    assert d["end_reason"].endswith("(%s)" % US[0])
+    assert d["report"]["outcome"][0]["failures"] >= 2
+    assert answers(g, "app") == [EU[0]], "eu serves again at once"
+    assert re.search(r"event=drill_end id=%s mode=live result=failed why=\"outcome check web"
+                     % did, g.read_log())
+    m = metrics(a)
+    assert metric(m, "gtmd_drills_ended_total", result="failed") == 1
+    assert metric(m, "gtmd_drill_practice_results_total", name="eu-outcome", result="failed") == 1
+    tok = lambda t: os.path.join(g.workdir, "%s.token" % t)  # noqa: E731
+    r = gtmctl("--server", a.url, "--token-file", tok("read"), "drill", "list")
+    assert re.search(r"^%s\s+live\s+region:eu\s+failed\s+\S+\s+outcome check web" % did,
+                     r.stdout, re.M), r.stdout
+    assert re.search(r"^eu-outcome\s+live\s+region:eu\s+1m\s", r.stdout, re.M), r.stdout
+    r = gtmctl("--server", a.url, "--token-file", tok("read"), "drill", "status", did)
+    assert re.search(r"outcome   web on app.example.com: \d+ probes, \d+ failed, last: "
+                     r"connection refused \(127.0.0.11\)", r.stdout), r.stdout
+    # A drill started by hand takes outcome checks too; an unknown check is
+    # refused.
+    r = a.post("/v1/drills", {"regions": ["eu"], "mode": "shadow", "reason": "x",
+                              "outcome": [{"check": "nope", "host": "app.example.com"}]})
+    assert r.status == 400 and "no check \"nope\"" in r.json["error"]["message"], r
+    r = gtmctl("--server", a.url, "--token-file", tok("operate"), "drill", "start", "--region",
+               "eu", "--mode", "live", "--duration", "20", "--reason", "by hand", "--name",
+               "manual", "--outcome", "web@app.example.com")
+    assert r.returncode == 0, r
+    manual = re.search(r"drill (drl-\d+) started", r.stdout).group(1)
+    ok, _ = poll(lambda: drill_get(a, manual)["state"] == "ended", 4.0)
+    d = drill_get(a, manual)
+    assert ok and d["result"] == "failed" and d["name"] == "manual", d
