@@ -68,13 +68,15 @@ static void admin_drill_refuse(struct admin_req *r, const char *code, const char
     admin_reply_json(r, 409, err);
 }
 
-/* Starts the drill planned from spec (admin thread, no reader held). */
+/* Starts the drill planned from spec (admin thread, no reader held);
+ * takes whatif and tl. */
 static void admin_drill_start(struct admin_req *r, const struct drill_spec *spec,
-                              const struct drill_targets *t, json_t *whatif)
+                              const struct drill_targets *t, json_t *whatif,
+                              struct drill_timeline *tl)
 {
     struct admin *a = r->a;
     char id[32], why[256];
-    struct drill *d = drill_new(spec, t, r->token_name, drill_report_whatif(whatif));
+    struct drill *d = drill_new(spec, t, r->token_name, drill_report_whatif(whatif), tl);
     if (drill_core_start(a->env.drills, d, health_now(), id, why, sizeof(why)) != DRILL_STARTED) {
         admin_drill_refuse(r, "conflict", why, NULL, NULL);
         return;
@@ -121,6 +123,9 @@ void admin_handle_drill_post(struct admin_req *r)
     struct policy_overlay ov = drill_targets_overlay(&t);
     json_t *whatif = drill_whatif(s->gslb, &ov, spec.clients, spec.n_clients, !spec.dry_run, &sum);
     bool broken = drill_abort_if_violated(s->gslb, &spec, why, sizeof(why));
+    /* The records whose recovery the drill will measure. */
+    struct drill_timeline *tl =
+        spec.dry_run ? NULL : drill_timeline_new(s->gslb, &t, spec.mode, health_now());
     serve_leave(a->reader);
     if (spec.dry_run)
         admin_reply_json(r, 200, admin_drill_dry_run(&spec, &t, whatif, &sum, broken, why));
@@ -135,8 +140,11 @@ void admin_handle_drill_post(struct admin_req *r)
                            "with \"force\": true to run it anyway",
                            "records", json_incref(json_object_get(whatif, "would_leave_unserved")));
         json_decref(whatif);
-    } else
-        admin_drill_start(r, &spec, &t, whatif);
+    } else {
+        admin_drill_start(r, &spec, &t, whatif, tl);
+        tl = NULL;
+    }
+    drill_timeline_free(tl);
     drill_targets_free(&t);
     drill_spec_free(&spec);
 }

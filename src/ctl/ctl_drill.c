@@ -228,6 +228,71 @@ static void ctl_drill_print_plan(json_t *j)
         printf("abort_if is broken already: %s\n", ctl_s(j, "abort_if_broken"));
 }
 
+/* "+0.004 s" after base, or "-" when t is not a time. */
+static const char *ctl_drill_rel(json_t *t, double base, char *buf, size_t len)
+{
+    if (!json_is_number(t) || base <= 0)
+        return "-";
+    snprintf(buf, len, "+%.3f s", json_number_value(t) - base);
+    return buf;
+}
+
+/* A record of a timeline: its lost regions joined, or "-". */
+static void ctl_drill_lost_regions(json_t *r, char *buf, size_t len)
+{
+    size_t i, o = 0;
+    json_t *x;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(r, "lost_regions"), i, x) o += (size_t)snprintf(
+        buf + o, o < len ? len - o : 0, "%s%s", i ? "," : "", json_string_value(x));
+    if (!buf[0])
+        snprintf(buf, len, "-");
+}
+
+/* The recovery timeline of a drill's report. */
+static void ctl_drill_timeline(json_t *tl)
+{
+    char a[40], b[40], c[64];
+    size_t i;
+    json_t *r;
+    double t0 = json_number_value(json_object_get(tl, "started"));
+    double t1 = json_number_value(json_object_get(tl, "ended"));
+    json_t *rto = json_object_get(tl, "rto"), *rs = json_object_get(tl, "restore");
+    printf("  timeline  %s (measured on the answers served)\n", ctl_s(tl, "state"));
+    printf("    started         %s\n", ctl_drill_time(json_object_get(tl, "started"), a, 32));
+    printf("    first avoiding  %s\n",
+           ctl_drill_rel(json_object_get(tl, "first_avoiding"), t0, a, sizeof(a)));
+    printf("    all avoiding    %s",
+           ctl_drill_rel(json_object_get(tl, "all_avoiding"), t0, a, sizeof(a)));
+    if (json_is_number(rto))
+        printf("   RTO %.3f s + TTL %lld s = %.3f s for users", json_number_value(rto),
+               json_integer_value(json_object_get(tl, "ttl")),
+               json_number_value(json_object_get(tl, "rto_plus_ttl")));
+    printf("\n    lost answers    %lld (%s, the workers' counters); own queries %lld, %lld from "
+           "a lost target\n",
+           json_integer_value(json_object_get(tl, "lost_answers")), ctl_s(tl, "lost_answers_of"),
+           json_integer_value(json_object_get(tl, "self_queries")),
+           json_integer_value(json_object_get(tl, "self_lost")));
+    printf("    ended           %s\n",
+           ctl_drill_rel(json_object_get(tl, "ended"), t0, a, sizeof(a)));
+    if (json_is_number(json_object_get(tl, "ended")))
+        printf("    restored        first %s, all %s after the end%s\n",
+               ctl_drill_rel(json_object_get(rs, "first"), t1, a, sizeof(a)),
+               ctl_drill_rel(json_object_get(rs, "all"), t1, b, sizeof(b)),
+               json_is_number(json_object_get(rs, "rto")) ? "" : " (not every record yet)");
+    printf("    %-28s %-5s %-6s %-10s %-10s %-6s %s\n", "RECORD", "TYPE", "TTL", "LOST", "AVOIDED",
+           "LOST#", "RESTORED");
+    json_array_foreach(json_object_get(tl, "records"), i, r)
+    {
+        ctl_drill_lost_regions(r, c, sizeof(c));
+        printf("    %-28s %-5s %-6lld %-10s %-10s %-6lld %s\n", ctl_s(r, "record"),
+               ctl_s(r, "type"), json_integer_value(json_object_get(r, "ttl")), c,
+               ctl_drill_rel(json_object_get(r, "avoided"), t0, a, sizeof(a)),
+               json_integer_value(json_object_get(r, "lost_answers")),
+               ctl_drill_rel(json_object_get(r, "restored"), t1, b, sizeof(b)));
+    }
+}
+
 /* One drill, readably. */
 static void ctl_drill_print_one(json_t *d)
 {
@@ -262,6 +327,8 @@ static void ctl_drill_print_one(json_t *d)
             printf(" (%s)", ctl_s(x, "address"));
         printf("\n");
     }
+    if (json_is_object(json_object_get(json_object_get(d, "report"), "timeline")))
+        ctl_drill_timeline(json_object_get(json_object_get(d, "report"), "timeline"));
     if (json_is_string(json_object_get(d, "result")))
         printf("  result    %s at %s: %s\n", ctl_s(d, "result"),
                ctl_drill_time(json_object_get(d, "ended"), t1, 32), ctl_s(d, "end_reason"));

@@ -105,7 +105,7 @@ json_t *drill_report_whatif(json_t *whatif)
 }
 
 struct drill *drill_new(const struct drill_spec *spec, const struct drill_targets *t,
-                        const char *author, json_t *whatif)
+                        const char *author, json_t *whatif, struct drill_timeline *timeline)
 {
     struct drill *d = calloc(1, sizeof(*d));
     if (!d)
@@ -122,6 +122,7 @@ struct drill *drill_new(const struct drill_spec *spec, const struct drill_target
     d->n_covered = t->n_covered;
     d->author = drill_dup(author);
     d->report.whatif = whatif;
+    d->report.timeline = timeline;
     return d;
 }
 
@@ -137,6 +138,7 @@ void drill_free(struct drill *d)
     free(d->author);
     free(d->end_reason);
     json_decref(d->report.whatif);
+    drill_timeline_free(d->report.timeline);
     free(d);
 }
 
@@ -192,6 +194,36 @@ void drill_core_set_publisher(struct drill_core *c, drill_publish_fn fn, void *a
     pthread_mutex_unlock(&c->lock);
     drill_publish(c, v);
     pthread_mutex_unlock(&c->publish_lock);
+}
+
+void drill_core_set_counters(struct drill_core *c, const struct drill_counter_ops *ops)
+{
+    pthread_mutex_lock(&c->publish_lock);
+    pthread_mutex_lock(&c->lock);
+    c->counters = *ops;
+    /* Drills restored from the state file count on from here. */
+    for (struct drill *d = c->active; d; d = d->next)
+        if (d->report.timeline)
+            drill_timeline_baseline(d->report.timeline, &c->counters, true);
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->publish_lock);
+}
+
+/* Once every worker sees the change (caller holds publish_lock, not
+ * lock, so d stays where it is): the timeline's baselines (start), or its
+ * restore baselines (end). */
+static void drill_timeline_mark(struct drill_core *c, struct drill *d, bool start, double now)
+{
+    if (!d->report.timeline)
+        return;
+    if (c->counters.sync)
+        c->counters.sync(c->counters.arg);
+    pthread_mutex_lock(&c->lock);
+    if (start)
+        drill_timeline_baseline(d->report.timeline, &c->counters, false);
+    else
+        drill_timeline_end(d->report.timeline, &c->counters, now, false);
+    pthread_mutex_unlock(&c->lock);
 }
 
 int drill_core_add_hooks(struct drill_core *c, const struct drill_hooks *h)
@@ -283,6 +315,10 @@ enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, doub
     snprintf(id, 32, "%s", d->id);
     d->started = now;
     d->ends = now + d->spec.duration;
+    if (d->report.timeline) {
+        d->report.timeline->started = now;
+        d->report.timeline->window_end = now + DRILL_TIMELINE_WINDOW;
+    }
     d->next = c->active;
     c->active = d;
     enum drill_mode mode = d->spec.mode;
@@ -292,9 +328,11 @@ enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, doub
     json_t *j = drill_json(d);
     drill_log_start(d);
     pthread_mutex_unlock(&c->lock);
-    /* From here on only j and mode are used: d belongs to the lists. */
+    /* From here on only j and mode are used: d belongs to the lists, and
+     * stays in them while publish_lock is held (ends take it). */
     if (mode == DRILL_SCOPED)
         drill_publish(c, v);
+    drill_timeline_mark(c, d, true, now);
     pthread_mutex_unlock(&c->publish_lock);
     drill_notify(c, true, j);
     json_decref(j);
@@ -353,10 +391,14 @@ bool drill_core_end(struct drill_core *c, const char *id, enum drill_result resu
     }
     *pp = d->next;
     enum drill_mode mode = d->spec.mode;
+    double now = health_now();
+    /* The last count of lost answers, before the targets come back. */
+    if (d->report.timeline)
+        drill_timeline_end(d->report.timeline, &c->counters, now, true);
     if (mode == DRILL_LIVE)
         drill_apply_bytes_locked(c, d);
     struct policy_loss *v = mode == DRILL_SCOPED ? drill_view_locked(c) : NULL;
-    drill_retire_locked(c, d, result, why, health_now());
+    drill_retire_locked(c, d, result, why, now);
     json_t *j = drill_json(d);
     char why_q[600];
     log_info("event=drill_end id=%s mode=%s result=%s why=\"%s\"", id, drill_mode_names[mode],
@@ -364,6 +406,7 @@ bool drill_core_end(struct drill_core *c, const char *id, enum drill_result resu
     pthread_mutex_unlock(&c->lock);
     if (mode == DRILL_SCOPED)
         drill_publish(c, v);
+    drill_timeline_mark(c, d, false, now);
     pthread_mutex_unlock(&c->publish_lock);
     drill_notify(c, false, j);
     json_decref(j);

@@ -50,6 +50,7 @@
 #include "drill/drill_plan.h"
 #include "drill/drill_practice.h"
 #include "drill/drill_spec.h"
+#include "drill/drill_timeline.h"
 #include "health/health.h"
 #include "policy/policy_loss.h"
 
@@ -68,12 +69,12 @@ struct drill_outcome_state {
     char address[64]; /* what the host resolved to last ("" before) */
 };
 
-/* What a drill found: the what-if at its start, and what its outcome
- * checks saw; the measured recovery timeline is the next thing a report
- * will hold. */
+/* What a drill found: the what-if at its start, what its outcome checks
+ * saw, and the recovery timeline measured on the answers served. */
 struct drill_report {
     json_t *whatif; /* drill_whatif(only_changed), at most DRILL_REPORT_RECORDS records */
     struct drill_outcome_state outcome[DRILL_MAX_OUTCOME]; /* [spec.n_outcome] */
+    struct drill_timeline *timeline; /* NULL: nothing measured (shadow, no record affected) */
 };
 
 struct drill {
@@ -144,6 +145,7 @@ struct drill_core {
     uint64_t ended_by[DRILL_RESULTS]; /* ends since the process started */
     drill_publish_fn publish;         /* NULL until the serve core exists */
     void *publish_arg;
+    struct drill_counter_ops counters; /* the workers' counters; zero until wired */
     struct drill_hooks hooks[DRILL_MAX_HOOKS];
 };
 
@@ -163,6 +165,11 @@ char *drill_core_outcome_resolver(struct drill_core *c);
  * once (drills restored before the serve core existed). */
 void drill_core_set_publisher(struct drill_core *c, drill_publish_fn fn, void *arg);
 
+/* Wires the workers' counters (once the serve core exists): the recovery
+ * timelines of drills restored from the state file go on counting from
+ * now. */
+void drill_core_set_counters(struct drill_core *c, const struct drill_counter_ops *ops);
+
 int drill_core_add_hooks(struct drill_core *c, const struct drill_hooks *h);
 /* Returns once no hook of arg runs any more. */
 void drill_core_remove_hooks(struct drill_core *c, void *arg);
@@ -172,10 +179,11 @@ void drill_core_remove_hooks(struct drill_core *c, void *arg);
  * report; returns whatif. */
 json_t *drill_report_whatif(json_t *whatif);
 
-/* A new, not yet started drill: copies spec and t, takes whatif (the
- * report; may be NULL). started and ends are set by drill_core_start. */
+/* A new, not yet started drill: copies spec and t, takes whatif and
+ * timeline (its report; either may be NULL). started and ends are set by
+ * drill_core_start. */
 struct drill *drill_new(const struct drill_spec *spec, const struct drill_targets *t,
-                        const char *author, json_t *whatif);
+                        const char *author, json_t *whatif, struct drill_timeline *timeline);
 void drill_free(struct drill *d);
 
 enum drill_start_rc { DRILL_STARTED = 0, DRILL_CONFLICT };
@@ -183,7 +191,8 @@ enum drill_start_rc { DRILL_STARTED = 0, DRILL_CONFLICT };
 /*
  * Starts d (taken in any case) at now, for its spec's duration: a live
  * drill sets its targets' drill bytes, a scoped one publishes a new loss
- * view. A live drill is refused (DRILL_CONFLICT, why names the other
+ * view; once every worker sees the change (the counters' sync), its
+ * timeline takes its baselines. A live drill is refused (DRILL_CONFLICT, why names the other
  * drill) when another live drill touches one of its regions. On success
  * id gets the new id. Never call it while holding a serve reader.
  */

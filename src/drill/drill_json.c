@@ -56,8 +56,10 @@ json_t *drill_json(const struct drill *d)
                           o->probes ? o->last : "not probed yet", "address",
                           o->address[0] ? o->address : NULL));
     }
-    json_object_set_new(j, "report",
-                        json_pack("{s:O?, s:o}", "whatif", d->report.whatif, "outcome", oc));
+    json_object_set_new(
+        j, "report",
+        json_pack("{s:O?, s:o, s:o}", "whatif", d->report.whatif, "outcome", oc, "timeline",
+                  d->report.timeline ? drill_timeline_json(d->report.timeline) : json_null()));
     return j;
 }
 
@@ -251,7 +253,8 @@ static struct drill *drill_from_json(struct drill_core *c, json_t *j, char *err,
         &spec, &t,
         author && strlen(author) <= DRILL_MAX_AUTHOR && !strpbrk(author, "\n\r") ? author
                                                                                  : "unknown",
-        json_is_object(wi) ? json_incref(wi) : NULL);
+        json_is_object(wi) ? json_incref(wi) : NULL,
+        drill_timeline_from_json(json_object_get(json_object_get(j, "report"), "timeline")));
     drill_targets_free(&t);
     drill_spec_free(&spec);
     snprintf(d->id, sizeof(d->id), "%s", id);
@@ -292,6 +295,8 @@ static void drill_restore_history(struct drill_core *c, json_t *arr)
     {
         char err[300];
         struct drill *d = drill_from_json(c, e, err, sizeof(err));
+        if (d && d->report.timeline)
+            d->report.timeline->phase = DRILL_TL_DONE; /* a transition is not measured twice */
         if (d && !drill_restore_end(e, d)) {
             snprintf(err, sizeof(err), "bad result, ended or end_reason");
             drill_free(d);
@@ -325,6 +330,13 @@ static bool drill_restore_active(struct drill_core *c, json_t *e, size_t i, doub
     }
     uint64_t num = drill_id_number(d->id);
     bool resumed = d->ends > now;
+    struct drill_timeline *tl = d->report.timeline;
+    if (tl && resumed && tl->phase != DRILL_TL_HOLD)
+        tl->phase = DRILL_TL_HOLD; /* the start was measured before the restart */
+    else if (tl && !resumed) {
+        tl->ended = d->ends;
+        tl->phase = DRILL_TL_DONE; /* it ended while gtmd was stopped */
+    }
     pthread_mutex_lock(&c->lock);
     if (num >= c->next_id)
         c->next_id = num + 1;

@@ -16,7 +16,8 @@ struct drill_practice_try {
     enum drill_skip skip; /* DRILL_SKIP_NONE: go */
     char why[256];
     struct drill_targets t;
-    json_t *whatif; /* the report of the drill to start */
+    json_t *whatif;                  /* the report of the drill to start */
+    struct drill_timeline *timeline; /* and the records its recovery is measured on */
 };
 
 /* "2026-11-24T10:00:00Z", or "never". */
@@ -51,6 +52,7 @@ static void drill_practice_judge(const struct drill_service_env *env,
     if (tr->skip == DRILL_SKIP_NONE) {
         struct policy_overlay ov = drill_targets_overlay(&tr->t);
         tr->whatif = drill_whatif(g, &ov, NULL, 0, true, &sum);
+        tr->timeline = drill_timeline_new(g, &tr->t, p->spec.mode, health_now());
         if (p->spec.mode != DRILL_SHADOW && sum.newly_unserved > 0) {
             tr->skip = DRILL_SKIP_UNSAFE;
             snprintf(tr->why, sizeof(tr->why),
@@ -108,8 +110,10 @@ static bool drill_practice_start(const struct drill_service_env *env,
                                  double now)
 {
     char id[32];
-    struct drill *d = drill_new(&p->spec, &tr->t, "practice", drill_report_whatif(tr->whatif));
+    struct drill *d =
+        drill_new(&p->spec, &tr->t, "practice", drill_report_whatif(tr->whatif), tr->timeline);
     tr->whatif = NULL; /* the drill's now */
+    tr->timeline = NULL;
     if (drill_core_start(env->drills, d, now, id, tr->why, sizeof(tr->why)) != DRILL_STARTED) {
         tr->skip = DRILL_SKIP_DRILL_ACTIVE;
         return false;
@@ -156,6 +160,7 @@ static double drill_practice_one(const struct drill_service_env *env,
     if (tr.skip == DRILL_SKIP_NONE && drill_practice_start(env, p, &tr, now))
         *started = true;
     json_decref(tr.whatif);
+    drill_timeline_free(tr.timeline);
     drill_targets_free(&tr.t);
     if (*started && tr.skip == DRILL_SKIP_NONE)
         return drill_practice_next_start(p, now, now) - now;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "drill/drill_measure.h"
 #include "drill/drill_outcome.h"
 #include "drill/drill_practice_run.h"
 
@@ -25,6 +26,7 @@ struct drill_service {
     struct event *ev_practice;       /* the next practice start, or a retry */
     struct event *ev_stop;           /* made active: leave the loop */
     struct drill_outcomes *outcomes; /* outcome checks of the active drills */
+    struct drill_measure *measure;   /* the recovery timelines */
 };
 
 /* Aborts the drills whose abort_if is broken; returns how many. */
@@ -66,10 +68,12 @@ static void drill_service_run(evutil_socket_t fd, short what, void *arg)
     size_t n = drill_core_expire(s->env.drills, health_now());
     n += drill_service_abort_if(s);
     double practice = drill_practice_run(&s->env, health_now(), &started);
-    /* Outcome checks follow the drills that run now (their check
-     * specifications come from the policy set). */
+    /* Outcome checks follow the drills that run now, and measurements the
+     * transitions that began (both take what they need from the policy
+     * set). */
     const struct gslb *g = s->env.enter(s->env.arg);
     drill_outcomes_sync(s->outcomes, g);
+    drill_measure_sync(s->measure, g);
     s->env.leave(s->env.arg);
     if ((n > 0 || started) && s->env.health_service)
         health_service_save(s->env.health_service);
@@ -124,6 +128,7 @@ struct drill_service *drill_service_start(const struct drill_service_env *env)
     s->ev_practice = evtimer_new(s->base, drill_service_run, s);
     s->ev_stop = event_new(s->base, -1, 0, drill_service_on_stop, s);
     s->outcomes = drill_outcomes_new(s->base, &s->env);
+    s->measure = drill_measure_new(s->base, &s->env);
     if (!s->ev_wake || !s->ev_end || !s->ev_practice || !s->ev_stop || !s->outcomes)
         abort();
     struct health_hooks hh = {
@@ -157,6 +162,7 @@ void drill_service_stop(struct drill_service *s)
     event_active(s->ev_stop, EV_TIMEOUT, 0);
     pthread_join(s->thread, NULL);
     drill_outcomes_free(s->outcomes);
+    drill_measure_free(s->measure);
     event_free(s->ev_wake);
     event_free(s->ev_end);
     event_free(s->ev_practice);

@@ -33,6 +33,8 @@
 #ifndef GTM_DRILL_DRILL_SERVICE_H
 #define GTM_DRILL_DRILL_SERVICE_H
 
+#include <sys/socket.h>
+
 #include "drill/drill.h"
 #include "health/service.h"
 #include "policy/policy.h"
@@ -50,6 +52,11 @@ struct drill_service_env {
      * thread; it must not block. */
     bool (*fleet_degraded)(void *arg, char *why, size_t len);
     void *fleet_arg;
+    /* A listen address of this gtmd (loopback for a wildcard one): the
+     * drill thread asks it for the affected records to time recoveries
+     * (drill_measure.h). self_len 0: no own queries. */
+    struct sockaddr_storage self_addr;
+    socklen_t self_len;
 };
 
 struct drill_service;
