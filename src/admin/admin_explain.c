@@ -88,6 +88,26 @@ static json_t *explain_reply(const uint8_t *wire, size_t len)
     return j;
 }
 
+/* The azs of region that hold endpoints of pool p: their state for the
+ * pool and the override in force on each (null when none). */
+static json_t *explain_azs(struct admin *a, const struct gslb *g, const struct policy_pool *p,
+                           uint16_t region)
+{
+    json_t *arr = json_array();
+    for (size_t z = 0; z < g->n_azs; z++) {
+        bool has = false;
+        for (size_t i = 0; i < p->n_eps && !has; i++)
+            has = p->eps[i].az == z;
+        if (g->azs[z].region != region || !has)
+            continue;
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:o}", "name", g->azs[z].name, "state",
+                           gslb_az_up(g, p, (uint16_t)z, NULL) ? "up" : "down", "override",
+                           admin_view_slot_override(a->env.health, g->azs[z].slot)));
+    }
+    return arr;
+}
+
 /* Why a region served or was skipped; buf holds composed reasons. */
 static const char *explain_why(const struct policy_trace_region *tr, const struct policy_pool *p,
                                json_t *drills, char *buf, size_t len)
@@ -128,10 +148,16 @@ static json_t *explain_regions(struct explain_ctx *x)
         explain_add_drills(x, x->g->regions[tr->region].slot, drills);
         const char *why = explain_why(tr, p, drills, buf, sizeof(buf));
         bool serving = t->result.serving_region == tr->region;
-        json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:b, s:s, s:o}", "region",
-                                             x->g->regions[tr->region].name, "position", i, "state",
-                                             tr->up ? "up" : "down", "serving", serving, "why", why,
-                                             "drills", drills));
+        json_t *reg = json_pack(
+            "{s:s, s:i, s:s, s:b, s:s, s:o}", "region", x->g->regions[tr->region].name, "position",
+            i, "state", tr->up ? "up" : "down", "serving", serving, "why", why, "drills", drills);
+        /* Every layer names its override: the region's here, the azs'
+         * below, each endpoint's in its state.forced_by. */
+        json_object_set_new(
+            reg, "override",
+            admin_view_slot_override(x->a->env.health, x->g->regions[tr->region].slot));
+        json_object_set_new(reg, "azs", explain_azs(x->a, x->g, p, tr->region));
+        json_array_append_new(arr, reg);
     }
     return arr;
 }

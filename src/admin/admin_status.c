@@ -8,6 +8,7 @@
 #include "admin/admin_view.h"
 #include "drill/drill.h"
 #include "health/override.h"
+#include "health/service.h"
 #include "policy/policy.h"
 
 #ifndef GTM_VERSION
@@ -142,6 +143,9 @@ void admin_handle_status(struct admin_req *r)
     json_object_set_new(body, "drills",
                         drills ? json_incref(json_object_get(drills, "active")) : json_array());
     json_decref(drills);
+    json_object_set_new(body, "state_file",
+                        a->env.health_service ? health_service_status_json(a->env.health_service)
+                                              : json_null());
     admin_reply_json(r, 200, body);
 }
 

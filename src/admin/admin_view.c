@@ -27,6 +27,27 @@ json_t *admin_view_layers(struct health_core *hc, struct drill_core *drills,
     return j;
 }
 
+json_t *admin_view_slot_override(struct health_core *hc, const struct health_slot *s)
+{
+    json_t *o = s && health_slot_override(s) != HEALTH_UNKNOWN
+                    ? override_for_target_json(hc, s->key)
+                    : NULL;
+    return o ? o : json_null();
+}
+
+json_t *admin_view_forced_by(struct health_core *hc, const struct gslb *g,
+                             const struct policy_endpoint *e)
+{
+    /* The same order as gslb_endpoint_state: its own, its az's, its
+     * region's override; the first one present decides. */
+    const struct health_slot *layers[3] = {e->slot, e->az == UINT16_MAX ? NULL : g->azs[e->az].slot,
+                                           g->regions[e->region].slot};
+    for (int i = 0; i < 3; i++)
+        if (layers[i] && health_slot_override(layers[i]) != HEALTH_UNKNOWN)
+            return admin_view_slot_override(hc, layers[i]);
+    return json_null();
+}
+
 /* The drill part of an endpoint's layers: its region's and az's. */
 static void admin_view_endpoint_drill(struct drill_core *drills, const struct gslb *g,
                                       const struct policy_endpoint *e,
@@ -57,6 +78,7 @@ json_t *admin_view_endpoint(struct health_core *hc, struct drill_core *drills, c
                   admin_view_answer(e), "region", g->regions[e->region].name, "az",
                   e->az == UINT16_MAX ? NULL : g->azs[e->az].name, "weight", (json_int_t)e->weight);
     json_t *state = admin_view_layers(hc, NULL, e->slot, eff);
+    json_object_set_new(state, "forced_by", admin_view_forced_by(hc, g, e));
     admin_view_endpoint_drill(drills, g, e, ov, state);
     json_object_set_new(j, "state", state);
     if (e->slot) {

@@ -19,9 +19,17 @@
  * none). */
 json_t *admin_view_layers(struct health_core *hc, struct drill_core *drills,
                           const struct health_slot *s, enum health_state effective);
-/* One endpoint with its layers, probe counters and last result. Its drill
- * layer is its region's and az's; ov (NULL: the live state) adds what a
- * scoped drill loses for the client explain asks about. */
+/* The override in force for slot s (newest of its key), or JSON null. */
+json_t *admin_view_slot_override(struct health_core *hc, const struct health_slot *s);
+/* The override that decides endpoint e's override layer: its own, else its
+ * az's, else its region's; JSON null when none (the probe verdict, or a
+ * drill above it, decides). */
+json_t *admin_view_forced_by(struct health_core *hc, const struct gslb *g,
+                             const struct policy_endpoint *e);
+/* One endpoint with its layers (state.forced_by names the deciding
+ * override at whatever layer it is), probe counters and last result. Its
+ * drill layer is its region's and az's; ov (NULL: the live state) adds
+ * what a scoped drill loses for the client explain asks about. */
 json_t *admin_view_endpoint(struct health_core *hc, struct drill_core *drills, const struct gslb *g,
                             const struct policy_pool *p, const struct policy_endpoint *e,
                             const struct policy_overlay *ov);

@@ -127,7 +127,12 @@ static char *drill_cmd_state(struct health_core *core, struct drill_core *drills
     }
     double saved = json_number_value(json_object_get(root, "saved_at"));
     json_decref(root);
-    size_t restored = persist_load(core, path, INFINITY);
+    /* Read-only: the running server is the file's only writer; a bad
+     * file is reported by it, and any count of overrides is shown. */
+    struct persist_result res;
+    override_set_max(core, SIZE_MAX);
+    persist_load(core, path, INFINITY, PERSIST_LOAD_READONLY, &res);
+    size_t restored = res.endpoints;
     json_t *sec = persist_load_section(path, "drills");
     size_t live = drill_core_restore(drills, sec, health_now());
     json_decref(sec);

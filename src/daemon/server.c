@@ -18,6 +18,7 @@
 #include "daemon/load.h"
 #include "drill/drill.h"
 #include "drill/drill_service.h"
+#include "health/override.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
 #include "health/service.h"
@@ -178,6 +179,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     json_t *zones = server_zone_changes(old->zones, set->zones);
     serve_set_free(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
+    override_set_max(&srv->health, cfg->health.max_overrides);
     drill_core_set_params(&srv->drills, &cfg->drills);
     /* Endpoints may have come or gone: judge every abort_if again. */
     drill_service_poke(srv->drill_svc);
@@ -234,12 +236,20 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
  * not: nothing is answered before that, so a restart never sends traffic
  * to a region that is down. The file is read before the health service
  * starts, so that no write can interleave with the restore. */
-static void server_first_round(struct server *srv, const struct serve_set *set)
+static int server_first_round(struct server *srv, const struct serve_set *set)
 {
-    size_t restored = 0;
+    struct persist_result res = {.status = PERSIST_MISSING};
     const struct health_params *hp = &srv->cfg->health;
+    override_set_max(&srv->health, hp->max_overrides);
+    if (hp->state_file &&
+        persist_load(&srv->health, hp->state_file, hp->state_max_age, 0, &res) != 0) {
+        char err_q[sizeof(res.error) + 16];
+        log_error("event=state_load result=refused file=%s error=\"%s\"", hp->state_file,
+                  log_quote(res.error, err_q, sizeof(err_q)));
+        return -1;
+    }
+    size_t restored = res.endpoints;
     if (hp->state_file) {
-        restored = persist_load(&srv->health, hp->state_file, hp->state_max_age);
         /* Drills resume until their end time (live ones set their bytes
          * now, before anything is answered) or end as passed. */
         json_t *sec = persist_load_section(hp->state_file, "drills");
@@ -250,6 +260,7 @@ static void server_first_round(struct server *srv, const struct serve_set *set)
         .name = "drills", .save = drill_core_save, .arg = &srv->drills};
     srv->health_svc = health_service_start_sections(&srv->health, &drills, 1);
     health_service_set_state_file(srv->health_svc, hp->state_file);
+    health_service_set_load_result(srv->health_svc, &res);
     srv->sched = scheduler_start(&srv->health);
     uint32_t max_timeout = server_plan_probes(srv, set);
     struct timespec t0;
@@ -259,6 +270,7 @@ static void server_first_round(struct server *srv, const struct serve_set *set)
     bool done = scheduler_wait_initial(srv->sched, wait < 30 ? wait : 30);
     log_info("event=first_round restored=%zu complete=%s ms=%.1f", restored, done ? "yes" : "no",
              server_elapsed_ms(&t0));
+    return 0;
 }
 
 static struct policy_loss *server_publish_loss(void *arg, struct policy_loss *next)
@@ -387,7 +399,10 @@ static int server_start(struct server *srv)
     drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
     srv->drills_ready = true;
     double ms = server_elapsed_ms(&t0);
-    server_first_round(srv, set);
+    if (server_first_round(srv, set) != 0) {
+        serve_set_free(set);
+        return -1;
+    }
     size_t n_zones = set->zones->n_zones, n_records = set->zones->n_records;
     if (server_start_net(srv, set, err, sizeof(err)) != 0) {
         log_error("%s", err);
@@ -487,18 +502,22 @@ int server_run(const char *config_path)
 
 int server_check(const char *config_path)
 {
-    struct errlist errs;
+    struct errlist errs, warns;
     errlist_init(&errs);
+    errlist_init(&warns);
     struct config *cfg = config_load(config_path, &errs);
-    struct serve_set *set = cfg ? load_set(cfg, 1, NULL, &errs) : NULL;
+    struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, &errs, &warns) : NULL;
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
+    for (size_t i = 0; i < warns.count; i++)
+        fprintf(stderr, "warning: %s\n", warns.msgs[i]);
     int rc = set ? 0 : 1;
     if (set)
-        printf("%s: ok (%zu zones, %zu records)\n", config_path, set->zones->n_zones,
-               set->zones->n_records);
+        printf("%s: ok (%zu zones, %zu records%s)\n", config_path, set->zones->n_zones,
+               set->zones->n_records, warns.count ? ", with warnings" : "");
     serve_set_free(set);
     config_free(cfg);
     errlist_free(&errs);
+    errlist_free(&warns);
     return rc;
 }

@@ -22,6 +22,7 @@ void health_core_init(struct health_core *c)
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
     c->next_override_id = 1;
+    c->max_overrides = HEALTH_MAX_OVERRIDES_DEFAULT;
     c->n_buckets = 1024;
     c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
     if (!c->buckets)

@@ -84,6 +84,9 @@ struct health_hooks {
     void *arg;
 };
 
+/* Overrides the core keeps at most, unless max_overrides says otherwise. */
+#define HEALTH_MAX_OVERRIDES_DEFAULT 1000
+
 /* Listeners: [0] is the health service's (health_core_set_hooks), the
  * others are added with health_core_add_hooks. */
 #define HEALTH_MAX_HOOKS 4
@@ -97,6 +100,8 @@ struct health_core {
     pthread_mutex_t lock;       /* guards the key index, the slots' plain fields,
                                    the overrides and the counters below */
     struct override *overrides; /* operator overrides, newest first (override.h) */
+    size_t n_overrides;         /* entries in that list */
+    size_t max_overrides;       /* override_add refuses past it (override_set_max) */
     uint64_t next_override_id;
     struct health_slot **buckets;
     uint32_t n_buckets;

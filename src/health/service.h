@@ -29,6 +29,9 @@
 #ifndef GTM_HEALTH_SERVICE_H
 #define GTM_HEALTH_SERVICE_H
 
+#include <jansson.h>
+#include <stdint.h>
+
 #include "health/health.h"
 #include "health/persist.h"
 
@@ -58,6 +61,32 @@ void health_service_set_state_file(struct health_service *svc, const char *path)
  * service has stopped.
  */
 int health_service_save(struct health_service *svc);
+
+/*
+ * The same without waiting, for a thread that answers later (the admin
+ * thread: POSTs that arrive while a write runs share the next write).
+ * Returns the request's number; the write covering it is done once
+ * health_service_saved() returns at least that number. Returns 0 when the
+ * service has stopped (no write will come).
+ */
+uint64_t health_service_save_async(struct health_service *svc);
+
+/* The number of the newest request whose write has finished, and that
+ * write's result in *rc (0 written, 1 no state file, -1 failed). */
+uint64_t health_service_saved(struct health_service *svc, int *rc);
+
+/* Calls cb(arg) on the health thread after every write (NULL: none). It
+ * must not block; the admin thread makes its own event active. Once this
+ * returns with cb NULL, the old callback is not running and never runs. */
+void health_service_set_saved_cb(struct health_service *svc, void (*cb)(void *), void *arg);
+
+/* What the start-up restore found (copied), for the status view. */
+void health_service_set_load_result(struct health_service *svc, const struct persist_result *r);
+
+/* The state file as /v1/status shows it: path, what the start-up load
+ * found (and where a bad file was kept), the last write and its result.
+ * JSON null when no state file is configured. Caller owns it. */
+json_t *health_service_status_json(struct health_service *svc);
 
 /* Removes the core's hooks, writes the state file a last time on the
  * health thread, stops and joins it, and frees svc. NULL is a no-op. */
