@@ -280,12 +280,12 @@ static void ctl_drill_timeline(json_t *tl)
                ctl_drill_rel(json_object_get(rs, "first"), t1, a, sizeof(a)),
                ctl_drill_rel(json_object_get(rs, "all"), t1, b, sizeof(b)),
                json_is_number(json_object_get(rs, "rto")) ? "" : " (not every record yet)");
-    printf("    %-28s %-5s %-6s %-10s %-10s %-6s %s\n", "RECORD", "TYPE", "TTL", "LOST", "AVOIDED",
+    printf("    %-28s %-5s %-6s %-16s %-10s %-6s %s\n", "RECORD", "TYPE", "TTL", "LOST", "AVOIDED",
            "LOST#", "RESTORED");
     json_array_foreach(json_object_get(tl, "records"), i, r)
     {
         ctl_drill_lost_regions(r, c, sizeof(c));
-        printf("    %-28s %-5s %-6lld %-10s %-10s %-6lld %s\n", ctl_s(r, "record"),
+        printf("    %-28s %-5s %-6lld %-16s %-10s %-6lld %s\n", ctl_s(r, "record"),
                ctl_s(r, "type"), json_integer_value(json_object_get(r, "ttl")), c,
                ctl_drill_rel(json_object_get(r, "avoided"), t0, a, sizeof(a)),
                json_integer_value(json_object_get(r, "lost_answers")),

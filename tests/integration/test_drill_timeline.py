@@ -113,6 +113,7 @@ def test_live_drill_timeline_rto_small_no_lost_answer_restore_timed(world):
     assert metric(m, "gtmd_drill_lost_answers", name="gameday") == 0
 
 
+@pytest.mark.threads
 def test_scoped_drill_counts_canary_answers_apart(world):
     g, a = world.g, world.a
     d = start_drill(a, regions=["us"], mode="scoped", canary=["10.1.2.0/24"], duration=30,
