@@ -374,7 +374,8 @@ static void drill_measure_on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     double now = health_now();
-    bool hold_due = now - m->last_hold >= DRILL_MEASURE_HOLD;
+    /* A tick of the hold timer samples even when it fires a little early. */
+    bool hold_due = now - m->last_hold >= DRILL_MEASURE_HOLD * 0.9;
     if (hold_due)
         m->last_hold = now;
     pthread_mutex_lock(&c->lock);
