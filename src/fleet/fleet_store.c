@@ -184,7 +184,9 @@ static void fleet_drill_resync(struct fleet *f, struct fleet_kind *k)
 {
     for (struct fleet_rec *r = k->recs; r; r = r->next)
         fleet_drill_put(f, r->id, r->value);
-    /* Active here but not in etcd: it ended in the fleet meanwhile. */
+    /* Active here but not in etcd: it ended in the fleet meanwhile.
+     * Practice drills are started by each node's own schedule, never
+     * through etcd: they are left alone. */
     json_t *list = drill_core_list_json(f->drills);
     size_t i;
     json_t *d;
@@ -194,6 +196,9 @@ static void fleet_drill_resync(struct fleet *f, struct fleet_kind *k)
         bool shared = false;
         for (struct fleet_rec *r = k->recs; r && !shared && id; r = r->next)
             shared = strcmp(r->id, id) == 0;
+        const char *author = json_string_value(json_object_get(d, "author"));
+        if (author && strcmp(author, "practice") == 0)
+            continue;
         if (id && !shared && drill_core_end(f->drills, id, DRILL_ABORTED, "not in the fleet"))
             fleet_store_save(f);
     }
