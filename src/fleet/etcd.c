@@ -195,10 +195,16 @@ struct evhttp_connection *etcd_connect(struct etcd *e, const struct etcd_url *u)
         SSL *ssl = SSL_new(e->ssl_ctx);
         if (!ssl)
             return NULL;
-        SSL_set1_host(ssl, u->host);
-        /* SNI only for names: RFC 6066 forbids address literals there. */
-        if (!strchr(u->host, ':') && strspn(u->host, "0123456789.") != strlen(u->host))
+        /* The URL's host must be in the certificate: an address literal
+         * as an IP SAN, a name as a DNS name; SNI only for names (RFC 6066
+         * forbids address literals there). */
+        bool literal = strchr(u->host, ':') || strspn(u->host, "0123456789.") == strlen(u->host);
+        if (literal)
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u->host);
+        else {
+            SSL_set1_host(ssl, u->host);
             SSL_set_tlsext_host_name(ssl, u->host);
+        }
         bev = bufferevent_openssl_socket_new(e->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                              BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
         if (!bev) {

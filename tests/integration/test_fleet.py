@@ -322,6 +322,7 @@ def test_prober_only_node_is_a_vantage_point(cluster, be, made):
 
 
 def make_tls(workdir):
+    os.makedirs(workdir, exist_ok=True)
     cert, key = os.path.join(workdir, "etcd.pem"), os.path.join(workdir, "etcd.key")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
                     "/CN=etcd-test", "-days", "1", "-keyout", key, "-out", cert, "-addext",
@@ -357,6 +358,10 @@ def test_tls_and_password(be, made):
                         password_file=os.path.join(tmp, "pw"))
         n2 = start_node(made, [url], 2, be["port"], tls=tls, username="root",
                         password_file=os.path.join(tmp, "bad"))
+        # A certificate from another CA is refused (no connection at all).
+        other, _ = make_tls(os.path.join(tmp, "other"))
+        n3 = start_node(made, [url], 3, be["port"], tls={"ca_file": other}, username="root",
+                        password_file=os.path.join(tmp, "pw"))
         assert poll(lambda: n1.fleet()["connection"] == "synced", 10)[0]
         st, o = n1.post("/v1/overrides", {"target": "region:us", "state": "down", "reason": "t"})
         assert st == 201
@@ -367,6 +372,8 @@ def test_tls_and_password(be, made):
         assert "event=fleet_etcd_auth result=failed" in n2.read_log()
         st, err = n2.post("/v1/overrides", {"target": "region:us", "state": "down", "reason": "t"})
         assert st == 503
+        assert n3.fleet()["connection"] != "synced" and n3.answer() == US
+        assert "event=fleet_etcd_error" in n3.read_log()
     finally:
         c.stop()
         shutil.rmtree(tmp, ignore_errors=True)
