@@ -45,6 +45,10 @@ struct admin {
     struct admin_deferred *deferred; /* replies waiting for a write, oldest first */
     unsigned n_deferred;
     bool stopping;
+    struct admin_stream *streams; /* GET /v1/events (admin_events.c) */
+    unsigned n_streams;
+    struct event *ev_events;            /* the event ring got a push */
+    struct event *ev_keepalive;         /* a comment on every stream */
     struct admin_unix_sock *unix_socks; /* bound unix listeners, removed at stop */
     size_t n_unix;
 };
@@ -85,6 +89,14 @@ void admin_handle_drills_list(struct admin_req *r);
 void admin_handle_drill_get(struct admin_req *r, const char *id);
 void admin_handle_drill_post(struct admin_req *r);
 void admin_handle_drill_delete(struct admin_req *r, const char *id);
+/* GET /v1/events (admin_events.c): the ring's wake-up and keep-alive
+ * timer are set up by admin_events_init (admin thread not running yet);
+ * admin_events_free_all forgets every stream before evhttp is freed. */
+void admin_handle_events(struct admin_req *r);
+void admin_events_init(struct admin *a);
+void admin_events_on_push(evutil_socket_t fd, short what, void *arg);
+void admin_events_keepalive(evutil_socket_t fd, short what, void *arg);
+void admin_events_free_all(struct admin *a);
 /* The drill core's listener: an audit line for every drill end. */
 void admin_drills_listen(struct admin *a);
 
