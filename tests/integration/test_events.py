@@ -106,6 +106,23 @@ def test_events_ids_overrides_reload_and_auth(make_gtmd):
     s.close()
 
 
+def test_events_drill_started_and_ended(make_gtmd):
+    g, a = start(make_gtmd)
+    s = Stream(a)
+    s.pump(0.3)
+    r = a.post("/v1/drills", {"regions": ["ap"], "mode": "shadow", "duration": 30,
+                              "reason": "events"})
+    assert r.status == 201, r
+    did = r.json["id"]
+    assert s.wait_for(lambda e: e[1] == "drill" and e[2]["action"] == "started")
+    assert a.delete("/v1/drills/" + did).status == 200
+    assert s.wait_for(lambda e: e[1] == "drill" and e[2]["action"] == "ended")
+    started, ended = [e[2] for e in s.events if e[1] == "drill"]
+    assert started["drill"] == did and started["mode"] == "shadow"
+    assert ended["drill"] == did and ended["result"] == "aborted"
+    s.close()
+
+
 @pytest.mark.threads
 def test_events_health_transition_of_a_killed_backend(make_gtmd, backends):
     addr = "127.0.0.41"
@@ -152,9 +169,13 @@ def test_events_resume_with_last_event_id(make_gtmd):
     reasons = [e[2]["reason"] for e in s2.events]
     assert reasons == ["r1", "r2", "r3", "r4", "r5"], reasons
     assert [e[0] for e in s2.events] == list(range(first + 1, first + 6))
-    s2.close()
     r = a.get("/v1/events", headers={"Last-Event-ID": "x1"}, token=READ_TOKEN)
     assert r.status == 400, r
+    # A stream still open does not hold up a stop.
+    t0 = time.monotonic()
+    assert g.stop() == 0
+    assert time.monotonic() - t0 < 5
+    s2.close()
 
 
 @pytest.mark.threads
