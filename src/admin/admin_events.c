@@ -66,6 +66,12 @@ static void admin_events_closed(struct evhttp_connection *evcon, void *arg)
 {
     struct admin_stream *s = arg;
     (void)evcon;
+    /* On a network error libevent 2.1 detaches a request whose reply is
+     * still being sent from its connection and leaves it to us; ending
+     * the reply frees a detached request. Otherwise the connection frees
+     * it right after this callback. */
+    if (!evhttp_request_get_connection(s->req))
+        evhttp_send_reply_end(s->req);
     admin_events_unlink(s);
     admin_conn_unhold(s->a, s->conn);
     free(s);
