@@ -224,6 +224,10 @@ static json_t *server_reload(struct server *srv, bool *ok)
         config_free(cfg);
         errlist_free(&errs);
         atomic_fetch_add(&srv->reloads_failed, 1);
+        event_ring_push(srv->health.events, "reload",
+                        json_pack("{s:s, s:I, s:O}", "result", "failed", "generation",
+                                  (json_int_t)srv->generation, "errors",
+                                  json_object_get(res, "errors")));
         pthread_mutex_unlock(&srv->reload_lock);
         *ok = false;
         return res;
@@ -267,6 +271,9 @@ static json_t *server_reload(struct server *srv, bool *ok)
                   (json_int_t)set->zones->n_records, "ms", ms, "restart_needed_for_listen",
                   !same_listen, "restart_needed_for_admin", !same_admin);
     atomic_fetch_add(&srv->reloads_ok, 1);
+    event_ring_push(srv->health.events, "reload",
+                    json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
+                              (json_int_t)srv->generation, "zones", zones));
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
     return res;
@@ -517,6 +524,8 @@ static void server_shutdown(struct server *srv)
         drill_core_free(&srv->drills);
     config_free(srv->cfg);
     health_core_free(&srv->health);
+    event_ring_free(srv->health.events);
+    srv->health.events = NULL;
     pthread_mutex_destroy(&srv->reload_lock);
 }
 
@@ -539,6 +548,7 @@ int server_run(const char *config_path)
         sigaddset(&block, signums[i]);
     pthread_sigmask(SIG_BLOCK, &block, &old_mask);
     health_core_init(&srv.health);
+    srv.health.events = event_ring_new(EVENT_RING_DEFAULT);
     pthread_mutex_init(&srv.reload_lock, NULL);
     srv.started = health_now();
     if (server_start(&srv) != 0) {
