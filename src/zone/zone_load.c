@@ -26,7 +26,8 @@
 
 struct load_ctx {
     struct zone_builder b;
-    ldns_rdf *zone_origin; /* the zone's apex, for the "outside the zone" check */
+    ldns_rdf *zone_origin;       /* the zone's apex, for messages and a bad $ORIGIN */
+    struct dns_name origin_wire; /* the same in wire form, for the bailiwick check */
     ldns_buffer *buf;
     uint32_t default_ttl;
     unsigned n_includes; /* $INCLUDE files read so far */
@@ -56,8 +57,19 @@ static FILE *load_open(const char *path)
     }
     int fl = fcntl(fd, F_GETFL);
     FILE *fp = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ? NULL : fdopen(fd, "r");
-    if (!fp)
+    if (!fp) {
         close(fd);
+        return NULL;
+    }
+    /* A stream from fdopen does not know its offset, and glibc's ftell
+     * then asks the kernel (lseek) every time: once per record in
+     * load_file, 1M syscalls and 3 % of the 1M-record load (perf). One
+     * seek here makes glibc track the offset itself. */
+    if (fseek(fp, 0, SEEK_SET) != 0) {
+        fclose(fp);
+        errno = EINVAL;
+        return NULL;
+    }
     return fp;
 }
 
@@ -81,8 +93,10 @@ static void load_add_rr(struct load_ctx *c, ldns_rr *rr, const char *path, uint1
                     ldns_rr_ttl(rr));
         return;
     }
-    if (ldns_dname_compare(owner, c->zone_origin) != 0 &&
-        !ldns_dname_is_subdomain(owner, c->zone_origin)) {
+    /* On the wire form: ldns_dname_is_subdomain clones every label of
+     * both names (malloc/free per label), 5 % of the 1M-record load. */
+    if (!dns_name_is_sub(ldns_rdf_data(owner), ldns_rdf_size(owner), c->origin_wire.wire,
+                         c->origin_wire.len)) {
         char *o = ldns_rdf2str(owner);
         char *z = ldns_rdf2str(c->zone_origin);
         errlist_add(c->errs, "%s:%d: %s is outside the zone %s", path, line, o ? o : "?",
@@ -243,6 +257,7 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
     c.default_ttl = 3600;
     c.buf = ldns_buffer_new(4096);
     c.zone_origin = ldns_rdf_clone(cur_origin);
+    c.origin_wire = oname;
     zone_builder_init(&c.b, oname.wire, oname.len, origin, display, errs);
     for (size_t i = 0; i < n_extra; i++)
         zone_builder_add_name(&c.b, extra[i].wire, extra[i].len);
