@@ -64,6 +64,25 @@ void zone_builder_add(struct zone_builder *b, const uint8_t *owner, size_t owner
     r->line = line;
 }
 
+void zone_builder_adopt(struct zone_builder *b, struct zone_builder *part)
+{
+    if (b->n + part->n > b->cap) {
+        size_t ncap = b->n + part->n;
+        struct zone_rr_in *n = realloc(b->rrs, ncap * sizeof(*n));
+        if (!n)
+            abort();
+        b->rrs = n;
+        b->cap = ncap;
+    }
+    if (part->n)
+        memcpy(b->rrs + b->n, part->rrs, part->n * sizeof(*part->rrs));
+    b->n += part->n;
+    arena_adopt(&b->tmp, &part->tmp);
+    free(part->rrs);
+    part->rrs = NULL;
+    part->n = part->cap = 0;
+}
+
 void zone_builder_add_name(struct zone_builder *b, const uint8_t *name, size_t len)
 {
     if (b->n_names == b->cap_names) {
