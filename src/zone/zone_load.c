@@ -8,6 +8,7 @@
 #include <ldns/ldns.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -386,7 +387,8 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
     zone_builder_init(&c.b, oname.wire, oname.len, origin, display, errs);
     for (size_t i = 0; i < n_extra; i++)
         zone_builder_add_name(&c.b, extra[i].wire, extra[i].len);
-    if (!load_parallel(&c, fp, path))
+    bool parallel = load_parallel(&c, fp, path);
+    if (!parallel)
         load_file(&c, fp, path, 0, &cur_origin, 0, 1);
     fclose(fp);
     ldns_rdf_deep_free(cur_origin);
@@ -396,5 +398,11 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
         zone_builder_abort(&c.b);
         return NULL;
     }
-    return zone_builder_finish(&c.b);
+    struct zone *z = zone_builder_finish(&c.b);
+    /* The second thread's records (tmp arena) were in its own malloc
+     * arena, which keeps them once freed: 16 MB more resident after the
+     * 1M-record load (182 MB against 166 MB one-threaded) unless trimmed. */
+    if (parallel)
+        malloc_trim(0);
+    return z;
 }
