@@ -162,6 +162,8 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
         origins[i] = x->c->zones[i].origin;
     x->c->gslb = policy_config_parse(&x->j, root, origins, x->c->n_zones);
     free((void *)origins);
+    /* Practice drills name regions, azs and checks of the same file. */
+    drill_params_check(&x->j, &x->c->drills, x->c->gslb);
 }
 
 struct config *config_load(const char *path, struct errlist *errs)
@@ -208,6 +210,7 @@ void config_free(struct config *c)
     free(c->zones);
     admin_params_free(&c->admin);
     health_params_free(&c->health);
+    drill_params_free(&c->drills);
     gslb_unref(c->gslb);
     free(c->path);
     free(c->dir);

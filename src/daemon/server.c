@@ -4,6 +4,7 @@
 #include "daemon/server.h"
 
 #include <event2/event.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +339,26 @@ static struct policy_loss *server_publish_loss(void *arg, struct policy_loss *ne
     return serve_publish_loss(&srv->serve, next);
 }
 
+/* The workers' counters, as the drills' recovery timeline reads them. */
+static uint32_t server_counter_id(void *arg, const char *record, uint16_t rtype, const char *region,
+                                  bool canary)
+{
+    struct server *srv = arg;
+    return serve_policy_id(&srv->serve, record, rtype, region, canary);
+}
+
+static uint64_t server_counter_sum(void *arg, uint32_t id)
+{
+    struct server *srv = arg;
+    return serve_sum_id(&srv->serve, id);
+}
+
+static void server_counter_sync(void *arg)
+{
+    struct server *srv = arg;
+    serve_sync(&srv->serve);
+}
+
 /* Publishes the first served set and starts the DNS workers on the
  * configured listen addresses. Takes set (freed by serve_destroy). */
 static int server_start_net(struct server *srv, struct serve_set *set, char *err, size_t errlen)
@@ -355,8 +376,14 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
      * the drill thread. */
     serve_init(&srv->serve, net_reader_count(&np) + 2);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
-    /* Restored scoped drills apply from the first query on. */
+    /* Restored scoped drills apply from the first query on, and restored
+     * drills' timelines count from here. */
     drill_core_set_publisher(&srv->drills, server_publish_loss, srv);
+    struct drill_counter_ops ops = {.id = server_counter_id,
+                                    .sum = server_counter_sum,
+                                    .sync = server_counter_sync,
+                                    .arg = srv};
+    drill_core_set_counters(&srv->drills, &ops);
     int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
     free(l);
     return rc;
@@ -374,6 +401,24 @@ static void server_drill_leave(void *arg)
     serve_leave(srv->drill_reader);
 }
 
+/* Where gtmd can ask itself: the listen address, with a wildcard address
+ * replaced by loopback of its family. */
+static void server_self_address(const struct config_listen *l, struct sockaddr_storage *out,
+                                socklen_t *len)
+{
+    *out = l->addr;
+    *len = l->addr_len;
+    if (out->ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)out;
+        if (a->sin_addr.s_addr == htonl(INADDR_ANY))
+            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (out->ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+        if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr))
+            a->sin6_addr = in6addr_loopback;
+    }
+}
+
 /* Starts the drill thread with its own serve reader (once the first set
  * is published). */
 static void server_start_drills(struct server *srv)
@@ -387,6 +432,10 @@ static void server_start_drills(struct server *srv)
                                     .enter = server_drill_enter,
                                     .leave = server_drill_leave,
                                     .arg = srv};
+    /* The drill thread measures recoveries by asking the first listen
+     * address itself (a wildcard one through loopback). */
+    if (srv->cfg->n_listen > 0)
+        server_self_address(&srv->cfg->listen[0], &env.self_addr, &env.self_len);
     srv->drill_svc = drill_service_start(&env);
 }
 
