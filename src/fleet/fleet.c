@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/event_ring.h"
 #include "common/log.h"
 #include "dns/name.h"
 #include "health/service.h"
@@ -180,6 +181,10 @@ static void fleet_recompute_one(struct fleet *f, struct fleet_ep *ep, bool log)
         char q[300];
         log_info("event=fleet_verdict endpoint=%s from=%s to=%s why=\"%s\"", ep->key,
                  health_state_name(before), health_state_name(after), log_quote(why, q, sizeof(q)));
+        event_ring_push(f->health->events, "fleet",
+                        json_pack("{s:s, s:s, s:s, s:s, s:s}", "action", "verdict", "endpoint",
+                                  ep->key, "from", health_state_name(before), "to",
+                                  health_state_name(after), "why", why));
     }
 }
 
@@ -211,10 +216,14 @@ void fleet_set_degraded(struct fleet *f, bool degraded)
         log_warn("event=fleet_degraded node=%s etcd=%s stale_after=%.0f "
                  "note=\"no reply from etcd: serving own probes\"",
                  f->p.node, etcd_endpoint(f->etcd), f->p.stale_after);
+        event_ring_push(f->health->events, "fleet",
+                        json_pack("{s:s, s:s}", "action", "degraded", "node", f->p.node));
     } else {
         fleet_recompute_all(f);
         log_info("event=fleet_recovered node=%s etcd=%s revision=%lld", f->p.node,
                  etcd_endpoint(f->etcd), (long long)f->rev);
+        event_ring_push(f->health->events, "fleet",
+                        json_pack("{s:s, s:s}", "action", "recovered", "node", f->p.node));
     }
 }
 

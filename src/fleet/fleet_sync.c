@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/event_ring.h"
 #include "common/log.h"
 #include "fleet/fleet_int.h"
 #include "health/service.h"
@@ -155,6 +156,9 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
     }
     if (!bulk && was_live != n->live) {
         log_info("event=fleet_node node=%s live=%s", name, v ? "yes" : "no");
+        event_ring_push(
+            f->health->events, "fleet",
+            json_pack("{s:s, s:s, s:b}", "action", "node", "node", name, "live", v != NULL));
         fleet_recompute_all(f);
     }
 }

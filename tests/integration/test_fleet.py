@@ -20,8 +20,16 @@ import pytest
 
 from backends import free_port_on, poll
 from conftest import GTMD
-from fleetlib import (ETCDCTL, Backend, EtcdCluster, fleet_config, http_json, need_etcd,
-                      start_node)
+from fleetlib import (ETCDCTL, OPERATE_TOKEN, Backend, EtcdCluster, fleet_config, http_json,
+                      need_etcd, start_node)
+from test_events import Stream
+
+
+def events(n):
+    """A GET /v1/events stream of node n (test_events.Stream)."""
+    class At:
+        port = int(n.config["admin"]["listen"].rsplit(":", 1)[1])
+    return Stream(At, token=OPERATE_TOKEN)
 
 US, EU = ["127.0.0.31"], ["127.0.0.32"]
 PREFIX = "/gtmd/it/"
@@ -147,6 +155,7 @@ def test_dead_backend_flips_all_three(cluster, be, made):
 def test_override_on_one_node_is_served_by_another(cluster, be, made):
     n1, n2, n3 = nodes = three(cluster, be, made)
     all_answer(nodes, US)
+    ev = events(n3)
     st, dry = n2.post("/v1/overrides", {"target": "region:us", "state": "down",
                                         "reason": "dry", "dry_run": True})
     assert st == 200 and dry["changes"][0]["after"]["serving_region"] == "eu"
@@ -160,6 +169,10 @@ def test_override_on_one_node_is_served_by_another(cluster, be, made):
     st, lst = n3.get("/v1/overrides")
     assert [x["id"] for x in lst["overrides"]] == [o["id"]]
     assert lst["overrides"][0]["reason"] == "drain us CHG-1"
+    # n3 tells its event stream that an override came from the fleet.
+    assert ev.wait_for(lambda e: e[1] == "override" and e[2].get("override") == o["id"] and
+                       e[2].get("source") == "fleet")
+    ev.close()
     # The safety rule sees the fleet's override: eu down too would leave
     # the record unserved, on any node.
     st, err = n2.post("/v1/overrides", {"target": "region:eu", "state": "down", "reason": "x"})
@@ -247,6 +260,7 @@ def test_etcd_lost_degrades_to_own_probes_then_resyncs(cluster, be, made):
     assert poll(lambda: all(fleet_synced(n) for n in nodes), 10)[0]
     assert poll(lambda: n1.endpoint("us1")["state"]["probe"] == "down", 5)[0]
     all_answer(nodes, US)
+    ev = events(n1)
     for m in cluster.members:
         m.stop(kill=True)
     t0 = time.monotonic()
@@ -263,6 +277,9 @@ def test_etcd_lost_degrades_to_own_probes_then_resyncs(cluster, be, made):
     assert n1.metric("gtmd_fleet_connected") == 0
     assert n1.endpoint("us1")["state"]["fleet"] is None
     assert "event=fleet_degraded node=n1" in n1.read_log()
+    assert ev.wait_for(lambda e: e[1] == "fleet" and e[2]["action"] == "degraded")
+    # Its own probe decides now: the verdict on us1 is gone from the SSE too
+    # once the fleet comes back (below).
     # etcd back: a fresh read, and the fleet decides again.
     for m in cluster.members:
         m.start()
@@ -270,6 +287,8 @@ def test_etcd_lost_degrades_to_own_probes_then_resyncs(cluster, be, made):
     assert ok
     all_answer(nodes, US, timeout=5)
     assert "event=fleet_recovered node=n1" in n1.read_log()
+    assert ev.wait_for(lambda e: e[1] == "fleet" and e[2]["action"] == "recovered")
+    ev.close()
     assert n1.metric("gtmd_fleet_resyncs_total") >= 1
     assert n1.metric("gtmd_fleet_degraded_total") == 1
 
