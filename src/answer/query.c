@@ -70,7 +70,8 @@ static size_t query_run(const struct serve_set *s, struct query_client *client, 
         *rcode = (uint16_t)special;
         return answer_encode_error(&q, (uint16_t)special, &ep, out);
     }
-    struct policy_client pc = {.addr = client->addr, .ecs = &q.ecs, .rng = client->rng};
+    struct policy_client pc = {
+        .addr = client->addr, .ecs = &q.ecs, .rng = client->rng, .geo = s->geo};
     plan.trace = client->trace;
     answer_lookup(s, &q, tcp, &pc, client->reader, &plan);
     ep.ecs_scope = plan.ecs_scope;

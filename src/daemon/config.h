@@ -18,6 +18,7 @@
 
 #include "admin/admin_config.h"
 #include "common/errlist.h"
+#include "geo/geo_params.h"
 #include "health/health_params.h"
 
 struct gslb;
@@ -51,6 +52,7 @@ struct config {
     struct config_tcp tcp;
     struct admin_params admin;
     struct health_params health; /* state_file, state_max_age */
+    struct geo_params geo;       /* geoip: the database file */
     struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */
 };
 

@@ -11,7 +11,9 @@
 
 #include "dns/dns.h"
 #include "dns/name.h"
+#include "geo/geo_db.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 #include "zone/zone_load.h"
 
 /* Index of the configured zone with the longest origin above name, or -1. */
@@ -87,6 +89,23 @@ static void load_attach(struct snapshot *s, const struct policy_binding *b,
     ((struct zone_node *)node)->policy = b;
 }
 
+/* Opens the geo database (a fresh read at every load, so a reload picks up
+ * a new file) and compiles the geo and nearest records over it. */
+static struct policy_geo *load_geo(const struct config *cfg, const struct gslb *g,
+                                   struct errlist *errs)
+{
+    struct geo_db *db = NULL;
+    if (cfg->geo.database) {
+        char why[256];
+        db = geo_db_open(cfg->geo.database, why, sizeof(why));
+        if (!db) {
+            errlist_add(errs, "%s: $.geoip.database: %s: %s", cfg->path, cfg->geo.database, why);
+            return NULL;
+        }
+    }
+    return policy_geo_build(g, db, cfg->path, errs);
+}
+
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
                            struct errlist *errs)
 {
@@ -112,7 +131,10 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
         if (b->a || b->aaaa || b->cname)
             load_attach(s, b, &g->records[i], errs, cfg->path);
     }
+    /* Also after zone errors, so that check reports both at once. */
+    struct policy_geo *geo = load_geo(cfg, g, errs);
     if (errs->count != before) {
+        policy_geo_free(geo);
         snapshot_free(s);
         gslb_unref(g);
         return NULL;
@@ -123,7 +145,9 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
                                .tcp_max_connections = cfg->tcp.max_connections,
                                .tcp_idle_ms = cfg->tcp.idle_timeout_ms,
                                .tcp_message_ms = cfg->tcp.message_timeout_ms};
-    return serve_set_new(s, g, generation, &lim);
+    struct serve_set *set = serve_set_new(s, g, generation, &lim);
+    set->geo = geo;
+    return set;
 }
 
 /* Fills t for endpoint e probed with spec. */

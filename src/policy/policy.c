@@ -53,6 +53,9 @@ void gslb_free(struct gslb *g)
             policy_endpoint_free(&r->fallback[k]);
         free(r->fallback);
         free(r->regions);
+        geo_map_free(r->geo);
+        free(r->geo_orders);
+        free(r->geo_regions);
         free(r->name_str);
         free(r->path);
     }

@@ -15,6 +15,7 @@
 
 #include "dns/packet.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 
 #define POLICY_MAX_ANSWERS 16
 
@@ -26,6 +27,9 @@ struct policy_client {
     uint64_t *rng;                        /* per-thread random state, non-zero */
     const struct policy_overlay *overlay; /* dry runs only; NULL on the DNS path */
     struct policy_trace *trace;           /* explain only; NULL on the DNS path */
+    /* The served set's geo data (policy_geo.h); NULL: geo and nearest
+     * records see every client as of unknown location. */
+    const struct policy_geo *geo;
 };
 
 #define POLICY_TRACE_REGIONS 32
@@ -39,7 +43,17 @@ struct policy_trace_region {
     unsigned healthy, total;  /* endpoints up / all in this region of the pool */
 };
 
+/* How a geo or nearest record placed the client. */
+struct policy_trace_geo {
+    bool used;
+    struct policy_geo_client client; /* the address looked up */
+    uint32_t cls;                    /* its class (policy_geo_lookup) */
+    uint8_t class_scope;             /* class-exact ECS scope */
+    struct policy_order order;       /* the region order used */
+};
+
 struct policy_trace {
+    struct policy_trace_geo geo;
     uint16_t n_regions;
     struct policy_trace_region regions[POLICY_TRACE_REGIONS];
     uint16_t n_candidates; /* endpoints selection chose from */
@@ -58,6 +72,7 @@ struct policy_result {
     int serving_region; /* index of the first serving region, -1 if none */
     unsigned n_spill;   /* regions used beyond the first (spill) */
     uint8_t ecs_scope;  /* ECS scope prefix length to return */
+    uint8_t geo_kind;   /* enum policy_geo_kind: what placed the client */
     uint16_t n;
     const struct policy_endpoint *eps[POLICY_MAX_ANSWERS];
 };

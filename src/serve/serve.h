@@ -118,6 +118,13 @@ static inline void serve_count_policy(struct serve_reader *r, const struct serve
     serve_counter_bump(&chunk[id % SERVE_POLICY_CHUNK], 1);
 }
 
+/* One lookup of a geo or nearest record, by what placed the client. */
+static inline void serve_count_geo(struct serve_reader *r, unsigned kind)
+{
+    if (kind < POLICY_GEO_KINDS)
+        serve_counter_bump(&r->counters.geo[kind], 1);
+}
+
 /* Registers the labels of the query buckets (functions returning static
  * strings for buckets 0..SERVE_RCODES-1 and 0..SERVE_QTYPES-1); called
  * once by whoever counts queries. */
@@ -126,6 +133,9 @@ void serve_set_query_labels(struct serve *sv, const char *(*rcode_label)(unsigne
 
 /* Sums every reader's query counters (any thread). */
 void serve_sum_queries(struct serve *sv, struct serve_query_totals *out);
+
+/* Geo lookups by kind, summed over every reader (any thread). */
+void serve_sum_geo(struct serve *sv, uint64_t out[POLICY_GEO_KINDS]);
 
 /* Answers of record (index into s->gslb->records) by region (-1: none),
  * summed over every reader since the start, across reloads that kept the
