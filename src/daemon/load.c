@@ -139,8 +139,14 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
         gslb_unref(g);
         return NULL;
     }
-    if (g && core)
+    if (g && core) {
         gslb_map_health(g, core);
+        /* Widened scopes for the current state before anyone reads the
+         * set; the health thread follows later changes (server.c). */
+        struct policy_geo_retired none = {0};
+        policy_geo_widen(g, geo, &none);
+        policy_geo_retired_free(&none);
+    }
     struct serve_limits lim = {.edns_udp_max = cfg->edns_udp_max,
                                .tcp_max_connections = cfg->tcp.max_connections,
                                .tcp_idle_ms = cfg->tcp.idle_timeout_ms,

@@ -20,13 +20,15 @@
 #include "health/service.h"
 #include "net/net.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 #include "serve/serve.h"
 
 struct server {
     char *config_path;
     struct config *cfg;
-    struct serve serve; /* the served set, its readers and counters */
-    struct net net;     /* DNS worker threads */
+    struct serve serve;                /* the served set, its readers and counters */
+    struct serve_reader *widen_reader; /* the health thread's, for widened scopes */
+    struct net net;                    /* DNS worker threads */
     struct event_base *base;
     uint64_t generation;
     struct health_core health;
@@ -100,6 +102,21 @@ static void server_keep_bound(struct config *next, struct config *old, bool same
     }
 }
 
+/* Logs the geo database of set (start-up and reload) and returns what
+ * POST /v1/reload shows of it (JSON null without one). */
+static json_t *server_geo_loaded(const struct serve_set *set)
+{
+    const struct geo_db *db = set->geo ? set->geo->db : NULL;
+    if (!db)
+        return json_null();
+    log_info("event=geo_database file=%s type=%s networks=%llu locations=%u load_ms=%.1f", db->path,
+             db->type ? db->type : "", (unsigned long long)db->stats.networks, db->n_locs,
+             db->stats.load_seconds * 1e3);
+    return json_pack("{s:s, s:s?, s:I, s:I, s:f}", "database", db->path, "type", db->type,
+                     "networks", (json_int_t)db->stats.networks, "locations",
+                     (json_int_t)db->n_locs, "load_ms", db->stats.load_seconds * 1e3);
+}
+
 /* What a reload changed, zone by zone (for POST /v1/reload). */
 static json_t *server_zone_changes(const struct snapshot *old, const struct snapshot *cur)
 {
@@ -169,9 +186,12 @@ static json_t *server_reload(struct server *srv, bool *ok)
      * it, and publications are serialised by reload_lock. */
     struct serve_set *old = serve_publish(&srv->serve, set);
     json_t *zones = server_zone_changes(old->zones, set->zones);
+    json_t *geo = server_geo_loaded(set);
     serve_set_free(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
     server_plan_probes(srv, set);
+    /* The state may have moved since load_set widened the scopes. */
+    health_service_kick(srv->health_svc);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
      * against the new listen list, so applying new tokens to sockets bound
@@ -194,10 +214,28 @@ static json_t *server_reload(struct server *srv, bool *ok)
                   (json_int_t)srv->generation, "zones", zones, "records",
                   (json_int_t)set->zones->n_records, "ms", ms, "restart_needed_for_listen",
                   !same_listen, "restart_needed_for_admin", !same_admin);
+    json_object_set_new(res, "geo", geo);
     atomic_fetch_add(&srv->reloads_ok, 1);
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
     return res;
+}
+
+/* The health service's listener (health thread): after a health change,
+ * rebuild the widened ECS scopes of the current set's geo records for the
+ * new state, and free the tries they replace once no worker can hold
+ * them. */
+static void server_on_health_change(void *arg)
+{
+    struct server *srv = arg;
+    struct policy_geo_retired retired = {0};
+    const struct serve_set *s = serve_enter(srv->widen_reader);
+    if (s && s->geo)
+        policy_geo_widen(s->gslb, s->geo, &retired);
+    serve_leave(srv->widen_reader);
+    if (retired.n)
+        serve_synchronize(&srv->serve);
+    policy_geo_retired_free(&retired);
 }
 
 static json_t *server_reload_cb(void *arg, bool *ok)
@@ -256,9 +294,13 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
                                    .addr_len = c->listen[i].addr_len,
                                    .text = c->listen[i].text};
     struct net_params np = {.listen = l, .n_listen = c->n_listen, .workers = c->workers};
-    /* One reader per worker thread, one for the admin thread. */
-    serve_init(&srv->serve, net_reader_count(&np) + 1);
+    /* One reader per worker thread, one for the admin thread, one for the
+     * health thread (widened scopes). */
+    serve_init(&srv->serve, net_reader_count(&np) + 2);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
+    srv->widen_reader = serve_reader_add(&srv->serve);
+    health_service_set_listener(srv->health_svc, server_on_health_change, srv);
+    health_service_kick(srv->health_svc);
     int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
     free(l);
     return rc;
@@ -280,6 +322,7 @@ static int server_start(struct server *srv)
         return -1;
     }
     errlist_free(&errs);
+    json_decref(server_geo_loaded(set));
     srv->generation = 1;
     double ms = server_elapsed_ms(&t0);
     server_first_round(srv, set);

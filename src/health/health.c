@@ -73,6 +73,7 @@ static struct health_slot *health_slot_new_locked(struct health_core *c, const c
         abort();
     s->since = health_now();
     snprintf(s->reason, sizeof(s->reason), "%s", reason);
+    s->core = c;
     s->next_in_bucket = c->buckets[h];
     c->buckets[h] = s;
     c->n_slots++;
@@ -184,7 +185,9 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     if (to != HEALTH_UNKNOWN) {
         s->probe_state = (uint8_t)to;
         s->since = health_now();
+        health_write_begin(c);
         atomic_store_explicit(&s->effective, (uint8_t)to, memory_order_release);
+        health_write_end(c);
         c->transitions++;
         snprintf(detail, sizeof(detail), "%s", s->reason);
     }
@@ -204,7 +207,11 @@ void health_restore(struct health_slot *s, enum health_state st, double since)
     s->probe_state = (uint8_t)st;
     s->since = since;
     snprintf(s->reason, sizeof(s->reason), "restored");
+    if (s->core)
+        health_write_begin(s->core);
     atomic_store_explicit(&s->effective, (uint8_t)st, memory_order_release);
+    if (s->core)
+        health_write_end(s->core);
 }
 
 void health_override_apply_locked(struct health_core *c, const char *target)
@@ -218,5 +225,7 @@ void health_override_apply_locked(struct health_core *c, const char *target)
             st = (uint8_t)o->state;
             break;
         }
+    health_write_begin(c);
     atomic_store_explicit(&s->override, st, memory_order_release);
+    health_write_end(c);
 }

@@ -60,6 +60,7 @@ struct health_slot {
     double latency_sum_s;
     uint64_t fail_by[HEALTH_FAIL_KINDS]; /* failures by reason kind */
     bool in_use;                         /* referenced by the current config */
+    struct health_core *core;            /* the core that owns it (health epochs) */
     struct health_slot *next_in_bucket;
 };
 
@@ -84,7 +85,53 @@ struct health_core {
     size_t n_slots;
     uint64_t transitions;
     struct health_hooks hooks; /* under lock; all NULL when nobody listens */
+    /* Health epochs (below): writes of the state bytes begun and ended. */
+    _Atomic uint64_t writes_begun, writes_ended;
 };
+
+/*
+ * Health epochs. Every store of a byte the query path reads (a slot's
+ * probe verdict or override, and any layer added later) is bracketed by
+ * health_write_begin() and health_write_end(), so that a reader can tell
+ * whether what it read between health_epoch_enter() and
+ * health_epoch_valid() is one consistent state, and which one: the
+ * epoch, the number of writes before it. Two readers that saw the same
+ * epoch saw the same state. Widened ECS scopes use this (policy_geo.h):
+ * a trie built off the query path for the state of epoch E is used by a
+ * query only if the query read the state of epoch E too.
+ *
+ * Writers may run on any thread, concurrently; readers never wait.
+ */
+static inline void health_write_begin(struct health_core *c)
+{
+    atomic_fetch_add(&c->writes_begun, 1);
+}
+
+static inline void health_write_end(struct health_core *c)
+{
+    atomic_fetch_add_explicit(&c->writes_ended, 1, memory_order_release);
+}
+
+/* Before reading state: the current epoch in *epoch; false when a write is
+ * in progress (nothing read now is known to be consistent). */
+static inline bool health_epoch_enter(struct health_core *c, uint64_t *epoch)
+{
+    /* Ended first: a write counted there began before the later read of
+     * begun, so equal counts mean no write was in progress in between. */
+    uint64_t e = atomic_load_explicit(&c->writes_ended, memory_order_acquire);
+    uint64_t b = atomic_load_explicit(&c->writes_begun, memory_order_acquire);
+    *epoch = b;
+    return b == e;
+}
+
+/* After reading state: true when no write began since health_epoch_enter
+ * gave epoch, so everything read in between is the state of epoch. State
+ * bytes are stored with release; this fence pairs with it. */
+static inline bool health_epoch_valid(struct health_core *c, uint64_t epoch)
+{
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&c->writes_begun, memory_order_relaxed) == epoch;
+}
 
 void health_core_init(struct health_core *c);
 void health_core_free(struct health_core *c);

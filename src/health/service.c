@@ -29,13 +29,16 @@ struct health_service {
     struct event *ev_save;    /* made active: write the state file */
     struct event *ev_refresh; /* every HEALTH_SERVICE_REFRESH_S */
     struct event *ev_stop;    /* made active: last write, then leave the loop */
+    struct event *ev_changed; /* made active: run the change listener */
     pthread_mutex_t lock;     /* guards the fields below */
-    pthread_cond_t saved;     /* save_done moved, or stopped */
-    char *state_file;         /* NULL: none */
-    uint64_t save_asked;      /* numbers handed out by health_service_save */
-    uint64_t save_done;       /* every request up to this one is written */
-    int save_rc;              /* result of the last write */
-    bool stopped;             /* the last write is done; no more */
+    void (*listener)(void *); /* health_service_set_listener */
+    void *listener_arg;
+    pthread_cond_t saved; /* save_done moved, or stopped */
+    char *state_file;     /* NULL: none */
+    uint64_t save_asked;  /* numbers handed out by health_service_save */
+    uint64_t save_done;   /* every request up to this one is written */
+    int save_rc;          /* result of the last write */
+    bool stopped;         /* the last write is done; no more */
 };
 
 /* Writes the state file (health thread). Returns persist_save's result,
@@ -110,16 +113,32 @@ static void health_service_on_stop(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(svc->base);
 }
 
-/* Core hooks: run on the thread that made the change. */
+static void health_service_on_changed(evutil_socket_t fd, short what, void *arg)
+{
+    struct health_service *svc = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&svc->lock);
+    void (*fn)(void *) = svc->listener;
+    void *fn_arg = svc->listener_arg;
+    pthread_mutex_unlock(&svc->lock);
+    if (fn)
+        fn(fn_arg);
+}
+
+/* Core hooks: run on the thread that made the change. The listener's
+ * event goes first, so it does not wait for the state file's fsync. */
 static void health_service_state_changed(void *arg)
 {
     struct health_service *svc = arg;
+    event_active(svc->ev_changed, EV_TIMEOUT, 0);
     event_active(svc->ev_save, EV_TIMEOUT, 0);
 }
 
 static void health_service_overrides_changed(void *arg)
 {
     struct health_service *svc = arg;
+    event_active(svc->ev_changed, EV_TIMEOUT, 0);
     event_active(svc->ev_expire, EV_TIMEOUT, 0);
 }
 
@@ -155,7 +174,8 @@ struct health_service *health_service_start(struct health_core *core)
     svc->ev_save = event_new(svc->base, -1, 0, health_service_on_save, svc);
     svc->ev_refresh = event_new(svc->base, -1, EV_PERSIST, health_service_on_refresh, svc);
     svc->ev_stop = event_new(svc->base, -1, 0, health_service_on_stop, svc);
-    if (!svc->ev_expire || !svc->ev_save || !svc->ev_refresh || !svc->ev_stop)
+    svc->ev_changed = event_new(svc->base, -1, 0, health_service_on_changed, svc);
+    if (!svc->ev_expire || !svc->ev_save || !svc->ev_refresh || !svc->ev_stop || !svc->ev_changed)
         abort();
     struct timeval every = {HEALTH_SERVICE_REFRESH_S, 0};
     event_add(svc->ev_refresh, &every);
@@ -179,6 +199,20 @@ void health_service_set_state_file(struct health_service *svc, const char *path)
     free(svc->state_file);
     svc->state_file = copy;
     pthread_mutex_unlock(&svc->lock);
+}
+
+void health_service_set_listener(struct health_service *svc, void (*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(&svc->lock);
+    svc->listener = fn;
+    svc->listener_arg = arg;
+    pthread_mutex_unlock(&svc->lock);
+}
+
+void health_service_kick(struct health_service *svc)
+{
+    if (svc)
+        event_active(svc->ev_changed, EV_TIMEOUT, 0);
 }
 
 int health_service_save(struct health_service *svc)
@@ -214,6 +248,7 @@ void health_service_stop(struct health_service *svc)
     event_free(svc->ev_save);
     event_free(svc->ev_refresh);
     event_free(svc->ev_stop);
+    event_free(svc->ev_changed);
     event_base_free(svc->base);
     free(svc->state_file);
     pthread_cond_destroy(&svc->saved);

@@ -200,6 +200,7 @@ void gslb_map_health(struct gslb *g, struct health_core *core)
 {
     char key[300];
     health_core_begin_mapping(core);
+    g->health = core;
     for (size_t i = 0; i < g->n_regions; i++) {
         snprintf(key, sizeof(key), "region:%s", g->regions[i].name);
         g->regions[i].slot = health_core_slot(core, key);

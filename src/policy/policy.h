@@ -126,6 +126,7 @@ struct gslb {
     size_t n_records;
     struct policy_binding *bindings; /* one per distinct record name */
     size_t n_bindings;
+    struct health_core *health; /* set by gslb_map_health; NULL before (health epochs) */
 };
 
 /* A gslb is shared by the snapshot that serves it and the prober plan that

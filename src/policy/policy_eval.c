@@ -22,6 +22,8 @@ struct eval_ctx {
     const struct gslb *g;
     const struct policy_overlay *ov;
     struct policy_trace *trace;
+    bool epoch_ok;    /* the health state read is of one epoch, so far */
+    uint64_t epoch;   /* which (health_epoch_enter) */
     int8_t az_up[64]; /* -1 unknown, 0 down, 1 up */
 };
 
@@ -256,12 +258,26 @@ static struct policy_order eval_geo_order(const struct policy_record *r,
  * where scopes are decided; a layer that answers some clients differently
  * narrows them here.
  */
-static uint8_t eval_scope(const struct eval_geo *eg, uint8_t hashed_scope)
+static uint8_t eval_scope(const struct eval_ctx *x, const struct policy_record *r, uint16_t rtype,
+                          const struct policy_client *c, const struct eval_geo *eg,
+                          uint8_t hashed_scope)
 {
     uint8_t scope = hashed_scope;
-    if (eg->used && eg->client.from_ecs && eg->class_scope > scope)
-        scope = eg->class_scope;
-    return scope;
+    if (!eg->used || !eg->client.from_ecs || !eg->client.known)
+        return scope;
+    /* Health-aware: the widest prefix with the same answer in the state
+     * this query read, when the view was built for that very state. */
+    uint8_t geo = eg->class_scope, wide;
+    if (x->epoch_ok &&
+        policy_geo_widened(policy_geo_view_of(c->geo, r, rtype), x->epoch, &eg->client, &wide) &&
+        health_epoch_valid(x->g->health, x->epoch)) {
+        geo = wide;
+        if (c->trace) {
+            c->trace->geo.widened = true;
+            c->trace->geo.widened_scope = wide;
+        }
+    }
+    return geo > scope ? geo : scope;
 }
 
 /* Picks the candidates: the serving region(s) along ord, or what
@@ -318,8 +334,12 @@ void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t r
     out->ecs_scope = 0;
     out->geo_kind = POLICY_GEO_NONE;
     struct policy_order ord = {r->regions, (uint16_t)r->n_regions};
-    if (r->policy == POLICY_GEO || r->policy == POLICY_NEAREST)
+    if (r->policy == POLICY_GEO || r->policy == POLICY_NEAREST) {
+        /* Before any health byte is read; never with an overlay (a dry
+         * run's state is no epoch). */
+        x.epoch_ok = g->health && !c->overlay && health_epoch_enter(g->health, &x.epoch);
         ord = eval_geo_order(r, c, &eg, out);
+    }
     if (eval_candidates(&x, r, rtype, ord, &s, &sel, out)) {
         if (c->trace) {
             c->trace->n_candidates = s.n;
@@ -327,5 +347,33 @@ void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t r
         }
         eval_select(r, sel, &s, c, out);
     }
-    out->ecs_scope = eval_scope(&eg, out->ecs_scope);
+    out->ecs_scope = eval_scope(&x, r, rtype, c, &eg, out->ecs_scope);
+}
+
+size_t policy_eval_outcome(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                           struct policy_order order, uint16_t *key, size_t cap)
+{
+    struct eval_set s;
+    struct eval_ctx x = {.g = g};
+    struct policy_result out = {.outcome = POLICY_SERVED, .serving_region = -1};
+    enum policy_select sel = r->select;
+    memset(x.az_up, -1, sizeof(x.az_up));
+    s.n = 0;
+    eval_candidates(&x, r, rtype, order, &s, &sel, &out);
+    size_t n = 0;
+    key[n++] = (uint16_t)out.outcome;
+    if (out.outcome == POLICY_FAIL_OPEN) {
+        for (uint16_t i = 0; i < order.n && n < cap; i++)
+            key[n++] = order.regions[i];
+        return n;
+    }
+    for (uint16_t i = 0; out.outcome == POLICY_SERVED && i < s.n; i++) {
+        uint16_t reg = s.eps[i]->region;
+        bool seen = false;
+        for (size_t k = 1; k < n && !seen; k++)
+            seen = key[k] == reg;
+        if (!seen && n < cap)
+            key[n++] = reg;
+    }
+    return n;
 }

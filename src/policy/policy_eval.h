@@ -49,6 +49,8 @@ struct policy_trace_geo {
     struct policy_geo_client client; /* the address looked up */
     uint32_t cls;                    /* its class (policy_geo_lookup) */
     uint8_t class_scope;             /* class-exact ECS scope */
+    bool widened;                    /* the health-aware view was current */
+    uint8_t widened_scope;           /* its scope, when widened */
     struct policy_order order;       /* the region order used */
 };
 
@@ -80,6 +82,19 @@ struct policy_result {
 /* rtype: the record type asked (A, AAAA or CNAME). */
 void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
                  const struct policy_client *c, struct policy_result *out);
+
+/*
+ * What the answer of r for rtype along order is made of under the current
+ * health state, without the selection among candidates: the outcome, then
+ * the regions whose endpoints are the candidates, in order (the serving
+ * region and the spill regions; every region of the order when failing
+ * open; none for fallback and empty). Two orders with the same key get
+ * the same answers. Writes at most cap entries into key (cap >= number of
+ * regions + 1) and returns how many. Used by policy_geo_widen, so that the
+ * widened scopes follow exactly the rules of policy_eval.
+ */
+size_t policy_eval_outcome(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                           struct policy_order order, uint16_t *key, size_t cap);
 
 static inline uint64_t policy_rng_next(uint64_t *s)
 {

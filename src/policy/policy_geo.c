@@ -153,6 +153,14 @@ void policy_geo_free(struct policy_geo *pg)
         free(t->key);
     }
     free(pg->tries);
+    for (size_t i = 0; i < pg->n_recs; i++)
+        for (int v = 0; v < 2; v++) {
+            struct geo_trie *t = atomic_load(&pg->recs[i].view[v].trie);
+            if (t)
+                geo_trie_free(t);
+            free(t);
+            free(pg->recs[i].view[v].partition);
+        }
     free(pg->recs);
     geo_db_free(pg->db);
     free(pg);

@@ -25,12 +25,14 @@
 #ifndef GTM_POLICY_POLICY_GEO_H
 #define GTM_POLICY_POLICY_GEO_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "common/errlist.h"
+#include "dns/dns.h"
 #include "dns/packet.h"
 #include "geo/geo_db.h"
 #include "geo/geo_merge.h"
@@ -46,8 +48,39 @@ struct policy_geo_trie {
     char *key;               /* what sharing records have in common */
 };
 
+/*
+ * Health-aware ECS scope. The class-exact scope is never too wide, but two
+ * classes that get the same answer under the current health state (say
+ * ["eu", "us"] and ["eu", "ap"] while eu is up) still split it. A view
+ * holds, for one record and one answer type, the class trie relabelled
+ * with *outcomes* -- what the answer is made of under the health state of
+ * one health epoch (health.h): the serving region and the spill regions,
+ * or the when_all_down answer -- with sibling leaves that now agree
+ * merged, so its prefixes are the widest whose addresses all get the same
+ * answer in that state. policy_geo_widen() rebuilds the views off the
+ * query path whenever the state changes (the health thread, and the
+ * loader before a set is published) and only when the partition of the
+ * classes into outcomes changed; otherwise it just moves the tag to the
+ * new epoch. A query uses the view only if it read the health state of
+ * the very epoch the view is tagged with (health_epoch_enter/valid around
+ * its evaluation); otherwise, while states are changing, it falls back to
+ * the class-exact scope.
+ *
+ * Written by one thread at a time (the widener); read by any number of
+ * query threads. tag and trie follow a seqlock-like protocol: the tag is
+ * cleared before the trie pointer changes and set after, and a reader
+ * checks the tag before and after reading the pointer. A replaced trie is
+ * freed only after serve_synchronize (the caller's job).
+ */
+struct policy_geo_view {
+    _Atomic uint64_t tag;            /* 1 + the health epoch trie is for; 0: none */
+    _Atomic(struct geo_trie *) trie; /* leaves: outcome ids; NULL until built */
+    uint32_t *partition;             /* widener's: the outcome of every class */
+};
+
 struct policy_geo_rec {
     const struct policy_geo_trie *t; /* NULL: not a geo or nearest record */
+    struct policy_geo_view view[2];  /* [0]: A (or CNAME), [1]: AAAA */
 };
 
 struct policy_geo {
@@ -94,6 +127,49 @@ uint32_t policy_geo_lookup(const struct policy_record *r, const struct policy_ge
 /* The region order of class cls. */
 struct policy_order policy_geo_order(const struct policy_record *r, const struct policy_geo_trie *t,
                                      uint32_t cls);
+
+/* The view of the answers of type rtype. */
+static inline struct policy_geo_view *
+policy_geo_view_of(const struct policy_geo *pg, const struct policy_record *r, uint16_t rtype)
+{
+    if (!pg || r->index >= pg->n_recs || !pg->recs[r->index].t)
+        return NULL;
+    return &pg->recs[r->index].view[rtype == DNS_TYPE_AAAA ? 1 : 0];
+}
+
+/* The widened scope of a located client (cl->known) in view v, when v was
+ * built for health epoch `epoch`: true and *scope set, else false. The
+ * caller then checks that its own reads belong to that epoch. */
+static inline bool policy_geo_widened(const struct policy_geo_view *v, uint64_t epoch,
+                                      const struct policy_geo_client *cl, uint8_t *scope)
+{
+    if (!v || atomic_load(&v->tag) != epoch + 1)
+        return false;
+    const struct geo_trie *t = atomic_load(&v->trie);
+    if (!t || atomic_load(&v->tag) != epoch + 1)
+        return false;
+    geo_trie_lookup(t, cl->family, cl->addr, scope);
+    return true;
+}
+
+/* Tries replaced by policy_geo_widen, to free once no reader holds them. */
+struct policy_geo_retired {
+    struct geo_trie **tries;
+    size_t n, cap;
+};
+
+/*
+ * Brings every view of pg up to the current health state of g (g->health;
+ * nothing without one). Off the query path, one caller at a time for a
+ * given pg. Replaced tries are appended to retired; the caller frees them
+ * with policy_geo_retired_free after serve_synchronize (or at once when
+ * pg was never published). Returns false when the state moved while it
+ * ran or a write was in progress (the change that moved it triggers
+ * another run), true when every view is tagged with the epoch it read.
+ */
+bool policy_geo_widen(const struct gslb *g, struct policy_geo *pg,
+                      struct policy_geo_retired *retired);
+void policy_geo_retired_free(struct policy_geo_retired *r);
 
 /* What decided a class, for /metrics and explain. */
 enum policy_geo_kind {

@@ -78,6 +78,23 @@ struct serve_set *serve_publish(struct serve *sv, struct serve_set *next)
     return old;
 }
 
+void serve_synchronize(struct serve *sv)
+{
+    struct timespec ts = {0, 50000};
+    unsigned n = atomic_load_explicit(&sv->n_readers, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
+        struct serve_reader *r = sv->readers[i];
+        if (!atomic_load(&r->hazard))
+            continue; /* idle: its next section sees the new pointer */
+        /* Read after the hazard: at least the count of the section seen
+         * there minus one, so a larger count means that section ended. */
+        uint64_t seen = atomic_load_explicit(&r->leaves, memory_order_acquire);
+        while (atomic_load(&r->hazard) &&
+               atomic_load_explicit(&r->leaves, memory_order_acquire) == seen)
+            nanosleep(&ts, NULL);
+    }
+}
+
 void serve_set_query_labels(struct serve *sv, const char *(*rcode_label)(unsigned),
                             const char *(*qtype_label)(unsigned))
 {

@@ -11,6 +11,9 @@
  * slot and checks it is still current (retrying otherwise). Entering
  * never waits. A reader holds a set for a short while (one UDP batch, one
  * TCP read, one admin request) and never enters twice without leaving.
+ * Inside, a reader never waits for another thread that may itself wait
+ * for readers (serve_publish, serve_synchronize: the health thread does,
+ * so no health_service_save() while entered).
  *
  * Swap. serve_publish() installs a new set and then waits until no
  * reader's hazard slot holds the old one (the grace period: polled every
@@ -45,6 +48,7 @@ struct serve_reader {
     struct serve *serve;
     unsigned id;
     _Atomic(const struct serve_set *) hazard; /* the set in use, or NULL */
+    _Atomic uint64_t leaves;                  /* serve_leave calls (serve_synchronize) */
     struct serve_counters counters;           /* written by this reader only */
 };
 
@@ -87,8 +91,23 @@ static inline const struct serve_set *serve_enter(struct serve_reader *r)
 
 static inline void serve_leave(struct serve_reader *r)
 {
+    /* Counted before the slot clears: serve_synchronize reads them in the
+     * other order. Single writer, so no read-modify-write. */
+    uint64_t n = atomic_load_explicit(&r->leaves, memory_order_relaxed);
+    atomic_store_explicit(&r->leaves, n + 1, memory_order_relaxed);
     atomic_store_explicit(&r->hazard, NULL, memory_order_release);
 }
+
+/*
+ * Waits until every reader that was inside serve_enter() when it was
+ * called has left (a grace period for the parts of a published set that
+ * are replaced in place, such as its widened-scope tries, policy_geo.h):
+ * whatever a reader could have loaded before the call is no longer in
+ * use when it returns. The caller replaces the pointer (seq_cst) first,
+ * and must not be inside serve_enter() itself. Polls every 50 us; readers
+ * hold a set for one batch, so this ends within microseconds.
+ */
+void serve_synchronize(struct serve *sv);
 
 /* Counting, on the reader's own thread. */
 static inline void serve_count_messages(struct serve_reader *r, unsigned transport, uint64_t n)

@@ -43,6 +43,9 @@ static const char *CONF =
     "     \"geo\": {\"continent:EU\": [\"eu\", \"us\", \"ap\"], \"default\": [\"us\"]}},"
     "  \"ge.example.com.\": {\"pool\": \"web\", \"policy\": \"geo\", \"when_all_down\": \"empty\","
     "     \"geo\": {\"continent:EU\": [\"eu\"], \"default\": [\"us\"]}},"
+    "  \"w.example.com.\": {\"pool\": \"web\", \"policy\": \"geo\", \"geo\": {"
+    "     \"continent:EU\": [\"eu\", \"us\"], \"network:10.1.2.0/24\": [\"us\"],"
+    "     \"default\": [\"us\"]}},"
     "  \"n.example.com.\": {\"pool\": \"web\", \"policy\": \"nearest\"},"
     "  \"n2.example.com.\": {\"pool\": \"web\", \"policy\": \"nearest\","
     "     \"regions\": [\"ap\", \"us\", \"eu\"]}}}";
@@ -283,11 +286,70 @@ static void test_sharing(struct tap *t, struct fixture *f)
 {
     /* g and g2 have the same keys (different lists): one trie; gh, gs and
      * ge share another; n and n2 differ by region order. */
-    TAP_CHECK(t, f->pg->n_tries == 4, "identical maps share a trie (%zu tries)", f->pg->n_tries);
+    TAP_CHECK(t, f->pg->n_tries == 5, "identical maps share a trie (%zu tries)", f->pg->n_tries);
     TAP_CHECK(t,
               f->pg->recs[rec(f, "g.example.com.")->index].t ==
                   f->pg->recs[rec(f, "g2.example.com.")->index].t,
               "g and g2 share");
+}
+
+/* Widens the scopes for the current state; returns how many tries it
+ * replaced (freed at once: nothing reads them concurrently here). */
+static size_t widen(struct fixture *f, bool *valid)
+{
+    struct policy_geo_retired ret = {0};
+    *valid = policy_geo_widen(f->g, f->pg, &ret);
+    size_t n = ret.n;
+    policy_geo_retired_free(&ret);
+    return n;
+}
+
+static void test_widening(struct tap *t, struct fixture *f)
+{
+    struct policy_result r;
+    struct policy_trace tr;
+    bool valid;
+    all_up(f);
+    widen(f, &valid);
+    eval(f, "w.example.com.", DNS_TYPE_A, "10.1.3.0/24", NULL, &r, &tr);
+    TAP_CHECK(t, valid && tr.geo.widened && r.ecs_scope == 24 && tr.geo.class_scope == 24,
+              "all up: EU (eu) beside a network key (us): scope 24 both ways");
+    eval(f, "w.example.com.", DNS_TYPE_A, "10.0.0.0/16", NULL, &r, &tr);
+    TAP_CHECK(t, tr.geo.widened && r.ecs_scope == 16, "Frankfurt: /16 (the /15 holds the key)");
+    set(f, "eu1", false);
+    eval(f, "w.example.com.", DNS_TYPE_A, "10.1.3.0/24", NULL, &r, &tr);
+    TAP_CHECK(t,
+              !tr.geo.widened && r.ecs_scope == 24 &&
+                  r.serving_region == gslb_region_index(f->g, "us"),
+              "eu down, view not rebuilt yet: stale, the class-exact scope");
+    size_t n = widen(f, &valid);
+    eval(f, "w.example.com.", DNS_TYPE_A, "10.1.3.0/24", NULL, &r, &tr);
+    TAP_CHECK(t, valid && n >= 1 && tr.geo.widened && r.ecs_scope == 0,
+              "eu down and rebuilt: every class is served by us, scope 0 (%u)", r.ecs_scope);
+    eval(f, "w.example.com.", DNS_TYPE_AAAA, "10.1.3.0/24", NULL, &r, &tr);
+    TAP_CHECK(t, tr.geo.widened && r.ecs_scope == 24,
+              "AAAA has its own view: eu's IPv6 endpoint is up, EU still differs (%u)",
+              r.ecs_scope);
+    eval(f, "g.example.com.", DNS_TYPE_A, "10.1.3.0/24", NULL, &r, &tr);
+    TAP_CHECK(t, tr.geo.widened && r.ecs_scope == 24 && tr.geo.widened_scope == 24,
+              "g: EU now served by us, its neighbour network key by oc: still /24");
+    set(f, "ap1", false);
+    n = widen(f, &valid);
+    eval(f, "w.example.com.", DNS_TYPE_A, "10.1.3.0/24", NULL, &r, &tr);
+    TAP_CHECK(t, valid && tr.geo.widened && r.ecs_scope == 0,
+              "a change that moves no partition of w: its view is re-tagged, still scope 0");
+    all_up(f);
+    widen(f, &valid);
+    eval(f, "w.example.com.", DNS_TYPE_A, "10.1.3.0/24", NULL, &r, &tr);
+    TAP_CHECK(t, tr.geo.widened && r.ecs_scope == 24, "eu back: scope 24 again");
+    eval(f, "w.example.com.", DNS_TYPE_A, "0.0.0.0/0", NULL, &r, &tr);
+    TAP_CHECK(t, r.ecs_scope == 0, "ECS source prefix 0: scope 0 whatever the view");
+    struct policy_overlay ov = {.slot = NULL, .state = HEALTH_UNKNOWN};
+    struct policy_client c = {.rng = &f->rng, .geo = f->pg, .overlay = &ov};
+    struct dns_ecs e = {.present = true, .family = 1, .source_prefix = 24, .addr = {10, 1, 3}};
+    c.ecs = &e;
+    policy_eval(f->g, rec(f, "w.example.com."), DNS_TYPE_A, &c, &r);
+    TAP_CHECK(t, r.ecs_scope == 24, "a dry run (overlay) never uses the view");
 }
 
 /* Parses json (policy sections only) and builds its geo data with the
@@ -422,6 +484,7 @@ int main(void)
     test_ecs_off(&t, &f);
     test_nearest(&t, &f);
     test_sharing(&t, &f);
+    test_widening(&t, &f);
     test_errors(&t);
     policy_geo_free(f.pg);
     gslb_unref(f.g);
