@@ -21,7 +21,9 @@
 #include "answer/query.h"
 #include "dns/dns.h"
 #include "dns/name.h"
+#include "geo/geo_nearest.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 
 static json_t *explain_section(ldns_rr_list *l)
 {
@@ -86,8 +88,114 @@ static json_t *explain_regions(const struct gslb *g, const struct answer_trace *
     return arr;
 }
 
-static json_t *explain_policy(struct admin *a, const struct gslb *g, const struct answer_trace *t)
+static json_t *explain_addr(unsigned family, const uint8_t *addr, unsigned prefix)
 {
+    char a[INET6_ADDRSTRLEN], buf[INET6_ADDRSTRLEN + 8];
+    inet_ntop(family == GEO_FAMILY_IPV4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
+    if (prefix == 255)
+        return json_string(a);
+    /* The network's first address: zero past the prefix. */
+    uint8_t net[16];
+    unsigned bytes = family == GEO_FAMILY_IPV4 ? 4 : 16;
+    memcpy(net, addr, bytes);
+    for (unsigned b = prefix; b < bytes * 8; b++)
+        net[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+    inet_ntop(family == GEO_FAMILY_IPV4 ? AF_INET : AF_INET6, net, a, sizeof(a));
+    snprintf(buf, sizeof(buf), "%s/%u", a, prefix);
+    return json_string(buf);
+}
+
+/* The database's view of the client: its network (the widest prefix with
+ * the same location) and the location's fields; null when unknown. */
+static json_t *explain_location(const struct geo_db *db, const struct policy_geo_client *cl,
+                                struct geo_location *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!db || !cl->known)
+        return json_null();
+    uint8_t prefix;
+    *out = *geo_db_lookup(db, cl->family, cl->addr, &prefix);
+    json_t *j = json_pack("{s:o}", "network", explain_addr(cl->family, cl->addr, prefix));
+    if (out->flags & GEO_HAS_CONTINENT)
+        json_object_set_new(j, "continent", json_string(out->continent));
+    if (out->flags & GEO_HAS_COUNTRY)
+        json_object_set_new(j, "country", json_string(out->country));
+    if (out->flags & GEO_HAS_SUBDIVISION) {
+        char sub[8];
+        snprintf(sub, sizeof(sub), "%s-%s", out->country, out->subdivision);
+        json_object_set_new(j, "subdivision", json_string(sub));
+    }
+    if (out->flags & GEO_HAS_COORDS) {
+        json_object_set_new(j, "latitude", json_real(out->lat));
+        json_object_set_new(j, "longitude", json_real(out->lon));
+    }
+    return j;
+}
+
+/* Who the client is for the record: the address looked up and where from. */
+static json_t *explain_client(const struct policy_trace_geo *tg)
+{
+    const struct policy_geo_client *cl = &tg->client;
+    const char *source = cl->from_ecs ? "ecs" : cl->known ? "source address" : "none";
+    json_t *j = json_pack("{s:s, s:b}", "from", source, "ecs_ignored", cl->ecs_ignored);
+    json_object_set_new(j, "address",
+                        cl->known ? explain_addr(cl->family, cl->addr, 255) : json_null());
+    if (cl->from_ecs)
+        json_object_set_new(j, "ecs_source_prefix", json_integer(cl->source_prefix));
+    if (!cl->known)
+        json_object_set_new(j, "why_unknown",
+                            json_string(cl->from_ecs ? "ECS source prefix 0: the client asked "
+                                                       "not to be located"
+                                                     : "no client address"));
+    return j;
+}
+
+/* Each region of a nearest order with its distance from the client. */
+static json_t *explain_distances(const struct gslb *g, const struct policy_order *o,
+                                 const struct geo_location *loc)
+{
+    json_t *arr = json_array();
+    for (uint16_t i = 0; i < o->n; i++) {
+        const struct policy_region *reg = &g->regions[o->regions[i]];
+        json_t *d = json_null();
+        if (loc->flags & GEO_HAS_COORDS) {
+            struct geo_point a = {loc->lat, loc->lon}, b = {reg->lat, reg->lon};
+            d = json_real(geo_distance_km(a, b));
+        }
+        json_array_append_new(arr, json_pack("{s:s, s:o}", "region", reg->name, "km", d));
+    }
+    return arr;
+}
+
+/* How a geo or nearest record placed the client, and the scope. */
+static json_t *explain_geo(const struct serve_set *s, const struct answer_trace *t)
+{
+    const struct policy_trace_geo *tg = &t->policy.geo;
+    const struct policy_record *r = t->record;
+    const struct gslb *g = s->gslb;
+    struct geo_location loc;
+    enum policy_geo_kind kind = policy_geo_kind_of(r, tg->cls);
+    json_t *order = json_array();
+    for (uint16_t i = 0; i < tg->order.n; i++)
+        json_array_append_new(order, json_string(g->regions[tg->order.regions[i]].name));
+    json_t *j = json_pack("{s:o, s:o, s:s, s:o}", "client", explain_client(tg), "location",
+                          explain_location(s->geo ? s->geo->db : NULL, &tg->client, &loc), "match",
+                          policy_geo_kind_name(kind), "region_order", order);
+    if (r->policy == POLICY_GEO)
+        json_object_set_new(j, "key", json_string(geo_map_class_key(r->geo, tg->cls)->text));
+    else
+        json_object_set_new(j, "distances", explain_distances(g, &tg->order, &loc));
+    json_object_set_new(j, "class_scope", json_integer(tg->class_scope));
+    json_object_set_new(j, "widened_scope",
+                        tg->widened ? json_integer(tg->widened_scope) : json_null());
+    json_object_set_new(j, "scope", json_integer(t->result.ecs_scope));
+    return j;
+}
+
+static json_t *explain_policy(struct admin *a, const struct serve_set *s,
+                              const struct answer_trace *t)
+{
+    const struct gslb *g = s->gslb;
     static const char *const outcomes[] = {"served", "fail_open", "fallback", "empty"};
     const struct policy_record *r = t->record;
     const struct policy_pool *p = &g->pools[r->pool];
@@ -97,8 +205,10 @@ static json_t *explain_policy(struct admin *a, const struct gslb *g, const struc
             json_array_append_new(eps, admin_view_endpoint(a->env.health, g, p, &p->eps[i]));
     for (uint16_t i = 0; i < t->result.n; i++)
         json_array_append_new(chosen, json_string(admin_view_answer(t->result.eps[i])));
-    const char *order = r->policy == POLICY_FAILOVER ? "failover order from the record"
-                                                     : "every region of the record";
+    const char *order = r->policy == POLICY_FAILOVER  ? "failover order from the record"
+                        : r->policy == POLICY_GEO     ? "the geo key that matched the client"
+                        : r->policy == POLICY_NEAREST ? "distance from the client"
+                                                      : "every region of the record";
     json_t *j =
         json_pack("{s:o, s:s, s:o, s:o}", "record", admin_view_record(g, r), "region_order_source",
                   order, "regions", explain_regions(g, t), "endpoints", eps);
@@ -110,6 +220,8 @@ static json_t *explain_policy(struct admin *a, const struct gslb *g, const struc
     json_object_set_new(j, "outcome", json_string(outcomes[t->result.outcome]));
     json_object_set_new(j, "ttl", json_integer(r->ttl));
     json_object_set_new(j, "ecs_scope", json_integer(t->result.ecs_scope));
+    if (t->policy.geo.used)
+        json_object_set_new(j, "geo", explain_geo(s, t));
     return j;
 }
 
@@ -139,8 +251,7 @@ void admin_handle_explain(struct admin_req *r)
         json_pack("{s:{s:s, s:s, s:s, s:s?}, s:s?, s:I}", "query", "name", nb, "type",
                   e.type ? e.type : "A", "client", e.client ? e.client : "127.0.0.1", "ecs", e.ecs,
                   "zone", z ? z->origin_str : NULL, "config_generation", (json_int_t)s->generation);
-    json_object_set_new(body, "policy",
-                        trace.used ? explain_policy(r->a, s->gslb, &trace) : json_null());
+    json_object_set_new(body, "policy", trace.used ? explain_policy(r->a, s, &trace) : json_null());
     serve_leave(r->a->reader);
     json_object_set_new(body, "reply", explain_reply(out, len));
     free(out);

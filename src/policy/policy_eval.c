@@ -318,8 +318,11 @@ static bool eval_candidates(struct eval_ctx *x, const struct policy_record *r, u
     return true;
 }
 
-void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
-                 const struct policy_client *c, struct policy_result *out)
+/* The evaluation: along `given` when not NULL, else along the order the
+ * record's policy picks for the client. */
+static void eval_run(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                     const struct policy_client *c, const struct policy_order *given,
+                     struct policy_result *out)
 {
     struct eval_set s;
     struct eval_ctx x = {.g = g, .ov = c->overlay, .trace = c->trace};
@@ -334,7 +337,9 @@ void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t r
     out->ecs_scope = 0;
     out->geo_kind = POLICY_GEO_NONE;
     struct policy_order ord = {r->regions, (uint16_t)r->n_regions};
-    if (r->policy == POLICY_GEO || r->policy == POLICY_NEAREST) {
+    if (given)
+        ord = *given;
+    else if (r->policy == POLICY_GEO || r->policy == POLICY_NEAREST) {
         /* Before any health byte is read; never with an overlay (a dry
          * run's state is no epoch). */
         x.epoch_ok = g->health && !c->overlay && health_epoch_enter(g->health, &x.epoch);
@@ -348,6 +353,20 @@ void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t r
         eval_select(r, sel, &s, c, out);
     }
     out->ecs_scope = eval_scope(&x, r, rtype, c, &eg, out->ecs_scope);
+}
+
+void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                 const struct policy_client *c, struct policy_result *out)
+{
+    eval_run(g, r, rtype, c, NULL, out);
+}
+
+void policy_eval_order(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                       struct policy_order order, const struct policy_client *c,
+                       struct policy_result *out)
+{
+    eval_run(g, r, rtype, c, &order, out);
+    out->ecs_scope = 0;
 }
 
 size_t policy_eval_outcome(const struct gslb *g, const struct policy_record *r, uint16_t rtype,

@@ -83,6 +83,14 @@ struct policy_result {
 void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
                  const struct policy_client *c, struct policy_result *out);
 
+/* policy_eval along the given region order instead of the one the
+ * record's policy picks: for dry runs that go through every class of a
+ * geo or nearest record (policy_geo_classes, policy_geo_order). No ECS
+ * scope is computed. */
+void policy_eval_order(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                       struct policy_order order, const struct policy_client *c,
+                       struct policy_result *out);
+
 /*
  * What the answer of r for rtype along order is made of under the current
  * health state, without the selection among candidates: the outcome, then

@@ -198,6 +198,13 @@ uint32_t policy_geo_lookup(const struct policy_record *r, const struct policy_ge
     return geo_merged_lookup(m, cl->family, cl->addr, scope);
 }
 
+uint32_t policy_geo_classes(const struct policy_geo_trie *t)
+{
+    if (!t)
+        return 0;
+    return t->nearest ? t->near.merged.n_classes : t->map.n_classes;
+}
+
 struct policy_order policy_geo_order(const struct policy_record *r, const struct policy_geo_trie *t,
                                      uint32_t cls)
 {

@@ -124,6 +124,9 @@ void policy_geo_client(const struct policy_record *r, const struct sockaddr_stor
 uint32_t policy_geo_lookup(const struct policy_record *r, const struct policy_geo_trie *t,
                            const struct policy_geo_client *cl, uint8_t *scope);
 
+/* How many classes t has (0 for NULL): classes are 0 .. n-1. */
+uint32_t policy_geo_classes(const struct policy_geo_trie *t);
+
 /* The region order of class cls. */
 struct policy_order policy_geo_order(const struct policy_record *r, const struct policy_geo_trie *t,
                                      uint32_t cls);

@@ -42,17 +42,12 @@ static uint32_t widen_intern(struct widen_keys *k, const uint16_t *key, size_t l
     return (uint32_t)k->n++;
 }
 
-static uint32_t widen_classes(const struct policy_geo_trie *t)
-{
-    return t->nearest ? t->near.merged.n_classes : t->map.n_classes;
-}
-
 /* The outcome of every class of r's trie for rtype (ids by first
  * appearance, so equal partitions give equal arrays). Caller frees. */
 static uint32_t *widen_partition(const struct gslb *g, const struct policy_record *r,
                                  const struct policy_geo_trie *t, uint16_t rtype)
 {
-    uint32_t n = widen_classes(t);
+    uint32_t n = policy_geo_classes(t);
     uint32_t *part = widen_calloc(n, sizeof(*part));
     size_t cap = g->n_regions + 1;
     struct widen_keys keys = {.stride = cap + 1};
@@ -97,7 +92,7 @@ static void widen_retire(struct policy_geo_retired *ret, struct geo_trie *t)
 static void widen_publish(struct policy_geo_view *v, const struct policy_geo_trie *t,
                           uint32_t *part, uint64_t epoch, struct policy_geo_retired *ret)
 {
-    uint32_t n = widen_classes(t);
+    uint32_t n = policy_geo_classes(t);
     if (v->partition && memcmp(v->partition, part, n * sizeof(*part)) == 0) {
         free(part);
         atomic_store(&v->tag, epoch + 1);
