@@ -226,17 +226,23 @@ struct eval_geo {
     struct policy_geo_client client;
     uint32_t cls;
     uint8_t class_scope;
+    const struct policy_geo_view *view; /* of the type asked */
+    bool marked;                        /* the view's marks for x->epoch were used */
+    uint8_t wide_scope;                 /* the scope they gave */
 };
 
-static struct policy_order eval_geo_order(const struct policy_record *r,
-                                          const struct policy_client *c, struct eval_geo *eg,
-                                          struct policy_result *out)
+static struct policy_order eval_geo_order(const struct eval_ctx *x, const struct policy_record *r,
+                                          uint16_t rtype, const struct policy_client *c,
+                                          struct eval_geo *eg, struct policy_result *out)
 {
     const struct policy_geo_trie *t =
         c->geo && r->index < c->geo->n_recs ? c->geo->recs[r->index].t : NULL;
     eg->used = true;
     policy_geo_client(r, c->addr, c->ecs, &eg->client);
-    eg->cls = policy_geo_lookup(r, t, &eg->client, &eg->class_scope);
+    eg->view = policy_geo_view_of(c->geo, r, rtype);
+    const uint8_t *marks = x->epoch_ok ? policy_geo_view_marks(eg->view, x->epoch) : NULL;
+    eg->marked = marks != NULL;
+    eg->cls = policy_geo_lookup(r, t, &eg->client, marks, &eg->class_scope, &eg->wide_scope);
     out->geo_kind = (uint8_t)policy_geo_kind_of(r, eg->cls);
     struct policy_order ord = policy_geo_order(r, t, eg->cls);
     if (c->trace) {
@@ -258,23 +264,22 @@ static struct policy_order eval_geo_order(const struct policy_record *r,
  * where scopes are decided; a layer that answers some clients differently
  * narrows them here.
  */
-static uint8_t eval_scope(const struct eval_ctx *x, const struct policy_record *r, uint16_t rtype,
-                          const struct policy_client *c, const struct eval_geo *eg,
-                          uint8_t hashed_scope)
+static uint8_t eval_scope(const struct eval_ctx *x, const struct policy_client *c,
+                          const struct eval_geo *eg, uint8_t hashed_scope)
 {
     uint8_t scope = hashed_scope;
     if (!eg->used || !eg->client.from_ecs || !eg->client.known)
         return scope;
     /* Health-aware: the widest prefix with the same answer in the state
-     * this query read, when the view was built for that very state. */
-    uint8_t geo = eg->class_scope, wide;
-    if (x->epoch_ok &&
-        policy_geo_widened(policy_geo_view_of(c->geo, r, rtype), x->epoch, &eg->client, &wide) &&
+     * this query read, when the view was built for that very state (and
+     * was not swapped while the walk used it). */
+    uint8_t geo = eg->class_scope;
+    if (eg->marked && policy_geo_view_current(eg->view, x->epoch) &&
         health_epoch_valid(x->g->health, x->epoch)) {
-        geo = wide;
+        geo = eg->wide_scope;
         if (c->trace) {
             c->trace->geo.widened = true;
-            c->trace->geo.widened_scope = wide;
+            c->trace->geo.widened_scope = geo;
         }
     }
     return geo > scope ? geo : scope;
@@ -343,7 +348,7 @@ static void eval_run(const struct gslb *g, const struct policy_record *r, uint16
         /* Before any health byte is read; never with an overlay (a dry
          * run's state is no epoch). */
         x.epoch_ok = g->health && !c->overlay && health_epoch_enter(g->health, &x.epoch);
-        ord = eval_geo_order(r, c, &eg, out);
+        ord = eval_geo_order(&x, r, rtype, c, &eg, out);
     }
     if (eval_candidates(&x, r, rtype, ord, &s, &sel, out)) {
         if (c->trace) {
@@ -352,7 +357,7 @@ static void eval_run(const struct gslb *g, const struct policy_record *r, uint16
         }
         eval_select(r, sel, &s, c, out);
     }
-    out->ecs_scope = eval_scope(&x, r, rtype, c, &eg, out->ecs_scope);
+    out->ecs_scope = eval_scope(&x, c, &eg, out->ecs_scope);
 }
 
 void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,

@@ -155,10 +155,7 @@ void policy_geo_free(struct policy_geo *pg)
     free(pg->tries);
     for (size_t i = 0; i < pg->n_recs; i++)
         for (int v = 0; v < 2; v++) {
-            struct geo_trie *t = atomic_load(&pg->recs[i].view[v].trie);
-            if (t)
-                geo_trie_free(t);
-            free(t);
+            free(atomic_load(&pg->recs[i].view[v].marks));
             free(pg->recs[i].view[v].partition);
         }
     free(pg->recs);
@@ -186,16 +183,17 @@ void policy_geo_client(const struct policy_record *r, const struct sockaddr_stor
 }
 
 uint32_t policy_geo_lookup(const struct policy_record *r, const struct policy_geo_trie *t,
-                           const struct policy_geo_client *cl, uint8_t *scope)
+                           const struct policy_geo_client *cl, const uint8_t *marks, uint8_t *scope,
+                           uint8_t *wide)
 {
-    *scope = 0;
+    *scope = *wide = 0;
     if (!t || !cl->known) {
         if (r->policy == POLICY_NEAREST)
             return GEO_NEAREST_NO_COORDS;
         return r->geo ? geo_map_unknown_class(r->geo) : 0;
     }
     const struct geo_merged *m = t->nearest ? &t->near.merged : &t->map;
-    return geo_merged_lookup(m, cl->family, cl->addr, scope);
+    return geo_trie_lookup_marked(&m->trie, cl->family, cl->addr, marks, scope, wide);
 }
 
 uint32_t policy_geo_classes(const struct policy_geo_trie *t)

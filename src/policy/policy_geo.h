@@ -52,30 +52,36 @@ struct policy_geo_trie {
  * Health-aware ECS scope. The class-exact scope is never too wide, but two
  * classes that get the same answer under the current health state (say
  * ["eu", "us"] and ["eu", "ap"] while eu is up) still split it. A view
- * holds, for one record and one answer type, the class trie relabelled
- * with *outcomes* -- what the answer is made of under the health state of
- * one health epoch (health.h): the serving region and the spill regions,
- * or the when_all_down answer -- with sibling leaves that now agree
- * merged, so its prefixes are the widest whose addresses all get the same
- * answer in that state. policy_geo_widen() rebuilds the views off the
- * query path whenever the state changes (the health thread, and the
- * loader before a set is published) and only when the partition of the
- * classes into outcomes changed; otherwise it just moves the tag to the
- * new epoch. A query uses the view only if it read the health state of
- * the very epoch the view is tagged with (health_epoch_enter/valid around
- * its evaluation); otherwise, while states are changing, it falls back to
- * the class-exact scope.
+ * holds, for one record and one answer type, a bit per node of the
+ * record's class trie: set when every class below that node has the same
+ * *outcome* -- what the answer is made of under the health state of one
+ * health epoch (health.h): the serving region and the spill regions, or
+ * the when_all_down answer. The first marked node on a client's path is
+ * the widest prefix whose addresses all get the same answer in that state
+ * (geo_trie_lookup_marked: the same single walk that finds the class).
+ * policy_geo_widen() rebuilds the views off the query path whenever the
+ * state changes (the health thread, and the loader before a set is
+ * published) and only when the partition of the classes into outcomes
+ * changed; otherwise it just moves the tag to the new epoch. A query uses
+ * the view only if it read the health state of the very epoch the view is
+ * tagged with (health_epoch_enter/valid around its evaluation); otherwise,
+ * while states are changing, it falls back to the class-exact scope.
+ *
+ * (A relabelled trie per view, walked after the class trie, was the first
+ * version: a second walk through a second large structure cost a quarter
+ * of the throughput of geo names; the marks cost a bit test per level.)
  *
  * Written by one thread at a time (the widener); read by any number of
- * query threads. tag and trie follow a seqlock-like protocol: the tag is
- * cleared before the trie pointer changes and set after, and a reader
- * checks the tag before and after reading the pointer. A replaced trie is
- * freed only after serve_synchronize (the caller's job).
+ * query threads. tag and marks follow a seqlock-like protocol: the tag is
+ * cleared before the marks pointer changes and set after, and a reader
+ * checks the tag before loading the pointer and again after its walk. A
+ * replaced bitmap is freed only after serve_synchronize (the caller's
+ * job).
  */
 struct policy_geo_view {
-    _Atomic uint64_t tag;            /* 1 + the health epoch trie is for; 0: none */
-    _Atomic(struct geo_trie *) trie; /* leaves: outcome ids; NULL until built */
-    uint32_t *partition;             /* widener's: the outcome of every class */
+    _Atomic uint64_t tag;     /* 1 + the health epoch marks are for; 0: none */
+    _Atomic(uint8_t *) marks; /* bit per class-trie node; NULL until built */
+    uint32_t *partition;      /* widener's: the outcome of every class */
 };
 
 struct policy_geo_rec {
@@ -118,11 +124,14 @@ void policy_geo_client(const struct policy_record *r, const struct sockaddr_stor
 
 /* The class of a located client in trie t and, in *scope, the class-exact
  * ECS scope (the widest prefix around addr whose addresses all get that
- * class). An unknown location is the unknown class (geo: the map's
- * geo_map_unknown_class; nearest: GEO_NEAREST_NO_COORDS), scope 0. t NULL
- * (no compiled data): unknown. */
+ * class); in *wide the depth of the first marked node on the way (marks
+ * of a view, policy_geo_view_marks; NULL: *wide = *scope). An unknown
+ * location is the unknown class (geo: the map's geo_map_unknown_class;
+ * nearest: GEO_NEAREST_NO_COORDS), scopes 0. t NULL (no compiled data):
+ * unknown. */
 uint32_t policy_geo_lookup(const struct policy_record *r, const struct policy_geo_trie *t,
-                           const struct policy_geo_client *cl, uint8_t *scope);
+                           const struct policy_geo_client *cl, const uint8_t *marks, uint8_t *scope,
+                           uint8_t *wide);
 
 /* How many classes t has (0 for NULL): classes are 0 .. n-1. */
 uint32_t policy_geo_classes(const struct policy_geo_trie *t);
@@ -140,35 +149,37 @@ policy_geo_view_of(const struct policy_geo *pg, const struct policy_record *r, u
     return &pg->recs[r->index].view[rtype == DNS_TYPE_AAAA ? 1 : 0];
 }
 
-/* The widened scope of a located client (cl->known) in view v, when v was
- * built for health epoch `epoch`: true and *scope set, else false. The
- * caller then checks that its own reads belong to that epoch. */
-static inline bool policy_geo_widened(const struct policy_geo_view *v, uint64_t epoch,
-                                      const struct policy_geo_client *cl, uint8_t *scope)
+/* The marks of view v when they were built for health epoch `epoch`,
+ * else NULL. Valid for the query while it is inside serve_enter(); the
+ * caller checks policy_geo_view_current() after using them. */
+static inline const uint8_t *policy_geo_view_marks(const struct policy_geo_view *v, uint64_t epoch)
 {
     if (!v || atomic_load(&v->tag) != epoch + 1)
-        return false;
-    const struct geo_trie *t = atomic_load(&v->trie);
-    if (!t || atomic_load(&v->tag) != epoch + 1)
-        return false;
-    geo_trie_lookup(t, cl->family, cl->addr, scope);
-    return true;
+        return NULL;
+    return atomic_load(&v->marks);
 }
 
-/* Tries replaced by policy_geo_widen, to free once no reader holds them. */
+/* Still the view of epoch (no swap since policy_geo_view_marks). */
+static inline bool policy_geo_view_current(const struct policy_geo_view *v, uint64_t epoch)
+{
+    return v && atomic_load(&v->tag) == epoch + 1;
+}
+
+/* Marks replaced by policy_geo_widen, to free once no reader holds them. */
 struct policy_geo_retired {
-    struct geo_trie **tries;
+    uint8_t **marks;
     size_t n, cap;
 };
 
 /*
  * Brings every view of pg up to the current health state of g (g->health;
  * nothing without one). Off the query path, one caller at a time for a
- * given pg. Replaced tries are appended to retired; the caller frees them
+ * given pg. Replaced bitmaps are appended to retired; the caller frees them
  * with policy_geo_retired_free after serve_synchronize (or at once when
  * pg was never published). Returns false when the state moved while it
  * ran or a write was in progress (the change that moved it triggers
  * another run), true when every view is tagged with the epoch it read.
+ * Replaced marks go to retired.
  */
 bool policy_geo_widen(const struct gslb *g, struct policy_geo *pg,
                       struct policy_geo_retired *retired);

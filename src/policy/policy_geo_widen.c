@@ -74,20 +74,20 @@ static uint16_t widen_rtype(const struct gslb *g, const struct policy_record *r,
     return 0;
 }
 
-static void widen_retire(struct policy_geo_retired *ret, struct geo_trie *t)
+static void widen_retire(struct policy_geo_retired *ret, uint8_t *marks)
 {
-    if (!t)
+    if (!marks)
         return;
     if (ret->n == ret->cap) {
         ret->cap = ret->cap ? ret->cap * 2 : 8;
-        ret->tries = realloc(ret->tries, ret->cap * sizeof(*ret->tries));
-        if (!ret->tries)
+        ret->marks = realloc(ret->marks, ret->cap * sizeof(*ret->marks));
+        if (!ret->marks)
             abort();
     }
-    ret->tries[ret->n++] = t;
+    ret->marks[ret->n++] = marks;
 }
 
-/* Publishes part (taken) as view v's partition for epoch: a new trie when
+/* Publishes part (taken) as view v's partition for epoch: new marks when
  * the partition changed, else only the tag moves. */
 static void widen_publish(struct policy_geo_view *v, const struct policy_geo_trie *t,
                           uint32_t *part, uint64_t epoch, struct policy_geo_retired *ret)
@@ -98,12 +98,11 @@ static void widen_publish(struct policy_geo_view *v, const struct policy_geo_tri
         atomic_store(&v->tag, epoch + 1);
         return;
     }
-    struct geo_trie *nt = widen_calloc(1, sizeof(*nt));
     const struct geo_merged *m = t->nearest ? &t->near.merged : &t->map;
-    geo_trie_relabel(&m->trie, part, n, nt);
-    /* Readers check the tag around their load of the pointer. */
+    uint8_t *marks = geo_trie_uniform_marks(&m->trie, part, n);
+    /* Readers check the tag around their use of the pointer. */
     atomic_store(&v->tag, 0);
-    widen_retire(ret, atomic_exchange(&v->trie, nt));
+    widen_retire(ret, atomic_exchange(&v->marks, marks));
     atomic_store(&v->tag, epoch + 1);
     free(v->partition);
     v->partition = part;
@@ -137,10 +136,8 @@ bool policy_geo_widen(const struct gslb *g, struct policy_geo *pg,
 
 void policy_geo_retired_free(struct policy_geo_retired *r)
 {
-    for (size_t i = 0; i < r->n; i++) {
-        geo_trie_free(r->tries[i]);
-        free(r->tries[i]);
-    }
-    free(r->tries);
+    for (size_t i = 0; i < r->n; i++)
+        free(r->marks[i]);
+    free(r->marks);
     memset(r, 0, sizeof(*r));
 }
