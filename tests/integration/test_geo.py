@@ -9,7 +9,9 @@ the current health state, queries addresses inside it (same answer) and
 one just outside (a different answer).
 
 Unless a test says otherwise: interval 0.25 s, timeout 0.2 s, rise 2,
-fall 2. Every wait is bounded."""
+fall 2. Every wait is bounded. The failover and reload tests are marked
+"threads" (workers, prober, health thread rebuilding the widened scopes,
+reloads at once: the ThreadSanitizer build runs them)."""
 import json
 import os
 import random
@@ -280,6 +282,7 @@ def wait_regions(g, name, ecs, want, timeout=4.0):
                                                                  got[-3:])
 
 
+@pytest.mark.threads
 def test_failover_along_the_geo_order(geo):
     g, b = geo
     b["eu"].kill()
@@ -308,6 +311,7 @@ def wait_scopes_current_down(g, down, timeout=5.0):
     assert ok, "scope never became %d with %s down" % (want, sorted(down))
 
 
+@pytest.mark.threads
 def test_failover_along_the_nearest_order(geo):
     g, b = geo
     fam, a, _ = ecs_addr("10.0.0.0/16")  # Frankfurt
@@ -438,6 +442,7 @@ def reload_api(g):
     return r
 
 
+@pytest.mark.threads
 def test_database_reload_under_load(geo):
     g, _ = geo
     nets = ["127.0.0.0/24", "192.0.2.64/27", "10.1.3.0/24", "127.0.2.0/24", "2001:db8:1::/56"]

@@ -258,8 +258,8 @@ static void test_epoch_race(struct tap *t)
         uint64_t e;
         if (!health_epoch_enter(&c, &e))
             continue;
-        uint8_t a = atomic_load_explicit(&r.a, memory_order_relaxed);
-        uint8_t b = atomic_load_explicit(&r.b, memory_order_relaxed);
+        uint8_t a = atomic_load_explicit(&r.a, memory_order_acquire);
+        uint8_t b = atomic_load_explicit(&r.b, memory_order_acquire);
         if (!health_epoch_valid(&c, e))
             continue;
         r.valid_reads++;
