@@ -34,7 +34,7 @@ static void ctl_usage(FILE *f)
                "  override add TARGET up|down --reason TEXT [--expires S] [--force] [--dry-run]\n"
                "                                      TARGET: region:R, az:A, endpoint:POOL/NAME\n"
                "  override rm ID\n"
-               "  reload                              reload config and zones\n"
+               "  reload                              reload config, zones, geo database\n"
                "  health                              is gtmd serving (no token needed)\n"
                "  metrics                             Prometheus metrics text\n"
                "environment: GTMCTL_SERVER (default http://127.0.0.1:8053, or unix:/path),\n"
