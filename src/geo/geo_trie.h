@@ -115,8 +115,8 @@ uint8_t *geo_trie_uniform_marks(const struct geo_trie *t, const uint32_t *map, s
 /* Builds dst from src with every leaf value v replaced by map[v] (v <
  * n_map; values past it are kept), merging sibling leaves that become
  * equal, so dst's prefixes are the widest for the new values. dst is
- * initialised here; the caller frees it. Used to coarsen answer classes
- * (see geo_merge.h: health-aware scope). */
+ * initialised here; the caller frees it. Coarsens answer classes; the
+ * query path uses the equivalent marks instead (geo_merge.h). */
 void geo_trie_relabel(const struct geo_trie *src, const uint32_t *map, size_t n_map,
                       struct geo_trie *dst);
 
