@@ -248,21 +248,28 @@ def report(a, db, modes, res, load, notes):
          "     A queries with ECS from %d distinct networks, dnsperf -B -c %d -q %d, %d rounds "
          "x %d s, interleaved):" % (a.geo_networks, a.clients, a.outstanding, a.rounds,
                                     a.duration),
-         "  %-11s %-8s %10s %20s %8s %9s  %s" % ("mode", "names", "QPS(med)", "min-max (spread)",
-                                                 "cpu", "vs static", "rounds")]
+         "  %-11s %-8s %10s %20s %6s %9s %10s %9s  %s" % (
+             "mode", "names", "QPS(med)", "min-max (spread)", "cpu", "vs static", "QPS/cpu-s",
+             "vs static", "rounds")]
     targets = []
+
+    def per_cpu(r):
+        return r["qps"] / r["cpu"] if r["cpu"] > 0 else 0
+
     for mode in modes:
         base = statistics.median([r["qps"] for r in res[(mode, "static")]])
+        base_eff = statistics.median([per_cpu(r) for r in res[(mode, "static")]])
         for kind in ("static", "geo", "nearest"):
             rs = res[(mode, kind)]
             q = [r["qps"] for r in rs]
             med = statistics.median(q)
+            eff = statistics.median([per_cpu(r) for r in rs])
             spread = (max(q) - min(q)) / med * 100 if med else 0
             ratio = med / base if base else 0
-            L.append("  %-11s %-8s %10.0f %9.0f-%-7.0f(%2.0f%%) %8.2f %8.2fx  %s" % (
+            L.append("  %-11s %-8s %10.0f %9.0f-%-7.0f(%2.0f%%) %6.2f %8.2fx %10.0f %8.2fx  %s" % (
                 mode, kind, med, min(q), max(q), spread,
-                statistics.median([r["cpu"] for r in rs]), ratio,
-                " ".join("%.0f" % x for x in q)))
+                statistics.median([r["cpu"] for r in rs]), ratio, eff,
+                eff / base_eff if base_eff else 0, " ".join("%.0f" % x for x in q)))
             if kind != "static":
                 targets.append("  %-46s %.2fx  %s (want >= 0.85x)" % (
                     "gtmd %s names vs static (%s)" % (kind, mode), ratio,
@@ -274,7 +281,10 @@ def report(a, db, modes, res, load, notes):
             "%s %s" % (k, res[(mode, k)][-1]["rcodes"]) for k in ("static", "geo", "nearest")))
     L.append("  pinned-udp is usually bounded by dnsperf on core 1 (see bench.py's table: "
              "client near 1.00); quota-udp, the")
-    L.append("  server held to %d%% of a core, is what the geo path costs the server." % a.quota)
+    L.append("  server held to %d%% of a core, is what the geo path costs the server. QPS/cpu-s "
+             "(QPS per CPU-second" % a.quota)
+    L.append("  the server used, measured from /proc) is the same cost, less sensitive to other "
+             "load on the cores.")
     L.append("Geo targets:")
     L.extend(targets)
     L.append("Geo database through gtmd (unpinned, %d reloads by SIGHUP):" % len(
