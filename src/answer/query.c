@@ -7,6 +7,7 @@
 #include "answer/lookup.h"
 #include "dns/dns.h"
 #include "dns/packet.h"
+#include "policy/policy_loss.h"
 
 static size_t query_reply_size(const struct dns_query *q, const struct serve_limits *lim, bool tcp)
 {
@@ -72,6 +73,18 @@ static size_t query_run(const struct serve_set *s, struct query_client *client, 
     }
     struct policy_client pc = {
         .addr = client->addr, .ecs = &q.ecs, .rng = client->rng, .geo = s->geo};
+    struct policy_loss_match lm;
+    struct policy_overlay ov = {.slot = NULL};
+    if (client->loss) {
+        /* A scoped drill: its canary clients see its targets lost. */
+        struct policy_loss_client lc;
+        policy_loss_client_of(client->addr, &q.ecs, &lc);
+        policy_loss_match(client->loss, &lc, &lm);
+        ov.lost = lm.lost;
+        ov.n_lost = lm.n_lost;
+        pc.overlay = lm.n_lost ? &ov : NULL;
+        pc.ecs_scope_min = q.ecs.present ? lm.scope_min : 0;
+    }
     plan.trace = client->trace;
     answer_lookup(s, &q, tcp, &pc, client->reader, &plan);
     ep.ecs_scope = plan.ecs_scope;

@@ -15,16 +15,20 @@
 
 #include "serve/serve.h"
 
-/* Who asks: feeds hashed selection and geo policies. */
+/* Who asks: feeds hashed selection, geo policies and scoped drills. */
 struct answer_trace;
+struct policy_loss;
 
 struct query_client {
     const struct sockaddr_storage *addr; /* may be NULL */
     uint64_t *rng;                       /* per-thread random state, non-zero */
     struct answer_trace *trace;          /* explain only; NULL on the DNS path */
     struct serve_reader *reader;         /* counts policy answers; NULL = not counted */
-    uint16_t qtype;                      /* out: the question's type (0 if none) */
-    uint8_t rcode;                       /* out: the reply's rcode (low 4 bits + ext) */
+    /* Targets lost for canary clients (scoped drills), as the caller's
+     * reader entered them (serve_loss); NULL = none. */
+    const struct policy_loss *loss;
+    uint16_t qtype; /* out: the question's type (0 if none) */
+    uint8_t rcode;  /* out: the reply's rcode (low 4 bits + ext) */
 };
 
 /*

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/jsoncfg.h"
+#include "drill/drill_whatif.h"
 #include "dns/dns.h"
 #include "health/health.h"
 #include "policy/policy_config.h"
@@ -352,6 +353,58 @@ static void test_widening(struct tap *t, struct fixture *f)
     TAP_CHECK(t, r.ecs_scope == 24, "a dry run (overlay) never uses the view");
 }
 
+/* The drill what-if (and so POST /v1/drills and gtmd drill) goes through
+ * every class of a geo or nearest record when no client is given, and
+ * locates the clients it is given. */
+static void test_drill_whatif(struct tap *t, struct fixture *f)
+{
+    all_up(f);
+    const struct health_slot *lost[1] = {f->g->regions[gslb_region_index(f->g, "eu")].slot};
+    struct policy_overlay ov = {.slot = NULL, .lost = lost, .n_lost = 1};
+    struct drill_whatif_sum sum;
+    json_t *w = drill_whatif_geo(f->g, f->pg, &ov, NULL, 0, true, &sum);
+    bool eu_moves = false, jp_listed = false, near_moves = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(w, "records"), i, e)
+    {
+        const char *rec = json_string_value(json_object_get(e, "record"));
+        const char *type = json_string_value(json_object_get(e, "type"));
+        const char *cl = json_string_value(json_object_get(e, "client"));
+        const char *after =
+            json_string_value(json_object_get(json_object_get(e, "after"), "serving_region"));
+        if (!rec || !type || !cl || strcmp(type, "A") != 0)
+            continue;
+        bool g = strcmp(rec, "g.example.com.") == 0;
+        eu_moves =
+            eu_moves || (g && strcmp(cl, "continent:EU") == 0 && after && strcmp(after, "us") == 0);
+        jp_listed = jp_listed || (g && strcmp(cl, "country:JP") == 0);
+        near_moves =
+            near_moves || (strcmp(rec, "n.example.com.") == 0 && strcmp(cl, "nearest to eu") == 0);
+    }
+    TAP_CHECK(t, eu_moves && !jp_listed && near_moves,
+              "drill what-if without clients: per class (EU moves to us, JP unchanged is not "
+              "listed, nearest-to-eu clients move)");
+    json_decref(w);
+    struct drill_client cl = {.text = "10.1.3.0/24"};
+    cl.ecs.present = true;
+    cl.ecs.family = 1;
+    cl.ecs.source_prefix = 24;
+    cl.ecs.addr[0] = 10, cl.ecs.addr[1] = 1, cl.ecs.addr[2] = 3;
+    w = drill_whatif_geo(f->g, f->pg, &ov, &cl, 1, true, &sum);
+    bool located = false;
+    json_array_foreach(json_object_get(w, "records"), i, e)
+    {
+        const char *rec = json_string_value(json_object_get(e, "record"));
+        const char *before =
+            json_string_value(json_object_get(json_object_get(e, "before"), "serving_region"));
+        located = located || (rec && before && strcmp(rec, "g.example.com.") == 0 &&
+                              strcmp(before, "eu") == 0);
+    }
+    TAP_CHECK(t, located, "drill what-if with an ECS client: located (Berlin is served by eu)");
+    json_decref(w);
+}
+
 /* Parses json (policy sections only) and builds its geo data with the
  * test database (db true) or none; returns the number of errors that
  * contain want (printing them all). */
@@ -485,6 +538,7 @@ int main(void)
     test_nearest(&t, &f);
     test_sharing(&t, &f);
     test_widening(&t, &f);
+    test_drill_whatif(&t, &f);
     test_errors(&t);
     policy_geo_free(f.pg);
     gslb_unref(f.g);
