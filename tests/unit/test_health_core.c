@@ -197,6 +197,11 @@ static void test_layers(struct tap *t)
 
 /* ---- health epochs ------------------------------------------------------ */
 
+static void on_layers(void *arg)
+{
+    ++*(int *)arg;
+}
+
 static void test_epochs(struct tap *t)
 {
     struct health_core c;
@@ -209,17 +214,24 @@ static void test_epochs(struct tap *t)
     bool ok1 = health_epoch_enter(&c, &e1);
     health_report(&c, s, &PASS, 2, 2); /* no transition: no write */
     TAP_CHECK(t, ok1 && e1 != e0 && health_epoch_valid(&c, e1),
-              "a result that changes nothing "
-              "keeps the epoch");
+              "a result that changes nothing keeps the epoch");
     char id[32];
     override_add(&c, "endpoint:p/a", HEALTH_DOWN, "drain", "me", 0, id);
     TAP_CHECK(t, health_epoch_enter(&c, &e2) && e2 != e1, "an override is a new epoch");
     health_restore(s, HEALTH_DOWN, 0);
     TAP_CHECK(t, health_epoch_enter(&c, &e3) && e3 != e2, "a restored state is a new epoch");
+    int layers = 0;
+    struct health_hooks h = {.layers_changed = on_layers, .arg = &layers};
+    health_core_add_hooks(&c, &h);
+    uint64_t e5;
+    health_drill_set(&c, "region:eu", HEALTH_DOWN);
+    TAP_CHECK(t, health_epoch_enter(&c, &e5) && e5 != e3 && layers == 1,
+              "a drill byte is a new epoch and wakes the layers_changed listeners");
     health_write_begin(&c);
     uint64_t e4;
     TAP_CHECK(t, !health_epoch_enter(&c, &e4), "no consistent epoch while a write is in progress");
     health_write_end(&c);
+    health_core_remove_hooks(&c, &layers);
     health_core_free(&c);
 }
 
