@@ -32,6 +32,9 @@ struct policy_client {
     /* The answer's ECS scope is at least this (scoped drills: the caller
      * applies it to the reply, policy_loss.h); 0 otherwise. */
     uint8_t ecs_scope_min;
+    /* The client is inside a scoped drill's canary: its answers are also
+     * counted apart (the drills' recovery timeline). */
+    bool canary;
     /* The served set's geo data (policy_geo.h); NULL: geo and nearest
      * records see every client as of unknown location. */
     const struct policy_geo *geo;

@@ -127,6 +127,7 @@ struct policy_geo *policy_geo_build(const struct gslb *g, struct geo_db *db, con
         return NULL;
     }
     struct policy_geo *pg = pg_calloc(1, sizeof(*pg));
+    atomic_init(&pg->refs, 1);
     pg->db = db;
     pg->n_recs = g ? g->n_records : 0;
     pg->recs = pg_calloc(pg->n_recs, sizeof(*pg->recs));
@@ -138,6 +139,18 @@ struct policy_geo *policy_geo_build(const struct gslb *g, struct geo_db *db, con
             pg->recs[i].t = pg_trie_for(pg, g, r);
     }
     return pg;
+}
+
+void policy_geo_ref(struct policy_geo *pg)
+{
+    if (pg)
+        atomic_fetch_add(&pg->refs, 1);
+}
+
+void policy_geo_unref(struct policy_geo *pg)
+{
+    if (pg && atomic_fetch_sub(&pg->refs, 1) == 1)
+        policy_geo_free(pg);
 }
 
 void policy_geo_free(struct policy_geo *pg)

@@ -19,8 +19,11 @@
  * allocation, no I/O.
  *
  * Ownership: a policy_geo owns its database, its tries and its per-record
- * table (policy_geo_free). Records point at tries by index; the gslb the
- * geo data was built for must outlive it (the served set holds both).
+ * table. It is reference-counted: the served set that was built with it
+ * holds one reference, and a set built from that one with the same policy
+ * set (zones re-signed, daemon/load.c) takes another; the last
+ * policy_geo_unref frees it. Records point at tries by index; the gslb the
+ * geo data was built for must outlive it (the served sets hold both).
  */
 #ifndef GTM_POLICY_POLICY_GEO_H
 #define GTM_POLICY_POLICY_GEO_H
@@ -75,7 +78,7 @@ struct policy_geo_trie {
  * query threads. tag and marks follow a seqlock-like protocol: the tag is
  * cleared before the marks pointer changes and set after, and a reader
  * checks the tag before loading the pointer and again after its walk. A
- * replaced bitmap is freed only after serve_synchronize (the caller's
+ * replaced bitmap is freed only after serve_sync (the caller's
  * job).
  */
 struct policy_geo_view {
@@ -90,6 +93,7 @@ struct policy_geo_rec {
 };
 
 struct policy_geo {
+    atomic_int refs;   /* served sets sharing it (a re-signed set shares its predecessor's) */
     struct geo_db *db; /* NULL: no database configured */
     struct policy_geo_trie *tries;
     size_t n_tries;
@@ -108,6 +112,9 @@ struct policy_geo {
 struct policy_geo *policy_geo_build(const struct gslb *g, struct geo_db *db, const char *cfgpath,
                                     struct errlist *errs);
 void policy_geo_free(struct policy_geo *pg);
+/* One more holder; policy_geo_unref frees at the last (NULL: no-op). */
+void policy_geo_ref(struct policy_geo *pg);
+void policy_geo_unref(struct policy_geo *pg);
 
 /* The address that locates a client for record r. */
 struct policy_geo_client {
@@ -175,7 +182,7 @@ struct policy_geo_retired {
  * Brings every view of pg up to the current health state of g (g->health;
  * nothing without one). Off the query path, one caller at a time for a
  * given pg. Replaced bitmaps are appended to retired; the caller frees them
- * with policy_geo_retired_free after serve_synchronize (or at once when
+ * with policy_geo_retired_free after serve_sync (or at once when
  * pg was never published). Returns false when the state moved while it
  * ran or a write was in progress (the change that moved it triggers
  * another run), true when every view is tagged with the epoch it read.

@@ -9,7 +9,8 @@
  * Ownership: a set owns its zone snapshot, one reference to its policy
  * set (gslb_unref when the set is freed; the prober's plans hold their own
  * references) and its geo data (the database and the records' compiled
- * tries, policy_geo.h; the loader sets it after serve_set_new). serve_set_free releases everything;
+ * tries, policy_geo.h: one reference; the loader sets it after
+ * serve_set_new). serve_set_free releases everything;
  * a published set is freed by whoever serve_publish handed it back to.
  */
 #ifndef GTM_SERVE_SERVE_SET_H
@@ -33,7 +34,7 @@ struct serve_limits {
 struct serve_set {
     struct snapshot *zones; /* owned; never NULL */
     struct gslb *gslb;      /* one reference owned; NULL = no policy records */
-    struct policy_geo *geo; /* owned; NULL = no database and no geo records */
+    struct policy_geo *geo; /* one reference; NULL = no database, no geo records */
     uint64_t generation;    /* 1 at start, +1 per successful reload */
     struct serve_limits limits;
     /* Counter ids of policy answers, [record * policy_stride + region],
@@ -41,6 +42,9 @@ struct serve_set {
      * serve_publish (NULL before, and for sets never published: nothing is
      * counted then). See serve_counters.h. */
     uint32_t *policy_ids;
+    /* The same columns counting only the answers to canary clients of
+     * scoped drills (a subset of the above; drills measure them). */
+    uint32_t *policy_canary_ids;
     size_t policy_stride;
 };
 

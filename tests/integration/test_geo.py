@@ -663,3 +663,34 @@ def test_check_reports_geo_errors(tmp_path):
     assert rc == 1 and '.geo["country:XX"]: "XX" is not an ISO 3166-1' in err, err
     assert '.geo["continent:DE"]: "DE" is not a continent code' in err, err
     assert 'region "sa" has no location' in err, err
+
+
+# ---- a zone re-signed while geo records are served ---------------------------
+
+def test_geo_data_survives_resigning(make_gtmd, backends, tmp_path):
+    """A zone signed at load is re-signed beside the live set without a
+    reload (a new served set with the same policy set): geo and nearest
+    records keep their database, classes and scopes across it."""
+    from dnssec_zones import ORIGIN, SignedSet, missing_tools
+    if missing_tools():
+        pytest.skip("ldnsutils not installed (%s missing)" % missing_tools())
+    zs = SignedSet(str(tmp_path), "nsec")
+    addrs = [a for a, _ in REGIONS.values()]
+    port = free_port_on(addrs)
+    backends.start_all([backends.http(a, port, start=False) for a in addrs])
+    base = geo_config(port)
+
+    def fn(workdir, dns_port):
+        c = base(workdir, dns_port)
+        c["zones"].append({"origin": ORIGIN, "file": zs.parent_unsigned,
+                           "dnssec": {"keys": [zs.ksk, zs.zsk], "validity": 60,
+                                      "refresh": 54}})
+        return c
+    g = make_gtmd(fn)
+    wait_scopes_current(g)
+    n = poll(lambda: g.read_log().count("event=resign result=ok") >= 2, 20)[0]
+    assert n, "no re-signing seen:\n" + g.read_log()[-2000:]
+    for ecs in ("10.1.3.0/24", "127.0.0.0/24", "2001:db8:2::/48", "127.0.7.0/24"):
+        check_case(g, "geo.example.com.", GEO_MAP, ecs)
+        check_case(g, "near.example.com.", NEAREST, ecs)
+    assert "event=reload" not in g.read_log()
