@@ -436,6 +436,14 @@ static const struct gslb *server_drill_enter(void *arg)
     return serve_enter(srv->drill_reader)->gslb;
 }
 
+/* The geo data of the set the drill reader entered. */
+static const struct policy_geo *server_drill_geo(void *arg)
+{
+    struct server *srv = arg;
+    const struct serve_set *s = atomic_load(&srv->drill_reader->hazard);
+    return s ? s->geo : NULL;
+}
+
 static void server_drill_leave(void *arg)
 {
     struct server *srv = arg;
@@ -472,7 +480,8 @@ static void server_start_drills(struct server *srv)
                                     .health_service = srv->health_svc,
                                     .enter = server_drill_enter,
                                     .leave = server_drill_leave,
-                                    .arg = srv};
+                                    .arg = srv,
+                                    .geo = server_drill_geo};
     /* The drill thread measures recoveries by asking the first listen
      * address itself (a wildcard one through loopback). */
     if (srv->cfg->n_listen > 0)
