@@ -24,9 +24,26 @@
 #include "drill/drill_whatif.h"
 #include "health/service.h"
 
-/* The drill core's "ended" listener: one audit line per end. */
+/* One drill event for GET /v1/events. */
+static void admin_drill_event(struct admin *a, const char *action, json_t *d)
+{
+    event_ring_push(a->env.health->events, "drill",
+                    json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?}", "action", action, "drill",
+                              json_object_get(d, "id"), "mode", json_object_get(d, "mode"),
+                              "targets", json_object_get(d, "targets"), "result",
+                              json_object_get(d, "result"), "end_reason",
+                              json_object_get(d, "end_reason")));
+}
+
+static void admin_drill_started(void *arg, json_t *d)
+{
+    admin_drill_event(arg, "started", d);
+}
+
+/* The drill core's "ended" listener: one audit line and one event per end. */
 static void admin_drill_ended(void *arg, json_t *d)
 {
+    admin_drill_event(arg, "ended", d);
     admin_audit_event(arg, json_pack("{s:s, s:O?, s:O?, s:O?, s:O?}", "event", "drill_end", "id",
                                      json_object_get(d, "id"), "mode", json_object_get(d, "mode"),
                                      "result", json_object_get(d, "result"), "end_reason",
@@ -35,7 +52,7 @@ static void admin_drill_ended(void *arg, json_t *d)
 
 void admin_drills_listen(struct admin *a)
 {
-    struct drill_hooks h = {.ended = admin_drill_ended, .arg = a};
+    struct drill_hooks h = {.started = admin_drill_started, .ended = admin_drill_ended, .arg = a};
     drill_core_add_hooks(a->env.drills, &h);
 }
 

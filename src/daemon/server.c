@@ -241,6 +241,10 @@ static json_t *server_reload(struct server *srv, bool *ok)
         config_free(cfg);
         errlist_free(&errs);
         atomic_fetch_add(&srv->reloads_failed, 1);
+        event_ring_push(srv->health.events, "reload",
+                        json_pack("{s:s, s:I, s:O}", "result", "failed", "generation",
+                                  (json_int_t)srv->generation, "errors",
+                                  json_object_get(res, "errors")));
         pthread_mutex_unlock(&srv->reload_lock);
         *ok = false;
         return res;
@@ -288,6 +292,9 @@ static json_t *server_reload(struct server *srv, bool *ok)
                   !same_listen, "restart_needed_for_admin", !same_admin);
     json_object_set_new(res, "geo", geo);
     atomic_fetch_add(&srv->reloads_ok, 1);
+    event_ring_push(srv->health.events, "reload",
+                    json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
+                              (json_int_t)srv->generation, "zones", zones));
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
     return res;
@@ -568,6 +575,8 @@ static void server_shutdown(struct server *srv)
         drill_core_free(&srv->drills);
     config_free(srv->cfg);
     health_core_free(&srv->health);
+    event_ring_free(srv->health.events);
+    srv->health.events = NULL;
     pthread_mutex_destroy(&srv->reload_lock);
 }
 
@@ -590,6 +599,7 @@ int server_run(const char *config_path)
         sigaddset(&block, signums[i]);
     pthread_sigmask(SIG_BLOCK, &block, &old_mask);
     health_core_init(&srv.health);
+    srv.health.events = event_ring_new(EVENT_RING_DEFAULT);
     pthread_mutex_init(&srv.reload_lock, NULL);
     srv.started = health_now();
     if (server_start(&srv) != 0) {

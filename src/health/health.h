@@ -30,6 +30,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/event_ring.h"
+
 enum health_state { HEALTH_UNKNOWN = 0, HEALTH_DOWN = 1, HEALTH_UP = 2 };
 
 /* Probe latency histogram bounds in seconds (the last bucket is +Inf). */
@@ -110,6 +112,10 @@ struct health_core {
     size_t n_slots;
     uint64_t transitions;
     struct health_hooks hooks[HEALTH_MAX_HOOKS]; /* under lock; NULL members: none */
+    /* Where transitions and override changes are told (GET /v1/events);
+     * NULL: nowhere. Set by the daemon before any thread starts, owned by
+     * it; pushed to after the lock is released. */
+    struct event_ring *events;
     /* Health epochs (below): writes of the state bytes begun and ended. */
     _Atomic uint64_t writes_begun, writes_ended;
 };
