@@ -65,6 +65,25 @@ static void metrics_records(struct evbuffer *b, struct serve *sv, const struct s
     }
 }
 
+static void metrics_geo(struct evbuffer *b, struct serve *sv, const struct serve_set *s)
+{
+    uint64_t n[POLICY_GEO_KINDS];
+    serve_sum_geo(sv, n);
+    uint64_t any = 0;
+    for (unsigned k = POLICY_GEO_NONE + 1; k < POLICY_GEO_KINDS; k++)
+        any |= n[k];
+    if (!any && !s->geo)
+        return;
+    metrics_head(b, "gtmd_geo_lookups_total", "counter",
+                 "Client locations looked up by geo and nearest records, by what placed the "
+                 "client (geo: the kind of key matched, default, unknown location; nearest: "
+                 "located or unknown).");
+    for (unsigned k = POLICY_GEO_NONE + 1; k < POLICY_GEO_KINDS; k++)
+        evbuffer_add_printf(b, "gtmd_geo_lookups_total{policy=\"%s\",outcome=\"%s\"} %llu\n",
+                            policy_geo_kind_policy(k), policy_geo_kind_name(k),
+                            (unsigned long long)n[k]);
+}
+
 static void metrics_endpoint_labels(struct evbuffer *b, const struct gslb *g,
                                     const struct policy_pool *p, const struct policy_endpoint *e)
 {
@@ -298,6 +317,7 @@ void admin_handle_metrics(struct admin_req *r)
     metrics_queries(b, a->env.serve);
     const struct serve_set *s = serve_enter(a->reader);
     metrics_records(b, a->env.serve, s);
+    metrics_geo(b, a->env.serve, s);
     metrics_endpoints(b, s->gslb);
     metrics_probes(b, a->env.health, s->gslb);
     unsigned long long gen = s->generation;

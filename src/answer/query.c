@@ -71,7 +71,8 @@ static size_t query_run(const struct serve_set *s, struct query_client *client, 
         *rcode = (uint16_t)special;
         return answer_encode_error(&q, (uint16_t)special, &ep, out);
     }
-    struct policy_client pc = {.addr = client->addr, .ecs = &q.ecs, .rng = client->rng};
+    struct policy_client pc = {
+        .addr = client->addr, .ecs = &q.ecs, .rng = client->rng, .geo = s->geo};
     struct policy_loss_match lm;
     struct policy_overlay ov = {.slot = NULL};
     if (client->loss) {

@@ -125,9 +125,9 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
     static const char *const keys[] = {
-        "listen",     "workers",       "zones",         "edns_udp_max", "tcp",
-        "state_file", "state_max_age", "max_overrides", "regions",      "checks",
-        "pools",      "records",       "admin",         "drills",       NULL};
+        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",   "state_file",
+        "state_max_age", "max_overrides", "regions", "checks",       "pools", "records",
+        "admin",         "drills",        "geoip",   "ecs",          NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -154,6 +154,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     cfg_tcp(x, json_object_get(root, "tcp"));
     admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
     health_params_parse(&x->j, root, &x->c->health);
+    geo_params_parse(&x->j, json_object_get(root, "geoip"), &x->c->geo);
     drill_params_parse(&x->j, json_object_get(root, "drills"), &x->c->drills);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
     if (!origins)
@@ -210,6 +211,7 @@ void config_free(struct config *c)
     free(c->zones);
     admin_params_free(&c->admin);
     health_params_free(&c->health);
+    geo_params_free(&c->geo);
     drill_params_free(&c->drills);
     gslb_unref(c->gslb);
     free(c->path);

@@ -14,7 +14,9 @@
 #include "common/log.h"
 #include "dns/dns.h"
 #include "dns/name.h"
+#include "geo/geo_db.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 #include "zone/zone_load.h"
 #include "zone/zone_verify.h"
 
@@ -105,6 +107,23 @@ static void load_attach(struct snapshot *s, const struct config *cfg,
         return;
     }
     ((struct zone_node *)node)->policy = b;
+}
+
+/* Opens the geo database (a fresh read at every load, so a reload picks up
+ * a new file) and compiles the geo and nearest records over it. */
+static struct policy_geo *load_geo(const struct config *cfg, const struct gslb *g,
+                                   struct errlist *errs)
+{
+    struct geo_db *db = NULL;
+    if (cfg->geo.database) {
+        char why[256];
+        db = geo_db_open(cfg->geo.database, why, sizeof(why));
+        if (!db) {
+            errlist_add(errs, "%s: $.geoip.database: %s: %s", cfg->path, cfg->geo.database, why);
+            return NULL;
+        }
+    }
+    return policy_geo_build(g, db, cfg->path, errs);
 }
 
 /* Checks a signed zone (zone_verify.h); false when it has errors. */
@@ -230,15 +249,28 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
 {
     struct gslb *g = cfg->gslb;
     cfg->gslb = NULL;
+    size_t before = errs->count;
     struct snapshot *s = load_snapshot(cfg, g, errs, warns);
-    if (!s) {
+    /* Also after zone errors, so that check reports both at once. */
+    struct policy_geo *geo = load_geo(cfg, g, errs);
+    if (!s || errs->count != before) {
+        policy_geo_free(geo);
+        snapshot_free(s);
         gslb_unref(g);
         return NULL;
     }
-    if (g && core)
+    if (g && core) {
         gslb_map_health(g, core);
+        /* Widened scopes for the current state before anyone reads the
+         * set; the health thread follows later changes (server.c). */
+        struct policy_geo_retired none = {0};
+        policy_geo_widen(g, geo, &none);
+        policy_geo_retired_free(&none);
+    }
     struct serve_limits lim = load_limits(cfg);
-    return serve_set_new(s, g, generation, &lim);
+    struct serve_set *set = serve_set_new(s, g, generation, &lim);
+    set->geo = geo;
+    return set;
 }
 
 struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
@@ -249,7 +281,11 @@ struct serve_set *load_resign(const struct config *cfg, const struct serve_set *
         return NULL;
     if (cur->gslb)
         gslb_ref(cur->gslb);
-    return serve_set_new(s, cur->gslb, generation, &cur->limits);
+    struct serve_set *set = serve_set_new(s, cur->gslb, generation, &cur->limits);
+    /* The same policy set: the same geo data and widened scopes. */
+    set->geo = cur->geo;
+    policy_geo_ref(set->geo);
+    return set;
 }
 
 uint32_t load_resign_interval(const struct config *cfg)

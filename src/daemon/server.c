@@ -24,13 +24,15 @@
 #include "health/service.h"
 #include "net/net.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 #include "serve/serve.h"
 
 struct server {
     char *config_path;
     struct config *cfg;
-    struct serve serve; /* the served set, its readers and counters */
-    struct net net;     /* DNS worker threads */
+    struct serve serve;                /* the served set, its readers and counters */
+    struct serve_reader *widen_reader; /* the health thread's, for widened scopes */
+    struct net net;                    /* DNS worker threads */
     struct event_base *base;
     uint64_t generation;
     struct health_core health;
@@ -111,6 +113,21 @@ static void server_keep_bound(struct config *next, struct config *old, bool same
         next->admin = old->admin;
         old->admin = a;
     }
+}
+
+/* Logs the geo database of set (start-up and reload) and returns what
+ * POST /v1/reload shows of it (JSON null without one). */
+static json_t *server_geo_loaded(const struct serve_set *set)
+{
+    const struct geo_db *db = set->geo ? set->geo->db : NULL;
+    if (!db)
+        return json_null();
+    log_info("event=geo_database file=%s type=%s networks=%llu locations=%u load_ms=%.1f", db->path,
+             db->type ? db->type : "", (unsigned long long)db->stats.networks, db->n_locs,
+             db->stats.load_seconds * 1e3);
+    return json_pack("{s:s, s:s?, s:I, s:I, s:f}", "database", db->path, "type", db->type,
+                     "networks", (json_int_t)db->stats.networks, "locations",
+                     (json_int_t)db->n_locs, "load_ms", db->stats.load_seconds * 1e3);
 }
 
 /* What a reload changed, zone by zone (for POST /v1/reload). */
@@ -240,6 +257,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
      * it, and publications are serialised by reload_lock. */
     struct serve_set *old = serve_publish(&srv->serve, set);
     json_t *zones = server_zone_changes(old->zones, set->zones);
+    json_t *geo = server_geo_loaded(set);
     serve_set_free(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
     override_set_max(&srv->health, cfg->health.max_overrides);
@@ -247,6 +265,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
     /* Endpoints may have come or gone: judge every abort_if again. */
     drill_service_poke(srv->drill_svc);
     server_plan_probes(srv, set);
+    /* The state may have moved since load_set widened the scopes. */
+    health_service_kick(srv->health_svc);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
      * against the new listen list, so applying new tokens to sockets bound
@@ -270,6 +290,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
                   (json_int_t)srv->generation, "zones", zones, "records",
                   (json_int_t)set->zones->n_records, "ms", ms, "restart_needed_for_listen",
                   !same_listen, "restart_needed_for_admin", !same_admin);
+    json_object_set_new(res, "geo", geo);
     atomic_fetch_add(&srv->reloads_ok, 1);
     event_ring_push(srv->health.events, "reload",
                     json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
@@ -277,6 +298,23 @@ static json_t *server_reload(struct server *srv, bool *ok)
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
     return res;
+}
+
+/* The health service's listener (health thread): after a health change,
+ * rebuild the widened ECS scopes of the current set's geo records for the
+ * new state, and free the tries they replace once no worker can hold
+ * them. */
+static void server_on_health_change(void *arg)
+{
+    struct server *srv = arg;
+    struct policy_geo_retired retired = {0};
+    const struct serve_set *s = serve_enter(srv->widen_reader);
+    if (s && s->geo)
+        policy_geo_widen(s->gslb, s->geo, &retired);
+    serve_leave(srv->widen_reader);
+    if (retired.n)
+        serve_sync(&srv->serve);
+    policy_geo_retired_free(&retired);
 }
 
 static json_t *server_reload_cb(void *arg, bool *ok)
@@ -380,9 +418,12 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
                                    .text = c->listen[i].text};
     struct net_params np = {.listen = l, .n_listen = c->n_listen, .workers = c->workers};
     /* One reader per worker thread, one for the admin thread, one for
-     * the drill thread. */
-    serve_init(&srv->serve, net_reader_count(&np) + 2);
+     * the drill thread, one for the health thread (widened scopes). */
+    serve_init(&srv->serve, net_reader_count(&np) + 3);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
+    srv->widen_reader = serve_reader_add(&srv->serve);
+    health_service_set_listener(srv->health_svc, server_on_health_change, srv);
+    health_service_kick(srv->health_svc);
     /* Restored scoped drills apply from the first query on, and restored
      * drills' timelines count from here. */
     drill_core_set_publisher(&srv->drills, server_publish_loss, srv);
@@ -400,6 +441,14 @@ static const struct gslb *server_drill_enter(void *arg)
 {
     struct server *srv = arg;
     return serve_enter(srv->drill_reader)->gslb;
+}
+
+/* The geo data of the set the drill reader entered. */
+static const struct policy_geo *server_drill_geo(void *arg)
+{
+    struct server *srv = arg;
+    const struct serve_set *s = atomic_load(&srv->drill_reader->hazard);
+    return s ? s->geo : NULL;
 }
 
 static void server_drill_leave(void *arg)
@@ -438,7 +487,8 @@ static void server_start_drills(struct server *srv)
                                     .health_service = srv->health_svc,
                                     .enter = server_drill_enter,
                                     .leave = server_drill_leave,
-                                    .arg = srv};
+                                    .arg = srv,
+                                    .geo = server_drill_geo};
     /* The drill thread measures recoveries by asking the first listen
      * address itself (a wildcard one through loopback). */
     if (srv->cfg->n_listen > 0)
@@ -462,6 +512,7 @@ static int server_start(struct server *srv)
         return -1;
     }
     errlist_free(&errs);
+    json_decref(server_geo_loaded(set));
     srv->generation = 1;
     server_set_resign_due(srv);
     drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);

@@ -11,6 +11,9 @@
  * slot and checks it is still current (retrying otherwise). Entering
  * never waits. A reader holds a set for a short while (one UDP batch, one
  * TCP read, one admin request) and never enters twice without leaving.
+ * Inside, a reader never waits for another thread that may itself wait
+ * for readers (serve_publish, serve_sync: the health thread does,
+ * so no health_service_save() while entered).
  *
  * Swap. serve_publish() installs a new set and then waits until no
  * reader's hazard slot holds the old one (the grace period: polled every
@@ -142,6 +145,13 @@ static inline void serve_count_id(struct serve_reader *r, uint32_t id)
     serve_counter_bump(&chunk[id % SERVE_POLICY_CHUNK], 1);
 }
 
+/* One lookup of a geo or nearest record, by what placed the client. */
+static inline void serve_count_geo(struct serve_reader *r, unsigned kind)
+{
+    if (kind < POLICY_GEO_KINDS)
+        serve_counter_bump(&r->counters.geo[kind], 1);
+}
+
 /* One answer of record (index into s->gslb->records) served by region
  * (-1: no serving region); canary: to a canary client of a scoped drill,
  * which is also counted apart. s is the set r has entered. */
@@ -165,6 +175,9 @@ void serve_set_query_labels(struct serve *sv, const char *(*rcode_label)(unsigne
 /* Sums every reader's query counters (any thread). */
 void serve_sum_queries(struct serve *sv, struct serve_query_totals *out);
 
+/* Geo lookups by kind, summed over every reader (any thread). */
+void serve_sum_geo(struct serve *sv, uint64_t out[POLICY_GEO_KINDS]);
+
 /* Answers of record (index into s->gslb->records) by region (-1: none),
  * summed over every reader since the start, across reloads that kept the
  * record and the region. s must stay alive (entered, or owned). */
@@ -183,8 +196,10 @@ uint64_t serve_sum_id(struct serve *sv, uint32_t id);
  * it was called has left (or entered again): whatever state a query reads
  * (health bytes, the loss view) and was changed before the call is seen
  * by every query answered after it returns. The drills' recovery timeline
- * takes its baselines after it. The caller must not be inside
- * serve_enter() itself. */
+ * takes its baselines after it; the widener of geo scopes frees the
+ * bitmaps it replaced after it (policy_geo.h: the pointer is swapped,
+ * seq_cst, before the call). The caller must not be inside serve_enter()
+ * itself. */
 void serve_sync(struct serve *sv);
 
 #endif

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/policy_geo.h"
+
 /* Query counter buckets: [transport][rcode][qtype]. The bucket of an rcode
  * or a qtype and its label are decided by the readers that count (net/),
  * which register the labels with serve_set_query_labels (serve.h). */
@@ -46,6 +48,8 @@ struct serve_counters {
     _Atomic uint64_t messages[SERVE_TRANSPORTS];
     /* Queries answered, by transport, rcode bucket and qtype bucket. */
     _Atomic uint64_t queries[SERVE_TRANSPORTS][SERVE_RCODES][SERVE_QTYPES];
+    /* Geo and nearest lookups by what placed the client (policy_geo.h). */
+    _Atomic uint64_t geo[POLICY_GEO_KINDS];
     /* Policy answers by counter id: chunk[id / CHUNK][id % CHUNK]. */
     _Atomic(_Atomic uint64_t *) policy[SERVE_POLICY_CHUNKS];
 };

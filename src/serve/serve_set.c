@@ -23,6 +23,7 @@ void serve_set_free(struct serve_set *s)
     if (!s)
         return;
     snapshot_free(s->zones);
+    policy_geo_unref(s->geo);
     gslb_unref(s->gslb);
     free(s->policy_ids);
     free(s->policy_canary_ids);

@@ -26,6 +26,7 @@ and syntax edge cases (escapes, parentheses, long lines, NUL, CRLF)."""
 import base64
 import json
 import os
+import re
 import struct
 import sys
 
@@ -889,7 +890,55 @@ def config_raw_seeds():
     yield "raw_crlf", text.replace(b"\n", b"\r\n")
 
 
+def config_geo():
+    """The base plus a database (the harness points it at geo-city.mmdb),
+    ECS settings, a geo record with every key kind and nearest records."""
+    c = config_base()
+    c["geoip"] = {"database": "geo.mmdb"}
+    c["ecs"] = True
+    c["regions"] = {"us": {"location": [38.9, -77.0]}, "eu": {"location": [50.1, 8.7]},
+                    "ap": {"location": [35.7, 139.7]}}
+    c["records"]["geo.example.com."] = {
+        "pool": "web", "policy": "geo", "ecs": False, "spill": 1, "geo": {
+            "continent:EU": ["eu", "us"], "country:JP": ["ap"], "country:AS": ["ap", "us"],
+            "subdivision:US-CA": ["us", "ap"], "network:10.1.2.0/24": ["ap"],
+            "network:2001:db8:1::/48": ["eu"], "default": ["us", "eu", "ap"]}}
+    c["records"]["near.example.com."] = {"pool": "web", "policy": "nearest",
+                                         "select": "hashed"}
+    c["records"]["near.sub.example.com."] = {"pool": "cn", "policy": "nearest",
+                                             "regions": ["eu", "us"], "when_all_down": "empty"}
+    return c
+
+
+GEO_PATHS = [["geoip"], ["geoip", "database"], ["ecs"], ["records", "geo.example.com.", "geo"],
+             ["records", "geo.example.com.", "geo", "continent:EU"],
+             ["records", "geo.example.com.", "geo", "continent:EU", 0],
+             ["records", "geo.example.com.", "geo", "default"],
+             ["records", "geo.example.com.", "ecs"], ["records", "geo.example.com.", "policy"],
+             ["records", "near.example.com.", "regions"], ["regions", "eu", "location"]]
+
+
+def config_geo_seeds():
+    g = config_geo()
+    yield "ok_geo", g
+    yield "geo_no_database", cfg_set(g, ["geoip"], ...)
+    yield "geo_only_networks_no_database", cfg_set(cfg_set(g, ["geoip"], ...), ["records"], {
+        "geo.example.com.": {"pool": "web", "policy": "geo", "geo": {
+            "network:192.0.2.0/24": ["eu"], "network:::/0": ["ap"], "default": ["us"]}}})
+    for key in ("continent:XX", "country:EU", "subdivision:US-", "network:10.1.2.3/24",
+                "network:::ffff:10.0.0.0/104", "contintent:EU", "country:de"):
+        yield "geo_bad_key_" + re.sub(r"[^a-z0-9]", "_", key.lower()), cfg_set(
+            g, ["records", "geo.example.com.", "geo", key], ["us"])
+    for i, path in enumerate(GEO_PATHS):
+        label = "_".join(str(k).replace(".example.com.", "").replace(":", "_") for k in path)
+        for j in sorted({i % (len(CONFIG_WRONG) - 1), len(CONFIG_WRONG) - 1}):
+            name, value = CONFIG_WRONG[j]
+            yield "geo_wrong_%s_%s" % (label, name), cfg_set(g, path, value)
+
+
 def config_seeds():
+    for name, c in config_geo_seeds():
+        yield "cfg_" + name, json.dumps(c).encode()
     for name, c in config_variant_seeds():
         yield "cfg_" + name, json.dumps(c, indent=1).encode()
     for name, c in config_wrong_type_seeds():
