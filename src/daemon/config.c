@@ -105,7 +105,7 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
     struct config_tcp *t = &x->c->tcp;
     t->max_connections = 512;
     t->idle_timeout_ms = 10000;
-    t->message_timeout_ms = 5000;
+    t->message_timeout_ms = 500;
     if (!v)
         return;
     if (!json_is_object(v)) {
@@ -117,7 +117,7 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
                                                1, 1000000, 512);
     t->idle_timeout_ms = jsoncfg_ms(&x->j, v, "idle_timeout", "$.tcp.idle_timeout", 0.1, 3600, 10);
     t->message_timeout_ms =
-        jsoncfg_ms(&x->j, v, "message_timeout", "$.tcp.message_timeout", 0.1, 3600, 5);
+        jsoncfg_ms(&x->j, v, "message_timeout", "$.tcp.message_timeout", 0.1, 3600, 0.5);
 }
 
 static void cfg_root(struct cfg_ctx *x, json_t *root)

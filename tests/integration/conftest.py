@@ -62,6 +62,7 @@ class Gtmd:
         self.conf_path = os.path.join(workdir, "gtmd.json")
         self.log_path = os.path.join(workdir, "gtmd.log")
         self.proc = None
+        self.env = None  # environment of the process; None = inherit ours
 
     def write_config(self, config=None):
         if config is not None:
@@ -73,7 +74,7 @@ class Gtmd:
         self.write_config()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([GTMD, "-c", self.conf_path], stderr=self.log,
-                                     stdout=self.log)
+                                     stdout=self.log, env=self.env)
         if wait:
             self.wait_ready()
         return self
@@ -109,6 +110,17 @@ class Gtmd:
         if getattr(self, "log", None):
             self.log.close()
         return self.proc.returncode if self.proc else None
+
+
+def measured_env():
+    """Our environment for a gtmd whose memory a test measures: under
+    AddressSanitizer, freed memory is not held in quarantine (it would count
+    as resident), so RSS reflects what gtmd keeps; other builds ignore it."""
+    env = dict(os.environ)
+    opts = env.get("ASAN_OPTIONS", "")
+    env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + \
+        "quarantine_size_mb=0:thread_local_quarantine_size_kb=0:allocator_release_to_os_interval_ms=0"
+    return env
 
 
 def default_config(workdir, port):
