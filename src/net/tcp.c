@@ -36,6 +36,8 @@
 #define TCP_POOL_BUDGET (8u * 1024u * 1024u) /* buffers of one worker's connections */
 #define TCP_SWEEP_MS 100
 #define TCP_LOG_EVERY_MS 10000 /* budget closes are logged at most this often */
+#define TCP_BACKOFF_MIN_MS 100 /* accept pauses after EMFILE and the like */
+#define TCP_BACKOFF_MAX_MS 1000
 
 struct tcp_conn {
     struct tcp_pool *pool;
@@ -63,6 +65,12 @@ struct tcp_pool {
     size_t mem; /* in_cap + out_cap of every connection */
     uint64_t budget_closes, budget_logged, budget_log_ms;
     struct event *sweep;
+    /* Accept back-off: after EMFILE, ENFILE, ENOBUFS or ENOMEM the listening
+     * sockets are taken out of the loop until resume fires. */
+    struct event *resume;
+    unsigned backoff_ms;   /* 0 = accepting normally */
+    uint64_t paused_at_ms; /* start of the current burst of errors */
+    uint64_t accept_errors;
     uint8_t reply[DNS_TCP_MAX];
 };
 
@@ -420,6 +428,54 @@ static void tcp_accept_one(struct tcp_pool *p, int cfd, const struct sockaddr_st
     tcp_set_events(c);
 }
 
+/* Out of descriptors or memory: accepting again at once would fail again
+ * (the listening socket stays readable, so the loop would spin). Takes the
+ * worker's listening sockets out of the loop for backoff_ms (100 ms,
+ * doubling up to 1 s while the errors go on), as libevent's
+ * evconnlistener error callback pattern does; logs once per burst. */
+static void tcp_accept_pause(struct tcp_pool *p, int err)
+{
+    struct worker *w = p->w;
+    uint64_t now = tcp_now_ms();
+    p->accept_errors++;
+    if (p->backoff_ms == 0) {
+        p->backoff_ms = TCP_BACKOFF_MIN_MS;
+        p->paused_at_ms = now;
+        log_warn("event=tcp_accept_paused worker=%u error=%s retry_ms=%u "
+                 "note=\"no descriptors or memory for new connections; accepting again later\"",
+                 w->id, strerrorname_np(err) ? strerrorname_np(err) : "?", p->backoff_ms);
+    } else if (p->backoff_ms < TCP_BACKOFF_MAX_MS) {
+        p->backoff_ms *= 2;
+        if (p->backoff_ms > TCP_BACKOFF_MAX_MS)
+            p->backoff_ms = TCP_BACKOFF_MAX_MS;
+    }
+    for (size_t k = 0; k < w->n_fds; k++)
+        event_del(w->evs[k]);
+    struct timeval tv = {p->backoff_ms / 1000, (p->backoff_ms % 1000) * 1000};
+    event_add(p->resume, &tv);
+}
+
+static void tcp_on_resume(int fd, short what, void *arg)
+{
+    struct tcp_pool *p = arg;
+    (void)fd;
+    (void)what;
+    for (size_t k = 0; k < p->w->n_fds; k++)
+        event_add(p->w->evs[k], NULL);
+}
+
+/* The burst is over once an accept succeeds or finds nothing pending. */
+static void tcp_accept_ok(struct tcp_pool *p)
+{
+    if (p->backoff_ms == 0)
+        return;
+    log_info("event=tcp_accept_resumed worker=%u paused_ms=%llu errors=%llu", p->w->id,
+             (unsigned long long)(tcp_now_ms() - p->paused_at_ms),
+             (unsigned long long)p->accept_errors);
+    p->backoff_ms = 0;
+    p->accept_errors = 0;
+}
+
 void tcp_on_accept(int fd, short what, void *arg)
 {
     struct worker *w = arg;
@@ -429,8 +485,19 @@ void tcp_on_accept(int fd, short what, void *arg)
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
         int cfd = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
+        if (cfd < 0) {
+            int e = errno;
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                tcp_accept_pause(p, e);
+                return;
+            }
+            if (e == ECONNABORTED || e == EINTR || e == EPROTO || e == EPERM)
+                continue; /* that connection is gone; others may wait */
+            if (e == EAGAIN || e == EWOULDBLOCK)
+                tcp_accept_ok(p);
             return;
+        }
+        tcp_accept_ok(p);
         unsigned total = serve_enter(w->reader)->limits.tcp_max_connections;
         serve_leave(w->reader);
         unsigned max = (total + w->net->n_tcp_workers - 1) / w->net->n_tcp_workers;
@@ -488,6 +555,9 @@ struct tcp_pool *tcp_pool_new(struct worker *w)
         abort();
     p->w = w;
     p->sweep = event_new(w->base, -1, EV_PERSIST, tcp_on_sweep, p);
+    p->resume = evtimer_new(w->base, tcp_on_resume, p);
+    if (!p->sweep || !p->resume)
+        abort();
     struct timeval tv = {0, TCP_SWEEP_MS * 1000};
     event_add(p->sweep, &tv);
     return p;
@@ -500,5 +570,6 @@ void tcp_pool_free(struct tcp_pool *p)
     while (p->head)
         tcp_conn_close(p->head);
     event_free(p->sweep);
+    event_free(p->resume);
     free(p);
 }

@@ -24,7 +24,11 @@ struct tcp_pool;
 struct tcp_pool *tcp_pool_new(struct worker *w);
 void tcp_pool_free(struct tcp_pool *p);
 
-/* libevent callback for a listening socket; arg is the struct worker. */
+/* libevent callback for a listening socket; arg is the struct worker.
+ * When accept4 fails for want of descriptors or memory (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM), the worker stops accepting for 100 ms, doubling up to
+ * 1 s while the errors go on, and logs tcp_accept_paused once per burst
+ * and tcp_accept_resumed at its end. */
 void tcp_on_accept(int fd, short what, void *arg);
 
 #endif

@@ -63,6 +63,7 @@ class Gtmd:
         self.log_path = os.path.join(workdir, "gtmd.log")
         self.proc = None
         self.env = None  # environment of the process; None = inherit ours
+        self.preexec = None  # run in the child before exec (e.g. set rlimits)
 
     def write_config(self, config=None):
         if config is not None:
@@ -74,7 +75,7 @@ class Gtmd:
         self.write_config()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([GTMD, "-c", self.conf_path], stderr=self.log,
-                                     stdout=self.log, env=self.env)
+                                     stdout=self.log, env=self.env, preexec_fn=self.preexec)
         if wait:
             self.wait_ready()
         return self
