@@ -1,9 +1,9 @@
 /*
  * log.h -- one line per event on stderr.
  *
- * Every line is "TIMESTAMP LEVEL message". The logger holds no state besides
- * the minimum level, which lives in the caller's context (passed in), so
- * there is no process-wide mutable global here.
+ * Every line is "TIMESTAMP LEVEL message". Every level is written (there
+ * is no minimum level to configure), and the logger holds no state at all,
+ * so there is no process-wide mutable global here.
  */
 #ifndef GTM_COMMON_LOG_H
 #define GTM_COMMON_LOG_H

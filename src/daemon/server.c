@@ -404,11 +404,22 @@ int server_run(const char *config_path)
     int rc = 0;
 
     signal(SIGPIPE, SIG_IGN);
+    /* Workers answer queries before the handlers below exist. Block the
+     * signals first: every thread started in server_start inherits the
+     * mask, and a SIGHUP or SIGTERM arriving meanwhile stays pending until
+     * the main thread unblocks it with its handlers in place (instead of
+     * killing the process with the default action). */
+    sigset_t block, old_mask;
+    sigemptyset(&block);
+    for (int i = 0; i < 3; i++)
+        sigaddset(&block, signums[i]);
+    pthread_sigmask(SIG_BLOCK, &block, &old_mask);
     health_core_init(&srv.health);
     pthread_mutex_init(&srv.reload_lock, NULL);
     srv.started = health_now();
     if (server_start(&srv) != 0) {
         server_shutdown(&srv);
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
         return 1;
     }
     srv.base = event_base_new();
@@ -416,6 +427,7 @@ int server_run(const char *config_path)
         sigs[i] = evsignal_new(srv.base, signums[i], server_on_signal, &srv);
         event_add(sigs[i], NULL);
     }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     event_base_dispatch(srv.base);
     for (int i = 0; i < 3; i++)
         event_free(sigs[i]);

@@ -14,7 +14,6 @@
 #define UDP_BATCH 32
 #define UDP_IN_MAX 4096  /* larger datagrams are not DNS queries we answer */
 #define UDP_OUT_MAX 4096 /* edns_udp_max is at most 4096 */
-#define UDP_ROUNDS 8     /* batches per wake-up, so TCP gets its turn */
 
 struct udp_batch {
     struct mmsghdr in_msgs[UDP_BATCH];

@@ -2,7 +2,7 @@
  * policy_eval.h -- computes the answer of a policy record for one query.
  *
  * Runs on DNS worker threads: no allocation, no lock; health is read from
- * the endpoints' atomic slots. The steps follow DESIGN.md §2: order the
+ * the endpoints' atomic slots. The steps (doc/policies.md): order the
  * regions, skip the ones that are down, select within the serving region
  * (or over the spill set), and apply when_all_down when nothing is up.
  */

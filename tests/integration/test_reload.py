@@ -331,3 +331,33 @@ def test_reload_applies_tcp_timeouts(make_gtmd):
     finally:
         s.close()
 
+
+
+def test_sighup_as_soon_as_queries_are_answered(make_gtmd):
+    """A SIGHUP (or SIGTERM) that arrives while start-up is still going on --
+    workers already answer, the signal handlers are installed last -- must
+    be handled (a reload), never kill gtmd with the default action."""
+    for attempt in range(5):
+        g = make_gtmd(start=False)
+        g.start(wait=False)
+        q = dns.message.make_query("www.example.com.", "A")
+        deadline = time.monotonic() + 10
+        answered = False
+        while time.monotonic() < deadline and g.proc.poll() is None:
+            try:
+                dns.query.udp(q, g.addr, port=g.port, timeout=0.02)
+                answered = True
+                break
+            except Exception:
+                pass
+        assert answered, "gtmd did not answer: " + g.read_log()
+        g.signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert g.proc.poll() is None, "gtmd died on an early SIGHUP: " + g.read_log()
+        r = g.query("www.example.com.")
+        assert r.rcode() == dns.rcode.NOERROR
+        deadline = time.monotonic() + 5
+        while "event=reload" not in g.read_log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "event=reload" in g.read_log(), g.read_log()
+        assert g.stop() == 0
