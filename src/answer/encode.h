@@ -19,6 +19,10 @@ struct encode_params {
     size_t max_size;         /* message size limit (UDP payload or 65535) */
     uint16_t edns_advertise; /* our UDP payload size in the OPT we send */
     uint8_t ecs_scope;       /* scope prefix for an echoed client subnet */
+    const uint8_t *nsid;     /* NSID option for the OPT (RFC 5001), or NULL */
+    uint16_t nsid_len;
+    const uint8_t *cookie; /* COOKIE option for the OPT (RFC 7873), or NULL */
+    uint16_t cookie_len;
 };
 
 /* Returns the message length (> 0). out must hold max_size octets. */

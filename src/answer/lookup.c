@@ -234,6 +234,7 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tc
     const uint8_t *owner = NULL;
 
     plan->rcode = DNS_RCODE_NOERROR;
+    plan->rclass = DNS_CLASS_IN;
     plan->aa = false;
     plan->n = 0;
     plan->n_names = 0;

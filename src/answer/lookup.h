@@ -50,6 +50,7 @@ struct answer_trace {
 struct answer_plan {
     struct answer_trace *trace; /* NULL on the DNS path */
     uint16_t rcode;
+    uint16_t rclass; /* class of the records: IN, or CH for identity answers */
     bool aa;
     uint8_t ecs_scope; /* widest prefix giving the same answer */
     uint8_t n_synth;

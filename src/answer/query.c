@@ -3,7 +3,10 @@
  */
 #include "answer/query.h"
 
+#include <string.h>
+
 #include "answer/encode.h"
+#include "answer/identity.h"
 #include "answer/lookup.h"
 #include "dns/dns.h"
 #include "dns/packet.h"
@@ -19,8 +22,9 @@ static size_t query_reply_size(const struct dns_query *q, const struct serve_lim
 }
 
 /* Queries we never answer from zone data: other classes than IN (ANY is
- * answered from IN data, RFC 1035 §3.2.5) and zone transfers, which gtmd
- * does not serve (NOTIMP over UDP, REFUSED over TCP, as NSD does). */
+ * answered from IN data, RFC 1035 §3.2.5; CH is answered before, by
+ * answer_identity) and zone transfers, which gtmd does not serve (NOTIMP
+ * over UDP, REFUSED over TCP, as NSD does). */
 static int query_special_rcode(const struct dns_query *q, bool tcp)
 {
     if (q->qclass != DNS_CLASS_IN && q->qclass != DNS_CLASS_ANY)
@@ -42,6 +46,10 @@ static size_t query_run(const struct serve_set *s, struct query_client *client, 
     enum dns_parse_result r = dns_query_parse(in, inlen, &q);
     client->qtype = q.qname_ok ? q.qtype : 0;
     ep.max_size = query_reply_size(&q, lim, tcp);
+    if (q.nsid && s->identity.identity) {
+        ep.nsid = (const uint8_t *)s->identity.identity;
+        ep.nsid_len = (uint16_t)strlen(s->identity.identity);
+    }
     switch (r) {
     case DNS_PARSE_DROP:
         return 0;
@@ -64,6 +72,12 @@ static size_t query_run(const struct serve_set *s, struct query_client *client, 
         return answer_encode_tsig_badkey(&q, in, inlen, &ep, out);
     case DNS_PARSE_OK:
         break;
+    }
+    if (q.qclass == DNS_CLASS_CH) {
+        *rcode = answer_identity(s, &q, &plan) ? DNS_RCODE_NOERROR : DNS_RCODE_REFUSED;
+        if (*rcode == DNS_RCODE_NOERROR)
+            return answer_encode(&q, &plan, &ep, out);
+        return answer_encode_error(&q, DNS_RCODE_REFUSED, &ep, out);
     }
     int special = query_special_rcode(&q, tcp);
     if (special >= 0) {

@@ -49,6 +49,8 @@ struct config {
     size_t n_zones;
     uint16_t edns_udp_max;
     struct config_tcp tcp;
+    char *identity; /* NULL: hidden (false or ""); default the host name */
+    char *version;  /* NULL: hidden; default "gtmd VERSION" */
     struct admin_params admin;
     struct health_params health; /* state_file, state_max_age */
     struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsoncfg.h"
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "policy/policy.h"
@@ -123,7 +124,10 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
                                .tcp_max_connections = cfg->tcp.max_connections,
                                .tcp_idle_ms = cfg->tcp.idle_timeout_ms,
                                .tcp_message_ms = cfg->tcp.message_timeout_ms};
-    return serve_set_new(s, g, generation, &lim);
+    struct serve_set *set = serve_set_new(s, g, generation, &lim);
+    set->identity.identity = cfg->identity ? jsoncfg_strdup(cfg->identity) : NULL;
+    set->identity.version = cfg->version ? jsoncfg_strdup(cfg->version) : NULL;
+    return set;
 }
 
 /* Fills t for endpoint e probed with spec. */

@@ -25,5 +25,7 @@ void serve_set_free(struct serve_set *s)
     snapshot_free(s->zones);
     gslb_unref(s->gslb);
     free(s->policy_ids);
+    free(s->identity.identity);
+    free(s->identity.version);
     free(s);
 }
