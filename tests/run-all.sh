@@ -4,7 +4,12 @@
 #     'make check': C unit tests, integration tests against the real daemon,
 #     fuzz-corpus replay;
 #  2. builds again with ASan+UBSan and runs the same suite;
-#  3. prints one summary line: "tests: N passed, M failed" (both runs).
+#  3. builds a third time with ThreadSanitizer (build-tsan/) and runs the C
+#     unit tests, the corpus replays and the integration tests marked
+#     "threads"; any TSan report fails the run (tests/tsan.supp holds the
+#     suppressions, each with its reason);
+#  4. prints one summary line: "tests: N passed, M failed, K skipped" (all
+#     three runs).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -39,10 +44,16 @@ echo "== build and test (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
     run_suite build-asan --enable-werror --enable-sanitizers
 s2=$?
-passed=$(($(count build PASS) + $(count build-asan PASS)))
-failed=$(($(count build FAIL) + $(count build-asan FAIL) + $(count build ERROR) + $(count build-asan ERROR)))
-skipped=$(($(count build SKIP) + $(count build-asan SKIP)))
-if [ $s1 -ne 0 ] || [ $s2 -ne 0 ]; then
+echo "== build and test (ThreadSanitizer)"
+run_suite build-tsan --enable-werror --enable-tsan
+s3=$?
+passed=0 failed=0 skipped=0
+for d in build build-asan build-tsan; do
+    passed=$((passed + $(count $d PASS)))
+    failed=$((failed + $(count $d FAIL) + $(count $d ERROR)))
+    skipped=$((skipped + $(count $d SKIP)))
+done
+if [ $s1 -ne 0 ] || [ $s2 -ne 0 ] || [ $s3 -ne 0 ]; then
     [ $failed -eq 0 ] && failed=1
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"

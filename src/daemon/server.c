@@ -359,6 +359,10 @@ static int server_start(struct server *srv)
     }
     for (size_t i = 0; i < srv->cfg->n_listen; i++)
         log_info("event=listen address=%s transports=udp,tcp", srv->cfg->listen[i].text);
+    /* POST /v1/reload can run on the admin thread as soon as it starts, and
+     * a reload frees srv->cfg (read here and by admin_start's log lines) and
+     * reads srv->admin: hold the reload lock until start-up is done. */
+    pthread_mutex_lock(&srv->reload_lock);
     if (srv->cfg->admin.enabled) {
         struct admin_env env = {.serve = &srv->serve,
                                 .health = &srv->health,
@@ -371,12 +375,14 @@ static int server_start(struct server *srv)
                                 .reloads_failed = &srv->reloads_failed};
         srv->admin = admin_start(&env, &srv->cfg->admin, err, sizeof(err));
         if (!srv->admin) {
+            pthread_mutex_unlock(&srv->reload_lock);
             log_error("%s", err);
             return -1;
         }
     }
     log_info("event=start workers=%u zones=%zu records=%zu load_ms=%.1f", srv->cfg->workers,
              n_zones, n_records, ms);
+    pthread_mutex_unlock(&srv->reload_lock);
     return 0;
 }
 

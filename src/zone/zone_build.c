@@ -261,7 +261,8 @@ struct zone *zone_builder_finish(struct zone_builder *b)
     struct build_node **nodes = NULL;
     size_t n_nodes = 0;
 
-    qsort(b->rrs, b->n, sizeof(*b->rrs), build_rr_cmp);
+    if (b->n > 1) /* b->rrs is NULL for a file without records: qsort's nonnull */
+        qsort(b->rrs, b->n, sizeof(*b->rrs), build_rr_cmp);
     z->mask = 1023;
     z->table = calloc(z->mask + 1, sizeof(*z->table));
     nodes = malloc((b->n + 1) * sizeof(*nodes));

@@ -4,29 +4,68 @@
 #include "zone/zone_load.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ldns/ldns.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "zone/zone_build.h"
 
 #define ZONE_LOAD_MAX_INCLUDE_DEPTH 8
+/* $INCLUDEs read per zone, in all: depth alone still lets a file that
+ * includes itself k times make k^8 reads. 63 plus the main file is what
+ * the builder's file table names in messages. */
+#define ZONE_LOAD_MAX_INCLUDES 63
 
 struct load_ctx {
     struct zone_builder b;
     ldns_rdf *zone_origin; /* the zone's apex, for the "outside the zone" check */
     ldns_buffer *buf;
     uint32_t default_ttl;
+    unsigned n_includes; /* $INCLUDE files read so far */
     struct errlist *errs;
 };
 
 static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t file_idx,
                       ldns_rdf **origin, int depth);
+
+/* Opens a zone or $INCLUDE file for reading. Only a regular file: a
+ * directory never reaches end-of-file, a FIFO or a device such as /dev/zero
+ * may block or never end, and any of them would hang a load (and a reload
+ * holding the reload lock). NULL with errno set (EINVAL for the others). */
+static FILE *load_open(const char *path)
+{
+    /* O_NONBLOCK: opening a FIFO without a writer must not block. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return NULL;
+    int rc = fstat(fd, &st);
+    if (rc != 0 || !S_ISREG(st.st_mode)) {
+        int e = rc != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *fp = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ? NULL : fdopen(fd, "r");
+    if (!fp)
+        close(fd);
+    return fp;
+}
+
+/* The reason load_open failed, for messages. */
+static const char *load_open_error(int e)
+{
+    return e == EINVAL ? "not a regular file" : strerror(e);
+}
 
 /* Adds one parsed record after checking class, TTL and bailiwick. */
 static void load_add_rr(struct load_ctx *c, ldns_rr *rr, const char *path, uint16_t file_idx,
@@ -108,6 +147,12 @@ static void load_include(struct load_ctx *c, FILE *fp, long start, const char *p
                     ZONE_LOAD_MAX_INCLUDE_DEPTH);
         return;
     }
+    if (c->n_includes >= ZONE_LOAD_MAX_INCLUDES) {
+        errlist_add(c->errs, "%s:%d: more than %d $INCLUDE files in one zone", path, line,
+                    ZONE_LOAD_MAX_INCLUDES);
+        return;
+    }
+    c->n_includes++;
     if (file[0] == '/')
         snprintf(full, sizeof(full), "%s", file);
     else {
@@ -115,9 +160,9 @@ static void load_include(struct load_ctx *c, FILE *fp, long start, const char *p
         snprintf(dir, sizeof(dir), "%s", path);
         snprintf(full, sizeof(full), "%s/%s", dirname(dir), file);
     }
-    FILE *inc = fopen(full, "r");
+    FILE *inc = load_open(full);
     if (!inc) {
-        errlist_add(c->errs, "%s:%d: $INCLUDE %s: %s", path, line, full, strerror(errno));
+        errlist_add(c->errs, "%s:%d: $INCLUDE %s: %s", path, line, full, load_open_error(errno));
         return;
     }
     /* The included file starts at the given origin (or ours) and cannot
@@ -147,6 +192,11 @@ static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t f
         ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &c->default_ttl, origin, &prev, &line);
         /* ldns counts the newline that ends a record: report its last line. */
         int at = line > first_line ? line - 1 : line;
+        /* A $ORIGIN ldns cannot parse leaves no origin at all (the error is
+         * reported below); go on from the zone's apex rather than handing a
+         * NULL origin to ldns or to $INCLUDE. */
+        if (!*origin)
+            *origin = ldns_rdf_clone(c->zone_origin);
         if (s == LDNS_STATUS_OK) {
             load_add_rr(c, rr, path, file_idx, at);
             ldns_rr_free(rr);
@@ -160,6 +210,10 @@ static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t f
         }
         if (feof(fp))
             break;
+        if (ferror(fp)) { /* never reaches EOF: stop instead of spinning */
+            errlist_add(c->errs, "%s:%d: read error: %s", path, at, strerror(errno));
+            break;
+        }
     }
     if (prev)
         ldns_rdf_deep_free(prev);
@@ -172,21 +226,22 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
     struct dns_name oname;
     size_t errors_before = errs->count;
 
-    if (!dns_name_from_str(origin, &oname)) {
+    ldns_rdf *cur_origin = NULL;
+    if (!dns_name_from_str(origin, &oname) ||
+        ldns_str2rdf_dname(&cur_origin, origin) != LDNS_STATUS_OK || !cur_origin) {
         errlist_add(errs, "%s: zone origin %s is not a valid name", display, origin);
         return NULL;
     }
-    FILE *fp = fopen(path, "r");
+    FILE *fp = load_open(path);
     if (!fp) {
-        errlist_add(errs, "%s: cannot open zone file: %s", display, strerror(errno));
+        errlist_add(errs, "%s: cannot open zone file: %s", display, load_open_error(errno));
+        ldns_rdf_deep_free(cur_origin);
         return NULL;
     }
     memset(&c, 0, sizeof(c));
     c.errs = errs;
     c.default_ttl = 3600;
     c.buf = ldns_buffer_new(4096);
-    ldns_rdf *cur_origin = NULL;
-    ldns_str2rdf_dname(&cur_origin, origin);
     c.zone_origin = ldns_rdf_clone(cur_origin);
     zone_builder_init(&c.b, oname.wire, oname.len, origin, display, errs);
     for (size_t i = 0; i < n_extra; i++)

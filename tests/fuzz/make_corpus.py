@@ -2,7 +2,7 @@
 """Writes the seed corpora of the fuzz targets; the results are committed,
 rerun after adding cases.
 
-  make_corpus.py [admin] [packet]   (default: both)
+  make_corpus.py [admin] [packet] [config] [zone]   (default: all)
 
 packet (tests/fuzz/corpus/packet, needs dnspython): well-formed queries of
 every answering path plus known-bad packets.
@@ -10,7 +10,18 @@ every answering path plus known-bad packets.
 admin (tests/fuzz/corpus/admin, standard library only): inputs of
 tests/fuzz/fuzz_admin.c, whose first byte selects the parser: 'B' + a
 request body (then the POST /v1/overrides rules), 'E' + a /v1/explain query
-string. Good and bad cases of each rule in src/admin/admin_request.c."""
+string. Good and bad cases of each rule in src/admin/admin_request.c.
+
+config (tests/fuzz/corpus/config, standard library only): configuration
+files for tests/fuzz/fuzz_config.c: a base using every section, every key
+with wrong types or missing, every policy/select/when_all_down combination,
+binding conflicts with the test zones, large pools, broken JSON.
+
+zone (tests/fuzz/corpus/zone, standard library only): master files for
+origin example.com. (tests/fuzz/fuzz_zone.c): every record type ldns reads,
+good and broken, every directive ($ORIGIN, $TTL, $INCLUDE of the harness's
+"inc.zone", itself, missing or outside files), every validation rule broken,
+and syntax edge cases (escapes, parentheses, long lines, NUL, CRLF)."""
 import base64
 import json
 import os
@@ -26,6 +37,219 @@ def q(name, rdtype="A", **kw):
     m = dns.message.make_query(name, rdtype, **kw)
     m.id = 0x4242
     return m.to_wire()
+
+
+# ---- packet: raw wire helpers (exact control over every field) -----------
+
+def wire_name(name):
+    if name in (".", ""):
+        return b"\x00"
+    out = b""
+    for label in name.rstrip(".").split("."):
+        b = label.encode()
+        out += bytes([len(b)]) + b
+    return out + b"\x00"
+
+
+def opt_rr(payload=1232, ext_rcode=0, version=0, do=False, options=b"", owner=b"\x00",
+           rdlen=None):
+    ttl = (ext_rcode << 24) | (version << 16) | (0x8000 if do else 0)
+    n = len(options) if rdlen is None else rdlen
+    return owner + struct.pack("!HHIH", 41, payload, ttl, n) + options
+
+
+def option(code, data, length=None):
+    return struct.pack("!HH", code, len(data) if length is None else length) + data
+
+
+def ecs_option(family, source, scope, addr, length=None):
+    return option(8, struct.pack("!HBB", family, source, scope) + addr, length)
+
+
+def raw_query(name, qtype=1, qclass=1, qid=0x4242, flags=0x0100, opt=None, qname=None,
+              an=b"", n_an=0, ns=b"", n_ns=0, ar=b"", n_ar=0):
+    """A query from parts; counts follow the parts unless given."""
+    q = (qname if qname is not None else wire_name(name)) + struct.pack("!HH", qtype, qclass)
+    extra = ar + (opt or b"")
+    n_ar = n_ar or (len([x for x in (ar,) if x]) + (1 if opt else 0))
+    return struct.pack("!HHHHHH", qid, flags, 1, n_an, n_ns, n_ar) + q + an + ns + extra
+
+
+# Policy names of tests/data/fuzz-policy.conf.json and static names of the
+# test zones; query IDs select the endpoints' health in fuzz_packet.c.
+POLICY_NAMES = ["fo", "sp", "w", "all", "hs", "hfo", "hw", "cn", "cnfb", "emp", "fb", "txt",
+                "deep.x.y", "pol.sub"]
+HEALTH_IDS = [0x0000, 0xffff, 0x00ff, 0xff00, 0x5555, 0xaaaa, 0x8001, 0x7ffe]
+STATIC = [("www", "A"), ("www", "AAAA"), ("alias", "A"), ("chain1", "A"), ("loop1", "A"),
+          ("dangling", "A"), ("outside", "A"), ("a.wild", "TXT"), ("x.wcname", "AAAA"),
+          ("c.ent", "A"), ("a.b.c.ent", "A"), ("ns1.sub", "A"), ("x.deleg", "NS"),
+          ("deleg", "DS"), ("sub", "NS"), ("_sip._tcp", "SRV"), ("caa", "CAA"),
+          ("ptr", "PTR"), ("naptr", "NAPTR"), ("unknown", "TYPE65534"), ("svc", "HTTPS"),
+          ("included", "A"), ("big", "TXT"), ("@", "SOA"), ("@", "NS"), ("@", "MX"),
+          ("@", "ANY"), ("mail", "A"), ("ns1", "AAAA"), ("x.y.z.nope", "A")]
+
+
+def packet_policy_seeds():
+    import dns.rdatatype
+    for i, name in enumerate(POLICY_NAMES):
+        fq = name + ".example.com."
+        for j, t in enumerate(["A", "AAAA", "CNAME", "ANY"]):
+            qid = HEALTH_IDS[(i + j) % len(HEALTH_IDS)]
+            qt = dns.rdatatype.from_text(t)
+            yield "pol_%s_%s" % (name, t), raw_query(fq, qt, qid=qid)
+        ecs4 = ecs_option(1, 24, 0, bytes([10, i, 7]))
+        yield "pol_%s_ecs4" % name, raw_query(fq, 1, qid=HEALTH_IDS[i % 8],
+                                              opt=opt_rr(options=ecs4))
+        ecs6 = ecs_option(2, 56, 0, bytes([0x20, 0x01, 0x0d, 0xb8, i, 0, 0]))
+        yield "pol_%s_ecs6_tcp_size" % name, raw_query(fq, 28, qid=HEALTH_IDS[(i + 3) % 8],
+                                                       opt=opt_rr(4096, do=True,
+                                                                  options=ecs6))
+    # hashed answers: the same name from many subnets and prefix lengths
+    for plen in (0, 8, 16, 20, 24, 25, 32):
+        addr = bytes([198, 51, 100, 7])[:(plen + 7) // 8]
+        yield "hs_ecs4_prefix%d" % plen, raw_query(
+            "hs.example.com.", 1, qid=0x0101, opt=opt_rr(options=ecs_option(1, plen, 0, addr)))
+    for plen in (0, 32, 48, 56, 64, 128):
+        addr = bytes([0x20, 0x01, 0x0d, 0xb8, 1, 2, 3, 4] + [9] * 8)[:(plen + 7) // 8]
+        yield "hfo_ecs6_prefix%d" % plen, raw_query(
+            "hfo.example.com.", 28, qid=0x0202, opt=opt_rr(options=ecs_option(2, plen, 0, addr)))
+    for qid in HEALTH_IDS:
+        yield "fo_health_%04x" % qid, raw_query("fo.example.com.", 1, qid=qid)
+        yield "cn_health_%04x" % qid, raw_query("cn.example.com.", 1, qid=qid)
+
+
+def packet_static_seeds():
+    import dns.rdatatype
+    for name, t in STATIC:
+        fq = "example.com." if name == "@" else name + ".example.com."
+        qt = dns.rdatatype.from_text(t)
+        label = name.replace("@", "apex").replace(".", "_")
+        yield "static_%s_%s" % (label, t), raw_query(fq, qt)
+        yield "static_%s_%s_do" % (label, t), raw_query(fq, qt, opt=opt_rr(512, do=True))
+    for qt in (0, 41, 251, 252, 253, 254, 255, 65535):
+        yield "qtype_%d" % qt, raw_query("www.example.com.", qt)
+    for qc in (3, 4, 254, 255, 0, 65535):
+        yield "qclass_%d" % qc, raw_query("www.example.com.", 1, qclass=qc)
+    for op in range(1, 16):
+        yield "opcode_%d" % op, raw_query("www.example.com.", 1, flags=op << 11)
+    for flags, label in [(0x0200, "tc"), (0x0400, "aa"), (0x0020, "ad"), (0x0010, "cd"),
+                         (0x0040, "z"), (0x000f, "rcode15"), (0x0000, "no_rd")]:
+        yield "flags_%s" % label, raw_query("www.example.com.", 1, flags=0x0100 | flags)
+    yield "case_0x20", raw_query("wWw.ExAmPlE.CoM.", 1)
+    yield "name_255", raw_query(None, 1, qname=(b"\x3f" + b"a" * 63) * 3 + b"\x3da" + b"a" * 60
+                                + b"\x00")
+    yield "name_256", raw_query(None, 1, qname=(b"\x3f" + b"a" * 63) * 4 + b"\x00")
+    yield "root_name", raw_query(".", 2)
+    yield "tld_refused", raw_query("com.", 6)
+    yield "other_zone_refused", raw_query("www.example.org.", 1)
+
+
+def packet_edns_seeds():
+    w = "www.example.com."
+    yield "edns_payload_0", raw_query(w, 1, opt=opt_rr(0))
+    yield "edns_payload_511", raw_query(w, 1, opt=opt_rr(511))
+    yield "edns_payload_65535", raw_query("big.example.com.", 16, opt=opt_rr(65535))
+    yield "edns_version_1", raw_query(w, 1, opt=opt_rr(version=1))
+    yield "edns_version_255_do", raw_query(w, 1, opt=opt_rr(version=255, do=True))
+    yield "edns_ext_rcode", raw_query(w, 1, opt=opt_rr(ext_rcode=1))
+    yield "edns_owner_not_root", raw_query(w, 1, opt=opt_rr(owner=wire_name("x.")))
+    yield "edns_rdlen_past_end", raw_query(w, 1, opt=opt_rr(rdlen=40))
+    yield "edns_truncated_header", raw_query(w, 1, opt=opt_rr()[:7], n_ar=1)
+    opts = {
+        "nsid_empty": option(3, b""),
+        "nsid_data": option(3, b"abc"),
+        "cookie_client": option(10, b"\x01" * 8),
+        "cookie_server": option(10, b"\x01" * 8 + b"\x02" * 16),
+        "cookie_short": option(10, b"\x01" * 5),
+        "cookie_long": option(10, b"\x01" * 41),
+        "padding_0": option(12, b""),
+        "padding_100": option(12, b"\x00" * 100),
+        "keepalive": option(11, b""),
+        "keepalive_value": option(11, b"\x00\x64"),
+        "ede": option(15, b"\x00\x06hi"),
+        "chain": option(13, wire_name("example.com.")),
+        "expire": option(9, b""),
+        "unknown_65001": option(65001, b"\xff" * 3),
+        "zero_code": option(0, b""),
+        "option_length_past_rdata": option(3, b"ab", length=30),
+        "option_header_cut": b"\x00\x08\x00",
+        "ecs_v4_24": ecs_option(1, 24, 0, b"\xc0\x00\x02"),
+        "ecs_v4_32": ecs_option(1, 32, 0, b"\xc0\x00\x02\x01"),
+        "ecs_v4_0": ecs_option(1, 0, 0, b""),
+        "ecs_v4_33": ecs_option(1, 33, 0, b"\xc0\x00\x02\x01\x00"),
+        "ecs_v4_scope_set": ecs_option(1, 24, 16, b"\xc0\x00\x02"),
+        "ecs_v4_addr_too_long": ecs_option(1, 8, 0, b"\xc0\x00\x02"),
+        "ecs_v4_addr_too_short": ecs_option(1, 24, 0, b"\xc0"),
+        "ecs_v4_host_bits": ecs_option(1, 20, 0, b"\xc0\x00\x0f"),
+        "ecs_v6_56": ecs_option(2, 56, 0, b"\x20\x01\x0d\xb8\x00\x01\x02"),
+        "ecs_v6_128": ecs_option(2, 128, 0, b"\x20\x01\x0d\xb8" + b"\x00" * 11 + b"\x01"),
+        "ecs_v6_129": ecs_option(2, 129, 0, b"\x20" * 17),
+        "ecs_family_0": ecs_option(0, 0, 0, b""),
+        "ecs_family_3": ecs_option(3, 8, 0, b"\x01"),
+        "ecs_short": option(8, b"\x00\x01"),
+        "ecs_two": ecs_option(1, 24, 0, b"\x0a\x00\x00") + ecs_option(1, 16, 0, b"\x0b\x00"),
+        "many_options": b"".join(option(65000 + i, bytes([i])) for i in range(40)),
+        "cookie_and_ecs": option(10, b"\x07" * 8) + ecs_option(1, 24, 0, b"\x0a\x01\x02"),
+    }
+    for label, data in opts.items():
+        yield "edns_opt_" + label, raw_query("hs.example.com.", 1, qid=0x1234,
+                                             opt=opt_rr(options=data))
+    o = opt_rr()
+    yield "edns_two_opt", raw_query(w, 1, ar=o, opt=o, n_ar=2)
+    yield "edns_opt_in_answer", raw_query(w, 1, an=o, n_an=1)
+    yield "edns_opt_in_authority", raw_query(w, 1, ns=o, n_ns=1)
+    yield "edns_no_question", struct.pack("!HHHHHH", 1, 0x0100, 0, 0, 0, 1) + o
+
+
+def packet_broken_seeds():
+    w = raw_query("www.example.com.", 1)
+    hdr = w[:12]
+    yield "hdr_only", hdr[:4] + b"\x00\x00" + hdr[6:]
+    yield "qd0", hdr[:4] + b"\x00\x00" + hdr[6:] + w[12:]
+    yield "qd_65535", hdr[:4] + b"\xff\xff" + hdr[6:] + w[12:]
+    yield "an_count_no_data", hdr[:6] + b"\x00\x03" + hdr[8:] + w[12:]
+    yield "ns_count_no_data", hdr[:8] + b"\x00\x02" + hdr[10:] + w[12:]
+    yield "question_cut_type", w[:-3]
+    yield "question_cut_name", w[:18]
+    for cut in range(1, 12):
+        yield "header_cut_%d" % cut, w[:cut]
+    yield "empty", b""
+    # compression: loops, forward and wild pointers, long pointer chains
+    q = hdr
+    yield "ptr_self", q + b"\xc0\x0c\x00\x01\x00\x01"
+    yield "ptr_two_loop", q + b"\x01a\xc0\x12\x01b\xc0\x0c\x00\x01\x00\x01"
+    yield "ptr_forward", q + b"\xc0\x20\x00\x01\x00\x01" + b"\x00" * 30
+    yield "ptr_to_header", q + b"\xc0\x00\x00\x01\x00\x01"
+    yield "ptr_past_end", q + b"\xc3\xff\x00\x01\x00\x01"
+    yield "ptr_cut", q + b"\xc0"
+    yield "label_0x40", q + b"\x41a\x00\x00\x01\x00\x01"
+    yield "label_0x80", q + b"\x81a\x00\x00\x01\x00\x01"
+    yield "label_63_then_end", q + b"\x3f" + b"b" * 63
+    chain = b"\x00"
+    # a chain of pointers, each to the one before, 100 deep (in an RR after the question)
+    rr_names = b""
+    base = 12 + len(wire_name("www.example.com.")) + 4
+    prev = 12
+    for i in range(100):
+        rr_names += struct.pack("!H", 0xc000 | prev) if i == 0 else \
+            b"\x01x" + struct.pack("!H", 0xc000 | prev)
+        prev = base + len(rr_names) - (2 if i == 0 else 4)
+    rr = rr_names + struct.pack("!HHIH", 1, 1, 0, 0)
+    yield "ptr_chain_in_additional", w[:10] + b"\x00\x01" + w[12:] + rr + chain[:0]
+    yield "rr_in_additional_ok", w[:10] + b"\x00\x01" + w[12:] + b"\xc0\x0c" + \
+        struct.pack("!HHIH", 1, 1, 60, 4) + b"\x01\x02\x03\x04"
+    yield "rr_rdlen_past_end", w[:10] + b"\x00\x01" + w[12:] + b"\xc0\x0c" + \
+        struct.pack("!HHIH", 1, 1, 60, 400) + b"\x01\x02"
+    # TSIG: well formed and last, not last, malformed
+    tsig_rd = wire_name("hmac-sha256.") + b"\x00\x00\x5f\x5e\x10\x00\x01\x2c" + \
+        b"\x00\x20" + b"\x11" * 32 + b"\x42\x42\x00\x00\x00\x00"
+    tsig = wire_name("key.example.com.") + struct.pack("!HHIH", 250, 255, 0, len(tsig_rd)) + tsig_rd
+    yield "tsig_last", w[:10] + b"\x00\x01" + w[12:] + tsig
+    yield "tsig_not_last", w[:10] + b"\x00\x02" + w[12:] + tsig + opt_rr()
+    yield "tsig_malformed", w[:10] + b"\x00\x01" + w[12:] + tsig[:-10]
+    yield "tsig_wrong_class", w[:10] + b"\x00\x01" + w[12:] + \
+        tsig.replace(struct.pack("!HH", 250, 255), struct.pack("!HH", 250, 1), 1)
+    yield "response_with_answer", w[:2] + b"\x84\x00" + w[4:]
 
 
 def seeds():
@@ -55,9 +279,11 @@ def seeds():
     ecs = dns.edns.ECSOption("192.0.2.0", 24)
     yield "ecs", q("www.example.com.", use_edns=0, options=[ecs])
     m = dns.message.make_query("www.example.com.", "A", use_edns=1)
+    m.id = 0x4242  # fixed, so that rerunning the script changes nothing
     yield "badvers", m.to_wire()
     m = dns.message.make_query("www.example.com.", "A")
     m.set_opcode(dns.opcode.NOTIFY)
+    m.id = 0x4242
     yield "notify", m.to_wire()
     base = q("www.example.com.")
     yield "short", base[:11]
@@ -70,6 +296,9 @@ def seeds():
     opt = two_opt[-11:]
     yield "two_opt", two_opt[:10] + b"\x00\x02" + two_opt[12:] + opt
     yield "bad_ecs", two_opt[:-2] + struct.pack("!HHHHBB", 7, 8, 3, 1, 40, 0) + b"\x01"
+    for gen in (packet_policy_seeds, packet_static_seeds, packet_edns_seeds,
+                packet_broken_seeds):
+        yield from gen()
 
 
 ADMIN_TARGETS = ["region:us-east", "az:us-east-1a", "endpoint:web/www1"]
@@ -244,7 +473,54 @@ def admin_utf8_seeds():
     yield "utf8_lone_continuation", b"\x80\xbf"
 
 
+# Wrong values for every override key: each key gets each of these in turn.
+WRONG_JSON = [("null", None), ("true", True), ("false", False), ("int", 7), ("neg", -3),
+              ("real", 2.5), ("big", 10 ** 30), ("str", "x"), ("empty_str", ""),
+              ("list", [1]), ("empty_list", []), ("obj", {"a": 1}), ("empty_obj", {})]
+OVERRIDE_KEYS = ["target", "state", "reason", "expires_in", "dry_run", "force"]
+
+
+def admin_more_seeds():
+    for key in OVERRIDE_KEYS:
+        for label, value in WRONG_JSON:
+            yield "B", "ovrw_%s_%s" % (key, label), ovr(**{key: value})
+    targets = ["region:", "az:", "endpoint:", "endpoint:web", "endpoint:web/", "region:us:x",
+               "pool:web", "region:" + "r" * 300, "REGION:us", " region:us", "region:\u00e9"]
+    for i, t in enumerate(targets):
+        yield "B", "ovrw_target_form_%02d" % i, ovr(target=t)
+    for e in [1, 59, 60, 3600, 86400, 31999999, 32000000, 0.001, 1e-300, -0.0]:
+        yield "B", "ovrw_expires_%r" % e, ovr(expires_in=e)
+    types = ["A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "NAPTR", "DS",
+             "RRSIG", "NSEC", "DNSKEY", "HTTPS", "SVCB", "CAA", "ANY", "AXFR", "IXFR", "OPT",
+             "TYPE1", "TYPE255", "type28", "Aaaa", "CLASS1", "TYPE", "TYPEx"]
+    for t in types:
+        yield "E", "explain_type_" + t, b"name=fo.example.com&type=" + t.encode()
+    clients = ["127.0.0.1", "0.0.0.0", "255.255.255.255", "::", "::1", "::ffff:192.0.2.1",
+               "fe80::1%25eth0", "2001:db8::1/64", "1.2.3", "01.02.03.04", "192.0.2.1 ",
+               "%20192.0.2.1", "[2001:db8::1]", "2001:db8:::1"]
+    for i, c in enumerate(clients):
+        yield "E", "explain_client_%02d" % i, b"name=hs.example.com&client=" + c.encode()
+    ecs = ["10.0.0.0/8", "10.0.0.0/08", "10.0.0.0/", "/24", "10.0.0.0/24/", "::/0",
+           "2001:db8::/56", "2001:db8::/0x20", "192.0.2.0/24&ecs=10.0.0.0/8", "1.2.3.4/32"]
+    for i, e in enumerate(ecs):
+        yield "E", "explain_ecs_%02d" % i, b"name=hs.example.com&ecs=" + e.encode()
+    for i, n in enumerate(["fo.example.com", "FO.EXAMPLE.COM.", "x.wild.example.com",
+                           "example.com", "sub.example.com", "%2e", "a%2e%2eb", "a+b",
+                           "a%20b.example.com", "\\.example.com", "*.wild.example.com"]):
+        yield "E", "explain_name_%02d" % i, b"name=" + n.encode()
+    yield "E", "explain_many_params", b"&".join(b"p%d=%d" % (i, i) for i in range(300)) + \
+        b"&name=fo.example.com"
+    yield "E", "explain_long_value", b"name=" + b"a" * 5000
+    yield "E", "explain_ampersands", b"&&&name=fo.example.com&&&"
+    for i, u in enumerate([b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x94\xa7",
+                           b"\xf8\x88\x80\x80\x80", b"\xc3", b"\xe0\x80\x80",
+                           b"\xef\xbf\xbf", b"\xed\xbf\xbf", b"a\x00b", b"\x7f\x80"]):
+        yield "U", "utf8_more_%02d" % i, b"message " + u + b" end"
+
+
 def admin_seeds():
+    for kind, name, data in admin_more_seeds():
+        yield name, kind.encode() + data
     for name, data in admin_body_seeds():
         yield name, b"B" + data
     for name, data in admin_override_seeds():
@@ -253,6 +529,453 @@ def admin_seeds():
         yield name, b"E" + data
     for name, data in admin_utf8_seeds():
         yield name, b"U" + data
+
+
+# ---- config (tests/fuzz/fuzz_config.c) -------------------------------------
+
+def config_base():
+    """A valid configuration using every section; the harness supplies the
+    files it names (tokens, zones, ca.pem)."""
+    return {
+        "listen": ["127.0.0.1:5300", "[::1]:5300"],
+        "workers": 2,
+        "zones": [{"origin": "example.com.", "file": "example.com.zone"},
+                  {"origin": "sub.example.com.", "file": "sub.example.com.zone"}],
+        "edns_udp_max": 1232,
+        "tcp": {"max_connections": 100, "idle_timeout": 10, "message_timeout": 5},
+        "state_file": "state.json",
+        "state_max_age": 600,
+        "admin": {"listen": ["127.0.0.1:8053", "unix:/tmp/gtmd-fuzz.sock"],
+                  "read_token_file": "read.token", "operate_token_file": "operate.token",
+                  "audit_log": "audit.log", "max_connections": 8, "timeout": 5},
+        "regions": {"us": {"location": [38.9, -77.0]}, "eu": {}, "ap": {}},
+        "checks": {
+            "tcp": {"type": "tcp", "port": 80, "interval": 1, "timeout": 0.5, "rise": 2,
+                    "fall": 3},
+            "http": {"type": "http", "port": 8080, "method": "GET", "path": "/health",
+                     "host": "www.example.com", "headers": {"X-Check": "gtmd"},
+                     "expect_status": [200, [300, 399]], "body_contains": "ok"},
+            "https": {"type": "https", "ca_file": "ca.pem", "method": "HEAD"},
+            "dns": {"type": "dns", "query": "health.example.net.", "query_type": "AAAA",
+                    "expect_rcode": "NXDOMAIN", "expect_answer": "2001:db8::1"},
+        },
+        "pools": {
+            "web": {"check": "http", "min_healthy": 1, "endpoints": [
+                {"name": "us1", "address": "192.0.2.10", "region": "us", "az": "us-1a"},
+                {"name": "us2", "address": "192.0.2.11", "region": "us", "az": "us-1b",
+                 "weight": 3, "check_target": {"address": "127.0.0.1", "port": 8081}},
+                {"name": "us6", "address": "2001:db8::10", "region": "us"},
+                {"name": "eu1", "address": "198.51.100.10", "region": "eu",
+                 "check_target": {"host": "eu1.example.net", "port": 443}},
+                {"name": "ap1", "address": "203.0.113.10", "region": "ap", "weight": 0}]},
+            "cn": {"check": "dns", "endpoints": [
+                {"name": "c-us", "cname": "www.example.com.", "region": "us"},
+                {"name": "c-eu", "cname": "target.example.net.", "region": "eu"}]},
+            "plain": {"endpoints": [{"name": "p1", "address": "192.0.2.99", "region": "ap"}]},
+        },
+        "records": {
+            "fo.example.com.": {"pool": "web", "policy": "failover",
+                                "regions": ["us", "eu", "ap"], "ttl": 10, "spill": 1},
+            "w.example.com.": {"pool": "web", "policy": "weighted", "answers": 2},
+            "hs.example.com.": {"pool": "web", "policy": "all", "select": "hashed",
+                                "when_all_down": "fallback",
+                                "fallback": ["192.0.2.250", "2001:db8::250"]},
+            "cn.example.com.": [{"pool": "cn", "policy": "failover", "regions": ["us", "eu"],
+                                 "when_all_down": "empty"}],
+            "p.sub.example.com.": {"pool": "plain", "policy": "all"},
+        },
+    }
+
+
+def cfg_set(c, path, value):
+    """Sets (or with value ... removes) the value at path, a list of keys and
+    indexes, in a copy of c."""
+    c = json.loads(json.dumps(c))
+    node = c
+    for k in path[:-1]:
+        node = node[k]
+    if value is ... and isinstance(node, dict):
+        node.pop(path[-1], None)
+    elif value is ...:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return c
+
+
+CONFIG_PATHS = [
+    ["listen"], ["listen", 0], ["workers"], ["zones"], ["zones", 0], ["zones", 0, "origin"],
+    ["zones", 0, "file"], ["edns_udp_max"], ["tcp"], ["tcp", "max_connections"],
+    ["tcp", "idle_timeout"], ["tcp", "message_timeout"], ["state_file"], ["state_max_age"],
+    ["admin"], ["admin", "listen"], ["admin", "read_token_file"],
+    ["admin", "operate_token_file"], ["admin", "audit_log"], ["admin", "max_connections"],
+    ["admin", "timeout"], ["regions"], ["regions", "us"], ["regions", "us", "location"],
+    ["checks"], ["checks", "tcp"], ["checks", "tcp", "type"], ["checks", "tcp", "port"],
+    ["checks", "tcp", "interval"], ["checks", "tcp", "timeout"], ["checks", "tcp", "rise"],
+    ["checks", "tcp", "fall"], ["checks", "http", "method"], ["checks", "http", "path"],
+    ["checks", "http", "host"], ["checks", "http", "headers"],
+    ["checks", "http", "expect_status"], ["checks", "http", "body_contains"],
+    ["checks", "https", "ca_file"], ["checks", "dns", "query"],
+    ["checks", "dns", "query_type"], ["checks", "dns", "expect_rcode"],
+    ["checks", "dns", "expect_answer"], ["pools"], ["pools", "web"],
+    ["pools", "web", "check"], ["pools", "web", "min_healthy"], ["pools", "web", "endpoints"],
+    ["pools", "web", "endpoints", 0], ["pools", "web", "endpoints", 0, "name"],
+    ["pools", "web", "endpoints", 0, "address"], ["pools", "web", "endpoints", 0, "region"],
+    ["pools", "web", "endpoints", 0, "az"], ["pools", "web", "endpoints", 0, "weight"],
+    ["pools", "web", "endpoints", 1, "check_target"],
+    ["pools", "web", "endpoints", 1, "check_target", "address"],
+    ["pools", "web", "endpoints", 1, "check_target", "port"],
+    ["pools", "web", "endpoints", 3, "check_target", "host"],
+    ["pools", "cn", "endpoints", 0, "cname"], ["records"], ["records", "fo.example.com."],
+    ["records", "fo.example.com.", "pool"], ["records", "fo.example.com.", "ttl"],
+    ["records", "fo.example.com.", "policy"], ["records", "fo.example.com.", "regions"],
+    ["records", "fo.example.com.", "select"], ["records", "fo.example.com.", "answers"],
+    ["records", "fo.example.com.", "when_all_down"], ["records", "fo.example.com.", "spill"],
+    ["records", "hs.example.com.", "fallback"], ["records", "cn.example.com.", 0],
+]
+
+CONFIG_WRONG = [("null", None), ("true", True), ("neg", -1), ("real", 1.5), ("str", "x"),
+                ("list", []), ("obj", {}), ("big", 10 ** 12), ("missing", ...)]
+
+
+def config_wrong_type_seeds():
+    """Every key with each wrong value in turn: one value per key covers
+    every type across the keys; the common wrong values go to all."""
+    base = config_base()
+    for i, path in enumerate(CONFIG_PATHS):
+        label = "_".join(str(k).replace(".example.com.", "") for k in path)
+        for j in (0, 1 + i % (len(CONFIG_WRONG) - 2), len(CONFIG_WRONG) - 1):
+            name, value = CONFIG_WRONG[j]
+            yield "wrong_%s_%s" % (label, name), cfg_set(base, path, value)
+
+
+def config_variant_seeds():
+    b = config_base()
+    yield "ok_base", b
+    yield "ok_minimal", {"listen": ["127.0.0.1:53"],
+                         "zones": [{"origin": "example.com.", "file": "z"}]}
+    yield "ok_other_origins", cfg_set(b, ["zones"], [
+        {"origin": o, "file": "z"} for o in ["example.com.", "example.net.", ".", "a.b.c.d.",
+                                             "xn--bcher-kva.example.", "EXAMPLE.ORG"]])
+    yield "zone_twice", cfg_set(b, ["zones", 1, "origin"], "example.com.")
+    yield "zone_origin_bad", cfg_set(b, ["zones", 1, "origin"], "a..b.")
+    yield "zone_origin_long", cfg_set(b, ["zones", 1, "origin"], ("a" * 63 + ".") * 5)
+    for k in ["failover", "weighted", "all", "random"]:
+        for sel in ["all", "weighted", "hashed", "rr"]:
+            yield "rec_%s_%s" % (k, sel), cfg_set(
+                b, ["records", "w.example.com."],
+                {"pool": "web", "policy": k, "select": sel, "answers": 3,
+                 "regions": ["us", "eu", "ap"]})
+    for d in ["all", "fallback", "empty", "none"]:
+        yield "rec_down_%s" % d, cfg_set(b, ["records", "fo.example.com.", "when_all_down"], d)
+    yield "rec_fallback_names", cfg_set(b, ["records", "hs.example.com.", "fallback"],
+                                        ["a.example.net.", "192.0.2.1"])
+    yield "rec_fallback_bad", cfg_set(b, ["records", "hs.example.com.", "fallback"],
+                                      ["not an address", 5, None])
+    yield "rec_cname_fallback_addr", cfg_set(b, ["records", "cn.example.com.", 0],
+                                             {"pool": "cn", "when_all_down": "fallback",
+                                              "fallback": ["192.0.2.1"], "regions": ["us"]})
+    yield "rec_spill_too_big", cfg_set(b, ["records", "fo.example.com.", "spill"], 3)
+    yield "rec_spill_not_failover", cfg_set(b, ["records", "w.example.com.", "spill"], 1)
+    yield "rec_regions_dup", cfg_set(b, ["records", "fo.example.com.", "regions"],
+                                     ["us", "us"])
+    yield "rec_regions_unknown", cfg_set(b, ["records", "fo.example.com.", "regions"],
+                                         ["mars"])
+    yield "rec_failover_no_order", cfg_set(b, ["records", "fo.example.com.", "regions"], ...)
+    yield "rec_outside_zones", cfg_set(b, ["records", "www.example.org."], {"pool": "web"})
+    yield "rec_wildcard", cfg_set(b, ["records", "*.example.com."], {"pool": "web"})
+    yield "rec_root", cfg_set(b, ["records", "."], {"pool": "web"})
+    yield "rec_bad_name", cfg_set(b, ["records", "a..example.com."], {"pool": "web"})
+    yield "rec_static_a_conflict", cfg_set(b, ["records", "www.example.com."],
+                                           {"pool": "web", "policy": "all"})
+    yield "rec_static_cname_conflict", cfg_set(b, ["records", "alias.example.com."],
+                                               {"pool": "web"})
+    yield "rec_cname_beside_static", cfg_set(b, ["records", "mail.example.com."],
+                                             {"pool": "cn", "regions": ["us"]})
+    yield "rec_below_cut", cfg_set(b, ["records", "x.deleg.example.com."], {"pool": "web"})
+    yield "rec_at_cut", cfg_set(b, ["records", "deleg.example.com."], {"pool": "web"})
+    yield "rec_txt_node", cfg_set(b, ["records", "txt.example.com."], {"pool": "web",
+                                                                       "policy": "all"})
+    yield "rec_ent_deep", cfg_set(b, ["records", "a.b.c.d.e.example.com."],
+                                  {"pool": "plain"})
+    yield "rec_two_a", cfg_set(b, ["records", "fo.example.com."],
+                               [{"pool": "web", "regions": ["us", "eu", "ap"]},
+                                {"pool": "plain"}])
+    yield "rec_a_and_cname", cfg_set(b, ["records", "fo.example.com."],
+                                     [{"pool": "plain"}, {"pool": "cn", "regions": ["us"]}])
+    yield "rec_array_empty", cfg_set(b, ["records", "fo.example.com."], [])
+    yield "rec_child_zone_apex", cfg_set(b, ["records", "sub.example.com."],
+                                         {"pool": "plain"})
+    yield "pool_mixed_kinds", cfg_set(b, ["pools", "cn", "endpoints", 1],
+                                      {"name": "x", "address": "192.0.2.1", "region": "us"})
+    yield "pool_dup_endpoint", cfg_set(b, ["pools", "web", "endpoints", 1, "name"], "us1")
+    yield "pool_slash_name", cfg_set(b, ["pools", "web", "endpoints", 1, "name"], "a/b")
+    yield "pool_addr_and_cname", cfg_set(b, ["pools", "web", "endpoints", 0, "cname"], "x.")
+    yield "pool_check_unknown", cfg_set(b, ["pools", "web", "check"], "nope")
+    yield "az_two_regions", cfg_set(b, ["pools", "web", "endpoints", 3, "az"], "us-1a")
+    yield "check_target_both", cfg_set(b, ["pools", "web", "endpoints", 1, "check_target"],
+                                       {"address": "::1", "host": "h", "port": 1})
+    yield "check_target_v6", cfg_set(b, ["pools", "web", "endpoints", 1, "check_target"],
+                                     {"address": "::1", "port": 65535})
+    big = cfg_set(b, ["regions"], {"r%d" % i: {} for i in range(70)})
+    big["pools"] = {"many": {"endpoints": [
+        {"name": "e%d" % i, "address": "10.%d.%d.1" % (i // 250, i % 250),
+         "region": "r%d" % (i % 70), "az": "az%d-%d" % (i % 70, i % 2),
+         "weight": i % 5}
+        for i in range(300)]}}
+    big["records"] = {"many.example.com.": {"pool": "many", "policy": "all", "answers": 16},
+                      "mh.example.com.": {"pool": "many", "policy": "all",
+                                          "select": "hashed", "answers": 16},
+                      "mf.example.com.": {"pool": "many", "policy": "failover",
+                                          "regions": ["r%d" % i for i in range(70)],
+                                          "spill": 60, "answers": 16}}
+    yield "large_pool_300_70_regions", big
+    for t in ["tcp", "http", "https", "dns", "icmp", ""]:
+        yield "check_type_%s" % (t or "empty"), cfg_set(b, ["checks", "x"], {"type": t,
+                                                                               "port": 1})
+    yield "check_timeout_ge_interval", cfg_set(b, ["checks", "tcp", "timeout"], 1)
+    yield "check_headers_host", cfg_set(b, ["checks", "http", "headers"], {"Host": "x"})
+    yield "check_headers_crlf", cfg_set(b, ["checks", "http", "headers"], {"X": "a\r\nB: c"})
+    yield "check_header_name_bad", cfg_set(b, ["checks", "http", "headers"], {"X Y": "a"})
+    yield "check_status_ranges", cfg_set(b, ["checks", "http", "expect_status"],
+                                         [[100, 599], 99, [400, 300], [1, 2, 3], 600])
+    yield "check_head_body", cfg_set(b, ["checks", "http", "method"], "HEAD")
+    yield "check_needle_long", cfg_set(b, ["checks", "http", "body_contains"], "n" * 1025)
+    yield "check_ca_missing", cfg_set(b, ["checks", "https", "ca_file"], "missing.pem")
+    yield "check_ca_dir", cfg_set(b, ["checks", "https", "ca_file"], "/")
+    yield "check_dns_type_num", cfg_set(b, ["checks", "dns", "query_type"], 28)
+    yield "check_dns_rcode_num", cfg_set(b, ["checks", "dns", "expect_rcode"], 3)
+    yield "check_key_other_type", cfg_set(b, ["checks", "tcp", "path"], "/")
+    yield "check_unknown_key", cfg_set(b, ["checks", "tcp", "bogus"], 1)
+    for i, l in enumerate(["127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "[::1]", "::1:53",
+                           "[::1]:53x", "localhost:53", "1.2.3.4:53:1", "[fe80::1%lo]:53",
+                           "0.0.0.0:53", " 127.0.0.1:53", "127.0.0.1:+53"]):
+        yield "listen_%02d" % i, cfg_set(b, ["listen"], [l])
+    for i, l in enumerate(["127.0.0.1:8053", "unix:/x", "unix:rel", "192.0.2.1:8053",
+                           ["192.0.2.1:80"], [], ["unix:/a", 5]]):
+        yield "admin_listen_%02d" % i, cfg_set(b, ["admin", "listen"], l)
+    nt = cfg_set(b, ["admin", "read_token_file"], ...)
+    yield "admin_public_without_tokens", cfg_set(nt, ["admin", "listen"], "192.0.2.1:8053")
+    yield "admin_short_token", cfg_set(b, ["admin", "read_token_file"], "short.token")
+    yield "admin_missing_token", cfg_set(b, ["admin", "operate_token_file"], "none.token")
+    yield "admin_token_is_dir", cfg_set(b, ["admin", "operate_token_file"], ".")
+    yield "admin_token_is_config", cfg_set(b, ["admin", "read_token_file"], "gtmd.json")
+    yield "admin_token_absolute", cfg_set(b, ["admin", "read_token_file"], "/etc/hostname")
+    yield "admin_empty", cfg_set(b, ["admin"], {})
+    for i, k in enumerate(["", "listen ", "LISTEN", "zone", "record", "\u00e9"]):
+        yield "unknown_top_%d" % i, cfg_set(b, [k], 1)
+    yield "workers_0", cfg_set(b, ["workers"], 0)
+    yield "workers_257", cfg_set(b, ["workers"], 257)
+    yield "edns_511", cfg_set(b, ["edns_udp_max"], 511)
+    yield "edns_4097", cfg_set(b, ["edns_udp_max"], 4097)
+    yield "tcp_timeout_tiny", cfg_set(b, ["tcp", "idle_timeout"], 0.0001)
+    yield "state_max_age_huge", cfg_set(b, ["state_max_age"], 1e300)
+    yield "location_out_of_range", cfg_set(b, ["regions", "eu", "location"], [91, 0])
+    yield "location_three", cfg_set(b, ["regions", "eu", "location"], [1, 2, 3])
+
+
+def config_raw_seeds():
+    text = json.dumps(config_base(), indent=1).encode()
+    yield "raw_truncated", text[:len(text) // 2]
+    yield "raw_trailing_comma", text[:-2] + b",}"
+    yield "raw_duplicate_key", b'{"listen": ["127.0.0.1:53"], "listen": ["127.0.0.1:54"]}'
+    yield "raw_duplicate_nested", text.replace(b'"eu": {}', b'"eu": {}, "eu": {}', 1)
+    yield "raw_bom", b"\xef\xbb\xbf" + text
+    yield "raw_nul", text[:20] + b"\x00" + text[20:]
+    yield "raw_comment", b"// gtmd\n" + text
+    yield "raw_array", b"[" + text + b"]"
+    yield "raw_string", b'"config"'
+    yield "raw_empty", b""
+    yield "raw_whitespace", b" \n\t "
+    yield "raw_deep", b'{"regions": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+    yield "raw_invalid_utf8_key", b'{"listen": ["127.0.0.1:53"], "\xff": 1}'
+    yield "raw_escape_nul_origin", text.replace(b'"example.com."', b'"exa\\u0000mple.com."', 1)
+    yield "raw_huge_number", text.replace(b'"workers": 2', b'"workers": 1e999', 1)
+    yield "raw_int_overflow", text.replace(b'"workers": 2', b'"workers": 99999999999999999999', 1)
+    yield "raw_crlf", text.replace(b"\n", b"\r\n")
+
+
+def config_seeds():
+    for name, c in config_variant_seeds():
+        yield "cfg_" + name, json.dumps(c, indent=1).encode()
+    for name, c in config_wrong_type_seeds():
+        yield "cfg_" + name, json.dumps(c).encode()
+    yield from config_raw_seeds()
+
+
+# ---- zone (tests/fuzz/fuzz_zone.c: origin example.com.) ---------------------
+
+ZONE_HEAD = """$ORIGIN example.com.
+$TTL 3600
+@   IN SOA ns1 hostmaster 2026112201 7200 3600 1209600 300
+    IN NS  ns1
+    IN NS  ns2.example.net.
+ns1 IN A   192.0.2.1
+"""
+
+# One record of every type ldns reads, in presentation form.
+ZONE_TYPES = {
+    "A": "192.0.2.10", "AAAA": "2001:db8::10", "NS": "ns1.example.net.",
+    "CNAME": "www", "PTR": "www.example.com.", "MX": "10 mail", "TXT": '"a" "b c" "\\"q"',
+    "SRV": "10 60 5060 sip", "NAPTR": '100 10 "S" "SIP+D2U" "" _sip._udp',
+    "CAA": '0 issue "ca.example.net"', "HTTPS": "1 . alpn=h2,h3 port=8443",
+    "SVCB": "1 svc.example.net. ipv4hint=192.0.2.1", "DS": "12345 8 2 " + "AB" * 32,
+    "DNSKEY": "257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3",
+    "RRSIG": "A 8 3 3600 20300101000000 20200101000000 12345 example.com. "
+             "AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTO",
+    "NSEC": "www.example.com. A NS SOA MX TXT AAAA RRSIG NSEC",
+    "NSEC3": "1 0 10 AABBCCDD 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A RRSIG",
+    "NSEC3PARAM": "1 0 10 AABBCCDD", "TLSA": "3 1 1 " + "0A" * 32,
+    "SSHFP": "1 1 " + "12" * 20, "HINFO": '"PC" "Linux"',
+    "RP": "hostmaster.example.com. txt.example.com.", "AFSDB": "1 afs",
+    "LOC": "52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m",
+    "CERT": "1 0 0 AAAA", "DNAME": "example.net.", "URI": '10 1 "https://example.com/"',
+    "OPENPGPKEY": "AAAA", "CDS": "0 0 0 00", "CDNSKEY": "0 3 0 AA==", "SPF": '"v=spf1 -all"',
+    "KX": "10 kx", "EUI48": "00-00-5e-00-53-2a", "EUI64": "00-00-5e-ef-10-00-00-2a",
+    "ZONEMD": "2026112201 1 1 " + "AB" * 48, "CSYNC": "66 3 A NS AAAA",
+    "L32": "10 10.1.2.0", "NID": "10 0014:4fff:ff20:ee64", "CAA_long": None,
+}
+
+
+def zone_type_seeds():
+    for t, data in ZONE_TYPES.items():
+        if data is None:
+            continue
+        owner = "cn" if t in ("CNAME", "DNAME") else "t-" + t.lower()
+        yield "type_" + t.lower(), ZONE_HEAD + "%s IN %s %s\n" % (owner, t, data)
+        # the same type, broken rdata
+        yield "type_" + t.lower() + "_bad", ZONE_HEAD + "%s IN %s %s\n" % (owner, t, "x" * 3)
+    yield "type_generic", ZONE_HEAD + "g IN TYPE65534 \\# 4 0A000001\ng2 IN TYPE260 \\# 0\n"
+    yield "type_generic_len_mismatch", ZONE_HEAD + "g IN TYPE65534 \\# 5 0A000001\n"
+    yield "type_generic_known", ZONE_HEAD + "g IN TYPE1 \\# 4 C0000201\n"
+    yield "type_opt", ZONE_HEAD + "o IN OPT \\# 0\n"
+    yield "type_unknown_name", ZONE_HEAD + "u IN BOGUS 1\n"
+    yield "class_ch", ZONE_HEAD + "c CH TXT \"chaos\"\n"
+    yield "class_any", ZONE_HEAD + "c ANY A 192.0.2.1\n"
+    yield "class_generic", ZONE_HEAD + "c CLASS1 A 192.0.2.1\n"
+
+
+def zone_directive_seeds():
+    h = ZONE_HEAD
+    yield "dir_origin_relative", h + "$ORIGIN sub\nwww A 192.0.2.2\n"
+    yield "dir_origin_outside", h + "$ORIGIN example.net.\nwww A 192.0.2.2\n"
+    yield "dir_origin_bad", h + "$ORIGIN a..b.\nwww A 192.0.2.2\n"
+    yield "dir_origin_empty", h + "$ORIGIN\nwww A 192.0.2.2\n"
+    yield "dir_origin_root", "$ORIGIN .\n" + h
+    yield "dir_ttl_units", h + "$TTL 1h2m3s\nx A 192.0.2.3\n"
+    yield "dir_ttl_bad", h + "$TTL forever\nx A 192.0.2.3\n"
+    yield "dir_ttl_max", h + "$TTL 2147483647\nx A 192.0.2.3\n"
+    yield "dir_ttl_over", h + "$TTL 2147483648\nx A 192.0.2.3\n"
+    yield "dir_ttl_missing", "$ORIGIN example.com.\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 1.2.3.4\n"
+    yield "dir_include", h + "$INCLUDE inc.zone\n"
+    yield "dir_include_origin", h + "$INCLUDE inc.zone sub.example.com.\n"
+    yield "dir_include_origin_bad", h + "$INCLUDE inc.zone a..b\n"
+    yield "dir_include_origin_comment", h + "$INCLUDE inc.zone ; comment\n"
+    yield "dir_include_missing", h + "$INCLUDE nothere.zone\n"
+    yield "dir_include_no_arg", h + "$INCLUDE\n"
+    yield "dir_include_self", h + "$INCLUDE zone\n"
+    yield "dir_include_self_twice", h + "$INCLUDE zone\n$INCLUDE zone\n"
+    yield "dir_include_absolute", h + "$INCLUDE /etc/hostname\n"
+    yield "dir_include_dir", h + "$INCLUDE .\n"
+    yield "dir_include_parent", h + "$INCLUDE ..\n"
+    yield "dir_include_lower", h + "$include inc.zone\n"
+    yield "dir_include_indented", h + "   \t$INCLUDE inc.zone\n"
+    yield "dir_include_long_name", h + "$INCLUDE " + "f" * 5000 + "\n"
+    yield "dir_include_after_4k", h + "; " + "c" * 4100 + "\n$INCLUDE inc.zone\n"
+    yield "dir_generate", h + "$GENERATE 1-10 host$ A 192.0.2.$\n"
+    yield "dir_unknown", h + "$FOO bar\n"
+    yield "dir_dollar_only", h + "$\n"
+    # Found by fuzz_zone_libfuzzer: a $ORIGIN ldns cannot parse left the
+    # loader without an origin, and the next $INCLUDE aborted gtmd (check,
+    # start-up, or a reload) in ldns_rdf_clone.
+    yield "crash_bad_origin_then_include", h + "$ORIGIN a..b.\n$INCLUDE inc.zone\n"
+    # Found by fuzz_zone_libfuzzer (timeout): a file including itself six
+    # times is read 6^8 times within the depth limit.
+    yield "timeout_include_self_six_times", h + "$INCLUDE zone\n" * 6
+    yield "dir_origin_nul_then_include", h + "$ORIGIN example.co\x03ptr\x00 IN A 1.2.3.4\n" \
+        "x A 192.0.2.1\n$INCLUDE inc.zone\n"
+
+
+def zone_rule_seeds():
+    h = ZONE_HEAD
+    yield "ok_head_only", h
+    yield "rule_no_soa", "$ORIGIN example.com.\nwww 60 A 192.0.2.1\n"
+    yield "rule_two_soa", h + "@ SOA a. b. 2 2 3 4 5\n"
+    yield "rule_soa_below_apex", h + "www SOA a. b. 2 2 3 4 5\n"
+    yield "rule_no_ns", "$ORIGIN example.com.\n@ 60 SOA ns1 h 1 2 3 4 5\n"
+    yield "rule_outside", h + "www.example.net. A 192.0.2.1\n"
+    yield "rule_cname_and_data", h + "x CNAME www\nx A 192.0.2.1\n"
+    yield "rule_two_cnames", h + "x CNAME a\nx CNAME b\n"
+    yield "rule_cname_and_rrsig", h + "x CNAME a\nx RRSIG " + ZONE_TYPES["RRSIG"] + "\n"
+    yield "rule_cname_at_apex", h + "@ CNAME www\n"
+    yield "rule_deleg_no_glue", h + "d NS ns.d\n"
+    yield "rule_deleg_glue", h + "d NS ns.d\nns.d A 192.0.2.9\nns.d AAAA 2001:db8::9\n"
+    yield "rule_deleg_sibling_glue", h + "d NS ns.e\ne NS ns.e\nns.e A 192.0.2.9\n"
+    yield "rule_deleg_occluded", h + "d NS ns.x.\nwww.d A 192.0.2.9\nd DS 1 8 2 " + \
+        "AB" * 32 + "\n"
+    yield "rule_ds_at_apex", h + "@ DS 1 8 2 " + "AB" * 32 + "\n"
+    yield "rule_dname_and_below", h + "d DNAME example.net.\nx.d A 192.0.2.1\n"
+    yield "rule_ttl_over", h + "x 4294967295 A 192.0.2.1\n"
+    yield "rule_ttl_mixed", h + "x 60 A 192.0.2.1\nx 120 A 192.0.2.2\n"
+    yield "rule_duplicate", h + "x A 192.0.2.1\nx A 192.0.2.1\n"
+    yield "ok_wildcards", h + "*.w A 192.0.2.1\n*.w TXT \"w\"\n*.c CNAME www\nwww A 192.0.2.2\n" \
+        "*.d NS ns.x.\n*.*.e A 192.0.2.3\n*x A 192.0.2.4\n"
+    yield "ok_cname_chain", h + "".join("c%d CNAME c%d\n" % (i, i + 1) for i in range(20)) + \
+        "c20 A 192.0.2.20\nl1 CNAME l2\nl2 CNAME l1\n"
+    yield "ok_additional", h + "@ MX 10 mail\n@ MX 20 mail2\nmail A 192.0.2.25\nmail AAAA " \
+        "2001:db8::25\n_s._tcp SRV 1 1 1 mail\nsvc NS mail\nsvc NS ns.svc\nns.svc A 192.0.2.26\n"
+    yield "ok_ents", h + "a.b.c.d.e.f.g A 192.0.2.1\nz.y.x A 192.0.2.2\n"
+    yield "ok_big_rrset", h + "".join("big A 10.0.%d.%d\n" % (i // 250, i % 250)
+                                      for i in range(400))
+    yield "ok_big_txt", h + "t TXT " + " ".join('"%s"' % ("x" * 255) for _ in range(250)) + "\n"
+    yield "bad_rdata_too_big", h + "t TXT " + " ".join('"%s"' % ("x" * 255)
+                                                        for _ in range(260)) + "\n"
+    yield "ok_txt_long_string", h + 't TXT "' + "y" * 300 + '"\n'
+    yield "ok_many_names", h + "".join("n%d A 192.0.2.%d\n" % (i, i % 250) for i in range(300))
+    yield "ok_label_63", h + "a" * 63 + " A 192.0.2.1\n"
+    yield "bad_label_64", h + "a" * 64 + " A 192.0.2.1\n"
+    yield "ok_name_255", h + ".".join(["a" * 63] * 3 + ["a" * 49]) + " A 192.0.2.1\n"
+    yield "bad_name_256", h + ".".join(["a" * 63] * 4) + " A 192.0.2.1\n"
+    yield "ok_escapes", h + "a\\.b A 192.0.2.1\n\\032sp A 192.0.2.2\n\\255x A 192.0.2.3\n"
+    yield "bad_escape", h + "\\256 A 192.0.2.1\n\\ A 192.0.2.2\n"
+    yield "ok_upper_case", h + "WwW A 192.0.2.1\nwww AAAA 2001:db8::1\n"
+    yield "ok_parens", h + "x TXT ( \"a\"\n  \"b\" ; c\n )\n"
+    yield "bad_parens_open", h + "x TXT ( \"a\"\n"
+    yield "bad_parens_close", h + "x TXT \"a\" )\n"
+    yield "bad_quote_open", h + "x TXT \"a\n"
+    yield "ok_blank_owner", h + "x A 192.0.2.1\n  AAAA 2001:db8::1\n\tTXT \"t\"\n"
+    yield "bad_blank_owner_first", "  A 192.0.2.1\n" + h
+    yield "ok_crlf", h.replace("\n", "\r\n") + "x A 192.0.2.1\r\n"
+    yield "ok_no_final_newline", h + "x A 192.0.2.1"
+    yield "bad_nul", h + "x A 192.0.2.1\x00\ny A 192.0.2.2\n"
+    yield "bad_high_bytes", h + "x\xff A 192.0.2.1\n\xc3\xa9 A 192.0.2.2\n"
+    yield "ok_comments_only", h + "; nothing\n;\n\n\n"
+    yield "ok_ttl_class_order", h + "x IN 60 A 192.0.2.1\ny 60 IN A 192.0.2.2\nz A 192.0.2.3\n"
+    yield "bad_long_line", h + "x TXT " + "z" * 70000 + "\n"
+    yield "empty", ""
+    yield "ok_apex_at", h + "@ A 192.0.2.1\n@ AAAA 2001:db8::1\n@ TXT \"apex\"\n"
+    yield "ok_fo_policy_name", h + "fo TXT \"static beside a policy name\"\n"
+    yield "ok_extra_under_cut", h + "c NS ns.c\nns.c A 192.0.2.5\n"
+
+
+def zone_mutation_seeds():
+    """tests/data/example.com.zone (every answering rule of the test suite),
+    whole, and with each record line dropped in turn: each drop removes an
+    SOA, glue, a CNAME target, a wildcard, an $INCLUDE..."""
+    with open(os.path.join(HERE, "..", "data", "example.com.zone")) as f:
+        text = f.read().replace("$INCLUDE example.com.inc", "$INCLUDE inc.zone")
+    yield "example_full", text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.strip() and not line.lstrip().startswith(";"):
+            yield "example_drop_%02d" % i, "\n".join(lines[:i] + lines[i + 1:])
+    yield "example_twice", text + text
+
+
+def zone_seeds():
+    for gen in (zone_type_seeds, zone_directive_seeds, zone_rule_seeds, zone_mutation_seeds):
+        for name, text in gen():
+            yield name, text.encode("latin-1") if isinstance(text, str) else text
 
 
 def write(sub, items):
@@ -267,14 +990,13 @@ def write(sub, items):
 
 
 def main():
-    which = sys.argv[1:] or ["admin", "packet"]
+    which = sys.argv[1:] or ["admin", "packet", "config", "zone"]
+    gens = {"packet": seeds, "admin": admin_seeds, "config": config_seeds,
+            "zone": zone_seeds}
     for sub in which:
-        if sub == "packet":
-            write("packet", seeds())
-        elif sub == "admin":
-            write("admin", admin_seeds())
-        else:
-            sys.exit("make_corpus.py: unknown corpus %r (packet, admin)" % sub)
+        if sub not in gens:
+            sys.exit("make_corpus.py: unknown corpus %r (%s)" % (sub, ", ".join(gens)))
+        write(sub, gens[sub]())
 
 
 if __name__ == "__main__":

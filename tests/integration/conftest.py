@@ -1,6 +1,13 @@
 """Shared fixtures for the integration tests: start the real gtmd binary on a
 free loopback port, wait until it answers, stop it afterwards. Also prints one
-TAP line per test so automake's tap-driver counts every test."""
+TAP line per test so automake's tap-driver counts every test.
+
+ThreadSanitizer (a build configured with --enable-tsan): every gtmd started
+here writes its reports to TSAN_LOG_NAME.PID in its own directory (log_path);
+stopping it fails the test when such a file exists or its log has a report.
+Tests that exercise several threads at once carry @pytest.mark.threads; the
+TSan build runs only those (run.sh)."""
+import glob
 import os
 import shutil
 import signal
@@ -51,6 +58,19 @@ def stop_process(proc, timeout=10):
             proc.wait(timeout=5)
 
 
+TSAN_LOG_NAME = "tsan-report"
+TSAN_MARK = "WARNING: ThreadSanitizer"
+
+
+def sanitizer_env(workdir):
+    """The environment of a gtmd started in workdir: TSan reports (if the
+    binary has TSan) go to files there, whatever TSAN_OPTIONS says."""
+    env = dict(os.environ)
+    opts = env.get("TSAN_OPTIONS", "")
+    env["TSAN_OPTIONS"] = (opts + " log_path=" + os.path.join(workdir, TSAN_LOG_NAME)).strip()
+    return env
+
+
 class Gtmd:
     """A running gtmd process with its config in a private directory."""
 
@@ -62,7 +82,8 @@ class Gtmd:
         self.conf_path = os.path.join(workdir, "gtmd.json")
         self.log_path = os.path.join(workdir, "gtmd.log")
         self.proc = None
-        self.env = None  # environment of the process; None = inherit ours
+        self.reported = set()  # sanitizer reports already raised
+        self.env = None  # more environment variables for the process (a dict)
         self.preexec = None  # run in the child before exec (e.g. set rlimits)
 
     def write_config(self, config=None):
@@ -74,8 +95,10 @@ class Gtmd:
     def start(self, wait=True):
         self.write_config()
         self.log = open(self.log_path, "ab")
+        env = sanitizer_env(self.workdir)
+        env.update(self.env or {})
         self.proc = subprocess.Popen([GTMD, "-c", self.conf_path], stderr=self.log,
-                                     stdout=self.log, env=self.env, preexec_fn=self.preexec)
+                                     stdout=self.log, env=env, preexec_fn=self.preexec)
         if wait:
             self.wait_ready()
         return self
@@ -110,18 +133,39 @@ class Gtmd:
         stop_process(self.proc)
         if getattr(self, "log", None):
             self.log.close()
+        self.check_sanitizer()
         return self.proc.returncode if self.proc else None
+
+    def sanitizer_reports(self):
+        """New ThreadSanitizer reports of this gtmd: (where, text) pairs."""
+        found = []
+        for path in sorted(glob.glob(os.path.join(self.workdir, TSAN_LOG_NAME + ".*"))):
+            with open(path, "rb") as f:
+                found.append((path, f.read().decode(errors="replace")))
+        if os.path.exists(self.log_path):
+            log = self.read_log()
+            if TSAN_MARK in log:
+                found.append((self.log_path, log[log.index(TSAN_MARK):]))
+        return [(w, t) for w, t in found if (w, len(t)) not in self.reported]
+
+    def check_sanitizer(self):
+        """Fails (once per report) when gtmd reported a data race or another
+        ThreadSanitizer finding."""
+        new = self.sanitizer_reports()
+        self.reported.update((w, len(t)) for w, t in new)
+        if new:
+            raise AssertionError("ThreadSanitizer reported in gtmd:\n" + "\n".join(
+                "---- %s\n%s" % (w, t[:6000]) for w, t in new))
 
 
 def measured_env():
-    """Our environment for a gtmd whose memory a test measures: under
+    """Environment (Gtmd.env) for a gtmd whose memory a test measures: under
     AddressSanitizer, freed memory is not held in quarantine (it would count
     as resident), so RSS reflects what gtmd keeps; other builds ignore it."""
-    env = dict(os.environ)
-    opts = env.get("ASAN_OPTIONS", "")
-    env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + \
-        "quarantine_size_mb=0:thread_local_quarantine_size_kb=0:allocator_release_to_os_interval_ms=0"
-    return env
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    return {"ASAN_OPTIONS": (opts + ":" if opts else "") +
+            "quarantine_size_mb=0:thread_local_quarantine_size_kb=0:"
+            "allocator_release_to_os_interval_ms=0"}
 
 
 def default_config(workdir, port):
@@ -154,9 +198,15 @@ def make_gtmd():
         return g
 
     yield factory
+    errors = []
     for g in started:
-        g.stop()
+        try:
+            g.stop()
+        except AssertionError as e:  # a sanitizer report: fail after cleaning up
+            errors.append(str(e))
         shutil.rmtree(g.workdir, ignore_errors=True)
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)
 
 
 @pytest.fixture
@@ -174,7 +224,17 @@ def _tap_line(text):
     sys.__stdout__.flush()
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "threads: exercises several gtmd threads at once (run by the TSan build)")
+
+
 def pytest_runtest_logreport(report):
+    if report.when == "teardown" and report.failed:
+        # e.g. a sanitizer report found when the fixture stopped gtmd
+        _tap["n"] += 1
+        _tap_line("not ok %d - %s (teardown)" % (_tap["n"], report.nodeid.replace("#", "")))
+        return
     if report.when == "call" or (report.when == "setup" and not report.passed):
         _tap["n"] += 1
         name = report.nodeid.replace("#", "")

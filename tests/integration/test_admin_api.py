@@ -218,6 +218,7 @@ def test_overrides_crud_contract(make_gtmd):
     assert [x["id"] for x in a.overrides()] == [o2["id"]]
 
 
+@pytest.mark.threads
 def test_reload_ok_and_failed(make_gtmd):
     g, a = start(make_gtmd)
     r = a.post("/v1/reload")
@@ -582,6 +583,7 @@ def test_garbage_on_the_admin_port(shared):
 
 # ---- overrides and DNS ---------------------------------------------------------
 
+@pytest.mark.threads
 def test_region_override_flips_next_query(make_gtmd):
     g, a = start(make_gtmd)
     assert fo(g) == US_A and fo(g, "AAAA") == US_AAAA
@@ -669,6 +671,7 @@ def wait_addrs(g, name, want, timeout=4.0):
     assert ok, "%s never answered %s:\n%s" % (name, want, g.read_log()[-2500:])
 
 
+@pytest.mark.threads
 def test_up_override_forces_dead_region_into_service(make_gtmd, backends):  # noqa: F811
     us, eu = "127.0.0.61", "127.0.0.62"
     port = free_port_on([us, eu])
@@ -690,6 +693,7 @@ def test_up_override_forces_dead_region_into_service(make_gtmd, backends):  # no
     assert query_addrs(g, "chk.example.com.") == [eu]
 
 
+@pytest.mark.threads
 def test_dry_run_lists_changes_and_changes_nothing(make_gtmd):
     g, a = start(make_gtmd, state_file=True)
     state = os.path.join(g.workdir, "state.json")
@@ -749,6 +753,7 @@ def test_safety_rule_409_and_force(make_gtmd):
 
 # ---- persistence -------------------------------------------------------------
 
+@pytest.mark.threads
 def test_overrides_survive_restart(make_gtmd):
     g, a = start(make_gtmd, state_file=True)
     r1 = a.override("region:us", reason="maintenance window")
@@ -795,6 +800,7 @@ def test_override_ids_not_reused_after_restart(make_gtmd):
     assert i3 not in (i1, i2), "id %s reused (ids so far: %s, %s)" % (i3, i1, i2)
 
 
+@pytest.mark.threads
 def test_sigkill_during_override_storm(make_gtmd):
     g, a = start(make_gtmd, state_file=True)
     state = os.path.join(g.workdir, "state.json")
@@ -1042,6 +1048,7 @@ def policy_queries():
     return qs
 
 
+@pytest.mark.threads
 def test_explain_agrees_with_dns(make_gtmd):
     g, a = start(make_gtmd)
     mismatches, n = [], 0
@@ -1178,6 +1185,7 @@ def test_policy_answer_counters_survive_reloads(make_gtmd):
     assert udp_queries() >= q0 + 1
 
 
+@pytest.mark.threads
 def test_metrics_probe_histograms_and_endpoint_up(make_gtmd, backends):  # noqa: F811
     us, eu = "127.0.0.63", "127.0.0.64"
     port = free_port_on([us, eu])

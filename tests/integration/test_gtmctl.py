@@ -111,6 +111,7 @@ def test_explain_human_and_json(ctl):
     assert re.search(r"2\. eu\s+up\s+.*<- serving", out), out
 
 
+@pytest.mark.threads
 def test_drain_undrain_flip_dns(ctl):
     g = ctl.g
     p = ctl.run("drain", "us", "--dry-run", "--reason", "what if")
@@ -170,6 +171,7 @@ def test_override_add_list_rm(ctl):
     assert len(ctl.a.overrides()) == 1
 
 
+@pytest.mark.threads
 def test_reload(ctl):
     p = ctl.run("reload")
     assert p.returncode == 0, p

@@ -14,6 +14,7 @@ import dns.edns
 import dns.message
 import dns.rcode
 import dns.rdatatype
+import pytest
 
 from backends import (answer_addrs, backends, fast_query, free_port_on,  # noqa: F401
                       make_query, poll, query_addrs)
@@ -340,6 +341,7 @@ def test_weighted_distribution_1_to_3(make_gtmd):
 
 # ---- hashed --------------------------------------------------------------------
 
+@pytest.mark.threads
 def test_hashed_stickiness(make_gtmd, backends):
     hs = ["127.0.0.51", "127.0.0.52", "127.0.0.53", "127.0.0.54"]
     port = free_port_on(hs)
@@ -441,6 +443,7 @@ def test_spill_spreads_over_next_regions(make_gtmd, backends):
 
 # ---- address families and CNAME pools -------------------------------------------
 
+@pytest.mark.threads
 def test_a_aaaa_and_cname_pools(make_gtmd, backends):
     v4u, c6u, v4e, c6e = "127.0.0.71", "127.0.0.72", "127.0.0.73", "127.0.0.74"
     cu, ce, ca = "127.0.0.75", "127.0.0.76", "127.0.0.77"

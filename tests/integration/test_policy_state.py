@@ -113,6 +113,7 @@ def run_once_with_us_dead(make_gtmd, backends, port):
     return g, b_us
 
 
+@pytest.mark.threads
 def test_restart_with_state_file_excludes_dead_region_from_first_answer(make_gtmd, backends):
     port = free_port_on([US, EU])
     b_eu, b_us = backends.start_all([backends.http(EU, port, start=False),

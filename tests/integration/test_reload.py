@@ -14,6 +14,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import pytest
 
 # Two zones whose contents must agree within one snapshot. Version K:
 #   rl.test.  SOA serial K, apex TXT "vK", www A 192.0.2.(K), probe CNAME vK.tg.test.
@@ -166,6 +167,7 @@ class Querier(threading.Thread):
         self.join(timeout=10)
 
 
+@pytest.mark.threads
 def test_20_reloads_under_load_are_atomic(make_gtmd):
     g = make_gtmd(reload_config())
     assert probe_version(g.query("probe.rl.test.", "A")) == 1
@@ -209,6 +211,7 @@ BROKEN_ZONES = {
 }
 
 
+@pytest.mark.threads
 def test_broken_zone_on_reload_keeps_old_data(make_gtmd):
     g = make_gtmd(reload_config())
     path = os.path.join(g.workdir, "rl.test.zone")

@@ -148,6 +148,7 @@ NAMES = [
 # ---- pipelining and framing ------------------------------------------------
 
 
+@pytest.mark.threads
 def test_pipelining_50_queries_in_one_write(gtmd):
     s = connect(gtmd)
     try:
@@ -321,6 +322,7 @@ def test_message_timeout_not_reset_by_slow_drip(make_gtmd):
 # ---- connection limit ------------------------------------------------------
 
 
+@pytest.mark.threads
 def test_connection_limit_evicts_oldest_idle(make_gtmd):
     g = make_gtmd(tcp_config(workers=1, max_connections=8))
     conns = []
@@ -355,6 +357,7 @@ def test_connection_limit_evicts_oldest_idle(make_gtmd):
 # ---- floods and clients that do not read ------------------------------------
 
 
+@pytest.mark.threads
 def test_tcp_flood_does_not_block_udp_or_fresh_tcp(make_gtmd):
     g = make_gtmd()
     idle, drip = [], []
@@ -395,6 +398,7 @@ def test_tcp_flood_does_not_block_udp_or_fresh_tcp(make_gtmd):
             s.close()
 
 
+@pytest.mark.threads
 def test_connection_churn_flood_does_not_starve_fresh_tcp(make_gtmd):
     """An attacker keeps opening connections that send one byte and stay
     open (slowloris), far past max_connections; a fresh client must still be

@@ -1,6 +1,7 @@
 /* Unit tests for src/zone (loading, compiling, validation). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/errlist.h"
@@ -107,9 +108,80 @@ static void test_bad_zones(struct tap *t)
     load_text(t, "$ORIGIN example.org.\n" SOA "x IN BOGUSTYPE foo\n", ":4:", "unknown type name");
     load_text(t, "$ORIGIN example.org.\n" SOA "$INCLUDE /nonexistent/file\n", "$INCLUDE",
               "missing include file");
+    /* A $ORIGIN ldns cannot parse left no origin, and the next $INCLUDE
+     * aborted in ldns_rdf_clone (found by fuzz_zone). */
+    char inc[4200];
+    snprintf(inc, sizeof(inc),
+             "$ORIGIN example.org.\n" SOA "$ORIGIN a..b.\n$INCLUDE %s/tests/data/example.com.inc\n",
+             srcdir());
+    load_text(t, inc, ":4:", "bad $ORIGIN, then $INCLUDE: an error, no crash");
+    load_text(t, "$ORIGIN example.org.\n" SOA "$ORIGIN a..b.\nx IN A 192.0.2.1\n",
+              ":4:", "bad $ORIGIN, then a relative name: an error, no crash");
     size_t n = load_text(t, "$ORIGIN example.org.\n" SOA "x IN A 1.2.3\ny IN A 300.0.0.1\n",
                          ":5:", "second error reported too");
     TAP_CHECK(t, n >= 2, "every error is reported, not only the first (%zu)", n);
+}
+
+/* Files that never end or block (a directory, a device, a FIFO without a
+ * writer) are refused instead of hanging the load; alarm() turns a
+ * regression into a failure rather than a hung test. */
+static void test_not_regular_files(struct tap *t)
+{
+    char fifo[] = "/tmp/gtmd-fifo-XXXXXX", text[256];
+    alarm(30);
+    load_text(t, "$ORIGIN example.org.\n" SOA "$INCLUDE /\n", "Is a directory",
+              "$INCLUDE of a directory: error, no hang");
+    load_text(t, "$ORIGIN example.org.\n" SOA "$INCLUDE /dev/zero\n", "not a regular file",
+              "$INCLUDE of /dev/zero: error, no hang");
+    int fd = mkstemp(fifo);
+    if (fd >= 0) {
+        close(fd);
+        unlink(fifo);
+    }
+    if (fd < 0 || mkfifo(fifo, 0600) != 0) {
+        TAP_CHECK(t, false, "mkfifo %s", fifo);
+    } else {
+        snprintf(text, sizeof(text), "$ORIGIN example.org.\n" SOA "$INCLUDE %s\n", fifo);
+        load_text(t, text, "not a regular file", "$INCLUDE of a FIFO without a writer: error");
+        unlink(fifo);
+    }
+    struct errlist e;
+    errlist_init(&e);
+    struct zone *z = zone_load("example.org.", "/", "/", NULL, 0, &e);
+    TAP_CHECK(t, !z && e.count == 1 && strstr(e.msgs[0], "cannot open zone file: Is a directory"),
+              "a directory as the zone file: error, no hang");
+    errlist_free(&e);
+    alarm(0);
+}
+
+/* A file that includes itself 4 times: 4^8 reads within the depth limit;
+ * the count of included files stops it (alarm() catches a regression). */
+static void test_include_bomb(struct tap *t)
+{
+    char path[] = "/tmp/gtmd-zone-XXXXXX", text[512];
+    int fd = mkstemp(path);
+    const char *base = strrchr(path, '/') + 1;
+    int n = snprintf(text, sizeof(text),
+                     "$ORIGIN example.org.\n" SOA "$INCLUDE %s\n$INCLUDE %s\n$INCLUDE %s\n"
+                     "$INCLUDE %s\n",
+                     base, base, base, base);
+    if (fd < 0 || write(fd, text, (size_t)n) != n) {
+        TAP_CHECK(t, false, "temp file for the include bomb");
+        return;
+    }
+    close(fd);
+    alarm(30);
+    struct errlist e;
+    errlist_init(&e);
+    struct zone *z = zone_load("example.org.", path, path, NULL, 0, &e);
+    bool found = false;
+    for (size_t i = 0; i < e.count; i++)
+        found = found || strstr(e.msgs[i], "more than 63 $INCLUDE files in one zone");
+    TAP_CHECK(t, !z && found, "a file including itself 4 times stops at 63 included files");
+    alarm(0);
+    zone_free(z);
+    errlist_free(&e);
+    unlink(path);
 }
 
 int main(void)
@@ -117,5 +189,7 @@ int main(void)
     struct tap t = {0, 0};
     test_good_zone(&t);
     test_bad_zones(&t);
+    test_not_regular_files(&t);
+    test_include_bomb(&t);
     return tap_done(&t);
 }
