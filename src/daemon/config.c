@@ -141,10 +141,10 @@ static char *cfg_identity(struct cfg_ctx *x, json_t *root, const char *key, cons
 
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
-    static const char *const keys[] = {
-        "listen",     "workers",       "zones",    "edns_udp_max", "tcp",
-        "state_file", "state_max_age", "regions",  "checks",       "pools",
-        "records",    "admin",         "identity", "version",      NULL};
+    static const char *const keys[] = {"listen",   "workers",    "zones",         "edns_udp_max",
+                                       "tcp",      "state_file", "state_max_age", "regions",
+                                       "checks",   "pools",      "records",       "admin",
+                                       "identity", "version",    "cookies",       NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -174,6 +174,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
         snprintf(host, sizeof(host), "gtmd");
     x->c->identity = cfg_identity(x, root, "identity", host);
     x->c->version = cfg_identity(x, root, "version", "gtmd " GTM_VERSION);
+    cookie_params_parse(&x->j, json_object_get(root, "cookies"), &x->c->cookies);
     admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
     health_params_parse(&x->j, root, &x->c->health);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));

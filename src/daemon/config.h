@@ -18,6 +18,7 @@
 
 #include "admin/admin_config.h"
 #include "common/errlist.h"
+#include "guard/guard_config.h"
 #include "health/health_params.h"
 
 struct gslb;
@@ -49,8 +50,9 @@ struct config {
     size_t n_zones;
     uint16_t edns_udp_max;
     struct config_tcp tcp;
-    char *identity; /* NULL: hidden (false or ""); default the host name */
-    char *version;  /* NULL: hidden; default "gtmd VERSION" */
+    char *identity;               /* NULL: hidden (false or ""); default the host name */
+    char *version;                /* NULL: hidden; default "gtmd VERSION" */
+    struct cookie_params cookies; /* as configured; the loader decides the secret */
     struct admin_params admin;
     struct health_params health; /* state_file, state_max_age */
     struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */

@@ -89,7 +89,7 @@ static void load_attach(struct snapshot *s, const struct policy_binding *b,
 }
 
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
-                           struct errlist *errs)
+                           const struct serve_set *prev, struct errlist *errs)
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();
@@ -108,6 +108,9 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
         }
     }
     free(extra);
+    struct cookie_params cookies = cfg->cookies;
+    if (!cookie_params_carry(&cookies, prev ? &prev->cookies : NULL))
+        errlist_add(errs, "%s: $.cookies: no random octets for the cookie secret", cfg->path);
     for (size_t i = 0; g && errs->count == before && i < g->n_records; i++) {
         const struct policy_binding *b = &g->bindings[i];
         if (b->a || b->aaaa || b->cname)
@@ -127,6 +130,7 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
     struct serve_set *set = serve_set_new(s, g, generation, &lim);
     set->identity.identity = cfg->identity ? jsoncfg_strdup(cfg->identity) : NULL;
     set->identity.version = cfg->version ? jsoncfg_strdup(cfg->version) : NULL;
+    set->cookies = cookies;
     return set;
 }
 

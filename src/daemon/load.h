@@ -18,9 +18,11 @@
 #include "serve/serve_set.h"
 
 /* NULL when anything fails; every error is in errs. When core is not NULL,
- * endpoints of checked pools are mapped to their health slots. */
+ * endpoints of checked pools are mapped to their health slots. prev is the
+ * set this one is to replace (NULL at start-up and for 'gtmd check'): the
+ * cookie secret is carried over from it (guard_config.h). */
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
-                           struct errlist *errs);
+                           const struct serve_set *prev, struct errlist *errs);
 
 /* The probe targets of every checked endpoint of g (one per slot), for the
  * prober thread; *max_timeout_ms gets the longest time a first probe may

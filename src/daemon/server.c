@@ -210,7 +210,10 @@ static json_t *server_reload(struct server *srv, bool *ok)
     if (cfg && server_check_nofile(cfg, cfg->gslb, nofile, sizeof(nofile)) != 0)
         errlist_add(&errs, "%s", nofile);
     else if (cfg)
-        set = load_set(cfg, srv->generation + 1, &srv->health, &errs);
+        /* Reloads are serialised and only they free sets, so the current
+         * one stays alive here without entering it as a reader. */
+        set = load_set(cfg, srv->generation + 1, &srv->health, atomic_load(&srv->serve.current),
+                       &errs);
     if (!set) {
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",
@@ -342,7 +345,7 @@ static int server_start(struct server *srv)
     if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)
         errlist_add(&errs, "%s", err);
     struct serve_set *set =
-        srv->cfg && errs.count == 0 ? load_set(srv->cfg, 1, &srv->health, &errs) : NULL;
+        srv->cfg && errs.count == 0 ? load_set(srv->cfg, 1, &srv->health, NULL, &errs) : NULL;
     if (!set) {
         server_log_errors(&errs, "");
         errlist_free(&errs);
@@ -448,7 +451,7 @@ int server_check(const char *config_path)
     struct errlist errs;
     errlist_init(&errs);
     struct config *cfg = config_load(config_path, &errs);
-    struct serve_set *set = cfg ? load_set(cfg, 1, NULL, &errs) : NULL;
+    struct serve_set *set = cfg ? load_set(cfg, 1, NULL, NULL, &errs) : NULL;
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
     int rc = set ? 0 : 1;

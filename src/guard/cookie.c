@@ -6,6 +6,13 @@
 #include <netinet/in.h>
 #include <string.h>
 
+const char *cookie_status_name(enum cookie_status st)
+{
+    static const char *const names[COOKIE_KINDS] = {"none", "client_only", "bad", "valid",
+                                                    "malformed"};
+    return (unsigned)st < COOKIE_KINDS ? names[st] : "?";
+}
+
 bool cookie_len_ok(size_t len)
 {
     return len == COOKIE_CLIENT_LEN || (len >= 16 && len <= 40);

@@ -34,8 +34,8 @@
 
 struct cookie_params {
     bool enabled;          /* COOKIE options are judged and answered */
-    bool require;          /* UDP queries with a client cookie but no valid server
-                              cookie get BADCOOKIE (RFC 7873 §5.2.3, choice 2) */
+    bool require;          /* UDP queries with a client cookie alone get BADCOOKIE
+                              too (RFC 7873 §5.2.3, choice 2) */
     bool rotate_on_reload; /* a reload makes a new random secret */
     bool secret_from_config;
     bool has_previous; /* previous is accepted too (after a rotation) */
@@ -48,7 +48,12 @@ enum cookie_status {
     COOKIE_CLIENT_ONLY, /* a client cookie alone (RFC 7873 §5.2.3) */
     COOKIE_BAD,         /* a server cookie that is not valid (§5.2.4) */
     COOKIE_VALID,       /* a valid server cookie (§5.2.5) */
+    COOKIE_MALFORMED,   /* a length §5.2.2 rejects (set by the caller: FORMERR) */
+    COOKIE_KINDS
 };
+
+/* "none", "client_only", "bad", "valid", "malformed" (static strings). */
+const char *cookie_status_name(enum cookie_status st);
 
 /* True for the lengths RFC 7873 §5.2.2 accepts: 8 (client cookie alone)
  * or 16 to 40 (with a server cookie of 8 to 32 octets). */

@@ -102,6 +102,18 @@ static inline void serve_count_query(struct serve_reader *r, unsigned transport,
     serve_counter_bump(&r->counters.queries[transport][rcode][qtype], 1);
 }
 
+/* A query whose COOKIE option was in state st. */
+static inline void serve_count_cookie(struct serve_reader *r, enum cookie_status st)
+{
+    serve_counter_bump(&r->counters.cookies[st], 1);
+}
+
+/* A response RRL limited: dropped (slipped false) or slipped. */
+static inline void serve_count_rrl(struct serve_reader *r, enum rrl_class cls, bool slipped)
+{
+    serve_counter_bump(&r->counters.rrl[cls][slipped ? 1 : 0], 1);
+}
+
 /* One answer of record (index into s->gslb->records) served by region
  * (-1: no serving region). s is the set r has entered. */
 static inline void serve_count_policy(struct serve_reader *r, const struct serve_set *s,

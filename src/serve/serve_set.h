@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guard/cookie.h"
 #include "policy/policy.h"
 #include "zone/snapshot.h"
 
@@ -43,6 +44,7 @@ struct serve_set {
     uint64_t generation;    /* 1 at start, +1 per successful reload */
     struct serve_limits limits;
     struct serve_identity identity; /* filled by the loader after serve_set_new */
+    struct cookie_params cookies;   /* DNS Cookies: on or off, the secrets */
     /* Counter ids of policy answers, [record * policy_stride + region],
      * the last column counting answers with no serving region. Assigned by
      * serve_publish (NULL before, and for sets never published: nothing is
@@ -52,7 +54,8 @@ struct serve_set {
 };
 
 /* Takes ownership of zones and of the caller's reference to gslb. The
- * loader fills the rest (identity) afterwards; serve_set_free frees it. */
+ * loader fills the rest (identity, cookies) afterwards; serve_set_free
+ * frees it. */
 struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
                                 const struct serve_limits *limits);
 void serve_set_free(struct serve_set *s);

@@ -686,14 +686,15 @@ def test_unknown_edns_options_ignored(gtmd):
     r = parse(raw_udp(gtmd, hdr(ar=1) + question() + opt(rdata=b"\xff\x00\x00\x02ab")))
     assert_www(r)
     assert r.edns == 0 and r.options == ()
-    r = parse(raw_udp(gtmd, hdr(ar=1) + question() + opt(rdata=b"\x00\x0a\x00\x08abcdefgh")))
-    assert_www(r)
-    assert r.edns == 0 and r.options == ()
-    # NSID (3) used to be ignored the same way; since issue 11 it is answered
-    # (test_identity.py): the same answer, with the NSID option added.
+    # NSID (3) and COOKIE (10) used to be ignored the same way; since issue 11
+    # they are answered (test_identity.py, test_cookies.py): the same
+    # answer, with the NSID or COOKIE option added.
     r = parse(raw_udp(gtmd, hdr(ar=1) + question() + opt(rdata=b"\x00\x03\x00\x00")))
     assert_www(r)
     assert [o.otype for o in r.options] == [dns.edns.NSID]
+    r = parse(raw_udp(gtmd, hdr(ar=1) + question() + opt(rdata=b"\x00\x0a\x00\x08abcdefgh")))
+    assert_www(r)
+    assert [o.otype for o in r.options] == [dns.edns.COOKIE]
 
 
 @pytest.mark.parametrize("tcp", TRANSPORTS)
