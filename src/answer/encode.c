@@ -245,12 +245,13 @@ size_t answer_encode(const struct dns_query *q, const struct answer_plan *plan,
     return c.pos;
 }
 
-size_t answer_encode_error(const struct dns_query *q, uint16_t rcode,
-                           const struct encode_params *ep, uint8_t *out)
+/* Header, question (when it fits) and OPT, with the given header flags. */
+static size_t encode_bare(const struct dns_query *q, uint16_t rcode, uint16_t flags,
+                          const struct encode_params *ep, uint8_t *out)
 {
     size_t pos = DNS_HEADER_SIZE;
     bool question = q->qname_ok && DNS_HEADER_SIZE + q->question_len + 11 <= ep->max_size;
-    encode_header(q, 0, rcode, question, out);
+    encode_header(q, flags, rcode, question, out);
     if (question) {
         memcpy(out + pos, q->question, q->question_len);
         pos += q->question_len;
@@ -260,6 +261,18 @@ size_t answer_encode_error(const struct dns_query *q, uint16_t rcode,
         dns_put16(out + 10, 1);
     }
     return pos;
+}
+
+size_t answer_encode_error(const struct dns_query *q, uint16_t rcode,
+                           const struct encode_params *ep, uint8_t *out)
+{
+    return encode_bare(q, rcode, 0, ep, out);
+}
+
+size_t answer_encode_slip(const struct dns_query *q, uint16_t rcode, const struct encode_params *ep,
+                          uint8_t *out)
+{
+    return encode_bare(q, rcode, DNS_FLAG_TC, ep, out);
 }
 
 size_t answer_encode_tsig_badkey(const struct dns_query *q, const uint8_t *pkt, size_t pktlen,

@@ -34,6 +34,12 @@ size_t answer_encode(const struct dns_query *q, const struct answer_plan *plan,
 size_t answer_encode_error(const struct dns_query *q, uint16_t rcode,
                            const struct encode_params *ep, uint8_t *out);
 
+/* A reply that response rate limiting lets slip: TC set, the question and
+ * the OPT as in answer_encode_error, no records; a resolver retries over
+ * TCP. */
+size_t answer_encode_slip(const struct dns_query *q, uint16_t rcode, const struct encode_params *ep,
+                          uint8_t *out);
+
 /* NOTAUTH for a TSIG-signed query (we hold no keys): the question, OPT if
  * any, and an unsigned TSIG record with error BADKEY (RFC 8945 §5.2.1).
  * pkt is the query the TSIG offsets in q point into. */

@@ -44,6 +44,8 @@ bool answer_identity(const struct serve_set *s, const struct dns_query *q, struc
     plan->rcode = DNS_RCODE_NOERROR;
     plan->rclass = DNS_CLASS_CH;
     plan->aa = false; /* as NSD and Knot answer them */
+    plan->zone = NULL;
+    plan->referral = plan->wildcard = false;
     plan->ecs_scope = 0;
     plan->n_names = 0;
     plan->n_synth = 1;

@@ -50,8 +50,10 @@ static void lookup_negative(struct answer_plan *p, const struct zone *z, uint16_
 static void lookup_referral(struct answer_plan *p, const struct zone_node *cut)
 {
     const struct zone_rrset *ns = zone_node_rrset(cut, DNS_TYPE_NS);
-    if (p->n == 0)
+    if (p->n == 0) {
         p->aa = false; /* a pure referral is not authoritative */
+        p->referral = true;
+    }
     lookup_add(p, ns, cut->name, cut->name_len, ANSWER_SEC_AUTHORITY, false);
     lookup_add_additionals(p, ns);
 }
@@ -209,8 +211,10 @@ static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struc
     if (depth > name->count)
         return lookup_at_node(c, z, found, owner, name->len);
     /* The name does not exist: 'found' is the closest encloser (RFC 4592). */
-    if (found->wildcard)
+    if (found->wildcard) {
+        c->plan->wildcard = true;
         return lookup_at_node(c, z, found->wildcard, owner, name->len);
+    }
     lookup_negative(c->plan, z, DNS_RCODE_NXDOMAIN);
     return NULL;
 }
@@ -236,6 +240,9 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tc
     plan->rcode = DNS_RCODE_NOERROR;
     plan->rclass = DNS_CLASS_IN;
     plan->aa = false;
+    plan->zone = NULL;
+    plan->referral = false;
+    plan->wildcard = false;
     plan->n = 0;
     plan->n_names = 0;
     plan->n_synth = 0;
@@ -247,8 +254,10 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tc
                 plan->rcode = DNS_RCODE_REFUSED;
             return; /* the chain leaves our zones: the resolver goes on */
         }
-        if (step == 0)
+        if (step == 0) {
             plan->aa = true;
+            plan->zone = z;
+        }
         const struct zone_rrset *cn = lookup_in_zone(&c, z, name, owner);
         if (!cn || plan->n_names >= ANSWER_MAX_CHAIN)
             return;

@@ -52,6 +52,12 @@ struct answer_plan {
     uint16_t rcode;
     uint16_t rclass; /* class of the records: IN, or CH for identity answers */
     bool aa;
+    /* For response rate limiting (guard/rrl.h): the zone of the question
+     * (NULL when none), whether the answer is a pure referral, and whether
+     * a wildcard made any of it. */
+    const struct zone *zone;
+    bool referral;
+    bool wildcard;
     uint8_t ecs_scope; /* widest prefix giving the same answer */
     uint8_t n_synth;
     uint8_t n_names;

@@ -4,14 +4,27 @@
 #include "answer/query.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "answer/encode.h"
 #include "answer/identity.h"
 #include "answer/lookup.h"
+#include "answer/query_guard.h"
 #include "dns/dns.h"
 #include "dns/packet.h"
-#include "guard/cookie.h"
+
+/* One query's state on the worker's stack. */
+struct query_ctx {
+    const struct serve_set *s;
+    struct query_client *client;
+    const uint8_t *in;
+    size_t inlen;
+    uint8_t *out;
+    bool tcp;
+    struct dns_query q;
+    struct encode_params ep;
+    struct query_guard guard;
+    uint16_t rcode; /* of the reply sent */
+};
 
 static size_t query_reply_size(const struct dns_query *q, const struct serve_limits *lim, bool tcp)
 {
@@ -36,129 +49,96 @@ static int query_special_rcode(const struct dns_query *q, bool tcp)
     return -1;
 }
 
-static uint32_t query_wall_seconds(void)
+/* Every reply goes through here: rate limiting first (drop, slip, or
+ * send), then the encoder that fits: the plan for replies made from data
+ * (plan not NULL), the TSIG BADKEY reply, or a bare error. */
+static size_t query_reply(struct query_ctx *c, uint16_t rcode, const struct answer_plan *plan)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return (uint32_t)ts.tv_sec;
-}
-
-/*
- * DNS Cookies (RFC 7873 §5.2): judges the query's first COOKIE option and
- * puts the reply's (the client cookie and our server cookie, cookie_check)
- * into ep. Returns the rcode that answers the query instead of the usual
- * processing, or -1:
- * - FORMERR for a malformed option (§5.2.2; the reply has no COOKIE);
- * - a query with no question asks for a server cookie (§5.4): NOERROR,
- *   or BADCOOKIE when its server cookie is not valid;
- * - over UDP, a server cookie that is not valid gets BADCOOKIE with a fresh
- *   one (§5.2.4 sends it to §5.2.3, whose choice 2 this is, as Knot DNS
- *   does): the client may have been spoofed, and a real one retries at
- *   once with the new cookie; with cookies.require a client cookie alone
- *   gets BADCOOKIE too. Otherwise the query is answered normally (choice
- *   3; always over TCP, which proves the address, as §5.2.3 says).
- * Cookies off, no COOKIE option, or an OPT that did not parse: -1, NONE.
- */
-static int query_cookie(const struct serve_set *s, const struct query_client *client,
-                        const struct dns_query *q, enum dns_parse_result r, bool tcp,
-                        struct encode_params *ep, uint8_t buf[COOKIE_REPLY_LEN],
-                        enum cookie_status *st)
-{
-    *st = COOKIE_NONE;
-    if (!s->cookies.enabled || !q->cookie_present || !q->opt_ok)
-        return -1;
-    if (!cookie_len_ok(q->cookie_len)) {
-        *st = COOKIE_MALFORMED;
-        return DNS_RCODE_FORMERR;
-    }
-    *st = cookie_check(&s->cookies, q->cookie, q->cookie_len, client->addr, query_wall_seconds(),
-                       buf);
-    ep->cookie = buf;
-    ep->cookie_len = COOKIE_REPLY_LEN;
-    if (r == DNS_PARSE_FORMERR && q->qdcount == 0)
-        return *st == COOKIE_BAD ? DNS_RCODE_BADCOOKIE : DNS_RCODE_NOERROR;
-    if (r == DNS_PARSE_OK && !tcp &&
-        (*st == COOKIE_BAD || (s->cookies.require && *st == COOKIE_CLIENT_ONLY)))
-        return DNS_RCODE_BADCOOKIE;
-    return -1;
-}
-
-/* Parses, decides and encodes; *rcode gets the reply's rcode. */
-static size_t query_run(const struct serve_set *s, struct query_client *client, const uint8_t *in,
-                        size_t inlen, uint8_t *out, bool tcp, uint16_t *rcode)
-{
-    struct dns_query q;
-    struct answer_plan plan;
-    const struct serve_limits *lim = &s->limits;
-    struct encode_params ep = {.edns_advertise = lim->edns_udp_max, .ecs_scope = 0};
-    uint8_t cookie[COOKIE_REPLY_LEN];
-    enum cookie_status cst;
-
-    enum dns_parse_result r = dns_query_parse(in, inlen, &q);
-    client->qtype = q.qname_ok ? q.qtype : 0;
-    ep.max_size = query_reply_size(&q, lim, tcp);
-    if (q.nsid && s->identity.identity) {
-        ep.nsid = (const uint8_t *)s->identity.identity;
-        ep.nsid_len = (uint16_t)strlen(s->identity.identity);
-    }
-    if (r == DNS_PARSE_DROP)
+    c->rcode = rcode;
+    switch (query_guard_limit(c->s, c->client, &c->q, rcode, plan, c->tcp, &c->guard)) {
+    case RRL_DROP:
         return 0;
-    int by_cookie = query_cookie(s, client, &q, r, tcp, &ep, cookie, &cst);
-    if (client->reader && cst != COOKIE_NONE)
-        serve_count_cookie(client->reader, cst);
-    if (by_cookie >= 0) {
-        *rcode = (uint16_t)by_cookie;
-        return answer_encode_error(&q, (uint16_t)by_cookie, &ep, out);
+    case RRL_SLIP:
+        return query_guard_slip(&c->q, rcode, &c->ep, &c->guard, c->out, &c->rcode);
+    case RRL_PASS:
+        break;
     }
+    if (plan)
+        return answer_encode(&c->q, plan, &c->ep, c->out);
+    if (rcode == DNS_RCODE_NOTAUTH && c->q.tsig)
+        return answer_encode_tsig_badkey(&c->q, c->in, c->inlen, &c->ep, c->out);
+    return answer_encode_error(&c->q, rcode, &c->ep, c->out);
+}
+
+/* The replies to a query the parser did not accept as is. */
+static size_t query_parse_error(struct query_ctx *c, enum dns_parse_result r)
+{
     switch (r) {
-    case DNS_PARSE_DROP:
-        return 0;
     case DNS_PARSE_FORMERR:
-        q.edns = q.opt_ok; /* the OPT itself may be what is broken */
-        q.ecs.present = q.ecs.present && q.opt_ok;
-        ep.max_size = DNS_UDP_MIN;
-        *rcode = DNS_RCODE_FORMERR;
-        return answer_encode_error(&q, DNS_RCODE_FORMERR, &ep, out);
+        c->q.edns = c->q.opt_ok; /* the OPT itself may be what is broken */
+        c->q.ecs.present = c->q.ecs.present && c->q.opt_ok;
+        c->ep.max_size = DNS_UDP_MIN;
+        return query_reply(c, DNS_RCODE_FORMERR, NULL);
     case DNS_PARSE_NOTIMP:
-        q.qname_ok = false;
-        *rcode = DNS_RCODE_NOTIMP;
-        return answer_encode_error(&q, DNS_RCODE_NOTIMP, &ep, out);
+        c->q.qname_ok = false;
+        return query_reply(c, DNS_RCODE_NOTIMP, NULL);
     case DNS_PARSE_BADVERS:
-        q.ecs.present = false;
-        *rcode = DNS_RCODE_BADVERS;
-        return answer_encode_error(&q, DNS_RCODE_BADVERS, &ep, out);
+        c->q.ecs.present = false;
+        return query_reply(c, DNS_RCODE_BADVERS, NULL);
     case DNS_PARSE_NOTAUTH:
-        *rcode = DNS_RCODE_NOTAUTH;
-        return answer_encode_tsig_badkey(&q, in, inlen, &ep, out);
+        return query_reply(c, DNS_RCODE_NOTAUTH, NULL);
+    case DNS_PARSE_DROP:
     case DNS_PARSE_OK:
         break;
     }
-    if (q.qclass == DNS_CLASS_CH) {
-        *rcode = answer_identity(s, &q, &plan) ? DNS_RCODE_NOERROR : DNS_RCODE_REFUSED;
-        if (*rcode == DNS_RCODE_NOERROR)
-            return answer_encode(&q, &plan, &ep, out);
-        return answer_encode_error(&q, DNS_RCODE_REFUSED, &ep, out);
+    return 0;
+}
+
+/* Parses, decides and encodes (c->rcode gets the reply's rcode). */
+static size_t query_run(struct query_ctx *c)
+{
+    struct answer_plan plan;
+    const struct serve_limits *lim = &c->s->limits;
+    struct dns_query *q = &c->q;
+
+    enum dns_parse_result r = dns_query_parse(c->in, c->inlen, q);
+    c->client->qtype = q->qname_ok ? q->qtype : 0;
+    c->ep.edns_advertise = lim->edns_udp_max;
+    c->ep.max_size = query_reply_size(q, lim, c->tcp);
+    if (q->nsid && c->s->identity.identity) {
+        c->ep.nsid = (const uint8_t *)c->s->identity.identity;
+        c->ep.nsid_len = (uint16_t)strlen(c->s->identity.identity);
     }
-    int special = query_special_rcode(&q, tcp);
-    if (special >= 0) {
-        *rcode = (uint16_t)special;
-        return answer_encode_error(&q, (uint16_t)special, &ep, out);
+    if (r == DNS_PARSE_DROP)
+        return 0;
+    int by_cookie = query_guard_cookie(c->s, c->client, q, r, c->tcp, &c->ep, &c->guard);
+    if (by_cookie >= 0)
+        return query_reply(c, (uint16_t)by_cookie, NULL);
+    if (r != DNS_PARSE_OK)
+        return query_parse_error(c, r);
+    if (q->qclass == DNS_CLASS_CH) {
+        if (answer_identity(c->s, q, &plan))
+            return query_reply(c, DNS_RCODE_NOERROR, &plan);
+        return query_reply(c, DNS_RCODE_REFUSED, NULL);
     }
-    struct policy_client pc = {.addr = client->addr, .ecs = &q.ecs, .rng = client->rng};
-    plan.trace = client->trace;
-    answer_lookup(s, &q, tcp, &pc, client->reader, &plan);
-    ep.ecs_scope = plan.ecs_scope;
-    *rcode = plan.rcode;
+    int special = query_special_rcode(q, c->tcp);
+    if (special >= 0)
+        return query_reply(c, (uint16_t)special, NULL);
+    struct policy_client pc = {.addr = c->client->addr, .ecs = &q->ecs, .rng = c->client->rng};
+    plan.trace = c->client->trace;
+    answer_lookup(c->s, q, c->tcp, &pc, c->client->reader, &plan);
+    c->ep.ecs_scope = plan.ecs_scope;
     if (plan.rcode == DNS_RCODE_REFUSED)
-        return answer_encode_error(&q, DNS_RCODE_REFUSED, &ep, out);
-    return answer_encode(&q, &plan, &ep, out);
+        return query_reply(c, DNS_RCODE_REFUSED, NULL);
+    return query_reply(c, plan.rcode, &plan);
 }
 
 size_t query_answer(const struct serve_set *s, struct query_client *client, const uint8_t *in,
                     size_t inlen, uint8_t *out, bool tcp)
 {
-    uint16_t rcode = 0;
-    size_t n = query_run(s, client, in, inlen, out, tcp, &rcode);
-    client->rcode = (uint8_t)rcode;
+    struct query_ctx c = {
+        .s = s, .client = client, .in = in, .inlen = inlen, .out = out, .tcp = tcp, .rcode = 0};
+    size_t n = query_run(&c);
+    client->rcode = (uint8_t)c.rcode;
     return n;
 }

@@ -17,12 +17,14 @@
 
 /* Who asks: feeds hashed selection and geo policies. */
 struct answer_trace;
+struct rrl_thread;
 
 struct query_client {
     const struct sockaddr_storage *addr; /* may be NULL */
     uint64_t *rng;                       /* per-thread random state, non-zero */
     struct answer_trace *trace;          /* explain only; NULL on the DNS path */
     struct serve_reader *reader;         /* counts policy answers; NULL = not counted */
+    struct rrl_thread *rrl;              /* this thread's RRL state; NULL = never limited */
     uint16_t qtype;                      /* out: the question's type (0 if none) */
     uint8_t rcode;                       /* out: the reply's rcode (low 4 bits + ext) */
 };
@@ -30,7 +32,8 @@ struct query_client {
 /*
  * Answers the query in[0..inlen) into out from the served set s (which must
  * hold 65535 octets for TCP, s->limits.edns_udp_max for UDP). Returns the reply length, or 0 when
- * the packet gets no reply (too short, or a response).
+ * the packet gets no reply (too short, a response, or a reply that response
+ * rate limiting dropped; query_guard.h).
  */
 size_t query_answer(const struct serve_set *s, struct query_client *client, const uint8_t *in,
                     size_t inlen, uint8_t *out, bool tcp);

@@ -141,10 +141,10 @@ static char *cfg_identity(struct cfg_ctx *x, json_t *root, const char *key, cons
 
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
-    static const char *const keys[] = {"listen",   "workers",    "zones",         "edns_udp_max",
-                                       "tcp",      "state_file", "state_max_age", "regions",
-                                       "checks",   "pools",      "records",       "admin",
-                                       "identity", "version",    "cookies",       NULL};
+    static const char *const keys[] = {
+        "listen",        "workers", "zones",   "edns_udp_max", "tcp",     "state_file",
+        "state_max_age", "regions", "checks",  "pools",        "records", "admin",
+        "identity",      "version", "cookies", "rrl",          NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -175,6 +175,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     x->c->identity = cfg_identity(x, root, "identity", host);
     x->c->version = cfg_identity(x, root, "version", "gtmd " GTM_VERSION);
     cookie_params_parse(&x->j, json_object_get(root, "cookies"), &x->c->cookies);
+    x->c->rrl = rrl_params_parse(&x->j, json_object_get(root, "rrl"));
     admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
     health_params_parse(&x->j, root, &x->c->health);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
@@ -230,6 +231,8 @@ void config_free(struct config *c)
     admin_params_free(&c->admin);
     free(c->identity);
     free(c->version);
+    rrl_params_free(c->rrl);
+    free(c->rrl);
     health_params_free(&c->health);
     gslb_unref(c->gslb);
     free(c->path);

@@ -53,6 +53,7 @@ struct config {
     char *identity;               /* NULL: hidden (false or ""); default the host name */
     char *version;                /* NULL: hidden; default "gtmd VERSION" */
     struct cookie_params cookies; /* as configured; the loader decides the secret */
+    struct rrl_params *rrl;       /* owned; NULL: no rate limiting (load_set takes it) */
     struct admin_params admin;
     struct health_params health; /* state_file, state_max_age */
     struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */

@@ -131,6 +131,17 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
     set->identity.identity = cfg->identity ? jsoncfg_strdup(cfg->identity) : NULL;
     set->identity.version = cfg->version ? jsoncfg_strdup(cfg->version) : NULL;
     set->cookies = cookies;
+    if (cfg->rrl) {
+        set->rrl_table = rrl_table_reuse(prev ? prev->rrl_table : NULL, cfg->rrl->table_size);
+        if (!set->rrl_table) {
+            errlist_add(errs, "%s: $.rrl: cannot allocate a table of %u slots", cfg->path,
+                        cfg->rrl->table_size);
+            serve_set_free(set);
+            return NULL;
+        }
+        set->rrl = cfg->rrl;
+        cfg->rrl = NULL;
+    }
     return set;
 }
 

@@ -20,7 +20,8 @@
 /* NULL when anything fails; every error is in errs. When core is not NULL,
  * endpoints of checked pools are mapped to their health slots. prev is the
  * set this one is to replace (NULL at start-up and for 'gtmd check'): the
- * cookie secret is carried over from it (guard_config.h). */
+ * cookie secret is carried over from it (guard_config.h), and so is its RRL
+ * table when table_size is the same. Takes cfg->rrl (NULL afterwards). */
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
                            const struct serve_set *prev, struct errlist *errs);
 

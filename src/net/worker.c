@@ -48,7 +48,7 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
                      const struct sockaddr_storage *client, const uint8_t *in, size_t len,
                      uint8_t *out, bool tcp)
 {
-    struct query_client qc = {.addr = client, .rng = &w->rng, .reader = w->reader};
+    struct query_client qc = {.addr = client, .rng = &w->rng, .reader = w->reader, .rrl = &w->rrl};
     size_t n = query_answer(s, &qc, in, len, out, tcp);
     if (n) {
         unsigned rc = qc.rcode < WORKER_RCODES - 1 ? qc.rcode : WORKER_RCODES - 1;

@@ -27,5 +27,8 @@ void serve_set_free(struct serve_set *s)
     free(s->policy_ids);
     free(s->identity.identity);
     free(s->identity.version);
+    rrl_params_free(s->rrl);
+    free(s->rrl);
+    rrl_table_unref(s->rrl_table);
     free(s);
 }

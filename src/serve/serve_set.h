@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "guard/cookie.h"
+#include "guard/rrl.h"
 #include "policy/policy.h"
 #include "zone/snapshot.h"
 
@@ -45,6 +46,11 @@ struct serve_set {
     struct serve_limits limits;
     struct serve_identity identity; /* filled by the loader after serve_set_new */
     struct cookie_params cookies;   /* DNS Cookies: on or off, the secrets */
+    /* Response rate limiting: the parameters (owned; NULL = off) and the
+     * bucket table (one reference owned; shared with the sets before and
+     * after that have the same table_size, so a reload keeps the counts). */
+    struct rrl_params *rrl;
+    struct rrl_table *rrl_table;
     /* Counter ids of policy answers, [record * policy_stride + region],
      * the last column counting answers with no serving region. Assigned by
      * serve_publish (NULL before, and for sets never published: nothing is
@@ -54,8 +60,8 @@ struct serve_set {
 };
 
 /* Takes ownership of zones and of the caller's reference to gslb. The
- * loader fills the rest (identity, cookies) afterwards; serve_set_free
- * frees it. */
+ * loader fills the rest (identity, cookies, rrl) afterwards;
+ * serve_set_free frees it. */
 struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
                                 const struct serve_limits *limits);
 void serve_set_free(struct serve_set *s);
