@@ -17,7 +17,7 @@
 
 #include "guard/siphash.h"
 
-#define RRL_CAS_TRIES 4
+#define RRL_CAS_TRIES 16
 #define RRL_KEY_MAX (2 + 16 + 255) /* class, family, network, name */
 
 struct rrl_table {
@@ -188,20 +188,22 @@ static int rrl_try(struct rrl_table *t, uint64_t h, uint16_t tag, uint16_t now, 
 {
     uint32_t i1 = (uint32_t)h & t->mask, i2 = (uint32_t)(h >> 24) & t->mask;
     uint64_t w1 = atomic_load_explicit(&t->slots[i1], memory_order_relaxed);
-    uint64_t w2 = atomic_load_explicit(&t->slots[i2], memory_order_relaxed);
     uint32_t i = i1;
     uint64_t w = w1;
     bool fresh = false;
-    if (rrl_tag(w1) == tag)
-        ;
-    else if (rrl_tag(w2) == tag)
-        i = i2, w = w2;
-    else {
-        /* Neither holds the key: take the one idle longest (an empty or
-         * expired slot if there is one). */
-        fresh = true;
-        if (rrl_idle(w2, now) > rrl_idle(w1, now))
+    if (rrl_tag(w1) != tag) {
+        /* The second candidate is read only now: most keys sit in their
+         * first, and each read is likely a cache miss in a large table. */
+        uint64_t w2 = atomic_load_explicit(&t->slots[i2], memory_order_relaxed);
+        if (rrl_tag(w2) == tag)
             i = i2, w = w2;
+        else {
+            /* Neither holds the key: take the one idle longest (an empty
+             * or expired slot if there is one). */
+            fresh = true;
+            if (rrl_idle(w2, now) > rrl_idle(w1, now))
+                i = i2, w = w2;
+        }
     }
     int64_t bal = rrl_balance(w, fresh, now, rate, window);
     if (!atomic_compare_exchange_strong_explicit(&t->slots[i], &w, rrl_word(tag, now, (int32_t)bal),
