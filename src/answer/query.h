@@ -25,8 +25,12 @@ struct query_client {
     struct answer_trace *trace;          /* explain only; NULL on the DNS path */
     struct serve_reader *reader;         /* counts policy answers; NULL = not counted */
     struct rrl_thread *rrl;              /* this thread's RRL state; NULL = never limited */
-    uint16_t qtype;                      /* out: the question's type (0 if none) */
-    uint8_t rcode;                       /* out: the reply's rcode (low 4 bits + ext) */
+    /* Seconds of CLOCK_MONOTONIC (rate limiting) and CLOCK_REALTIME (cookie
+     * timestamps), read once per batch by the caller; 0 = read the clock
+     * when needed. */
+    uint32_t now_mono, now_wall;
+    uint16_t qtype; /* out: the question's type (0 if none) */
+    uint8_t rcode;  /* out: the reply's rcode (low 4 bits + ext) */
 };
 
 /*

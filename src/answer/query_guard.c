@@ -27,8 +27,9 @@ int query_guard_cookie(const struct serve_set *s, const struct query_client *cli
         g->cookie = COOKIE_MALFORMED;
         rcode = DNS_RCODE_FORMERR;
     } else {
-        g->cookie = cookie_check(&s->cookies, q->cookie, q->cookie_len, client->addr,
-                                 query_guard_clock(CLOCK_REALTIME_COARSE), g->cookie_reply);
+        uint32_t now = client->now_wall ? client->now_wall : query_guard_clock(CLOCK_REALTIME);
+        g->cookie =
+            cookie_check(&s->cookies, q->cookie, q->cookie_len, client->addr, now, g->cookie_reply);
         ep->cookie = g->cookie_reply;
         ep->cookie_len = COOKIE_REPLY_LEN;
         if (r == DNS_PARSE_FORMERR && q->qdcount == 0)
@@ -90,8 +91,9 @@ enum rrl_verdict query_guard_limit(const struct serve_set *s, const struct query
     const uint8_t *name;
     size_t len;
     enum rrl_class cls = query_guard_class(q, rcode, plan, &name, &len);
-    enum rrl_verdict v = rrl_account(s->rrl_table, s->rrl, client->rrl, client->addr, cls, name,
-                                     len, query_guard_clock(CLOCK_MONOTONIC_COARSE));
+    uint32_t now = client->now_mono ? client->now_mono : query_guard_clock(CLOCK_MONOTONIC);
+    enum rrl_verdict v =
+        rrl_account(s->rrl_table, s->rrl, client->rrl, client->addr, cls, name, len, now);
     if (v != RRL_PASS && client->reader)
         serve_count_rrl(client->reader, cls, v == RRL_SLIP);
     return v;

@@ -279,6 +279,7 @@ static bool tcp_process(struct tcp_conn *c)
     size_t off = 0;
     uint64_t now = tcp_now_ms();
     bool ok = true, bad_header = false;
+    worker_clock(w);
     const struct serve_set *s = serve_enter(w->reader);
     while (!c->paused && c->in_len - off >= 2) {
         size_t have = c->in_len - off - 2, mlen = dns_get16(c->in + off);
