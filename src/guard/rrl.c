@@ -65,14 +65,15 @@ static int rrl_addr(const struct sockaddr_storage *addr, const uint8_t **ip)
     return 0;
 }
 
-/* Copies the first bits of src into dst (16 octets), zeroing the rest. */
+/* Copies the first bits of src (octets long) into dst (16 octets),
+ * zeroing the rest. */
 static void rrl_mask(const uint8_t *src, size_t octets, unsigned bits, uint8_t dst[16])
 {
+    size_t whole = bits / 8 < octets ? bits / 8 : octets;
     memset(dst, 0, 16);
-    for (unsigned i = 0; i < octets && i * 8 < bits; i++) {
-        unsigned keep = bits - i * 8 >= 8 ? 8 : bits - i * 8;
-        dst[i] = (uint8_t)(src[i] & (0xff << (8 - keep)));
-    }
+    memcpy(dst, src, whole);
+    if (whole < octets && bits % 8)
+        dst[whole] = (uint8_t)(src[whole] & (0xff << (8 - bits % 8)));
 }
 
 bool rrl_net_contains(const struct rrl_net *n, const struct sockaddr_storage *addr)
@@ -136,26 +137,31 @@ static uint32_t rrl_idle(uint64_t w, uint16_t now)
     return w ? (uint16_t)(now - (uint16_t)(w >> 32)) : UINT32_MAX;
 }
 
-/* The key's hash: SipHash of class, family, network and name. */
+/* The key's hash: SipHash-1-3 of class, family, the octets the network
+ * prefix covers, and the name. Short input keeps it cheap (it runs for
+ * every UDP reply). */
 static uint64_t rrl_hash(const struct rrl_table *t, const struct rrl_params *p,
                          const struct sockaddr_storage *addr, enum rrl_class cls,
                          const uint8_t *name, size_t name_len)
 {
-    uint8_t key[RRL_KEY_MAX];
+    uint8_t key[RRL_KEY_MAX], net[16];
     const uint8_t *ip;
     int family = rrl_addr(addr, &ip);
+    unsigned prefix = family == AF_INET ? p->ipv4_prefix : family ? p->ipv6_prefix : 0;
+    size_t octets = (prefix + 7) / 8, len = 2 + octets;
     key[0] = (uint8_t)cls;
     key[1] = (uint8_t)family;
-    if (family)
-        rrl_mask(ip, family == AF_INET ? 4 : 16,
-                 family == AF_INET ? p->ipv4_prefix : p->ipv6_prefix, key + 2);
-    else
-        memset(key + 2, 0, 16);
+    if (family) {
+        rrl_mask(ip, family == AF_INET ? 4 : 16, prefix, net);
+        memcpy(key + 2, net, octets);
+    }
     if (name_len > 255)
         name_len = 255;
-    if (name)
-        memcpy(key + 18, name, name_len);
-    return siphash24(t->key, key, 18 + (name ? name_len : 0));
+    if (name) {
+        memcpy(key + len, name, name_len);
+        len += name_len;
+    }
+    return siphash13(t->key, key, len);
 }
 
 /* The new balance of slot word w after one response at now: refilled for

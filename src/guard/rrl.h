@@ -19,7 +19,7 @@
  *
  * Lock-free: the table is a fixed array of 64-bit slots, each the whole
  * state of one bucket (tag, timestamp, balance) updated with one
- * compare-and-swap. The slot is chosen from SipHash-2-4 of (class,
+ * compare-and-swap. The slot is chosen from SipHash-1-3 of (class,
  * network, name) under a random per-table key, among two candidates
  * (two-choice hashing): the one already holding the key's tag, else an
  * empty or expired one, else the least recently used of the two, taken

@@ -1,6 +1,6 @@
 /*
- * siphash.c -- SipHash-2-4, written from the paper's description: four
- * 64-bit words of state, two compression rounds per 8-octet block, four
+ * siphash.c -- SipHash-c-d, written from the paper's description: four
+ * 64-bit words of state, c compression rounds per 8-octet block, d
  * finalization rounds, the message length in the last block's top octet.
  */
 #include "guard/siphash.h"
@@ -28,7 +28,7 @@ struct siphash_state {
     uint64_t v0, v1, v2, v3;
 };
 
-static void siphash_round(struct siphash_state *s)
+static inline void siphash_round(struct siphash_state *s)
 {
     s->v0 += s->v1;
     s->v1 = SIPHASH_ROTL(s->v1, 13);
@@ -46,16 +46,19 @@ static void siphash_round(struct siphash_state *s)
     s->v2 = SIPHASH_ROTL(s->v2, 32);
 }
 
-/* One message word through the two compression rounds (c = 2). */
-static void siphash_compress(struct siphash_state *s, uint64_t m)
+/* One message word through c compression rounds. */
+static inline void siphash_compress(struct siphash_state *s, uint64_t m, int c)
 {
     s->v3 ^= m;
-    siphash_round(s);
-    siphash_round(s);
+    for (int i = 0; i < c; i++)
+        siphash_round(s);
     s->v0 ^= m;
 }
 
-uint64_t siphash24(const uint8_t key[SIPHASH_KEY_LEN], const void *in, size_t len)
+/* SipHash-c-d: c compression rounds per block, d finalization rounds;
+ * inlined into each variant so that the round loops unroll. */
+static inline __attribute__((always_inline)) uint64_t
+siphash_cd(const uint8_t key[SIPHASH_KEY_LEN], const void *in, size_t len, int c, int d)
 {
     const uint8_t *p = in;
     uint64_t k0 = siphash_le64(key), k1 = siphash_le64(key + 8);
@@ -64,15 +67,25 @@ uint64_t siphash24(const uint8_t key[SIPHASH_KEY_LEN], const void *in, size_t le
                               k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
     size_t full = len - len % 8;
     for (size_t i = 0; i < full; i += 8)
-        siphash_compress(&s, siphash_le64(p + i));
+        siphash_compress(&s, siphash_le64(p + i), c);
     uint64_t last = (uint64_t)(len & 0xff) << 56;
     for (size_t i = 0; i < len % 8; i++)
         last |= (uint64_t)p[full + i] << (8 * i);
-    siphash_compress(&s, last);
+    siphash_compress(&s, last, c);
     s.v2 ^= 0xff;
-    for (int i = 0; i < 4; i++) /* d = 4 finalization rounds */
+    for (int i = 0; i < d; i++)
         siphash_round(&s);
     return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+uint64_t siphash24(const uint8_t key[SIPHASH_KEY_LEN], const void *in, size_t len)
+{
+    return siphash_cd(key, in, len, 2, 4);
+}
+
+uint64_t siphash13(const uint8_t key[SIPHASH_KEY_LEN], const void *in, size_t len)
+{
+    return siphash_cd(key, in, len, 1, 3);
 }
 
 bool siphash_random_key(uint8_t key[SIPHASH_KEY_LEN])
