@@ -21,7 +21,7 @@
 #define RRL_DEFAULT_RATE 100
 #define RRL_DEFAULT_SLIP 2
 #define RRL_DEFAULT_WINDOW 15
-#define RRL_DEFAULT_TABLE 262144
+#define RRL_DEFAULT_TABLE 65536
 
 /* The "rrl" section v (NULL when absent: returns NULL, RRL off). Errors go
  * to j with their JSON path ("$.rrl.whitelist[2]"); NULL then too. */

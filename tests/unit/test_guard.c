@@ -438,7 +438,7 @@ static void test_rrl_config(struct tap *t)
     TAP_CHECK(t,
               p && errs == 0 && p->rate[RRL_ANSWER] == RRL_DEFAULT_RATE &&
                   p->rate[RRL_ERROR] == RRL_DEFAULT_RATE && p->slip == 2 && p->window == 15 &&
-                  p->ipv4_prefix == 24 && p->ipv6_prefix == 56 && p->table_size == 262144,
+                  p->ipv4_prefix == 24 && p->ipv6_prefix == 56 && p->table_size == 65536,
               "rrl {}: defaults");
     rrl_params_free(p);
     free(p);
