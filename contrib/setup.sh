@@ -12,6 +12,18 @@ cd build
 make -j"$(nproc)"
 cd "$top"
 mkdir -p run
+# The admin API's tokens (zones/gtmd.json reads them from run/, which git
+# ignores): a TCP listener needs both, and gtmd refuses token files that
+# group or others can read. Made once; later runs keep them.
+for t in read operate; do
+    if [ ! -s run/$t.token ]; then
+        (umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' > run/$t.token &&
+            echo >> run/$t.token)
+    fi
+    chmod 600 run/$t.token
+done
+printf 'export GTMCTL_SERVER=http://127.0.0.1:8053 GTMCTL_TOKEN_FILE=%s/run/operate.token\n' \
+    "$top" > run/gtmctl.env
 if [ -f run/gtmd.pid ] && kill -0 "$(cat run/gtmd.pid)" 2>/dev/null; then
     kill "$(cat run/gtmd.pid)"
     sleep 0.5
@@ -39,4 +51,9 @@ echo "gtmd is running (pid $(cat run/gtmd.pid), log run/gtmd.log). Try:"
 echo "  dig @127.0.0.1 -p 5353 www.example.com"
 echo "  dig @127.0.0.1 -p 5353 app.example.com        # failover record (us-east first)"
 echo "  kill \$(cat run/backend11.pid); sleep 2; dig @127.0.0.1 -p 5353 +short app.example.com"
-echo "  build/gtmctl status                            # admin API on 127.0.0.1:8053"
+echo "The admin API listens on 127.0.0.1:8053 with the tokens in run/read.token and"
+echo "run/operate.token (mode 0600). Point gtmctl at the operate token, then use it:"
+echo "  . run/gtmctl.env                               # sets GTMCTL_TOKEN_FILE"
+echo "  build/gtmctl status"
+echo "  build/gtmctl drain us-east --reason test --dry-run"
+echo "  curl -s -H \"Authorization: Bearer \$(cat run/read.token)\" http://127.0.0.1:8053/metrics"

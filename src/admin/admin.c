@@ -24,6 +24,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "health/override.h"
+#include "health/service.h"
 #include "policy/policy.h"
 
 #define ADMIN_MAX_BODY (1024 * 1024)
@@ -48,7 +49,11 @@ void admin_reply_json(struct admin_req *r, int status, json_t *body)
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Cache-Control", "no-store");
+    admin_conn_replied(r->a, r->req);
+    bool was = r->a->replying;
+    r->a->replying = true; /* what evhttp writes now is ours (admin_conn.c) */
     evhttp_send_reply(r->req, status, NULL, b);
+    r->a->replying = was;
     evbuffer_free(b);
 }
 
@@ -66,28 +71,17 @@ void admin_reply_error(struct admin_req *r, int status, const char *code, const 
     admin_reply_json(r, status, admin_request_error_body(code, msg));
 }
 
-void admin_audit(struct admin_req *r, int status, json_t *result)
+/* Writes one JSON line to the audit log (steals line; no log: dropped). */
+static void admin_audit_write(struct admin *a, json_t *line)
 {
     char path[4096];
-    pthread_mutex_lock(&r->a->lock);
-    snprintf(path, sizeof(path), "%s", r->a->audit_log ? r->a->audit_log : "");
-    pthread_mutex_unlock(&r->a->lock);
-    if (!path[0]) {
-        json_decref(result);
-        return;
-    }
-    const char *method = evhttp_request_get_command(r->req) == EVHTTP_REQ_POST ? "POST" : "DELETE";
-    /* The raw URI may hold any byte; an invalid one would make json_pack
-     * fail and the line be lost, so a copy is made valid UTF-8. */
-    char *uri = strdup(evhttp_request_get_uri(r->req));
-    if (uri)
-        admin_request_utf8_fix(uri);
-    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s?, s:O?, s:i, s:o?}", "time", health_now(),
-                             "token", r->token_name, "client", r->client, "method", method, "path",
-                             uri, "request", r->body, "status", status, "result", result);
-    free(uri);
-    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    pthread_mutex_lock(&a->lock);
+    snprintf(path, sizeof(path), "%s", a->audit_log ? a->audit_log : "");
+    pthread_mutex_unlock(&a->lock);
+    char *text = path[0] && line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
+    if (!path[0])
+        return;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd >= 0 && text) {
         size_t len = strlen(text);
@@ -100,6 +94,29 @@ void admin_audit(struct admin_req *r, int status, json_t *result)
     if (fd >= 0)
         close(fd);
     free(text);
+}
+
+void admin_audit(struct admin_req *r, int status, json_t *result)
+{
+    const char *method = evhttp_request_get_command(r->req) == EVHTTP_REQ_POST ? "POST" : "DELETE";
+    /* The raw URI may hold any byte; an invalid one would make json_pack
+     * fail and the line be lost, so a copy is made valid UTF-8. */
+    char *uri = strdup(evhttp_request_get_uri(r->req));
+    if (uri)
+        admin_request_utf8_fix(uri);
+    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s?, s:O?, s:i, s:o?}", "time", health_now(),
+                             "token", r->token_name, "client", r->client, "method", method, "path",
+                             uri, "request", r->body, "status", status, "result", result);
+    free(uri);
+    admin_audit_write(r->a, line);
+}
+
+void admin_audit_event(struct admin *a, json_t *fields)
+{
+    json_t *line = json_pack("{s:f}", "time", health_now());
+    json_object_update(line, fields);
+    json_decref(fields);
+    admin_audit_write(a, line);
 }
 
 /* Constant-time comparison of a presented token with a configured one. */
@@ -117,7 +134,8 @@ static void admin_authenticate(struct admin_req *r)
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
     pthread_mutex_lock(&a->lock);
     if (!a->read_token && !a->operate_token) {
-        /* No tokens: allowed only on loopback and unix listeners. */
+        /* No tokens: allowed only when every listener is a unix socket
+         * (mode 0600 authenticates; admin_config.c refuses TCP). */
         r->level = ADMIN_OPERATE;
         r->token_name = "none";
     } else if (h && strncasecmp(h, "Bearer ", 7) == 0) {
@@ -125,9 +143,11 @@ static void admin_authenticate(struct admin_req *r)
         if (a->operate_token && admin_token_eq(t, a->operate_token)) {
             r->level = ADMIN_OPERATE;
             r->token_name = "operate";
+            r->authenticated = true;
         } else if (a->read_token && admin_token_eq(t, a->read_token)) {
             r->level = ADMIN_READ;
             r->token_name = "read";
+            r->authenticated = true;
         }
     }
     pthread_mutex_unlock(&a->lock);
@@ -162,7 +182,7 @@ static bool admin_require(struct admin_req *r, enum admin_level need)
 }
 
 /* Routes one request. Paths: /v1/health, /v1/status, /v1/explain,
- * /v1/overrides[/ID], /v1/reload, /metrics. */
+ * /v1/overrides[/ID], /v1/drills[/ID], /v1/reload, /metrics. */
 static void admin_route(struct admin_req *r)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
@@ -174,7 +194,8 @@ static void admin_route(struct admin_req *r)
     bool is_get = m == EVHTTP_REQ_GET;
     bool known = strcmp(p, "/v1/status") == 0 || strcmp(p, "/v1/explain") == 0 ||
                  strcmp(p, "/metrics") == 0 || strcmp(p, "/v1/overrides") == 0 ||
-                 strncmp(p, "/v1/overrides/", 14) == 0 || strcmp(p, "/v1/reload") == 0;
+                 strncmp(p, "/v1/overrides/", 14) == 0 || strcmp(p, "/v1/reload") == 0 ||
+                 strcmp(p, "/v1/drills") == 0 || strncmp(p, "/v1/drills/", 11) == 0;
     if (!known) {
         admin_reply_error(r, 404, "not_found", "no such endpoint: %s", p);
         return;
@@ -199,6 +220,14 @@ static void admin_route(struct admin_req *r)
         admin_handle_override_delete(r, p + 14);
     else if (m == EVHTTP_REQ_POST && strcmp(p, "/v1/reload") == 0)
         admin_handle_reload(r);
+    else if (is_get && strcmp(p, "/v1/drills") == 0)
+        admin_handle_drills_list(r);
+    else if (is_get && strncmp(p, "/v1/drills/", 11) == 0)
+        admin_handle_drill_get(r, p + 11);
+    else if (m == EVHTTP_REQ_POST && strcmp(p, "/v1/drills") == 0)
+        admin_handle_drill_post(r);
+    else if (m == EVHTTP_REQ_DELETE && strncmp(p, "/v1/drills/", 11) == 0)
+        admin_handle_drill_delete(r, p + 11);
     else
         admin_reply_error(r, 405, "method_not_allowed", "method not allowed on %s", p);
 }
@@ -218,22 +247,34 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
         evhttp_connection_get_peer(c, &host, &port);
         snprintf(r.client, sizeof(r.client), "%s:%u", host && *host ? host : "unix", port);
     }
-    if (!admin_conn_seen(a, req)) {
+    admin_authenticate(&r);
+    TAILQ_INIT(&r.query);
+    if (!admin_conn_admit(a, req, r.authenticated)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         admin_reply_error(&r, 503, "busy", "too many admin connections (max %u)",
                           a->max_connections);
         return;
     }
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST && m != EVHTTP_REQ_DELETE) {
+        /* Closed after: libevent 2.1 sends the body even to HEAD and
+         * CONNECT, which would desynchronise a kept-alive connection. */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        admin_reply_error(&r, 501, "not_implemented", "only GET, POST and DELETE are supported");
+        return;
+    }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
-    char *path = raw_path ? evhttp_uridecode(raw_path, 0, NULL) : NULL;
-    TAILQ_INIT(&r.query);
+    size_t path_len = 0;
+    char *path = raw_path ? evhttp_uridecode(raw_path, 0, &path_len) : NULL;
     const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
     if (!path || (q && evhttp_parse_query_str(q, &r.query) != 0)) {
         admin_reply_error(&r, 400, "bad_request", "malformed request URI");
+    } else if (strlen(path) != path_len) {
+        /* %00 decoded: "/v1/status%00junk" is not /v1/status. */
+        admin_reply_error(&r, 404, "not_found", "no such endpoint (the path holds %%00)");
     } else {
         r.path = path;
-        admin_authenticate(&r);
         admin_route(&r);
     }
     free(path);
@@ -241,11 +282,66 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
     json_decref(r.body);
 }
 
+/* Admin thread, at stop: no new requests matter, but a change that is
+ * being written still gets its reply (admin_defer.c leaves the loop when
+ * the last one is out), within a bound. */
+static void admin_on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct admin *a = arg;
+    (void)fd;
+    (void)what;
+    a->stopping = true;
+    struct timeval bound = {2, 0}, now = {0, 0};
+    event_base_loopexit(a->base, a->deferred ? &bound : &now);
+}
+
 static void *admin_main(void *arg)
 {
     struct admin *a = arg;
     event_base_loop(a->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
+}
+
+/* Makes way for a unix listener at path: nothing there is fine; a socket
+ * that nobody listens on any more (a gtmd that was killed) is removed;
+ * anything else (a file, a directory, a live socket) is an error, never
+ * deleted. */
+static int admin_unix_clear(const char *path, const struct sockaddr_un *sun, char *err,
+                            size_t errlen)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "admin: cannot listen on unix:%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen,
+                 "admin: cannot listen on unix:%s: the path exists and is not a socket "
+                 "(it is not removed; move it away or choose another path)",
+                 path);
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = fd < 0 ? -1 : connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0) {
+        snprintf(err, errlen,
+                 "admin: cannot listen on unix:%s: a running process listens there "
+                 "(another gtmd?)",
+                 path);
+        return -1;
+    }
+    if (e != ECONNREFUSED || unlink(path) != 0) {
+        snprintf(err, errlen, "admin: cannot listen on unix:%s: %s", path,
+                 strerror(e != ECONNREFUSED ? e : errno));
+        return -1;
+    }
+    log_info("event=admin_listen note=\"removed a stale socket\" address=unix:%s", path);
+    return 0;
 }
 
 /* Binds a unix socket with mode 0600 and hands it to evhttp. */
@@ -259,25 +355,34 @@ static int admin_bind_unix(struct admin *a, const char *path, char *err, size_t 
         return -1;
     }
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    unlink(path);
+    if (admin_unix_clear(path, &sun, err, errlen) != 0)
+        return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     mode_t old = umask(0177);
     int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
-    if (rc != 0 || chmod(path, 0600) != 0 || listen(fd, 64) != 0 ||
+    struct stat st;
+    if (rc != 0 || chmod(path, 0600) != 0 || lstat(path, &st) != 0 || listen(fd, 64) != 0 ||
         !evhttp_accept_socket_with_handle(a->http, fd)) {
         snprintf(err, errlen, "admin: cannot listen on unix:%s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
-    a->unix_paths[a->n_unix++] = strdup(path);
+    /* Remembered so that the stop removes this socket only, not one that
+     * replaced it. */
+    a->unix_socks[a->n_unix].path = strdup(path);
+    a->unix_socks[a->n_unix].dev = st.st_dev;
+    a->unix_socks[a->n_unix].ino = st.st_ino;
+    a->n_unix++;
     return 0;
 }
 
 static int admin_bind(struct admin *a, const struct admin_params *cfg, char *err, size_t errlen)
 {
-    a->unix_paths = calloc(cfg->n_listen + 1, sizeof(*a->unix_paths));
+    a->unix_socks = calloc(cfg->n_listen + 1, sizeof(*a->unix_socks));
+    if (!a->unix_socks)
+        abort();
     for (size_t i = 0; i < cfg->n_listen; i++) {
         const char *l = cfg->listen[i];
         if (strncmp(l, "unix:", 5) == 0) {
@@ -345,9 +450,18 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
     struct timeval tv = {(time_t)(cfg->timeout_ms / 1000),
                          (suseconds_t)(cfg->timeout_ms % 1000) * 1000};
     evhttp_set_timeout_tv(a->http, &tv);
-    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+    /* Every method reaches our handler (even ones libevent does not know),
+     * which answers 501 with a JSON error; libevent's own would be HTML. */
+    evhttp_set_allowed_methods(a->http, 0xffff);
     evhttp_set_gencb(a->http, admin_on_request, a);
     evhttp_set_bevcb(a->http, admin_conn_new, a);
+    a->ev_fixup = event_new(a->base, -1, 0, admin_conn_fixup, a);
+    a->ev_saved = event_new(a->base, -1, 0, admin_defer_on_saved, a);
+    a->ev_stop = event_new(a->base, -1, 0, admin_on_stop, a);
+    if (!a->ev_fixup || !a->ev_saved || !a->ev_stop)
+        abort();
+    if (env->health_service)
+        health_service_set_saved_cb(env->health_service, admin_defer_saved_cb, a);
     a->ev_sweep = event_new(a->base, -1, EV_PERSIST, admin_conn_sweep, a);
     struct timeval sweep = {0, 100000};
     event_add(a->ev_sweep, &sweep);
@@ -355,6 +469,8 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
         admin_stop(a);
         return NULL;
     }
+    if (a->env.drills)
+        admin_drills_listen(a);
     if (pthread_create(&a->thread, NULL, admin_main, a) != 0)
         abort();
     for (size_t i = 0; i < cfg->n_listen; i++)
@@ -366,22 +482,39 @@ void admin_stop(struct admin *a)
 {
     if (!a)
         return;
+    /* Waits for an audit call in flight on another thread (drill.h). */
+    if (a->env.drills)
+        drill_core_remove_hooks(a->env.drills, a);
     if (a->thread) {
-        event_base_loopexit(a->base, NULL);
+        /* An active event, not loopexit: the replies owed for changes being
+         * written are sent first (admin_on_stop). */
+        event_active(a->ev_stop, EV_TIMEOUT, 0);
         pthread_join(a->thread, NULL);
     }
+    if (a->env.health_service && a->ev_saved)
+        health_service_set_saved_cb(a->env.health_service, NULL, NULL);
+    admin_defer_free_all(a); /* only if the bound below was hit */
     if (a->ev_sweep)
         event_free(a->ev_sweep);
     if (a->http)
         evhttp_free(a->http);
     admin_conn_free_all(a); /* after evhttp let go of its references */
+    if (a->ev_fixup)
+        event_free(a->ev_fixup);
+    if (a->ev_saved)
+        event_free(a->ev_saved);
+    if (a->ev_stop)
+        event_free(a->ev_stop);
     if (a->base)
         event_base_free(a->base);
     for (size_t i = 0; i < a->n_unix; i++) {
-        unlink(a->unix_paths[i]);
-        free(a->unix_paths[i]);
+        struct stat st;
+        if (lstat(a->unix_socks[i].path, &st) == 0 && st.st_dev == a->unix_socks[i].dev &&
+            st.st_ino == a->unix_socks[i].ino)
+            unlink(a->unix_socks[i].path);
+        free(a->unix_socks[i].path);
     }
-    free(a->unix_paths);
+    free(a->unix_socks);
     free(a->read_token);
     free(a->operate_token);
     free(a->audit_log);

@@ -9,9 +9,10 @@
  * The admin thread is a reader of the serve core (serve/serve.h): it reads
  * the served set and the query and policy counters through it, health
  * state through the health core (the health service writes the state
- * file), and runs reloads through the daemon's callback (serialised with
- * SIGHUP). It knows nothing
- * of the DNS workers (net/).
+ * file), drills through the drill core (it starts and aborts them, and
+ * listens to it to audit every end), and runs reloads through the
+ * daemon's callback (serialised with SIGHUP). It knows nothing of the DNS
+ * workers (net/).
  *
  * Ownership: admin_start() returns an object owned by the caller; the
  * env pointers must outlive it (admin_stop frees it).
@@ -25,6 +26,7 @@
 #include <stddef.h>
 
 #include "admin/admin_config.h"
+#include "drill/drill.h"
 #include "health/health.h"
 #include "serve/serve.h"
 
@@ -34,6 +36,7 @@ struct admin_env {
     struct serve *serve; /* admin_start takes a reader slot of it */
     struct health_core *health;
     struct health_service *health_service; /* writes the state file (service.h) */
+    struct drill_core *drills;             /* drills (drill.h); admin_start listens */
     /* Reloads config and zones; returns the JSON result (caller frees). */
     json_t *(*reload)(void *arg, bool *ok);
     void *reload_arg;

@@ -3,29 +3,64 @@
  */
 #include "admin/admin_config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/addr.h"
 
-/* Reads a token file: its first line, trimmed; must not be empty. */
+/* Opens a token file and checks it like ssh checks a private key: a
+ * regular file that neither group nor others may read or write (a token
+ * anyone on the host can read gives them the role). NULL with a message
+ * saying why. */
+static FILE *admin_params_token_open(const char *full, char *why, size_t len)
+{
+    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(why, len, "cannot read token file %s: %s", full, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode))
+        snprintf(why, len, "token file %s is not a regular file", full);
+    else if (st.st_mode & (S_IRWXG | S_IRWXO))
+        snprintf(why, len,
+                 "token file %s has mode %04o: group and others must have no access "
+                 "(chmod 600 %s), as for an ssh key",
+                 full, (unsigned)(st.st_mode & 07777), full);
+    else {
+        FILE *fp = fdopen(fd, "r");
+        if (fp)
+            return fp;
+        snprintf(why, len, "cannot read token file %s: %s", full, strerror(errno));
+    }
+    close(fd);
+    return NULL;
+}
+
+/* Reads a token file: its first line, trimmed; at least 16 characters. */
 static char *admin_params_token(const struct jsoncfg *j, json_t *a, const char *key)
 {
-    char path[64], buf[512];
+    char path[64], buf[512], why[PATH_MAX * 2 + 160];
     snprintf(path, sizeof(path), "$.admin.%s", key);
     const char *f = jsoncfg_str(j, a, key, path);
     if (!f)
         return NULL;
     char *full = jsoncfg_path(j, f);
-    FILE *fp = fopen(full, "r");
+    FILE *fp = admin_params_token_open(full, why, sizeof(why));
     if (!fp) {
-        jsoncfg_err(j, path, "cannot read token file %s", full);
+        jsoncfg_err(j, path, "%s", why);
         free(full);
         return NULL;
     }
-    free(full);
     buf[0] = '\0';
     if (!fgets(buf, sizeof(buf), fp))
         buf[0] = '\0';
@@ -33,11 +68,11 @@ static char *admin_params_token(const struct jsoncfg *j, json_t *a, const char *
     size_t n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         buf[--n] = '\0';
-    if (n < 16) {
-        jsoncfg_err(j, path, "the token must be at least 16 characters");
-        return NULL;
-    }
-    return jsoncfg_strdup(buf);
+    if (n < 16)
+        jsoncfg_err(j, path, "the token in %s %s; at least 16 characters are needed", full,
+                    n == 0 ? "is empty (the first line is the token)" : "is too short");
+    free(full);
+    return n < 16 ? NULL : jsoncfg_strdup(buf);
 }
 
 static void admin_params_listen(const struct jsoncfg *j, json_t *l, bool have_tokens,
@@ -64,10 +99,14 @@ static void admin_params_listen(const struct jsoncfg *j, json_t *l, bool have_to
             jsoncfg_err(j, path, "must be \"IP:PORT\" or \"unix:/absolute/path\"");
             continue;
         }
-        if (strncmp(v, "unix:", 5) != 0 && !addr_is_loopback(&ss) && !have_tokens)
+        /* On TCP, loopback included, anyone who can connect (every local
+         * user) would get the operate role: both tokens are required. A
+         * unix socket is created with mode 0600, which authenticates. */
+        if (strncmp(v, "unix:", 5) != 0 && !have_tokens)
             jsoncfg_err(j, path,
-                        "a TCP listener outside loopback needs read_token_file and "
-                        "operate_token_file");
+                        "a TCP listener needs read_token_file and operate_token_file (without "
+                        "them anyone who can connect, on loopback every local user, could "
+                        "operate gtmd); only a unix: listener may go without tokens");
         a->listen[a->n_listen++] = jsoncfg_strdup(v);
     }
     json_decref(arr);

@@ -4,7 +4,9 @@
  *
  * The admin module parses its own section: the daemon hands it the JSON
  * object and keeps the result in its config, then passes it to admin_start
- * and admin_update. A TCP listener outside loopback needs both tokens.
+ * and admin_update. A TCP listener (loopback too) needs both tokens; only
+ * unix sockets (mode 0600) may go without. Token files must be regular
+ * files without group or other permissions, like ssh keys.
  *
  * Ownership: a struct admin_params owns its strings (admin_params_free).
  */

@@ -1,116 +1,285 @@
 /*
- * admin_conn.c -- bookkeeping of admin connections: the connection cap and
- * a whole-request deadline.
+ * admin_conn.c -- admin connections: the connection cap, deadlines, and
+ * libevent's own error replies rewritten as the documented JSON errors.
  *
- * libevent 2.1's evhttp has no accept hook and its timeout restarts on
- * every byte, so a client dripping one header byte at a time could hold a
- * connection (and a file descriptor) for hours without a token. We create
- * each connection's bufferevent ourselves (evhttp_set_bevcb) and keep a
- * reference on it, which lets a periodic sweep (1) see when evhttp has let
- * it go (its callbacks are cleared on free) and release our reference,
- * (2) count the open connections exactly, and (3) shut down a connection
- * that has not completed a request within the timeout of its start or of
- * its previous request, or that was over the cap. Over the cap, the oldest
- * connection that never completed a request makes room; when all have,
- * the new one is answered 503.
+ * libevent 2.1's evhttp has no accept hook, its timeout restarts on every
+ * byte, and it has no error callback. We create each connection's
+ * bufferevent ourselves (evhttp_set_bevcb) and keep a reference on it, which
+ * lets us (1) see when evhttp has let it go (it clears every callback when
+ * it frees it) and release our reference, (2) count connections exactly,
+ * (3) shut down a connection that has not completed a request within the
+ * timeout of its start or of its previous reply, and (4) watch what evhttp
+ * writes on its own (not from our handlers): its HTML 400, 413 and 417
+ * pages are replaced before they are sent.
+ *
+ * The cap (doc/admin-api.md, Limits). A connection counts against
+ * max_connections from its first complete request until it closes; before
+ * that it is *pending*. Pending connections have their own budget of
+ * max_connections: past it, a new connection closes the oldest pending one
+ * that has sent nothing for 0.25 s (or has been sending one request for a
+ * second), so a flood of idle or dripping connections costs a bounded number
+ * of descriptors and loses no request. A request on a connection without a
+ * place takes a free one; when there is none, an authenticated request (a
+ * valid token, or any request over a unix socket, whose mode 0600
+ * authenticates) takes the place of the connection without a valid token
+ * that has been idle longest; that connection's next request is answered
+ * 503 busy. Otherwise the request is answered 503 busy with Connection:
+ * close. So connections without a token never lock operators out, and
+ * every request gets an answer.
  */
+#include <errno.h>
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "admin/admin_int.h"
+#include "admin/admin_request.h"
+
+/* A pending connection that has sent nothing this long, or has been
+ * sending its first request this long, may be closed for a new one. */
+#define ADMIN_CONN_SILENT_S 0.25
+#define ADMIN_CONN_PARTIAL_S 1.0
+/* A connection whose place was taken is closed after this idle time. */
+#define ADMIN_CONN_REVOKED_S 1.0
+/* Largest libevent error reply we rewrite. */
+#define ADMIN_CONN_FIXUP_MAX 16384
 
 struct admin_conn {
+    struct admin *a;
+    struct admin_conn *next;
     struct bufferevent *bev; /* we hold one reference */
-    double last;             /* connection start or last complete request */
-    bool reject;             /* over the cap: answer 503 and close */
-    bool served;             /* has completed a request */
+    double start;            /* accepted */
+    double last;             /* accepted, or the last reply sent */
+    unsigned busy;           /* replies owed (admin_conn_hold) */
+    signed char is_unix;     /* -1 not known yet */
+    bool got_bytes;          /* something was read */
+    bool requested;          /* has completed a request: no longer pending */
+    bool slot;               /* counts against max_connections */
+    bool authed;             /* made an authenticated request */
+    bool revoked;            /* its place was taken: next request 503 */
+    bool evicted;            /* shut down by us; waiting for evhttp to let go */
+    bool fixup;              /* evhttp wrote on its own: check the output */
 };
 
-/* Makes room under the cap by shutting down the oldest connection that
- * has never completed a request (a flood of idle or dripping connections
- * cannot lock out real clients). False when every one has been served. */
-static bool admin_conn_evict(struct admin *a)
+static void admin_conn_on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                                void *arg);
+static void admin_conn_on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                                 void *arg);
+
+/* The bytes the kernel holds for us on fd (a request about to be read). */
+static int admin_conn_unread(int fd)
 {
-    struct admin_conn *old = NULL;
-    for (size_t i = 0; i < a->n_conns; i++) {
-        struct admin_conn *c = &a->conns[i];
-        if (!c->served && !c->reject && bufferevent_getfd(c->bev) >= 0 &&
-            (!old || c->last < old->last))
-            old = c;
-    }
-    if (!old)
-        return false;
-    shutdown(bufferevent_getfd(old->bev), SHUT_RDWR);
-    old->reject = true; /* no longer counted; the sweep releases it */
-    a->open_connections--;
-    return true;
+    int n = 0;
+    return fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 ? n : 0;
 }
 
-static void admin_conn_drop(struct admin *a, size_t i);
+static bool admin_conn_unix(struct admin_conn *c)
+{
+    int fd = bufferevent_getfd(c->bev);
+    if (c->is_unix < 0 && fd >= 0) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        c->is_unix = getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX;
+    }
+    return c->is_unix > 0;
+}
 
-/* Releases the connections evhttp has freed (it clears the callbacks of a
- * bufferevent when it frees it; our reference keeps the memory). */
+/* Shuts a connection down; evhttp sees EOF and frees it. */
+static void admin_conn_close(struct admin_conn *c)
+{
+    int fd = bufferevent_getfd(c->bev);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    if (!c->requested && !c->evicted)
+        c->a->n_pending--;
+    if (c->slot)
+        c->a->n_slots--;
+    c->slot = false;
+    c->evicted = true;
+}
+
+/* Makes room among pending connections: closes the oldest one that has
+ * sent nothing for ADMIN_CONN_SILENT_S, else the oldest that has been
+ * sending a request for ADMIN_CONN_PARTIAL_S. Unix connections are never
+ * closed for TCP ones; a connection with bytes waiting is being read now. */
+static void admin_conn_evict_pending(struct admin *a, double now)
+{
+    struct admin_conn *silent = NULL, *partial = NULL;
+    for (struct admin_conn *c = a->conns; c; c = c->next) {
+        int fd = bufferevent_getfd(c->bev);
+        if (c->requested || c->evicted || c->busy || fd < 0 || admin_conn_unix(c) ||
+            admin_conn_unread(fd) > 0)
+            continue;
+        double age = now - c->start;
+        if (!c->got_bytes && age >= ADMIN_CONN_SILENT_S && (!silent || c->start < silent->start))
+            silent = c;
+        if (c->got_bytes && age >= ADMIN_CONN_PARTIAL_S && (!partial || c->start < partial->start))
+            partial = c;
+    }
+    struct admin_conn *victim = silent ? silent : partial;
+    if (victim)
+        admin_conn_close(victim);
+}
+
+static void admin_conn_free(struct admin_conn *c)
+{
+    if (!c->requested && !c->evicted)
+        c->a->n_pending--;
+    if (c->slot)
+        c->a->n_slots--;
+    evbuffer_remove_cb(bufferevent_get_output(c->bev), admin_conn_on_output, c);
+    evbuffer_remove_cb(bufferevent_get_input(c->bev), admin_conn_on_input, c);
+    bufferevent_decref(c->bev);
+    free(c);
+}
+
+/* Releases the connections evhttp has freed (it clears every callback of
+ * a bufferevent when it frees it; our reference keeps the memory). While
+ * it writes a reply the read callback alone is cleared. */
 static void admin_conn_release_closed(struct admin *a)
 {
-    for (size_t i = 0; i < a->n_conns;) {
-        bufferevent_data_cb rd = NULL;
-        bufferevent_getcb(a->conns[i].bev, &rd, NULL, NULL, NULL);
-        if (!rd)
-            admin_conn_drop(a, i);
-        else
-            i++;
+    struct admin_conn **pp = &a->conns;
+    while (*pp) {
+        struct admin_conn *c = *pp;
+        bufferevent_data_cb rd = NULL, wr = NULL;
+        bufferevent_event_cb ev = NULL;
+        bufferevent_getcb(c->bev, &rd, &wr, &ev, NULL);
+        if (!rd && !wr && !ev && !c->busy) {
+            *pp = c->next;
+            admin_conn_free(c);
+        } else
+            pp = &c->next;
+    }
+}
+
+static void admin_conn_on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                                void *arg)
+{
+    struct admin_conn *c = arg;
+    (void)buf;
+    if (info->n_added > 0)
+        c->got_bytes = true;
+}
+
+static void admin_conn_on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                                 void *arg)
+{
+    struct admin_conn *c = arg;
+    (void)buf;
+    /* Our handlers write inside admin_reply_*, which sets 'replying'; what
+     * evhttp adds on its own is an error page (or "100 Continue"): check
+     * it before the socket is writable again (the fixup event is already
+     * active; the write event needs the next poll). */
+    if (info->n_added > 0 && !c->a->replying && !c->fixup) {
+        c->fixup = true;
+        event_active(c->a->ev_fixup, EV_TIMEOUT, 0);
     }
 }
 
 struct bufferevent *admin_conn_new(struct event_base *base, void *arg)
 {
     struct admin *a = arg;
+    double now = health_now();
     admin_conn_release_closed(a);
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev)
-        return NULL;
-    if (a->n_conns == a->cap_conns) {
-        size_t ncap = a->cap_conns ? a->cap_conns * 2 : 64;
-        struct admin_conn *n = realloc(a->conns, ncap * sizeof(*n));
-        if (!n)
-            return bev; /* untracked: evhttp's own timeout still applies */
-        a->conns = n;
-        a->cap_conns = ncap;
-    }
+    struct admin_conn *c = bev ? calloc(1, sizeof(*c)) : NULL;
+    if (!c)
+        return bev; /* untracked: evhttp's own timeout still applies */
+    if (a->n_pending >= a->max_connections)
+        admin_conn_evict_pending(a, now);
     bufferevent_incref(bev);
-    struct admin_conn *c = &a->conns[a->n_conns++];
+    c->a = a;
     c->bev = bev;
-    c->last = health_now();
-    c->served = false;
-    c->reject = false; /* set before the eviction scan reads every entry */
-    c->reject = a->open_connections >= a->max_connections && !admin_conn_evict(a);
-    if (!c->reject)
-        a->open_connections++;
+    c->start = c->last = now;
+    c->is_unix = -1;
+    c->next = a->conns;
+    a->conns = c;
+    a->n_pending++;
+    evbuffer_add_cb(bufferevent_get_output(bev), admin_conn_on_output, c);
+    evbuffer_add_cb(bufferevent_get_input(bev), admin_conn_on_input, c);
     return bev;
 }
 
-bool admin_conn_seen(struct admin *a, struct evhttp_request *req)
+static struct admin_conn *admin_conn_of(struct admin *a, struct evhttp_request *req)
 {
     struct evhttp_connection *evc = evhttp_request_get_connection(req);
     struct bufferevent *bev = evc ? evhttp_connection_get_bufferevent(evc) : NULL;
-    for (size_t i = 0; bev && i < a->n_conns; i++)
-        if (a->conns[i].bev == bev) {
-            a->conns[i].last = health_now();
-            a->conns[i].served = true;
-            return !a->conns[i].reject;
-        }
+    for (struct admin_conn *c = a->conns; bev && c; c = c->next)
+        if (c->bev == bev)
+            return c;
+    return NULL;
+}
+
+/* The guest connection (no valid token yet) idle longest, for an
+ * authenticated request to take its place. */
+static struct admin_conn *admin_conn_guest(struct admin *a)
+{
+    struct admin_conn *g = NULL;
+    for (struct admin_conn *c = a->conns; c; c = c->next)
+        if (c->slot && !c->authed && !c->busy && (!g || c->last < g->last))
+            g = c;
+    return g;
+}
+
+bool admin_conn_admit(struct admin *a, struct evhttp_request *req, bool authenticated)
+{
+    admin_conn_release_closed(a);
+    struct admin_conn *c = admin_conn_of(a, req);
+    if (!c)
+        return true;
+    if (!c->requested) {
+        c->requested = true;
+        if (!c->evicted)
+            a->n_pending--;
+    }
+    if (authenticated || admin_conn_unix(c))
+        c->authed = true;
+    if (c->revoked || c->evicted)
+        return false;
+    if (c->slot)
+        return true;
+    struct admin_conn *g =
+        a->n_slots >= a->max_connections && c->authed ? admin_conn_guest(a) : NULL;
+    if (g) {
+        g->slot = false; /* its next request gets 503; the sweep closes it */
+        g->revoked = true;
+        a->n_slots--;
+    }
+    if (a->n_slots >= a->max_connections)
+        return false;
+    c->slot = true;
+    a->n_slots++;
     return true;
 }
 
-static void admin_conn_drop(struct admin *a, size_t i)
+void admin_conn_replied(struct admin *a, struct evhttp_request *req)
 {
-    if (!a->conns[i].reject && a->open_connections > 0)
-        a->open_connections--;
-    bufferevent_decref(a->conns[i].bev);
-    a->conns[i] = a->conns[--a->n_conns];
+    struct admin_conn *c = admin_conn_of(a, req);
+    if (c)
+        c->last = health_now();
+}
+
+void *admin_conn_hold(struct admin *a, struct evhttp_request *req)
+{
+    struct admin_conn *c = admin_conn_of(a, req);
+    if (c)
+        c->busy++;
+    return c;
+}
+
+void admin_conn_unhold(struct admin *a, void *held)
+{
+    struct admin_conn *c = held;
+    (void)a;
+    if (c && c->busy) {
+        c->busy--;
+        c->last = health_now();
+    }
 }
 
 void admin_conn_sweep(evutil_socket_t fd, short what, void *arg)
@@ -120,18 +289,109 @@ void admin_conn_sweep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     admin_conn_release_closed(a);
-    for (size_t i = 0; i < a->n_conns; i++) {
-        struct admin_conn *c = &a->conns[i];
+    for (struct admin_conn *c = a->conns; c; c = c->next) {
         int sfd = bufferevent_getfd(c->bev);
-        if (sfd >= 0 && now - c->last > (c->reject ? 1.0 : limit))
-            shutdown(sfd, SHUT_RDWR); /* evhttp sees EOF and frees it */
+        if (sfd < 0 || c->busy || c->evicted)
+            continue;
+        double since = c->requested ? now - c->last : now - c->start;
+        if (since > (c->revoked ? ADMIN_CONN_REVOKED_S : limit) && admin_conn_unread(sfd) == 0)
+            admin_conn_close(c);
     }
+}
+
+/* {"error": {...}} for a status libevent answered on its own. */
+static json_t *admin_conn_error_body(int status)
+{
+    char msg[160];
+    const char *code = "bad_request";
+    if (status == 413) {
+        code = "too_large";
+        snprintf(msg, sizeof(msg),
+                 "the request body is larger than 1 MiB or its headers "
+                 "larger than 16 KiB");
+    } else if (status == 417) {
+        snprintf(msg, sizeof(msg), "only \"Expect: 100-continue\" is supported");
+    } else if (status == 501) {
+        code = "not_implemented";
+        snprintf(msg, sizeof(msg), "the method is not supported");
+    } else if (status == 400) {
+        snprintf(msg, sizeof(msg), "malformed HTTP request");
+    } else {
+        code = "http_error";
+        snprintf(msg, sizeof(msg), "HTTP error %d", status);
+    }
+    return admin_request_error_body(code, msg);
+}
+
+/* Rewrites one of evhttp's own HTML error replies at the start of out (after
+ * a "100 Continue", if any) as our JSON error, keeping its status line,
+ * Date and Connection headers. Anything else is left as it is. */
+static void admin_conn_rewrite(struct evbuffer *out)
+{
+    size_t len = evbuffer_get_length(out);
+    if (len == 0 || len > ADMIN_CONN_FIXUP_MAX)
+        return;
+    char *p = (char *)evbuffer_pullup(out, -1);
+    size_t skip = 0;
+    if (len > 12 && strncmp(p, "HTTP/1.", 7) == 0 && p[9] == '1') {
+        char *e = memmem(p, len, "\r\n\r\n", 4);
+        if (!e)
+            return;
+        skip = (size_t)(e - p) + 4;
+    }
+    char *r = p + skip, *end = p + len;
+    char *hend = memmem(r, (size_t)(end - r), "\r\n\r\n", 4);
+    int status = (size_t)(end - r) > 12 && strncmp(r, "HTTP/1.", 7) == 0 ? atoi(r + 9) : 0;
+    if (!hend || status < 400 || !memmem(r, (size_t)(hend - r), "Content-Type: text/html", 23))
+        return;
+    struct evbuffer *nb = evbuffer_new();
+    json_t *body = admin_conn_error_body(status);
+    char *text = body ? json_dumps(body, JSON_INDENT(1)) : NULL;
+    json_decref(body);
+    if (!nb || !text) {
+        evbuffer_free(nb);
+        free(text);
+        return;
+    }
+    evbuffer_add(nb, p, skip);
+    char *eol = memmem(r, (size_t)(hend - r), "\r\n", 2);
+    evbuffer_add(nb, r, (size_t)(eol - r) + 2); /* status line */
+    for (char *h = eol + 2; h < hend;) {
+        char *n = memmem(h, (size_t)(hend + 2 - h), "\r\n", 2);
+        if (strncasecmp(h, "Date:", 5) == 0 || strncasecmp(h, "Connection:", 11) == 0)
+            evbuffer_add(nb, h, (size_t)(n - h) + 2);
+        h = n + 2;
+    }
+    evbuffer_add_printf(nb,
+                        "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+                        "Content-Length: %zu\r\n\r\n%s\n",
+                        strlen(text) + 1, text);
+    free(text);
+    evbuffer_drain(out, len);
+    evbuffer_add_buffer(out, nb);
+    evbuffer_free(nb);
+}
+
+void admin_conn_fixup(evutil_socket_t fd, short what, void *arg)
+{
+    struct admin *a = arg;
+    (void)fd;
+    (void)what;
+    a->replying = true; /* our own rewrite is not evhttp's */
+    for (struct admin_conn *c = a->conns; c; c = c->next)
+        if (c->fixup) {
+            c->fixup = false;
+            admin_conn_rewrite(bufferevent_get_output(c->bev));
+        }
+    a->replying = false;
 }
 
 void admin_conn_free_all(struct admin *a)
 {
-    while (a->n_conns)
-        admin_conn_drop(a, a->n_conns - 1);
-    free(a->conns);
-    a->conns = NULL;
+    while (a->conns) {
+        struct admin_conn *c = a->conns;
+        a->conns = c->next;
+        c->busy = 0;
+        admin_conn_free(c);
+    }
 }

@@ -5,7 +5,9 @@
  * the live snapshot) with a trace attached, then shows the decision: the
  * policy record, the region order and why each region served or was
  * skipped, every endpoint's state layers, the selection, TTL, ECS scope,
- * and the exact reply that path produced.
+ * and the exact reply that path produced. The drills that decided (live
+ * ones on the record's regions and azs, scoped ones whose canary holds
+ * the client) are named with their id, mode and reason.
  */
 #include <arpa/inet.h>
 #include <event2/keyvalq_struct.h>
@@ -21,7 +23,39 @@
 #include "answer/query.h"
 #include "dns/dns.h"
 #include "dns/name.h"
+#include "dns/packet.h"
 #include "policy/policy.h"
+#include "policy/policy_loss.h"
+
+/* What one explain knows beyond the trace: the client as a scoped drill
+ * sees it, and what the loss view takes from it. */
+struct explain_ctx {
+    struct admin *a;
+    const struct gslb *g;
+    const struct answer_trace *t;
+    struct policy_loss_client client;
+    struct policy_loss_match match;
+    struct policy_overlay ov; /* the match's lost slots */
+};
+
+/* Appends the drills deciding slot s for the client to out, once each. */
+static void explain_add_drills(struct explain_ctx *x, const struct health_slot *s, json_t *out)
+{
+    if (!s || !x->a->env.drills)
+        return;
+    json_t *d = drill_core_deciding_json(x->a->env.drills, s->key, &x->client);
+    size_t i, k;
+    json_t *e, *have;
+    json_array_foreach(d, i, e)
+    {
+        bool seen = false;
+        json_array_foreach(out, k, have) seen =
+            seen || json_equal(json_object_get(have, "id"), json_object_get(e, "id"));
+        if (!seen)
+            json_array_append(out, e);
+    }
+    json_decref(d);
+}
 
 static json_t *explain_section(ldns_rr_list *l)
 {
@@ -54,62 +88,122 @@ static json_t *explain_reply(const uint8_t *wire, size_t len)
     return j;
 }
 
-static json_t *explain_regions(const struct gslb *g, const struct answer_trace *t)
+/* The azs of region that hold endpoints of pool p: their state for the
+ * pool and the override in force on each (null when none). */
+static json_t *explain_azs(struct admin *a, const struct gslb *g, const struct policy_pool *p,
+                           uint16_t region)
 {
-    const struct policy_record *r = t->record;
-    const struct policy_pool *p = &g->pools[r->pool];
     json_t *arr = json_array();
-    for (uint16_t i = 0; i < t->policy.n_regions; i++) {
-        const struct policy_trace_region *tr = &t->policy.regions[i];
-        const char *why;
-        char buf[160];
-        if (tr->forced == HEALTH_DOWN)
-            why = "forced down by an override";
-        else if (tr->forced == HEALTH_UP)
-            why = tr->has_type ? "forced up by an override" : "no endpoints of this type";
-        else if (!tr->up) {
-            snprintf(buf, sizeof(buf), "%u of %u endpoints up, min_healthy %u", tr->healthy,
-                     tr->total, p->min_healthy);
-            why = buf;
-        } else if (!tr->has_type)
-            why = "no endpoints of this type";
-        else {
-            snprintf(buf, sizeof(buf), "%u of %u endpoints up", tr->healthy, tr->total);
-            why = buf;
-        }
-        bool serving = t->result.serving_region == tr->region;
-        json_array_append_new(arr,
-                              json_pack("{s:s, s:i, s:s, s:b, s:s}", "region",
-                                        g->regions[tr->region].name, "position", i, "state",
-                                        tr->up ? "up" : "down", "serving", serving, "why", why));
+    for (size_t z = 0; z < g->n_azs; z++) {
+        bool has = false;
+        for (size_t i = 0; i < p->n_eps && !has; i++)
+            has = p->eps[i].az == z;
+        if (g->azs[z].region != region || !has)
+            continue;
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:o}", "name", g->azs[z].name, "state",
+                           gslb_az_up(g, p, (uint16_t)z, NULL) ? "up" : "down", "override",
+                           admin_view_slot_override(a->env.health, g->azs[z].slot)));
     }
     return arr;
 }
 
-static json_t *explain_policy(struct admin *a, const struct gslb *g, const struct answer_trace *t)
+/* Why a region served or was skipped; buf holds composed reasons. */
+static const char *explain_why(const struct policy_trace_region *tr, const struct policy_pool *p,
+                               json_t *drills, char *buf, size_t len)
 {
-    static const char *const outcomes[] = {"served", "fail_open", "fallback", "empty"};
+    if (tr->drill == HEALTH_DOWN) {
+        json_t *d = json_array_get(drills, 0);
+        if (!d)
+            return "lost in a drill";
+        snprintf(buf, len, "lost in drill %s (%s): %s", json_string_value(json_object_get(d, "id")),
+                 json_string_value(json_object_get(d, "mode")),
+                 json_string_value(json_object_get(d, "reason")));
+        return buf;
+    }
+    if (tr->forced == HEALTH_DOWN)
+        return "forced down by an override";
+    if (tr->forced == HEALTH_UP)
+        return tr->has_type ? "forced up by an override" : "no endpoints of this type";
+    if (!tr->up) {
+        snprintf(buf, len, "%u of %u endpoints up, min_healthy %u", tr->healthy, tr->total,
+                 p->min_healthy);
+        return buf;
+    }
+    if (!tr->has_type)
+        return "no endpoints of this type";
+    snprintf(buf, len, "%u of %u endpoints up", tr->healthy, tr->total);
+    return buf;
+}
+
+static json_t *explain_regions(struct explain_ctx *x)
+{
+    const struct answer_trace *t = x->t;
+    const struct policy_pool *p = &x->g->pools[t->record->pool];
+    json_t *arr = json_array();
+    for (uint16_t i = 0; i < t->policy.n_regions; i++) {
+        const struct policy_trace_region *tr = &t->policy.regions[i];
+        char buf[1200];
+        json_t *drills = json_array();
+        explain_add_drills(x, x->g->regions[tr->region].slot, drills);
+        const char *why = explain_why(tr, p, drills, buf, sizeof(buf));
+        bool serving = t->result.serving_region == tr->region;
+        json_t *reg = json_pack(
+            "{s:s, s:i, s:s, s:b, s:s, s:o}", "region", x->g->regions[tr->region].name, "position",
+            i, "state", tr->up ? "up" : "down", "serving", serving, "why", why, "drills", drills);
+        /* Every layer names its override: the region's here, the azs'
+         * below, each endpoint's in its state.forced_by. */
+        json_object_set_new(
+            reg, "override",
+            admin_view_slot_override(x->a->env.health, x->g->regions[tr->region].slot));
+        json_object_set_new(reg, "azs", explain_azs(x->a, x->g, p, tr->region));
+        json_array_append_new(arr, reg);
+    }
+    return arr;
+}
+
+/* Every drill deciding a region or az of the record's pool. */
+static json_t *explain_drills(struct explain_ctx *x)
+{
+    const struct policy_record *r = x->t->record;
+    const struct policy_pool *p = &x->g->pools[r->pool];
+    json_t *out = json_array();
+    for (size_t i = 0; i < r->n_regions; i++)
+        explain_add_drills(x, x->g->regions[r->regions[i]].slot, out);
+    for (size_t i = 0; i < p->n_eps; i++)
+        if (p->eps[i].az != UINT16_MAX)
+            explain_add_drills(x, x->g->azs[p->eps[i].az].slot, out);
+    return out;
+}
+
+static json_t *explain_policy(struct explain_ctx *x)
+{
+    const struct gslb *g = x->g;
+    const struct answer_trace *t = x->t;
     const struct policy_record *r = t->record;
     const struct policy_pool *p = &g->pools[r->pool];
     json_t *eps = json_array(), *chosen = json_array();
     for (size_t i = 0; i < p->n_eps; i++)
         if (p->eps[i].rtype == t->rtype)
-            json_array_append_new(eps, admin_view_endpoint(a->env.health, g, p, &p->eps[i]));
+            json_array_append_new(eps,
+                                  admin_view_endpoint(x->a->env.health, x->a->env.drills, g, p,
+                                                      &p->eps[i], x->ov.n_lost ? &x->ov : NULL));
     for (uint16_t i = 0; i < t->result.n; i++)
         json_array_append_new(chosen, json_string(admin_view_answer(t->result.eps[i])));
     const char *order = r->policy == POLICY_FAILOVER ? "failover order from the record"
                                                      : "every region of the record";
     json_t *j =
         json_pack("{s:o, s:s, s:o, s:o}", "record", admin_view_record(g, r), "region_order_source",
-                  order, "regions", explain_regions(g, t), "endpoints", eps);
+                  order, "regions", explain_regions(x), "endpoints", eps);
     json_object_set_new(j, "selection",
                         json_pack("{s:s, s:i, s:i, s:o}", "select",
                                   admin_view_select_name(t->policy.select_used), "candidates",
                                   t->policy.n_candidates, "spill_regions", t->result.n_spill,
                                   "chosen", chosen));
-    json_object_set_new(j, "outcome", json_string(outcomes[t->result.outcome]));
+    json_object_set_new(j, "outcome", json_string(policy_outcome_name(t->result.outcome)));
     json_object_set_new(j, "ttl", json_integer(r->ttl));
     json_object_set_new(j, "ecs_scope", json_integer(t->result.ecs_scope));
+    json_object_set_new(j, "drills", explain_drills(x));
     return j;
 }
 
@@ -131,7 +225,17 @@ void admin_handle_explain(struct admin_req *r)
     struct query_client qc = {.addr = &e.client_addr, .rng = &rng, .trace = &trace};
     /* qc.reader stays NULL: explain's runs are not counted. */
     const struct serve_set *s = serve_enter(r->a->reader);
+    qc.loss = serve_loss(r->a->reader);
     size_t len = query_answer(s, &qc, e.wire, e.wire_len, out, false);
+    /* The client as the query path saw it (ECS, else the address), and
+     * what scoped drills take from it, for the endpoints' layers. */
+    struct explain_ctx x = {.a = r->a, .g = s->gslb, .t = &trace};
+    struct dns_query q;
+    bool parsed = dns_query_parse(e.wire, e.wire_len, &q) == DNS_PARSE_OK;
+    policy_loss_client_of(&e.client_addr, parsed ? &q.ecs : NULL, &x.client);
+    policy_loss_match(qc.loss, &x.client, &x.match);
+    x.ov.lost = x.match.lost;
+    x.ov.n_lost = x.match.n_lost;
     char nb[1024];
     dns_name_to_str(e.qname.wire, nb, sizeof(nb));
     const struct zone *z = snapshot_find_zone(s->zones, &e.qname, e.qtype);
@@ -139,8 +243,7 @@ void admin_handle_explain(struct admin_req *r)
         json_pack("{s:{s:s, s:s, s:s, s:s?}, s:s?, s:I}", "query", "name", nb, "type",
                   e.type ? e.type : "A", "client", e.client ? e.client : "127.0.0.1", "ecs", e.ecs,
                   "zone", z ? z->origin_str : NULL, "config_generation", (json_int_t)s->generation);
-    json_object_set_new(body, "policy",
-                        trace.used ? explain_policy(r->a, s->gslb, &trace) : json_null());
+    json_object_set_new(body, "policy", trace.used ? explain_policy(&x) : json_null());
     serve_leave(r->a->reader);
     json_object_set_new(body, "reply", explain_reply(out, len));
     free(out);

@@ -11,10 +11,18 @@
 #include <sys/queue.h>
 #include <event2/util.h>
 #include <pthread.h>
+#include <sys/types.h>
 
 #include "admin/admin.h"
 
 enum admin_level { ADMIN_NONE = 0, ADMIN_READ, ADMIN_OPERATE };
+
+/* A unix listener: its path and the identity of the socket file bound. */
+struct admin_unix_sock {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+};
 
 struct admin {
     struct admin_env env;
@@ -25,12 +33,19 @@ struct admin {
     pthread_mutex_t lock; /* guards tokens and audit path (reloads) */
     char *read_token, *operate_token, *audit_log;
     unsigned max_connections;
-    unsigned open_connections; /* tracked and within the cap */
     unsigned timeout_ms;
-    struct admin_conn *conns; /* admin_conn.c */
-    size_t n_conns, cap_conns;
+    struct admin_conn *conns; /* admin_conn.c: every connection we track */
+    unsigned n_slots;         /* connections counted against max_connections */
+    unsigned n_pending;       /* connections without a complete request yet */
+    bool replying;            /* our handler is writing (admin_conn.c) */
     struct event *ev_sweep;
-    char **unix_paths;
+    struct event *ev_fixup;          /* rewrites libevent's own error replies */
+    struct event *ev_saved;          /* a state-file write ended (admin_defer.c) */
+    struct event *ev_stop;           /* admin_stop: answer what is owed, then leave */
+    struct admin_deferred *deferred; /* replies waiting for a write, oldest first */
+    unsigned n_deferred;
+    bool stopping;
+    struct admin_unix_sock *unix_socks; /* bound unix listeners, removed at stop */
     size_t n_unix;
 };
 
@@ -39,6 +54,7 @@ struct admin_req {
     struct admin *a;
     struct evhttp_request *req;
     enum admin_level level; /* granted by the token */
+    bool authenticated;     /* a configured token matched */
     const char *token_name; /* "read", "operate" or "none" */
     char client[128];
     const char *path;       /* decoded path, without the query string */
@@ -53,6 +69,9 @@ void admin_reply_error(struct admin_req *r, int status, const char *code, const 
     __attribute__((format(printf, 4, 5)));
 /* Appends one audit line for a mutating call. */
 void admin_audit(struct admin_req *r, int status, json_t *result);
+/* Appends one audit line for an event no request made (steals fields:
+ * {"event": ..., ...}; "time" is added). Any thread. */
+void admin_audit_event(struct admin *a, json_t *fields);
 
 void admin_handle_status(struct admin_req *r);
 void admin_handle_explain(struct admin_req *r);
@@ -62,12 +81,36 @@ void admin_handle_override_get(struct admin_req *r, const char *id);
 void admin_handle_override_post(struct admin_req *r);
 void admin_handle_override_delete(struct admin_req *r, const char *id);
 void admin_handle_reload(struct admin_req *r);
+void admin_handle_drills_list(struct admin_req *r);
+void admin_handle_drill_get(struct admin_req *r, const char *id);
+void admin_handle_drill_post(struct admin_req *r);
+void admin_handle_drill_delete(struct admin_req *r, const char *id);
+/* The drill core's listener: an audit line for every drill end. */
+void admin_drills_listen(struct admin *a);
 
-/* Connection bookkeeping (admin_conn.c). */
+/* Replies that wait for the state file (admin_defer.c): sends status and
+ * reply (stolen), and the audit line with audit (stolen; NULL for none),
+ * once the health thread has written everything changed so far. */
+void admin_defer_reply(struct admin_req *r, int status, json_t *reply, json_t *audit);
+void admin_defer_saved_cb(void *arg); /* health thread: wakes ev_saved */
+void admin_defer_on_saved(evutil_socket_t fd, short what, void *arg);
+void admin_defer_free_all(struct admin *a); /* at stop, unanswered */
+
+/* Connection bookkeeping (admin_conn.c; the rules are at its top). */
 struct bufferevent *admin_conn_new(struct event_base *base, void *arg);
-/* Marks a request's connection active; false when it is over the cap. */
-bool admin_conn_seen(struct admin *a, struct evhttp_request *req);
+/* Gives the request's connection a place under max_connections; false
+ * when there is none (answer 503 busy and close). authenticated: a valid
+ * token came with the request. */
+bool admin_conn_admit(struct admin *a, struct evhttp_request *req, bool authenticated);
+/* A reply went out on the request's connection (idle time starts). */
+void admin_conn_replied(struct admin *a, struct evhttp_request *req);
+/* The request will be answered later: its connection is not timed out or
+ * given away until admin_conn_unhold(a, handle). */
+void *admin_conn_hold(struct admin *a, struct evhttp_request *req);
+void admin_conn_unhold(struct admin *a, void *handle);
 void admin_conn_sweep(evutil_socket_t fd, short what, void *arg);
+/* Rewrites the error replies libevent wrote on its own (event callback). */
+void admin_conn_fixup(evutil_socket_t fd, short what, void *arg);
 void admin_conn_free_all(struct admin *a);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "drill/drill.h"
 #include "guard/cookie.h"
 #include "guard/rrl.h"
 #include "health/override.h"
@@ -176,6 +177,25 @@ static void metrics_probes(struct evbuffer *b, struct health_core *hc, const str
     evbuffer_add_printf(b, "gtmd_health_transitions_total %llu\n", transitions);
 }
 
+static void metrics_drills(struct evbuffer *b, struct drill_core *dc)
+{
+    size_t active[DRILL_MODES] = {0, 0, 0};
+    uint64_t ended[DRILL_RESULTS] = {0, 0, 0, 0};
+    if (dc) {
+        drill_core_count_active(dc, active);
+        drill_core_count_ended(dc, ended);
+    }
+    metrics_head(b, "gtmd_drills_active", "gauge", "Drills running, by mode.");
+    for (int m = 0; m < DRILL_MODES; m++)
+        evbuffer_add_printf(b, "gtmd_drills_active{mode=\"%s\"} %zu\n", drill_mode_names[m],
+                            active[m]);
+    metrics_head(b, "gtmd_drills_ended_total", "counter",
+                 "Drills ended since gtmd started, by result.");
+    for (int r = DRILL_PASSED; r < DRILL_RESULTS; r++)
+        evbuffer_add_printf(b, "gtmd_drills_ended_total{result=\"%s\"} %llu\n",
+                            drill_result_names[r], (unsigned long long)ended[r]);
+}
+
 void admin_handle_metrics(struct admin_req *r)
 {
     struct admin *a = r->a;
@@ -189,6 +209,7 @@ void admin_handle_metrics(struct admin_req *r)
     serve_leave(a->reader);
     metrics_head(b, "gtmd_overrides_active", "gauge", "Operator overrides in force.");
     evbuffer_add_printf(b, "gtmd_overrides_active %zu\n", override_count(a->env.health));
+    metrics_drills(b, a->env.drills);
     metrics_head(b, "gtmd_reloads_total", "counter", "Reloads by result.");
     evbuffer_add_printf(b, "gtmd_reloads_total{result=\"ok\"} %llu\n",
                         (unsigned long long)atomic_load(a->env.reloads_ok));

@@ -7,6 +7,7 @@
  * that is served now with no serving region is refused (409) unless
  * "force" is true.
  */
+#include <event2/http.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,38 +43,18 @@ static const struct health_slot *ovr_target_slot(const struct gslb *g, const cha
 static void ovr_eval(const struct gslb *g, const struct policy_record *r, uint16_t t,
                      const struct policy_overlay *ov, struct policy_result *res)
 {
-    struct policy_record all = *r;
-    uint64_t rng = 1;
-    struct policy_client c = {.addr = NULL, .ecs = NULL, .rng = &rng, .overlay = ov};
-    all.select = SELECT_ALL;
-    all.answers = POLICY_MAX_ANSWERS;
-    all.spill = r->spill;
-    policy_eval(g, &all, t, &c, res);
+    struct policy_client c = {.addr = NULL, .ecs = NULL, .overlay = ov};
+    policy_eval_all(g, r, t, &c, res);
 }
 
 static json_t *ovr_result_json(const struct gslb *g, const struct policy_result *res)
 {
-    static const char *const outcomes[] = {"served", "fail_open", "fallback", "empty"};
     json_t *eps = json_array();
     for (uint16_t i = 0; i < res->n; i++)
         json_array_append_new(eps, json_string(admin_view_answer(res->eps[i])));
-    return json_pack("{s:s, s:s?, s:o}", "outcome", outcomes[res->outcome], "serving_region",
-                     res->serving_region >= 0 ? g->regions[res->serving_region].name : NULL,
-                     "answers", eps);
-}
-
-static bool ovr_same(const struct policy_result *a, const struct policy_result *b)
-{
-    if (a->outcome != b->outcome || a->serving_region != b->serving_region || a->n != b->n)
-        return false;
-    for (uint16_t i = 0; i < a->n; i++) {
-        bool found = false;
-        for (uint16_t k = 0; k < b->n && !found; k++)
-            found = a->eps[i] == b->eps[k];
-        if (!found)
-            return false;
-    }
-    return true;
+    return json_pack(
+        "{s:s, s:s?, s:o}", "outcome", policy_outcome_name(res->outcome), "serving_region",
+        res->serving_region >= 0 ? g->regions[res->serving_region].name : NULL, "answers", eps);
 }
 
 /* Lists the records whose answers change under ov; *blocking counts the
@@ -90,7 +71,7 @@ static json_t *ovr_changes(const struct gslb *g, const struct policy_overlay *ov
             if (before.n == 0 && before.outcome != POLICY_EMPTY)
                 continue; /* the pool has no endpoint of this type */
             ovr_eval(g, r, types[t], ov, &after);
-            if (ovr_same(&before, &after))
+            if (policy_result_same(&before, &after))
                 continue;
             const char *tname = dns_type_name(types[t]);
             json_array_append_new(changes,
@@ -103,6 +84,30 @@ static json_t *ovr_changes(const struct gslb *g, const struct policy_overlay *ov
         }
     }
     return changes;
+}
+
+/* The 409 of the safety rule (and its audit line). Steals blocked. */
+static void ovr_refuse_unsafe(struct admin_req *r, json_t *blocked, const char *what)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "the %s would leave policy records with no serving region; repeat with "
+             "\"force\": true to apply it anyway",
+             what);
+    json_t *err = json_pack("{s:{s:s, s:s, s:O}}", "error", "code", "unsafe", "message", msg,
+                            "records", blocked);
+    admin_audit(r, 409, json_incref(blocked));
+    json_decref(blocked);
+    admin_reply_json(r, 409, err);
+}
+
+static void ovr_refuse_full(struct admin_req *r)
+{
+    admin_reply_error(r, 409, "too_many_overrides",
+                      "gtmd already holds %zu overrides, the most max_overrides allows; delete "
+                      "one first",
+                      override_max(r->a->env.health));
+    admin_audit(r, 409, NULL);
 }
 
 void admin_handle_override_post(struct admin_req *r)
@@ -135,27 +140,26 @@ void admin_handle_override_post(struct admin_req *r)
         return;
     }
     if (json_array_size(blocked) > 0 && !req.force) {
-        json_t *err = json_pack("{s:{s:s, s:s, s:O}}", "error", "code", "unsafe", "message",
-                                "the override would leave policy records with no serving "
-                                "region; repeat with \"force\": true to apply it anyway",
-                                "records", blocked);
-        admin_audit(r, 409, json_incref(blocked));
-        json_decref(blocked);
         json_decref(changes);
-        admin_reply_json(r, 409, err);
+        ovr_refuse_unsafe(r, blocked, "override");
         return;
     }
+    json_decref(blocked);
     char id[32];
     double expires = req.expires_in > 0 ? health_now() + req.expires_in : 0;
-    override_add(a->env.health, req.target, req.state, req.reason, r->token_name, expires, id);
-    /* Answer only once the override is on disk (the health thread writes
-     * the state file; a failed write is logged there). */
-    health_service_save(a->env.health_service);
+    if (override_add(a->env.health, req.target, req.state, req.reason, r->token_name, expires,
+                     id) != 0) {
+        json_decref(changes);
+        ovr_refuse_full(r);
+        return;
+    }
     json_t *o = override_get_json(a->env.health, id);
+    if (!o) /* already expired (a tiny expires_in): it was added all the same */
+        o = json_pack("{s:s}", "id", id);
     json_object_set_new(o, "changes", changes);
-    json_decref(blocked);
-    admin_audit(r, 201, json_pack("{s:s}", "id", id));
-    admin_reply_json(r, 201, o);
+    /* Answered (and audited) once the override is on disk; the admin
+     * thread serves other requests meanwhile (admin_defer.c). */
+    admin_defer_reply(r, 201, o, json_pack("{s:s}", "id", id));
 }
 
 void admin_handle_overrides_list(struct admin_req *r)
@@ -173,14 +177,51 @@ void admin_handle_override_get(struct admin_req *r, const char *id)
     admin_reply_json(r, 200, o);
 }
 
+/* "force" in a DELETE's query string: absent, "true" or "false". */
+static int ovr_delete_force(struct admin_req *r, bool *force)
+{
+    const char *f = evhttp_find_header(&r->query, "force");
+    *force = f && strcmp(f, "true") == 0;
+    if (f && !*force && strcmp(f, "false") != 0) {
+        admin_reply_error(r, 400, "bad_request", "\"force\" must be true or false");
+        admin_audit(r, 400, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 void admin_handle_override_delete(struct admin_req *r, const char *id)
 {
-    if (!override_remove(r->a->env.health, id)) {
+    struct admin *a = r->a;
+    bool force = false;
+    if (ovr_delete_force(r, &force) != 0)
+        return;
+    char target[OVERRIDE_MAX_TARGET + 1];
+    enum health_state after;
+    if (!override_state_without(a->env.health, id, target, sizeof(target), &after)) {
         admin_reply_error(r, 404, "not_found", "no override %s", id);
         admin_audit(r, 404, NULL);
         return;
     }
-    health_service_save(r->a->env.health_service);
-    admin_audit(r, 200, json_pack("{s:s}", "deleted", id));
-    admin_reply_json(r, 200, json_pack("{s:s}", "deleted", id));
+    /* The safety rule applies to deletions too: removing an "up" override
+     * can leave a record with nothing to serve. */
+    const struct serve_set *s = serve_enter(a->reader);
+    const struct health_slot *slot = ovr_target_slot(s->gslb, target);
+    json_t *blocked = json_array();
+    if (slot) {
+        struct policy_overlay ov = {.slot = slot, .state = after};
+        json_decref(ovr_changes(s->gslb, &ov, blocked));
+    }
+    serve_leave(a->reader);
+    if (json_array_size(blocked) > 0 && !force) {
+        ovr_refuse_unsafe(r, blocked, "deletion");
+        return;
+    }
+    json_decref(blocked);
+    if (!override_remove(a->env.health, id)) { /* expired meanwhile */
+        admin_reply_error(r, 404, "not_found", "no override %s", id);
+        admin_audit(r, 404, NULL);
+        return;
+    }
+    admin_defer_reply(r, 200, json_pack("{s:s}", "deleted", id), json_pack("{s:s}", "deleted", id));
 }

@@ -126,9 +126,11 @@ int admin_request_parse_override(json_t *body, struct admin_override_req *out, c
                                   "\"endpoint:POOL/NAME\"");
     if (!sv || (strcmp(sv, "up") != 0 && strcmp(sv, "down") != 0))
         return admin_request_fail(err, errlen, "\"state\" must be \"up\" or \"down\"");
-    if (!json_is_string(re) || json_string_length(re) == 0 ||
-        json_string_length(re) > ADMIN_REQUEST_MAX_REASON)
+    if (!json_is_string(re) || json_string_length(re) == 0)
         return admin_request_fail(err, errlen, "\"reason\" must be a non-empty string");
+    if (json_string_length(re) > ADMIN_REQUEST_MAX_REASON)
+        return admin_request_fail(err, errlen, "\"reason\" must be at most %d octets (got %zu)",
+                                  ADMIN_REQUEST_MAX_REASON, json_string_length(re));
     if (ex && !json_is_null(ex) &&
         (!json_is_number(ex) || json_number_value(ex) <= 0 ||
          json_number_value(ex) > ADMIN_REQUEST_MAX_EXPIRES))

@@ -22,13 +22,15 @@
 
 #include "dns/name.h"
 #include "health/health.h"
+#include "health/override.h"
 
 /* Bodies nested deeper than this are refused (recursion and cost bound). */
 #define ADMIN_REQUEST_MAX_DEPTH 32
-/* Longest "reason" of an override, in bytes. */
-#define ADMIN_REQUEST_MAX_REASON 1024
-/* Longest "expires_in" of an override, in seconds (about a year). */
-#define ADMIN_REQUEST_MAX_EXPIRES 3.2e7
+/* Longest "reason" of an override, in bytes, and longest "expires_in", in
+ * seconds (about a year): the override rules of health/override.h, which
+ * the state file's restore applies too. */
+#define ADMIN_REQUEST_MAX_REASON OVERRIDE_MAX_REASON
+#define ADMIN_REQUEST_MAX_EXPIRES OVERRIDE_MAX_EXPIRES
 /* Room for the explain query: header, 255-octet name, OPT with an IPv6
  * ECS option (12 + 255 + 4 + 11 + 8 + 16 = 306). */
 #define ADMIN_EXPLAIN_WIRE_MAX 512

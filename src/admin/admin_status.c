@@ -6,7 +6,9 @@
 
 #include "admin/admin_int.h"
 #include "admin/admin_view.h"
+#include "drill/drill.h"
 #include "health/override.h"
+#include "health/service.h"
 #include "policy/policy.h"
 
 #ifndef GTM_VERSION
@@ -18,10 +20,14 @@ static json_t *status_server(struct admin *a, const struct serve_set *s)
     struct serve_query_totals t;
     serve_sum_queries(a->env.serve, &t);
     json_int_t udp = (json_int_t)t.messages[0], tcp = (json_int_t)t.messages[1];
-    return json_pack("{s:s, s:f, s:I, s:i, s:{s:I, s:I}, s:I}", "version", GTM_VERSION, "uptime_s",
-                     health_now() - a->env.started, "config_generation", (json_int_t)s->generation,
-                     "workers", (int)a->env.workers, "queries", "udp", udp, "tcp", tcp,
-                     "active_overrides", (json_int_t)override_count(a->env.health));
+    size_t drills[DRILL_MODES] = {0, 0, 0};
+    if (a->env.drills)
+        drill_core_count_active(a->env.drills, drills);
+    return json_pack("{s:s, s:f, s:I, s:i, s:{s:I, s:I}, s:I, s:I}", "version", GTM_VERSION,
+                     "uptime_s", health_now() - a->env.started, "config_generation",
+                     (json_int_t)s->generation, "workers", (int)a->env.workers, "queries", "udp",
+                     udp, "tcp", tcp, "active_overrides", (json_int_t)override_count(a->env.health),
+                     "active_drills", (json_int_t)(drills[0] + drills[1] + drills[2]));
 }
 
 static json_t *status_zones(const struct snapshot *s)
@@ -72,7 +78,8 @@ static json_t *status_endpoints(struct admin *a, const struct gslb *g, uint16_t 
         for (size_t k = 0; k < g->pools[i].n_eps; k++) {
             const struct policy_endpoint *e = &g->pools[i].eps[k];
             if (e->region == region && (az < 0 ? e->az == UINT16_MAX : e->az == az))
-                json_array_append_new(arr, admin_view_endpoint(a->env.health, g, &g->pools[i], e));
+                json_array_append_new(arr, admin_view_endpoint(a->env.health, a->env.drills, g,
+                                                               &g->pools[i], e, NULL));
         }
     return arr;
 }
@@ -88,8 +95,9 @@ static json_t *status_regions(struct admin *a, const struct gslb *g)
             if (g->azs[z].region != r)
                 continue;
             json_t *j = json_pack("{s:s}", "name", g->azs[z].name);
-            json_object_set_new(j, "state",
-                                admin_view_layers(a->env.health, g->azs[z].slot, HEALTH_UNKNOWN));
+            json_object_set_new(
+                j, "state",
+                admin_view_layers(a->env.health, a->env.drills, g->azs[z].slot, HEALTH_UNKNOWN));
             json_object_del(json_object_get(j, "state"), "effective");
             json_object_del(json_object_get(j, "state"), "probe");
             json_object_set_new(j, "pools", status_pools_of(g, -1, (int)z));
@@ -100,8 +108,8 @@ static json_t *status_regions(struct admin *a, const struct gslb *g)
         json_object_set_new(j, "location",
                             reg->has_location ? json_pack("[f,f]", reg->lat, reg->lon)
                                               : json_null());
-        json_object_set_new(j, "state",
-                            admin_view_layers(a->env.health, reg->slot, HEALTH_UNKNOWN));
+        json_object_set_new(
+            j, "state", admin_view_layers(a->env.health, a->env.drills, reg->slot, HEALTH_UNKNOWN));
         json_object_del(json_object_get(j, "state"), "effective");
         json_object_del(json_object_get(j, "state"), "probe");
         json_object_set_new(j, "pools", status_pools_of(g, (int)r, -1));
@@ -131,6 +139,13 @@ void admin_handle_status(struct admin_req *r)
     json_object_set_new(body, "records", status_records(s->gslb));
     serve_leave(a->reader);
     json_object_set_new(body, "overrides", override_list_json(a->env.health));
+    json_t *drills = a->env.drills ? drill_core_list_json(a->env.drills) : NULL;
+    json_object_set_new(body, "drills",
+                        drills ? json_incref(json_object_get(drills, "active")) : json_array());
+    json_decref(drills);
+    json_object_set_new(body, "state_file",
+                        a->env.health_service ? health_service_status_json(a->env.health_service)
+                                              : json_null());
     admin_reply_json(r, 200, body);
 }
 

@@ -8,30 +8,79 @@
 
 #include "health/override.h"
 
-json_t *admin_view_layers(struct health_core *hc, const struct health_slot *s,
-                          enum health_state effective)
+json_t *admin_view_layers(struct health_core *hc, struct drill_core *drills,
+                          const struct health_slot *s, enum health_state effective)
 {
     if (!s)
-        return json_pack("{s:s, s:n, s:s}", "probe", "up", "override", "effective",
-                         health_state_name(effective));
+        return json_pack("{s:s, s:n, s:s, s:n, s:n, s:[]}", "probe", "up", "override", "effective",
+                         health_state_name(effective), "override_detail", "drill", "drills");
     enum health_state o = health_slot_override(s);
     json_t *j = json_pack("{s:s, s:s?, s:s}", "probe", health_state_name(health_slot_probe(s)),
                           "override", o == HEALTH_UNKNOWN ? NULL : health_state_name(o),
                           "effective", health_state_name(effective));
     json_t *d = o == HEALTH_UNKNOWN ? NULL : override_for_target_json(hc, s->key);
     json_object_set_new(j, "override_detail", d ? d : json_null());
+    json_object_set_new(j, "drill",
+                        health_slot_drill(s) == HEALTH_DOWN ? json_string("down") : json_null());
+    json_object_set_new(j, "drills",
+                        drills ? drill_core_covering_json(drills, s->key) : json_array());
     return j;
 }
 
-json_t *admin_view_endpoint(struct health_core *hc, const struct gslb *g,
-                            const struct policy_pool *p, const struct policy_endpoint *e)
+json_t *admin_view_slot_override(struct health_core *hc, const struct health_slot *s)
 {
-    enum health_state eff = gslb_endpoint_state(g, e, NULL);
+    json_t *o = s && health_slot_override(s) != HEALTH_UNKNOWN
+                    ? override_for_target_json(hc, s->key)
+                    : NULL;
+    return o ? o : json_null();
+}
+
+json_t *admin_view_forced_by(struct health_core *hc, const struct gslb *g,
+                             const struct policy_endpoint *e)
+{
+    /* The same order as gslb_endpoint_state: its own, its az's, its
+     * region's override; the first one present decides. */
+    const struct health_slot *layers[3] = {e->slot, e->az == UINT16_MAX ? NULL : g->azs[e->az].slot,
+                                           g->regions[e->region].slot};
+    for (int i = 0; i < 3; i++)
+        if (layers[i] && health_slot_override(layers[i]) != HEALTH_UNKNOWN)
+            return admin_view_slot_override(hc, layers[i]);
+    return json_null();
+}
+
+/* The drill part of an endpoint's layers: its region's and az's. */
+static void admin_view_endpoint_drill(struct drill_core *drills, const struct gslb *g,
+                                      const struct policy_endpoint *e,
+                                      const struct policy_overlay *ov, json_t *state)
+{
+    const struct health_slot *rs = g->regions[e->region].slot;
+    const struct health_slot *as = e->az == UINT16_MAX ? NULL : g->azs[e->az].slot;
+    bool down = gslb_slot_drill(rs, ov) == HEALTH_DOWN || gslb_slot_drill(as, ov) == HEALTH_DOWN;
+    json_t *list = json_array();
+    for (int i = 0; drills && i < 2; i++) {
+        const struct health_slot *x = i == 0 ? rs : as;
+        json_t *more = x ? drill_core_covering_json(drills, x->key) : NULL;
+        if (more)
+            json_array_extend(list, more);
+        json_decref(more);
+    }
+    json_object_set_new(state, "drill", down ? json_string("down") : json_null());
+    json_object_set_new(state, "drills", list);
+}
+
+json_t *admin_view_endpoint(struct health_core *hc, struct drill_core *drills, const struct gslb *g,
+                            const struct policy_pool *p, const struct policy_endpoint *e,
+                            const struct policy_overlay *ov)
+{
+    enum health_state eff = gslb_endpoint_state(g, e, ov);
     json_t *j =
         json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i}", "pool", p->name, "name", e->name, "answer",
                   admin_view_answer(e), "region", g->regions[e->region].name, "az",
                   e->az == UINT16_MAX ? NULL : g->azs[e->az].name, "weight", (json_int_t)e->weight);
-    json_object_set_new(j, "state", admin_view_layers(hc, e->slot, eff));
+    json_t *state = admin_view_layers(hc, NULL, e->slot, eff);
+    json_object_set_new(state, "forced_by", admin_view_forced_by(hc, g, e));
+    admin_view_endpoint_drill(drills, g, e, ov, state);
+    json_object_set_new(j, "state", state);
     if (e->slot) {
         pthread_mutex_lock(&hc->lock);
         json_object_set_new(j, "since", json_real(e->slot->since));

@@ -7,16 +7,32 @@
 
 #include <jansson.h>
 
+#include "drill/drill.h"
 #include "health/health.h"
 #include "policy/policy.h"
 
-/* {"probe", "override", "effective", "override_detail"} for a slot, with
- * the effective state of the endpoint given (layers above it included). */
-json_t *admin_view_layers(struct health_core *hc, const struct health_slot *s,
-                          enum health_state effective);
-/* One endpoint with its layers, probe counters and last result. */
-json_t *admin_view_endpoint(struct health_core *hc, const struct gslb *g,
-                            const struct policy_pool *p, const struct policy_endpoint *e);
+/* {"probe", "override", "effective", "override_detail", "drill",
+ * "drills"} for a slot, with the effective state of the endpoint given
+ * (layers above it included): "drill" is the slot's own drill layer
+ * ("down" while a live drill covers it, else null), "drills" the active
+ * drills of any mode whose targets include the slot (drills may be NULL:
+ * none). */
+json_t *admin_view_layers(struct health_core *hc, struct drill_core *drills,
+                          const struct health_slot *s, enum health_state effective);
+/* The override in force for slot s (newest of its key), or JSON null. */
+json_t *admin_view_slot_override(struct health_core *hc, const struct health_slot *s);
+/* The override that decides endpoint e's override layer: its own, else its
+ * az's, else its region's; JSON null when none (the probe verdict, or a
+ * drill above it, decides). */
+json_t *admin_view_forced_by(struct health_core *hc, const struct gslb *g,
+                             const struct policy_endpoint *e);
+/* One endpoint with its layers (state.forced_by names the deciding
+ * override at whatever layer it is), probe counters and last result. Its
+ * drill layer is its region's and az's; ov (NULL: the live state) adds
+ * what a scoped drill loses for the client explain asks about. */
+json_t *admin_view_endpoint(struct health_core *hc, struct drill_core *drills, const struct gslb *g,
+                            const struct policy_pool *p, const struct policy_endpoint *e,
+                            const struct policy_overlay *ov);
 /* The answer data of an endpoint as text ("192.0.2.1" or "a.example."). */
 const char *admin_view_answer(const struct policy_endpoint *e);
 const char *admin_view_policy_name(enum policy_kind k);

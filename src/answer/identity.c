@@ -46,6 +46,7 @@ bool answer_identity(const struct serve_set *s, const struct dns_query *q, struc
     plan->aa = false; /* as NSD and Knot answer them */
     plan->zone = NULL;
     plan->referral = plan->wildcard = false;
+    plan->dnssec = false; /* nothing here is signed */
     plan->ecs_scope = 0;
     plan->n_names = 0;
     plan->n_synth = 1;

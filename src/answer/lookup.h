@@ -58,6 +58,7 @@ struct answer_plan {
     const struct zone *zone;
     bool referral;
     bool wildcard;
+    bool dnssec;       /* DO=1: RRsets go out with their RRSIGs (rrset->sigs) */
     uint8_t ecs_scope; /* widest prefix giving the same answer */
     uint8_t n_synth;
     uint8_t n_names;

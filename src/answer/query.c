@@ -11,6 +11,8 @@
 #include "answer/query_guard.h"
 #include "dns/dns.h"
 #include "dns/packet.h"
+#include "policy/policy_loss.h"
+#include "policy/policy_loss.h"
 
 /* One query's state on the worker's stack. */
 struct query_ctx {
@@ -94,6 +96,27 @@ static size_t query_parse_error(struct query_ctx *c, enum dns_parse_result r)
     return 0;
 }
 
+/* Looks the question up from the zones and policy records, as the client
+ * sees them (a scoped drill's canary clients see its targets lost). */
+static void query_lookup(struct query_ctx *c, struct answer_plan *plan)
+{
+    const struct dns_query *q = &c->q;
+    struct policy_client pc = {.addr = c->client->addr, .ecs = &q->ecs, .rng = c->client->rng};
+    struct policy_loss_match lm;
+    struct policy_overlay ov = {.slot = NULL};
+    if (c->client->loss) {
+        struct policy_loss_client lc;
+        policy_loss_client_of(c->client->addr, &q->ecs, &lc);
+        policy_loss_match(c->client->loss, &lc, &lm);
+        ov.lost = lm.lost;
+        ov.n_lost = lm.n_lost;
+        pc.overlay = lm.n_lost ? &ov : NULL;
+        pc.ecs_scope_min = q->ecs.present ? lm.scope_min : 0;
+    }
+    plan->trace = c->client->trace;
+    answer_lookup(c->s, q, c->tcp, &pc, c->client->reader, plan);
+}
+
 /* Parses, decides and encodes (c->rcode gets the reply's rcode). */
 static size_t query_run(struct query_ctx *c)
 {
@@ -124,9 +147,7 @@ static size_t query_run(struct query_ctx *c)
     int special = query_special_rcode(q, c->tcp);
     if (special >= 0)
         return query_reply(c, (uint16_t)special, NULL);
-    struct policy_client pc = {.addr = c->client->addr, .ecs = &q->ecs, .rng = c->client->rng};
-    plan.trace = c->client->trace;
-    answer_lookup(c->s, q, c->tcp, &pc, c->client->reader, &plan);
+    query_lookup(c, &plan);
     c->ep.ecs_scope = plan.ecs_scope;
     if (plan.rcode == DNS_RCODE_REFUSED)
         return query_reply(c, DNS_RCODE_REFUSED, NULL);

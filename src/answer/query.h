@@ -15,9 +15,10 @@
 
 #include "serve/serve.h"
 
-/* Who asks: feeds hashed selection and geo policies. */
+/* Who asks: feeds hashed selection, geo policies and scoped drills. */
 struct answer_trace;
 struct rrl_thread;
+struct policy_loss;
 
 struct query_client {
     const struct sockaddr_storage *addr; /* may be NULL */
@@ -29,6 +30,9 @@ struct query_client {
      * timestamps), read once per batch by the caller; 0 = read the clock
      * when needed. */
     uint32_t now_mono, now_wall;
+    /* Targets lost for canary clients (scoped drills), as the caller's
+     * reader entered them (serve_loss); NULL = none. */
+    const struct policy_loss *loss;
     uint16_t qtype; /* out: the question's type (0 if none) */
     uint8_t rcode;  /* out: the reply's rcode (low 4 bits + ext) */
 };

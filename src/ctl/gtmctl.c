@@ -3,22 +3,18 @@
  *
  * Exit status: 0 success, 1 the server refused or failed the request
  * (HTTP 4xx/5xx, message printed), 2 usage error, 3 the server could not
- * be reached.
+ * be reached (ctl.h; the drill commands are in ctl_drill.c).
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "ctl/ctl.h"
 #include "ctl/ctl_http.h"
-
-struct ctl {
-    const char *server;
-    char *token;
-    bool json;
-    double timeout;
-};
 
 static void ctl_usage(FILE *f)
 {
@@ -29,16 +25,18 @@ static void ctl_usage(FILE *f)
                "                                      why NAME gets its answer\n"
                "  drain REGION --reason TEXT [--expires S] [--force] [--dry-run]\n"
                "                                      force a region down (an override)\n"
-               "  undrain REGION                      remove the region's overrides\n"
+               "  undrain REGION [--force]            remove the region's overrides\n"
                "  override list\n"
                "  override add TARGET up|down --reason TEXT [--expires S] [--force] [--dry-run]\n"
                "                                      TARGET: region:R, az:A, endpoint:POOL/NAME\n"
-               "  override rm ID\n"
+               "  override rm ID [--force]            (--force: even if unsafe)\n"
                "  reload                              reload config and zones\n"
+               "  drill plan|start|status|abort|list  rehearse losing regions or azs (below)\n"
                "  health                              is gtmd serving (no token needed)\n"
                "  metrics                             Prometheus metrics text\n"
                "environment: GTMCTL_SERVER (default http://127.0.0.1:8053, or unix:/path),\n"
                "             GTMCTL_TOKEN_FILE, GTMCTL_TOKEN\n");
+    ctl_drill_usage(f);
 }
 
 static char *ctl_read_token(const char *path)
@@ -46,19 +44,23 @@ static char *ctl_read_token(const char *path)
     char buf[512];
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "gtmctl: cannot read token file %s\n", path);
+        fprintf(stderr, "gtmctl: cannot read token file %s: %s\n", path, strerror(errno));
         exit(2);
     }
     if (!fgets(buf, sizeof(buf), f))
         buf[0] = '\0';
+    int err = ferror(f) ? errno : 0;
     fclose(f);
     buf[strcspn(buf, "\r\n ")] = '\0';
+    if (err || !buf[0]) {
+        fprintf(stderr, "gtmctl: cannot read token file %s: %s\n", path,
+                err ? strerror(err) : "its first line is empty");
+        exit(2);
+    }
     return strdup(buf);
 }
 
-/* Sends the request; prints errors; returns the parsed JSON body (or a
- * string for non-JSON bodies) and sets *rc to the exit status. */
-static json_t *ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, int *rc)
+json_t *ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, int *rc)
 {
     struct ctl_http_response r;
     char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -96,7 +98,7 @@ static json_t *ctl_call(struct ctl *c, const char *method, const char *path, jso
     return j;
 }
 
-static const char *ctl_s(json_t *o, const char *k)
+const char *ctl_s(json_t *o, const char *k)
 {
     json_t *v = json_object_get(o, k);
     return json_is_string(v) ? json_string_value(v) : "-";
@@ -115,14 +117,25 @@ static void ctl_print_endpoints(json_t *eps, const char *region, const char *az)
     }
 }
 
+/* "(drill drl-3 live: reason)" lines for the drills of a region or az. */
+static void ctl_print_drills(json_t *state, const char *region, const char *az)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(state, "drills"), i, d)
+        printf("%-12s %-14s (drill %s %s: %s)\n", region, az, ctl_s(d, "id"), ctl_s(d, "mode"),
+               ctl_s(d, "reason"));
+}
+
 static void ctl_print_status(json_t *j)
 {
     json_t *srv = json_object_get(j, "server");
-    printf("gtmd %s  uptime %.0fs  generation %lld  workers %lld  overrides %lld\n",
+    printf("gtmd %s  uptime %.0fs  generation %lld  workers %lld  overrides %lld  drills %lld\n",
            ctl_s(srv, "version"), json_number_value(json_object_get(srv, "uptime_s")),
            json_integer_value(json_object_get(srv, "config_generation")),
            json_integer_value(json_object_get(srv, "workers")),
-           json_integer_value(json_object_get(srv, "active_overrides")));
+           json_integer_value(json_object_get(srv, "active_overrides")),
+           json_integer_value(json_object_get(srv, "active_drills")));
     size_t i, k;
     json_t *z, *r, *a;
     json_array_foreach(json_object_get(j, "zones"), i, z)
@@ -137,11 +150,13 @@ static void ctl_print_status(json_t *j)
         json_t *ro = json_object_get(json_object_get(r, "state"), "override");
         if (json_is_string(ro))
             printf("%-12s (region forced %s)\n", rn, json_string_value(ro));
+        ctl_print_drills(json_object_get(r, "state"), rn, "-");
         json_array_foreach(json_object_get(r, "azs"), k, a)
         {
             json_t *ao = json_object_get(json_object_get(a, "state"), "override");
             if (json_is_string(ao))
                 printf("%-12s %-14s (az forced %s)\n", rn, ctl_s(a, "name"), json_string_value(ao));
+            ctl_print_drills(json_object_get(a, "state"), rn, ctl_s(a, "name"));
             ctl_print_endpoints(json_object_get(a, "endpoints"), rn, ctl_s(a, "name"));
         }
         ctl_print_endpoints(json_object_get(r, "endpoints"), rn, "-");
@@ -165,6 +180,51 @@ static void ctl_print_overrides(json_t *arr)
     }
 }
 
+/* "(ovr-3 by operate, until 2026-11-22T04:36:34Z: reason)" for an
+ * override object; "" for anything else. */
+static const char *ctl_override_note(json_t *o, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!json_is_object(o))
+        return buf;
+    char until[40] = "never expires";
+    json_t *ex = json_object_get(o, "expires");
+    if (json_is_number(ex)) {
+        time_t t = (time_t)json_number_value(ex);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(until, sizeof(until), "until %Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    snprintf(buf, len, " (%s by %s, %s: %s)", ctl_s(o, "id"), ctl_s(o, "author"), until,
+             ctl_s(o, "reason"));
+    return buf;
+}
+
+/* Under a region of explain: its azs with an override, then the endpoints
+ * of the region forced by an override of their own. */
+static void ctl_print_explain_layers(json_t *region, json_t *eps)
+{
+    char note[1400];
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(region, "azs"), i, x)
+    {
+        json_t *o = json_object_get(x, "override");
+        if (json_is_object(o))
+            printf("     az %s forced %s%s\n", ctl_s(x, "name"), ctl_s(o, "state"),
+                   ctl_override_note(o, note, sizeof(note)));
+    }
+    json_array_foreach(eps, i, x)
+    {
+        json_t *o = json_object_get(json_object_get(x, "state"), "forced_by");
+        const char *t = ctl_s(o, "target");
+        if (strcmp(ctl_s(x, "region"), ctl_s(region, "region")) == 0 && json_is_object(o) &&
+            strncmp(t, "endpoint:", 9) == 0)
+            printf("     endpoint %s/%s forced %s%s\n", ctl_s(x, "pool"), ctl_s(x, "name"),
+                   ctl_s(o, "state"), ctl_override_note(o, note, sizeof(note)));
+    }
+}
+
 static void ctl_print_explain(json_t *j)
 {
     json_t *p = json_object_get(j, "policy"), *rep = json_object_get(j, "reply");
@@ -178,9 +238,15 @@ static void ctl_print_explain(json_t *j)
         json_t *rec = json_object_get(p, "record");
         printf("policy %s over pool %s (select %s, %s)\n", ctl_s(rec, "policy"), ctl_s(rec, "pool"),
                ctl_s(json_object_get(p, "selection"), "select"), ctl_s(p, "region_order_source"));
-        json_array_foreach(json_object_get(p, "regions"), i, x) printf(
-            "  %d. %-12s %-5s %s%s\n", (int)i + 1, ctl_s(x, "region"), ctl_s(x, "state"),
-            ctl_s(x, "why"), json_is_true(json_object_get(x, "serving")) ? "  <- serving" : "");
+        char note[1400];
+        json_array_foreach(json_object_get(p, "regions"), i, x)
+        {
+            printf("  %d. %-12s %-5s %s%s%s\n", (int)i + 1, ctl_s(x, "region"), ctl_s(x, "state"),
+                   ctl_s(x, "why"),
+                   ctl_override_note(json_object_get(x, "override"), note, sizeof(note)),
+                   json_is_true(json_object_get(x, "serving")) ? "  <- serving" : "");
+            ctl_print_explain_layers(x, json_object_get(p, "endpoints"));
+        }
         printf("outcome %s, ttl %lld, ecs scope /%lld\n", ctl_s(p, "outcome"),
                json_integer_value(json_object_get(p, "ttl")),
                json_integer_value(json_object_get(p, "ecs_scope")));
@@ -193,7 +259,7 @@ static void ctl_print_explain(json_t *j)
         printf("  (authority) %s\n", json_string_value(x));
 }
 
-static void ctl_output(struct ctl *c, json_t *j, void (*human)(json_t *))
+void ctl_output(struct ctl *c, json_t *j, void (*human)(json_t *))
 {
     if (c->json || !human) {
         char *t = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
@@ -271,8 +337,9 @@ static int ctl_override_add(struct ctl *c, const char *target, const char *state
     return rc;
 }
 
-/* undrain: delete every override whose target is region:NAME. */
-static int ctl_undrain(struct ctl *c, const char *region)
+/* undrain: delete every override whose target is region:NAME (force: even
+ * when the safety rule refuses a deletion). */
+static int ctl_undrain(struct ctl *c, const char *region, bool force)
 {
     int rc;
     char target[512], path[600];
@@ -286,7 +353,8 @@ static int ctl_undrain(struct ctl *c, const char *region)
         if (list_rc != 0 || strcmp(ctl_s(o, "target"), target) != 0)
             continue;
         int one;
-        snprintf(path, sizeof(path), "/v1/overrides/%s", ctl_s(o, "id"));
+        snprintf(path, sizeof(path), "/v1/overrides/%s%s", ctl_s(o, "id"),
+                 force ? "?force=true" : "");
         json_decref(ctl_call(c, "DELETE", path, NULL, &one));
         /* Go on with the others; report the first failure. */
         removed += one == 0;
@@ -357,14 +425,14 @@ static int ctl_dispatch(struct ctl *c, const char *cmd, char **pos, int npos,
         return ctl_override_add(c, target, "down", o);
     }
     if (strcmp(cmd, "undrain") == 0 && npos == 1)
-        return ctl_undrain(c, pos[0]);
+        return ctl_undrain(c, pos[0], o->force);
     if (strcmp(cmd, "override") == 0 && npos == 1 && strcmp(pos[0], "list") == 0)
         return ctl_simple(c, "GET", "/v1/overrides", ctl_print_overrides_obj);
     if (strcmp(cmd, "override") == 0 && npos == 3 && strcmp(pos[0], "add") == 0 &&
         (strcmp(pos[2], "up") == 0 || strcmp(pos[2], "down") == 0))
         return ctl_override_add(c, pos[1], pos[2], o);
     if (strcmp(cmd, "override") == 0 && npos == 2 && strcmp(pos[0], "rm") == 0) {
-        snprintf(path, sizeof(path), "/v1/overrides/%s", pos[1]);
+        snprintf(path, sizeof(path), "/v1/overrides/%s%s", pos[1], o->force ? "?force=true" : "");
         return ctl_simple(c, "DELETE", path, NULL);
     }
     fprintf(stderr, "gtmctl: bad command or arguments\n");
@@ -405,6 +473,11 @@ int main(int argc, char **argv)
         c.token = ctl_read_token(token_file);
     else if (getenv("GTMCTL_TOKEN"))
         c.token = strdup(getenv("GTMCTL_TOKEN"));
+    if (strcmp(argv[i], "drill") == 0) {
+        int rc = ctl_drill(&c, argc - i, argv + i);
+        free(c.token);
+        return rc;
+    }
     struct ctl_ovr_opts o = {0};
     char **pos = calloc((size_t)argc, sizeof(*pos));
     int npos = 0, rc;

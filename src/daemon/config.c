@@ -56,7 +56,7 @@ static void cfg_listen(struct cfg_ctx *x, json_t *v)
 
 static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
 {
-    static const char *const keys[] = {"origin", "file", NULL};
+    static const char *const keys[] = {"origin", "file", "dnssec", NULL};
     char path[64];
     snprintf(path, sizeof(path), "$.zones[%zu]", i);
     if (!json_is_object(e)) {
@@ -78,6 +78,8 @@ static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
         return;
     }
     struct config_zone *z = &x->c->zones[x->c->n_zones++];
+    snprintf(sub, sizeof(sub), "%s.dnssec", path);
+    zone_dnssec_params_parse(&x->j, json_object_get(e, "dnssec"), sub, &z->dnssec);
     char ob[1024];
     dns_name_to_str(n.wire, ob, sizeof(ob));
     z->origin = jsoncfg_strdup(ob);
@@ -141,10 +143,25 @@ static char *cfg_identity(struct cfg_ctx *x, json_t *root, const char *key, cons
 
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
-    static const char *const keys[] = {
-        "listen",        "workers", "zones",   "edns_udp_max", "tcp",     "state_file",
-        "state_max_age", "regions", "checks",  "pools",        "records", "admin",
-        "identity",      "version", "cookies", "rrl",          NULL};
+    static const char *const keys[] = {"listen",
+                                       "workers",
+                                       "zones",
+                                       "edns_udp_max",
+                                       "tcp",
+                                       "state_file",
+                                       "state_max_age",
+                                       "max_overrides",
+                                       "regions",
+                                       "checks",
+                                       "pools",
+                                       "records",
+                                       "admin",
+                                       "drills",
+                                       "identity",
+                                       "version",
+                                       "cookies",
+                                       "rrl",
+                                       NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -178,6 +195,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     x->c->rrl = rrl_params_parse(&x->j, json_object_get(root, "rrl"));
     admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
     health_params_parse(&x->j, root, &x->c->health);
+    drill_params_parse(&x->j, json_object_get(root, "drills"), &x->c->drills);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
     if (!origins)
         abort();

@@ -18,8 +18,10 @@
 
 #include "admin/admin_config.h"
 #include "common/errlist.h"
+#include "drill/drill_params.h"
 #include "guard/guard_config.h"
 #include "health/health_params.h"
+#include "zone/zone_params.h"
 
 struct gslb;
 
@@ -30,8 +32,9 @@ struct config_listen {
 };
 
 struct config_zone {
-    char *origin; /* absolute, presentation form */
-    char *file;   /* resolved path */
+    char *origin;                     /* absolute, presentation form */
+    char *file;                       /* resolved path */
+    struct zone_dnssec_params dnssec; /* the entry's "dnssec" object */
 };
 
 struct config_tcp {
@@ -56,6 +59,7 @@ struct config {
     struct rrl_params *rrl;       /* owned; NULL: no rate limiting (load_set takes it) */
     struct admin_params admin;
     struct health_params health; /* state_file, state_max_age */
+    struct drill_params drills;  /* the "drills" section */
     struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */
 };
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/drill_cmd.h"
 #include "daemon/server.h"
 
 #ifndef GTM_VERSION
@@ -16,6 +17,10 @@ static void main_usage(FILE *f)
 {
     fprintf(f, "usage: gtmd -c FILE            run the server (foreground, logs on stderr)\n"
                "       gtmd check -c FILE      validate the config and its zones\n"
+               "       gtmd drill -c FILE --region R [--region R2 ...] [--az A ...]\n"
+               "                  [--client IP | --ecs NET]... [--state FILE] [--json]\n"
+               "                               what losing those regions/azs does to every\n"
+               "                               policy record (exit 0, 3: some unserved, 1)\n"
                "       gtmd --version\n");
 }
 
@@ -28,6 +33,8 @@ int main(int argc, char **argv)
     mallopt(M_TOP_PAD, 16 * 1024 * 1024);
     const char *cfg = NULL;
     bool check = false;
+    if (argc > 1 && strcmp(argv[1], "drill") == 0)
+        return drill_cmd_main(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "check") == 0 && i == 1)
             check = true;

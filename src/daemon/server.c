@@ -17,6 +17,9 @@
 #include "daemon/config.h"
 #include "admin/admin.h"
 #include "daemon/load.h"
+#include "drill/drill.h"
+#include "drill/drill_service.h"
+#include "health/override.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
 #include "health/service.h"
@@ -33,6 +36,10 @@ struct server {
     uint64_t generation;
     struct health_core health;
     struct health_service *health_svc; /* expiry and the state file */
+    struct drill_core drills;          /* initialised once the config is loaded */
+    bool drills_ready;
+    struct drill_service *drill_svc;   /* the drill thread: end times, abort_if */
+    struct serve_reader *drill_reader; /* its reader of the served set */
     struct scheduler *sched;
     struct admin *admin;
     pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API) */
@@ -240,6 +247,10 @@ static json_t *server_reload(struct server *srv, bool *ok)
     json_t *zones = server_zone_changes(old->zones, set->zones);
     serve_set_free(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
+    override_set_max(&srv->health, cfg->health.max_overrides);
+    drill_core_set_params(&srv->drills, &cfg->drills);
+    /* Endpoints may have come or gone: judge every abort_if again. */
+    drill_service_poke(srv->drill_svc);
     server_plan_probes(srv, set);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
@@ -293,14 +304,31 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
  * not: nothing is answered before that, so a restart never sends traffic
  * to a region that is down. The file is read before the health service
  * starts, so that no write can interleave with the restore. */
-static void server_first_round(struct server *srv, const struct serve_set *set)
+static int server_first_round(struct server *srv, const struct serve_set *set)
 {
-    size_t restored = 0;
+    struct persist_result res = {.status = PERSIST_MISSING};
     const struct health_params *hp = &srv->cfg->health;
-    if (hp->state_file)
-        restored = persist_load(&srv->health, hp->state_file, hp->state_max_age);
-    srv->health_svc = health_service_start(&srv->health);
+    override_set_max(&srv->health, hp->max_overrides);
+    if (hp->state_file &&
+        persist_load(&srv->health, hp->state_file, hp->state_max_age, 0, &res) != 0) {
+        char err_q[sizeof(res.error) + 16];
+        log_error("event=state_load result=refused file=%s error=\"%s\"", hp->state_file,
+                  log_quote(res.error, err_q, sizeof(err_q)));
+        return -1;
+    }
+    size_t restored = res.endpoints;
+    if (hp->state_file) {
+        /* Drills resume until their end time (live ones set their bytes
+         * now, before anything is answered) or end as passed. */
+        json_t *sec = persist_load_section(hp->state_file, "drills");
+        drill_core_restore(&srv->drills, sec, health_now());
+        json_decref(sec);
+    }
+    struct persist_section drills = {
+        .name = "drills", .save = drill_core_save, .arg = &srv->drills};
+    srv->health_svc = health_service_start_sections(&srv->health, &drills, 1);
     health_service_set_state_file(srv->health_svc, hp->state_file);
+    health_service_set_load_result(srv->health_svc, &res);
     srv->sched = scheduler_start(&srv->health);
     uint32_t max_timeout = server_plan_probes(srv, set);
     struct timespec t0;
@@ -310,6 +338,13 @@ static void server_first_round(struct server *srv, const struct serve_set *set)
     bool done = scheduler_wait_initial(srv->sched, wait < 30 ? wait : 30);
     log_info("event=first_round restored=%zu complete=%s ms=%.1f", restored, done ? "yes" : "no",
              server_elapsed_ms(&t0));
+    return 0;
+}
+
+static struct policy_loss *server_publish_loss(void *arg, struct policy_loss *next)
+{
+    struct server *srv = arg;
+    return serve_publish_loss(&srv->serve, next);
 }
 
 /* Publishes the first served set and starts the DNS workers on the
@@ -325,12 +360,43 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
                                    .addr_len = c->listen[i].addr_len,
                                    .text = c->listen[i].text};
     struct net_params np = {.listen = l, .n_listen = c->n_listen, .workers = c->workers};
-    /* One reader per worker thread, one for the admin thread. */
-    serve_init(&srv->serve, net_reader_count(&np) + 1);
+    /* One reader per worker thread, one for the admin thread, one for
+     * the drill thread. */
+    serve_init(&srv->serve, net_reader_count(&np) + 2);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
+    /* Restored scoped drills apply from the first query on. */
+    drill_core_set_publisher(&srv->drills, server_publish_loss, srv);
     int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
     free(l);
     return rc;
+}
+
+static const struct gslb *server_drill_enter(void *arg)
+{
+    struct server *srv = arg;
+    return serve_enter(srv->drill_reader)->gslb;
+}
+
+static void server_drill_leave(void *arg)
+{
+    struct server *srv = arg;
+    serve_leave(srv->drill_reader);
+}
+
+/* Starts the drill thread with its own serve reader (once the first set
+ * is published). */
+static void server_start_drills(struct server *srv)
+{
+    srv->drill_reader = serve_reader_add(&srv->serve);
+    if (!srv->drill_reader)
+        abort(); /* sized for it in server_start_net */
+    struct drill_service_env env = {.drills = &srv->drills,
+                                    .health = &srv->health,
+                                    .health_service = srv->health_svc,
+                                    .enter = server_drill_enter,
+                                    .leave = server_drill_leave,
+                                    .arg = srv};
+    srv->drill_svc = drill_service_start(&env);
 }
 
 static int server_start(struct server *srv)
@@ -353,8 +419,13 @@ static int server_start(struct server *srv)
     }
     errlist_free(&errs);
     srv->generation = 1;
+    drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
+    srv->drills_ready = true;
     double ms = server_elapsed_ms(&t0);
-    server_first_round(srv, set);
+    if (server_first_round(srv, set) != 0) {
+        serve_set_free(set);
+        return -1;
+    }
     size_t n_zones = set->zones->n_zones, n_records = set->zones->n_records;
     if (server_start_net(srv, set, err, sizeof(err)) != 0) {
         log_error("%s", err);
@@ -362,6 +433,7 @@ static int server_start(struct server *srv)
     }
     for (size_t i = 0; i < srv->cfg->n_listen; i++)
         log_info("event=listen address=%s transports=udp,tcp", srv->cfg->listen[i].text);
+    server_start_drills(srv);
     /* POST /v1/reload can run on the admin thread as soon as it starts, and
      * a reload frees srv->cfg (read here and by admin_start's log lines) and
      * reads srv->admin: hold the reload lock until start-up is done. */
@@ -370,6 +442,7 @@ static int server_start(struct server *srv)
         struct admin_env env = {.serve = &srv->serve,
                                 .health = &srv->health,
                                 .health_service = srv->health_svc,
+                                .drills = &srv->drills,
                                 .reload = server_reload_cb,
                                 .reload_arg = srv,
                                 .started = srv->started,
@@ -390,16 +463,20 @@ static int server_start(struct server *srv)
 }
 
 /* Stops the threads in dependency order (admin reads the served set, DNS
- * workers and prober read health, admin and prober tell the health
- * service of changes; it writes the state file a last time) and frees
- * everything. */
+ * workers and prober read health, admin and prober tell the drill and
+ * health services of changes, the drill thread asks the health service
+ * for writes; it writes the state file a last time, drills included) and
+ * frees everything. */
 static void server_shutdown(struct server *srv)
 {
     admin_stop(srv->admin);
     net_stop(&srv->net);
     scheduler_stop(srv->sched);
+    drill_service_stop(srv->drill_svc);
     health_service_stop(srv->health_svc);
     serve_destroy(&srv->serve); /* no reader runs any more */
+    if (srv->drills_ready)
+        drill_core_free(&srv->drills);
     config_free(srv->cfg);
     health_core_free(&srv->health);
     pthread_mutex_destroy(&srv->reload_lock);
@@ -448,18 +525,22 @@ int server_run(const char *config_path)
 
 int server_check(const char *config_path)
 {
-    struct errlist errs;
+    struct errlist errs, warns;
     errlist_init(&errs);
+    errlist_init(&warns);
     struct config *cfg = config_load(config_path, &errs);
-    struct serve_set *set = cfg ? load_set(cfg, 1, NULL, NULL, &errs) : NULL;
+    struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, NULL, &errs, &warns) : NULL;
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
+    for (size_t i = 0; i < warns.count; i++)
+        fprintf(stderr, "warning: %s\n", warns.msgs[i]);
     int rc = set ? 0 : 1;
     if (set)
-        printf("%s: ok (%zu zones, %zu records)\n", config_path, set->zones->n_zones,
-               set->zones->n_records);
+        printf("%s: ok (%zu zones, %zu records%s)\n", config_path, set->zones->n_zones,
+               set->zones->n_records, warns.count ? ", with warnings" : "");
     serve_set_free(set);
     config_free(cfg);
     errlist_free(&errs);
+    errlist_free(&warns);
     return rc;
 }

@@ -22,6 +22,7 @@ void health_core_init(struct health_core *c)
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
     c->next_override_id = 1;
+    c->max_overrides = HEALTH_MAX_OVERRIDES_DEFAULT;
     c->n_buckets = 1024;
     c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
     if (!c->buckets)
@@ -48,10 +49,51 @@ void health_core_set_hooks(struct health_core *c, const struct health_hooks *h)
 {
     pthread_mutex_lock(&c->lock);
     if (h)
-        c->hooks = *h;
+        c->hooks[0] = *h;
     else
-        memset(&c->hooks, 0, sizeof(c->hooks));
+        memset(&c->hooks[0], 0, sizeof(c->hooks[0]));
     pthread_mutex_unlock(&c->lock);
+}
+
+int health_core_add_hooks(struct health_core *c, const struct health_hooks *h)
+{
+    int rc = -1;
+    pthread_mutex_lock(&c->lock);
+    for (int i = 1; i < HEALTH_MAX_HOOKS && rc < 0; i++)
+        if (!c->hooks[i].state_changed && !c->hooks[i].overrides_changed) {
+            c->hooks[i] = *h;
+            rc = 0;
+        }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+void health_core_remove_hooks(struct health_core *c, void *arg)
+{
+    pthread_mutex_lock(&c->lock);
+    for (int i = 1; i < HEALTH_MAX_HOOKS; i++)
+        if (c->hooks[i].arg == arg)
+            memset(&c->hooks[i], 0, sizeof(c->hooks[i]));
+    pthread_mutex_unlock(&c->lock);
+}
+
+void health_hooks_copy_locked(struct health_core *c, struct health_hook_set *out)
+{
+    memcpy(out->h, c->hooks, sizeof(out->h));
+}
+
+void health_hooks_state_changed(const struct health_hook_set *hs)
+{
+    for (int i = 0; i < HEALTH_MAX_HOOKS; i++)
+        if (hs->h[i].state_changed)
+            hs->h[i].state_changed(hs->h[i].arg);
+}
+
+void health_hooks_overrides_changed(const struct health_hook_set *hs)
+{
+    for (int i = 0; i < HEALTH_MAX_HOOKS; i++)
+        if (hs->h[i].overrides_changed)
+            hs->h[i].overrides_changed(hs->h[i].arg);
 }
 
 static struct health_slot *health_find_locked(struct health_core *c, const char *key)
@@ -174,8 +216,9 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
 {
     const char *why = NULL;
     char detail[sizeof(s->reason)];
+    struct health_hook_set hooks;
     pthread_mutex_lock(&c->lock);
-    struct health_hooks hooks = c->hooks;
+    health_hooks_copy_locked(c, &hooks);
     health_count_locked(s, r);
     enum health_state from = (enum health_state)s->probe_state;
     enum health_state to = health_damp(s, r->ok, rise, fall, &why);
@@ -195,8 +238,7 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     log_info("event=health_change endpoint=%s from=%s to=%s why=\"%s\" detail=\"%s\"", s->key,
              health_state_name(from), health_state_name(to), log_quote(why, why_q, sizeof(why_q)),
              log_quote(detail, detail_q, sizeof(detail_q)));
-    if (hooks.state_changed)
-        hooks.state_changed(hooks.arg);
+    health_hooks_state_changed(&hooks);
 }
 
 void health_restore(struct health_slot *s, enum health_state st, double since)
@@ -205,6 +247,16 @@ void health_restore(struct health_slot *s, enum health_state st, double since)
     s->since = since;
     snprintf(s->reason, sizeof(s->reason), "restored");
     atomic_store_explicit(&s->effective, (uint8_t)st, memory_order_release);
+}
+
+void health_drill_set(struct health_core *c, const char *key, enum health_state st)
+{
+    pthread_mutex_lock(&c->lock);
+    struct health_slot *s = health_find_locked(c, key);
+    if (!s)
+        s = health_slot_new_locked(c, key, "not in the current config");
+    atomic_store_explicit(&s->drill, (uint8_t)st, memory_order_release);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void health_override_apply_locked(struct health_core *c, const char *target)

@@ -9,9 +9,16 @@
  * point at them; a reload maps endpoints to existing slots by key
  * ("endpoint:POOL/NAME", "az:NAME", "region:NAME"), which keeps their state across reloads.
  *
+ * Each slot carries three layers, read lock-free by the DNS workers: the
+ * probe verdict ('effective'), the operator's override ('override') and
+ * the drill layer ('drill': set on region and az slots while a live drill
+ * covers them, src/drill). The precedence (drill > override > probe) is
+ * applied by the policy module (policy.h), which also combines a slot with
+ * its region and az.
+ *
  * Threads: health_core_slot() is called by the loader (main thread) under
  * the core's mutex; health_report() only by the prober thread; readers of
- * 'effective' anywhere.
+ * 'effective', 'override' and 'drill' anywhere.
  *
  * Ownership: the core owns every slot; health_core_free() at exit.
  */
@@ -48,6 +55,8 @@ struct health_slot {
     char *key;                 /* "endpoint:POOL/NAME", "az:NAME" or "region:NAME" */
     _Atomic uint8_t effective; /* probe verdict as published (enum health_state) */
     _Atomic uint8_t override;  /* operator's forced state; HEALTH_UNKNOWN = none */
+    _Atomic uint8_t drill;     /* HEALTH_DOWN while a live drill covers the slot
+                                  (health_drill_set); HEALTH_UNKNOWN = none */
     /* Written (by the prober thread, the loader, the state file) and read
      * (status, metrics, the state file) only under core->lock. */
     uint8_t probe_state;       /* rise/fall damped probe verdict */
@@ -65,32 +74,59 @@ struct health_slot {
 
 struct override;
 
-/* Whom the core tells about changes (the health service, service.h). Each
- * hook runs on the thread that made the change, after the core's lock was
- * released, so it may take the lock; it must not block. */
+/* Whom the core tells about changes (the health service, service.h, and
+ * the drill service, src/drill). Each hook runs on the thread that made
+ * the change, after the core's lock was released, so it may take the
+ * lock; it must not block. */
 struct health_hooks {
     void (*state_changed)(void *arg);     /* a slot's probe state changed */
     void (*overrides_changed)(void *arg); /* an override was added or removed */
     void *arg;
 };
 
+/* Overrides the core keeps at most, unless max_overrides says otherwise. */
+#define HEALTH_MAX_OVERRIDES_DEFAULT 1000
+
+/* Listeners: [0] is the health service's (health_core_set_hooks), the
+ * others are added with health_core_add_hooks. */
+#define HEALTH_MAX_HOOKS 4
+
+/* A copy of every listener, taken under the lock and called after it. */
+struct health_hook_set {
+    struct health_hooks h[HEALTH_MAX_HOOKS];
+};
+
 struct health_core {
     pthread_mutex_t lock;       /* guards the key index, the slots' plain fields,
                                    the overrides and the counters below */
     struct override *overrides; /* operator overrides, newest first (override.h) */
+    size_t n_overrides;         /* entries in that list */
+    size_t max_overrides;       /* override_add refuses past it (override_set_max) */
     uint64_t next_override_id;
     struct health_slot **buckets;
     uint32_t n_buckets;
     size_t n_slots;
     uint64_t transitions;
-    struct health_hooks hooks; /* under lock; all NULL when nobody listens */
+    struct health_hooks hooks[HEALTH_MAX_HOOKS]; /* under lock; NULL members: none */
 };
 
 void health_core_init(struct health_core *c);
 void health_core_free(struct health_core *c);
 
-/* Installs hooks (copied), or removes them when h is NULL. */
+/* Installs the health service's hooks (copied), or removes them when h is
+ * NULL. */
 void health_core_set_hooks(struct health_core *c, const struct health_hooks *h);
+/* Adds another listener (copied); -1 when HEALTH_MAX_HOOKS are taken. */
+int health_core_add_hooks(struct health_core *c, const struct health_hooks *h);
+/* Removes the listeners added with this arg. A hook copied before the
+ * call may still be running when it returns: remove a listener only once
+ * the threads that report changes (prober, admin) have stopped. */
+void health_core_remove_hooks(struct health_core *c, void *arg);
+/* Copies the listeners (caller holds c->lock), and calls one kind of hook
+ * of every copied listener (caller holds no lock). */
+void health_hooks_copy_locked(struct health_core *c, struct health_hook_set *out);
+void health_hooks_state_changed(const struct health_hook_set *hs);
+void health_hooks_overrides_changed(const struct health_hook_set *hs);
 
 /* Finds or creates the slot for key ("endpoint:POOL/NAME", "az:NAME",
  * "region:NAME") and marks it in use; loader thread. */
@@ -124,6 +160,12 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
  * the core's lock. */
 void health_restore(struct health_slot *s, enum health_state st, double since);
 
+/* Sets the drill layer of the slot keyed key (HEALTH_DOWN, or
+ * HEALTH_UNKNOWN for none). A key the current config does not have gets a
+ * slot (not in use), so the drill applies if it comes back. The drill
+ * module (src/drill) is the only caller. */
+void health_drill_set(struct health_core *c, const char *key, enum health_state st);
+
 /* The probe layer only. */
 static inline enum health_state health_slot_probe(const struct health_slot *s)
 {
@@ -136,9 +178,18 @@ static inline enum health_state health_slot_override(const struct health_slot *s
     return (enum health_state)atomic_load_explicit(&s->override, memory_order_relaxed);
 }
 
-/* Override wins over probe. */
+/* The drill layer only (HEALTH_DOWN while a live drill covers the slot). */
+static inline enum health_state health_slot_drill(const struct health_slot *s)
+{
+    return (enum health_state)atomic_load_explicit(&s->drill, memory_order_relaxed);
+}
+
+/* The slot's own layers: drill wins over override, override over probe. */
 static inline enum health_state health_slot_effective(const struct health_slot *s)
 {
+    enum health_state d = health_slot_drill(s);
+    if (d != HEALTH_UNKNOWN)
+        return d;
     enum health_state o = health_slot_override(s);
     return o != HEALTH_UNKNOWN ? o : health_slot_probe(s);
 }

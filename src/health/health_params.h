@@ -1,7 +1,8 @@
 /*
  * health_params.h -- the health settings of the configuration: where the
- * state file lives and how old it may be to be trusted at start-up
- * (top-level "state_file" and "state_max_age", gtmd.conf(5)).
+ * state file lives, how old it may be to be trusted at start-up, and how
+ * many overrides the core keeps at most (top-level "state_file",
+ * "state_max_age" and "max_overrides", gtmd.conf(5)).
  *
  * The daemon parses them with the rest of the file (no longer as part of
  * the policy set), reads the state file with state_max_age at start-up,
@@ -22,10 +23,14 @@
 struct health_params {
     char *state_file;     /* resolved path, or NULL: no persistence */
     double state_max_age; /* seconds a state file stays fresh (default 600) */
+    size_t max_overrides; /* overrides kept at most (default 1000) */
 };
 
-/* Reads "state_file" and "state_max_age" from the top-level object root;
- * errors go to j's list with their JSON path. */
+/* Reads "state_file", "state_max_age" and "max_overrides" from the
+ * top-level object root; errors go to j's list with their JSON path. The
+ * state file's directory must exist and be writable by this process, and
+ * the file, when it exists, must be a regular file: otherwise every save
+ * would fail while the API answers as if it had worked. */
 void health_params_parse(const struct jsoncfg *j, json_t *root, struct health_params *out);
 void health_params_free(struct health_params *p);
 

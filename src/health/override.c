@@ -3,11 +3,18 @@
  */
 #include "health/override.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+
+/* The counter never goes past this (2^53 - 1): ids stay exact as JSON
+ * numbers and doubles, and N + 1 never wraps. */
+#define OVERRIDE_COUNTER_MAX 9007199254740991ULL
+/* How far ahead of the clock a restored time may be (clock skew). */
+#define OVERRIDE_CLOCK_SLACK 86400.0
 
 static char *override_strdup(const char *s)
 {
@@ -25,8 +32,23 @@ static void override_free(struct override *o)
     free(o);
 }
 
-void override_add(struct health_core *c, const char *target, enum health_state st,
-                  const char *reason, const char *author, double expires, char id[32])
+void override_set_max(struct health_core *c, size_t max)
+{
+    pthread_mutex_lock(&c->lock);
+    c->max_overrides = max;
+    pthread_mutex_unlock(&c->lock);
+}
+
+size_t override_max(struct health_core *c)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t m = c->max_overrides;
+    pthread_mutex_unlock(&c->lock);
+    return m;
+}
+
+int override_add(struct health_core *c, const char *target, enum health_state st,
+                 const char *reason, const char *author, double expires, char id[32])
 {
     struct override *o = calloc(1, sizeof(*o));
     if (!o)
@@ -38,20 +60,28 @@ void override_add(struct health_core *c, const char *target, enum health_state s
     o->created = health_now();
     o->expires = expires;
     pthread_mutex_lock(&c->lock);
+    if (c->n_overrides >= c->max_overrides || c->next_override_id > OVERRIDE_COUNTER_MAX) {
+        pthread_mutex_unlock(&c->lock);
+        override_free(o);
+        id[0] = '\0';
+        return -1;
+    }
     snprintf(o->id, sizeof(o->id), "ovr-%llu", (unsigned long long)c->next_override_id++);
     snprintf(id, 32, "%s", o->id);
     o->next = c->overrides;
     c->overrides = o;
+    c->n_overrides++;
     health_override_apply_locked(c, target);
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    if (hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
+    health_hooks_overrides_changed(&hooks);
     /* o belongs to the list now: an expiry may free it at any moment. */
-    char reason_q[1100];
-    log_info("event=override_add id=%s target=%s state=%s author=%s reason=\"%s\"", id, target,
-             health_state_name(st), author ? author : "",
-             log_quote(reason ? reason : "", reason_q, sizeof(reason_q)));
+    char reason_q[1100], target_q[OVERRIDE_MAX_TARGET + 8];
+    log_info("event=override_add id=%s target=\"%s\" state=%s author=%s reason=\"%s\"", id,
+             log_quote(target, target_q, sizeof(target_q)), health_state_name(st),
+             author ? author : "", log_quote(reason ? reason : "", reason_q, sizeof(reason_q)));
+    return 0;
 }
 
 /* Unlinks and frees every override for which pred(o, arg) holds; logs. */
@@ -69,7 +99,10 @@ static size_t override_remove_if(struct health_core *c,
             continue;
         }
         *pp = o->next;
-        log_info("event=override_remove id=%s target=%s why=%s", o->id, o->target, why);
+        c->n_overrides--;
+        char target_q[OVERRIDE_MAX_TARGET + 8];
+        log_info("event=override_remove id=%s target=\"%s\" why=%s", o->id,
+                 log_quote(o->target, target_q, sizeof(target_q)), why);
         char *target = o->target;
         o->target = NULL;
         override_free(o);
@@ -77,10 +110,11 @@ static size_t override_remove_if(struct health_core *c,
         free(target);
         n++;
     }
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    if (n && hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
+    if (n)
+        health_hooks_overrides_changed(&hooks);
     return n;
 }
 
@@ -97,6 +131,30 @@ static bool override_expired(const struct override *o, const void *now)
 bool override_remove(struct health_core *c, const char *id)
 {
     return override_remove_if(c, override_has_id, id, "deleted") > 0;
+}
+
+bool override_state_without(struct health_core *c, const char *id, char *target, size_t len,
+                            enum health_state *after)
+{
+    bool found = false;
+    pthread_mutex_lock(&c->lock);
+    const struct override *self = NULL;
+    for (const struct override *o = c->overrides; o && !self; o = o->next)
+        if (strcmp(o->id, id) == 0)
+            self = o;
+    if (self) {
+        found = true;
+        snprintf(target, len, "%s", self->target);
+        /* The newest other override of the target decides without it. */
+        *after = HEALTH_UNKNOWN;
+        for (const struct override *o = c->overrides; o; o = o->next)
+            if (o != self && strcmp(o->target, self->target) == 0) {
+                *after = o->state;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return found;
 }
 
 size_t override_expire(struct health_core *c, double now)
@@ -124,10 +182,8 @@ double override_next_expiry(struct health_core *c, double now)
 
 size_t override_count(struct health_core *c)
 {
-    size_t n = 0;
     pthread_mutex_lock(&c->lock);
-    for (struct override *o = c->overrides; o; o = o->next)
-        n++;
+    size_t n = c->n_overrides;
     pthread_mutex_unlock(&c->lock);
     return n;
 }
@@ -179,48 +235,216 @@ json_t *override_for_target_json(struct health_core *c, const char *target)
     return j;
 }
 
-size_t override_restore(struct health_core *c, json_t *arr, double now)
+/* ---- field rules ---------------------------------------------------------- */
+
+static bool override_has_control(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return true;
+    return false;
+}
+
+const char *override_check_target(const char *t)
+{
+    size_t len = strlen(t);
+    const char *name = NULL;
+    if (strncmp(t, "region:", 7) == 0)
+        name = t + 7;
+    else if (strncmp(t, "az:", 3) == 0)
+        name = t + 3;
+    else if (strncmp(t, "endpoint:", 9) == 0) {
+        const char *slash = strchr(t + 9, '/');
+        if (!slash || slash == t + 9 || slash[1] == '\0')
+            return "an endpoint target must be \"endpoint:POOL/NAME\"";
+        name = t + 9;
+    } else
+        return "a target must be \"region:NAME\", \"az:NAME\" or \"endpoint:POOL/NAME\"";
+    if (*name == '\0')
+        return "a target must name a region, az or endpoint";
+    if (len > OVERRIDE_MAX_TARGET)
+        return "a target must be at most 1024 octets";
+    if (override_has_control(t))
+        return "a target must not hold control characters";
+    return NULL;
+}
+
+const char *override_check_reason(const char *r)
+{
+    size_t len = strlen(r);
+    if (len == 0)
+        return "\"reason\" must be a non-empty string";
+    if (len > OVERRIDE_MAX_REASON)
+        return "\"reason\" must be at most 1024 octets";
+    return NULL;
+}
+
+const char *override_check_author(const char *a)
+{
+    size_t len = strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+    if (len == 0 || a[len] != '\0' || len > OVERRIDE_MAX_AUTHOR)
+        return "an author must be 1 to 64 letters, digits, '.', '_' or '-'";
+    return NULL;
+}
+
+bool override_id_parse(const char *id, uint64_t *n)
+{
+    if (strncmp(id, "ovr-", 4) != 0)
+        return false;
+    const char *d = id + 4;
+    size_t len = strspn(d, "0123456789");
+    if (len == 0 || len > 16 || d[len] != '\0' || d[0] == '0')
+        return false;
+    unsigned long long v = strtoull(d, NULL, 10);
+    if (v > OVERRIDE_ID_MAX)
+        return false;
+    *n = v;
+    return true;
+}
+
+/* ---- restore ----------------------------------------------------------------- */
+
+/* Checks one state-file entry as the API would; NULL when valid (o filled,
+ * strings borrowed from e), else why not. */
+static const char *override_check_entry(json_t *e, double now, struct override *o, uint64_t *num)
+{
+    static const char *const keys[] = {"id",     "target",  "state",   "reason",
+                                       "author", "created", "expires", NULL};
+    if (!json_is_object(e))
+        return "not an object";
+    const char *k;
+    json_t *v;
+    json_object_foreach(e, k, v)
+    {
+        bool known = false;
+        for (int i = 0; keys[i] && !known; i++)
+            known = strcmp(k, keys[i]) == 0;
+        if (!known)
+            return "unknown key";
+    }
+    const char *id = json_string_value(json_object_get(e, "id"));
+    const char *target = json_string_value(json_object_get(e, "target"));
+    const char *state = json_string_value(json_object_get(e, "state"));
+    const char *reason = json_string_value(json_object_get(e, "reason"));
+    const char *author = json_string_value(json_object_get(e, "author"));
+    json_t *cr = json_object_get(e, "created"), *ex = json_object_get(e, "expires");
+    if (!id || !override_id_parse(id, num))
+        return "\"id\" must be \"ovr-N\" with N from 1 to 2^52-1";
+    if (!target || override_check_target(target))
+        return target ? override_check_target(target) : "\"target\" must be a string";
+    if (!state || (strcmp(state, "up") != 0 && strcmp(state, "down") != 0))
+        return "\"state\" must be \"up\" or \"down\"";
+    if (!reason || override_check_reason(reason))
+        return reason ? override_check_reason(reason) : "\"reason\" must be a string";
+    if (!author || override_check_author(author))
+        return author ? override_check_author(author) : "\"author\" must be a string";
+    double created = json_number_value(cr);
+    if (!json_is_number(cr) || !isfinite(created) || created <= 0 ||
+        created > now + OVERRIDE_CLOCK_SLACK)
+        return "\"created\" must be a time no later than now";
+    double expires = json_number_value(ex);
+    if (ex && !json_is_null(ex) &&
+        (!json_is_number(ex) || !isfinite(expires) || expires <= created ||
+         expires > created + OVERRIDE_MAX_EXPIRES + 1))
+        return "\"expires\" must be null or a time after \"created\", at most 3.2e7 s later";
+    snprintf(o->id, sizeof(o->id), "%s", id);
+    o->target = (char *)target;
+    o->state = strcmp(state, "up") == 0 ? HEALTH_UP : HEALTH_DOWN;
+    o->reason = (char *)reason;
+    o->author = (char *)author;
+    o->created = created;
+    o->expires = json_is_number(ex) ? expires : 0;
+    return NULL;
+}
+
+/* Checks every entry: keeps the valid, unexpired ones in keep[] (borrowed
+ * strings), logs the rejected ones. */
+static size_t override_check_all(json_t *arr, double now, struct override *keep, uint64_t *nums,
+                                 struct override_restore_stats *st)
 {
     size_t i, n = 0;
     json_t *e;
     json_array_foreach(arr, i, e)
     {
-        const char *id = json_string_value(json_object_get(e, "id"));
-        const char *target = json_string_value(json_object_get(e, "target"));
-        const char *state = json_string_value(json_object_get(e, "state"));
-        json_t *exp = json_object_get(e, "expires");
-        double expires = json_is_number(exp) ? json_number_value(exp) : 0;
-        if (!id || !target || !state || (expires > 0 && expires <= now))
+        struct override o;
+        uint64_t num = 0;
+        const char *why = override_check_entry(e, now, &o, &num);
+        for (size_t k = 0; !why && k < n; k++)
+            if (nums[k] == num)
+                why = "\"id\" used twice";
+        if (why) {
+            const char *id = json_string_value(json_object_get(e, "id"));
+            char id_q[80], why_q[160];
+            log_error("event=state_load override_rejected index=%zu id=\"%s\" why=\"%s\"", i,
+                      log_quote(id ? id : "", id_q, sizeof(id_q)),
+                      log_quote(why, why_q, sizeof(why_q)));
+            st->rejected++;
             continue;
+        }
+        if (o.expires > 0 && o.expires <= now) {
+            st->expired++;
+            continue;
+        }
+        keep[n] = o;
+        nums[n++] = num;
+    }
+    return n;
+}
+
+int override_restore(struct health_core *c, json_t *arr, double now,
+                     struct override_restore_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    size_t total = json_array_size(arr);
+    struct override *keep = calloc(total + 1, sizeof(*keep));
+    uint64_t *nums = calloc(total + 1, sizeof(*nums));
+    if (!keep || !nums)
+        abort();
+    size_t n = override_check_all(arr, now, keep, nums, st);
+    st->wanted = n;
+    pthread_mutex_lock(&c->lock);
+    bool too_many = c->n_overrides + n > c->max_overrides;
+    for (size_t i = 0; i < n && !too_many; i++) {
         struct override *o = calloc(1, sizeof(*o));
         if (!o)
             abort();
-        snprintf(o->id, sizeof(o->id), "%s", id);
-        o->target = override_strdup(target);
-        o->state = strcmp(state, "up") == 0 ? HEALTH_UP : HEALTH_DOWN;
-        o->reason = override_strdup(json_string_value(json_object_get(e, "reason")));
-        o->author = override_strdup(json_string_value(json_object_get(e, "author")));
-        o->created = json_number_value(json_object_get(e, "created"));
-        o->expires = expires;
-        unsigned long long num = strtoull(id + (strncmp(id, "ovr-", 4) == 0 ? 4 : 0), NULL, 10);
-        pthread_mutex_lock(&c->lock);
-        if (num >= c->next_override_id)
-            c->next_override_id = num + 1;
+        *o = keep[i];
+        o->next = NULL;
+        o->target = override_strdup(keep[i].target);
+        o->reason = override_strdup(keep[i].reason);
+        o->author = override_strdup(keep[i].author);
+        if (nums[i] >= c->next_override_id)
+            c->next_override_id = nums[i] + 1; /* at most 2^52: no wrap */
         /* Restored in file order (newest first): append to keep it. */
         struct override **pp = &c->overrides;
         while (*pp)
             pp = &(*pp)->next;
         *pp = o;
-        health_override_apply_locked(c, target);
-        pthread_mutex_unlock(&c->lock);
-        n++;
+        c->n_overrides++;
+        health_override_apply_locked(c, o->target);
+        st->restored++;
     }
-    pthread_mutex_lock(&c->lock);
-    struct health_hooks hooks = c->hooks;
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    if (n && hooks.overrides_changed)
-        hooks.overrides_changed(hooks.arg);
-    return n;
+    free(keep);
+    free(nums);
+    if (st->restored)
+        health_hooks_overrides_changed(&hooks);
+    return too_many ? -1 : 0;
+}
+
+void override_raise_next_id(struct health_core *c, uint64_t n)
+{
+    pthread_mutex_lock(&c->lock);
+    if (n > c->next_override_id && n <= OVERRIDE_COUNTER_MAX)
+        c->next_override_id = n;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void override_floor_ids(struct health_core *c, double now)
+{
+    override_raise_next_id(c, (uint64_t)(now * 1000.0));
 }
 
 void override_free_all(struct health_core *c)
@@ -230,4 +454,5 @@ void override_free_all(struct health_core *c)
         c->overrides = o->next;
         override_free(o);
     }
+    c->n_overrides = 0;
 }

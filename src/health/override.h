@@ -8,6 +8,15 @@
  * (endpoint beats az beats region beats probe). Overrides are kept in the
  * health core under its lock and persisted in the state file.
  *
+ * The field rules below are the one definition of a valid override: the
+ * admin API checks requests with them and the state file's restore checks
+ * every entry with them, so a file cannot bring in what the API refuses.
+ *
+ * Ids are "ovr-N". N comes from the core's counter, which only grows: it is
+ * kept in the state file (next_override_id) and, when a state file could
+ * not be trusted, raised to the clock (override_floor_ids), so an id once
+ * handed out never names another override.
+ *
  * Ownership: the core owns the list; override_free_all() at exit.
  */
 #ifndef GTM_HEALTH_OVERRIDE_H
@@ -15,8 +24,21 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "health/health.h"
+
+/* Longest reason, in octets. */
+#define OVERRIDE_MAX_REASON 1024
+/* Longest lifetime, in seconds (about a year). */
+#define OVERRIDE_MAX_EXPIRES 3.2e7
+/* Longest author (a token's name) and target, in octets. */
+#define OVERRIDE_MAX_AUTHOR 64
+#define OVERRIDE_MAX_TARGET 1024
+/* Largest N of an id accepted from a state file (2^52 - 1): far beyond any
+ * count, and the counter can never reach 2^53, where doubles stop being
+ * exact. */
+#define OVERRIDE_ID_MAX 4503599627370495ULL
 
 struct override {
     struct override *next;
@@ -29,11 +51,20 @@ struct override {
     double expires; /* 0 = never */
 };
 
-/* Adds an override and applies it; id receives the new id. */
-void override_add(struct health_core *c, const char *target, enum health_state st,
-                  const char *reason, const char *author, double expires, char id[32]);
+/* Adds an override and applies it; id receives the new id. Returns 0, or
+ * -1 when the core already holds max_overrides (nothing is added). */
+int override_add(struct health_core *c, const char *target, enum health_state st,
+                 const char *reason, const char *author, double expires, char id[32]);
+/* Sets the most overrides override_add accepts (existing ones stay). */
+void override_set_max(struct health_core *c, size_t max);
+size_t override_max(struct health_core *c);
 /* Removes an override by id; false when there is none. */
 bool override_remove(struct health_core *c, const char *id);
+/* The target of override id (copied to target) and the override state its
+ * slot would have without it (HEALTH_UNKNOWN: none left); false when there
+ * is no such override. Used to check a deletion with the safety rule. */
+bool override_state_without(struct health_core *c, const char *id, char *target, size_t len,
+                            enum health_state *after);
 /* Removes every override past its expiry; returns how many. */
 size_t override_expire(struct health_core *c, double now);
 /* Seconds from now until the first expiry, at least 0.001 (one already
@@ -48,8 +79,38 @@ json_t *override_list_json_locked(struct health_core *c);
 json_t *override_get_json(struct health_core *c, const char *id);
 /* JSON of the override in force for target (the newest), or NULL. */
 json_t *override_for_target_json(struct health_core *c, const char *target);
-/* Restores overrides from the state file's array (expired ones dropped). */
-size_t override_restore(struct health_core *c, json_t *arr, double now);
+
+/* Field rules. Each returns NULL when the value is valid, else a message
+ * saying what is wrong. */
+const char *override_check_target(const char *target);
+const char *override_check_reason(const char *reason);
+const char *override_check_author(const char *author);
+/* Parses "ovr-N" (N from 1 to OVERRIDE_ID_MAX, no leading zero). */
+bool override_id_parse(const char *id, uint64_t *n);
+
+/* What a restore found. */
+struct override_restore_stats {
+    size_t restored; /* in force now */
+    size_t expired;  /* valid but past their expiry: dropped */
+    size_t rejected; /* failed a field rule: dropped and logged */
+    size_t wanted;   /* valid, unexpired entries in the file */
+};
+
+/*
+ * Restores overrides from the state file's array, checking every entry
+ * with the field rules (a rejected one is logged with its index and why).
+ * Expired ones are dropped. Returns 0, or -1 without restoring anything
+ * when the valid, unexpired entries are more than max_overrides (the file
+ * is refused, never cut short).
+ */
+int override_restore(struct health_core *c, json_t *arr, double now,
+                     struct override_restore_stats *st);
+/* Raises the id counter to at least n (never lowers it). */
+void override_raise_next_id(struct health_core *c, uint64_t n);
+/* Raises the id counter past every id a counter could have handed out
+ * before now: to the wall clock in milliseconds. Used when a state file
+ * could not be trusted, so ids it held are never handed out again. */
+void override_floor_ids(struct health_core *c, double now);
 void override_free_all(struct health_core *c);
 
 #endif

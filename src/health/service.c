@@ -10,8 +10,10 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,10 +34,19 @@ struct health_service {
     pthread_mutex_t lock;     /* guards the fields below */
     pthread_cond_t saved;     /* save_done moved, or stopped */
     char *state_file;         /* NULL: none */
+    struct persist_section sections[HEALTH_SERVICE_MAX_SECTIONS];
+    size_t n_sections;
     uint64_t save_asked;      /* numbers handed out by health_service_save */
     uint64_t save_done;       /* every request up to this one is written */
     int save_rc;              /* result of the last write */
     bool stopped;             /* the last write is done; no more */
+    double save_time;         /* when the last write ended; 0: none yet */
+    uint64_t writes;          /* state-file writes done (ok or failed) */
+    char save_err[256];       /* why the last write failed */
+    void (*saved_cb)(void *); /* after each write (health_service_set_saved_cb) */
+    void *saved_arg;
+    struct persist_result load; /* the start-up restore */
+    bool load_set;
 };
 
 /* Writes the state file (health thread). Returns persist_save's result,
@@ -45,15 +56,28 @@ static int health_service_write(struct health_service *svc, bool last)
     pthread_mutex_lock(&svc->lock);
     uint64_t asked = svc->save_asked;
     char *path = svc->state_file ? strdup(svc->state_file) : NULL;
+    struct persist_section secs[HEALTH_SERVICE_MAX_SECTIONS];
+    size_t n_secs = svc->n_sections;
+    memcpy(secs, svc->sections, sizeof(secs));
     pthread_mutex_unlock(&svc->lock);
-    int rc = path ? persist_save(svc->core, path) : 1;
+    char err[256] = "";
+    int rc = path ? persist_save_sections(svc->core, path, secs, n_secs, err, sizeof(err)) : 1;
     free(path);
     pthread_mutex_lock(&svc->lock);
     if (asked > svc->save_done)
         svc->save_done = asked;
     svc->save_rc = rc;
+    if (rc != 1) {
+        svc->writes++;
+        svc->save_time = health_now();
+        snprintf(svc->save_err, sizeof(svc->save_err), "%s", rc == 0 ? "" : err);
+    }
     svc->stopped |= last;
     pthread_cond_broadcast(&svc->saved);
+    /* Called under the lock, so that set_saved_cb(NULL) can promise that
+     * the old callback has returned; it only makes an event active. */
+    if (svc->saved_cb)
+        svc->saved_cb(svc->saved_arg);
     pthread_mutex_unlock(&svc->lock);
     return rc;
 }
@@ -132,11 +156,19 @@ static void *health_service_main(void *arg)
 
 struct health_service *health_service_start(struct health_core *core)
 {
+    return health_service_start_sections(core, NULL, 0);
+}
+
+struct health_service *health_service_start_sections(struct health_core *core,
+                                                     const struct persist_section *secs, size_t n)
+{
     struct health_service *svc = calloc(1, sizeof(*svc));
     if (!svc)
         abort();
     evthread_use_pthreads();
     svc->core = core;
+    for (size_t i = 0; i < n && i < HEALTH_SERVICE_MAX_SECTIONS; i++)
+        svc->sections[svc->n_sections++] = secs[i];
     pthread_mutex_init(&svc->lock, NULL);
     pthread_cond_init(&svc->saved, NULL);
     /* No cached time: the expiry timer is armed right after a write that
@@ -199,6 +231,91 @@ int health_service_save(struct health_service *svc)
     int rc = svc->save_done >= mine ? svc->save_rc : -1;
     pthread_mutex_unlock(&svc->lock);
     return rc;
+}
+
+uint64_t health_service_save_async(struct health_service *svc)
+{
+    pthread_mutex_lock(&svc->lock);
+    uint64_t mine = svc->stopped ? 0 : ++svc->save_asked;
+    pthread_mutex_unlock(&svc->lock);
+    if (mine)
+        event_active(svc->ev_save, EV_TIMEOUT, 0);
+    return mine;
+}
+
+uint64_t health_service_saved(struct health_service *svc, int *rc)
+{
+    pthread_mutex_lock(&svc->lock);
+    uint64_t done = svc->save_done;
+    if (rc)
+        *rc = svc->save_rc;
+    pthread_mutex_unlock(&svc->lock);
+    return done;
+}
+
+void health_service_set_saved_cb(struct health_service *svc, void (*cb)(void *), void *arg)
+{
+    pthread_mutex_lock(&svc->lock);
+    svc->saved_cb = cb;
+    svc->saved_arg = arg;
+    pthread_mutex_unlock(&svc->lock);
+}
+
+void health_service_set_load_result(struct health_service *svc, const struct persist_result *r)
+{
+    pthread_mutex_lock(&svc->lock);
+    svc->load = *r;
+    svc->load_set = true;
+    pthread_mutex_unlock(&svc->lock);
+}
+
+/* A JSON string of s; bytes that are not valid UTF-8 (a path, a parser's
+ * message quoting the bad file) become '?'. */
+static json_t *health_service_jstr(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char buf[PATH_MAX + 256];
+    size_t i = 0;
+    for (; s[i] && i + 1 < sizeof(buf); i++)
+        buf[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+    buf[i] = '\0';
+    return json_string(buf);
+}
+
+static json_t *health_service_load_json(const struct persist_result *r)
+{
+    json_t *j = json_pack("{s:s, s:I, s:I, s:I}", "result", persist_status_name(r->status),
+                          "endpoints_restored", (json_int_t)r->endpoints, "overrides_restored",
+                          (json_int_t)r->overrides, "rejected", (json_int_t)r->rejected);
+    json_object_set_new(j, "kept_as",
+                        r->kept_as[0] ? health_service_jstr(r->kept_as) : json_null());
+    json_object_set_new(j, "error", r->error[0] ? health_service_jstr(r->error) : json_null());
+    return j;
+}
+
+json_t *health_service_status_json(struct health_service *svc)
+{
+    pthread_mutex_lock(&svc->lock);
+    json_t *j = NULL;
+    if (svc->state_file) {
+        j = json_pack("{s:o, s:I}", "path", health_service_jstr(svc->state_file), "writes",
+                      (json_int_t)svc->writes);
+        json_object_set_new(j, "load",
+                            svc->load_set ? health_service_load_json(&svc->load) : json_null());
+        json_t *last = json_null();
+        if (svc->save_time > 0) {
+            last = json_pack("{s:f, s:s}", "time", svc->save_time, "result",
+                             svc->save_rc == 0 ? "ok" : "failed");
+            json_object_set_new(last, "error",
+                                svc->save_rc == 0 ? json_null()
+                                                  : health_service_jstr(svc->save_err));
+        }
+        json_object_set_new(j, "last_save", last);
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return j ? j : json_null();
 }
 
 void health_service_stop(struct health_service *svc)

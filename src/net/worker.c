@@ -60,6 +60,7 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
     struct query_client qc = {.addr = client,
                               .rng = &w->rng,
                               .reader = w->reader,
+                              .loss = serve_loss(w->reader),
                               .rrl = &w->rrl,
                               .now_mono = w->now_mono,
                               .now_wall = w->now_wall};

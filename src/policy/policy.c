@@ -90,9 +90,24 @@ enum health_state gslb_slot_override(const struct health_slot *s, const struct p
     return health_slot_override(s);
 }
 
+enum health_state gslb_slot_drill(const struct health_slot *s, const struct policy_overlay *ov)
+{
+    if (!s)
+        return HEALTH_UNKNOWN;
+    for (size_t i = 0; ov && i < ov->n_lost; i++)
+        if (ov->lost[i] == s)
+            return HEALTH_DOWN;
+    return health_slot_drill(s);
+}
+
 enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_endpoint *e,
                                       const struct policy_overlay *ov)
 {
+    /* The drill layer is above every override: an operator's "up" does
+     * not undo a drill (DESIGN.md section 2). */
+    if (gslb_slot_drill(g->regions[e->region].slot, ov) == HEALTH_DOWN ||
+        (e->az != UINT16_MAX && gslb_slot_drill(g->azs[e->az].slot, ov) == HEALTH_DOWN))
+        return HEALTH_DOWN;
     enum health_state o = gslb_slot_override(e->slot, ov);
     if (o == HEALTH_UNKNOWN && e->az != UINT16_MAX)
         o = gslb_slot_override(g->azs[e->az].slot, ov);
@@ -106,6 +121,9 @@ enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_
 bool gslb_az_up(const struct gslb *g, const struct policy_pool *p, uint16_t az,
                 const struct policy_overlay *ov)
 {
+    if (gslb_slot_drill(g->azs[az].slot, ov) == HEALTH_DOWN ||
+        gslb_slot_drill(g->regions[g->azs[az].region].slot, ov) == HEALTH_DOWN)
+        return false;
     enum health_state o = gslb_slot_override(g->azs[az].slot, ov);
     if (o != HEALTH_UNKNOWN)
         return o == HEALTH_UP;
@@ -136,6 +154,8 @@ bool gslb_region_up(const struct gslb *g, const struct policy_pool *p, uint16_t 
         *healthy = up;
     if (total)
         *total = all;
+    if (gslb_slot_drill(g->regions[region].slot, ov) == HEALTH_DOWN)
+        return false;
     enum health_state o = gslb_slot_override(g->regions[region].slot, ov);
     if (o != HEALTH_UNKNOWN)
         return o == HEALTH_UP;

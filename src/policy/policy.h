@@ -129,23 +129,37 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g);
  * check are set up. */
 void gslb_map_health(struct gslb *g, struct health_core *core);
 
-/* "As if slot's override were state": lets dry runs evaluate a proposed
- * override without publishing it. state HEALTH_UNKNOWN = as if removed. */
+/*
+ * What a dry run or a drill lays over the live state, without publishing
+ * anything: one proposed override (the override dry run), and a set of
+ * region and az slots lost at the drill layer (what-if, shadow drills, and
+ * a scoped drill's canary clients on the DNS path). NULL: the live state.
+ */
 struct policy_overlay {
-    const struct health_slot *slot;
-    enum health_state state;
+    const struct health_slot *slot;        /* override layer: as if slot's override */
+    enum health_state state;               /* were state (HEALTH_UNKNOWN: removed) */
+    const struct health_slot *const *lost; /* drill layer: these are down */
+    size_t n_lost;
 };
 
-/* Layered state of one endpoint: its own override, else its az's, else its
- * region's, else the probe verdict (UP for pools without a check). */
+/* The drill layer of a slot under an optional overlay: HEALTH_DOWN when
+ * a live drill covers it or the overlay loses it, else HEALTH_UNKNOWN. */
+enum health_state gslb_slot_drill(const struct health_slot *s, const struct policy_overlay *ov);
+
+/* Layered state of one endpoint, highest first: the drill layer of its
+ * region or az (a drilled region or az is down, whatever any override
+ * says), its own override, else its az's, else its region's, else the
+ * probe verdict (UP for pools without a check). */
 enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_endpoint *e,
                                       const struct policy_overlay *ov);
 /* The override layer of a slot under an optional overlay. */
 enum health_state gslb_slot_override(const struct health_slot *s, const struct policy_overlay *ov);
 
-/* An az (region) is up in a pool when it is forced up, or, unless forced
- * down, when >= min_healthy of its endpoints there are up. Counts of the
- * healthy and all endpoints go to healthy and total when not NULL. */
+/* An az (region) is down in a pool when a drill covers it (an az also
+ * when its region is drilled); otherwise up when it is forced up, or,
+ * unless forced down, when >= min_healthy of its endpoints there are up.
+ * Counts of the healthy and all endpoints go to healthy and total when
+ * not NULL. */
 bool gslb_az_up(const struct gslb *g, const struct policy_pool *p, uint16_t az,
                 const struct policy_overlay *ov);
 bool gslb_region_up(const struct gslb *g, const struct policy_pool *p, uint16_t region,

@@ -3,7 +3,7 @@
  * "records" sections of the config into a struct gslb.
  *
  * Ownership: the returned gslb belongs to the caller (gslb_free). Health
- * slots are not mapped here (see policy_bind in daemon/load.c).
+ * slots are not mapped here (see policy_bind in the daemon's load.c).
  */
 #ifndef GTM_POLICY_POLICY_CONFIG_H
 #define GTM_POLICY_POLICY_CONFIG_H

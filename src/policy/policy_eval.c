@@ -46,6 +46,7 @@ static void eval_trace_region(struct eval_ctx *x, const struct policy_pool *p, u
     r->healthy = healthy;
     r->total = total;
     r->forced = gslb_slot_override(x->g->regions[region].slot, x->ov);
+    r->drill = gslb_slot_drill(x->g->regions[region].slot, x->ov);
     r->has_type = false;
     for (size_t i = 0; i < p->n_eps; i++)
         r->has_type = r->has_type || (p->eps[i].region == region && p->eps[i].rtype == rtype);
@@ -254,4 +255,37 @@ void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t r
         c->trace->select_used = sel;
     }
     eval_select(r, sel, &s, c, out);
+}
+
+void policy_eval_all(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                     const struct policy_client *c, struct policy_result *out)
+{
+    struct policy_record all = *r;
+    uint64_t rng = 1; /* select all starts at rng % n: always the same */
+    struct policy_client det = *c;
+    det.rng = &rng;
+    det.trace = NULL;
+    all.select = SELECT_ALL;
+    all.answers = POLICY_MAX_ANSWERS;
+    policy_eval(g, &all, rtype, &det, out);
+}
+
+bool policy_result_same(const struct policy_result *a, const struct policy_result *b)
+{
+    if (a->outcome != b->outcome || a->serving_region != b->serving_region || a->n != b->n)
+        return false;
+    for (uint16_t i = 0; i < a->n; i++) {
+        bool found = false;
+        for (uint16_t k = 0; k < b->n && !found; k++)
+            found = a->eps[i] == b->eps[k];
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+const char *policy_outcome_name(enum policy_outcome o)
+{
+    static const char *const names[] = {"served", "fail_open", "fallback", "empty"};
+    return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
 }

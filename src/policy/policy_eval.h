@@ -21,11 +21,16 @@
 struct policy_trace;
 
 struct policy_client {
-    const struct sockaddr_storage *addr;  /* source address; may be NULL */
-    const struct dns_ecs *ecs;            /* client subnet; may be NULL */
-    uint64_t *rng;                        /* per-thread random state, non-zero */
-    const struct policy_overlay *overlay; /* dry runs only; NULL on the DNS path */
-    struct policy_trace *trace;           /* explain only; NULL on the DNS path */
+    const struct sockaddr_storage *addr; /* source address; may be NULL */
+    const struct dns_ecs *ecs;           /* client subnet; may be NULL */
+    uint64_t *rng;                       /* per-thread random state, non-zero */
+    /* Dry runs, what-ifs, and on the DNS path a scoped drill's canary
+     * clients (policy_loss.h); NULL: the live state. */
+    const struct policy_overlay *overlay;
+    struct policy_trace *trace; /* explain only; NULL on the DNS path */
+    /* The answer's ECS scope is at least this (scoped drills: the caller
+     * applies it to the reply, policy_loss.h); 0 otherwise. */
+    uint8_t ecs_scope_min;
 };
 
 #define POLICY_TRACE_REGIONS 32
@@ -36,6 +41,7 @@ struct policy_trace_region {
     bool up;
     bool has_type;            /* has endpoints of the asked type */
     enum health_state forced; /* region override (HEALTH_UNKNOWN = none) */
+    enum health_state drill;  /* region's drill layer, overlay included */
     unsigned healthy, total;  /* endpoints up / all in this region of the pool */
 };
 
@@ -65,6 +71,16 @@ struct policy_result {
 /* rtype: the record type asked (A, AAAA or CNAME). */
 void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
                  const struct policy_client *c, struct policy_result *out);
+
+/* The same for dry runs and what-ifs: deterministic, with every candidate
+ * selected (select all, up to POLICY_MAX_ANSWERS, no random order); spill
+ * and when_all_down as configured. c->rng is not used. */
+void policy_eval_all(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                     const struct policy_client *c, struct policy_result *out);
+/* Same outcome, serving region and set of answers (in any order). */
+bool policy_result_same(const struct policy_result *a, const struct policy_result *b);
+/* "served", "fail_open", "fallback" or "empty". */
+const char *policy_outcome_name(enum policy_outcome o);
 
 static inline uint64_t policy_rng_next(uint64_t *s)
 {

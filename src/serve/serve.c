@@ -13,6 +13,7 @@ void serve_init(struct serve *sv, unsigned max_readers)
 {
     memset(sv, 0, sizeof(*sv));
     atomic_init(&sv->current, NULL);
+    atomic_init(&sv->loss, NULL);
     atomic_init(&sv->n_readers, 0);
     sv->max_readers = max_readers;
     sv->readers = calloc(max_readers ? max_readers : 1, sizeof(*sv->readers));
@@ -26,6 +27,7 @@ void serve_destroy(struct serve *sv)
     if (!sv->readers)
         return;
     serve_set_free(atomic_exchange(&sv->current, NULL));
+    policy_loss_free(atomic_exchange(&sv->loss, NULL));
     unsigned n = atomic_load(&sv->n_readers);
     for (unsigned i = 0; i < n; i++) {
         for (uint32_t c = 0; c < sv->n_chunks; c++)
@@ -53,6 +55,7 @@ struct serve_reader *serve_reader_add(struct serve *sv)
         r->serve = sv;
         r->id = n;
         atomic_init(&r->hazard, NULL);
+        atomic_init(&r->loss_hazard, NULL);
         serve_counters_alloc_chunks(&r->counters, 0, sv->n_chunks);
         sv->readers[n] = r;
         atomic_store_explicit(&sv->n_readers, n + 1, memory_order_release);
@@ -73,6 +76,20 @@ struct serve_set *serve_publish(struct serve *sv, struct serve_set *next)
     unsigned n = atomic_load(&sv->n_readers);
     for (unsigned i = 0; old && i < n; i++)
         while (atomic_load(&sv->readers[i]->hazard) == old)
+            nanosleep(&ts, NULL);
+    pthread_mutex_unlock(&sv->lock);
+    return old;
+}
+
+struct policy_loss *serve_publish_loss(struct serve *sv, struct policy_loss *next)
+{
+    pthread_mutex_lock(&sv->lock);
+    struct policy_loss *old = atomic_exchange(&sv->loss, next);
+    /* The same grace period as a set's: re-entering loads the new view. */
+    struct timespec ts = {0, 100000};
+    unsigned n = atomic_load(&sv->n_readers);
+    for (unsigned i = 0; old && i < n; i++)
+        while (atomic_load(&sv->readers[i]->loss_hazard) == old)
             nanosleep(&ts, NULL);
     pthread_mutex_unlock(&sv->lock);
     return old;

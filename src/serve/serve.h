@@ -17,6 +17,12 @@
  * 100 microseconds), and hands the old set back to the caller to free.
  * The caller must not be inside serve_enter() on a reader itself.
  *
+ * Loss view. Beside the set, the core publishes the targets that scoped
+ * drills lose for their canary clients (policy/policy_loss.h), which
+ * change without a reload. serve_enter() enters the current view too (a
+ * second hazard slot per reader, same protocol); serve_loss() gives it.
+ * serve_publish_loss() swaps it and waits for its own grace period.
+ *
  * Counters (serve_counters.h): each reader counts what it answered in its
  * own block; serve_sum_queries and serve_sum_policy add the blocks up.
  *
@@ -36,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/policy_loss.h"
 #include "serve/serve_counters.h"
 #include "serve/serve_set.h"
 
@@ -44,13 +51,15 @@ struct serve;
 struct serve_reader {
     struct serve *serve;
     unsigned id;
-    _Atomic(const struct serve_set *) hazard; /* the set in use, or NULL */
-    struct serve_counters counters;           /* written by this reader only */
+    _Atomic(const struct serve_set *) hazard;        /* the set in use, or NULL */
+    _Atomic(const struct policy_loss *) loss_hazard; /* the loss view in use */
+    struct serve_counters counters;                  /* written by this reader only */
 };
 
 struct serve {
     _Atomic(struct serve_set *) current;
-    struct serve_reader **readers; /* max_readers slots, filled in order */
+    _Atomic(struct policy_loss *) loss; /* scoped drills' view; NULL: none */
+    struct serve_reader **readers;      /* max_readers slots, filled in order */
     unsigned max_readers;
     _Atomic unsigned n_readers;
     pthread_mutex_t lock; /* publication, reader_add, registry, id chunks */
@@ -74,20 +83,37 @@ struct serve_reader *serve_reader_add(struct serve *sv);
  * the set it replaced (NULL the first time); the caller frees it. */
 struct serve_set *serve_publish(struct serve *sv, struct serve_set *next);
 
-/* The current set for a reader; valid until serve_leave(r). */
+/* Installs next as the loss view (taking ownership; NULL: none), waits
+ * until no reader holds the old one, and returns it for the caller to free
+ * (policy_loss_free). The caller must not be inside serve_enter() itself. */
+struct policy_loss *serve_publish_loss(struct serve *sv, struct policy_loss *next);
+
+/* The current set (and loss view) for a reader; valid until serve_leave(r). */
 static inline const struct serve_set *serve_enter(struct serve_reader *r)
 {
     const struct serve_set *s;
+    const struct policy_loss *l;
     do {
         s = atomic_load(&r->serve->current);
         atomic_store(&r->hazard, s);
     } while (s != atomic_load(&r->serve->current));
+    do {
+        l = atomic_load(&r->serve->loss);
+        atomic_store(&r->loss_hazard, l);
+    } while (l != atomic_load(&r->serve->loss));
     return s;
+}
+
+/* The loss view the reader entered with its set (NULL: none). */
+static inline const struct policy_loss *serve_loss(struct serve_reader *r)
+{
+    return atomic_load_explicit(&r->loss_hazard, memory_order_relaxed);
 }
 
 static inline void serve_leave(struct serve_reader *r)
 {
     atomic_store_explicit(&r->hazard, NULL, memory_order_release);
+    atomic_store_explicit(&r->loss_hazard, NULL, memory_order_release);
 }
 
 /* Counting, on the reader's own thread. */

@@ -2,7 +2,7 @@
  * serve_set.h -- what is served at one moment: the zones, the policy set,
  * the generation and the limits that a reload may change.
  *
- * A set is built beside the live one (daemon/load.c), published with
+ * A set is built beside the live one (the daemon's load.c), published with
  * serve_publish (serve.h) and immutable from then on: every query is
  * answered from one set, limits included.
  *

@@ -8,7 +8,8 @@
  *   'E'        explain query string (NUL-terminated copy; a NUL ends it
  *              early, as it would end the URI)
  *   'U'        an error message: admin_request_utf8_fix() against jansson
- *   otherwise  request body, then the override rules on it when it parses
+ *   otherwise  request body, then the override and drill rules on it when it
+ *              parses
  * An empty input is an empty body. Seeds: tests/fuzz/corpus/admin
  * (tests/fuzz/make_corpus.py).
  *
@@ -23,6 +24,7 @@
 
 #include "admin/admin_request.h"
 #include "dns/dns.h"
+#include "drill/drill_spec.h"
 #include "dns/packet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -106,6 +108,36 @@ static void fuzz_admin_override(json_t *body)
     FUZZ_CHECK(json_object_size(body) <= 6);
 }
 
+/* What the drill handler and the state-file restore rely on, and that a
+ * valid spec's JSON (as saved) reads back the same. */
+static void fuzz_admin_drill(json_t *body)
+{
+    struct drill_spec s, back;
+    char err[FUZZ_ERRLEN] = "";
+    int st = drill_spec_parse(body, 3600, &s, err, sizeof(err));
+    if (st != 0) {
+        fuzz_admin_check_error(st, err, sizeof(err));
+        return;
+    }
+    FUZZ_CHECK(s.mode < DRILL_MODES && s.reason && strlen(s.reason) >= 1);
+    FUZZ_CHECK(s.n_regions + s.n_azs >= 1 && s.n_regions + s.n_azs <= DRILL_MAX_TARGETS);
+    FUZZ_CHECK(s.duration > 0 && s.duration <= 3600);
+    FUZZ_CHECK((s.mode == DRILL_SCOPED) == (s.n_canary > 0));
+    FUZZ_CHECK(s.n_clients == 0 || s.dry_run);
+    json_t *saved = drill_spec_json(&s);
+    FUZZ_CHECK(saved != NULL);
+    char *text = json_dumps(saved, JSON_COMPACT);
+    FUZZ_CHECK(text != NULL);
+    free(text);
+    FUZZ_CHECK(drill_spec_parse(saved, 0, &back, err, sizeof(err)) == 0);
+    FUZZ_CHECK(back.mode == s.mode && back.n_regions == s.n_regions && back.n_azs == s.n_azs &&
+               back.n_canary == s.n_canary && back.duration == s.duration &&
+               strcmp(back.reason, s.reason) == 0);
+    drill_spec_free(&back);
+    json_decref(saved);
+    drill_spec_free(&s);
+}
+
 static void fuzz_admin_body(const uint8_t *data, size_t size)
 {
     json_t *body = json_null(); /* a static singleton: the parser must reset it */
@@ -126,6 +158,7 @@ static void fuzz_admin_body(const uint8_t *data, size_t size)
     FUZZ_CHECK(text != NULL);
     free(text);
     fuzz_admin_override(body);
+    fuzz_admin_drill(body);
     json_decref(body);
 }
 

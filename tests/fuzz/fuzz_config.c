@@ -11,10 +11,11 @@
  * (valid tokens), "short.token" (too short), "generic.zone" and "ca.pem".
  * Nothing is read from elsewhere: an input whose admin token file (the only
  * file config_load() reads) is not a plain name in that directory is
- * skipped, and after a successful load every zone file is replaced before
- * the zones are loaded: example.com. and sub.example.com. by the test zones
- * in GTM_FUZZ_DATA, every other origin by generic.zone. Seeds:
- * tests/fuzz/corpus/config (tests/fuzz/make_corpus.py).
+ * skipped (a state_file path is only looked at: its directory is stat()ed
+ * and checked for write access, nothing is opened), and after a successful load every zone file is
+ * replaced before the zones are loaded: example.com. and sub.example.com. by the test zones in
+ * GTM_FUZZ_DATA, every other origin by generic.zone. Seeds: tests/fuzz/corpus/config
+ * (tests/fuzz/make_corpus.py).
  *
  * Checked with abort(): a config comes back exactly when no error was
  * reported; every error names the file; a loaded config is consistent
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "answer/query.h"
@@ -109,9 +111,14 @@ static void fuzz_config_setup(void)
     snprintf(fuzz_config_dir, sizeof(fuzz_config_dir), "%s/gtmd-fuzz-config-XXXXXX",
              tmp && strlen(tmp) < 30 ? tmp : "/tmp");
     FUZZ_CHECK(mkdtemp(fuzz_config_dir) != NULL);
-    for (size_t i = 0; i < FUZZ_N_FILES; i++)
+    for (size_t i = 0; i < FUZZ_N_FILES; i++) {
         fuzz_config_write(fuzz_config_files[i][0], fuzz_config_files[i][1],
                           strlen(fuzz_config_files[i][1]));
+        /* Token files must be 0600 (like ssh keys) or they are refused. */
+        char p[128];
+        fuzz_config_path(p, sizeof(p), fuzz_config_files[i][0]);
+        FUZZ_CHECK(chmod(p, 0600) == 0);
+    }
     atexit(fuzz_config_cleanup);
 }
 

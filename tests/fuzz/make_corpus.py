@@ -9,8 +9,9 @@ every answering path plus known-bad packets.
 
 admin (tests/fuzz/corpus/admin, standard library only): inputs of
 tests/fuzz/fuzz_admin.c, whose first byte selects the parser: 'B' + a
-request body (then the POST /v1/overrides rules), 'E' + a /v1/explain query
-string. Good and bad cases of each rule in src/admin/admin_request.c.
+request body (then the POST /v1/overrides and /v1/drills rules), 'E' + a
+/v1/explain query string. Good and bad cases of each rule in
+src/admin/admin_request.c and src/drill/drill_spec.c.
 
 config (tests/fuzz/corpus/config, standard library only): configuration
 files for tests/fuzz/fuzz_config.c: a base using every section, every key
@@ -201,6 +202,23 @@ def packet_edns_seeds():
     yield "edns_no_question", struct.pack("!HHHHHH", 1, 0x0100, 0, 0, 0, 1) + o
 
 
+def packet_dnssec_seeds():
+    """Queries with DO to the signed zones (tests/data/make_signed_zones.sh):
+    RRSIGs, NSEC and NSEC3 proofs, opt-out, referrals with and without DS."""
+    for kind in ("nsec", "nsec3"):
+        z = kind + ".example.net."
+        for label, name, qtype in (
+                ("a", "www", 1), ("nxdomain", "nope", 1), ("nodata", "www", 15),
+                ("ent", "b.ent", 1), ("wild", "x.y.wild", 16), ("wild_nodata", "x.wild", 15),
+                ("cname", "alias", 1), ("referral_ds", "x.sec", 1),
+                ("referral_insecure", "x.insec", 1), ("ds_insecure", "insec", 43),
+                ("dnskey", "", 48), ("rrsig", "www", 46), ("nsec3", "www", 50),
+                ("any", "www", 255)):
+            yield "dnssec_%s_%s" % (kind, label), raw_query(
+                (name + "." if name else "") + z, qtype, opt=opt_rr(do=True))
+        yield "dnssec_%s_tc" % kind, raw_query("www." + z, 48, opt=opt_rr(512, do=True))
+
+
 def packet_broken_seeds():
     w = raw_query("www.example.com.", 1)
     hdr = w[:12]
@@ -297,7 +315,7 @@ def seeds():
     yield "two_opt", two_opt[:10] + b"\x00\x02" + two_opt[12:] + opt
     yield "bad_ecs", two_opt[:-2] + struct.pack("!HHHHBB", 7, 8, 3, 1, 40, 0) + b"\x01"
     for gen in (packet_policy_seeds, packet_static_seeds, packet_edns_seeds,
-                packet_broken_seeds):
+                packet_dnssec_seeds, packet_broken_seeds):
         yield from gen()
 
 
@@ -390,6 +408,51 @@ def admin_override_seeds():
     # the message "unknown key \"a\u00e9\u00e9..." is cut at 511 bytes in the
     # middle of a character: the error reply must still encode
     yield "ovr_unknown_key_cut_utf8", ovr(**{"a" + "\u00e9" * 300: 1})
+
+
+def drill(**kw):
+    """A drill body: a valid live one, with kw replacing or adding keys
+    (... removes one)."""
+    b = {"regions": ["us-east"], "mode": "live", "reason": "game day", "duration": 600}
+    for k, v in kw.items():
+        if v is ...:
+            b.pop(k, None)
+        else:
+            b[k] = v
+    return json.dumps(b).encode()
+
+
+def admin_drill_seeds():
+    yield "drill_ok_live", drill()
+    yield "drill_ok_shadow", drill(mode="shadow", duration=...)
+    yield "drill_ok_scoped", drill(mode="scoped", canary=["10.1.2.0/24", "2001:db8::/32"])
+    yield "drill_ok_azs", drill(regions=..., azs=["us-east-1a", "us-east-1b"])
+    yield "drill_ok_abort_if", drill(abort_if={"min_up_endpoints": 2, "min_up_share": 0.5})
+    yield "drill_ok_dry_run", drill(dry_run=True, duration=..., reason=...,
+                                    clients=["192.0.2.1", "10.0.0.0/8", "2001:db8::1"])
+    yield "drill_ok_saved_form", drill(mode="shadow", azs=[], canary=None, abort_if=None)
+    yield "drill_no_targets", drill(regions=[])
+    yield "drill_name_control", drill(regions=["us\neast"])
+    yield "drill_name_long", drill(regions=["r" * 129])
+    yield "drill_too_many_targets", drill(regions=["r%d" % i for i in range(33)])
+    yield "drill_duplicate_region", drill(regions=["a", "a"])
+    yield "drill_mode_bad", drill(mode="loud")
+    yield "drill_duration_over_max", drill(duration=3601)
+    yield "drill_duration_nan_string", drill(duration="NaN")
+    yield "drill_duration_huge", b'{"regions":["a"],"mode":"live","reason":"r","duration":1e308}'
+    yield "drill_live_without_duration", drill(duration=...)
+    yield "drill_canary_host_bits", drill(mode="scoped", canary=["10.1.2.3/24"])
+    yield "drill_canary_everyone", drill(mode="scoped", canary=["::/0"])
+    yield "drill_canary_too_many", drill(mode="scoped",
+                                         canary=["10.%d.0.0/16" % i for i in range(33)])
+    yield "drill_canary_on_live", drill(canary=["10.0.0.0/8"])
+    yield "drill_abort_if_empty", drill(abort_if={})
+    yield "drill_abort_if_share_zero", drill(abort_if={"min_up_share": 0})
+    yield "drill_abort_if_endpoints_real", drill(abort_if={"min_up_endpoints": 1.5})
+    yield "drill_abort_if_unknown", drill(abort_if={"max_down": 1})
+    yield "drill_clients_not_dry", drill(clients=["192.0.2.1"])
+    yield "drill_clients_bad", drill(dry_run=True, clients=["192.0.2.1/33"])
+    yield "drill_unknown_key", drill(target="region:us-east")
 
 
 def admin_explain_seeds():
@@ -524,6 +587,8 @@ def admin_seeds():
     for name, data in admin_body_seeds():
         yield name, b"B" + data
     for name, data in admin_override_seeds():
+        yield name, b"B" + data
+    for name, data in admin_drill_seeds():
         yield name, b"B" + data
     for name, data in admin_explain_seeds():
         yield name, b"E" + data

@@ -315,16 +315,18 @@ def test_auth_matrix(make_gtmd):
     assert_alive(g)
 
 
-def write_check_config(workdir, listen, read=True, operate=True, short=False):
+def write_check_config(workdir, listen, read=True, operate=True, short=False, mode=0o600):
     c = default_config(workdir, free_port())
     adm = {"listen": listen}
     if read:
         with open(os.path.join(workdir, "r.tok"), "w") as f:
             f.write(("short" if short else READ_TOKEN) + "\n")
+        os.chmod(os.path.join(workdir, "r.tok"), mode)
         adm["read_token_file"] = "r.tok"
     if operate:
         with open(os.path.join(workdir, "o.tok"), "w") as f:
             f.write(OPERATE_TOKEN + "\n")
+        os.chmod(os.path.join(workdir, "o.tok"), 0o600)
         adm["operate_token_file"] = "o.tok"
     c["admin"] = adm
     path = os.path.join(workdir, "gtmd.json")
@@ -343,10 +345,17 @@ CHECK_CASES = [
     ("192.0.2.1:8053", True, True, True, 1, r"\$\.admin\.read_token_file"),
     ("unix:relative.sock", False, False, False, 1, r"\$\.admin\.listen\[0\]"),
     ("192.0.2.1:8053", True, True, False, 0, None),
-    ("127.0.0.1:18999", False, False, False, 0, None),
-    ("127.3.4.5:18999", False, False, False, 0, None),
-    ("[::1]:18999", False, False, False, 0, None),
+    # A TCP listener on loopback needs both tokens too: without them every
+    # local user could operate gtmd. Only a unix socket (mode 0600) may go
+    # without tokens.
+    ("127.0.0.1:18999", False, False, False, 1, r"\$\.admin\.listen\[0\]"),
+    ("127.3.4.5:18999", False, False, False, 1, r"\$\.admin\.listen\[0\]"),
+    ("[::1]:18999", False, False, False, 1, r"\$\.admin\.listen\[0\]"),
+    ("127.0.0.1:18999", True, False, False, 1, r"\$\.admin\.listen\[0\]"),
+    ("127.0.0.1:18999", True, True, False, 0, None),
     ("unix:/tmp/gtmd-never-bound.sock", False, False, False, 0, None),
+    (["unix:/tmp/gtmd-never-bound.sock", "127.0.0.1:18999"], False, False, False, 1,
+     r"\$\.admin\.listen\[1\]"),
 ]
 
 
@@ -366,6 +375,56 @@ def test_check_admin_listen_needs_tokens_outside_loopback(listen, read, operate,
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.mark.parametrize("mode,ok", [(0o600, True), (0o400, True), (0o640, False),
+                                     (0o644, False), (0o604, False), (0o620, False),
+                                     (0o602, False)])
+def test_check_token_file_permissions(mode, ok):
+    """Token files readable or writable by group or others are refused,
+    as ssh refuses such a private key, with the mode and the fix."""
+    workdir = tempfile.mkdtemp(prefix="gtmd-adm-tok-")
+    try:
+        cfg = write_check_config(workdir, "127.0.0.1:18999", mode=mode)
+        p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True,
+                           timeout=20)
+        if ok:
+            assert p.returncode == 0, (oct(mode), p.stderr)
+        else:
+            assert p.returncode == 1, (oct(mode), p.stderr)
+            assert "$.admin.read_token_file" in p.stderr, p.stderr
+            assert "has mode %04o" % mode in p.stderr and "chmod 600" in p.stderr, p.stderr
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_token_file_errors_say_why():
+    workdir = tempfile.mkdtemp(prefix="gtmd-adm-tok-")
+    tok = os.path.join(workdir, "r.tok")
+
+    def check():
+        p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True,
+                           timeout=20)
+        assert p.returncode == 1 and "$.admin.read_token_file" in p.stderr, p.stderr
+        assert tok in p.stderr, p.stderr
+        return p.stderr
+
+    try:
+        cfg = write_check_config(workdir, "127.0.0.1:18999")
+        os.unlink(tok)
+        assert "No such file or directory" in check()
+        os.mkdir(tok)
+        assert "not a regular file" in check()
+        os.rmdir(tok)
+        for content, needle in ((b"", "is empty"), (b"\n" + READ_TOKEN.encode(), "is empty"),
+                                (b"short\n", "too short")):
+            with open(tok, "wb") as f:
+                f.write(content)
+            os.chmod(tok, 0o600)
+            err = check()
+            assert needle in err and "at least 16 characters" in err, (content, err)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def test_daemon_refuses_non_loopback_listener_without_tokens():
     workdir = tempfile.mkdtemp(prefix="gtmd-adm-run-")
     try:
@@ -380,8 +439,10 @@ def test_daemon_refuses_non_loopback_listener_without_tokens():
 
 def test_unix_socket_listener(make_gtmd):
     def stale(c, workdir):
-        with open(os.path.join(workdir, "adm.sock"), "w") as f:
-            f.write("stale file in the way\n")
+        # A socket left by a killed gtmd: bound, nobody listening any more.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(os.path.join(workdir, "adm.sock"))
+        s.close()
 
     g, a = start(make_gtmd, unix=True, mutate=stale)
     st = os.stat(a.unix)
@@ -400,6 +461,51 @@ def test_unix_socket_listener(make_gtmd):
     assert len(lines) == 1 and lines[0]["status"] == 201 and lines[0]["token"] == "operate"
     g.stop()
     assert not os.path.exists(a.unix), "unix socket left behind after stop"
+
+
+@pytest.mark.parametrize("what", ["file", "directory", "live-socket"])
+def test_unix_listener_removes_only_a_stale_socket(make_gtmd, what):
+    """Only a socket nobody listens on may be removed; a file, a directory
+    or a socket a running process listens on is an error and stays."""
+    live = []
+
+    def in_the_way(c, workdir):
+        path = os.path.join(workdir, "adm.sock")
+        if what == "file":
+            with open(path, "w") as f:
+                f.write("precious\n")
+        elif what == "directory":
+            os.mkdir(path)
+        else:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+            s.listen(1)
+            live.append(s)
+
+    g = make_gtmd(config_fn(unix=True, mutate=in_the_way), start=False)
+    try:
+        g.write_config()
+        p = subprocess.run([GTMD, "-c", g.conf_path], capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
+        path = os.path.join(g.workdir, "adm.sock")
+        assert "admin: cannot listen on unix:" + path in p.stderr, p.stderr[-2000:]
+        assert ("not a socket" if what != "live-socket" else "a running process listens") \
+            in p.stderr, p.stderr[-2000:]
+        if what == "file":
+            with open(path) as f:
+                assert f.read() == "precious\n"
+        elif what == "directory":
+            assert os.path.isdir(path)
+        else:
+            import stat as stat_mod
+            assert stat_mod.S_ISSOCK(os.stat(path).st_mode)
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(path)  # still the other process's socket
+            c.close()
+    finally:
+        for s in live:
+            s.close()
 
 
 def test_unix_socket_without_tokens_is_operate(make_gtmd):
@@ -497,10 +603,13 @@ def test_bad_request(shared, case):
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "OPTIONS", "HEAD"])
 def test_method_outside_get_post_delete(shared, method):
     """Documented (admin-api.md, Limits): any method other than GET, POST
-    and DELETE gets libevent's 501 Not Implemented (HTML body)."""
+    and DELETE gets 501 Not Implemented, with a JSON error body."""
     g, a = shared
     r = a.call(method, "/v1/overrides", raw=b"{}" if method != "HEAD" else None)
     assert r.status == 501, r
+    assert r.headers["content-type"].startswith("application/json"), r.headers
+    if method != "HEAD":
+        assert_error(r, 501, "not_implemented")
     assert a.overrides() == []
     assert_alive(g)
 
@@ -560,6 +669,7 @@ def test_body_limit(shared):
             % (OPERATE_TOKEN, 1024 * 1024 + 1)).encode()
     out = raw_http(a, head)
     assert out.startswith(b"HTTP/1.1 413"), out[:200]
+    assert b"Content-Type: application/json" in out, out[:400]
     # A huge header block is refused too, and nothing dies.
     out = raw_http(a, b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 +
                    b"\r\n\r\n")

@@ -134,8 +134,19 @@ def assert_reported(output, prefix_re, msg_re):
 # ---- valid configs ---------------------------------------------------------
 
 
-def test_check_demo_config_ok():
-    conf = os.path.join(TOP, "zones", "gtmd.json")
+def test_check_demo_config_ok(workdir):
+    """zones/gtmd.json as command 1 (contrib/setup.sh) runs it: beside a
+    run/ directory holding the state file and the admin tokens (mode 0600)
+    that setup.sh makes; a copy of the tree's zones/, so nothing is written
+    into the source tree."""
+    shutil.copytree(os.path.join(TOP, "zones"), os.path.join(workdir, "zones"))
+    os.mkdir(os.path.join(workdir, "run"))
+    for t in ("read", "operate"):
+        path = os.path.join(workdir, "run", t + ".token")
+        with open(path, "w") as f:
+            f.write("demo-%s-token-0123456789abcdef\n" % t)
+        os.chmod(path, 0o600)
+    conf = os.path.join(workdir, "zones", "gtmd.json")
     rc, out, err = run_check(conf)
     assert rc == 0, out + err
     assert re.search(r": ok \(\d+ zones, \d+ records\)", out), out + err

@@ -259,6 +259,11 @@ def test_exit_code_2_on_missing_token_file(ctl):
     p = gtmctl("status", env={"GTMCTL_SERVER": ctl.server,
                               "GTMCTL_TOKEN_FILE": "/nonexistent/token"})
     assert p.returncode == 2, p
+    assert "/nonexistent/token: No such file or directory" in p.stderr, p.stderr
+    empty = os.path.join(ctl.g.workdir, "empty.token")
+    open(empty, "w").close()
+    p = gtmctl("--server", ctl.server, "--token-file", empty, "status")
+    assert p.returncode == 2 and "empty" in p.stderr, p
 
 
 def test_help_exits_0():
@@ -347,3 +352,24 @@ def test_unix_socket_server(ctl):
     assert p.returncode == 1 and "HTTP 401" in p.stderr, p
     p = ctl.run("undrain", "us", server=server)
     assert p.returncode == 0 and fo(ctl.g) == US_A
+
+
+def test_rm_and_undrain_need_force_when_unsafe(ctl):
+    """apo.example.com serves only ap: region:ap forced down, then up again;
+    removing the "up" override would leave apo unserved (409), --force
+    removes it anyway."""
+    a = ctl.a
+    down = a.override("region:ap", state="down", reason="older", force=True).json["id"]
+    up = a.override("region:ap", state="up", reason="newer").json["id"]
+    p = ctl.run("override", "rm", up)
+    assert p.returncode == 1 and "HTTP 409" in p.stderr, p
+    assert "would leave unserved: apo.example.com." in p.stderr, p.stderr
+    p = ctl.run("override", "rm", up, "--force")
+    assert p.returncode == 0 and json.loads(p.stdout) == {"deleted": up}, p
+    up = a.override("region:ap", state="up", reason="newer again").json["id"]
+    # undrain deletes both; the up one first (newest first) is refused.
+    p = ctl.run("undrain", "ap")
+    assert p.returncode == 1 and "HTTP 409" in p.stderr, p
+    p = ctl.run("undrain", "ap", "--force")
+    assert p.returncode == 0, p
+    assert [o["id"] for o in a.overrides()] == [], (down, up)

@@ -150,9 +150,113 @@ static void test_expiry(struct tap *t)
     health_core_free(&c);
 }
 
+static void test_cap(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    TAP_CHECK(t, c.max_overrides == HEALTH_MAX_OVERRIDES_DEFAULT && c.max_overrides == 1000,
+              "the default cap is 1000");
+    override_set_max(&c, 3);
+    char id[32], first[32];
+    int rc = 0;
+    for (int i = 0; i < 3; i++)
+        rc |= override_add(&c, "region:eu", HEALTH_DOWN, "r", "a", 0, i ? id : first);
+    TAP_CHECK(t, rc == 0 && override_count(&c) == 3, "three overrides fit a cap of 3");
+    rc = override_add(&c, "region:us", HEALTH_DOWN, "one more", "a", 0, id);
+    struct health_slot *us = health_core_find(&c, "region:us");
+    TAP_CHECK(t, rc == -1 && id[0] == '\0' && override_count(&c) == 3,
+              "the fourth is refused and nothing is added");
+    TAP_CHECK(t, !us || health_slot_override(us) == HEALTH_UNKNOWN,
+              "the refused override does not apply");
+    override_remove(&c, first);
+    rc = override_add(&c, "region:us", HEALTH_DOWN, "room again", "a", 0, id);
+    TAP_CHECK(t, rc == 0 && id_num(id) == 4 && override_count(&c) == 3,
+              "after a removal there is room again, with a new id (%s)", id);
+    override_set_max(&c, 1);
+    TAP_CHECK(t,
+              override_count(&c) == 3 && override_add(&c, "az:a", HEALTH_UP, "r", "a", 0, id) != 0,
+              "lowering the cap keeps the overrides there and refuses new ones");
+    health_core_free(&c);
+}
+
+static void test_field_rules(struct tap *t)
+{
+    static const char *const good[] = {"region:us", "az:us-1a", "endpoint:web/a1",
+                                       "endpoint:p/n/with/slash", "region:us east"};
+    static const char *const bad[] = {"us",          "region:",       "endpoint:web",
+                                      "endpoint:/a", "endpoint:web/", "region:us\nforged=1",
+                                      "az:a\tb",     "host:x",        ""};
+    bool ok = true;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ok &= override_check_target(good[i]) == NULL;
+    TAP_CHECK(t, ok, "valid targets pass");
+    ok = true;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ok &= override_check_target(bad[i]) != NULL;
+    TAP_CHECK(t, ok, "bad targets (no kind, no name, control characters) are refused");
+    char longt[1100];
+    memset(longt, 'x', sizeof(longt));
+    memcpy(longt, "region:", 7);
+    longt[sizeof(longt) - 1] = '\0';
+    TAP_CHECK(t, override_check_target(longt) != NULL, "a target over 1024 octets is refused");
+    char reason[1026];
+    memset(reason, 'r', sizeof(reason));
+    reason[1024] = '\0';
+    bool r1024 = override_check_reason(reason) == NULL;
+    reason[1024] = 'r';
+    reason[1025] = '\0';
+    TAP_CHECK(t, r1024 && override_check_reason(reason) != NULL && override_check_reason(""),
+              "reasons: 1 to 1024 octets");
+    TAP_CHECK(t,
+              !override_check_author("operate") && !override_check_author("none") &&
+                  override_check_author("") && override_check_author("a b") &&
+                  override_check_author("x\ny"),
+              "authors: a token name, no spaces or control characters");
+    uint64_t n = 0;
+    TAP_CHECK(t,
+              override_id_parse("ovr-1", &n) && n == 1 &&
+                  override_id_parse("ovr-4503599627370495", &n) && n == OVERRIDE_ID_MAX,
+              "ids ovr-1 .. ovr-2^52-1 parse");
+    TAP_CHECK(t,
+              !override_id_parse("ovr-0", &n) && !override_id_parse("ovr-01", &n) &&
+                  !override_id_parse("ovr-4503599627370496", &n) &&
+                  !override_id_parse("ovr-18446744073709551615", &n) &&
+                  !override_id_parse("ovr-99999999999999999999", &n) &&
+                  !override_id_parse("ovr-", &n) && !override_id_parse("ovr-1x", &n) &&
+                  !override_id_parse("OVR-1", &n) && !override_id_parse("ovr--1", &n),
+              "zero, leading zeros, ids past 2^52-1 (wrapping ones too) and junk do not");
+}
+
+static void test_state_without(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    char a[32], b[32], target[64];
+    enum health_state after = HEALTH_UP;
+    override_add(&c, "region:us", HEALTH_DOWN, "older", "x", 0, a);
+    override_add(&c, "region:us", HEALTH_UP, "newer", "x", 0, b);
+    TAP_CHECK(t,
+              override_state_without(&c, b, target, sizeof(target), &after) &&
+                  strcmp(target, "region:us") == 0 && after == HEALTH_DOWN,
+              "without the newest override the older one decides");
+    TAP_CHECK(t,
+              override_state_without(&c, a, target, sizeof(target), &after) && after == HEALTH_UP,
+              "without an older one the newest still decides");
+    override_remove(&c, a);
+    TAP_CHECK(
+        t, override_state_without(&c, b, target, sizeof(target), &after) && after == HEALTH_UNKNOWN,
+        "without the only one: no override");
+    TAP_CHECK(t, !override_state_without(&c, "ovr-77", target, sizeof(target), &after),
+              "an unknown id: false");
+    health_core_free(&c);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
+    test_cap(&t);
+    test_field_rules(&t);
+    test_state_without(&t);
     test_add_remove(&t);
     test_newest_wins(&t);
     test_ids_never_reused(&t);

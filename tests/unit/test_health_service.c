@@ -3,8 +3,10 @@
  * on time through its timer (armed at the next expiry, re-armed when the
  * overrides change, armed at start for restored ones), and it is the one
  * writer of the state file: a save request returns once the change is on
- * disk, a probe state change is written without being asked, and the stop
- * writes a last time. Every wait is bounded.
+ * disk, a request without waiting is covered by a later write and its
+ * callback, many such requests share writes, a probe state change is
+ * written without being asked, and the stop writes a last time. Every
+ * wait is bounded.
  */
 #include <jansson.h>
 #include <pthread.h>
@@ -130,7 +132,9 @@ static void test_restored_before_start(struct ctx *c)
                   "id", "ovr-7", "target", "az:a", "state", "down", "reason", "r", "author", "a",
                   "created", t0 - 10, "expires", t0 + 0.2, "id", "ovr-3", "target", "az:a", "state",
                   "up", "reason", "old", "author", "a", "created", t0 - 20, "expires", t0 - 1);
-    size_t n = override_restore(&core, arr, t0);
+    struct override_restore_stats st;
+    override_restore(&core, arr, t0, &st);
+    size_t n = st.restored;
     json_decref(arr);
     TAP_CHECK(c->t, n == 1 && health_slot_override(s) == HEALTH_DOWN,
               "restore: the expired override is dropped, the other applies");
@@ -216,6 +220,73 @@ static void test_concurrent_saves(struct ctx *c)
     health_core_free(&core);
 }
 
+struct saved_cb {
+    pthread_mutex_t lock;
+    int calls;
+};
+
+static void on_saved(void *arg)
+{
+    struct saved_cb *cb = arg;
+    pthread_mutex_lock(&cb->lock);
+    cb->calls++;
+    pthread_mutex_unlock(&cb->lock);
+}
+
+static json_int_t status_writes(struct health_service *svc)
+{
+    json_t *j = health_service_status_json(svc);
+    json_int_t w = json_integer_value(json_object_get(j, "writes"));
+    json_decref(j);
+    return w;
+}
+
+static void test_save_async(struct ctx *c)
+{
+    struct health_core core;
+    health_core_init(&core);
+    unlink(c->file);
+    struct health_service *svc = health_service_start(&core);
+    health_service_set_state_file(svc, c->file);
+    struct saved_cb cb = {.calls = 0};
+    pthread_mutex_init(&cb.lock, NULL);
+    health_service_set_saved_cb(svc, on_saved, &cb);
+    json_int_t w0 = status_writes(svc);
+    char id[32];
+    uint64_t last = 0;
+    bool increasing = true;
+    for (int i = 0; i < 200; i++) {
+        override_add(&core, "region:us", HEALTH_DOWN, "burst", "test", 0, id);
+        uint64_t t = health_service_save_async(svc);
+        increasing &= t > last;
+        last = t;
+    }
+    int rc = -2;
+    uint64_t done = 0;
+    for (int i = 0; i < 3000 && done < last; i++, sleep_ms(1))
+        done = health_service_saved(svc, &rc);
+    json_int_t writes = status_writes(svc) - w0;
+    TAP_CHECK(c->t, increasing && done >= last && rc == 0,
+              "save_async: request numbers grow, and a write covers the last one");
+    TAP_CHECK(c->t, file_override_count(c->file) == 200 && file_has_override(c->file, id),
+              "save_async: once covered, every change is on disk");
+    TAP_CHECK(c->t, writes >= 1 && writes < 200,
+              "save_async: 200 requests without waiting shared %lld writes", (long long)writes);
+    pthread_mutex_lock(&cb.lock);
+    int calls = cb.calls;
+    pthread_mutex_unlock(&cb.lock);
+    TAP_CHECK(c->t, calls >= 1 && calls == (int)writes,
+              "save_async: the callback ran after every write (%d)", calls);
+    health_service_set_saved_cb(svc, NULL, NULL);
+    health_service_save(svc);
+    pthread_mutex_lock(&cb.lock);
+    TAP_CHECK(c->t, cb.calls == calls, "save_async: no callback once it is removed");
+    pthread_mutex_unlock(&cb.lock);
+    health_service_stop(svc);
+    pthread_mutex_destroy(&cb.lock);
+    health_core_free(&core);
+}
+
 static void test_state_change_and_stop(struct ctx *c)
 {
     struct health_core core;
@@ -256,6 +327,7 @@ int main(void)
     test_rearm(&c);
     test_restored_before_start(&c);
     test_save(&c);
+    test_save_async(&c);
     test_concurrent_saves(&c);
     test_state_change_and_stop(&c);
     unlink(c.file);

@@ -1,0 +1,183 @@
+/*
+ * admin_drills.c -- GET/POST /v1/drills, GET/DELETE /v1/drills/ID.
+ *
+ * A new drill is validated (drill_spec_parse), resolved against the live
+ * policy set and evaluated as a what-if (drill_whatif: every policy record
+ * now and with the targets lost) while the admin thread holds its serve
+ * reader; then, with the reader left (a start publishes a loss view and
+ * waits for the readers, drill.h), it is started in the drill core. The
+ * safety rule is the overrides' one: a live or scoped drill that would
+ * leave a record that is served now with no serving region is refused
+ * (409 unsafe) unless "force" is true; a shadow drill changes nothing
+ * served and is never refused by it. A drill whose abort_if is already
+ * broken is refused (409 abort_if_violated), and so is a second live drill
+ * on a region (409 conflict). Every change is on disk (the health
+ * service's write) before the reply.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "admin/admin_int.h"
+#include "drill/drill.h"
+#include "drill/drill_plan.h"
+#include "drill/drill_whatif.h"
+#include "health/service.h"
+
+/* The drill core's "ended" listener: one audit line per end. */
+static void admin_drill_ended(void *arg, json_t *d)
+{
+    admin_audit_event(arg, json_pack("{s:s, s:O?, s:O?, s:O?, s:O?}", "event", "drill_end", "id",
+                                     json_object_get(d, "id"), "mode", json_object_get(d, "mode"),
+                                     "result", json_object_get(d, "result"), "end_reason",
+                                     json_object_get(d, "end_reason")));
+}
+
+void admin_drills_listen(struct admin *a)
+{
+    struct drill_hooks h = {.ended = admin_drill_ended, .arg = a};
+    drill_core_add_hooks(a->env.drills, &h);
+}
+
+/* Keeps the first DRILL_REPORT_RECORDS records of a what-if (the summary
+ * still counts them all). */
+static json_t *admin_drill_report(json_t *whatif)
+{
+    json_t *recs = json_object_get(whatif, "records");
+    if (json_array_size(recs) > DRILL_REPORT_RECORDS) {
+        while (json_array_size(recs) > DRILL_REPORT_RECORDS)
+            json_array_remove(recs, json_array_size(recs) - 1);
+        json_object_set_new(whatif, "records_truncated", json_true());
+    }
+    return whatif;
+}
+
+/* What a dry run answers: the what-if with every record, like the offline
+ * `gtmd drill --json`, plus the abort_if verdict. Steals whatif. */
+static json_t *admin_drill_dry_run(const struct drill_spec *s, const struct drill_targets *t,
+                                   json_t *whatif, const struct drill_whatif_sum *sum, bool broken,
+                                   const char *why)
+{
+    json_t *keys = json_array();
+    for (size_t i = 0; i < t->n; i++)
+        json_array_append_new(keys, json_string(t->keys[i]));
+    json_object_set_new(whatif, "dry_run", json_true());
+    json_object_set_new(whatif, "mode", json_string(drill_mode_names[s->mode]));
+    json_object_set_new(whatif, "lost", keys);
+    json_object_set_new(whatif, "health", json_string("the live state of this server"));
+    json_object_set_new(whatif, "exit", json_integer(sum->unserved > 0 ? 3 : 0));
+    json_object_set_new(whatif, "abort_if_broken", broken ? json_string(why) : json_false());
+    return whatif;
+}
+
+/* Refuses with 409 code, message and an optional detail (stolen). */
+static void admin_drill_refuse(struct admin_req *r, const char *code, const char *msg,
+                               const char *key, json_t *detail)
+{
+    json_t *err = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+    if (detail)
+        json_object_set(json_object_get(err, "error"), key, detail);
+    admin_audit(r, 409, detail);
+    admin_reply_json(r, 409, err);
+}
+
+/* Starts the drill planned from spec (admin thread, no reader held). */
+static void admin_drill_start(struct admin_req *r, const struct drill_spec *spec,
+                              const struct drill_targets *t, json_t *whatif)
+{
+    struct admin *a = r->a;
+    char id[32], why[256];
+    struct drill *d = drill_new(spec, t, r->token_name, admin_drill_report(whatif));
+    if (drill_core_start(a->env.drills, d, health_now(), id, why, sizeof(why)) != DRILL_STARTED) {
+        admin_drill_refuse(r, "conflict", why, NULL, NULL);
+        return;
+    }
+    /* Answer once the drill is on disk (the health thread writes). */
+    health_service_save(a->env.health_service);
+    json_t *j = drill_core_get_json(a->env.drills, id);
+    admin_audit(r, 201, json_pack("{s:s}", "id", id));
+    admin_reply_json(r, 201, j);
+}
+
+void admin_handle_drill_post(struct admin_req *r)
+{
+    struct admin *a = r->a;
+    struct drill_spec spec;
+    struct drill_targets t;
+    struct drill_whatif_sum sum;
+    char msg[512], why[256]; /* msg: the size of admin_reply_error's buffer */
+    struct drill_params p = drill_core_params(a->env.drills);
+    int st = drill_spec_parse(r->body, p.max_duration, &spec, msg, sizeof(msg));
+    if (st != 0) {
+        admin_reply_error(r, st, "bad_request", "%s", msg);
+        admin_audit(r, st, NULL);
+        return;
+    }
+    const struct serve_set *s = serve_enter(a->reader);
+    st = drill_resolve(s->gslb, &spec, &t, msg, sizeof(msg));
+    if (st != 0) {
+        serve_leave(a->reader);
+        drill_spec_free(&spec);
+        admin_reply_error(r, 404, "unknown_target", "%s", msg);
+        admin_audit(r, 404, NULL);
+        return;
+    }
+    struct policy_overlay ov = drill_targets_overlay(&t);
+    json_t *whatif = drill_whatif(s->gslb, &ov, spec.clients, spec.n_clients, !spec.dry_run, &sum);
+    bool broken = drill_abort_if_violated(s->gslb, &spec, why, sizeof(why));
+    serve_leave(a->reader);
+    if (spec.dry_run)
+        admin_reply_json(r, 200, admin_drill_dry_run(&spec, &t, whatif, &sum, broken, why));
+    else if (broken) {
+        snprintf(msg, sizeof(msg), "abort_if is broken already (%s): the drill would end at once",
+                 why);
+        admin_drill_refuse(r, "abort_if_violated", msg, NULL, NULL);
+        json_decref(whatif);
+    } else if (spec.mode != DRILL_SHADOW && sum.newly_unserved > 0 && !spec.force) {
+        admin_drill_refuse(r, "unsafe",
+                           "the drill would leave policy records with no serving region; repeat "
+                           "with \"force\": true to run it anyway",
+                           "records", json_incref(json_object_get(whatif, "would_leave_unserved")));
+        json_decref(whatif);
+    } else
+        admin_drill_start(r, &spec, &t, whatif);
+    drill_targets_free(&t);
+    drill_spec_free(&spec);
+}
+
+void admin_handle_drills_list(struct admin_req *r)
+{
+    admin_reply_json(r, 200, drill_core_list_json(r->a->env.drills));
+}
+
+void admin_handle_drill_get(struct admin_req *r, const char *id)
+{
+    json_t *j = drill_core_get_json(r->a->env.drills, id);
+    if (!j) {
+        admin_reply_error(r, 404, "not_found", "no drill %s", id);
+        return;
+    }
+    admin_reply_json(r, 200, j);
+}
+
+void admin_handle_drill_delete(struct admin_req *r, const char *id)
+{
+    struct admin *a = r->a;
+    char why[128];
+    snprintf(why, sizeof(why), "aborted through the API (%s token)", r->token_name);
+    if (!drill_core_end(a->env.drills, id, DRILL_ABORTED, why)) {
+        json_t *j = drill_core_get_json(a->env.drills, id);
+        if (j) {
+            admin_reply_error(r, 409, "not_active", "drill %s has ended already (%s)", id,
+                              json_string_value(json_object_get(j, "result")));
+            admin_audit(r, 409, NULL);
+            json_decref(j);
+            return;
+        }
+        admin_reply_error(r, 404, "not_found", "no drill %s", id);
+        admin_audit(r, 404, NULL);
+        return;
+    }
+    health_service_save(a->env.health_service);
+    admin_audit(r, 200, json_pack("{s:s}", "aborted", id));
+    admin_reply_json(r, 200, drill_core_get_json(a->env.drills, id));
+}

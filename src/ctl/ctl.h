@@ -1,0 +1,46 @@
+/*
+ * ctl.h -- what the commands of gtmctl(8) share: the client state, one API
+ * call with its error reporting, and output helpers.
+ *
+ * Exit statuses (every command): 0 success, 1 the server refused or failed
+ * the request (HTTP 4xx/5xx, message printed), 2 usage error, 3 the server
+ * could not be reached; `drill plan` also 4 (some record would fall to its
+ * when_all_down).
+ *
+ * Ownership: JSON returned by ctl_call belongs to the caller.
+ */
+#ifndef GTM_CTL_CTL_H
+#define GTM_CTL_CTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CTL_OK 0
+#define CTL_REFUSED 1
+#define CTL_USAGE 2
+#define CTL_UNREACHABLE 3
+#define CTL_UNSERVED 4
+
+struct ctl {
+    const char *server;
+    char *token;
+    bool json;
+    double timeout;
+};
+
+/* Sends the request (body may be NULL); prints errors; returns the parsed
+ * JSON body (or a string for non-JSON bodies), NULL when unreachable, and
+ * sets *rc to the exit status. */
+json_t *ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, int *rc);
+/* o[k] when it is a string, else "-". */
+const char *ctl_s(json_t *o, const char *k);
+/* Prints j as JSON (--json, or no human form), else with human(j). */
+void ctl_output(struct ctl *c, json_t *j, void (*human)(json_t *));
+
+/* gtmctl drill plan|start|status|abort|list (ctl_drill.c); argv[0] is
+ * "drill". */
+int ctl_drill(struct ctl *c, int argc, char **argv);
+void ctl_drill_usage(FILE *f);
+
+#endif

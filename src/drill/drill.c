@@ -1,0 +1,392 @@
+/*
+ * drill.c -- the drill core: start, end, expiry, the drill layer's bytes
+ * and the loss view, listeners.
+ */
+#include "drill/drill.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "drill/drill_int.h"
+
+const char *const drill_result_names[DRILL_RESULTS] = {"running", "passed", "aborted", "failed"};
+
+static char *drill_dup(const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (!d)
+        abort();
+    return d;
+}
+
+void drill_core_init(struct drill_core *c, struct health_core *health,
+                     const struct drill_params *params)
+{
+    memset(c, 0, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->publish_lock, NULL);
+    pthread_mutex_init(&c->hook_lock, NULL);
+    c->health = health;
+    c->params = *params;
+    c->next_id = 1;
+}
+
+static void drill_free_list(struct drill *d)
+{
+    while (d) {
+        struct drill *n = d->next;
+        drill_free(d);
+        d = n;
+    }
+}
+
+void drill_core_free(struct drill_core *c)
+{
+    drill_free_list(c->active);
+    drill_free_list(c->history);
+    c->active = c->history = NULL;
+    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->publish_lock);
+    pthread_mutex_destroy(&c->hook_lock);
+}
+
+void drill_core_set_params(struct drill_core *c, const struct drill_params *params)
+{
+    pthread_mutex_lock(&c->lock);
+    c->params = *params;
+    pthread_mutex_unlock(&c->lock);
+}
+
+struct drill_params drill_core_params(struct drill_core *c)
+{
+    pthread_mutex_lock(&c->lock);
+    struct drill_params p = c->params;
+    pthread_mutex_unlock(&c->lock);
+    return p;
+}
+
+struct drill *drill_new(const struct drill_spec *spec, const struct drill_targets *t,
+                        const char *author, json_t *whatif)
+{
+    struct drill *d = calloc(1, sizeof(*d));
+    if (!d)
+        abort();
+    drill_spec_copy(&d->spec, spec);
+    d->spec.n_clients = 0; /* what-if clients belong to the request only */
+    for (size_t i = 0; i < t->n; i++) {
+        d->keys[i] = drill_dup(t->keys[i]);
+        d->slots[i] = t->slots[i];
+    }
+    d->n_targets = t->n;
+    for (size_t i = 0; i < t->n_covered; i++)
+        d->covered[i] = drill_dup(t->covered[i]);
+    d->n_covered = t->n_covered;
+    d->author = drill_dup(author);
+    d->report.whatif = whatif;
+    return d;
+}
+
+void drill_free(struct drill *d)
+{
+    if (!d)
+        return;
+    drill_spec_free(&d->spec);
+    for (size_t i = 0; i < d->n_targets; i++)
+        free(d->keys[i]);
+    for (size_t i = 0; i < d->n_covered; i++)
+        free(d->covered[i]);
+    free(d->author);
+    free(d->end_reason);
+    json_decref(d->report.whatif);
+    free(d);
+}
+
+void drill_apply_bytes_locked(struct drill_core *c, const struct drill *d)
+{
+    for (size_t i = 0; i < d->n_targets; i++) {
+        enum health_state st = HEALTH_UNKNOWN;
+        for (const struct drill *o = c->active; o && st == HEALTH_UNKNOWN; o = o->next)
+            for (size_t k = 0; o->spec.mode == DRILL_LIVE && k < o->n_targets; k++)
+                if (strcmp(o->keys[k], d->keys[i]) == 0)
+                    st = HEALTH_DOWN;
+        health_drill_set(c->health, d->keys[i], st);
+    }
+}
+
+/* The loss view of the active scoped drills, NULL when there is none
+ * (caller holds c->lock). */
+static struct policy_loss *drill_view_locked(struct drill_core *c)
+{
+    struct policy_loss *v = NULL;
+    for (const struct drill *d = c->active; d; d = d->next) {
+        if (d->spec.mode != DRILL_SCOPED)
+            continue;
+        const struct health_slot *slots[DRILL_MAX_TARGETS];
+        size_t n = 0;
+        for (size_t i = 0; i < d->n_targets; i++)
+            if (d->slots[i])
+                slots[n++] = d->slots[i];
+        if (!v)
+            v = policy_loss_new();
+        policy_loss_add(v, d->id, d->spec.canary, d->spec.n_canary, slots, n);
+    }
+    return v;
+}
+
+/* Publishes v (caller holds publish_lock, not lock). */
+static void drill_publish(struct drill_core *c, struct policy_loss *v)
+{
+    if (!c->publish) {
+        policy_loss_free(v);
+        return;
+    }
+    policy_loss_free(c->publish(c->publish_arg, v));
+}
+
+void drill_core_set_publisher(struct drill_core *c, drill_publish_fn fn, void *arg)
+{
+    pthread_mutex_lock(&c->publish_lock);
+    pthread_mutex_lock(&c->lock);
+    c->publish = fn;
+    c->publish_arg = arg;
+    struct policy_loss *v = drill_view_locked(c);
+    pthread_mutex_unlock(&c->lock);
+    drill_publish(c, v);
+    pthread_mutex_unlock(&c->publish_lock);
+}
+
+int drill_core_add_hooks(struct drill_core *c, const struct drill_hooks *h)
+{
+    int rc = -1;
+    pthread_mutex_lock(&c->hook_lock);
+    for (int i = 0; i < DRILL_MAX_HOOKS && rc < 0; i++)
+        if (!c->hooks[i].arg) {
+            c->hooks[i] = *h;
+            rc = 0;
+        }
+    pthread_mutex_unlock(&c->hook_lock);
+    return rc;
+}
+
+void drill_core_remove_hooks(struct drill_core *c, void *arg)
+{
+    pthread_mutex_lock(&c->hook_lock);
+    for (int i = 0; i < DRILL_MAX_HOOKS; i++)
+        if (c->hooks[i].arg == arg)
+            memset(&c->hooks[i], 0, sizeof(c->hooks[i]));
+    pthread_mutex_unlock(&c->hook_lock);
+}
+
+/* Calls every listener: started or ended with j (may be NULL), then
+ * changed. Holds hook_lock so that a removal waits for it. */
+static void drill_notify(struct drill_core *c, bool start, json_t *j)
+{
+    pthread_mutex_lock(&c->hook_lock);
+    for (int i = 0; i < DRILL_MAX_HOOKS; i++) {
+        const struct drill_hooks *h = &c->hooks[i];
+        if (j && start && h->started)
+            h->started(h->arg, j);
+        if (j && !start && h->ended)
+            h->ended(h->arg, j);
+        if (h->changed)
+            h->changed(h->arg);
+    }
+    pthread_mutex_unlock(&c->hook_lock);
+}
+
+/* The other active live drill touching one of d's regions (caller holds
+ * c->lock), or NULL. */
+static const struct drill *drill_live_conflict_locked(struct drill_core *c, const struct drill *d,
+                                                      const char **region)
+{
+    for (const struct drill *o = c->active; o; o = o->next) {
+        if (o->spec.mode != DRILL_LIVE)
+            continue;
+        for (size_t i = 0; i < d->n_covered; i++)
+            for (size_t k = 0; k < o->n_covered; k++)
+                if (strcmp(d->covered[i], o->covered[k]) == 0) {
+                    *region = d->covered[i];
+                    return o;
+                }
+    }
+    return NULL;
+}
+
+static void drill_log_start(const struct drill *d)
+{
+    char targets[1024] = "", reason_q[1100];
+    size_t o = 0;
+    for (size_t i = 0; i < d->n_targets && o < sizeof(targets); i++)
+        o += (size_t)snprintf(targets + o, sizeof(targets) - o, "%s%s", i ? "," : "", d->keys[i]);
+    log_info("event=drill_start id=%s mode=%s targets=%s duration=%.0f author=%s reason=\"%s\"",
+             d->id, drill_mode_names[d->spec.mode], targets, d->spec.duration, d->author,
+             log_quote(d->spec.reason, reason_q, sizeof(reason_q)));
+}
+
+enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, double now, char id[32],
+                                     char *why, size_t whylen)
+{
+    const char *region = NULL;
+    pthread_mutex_lock(&c->publish_lock);
+    pthread_mutex_lock(&c->lock);
+    const struct drill *other =
+        d->spec.mode == DRILL_LIVE ? drill_live_conflict_locked(c, d, &region) : NULL;
+    if (other) {
+        snprintf(why, whylen, "live drill %s already covers region \"%s\"", other->id, region);
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&c->publish_lock);
+        drill_free(d);
+        return DRILL_CONFLICT;
+    }
+    snprintf(d->id, sizeof(d->id), "drl-%llu", (unsigned long long)c->next_id++);
+    snprintf(id, 32, "%s", d->id);
+    d->started = now;
+    d->ends = now + d->spec.duration;
+    d->next = c->active;
+    c->active = d;
+    enum drill_mode mode = d->spec.mode;
+    if (mode == DRILL_LIVE)
+        drill_apply_bytes_locked(c, d);
+    struct policy_loss *v = mode == DRILL_SCOPED ? drill_view_locked(c) : NULL;
+    json_t *j = drill_json(d);
+    drill_log_start(d);
+    pthread_mutex_unlock(&c->lock);
+    /* From here on only j and mode are used: d belongs to the lists. */
+    if (mode == DRILL_SCOPED)
+        drill_publish(c, v);
+    pthread_mutex_unlock(&c->publish_lock);
+    drill_notify(c, true, j);
+    json_decref(j);
+    return DRILL_STARTED;
+}
+
+void drill_retire_locked(struct drill_core *c, struct drill *d, enum drill_result result,
+                         const char *why, double when)
+{
+    d->result = result;
+    d->ended = when;
+    free(d->end_reason);
+    d->end_reason = drill_dup(why);
+    c->ended_by[result]++;
+    d->next = c->history;
+    c->history = d;
+    if (++c->n_history > DRILL_HISTORY) {
+        struct drill **pp = &c->history;
+        for (size_t i = 0; i < DRILL_HISTORY; i++)
+            pp = &(*pp)->next;
+        drill_free_list(*pp);
+        *pp = NULL;
+        c->n_history = DRILL_HISTORY;
+    }
+}
+
+void drill_history_append_locked(struct drill_core *c, struct drill *d)
+{
+    if (c->n_history >= DRILL_HISTORY) {
+        drill_free(d);
+        return;
+    }
+    struct drill **pp = &c->history;
+    while (*pp)
+        pp = &(*pp)->next;
+    d->next = NULL;
+    *pp = d;
+    c->n_history++;
+}
+
+bool drill_core_end(struct drill_core *c, const char *id, enum drill_result result, const char *why)
+{
+    pthread_mutex_lock(&c->publish_lock);
+    pthread_mutex_lock(&c->lock);
+    struct drill **pp = &c->active;
+    while (*pp && strcmp((*pp)->id, id) != 0)
+        pp = &(*pp)->next;
+    struct drill *d = *pp;
+    if (!d) {
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&c->publish_lock);
+        return false;
+    }
+    *pp = d->next;
+    enum drill_mode mode = d->spec.mode;
+    if (mode == DRILL_LIVE)
+        drill_apply_bytes_locked(c, d);
+    struct policy_loss *v = mode == DRILL_SCOPED ? drill_view_locked(c) : NULL;
+    drill_retire_locked(c, d, result, why, health_now());
+    json_t *j = drill_json(d);
+    char why_q[600];
+    log_info("event=drill_end id=%s mode=%s result=%s why=\"%s\"", id, drill_mode_names[mode],
+             drill_result_names[result], log_quote(why, why_q, sizeof(why_q)));
+    pthread_mutex_unlock(&c->lock);
+    if (mode == DRILL_SCOPED)
+        drill_publish(c, v);
+    pthread_mutex_unlock(&c->publish_lock);
+    drill_notify(c, false, j);
+    json_decref(j);
+    return true;
+}
+
+size_t drill_core_expire(struct drill_core *c, double now)
+{
+    char ids[16][32];
+    size_t n = 0, ended = 0;
+    do {
+        n = 0;
+        pthread_mutex_lock(&c->lock);
+        for (const struct drill *d = c->active; d && n < 16; d = d->next)
+            if (d->ends <= now)
+                snprintf(ids[n++], sizeof(ids[0]), "%s", d->id);
+        pthread_mutex_unlock(&c->lock);
+        for (size_t i = 0; i < n; i++)
+            ended += drill_core_end(c, ids[i], DRILL_PASSED, "duration reached");
+    } while (n == 16);
+    return ended;
+}
+
+double drill_core_next_end(struct drill_core *c, double now)
+{
+    double first = -1;
+    pthread_mutex_lock(&c->lock);
+    for (const struct drill *d = c->active; d; d = d->next)
+        if (first < 0 || d->ends < first)
+            first = d->ends;
+    pthread_mutex_unlock(&c->lock);
+    if (first < 0)
+        return -1;
+    return first - now < 0.001 ? 0.001 : first - now;
+}
+
+size_t drill_core_check_abort_if(struct drill_core *c, const struct gslb *g, char (*ids)[32],
+                                 char (*why)[256], size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (const struct drill *d = c->active; d && n < max; d = d->next) {
+        char w[200];
+        if (!drill_abort_if_violated(g, &d->spec, w, sizeof(w)))
+            continue;
+        snprintf(ids[n], 32, "%s", d->id);
+        snprintf(why[n], 256, "abort_if: %s", w);
+        n++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+void drill_core_count_active(struct drill_core *c, size_t out[DRILL_MODES])
+{
+    memset(out, 0, DRILL_MODES * sizeof(*out));
+    pthread_mutex_lock(&c->lock);
+    for (const struct drill *d = c->active; d; d = d->next)
+        out[d->spec.mode]++;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void drill_core_count_ended(struct drill_core *c, uint64_t out[DRILL_RESULTS])
+{
+    pthread_mutex_lock(&c->lock);
+    memcpy(out, c->ended_by, DRILL_RESULTS * sizeof(*out));
+    pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,178 @@
+/*
+ * drill.h -- drills: rehearsing the loss of regions and azs (the drill
+ * layer, DESIGN.md section 2; doc/drills.md).
+ *
+ * A drill loses its targets (region and az slots) in one of three modes:
+ *
+ *  - shadow: nothing served changes; its report holds the what-if of
+ *    every policy record (drill_whatif.h);
+ *  - scoped: the targets are lost for clients inside its canary networks
+ *    only, through the loss view the DNS path reads (policy_loss.h);
+ *  - live: the targets are lost for everyone, through the drill byte of
+ *    their health slots (health_drill_set), until the drill ends.
+ *
+ * The drill core keeps the active drills and the last DRILL_HISTORY ended
+ * ones. Every drill ends exactly once, with a result: passed (its duration
+ * ran out), aborted (by hand, or by abort_if) or failed (an outcome check
+ * failed; the checks themselves come with practice drills). Listeners
+ * (drill_hooks) hear of every start, end and change: the drill service
+ * (drill_service.h) re-arms its timer and re-judges abort_if, the admin
+ * API writes audit lines; practice drills and the recovery timeline
+ * attach to the same hooks.
+ *
+ * Locks. 'lock' guards the lists, ids and counters; readers (status,
+ * explain, metrics, the state-file section) take only it. A change
+ * (start, end) also holds 'publish_lock' from the change until its loss
+ * view is published, so views go out in the order of the changes;
+ * publishing waits for the serve core's readers, so a change must never
+ * be made by a thread that holds a serve reader (leave it first). Hooks
+ * run after both locks are released, under 'hook_lock', so that removing
+ * a listener waits for a call in flight; a hook must not start or end a
+ * drill itself. Lock order: publish_lock, lock, the health core's lock.
+ *
+ * Ownership: the daemon owns the core (drill_core_init / drill_core_free);
+ * the core owns its drills, each drill its spec, targets and report.
+ */
+#ifndef GTM_DRILL_DRILL_H
+#define GTM_DRILL_DRILL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drill/drill_params.h"
+#include "drill/drill_plan.h"
+#include "drill/drill_spec.h"
+#include "health/health.h"
+#include "policy/policy_loss.h"
+
+#define DRILL_HISTORY 100        /* ended drills kept (and persisted) */
+#define DRILL_REPORT_RECORDS 100 /* records kept in a report's what-if */
+#define DRILL_MAX_HOOKS 4
+
+enum drill_result { DRILL_RUNNING = 0, DRILL_PASSED, DRILL_ABORTED, DRILL_FAILED, DRILL_RESULTS };
+extern const char *const drill_result_names[DRILL_RESULTS]; /* "running", "passed", ... */
+
+/* What a drill found. The what-if at its start; the measured recovery
+ * timeline is the next thing a report will hold. */
+struct drill_report {
+    json_t *whatif; /* drill_whatif(only_changed), at most DRILL_REPORT_RECORDS records */
+};
+
+struct drill {
+    struct drill *next;
+    char id[32]; /* "drl-N" */
+    struct drill_spec spec;
+    char *keys[DRILL_MAX_TARGETS]; /* "region:R", "az:A" */
+    const struct health_slot *slots[DRILL_MAX_TARGETS];
+    size_t n_targets;
+    char *covered[DRILL_MAX_TARGETS]; /* regions touched: one live drill per region */
+    size_t n_covered;
+    char *author;
+    double started, ends, ended; /* wall clock; ended 0 while running */
+    enum drill_result result;
+    char *end_reason; /* NULL while running */
+    struct drill_report report;
+};
+
+struct drill_hooks {
+    void (*started)(void *arg, json_t *drill); /* its JSON (borrowed for the call) */
+    void (*ended)(void *arg, json_t *drill);   /* with its result and end_reason */
+    void (*changed)(void *arg);                /* any start or end */
+    void *arg;
+};
+
+/* Publishes a new loss view (taking it) and returns the one it replaced,
+ * after its grace period (serve_publish_loss, wired by the daemon). */
+typedef struct policy_loss *(*drill_publish_fn)(void *arg, struct policy_loss *next);
+
+struct drill_core {
+    pthread_mutex_t lock, publish_lock, hook_lock;
+    struct health_core *health;
+    struct drill_params params;
+    struct drill *active;  /* newest first */
+    struct drill *history; /* ended, newest first, at most DRILL_HISTORY */
+    size_t n_history;
+    uint64_t next_id;
+    uint64_t ended_by[DRILL_RESULTS]; /* ends since the process started */
+    drill_publish_fn publish;         /* NULL until the serve core exists */
+    void *publish_arg;
+    struct drill_hooks hooks[DRILL_MAX_HOOKS];
+};
+
+void drill_core_init(struct drill_core *c, struct health_core *health,
+                     const struct drill_params *params);
+/* Frees the drills. The drill bytes stay as they are (the health core is
+ * freed next); call after every thread that uses the core has stopped. */
+void drill_core_free(struct drill_core *c);
+void drill_core_set_params(struct drill_core *c, const struct drill_params *params);
+struct drill_params drill_core_params(struct drill_core *c);
+
+/* Wires the loss view's publication and publishes the current view at
+ * once (drills restored before the serve core existed). */
+void drill_core_set_publisher(struct drill_core *c, drill_publish_fn fn, void *arg);
+
+int drill_core_add_hooks(struct drill_core *c, const struct drill_hooks *h);
+/* Returns once no hook of arg runs any more. */
+void drill_core_remove_hooks(struct drill_core *c, void *arg);
+
+/* A new, not yet started drill: copies spec and t, takes whatif (the
+ * report; may be NULL). started and ends are set by drill_core_start. */
+struct drill *drill_new(const struct drill_spec *spec, const struct drill_targets *t,
+                        const char *author, json_t *whatif);
+void drill_free(struct drill *d);
+
+enum drill_start_rc { DRILL_STARTED = 0, DRILL_CONFLICT };
+
+/*
+ * Starts d (taken in any case) at now, for its spec's duration: a live
+ * drill sets its targets' drill bytes, a scoped one publishes a new loss
+ * view. A live drill is refused (DRILL_CONFLICT, why names the other
+ * drill) when another live drill touches one of its regions. On success
+ * id gets the new id. Never call it while holding a serve reader.
+ */
+enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, double now, char id[32],
+                                     char *why, size_t whylen);
+
+/* Ends the active drill id with result and why; false when no drill of
+ * that id is active. Never call it while holding a serve reader. */
+bool drill_core_end(struct drill_core *c, const char *id, enum drill_result result,
+                    const char *why);
+/* Ends every drill whose end time is <= now as passed; returns how many. */
+size_t drill_core_expire(struct drill_core *c, double now);
+/* Seconds until the first end (at least 0.001), -1 when nothing runs. */
+double drill_core_next_end(struct drill_core *c, double now);
+
+/* Active drills whose abort_if g's live state breaks: up to max ids and
+ * reasons (why[i], 256 octets each). Holds only the core's lock, so it may
+ * run while holding a serve reader; end them after leaving it. */
+size_t drill_core_check_abort_if(struct drill_core *c, const struct gslb *g, char (*ids)[32],
+                                 char (*why)[256], size_t max);
+
+/* Active drills by mode. */
+void drill_core_count_active(struct drill_core *c, size_t out[DRILL_MODES]);
+/* Ended drills by result since the process started. */
+void drill_core_count_ended(struct drill_core *c, uint64_t out[DRILL_RESULTS]);
+
+/* JSON views (drill_json.c); new references for the caller. */
+json_t *drill_json(const struct drill *d);
+json_t *drill_core_list_json(struct drill_core *c);                /* {"active", "history"} */
+json_t *drill_core_get_json(struct drill_core *c, const char *id); /* NULL: unknown */
+/* The active drills whose targets include key ("region:R", "az:A"), as
+ * short objects {id, mode, reason, ends}; an empty array when none. */
+json_t *drill_core_covering_json(struct drill_core *c, const char *key);
+/* The active drills that change key's state for client: live drills
+ * covering it, and scoped ones whose canary holds the client. */
+json_t *drill_core_deciding_json(struct drill_core *c, const char *key,
+                                 const struct policy_loss_client *client);
+
+/* The state file's "drills" section (a persist_section save function,
+ * arg = the core) and its restore at start-up: live and scoped drills
+ * resume until their end time, or end as passed if it went by while gtmd
+ * was stopped. Returns how many drills were restored as active. */
+json_t *drill_core_save(void *core);
+size_t drill_core_restore(struct drill_core *c, json_t *section, double now);
+
+#endif

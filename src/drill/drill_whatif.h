@@ -1,0 +1,47 @@
+/*
+ * drill_whatif.h -- what losing some regions or azs does to every policy
+ * record: the offline `gtmd drill`, POST /v1/drills dry runs and the
+ * report of every drill (a shadow drill's differences).
+ *
+ * It is the dry-run machinery of overrides: policy_eval_all() twice per
+ * record, type and client, once on the live state and once with a
+ * policy_overlay that loses the targets. No second copy of the policy
+ * logic, nothing published, no lock: runs on any thread that holds the
+ * policy set (a serve reader, or the offline command's own set).
+ *
+ * Ownership: the returned JSON belongs to the caller.
+ */
+#ifndef GTM_DRILL_DRILL_WHATIF_H
+#define GTM_DRILL_DRILL_WHATIF_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "drill/drill_spec.h"
+#include "policy/policy.h"
+
+struct drill_whatif_sum {
+    size_t evaluated;      /* record, type and client combinations */
+    size_t changed;        /* whose answer changes */
+    size_t unserved;       /* not served with the targets lost (when_all_down) */
+    size_t newly_unserved; /* served now, not served with the targets lost */
+};
+
+/*
+ * Every policy record of g, for each type its pool serves (A, AAAA,
+ * CNAME) and each client (none given: one evaluation without a client),
+ * now and under ov. Returns
+ *   {"records": [{"record", "type", "client", "changed", "before", "after",
+ *                 "capacity": [{"region", "before", "after"}]}],
+ *    "summary": {"evaluated", "changed", "unserved", "newly_unserved"},
+ *    "would_leave_unserved": [{"record", "type", "client"}]}
+ * where before/after are {"outcome", "serving_region", "answers"} and
+ * capacity gives, per region, its share of the weight of the answer set
+ * (0..1; listed when non-zero before or after; "served" outcomes only).
+ * only_changed leaves out the records whose answer stays the same.
+ */
+json_t *drill_whatif(const struct gslb *g, const struct policy_overlay *ov,
+                     const struct drill_client *clients, size_t n_clients, bool only_changed,
+                     struct drill_whatif_sum *sum);
+
+#endif
