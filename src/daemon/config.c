@@ -243,6 +243,7 @@ void config_free(struct config *c)
     for (size_t i = 0; i < c->n_zones; i++) {
         free(c->zones[i].origin);
         free(c->zones[i].file);
+        zone_dnssec_params_free(&c->zones[i].dnssec);
     }
     free(c->listen);
     free(c->zones);

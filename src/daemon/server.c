@@ -42,8 +42,13 @@ struct server {
     struct serve_reader *drill_reader; /* its reader of the served set */
     struct scheduler *sched;
     struct admin *admin;
-    pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API) */
+    pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API, re-sign) */
     atomic_ullong reloads_ok, reloads_failed;
+    /* Zones signed at load: when the current set's signatures need
+     * renewing (wall clock), 0 when no zone is signed at load. Written
+     * under reload_lock. The timer runs on the main thread. */
+    time_t resign_due;
+    struct event *resign_timer;
     double started;
 };
 
@@ -202,6 +207,60 @@ static json_t *server_zone_changes(const struct snapshot *old, const struct snap
 /* Rebuilds config and zones beside the live set and swaps them in; on any
  * error the live set keeps serving. Serialised: SIGHUP and the admin API
  * may ask at once. Returns the JSON result; *ok tells which. */
+/* A set was just built from srv->cfg: its signatures were made now. */
+static void server_set_resign_due(struct server *srv)
+{
+    uint32_t every = load_resign_interval(srv->cfg);
+    srv->resign_due = every ? time(NULL) + (time_t)every : 0;
+}
+
+/* Builds the zones again with fresh signatures (same config, same policy
+ * set and health) and publishes them; the workers answer from the old
+ * set all the while. Caller holds reload_lock. A failure keeps the old
+ * set and tries again in a minute. */
+static void server_resign(struct server *srv)
+{
+    struct errlist errs;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    errlist_init(&errs);
+    struct serve_set *cur = atomic_load(&srv->serve.current);
+    struct serve_set *set = load_resign(srv->cfg, cur, srv->generation + 1, &errs);
+    if (!set) {
+        server_log_errors(&errs, "re-signing failed, still serving generation: ");
+        log_error("event=resign result=failed generation=%llu errors=%zu retry_s=60",
+                  (unsigned long long)srv->generation, errs.count);
+        errlist_free(&errs);
+        srv->resign_due = time(NULL) + 60;
+        return;
+    }
+    errlist_free(&errs);
+    serve_set_free(serve_publish(&srv->serve, set));
+    srv->generation++;
+    server_set_resign_due(srv);
+    log_info("event=resign result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
+             (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records,
+             server_elapsed_ms(&t0));
+}
+
+/* The re-sign timer (main thread): re-signs when due, then sleeps until
+ * the next due time, an hour at most (a reload in between moves the due
+ * time later, never earlier: it signs afresh). */
+static void server_on_resign_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *srv = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&srv->reload_lock);
+    time_t now = time(NULL);
+    if (srv->resign_due && now >= srv->resign_due)
+        server_resign(srv);
+    time_t wait = srv->resign_due ? srv->resign_due - time(NULL) : 3600;
+    pthread_mutex_unlock(&srv->reload_lock);
+    struct timeval tv = {.tv_sec = wait < 1 ? 1 : wait > 3600 ? 3600 : wait};
+    evtimer_add(srv->resign_timer, &tv);
+}
+
 static json_t *server_reload(struct server *srv, bool *ok)
 {
     struct errlist errs;
@@ -266,6 +325,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     config_free(srv->cfg);
     srv->cfg = cfg;
     srv->generation++;
+    server_set_resign_due(srv);
     double ms = server_elapsed_ms(&t0);
     log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
              (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms);
@@ -419,6 +479,7 @@ static int server_start(struct server *srv)
     }
     errlist_free(&errs);
     srv->generation = 1;
+    server_set_resign_due(srv);
     drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
     srv->drills_ready = true;
     double ms = server_elapsed_ms(&t0);
@@ -513,8 +574,11 @@ int server_run(const char *config_path)
         sigs[i] = evsignal_new(srv.base, signums[i], server_on_signal, &srv);
         event_add(sigs[i], NULL);
     }
+    srv.resign_timer = evtimer_new(srv.base, server_on_resign_timer, &srv);
+    server_on_resign_timer(-1, 0, &srv);
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     event_base_dispatch(srv.base);
+    event_free(srv.resign_timer);
     for (int i = 0; i < 3; i++)
         event_free(sigs[i]);
     event_base_free(srv.base);

@@ -44,6 +44,24 @@ void rrl_params_free(struct rrl_params *p)
     p->n_whitelist = 0;
 }
 
+struct rrl_params *rrl_params_copy(const struct rrl_params *p)
+{
+    struct rrl_params *c = malloc(sizeof(*c));
+    if (!c)
+        return NULL;
+    *c = *p;
+    c->whitelist = NULL;
+    if (p->n_whitelist) {
+        c->whitelist = malloc(p->n_whitelist * sizeof(*c->whitelist));
+        if (!c->whitelist) {
+            free(c);
+            return NULL;
+        }
+        memcpy(c->whitelist, p->whitelist, p->n_whitelist * sizeof(*c->whitelist));
+    }
+    return c;
+}
+
 /* The IP address of addr: 4 octets for IPv4 (also when written as a
  * v4-mapped IPv6 address), 16 for IPv6; 0 for anything else. */
 static int rrl_addr(const struct sockaddr_storage *addr, const uint8_t **ip)

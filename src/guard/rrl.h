@@ -62,6 +62,9 @@ struct rrl_params {
 };
 
 void rrl_params_free(struct rrl_params *p);
+/* A copy of p (whitelist included) the caller owns; NULL when out of
+ * memory. */
+struct rrl_params *rrl_params_copy(const struct rrl_params *p);
 
 /* True when addr (v4-mapped IPv6 counts as IPv4) lies in n. */
 bool rrl_net_contains(const struct rrl_net *n, const struct sockaddr_storage *addr);
