@@ -404,19 +404,22 @@ class Server:
 
 
 class Gtmd(Server):
-    def __init__(self, *a, binary=None, workers=1, **k):
+    def __init__(self, *a, binary=None, workers=1, extra=None, **k):
         super().__init__(*a, **k)
         self.binary = binary
         self.workers = workers
+        self.extra = extra or {}  # more top-level keys (--gtmd-config)
 
     def commands(self, zone):
         cfg = os.path.join(self.dir, "gtmd.json")
-        write(cfg, json.dumps({
+        c = {
             "listen": ["127.0.0.1:%d" % self.port],
             "workers": self.workers,
             "zones": [{"origin": ORIGIN, "file": zone}],
             "tcp": {"max_connections": 1024, "idle_timeout": 30, "message_timeout": 10},
-        }, indent=2))
+        }
+        c.update(self.extra)
+        write(cfg, json.dumps(c, indent=2))
         return [[self.binary, "-c", cfg]]
 
     def load_ms(self):
@@ -692,6 +695,12 @@ def main():
     ap.add_argument("--gtmd-base", default=None,
                     help="a second gtmd binary (e.g. built from the previous commit), measured "
                          "as server 'gtmd-base' in the same interleaved rounds; add it to --servers")
+    ap.add_argument("--gtmd-config", default="{}",
+                    help="JSON object of top-level keys added to gtmd's config, e.g. "
+                         "'{\"rrl\": {\"rate\": 100000}}'")
+    ap.add_argument("--gtmd-base-config", default="{}",
+                    help="the same for gtmd-base (the same binary with and without a setting: "
+                         "--gtmd-base build/gtmd)")
     ap.add_argument("--workdir", default="/tmp/gtmbench",
                     help="zones, configs, logs (generated zones are reused)")
     ap.add_argument("--port", type=int, default=15300, help="first port (15300..15304)")
@@ -780,11 +789,12 @@ def main():
             sys.exit("bench: port %d is busy" % port)
         kw = {}
         if n == "gtmd":
-            kw = {"binary": a.gtmd, "workers": 1}
+            kw = {"binary": a.gtmd, "workers": 1, "extra": json.loads(a.gtmd_config)}
         elif n == "gtmd-base":
             if not a.gtmd_base:
                 sys.exit("bench: server gtmd-base needs --gtmd-base PATH")
-            kw = {"binary": a.gtmd_base, "workers": 1}
+            kw = {"binary": a.gtmd_base, "workers": 1,
+                  "extra": json.loads(a.gtmd_base_config)}
         elif n == "echo":
             kw = {"binary": echo_bin}
         servers.append(classes[n](n, port, wd, limiter, **kw))

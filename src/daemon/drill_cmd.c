@@ -288,7 +288,7 @@ int drill_cmd_main(int argc, char **argv)
     errlist_init(&errs);
     health_core_init(&core);
     struct config *cfg = config_load(c.config, &errs);
-    struct serve_set *set = cfg ? load_set(cfg, 1, &core, &errs) : NULL;
+    struct serve_set *set = cfg ? load_set(cfg, 1, &core, NULL, &errs) : NULL;
     int rc = DRILL_CMD_ERROR;
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);

@@ -3,10 +3,12 @@
  */
 #include "daemon/server.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -68,6 +70,63 @@ static uint32_t server_plan_probes(struct server *srv, const struct serve_set *s
         gslb_ref(set->gslb);
     scheduler_set_plan(srv->sched, t, n, set->gslb, server_release_gslb);
     return max_timeout;
+}
+
+/* Descriptors a configuration may hold at once: every DNS TCP connection
+ * and admin connection, two per checked endpoint (a probe's socket; c-ares
+ * may hold a UDP and a TCP one), per worker its event loop (epoll and a
+ * notification descriptor), a TCP listener and a UDP socket per address,
+ * and a margin for the log, the state file, the audit log, the admin
+ * listeners and the other threads' loops. */
+static unsigned long long server_fds_needed(const struct config *c, const struct gslb *g,
+                                            size_t *probes)
+{
+    *probes = 0;
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        *probes += g->pools[i].check >= 0 ? g->pools[i].n_eps : 0;
+    unsigned long long n = 64 + (unsigned long long)c->workers * (4 + 2 * c->n_listen);
+    n += c->tcp.max_connections + 2 * (unsigned long long)*probes;
+    if (c->admin.enabled)
+        n += c->admin.max_connections + c->admin.n_listen;
+    return n;
+}
+
+/*
+ * Checks c against RLIMIT_NOFILE: raises the soft limit (up to the hard
+ * one) when c may need more descriptors, so that accept and probes do not
+ * run out under load. Returns -1 with a message naming the settings when
+ * even the hard limit is too low (start-up refuses, a reload fails).
+ */
+static int server_check_nofile(const struct config *c, const struct gslb *g, char *err,
+                               size_t errlen)
+{
+    struct rlimit rl;
+    size_t probes;
+    unsigned long long need = server_fds_needed(c, g, &probes);
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return 0;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        snprintf(err, errlen,
+                 "%s: RLIMIT_NOFILE (hard limit %llu) is below the %llu file descriptors this "
+                 "configuration may need: tcp.max_connections %u + admin.max_connections %u + "
+                 "2 x %zu checked endpoints + %llu for listeners, workers and files; raise the "
+                 "limit (ulimit -Hn, systemd LimitNOFILE=) or lower tcp.max_connections",
+                 c->path, (unsigned long long)rl.rlim_max, need, c->tcp.max_connections,
+                 c->admin.enabled ? c->admin.max_connections : 0, probes,
+                 need - c->tcp.max_connections - 2 * (unsigned long long)probes -
+                     (c->admin.enabled ? c->admin.max_connections : 0));
+        return -1;
+    }
+    unsigned long long before = rl.rlim_cur;
+    rl.rlim_cur = need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        snprintf(err, errlen, "%s: cannot raise RLIMIT_NOFILE from %llu to %llu: %s", c->path,
+                 before, need, strerror(errno));
+        return -1;
+    }
+    log_info("event=nofile soft=%llu raised_from=%llu hard=%llu", need, before,
+             (unsigned long long)rl.rlim_max);
+    return 0;
 }
 
 static double server_elapsed_ms(const struct timespec *t0)
@@ -228,7 +287,17 @@ static json_t *server_reload(struct server *srv, bool *ok)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     struct config *cfg = config_load(srv->config_path, &errs);
-    struct serve_set *set = cfg ? load_set(cfg, srv->generation + 1, &srv->health, &errs) : NULL;
+    struct serve_set *set = NULL;
+    char nofile[512];
+    /* Before load_set: it maps the new endpoints to health slots, which a
+     * failed reload must not do. */
+    if (cfg && server_check_nofile(cfg, cfg->gslb, nofile, sizeof(nofile)) != 0)
+        errlist_add(&errs, "%s", nofile);
+    else if (cfg)
+        /* Reloads are serialised and only they free sets, so the current
+         * one stays alive here without entering it as a reader. */
+        set = load_set(cfg, srv->generation + 1, &srv->health, atomic_load(&srv->serve.current),
+                       &errs);
     if (!set) {
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",
@@ -505,7 +574,10 @@ static int server_start(struct server *srv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     srv->cfg = config_load(srv->config_path, &errs);
-    struct serve_set *set = srv->cfg ? load_set(srv->cfg, 1, &srv->health, &errs) : NULL;
+    if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)
+        errlist_add(&errs, "%s", err);
+    struct serve_set *set =
+        srv->cfg && errs.count == 0 ? load_set(srv->cfg, 1, &srv->health, NULL, &errs) : NULL;
     if (!set) {
         server_log_errors(&errs, "");
         errlist_free(&errs);
@@ -631,7 +703,7 @@ int server_check(const char *config_path)
     errlist_init(&errs);
     errlist_init(&warns);
     struct config *cfg = config_load(config_path, &errs);
-    struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, &errs, &warns) : NULL;
+    struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, NULL, &errs, &warns) : NULL;
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
     for (size_t i = 0; i < warns.count; i++)

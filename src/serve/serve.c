@@ -118,6 +118,11 @@ void serve_sum_queries(struct serve *sv, struct serve_query_totals *out)
                     out->queries[t][rc][q] +=
                         atomic_load_explicit(&c->queries[t][rc][q], memory_order_relaxed);
         }
+        for (int k = 0; k < COOKIE_KINDS; k++)
+            out->cookies[k] += atomic_load_explicit(&c->cookies[k], memory_order_relaxed);
+        for (int k = 0; k < RRL_CLASSES; k++)
+            for (int a = 0; a < SERVE_RRL_ACTIONS; a++)
+                out->rrl[k][a] += atomic_load_explicit(&c->rrl[k][a], memory_order_relaxed);
     }
 }
 

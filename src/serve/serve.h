@@ -136,6 +136,18 @@ static inline void serve_count_query(struct serve_reader *r, unsigned transport,
     serve_counter_bump(&r->counters.queries[transport][rcode][qtype], 1);
 }
 
+/* A query whose COOKIE option was in state st. */
+static inline void serve_count_cookie(struct serve_reader *r, enum cookie_status st)
+{
+    serve_counter_bump(&r->counters.cookies[st], 1);
+}
+
+/* A response RRL limited: dropped (slipped false) or slipped. */
+static inline void serve_count_rrl(struct serve_reader *r, enum rrl_class cls, bool slipped)
+{
+    serve_counter_bump(&r->counters.rrl[cls][slipped ? 1 : 0], 1);
+}
+
 static inline void serve_count_id(struct serve_reader *r, uint32_t id)
 {
     if (id == SERVE_NO_ID)

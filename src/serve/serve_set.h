@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guard/cookie.h"
+#include "guard/rrl.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
 #include "zone/snapshot.h"
@@ -31,12 +33,28 @@ struct serve_limits {
     unsigned tcp_message_ms;
 };
 
+/* What gtmd tells about itself (gtmd.conf(5): identity, version): the CH
+ * TXT answers of id.server and hostname.bind and the NSID option
+ * (identity), version.bind and version.server (version). NULL = hidden:
+ * those queries are REFUSED and no NSID is sent. At most 255 octets each. */
+struct serve_identity {
+    char *identity; /* owned */
+    char *version;  /* owned */
+};
+
 struct serve_set {
     struct snapshot *zones; /* owned; never NULL */
     struct gslb *gslb;      /* one reference owned; NULL = no policy records */
     struct policy_geo *geo; /* one reference; NULL = no database, no geo records */
     uint64_t generation;    /* 1 at start, +1 per successful reload */
     struct serve_limits limits;
+    struct serve_identity identity; /* filled by the loader after serve_set_new */
+    struct cookie_params cookies;   /* DNS Cookies: on or off, the secrets */
+    /* Response rate limiting: the parameters (owned; NULL = off) and the
+     * bucket table (one reference owned; shared with the sets before and
+     * after that have the same table_size, so a reload keeps the counts). */
+    struct rrl_params *rrl;
+    struct rrl_table *rrl_table;
     /* Counter ids of policy answers, [record * policy_stride + region],
      * the last column counting answers with no serving region. Assigned by
      * serve_publish (NULL before, and for sets never published: nothing is
@@ -48,7 +66,9 @@ struct serve_set {
     size_t policy_stride;
 };
 
-/* Takes ownership of zones and of the caller's reference to gslb. */
+/* Takes ownership of zones and of the caller's reference to gslb. The
+ * loader fills the rest (identity, cookies, rrl) afterwards;
+ * serve_set_free frees it. */
 struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
                                 const struct serve_limits *limits);
 void serve_set_free(struct serve_set *s);

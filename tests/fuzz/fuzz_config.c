@@ -279,7 +279,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_config_geo_file(c);
     struct health_core core;
     health_core_init(&core);
-    struct serve_set *s = load_set(c, 1, &core, &e);
+    struct serve_set *s = load_set(c, 1, &core, NULL, &e);
     FUZZ_CHECK((s == NULL) == (e.count > 0));
     fuzz_config_errors(&e, path);
     if (s)

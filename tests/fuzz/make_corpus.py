@@ -196,6 +196,19 @@ def packet_edns_seeds():
     for label, data in opts.items():
         yield "edns_opt_" + label, raw_query("hs.example.com.", 1, qid=0x1234,
                                              opt=opt_rr(options=data))
+    cookie_only = opt_rr(options=option(10, b"\x05" * 8))
+    yield "edns_cookie_no_question", struct.pack("!HHHHHH", 2, 0x0100, 0, 0, 0, 1) + cookie_only
+    yield "edns_cookie_no_question_bad", (struct.pack("!HHHHHH", 3, 0x0100, 0, 0, 0, 1) +
+                                          opt_rr(options=option(10, b"\x05" * 8 + b"\x01" +
+                                                                b"\x00" * 15)))
+    yield "edns_two_cookies", raw_query(w, 1, opt=opt_rr(options=option(10, b"\x01" * 8) +
+                                                         option(10, b"\x02" * 3)))
+    for label, name, qtype in (("version_bind", "version.bind.", 16), ("id_server", "id.server.", 16),
+                               ("hostname_bind_any", "hostname.bind.", 255),
+                               ("version_server_a", "version.server.", 1),
+                               ("authors_bind", "authors.bind.", 16)):
+        yield "chaos_" + label, raw_query(name, qtype, qclass=3,
+                                          opt=opt_rr(options=option(3, b"")))
     o = opt_rr()
     yield "edns_two_opt", raw_query(w, 1, ar=o, opt=o, n_ar=2)
     yield "edns_opt_in_answer", raw_query(w, 1, an=o, n_an=1)
