@@ -111,7 +111,7 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
     struct config_tcp *t = &x->c->tcp;
     t->max_connections = 512;
     t->idle_timeout_ms = 10000;
-    t->message_timeout_ms = 5000;
+    t->message_timeout_ms = 500;
     if (!v)
         return;
     if (!json_is_object(v)) {
@@ -123,15 +123,35 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
                                                1, 1000000, 512);
     t->idle_timeout_ms = jsoncfg_ms(&x->j, v, "idle_timeout", "$.tcp.idle_timeout", 0.1, 3600, 10);
     t->message_timeout_ms =
-        jsoncfg_ms(&x->j, v, "message_timeout", "$.tcp.message_timeout", 0.1, 3600, 5);
+        jsoncfg_ms(&x->j, v, "message_timeout", "$.tcp.message_timeout", 0.1, 3600, 0.5);
+}
+
+/* identity or version: a string (at most 255 octets: one TXT string),
+ * false or "" to hide it (NULL), or absent for def. */
+static char *cfg_identity(struct cfg_ctx *x, json_t *root, const char *key, const char *def)
+{
+    json_t *v = json_object_get(root, key);
+    char path[32];
+    snprintf(path, sizeof(path), "$.%s", key);
+    if (!v)
+        return jsoncfg_strdup(def);
+    if (json_is_false(v))
+        return NULL;
+    if (!json_is_string(v) || json_string_length(v) > 255 ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        cfg_err(x, path, "must be a string of at most 255 octets, or false (or \"\") to hide it");
+        return NULL;
+    }
+    return json_string_length(v) ? jsoncfg_strdup(json_string_value(v)) : NULL;
 }
 
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
     static const char *const keys[] = {
-        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",   "state_file",
-        "state_max_age", "max_overrides", "regions", "checks",       "pools", "records",
-        "admin",         "drills",        "fleet",   "probe_source", NULL};
+        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",      "state_file",
+        "state_max_age", "max_overrides", "regions", "checks",       "pools",    "records",
+        "admin",         "drills",        "geoip",   "ecs",          "identity", "version",
+        "cookies",       "rrl",           "fleet",   "probe_source", NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -157,8 +177,19 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     x->c->edns_udp_max =
         (uint16_t)jsoncfg_int(&x->j, root, "edns_udp_max", "$.edns_udp_max", 512, 4096, 1232);
     cfg_tcp(x, json_object_get(root, "tcp"));
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+        snprintf(host, sizeof(host), "gtmd");
+    /* In a fleet the node name tells which node answered (doc/fleet.md). */
+    x->c->identity_default = !json_object_get(root, "identity");
+    x->c->identity = cfg_identity(
+        x, root, "identity", x->c->fleet.enabled && x->c->fleet.node ? x->c->fleet.node : host);
+    x->c->version = cfg_identity(x, root, "version", "gtmd " GTM_VERSION);
+    cookie_params_parse(&x->j, json_object_get(root, "cookies"), &x->c->cookies);
+    x->c->rrl = rrl_params_parse(&x->j, json_object_get(root, "rrl"));
     admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
     health_params_parse(&x->j, root, &x->c->health);
+    geo_params_parse(&x->j, json_object_get(root, "geoip"), &x->c->geo);
     drill_params_parse(&x->j, json_object_get(root, "drills"), &x->c->drills);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
     if (!origins)
@@ -237,7 +268,12 @@ void config_free(struct config *c)
     free(c->listen);
     free(c->zones);
     admin_params_free(&c->admin);
+    free(c->identity);
+    free(c->version);
+    rrl_params_free(c->rrl);
+    free(c->rrl);
     health_params_free(&c->health);
+    geo_params_free(&c->geo);
     drill_params_free(&c->drills);
     fleet_params_free(&c->fleet);
     gslb_unref(c->gslb);

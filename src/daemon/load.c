@@ -11,10 +11,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/jsoncfg.h"
 #include "common/log.h"
 #include "dns/dns.h"
 #include "dns/name.h"
+#include "geo/geo_db.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 #include "zone/zone_load.h"
 #include "zone/zone_verify.h"
 
@@ -107,6 +110,23 @@ static void load_attach(struct snapshot *s, const struct config *cfg,
     ((struct zone_node *)node)->policy = b;
 }
 
+/* Opens the geo database (a fresh read at every load, so a reload picks up
+ * a new file) and compiles the geo and nearest records over it. */
+static struct policy_geo *load_geo(const struct config *cfg, const struct gslb *g,
+                                   struct errlist *errs)
+{
+    struct geo_db *db = NULL;
+    if (cfg->geo.database) {
+        char why[256];
+        db = geo_db_open(cfg->geo.database, why, sizeof(why));
+        if (!db) {
+            errlist_add(errs, "%s: $.geoip.database: %s: %s", cfg->path, cfg->geo.database, why);
+            return NULL;
+        }
+    }
+    return policy_geo_build(g, db, cfg->path, errs);
+}
+
 /* Checks a signed zone (zone_verify.h); false when it has errors. */
 static bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
                         struct errlist *warns)
@@ -121,9 +141,9 @@ static bool load_verify(const struct config_zone *cz, const struct zone *z, stru
 }
 
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
-                           struct errlist *errs)
+                           const struct serve_set *prev, struct errlist *errs)
 {
-    return load_set_warn(cfg, generation, core, errs, NULL);
+    return load_set_warn(cfg, generation, core, prev, errs, NULL);
 }
 
 /* Parses zones first, first + step, ... of cfg into zones[], each zone's
@@ -225,20 +245,66 @@ static struct serve_limits load_limits(const struct config *cfg)
                                  .tcp_message_ms = cfg->tcp.message_timeout_ms};
 }
 
+/* What a set says and guards besides its data: the identity texts, the
+ * cookie secrets (carried from prev) and the rate limiting (cfg->rrl, taken;
+ * the table of prev kept when its size is the same). False with an error in
+ * errs. */
+static bool load_guard(struct serve_set *set, struct config *cfg, const struct serve_set *prev,
+                       struct errlist *errs)
+{
+    set->identity.identity = cfg->identity ? jsoncfg_strdup(cfg->identity) : NULL;
+    set->identity.version = cfg->version ? jsoncfg_strdup(cfg->version) : NULL;
+    set->cookies = cfg->cookies;
+    if (!cookie_params_carry(&set->cookies, prev ? &prev->cookies : NULL)) {
+        errlist_add(errs, "%s: $.cookies: no random octets for the cookie secret", cfg->path);
+        return false;
+    }
+    if (!cfg->rrl)
+        return true;
+    set->rrl_table = rrl_table_reuse(prev ? prev->rrl_table : NULL, cfg->rrl->table_size);
+    if (!set->rrl_table) {
+        errlist_add(errs, "%s: $.rrl: cannot allocate a table of %u slots", cfg->path,
+                    cfg->rrl->table_size);
+        return false;
+    }
+    set->rrl = cfg->rrl;
+    cfg->rrl = NULL;
+    return true;
+}
+
 struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
-                                struct errlist *errs, struct errlist *warns)
+                                const struct serve_set *prev, struct errlist *errs,
+                                struct errlist *warns)
 {
     struct gslb *g = cfg->gslb;
     cfg->gslb = NULL;
+    size_t before = errs->count;
     struct snapshot *s = load_snapshot(cfg, g, errs, warns);
-    if (!s) {
+    /* Also after zone errors, so that check reports both at once. */
+    struct policy_geo *geo = load_geo(cfg, g, errs);
+    if (!s || errs->count != before) {
+        policy_geo_free(geo);
+        snapshot_free(s);
         gslb_unref(g);
         return NULL;
     }
-    if (g && core)
-        gslb_map_health(g, core);
     struct serve_limits lim = load_limits(cfg);
-    return serve_set_new(s, g, generation, &lim);
+    struct serve_set *set = serve_set_new(s, g, generation, &lim);
+    set->geo = geo; /* owned by the set from here (serve_set_free) */
+    if (!load_guard(set, cfg, prev, errs)) {
+        serve_set_free(set);
+        return NULL;
+    }
+    /* Last: a set that fails must not have mapped health slots. */
+    if (g && core) {
+        gslb_map_health(g, core);
+        /* Widened scopes for the current state before anyone reads the
+         * set; the health thread follows later changes (server.c). */
+        struct policy_geo_retired none = {0};
+        policy_geo_widen(g, geo, &none);
+        policy_geo_retired_free(&none);
+    }
+    return set;
 }
 
 struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
@@ -249,7 +315,24 @@ struct serve_set *load_resign(const struct config *cfg, const struct serve_set *
         return NULL;
     if (cur->gslb)
         gslb_ref(cur->gslb);
-    return serve_set_new(s, cur->gslb, generation, &cur->limits);
+    struct serve_set *set = serve_set_new(s, cur->gslb, generation, &cur->limits);
+    /* The same policy set: the same geo data and widened scopes. */
+    set->geo = cur->geo;
+    policy_geo_ref(set->geo);
+    /* The same identity, secrets and rate limiting (and RRL table) as cur. */
+    set->identity.identity = cur->identity.identity ? jsoncfg_strdup(cur->identity.identity) : NULL;
+    set->identity.version = cur->identity.version ? jsoncfg_strdup(cur->identity.version) : NULL;
+    set->cookies = cur->cookies;
+    if (cur->rrl) {
+        set->rrl = rrl_params_copy(cur->rrl);
+        set->rrl_table = rrl_table_reuse(cur->rrl_table, cur->rrl->table_size);
+        if (!set->rrl || !set->rrl_table) {
+            errlist_add(errs, "%s: $.rrl: out of memory copying the rate limiting", cfg->path);
+            serve_set_free(set);
+            return NULL;
+        }
+    }
+    return set;
 }
 
 uint32_t load_resign_interval(const struct config *cfg)

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 
+import dns.edns
 import pytest
 
 from backends import free_port_on, poll
@@ -128,6 +129,17 @@ def test_refused_from_one_vantage_point_does_not_fail_over(cluster, be, made):
     assert names["n1"]["vantage"] == ["127.0.0.21"] and names["n3"]["vantage"] == ["127.0.0.23"]
     assert all(x["config_matches"] for x in f["nodes"]) and not f["config_mismatch"]
     assert f["down_quorum"] == "majority" and not f["degraded"]
+    # Which node answered: id.server / hostname.bind CH TXT and NSID give
+    # the node name (--node for n1, the config's node for n3).
+    for n, name in ((n1, "n1"), (n3, "n3")):
+        for qname in ("id.server.", "hostname.bind."):
+            r = n.query(qname, "TXT", rdclass="CH")
+            assert [t.strings[0].decode() for rr in r.answer for t in rr] == [name], r
+        r = n.query("app.example.com.", "A", use_edns=0,
+                    options=[dns.edns.GenericOption(dns.edns.NSID, b"")])
+        nsid = [o for o in r.options if o.otype == dns.edns.NSID]
+        assert nsid and bytes(nsid[0].data if hasattr(nsid[0], "data") else nsid[0].nsid) == \
+            name.encode(), r
     # A second vantage point refused: quorum met, every node fails over,
     # n3 included although its own probe still passes.
     be["us"].refused = {"127.0.0.21", "127.0.0.22"}
