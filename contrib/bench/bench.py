@@ -548,9 +548,13 @@ class Echo(Server):
 # dnsperf
 
 
-def dnsperf(port, qfile, seconds, tcp, clients, outstanding, edns, rate=0):
+def dnsperf(port, qfile, seconds, tcp, clients, outstanding, edns, rate=0, binary=False):
+    """binary: qfile holds wire messages (dnsperf -B), EDNS included."""
     argv = ["taskset", "-c", "1", "dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", qfile,
             "-l", str(seconds), "-c", str(clients), "-q", str(outstanding), "-t", "2"]
+    if binary:
+        argv += ["-B"]
+        edns = False
     if rate:
         argv += ["-Q", str(rate)]
     if tcp:
@@ -700,6 +704,15 @@ def main():
     ap.add_argument("--workdir", default="/tmp/gtmbench",
                     help="zones, configs, logs (generated zones are reused)")
     ap.add_argument("--port", type=int, default=15300, help="first port (15300..15304)")
+    ap.add_argument("--geo", action="store_true",
+                    help="also run the geo benchmark (bench_geo.py: geo and nearest names vs "
+                    "static names with ECS, database load and reload)")
+    ap.add_argument("--geo-only", action="store_true", help="run only the geo benchmark")
+    ap.add_argument("--geo-networks", type=int, default=4096,
+                    help="distinct ECS client networks in the geo queries (4096)")
+    ap.add_argument("--geo-db-networks", type=int, default=1050000,
+                    help="networks in the synthetic database (gen_geo_db.pl, 1050000)")
+    ap.add_argument("--geo-reloads", type=int, default=3, help="reloads measured (3)")
     a = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -765,6 +778,8 @@ def main():
             log("CPU QUOTA MODE UNAVAILABLE: %s; skipping quota modes" % limiter.why)
             modes = [m for m in modes if not m.startswith("quota")]
 
+    if a.geo_only:
+        return geo_main(a, wd, limiter, modes, t_all)
     classes = {"gtmd": Gtmd, "gtmd-base": Gtmd, "nsd": Nsd, "knot": Knot, "gdnsd": Gdnsd,
                "echo": Echo}
     servers = []
@@ -884,9 +899,15 @@ def main():
     if a.big > 0:
         big = big_zone(a, wd, limiter)
 
+    # --- geo
+    geo_lines = []
+    if a.geo:
+        geo_lines = run_geo(a, wd, limiter, modes)
+
     # --- report
     text = report(a, modes, servers, results, san, big, notes, zone, zone_stats, qfile, limiter,
                   time.monotonic() - t_all)
+    text += "\n".join(geo_lines)
     if a.perf:
         text += "\n" + "\n".join(perf_out)
     print(text)
@@ -896,6 +917,32 @@ def main():
         json.dump({"%s/%s" % k: [{x: y for x, y in r.items() if x != "raw"} for r in v]
                    for k, v in results.items()}, f, indent=1)
     log("results saved in %s/results-%s.{txt,json}" % (wd, stamp))
+
+
+def run_geo(a, wd, limiter, modes):
+    import bench_geo
+    try:
+        return bench_geo.run(sys.modules[__name__], a, wd, limiter, modes)
+    finally:
+        limiter.cleanup()
+
+
+def geo_main(a, wd, limiter, modes, t_all):
+    """--geo-only: the geo benchmark and its own short report."""
+    signal.signal(signal.SIGTERM, lambda sig, _f: sys.exit(128 + sig))
+    lines = ["=" * 100, "gtmd geo benchmark  %s  (%s, %d cores visible, kernel %s)" % (
+        time.strftime("%Y-%m-%d %H:%M"), socket.gethostname(), os.cpu_count(),
+        os.uname().release), "gtmd: %s" % a.gtmd_info,
+        "server pinned to core 0 (taskset), dnsperf to core 1; quota modes: %s" % (
+            "%d%% of one core (%s)" % (a.quota, limiter.kind) if limiter.usable else
+            "UNAVAILABLE (" + limiter.why + ")")]
+    lines += run_geo(a, wd, limiter, modes)
+    lines.append("\ntotal %.0f s" % (time.monotonic() - t_all))
+    text = "\n".join(lines)
+    print(text)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    write(os.path.join(wd, "results-geo-%s.txt" % stamp), text)
+    log("results saved in %s/results-geo-%s.txt" % (wd, stamp))
 
 
 def profile(a, servers, qfile, wd):

@@ -3,6 +3,7 @@
  * replies and the audit log.
  */
 #include "admin/admin_int.h"
+#include "common/event_ring.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,7 +80,8 @@ static void admin_audit_write(struct admin *a, json_t *line)
     snprintf(path, sizeof(path), "%s", a->audit_log ? a->audit_log : "");
     pthread_mutex_unlock(&a->lock);
     char *text = path[0] && line ? json_dumps(line, JSON_COMPACT) : NULL;
-    json_decref(line);
+    /* Wrapped: the ring's own "id" and "time" must not replace the line's. */
+    event_ring_push(a->audit_ring, "audit", json_pack("{s:o}", "line", line));
     if (!path[0])
         return;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -182,7 +184,8 @@ static bool admin_require(struct admin_req *r, enum admin_level need)
 }
 
 /* Routes one request. Paths: /v1/health, /v1/status, /v1/explain,
- * /v1/overrides[/ID], /v1/drills[/ID], /v1/reload, /metrics. */
+ * /v1/overrides[/ID], /v1/drills[/ID], /v1/reload, /v1/events, /v1/audit,
+ * /metrics. */
 static void admin_route(struct admin_req *r)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
@@ -195,7 +198,8 @@ static void admin_route(struct admin_req *r)
     bool known = strcmp(p, "/v1/status") == 0 || strcmp(p, "/v1/explain") == 0 ||
                  strcmp(p, "/metrics") == 0 || strcmp(p, "/v1/overrides") == 0 ||
                  strncmp(p, "/v1/overrides/", 14) == 0 || strcmp(p, "/v1/reload") == 0 ||
-                 strcmp(p, "/v1/drills") == 0 || strncmp(p, "/v1/drills/", 11) == 0;
+                 strcmp(p, "/v1/drills") == 0 || strncmp(p, "/v1/drills/", 11) == 0 ||
+                 strcmp(p, "/v1/events") == 0 || strcmp(p, "/v1/audit") == 0;
     if (!known) {
         admin_reply_error(r, 404, "not_found", "no such endpoint: %s", p);
         return;
@@ -220,6 +224,10 @@ static void admin_route(struct admin_req *r)
         admin_handle_override_delete(r, p + 14);
     else if (m == EVHTTP_REQ_POST && strcmp(p, "/v1/reload") == 0)
         admin_handle_reload(r);
+    else if (is_get && strcmp(p, "/v1/events") == 0)
+        admin_handle_events(r);
+    else if (is_get && strcmp(p, "/v1/audit") == 0)
+        admin_handle_audit(r);
     else if (is_get && strcmp(p, "/v1/drills") == 0)
         admin_handle_drills_list(r);
     else if (is_get && strncmp(p, "/v1/drills/", 11) == 0)
@@ -434,6 +442,7 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
     evthread_use_pthreads();
     a->env = *env;
     pthread_mutex_init(&a->lock, NULL);
+    a->audit_ring = event_ring_new(ADMIN_AUDIT_KEEP);
     a->reader = serve_reader_add(env->serve);
     admin_update(a, cfg);
     a->max_connections = cfg->max_connections;
@@ -471,6 +480,7 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
     }
     if (a->env.drills)
         admin_drills_listen(a);
+    admin_events_init(a);
     if (pthread_create(&a->thread, NULL, admin_main, a) != 0)
         abort();
     for (size_t i = 0; i < cfg->n_listen; i++)
@@ -494,6 +504,7 @@ void admin_stop(struct admin *a)
     if (a->env.health_service && a->ev_saved)
         health_service_set_saved_cb(a->env.health_service, NULL, NULL);
     admin_defer_free_all(a); /* only if the bound below was hit */
+    admin_events_free_all(a);
     if (a->ev_sweep)
         event_free(a->ev_sweep);
     if (a->http)
@@ -518,6 +529,7 @@ void admin_stop(struct admin *a)
     free(a->read_token);
     free(a->operate_token);
     free(a->audit_log);
+    event_ring_free(a->audit_ring);
     pthread_mutex_destroy(&a->lock);
     free(a);
 }

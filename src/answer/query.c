@@ -101,7 +101,8 @@ static size_t query_parse_error(struct query_ctx *c, enum dns_parse_result r)
 static void query_lookup(struct query_ctx *c, struct answer_plan *plan)
 {
     const struct dns_query *q = &c->q;
-    struct policy_client pc = {.addr = c->client->addr, .ecs = &q->ecs, .rng = c->client->rng};
+    struct policy_client pc = {
+        .addr = c->client->addr, .ecs = &q->ecs, .rng = c->client->rng, .geo = c->s->geo};
     struct policy_loss_match lm;
     struct policy_overlay ov = {.slot = NULL};
     if (c->client->loss) {
@@ -112,6 +113,7 @@ static void query_lookup(struct query_ctx *c, struct answer_plan *plan)
         ov.n_lost = lm.n_lost;
         pc.overlay = lm.n_lost ? &ov : NULL;
         pc.ecs_scope_min = q->ecs.present ? lm.scope_min : 0;
+        pc.canary = lm.n_tags > 0;
     }
     plan->trace = c->client->trace;
     answer_lookup(c->s, q, c->tcp, &pc, c->client->reader, plan);

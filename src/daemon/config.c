@@ -143,25 +143,11 @@ static char *cfg_identity(struct cfg_ctx *x, json_t *root, const char *key, cons
 
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
-    static const char *const keys[] = {"listen",
-                                       "workers",
-                                       "zones",
-                                       "edns_udp_max",
-                                       "tcp",
-                                       "state_file",
-                                       "state_max_age",
-                                       "max_overrides",
-                                       "regions",
-                                       "checks",
-                                       "pools",
-                                       "records",
-                                       "admin",
-                                       "drills",
-                                       "identity",
-                                       "version",
-                                       "cookies",
-                                       "rrl",
-                                       NULL};
+    static const char *const keys[] = {
+        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",      "state_file",
+        "state_max_age", "max_overrides", "regions", "checks",       "pools",    "records",
+        "admin",         "drills",        "geoip",   "ecs",          "identity", "version",
+        "cookies",       "rrl",           NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -195,6 +181,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     x->c->rrl = rrl_params_parse(&x->j, json_object_get(root, "rrl"));
     admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
     health_params_parse(&x->j, root, &x->c->health);
+    geo_params_parse(&x->j, json_object_get(root, "geoip"), &x->c->geo);
     drill_params_parse(&x->j, json_object_get(root, "drills"), &x->c->drills);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
     if (!origins)
@@ -203,6 +190,8 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
         origins[i] = x->c->zones[i].origin;
     x->c->gslb = policy_config_parse(&x->j, root, origins, x->c->n_zones);
     free((void *)origins);
+    /* Practice drills name regions, azs and checks of the same file. */
+    drill_params_check(&x->j, &x->c->drills, x->c->gslb);
 }
 
 struct config *config_load(const char *path, struct errlist *errs)
@@ -253,6 +242,8 @@ void config_free(struct config *c)
     rrl_params_free(c->rrl);
     free(c->rrl);
     health_params_free(&c->health);
+    geo_params_free(&c->geo);
+    drill_params_free(&c->drills);
     gslb_unref(c->gslb);
     free(c->path);
     free(c->dir);

@@ -19,6 +19,7 @@
 #include "admin/admin_config.h"
 #include "common/errlist.h"
 #include "drill/drill_params.h"
+#include "geo/geo_params.h"
 #include "guard/guard_config.h"
 #include "health/health_params.h"
 #include "zone/zone_params.h"
@@ -59,6 +60,7 @@ struct config {
     struct rrl_params *rrl;       /* owned; NULL: no rate limiting (load_set takes it) */
     struct admin_params admin;
     struct health_params health; /* state_file, state_max_age */
+    struct geo_params geo;       /* geoip: the database file */
     struct drill_params drills;  /* the "drills" section */
     struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */
 };

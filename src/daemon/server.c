@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -25,13 +26,15 @@
 #include "health/service.h"
 #include "net/net.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 #include "serve/serve.h"
 
 struct server {
     char *config_path;
     struct config *cfg;
-    struct serve serve; /* the served set, its readers and counters */
-    struct net net;     /* DNS worker threads */
+    struct serve serve;                /* the served set, its readers and counters */
+    struct serve_reader *widen_reader; /* the health thread's, for widened scopes */
+    struct net net;                    /* DNS worker threads */
     struct event_base *base;
     uint64_t generation;
     struct health_core health;
@@ -171,6 +174,21 @@ static void server_keep_bound(struct config *next, struct config *old, bool same
     }
 }
 
+/* Logs the geo database of set (start-up and reload) and returns what
+ * POST /v1/reload shows of it (JSON null without one). */
+static json_t *server_geo_loaded(const struct serve_set *set)
+{
+    const struct geo_db *db = set->geo ? set->geo->db : NULL;
+    if (!db)
+        return json_null();
+    log_info("event=geo_database file=%s type=%s networks=%llu locations=%u load_ms=%.1f", db->path,
+             db->type ? db->type : "", (unsigned long long)db->stats.networks, db->n_locs,
+             db->stats.load_seconds * 1e3);
+    return json_pack("{s:s, s:s?, s:I, s:I, s:f}", "database", db->path, "type", db->type,
+                     "networks", (json_int_t)db->stats.networks, "locations",
+                     (json_int_t)db->n_locs, "load_ms", db->stats.load_seconds * 1e3);
+}
+
 /* What a reload changed, zone by zone (for POST /v1/reload). */
 static json_t *server_zone_changes(const struct snapshot *old, const struct snapshot *cur)
 {
@@ -292,6 +310,10 @@ static json_t *server_reload(struct server *srv, bool *ok)
         config_free(cfg);
         errlist_free(&errs);
         atomic_fetch_add(&srv->reloads_failed, 1);
+        event_ring_push(srv->health.events, "reload",
+                        json_pack("{s:s, s:I, s:O}", "result", "failed", "generation",
+                                  (json_int_t)srv->generation, "errors",
+                                  json_object_get(res, "errors")));
         pthread_mutex_unlock(&srv->reload_lock);
         *ok = false;
         return res;
@@ -304,6 +326,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
      * it, and publications are serialised by reload_lock. */
     struct serve_set *old = serve_publish(&srv->serve, set);
     json_t *zones = server_zone_changes(old->zones, set->zones);
+    json_t *geo = server_geo_loaded(set);
     serve_set_free(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
     override_set_max(&srv->health, cfg->health.max_overrides);
@@ -311,6 +334,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
     /* Endpoints may have come or gone: judge every abort_if again. */
     drill_service_poke(srv->drill_svc);
     server_plan_probes(srv, set);
+    /* The state may have moved since load_set widened the scopes. */
+    health_service_kick(srv->health_svc);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
      * against the new listen list, so applying new tokens to sockets bound
@@ -334,10 +359,31 @@ static json_t *server_reload(struct server *srv, bool *ok)
                   (json_int_t)srv->generation, "zones", zones, "records",
                   (json_int_t)set->zones->n_records, "ms", ms, "restart_needed_for_listen",
                   !same_listen, "restart_needed_for_admin", !same_admin);
+    json_object_set_new(res, "geo", geo);
     atomic_fetch_add(&srv->reloads_ok, 1);
+    event_ring_push(srv->health.events, "reload",
+                    json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
+                              (json_int_t)srv->generation, "zones", zones));
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
     return res;
+}
+
+/* The health service's listener (health thread): after a health change,
+ * rebuild the widened ECS scopes of the current set's geo records for the
+ * new state, and free the tries they replace once no worker can hold
+ * them. */
+static void server_on_health_change(void *arg)
+{
+    struct server *srv = arg;
+    struct policy_geo_retired retired = {0};
+    const struct serve_set *s = serve_enter(srv->widen_reader);
+    if (s && s->geo)
+        policy_geo_widen(s->gslb, s->geo, &retired);
+    serve_leave(srv->widen_reader);
+    if (retired.n)
+        serve_sync(&srv->serve);
+    policy_geo_retired_free(&retired);
 }
 
 static json_t *server_reload_cb(void *arg, bool *ok)
@@ -407,6 +453,26 @@ static struct policy_loss *server_publish_loss(void *arg, struct policy_loss *ne
     return serve_publish_loss(&srv->serve, next);
 }
 
+/* The workers' counters, as the drills' recovery timeline reads them. */
+static uint32_t server_counter_id(void *arg, const char *record, uint16_t rtype, const char *region,
+                                  bool canary)
+{
+    struct server *srv = arg;
+    return serve_policy_id(&srv->serve, record, rtype, region, canary);
+}
+
+static uint64_t server_counter_sum(void *arg, uint32_t id)
+{
+    struct server *srv = arg;
+    return serve_sum_id(&srv->serve, id);
+}
+
+static void server_counter_sync(void *arg)
+{
+    struct server *srv = arg;
+    serve_sync(&srv->serve);
+}
+
 /* Publishes the first served set and starts the DNS workers on the
  * configured listen addresses. Takes set (freed by serve_destroy). */
 static int server_start_net(struct server *srv, struct serve_set *set, char *err, size_t errlen)
@@ -421,11 +487,20 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
                                    .text = c->listen[i].text};
     struct net_params np = {.listen = l, .n_listen = c->n_listen, .workers = c->workers};
     /* One reader per worker thread, one for the admin thread, one for
-     * the drill thread. */
-    serve_init(&srv->serve, net_reader_count(&np) + 2);
+     * the drill thread, one for the health thread (widened scopes). */
+    serve_init(&srv->serve, net_reader_count(&np) + 3);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
-    /* Restored scoped drills apply from the first query on. */
+    srv->widen_reader = serve_reader_add(&srv->serve);
+    health_service_set_listener(srv->health_svc, server_on_health_change, srv);
+    health_service_kick(srv->health_svc);
+    /* Restored scoped drills apply from the first query on, and restored
+     * drills' timelines count from here. */
     drill_core_set_publisher(&srv->drills, server_publish_loss, srv);
+    struct drill_counter_ops ops = {.id = server_counter_id,
+                                    .sum = server_counter_sum,
+                                    .sync = server_counter_sync,
+                                    .arg = srv};
+    drill_core_set_counters(&srv->drills, &ops);
     int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
     free(l);
     return rc;
@@ -437,10 +512,36 @@ static const struct gslb *server_drill_enter(void *arg)
     return serve_enter(srv->drill_reader)->gslb;
 }
 
+/* The geo data of the set the drill reader entered. */
+static const struct policy_geo *server_drill_geo(void *arg)
+{
+    struct server *srv = arg;
+    const struct serve_set *s = atomic_load(&srv->drill_reader->hazard);
+    return s ? s->geo : NULL;
+}
+
 static void server_drill_leave(void *arg)
 {
     struct server *srv = arg;
     serve_leave(srv->drill_reader);
+}
+
+/* Where gtmd can ask itself: the listen address, with a wildcard address
+ * replaced by loopback of its family. */
+static void server_self_address(const struct config_listen *l, struct sockaddr_storage *out,
+                                socklen_t *len)
+{
+    *out = l->addr;
+    *len = l->addr_len;
+    if (out->ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)out;
+        if (a->sin_addr.s_addr == htonl(INADDR_ANY))
+            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (out->ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+        if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr))
+            a->sin6_addr = in6addr_loopback;
+    }
 }
 
 /* Starts the drill thread with its own serve reader (once the first set
@@ -455,7 +556,12 @@ static void server_start_drills(struct server *srv)
                                     .health_service = srv->health_svc,
                                     .enter = server_drill_enter,
                                     .leave = server_drill_leave,
-                                    .arg = srv};
+                                    .arg = srv,
+                                    .geo = server_drill_geo};
+    /* The drill thread measures recoveries by asking the first listen
+     * address itself (a wildcard one through loopback). */
+    if (srv->cfg->n_listen > 0)
+        server_self_address(&srv->cfg->listen[0], &env.self_addr, &env.self_len);
     srv->drill_svc = drill_service_start(&env);
 }
 
@@ -478,6 +584,7 @@ static int server_start(struct server *srv)
         return -1;
     }
     errlist_free(&errs);
+    json_decref(server_geo_loaded(set));
     srv->generation = 1;
     server_set_resign_due(srv);
     drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
@@ -540,6 +647,8 @@ static void server_shutdown(struct server *srv)
         drill_core_free(&srv->drills);
     config_free(srv->cfg);
     health_core_free(&srv->health);
+    event_ring_free(srv->health.events);
+    srv->health.events = NULL;
     pthread_mutex_destroy(&srv->reload_lock);
 }
 
@@ -562,6 +671,7 @@ int server_run(const char *config_path)
         sigaddset(&block, signums[i]);
     pthread_sigmask(SIG_BLOCK, &block, &old_mask);
     health_core_init(&srv.health);
+    srv.health.events = event_ring_new(EVENT_RING_DEFAULT);
     pthread_mutex_init(&srv.reload_lock, NULL);
     srv.started = health_now();
     if (server_start(&srv) != 0) {

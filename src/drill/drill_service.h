@@ -12,7 +12,10 @@
  *    state change or an override change (a health core listener, called
  *    on the prober's or the admin thread and handed over at once), a drill
  *    change, a reload (drill_service_poke) -- not by polling. A drill
- *    whose abort_if breaks ends as "aborted" within that event.
+ *    whose abort_if breaks ends as "aborted" within that event;
+ *  - practice drills (drill_practice_run.c) are looked at in the same
+ *    passes and at a second timer: the next start, or a retry while
+ *    something holds a due practice back.
  *
  * It reads the policy set through its own serve reader, which the daemon
  * wires as enter/leave callbacks (the drill module sits below serve), and
@@ -30,9 +33,13 @@
 #ifndef GTM_DRILL_DRILL_SERVICE_H
 #define GTM_DRILL_DRILL_SERVICE_H
 
+#include <sys/socket.h>
+
 #include "drill/drill.h"
 #include "health/service.h"
 #include "policy/policy.h"
+
+struct policy_geo;
 
 struct drill_service_env {
     struct drill_core *drills;
@@ -42,6 +49,20 @@ struct drill_service_env {
     const struct gslb *(*enter)(void *arg);
     void (*leave)(void *arg);
     void *arg;
+    /* The geo data of the set enter() gave (between enter and leave), so
+     * that what-ifs go through every class of geo and nearest records;
+     * NULL callback or result: none. */
+    const struct policy_geo *(*geo)(void *arg);
+    /* Whether the fleet is degraded (why in buf), which holds practice
+     * drills back; NULL while gtmd has no fleet. Called on the drill
+     * thread; it must not block. */
+    bool (*fleet_degraded)(void *arg, char *why, size_t len);
+    void *fleet_arg;
+    /* A listen address of this gtmd (loopback for a wildcard one): the
+     * drill thread asks it for the affected records to time recoveries
+     * (drill_measure.h). self_len 0: no own queries. */
+    struct sockaddr_storage self_addr;
+    socklen_t self_len;
 };
 
 struct drill_service;

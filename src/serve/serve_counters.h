@@ -29,6 +29,7 @@
 
 #include "guard/cookie.h"
 #include "guard/rrl.h"
+#include "policy/policy_geo.h"
 
 /* Query counter buckets: [transport][rcode][qtype]. The bucket of an rcode
  * or a qtype and its label are decided by the readers that count (net/),
@@ -52,6 +53,8 @@ struct serve_counters {
     _Atomic uint64_t messages[SERVE_TRANSPORTS];
     /* Queries answered, by transport, rcode bucket and qtype bucket. */
     _Atomic uint64_t queries[SERVE_TRANSPORTS][SERVE_RCODES][SERVE_QTYPES];
+    /* Geo and nearest lookups by what placed the client (policy_geo.h). */
+    _Atomic uint64_t geo[POLICY_GEO_KINDS];
     /* Queries with a COOKIE option, by its state (guard/cookie.h). */
     _Atomic uint64_t cookies[COOKIE_KINDS];
     /* Responses RRL limited, by class and action. */

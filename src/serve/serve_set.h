@@ -6,10 +6,12 @@
  * serve_publish (serve.h) and immutable from then on: every query is
  * answered from one set, limits included.
  *
- * Ownership: a set owns its zone snapshot and one reference to its policy
+ * Ownership: a set owns its zone snapshot, one reference to its policy
  * set (gslb_unref when the set is freed; the prober's plans hold their own
- * references). serve_set_free releases everything; a published set is
- * freed by whoever serve_publish handed it back to.
+ * references) and its geo data (the database and the records' compiled
+ * tries, policy_geo.h: one reference; the loader sets it after
+ * serve_set_new). serve_set_free releases everything;
+ * a published set is freed by whoever serve_publish handed it back to.
  */
 #ifndef GTM_SERVE_SERVE_SET_H
 #define GTM_SERVE_SERVE_SET_H
@@ -20,6 +22,7 @@
 #include "guard/cookie.h"
 #include "guard/rrl.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 #include "zone/snapshot.h"
 
 /* Limits that follow reloads (gtmd.conf(5): edns_udp_max, tcp). */
@@ -42,6 +45,7 @@ struct serve_identity {
 struct serve_set {
     struct snapshot *zones; /* owned; never NULL */
     struct gslb *gslb;      /* one reference owned; NULL = no policy records */
+    struct policy_geo *geo; /* one reference; NULL = no database, no geo records */
     uint64_t generation;    /* 1 at start, +1 per successful reload */
     struct serve_limits limits;
     struct serve_identity identity; /* filled by the loader after serve_set_new */
@@ -56,6 +60,9 @@ struct serve_set {
      * serve_publish (NULL before, and for sets never published: nothing is
      * counted then). See serve_counters.h. */
     uint32_t *policy_ids;
+    /* The same columns counting only the answers to canary clients of
+     * scoped drills (a subset of the above; drills measure them). */
+    uint32_t *policy_canary_ids;
     size_t policy_stride;
 };
 

@@ -26,6 +26,7 @@ and syntax edge cases (escapes, parentheses, long lines, NUL, CRLF)."""
 import base64
 import json
 import os
+import re
 import struct
 import sys
 
@@ -466,6 +467,16 @@ def admin_drill_seeds():
     yield "drill_clients_not_dry", drill(clients=["192.0.2.1"])
     yield "drill_clients_bad", drill(dry_run=True, clients=["192.0.2.1/33"])
     yield "drill_unknown_key", drill(target="region:us-east")
+    yield "drill_ok_outcome_named", drill(name="weekly-us.east_1", outcome=[
+        {"check": "web", "host": "www.example.com"}, {"check": "dns", "host": "api.example.com."}])
+    yield "drill_outcome_host_bad", drill(outcome=[{"check": "web", "host": "a..example.com"}])
+    yield "drill_outcome_host_long", drill(outcome=[{"check": "web", "host": "a." * 127 + "b"}])
+    yield "drill_outcome_no_host", drill(outcome=[{"check": "web"}])
+    yield "drill_outcome_extra_key", drill(outcome=[{"check": "web", "host": "a", "port": 1}])
+    yield "drill_outcome_too_many", drill(outcome=[{"check": "web", "host": "a"}] * 9)
+    yield "drill_outcome_not_array", drill(outcome={"check": "web", "host": "a"})
+    yield "drill_name_bad", drill(name="weekly us")
+    yield "drill_name_empty", drill(name="")
 
 
 def admin_explain_seeds():
@@ -760,6 +771,25 @@ def config_variant_seeds():
     yield "rec_regions_unknown", cfg_set(b, ["records", "fo.example.com.", "regions"],
                                          ["mars"])
     yield "rec_failover_no_order", cfg_set(b, ["records", "fo.example.com.", "regions"], ...)
+    practice = {"name": "weekly-us", "regions": ["us"], "mode": "live", "duration": 1800,
+                "interval": 604800, "allowed_windows": ["Tue 10:00-12:00", "Fri 22:00-02:00"],
+                "blocked_dates": ["2026-12-24"], "outcome": [{"check": "http",
+                                                              "host": "fo.example.com"}],
+                "abort_if": {"min_up_endpoints": 1}}
+    yield "drills_practice_ok", cfg_set(b, ["drills"], {
+        "max_duration": 7200, "outcome_resolver": ["127.0.0.1:53", "[::1]:5353"],
+        "practice": [practice, dict(practice, name="daily-canary", mode="scoped",
+                                    canary=["10.1.0.0/16"], interval=86400, duration=600,
+                                    allowed_windows=["Mon-Fri 09:00-17:00", "daily 00:00-24:00"])]})
+    for k, v in [("allowed_windows", ["Tue 25:00-26:00"]), ("allowed_windows", ["Tue 10:00"]),
+                 ("allowed_windows", []), ("blocked_dates", ["2026-02-30"]),
+                 ("blocked_dates", [5]), ("interval", 10), ("interval", "weekly"),
+                 ("name", "a b"), ("regions", ["mars"]), ("mode", "chaos"), ("force", True),
+                 ("outcome", [{"check": "nope", "host": "a"}]), ("duration", 3600)]:
+        yield "drills_practice_bad_%s_%d" % (k, len(json.dumps(v))), cfg_set(
+            b, ["drills"], {"practice": [dict(practice, **{k: v})]})
+    yield "drills_practice_dup", cfg_set(b, ["drills"], {"practice": [practice, practice]})
+    yield "drills_resolver_bad", cfg_set(b, ["drills"], {"outcome_resolver": ["127.0.0.1"]})
     yield "rec_outside_zones", cfg_set(b, ["records", "www.example.org."], {"pool": "web"})
     yield "rec_wildcard", cfg_set(b, ["records", "*.example.com."], {"pool": "web"})
     yield "rec_root", cfg_set(b, ["records", "."], {"pool": "web"})
@@ -873,7 +903,55 @@ def config_raw_seeds():
     yield "raw_crlf", text.replace(b"\n", b"\r\n")
 
 
+def config_geo():
+    """The base plus a database (the harness points it at geo-city.mmdb),
+    ECS settings, a geo record with every key kind and nearest records."""
+    c = config_base()
+    c["geoip"] = {"database": "geo.mmdb"}
+    c["ecs"] = True
+    c["regions"] = {"us": {"location": [38.9, -77.0]}, "eu": {"location": [50.1, 8.7]},
+                    "ap": {"location": [35.7, 139.7]}}
+    c["records"]["geo.example.com."] = {
+        "pool": "web", "policy": "geo", "ecs": False, "spill": 1, "geo": {
+            "continent:EU": ["eu", "us"], "country:JP": ["ap"], "country:AS": ["ap", "us"],
+            "subdivision:US-CA": ["us", "ap"], "network:10.1.2.0/24": ["ap"],
+            "network:2001:db8:1::/48": ["eu"], "default": ["us", "eu", "ap"]}}
+    c["records"]["near.example.com."] = {"pool": "web", "policy": "nearest",
+                                         "select": "hashed"}
+    c["records"]["near.sub.example.com."] = {"pool": "cn", "policy": "nearest",
+                                             "regions": ["eu", "us"], "when_all_down": "empty"}
+    return c
+
+
+GEO_PATHS = [["geoip"], ["geoip", "database"], ["ecs"], ["records", "geo.example.com.", "geo"],
+             ["records", "geo.example.com.", "geo", "continent:EU"],
+             ["records", "geo.example.com.", "geo", "continent:EU", 0],
+             ["records", "geo.example.com.", "geo", "default"],
+             ["records", "geo.example.com.", "ecs"], ["records", "geo.example.com.", "policy"],
+             ["records", "near.example.com.", "regions"], ["regions", "eu", "location"]]
+
+
+def config_geo_seeds():
+    g = config_geo()
+    yield "ok_geo", g
+    yield "geo_no_database", cfg_set(g, ["geoip"], ...)
+    yield "geo_only_networks_no_database", cfg_set(cfg_set(g, ["geoip"], ...), ["records"], {
+        "geo.example.com.": {"pool": "web", "policy": "geo", "geo": {
+            "network:192.0.2.0/24": ["eu"], "network:::/0": ["ap"], "default": ["us"]}}})
+    for key in ("continent:XX", "country:EU", "subdivision:US-", "network:10.1.2.3/24",
+                "network:::ffff:10.0.0.0/104", "contintent:EU", "country:de"):
+        yield "geo_bad_key_" + re.sub(r"[^a-z0-9]", "_", key.lower()), cfg_set(
+            g, ["records", "geo.example.com.", "geo", key], ["us"])
+    for i, path in enumerate(GEO_PATHS):
+        label = "_".join(str(k).replace(".example.com.", "").replace(":", "_") for k in path)
+        for j in sorted({i % (len(CONFIG_WRONG) - 1), len(CONFIG_WRONG) - 1}):
+            name, value = CONFIG_WRONG[j]
+            yield "geo_wrong_%s_%s" % (label, name), cfg_set(g, path, value)
+
+
 def config_seeds():
+    for name, c in config_geo_seeds():
+        yield "cfg_" + name, json.dumps(c).encode()
     for name, c in config_variant_seeds():
         yield "cfg_" + name, json.dumps(c, indent=1).encode()
     for name, c in config_wrong_type_seeds():

@@ -57,6 +57,20 @@ int main(void)
                "$.zones[0]: unknown key \"x\"", "unknown zone key");
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"tcp\": {\"idle_timeout\": -1}}",
                "$.tcp.idle_timeout", "negative timeout");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"geoip\": \"x.mmdb\"}",
+               "$.geoip: must be an object", "geoip must be an object");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"geoip\": {}}",
+               "$.geoip.database: is required", "geoip needs a database");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"geoip\": {\"database\": 1}}",
+               "$.geoip.database: must be a string", "geoip database must be a string");
+    check_conf(&t,
+               "{\"listen\": [\"127.0.0.1:53\"], " Z
+               ", \"geoip\": {\"database\": \"x.mmdb\", \"db\": 1}}",
+               "$.geoip: unknown key \"db\"", "unknown geoip key");
+    check_conf(&t,
+               "{\"listen\": [\"127.0.0.1:53\"], " Z
+               ", \"geoip\": {\"database\": \"x\"}, \"ecs\": false}",
+               NULL, "geoip and ecs keys are accepted (the file is opened at load)");
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"],\n \"listen\": [], " Z "}", "duplicate",
                "duplicate key rejected");
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"],\n " Z ",\n}",
