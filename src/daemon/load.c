@@ -290,7 +290,7 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     }
     struct serve_limits lim = load_limits(cfg);
     struct serve_set *set = serve_set_new(s, g, generation, &lim);
-    set->geo = geo;
+    set->geo = geo; /* owned by the set from here (serve_set_free) */
     if (!load_guard(set, cfg, prev, errs)) {
         serve_set_free(set);
         return NULL;
