@@ -181,6 +181,7 @@ def test_console_live(make_gtmd, backends, browser):
     b.call("fill", sel="#dr-reason", value="console drill")
     b.call("click", sel="#dr-start")
     b.call("wait", sel="#dr-chart svg.timeline rect", timeout=5000)
+    assert "after the start" in b.call("text", sel="#dr-chart")
     assert answer_addrs(g.query("fo.example.com.")) == [EU1]
     b.call("wait", sel="#dr-list tr[data-drill] button:text('Abort')")
     b.call("click", sel="#dr-list tr[data-drill] button:text('Abort')")

@@ -81,7 +81,7 @@ function rows(ds, dis) {
   return ds.map((d) => el('tr', { 'data-drill': d.id }, el('td', { text: d.id }), el('td', { text: d.name || '' }),
     el('td', { text: d.mode }), el('td', { text: d.targets.join(', ') }), el('td', { text: d.reason }),
     el('td', {}, d.state === 'active' ? since(d.started) : when(d.started)),
-    el('td', {}, d.result ? badge(d.result === 'passed' ? 'up' : 'down') : null, ' ', d.result || 'running',
+    el('td', {}, d.result ? badge(d.result) : null, d.result ? '' : 'running',
       d.end_reason ? el('div', { class: 'muted', text: d.end_reason }) : null),
     el('td', {}, el('button', { type: 'button', text: 'Timeline', onclick: () => draw(d.id) }),
       d.state === 'active' ? el('button', { type: 'button', text: 'Abort', disabled: dis, title: dis ? RO : null,
@@ -120,41 +120,52 @@ async function draw(id) {
   if (tl) chart.appendChild(timeline(tl));
 }
 
-function fmt(s) { return s === null || s === undefined ? '-' : (s * 1000).toFixed(0) + ' ms'; }
+function fmt(s) { return s === null || s === undefined ? '-' : (s * 1000).toFixed(1) + ' ms'; }
 
-// One row per affected record: red from the start until it avoided the
-// targets, green while it did, grey after the end until it was restored.
+// The timeline as two zoomed panels, each with its own axis in ms: the
+// transition after the start (red until a record answered without the
+// lost targets, then green) and the one after the end (grey until the
+// record answered from them again, then blue).
 function timeline(tl) {
   const recs = tl.records || [];
-  const t0 = tl.started;
-  const now = Date.now() / 1000;
-  let t1 = Math.max(tl.all_avoiding || t0, tl.ended || now);
-  for (const r of recs) t1 = Math.max(t1, r.restored || 0);
-  if (tl.ended === null && t1 - t0 > 10) t1 = Math.min(t1, t0 + Math.max(5, (tl.all_avoiding || t0) - t0 + 3));
-  const span = Math.max(t1 - t0, 0.1);
-  const W = 760; const L = 220; const H = 22 * recs.length + 50;
-  const x = (t) => L + ((Math.min(t, t1) - t0) / span) * (W - L - 20);
-  const g = svg('svg', { class: 'timeline', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img' },
-    svg('title', { text: 'recovery timeline' }));
-  recs.forEach((r, i) => {
-    const y = 20 + i * 22;
-    g.appendChild(svg('text', { x: 4, y: y + 13, 'font-size': 12, text: r.record + ' ' + r.type }));
-    const avoided = r.avoided || (tl.ended || t1);
-    g.appendChild(svg('rect', { x: x(t0), y, width: Math.max(1, x(avoided) - x(t0)), height: 16, fill: '#cf222e' },
-      svg('title', { text: 'answered from the lost targets until ' + when(r.avoided) })));
-    if (r.avoided)
-      g.appendChild(svg('rect', { x: x(r.avoided), y, width: Math.max(1, x(tl.ended || t1) - x(r.avoided)), height: 16, fill: '#1a7f37' }));
-    if (tl.ended)
-      g.appendChild(svg('rect', { x: x(tl.ended), y, width: Math.max(1, x(r.restored || t1) - x(tl.ended)), height: 16, fill: '#8c959f' }));
-  });
-  const axis = 30 + recs.length * 22;
-  g.appendChild(svg('line', { x1: L, y1: axis - 8, x2: W - 20, y2: axis - 8, stroke: '#57606a' }));
-  for (let k = 0; k <= 4; k++) {
-    const t = t0 + (span * k) / 4;
-    g.appendChild(svg('text', { x: x(t) - 10, y: axis + 8, 'font-size': 11, text: '+' + ((t - t0) * 1000).toFixed(0) + 'ms' }));
+  const box = el('div', { class: 'timelines' });
+  const atStart = recs.map((r) => r.avoided ? r.avoided - tl.started : null);
+  box.appendChild(panel('after the start: answering without the targets', recs, atStart,
+    tl.state === 'measuring', '#cf222e', '#1a7f37', tl.rto));
+  if (tl.ended) {
+    const atEnd = recs.map((r) => r.restored ? r.restored - tl.ended : null);
+    box.appendChild(panel('after the end: answering from the targets again', recs, atEnd,
+      tl.state === 'restoring', '#8c959f', '#0969da', tl.restore ? tl.restore.rto : null));
   }
-  if (tl.all_avoiding)
-    g.appendChild(svg('line', { x1: x(tl.all_avoiding), y1: 10, x2: x(tl.all_avoiding), y2: axis - 8, stroke: '#0969da', 'stroke-dasharray': '4 2' },
-      svg('title', { text: 'all records avoid the targets (RTO ' + fmt(tl.rto) + ')' })));
+  return box;
+}
+
+// One panel: per record a bar from 0 to its time (or to the panel's end
+// while it is still waited for), then the "after" colour to the end.
+function panel(title, recs, times, open, before, after, rto) {
+  const known = times.filter((t) => t !== null);
+  const span = Math.max(0.005, (known.length ? Math.max(...known) : 0) * 1.25, open ? 2 : 0);
+  const W = 760; const L = 200; const R = 60; const top = 24; const H = top + 22 * recs.length + 28;
+  const x = (t) => L + (Math.min(t, span) / span) * (W - L - R);
+  const g = svg('svg', { class: 'timeline', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img' },
+    svg('title', { text: title }),
+    svg('text', { x: 4, y: 15, 'font-size': 12, 'font-weight': 'bold', text: title + (rto !== null && rto !== undefined ? ' (RTO ' + fmt(rto) + ')' : '') }));
+  recs.forEach((r, i) => {
+    const y = top + i * 22;
+    const t = times[i];
+    g.appendChild(svg('text', { x: 4, y: y + 13, 'font-size': 12, text: r.record + ' ' + r.type }));
+    g.appendChild(svg('rect', { x: L, y, width: Math.max(1, x(t === null ? span : t) - L), height: 16, fill: before },
+      svg('title', { text: t === null ? 'not yet' : fmt(t) })));
+    if (t !== null) {
+      g.appendChild(svg('rect', { x: x(t), y, width: Math.max(1, x(span) - x(t)), height: 16, fill: after }));
+      g.appendChild(svg('text', { x: x(span) + 4, y: y + 13, 'font-size': 11, text: fmt(t) }));
+    }
+  });
+  const axis = top + recs.length * 22 + 4;
+  g.appendChild(svg('line', { x1: L, y1: axis, x2: x(span), y2: axis, stroke: '#57606a' }));
+  for (let k = 0; k <= 4; k++) {
+    const t = (span * k) / 4;
+    g.appendChild(svg('text', { x: x(t) - 12, y: axis + 14, 'font-size': 11, text: fmt(t) }));
+  }
   return g;
 }
