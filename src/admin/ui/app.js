@@ -89,17 +89,25 @@ function onEvent(type, data) {
   refreshSoon(50);
 }
 
+// One status fetch at a time; a refresh asked for while one is on its
+// way (an event that came during the fetch) runs once it is back, so the
+// page never stays behind an event.
+let inflight = false;
+let again = false;
 function refreshSoon(ms) {
   if (pending) return;
+  if (inflight) { again = true; return; }
   pending = setTimeout(async () => {
+    pending = null;
+    inflight = true;
     try {
       ctx.status = await api('GET', '/v1/status');
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) { signOut(); return; }
-    } finally {
-      pending = null;
+      if (e instanceof ApiError && e.status === 401) { inflight = false; signOut(); return; }
     }
+    inflight = false;
     if (current && ctx.status) current.update(ctx);
+    if (again) { again = false; refreshSoon(0); }
   }, ms);
 }
 
