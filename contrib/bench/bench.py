@@ -676,7 +676,8 @@ def main():
                     help="seconds per run in the rate modes (5)")
     ap.add_argument("--servers", default="gtmd,nsd,knot,gdnsd,echo",
                     help="which to measure (gtmd,nsd,knot,gdnsd,echo; also gtmd-base, and "
-                    "gtmd-policy: gtmd with policy names, see bench_policy.py)")
+                    "gtmd-policy: gtmd with policy names, see bench_policy.py; gtmd-policy-base: the "
+                    "same with --gtmd-base)")
     ap.add_argument("--names", type=int, default=10000, help="owner names in the zone (10000)")
     ap.add_argument("--big", type=int, default=1000000,
                     help="records in the large-zone load test, 0 to skip (1000000)")
@@ -786,7 +787,8 @@ def main():
 
     if a.geo_only:
         return geo_main(a, wd, limiter, modes, t_all)
-    classes = {"gtmd": Gtmd, "gtmd-base": Gtmd, "gtmd-policy": Gtmd, "nsd": Nsd, "knot": Knot,
+    classes = {"gtmd": Gtmd, "gtmd-base": Gtmd, "gtmd-policy": Gtmd, "gtmd-policy-base": Gtmd,
+               "nsd": Nsd, "knot": Knot,
                "gdnsd": Gdnsd, "echo": Echo}
     servers = []
     for i, n in enumerate(names):
@@ -801,15 +803,18 @@ def main():
                 sys.exit("bench: server gtmd-base needs --gtmd-base PATH")
             kw = {"binary": a.gtmd_base, "workers": 1,
                   "extra": json.loads(a.gtmd_base_config)}
-        elif n == "gtmd-policy":
+        elif n in ("gtmd-policy", "gtmd-policy-base"):
             import bench_policy
+            base = n == "gtmd-policy-base"
+            if base and not a.gtmd_base:
+                sys.exit("bench: server gtmd-policy-base needs --gtmd-base PATH")
             extra, pq = bench_policy.prepare(sys.modules[__name__], a, wd, qfile, port)
-            extra.update(json.loads(a.gtmd_config))
-            kw = {"binary": a.gtmd, "workers": 1, "extra": extra}
+            extra.update(json.loads(a.gtmd_base_config if base else a.gtmd_config))
+            kw = {"binary": a.gtmd_base if base else a.gtmd, "workers": 1, "extra": extra}
         elif n == "echo":
             kw = {"binary": echo_bin}
         servers.append(classes[n](n, port, wd, limiter, **kw))
-        if n == "gtmd-policy":
+        if n in ("gtmd-policy", "gtmd-policy-base"):
             servers[-1].qfile = pq
 
     results = {}   # (server, mode) -> list of run dicts
@@ -840,7 +845,7 @@ def main():
         # --- do they all answer alike?
         san = sanity(servers, qfile, catfile)
         for s in servers:
-            if s.name == "gtmd-policy":
+            if s.name in ("gtmd-policy", "gtmd-policy-base"):
                 bench_policy.check_answers(sys.modules[__name__], s.port)
         # --- the measured runs, interleaved
         wait_budget = [a.max_wait]
