@@ -448,19 +448,26 @@ static json_t *server_reload(struct server *srv, bool *ok)
 
 /* The health service's listener (health thread): after a health change,
  * rebuild the widened ECS scopes of the current set's geo records for the
- * new state, and free the tries they replace once no worker can hold
- * them. */
+ * new state and sign its policy answers, and free the tries and tables
+ * they replace once no worker can hold them. */
 static void server_on_health_change(void *arg)
 {
     struct server *srv = arg;
     struct policy_geo_retired retired = {0};
+    struct policy_sigs_retired sigs_retired = {0};
     const struct serve_set *s = serve_enter(srv->widen_reader);
     if (s && s->geo)
         policy_geo_widen(s->gslb, s->geo, &retired);
+    /* The signatures of the policy answers of the new state (zones signed
+     * at load, policy_sign.h): until they are made, a query with DO gets
+     * the answer signed last. */
+    if (s && s->sigs)
+        policy_sigs_update(s->sigs, s->geo, &sigs_retired);
     serve_leave(srv->widen_reader);
-    if (retired.n)
+    if (retired.n || sigs_retired.n)
         serve_sync(&srv->serve);
     policy_geo_retired_free(&retired);
+    policy_sigs_retired_free(&sigs_retired);
 }
 
 static json_t *server_reload_cb(void *arg, bool *ok)

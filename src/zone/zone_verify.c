@@ -190,12 +190,28 @@ static void verify_node_sigs(struct verify_ctx *c, const struct zone_node *n)
     }
 }
 
+/* Whether node n has type t: an RRset, or a policy record answering it
+ * (zone signed at load: its answers are signed later, policy_sign.h). */
+static bool verify_has_type(const struct zone_node *n, uint16_t t)
+{
+    uint16_t pf = zone_policy_flag(t);
+    const uint16_t any_policy = ZONE_NODE_POLICY_A | ZONE_NODE_POLICY_AAAA | ZONE_NODE_POLICY_CNAME;
+    if (t == DNS_TYPE_RRSIG && (n->flags & any_policy))
+        return true; /* the policy answers' own, made later */
+    return zone_node_rrset(n, t) || (pf && (n->flags & pf));
+}
+
 /* Whether the type bitmap bm lists exactly the types of node n (n may be
  * NULL: an empty bitmap). */
 static bool verify_bitmap(const struct zone_node *n, const uint8_t *bm, size_t len)
 {
     for (uint16_t i = 0; n && i < n->n_rrsets; i++)
         if (!dns_type_bitmap_has(bm, len, n->rrsets[i].type))
+            return false;
+    static const uint16_t policy_types[] = {DNS_TYPE_A, DNS_TYPE_AAAA, DNS_TYPE_CNAME};
+    for (size_t i = 0; n && i < 3; i++)
+        if ((n->flags & zone_policy_flag(policy_types[i])) &&
+            !dns_type_bitmap_has(bm, len, policy_types[i]))
             return false;
     size_t o = 0;
     while (o + 2 <= len) {
@@ -208,7 +224,7 @@ static bool verify_bitmap(const struct zone_node *n, const uint8_t *bm, size_t l
             uint16_t t = (uint16_t)(win << 8 | b);
             if (t == DNS_TYPE_NSEC3)
                 continue; /* an NSEC3 lists itself only in odd zones; harmless */
-            if (!n || !zone_node_rrset(n, t))
+            if (!n || !verify_has_type(n, t))
                 return false;
         }
         o += 2u + blen;
