@@ -76,8 +76,10 @@ static size_t lookup_policy_rdata(const struct policy_endpoint *const *eps, uint
  * exact answer (a random multi-answer selection, or a state whose signing
  * is still under way) the answer becomes the signed one of every
  * candidate, else the last one signed for the record: never an unsigned
- * answer a validator would reject, unless the store has none at all. */
+ * answer a validator would reject, unless the store has none at all.
+ * The exact answer is asked for, so that the next update signs it. */
 static void lookup_policy_sign(struct lookup_ctx *c, const struct policy_record *r, uint16_t rtype,
+                               const struct policy_endpoint *const *res_eps,
                                struct answer_synth *sy)
 {
     struct policy_sigs *ps = c->set->sigs;
@@ -87,6 +89,9 @@ static void lookup_policy_sign(struct lookup_ctx *c, const struct policy_record 
         sy->rrset.sigs = &e->sigs;
         return;
     }
+    /* Signed by the next update (a random selection's answer, or one of
+     * a state whose signing is under way). */
+    policy_sigs_request(ps, r, rtype, res_eps, sy->rrset.count);
     if (rtype != DNS_TYPE_CNAME) {
         struct policy_result all;
         uint8_t rd[sizeof(sy->rdata)];
@@ -157,7 +162,7 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
     sy->rrset.sigs = NULL;
     sy->rrset.n_additional = 0;
     if (c->dnssec && policy_sigs_covers(c->set->sigs, r->index))
-        lookup_policy_sign(c, r, rtype, sy);
+        lookup_policy_sign(c, r, rtype, res.eps, sy);
     return &sy->rrset;
 }
 

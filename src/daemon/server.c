@@ -293,6 +293,8 @@ static json_t *server_zone_changes(const struct snapshot *old, const struct snap
  * error the live set keeps serving. Serialised: SIGHUP and the admin API
  * may ask at once. Returns the JSON result; *ok tells which. */
 /* A set was just built from srv->cfg: its signatures were made now. */
+static void server_sigs_wake(void *arg);
+
 static void server_set_resign_due(struct server *srv)
 {
     uint32_t every = load_resign_interval(srv->cfg);
@@ -320,6 +322,7 @@ static void server_resign(struct server *srv)
         return;
     }
     errlist_free(&errs);
+    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     serve_set_free(serve_publish(&srv->serve, set));
     srv->generation++;
     server_set_resign_due(srv);
@@ -391,6 +394,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
         log_warn("event=reload note=\"listen addresses and workers change only on restart\"");
     /* set stays valid here after the swap: only a later publication frees
      * it, and publications are serialised by reload_lock. */
+    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     struct serve_set *old = serve_publish(&srv->serve, set);
     json_t *zones = server_zone_changes(old->zones, set->zones);
     json_t *geo = server_geo_loaded(set);
@@ -450,6 +454,14 @@ static json_t *server_reload(struct server *srv, bool *ok)
  * rebuild the widened ECS scopes of the current set's geo records for the
  * new state and sign its policy answers, and free the tries and tables
  * they replace once no worker can hold them. */
+/* A worker served a policy answer whose signature is missing: have the
+ * health thread's listener run soon (it signs what was asked). */
+static void server_sigs_wake(void *arg)
+{
+    struct server *srv = arg;
+    health_service_kick(srv->health_svc);
+}
+
 static void server_on_health_change(void *arg)
 {
     struct server *srv = arg;
@@ -606,6 +618,7 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
     /* One reader per worker thread, one for the admin thread, one for
      * the drill thread, one for the health thread (widened scopes). */
     serve_init(&srv->serve, net_reader_count(&np) + 3);
+    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
     srv->widen_reader = serve_reader_add(&srv->serve);
     health_service_set_listener(srv->health_svc, server_on_health_change, srv);

@@ -365,6 +365,62 @@ bool policy_sigs_add(struct policy_sigs *s, const struct policy_record *r, uint1
     return st == SIGN_HAVE || st == SIGN_MADE;
 }
 
+/* ---- requests from the workers ---- */
+
+void policy_sigs_set_wake(struct policy_sigs *s, void (*wake)(void *), void *arg)
+{
+    if (!s)
+        return;
+    s->wake = wake;
+    s->wake_arg = arg;
+}
+
+void policy_sigs_request(struct policy_sigs *s, const struct policy_record *r, uint16_t rtype,
+                         const struct policy_endpoint *const *eps, uint16_t n)
+{
+    if (!s || n == 0 || n > POLICY_MAX_ANSWERS)
+        return;
+    uint32_t i =
+        atomic_fetch_add_explicit(&s->request_next, 1, memory_order_relaxed) % POLICY_SIGS_REQUESTS;
+    struct policy_sig_request *q = &s->requests[i];
+    uint32_t free_state = 0;
+    if (!atomic_compare_exchange_strong_explicit(&q->state, &free_state, 1, memory_order_acquire,
+                                                 memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&s->requests_dropped, 1, memory_order_relaxed);
+        return;
+    }
+    q->record = r->index;
+    q->rtype = rtype;
+    q->n = n;
+    memcpy(q->eps, eps, n * sizeof(eps[0]));
+    /* Sequentially consistent with the signer's clearing of wake_pending
+     * and its scan: a request either is seen by a scan under way or wakes
+     * the signer again. */
+    atomic_store(&q->state, 2);
+    if (s->wake && !atomic_exchange(&s->wake_pending, true))
+        s->wake(s->wake_arg);
+}
+
+/* Signs what the workers asked for (caller holds the lock). */
+static void sign_requests(struct policy_sigs *s, struct policy_sig_table *t, size_t *made,
+                          bool *full)
+{
+    atomic_store(&s->wake_pending, false);
+    for (size_t i = 0; i < POLICY_SIGS_REQUESTS; i++) {
+        struct policy_sig_request *q = &s->requests[i];
+        if (atomic_load(&q->state) != 2)
+            continue;
+        struct policy_sig_entry *e;
+        if (!*full && q->record < s->n_records && s->zones[q->record]) {
+            enum sign_status st =
+                sign_one(s, t, &s->g->records[q->record], q->rtype, q->eps, q->n, &e);
+            *made += st == SIGN_MADE;
+            *full = *full || st == SIGN_FULL;
+        }
+        atomic_store_explicit(&q->state, 0, memory_order_release);
+    }
+}
+
 /* ---- what a record can answer ---- */
 
 struct sign_run {
@@ -497,6 +553,7 @@ size_t policy_sigs_update(struct policy_sigs *s, const struct policy_geo *geo,
     pthread_mutex_lock(&s->lock);
     struct sign_run x = {.s = s, .t = atomic_load_explicit(&s->table, memory_order_relaxed)};
     sign_all(&x, geo);
+    sign_requests(s, x.t, &x.made, &x.full);
     bool replaced = false;
     if (x.full) {
         /* The table holds answers of past states: start a new one with

@@ -27,7 +27,10 @@
  * candidates" RRset of its state and order, else the last answer signed
  * for the record (between a state change and the end of its signing:
  * the answer of a moment ago), else the RRset unsigned (only when the
- * store is full, logged).
+ * store is full, logged). The worker also leaves a request for the exact
+ * answer (policy_sigs_request), which wakes the signer: the next update
+ * signs it, so a random selection's answers are served signed from then
+ * on (a cache bounded like the rest of the table).
  *
  * Memory: at most `limit` signed answers per table. When an update would
  * pass it, the update builds a new table with the answers of the current
@@ -80,6 +83,19 @@ struct policy_sig_table {
     _Atomic(struct policy_sig_entry *) *last;
 };
 
+/* Requests for answers the updates do not enumerate (random multi-answer
+ * selections): a worker that served one without its signature leaves it
+ * here, and the next update signs it (the signing thread's cache). */
+#define POLICY_SIGS_REQUESTS 64
+
+struct policy_sig_request {
+    _Atomic uint32_t state; /* 0 free, 1 being written, 2 ready */
+    uint32_t record;
+    uint16_t rtype;
+    uint16_t n;
+    const struct policy_endpoint *eps[POLICY_MAX_ANSWERS];
+};
+
 struct policy_sigs {
     _Atomic(struct policy_sig_table *) table;
     pthread_mutex_t lock; /* one writer at a time (update, insert) */
@@ -93,6 +109,12 @@ struct policy_sigs {
     _Atomic uint64_t updates;
     _Atomic uint64_t unsigned_answers; /* queries answered without a signature */
     bool full_logged;
+    struct policy_sig_request requests[POLICY_SIGS_REQUESTS];
+    _Atomic uint32_t request_next;
+    _Atomic bool wake_pending;         /* a wake is on its way to the signer */
+    void (*wake)(void *);              /* has the signer run an update soon */
+    void *wake_arg;                    /* (set before the set is published) */
+    _Atomic uint64_t requests_dropped; /* no free request slot */
 };
 
 /* Tables an update replaced: free once no reader can hold them. */
@@ -130,6 +152,17 @@ uint64_t policy_sigs_hash(uint32_t record, uint16_t rtype, const uint8_t *rdata,
 const struct policy_sig_entry *policy_sigs_find(const struct policy_sigs *s, uint32_t record,
                                                 uint16_t rtype, const uint8_t *rdata, size_t len,
                                                 uint16_t count);
+
+/* Who runs updates when workers ask for signatures (the daemon: a kick
+ * of the health thread). Before the store's set is published. */
+void policy_sigs_set_wake(struct policy_sigs *s, void (*wake)(void *), void *arg);
+
+/* Asks for the signature of answer eps[0..n) of record (a worker, lock-
+ * free): signed by the next update, at most POLICY_SIGS_REQUESTS waiting
+ * (more are dropped and counted). The endpoints belong to the store's
+ * gslb. */
+void policy_sigs_request(struct policy_sigs *s, const struct policy_record *r, uint16_t rtype,
+                         const struct policy_endpoint *const *eps, uint16_t n);
 
 /* The last answer signed for record, or NULL. */
 static inline const struct policy_sig_entry *policy_sigs_last(const struct policy_sigs *s,

@@ -11,6 +11,10 @@ policy RRset verifies against the zone's DNSKEY (dnspython, as kdig
 weighted and multi-answer records, and the NSEC/NSEC3 records of the
 policy names list the types the pool answers.
 
+A weighted selection of 3 of 9 endpoints (84 combinations, more than gtmd
+enumerates) is answered with the signed RRset of all 9 until the signer
+has signed the exact answers asked for (the cache the workers fill).
+
 Every wait is bounded (poll)."""
 import os
 import shutil
@@ -46,6 +50,8 @@ def _records():
                             "answers": 2, "ttl": 30},
         "hs." + ORIGIN: {"pool": "web", "policy": "all", "select": "hashed", "answers": 1,
                          "ttl": 30},
+        "rnd." + ORIGIN: {"pool": "many", "policy": "all", "select": "weighted", "answers": 3,
+                          "ttl": 30},
         "geo." + ORIGIN: {"pool": "web", "policy": "geo", "ttl": 30,
                           "geo": {"network:10.1.2.0/24": ["eu", "us"],
                                   "default": ["us", "eu"]}},
@@ -83,7 +89,11 @@ def signed(request):
                "pools": {"web": {"check": "tcp", "endpoints": [
                    {"name": "us1", "address": US1, "region": "us"},
                    {"name": "us2", "address": US2, "region": "us"},
-                   {"name": "eu", "address": EU, "region": "eu"}]}},
+                   {"name": "eu", "address": EU, "region": "eu"}]},
+                         "many": {"endpoints": [
+                             {"name": "m%d" % i, "address": "127.0.1.%d" % i,
+                              "region": "us" if i % 2 else "eu"}
+                             for i in range(1, 10)]}},
                "records": _records(),
                "admin": admin_section(gdir, admin_port(gport))}
         g = Gtmd(gdir, cfg, gport).start()
@@ -255,3 +265,21 @@ def test_failover_override_drill_stay_secure(signed):
     wait_secure(st, "gtm", {US1, US2})
     log = st.g.read_log()
     assert "event=policy_sign signed=" in log, log[-2000:]
+
+
+def test_random_selection_signed_through_requests(signed):
+    """rnd picks 3 of 9 at random: a reply is either all 9 (the signed "all
+    candidates" RRset) or exactly 3; every one verifies, and within a
+    bounded time exact 3-answer replies come signed."""
+    st = signed
+    sizes = set()
+
+    def three():
+        for _ in range(20):
+            addrs = verify_policy_answer(st, raw(st, "rnd"), "rnd")
+            assert len(addrs) in (3, 9), addrs
+            sizes.add(len(addrs))
+        return 3 in sizes
+    assert poll(three, 10, interval=0.05), sizes
+    ad, addrs = secure(st, "rnd")
+    assert ad and len(addrs) in (3, 9), (ad, addrs)

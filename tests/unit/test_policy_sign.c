@@ -269,6 +269,37 @@ static void test_store(struct tap *t, struct fixture *f)
     policy_sigs_free(s);
 }
 
+static int wakes;
+static void count_wake(void *arg)
+{
+    (void)arg;
+    wakes++;
+}
+
+static void test_requests(struct tap *t, struct fixture *f)
+{
+    struct policy_sigs *s = policy_sigs_new(f->g, f->snap, 0);
+    all_up(f);
+    update(s, NULL);
+    policy_sigs_set_wake(s, count_wake, NULL);
+    const char *odd[] = {"us1", "eu1"};
+    const struct policy_endpoint *eps[] = {ep(f, "us1"), ep(f, "eu1")};
+    const struct policy_record *fo = rec(f, "fo.example.com.");
+    TAP_CHECK(t, !find(f, s, "fo.example.com.", odd, 2), "an answer no update enumerates");
+    policy_sigs_request(s, fo, DNS_TYPE_A, eps, 2);
+    policy_sigs_request(s, fo, DNS_TYPE_A, eps, 2);
+    TAP_CHECK(t, wakes == 1, "two requests wake the signer once (%d)", wakes);
+    TAP_CHECK(t, update(s, NULL) == 1, "the next update signs the requested answer once");
+    const struct policy_sig_entry *e = find(f, s, "fo.example.com.", odd, 2);
+    TAP_CHECK(t, e && verifies(f, fo, e), "and it is found and verifies");
+    for (int i = 0; i < POLICY_SIGS_REQUESTS + 5; i++)
+        policy_sigs_request(s, fo, DNS_TYPE_A, eps, 1);
+    TAP_CHECK(t, wakes == 2 && atomic_load(&s->requests_dropped) == 5,
+              "requests beyond the slots are dropped and counted");
+    update(s, NULL);
+    policy_sigs_free(s);
+}
+
 static void test_limit(struct tap *t, struct fixture *f)
 {
     /* 14 answers at most: the all-up state needs 13, the next 3 more, and
@@ -312,6 +343,7 @@ int main(void)
     gslb_map_health(f.g, &f.core);
     if (TAP_CHECK(&t, load_zones(&f), "the zone signs at load with the policy names")) {
         test_store(&t, &f);
+        test_requests(&t, &f);
         test_limit(&t, &f);
         snapshot_free(f.snap);
         ldns_rr_free(f.pub);
