@@ -283,3 +283,24 @@ def test_random_selection_signed_through_requests(signed):
     assert poll(three, 10, interval=0.05), sizes
     ad, addrs = secure(st, "rnd")
     assert ad and len(addrs) in (3, 9), (ad, addrs)
+
+
+def test_scoped_drill_canary_answers_signed(signed):
+    """A scoped drill of us: canary clients (ECS inside the canary) get eu,
+    everyone else us; every reply verifies (the canary answer is signed on
+    request, the replies meanwhile carry an older signed answer)."""
+    st = signed
+    wait_secure(st, "gtm", {US1, US2})
+    r = st.a.post("/v1/drills", {"regions": ["us"], "mode": "scoped", "canary": ["10.7.0.0/24"],
+                                 "duration": 60, "force": True, "reason": "test"})
+    assert r.status == 201, r
+    try:
+        seen = []
+
+        def canary_eu():
+            seen.append(verify_policy_answer(st, raw(st, "gtm", ecs="10.7.0.0/24"), "gtm"))
+            return seen[-1] == {EU}
+        assert poll(canary_eu, 10, interval=0.05), seen[-5:]
+        assert verify_policy_answer(st, raw(st, "gtm", ecs="10.8.0.0/24"), "gtm") == {US1, US2}
+    finally:
+        assert st.a.delete("/v1/drills/" + r.json["id"]).status == 200
