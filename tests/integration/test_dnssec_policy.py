@@ -18,6 +18,7 @@ has signed the exact answers asked for (the cache the workers fill).
 Every wait is bounded (poll)."""
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 
@@ -35,7 +36,7 @@ from adminlib import Admin, admin_port, admin_section
 from backends import Backends, free_port_on, poll
 from conftest import DATA, Gtmd, free_port
 from dnssec_zones import CHILD, INSEC, ORIGIN, SignedSet, missing_tools
-from test_dnssec_validate import Unbound
+from test_dnssec_validate import DELV, Unbound, _delv_anchor
 
 ADDR = "127.0.0.1"
 US1, US2, EU = "127.0.0.61", "127.0.0.62", "127.0.0.63"
@@ -304,3 +305,26 @@ def test_scoped_drill_canary_answers_signed(signed):
         assert verify_policy_answer(st, raw(st, "gtm", ecs="10.8.0.0/24"), "gtm") == {US1, US2}
     finally:
         assert st.a.delete("/v1/drills/" + r.json["id"]).status == 200
+
+
+KDIG = "/usr/bin/kdig"
+
+
+def test_delv_and_kdig_raw_replies(signed):
+    """delv (BIND) validates gtmd's own replies for the policy names, with
+    dnssec.test. as its root of trust; kdig +dnssec shows each policy RRset
+    with its RRSIG."""
+    st = signed
+    if not os.access(DELV, os.X_OK) or not os.access(KDIG, os.X_OK):
+        pytest.skip("delv or kdig is not installed")
+    for label in ("gtm", "w", "multi", "geo"):
+        p = subprocess.run([DELV, "@" + ADDR, "-p", str(st.g.port), "-a", _delv_anchor(st.zones),
+                            "+root=" + ORIGIN, _n(label), "A"], capture_output=True, text=True,
+                           timeout=30)
+        out = p.stdout + p.stderr
+        assert "; fully validated" in out.splitlines(), "%s:\n%s" % (label, out)
+        p = subprocess.run([KDIG, "@" + ADDR, "-p", str(st.g.port), "+dnssec", "+norec",
+                            _n(label), "A"], capture_output=True, text=True, timeout=30)
+        lines = [l.split() for l in p.stdout.splitlines() if l.startswith(_n(label))]
+        assert any(f[3] == "A" for f in lines if len(f) > 4), p.stdout
+        assert any(f[3] == "RRSIG" and f[4] == "A" for f in lines if len(f) > 4), p.stdout
