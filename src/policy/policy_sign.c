@@ -365,6 +365,16 @@ bool policy_sigs_add(struct policy_sigs *s, const struct policy_record *r, uint1
     return st == SIGN_HAVE || st == SIGN_MADE;
 }
 
+void policy_sigs_stats(struct policy_sigs *s, struct policy_sigs_stats *out)
+{
+    pthread_mutex_lock(&s->lock);
+    out->entries = atomic_load_explicit(&s->table, memory_order_relaxed)->n;
+    pthread_mutex_unlock(&s->lock);
+    out->signatures = atomic_load(&s->signatures);
+    out->unsigned_answers = atomic_load(&s->unsigned_answers);
+    out->requests_dropped = atomic_load(&s->requests_dropped);
+}
+
 /* ---- requests from the workers ---- */
 
 void policy_sigs_set_wake(struct policy_sigs *s, void (*wake)(void *), void *arg)

@@ -153,6 +153,16 @@ const struct policy_sig_entry *policy_sigs_find(const struct policy_sigs *s, uin
                                                 uint16_t rtype, const uint8_t *rdata, size_t len,
                                                 uint16_t count);
 
+/* What /metrics shows (any thread; takes the lock, waits for an update
+ * under way). */
+struct policy_sigs_stats {
+    size_t entries;            /* signed answers in the current table */
+    uint64_t signatures;       /* RRsets signed since the store was made */
+    uint64_t unsigned_answers; /* answers sent without a signature */
+    uint64_t requests_dropped; /* worker requests lost: no free slot */
+};
+void policy_sigs_stats(struct policy_sigs *s, struct policy_sigs_stats *out);
+
 /* Who runs updates when workers ask for signatures (the daemon: a kick
  * of the health thread). Before the store's set is published. */
 void policy_sigs_set_wake(struct policy_sigs *s, void (*wake)(void *), void *arg);

@@ -266,6 +266,14 @@ def test_failover_override_drill_stay_secure(signed):
     wait_secure(st, "gtm", {US1, US2})
     log = st.g.read_log()
     assert "event=policy_sign signed=" in log, log[-2000:]
+    m = {}
+    for line in st.a.get("/metrics").body.decode().splitlines():
+        if line.startswith("gtmd_dnssec_policy_"):
+            k, v = line.split()
+            m[k] = float(v)
+    assert m["gtmd_dnssec_policy_signatures_total"] >= m["gtmd_dnssec_policy_answers_signed"] > 0, m
+    assert m["gtmd_dnssec_policy_unsigned_answers_total"] == 0, m
+    assert "gtmd_dnssec_policy_requests_dropped_total" in m, m
 
 
 def test_random_selection_signed_through_requests(signed):
