@@ -3,10 +3,10 @@
  * the verdicts it publishes into the health slots.
  */
 #include "fleet/fleet_int.h"
+#include "common/deadline.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,11 +484,7 @@ void fleet_set_endpoints(struct fleet *f, const struct gslb *g, const char *conf
 
 bool fleet_wait_synced(struct fleet *f, double timeout_s)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + timeout_s;
-    ts.tv_sec = (time_t)end;
-    ts.tv_nsec = (long)((end - floor(end)) * 1e9);
+    struct timespec ts = deadline_after(timeout_s);
     pthread_mutex_lock(&f->lock);
     while (!f->ever_synced)
         if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
