@@ -75,6 +75,16 @@ static bool load_zone_has_keys(const struct config *cfg, const struct dns_name *
     return zi >= 0 && cfg->zones[zi].dnssec.sign.n_keys > 0;
 }
 
+/* Whether node holds data besides the DNSSEC records signing made there
+ * (a zone signed at load gives each policy name its NSEC and RRSIG). */
+static bool load_node_has_data(const struct zone_node *node)
+{
+    for (uint16_t i = 0; i < node->n_rrsets; i++)
+        if (node->rrsets[i].type != DNS_TYPE_NSEC && node->rrsets[i].type != DNS_TYPE_RRSIG)
+            return true;
+    return false;
+}
+
 /* Attaches binding b (records named like r) to its zone node, reporting
  * conflicts with the zone's own data. */
 static void load_attach(struct snapshot *s, const struct config *cfg,
@@ -94,7 +104,7 @@ static void load_attach(struct snapshot *s, const struct config *cfg,
         why = "is at or below a delegation in the zone file";
     else if (node->flags & ZONE_NODE_CNAME)
         why = "also has a static CNAME in the zone file";
-    else if (b->cname && node->n_rrsets > 0)
+    else if (b->cname && load_node_has_data(node))
         why = "is a CNAME policy but also has static records in the zone file";
     else if (b->a && zone_node_rrset(node, DNS_TYPE_A))
         why = "also has static A records in the zone file";

@@ -53,6 +53,9 @@ def _records():
                          "ttl": 30},
         "rnd." + ORIGIN: {"pool": "many", "policy": "all", "select": "weighted", "answers": 3,
                           "ttl": 30},
+        "near." + ORIGIN: {"pool": "web", "policy": "nearest", "ttl": 30},
+        "cn." + ORIGIN: {"pool": "cn", "policy": "failover", "regions": ["us", "eu"],
+                         "ttl": 30},
         "geo." + ORIGIN: {"pool": "web", "policy": "geo", "ttl": 30,
                           "geo": {"network:10.1.2.0/24": ["eu", "us"],
                                   "default": ["us", "eu"]}},
@@ -84,13 +87,16 @@ def signed(request):
                          {"origin": CHILD, "file": zones.child},
                          {"origin": INSEC, "file": zones.insec}],
                "geoip": {"database": "geo-city.mmdb"},
-               "regions": {"us": {}, "eu": {}},
+               "regions": {"us": {"location": [38.9, -77.0]}, "eu": {"location": [50.1, 8.7]}},
                "checks": {"tcp": {"type": "tcp", "port": bport, "interval": 0.25,
                                   "timeout": 0.2, "rise": 2, "fall": 2}},
                "pools": {"web": {"check": "tcp", "endpoints": [
                    {"name": "us1", "address": US1, "region": "us"},
                    {"name": "us2", "address": US2, "region": "us"},
                    {"name": "eu", "address": EU, "region": "eu"}]},
+                         "cn": {"endpoints": [
+                             {"name": "a", "cname": "www." + ORIGIN, "region": "us"},
+                             {"name": "b", "cname": "mail." + ORIGIN, "region": "eu"}]},
                          "many": {"endpoints": [
                              {"name": "m%d" % i, "address": "127.0.1.%d" % i,
                               "region": "us" if i % 2 else "eu"}
@@ -336,3 +342,24 @@ def test_delv_and_kdig_raw_replies(signed):
         lines = [l.split() for l in p.stdout.splitlines() if l.startswith(_n(label))]
         assert any(f[3] == "A" for f in lines if len(f) > 4), p.stdout
         assert any(f[3] == "RRSIG" and f[4] == "A" for f in lines if len(f) > 4), p.stdout
+
+
+def test_nearest_and_cname_records(signed):
+    """A nearest record: the answer for clients placed in two places and
+    for an unknown one verifies; a CNAME policy record: secure through
+    Unbound (the CNAME's RRSIG and then www's), and its RRSIG verifies."""
+    st = signed
+    for ecs in ("10.1.3.0/24", "127.0.0.0/24", None):
+        addrs = verify_policy_answer(st, raw(st, "near", ecs=ecs), "near")
+        assert addrs and addrs <= {US1, US2, EU}, (ecs, addrs)
+    r = st.u.ask(_n("cn"), "A")
+    assert r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AD, "%s\n%s" % (r, st.u.log())
+    assert {rr.address for rrset in r.answer if rrset.rdtype == dns.rdatatype.A
+            for rr in rrset} == {"127.0.0.80", "127.0.0.81"}, r
+    rr = raw(st, "cn", "CNAME")
+    name = dns.name.from_text(_n("cn"))
+    cname = rr.find_rrset(rr.answer, name, dns.rdataclass.IN, dns.rdatatype.CNAME)
+    sig = rr.find_rrset(rr.answer, name, dns.rdataclass.IN, dns.rdatatype.RRSIG,
+                        dns.rdatatype.CNAME)
+    dns.dnssec.validate(cname, sig, {dns.name.from_text(ORIGIN): dnskeys(st)})
+    assert [x.target.to_text() for x in cname] == ["www." + ORIGIN]
