@@ -363,3 +363,21 @@ def test_nearest_and_cname_records(signed):
                         dns.rdatatype.CNAME)
     dns.dnssec.validate(cname, sig, {dns.name.from_text(ORIGIN): dnskeys(st)})
     assert [x.target.to_text() for x in cname] == ["www." + ORIGIN]
+
+
+def test_reload_keeps_policy_answers_signed(signed):
+    """A reload builds a new set (zone signed again, new keys' objects, a
+    new signature store filled before it is published): policy answers
+    stay secure, and a failover after it is signed too."""
+    st = signed
+    wait_secure(st, "gtm", {US1, US2})
+    r = st.a.post("/v1/reload")
+    assert r.status == 200, r
+    ad, addrs = secure(st, "gtm")
+    assert ad and addrs == {US1, US2}, (ad, addrs, st.u.log())
+    assert verify_policy_answer(st, raw(st, "geo", ecs="10.1.2.0/24"), "geo") == {EU}
+    us1 = st.backs[0]
+    us1.kill()
+    wait_secure(st, "gtm", {US2})
+    us1.start()
+    wait_secure(st, "gtm", {US1, US2})
