@@ -301,6 +301,20 @@ static void server_set_resign_due(struct server *srv)
     srv->resign_due = every ? time(NULL) + (time_t)every : 0;
 }
 
+/* load_resign on a thread of its own (load_run_behind). */
+struct server_resign_job {
+    struct server *srv;
+    struct errlist *errs;
+    struct serve_set *set; /* the result */
+};
+
+static void server_resign_job_run(void *arg)
+{
+    struct server_resign_job *j = arg;
+    j->set = load_resign(j->srv->cfg, atomic_load(&j->srv->serve.current), j->srv->generation + 1,
+                         j->errs);
+}
+
 /* Builds the zones again with fresh signatures (same config, same policy
  * set and health) and publishes them; the workers answer from the old
  * set all the while. Caller holds reload_lock. A failure keeps the old
@@ -311,8 +325,9 @@ static void server_resign(struct server *srv)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    struct serve_set *cur = atomic_load(&srv->serve.current);
-    struct serve_set *set = load_resign(srv->cfg, cur, srv->generation + 1, &errs);
+    struct server_resign_job job = {srv, &errs, NULL};
+    load_run_behind(server_resign_job_run, &job);
+    struct serve_set *set = job.set;
     if (!set) {
         server_log_errors(&errs, "re-signing failed, still serving generation: ");
         log_error("event=resign result=failed generation=%llu errors=%zu retry_s=60",
@@ -349,6 +364,21 @@ static void server_on_resign_timer(evutil_socket_t fd, short what, void *arg)
     evtimer_add(srv->resign_timer, &tv);
 }
 
+/* load_set for a reload, on a thread of its own (load_run_behind). */
+struct server_load_job {
+    struct server *srv;
+    struct config *cfg;
+    struct errlist *errs;
+    struct serve_set *set; /* the result */
+};
+
+static void server_load_job_run(void *arg)
+{
+    struct server_load_job *j = arg;
+    j->set = load_set(j->cfg, j->srv->generation + 1, &j->srv->health,
+                      atomic_load(&j->srv->serve.current), j->errs);
+}
+
 static json_t *server_reload(struct server *srv, bool *ok)
 {
     struct errlist errs;
@@ -363,11 +393,13 @@ static json_t *server_reload(struct server *srv, bool *ok)
      * failed reload must not do. */
     if (cfg && server_check_nofile(cfg, cfg->gslb, nofile, sizeof(nofile)) != 0)
         errlist_add(&errs, "%s", nofile);
-    else if (cfg)
+    else if (cfg) {
         /* Reloads are serialised and only they free sets, so the current
          * one stays alive here without entering it as a reader. */
-        set = load_set(cfg, srv->generation + 1, &srv->health, atomic_load(&srv->serve.current),
-                       &errs);
+        struct server_load_job job = {srv, cfg, &errs, NULL};
+        load_run_behind(server_load_job_run, &job);
+        set = job.set;
+    }
     if (!set) {
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",

@@ -44,7 +44,18 @@ const ops = {
   async count(c) { return await page.locator(c.sel).count(); },
   async disabled(c) { return await page.isDisabled(c.sel, { timeout: c.timeout || 5000 }); },
   async eval(c) { return await page.evaluate(c.js); },
-  async waitfn(c) { await page.waitForFunction(c.js, null, { timeout: c.timeout || 5000, polling: 50 }); },
+  // Polled from here with page.evaluate (the DevTools protocol, which the
+  // page's CSP does not govern): page.waitForFunction re-evaluates a string
+  // predicate with eval() inside the page, which the console's CSP refuses
+  // (no 'unsafe-eval'), so it failed whenever the first try was false.
+  async waitfn(c) {
+    const end = Date.now() + (c.timeout || 5000);
+    for (;;) {
+      if (await page.evaluate(c.js)) return;
+      if (Date.now() > end) throw new Error('waitfn: timed out waiting for ' + c.js);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  },
   async screenshot(c) { await page.screenshot({ path: c.path, fullPage: !!c.full }); },
   async log() { return log; },
   async quit() { await browser.close(); process.exit(0); },
