@@ -492,16 +492,22 @@ static struct policy_sig_entry *sign_order(struct sign_run *x, const struct poli
     uint16_t n = all.n;
     if (n == 0)
         return NULL;
-    if (rtype != DNS_TYPE_CNAME)
-        sign_note(x, sign_one(x->s, x->t, r, rtype, all.eps, n, &head));
+    if (rtype == DNS_TYPE_CNAME) {
+        /* One CNAME per name: whichever candidate is selected first, the
+         * fallback list's first included. */
+        for (uint16_t i = 0; i < n && !x->full; i++) {
+            sign_note(x, sign_one(x->s, x->t, r, rtype, &all.eps[i], 1, &e));
+            head = head ? head : e;
+        }
+        return head;
+    }
+    sign_note(x, sign_one(x->s, x->t, r, rtype, all.eps, n, &head));
     if (all.outcome == POLICY_FALLBACK)
         return head; /* the fallback list is answered whole */
     enum policy_select sel = r->select;
     if (sel == SELECT_ALL && (r->policy == POLICY_WEIGHTED || all.n_spill > 0))
         sel = SELECT_WEIGHTED; /* as policy_eval's candidates step decides */
     uint16_t want = r->answers < POLICY_MAX_ANSWERS ? (uint16_t)r->answers : POLICY_MAX_ANSWERS;
-    if (rtype == DNS_TYPE_CNAME)
-        want = 1; /* one CNAME per name: the first selected */
     if (want == 0 || want >= n)
         return head;
     if (want == 1) {

@@ -191,6 +191,16 @@ def wait_secure(st, label, want, timeout=10):
         label, want, last[0], st.u.log())
 
 
+def metrics(st):
+    """The gtmd_dnssec_policy_* values of /metrics."""
+    m = {}
+    for line in st.a.get("/metrics").body.decode().splitlines():
+        if line.startswith("gtmd_dnssec_policy_"):
+            k, v = line.split()
+            m[k] = float(v)
+    return m
+
+
 def test_policy_answers_secure_through_unbound(signed):
     st = signed
     wait_secure(st, "gtm", {US1, US2})
@@ -272,11 +282,7 @@ def test_failover_override_drill_stay_secure(signed):
     wait_secure(st, "gtm", {US1, US2})
     log = st.g.read_log()
     assert "event=policy_sign signed=" in log, log[-2000:]
-    m = {}
-    for line in st.a.get("/metrics").body.decode().splitlines():
-        if line.startswith("gtmd_dnssec_policy_"):
-            k, v = line.split()
-            m[k] = float(v)
+    m = metrics(st)
     assert m["gtmd_dnssec_policy_signatures_total"] >= m["gtmd_dnssec_policy_answers_signed"] > 0, m
     assert m["gtmd_dnssec_policy_unsigned_answers_total"] == 0, m
     assert "gtmd_dnssec_policy_requests_dropped_total" in m, m
@@ -363,6 +369,7 @@ def test_nearest_and_cname_records(signed):
                         dns.rdatatype.CNAME)
     dns.dnssec.validate(cname, sig, {dns.name.from_text(ORIGIN): dnskeys(st)})
     assert [x.target.to_text() for x in cname] == ["www." + ORIGIN]
+    assert metrics(st)["gtmd_dnssec_policy_unsigned_answers_total"] == 0
 
 
 def test_reload_keeps_policy_answers_signed(signed):
