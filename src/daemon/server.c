@@ -293,6 +293,8 @@ static json_t *server_zone_changes(const struct snapshot *old, const struct snap
  * error the live set keeps serving. Serialised: SIGHUP and the admin API
  * may ask at once. Returns the JSON result; *ok tells which. */
 /* A set was just built from srv->cfg: its signatures were made now. */
+static void server_sigs_wake(void *arg);
+
 static void server_set_resign_due(struct server *srv)
 {
     uint32_t every = load_resign_interval(srv->cfg);
@@ -335,6 +337,7 @@ static void server_resign(struct server *srv)
         return;
     }
     errlist_free(&errs);
+    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     serve_set_free(serve_publish(&srv->serve, set));
     srv->generation++;
     server_set_resign_due(srv);
@@ -423,6 +426,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
         log_warn("event=reload note=\"listen addresses and workers change only on restart\"");
     /* set stays valid here after the swap: only a later publication frees
      * it, and publications are serialised by reload_lock. */
+    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     struct serve_set *old = serve_publish(&srv->serve, set);
     json_t *zones = server_zone_changes(old->zones, set->zones);
     json_t *geo = server_geo_loaded(set);
@@ -480,19 +484,34 @@ static json_t *server_reload(struct server *srv, bool *ok)
 
 /* The health service's listener (health thread): after a health change,
  * rebuild the widened ECS scopes of the current set's geo records for the
- * new state, and free the tries they replace once no worker can hold
- * them. */
+ * new state and sign its policy answers, and free the tries and tables
+ * they replace once no worker can hold them. */
+/* A worker served a policy answer whose signature is missing: have the
+ * health thread's listener run soon (it signs what was asked). */
+static void server_sigs_wake(void *arg)
+{
+    struct server *srv = arg;
+    health_service_kick(srv->health_svc);
+}
+
 static void server_on_health_change(void *arg)
 {
     struct server *srv = arg;
     struct policy_geo_retired retired = {0};
+    struct policy_sigs_retired sigs_retired = {0};
     const struct serve_set *s = serve_enter(srv->widen_reader);
     if (s && s->geo)
         policy_geo_widen(s->gslb, s->geo, &retired);
+    /* The signatures of the policy answers of the new state (zones signed
+     * at load, policy_sign.h): until they are made, a query with DO gets
+     * the answer signed last. */
+    if (s && s->sigs)
+        policy_sigs_update(s->sigs, s->geo, &sigs_retired);
     serve_leave(srv->widen_reader);
-    if (retired.n)
+    if (retired.n || sigs_retired.n)
         serve_sync(&srv->serve);
     policy_geo_retired_free(&retired);
+    policy_sigs_retired_free(&sigs_retired);
 }
 
 static json_t *server_reload_cb(void *arg, bool *ok)
@@ -631,6 +650,7 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
     /* One reader per worker thread, one for the admin thread, one for
      * the drill thread, one for the health thread (widened scopes). */
     serve_init(&srv->serve, net_reader_count(&np) + 3);
+    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
     srv->widen_reader = serve_reader_add(&srv->serve);
     health_service_set_listener(srv->health_svc, server_on_health_change, srv);
