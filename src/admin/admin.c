@@ -273,6 +273,10 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
         evhttp_connection_get_peer(c, &host, &port);
         snprintf(r.client, sizeof(r.client), "%s:%u", host && *host ? host : "unix", port);
     }
+    /* First, so that every reply has them, errors written before the
+     * path is known included (a HEAD on /ui/, a %00 in it). They are
+     * harmless on JSON. */
+    admin_ui_headers(evhttp_request_get_output_headers(req));
     admin_authenticate(&r);
     TAILQ_INIT(&r.query);
     if (!admin_conn_admit(a, req, r.authenticated)) {

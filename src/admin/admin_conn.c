@@ -364,8 +364,8 @@ static void admin_conn_rewrite(struct evbuffer *out)
     }
     evbuffer_add_printf(nb,
                         "Content-Type: application/json\r\nCache-Control: no-store\r\n"
-                        "Content-Length: %zu\r\n\r\n%s\n",
-                        strlen(text) + 1, text);
+                        "%sContent-Length: %zu\r\n\r\n%s\n",
+                        ADMIN_UI_RAW_HEADERS, strlen(text) + 1, text);
     free(text);
     evbuffer_drain(out, len);
     evbuffer_add_buffer(out, nb);

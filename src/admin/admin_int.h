@@ -101,6 +101,13 @@ void admin_handle_audit(struct admin_req *r); /* GET /v1/audit (admin_audit.c) *
 /* The console (admin_ui.c): true for /ui and every path under /ui/. */
 bool admin_ui_path(const char *path);
 void admin_handle_ui(struct admin_req *r); /* GET /ui/...: no token needed */
+/* The console's safety headers (CSP, nosniff, no framing, no Referer).
+ * admin.c adds them to every reply, before routing, so that the errors
+ * written before a path is known (an unknown method, a %00, a busy
+ * listener) carry them too. ADMIN_UI_RAW_HEADERS is the same set as raw
+ * header lines, for the replies libevent writes itself (admin_conn.c). */
+void admin_ui_headers(struct evkeyvalq *h);
+extern const char ADMIN_UI_RAW_HEADERS[];
 void admin_events_init(struct admin *a);
 void admin_events_on_push(evutil_socket_t fd, short what, void *arg);
 void admin_events_keepalive(evutil_socket_t fd, short what, void *arg);

@@ -30,8 +30,13 @@ static const struct admin_ui_asset *admin_ui_find(const char *name)
     return NULL;
 }
 
-/* The headers of every /ui reply, errors included. */
-static void admin_ui_headers(struct evkeyvalq *h)
+const char ADMIN_UI_RAW_HEADERS[] =
+    "Content-Security-Policy: " ADMIN_UI_CSP "\r\nX-Content-Type-Options: nosniff\r\n"
+    "X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"
+    "Cross-Origin-Opener-Policy: same-origin\r\nCross-Origin-Resource-Policy: same-origin\r\n";
+
+/* The headers of every admin reply, /ui errors included (admin.c). */
+void admin_ui_headers(struct evkeyvalq *h)
 {
     evhttp_add_header(h, "Content-Security-Policy", ADMIN_UI_CSP);
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
@@ -48,8 +53,8 @@ bool admin_ui_path(const char *path)
 
 void admin_handle_ui(struct admin_req *r)
 {
+    /* admin_on_request has added admin_ui_headers already. */
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-    admin_ui_headers(h);
     if (strcmp(r->path, "/ui") == 0) {
         /* Relative module paths need the slash. */
         evhttp_add_header(h, "Location", "/ui/");
