@@ -450,6 +450,10 @@ static void etcd_pending_send(struct etcd_pending *p)
                          .tv_usec =
                              (suseconds_t)((e->timeout_s - (double)(time_t)e->timeout_s) * 1e6)};
     evhttp_connection_set_timeout_tv(c, &tv);
+    /* A reply is held whole before it is parsed: a server that sends an
+     * endless body would take all memory. The watch (a stream, parsed as
+     * it comes) has its own bound per message (ETCD_STREAM_MAX). */
+    evhttp_connection_set_max_body_size(c, ETCD_REPLY_MAX);
     p->evcon = c;
     p->in_flight = true;
     p->next = e->pending;

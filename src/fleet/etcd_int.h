@@ -9,6 +9,11 @@
 
 #include "fleet/etcd.h"
 
+/* The largest reply to a call (not a watch) accepted: the range of the
+ * whole prefix at a sync is one reply (obs keys: endpoints x nodes, ~200
+ * octets each). Beyond, the call fails as a lost connection. */
+#define ETCD_REPLY_MAX (64u * 1024 * 1024)
+
 struct evhttp_connection;
 struct evhttp_request;
 struct etcd_pending;

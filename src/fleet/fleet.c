@@ -60,6 +60,8 @@ uint16_t fleet_node_get(struct fleet *f, const char *name)
     for (size_t i = 0; i < f->n_nodes; i++)
         if (strcmp(f->nodes[i].name, name) == 0)
             return (uint16_t)i;
+    if (f->n_nodes >= FLEET_NODES_MAX)
+        return FLEET_NODE_NONE;
     pthread_mutex_lock(&f->lock);
     if (f->n_nodes == f->cap_nodes) {
         size_t cap = f->cap_nodes ? f->cap_nodes * 2 : 8;

@@ -23,6 +23,13 @@
  * proposals with one disk sync, so a mass change is written several
  * times faster than one transaction after the other. */
 #define FLEET_PUBLISH_INFLIGHT 8
+/* What etcd may make this node remember, whatever it holds: node names
+ * (a node index is a uint16_t: more would wrap onto another node, this
+ * one included) and endpoints this node does not check itself (only
+ * shown). Keys beyond are ignored. */
+#define FLEET_NODES_MAX 1024
+#define FLEET_NODE_NONE UINT16_MAX
+#define FLEET_FOREIGN_EPS_MAX 65536
 
 struct event;
 struct event_base;
@@ -162,6 +169,8 @@ double fleet_mono(void);
 
 /* ---- fleet.c: tables and verdicts (fleet thread) ---------------------- */
 struct fleet_ep *fleet_ep_get(struct fleet *f, const char *key, bool create);
+/* The index of node name, added if new; FLEET_NODE_NONE when
+ * FLEET_NODES_MAX names are known already. */
 uint16_t fleet_node_get(struct fleet *f, const char *name);
 /* Sets or removes (state UNKNOWN) node's report on ep, then recomputes. */
 void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t state, double t);

@@ -133,6 +133,8 @@ static uint8_t fleet_state_of(json_t *v)
 static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool bulk)
 {
     uint16_t idx = fleet_node_get(f, name);
+    if (idx == FLEET_NODE_NONE)
+        return; /* etcd holds more node names than a fleet has */
     pthread_mutex_lock(&f->lock);
     struct fleet_node *n = &f->nodes[idx];
     bool was_live = n->live;
@@ -170,8 +172,12 @@ static void fleet_obs_update(struct fleet *f, const char *rest, json_t *v, bool 
         return;
     char key[600];
     snprintf(key, sizeof(key), "endpoint:%.*s", (int)(slash - rest), rest);
-    struct fleet_ep *ep = fleet_ep_get(f, key, true);
     uint16_t node = fleet_node_get(f, slash + 1);
+    struct fleet_ep *ep = fleet_ep_get(f, key, false);
+    if (!ep && f->n_eps < f->n_local + FLEET_FOREIGN_EPS_MAX)
+        ep = fleet_ep_get(f, key, true);
+    if (node == FLEET_NODE_NONE || !ep)
+        return; /* beyond what etcd may make us remember */
     uint8_t st = v ? fleet_state_of(v) : HEALTH_UNKNOWN;
     if (v) {
         double t = json_number_value(json_object_get(v, "t"));
