@@ -589,11 +589,14 @@ size_t policy_sigs_update(struct policy_sigs *s, const struct policy_geo *geo,
                      s->limit);
         }
     }
+    /* Read under the lock: another writer (policy_sigs_add) may insert
+     * into the table as soon as it is released. */
+    size_t entries = x.t->n;
     pthread_mutex_unlock(&s->lock);
     atomic_fetch_add(&s->updates, 1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (x.made || replaced)
-        log_info("event=policy_sign signed=%zu entries=%zu new_table=%s ms=%.2f", x.made, x.t->n,
+        log_info("event=policy_sign signed=%zu entries=%zu new_table=%s ms=%.2f", x.made, entries,
                  replaced ? "yes" : "no",
                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     return x.made;

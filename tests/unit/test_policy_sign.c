@@ -2,6 +2,8 @@
  * zone signed at load with an ECDSA key made here, policy records over it,
  * health slots set by hand. Every signature found is verified with ldns. */
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <ldns/ldns.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,6 +324,110 @@ static void test_limit(struct tap *t, struct fixture *f)
     policy_sigs_free(s);
 }
 
+/* ---- concurrency: the health thread's updates (with table replacements)
+ * against lock-free readers, worker requests and another writer ---- */
+
+#define THREADS_READERS 2
+
+struct threads_ctx {
+    struct fixture *f;
+    struct policy_sigs *s;
+    _Atomic bool stop;
+    _Atomic uint64_t epoch[THREADS_READERS]; /* a reader's quiescent points */
+    _Atomic uint64_t found;
+};
+
+struct threads_reader {
+    struct threads_ctx *c;
+    int id;
+};
+
+static void *threads_read(void *arg)
+{
+    struct threads_reader *r = arg;
+    struct threads_ctx *c = r->c;
+    struct fixture *f = c->f;
+    const struct policy_record *fo = rec(f, "fo.example.com.");
+    const char *sets[][3] = {{"us1", "us2", "us3"}, {"us2", "us3", NULL}, {"eu1", NULL, NULL}};
+    const struct policy_endpoint *eps[] = {ep(f, "us1"), ep(f, "eu1")};
+    /* Bounded: the main thread stops it, or 2 million rounds. */
+    for (unsigned i = 0; i < 2000000 && !atomic_load(&c->stop); i++) {
+        const char *const *names = sets[i % 3];
+        size_t n = names[2] ? 3 : names[1] ? 2 : 1;
+        const struct policy_sig_entry *e = find(f, c->s, "fo.example.com.", names, n);
+        const struct policy_sig_entry *l = policy_sigs_last(c->s, fo->index);
+        unsigned sum = 0;
+        if (e)
+            for (uint32_t k = 0; k < e->sigs.rdata_len; k++)
+                sum += e->sigs.rdata[k];
+        if (l)
+            for (uint32_t k = 0; k < l->rdata_len; k++)
+                sum += l->rdata[k];
+        if (e || l)
+            atomic_fetch_add(&c->found, 1 + (sum & 0));
+        if (i % 64 == 0)
+            policy_sigs_request(c->s, fo, DNS_TYPE_A, eps, (uint16_t)(1 + (i / 64) % 2));
+        atomic_fetch_add(&c->epoch[r->id], 1); /* holds nothing of the store now */
+    }
+    return NULL;
+}
+
+static void *threads_add(void *arg)
+{
+    struct threads_ctx *c = arg;
+    struct fixture *f = c->f;
+    const struct policy_endpoint *eps[] = {ep(f, "us3"), ep(f, "eu1")};
+    for (unsigned i = 0; i < 100000 && !atomic_load(&c->stop); i++)
+        policy_sigs_add(c->s, rec(f, "m.example.com."), DNS_TYPE_A, eps, (uint16_t)(1 + i % 2));
+    return NULL;
+}
+
+/* Waits until every reader passed a quiescent point (the test's serve_sync). */
+static void threads_grace(struct threads_ctx *c)
+{
+    uint64_t seen[THREADS_READERS];
+    for (int i = 0; i < THREADS_READERS; i++)
+        seen[i] = atomic_load(&c->epoch[i]);
+    for (int i = 0; i < THREADS_READERS; i++)
+        for (int k = 0; k < 100000 && atomic_load(&c->epoch[i]) == seen[i]; k++)
+            usleep(10);
+}
+
+static void test_threads(struct tap *t, struct fixture *f)
+{
+    struct threads_ctx c = {.f = f, .s = policy_sigs_new(f->g, f->snap, 14)};
+    policy_sigs_set_wake(c.s, count_wake, NULL);
+    all_up(f);
+    update(c.s, NULL);
+    pthread_t rd[THREADS_READERS], add;
+    struct threads_reader rs[THREADS_READERS];
+    for (int i = 0; i < THREADS_READERS; i++) {
+        rs[i] = (struct threads_reader){&c, i};
+        pthread_create(&rd[i], NULL, threads_read, &rs[i]);
+    }
+    pthread_create(&add, NULL, threads_add, &c);
+    const char *names[] = {"us1", "us2", "us3", "eu1"};
+    size_t replaced = 0;
+    for (int i = 0; i < 60; i++) {
+        set(f, names[i % 4], i % 8 >= 4);
+        struct policy_sigs_retired r = {0};
+        policy_sigs_update(c.s, NULL, &r);
+        replaced += r.n;
+        if (r.n)
+            threads_grace(&c);
+        policy_sigs_retired_free(&r);
+    }
+    atomic_store(&c.stop, true);
+    for (int i = 0; i < THREADS_READERS; i++)
+        pthread_join(rd[i], NULL);
+    pthread_join(add, NULL);
+    TAP_CHECK(t, replaced > 0 && atomic_load(&c.found) > 0,
+              "updates replace tables (%zu) while readers find answers and another writer adds",
+              replaced);
+    all_up(f);
+    policy_sigs_free(c.s);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -345,6 +451,7 @@ int main(void)
         test_store(&t, &f);
         test_requests(&t, &f);
         test_limit(&t, &f);
+        test_threads(&t, &f);
         snapshot_free(f.snap);
         ldns_rr_free(f.pub);
     }
