@@ -32,6 +32,10 @@ struct etcd_pending {
     bool is_auth;   /* the authenticate call itself */
     bool in_flight; /* evcon/req are live */
     struct evhttp_connection *evcon;
+    /* The bound of the whole call (ETCD_CALL_TIMEOUTS x timeout): evhttp's
+     * timeout is per read, so a server that sends one octet now and then
+     * would hold the call (and the sync waiting for it) for ever. */
+    struct event *deadline;
     struct etcd_pending *prev, *next;
 };
 
@@ -174,6 +178,8 @@ static void etcd_pending_unlink(struct etcd_pending *p)
 
 static void etcd_pending_free(struct etcd_pending *p)
 {
+    if (p->deadline)
+        event_free(p->deadline);
     free(p->path);
     free(p->body);
     free(p);
@@ -383,6 +389,7 @@ static void etcd_on_done(struct evhttp_request *req, void *arg)
 {
     struct etcd_pending *p = arg;
     struct etcd *e = p->e;
+    evtimer_del(p->deadline);
     etcd_pending_unlink(p);
     p->in_flight = false;
     etcd_reap_later(e, p->evcon);
@@ -428,6 +435,23 @@ static void etcd_on_done(struct evhttp_request *req, void *arg)
     }
 }
 
+/* The call took too long as a whole: given up like a lost connection.
+ * From a timer, so the connection may be freed here (which frees its
+ * request without calling etcd_on_done). */
+static void etcd_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct etcd_pending *p = arg;
+    (void)fd;
+    (void)what;
+    if (!p->in_flight)
+        return;
+    etcd_pending_unlink(p);
+    p->in_flight = false;
+    evhttp_connection_free(p->evcon);
+    p->evcon = NULL;
+    etcd_pending_retry(p, "no complete reply within the call's time bound");
+}
+
 static void etcd_pending_send(struct etcd_pending *p)
 {
     struct etcd *e = p->e;
@@ -454,6 +478,14 @@ static void etcd_pending_send(struct etcd_pending *p)
      * endless body would take all memory. The watch (a stream, parsed as
      * it comes) has its own bound per message (ETCD_STREAM_MAX). */
     evhttp_connection_set_max_body_size(c, ETCD_REPLY_MAX);
+    if (!p->deadline)
+        p->deadline = evtimer_new(e->base, etcd_on_deadline, p);
+    if (!p->deadline)
+        abort();
+    double bound = e->timeout_s * ETCD_CALL_TIMEOUTS;
+    struct timeval dl = {.tv_sec = (time_t)bound,
+                         .tv_usec = (suseconds_t)((bound - (double)(time_t)bound) * 1e6)};
+    evtimer_add(p->deadline, &dl);
     p->evcon = c;
     p->in_flight = true;
     p->next = e->pending;
@@ -464,6 +496,7 @@ static void etcd_pending_send(struct etcd_pending *p)
         etcd_pending_unlink(p);
         p->in_flight = false;
         p->evcon = NULL;
+        evtimer_del(p->deadline);
         evhttp_connection_free(c);
         etcd_pending_retry(p, "cannot send the request");
         return;

@@ -13,6 +13,9 @@
  * whole prefix at a sync is one reply (obs keys: endpoints x nodes, ~200
  * octets each). Beyond, the call fails as a lost connection. */
 #define ETCD_REPLY_MAX (64u * 1024 * 1024)
+/* A call's whole exchange is bounded by this many times the configured
+ * timeout (which evhttp applies to each read). */
+#define ETCD_CALL_TIMEOUTS 5
 
 struct evhttp_connection;
 struct evhttp_request;

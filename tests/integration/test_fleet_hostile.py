@@ -248,3 +248,37 @@ def test_garbage_replies_and_an_endless_watch_object(be, made):
         assert hwm_kib(n) < 400 * 1024
     finally:
         fake.stop()
+
+
+def test_a_trickled_reply_does_not_stall_the_sync(be, made):
+    """The first range reply comes one octet every 0.3 s (each read within
+    the 1 s timeout, the whole in 5 minutes): the call is given up after a
+    bound, retried, and the node syncs with the next, normal reply."""
+    ranges = []
+
+    def range_fn(h):
+        ranges.append(1)
+        data = json.dumps({"header": {"revision": "3"}, "kvs": []}).encode()
+        if len(ranges) == 1:
+            data = data + b" " * 1000
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if len(ranges) > 1:
+            h.wfile.write(data)
+            return
+        for i in range(len(data)):
+            if fake.stop_flag.wait(0.3):
+                return
+            h.wfile.write(data[i:i + 1])
+            h.wfile.flush()
+    fake = FakeEtcd(range_fn)
+    try:
+        n = start_node(made, [fake.url], 1, be["port"], timeout=1)
+        ok, _ = poll(lambda: (n.fleet() or {}).get("connection") == "synced", 20.0)
+        assert ok, (len(ranges), n.fleet())
+        assert len(ranges) >= 2
+        assert serving(n)
+    finally:
+        fake.stop()
