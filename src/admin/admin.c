@@ -362,13 +362,15 @@ static int admin_bind_unix(struct admin *a, const char *path, char *err, size_t 
     int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
     struct stat st;
+    struct evhttp_bound_socket *b = NULL;
     if (rc != 0 || chmod(path, 0600) != 0 || lstat(path, &st) != 0 || listen(fd, 64) != 0 ||
-        !evhttp_accept_socket_with_handle(a->http, fd)) {
+        !(b = evhttp_accept_socket_with_handle(a->http, fd))) {
         snprintf(err, errlen, "admin: cannot listen on unix:%s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
+    admin_accept_watch(a, b);
     /* Remembered so that the stop removes this socket only, not one that
      * replaced it. */
     a->unix_socks[a->n_unix].path = strdup(path);
@@ -400,10 +402,12 @@ static int admin_bind(struct admin *a, const struct admin_params *cfg, char *err
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
         uint16_t port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                        : ((struct sockaddr_in *)&ss)->sin_port);
-        if (evhttp_bind_socket(a->http, host, port) != 0) {
+        struct evhttp_bound_socket *b = evhttp_bind_socket_with_handle(a->http, host, port);
+        if (!b) {
             snprintf(err, errlen, "admin: cannot listen on %s: %s", l, strerror(errno));
             return -1;
         }
+        admin_accept_watch(a, b);
     }
     return 0;
 }
@@ -499,6 +503,7 @@ void admin_stop(struct admin *a)
     if (a->http)
         evhttp_free(a->http);
     admin_conn_free_all(a); /* after evhttp let go of its references */
+    admin_accept_free(a);   /* evhttp freed the listeners */
     if (a->ev_fixup)
         event_free(a->ev_fixup);
     if (a->ev_saved)

@@ -47,6 +47,15 @@ struct admin {
     bool stopping;
     struct admin_unix_sock *unix_socks; /* bound unix listeners, removed at stop */
     size_t n_unix;
+    /* Accept back-off (admin_accept.c): evhttp's listeners, borrowed. */
+    struct evconnlistener **listeners;
+    size_t n_listeners;
+    struct event *ev_resume;    /* ends a pause, then a quiet watch */
+    unsigned accept_backoff_ms; /* 0: no burst of errors */
+    bool accept_paused;         /* listeners out of the loop */
+    double accept_paused_at;    /* wall clock: the burst's first error */
+    double accept_resumed_at;   /* the last time the listeners came back */
+    unsigned long long accept_errors;
 };
 
 /* A request being handled: who asks and what they may do. */
@@ -95,6 +104,12 @@ void admin_defer_reply(struct admin_req *r, int status, json_t *reply, json_t *a
 void admin_defer_saved_cb(void *arg); /* health thread: wakes ev_saved */
 void admin_defer_on_saved(evutil_socket_t fd, short what, void *arg);
 void admin_defer_free_all(struct admin *a); /* at stop, unanswered */
+
+/* Accept back-off (admin_accept.c): watches a bound listener's accept
+ * errors; admin_accept_free before the event base goes. */
+struct evhttp_bound_socket;
+void admin_accept_watch(struct admin *a, struct evhttp_bound_socket *b);
+void admin_accept_free(struct admin *a);
 
 /* Connection bookkeeping (admin_conn.c; the rules are at its top). */
 struct bufferevent *admin_conn_new(struct event_base *base, void *arg);

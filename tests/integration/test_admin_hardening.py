@@ -7,6 +7,7 @@ path before it.
 Every wait and loop is bounded."""
 import http.client
 import json
+import os
 import socket
 import threading
 import time
@@ -425,6 +426,55 @@ def test_concurrent_drill_starts_and_aborts_share_writes(make_gtmd):
     lines = [json.loads(x) for x in open(os.path.join(g.workdir, "audit.log"))]
     assert len([x for x in lines if x.get("path") == "/v1/drills" and x["status"] == 201]) == n
     assert len([x for x in lines if x.get("method") == "DELETE" and x["status"] == 200]) == n
+
+
+# ---- out of descriptors: the accept loop pauses -------------------------------
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def test_admin_accept_emfile_pauses_instead_of_spinning(make_gtmd):
+    """accept(2) failing with EMFILE on the admin listener used to spin the
+    admin thread at 100% CPU (libevent calls accept again at once while the
+    listener stays readable). Now it pauses 100 ms, doubling up to 1 s, logs
+    one admin_accept_paused per burst, and serves again once descriptors
+    are back."""
+    import resource
+    import re
+    g, a = start(make_gtmd)
+    pid = g.proc.pid
+    old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    held = []
+    try:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE,
+                         (len(os.listdir("/proc/%d/fd" % pid)) + 2, old[1]))
+        for _ in range(20):  # completed by the kernel from the backlog
+            held.append(socket.create_connection(("127.0.0.1", a.port), timeout=1.0))
+        time.sleep(0.3)
+        t0 = cpu_seconds(pid)
+        time.sleep(2.0)
+        used = cpu_seconds(pid) - t0
+        assert used < 0.3, "gtmd used %.2f s of CPU in 2 s while out of descriptors" % used
+        log = g.read_log()
+        paused = re.findall(r"event=admin_accept_paused error=EMFILE", log)
+        assert len(paused) == 1, "want one admin_accept_paused line per burst:\n" + log[-2000:]
+        assert "Error from accept" not in log, log[-2000:]
+        assert g.query("www.example.com.", "A", timeout=1.0).answer  # DNS unaffected
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+        for s_ in held:
+            s_.close()
+    # Descriptors are back: the listener is polled again within the back-off.
+    t0 = time.monotonic()
+    r = a.get("/v1/status", token=READ_TOKEN, timeout=3.0)
+    assert r.status == 200 and time.monotonic() - t0 < 2.5, r
+    deadline = time.monotonic() + 2
+    while "event=admin_accept_resumed" not in g.read_log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert re.search(r"event=admin_accept_resumed paused_ms=\d+ errors=\d+", g.read_log())
 
 
 # ---- the safety rule on deletions --------------------------------------------
