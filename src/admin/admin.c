@@ -1,6 +1,6 @@
 /*
- * admin.c -- the admin API server: thread, listeners, auth, routing,
- * replies and the audit log.
+ * admin.c -- the admin API server: thread, listeners, auth, routing and
+ * replies (the audit log is admin_audit.c's).
  */
 #include "admin/admin_int.h"
 
@@ -69,54 +69,6 @@ void admin_reply_error(struct admin_req *r, int status, const char *code, const 
                           "Bearer realm=\"gtmd\"");
     /* msg may quote client bytes (a path, a key): made valid UTF-8 first. */
     admin_reply_json(r, status, admin_request_error_body(code, msg));
-}
-
-/* Writes one JSON line to the audit log (steals line; no log: dropped). */
-static void admin_audit_write(struct admin *a, json_t *line)
-{
-    char path[4096];
-    pthread_mutex_lock(&a->lock);
-    snprintf(path, sizeof(path), "%s", a->audit_log ? a->audit_log : "");
-    pthread_mutex_unlock(&a->lock);
-    char *text = path[0] && line ? json_dumps(line, JSON_COMPACT) : NULL;
-    json_decref(line);
-    if (!path[0])
-        return;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0 && text) {
-        size_t len = strlen(text);
-        text[len] = '\n'; /* one write per line keeps lines whole */
-        if (write(fd, text, len + 1) != (ssize_t)(len + 1))
-            log_error("event=audit result=failed file=%s", path);
-        text[len] = '\0';
-    } else
-        log_error("event=audit result=failed file=%s error=\"%s\"", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    free(text);
-}
-
-void admin_audit(struct admin_req *r, int status, json_t *result)
-{
-    const char *method = evhttp_request_get_command(r->req) == EVHTTP_REQ_POST ? "POST" : "DELETE";
-    /* The raw URI may hold any byte; an invalid one would make json_pack
-     * fail and the line be lost, so a copy is made valid UTF-8. */
-    char *uri = strdup(evhttp_request_get_uri(r->req));
-    if (uri)
-        admin_request_utf8_fix(uri);
-    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s?, s:O?, s:i, s:o?}", "time", health_now(),
-                             "token", r->token_name, "client", r->client, "method", method, "path",
-                             uri, "request", r->body, "status", status, "result", result);
-    free(uri);
-    admin_audit_write(r->a, line);
-}
-
-void admin_audit_event(struct admin *a, json_t *fields)
-{
-    json_t *line = json_pack("{s:f}", "time", health_now());
-    json_object_update(line, fields);
-    json_decref(fields);
-    admin_audit_write(a, line);
 }
 
 /* Constant-time comparison of a presented token with a configured one. */
@@ -426,6 +378,8 @@ void admin_update(struct admin *a, const struct admin_params *cfg)
     a->read_token = admin_dup(cfg->read_token);
     a->operate_token = admin_dup(cfg->operate_token);
     a->audit_log = admin_dup(cfg->audit_log);
+    if (!a->audit_log)
+        admin_audit_close(a); /* another path is opened at its next line */
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -437,6 +391,7 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
         abort();
     evthread_use_pthreads();
     a->env = *env;
+    a->audit_fd = -1;
     pthread_mutex_init(&a->lock, NULL);
     a->reader = serve_reader_add(env->serve);
     admin_update(a, cfg);
@@ -520,6 +475,7 @@ void admin_stop(struct admin *a)
         free(a->unix_socks[i].path);
     }
     free(a->unix_socks);
+    admin_audit_close(a);
     free(a->read_token);
     free(a->operate_token);
     free(a->audit_log);

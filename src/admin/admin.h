@@ -4,7 +4,8 @@
  * libevent's evhttp on its own thread and event_base, listening on TCP
  * and/or unix sockets (mode 0600). Bearer tokens: a read token and an
  * operate token (operate implies read), compared in constant time. Every
- * mutating call appends one JSON line to the audit log.
+ * mutating call appends one JSON line to the audit log, kept open and
+ * reopened on request (admin_reopen_audit).
  *
  * The admin thread is a reader of the serve core (serve/serve.h): it reads
  * the served set and the query and policy counters through it, health
@@ -53,6 +54,10 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
                           size_t errlen);
 /* New tokens and audit log after a reload (listeners stay). */
 void admin_update(struct admin *a, const struct admin_params *cfg);
+/* Opens the audit log again by its path (SIGUSR1, after logrotate moved
+ * it): later lines go to the new file. On failure the old file is kept
+ * and -1 returned (logged). Any thread. */
+int admin_reopen_audit(struct admin *a);
 void admin_stop(struct admin *a);
 
 #endif

@@ -30,8 +30,10 @@ struct admin {
     pthread_t thread;
     struct event_base *base;
     struct evhttp *http;
-    pthread_mutex_t lock; /* guards tokens and audit path (reloads) */
+    pthread_mutex_t lock; /* guards tokens, the audit path and its descriptor */
     char *read_token, *operate_token, *audit_log;
+    int audit_fd; /* open on audit_fd_path; -1: opened at the next line */
+    char *audit_fd_path;
     unsigned max_connections;
     unsigned timeout_ms;
     struct admin_conn *conns; /* admin_conn.c: every connection we track */
@@ -76,6 +78,8 @@ void admin_reply_json(struct admin_req *r, int status, json_t *body);
 /* Sends {"error": {"code": code, "message": ...}} with status. */
 void admin_reply_error(struct admin_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The audit log (admin_audit.c). */
+void admin_audit_close(struct admin *a); /* at stop */
 /* Appends one audit line for a mutating call. */
 void admin_audit(struct admin_req *r, int status, json_t *result);
 /* Appends one audit line for an event no request made (steals fields:

@@ -226,6 +226,12 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
         json_decref(server_reload(srv, &ok));
         return;
     }
+    if (sig == SIGUSR1) {
+        /* logrotate moved the audit log: later lines go to a new file. */
+        log_info("event=signal signal=USR1 action=reopen");
+        admin_reopen_audit(srv->admin);
+        return;
+    }
     log_info("event=signal signal=%s action=stop", sig == SIGTERM ? "TERM" : "INT");
     event_base_loopbreak(srv->base);
 }
@@ -413,8 +419,9 @@ static void server_shutdown(struct server *srv)
 int server_run(const char *config_path)
 {
     struct server srv = {.config_path = (char *)config_path};
-    struct event *sigs[3];
-    int signums[3] = {SIGHUP, SIGTERM, SIGINT};
+    int signums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
+    enum { N_SIGNALS = sizeof(signums) / sizeof(signums[0]) };
+    struct event *sigs[N_SIGNALS];
     int rc = 0;
 
     signal(SIGPIPE, SIG_IGN);
@@ -425,7 +432,7 @@ int server_run(const char *config_path)
      * killing the process with the default action). */
     sigset_t block, old_mask;
     sigemptyset(&block);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_SIGNALS; i++)
         sigaddset(&block, signums[i]);
     pthread_sigmask(SIG_BLOCK, &block, &old_mask);
     health_core_init(&srv.health);
@@ -437,13 +444,13 @@ int server_run(const char *config_path)
         return 1;
     }
     srv.base = event_base_new();
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_SIGNALS; i++) {
         sigs[i] = evsignal_new(srv.base, signums[i], server_on_signal, &srv);
         event_add(sigs[i], NULL);
     }
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     event_base_dispatch(srv.base);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_SIGNALS; i++)
         event_free(sigs[i]);
     event_base_free(srv.base);
     server_shutdown(&srv);

@@ -82,6 +82,7 @@ class Gtmd:
         self.conf_path = os.path.join(workdir, "gtmd.json")
         self.log_path = os.path.join(workdir, "gtmd.log")
         self.proc = None
+        self.env = {}  # added to the environment of every start
         self.reported = set()  # sanitizer reports already raised
 
     def write_config(self, config=None):
@@ -93,8 +94,10 @@ class Gtmd:
     def start(self, wait=True):
         self.write_config()
         self.log = open(self.log_path, "ab")
+        env = sanitizer_env(self.workdir)
+        env.update(self.env)
         self.proc = subprocess.Popen([GTMD, "-c", self.conf_path], stderr=self.log,
-                                     stdout=self.log, env=sanitizer_env(self.workdir))
+                                     stdout=self.log, env=env)
         if wait:
             self.wait_ready()
         return self
