@@ -118,14 +118,12 @@ static bool encode_rdata(struct encode_ctx *c, uint16_t type, const uint8_t *rd,
     return true;
 }
 
-/* Writes a whole RRset, or nothing (returns false) when it does not fit. */
-static bool encode_rrset(struct encode_ctx *c, const struct answer_rr *r)
+/* Writes every record of set with r's owner; false (and c->pos may have
+ * moved) when it does not fit. */
+static bool encode_records(struct encode_ctx *c, const struct answer_rr *r,
+                           const struct zone_rrset *set)
 {
-    size_t save_pos = c->pos;
-    unsigned save_comp = c->n_comp;
-    const struct zone_rrset *set = r->rrset;
     size_t o = 0;
-
     for (uint16_t i = 0; i < set->count; i++) {
         uint16_t rdlen = dns_get16(set->rdata + o);
         bool ok;
@@ -138,21 +136,33 @@ static bool encode_rrset(struct encode_ctx *c, const struct answer_rr *r)
         } else
             ok = encode_name(c, r->owner, r->owner_len);
         ok = ok && c->pos + 8 <= c->limit;
-        if (ok) {
-            dns_put16(c->out + c->pos, set->type);
-            dns_put16(c->out + c->pos + 2, DNS_CLASS_IN);
-            dns_put32(c->out + c->pos + 4, set->ttl);
-            c->pos += 8;
-            ok = encode_rdata(c, set->type, set->rdata + o + 2, rdlen);
-        }
-        if (!ok) {
-            c->pos = save_pos;
-            c->n_comp = save_comp;
+        if (!ok)
             return false;
-        }
+        dns_put16(c->out + c->pos, set->type);
+        dns_put16(c->out + c->pos + 2, DNS_CLASS_IN);
+        dns_put32(c->out + c->pos + 4, set->ttl);
+        c->pos += 8;
+        if (!encode_rdata(c, set->type, set->rdata + o + 2, rdlen))
+            return false;
         o += 2 + (size_t)rdlen;
     }
     return true;
+}
+
+/* Writes a whole RRset, and with DO its RRSIGs right after it (RFC 4035
+ * §3.1.1: never one without the other), or nothing when they do not fit:
+ * returns the number of records written, -1 for nothing. */
+static int encode_rrset(struct encode_ctx *c, const struct answer_rr *r, bool dnssec)
+{
+    size_t save_pos = c->pos;
+    unsigned save_comp = c->n_comp;
+    const struct zone_rrset *sigs = dnssec ? r->rrset->sigs : NULL;
+    if (!encode_records(c, r, r->rrset) || (sigs && !encode_records(c, r, sigs))) {
+        c->pos = save_pos;
+        c->n_comp = save_comp;
+        return -1;
+    }
+    return r->rrset->count + (sigs ? sigs->count : 0);
 }
 
 static size_t encode_opt_len(const struct dns_query *q)
@@ -208,15 +218,24 @@ size_t answer_encode(const struct dns_query *q, const struct answer_plan *plan,
     for (unsigned i = 0; i < q->qname.count; i++)
         encode_comp_add(&c, q->qname.wire + q->qname.label[i], q->qname.len - q->qname.label[i],
                         DNS_HEADER_SIZE + q->qname.label[i]);
-    for (uint16_t i = 0; i < plan->n; i++) {
-        const struct answer_rr *r = &plan->rrs[i];
-        if (encode_rrset(&c, r)) {
-            counts[r->section] = (uint16_t)(counts[r->section] + r->rrset->count);
-            continue;
-        }
-        if (r->section != ANSWER_SEC_ADDITIONAL || r->required) {
-            flags |= DNS_FLAG_TC;
-            break;
+    /* Section by section: the plan lists RRsets in the order they were
+     * decided, and DNSSEC proofs join the authority section late. */
+    bool full = false;
+    for (unsigned sec = ANSWER_SEC_ANSWER; sec <= ANSWER_SEC_ADDITIONAL && !full; sec++) {
+        for (uint16_t i = 0; i < plan->n; i++) {
+            const struct answer_rr *r = &plan->rrs[i];
+            if (r->section != sec)
+                continue;
+            int written = encode_rrset(&c, r, plan->dnssec);
+            if (written >= 0) {
+                counts[sec] = (uint16_t)(counts[sec] + written);
+                continue;
+            }
+            if (sec != ANSWER_SEC_ADDITIONAL || r->required) {
+                flags |= DNS_FLAG_TC;
+                full = true;
+                break;
+            }
         }
     }
     encode_header(q, flags, plan->rcode, true, out);

@@ -6,19 +6,11 @@
 
 #include <string.h>
 
+#include "answer/lookup_int.h"
 #include "dns/dns.h"
 
-struct lookup_ctx {
-    const struct serve_set *set;
-    struct serve_reader *reader; /* counts policy answers; may be NULL */
-    uint16_t qtype;
-    bool tcp;
-    const struct policy_client *client;
-    struct answer_plan *plan;
-};
-
-static void lookup_add(struct answer_plan *p, const struct zone_rrset *set, const uint8_t *owner,
-                       size_t owner_len, enum answer_section sec, bool required)
+void lookup_add(struct answer_plan *p, const struct zone_rrset *set, const uint8_t *owner,
+                size_t owner_len, enum answer_section sec, bool required)
 {
     if (p->n >= ANSWER_MAX_RRS)
         return;
@@ -41,18 +33,26 @@ static void lookup_add_additionals(struct answer_plan *p, const struct zone_rrse
     }
 }
 
-static void lookup_negative(struct answer_plan *p, const struct zone *z, uint16_t rcode)
+/* NXDOMAIN (node: the closest encloser) or NODATA (node: the name). */
+static void lookup_negative(struct lookup_ctx *c, const struct zone *z,
+                            const struct zone_node *node, uint16_t rcode)
 {
-    p->rcode = rcode;
-    lookup_add(p, &z->neg_soa, z->origin, z->origin_len, ANSWER_SEC_AUTHORITY, false);
+    c->plan->rcode = rcode;
+    c->negative = true;
+    lookup_add(c->plan, &z->neg_soa, z->origin, z->origin_len, ANSWER_SEC_AUTHORITY, false);
+    if (c->dnssec)
+        lookup_dnssec_negative(c, z, node, rcode);
 }
 
-static void lookup_referral(struct answer_plan *p, const struct zone_node *cut)
+static void lookup_referral(struct lookup_ctx *c, const struct zone *z, const struct zone_node *cut)
 {
+    struct answer_plan *p = c->plan;
     const struct zone_rrset *ns = zone_node_rrset(cut, DNS_TYPE_NS);
     if (p->n == 0)
         p->aa = false; /* a pure referral is not authoritative */
     lookup_add(p, ns, cut->name, cut->name_len, ANSWER_SEC_AUTHORITY, false);
+    if (c->dnssec)
+        lookup_dnssec_referral(c, z, cut);
     lookup_add_additionals(p, ns);
 }
 
@@ -107,6 +107,7 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
     sy->rrset.type = rtype;
     sy->rrset.count = n;
     sy->rrset.additional = NULL;
+    sy->rrset.sigs = NULL;
     sy->rrset.n_additional = 0;
     return &sy->rrset;
 }
@@ -133,7 +134,7 @@ static bool lookup_at_policy(struct lookup_ctx *c, const struct zone *z,
     if (b->cname) {
         const struct zone_rrset *cn = lookup_policy(c, b->cname, DNS_TYPE_CNAME);
         if (!cn) {
-            lookup_negative(c->plan, z, DNS_RCODE_NOERROR);
+            lookup_negative(c, z, node, DNS_RCODE_NOERROR);
             return true;
         }
         lookup_add(c->plan, cn, owner, owner_len, ANSWER_SEC_ANSWER, false);
@@ -149,8 +150,19 @@ static bool lookup_at_policy(struct lookup_ctx *c, const struct zone *z,
     if (set)
         lookup_add(c->plan, set, owner, owner_len, ANSWER_SEC_ANSWER, false);
     else
-        lookup_negative(c->plan, z, DNS_RCODE_NOERROR); /* when_all_down empty: NODATA */
+        lookup_negative(c, z, node, DNS_RCODE_NOERROR); /* when_all_down empty: NODATA */
     return true;
+}
+
+/* The RRSIGs of a node, each set with the TTL of the RRset it covers (as
+ * NSD gives them), for qtype RRSIG and ANY: not the node's RRSIG RRset,
+ * whose single TTL is the lowest of them all. */
+static void lookup_add_rrsigs(struct answer_plan *p, const struct zone_node *node,
+                              const uint8_t *owner, size_t owner_len)
+{
+    for (uint16_t i = 0; i < node->n_rrsets; i++)
+        if (node->rrsets[i].sigs)
+            lookup_add(p, node->rrsets[i].sigs, owner, owner_len, ANSWER_SEC_ANSWER, false);
 }
 
 /* Answers qtype at node; returns the CNAME RRset to follow, or NULL. */
@@ -170,13 +182,25 @@ static const struct zone_rrset *lookup_at_node(struct lookup_ctx *c, const struc
     if (c->qtype == DNS_TYPE_ANY && node->n_rrsets > 0) {
         /* RFC 8482: over UDP one RRset is enough; over TCP give them all. */
         uint16_t n = c->tcp ? node->n_rrsets : 1;
-        for (uint16_t i = 0; i < n; i++)
-            lookup_add(p, &node->rrsets[i], owner, owner_len, ANSWER_SEC_ANSWER, false);
+        for (uint16_t i = 0; i < n; i++) {
+            if (node->rrsets[i].type != DNS_TYPE_RRSIG)
+                lookup_add(p, &node->rrsets[i], owner, owner_len, ANSWER_SEC_ANSWER, false);
+            else if (!c->dnssec) /* with DO they go out with the RRsets they cover */
+                lookup_add_rrsigs(p, node, owner, owner_len);
+        }
+        return NULL;
+    }
+    if (c->qtype == DNS_TYPE_RRSIG && zone_node_rrset(node, DNS_TYPE_RRSIG)) {
+        uint16_t before = p->n;
+        lookup_add_rrsigs(p, node, owner, owner_len);
+        if (p->n == before) /* RRSIGs covering nothing at this name: as they are */
+            lookup_add(p, zone_node_rrset(node, DNS_TYPE_RRSIG), owner, owner_len,
+                       ANSWER_SEC_ANSWER, false);
         return NULL;
     }
     const struct zone_rrset *set = zone_node_rrset(node, c->qtype);
     if (!set) {
-        lookup_negative(p, z, DNS_RCODE_NOERROR);
+        lookup_negative(c, z, node, DNS_RCODE_NOERROR);
         return NULL;
     }
     lookup_add(p, set, owner, owner_len, ANSWER_SEC_ANSWER, false);
@@ -209,24 +233,42 @@ static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struc
             break;
         found = node;
         if ((node->flags & ZONE_NODE_CUT) && !(i == 0 && c->qtype == DNS_TYPE_DS)) {
-            lookup_referral(c->plan, node);
+            lookup_referral(c, z, node);
             return NULL;
         }
     }
     if (depth > name->count)
         return lookup_at_node(c, z, found, owner, name->len);
     /* The name does not exist: 'found' is the closest encloser (RFC 4592). */
-    if (found->wildcard)
-        return lookup_at_node(c, z, found->wildcard, owner, name->len);
-    lookup_negative(c->plan, z, DNS_RCODE_NXDOMAIN);
+    if (found->wildcard) {
+        c->wild_ce = found;
+        const struct zone_rrset *cn = lookup_at_node(c, z, found->wildcard, owner, name->len);
+        if (c->dnssec && !c->negative)
+            lookup_dnssec_wildcard(c, z, found);
+        c->wild_ce = NULL;
+        return cn;
+    }
+    lookup_negative(c, z, found, DNS_RCODE_NXDOMAIN);
     return NULL;
 }
 
-static bool lookup_seen(const struct answer_plan *p, const struct zone_rrset *cn)
+/* True when the CNAME RRset cn, just added to the plan, was added before:
+ * a loop. The repeat is then taken out of the plan (proofs added after it
+ * stay). */
+static bool lookup_drop_repeat(struct answer_plan *p, const struct zone_rrset *cn)
 {
-    for (uint16_t i = 0; i + 1 < p->n; i++)
-        if (p->rrs[i].rrset == cn)
-            return true;
+    int last = -1;
+    for (int i = (int)p->n - 1; i >= 0; i--) {
+        if (p->rrs[i].rrset != cn)
+            continue;
+        if (last < 0) {
+            last = i;
+            continue;
+        }
+        memmove(&p->rrs[last], &p->rrs[last + 1], (p->n - (size_t)last - 1) * sizeof(p->rrs[0]));
+        p->n--;
+        return true;
+    }
     return false;
 }
 
@@ -234,14 +276,20 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tc
                    const struct policy_client *client, struct serve_reader *reader,
                    struct answer_plan *plan)
 {
-    struct lookup_ctx c = {
-        .set = s, .reader = reader, .qtype = q->qtype, .tcp = tcp, .client = client, .plan = plan};
+    struct lookup_ctx c = {.set = s,
+                           .reader = reader,
+                           .qtype = q->qtype,
+                           .tcp = tcp,
+                           .dnssec = q->edns_do,
+                           .client = client,
+                           .plan = plan};
     struct dns_name next;
     const struct dns_name *name = &q->qname;
     const uint8_t *owner = NULL;
 
     plan->rcode = DNS_RCODE_NOERROR;
     plan->aa = false;
+    plan->dnssec = q->edns_do;
     plan->n = 0;
     plan->n_names = 0;
     plan->n_synth = 0;
@@ -255,13 +303,12 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tc
         }
         if (step == 0)
             plan->aa = true;
+        c.name = name;
         const struct zone_rrset *cn = lookup_in_zone(&c, z, name, owner);
         if (!cn || plan->n_names >= ANSWER_MAX_CHAIN)
             return;
-        if (lookup_seen(plan, cn)) {
-            plan->n--; /* a loop: drop the repeated CNAME and stop */
-            return;
-        }
+        if (lookup_drop_repeat(plan, cn))
+            return; /* a loop: the repeated CNAME is dropped; stop */
         /* Follow the CNAME: its target becomes the owner of what follows,
          * kept in the plan so the encoder can still read it. */
         uint16_t rdlen = dns_get16(cn->rdata);

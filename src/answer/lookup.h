@@ -51,6 +51,7 @@ struct answer_plan {
     struct answer_trace *trace; /* NULL on the DNS path */
     uint16_t rcode;
     bool aa;
+    bool dnssec;       /* DO=1: RRsets go out with their RRSIGs (rrset->sigs) */
     uint8_t ecs_scope; /* widest prefix giving the same answer */
     uint8_t n_synth;
     uint8_t n_names;

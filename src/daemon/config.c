@@ -56,7 +56,7 @@ static void cfg_listen(struct cfg_ctx *x, json_t *v)
 
 static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
 {
-    static const char *const keys[] = {"origin", "file", NULL};
+    static const char *const keys[] = {"origin", "file", "dnssec", NULL};
     char path[64];
     snprintf(path, sizeof(path), "$.zones[%zu]", i);
     if (!json_is_object(e)) {
@@ -78,6 +78,8 @@ static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
         return;
     }
     struct config_zone *z = &x->c->zones[x->c->n_zones++];
+    snprintf(sub, sizeof(sub), "%s.dnssec", path);
+    zone_dnssec_params_parse(&x->j, json_object_get(e, "dnssec"), sub, &z->dnssec);
     char ob[1024];
     dns_name_to_str(n.wire, ob, sizeof(ob));
     z->origin = jsoncfg_strdup(ob);

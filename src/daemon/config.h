@@ -20,6 +20,7 @@
 #include "common/errlist.h"
 #include "drill/drill_params.h"
 #include "health/health_params.h"
+#include "zone/zone_params.h"
 
 struct gslb;
 
@@ -30,8 +31,9 @@ struct config_listen {
 };
 
 struct config_zone {
-    char *origin; /* absolute, presentation form */
-    char *file;   /* resolved path */
+    char *origin;                     /* absolute, presentation form */
+    char *file;                       /* resolved path */
+    struct zone_dnssec_params dnssec; /* the entry's "dnssec" object */
 };
 
 struct config_tcp {

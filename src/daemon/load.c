@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/log.h"
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "policy/policy.h"
 #include "zone/zone_load.h"
+#include "zone/zone_verify.h"
 
 /* Index of the configured zone with the longest origin above name, or -1. */
 static int load_zone_of(const struct config *cfg, const struct dns_name *name)
@@ -80,6 +83,9 @@ static void load_attach(struct snapshot *s, const struct policy_binding *b,
         why = "also has static A records in the zone file";
     else if (b->aaaa && zone_node_rrset(node, DNS_TYPE_AAAA))
         why = "also has static AAAA records in the zone file";
+    else if (z->dnssec.has_dnssec_records)
+        why = "is in a signed zone: answers of policy records would go out unsigned and "
+              "validating resolvers would reject them (signing policy answers is not available)";
     if (why) {
         errlist_add(errs, "%s: %s: %s %s", cfgpath, r->path, r->name_str, why);
         return;
@@ -87,8 +93,27 @@ static void load_attach(struct snapshot *s, const struct policy_binding *b,
     ((struct zone_node *)node)->policy = b;
 }
 
+/* Checks a signed zone (zone_verify.h); false when it has errors. */
+static bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
+                        struct errlist *warns)
+{
+    struct errlist local;
+    errlist_init(&local);
+    size_t n = zone_verify(z, &cz->dnssec, (uint32_t)time(NULL), errs, warns ? warns : &local);
+    for (size_t i = 0; i < local.count; i++)
+        log_warn("event=zone_warning %s", local.msgs[i]);
+    errlist_free(&local);
+    return n == 0;
+}
+
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
                            struct errlist *errs)
+{
+    return load_set_warn(cfg, generation, core, errs, NULL);
+}
+
+struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
+                                struct errlist *errs, struct errlist *warns)
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();
@@ -101,6 +126,10 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
         const struct config_zone *cz = &cfg->zones[i];
         size_t n_extra = load_extra_names(cfg, g, i, extra);
         struct zone *z = zone_load(cz->origin, cz->file, cz->file, extra, n_extra, errs);
+        if (z && !load_verify(cz, z, errs, warns)) {
+            zone_free(z);
+            z = NULL;
+        }
         if (z && !snapshot_add_zone(s, z)) {
             errlist_add(errs, "%s: zone %s is configured twice", cfg->path, cz->origin);
             zone_free(z);

@@ -21,6 +21,10 @@
  * endpoints of checked pools are mapped to their health slots. */
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
                            struct errlist *errs);
+/* The same, with warnings (signatures of a signed zone close to expiry)
+ * collected in warns instead of logged ('gtmd check' prints them). */
+struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
+                                struct errlist *errs, struct errlist *warns);
 
 /* The probe targets of every checked endpoint of g (one per slot), for the
  * prober thread; *max_timeout_ms gets the longest time a first probe may

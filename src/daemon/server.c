@@ -460,18 +460,22 @@ int server_run(const char *config_path)
 
 int server_check(const char *config_path)
 {
-    struct errlist errs;
+    struct errlist errs, warns;
     errlist_init(&errs);
+    errlist_init(&warns);
     struct config *cfg = config_load(config_path, &errs);
-    struct serve_set *set = cfg ? load_set(cfg, 1, NULL, &errs) : NULL;
+    struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, &errs, &warns) : NULL;
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
+    for (size_t i = 0; i < warns.count; i++)
+        fprintf(stderr, "warning: %s\n", warns.msgs[i]);
     int rc = set ? 0 : 1;
     if (set)
-        printf("%s: ok (%zu zones, %zu records)\n", config_path, set->zones->n_zones,
-               set->zones->n_records);
+        printf("%s: ok (%zu zones, %zu records%s)\n", config_path, set->zones->n_zones,
+               set->zones->n_records, warns.count ? ", with warnings" : "");
     serve_set_free(set);
     config_free(cfg);
     errlist_free(&errs);
+    errlist_free(&warns);
     return rc;
 }

@@ -4,6 +4,9 @@
 #include "zone/zone.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "dns/dnssec.h"
 
 const struct zone_rrset *zone_node_rrset(const struct zone_node *n, uint16_t type)
 {
@@ -15,6 +18,47 @@ const struct zone_rrset *zone_node_rrset(const struct zone_node *n, uint16_t typ
             break;
     }
     return NULL;
+}
+
+const struct zone_denial *zone_nsec_find(const struct zone *z, const uint8_t *name, size_t len)
+{
+    const struct zone_denial *c = z->dnssec.chain;
+    if (z->dnssec.kind != ZONE_DENIAL_NSEC || z->dnssec.n_chain == 0)
+        return NULL;
+    /* The last entry <= name; every name of the zone sorts at or after the
+     * apex, which is the first entry of a complete chain. */
+    uint32_t lo = 0, hi = z->dnssec.n_chain;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (dns_name_canon_cmp(c[mid].owner, c[mid].owner_len, name, len) <= 0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return &c[lo];
+}
+
+const struct zone_denial *zone_nsec3_find(const struct zone *z, const uint8_t hash[DNS_SHA1_LEN],
+                                          bool *exact)
+{
+    const struct zone_denial *c = z->dnssec.chain;
+    *exact = false;
+    if (z->dnssec.kind != ZONE_DENIAL_NSEC3 || z->dnssec.n_chain == 0)
+        return NULL;
+    /* lo..hi: the first entry with a hash above 'hash' lies in [lo, hi]. */
+    uint32_t lo = 0, hi = z->dnssec.n_chain;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (memcmp(c[mid].hash, hash, DNS_SHA1_LEN) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* lo is the first entry above hash; the one before matches or covers
+     * it, and below the first entry the last one covers (wrap-around). */
+    const struct zone_denial *d = lo == 0 ? &c[z->dnssec.n_chain - 1] : &c[lo - 1];
+    *exact = memcmp(d->hash, hash, DNS_SHA1_LEN) == 0;
+    return d;
 }
 
 void zone_free(struct zone *z)

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "common/arena.h"
+#include "dns/sha1.h"
 
 struct zone_rrset;
 struct policy_binding;
@@ -35,6 +36,10 @@ struct zone_additional {
 struct zone_rrset {
     const uint8_t *rdata; /* count x (RDLENGTH(2) RDATA) */
     const struct zone_additional *additional;
+    /* The RRSIG records covering this RRset (an RRset of type RRSIG with
+     * the same owner), or NULL. Answers with DO=1 carry them right after
+     * the RRset. A policy answer signed later points at its own. */
+    const struct zone_rrset *sigs;
     uint32_t rdata_len;
     uint32_t ttl;
     uint16_t type;
@@ -49,11 +54,32 @@ enum zone_node_flags {
     ZONE_NODE_BELOW_CUT = 1 << 3, /* strictly below a delegation: glue or occluded */
 };
 
+/* One record set of the zone's denial chain: an NSEC RRset (chain in
+ * canonical name order) or an NSEC3 RRset (chain in hash order). */
+struct zone_denial {
+    const uint8_t *owner;           /* lowercase wire name */
+    const struct zone_rrset *rrset; /* type NSEC or NSEC3; its RRSIGs in ->sigs */
+    uint8_t owner_len;
+    uint8_t hash[DNS_SHA1_LEN]; /* NSEC3: the owner's first label, decoded */
+};
+
+/* What a node needs for denial proofs, found at load. */
+struct zone_node_denial {
+    /* NSEC: the NSEC at the name, or the one before it in canonical order
+     * (it covers an empty non-terminal). NSEC3: the NSEC3 whose hash is
+     * H(name), or NULL (an opt-out insecure delegation has none). */
+    const struct zone_denial *match;
+    /* The record covering "*.name" (no wildcard child); NULL if there is
+     * a wildcard child. */
+    const struct zone_denial *wild;
+};
+
 struct zone_node {
-    const uint8_t *name;                 /* lowercase wire name */
-    const struct zone_rrset *rrsets;     /* sorted by type */
-    const struct zone_node *wildcard;    /* the "*" child of this node, if any */
-    const struct policy_binding *policy; /* policy records at this name, set at load */
+    const uint8_t *name;                   /* lowercase wire name */
+    const struct zone_rrset *rrsets;       /* sorted by type */
+    const struct zone_node *wildcard;      /* the "*" child of this node, if any */
+    const struct policy_binding *policy;   /* policy records at this name, set at load */
+    const struct zone_node_denial *denial; /* NULL unless the zone has a denial chain */
     uint16_t n_rrsets;
     uint16_t flags;
     uint8_t name_len;
@@ -64,6 +90,23 @@ struct zone_node {
 struct zone_slot {
     uint32_t hash;
     const struct zone_node *node; /* NULL = empty */
+};
+
+enum zone_denial_kind { ZONE_DENIAL_NONE = 0, ZONE_DENIAL_NSEC, ZONE_DENIAL_NSEC3 };
+
+/* The DNSSEC parts of a compiled zone (zone_dnssec.c), all found at load. */
+struct zone_dnssec {
+    uint8_t kind;                    /* enum zone_denial_kind */
+    bool has_dnssec_records;         /* any DNSKEY, RRSIG, NSEC, NSEC3, NSEC3PARAM */
+    bool signed_apex;                /* DNSKEY at the apex and an RRSIG over the SOA */
+    const struct zone_denial *chain; /* sorted: canonical order (NSEC) or by hash (NSEC3) */
+    uint32_t n_chain;
+    uint32_t n_nsec3_foreign; /* NSEC3 records of other parameters: left out */
+    bool has_nsec3param;
+    uint16_t nsec3_iterations; /* the chain's parameters (NSEC3PARAM, else the first NSEC3) */
+    uint8_t nsec3_salt_len;
+    uint8_t nsec3_salt[255];
+    struct zone_rrset neg_soa_sigs; /* RRSIGs of the SOA with the negative TTL */
 };
 
 struct zone {
@@ -81,6 +124,7 @@ struct zone {
     const struct zone_rrset *soa;
     struct zone_rrset neg_soa; /* SOA with TTL = min(TTL, MINIMUM), RFC 2308 */
     uint32_t serial;
+    struct zone_dnssec dnssec;
 };
 
 /* Exact lookup of a lowercase wire name; NULL when absent. */
@@ -98,6 +142,16 @@ static inline const struct zone_node *zone_find_node(const struct zone *z, const
 }
 
 const struct zone_rrset *zone_node_rrset(const struct zone_node *n, uint16_t type);
+
+/* The NSEC at or before name (lowercase wire) in canonical order: it
+ * matches or covers name. NULL when the zone has no NSEC chain. */
+const struct zone_denial *zone_nsec_find(const struct zone *z, const uint8_t *name, size_t len);
+
+/* The NSEC3 whose hash is hash (*exact) or that covers it: the last one
+ * before it in hash order, wrapping to the last of the chain. NULL when
+ * the zone has no NSEC3 chain. */
+const struct zone_denial *zone_nsec3_find(const struct zone *z, const uint8_t hash[DNS_SHA1_LEN],
+                                          bool *exact);
 
 void zone_free(struct zone *z);
 

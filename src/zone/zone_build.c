@@ -157,10 +157,9 @@ static const char *build_file(const struct zone_builder *b, const struct zone_rr
     return b->files[r->file_idx];
 }
 
-/* Builds one RRset from records [i, j) of the same owner and type. */
-static void build_rrset(struct zone_builder *b, struct zone_rrset *set, size_t i, size_t j)
+void zone_build_rrset(struct zone_builder *b, const struct zone_rr_in *rrs, struct zone_rrset *set,
+                      size_t i, size_t j)
 {
-    struct zone_rr_in *rrs = b->rrs;
     size_t total = 0;
     uint32_t ttl = rrs[i].ttl;
     uint16_t count = 0;
@@ -170,11 +169,15 @@ static void build_rrset(struct zone_builder *b, struct zone_rrset *set, size_t i
             continue; /* duplicate record: RFC 2181 §5 sets hold each once */
         total += 2 + (size_t)rrs[k].rdlen;
         if (rrs[k].ttl != ttl) {
-            char nb[1024];
-            dns_name_to_str(rrs[k].owner, nb, sizeof(nb));
-            log_warn("%s:%u: TTLs differ within the RRset %s type %u; using the lowest "
-                     "(RFC 2181 §5.2)",
-                     build_file(b, &rrs[k]), rrs[k].line, nb, rrs[k].type);
+            /* RRSIGs at one name are not an RRset: each has the TTL of
+             * the RRset it covers (RFC 4034 §3). */
+            if (rrs[k].type != DNS_TYPE_RRSIG) {
+                char nb[1024];
+                dns_name_to_str(rrs[k].owner, nb, sizeof(nb));
+                log_warn("%s:%u: TTLs differ within the RRset %s type %u; using the lowest "
+                         "(RFC 2181 §5.2)",
+                         build_file(b, &rrs[k]), rrs[k].line, nb, rrs[k].type);
+            }
             if (rrs[k].ttl < ttl)
                 ttl = rrs[k].ttl;
         }
@@ -211,7 +214,7 @@ static struct build_node *build_node_make(struct zone_builder *b, size_t i, size
     size_t s = 0, start = i;
     for (size_t k = i + 1; k <= j; k++) {
         if (k == j || b->rrs[k].type != b->rrs[start].type) {
-            build_rrset(b, &sets[s++], start, k);
+            zone_build_rrset(b, b->rrs, &sets[s++], start, k);
             start = k;
         }
     }
@@ -254,6 +257,29 @@ static void build_add_names(struct zone_builder *b)
     }
 }
 
+/* Moves the NSEC3 records and the RRSIGs covering them out of b->rrs
+ * into b->nsec3_rrs, keeping both in sorted order. */
+static void build_split_nsec3(struct zone_builder *b)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct zone_rr_in *r = &b->rrs[i];
+        bool nsec3 = r->type == DNS_TYPE_NSEC3 || (r->type == DNS_TYPE_RRSIG && r->rdlen >= 2 &&
+                                                   dns_get16(r->rdata) == DNS_TYPE_NSEC3);
+        if (!nsec3) {
+            b->rrs[keep++] = *r;
+            continue;
+        }
+        if (!b->nsec3_rrs) {
+            b->nsec3_rrs = malloc(b->n * sizeof(*b->nsec3_rrs));
+            if (!b->nsec3_rrs)
+                abort();
+        }
+        b->nsec3_rrs[b->n_nsec3++] = *r;
+    }
+    b->n = keep;
+}
+
 struct zone *zone_builder_finish(struct zone_builder *b)
 {
     struct zone *z = b->z;
@@ -263,6 +289,7 @@ struct zone *zone_builder_finish(struct zone_builder *b)
 
     if (b->n > 1) /* b->rrs is NULL for a file without records: qsort's nonnull */
         qsort(b->rrs, b->n, sizeof(*b->rrs), build_rr_cmp);
+    build_split_nsec3(b);
     z->mask = 1023;
     z->table = calloc(z->mask + 1, sizeof(*z->table));
     nodes = malloc((b->n + 1) * sizeof(*nodes));
@@ -284,8 +311,12 @@ struct zone *zone_builder_finish(struct zone_builder *b)
     zone_check_all(b, nodes, n_nodes);
     if (b->errs->count == errors_before)
         zone_check_additionals(b, nodes, n_nodes);
+    if (b->errs->count == errors_before)
+        zone_dnssec_build(b, nodes, n_nodes);
     free(nodes);
     free(b->rrs);
+    free(b->nsec3_rrs);
+    b->nsec3_rrs = NULL;
     free(b->names);
     arena_free(&b->tmp);
     b->rrs = NULL;
@@ -299,6 +330,8 @@ struct zone *zone_builder_finish(struct zone_builder *b)
 
 void zone_builder_abort(struct zone_builder *b)
 {
+    free(b->nsec3_rrs);
+    b->nsec3_rrs = NULL;
     free(b->rrs);
     free(b->names);
     arena_free(&b->tmp);

@@ -42,6 +42,10 @@ struct zone_builder {
     struct errlist *errs;
     const uint8_t **names; /* names that must exist without records (tmp) */
     size_t n_names, cap_names;
+    /* NSEC3 records and the RRSIGs over them, taken out of rrs at finish:
+     * they form the hashed chain, not nodes (RFC 5155 §7.2.8). */
+    struct zone_rr_in *nsec3_rrs;
+    size_t n_nsec3;
 };
 
 /* origin is a lowercase wire name; file is the display path of the zone. */

@@ -16,6 +16,17 @@ struct build_node {
 
 struct zone_node *zone_build_find(struct zone *z, const uint8_t *name, size_t len);
 
+/* Builds one RRset from records rrs[i, j) of one owner and type (sorted,
+ * duplicates dropped) in the zone's arena. */
+void zone_build_rrset(struct zone_builder *b, const struct zone_rr_in *rrs, struct zone_rrset *set,
+                      size_t i, size_t j);
+
+/* The DNSSEC parts (zone_dnssec.c): links RRSIGs to the RRsets they
+ * cover, builds the NSEC or NSEC3 chain from b->nsec3_rrs and the nodes,
+ * finds each node's denial records and the negative SOA's RRSIGs. Reports
+ * malformed DNSSEC data into b->errs. After zone_check_all. */
+void zone_dnssec_build(struct zone_builder *b, struct build_node **nodes, size_t n);
+
 /* Marks apex, delegation points, wildcards and CNAME nodes, and reports
  * every rule a zone breaks (SOA, CNAME, glue) into b->errs. */
 void zone_check_all(struct zone_builder *b, struct build_node **nodes, size_t n);

@@ -202,6 +202,23 @@ def packet_edns_seeds():
     yield "edns_no_question", struct.pack("!HHHHHH", 1, 0x0100, 0, 0, 0, 1) + o
 
 
+def packet_dnssec_seeds():
+    """Queries with DO to the signed zones (tests/data/make_signed_zones.sh):
+    RRSIGs, NSEC and NSEC3 proofs, opt-out, referrals with and without DS."""
+    for kind in ("nsec", "nsec3"):
+        z = kind + ".example.net."
+        for label, name, qtype in (
+                ("a", "www", 1), ("nxdomain", "nope", 1), ("nodata", "www", 15),
+                ("ent", "b.ent", 1), ("wild", "x.y.wild", 16), ("wild_nodata", "x.wild", 15),
+                ("cname", "alias", 1), ("referral_ds", "x.sec", 1),
+                ("referral_insecure", "x.insec", 1), ("ds_insecure", "insec", 43),
+                ("dnskey", "", 48), ("rrsig", "www", 46), ("nsec3", "www", 50),
+                ("any", "www", 255)):
+            yield "dnssec_%s_%s" % (kind, label), raw_query(
+                (name + "." if name else "") + z, qtype, opt=opt_rr(do=True))
+        yield "dnssec_%s_tc" % kind, raw_query("www." + z, 48, opt=opt_rr(512, do=True))
+
+
 def packet_broken_seeds():
     w = raw_query("www.example.com.", 1)
     hdr = w[:12]
@@ -298,7 +315,7 @@ def seeds():
     yield "two_opt", two_opt[:10] + b"\x00\x02" + two_opt[12:] + opt
     yield "bad_ecs", two_opt[:-2] + struct.pack("!HHHHBB", 7, 8, 3, 1, 40, 0) + b"\x01"
     for gen in (packet_policy_seeds, packet_static_seeds, packet_edns_seeds,
-                packet_broken_seeds):
+                packet_dnssec_seeds, packet_broken_seeds):
         yield from gen()
 
 
