@@ -16,6 +16,8 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from conftest import default_config
+
 # Two zones whose contents must agree within one snapshot. Version K:
 #   rl.test.  SOA serial K, apex TXT "vK", www A 192.0.2.(K), probe CNAME vK.tg.test.
 #   tg.test.  SOA serial K, vK A 192.0.2.(K), vK TXT "vK"
@@ -364,3 +366,82 @@ def test_sighup_as_soon_as_queries_are_answered(make_gtmd):
             time.sleep(0.05)
         assert "event=reload" in g.read_log(), g.read_log()
         assert g.stop() == 0
+
+
+# ---- health slots of removed endpoints are freed -----------------------------
+
+def churn_config(k, n_eps=8, check_port=None):
+    """A config whose pool has n_eps endpoints named after reload k (so each
+    reload removes the last one's endpoints and adds new ones), with a tcp
+    check so probes are in flight across the reloads."""
+    from adminlib import admin_port, admin_section
+
+    def fn(workdir, port):
+        c = default_config(workdir, port)
+        c["regions"] = {"r1": {}, "r2": {}}
+        c["checks"] = {"t": {"type": "tcp", "port": check_port or 9, "interval": 0.2,
+                             "timeout": 0.1}}
+        c["pools"] = {"p": {"check": "t", "endpoints": [
+            {"name": "e%d-%d" % (k, i), "address": "127.0.1.%d" % ((k * n_eps + i) % 250 + 1),
+             "region": "r1" if i % 2 else "r2"} for i in range(n_eps)]}}
+        c["records"] = {"churn.example.com.": {"pool": "p", "policy": "all",
+                                               "when_all_down": "all"}}
+        c["admin"] = admin_section(workdir, admin_port(port))
+        return c
+    return fn
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def metric_value(a, name):
+    from adminlib import READ_TOKEN
+    body = a.get("/metrics", token=READ_TOKEN).body.decode()
+    m = re.search(r"^%s (\d+)$" % name, body, re.M)
+    assert m, name
+    return int(m.group(1))
+
+
+@pytest.mark.threads
+def test_200_reloads_adding_and_removing_endpoints_keep_slots_and_rss_flat(make_gtmd):
+    """Every reload replaces the pool's 8 endpoints with 8 new ones (probed
+    every 0.2 s, so probes are in flight across reloads). Slots of removed
+    endpoints used to be kept for the process's life (+8 per reload); they
+    are freed once the old set and its probes are gone, so the slot count
+    and RSS stay flat over 200 reloads after a warm-up of 100 (malloc's
+    arenas grow over the first ones)."""
+    from adminlib import Admin
+    g = make_gtmd(churn_config(0))
+    a = Admin.of(g).wait_ready()
+    slots, rss = {}, {}
+    t0 = time.monotonic()
+    for k in range(1, 301):
+        g.write_config(churn_config(k)(g.workdir, g.port) | {"admin": g.config["admin"]})
+        if k % 10 == 0:
+            hup_and_wait(g, "ok")
+        else:
+            r = a.post("/v1/reload", {})
+            assert r.status == 200 and r.json["result"] == "ok", r
+        if k % 50 == 0:
+            time.sleep(0.3)  # the old plans' last probes end (timeout 0.1 s)
+            slots[k] = metric_value(a, "gtmd_health_slots")
+            rss[k] = rss_kib(g.proc.pid)
+    freed = metric_value(a, "gtmd_health_slots_freed_total")
+    print("\nMEASURE 300 reloads in %.1f s; slots after reload 50..300: %s; freed %d; "
+          "RSS KiB %s" % (time.monotonic() - t0, [slots[k] for k in sorted(slots)], freed,
+                          [rss[k] for k in sorted(rss)]))
+    # 8 endpoints + 2 regions, whatever the number of reloads.
+    assert all(v == 10 for v in slots.values()), slots
+    assert freed >= 8 * 295, freed
+    assert max(rss[k] for k in (150, 200, 250, 300)) <= rss[100] * 1.05, rss
+    assert query_ok(g)
+
+
+def query_ok(g):
+    r = g.query("churn.example.com.", "A", timeout=2.0)
+    return len(r.answer) == 1 and len(r.answer[0]) == 8
