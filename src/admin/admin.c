@@ -383,22 +383,18 @@ void admin_update(struct admin *a, const struct admin_params *cfg)
     pthread_mutex_unlock(&a->lock);
 }
 
-struct admin *admin_start(const struct admin_env *env, const struct admin_params *cfg, char *err,
-                          size_t errlen)
+struct admin *admin_new(const struct admin_params *cfg, char *err, size_t errlen)
 {
     struct admin *a = calloc(1, sizeof(*a));
     if (!a)
         abort();
     evthread_use_pthreads();
-    a->env = *env;
     a->audit_fd = -1;
     pthread_mutex_init(&a->lock, NULL);
-    a->reader = serve_reader_add(env->serve);
-    admin_update(a, cfg);
     a->max_connections = cfg->max_connections;
     a->timeout_ms = cfg->timeout_ms;
     a->base = event_base_new();
-    a->http = a->base && a->reader ? evhttp_new(a->base) : NULL;
+    a->http = a->base ? evhttp_new(a->base) : NULL;
     if (!a->http) {
         snprintf(err, errlen, "admin: cannot create the HTTP server");
         admin_stop(a);
@@ -417,24 +413,37 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
     a->ev_fixup = event_new(a->base, -1, 0, admin_conn_fixup, a);
     a->ev_saved = event_new(a->base, -1, 0, admin_defer_on_saved, a);
     a->ev_stop = event_new(a->base, -1, 0, admin_on_stop, a);
-    if (!a->ev_fixup || !a->ev_saved || !a->ev_stop)
-        abort();
-    if (env->health_service)
-        health_service_set_saved_cb(env->health_service, admin_defer_saved_cb, a);
     a->ev_sweep = event_new(a->base, -1, EV_PERSIST, admin_conn_sweep, a);
-    struct timeval sweep = {0, 100000};
-    event_add(a->ev_sweep, &sweep);
+    if (!a->ev_fixup || !a->ev_saved || !a->ev_stop || !a->ev_sweep)
+        abort();
     if (admin_bind(a, cfg, err, errlen) != 0) {
         admin_stop(a);
         return NULL;
     }
+    return a;
+}
+
+int admin_start(struct admin *a, const struct admin_env *env, const struct admin_params *cfg,
+                char *err, size_t errlen)
+{
+    a->env = *env;
+    a->reader = serve_reader_add(env->serve);
+    if (!a->reader) {
+        snprintf(err, errlen, "admin: no serve reader left");
+        return -1;
+    }
+    admin_update(a, cfg);
+    if (env->health_service)
+        health_service_set_saved_cb(env->health_service, admin_defer_saved_cb, a);
+    struct timeval sweep = {0, 100000};
+    event_add(a->ev_sweep, &sweep);
     if (a->env.drills)
         admin_drills_listen(a);
     if (pthread_create(&a->thread, NULL, admin_main, a) != 0)
         abort();
     for (size_t i = 0; i < cfg->n_listen; i++)
         log_info("event=admin_listen address=%s", cfg->listen[i]);
-    return a;
+    return 0;
 }
 
 void admin_stop(struct admin *a)

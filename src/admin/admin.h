@@ -15,8 +15,8 @@
  * daemon's callback (serialised with SIGHUP). It knows nothing of the DNS
  * workers (net/).
  *
- * Ownership: admin_start() returns an object owned by the caller; the
- * env pointers must outlive it (admin_stop frees it).
+ * Ownership: admin_new() returns an object owned by the caller; the env
+ * pointers given to admin_start must outlive it (admin_stop frees it).
  */
 #ifndef GTM_ADMIN_ADMIN_H
 #define GTM_ADMIN_ADMIN_H
@@ -49,9 +49,16 @@ struct admin_env {
 
 struct admin;
 
-/* NULL with a message in err when a listener cannot be opened. */
-struct admin *admin_start(const struct admin_env *env, const struct admin_params *cfg, char *err,
-                          size_t errlen);
+/* Opens the listeners of cfg (TCP and unix sockets), starting no thread:
+ * the daemon binds before it drops its privileges. Connections wait in
+ * the backlog until admin_start. NULL with a message in err when a
+ * listener cannot be opened. */
+struct admin *admin_new(const struct admin_params *cfg, char *err, size_t errlen);
+/* Starts the admin thread on a's listeners (cfg: the same section; its
+ * tokens and audit log apply). -1 with a message in err; admin_stop
+ * cleans up either way. */
+int admin_start(struct admin *a, const struct admin_env *env, const struct admin_params *cfg,
+                char *err, size_t errlen);
 /* New tokens and audit log after a reload (listeners stay). */
 void admin_update(struct admin *a, const struct admin_params *cfg);
 /* Opens the audit log again by its path (SIGUSR1, after logrotate moved

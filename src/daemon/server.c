@@ -284,11 +284,9 @@ static struct policy_loss *server_publish_loss(void *arg, struct policy_loss *ne
     return serve_publish_loss(&srv->serve, next);
 }
 
-/* Publishes the first served set and starts the DNS workers on the
- * configured listen addresses. Takes set (freed by serve_destroy). */
-static int server_start_net(struct server *srv, struct serve_set *set, char *err, size_t errlen)
+/* The net params of c; np->listen is allocated (the caller frees it). */
+static void server_net_params(const struct config *c, struct net_params *np)
 {
-    const struct config *c = srv->cfg;
     struct net_listen *l = calloc(c->n_listen ? c->n_listen : 1, sizeof(*l));
     if (!l)
         abort();
@@ -296,7 +294,31 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
         l[i] = (struct net_listen){.addr = c->listen[i].addr,
                                    .addr_len = c->listen[i].addr_len,
                                    .text = c->listen[i].text};
-    struct net_params np = {.listen = l, .n_listen = c->n_listen, .workers = c->workers};
+    *np = (struct net_params){.listen = l, .n_listen = c->n_listen, .workers = c->workers};
+}
+
+/* Binds every socket of the configuration, the DNS workers' and the admin
+ * listeners, before anything runs: binding port 53 needs privileges that
+ * are dropped next, and a listen address taken by another process stops
+ * the start before the state file is touched. */
+static int server_bind(struct server *srv, char *err, size_t errlen)
+{
+    struct net_params np;
+    server_net_params(srv->cfg, &np);
+    int rc = net_bind(&srv->net, &np, err, errlen);
+    free((void *)np.listen);
+    if (rc != 0 || !srv->cfg->admin.enabled)
+        return rc;
+    srv->admin = admin_new(&srv->cfg->admin, err, errlen);
+    return srv->admin ? 0 : -1;
+}
+
+/* Publishes the first served set and starts the DNS workers on the
+ * sockets server_bind bound. Takes set (freed by serve_destroy). */
+static int server_start_net(struct server *srv, struct serve_set *set, char *err, size_t errlen)
+{
+    struct net_params np;
+    server_net_params(srv->cfg, &np);
     /* One reader per worker thread, one for the admin thread, one for
      * the drill thread. */
     serve_init(&srv->serve, net_reader_count(&np) + 2);
@@ -304,7 +326,7 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
     /* Restored scoped drills apply from the first query on. */
     drill_core_set_publisher(&srv->drills, server_publish_loss, srv);
     int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
-    free(l);
+    free((void *)np.listen);
     return rc;
 }
 
@@ -356,6 +378,11 @@ static int server_start(struct server *srv)
     drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
     srv->drills_ready = true;
     double ms = server_elapsed_ms(&t0);
+    if (server_bind(srv, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        serve_set_free(set);
+        return -1;
+    }
     if (server_first_round(srv, set) != 0) {
         serve_set_free(set);
         return -1;
@@ -372,7 +399,7 @@ static int server_start(struct server *srv)
      * a reload frees srv->cfg (read here and by admin_start's log lines) and
      * reads srv->admin: hold the reload lock until start-up is done. */
     pthread_mutex_lock(&srv->reload_lock);
-    if (srv->cfg->admin.enabled) {
+    if (srv->admin) {
         struct admin_env env = {.serve = &srv->serve,
                                 .health = &srv->health,
                                 .health_service = srv->health_svc,
@@ -383,8 +410,7 @@ static int server_start(struct server *srv)
                                 .workers = srv->cfg->workers,
                                 .reloads_ok = &srv->reloads_ok,
                                 .reloads_failed = &srv->reloads_failed};
-        srv->admin = admin_start(&env, &srv->cfg->admin, err, sizeof(err));
-        if (!srv->admin) {
+        if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
             pthread_mutex_unlock(&srv->reload_lock);
             log_error("%s", err);
             return -1;
