@@ -296,7 +296,8 @@ static int admin_unix_clear(const char *path, const struct sockaddr_un *sun, cha
     return 0;
 }
 
-/* Binds a unix socket with mode 0600 and hands it to evhttp. */
+/* Binds a unix socket with mode 0600, owned by a's owner, and hands it
+ * to evhttp. */
 static int admin_bind_unix(struct admin *a, const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un sun;
@@ -315,7 +316,10 @@ static int admin_bind_unix(struct admin *a, const char *path, char *err, size_t 
     umask(old);
     struct stat st;
     struct evhttp_bound_socket *b = NULL;
-    if (rc != 0 || chmod(path, 0600) != 0 || lstat(path, &st) != 0 || listen(fd, 64) != 0 ||
+    if (rc != 0 || chmod(path, 0600) != 0 ||
+        ((a->owner != (uid_t)-1 || a->group != (gid_t)-1) &&
+         lchown(path, a->owner, a->group) != 0) ||
+        lstat(path, &st) != 0 || listen(fd, 64) != 0 ||
         !(b = evhttp_accept_socket_with_handle(a->http, fd))) {
         snprintf(err, errlen, "admin: cannot listen on unix:%s: %s", path, strerror(errno));
         if (fd >= 0)
@@ -383,11 +387,14 @@ void admin_update(struct admin *a, const struct admin_params *cfg)
     pthread_mutex_unlock(&a->lock);
 }
 
-struct admin *admin_new(const struct admin_params *cfg, char *err, size_t errlen)
+struct admin *admin_new(const struct admin_params *cfg, uid_t owner, gid_t group, char *err,
+                        size_t errlen)
 {
     struct admin *a = calloc(1, sizeof(*a));
     if (!a)
         abort();
+    a->owner = owner;
+    a->group = group;
     evthread_use_pthreads();
     a->audit_fd = -1;
     pthread_mutex_init(&a->lock, NULL);

@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "admin/admin_config.h"
 #include "drill/drill.h"
@@ -50,10 +51,13 @@ struct admin_env {
 struct admin;
 
 /* Opens the listeners of cfg (TCP and unix sockets), starting no thread:
- * the daemon binds before it drops its privileges. Connections wait in
- * the backlog until admin_start. NULL with a message in err when a
- * listener cannot be opened. */
-struct admin *admin_new(const struct admin_params *cfg, char *err, size_t errlen);
+ * the daemon binds before it drops its privileges. Unix sockets are given
+ * to owner and group (the user gtmd drops to; (uid_t)-1 and (gid_t)-1:
+ * unchanged), mode 0600. Connections wait in the backlog until
+ * admin_start. NULL with a message in err when a listener cannot be
+ * opened. */
+struct admin *admin_new(const struct admin_params *cfg, uid_t owner, gid_t group, char *err,
+                        size_t errlen);
 /* Starts the admin thread on a's listeners (cfg: the same section; its
  * tokens and audit log apply). -1 with a message in err; admin_stop
  * cleans up either way. */

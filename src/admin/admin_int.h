@@ -49,6 +49,8 @@ struct admin {
     bool stopping;
     struct admin_unix_sock *unix_socks; /* bound unix listeners, removed at stop */
     size_t n_unix;
+    uid_t owner; /* of the unix sockets; (uid_t)-1: as created */
+    gid_t group;
     /* Accept back-off (admin_accept.c): evhttp's listeners, borrowed. */
     struct evconnlistener **listeners;
     size_t n_listeners;

@@ -4,7 +4,9 @@
 #include "daemon/config.h"
 
 #include <jansson.h>
+#include <grp.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -122,12 +124,70 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
         jsoncfg_ms(&x->j, v, "message_timeout", "$.tcp.message_timeout", 0.1, 3600, 5);
 }
 
+/* "user" and "group": looked up now, so that a name that does not exist
+ * (or root, which would drop nothing) is a configuration error that
+ * 'gtmd check' reports. */
+static void cfg_user(struct cfg_ctx *x, json_t *root)
+{
+    const char *u = jsoncfg_str(&x->j, root, "user", "$.user");
+    const char *g = jsoncfg_str(&x->j, root, "group", "$.group");
+    struct config_user *r = &x->c->run_as;
+    if (!u) {
+        if (g)
+            cfg_err(x, "$.group", "needs \"user\": the group gtmd switches to with it");
+        return;
+    }
+    char buf[4096];
+    struct passwd pw, *pwp = NULL;
+    if (getpwnam_r(u, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
+        cfg_err(x, "$.user", "no such user \"%s\"", u);
+        return;
+    }
+    if (pw.pw_uid == 0) {
+        cfg_err(x, "$.user",
+                "\"%s\" is root (uid 0): nothing would be dropped; leave \"user\" out to run "
+                "as root, or name an unprivileged user",
+                u);
+        return;
+    }
+    r->uid = pw.pw_uid;
+    r->gid = pw.pw_gid;
+    const char *gname = g;
+    char gbuf[4096];
+    struct group gr, *grp = NULL;
+    if (g && (getgrnam_r(g, &gr, gbuf, sizeof(gbuf), &grp) != 0 || !grp)) {
+        cfg_err(x, "$.group", "no such group \"%s\"", g);
+        return;
+    }
+    if (!g && getgrgid_r(pw.pw_gid, &gr, gbuf, sizeof(gbuf), &grp) == 0 && grp)
+        gname = gr.gr_name;
+    if (grp)
+        r->gid = gr.gr_gid;
+    if (r->gid == 0) {
+        if (g)
+            cfg_err(x, "$.group", "\"%s\" is gid 0: name an unprivileged group", g);
+        else
+            cfg_err(x, "$.user",
+                    "the primary group of \"%s\" is gid 0: set \"group\" to an unprivileged "
+                    "group",
+                    u);
+        return;
+    }
+    r->user = jsoncfg_strdup(u);
+    if (gname)
+        r->group = jsoncfg_strdup(gname);
+    else {
+        snprintf(gbuf, sizeof(gbuf), "%u", (unsigned)r->gid);
+        r->group = jsoncfg_strdup(gbuf);
+    }
+}
+
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
     static const char *const keys[] = {
-        "listen",     "workers",       "zones",         "edns_udp_max", "tcp",
-        "state_file", "state_max_age", "max_overrides", "regions",      "checks",
-        "pools",      "records",       "admin",         "drills",       NULL};
+        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",   "state_file",
+        "state_max_age", "max_overrides", "regions", "checks",       "pools", "records",
+        "admin",         "drills",        "user",    "group",        NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -152,6 +212,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     x->c->edns_udp_max =
         (uint16_t)jsoncfg_int(&x->j, root, "edns_udp_max", "$.edns_udp_max", 512, 4096, 1232);
     cfg_tcp(x, json_object_get(root, "tcp"));
+    cfg_user(x, root);
     admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
     health_params_parse(&x->j, root, &x->c->health);
     drill_params_parse(&x->j, json_object_get(root, "drills"), &x->c->drills);
@@ -205,6 +266,8 @@ void config_free(struct config *c)
     }
     free(c->listen);
     free(c->zones);
+    free(c->run_as.user);
+    free(c->run_as.group);
     admin_params_free(&c->admin);
     health_params_free(&c->health);
     gslb_unref(c->gslb);

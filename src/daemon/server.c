@@ -15,6 +15,7 @@
 #include "daemon/config.h"
 #include "admin/admin.h"
 #include "daemon/load.h"
+#include "daemon/privs.h"
 #include "drill/drill.h"
 #include "drill/drill_service.h"
 #include "health/override.h"
@@ -86,11 +87,16 @@ static bool server_same_listen(const struct config *a, const struct config *b)
 }
 
 /* Keeps in the new config what is still bound from the old one (listen
- * addresses, workers, the admin section), so later reloads compare with
- * what really runs. */
+ * addresses, workers, the admin section, the user), so later reloads
+ * compare with what really runs. */
 static void server_keep_bound(struct config *next, struct config *old, bool same_listen,
-                              bool same_admin)
+                              bool same_admin, bool same_user)
 {
+    if (!same_user) {
+        struct config_user u = next->run_as;
+        next->run_as = old->run_as;
+        old->run_as = u;
+    }
     if (!same_listen) {
         struct config_listen *l = next->listen;
         size_t n = next->n_listen;
@@ -172,6 +178,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     bool same_listen = server_same_listen(cfg, srv->cfg);
     if (!same_listen)
         log_warn("event=reload note=\"listen addresses and workers change only on restart\"");
+    bool same_user = !privs_reload_notes(srv->cfg, cfg);
     /* set stays valid here after the swap: only a later publication frees
      * it, and publications are serialised by reload_lock. */
     struct serve_set *old = serve_publish(&srv->serve, set);
@@ -193,18 +200,18 @@ static json_t *server_reload(struct server *srv, bool *ok)
     else if (!same_admin)
         log_warn("event=reload note=\"admin listeners and limits change only on restart; "
                  "admin tokens and audit log kept\"");
-    server_keep_bound(cfg, srv->cfg, same_listen, same_admin);
+    server_keep_bound(cfg, srv->cfg, same_listen, same_admin, same_user);
     config_free(srv->cfg);
     srv->cfg = cfg;
     srv->generation++;
     double ms = server_elapsed_ms(&t0);
     log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
              (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms);
-    json_t *res =
-        json_pack("{s:s, s:I, s:o, s:I, s:f, s:b, s:b}", "result", "ok", "generation",
-                  (json_int_t)srv->generation, "zones", zones, "records",
-                  (json_int_t)set->zones->n_records, "ms", ms, "restart_needed_for_listen",
-                  !same_listen, "restart_needed_for_admin", !same_admin);
+    json_t *res = json_pack("{s:s, s:I, s:o, s:I, s:f, s:b, s:b, s:b}", "result", "ok",
+                            "generation", (json_int_t)srv->generation, "zones", zones, "records",
+                            (json_int_t)set->zones->n_records, "ms", ms,
+                            "restart_needed_for_listen", !same_listen, "restart_needed_for_admin",
+                            !same_admin, "restart_needed_for_user", !same_user);
     atomic_fetch_add(&srv->reloads_ok, 1);
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
@@ -309,8 +316,33 @@ static int server_bind(struct server *srv, char *err, size_t errlen)
     free((void *)np.listen);
     if (rc != 0 || !srv->cfg->admin.enabled)
         return rc;
-    srv->admin = admin_new(&srv->cfg->admin, err, errlen);
+    const struct config_user *u = &srv->cfg->run_as;
+    srv->admin = admin_new(&srv->cfg->admin, u->user ? u->uid : (uid_t)-1,
+                           u->user ? u->gid : (gid_t)-1, err, errlen);
     return srv->admin ? 0 : -1;
+}
+
+/* Drops to the configured user, then checks, as whoever gtmd now runs
+ * as, that the files it writes later can be written and the ones a reload
+ * reads can be read (with a clear error now instead of a failure later). */
+static int server_drop_privileges(struct server *srv)
+{
+    char err[512];
+    struct errlist errs, warns;
+    if (privs_drop(&srv->cfg->run_as, false, err, sizeof(err)) != 0) {
+        log_error("%s: $.user: %s", srv->cfg->path, err);
+        return -1;
+    }
+    errlist_init(&errs);
+    errlist_init(&warns);
+    privs_check_access(srv->cfg, &errs, &warns);
+    for (size_t i = 0; i < warns.count; i++)
+        log_warn("%s", warns.msgs[i]);
+    server_log_errors(&errs, "");
+    int rc = errs.count ? -1 : 0;
+    errlist_free(&errs);
+    errlist_free(&warns);
+    return rc;
 }
 
 /* Publishes the first served set and starts the DNS workers on the
@@ -380,6 +412,10 @@ static int server_start(struct server *srv)
     double ms = server_elapsed_ms(&t0);
     if (server_bind(srv, err, sizeof(err)) != 0) {
         log_error("%s", err);
+        serve_set_free(set);
+        return -1;
+    }
+    if (server_drop_privileges(srv) != 0) {
         serve_set_free(set);
         return -1;
     }
@@ -491,12 +527,14 @@ int server_check(const char *config_path)
     errlist_init(&warns);
     struct config *cfg = config_load(config_path, &errs);
     struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, &errs, &warns) : NULL;
+    if (set)
+        privs_check_as(cfg, &errs, &warns); /* as the configured user */
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
     for (size_t i = 0; i < warns.count; i++)
         fprintf(stderr, "warning: %s\n", warns.msgs[i]);
-    int rc = set ? 0 : 1;
-    if (set)
+    int rc = set && errs.count == 0 ? 0 : 1;
+    if (rc == 0)
         printf("%s: ok (%zu zones, %zu records%s)\n", config_path, set->zones->n_zones,
                set->zones->n_records, warns.count ? ", with warnings" : "");
     serve_set_free(set);
