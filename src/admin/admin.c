@@ -3,6 +3,7 @@
  * replies (the audit log is admin_audit.c's).
  */
 #include "admin/admin_int.h"
+#include "common/event_ring.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -134,7 +135,8 @@ static bool admin_require(struct admin_req *r, enum admin_level need)
 }
 
 /* Routes one request. Paths: /v1/health, /v1/status, /v1/explain,
- * /v1/overrides[/ID], /v1/drills[/ID], /v1/reload, /metrics. */
+ * /v1/overrides[/ID], /v1/drills[/ID], /v1/reload, /v1/events, /v1/audit,
+ * /metrics. */
 static void admin_route(struct admin_req *r)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
@@ -147,7 +149,8 @@ static void admin_route(struct admin_req *r)
     bool known = strcmp(p, "/v1/status") == 0 || strcmp(p, "/v1/explain") == 0 ||
                  strcmp(p, "/metrics") == 0 || strcmp(p, "/v1/overrides") == 0 ||
                  strncmp(p, "/v1/overrides/", 14) == 0 || strcmp(p, "/v1/reload") == 0 ||
-                 strcmp(p, "/v1/drills") == 0 || strncmp(p, "/v1/drills/", 11) == 0;
+                 strcmp(p, "/v1/drills") == 0 || strncmp(p, "/v1/drills/", 11) == 0 ||
+                 strcmp(p, "/v1/events") == 0 || strcmp(p, "/v1/audit") == 0;
     if (!known) {
         admin_reply_error(r, 404, "not_found", "no such endpoint: %s", p);
         return;
@@ -172,6 +175,10 @@ static void admin_route(struct admin_req *r)
         admin_handle_override_delete(r, p + 14);
     else if (m == EVHTTP_REQ_POST && strcmp(p, "/v1/reload") == 0)
         admin_handle_reload(r);
+    else if (is_get && strcmp(p, "/v1/events") == 0)
+        admin_handle_events(r);
+    else if (is_get && strcmp(p, "/v1/audit") == 0)
+        admin_handle_audit(r);
     else if (is_get && strcmp(p, "/v1/drills") == 0)
         admin_handle_drills_list(r);
     else if (is_get && strncmp(p, "/v1/drills/", 11) == 0)
@@ -398,6 +405,7 @@ struct admin *admin_new(const struct admin_params *cfg, uid_t owner, gid_t group
     evthread_use_pthreads();
     a->audit_fd = -1;
     pthread_mutex_init(&a->lock, NULL);
+    a->audit_ring = event_ring_new(ADMIN_AUDIT_KEEP);
     a->max_connections = cfg->max_connections;
     a->timeout_ms = cfg->timeout_ms;
     a->base = event_base_new();
@@ -446,6 +454,7 @@ int admin_start(struct admin *a, const struct admin_env *env, const struct admin
     event_add(a->ev_sweep, &sweep);
     if (a->env.drills)
         admin_drills_listen(a);
+    admin_events_init(a);
     if (pthread_create(&a->thread, NULL, admin_main, a) != 0)
         abort();
     for (size_t i = 0; i < cfg->n_listen; i++)
@@ -469,6 +478,7 @@ void admin_stop(struct admin *a)
     if (a->env.health_service && a->ev_saved)
         health_service_set_saved_cb(a->env.health_service, NULL, NULL);
     admin_defer_free_all(a); /* only if the bound below was hit */
+    admin_events_free_all(a);
     if (a->ev_sweep)
         event_free(a->ev_sweep);
     if (a->http)
@@ -495,6 +505,7 @@ void admin_stop(struct admin *a)
     free(a->read_token);
     free(a->operate_token);
     free(a->audit_log);
+    event_ring_free(a->audit_ring);
     pthread_mutex_destroy(&a->lock);
     free(a);
 }

@@ -21,12 +21,30 @@
 
 #include "admin/admin_int.h"
 #include "drill/drill.h"
+#include "drill/drill_outcome.h"
 #include "drill/drill_plan.h"
 #include "drill/drill_whatif.h"
 
-/* The drill core's "ended" listener: one audit line per end. */
+/* One drill event for GET /v1/events. */
+static void admin_drill_event(struct admin *a, const char *action, json_t *d)
+{
+    event_ring_push(a->env.health->events, "drill",
+                    json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?}", "action", action, "drill",
+                              json_object_get(d, "id"), "mode", json_object_get(d, "mode"),
+                              "targets", json_object_get(d, "targets"), "result",
+                              json_object_get(d, "result"), "end_reason",
+                              json_object_get(d, "end_reason")));
+}
+
+static void admin_drill_started(void *arg, json_t *d)
+{
+    admin_drill_event(arg, "started", d);
+}
+
+/* The drill core's "ended" listener: one audit line and one event per end. */
 static void admin_drill_ended(void *arg, json_t *d)
 {
+    admin_drill_event(arg, "ended", d);
     admin_audit_event(arg, json_pack("{s:s, s:O?, s:O?, s:O?, s:O?}", "event", "drill_end", "id",
                                      json_object_get(d, "id"), "mode", json_object_get(d, "mode"),
                                      "result", json_object_get(d, "result"), "end_reason",
@@ -35,21 +53,8 @@ static void admin_drill_ended(void *arg, json_t *d)
 
 void admin_drills_listen(struct admin *a)
 {
-    struct drill_hooks h = {.ended = admin_drill_ended, .arg = a};
+    struct drill_hooks h = {.started = admin_drill_started, .ended = admin_drill_ended, .arg = a};
     drill_core_add_hooks(a->env.drills, &h);
-}
-
-/* Keeps the first DRILL_REPORT_RECORDS records of a what-if (the summary
- * still counts them all). */
-static json_t *admin_drill_report(json_t *whatif)
-{
-    json_t *recs = json_object_get(whatif, "records");
-    if (json_array_size(recs) > DRILL_REPORT_RECORDS) {
-        while (json_array_size(recs) > DRILL_REPORT_RECORDS)
-            json_array_remove(recs, json_array_size(recs) - 1);
-        json_object_set_new(whatif, "records_truncated", json_true());
-    }
-    return whatif;
 }
 
 /* What a dry run answers: the what-if with every record, like the offline
@@ -81,13 +86,15 @@ static void admin_drill_refuse(struct admin_req *r, const char *code, const char
     admin_reply_json(r, 409, err);
 }
 
-/* Starts the drill planned from spec (admin thread, no reader held). */
+/* Starts the drill planned from spec (admin thread, no reader held);
+ * takes whatif and tl. */
 static void admin_drill_start(struct admin_req *r, const struct drill_spec *spec,
-                              const struct drill_targets *t, json_t *whatif)
+                              const struct drill_targets *t, json_t *whatif,
+                              struct drill_timeline *tl)
 {
     struct admin *a = r->a;
     char id[32], why[256];
-    struct drill *d = drill_new(spec, t, r->token_name, admin_drill_report(whatif));
+    struct drill *d = drill_new(spec, t, r->token_name, drill_report_whatif(whatif), tl);
     if (drill_core_start(a->env.drills, d, health_now(), id, why, sizeof(why)) != DRILL_STARTED) {
         admin_drill_refuse(r, "conflict", why, NULL, NULL);
         return;
@@ -107,8 +114,8 @@ void admin_handle_drill_post(struct admin_req *r)
     struct drill_targets t;
     struct drill_whatif_sum sum;
     char msg[512], why[256]; /* msg: the size of admin_reply_error's buffer */
-    struct drill_params p = drill_core_params(a->env.drills);
-    int st = drill_spec_parse(r->body, p.max_duration, &spec, msg, sizeof(msg));
+    double max = drill_core_max_duration(a->env.drills);
+    int st = drill_spec_parse(r->body, max, &spec, msg, sizeof(msg));
     if (st != 0) {
         admin_reply_error(r, st, "bad_request", "%s", msg);
         admin_audit(r, st, NULL);
@@ -123,9 +130,21 @@ void admin_handle_drill_post(struct admin_req *r)
         admin_audit(r, 404, NULL);
         return;
     }
+    st = drill_outcome_resolve(s->gslb, &spec, msg, sizeof(msg));
+    if (st != 0) {
+        serve_leave(a->reader);
+        drill_targets_free(&t);
+        drill_spec_free(&spec);
+        admin_reply_error(r, st, "bad_request", "%s", msg);
+        admin_audit(r, st, NULL);
+        return;
+    }
     struct policy_overlay ov = drill_targets_overlay(&t);
     json_t *whatif = drill_whatif(s->gslb, &ov, spec.clients, spec.n_clients, !spec.dry_run, &sum);
     bool broken = drill_abort_if_violated(s->gslb, &spec, why, sizeof(why));
+    /* The records whose recovery the drill will measure. */
+    struct drill_timeline *tl =
+        spec.dry_run ? NULL : drill_timeline_new(s->gslb, &t, spec.mode, health_now());
     serve_leave(a->reader);
     if (spec.dry_run)
         admin_reply_json(r, 200, admin_drill_dry_run(&spec, &t, whatif, &sum, broken, why));
@@ -140,8 +159,11 @@ void admin_handle_drill_post(struct admin_req *r)
                            "with \"force\": true to run it anyway",
                            "records", json_incref(json_object_get(whatif, "would_leave_unserved")));
         json_decref(whatif);
-    } else
-        admin_drill_start(r, &spec, &t, whatif);
+    } else {
+        admin_drill_start(r, &spec, &t, whatif, tl);
+        tl = NULL;
+    }
+    drill_timeline_free(tl);
     drill_targets_free(&t);
     drill_spec_free(&spec);
 }

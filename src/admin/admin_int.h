@@ -17,6 +17,9 @@
 
 enum admin_level { ADMIN_NONE = 0, ADMIN_READ, ADMIN_OPERATE };
 
+/* Audit lines GET /v1/audit can return (the newest). */
+#define ADMIN_AUDIT_KEEP 1000
+
 /* A unix listener: its path and the identity of the socket file bound. */
 struct admin_unix_sock {
     char *path;
@@ -47,6 +50,11 @@ struct admin {
     struct admin_deferred *deferred; /* replies waiting for a write, oldest first */
     unsigned n_deferred;
     bool stopping;
+    struct event_ring *audit_ring; /* the newest audit lines (admin_audit.c) */
+    struct admin_stream *streams;  /* GET /v1/events (admin_events.c) */
+    unsigned n_streams;
+    struct event *ev_events;            /* the event ring got a push */
+    struct event *ev_keepalive;         /* a comment on every stream */
     struct admin_unix_sock *unix_socks; /* bound unix listeners, removed at stop */
     size_t n_unix;
     uid_t owner; /* of the unix sockets; (uid_t)-1: as created */
@@ -100,6 +108,15 @@ void admin_handle_drills_list(struct admin_req *r);
 void admin_handle_drill_get(struct admin_req *r, const char *id);
 void admin_handle_drill_post(struct admin_req *r);
 void admin_handle_drill_delete(struct admin_req *r, const char *id);
+/* GET /v1/events (admin_events.c): the ring's wake-up and keep-alive
+ * timer are set up by admin_events_init (admin thread not running yet);
+ * admin_events_free_all forgets every stream before evhttp is freed. */
+void admin_handle_events(struct admin_req *r);
+void admin_handle_audit(struct admin_req *r); /* GET /v1/audit (admin_audit.c) */
+void admin_events_init(struct admin *a);
+void admin_events_on_push(evutil_socket_t fd, short what, void *arg);
+void admin_events_keepalive(evutil_socket_t fd, short what, void *arg);
+void admin_events_free_all(struct admin *a);
 /* The drill core's listener: an audit line for every drill end. */
 void admin_drills_listen(struct admin *a);
 

@@ -180,6 +180,125 @@ static void metrics_drills(struct evbuffer *b, struct drill_core *dc)
                             drill_result_names[r], (unsigned long long)ended[r]);
 }
 
+/* One practice metric sample: NAME{name="P"[,KEY="V"]} value. */
+static void metrics_practice_sample(struct evbuffer *b, const char *metric, const char *name,
+                                    const char *key, const char *v, double value)
+{
+    evbuffer_add_printf(b, "%s{name=\"", metric);
+    metrics_label(b, name);
+    if (key) {
+        evbuffer_add_printf(b, "\",%s=\"", key);
+        metrics_label(b, v);
+    }
+    evbuffer_add_printf(b, "\"} %.17g\n", value);
+}
+
+/* Practice drills: next and last start, skips by reason, results. */
+static void metrics_practice(struct evbuffer *b, struct drill_core *dc)
+{
+    json_t *list = dc ? drill_core_practice_json(dc) : json_array(), *p, *v;
+    size_t i;
+    const char *k;
+    metrics_head(b, "gtmd_drill_practice_next_start_seconds", "gauge",
+                 "When a practice drill starts next (Unix time; absent: not known, or never).");
+    json_array_foreach(list, i, p)
+    {
+        if (json_is_number(json_object_get(p, "next_start")))
+            metrics_practice_sample(b, "gtmd_drill_practice_next_start_seconds",
+                                    json_string_value(json_object_get(p, "name")), NULL, NULL,
+                                    json_number_value(json_object_get(p, "next_start")));
+    }
+    metrics_head(b, "gtmd_drill_practice_last_start_seconds", "gauge",
+                 "When a practice drill last started (Unix time; absent: never).");
+    json_array_foreach(list, i, p)
+    {
+        if (json_is_number(json_object_get(p, "last_start")))
+            metrics_practice_sample(b, "gtmd_drill_practice_last_start_seconds",
+                                    json_string_value(json_object_get(p, "name")), NULL, NULL,
+                                    json_number_value(json_object_get(p, "last_start")));
+    }
+    metrics_head(b, "gtmd_drill_practice_skips_total", "counter",
+                 "Practice drills that were due and did not start, by reason.");
+    json_array_foreach(list, i, p)
+    {
+        json_object_foreach(json_object_get(p, "skips"), k, v) metrics_practice_sample(
+            b, "gtmd_drill_practice_skips_total", json_string_value(json_object_get(p, "name")),
+            "reason", k, (double)json_integer_value(v));
+    }
+    metrics_head(b, "gtmd_drill_practice_results_total", "counter",
+                 "Ends of practice drills since gtmd started, by result.");
+    json_array_foreach(list, i, p)
+    {
+        json_object_foreach(json_object_get(p, "results"), k, v) metrics_practice_sample(
+            b, "gtmd_drill_practice_results_total", json_string_value(json_object_get(p, "name")),
+            "result", k, (double)json_integer_value(v));
+    }
+    json_decref(list);
+}
+
+/* The newest drill of each name (unnamed: "adhoc") with a measured RTO,
+ * from a {"active", "history"} list: name -> drill (borrowed). */
+static json_t *metrics_last_by_name(json_t *list)
+{
+    json_t *by = json_object(), *d;
+    const char *lists[2] = {"active", "history"};
+    size_t i;
+    for (int l = 0; l < 2; l++)
+        json_array_foreach(json_object_get(list, lists[l]), i, d)
+        {
+            json_t *tl = json_object_get(json_object_get(d, "report"), "timeline");
+            const char *name = json_string_value(json_object_get(d, "name"));
+            name = name ? name : "adhoc";
+            json_t *have = json_object_get(by, name);
+            if (!json_is_number(json_object_get(tl, "rto")) ||
+                (have && json_number_value(json_object_get(have, "started")) >=
+                             json_number_value(json_object_get(d, "started"))))
+                continue;
+            json_object_set(by, name, d);
+        }
+    return by;
+}
+
+/* The recovery of the last measured drill of each name, per region it
+ * covers: RTO, restore RTO, lost answers. */
+static void metrics_recovery(struct evbuffer *b, struct drill_core *dc)
+{
+    json_t *list = dc ? drill_core_list_json(dc) : json_object();
+    json_t *by = metrics_last_by_name(list), *d, *x;
+    const char *name;
+    size_t i;
+    static const char *const heads[3][2] = {
+        {"gtmd_drill_rto_seconds",
+         "DNS-layer RTO of the last measured drill of a name: from its start until every "
+         "affected record answered without the lost targets."},
+        {"gtmd_drill_restore_rto_seconds",
+         "The same for its restore: from its end until every record answered from the targets "
+         "again (absent until measured)."},
+        {"gtmd_drill_lost_answers",
+         "Answers from a lost target after the start of the last measured drill of a name (0 "
+         "expected)."}};
+    for (int k = 0; k < 3; k++) {
+        metrics_head(b, heads[k][0], "gauge", heads[k][1]);
+        json_object_foreach(by, name, d)
+        {
+            json_t *tl = json_object_get(json_object_get(d, "report"), "timeline");
+            json_t *v = k == 0   ? json_object_get(tl, "rto")
+                        : k == 1 ? json_object_get(json_object_get(tl, "restore"), "rto")
+                                 : json_object_get(tl, "lost_answers");
+            if (!json_is_number(v))
+                continue;
+            if (k == 2) {
+                metrics_practice_sample(b, heads[k][0], name, NULL, NULL, json_number_value(v));
+                continue;
+            }
+            json_array_foreach(json_object_get(d, "covers"), i, x) metrics_practice_sample(
+                b, heads[k][0], name, "region", json_string_value(x), json_number_value(v));
+        }
+    }
+    json_decref(by);
+    json_decref(list);
+}
+
 void admin_handle_metrics(struct admin_req *r)
 {
     struct admin *a = r->a;
@@ -194,6 +313,8 @@ void admin_handle_metrics(struct admin_req *r)
     metrics_head(b, "gtmd_overrides_active", "gauge", "Operator overrides in force.");
     evbuffer_add_printf(b, "gtmd_overrides_active %zu\n", override_count(a->env.health));
     metrics_drills(b, a->env.drills);
+    metrics_practice(b, a->env.drills);
+    metrics_recovery(b, a->env.drills);
     metrics_head(b, "gtmd_reloads_total", "counter", "Reloads by result.");
     evbuffer_add_printf(b, "gtmd_reloads_total{result=\"ok\"} %llu\n",
                         (unsigned long long)atomic_load(a->env.reloads_ok));

@@ -87,7 +87,8 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
     /* Only real queries count; explain's traced runs do not. */
     if (!p->trace && c->reader && (res.serving_region >= 0 || res.outcome != POLICY_SERVED))
         serve_count_policy(c->reader, c->set, (size_t)(r - c->set->gslb->records),
-                           res.outcome == POLICY_SERVED ? res.serving_region : -1);
+                           res.outcome == POLICY_SERVED ? res.serving_region : -1,
+                           c->client->canary);
     if (res.ecs_scope > p->ecs_scope)
         p->ecs_scope = res.ecs_scope;
     if (res.n == 0)

@@ -83,6 +83,7 @@ static size_t query_run(const struct serve_set *s, struct query_client *client, 
         ov.n_lost = lm.n_lost;
         pc.overlay = lm.n_lost ? &ov : NULL;
         pc.ecs_scope_min = q.ecs.present ? lm.scope_min : 0;
+        pc.canary = lm.n_tags > 0;
     }
     plan.trace = client->trace;
     answer_lookup(s, &q, tcp, &pc, client->reader, &plan);

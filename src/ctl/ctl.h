@@ -43,4 +43,8 @@ void ctl_output(struct ctl *c, json_t *j, void (*human)(json_t *));
 int ctl_drill(struct ctl *c, int argc, char **argv);
 void ctl_drill_usage(FILE *f);
 
+/* gtmctl watch [--json] (ctl_watch.c): the event stream as lines until
+ * interrupted; reconnects with Last-Event-ID when the stream ends. */
+int ctl_watch(struct ctl *c);
+
 #endif

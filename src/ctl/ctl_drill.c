@@ -17,9 +17,9 @@
 
 struct ctl_drill_opts {
     const char *regions[CTL_DRILL_MAX], *azs[CTL_DRILL_MAX], *canary[CTL_DRILL_MAX];
-    const char *clients[CTL_DRILL_MAX];
-    int n_regions, n_azs, n_canary, n_clients;
-    const char *mode, *reason;
+    const char *clients[CTL_DRILL_MAX], *outcome[CTL_DRILL_MAX];
+    int n_regions, n_azs, n_canary, n_clients, n_outcome;
+    const char *mode, *reason, *name;
     double duration, min_share;
     long min_up;
     bool force;
@@ -35,7 +35,8 @@ void ctl_drill_usage(FILE *f)
                "                                      (exit 4: some record would be unserved)\n"
                "  drill start --region R|--az A ... --mode shadow|scoped|live --reason TEXT\n"
                "              [--duration S] [--canary NET]... [--abort-min-up N]\n"
-               "              [--abort-min-share X] [--force]\n"
+               "              [--abort-min-share X] [--outcome CHECK@HOST]... [--name NAME]\n"
+               "              [--force]\n"
                "  drill status [ID]                   one drill, or the active ones\n"
                "  drill abort ID\n"
                "  drill list                          active drills and the last 100 ended\n");
@@ -71,6 +72,10 @@ static bool ctl_drill_args(struct ctl *c, int argc, char **argv, struct ctl_dril
             ok = ctl_drill_push(o->canary, &o->n_canary, argv[++i]);
         else if (strcmp(a, "--client") == 0 || strcmp(a, "--ecs") == 0)
             ok = ctl_drill_push(o->clients, &o->n_clients, argv[++i]);
+        else if (strcmp(a, "--outcome") == 0)
+            ok = strchr(v, '@') && ctl_drill_push(o->outcome, &o->n_outcome, argv[++i]);
+        else if (strcmp(a, "--name") == 0)
+            o->name = argv[++i];
         else if (strcmp(a, "--mode") == 0)
             o->mode = argv[++i];
         else if (strcmp(a, "--reason") == 0)
@@ -121,6 +126,17 @@ static json_t *ctl_drill_body(const struct ctl_drill_opts *o, bool dry_run)
             json_object_set_new(ai, "min_up_share", json_real(o->min_share));
         json_object_set_new(b, "abort_if", ai);
     }
+    if (o->n_outcome) {
+        json_t *oc = json_array();
+        for (int i = 0; i < o->n_outcome; i++) {
+            const char *at = strchr(o->outcome[i], '@');
+            json_array_append_new(oc, json_pack("{s:s%, s:s}", "check", o->outcome[i],
+                                                (size_t)(at - o->outcome[i]), "host", at + 1));
+        }
+        json_object_set_new(b, "outcome", oc);
+    }
+    if (o->name)
+        json_object_set_new(b, "name", json_string(o->name));
     if (o->force)
         json_object_set_new(b, "force", json_true());
     if (dry_run) {
@@ -212,6 +228,71 @@ static void ctl_drill_print_plan(json_t *j)
         printf("abort_if is broken already: %s\n", ctl_s(j, "abort_if_broken"));
 }
 
+/* "+0.004 s" after base, or "-" when t is not a time. */
+static const char *ctl_drill_rel(json_t *t, double base, char *buf, size_t len)
+{
+    if (!json_is_number(t) || base <= 0)
+        return "-";
+    snprintf(buf, len, "+%.3f s", json_number_value(t) - base);
+    return buf;
+}
+
+/* A record of a timeline: its lost regions joined, or "-". */
+static void ctl_drill_lost_regions(json_t *r, char *buf, size_t len)
+{
+    size_t i, o = 0;
+    json_t *x;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(r, "lost_regions"), i, x) o += (size_t)snprintf(
+        buf + o, o < len ? len - o : 0, "%s%s", i ? "," : "", json_string_value(x));
+    if (!buf[0])
+        snprintf(buf, len, "-");
+}
+
+/* The recovery timeline of a drill's report. */
+static void ctl_drill_timeline(json_t *tl)
+{
+    char a[40], b[40], c[64];
+    size_t i;
+    json_t *r;
+    double t0 = json_number_value(json_object_get(tl, "started"));
+    double t1 = json_number_value(json_object_get(tl, "ended"));
+    json_t *rto = json_object_get(tl, "rto"), *rs = json_object_get(tl, "restore");
+    printf("  timeline  %s (measured on the answers served)\n", ctl_s(tl, "state"));
+    printf("    started         %s\n", ctl_drill_time(json_object_get(tl, "started"), a, 32));
+    printf("    first avoiding  %s\n",
+           ctl_drill_rel(json_object_get(tl, "first_avoiding"), t0, a, sizeof(a)));
+    printf("    all avoiding    %s",
+           ctl_drill_rel(json_object_get(tl, "all_avoiding"), t0, a, sizeof(a)));
+    if (json_is_number(rto))
+        printf("   RTO %.3f s + TTL %lld s = %.3f s for users", json_number_value(rto),
+               json_integer_value(json_object_get(tl, "ttl")),
+               json_number_value(json_object_get(tl, "rto_plus_ttl")));
+    printf("\n    lost answers    %lld (%s, the workers' counters); own queries %lld, %lld from "
+           "a lost target\n",
+           json_integer_value(json_object_get(tl, "lost_answers")), ctl_s(tl, "lost_answers_of"),
+           json_integer_value(json_object_get(tl, "self_queries")),
+           json_integer_value(json_object_get(tl, "self_lost")));
+    printf("    ended           %s\n",
+           ctl_drill_rel(json_object_get(tl, "ended"), t0, a, sizeof(a)));
+    if (json_is_number(json_object_get(tl, "ended")))
+        printf("    restored        first %s, all %s after the end%s\n",
+               ctl_drill_rel(json_object_get(rs, "first"), t1, a, sizeof(a)),
+               ctl_drill_rel(json_object_get(rs, "all"), t1, b, sizeof(b)),
+               json_is_number(json_object_get(rs, "rto")) ? "" : " (not every record yet)");
+    printf("    %-28s %-5s %-6s %-16s %-10s %-6s %s\n", "RECORD", "TYPE", "TTL", "LOST", "AVOIDED",
+           "LOST#", "RESTORED");
+    json_array_foreach(json_object_get(tl, "records"), i, r)
+    {
+        ctl_drill_lost_regions(r, c, sizeof(c));
+        printf("    %-28s %-5s %-6lld %-16s %-10s %-6lld %s\n", ctl_s(r, "record"),
+               ctl_s(r, "type"), json_integer_value(json_object_get(r, "ttl")), c,
+               ctl_drill_rel(json_object_get(r, "avoided"), t0, a, sizeof(a)),
+               json_integer_value(json_object_get(r, "lost_answers")),
+               ctl_drill_rel(json_object_get(r, "restored"), t1, b, sizeof(b)));
+    }
+}
+
 /* One drill, readably. */
 static void ctl_drill_print_one(json_t *d)
 {
@@ -223,6 +304,8 @@ static void ctl_drill_print_one(json_t *d)
     json_array_foreach(json_object_get(d, "targets"), i, x)
         printf("%s%s", i ? ", " : "", json_string_value(x));
     printf("\n  reason    %s (by %s)\n", ctl_s(d, "reason"), ctl_s(d, "author"));
+    if (json_is_string(json_object_get(d, "name")))
+        printf("  name      %s\n", ctl_s(d, "name"));
     printf("  started   %s, ends %s\n", ctl_drill_time(json_object_get(d, "started"), t1, 32),
            ctl_drill_time(json_object_get(d, "ends"), t2, 32));
     if (json_is_array(json_object_get(d, "canary"))) {
@@ -235,6 +318,17 @@ static void ctl_drill_print_one(json_t *d)
         printf("  abort_if  %s\n", ai ? ai : "?");
         free(ai);
     }
+    json_array_foreach(json_object_get(json_object_get(d, "report"), "outcome"), i, x)
+    {
+        printf("  outcome   %s on %s: %lld probes, %lld failed, last: %s", ctl_s(x, "check"),
+               ctl_s(x, "host"), json_integer_value(json_object_get(x, "probes")),
+               json_integer_value(json_object_get(x, "failures")), ctl_s(x, "last"));
+        if (json_is_string(json_object_get(x, "address")))
+            printf(" (%s)", ctl_s(x, "address"));
+        printf("\n");
+    }
+    if (json_is_object(json_object_get(json_object_get(d, "report"), "timeline")))
+        ctl_drill_timeline(json_object_get(json_object_get(d, "report"), "timeline"));
     if (json_is_string(json_object_get(d, "result")))
         printf("  result    %s at %s: %s\n", ctl_s(d, "result"),
                ctl_drill_time(json_object_get(d, "ended"), t1, 32), ctl_s(d, "end_reason"));
@@ -263,6 +357,45 @@ static void ctl_drill_row(json_t *d)
            active ? ctl_s(d, "reason") : ctl_s(d, "end_reason"));
 }
 
+/* "7d", "2h", "90s": an interval readably. */
+static void ctl_drill_span(double s, char *buf, size_t len)
+{
+    if (s >= 86400 && (long long)s % 86400 == 0)
+        snprintf(buf, len, "%lldd", (long long)s / 86400);
+    else if (s >= 3600 && (long long)s % 3600 == 0)
+        snprintf(buf, len, "%lldh", (long long)s / 3600);
+    else if (s >= 60 && (long long)s % 60 == 0)
+        snprintf(buf, len, "%lldm", (long long)s / 60);
+    else
+        snprintf(buf, len, "%gs", s);
+}
+
+/* One practice drill: its schedule, and what it does now. */
+static void ctl_drill_practice_row(json_t *p)
+{
+    char targets[256] = "", every[32], next[32], last[32], state[400];
+    size_t i, o = 0;
+    json_t *x;
+    json_array_foreach(json_object_get(p, "regions"), i, x) o +=
+        (size_t)snprintf(targets + o, o < sizeof(targets) ? sizeof(targets) - o : 0, "%sregion:%s",
+                         o ? "," : "", json_string_value(x));
+    json_array_foreach(json_object_get(p, "azs"), i, x) o +=
+        (size_t)snprintf(targets + o, o < sizeof(targets) ? sizeof(targets) - o : 0, "%saz:%s",
+                         o ? "," : "", json_string_value(x));
+    ctl_drill_span(json_number_value(json_object_get(p, "interval")), every, sizeof(every));
+    json_t *skip = json_object_get(p, "skip");
+    if (json_is_string(json_object_get(p, "running")))
+        snprintf(state, sizeof(state), "running %s", ctl_s(p, "running"));
+    else if (json_is_object(skip))
+        snprintf(state, sizeof(state), "skipped (%s): %s", ctl_s(skip, "reason"),
+                 ctl_s(skip, "why"));
+    else
+        snprintf(state, sizeof(state), "waiting");
+    printf("%-16s %-7s %-20s %-6s %-21s %-21s %s\n", ctl_s(p, "name"), ctl_s(p, "mode"), targets,
+           every, ctl_drill_time(json_object_get(p, "next_start"), next, sizeof(next)),
+           ctl_drill_time(json_object_get(p, "last_start"), last, sizeof(last)), state);
+}
+
 static void ctl_drill_print_list(json_t *j)
 {
     size_t i;
@@ -271,6 +404,11 @@ static void ctl_drill_print_list(json_t *j)
            "ENDS / ENDED (UTC)", "REASON / WHY IT ENDED");
     json_array_foreach(json_object_get(j, "active"), i, d) ctl_drill_row(d);
     json_array_foreach(json_object_get(j, "history"), i, d) ctl_drill_row(d);
+    if (json_array_size(json_object_get(j, "practice")) == 0)
+        return;
+    printf("\n%-16s %-7s %-20s %-6s %-21s %-21s %s\n", "PRACTICE", "MODE", "TARGETS", "EVERY",
+           "NEXT START (UTC)", "LAST START (UTC)", "NOW");
+    json_array_foreach(json_object_get(j, "practice"), i, d) ctl_drill_practice_row(d);
 }
 
 static void ctl_drill_print_active(json_t *j)

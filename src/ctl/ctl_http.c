@@ -198,3 +198,87 @@ void ctl_http_free(struct ctl_http_response *r)
     free(r->body);
     r->body = NULL;
 }
+
+/* Reads the status line and headers into buf; returns the header length
+ * (through the blank line) or 0. *got: bytes in buf (some body may follow). */
+static size_t ctl_read_head(int fd, double timeout_s, char *buf, size_t cap, size_t *got)
+{
+    size_t n = 0;
+    while (n + 1 < cap) {
+        ssize_t r = recv(fd, buf + n, cap - 1 - n, 0);
+        if (r > 0) {
+            n += (size_t)r;
+            buf[n] = '\0';
+            char *e = strstr(buf, "\r\n\r\n");
+            if (e) {
+                *got = n;
+                return (size_t)(e + 4 - buf);
+            }
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EINTR) && ctl_wait(fd, POLLIN, timeout_s))
+            continue;
+        break;
+    }
+    *got = n;
+    return 0;
+}
+
+int ctl_http_stream(const char *server, const char *path, const char *token, const char *header,
+                    double timeout_s, double idle_s,
+                    int (*on_data)(void *arg, const char *data, size_t len), void *arg,
+                    struct ctl_http_response *out)
+{
+    char host[256] = "localhost", req[4096], head[16384];
+    memset(out, 0, sizeof(*out));
+    int fd = strncmp(server, "unix:", 5) == 0
+                 ? ctl_connect_unix(server + 5, out)
+                 : ctl_connect_tcp(server, timeout_s, host, sizeof(host), out);
+    if (fd < 0)
+        return -1;
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: gtmctl\r\n"
+                     "Accept: text/event-stream\r\n%s%s%s%s%s\r\n",
+                     path, host, token ? "Authorization: Bearer " : "", token ? token : "",
+                     token ? "\r\n" : "", header ? header : "", header ? "\r\n" : "");
+    size_t got = 0, hlen = 0;
+    bool sent = n > 0 && (size_t)n < sizeof(req) && ctl_send_all(fd, req, (size_t)n, timeout_s);
+    if (sent)
+        hlen = ctl_read_head(fd, timeout_s, head, sizeof(head), &got);
+    int major, minor;
+    if (!hlen || sscanf(head, "HTTP/%d.%d %d", &major, &minor, &out->status) != 3) {
+        snprintf(out->error, sizeof(out->error), "%s",
+                 sent ? "no valid HTTP response from the server" : "cannot send the request");
+        out->status = 0;
+        close(fd);
+        return -1;
+    }
+    if (out->status != 200) {
+        size_t len = 0;
+        char *rest = ctl_read_all(fd, timeout_s, &len);
+        out->len = got - hlen + len;
+        out->body = malloc(out->len + 1);
+        if (out->body) {
+            memcpy(out->body, head + hlen, got - hlen);
+            if (rest)
+                memcpy(out->body + got - hlen, rest, len);
+            out->body[out->len] = '\0';
+        }
+        free(rest);
+        close(fd);
+        return 0;
+    }
+    int stop = got > hlen ? on_data(arg, head + hlen, got - hlen) : 0;
+    char buf[65536];
+    while (!stop) {
+        ssize_t r = recv(fd, buf, sizeof(buf), 0);
+        if (r > 0)
+            stop = on_data(arg, buf, (size_t)r);
+        else if (r < 0 && (errno == EAGAIN || errno == EINTR) && ctl_wait(fd, POLLIN, idle_s))
+            continue;
+        else
+            break;
+    }
+    close(fd);
+    return 0;
+}

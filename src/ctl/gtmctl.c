@@ -32,6 +32,8 @@ static void ctl_usage(FILE *f)
                "  override rm ID [--force]            (--force: even if unsafe)\n"
                "  reload                              reload config and zones\n"
                "  drill plan|start|status|abort|list  rehearse losing regions or azs (below)\n"
+               "  watch                               every state change as it happens (lines;\n"
+               "                                      --json: one JSON object a line)\n"
                "  health                              is gtmd serving (no token needed)\n"
                "  metrics                             Prometheus metrics text\n"
                "environment: GTMCTL_SERVER (default http://127.0.0.1:8053, or unix:/path),\n"
@@ -475,6 +477,18 @@ int main(int argc, char **argv)
         c.token = strdup(getenv("GTMCTL_TOKEN"));
     if (strcmp(argv[i], "drill") == 0) {
         int rc = ctl_drill(&c, argc - i, argv + i);
+        free(c.token);
+        return rc;
+    }
+    if (strcmp(argv[i], "watch") == 0) {
+        bool ok = true;
+        for (int k = i + 1; k < argc; k++) {
+            if (strcmp(argv[k], "--json") == 0)
+                c.json = true;
+            else
+                ok = false;
+        }
+        int rc = ok ? ctl_watch(&c) : (ctl_usage(stderr), 2);
         free(c.token);
         return rc;
     }

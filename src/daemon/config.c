@@ -223,6 +223,8 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
         origins[i] = x->c->zones[i].origin;
     x->c->gslb = policy_config_parse(&x->j, root, origins, x->c->n_zones);
     free((void *)origins);
+    /* Practice drills name regions, azs and checks of the same file. */
+    drill_params_check(&x->j, &x->c->drills, x->c->gslb);
 }
 
 struct config *config_load(const char *path, struct errlist *errs)
@@ -263,6 +265,7 @@ void config_free(struct config *c)
     for (size_t i = 0; i < c->n_zones; i++) {
         free(c->zones[i].origin);
         free(c->zones[i].file);
+        zone_dnssec_params_free(&c->zones[i].dnssec);
     }
     free(c->listen);
     free(c->zones);
@@ -270,6 +273,7 @@ void config_free(struct config *c)
     free(c->run_as.group);
     admin_params_free(&c->admin);
     health_params_free(&c->health);
+    drill_params_free(&c->drills);
     gslb_unref(c->gslb);
     free(c->path);
     free(c->dir);

@@ -60,11 +60,20 @@ static bool load_below_cut(const struct zone *z, const struct dns_name *n)
     return false;
 }
 
+/* Whether the zone of name n is signed at load (has keys configured). */
+static bool load_zone_has_keys(const struct config *cfg, const struct dns_name *n)
+{
+    int zi = load_zone_of(cfg, n);
+    return zi >= 0 && cfg->zones[zi].dnssec.sign.n_keys > 0;
+}
+
 /* Attaches binding b (records named like r) to its zone node, reporting
  * conflicts with the zone's own data. */
-static void load_attach(struct snapshot *s, const struct policy_binding *b,
-                        const struct policy_record *r, struct errlist *errs, const char *cfgpath)
+static void load_attach(struct snapshot *s, const struct config *cfg,
+                        const struct policy_binding *b, const struct policy_record *r,
+                        struct errlist *errs)
 {
+    const char *cfgpath = cfg->path;
     struct dns_name n;
     dns_name_index(r->name, r->name_len, &n);
     const struct zone *z = snapshot_find_zone(s, &n, DNS_TYPE_A);
@@ -83,9 +92,13 @@ static void load_attach(struct snapshot *s, const struct policy_binding *b,
         why = "also has static A records in the zone file";
     else if (b->aaaa && zone_node_rrset(node, DNS_TYPE_AAAA))
         why = "also has static AAAA records in the zone file";
+    else if (z->dnssec.has_dnssec_records && load_zone_has_keys(cfg, &n))
+        why = "is in a signed zone (signed at load): gtmd does not sign policy answers yet, "
+              "and unsigned ones would be rejected by validating resolvers";
     else if (z->dnssec.has_dnssec_records)
-        why = "is in a signed zone: answers of policy records would go out unsigned and "
-              "validating resolvers would reject them (signing policy answers is not available)";
+        why = "is in a signed zone without keys: a pre-signed file alone cannot sign the "
+              "answers a policy record gives as health changes (they need the zone's keys), "
+              "and gtmd does not sign policy answers yet";
     if (why) {
         errlist_add(errs, "%s: %s: %s %s", cfgpath, r->path, r->name_str, why);
         return;
@@ -112,20 +125,21 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
     return load_set_warn(cfg, generation, core, errs, NULL);
 }
 
-struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
-                                struct errlist *errs, struct errlist *warns)
+/* Loads (and signs) every zone of cfg and attaches the policy records of
+ * g (borrowed, may be NULL); NULL with errors in errs. */
+static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
+                                      struct errlist *errs, struct errlist *warns)
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();
-    struct gslb *g = cfg->gslb;
-    cfg->gslb = NULL;
     struct dns_name *extra = calloc(g && g->n_records ? g->n_records : 1, sizeof(*extra));
     if (!extra)
         abort();
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
         size_t n_extra = load_extra_names(cfg, g, i, extra);
-        struct zone *z = zone_load(cz->origin, cz->file, cz->file, extra, n_extra, errs);
+        struct zone *z = zone_load_signed(cz->origin, cz->file, cz->file, extra, n_extra,
+                                          &cz->dnssec.sign, errs);
         if (z && !load_verify(cz, z, errs, warns)) {
             zone_free(z);
             z = NULL;
@@ -139,20 +153,59 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     for (size_t i = 0; g && errs->count == before && i < g->n_records; i++) {
         const struct policy_binding *b = &g->bindings[i];
         if (b->a || b->aaaa || b->cname)
-            load_attach(s, b, &g->records[i], errs, cfg->path);
+            load_attach(s, cfg, b, &g->records[i], errs);
     }
     if (errs->count != before) {
         snapshot_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static struct serve_limits load_limits(const struct config *cfg)
+{
+    return (struct serve_limits){.edns_udp_max = cfg->edns_udp_max,
+                                 .tcp_max_connections = cfg->tcp.max_connections,
+                                 .tcp_idle_ms = cfg->tcp.idle_timeout_ms,
+                                 .tcp_message_ms = cfg->tcp.message_timeout_ms};
+}
+
+struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
+                                struct errlist *errs, struct errlist *warns)
+{
+    struct gslb *g = cfg->gslb;
+    cfg->gslb = NULL;
+    struct snapshot *s = load_snapshot(cfg, g, errs, warns);
+    if (!s) {
         gslb_unref(g);
         return NULL;
     }
     if (g && core)
         gslb_map_health(g, core);
-    struct serve_limits lim = {.edns_udp_max = cfg->edns_udp_max,
-                               .tcp_max_connections = cfg->tcp.max_connections,
-                               .tcp_idle_ms = cfg->tcp.idle_timeout_ms,
-                               .tcp_message_ms = cfg->tcp.message_timeout_ms};
+    struct serve_limits lim = load_limits(cfg);
     return serve_set_new(s, g, generation, &lim);
+}
+
+struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
+                              uint64_t generation, struct errlist *errs)
+{
+    struct snapshot *s = load_snapshot(cfg, cur->gslb, errs, NULL);
+    if (!s)
+        return NULL;
+    if (cur->gslb)
+        gslb_ref(cur->gslb);
+    return serve_set_new(s, cur->gslb, generation, &cur->limits);
+}
+
+uint32_t load_resign_interval(const struct config *cfg)
+{
+    uint32_t best = 0;
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        const struct zone_sign_params *sp = &cfg->zones[i].dnssec.sign;
+        if (sp->n_keys && (best == 0 || sp->validity - sp->refresh < best))
+            best = sp->validity - sp->refresh;
+    }
+    return best;
 }
 
 /* Fills t for endpoint e probed with spec. */

@@ -26,6 +26,17 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
 struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
                                 struct errlist *errs, struct errlist *warns);
 
+/* Re-signing (zones signed at load, zone_sign.h): loads and signs every
+ * zone of cfg again, keeping the policy set of cur (one more reference)
+ * and its limits; cfg is not changed. The zone files are read again, so
+ * an edited file is picked up as a reload would. NULL with errors in
+ * errs. */
+struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
+                              uint64_t generation, struct errlist *errs);
+/* Seconds after signing when the signatures of cfg need renewing: the
+ * least validity - refresh of its zones signed at load; 0 when none is. */
+uint32_t load_resign_interval(const struct config *cfg);
+
 /* The probe targets of every checked endpoint of g (one per slot), for the
  * prober thread; *max_timeout_ms gets the longest time a first probe may
  * take (timeout plus its place in the first tenth of the interval). Caller

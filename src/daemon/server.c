@@ -4,6 +4,7 @@
 #include "daemon/server.h"
 
 #include <event2/event.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,13 @@ struct server {
     struct serve_reader *drill_reader; /* its reader of the served set */
     struct scheduler *sched;
     struct admin *admin;
-    pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API) */
+    pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API, re-sign) */
     atomic_ullong reloads_ok, reloads_failed;
+    /* Zones signed at load: when the current set's signatures need
+     * renewing (wall clock), 0 when no zone is signed at load. Written
+     * under reload_lock. The timer runs on the main thread. */
+    time_t resign_due;
+    struct event *resign_timer;
     double started;
 };
 
@@ -149,6 +155,60 @@ static json_t *server_zone_changes(const struct snapshot *old, const struct snap
 /* Rebuilds config and zones beside the live set and swaps them in; on any
  * error the live set keeps serving. Serialised: SIGHUP and the admin API
  * may ask at once. Returns the JSON result; *ok tells which. */
+/* A set was just built from srv->cfg: its signatures were made now. */
+static void server_set_resign_due(struct server *srv)
+{
+    uint32_t every = load_resign_interval(srv->cfg);
+    srv->resign_due = every ? time(NULL) + (time_t)every : 0;
+}
+
+/* Builds the zones again with fresh signatures (same config, same policy
+ * set and health) and publishes them; the workers answer from the old
+ * set all the while. Caller holds reload_lock. A failure keeps the old
+ * set and tries again in a minute. */
+static void server_resign(struct server *srv)
+{
+    struct errlist errs;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    errlist_init(&errs);
+    struct serve_set *cur = atomic_load(&srv->serve.current);
+    struct serve_set *set = load_resign(srv->cfg, cur, srv->generation + 1, &errs);
+    if (!set) {
+        server_log_errors(&errs, "re-signing failed, still serving generation: ");
+        log_error("event=resign result=failed generation=%llu errors=%zu retry_s=60",
+                  (unsigned long long)srv->generation, errs.count);
+        errlist_free(&errs);
+        srv->resign_due = time(NULL) + 60;
+        return;
+    }
+    errlist_free(&errs);
+    serve_set_free(serve_publish(&srv->serve, set));
+    srv->generation++;
+    server_set_resign_due(srv);
+    log_info("event=resign result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
+             (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records,
+             server_elapsed_ms(&t0));
+}
+
+/* The re-sign timer (main thread): re-signs when due, then sleeps until
+ * the next due time, an hour at most (a reload in between moves the due
+ * time later, never earlier: it signs afresh). */
+static void server_on_resign_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *srv = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&srv->reload_lock);
+    time_t now = time(NULL);
+    if (srv->resign_due && now >= srv->resign_due)
+        server_resign(srv);
+    time_t wait = srv->resign_due ? srv->resign_due - time(NULL) : 3600;
+    pthread_mutex_unlock(&srv->reload_lock);
+    struct timeval tv = {.tv_sec = wait < 1 ? 1 : wait > 3600 ? 3600 : wait};
+    evtimer_add(srv->resign_timer, &tv);
+}
+
 static json_t *server_reload(struct server *srv, bool *ok)
 {
     struct errlist errs;
@@ -170,6 +230,10 @@ static json_t *server_reload(struct server *srv, bool *ok)
         config_free(cfg);
         errlist_free(&errs);
         atomic_fetch_add(&srv->reloads_failed, 1);
+        event_ring_push(srv->health.events, "reload",
+                        json_pack("{s:s, s:I, s:O}", "result", "failed", "generation",
+                                  (json_int_t)srv->generation, "errors",
+                                  json_object_get(res, "errors")));
         pthread_mutex_unlock(&srv->reload_lock);
         *ok = false;
         return res;
@@ -204,6 +268,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     config_free(srv->cfg);
     srv->cfg = cfg;
     srv->generation++;
+    server_set_resign_due(srv);
     double ms = server_elapsed_ms(&t0);
     log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
              (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms);
@@ -213,6 +278,9 @@ static json_t *server_reload(struct server *srv, bool *ok)
                             "restart_needed_for_listen", !same_listen, "restart_needed_for_admin",
                             !same_admin, "restart_needed_for_user", !same_user);
     atomic_fetch_add(&srv->reloads_ok, 1);
+    event_ring_push(srv->health.events, "reload",
+                    json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
+                              (json_int_t)srv->generation, "zones", zones));
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
     return res;
@@ -291,6 +359,26 @@ static struct policy_loss *server_publish_loss(void *arg, struct policy_loss *ne
     return serve_publish_loss(&srv->serve, next);
 }
 
+/* The workers' counters, as the drills' recovery timeline reads them. */
+static uint32_t server_counter_id(void *arg, const char *record, uint16_t rtype, const char *region,
+                                  bool canary)
+{
+    struct server *srv = arg;
+    return serve_policy_id(&srv->serve, record, rtype, region, canary);
+}
+
+static uint64_t server_counter_sum(void *arg, uint32_t id)
+{
+    struct server *srv = arg;
+    return serve_sum_id(&srv->serve, id);
+}
+
+static void server_counter_sync(void *arg)
+{
+    struct server *srv = arg;
+    serve_sync(&srv->serve);
+}
+
 /* The net params of c; np->listen is allocated (the caller frees it). */
 static void server_net_params(const struct config *c, struct net_params *np)
 {
@@ -355,8 +443,14 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
      * the drill thread. */
     serve_init(&srv->serve, net_reader_count(&np) + 2);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
-    /* Restored scoped drills apply from the first query on. */
+    /* Restored scoped drills apply from the first query on, and restored
+     * drills' timelines count from here. */
     drill_core_set_publisher(&srv->drills, server_publish_loss, srv);
+    struct drill_counter_ops ops = {.id = server_counter_id,
+                                    .sum = server_counter_sum,
+                                    .sync = server_counter_sync,
+                                    .arg = srv};
+    drill_core_set_counters(&srv->drills, &ops);
     int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
     free((void *)np.listen);
     return rc;
@@ -374,6 +468,24 @@ static void server_drill_leave(void *arg)
     serve_leave(srv->drill_reader);
 }
 
+/* Where gtmd can ask itself: the listen address, with a wildcard address
+ * replaced by loopback of its family. */
+static void server_self_address(const struct config_listen *l, struct sockaddr_storage *out,
+                                socklen_t *len)
+{
+    *out = l->addr;
+    *len = l->addr_len;
+    if (out->ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)out;
+        if (a->sin_addr.s_addr == htonl(INADDR_ANY))
+            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (out->ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+        if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr))
+            a->sin6_addr = in6addr_loopback;
+    }
+}
+
 /* Starts the drill thread with its own serve reader (once the first set
  * is published). */
 static void server_start_drills(struct server *srv)
@@ -387,6 +499,10 @@ static void server_start_drills(struct server *srv)
                                     .enter = server_drill_enter,
                                     .leave = server_drill_leave,
                                     .arg = srv};
+    /* The drill thread measures recoveries by asking the first listen
+     * address itself (a wildcard one through loopback). */
+    if (srv->cfg->n_listen > 0)
+        server_self_address(&srv->cfg->listen[0], &env.self_addr, &env.self_len);
     srv->drill_svc = drill_service_start(&env);
 }
 
@@ -407,6 +523,7 @@ static int server_start(struct server *srv)
     }
     errlist_free(&errs);
     srv->generation = 1;
+    server_set_resign_due(srv);
     drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
     srv->drills_ready = true;
     double ms = server_elapsed_ms(&t0);
@@ -475,6 +592,8 @@ static void server_shutdown(struct server *srv)
         drill_core_free(&srv->drills);
     config_free(srv->cfg);
     health_core_free(&srv->health);
+    event_ring_free(srv->health.events);
+    srv->health.events = NULL;
     pthread_mutex_destroy(&srv->reload_lock);
 }
 
@@ -498,6 +617,7 @@ int server_run(const char *config_path)
         sigaddset(&block, signums[i]);
     pthread_sigmask(SIG_BLOCK, &block, &old_mask);
     health_core_init(&srv.health);
+    srv.health.events = event_ring_new(EVENT_RING_DEFAULT);
     pthread_mutex_init(&srv.reload_lock, NULL);
     srv.started = health_now();
     if (server_start(&srv) != 0) {
@@ -510,8 +630,11 @@ int server_run(const char *config_path)
         sigs[i] = evsignal_new(srv.base, signums[i], server_on_signal, &srv);
         event_add(sigs[i], NULL);
     }
+    srv.resign_timer = evtimer_new(srv.base, server_on_resign_timer, &srv);
+    server_on_resign_timer(-1, 0, &srv);
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     event_base_dispatch(srv.base);
+    event_free(srv.resign_timer);
     for (int i = 0; i < N_SIGNALS; i++)
         event_free(sigs[i]);
     event_base_free(srv.base);

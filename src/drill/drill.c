@@ -29,8 +29,8 @@ void drill_core_init(struct drill_core *c, struct health_core *health,
     pthread_mutex_init(&c->publish_lock, NULL);
     pthread_mutex_init(&c->hook_lock, NULL);
     c->health = health;
-    c->params = *params;
     c->next_id = 1;
+    drill_core_set_params(c, params);
 }
 
 static void drill_free_list(struct drill *d)
@@ -47,6 +47,9 @@ void drill_core_free(struct drill_core *c)
     drill_free_list(c->active);
     drill_free_list(c->history);
     c->active = c->history = NULL;
+    drill_params_free(&c->params);
+    free(c->practice);
+    c->practice = NULL;
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->publish_lock);
     pthread_mutex_destroy(&c->hook_lock);
@@ -54,21 +57,55 @@ void drill_core_free(struct drill_core *c)
 
 void drill_core_set_params(struct drill_core *c, const struct drill_params *params)
 {
+    struct drill_params copy;
+    drill_params_copy(&copy, params);
+    struct drill_practice_state *st = calloc(copy.n_practice ? copy.n_practice : 1, sizeof(*st));
+    if (!st)
+        abort();
     pthread_mutex_lock(&c->lock);
-    c->params = *params;
+    /* A practice keeps its state across reloads by name. */
+    for (size_t i = 0; i < copy.n_practice; i++)
+        for (size_t k = 0; k < c->params.n_practice; k++)
+            if (strcmp(copy.practice[i].spec.name, c->params.practice[k].spec.name) == 0) {
+                st[i] = c->practice[k];
+                st[i].next_start = 0; /* its schedule may have changed */
+            }
+    drill_params_free(&c->params);
+    free(c->practice);
+    c->params = copy;
+    c->practice = st;
     pthread_mutex_unlock(&c->lock);
 }
 
-struct drill_params drill_core_params(struct drill_core *c)
+double drill_core_max_duration(struct drill_core *c)
 {
     pthread_mutex_lock(&c->lock);
-    struct drill_params p = c->params;
+    double d = c->params.max_duration;
     pthread_mutex_unlock(&c->lock);
-    return p;
+    return d;
+}
+
+char *drill_core_outcome_resolver(struct drill_core *c)
+{
+    pthread_mutex_lock(&c->lock);
+    char *r = c->params.outcome_resolver ? drill_dup(c->params.outcome_resolver) : NULL;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+json_t *drill_report_whatif(json_t *whatif)
+{
+    json_t *recs = json_object_get(whatif, "records");
+    if (json_array_size(recs) > DRILL_REPORT_RECORDS) {
+        while (json_array_size(recs) > DRILL_REPORT_RECORDS)
+            json_array_remove(recs, json_array_size(recs) - 1);
+        json_object_set_new(whatif, "records_truncated", json_true());
+    }
+    return whatif;
 }
 
 struct drill *drill_new(const struct drill_spec *spec, const struct drill_targets *t,
-                        const char *author, json_t *whatif)
+                        const char *author, json_t *whatif, struct drill_timeline *timeline)
 {
     struct drill *d = calloc(1, sizeof(*d));
     if (!d)
@@ -85,6 +122,7 @@ struct drill *drill_new(const struct drill_spec *spec, const struct drill_target
     d->n_covered = t->n_covered;
     d->author = drill_dup(author);
     d->report.whatif = whatif;
+    d->report.timeline = timeline;
     return d;
 }
 
@@ -100,6 +138,7 @@ void drill_free(struct drill *d)
     free(d->author);
     free(d->end_reason);
     json_decref(d->report.whatif);
+    drill_timeline_free(d->report.timeline);
     free(d);
 }
 
@@ -155,6 +194,36 @@ void drill_core_set_publisher(struct drill_core *c, drill_publish_fn fn, void *a
     pthread_mutex_unlock(&c->lock);
     drill_publish(c, v);
     pthread_mutex_unlock(&c->publish_lock);
+}
+
+void drill_core_set_counters(struct drill_core *c, const struct drill_counter_ops *ops)
+{
+    pthread_mutex_lock(&c->publish_lock);
+    pthread_mutex_lock(&c->lock);
+    c->counters = *ops;
+    /* Drills restored from the state file count on from here. */
+    for (struct drill *d = c->active; d; d = d->next)
+        if (d->report.timeline)
+            drill_timeline_baseline(d->report.timeline, &c->counters, true);
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->publish_lock);
+}
+
+/* Once every worker sees the change (caller holds publish_lock, not
+ * lock, so d stays where it is): the timeline's baselines (start), or its
+ * restore baselines (end). */
+static void drill_timeline_mark(struct drill_core *c, struct drill *d, bool start, double now)
+{
+    if (!d->report.timeline)
+        return;
+    if (c->counters.sync)
+        c->counters.sync(c->counters.arg);
+    pthread_mutex_lock(&c->lock);
+    if (start)
+        drill_timeline_baseline(d->report.timeline, &c->counters, false);
+    else
+        drill_timeline_end(d->report.timeline, &c->counters, now, false);
+    pthread_mutex_unlock(&c->lock);
 }
 
 int drill_core_add_hooks(struct drill_core *c, const struct drill_hooks *h)
@@ -220,8 +289,10 @@ static void drill_log_start(const struct drill *d)
     size_t o = 0;
     for (size_t i = 0; i < d->n_targets && o < sizeof(targets); i++)
         o += (size_t)snprintf(targets + o, sizeof(targets) - o, "%s%s", i ? "," : "", d->keys[i]);
-    log_info("event=drill_start id=%s mode=%s targets=%s duration=%.0f author=%s reason=\"%s\"",
+    log_info("event=drill_start id=%s mode=%s targets=%s duration=%.0f author=%s name=%s "
+             "reason=\"%s\"",
              d->id, drill_mode_names[d->spec.mode], targets, d->spec.duration, d->author,
+             d->spec.name ? d->spec.name : "-",
              log_quote(d->spec.reason, reason_q, sizeof(reason_q)));
 }
 
@@ -244,6 +315,10 @@ enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, doub
     snprintf(id, 32, "%s", d->id);
     d->started = now;
     d->ends = now + d->spec.duration;
+    if (d->report.timeline) {
+        d->report.timeline->started = now;
+        d->report.timeline->window_end = now + DRILL_TIMELINE_WINDOW;
+    }
     d->next = c->active;
     c->active = d;
     enum drill_mode mode = d->spec.mode;
@@ -253,9 +328,11 @@ enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, doub
     json_t *j = drill_json(d);
     drill_log_start(d);
     pthread_mutex_unlock(&c->lock);
-    /* From here on only j and mode are used: d belongs to the lists. */
+    /* From here on only j and mode are used: d belongs to the lists, and
+     * stays in them while publish_lock is held (ends take it). */
     if (mode == DRILL_SCOPED)
         drill_publish(c, v);
+    drill_timeline_mark(c, d, true, now);
     pthread_mutex_unlock(&c->publish_lock);
     drill_notify(c, true, j);
     json_decref(j);
@@ -270,6 +347,9 @@ void drill_retire_locked(struct drill_core *c, struct drill *d, enum drill_resul
     free(d->end_reason);
     d->end_reason = drill_dup(why);
     c->ended_by[result]++;
+    for (size_t i = 0; d->spec.name && i < c->params.n_practice; i++)
+        if (strcmp(c->params.practice[i].spec.name, d->spec.name) == 0)
+            c->practice[i].ended[result]++;
     d->next = c->history;
     c->history = d;
     if (++c->n_history > DRILL_HISTORY) {
@@ -311,10 +391,14 @@ bool drill_core_end(struct drill_core *c, const char *id, enum drill_result resu
     }
     *pp = d->next;
     enum drill_mode mode = d->spec.mode;
+    double now = health_now();
+    /* The last count of lost answers, before the targets come back. */
+    if (d->report.timeline)
+        drill_timeline_end(d->report.timeline, &c->counters, now, true);
     if (mode == DRILL_LIVE)
         drill_apply_bytes_locked(c, d);
     struct policy_loss *v = mode == DRILL_SCOPED ? drill_view_locked(c) : NULL;
-    drill_retire_locked(c, d, result, why, health_now());
+    drill_retire_locked(c, d, result, why, now);
     json_t *j = drill_json(d);
     char why_q[600];
     log_info("event=drill_end id=%s mode=%s result=%s why=\"%s\"", id, drill_mode_names[mode],
@@ -322,10 +406,47 @@ bool drill_core_end(struct drill_core *c, const char *id, enum drill_result resu
     pthread_mutex_unlock(&c->lock);
     if (mode == DRILL_SCOPED)
         drill_publish(c, v);
+    drill_timeline_mark(c, d, false, now);
     pthread_mutex_unlock(&c->publish_lock);
     drill_notify(c, false, j);
     json_decref(j);
     return true;
+}
+
+size_t drill_core_outcome_list(struct drill_core *c, struct drill_outcome_ref *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (const struct drill *d = c->active; d; d = d->next)
+        for (size_t i = 0; i < d->spec.n_outcome && n < max; i++, n++) {
+            snprintf(out[n].id, sizeof(out[n].id), "%s", d->id);
+            out[n].index = i;
+            snprintf(out[n].check, sizeof(out[n].check), "%s", d->spec.outcome[i].check);
+            snprintf(out[n].host, sizeof(out[n].host), "%s", d->spec.outcome[i].host);
+        }
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+unsigned drill_core_outcome_note(struct drill_core *c, const char *id, size_t i, bool ok,
+                                 const char *why, const char *address)
+{
+    unsigned in_row = 0;
+    pthread_mutex_lock(&c->lock);
+    for (struct drill *d = c->active; d; d = d->next) {
+        if (strcmp(d->id, id) != 0 || i >= d->spec.n_outcome)
+            continue;
+        struct drill_outcome_state *o = &d->report.outcome[i];
+        o->probes++;
+        o->failures += !ok;
+        o->in_row = ok ? 0 : o->in_row + 1;
+        snprintf(o->last, sizeof(o->last), "%s", ok ? "ok" : why);
+        if (address && address[0])
+            snprintf(o->address, sizeof(o->address), "%s", address);
+        in_row = o->in_row;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return in_row;
 }
 
 size_t drill_core_expire(struct drill_core *c, double now)

@@ -14,11 +14,15 @@
  * The drill core keeps the active drills and the last DRILL_HISTORY ended
  * ones. Every drill ends exactly once, with a result: passed (its duration
  * ran out), aborted (by hand, or by abort_if) or failed (an outcome check
- * failed; the checks themselves come with practice drills). Listeners
- * (drill_hooks) hear of every start, end and change: the drill service
- * (drill_service.h) re-arms its timer and re-judges abort_if, the admin
- * API writes audit lines; practice drills and the recovery timeline
- * attach to the same hooks.
+ * failed). Listeners (drill_hooks) hear of every start, end and change:
+ * the drill service (drill_service.h) re-arms its timers, re-judges
+ * abort_if, runs outcome checks and measures the recovery; the admin API
+ * writes audit lines.
+ *
+ * Practice drills (drill_practice.h) are the configuration's; the core
+ * keeps, per practice name, when it last started, why it was last
+ * skipped, when it starts next, and counters (drill_core_practice.c). The
+ * drill thread decides and starts them.
  *
  * Locks. 'lock' guards the lists, ids and counters; readers (status,
  * explain, metrics, the state-file section) take only it. A change
@@ -44,7 +48,9 @@
 
 #include "drill/drill_params.h"
 #include "drill/drill_plan.h"
+#include "drill/drill_practice.h"
 #include "drill/drill_spec.h"
+#include "drill/drill_timeline.h"
 #include "health/health.h"
 #include "policy/policy_loss.h"
 
@@ -55,10 +61,20 @@
 enum drill_result { DRILL_RUNNING = 0, DRILL_PASSED, DRILL_ABORTED, DRILL_FAILED, DRILL_RESULTS };
 extern const char *const drill_result_names[DRILL_RESULTS]; /* "running", "passed", ... */
 
-/* What a drill found. The what-if at its start; the measured recovery
- * timeline is the next thing a report will hold. */
+/* What one outcome check of a drill saw (drill_outcome.h). */
+struct drill_outcome_state {
+    uint64_t probes, failures;
+    unsigned in_row;  /* failures in a row now */
+    char last[160];   /* the last result: "ok", or why it failed */
+    char address[64]; /* what the host resolved to last ("" before) */
+};
+
+/* What a drill found: the what-if at its start, what its outcome checks
+ * saw, and the recovery timeline measured on the answers served. */
 struct drill_report {
     json_t *whatif; /* drill_whatif(only_changed), at most DRILL_REPORT_RECORDS records */
+    struct drill_outcome_state outcome[DRILL_MAX_OUTCOME]; /* [spec.n_outcome] */
+    struct drill_timeline *timeline; /* NULL: nothing measured (shadow, no record affected) */
 };
 
 struct drill {
@@ -77,6 +93,35 @@ struct drill {
     struct drill_report report;
 };
 
+/* Why a practice drill that is due did not start (drill_service.c). */
+enum drill_skip {
+    DRILL_SKIP_NONE = 0,
+    DRILL_SKIP_OUTSIDE_WINDOW, /* due, but no allowed window holds it now */
+    DRILL_SKIP_BLOCKED_DATE,   /* due, but today (or its end's day) is blocked */
+    DRILL_SKIP_NEVER,          /* no allowed start within the horizon */
+    DRILL_SKIP_DRILL_ACTIVE,   /* another drill is running */
+    DRILL_SKIP_OVERRIDE,       /* an operator override is in force */
+    DRILL_SKIP_REGION_DOWN,    /* a region of the drill's records is down */
+    DRILL_SKIP_FLEET,          /* the fleet is degraded */
+    DRILL_SKIP_ABORT_IF,       /* its abort_if is broken already */
+    DRILL_SKIP_UNSAFE,         /* it would leave records unserved */
+    DRILL_SKIP_CONFIG,         /* the live configuration lacks one of its names */
+    DRILL_SKIPS
+};
+extern const char *const drill_skip_names[DRILL_SKIPS]; /* "outside_window", ... */
+
+/* What the core keeps of one practice drill (by its name). */
+struct drill_practice_state {
+    double last_start; /* wall clock; 0: never (kept in the state file) */
+    char last_id[32];  /* its drill (kept in the state file) */
+    enum drill_skip skip;
+    char skip_why[256];
+    double skip_since;             /* when it was first skipped for that reason */
+    double next_start;             /* -1: never; 0: not computed yet */
+    uint64_t skips[DRILL_SKIPS];   /* since the process started */
+    uint64_t ended[DRILL_RESULTS]; /* its drills' ends, by result */
+};
+
 struct drill_hooks {
     void (*started)(void *arg, json_t *drill); /* its JSON (borrowed for the call) */
     void (*ended)(void *arg, json_t *drill);   /* with its result and end_reason */
@@ -91,14 +136,16 @@ typedef struct policy_loss *(*drill_publish_fn)(void *arg, struct policy_loss *n
 struct drill_core {
     pthread_mutex_t lock, publish_lock, hook_lock;
     struct health_core *health;
-    struct drill_params params;
-    struct drill *active;  /* newest first */
-    struct drill *history; /* ended, newest first, at most DRILL_HISTORY */
+    struct drill_params params;            /* a copy (owned) */
+    struct drill_practice_state *practice; /* [params.n_practice] */
+    struct drill *active;                  /* newest first */
+    struct drill *history;                 /* ended, newest first, at most DRILL_HISTORY */
     size_t n_history;
     uint64_t next_id;
     uint64_t ended_by[DRILL_RESULTS]; /* ends since the process started */
     drill_publish_fn publish;         /* NULL until the serve core exists */
     void *publish_arg;
+    struct drill_counter_ops counters; /* the workers' counters; zero until wired */
     struct drill_hooks hooks[DRILL_MAX_HOOKS];
 };
 
@@ -107,21 +154,36 @@ void drill_core_init(struct drill_core *c, struct health_core *health,
 /* Frees the drills. The drill bytes stay as they are (the health core is
  * freed next); call after every thread that uses the core has stopped. */
 void drill_core_free(struct drill_core *c);
+/* Copies params in; practice states follow their names (a practice
+ * renamed starts afresh). */
 void drill_core_set_params(struct drill_core *c, const struct drill_params *params);
-struct drill_params drill_core_params(struct drill_core *c);
+double drill_core_max_duration(struct drill_core *c);
+/* The outcome checks' resolver (a new string; NULL: the system's). */
+char *drill_core_outcome_resolver(struct drill_core *c);
 
 /* Wires the loss view's publication and publishes the current view at
  * once (drills restored before the serve core existed). */
 void drill_core_set_publisher(struct drill_core *c, drill_publish_fn fn, void *arg);
 
+/* Wires the workers' counters (once the serve core exists): the recovery
+ * timelines of drills restored from the state file go on counting from
+ * now. */
+void drill_core_set_counters(struct drill_core *c, const struct drill_counter_ops *ops);
+
 int drill_core_add_hooks(struct drill_core *c, const struct drill_hooks *h);
 /* Returns once no hook of arg runs any more. */
 void drill_core_remove_hooks(struct drill_core *c, void *arg);
 
-/* A new, not yet started drill: copies spec and t, takes whatif (the
- * report; may be NULL). started and ends are set by drill_core_start. */
+/* A what-if (drill_whatif, only the changed records) cut to the first
+ * DRILL_REPORT_RECORDS records ("records_truncated": true), for a drill's
+ * report; returns whatif. */
+json_t *drill_report_whatif(json_t *whatif);
+
+/* A new, not yet started drill: copies spec and t, takes whatif and
+ * timeline (its report; either may be NULL). started and ends are set by
+ * drill_core_start. */
 struct drill *drill_new(const struct drill_spec *spec, const struct drill_targets *t,
-                        const char *author, json_t *whatif);
+                        const char *author, json_t *whatif, struct drill_timeline *timeline);
 void drill_free(struct drill *d);
 
 enum drill_start_rc { DRILL_STARTED = 0, DRILL_CONFLICT };
@@ -129,7 +191,8 @@ enum drill_start_rc { DRILL_STARTED = 0, DRILL_CONFLICT };
 /*
  * Starts d (taken in any case) at now, for its spec's duration: a live
  * drill sets its targets' drill bytes, a scoped one publishes a new loss
- * view. A live drill is refused (DRILL_CONFLICT, why names the other
+ * view; once every worker sees the change (the counters' sync), its
+ * timeline takes its baselines. A live drill is refused (DRILL_CONFLICT, why names the other
  * drill) when another live drill touches one of its regions. On success
  * id gets the new id. Never call it while holding a serve reader.
  */
@@ -140,6 +203,20 @@ enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, doub
  * that id is active. Never call it while holding a serve reader. */
 bool drill_core_end(struct drill_core *c, const char *id, enum drill_result result,
                     const char *why);
+/* One outcome check of an active drill, for the drill thread. */
+struct drill_outcome_ref {
+    char id[32];
+    size_t index;
+    char check[DRILL_MAX_NAME + 1];
+    char host[DRILL_MAX_HOST + 2];
+};
+/* The outcome checks of the active drills (at most max). */
+size_t drill_core_outcome_list(struct drill_core *c, struct drill_outcome_ref *out, size_t max);
+/* Counts one result of outcome check i of the active drill id (ok, or
+ * why not; address: what its host resolved to, may be ""); returns the
+ * failures in a row now (0 when id is not active any more). */
+unsigned drill_core_outcome_note(struct drill_core *c, const char *id, size_t i, bool ok,
+                                 const char *why, const char *address);
 /* Ends every drill whose end time is <= now as passed; returns how many. */
 size_t drill_core_expire(struct drill_core *c, double now);
 /* Seconds until the first end (at least 0.001), -1 when nothing runs. */
@@ -156,9 +233,41 @@ void drill_core_count_active(struct drill_core *c, size_t out[DRILL_MODES]);
 /* Ended drills by result since the process started. */
 void drill_core_count_ended(struct drill_core *c, uint64_t out[DRILL_RESULTS]);
 
+/* ---- practice drills (drill_core_practice.c) ---- */
+
+/* Copies practice i and its state into p (drill_practice_free it) and st;
+ * false when there is no practice i. */
+bool drill_core_practice_at(struct drill_core *c, size_t i, struct drill_practice *p,
+                            struct drill_practice_state *st);
+/* Practice name was due and did not start, for why (text in detail); it
+ * starts next at next (-1: never known). True when this is a new skip --
+ * the first of its due period, or another reason than the last -- which
+ * the caller logs; only new skips are counted. */
+bool drill_core_practice_skip(struct drill_core *c, const char *name, enum drill_skip why,
+                              const char *detail, double now, double next);
+/* Practice name starts next at next; clears its skip when it is not due
+ * yet (not_due). */
+void drill_core_practice_next(struct drill_core *c, const char *name, double next, bool not_due);
+/* Active drills: how many, and the newest as "drl-3 (live)" in buf. */
+size_t drill_core_active_describe(struct drill_core *c, char *buf, size_t len);
+/* Whether a drill that practice name started is active. */
+bool drill_core_practice_running(struct drill_core *c, const char *name);
+/* Practice name started drill id at now. */
+void drill_core_practice_started(struct drill_core *c, const char *name, const char *id,
+                                 double now);
+/* Every practice with its settings and state: [{"name", "mode", ...,
+ * "interval", "allowed_windows", "blocked_dates", "last_start",
+ * "last_id", "next_start", "running", "skip": {"reason", "why", "since"}
+ * or null, "skips": {...}, "results": {...}}]. */
+json_t *drill_core_practice_json(struct drill_core *c);
+/* The state file's "practice" part ([{"name", "last_start", "last_id"}])
+ * and its restore (by name; unknown names are dropped). */
+json_t *drill_core_practice_save_locked(struct drill_core *c);
+void drill_core_practice_restore(struct drill_core *c, json_t *arr);
+
 /* JSON views (drill_json.c); new references for the caller. */
 json_t *drill_json(const struct drill *d);
-json_t *drill_core_list_json(struct drill_core *c);                /* {"active", "history"} */
+json_t *drill_core_list_json(struct drill_core *c); /* {"active", "history", "practice"} */
 json_t *drill_core_get_json(struct drill_core *c, const char *id); /* NULL: unknown */
 /* The active drills whose targets include key ("region:R", "az:A"), as
  * short objects {id, mode, reason, ends}; an empty array when none. */

@@ -1,6 +1,8 @@
 /*
- * drill_int.h -- internals of the drill core shared by drill.c and
- * drill_json.c (the state-file restore). Not for use outside src/drill.
+ * drill_int.h -- internals of the drill core shared by drill.c,
+ * drill_json.c (the state-file restore) and drill_measure.c (which walks
+ * the core's lists under its lock to update timelines). Not for use
+ * outside src/drill.
  */
 #ifndef GTM_DRILL_DRILL_INT_H
 #define GTM_DRILL_DRILL_INT_H

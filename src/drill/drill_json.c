@@ -46,8 +46,46 @@ json_t *drill_json(const struct drill *d)
                         running ? json_null() : json_string(drill_result_names[d->result]));
     json_object_set_new(j, "ended", running ? json_null() : json_real(d->ended));
     json_object_set_new(j, "end_reason", d->end_reason ? json_string(d->end_reason) : json_null());
-    json_object_set_new(j, "report", json_pack("{s:O?}", "whatif", d->report.whatif));
+    json_t *oc = json_array();
+    for (size_t i = 0; i < d->spec.n_outcome; i++) {
+        const struct drill_outcome_state *o = &d->report.outcome[i];
+        json_array_append_new(
+            oc, json_pack("{s:s, s:s, s:I, s:I, s:i, s:s, s:s?}", "check", d->spec.outcome[i].check,
+                          "host", d->spec.outcome[i].host, "probes", (json_int_t)o->probes,
+                          "failures", (json_int_t)o->failures, "in_row", (int)o->in_row, "last",
+                          o->probes ? o->last : "not probed yet", "address",
+                          o->address[0] ? o->address : NULL));
+    }
+    json_object_set_new(
+        j, "report",
+        json_pack("{s:O?, s:o, s:o}", "whatif", d->report.whatif, "outcome", oc, "timeline",
+                  d->report.timeline ? drill_timeline_json(d->report.timeline) : json_null()));
     return j;
+}
+
+/* The outcome checks' counters of a saved report (what is well formed). */
+static void drill_restore_outcome(json_t *arr, struct drill *d)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        if (i >= d->spec.n_outcome)
+            break;
+        struct drill_outcome_state *o = &d->report.outcome[i];
+        json_t *p = json_object_get(e, "probes"), *f = json_object_get(e, "failures");
+        const char *last = json_string_value(json_object_get(e, "last"));
+        const char *addr = json_string_value(json_object_get(e, "address"));
+        if (!json_is_integer(p) || !json_is_integer(f) || json_integer_value(p) < 0 ||
+            json_integer_value(f) < 0 || json_integer_value(f) > json_integer_value(p))
+            continue;
+        o->probes = (uint64_t)json_integer_value(p);
+        o->failures = (uint64_t)json_integer_value(f);
+        if (last && !strpbrk(last, "\n\r"))
+            snprintf(o->last, sizeof(o->last), "%s", last);
+        if (addr && !strpbrk(addr, "\n\r"))
+            snprintf(o->address, sizeof(o->address), "%s", addr);
+    }
 }
 
 static json_t *drill_list_locked(const struct drill *d)
@@ -64,6 +102,7 @@ json_t *drill_core_list_json(struct drill_core *c)
     json_t *j = json_pack("{s:o, s:o}", "active", drill_list_locked(c->active), "history",
                           drill_list_locked(c->history));
     pthread_mutex_unlock(&c->lock);
+    json_object_set_new(j, "practice", drill_core_practice_json(c));
     return j;
 }
 
@@ -132,8 +171,9 @@ json_t *drill_core_save(void *core)
 {
     struct drill_core *c = core;
     pthread_mutex_lock(&c->lock);
-    json_t *j = json_pack("{s:I, s:o, s:o}", "next_id", (json_int_t)c->next_id, "active",
-                          drill_list_locked(c->active), "history", drill_list_locked(c->history));
+    json_t *j = json_pack("{s:I, s:o, s:o, s:o}", "next_id", (json_int_t)c->next_id, "active",
+                          drill_list_locked(c->active), "history", drill_list_locked(c->history),
+                          "practice", drill_core_practice_save_locked(c));
     pthread_mutex_unlock(&c->lock);
     return j;
 }
@@ -180,8 +220,8 @@ static bool drill_restore_covers(json_t *v, struct drill *d)
  * anything is malformed: every field is checked like an API request. */
 static struct drill *drill_from_json(struct drill_core *c, json_t *j, char *err, size_t errlen)
 {
-    static const char *const spec_keys[] = {"mode",     "regions", "azs",      "reason",
-                                            "duration", "canary",  "abort_if", NULL};
+    static const char *const spec_keys[] = {"mode",   "regions",  "azs",     "reason", "duration",
+                                            "canary", "abort_if", "outcome", "name",   NULL};
     const char *id = json_string_value(json_object_get(j, "id"));
     if (!json_is_object(j) || drill_id_number(id) == 0) {
         snprintf(err, errlen, "bad id");
@@ -213,10 +253,12 @@ static struct drill *drill_from_json(struct drill_core *c, json_t *j, char *err,
         &spec, &t,
         author && strlen(author) <= DRILL_MAX_AUTHOR && !strpbrk(author, "\n\r") ? author
                                                                                  : "unknown",
-        json_is_object(wi) ? json_incref(wi) : NULL);
+        json_is_object(wi) ? json_incref(wi) : NULL,
+        drill_timeline_from_json(json_object_get(json_object_get(j, "report"), "timeline")));
     drill_targets_free(&t);
     drill_spec_free(&spec);
     snprintf(d->id, sizeof(d->id), "%s", id);
+    drill_restore_outcome(json_object_get(json_object_get(j, "report"), "outcome"), d);
     json_t *cov = json_object_get(j, "covers");
     bool ok = drill_time(json_object_get(j, "started"), &d->started) &&
               drill_time(json_object_get(j, "ends"), &d->ends) && d->ends >= d->started;
@@ -253,6 +295,8 @@ static void drill_restore_history(struct drill_core *c, json_t *arr)
     {
         char err[300];
         struct drill *d = drill_from_json(c, e, err, sizeof(err));
+        if (d && d->report.timeline)
+            d->report.timeline->phase = DRILL_TL_DONE; /* a transition is not measured twice */
         if (d && !drill_restore_end(e, d)) {
             snprintf(err, sizeof(err), "bad result, ended or end_reason");
             drill_free(d);
@@ -286,6 +330,13 @@ static bool drill_restore_active(struct drill_core *c, json_t *e, size_t i, doub
     }
     uint64_t num = drill_id_number(d->id);
     bool resumed = d->ends > now;
+    struct drill_timeline *tl = d->report.timeline;
+    if (tl && resumed && tl->phase != DRILL_TL_HOLD)
+        tl->phase = DRILL_TL_HOLD; /* the start was measured before the restart */
+    else if (tl && !resumed) {
+        tl->ended = d->ends;
+        tl->phase = DRILL_TL_DONE; /* it ended while gtmd was stopped */
+    }
     pthread_mutex_lock(&c->lock);
     if (num >= c->next_id)
         c->next_id = num + 1;
@@ -313,6 +364,7 @@ size_t drill_core_restore(struct drill_core *c, json_t *section, double now)
         (uint64_t)json_integer_value(next) > c->next_id)
         c->next_id = (uint64_t)json_integer_value(next);
     pthread_mutex_unlock(&c->lock);
+    drill_core_practice_restore(c, json_object_get(section, "practice"));
     json_t *hist = json_object_get(section, "history");
     if (json_is_array(hist))
         drill_restore_history(c, hist);

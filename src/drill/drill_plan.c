@@ -139,3 +139,35 @@ bool drill_abort_if_violated(const struct gslb *g, const struct drill_spec *s, c
     }
     return false;
 }
+
+/* Whether record r lists a region t covers. */
+static bool drill_record_touched(const struct gslb *g, const struct policy_record *r,
+                                 const struct drill_targets *t)
+{
+    for (size_t k = 0; k < r->n_regions; k++)
+        for (size_t c = 0; c < t->n_covered; c++)
+            if (strcmp(g->regions[r->regions[k]].name, t->covered[c]) == 0)
+                return true;
+    return false;
+}
+
+bool drill_records_region_down(const struct gslb *g, const struct drill_targets *t, char *why,
+                               size_t whylen)
+{
+    for (size_t i = 0; g && i < g->n_records; i++) {
+        const struct policy_record *r = &g->records[i];
+        if (!drill_record_touched(g, r, t))
+            continue;
+        const struct policy_pool *p = &g->pools[r->pool];
+        for (size_t k = 0; k < r->n_regions; k++) {
+            unsigned healthy = 0, total = 0;
+            bool up = gslb_region_up(g, p, r->regions[k], NULL, &healthy, &total);
+            if (total > 0 && !up) {
+                snprintf(why, whylen, "region %s of record %s is down (%u of %u endpoints up)",
+                         g->regions[r->regions[k]].name, r->name_str, healthy, total);
+                return true;
+            }
+        }
+    }
+    return false;
+}

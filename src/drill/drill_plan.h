@@ -46,4 +46,12 @@ struct policy_overlay drill_targets_overlay(const struct drill_targets *t);
 bool drill_abort_if_violated(const struct gslb *g, const struct drill_spec *s, char *why,
                              size_t whylen);
 
+/* True when a region of a record the drill touches is down already: for
+ * every record whose regions include one t covers, each of its regions
+ * where its pool has endpoints must be up (live state, every layer). why
+ * names the first one down and its record. Practice drills do not start
+ * then (drill_practice_run.c). */
+bool drill_records_region_down(const struct gslb *g, const struct drill_targets *t, char *why,
+                               size_t whylen);
+
 #endif

@@ -11,6 +11,9 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "drill/drill_measure.h"
+#include "drill/drill_outcome.h"
+#include "drill/drill_practice_run.h"
 
 #define DRILL_SERVICE_BATCH 16 /* drills aborted per pass (a pass repeats) */
 
@@ -18,9 +21,12 @@ struct drill_service {
     struct drill_service_env env;
     pthread_t thread;
     struct event_base *base;
-    struct event *ev_wake; /* made active from any thread: judge now */
-    struct event *ev_end;  /* the next end time */
-    struct event *ev_stop; /* made active: leave the loop */
+    struct event *ev_wake;           /* made active from any thread: judge now */
+    struct event *ev_end;            /* the next end time */
+    struct event *ev_practice;       /* the next practice start, or a retry */
+    struct event *ev_stop;           /* made active: leave the loop */
+    struct drill_outcomes *outcomes; /* outcome checks of the active drills */
+    struct drill_measure *measure;   /* the recovery timelines */
 };
 
 /* Aborts the drills whose abort_if is broken; returns how many. */
@@ -40,28 +46,41 @@ static size_t drill_service_abort_if(struct drill_service *s)
     return total;
 }
 
-static void drill_service_arm(struct drill_service *s)
+/* Arms ev in 'in' seconds; off when in < 0. */
+static void drill_service_timer(struct event *ev, double in)
 {
-    double next = drill_core_next_end(s->env.drills, health_now());
-    if (next < 0) {
-        event_del(s->ev_end);
+    if (in < 0) {
+        event_del(ev);
         return;
     }
-    struct timeval tv = {(time_t)next, (suseconds_t)((next - floor(next)) * 1e6)};
-    evtimer_add(s->ev_end, &tv);
+    struct timeval tv = {(time_t)in, (suseconds_t)((in - floor(in)) * 1e6)};
+    evtimer_add(ev, &tv);
 }
 
-/* One pass: end what is due, abort what broke, save, re-arm. */
+/* One pass: end what is due, abort what broke, start the practice drills
+ * that are due, save, re-arm. */
 static void drill_service_run(evutil_socket_t fd, short what, void *arg)
 {
     struct drill_service *s = arg;
     (void)fd;
     (void)what;
+    bool started = false;
     size_t n = drill_core_expire(s->env.drills, health_now());
     n += drill_service_abort_if(s);
-    if (n > 0 && s->env.health_service)
+    double practice = drill_practice_run(&s->env, health_now(), &started);
+    /* Outcome checks follow the drills that run now, and measurements the
+     * transitions that began (both take what they need from the policy
+     * set). */
+    const struct gslb *g = s->env.enter(s->env.arg);
+    drill_outcomes_sync(s->outcomes, g);
+    drill_measure_sync(s->measure, g);
+    s->env.leave(s->env.arg);
+    if ((n > 0 || started) && s->env.health_service)
         health_service_save(s->env.health_service);
-    drill_service_arm(s);
+    drill_service_timer(s->ev_end, drill_core_next_end(s->env.drills, health_now()));
+    /* At least a millisecond on, so a due practice held back does not
+     * spin. */
+    drill_service_timer(s->ev_practice, practice < 0 ? -1 : practice < 0.001 ? 0.001 : practice);
 }
 
 static void drill_service_wake(void *arg)
@@ -106,8 +125,11 @@ struct drill_service *drill_service_start(const struct drill_service_env *env)
     }
     s->ev_wake = event_new(s->base, -1, 0, drill_service_run, s);
     s->ev_end = evtimer_new(s->base, drill_service_run, s);
+    s->ev_practice = evtimer_new(s->base, drill_service_run, s);
     s->ev_stop = event_new(s->base, -1, 0, drill_service_on_stop, s);
-    if (!s->ev_wake || !s->ev_end || !s->ev_stop)
+    s->outcomes = drill_outcomes_new(s->base, &s->env);
+    s->measure = drill_measure_new(s->base, &s->env);
+    if (!s->ev_wake || !s->ev_end || !s->ev_practice || !s->ev_stop || !s->outcomes)
         abort();
     struct health_hooks hh = {
         .state_changed = drill_service_wake, .overrides_changed = drill_service_wake, .arg = s};
@@ -139,8 +161,11 @@ void drill_service_stop(struct drill_service *s)
      * started yet. */
     event_active(s->ev_stop, EV_TIMEOUT, 0);
     pthread_join(s->thread, NULL);
+    drill_outcomes_free(s->outcomes);
+    drill_measure_free(s->measure);
     event_free(s->ev_wake);
     event_free(s->ev_end);
+    event_free(s->ev_practice);
     event_free(s->ev_stop);
     event_base_free(s->base);
     free(s);

@@ -12,7 +12,10 @@
  *    state change or an override change (a health core listener, called
  *    on the prober's or the admin thread and handed over at once), a drill
  *    change, a reload (drill_service_poke) -- not by polling. A drill
- *    whose abort_if breaks ends as "aborted" within that event.
+ *    whose abort_if breaks ends as "aborted" within that event;
+ *  - practice drills (drill_practice_run.c) are looked at in the same
+ *    passes and at a second timer: the next start, or a retry while
+ *    something holds a due practice back.
  *
  * It reads the policy set through its own serve reader, which the daemon
  * wires as enter/leave callbacks (the drill module sits below serve), and
@@ -30,6 +33,8 @@
 #ifndef GTM_DRILL_DRILL_SERVICE_H
 #define GTM_DRILL_DRILL_SERVICE_H
 
+#include <sys/socket.h>
+
 #include "drill/drill.h"
 #include "health/service.h"
 #include "policy/policy.h"
@@ -42,6 +47,16 @@ struct drill_service_env {
     const struct gslb *(*enter)(void *arg);
     void (*leave)(void *arg);
     void *arg;
+    /* Whether the fleet is degraded (why in buf), which holds practice
+     * drills back; NULL while gtmd has no fleet. Called on the drill
+     * thread; it must not block. */
+    bool (*fleet_degraded)(void *arg, char *why, size_t len);
+    void *fleet_arg;
+    /* A listen address of this gtmd (loopback for a wildcard one): the
+     * drill thread asks it for the affected records to time recoveries
+     * (drill_measure.h). self_len 0: no own queries. */
+    struct sockaddr_storage self_addr;
+    socklen_t self_len;
 };
 
 struct drill_service;

@@ -35,8 +35,8 @@ static char *drill_spec_dup(const char *s)
 
 static const char *drill_spec_unknown_key(json_t *body)
 {
-    static const char *const keys[] = {"regions",  "azs",     "mode",     "reason",
-                                       "duration", "canary",  "abort_if", "force",
+    static const char *const keys[] = {"name",     "regions", "azs",      "mode",    "reason",
+                                       "duration", "canary",  "abort_if", "outcome", "force",
                                        "dry_run",  "clients", NULL};
     const char *k;
     json_t *v;
@@ -181,6 +181,81 @@ static int drill_spec_abort_if(json_t *v, struct drill_abort_if *out, char *err,
     return 0;
 }
 
+bool drill_name_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > DRILL_MAX_LABEL)
+        return false;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+bool drill_host_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0, label = 0;
+    if (n == 0 || n > DRILL_MAX_HOST + 1 || (n == DRILL_MAX_HOST + 1 && s[n - 1] != '.'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (label == 0)
+                return false; /* an empty label ("a..b", ".a", ".") */
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '_') {
+            if (++label > 63)
+                return false;
+        } else
+            return false;
+    }
+    return true;
+}
+
+static int drill_spec_name(json_t *v, struct drill_spec *out, char *err, size_t errlen)
+{
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || !drill_name_ok(json_string_value(v)) ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return drill_spec_fail(err, errlen,
+                               "\"name\" must be 1 to %d letters, digits, '.', '_' or '-'",
+                               DRILL_MAX_LABEL);
+    out->name = drill_spec_dup(json_string_value(v));
+    return 0;
+}
+
+/* "outcome": [{"check": NAME, "host": HOST}, ...]. Whether the check
+ * exists is for the caller to say (drill_outcome_resolve). */
+static int drill_spec_outcome(json_t *v, struct drill_spec *out, char *err, size_t errlen)
+{
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) > DRILL_MAX_OUTCOME)
+        return drill_spec_fail(err, errlen,
+                               "\"outcome\" must be an array of at most %d {\"check\", \"host\"} "
+                               "objects",
+                               DRILL_MAX_OUTCOME);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        json_t *c = json_object_get(e, "check"), *h = json_object_get(e, "host");
+        if (!json_is_object(e) || json_object_size(e) != 2 || !json_is_string(c) ||
+            !json_is_string(h))
+            return drill_spec_fail(err, errlen,
+                                   "\"outcome\"[%zu] must be {\"check\": NAME, \"host\": NAME}", i);
+        const char *cs = json_string_value(c), *hs = json_string_value(h);
+        if (json_string_length(c) == 0 || json_string_length(c) > DRILL_MAX_NAME ||
+            strlen(cs) != json_string_length(c) || strpbrk(cs, "\n\r\t"))
+            return drill_spec_fail(err, errlen, "\"outcome\"[%zu].check must be a check's name", i);
+        if (!drill_host_ok(hs) || strlen(hs) != json_string_length(h))
+            return drill_spec_fail(err, errlen, "\"outcome\"[%zu].host must be a host name", i);
+        out->outcome[i].check = drill_spec_dup(cs);
+        out->outcome[i].host = drill_spec_dup(hs);
+        out->n_outcome++;
+    }
+    return 0;
+}
+
 static int drill_spec_clients(json_t *v, struct drill_spec *out, char *err, size_t errlen)
 {
     if (!v)
@@ -259,6 +334,10 @@ int drill_spec_parse(json_t *body, double max_duration, struct drill_spec *out, 
         st = drill_spec_abort_if(json_object_get(body, "abort_if"), &out->abort_if, err, errlen);
     if (st == 0)
         st = drill_spec_clients(json_object_get(body, "clients"), out, err, errlen);
+    if (st == 0)
+        st = drill_spec_name(json_object_get(body, "name"), out, err, errlen);
+    if (st == 0)
+        st = drill_spec_outcome(json_object_get(body, "outcome"), out, err, errlen);
     if (st != 0)
         drill_spec_free(out);
     return st;
@@ -271,8 +350,13 @@ void drill_spec_free(struct drill_spec *s)
     for (size_t i = 0; i < s->n_azs; i++)
         free(s->azs[i]);
     free(s->reason);
-    s->n_regions = s->n_azs = 0;
-    s->reason = NULL;
+    free(s->name);
+    for (size_t i = 0; i < s->n_outcome; i++) {
+        free(s->outcome[i].check);
+        free(s->outcome[i].host);
+    }
+    s->n_regions = s->n_azs = s->n_outcome = 0;
+    s->reason = s->name = NULL;
 }
 
 void drill_spec_copy(struct drill_spec *dst, const struct drill_spec *src)
@@ -283,6 +367,11 @@ void drill_spec_copy(struct drill_spec *dst, const struct drill_spec *src)
     for (size_t i = 0; i < src->n_azs; i++)
         dst->azs[i] = drill_spec_dup(src->azs[i]);
     dst->reason = drill_spec_dup(src->reason);
+    dst->name = src->name ? drill_spec_dup(src->name) : NULL;
+    for (size_t i = 0; i < src->n_outcome; i++) {
+        dst->outcome[i].check = drill_spec_dup(src->outcome[i].check);
+        dst->outcome[i].host = drill_spec_dup(src->outcome[i].host);
+    }
 }
 
 json_t *drill_spec_json(const struct drill_spec *s)
@@ -310,6 +399,12 @@ json_t *drill_spec_json(const struct drill_spec *s)
     json_object_set_new(j, "abort_if", json_object_size(ai) ? ai : json_null());
     if (!json_object_size(ai))
         json_decref(ai);
+    json_object_set_new(j, "name", s->name ? json_string(s->name) : json_null());
+    json_t *oc = json_array();
+    for (size_t i = 0; i < s->n_outcome; i++)
+        json_array_append_new(
+            oc, json_pack("{s:s, s:s}", "check", s->outcome[i].check, "host", s->outcome[i].host));
+    json_object_set_new(j, "outcome", oc);
     return j;
 }
 

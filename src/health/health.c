@@ -271,6 +271,10 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     log_info("event=health_change endpoint=%s from=%s to=%s why=\"%s\" detail=\"%s\"", s->key,
              health_state_name(from), health_state_name(to), log_quote(why, why_q, sizeof(why_q)),
              log_quote(detail, detail_q, sizeof(detail_q)));
+    event_ring_push(c->events, "health",
+                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "key", s->key, "layer", "probe",
+                              "from", health_state_name(from), "to", health_state_name(to), "why",
+                              why, "detail", detail));
     health_hooks_state_changed(&hooks);
 }
 

@@ -40,6 +40,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/event_ring.h"
+
 enum health_state { HEALTH_UNKNOWN = 0, HEALTH_DOWN = 1, HEALTH_UP = 2 };
 
 /* Probe latency histogram bounds in seconds (the last bucket is +Inf). */
@@ -120,6 +122,10 @@ struct health_core {
     uint64_t slots_freed; /* endpoint slots freed since start */
     uint64_t transitions;
     struct health_hooks hooks[HEALTH_MAX_HOOKS]; /* under lock; NULL members: none */
+    /* Where transitions and override changes are told (GET /v1/events);
+     * NULL: nowhere. Set by the daemon before any thread starts, owned by
+     * it; pushed to after the lock is released. */
+    struct event_ring *events;
 };
 
 void health_core_init(struct health_core *c);

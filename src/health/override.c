@@ -77,6 +77,10 @@ int override_add(struct health_core *c, const char *target, enum health_state st
     pthread_mutex_unlock(&c->lock);
     health_hooks_overrides_changed(&hooks);
     /* o belongs to the list now: an expiry may free it at any moment. */
+    event_ring_push(c->events, "override",
+                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*}", "action", "added", "override", id,
+                              "target", target, "state", health_state_name(st), "reason",
+                              reason ? reason : "", "author", author));
     char reason_q[1100], target_q[OVERRIDE_MAX_TARGET + 8];
     log_info("event=override_add id=%s target=\"%s\" state=%s author=%s reason=\"%s\"", id,
              log_quote(target, target_q, sizeof(target_q)), health_state_name(st),
@@ -105,6 +109,10 @@ static size_t override_remove_if(struct health_core *c,
                  log_quote(o->target, target_q, sizeof(target_q)), why);
         char *target = o->target;
         o->target = NULL;
+        event_ring_push(c->events, "override",
+                        json_pack("{s:s, s:s, s:s}", "action",
+                                  strcmp(why, "expired") == 0 ? "expired" : "removed", "override",
+                                  o->id, "target", target));
         override_free(o);
         health_override_apply_locked(c, target);
         free(target);

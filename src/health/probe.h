@@ -106,4 +106,13 @@ typedef void (*probe_resolve_cb)(void *arg, bool ok, const struct sockaddr_stora
                                  socklen_t len);
 int probe_resolve(struct prober *p, const char *host, probe_resolve_cb done, void *arg);
 
+/*
+ * Makes probe_resolve ask these DNS servers only ("127.0.0.1:5353" or a
+ * c-ares server list "IP:PORT,[IPv6]:PORT"), by DNS only (no /etc/hosts);
+ * NULL goes back to the system resolver. Takes effect at the next
+ * resolution that starts with no other one pending. For outcome checks
+ * (src/drill), whose point is to test the path through DNS.
+ */
+void prober_set_resolver(struct prober *p, const char *servers);
+
 #endif

@@ -61,6 +61,8 @@ struct prober {
     struct probe_dns_chan *dns_chans;   /* probe_dns.c: per-target channels */
     struct probe_ares *sys;             /* probe_resolve.c: system resolver */
     struct probe_resolve_req *resolves; /* probe_resolve.c: pending */
+    char *resolver;                     /* prober_set_resolver's servers (owned); NULL: system */
+    bool resolver_changed;              /* sys is to be made again with them */
 };
 
 /* ---- probe.c: common completion -------------------------------------- */

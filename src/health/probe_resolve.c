@@ -80,14 +80,46 @@ static void probe_resolve_on_answer(void *arg, int status, int timeouts, struct 
         event_active(r->ev, EV_TIMEOUT, 0);
 }
 
-static struct probe_ares *probe_resolve_channel(struct prober *p)
+void prober_set_resolver(struct prober *p, const char *servers)
 {
+    if ((!servers && !p->resolver) || (servers && p->resolver && strcmp(servers, p->resolver) == 0))
+        return;
+    free(p->resolver);
+    p->resolver = NULL;
+    if (servers) {
+        p->resolver = strdup(servers);
+        if (!p->resolver)
+            abort();
+    }
+    p->resolver_changed = true;
+}
+
+/* The channel for a new request (r, already linked): made on first use,
+ * and again after prober_set_resolver once nothing else is pending on it
+ * (destroying a channel cancels its queries). */
+static struct probe_ares *probe_resolve_channel(struct prober *p, struct probe_resolve_req *r)
+{
+    if (p->sys && p->resolver_changed && p->resolves == r && !r->next) {
+        probe_ares_free(p->sys);
+        p->sys = NULL;
+    }
     if (!p->sys) {
         struct ares_options o;
+        int mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
         memset(&o, 0, sizeof(o));
         o.timeout = PROBE_RESOLVE_TIMEOUT_MS;
         o.tries = PROBE_RESOLVE_TRIES;
-        p->sys = probe_ares_new(p, &o, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+        if (p->resolver) {
+            o.lookups = (char *)"b"; /* DNS only: the path through DNS is what is tested */
+            mask |= ARES_OPT_LOOKUPS;
+        }
+        p->sys = probe_ares_new(p, &o, mask);
+        p->resolver_changed = false;
+        if (p->sys && p->resolver &&
+            ares_set_servers_ports_csv(probe_ares_channel(p->sys), p->resolver) != ARES_SUCCESS) {
+            probe_ares_free(p->sys);
+            p->sys = NULL;
+        }
     }
     return p->sys;
 }
@@ -108,7 +140,7 @@ int probe_resolve(struct prober *p, const char *host, probe_resolve_cb done, voi
         p->resolves->prev = r;
     p->resolves = r;
 
-    struct probe_ares *a = probe_resolve_channel(p);
+    struct probe_ares *a = probe_resolve_channel(p, r);
     if (!a || !host) {
         event_active(r->ev, EV_TIMEOUT, 0);
         return -1;
@@ -125,6 +157,8 @@ void probe_resolve_prober_free(struct prober *p)
 {
     probe_ares_free(p->sys);
     p->sys = NULL;
+    free(p->resolver);
+    p->resolver = NULL;
     while (p->resolves) {
         struct probe_resolve_req *r = p->resolves;
         p->resolves = r->next;

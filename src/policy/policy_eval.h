@@ -31,6 +31,9 @@ struct policy_client {
     /* The answer's ECS scope is at least this (scoped drills: the caller
      * applies it to the reply, policy_loss.h); 0 otherwise. */
     uint8_t ecs_scope_min;
+    /* The client is inside a scoped drill's canary: its answers are also
+     * counted apart (the drills' recovery timeline). */
+    bool canary;
 };
 
 #define POLICY_TRACE_REGIONS 32

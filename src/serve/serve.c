@@ -54,6 +54,7 @@ struct serve_reader *serve_reader_add(struct serve *sv)
         memset(r, 0, sizeof(*r));
         r->serve = sv;
         r->id = n;
+        atomic_init(&r->entries, 0);
         atomic_init(&r->hazard, NULL);
         atomic_init(&r->loss_hazard, NULL);
         serve_counters_alloc_chunks(&r->counters, 0, sv->n_chunks);
@@ -125,7 +126,40 @@ uint64_t serve_sum_policy(struct serve *sv, const struct serve_set *s, size_t re
     if (!s->policy_ids)
         return 0;
     size_t col = region >= 0 ? (size_t)region : s->policy_stride - 1;
-    uint32_t id = s->policy_ids[record * s->policy_stride + col];
+    return serve_sum_id(sv, s->policy_ids[record * s->policy_stride + col]);
+}
+
+uint32_t serve_policy_id(struct serve *sv, const char *record, uint16_t rtype, const char *region,
+                         bool canary)
+{
+    char key[4096];
+    serve_counters_key_of(key, sizeof(key), record, rtype, 0, region, canary);
+    pthread_mutex_lock(&sv->lock);
+    uint32_t id = serve_registry_find(&sv->registry, key);
+    pthread_mutex_unlock(&sv->lock);
+    return id;
+}
+
+void serve_sync(struct serve *sv)
+{
+    struct timespec ts = {0, 20000};
+    /* Orders the caller's earlier stores (relaxed or release, such as
+     * the health bytes) before the hazard loads below. */
+    atomic_thread_fence(memory_order_seq_cst);
+    unsigned n = atomic_load(&sv->n_readers);
+    for (unsigned i = 0; i < n; i++) {
+        struct serve_reader *r = sv->readers[i];
+        /* The hazard first: if it is the store of entry k, entries is at
+         * least k below (serve_enter bumps entries before that store). */
+        const struct serve_set *h = atomic_load(&r->hazard);
+        uint64_t e = atomic_load(&r->entries);
+        while (h && atomic_load(&r->hazard) == h && atomic_load(&r->entries) == e)
+            nanosleep(&ts, NULL);
+    }
+}
+
+uint64_t serve_sum_id(struct serve *sv, uint32_t id)
+{
     if (id == SERVE_NO_ID)
         return 0;
     uint64_t sum = 0;

@@ -25,6 +25,8 @@
  *
  * Counters (serve_counters.h): each reader counts what it answered in its
  * own block; serve_sum_queries and serve_sum_policy add the blocks up.
+ * Answers to canary clients of scoped drills are also counted apart, for
+ * the drills' recovery timeline (serve_policy_id, serve_sum_id).
  *
  * Threads: serve_publish and serve_reader_add take the core's mutex (one
  * publication at a time); enter, leave and counting take no lock.
@@ -51,6 +53,7 @@ struct serve;
 struct serve_reader {
     struct serve *serve;
     unsigned id;
+    _Atomic uint64_t entries;                        /* serve_enter calls (serve_sync) */
     _Atomic(const struct serve_set *) hazard;        /* the set in use, or NULL */
     _Atomic(const struct policy_loss *) loss_hazard; /* the loss view in use */
     struct serve_counters counters;                  /* written by this reader only */
@@ -93,6 +96,8 @@ static inline const struct serve_set *serve_enter(struct serve_reader *r)
 {
     const struct serve_set *s;
     const struct policy_loss *l;
+    /* Before the hazard store, which orders it for serve_sync. */
+    serve_counter_bump(&r->entries, 1);
     do {
         s = atomic_load(&r->serve->current);
         atomic_store(&r->hazard, s);
@@ -128,20 +133,27 @@ static inline void serve_count_query(struct serve_reader *r, unsigned transport,
     serve_counter_bump(&r->counters.queries[transport][rcode][qtype], 1);
 }
 
-/* One answer of record (index into s->gslb->records) served by region
- * (-1: no serving region). s is the set r has entered. */
-static inline void serve_count_policy(struct serve_reader *r, const struct serve_set *s,
-                                      size_t record, int region)
+static inline void serve_count_id(struct serve_reader *r, uint32_t id)
 {
-    if (!s->policy_ids)
-        return;
-    size_t col = region >= 0 ? (size_t)region : s->policy_stride - 1;
-    uint32_t id = s->policy_ids[record * s->policy_stride + col];
     if (id == SERVE_NO_ID)
         return;
     _Atomic uint64_t *chunk =
         atomic_load_explicit(&r->counters.policy[id / SERVE_POLICY_CHUNK], memory_order_relaxed);
     serve_counter_bump(&chunk[id % SERVE_POLICY_CHUNK], 1);
+}
+
+/* One answer of record (index into s->gslb->records) served by region
+ * (-1: no serving region); canary: to a canary client of a scoped drill,
+ * which is also counted apart. s is the set r has entered. */
+static inline void serve_count_policy(struct serve_reader *r, const struct serve_set *s,
+                                      size_t record, int region, bool canary)
+{
+    if (!s->policy_ids)
+        return;
+    size_t col = region >= 0 ? (size_t)region : s->policy_stride - 1;
+    serve_count_id(r, s->policy_ids[record * s->policy_stride + col]);
+    if (canary)
+        serve_count_id(r, s->policy_canary_ids[record * s->policy_stride + col]);
 }
 
 /* Registers the labels of the query buckets (functions returning static
@@ -157,5 +169,22 @@ void serve_sum_queries(struct serve *sv, struct serve_query_totals *out);
  * summed over every reader since the start, across reloads that kept the
  * record and the region. s must stay alive (entered, or owned). */
 uint64_t serve_sum_policy(struct serve *sv, const struct serve_set *s, size_t record, int region);
+
+/* The counter id of the answers of record (name, type) served by region
+ * (NULL: no serving region), of canary clients only when canary; ids
+ * outlive sets and reloads. SERVE_NO_ID when no published set had that
+ * column. Takes the core's lock (any thread). */
+uint32_t serve_policy_id(struct serve *sv, const char *record, uint16_t rtype, const char *region,
+                         bool canary);
+/* The sum of counter id over every reader (any thread; 0 for SERVE_NO_ID). */
+uint64_t serve_sum_id(struct serve *sv, uint32_t id);
+
+/* Returns once every reader that was inside serve_enter..serve_leave when
+ * it was called has left (or entered again): whatever state a query reads
+ * (health bytes, the loss view) and was changed before the call is seen
+ * by every query answered after it returns. The drills' recovery timeline
+ * takes its baselines after it. The caller must not be inside
+ * serve_enter() itself. */
+void serve_sync(struct serve *sv);
 
 #endif

@@ -33,6 +33,16 @@ static void serve_registry_grow(struct serve_registry *reg)
     reg->mask = size - 1;
 }
 
+uint32_t serve_registry_find(const struct serve_registry *reg, const char *key)
+{
+    if (!reg->table)
+        return SERVE_NO_ID;
+    for (uint32_t i = serve_registry_hash(key) & reg->mask; reg->table[i]; i = (i + 1) & reg->mask)
+        if (strcmp(reg->keys[reg->table[i] - 1], key) == 0)
+            return reg->table[i] - 1;
+    return SERVE_NO_ID;
+}
+
 /* The id of key, added when new; SERVE_NO_ID when the registry is full. */
 static uint32_t serve_registry_id(struct serve_registry *reg, const char *key)
 {
@@ -64,36 +74,51 @@ static uint32_t serve_registry_id(struct serve_registry *reg, const char *key)
     return reg->n++;
 }
 
-/* The key of one column: record name, type, occurrence of that name and
- * type in the set (0 unless a configuration repeats them), and the region
- * (by name; "none" has a key no region name can collide with). */
-static void serve_counters_key(char *buf, size_t len, const struct gslb *g, size_t rec,
-                               unsigned occ, size_t col)
+void serve_counters_key_of(char *buf, size_t len, const char *record, uint16_t rtype, unsigned occ,
+                           const char *region, bool canary)
 {
-    const struct policy_record *r = &g->records[rec];
-    if (col < g->n_regions)
-        snprintf(buf, len, "%s\x1f%u\x1f%u\x1fr%s", r->name_str, r->rtype, occ,
-                 g->regions[col].name);
+    if (region)
+        snprintf(buf, len, "%s\x1f%u\x1f%u\x1fr%s%s", record, rtype, occ, region,
+                 canary ? "\x1f"
+                          "c"
+                        : "");
     else
-        snprintf(buf, len, "%s\x1f%u\x1f%u\x1fn", r->name_str, r->rtype, occ);
+        snprintf(buf, len, "%s\x1f%u\x1f%u\x1fn%s", record, rtype, occ,
+                 canary ? "\x1f"
+                          "c"
+                        : "");
 }
 
-/* Assigns the ids of record rec, marking them used by this publication. */
+/* The key of one column: record name, type, occurrence of that name and
+ * type in the set (0 unless a configuration repeats them), the region (by
+ * name; "none" has a key no region name can collide with), and whether it
+ * counts canary clients only. */
+static void serve_counters_key(char *buf, size_t len, const struct gslb *g, size_t rec,
+                               unsigned occ, size_t col, bool canary)
+{
+    const struct policy_record *r = &g->records[rec];
+    serve_counters_key_of(buf, len, r->name_str, r->rtype, occ,
+                          col < g->n_regions ? g->regions[col].name : NULL, canary);
+}
+
+/* Assigns the ids of record rec (all answers, and canary answers),
+ * marking them used by this publication. */
 static void serve_counters_record(struct serve_registry *reg, const struct gslb *g, size_t rec,
-                                  uint32_t *ids, size_t stride)
+                                  uint32_t *ids, uint32_t *canary_ids, size_t stride)
 {
     char key[4096];
     unsigned occ = 0;
     for (;; occ++) {
-        serve_counters_key(key, sizeof(key), g, rec, occ, 0);
+        serve_counters_key(key, sizeof(key), g, rec, occ, 0, false);
         uint32_t id = serve_registry_id(reg, key);
         if (id == SERVE_NO_ID || reg->last_use[id] != reg->publication)
             break;
     }
-    for (size_t col = 0; col < stride; col++) {
-        serve_counters_key(key, sizeof(key), g, rec, occ, col);
+    for (size_t col = 0; col < 2 * stride; col++) {
+        bool canary = col >= stride;
+        serve_counters_key(key, sizeof(key), g, rec, occ, col % stride, canary);
         uint32_t id = serve_registry_id(reg, key);
-        ids[col] = id;
+        (canary ? canary_ids : ids)[col % stride] = id;
         if (id != SERVE_NO_ID)
             reg->last_use[id] = reg->publication;
     }
@@ -118,10 +143,12 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s)
     reg->publication++;
     s->policy_stride = g->n_regions + 1;
     s->policy_ids = calloc(g->n_records * s->policy_stride, sizeof(*s->policy_ids));
-    if (!s->policy_ids)
+    s->policy_canary_ids = calloc(g->n_records * s->policy_stride, sizeof(*s->policy_ids));
+    if (!s->policy_ids || !s->policy_canary_ids)
         abort();
     for (size_t i = 0; i < g->n_records; i++)
-        serve_counters_record(reg, g, i, &s->policy_ids[i * s->policy_stride], s->policy_stride);
+        serve_counters_record(reg, g, i, &s->policy_ids[i * s->policy_stride],
+                              &s->policy_canary_ids[i * s->policy_stride], s->policy_stride);
     uint32_t need = (reg->n + SERVE_POLICY_CHUNK - 1) / SERVE_POLICY_CHUNK;
     if (need > sv->n_chunks) {
         unsigned n = atomic_load(&sv->n_readers);

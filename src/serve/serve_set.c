@@ -25,5 +25,6 @@ void serve_set_free(struct serve_set *s)
     snapshot_free(s->zones);
     gslb_unref(s->gslb);
     free(s->policy_ids);
+    free(s->policy_canary_ids);
     free(s);
 }

@@ -38,6 +38,9 @@ struct serve_set {
      * serve_publish (NULL before, and for sets never published: nothing is
      * counted then). See serve_counters.h. */
     uint32_t *policy_ids;
+    /* The same columns counting only the answers to canary clients of
+     * scoped drills (a subset of the above; drills measure them). */
+    uint32_t *policy_canary_ids;
     size_t policy_stride;
 };
 

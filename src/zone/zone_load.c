@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "zone/zone_build.h"
+#include "zone/zone_sign.h"
 
 #define ZONE_LOAD_MAX_INCLUDE_DEPTH 8
 /* $INCLUDEs read per zone, in all: depth alone still lets a file that
@@ -31,6 +33,18 @@ struct load_ctx {
     uint32_t default_ttl;
     unsigned n_includes; /* $INCLUDE files read so far */
     struct errlist *errs;
+    const char *display; /* the zone file as named in messages */
+    /* Signing at load: the records go to dz first (it owns them); recs
+     * remembers where each came from, for the builder's messages. */
+    ldns_dnssec_zone *dz;
+    struct load_rec *recs;
+    size_t n_recs, cap_recs;
+};
+
+struct load_rec {
+    ldns_rr *rr; /* owned by load_ctx.dz */
+    uint16_t file_idx;
+    uint32_t line;
 };
 
 static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t file_idx,
@@ -67,6 +81,68 @@ static const char *load_open_error(int e)
     return e == EINVAL ? "not a regular file" : strerror(e);
 }
 
+/* Hands one record to the builder (file_idx/line name its origin in
+ * messages; 0/0 for records made by signing). */
+static void load_emit(struct load_ctx *c, const ldns_rr *rr, uint16_t file_idx, uint32_t line)
+{
+    const ldns_rdf *owner = ldns_rr_owner(rr);
+    ldns_buffer_clear(c->buf);
+    if (ldns_rr_rdata2buffer_wire(c->buf, rr) != LDNS_STATUS_OK ||
+        ldns_buffer_position(c->buf) > 65535) {
+        errlist_add(c->errs, "%s: a record made by signing cannot be encoded", c->display);
+        return;
+    }
+    zone_builder_add(&c->b, ldns_rdf_data(owner), ldns_rdf_size(owner),
+                     (uint16_t)ldns_rr_get_type(rr), ldns_rr_ttl(rr), ldns_buffer_begin(c->buf),
+                     ldns_buffer_position(c->buf), file_idx, line);
+}
+
+/* Adds a copy of rr to c->dz and returns it (owned by c->dz), or NULL
+ * when an equal record is there already: ldns drops an equal record
+ * without saying so (and without freeing it), so look first. */
+static ldns_rr *load_dz_add(struct load_ctx *c, const ldns_rr *rr)
+{
+    ldns_dnssec_rrsets *set =
+        ldns_dnssec_zone_find_rrset(c->dz, ldns_rr_owner(rr), ldns_rr_get_type(rr));
+    for (ldns_dnssec_rrs *r = set ? set->rrs : NULL; r; r = r->next)
+        if (ldns_rr_compare(r->rr, rr) == 0)
+            return NULL;
+    ldns_rr *copy = ldns_rr_clone(rr);
+    if (!copy)
+        abort();
+    if (ldns_dnssec_zone_add_rr(c->dz, copy) != LDNS_STATUS_OK) {
+        ldns_rr_free(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+/* A zone signed at load: keeps a copy of rr in c->dz for ldns to sign.
+ * Signatures and denial records in the file would be stale or clash with
+ * the ones gtmd makes: refused. */
+static void load_keep_rr(struct load_ctx *c, const ldns_rr *rr, const char *path, uint16_t file_idx,
+                         int line)
+{
+    ldns_rr_type t = ldns_rr_get_type(rr);
+    if (t == LDNS_RR_TYPE_RRSIG || t == LDNS_RR_TYPE_NSEC || t == LDNS_RR_TYPE_NSEC3 ||
+        t == LDNS_RR_TYPE_NSEC3PARAM) {
+        errlist_add(c->errs,
+                    "%s:%d: the zone is signed at load (\"dnssec\": {\"keys\": ...}): give gtmd "
+                    "the unsigned file, without RRSIG, NSEC, NSEC3 or NSEC3PARAM records",
+                    path, line);
+        return;
+    }
+    if (c->n_recs == c->cap_recs) {
+        c->cap_recs = c->cap_recs ? c->cap_recs * 2 : 256;
+        c->recs = realloc(c->recs, c->cap_recs * sizeof(*c->recs));
+        if (!c->recs)
+            abort();
+    }
+    ldns_rr *copy = load_dz_add(c, rr);
+    if (copy)
+        c->recs[c->n_recs++] = (struct load_rec){copy, file_idx, (uint32_t)line};
+}
+
 /* Adds one parsed record after checking class, TTL and bailiwick. */
 static void load_add_rr(struct load_ctx *c, ldns_rr *rr, const char *path, uint16_t file_idx,
                         int line)
@@ -101,9 +177,10 @@ static void load_add_rr(struct load_ctx *c, ldns_rr *rr, const char *path, uint1
         errlist_add(c->errs, "%s:%d: OPT is not a zone record type", path, line);
         return;
     }
-    zone_builder_add(&c->b, ldns_rdf_data(owner), ldns_rdf_size(owner),
-                     (uint16_t)ldns_rr_get_type(rr), ldns_rr_ttl(rr), ldns_buffer_begin(c->buf),
-                     ldns_buffer_position(c->buf), file_idx, (uint32_t)line);
+    if (c->dz)
+        load_keep_rr(c, rr, path, file_idx, line);
+    else
+        load_emit(c, rr, file_idx, (uint32_t)line);
 }
 
 /* ldns reports $INCLUDE without its argument: re-read the directive's line
@@ -219,8 +296,73 @@ static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t f
         ldns_rdf_deep_free(prev);
 }
 
+static void load_emit_rrs(struct load_ctx *c, const ldns_dnssec_rrs *r)
+{
+    for (; r; r = r->next)
+        load_emit(c, r->rr, 0, 0);
+}
+
+/* Hands the builder what signing added to c->dz: every RRSIG, the NSEC or
+ * NSEC3 records and the NSEC3PARAM (the file's records and the DNSKEYs
+ * went already). */
+static void load_emit_signing(struct load_ctx *c)
+{
+    ldns_rbnode_t *n;
+    for (n = ldns_rbtree_first(c->dz->names); n != LDNS_RBTREE_NULL; n = ldns_rbtree_next(n)) {
+        const ldns_dnssec_name *name = n->data;
+        for (const ldns_dnssec_rrsets *s = name->rrsets; s; s = s->next) {
+            if (s->type == LDNS_RR_TYPE_NSEC3PARAM)
+                load_emit_rrs(c, s->rrs);
+            load_emit_rrs(c, s->signatures);
+        }
+        if (name->nsec)
+            load_emit(c, name->nsec, 0, 0);
+        load_emit_rrs(c, name->nsec_signatures);
+    }
+}
+
+/* Signs the records kept in c->dz with the keys of sp and hands the
+ * records of the file, the DNSKEYs and everything signing made to the
+ * builder. false (with messages) when keys or signing fail. */
+static bool load_sign(struct load_ctx *c, const struct zone_sign_params *sp)
+{
+    ldns_rr_list *dnskeys = ldns_rr_list_new();
+    ldns_rr_list *new_rrs = ldns_rr_list_new();
+    if (!dnskeys || !new_rrs)
+        abort();
+    ldns_key_list *keys =
+        zone_sign_keys_load(sp, c->zone_origin, (uint32_t)time(NULL), dnskeys, c->errs);
+    bool ok = keys != NULL;
+    if (ok && !c->dz->soa) {
+        errlist_add(c->errs, "%s: the zone has no SOA record at its apex", c->display);
+        ok = false;
+    }
+    for (size_t i = 0; ok && i < ldns_rr_list_rr_count(dnskeys); i++) {
+        ldns_rr *k = load_dz_add(c, ldns_rr_list_rr(dnskeys, i));
+        if (k) /* NULL: the file has it already */
+            load_emit(c, k, 0, 0);
+    }
+    ok = ok && zone_sign_run(c->dz, keys, sp, new_rrs, c->display, c->errs);
+    for (size_t i = 0; ok && i < c->n_recs; i++)
+        load_emit(c, c->recs[i].rr, c->recs[i].file_idx, c->recs[i].line);
+    if (ok)
+        load_emit_signing(c);
+    ldns_rr_list_free(new_rrs); /* the records belong to c->dz */
+    ldns_rr_list_deep_free(dnskeys);
+    if (keys)
+        ldns_key_list_free(keys);
+    return ok;
+}
+
 struct zone *zone_load(const char *origin, const char *path, const char *display,
                        const struct dns_name *extra, size_t n_extra, struct errlist *errs)
+{
+    return zone_load_signed(origin, path, display, extra, n_extra, NULL, errs);
+}
+
+struct zone *zone_load_signed(const char *origin, const char *path, const char *display,
+                              const struct dns_name *extra, size_t n_extra,
+                              const struct zone_sign_params *sp, struct errlist *errs)
 {
     struct load_ctx c;
     struct dns_name oname;
@@ -240,14 +382,22 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
     }
     memset(&c, 0, sizeof(c));
     c.errs = errs;
+    c.display = display;
     c.default_ttl = 3600;
     c.buf = ldns_buffer_new(4096);
     c.zone_origin = ldns_rdf_clone(cur_origin);
+    if (sp && sp->n_keys && !(c.dz = ldns_dnssec_zone_new()))
+        abort();
     zone_builder_init(&c.b, oname.wire, oname.len, origin, display, errs);
     for (size_t i = 0; i < n_extra; i++)
         zone_builder_add_name(&c.b, extra[i].wire, extra[i].len);
     load_file(&c, fp, path, 0, &cur_origin, 0);
     fclose(fp);
+    if (c.dz && errs->count == errors_before)
+        load_sign(&c, sp);
+    if (c.dz)
+        ldns_dnssec_zone_deep_free(c.dz);
+    free(c.recs);
     ldns_rdf_deep_free(cur_origin);
     ldns_rdf_deep_free(c.zone_origin);
     ldns_buffer_free(c.buf);

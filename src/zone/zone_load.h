@@ -23,4 +23,11 @@ struct dns_name;
 struct zone *zone_load(const char *origin, const char *path, const char *display,
                        const struct dns_name *extra, size_t n_extra, struct errlist *errs);
 
+/* Like zone_load; with sp and sp->n_keys > 0 the file must be unsigned
+ * and gtmd signs it with sp's keys (zone_sign.h) before building. */
+struct zone_sign_params;
+struct zone *zone_load_signed(const char *origin, const char *path, const char *display,
+                              const struct dns_name *extra, size_t n_extra,
+                              const struct zone_sign_params *sp, struct errlist *errs);
+
 #endif

@@ -1,31 +1,60 @@
 /*
  * zone_params.h -- the "dnssec" object of a zone entry in the
- * configuration (gtmd.conf(5)): how zone_verify() judges a signed zone.
+ * configuration (gtmd.conf(5)): how zone_verify() judges a signed zone,
+ * and, with "keys", how gtmd signs an unsigned zone at load.
  *
- *   "zones": [{"origin": "example.com.", "file": "example.com.signed",
- *              "dnssec": {"expiry_warning": 604800}}]
+ *   "zones": [{"origin": "example.com.", "file": "example.com.zone",
+ *              "dnssec": {"keys": ["Kexample.com.+013+12345", ...],
+ *                         "denial": "nsec3",
+ *                         "nsec3": {"iterations": 0, "salt": "-"},
+ *                         "validity": 1209600, "refresh": 345600,
+ *                         "expiry_warning": 604800}}]
  *
- * Ownership: plain values.
+ * Ownership: the strings in struct zone_sign_params belong to the params
+ * (zone_dnssec_params_free).
  */
 #ifndef GTM_ZONE_ZONE_PARAMS_H
 #define GTM_ZONE_ZONE_PARAMS_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/jsoncfg.h"
 
 #define ZONE_EXPIRY_WARNING_DEFAULT (7u * 86400u)
+#define ZONE_SIGN_VALIDITY_DEFAULT (14u * 86400u)
+#define ZONE_SIGN_REFRESH_DEFAULT (4u * 86400u)
+#define ZONE_SIGN_MAX_KEYS 8
+
+/* Signing at load (zone_sign.h). n_keys == 0: the zone is served as it is
+ * in its file (pre-signed or unsigned). */
+struct zone_sign_params {
+    size_t n_keys;
+    char *keys[ZONE_SIGN_MAX_KEYS];      /* base paths, resolved against the config */
+    char *key_paths[ZONE_SIGN_MAX_KEYS]; /* "FILE: $.zones[0].dnssec.keys[1]", for messages */
+    bool nsec3;                          /* "denial": "nsec3" (default "nsec") */
+    uint16_t iterations;                 /* NSEC3 extra iterations (RFC 9276: 0) */
+    uint8_t salt_len;
+    uint8_t salt[255];
+    uint32_t validity; /* seconds from signing to signature expiration */
+    uint32_t refresh;  /* re-sign this long before the signatures expire */
+};
 
 struct zone_dnssec_params {
     /* Signatures that expire within this many seconds are a warning
      * (expired ones are an error). Default 7 days. */
     uint32_t expiry_warning;
+    struct zone_sign_params sign;
 };
 
 /* Sets the defaults, then reads v (the "dnssec" object, may be NULL) at
  * JSON path 'path'; errors go to j's list. */
 void zone_dnssec_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
                               struct zone_dnssec_params *out);
+
+/* Frees the strings of p (not p itself). */
+void zone_dnssec_params_free(struct zone_dnssec_params *p);
 
 #endif

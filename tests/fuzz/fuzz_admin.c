@@ -124,6 +124,10 @@ static void fuzz_admin_drill(json_t *body)
     FUZZ_CHECK(s.duration > 0 && s.duration <= 3600);
     FUZZ_CHECK((s.mode == DRILL_SCOPED) == (s.n_canary > 0));
     FUZZ_CHECK(s.n_clients == 0 || s.dry_run);
+    FUZZ_CHECK(s.n_outcome <= DRILL_MAX_OUTCOME);
+    for (size_t i = 0; i < s.n_outcome; i++)
+        FUZZ_CHECK(s.outcome[i].check && s.outcome[i].host && drill_host_ok(s.outcome[i].host));
+    FUZZ_CHECK(!s.name || drill_name_ok(s.name));
     json_t *saved = drill_spec_json(&s);
     FUZZ_CHECK(saved != NULL);
     char *text = json_dumps(saved, JSON_COMPACT);
@@ -132,7 +136,8 @@ static void fuzz_admin_drill(json_t *body)
     FUZZ_CHECK(drill_spec_parse(saved, 0, &back, err, sizeof(err)) == 0);
     FUZZ_CHECK(back.mode == s.mode && back.n_regions == s.n_regions && back.n_azs == s.n_azs &&
                back.n_canary == s.n_canary && back.duration == s.duration &&
-               strcmp(back.reason, s.reason) == 0);
+               strcmp(back.reason, s.reason) == 0 && back.n_outcome == s.n_outcome &&
+               (!s.name) == (!back.name) && (!s.name || strcmp(s.name, back.name) == 0));
     drill_spec_free(&back);
     json_decref(saved);
     drill_spec_free(&s);

@@ -453,6 +453,16 @@ def admin_drill_seeds():
     yield "drill_clients_not_dry", drill(clients=["192.0.2.1"])
     yield "drill_clients_bad", drill(dry_run=True, clients=["192.0.2.1/33"])
     yield "drill_unknown_key", drill(target="region:us-east")
+    yield "drill_ok_outcome_named", drill(name="weekly-us.east_1", outcome=[
+        {"check": "web", "host": "www.example.com"}, {"check": "dns", "host": "api.example.com."}])
+    yield "drill_outcome_host_bad", drill(outcome=[{"check": "web", "host": "a..example.com"}])
+    yield "drill_outcome_host_long", drill(outcome=[{"check": "web", "host": "a." * 127 + "b"}])
+    yield "drill_outcome_no_host", drill(outcome=[{"check": "web"}])
+    yield "drill_outcome_extra_key", drill(outcome=[{"check": "web", "host": "a", "port": 1}])
+    yield "drill_outcome_too_many", drill(outcome=[{"check": "web", "host": "a"}] * 9)
+    yield "drill_outcome_not_array", drill(outcome={"check": "web", "host": "a"})
+    yield "drill_name_bad", drill(name="weekly us")
+    yield "drill_name_empty", drill(name="")
 
 
 def admin_explain_seeds():
@@ -747,6 +757,25 @@ def config_variant_seeds():
     yield "rec_regions_unknown", cfg_set(b, ["records", "fo.example.com.", "regions"],
                                          ["mars"])
     yield "rec_failover_no_order", cfg_set(b, ["records", "fo.example.com.", "regions"], ...)
+    practice = {"name": "weekly-us", "regions": ["us"], "mode": "live", "duration": 1800,
+                "interval": 604800, "allowed_windows": ["Tue 10:00-12:00", "Fri 22:00-02:00"],
+                "blocked_dates": ["2026-12-24"], "outcome": [{"check": "http",
+                                                              "host": "fo.example.com"}],
+                "abort_if": {"min_up_endpoints": 1}}
+    yield "drills_practice_ok", cfg_set(b, ["drills"], {
+        "max_duration": 7200, "outcome_resolver": ["127.0.0.1:53", "[::1]:5353"],
+        "practice": [practice, dict(practice, name="daily-canary", mode="scoped",
+                                    canary=["10.1.0.0/16"], interval=86400, duration=600,
+                                    allowed_windows=["Mon-Fri 09:00-17:00", "daily 00:00-24:00"])]})
+    for k, v in [("allowed_windows", ["Tue 25:00-26:00"]), ("allowed_windows", ["Tue 10:00"]),
+                 ("allowed_windows", []), ("blocked_dates", ["2026-02-30"]),
+                 ("blocked_dates", [5]), ("interval", 10), ("interval", "weekly"),
+                 ("name", "a b"), ("regions", ["mars"]), ("mode", "chaos"), ("force", True),
+                 ("outcome", [{"check": "nope", "host": "a"}]), ("duration", 3600)]:
+        yield "drills_practice_bad_%s_%d" % (k, len(json.dumps(v))), cfg_set(
+            b, ["drills"], {"practice": [dict(practice, **{k: v})]})
+    yield "drills_practice_dup", cfg_set(b, ["drills"], {"practice": [practice, practice]})
+    yield "drills_resolver_bad", cfg_set(b, ["drills"], {"outcome_resolver": ["127.0.0.1"]})
     yield "rec_outside_zones", cfg_set(b, ["records", "www.example.org."], {"pool": "web"})
     yield "rec_wildcard", cfg_set(b, ["records", "*.example.com."], {"pool": "web"})
     yield "rec_root", cfg_set(b, ["records", "."], {"pool": "web"})

@@ -229,6 +229,7 @@ def test_check_policy_record_in_signed_zone_is_an_error(zones):
     p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "gtm.dnssec.test." in p.stderr, p.stderr
     assert "is in a signed zone" in p.stderr, p.stderr
+    assert "without keys" in p.stderr and "pre-signed file alone" in p.stderr, p.stderr
     with open(cfg, "w") as f:  # the same records over the unsigned zone load
         json.dump({"listen": ["127.0.0.1:5353"],
                    "zones": [{"origin": ORIGIN, "file": z.parent_unsigned}],

@@ -2,7 +2,8 @@
 parent zone's KSK as its trust anchor and stub zones pointing at gtmd, which
 serves dnssec.test. (signed at test time with NSEC, NSEC3 or NSEC3 opt-out),
 sec.dnssec.test. (signed, DS in the parent) and insec.dnssec.test.
-(unsigned, no DS). Every answer from a signed part must come back secure
+(unsigned, no DS). The "load-nsec" and "load-nsec3" cases give gtmd the
+unsigned parent and its keys: gtmd signs it at load. Every answer from a signed part must come back secure
 (AD); the insecure delegation must come back insecure, never SERVFAIL.
 
 Unbound asks gtmd for the DNSKEYs, the DS of the child and every proof, so
@@ -98,9 +99,25 @@ class Unbound:
         self.out.close()
 
 
-@pytest.fixture(scope="module", params=DENIALS)
+# Signed by gtmd at load (zone entry "dnssec": {"keys": ...}).
+LOAD_DENIALS = ("load-nsec", "load-nsec3")
+
+
+def _parent_entry(zones, gdir, denial):
+    """The config entry of the parent: the signed file, or (load-*) the
+    unsigned file with the keys, named relative to the config."""
+    if not denial.startswith("load-"):
+        return {"origin": ORIGIN, "file": zones.parent}
+    keys = [os.path.relpath(k, gdir) for k in (zones.ksk, zones.zsk)]
+    dnssec = {"keys": keys, "denial": denial[5:]}
+    if denial == "load-nsec3":
+        dnssec["nsec3"] = {"iterations": 1, "salt": "beef"}
+    return {"origin": ORIGIN, "file": zones.parent_unsigned, "dnssec": dnssec}
+
+
+@pytest.fixture(scope="module", params=DENIALS + LOAD_DENIALS)
 def validator(request):
-    tool = missing_tools(request.param)
+    tool = missing_tools(request.param.replace("load-", ""))
     if tool:
         pytest.skip("signing tools not installed (%s missing)" % tool)
     if not os.access(UNBOUND, os.X_OK):
@@ -108,12 +125,12 @@ def validator(request):
     workdir = tempfile.mkdtemp(prefix="gtmd-validate-")
     g = u = None
     try:
-        zones = SignedSet(workdir, request.param)
+        zones = SignedSet(workdir, request.param.replace("load-", ""))
         gdir = os.path.join(workdir, "gtmd")
         os.mkdir(gdir)
         gport = free_port()
         cfg = {"listen": ["%s:%d" % (ADDR, gport)], "workers": 1,
-               "zones": [{"origin": ORIGIN, "file": zones.parent},
+               "zones": [_parent_entry(zones, gdir, request.param),
                          {"origin": CHILD, "file": zones.child},
                          {"origin": INSEC, "file": zones.insec}]}
         g = Gtmd(gdir, cfg, gport).start()

@@ -201,7 +201,7 @@ static int start(struct fixture *f, const char *body, double now, char id[32])
         return st;
     st = drill_resolve(f->g, &s, &tg, err, sizeof(err));
     if (st == 0) {
-        struct drill *d = drill_new(&s, &tg, "test", NULL);
+        struct drill *d = drill_new(&s, &tg, "test", NULL, NULL);
         st = drill_core_start(&f->drills, d, now, id, err, sizeof(err)) == DRILL_STARTED ? 0 : 409;
         drill_targets_free(&tg);
     }
@@ -390,7 +390,7 @@ static void test_persist(struct tap *t, struct fixture *f)
         json_loads("{\"regions\": [\"us\"], \"mode\": \"shadow\", \"reason\": \"r\"}", 0, NULL);
     drill_spec_parse(body, 3600, &s, err, sizeof(err));
     drill_resolve(f->g, &s, &tg, err, sizeof(err));
-    drill_core_start(&c2, drill_new(&s, &tg, "t", NULL), now, next, err, sizeof(err));
+    drill_core_start(&c2, drill_new(&s, &tg, "t", NULL, NULL), now, next, err, sizeof(err));
     unsigned long long n_old = strtoull(old + 4, NULL, 10), n_next = strtoull(next + 4, NULL, 10);
     TAP_CHECK(t, n_next == n_old + 1, "ids go on after a restart (%s after %s)", next, old);
     json_decref(body);

@@ -116,7 +116,7 @@ static void *bump_main(void *arg)
     struct bumper *b = arg;
     for (int i = 0; i < b->n; i++) {
         const struct serve_set *s = serve_enter(b->r);
-        serve_count_policy(b->r, s, b->rec, b->region);
+        serve_count_policy(b->r, s, b->rec, b->region, false);
         serve_count_query(b->r, 1, 3, 2);
         serve_leave(b->r);
     }
@@ -152,6 +152,76 @@ static void test_concurrent(struct tap *t, struct serve *sv, struct serve_reader
     TAP_CHECK(t, q1.queries[1][3][2] == q0.queries[1][3][2] + 400000, "no query lost");
 }
 
+/* A reader inside an entry while serve_sync waits: sync returns only
+ * once it has left. */
+struct sync_arg {
+    struct serve *sv;
+    _Atomic int synced;
+};
+
+static void *sync_thread(void *p)
+{
+    struct sync_arg *a = p;
+    serve_sync(a->sv);
+    atomic_store(&a->synced, 1);
+    return NULL;
+}
+
+static void test_sync(struct tap *t, struct serve *sv, struct serve_reader *r)
+{
+    struct sync_arg a = {.sv = sv};
+    atomic_init(&a.synced, 0);
+    serve_sync(sv); /* nobody inside: returns at once */
+    TAP_CHECK(t, true, "serve_sync with no reader inside returns");
+    serve_enter(r);
+    pthread_t th;
+    pthread_create(&th, NULL, sync_thread, &a);
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    TAP_CHECK(t, atomic_load(&a.synced) == 0, "serve_sync waits for a reader inside");
+    serve_leave(r);
+    pthread_join(th, NULL);
+    TAP_CHECK(t, atomic_load(&a.synced) == 1, "and returns once it has left");
+    /* Entering again (the same set) also ends the entry that was in
+     * progress. */
+    atomic_store(&a.synced, 0);
+    serve_enter(r);
+    pthread_create(&th, NULL, sync_thread, &a);
+    nanosleep(&ts, NULL);
+    TAP_CHECK(t, atomic_load(&a.synced) == 0, "waits again");
+    serve_leave(r);
+    serve_enter(r);
+    pthread_join(th, NULL);
+    TAP_CHECK(t, atomic_load(&a.synced) == 1, "a new entry is not waited for");
+    serve_leave(r);
+}
+
+/* Canary answers: counted in the normal column and apart; ids by name. */
+static void test_canary(struct tap *t, struct serve *sv, struct serve_reader *r)
+{
+    const struct serve_set *s = serve_enter(r);
+    size_t rec = record(s, "fo.example.com.");
+    int us = gslb_region_index(s->gslb, "us");
+    uint16_t rtype = s->gslb->records[rec].rtype;
+    uint32_t all = serve_policy_id(sv, "fo.example.com.", rtype, "us", false);
+    uint32_t can = serve_policy_id(sv, "fo.example.com.", rtype, "us", true);
+    uint32_t none = serve_policy_id(sv, "fo.example.com.", rtype, NULL, true);
+    TAP_CHECK(t, all != SERVE_NO_ID && can != SERVE_NO_ID && none != SERVE_NO_ID && all != can,
+              "ids by record name, type and region, canary apart");
+    TAP_CHECK(t, serve_policy_id(sv, "nope.example.com.", rtype, "us", false) == SERVE_NO_ID,
+              "no id for a record never published");
+    uint64_t a0 = serve_sum_id(sv, all), c0 = serve_sum_id(sv, can), n0 = serve_sum_id(sv, none);
+    serve_count_policy(r, s, rec, us, true);
+    serve_count_policy(r, s, rec, us, true);
+    serve_count_policy(r, s, rec, us, false);
+    serve_count_policy(r, s, rec, -1, true);
+    serve_leave(r);
+    TAP_CHECK(t, serve_sum_id(sv, all) == a0 + 3 && serve_sum_id(sv, can) == c0 + 2,
+              "canary answers count in both columns, others in one");
+    TAP_CHECK(t, serve_sum_id(sv, none) == n0 + 1, "canary answers with no serving region");
+    TAP_CHECK(t, serve_sum_id(sv, SERVE_NO_ID) == 0, "SERVE_NO_ID sums to 0");
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -165,11 +235,12 @@ int main(void)
 
     const struct serve_set *s = serve_enter(r1);
     for (int i = 0; i < 3; i++)
-        serve_count_policy(r1, s, record(s, "fo.example.com."), gslb_region_index(s->gslb, "us"));
+        serve_count_policy(r1, s, record(s, "fo.example.com."), gslb_region_index(s->gslb, "us"),
+                           false);
     serve_leave(r1);
     s = serve_enter(r3);
-    serve_count_policy(r3, s, 0, gslb_region_index(s->gslb, "us"));
-    serve_count_policy(r3, s, 0, -1);
+    serve_count_policy(r3, s, 0, gslb_region_index(s->gslb, "us"), false);
+    serve_count_policy(r3, s, 0, -1, false);
     serve_count_query(r3, 0, 0, 0);
     serve_count_messages(r3, 0, 4);
     serve_leave(r3);
@@ -193,8 +264,10 @@ int main(void)
                   answers(&sv, set2, "new.example.com.", "us") == 0,
               "new regions and records start at 0");
     s = serve_enter(r2);
-    serve_count_policy(r2, s, record(s, "fo.example.com."), gslb_region_index(s->gslb, "us"));
-    serve_count_policy(r2, s, record(s, "new.example.com."), gslb_region_index(s->gslb, "ap"));
+    serve_count_policy(r2, s, record(s, "fo.example.com."), gslb_region_index(s->gslb, "us"),
+                       false);
+    serve_count_policy(r2, s, record(s, "new.example.com."), gslb_region_index(s->gslb, "ap"),
+                       false);
     serve_leave(r2);
     TAP_CHECK(&t, answers(&sv, set2, "fo.example.com.", "us") == 5, "counting goes on after it");
     TAP_CHECK(&t, answers(&sv, set2, "new.example.com.", "ap") == 1, "the new record counts");
@@ -213,6 +286,8 @@ int main(void)
     s = atomic_load(&sv.current);
     TAP_CHECK(&t, answers(&sv, s, "fo.example.com.", "us") == 400005,
               "counters survive a generation without the record");
+    test_canary(&t, &sv, r3);
+    test_sync(&t, &sv, r2);
     serve_destroy(&sv);
     return tap_done(&t);
 }
