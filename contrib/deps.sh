@@ -15,8 +15,9 @@ done
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# The reference servers (nsd, knot, gdnsd) are only started by hand by the
-# tests and benchmarks; keep their packages from starting system services.
+# The reference servers (nsd, knot, gdnsd) and the resolver (unbound, in front
+# of gtmd in the geo tests) are only started by hand by the tests and
+# benchmarks; keep their packages from starting system services.
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
 apt-get install -y -q --no-install-recommends $missing
 rm -f /usr/sbin/policy-rc.d

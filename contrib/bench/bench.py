@@ -404,19 +404,22 @@ class Server:
 
 
 class Gtmd(Server):
-    def __init__(self, *a, binary=None, workers=1, **k):
+    def __init__(self, *a, binary=None, workers=1, extra=None, **k):
         super().__init__(*a, **k)
         self.binary = binary
         self.workers = workers
+        self.extra = extra or {}  # more top-level keys (--gtmd-config)
 
     def commands(self, zone):
         cfg = os.path.join(self.dir, "gtmd.json")
-        write(cfg, json.dumps({
+        c = {
             "listen": ["127.0.0.1:%d" % self.port],
             "workers": self.workers,
             "zones": [{"origin": ORIGIN, "file": zone}],
             "tcp": {"max_connections": 1024, "idle_timeout": 30, "message_timeout": 10},
-        }, indent=2))
+        }
+        c.update(self.extra)
+        write(cfg, json.dumps(c, indent=2))
         return [[self.binary, "-c", cfg]]
 
     def load_ms(self):
@@ -545,9 +548,13 @@ class Echo(Server):
 # dnsperf
 
 
-def dnsperf(port, qfile, seconds, tcp, clients, outstanding, edns, rate=0):
+def dnsperf(port, qfile, seconds, tcp, clients, outstanding, edns, rate=0, binary=False):
+    """binary: qfile holds wire messages (dnsperf -B), EDNS included."""
     argv = ["taskset", "-c", "1", "dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", qfile,
             "-l", str(seconds), "-c", str(clients), "-q", str(outstanding), "-t", "2"]
+    if binary:
+        argv += ["-B"]
+        edns = False
     if rate:
         argv += ["-Q", str(rate)]
     if tcp:
@@ -688,9 +695,24 @@ def main():
     ap.add_argument("--gtmd-base", default=None,
                     help="a second gtmd binary (e.g. built from the previous commit), measured "
                          "as server 'gtmd-base' in the same interleaved rounds; add it to --servers")
+    ap.add_argument("--gtmd-config", default="{}",
+                    help="JSON object of top-level keys added to gtmd's config, e.g. "
+                         "'{\"rrl\": {\"rate\": 100000}}'")
+    ap.add_argument("--gtmd-base-config", default="{}",
+                    help="the same for gtmd-base (the same binary with and without a setting: "
+                         "--gtmd-base build/gtmd)")
     ap.add_argument("--workdir", default="/tmp/gtmbench",
                     help="zones, configs, logs (generated zones are reused)")
     ap.add_argument("--port", type=int, default=15300, help="first port (15300..15304)")
+    ap.add_argument("--geo", action="store_true",
+                    help="also run the geo benchmark (bench_geo.py: geo and nearest names vs "
+                    "static names with ECS, database load and reload)")
+    ap.add_argument("--geo-only", action="store_true", help="run only the geo benchmark")
+    ap.add_argument("--geo-networks", type=int, default=4096,
+                    help="distinct ECS client networks in the geo queries (4096)")
+    ap.add_argument("--geo-db-networks", type=int, default=1050000,
+                    help="networks in the synthetic database (gen_geo_db.pl, 1050000)")
+    ap.add_argument("--geo-reloads", type=int, default=3, help="reloads measured (3)")
     a = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -756,6 +778,8 @@ def main():
             log("CPU QUOTA MODE UNAVAILABLE: %s; skipping quota modes" % limiter.why)
             modes = [m for m in modes if not m.startswith("quota")]
 
+    if a.geo_only:
+        return geo_main(a, wd, limiter, modes, t_all)
     classes = {"gtmd": Gtmd, "gtmd-base": Gtmd, "nsd": Nsd, "knot": Knot, "gdnsd": Gdnsd,
                "echo": Echo}
     servers = []
@@ -765,11 +789,12 @@ def main():
             sys.exit("bench: port %d is busy" % port)
         kw = {}
         if n == "gtmd":
-            kw = {"binary": a.gtmd, "workers": 1}
+            kw = {"binary": a.gtmd, "workers": 1, "extra": json.loads(a.gtmd_config)}
         elif n == "gtmd-base":
             if not a.gtmd_base:
                 sys.exit("bench: server gtmd-base needs --gtmd-base PATH")
-            kw = {"binary": a.gtmd_base, "workers": 1}
+            kw = {"binary": a.gtmd_base, "workers": 1,
+                  "extra": json.loads(a.gtmd_base_config)}
         elif n == "echo":
             kw = {"binary": echo_bin}
         servers.append(classes[n](n, port, wd, limiter, **kw))
@@ -874,9 +899,15 @@ def main():
     if a.big > 0:
         big = big_zone(a, wd, limiter)
 
+    # --- geo
+    geo_lines = []
+    if a.geo:
+        geo_lines = run_geo(a, wd, limiter, modes)
+
     # --- report
     text = report(a, modes, servers, results, san, big, notes, zone, zone_stats, qfile, limiter,
                   time.monotonic() - t_all)
+    text += "\n".join(geo_lines)
     if a.perf:
         text += "\n" + "\n".join(perf_out)
     print(text)
@@ -886,6 +917,32 @@ def main():
         json.dump({"%s/%s" % k: [{x: y for x, y in r.items() if x != "raw"} for r in v]
                    for k, v in results.items()}, f, indent=1)
     log("results saved in %s/results-%s.{txt,json}" % (wd, stamp))
+
+
+def run_geo(a, wd, limiter, modes):
+    import bench_geo
+    try:
+        return bench_geo.run(sys.modules[__name__], a, wd, limiter, modes)
+    finally:
+        limiter.cleanup()
+
+
+def geo_main(a, wd, limiter, modes, t_all):
+    """--geo-only: the geo benchmark and its own short report."""
+    signal.signal(signal.SIGTERM, lambda sig, _f: sys.exit(128 + sig))
+    lines = ["=" * 100, "gtmd geo benchmark  %s  (%s, %d cores visible, kernel %s)" % (
+        time.strftime("%Y-%m-%d %H:%M"), socket.gethostname(), os.cpu_count(),
+        os.uname().release), "gtmd: %s" % a.gtmd_info,
+        "server pinned to core 0 (taskset), dnsperf to core 1; quota modes: %s" % (
+            "%d%% of one core (%s)" % (a.quota, limiter.kind) if limiter.usable else
+            "UNAVAILABLE (" + limiter.why + ")")]
+    lines += run_geo(a, wd, limiter, modes)
+    lines.append("\ntotal %.0f s" % (time.monotonic() - t_all))
+    text = "\n".join(lines)
+    print(text)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    write(os.path.join(wd, "results-geo-%s.txt" % stamp), text)
+    log("results saved in %s/results-geo-%s.txt" % (wd, stamp))
 
 
 def profile(a, servers, qfile, wd):

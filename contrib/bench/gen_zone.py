@@ -20,6 +20,11 @@ The zone (per 20 "slots", in order, so any prefix has the same mix):
                        (25%) NS at an out-of-zone provider, no glue
 plus the apex (SOA, NS, MX, TXT, A, AAAA), ns1/ns2, mail, *.wild, *.cdn.
 
+With --geo-queries PREFIX it also writes three files of A queries in
+dnsperf's binary format (-B), each carrying an EDNS Client Subnet option
+from --ecs-networks distinct networks: static host names, geo-0..7 and
+near-0..3 (gtmd's geo and nearest records, see bench_geo.py).
+
 Usage:
   gen_zone.py --zone Z.zone [--queries Q.txt] [--names 10000]
   gen_zone.py --zone big.zone --records 1000000        # the 1M-record zone
@@ -217,6 +222,66 @@ def queries(z, n, rng):
     return out
 
 
+# ---- geo queries: DNS wire messages with an ECS option, for dnsperf -B
+
+GEO_NAMES = 8      # geo-0 .. geo-7 (policy geo), answered by gtmd only
+NEAREST_NAMES = 4  # near-0 .. near-3 (policy nearest)
+
+
+def ecs_networks(n, rng):
+    """n distinct client networks: 3/4 IPv4 /24 in 1.0.0.0-223.255.255.255,
+    1/4 IPv6 /56 in 2400::/12 (the ranges gen_geo_db.pl fills)."""
+    out, seen = [], set()
+    while len(out) < n:
+        if len(out) % 4 != 3:
+            a = rng.randrange(1 << 16, 224 << 16) << 8
+            key = (4, a)
+            wire = (1, 24, a.to_bytes(4, "big")[:3])
+        else:
+            a = (0x240 << 116) | (rng.getrandbits(44) << 72)
+            key = (6, a)
+            wire = (2, 56, a.to_bytes(16, "big")[:7])
+        if key not in seen:
+            seen.add(key)
+            out.append(wire)
+    return out
+
+
+def wire_query(name, qtype, ecs, qid):
+    """A query (RD clear) with EDNS (1232) and one ECS option."""
+    types = {"A": 1, "AAAA": 28}
+    q = b"".join(bytes([len(l)]) + l.encode() for l in name.rstrip(".").split(".")) + b"\0"
+    fam, plen, addr = ecs
+    opt = fam.to_bytes(2, "big") + bytes([plen, 0]) + addr
+    edns = b"\0" + (41).to_bytes(2, "big") + (1232).to_bytes(2, "big") + bytes(4) + \
+        (len(opt) + 4).to_bytes(2, "big") + (8).to_bytes(2, "big") + len(opt).to_bytes(2, "big") + opt
+    hdr = qid.to_bytes(2, "big") + bytes([0, 0, 0, 1, 0, 0, 0, 0, 0, 1])
+    return hdr + q + types[qtype].to_bytes(2, "big") + b"\0\1" + edns
+
+
+def geo_queries(z, prefix, count, n_nets, seed):
+    """Writes PREFIX.{static,geo,nearest}.bin in dnsperf's -B format (each
+    message preceded by its 2-octet length): the same count of A queries
+    with ECS from the same n_nets networks, for static host names, the geo
+    names and the nearest names. dnsperf 2.x sends a fixed EDNS option at
+    most (-E), so distinct client networks per query need the binary
+    format."""
+    rng = random.Random(seed)
+    nets = ecs_networks(n_nets, rng)
+    kinds = {
+        "static": lambda i: rng.choice(z.hosts)[0] + "." + z.origin,
+        "geo": lambda i: "geo-%d.%s" % (i % GEO_NAMES, z.origin),
+        "nearest": lambda i: "near-%d.%s" % (i % NEAREST_NAMES, z.origin),
+    }
+    for kind, name in kinds.items():
+        with open("%s.%s.bin" % (prefix, kind), "wb") as f:
+            for i in range(count):
+                m = wire_query(name(i), "A", nets[(i * 7919) % len(nets)], i & 0xffff)
+                f.write(len(m).to_bytes(2, "big") + m)
+    print("geo queries %s.{static,geo,nearest}.bin: %d each, ECS from %d networks" % (
+        prefix, count, len(nets)), file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -229,6 +294,11 @@ def main():
     ap.add_argument("--categories", help="write the category of each query line here")
     ap.add_argument("--count", type=int, default=100000, help="query lines (default 100000)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--geo-queries", metavar="PREFIX",
+                    help="also write PREFIX.{static,geo,nearest}.bin: A queries with ECS in "
+                    "dnsperf's binary (-B) format, for the geo benchmark")
+    ap.add_argument("--ecs-networks", type=int, default=4096,
+                    help="distinct ECS client networks in the geo queries (4096)")
     a = ap.parse_args()
     origin = a.origin if a.origin.endswith(".") else a.origin + "."
     rng = random.Random(a.seed)
@@ -246,6 +316,8 @@ def main():
             with open(a.categories, "w") as f:
                 for q in qs:
                     f.write(q[2] + "\n")
+    if a.geo_queries:
+        geo_queries(z, a.geo_queries, a.count, a.ecs_networks, a.seed + 2)
     chains = sum(1 for x in z.aliases if x[1] > 1)
     print("zone %s: %d names, %d records (%d hosts, %d customers, %d aliases of which %d "
           "chained, %d delegations, 2 wildcards)" %

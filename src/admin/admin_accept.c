@@ -5,12 +5,12 @@
  * ENOBUFS, ENOMEM), the listening socket stays readable; libevent's
  * evconnlistener then calls accept again at once, for ever, spinning the
  * admin thread at 100% CPU (and, without an error callback, printing a
- * warning each time). Like the DNS TCP workers (net/tcp.c), the admin
- * thread then takes every listener out of its loop for 100 ms, doubling up
- * to 1 s while the errors go on; connections wait in the kernel's backlog
- * meanwhile and are served once descriptors are back. admin_accept_paused
- * is logged once per burst, admin_accept_resumed once the listeners have
- * been back for a second without an error.
+ * warning each time). Like the DNS TCP workers (net/tcp.c; the policy is
+ * common/accept_backoff.h), the admin thread then takes every listener
+ * out of its loop for 100 ms, doubling up to 1 s while the errors go on; connections wait in the
+ * kernel's backlog meanwhile and are served once descriptors are back. admin_accept_paused is
+ * logged once per burst, admin_accept_resumed once the listeners have been back for a second
+ * without an error.
  *
  * evhttp owns the listeners and gives their callbacks its struct evhttp,
  * not ours: the error callback finds its struct admin through the admin
@@ -26,10 +26,9 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "common/accept_backoff.h"
 #include "common/log.h"
 
-#define ADMIN_ACCEPT_BACKOFF_MIN_MS 100
-#define ADMIN_ACCEPT_BACKOFF_MAX_MS 1000
 /* A burst is over once the listeners have been back this long without an
  * error. */
 #define ADMIN_ACCEPT_QUIET_MS 1000
@@ -89,23 +88,20 @@ static void admin_accept_error(struct evconnlistener *lev, void *arg)
     event_base_foreach_event(evconnlistener_get_base(lev), admin_accept_find, &a);
     if (!a)
         return;
-    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+    if (!accept_backoff_error(err)) {
         /* EPERM (a firewall), EPROTO and the like: that connection is gone,
          * the next one may be fine. */
         log_warn("event=admin_accept_error error=\"%s\"", strerror(err));
         return;
     }
     a->accept_errors++;
-    if (a->accept_backoff_ms == 0) {
-        a->accept_backoff_ms = ADMIN_ACCEPT_BACKOFF_MIN_MS;
+    bool first = a->accept_backoff_ms == 0;
+    a->accept_backoff_ms = accept_backoff_next(a->accept_backoff_ms);
+    if (first) {
         a->accept_paused_at = health_now();
         log_warn("event=admin_accept_paused error=%s retry_ms=%u note=\"no descriptors or memory "
                  "for new admin connections; accepting again later\"",
                  strerrorname_np(err) ? strerrorname_np(err) : "?", a->accept_backoff_ms);
-    } else if (a->accept_backoff_ms < ADMIN_ACCEPT_BACKOFF_MAX_MS) {
-        a->accept_backoff_ms *= 2;
-        if (a->accept_backoff_ms > ADMIN_ACCEPT_BACKOFF_MAX_MS)
-            a->accept_backoff_ms = ADMIN_ACCEPT_BACKOFF_MAX_MS;
     }
     a->accept_paused = true;
     admin_accept_set(a, false);

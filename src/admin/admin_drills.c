@@ -140,7 +140,8 @@ void admin_handle_drill_post(struct admin_req *r)
         return;
     }
     struct policy_overlay ov = drill_targets_overlay(&t);
-    json_t *whatif = drill_whatif(s->gslb, &ov, spec.clients, spec.n_clients, !spec.dry_run, &sum);
+    json_t *whatif =
+        drill_whatif_geo(s->gslb, s->geo, &ov, spec.clients, spec.n_clients, !spec.dry_run, &sum);
     bool broken = drill_abort_if_violated(s->gslb, &spec, why, sizeof(why));
     /* The records whose recovery the drill will measure. */
     struct drill_timeline *tl =

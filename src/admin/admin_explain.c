@@ -7,7 +7,10 @@
  * skipped, every endpoint's state layers, the selection, TTL, ECS scope,
  * and the exact reply that path produced. The drills that decided (live
  * ones on the record's regions and azs, scoped ones whose canary holds
- * the client) are named with their id, mode and reason.
+ * the client) are named with their id, mode and reason; for a geo or
+ * nearest record, where the client is (address, database network, codes,
+ * coordinates), the key that matched or each region's distance, and the
+ * scopes.
  */
 #include <arpa/inet.h>
 #include <event2/keyvalq_struct.h>
@@ -24,13 +27,16 @@
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "dns/packet.h"
+#include "geo/geo_nearest.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 #include "policy/policy_loss.h"
 
 /* What one explain knows beyond the trace: the client as a scoped drill
  * sees it, and what the loss view takes from it. */
 struct explain_ctx {
     struct admin *a;
+    const struct serve_set *s; /* the set explained (its geo data) */
     const struct gslb *g;
     const struct answer_trace *t;
     struct policy_loss_client client;
@@ -162,6 +168,110 @@ static json_t *explain_regions(struct explain_ctx *x)
     return arr;
 }
 
+static json_t *explain_addr(unsigned family, const uint8_t *addr, unsigned prefix)
+{
+    char a[INET6_ADDRSTRLEN], buf[INET6_ADDRSTRLEN + 8];
+    inet_ntop(family == GEO_FAMILY_IPV4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
+    if (prefix == 255)
+        return json_string(a);
+    /* The network's first address: zero past the prefix. */
+    uint8_t net[16];
+    unsigned bytes = family == GEO_FAMILY_IPV4 ? 4 : 16;
+    memcpy(net, addr, bytes);
+    for (unsigned b = prefix; b < bytes * 8; b++)
+        net[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+    inet_ntop(family == GEO_FAMILY_IPV4 ? AF_INET : AF_INET6, net, a, sizeof(a));
+    snprintf(buf, sizeof(buf), "%s/%u", a, prefix);
+    return json_string(buf);
+}
+
+/* The database's view of the client: its network (the widest prefix with
+ * the same location) and the location's fields; null when unknown. */
+static json_t *explain_location(const struct geo_db *db, const struct policy_geo_client *cl,
+                                struct geo_location *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!db || !cl->known)
+        return json_null();
+    uint8_t prefix;
+    *out = *geo_db_lookup(db, cl->family, cl->addr, &prefix);
+    json_t *j = json_pack("{s:o}", "network", explain_addr(cl->family, cl->addr, prefix));
+    if (out->flags & GEO_HAS_CONTINENT)
+        json_object_set_new(j, "continent", json_string(out->continent));
+    if (out->flags & GEO_HAS_COUNTRY)
+        json_object_set_new(j, "country", json_string(out->country));
+    if (out->flags & GEO_HAS_SUBDIVISION) {
+        char sub[8];
+        snprintf(sub, sizeof(sub), "%s-%s", out->country, out->subdivision);
+        json_object_set_new(j, "subdivision", json_string(sub));
+    }
+    if (out->flags & GEO_HAS_COORDS) {
+        json_object_set_new(j, "latitude", json_real(out->lat));
+        json_object_set_new(j, "longitude", json_real(out->lon));
+    }
+    return j;
+}
+
+/* Who the client is for the record: the address looked up and where from. */
+static json_t *explain_client(const struct policy_trace_geo *tg)
+{
+    const struct policy_geo_client *cl = &tg->client;
+    const char *source = cl->from_ecs ? "ecs" : cl->known ? "source address" : "none";
+    json_t *j = json_pack("{s:s, s:b}", "from", source, "ecs_ignored", cl->ecs_ignored);
+    json_object_set_new(j, "address",
+                        cl->known ? explain_addr(cl->family, cl->addr, 255) : json_null());
+    if (cl->from_ecs)
+        json_object_set_new(j, "ecs_source_prefix", json_integer(cl->source_prefix));
+    if (!cl->known)
+        json_object_set_new(j, "why_unknown",
+                            json_string(cl->from_ecs ? "ECS source prefix 0: the client asked "
+                                                       "not to be located"
+                                                     : "no client address"));
+    return j;
+}
+
+/* Each region of a nearest order with its distance from the client. */
+static json_t *explain_distances(const struct gslb *g, const struct policy_order *o,
+                                 const struct geo_location *loc)
+{
+    json_t *arr = json_array();
+    for (uint16_t i = 0; i < o->n; i++) {
+        const struct policy_region *reg = &g->regions[o->regions[i]];
+        json_t *d = json_null();
+        if (loc->flags & GEO_HAS_COORDS) {
+            struct geo_point a = {loc->lat, loc->lon}, b = {reg->lat, reg->lon};
+            d = json_real(geo_distance_km(a, b));
+        }
+        json_array_append_new(arr, json_pack("{s:s, s:o}", "region", reg->name, "km", d));
+    }
+    return arr;
+}
+
+/* How a geo or nearest record placed the client, and the scope. */
+static json_t *explain_geo(const struct serve_set *s, const struct answer_trace *t)
+{
+    const struct policy_trace_geo *tg = &t->policy.geo;
+    const struct policy_record *r = t->record;
+    const struct gslb *g = s->gslb;
+    struct geo_location loc;
+    enum policy_geo_kind kind = policy_geo_kind_of(r, tg->cls);
+    json_t *order = json_array();
+    for (uint16_t i = 0; i < tg->order.n; i++)
+        json_array_append_new(order, json_string(g->regions[tg->order.regions[i]].name));
+    json_t *j = json_pack("{s:o, s:o, s:s, s:o}", "client", explain_client(tg), "location",
+                          explain_location(s->geo ? s->geo->db : NULL, &tg->client, &loc), "match",
+                          policy_geo_kind_name(kind), "region_order", order);
+    if (r->policy == POLICY_GEO)
+        json_object_set_new(j, "key", json_string(geo_map_class_key(r->geo, tg->cls)->text));
+    else
+        json_object_set_new(j, "distances", explain_distances(g, &tg->order, &loc));
+    json_object_set_new(j, "class_scope", json_integer(tg->class_scope));
+    json_object_set_new(j, "widened_scope",
+                        tg->widened ? json_integer(tg->widened_scope) : json_null());
+    json_object_set_new(j, "scope", json_integer(t->result.ecs_scope));
+    return j;
+}
+
 /* Every drill deciding a region or az of the record's pool. */
 static json_t *explain_drills(struct explain_ctx *x)
 {
@@ -190,8 +300,10 @@ static json_t *explain_policy(struct explain_ctx *x)
                                                       &p->eps[i], x->ov.n_lost ? &x->ov : NULL));
     for (uint16_t i = 0; i < t->result.n; i++)
         json_array_append_new(chosen, json_string(admin_view_answer(t->result.eps[i])));
-    const char *order = r->policy == POLICY_FAILOVER ? "failover order from the record"
-                                                     : "every region of the record";
+    const char *order = r->policy == POLICY_FAILOVER  ? "failover order from the record"
+                        : r->policy == POLICY_GEO     ? "the geo key that matched the client"
+                        : r->policy == POLICY_NEAREST ? "distance from the client"
+                                                      : "every region of the record";
     json_t *j =
         json_pack("{s:o, s:s, s:o, s:o}", "record", admin_view_record(g, r), "region_order_source",
                   order, "regions", explain_regions(x), "endpoints", eps);
@@ -204,6 +316,8 @@ static json_t *explain_policy(struct explain_ctx *x)
     json_object_set_new(j, "ttl", json_integer(r->ttl));
     json_object_set_new(j, "ecs_scope", json_integer(t->result.ecs_scope));
     json_object_set_new(j, "drills", explain_drills(x));
+    if (t->policy.geo.used)
+        json_object_set_new(j, "geo", explain_geo(x->s, t));
     return j;
 }
 
@@ -229,7 +343,7 @@ void admin_handle_explain(struct admin_req *r)
     size_t len = query_answer(s, &qc, e.wire, e.wire_len, out, false);
     /* The client as the query path saw it (ECS, else the address), and
      * what scoped drills take from it, for the endpoints' layers. */
-    struct explain_ctx x = {.a = r->a, .g = s->gslb, .t = &trace};
+    struct explain_ctx x = {.a = r->a, .s = s, .g = s->gslb, .t = &trace};
     struct dns_query q;
     bool parsed = dns_query_parse(e.wire, e.wire_len, &q) == DNS_PARSE_OK;
     policy_loss_client_of(&e.client_addr, parsed ? &q.ecs : NULL, &x.client);

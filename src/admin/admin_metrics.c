@@ -6,6 +6,8 @@
 
 #include "admin/admin_int.h"
 #include "drill/drill.h"
+#include "guard/cookie.h"
+#include "guard/rrl.h"
 #include "health/override.h"
 #include "policy/policy.h"
 
@@ -27,6 +29,27 @@ static void metrics_head(struct evbuffer *b, const char *name, const char *type,
     evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* DNS Cookies and response rate limiting (src/guard), every series
+ * written, zeros included, so that dashboards see them from the start. */
+static void metrics_guard(struct evbuffer *b, const struct serve_query_totals *tot)
+{
+    metrics_head(b, "gtmd_cookie_queries_total", "counter",
+                 "Queries with a COOKIE option, by its state: client_only, bad (server cookie "
+                 "not valid), valid, malformed (FORMERR).");
+    for (int k = COOKIE_CLIENT_ONLY; k < COOKIE_KINDS; k++)
+        evbuffer_add_printf(b, "gtmd_cookie_queries_total{status=\"%s\"} %llu\n",
+                            cookie_status_name((enum cookie_status)k),
+                            (unsigned long long)tot->cookies[k]);
+    metrics_head(b, "gtmd_rrl_limited_total", "counter",
+                 "Responses held back by response rate limiting, by class and action: dropped, or "
+                 "slipped (sent truncated, or BADCOOKIE to a client with a cookie).");
+    for (int c = 0; c < RRL_CLASSES; c++)
+        for (int a = 0; a < SERVE_RRL_ACTIONS; a++)
+            evbuffer_add_printf(b, "gtmd_rrl_limited_total{class=\"%s\",action=\"%s\"} %llu\n",
+                                rrl_class_name((enum rrl_class)c), a ? "slipped" : "dropped",
+                                (unsigned long long)tot->rrl[c][a]);
+}
+
 static void metrics_queries(struct evbuffer *b, struct serve *sv)
 {
     static const char *const transports[SERVE_TRANSPORTS] = {"udp", "tcp"};
@@ -43,6 +66,7 @@ static void metrics_queries(struct evbuffer *b, struct serve *sv)
                         b, "gtmd_queries_total{transport=\"%s\",qtype=\"%s\",rcode=\"%s\"} %llu\n",
                         transports[t], sv->qtype_label(q), sv->rcode_label(rc), n);
             }
+    metrics_guard(b, &tot);
 }
 
 static void metrics_records(struct evbuffer *b, struct serve *sv, const struct serve_set *s)
@@ -63,6 +87,25 @@ static void metrics_records(struct evbuffer *b, struct serve *sv, const struct s
             evbuffer_add_printf(b, "\"} %llu\n", n);
         }
     }
+}
+
+static void metrics_geo(struct evbuffer *b, struct serve *sv, const struct serve_set *s)
+{
+    uint64_t n[POLICY_GEO_KINDS];
+    serve_sum_geo(sv, n);
+    uint64_t any = 0;
+    for (unsigned k = POLICY_GEO_NONE + 1; k < POLICY_GEO_KINDS; k++)
+        any |= n[k];
+    if (!any && !s->geo)
+        return;
+    metrics_head(b, "gtmd_geo_lookups_total", "counter",
+                 "Client locations looked up by geo and nearest records, by what placed the "
+                 "client (geo: the kind of key matched, default, unknown location; nearest: "
+                 "located or unknown).");
+    for (unsigned k = POLICY_GEO_NONE + 1; k < POLICY_GEO_KINDS; k++)
+        evbuffer_add_printf(b, "gtmd_geo_lookups_total{policy=\"%s\",outcome=\"%s\"} %llu\n",
+                            policy_geo_kind_policy(k), policy_geo_kind_name(k),
+                            (unsigned long long)n[k]);
 }
 
 static void metrics_endpoint_labels(struct evbuffer *b, const struct gslb *g,
@@ -306,6 +349,7 @@ void admin_handle_metrics(struct admin_req *r)
     metrics_queries(b, a->env.serve);
     const struct serve_set *s = serve_enter(a->reader);
     metrics_records(b, a->env.serve, s);
+    metrics_geo(b, a->env.serve, s);
     metrics_endpoints(b, s->gslb);
     metrics_probes(b, a->env.health, s->gslb);
     unsigned long long gen = s->generation;

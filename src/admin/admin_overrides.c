@@ -22,6 +22,7 @@
 #include "health/service.h"
 #include "policy/policy.h"
 #include "policy/policy_eval.h"
+#include "policy/policy_geo.h"
 
 /* Finds the slot a target names in the live policy set; NULL if unknown. */
 static const struct health_slot *ovr_target_slot(const struct gslb *g, const char *target)
@@ -39,12 +40,17 @@ static const struct health_slot *ovr_target_slot(const struct gslb *g, const cha
     return NULL;
 }
 
-/* Evaluates r for type t with every candidate selected (deterministic). */
+/* Evaluates r for type t with every candidate selected (deterministic),
+ * along order when not NULL (one class of a geo or nearest record). */
 static void ovr_eval(const struct gslb *g, const struct policy_record *r, uint16_t t,
-                     const struct policy_overlay *ov, struct policy_result *res)
+                     const struct policy_overlay *ov, const struct policy_order *order,
+                     struct policy_result *res)
 {
     struct policy_client c = {.addr = NULL, .ecs = NULL, .overlay = ov};
-    policy_eval_all(g, r, t, &c, res);
+    if (order)
+        policy_eval_all_order(g, r, t, *order, &c, res);
+    else
+        policy_eval_all(g, r, t, &c, res);
 }
 
 static json_t *ovr_result_json(const struct gslb *g, const struct policy_result *res)
@@ -57,31 +63,99 @@ static json_t *ovr_result_json(const struct gslb *g, const struct policy_result 
         res->serving_region >= 0 ? g->regions[res->serving_region].name : NULL, "answers", eps);
 }
 
-/* Lists the records whose answers change under ov; *blocking counts the
- * ones served now that would be left with no serving region. */
-static json_t *ovr_changes(const struct gslb *g, const struct policy_overlay *ov, json_t *blocked)
+/* Which clients a class of a geo or nearest record stands for. */
+static void ovr_class_label(const struct gslb *g, const struct policy_record *r, uint32_t cls,
+                            struct policy_order o, char *buf, size_t len)
+{
+    if (r->policy == POLICY_GEO)
+        snprintf(buf, len, "%s",
+                 cls >= r->geo->n_keys ? "unknown location" : geo_map_class_key(r->geo, cls)->text);
+    else if (cls == GEO_NEAREST_NO_COORDS)
+        snprintf(buf, len, "no coordinates");
+    else
+        snprintf(buf, len, "nearest to %s", o.n ? g->regions[o.regions[0]].name : "-");
+}
+
+/* Adds one change of record r, type tname (clients: NULL, or the class
+ * label, merged into an equal change already listed for r). */
+static void ovr_add_change(const struct gslb *g, const struct policy_record *r, const char *tname,
+                           const char *clients, const struct policy_result *before,
+                           const struct policy_result *after, json_t *changes, json_t *blocked)
+{
+    json_t *b = ovr_result_json(g, before), *a = ovr_result_json(g, after);
+    size_t i;
+    json_t *c;
+    json_array_foreach(changes, i, c)
+    {
+        json_t *cl = json_object_get(c, "clients");
+        if (!clients || !json_is_array(cl) ||
+            strcmp(json_string_value(json_object_get(c, "record")), r->name_str) != 0 ||
+            strcmp(json_string_value(json_object_get(c, "type")), tname) != 0 ||
+            !json_equal(json_object_get(c, "before"), b) ||
+            !json_equal(json_object_get(c, "after"), a))
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < json_array_size(cl) && !seen; k++)
+            seen = strcmp(json_string_value(json_array_get(cl, k)), clients) == 0;
+        if (!seen)
+            json_array_append_new(cl, json_string(clients));
+        json_decref(a);
+        json_decref(b);
+        return;
+    }
+    json_t *e = json_pack("{s:s, s:s, s:o, s:o}", "record", r->name_str, "type", tname, "before", b,
+                          "after", a);
+    if (clients)
+        json_object_set_new(e, "clients", json_pack("[s]", clients));
+    json_array_append_new(changes, e);
+    bool listed = false;
+    json_array_foreach(blocked, i, c) listed =
+        listed || (strcmp(json_string_value(json_object_get(c, "record")), r->name_str) == 0 &&
+                   strcmp(json_string_value(json_object_get(c, "type")), tname) == 0);
+    if (before->outcome == POLICY_SERVED && after->outcome != POLICY_SERVED && !listed)
+        json_array_append_new(blocked,
+                              json_pack("{s:s, s:s}", "record", r->name_str, "type", tname));
+}
+
+/* Compares r's answers for type t with and without ov, for every class of
+ * a geo or nearest record (t: its compiled trie) or once for the others. */
+static void ovr_record_changes(const struct gslb *g, const struct policy_record *r,
+                               const struct policy_geo_trie *t, uint16_t type,
+                               const struct policy_overlay *ov, json_t *changes, json_t *blocked)
+{
+    uint32_t n = t ? policy_geo_classes(t) : 1;
+    for (uint32_t cls = 0; cls < n; cls++) {
+        struct policy_order o = t ? policy_geo_order(r, t, cls) : (struct policy_order){0};
+        struct policy_result before, after;
+        ovr_eval(g, r, type, NULL, t ? &o : NULL, &before);
+        if (before.n == 0 && before.outcome != POLICY_EMPTY)
+            continue; /* the pool has no endpoint of this type */
+        ovr_eval(g, r, type, ov, t ? &o : NULL, &after);
+        if (policy_result_same(&before, &after))
+            continue;
+        char label[128];
+        if (t)
+            ovr_class_label(g, r, cls, o, label, sizeof(label));
+        ovr_add_change(g, r, dns_type_name(type), t ? label : NULL, &before, &after, changes,
+                       blocked);
+    }
+}
+
+/* Lists the records whose answers change under ov (geo and nearest
+ * records: per class, equal changes merged, with the clients they
+ * concern); *blocked lists the ones served now that would be left with no
+ * serving region for some clients. */
+static json_t *ovr_changes(const struct serve_set *s, const struct policy_overlay *ov,
+                           json_t *blocked)
 {
     static const uint16_t types[3] = {DNS_TYPE_A, DNS_TYPE_AAAA, DNS_TYPE_CNAME};
+    const struct gslb *g = s->gslb;
     json_t *changes = json_array();
     for (size_t i = 0; g && i < g->n_records; i++) {
         const struct policy_record *r = &g->records[i];
-        for (int t = 0; t < 3; t++) {
-            struct policy_result before, after;
-            ovr_eval(g, r, types[t], NULL, &before);
-            if (before.n == 0 && before.outcome != POLICY_EMPTY)
-                continue; /* the pool has no endpoint of this type */
-            ovr_eval(g, r, types[t], ov, &after);
-            if (policy_result_same(&before, &after))
-                continue;
-            const char *tname = dns_type_name(types[t]);
-            json_array_append_new(changes,
-                                  json_pack("{s:s, s:s, s:o, s:o}", "record", r->name_str, "type",
-                                            tname, "before", ovr_result_json(g, &before), "after",
-                                            ovr_result_json(g, &after)));
-            if (before.outcome == POLICY_SERVED && after.outcome != POLICY_SERVED)
-                json_array_append_new(
-                    blocked, json_pack("{s:s, s:s}", "record", r->name_str, "type", tname));
-        }
+        const struct policy_geo_trie *t = s->geo && i < s->geo->n_recs ? s->geo->recs[i].t : NULL;
+        for (int k = 0; k < 3; k++)
+            ovr_record_changes(g, r, t, types[k], ov, changes, blocked);
     }
     return changes;
 }
@@ -131,7 +205,7 @@ void admin_handle_override_post(struct admin_req *r)
     }
     struct policy_overlay ov = {.slot = slot, .state = req.state};
     json_t *blocked = json_array();
-    json_t *changes = ovr_changes(s->gslb, &ov, blocked);
+    json_t *changes = ovr_changes(s, &ov, blocked);
     serve_leave(a->reader);
     if (req.dry_run) {
         admin_reply_json(r, 200,
@@ -210,7 +284,7 @@ void admin_handle_override_delete(struct admin_req *r, const char *id)
     json_t *blocked = json_array();
     if (slot) {
         struct policy_overlay ov = {.slot = slot, .state = after};
-        json_decref(ovr_changes(s->gslb, &ov, blocked));
+        json_decref(ovr_changes(s, &ov, blocked));
     }
     serve_leave(a->reader);
     if (json_array_size(blocked) > 0 && !force) {

@@ -101,7 +101,8 @@ const char *admin_view_answer(const struct policy_endpoint *e)
 
 const char *admin_view_policy_name(enum policy_kind k)
 {
-    return k == POLICY_FAILOVER ? "failover" : k == POLICY_WEIGHTED ? "weighted" : "all";
+    static const char *const names[] = {"failover", "weighted", "all", "geo", "nearest"};
+    return k <= POLICY_NEAREST ? names[k] : "?";
 }
 
 const char *admin_view_select_name(enum policy_select s)

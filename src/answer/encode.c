@@ -20,7 +20,8 @@ struct encode_comp_entry {
 struct encode_ctx {
     uint8_t *out;
     size_t pos;
-    size_t limit; /* room left for records: max size minus the OPT we owe */
+    size_t limit;    /* room left for records: max size minus the OPT we owe */
+    uint16_t rclass; /* class of every record written */
     unsigned n_comp;
     struct encode_comp_entry comp[ENCODE_COMP_MAX];
 };
@@ -139,7 +140,7 @@ static bool encode_records(struct encode_ctx *c, const struct answer_rr *r,
         if (!ok)
             return false;
         dns_put16(c->out + c->pos, set->type);
-        dns_put16(c->out + c->pos + 2, DNS_CLASS_IN);
+        dns_put16(c->out + c->pos + 2, c->rclass);
         dns_put32(c->out + c->pos + 4, set->ttl);
         c->pos += 8;
         if (!encode_rdata(c, set->type, set->rdata + o + 2, rdlen))
@@ -165,26 +166,39 @@ static int encode_rrset(struct encode_ctx *c, const struct answer_rr *r, bool dn
     return r->rrset->count + (sigs ? sigs->count : 0);
 }
 
-static size_t encode_opt_len(const struct dns_query *q)
-{
-    if (!q->edns)
-        return 0;
-    struct dns_opt o = {.ecs = q->ecs.present ? &q->ecs : NULL};
-    return dns_msg_opt_size(&o);
-}
-
-/* Appends the reply's OPT record: our payload size, the extended rcode
- * bits, DO echoed, and the query's client subnet echoed with our scope.
- * The callers keep encode_opt_len() octets free below max_size, so it
- * always fits (and the parser has validated the ECS option). */
-static void encode_opt(const struct dns_query *q, uint16_t rcode, const struct encode_params *ep,
-                       uint8_t *out, size_t *pos)
+/* The reply's OPT record as dns/msg_build writes it. */
+static struct dns_opt encode_opt_of(const struct dns_query *q, uint16_t rcode,
+                                    const struct encode_params *ep)
 {
     struct dns_opt o = {.payload = ep->edns_advertise,
                         .ext_rcode = (uint8_t)(rcode >> 4),
                         .do_bit = q->edns_do,
                         .ecs = q->ecs.present ? &q->ecs : NULL,
-                        .ecs_scope = ep->ecs_scope};
+                        .ecs_scope = ep->ecs_scope,
+                        .nsid = ep->nsid,
+                        .nsid_len = ep->nsid_len,
+                        .cookie = ep->cookie,
+                        .cookie_len = ep->cookie_len};
+    return o;
+}
+
+static size_t encode_opt_len(const struct dns_query *q, const struct encode_params *ep)
+{
+    if (!q->edns)
+        return 0;
+    struct dns_opt o = encode_opt_of(q, 0, ep);
+    return dns_msg_opt_size(&o);
+}
+
+/* Appends the reply's OPT record: our payload size, the extended rcode
+ * bits, DO echoed, the query's client subnet echoed with our scope, and
+ * the NSID and COOKIE options the caller gives. The callers keep
+ * encode_opt_len() octets free below max_size, so it always fits (and the
+ * parser has validated the ECS option). */
+static void encode_opt(const struct dns_query *q, uint16_t rcode, const struct encode_params *ep,
+                       uint8_t *out, size_t *pos)
+{
+    struct dns_opt o = encode_opt_of(q, rcode, ep);
     *pos += dns_msg_put_opt(&o, out + *pos, ep->max_size - *pos);
 }
 
@@ -207,13 +221,14 @@ size_t answer_encode(const struct dns_query *q, const struct answer_plan *plan,
     struct encode_ctx c;
     uint16_t counts[3] = {0, 0, 0};
     uint16_t flags = plan->aa ? DNS_FLAG_AA : 0;
-    size_t optlen = encode_opt_len(q);
+    size_t optlen = encode_opt_len(q, ep);
 
     encode_header(q, 0, plan->rcode, true, out);
     memcpy(out + DNS_HEADER_SIZE, q->question, q->question_len);
     c.out = out;
     c.pos = DNS_HEADER_SIZE + q->question_len;
     c.limit = ep->max_size - optlen;
+    c.rclass = plan->rclass;
     c.n_comp = 0;
     for (unsigned i = 0; i < q->qname.count; i++)
         encode_comp_add(&c, q->qname.wire + q->qname.label[i], q->qname.len - q->qname.label[i],
@@ -249,21 +264,34 @@ size_t answer_encode(const struct dns_query *q, const struct answer_plan *plan,
     return c.pos;
 }
 
-size_t answer_encode_error(const struct dns_query *q, uint16_t rcode,
-                           const struct encode_params *ep, uint8_t *out)
+/* Header, question (when it fits) and OPT, with the given header flags. */
+static size_t encode_bare(const struct dns_query *q, uint16_t rcode, uint16_t flags,
+                          const struct encode_params *ep, uint8_t *out)
 {
     size_t pos = DNS_HEADER_SIZE;
     bool question = q->qname_ok && DNS_HEADER_SIZE + q->question_len + 11 <= ep->max_size;
-    encode_header(q, 0, rcode, question, out);
+    encode_header(q, flags, rcode, question, out);
     if (question) {
         memcpy(out + pos, q->question, q->question_len);
         pos += q->question_len;
     }
-    if (q->edns && pos + encode_opt_len(q) <= ep->max_size) {
+    if (q->edns && pos + encode_opt_len(q, ep) <= ep->max_size) {
         encode_opt(q, rcode, ep, out, &pos);
         dns_put16(out + 10, 1);
     }
     return pos;
+}
+
+size_t answer_encode_error(const struct dns_query *q, uint16_t rcode,
+                           const struct encode_params *ep, uint8_t *out)
+{
+    return encode_bare(q, rcode, 0, ep, out);
+}
+
+size_t answer_encode_slip(const struct dns_query *q, uint16_t rcode, const struct encode_params *ep,
+                          uint8_t *out)
+{
+    return encode_bare(q, rcode, DNS_FLAG_TC, ep, out);
 }
 
 size_t answer_encode_tsig_badkey(const struct dns_query *q, const uint8_t *pkt, size_t pktlen,

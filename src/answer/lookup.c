@@ -48,8 +48,10 @@ static void lookup_referral(struct lookup_ctx *c, const struct zone *z, const st
 {
     struct answer_plan *p = c->plan;
     const struct zone_rrset *ns = zone_node_rrset(cut, DNS_TYPE_NS);
-    if (p->n == 0)
+    if (p->n == 0) {
         p->aa = false; /* a pure referral is not authoritative */
+        p->referral = true;
+    }
     lookup_add(p, ns, cut->name, cut->name_len, ANSWER_SEC_AUTHORITY, false);
     if (c->dnssec)
         lookup_dnssec_referral(c, z, cut);
@@ -89,6 +91,8 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
         serve_count_policy(c->reader, c->set, (size_t)(r - c->set->gslb->records),
                            res.outcome == POLICY_SERVED ? res.serving_region : -1,
                            c->client->canary);
+    if (!p->trace && c->reader && res.geo_kind != POLICY_GEO_NONE)
+        serve_count_geo(c->reader, res.geo_kind);
     if (res.ecs_scope > p->ecs_scope)
         p->ecs_scope = res.ecs_scope;
     if (res.n == 0)
@@ -242,6 +246,7 @@ static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struc
         return lookup_at_node(c, z, found, owner, name->len);
     /* The name does not exist: 'found' is the closest encloser (RFC 4592). */
     if (found->wildcard) {
+        c->plan->wildcard = true;
         c->wild_ce = found;
         const struct zone_rrset *cn = lookup_at_node(c, z, found->wildcard, owner, name->len);
         if (c->dnssec && !c->negative)
@@ -289,7 +294,11 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tc
     const uint8_t *owner = NULL;
 
     plan->rcode = DNS_RCODE_NOERROR;
+    plan->rclass = DNS_CLASS_IN;
     plan->aa = false;
+    plan->zone = NULL;
+    plan->referral = false;
+    plan->wildcard = false;
     plan->dnssec = q->edns_do;
     plan->n = 0;
     plan->n_names = 0;
@@ -302,8 +311,10 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tc
                 plan->rcode = DNS_RCODE_REFUSED;
             return; /* the chain leaves our zones: the resolver goes on */
         }
-        if (step == 0)
+        if (step == 0) {
             plan->aa = true;
+            plan->zone = z;
+        }
         c.name = name;
         const struct zone_rrset *cn = lookup_in_zone(&c, z, name, owner);
         if (!cn || plan->n_names >= ANSWER_MAX_CHAIN)

@@ -50,7 +50,14 @@ struct answer_trace {
 struct answer_plan {
     struct answer_trace *trace; /* NULL on the DNS path */
     uint16_t rcode;
+    uint16_t rclass; /* class of the records: IN, or CH for identity answers */
     bool aa;
+    /* For response rate limiting (guard/rrl.h): the zone of the question
+     * (NULL when none), whether the answer is a pure referral, and whether
+     * a wildcard made any of it. */
+    const struct zone *zone;
+    bool referral;
+    bool wildcard;
     bool dnssec;       /* DO=1: RRsets go out with their RRSIGs (rrset->sigs) */
     uint8_t ecs_scope; /* widest prefix giving the same answer */
     uint8_t n_synth;

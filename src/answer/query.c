@@ -3,11 +3,30 @@
  */
 #include "answer/query.h"
 
+#include <string.h>
+
 #include "answer/encode.h"
+#include "answer/identity.h"
 #include "answer/lookup.h"
+#include "answer/query_guard.h"
 #include "dns/dns.h"
 #include "dns/packet.h"
 #include "policy/policy_loss.h"
+#include "policy/policy_loss.h"
+
+/* One query's state on the worker's stack. */
+struct query_ctx {
+    const struct serve_set *s;
+    struct query_client *client;
+    const uint8_t *in;
+    size_t inlen;
+    uint8_t *out;
+    bool tcp;
+    struct dns_query q;
+    struct encode_params ep;
+    struct query_guard guard;
+    uint16_t rcode; /* of the reply sent */
+};
 
 static size_t query_reply_size(const struct dns_query *q, const struct serve_limits *lim, bool tcp)
 {
@@ -20,8 +39,9 @@ static size_t query_reply_size(const struct dns_query *q, const struct serve_lim
 }
 
 /* Queries we never answer from zone data: other classes than IN (ANY is
- * answered from IN data, RFC 1035 §3.2.5) and zone transfers, which gtmd
- * does not serve (NOTIMP over UDP, REFUSED over TCP, as NSD does). */
+ * answered from IN data, RFC 1035 §3.2.5; CH is answered before, by
+ * answer_identity) and zone transfers, which gtmd does not serve (NOTIMP
+ * over UDP, REFUSED over TCP, as NSD does). */
 static int query_special_rcode(const struct dns_query *q, bool tcp)
 {
     if (q->qclass != DNS_CLASS_IN && q->qclass != DNS_CLASS_ANY)
@@ -31,74 +51,117 @@ static int query_special_rcode(const struct dns_query *q, bool tcp)
     return -1;
 }
 
-/* Parses, decides and encodes; *rcode gets the reply's rcode. */
-static size_t query_run(const struct serve_set *s, struct query_client *client, const uint8_t *in,
-                        size_t inlen, uint8_t *out, bool tcp, uint16_t *rcode)
+/* Every reply goes through here: rate limiting first (drop, slip, or
+ * send), then the encoder that fits: the plan for replies made from data
+ * (plan not NULL), the TSIG BADKEY reply, or a bare error. */
+static size_t query_reply(struct query_ctx *c, uint16_t rcode, const struct answer_plan *plan)
 {
-    struct dns_query q;
-    struct answer_plan plan;
-    const struct serve_limits *lim = &s->limits;
-    struct encode_params ep = {.edns_advertise = lim->edns_udp_max, .ecs_scope = 0};
-
-    enum dns_parse_result r = dns_query_parse(in, inlen, &q);
-    client->qtype = q.qname_ok ? q.qtype : 0;
-    ep.max_size = query_reply_size(&q, lim, tcp);
-    switch (r) {
-    case DNS_PARSE_DROP:
+    c->rcode = rcode;
+    switch (query_guard_limit(c->s, c->client, &c->q, rcode, plan, c->tcp, &c->guard)) {
+    case RRL_DROP:
         return 0;
+    case RRL_SLIP:
+        return query_guard_slip(&c->q, rcode, &c->ep, &c->guard, c->out, &c->rcode);
+    case RRL_PASS:
+        break;
+    }
+    if (plan)
+        return answer_encode(&c->q, plan, &c->ep, c->out);
+    if (rcode == DNS_RCODE_NOTAUTH && c->q.tsig)
+        return answer_encode_tsig_badkey(&c->q, c->in, c->inlen, &c->ep, c->out);
+    return answer_encode_error(&c->q, rcode, &c->ep, c->out);
+}
+
+/* The replies to a query the parser did not accept as is. */
+static size_t query_parse_error(struct query_ctx *c, enum dns_parse_result r)
+{
+    switch (r) {
     case DNS_PARSE_FORMERR:
-        q.edns = q.opt_ok; /* the OPT itself may be what is broken */
-        q.ecs.present = q.ecs.present && q.opt_ok;
-        ep.max_size = DNS_UDP_MIN;
-        *rcode = DNS_RCODE_FORMERR;
-        return answer_encode_error(&q, DNS_RCODE_FORMERR, &ep, out);
+        c->q.edns = c->q.opt_ok; /* the OPT itself may be what is broken */
+        c->q.ecs.present = c->q.ecs.present && c->q.opt_ok;
+        c->ep.max_size = DNS_UDP_MIN;
+        return query_reply(c, DNS_RCODE_FORMERR, NULL);
     case DNS_PARSE_NOTIMP:
-        q.qname_ok = false;
-        *rcode = DNS_RCODE_NOTIMP;
-        return answer_encode_error(&q, DNS_RCODE_NOTIMP, &ep, out);
+        c->q.qname_ok = false;
+        return query_reply(c, DNS_RCODE_NOTIMP, NULL);
     case DNS_PARSE_BADVERS:
-        q.ecs.present = false;
-        *rcode = DNS_RCODE_BADVERS;
-        return answer_encode_error(&q, DNS_RCODE_BADVERS, &ep, out);
+        c->q.ecs.present = false;
+        return query_reply(c, DNS_RCODE_BADVERS, NULL);
     case DNS_PARSE_NOTAUTH:
-        *rcode = DNS_RCODE_NOTAUTH;
-        return answer_encode_tsig_badkey(&q, in, inlen, &ep, out);
+        return query_reply(c, DNS_RCODE_NOTAUTH, NULL);
+    case DNS_PARSE_DROP:
     case DNS_PARSE_OK:
         break;
     }
-    int special = query_special_rcode(&q, tcp);
-    if (special >= 0) {
-        *rcode = (uint16_t)special;
-        return answer_encode_error(&q, (uint16_t)special, &ep, out);
-    }
-    struct policy_client pc = {.addr = client->addr, .ecs = &q.ecs, .rng = client->rng};
+    return 0;
+}
+
+/* Looks the question up from the zones and policy records, as the client
+ * sees them (a scoped drill's canary clients see its targets lost). */
+static void query_lookup(struct query_ctx *c, struct answer_plan *plan)
+{
+    const struct dns_query *q = &c->q;
+    struct policy_client pc = {
+        .addr = c->client->addr, .ecs = &q->ecs, .rng = c->client->rng, .geo = c->s->geo};
     struct policy_loss_match lm;
     struct policy_overlay ov = {.slot = NULL};
-    if (client->loss) {
-        /* A scoped drill: its canary clients see its targets lost. */
+    if (c->client->loss) {
         struct policy_loss_client lc;
-        policy_loss_client_of(client->addr, &q.ecs, &lc);
-        policy_loss_match(client->loss, &lc, &lm);
+        policy_loss_client_of(c->client->addr, &q->ecs, &lc);
+        policy_loss_match(c->client->loss, &lc, &lm);
         ov.lost = lm.lost;
         ov.n_lost = lm.n_lost;
         pc.overlay = lm.n_lost ? &ov : NULL;
-        pc.ecs_scope_min = q.ecs.present ? lm.scope_min : 0;
+        pc.ecs_scope_min = q->ecs.present ? lm.scope_min : 0;
         pc.canary = lm.n_tags > 0;
     }
-    plan.trace = client->trace;
-    answer_lookup(s, &q, tcp, &pc, client->reader, &plan);
-    ep.ecs_scope = plan.ecs_scope;
-    *rcode = plan.rcode;
+    plan->trace = c->client->trace;
+    answer_lookup(c->s, q, c->tcp, &pc, c->client->reader, plan);
+}
+
+/* Parses, decides and encodes (c->rcode gets the reply's rcode). */
+static size_t query_run(struct query_ctx *c)
+{
+    struct answer_plan plan;
+    const struct serve_limits *lim = &c->s->limits;
+    struct dns_query *q = &c->q;
+
+    enum dns_parse_result r = dns_query_parse(c->in, c->inlen, q);
+    c->client->qtype = q->qname_ok ? q->qtype : 0;
+    c->ep.edns_advertise = lim->edns_udp_max;
+    c->ep.max_size = query_reply_size(q, lim, c->tcp);
+    if (q->nsid && c->s->identity.identity) {
+        c->ep.nsid = (const uint8_t *)c->s->identity.identity;
+        c->ep.nsid_len = (uint16_t)strlen(c->s->identity.identity);
+    }
+    if (r == DNS_PARSE_DROP)
+        return 0;
+    int by_cookie = query_guard_cookie(c->s, c->client, q, r, c->tcp, &c->ep, &c->guard);
+    if (by_cookie >= 0)
+        return query_reply(c, (uint16_t)by_cookie, NULL);
+    if (r != DNS_PARSE_OK)
+        return query_parse_error(c, r);
+    if (q->qclass == DNS_CLASS_CH) {
+        if (answer_identity(c->s, q, &plan))
+            return query_reply(c, DNS_RCODE_NOERROR, &plan);
+        return query_reply(c, DNS_RCODE_REFUSED, NULL);
+    }
+    int special = query_special_rcode(q, c->tcp);
+    if (special >= 0)
+        return query_reply(c, (uint16_t)special, NULL);
+    query_lookup(c, &plan);
+    c->ep.ecs_scope = plan.ecs_scope;
     if (plan.rcode == DNS_RCODE_REFUSED)
-        return answer_encode_error(&q, DNS_RCODE_REFUSED, &ep, out);
-    return answer_encode(&q, &plan, &ep, out);
+        return query_reply(c, DNS_RCODE_REFUSED, NULL);
+    return query_reply(c, plan.rcode, &plan);
 }
 
 size_t query_answer(const struct serve_set *s, struct query_client *client, const uint8_t *in,
                     size_t inlen, uint8_t *out, bool tcp)
 {
-    uint16_t rcode = 0;
-    size_t n = query_run(s, client, in, inlen, out, tcp, &rcode);
-    client->rcode = (uint8_t)rcode;
+    struct query_ctx c = {
+        .s = s, .client = client, .in = in, .inlen = inlen, .out = out, .tcp = tcp, .rcode = 0};
+    size_t n = query_run(&c);
+    client->rcode = (uint8_t)c.rcode;
     return n;
 }

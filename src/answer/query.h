@@ -17,6 +17,7 @@
 
 /* Who asks: feeds hashed selection, geo policies and scoped drills. */
 struct answer_trace;
+struct rrl_thread;
 struct policy_loss;
 
 struct query_client {
@@ -24,6 +25,11 @@ struct query_client {
     uint64_t *rng;                       /* per-thread random state, non-zero */
     struct answer_trace *trace;          /* explain only; NULL on the DNS path */
     struct serve_reader *reader;         /* counts policy answers; NULL = not counted */
+    struct rrl_thread *rrl;              /* this thread's RRL state; NULL = never limited */
+    /* Seconds of CLOCK_MONOTONIC (rate limiting) and CLOCK_REALTIME (cookie
+     * timestamps), read once per batch by the caller; 0 = read the clock
+     * when needed. */
+    uint32_t now_mono, now_wall;
     /* Targets lost for canary clients (scoped drills), as the caller's
      * reader entered them (serve_loss); NULL = none. */
     const struct policy_loss *loss;
@@ -34,7 +40,8 @@ struct query_client {
 /*
  * Answers the query in[0..inlen) into out from the served set s (which must
  * hold 65535 octets for TCP, s->limits.edns_udp_max for UDP). Returns the reply length, or 0 when
- * the packet gets no reply (too short, or a response).
+ * the packet gets no reply (too short, a response, or a reply that response
+ * rate limiting dropped; query_guard.h).
  */
 size_t query_answer(const struct serve_set *s, struct query_client *client, const uint8_t *in,
                     size_t inlen, uint8_t *out, bool tcp);

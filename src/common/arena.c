@@ -88,3 +88,22 @@ void arena_free(struct arena *a)
     a->head = NULL;
     a->total = 0;
 }
+
+void arena_adopt(struct arena *dst, struct arena *src)
+{
+    if (!src->head)
+        return;
+    struct arena_chunk *last = src->head;
+    while (last->next)
+        last = last->next;
+    /* After dst's head: dst keeps filling the chunk it was filling. */
+    if (dst->head) {
+        last->next = dst->head->next;
+        dst->head->next = src->head;
+    } else {
+        dst->head = src->head;
+    }
+    dst->total += src->total;
+    src->head = NULL;
+    src->total = 0;
+}

@@ -27,5 +27,8 @@ void *arena_alloc(struct arena *a, size_t size);
 void *arena_memdup(struct arena *a, const void *src, size_t size);
 char *arena_strdup(struct arena *a, const char *s);
 void arena_free(struct arena *a);
+/* Moves every block of src into dst (src is left empty): records parsed
+ * into a thread's own arena join the builder's without a copy. */
+void arena_adopt(struct arena *dst, struct arena *src);
 
 #endif

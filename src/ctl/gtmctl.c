@@ -30,7 +30,7 @@ static void ctl_usage(FILE *f)
                "  override add TARGET up|down --reason TEXT [--expires S] [--force] [--dry-run]\n"
                "                                      TARGET: region:R, az:A, endpoint:POOL/NAME\n"
                "  override rm ID [--force]            (--force: even if unsafe)\n"
-               "  reload                              reload config and zones\n"
+               "  reload                              reload config, zones, geo database\n"
                "  drill plan|start|status|abort|list  rehearse losing regions or azs (below)\n"
                "  watch                               every state change as it happens (lines;\n"
                "                                      --json: one JSON object a line)\n"
@@ -182,6 +182,57 @@ static void ctl_print_overrides(json_t *arr)
     }
 }
 
+/* The geo part of explain: who the client is, where, what matched. */
+static void ctl_print_geo(json_t *g)
+{
+    if (!json_is_object(g))
+        return;
+    json_t *cl = json_object_get(g, "client"), *loc = json_object_get(g, "location");
+    printf("client %s", json_is_string(json_object_get(cl, "address")) ? ctl_s(cl, "address")
+                                                                       : ctl_s(cl, "why_unknown"));
+    if (json_is_integer(json_object_get(cl, "ecs_source_prefix")))
+        printf(" (ECS /%lld)", json_integer_value(json_object_get(cl, "ecs_source_prefix")));
+    if (json_is_true(json_object_get(cl, "ecs_ignored")))
+        printf(" (ECS ignored: \"ecs\": false)");
+    if (json_is_object(loc)) {
+        printf(" in %s:", ctl_s(loc, "network"));
+        const char *f[] = {"continent", "country", "subdivision"};
+        for (int k = 0; k < 3; k++)
+            if (json_is_string(json_object_get(loc, f[k])))
+                printf(" %s %s", f[k], ctl_s(loc, f[k]));
+        if (json_is_number(json_object_get(loc, "latitude")))
+            printf(" at %.4f, %.4f", json_number_value(json_object_get(loc, "latitude")),
+                   json_number_value(json_object_get(loc, "longitude")));
+    } else
+        printf(", location unknown");
+    printf("\n");
+    if (json_is_string(json_object_get(g, "key")))
+        printf("geo    matched %s (%s)\n", ctl_s(g, "key"), ctl_s(g, "match"));
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(g, "distances"), i, d)
+    {
+        json_t *km = json_object_get(d, "km");
+        if (json_is_number(km))
+            printf("  %-12s %8.0f km\n", ctl_s(d, "region"), json_number_value(km));
+        else
+            printf("  %-12s no coordinates: configured order\n", ctl_s(d, "region"));
+    }
+    json_t *w = json_object_get(g, "widened_scope");
+    if (strcmp(ctl_s(cl, "from"), "ecs") != 0) {
+        printf("scope  none: %s\n", json_is_true(json_object_get(cl, "ecs_ignored"))
+                                        ? "the record ignores ECS, /0 is returned"
+                                        : "no ECS option in the query");
+        return;
+    }
+    printf("scope  /%lld: class /%lld, ", json_integer_value(json_object_get(g, "scope")),
+           json_integer_value(json_object_get(g, "class_scope")));
+    if (json_is_integer(w))
+        printf("widened for the current health /%lld\n", json_integer_value(w));
+    else
+        printf("not widened (health state changing, or no ECS)\n");
+}
+
 /* "(ovr-3 by operate, until 2026-11-22T04:36:34Z: reason)" for an
  * override object; "" for anything else. */
 static const char *ctl_override_note(json_t *o, char *buf, size_t len)
@@ -249,6 +300,7 @@ static void ctl_print_explain(json_t *j)
                    json_is_true(json_object_get(x, "serving")) ? "  <- serving" : "");
             ctl_print_explain_layers(x, json_object_get(p, "endpoints"));
         }
+        ctl_print_geo(json_object_get(p, "geo"));
         printf("outcome %s, ttl %lld, ecs scope /%lld\n", ctl_s(p, "outcome"),
                json_integer_value(json_object_get(p, "ttl")),
                json_integer_value(json_object_get(p, "ecs_scope")));

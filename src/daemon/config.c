@@ -109,7 +109,7 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
     struct config_tcp *t = &x->c->tcp;
     t->max_connections = 512;
     t->idle_timeout_ms = 10000;
-    t->message_timeout_ms = 5000;
+    t->message_timeout_ms = 500;
     if (!v)
         return;
     if (!json_is_object(v)) {
@@ -121,7 +121,26 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
                                                1, 1000000, 512);
     t->idle_timeout_ms = jsoncfg_ms(&x->j, v, "idle_timeout", "$.tcp.idle_timeout", 0.1, 3600, 10);
     t->message_timeout_ms =
-        jsoncfg_ms(&x->j, v, "message_timeout", "$.tcp.message_timeout", 0.1, 3600, 5);
+        jsoncfg_ms(&x->j, v, "message_timeout", "$.tcp.message_timeout", 0.1, 3600, 0.5);
+}
+
+/* identity or version: a string (at most 255 octets: one TXT string),
+ * false or "" to hide it (NULL), or absent for def. */
+static char *cfg_identity(struct cfg_ctx *x, json_t *root, const char *key, const char *def)
+{
+    json_t *v = json_object_get(root, key);
+    char path[32];
+    snprintf(path, sizeof(path), "$.%s", key);
+    if (!v)
+        return jsoncfg_strdup(def);
+    if (json_is_false(v))
+        return NULL;
+    if (!json_is_string(v) || json_string_length(v) > 255 ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        cfg_err(x, path, "must be a string of at most 255 octets, or false (or \"\") to hide it");
+        return NULL;
+    }
+    return json_string_length(v) ? jsoncfg_strdup(json_string_value(v)) : NULL;
 }
 
 /* "user" and "group": looked up now, so that a name that does not exist
@@ -185,9 +204,10 @@ static void cfg_user(struct cfg_ctx *x, json_t *root)
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
     static const char *const keys[] = {
-        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",   "state_file",
-        "state_max_age", "max_overrides", "regions", "checks",       "pools", "records",
-        "admin",         "drills",        "user",    "group",        NULL};
+        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",      "state_file",
+        "state_max_age", "max_overrides", "regions", "checks",       "pools",    "records",
+        "admin",         "drills",        "geoip",   "ecs",          "identity", "version",
+        "cookies",       "rrl",           "user",    "group",        NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -213,8 +233,16 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
         (uint16_t)jsoncfg_int(&x->j, root, "edns_udp_max", "$.edns_udp_max", 512, 4096, 1232);
     cfg_tcp(x, json_object_get(root, "tcp"));
     cfg_user(x, root);
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+        snprintf(host, sizeof(host), "gtmd");
+    x->c->identity = cfg_identity(x, root, "identity", host);
+    x->c->version = cfg_identity(x, root, "version", "gtmd " GTM_VERSION);
+    cookie_params_parse(&x->j, json_object_get(root, "cookies"), &x->c->cookies);
+    x->c->rrl = rrl_params_parse(&x->j, json_object_get(root, "rrl"));
     admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
     health_params_parse(&x->j, root, &x->c->health);
+    geo_params_parse(&x->j, json_object_get(root, "geoip"), &x->c->geo);
     drill_params_parse(&x->j, json_object_get(root, "drills"), &x->c->drills);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
     if (!origins)
@@ -272,7 +300,12 @@ void config_free(struct config *c)
     free(c->run_as.user);
     free(c->run_as.group);
     admin_params_free(&c->admin);
+    free(c->identity);
+    free(c->version);
+    rrl_params_free(c->rrl);
+    free(c->rrl);
     health_params_free(&c->health);
+    geo_params_free(&c->geo);
     drill_params_free(&c->drills);
     gslb_unref(c->gslb);
     free(c->path);

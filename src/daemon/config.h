@@ -20,6 +20,8 @@
 #include "admin/admin_config.h"
 #include "common/errlist.h"
 #include "drill/drill_params.h"
+#include "geo/geo_params.h"
+#include "guard/guard_config.h"
 #include "health/health_params.h"
 #include "zone/zone_params.h"
 
@@ -62,8 +64,13 @@ struct config {
     size_t n_zones;
     uint16_t edns_udp_max;
     struct config_tcp tcp;
+    char *identity;               /* NULL: hidden (false or ""); default the host name */
+    char *version;                /* NULL: hidden; default "gtmd VERSION" */
+    struct cookie_params cookies; /* as configured; the loader decides the secret */
+    struct rrl_params *rrl;       /* owned; NULL: no rate limiting (load_set takes it) */
     struct admin_params admin;
     struct health_params health; /* state_file, state_max_age */
+    struct geo_params geo;       /* geoip: the database file */
     struct drill_params drills;  /* the "drills" section */
     struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */
 };

@@ -236,7 +236,8 @@ static void drill_cmd_table(json_t *w, const char *lost, const char *health)
 }
 
 /* Resolves the targets, runs the what-if and prints it; the exit status. */
-static int drill_cmd_run(struct drill_cmd *c, const struct gslb *g, const char *health)
+static int drill_cmd_run(struct drill_cmd *c, const struct gslb *g, const struct policy_geo *geo,
+                         const char *health)
 {
     struct drill_targets t;
     char err[256], lost[2048] = "";
@@ -248,8 +249,9 @@ static int drill_cmd_run(struct drill_cmd *c, const struct gslb *g, const char *
         o += (size_t)snprintf(lost + o, sizeof(lost) - o, "%s%s", i ? ", " : "", t.keys[i]);
     struct policy_overlay ov = drill_targets_overlay(&t);
     struct drill_whatif_sum sum;
-    /* Clients as given; without any, one evaluation without a client. */
-    json_t *w = drill_whatif(g, &ov, c->clients, c->n_clients, false, &sum);
+    /* Clients as given; without any, one evaluation without a client (geo
+     * and nearest records: one per class of their clients). */
+    json_t *w = drill_whatif_geo(g, geo, &ov, c->clients, c->n_clients, false, &sum);
     int rc = sum.unserved > 0 ? DRILL_CMD_UNSERVED : DRILL_CMD_OK;
     if (c->json) {
         json_t *keys = json_array();
@@ -286,7 +288,7 @@ int drill_cmd_main(int argc, char **argv)
     errlist_init(&errs);
     health_core_init(&core);
     struct config *cfg = config_load(c.config, &errs);
-    struct serve_set *set = cfg ? load_set(cfg, 1, &core, &errs) : NULL;
+    struct serve_set *set = cfg ? load_set(cfg, 1, &core, NULL, &errs) : NULL;
     int rc = DRILL_CMD_ERROR;
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
@@ -298,7 +300,8 @@ int drill_cmd_main(int argc, char **argv)
         else
             health = drill_cmd_state(&core, &drills, set->gslb, c.state);
         if (!c.state || health)
-            rc = drill_cmd_run(&c, set->gslb, health ? health : "every endpoint up (no --state)");
+            rc = drill_cmd_run(&c, set->gslb, set->geo,
+                               health ? health : "every endpoint up (no --state)");
         free(health);
         drill_core_free(&drills);
     }

@@ -18,17 +18,22 @@
 #include "serve/serve_set.h"
 
 /* NULL when anything fails; every error is in errs. When core is not NULL,
- * endpoints of checked pools are mapped to their health slots. */
+ * endpoints of checked pools are mapped to their health slots. prev is the
+ * set this one is to replace (NULL at start-up and for 'gtmd check'): the
+ * cookie secret is carried over from it (guard_config.h), and so is its RRL
+ * table when table_size is the same. Takes cfg->rrl (NULL afterwards). */
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
-                           struct errlist *errs);
+                           const struct serve_set *prev, struct errlist *errs);
 /* The same, with warnings (signatures of a signed zone close to expiry)
  * collected in warns instead of logged ('gtmd check' prints them). */
 struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
-                                struct errlist *errs, struct errlist *warns);
+                                const struct serve_set *prev, struct errlist *errs,
+                                struct errlist *warns);
 
 /* Re-signing (zones signed at load, zone_sign.h): loads and signs every
- * zone of cfg again, keeping the policy set of cur (one more reference)
- * and its limits; cfg is not changed. The zone files are read again, so
+ * zone of cfg again, keeping the policy set of cur (one more reference),
+ * its limits, identity, cookie secrets and rate limiting (a copy of the
+ * parameters, the same RRL table); cfg is not changed. The zone files are read again, so
  * an edited file is picked up as a reload would. NULL with errors in
  * errs. */
 struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,

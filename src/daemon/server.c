@@ -3,10 +3,12 @@
  */
 #include "daemon/server.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,13 +27,15 @@
 #include "health/service.h"
 #include "net/net.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 #include "serve/serve.h"
 
 struct server {
     char *config_path;
     struct config *cfg;
-    struct serve serve; /* the served set, its readers and counters */
-    struct net net;     /* DNS worker threads */
+    struct serve serve;                /* the served set, its readers and counters */
+    struct serve_reader *widen_reader; /* the health thread's, for widened scopes */
+    struct net net;                    /* DNS worker threads */
     struct event_base *base;
     uint64_t generation;
     struct health_core health;
@@ -67,6 +71,63 @@ static uint32_t server_plan_probes(struct server *srv, const struct serve_set *s
         gslb_ref(set->gslb);
     scheduler_set_plan(srv->sched, t, n, set->gslb, server_release_gslb);
     return max_timeout;
+}
+
+/* Descriptors a configuration may hold at once: every DNS TCP connection
+ * and admin connection, two per checked endpoint (a probe's socket; c-ares
+ * may hold a UDP and a TCP one), per worker its event loop (epoll and a
+ * notification descriptor), a TCP listener and a UDP socket per address,
+ * and a margin for the log, the state file, the audit log, the admin
+ * listeners and the other threads' loops. */
+static unsigned long long server_fds_needed(const struct config *c, const struct gslb *g,
+                                            size_t *probes)
+{
+    *probes = 0;
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        *probes += g->pools[i].check >= 0 ? g->pools[i].n_eps : 0;
+    unsigned long long n = 64 + (unsigned long long)c->workers * (4 + 2 * c->n_listen);
+    n += c->tcp.max_connections + 2 * (unsigned long long)*probes;
+    if (c->admin.enabled)
+        n += c->admin.max_connections + c->admin.n_listen;
+    return n;
+}
+
+/*
+ * Checks c against RLIMIT_NOFILE: raises the soft limit (up to the hard
+ * one) when c may need more descriptors, so that accept and probes do not
+ * run out under load. Returns -1 with a message naming the settings when
+ * even the hard limit is too low (start-up refuses, a reload fails).
+ */
+static int server_check_nofile(const struct config *c, const struct gslb *g, char *err,
+                               size_t errlen)
+{
+    struct rlimit rl;
+    size_t probes;
+    unsigned long long need = server_fds_needed(c, g, &probes);
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return 0;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        snprintf(err, errlen,
+                 "%s: RLIMIT_NOFILE (hard limit %llu) is below the %llu file descriptors this "
+                 "configuration may need: tcp.max_connections %u + admin.max_connections %u + "
+                 "2 x %zu checked endpoints + %llu for listeners, workers and files; raise the "
+                 "limit (ulimit -Hn, systemd LimitNOFILE=) or lower tcp.max_connections",
+                 c->path, (unsigned long long)rl.rlim_max, need, c->tcp.max_connections,
+                 c->admin.enabled ? c->admin.max_connections : 0, probes,
+                 need - c->tcp.max_connections - 2 * (unsigned long long)probes -
+                     (c->admin.enabled ? c->admin.max_connections : 0));
+        return -1;
+    }
+    unsigned long long before = rl.rlim_cur;
+    rl.rlim_cur = need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        snprintf(err, errlen, "%s: cannot raise RLIMIT_NOFILE from %llu to %llu: %s", c->path,
+                 before, need, strerror(errno));
+        return -1;
+    }
+    log_info("event=nofile soft=%llu raised_from=%llu hard=%llu", need, before,
+             (unsigned long long)rl.rlim_max);
+    return 0;
 }
 
 static double server_elapsed_ms(const struct timespec *t0)
@@ -117,6 +178,21 @@ static void server_keep_bound(struct config *next, struct config *old, bool same
         next->admin = old->admin;
         old->admin = a;
     }
+}
+
+/* Logs the geo database of set (start-up and reload) and returns what
+ * POST /v1/reload shows of it (JSON null without one). */
+static json_t *server_geo_loaded(const struct serve_set *set)
+{
+    const struct geo_db *db = set->geo ? set->geo->db : NULL;
+    if (!db)
+        return json_null();
+    log_info("event=geo_database file=%s type=%s networks=%llu locations=%u load_ms=%.1f", db->path,
+             db->type ? db->type : "", (unsigned long long)db->stats.networks, db->n_locs,
+             db->stats.load_seconds * 1e3);
+    return json_pack("{s:s, s:s?, s:I, s:I, s:f}", "database", db->path, "type", db->type,
+                     "networks", (json_int_t)db->stats.networks, "locations",
+                     (json_int_t)db->n_locs, "load_ms", db->stats.load_seconds * 1e3);
 }
 
 /* What a reload changed, zone by zone (for POST /v1/reload). */
@@ -217,7 +293,17 @@ static json_t *server_reload(struct server *srv, bool *ok)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     struct config *cfg = config_load(srv->config_path, &errs);
-    struct serve_set *set = cfg ? load_set(cfg, srv->generation + 1, &srv->health, &errs) : NULL;
+    struct serve_set *set = NULL;
+    char nofile[512];
+    /* Before load_set: it maps the new endpoints to health slots, which a
+     * failed reload must not do. */
+    if (cfg && server_check_nofile(cfg, cfg->gslb, nofile, sizeof(nofile)) != 0)
+        errlist_add(&errs, "%s", nofile);
+    else if (cfg)
+        /* Reloads are serialised and only they free sets, so the current
+         * one stays alive here without entering it as a reader. */
+        set = load_set(cfg, srv->generation + 1, &srv->health, atomic_load(&srv->serve.current),
+                       &errs);
     if (!set) {
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",
@@ -247,6 +333,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
      * it, and publications are serialised by reload_lock. */
     struct serve_set *old = serve_publish(&srv->serve, set);
     json_t *zones = server_zone_changes(old->zones, set->zones);
+    json_t *geo = server_geo_loaded(set);
     serve_set_free(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
     override_set_max(&srv->health, cfg->health.max_overrides);
@@ -254,6 +341,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
     /* Endpoints may have come or gone: judge every abort_if again. */
     drill_service_poke(srv->drill_svc);
     server_plan_probes(srv, set);
+    /* The state may have moved since load_set widened the scopes. */
+    health_service_kick(srv->health_svc);
     /* Tokens and the audit log follow the reload only while the admin
      * listeners stay the same: the loopback-without-token rule was checked
      * against the new listen list, so applying new tokens to sockets bound
@@ -277,6 +366,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
                             (json_int_t)set->zones->n_records, "ms", ms,
                             "restart_needed_for_listen", !same_listen, "restart_needed_for_admin",
                             !same_admin, "restart_needed_for_user", !same_user);
+    json_object_set_new(res, "geo", geo);
     atomic_fetch_add(&srv->reloads_ok, 1);
     event_ring_push(srv->health.events, "reload",
                     json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
@@ -284,6 +374,23 @@ static json_t *server_reload(struct server *srv, bool *ok)
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
     return res;
+}
+
+/* The health service's listener (health thread): after a health change,
+ * rebuild the widened ECS scopes of the current set's geo records for the
+ * new state, and free the tries they replace once no worker can hold
+ * them. */
+static void server_on_health_change(void *arg)
+{
+    struct server *srv = arg;
+    struct policy_geo_retired retired = {0};
+    const struct serve_set *s = serve_enter(srv->widen_reader);
+    if (s && s->geo)
+        policy_geo_widen(s->gslb, s->geo, &retired);
+    serve_leave(srv->widen_reader);
+    if (retired.n)
+        serve_sync(&srv->serve);
+    policy_geo_retired_free(&retired);
 }
 
 static json_t *server_reload_cb(void *arg, bool *ok)
@@ -440,9 +547,12 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
     struct net_params np;
     server_net_params(srv->cfg, &np);
     /* One reader per worker thread, one for the admin thread, one for
-     * the drill thread. */
-    serve_init(&srv->serve, net_reader_count(&np) + 2);
+     * the drill thread, one for the health thread (widened scopes). */
+    serve_init(&srv->serve, net_reader_count(&np) + 3);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
+    srv->widen_reader = serve_reader_add(&srv->serve);
+    health_service_set_listener(srv->health_svc, server_on_health_change, srv);
+    health_service_kick(srv->health_svc);
     /* Restored scoped drills apply from the first query on, and restored
      * drills' timelines count from here. */
     drill_core_set_publisher(&srv->drills, server_publish_loss, srv);
@@ -460,6 +570,14 @@ static const struct gslb *server_drill_enter(void *arg)
 {
     struct server *srv = arg;
     return serve_enter(srv->drill_reader)->gslb;
+}
+
+/* The geo data of the set the drill reader entered. */
+static const struct policy_geo *server_drill_geo(void *arg)
+{
+    struct server *srv = arg;
+    const struct serve_set *s = atomic_load(&srv->drill_reader->hazard);
+    return s ? s->geo : NULL;
 }
 
 static void server_drill_leave(void *arg)
@@ -498,7 +616,8 @@ static void server_start_drills(struct server *srv)
                                     .health_service = srv->health_svc,
                                     .enter = server_drill_enter,
                                     .leave = server_drill_leave,
-                                    .arg = srv};
+                                    .arg = srv,
+                                    .geo = server_drill_geo};
     /* The drill thread measures recoveries by asking the first listen
      * address itself (a wildcard one through loopback). */
     if (srv->cfg->n_listen > 0)
@@ -515,13 +634,17 @@ static int server_start(struct server *srv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     srv->cfg = config_load(srv->config_path, &errs);
-    struct serve_set *set = srv->cfg ? load_set(srv->cfg, 1, &srv->health, &errs) : NULL;
+    if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)
+        errlist_add(&errs, "%s", err);
+    struct serve_set *set =
+        srv->cfg && errs.count == 0 ? load_set(srv->cfg, 1, &srv->health, NULL, &errs) : NULL;
     if (!set) {
         server_log_errors(&errs, "");
         errlist_free(&errs);
         return -1;
     }
     errlist_free(&errs);
+    json_decref(server_geo_loaded(set));
     srv->generation = 1;
     server_set_resign_due(srv);
     drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
@@ -649,7 +772,7 @@ int server_check(const char *config_path)
     errlist_init(&errs);
     errlist_init(&warns);
     struct config *cfg = config_load(config_path, &errs);
-    struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, &errs, &warns) : NULL;
+    struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, NULL, &errs, &warns) : NULL;
     if (set)
         privs_check_as(cfg, &errs, &warns); /* as the configured user */
     for (size_t i = 0; i < errs.count; i++)

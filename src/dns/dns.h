@@ -38,7 +38,8 @@ enum dns_rcode {
     DNS_RCODE_NXRRSET = 8,
     DNS_RCODE_NOTAUTH = 9,
     DNS_RCODE_NOTZONE = 10,
-    DNS_RCODE_BADVERS = 16, /* extended: needs OPT */
+    DNS_RCODE_BADVERS = 16,   /* extended: needs OPT */
+    DNS_RCODE_BADCOOKIE = 23, /* extended (RFC 7873): needs OPT */
 };
 
 enum dns_type {
@@ -78,7 +79,9 @@ enum dns_type {
 #define DNS_CLASS_NONE 254
 #define DNS_CLASS_ANY 255
 #define DNS_OPCODE_QUERY 0
+#define DNS_EDNS_OPT_NSID 3 /* RFC 5001 */
 #define DNS_EDNS_OPT_ECS 8
+#define DNS_EDNS_OPT_COOKIE 10 /* RFC 7873 */
 #define DNS_TSIG_BADKEY 17
 
 static inline uint16_t dns_get16(const uint8_t *p)

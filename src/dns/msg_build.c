@@ -17,9 +17,24 @@ static unsigned msg_build_ecs_octets(const struct dns_ecs *e)
 
 size_t dns_msg_opt_size(const struct dns_opt *o)
 {
-    if (!o->ecs)
-        return MSG_BUILD_OPT_FIXED;
-    return MSG_BUILD_OPT_FIXED + MSG_BUILD_ECS_FIXED + msg_build_ecs_octets(o->ecs);
+    size_t n = MSG_BUILD_OPT_FIXED;
+    if (o->ecs)
+        n += MSG_BUILD_ECS_FIXED + msg_build_ecs_octets(o->ecs);
+    if (o->nsid)
+        n += 4 + (size_t)o->nsid_len;
+    if (o->cookie)
+        n += 4 + (size_t)o->cookie_len;
+    return n;
+}
+
+/* Writes one option (code, length, data) at p; returns its size. */
+static size_t msg_build_put_option(uint16_t code, const uint8_t *data, uint16_t len, uint8_t *p)
+{
+    dns_put16(p, code);
+    dns_put16(p + 2, len);
+    if (len)
+        memcpy(p + 4, data, len);
+    return 4 + (size_t)len;
 }
 
 /* Writes the ECS option at p (room already checked); false when the family
@@ -52,8 +67,16 @@ size_t dns_msg_put_opt(const struct dns_opt *o, uint8_t *out, size_t cap)
     /* TTL: extended rcode, version 0, DO and zero flags (RFC 6891 §6.1.3). */
     dns_put32(out + 5, ((uint32_t)o->ext_rcode << 24) | (o->do_bit ? 0x8000u : 0u));
     dns_put16(out + 9, (uint16_t)(size - MSG_BUILD_OPT_FIXED));
-    if (o->ecs && !msg_build_put_ecs(o->ecs, o->ecs_scope, out + MSG_BUILD_OPT_FIXED))
-        return 0;
+    size_t pos = MSG_BUILD_OPT_FIXED;
+    if (o->ecs) {
+        if (!msg_build_put_ecs(o->ecs, o->ecs_scope, out + pos))
+            return 0;
+        pos += MSG_BUILD_ECS_FIXED + msg_build_ecs_octets(o->ecs);
+    }
+    if (o->nsid)
+        pos += msg_build_put_option(DNS_EDNS_OPT_NSID, o->nsid, o->nsid_len, out + pos);
+    if (o->cookie)
+        msg_build_put_option(DNS_EDNS_OPT_COOKIE, o->cookie, o->cookie_len, out + pos);
     return size;
 }
 

@@ -24,10 +24,15 @@ struct dns_opt {
     bool do_bit;               /* DNSSEC OK */
     const struct dns_ecs *ecs; /* client subnet option, or NULL for none */
     uint8_t ecs_scope;         /* its scope prefix length (0 in a query) */
+    const uint8_t *nsid;       /* NSID option data (RFC 5001), or NULL for none */
+    uint16_t nsid_len;
+    const uint8_t *cookie; /* COOKIE option data (RFC 7873), or NULL for none */
+    uint16_t cookie_len;
 };
 
 /* Octets the OPT record takes: 11, plus 8 and the address octets that the
- * source prefix covers when it has an ECS option. */
+ * source prefix covers when it has an ECS option, plus 4 and the data for
+ * an NSID and a COOKIE option. */
 size_t dns_msg_opt_size(const struct dns_opt *o);
 
 /*

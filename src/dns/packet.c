@@ -52,6 +52,12 @@ static enum dns_parse_result packet_parse_opt(const uint8_t *pkt, size_t len, si
         if (code == DNS_EDNS_OPT_ECS) {
             if (q->ecs.present || !packet_parse_ecs(pkt + p, olen, &q->ecs))
                 return DNS_PARSE_FORMERR;
+        } else if (code == DNS_EDNS_OPT_NSID && olen == 0) {
+            q->nsid = true; /* a non-empty NSID in a query is ignored */
+        } else if (code == DNS_EDNS_OPT_COOKIE && !q->cookie_present) {
+            q->cookie_present = true;
+            q->cookie = pkt + p;
+            q->cookie_len = olen;
         }
         p += olen;
     }
@@ -129,6 +135,11 @@ enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns
     q->edns_do = false;
     q->edns_udp_size = 0;
     q->ecs.present = false;
+    q->nsid = false;
+    q->cookie_present = false;
+    q->cookie_len = 0;
+    q->cookie = NULL;
+    q->qdcount = 0;
 
     if (len < DNS_HEADER_SIZE)
         return DNS_PARSE_DROP;
@@ -140,6 +151,7 @@ enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns
         return DNS_PARSE_NOTIMP;
     unsigned qd = dns_get16(pkt + 4), an = dns_get16(pkt + 6), ns = dns_get16(pkt + 8),
              ar = dns_get16(pkt + 10);
+    q->qdcount = (uint16_t)qd;
     if (qd != 1) {
         /* Still read the OPT of a question-less query, to echo it. */
         if (qd == 0)

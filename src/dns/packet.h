@@ -54,6 +54,14 @@ struct dns_query {
     bool edns_do;
     uint16_t edns_udp_size;
     struct dns_ecs ecs;
+    bool nsid; /* an empty NSID option asks for our identity (RFC 5001) */
+    /* The first COOKIE option (RFC 7873 §5.2: later ones are ignored), as
+     * received: its length is not checked here (cookie_present with any
+     * cookie_len); it points into the packet. */
+    bool cookie_present;
+    uint16_t cookie_len;
+    const uint8_t *cookie;
+    uint16_t qdcount; /* QDCOUNT as received */
 };
 
 /* Parses pkt into q. On FORMERR/NOTIMP/BADVERS, q holds whatever was parsed

@@ -33,7 +33,8 @@ const char *dns_class_name(uint16_t klass);
 /* The class a mnemonic names (any case); 0 (reserved) when unknown. */
 uint16_t dns_class_from_name(const char *s);
 
-/* The mnemonic of an rcode (0..10, and the extended BADVERS 16), or NULL. */
+/* The mnemonic of an rcode (0..10, and the extended BADVERS 16 and
+ * BADCOOKIE 23), or NULL. */
 const char *dns_rcode_name(uint16_t rcode);
 
 /* The rcode a mnemonic names (any case); -1 when unknown. */

@@ -51,7 +51,8 @@ static void drill_practice_judge(const struct drill_service_env *env,
         tr->skip = DRILL_SKIP_ABORT_IF;
     if (tr->skip == DRILL_SKIP_NONE) {
         struct policy_overlay ov = drill_targets_overlay(&tr->t);
-        tr->whatif = drill_whatif(g, &ov, NULL, 0, true, &sum);
+        const struct policy_geo *geo = env->geo ? env->geo(env->arg) : NULL;
+        tr->whatif = drill_whatif_geo(g, geo, &ov, NULL, 0, true, &sum);
         tr->timeline = drill_timeline_new(g, &tr->t, p->spec.mode, health_now());
         if (p->spec.mode != DRILL_SHADOW && sum.newly_unserved > 0) {
             tr->skip = DRILL_SKIP_UNSAFE;

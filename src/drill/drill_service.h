@@ -39,6 +39,8 @@
 #include "health/service.h"
 #include "policy/policy.h"
 
+struct policy_geo;
+
 struct drill_service_env {
     struct drill_core *drills;
     struct health_core *health;
@@ -47,6 +49,10 @@ struct drill_service_env {
     const struct gslb *(*enter)(void *arg);
     void (*leave)(void *arg);
     void *arg;
+    /* The geo data of the set enter() gave (between enter and leave), so
+     * that what-ifs go through every class of geo and nearest records;
+     * NULL callback or result: none. */
+    const struct policy_geo *(*geo)(void *arg);
     /* Whether the fleet is degraded (why in buf), which holds practice
      * drills back; NULL while gtmd has no fleet. Called on the drill
      * thread; it must not block. */

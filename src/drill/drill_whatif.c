@@ -3,12 +3,14 @@
  */
 #include "drill/drill_whatif.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dns/dns.h"
 #include "dns/rrtype.h"
 #include "policy/policy_eval.h"
+#include "policy/policy_geo.h"
 
 static bool whatif_pool_has(const struct policy_pool *p, uint16_t rtype)
 {
@@ -72,21 +74,48 @@ static json_t *whatif_capacity(const struct gslb *g, const struct policy_result 
     return arr;
 }
 
+/* Who is asking: a client as given, or the clients of one class of a geo
+ * or nearest record (label and order; the label is the row's client). */
+struct whatif_who {
+    const struct drill_client *cl;
+    const char *label;
+    const struct policy_order *order;
+};
+
+/* True when out already has this row (classes of a geo or nearest record
+ * that give the same answers under the same label). */
+static bool whatif_listed(json_t *out, const json_t *row)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(out, i, e) if (json_equal(e, (json_t *)row)) return true;
+    return false;
+}
+
 /* One record, type and client: appends to out, counts in sum. */
-static void whatif_one(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
-                       const struct policy_overlay *ov, const struct drill_client *cl,
+static void whatif_one(const struct gslb *g, const struct policy_geo *geo,
+                       const struct policy_record *r, uint16_t rtype,
+                       const struct policy_overlay *ov, const struct whatif_who *who,
                        bool only_changed, json_t *out, json_t *unserved,
                        struct drill_whatif_sum *sum)
 {
-    struct policy_client c = {.overlay = NULL};
+    const struct drill_client *cl = who->cl;
+    const char *label = cl ? cl->text : who->label;
+    struct policy_client c = {.overlay = NULL, .geo = geo};
     if (cl) {
         c.addr = cl->has_addr ? &cl->addr : NULL;
         c.ecs = cl->ecs.present ? &cl->ecs : NULL;
     }
     struct policy_result before, after;
-    policy_eval_all(g, r, rtype, &c, &before);
+    if (who->order)
+        policy_eval_all_order(g, r, rtype, *who->order, &c, &before);
+    else
+        policy_eval_all(g, r, rtype, &c, &before);
     c.overlay = ov;
-    policy_eval_all(g, r, rtype, &c, &after);
+    if (who->order)
+        policy_eval_all_order(g, r, rtype, *who->order, &c, &after);
+    else
+        policy_eval_all(g, r, rtype, &c, &after);
     bool same = policy_result_same(&before, &after);
     sum->evaluated++;
     sum->changed += !same;
@@ -94,22 +123,64 @@ static void whatif_one(const struct gslb *g, const struct policy_record *r, uint
     const char *tname = dns_type_name(rtype);
     if (before.outcome == POLICY_SERVED && after.outcome != POLICY_SERVED) {
         sum->newly_unserved++;
-        json_array_append_new(unserved, json_pack("{s:s, s:s, s:s?}", "record", r->name_str, "type",
-                                                  tname, "client", cl ? cl->text : NULL));
+        json_t *u =
+            json_pack("{s:s, s:s, s:s?}", "record", r->name_str, "type", tname, "client", label);
+        if (whatif_listed(unserved, u))
+            json_decref(u);
+        else
+            json_array_append_new(unserved, u);
     }
     if (same && only_changed)
         return;
     json_t *j = json_pack("{s:s, s:s, s:s?, s:b}", "record", r->name_str, "type", tname, "client",
-                          cl ? cl->text : NULL, "changed", !same);
+                          label, "changed", !same);
     json_object_set_new(j, "before", whatif_result_json(g, &before));
     json_object_set_new(j, "after", whatif_result_json(g, &after));
     json_object_set_new(j, "capacity", whatif_capacity(g, &before, &after));
-    json_array_append_new(out, j);
+    if (whatif_listed(out, j))
+        json_decref(j);
+    else
+        json_array_append_new(out, j);
+}
+
+/* Without clients, a geo or nearest record is asked for every class of
+ * its clients: each key of its map (the unknown location is default's),
+ * each distinct distance order (labelled by its nearest region). Rows
+ * that say the same thing are listed once. */
+static void whatif_classes(const struct gslb *g, const struct policy_geo *geo,
+                           const struct policy_record *r, uint16_t rtype,
+                           const struct policy_overlay *ov, bool only_changed, json_t *out,
+                           json_t *unserved, struct drill_whatif_sum *sum)
+{
+    const struct policy_geo_trie *t = geo->recs[r->index].t;
+    uint32_t n = policy_geo_classes(t);
+    for (uint32_t cls = 0; cls < n; cls++) {
+        struct policy_order o = policy_geo_order(r, t, cls);
+        char label[160];
+        if (r->policy == POLICY_GEO && cls >= r->geo->n_keys)
+            continue; /* the unknown location: the default list again */
+        if (r->policy == POLICY_GEO)
+            snprintf(label, sizeof(label), "%s", geo_map_class_key(r->geo, cls)->text);
+        else if (cls == GEO_NEAREST_NO_COORDS)
+            snprintf(label, sizeof(label), "no coordinates");
+        else
+            snprintf(label, sizeof(label), "nearest to %s",
+                     o.n ? g->regions[o.regions[0]].name : "-");
+        struct whatif_who who = {.label = label, .order = &o};
+        whatif_one(g, geo, r, rtype, ov, &who, only_changed, out, unserved, sum);
+    }
 }
 
 json_t *drill_whatif(const struct gslb *g, const struct policy_overlay *ov,
                      const struct drill_client *clients, size_t n_clients, bool only_changed,
                      struct drill_whatif_sum *sum)
+{
+    return drill_whatif_geo(g, NULL, ov, clients, n_clients, only_changed, sum);
+}
+
+json_t *drill_whatif_geo(const struct gslb *g, const struct policy_geo *geo,
+                         const struct policy_overlay *ov, const struct drill_client *clients,
+                         size_t n_clients, bool only_changed, struct drill_whatif_sum *sum)
 {
     static const uint16_t types[3] = {DNS_TYPE_A, DNS_TYPE_AAAA, DNS_TYPE_CNAME};
     struct drill_whatif_sum local;
@@ -122,10 +193,16 @@ json_t *drill_whatif(const struct gslb *g, const struct policy_overlay *ov,
         for (int t = 0; t < 3; t++) {
             if (!whatif_pool_has(&g->pools[r->pool], types[t]))
                 continue;
-            if (n_clients == 0)
-                whatif_one(g, r, types[t], ov, NULL, only_changed, recs, unserved, sum);
-            for (size_t k = 0; k < n_clients; k++)
-                whatif_one(g, r, types[t], ov, &clients[k], only_changed, recs, unserved, sum);
+            bool classes = n_clients == 0 && geo && r->index < geo->n_recs && geo->recs[r->index].t;
+            struct whatif_who none = {.cl = NULL};
+            if (classes)
+                whatif_classes(g, geo, r, types[t], ov, only_changed, recs, unserved, sum);
+            else if (n_clients == 0)
+                whatif_one(g, geo, r, types[t], ov, &none, only_changed, recs, unserved, sum);
+            for (size_t k = 0; k < n_clients; k++) {
+                struct whatif_who who = {.cl = &clients[k]};
+                whatif_one(g, geo, r, types[t], ov, &who, only_changed, recs, unserved, sum);
+            }
         }
     }
     json_t *s =

@@ -44,4 +44,15 @@ json_t *drill_whatif(const struct gslb *g, const struct policy_overlay *ov,
                      const struct drill_client *clients, size_t n_clients, bool only_changed,
                      struct drill_whatif_sum *sum);
 
+/* The same with the served set's geo data (policy_geo.h), so that geo and
+ * nearest records locate the clients given; without clients, a geo or
+ * nearest record is evaluated for every class of its clients instead of
+ * once, each row's "client" naming the class ("continent:EU",
+ * "nearest to eu-west", "no coordinates"), equal rows listed once. geo
+ * NULL: drill_whatif. */
+struct policy_geo;
+json_t *drill_whatif_geo(const struct gslb *g, const struct policy_geo *geo,
+                         const struct policy_overlay *ov, const struct drill_client *clients,
+                         size_t n_clients, bool only_changed, struct drill_whatif_sum *sum);
+
 #endif

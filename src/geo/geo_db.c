@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* data record (tree record value) -> location index, open addressing */
@@ -351,6 +352,18 @@ struct geo_db *geo_db_open(const char *path, char *err, size_t errlen)
 {
     double t0 = geo_now();
     MMDB_s mmdb;
+    /* libmaxminddb opens whatever it is given: a FIFO would block the
+     * loader (and a reload) forever, a directory or a device fails with a
+     * vaguer message. */
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "cannot open: not a regular file");
+        return NULL;
+    }
     errno = 0;
     int st = MMDB_open(path, MMDB_MODE_MMAP, &mmdb);
     if (st != MMDB_SUCCESS) {

@@ -30,27 +30,18 @@
  * merged trie shares them too and the build costs one pass over the
  * database trie plus the paths to the network keys.
  *
- * Health-aware scope (stage 2 of geo routing; not implemented here). The
- * scope above is class-exact: two classes that under the current health
- * state yield the same answer (e.g. ["eu", "us"] and ["eu", "ap"] while eu
- * is up) still split the scope. The widening will be done off the query
- * path, per health epoch:
- *   1. whenever a region, az or endpoint state of a record's pool changes
- *      (the health core bumps an epoch), the thread applying the change
- *      computes outcome[class] for each geo/nearest record -- the index of
- *      the distinct answer the class gets now (its first serving region,
- *      or the spill set, or the when_all_down answer);
- *   2. if the partition of classes into outcomes differs from the one
- *      last built, geo_trie_relabel(&merged.trie, outcome, ...) builds the
- *      outcome trie (one pass over the merged trie, merging siblings that
- *      now agree) and publishes it with its epoch through an atomic
- *      pointer; the old one is freed after the workers' hazard pointers
- *      have moved on, as snapshots are;
- *   3. a query looks up its class in the merged trie (the answer follows
- *      from the class and the health it reads), and its scope in the
- *      outcome trie only if that trie's epoch is the current one; else it
- *      uses the class-exact scope, which is never too wide -- only maybe
- *      narrower than necessary for the moment the states are changing.
+ * Health-aware scope. The scope above is class-exact: two classes that
+ * under the current health state yield the same answer (e.g. ["eu", "us"]
+ * and ["eu", "ap"] while eu is up) still split it. The policy layer widens
+ * it off the query path, per health epoch (src/policy/policy_geo.h):
+ * outcome[class] -- the index of the distinct answer the class gets now --
+ * turns into a bitmap over this trie's nodes (geo_trie_uniform_marks: the
+ * nodes whose subtree has one outcome), and the walk that finds a client's
+ * class also notes the first marked node on its path
+ * (geo_trie_lookup_marked): its depth is the widest prefix with the same
+ * answer. When the bitmap is not of the state the query read, the
+ * class-exact scope applies, which is never too wide. (geo_trie_relabel
+ * builds the coarser trie itself; the unit tests compare the two.)
  *
  * Lookups take no lock, allocate nothing, do no I/O.
  *

@@ -12,7 +12,7 @@
  * configured one too. The
  * classes are merged into a geo_merged trie (no network keys), so a lookup
  * gives the order and the ECS scope in one walk (see geo_merge.h, also
- * for how scopes will widen with health).
+ * for how scopes widen with health).
  *
  * Ownership: a geo_nearest owns its trie and order table
  * (geo_nearest_free).

@@ -68,6 +68,54 @@ uint32_t geo_trie_lookup(const struct geo_trie *t, unsigned family, const uint8_
     return geo_ref_is_leaf(r) ? geo_ref_value(r) : 0;
 }
 
+uint32_t geo_trie_lookup_marked(const struct geo_trie *t, unsigned family, const uint8_t *addr,
+                                const uint8_t *marks, uint8_t *prefix, uint8_t *marked)
+{
+    bool v6 = family == GEO_FAMILY_IPV6;
+    unsigned bits = v6 ? 128 : 32, d = 0, m = 255;
+    geo_ref r = v6 ? t->root6 : t->root4;
+    while (!geo_ref_is_leaf(r) && d < bits) {
+        if (m == 255 && marks && (marks[r >> 3] >> (r & 7)) & 1)
+            m = d;
+        r = t->nodes[r].child[geo_addr_bit(addr, d)];
+        d++;
+    }
+    *prefix = (uint8_t)d;
+    *marked = (uint8_t)(m == 255 ? d : m);
+    return geo_ref_is_leaf(r) ? geo_ref_value(r) : 0;
+}
+
+/* The relabelled value of a child whose own value is known, or
+ * GEO_REF_NONE (mixed). */
+static uint32_t uniform_of(geo_ref r, const uint32_t *uni, uint32_t self, const uint32_t *map,
+                           size_t n_map)
+{
+    if (geo_ref_is_leaf(r)) {
+        uint32_t v = geo_ref_value(r);
+        return v < n_map ? map[v] : v;
+    }
+    /* Builders append children before parents; anything else is mixed
+     * (narrower, never wrong). */
+    return r < self ? uni[r] : GEO_REF_NONE;
+}
+
+uint8_t *geo_trie_uniform_marks(const struct geo_trie *t, const uint32_t *map, size_t n_map)
+{
+    uint8_t *marks = calloc((t->n_nodes + 7) / 8 + 1, 1);
+    uint32_t *uni = malloc((t->n_nodes ? t->n_nodes : 1) * sizeof(*uni));
+    if (!marks || !uni)
+        abort();
+    for (uint32_t i = 0; i < t->n_nodes; i++) {
+        uint32_t l = uniform_of(t->nodes[i].child[0], uni, i, map, n_map);
+        uint32_t r = uniform_of(t->nodes[i].child[1], uni, i, map, n_map);
+        uni[i] = l != GEO_REF_NONE && l == r ? l : GEO_REF_NONE;
+        if (uni[i] != GEO_REF_NONE)
+            marks[i >> 3] |= (uint8_t)(1u << (i & 7));
+    }
+    free(uni);
+    return marks;
+}
+
 struct relabel_ctx {
     const struct geo_trie *src;
     const uint32_t *map;

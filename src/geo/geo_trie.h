@@ -96,11 +96,27 @@ static inline unsigned geo_addr_bit(const uint8_t *addr, unsigned bit)
 uint32_t geo_trie_lookup(const struct geo_trie *t, unsigned family, const uint8_t *addr,
                          uint8_t *prefix);
 
+/* Like geo_trie_lookup, and also stores in *marked the depth of the first
+ * node on addr's path whose bit is set in marks (a bitmap indexed by node
+ * index, see geo_trie_uniform_marks), or the leaf's depth when none is:
+ * with uniform marks, the widest prefix around addr whose addresses all
+ * get the same relabelled value. marks NULL: *marked = *prefix. One walk,
+ * plus one bit test per level above the first mark. */
+uint32_t geo_trie_lookup_marked(const struct geo_trie *t, unsigned family, const uint8_t *addr,
+                                const uint8_t *marks, uint8_t *prefix, uint8_t *marked);
+
+/* The bitmap of the nodes of t whose whole subtree holds one value once
+ * every leaf value v is replaced by map[v] (v < n_map; values past it are
+ * kept): the nodes geo_trie_relabel would merge into a leaf. One pass over
+ * the nodes, which builders append children first. (n_nodes + 7) / 8
+ * octets; the caller frees it. */
+uint8_t *geo_trie_uniform_marks(const struct geo_trie *t, const uint32_t *map, size_t n_map);
+
 /* Builds dst from src with every leaf value v replaced by map[v] (v <
  * n_map; values past it are kept), merging sibling leaves that become
  * equal, so dst's prefixes are the widest for the new values. dst is
- * initialised here; the caller frees it. Used to coarsen answer classes
- * (see geo_merge.h: health-aware scope). */
+ * initialised here; the caller frees it. Coarsens answer classes; the
+ * query path uses the equivalent marks instead (geo_merge.h). */
 void geo_trie_relabel(const struct geo_trie *src, const uint32_t *map, size_t n_map,
                       struct geo_trie *dst);
 

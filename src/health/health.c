@@ -96,6 +96,13 @@ void health_hooks_overrides_changed(const struct health_hook_set *hs)
             hs->h[i].overrides_changed(hs->h[i].arg);
 }
 
+void health_hooks_layers_changed(const struct health_hook_set *hs)
+{
+    for (int i = 0; i < HEALTH_MAX_HOOKS; i++)
+        if (hs->h[i].layers_changed)
+            hs->h[i].layers_changed(hs->h[i].arg);
+}
+
 static struct health_slot *health_find_locked(struct health_core *c, const char *key)
 {
     uint32_t h = dns_name_hash((const uint8_t *)key, strlen(key)) % c->n_buckets;
@@ -115,6 +122,7 @@ static struct health_slot *health_slot_new_locked(struct health_core *c, const c
         abort();
     s->since = health_now();
     snprintf(s->reason, sizeof(s->reason), "%s", reason);
+    s->core = c;
     s->next_in_bucket = c->buckets[h];
     c->buckets[h] = s;
     c->n_slots++;
@@ -260,7 +268,9 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     if (to != HEALTH_UNKNOWN) {
         s->probe_state = (uint8_t)to;
         s->since = health_now();
+        health_write_begin(c);
         atomic_store_explicit(&s->effective, (uint8_t)to, memory_order_release);
+        health_write_end(c);
         c->transitions++;
         snprintf(detail, sizeof(detail), "%s", s->reason);
     }
@@ -283,7 +293,11 @@ void health_restore(struct health_slot *s, enum health_state st, double since)
     s->probe_state = (uint8_t)st;
     s->since = since;
     snprintf(s->reason, sizeof(s->reason), "restored");
+    if (s->core)
+        health_write_begin(s->core);
     atomic_store_explicit(&s->effective, (uint8_t)st, memory_order_release);
+    if (s->core)
+        health_write_end(s->core);
 }
 
 void health_drill_set(struct health_core *c, const char *key, enum health_state st)
@@ -292,8 +306,14 @@ void health_drill_set(struct health_core *c, const char *key, enum health_state 
     struct health_slot *s = health_find_locked(c, key);
     if (!s)
         s = health_slot_new_locked(c, key, "not in the current config");
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
+    health_write_begin(c);
     atomic_store_explicit(&s->drill, (uint8_t)st, memory_order_release);
+    health_write_end(c);
     pthread_mutex_unlock(&c->lock);
+    /* Widened ECS scopes follow (the health service's listener). */
+    health_hooks_layers_changed(&hooks);
 }
 
 void health_override_apply_locked(struct health_core *c, const char *target)
@@ -307,6 +327,8 @@ void health_override_apply_locked(struct health_core *c, const char *target)
             st = (uint8_t)o->state;
             break;
         }
+    health_write_begin(c);
     atomic_store_explicit(&s->override, st, memory_order_release);
+    health_write_end(c);
     health_slot_collect_locked(c, s);
 }

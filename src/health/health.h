@@ -82,6 +82,7 @@ struct health_slot {
     uint64_t fail_by[HEALTH_FAIL_KINDS]; /* failures by reason kind */
     bool in_use;                         /* referenced by the current config */
     unsigned refs;                       /* policy sets that map it (under lock) */
+    struct health_core *core;            /* the core that owns it (health epochs) */
     struct health_slot *next_in_bucket;
 };
 
@@ -94,6 +95,7 @@ struct override;
 struct health_hooks {
     void (*state_changed)(void *arg);     /* a slot's probe state changed */
     void (*overrides_changed)(void *arg); /* an override was added or removed */
+    void (*layers_changed)(void *arg);    /* another layer changed (a drill byte) */
     void *arg;
 };
 
@@ -126,7 +128,56 @@ struct health_core {
      * NULL: nowhere. Set by the daemon before any thread starts, owned by
      * it; pushed to after the lock is released. */
     struct event_ring *events;
+    /* Health epochs (below): writes of the state bytes begun and ended. */
+    _Atomic uint64_t writes_begun, writes_ended;
 };
+
+/*
+ * Health epochs. Every store of a byte the query path reads (a slot's
+ * probe verdict or override, and any layer added later) is bracketed by
+ * health_write_begin() and health_write_end(), so that a reader can tell
+ * whether what it read between health_epoch_enter() and
+ * health_epoch_valid() is one consistent state, and which one: the
+ * epoch, the number of writes before it. Two readers that saw the same
+ * epoch saw the same state. Widened ECS scopes use this (policy_geo.h):
+ * a trie built off the query path for the state of epoch E is used by a
+ * query only if the query read the state of epoch E too.
+ *
+ * Writers may run on any thread, concurrently; readers never wait. Every
+ * such byte is stored with release and loaded with acquire (free on x86),
+ * which is what makes health_epoch_valid exact.
+ */
+static inline void health_write_begin(struct health_core *c)
+{
+    atomic_fetch_add(&c->writes_begun, 1);
+}
+
+static inline void health_write_end(struct health_core *c)
+{
+    atomic_fetch_add_explicit(&c->writes_ended, 1, memory_order_release);
+}
+
+/* Before reading state: the current epoch in *epoch; false when a write is
+ * in progress (nothing read now is known to be consistent). */
+static inline bool health_epoch_enter(struct health_core *c, uint64_t *epoch)
+{
+    /* Ended first: a write counted there began before the later read of
+     * begun, so equal counts mean no write was in progress in between. */
+    uint64_t e = atomic_load_explicit(&c->writes_ended, memory_order_acquire);
+    uint64_t b = atomic_load_explicit(&c->writes_begun, memory_order_acquire);
+    *epoch = b;
+    return b == e;
+}
+
+/* After reading state: true when no write began since health_epoch_enter
+ * gave epoch, so everything read in between is the state of epoch. State
+ * bytes are stored with release and loaded with acquire: a reader that saw
+ * a byte of a write sees that write's health_write_begin here. (No fence:
+ * ThreadSanitizer does not model atomic_thread_fence.) */
+static inline bool health_epoch_valid(struct health_core *c, uint64_t epoch)
+{
+    return atomic_load_explicit(&c->writes_begun, memory_order_acquire) == epoch;
+}
 
 void health_core_init(struct health_core *c);
 void health_core_free(struct health_core *c);
@@ -145,6 +196,7 @@ void health_core_remove_hooks(struct health_core *c, void *arg);
 void health_hooks_copy_locked(struct health_core *c, struct health_hook_set *out);
 void health_hooks_state_changed(const struct health_hook_set *hs);
 void health_hooks_overrides_changed(const struct health_hook_set *hs);
+void health_hooks_layers_changed(const struct health_hook_set *hs);
 
 /* Finds or creates the slot for key ("endpoint:POOL/NAME", "az:NAME",
  * "region:NAME"), marks it in use and takes a reference for the caller's
@@ -194,19 +246,19 @@ void health_drill_set(struct health_core *c, const char *key, enum health_state 
 /* The probe layer only. */
 static inline enum health_state health_slot_probe(const struct health_slot *s)
 {
-    return (enum health_state)atomic_load_explicit(&s->effective, memory_order_relaxed);
+    return (enum health_state)atomic_load_explicit(&s->effective, memory_order_acquire);
 }
 
 /* The operator layer only (HEALTH_UNKNOWN when no override applies). */
 static inline enum health_state health_slot_override(const struct health_slot *s)
 {
-    return (enum health_state)atomic_load_explicit(&s->override, memory_order_relaxed);
+    return (enum health_state)atomic_load_explicit(&s->override, memory_order_acquire);
 }
 
 /* The drill layer only (HEALTH_DOWN while a live drill covers the slot). */
 static inline enum health_state health_slot_drill(const struct health_slot *s)
 {
-    return (enum health_state)atomic_load_explicit(&s->drill, memory_order_relaxed);
+    return (enum health_state)atomic_load_explicit(&s->drill, memory_order_acquire);
 }
 
 /* The slot's own layers: drill wins over override, override over probe. */
@@ -226,7 +278,7 @@ static inline bool health_slot_up(const struct health_slot *s)
 
 static inline enum health_state health_slot_state(const struct health_slot *s)
 {
-    return (enum health_state)atomic_load_explicit(&s->effective, memory_order_relaxed);
+    return (enum health_state)atomic_load_explicit(&s->effective, memory_order_acquire);
 }
 
 const char *health_state_name(enum health_state s);

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static void probe_unlink(struct probe *pr)
 {
@@ -94,6 +96,35 @@ void probe_fail(struct probe *pr, enum health_fail_kind kind, const char *fmt, .
     vsnprintf(pr->res.reason, sizeof(pr->res.reason), fmt, ap);
     va_end(ap);
     probe_finish(pr, false, kind);
+}
+
+void probe_fail_local(struct probe *pr, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (pr->finished)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(pr->res.reason, sizeof(pr->res.reason), fmt, ap);
+    va_end(ap);
+    pr->res.local = true;
+    probe_finish(pr, false, HEALTH_FAIL_OTHER);
+}
+
+bool probe_errno_local(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM ||
+           err == EADDRNOTAVAIL || err == EAGAIN;
+}
+
+bool probe_out_of_sockets(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        close(fd);
+        return false;
+    }
+    return errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM;
 }
 
 static void probe_on_deadline(evutil_socket_t fd, short what, void *arg)

@@ -60,6 +60,11 @@ struct probe_spec {
 
 struct probe_result {
     bool ok;
+    /* The probe could not be run here: no descriptor, socket or memory
+     * left (EMFILE, ENFILE, ENOBUFS, ENOMEM, no local port). It says nothing
+     * about the endpoint, so the caller must not count it (ok is false,
+     * reason says why). */
+    bool local;
     /* Why it failed, set by the probe type where the failure happens (the
      * reason text is for people; metrics count this). Unused when ok. */
     enum health_fail_kind kind;
@@ -96,6 +101,11 @@ void prober_free(struct prober *p);
  */
 int probe_run(struct prober *p, const struct probe_spec *spec, const struct sockaddr_storage *addr,
               socklen_t addr_len, const char *host, probe_done_cb done, void *arg);
+
+/* True when no socket can be opened right now for want of descriptors or
+ * memory (checked by opening and closing one): a failure seen meanwhile is
+ * probably ours, not the target's. */
+bool probe_out_of_sockets(void);
 
 /*
  * Resolves a host name with c-ares (A and AAAA) on the prober's base; done

@@ -179,6 +179,9 @@ static void probe_dns_on_reply(void *arg, int status, int timeouts, unsigned cha
     pr->impl = NULL;
     if (status == ARES_ETIMEOUT)
         probe_fail(pr, HEALTH_FAIL_TIMEOUT, "timeout while waiting for dns reply");
+    else if ((status == ARES_ECONNREFUSED || status == ARES_ENOMEM) && probe_out_of_sockets())
+        /* c-ares reports a socket it could not open as a refused server. */
+        probe_fail_local(pr, "cannot start probe: dns: %s (no socket left)", ares_strerror(status));
     else if (status != ARES_SUCCESS)
         probe_fail(pr, probe_dns_ares_kind(status), "dns: %s", ares_strerror(status));
     else
@@ -304,7 +307,7 @@ int probe_dns_start(struct probe *pr)
     }
     struct probe_dns_chan *c = probe_dns_chan_get(pr->p, pr);
     if (!c) {
-        probe_fail(pr, HEALTH_FAIL_OTHER, "dns: cannot set up resolver channel");
+        probe_fail_local(pr, "cannot start probe: dns: cannot set up resolver channel");
         return -1;
     }
     struct probe_dns_q *q = calloc(1, sizeof(*q));

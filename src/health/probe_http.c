@@ -286,7 +286,7 @@ enum probe_http_io { IO_DONE, IO_AGAIN, IO_EOF, IO_FAIL };
 static void probe_http_wait(struct probe_http *h, short what)
 {
     if (event_add(what == EV_READ ? h->rd : h->wr, NULL) != 0)
-        probe_fail(h->pr, HEALTH_FAIL_OTHER, "cannot watch socket");
+        probe_fail_local(h->pr, "cannot start probe: cannot watch socket");
 }
 
 /* Maps an SSL result that moved no data; fails the probe on errors. */
@@ -463,7 +463,7 @@ int probe_http_start(struct probe *pr)
     h->rd = event_new(pr->p->base, fd, EV_READ, probe_http_on_io, h);
     h->wr = event_new(pr->p->base, fd, EV_WRITE, probe_http_on_io, h);
     if (!h->rd || !h->wr) {
-        probe_fail(pr, HEALTH_FAIL_OTHER, "cannot watch socket");
+        probe_fail_local(pr, "cannot start probe: cannot watch socket");
         return -1;
     }
     probe_http_wait(h, EV_WRITE);

@@ -74,6 +74,14 @@ void probe_pass(struct probe *pr);
 void probe_fail(struct probe *pr, enum health_fail_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A failure on our side (see probe_result.local): finishes the probe
+ * like probe_fail, with local set; the first verdict still wins. */
+void probe_fail_local(struct probe *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True for errors of socket()/connect() that are our own shortage, not the
+ * target's doing: EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL, EAGAIN. */
+bool probe_errno_local(int err);
+
 /* Writes a short reason for errno err (reentrant, no strerror) and returns
  * its kind: refused, reset (also EPIPE), timeout (ETIMEDOUT), else other. */
 enum health_fail_kind probe_errno_reason(int err, char *buf, size_t len);

@@ -95,6 +95,11 @@ int probe_tcp_open(struct probe *pr, int *rc)
     if (fd >= 0)
         return fd;
     enum health_fail_kind kind = probe_errno_reason(err, why, sizeof(why));
+    if (probe_errno_local(err)) {
+        probe_fail_local(pr, "cannot start probe: %s", why);
+        *rc = -1;
+        return -1;
+    }
     probe_fail(pr, kind, "%s", why);
     /* A verdict about the target (0), or a local failure to even try (-1). */
     *rc = err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH ? 0 : -1;
@@ -115,7 +120,7 @@ int probe_tcp_start(struct probe *pr)
     pr->ops = &probe_tcp_ops;
     t->ev = event_new(pr->p->base, fd, EV_WRITE, probe_tcp_on_write, pr);
     if (!t->ev || event_add(t->ev, NULL) != 0) {
-        probe_fail(pr, HEALTH_FAIL_OTHER, "cannot watch socket");
+        probe_fail_local(pr, "cannot start probe: cannot watch socket");
         return -1;
     }
     return 0;

@@ -59,6 +59,8 @@ struct scheduler {
     size_t initial_left;
     uint64_t probes, late_count;
     double late_sum, late_max;
+    uint64_t local_failures, local_logged; /* probes we could not run */
+    double local_logged_at;
 };
 
 static double sched_mono(void)
@@ -144,6 +146,26 @@ static void sched_arm(struct sched_job *j)
     sched_timer_at(j, now);
 }
 
+/* A probe that could not be run here (out of descriptors, ...) says nothing
+ * about its endpoint: it is not counted, the endpoint keeps its state (an
+ * unknown one stays unknown), and a line is logged at most every
+ * SCHED_STATS_EVERY seconds with the number of such probes since. */
+static void sched_local_failure(struct scheduler *s, struct sched_job *j,
+                                const struct probe_result *r)
+{
+    double now = sched_mono();
+    s->local_failures++;
+    if (s->local_logged_at > 0 && now - s->local_logged_at < SCHED_STATS_EVERY)
+        return;
+    char key[160], why[160];
+    log_warn("event=probe_not_run target=\"%s\" reason=\"%s\" count=%llu "
+             "note=\"a local failure, not a verdict: the endpoint keeps its state\"",
+             log_quote(j->t.slot->key, key, sizeof(key)), log_quote(r->reason, why, sizeof(why)),
+             (unsigned long long)(s->local_failures - s->local_logged));
+    s->local_logged = s->local_failures;
+    s->local_logged_at = now;
+}
+
 static void sched_on_result(void *arg, const struct probe_result *r)
 {
     struct sched_job *j = arg;
@@ -151,7 +173,10 @@ static void sched_on_result(void *arg, const struct probe_result *r)
     j->in_flight = false;
     struct health_result hr = {
         .ok = r->ok, .kind = r->kind, .latency_us = r->latency_us, .reason = r->reason};
-    health_report(s->core, j->t.slot, &hr, j->t.spec->rise, j->t.spec->fall);
+    if (r->local)
+        sched_local_failure(s, j, r);
+    else
+        health_report(s->core, j->t.slot, &hr, j->t.spec->rise, j->t.spec->fall);
     sched_initial_done(s, j);
     sched_plan_unref(j->plan);
 }
@@ -181,6 +206,7 @@ static void sched_on_resolved(void *arg, bool ok, const struct sockaddr_storage 
         return;
     }
     struct probe_result r = {.ok = false, .kind = HEALTH_FAIL_DNS, .latency_us = 0};
+    r.local = probe_out_of_sockets();
     snprintf(r.reason, sizeof(r.reason), "cannot resolve %.100s", j->t.host);
     sched_on_result(j, &r);
 }

@@ -31,9 +31,12 @@ struct health_service {
     struct event *ev_save;    /* made active: write the state file */
     struct event *ev_refresh; /* every HEALTH_SERVICE_REFRESH_S */
     struct event *ev_stop;    /* made active: last write, then leave the loop */
+    struct event *ev_changed; /* made active: run the change listener */
     pthread_mutex_t lock;     /* guards the fields below */
-    pthread_cond_t saved;     /* save_done moved, or stopped */
-    char *state_file;         /* NULL: none */
+    void (*listener)(void *); /* health_service_set_listener */
+    void *listener_arg;
+    pthread_cond_t saved; /* save_done moved, or stopped */
+    char *state_file;     /* NULL: none */
     struct persist_section sections[HEALTH_SERVICE_MAX_SECTIONS];
     size_t n_sections;
     uint64_t save_asked;      /* numbers handed out by health_service_save */
@@ -134,17 +137,41 @@ static void health_service_on_stop(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(svc->base);
 }
 
-/* Core hooks: run on the thread that made the change. */
+static void health_service_on_changed(evutil_socket_t fd, short what, void *arg)
+{
+    struct health_service *svc = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&svc->lock);
+    void (*fn)(void *) = svc->listener;
+    void *fn_arg = svc->listener_arg;
+    pthread_mutex_unlock(&svc->lock);
+    if (fn)
+        fn(fn_arg);
+}
+
+/* Core hooks: run on the thread that made the change. The listener's
+ * event goes first, so it does not wait for the state file's fsync. */
 static void health_service_state_changed(void *arg)
 {
     struct health_service *svc = arg;
+    event_active(svc->ev_changed, EV_TIMEOUT, 0);
     event_active(svc->ev_save, EV_TIMEOUT, 0);
 }
 
 static void health_service_overrides_changed(void *arg)
 {
     struct health_service *svc = arg;
+    event_active(svc->ev_changed, EV_TIMEOUT, 0);
     event_active(svc->ev_expire, EV_TIMEOUT, 0);
+}
+
+/* A drill byte changed: only the listener cares (drills persist through
+ * their own section of the state file). */
+static void health_service_layers_changed(void *arg)
+{
+    struct health_service *svc = arg;
+    event_active(svc->ev_changed, EV_TIMEOUT, 0);
 }
 
 static void *health_service_main(void *arg)
@@ -187,12 +214,14 @@ struct health_service *health_service_start_sections(struct health_core *core,
     svc->ev_save = event_new(svc->base, -1, 0, health_service_on_save, svc);
     svc->ev_refresh = event_new(svc->base, -1, EV_PERSIST, health_service_on_refresh, svc);
     svc->ev_stop = event_new(svc->base, -1, 0, health_service_on_stop, svc);
-    if (!svc->ev_expire || !svc->ev_save || !svc->ev_refresh || !svc->ev_stop)
+    svc->ev_changed = event_new(svc->base, -1, 0, health_service_on_changed, svc);
+    if (!svc->ev_expire || !svc->ev_save || !svc->ev_refresh || !svc->ev_stop || !svc->ev_changed)
         abort();
     struct timeval every = {HEALTH_SERVICE_REFRESH_S, 0};
     event_add(svc->ev_refresh, &every);
     struct health_hooks hooks = {.state_changed = health_service_state_changed,
                                  .overrides_changed = health_service_overrides_changed,
+                                 .layers_changed = health_service_layers_changed,
                                  .arg = svc};
     health_core_set_hooks(core, &hooks);
     /* Overrides restored before the start need their timer. */
@@ -211,6 +240,20 @@ void health_service_set_state_file(struct health_service *svc, const char *path)
     free(svc->state_file);
     svc->state_file = copy;
     pthread_mutex_unlock(&svc->lock);
+}
+
+void health_service_set_listener(struct health_service *svc, void (*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(&svc->lock);
+    svc->listener = fn;
+    svc->listener_arg = arg;
+    pthread_mutex_unlock(&svc->lock);
+}
+
+void health_service_kick(struct health_service *svc)
+{
+    if (svc)
+        event_active(svc->ev_changed, EV_TIMEOUT, 0);
 }
 
 int health_service_save(struct health_service *svc)
@@ -331,6 +374,7 @@ void health_service_stop(struct health_service *svc)
     event_free(svc->ev_save);
     event_free(svc->ev_refresh);
     event_free(svc->ev_stop);
+    event_free(svc->ev_changed);
     event_base_free(svc->base);
     free(svc->state_file);
     pthread_cond_destroy(&svc->saved);

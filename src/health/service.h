@@ -54,6 +54,23 @@ struct health_service *health_service_start_sections(struct health_core *core,
 void health_service_set_state_file(struct health_service *svc, const char *path);
 
 /*
+ * Sets the function the health thread calls after the health state
+ * changed (a probe transition, an override added, removed or expired, a
+ * drill byte set or cleared) or
+ * when health_service_kick() asks; NULL for none. Changes that arrive
+ * before the thread gets to them cause one call. Upper layers use it to
+ * recompute what depends on the state off the query path (widened ECS
+ * scopes, policy_geo.h); the call runs before the state file is written.
+ * fn must not call back into the service; it may take a while (it delays
+ * the state file and expiry, never the query path).
+ */
+void health_service_set_listener(struct health_service *svc, void (*fn)(void *), void *arg);
+
+/* Has the health thread call the listener soon (from any thread; svc may
+ * be NULL). A reload uses it after publishing a new set. */
+void health_service_kick(struct health_service *svc);
+
+/*
  * Asks the health thread to write the state file and waits until a write
  * that began after the call has finished, so everything changed before
  * the call is on disk (fsynced) when it returns. Returns 0 when written,

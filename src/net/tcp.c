@@ -1,5 +1,19 @@
 /*
  * tcp.c -- DNS over TCP (RFC 7766) for one worker.
+ *
+ * Memory. A connection's input buffer starts at TCP_IN_INITIAL octets,
+ * doubles only as octets arrive (up to one 65535-octet message and its
+ * prefix) and shrinks back once a large message is answered. Messages are
+ * answered one by one; after each reply, a connection with more than
+ * TCP_OUT_HIGH octets unsent is paused: nothing more is answered or read
+ * until the client has read its replies down to TCP_OUT_LOW. So a client
+ * that pipelines queries and never reads holds at most TCP_OUT_HIGH plus
+ * one reply of output, however much it sends. A drained output buffer
+ * larger than TCP_OUT_KEEP is freed. All buffers of one worker's
+ * connections (pool->mem) stay within TCP_POOL_BUDGET: a buffer that would
+ * grow past it first closes the connection holding the most, which may be
+ * the one asking; so the total does not grow with max_connections times
+ * pipelining.
  */
 #include "net/tcp.h"
 
@@ -11,12 +25,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/accept_backoff.h"
+#include "common/log.h"
 #include "dns/dns.h"
 #include "net/worker.h"
 
 #define TCP_IN_INITIAL 1024
-#define TCP_OUT_HIGH (256 * 1024) /* stop reading while this much is unsent */
+#define TCP_OUT_HIGH (64 * 1024)             /* pause a connection with more unsent */
+#define TCP_OUT_LOW (16 * 1024)              /* ...until it is down to this */
+#define TCP_OUT_KEEP 4096                    /* a drained buffer larger than this is freed */
+#define TCP_POOL_BUDGET (8u * 1024u * 1024u) /* buffers of one worker's connections */
 #define TCP_SWEEP_MS 100
+#define TCP_LOG_EVERY_MS 10000 /* budget closes are logged at most this often */
 
 struct tcp_conn {
     struct tcp_pool *pool;
@@ -27,18 +47,29 @@ struct tcp_conn {
     struct sockaddr_storage peer;
     uint8_t *in;
     size_t in_len, in_cap;
-    uint8_t *out;
+    uint8_t *out; /* may be NULL (out_cap 0) while nothing is queued */
     size_t out_len, out_off, out_cap;
-    uint64_t last_ms;    /* last complete query or accept */
-    uint64_t partial_ms; /* when the unfinished message began; 0 = none */
-    bool served;         /* answered at least one query: a real client */
+    uint64_t last_ms;      /* last complete query or accept */
+    uint64_t partial_ms;   /* when the unfinished message began; 0 = none */
+    uint64_t sent_ms;      /* last progress of the output, or when it became pending */
+    bool served;           /* answered at least one query: a real client */
+    bool paused;           /* too much unsent: neither answered nor read */
+    bool reading, writing; /* ev_read / ev_write added */
 };
 
 struct tcp_pool {
     struct worker *w;
     struct tcp_conn *head, *tail;
     unsigned n;
+    size_t mem; /* in_cap + out_cap of every connection */
+    uint64_t budget_closes, budget_logged, budget_log_ms;
     struct event *sweep;
+    /* Accept back-off: after EMFILE, ENFILE, ENOBUFS or ENOMEM the listening
+     * sockets are taken out of the loop until resume fires. */
+    struct event *resume;
+    unsigned backoff_ms;   /* 0 = accepting normally */
+    uint64_t paused_at_ms; /* start of the current burst of errors */
+    uint64_t accept_errors;
     uint8_t reply[DNS_TCP_MAX];
 };
 
@@ -47,6 +78,11 @@ static uint64_t tcp_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static size_t tcp_pending(const struct tcp_conn *c)
+{
+    return c->out_len - c->out_off;
 }
 
 static void tcp_list_remove(struct tcp_pool *p, struct tcp_conn *c)
@@ -78,6 +114,7 @@ static void tcp_conn_close(struct tcp_conn *c)
     struct tcp_pool *p = c->pool;
     tcp_list_remove(p, c);
     p->n--;
+    p->mem -= c->in_cap + c->out_cap;
     event_free(c->ev_read);
     event_free(c->ev_write);
     close(c->fd);
@@ -92,7 +129,68 @@ static void tcp_conn_close(struct tcp_conn *c)
  * half-open connections cannot push out a client that just connected. */
 static bool tcp_conn_idle(const struct tcp_conn *c)
 {
-    return c->served && c->in_len == 0 && c->out_len == c->out_off;
+    return c->served && c->in_len == 0 && tcp_pending(c) == 0;
+}
+
+/* Reading while not paused, writing while something is unsent. */
+static void tcp_set_events(struct tcp_conn *c)
+{
+    bool read = !c->paused, write = tcp_pending(c) > 0;
+    if (read != c->reading) {
+        if (read)
+            event_add(c->ev_read, NULL);
+        else
+            event_del(c->ev_read);
+        c->reading = read;
+    }
+    if (write != c->writing) {
+        if (write)
+            event_add(c->ev_write, NULL);
+        else
+            event_del(c->ev_write);
+        c->writing = write;
+    }
+}
+
+/* The connection holding the most buffer memory. */
+static struct tcp_conn *tcp_greediest(struct tcp_pool *p)
+{
+    struct tcp_conn *g = NULL;
+    for (struct tcp_conn *c = p->head; c; c = c->next)
+        if (!g || c->in_cap + c->out_cap > g->in_cap + g->out_cap)
+            g = c;
+    return g;
+}
+
+/* Makes room for extra more octets of buffer for c within the worker's
+ * budget by closing the connections that hold the most. False when c holds
+ * the most itself: the caller closes it. */
+static bool tcp_budget(struct tcp_conn *c, size_t extra)
+{
+    struct tcp_pool *p = c->pool;
+    while (p->mem + extra > TCP_POOL_BUDGET) {
+        struct tcp_conn *g = tcp_greediest(p);
+        p->budget_closes++;
+        if (!g || g == c)
+            return false;
+        tcp_conn_close(g);
+    }
+    return true;
+}
+
+/* Resizes a buffer of c to ncap octets, keeping the pool's total; false
+ * when the budget or the allocator says no. */
+static bool tcp_resize(struct tcp_conn *c, uint8_t **buf, size_t *cap, size_t ncap)
+{
+    if (ncap > *cap && !tcp_budget(c, ncap - *cap))
+        return false;
+    uint8_t *n = realloc(*buf, ncap);
+    if (!n && ncap)
+        return false;
+    c->pool->mem = c->pool->mem - *cap + ncap;
+    *buf = n;
+    *cap = ncap;
+    return true;
 }
 
 /* Sends what is queued; false when the connection had to be closed. */
@@ -102,38 +200,42 @@ static bool tcp_flush(struct tcp_conn *c)
         ssize_t r = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         if (r > 0) {
             c->out_off += (size_t)r;
+            c->sent_ms = tcp_now_ms();
             continue;
         }
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            event_add(c->ev_write, NULL);
-            if (c->out_len - c->out_off > TCP_OUT_HIGH)
-                event_del(c->ev_read); /* back-pressure on a client that does not read */
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return true;
-        }
         tcp_conn_close(c);
         return false;
     }
     c->out_off = c->out_len = 0;
-    event_del(c->ev_write);
-    event_add(c->ev_read, NULL);
+    if (c->out_cap > TCP_OUT_KEEP) {
+        free(c->out);
+        c->out = NULL;
+        c->pool->mem -= c->out_cap;
+        c->out_cap = 0;
+    }
     return true;
 }
 
-static bool tcp_queue_reply(struct tcp_conn *c, const uint8_t *msg, size_t len)
+static bool tcp_queue_reply(struct tcp_conn *c, const uint8_t *msg, size_t len, uint64_t now)
 {
-    if (c->out_off > 0 && c->out_off == c->out_len)
-        c->out_off = c->out_len = 0;
+    size_t pending = tcp_pending(c);
+    if (pending == 0)
+        c->sent_ms = now; /* the stall clock starts when output becomes pending */
+    if (c->out_off > 0 && c->out_len + len + 2 > c->out_cap) {
+        memmove(c->out, c->out + c->out_off, pending);
+        c->out_off = 0;
+        c->out_len = pending;
+    }
     if (c->out_len + len + 2 > c->out_cap) {
-        size_t ncap = c->out_cap ? c->out_cap : 4096;
+        size_t ncap = c->out_cap ? c->out_cap : TCP_OUT_KEEP;
         while (ncap < c->out_len + len + 2)
             ncap *= 2;
-        uint8_t *n = realloc(c->out, ncap);
-        if (!n)
+        if (!tcp_resize(c, &c->out, &c->out_cap, ncap))
             return false;
-        c->out = n;
-        c->out_cap = ncap;
     }
     dns_put16(c->out + c->out_len, (uint16_t)len);
     memcpy(c->out + c->out_len + 2, msg, len);
@@ -141,72 +243,126 @@ static bool tcp_queue_reply(struct tcp_conn *c, const uint8_t *msg, size_t len)
     return true;
 }
 
-/* Answers every complete message in the input buffer; false if closed. */
-static bool tcp_process(struct tcp_conn *c)
+/* A header no query has: a response (QR), or a QUERY whose QDCOUNT is not 1
+ * -- except QDCOUNT 0 with additional records, which may be a server
+ * cookie query (RFC 7873 §5.4) and is answered. */
+static bool tcp_header_bad(const uint8_t *h)
 {
-    struct worker *w = c->pool->w;
-    size_t off = 0;
-    const struct serve_set *s = serve_enter(w->reader);
-    while (c->in_len - off >= 2) {
-        size_t mlen = dns_get16(c->in + off);
-        if (mlen < DNS_HEADER_SIZE) {
-            serve_leave(w->reader);
-            tcp_conn_close(c); /* no DNS message is this short: framing is lost */
-            return false;
-        }
-        if (c->in_len - off - 2 < mlen)
-            break;
-        size_t rlen = worker_answer(w, s, &c->peer, c->in + off + 2, mlen, c->pool->reply, true);
-        serve_count_messages(w->reader, 1, 1);
-        if (rlen && !tcp_queue_reply(c, c->pool->reply, rlen)) {
-            serve_leave(w->reader);
-            tcp_conn_close(c);
-            return false;
-        }
-        off += 2 + mlen;
-        c->served = true;
-        c->last_ms = tcp_now_ms();
-        c->partial_ms = 0;
-        tcp_list_remove(c->pool, c);
-        tcp_list_append(c->pool, c);
-    }
-    serve_leave(w->reader);
+    uint16_t flags = dns_get16(h + 2), qd = dns_get16(h + 4), ar = dns_get16(h + 10);
+    if (flags & DNS_FLAG_QR)
+        return true;
+    return DNS_OPCODE(flags) == DNS_OPCODE_QUERY && qd != 1 && !(qd == 0 && ar > 0);
+}
+
+/* Drops the first off octets of the input and gives back the memory of a
+ * large message once it is answered. */
+static void tcp_consume(struct tcp_conn *c, size_t off, uint64_t now)
+{
     if (off) {
         memmove(c->in, c->in + off, c->in_len - off);
         c->in_len -= off;
     }
-    if (c->in_len && !c->partial_ms)
-        c->partial_ms = tcp_now_ms();
+    if (c->in_cap > TCP_IN_INITIAL && c->in_len <= TCP_IN_INITIAL)
+        tcp_resize(c, &c->in, &c->in_cap, TCP_IN_INITIAL); /* a failed shrink keeps the old */
+    if (c->paused)
+        c->partial_ms = 0; /* we stopped reading: not the client's delay */
+    else if (c->in_len && !c->partial_ms)
+        c->partial_ms = now;
+}
+
+/* Answers the complete messages in the input buffer, in order, until the
+ * connection is paused; false if it was closed. */
+static bool tcp_process(struct tcp_conn *c)
+{
+    struct worker *w = c->pool->w;
+    size_t off = 0;
+    uint64_t now = tcp_now_ms();
+    bool ok = true, bad_header = false;
+    worker_clock(w);
+    const struct serve_set *s = serve_enter(w->reader);
+    while (!c->paused && c->in_len - off >= 2) {
+        size_t have = c->in_len - off - 2, mlen = dns_get16(c->in + off);
+        if (mlen < DNS_HEADER_SIZE) {
+            ok = false; /* no DNS message is this short: framing is lost */
+            break;
+        }
+        if (have >= DNS_HEADER_SIZE && tcp_header_bad(c->in + off + 2)) {
+            ok = false; /* not a query: close as soon as the header shows it */
+            bad_header = true;
+            break;
+        }
+        if (have < mlen)
+            break;
+        size_t rlen = worker_answer(w, s, &c->peer, c->in + off + 2, mlen, c->pool->reply, true);
+        serve_count_messages(w->reader, 1, 1);
+        if (rlen && !tcp_queue_reply(c, c->pool->reply, rlen, now)) {
+            ok = false;
+            break;
+        }
+        off += 2 + mlen;
+        c->served = true;
+        c->last_ms = now;
+        c->partial_ms = 0;
+        tcp_list_remove(c->pool, c);
+        tcp_list_append(c->pool, c);
+        if (tcp_pending(c) > TCP_OUT_HIGH)
+            c->paused = true; /* checked per reply: a pipeline cannot queue more */
+    }
+    serve_leave(w->reader);
+    if (!ok) {
+        /* After a bad header, send the replies so far first (a failed send
+         * has closed the connection already). */
+        if (!bad_header || tcp_flush(c))
+            tcp_conn_close(c);
+        return false;
+    }
+    tcp_consume(c, off, now);
     return true;
 }
 
+/*
+ * Answers what is buffered and sends what the socket takes. A paused
+ * connection whose client has read its replies down to TCP_OUT_LOW is
+ * resumed at once. Each round that ends paused has answered at least one
+ * buffered message, so the loop ends. False when the connection was closed.
+ */
+static bool tcp_service(struct tcp_conn *c)
+{
+    for (;;) {
+        if (!tcp_process(c) || !tcp_flush(c))
+            return false;
+        if (!c->paused || tcp_pending(c) > TCP_OUT_LOW)
+            break;
+        c->paused = false;
+    }
+    if (!c->paused && c->in_len && !c->partial_ms)
+        c->partial_ms = tcp_now_ms();
+    tcp_set_events(c);
+    return true;
+}
+
+/* Doubles the input buffer, but never past the message at its front. */
 static bool tcp_grow_input(struct tcp_conn *c)
 {
-    size_t need = c->in_len >= 2 ? 2 + (size_t)dns_get16(c->in) : c->in_cap * 2;
-    if (need <= c->in_cap)
-        need = c->in_cap * 2;
-    if (need > 2 + DNS_TCP_MAX)
-        need = 2 + DNS_TCP_MAX;
-    if (need <= c->in_cap)
+    size_t ncap = c->in_cap * 2;
+    if (c->in_len >= 2 && ncap > 2 + (size_t)dns_get16(c->in))
+        ncap = 2 + (size_t)dns_get16(c->in);
+    if (ncap <= c->in_cap)
         return false;
-    uint8_t *n = realloc(c->in, need);
-    if (!n)
-        return false;
-    c->in = n;
-    c->in_cap = need;
-    return true;
+    return tcp_resize(c, &c->in, &c->in_cap, ncap);
 }
 
 static void tcp_on_read(int fd, short what, void *arg)
 {
     struct tcp_conn *c = arg;
     (void)what;
-    for (int rounds = 0; rounds < 16; rounds++) {
+    for (int rounds = 0; rounds < 16 && !c->paused; rounds++) {
         if (c->in_len == c->in_cap && !tcp_grow_input(c)) {
             tcp_conn_close(c);
             return;
         }
-        ssize_t r = recv(fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        size_t room = c->in_cap - c->in_len;
+        ssize_t r = recv(fd, c->in + c->in_len, room, 0);
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             tcp_conn_close(c);
             return;
@@ -214,19 +370,18 @@ static void tcp_on_read(int fd, short what, void *arg)
         if (r < 0)
             break;
         c->in_len += (size_t)r;
-        if (!tcp_process(c))
+        if (!tcp_service(c))
             return;
-        if ((size_t)r < 512)
-            break;
+        if ((size_t)r < room)
+            break; /* the socket is drained */
     }
-    tcp_flush(c);
 }
 
 static void tcp_on_write(int fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    tcp_flush(arg);
+    tcp_service(arg);
 }
 
 /* Makes room for one more connection by closing the least recently active
@@ -269,7 +424,53 @@ static void tcp_accept_one(struct tcp_pool *p, int cfd, const struct sockaddr_st
     c->last_ms = tcp_now_ms();
     tcp_list_append(p, c);
     p->n++;
-    event_add(c->ev_read, NULL);
+    p->mem += c->in_cap;
+    tcp_set_events(c);
+}
+
+/* Out of descriptors or memory: accepting again at once would fail again
+ * (the listening socket stays readable, so the loop would spin). Takes the
+ * worker's listening sockets out of the loop for backoff_ms (100 ms,
+ * doubling up to 1 s while the errors go on), as libevent's
+ * evconnlistener error callback pattern does; logs once per burst. */
+static void tcp_accept_pause(struct tcp_pool *p, int err)
+{
+    struct worker *w = p->w;
+    uint64_t now = tcp_now_ms();
+    p->accept_errors++;
+    bool first = p->backoff_ms == 0;
+    p->backoff_ms = accept_backoff_next(p->backoff_ms);
+    if (first) {
+        p->paused_at_ms = now;
+        log_warn("event=tcp_accept_paused worker=%u error=%s retry_ms=%u "
+                 "note=\"no descriptors or memory for new connections; accepting again later\"",
+                 w->id, strerrorname_np(err) ? strerrorname_np(err) : "?", p->backoff_ms);
+    }
+    for (size_t k = 0; k < w->n_fds; k++)
+        event_del(w->evs[k]);
+    struct timeval tv = {p->backoff_ms / 1000, (p->backoff_ms % 1000) * 1000};
+    event_add(p->resume, &tv);
+}
+
+static void tcp_on_resume(int fd, short what, void *arg)
+{
+    struct tcp_pool *p = arg;
+    (void)fd;
+    (void)what;
+    for (size_t k = 0; k < p->w->n_fds; k++)
+        event_add(p->w->evs[k], NULL);
+}
+
+/* The burst is over once an accept succeeds or finds nothing pending. */
+static void tcp_accept_ok(struct tcp_pool *p)
+{
+    if (p->backoff_ms == 0)
+        return;
+    log_info("event=tcp_accept_resumed worker=%u paused_ms=%llu errors=%llu", p->w->id,
+             (unsigned long long)(tcp_now_ms() - p->paused_at_ms),
+             (unsigned long long)p->accept_errors);
+    p->backoff_ms = 0;
+    p->accept_errors = 0;
 }
 
 void tcp_on_accept(int fd, short what, void *arg)
@@ -281,8 +482,19 @@ void tcp_on_accept(int fd, short what, void *arg)
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
         int cfd = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
+        if (cfd < 0) {
+            int e = errno;
+            if (accept_backoff_error(e)) {
+                tcp_accept_pause(p, e);
+                return;
+            }
+            if (e == ECONNABORTED || e == EINTR || e == EPROTO || e == EPERM)
+                continue; /* that connection is gone; others may wait */
+            if (e == EAGAIN || e == EWOULDBLOCK)
+                tcp_accept_ok(p);
             return;
+        }
+        tcp_accept_ok(p);
         unsigned total = serve_enter(w->reader)->limits.tcp_max_connections;
         serve_leave(w->reader);
         unsigned max = (total + w->net->n_tcp_workers - 1) / w->net->n_tcp_workers;
@@ -292,7 +504,23 @@ void tcp_on_accept(int fd, short what, void *arg)
     }
 }
 
-/* Closes connections past their idle or message deadline. */
+/* Logs, at most every TCP_LOG_EVERY_MS, that the buffer budget closed
+ * connections since the last line. */
+static void tcp_log_budget(struct tcp_pool *p, uint64_t now)
+{
+    if (p->budget_closes == p->budget_logged || now - p->budget_log_ms < TCP_LOG_EVERY_MS)
+        return;
+    log_warn("event=tcp_buffer_budget worker=%u closed=%llu budget_bytes=%u "
+             "note=\"connections holding the most unread replies or partial input were closed\"",
+             p->w->id, (unsigned long long)(p->budget_closes - p->budget_logged), TCP_POOL_BUDGET);
+    p->budget_logged = p->budget_closes;
+    p->budget_log_ms = now;
+}
+
+/* Closes connections past their deadlines: idle (nothing buffered either
+ * way) past idle_timeout; a message started and not finished within
+ * message_timeout (not while we paused reading); replies the client has not
+ * read for idle_timeout. */
 static void tcp_on_sweep(int fd, short what, void *arg)
 {
     struct tcp_pool *p = arg;
@@ -306,12 +534,15 @@ static void tcp_on_sweep(int fd, short what, void *arg)
     (void)what;
     while (c) {
         struct tcp_conn *next = c->next;
-        bool idle_expired = c->in_len == 0 && now - c->last_ms >= idle_ms;
-        bool msg_expired = c->partial_ms && now - c->partial_ms >= msg_ms;
-        if (idle_expired || msg_expired)
+        size_t pending = tcp_pending(c);
+        bool idle_expired = c->in_len == 0 && pending == 0 && now - c->last_ms >= idle_ms;
+        bool msg_expired = !c->paused && c->partial_ms && now - c->partial_ms >= msg_ms;
+        bool stalled = pending && now - c->sent_ms >= idle_ms;
+        if (idle_expired || msg_expired || stalled)
             tcp_conn_close(c);
         c = next;
     }
+    tcp_log_budget(p, now);
 }
 
 struct tcp_pool *tcp_pool_new(struct worker *w)
@@ -321,6 +552,9 @@ struct tcp_pool *tcp_pool_new(struct worker *w)
         abort();
     p->w = w;
     p->sweep = event_new(w->base, -1, EV_PERSIST, tcp_on_sweep, p);
+    p->resume = evtimer_new(w->base, tcp_on_resume, p);
+    if (!p->sweep || !p->resume)
+        abort();
     struct timeval tv = {0, TCP_SWEEP_MS * 1000};
     event_add(p->sweep, &tv);
     return p;
@@ -333,5 +567,6 @@ void tcp_pool_free(struct tcp_pool *p)
     while (p->head)
         tcp_conn_close(p->head);
     event_free(p->sweep);
+    event_free(p->resume);
     free(p);
 }

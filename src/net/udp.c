@@ -68,6 +68,7 @@ static void udp_answer_batch(struct worker *w, int fd, int n)
     struct udp_batch *b = w->udp;
     const struct serve_set *s = serve_enter(w->reader);
     unsigned out = 0;
+    worker_clock(w);
     for (int i = 0; i < n; i++) {
         if (b->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
             continue;

@@ -44,12 +44,26 @@ static unsigned worker_qtype_index(uint16_t t)
     return WORKER_QTYPES - 1;
 }
 
+void worker_clock(struct worker *w)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    w->now_mono = (uint32_t)ts.tv_sec;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    w->now_wall = (uint32_t)ts.tv_sec;
+}
+
 size_t worker_answer(struct worker *w, const struct serve_set *s,
                      const struct sockaddr_storage *client, const uint8_t *in, size_t len,
                      uint8_t *out, bool tcp)
 {
-    struct query_client qc = {
-        .addr = client, .rng = &w->rng, .reader = w->reader, .loss = serve_loss(w->reader)};
+    struct query_client qc = {.addr = client,
+                              .rng = &w->rng,
+                              .reader = w->reader,
+                              .loss = serve_loss(w->reader),
+                              .rrl = &w->rrl,
+                              .now_mono = w->now_mono,
+                              .now_wall = w->now_wall};
     size_t n = query_answer(s, &qc, in, len, out, tcp);
     if (n) {
         unsigned rc = qc.rcode < WORKER_RCODES - 1 ? qc.rcode : WORKER_RCODES - 1;

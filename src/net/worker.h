@@ -16,6 +16,7 @@
 
 #include "answer/query.h"
 #include "dns/dns.h"
+#include "guard/rrl.h"
 #include "net/net.h"
 #include "serve/serve.h"
 
@@ -45,9 +46,15 @@ struct worker {
     int *fds;              /* sockets this worker polls */
     struct event **evs;    /* one per fd */
     size_t n_fds;
-    bool started; /* thread running: join it on stop */
-    uint64_t rng; /* random state for weighted selection */
+    bool started;                /* thread running: join it on stop */
+    uint64_t rng;                /* random state for weighted selection */
+    struct rrl_thread rrl;       /* response rate limiting: this thread's slip count */
+    uint32_t now_mono, now_wall; /* seconds, read by worker_clock once per batch */
 };
+
+/* Reads the clocks the query path needs (RRL, cookies) once for a batch
+ * of queries (one UDP batch, one TCP read). */
+void worker_clock(struct worker *w);
 
 /* Answers one query from s (which w's reader has entered) and counts it. */
 size_t worker_answer(struct worker *w, const struct serve_set *s,

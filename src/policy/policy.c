@@ -69,6 +69,9 @@ void gslb_free(struct gslb *g)
             policy_endpoint_free(&r->fallback[k]);
         free(r->fallback);
         free(r->regions);
+        geo_map_free(r->geo);
+        free(r->geo_orders);
+        free(r->geo_regions);
         free(r->name_str);
         free(r->path);
     }
@@ -234,6 +237,7 @@ void gslb_map_health(struct gslb *g, struct health_core *core)
     char key[300];
     g->core = core;
     health_core_begin_mapping(core);
+    g->health = core;
     for (size_t i = 0; i < g->n_regions; i++) {
         snprintf(key, sizeof(key), "region:%s", g->regions[i].name);
         g->regions[i].slot = health_core_slot(core, key);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "geo/geo_map.h"
 #include "health/health.h"
 #include "health/probe.h"
 
@@ -62,11 +63,18 @@ struct policy_pool {
     size_t n_eps;
 };
 
-enum policy_kind { POLICY_FAILOVER = 0, POLICY_WEIGHTED, POLICY_ALL };
+enum policy_kind { POLICY_FAILOVER = 0, POLICY_WEIGHTED, POLICY_ALL, POLICY_GEO, POLICY_NEAREST };
 enum policy_select { SELECT_ALL = 0, SELECT_WEIGHTED, SELECT_HASHED };
 enum policy_down { DOWN_ALL = 0, DOWN_FALLBACK, DOWN_EMPTY };
 
+/* A region order: indexes into gslb.regions, most preferred first. */
+struct policy_order {
+    const uint16_t *regions;
+    uint16_t n;
+};
+
 struct policy_record {
+    uint32_t index; /* in gslb.records */
     char *name_str;
     uint8_t name[255];
     uint8_t name_len;
@@ -74,8 +82,18 @@ struct policy_record {
     uint32_t pool;
     uint32_t ttl;
     enum policy_kind policy;
-    uint16_t *regions; /* order (failover) or the set (others) */
+    /* failover: the order; all, weighted: the set; geo: every region of
+     * the map, by first appearance; nearest: the set, in the order for
+     * clients without coordinates. */
+    uint16_t *regions;
     size_t n_regions;
+    bool use_ecs; /* the ECS option locates the client ("ecs", default true) */
+    /* geo: the parsed map (owned) and the region order of each class
+     * (geo_map.h: n_keys + 1 classes, the last one, unknown location,
+     * served by "default"), pointing into geo_regions. */
+    struct geo_map *geo;
+    struct policy_order *geo_orders;
+    uint16_t *geo_regions;
     enum policy_select select;
     unsigned answers; /* at most this many records */
     unsigned spill;   /* failover: spread over the next N regions */
@@ -110,6 +128,7 @@ struct gslb {
     size_t n_records;
     struct policy_binding *bindings; /* one per distinct record name */
     size_t n_bindings;
+    struct health_core *health; /* set by gslb_map_health; NULL before (health epochs) */
 };
 
 /* A gslb is shared by the snapshot that serves it and the prober plan that

@@ -12,8 +12,7 @@
 #include "common/addr.h"
 #include "dns/dns.h"
 #include "dns/name.h"
-
-#define PC_PATH 256
+#include "policy/policy_config_int.h"
 
 static void *pc_calloc(size_t n, size_t size)
 {
@@ -396,12 +395,49 @@ static bool pc_in_zones(const struct dns_name *n, const char *const *origins, si
     return false;
 }
 
-static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, const char *path,
-                      struct gslb *g, const char *const *origins, size_t n_origins)
+/* A boolean at obj.key (def when absent); reports other types. */
+static bool pc_bool(const struct jsoncfg *j, json_t *obj, const char *key, const char *path,
+                    bool def)
 {
-    static const char *const keys[] = {"pool",    "ttl",           "policy",   "regions", "select",
-                                       "answers", "when_all_down", "fallback", "spill",   NULL};
-    static const char *const policies[] = {"failover", "weighted", "all", NULL};
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return def;
+    if (!json_is_boolean(v)) {
+        jsoncfg_err(j, path, "must be true or false");
+        return def;
+    }
+    return json_is_true(v);
+}
+
+/* The region order or set of rec, by policy. */
+static void pc_record_order(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
+                            struct policy_record *rec)
+{
+    if (json_object_get(r, "geo") && rec->policy != POLICY_GEO) {
+        char sub[PC_PATH + 8];
+        snprintf(sub, sizeof(sub), "%s.geo", path);
+        jsoncfg_err(j, sub, "only used with \"policy\": \"geo\"");
+    }
+    if (rec->policy == POLICY_GEO)
+        pc_record_geo(j, r, path, g, rec);
+    else if (rec->policy == POLICY_NEAREST)
+        pc_record_nearest(j, r, path, g, rec);
+    else
+        pc_record_regions(j, r, path, g, rec);
+}
+
+struct pc_defaults {
+    bool ecs; /* $.ecs */
+};
+
+static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, const char *path,
+                      struct gslb *g, const char *const *origins, size_t n_origins,
+                      const struct pc_defaults *def)
+{
+    static const char *const keys[] = {"pool",   "ttl",           "policy",   "regions",
+                                       "select", "answers",       "geo",      "ecs",
+                                       "spill",  "when_all_down", "fallback", NULL};
+    static const char *const policies[] = {"failover", "weighted", "all", "geo", "nearest", NULL};
     static const char *const selects[] = {"all", "weighted", "hashed", NULL};
     static const char *const downs[] = {"all", "fallback", "empty", NULL};
     char sub[PC_PATH];
@@ -426,7 +462,8 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
         jsoncfg_err(j, sub, "pool \"%s\" is not defined in $.pools", pool ? pool : "");
         return;
     }
-    struct policy_record *rec = &g->records[g->n_records++];
+    struct policy_record *rec = &g->records[g->n_records];
+    rec->index = (uint32_t)g->n_records++;
     rec->path = jsoncfg_strdup(path);
     rec->name_str = jsoncfg_strdup(name);
     memcpy(rec->name, n.wire, n.len);
@@ -442,13 +479,18 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
      * or all policy); a weighted policy picks one by default, as Route 53. */
     bool set = rec->select == SELECT_ALL && rec->policy != POLICY_WEIGHTED;
     rec->answers = (unsigned)jsoncfg_int(j, r, "answers", sub, 1, 16, set ? 8 : 1);
-    pc_record_regions(j, r, path, g, rec);
+    pc_record_order(j, r, path, g, rec);
+    snprintf(sub, sizeof(sub), "%s.ecs", path);
+    rec->use_ecs = pc_bool(j, r, "ecs", sub, def->ecs);
     snprintf(sub, sizeof(sub), "%s.spill", path);
     rec->spill = (unsigned)jsoncfg_int(j, r, "spill", sub, 0, 64, 0);
-    if (rec->spill && rec->policy != POLICY_FAILOVER)
-        jsoncfg_err(j, sub, "spill applies to failover records only");
-    if (rec->spill && rec->spill >= rec->n_regions && rec->n_regions)
-        jsoncfg_err(j, sub, "spill must be less than the number of regions (%zu)", rec->n_regions);
+    bool ordered = rec->policy == POLICY_FAILOVER || rec->policy == POLICY_GEO ||
+                   rec->policy == POLICY_NEAREST;
+    size_t longest = pc_record_longest_order(rec);
+    if (rec->spill && !ordered)
+        jsoncfg_err(j, sub, "spill applies to failover, geo and nearest records only");
+    if (rec->spill && rec->spill >= longest && longest)
+        jsoncfg_err(j, sub, "spill must be less than the number of regions (%zu)", longest);
     pc_fallback(j, r, path, rec);
     rec->rtype = g->pools[pi].n_eps ? g->pools[pi].eps[0].rtype : DNS_TYPE_A;
     if (rec->rtype == DNS_TYPE_AAAA)
@@ -459,7 +501,7 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
 }
 
 static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
-                       const char *const *origins, size_t n_origins)
+                       const char *const *origins, size_t n_origins, const struct pc_defaults *def)
 {
     const char *name;
     json_t *r;
@@ -477,7 +519,7 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
         char path[PC_PATH];
         snprintf(path, sizeof(path), "$.records[\"%s\"]", name);
         if (!json_is_array(r)) {
-            pc_record(j, name, r, path, g, origins, n_origins);
+            pc_record(j, name, r, path, g, origins, n_origins, def);
             continue;
         }
         size_t i;
@@ -486,7 +528,7 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
         {
             char epath[PC_PATH + 16];
             snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
-            pc_record(j, name, e, epath, g, origins, n_origins);
+            pc_record(j, name, e, epath, g, origins, n_origins, def);
         }
     }
 }
@@ -499,7 +541,8 @@ struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const ch
     pc_regions(j, json_object_get(root, "regions"), g);
     pc_checks(j, json_object_get(root, "checks"), g);
     pc_pools(j, json_object_get(root, "pools"), g);
-    pc_records(j, json_object_get(root, "records"), g, origins, n_origins);
+    struct pc_defaults def = {.ecs = pc_bool(j, root, "ecs", "$.ecs", true)};
+    pc_records(j, json_object_get(root, "records"), g, origins, n_origins, &def);
     policy_bind_names(j, g);
     return g;
 }

@@ -22,6 +22,8 @@ struct eval_ctx {
     const struct gslb *g;
     const struct policy_overlay *ov;
     struct policy_trace *trace;
+    bool epoch_ok;    /* the health state read is of one epoch, so far */
+    uint64_t epoch;   /* which (health_epoch_enter) */
     int8_t az_up[64]; /* -1 unknown, 0 down, 1 up */
 };
 
@@ -74,12 +76,13 @@ static void eval_collect(struct eval_ctx *x, const struct policy_pool *p, uint16
     }
 }
 
-static void eval_collect_regions(struct eval_ctx *x, const struct policy_record *r, uint16_t rtype,
-                                 bool any_state, struct eval_set *s)
+static void eval_collect_regions(struct eval_ctx *x, const struct policy_record *r,
+                                 struct policy_order ord, uint16_t rtype, bool any_state,
+                                 struct eval_set *s)
 {
     const struct policy_pool *p = &x->g->pools[r->pool];
-    for (size_t k = 0; k < r->n_regions; k++)
-        eval_collect(x, p, r->regions[k], rtype, any_state, s);
+    for (size_t k = 0; k < ord.n; k++)
+        eval_collect(x, p, ord.regions[k], rtype, any_state, s);
 }
 
 /* Picks up to 'want' endpoints from s, distinct, with probability
@@ -119,11 +122,13 @@ static uint64_t eval_hash(const uint8_t *p, size_t n, uint64_t h)
 }
 
 /* The client key for stickiness: its /24 (IPv4) or /56 (IPv6), from ECS
- * when present. Sets the ECS scope to the prefix the answer depends on. */
-static uint64_t eval_client_key(const struct policy_client *c, struct policy_result *out)
+ * when present (and the record uses it). Sets the ECS scope to the prefix
+ * the answer depends on. */
+static uint64_t eval_client_key(const struct policy_client *c, bool use_ecs,
+                                struct policy_result *out)
 {
     uint8_t key[8] = {0};
-    if (c->ecs && c->ecs->present) {
+    if (use_ecs && c->ecs && c->ecs->present) {
         bool v4 = c->ecs->family == 1;
         unsigned bits = v4 ? 24 : 56;
         memcpy(key, c->ecs->addr, v4 ? 3 : 7);
@@ -147,9 +152,9 @@ static uint64_t eval_client_key(const struct policy_client *c, struct policy_res
 /* Weighted rendezvous hashing: each client keeps its endpoints while they
  * stay up, and only the clients of a failed endpoint move. */
 static void eval_pick_hashed(struct eval_set *s, unsigned want, const struct policy_client *c,
-                             struct policy_result *out)
+                             bool use_ecs, struct policy_result *out)
 {
-    uint64_t ck = eval_client_key(c, out);
+    uint64_t ck = eval_client_key(c, use_ecs, out);
     double score[EVAL_MAX_CAND];
     for (uint16_t i = 0; i < s->n; i++) {
         const char *k = s->eps[i]->key;
@@ -178,7 +183,7 @@ static void eval_select(const struct policy_record *r, enum policy_select sel, s
         return;
     }
     if (sel == SELECT_HASHED) {
-        eval_pick_hashed(s, want, c, out);
+        eval_pick_hashed(s, want, c, r->use_ecs, out);
         return;
     }
     /* all: every candidate up to 'answers', from a random offset, so the
@@ -188,19 +193,21 @@ static void eval_select(const struct policy_record *r, enum policy_select sel, s
         out->eps[out->n++] = s->eps[(start + i) % s->n];
 }
 
-/* failover: the first region that is up serves; with spill, the next
- * 'spill' regions that are up share the failed region's traffic. */
-static void eval_failover(struct eval_ctx *x, const struct policy_record *r, uint16_t rtype,
-                          struct eval_set *s, struct policy_result *out)
+/* failover, geo, nearest: along the order, the first region that is up
+ * serves; with spill, the next 'spill' regions that are up share the
+ * failed region's traffic. */
+static void eval_failover(struct eval_ctx *x, const struct policy_record *r,
+                          struct policy_order ord, uint16_t rtype, struct eval_set *s,
+                          struct policy_result *out)
 {
     const struct policy_pool *p = &x->g->pools[r->pool];
-    for (size_t k = 0; k < r->n_regions; k++) {
+    for (size_t k = 0; k < ord.n; k++) {
         uint16_t before = s->n;
-        eval_collect(x, p, r->regions[k], rtype, false, s);
+        eval_collect(x, p, ord.regions[k], rtype, false, s);
         if (s->n == before)
             continue;
         if (out->serving_region < 0)
-            out->serving_region = r->regions[k];
+            out->serving_region = ord.regions[k];
         else
             out->n_spill++;
         /* The primary serves alone; after it, 'spill' regions share. */
@@ -209,11 +216,123 @@ static void eval_failover(struct eval_ctx *x, const struct policy_record *r, uin
     }
 }
 
-void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
-                 const struct policy_client *c, struct policy_result *out)
+static bool eval_ordered(const struct policy_record *r)
+{
+    return r->policy == POLICY_FAILOVER || r->policy == POLICY_GEO || r->policy == POLICY_NEAREST;
+}
+
+/* Where a geo or nearest record's client is, and so its region order. */
+struct eval_geo {
+    bool used;
+    struct policy_geo_client client;
+    uint32_t cls;
+    uint8_t class_scope;
+    const struct policy_geo_view *view; /* of the type asked */
+    bool marked;                        /* the view's marks for x->epoch were used */
+    uint8_t wide_scope;                 /* the scope they gave */
+};
+
+static struct policy_order eval_geo_order(const struct eval_ctx *x, const struct policy_record *r,
+                                          uint16_t rtype, const struct policy_client *c,
+                                          struct eval_geo *eg, struct policy_result *out)
+{
+    const struct policy_geo_trie *t =
+        c->geo && r->index < c->geo->n_recs ? c->geo->recs[r->index].t : NULL;
+    eg->used = true;
+    policy_geo_client(r, c->addr, c->ecs, &eg->client);
+    eg->view = policy_geo_view_of(c->geo, r, rtype);
+    const uint8_t *marks = x->epoch_ok ? policy_geo_view_marks(eg->view, x->epoch) : NULL;
+    eg->marked = marks != NULL;
+    eg->cls = policy_geo_lookup(r, t, &eg->client, marks, &eg->class_scope, &eg->wide_scope);
+    out->geo_kind = (uint8_t)policy_geo_kind_of(r, eg->cls);
+    struct policy_order ord = policy_geo_order(r, t, eg->cls);
+    if (c->trace) {
+        struct policy_trace_geo *tg = &c->trace->geo;
+        tg->used = true;
+        tg->client = eg->client;
+        tg->cls = eg->cls;
+        tg->class_scope = eg->class_scope;
+        tg->order = ord;
+    }
+    return ord;
+}
+
+/*
+ * The ECS scope of the answer: the longest prefix it depends on. Hashed
+ * selection depends on the client's /24 or /56 (hashed_scope); a geo or
+ * nearest record located by the ECS address on the prefix of its class.
+ * Everything else is the same for every client: 0. This is the one place
+ * where scopes are decided; a layer that answers some clients differently
+ * narrows them here.
+ */
+static uint8_t eval_scope(const struct eval_ctx *x, const struct policy_client *c,
+                          const struct eval_geo *eg, uint8_t hashed_scope)
+{
+    uint8_t scope = hashed_scope;
+    if (!eg->used || !eg->client.from_ecs || !eg->client.known)
+        return scope;
+    /* Health-aware: the widest prefix with the same answer in the state
+     * this query read, when the view was built for that very state (and
+     * was not swapped while the walk used it). */
+    uint8_t geo = eg->class_scope;
+    if (eg->marked && policy_geo_view_current(eg->view, x->epoch) &&
+        health_epoch_valid(x->g->health, x->epoch)) {
+        geo = eg->wide_scope;
+        if (c->trace) {
+            c->trace->geo.widened = true;
+            c->trace->geo.widened_scope = geo;
+        }
+    }
+    return geo > scope ? geo : scope;
+}
+
+/* Picks the candidates: the serving region(s) along ord, or what
+ * when_all_down says. Returns false when nothing is left to select
+ * (fallback and empty are final). */
+static bool eval_candidates(struct eval_ctx *x, const struct policy_record *r, uint16_t rtype,
+                            struct policy_order ord, struct eval_set *s, enum policy_select *sel,
+                            struct policy_result *out)
+{
+    if (eval_ordered(r)) {
+        eval_failover(x, r, ord, rtype, s, out);
+        if (out->n_spill > 0 && *sel == SELECT_ALL)
+            *sel = SELECT_WEIGHTED; /* spill spreads by weight */
+    } else {
+        eval_collect_regions(x, r, ord, rtype, false, s);
+        if (r->policy == POLICY_WEIGHTED && *sel == SELECT_ALL)
+            *sel = SELECT_WEIGHTED;
+        for (uint16_t i = 0; i < s->n && out->serving_region < 0; i++)
+            out->serving_region = s->eps[i]->region;
+    }
+    if (s->n > 0)
+        return true;
+    switch (r->when_all_down) {
+    case DOWN_EMPTY:
+        out->outcome = POLICY_EMPTY;
+        return false;
+    case DOWN_FALLBACK:
+        out->outcome = POLICY_FALLBACK;
+        for (size_t i = 0; i < r->n_fallback && out->n < POLICY_MAX_ANSWERS; i++)
+            if (r->fallback[i].rtype == rtype)
+                out->eps[out->n++] = &r->fallback[i];
+        return false;
+    case DOWN_ALL:
+        out->outcome = POLICY_FAIL_OPEN;
+        eval_collect_regions(x, r, ord, rtype, true, s);
+        break;
+    }
+    return true;
+}
+
+/* The evaluation: along `given` when not NULL, else along the order the
+ * record's policy picks for the client. */
+static void eval_run(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                     const struct policy_client *c, const struct policy_order *given,
+                     struct policy_result *out)
 {
     struct eval_set s;
     struct eval_ctx x = {.g = g, .ov = c->overlay, .trace = c->trace};
+    struct eval_geo eg = {.used = false};
     enum policy_select sel = r->select;
     memset(x.az_up, -1, sizeof(x.az_up));
     s.n = 0;
@@ -222,39 +341,66 @@ void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t r
     out->serving_region = -1;
     out->n_spill = 0;
     out->ecs_scope = 0;
-    if (r->policy == POLICY_FAILOVER) {
-        eval_failover(&x, r, rtype, &s, out);
-        if (out->n_spill > 0 && sel == SELECT_ALL)
-            sel = SELECT_WEIGHTED; /* spill spreads by weight */
-    } else {
-        eval_collect_regions(&x, r, rtype, false, &s);
-        if (r->policy == POLICY_WEIGHTED && sel == SELECT_ALL)
-            sel = SELECT_WEIGHTED;
-        for (uint16_t i = 0; i < s.n && out->serving_region < 0; i++)
-            out->serving_region = s.eps[i]->region;
+    out->geo_kind = POLICY_GEO_NONE;
+    struct policy_order ord = {r->regions, (uint16_t)r->n_regions};
+    if (given)
+        ord = *given;
+    else if (r->policy == POLICY_GEO || r->policy == POLICY_NEAREST) {
+        /* Before any health byte is read; never with an overlay (a dry
+         * run's state is no epoch). */
+        x.epoch_ok = g->health && !c->overlay && health_epoch_enter(g->health, &x.epoch);
+        ord = eval_geo_order(&x, r, rtype, c, &eg, out);
     }
-    if (s.n == 0) {
-        switch (r->when_all_down) {
-        case DOWN_EMPTY:
-            out->outcome = POLICY_EMPTY;
-            return;
-        case DOWN_FALLBACK:
-            out->outcome = POLICY_FALLBACK;
-            for (size_t i = 0; i < r->n_fallback && out->n < POLICY_MAX_ANSWERS; i++)
-                if (r->fallback[i].rtype == rtype)
-                    out->eps[out->n++] = &r->fallback[i];
-            return;
-        case DOWN_ALL:
-            out->outcome = POLICY_FAIL_OPEN;
-            eval_collect_regions(&x, r, rtype, true, &s);
-            break;
+    if (eval_candidates(&x, r, rtype, ord, &s, &sel, out)) {
+        if (c->trace) {
+            c->trace->n_candidates = s.n;
+            c->trace->select_used = sel;
         }
+        eval_select(r, sel, &s, c, out);
     }
-    if (c->trace) {
-        c->trace->n_candidates = s.n;
-        c->trace->select_used = sel;
+    out->ecs_scope = eval_scope(&x, c, &eg, out->ecs_scope);
+}
+
+void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                 const struct policy_client *c, struct policy_result *out)
+{
+    eval_run(g, r, rtype, c, NULL, out);
+}
+
+void policy_eval_order(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                       struct policy_order order, const struct policy_client *c,
+                       struct policy_result *out)
+{
+    eval_run(g, r, rtype, c, &order, out);
+    out->ecs_scope = 0;
+}
+
+size_t policy_eval_outcome(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                           struct policy_order order, uint16_t *key, size_t cap)
+{
+    struct eval_set s;
+    struct eval_ctx x = {.g = g};
+    struct policy_result out = {.outcome = POLICY_SERVED, .serving_region = -1};
+    enum policy_select sel = r->select;
+    memset(x.az_up, -1, sizeof(x.az_up));
+    s.n = 0;
+    eval_candidates(&x, r, rtype, order, &s, &sel, &out);
+    size_t n = 0;
+    key[n++] = (uint16_t)out.outcome;
+    if (out.outcome == POLICY_FAIL_OPEN) {
+        for (uint16_t i = 0; i < order.n && n < cap; i++)
+            key[n++] = order.regions[i];
+        return n;
     }
-    eval_select(r, sel, &s, c, out);
+    for (uint16_t i = 0; out.outcome == POLICY_SERVED && i < s.n; i++) {
+        uint16_t reg = s.eps[i]->region;
+        bool seen = false;
+        for (size_t k = 1; k < n && !seen; k++)
+            seen = key[k] == reg;
+        if (!seen && n < cap)
+            key[n++] = reg;
+    }
+    return n;
 }
 
 void policy_eval_all(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
@@ -268,6 +414,20 @@ void policy_eval_all(const struct gslb *g, const struct policy_record *r, uint16
     all.select = SELECT_ALL;
     all.answers = POLICY_MAX_ANSWERS;
     policy_eval(g, &all, rtype, &det, out);
+}
+
+void policy_eval_all_order(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                           struct policy_order order, const struct policy_client *c,
+                           struct policy_result *out)
+{
+    struct policy_record all = *r;
+    uint64_t rng = 1;
+    struct policy_client det = *c;
+    det.rng = &rng;
+    det.trace = NULL;
+    all.select = SELECT_ALL;
+    all.answers = POLICY_MAX_ANSWERS;
+    policy_eval_order(g, &all, rtype, order, &det, out);
 }
 
 bool policy_result_same(const struct policy_result *a, const struct policy_result *b)

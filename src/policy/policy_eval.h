@@ -15,6 +15,7 @@
 
 #include "dns/packet.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 
 #define POLICY_MAX_ANSWERS 16
 
@@ -34,6 +35,9 @@ struct policy_client {
     /* The client is inside a scoped drill's canary: its answers are also
      * counted apart (the drills' recovery timeline). */
     bool canary;
+    /* The served set's geo data (policy_geo.h); NULL: geo and nearest
+     * records see every client as of unknown location. */
+    const struct policy_geo *geo;
 };
 
 #define POLICY_TRACE_REGIONS 32
@@ -48,7 +52,19 @@ struct policy_trace_region {
     unsigned healthy, total;  /* endpoints up / all in this region of the pool */
 };
 
+/* How a geo or nearest record placed the client. */
+struct policy_trace_geo {
+    bool used;
+    struct policy_geo_client client; /* the address looked up */
+    uint32_t cls;                    /* its class (policy_geo_lookup) */
+    uint8_t class_scope;             /* class-exact ECS scope */
+    bool widened;                    /* the health-aware view was current */
+    uint8_t widened_scope;           /* its scope, when widened */
+    struct policy_order order;       /* the region order used */
+};
+
 struct policy_trace {
+    struct policy_trace_geo geo;
     uint16_t n_regions;
     struct policy_trace_region regions[POLICY_TRACE_REGIONS];
     uint16_t n_candidates; /* endpoints selection chose from */
@@ -67,6 +83,7 @@ struct policy_result {
     int serving_region; /* index of the first serving region, -1 if none */
     unsigned n_spill;   /* regions used beyond the first (spill) */
     uint8_t ecs_scope;  /* ECS scope prefix length to return */
+    uint8_t geo_kind;   /* enum policy_geo_kind: what placed the client */
     uint16_t n;
     const struct policy_endpoint *eps[POLICY_MAX_ANSWERS];
 };
@@ -80,10 +97,36 @@ void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t r
  * and when_all_down as configured. c->rng is not used. */
 void policy_eval_all(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
                      const struct policy_client *c, struct policy_result *out);
+/* policy_eval_all along the given order (one class of a geo or nearest
+ * record, policy_eval_order). */
+void policy_eval_all_order(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                           struct policy_order order, const struct policy_client *c,
+                           struct policy_result *out);
 /* Same outcome, serving region and set of answers (in any order). */
 bool policy_result_same(const struct policy_result *a, const struct policy_result *b);
 /* "served", "fail_open", "fallback" or "empty". */
 const char *policy_outcome_name(enum policy_outcome o);
+
+/* policy_eval along the given region order instead of the one the
+ * record's policy picks: for dry runs that go through every class of a
+ * geo or nearest record (policy_geo_classes, policy_geo_order). No ECS
+ * scope is computed. */
+void policy_eval_order(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                       struct policy_order order, const struct policy_client *c,
+                       struct policy_result *out);
+
+/*
+ * What the answer of r for rtype along order is made of under the current
+ * health state, without the selection among candidates: the outcome, then
+ * the regions whose endpoints are the candidates, in order (the serving
+ * region and the spill regions; every region of the order when failing
+ * open; none for fallback and empty). Two orders with the same key get
+ * the same answers. Writes at most cap entries into key (cap >= number of
+ * regions + 1) and returns how many. Used by policy_geo_widen, so that the
+ * widened scopes follow exactly the rules of policy_eval.
+ */
+size_t policy_eval_outcome(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
+                           struct policy_order order, uint16_t *key, size_t cap);
 
 static inline uint64_t policy_rng_next(uint64_t *s)
 {

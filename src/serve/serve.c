@@ -118,7 +118,21 @@ void serve_sum_queries(struct serve *sv, struct serve_query_totals *out)
                     out->queries[t][rc][q] +=
                         atomic_load_explicit(&c->queries[t][rc][q], memory_order_relaxed);
         }
+        for (int k = 0; k < COOKIE_KINDS; k++)
+            out->cookies[k] += atomic_load_explicit(&c->cookies[k], memory_order_relaxed);
+        for (int k = 0; k < RRL_CLASSES; k++)
+            for (int a = 0; a < SERVE_RRL_ACTIONS; a++)
+                out->rrl[k][a] += atomic_load_explicit(&c->rrl[k][a], memory_order_relaxed);
     }
+}
+
+void serve_sum_geo(struct serve *sv, uint64_t out[POLICY_GEO_KINDS])
+{
+    memset(out, 0, sizeof(uint64_t) * POLICY_GEO_KINDS);
+    unsigned n = atomic_load_explicit(&sv->n_readers, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned k = 0; k < POLICY_GEO_KINDS; k++)
+            out[k] += atomic_load_explicit(&sv->readers[i]->counters.geo[k], memory_order_relaxed);
 }
 
 uint64_t serve_sum_policy(struct serve *sv, const struct serve_set *s, size_t record, int region)

@@ -11,6 +11,9 @@
  * slot and checks it is still current (retrying otherwise). Entering
  * never waits. A reader holds a set for a short while (one UDP batch, one
  * TCP read, one admin request) and never enters twice without leaving.
+ * Inside, a reader never waits for another thread that may itself wait
+ * for readers (serve_publish, serve_sync: the health thread does,
+ * so no health_service_save() while entered).
  *
  * Swap. serve_publish() installs a new set and then waits until no
  * reader's hazard slot holds the old one (the grace period: polled every
@@ -133,6 +136,18 @@ static inline void serve_count_query(struct serve_reader *r, unsigned transport,
     serve_counter_bump(&r->counters.queries[transport][rcode][qtype], 1);
 }
 
+/* A query whose COOKIE option was in state st. */
+static inline void serve_count_cookie(struct serve_reader *r, enum cookie_status st)
+{
+    serve_counter_bump(&r->counters.cookies[st], 1);
+}
+
+/* A response RRL limited: dropped (slipped false) or slipped. */
+static inline void serve_count_rrl(struct serve_reader *r, enum rrl_class cls, bool slipped)
+{
+    serve_counter_bump(&r->counters.rrl[cls][slipped ? 1 : 0], 1);
+}
+
 static inline void serve_count_id(struct serve_reader *r, uint32_t id)
 {
     if (id == SERVE_NO_ID)
@@ -140,6 +155,13 @@ static inline void serve_count_id(struct serve_reader *r, uint32_t id)
     _Atomic uint64_t *chunk =
         atomic_load_explicit(&r->counters.policy[id / SERVE_POLICY_CHUNK], memory_order_relaxed);
     serve_counter_bump(&chunk[id % SERVE_POLICY_CHUNK], 1);
+}
+
+/* One lookup of a geo or nearest record, by what placed the client. */
+static inline void serve_count_geo(struct serve_reader *r, unsigned kind)
+{
+    if (kind < POLICY_GEO_KINDS)
+        serve_counter_bump(&r->counters.geo[kind], 1);
 }
 
 /* One answer of record (index into s->gslb->records) served by region
@@ -165,6 +187,9 @@ void serve_set_query_labels(struct serve *sv, const char *(*rcode_label)(unsigne
 /* Sums every reader's query counters (any thread). */
 void serve_sum_queries(struct serve *sv, struct serve_query_totals *out);
 
+/* Geo lookups by kind, summed over every reader (any thread). */
+void serve_sum_geo(struct serve *sv, uint64_t out[POLICY_GEO_KINDS]);
+
 /* Answers of record (index into s->gslb->records) by region (-1: none),
  * summed over every reader since the start, across reloads that kept the
  * record and the region. s must stay alive (entered, or owned). */
@@ -183,8 +208,10 @@ uint64_t serve_sum_id(struct serve *sv, uint32_t id);
  * it was called has left (or entered again): whatever state a query reads
  * (health bytes, the loss view) and was changed before the call is seen
  * by every query answered after it returns. The drills' recovery timeline
- * takes its baselines after it. The caller must not be inside
- * serve_enter() itself. */
+ * takes its baselines after it; the widener of geo scopes frees the
+ * bitmaps it replaced after it (policy_geo.h: the pointer is swapped,
+ * seq_cst, before the call). The caller must not be inside serve_enter()
+ * itself. */
 void serve_sync(struct serve *sv);
 
 #endif

@@ -27,12 +27,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/policy_geo.h"
+#include "guard/cookie.h"
+#include "guard/rrl.h"
+
 /* Query counter buckets: [transport][rcode][qtype]. The bucket of an rcode
  * or a qtype and its label are decided by the readers that count (net/),
  * which register the labels with serve_set_query_labels (serve.h). */
 #define SERVE_TRANSPORTS 2 /* 0 udp, 1 tcp */
 #define SERVE_RCODES 7
 #define SERVE_QTYPES 13
+/* Responses limited by RRL, by class (guard/rrl.h) and what became of
+ * them: 0 dropped, 1 slipped (sent truncated, or BADCOOKIE). */
+#define SERVE_RRL_ACTIONS 2
 
 /* Policy counters are stored in chunks of ids, allocated by the publisher
  * before a set using them is published (never on the query path). */
@@ -46,6 +53,12 @@ struct serve_counters {
     _Atomic uint64_t messages[SERVE_TRANSPORTS];
     /* Queries answered, by transport, rcode bucket and qtype bucket. */
     _Atomic uint64_t queries[SERVE_TRANSPORTS][SERVE_RCODES][SERVE_QTYPES];
+    /* Geo and nearest lookups by what placed the client (policy_geo.h). */
+    _Atomic uint64_t geo[POLICY_GEO_KINDS];
+    /* Queries with a COOKIE option, by its state (guard/cookie.h). */
+    _Atomic uint64_t cookies[COOKIE_KINDS];
+    /* Responses RRL limited, by class and action. */
+    _Atomic uint64_t rrl[RRL_CLASSES][SERVE_RRL_ACTIONS];
     /* Policy answers by counter id: chunk[id / CHUNK][id % CHUNK]. */
     _Atomic(_Atomic uint64_t *) policy[SERVE_POLICY_CHUNKS];
 };
@@ -54,6 +67,8 @@ struct serve_counters {
 struct serve_query_totals {
     uint64_t messages[SERVE_TRANSPORTS];
     uint64_t queries[SERVE_TRANSPORTS][SERVE_RCODES][SERVE_QTYPES];
+    uint64_t cookies[COOKIE_KINDS];
+    uint64_t rrl[RRL_CLASSES][SERVE_RRL_ACTIONS];
 };
 
 /* The registry of policy counter ids (guarded by the serve core's lock). */

@@ -23,8 +23,14 @@ void serve_set_free(struct serve_set *s)
     if (!s)
         return;
     snapshot_free(s->zones);
+    policy_geo_unref(s->geo);
     gslb_unref(s->gslb);
     free(s->policy_ids);
     free(s->policy_canary_ids);
+    free(s->identity.identity);
+    free(s->identity.version);
+    rrl_params_free(s->rrl);
+    free(s->rrl);
+    rrl_table_unref(s->rrl_table);
     free(s);
 }

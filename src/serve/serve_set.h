@@ -6,10 +6,12 @@
  * serve_publish (serve.h) and immutable from then on: every query is
  * answered from one set, limits included.
  *
- * Ownership: a set owns its zone snapshot and one reference to its policy
+ * Ownership: a set owns its zone snapshot, one reference to its policy
  * set (gslb_unref when the set is freed; the prober's plans hold their own
- * references). serve_set_free releases everything; a published set is
- * freed by whoever serve_publish handed it back to.
+ * references) and its geo data (the database and the records' compiled
+ * tries, policy_geo.h: one reference; the loader sets it after
+ * serve_set_new). serve_set_free releases everything;
+ * a published set is freed by whoever serve_publish handed it back to.
  */
 #ifndef GTM_SERVE_SERVE_SET_H
 #define GTM_SERVE_SERVE_SET_H
@@ -17,7 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guard/cookie.h"
+#include "guard/rrl.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 #include "zone/snapshot.h"
 
 /* Limits that follow reloads (gtmd.conf(5): edns_udp_max, tcp). */
@@ -28,11 +33,28 @@ struct serve_limits {
     unsigned tcp_message_ms;
 };
 
+/* What gtmd tells about itself (gtmd.conf(5): identity, version): the CH
+ * TXT answers of id.server and hostname.bind and the NSID option
+ * (identity), version.bind and version.server (version). NULL = hidden:
+ * those queries are REFUSED and no NSID is sent. At most 255 octets each. */
+struct serve_identity {
+    char *identity; /* owned */
+    char *version;  /* owned */
+};
+
 struct serve_set {
     struct snapshot *zones; /* owned; never NULL */
     struct gslb *gslb;      /* one reference owned; NULL = no policy records */
+    struct policy_geo *geo; /* one reference; NULL = no database, no geo records */
     uint64_t generation;    /* 1 at start, +1 per successful reload */
     struct serve_limits limits;
+    struct serve_identity identity; /* filled by the loader after serve_set_new */
+    struct cookie_params cookies;   /* DNS Cookies: on or off, the secrets */
+    /* Response rate limiting: the parameters (owned; NULL = off) and the
+     * bucket table (one reference owned; shared with the sets before and
+     * after that have the same table_size, so a reload keeps the counts). */
+    struct rrl_params *rrl;
+    struct rrl_table *rrl_table;
     /* Counter ids of policy answers, [record * policy_stride + region],
      * the last column counting answers with no serving region. Assigned by
      * serve_publish (NULL before, and for sets never published: nothing is
@@ -44,7 +66,9 @@ struct serve_set {
     size_t policy_stride;
 };
 
-/* Takes ownership of zones and of the caller's reference to gslb. */
+/* Takes ownership of zones and of the caller's reference to gslb. The
+ * loader fills the rest (identity, cookies, rrl) afterwards;
+ * serve_set_free frees it. */
 struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
                                 const struct serve_limits *limits);
 void serve_set_free(struct serve_set *s);

@@ -56,6 +56,10 @@ uint16_t zone_builder_add_file(struct zone_builder *b, const char *path);
 void zone_builder_add(struct zone_builder *b, const uint8_t *owner, size_t owner_len, uint16_t type,
                       uint32_t ttl, const uint8_t *rdata, size_t rdlen, uint16_t file_idx,
                       uint32_t line);
+/* Appends the records another builder collected (a parsing thread's:
+ * zeroed, arena_init'ed tmp, only zone_builder_add called) after b's own,
+ * taking its records' memory; part is left empty. */
+void zone_builder_adopt(struct zone_builder *b, struct zone_builder *part);
 /* Makes name (lowercase wire, inside the zone) exist even with no records:
  * policy records are answered at such nodes. */
 void zone_builder_add_name(struct zone_builder *b, const uint8_t *name, size_t len);

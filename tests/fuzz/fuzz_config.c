@@ -12,9 +12,11 @@
  * Nothing is read from elsewhere: an input whose admin token file (the only
  * file config_load() reads) is not a plain name in that directory is
  * skipped (a state_file path is only looked at: its directory is stat()ed
- * and checked for write access, nothing is opened), and after a successful load every zone file is
- * replaced before the zones are loaded: example.com. and sub.example.com. by the test zones in
- * GTM_FUZZ_DATA, every other origin by generic.zone. Seeds: tests/fuzz/corpus/config
+ * and checked for write access, nothing is opened), and after a successful
+ * load every zone file is replaced before the zones are loaded:
+ * example.com. and sub.example.com. by the test zones in GTM_FUZZ_DATA,
+ * every other origin by generic.zone; a geo database by
+ * GTM_FUZZ_DATA/geo-city.mmdb. Seeds: tests/fuzz/corpus/config
  * (tests/fuzz/make_corpus.py).
  *
  * Checked with abort(): a config comes back exactly when no error was
@@ -165,6 +167,18 @@ static void fuzz_config_consistent(const struct config *c)
     }
 }
 
+/* The geo database too: whatever the input names, the test database. */
+static void fuzz_config_geo_file(struct config *c)
+{
+    if (!c->geo.database)
+        return;
+    char p[4096];
+    snprintf(p, sizeof(p), "%s/geo-city.mmdb", fuzz_config_data());
+    free(c->geo.database);
+    c->geo.database = strdup(p);
+    FUZZ_CHECK(c->geo.database != NULL);
+}
+
 /* Zone files only from known places (see the top of the file). */
 static void fuzz_config_zone_files(struct config *c)
 {
@@ -262,9 +276,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fuzz_config_consistent(c);
     fuzz_config_zone_files(c);
+    fuzz_config_geo_file(c);
     struct health_core core;
     health_core_init(&core);
-    struct serve_set *s = load_set(c, 1, &core, &e);
+    struct serve_set *s = load_set(c, 1, &core, NULL, &e);
     FUZZ_CHECK((s == NULL) == (e.count > 0));
     fuzz_config_errors(&e, path);
     if (s)

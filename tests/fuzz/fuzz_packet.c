@@ -65,7 +65,7 @@ static struct fuzz_env *fuzz_packet_env(void)
     if (!cfg)
         fuzz_packet_fail(&e, "cannot load the policy config");
     health_core_init(&env.core);
-    env.set = load_set(cfg, 1, &env.core, &e);
+    env.set = load_set(cfg, 1, &env.core, NULL, &e);
     if (!env.set)
         fuzz_packet_fail(&e, "cannot build the served set");
     config_free(cfg);

@@ -26,6 +26,7 @@ and syntax edge cases (escapes, parentheses, long lines, NUL, CRLF)."""
 import base64
 import json
 import os
+import re
 import struct
 import sys
 
@@ -195,6 +196,19 @@ def packet_edns_seeds():
     for label, data in opts.items():
         yield "edns_opt_" + label, raw_query("hs.example.com.", 1, qid=0x1234,
                                              opt=opt_rr(options=data))
+    cookie_only = opt_rr(options=option(10, b"\x05" * 8))
+    yield "edns_cookie_no_question", struct.pack("!HHHHHH", 2, 0x0100, 0, 0, 0, 1) + cookie_only
+    yield "edns_cookie_no_question_bad", (struct.pack("!HHHHHH", 3, 0x0100, 0, 0, 0, 1) +
+                                          opt_rr(options=option(10, b"\x05" * 8 + b"\x01" +
+                                                                b"\x00" * 15)))
+    yield "edns_two_cookies", raw_query(w, 1, opt=opt_rr(options=option(10, b"\x01" * 8) +
+                                                         option(10, b"\x02" * 3)))
+    for label, name, qtype in (("version_bind", "version.bind.", 16), ("id_server", "id.server.", 16),
+                               ("hostname_bind_any", "hostname.bind.", 255),
+                               ("version_server_a", "version.server.", 1),
+                               ("authors_bind", "authors.bind.", 16)):
+        yield "chaos_" + label, raw_query(name, qtype, qclass=3,
+                                          opt=opt_rr(options=option(3, b"")))
     o = opt_rr()
     yield "edns_two_opt", raw_query(w, 1, ar=o, opt=o, n_ar=2)
     yield "edns_opt_in_answer", raw_query(w, 1, an=o, n_an=1)
@@ -889,7 +903,55 @@ def config_raw_seeds():
     yield "raw_crlf", text.replace(b"\n", b"\r\n")
 
 
+def config_geo():
+    """The base plus a database (the harness points it at geo-city.mmdb),
+    ECS settings, a geo record with every key kind and nearest records."""
+    c = config_base()
+    c["geoip"] = {"database": "geo.mmdb"}
+    c["ecs"] = True
+    c["regions"] = {"us": {"location": [38.9, -77.0]}, "eu": {"location": [50.1, 8.7]},
+                    "ap": {"location": [35.7, 139.7]}}
+    c["records"]["geo.example.com."] = {
+        "pool": "web", "policy": "geo", "ecs": False, "spill": 1, "geo": {
+            "continent:EU": ["eu", "us"], "country:JP": ["ap"], "country:AS": ["ap", "us"],
+            "subdivision:US-CA": ["us", "ap"], "network:10.1.2.0/24": ["ap"],
+            "network:2001:db8:1::/48": ["eu"], "default": ["us", "eu", "ap"]}}
+    c["records"]["near.example.com."] = {"pool": "web", "policy": "nearest",
+                                         "select": "hashed"}
+    c["records"]["near.sub.example.com."] = {"pool": "cn", "policy": "nearest",
+                                             "regions": ["eu", "us"], "when_all_down": "empty"}
+    return c
+
+
+GEO_PATHS = [["geoip"], ["geoip", "database"], ["ecs"], ["records", "geo.example.com.", "geo"],
+             ["records", "geo.example.com.", "geo", "continent:EU"],
+             ["records", "geo.example.com.", "geo", "continent:EU", 0],
+             ["records", "geo.example.com.", "geo", "default"],
+             ["records", "geo.example.com.", "ecs"], ["records", "geo.example.com.", "policy"],
+             ["records", "near.example.com.", "regions"], ["regions", "eu", "location"]]
+
+
+def config_geo_seeds():
+    g = config_geo()
+    yield "ok_geo", g
+    yield "geo_no_database", cfg_set(g, ["geoip"], ...)
+    yield "geo_only_networks_no_database", cfg_set(cfg_set(g, ["geoip"], ...), ["records"], {
+        "geo.example.com.": {"pool": "web", "policy": "geo", "geo": {
+            "network:192.0.2.0/24": ["eu"], "network:::/0": ["ap"], "default": ["us"]}}})
+    for key in ("continent:XX", "country:EU", "subdivision:US-", "network:10.1.2.3/24",
+                "network:::ffff:10.0.0.0/104", "contintent:EU", "country:de"):
+        yield "geo_bad_key_" + re.sub(r"[^a-z0-9]", "_", key.lower()), cfg_set(
+            g, ["records", "geo.example.com.", "geo", key], ["us"])
+    for i, path in enumerate(GEO_PATHS):
+        label = "_".join(str(k).replace(".example.com.", "").replace(":", "_") for k in path)
+        for j in sorted({i % (len(CONFIG_WRONG) - 1), len(CONFIG_WRONG) - 1}):
+            name, value = CONFIG_WRONG[j]
+            yield "geo_wrong_%s_%s" % (label, name), cfg_set(g, path, value)
+
+
 def config_seeds():
+    for name, c in config_geo_seeds():
+        yield "cfg_" + name, json.dumps(c).encode()
     for name, c in config_variant_seeds():
         yield "cfg_" + name, json.dumps(c, indent=1).encode()
     for name, c in config_wrong_type_seeds():

@@ -247,6 +247,27 @@ def test_check_reports_every_error_of_every_zone(workdir):
     assert n == 5
 
 
+def test_check_errors_come_in_config_order(workdir):
+    # Zones are parsed on two threads, alternately: the errors still come
+    # zone by zone in the order of the config, each zone's in file order.
+    labels = sorted(BROKEN_ZONES) + sorted(BROKEN_ZONES, reverse=True)
+    cfg = zone_config(workdir, 5300, {})
+    for i, label in enumerate(labels):
+        name = "%s-n%d" % (label, i)
+        write(workdir, name + ".zone", BROKEN_ZONES[label][0].replace(
+            "$ORIGIN %s.test." % label, "$ORIGIN %s.test." % name))
+        cfg["zones"].append({"origin": name + ".test.", "file": name + ".zone"})
+    rc, out, err = run_check(write_json(workdir, cfg))
+    text = out + err
+    assert rc == 1, text
+    seen = []
+    for line in text.splitlines():
+        m = re.search(r"-n(\d+)\.zone", line)
+        if m and (not seen or seen[-1] != int(m.group(1))):
+            seen.append(int(m.group(1)))
+    assert seen == list(range(len(labels))), text
+
+
 # ---- refusing to start -----------------------------------------------------
 
 

@@ -11,6 +11,10 @@ what gtmd chose).
 
 NSD runs with "minimal-responses: yes" so that, like Knot and gtmd, it does
 not add the apex NS RRset to the authority section of every positive answer.
+All three are given the same identity and version (IDENTITY, VERSION), so
+their CHAOS-class answers (version.bind, id.server, ...) can be compared
+too; test_nsid_agrees compares the NSID option, which the field comparison
+leaves out.
 """
 import os
 import shutil
@@ -20,6 +24,7 @@ import subprocess
 import tempfile
 import time
 
+import dns.edns
 import dns.flags
 import dns.message
 import dns.name
@@ -36,6 +41,8 @@ NSD = "/usr/sbin/nsd"
 KNOTD = "/usr/sbin/knotd"
 ZONE_FILES = ("example.com.zone", "example.com.inc", "sub.example.com.zone")
 ADDR = "127.0.0.1"
+IDENTITY = "cmp-identity.example"
+VERSION = "cmp-version 1.0"
 
 # ---- starting the peers ----------------------------------------------------
 
@@ -62,6 +69,9 @@ def _nsd_conf(d, port):
     rrl-ratelimit: 0
     rrl-whitelist-ratelimit: 0
     minimal-responses: yes
+    identity: "{identity}"
+    version: "{version}"
+    nsid: "ascii_{identity}"
 remote-control:
     control-enable: no
 zone:
@@ -70,7 +80,7 @@ zone:
 zone:
     name: sub.example.com
     zonefile: "{d}/sub.example.com.zone"
-""".format(addr=ADDR, port=port, d=d)
+""".format(addr=ADDR, port=port, d=d, identity=IDENTITY, version=VERSION)
 
 
 def _knot_conf(d, port):
@@ -82,6 +92,9 @@ def _knot_conf(d, port):
     udp-workers: 1
     tcp-workers: 1
     background-workers: 1
+    identity: "{identity}"
+    version: "{version}"
+    nsid: "{identity}"
 log:
   - target: "{d}/knot.log"
     any: info
@@ -94,7 +107,7 @@ zone:
   - domain: sub.example.com.
     file: "{d}/sub.example.com.zone"
     storage: "{d}"
-""".format(addr=ADDR, port=port, d=d)
+""".format(addr=ADDR, port=port, d=d, identity=IDENTITY, version=VERSION)
 
 
 class Peer:
@@ -178,7 +191,10 @@ def servers():
         started.append(knot)
         workdir = tempfile.mkdtemp(prefix="gtmd-cmp-")
         port = free_port()
-        g = Gtmd(workdir, default_config(workdir, port), port)
+        cfg = default_config(workdir, port)
+        cfg["identity"] = IDENTITY
+        cfg["version"] = VERSION
+        g = Gtmd(workdir, cfg, port)
         g.start()
         yield {"gtmd": (ADDR, g.port), "nsd": (ADDR, nsd.port), "knot": (ADDR, knot.port)}
     finally:
@@ -267,6 +283,15 @@ CASES = [
     ("refused_edns", M("www.example.org.", use_edns=0)),
     ("class_chaos", M("www.example.com.", rdclass="CH")),
     ("chaos_version_bind", M("version.bind.", "TXT", rdclass="CH")),
+    ("chaos_version_server", M("version.server.", "TXT", rdclass="CH")),
+    ("chaos_id_server", M("id.server.", "TXT", rdclass="CH")),
+    ("chaos_hostname_bind", M("hostname.bind.", "TXT", rdclass="CH")),
+    ("chaos_id_server_tcp", M("id.server.", "TXT", rdclass="CH", tcp=True)),
+    ("chaos_version_bind_case", M("VeRsIoN.BiNd.", "TXT", rdclass="CH")),
+    ("chaos_version_bind_a", M("version.bind.", "A", rdclass="CH")),
+    ("chaos_version_bind_any", M("version.bind.", "ANY", rdclass="CH")),
+    ("chaos_other_bind", M("authors.bind.", "TXT", rdclass="CH")),
+    ("chaos_no_edns", M("id.server.", "TXT", rdclass="CH", use_edns=False)),
     # negative answers
     ("nxdomain_udp", M("nope.example.com.")),
     ("nxdomain_tcp", M("nope.example.com.", tcp=True)),
@@ -386,9 +411,6 @@ CASES = [
 DOCUMENTED = {
     "any_tcp": {"answer": "gtmd returns every RRset for ANY over TCP (RFC 8482 §4.1 "
                           "leaves it open); NSD and Knot return one RRset"},
-    "chaos_version_bind": dict.fromkeys(
-        ("rcode", "aa", "answer"), "gtmd serves no CHAOS-class identity data (version.bind, "
-        "id.server): REFUSED like any query outside its zones; NSD and Knot answer by default"),
 }
 
 # gtmd disagrees with both NSD and Knot here; reported to the lead.
@@ -592,3 +614,34 @@ def test_peers_really_answer(servers):
         assert s["answer"] == {("www.sub.example.com.", "A", 600, "192.0.2.153")}, name
         s = ask(servers[name], M("big.example.com.", "TXT", use_edns=0))
         assert len(s["answer"]) == 8, name
+
+
+def _nsid_of(w):
+    """The NSID option's data in reply w, or None when it has none."""
+    if w is None:
+        return None
+    m = dns.message.from_wire(w)
+    for o in m.options:
+        if o.otype == dns.edns.NSID:
+            return o.to_wire()
+    return None
+
+
+@pytest.mark.parametrize("name,rdtype,rdclass", [
+    ("www.example.com.", "A", "IN"),
+    ("nope.example.com.", "A", "IN"),
+    ("www.example.org.", "A", "IN"),
+    ("version.bind.", "TXT", "CH"),
+])
+def test_nsid_agrees(servers, name, rdtype, rdclass):
+    """An empty NSID option (RFC 5001) gets the identity from all three, on
+    answers, NXDOMAIN and REFUSED alike; without it, none sends one."""
+    got = {}
+    for server, addr in servers.items():
+        q = dns.message.make_query(name, rdtype, rdclass=rdclass, use_edns=0,
+                                   options=[dns.edns.GenericOption(dns.edns.NSID, b"")])
+        got[server] = _nsid_of(_send_udp(addr, q.to_wire()))
+        plain = dns.message.make_query(name, rdtype, rdclass=rdclass, use_edns=0)
+        assert _nsid_of(_send_udp(addr, plain.to_wire())) is None, server
+    assert got["nsd"] == got["knot"] == IDENTITY.encode(), got
+    assert got["gtmd"] == got["nsd"], got

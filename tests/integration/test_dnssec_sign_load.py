@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 
+import dns.exception
 import dns.message
 import dns.query
 import dns.rdatatype
@@ -194,6 +195,55 @@ def test_resigns_before_expiry_while_answering(zs):
         log = g.read_log()
         assert "event=resign result=ok" in log, log
         assert "event=reload" not in log, log
+    finally:
+        g.stop()
+        g.check_sanitizer()
+
+
+def test_resign_keeps_identity_cookies_and_rate_limiting(zs):
+    """A re-sign builds a new served set from the current one: the identity,
+    the cookie secret (a cookie given out before stays valid) and the rate
+    limiting (its parameters and its buckets) go on unchanged."""
+    import dns.edns
+    port = free_port()
+    d = os.path.join(zs.dir, "resign-guard")
+    os.makedirs(d, exist_ok=True)
+    cfg = {"listen": ["127.0.0.1:%d" % port], "workers": 1, "identity": "signer-1",
+           "rrl": {"rate": 3, "slip": 0, "window": 60, "whitelist": ["10.0.0.0/8"]},
+           "zones": [{"origin": ORIGIN, "file": zs.parent_unsigned,
+                      "dnssec": {"keys": [zs.ksk, zs.zsk], "validity": 60, "refresh": 56}}]}
+    g = Gtmd(d, cfg, port).start()
+    try:
+        client = bytes.fromhex("0102030405060708")
+        q = dns.message.make_query("www." + ORIGIN, "A", use_edns=0,
+                                   options=[dns.edns.GenericOption(dns.edns.COOKIE, client)])
+        r = dns.query.tcp(q, "127.0.0.1", port=port, timeout=2)
+        cookie = [o for o in r.options if o.otype == dns.edns.COOKIE][0].to_wire()
+        # Put the /24 of 127.0.0.1 deep into debt (window 60 s).
+        s = __import__("socket").socket(__import__("socket").AF_INET,
+                                        __import__("socket").SOCK_DGRAM)
+        plain = dns.message.make_query("www." + ORIGIN, "A")
+        for _ in range(50):
+            s.sendto(plain.to_wire(), ("127.0.0.1", port))
+        s.close()
+        deadline = time.time() + 15
+        while "event=resign result=ok" not in g.read_log() and time.time() < deadline:
+            time.sleep(0.1)  # bounded by the deadline
+        assert "event=resign result=ok" in g.read_log(), g.read_log()
+        ch = dns.query.tcp(dns.message.make_query("id.server.", "TXT", rdclass="CH"),
+                           "127.0.0.1", port=port, timeout=2)
+        assert ch.answer and b"".join(ch.answer[0][0].strings) == b"signer-1"
+        with_cookie = dns.message.make_query(
+            "www." + ORIGIN, "A", use_edns=0,
+            options=[dns.edns.GenericOption(dns.edns.COOKIE, cookie)])
+        r = dns.query.udp(with_cookie, "127.0.0.1", port=port, timeout=2)
+        assert r.rcode() == 0 and r.answer, "the cookie from before the re-sign is valid"
+        try:
+            dns.query.udp(plain, "127.0.0.1", port=port, timeout=0.5)
+            limited = False
+        except dns.exception.Timeout:
+            limited = True
+        assert limited, "the bucket in debt was kept across the re-sign"
     finally:
         g.stop()
         g.check_sanitizer()

@@ -1,5 +1,6 @@
 """DNS over TCP (RFC 7766): pipelining, framing, timeouts, connection limits
 and resistance to floods and to clients that do not read."""
+import os
 import select
 import socket
 import struct
@@ -11,7 +12,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from conftest import default_config
+from conftest import default_config, measured_env
 
 # ---- helpers ---------------------------------------------------------------
 
@@ -502,3 +503,201 @@ def test_client_that_never_reads_does_not_block_others(make_gtmd):
     assert blocked_at[0] is not None, "server kept reading from a client that never reads"
     # Still healthy afterwards.
     assert_www_answer(tcp_query(g, timeout=1.0))
+
+
+# ---- memory bounds (issue 11, bug 1) ----------------------------------------
+
+
+def big_zone_config(workers=1, **tcp):
+    """The test zones plus big.test., whose huge.big.test. TXT RRset makes a
+    reply of about 54,000 octets to a 32-octet query."""
+
+    def fn(workdir, port):
+        c = default_config(workdir, port)
+        c["workers"] = workers
+        with open(os.path.join(workdir, "big.test.zone"), "w") as f:
+            f.write("$TTL 300\n@ IN SOA ns1 host 1 3600 600 86400 300\n@ IN NS ns1\n"
+                    "ns1 IN A 192.0.2.1\n")
+            for i in range(200):
+                f.write('huge IN TXT "%03d%s"\n' % (i, "x" * 250))
+        c["zones"].append({"origin": "big.test.", "file": "big.test.zone"})
+        c["tcp"] = dict({"max_connections": 1000, "idle_timeout": 30, "message_timeout": 30},
+                        **tcp)
+        return c
+
+    return fn
+
+
+def proc_kb(pid, field):
+    """VmRSS, VmHWM, ... of pid in KiB, from /proc/PID/status."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
+
+
+def max_size_query(qid):
+    """A query for www.example.com. padded with trailing octets to the largest
+    message TCP can carry (65535): answered, trailing octets ignored."""
+    wire = wire_query("www.example.com.", "A", qid)
+    return frame(wire + b"\x00" * (65535 - len(wire)))
+
+
+def hostile_pipeliners(g, n, seconds):
+    """n clients that each send one maximum-size query, then pipeline queries
+    for huge.big.test. TXT as fast as gtmd takes them and never read a
+    reply, for at most `seconds`. Returns the sockets (still open) and the
+    octets sent."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect((g.addr, g.port))
+        s.setblocking(False)
+        socks.append(s)
+    pipeline = b"".join(frame(wire_query("huge.big.test.", "TXT", i)) for i in range(2000))
+    pending = {s: max_size_query(1) + pipeline for s in socks}
+    sent = 0
+    t_end = time.monotonic() + seconds
+    last_progress = time.monotonic()
+    while time.monotonic() < t_end and time.monotonic() - last_progress < 1.0:
+        progress = False
+        for s in socks:
+            if not pending.get(s):
+                pending[s] = pipeline
+            try:
+                k = s.send(pending[s])
+            except BlockingIOError:
+                continue
+            except OSError:
+                pending[s] = b""
+                continue
+            sent += k
+            pending[s] = pending[s][k:]
+            progress = progress or k > 0
+        if progress:
+            last_progress = time.monotonic()
+        else:
+            select.select([], socks, [], 0.05)
+    return socks, sent
+
+
+@pytest.mark.parametrize("clients", [8, 64])
+def test_pipelining_clients_that_never_read_bound_memory(make_gtmd, clients):
+    """Bug 1: 8 clients pipelining queries for a large RRset without reading
+    took gtmd from 21 MB to 666 MB. Each connection now stops being answered
+    at 64 KiB of unsent replies (checked per reply), and a worker's buffers
+    stay within 8 MiB in total (64 clients exceed it: the greediest are
+    closed). The peak RSS must stay within 40 MiB of the idle server's."""
+    g = make_gtmd(big_zone_config(workers=1), start=False)
+    g.env = measured_env()
+    g.start()
+    r = tcp_query(g, "huge.big.test.", "TXT", timeout=2.0)
+    assert len(r.answer[0]) == 200
+    base = proc_kb(g.proc.pid, "VmRSS")
+    socks, sent = hostile_pipeliners(g, clients, seconds=4.0)
+    try:
+        assert sent > clients * 100000, "the clients sent only %d octets" % sent
+        grown = (proc_kb(g.proc.pid, "VmHWM") - base) / 1024.0
+        print("hostile clients %d: sent %d octets, peak RSS +%.1f MiB" % (clients, sent, grown))
+        assert grown < 40, "peak RSS grew by %.1f MiB with %d hostile clients" % (grown, clients)
+        # Fresh clients are still served while the hostile ones hold on.
+        for _ in range(3):
+            assert_www_answer(tcp_query(g, timeout=1.0))
+            assert_www_answer(g.query("www.example.com.", "A", timeout=1.0))
+    finally:
+        for s in socks:
+            s.close()
+    if clients > 8:
+        # 64 connections of up to 128 KiB each exceed the 8 MiB budget.
+        deadline = time.monotonic() + 2.0
+        while "event=tcp_buffer_budget" not in g.read_log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "event=tcp_buffer_budget" in g.read_log(), "the buffer budget never closed anyone"
+
+
+def test_large_message_buffer_is_given_back(make_gtmd):
+    """Bug 1: a first maximum-size message grew a connection's input buffer to
+    64 KiB for the connection's life. 250 connections that each send one
+    65535-octet query, read the answer and stay open must not hold 64 KiB
+    each (16 MiB); the buffer shrinks back once the message is answered."""
+    g = make_gtmd(big_zone_config(workers=1), start=False)
+    g.env = measured_env()
+    g.start()
+    assert_www_answer(tcp_query(g, timeout=2.0))
+    base = proc_kb(g.proc.pid, "VmRSS")
+    conns = []
+    try:
+        for i in range(250):
+            s = connect(g)
+            s.sendall(max_size_query(i))
+            r = read_msg(s, timeout=2.0)
+            assert r is not None and r.id == i
+            conns.append(s)
+        grown = (proc_kb(g.proc.pid, "VmRSS") - base) / 1024.0
+        print("250 connections after a 64 KiB message each: RSS +%.1f MiB" % grown)
+        assert all(is_open(s) for s in conns[-5:])
+    finally:
+        for s in conns:
+            s.close()
+    assert grown < 6, "RSS grew by %.1f MiB holding 250 connections after one big message each" % (
+        grown)
+
+
+# ---- not a query: closed at the header --------------------------------------
+
+
+@pytest.mark.parametrize("what,header", [
+    ("response", struct.pack("!HHHHHH", 7, 0x8100, 1, 0, 0, 0)),
+    ("qdcount_2", struct.pack("!HHHHHH", 7, 0x0100, 2, 0, 0, 0)),
+    ("qdcount_0_no_additional", struct.pack("!HHHHHH", 7, 0x0100, 0, 0, 0, 0)),
+])
+def test_non_query_header_closes_at_once(make_gtmd, what, header):
+    """A message whose header shows it is no query is closed as soon as the
+    header has arrived, without waiting for the rest of the message (here
+    announced as 300 octets) or for message_timeout (30 s)."""
+    g = make_gtmd(tcp_config(idle_timeout=30, message_timeout=30))
+    s = connect(g)
+    try:
+        s.sendall(frame(wire_query("www.example.com.", "A", 5)))
+        r = read_msg(s)
+        assert r is not None and r.id == 5, "the good query before was not answered"
+        s.sendall(struct.pack("!H", 300) + header)
+        took = wait_closed(s, 2.0)
+        assert took is not None and took < 0.5, "%s header: connection not closed at once" % what
+    finally:
+        s.close()
+    assert_www_answer(tcp_query(g))
+
+
+def test_qdcount_0_with_opt_is_answered_not_closed(gtmd):
+    """QDCOUNT 0 with an OPT record may be a server cookie query (RFC 7873
+    §5.4): it is answered (FORMERR with OPT without a cookie) and the
+    connection stays open."""
+    s = connect(gtmd)
+    try:
+        opt = b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
+        s.sendall(frame(struct.pack("!HHHHHH", 9, 0x0100, 0, 0, 0, 1) + opt))
+        r = read_msg(s)
+        assert r is not None and r.id == 9 and r.rcode() == dns.rcode.FORMERR
+        s.sendall(frame(wire_query("www.example.com.", "A", 10)))
+        r = read_msg(s)
+        assert r is not None and r.id == 10
+    finally:
+        s.close()
+
+
+def test_default_message_timeout_closes_partial_message_within_1s(gtmd):
+    """The default message_timeout (0.5 s, checked every 100 ms) closes a
+    connection with a partial message within 1 s."""
+    s = connect(gtmd)
+    try:
+        data = frame(wire_query("www.example.com.", "A", 9))
+        t0 = time.monotonic()
+        s.sendall(data[:6])
+        took = wait_closed(s, 3.0)
+        assert took is not None, "partial message not closed within 3 s"
+        assert time.monotonic() - t0 <= 1.0, "closed only after %.2f s" % (time.monotonic() - t0)
+    finally:
+        s.close()

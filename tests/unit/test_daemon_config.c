@@ -31,6 +31,8 @@ static void check_conf(struct tap *t, const char *json, const char *want, const 
 }
 
 #define Z "\"zones\": [{\"origin\": \"example.com.\", \"file\": \"x.zone\"}]"
+#define LONG64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define LONG256 LONG64 LONG64 LONG64 LONG64
 
 int main(void)
 {
@@ -55,10 +57,32 @@ int main(void)
                "$.zones[0]: unknown key \"x\"", "unknown zone key");
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"tcp\": {\"idle_timeout\": -1}}",
                "$.tcp.idle_timeout", "negative timeout");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"geoip\": \"x.mmdb\"}",
+               "$.geoip: must be an object", "geoip must be an object");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"geoip\": {}}",
+               "$.geoip.database: is required", "geoip needs a database");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"geoip\": {\"database\": 1}}",
+               "$.geoip.database: must be a string", "geoip database must be a string");
+    check_conf(&t,
+               "{\"listen\": [\"127.0.0.1:53\"], " Z
+               ", \"geoip\": {\"database\": \"x.mmdb\", \"db\": 1}}",
+               "$.geoip: unknown key \"db\"", "unknown geoip key");
+    check_conf(&t,
+               "{\"listen\": [\"127.0.0.1:53\"], " Z
+               ", \"geoip\": {\"database\": \"x\"}, \"ecs\": false}",
+               NULL, "geoip and ecs keys are accepted (the file is opened at load)");
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"],\n \"listen\": [], " Z "}", "duplicate",
                "duplicate key rejected");
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"],\n " Z ",\n}",
                ":3:", "syntax error has a line");
     check_conf(&t, "{" Z "}", "$.listen: is required", "listen required");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"identity\": 5}", "$.identity",
+               "identity must be a string or false");
+    check_conf(&t,
+               "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"version\": \"" LONG256 "\"}",
+               "$.version: must be a string of at most 255 octets", "version of 256 octets");
+    check_conf(&t,
+               "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"identity\": false, \"version\": \"\"}",
+               NULL, "identity false and version \"\" hide them");
     return tap_done(&t);
 }

@@ -292,7 +292,7 @@ static struct serve_set *load_query_set(struct health_core *core, char *dir)
     struct errlist e;
     errlist_init(&e);
     struct config *cfg = config_load(path, &e);
-    struct serve_set *s = cfg ? load_set(cfg, 1, core, &e) : NULL;
+    struct serve_set *s = cfg ? load_set(cfg, 1, core, NULL, &e) : NULL;
     for (size_t i = 0; i < e.count; i++)
         printf("# %s\n", e.msgs[i]);
     config_free(cfg);

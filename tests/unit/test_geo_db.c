@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "geo/geo_db.h"
@@ -223,6 +224,16 @@ static void test_errors(struct tap *t)
     TAP_CHECK(t, open_fails(path, "cannot open", err, sizeof(err)), "missing file: %s", err);
     write_file(path, sizeof(path), dir, "empty.mmdb", "", 0);
     TAP_CHECK(t, open_fails(path, "cannot open", err, sizeof(err)), "empty file: %s", err);
+    /* A FIFO would block libmaxminddb's open() (and so a load or reload)
+     * forever: refused before. alarm() ends the test if it ever blocks. */
+    snprintf(path, sizeof(path), "%s/fifo.mmdb", dir);
+    bool made = mkfifo(path, 0600) == 0;
+    alarm(10);
+    TAP_CHECK(t, made && open_fails(path, "not a regular file", err, sizeof(err)), "a FIFO: %s",
+              err);
+    alarm(0);
+    unlink(path);
+    TAP_CHECK(t, open_fails(dir, "not a regular file", err, sizeof(err)), "a directory: %s", err);
     uint8_t junk[4096];
     uint64_t s = 42;
     for (size_t i = 0; i < sizeof(junk); i++)

@@ -375,6 +375,37 @@ static void test_merged_city(struct tap *t, struct geo_db *db, struct map_ref *r
                   at(&g, "198.51.100.1", 16, 26) && at(&g2, "198.51.100.1", 1, 24),
               "relabelled: country:IN and continent:AS (both asia) share a /24 (%u -> %u nodes)",
               g.trie.n_nodes, g2.trie.n_nodes);
+    /* Marks on the class trie give the relabelled trie's prefixes in the
+     * same walk: compared at many pseudo-random addresses of both
+     * families, half of them inside the test networks. */
+    uint8_t *marks = geo_trie_uniform_marks(&g.trie, list_of, g.n_classes);
+    bool same = true;
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 200000 && same; i++) {
+        uint8_t a[16], p1, p2, m2;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        memcpy(a, &x, 8);
+        memcpy(a + 8, &x, 8);
+        unsigned fam = i & 1 ? GEO_FAMILY_IPV6 : GEO_FAMILY_IPV4;
+        if (i % 4 < 2) {
+            static const uint8_t pre[4][4] = {
+                {10, 1, 2, 0}, {127, 0, 0, 0}, {192, 0, 2, 0}, {0x20, 0x01, 0x0d, 0xb8}};
+            memcpy(a, pre[(i / 4) % 4], fam == GEO_FAMILY_IPV6 ? 4 : 2);
+        }
+        uint32_t v1 = geo_trie_lookup(&g2.trie, fam, a, &p1);
+        uint32_t v2 = geo_trie_lookup_marked(&g.trie, fam, a, marks, &p2, &m2);
+        same = list_of[v2] == v1 && m2 == p1;
+        if (!same)
+            printf("# at %02x%02x%02x%02x: relabelled %u/%u, marked %u/%u\n", a[0], a[1], a[2],
+                   a[3], v1, p1, list_of[v2], m2);
+    }
+    uint8_t p3, m3;
+    geo_trie_lookup_marked(&g.trie, GEO_FAMILY_IPV4, (const uint8_t *)"\x0a\x01\x02\x09", NULL, &p3,
+                           &m3);
+    TAP_CHECK(t, same && m3 == p3,
+              "marks on the class trie give the relabelled prefixes in one walk (200000 "
+              "addresses); no marks: the class prefix");
+    free(marks);
     uint32_t zero[32] = {0};
     struct geo_merged g3 = {.n_classes = 1};
     geo_trie_relabel(&g.trie, zero, g.n_classes, &g3.trie);

@@ -195,6 +195,95 @@ static void test_layers(struct tap *t)
     health_core_free(&c);
 }
 
+/* ---- health epochs ------------------------------------------------------ */
+
+static void on_layers(void *arg)
+{
+    ++*(int *)arg;
+}
+
+static void test_epochs(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct health_slot *s = health_core_slot(&c, "endpoint:p/a");
+    uint64_t e0, e1, e2, e3;
+    bool ok0 = health_epoch_enter(&c, &e0);
+    health_report(&c, s, &PASS, 2, 2); /* unknown -> up: a write */
+    TAP_CHECK(t, ok0 && !health_epoch_valid(&c, e0), "a transition ends the epoch a reader saw");
+    bool ok1 = health_epoch_enter(&c, &e1);
+    health_report(&c, s, &PASS, 2, 2); /* no transition: no write */
+    TAP_CHECK(t, ok1 && e1 != e0 && health_epoch_valid(&c, e1),
+              "a result that changes nothing keeps the epoch");
+    char id[32];
+    override_add(&c, "endpoint:p/a", HEALTH_DOWN, "drain", "me", 0, id);
+    TAP_CHECK(t, health_epoch_enter(&c, &e2) && e2 != e1, "an override is a new epoch");
+    health_restore(s, HEALTH_DOWN, 0);
+    TAP_CHECK(t, health_epoch_enter(&c, &e3) && e3 != e2, "a restored state is a new epoch");
+    int layers = 0;
+    struct health_hooks h = {.layers_changed = on_layers, .arg = &layers};
+    health_core_add_hooks(&c, &h);
+    uint64_t e5;
+    health_drill_set(&c, "region:eu", HEALTH_DOWN);
+    TAP_CHECK(t, health_epoch_enter(&c, &e5) && e5 != e3 && layers == 1,
+              "a drill byte is a new epoch and wakes the layers_changed listeners");
+    health_write_begin(&c);
+    uint64_t e4;
+    TAP_CHECK(t, !health_epoch_enter(&c, &e4), "no consistent epoch while a write is in progress");
+    health_write_end(&c);
+    health_core_remove_hooks(&c, &layers);
+    health_core_free(&c);
+}
+
+/* Two bytes written together inside one bracket: a reader that finds its
+ * epoch valid never sees them differ. */
+struct epoch_race {
+    struct health_core *c;
+    _Atomic uint8_t a, b;
+    atomic_bool stop;
+    long valid_reads, torn_valid;
+};
+
+static void *epoch_writer(void *arg)
+{
+    struct epoch_race *r = arg;
+    for (uint8_t v = 0; !atomic_load(&r->stop); v++) {
+        health_write_begin(r->c);
+        atomic_store_explicit(&r->a, v, memory_order_release);
+        atomic_store_explicit(&r->b, v, memory_order_release);
+        health_write_end(r->c);
+        /* A pause between writes, so that readers find stable epochs. */
+        for (volatile int k = 0; k < 300; k++)
+            ;
+    }
+    return NULL;
+}
+
+static void test_epoch_race(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct epoch_race r = {.c = &c};
+    pthread_t th;
+    pthread_create(&th, NULL, epoch_writer, &r);
+    for (long i = 0; i < 2000000; i++) {
+        uint64_t e;
+        if (!health_epoch_enter(&c, &e))
+            continue;
+        uint8_t a = atomic_load_explicit(&r.a, memory_order_acquire);
+        uint8_t b = atomic_load_explicit(&r.b, memory_order_acquire);
+        if (!health_epoch_valid(&c, e))
+            continue;
+        r.valid_reads++;
+        r.torn_valid += a != b;
+    }
+    atomic_store(&r.stop, true);
+    pthread_join(th, NULL);
+    TAP_CHECK(t, r.torn_valid == 0 && r.valid_reads > 1000,
+              "a valid epoch never shows a half-done write (%ld valid reads)", r.valid_reads);
+    health_core_free(&c);
+}
+
 /* ---- readers under the lock see agreeing fields ----------------------- */
 
 struct race {
@@ -329,6 +418,8 @@ int main(void)
     test_counting(&t);
     test_hooks(&t);
     test_layers(&t);
+    test_epochs(&t);
+    test_epoch_race(&t);
     test_slots(&t);
     test_slot_lifetime(&t);
     test_readers_under_lock(&t);

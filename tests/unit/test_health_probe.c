@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -800,6 +801,62 @@ static void test_dns(struct ctx *c)
     srv_stop(&s);
 }
 
+/* ---- local failures ------------------------------------------------------ */
+
+/* Out of descriptors (EMFILE), no probe type can even start: the result is
+ * a failure marked local, which the scheduler does not count against the
+ * endpoint (issue 11, bug 7). The soft RLIMIT_NOFILE is set to the lowest
+ * free descriptor, so every new socket fails with EMFILE. */
+static void test_local_failure(struct ctx *c)
+{
+    struct srv dns = {.mode = SRV_DNS, .dns_answer = true};
+    uint16_t port;
+    int lfd = srv_bind(false, SOCK_STREAM, &port);
+    if (listen(lfd, 4) != 0)
+        abort();
+    srv_start(&dns);
+    struct rlimit saved, low;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    int lowest = dup(0);
+    close(lowest);
+    low = saved;
+    low.rlim_cur = (rlim_t)lowest;
+    TAP_CHECK(c->t, setrlimit(RLIMIT_NOFILE, &low) == 0, "soft RLIMIT_NOFILE lowered to %d",
+              lowest);
+    TAP_CHECK(c->t, probe_out_of_sockets(), "probe_out_of_sockets sees EMFILE");
+    static const char *const specs[] = {"{\"type\": \"tcp\", \"port\": 1, \"timeout\": 0.5}",
+                                        HTTP_T "}", DNS_T "}"};
+    for (size_t i = 0; i < 3; i++) {
+        struct probe_spec s = spec_of(specs[i], c->dir);
+        struct run r;
+        run_probe(c, &s, i == 2 ? dns.port : port, NULL, &r);
+        TAP_CHECK(c->t,
+                  r.calls == 1 && !r.r.ok && r.r.local &&
+                      strstr(r.r.reason, "cannot start probe") != NULL,
+                  "EMFILE: %s probe is a local failure, not a verdict (\"%s\")",
+                  i == 0   ? "tcp"
+                  : i == 1 ? "http"
+                           : "dns",
+                  r.r.reason);
+        probe_spec_free(&s);
+    }
+    setrlimit(RLIMIT_NOFILE, &saved);
+    TAP_CHECK(c->t, !probe_out_of_sockets(), "limit restored: sockets open again");
+    struct probe_spec s = spec_of(specs[0], c->dir);
+    struct run r;
+    run_probe(c, &s, port, NULL, &r);
+    TAP_CHECK(c->t, r.r.ok && !r.r.local, "limit restored: the tcp probe passes");
+    probe_spec_free(&s);
+    s = spec_of(specs[0], c->dir);
+    int closed = srv_bind(false, SOCK_STREAM, &port);
+    close(closed);
+    run_probe(c, &s, port, NULL, &r);
+    TAP_CHECK(c->t, !r.r.ok && !r.r.local, "a refused connection is a verdict, not local");
+    probe_spec_free(&s);
+    srv_stop(&dns);
+    close(lfd);
+}
+
 /* ---- IPv6 ------------------------------------------------------------------ */
 
 static void test_ipv6(struct ctx *c)
@@ -927,6 +984,7 @@ int main(void)
     if (certs)
         test_https(&c);
     test_dns(&c);
+    test_local_failure(&c);
     test_ipv6(&c);
     test_resolve(&c);
     test_free_in_flight(&c);

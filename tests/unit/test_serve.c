@@ -104,6 +104,62 @@ static void test_grace(struct tap *t, struct serve *sv, struct serve_reader *r,
     *old = p.old;
 }
 
+struct syncer {
+    struct serve *sv;
+    atomic_bool done;
+};
+
+static void *sync_main(void *arg)
+{
+    struct syncer *p = arg;
+    serve_sync(p->sv);
+    atomic_store(&p->done, true);
+    return NULL;
+}
+
+struct churner {
+    struct serve_reader *r;
+    atomic_bool stop;
+};
+
+static void *churn_main(void *arg)
+{
+    struct churner *c = arg;
+    while (!atomic_load(&c->stop)) {
+        serve_enter(c->r);
+        serve_leave(c->r);
+    }
+    return NULL;
+}
+
+/* serve_sync waits for the sections in progress, not for later
+ * ones: a reader that enters and leaves all the time does not hold it. */
+static void test_synchronize(struct tap *t, struct serve *sv, struct serve_reader *r,
+                             struct serve_reader *busy)
+{
+    struct syncer p = {.sv = sv};
+    atomic_init(&p.done, false);
+    struct churner c = {.r = busy};
+    atomic_init(&c.stop, false);
+    pthread_t th, ch;
+    pthread_create(&ch, NULL, churn_main, &c);
+    serve_enter(r);
+    pthread_create(&th, NULL, sync_main, &p);
+    sleep_ms(100);
+    TAP_CHECK(t, !atomic_load(&p.done), "synchronize waits for a section in progress");
+    serve_leave(r);
+    for (int i = 0; i < 500 && !atomic_load(&p.done); i++)
+        sleep_ms(2);
+    TAP_CHECK(t, atomic_load(&p.done), "and returns once it left, while another reader churns");
+    pthread_join(th, NULL);
+    atomic_store(&c.stop, true);
+    pthread_join(ch, NULL);
+    atomic_store(&p.done, false);
+    pthread_create(&th, NULL, sync_main, &p);
+    pthread_join(th, NULL);
+    TAP_CHECK(t, atomic_load(&p.done), "with no reader inside it returns at once");
+}
+
 struct bumper {
     struct serve_reader *r;
     size_t rec;
@@ -253,6 +309,7 @@ int main(void)
     serve_sum_queries(&sv, &q);
     TAP_CHECK(&t, q.queries[0][0][0] == 2 && q.messages[0] == 4, "query counters summed");
 
+    test_synchronize(&t, &sv, r1, r3);
     struct serve_set *set2 = make_set(CONF_B, 2), *old = NULL;
     test_grace(&t, &sv, r1, set2, &old);
     serve_set_free(old);

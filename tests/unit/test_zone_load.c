@@ -184,6 +184,116 @@ static void test_include_bomb(struct tap *t)
     unlink(path);
 }
 
+/* A zone file of more than 4 MB (so zone_load cuts it in two): $TTL and
+ * $ORIGIN changes all along, lines with a blank owner, records in
+ * parentheses over several lines, quotes holding ';' and '('. A bad_line
+ * puts a bad A record at the first record line from *bad_line on and sets
+ * *bad_line to it. Returns the file's line count. */
+static int big_zone_write(FILE *f, int *bad_line)
+{
+    int line = 1;
+    fprintf(f, "$ORIGIN example.org.\n" SOA);
+    line += 3;
+    for (int i = 0; i < 60000; i++) {
+        if (i % 1000 == 0) {
+            fprintf(f, "$TTL %d\n", 100 + i / 1000);
+            line++;
+        }
+        if (i % 7000 == 0) {
+            fprintf(f, "$ORIGIN example.org.\n$ORIGIN s%d.example.org.\n", i);
+            line += 2;
+        }
+        if (bad_line && line >= *bad_line) {
+            fprintf(f, "bad IN A 999.0.2.1\n");
+            *bad_line = line++;
+            bad_line = NULL;
+        }
+        fprintf(f, "h%d IN A 192.0.%d.%d\n  IN TXT \"x ( y ; %d\"\n", i, i % 256, i / 256 % 256, i);
+        fprintf(f, "m%d 60 IN MX ( 10 ; pref\n    mail%d )\n", i, i % 10);
+        line += 4;
+    }
+    return line;
+}
+
+static struct zone *big_zone_load(const char *path, struct errlist *e)
+{
+    struct zone *z = zone_load("example.org.", path, path, NULL, 0, e);
+    for (size_t i = 0; i < e->count && i < 3; i++)
+        printf("# %s\n", e->msgs[i]);
+    return z;
+}
+
+/* True when a and b hold the same names with the same RRsets. */
+static bool zone_same(const struct zone *a, const struct zone *b)
+{
+    if (a->n_nodes != b->n_nodes || a->n_records != b->n_records)
+        return false;
+    for (uint32_t i = 0; i <= a->mask; i++) {
+        const struct zone_node *x = a->table[i].node, *y;
+        if (!x)
+            continue;
+        y = zone_find_node(b, x->name, x->name_len, a->table[i].hash);
+        if (!y || y->n_rrsets != x->n_rrsets || y->flags != x->flags)
+            return false;
+        for (uint16_t k = 0; k < x->n_rrsets; k++) {
+            const struct zone_rrset *r = &x->rrsets[k], *q = &y->rrsets[k];
+            if (r->type != q->type || r->ttl != q->ttl || r->count != q->count ||
+                r->rdata_len != q->rdata_len || memcmp(r->rdata, q->rdata, r->rdata_len) != 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* The two-thread parse of a big file builds the same zone as the one-
+ * thread parse of the same text (read through $INCLUDE, which is never
+ * cut), and an error in its second half is still reported at its line. */
+static void test_parallel_parse(struct tap *t)
+{
+    char big[] = "/tmp/gtmd-zone-XXXXXX", inc[] = "/tmp/gtmd-zone-XXXXXX";
+    int fb = mkstemp(big), fi = mkstemp(inc);
+    FILE *f = fb >= 0 ? fdopen(fb, "w") : NULL, *g = fi >= 0 ? fdopen(fi, "w") : NULL;
+    if (!f || !g) {
+        TAP_CHECK(t, false, "temp files for the parallel parse");
+        return;
+    }
+    int lines = big_zone_write(f, NULL);
+    fprintf(g, "$INCLUDE %s\n", big);
+    fclose(f);
+    fclose(g);
+    struct stat st;
+    TAP_CHECK(t, stat(big, &st) == 0 && st.st_size > (4 << 20),
+              "the big file is over 4 MB (%d lines)", lines);
+    struct errlist e1, e2;
+    errlist_init(&e1);
+    errlist_init(&e2);
+    struct zone *z1 = big_zone_load(big, &e1), *z2 = big_zone_load(inc, &e2);
+    TAP_CHECK(t, z1 && z2 && e1.count == 0 && e2.count == 0, "both parses load");
+    TAP_CHECK(t, z1 && z2 && zone_same(z1, z2) && zone_same(z2, z1) && z1->n_records > 180000,
+              "two-thread and one-thread parses give the same zone (%zu records)",
+              z1 ? z1->n_records : 0);
+    zone_free(z1);
+    zone_free(z2);
+    errlist_free(&e1);
+    errlist_free(&e2);
+    f = fopen(big, "w");
+    int bad = lines * 9 / 10 + 1;
+    if (f) {
+        big_zone_write(f, &bad);
+        fclose(f);
+    }
+    errlist_init(&e1);
+    z1 = big_zone_load(big, &e1);
+    char want[64];
+    snprintf(want, sizeof(want), ":%d: ", bad);
+    TAP_CHECK(t, !z1 && e1.count == 1 && strstr(e1.msgs[0], want) && strstr(e1.msgs[0], big),
+              "an error in the second half names its line (%s)", want);
+    zone_free(z1);
+    errlist_free(&e1);
+    unlink(big);
+    unlink(inc);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -191,5 +301,6 @@ int main(void)
     test_bad_zones(&t);
     test_not_regular_files(&t);
     test_include_bomb(&t);
+    test_parallel_parse(&t);
     return tap_done(&t);
 }

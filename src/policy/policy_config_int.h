@@ -1,0 +1,28 @@
+/*
+ * policy_config_int.h -- parts of the record parser shared by
+ * policy_config.c and policy_config_geo.c. Not for use outside src/policy.
+ */
+#ifndef GTM_POLICY_POLICY_CONFIG_INT_H
+#define GTM_POLICY_POLICY_CONFIG_INT_H
+
+#include <jansson.h>
+
+#include "common/jsoncfg.h"
+#include "policy/policy.h"
+
+#define PC_PATH 256
+
+/* The "geo" object of a geo record: the map, its class orders and the
+ * record's region set (every region of the map, by first appearance). */
+void pc_record_geo(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
+                   struct policy_record *rec);
+
+/* The region set of a nearest record ("regions", default every region of
+ * the pool in the order of $.regions); each needs a location. */
+void pc_record_nearest(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
+                       struct policy_record *rec);
+
+/* The longest region order a record can use (spill must stay below it). */
+size_t pc_record_longest_order(const struct policy_record *rec);
+
+#endif
