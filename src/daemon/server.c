@@ -18,6 +18,7 @@
 #include "daemon/config.h"
 #include "admin/admin.h"
 #include "daemon/load.h"
+#include "daemon/notify.h"
 #include "daemon/privs.h"
 #include "drill/drill.h"
 #include "drill/drill_service.h"
@@ -54,6 +55,7 @@ struct server {
     time_t resign_due;
     struct event *resign_timer;
     double started;
+    struct notify notify; /* systemd's $NOTIFY_SOCKET (notify.h) */
 };
 
 static void server_release_gslb(void *g)
@@ -285,11 +287,20 @@ static void server_on_resign_timer(evutil_socket_t fd, short what, void *arg)
     evtimer_add(srv->resign_timer, &tv);
 }
 
+/* READY=1 and what is served, for systemctl status. */
+static void server_notify_serving(struct server *srv, const struct serve_set *set)
+{
+    notify_send(&srv->notify, "READY=1\nSTATUS=serving generation %llu: %zu zones, %zu records",
+                (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records);
+}
+
 static json_t *server_reload(struct server *srv, bool *ok)
 {
     struct errlist errs;
     struct timespec t0;
     pthread_mutex_lock(&srv->reload_lock);
+    notify_send(&srv->notify, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+                notify_monotonic_usec());
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     struct config *cfg = config_load(srv->config_path, &errs);
@@ -308,6 +319,10 @@ static json_t *server_reload(struct server *srv, bool *ok)
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",
                   (unsigned long long)srv->generation, errs.count);
+        notify_send(&srv->notify,
+                    "READY=1\nSTATUS=reload failed (%zu errors, see the log); serving "
+                    "generation %llu",
+                    errs.count, (unsigned long long)srv->generation);
         json_t *list = json_array();
         for (size_t i = 0; i < errs.count; i++)
             json_array_append_new(list, json_string(errs.msgs[i]));
@@ -359,6 +374,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     srv->generation++;
     server_set_resign_due(srv);
     double ms = server_elapsed_ms(&t0);
+    server_notify_serving(srv, set);
     log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
              (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms);
     json_t *res = json_pack("{s:s, s:I, s:o, s:I, s:f, s:b, s:b, s:b}", "result", "ok",
@@ -415,6 +431,7 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     log_info("event=signal signal=%s action=stop", sig == SIGTERM ? "TERM" : "INT");
+    notify_send(&srv->notify, "STOPPING=1\nSTATUS=stopping");
     event_base_loopbreak(srv->base);
 }
 
@@ -452,6 +469,7 @@ static int server_first_round(struct server *srv, const struct serve_set *set)
     uint32_t max_timeout = server_plan_probes(srv, set);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    notify_send(&srv->notify, "STATUS=first probe round: deciding which endpoints are up");
     /* Plus time for c-ares to resolve check host names (2 s, 2 tries). */
     double wait = max_timeout / 1000.0 + 4.5;
     bool done = scheduler_wait_initial(srv->sched, wait < 30 ? wait : 30);
@@ -743,8 +761,12 @@ int server_run(const char *config_path)
     srv.health.events = event_ring_new(EVENT_RING_DEFAULT);
     pthread_mutex_init(&srv.reload_lock, NULL);
     srv.started = health_now();
+    notify_open(&srv.notify);
+    notify_send(&srv.notify, "STATUS=starting");
     if (server_start(&srv) != 0) {
+        notify_send(&srv.notify, "STATUS=start failed (see the log)");
         server_shutdown(&srv);
+        notify_close(&srv.notify);
         pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
         return 1;
     }
@@ -756,12 +778,17 @@ int server_run(const char *config_path)
     srv.resign_timer = evtimer_new(srv.base, server_on_resign_timer, &srv);
     server_on_resign_timer(-1, 0, &srv);
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    /* Serving, the admin API up, the signal handlers in place. */
+    pthread_mutex_lock(&srv.reload_lock);
+    server_notify_serving(&srv, atomic_load(&srv.serve.current));
+    pthread_mutex_unlock(&srv.reload_lock);
     event_base_dispatch(srv.base);
     event_free(srv.resign_timer);
     for (int i = 0; i < N_SIGNALS; i++)
         event_free(sigs[i]);
     event_base_free(srv.base);
     server_shutdown(&srv);
+    notify_close(&srv.notify);
     log_info("event=stop");
     return rc;
 }
