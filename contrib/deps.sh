@@ -6,7 +6,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
 libldns-dev libevent-dev libjansson-dev libmaxminddb-dev libc-ares-dev libssl-dev
 dnsutils knot-dnsutils python3 python3-dnspython python3-pytest python3-prometheus-client
 libmaxmind-db-writer-perl mmdb-bin openssl clang libclang-rt-14-dev
-nsd knot gdnsd dnsperf unbound ldnsutils knot-dnssecutils bind9-utils"
+nsd knot gdnsd dnsperf unbound ldnsutils knot-dnssecutils bind9-utils etcd-server
+etcd-client"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -4,6 +4,7 @@
  */
 #include "admin/admin_int.h"
 #include "common/event_ring.h"
+#include "health/shared_store.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -33,6 +33,8 @@
 #include "serve/serve.h"
 
 struct health_service;
+struct fleet;
+struct shared_store;
 
 struct admin_env {
     struct serve *serve; /* admin_start takes a reader slot of it */
@@ -46,6 +48,8 @@ struct admin_env {
     unsigned workers;          /* DNS worker count, for /v1/status */
     atomic_ullong *reloads_ok; /* owned by the daemon */
     atomic_ullong *reloads_failed;
+    struct fleet *fleet;              /* NULL without a fleet (fleet_view.h) */
+    const struct shared_store *store; /* overrides go through it when not NULL */
 };
 
 struct admin;

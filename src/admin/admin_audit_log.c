@@ -25,6 +25,7 @@
 #include "admin/admin_request.h"
 #include "common/event_ring.h"
 #include "common/log.h"
+#include "health/shared_store.h"
 
 static int admin_audit_open(const char *path)
 {
@@ -114,6 +115,9 @@ void admin_audit(struct admin_req *r, int status, json_t *result)
                              "token", r->token_name, "client", r->client, "method", method, "path",
                              uri, "request", r->body, "status", status, "result", result);
     free(uri);
+    /* In a fleet: which node took the call. */
+    if (line && r->a->env.store && r->a->env.store->node)
+        json_object_set_new(line, "node", json_string(r->a->env.store->node));
     admin_audit_write(r->a, line);
 }
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "health/shared_store.h"
 #include "drill/drill.h"
 #include "drill/drill_outcome.h"
 #include "drill/drill_plan.h"
@@ -86,6 +87,46 @@ static void admin_drill_refuse(struct admin_req *r, const char *code, const char
     admin_reply_json(r, 409, err);
 }
 
+/* With a fleet: the drill goes to etcd (on a lease of its duration) and
+ * starts on every node, this one included, from the watch; a refusal of
+ * the store is a 503 and nothing started. Takes d. */
+static void admin_drill_start_shared(struct admin_req *r, struct drill *d)
+{
+    struct admin *a = r->a;
+    const struct shared_store *store = a->env.store;
+    char id[32] = "", why[300] = "";
+    if (drill_core_conflicts(a->env.drills, d, why, sizeof(why))) {
+        drill_free(d);
+        admin_drill_refuse(r, "conflict", why, NULL, NULL);
+        return;
+    }
+    d->started = health_now();
+    d->ends = d->started + d->spec.duration;
+    json_t *rec = drill_json(d);
+    json_object_del(rec, "id");
+    double ttl = d->spec.duration;
+    drill_free(d);
+    enum shared_status st = SHARED_CONFLICT;
+    for (int attempt = 0; attempt < 5 && st == SHARED_CONFLICT; attempt++)
+        st = store->ops->create(store->arg, "drills", rec, ttl,
+                                store->ops->view(store->arg, "drills"), id, why, sizeof(why));
+    json_decref(rec);
+    json_t *j = st == SHARED_OK ? drill_core_get_json(a->env.drills, id) : NULL;
+    if (!j) {
+        if (st == SHARED_OK)
+            snprintf(why, sizeof(why),
+                     "drill %s was created in etcd but did not start here "
+                     "(a live drill on the same region started meanwhile?)",
+                     id);
+        admin_reply_error(r, 503, "etcd_unavailable", "%s", why);
+        admin_audit(r, 503, json_pack("{s:s}", "error", why));
+        return;
+    }
+    health_service_save(a->env.health_service);
+    admin_audit(r, 201, json_pack("{s:s}", "id", id));
+    admin_reply_json(r, 201, j);
+}
+
 /* Starts the drill planned from spec (admin thread, no reader held);
  * takes whatif and tl. */
 static void admin_drill_start(struct admin_req *r, const struct drill_spec *spec,
@@ -95,6 +136,10 @@ static void admin_drill_start(struct admin_req *r, const struct drill_spec *spec
     struct admin *a = r->a;
     char id[32], why[256];
     struct drill *d = drill_new(spec, t, r->token_name, drill_report_whatif(whatif), tl);
+    if (a->env.store) {
+        admin_drill_start_shared(r, d);
+        return;
+    }
     if (drill_core_start(a->env.drills, d, health_now(), id, why, sizeof(why)) != DRILL_STARTED) {
         admin_drill_refuse(r, "conflict", why, NULL, NULL);
         return;
@@ -187,9 +232,19 @@ void admin_handle_drill_get(struct admin_req *r, const char *id)
 void admin_handle_drill_delete(struct admin_req *r, const char *id)
 {
     struct admin *a = r->a;
-    char why[128];
+    char why[300];
+    /* With a fleet, deleting its key ends it on every node (this one from
+     * the watch, before the call returns). */
+    const struct shared_store *store = a->env.store;
+    enum shared_status st =
+        store ? store->ops->remove(store->arg, "drills", id, why, sizeof(why)) : SHARED_NOT_FOUND;
+    if (st != SHARED_OK && st != SHARED_NOT_FOUND) {
+        admin_reply_error(r, 503, "etcd_unavailable", "%s", why);
+        admin_audit(r, 503, json_pack("{s:s}", "error", why));
+        return;
+    }
     snprintf(why, sizeof(why), "aborted through the API (%s token)", r->token_name);
-    if (!drill_core_end(a->env.drills, id, DRILL_ABORTED, why)) {
+    if (st != SHARED_OK && !drill_core_end(a->env.drills, id, DRILL_ABORTED, why)) {
         json_t *j = drill_core_get_json(a->env.drills, id);
         if (j) {
             admin_reply_error(r, 409, "not_active", "drill %s has ended already (%s)", id,

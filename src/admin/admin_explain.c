@@ -294,10 +294,13 @@ static json_t *explain_policy(struct explain_ctx *x)
     const struct policy_pool *p = &g->pools[r->pool];
     json_t *eps = json_array(), *chosen = json_array();
     for (size_t i = 0; i < p->n_eps; i++)
-        if (p->eps[i].rtype == t->rtype)
-            json_array_append_new(eps,
-                                  admin_view_endpoint(x->a->env.health, x->a->env.drills, g, p,
-                                                      &p->eps[i], x->ov.n_lost ? &x->ov : NULL));
+        if (p->eps[i].rtype == t->rtype) {
+            json_t *ep = admin_view_endpoint(x->a->env.health, x->a->env.drills, g, p, &p->eps[i],
+                                             x->ov.n_lost ? &x->ov : NULL);
+            if (p->check >= 0)
+                admin_fleet_endpoint(x->a, ep, p->eps[i].key);
+            json_array_append_new(eps, ep);
+        }
     for (uint16_t i = 0; i < t->result.n; i++)
         json_array_append_new(chosen, json_string(admin_view_answer(t->result.eps[i])));
     const char *order = r->policy == POLICY_FAILOVER  ? "failover order from the record"

@@ -120,6 +120,12 @@ void admin_events_free_all(struct admin *a);
 /* The drill core's listener: an audit line for every drill end. */
 void admin_drills_listen(struct admin *a);
 
+/* The fleet (admin_fleet.c); no-ops or null without one. */
+json_t *admin_fleet_status(struct admin *a);
+/* Adds "fleet" (observations, verdict, explanation) to an endpoint view. */
+void admin_fleet_endpoint(struct admin *a, json_t *ep, const char *key);
+void admin_fleet_metrics(struct admin *a, struct evbuffer *b);
+
 /* Replies that wait for the state file (admin_defer.c): sends status and
  * reply (stolen), and the audit line with audit (stolen; NULL for none),
  * once the health thread has written everything changed so far. */

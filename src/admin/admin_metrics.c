@@ -368,6 +368,7 @@ void admin_handle_metrics(struct admin_req *r)
     evbuffer_add_printf(b, "gtmd_config_generation %llu\n", gen);
     metrics_head(b, "gtmd_uptime_seconds", "gauge", "Seconds since gtmd started.");
     evbuffer_add_printf(b, "gtmd_uptime_seconds %.3f\n", health_now() - a->env.started);
+    admin_fleet_metrics(a, b);
     evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(r->req, 200, NULL, b);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin/admin_int.h"
 #include "admin/admin_request.h"
@@ -20,6 +21,7 @@
 #include "dns/rrtype.h"
 #include "health/override.h"
 #include "health/service.h"
+#include "health/shared_store.h"
 #include "policy/policy.h"
 #include "policy/policy_eval.h"
 #include "policy/policy_geo.h"
@@ -184,6 +186,110 @@ static void ovr_refuse_full(struct admin_req *r)
     admin_audit(r, 409, NULL);
 }
 
+/* Creates the override in the fleet's shared store (etcd). Returns the
+ * store's status; id gets the new id. */
+static enum shared_status ovr_create_shared(struct admin_req *r, const struct admin_override_req *q,
+                                            uint64_t view, char id[32], char *err, size_t errlen)
+{
+    const struct shared_store *st = r->a->env.store;
+    double now = health_now();
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:f}", "target", q->target, "state",
+                            health_state_name(q->state), "reason", q->reason, "author",
+                            r->token_name, "created", now);
+    json_object_set_new(rec, "expires",
+                        q->expires_in > 0 ? json_real(now + q->expires_in) : json_null());
+    enum shared_status rc = st->ops->create(
+        st->arg, "overrides", rec, q->expires_in > 0 ? q->expires_in : 0, view, id, err, errlen);
+    json_decref(rec);
+    return rc;
+}
+
+/* 503 for a store that could not make the change. */
+static void ovr_reply_unavailable(struct admin_req *r, const char *err)
+{
+    admin_reply_error(r, 503, "etcd_unavailable", "%s", err);
+    admin_audit(r, 503, json_pack("{s:s}", "error", err));
+}
+
+/* Adds the override: in the fleet's store (etcd) when there is one, else
+ * in the health core. 1 when added (id set), 0 when a shared store saw
+ * another change since view (decide again), -1 when a reply was sent. */
+static int ovr_apply(struct admin_req *r, const struct admin_override_req *req, uint64_t view,
+                     bool last, char id[32])
+{
+    struct admin *a = r->a;
+    const struct shared_store *store = a->env.store;
+    if (!store) {
+        double expires = req->expires_in > 0 ? health_now() + req->expires_in : 0;
+        if (override_add(a->env.health, req->target, req->state, req->reason, r->token_name,
+                         expires, id) == 0)
+            return 1;
+        ovr_refuse_full(r);
+        return -1;
+    }
+    if (override_count(a->env.health) >= override_max(a->env.health)) {
+        ovr_refuse_full(r);
+        return -1;
+    }
+    char msg[300] = "";
+    enum shared_status st = ovr_create_shared(r, req, view, id, msg, sizeof(msg));
+    if (st == SHARED_OK)
+        return 1;
+    if (st == SHARED_CONFLICT && !last)
+        return 0;
+    ovr_reply_unavailable(
+        r, st == SHARED_CONFLICT ? "the fleet's overrides kept changing; try again" : msg);
+    return -1;
+}
+
+/* Decides once (dry run, 404, 409) and applies: 1 when a reply was sent,
+ * 0 when a shared store saw another change meanwhile (decide again). */
+static int ovr_post_once(struct admin_req *r, const struct admin_override_req *req, bool last)
+{
+    struct admin *a = r->a;
+    const struct shared_store *store = a->env.store;
+    uint64_t view = store ? store->ops->view(store->arg, "overrides") : 0;
+    const struct serve_set *s = serve_enter(a->reader);
+    const struct health_slot *slot = ovr_target_slot(s->gslb, req->target);
+    if (!slot) {
+        serve_leave(a->reader);
+        admin_reply_error(r, 404, "unknown_target", "no region, az or endpoint \"%s\"",
+                          req->target);
+        admin_audit(r, 404, NULL);
+        return 1;
+    }
+    struct policy_overlay ov = {.slot = slot, .state = req->state};
+    json_t *blocked = json_array();
+    json_t *changes = ovr_changes(s, &ov, blocked);
+    serve_leave(a->reader);
+    if (req->dry_run) {
+        admin_reply_json(r, 200,
+                         json_pack("{s:b, s:o, s:o}", "dry_run", 1, "changes", changes,
+                                   "would_leave_unserved", blocked));
+        return 1;
+    }
+    if (json_array_size(blocked) > 0 && !req->force) {
+        json_decref(changes);
+        ovr_refuse_unsafe(r, blocked, "override");
+        return 1;
+    }
+    json_decref(blocked);
+    char id[32];
+    int rc = ovr_apply(r, req, view, last, id);
+    if (rc <= 0) {
+        json_decref(changes);
+        return rc < 0;
+    }
+    json_t *o = override_get_json(a->env.health, id);
+    if (!o) /* already expired (a tiny expires_in), or removed by another node meanwhile */
+        o = json_pack("{s:s}", "id", id);
+    json_object_set_new(o, "changes", changes);
+    /* Answered (and audited) once the override is on disk; the admin
+     * thread serves other requests meanwhile (admin_defer.c). */
+    admin_defer_reply(r, 201, o, json_pack("{s:s}", "id", id));
+    return 1;
+}
+
 void admin_handle_override_post(struct admin_req *r)
 {
     struct admin_override_req req; /* strings borrowed from r->body */
@@ -194,46 +300,14 @@ void admin_handle_override_post(struct admin_req *r)
         admin_audit(r, st, NULL);
         return;
     }
-    struct admin *a = r->a;
-    const struct serve_set *s = serve_enter(a->reader);
-    const struct health_slot *slot = ovr_target_slot(s->gslb, req.target);
-    if (!slot) {
-        serve_leave(a->reader);
-        admin_reply_error(r, 404, "unknown_target", "no region, az or endpoint \"%s\"", req.target);
-        admin_audit(r, 404, NULL);
-        return;
+    /* With a fleet, another node may add an override between our decision
+     * and the write: the write then fails and the safety rule is evaluated
+     * again on the state that includes it. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (ovr_post_once(r, &req, attempt == 4))
+            return;
+        usleep(20000 * (attempt + 1)); /* let the watch deliver the other change */
     }
-    struct policy_overlay ov = {.slot = slot, .state = req.state};
-    json_t *blocked = json_array();
-    json_t *changes = ovr_changes(s, &ov, blocked);
-    serve_leave(a->reader);
-    if (req.dry_run) {
-        admin_reply_json(r, 200,
-                         json_pack("{s:b, s:o, s:o}", "dry_run", 1, "changes", changes,
-                                   "would_leave_unserved", blocked));
-        return;
-    }
-    if (json_array_size(blocked) > 0 && !req.force) {
-        json_decref(changes);
-        ovr_refuse_unsafe(r, blocked, "override");
-        return;
-    }
-    json_decref(blocked);
-    char id[32];
-    double expires = req.expires_in > 0 ? health_now() + req.expires_in : 0;
-    if (override_add(a->env.health, req.target, req.state, req.reason, r->token_name, expires,
-                     id) != 0) {
-        json_decref(changes);
-        ovr_refuse_full(r);
-        return;
-    }
-    json_t *o = override_get_json(a->env.health, id);
-    if (!o) /* already expired (a tiny expires_in): it was added all the same */
-        o = json_pack("{s:s}", "id", id);
-    json_object_set_new(o, "changes", changes);
-    /* Answered (and audited) once the override is on disk; the admin
-     * thread serves other requests meanwhile (admin_defer.c). */
-    admin_defer_reply(r, 201, o, json_pack("{s:s}", "id", id));
 }
 
 void admin_handle_overrides_list(struct admin_req *r)
@@ -292,7 +366,20 @@ void admin_handle_override_delete(struct admin_req *r, const char *id)
         return;
     }
     json_decref(blocked);
-    if (!override_remove(a->env.health, id)) { /* expired meanwhile */
+    const struct shared_store *store = a->env.store;
+    bool removed;
+    if (store) {
+        char err[300] = "";
+        enum shared_status st = store->ops->remove(store->arg, "overrides", id, err, sizeof(err));
+        if (st != SHARED_OK && st != SHARED_NOT_FOUND) {
+            ovr_reply_unavailable(r, err);
+            return;
+        }
+        /* Not in etcd: a leftover here (from the state file) still goes. */
+        removed = st == SHARED_OK || override_remove_why(a->env.health, id, "deleted");
+    } else
+        removed = override_remove(a->env.health, id);
+    if (!removed) { /* expired meanwhile */
         admin_reply_error(r, 404, "not_found", "no override %s", id);
         admin_audit(r, 404, NULL);
         return;

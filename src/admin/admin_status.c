@@ -77,9 +77,13 @@ static json_t *status_endpoints(struct admin *a, const struct gslb *g, uint16_t 
     for (size_t i = 0; i < g->n_pools; i++)
         for (size_t k = 0; k < g->pools[i].n_eps; k++) {
             const struct policy_endpoint *e = &g->pools[i].eps[k];
-            if (e->region == region && (az < 0 ? e->az == UINT16_MAX : e->az == az))
-                json_array_append_new(arr, admin_view_endpoint(a->env.health, a->env.drills, g,
-                                                               &g->pools[i], e, NULL));
+            if (e->region == region && (az < 0 ? e->az == UINT16_MAX : e->az == az)) {
+                json_t *ep =
+                    admin_view_endpoint(a->env.health, a->env.drills, g, &g->pools[i], e, NULL);
+                if (g->pools[i].check >= 0)
+                    admin_fleet_endpoint(a, ep, e->key);
+                json_array_append_new(arr, ep);
+            }
         }
     return arr;
 }
@@ -146,6 +150,7 @@ void admin_handle_status(struct admin_req *r)
     json_object_set_new(body, "state_file",
                         a->env.health_service ? health_service_status_json(a->env.health_service)
                                               : json_null());
+    json_object_set_new(body, "fleet", admin_fleet_status(a));
     admin_reply_json(r, 200, body);
 }
 

@@ -12,12 +12,15 @@ json_t *admin_view_layers(struct health_core *hc, struct drill_core *drills,
                           const struct health_slot *s, enum health_state effective)
 {
     if (!s)
-        return json_pack("{s:s, s:n, s:s, s:n, s:n, s:[]}", "probe", "up", "override", "effective",
-                         health_state_name(effective), "override_detail", "drill", "drills");
-    enum health_state o = health_slot_override(s);
-    json_t *j = json_pack("{s:s, s:s?, s:s}", "probe", health_state_name(health_slot_probe(s)),
-                          "override", o == HEALTH_UNKNOWN ? NULL : health_state_name(o),
-                          "effective", health_state_name(effective));
+        return json_pack("{s:s, s:n, s:n, s:s, s:n, s:n, s:[]}", "probe", "up", "fleet", "override",
+                         "effective", health_state_name(effective), "override_detail", "drill",
+                         "drills");
+    enum health_state o = health_slot_override(s), f = health_slot_fleet(s);
+    json_t *j =
+        json_pack("{s:s, s:s?, s:s?, s:s}", "probe", health_state_name(health_slot_probe(s)),
+                  "fleet", f == HEALTH_UNKNOWN ? NULL : health_state_name(f), "override",
+                  o == HEALTH_UNKNOWN ? NULL : health_state_name(o), "effective",
+                  health_state_name(effective));
     json_t *d = o == HEALTH_UNKNOWN ? NULL : override_for_target_json(hc, s->key);
     json_object_set_new(j, "override_detail", d ? d : json_null());
     json_object_set_new(j, "drill",

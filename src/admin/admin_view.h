@@ -11,7 +11,7 @@
 #include "health/health.h"
 #include "policy/policy.h"
 
-/* {"probe", "override", "effective", "override_detail", "drill",
+/* {"probe", "fleet", "override", "effective", "override_detail", "drill",
  * "drills"} for a slot, with the effective state of the endpoint given
  * (layers above it included): "drill" is the slot's own drill layer
  * ("down" while a live drill covers it, else null), "drills" the active

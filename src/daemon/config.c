@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <pwd.h>
 #include <limits.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,13 +29,16 @@ struct cfg_ctx {
 
 #define cfg_err(x, path, ...) jsoncfg_err(&(x)->j, path, __VA_ARGS__)
 
-static void cfg_listen(struct cfg_ctx *x, json_t *v)
+static void cfg_listen(struct cfg_ctx *x, json_t *v, bool fleet)
 {
-    if (!json_is_array(v) || json_array_size(v) == 0) {
-        cfg_err(x, "$.listen", "must be a non-empty array of \"address:port\" strings");
+    /* An empty list is a prober-only node: a vantage point of a fleet. */
+    if (!json_is_array(v) || (json_array_size(v) == 0 && !fleet)) {
+        cfg_err(x, "$.listen",
+                "must be a non-empty array of \"address:port\" strings (an empty array only "
+                "with a \"fleet\": a prober-only node)");
         return;
     }
-    x->c->listen = calloc(json_array_size(v), sizeof(*x->c->listen));
+    x->c->listen = calloc(json_array_size(v) ? json_array_size(v) : 1, sizeof(*x->c->listen));
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e)
@@ -204,18 +208,20 @@ static void cfg_user(struct cfg_ctx *x, json_t *root)
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
     static const char *const keys[] = {
-        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",      "state_file",
-        "state_max_age", "max_overrides", "regions", "checks",       "pools",    "records",
-        "admin",         "drills",        "geoip",   "ecs",          "identity", "version",
-        "cookies",       "rrl",           "user",    "group",        NULL};
+        "listen",     "workers",       "zones",         "edns_udp_max", "tcp",
+        "state_file", "state_max_age", "max_overrides", "regions",      "checks",
+        "pools",      "records",       "admin",         "drills",       "geoip",
+        "ecs",        "identity",      "version",       "cookies",      "rrl",
+        "user",       "group",         "fleet",         "probe_source", NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
     }
     jsoncfg_check_keys(&x->j, root, "$", keys);
+    fleet_params_parse(&x->j, json_object_get(root, "fleet"), &x->c->fleet);
     json_t *l = json_object_get(root, "listen");
     if (l)
-        cfg_listen(x, l);
+        cfg_listen(x, l, x->c->fleet.enabled);
     else
         cfg_err(x, "$.listen", "is required");
     json_t *z = json_object_get(root, "zones");
@@ -236,7 +242,10 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     char host[256] = "";
     if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
         snprintf(host, sizeof(host), "gtmd");
-    x->c->identity = cfg_identity(x, root, "identity", host);
+    /* In a fleet the node name tells which node answered (doc/fleet.md). */
+    x->c->identity_default = !json_object_get(root, "identity");
+    x->c->identity = cfg_identity(
+        x, root, "identity", x->c->fleet.enabled && x->c->fleet.node ? x->c->fleet.node : host);
     x->c->version = cfg_identity(x, root, "version", "gtmd " GTM_VERSION);
     cookie_params_parse(&x->j, json_object_get(root, "cookies"), &x->c->cookies);
     x->c->rrl = rrl_params_parse(&x->j, json_object_get(root, "rrl"));
@@ -253,6 +262,27 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     free((void *)origins);
     /* Practice drills name regions, azs and checks of the same file. */
     drill_params_check(&x->j, &x->c->drills, x->c->gslb);
+}
+
+/* The hash of the part of the file every node of a fleet shares. */
+static void cfg_shared_hash(json_t *root, char out[65])
+{
+    static const char *const local[] = {
+        "listen",     "workers",       "tcp",   "edns_udp_max", "admin",
+        "state_file", "state_max_age", "fleet", "probe_source", NULL};
+    json_t *copy = json_copy(root);
+    for (const char *const *k = local; *k; k++)
+        json_object_del(copy, *k);
+    char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(copy);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!text || EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL) != 1)
+        n = 0;
+    free(text);
+    for (unsigned i = 0; i < n && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    out[n ? 64 : 0] = '\0';
 }
 
 struct config *config_load(const char *path, struct errlist *errs)
@@ -276,6 +306,8 @@ struct config *config_load(const char *path, struct errlist *errs)
     c->dir = jsoncfg_strdup(dirname(tmp));
     struct cfg_ctx x = {.c = c, .j = {.errs = errs, .file = path, .dir = c->dir}};
     cfg_root(&x, root);
+    if (json_is_object(root))
+        cfg_shared_hash(root, c->shared_hash);
     json_decref(root);
     if (errs->count != before) {
         config_free(c);
@@ -307,6 +339,7 @@ void config_free(struct config *c)
     health_params_free(&c->health);
     geo_params_free(&c->geo);
     drill_params_free(&c->drills);
+    fleet_params_free(&c->fleet);
     gslb_unref(c->gslb);
     free(c->path);
     free(c->dir);

@@ -19,6 +19,7 @@
 
 #include "admin/admin_config.h"
 #include "common/errlist.h"
+#include "fleet/fleet_params.h"
 #include "drill/drill_params.h"
 #include "geo/geo_params.h"
 #include "guard/guard_config.h"
@@ -64,15 +65,22 @@ struct config {
     size_t n_zones;
     uint16_t edns_udp_max;
     struct config_tcp tcp;
-    char *identity;               /* NULL: hidden (false or ""); default the host name */
+    char *identity;               /* NULL: hidden (false or ""); default the host name,
+                                     or the fleet's node name with a fleet */
+    bool identity_default;        /* "identity" absent: --node changes it too */
     char *version;                /* NULL: hidden; default "gtmd VERSION" */
     struct cookie_params cookies; /* as configured; the loader decides the secret */
     struct rrl_params *rrl;       /* owned; NULL: no rate limiting (load_set takes it) */
     struct admin_params admin;
-    struct health_params health; /* state_file, state_max_age */
+    struct health_params health; /* state_file, state_max_age, probe_source */
     struct geo_params geo;       /* geoip: the database file */
     struct drill_params drills;  /* the "drills" section */
-    struct gslb *gslb;           /* regions, checks, pools, records; never NULL once loaded */
+    struct fleet_params fleet;   /* "fleet"; enabled false when absent */
+    /* SHA-256 (hex) of what should be equal on every node of a fleet: the
+     * file without its node-local keys (listen, workers, tcp, edns_udp_max,
+     * admin, state_file, state_max_age, fleet, probe_source), keys sorted. */
+    char shared_hash[65];
+    struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
 };
 
 /* NULL when the file has errors (all of them in errs). */

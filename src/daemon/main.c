@@ -15,7 +15,8 @@
 
 static void main_usage(FILE *f)
 {
-    fprintf(f, "usage: gtmd -c FILE            run the server (foreground, logs on stderr)\n"
+    fprintf(f, "usage: gtmd -c FILE [--node NAME] run the server (foreground, logs on stderr);\n"
+               "                                NAME: this node in a fleet (default: host name)\n"
                "       gtmd check -c FILE      validate the config and its zones\n"
                "       gtmd drill -c FILE --region R [--region R2 ...] [--az A ...]\n"
                "                  [--client IP | --ecs NET]... [--state FILE] [--json]\n"
@@ -31,7 +32,7 @@ int main(int argc, char **argv)
      * heap around each one, which made a 1M-record load 3x slower. */
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
     mallopt(M_TOP_PAD, 16 * 1024 * 1024);
-    const char *cfg = NULL;
+    const char *cfg = NULL, *node = NULL;
     bool check = false;
     if (argc > 1 && strcmp(argv[1], "drill") == 0)
         return drill_cmd_main(argc - 1, argv + 1);
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
             check = true;
         else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
             cfg = argv[++i];
+        else if (strcmp(argv[i], "--node") == 0 && i + 1 < argc)
+            node = argv[++i];
         else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
             printf("gtmd %s\n", GTM_VERSION);
             return 0;
@@ -56,5 +59,5 @@ int main(int argc, char **argv)
         main_usage(stderr);
         return 2;
     }
-    return check ? server_check(cfg) : server_run(cfg);
+    return check ? server_check(cfg) : server_run(cfg, node);
 }

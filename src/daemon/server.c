@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <openssl/evp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include "common/errlist.h"
+#include "common/jsoncfg.h"
 #include "common/log.h"
 #include "daemon/config.h"
 #include "admin/admin.h"
@@ -23,6 +25,7 @@
 #include "drill/drill.h"
 #include "drill/drill_service.h"
 #include "health/override.h"
+#include "fleet/fleet.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
 #include "health/service.h"
@@ -33,6 +36,7 @@
 
 struct server {
     char *config_path;
+    const char *node; /* --node, or NULL */
     struct config *cfg;
     struct serve serve;                /* the served set, its readers and counters */
     struct serve_reader *widen_reader; /* the health thread's, for widened scopes */
@@ -47,6 +51,7 @@ struct server {
     struct serve_reader *drill_reader; /* its reader of the served set */
     struct scheduler *sched;
     struct admin *admin;
+    struct fleet *fleet;         /* NULL without a "fleet" section */
     pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API, re-sign) */
     atomic_ullong reloads_ok, reloads_failed;
     /* Zones signed at load: when the current set's signatures need
@@ -73,6 +78,42 @@ static uint32_t server_plan_probes(struct server *srv, const struct serve_set *s
         gslb_ref(set->gslb);
     scheduler_set_plan(srv->sched, t, n, set->gslb, server_release_gslb);
     return max_timeout;
+}
+
+/* Loads the config and applies --node to it. */
+static struct config *server_load_config(struct server *srv, struct errlist *errs)
+{
+    struct config *cfg = config_load(srv->config_path, errs);
+    if (cfg && srv->node && !fleet_params_set_node(&cfg->fleet, srv->node)) {
+        errlist_add(errs, "--node: \"%s\" is not a node name (1 to 63 of A-Z a-z 0-9 . _ -)",
+                    srv->node);
+        config_free(cfg);
+        return NULL;
+    }
+    /* The identity (id.server, hostname.bind, NSID) follows --node. */
+    if (cfg && srv->node && cfg->fleet.enabled && cfg->identity_default) {
+        free(cfg->identity);
+        cfg->identity = jsoncfg_strdup(cfg->fleet.node);
+    }
+    return cfg;
+}
+
+/* What every node of a fleet should have the same: the shared part of the
+ * file and the zones' serials (a short hex prefix of a SHA-256). */
+static void server_config_hash(const struct config *cfg, const struct serve_set *set, char out[24])
+{
+    char text[65 + 32 * 64];
+    size_t off = (size_t)snprintf(text, sizeof(text), "%s", cfg->shared_hash);
+    for (size_t i = 0; i < set->zones->n_zones && off < sizeof(text) - 64; i++)
+        off += (size_t)snprintf(text + off, sizeof(text) - off, "|%s=%u",
+                                set->zones->zones[i]->origin_str,
+                                (unsigned)set->zones->zones[i]->serial);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(text, off, md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 8 && i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    out[n ? 16 : 0] = '\0';
 }
 
 /* Descriptors a configuration may hold at once: every DNS TCP connection
@@ -145,6 +186,16 @@ static void server_log_errors(const struct errlist *e, const char *prefix)
         log_error("%s%s", prefix, e->msgs[i]);
 }
 
+static bool server_same_source(const struct health_params *a, const struct health_params *b)
+{
+    if (a->n_probe_source != b->n_probe_source)
+        return false;
+    for (size_t i = 0; i < a->n_probe_source; i++)
+        if (strcmp(a->probe_source_text[i], b->probe_source_text[i]) != 0)
+            return false;
+    return true;
+}
+
 static bool server_same_listen(const struct config *a, const struct config *b)
 {
     if (a->n_listen != b->n_listen || a->workers != b->workers)
@@ -180,6 +231,22 @@ static void server_keep_bound(struct config *next, struct config *old, bool same
         next->admin = old->admin;
         old->admin = a;
     }
+    /* The fleet and the probe source are fixed for the run. */
+    struct fleet_params f = next->fleet;
+    next->fleet = old->fleet;
+    old->fleet = f;
+    struct health_params *nh = &next->health, *oh = &old->health;
+    struct probe_source ps = nh->probe_source;
+    nh->probe_source = oh->probe_source;
+    oh->probe_source = ps;
+    for (size_t i = 0; i < 2; i++) {
+        char *t = nh->probe_source_text[i];
+        nh->probe_source_text[i] = oh->probe_source_text[i];
+        oh->probe_source_text[i] = t;
+    }
+    size_t n = nh->n_probe_source;
+    nh->n_probe_source = oh->n_probe_source;
+    oh->n_probe_source = n;
 }
 
 /* Logs the geo database of set (start-up and reload) and returns what
@@ -303,7 +370,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
                 notify_monotonic_usec());
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    struct config *cfg = config_load(srv->config_path, &errs);
+    struct config *cfg = server_load_config(srv, &errs);
     struct serve_set *set = NULL;
     char nofile[512];
     /* Before load_set: it maps the new endpoints to health slots, which a
@@ -356,6 +423,15 @@ static json_t *server_reload(struct server *srv, bool *ok)
     /* Endpoints may have come or gone: judge every abort_if again. */
     drill_service_poke(srv->drill_svc);
     server_plan_probes(srv, set);
+    bool same_fleet = fleet_params_same(&cfg->fleet, &srv->cfg->fleet) &&
+                      server_same_source(&cfg->health, &srv->cfg->health);
+    if (!same_fleet)
+        log_warn("event=reload note=\"fleet and probe_source change only on restart\"");
+    if (srv->fleet) {
+        char hash[24];
+        server_config_hash(cfg, set, hash);
+        fleet_set_endpoints(srv->fleet, set->gslb, hash);
+    }
     /* The state may have moved since load_set widened the scopes. */
     health_service_kick(srv->health_svc);
     /* Tokens and the audit log follow the reload only while the admin
@@ -382,6 +458,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
                             (json_int_t)set->zones->n_records, "ms", ms,
                             "restart_needed_for_listen", !same_listen, "restart_needed_for_admin",
                             !same_admin, "restart_needed_for_user", !same_user);
+    json_object_set_new(res, "restart_needed_for_fleet", json_boolean(!same_fleet));
     json_object_set_new(res, "geo", geo);
     atomic_fetch_add(&srv->reloads_ok, 1);
     event_ring_push(srv->health.events, "reload",
@@ -465,7 +542,7 @@ static int server_first_round(struct server *srv, const struct serve_set *set)
     srv->health_svc = health_service_start_sections(&srv->health, &drills, 1);
     health_service_set_state_file(srv->health_svc, hp->state_file);
     health_service_set_load_result(srv->health_svc, &res);
-    srv->sched = scheduler_start(&srv->health);
+    srv->sched = scheduler_start(&srv->health, &hp->probe_source);
     uint32_t max_timeout = server_plan_probes(srv, set);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -482,6 +559,39 @@ static struct policy_loss *server_publish_loss(void *arg, struct policy_loss *ne
 {
     struct server *srv = arg;
     return serve_publish_loss(&srv->serve, next);
+}
+
+/* Starts the fleet client and waits a little for its first read of etcd,
+ * so a node that restarts answers with the fleet's overrides and verdicts
+ * from its first query (the state file holds the last known ones if etcd
+ * is not there). */
+static int server_start_fleet(struct server *srv, const struct serve_set *set)
+{
+    const struct config *c = srv->cfg;
+    if (!c->fleet.enabled)
+        return 0;
+    struct fleet_env env = {.health = &srv->health,
+                            .health_service = srv->health_svc,
+                            .drills = &srv->drills,
+                            .version = GTM_VERSION,
+                            .vantage = (const char *const *)c->health.probe_source_text,
+                            .n_vantage = c->health.n_probe_source};
+    char err[512];
+    srv->fleet = fleet_start(&c->fleet, &env, err, sizeof(err));
+    if (!srv->fleet) {
+        log_error("%s", err);
+        return -1;
+    }
+    char hash[24];
+    server_config_hash(c, set, hash);
+    fleet_set_endpoints(srv->fleet, set->gslb, hash);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double wait = c->fleet.stale_after < 3 ? c->fleet.stale_after : 3;
+    bool synced = fleet_wait_synced(srv->fleet, wait);
+    log_info("event=fleet_first_sync node=%s synced=%s ms=%.1f", c->fleet.node,
+             synced ? "yes" : "no", server_elapsed_ms(&t0));
+    return 0;
 }
 
 /* The workers' counters, as the drills' recovery timeline reads them. */
@@ -525,7 +635,8 @@ static int server_bind(struct server *srv, char *err, size_t errlen)
 {
     struct net_params np;
     server_net_params(srv->cfg, &np);
-    int rc = net_bind(&srv->net, &np, err, errlen);
+    /* No listen address: a prober-only node of a fleet (no DNS threads). */
+    int rc = srv->cfg->n_listen ? net_bind(&srv->net, &np, err, errlen) : 0;
     free((void *)np.listen);
     if (rc != 0 || !srv->cfg->admin.enabled)
         return rc;
@@ -579,7 +690,8 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
                                     .sync = server_counter_sync,
                                     .arg = srv};
     drill_core_set_counters(&srv->drills, &ops);
-    int rc = net_start(&srv->net, &np, &srv->serve, err, errlen);
+    /* No listen address: a prober-only node of a fleet (no DNS threads). */
+    int rc = srv->cfg->n_listen ? net_start(&srv->net, &np, &srv->serve, err, errlen) : 0;
     free((void *)np.listen);
     return rc;
 }
@@ -651,7 +763,7 @@ static int server_start(struct server *srv)
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    srv->cfg = config_load(srv->config_path, &errs);
+    srv->cfg = server_load_config(srv, &errs);
     if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)
         errlist_add(&errs, "%s", err);
     struct serve_set *set =
@@ -677,7 +789,7 @@ static int server_start(struct server *srv)
         serve_set_free(set);
         return -1;
     }
-    if (server_first_round(srv, set) != 0) {
+    if (server_first_round(srv, set) != 0 || server_start_fleet(srv, set) != 0) {
         serve_set_free(set);
         return -1;
     }
@@ -703,7 +815,9 @@ static int server_start(struct server *srv)
                                 .started = srv->started,
                                 .workers = srv->cfg->workers,
                                 .reloads_ok = &srv->reloads_ok,
-                                .reloads_failed = &srv->reloads_failed};
+                                .reloads_failed = &srv->reloads_failed,
+                                .fleet = srv->fleet,
+                                .store = srv->fleet ? fleet_store(srv->fleet) : NULL};
         if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
             pthread_mutex_unlock(&srv->reload_lock);
             log_error("%s", err);
@@ -726,6 +840,7 @@ static void server_shutdown(struct server *srv)
     admin_stop(srv->admin);
     net_stop(&srv->net);
     scheduler_stop(srv->sched);
+    fleet_stop(srv->fleet); /* revokes its lease: the others drop its reports */
     drill_service_stop(srv->drill_svc);
     health_service_stop(srv->health_svc);
     serve_destroy(&srv->serve); /* no reader runs any more */
@@ -738,9 +853,9 @@ static void server_shutdown(struct server *srv)
     pthread_mutex_destroy(&srv->reload_lock);
 }
 
-int server_run(const char *config_path)
+int server_run(const char *config_path, const char *node)
 {
-    struct server srv = {.config_path = (char *)config_path};
+    struct server srv = {.config_path = (char *)config_path, .node = node};
     int signums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
     enum { N_SIGNALS = sizeof(signums) / sizeof(signums[0]) };
     struct event *sigs[N_SIGNALS];

@@ -296,12 +296,49 @@ static void drill_log_start(const struct drill *d)
              log_quote(d->spec.reason, reason_q, sizeof(reason_q)));
 }
 
+bool drill_core_conflicts(struct drill_core *c, const struct drill *d, char *why, size_t whylen)
+{
+    const char *region = NULL;
+    pthread_mutex_lock(&c->lock);
+    const struct drill *other =
+        d->spec.mode == DRILL_LIVE ? drill_live_conflict_locked(c, d, &region) : NULL;
+    if (other)
+        snprintf(why, whylen, "live drill %s already covers region \"%s\"", other->id, region);
+    pthread_mutex_unlock(&c->lock);
+    return other != NULL;
+}
+
+/* Is id active or in the history? (caller holds c->lock) */
+static bool drill_known_locked(struct drill_core *c, const char *id)
+{
+    for (const struct drill *d = c->active; d; d = d->next)
+        if (strcmp(d->id, id) == 0)
+            return true;
+    for (const struct drill *d = c->history; d; d = d->next)
+        if (strcmp(d->id, id) == 0)
+            return true;
+    return false;
+}
+
 enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, double now, char id[32],
                                      char *why, size_t whylen)
 {
+    return drill_core_link(c, d, now, id, why, whylen);
+}
+
+enum drill_start_rc drill_core_link(struct drill_core *c, struct drill *d, double now, char id[32],
+                                    char *why, size_t whylen)
+{
     const char *region = NULL;
+    bool given = d->id[0] != '\0'; /* adopted from the fleet: id and times kept */
     pthread_mutex_lock(&c->publish_lock);
     pthread_mutex_lock(&c->lock);
+    if (given && drill_known_locked(c, d->id)) {
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&c->publish_lock);
+        drill_free(d);
+        return DRILL_KNOWN;
+    }
     const struct drill *other =
         d->spec.mode == DRILL_LIVE ? drill_live_conflict_locked(c, d, &region) : NULL;
     if (other) {
@@ -311,13 +348,19 @@ enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, doub
         drill_free(d);
         return DRILL_CONFLICT;
     }
-    snprintf(d->id, sizeof(d->id), "drl-%llu", (unsigned long long)c->next_id++);
+    if (!given) {
+        snprintf(d->id, sizeof(d->id), "drl-%llu", (unsigned long long)c->next_id++);
+        d->started = now;
+        d->ends = now + d->spec.duration;
+    } else {
+        unsigned long long num = strtoull(d->id + 4, NULL, 10);
+        if (num >= c->next_id)
+            c->next_id = num + 1;
+    }
     snprintf(id, 32, "%s", d->id);
-    d->started = now;
-    d->ends = now + d->spec.duration;
     if (d->report.timeline) {
-        d->report.timeline->started = now;
-        d->report.timeline->window_end = now + DRILL_TIMELINE_WINDOW;
+        d->report.timeline->started = d->started;
+        d->report.timeline->window_end = d->started + DRILL_TIMELINE_WINDOW;
     }
     d->next = c->active;
     c->active = d;

@@ -186,7 +186,7 @@ struct drill *drill_new(const struct drill_spec *spec, const struct drill_target
                         const char *author, json_t *whatif, struct drill_timeline *timeline);
 void drill_free(struct drill *d);
 
-enum drill_start_rc { DRILL_STARTED = 0, DRILL_CONFLICT };
+enum drill_start_rc { DRILL_STARTED = 0, DRILL_CONFLICT, DRILL_KNOWN };
 
 /*
  * Starts d (taken in any case) at now, for its spec's duration: a live
@@ -198,6 +198,20 @@ enum drill_start_rc { DRILL_STARTED = 0, DRILL_CONFLICT };
  */
 enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, double now, char id[32],
                                      char *why, size_t whylen);
+
+/* True (why set) when d, a live drill, touches a region that an active
+ * live drill covers already: drill_core_start would refuse it. */
+bool drill_core_conflicts(struct drill_core *c, const struct drill *d, char *why, size_t whylen);
+
+/*
+ * Starts a drill that another node of the fleet started (its saved form,
+ * as drill_json gives it: id, spec, covers, started, ends), keeping its id
+ * and times: DRILL_KNOWN when this node has it already (active or ended),
+ * DRILL_CONFLICT as for drill_core_start, and nothing when its end time
+ * has passed (DRILL_KNOWN). Never call it while holding a serve reader.
+ */
+enum drill_start_rc drill_core_adopt(struct drill_core *c, json_t *saved, double now, char *why,
+                                     size_t whylen);
 
 /* Ends the active drill id with result and why; false when no drill of
  * that id is active. Never call it while holding a serve reader. */

@@ -353,6 +353,20 @@ static bool drill_restore_active(struct drill_core *c, json_t *e, size_t i, doub
     return resumed;
 }
 
+enum drill_start_rc drill_core_adopt(struct drill_core *c, json_t *saved, double now, char *why,
+                                     size_t whylen)
+{
+    struct drill *d = drill_from_json(c, saved, why, whylen);
+    if (!d)
+        return DRILL_CONFLICT;
+    if (d->ends <= now) {
+        drill_free(d);
+        return DRILL_KNOWN;
+    }
+    char id[32];
+    return drill_core_link(c, d, now, id, why, whylen);
+}
+
 size_t drill_core_restore(struct drill_core *c, json_t *section, double now)
 {
     if (!json_is_object(section))

@@ -19,12 +19,13 @@
  * drills and their loss views point at them outside any policy set, and
  * there are few of them.
  *
- * Each slot carries three layers, read lock-free by the DNS workers: the
- * probe verdict ('effective'), the operator's override ('override') and
- * the drill layer ('drill': set on region and az slots while a live drill
- * covers them, src/drill). The precedence (drill > override > probe) is
- * applied by the policy module (policy.h), which also combines a slot with
- * its region and az.
+ * Each slot carries layers read lock-free by the DNS workers: the probe
+ * verdict ('effective'), the fleet verdict ('fleet', set by the fleet
+ * client from the quorum of vantage points, src/fleet), the operator's
+ * override ('override') and the drill layer ('drill': set on region and az
+ * slots while a live drill covers them, src/drill). The precedence
+ * (drill > override > fleet > probe) is applied by the policy module
+ * (policy.h), which also combines a slot with its region and az.
  *
  * Threads: health_core_slot() is called by the loader (main thread) under
  * the core's mutex; health_report() only by the prober thread; readers of
@@ -67,6 +68,8 @@ struct health_slot {
     char *key;                 /* "endpoint:POOL/NAME", "az:NAME" or "region:NAME" */
     _Atomic uint8_t effective; /* probe verdict as published (enum health_state) */
     _Atomic uint8_t override;  /* operator's forced state; HEALTH_UNKNOWN = none */
+    _Atomic uint8_t fleet;     /* the fleet's quorum verdict (src/fleet); HEALTH_UNKNOWN =
+                                  none: no fleet, no report, or etcd lost for stale_after */
     _Atomic uint8_t drill;     /* HEALTH_DOWN while a live drill covers the slot
                                   (health_drill_set); HEALTH_UNKNOWN = none */
     /* Written (by the prober thread, the loader, the state file) and read
@@ -89,9 +92,9 @@ struct health_slot {
 struct override;
 
 /* Whom the core tells about changes (the health service, service.h, and
- * the drill service, src/drill). Each hook runs on the thread that made
- * the change, after the core's lock was released, so it may take the
- * lock; it must not block. */
+ * the drill service, src/drill, and the fleet client, src/fleet). Each
+ * hook runs on the thread that made the change, after the core's lock was released, so it may take
+ * the lock; it must not block. */
 struct health_hooks {
     void (*state_changed)(void *arg);     /* a slot's probe state changed */
     void (*overrides_changed)(void *arg); /* an override was added or removed */
@@ -237,6 +240,12 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
  * the core's lock. */
 void health_restore(struct health_slot *s, enum health_state st, double since);
 
+/* Sets the fleet layer of a slot (the fleet client is the only caller). */
+static inline void health_slot_set_fleet(struct health_slot *s, enum health_state st)
+{
+    atomic_store_explicit(&s->fleet, (uint8_t)st, memory_order_release);
+}
+
 /* Sets the drill layer of the slot keyed key (HEALTH_DOWN, or
  * HEALTH_UNKNOWN for none). A key the current config does not have gets a
  * slot (not in use), so the drill applies if it comes back. The drill
@@ -261,14 +270,29 @@ static inline enum health_state health_slot_drill(const struct health_slot *s)
     return (enum health_state)atomic_load_explicit(&s->drill, memory_order_acquire);
 }
 
-/* The slot's own layers: drill wins over override, override over probe. */
+/* The fleet layer only (HEALTH_UNKNOWN when the fleet has no verdict). */
+static inline enum health_state health_slot_fleet(const struct health_slot *s)
+{
+    return (enum health_state)atomic_load_explicit(&s->fleet, memory_order_relaxed);
+}
+
+/* The probe as the fleet sees it: the fleet verdict when there is one,
+ * else this node's own probe. */
+static inline enum health_state health_slot_observed(const struct health_slot *s)
+{
+    enum health_state f = health_slot_fleet(s);
+    return f != HEALTH_UNKNOWN ? f : health_slot_probe(s);
+}
+
+/* The slot's own layers: drill wins over override, override over the
+ * fleet verdict, which wins over the probe. */
 static inline enum health_state health_slot_effective(const struct health_slot *s)
 {
     enum health_state d = health_slot_drill(s);
     if (d != HEALTH_UNKNOWN)
         return d;
     enum health_state o = health_slot_override(s);
-    return o != HEALTH_UNKNOWN ? o : health_slot_probe(s);
+    return o != HEALTH_UNKNOWN ? o : health_slot_observed(s);
 }
 
 static inline bool health_slot_up(const struct health_slot *s)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "health/health.h"
 
 /* Checks that the state file can be written where it is: its directory
@@ -35,6 +36,48 @@ static void health_params_check_state_file(const struct jsoncfg *j, const char *
                     S_ISLNK(st.st_mode) ? " (a symbolic link would be replaced by the file)" : "");
 }
 
+static void health_params_source(const struct jsoncfg *j, json_t *v, struct health_params *out)
+{
+    if (!v)
+        return;
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2) {
+        jsoncfg_err(j, "$.probe_source",
+                    "must be an array of one or two addresses "
+                    "(at most one IPv4 and one IPv6)");
+        return;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        char path[48];
+        snprintf(path, sizeof(path), "$.probe_source[%zu]", i);
+        struct sockaddr_storage ss;
+        socklen_t len;
+        const char *s = json_string_value(e);
+        if (!s || addr_parse(s, ADDR_PORT_NONE, &ss, &len) != 0) {
+            jsoncfg_err(j, path, "must be an IPv4 or IPv6 address without a port");
+            continue;
+        }
+        struct probe_source *ps = &out->probe_source;
+        bool v4 = ss.ss_family == AF_INET;
+        if (v4 ? ps->has_v4 : ps->has_v6) {
+            jsoncfg_err(j, path, "a second %s address (one per family)", v4 ? "IPv4" : "IPv6");
+            continue;
+        }
+        if (v4) {
+            ps->has_v4 = true;
+            ps->v4 = ss;
+            ps->v4_len = len;
+        } else {
+            ps->has_v6 = true;
+            ps->v6 = ss;
+            ps->v6_len = len;
+        }
+        out->probe_source_text[out->n_probe_source++] = jsoncfg_strdup(s);
+    }
+}
+
 void health_params_parse(const struct jsoncfg *j, json_t *root, struct health_params *out)
 {
     const char *sf = jsoncfg_str(j, root, "state_file", "$.state_file");
@@ -45,6 +88,7 @@ void health_params_parse(const struct jsoncfg *j, json_t *root, struct health_pa
     out->state_max_age = age / 1000.0;
     out->max_overrides = (size_t)jsoncfg_int(j, root, "max_overrides", "$.max_overrides", 1, 100000,
                                              HEALTH_MAX_OVERRIDES_DEFAULT);
+    health_params_source(j, json_object_get(root, "probe_source"), out);
 }
 
 void health_params_free(struct health_params *p)
@@ -53,4 +97,7 @@ void health_params_free(struct health_params *p)
         return;
     free(p->state_file);
     p->state_file = NULL;
+    for (size_t i = 0; i < p->n_probe_source; i++)
+        free(p->probe_source_text[i]);
+    p->n_probe_source = 0;
 }

@@ -26,6 +26,7 @@ static char *override_strdup(const char *s)
 
 static void override_free(struct override *o)
 {
+    free(o->node);
     free(o->target);
     free(o->reason);
     free(o->author);
@@ -202,6 +203,8 @@ static json_t *override_json(const struct override *o)
                           "state", health_state_name(o->state), "reason", o->reason, "author",
                           o->author, "created", o->created);
     json_object_set_new(j, "expires", o->expires > 0 ? json_real(o->expires) : json_null());
+    if (o->node)
+        json_object_set_new(j, "node", json_string(o->node));
     return j;
 }
 
@@ -316,8 +319,8 @@ bool override_id_parse(const char *id, uint64_t *n)
  * strings borrowed from e), else why not. */
 static const char *override_check_entry(json_t *e, double now, struct override *o, uint64_t *num)
 {
-    static const char *const keys[] = {"id",     "target",  "state",   "reason",
-                                       "author", "created", "expires", NULL};
+    static const char *const keys[] = {"id",      "target",  "state", "reason", "author",
+                                       "created", "expires", "node",  NULL};
     if (!json_is_object(e))
         return "not an object";
     const char *k;
@@ -360,8 +363,13 @@ static const char *override_check_entry(json_t *e, double now, struct override *
     o->state = strcmp(state, "up") == 0 ? HEALTH_UP : HEALTH_DOWN;
     o->reason = (char *)reason;
     o->author = (char *)author;
+    /* A fleet override names the node that took the call. */
+    json_t *nd = json_object_get(e, "node");
+    if (nd && (!json_is_string(nd) || override_check_author(json_string_value(nd))))
+        return "\"node\" must be a node name";
     o->created = created;
     o->expires = json_is_number(ex) ? expires : 0;
+    o->node = nd ? (char *)json_string_value(nd) : NULL;
     return NULL;
 }
 
@@ -421,6 +429,7 @@ int override_restore(struct health_core *c, json_t *arr, double now,
         o->target = override_strdup(keep[i].target);
         o->reason = override_strdup(keep[i].reason);
         o->author = override_strdup(keep[i].author);
+        o->node = keep[i].node ? override_strdup(keep[i].node) : NULL;
         if (nums[i] >= c->next_override_id)
             c->next_override_id = nums[i] + 1; /* at most 2^52: no wrap */
         /* Restored in file order (newest first): append to keep it. */
@@ -453,6 +462,120 @@ void override_raise_next_id(struct health_core *c, uint64_t n)
 void override_floor_ids(struct health_core *c, double now)
 {
     override_raise_next_id(c, (uint64_t)(now * 1000.0));
+}
+
+/* ---- from a shared store (the fleet) ---------------------------------------- */
+
+static bool override_same(const struct override *a, const struct override *b)
+{
+    return strcmp(a->target, b->target) == 0 && a->state == b->state &&
+           strcmp(a->reason, b->reason) == 0 && strcmp(a->author, b->author) == 0 &&
+           a->created == b->created && a->expires == b->expires &&
+           strcmp(a->node ? a->node : "", b->node ? b->node : "") == 0;
+}
+
+/* Inserts o by creation time, newest first (caller holds c->lock),
+ * replacing an override with the same id. Returns false (and frees o)
+ * when an identical one is there already. The etcd store holds the
+ * records, so max_overrides is not applied here: the API checks it
+ * before it creates one. */
+static bool override_insert_locked(struct health_core *c, struct override *o, uint64_t num)
+{
+    for (struct override **pp = &c->overrides; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->id, o->id) == 0) {
+            struct override *old = *pp;
+            if (override_same(old, o)) {
+                override_free(o);
+                return false;
+            }
+            *pp = old->next;
+            c->n_overrides--;
+            char *target = old->target;
+            old->target = NULL;
+            override_free(old);
+            health_override_apply_locked(c, target);
+            free(target);
+            break;
+        }
+    struct override **pp = &c->overrides;
+    while (*pp && (*pp)->created > o->created)
+        pp = &(*pp)->next;
+    o->next = *pp;
+    *pp = o;
+    c->n_overrides++;
+    if (num >= c->next_override_id)
+        c->next_override_id = num + 1;
+    health_override_apply_locked(c, o->target);
+    return true;
+}
+
+int override_upsert_json(struct health_core *c, json_t *e, double now)
+{
+    struct override chk;
+    uint64_t num = 0;
+    const char *why = override_check_entry(e, now, &chk, &num);
+    if (why || (chk.expires > 0 && chk.expires <= now)) {
+        if (why) {
+            char why_q[160];
+            log_error("event=override_rejected source=fleet why=\"%s\"",
+                      log_quote(why, why_q, sizeof(why_q)));
+        }
+        return -1;
+    }
+    struct override *o = calloc(1, sizeof(*o));
+    if (!o)
+        abort();
+    *o = chk; /* strings borrowed from e: copied below */
+    o->target = override_strdup(chk.target);
+    o->reason = override_strdup(chk.reason);
+    o->author = override_strdup(chk.author);
+    o->node = chk.node ? override_strdup(chk.node) : NULL;
+    char id[32], target_q[OVERRIDE_MAX_TARGET + 8];
+    snprintf(id, sizeof(id), "%s", chk.id);
+    log_quote(chk.target, target_q, sizeof(target_q));
+    enum health_state st = chk.state;
+    pthread_mutex_lock(&c->lock);
+    bool changed = override_insert_locked(c, o, num); /* o may be freed */
+    struct health_hook_set hooks;
+    health_hooks_copy_locked(c, &hooks);
+    pthread_mutex_unlock(&c->lock);
+    if (!changed)
+        return 0;
+    health_hooks_overrides_changed(&hooks);
+    event_ring_push(c->events, "override",
+                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "action", "added", "override", id,
+                              "target", json_string_value(json_object_get(e, "target")), "state",
+                              health_state_name(st), "source", "fleet"));
+    log_info("event=override_add id=%s target=\"%s\" state=%s source=fleet", id, target_q,
+             health_state_name(st));
+    return 1;
+}
+
+static bool override_not_in(const struct override *o, const void *arg)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach((json_t *)arg, i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        if (id && strcmp(id, o->id) == 0)
+            return false;
+    }
+    return true;
+}
+
+size_t override_sync_json(struct health_core *c, json_t *arr, double now)
+{
+    size_t n = override_remove_if(c, override_not_in, arr, "not_in_fleet");
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) n += override_upsert_json(c, e, now) > 0;
+    return n;
+}
+
+bool override_remove_why(struct health_core *c, const char *id, const char *why)
+{
+    return override_remove_if(c, override_has_id, id, why) > 0;
 }
 
 void override_free_all(struct health_core *c)

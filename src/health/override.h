@@ -49,6 +49,7 @@ struct override {
     char *author;
     double created; /* wall-clock seconds */
     double expires; /* 0 = never */
+    char *node;     /* fleet: the node that took the call; NULL otherwise */
 };
 
 /* Adds an override and applies it; id receives the new id. Returns 0, or
@@ -111,6 +112,16 @@ void override_raise_next_id(struct health_core *c, uint64_t n);
  * before now: to the wall clock in milliseconds. Used when a state file
  * could not be trusted, so ids it held are never handed out again. */
 void override_floor_ids(struct health_core *c, double now);
+/* Adds or replaces (by id) one override given in its JSON form (from the
+ * fleet's shared store), checked with the same field rules as the state
+ * file, in order of creation. 1 when it changed the list, 0 when an
+ * identical one was there, -1 when invalid or expired (logged). */
+int override_upsert_json(struct health_core *c, json_t *o, double now);
+/* Makes the list exactly arr (JSON overrides): removes the others (logged
+ * why=not_in_fleet), adds or replaces these. Returns the changes. */
+size_t override_sync_json(struct health_core *c, json_t *arr, double now);
+/* Removes an override by id, logging why; false when there is none. */
+bool override_remove_why(struct health_core *c, const char *id, const char *why);
 void override_free_all(struct health_core *c);
 
 #endif

@@ -274,6 +274,27 @@ void prober_free(struct prober *p)
     ares_library_cleanup();
 }
 
+void prober_set_source(struct prober *p, const struct probe_source *src)
+{
+    if (src)
+        p->src = *src;
+    else
+        memset(&p->src, 0, sizeof(p->src));
+}
+
+const struct sockaddr *prober_source(const struct prober *p, int family, socklen_t *len)
+{
+    if (family == AF_INET && p->src.has_v4) {
+        *len = p->src.v4_len;
+        return (const struct sockaddr *)&p->src.v4;
+    }
+    if (family == AF_INET6 && p->src.has_v6) {
+        *len = p->src.v6_len;
+        return (const struct sockaddr *)&p->src.v6;
+    }
+    return NULL;
+}
+
 void probe_spec_free(struct probe_spec *s)
 {
     if (!s)

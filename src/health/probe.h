@@ -75,6 +75,15 @@ struct probe_result {
 struct event_base;
 struct prober;
 
+/* The source addresses probes leave from ("probe_source"): a vantage
+ * point's own address on a multi-homed host. Probes of a family without
+ * one use the kernel's choice. */
+struct probe_source {
+    bool has_v4, has_v6;
+    struct sockaddr_storage v4, v6; /* port 0 */
+    socklen_t v4_len, v6_len;
+};
+
 typedef void (*probe_done_cb)(void *arg, const struct probe_result *r);
 
 /*
@@ -90,6 +99,9 @@ void probe_spec_free(struct probe_spec *s);
 /* Creates the probe runner on the prober thread's base. NULL on failure. */
 struct prober *prober_new(struct event_base *base);
 void prober_free(struct prober *p);
+/* Binds every later probe socket (tcp, http, https, dns) to src (copied;
+ * NULL: none). Before the first probe, on the thread that owns p. */
+void prober_set_source(struct prober *p, const struct probe_source *src);
 
 /*
  * Starts one probe of spec against addr (port already set in addr). host

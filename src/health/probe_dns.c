@@ -246,6 +246,15 @@ static struct probe_dns_chan *probe_dns_chan_new(struct prober *p, int family, c
     srv.family = family;
     memcpy(&srv.addr, ip, family == AF_INET ? 4 : 16);
     srv.udp_port = srv.tcp_port = port;
+    /* probe_source: the query leaves from this vantage point's address. */
+    socklen_t slen;
+    const struct sockaddr *src = prober_source(p, family, &slen);
+    if (src && family == AF_INET)
+        ares_set_local_ip4(probe_ares_channel(a),
+                           ntohl(((const struct sockaddr_in *)src)->sin_addr.s_addr));
+    else if (src)
+        ares_set_local_ip6(probe_ares_channel(a),
+                           ((const struct sockaddr_in6 *)src)->sin6_addr.s6_addr);
     if (ares_set_servers_ports(probe_ares_channel(a), &srv) != ARES_SUCCESS) {
         probe_ares_free(a);
         return NULL;

@@ -63,7 +63,11 @@ struct prober {
     struct probe_resolve_req *resolves; /* probe_resolve.c: pending */
     char *resolver;                     /* prober_set_resolver's servers (owned); NULL: system */
     bool resolver_changed;              /* sys is to be made again with them */
+    struct probe_source src;            /* probe_source: where probes leave from */
 };
+
+/* The source address for a probe to family (AF_INET, AF_INET6), or NULL. */
+const struct sockaddr *prober_source(const struct prober *p, int family, socklen_t *len);
 
 /* ---- probe.c: common completion -------------------------------------- */
 

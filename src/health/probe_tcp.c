@@ -25,6 +25,14 @@ int probe_tcp_connect(const struct probe *pr, int *err)
         *err = errno;
         return -1;
     }
+    /* probe_source: leave from this vantage point's address. */
+    socklen_t slen;
+    const struct sockaddr *src = prober_source(pr->p, pr->addr.ss_family, &slen);
+    if (src && bind(fd, src, slen) != 0) {
+        *err = errno;
+        close(fd);
+        return -1;
+    }
     if (connect(fd, (const struct sockaddr *)&pr->addr, pr->addr_len) != 0 &&
         errno != EINPROGRESS) {
         *err = errno;

@@ -293,7 +293,7 @@ static void *sched_main(void *arg)
     return NULL;
 }
 
-struct scheduler *scheduler_start(struct health_core *core)
+struct scheduler *scheduler_start(struct health_core *core, const struct probe_source *src)
 {
     struct scheduler *s = calloc(1, sizeof(*s));
     if (!s)
@@ -316,6 +316,7 @@ struct scheduler *scheduler_start(struct health_core *core)
         log_error("event=prober_start result=failed");
         abort();
     }
+    prober_set_source(s->prober, src); /* before the thread exists */
     s->ev_adopt = event_new(s->base, -1, 0, sched_on_adopt, s);
     s->ev_stats = event_new(s->base, -1, EV_PERSIST, sched_on_stats, s);
     struct timeval tv = {SCHED_STATS_EVERY, 0};

@@ -35,8 +35,9 @@ struct sched_target {
 
 struct scheduler;
 
-/* Starts the prober thread; results go to core. */
-struct scheduler *scheduler_start(struct health_core *core);
+/* Starts the prober thread; results go to core. Probes leave from src
+ * (probe_source; NULL: the kernel's choice), fixed for the run. */
+struct scheduler *scheduler_start(struct health_core *core, const struct probe_source *src);
 
 void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n, void *owner,
                         void (*release)(void *owner));

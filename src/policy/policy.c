@@ -134,7 +134,7 @@ enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_
         o = gslb_slot_override(g->regions[e->region].slot, ov);
     if (o != HEALTH_UNKNOWN)
         return o;
-    return e->slot ? health_slot_probe(e->slot) : HEALTH_UP;
+    return e->slot ? health_slot_observed(e->slot) : HEALTH_UP;
 }
 
 bool gslb_az_up(const struct gslb *g, const struct policy_pool *p, uint16_t az,

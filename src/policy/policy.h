@@ -171,7 +171,8 @@ enum health_state gslb_slot_drill(const struct health_slot *s, const struct poli
 /* Layered state of one endpoint, highest first: the drill layer of its
  * region or az (a drilled region or az is down, whatever any override
  * says), its own override, else its az's, else its region's, else the
- * probe verdict (UP for pools without a check). */
+ * fleet verdict (quorum of vantage points), else the probe verdict (UP
+ * for pools without a check). */
 enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_endpoint *e,
                                       const struct policy_overlay *ov);
 /* The override layer of a slot under an optional overlay. */

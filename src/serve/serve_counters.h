@@ -27,9 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy/policy_geo.h"
 #include "guard/cookie.h"
 #include "guard/rrl.h"
+#include "policy/policy_geo.h"
 
 /* Query counter buckets: [transport][rcode][qtype]. The bucket of an rcode
  * or a qtype and its label are decided by the readers that count (net/),

@@ -78,8 +78,7 @@ int main(void)
     check_conf(&t, "{" Z "}", "$.listen: is required", "listen required");
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"identity\": 5}", "$.identity",
                "identity must be a string or false");
-    check_conf(&t,
-               "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"version\": \"" LONG256 "\"}",
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"version\": \"" LONG256 "\"}",
                "$.version: must be a string of at most 255 octets", "version of 256 octets");
     check_conf(&t,
                "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"identity\": false, \"version\": \"\"}",

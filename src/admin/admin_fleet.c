@@ -1,0 +1,58 @@
+/*
+ * admin_fleet.c -- the fleet in the admin API: /v1/status's "fleet"
+ * object, each endpoint's per-node observations and verdict (status and
+ * explain), and the fleet's /metrics families. Without a fleet, status
+ * shows "fleet": null and nothing else changes.
+ */
+#include <stdio.h>
+
+#include "admin/admin_int.h"
+#include "fleet/fleet_view.h"
+
+json_t *admin_fleet_status(struct admin *a)
+{
+    return a->env.fleet ? fleet_view_status(a->env.fleet) : json_null();
+}
+
+void admin_fleet_endpoint(struct admin *a, json_t *ep, const char *key)
+{
+    if (!a->env.fleet || !key)
+        return;
+    json_t *v = fleet_view_endpoint(a->env.fleet, key);
+    json_object_set_new(ep, "fleet", v ? v : json_null());
+}
+
+void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
+{
+    if (!a->env.fleet)
+        return;
+    struct fleet_metrics m;
+    fleet_view_metrics(a->env.fleet, &m);
+    evbuffer_add_printf(
+        b,
+        "# HELP gtmd_fleet_connected 1 while this node is in step with etcd.\n"
+        "# TYPE gtmd_fleet_connected gauge\ngtmd_fleet_connected %d\n"
+        "# HELP gtmd_fleet_degraded 1 while etcd is lost for stale_after: own probes decide.\n"
+        "# TYPE gtmd_fleet_degraded gauge\ngtmd_fleet_degraded %d\n"
+        "# HELP gtmd_fleet_degraded_total Times this node fell back to its own probes.\n"
+        "# TYPE gtmd_fleet_degraded_total counter\ngtmd_fleet_degraded_total %llu\n"
+        "# HELP gtmd_fleet_nodes Live vantage points, this one included.\n"
+        "# TYPE gtmd_fleet_nodes gauge\ngtmd_fleet_nodes %u\n"
+        "# HELP gtmd_fleet_disagreements Endpoints whose own probe disagrees with the fleet.\n"
+        "# TYPE gtmd_fleet_disagreements gauge\ngtmd_fleet_disagreements %u\n"
+        "# HELP gtmd_fleet_watch_lag_seconds Last observation: received here - published.\n"
+        "# TYPE gtmd_fleet_watch_lag_seconds gauge\ngtmd_fleet_watch_lag_seconds %.6f\n"
+        "# HELP gtmd_fleet_watch_events_total Watch events applied.\n"
+        "# TYPE gtmd_fleet_watch_events_total counter\ngtmd_fleet_watch_events_total %llu\n"
+        "# HELP gtmd_fleet_resyncs_total Fresh reads of etcd after a loss.\n"
+        "# TYPE gtmd_fleet_resyncs_total counter\ngtmd_fleet_resyncs_total %llu\n"
+        "# HELP gtmd_fleet_etcd_writes_total Write requests sent to etcd.\n"
+        "# TYPE gtmd_fleet_etcd_writes_total counter\ngtmd_fleet_etcd_writes_total %llu\n"
+        "# HELP gtmd_fleet_etcd_keys_written_total Keys written or deleted in etcd.\n"
+        "# TYPE gtmd_fleet_etcd_keys_written_total counter\ngtmd_fleet_etcd_keys_written_total "
+        "%llu\n",
+        m.connected, m.degraded, (unsigned long long)m.degraded_total, m.nodes, m.disagreements,
+        m.watch_lag_s, (unsigned long long)m.watch_events_total,
+        (unsigned long long)m.resyncs_total, (unsigned long long)m.etcd_writes_total,
+        (unsigned long long)m.etcd_keys_written_total);
+}

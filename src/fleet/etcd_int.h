@@ -1,0 +1,48 @@
+/*
+ * etcd_int.h -- internals shared by etcd.c (calls) and etcd_watch.c
+ * (streams). Not for use outside src/fleet/etcd*.c.
+ */
+#ifndef GTM_FLEET_ETCD_INT_H
+#define GTM_FLEET_ETCD_INT_H
+
+#include <openssl/ssl.h>
+
+#include "fleet/etcd.h"
+
+struct evhttp_connection;
+struct evhttp_request;
+struct etcd_pending;
+
+struct etcd_url {
+    char *text;
+    bool tls;
+    char *host; /* without brackets */
+    int port;
+};
+
+struct etcd {
+    struct event_base *base;
+    struct etcd_url *urls;
+    size_t n_urls;
+    size_t cur; /* index of the URL in use */
+    char *username, *password;
+    char *token; /* from /v3/auth/authenticate; NULL: none yet */
+    bool authenticating;
+    SSL_CTX *ssl_ctx; /* when any URL is https */
+    double timeout_s;
+    struct etcd_pending *pending;   /* calls in flight */
+    struct etcd_pending *auth_wait; /* calls waiting for a token */
+    struct etcd_watch *watches;     /* live and ended (not yet freed) */
+    double last_err_log;            /* monotonic; errors are logged at most every 10 s */
+    unsigned long errs_unlogged;
+};
+
+/* A new connection to u (TLS when u->tls); NULL on failure. */
+struct evhttp_connection *etcd_connect(struct etcd *e, const struct etcd_url *u);
+/* A POST request with the headers (Host, JSON, token) and body. */
+struct evhttp_request *etcd_request_new(struct etcd *e, const struct etcd_url *u, const char *body,
+                                        void (*done)(struct evhttp_request *, void *), void *arg);
+/* Frees every watch (etcd_free). */
+void etcd_watch_free_all(struct etcd *e);
+
+#endif

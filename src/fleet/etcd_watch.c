@@ -1,0 +1,171 @@
+/*
+ * etcd_watch.c -- etcd watches as streaming HTTP responses.
+ *
+ * A watch is one long POST /v3/watch whose chunked response carries one
+ * JSON message per event batch; etcd_stream.h reassembles the messages
+ * from whatever chunks arrive. The connection is not freed inside its own
+ * callbacks: a watch that ends (or is cancelled) is freed from a separate
+ * event on the loop.
+ */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet/etcd_int.h"
+#include "fleet/etcd_stream.h"
+
+struct etcd_watch {
+    struct etcd *e;
+    struct evhttp_connection *evcon;
+    struct evhttp_request *req; /* NULL once finished or cancelled */
+    struct etcd_stream stream;
+    etcd_watch_msg_cb on_msg;
+    etcd_watch_end_cb on_end;
+    void *arg;
+    bool done;            /* no callback of the user runs any more */
+    struct event *reaper; /* frees the watch from the loop */
+    struct etcd_watch *prev, *next;
+};
+
+static void etcd_watch_unlink(struct etcd_watch *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (w->e->watches == w)
+        w->e->watches = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+}
+
+static void etcd_watch_destroy(struct etcd_watch *w)
+{
+    etcd_watch_unlink(w);
+    if (w->evcon)
+        evhttp_connection_free(w->evcon); /* also frees a request still running */
+    if (w->reaper)
+        event_free(w->reaper);
+    etcd_stream_free(&w->stream);
+    free(w);
+}
+
+static void etcd_watch_reap(evutil_socket_t fd, short what, void *arg)
+{
+    etcd_watch_destroy(arg);
+}
+
+/* Ends the watch once: tells the user (unless cancelled) and frees it later. */
+static void etcd_watch_end(struct etcd_watch *w, const char *why, bool tell)
+{
+    if (w->done)
+        return;
+    w->done = true;
+    if (tell && w->on_end)
+        w->on_end(w->arg, why);
+    event_active(w->reaper, EV_TIMEOUT, 0);
+}
+
+static void etcd_watch_on_obj(void *arg, json_t *obj)
+{
+    struct etcd_watch *w = arg;
+    json_t *res = json_object_get(obj, "result");
+    if (w->done)
+        return;
+    if (json_is_object(res))
+        w->on_msg(w->arg, res);
+    else if (json_object_get(obj, "error"))
+        etcd_watch_end(w, "etcd ended the watch with an error", true);
+}
+
+static void etcd_watch_on_chunk(struct evhttp_request *req, void *arg)
+{
+    struct etcd_watch *w = arg;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    if (w->done) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    if (evhttp_request_get_response_code(req) != 200) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return; /* the done callback reports it */
+    }
+    while (evbuffer_get_length(in) > 0 && !w->done) {
+        char buf[16384];
+        int n = evbuffer_remove(in, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        if (etcd_stream_feed(&w->stream, buf, (size_t)n, etcd_watch_on_obj, w) < 0)
+            etcd_watch_end(w, "the watch stream is not valid JSON", true);
+    }
+}
+
+static void etcd_watch_on_done(struct evhttp_request *req, void *arg)
+{
+    struct etcd_watch *w = arg;
+    w->req = NULL; /* libevent frees it after this callback */
+    int code = req ? evhttp_request_get_response_code(req) : 0;
+    etcd_watch_end(w,
+                   code == 0     ? "connection lost"
+                   : code == 200 ? "stream closed"
+                                 : "HTTP error",
+                   true);
+}
+
+struct etcd_watch *etcd_watch_start(struct etcd *e, json_t *create_request,
+                                    etcd_watch_msg_cb on_msg, etcd_watch_end_cb on_end, void *arg)
+{
+    struct etcd_watch *w = calloc(1, sizeof(*w));
+    if (!w)
+        abort();
+    w->e = e;
+    w->on_msg = on_msg;
+    w->on_end = on_end;
+    w->arg = arg;
+    etcd_stream_init(&w->stream);
+    w->reaper = event_new(e->base, -1, 0, etcd_watch_reap, w);
+    w->next = e->watches;
+    if (e->watches)
+        e->watches->prev = w;
+    e->watches = w;
+    json_t *b = json_pack("{s:o}", "create_request", create_request);
+    char *body = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    const struct etcd_url *u = &e->urls[e->cur];
+    w->evcon = w->reaper && body ? etcd_connect(e, u) : NULL;
+    w->req = w->evcon ? etcd_request_new(e, u, body, etcd_watch_on_done, w) : NULL;
+    free(body);
+    if (!w->req) {
+        etcd_watch_destroy(w);
+        return NULL;
+    }
+    evhttp_request_set_chunked_cb(w->req, etcd_watch_on_chunk);
+    /* evhttp always has a read timeout; a watch may stay quiet for long
+     * (liveness comes from the client's other calls), so make it a day. */
+    struct timeval day = {.tv_sec = 86400, .tv_usec = 0};
+    evhttp_connection_set_timeout_tv(w->evcon, &day);
+    if (evhttp_make_request(w->evcon, w->req, EVHTTP_REQ_POST, "/v3/watch") != 0) {
+        w->req = NULL; /* freed by libevent */
+        etcd_watch_destroy(w);
+        return NULL;
+    }
+    return w;
+}
+
+void etcd_watch_cancel(struct etcd_watch *w)
+{
+    if (!w)
+        return;
+    if (w->req) {
+        evhttp_cancel_request(w->req); /* no callback; allowed from the chunk callback */
+        w->req = NULL;
+    }
+    w->done = true;
+    event_active(w->reaper, EV_TIMEOUT, 0);
+}
+
+void etcd_watch_free_all(struct etcd *e)
+{
+    while (e->watches)
+        etcd_watch_destroy(e->watches);
+}

@@ -1,0 +1,509 @@
+/*
+ * fleet.c -- the fleet thread, its tables (nodes, endpoints, reports) and
+ * the verdicts it publishes into the health slots.
+ */
+#include "fleet/fleet_int.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/event_ring.h"
+#include "common/log.h"
+#include "dns/name.h"
+#include "health/service.h"
+#include "policy/policy.h"
+
+double fleet_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *fleet_strdup(const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (!d)
+        abort();
+    return d;
+}
+
+/* ---- tables ------------------------------------------------------------ */
+
+struct fleet_ep *fleet_ep_get(struct fleet *f, const char *key, bool create)
+{
+    uint32_t h = dns_name_hash((const uint8_t *)key, strlen(key)) % f->n_buckets;
+    for (struct fleet_ep *e = f->buckets[h]; e; e = e->next)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    if (!create)
+        return NULL;
+    struct fleet_ep *e = calloc(1, sizeof(*e));
+    if (!e)
+        abort();
+    e->key = fleet_strdup(key);
+    pthread_mutex_lock(&f->lock);
+    e->next = f->buckets[h];
+    f->buckets[h] = e;
+    f->n_eps++;
+    pthread_mutex_unlock(&f->lock);
+    return e;
+}
+
+uint16_t fleet_node_get(struct fleet *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_nodes; i++)
+        if (strcmp(f->nodes[i].name, name) == 0)
+            return (uint16_t)i;
+    pthread_mutex_lock(&f->lock);
+    if (f->n_nodes == f->cap_nodes) {
+        size_t cap = f->cap_nodes ? f->cap_nodes * 2 : 8;
+        struct fleet_node *n = realloc(f->nodes, cap * sizeof(*n));
+        if (!n)
+            abort();
+        f->nodes = n;
+        f->cap_nodes = cap;
+    }
+    struct fleet_node *n = &f->nodes[f->n_nodes];
+    memset(n, 0, sizeof(*n));
+    snprintf(n->name, sizeof(n->name), "%s", name);
+    uint16_t idx = (uint16_t)f->n_nodes++;
+    pthread_mutex_unlock(&f->lock);
+    return idx;
+}
+
+void fleet_clear_locked(struct fleet *f)
+{
+    for (size_t b = 0; b < f->n_buckets; b++)
+        for (struct fleet_ep *e = f->buckets[b]; e; e = e->next)
+            while (e->obs) {
+                struct fleet_obs *o = e->obs;
+                e->obs = o->next;
+                free(o);
+            }
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        f->nodes[i].live = false;
+        json_decref(f->nodes[i].vantage);
+        f->nodes[i].vantage = NULL;
+    }
+}
+
+void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t state, double t)
+{
+    pthread_mutex_lock(&f->lock);
+    struct fleet_obs **pp = &ep->obs;
+    while (*pp && (*pp)->node != node)
+        pp = &(*pp)->next;
+    if (state == HEALTH_UNKNOWN) {
+        if (*pp) {
+            struct fleet_obs *o = *pp;
+            *pp = o->next;
+            free(o);
+        }
+    } else {
+        if (!*pp) {
+            *pp = calloc(1, sizeof(**pp));
+            if (!*pp)
+                abort();
+            (*pp)->node = node;
+        }
+        (*pp)->state = state;
+        (*pp)->t = t;
+    }
+    pthread_mutex_unlock(&f->lock);
+    fleet_recompute(f, ep);
+}
+
+/* ---- verdicts ---------------------------------------------------------- */
+
+enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep *ep, char *why,
+                                          size_t len)
+{
+    const char *downs[64], *ups[64];
+    size_t nd = 0, nu = 0;
+    unsigned d = 0, u = 0;
+    uint8_t own = ep->local && ep->slot ? (uint8_t)health_slot_probe(ep->slot) : HEALTH_UNKNOWN;
+    if (own == HEALTH_DOWN || own == HEALTH_UP) {
+        if (own == HEALTH_DOWN) {
+            d++;
+            downs[nd++] = f->p.node;
+        } else {
+            u++;
+            ups[nu++] = f->p.node;
+        }
+    }
+    for (const struct fleet_obs *o = ep->obs; o; o = o->next) {
+        if (o->node == f->self || o->node >= f->n_nodes || !f->nodes[o->node].live)
+            continue;
+        if (o->state == HEALTH_DOWN) {
+            d++;
+            if (nd < 64)
+                downs[nd++] = f->nodes[o->node].name;
+        } else {
+            u++;
+            if (nu < 64)
+                ups[nu++] = f->nodes[o->node].name;
+        }
+    }
+    enum health_state v = fleet_quorum_verdict(&f->p.quorum, u, d);
+    if (why)
+        fleet_quorum_explain(v, downs, nd, ups, nu, why, len);
+    return v;
+}
+
+unsigned fleet_disagreements_locked(struct fleet *f)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < f->n_local; i++) {
+        const struct fleet_ep *e = f->local[i];
+        uint8_t own = (uint8_t)health_slot_probe(e->slot);
+        n += own != HEALTH_UNKNOWN && e->verdict != HEALTH_UNKNOWN && own != e->verdict;
+    }
+    return n;
+}
+
+static void fleet_recompute_one(struct fleet *f, struct fleet_ep *ep, bool log)
+{
+    char why[256];
+    pthread_mutex_lock(&f->lock);
+    uint8_t before = ep->verdict;
+    ep->verdict = (uint8_t)fleet_ep_verdict_locked(f, ep, why, sizeof(why));
+    uint8_t after = ep->verdict;
+    pthread_mutex_unlock(&f->lock);
+    if (ep->local && ep->slot && !f->degraded)
+        health_slot_set_fleet(ep->slot, (enum health_state)after);
+    if (log && ep->local && before != after) {
+        char q[300];
+        log_info("event=fleet_verdict endpoint=%s from=%s to=%s why=\"%s\"", ep->key,
+                 health_state_name(before), health_state_name(after), log_quote(why, q, sizeof(q)));
+        event_ring_push(f->health->events, "fleet",
+                        json_pack("{s:s, s:s, s:s, s:s, s:s}", "action", "verdict", "endpoint",
+                                  ep->key, "from", health_state_name(before), "to",
+                                  health_state_name(after), "why", why));
+    }
+}
+
+void fleet_recompute(struct fleet *f, struct fleet_ep *ep)
+{
+    fleet_recompute_one(f, ep, true);
+}
+
+void fleet_recompute_all(struct fleet *f)
+{
+    for (size_t b = 0; b < f->n_buckets; b++)
+        for (struct fleet_ep *e = f->buckets[b]; e; e = e->next)
+            fleet_recompute_one(f, e, true);
+}
+
+void fleet_set_degraded(struct fleet *f, bool degraded)
+{
+    if (f->degraded == degraded)
+        return;
+    pthread_mutex_lock(&f->lock);
+    f->degraded = degraded;
+    if (degraded)
+        f->degraded_total++;
+    pthread_mutex_unlock(&f->lock);
+    if (degraded) {
+        /* Own probes again: the last known fleet state is too old. */
+        for (size_t i = 0; i < f->n_local; i++)
+            health_slot_set_fleet(f->local[i]->slot, HEALTH_UNKNOWN);
+        log_warn("event=fleet_degraded node=%s etcd=%s stale_after=%.0f "
+                 "note=\"no reply from etcd: serving own probes\"",
+                 f->p.node, etcd_endpoint(f->etcd), f->p.stale_after);
+        event_ring_push(f->health->events, "fleet",
+                        json_pack("{s:s, s:s}", "action", "degraded", "node", f->p.node));
+    } else {
+        fleet_recompute_all(f);
+        log_info("event=fleet_recovered node=%s etcd=%s revision=%lld", f->p.node,
+                 etcd_endpoint(f->etcd), (long long)f->rev);
+        event_ring_push(f->health->events, "fleet",
+                        json_pack("{s:s, s:s}", "action", "recovered", "node", f->p.node));
+    }
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+/* Own probe states changed (health core hook, prober thread). */
+static void fleet_hook_state_changed(void *arg)
+{
+    struct fleet *f = arg;
+    event_active(f->ev_probe, EV_TIMEOUT, 0);
+}
+
+static void fleet_on_probe(evutil_socket_t fd, short what, void *arg)
+{
+    struct fleet *f = arg;
+    for (size_t i = 0; i < f->n_local; i++) {
+        struct fleet_ep *e = f->local[i];
+        uint8_t own = (uint8_t)health_slot_probe(e->slot);
+        if (own != e->own) {
+            e->own = own;
+            fleet_recompute(f, e);
+        }
+    }
+    fleet_publish(f);
+}
+
+/* Adopts the endpoint list handed over by fleet_set_endpoints. */
+static void fleet_on_pending(evutil_socket_t fd, short what, void *arg)
+{
+    struct fleet *f = arg;
+    pthread_mutex_lock(&f->lock);
+    char **keys = f->pending_keys;
+    struct health_slot **slots = f->pending_slots;
+    size_t n = f->n_pending;
+    bool have = f->have_pending;
+    f->pending_keys = NULL;
+    f->pending_slots = NULL;
+    f->n_pending = 0;
+    f->have_pending = false;
+    pthread_mutex_unlock(&f->lock);
+    if (!have)
+        return;
+    struct fleet_ep **local = calloc(n ? n : 1, sizeof(*local));
+    if (!local)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        local[i] = fleet_ep_get(f, keys[i], true);
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < f->n_local; i++)
+        f->local[i]->local = false;
+    for (size_t i = 0; i < n; i++) {
+        local[i]->slot = slots[i];
+        local[i]->local = true;
+        local[i]->own = (uint8_t)health_slot_probe(slots[i]);
+        free(keys[i]);
+    }
+    free(f->local);
+    f->local = local;
+    f->n_local = n;
+    pthread_mutex_unlock(&f->lock);
+    free(keys);
+    free(slots);
+    fleet_recompute_all(f);
+    f->node_put_due = true;
+    fleet_publish(f);
+}
+
+static void fleet_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct fleet *f = arg;
+    fleet_sync_tick(f);
+    fleet_store_expire(f);
+    fleet_store_run_jobs(f);
+}
+
+static void fleet_on_jobs(evutil_socket_t fd, short what, void *arg)
+{
+    fleet_store_expire(arg); /* also the drills this node ended */
+    fleet_store_run_jobs(arg);
+}
+
+static void fleet_on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct fleet *f = arg;
+    fleet_revoke_lease(f);
+}
+
+static void *fleet_main(void *arg)
+{
+    struct fleet *f = arg;
+    fleet_sync_start(f);
+    event_base_loop(f->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+static void fleet_copy_params(struct fleet_params *d, const struct fleet_params *s)
+{
+    *d = *s;
+    d->etcd.urls = calloc(s->etcd.n_urls ? s->etcd.n_urls : 1, sizeof(char *));
+    if (!d->etcd.urls)
+        abort();
+    for (size_t i = 0; i < s->etcd.n_urls; i++)
+        d->etcd.urls[i] = fleet_strdup(s->etcd.urls[i]);
+    d->etcd.username = s->etcd.username ? fleet_strdup(s->etcd.username) : NULL;
+    d->etcd.password = s->etcd.password ? fleet_strdup(s->etcd.password) : NULL;
+    d->etcd.ca_file = s->etcd.ca_file ? fleet_strdup(s->etcd.ca_file) : NULL;
+    d->etcd.cert_file = s->etcd.cert_file ? fleet_strdup(s->etcd.cert_file) : NULL;
+    d->etcd.key_file = s->etcd.key_file ? fleet_strdup(s->etcd.key_file) : NULL;
+    d->prefix = fleet_strdup(s->prefix);
+    d->node = fleet_strdup(s->node);
+}
+
+static void fleet_free(struct fleet *f)
+{
+    etcd_free(f->etcd);
+    struct event *evs[] = {f->ev_tick, f->ev_probe, f->ev_jobs, f->ev_pending, f->ev_stop};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (evs[i])
+            event_free(evs[i]);
+    if (f->base)
+        event_base_free(f->base);
+    fleet_store_free(f);
+    pthread_mutex_lock(&f->lock);
+    fleet_clear_locked(f);
+    pthread_mutex_unlock(&f->lock);
+    for (size_t b = 0; f->buckets && b < f->n_buckets; b++)
+        while (f->buckets[b]) {
+            struct fleet_ep *e = f->buckets[b];
+            f->buckets[b] = e->next;
+            free(e->key);
+            free(e);
+        }
+    free(f->buckets);
+    free(f->local);
+    free(f->nodes);
+    for (size_t i = 0; i < f->n_pending; i++)
+        free(f->pending_keys[i]);
+    free(f->pending_keys);
+    free(f->pending_slots);
+    json_decref(f->vantage);
+    fleet_params_free(&f->p);
+    pthread_mutex_destroy(&f->lock);
+    pthread_cond_destroy(&f->cond);
+    free(f);
+}
+
+struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *env, char *err,
+                          size_t errlen)
+{
+    struct fleet *f = calloc(1, sizeof(*f));
+    if (!f)
+        abort();
+    evthread_use_pthreads();
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->cond, NULL);
+    fleet_copy_params(&f->p, p);
+    f->health = env->health;
+    f->health_service = env->health_service;
+    snprintf(f->version, sizeof(f->version), "%s", env->version ? env->version : "");
+    f->vantage = json_array();
+    for (size_t i = 0; i < env->n_vantage; i++)
+        json_array_append_new(f->vantage, json_string(env->vantage[i]));
+    f->n_buckets = 65536;
+    f->buckets = calloc(f->n_buckets, sizeof(*f->buckets));
+    if (!f->buckets)
+        abort();
+    f->self = fleet_node_get(f, f->p.node);
+    f->url = f->p.etcd.urls[0];
+    f->base = event_base_new();
+    f->etcd = f->base ? etcd_new(f->base, &f->p.etcd, err, errlen) : NULL;
+    if (!f->etcd) {
+        if (!f->base)
+            snprintf(err, errlen, "fleet: cannot create an event base");
+        fleet_free(f);
+        return NULL;
+    }
+    f->ev_tick = event_new(f->base, -1, EV_PERSIST, fleet_on_tick, f);
+    f->ev_probe = event_new(f->base, -1, 0, fleet_on_probe, f);
+    f->ev_jobs = event_new(f->base, -1, 0, fleet_on_jobs, f);
+    f->ev_pending = event_new(f->base, -1, 0, fleet_on_pending, f);
+    f->ev_stop = event_new(f->base, -1, 0, fleet_on_stop, f);
+    struct timeval tick = {0, (suseconds_t)(FLEET_TICK_S * 1e6)};
+    evtimer_add(f->ev_tick, &tick);
+    f->last_ok = fleet_mono();
+    if (fleet_store_init(f, env->drills) != 0) {
+        snprintf(err, errlen, "fleet: no free drill listener slot");
+        fleet_free(f);
+        return NULL;
+    }
+    struct health_hooks h = {.state_changed = fleet_hook_state_changed, .arg = f};
+    if (health_core_add_hooks(f->health, &h) != 0) {
+        fleet_store_stop(f);
+        snprintf(err, errlen, "fleet: no free health listener slot");
+        fleet_free(f);
+        return NULL;
+    }
+    if (pthread_create(&f->thread, NULL, fleet_main, f) != 0) {
+        health_core_remove_hooks(f->health, f);
+        fleet_store_stop(f);
+        snprintf(err, errlen, "fleet: cannot start the thread");
+        fleet_free(f);
+        return NULL;
+    }
+    log_info("event=fleet_start node=%s etcd=%s prefix=%s quorum=%s stale_after=%.0f", f->p.node,
+             etcd_endpoint(f->etcd), f->p.prefix,
+             fleet_quorum_name(&f->p.quorum, (char[16]){0}, 16), f->p.stale_after);
+    return f;
+}
+
+void fleet_set_endpoints(struct fleet *f, const struct gslb *g, const char *config_hash)
+{
+    size_t n = 0;
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        n += g->pools[i].check >= 0 ? g->pools[i].n_eps : 0;
+    char **keys = calloc(n ? n : 1, sizeof(*keys));
+    struct health_slot **slots = calloc(n ? n : 1, sizeof(*slots));
+    if (!keys || !slots)
+        abort();
+    size_t k = 0;
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        for (size_t e = 0; g->pools[i].check >= 0 && e < g->pools[i].n_eps; e++)
+            if (g->pools[i].eps[e].slot) {
+                keys[k] = fleet_strdup(g->pools[i].eps[e].key);
+                slots[k++] = g->pools[i].eps[e].slot;
+            }
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < f->n_pending; i++)
+        free(f->pending_keys[i]);
+    free(f->pending_keys);
+    free(f->pending_slots);
+    f->pending_keys = keys;
+    f->pending_slots = slots;
+    f->n_pending = k;
+    f->have_pending = true;
+    snprintf(f->config_hash, sizeof(f->config_hash), "%s", config_hash ? config_hash : "");
+    pthread_mutex_unlock(&f->lock);
+    event_active(f->ev_pending, EV_TIMEOUT, 0);
+}
+
+bool fleet_wait_synced(struct fleet *f, double timeout_s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + timeout_s;
+    ts.tv_sec = (time_t)end;
+    ts.tv_nsec = (long)((end - floor(end)) * 1e9);
+    pthread_mutex_lock(&f->lock);
+    while (!f->ever_synced)
+        if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
+            break;
+    bool ok = f->ever_synced;
+    pthread_mutex_unlock(&f->lock);
+    return ok;
+}
+
+const struct shared_store *fleet_store(struct fleet *f)
+{
+    return &f->store;
+}
+
+const char *fleet_node(const struct fleet *f)
+{
+    return f->p.node;
+}
+
+void fleet_stop(struct fleet *f)
+{
+    if (!f)
+        return;
+    health_core_remove_hooks(f->health, f);
+    fleet_store_stop(f);
+    /* Revoke the lease on the fleet thread (bounded by the call timeout),
+     * so the others drop this node's observations at once. */
+    event_active(f->ev_stop, EV_TIMEOUT, 0);
+    pthread_join(f->thread, NULL);
+    fleet_store_fail_all(f, "gtmd is stopping");
+    for (size_t i = 0; i < f->n_local; i++)
+        health_slot_set_fleet(f->local[i]->slot, HEALTH_UNKNOWN);
+    log_info("event=fleet_stop node=%s", f->p.node);
+    fleet_free(f);
+}

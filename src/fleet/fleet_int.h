@@ -1,0 +1,216 @@
+/*
+ * fleet_int.h -- the fleet client's state, shared by fleet.c (thread,
+ * tables, verdicts), fleet_sync.c (etcd: lease, read, watch, publish),
+ * fleet_store.c (the shared store) and fleet_view.c (status, metrics).
+ * Not for use outside src/fleet.
+ *
+ * Locking: the fleet thread is the only writer of everything below; it
+ * writes the fields marked (L) under f->lock, which the admin thread takes
+ * to read them. Fields without (L) are the fleet thread's alone.
+ */
+#ifndef GTM_FLEET_FLEET_INT_H
+#define GTM_FLEET_FLEET_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "fleet/etcd.h"
+#include "fleet/fleet.h"
+
+#define FLEET_TXN_OPS 128 /* etcd's default --max-txn-ops */
+#define FLEET_TICK_S 0.25
+/* Publishing transactions in flight at once: etcd commits concurrent
+ * proposals with one disk sync, so a mass change is written several
+ * times faster than one transaction after the other. */
+#define FLEET_PUBLISH_INFLIGHT 8
+
+struct event;
+struct event_base;
+struct drill_core;
+
+/* A vantage point seen in etcd (PREFIX/nodes/NAME). */
+struct fleet_node {
+    char name[FLEET_NODE_MAX + 1];
+    bool live; /* its key exists (its lease is alive) */
+    char version[32];
+    char config_hash[24];
+    double last_seen, started;
+    json_t *vantage; /* array of strings, or NULL */
+};
+
+/* Another node's report on one endpoint. */
+struct fleet_obs {
+    uint16_t node; /* index into f->nodes */
+    uint8_t state; /* HEALTH_UP or HEALTH_DOWN */
+    double t;      /* when that node published it */
+    struct fleet_obs *next;
+};
+
+struct fleet_ep {
+    char *key;                /* slot key "endpoint:POOL/NAME" */
+    struct health_slot *slot; /* this node's slot when it checks the endpoint */
+    bool local;               /* checked by this node's current config */
+    uint8_t own;              /* own probe state when last looked at */
+    uint8_t published;        /* own state as last written to etcd (UNKNOWN: none) */
+    bool writing;             /* in a publishing transaction now */
+    uint8_t verdict;          /* (L) */
+    struct fleet_obs *obs;    /* (L) other nodes' reports */
+    struct fleet_ep *next;    /* hash chain */
+};
+
+/* A shared record of a kind (overrides, drills), as held in etcd. */
+struct fleet_rec {
+    char id[32];
+    json_t *value;
+    int64_t mod_rev;
+    bool deleting; /* an expiry delete was sent */
+    struct fleet_rec *next;
+};
+
+struct fleet;
+
+struct fleet_kind {
+    const char *name;        /* "overrides", "drills" */
+    const char *id_prefix;   /* "ovr", "drl" */
+    const char *expires_key; /* the record's end time: "expires", "ends" */
+    /* What the records do on this node (fleet thread): a record put, a
+     * record deleted, and after a fresh read (recs hold every record). */
+    void (*put)(struct fleet *f, const char *id, json_t *value);
+    void (*del)(struct fleet *f, const char *id, json_t *old);
+    void (*resync)(struct fleet *f, struct fleet_kind *k);
+    struct fleet_rec *recs;
+    int64_t seq_val, seq_mod; /* the id counter key PREFIX/seq/NAME (L) */
+    bool reading;             /* a fresh read is being applied */
+};
+
+enum fleet_job_op { FLEET_JOB_CREATE, FLEET_JOB_REMOVE };
+
+/* A store call from the admin thread, run on the fleet thread. */
+struct fleet_job {
+    enum fleet_job_op op;
+    struct fleet_kind *kind;
+    json_t *record; /* create: the record, id filled in here */
+    double ttl_s;
+    uint64_t view;
+    char id[32];
+    int64_t lease;
+    int64_t wait_rev; /* done once the watch applied this revision */
+    double deadline;  /* monotonic: give up waiting for the watch */
+    int phase;        /* 0 queued, 1 waiting for etcd, 2 waiting for the watch */
+    enum shared_status result;
+    char err[256];
+    bool done, abandoned; /* abandoned: the caller stopped waiting; free it */
+    struct fleet_job *next;
+};
+
+enum fleet_conn { FLEET_CONN_DOWN = 0, FLEET_CONN_SYNCING, FLEET_CONN_SYNCED };
+
+struct fleet {
+    struct fleet_params p;
+    struct health_core *health;
+    struct health_service *health_service;
+    char version[32];
+    json_t *vantage; /* array of strings */
+    struct shared_store store;
+    pthread_t thread;
+    struct event_base *base;
+    struct etcd *etcd;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* jobs done, first sync */
+    /* nodes (L) */
+    struct fleet_node *nodes;
+    size_t n_nodes, cap_nodes;
+    uint16_t self;
+    /* endpoints (L for the table's shape) */
+    struct fleet_ep **buckets;
+    size_t n_buckets, n_eps;
+    struct fleet_ep **local; /* this node's checked endpoints */
+    size_t n_local;
+    /* hand-over from the main thread (L) */
+    char **pending_keys;
+    struct health_slot **pending_slots;
+    size_t n_pending;
+    bool have_pending;
+    char config_hash[24];
+    /* connection (L) */
+    enum fleet_conn conn;
+    const char *url; /* the etcd URL in use, for the views (L) */
+    bool stopping;   /* the lease is being revoked: start nothing new */
+    bool degraded, ever_synced;
+    double last_ok; /* monotonic time of the last reply from etcd */
+    double lost_since;
+    int64_t lease, rev;
+    unsigned sync_step, retry_n;
+    struct etcd_watch *watch;
+    unsigned publishing; /* publishing transactions in flight */
+    bool node_put_due;
+    double next_keepalive, next_node_put, next_sync;
+    struct fleet_kind kinds[2]; /* overrides, and drills when there is a drill core */
+    size_t n_kinds;
+    struct drill_core *drills; /* NULL: drills are not shared */
+    char (*ended)[32];         /* drills this node ended: delete them in etcd (L) */
+    size_t n_ended, cap_ended;
+    struct fleet_job *jobs; /* (L) queued and parked */
+    /* events */
+    struct event *ev_tick, *ev_probe, *ev_jobs, *ev_pending, *ev_stop;
+    /* metrics (L) */
+    double watch_lag;
+    uint64_t degraded_total, resyncs, watch_events, writes, keys_written;
+};
+
+double fleet_mono(void);
+
+/* ---- fleet.c: tables and verdicts (fleet thread) ---------------------- */
+struct fleet_ep *fleet_ep_get(struct fleet *f, const char *key, bool create);
+uint16_t fleet_node_get(struct fleet *f, const char *name);
+/* Sets or removes (state UNKNOWN) node's report on ep, then recomputes. */
+void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t state, double t);
+/* Recomputes the verdict of one endpoint / all, and publishes fleet bytes. */
+void fleet_recompute(struct fleet *f, struct fleet_ep *ep);
+void fleet_recompute_all(struct fleet *f);
+/* Drops every node and report (before a fresh read). Caller holds f->lock. */
+void fleet_clear_locked(struct fleet *f);
+/* Clears or sets the degraded state (logs, fleet bytes). */
+void fleet_set_degraded(struct fleet *f, bool degraded);
+/* This node's endpoints whose own probe disagrees with the verdict,
+ * counted when asked (caller holds f->lock). */
+unsigned fleet_disagreements_locked(struct fleet *f);
+/* The explanation and counts of an endpoint's verdict (caller holds lock). */
+enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep *ep, char *why,
+                                          size_t len);
+
+/* ---- fleet_sync.c: etcd (fleet thread) ------------------------------- */
+void fleet_sync_start(struct fleet *f);
+void fleet_sync_tick(struct fleet *f);
+void fleet_publish(struct fleet *f);
+void fleet_put_node(struct fleet *f);
+/* Marks the connection as failed (after a failed call): resync soon. */
+void fleet_sync_failed(struct fleet *f, const char *what, const char *err);
+/* Full key of a name under the prefix; caller frees. */
+char *fleet_key(const struct fleet *f, const char *a, const char *b, const char *c);
+void fleet_revoke_lease(struct fleet *f);
+
+/* ---- fleet_store.c: shared records (fleet thread) --------------------- */
+/* Sets up the kinds (drills too when drills is not NULL: a drill listener
+ * is added); -1 when the drill core has no listener place left. */
+int fleet_store_init(struct fleet *f, struct drill_core *drills);
+/* Removes the drill listener (before the fleet thread stops). */
+void fleet_store_stop(struct fleet *f);
+/* Before a fresh read: forgets every record (the read brings them back). */
+void fleet_store_begin_read(struct fleet *f);
+void fleet_store_free(struct fleet *f);
+/* A record of kind put or deleted (value NULL) in etcd. */
+void fleet_store_apply(struct fleet *f, struct fleet_kind *k, const char *id, json_t *value,
+                       int64_t mod_rev);
+/* After a fresh read: makes the health core match the kind's records. */
+void fleet_store_resync(struct fleet *f, struct fleet_kind *k);
+void fleet_store_seq(struct fleet *f, struct fleet_kind *k, const char *value, int64_t mod_rev);
+struct fleet_kind *fleet_store_kind(struct fleet *f, const char *name);
+/* Runs queued jobs, completes the ones the watch caught up with. */
+void fleet_store_run_jobs(struct fleet *f);
+/* Deletes records past their expiry from etcd (any node may). */
+void fleet_store_expire(struct fleet *f);
+/* Fails every job (stop). */
+void fleet_store_fail_all(struct fleet *f, const char *why);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * fleet_params.h -- the "fleet" section of the configuration (gtmd.conf(5),
+ * doc/fleet.md): where etcd is, the key prefix, this node's name, the
+ * quorum rule and how long the fleet state stays trusted without etcd.
+ *
+ * Absent section: enabled is false and gtmd is a single node. The node
+ * name defaults to the host name; the command line (--node) overrides it
+ * after parsing (fleet_params_set_node).
+ *
+ * Ownership: a struct fleet_params owns its strings (fleet_params_free);
+ * the password is read from password_file at parse time.
+ */
+#ifndef GTM_FLEET_FLEET_PARAMS_H
+#define GTM_FLEET_FLEET_PARAMS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "common/jsoncfg.h"
+#include "fleet/etcd.h"
+#include "fleet/fleet_quorum.h"
+
+#define FLEET_NODE_MAX 63
+
+struct fleet_params {
+    bool enabled;
+    struct etcd_params etcd; /* urls, credentials, TLS files, call timeout */
+    char *prefix;            /* ends with '/'; default "/gtmd/" */
+    char *node;              /* [A-Za-z0-9._-], 1..63 characters */
+    struct fleet_quorum quorum;
+    double stale_after; /* seconds; also the TTL of the node's lease */
+};
+
+/* Parses v (the "fleet" value, NULL when absent) into out. */
+void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params *out);
+/* Replaces the node name (--node); false when the name is not valid. */
+bool fleet_params_set_node(struct fleet_params *p, const char *node);
+/* True for a usable node name: 1..63 of [A-Za-z0-9._-]. */
+bool fleet_node_name_ok(const char *s);
+/* True when a and b configure the same fleet (a reload cannot change it). */
+bool fleet_params_same(const struct fleet_params *a, const struct fleet_params *b);
+void fleet_params_free(struct fleet_params *p);
+
+#endif

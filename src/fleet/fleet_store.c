@@ -1,0 +1,624 @@
+/*
+ * fleet_store.c -- the shared store (health/shared_store.h) on etcd:
+ * records of a kind (overrides) under PREFIX/KIND/ID, ids from the counter
+ * key PREFIX/seq/KIND, expiry through leases, and the health core kept in
+ * step with what the watch delivers.
+ *
+ * Create: one transaction that compares the counter's mod revision with
+ * the one this node had applied when the caller decided (so a decision
+ * taken on an old view fails with a conflict and is taken again), bumps
+ * the counter and puts the record (on its own lease when it expires). An
+ * id is therefore never handed out twice, by any node. The call returns
+ * once the watch has applied the transaction's revision here.
+ *
+ * Expiry: the lease deletes the key even when every node is down; leases
+ * can outlive their TTL across an etcd leader change, so every node also
+ * deletes records past their "expires" time (a transaction on the record's
+ * mod revision: the first node wins, the others find it changed) and the
+ * health thread drops them locally at that time.
+ */
+#include <event2/event.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "fleet/fleet_int.h"
+#include "drill/drill.h"
+#include "health/override.h"
+#include "health/service.h"
+
+struct fleet_jobcall {
+    struct fleet *f;
+    struct fleet_job *job; /* NULL for an expiry delete */
+    struct fleet_rec *rec; /* expiry: the record being deleted */
+};
+
+static json_t *fleet_store_b64(const char *s)
+{
+    char *b = etcd_b64(s, strlen(s));
+    json_t *j = json_string(b);
+    free(b);
+    return j;
+}
+
+/* Asks the health thread to write the state file (the last known state
+ * for a restart without etcd), without waiting for it. */
+static void fleet_store_save(struct fleet *f)
+{
+    if (f->health_service)
+        health_service_save_async(f->health_service);
+}
+
+struct fleet_kind *fleet_store_kind(struct fleet *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_kinds; i++)
+        if (strcmp(name, f->kinds[i].name) == 0)
+            return &f->kinds[i];
+    return NULL;
+}
+
+static void fleet_store_free_recs(struct fleet_kind *k)
+{
+    while (k->recs) {
+        struct fleet_rec *r = k->recs;
+        k->recs = r->next;
+        json_decref(r->value);
+        free(r);
+    }
+}
+
+void fleet_store_begin_read(struct fleet *f)
+{
+    for (size_t i = 0; i < f->n_kinds; i++) {
+        struct fleet_kind *k = &f->kinds[i];
+        fleet_store_free_recs(k);
+        pthread_mutex_lock(&f->lock);
+        k->seq_val = k->seq_mod = 0;
+        pthread_mutex_unlock(&f->lock);
+        k->reading = true;
+    }
+}
+
+void fleet_store_seq(struct fleet *f, struct fleet_kind *k, const char *value, int64_t mod_rev)
+{
+    pthread_mutex_lock(&f->lock);
+    k->seq_val = value ? strtoll(value, NULL, 10) : 0;
+    k->seq_mod = mod_rev;
+    pthread_mutex_unlock(&f->lock);
+}
+
+void fleet_store_apply(struct fleet *f, struct fleet_kind *k, const char *id, json_t *value,
+                       int64_t mod_rev)
+{
+    struct fleet_rec **pp = &k->recs;
+    while (*pp && strcmp((*pp)->id, id) != 0)
+        pp = &(*pp)->next;
+    if (!value) {
+        json_t *old = NULL;
+        if (*pp) {
+            struct fleet_rec *r = *pp;
+            *pp = r->next;
+            old = r->value;
+            free(r);
+        }
+        if (!k->reading)
+            k->del(f, id, old);
+        json_decref(old);
+        return;
+    }
+    if (!*pp) {
+        *pp = calloc(1, sizeof(**pp));
+        if (!*pp)
+            abort();
+        snprintf((*pp)->id, sizeof((*pp)->id), "%s", id);
+    }
+    json_decref((*pp)->value);
+    (*pp)->value = json_incref(value);
+    (*pp)->mod_rev = mod_rev;
+    (*pp)->deleting = false;
+    if (!k->reading)
+        k->put(f, id, value);
+}
+
+void fleet_store_resync(struct fleet *f, struct fleet_kind *k)
+{
+    k->reading = false;
+    k->resync(f, k);
+}
+
+/* ---- what each kind does on this node ---------------------------------------- */
+
+static void fleet_ovr_put(struct fleet *f, const char *id, json_t *value)
+{
+    if (override_upsert_json(f->health, value, health_now()) > 0)
+        fleet_store_save(f);
+}
+
+static void fleet_ovr_del(struct fleet *f, const char *id, json_t *old)
+{
+    if (override_remove_why(f->health, id, "removed_in_fleet"))
+        fleet_store_save(f);
+}
+
+static void fleet_ovr_resync(struct fleet *f, struct fleet_kind *k)
+{
+    json_t *arr = json_array();
+    for (struct fleet_rec *r = k->recs; r; r = r->next)
+        json_array_append(arr, r->value);
+    size_t n = override_sync_json(f->health, arr, health_now());
+    json_decref(arr);
+    if (n)
+        fleet_store_save(f);
+}
+
+/* A drill started on some node: it starts here with the same id and end. */
+static void fleet_drill_put(struct fleet *f, const char *id, json_t *value)
+{
+    char why[256];
+    enum drill_start_rc rc = drill_core_adopt(f->drills, value, health_now(), why, sizeof(why));
+    if (rc == DRILL_CONFLICT) {
+        char q[300];
+        log_warn("event=drill_adopt id=%s result=refused why=\"%s\"", id,
+                 log_quote(why, q, sizeof(q)));
+    }
+    if (rc == DRILL_STARTED)
+        fleet_store_save(f);
+}
+
+/* A drill's key went: aborted on some node (DELETE, abort_if), or its
+ * lease ran out with its duration. */
+static void fleet_drill_del(struct fleet *f, const char *id, json_t *old)
+{
+    double ends = json_number_value(json_object_get(old, "ends"));
+    bool due = ends > 0 && ends <= health_now() + 1;
+    if (drill_core_end(f->drills, id, due ? DRILL_PASSED : DRILL_ABORTED,
+                       due ? "duration reached" : "ended on another node of the fleet"))
+        fleet_store_save(f);
+}
+
+static void fleet_drill_resync(struct fleet *f, struct fleet_kind *k)
+{
+    for (struct fleet_rec *r = k->recs; r; r = r->next)
+        fleet_drill_put(f, r->id, r->value);
+    /* Active here but not in etcd: it ended in the fleet meanwhile.
+     * Practice drills are started by each node's own schedule, never
+     * through etcd: they are left alone. */
+    json_t *list = drill_core_list_json(f->drills);
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(list, "active"), i, d)
+    {
+        const char *id = json_string_value(json_object_get(d, "id"));
+        bool shared = false;
+        for (struct fleet_rec *r = k->recs; r && !shared && id; r = r->next)
+            shared = strcmp(r->id, id) == 0;
+        const char *author = json_string_value(json_object_get(d, "author"));
+        if (author && strcmp(author, "practice") == 0)
+            continue;
+        if (id && !shared && drill_core_end(f->drills, id, DRILL_ABORTED, "not in the fleet"))
+            fleet_store_save(f);
+    }
+    json_decref(list);
+}
+
+/* Drill listener (any thread that ends a drill): the fleet thread deletes
+ * its key, so every node ends it. */
+static void fleet_drill_ended(void *arg, json_t *drill)
+{
+    struct fleet *f = arg;
+    const char *id = json_string_value(json_object_get(drill, "id"));
+    if (!id || strlen(id) >= 32)
+        return;
+    pthread_mutex_lock(&f->lock);
+    if (f->n_ended == f->cap_ended) {
+        size_t cap = f->cap_ended ? 2 * f->cap_ended : 8;
+        char(*n)[32] = realloc(f->ended, cap * sizeof(*n));
+        if (!n)
+            abort();
+        f->ended = n;
+        f->cap_ended = cap;
+    }
+    snprintf(f->ended[f->n_ended++], 32, "%s", id);
+    pthread_mutex_unlock(&f->lock);
+    event_active(f->ev_jobs, EV_TIMEOUT, 0);
+}
+
+/* ---- jobs (fleet thread) ------------------------------------------------ */
+
+/* Finishes a job: the waiting caller wakes up (or, if it gave up, the job
+ * is freed here). Caller holds f->lock. */
+static void fleet_job_done_locked(struct fleet *f, struct fleet_job *j, enum shared_status st,
+                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void fleet_job_done_locked(struct fleet *f, struct fleet_job *j, enum shared_status st,
+                                  const char *fmt, ...)
+{
+    struct fleet_job **pp = &f->jobs;
+    while (*pp && *pp != j)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = j->next;
+    j->result = st;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(j->err, sizeof(j->err), fmt, ap);
+        va_end(ap);
+    }
+    j->done = true;
+    if (j->abandoned) {
+        json_decref(j->record);
+        free(j);
+    }
+    pthread_cond_broadcast(&f->cond);
+}
+
+static void fleet_job_finish(struct fleet *f, struct fleet_job *j, enum shared_status st,
+                             const char *msg)
+{
+    pthread_mutex_lock(&f->lock);
+    fleet_job_done_locked(f, j, st, msg ? "%s" : NULL, msg);
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_jobcall *c = arg;
+    struct fleet *f = c->f;
+    struct fleet_job *j = c->job;
+    free(c);
+    if (st != ETCD_OK) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "etcd did not confirm the change (%s); nothing was applied",
+                 err ? err : "error");
+        fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
+        if (st == ETCD_ERR_NET)
+            fleet_sync_failed(f, "write", err);
+        return;
+    }
+    if (!json_is_true(json_object_get(resp, "succeeded"))) {
+        if (j->op == FLEET_JOB_REMOVE)
+            fleet_job_finish(f, j, SHARED_NOT_FOUND, NULL);
+        else
+            fleet_job_finish(f, j, SHARED_CONFLICT,
+                             "another node changed the shared records meanwhile");
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    f->writes++;
+    f->keys_written += j->op == FLEET_JOB_CREATE ? 2 : 1;
+    j->wait_rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
+    j->deadline = fleet_mono() + 2 * f->p.etcd.timeout_s;
+    j->phase = 2;
+    pthread_mutex_unlock(&f->lock);
+    fleet_store_run_jobs(f);
+}
+
+static void fleet_job_create_txn(struct fleet *f, struct fleet_job *j)
+{
+    struct fleet_kind *k = j->kind;
+    char num[32];
+    snprintf(num, sizeof(num), "%lld", (long long)(k->seq_val + 1));
+    snprintf(j->id, sizeof(j->id), "%s-%lld", k->id_prefix, (long long)(k->seq_val + 1));
+    json_object_set_new(j->record, "id", json_string(j->id));
+    json_object_set_new(j->record, "node", json_string(f->p.node));
+    char *text = json_dumps(j->record, JSON_COMPACT);
+    char *seq = fleet_key(f, "seq/", k->name, NULL);
+    char sub[64];
+    snprintf(sub, sizeof(sub), "%s/", k->name);
+    char *key = fleet_key(f, sub, j->id, NULL);
+    json_t *put =
+        json_pack("{s:o, s:o}", "key", fleet_store_b64(key), "value", fleet_store_b64(text));
+    if (j->lease)
+        json_object_set_new(put, "lease", json_integer(j->lease));
+    json_t *txn =
+        json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o, s:o}}, {s:o}]}", "compare", "key",
+                  fleet_store_b64(seq), "target", "MOD", "mod_revision", (json_int_t)k->seq_mod,
+                  "result", "EQUAL", "success", "request_put", "key", fleet_store_b64(seq), "value",
+                  fleet_store_b64(num), "request_put", put);
+    free(text);
+    free(seq);
+    free(key);
+    struct fleet_jobcall *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_jobcall){.f = f, .job = j};
+    etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_on_job_txn, c);
+}
+
+static void fleet_on_job_lease(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_jobcall *c = arg;
+    struct fleet *f = c->f;
+    struct fleet_job *j = c->job;
+    free(c);
+    j->lease = st == ETCD_OK ? etcd_json_int(json_object_get(resp, "ID"), 0) : 0;
+    if (!j->lease) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "etcd did not grant a lease (%s); nothing was applied",
+                 err ? err : "no id");
+        fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
+        return;
+    }
+    /* The view may have moved while the lease was granted. */
+    if (j->view != (uint64_t)j->kind->seq_mod) {
+        fleet_job_finish(f, j, SHARED_CONFLICT,
+                         "another node changed the shared records meanwhile");
+        return;
+    }
+    fleet_job_create_txn(f, j);
+}
+
+static void fleet_job_remove_txn(struct fleet *f, struct fleet_job *j)
+{
+    char sub[64];
+    snprintf(sub, sizeof(sub), "%s/", j->kind->name);
+    char *key = fleet_key(f, sub, j->id, NULL);
+    json_t *txn = json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o}}]}", "compare", "key",
+                            fleet_store_b64(key), "target", "CREATE", "create_revision",
+                            (json_int_t)0, "result", "GREATER", "success", "request_delete_range",
+                            "key", fleet_store_b64(key));
+    free(key);
+    struct fleet_jobcall *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_jobcall){.f = f, .job = j};
+    etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_on_job_txn, c);
+}
+
+/* Starts a queued job (fleet thread; caller holds no lock). */
+static void fleet_job_start(struct fleet *f, struct fleet_job *j)
+{
+    if (f->conn != FLEET_CONN_SYNCED || f->degraded) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "etcd is unreachable (no reply for %.1f s); nothing was changed",
+                 fleet_mono() - f->last_ok);
+        fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
+        return;
+    }
+    if (j->op == FLEET_JOB_REMOVE) {
+        fleet_job_remove_txn(f, j);
+        return;
+    }
+    if (j->view != (uint64_t)j->kind->seq_mod) {
+        fleet_job_finish(f, j, SHARED_CONFLICT,
+                         "another node changed the shared records meanwhile");
+        return;
+    }
+    if (j->ttl_s <= 0) {
+        fleet_job_create_txn(f, j);
+        return;
+    }
+    struct fleet_jobcall *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_jobcall){.f = f, .job = j};
+    etcd_call(f->etcd, "/v3/lease/grant", json_pack("{s:I}", "TTL", (json_int_t)ceil(j->ttl_s)),
+              fleet_on_job_lease, c);
+}
+
+void fleet_store_run_jobs(struct fleet *f)
+{
+    for (;;) {
+        struct fleet_job *start = NULL;
+        pthread_mutex_lock(&f->lock);
+        double now = fleet_mono();
+        for (struct fleet_job *j = f->jobs, *n; j; j = n) {
+            n = j->next;
+            if (j->phase == 2 && (f->rev >= j->wait_rev || now >= j->deadline))
+                fleet_job_done_locked(f, j, SHARED_OK, NULL);
+            else if (j->phase == 0 && !start)
+                start = j;
+        }
+        if (start)
+            start->phase = 1;
+        pthread_mutex_unlock(&f->lock);
+        if (!start)
+            return;
+        fleet_job_start(f, start);
+    }
+}
+
+void fleet_store_fail_all(struct fleet *f, const char *why)
+{
+    pthread_mutex_lock(&f->lock);
+    while (f->jobs)
+        fleet_job_done_locked(f, f->jobs, SHARED_UNAVAILABLE, "%s", why);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* ---- expiry --------------------------------------------------------------- */
+
+static void fleet_on_expire_txn(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_jobcall *c = arg;
+    free(c);
+}
+
+/* Deletes record r of kind k when its key still holds what this node saw
+ * (a transaction on its mod revision: with several nodes, one wins). */
+static void fleet_store_delete_rec(struct fleet *f, struct fleet_kind *k, struct fleet_rec *r)
+{
+    r->deleting = true;
+    char sub[64];
+    snprintf(sub, sizeof(sub), "%s/", k->name);
+    char *key = fleet_key(f, sub, r->id, NULL);
+    json_t *txn = json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o}}]}", "compare", "key",
+                            fleet_store_b64(key), "target", "MOD", "mod_revision",
+                            (json_int_t)r->mod_rev, "result", "EQUAL", "success",
+                            "request_delete_range", "key", fleet_store_b64(key));
+    free(key);
+    struct fleet_jobcall *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_jobcall){.f = f};
+    etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_on_expire_txn, c);
+}
+
+void fleet_store_expire(struct fleet *f)
+{
+    if (f->conn != FLEET_CONN_SYNCED)
+        return;
+    double now = health_now();
+    for (size_t i = 0; i < f->n_kinds; i++) {
+        struct fleet_kind *k = &f->kinds[i];
+        for (struct fleet_rec *r = k->recs; r; r = r->next) {
+            double exp = json_number_value(json_object_get(r->value, k->expires_key));
+            if (exp > 0 && exp <= now && !r->deleting)
+                fleet_store_delete_rec(f, k, r);
+        }
+    }
+    /* Drills this node ended itself: end them on every node. */
+    pthread_mutex_lock(&f->lock);
+    size_t n = f->n_ended;
+    char(*ids)[32] = n ? malloc(n * sizeof(*ids)) : NULL;
+    if (n && !ids)
+        abort();
+    if (n)
+        memcpy(ids, f->ended, n * sizeof(*ids));
+    f->n_ended = 0;
+    pthread_mutex_unlock(&f->lock);
+    struct fleet_kind *dk = fleet_store_kind(f, "drills");
+    for (size_t i = 0; dk && i < n; i++)
+        for (struct fleet_rec *r = dk->recs; r; r = r->next)
+            if (strcmp(r->id, ids[i]) == 0 && !r->deleting)
+                fleet_store_delete_rec(f, dk, r);
+    free(ids);
+}
+
+/* ---- the store's operations (admin thread) -------------------------------- */
+
+static uint64_t fleet_store_view(void *arg, const char *kind)
+{
+    struct fleet *f = arg;
+    struct fleet_kind *k = fleet_store_kind(f, kind);
+    pthread_mutex_lock(&f->lock);
+    uint64_t v = k ? (uint64_t)k->seq_mod : 0;
+    pthread_mutex_unlock(&f->lock);
+    return v;
+}
+
+/* Queues j and waits for it; returns its result (the job is freed). */
+static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j, char id[32],
+                                           char *err, size_t errlen)
+{
+    double limit = 4 * f->p.etcd.timeout_s * (double)(f->p.etcd.n_urls + 1) + 2;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + limit;
+    ts.tv_sec = (time_t)end;
+    ts.tv_nsec = (long)((end - floor(end)) * 1e9);
+    pthread_mutex_lock(&f->lock);
+    j->next = NULL;
+    struct fleet_job **pp = &f->jobs;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = j;
+    pthread_mutex_unlock(&f->lock);
+    event_active(f->ev_jobs, EV_TIMEOUT, 0);
+    pthread_mutex_lock(&f->lock);
+    while (!j->done)
+        if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
+            break;
+    if (!j->done) {
+        j->abandoned = true; /* the fleet thread frees it */
+        pthread_mutex_unlock(&f->lock);
+        snprintf(err, errlen,
+                 "etcd did not answer within %.0f s; the change may or may not "
+                 "have been made: check the list again",
+                 limit);
+        return SHARED_UNKNOWN;
+    }
+    pthread_mutex_unlock(&f->lock);
+    enum shared_status st = j->result;
+    if (id)
+        snprintf(id, 32, "%s", j->id);
+    snprintf(err, errlen, "%s", j->err);
+    json_decref(j->record);
+    free(j);
+    return st;
+}
+
+static enum shared_status fleet_store_create(void *arg, const char *kind, json_t *record,
+                                             double ttl_s, uint64_t view, char id[32], char *err,
+                                             size_t errlen)
+{
+    struct fleet *f = arg;
+    struct fleet_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        abort();
+    j->op = FLEET_JOB_CREATE;
+    j->kind = fleet_store_kind(f, kind);
+    j->record = json_deep_copy(record);
+    j->ttl_s = ttl_s;
+    j->view = view;
+    if (!j->kind) {
+        json_decref(j->record);
+        free(j);
+        snprintf(err, errlen, "no shared kind %s", kind);
+        return SHARED_UNAVAILABLE;
+    }
+    return fleet_store_wait(f, j, id, err, errlen);
+}
+
+static enum shared_status fleet_store_remove(void *arg, const char *kind, const char *id, char *err,
+                                             size_t errlen)
+{
+    struct fleet *f = arg;
+    struct fleet_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        abort();
+    j->op = FLEET_JOB_REMOVE;
+    j->kind = fleet_store_kind(f, kind);
+    snprintf(j->id, sizeof(j->id), "%s", id);
+    if (!j->kind || strlen(id) >= sizeof(j->id) || strchr(id, '/')) {
+        free(j);
+        return SHARED_NOT_FOUND;
+    }
+    return fleet_store_wait(f, j, NULL, err, errlen);
+}
+
+static const struct shared_store_ops fleet_store_ops = {
+    .view = fleet_store_view, .create = fleet_store_create, .remove = fleet_store_remove};
+
+int fleet_store_init(struct fleet *f, struct drill_core *drills)
+{
+    f->kinds[0] = (struct fleet_kind){.name = "overrides",
+                                      .id_prefix = "ovr",
+                                      .expires_key = "expires",
+                                      .put = fleet_ovr_put,
+                                      .del = fleet_ovr_del,
+                                      .resync = fleet_ovr_resync};
+    f->n_kinds = 1;
+    f->drills = drills;
+    if (drills) {
+        f->kinds[1] = (struct fleet_kind){.name = "drills",
+                                          .id_prefix = "drl",
+                                          .expires_key = "ends",
+                                          .put = fleet_drill_put,
+                                          .del = fleet_drill_del,
+                                          .resync = fleet_drill_resync};
+        f->n_kinds = 2;
+        struct drill_hooks h = {.ended = fleet_drill_ended, .arg = f};
+        if (drill_core_add_hooks(drills, &h) != 0)
+            return -1;
+    }
+    f->store = (struct shared_store){.ops = &fleet_store_ops, .arg = f, .node = f->p.node};
+    return 0;
+}
+
+void fleet_store_stop(struct fleet *f)
+{
+    if (f->drills)
+        drill_core_remove_hooks(f->drills, f);
+}
+
+void fleet_store_free(struct fleet *f)
+{
+    for (size_t i = 0; i < f->n_kinds; i++)
+        fleet_store_free_recs(&f->kinds[i]);
+    free(f->ended);
+}

@@ -1,0 +1,635 @@
+/*
+ * fleet_sync.c -- the fleet's conversation with etcd: lease, node key,
+ * the fresh read, the watch, publishing own observations, keep-alive,
+ * loss and recovery.
+ *
+ * Sync sequence (after start and after any failure): keep the lease alive
+ * or grant a new one -> put PREFIX/nodes/NODE on it -> range over PREFIX
+ * (rebuild every table, reconcile shared records) -> watch PREFIX from the
+ * next revision. Each step's callback checks that its sequence is still
+ * the current one (sync_gen), so a late reply of an abandoned attempt
+ * changes nothing.
+ */
+#include <event2/event.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/event_ring.h"
+#include "common/log.h"
+#include "fleet/fleet_int.h"
+#include "health/service.h"
+
+struct fleet_call {
+    struct fleet *f;
+    unsigned gen;
+    size_t n;
+    struct fleet_ep **eps; /* publish: what was written */
+    uint8_t *states;
+};
+
+static struct fleet_call *fleet_call_new(struct fleet *f)
+{
+    struct fleet_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    c->f = f;
+    c->gen = f->sync_step;
+    return c;
+}
+
+static void fleet_call_free(struct fleet_call *c)
+{
+    free(c->eps);
+    free(c->states);
+    free(c);
+}
+
+char *fleet_key(const struct fleet *f, const char *a, const char *b, const char *c)
+{
+    size_t n = strlen(f->p.prefix) + strlen(a) + (b ? strlen(b) : 0) + (c ? strlen(c) + 1 : 0) + 1;
+    char *k = malloc(n);
+    if (!k)
+        abort();
+    snprintf(k, n, "%s%s%s%s%s", f->p.prefix, a, b ? b : "", c ? "/" : "", c ? c : "");
+    return k;
+}
+
+static json_t *fleet_b64s(const char *s)
+{
+    char *b = etcd_b64(s, strlen(s));
+    json_t *j = json_string(b);
+    free(b);
+    return j;
+}
+
+static double fleet_wall(void)
+{
+    return health_now();
+}
+
+/* The endpoint name in keys: the slot key without "endpoint:". */
+static const char *fleet_ep_name(const struct fleet_ep *e)
+{
+    return strncmp(e->key, "endpoint:", 9) == 0 ? e->key + 9 : e->key;
+}
+
+static void fleet_contact(struct fleet *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->last_ok = fleet_mono();
+    pthread_mutex_unlock(&f->lock);
+}
+
+void fleet_sync_failed(struct fleet *f, const char *what, const char *err)
+{
+    if (f->conn == FLEET_CONN_DOWN)
+        return;
+    if (f->conn == FLEET_CONN_SYNCED)
+        log_warn("event=fleet_etcd_lost node=%s etcd=%s step=%s error=\"%s\"", f->p.node,
+                 etcd_endpoint(f->etcd), what, err ? err : "");
+    etcd_watch_cancel(f->watch);
+    f->watch = NULL;
+    f->publishing = 0;
+    etcd_failover(f->etcd);
+    f->sync_step++; /* abandons the callbacks of the failed sequence */
+    pthread_mutex_lock(&f->lock);
+    f->conn = FLEET_CONN_DOWN;
+    f->url = etcd_endpoint(f->etcd);
+    pthread_mutex_unlock(&f->lock);
+    double delay = 0.1 * pow(2, f->retry_n < 5 ? f->retry_n : 5);
+    f->retry_n++;
+    f->next_sync = fleet_mono() + (delay < 2 ? delay : 2);
+}
+
+/* A callback of an abandoned sequence, or one that failed: true when the
+ * caller must stop. */
+static bool fleet_call_stale(struct fleet_call *c, enum etcd_status st, const char *what,
+                             const char *err)
+{
+    struct fleet *f = c->f;
+    if (c->gen != f->sync_step)
+        return true;
+    if (st != ETCD_OK) {
+        fleet_sync_failed(f, what, err);
+        return true;
+    }
+    fleet_contact(f);
+    return false;
+}
+
+/* ---- dispatch of keys (range and watch) ------------------------------- */
+
+static uint8_t fleet_state_of(json_t *v)
+{
+    const char *s = json_string_value(json_object_get(v, "s"));
+    return !s                       ? HEALTH_UNKNOWN
+           : strcmp(s, "up") == 0   ? HEALTH_UP
+           : strcmp(s, "down") == 0 ? HEALTH_DOWN
+                                    : HEALTH_UNKNOWN;
+}
+
+static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool bulk)
+{
+    uint16_t idx = fleet_node_get(f, name);
+    pthread_mutex_lock(&f->lock);
+    struct fleet_node *n = &f->nodes[idx];
+    bool was_live = n->live;
+    n->live = v != NULL;
+    if (v) {
+        snprintf(n->version, sizeof(n->version), "%s",
+                 json_string_value(json_object_get(v, "version")) ?: "");
+        snprintf(n->config_hash, sizeof(n->config_hash), "%s",
+                 json_string_value(json_object_get(v, "config_hash")) ?: "");
+        n->last_seen = json_number_value(json_object_get(v, "last_seen"));
+        n->started = json_number_value(json_object_get(v, "started"));
+        json_decref(n->vantage);
+        n->vantage = json_incref(json_object_get(v, "vantage"));
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (idx == f->self && !v && f->conn == FLEET_CONN_SYNCED) {
+        /* Our own key vanished: the lease expired in etcd. */
+        f->lease = 0;
+        fleet_sync_failed(f, "lease", "this node's lease expired in etcd");
+        return;
+    }
+    if (!bulk && was_live != n->live) {
+        log_info("event=fleet_node node=%s live=%s", name, v ? "yes" : "no");
+        event_ring_push(
+            f->health->events, "fleet",
+            json_pack("{s:s, s:s, s:b}", "action", "node", "node", name, "live", v != NULL));
+        fleet_recompute_all(f);
+    }
+}
+
+static void fleet_obs_update(struct fleet *f, const char *rest, json_t *v, bool bulk)
+{
+    const char *slash = strrchr(rest, '/');
+    if (!slash || slash == rest || !fleet_node_name_ok(slash + 1))
+        return;
+    char key[600];
+    snprintf(key, sizeof(key), "endpoint:%.*s", (int)(slash - rest), rest);
+    struct fleet_ep *ep = fleet_ep_get(f, key, true);
+    uint16_t node = fleet_node_get(f, slash + 1);
+    uint8_t st = v ? fleet_state_of(v) : HEALTH_UNKNOWN;
+    if (v) {
+        double t = json_number_value(json_object_get(v, "t"));
+        pthread_mutex_lock(&f->lock);
+        f->watch_lag = t > 0 ? fleet_wall() - t : f->watch_lag;
+        pthread_mutex_unlock(&f->lock);
+    }
+    if (node == f->self) {
+        ep->published = st; /* what etcd holds for us */
+        return;
+    }
+    if (bulk) {
+        pthread_mutex_lock(&f->lock);
+        struct fleet_obs *o = calloc(1, sizeof(*o));
+        if (!o)
+            abort();
+        o->node = node;
+        o->state = st;
+        o->t = v ? json_number_value(json_object_get(v, "t")) : 0;
+        o->next = ep->obs;
+        if (st != HEALTH_UNKNOWN)
+            ep->obs = o;
+        else
+            free(o);
+        pthread_mutex_unlock(&f->lock);
+        return;
+    }
+    fleet_obs_set(f, ep, node, st, v ? json_number_value(json_object_get(v, "t")) : 0);
+}
+
+/* One key put (value) or deleted (value NULL). */
+static void fleet_dispatch(struct fleet *f, const char *key, const char *value, int64_t mod_rev,
+                           bool bulk)
+{
+    size_t pl = strlen(f->p.prefix);
+    if (strncmp(key, f->p.prefix, pl) != 0)
+        return;
+    const char *rest = key + pl;
+    if (strncmp(rest, "seq/", 4) == 0) { /* a plain number, not JSON */
+        struct fleet_kind *k = fleet_store_kind(f, rest + 4);
+        if (k)
+            fleet_store_seq(f, k, value, value ? mod_rev : 0);
+        return;
+    }
+    json_error_t jerr;
+    json_t *v = value ? json_loads(value, 0, &jerr) : NULL;
+    if (value && !json_is_object(v)) {
+        json_decref(v);
+        return; /* not ours: ignore */
+    }
+    if (strncmp(rest, "obs/", 4) == 0)
+        fleet_obs_update(f, rest + 4, v, bulk);
+    else if (strncmp(rest, "nodes/", 6) == 0 && fleet_node_name_ok(rest + 6))
+        fleet_node_update(f, rest + 6, v, bulk);
+    else {
+        const char *slash = strchr(rest, '/');
+        char kind[32];
+        if (slash && (size_t)(slash - rest) < sizeof(kind)) {
+            snprintf(kind, sizeof(kind), "%.*s", (int)(slash - rest), rest);
+            struct fleet_kind *k = fleet_store_kind(f, kind);
+            if (k && strlen(slash + 1) < 32)
+                fleet_store_apply(f, k, slash + 1, v, mod_rev);
+        }
+    }
+    json_decref(v);
+}
+
+/* Decodes one kv of a range or watch reply and dispatches it. */
+static void fleet_dispatch_kv(struct fleet *f, json_t *kv, bool deleted, bool bulk)
+{
+    size_t klen, vlen;
+    const char *kb = json_string_value(json_object_get(kv, "key"));
+    char *key = kb ? etcd_unb64(kb, &klen) : NULL;
+    if (!key)
+        return;
+    const char *vb = json_string_value(json_object_get(kv, "value"));
+    char *value = deleted ? NULL : etcd_unb64(vb ? vb : "", &vlen);
+    if (deleted || value)
+        fleet_dispatch(f, key, value, etcd_json_int(json_object_get(kv, "mod_revision"), 0), bulk);
+    free(key);
+    free(value);
+}
+
+/* ---- watch ------------------------------------------------------------ */
+
+static void fleet_on_watch_msg(void *arg, json_t *res)
+{
+    struct fleet *f = arg;
+    fleet_contact(f);
+    if (json_is_true(json_object_get(res, "canceled"))) {
+        fleet_sync_failed(f, "watch",
+                          json_object_get(res, "compact_revision")
+                              ? "the watch revision was compacted: reading everything again"
+                              : "etcd cancelled the watch");
+        return;
+    }
+    json_t *events = json_object_get(res, "events");
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        fleet_dispatch_kv(f, json_object_get(ev, "kv"), type && strcmp(type, "DELETE") == 0, false);
+        if (f->conn != FLEET_CONN_SYNCED)
+            return; /* a dispatch found the lease gone */
+    }
+    int64_t rev = etcd_json_int(json_object_get(json_object_get(res, "header"), "revision"), 0);
+    pthread_mutex_lock(&f->lock);
+    if (rev > f->rev)
+        f->rev = rev;
+    f->watch_events += json_array_size(events);
+    pthread_mutex_unlock(&f->lock);
+    fleet_store_run_jobs(f);
+    fleet_publish(f); /* our own key may have been deleted */
+}
+
+static void fleet_on_watch_end(void *arg, const char *why)
+{
+    struct fleet *f = arg;
+    f->watch = NULL;
+    fleet_sync_failed(f, "watch", why);
+}
+
+static void fleet_watch_start(struct fleet *f)
+{
+    json_t *cr = json_pack("{s:o, s:s, s:I, s:b}", "key", fleet_b64s(f->p.prefix), "range_end", "",
+                           "start_revision", (json_int_t)(f->rev + 1), "progress_notify", 1);
+    char *end = etcd_prefix_end_b64(f->p.prefix);
+    json_object_set_new(cr, "range_end", json_string(end));
+    free(end);
+    f->watch = etcd_watch_start(f->etcd, cr, fleet_on_watch_msg, fleet_on_watch_end, f);
+    if (!f->watch)
+        fleet_sync_failed(f, "watch", "cannot start the watch");
+}
+
+/* ---- the fresh read ----------------------------------------------------- */
+
+static void fleet_after_range(struct fleet *f)
+{
+    fleet_recompute_all(f);
+    for (size_t i = 0; i < f->n_kinds; i++)
+        fleet_store_resync(f, &f->kinds[i]);
+    bool first = !f->ever_synced;
+    pthread_mutex_lock(&f->lock);
+    f->conn = FLEET_CONN_SYNCED;
+    f->ever_synced = true;
+    if (!first)
+        f->resyncs++;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+    f->retry_n = 0;
+    f->next_keepalive = fleet_mono() + f->p.stale_after / 3;
+    f->next_node_put = fleet_mono() + f->p.stale_after / 2;
+    log_info("event=fleet_sync node=%s etcd=%s revision=%lld nodes=%zu endpoints=%zu", f->p.node,
+             etcd_endpoint(f->etcd), (long long)f->rev, f->n_nodes, f->n_eps);
+    fleet_set_degraded(f, false);
+    fleet_watch_start(f);
+    fleet_publish(f);
+    fleet_store_run_jobs(f);
+}
+
+static void fleet_on_range(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_call *c = arg;
+    struct fleet *f = c->f;
+    if (fleet_call_stale(c, st, "range", err)) {
+        fleet_call_free(c);
+        return;
+    }
+    fleet_call_free(c);
+    pthread_mutex_lock(&f->lock);
+    fleet_clear_locked(f);
+    pthread_mutex_unlock(&f->lock);
+    /* What etcd holds for this node is read again below. */
+    for (size_t b = 0; b < f->n_buckets; b++)
+        for (struct fleet_ep *e = f->buckets[b]; e; e = e->next) {
+            e->published = HEALTH_UNKNOWN;
+            e->writing = false;
+        }
+    fleet_store_begin_read(f);
+    json_t *kvs = json_object_get(resp, "kvs");
+    size_t i;
+    json_t *kv;
+    json_array_foreach(kvs, i, kv) fleet_dispatch_kv(f, kv, false, true);
+    pthread_mutex_lock(&f->lock);
+    f->rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
+    f->nodes[f->self].live = true;
+    pthread_mutex_unlock(&f->lock);
+    fleet_after_range(f);
+}
+
+static void fleet_sync_range(struct fleet *f)
+{
+    char *end = etcd_prefix_end_b64(f->p.prefix);
+    json_t *b = json_pack("{s:o, s:s}", "key", fleet_b64s(f->p.prefix), "range_end", end);
+    free(end);
+    etcd_call(f->etcd, "/v3/kv/range", b, fleet_on_range, fleet_call_new(f));
+}
+
+/* ---- node key and lease ----------------------------------------------- */
+
+static json_t *fleet_node_put_op(struct fleet *f)
+{
+    pthread_mutex_lock(&f->lock);
+    json_t *v = json_pack("{s:s, s:s, s:f, s:f, s:O, s:s}", "version", f->version, "config_hash",
+                          f->config_hash, "last_seen", fleet_wall(), "started",
+                          f->nodes[f->self].started, "vantage", f->vantage, "node", f->p.node);
+    pthread_mutex_unlock(&f->lock);
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    char *key = fleet_key(f, "nodes/", f->p.node, NULL);
+    json_t *op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",
+                           fleet_b64s(text), "lease", (json_int_t)f->lease);
+    free(key);
+    free(text);
+    return op;
+}
+
+static void fleet_on_node_put(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_call *c = arg;
+    struct fleet *f = c->f;
+    bool stale = fleet_call_stale(c, st, "node", err);
+    fleet_call_free(c);
+    if (stale)
+        return;
+    pthread_mutex_lock(&f->lock);
+    f->writes++;
+    f->keys_written++;
+    pthread_mutex_unlock(&f->lock);
+    fleet_sync_range(f);
+}
+
+static void fleet_sync_node(struct fleet *f)
+{
+    json_t *txn = json_pack("{s:[o]}", "success", fleet_node_put_op(f));
+    etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_on_node_put, fleet_call_new(f));
+}
+
+static void fleet_on_grant(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_call *c = arg;
+    struct fleet *f = c->f;
+    bool stale = fleet_call_stale(c, st, "lease grant", err);
+    fleet_call_free(c);
+    if (stale)
+        return;
+    f->lease = etcd_json_int(json_object_get(resp, "ID"), 0);
+    if (f->lease == 0) {
+        fleet_sync_failed(f, "lease grant", "no lease id in the reply");
+        return;
+    }
+    fleet_sync_node(f);
+}
+
+static void fleet_sync_grant(struct fleet *f)
+{
+    json_t *b = json_pack("{s:I}", "TTL", (json_int_t)ceil(f->p.stale_after));
+    etcd_call(f->etcd, "/v3/lease/grant", b, fleet_on_grant, fleet_call_new(f));
+}
+
+static void fleet_on_sync_keepalive(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_call *c = arg;
+    struct fleet *f = c->f;
+    bool stale = fleet_call_stale(c, st, "lease keepalive", err);
+    fleet_call_free(c);
+    if (stale)
+        return;
+    if (etcd_json_int(json_object_get(resp, "TTL"), 0) > 0)
+        fleet_sync_node(f);
+    else
+        fleet_sync_grant(f);
+}
+
+void fleet_sync_start(struct fleet *f)
+{
+    f->sync_step++;
+    etcd_watch_cancel(f->watch);
+    f->watch = NULL;
+    f->publishing = 0;
+    pthread_mutex_lock(&f->lock);
+    f->conn = FLEET_CONN_SYNCING;
+    f->url = etcd_endpoint(f->etcd);
+    if (f->nodes[f->self].started == 0)
+        f->nodes[f->self].started = fleet_wall();
+    pthread_mutex_unlock(&f->lock);
+    if (f->lease) {
+        json_t *b = json_pack("{s:I}", "ID", (json_int_t)f->lease);
+        etcd_call(f->etcd, "/v3/lease/keepalive", b, fleet_on_sync_keepalive, fleet_call_new(f));
+    } else
+        fleet_sync_grant(f);
+}
+
+/* ---- publishing --------------------------------------------------------- */
+
+static void fleet_on_publish(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_call *c = arg;
+    struct fleet *f = c->f;
+    for (size_t i = 0; i < c->n; i++)
+        c->eps[i]->writing = false;
+    if (c->gen == f->sync_step && f->publishing > 0)
+        f->publishing--;
+    if (fleet_call_stale(c, st, "publish", err)) {
+        fleet_call_free(c);
+        return;
+    }
+    for (size_t i = 0; i < c->n; i++)
+        c->eps[i]->published = c->states[i];
+    pthread_mutex_lock(&f->lock);
+    f->writes++;
+    f->keys_written += c->n;
+    pthread_mutex_unlock(&f->lock);
+    fleet_call_free(c);
+    fleet_publish(f);
+}
+
+/* The put (or delete, for an endpoint this node no longer checks) of one
+ * observation. */
+static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
+{
+    char *key = fleet_key(f, "obs/", fleet_ep_name(e), f->p.node);
+    json_t *op;
+    if (st == HEALTH_UNKNOWN)
+        op = json_pack("{s:{s:o}}", "request_delete_range", "key", fleet_b64s(key));
+    else {
+        json_t *v = json_pack("{s:s, s:f}", "s", health_state_name((enum health_state)st), "t",
+                              fleet_wall());
+        char *text = json_dumps(v, JSON_COMPACT);
+        json_decref(v);
+        op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",
+                       fleet_b64s(text), "lease", (json_int_t)f->lease);
+        free(text);
+    }
+    free(key);
+    return op;
+}
+
+/* Adds e to the batch when etcd does not hold its current own state. */
+static void fleet_publish_add(struct fleet *f, struct fleet_call *c, json_t *ops,
+                              struct fleet_ep *e)
+{
+    uint8_t want = e->local ? (uint8_t)health_slot_probe(e->slot) : HEALTH_UNKNOWN;
+    if (want == e->published || e->writing)
+        return; /* one write per key at a time keeps their order */
+    json_array_append_new(ops, fleet_obs_op(f, e, want));
+    e->writing = true;
+    c->eps[c->n] = e;
+    c->states[c->n++] = want;
+}
+
+/* One publishing transaction; false when there is nothing to write. */
+static bool fleet_publish_one(struct fleet *f)
+{
+    struct fleet_call *c = fleet_call_new(f);
+    c->eps = calloc(FLEET_TXN_OPS, sizeof(*c->eps));
+    c->states = calloc(FLEET_TXN_OPS, sizeof(*c->states));
+    if (!c->eps || !c->states)
+        abort();
+    json_t *ops = json_array();
+    if (f->node_put_due) {
+        json_array_append_new(ops, fleet_node_put_op(f));
+        f->node_put_due = false;
+    }
+    for (size_t i = 0; i < f->n_local && json_array_size(ops) < FLEET_TXN_OPS; i++)
+        fleet_publish_add(f, c, ops, f->local[i]);
+    /* Endpoints this node no longer checks: withdraw its observation. */
+    for (size_t b = 0; b < f->n_buckets && json_array_size(ops) < FLEET_TXN_OPS; b++)
+        for (struct fleet_ep *e = f->buckets[b]; e && json_array_size(ops) < FLEET_TXN_OPS;
+             e = e->next)
+            if (!e->local && e->published != HEALTH_UNKNOWN)
+                fleet_publish_add(f, c, ops, e);
+    if (json_array_size(ops) == 0) {
+        json_decref(ops);
+        fleet_call_free(c);
+        return false;
+    }
+    f->publishing++;
+    etcd_call(f->etcd, "/v3/kv/txn", json_pack("{s:o}", "success", ops), fleet_on_publish, c);
+    return true;
+}
+
+void fleet_publish(struct fleet *f)
+{
+    while (f->conn == FLEET_CONN_SYNCED && f->publishing < FLEET_PUBLISH_INFLIGHT &&
+           fleet_publish_one(f))
+        ;
+}
+
+void fleet_put_node(struct fleet *f)
+{
+    f->node_put_due = true;
+    fleet_publish(f);
+}
+
+/* ---- periodic ------------------------------------------------------------ */
+
+static void fleet_on_keepalive(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_call *c = arg;
+    struct fleet *f = c->f;
+    bool stale = fleet_call_stale(c, st, "lease keepalive", err);
+    fleet_call_free(c);
+    if (stale)
+        return;
+    if (etcd_json_int(json_object_get(resp, "TTL"), 0) <= 0) {
+        f->lease = 0;
+        fleet_sync_failed(f, "lease keepalive", "the lease expired in etcd");
+    }
+}
+
+void fleet_sync_tick(struct fleet *f)
+{
+    if (f->stopping)
+        return;
+    double now = fleet_mono();
+    pthread_mutex_lock(&f->lock);
+    double quiet = now - f->last_ok;
+    pthread_mutex_unlock(&f->lock);
+    if (quiet > f->p.stale_after)
+        fleet_set_degraded(f, true);
+    if (f->conn == FLEET_CONN_DOWN && now >= f->next_sync) {
+        fleet_sync_start(f);
+        return;
+    }
+    if (f->conn != FLEET_CONN_SYNCED)
+        return;
+    if (now >= f->next_keepalive) {
+        f->next_keepalive = now + f->p.stale_after / 3;
+        json_t *b = json_pack("{s:I}", "ID", (json_int_t)f->lease);
+        etcd_call(f->etcd, "/v3/lease/keepalive", b, fleet_on_keepalive, fleet_call_new(f));
+    }
+    if (now >= f->next_node_put) {
+        f->next_node_put = now + f->p.stale_after / 2;
+        fleet_put_node(f);
+    }
+}
+
+static void fleet_on_revoke(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_call *c = arg;
+    event_base_loopbreak(c->f->base);
+    fleet_call_free(c);
+}
+
+void fleet_revoke_lease(struct fleet *f)
+{
+    f->stopping = true;
+    struct timeval tv = {(time_t)f->p.etcd.timeout_s + 1, 0};
+    event_base_loopexit(f->base, &tv);
+    if (!f->lease || f->conn != FLEET_CONN_SYNCED) {
+        event_base_loopbreak(f->base);
+        return;
+    }
+    f->sync_step++;
+    etcd_watch_cancel(f->watch);
+    f->watch = NULL;
+    json_t *b = json_pack("{s:I}", "ID", (json_int_t)f->lease);
+    etcd_call(f->etcd, "/v3/lease/revoke", b, fleet_on_revoke, fleet_call_new(f));
+}

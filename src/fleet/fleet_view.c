@@ -1,0 +1,100 @@
+/*
+ * fleet_view.c -- the fleet in /v1/status, explain and /metrics.
+ */
+#include "fleet/fleet_view.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "fleet/fleet_int.h"
+
+static const char *fleet_view_state(uint8_t s)
+{
+    return s == HEALTH_UP ? "up" : s == HEALTH_DOWN ? "down" : NULL;
+}
+
+json_t *fleet_view_status(struct fleet *f)
+{
+    char qbuf[16];
+    pthread_mutex_lock(&f->lock);
+    double quiet = fleet_mono() - f->last_ok;
+    const char *self_hash = f->config_hash;
+    json_t *nodes = json_array();
+    bool mismatch = false;
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        const struct fleet_node *n = &f->nodes[i];
+        bool self = i == f->self;
+        if (!n->live && !self)
+            continue;
+        bool same = self || strcmp(n->config_hash, self_hash) == 0;
+        mismatch |= !same;
+        json_t *j =
+            json_pack("{s:s, s:b, s:b, s:s, s:s, s:b, s:O}", "name", n->name, "self", self, "live",
+                      self || n->live, "version", self ? f->version : n->version, "config_hash",
+                      self ? self_hash : n->config_hash, "config_matches", same, "vantage",
+                      self         ? f->vantage
+                      : n->vantage ? n->vantage
+                                   : json_null());
+        json_object_set_new(j, "last_seen",
+                            self ? json_real(health_now()) : json_real(n->last_seen));
+        json_object_set_new(j, "started", n->started > 0 ? json_real(n->started) : json_null());
+        json_array_append_new(nodes, j);
+    }
+    const char *conn = f->conn == FLEET_CONN_SYNCED    ? "synced"
+                       : f->conn == FLEET_CONN_SYNCING ? "syncing"
+                                                       : "down";
+    json_t *st = json_pack(
+        "{s:s, s:s, s:s, s:b, s:f, s:s, s:s, s:f, s:I, s:o, s:b, s:I, s:f}", "node", f->p.node,
+        "etcd", f->url ? f->url : f->p.etcd.urls[0], "connection", conn, "degraded", f->degraded,
+        "last_contact_s", quiet, "prefix", f->p.prefix, "down_quorum",
+        fleet_quorum_name(&f->p.quorum, qbuf, sizeof(qbuf)), "stale_after", f->p.stale_after,
+        "revision", (json_int_t)f->rev, "nodes", nodes, "config_mismatch", mismatch,
+        "disagreements", (json_int_t)fleet_disagreements_locked(f), "watch_lag_s", f->watch_lag);
+    pthread_mutex_unlock(&f->lock);
+    return st;
+}
+
+json_t *fleet_view_endpoint(struct fleet *f, const char *key)
+{
+    char why[256];
+    pthread_mutex_lock(&f->lock);
+    struct fleet_ep *ep = fleet_ep_get(f, key, false);
+    if (!ep) {
+        pthread_mutex_unlock(&f->lock);
+        return NULL;
+    }
+    enum health_state v = fleet_ep_verdict_locked(f, ep, why, sizeof(why));
+    json_t *obs = json_object();
+    uint8_t own = ep->local && ep->slot ? (uint8_t)health_slot_probe(ep->slot) : HEALTH_UNKNOWN;
+    if (fleet_view_state(own))
+        json_object_set_new(obs, f->p.node, json_string(fleet_view_state(own)));
+    for (const struct fleet_obs *o = ep->obs; o; o = o->next)
+        if (o->node != f->self && o->node < f->n_nodes && f->nodes[o->node].live &&
+            fleet_view_state(o->state))
+            json_object_set_new(obs, f->nodes[o->node].name,
+                                json_string(fleet_view_state(o->state)));
+    json_t *j = json_pack("{s:s?, s:b, s:s, s:s?, s:o, s:b}", "verdict", fleet_view_state(v),
+                          "applied", !f->degraded && v != HEALTH_UNKNOWN, "explain", why, "own",
+                          fleet_view_state(own), "observations", obs, "disagrees",
+                          own != HEALTH_UNKNOWN && v != HEALTH_UNKNOWN && own != v);
+    pthread_mutex_unlock(&f->lock);
+    return j;
+}
+
+void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m)
+{
+    pthread_mutex_lock(&f->lock);
+    m->connected = f->conn == FLEET_CONN_SYNCED && fleet_mono() - f->last_ok <= f->p.stale_after;
+    m->degraded = f->degraded;
+    m->nodes = 0;
+    for (size_t i = 0; i < f->n_nodes; i++)
+        m->nodes += i == f->self || f->nodes[i].live;
+    m->disagreements = fleet_disagreements_locked(f);
+    m->watch_lag_s = f->watch_lag;
+    m->degraded_total = f->degraded_total;
+    m->resyncs_total = f->resyncs;
+    m->watch_events_total = f->watch_events;
+    m->etcd_writes_total = f->writes;
+    m->etcd_keys_written_total = f->keys_written;
+    pthread_mutex_unlock(&f->lock);
+}

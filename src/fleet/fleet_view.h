@@ -1,0 +1,40 @@
+/*
+ * fleet_view.h -- what the fleet shows: /v1/status, explain and /metrics.
+ *
+ * Threads: any thread (the admin thread); each call takes the fleet's
+ * lock once, so what it returns is one consistent picture.
+ *
+ * Ownership: the JSON returned belongs to the caller.
+ */
+#ifndef GTM_FLEET_FLEET_VIEW_H
+#define GTM_FLEET_FLEET_VIEW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct fleet;
+
+/* The fleet as a whole: this node, etcd, quorum, every known node (live or
+ * not) with version, config hash (mismatches flagged), vantage, last seen. */
+json_t *fleet_view_status(struct fleet *f);
+
+/* One endpoint (slot key "endpoint:POOL/NAME"): the verdict, whether it is
+ * applied, the explanation, this node's own state, every live node's
+ * observation and whether this node disagrees. NULL when the fleet has no
+ * such endpoint. */
+json_t *fleet_view_endpoint(struct fleet *f, const char *key);
+
+struct fleet_metrics {
+    bool connected;         /* synced and heard from etcd within stale_after */
+    bool degraded;          /* serving own probes: etcd lost for stale_after */
+    unsigned nodes;         /* live vantage points, this one included */
+    unsigned disagreements; /* endpoints where own probe != fleet verdict */
+    double watch_lag_s;     /* last watch event: received - published */
+    uint64_t degraded_total, resyncs_total, watch_events_total;
+    uint64_t etcd_writes_total; /* write requests (put, txn, delete) sent */
+    uint64_t etcd_keys_written_total;
+};
+void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m);
+
+#endif
