@@ -119,13 +119,21 @@ static void privs_check_write(const struct config *c, struct errlist *errs, cons
                     c->path, key, what, path, (unsigned)st.st_uid, dir, who);
 }
 
+/* A file read after the start (consequence: what goes wrong if not). */
+static void privs_check_read_why(const struct config *c, struct errlist *errs, const char *key,
+                                 const char *what, const char *path, const char *who,
+                                 const char *consequence)
+{
+    if (path && !privs_can(path, R_OK))
+        errlist_add(errs, "%s: %s: the %s %s is not readable by %s (%s): %s", c->path, key, what,
+                    path, who, strerror(errno), consequence);
+}
+
 /* A file a reload reads again. */
 static void privs_check_read(const struct config *c, struct errlist *errs, const char *key,
                              const char *what, const char *path, const char *who)
 {
-    if (path && !privs_can(path, R_OK))
-        errlist_add(errs, "%s: %s: the %s %s is not readable by %s (%s): every reload would fail",
-                    c->path, key, what, path, who, strerror(errno));
+    privs_check_read_why(c, errs, key, what, path, who, "every reload would fail");
 }
 
 void privs_check_access(const struct config *c, struct errlist *errs, struct errlist *warns)
@@ -157,6 +165,19 @@ void privs_check_access(const struct config *c, struct errlist *errs, struct err
                      who);
     privs_check_read(c, errs, "$.admin.operate_token_file", "token file",
                      c->admin.operate_token_file, who);
+    /* The fleet thread loads its TLS files after the drop, and every
+     * reload reads the password file again. */
+    if (c->fleet.enabled) {
+        const char *tls = "the fleet could not connect to etcd";
+        privs_check_read_why(c, errs, "$.fleet.tls.ca_file", "CA file", c->fleet.etcd.ca_file, who,
+                             tls);
+        privs_check_read_why(c, errs, "$.fleet.tls.cert_file", "certificate file",
+                             c->fleet.etcd.cert_file, who, tls);
+        privs_check_read_why(c, errs, "$.fleet.tls.key_file", "key file", c->fleet.etcd.key_file,
+                             who, tls);
+        privs_check_read(c, errs, "$.fleet.password_file", "password file", c->fleet.password_file,
+                         who);
+    }
     for (size_t i = 0; i < c->admin.n_listen; i++) {
         const char *l = c->admin.listen[i];
         if (strncmp(l, "unix:", 5) != 0)

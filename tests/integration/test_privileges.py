@@ -286,3 +286,32 @@ def test_reload_says_what_needs_a_restart(make_gtmd):
     # A second reload of the same file says it again (what runs is kept).
     r = a.post("/v1/reload", {})
     assert r.json["restart_needed_for_user"] is True and r.json["restart_needed_for_listen"]
+
+
+@pytest.mark.skipif(NOBODY is None, reason="no user nobody")
+def test_fleet_files_nobody_could_not_read_are_refused(make_gtmd):
+    """The fleet thread loads its TLS files after the drop and every reload
+    reads the password file again: root's files stop the start (before
+    etcd is ever asked), and pass once given to nobody."""
+    fleet = {"etcd": ["http://127.0.0.1:9"], "username": "gtmd",
+             "password_file": "etcd.password", "tls": {"ca_file": "ca.pem"}}
+    g = make_gtmd(nobody_config(unix=False, fleet=fleet), start=False)
+    give_to_nobody(g.workdir, "read.token", "operate.token")
+    for name, text in (("etcd.password", "secret\n"), ("ca.pem", "not used here\n")):
+        with open(os.path.join(g.workdir, name), "w") as f:
+            f.write(text)
+        os.chmod(os.path.join(g.workdir, name), 0o600)  # root's
+    rc, log = start_expect_failure(g)
+    assert rc == 1, log
+    for want in (r"\$\.fleet\.password_file: the password file \S+/etcd\.password is not "
+                 r"readable by user nobody \(uid \d+\) \(Permission denied\): every reload "
+                 r"would fail",
+                 r"\$\.fleet\.tls\.ca_file: the CA file \S+/ca\.pem is not readable by user "
+                 r"nobody \(uid \d+\) \(Permission denied\): the fleet could not connect to "
+                 r"etcd"):
+        assert re.search(want, log), (want, log)
+        assert re.search(want, check(g.conf_path).stderr), want
+    assert "event=fleet_start" not in log and "event=first_round" not in log, log
+    give_to_nobody(g.workdir, "etcd.password", "ca.pem")
+    p = check(g.conf_path)
+    assert "is not readable by user nobody" not in p.stderr, p.stderr
