@@ -101,6 +101,7 @@ QUERY_TIMEOUT = 2.0
 # any socket buffer and measure this client, not gtmd. Skipped queries are
 # counted (the offered rate reported is what was sent).
 MAX_LAG = 0.01
+UDP_SOCKETS = 4
 
 
 def now():
@@ -568,13 +569,18 @@ class UdpLoad(threading.Thread):
 
     def run(self):
         s = self.soak
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:  # room for a second of replies while this thread waits for the GIL
-            sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE (root)
-        except OSError:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
-        sock.setblocking(False)
-        self.inode = os.fstat(sock.fileno()).st_ino
+        # Several source ports, as many clients: SO_REUSEPORT spreads them
+        # over gtmd's workers (one source port would load one worker).
+        socks = []
+        for _ in range(UDP_SOCKETS):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:  # room for a second of replies while this thread waits for the GIL
+                sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE (root)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+            sock.setblocking(False)
+            socks.append(sock)
+        self.inodes = [os.fstat(x.fileno()).st_ino for x in socks]
         out = {}  # id -> (t_sent, name)
         qid = 0
         t_next = now()
@@ -596,8 +602,8 @@ class UdpLoad(threading.Thread):
                 if q is None:
                     q = questions[name] = question(name)
                 try:
-                    sock.sendto(struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0) + q,
-                                ("127.0.0.1", s.port))
+                    socks[qid % UDP_SOCKETS].sendto(struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0) +
+                                                    q, ("127.0.0.1", s.port))
                 except OSError:
                     pass
                 out[qid] = (t, name)
@@ -606,25 +612,8 @@ class UdpLoad(threading.Thread):
                 t_next += interval
                 n += 1
             # receive
-            try:
-                while True:
-                    data = sock.recv(4096)
-                    tr = now()
-                    p = parse_reply(data)
-                    if p is None or p[0] not in out:
-                        continue
-                    ts, name = out.pop(p[0])
-                    self.done += 1
-                    if self.closed:
-                        continue
-                    s.stats.add("udp", "answered")
-                    if p[3]:
-                        s.stats.tc += 1
-                    why = check_answer(s.model, name, p[1], p[2], p[4], ts, tr)
-                    if why:
-                        s.wrong("udp", name, p[4], ts, tr, why)
-            except BlockingIOError:
-                pass
+            for sock in socks:
+                self.receive(sock, out)
             # time out what is late
             t = now()
             if out:
@@ -640,9 +629,43 @@ class UdpLoad(threading.Thread):
                         s.lost_at(ts)
                         s.note("unanswered udp %s sent at %.3f" % (name, ts - s.t0))
             wait = min(0.002, max(0.0, t_next - now())) if not self.closed else 0.0005
-            s.sel_wait(sock, wait)
-        self.client_drops = udp_drops(inode=self.inode)
-        sock.close()
+            s.sel_wait(socks, wait)
+        self.client_drops = sum(udp_drops(inode=i) for i in self.inodes)
+        for sock in socks:
+            sock.close()
+
+    def receive(self, sock, out):
+        """Every reply waiting on sock, each checked."""
+        s = self.soak
+        try:
+            while True:
+                data = sock.recv(4096)
+                tr = now()
+                p = parse_reply(data)
+                if p is None or p[0] not in out:
+                    continue
+                ts, name = out.pop(p[0])
+                self.done += 1
+                if self.closed:
+                    continue
+                s.stats.add("udp", "answered")
+                if p[3]:
+                    s.stats.tc += 1
+                why = check_answer(s.model, name, p[1], p[2], p[4], ts, tr)
+                if why:
+                    s.wrong("udp", name, p[4], ts, tr, why)
+        except BlockingIOError:
+            pass
+
+
+def cpu_pressure():
+    """The share of the last 10 s in which some runnable task of the machine
+    waited for a CPU (/proc/pressure/cpu), as text."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return "some avg10=%s %%" % f.readline().split()[1].split("=")[1]
+    except (OSError, IndexError):
+        return "unknown"
 
 
 def udp_drops(inode=None, port=None):
@@ -833,9 +856,9 @@ class Soak:
                                                         tr - self.t0, why))
 
     @staticmethod
-    def sel_wait(sock, timeout):
+    def sel_wait(socks, timeout):
         if timeout > 0:
-            select.select([sock], [], [], timeout)
+            select.select(socks, [], [], timeout)
 
     # -- set-up
     def setup(self):
@@ -1102,8 +1125,8 @@ class Soak:
             drops = udp_drops(port=self.port)
             before = self.server_drops.get(inst, 0)
             if drops > before:
-                self.event("gtmd's UDP sockets dropped %d datagrams in the last second"
-                           % (drops - before))
+                self.event("gtmd's UDP sockets dropped %d datagrams in the last second "
+                           "(CPU pressure of the machine: %s)" % (drops - before, cpu_pressure()))
             self.server_drops[inst] = drops
 
     # -- warm-up
@@ -1116,6 +1139,10 @@ class Soak:
         t0 = now()
         lock = threading.Lock()
         left = [RING_EVENTS // 2 + 100]
+        # Each entry as large as any the soak makes later (a reason of
+        # 1,000 octets, near the 1,024 allowed), so that the rings, full,
+        # do not grow in bytes as later entries replace these.
+        reason = ("warm-up " * 125)[:1000]
 
         def churn():
             c = None
@@ -1128,7 +1155,7 @@ class Soak:
                     if c is None:
                         c = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=5)
                     c.request("POST", "/v1/overrides", json.dumps(
-                        {"target": "endpoint:prime/p1", "state": "down", "reason": "warm-up"}),
+                        {"target": "endpoint:prime/p1", "state": "down", "reason": reason}),
                         headers=h)
                     r = c.getresponse()
                     body = json.loads(r.read())
