@@ -94,6 +94,34 @@ static SSL_CTX *etcd_ssl_ctx(const struct etcd_params *p, char *err, size_t errl
     return ctx;
 }
 
+/* Frees the connections of ended requests (see struct etcd's dead). */
+static void etcd_reap(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct etcd *e = arg;
+    for (size_t i = 0; i < e->n_dead; i++)
+        evhttp_connection_free(e->dead[i]);
+    e->n_dead = 0;
+}
+
+/* Called from the callback that ended c's request: freeing c there could
+ * pull it from under libevent, so it is freed from the event loop next. */
+static void etcd_reap_later(struct etcd *e, struct evhttp_connection *c)
+{
+    if (e->n_dead == e->cap_dead) {
+        size_t cap = e->cap_dead ? e->cap_dead * 2 : 8;
+        struct evhttp_connection **d = realloc(e->dead, cap * sizeof(*d));
+        if (!d)
+            abort();
+        e->dead = d;
+        e->cap_dead = cap;
+    }
+    e->dead[e->n_dead++] = c;
+    struct timeval now = {0, 0};
+    evtimer_add(e->reap_ev, &now);
+}
+
 struct etcd *etcd_new(struct event_base *base, const struct etcd_params *p, char *err,
                       size_t errlen)
 {
@@ -126,6 +154,9 @@ struct etcd *etcd_new(struct event_base *base, const struct etcd_params *p, char
         e->password = etcd_strdup(p->password);
     }
     e->timeout_s = p->timeout_s > 0 ? p->timeout_s : 2.0;
+    e->reap_ev = evtimer_new(base, etcd_reap, e);
+    if (!e->reap_ev)
+        abort();
     return e;
 }
 
@@ -165,6 +196,10 @@ void etcd_free(struct etcd *e)
         e->auth_wait = p->next;
         etcd_pending_free(p);
     }
+    etcd_reap(-1, 0, e);
+    free(e->dead);
+    if (e->reap_ev)
+        event_free(e->reap_ev);
     for (size_t i = 0; i < e->n_urls; i++) {
         free(e->urls[i].text);
         free(e->urls[i].host);
@@ -231,8 +266,8 @@ struct evhttp_request *etcd_request_new(struct etcd *e, const struct etcd_url *u
     snprintf(host, sizeof(host), strchr(u->host, ':') ? "[%s]:%d" : "%s:%d", u->host, u->port);
     evhttp_add_header(h, "Host", host);
     evhttp_add_header(h, "Content-Type", "application/json");
-    /* One request per connection: libevent frees an auto-free connection
-     * only when it closes, and etcd keeps idle connections open. */
+    /* One request per connection, freed when the request ends (etcd_reap);
+     * "close" so that etcd does not keep the other end open meanwhile. */
     evhttp_add_header(h, "Connection", "close");
     if (e->token)
         evhttp_add_header(h, "Authorization", e->token);
@@ -350,7 +385,8 @@ static void etcd_on_done(struct evhttp_request *req, void *arg)
     struct etcd *e = p->e;
     etcd_pending_unlink(p);
     p->in_flight = false;
-    p->evcon = NULL; /* freed by libevent after this callback */
+    etcd_reap_later(e, p->evcon);
+    p->evcon = NULL;
     int code = req ? evhttp_request_get_response_code(req) : 0;
     if (code == 0) {
         etcd_pending_retry(p, "no reply (connection failed, closed or timed out)");
@@ -428,7 +464,6 @@ static void etcd_pending_send(struct etcd_pending *p)
         etcd_pending_retry(p, "cannot send the request");
         return;
     }
-    evhttp_connection_free_on_completion(c);
 }
 
 void etcd_call(struct etcd *e, const char *path, json_t *body, etcd_cb cb, void *arg)

@@ -35,6 +35,14 @@ struct etcd {
     struct etcd_watch *watches;     /* live and ended (not yet freed) */
     double last_err_log;            /* monotonic; errors are logged at most every 10 s */
     unsigned long errs_unlogged;
+    /* Connections whose request ended, freed by reap_ev once the libevent
+     * callback that ended them has returned (owned; etcd_free frees what is
+     * left). libevent's free-on-completion leaks a connection whose connect
+     * failed (evhttp_connection_cb_cleanup never frees it), one per retry
+     * while an etcd member is down, so gtmd frees every connection itself. */
+    struct evhttp_connection **dead;
+    size_t n_dead, cap_dead;
+    struct event *reap_ev;
 };
 
 /* A new connection to u (TLS when u->tls); NULL on failure. */

@@ -19,6 +19,8 @@ void etcd_stream_free(struct etcd_stream *s)
 
 static int etcd_stream_append(struct etcd_stream *s, const char *data, size_t n)
 {
+    if (n == 0) /* memcpy with a NULL buffer is undefined even for 0 bytes */
+        return 0;
     if (s->len + n > ETCD_STREAM_MAX)
         return -1;
     if (s->len + n > s->cap) {
@@ -100,7 +102,8 @@ int etcd_stream_feed(struct etcd_stream *s, const char *data, size_t n, etcd_str
     }
     /* Keep only the unfinished object (or nothing) for the next feed. */
     size_t keep_from = s->depth > 0 ? s->start : s->len;
-    memmove(s->buf, s->buf + keep_from, s->len - keep_from);
+    if (keep_from > 0 && s->len > keep_from)
+        memmove(s->buf, s->buf + keep_from, s->len - keep_from);
     s->len -= keep_from;
     s->scan -= keep_from;
     s->start = 0;

@@ -5,6 +5,9 @@ TAP line per test so automake's tap-driver counts every test.
 ThreadSanitizer (a build configured with --enable-tsan): every gtmd started
 here writes its reports to TSAN_LOG_NAME.PID in its own directory (log_path);
 stopping it fails the test when such a file exists or its log has a report.
+The same goes for AddressSanitizer, LeakSanitizer (at exit) and UBSan reports
+(the --enable-sanitizers build) in gtmd's log: UBSan goes on after a report,
+and a leak shows only when gtmd exits, so neither would fail a test alone.
 Tests that exercise several threads at once carry @pytest.mark.threads; the
 TSan build runs only those (run.sh)."""
 import glob
@@ -60,6 +63,10 @@ def stop_process(proc, timeout=10):
 
 TSAN_LOG_NAME = "tsan-report"
 TSAN_MARK = "WARNING: ThreadSanitizer"
+# Where a sanitizer report begins in gtmd's stderr (its log): TSan, ASan,
+# LeakSanitizer, UBSan ("file:line:col: runtime error: ...").
+SANITIZER_MARKS = (TSAN_MARK, "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   ": runtime error: ")
 
 
 def sanitizer_env(workdir):
@@ -137,24 +144,26 @@ class Gtmd:
         return self.proc.returncode if self.proc else None
 
     def sanitizer_reports(self):
-        """New ThreadSanitizer reports of this gtmd: (where, text) pairs."""
+        """New sanitizer reports of this gtmd: (where, text) pairs."""
         found = []
         for path in sorted(glob.glob(os.path.join(self.workdir, TSAN_LOG_NAME + ".*"))):
             with open(path, "rb") as f:
                 found.append((path, f.read().decode(errors="replace")))
         if os.path.exists(self.log_path):
             log = self.read_log()
-            if TSAN_MARK in log:
-                found.append((self.log_path, log[log.index(TSAN_MARK):]))
+            at = [log.find(m) for m in SANITIZER_MARKS if m in log]
+            if at:
+                start = log.rfind("\n", 0, min(at)) + 1
+                found.append((self.log_path, log[start:]))
         return [(w, t) for w, t in found if (w, len(t)) not in self.reported]
 
     def check_sanitizer(self):
-        """Fails (once per report) when gtmd reported a data race or another
-        ThreadSanitizer finding."""
+        """Fails (once per report) when gtmd reported a data race, a memory
+        error, a leak or undefined behaviour."""
         new = self.sanitizer_reports()
         self.reported.update((w, len(t)) for w, t in new)
         if new:
-            raise AssertionError("ThreadSanitizer reported in gtmd:\n" + "\n".join(
+            raise AssertionError("a sanitizer reported in gtmd:\n" + "\n".join(
                 "---- %s\n%s" % (w, t[:6000]) for w, t in new))
 
 
