@@ -16,7 +16,8 @@ core 1 against each in alternation, in these modes:
   (pinned-tcp and rate-tcp exist too)
 
 plus a UDP/TCP echo program (udp_echo.c) measured the same way, which is the
-ceiling of this harness. Then loads a 1,000,000-record zone in gtmd and Knot
+ceiling of this harness. Server gtmd-policy (bench_policy.py) is gtmd with
+policy names, sent a mix with --policy-mix of them. Then loads a 1,000,000-record zone in gtmd and Knot
 and reports the time to the first answer, load_ms and RSS. Prints one table
 at the end and keeps it in WORKDIR/results-*.txt (and .json).
 
@@ -338,6 +339,7 @@ class Server:
         self.limiter = limiter
         self.proc = None
         self.extra = []  # more processes (echo runs one for UDP, one for TCP)
+        self.qfile = None  # its own query file (gtmd-policy), else the common one
         os.makedirs(self.dir, exist_ok=True)
         self.errlog = os.path.join(self.dir, "stderr.log")
 
@@ -673,7 +675,9 @@ def main():
     ap.add_argument("--rate-duration", type=int, default=5,
                     help="seconds per run in the rate modes (5)")
     ap.add_argument("--servers", default="gtmd,nsd,knot,gdnsd,echo",
-                    help="which to measure (gtmd,nsd,knot,gdnsd,echo)")
+                    help="which to measure (gtmd,nsd,knot,gdnsd,echo; also gtmd-base, and "
+                    "gtmd-policy: gtmd with policy names, see bench_policy.py; gtmd-policy-base: the "
+                    "same with --gtmd-base)")
     ap.add_argument("--names", type=int, default=10000, help="owner names in the zone (10000)")
     ap.add_argument("--big", type=int, default=1000000,
                     help="records in the large-zone load test, 0 to skip (1000000)")
@@ -704,6 +708,9 @@ def main():
     ap.add_argument("--workdir", default="/tmp/gtmbench",
                     help="zones, configs, logs (generated zones are reused)")
     ap.add_argument("--port", type=int, default=15300, help="first port (15300..15304)")
+    ap.add_argument("--policy-mix", type=float, default=0.5,
+                    help="share of policy names (failover, weighted, geo) in the queries of "
+                    "server gtmd-policy (0.5)")
     ap.add_argument("--geo", action="store_true",
                     help="also run the geo benchmark (bench_geo.py: geo and nearest names vs "
                     "static names with ECS, database load and reload)")
@@ -780,8 +787,9 @@ def main():
 
     if a.geo_only:
         return geo_main(a, wd, limiter, modes, t_all)
-    classes = {"gtmd": Gtmd, "gtmd-base": Gtmd, "nsd": Nsd, "knot": Knot, "gdnsd": Gdnsd,
-               "echo": Echo}
+    classes = {"gtmd": Gtmd, "gtmd-base": Gtmd, "gtmd-policy": Gtmd, "gtmd-policy-base": Gtmd,
+               "nsd": Nsd, "knot": Knot,
+               "gdnsd": Gdnsd, "echo": Echo}
     servers = []
     for i, n in enumerate(names):
         port = a.port + i
@@ -795,9 +803,19 @@ def main():
                 sys.exit("bench: server gtmd-base needs --gtmd-base PATH")
             kw = {"binary": a.gtmd_base, "workers": 1,
                   "extra": json.loads(a.gtmd_base_config)}
+        elif n in ("gtmd-policy", "gtmd-policy-base"):
+            import bench_policy
+            base = n == "gtmd-policy-base"
+            if base and not a.gtmd_base:
+                sys.exit("bench: server gtmd-policy-base needs --gtmd-base PATH")
+            extra, pq = bench_policy.prepare(sys.modules[__name__], a, wd, qfile, port)
+            extra.update(json.loads(a.gtmd_base_config if base else a.gtmd_config))
+            kw = {"binary": a.gtmd_base if base else a.gtmd, "workers": 1, "extra": extra}
         elif n == "echo":
             kw = {"binary": echo_bin}
         servers.append(classes[n](n, port, wd, limiter, **kw))
+        if n in ("gtmd-policy", "gtmd-policy-base"):
+            servers[-1].qfile = pq
 
     results = {}   # (server, mode) -> list of run dicts
     notes = []
@@ -826,6 +844,9 @@ def main():
 
         # --- do they all answer alike?
         san = sanity(servers, qfile, catfile)
+        for s in servers:
+            if s.name in ("gtmd-policy", "gtmd-policy-base"):
+                bench_policy.check_answers(sys.modules[__name__], s.port)
         # --- the measured runs, interleaved
         wait_budget = [a.max_wait]
         retry_budget = [a.retries]
@@ -844,12 +865,13 @@ def main():
 
                     def bad(r):
                         return r["foreign"] > a.disturbed or (rate and r["qps"] < 0.97 * rate)
-                    r = measured_run(a, s, mode, rnd, qfile, limiter, wait_budget, notes)
+                    sq = s.qfile or qfile
+                    r = measured_run(a, s, mode, rnd, sq, limiter, wait_budget, notes)
                     if bad(r) and retry_budget[0] > 0 and s.alive():
                         retry_budget[0] -= 1
                         log("  ^ disturbed (other processes used %.2f cores): running it again"
                             % r["foreign"])
-                        r2 = measured_run(a, s, mode, rnd, qfile, limiter, wait_budget, notes)
+                        r2 = measured_run(a, s, mode, rnd, sq, limiter, wait_budget, notes)
                         if (bad(r2), r2["foreign"]) < (bad(r), r["foreign"]):
                             r = r2
                     if rate and r["qps"] < 0.97 * rate:
@@ -1152,6 +1174,14 @@ def report(a, modes, servers, results, san, big, notes, zone, zone_stats, qfile,
               per_core("gdnsd", "rate-udp")[1], 1.0)
         check("gtmd UDP QPS per CPU-second vs echo (rate)", per_core("gtmd", "rate-udp")[1],
               per_core("echo", "rate-udp")[1], 0.95)
+    pol = [s for s in servers if s.name == "gtmd-policy"]
+    for mode in [m for m in ("quota-udp", "rate-udp") if pol and m in modes]:
+        # Policy names may cost at most 10 % more than the plain mix:
+        # queries per CPU-second >= 1 / 1.1 of gtmd's.
+        check("gtmd %d%% policy names vs echo (%s)" % (a.policy_mix * 100, mode.split("-")[0]),
+              per_core("gtmd-policy", mode)[1], per_core("echo", mode)[1], 0.95)
+        check("gtmd %d%% policy names vs gtmd (%s)" % (a.policy_mix * 100, mode.split("-")[0]),
+              per_core("gtmd-policy", mode)[1], per_core("gtmd", mode)[1], 1 / 1.1)
     if "pinned-udp" in modes:
         check("gtmd UDP pinned vs gdnsd (client-bound)", per_core("gtmd", "pinned-udp")[0],
               per_core("gdnsd", "pinned-udp")[0], 1.0)

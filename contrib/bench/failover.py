@@ -33,6 +33,10 @@ Everything listens on 127.0.0.x only; every process started is stopped by
 pid (process group) at the end, also on errors and Ctrl-C.
 
   /usr/bin/python3 contrib/bench/failover.py [--reps 5] [--servers gtmd,gdnsd]
+
+--servers gtmd,gtmd-signed compares gtmd with itself serving the zone
+signed at load (keys made with ldns-keygen), polled with DO: a flip counts
+when the new answer arrives with its RRSIG.
 """
 
 import argparse
@@ -224,6 +228,8 @@ class Gtmd(Server):
         return "http check interval %gs timeout %gs fall %d rise %d" % (
             a.gtmd_interval, a.gtmd_timeout, a.gtmd_fall, a.gtmd_rise)
 
+    dnssec = False
+
     def detections(self):
         """(wall time, endpoint, to) of every health_change line so far."""
         out = []
@@ -236,6 +242,33 @@ class Gtmd(Server):
             t = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S"))
             out.append((t + int(m.group(2)) / 1000.0, m.group(3), m.group(4)))
         return out
+
+
+class GtmdSigned(Gtmd):
+    """The same gtmd, with fo.test. signed at load (ECDSA P-256 keys made
+    with ldns-keygen) and polled with DO: a flip counts once the new answer
+    comes with its RRSIG (doc/dnssec.md, signed policy answers)."""
+    name = "gtmd-signed"
+    dnssec = True
+
+    def command(self):
+        cmd = super().command()
+        keys = []
+        for ksk in (True, False):
+            out = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256"] + (["-k"] if ksk else [])
+                                 + [ZONE], cwd=self.dir, check=True, capture_output=True,
+                                 text=True).stdout.strip()
+            keys.append(os.path.join(self.dir, out))
+        path = cmd[-1]
+        with open(path) as f:
+            cfg = json.load(f)
+        cfg["zones"][0]["dnssec"] = {"keys": keys}
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=2)
+        return cmd
+
+    def settings(self):
+        return super().settings() + ", zone signed at load, queries with DO"
 
 
 class Gdnsd(Server):
@@ -292,20 +325,26 @@ plugins => {{
 # polling
 
 
-def answer(port, timeout=0.2):
-    """The set of A addresses for NAME, or None (timeout / error)."""
+def answer(port, timeout=0.2, dnssec=False):
+    """The set of A addresses for NAME, or None (timeout / error; with
+    dnssec, also an A RRset without its RRSIG)."""
     import dns.message
     import dns.query
     import dns.rdatatype
-    q = dns.message.make_query(NAME, dns.rdatatype.A)
+    q = dns.message.make_query(NAME, dns.rdatatype.A, want_dnssec=dnssec)
     try:
         r = dns.query.udp(q, "127.0.0.1", port=port, timeout=timeout)
     except Exception:
         return None
     addrs = set()
+    signed = False
     for rrset in r.answer:
         if rrset.rdtype == dns.rdatatype.A:
             addrs.update(rd.address for rd in rrset)
+        if rrset.rdtype == dns.rdatatype.RRSIG and rrset.covers == dns.rdatatype.A:
+            signed = True
+    if dnssec and not signed:
+        return None
     return addrs
 
 
@@ -317,7 +356,7 @@ def wait_for(srv, want, since, give_up, poll):
         now = time.monotonic()
         if now > deadline or not srv.alive():
             return None
-        a = answer(srv.port)
+        a = answer(srv.port, dnssec=getattr(srv, "dnssec", False))
         if a == {want}:
             return time.monotonic() - since
         # Sleep to the next 10 ms slot (polling cost included).
@@ -425,6 +464,8 @@ def main():
         for s in servers:
             if s == "gtmd":
                 srv = Gtmd(a.workdir, a.port, a.gtmd, a.http_port, a)
+            elif s == "gtmd-signed":
+                srv = GtmdSigned(a.workdir, a.port + 2, a.gtmd, a.http_port, a)
             elif s == "gdnsd":
                 srv = Gdnsd(a.workdir, a.port + 1, a.http_port)
             else:
@@ -445,13 +486,13 @@ def main():
     for s, (settings, downs, ups, rows) in results.items():
         print()
         print("%s: %s" % (s, settings))
-        if s == "gtmd":
+        if s.startswith("gtmd"):
             print("  run  kill->flip  restart->flip-back   (health_change logged: down / up)")
         else:
             print("  run  kill->flip  restart->flip-back")
         for (i, d, u, dd, du) in rows:
             extra = ""
-            if s == "gtmd":
+            if s.startswith("gtmd"):
                 extra = "   (%s / %s)" % (fmt(dd), fmt(du))
             print("  %3d  %10s  %18s%s" % (i, fmt(d), fmt(u), extra))
         md, mu = med(downs), med(ups)
@@ -465,6 +506,13 @@ def main():
             g, d = meds["gtmd"][k], meds["gdnsd"][k]
             ratio = "%.3f" % (g / d) if g is not None and d else "n/a"
             print("ratio gtmd/gdnsd, %-19s %s  (%s / %s s)" % (label + ":", ratio, fmt(g), fmt(d)))
+    if "gtmd" in meds and "gtmd-signed" in meds:
+        print()
+        for k, label in ((0, "kill->flip"), (1, "restart->flip-back")):
+            g, d = meds["gtmd"][k], meds["gtmd-signed"][k]
+            ratio = "%.3f" % (d / g) if g and d is not None else "n/a"
+            print("ratio signed/unsigned, %-19s %s  (%s / %s s)" % (label + ":", ratio, fmt(d),
+                                                                  fmt(g)))
     return 0
 
 

@@ -137,7 +137,7 @@ static bool admin_require(struct admin_req *r, enum admin_level need)
 
 /* Routes one request. Paths: /v1/health, /v1/status, /v1/explain,
  * /v1/overrides[/ID], /v1/drills[/ID], /v1/reload, /v1/events, /v1/audit,
- * /metrics. */
+ * /v1/whoami, /metrics, and the console under /ui/. */
 static void admin_route(struct admin_req *r)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
@@ -147,11 +147,20 @@ static void admin_route(struct admin_req *r)
         return;
     }
     bool is_get = m == EVHTTP_REQ_GET;
+    if (admin_ui_path(p)) {
+        /* The console's files hold no data: no token (admin_ui.c). */
+        if (is_get)
+            admin_handle_ui(r);
+        else
+            admin_reply_error(r, 405, "method_not_allowed", "method not allowed on %s", p);
+        return;
+    }
     bool known = strcmp(p, "/v1/status") == 0 || strcmp(p, "/v1/explain") == 0 ||
                  strcmp(p, "/metrics") == 0 || strcmp(p, "/v1/overrides") == 0 ||
                  strncmp(p, "/v1/overrides/", 14) == 0 || strcmp(p, "/v1/reload") == 0 ||
                  strcmp(p, "/v1/drills") == 0 || strncmp(p, "/v1/drills/", 11) == 0 ||
-                 strcmp(p, "/v1/events") == 0 || strcmp(p, "/v1/audit") == 0;
+                 strcmp(p, "/v1/events") == 0 || strcmp(p, "/v1/audit") == 0 ||
+                 strcmp(p, "/v1/whoami") == 0;
     if (!known) {
         admin_reply_error(r, 404, "not_found", "no such endpoint: %s", p);
         return;
@@ -180,6 +189,11 @@ static void admin_route(struct admin_req *r)
         admin_handle_events(r);
     else if (is_get && strcmp(p, "/v1/audit") == 0)
         admin_handle_audit(r);
+    else if (is_get && strcmp(p, "/v1/whoami") == 0)
+        /* The console greys out what the token may not do. */
+        admin_reply_json(
+            r, 200,
+            json_pack("{s:s, s:b}", "token", r->token_name, "operate", r->level >= ADMIN_OPERATE));
     else if (is_get && strcmp(p, "/v1/drills") == 0)
         admin_handle_drills_list(r);
     else if (is_get && strncmp(p, "/v1/drills/", 11) == 0)

@@ -108,6 +108,31 @@ static void metrics_geo(struct evbuffer *b, struct serve *sv, const struct serve
                             (unsigned long long)n[k]);
 }
 
+/* The signatures of policy answers (zones signed at load): counted per
+ * configuration, so the counters start again at a reload. */
+static void metrics_policy_sigs(struct evbuffer *b, const struct serve_set *s)
+{
+    struct policy_sigs_stats st;
+    if (!s->sigs)
+        return;
+    policy_sigs_stats(s->sigs, &st);
+    metrics_head(b, "gtmd_dnssec_policy_answers_signed", "gauge",
+                 "Signed policy answers held (zones signed at load).");
+    evbuffer_add_printf(b, "gtmd_dnssec_policy_answers_signed %zu\n", st.entries);
+    metrics_head(b, "gtmd_dnssec_policy_signatures_total", "counter",
+                 "Policy answers signed since the configuration was loaded.");
+    evbuffer_add_printf(b, "gtmd_dnssec_policy_signatures_total %llu\n",
+                        (unsigned long long)st.signatures);
+    metrics_head(b, "gtmd_dnssec_policy_unsigned_answers_total", "counter",
+                 "Policy answers sent with DO but without RRSIG (no signature at all yet).");
+    evbuffer_add_printf(b, "gtmd_dnssec_policy_unsigned_answers_total %llu\n",
+                        (unsigned long long)st.unsigned_answers);
+    metrics_head(b, "gtmd_dnssec_policy_requests_dropped_total", "counter",
+                 "Requests for a signature lost because every request slot was taken.");
+    evbuffer_add_printf(b, "gtmd_dnssec_policy_requests_dropped_total %llu\n",
+                        (unsigned long long)st.requests_dropped);
+}
+
 static void metrics_endpoint_labels(struct evbuffer *b, const struct gslb *g,
                                     const struct policy_pool *p, const struct policy_endpoint *e)
 {
@@ -350,6 +375,7 @@ void admin_handle_metrics(struct admin_req *r)
     const struct serve_set *s = serve_enter(a->reader);
     metrics_records(b, a->env.serve, s);
     metrics_geo(b, a->env.serve, s);
+    metrics_policy_sigs(b, s);
     metrics_endpoints(b, s->gslb);
     metrics_probes(b, a->env.health, s->gslb);
     unsigned long long gen = s->generation;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsoncfg.h"
 #include "dns/dns.h"
 #include "dns/msg_build.h"
 #include "dns/rrtype.h"
@@ -88,23 +89,9 @@ int admin_request_parse_body(const char *data, size_t len, json_t **out, const c
     return st;
 }
 
-/* Names the first key of body that an override does not know; NULL if none. */
-static const char *admin_request_unknown_key(json_t *body)
-{
-    static const char *const keys[] = {"target",  "state", "reason", "expires_in",
-                                       "dry_run", "force", NULL};
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v)
-    {
-        bool ok = false;
-        for (int i = 0; keys[i] && !ok; i++)
-            ok = strcmp(keys[i], k) == 0;
-        if (!ok)
-            return k;
-    }
-    return NULL;
-}
+/* The keys of an override request. */
+static const char *const admin_request_override_keys[] = {
+    "target", "state", "reason", "expires_in", "dry_run", "force", NULL};
 
 int admin_request_parse_override(json_t *body, struct admin_override_req *out, char *err,
                                  size_t errlen)
@@ -112,7 +99,7 @@ int admin_request_parse_override(json_t *body, struct admin_override_req *out, c
     memset(out, 0, sizeof(*out));
     if (!json_is_object(body))
         return admin_request_fail(err, errlen, "request body must be a JSON object");
-    const char *unknown = admin_request_unknown_key(body);
+    const char *unknown = jsoncfg_unknown_key(body, admin_request_override_keys);
     if (unknown)
         return admin_request_fail(err, errlen, "unknown key \"%s\"", unknown);
     json_t *t = json_object_get(body, "target"), *s = json_object_get(body, "state");

@@ -58,6 +58,59 @@ static void lookup_referral(struct lookup_ctx *c, const struct zone *z, const st
     lookup_add_additionals(p, ns);
 }
 
+/* The RDATA of endpoints eps[0..n) into out (count x (RDLENGTH RDATA)). */
+static size_t lookup_policy_rdata(const struct policy_endpoint *const *eps, uint16_t n,
+                                  uint8_t *out)
+{
+    size_t o = 0;
+    for (uint16_t i = 0; i < n; i++) {
+        dns_put16(out + o, eps[i]->rdlen);
+        memcpy(out + o + 2, eps[i]->rdata, eps[i]->rdlen);
+        o += 2 + (size_t)eps[i]->rdlen;
+    }
+    return o;
+}
+
+/* With DO, in a zone signed at load: the RRSIGs of the answer in sy,
+ * made off the query path (policy_sign.h). Without a signature for the
+ * exact answer (a random multi-answer selection, or a state whose signing
+ * is still under way) the answer becomes the signed one of every
+ * candidate, else the last one signed for the record: never an unsigned
+ * answer a validator would reject, unless the store has none at all.
+ * The exact answer is asked for, so that the next update signs it. */
+static void lookup_policy_sign(struct lookup_ctx *c, const struct policy_record *r, uint16_t rtype,
+                               const struct policy_endpoint *const *res_eps,
+                               struct answer_synth *sy)
+{
+    struct policy_sigs *ps = c->set->sigs;
+    const struct policy_sig_entry *e =
+        policy_sigs_find(ps, r->index, rtype, sy->rdata, sy->rrset.rdata_len, sy->rrset.count);
+    if (e) {
+        sy->rrset.sigs = &e->sigs;
+        return;
+    }
+    /* Signed by the next update (a random selection's answer, or one of
+     * a state whose signing is under way). */
+    policy_sigs_request(ps, r, rtype, res_eps, sy->rrset.count);
+    if (rtype != DNS_TYPE_CNAME) {
+        struct policy_result all;
+        uint8_t rd[sizeof(sy->rdata)];
+        policy_eval_all(c->set->gslb, r, rtype, c->client, &all);
+        size_t len = lookup_policy_rdata(all.eps, all.n, rd);
+        e = all.n ? policy_sigs_find(ps, r->index, rtype, rd, len, all.n) : NULL;
+    }
+    if (!e)
+        e = policy_sigs_last(ps, r->index);
+    if (!e) {
+        atomic_fetch_add_explicit(&ps->unsigned_answers, 1, memory_order_relaxed);
+        return;
+    }
+    memcpy(sy->rdata, e->rdata, e->rdata_len);
+    sy->rrset.rdata_len = e->rdata_len;
+    sy->rrset.count = e->count;
+    sy->rrset.sigs = &e->sigs;
+}
+
 /* Evaluates policy record r for type rtype into a synthesized RRset;
  * NULL when nothing is to be answered (when_all_down empty). */
 static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct policy_record *r,
@@ -98,14 +151,8 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
     if (res.n == 0)
         return NULL;
     struct answer_synth *sy = &p->synth[p->n_synth++];
-    size_t o = 0;
     uint16_t n = rtype == DNS_TYPE_CNAME ? 1 : res.n; /* one CNAME per name */
-    for (uint16_t i = 0; i < n; i++) {
-        const struct policy_endpoint *e = res.eps[i];
-        dns_put16(sy->rdata + o, e->rdlen);
-        memcpy(sy->rdata + o + 2, e->rdata, e->rdlen);
-        o += 2 + (size_t)e->rdlen;
-    }
+    size_t o = lookup_policy_rdata(res.eps, n, sy->rdata);
     sy->rrset.rdata = sy->rdata;
     sy->rrset.rdata_len = (uint32_t)o;
     sy->rrset.ttl = r->ttl;
@@ -114,6 +161,8 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
     sy->rrset.additional = NULL;
     sy->rrset.sigs = NULL;
     sy->rrset.n_additional = 0;
+    if (c->dnssec && policy_sigs_covers(c->set->sigs, r->index))
+        lookup_policy_sign(c, r, rtype, res.eps, sy);
     return &sy->rrset;
 }
 

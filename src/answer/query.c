@@ -165,3 +165,27 @@ size_t query_answer(const struct serve_set *s, struct query_client *client, cons
     client->rcode = (uint8_t)c.rcode;
     return n;
 }
+
+void query_prefetch(const struct serve_set *s, const uint8_t *in, size_t inlen,
+                    struct query_hint *h)
+{
+    struct dns_name name;
+    size_t pos = DNS_HEADER_SIZE;
+    h->zone = NULL;
+    if (inlen <= DNS_HEADER_SIZE || !dns_name_parse(in, inlen, &pos, &name, true))
+        return;
+    /* The type only matters for DS, answered from the parent zone: a
+     * wrong guess costs a useless prefetch, nothing else. */
+    const struct zone *z = snapshot_find_zone(s->zones, &name, 0);
+    if (!z || name.count <= z->origin_labels)
+        return; /* the apex: lookup_in_zone does not probe the table */
+    h->zone = z;
+    h->hash = dns_name_hash(name.wire, name.len);
+    zone_prefetch(z, h->hash, false);
+}
+
+void query_prefetch_node(const struct query_hint *h)
+{
+    if (h->zone)
+        zone_prefetch(h->zone, h->hash, true);
+}

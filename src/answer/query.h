@@ -46,4 +46,21 @@ struct query_client {
 size_t query_answer(const struct serve_set *s, struct query_client *client, const uint8_t *in,
                     size_t inlen, uint8_t *out, bool tcp);
 
+/* What query_prefetch found out about a query, for query_prefetch_node. */
+struct query_hint {
+    const struct zone *zone; /* NULL: nothing to prefetch */
+    uint32_t hash;           /* of the question name */
+};
+
+/*
+ * Reads the question name of in[0..inlen) (no checks beyond the name's
+ * own) and starts loading the zone's hash table slot for it, filling h.
+ * query_prefetch_node(h), called once the slots of the whole batch are on
+ * their way, starts loading the node. Neither changes anything: they only
+ * let a batch's cache misses overlap (net/udp.c says by how much).
+ */
+void query_prefetch(const struct serve_set *s, const uint8_t *in, size_t inlen,
+                    struct query_hint *h);
+void query_prefetch_node(const struct query_hint *h);
+
 #endif

@@ -18,6 +18,26 @@ void jsoncfg_err(const struct jsoncfg *x, const char *path, const char *fmt, ...
     errlist_add(x->errs, "%s: %s: %s", x->file, path, msg);
 }
 
+static bool jsoncfg_key_allowed(const char *key, const char *const *allowed)
+{
+    for (const char *const *a = allowed; *a; a++)
+        if (strcmp(*a, key) == 0)
+            return true;
+    return false;
+}
+
+const char *jsoncfg_unknown_key(json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (!jsoncfg_key_allowed(key, allowed))
+            return key;
+    }
+    return NULL;
+}
+
 void jsoncfg_check_keys(const struct jsoncfg *x, json_t *obj, const char *path,
                         const char *const *allowed)
 {
@@ -25,10 +45,7 @@ void jsoncfg_check_keys(const struct jsoncfg *x, json_t *obj, const char *path,
     json_t *v;
     json_object_foreach(obj, key, v)
     {
-        bool ok = false;
-        for (const char *const *a = allowed; *a && !ok; a++)
-            ok = strcmp(*a, key) == 0;
-        if (!ok)
+        if (!jsoncfg_key_allowed(key, allowed))
             jsoncfg_err(x, path, "unknown key \"%s\"", key);
     }
 }

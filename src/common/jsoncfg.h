@@ -20,6 +20,11 @@ struct jsoncfg {
 void jsoncfg_err(const struct jsoncfg *x, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The first key of obj not in allowed (NULL-terminated), or NULL: for API
+ * request bodies, which are refused at their first unknown key. The key
+ * belongs to obj. */
+const char *jsoncfg_unknown_key(json_t *obj, const char *const *allowed);
+
 /* Reports every key of obj not in allowed (NULL-terminated). */
 void jsoncfg_check_keys(const struct jsoncfg *x, json_t *obj, const char *path,
                         const char *const *allowed);

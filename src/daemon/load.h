@@ -30,6 +30,14 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
                                 const struct serve_set *prev, struct errlist *errs,
                                 struct errlist *warns);
 
+/* Runs fn(arg) on a new thread at nice LOAD_BEHIND_NICE and waits for it
+ * (on the calling thread when no thread can be made). The threads fn
+ * starts (the zone loader's second threads) inherit that nice value. A
+ * reload and a re-sign build the new set this way, so the workers, which
+ * answer from the live set meanwhile, keep the CPU: see load.c. */
+#define LOAD_BEHIND_NICE 19
+void load_run_behind(void (*fn)(void *), void *arg);
+
 /* Re-signing (zones signed at load, zone_sign.h): loads and signs every
  * zone of cfg again, keeping the policy set of cur (one more reference),
  * its limits, identity, cookie secrets and rate limiting (a copy of the

@@ -301,10 +301,26 @@ static json_t *server_zone_changes(const struct snapshot *old, const struct snap
  * error the live set keeps serving. Serialised: SIGHUP and the admin API
  * may ask at once. Returns the JSON result; *ok tells which. */
 /* A set was just built from srv->cfg: its signatures were made now. */
+static void server_sigs_wake(void *arg);
+
 static void server_set_resign_due(struct server *srv)
 {
     uint32_t every = load_resign_interval(srv->cfg);
     srv->resign_due = every ? time(NULL) + (time_t)every : 0;
+}
+
+/* load_resign on a thread of its own (load_run_behind). */
+struct server_resign_job {
+    struct server *srv;
+    struct errlist *errs;
+    struct serve_set *set; /* the result */
+};
+
+static void server_resign_job_run(void *arg)
+{
+    struct server_resign_job *j = arg;
+    j->set = load_resign(j->srv->cfg, atomic_load(&j->srv->serve.current), j->srv->generation + 1,
+                         j->errs);
 }
 
 /* Builds the zones again with fresh signatures (same config, same policy
@@ -317,8 +333,9 @@ static void server_resign(struct server *srv)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    struct serve_set *cur = atomic_load(&srv->serve.current);
-    struct serve_set *set = load_resign(srv->cfg, cur, srv->generation + 1, &errs);
+    struct server_resign_job job = {srv, &errs, NULL};
+    load_run_behind(server_resign_job_run, &job);
+    struct serve_set *set = job.set;
     if (!set) {
         server_log_errors(&errs, "re-signing failed, still serving generation: ");
         log_error("event=resign result=failed generation=%llu errors=%zu retry_s=60",
@@ -328,6 +345,7 @@ static void server_resign(struct server *srv)
         return;
     }
     errlist_free(&errs);
+    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     serve_set_free(serve_publish(&srv->serve, set));
     srv->generation++;
     server_set_resign_due(srv);
@@ -361,6 +379,21 @@ static void server_notify_serving(struct server *srv, const struct serve_set *se
                 (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records);
 }
 
+/* load_set for a reload, on a thread of its own (load_run_behind). */
+struct server_load_job {
+    struct server *srv;
+    struct config *cfg;
+    struct errlist *errs;
+    struct serve_set *set; /* the result */
+};
+
+static void server_load_job_run(void *arg)
+{
+    struct server_load_job *j = arg;
+    j->set = load_set(j->cfg, j->srv->generation + 1, &j->srv->health,
+                      atomic_load(&j->srv->serve.current), j->errs);
+}
+
 static json_t *server_reload(struct server *srv, bool *ok)
 {
     struct errlist errs;
@@ -377,11 +410,13 @@ static json_t *server_reload(struct server *srv, bool *ok)
      * failed reload must not do. */
     if (cfg && server_check_nofile(cfg, cfg->gslb, nofile, sizeof(nofile)) != 0)
         errlist_add(&errs, "%s", nofile);
-    else if (cfg)
+    else if (cfg) {
         /* Reloads are serialised and only they free sets, so the current
          * one stays alive here without entering it as a reader. */
-        set = load_set(cfg, srv->generation + 1, &srv->health, atomic_load(&srv->serve.current),
-                       &errs);
+        struct server_load_job job = {srv, cfg, &errs, NULL};
+        load_run_behind(server_load_job_run, &job);
+        set = job.set;
+    }
     if (!set) {
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",
@@ -413,6 +448,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     bool same_user = !privs_reload_notes(srv->cfg, cfg);
     /* set stays valid here after the swap: only a later publication frees
      * it, and publications are serialised by reload_lock. */
+    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     struct serve_set *old = serve_publish(&srv->serve, set);
     json_t *zones = server_zone_changes(old->zones, set->zones);
     json_t *geo = server_geo_loaded(set);
@@ -471,19 +507,34 @@ static json_t *server_reload(struct server *srv, bool *ok)
 
 /* The health service's listener (health thread): after a health change,
  * rebuild the widened ECS scopes of the current set's geo records for the
- * new state, and free the tries they replace once no worker can hold
- * them. */
+ * new state and sign its policy answers, and free the tries and tables
+ * they replace once no worker can hold them. */
+/* A worker served a policy answer whose signature is missing: have the
+ * health thread's listener run soon (it signs what was asked). */
+static void server_sigs_wake(void *arg)
+{
+    struct server *srv = arg;
+    health_service_kick(srv->health_svc);
+}
+
 static void server_on_health_change(void *arg)
 {
     struct server *srv = arg;
     struct policy_geo_retired retired = {0};
+    struct policy_sigs_retired sigs_retired = {0};
     const struct serve_set *s = serve_enter(srv->widen_reader);
     if (s && s->geo)
         policy_geo_widen(s->gslb, s->geo, &retired);
+    /* The signatures of the policy answers of the new state (zones signed
+     * at load, policy_sign.h): until they are made, a query with DO gets
+     * the answer signed last. */
+    if (s && s->sigs)
+        policy_sigs_update(s->sigs, s->geo, &sigs_retired);
     serve_leave(srv->widen_reader);
-    if (retired.n)
+    if (retired.n || sigs_retired.n)
         serve_sync(&srv->serve);
     policy_geo_retired_free(&retired);
+    policy_sigs_retired_free(&sigs_retired);
 }
 
 static json_t *server_reload_cb(void *arg, bool *ok)
@@ -678,6 +729,7 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
     /* One reader per worker thread, one for the admin thread, one for
      * the drill thread, one for the health thread (widened scopes). */
     serve_init(&srv->serve, net_reader_count(&np) + 3);
+    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
     srv->widen_reader = serve_reader_add(&srv->serve);
     health_service_set_listener(srv->health_svc, server_on_health_change, srv);

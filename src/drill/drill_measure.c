@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/event_ring.h"
 #include "dns/dns.h"
 #include "dns/msg_build.h"
 #include "dns/name.h"
@@ -312,6 +313,24 @@ static void drill_measure_ask(struct drill_measure *m, struct drill_mplan *p,
     }
 }
 
+/* A "progressing" drill event (GET /v1/events): a transition of the
+ * drill's timeline is over (recovered, or restored), with its figures.
+ * Caller holds c->lock; the ring has its own. */
+static void drill_measure_progress(struct drill_core *c, const struct drill *d)
+{
+    json_t *tl = drill_timeline_json(d->report.timeline);
+    json_t *restore = json_object_get(tl, "restore");
+    event_ring_push(c->health->events, "drill",
+                    json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:O?}", "action",
+                              "progressing", "drill", d->id, "mode", drill_mode_names[d->spec.mode],
+                              "timeline", json_object_get(tl, "state"), "rto",
+                              json_object_get(tl, "rto"), "rto_plus_ttl",
+                              json_object_get(tl, "rto_plus_ttl"), "lost_answers",
+                              json_object_get(tl, "lost_answers"), "restore_rto",
+                              json_is_object(restore) ? json_object_get(restore, "rto") : NULL));
+    json_decref(tl);
+}
+
 /* One drill's timeline at now (caller holds c->lock); sets *transition
  * while it is in one, *hold while it runs. */
 static void drill_measure_one(struct drill_measure *m, struct drill *d, double now, bool hold_due,
@@ -331,6 +350,7 @@ static void drill_measure_one(struct drill_measure *m, struct drill *d, double n
     if (drill_timeline_settled(tl) || now >= tl->window_end) {
         tl->phase = tl->phase == DRILL_TL_START ? DRILL_TL_HOLD : DRILL_TL_DONE;
         *hold = *hold || tl->phase == DRILL_TL_HOLD;
+        drill_measure_progress(c, d);
         return;
     }
     *transition = true;

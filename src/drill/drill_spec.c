@@ -2,6 +2,7 @@
  * drill_spec.c -- validating what a drill asks for.
  */
 #include "drill/drill_spec.h"
+#include "common/jsoncfg.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -33,23 +34,10 @@ static char *drill_spec_dup(const char *s)
     return d;
 }
 
-static const char *drill_spec_unknown_key(json_t *body)
-{
-    static const char *const keys[] = {"name",     "regions", "azs",      "mode",    "reason",
-                                       "duration", "canary",  "abort_if", "outcome", "force",
-                                       "dry_run",  "clients", NULL};
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v)
-    {
-        bool ok = false;
-        for (int i = 0; keys[i] && !ok; i++)
-            ok = strcmp(keys[i], k) == 0;
-        if (!ok)
-            return k;
-    }
-    return NULL;
-}
+/* The keys of a drill request. */
+static const char *const drill_spec_keys[] = {
+    "name",     "regions", "azs",   "mode",    "reason",  "duration", "canary",
+    "abort_if", "outcome", "force", "dry_run", "clients", NULL};
 
 /* A region or az name: 1..DRILL_MAX_NAME bytes, no control character
  * (names reach the log and the audit line). */
@@ -313,7 +301,7 @@ int drill_spec_parse(json_t *body, double max_duration, struct drill_spec *out, 
     out->abort_if.min_up_share = -1;
     if (!json_is_object(body))
         return drill_spec_fail(err, errlen, "request body must be a JSON object");
-    const char *unknown = drill_spec_unknown_key(body);
+    const char *unknown = jsoncfg_unknown_key(body, drill_spec_keys);
     int st = unknown ? drill_spec_fail(err, errlen, "unknown key \"%s\"", unknown) : 0;
     if (st == 0)
         st = drill_spec_scalars(body, out, err, errlen);

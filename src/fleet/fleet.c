@@ -3,10 +3,10 @@
  * the verdicts it publishes into the health slots.
  */
 #include "fleet/fleet_int.h"
+#include "common/deadline.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +167,18 @@ unsigned fleet_disagreements_locked(struct fleet *f)
     return n;
 }
 
+/* A fleet byte changed: the health core's listeners recompute what
+ * depends on the state off the query path (the signatures of policy
+ * answers, policy_sign.h; widened ECS scopes). */
+static void fleet_tell_layers(struct fleet *f)
+{
+    struct health_hook_set hs;
+    pthread_mutex_lock(&f->health->lock);
+    health_hooks_copy_locked(f->health, &hs);
+    pthread_mutex_unlock(&f->health->lock);
+    health_hooks_layers_changed(&hs);
+}
+
 static void fleet_recompute_one(struct fleet *f, struct fleet_ep *ep, bool log)
 {
     char why[256];
@@ -175,8 +187,12 @@ static void fleet_recompute_one(struct fleet *f, struct fleet_ep *ep, bool log)
     ep->verdict = (uint8_t)fleet_ep_verdict_locked(f, ep, why, sizeof(why));
     uint8_t after = ep->verdict;
     pthread_mutex_unlock(&f->lock);
-    if (ep->local && ep->slot && !f->degraded)
+    if (ep->local && ep->slot && !f->degraded) {
+        bool changed = health_slot_fleet(ep->slot) != (enum health_state)after;
         health_slot_set_fleet(ep->slot, (enum health_state)after);
+        if (changed)
+            fleet_tell_layers(f);
+    }
     if (log && ep->local && before != after) {
         char q[300];
         log_info("event=fleet_verdict endpoint=%s from=%s to=%s why=\"%s\"", ep->key,
@@ -213,6 +229,7 @@ void fleet_set_degraded(struct fleet *f, bool degraded)
         /* Own probes again: the last known fleet state is too old. */
         for (size_t i = 0; i < f->n_local; i++)
             health_slot_set_fleet(f->local[i]->slot, HEALTH_UNKNOWN);
+        fleet_tell_layers(f);
         log_warn("event=fleet_degraded node=%s etcd=%s stale_after=%.0f "
                  "note=\"no reply from etcd: serving own probes\"",
                  f->p.node, etcd_endpoint(f->etcd), f->p.stale_after);
@@ -467,11 +484,7 @@ void fleet_set_endpoints(struct fleet *f, const struct gslb *g, const char *conf
 
 bool fleet_wait_synced(struct fleet *f, double timeout_s)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + timeout_s;
-    ts.tv_sec = (time_t)end;
-    ts.tv_nsec = (long)((end - floor(end)) * 1e9);
+    struct timespec ts = deadline_after(timeout_s);
     pthread_mutex_lock(&f->lock);
     while (!f->ever_synced)
         if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)

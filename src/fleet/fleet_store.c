@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/deadline.h"
 #include "fleet/fleet_int.h"
 #include "drill/drill.h"
 #include "health/override.h"
@@ -506,11 +507,7 @@ static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j,
                                            char *err, size_t errlen)
 {
     double limit = 4 * f->p.etcd.timeout_s * (double)(f->p.etcd.n_urls + 1) + 2;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + limit;
-    ts.tv_sec = (time_t)end;
-    ts.tv_nsec = (long)((end - floor(end)) * 1e9);
+    struct timespec ts = deadline_after(limit);
     pthread_mutex_lock(&f->lock);
     j->next = NULL;
     struct fleet_job **pp = &f->jobs;

@@ -2,6 +2,7 @@
  * scheduler.c -- the prober thread.
  */
 #include "health/scheduler.h"
+#include "common/deadline.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -359,11 +360,7 @@ void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_
 
 bool scheduler_wait_initial(struct scheduler *s, double timeout_s)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    double t = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + timeout_s;
-    until.tv_sec = (time_t)t;
-    until.tv_nsec = (long)((t - floor(t)) * 1e9);
+    struct timespec until = deadline_after(timeout_s);
     pthread_mutex_lock(&s->lock);
     while (s->initial_left > 0)
         if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT)

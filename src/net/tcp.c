@@ -478,7 +478,16 @@ void tcp_on_accept(int fd, short what, void *arg)
     struct worker *w = arg;
     struct tcp_pool *p = w->tcp;
     (void)what;
-    for (int i = 0; i < 64; i++) {
+    unsigned total = serve_enter(w->reader)->limits.tcp_max_connections;
+    serve_leave(w->reader);
+    unsigned max = (total + w->net->n_tcp_workers - 1) / w->net->n_tcp_workers;
+    max = max ? max : 1;
+    /* At most half the worker's connections per wake-up: a batch as large
+     * as the pool would evict, under a connection flood, a client accepted
+     * in the previous batch before its query (already waiting) was read;
+     * seen as "fresh TCP connection closed" with a loaded machine. */
+    unsigned batch = max / 2 < 64 ? (max / 2 ? max / 2 : 1) : 64;
+    for (unsigned i = 0; i < batch; i++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
         int cfd = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -495,10 +504,7 @@ void tcp_on_accept(int fd, short what, void *arg)
             return;
         }
         tcp_accept_ok(p);
-        unsigned total = serve_enter(w->reader)->limits.tcp_max_connections;
-        serve_leave(w->reader);
-        unsigned max = (total + w->net->n_tcp_workers - 1) / w->net->n_tcp_workers;
-        while (p->n >= (max ? max : 1) && p->head)
+        while (p->n >= max && p->head)
             tcp_evict_one(p);
         tcp_accept_one(p, cfd, &peer);
     }

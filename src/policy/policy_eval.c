@@ -123,7 +123,9 @@ static uint64_t eval_hash(const uint8_t *p, size_t n, uint64_t h)
 
 /* The client key for stickiness: its /24 (IPv4) or /56 (IPv6), from ECS
  * when present (and the record uses it). Sets the ECS scope to the prefix
- * the answer depends on. */
+ * the answer depends on: the key keeps no bit the client did not send, so
+ * a shorter source prefix is the scope (0 when a resolver sends /0 to keep
+ * its clients private: one answer for all of them, RFC 7871 7.2.1). */
 static uint64_t eval_client_key(const struct policy_client *c, bool use_ecs,
                                 struct policy_result *out)
 {
@@ -132,7 +134,7 @@ static uint64_t eval_client_key(const struct policy_client *c, bool use_ecs,
         bool v4 = c->ecs->family == 1;
         unsigned bits = v4 ? 24 : 56;
         memcpy(key, c->ecs->addr, v4 ? 3 : 7);
-        out->ecs_scope = (uint8_t)bits;
+        out->ecs_scope = (uint8_t)(c->ecs->source_prefix < bits ? c->ecs->source_prefix : bits);
         if (c->ecs->source_prefix < bits) {
             /* Mask what the client did not send. */
             for (unsigned b = c->ecs->source_prefix; b < bits; b++)

@@ -10,7 +10,7 @@
  * set (gslb_unref when the set is freed; the prober's plans hold their own
  * references) and its geo data (the database and the records' compiled
  * tries, policy_geo.h: one reference; the loader sets it after
- * serve_set_new). serve_set_free releases everything;
+ * serve_set_new) and its policy signature store (sigs, owned). serve_set_free releases everything;
  * a published set is freed by whoever serve_publish handed it back to.
  */
 #ifndef GTM_SERVE_SERVE_SET_H
@@ -23,6 +23,7 @@
 #include "guard/rrl.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
+#include "policy/policy_sign.h"
 #include "zone/snapshot.h"
 
 /* Limits that follow reloads (gtmd.conf(5): edns_udp_max, tcp). */
@@ -46,7 +47,11 @@ struct serve_set {
     struct snapshot *zones; /* owned; never NULL */
     struct gslb *gslb;      /* one reference owned; NULL = no policy records */
     struct policy_geo *geo; /* one reference; NULL = no database, no geo records */
-    uint64_t generation;    /* 1 at start, +1 per successful reload */
+    /* Signatures of the policy answers of zones signed at load (owned;
+     * NULL = none to sign). Filled by the loader before publishing and by
+     * the health thread after every state change (policy_sign.h). */
+    struct policy_sigs *sigs;
+    uint64_t generation; /* 1 at start, +1 per successful reload */
     struct serve_limits limits;
     struct serve_identity identity; /* filled by the loader after serve_set_new */
     struct cookie_params cookies;   /* DNS Cookies: on or off, the secrets */

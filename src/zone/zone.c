@@ -3,6 +3,7 @@
  */
 #include "zone/zone.h"
 
+#include <ldns/ldns.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,8 @@ void zone_free(struct zone *z)
     if (!z)
         return;
     free(z->table);
+    if (z->policy_keys)
+        ldns_key_list_free(z->policy_keys);
     arena_free(&z->arena);
     free(z);
 }

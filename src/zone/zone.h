@@ -23,6 +23,7 @@
 
 struct zone_rrset;
 struct policy_binding;
+struct ldns_struct_key_list;
 
 /* A name whose addresses belong in the additional section. */
 struct zone_additional {
@@ -52,7 +53,21 @@ enum zone_node_flags {
     ZONE_NODE_CUT = 1 << 1,       /* NS below the apex: a delegation point */
     ZONE_NODE_CNAME = 1 << 2,     /* holds a CNAME RRset */
     ZONE_NODE_BELOW_CUT = 1 << 3, /* strictly below a delegation: glue or occluded */
+    /* A policy record answers this type here (zone signed at load): the
+     * denial chain lists it although the node holds no such RRset. */
+    ZONE_NODE_POLICY_A = 1 << 4,
+    ZONE_NODE_POLICY_AAAA = 1 << 5,
+    ZONE_NODE_POLICY_CNAME = 1 << 6,
 };
+
+/* The ZONE_NODE_POLICY_* flag of type t (A, AAAA, CNAME), else 0. */
+static inline uint16_t zone_policy_flag(uint16_t t)
+{
+    return t == 1    ? ZONE_NODE_POLICY_A
+           : t == 28 ? ZONE_NODE_POLICY_AAAA
+           : t == 5  ? ZONE_NODE_POLICY_CNAME
+                     : 0;
+}
 
 /* One record set of the zone's denial chain: an NSEC RRset (chain in
  * canonical name order) or an NSEC3 RRset (chain in hash order). */
@@ -125,6 +140,12 @@ struct zone {
     struct zone_rrset neg_soa; /* SOA with TTL = min(TTL, MINIMUM), RFC 2308 */
     uint32_t serial;
     struct zone_dnssec dnssec;
+    /* A zone signed at load with policy names: the keys that sign their
+     * answers (the ZSKs, or every key when there is one kind), owned,
+     * freed by zone_free; and their validity (zone_params.h). NULL
+     * otherwise. Only the thread that holds the policy signature store's
+     * lock signs with them (policy_sign.h). */
+    struct ldns_struct_key_list *policy_keys;
 };
 
 /* Exact lookup of a lowercase wire name; NULL when absent. */
@@ -139,6 +160,21 @@ static inline const struct zone_node *zone_find_node(const struct zone *z, const
             __builtin_memcmp(n->name, name, len) == 0)
             return n;
     }
+}
+
+/* Starts loading what zone_find_node(z, ., ., hash) will read: the table
+ * slot (node = false) or, once the slot is in cache, the node it points to
+ * (node = true). A caller overlaps the misses of a batch of names by doing
+ * the slots of all of them before the nodes. At 100k QPS these two loads
+ * were most of answer_lookup, itself 11 % of the worker's CPU samples
+ * (doc/architecture.md, "On the wire"). A prefetch never faults. */
+static inline void zone_prefetch(const struct zone *z, uint32_t hash, bool node)
+{
+    const struct zone_slot *slot = &z->table[hash & z->mask];
+    if (!node)
+        __builtin_prefetch(slot);
+    else if (slot->node)
+        __builtin_prefetch(slot->node);
 }
 
 const struct zone_rrset *zone_node_rrset(const struct zone_node *n, uint16_t type);

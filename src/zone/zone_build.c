@@ -85,16 +85,25 @@ void zone_builder_adopt(struct zone_builder *b, struct zone_builder *part)
 
 void zone_builder_add_name(struct zone_builder *b, const uint8_t *name, size_t len)
 {
+    zone_builder_add_name_flags(b, name, len, 0);
+}
+
+void zone_builder_add_name_flags(struct zone_builder *b, const uint8_t *name, size_t len,
+                                 uint16_t flags)
+{
     if (b->n_names == b->cap_names) {
         size_t ncap = b->cap_names ? b->cap_names * 2 : 16;
         const uint8_t **n = realloc(b->names, ncap * sizeof(*n));
-        if (!n)
+        uint16_t *f = realloc(b->name_flags, ncap * sizeof(*f));
+        if (!n || !f)
             abort();
         b->names = n;
+        b->name_flags = f;
         b->cap_names = ncap;
     }
     uint8_t *copy = arena_memdup(&b->tmp, name, len);
     dns_name_lower(copy, len);
+    b->name_flags[b->n_names] = flags;
     b->names[b->n_names++] = copy;
 }
 
@@ -279,11 +288,15 @@ static void build_add_names(struct zone_builder *b)
 {
     for (size_t i = 0; i < b->n_names; i++) {
         size_t len = dns_name_wire_len(b->names[i]);
-        if (zone_build_find(b->z, b->names[i], len))
+        struct zone_node *n = (struct zone_node *)zone_build_find(b->z, b->names[i], len);
+        if (n) {
+            n->flags |= b->name_flags[i];
             continue;
-        struct zone_node *n = arena_alloc(&b->z->arena, sizeof(*n));
+        }
+        n = arena_alloc(&b->z->arena, sizeof(*n));
         n->name = arena_memdup(&b->z->arena, b->names[i], len);
         n->name_len = (uint8_t)len;
+        n->flags |= b->name_flags[i];
         build_table_insert(b->z, n);
         build_add_ancestors(b->z, n->name, n->name_len);
     }
@@ -351,6 +364,7 @@ struct zone *zone_builder_finish(struct zone_builder *b)
     free(b->nsec3_rrs);
     b->nsec3_rrs = NULL;
     free(b->names);
+    free(b->name_flags);
     arena_free(&b->tmp);
     b->rrs = NULL;
     b->z = NULL;
@@ -367,6 +381,7 @@ void zone_builder_abort(struct zone_builder *b)
     b->nsec3_rrs = NULL;
     free(b->rrs);
     free(b->names);
+    free(b->name_flags);
     arena_free(&b->tmp);
     zone_free(b->z);
     b->rrs = NULL;

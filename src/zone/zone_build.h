@@ -41,6 +41,7 @@ struct zone_builder {
     uint16_t n_files;
     struct errlist *errs;
     const uint8_t **names; /* names that must exist without records (tmp) */
+    uint16_t *name_flags;  /* ZONE_NODE_POLICY_* of each of names */
     size_t n_names, cap_names;
     /* NSEC3 records and the RRSIGs over them, taken out of rrs at finish:
      * they form the hashed chain, not nodes (RFC 5155 §7.2.8). */
@@ -63,6 +64,10 @@ void zone_builder_adopt(struct zone_builder *b, struct zone_builder *part);
 /* Makes name (lowercase wire, inside the zone) exist even with no records:
  * policy records are answered at such nodes. */
 void zone_builder_add_name(struct zone_builder *b, const uint8_t *name, size_t len);
+/* The same, and flags (ZONE_NODE_POLICY_*) are set on the node: types a
+ * policy record answers there, which the zone's denial chain lists. */
+void zone_builder_add_name_flags(struct zone_builder *b, const uint8_t *name, size_t len,
+                                 uint16_t flags);
 struct zone *zone_builder_finish(struct zone_builder *b);
 void zone_builder_abort(struct zone_builder *b);
 

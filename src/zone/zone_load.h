@@ -24,10 +24,16 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
                        const struct dns_name *extra, size_t n_extra, struct errlist *errs);
 
 /* Like zone_load; with sp and sp->n_keys > 0 the file must be unsigned
- * and gtmd signs it with sp's keys (zone_sign.h) before building. */
+ * and gtmd signs it with sp's keys (zone_sign.h) before building. Then
+ * extra_flags (may be NULL) gives each extra name the types a policy
+ * record answers there (ZONE_NODE_POLICY_*): the NSEC/NSEC3 chain covers
+ * the name with those types in its bitmap (signing sees a placeholder
+ * RRset of each, left out of the zone with its RRSIGs), and the zone
+ * keeps the keys to sign the policy answers (zone.policy_keys). */
 struct zone_sign_params;
 struct zone *zone_load_signed(const char *origin, const char *path, const char *display,
-                              const struct dns_name *extra, size_t n_extra,
-                              const struct zone_sign_params *sp, struct errlist *errs);
+                              const struct dns_name *extra, const uint16_t *extra_flags,
+                              size_t n_extra, const struct zone_sign_params *sp,
+                              struct errlist *errs);
 
 #endif

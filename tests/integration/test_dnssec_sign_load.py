@@ -249,23 +249,29 @@ def test_resign_keeps_identity_cookies_and_rate_limiting(zs):
         g.check_sanitizer()
 
 
-def test_policy_record_in_zone_signed_at_load_is_refused(zs):
-    """Policy answers are not signed yet: a policy record in a zone signed
-    at load is refused with a message that says so (and not that keys are
-    missing)."""
+def test_policy_record_in_zone_signed_at_load(zs):
+    """A policy record in a zone signed at load is accepted (its answers are
+    signed as they change, test_dnssec_policy.py), except with
+    "when_all_down": "empty", whose NODATA the name's NSEC cannot prove."""
     cfg = os.path.join(zs.dir, "policy.json")
-    with open(cfg, "w") as f:
-        json.dump({"listen": ["127.0.0.1:5353"],
-                   "zones": [{"origin": ORIGIN, "file": zs.parent_unsigned,
-                              "dnssec": {"keys": [zs.ksk, zs.zsk]}}],
-                   "regions": {"us": {}},
-                   "pools": {"web": {"endpoints": [{"name": "a", "address": "192.0.2.10",
-                                                    "region": "us"}]}},
-                   "records": {"gtm." + ORIGIN: {"pool": "web", "policy": "all"}}}, f)
+
+    def write(record):
+        with open(cfg, "w") as f:
+            json.dump({"listen": ["127.0.0.1:5353"],
+                       "zones": [{"origin": ORIGIN, "file": zs.parent_unsigned,
+                                  "dnssec": {"keys": [zs.ksk, zs.zsk]}}],
+                       "regions": {"us": {}},
+                       "pools": {"web": {"endpoints": [{"name": "a", "address": "192.0.2.10",
+                                                        "region": "us"}]}},
+                       "records": {"gtm." + ORIGIN: record}}, f)
+    write({"pool": "web", "policy": "all"})
+    p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    write({"pool": "web", "policy": "all", "when_all_down": "empty"})
     p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True, timeout=60)
     assert p.returncode == 1, p.stderr
-    assert "gtm.dnssec.test." in p.stderr and "signed at load" in p.stderr, p.stderr
-    assert "without keys" not in p.stderr, p.stderr
+    assert "gtm.dnssec.test." in p.stderr and "when_all_down" in p.stderr, p.stderr
+    assert "cannot be proven" in p.stderr and "without keys" not in p.stderr, p.stderr
 
 
 def test_prepublished_dnskey_in_file_is_served_once(zs, tmp_path):

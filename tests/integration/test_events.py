@@ -123,6 +123,38 @@ def test_events_drill_started_and_ended(make_gtmd):
     s.close()
 
 
+def test_events_drill_progressing(make_gtmd):
+    """A live drill's timeline tells its progress: once every affected
+    record avoids the lost region (with the RTO), and once the answers
+    are restored after the end."""
+    g, a = start(make_gtmd)
+    s = Stream(a)
+    s.pump(0.3)
+    r = a.post("/v1/drills", {"regions": ["us"], "mode": "live", "duration": 30,
+                              "reason": "events progress"})
+    assert r.status == 201, r
+    did = r.json["id"]
+
+    def progress(state):
+        return lambda e: (e[1] == "drill" and e[2]["action"] == "progressing"
+                          and e[2]["timeline"] == state)
+    assert s.wait_for(progress("holding"), 5.0), s.events
+    assert a.delete("/v1/drills/" + did).status == 200
+    assert s.wait_for(progress("done"), 5.0), s.events
+    acts = [(e[2]["action"], e[2].get("timeline")) for e in s.events if e[1] == "drill"]
+    # (A hook's event and the drill thread's measure race: no order.)
+    assert sorted(acts, key=str) == sorted([("started", None), ("progressing", "holding"),
+                                            ("ended", None), ("progressing", "done")],
+                                           key=str), acts
+    held = [e[2] for e in s.events if e[1] == "drill" and e[2].get("timeline") == "holding"][0]
+    assert held["drill"] == did and held["mode"] == "live"
+    assert isinstance(held["rto"], float) and 0 <= held["rto"] < 2.0, held
+    assert held["lost_answers"] == 0
+    done = [e[2] for e in s.events if e[1] == "drill" and e[2].get("timeline") == "done"][0]
+    assert isinstance(done["restore_rto"], float), done
+    s.close()
+
+
 @pytest.mark.threads
 def test_events_health_transition_of_a_killed_backend(make_gtmd, backends):
     addr = "127.0.0.41"

@@ -203,8 +203,14 @@ def test_override_on_one_node_is_served_by_another(cluster, be, made):
     st, o2 = n2.post("/v1/overrides", {"target": "endpoint:web/eu1", "state": "up",
                                        "reason": "next"})
     assert st == 201 and int(o2["id"][4:]) > int(o["id"][4:])
-    with open(os.path.join(n3.workdir, "state.json")) as f:
-        saved = json.load(f)
+    # n3 saves what its watch delivered, a moment after n2's reply.
+    saved = None
+    for _ in range(50):  # up to 5 s
+        with open(os.path.join(n3.workdir, "state.json")) as f:
+            saved = json.load(f)
+        if [x["id"] for x in saved["overrides"]] == [o2["id"]]:
+            break
+        time.sleep(0.1)
     assert [x["id"] for x in saved["overrides"]] == [o2["id"]]
 
 

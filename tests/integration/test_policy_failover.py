@@ -382,6 +382,15 @@ def test_hashed_stickiness(make_gtmd, backends):
         assert ask(ecs=host)[0] == got[c], c
         for _ in range(3):
             assert ask(ecs=c)[0] == got[c], c
+    # A shorter source prefix is all the answer can depend on: it is the
+    # scope; /0 (a resolver keeping its clients private) gets scope 0 and
+    # one answer for every address behind it.
+    for src, scope in (("10.1.0.0/16", 16), ("10.9.0.0/0", 0), ("10.1.16.0/20", 20)):
+        a, r = ask(ecs=src)
+        opts = [o for o in r.options if isinstance(o, dns.edns.ECSOption)]
+        assert opts and opts[0].scopelen == scope, (src, r)
+    zero = {ask(ecs="%d.%d.0.0/0" % (i, i * 7 % 256))[0] for i in range(1, 40)}
+    assert len(zero) == 1, zero
     # An answer that does not depend on the client has ECS scope 0.
     r = fast_query(g.addr, g.port, "hsall.example.com.", ecs=clients[0])
     opts = [o for o in r.options if isinstance(o, dns.edns.ECSOption)]

@@ -242,6 +242,46 @@ static void test_meta(struct tap *t, const struct serve_set *s)
     ldns_pkt_free(r);
 }
 
+/* query_prefetch reads the question name as the answer path will: the
+ * hint's zone and hash must lead zone_find_node to the question's node. */
+static void prefetch(const struct serve_set *s, const char *name, struct query_hint *h)
+{
+    ldns_pkt *q =
+        ldns_pkt_query_new(ldns_dname_new_frm_str(name), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0);
+    uint8_t *wire = NULL;
+    size_t len = 0;
+    ldns_pkt2wire(&wire, q, &len);
+    ldns_pkt_free(q);
+    query_prefetch(s, wire, len, h);
+    query_prefetch_node(h);
+    free(wire);
+}
+
+static void test_prefetch(struct tap *t, const struct serve_set *s)
+{
+    struct query_hint h;
+    struct dns_name n;
+    prefetch(s, "WWW.Example.COM.", &h);
+    dns_name_from_str("www.example.com.", &n);
+    TAP_CHECK(t,
+              h.zone && strcmp(h.zone->origin_str, "example.com.") == 0 &&
+                  zone_find_node(h.zone, n.wire, n.len, h.hash) != NULL,
+              "prefetch: mixed-case name hashes to its node");
+    prefetch(s, "www.sub.example.com.", &h);
+    TAP_CHECK(t, h.zone && strcmp(h.zone->origin_str, "sub.example.com.") == 0,
+              "prefetch: the closest zone");
+    prefetch(s, "example.com.", &h);
+    TAP_CHECK(t, h.zone == NULL, "prefetch: nothing at the apex (no table probe)");
+    prefetch(s, "www.example.org.", &h);
+    TAP_CHECK(t, h.zone == NULL, "prefetch: nothing outside our zones");
+    static const uint8_t cut[] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'w'};
+    h.zone = (const struct zone *)s; /* must be reset */
+    query_prefetch(s, cut, sizeof(cut), &h);
+    TAP_CHECK(t, h.zone == NULL, "prefetch: a truncated name is left alone");
+    query_prefetch(s, cut, 12, &h);
+    TAP_CHECK(t, h.zone == NULL, "prefetch: no question");
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -251,6 +291,7 @@ int main(void)
     test_wildcard(&t, s);
     test_delegation(&t, s);
     test_meta(&t, s);
+    test_prefetch(&t, s);
     serve_set_free(s);
     return tap_done(&t);
 }

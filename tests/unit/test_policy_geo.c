@@ -240,9 +240,11 @@ static void test_ecs_off(struct tap *t, struct fixture *f)
     uint8_t sc;
     serving(f, "gh.example.com.", "10.1.3.0/24", NULL, &sc);
     TAP_CHECK(t, sc == 24, "hashed selection and geo: the longer scope (24) wins");
-    serving(f, "gh.example.com.", "10.0.0.0/16", NULL, &sc);
+    serving(f, "gh.example.com.", "10.0.0.0/24", NULL, &sc);
     TAP_CHECK(t, sc == 24, "hashed scope 24 over a geo class scope of 16 (%u)", sc);
-    serving(f, "gh.example.com.", "2001:db8:2::/48", NULL, &sc);
+    serving(f, "gh.example.com.", "10.0.0.0/16", NULL, &sc);
+    TAP_CHECK(t, sc == 16, "a /16 source: hashing uses 16 bits, scope 16 (%u)", sc);
+    serving(f, "gh.example.com.", "2001:db8:2::/56", NULL, &sc);
     TAP_CHECK(t, sc == 56, "hashed /56 over the IPv6 class scope (%u)", sc);
 }
 

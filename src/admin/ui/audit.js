@@ -1,0 +1,29 @@
+// audit.js -- GET /v1/audit: the newest mutating calls.
+
+import { api } from './api.js';
+import { clear, el, table, when } from './dom.js';
+
+let list = null;
+
+export function mount(ctx, root) {
+  root.appendChild(el('h2', { text: 'Audit (the newest 100 mutating calls and drill ends)' }));
+  list = el('div');
+  root.appendChild(list);
+}
+
+export async function update() {
+  let a;
+  try {
+    a = await api('GET', '/v1/audit?limit=100');
+  } catch (e) {
+    clear(list).appendChild(el('p', { class: 'error', text: e.message }));
+    return;
+  }
+  clear(list).appendChild(table(['time', 'token', 'client', 'call', 'status', 'request / result'],
+    a.entries.map((x) => el('tr', {}, el('td', { text: when(x.time) }), el('td', { text: x.token || '' }),
+      el('td', { text: x.client || '' }),
+      el('td', { text: x.method ? x.method + ' ' + x.path : (x.event || '') }),
+      el('td', { text: x.status === undefined ? '' : x.status }),
+      el('td', {}, el('code', { text: JSON.stringify(x.request === undefined ? x : x.request) }),
+        x.result ? el('div', { class: 'muted', text: JSON.stringify(x.result) }) : null)))));
+}

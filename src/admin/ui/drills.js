@@ -1,0 +1,171 @@
+// drills.js -- drills: start (live, scoped or shadow), abort, the running
+// ones and the history, and a drill's recovery timeline drawn as an SVG
+// chart (report.timeline: per affected record, when it first answered
+// without the lost targets, and after the end, from them again).
+
+import { api } from './api.js';
+import { badge, clear, el, since, svg, table, when } from './dom.js';
+
+const RO = 'needs the operate token';
+let f = null;
+let result = null;
+let list = null;
+let chart = null;
+let shown = null; // the drill id whose timeline is drawn
+
+export function mount(ctx, root) {
+  const dis = !ctx.operate;
+  f = {
+    targets: el('input', { id: 'dr-targets', placeholder: 'regions and azs: region:eu, az:us-1a', size: 30 }),
+    mode: el('select', { id: 'dr-mode' }, ['shadow', 'scoped', 'live'].map((m) => el('option', { value: m, text: m }))),
+    duration: el('input', { id: 'dr-duration', type: 'number', min: '1', value: '300', size: 6 }),
+    reason: el('input', { id: 'dr-reason', placeholder: 'reason', size: 24 }),
+    canary: el('input', { id: 'dr-canary', placeholder: 'canary networks (scoped)', size: 22 }),
+    start: el('button', { id: 'dr-start', type: 'submit', text: 'Start', disabled: dis, title: dis ? RO : null }),
+  };
+  root.appendChild(el('h2', { text: 'Start a drill' }));
+  root.appendChild(el('form', { class: 'inline', id: 'drill-form', onsubmit: (e) => { e.preventDefault(); start(); } },
+    f.targets, f.mode, el('label', { for: 'dr-duration', text: 'seconds' }), f.duration, f.reason, f.canary, f.start));
+  if (dis) root.appendChild(el('p', { class: 'note', text: 'Read-only: starting and aborting drills ' + RO + '.' }));
+  result = el('div', { id: 'dr-result' });
+  root.appendChild(result);
+  list = el('div', { id: 'dr-list' });
+  root.appendChild(list);
+  root.appendChild(el('h2', { text: 'Recovery timeline' }));
+  chart = el('div', { id: 'dr-chart' }, el('p', { class: 'muted', text: 'choose a drill with "Timeline"' }));
+  root.appendChild(chart);
+  // The report grows while the drill is measured: follow drill events.
+  ctx.onEvent((type) => { if (type === 'drill' && shown) draw(shown); });
+}
+
+function spec() {
+  const regions = [];
+  const azs = [];
+  for (const t of f.targets.value.split(/[\s,]+/).filter(Boolean)) {
+    if (t.startsWith('az:')) azs.push(t.slice(3));
+    else regions.push(t.replace(/^region:/, ''));
+  }
+  const b = { mode: f.mode.value, reason: f.reason.value.trim(), duration: Number(f.duration.value) };
+  if (regions.length) b.regions = regions;
+  if (azs.length) b.azs = azs;
+  const canary = f.canary.value.split(/[\s,]+/).filter(Boolean);
+  if (b.mode === 'scoped') b.canary = canary;
+  return b;
+}
+
+function error(e) {
+  clear(result).appendChild(el('p', { class: 'error', id: 'dr-error',
+    text: (e.status ? e.status + ' ' + e.code + ': ' : '') + e.message }));
+}
+
+async function start() {
+  try {
+    const d = await api('POST', '/v1/drills', spec());
+    clear(result).appendChild(el('p', { text: 'started ' + d.id + ' (' + d.mode + ')' }));
+    draw(d.id);
+  } catch (e) {
+    error(e);
+  }
+}
+
+async function abort(id) {
+  try {
+    await api('DELETE', '/v1/drills/' + encodeURIComponent(id));
+    clear(result).appendChild(el('p', { text: 'aborted ' + id }));
+  } catch (e) {
+    error(e);
+  }
+}
+
+function rows(ds, dis) {
+  return ds.map((d) => el('tr', { 'data-drill': d.id }, el('td', { text: d.id }), el('td', { text: d.name || '' }),
+    el('td', { text: d.mode }), el('td', { text: d.targets.join(', ') }), el('td', { text: d.reason }),
+    el('td', {}, d.state === 'active' ? since(d.started) : when(d.started)),
+    el('td', {}, d.result ? badge(d.result) : null, d.result ? '' : 'running',
+      d.end_reason ? el('div', { class: 'muted', text: d.end_reason }) : null),
+    el('td', {}, el('button', { type: 'button', text: 'Timeline', onclick: () => draw(d.id) }),
+      d.state === 'active' ? el('button', { type: 'button', text: 'Abort', disabled: dis, title: dis ? RO : null,
+        onclick: () => abort(d.id) }) : null)));
+}
+
+export async function update(ctx) {
+  let x;
+  try {
+    x = await api('GET', '/v1/drills');
+  } catch (e) {
+    clear(list).appendChild(el('p', { class: 'error', text: e.message }));
+    return;
+  }
+  const heads = ['id', 'name', 'mode', 'targets', 'reason', 'started', 'result', ''];
+  clear(list).appendChild(el('div', {}, el('h2', { text: 'Running' }), table(heads, rows(x.active, !ctx.operate)),
+    el('h2', { text: 'History' }), table(heads, rows(x.history.slice(0, 20), true))));
+  if (shown) draw(shown);
+}
+
+async function draw(id) {
+  shown = id;
+  let d;
+  try {
+    d = await api('GET', '/v1/drills/' + encodeURIComponent(id));
+  } catch (e) {
+    clear(chart).appendChild(el('p', { class: 'error', text: e.message }));
+    return;
+  }
+  const tl = d.report && d.report.timeline;
+  clear(chart);
+  chart.appendChild(el('p', {}, d.id + ' ' + d.mode + ' ' + d.targets.join(', ') + ': ',
+    tl ? 'timeline ' + tl.state + ', RTO ' + fmt(tl.rto) + ', RTO + TTL ' + fmt(tl.rto_plus_ttl) +
+      ', lost answers ' + tl.lost_answers + (tl.restore ? ', restore RTO ' + fmt(tl.restore.rto) : '')
+      : 'no timeline (a shadow drill, or no answer changes)'));
+  if (tl) chart.appendChild(timeline(tl));
+}
+
+function fmt(s) { return s === null || s === undefined ? '-' : (s * 1000).toFixed(1) + ' ms'; }
+
+// The timeline as two zoomed panels, each with its own axis in ms: the
+// transition after the start (red until a record answered without the
+// lost targets, then green) and the one after the end (grey until the
+// record answered from them again, then blue).
+function timeline(tl) {
+  const recs = tl.records || [];
+  const box = el('div', { class: 'timelines' });
+  const atStart = recs.map((r) => r.avoided ? r.avoided - tl.started : null);
+  box.appendChild(panel('after the start: answering without the targets', recs, atStart,
+    tl.state === 'measuring', '#cf222e', '#1a7f37', tl.rto));
+  if (tl.ended) {
+    const atEnd = recs.map((r) => r.restored ? r.restored - tl.ended : null);
+    box.appendChild(panel('after the end: answering from the targets again', recs, atEnd,
+      tl.state === 'restoring', '#8c959f', '#0969da', tl.restore ? tl.restore.rto : null));
+  }
+  return box;
+}
+
+// One panel: per record a bar from 0 to its time (or to the panel's end
+// while it is still waited for), then the "after" colour to the end.
+function panel(title, recs, times, open, before, after, rto) {
+  const known = times.filter((t) => t !== null);
+  const span = Math.max(0.005, (known.length ? Math.max(...known) : 0) * 1.25, open ? 2 : 0);
+  const W = 760; const L = 200; const R = 60; const top = 24; const H = top + 22 * recs.length + 28;
+  const x = (t) => L + (Math.min(t, span) / span) * (W - L - R);
+  const g = svg('svg', { class: 'timeline', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img' },
+    svg('title', { text: title }),
+    svg('text', { x: 4, y: 15, 'font-size': 12, 'font-weight': 'bold', text: title + (rto !== null && rto !== undefined ? ' (RTO ' + fmt(rto) + ')' : '') }));
+  recs.forEach((r, i) => {
+    const y = top + i * 22;
+    const t = times[i];
+    g.appendChild(svg('text', { x: 4, y: y + 13, 'font-size': 12, text: r.record + ' ' + r.type }));
+    g.appendChild(svg('rect', { x: L, y, width: Math.max(1, x(t === null ? span : t) - L), height: 16, fill: before },
+      svg('title', { text: t === null ? 'not yet' : fmt(t) })));
+    if (t !== null) {
+      g.appendChild(svg('rect', { x: x(t), y, width: Math.max(1, x(span) - x(t)), height: 16, fill: after }));
+      g.appendChild(svg('text', { x: x(span) + 4, y: y + 13, 'font-size': 11, text: fmt(t) }));
+    }
+  });
+  const axis = top + recs.length * 22 + 4;
+  g.appendChild(svg('line', { x1: L, y1: axis, x2: x(span), y2: axis, stroke: '#57606a' }));
+  for (let k = 0; k <= 4; k++) {
+    const t = (span * k) / 4;
+    g.appendChild(svg('text', { x: x(t) - 12, y: axis + 14, 'font-size': 11, text: fmt(t) }));
+  }
+  return g;
+}

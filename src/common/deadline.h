@@ -1,0 +1,18 @@
+/*
+ * deadline.h -- the absolute time a timed wait gives up at.
+ *
+ * pthread_cond_timedwait() takes an absolute CLOCK_REALTIME time; threads
+ * that wait for another thread "at most N seconds" (start-up's first probe
+ * round, the fleet's first sync, a fleet write) compute it here.
+ *
+ * Ownership: nothing allocated.
+ */
+#ifndef GTM_COMMON_DEADLINE_H
+#define GTM_COMMON_DEADLINE_H
+
+#include <time.h>
+
+/* CLOCK_REALTIME now plus seconds (fractions kept), for pthread_cond_timedwait. */
+struct timespec deadline_after(double seconds);
+
+#endif

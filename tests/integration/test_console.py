@@ -1,0 +1,230 @@
+"""The operator console (GET /ui/) against the real binary and real
+backends: the page's headers (CSP and friends) without a browser, then in
+Debian's headless chromium (uilib.py): sign in, the regions, a killed
+backend turning down without a reload, an override created through the
+form changing the DNS answer, the 409 safety message, a read-only token
+that cannot create, an endpoint named like markup shown as text, and a
+drill's timeline chart. Every wait is bounded."""
+import os
+import re
+import shutil
+import time
+
+from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section
+from backends import answer_addrs, backends, free_port_on, poll  # noqa: F401
+from conftest import default_config
+from uilib import browser  # noqa: F401
+
+XSS = "<img src=x onerror=window.__xss=1>"
+US1, US2, EU1 = "127.0.0.11", "127.0.0.12", "127.0.0.21"
+CSP_PARTS = ["default-src 'self'", "script-src 'self'", "style-src 'self'",
+             "frame-ancestors 'none'"]
+
+
+def console_config(port_be):
+    def fn(workdir, port):
+        c = default_config(workdir, port)
+        c["regions"] = {"us": {}, "eu": {}}
+        c["checks"] = {"web": {"type": "http", "port": port_be, "interval": 0.25,
+                               "timeout": 0.2, "rise": 2, "fall": 2}}
+        c["pools"] = {"web": {"check": "web", "endpoints": [
+            {"name": "us1", "address": US1, "region": "us", "az": "us-1a"},
+            {"name": XSS, "address": US2, "region": "us", "az": "us-1b"},
+            {"name": "eu1", "address": EU1, "region": "eu"}]}}
+        c["records"] = {
+            "fo.example.com.": {"pool": "web", "policy": "failover", "regions": ["us", "eu"],
+                                "ttl": 5},
+            "euonly.example.com.": {"pool": "web", "policy": "failover", "regions": ["eu"]},
+        }
+        c["admin"] = admin_section(workdir, admin_port(port))
+        return c
+    return fn
+
+
+def start_console(make_gtmd, backends):
+    port = free_port_on([US1, US2, EU1])
+    bs = backends.start_all([backends.http(a, port, start=False) for a in (US1, US2, EU1)])
+    g = make_gtmd(console_config(port))
+    a = Admin.of(g)
+    a.wait_ready()
+    ok, _ = poll(lambda: sorted(answer_addrs(g.query("fo.example.com."))) == [US1, US2], 5.0)
+    assert ok, "the us endpoints never came up"
+    return g, a, dict(zip((US1, US2, EU1), bs))
+
+
+def test_ui_assets_and_headers(make_gtmd, backends):
+    g, a, _ = start_console(make_gtmd, backends)
+    r = a.get("/ui/", token=None)
+    assert r.status == 200, r
+    assert r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    for part in CSP_PARTS:
+        assert part in csp, csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["cache-control"] == "no-cache"
+    assert b'<script type="module" src="app.js">' in r.body
+    assert b"<script>" not in r.body and b"style=" not in r.body
+    assert a.get("/ui/index.html", token=None).body == r.body
+    js = a.get("/ui/app.js", token=None)
+    assert js.status == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert b"innerHTML" not in js.body
+    assert a.get("/ui/app.css", token=None).headers["content-type"].startswith("text/css")
+    missing = a.get("/ui/nope.js", token=None)
+    assert missing.status == 404 and missing.code == "not_found"
+    assert "content-security-policy" in missing.headers
+    moved = a.get("/ui", token=None)
+    assert moved.status == 301 and moved.headers["location"] == "/ui/"
+    assert a.post("/ui/", {}, token=OPERATE_TOKEN).status == 405
+    # The data is not public: the API still wants the token.
+    assert a.get("/v1/status", token=None).status == 401
+    who = a.get("/v1/whoami", token=READ_TOKEN)
+    assert who.status == 200 and who.json == {"token": "read", "operate": False}
+    assert a.get("/v1/whoami").json == {"token": "operate", "operate": True}
+    assert a.get("/v1/whoami", token=None).status == 401
+
+
+def sign_in(b, a, token):
+    b.call("goto", url=a.url + "/ui/")
+    b.call("wait", sel="#signin-form")
+    b.call("fill", sel="#token", value=token)
+    b.call("click", sel="#signin-form button")
+    b.call("wait", sel=".region[data-region=eu]")
+
+
+def ep_row(name):
+    return 'tr[data-endpoint="web/%s"]' % name.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def test_console_live(make_gtmd, backends, browser):
+    g, a, bs = start_console(make_gtmd, backends)
+    b = browser
+    res = b.call("goto", url=a.url + "/ui/")
+    assert "default-src 'self'" in res["headers"]["content-security-policy"]
+    # A wrong token is refused plainly.
+    b.call("wait", sel="#signin-form")
+    b.call("fill", sel="#token", value="not-the-token-0123456789")
+    b.call("click", sel="#signin-form button")
+    b.call("waitfn", js="document.getElementById('signin-error').textContent.includes('not accepted')")
+    sign_in(b, a, OPERATE_TOKEN)
+    assert b.call("count", sel=".region") == 2
+    assert b.call("text", sel="#who") == "token: operate"
+    b.call("waitfn", js="document.getElementById('live').textContent === 'live'")
+    # The endpoint named like markup is text: no element was made of it.
+    assert b.call("text", sel=ep_row(XSS) + " td.name") == XSS
+    assert b.call("count", sel="main img") == 0
+    assert b.call("eval", js="window.__xss === undefined")
+    assert b.call("attr", sel=ep_row("us1"), name="data-effective") == "up"
+
+    # A backend dies: its row turns down without a reload within 2 s of
+    # the kill (gtmd's verdict takes fall x interval = 0.5 s of that).
+    b.call("eval", js="window.__same_page = 1")
+    t0 = time.monotonic()
+    bs[US1].kill()
+    b.call("wait", sel=ep_row("us1") + "[data-effective=down]", timeout=2000)
+    assert time.monotonic() - t0 < 2.0
+    assert b.call("eval", js="window.__same_page === 1"), "the page was reloaded"
+    assert re.search(r"event=health_change endpoint=endpoint:web/us1 from=up to=down",
+                     g.read_log())
+    text = b.call("text", sel=ep_row("us1") + " td.probe")
+    assert text.startswith("down"), text
+
+    # The screenshot of the overview for doc/console.png.
+    shot = os.path.join(g.workdir, "console.png")
+    b.call("screenshot", path=shot)
+    assert os.path.getsize(shot) > 10000
+    if os.environ.get("GTM_CONSOLE_SCREENSHOT"):
+        shutil.copy(shot, os.environ["GTM_CONSOLE_SCREENSHOT"])
+
+    # An override through the form: the dry run's changes first, then the
+    # DNS answer changes once it is confirmed.
+    b.call("click", sel="#nav a[data-view=overrides]")
+    b.call("waitfn", js="document.querySelectorAll('#ov-target option').length > 3")
+    b.call("select", sel="#ov-target", value="region:us")
+    b.call("fill", sel="#ov-reason", value="console test CHG-1")
+    b.call("click", sel="#ov-preview")
+    b.call("wait", sel="#ov-changes")
+    changes = b.call("text", sel="#ov-changes")
+    assert "fo.example.com." in changes and "eu" in changes, changes
+    assert answer_addrs(g.query("fo.example.com.")) == [US2], "a preview changed something"
+    b.call("click", sel="#ov-confirm")
+    b.call("wait", sel="#ov-created")
+    assert answer_addrs(g.query("fo.example.com.")) == [EU1]
+    ovs = a.get("/v1/overrides").json["overrides"]
+    assert [(o["target"], o["reason"]) for o in ovs] == [("region:us", "console test CHG-1")]
+    assert ovs[0]["expires"] is not None
+    b.call("wait", sel='tr[data-override="%s"]' % ovs[0]["id"])
+
+    # The safety rule: eu down would leave both records unserved (409).
+    b.call("select", sel="#ov-target", value="region:eu")
+    b.call("fill", sel="#ov-reason", value="console test unsafe")
+    b.call("click", sel="#ov-preview")
+    b.call("wait", sel="#ov-changes")
+    b.call("click", sel="#ov-confirm")
+    b.call("wait", sel="#ov-error")
+    err = b.call("text", sel="#ov-error")
+    assert err.startswith("409 unsafe: "), err
+    assert "euonly.example.com." in b.call("text", sel="#ov-result")
+    assert len(a.get("/v1/overrides").json["overrides"]) == 1
+    assert answer_addrs(g.query("euonly.example.com.")) == [EU1]
+
+    # A live drill of eu from the form, and its recovery timeline drawn.
+    b.call("click", sel="#nav a[data-view=overrides]")
+    b.call("click", sel='tr[data-override="%s"] button' % ovs[0]["id"])
+    ok, _ = poll(lambda: not a.get("/v1/overrides").json["overrides"], 3.0)
+    assert ok
+    b.call("click", sel="#nav a[data-view=drills]")
+    b.call("fill", sel="#dr-targets", value="region:us")
+    b.call("select", sel="#dr-mode", value="live")
+    b.call("fill", sel="#dr-duration", value="30")
+    b.call("fill", sel="#dr-reason", value="console drill")
+    b.call("click", sel="#dr-start")
+    b.call("wait", sel="#dr-chart svg.timeline rect", timeout=5000)
+    assert "after the start" in b.call("text", sel="#dr-chart")
+    assert answer_addrs(g.query("fo.example.com.")) == [EU1]
+    b.call("wait", sel="#dr-list tr[data-drill] button:text('Abort')")
+    b.call("click", sel="#dr-list tr[data-drill] button:text('Abort')")
+    ok, _ = poll(lambda: not a.get("/v1/drills").json["active"], 3.0)
+    assert ok
+
+    # Audit and records views render the facts.
+    b.call("click", sel="#nav a[data-view=audit]")
+    b.call("waitfn", js="document.querySelector('#view table') && "
+                        "document.querySelector('#view table').textContent.includes('/v1/drills')")
+    b.call("click", sel="#nav a[data-view=records]")
+    b.call("wait", sel='tr[data-record="fo.example.com."] td.answer')
+    assert "127.0.0.12" in b.call("text", sel='tr[data-record="fo.example.com."] td.answer')
+    log = b.call("log")
+    assert not [m for m in log if "Content Security Policy" in m or m.startswith("pageerror")], log
+
+
+def test_console_read_only(make_gtmd, backends, browser):
+    g, a, _ = start_console(make_gtmd, backends)
+    b = browser
+    # The fragment signs in and is removed from the address bar at once.
+    b.call("goto", url=a.url + "/ui/#token=" + READ_TOKEN)
+    b.call("wait", sel=".region[data-region=us]")
+    assert READ_TOKEN not in b.call("eval", js="location.href")
+    assert b.call("eval", js="sessionStorage.getItem('gtmd-token')") == READ_TOKEN
+    assert b.call("eval", js="document.cookie") == ""
+    b.call("wait", sel="#readonly-note")
+    b.call("click", sel="#nav a[data-view=overrides]")
+    b.call("waitfn", js="document.querySelectorAll('#ov-target option').length > 3")
+    assert b.call("disabled", sel="#ov-preview")
+    assert b.call("attr", sel="#ov-preview", name="title") == "needs the operate token"
+    b.call("click", sel="#nav a[data-view=drills]")
+    assert b.call("disabled", sel="#dr-start")
+    # The server refuses anyway, whatever the page allows.
+    status = b.call("eval", js="""fetch('/v1/overrides', {method: 'POST',
+        headers: {Authorization: 'Bearer ' + sessionStorage.getItem('gtmd-token')},
+        body: JSON.stringify({target: 'region:us', state: 'down', reason: 'x'})})
+        .then((r) => r.status)""")
+    assert status == 403
+    assert a.get("/v1/overrides").json["overrides"] == []
+    # The token never went into a URL the server saw.
+    assert READ_TOKEN not in g.read_log()
+    # Sign out forgets it.
+    b.call("click", sel="#signout")
+    b.call("wait", sel="#signin-form")
+    assert b.call("eval", js="sessionStorage.getItem('gtmd-token')") is None
