@@ -2,7 +2,8 @@
 # Command 2 of README.md (and what .ci/run runs): the whole test suite.
 #  1. installs missing dependencies (apt), builds with -Werror and runs
 #     'make check': C unit tests, integration tests against the real daemon,
-#     fuzz-corpus replay;
+#     fuzz-corpus replay; then runs contrib/bench/soak.py for 60 s against
+#     that build (counted as one test);
 #  2. builds again with ASan+UBSan and runs the same suite;
 #  3. builds a third time with ThreadSanitizer (build-tsan/) and runs the C
 #     unit tests, the corpus replays and the integration tests marked
@@ -40,6 +41,20 @@ count() { # dir field
 echo "== build and test (-Werror)"
 run_suite build --enable-werror
 s1=$?
+# The soak (contrib/bench/soak.py) for 60 s against the -Werror build:
+# everything at once (load, reloads, flapping backends, override churn,
+# SIGKILLs), every answer checked. Bounded: killed after 240 s. The load
+# is capped at 10,000 qps here (the machine is shared with the suites
+# above); the long runs use half of the measured capacity.
+soak=0
+if [ $s1 -eq 0 ]; then
+    echo "== soak (60 s, -Werror build)"
+    timeout -k 10 240 /usr/bin/python3 contrib/bench/soak.py --gtmd build/gtmd --duration 60 \
+        --max-qps 10000 --report build/soak.json >build/soak.out 2>&1
+    soak=$?
+    sed -n '/^soak: /,$p' build/soak.out | head -n 40
+    [ $soak -eq 0 ] || tail -n 30 build/soak.out
+fi
 echo "== build and test (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
     run_suite build-asan --enable-werror --enable-sanitizers
@@ -53,7 +68,10 @@ for d in build build-asan build-tsan; do
     failed=$((failed + $(count $d FAIL) + $(count $d ERROR)))
     skipped=$((skipped + $(count $d SKIP)))
 done
-if [ $s1 -ne 0 ] || [ $s2 -ne 0 ] || [ $s3 -ne 0 ]; then
+if [ $s1 -eq 0 ]; then
+    if [ $soak -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
+if [ $s1 -ne 0 ] || [ $s2 -ne 0 ] || [ $s3 -ne 0 ] || [ $soak -ne 0 ]; then
     [ $failed -eq 0 ] && failed=1
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"

@@ -30,9 +30,7 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
-import struct
 import subprocess
 import sys
 import time
@@ -41,23 +39,8 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 HERE = os.path.join(TOP, "contrib", "bench")
 
 
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def query_ok(port, name):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(0.05)
-    qname = b"".join(bytes([len(x)]) + x.encode() for x in name.split(".") if x) + b"\0"
-    try:
-        s.sendto(struct.pack(">HHHHHH", 0x4242, 0, 1, 0, 0, 0) + qname + struct.pack(">HH", 1, 1),
-                 ("127.0.0.1", port))
-        d = s.recv(4096)
-        return len(d) >= 12 and d[:2] == b"\x42\x42" and (d[3] & 15) == 0 and d[7] > 0
-    except OSError:
-        return False
-    finally:
-        s.close()
+sys.path.insert(0, HERE)
+from load_bench import log, query_ok  # noqa: E402  (one readiness probe for both benches)
 
 
 def rss_mb(pid):

@@ -1,6 +1,6 @@
 /*
- * admin.c -- the admin API server: thread, listeners, auth, routing,
- * replies and the audit log.
+ * admin.c -- the admin API server: thread, listeners, auth, routing and
+ * replies (the audit log is admin_audit.c's).
  */
 #include "admin/admin_int.h"
 #include "common/event_ring.h"
@@ -71,58 +71,6 @@ void admin_reply_error(struct admin_req *r, int status, const char *code, const 
                           "Bearer realm=\"gtmd\"");
     /* msg may quote client bytes (a path, a key): made valid UTF-8 first. */
     admin_reply_json(r, status, admin_request_error_body(code, msg));
-}
-
-/* Writes one JSON line to the audit log (steals line; no log: dropped). */
-static void admin_audit_write(struct admin *a, json_t *line)
-{
-    char path[4096];
-    pthread_mutex_lock(&a->lock);
-    snprintf(path, sizeof(path), "%s", a->audit_log ? a->audit_log : "");
-    pthread_mutex_unlock(&a->lock);
-    char *text = path[0] && line ? json_dumps(line, JSON_COMPACT) : NULL;
-    /* Wrapped: the ring's own "id" and "time" must not replace the line's. */
-    event_ring_push(a->audit_ring, "audit", json_pack("{s:o}", "line", line));
-    if (!path[0])
-        return;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0 && text) {
-        size_t len = strlen(text);
-        text[len] = '\n'; /* one write per line keeps lines whole */
-        if (write(fd, text, len + 1) != (ssize_t)(len + 1))
-            log_error("event=audit result=failed file=%s", path);
-        text[len] = '\0';
-    } else
-        log_error("event=audit result=failed file=%s error=\"%s\"", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    free(text);
-}
-
-void admin_audit(struct admin_req *r, int status, json_t *result)
-{
-    const char *method = evhttp_request_get_command(r->req) == EVHTTP_REQ_POST ? "POST" : "DELETE";
-    /* The raw URI may hold any byte; an invalid one would make json_pack
-     * fail and the line be lost, so a copy is made valid UTF-8. */
-    char *uri = strdup(evhttp_request_get_uri(r->req));
-    if (uri)
-        admin_request_utf8_fix(uri);
-    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s?, s:O?, s:i, s:o?}", "time", health_now(),
-                             "token", r->token_name, "client", r->client, "method", method, "path",
-                             uri, "request", r->body, "status", status, "result", result);
-    free(uri);
-    /* In a fleet: which node took the call. */
-    if (line && r->a->env.store && r->a->env.store->node)
-        json_object_set_new(line, "node", json_string(r->a->env.store->node));
-    admin_audit_write(r->a, line);
-}
-
-void admin_audit_event(struct admin *a, json_t *fields)
-{
-    json_t *line = json_pack("{s:f}", "time", health_now());
-    json_object_update(line, fields);
-    json_decref(fields);
-    admin_audit_write(a, line);
 }
 
 /* Constant-time comparison of a presented token with a configured one. */
@@ -374,7 +322,8 @@ static int admin_unix_clear(const char *path, const struct sockaddr_un *sun, cha
     return 0;
 }
 
-/* Binds a unix socket with mode 0600 and hands it to evhttp. */
+/* Binds a unix socket with mode 0600, owned by a's owner, and hands it
+ * to evhttp. */
 static int admin_bind_unix(struct admin *a, const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un sun;
@@ -392,13 +341,18 @@ static int admin_bind_unix(struct admin *a, const char *path, char *err, size_t 
     int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
     struct stat st;
-    if (rc != 0 || chmod(path, 0600) != 0 || lstat(path, &st) != 0 || listen(fd, 64) != 0 ||
-        !evhttp_accept_socket_with_handle(a->http, fd)) {
+    struct evhttp_bound_socket *b = NULL;
+    if (rc != 0 || chmod(path, 0600) != 0 ||
+        ((a->owner != (uid_t)-1 || a->group != (gid_t)-1) &&
+         lchown(path, a->owner, a->group) != 0) ||
+        lstat(path, &st) != 0 || listen(fd, 64) != 0 ||
+        !(b = evhttp_accept_socket_with_handle(a->http, fd))) {
         snprintf(err, errlen, "admin: cannot listen on unix:%s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
+    admin_accept_watch(a, b);
     /* Remembered so that the stop removes this socket only, not one that
      * replaced it. */
     a->unix_socks[a->n_unix].path = strdup(path);
@@ -430,10 +384,12 @@ static int admin_bind(struct admin *a, const struct admin_params *cfg, char *err
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
         uint16_t port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                        : ((struct sockaddr_in *)&ss)->sin_port);
-        if (evhttp_bind_socket(a->http, host, port) != 0) {
+        struct evhttp_bound_socket *b = evhttp_bind_socket_with_handle(a->http, host, port);
+        if (!b) {
             snprintf(err, errlen, "admin: cannot listen on %s: %s", l, strerror(errno));
             return -1;
         }
+        admin_accept_watch(a, b);
     }
     return 0;
 }
@@ -452,25 +408,27 @@ void admin_update(struct admin *a, const struct admin_params *cfg)
     a->read_token = admin_dup(cfg->read_token);
     a->operate_token = admin_dup(cfg->operate_token);
     a->audit_log = admin_dup(cfg->audit_log);
+    if (!a->audit_log)
+        admin_audit_close(a); /* another path is opened at its next line */
     pthread_mutex_unlock(&a->lock);
 }
 
-struct admin *admin_start(const struct admin_env *env, const struct admin_params *cfg, char *err,
-                          size_t errlen)
+struct admin *admin_new(const struct admin_params *cfg, uid_t owner, gid_t group, char *err,
+                        size_t errlen)
 {
     struct admin *a = calloc(1, sizeof(*a));
     if (!a)
         abort();
+    a->owner = owner;
+    a->group = group;
     evthread_use_pthreads();
-    a->env = *env;
+    a->audit_fd = -1;
     pthread_mutex_init(&a->lock, NULL);
     a->audit_ring = event_ring_new(ADMIN_AUDIT_KEEP);
-    a->reader = serve_reader_add(env->serve);
-    admin_update(a, cfg);
     a->max_connections = cfg->max_connections;
     a->timeout_ms = cfg->timeout_ms;
     a->base = event_base_new();
-    a->http = a->base && a->reader ? evhttp_new(a->base) : NULL;
+    a->http = a->base ? evhttp_new(a->base) : NULL;
     if (!a->http) {
         snprintf(err, errlen, "admin: cannot create the HTTP server");
         admin_stop(a);
@@ -489,17 +447,30 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
     a->ev_fixup = event_new(a->base, -1, 0, admin_conn_fixup, a);
     a->ev_saved = event_new(a->base, -1, 0, admin_defer_on_saved, a);
     a->ev_stop = event_new(a->base, -1, 0, admin_on_stop, a);
-    if (!a->ev_fixup || !a->ev_saved || !a->ev_stop)
-        abort();
-    if (env->health_service)
-        health_service_set_saved_cb(env->health_service, admin_defer_saved_cb, a);
     a->ev_sweep = event_new(a->base, -1, EV_PERSIST, admin_conn_sweep, a);
-    struct timeval sweep = {0, 100000};
-    event_add(a->ev_sweep, &sweep);
+    if (!a->ev_fixup || !a->ev_saved || !a->ev_stop || !a->ev_sweep)
+        abort();
     if (admin_bind(a, cfg, err, errlen) != 0) {
         admin_stop(a);
         return NULL;
     }
+    return a;
+}
+
+int admin_start(struct admin *a, const struct admin_env *env, const struct admin_params *cfg,
+                char *err, size_t errlen)
+{
+    a->env = *env;
+    a->reader = serve_reader_add(env->serve);
+    if (!a->reader) {
+        snprintf(err, errlen, "admin: no serve reader left");
+        return -1;
+    }
+    admin_update(a, cfg);
+    if (env->health_service)
+        health_service_set_saved_cb(env->health_service, admin_defer_saved_cb, a);
+    struct timeval sweep = {0, 100000};
+    event_add(a->ev_sweep, &sweep);
     if (a->env.drills)
         admin_drills_listen(a);
     admin_events_init(a);
@@ -507,7 +478,7 @@ struct admin *admin_start(const struct admin_env *env, const struct admin_params
         abort();
     for (size_t i = 0; i < cfg->n_listen; i++)
         log_info("event=admin_listen address=%s", cfg->listen[i]);
-    return a;
+    return 0;
 }
 
 void admin_stop(struct admin *a)
@@ -532,6 +503,7 @@ void admin_stop(struct admin *a)
     if (a->http)
         evhttp_free(a->http);
     admin_conn_free_all(a); /* after evhttp let go of its references */
+    admin_accept_free(a);   /* evhttp freed the listeners */
     if (a->ev_fixup)
         event_free(a->ev_fixup);
     if (a->ev_saved)
@@ -548,6 +520,7 @@ void admin_stop(struct admin *a)
         free(a->unix_socks[i].path);
     }
     free(a->unix_socks);
+    admin_audit_close(a);
     free(a->read_token);
     free(a->operate_token);
     free(a->audit_log);

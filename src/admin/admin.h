@@ -4,7 +4,8 @@
  * libevent's evhttp on its own thread and event_base, listening on TCP
  * and/or unix sockets (mode 0600). Bearer tokens: a read token and an
  * operate token (operate implies read), compared in constant time. Every
- * mutating call appends one JSON line to the audit log.
+ * mutating call appends one JSON line to the audit log, kept open and
+ * reopened on request (admin_reopen_audit).
  *
  * The admin thread is a reader of the serve core (serve/serve.h): it reads
  * the served set and the query and policy counters through it, health
@@ -14,8 +15,8 @@
  * daemon's callback (serialised with SIGHUP). It knows nothing of the DNS
  * workers (net/).
  *
- * Ownership: admin_start() returns an object owned by the caller; the
- * env pointers must outlive it (admin_stop frees it).
+ * Ownership: admin_new() returns an object owned by the caller; the env
+ * pointers given to admin_start must outlive it (admin_stop frees it).
  */
 #ifndef GTM_ADMIN_ADMIN_H
 #define GTM_ADMIN_ADMIN_H
@@ -24,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "admin/admin_config.h"
 #include "drill/drill.h"
@@ -52,11 +54,25 @@ struct admin_env {
 
 struct admin;
 
-/* NULL with a message in err when a listener cannot be opened. */
-struct admin *admin_start(const struct admin_env *env, const struct admin_params *cfg, char *err,
-                          size_t errlen);
+/* Opens the listeners of cfg (TCP and unix sockets), starting no thread:
+ * the daemon binds before it drops its privileges. Unix sockets are given
+ * to owner and group (the user gtmd drops to; (uid_t)-1 and (gid_t)-1:
+ * unchanged), mode 0600. Connections wait in the backlog until
+ * admin_start. NULL with a message in err when a listener cannot be
+ * opened. */
+struct admin *admin_new(const struct admin_params *cfg, uid_t owner, gid_t group, char *err,
+                        size_t errlen);
+/* Starts the admin thread on a's listeners (cfg: the same section; its
+ * tokens and audit log apply). -1 with a message in err; admin_stop
+ * cleans up either way. */
+int admin_start(struct admin *a, const struct admin_env *env, const struct admin_params *cfg,
+                char *err, size_t errlen);
 /* New tokens and audit log after a reload (listeners stay). */
 void admin_update(struct admin *a, const struct admin_params *cfg);
+/* Opens the audit log again by its path (SIGUSR1, after logrotate moved
+ * it): later lines go to the new file. On failure the old file is kept
+ * and -1 returned (logged). Any thread. */
+int admin_reopen_audit(struct admin *a);
 void admin_stop(struct admin *a);
 
 #endif

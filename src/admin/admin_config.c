@@ -46,8 +46,9 @@ static FILE *admin_params_token_open(const char *full, char *why, size_t len)
     return NULL;
 }
 
-/* Reads a token file: its first line, trimmed; at least 16 characters. */
-static char *admin_params_token(const struct jsoncfg *j, json_t *a, const char *key)
+/* Reads a token file: its first line, trimmed; at least 16 characters.
+ * *file gets the resolved path (NULL without the key). */
+static char *admin_params_token(const struct jsoncfg *j, json_t *a, const char *key, char **file)
 {
     char path[64], buf[512], why[PATH_MAX * 2 + 160];
     snprintf(path, sizeof(path), "$.admin.%s", key);
@@ -55,6 +56,7 @@ static char *admin_params_token(const struct jsoncfg *j, json_t *a, const char *
     if (!f)
         return NULL;
     char *full = jsoncfg_path(j, f);
+    *file = jsoncfg_strdup(full);
     FILE *fp = admin_params_token_open(full, why, sizeof(why));
     if (!fp) {
         jsoncfg_err(j, path, "%s", why);
@@ -126,8 +128,8 @@ void admin_params_parse(const struct jsoncfg *j, json_t *v, struct admin_params 
     }
     jsoncfg_check_keys(j, v, "$.admin", keys);
     a->enabled = true;
-    a->read_token = admin_params_token(j, v, "read_token_file");
-    a->operate_token = admin_params_token(j, v, "operate_token_file");
+    a->read_token = admin_params_token(j, v, "read_token_file", &a->read_token_file);
+    a->operate_token = admin_params_token(j, v, "operate_token_file", &a->operate_token_file);
     json_t *l = json_object_get(v, "listen");
     json_t *def = json_string("127.0.0.1:8053");
     admin_params_listen(j, l ? l : def, a->read_token && a->operate_token, a);
@@ -147,6 +149,8 @@ void admin_params_free(struct admin_params *p)
     free(p->read_token);
     free(p->operate_token);
     free(p->audit_log);
+    free(p->read_token_file);
+    free(p->operate_token_file);
     memset(p, 0, sizeof(*p));
 }
 

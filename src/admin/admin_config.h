@@ -25,6 +25,8 @@ struct admin_params {
     size_t n_listen;
     char *read_token; /* file contents, trimmed; NULL = none */
     char *operate_token;
+    char *read_token_file; /* resolved paths (read again at every reload); NULL = none */
+    char *operate_token_file;
     char *audit_log; /* resolved path; NULL = no audit log */
     unsigned max_connections;
     unsigned timeout_ms; /* header and body timeout */

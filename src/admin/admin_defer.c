@@ -1,8 +1,8 @@
 /*
  * admin_defer.c -- replies that wait for the state file.
  *
- * POST and DELETE /v1/overrides are answered only once the change is on
- * disk. Instead of blocking the admin thread on the health thread's write
+ * POST and DELETE /v1/overrides and /v1/drills are answered only once
+ * the change is on disk. Instead of blocking the admin thread on the health thread's write
  * (one write and fsync per request, and every other request waiting behind
  * it), a handler makes its change, asks for a write without waiting
  * (health_service_save_async) and hands its reply here. The admin thread

@@ -12,7 +12,9 @@
  * served and is never refused by it. A drill whose abort_if is already
  * broken is refused (409 abort_if_violated), and so is a second live drill
  * on a region (409 conflict). Every change is on disk (the health
- * service's write) before the reply.
+ * service's write) before the reply, which waits for it without blocking
+ * the admin thread (admin_defer.c), as override changes do: drills
+ * started or aborted while one write runs share the next.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +25,6 @@
 #include "drill/drill_outcome.h"
 #include "drill/drill_plan.h"
 #include "drill/drill_whatif.h"
-#include "health/service.h"
 
 /* One drill event for GET /v1/events. */
 static void admin_drill_event(struct admin *a, const char *action, json_t *d)
@@ -143,11 +144,12 @@ static void admin_drill_start(struct admin_req *r, const struct drill_spec *spec
         admin_drill_refuse(r, "conflict", why, NULL, NULL);
         return;
     }
-    /* Answer once the drill is on disk (the health thread writes). */
-    health_service_save(a->env.health_service);
+    /* Answered (and audited) once the drill is on disk; the admin thread
+     * serves other requests meanwhile. */
     json_t *j = drill_core_get_json(a->env.drills, id);
-    admin_audit(r, 201, json_pack("{s:s}", "id", id));
-    admin_reply_json(r, 201, j);
+    if (!j) /* ended already (a drill thread's abort_if): it started all the same */
+        j = json_pack("{s:s}", "id", id);
+    admin_defer_reply(r, 201, j, json_pack("{s:s}", "id", id));
 }
 
 void admin_handle_drill_post(struct admin_req *r)
@@ -255,7 +257,8 @@ void admin_handle_drill_delete(struct admin_req *r, const char *id)
         admin_audit(r, 404, NULL);
         return;
     }
-    health_service_save(a->env.health_service);
-    admin_audit(r, 200, json_pack("{s:s}", "aborted", id));
-    admin_reply_json(r, 200, drill_core_get_json(a->env.drills, id));
+    json_t *j = drill_core_get_json(a->env.drills, id);
+    if (!j)
+        j = json_pack("{s:s}", "aborted", id);
+    admin_defer_reply(r, 200, j, json_pack("{s:s}", "aborted", id));
 }

@@ -33,8 +33,10 @@ struct admin {
     pthread_t thread;
     struct event_base *base;
     struct evhttp *http;
-    pthread_mutex_t lock; /* guards tokens and audit path (reloads) */
+    pthread_mutex_t lock; /* guards tokens, the audit path and its descriptor */
     char *read_token, *operate_token, *audit_log;
+    int audit_fd; /* open on audit_fd_path; -1: opened at the next line */
+    char *audit_fd_path;
     unsigned max_connections;
     unsigned timeout_ms;
     struct admin_conn *conns; /* admin_conn.c: every connection we track */
@@ -55,6 +57,17 @@ struct admin {
     struct event *ev_keepalive;         /* a comment on every stream */
     struct admin_unix_sock *unix_socks; /* bound unix listeners, removed at stop */
     size_t n_unix;
+    uid_t owner; /* of the unix sockets; (uid_t)-1: as created */
+    gid_t group;
+    /* Accept back-off (admin_accept.c): evhttp's listeners, borrowed. */
+    struct evconnlistener **listeners;
+    size_t n_listeners;
+    struct event *ev_resume;    /* ends a pause, then a quiet watch */
+    unsigned accept_backoff_ms; /* 0: no burst of errors */
+    bool accept_paused;         /* listeners out of the loop */
+    double accept_paused_at;    /* wall clock: the burst's first error */
+    double accept_resumed_at;   /* the last time the listeners came back */
+    unsigned long long accept_errors;
 };
 
 /* A request being handled: who asks and what they may do. */
@@ -75,6 +88,8 @@ void admin_reply_json(struct admin_req *r, int status, json_t *body);
 /* Sends {"error": {"code": code, "message": ...}} with status. */
 void admin_reply_error(struct admin_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The audit log (admin_audit.c). */
+void admin_audit_close(struct admin *a); /* at stop */
 /* Appends one audit line for a mutating call. */
 void admin_audit(struct admin_req *r, int status, json_t *result);
 /* Appends one audit line for an event no request made (steals fields:
@@ -128,6 +143,12 @@ void admin_defer_reply(struct admin_req *r, int status, json_t *reply, json_t *a
 void admin_defer_saved_cb(void *arg); /* health thread: wakes ev_saved */
 void admin_defer_on_saved(evutil_socket_t fd, short what, void *arg);
 void admin_defer_free_all(struct admin *a); /* at stop, unanswered */
+
+/* Accept back-off (admin_accept.c): watches a bound listener's accept
+ * errors; admin_accept_free before the event base goes. */
+struct evhttp_bound_socket;
+void admin_accept_watch(struct admin *a, struct evhttp_bound_socket *b);
+void admin_accept_free(struct admin *a);
 
 /* Connection bookkeeping (admin_conn.c; the rules are at its top). */
 struct bufferevent *admin_conn_new(struct event_base *base, void *arg);

@@ -215,10 +215,18 @@ static void metrics_probes(struct evbuffer *b, struct health_core *hc, const str
                 evbuffer_add_printf(b, ",reason=\"%s\"} %llu\n", health_fail_names[f],
                                     (unsigned long long)e->slot->fail_by[f]);
             }
-    unsigned long long transitions = hc->transitions;
+    unsigned long long transitions = hc->transitions, freed = hc->slots_freed;
+    size_t slots = hc->n_slots;
     pthread_mutex_unlock(&hc->lock);
     metrics_head(b, "gtmd_health_transitions_total", "counter", "Probe state transitions.");
     evbuffer_add_printf(b, "gtmd_health_transitions_total %llu\n", transitions);
+    metrics_head(b, "gtmd_health_slots", "gauge",
+                 "Health slots held (endpoints, azs and regions of live configurations, and "
+                 "override targets).");
+    evbuffer_add_printf(b, "gtmd_health_slots %zu\n", slots);
+    metrics_head(b, "gtmd_health_slots_freed_total", "counter",
+                 "Endpoint slots freed after reloads removed their endpoints.");
+    evbuffer_add_printf(b, "gtmd_health_slots_freed_total %llu\n", freed);
 }
 
 static void metrics_drills(struct evbuffer *b, struct drill_core *dc)

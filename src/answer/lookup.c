@@ -58,19 +58,6 @@ static void lookup_referral(struct lookup_ctx *c, const struct zone *z, const st
     lookup_add_additionals(p, ns);
 }
 
-/* The RDATA of endpoints eps[0..n) into out (count x (RDLENGTH RDATA)). */
-static size_t lookup_policy_rdata(const struct policy_endpoint *const *eps, uint16_t n,
-                                  uint8_t *out)
-{
-    size_t o = 0;
-    for (uint16_t i = 0; i < n; i++) {
-        dns_put16(out + o, eps[i]->rdlen);
-        memcpy(out + o + 2, eps[i]->rdata, eps[i]->rdlen);
-        o += 2 + (size_t)eps[i]->rdlen;
-    }
-    return o;
-}
-
 /* With DO, in a zone signed at load: the RRSIGs of the answer in sy,
  * made off the query path (policy_sign.h). Without a signature for the
  * exact answer (a random multi-answer selection, or a state whose signing
@@ -96,7 +83,7 @@ static void lookup_policy_sign(struct lookup_ctx *c, const struct policy_record 
         struct policy_result all;
         uint8_t rd[sizeof(sy->rdata)];
         policy_eval_all(c->set->gslb, r, rtype, c->client, &all);
-        size_t len = lookup_policy_rdata(all.eps, all.n, rd);
+        size_t len = policy_sigs_rdata(all.eps, all.n, rd);
         e = all.n ? policy_sigs_find(ps, r->index, rtype, rd, len, all.n) : NULL;
     }
     if (!e)
@@ -152,7 +139,7 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
         return NULL;
     struct answer_synth *sy = &p->synth[p->n_synth++];
     uint16_t n = rtype == DNS_TYPE_CNAME ? 1 : res.n; /* one CNAME per name */
-    size_t o = lookup_policy_rdata(res.eps, n, sy->rdata);
+    size_t o = policy_sigs_rdata(res.eps, n, sy->rdata);
     sy->rrset.rdata = sy->rdata;
     sy->rrset.rdata_len = (uint32_t)o;
     sy->rrset.ttl = r->ttl;

@@ -4,7 +4,9 @@
 #include "daemon/config.h"
 
 #include <jansson.h>
+#include <grp.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -145,13 +147,72 @@ static char *cfg_identity(struct cfg_ctx *x, json_t *root, const char *key, cons
     return json_string_length(v) ? jsoncfg_strdup(json_string_value(v)) : NULL;
 }
 
+/* "user" and "group": looked up now, so that a name that does not exist
+ * (or root, which would drop nothing) is a configuration error that
+ * 'gtmd check' reports. */
+static void cfg_user(struct cfg_ctx *x, json_t *root)
+{
+    const char *u = jsoncfg_str(&x->j, root, "user", "$.user");
+    const char *g = jsoncfg_str(&x->j, root, "group", "$.group");
+    struct config_user *r = &x->c->run_as;
+    if (!u) {
+        if (g)
+            cfg_err(x, "$.group", "needs \"user\": the group gtmd switches to with it");
+        return;
+    }
+    char buf[4096];
+    struct passwd pw, *pwp = NULL;
+    if (getpwnam_r(u, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
+        cfg_err(x, "$.user", "no such user \"%s\"", u);
+        return;
+    }
+    if (pw.pw_uid == 0) {
+        cfg_err(x, "$.user",
+                "\"%s\" is root (uid 0): nothing would be dropped; leave \"user\" out to run "
+                "as root, or name an unprivileged user",
+                u);
+        return;
+    }
+    r->uid = pw.pw_uid;
+    r->gid = pw.pw_gid;
+    const char *gname = g;
+    char gbuf[4096];
+    struct group gr, *grp = NULL;
+    if (g && (getgrnam_r(g, &gr, gbuf, sizeof(gbuf), &grp) != 0 || !grp)) {
+        cfg_err(x, "$.group", "no such group \"%s\"", g);
+        return;
+    }
+    if (!g && getgrgid_r(pw.pw_gid, &gr, gbuf, sizeof(gbuf), &grp) == 0 && grp)
+        gname = gr.gr_name;
+    if (grp)
+        r->gid = gr.gr_gid;
+    if (r->gid == 0) {
+        if (g)
+            cfg_err(x, "$.group", "\"%s\" is gid 0: name an unprivileged group", g);
+        else
+            cfg_err(x, "$.user",
+                    "the primary group of \"%s\" is gid 0: set \"group\" to an unprivileged "
+                    "group",
+                    u);
+        return;
+    }
+    r->user = jsoncfg_strdup(u);
+    if (gname)
+        r->group = jsoncfg_strdup(gname);
+    else {
+        snprintf(gbuf, sizeof(gbuf), "%u", (unsigned)r->gid);
+        r->group = jsoncfg_strdup(gbuf);
+    }
+}
+
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
     static const char *const keys[] = {
-        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",      "state_file",
-        "state_max_age", "max_overrides", "regions", "checks",       "pools",    "records",
-        "admin",         "drills",        "geoip",   "ecs",          "identity", "version",
-        "cookies",       "rrl",           "fleet",   "probe_source", NULL};
+        "listen",     "workers",       "zones",         "edns_udp_max", "tcp",
+        "state_file", "state_max_age", "max_overrides", "regions",      "checks",
+        "pools",      "records",       "admin",         "drills",       "geoip",
+        "ecs",        "identity",      "version",       "cookies",      "rrl",
+        "user",       "group",         "fleet",         "probe_source", NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -177,6 +238,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     x->c->edns_udp_max =
         (uint16_t)jsoncfg_int(&x->j, root, "edns_udp_max", "$.edns_udp_max", 512, 4096, 1232);
     cfg_tcp(x, json_object_get(root, "tcp"));
+    cfg_user(x, root);
     char host[256] = "";
     if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
         snprintf(host, sizeof(host), "gtmd");
@@ -267,6 +329,8 @@ void config_free(struct config *c)
     }
     free(c->listen);
     free(c->zones);
+    free(c->run_as.user);
+    free(c->run_as.group);
     admin_params_free(&c->admin);
     free(c->identity);
     free(c->version);

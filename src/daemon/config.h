@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "admin/admin_config.h"
 #include "common/errlist.h"
@@ -45,9 +46,18 @@ struct config_tcp {
     unsigned message_timeout_ms;
 };
 
+/* The "user" and "group" gtmd runs as after binding its sockets. */
+struct config_user {
+    char *user;  /* NULL: stay as started */
+    char *group; /* the group's name (given, or the user's primary group) */
+    uid_t uid;
+    gid_t gid;
+};
+
 struct config {
     char *path;
     char *dir;
+    struct config_user run_as;
     struct config_listen *listen;
     size_t n_listen;
     unsigned workers; /* resolved: 0 in the file means one per core */

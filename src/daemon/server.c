@@ -20,6 +20,8 @@
 #include "daemon/config.h"
 #include "admin/admin.h"
 #include "daemon/load.h"
+#include "daemon/notify.h"
+#include "daemon/privs.h"
 #include "drill/drill.h"
 #include "drill/drill_service.h"
 #include "health/override.h"
@@ -58,6 +60,7 @@ struct server {
     time_t resign_due;
     struct event *resign_timer;
     double started;
+    struct notify notify; /* systemd's $NOTIFY_SOCKET (notify.h) */
 };
 
 static void server_release_gslb(void *g)
@@ -204,11 +207,16 @@ static bool server_same_listen(const struct config *a, const struct config *b)
 }
 
 /* Keeps in the new config what is still bound from the old one (listen
- * addresses, workers, the admin section), so later reloads compare with
- * what really runs. */
+ * addresses, workers, the admin section, the user), so later reloads
+ * compare with what really runs. */
 static void server_keep_bound(struct config *next, struct config *old, bool same_listen,
-                              bool same_admin)
+                              bool same_admin, bool same_user)
 {
+    if (!same_user) {
+        struct config_user u = next->run_as;
+        next->run_as = old->run_as;
+        old->run_as = u;
+    }
     if (!same_listen) {
         struct config_listen *l = next->listen;
         size_t n = next->n_listen;
@@ -364,6 +372,13 @@ static void server_on_resign_timer(evutil_socket_t fd, short what, void *arg)
     evtimer_add(srv->resign_timer, &tv);
 }
 
+/* READY=1 and what is served, for systemctl status. */
+static void server_notify_serving(struct server *srv, const struct serve_set *set)
+{
+    notify_send(&srv->notify, "READY=1\nSTATUS=serving generation %llu: %zu zones, %zu records",
+                (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records);
+}
+
 /* load_set for a reload, on a thread of its own (load_run_behind). */
 struct server_load_job {
     struct server *srv;
@@ -384,6 +399,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
     struct errlist errs;
     struct timespec t0;
     pthread_mutex_lock(&srv->reload_lock);
+    notify_send(&srv->notify, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+                notify_monotonic_usec());
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     struct config *cfg = server_load_config(srv, &errs);
@@ -404,6 +421,10 @@ static json_t *server_reload(struct server *srv, bool *ok)
         server_log_errors(&errs, "reload failed, still serving generation: ");
         log_error("event=reload result=failed generation=%llu errors=%zu",
                   (unsigned long long)srv->generation, errs.count);
+        notify_send(&srv->notify,
+                    "READY=1\nSTATUS=reload failed (%zu errors, see the log); serving "
+                    "generation %llu",
+                    errs.count, (unsigned long long)srv->generation);
         json_t *list = json_array();
         for (size_t i = 0; i < errs.count; i++)
             json_array_append_new(list, json_string(errs.msgs[i]));
@@ -424,6 +445,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     bool same_listen = server_same_listen(cfg, srv->cfg);
     if (!same_listen)
         log_warn("event=reload note=\"listen addresses and workers change only on restart\"");
+    bool same_user = !privs_reload_notes(srv->cfg, cfg);
     /* set stays valid here after the swap: only a later publication frees
      * it, and publications are serialised by reload_lock. */
     policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
@@ -458,19 +480,20 @@ static json_t *server_reload(struct server *srv, bool *ok)
     else if (!same_admin)
         log_warn("event=reload note=\"admin listeners and limits change only on restart; "
                  "admin tokens and audit log kept\"");
-    server_keep_bound(cfg, srv->cfg, same_listen, same_admin);
+    server_keep_bound(cfg, srv->cfg, same_listen, same_admin, same_user);
     config_free(srv->cfg);
     srv->cfg = cfg;
     srv->generation++;
     server_set_resign_due(srv);
     double ms = server_elapsed_ms(&t0);
+    server_notify_serving(srv, set);
     log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
              (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms);
-    json_t *res =
-        json_pack("{s:s, s:I, s:o, s:I, s:f, s:b, s:b}", "result", "ok", "generation",
-                  (json_int_t)srv->generation, "zones", zones, "records",
-                  (json_int_t)set->zones->n_records, "ms", ms, "restart_needed_for_listen",
-                  !same_listen, "restart_needed_for_admin", !same_admin);
+    json_t *res = json_pack("{s:s, s:I, s:o, s:I, s:f, s:b, s:b, s:b}", "result", "ok",
+                            "generation", (json_int_t)srv->generation, "zones", zones, "records",
+                            (json_int_t)set->zones->n_records, "ms", ms,
+                            "restart_needed_for_listen", !same_listen, "restart_needed_for_admin",
+                            !same_admin, "restart_needed_for_user", !same_user);
     json_object_set_new(res, "restart_needed_for_fleet", json_boolean(!same_fleet));
     json_object_set_new(res, "geo", geo);
     atomic_fetch_add(&srv->reloads_ok, 1);
@@ -529,7 +552,14 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
         json_decref(server_reload(srv, &ok));
         return;
     }
+    if (sig == SIGUSR1) {
+        /* logrotate moved the audit log: later lines go to a new file. */
+        log_info("event=signal signal=USR1 action=reopen");
+        admin_reopen_audit(srv->admin);
+        return;
+    }
     log_info("event=signal signal=%s action=stop", sig == SIGTERM ? "TERM" : "INT");
+    notify_send(&srv->notify, "STOPPING=1\nSTATUS=stopping");
     event_base_loopbreak(srv->base);
 }
 
@@ -567,6 +597,7 @@ static int server_first_round(struct server *srv, const struct serve_set *set)
     uint32_t max_timeout = server_plan_probes(srv, set);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    notify_send(&srv->notify, "STATUS=first probe round: deciding which endpoints are up");
     /* Plus time for c-ares to resolve check host names (2 s, 2 tries). */
     double wait = max_timeout / 1000.0 + 4.5;
     bool done = scheduler_wait_initial(srv->sched, wait < 30 ? wait : 30);
@@ -634,11 +665,9 @@ static void server_counter_sync(void *arg)
     serve_sync(&srv->serve);
 }
 
-/* Publishes the first served set and starts the DNS workers on the
- * configured listen addresses. Takes set (freed by serve_destroy). */
-static int server_start_net(struct server *srv, struct serve_set *set, char *err, size_t errlen)
+/* The net params of c; np->listen is allocated (the caller frees it). */
+static void server_net_params(const struct config *c, struct net_params *np)
 {
-    const struct config *c = srv->cfg;
     struct net_listen *l = calloc(c->n_listen ? c->n_listen : 1, sizeof(*l));
     if (!l)
         abort();
@@ -646,7 +675,57 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
         l[i] = (struct net_listen){.addr = c->listen[i].addr,
                                    .addr_len = c->listen[i].addr_len,
                                    .text = c->listen[i].text};
-    struct net_params np = {.listen = l, .n_listen = c->n_listen, .workers = c->workers};
+    *np = (struct net_params){.listen = l, .n_listen = c->n_listen, .workers = c->workers};
+}
+
+/* Binds every socket of the configuration, the DNS workers' and the admin
+ * listeners, before anything runs: binding port 53 needs privileges that
+ * are dropped next, and a listen address taken by another process stops
+ * the start before the state file is touched. */
+static int server_bind(struct server *srv, char *err, size_t errlen)
+{
+    struct net_params np;
+    server_net_params(srv->cfg, &np);
+    /* No listen address: a prober-only node of a fleet (no DNS threads). */
+    int rc = srv->cfg->n_listen ? net_bind(&srv->net, &np, err, errlen) : 0;
+    free((void *)np.listen);
+    if (rc != 0 || !srv->cfg->admin.enabled)
+        return rc;
+    const struct config_user *u = &srv->cfg->run_as;
+    srv->admin = admin_new(&srv->cfg->admin, u->user ? u->uid : (uid_t)-1,
+                           u->user ? u->gid : (gid_t)-1, err, errlen);
+    return srv->admin ? 0 : -1;
+}
+
+/* Drops to the configured user, then checks, as whoever gtmd now runs
+ * as, that the files it writes later can be written and the ones a reload
+ * reads can be read (with a clear error now instead of a failure later). */
+static int server_drop_privileges(struct server *srv)
+{
+    char err[512];
+    struct errlist errs, warns;
+    if (privs_drop(&srv->cfg->run_as, false, err, sizeof(err)) != 0) {
+        log_error("%s: $.user: %s", srv->cfg->path, err);
+        return -1;
+    }
+    errlist_init(&errs);
+    errlist_init(&warns);
+    privs_check_access(srv->cfg, &errs, &warns);
+    for (size_t i = 0; i < warns.count; i++)
+        log_warn("%s", warns.msgs[i]);
+    server_log_errors(&errs, "");
+    int rc = errs.count ? -1 : 0;
+    errlist_free(&errs);
+    errlist_free(&warns);
+    return rc;
+}
+
+/* Publishes the first served set and starts the DNS workers on the
+ * sockets server_bind bound. Takes set (freed by serve_destroy). */
+static int server_start_net(struct server *srv, struct serve_set *set, char *err, size_t errlen)
+{
+    struct net_params np;
+    server_net_params(srv->cfg, &np);
     /* One reader per worker thread, one for the admin thread, one for
      * the drill thread, one for the health thread (widened scopes). */
     serve_init(&srv->serve, net_reader_count(&np) + 3);
@@ -664,8 +743,8 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
                                     .arg = srv};
     drill_core_set_counters(&srv->drills, &ops);
     /* No listen address: a prober-only node of a fleet (no DNS threads). */
-    int rc = c->n_listen ? net_start(&srv->net, &np, &srv->serve, err, errlen) : 0;
-    free(l);
+    int rc = srv->cfg->n_listen ? net_start(&srv->net, &np, &srv->serve, err, errlen) : 0;
+    free((void *)np.listen);
     return rc;
 }
 
@@ -753,6 +832,15 @@ static int server_start(struct server *srv)
     drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
     srv->drills_ready = true;
     double ms = server_elapsed_ms(&t0);
+    if (server_bind(srv, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        serve_set_free(set);
+        return -1;
+    }
+    if (server_drop_privileges(srv) != 0) {
+        serve_set_free(set);
+        return -1;
+    }
     if (server_first_round(srv, set) != 0 || server_start_fleet(srv, set) != 0) {
         serve_set_free(set);
         return -1;
@@ -769,7 +857,7 @@ static int server_start(struct server *srv)
      * a reload frees srv->cfg (read here and by admin_start's log lines) and
      * reads srv->admin: hold the reload lock until start-up is done. */
     pthread_mutex_lock(&srv->reload_lock);
-    if (srv->cfg->admin.enabled) {
+    if (srv->admin) {
         struct admin_env env = {.serve = &srv->serve,
                                 .health = &srv->health,
                                 .health_service = srv->health_svc,
@@ -782,8 +870,7 @@ static int server_start(struct server *srv)
                                 .reloads_failed = &srv->reloads_failed,
                                 .fleet = srv->fleet,
                                 .store = srv->fleet ? fleet_store(srv->fleet) : NULL};
-        srv->admin = admin_start(&env, &srv->cfg->admin, err, sizeof(err));
-        if (!srv->admin) {
+        if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
             pthread_mutex_unlock(&srv->reload_lock);
             log_error("%s", err);
             return -1;
@@ -821,8 +908,9 @@ static void server_shutdown(struct server *srv)
 int server_run(const char *config_path, const char *node)
 {
     struct server srv = {.config_path = (char *)config_path, .node = node};
-    struct event *sigs[3];
-    int signums[3] = {SIGHUP, SIGTERM, SIGINT};
+    int signums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
+    enum { N_SIGNALS = sizeof(signums) / sizeof(signums[0]) };
+    struct event *sigs[N_SIGNALS];
     int rc = 0;
 
     signal(SIGPIPE, SIG_IGN);
@@ -833,32 +921,41 @@ int server_run(const char *config_path, const char *node)
      * killing the process with the default action). */
     sigset_t block, old_mask;
     sigemptyset(&block);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_SIGNALS; i++)
         sigaddset(&block, signums[i]);
     pthread_sigmask(SIG_BLOCK, &block, &old_mask);
     health_core_init(&srv.health);
     srv.health.events = event_ring_new(EVENT_RING_DEFAULT);
     pthread_mutex_init(&srv.reload_lock, NULL);
     srv.started = health_now();
+    notify_open(&srv.notify);
+    notify_send(&srv.notify, "STATUS=starting");
     if (server_start(&srv) != 0) {
+        notify_send(&srv.notify, "STATUS=start failed (see the log)");
         server_shutdown(&srv);
+        notify_close(&srv.notify);
         pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
         return 1;
     }
     srv.base = event_base_new();
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_SIGNALS; i++) {
         sigs[i] = evsignal_new(srv.base, signums[i], server_on_signal, &srv);
         event_add(sigs[i], NULL);
     }
     srv.resign_timer = evtimer_new(srv.base, server_on_resign_timer, &srv);
     server_on_resign_timer(-1, 0, &srv);
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    /* Serving, the admin API up, the signal handlers in place. */
+    pthread_mutex_lock(&srv.reload_lock);
+    server_notify_serving(&srv, atomic_load(&srv.serve.current));
+    pthread_mutex_unlock(&srv.reload_lock);
     event_base_dispatch(srv.base);
     event_free(srv.resign_timer);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_SIGNALS; i++)
         event_free(sigs[i]);
     event_base_free(srv.base);
     server_shutdown(&srv);
+    notify_close(&srv.notify);
     log_info("event=stop");
     return rc;
 }
@@ -870,12 +967,14 @@ int server_check(const char *config_path)
     errlist_init(&warns);
     struct config *cfg = config_load(config_path, &errs);
     struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, NULL, &errs, &warns) : NULL;
+    if (set)
+        privs_check_as(cfg, &errs, &warns); /* as the configured user */
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
     for (size_t i = 0; i < warns.count; i++)
         fprintf(stderr, "warning: %s\n", warns.msgs[i]);
-    int rc = set ? 0 : 1;
-    if (set)
+    int rc = set && errs.count == 0 ? 0 : 1;
+    if (rc == 0)
         printf("%s: ok (%zu zones, %zu records%s)\n", config_path, set->zones->n_zones,
                set->zones->n_records, warns.count ? ", with warnings" : "");
     serve_set_free(set);

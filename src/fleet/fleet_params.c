@@ -105,6 +105,7 @@ static void fleet_params_password(const struct jsoncfg *j, json_t *v, struct fle
         return;
     }
     char *full = jsoncfg_path(j, pf), buf[512] = "";
+    out->password_file = jsoncfg_strdup(full);
     FILE *f = fopen(full, "r");
     if (!f)
         jsoncfg_err(j, "$.fleet.password_file", "cannot read %s", full);
@@ -205,6 +206,7 @@ void fleet_params_free(struct fleet_params *p)
     free(p->etcd.ca_file);
     free(p->etcd.cert_file);
     free(p->etcd.key_file);
+    free(p->password_file);
     free(p->prefix);
     free(p->node);
     memset(p, 0, sizeof(*p));

@@ -28,7 +28,8 @@ struct fleet_params {
     char *prefix;            /* ends with '/'; default "/gtmd/" */
     char *node;              /* [A-Za-z0-9._-], 1..63 characters */
     struct fleet_quorum quorum;
-    double stale_after; /* seconds; also the TTL of the node's lease */
+    double stale_after;  /* seconds; also the TTL of the node's lease */
+    char *password_file; /* full path, NULL without one: read again at every reload */
 };
 
 /* Parses v (the "fleet" value, NULL when absent) into out. */

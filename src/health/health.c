@@ -144,8 +144,41 @@ struct health_slot *health_core_slot(struct health_core *c, const char *key)
     if (!s)
         s = health_slot_new_locked(c, key, "not probed yet");
     s->in_use = true;
+    s->refs++;
     pthread_mutex_unlock(&c->lock);
     return s;
+}
+
+/* Frees s if nothing keeps it (caller holds c->lock): an endpoint slot
+ * that no policy set maps, no override names and no drill covers. */
+static void health_slot_collect_locked(struct health_core *c, struct health_slot *s)
+{
+    if (s->refs > 0 || strncmp(s->key, "endpoint:", 9) != 0 ||
+        atomic_load_explicit(&s->override, memory_order_relaxed) != HEALTH_UNKNOWN ||
+        atomic_load_explicit(&s->drill, memory_order_relaxed) != HEALTH_UNKNOWN)
+        return;
+    uint32_t h = dns_name_hash((const uint8_t *)s->key, strlen(s->key)) % c->n_buckets;
+    struct health_slot **pp = &c->buckets[h];
+    while (*pp && *pp != s)
+        pp = &(*pp)->next_in_bucket;
+    if (!*pp)
+        return;
+    *pp = s->next_in_bucket;
+    c->n_slots--;
+    c->slots_freed++;
+    free(s->key);
+    free(s);
+}
+
+void health_core_release(struct health_core *c, struct health_slot *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (s->refs > 0)
+        s->refs--;
+    health_slot_collect_locked(c, s);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void health_core_begin_mapping(struct health_core *c)
@@ -297,4 +330,5 @@ void health_override_apply_locked(struct health_core *c, const char *target)
     health_write_begin(c);
     atomic_store_explicit(&s->override, st, memory_order_release);
     health_write_end(c);
+    health_slot_collect_locked(c, s);
 }

@@ -4,10 +4,20 @@
  * Probers report raw pass/fail results (health_report); the core applies
  * rise/fall damping, logs every transition as one structured line, and
  * publishes the effective state in an atomic byte that DNS workers read
- * without locks (health_slot_up). Slots live for the whole run of the
- * process and never move, so compiled policy sets of any generation can
- * point at them; a reload maps endpoints to existing slots by key
- * ("endpoint:POOL/NAME", "az:NAME", "region:NAME"), which keeps their state across reloads.
+ * without locks (health_slot_up). Slots never move, so compiled policy
+ * sets can point at them; a reload maps endpoints to existing slots by key
+ * ("endpoint:POOL/NAME", "az:NAME", "region:NAME"), which keeps their
+ * state across reloads.
+ *
+ * Lifetime. Each compiled policy set that maps a slot holds a reference
+ * (health_core_slot takes it, health_core_release gives it back when the
+ * set is freed: after the serve grace period and once no prober plan or
+ * probe in flight uses the set, policy.h). An endpoint slot is freed when
+ * its last reference goes and no override names it (an override keeps its
+ * target's slot, so that it applies if the endpoint comes back; its
+ * removal frees the slot then). Region and az slots are kept for the run:
+ * drills and their loss views point at them outside any policy set, and
+ * there are few of them.
  *
  * Each slot carries layers read lock-free by the DNS workers: the probe
  * verdict ('effective'), the fleet verdict ('fleet', set by the fleet
@@ -74,6 +84,7 @@ struct health_slot {
     double latency_sum_s;
     uint64_t fail_by[HEALTH_FAIL_KINDS]; /* failures by reason kind */
     bool in_use;                         /* referenced by the current config */
+    unsigned refs;                       /* policy sets that map it (under lock) */
     struct health_core *core;            /* the core that owns it (health epochs) */
     struct health_slot *next_in_bucket;
 };
@@ -112,7 +123,8 @@ struct health_core {
     uint64_t next_override_id;
     struct health_slot **buckets;
     uint32_t n_buckets;
-    size_t n_slots;
+    size_t n_slots;       /* in the table now */
+    uint64_t slots_freed; /* endpoint slots freed since start */
     uint64_t transitions;
     struct health_hooks hooks[HEALTH_MAX_HOOKS]; /* under lock; NULL members: none */
     /* Where transitions and override changes are told (GET /v1/events);
@@ -190,8 +202,14 @@ void health_hooks_overrides_changed(const struct health_hook_set *hs);
 void health_hooks_layers_changed(const struct health_hook_set *hs);
 
 /* Finds or creates the slot for key ("endpoint:POOL/NAME", "az:NAME",
- * "region:NAME") and marks it in use; loader thread. */
+ * "region:NAME"), marks it in use and takes a reference for the caller's
+ * policy set; loader thread. */
 struct health_slot *health_core_slot(struct health_core *c, const char *key);
+/* Gives back a reference taken by health_core_slot (a policy set is being
+ * freed: no reader, plan or probe can reach it any more). An endpoint slot
+ * without references and without an override is freed; s must not be used
+ * after. Any thread that holds no lock of the core. */
+void health_core_release(struct health_core *c, struct health_slot *s);
 /* Finds a slot without creating or marking it; NULL when absent. */
 struct health_slot *health_core_find(struct health_core *c, const char *key);
 
@@ -201,7 +219,8 @@ void health_core_begin_mapping(struct health_core *c);
 /* Recomputes target's slot override byte from the newest override of that
  * target in c->overrides. Caller holds c->lock. The slot is created (not in
  * use) when the target is not in the current config, so the override
- * applies if it comes back. */
+ * applies if it comes back; an endpoint slot that only its last override
+ * kept (no policy set maps it) is freed when that override goes. */
 void health_override_apply_locked(struct health_core *c, const char *target);
 
 /* One probe result as the health core counts it. */

@@ -3,15 +3,15 @@
  * UDP and TCP sockets, answering from the served set (serve/serve.h).
  *
  * The daemon fills a plain struct net_params (listen addresses, worker
- * count) and calls net_start; the limits that follow reloads
+ * count) and calls net_bind, then net_start; the limits that follow reloads
  * (edns_udp_max, tcp) are part of the served set and read from there.
  * Every worker thread is a reader of the serve core: it enters the current
  * set for one UDP batch, one TCP read, one accept or one sweep, and counts
  * what it answered in its own reader's counters.
  *
- * Ownership: the daemon owns struct net and the params (net_start copies
- * nothing it needs later); net_stop joins the threads and closes the
- * sockets. The served set belongs to the serve core, not to net.
+ * Ownership: the daemon owns struct net and the params (net_bind and
+ * net_start copy nothing they need later); net_stop joins the threads and
+ * closes the sockets. The served set belongs to the serve core, not to net.
  */
 #ifndef GTM_NET_NET_H
 #define GTM_NET_NET_H
@@ -51,10 +51,20 @@ struct net {
 unsigned net_reader_count(const struct net_params *p);
 
 /*
- * Checks that every listen address is free, binds the sockets and starts
- * the threads, each with a reader of sv (whose current set must already be
- * published). Returns 0, or -1 with a message in errbuf; net_stop cleans up
- * either way.
+ * Checks that every listen address is free and binds every worker's
+ * sockets, starting no thread: the daemon binds before it drops its
+ * privileges (port 53 needs them) and before the first probe round. TCP
+ * sockets are not listening yet (connections are refused until the
+ * start); datagrams wait in the UDP sockets' buffers. Returns 0, or -1 with
+ * a message in errbuf; net_stop cleans up either way.
+ */
+int net_bind(struct net *n, const struct net_params *p, char *errbuf, size_t errlen);
+
+/*
+ * Starts the threads on the sockets net_bind bound (p: the same params),
+ * each with a reader of sv (whose current set must already be published);
+ * the TCP sockets start listening. Returns 0, or -1 with a message in
+ * errbuf; net_stop cleans up either way.
  */
 int net_start(struct net *n, const struct net_params *p, struct serve *sv, char *errbuf,
               size_t errlen);

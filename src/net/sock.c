@@ -31,8 +31,6 @@ int sock_bind(const struct sockaddr_storage *addr, socklen_t len, int type)
     }
     if (bind(fd, (const struct sockaddr *)addr, len) != 0)
         goto fail;
-    if (type == SOCK_STREAM && listen(fd, 1024) != 0)
-        goto fail;
     return fd;
 fail:;
     int e = errno;

@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 
 /* A non-blocking UDP or TCP socket bound to addr with SO_REUSEPORT, so that
- * every worker binds its own. Returns the fd or -1 (errno set). */
+ * every worker binds its own; a TCP socket is not listening yet (listen(2)
+ * needs no privilege, so the daemon binds before it drops them and listens
+ * once the worker starts). Returns the fd or -1 (errno set). */
 int sock_bind(const struct sockaddr_storage *addr, socklen_t len, int type);
 
 /* Checks that no other process holds addr for type: binds a socket

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/accept_backoff.h"
 #include "common/log.h"
 #include "dns/dns.h"
 #include "net/worker.h"
@@ -36,8 +37,6 @@
 #define TCP_POOL_BUDGET (8u * 1024u * 1024u) /* buffers of one worker's connections */
 #define TCP_SWEEP_MS 100
 #define TCP_LOG_EVERY_MS 10000 /* budget closes are logged at most this often */
-#define TCP_BACKOFF_MIN_MS 100 /* accept pauses after EMFILE and the like */
-#define TCP_BACKOFF_MAX_MS 1000
 
 struct tcp_conn {
     struct tcp_pool *pool;
@@ -439,16 +438,13 @@ static void tcp_accept_pause(struct tcp_pool *p, int err)
     struct worker *w = p->w;
     uint64_t now = tcp_now_ms();
     p->accept_errors++;
-    if (p->backoff_ms == 0) {
-        p->backoff_ms = TCP_BACKOFF_MIN_MS;
+    bool first = p->backoff_ms == 0;
+    p->backoff_ms = accept_backoff_next(p->backoff_ms);
+    if (first) {
         p->paused_at_ms = now;
         log_warn("event=tcp_accept_paused worker=%u error=%s retry_ms=%u "
                  "note=\"no descriptors or memory for new connections; accepting again later\"",
                  w->id, strerrorname_np(err) ? strerrorname_np(err) : "?", p->backoff_ms);
-    } else if (p->backoff_ms < TCP_BACKOFF_MAX_MS) {
-        p->backoff_ms *= 2;
-        if (p->backoff_ms > TCP_BACKOFF_MAX_MS)
-            p->backoff_ms = TCP_BACKOFF_MAX_MS;
     }
     for (size_t k = 0; k < w->n_fds; k++)
         event_del(w->evs[k]);
@@ -497,7 +493,7 @@ void tcp_on_accept(int fd, short what, void *arg)
         int cfd = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
             int e = errno;
-            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+            if (accept_backoff_error(e)) {
                 tcp_accept_pause(p, e);
                 return;
             }

@@ -79,7 +79,8 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Binds this worker's TCP socket for every listen address. */
+/* Binds this worker's TCP socket for every listen address (not listening
+ * yet: a connection before the start is refused, as before the bind). */
 static int worker_bind_tcp(struct worker *w, const struct net_params *p, char *err, size_t errlen)
 {
     w->fds = calloc(p->n_listen, sizeof(*w->fds));
@@ -93,19 +94,14 @@ static int worker_bind_tcp(struct worker *w, const struct net_params *p, char *e
             snprintf(err, errlen, "cannot listen on %s/tcp: %s", l->text, strerror(errno));
             return -1;
         }
-        struct event *ev = event_new(w->base, fd, EV_READ | EV_PERSIST, tcp_on_accept, w);
-        w->fds[w->n_fds] = fd;
-        w->evs[w->n_fds++] = ev;
-        if (!ev || event_add(ev, NULL) != 0) {
-            snprintf(err, errlen, "cannot register %s with libevent", l->text);
-            return -1;
-        }
+        w->fds[w->n_fds++] = fd;
     }
     return 0;
 }
 
 /* Binds a UDP thread's socket: blocking, with a receive timeout so the
- * thread notices a stop. */
+ * thread notices a stop. Datagrams that arrive before the thread starts
+ * wait in the socket's buffer. */
 static int worker_bind_udp(struct worker *w, const struct net_listen *l, char *err, size_t errlen)
 {
     int fd = sock_bind(&l->addr, l->addr_len, SOCK_DGRAM);
@@ -118,7 +114,6 @@ static int worker_bind_udp(struct worker *w, const struct net_listen *l, char *e
         return -1;
     }
     w->udp_fd = fd;
-    w->udp = udp_batch_new();
     return 0;
 }
 
@@ -128,29 +123,55 @@ static void *worker_udp_main(void *arg)
     return NULL;
 }
 
-/* Creates worker i: a TCP event loop, or a UDP thread, with its reader. */
-static int worker_init(struct net *n, unsigned i, const struct net_params *p, char *err,
+/* Binds the sockets of worker i: a TCP event loop's, or a UDP thread's. */
+static int worker_bind(struct net *n, unsigned i, const struct net_params *p, char *err,
                        size_t errlen)
 {
     struct worker *w = &n->workers[i];
     w->net = n;
     w->id = i;
     w->udp_fd = -1;
+    if (i >= n->n_tcp_workers)
+        return worker_bind_udp(w, &p->listen[(i - n->n_tcp_workers) % p->n_listen], err, errlen);
+    return worker_bind_tcp(w, p, err, errlen);
+}
+
+/* Readies worker i to run: its reader, its buffers, and for a TCP worker
+ * its event loop, connection pool and listening sockets. */
+static int worker_ready(struct net *n, unsigned i, const struct net_params *p, char *err,
+                        size_t errlen)
+{
+    struct worker *w = &n->workers[i];
     w->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)time(NULL) << 16) ^ (i + 1);
     w->reader = serve_reader_add(n->serve);
     if (!w->reader) {
         snprintf(err, errlen, "no serve reader left for worker %u", i);
         return -1;
     }
-    if (i >= n->n_tcp_workers)
-        return worker_bind_udp(w, &p->listen[(i - n->n_tcp_workers) % p->n_listen], err, errlen);
+    if (i >= n->n_tcp_workers) {
+        w->udp = udp_batch_new();
+        return 0;
+    }
     w->base = event_base_new();
     if (!w->base) {
         snprintf(err, errlen, "cannot create an event base");
         return -1;
     }
     w->tcp = tcp_pool_new(w);
-    return worker_bind_tcp(w, p, err, errlen);
+    for (size_t k = 0; k < w->n_fds; k++) {
+        if (listen(w->fds[k], 1024) != 0) {
+            snprintf(err, errlen, "cannot listen on %s/tcp: %s", p->listen[k].text,
+                     strerror(errno));
+            return -1;
+        }
+        struct event *ev = event_new(w->base, w->fds[k], EV_READ | EV_PERSIST, tcp_on_accept, w);
+        w->evs[k] = ev;
+        if (!ev || event_add(ev, NULL) != 0) {
+            snprintf(err, errlen, "cannot register %s with libevent", p->listen[k].text);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 unsigned net_reader_count(const struct net_params *p)
@@ -158,11 +179,8 @@ unsigned net_reader_count(const struct net_params *p)
     return p->workers * (unsigned)(1 + p->n_listen);
 }
 
-int net_start(struct net *n, const struct net_params *p, struct serve *sv, char *err, size_t errlen)
+int net_bind(struct net *n, const struct net_params *p, char *err, size_t errlen)
 {
-    evthread_use_pthreads();
-    n->serve = sv;
-    serve_set_query_labels(sv, worker_rcode_label, worker_qtype_label);
     for (size_t i = 0; i < p->n_listen; i++)
         for (int k = 0; k < 2; k++)
             if (sock_check_free(&p->listen[i].addr, p->listen[i].addr_len,
@@ -178,7 +196,18 @@ int net_start(struct net *n, const struct net_params *p, struct serve *sv, char 
     if (!n->workers)
         abort();
     for (unsigned i = 0; i < n->n_workers; i++)
-        if (worker_init(n, i, p, err, errlen) != 0)
+        if (worker_bind(n, i, p, err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+int net_start(struct net *n, const struct net_params *p, struct serve *sv, char *err, size_t errlen)
+{
+    evthread_use_pthreads();
+    n->serve = sv;
+    serve_set_query_labels(sv, worker_rcode_label, worker_qtype_label);
+    for (unsigned i = 0; i < n->n_workers; i++)
+        if (worker_ready(n, i, p, err, errlen) != 0)
             return -1;
     for (unsigned i = 0; i < n->n_workers; i++) {
         bool udp = i >= n->n_tcp_workers;

@@ -29,10 +29,26 @@ void gslb_unref(struct gslb *g)
         gslb_free(g);
 }
 
+/* Gives back the references gslb_map_health took: the last reference
+ * of g is going, so no reader, plan or probe reaches these slots through
+ * g any more. */
+static void gslb_release_health(struct gslb *g)
+{
+    for (size_t i = 0; i < g->n_regions; i++)
+        health_core_release(g->core, g->regions[i].slot);
+    for (size_t i = 0; i < g->n_azs; i++)
+        health_core_release(g->core, g->azs[i].slot);
+    for (size_t i = 0; i < g->n_pools; i++)
+        for (size_t k = 0; k < g->pools[i].n_eps; k++)
+            health_core_release(g->core, g->pools[i].eps[k].slot);
+}
+
 void gslb_free(struct gslb *g)
 {
     if (!g)
         return;
+    if (g->core)
+        gslb_release_health(g);
     for (size_t i = 0; i < g->n_regions; i++)
         free(g->regions[i].name);
     for (size_t i = 0; i < g->n_azs; i++)
@@ -219,6 +235,7 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
 void gslb_map_health(struct gslb *g, struct health_core *core)
 {
     char key[300];
+    g->core = core;
     health_core_begin_mapping(core);
     g->health = core;
     for (size_t i = 0; i < g->n_regions; i++) {

@@ -8,7 +8,8 @@
  * the endpoints' atomic health bytes.
  *
  * Ownership: a gslb owns everything reachable from it (gslb_free); health
- * slots belong to the health core and outlive every gslb.
+ * slots belong to the health core: a mapped gslb holds a reference on each
+ * of its slots and gives them back when it is freed (health.h).
  */
 #ifndef GTM_POLICY_POLICY_H
 #define GTM_POLICY_POLICY_H
@@ -113,7 +114,8 @@ struct policy_check {
 };
 
 struct gslb {
-    atomic_int refs; /* snapshot + prober plans; see gslb_unref */
+    atomic_int refs;          /* snapshot + prober plans; see gslb_unref */
+    struct health_core *core; /* whose slots it maps (gslb_map_health); NULL: none */
     struct policy_region *regions;
     size_t n_regions;
     struct policy_az *azs;
@@ -144,8 +146,9 @@ struct jsoncfg;
 void policy_bind_names(const struct jsoncfg *j, struct gslb *g);
 
 /* Points every region, az and endpoint at its health slot (created on
- * first use, state kept across reloads); endpoints of pools without a
- * check are set up. */
+ * first use, state kept across reloads), taking a reference on each that
+ * gslb_free gives back; endpoints of pools without a check are set up.
+ * Once per gslb; core must outlive it. */
 void gslb_map_health(struct gslb *g, struct health_core *core);
 
 /*

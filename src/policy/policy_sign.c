@@ -282,8 +282,7 @@ static bool sign_make(const struct zone *z, const struct policy_record *r, uint1
     return true;
 }
 
-/* The RDATA of the answer eps[0..n) into buf (count x (RDLENGTH RDATA)). */
-static size_t sign_rdata(const struct policy_endpoint *const *eps, uint16_t n, uint8_t *buf)
+size_t policy_sigs_rdata(const struct policy_endpoint *const *eps, uint16_t n, uint8_t *buf)
 {
     size_t o = 0;
     for (uint16_t i = 0; i < n; i++) {
@@ -317,7 +316,7 @@ static enum sign_status sign_one(struct policy_sigs *s, struct policy_sig_table 
     struct sign_item it[POLICY_MAX_ANSWERS];
     if (n == 0 || n > POLICY_MAX_ANSWERS)
         return SIGN_FAILED;
-    size_t len = sign_rdata(eps, n, buf);
+    size_t len = policy_sigs_rdata(eps, n, buf);
     if (!sign_items(buf, len, n, it, POLICY_MAX_ANSWERS))
         return SIGN_FAILED;
     uint64_t h = sign_hash_items(r->index, rtype, it, n);

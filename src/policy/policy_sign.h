@@ -142,6 +142,11 @@ static inline bool policy_sigs_covers(const struct policy_sigs *s, uint32_t reco
     return s && record < s->n_records && s->zones[record];
 }
 
+/* The RDATA of the answer eps[0..n) into buf as count x (RDLENGTH RDATA),
+ * the form hashed, stored and compared here; returns its length. buf has
+ * room for every endpoint's RDATA plus 2 octets each (the caller's). */
+size_t policy_sigs_rdata(const struct policy_endpoint *const *eps, uint16_t n, uint8_t *buf);
+
 /* The hash of an answer: record, type and the set of its records (rdata:
  * count x (RDLENGTH RDATA), in any order). */
 uint64_t policy_sigs_hash(uint32_t record, uint16_t rtype, const uint8_t *rdata, size_t len,

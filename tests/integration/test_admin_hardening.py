@@ -7,6 +7,7 @@ path before it.
 Every wait and loop is bounded."""
 import http.client
 import json
+import os
 import socket
 import threading
 import time
@@ -348,6 +349,132 @@ def test_concurrent_posts_share_writes_and_answer_after_durable(make_gtmd):
     writes = a.get("/v1/status", token=READ_TOKEN).json["state_file"]["writes"] - writes0
     print("\nMEASURE %d concurrent POSTs: %d state-file writes, %.3f s" % (n, writes, took))
     assert 1 <= writes < n, writes
+
+
+def drill_call_and_check_durable(a, state, method, path, body, want, results, i):
+    """One drill start or abort on its own connection; the moment the reply
+    arrives, checks that the state file on disk already shows the change."""
+    c = keepalive(a)
+    try:
+        st, _, j = ask(c, path, token=OPERATE_TOKEN, method=method,
+                       body=json.dumps(body) if body is not None else None)
+        did = j and j.get("id")
+        with open(state) as f:
+            drills = json.load(f)["drills"]
+        where = {d["id"]: "active" for d in drills["active"]}
+        where.update({d["id"]: "history" for d in drills["history"]})
+        results[i] = (st, did, where.get(did) == want)
+    except (OSError, ValueError, KeyError) as e:
+        results[i] = (type(e).__name__, None, False)
+    finally:
+        c.close()
+
+
+def run_at_once(n, fn):
+    barrier = threading.Barrier(n)
+
+    def go(i):
+        try:
+            barrier.wait(timeout=10)
+        except threading.BrokenBarrierError:
+            pass
+        fn(i)
+
+    ts = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    t0 = time.monotonic()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in ts)
+    return time.monotonic() - t0
+
+
+@pytest.mark.threads
+def test_concurrent_drill_starts_and_aborts_share_writes(make_gtmd):
+    """Starting and aborting drills used to block the admin thread on one
+    state-file write each; they now wait like override changes do: each
+    reply comes once its change is on disk, and changes that arrive while a
+    write runs share the next one."""
+    import os
+    g, a = start(make_gtmd, state_file=True, max_connections=64, timeout=30)
+    state = os.path.join(g.workdir, "state.json")
+
+    def writes():
+        return a.get("/v1/status", token=READ_TOKEN).json["state_file"]["writes"]
+    n = 24
+    started = [None] * n
+    w0 = writes()
+    took = run_at_once(n, lambda i: drill_call_and_check_durable(
+        a, state, "POST", "/v1/drills", {"mode": "shadow", "regions": [["us", "eu", "ap"][i % 3]],
+                                         "reason": "batch %d" % i}, "active", started, i))
+    w_start = writes() - w0
+    assert all(r[0] == 201 for r in started), started
+    assert all(r[2] for r in started), ("answered before the drill was on disk", started)
+    ids = [r[1] for r in started]
+    assert len(set(ids)) == n
+    aborted = [None] * n
+    w0 = writes()
+    took2 = run_at_once(n, lambda i: drill_call_and_check_durable(
+        a, state, "DELETE", "/v1/drills/" + ids[i], None, "history", aborted, i))
+    w_abort = writes() - w0
+    assert all(r[0] == 200 and r[1] == ids[i] for i, r in enumerate(aborted)), aborted
+    assert all(r[2] for r in aborted), ("answered before the abort was on disk", aborted)
+    print("\nMEASURE %d concurrent drill starts: %d writes, %.3f s; %d aborts: %d writes, %.3f s"
+          % (n, w_start, took, n, w_abort, took2))
+    assert 1 <= w_start < n and 1 <= w_abort < n, (w_start, w_abort)
+    lines = [json.loads(x) for x in open(os.path.join(g.workdir, "audit.log"))]
+    assert len([x for x in lines if x.get("path") == "/v1/drills" and x["status"] == 201]) == n
+    assert len([x for x in lines if x.get("method") == "DELETE" and x["status"] == 200]) == n
+
+
+# ---- out of descriptors: the accept loop pauses -------------------------------
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def test_admin_accept_emfile_pauses_instead_of_spinning(make_gtmd):
+    """accept(2) failing with EMFILE on the admin listener used to spin the
+    admin thread at 100% CPU (libevent calls accept again at once while the
+    listener stays readable). Now it pauses 100 ms, doubling up to 1 s, logs
+    one admin_accept_paused per burst, and serves again once descriptors
+    are back."""
+    import resource
+    import re
+    g, a = start(make_gtmd)
+    pid = g.proc.pid
+    old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    held = []
+    try:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE,
+                         (len(os.listdir("/proc/%d/fd" % pid)) + 2, old[1]))
+        for _ in range(20):  # completed by the kernel from the backlog
+            held.append(socket.create_connection(("127.0.0.1", a.port), timeout=1.0))
+        time.sleep(0.3)
+        t0 = cpu_seconds(pid)
+        time.sleep(2.0)
+        used = cpu_seconds(pid) - t0
+        assert used < 0.3, "gtmd used %.2f s of CPU in 2 s while out of descriptors" % used
+        log = g.read_log()
+        paused = re.findall(r"event=admin_accept_paused error=EMFILE", log)
+        assert len(paused) == 1, "want one admin_accept_paused line per burst:\n" + log[-2000:]
+        assert "Error from accept" not in log, log[-2000:]
+        assert g.query("www.example.com.", "A", timeout=1.0).answer  # DNS unaffected
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+        for s_ in held:
+            s_.close()
+    # Descriptors are back: the listener is polled again within the back-off.
+    t0 = time.monotonic()
+    r = a.get("/v1/status", token=READ_TOKEN, timeout=3.0)
+    assert r.status == 200 and time.monotonic() - t0 < 2.5, r
+    deadline = time.monotonic() + 2
+    while "event=admin_accept_resumed" not in g.read_log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert re.search(r"event=admin_accept_resumed paused_ms=\d+ errors=\d+", g.read_log())
 
 
 # ---- the safety rule on deletions --------------------------------------------

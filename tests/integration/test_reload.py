@@ -16,6 +16,8 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from conftest import default_config
+
 # Two zones whose contents must agree within one snapshot. Version K:
 #   rl.test.  SOA serial K, apex TXT "vK", www A 192.0.2.(K), probe CNAME vK.tg.test.
 #   tg.test.  SOA serial K, vK A 192.0.2.(K), vK TXT "vK"
@@ -364,3 +366,97 @@ def test_sighup_as_soon_as_queries_are_answered(make_gtmd):
             time.sleep(0.05)
         assert "event=reload" in g.read_log(), g.read_log()
         assert g.stop() == 0
+
+
+# ---- health slots of removed endpoints are freed -----------------------------
+
+def churn_config(k, n_eps=64):
+    """A config whose pool has n_eps endpoints named after reload k, so each
+    reload removes the last one's endpoints and adds as many new ones, with
+    a tcp check (to a closed port) so probes are in flight across reloads."""
+    from adminlib import admin_port, admin_section
+
+    def fn(workdir, port):
+        c = default_config(workdir, port)
+        c["regions"] = {"r1": {}, "r2": {}}
+        c["checks"] = {"t": {"type": "tcp", "port": 9, "interval": 0.2, "timeout": 0.1}}
+        c["pools"] = {"p": {"check": "t", "endpoints": [
+            {"name": "e%d-%d" % (k, i), "address": "127.0.1.%d" % (i + 1),
+             "region": "r1" if i % 2 else "r2"} for i in range(n_eps)]}}
+        c["records"] = {"churn.example.com.": {"pool": "p", "policy": "all",
+                                               "when_all_down": "all", "answers": 8}}
+        c["admin"] = admin_section(workdir, admin_port(port))
+        return c
+    return fn
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def metric_value(a, name):
+    from adminlib import READ_TOKEN
+    body = a.get("/metrics", token=READ_TOKEN).body.decode()
+    m = re.search(r"^%s (\d+)$" % name, body, re.M)
+    assert m, name
+    return int(m.group(1))
+
+
+@pytest.mark.threads
+def test_200_reloads_adding_and_removing_endpoints_keep_slots_and_rss_flat(make_gtmd):
+    """Every reload replaces the pool's 64 endpoints with 64 new ones
+    (probed every 0.2 s, so probes are in flight across reloads). Slots of
+    removed endpoints used to be kept for the process's life (+64 per
+    reload, about 25 KiB); they are freed once the old set and its probes
+    are gone, so the slot count stays at 66 and RSS flat over 200 reloads.
+    Before those, a warm-up fills the event ring of GET /v1/events (10,000
+    events; each new endpoint's first probe result is one), which grows
+    until full, and malloc's arenas. Reloads are SIGHUPs, every tenth
+    through the API (the audit ring keeps 1,000 lines)."""
+    from adminlib import Admin
+    g = make_gtmd(churn_config(0))
+    a = Admin.of(g).wait_ready()
+    k = 0
+
+    def reload():
+        nonlocal k
+        k += 1
+        g.write_config(churn_config(k)(g.workdir, g.port) | {"admin": g.config["admin"]})
+        if k % 10:
+            hup_and_wait(g, "ok")
+        else:
+            r = a.post("/v1/reload", {})
+            assert r.status == 200 and r.json["result"] == "ok", r
+
+    def sample():
+        time.sleep(0.3)  # the old plans' last probes end (timeout 0.1 s)
+        return metric_value(a, "gtmd_health_slots"), rss_kib(g.proc.pid)
+    t0 = time.monotonic()
+    while k < 1000 and (k % 25 or metric_value(a, "gtmd_health_transitions_total") < 11000):
+        reload()
+    warmup = k
+    slots, rss = {}, {}
+    slots[0], rss[0] = sample()
+    for n in range(1, 201):
+        reload()
+        if n % 50 == 0:
+            slots[n], rss[n] = sample()
+    freed = metric_value(a, "gtmd_health_slots_freed_total")
+    print("\nMEASURE %d warm-up + 200 reloads in %.1f s; slots after 0..200: %s; freed %d; "
+          "RSS KiB %s" % (warmup, time.monotonic() - t0, [slots[n] for n in sorted(slots)], freed,
+                          [rss[n] for n in sorted(rss)]))
+    assert warmup < 1000, "the event ring did not fill"
+    # 64 endpoints + 2 regions, whatever the number of reloads.
+    assert all(v == 66 for v in slots.values()), slots
+    assert freed >= 64 * (k - 2), freed
+    assert max(rss.values()) <= rss[0] * 1.05, rss
+    assert query_ok(g)
+
+
+def query_ok(g):
+    r = g.query("churn.example.com.", "A", timeout=2.0)
+    return len(r.answer) == 1 and len(r.answer[0]) == 8  # answers: 8 of 64

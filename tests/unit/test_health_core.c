@@ -372,6 +372,43 @@ static void test_slots(struct tap *t)
     health_core_free(&c);
 }
 
+/* Slots live while a policy set maps them or an override names them. */
+static void test_slot_lifetime(struct tap *t)
+{
+    struct health_core c;
+    char id[32];
+    health_core_init(&c);
+    struct health_slot *a = health_core_slot(&c, "endpoint:p/a");
+    health_core_slot(&c, "endpoint:p/a"); /* a second policy set */
+    struct health_slot *r = health_core_slot(&c, "region:r");
+    TAP_CHECK(t, a->refs == 2 && c.n_slots == 2, "each mapping takes a reference (%u)", a->refs);
+    health_core_release(&c, a);
+    TAP_CHECK(t, health_core_find(&c, "endpoint:p/a") == a, "one reference left: kept");
+    health_core_release(&c, a);
+    TAP_CHECK(t,
+              health_core_find(&c, "endpoint:p/a") == NULL && c.n_slots == 1 && c.slots_freed == 1,
+              "the last reference frees an endpoint slot");
+    health_core_release(&c, r);
+    TAP_CHECK(t, health_core_find(&c, "region:r") == r && c.n_slots == 1,
+              "region (and az) slots are kept: drills point at them");
+    struct health_slot *b = health_core_slot(&c, "endpoint:p/b");
+    override_add(&c, "endpoint:p/b", HEALTH_DOWN, "drain", "me", 0, id);
+    health_core_release(&c, b);
+    TAP_CHECK(t,
+              health_core_find(&c, "endpoint:p/b") == b && health_slot_override(b) == HEALTH_DOWN,
+              "an override keeps its endpoint's slot without any policy set");
+    override_remove(&c, id);
+    TAP_CHECK(t, health_core_find(&c, "endpoint:p/b") == NULL && c.slots_freed == 2,
+              "removing that override frees the slot");
+    override_add(&c, "endpoint:p/gone", HEALTH_UP, "pin", "me", 0, id);
+    TAP_CHECK(t, health_core_find(&c, "endpoint:p/gone") != NULL,
+              "an override of an unknown endpoint makes a slot");
+    override_remove(&c, id);
+    TAP_CHECK(t, health_core_find(&c, "endpoint:p/gone") == NULL && c.n_slots == 1,
+              "and its removal frees it");
+    health_core_free(&c);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -384,6 +421,7 @@ int main(void)
     test_epochs(&t);
     test_epoch_race(&t);
     test_slots(&t);
+    test_slot_lifetime(&t);
     test_readers_under_lock(&t);
     return tap_done(&t);
 }

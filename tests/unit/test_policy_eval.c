@@ -9,6 +9,7 @@
 #include "common/jsoncfg.h"
 #include "dns/dns.h"
 #include "health/health.h"
+#include "health/override.h"
 #include "policy/policy_config.h"
 #include "policy/policy_eval.h"
 #include "tap.h"
@@ -248,6 +249,63 @@ static void test_config_errors(struct tap *t)
                 "already has a A policy record");
 }
 
+static struct gslb *parse_conf(const char *text)
+{
+    struct errlist e;
+    errlist_init(&e);
+    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
+    json_t *root = json_loads(text, 0, NULL);
+    const char *origins[] = {"example.com."};
+    struct gslb *g = root ? policy_config_parse(&j, root, origins, 1) : NULL;
+    json_decref(root);
+    if (e.count) {
+        gslb_unref(g);
+        g = NULL;
+    }
+    errlist_free(&e);
+    return g;
+}
+
+/* A reload as the daemon does it: the new set is mapped while the old one
+ * still serves, then the old one goes. Endpoints the new one dropped lose
+ * their slot; kept ones keep slot and state; regions stay. */
+static void test_slots_follow_policy_sets(struct tap *t)
+{
+    char *conf2 = strdup(CONF);
+    char *p = strstr(conf2, "\"eu1\"");
+    memcpy(p, "\"eu9\"", 5); /* eu1 renamed: removed, and eu9 added */
+    struct health_core core;
+    char id[32];
+    health_core_init(&core);
+    struct gslb *g1 = parse_conf(CONF), *g2 = parse_conf(conf2);
+    gslb_map_health(g1, &core);
+    size_t n1 = core.n_slots;
+    struct health_slot *us1 = g1->pools[0].eps[0].slot;
+    health_restore(us1, HEALTH_UP, 0);
+    gslb_map_health(g2, &core);
+    TAP_CHECK(t, core.n_slots == n1 + 1 && g2->pools[0].eps[0].slot == us1,
+              "while both sets live: the old slots and eu9's (%zu -> %zu)", n1, core.n_slots);
+    gslb_unref(g1);
+    TAP_CHECK(t,
+              core.n_slots == n1 && !health_core_find(&core, "endpoint:web/eu1") &&
+                  health_core_find(&core, "endpoint:web/eu9") &&
+                  health_slot_probe(us1) == HEALTH_UP && health_core_find(&core, "region:eu"),
+              "the old set freed: eu1's slot goes, us1 keeps its slot and state, regions stay "
+              "(%zu slots)",
+              core.n_slots);
+    override_add(&core, "endpoint:web/eu9", HEALTH_DOWN, "drain", "me", 0, id);
+    gslb_unref(g2);
+    TAP_CHECK(t,
+              health_core_find(&core, "endpoint:web/eu9") &&
+                  !health_core_find(&core, "endpoint:web/us1") &&
+                  health_core_find(&core, "az:us-1a"),
+              "the last set freed: only slots with an override, and regions and azs, stay");
+    override_remove(&core, id);
+    TAP_CHECK(t, !health_core_find(&core, "endpoint:web/eu9"), "until that override goes");
+    health_core_free(&core);
+    free(conf2);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -271,6 +329,7 @@ int main(void)
     test_hashed(&t, &f);
     test_down_modes(&t, &f);
     test_config_errors(&t);
+    test_slots_follow_policy_sets(&t);
     gslb_unref(f.g);
     health_core_free(&f.core);
     json_decref(root);

@@ -1,0 +1,130 @@
+/*
+ * admin_audit_log.c -- the audit log: one JSON line per mutating call,
+ * written to the audit_log file and kept in the ring GET /v1/audit reads
+ * (admin_audit.c).
+ *
+ * The file is opened at its first line and kept open (O_APPEND, one
+ * write(2) per line, so lines stay whole whichever thread writes). A
+ * reload that names another file makes the next line open that one;
+ * admin_reopen_audit (the daemon's SIGUSR1) opens the same path again, so
+ * that after logrotate renamed the file, later lines go to a new one
+ * (contrib/gtmd.logrotate). The file is created mode 0600 by whatever user
+ * gtmd runs as then (after a privilege drop: that user).
+ *
+ * Threads: the admin thread writes request lines, the drill thread drill
+ * ends (admin_audit_event), the main thread reopens; a->lock guards the
+ * path and the descriptor, and is held for each write.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin/admin_int.h"
+#include "admin/admin_request.h"
+#include "common/event_ring.h"
+#include "common/log.h"
+#include "health/shared_store.h"
+
+static int admin_audit_open(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+}
+
+/* Makes a->audit_fd the descriptor of a->audit_log (caller holds a->lock):
+ * opens it when none is open or the path changed. */
+static void admin_audit_ensure_locked(struct admin *a)
+{
+    if (a->audit_fd >= 0 && a->audit_fd_path && strcmp(a->audit_fd_path, a->audit_log) == 0)
+        return;
+    int fd = admin_audit_open(a->audit_log);
+    if (fd < 0) {
+        log_error("event=audit result=failed file=%s error=\"%s\"", a->audit_log, strerror(errno));
+        return;
+    }
+    admin_audit_close(a);
+    a->audit_fd = fd;
+    a->audit_fd_path = strdup(a->audit_log);
+}
+
+/* Writes one JSON line (steals line; no audit log: only the ring). */
+static void admin_audit_write(struct admin *a, json_t *line)
+{
+    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    /* Wrapped: the ring's own "id" and "time" must not replace the line's. */
+    event_ring_push(a->audit_ring, "audit", json_pack("{s:o}", "line", line));
+    pthread_mutex_lock(&a->lock);
+    if (a->audit_log && text) {
+        admin_audit_ensure_locked(a);
+        size_t len = strlen(text);
+        text[len] = '\n'; /* one write per line keeps lines whole */
+        if (a->audit_fd >= 0 && write(a->audit_fd, text, len + 1) != (ssize_t)(len + 1)) {
+            log_error("event=audit result=failed file=%s error=\"%s\"", a->audit_log,
+                      strerror(errno));
+            /* Open it again at the next line (a file system that came back). */
+            admin_audit_close(a);
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    free(text);
+}
+
+void admin_audit_close(struct admin *a)
+{
+    if (a->audit_fd >= 0)
+        close(a->audit_fd);
+    a->audit_fd = -1;
+    free(a->audit_fd_path);
+    a->audit_fd_path = NULL;
+}
+
+int admin_reopen_audit(struct admin *a)
+{
+    if (!a)
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&a->lock);
+    if (a->audit_log) {
+        int fd = admin_audit_open(a->audit_log);
+        if (fd >= 0) {
+            admin_audit_close(a);
+            a->audit_fd = fd;
+            a->audit_fd_path = strdup(a->audit_log);
+            log_info("event=audit_reopen result=ok file=%s", a->audit_log);
+        } else {
+            log_error("event=audit_reopen result=failed file=%s error=\"%s\" note=\"lines go "
+                      "on to the file open until now\"",
+                      a->audit_log, strerror(errno));
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
+void admin_audit(struct admin_req *r, int status, json_t *result)
+{
+    const char *method = evhttp_request_get_command(r->req) == EVHTTP_REQ_POST ? "POST" : "DELETE";
+    /* The raw URI may hold any byte; an invalid one would make json_pack
+     * fail and the line be lost, so a copy is made valid UTF-8. */
+    char *uri = strdup(evhttp_request_get_uri(r->req));
+    if (uri)
+        admin_request_utf8_fix(uri);
+    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s?, s:O?, s:i, s:o?}", "time", health_now(),
+                             "token", r->token_name, "client", r->client, "method", method, "path",
+                             uri, "request", r->body, "status", status, "result", result);
+    free(uri);
+    /* In a fleet: which node took the call. */
+    if (line && r->a->env.store && r->a->env.store->node)
+        json_object_set_new(line, "node", json_string(r->a->env.store->node));
+    admin_audit_write(r->a, line);
+}
+
+void admin_audit_event(struct admin *a, json_t *fields)
+{
+    json_t *line = json_pack("{s:f}", "time", health_now());
+    json_object_update(line, fields);
+    json_decref(fields);
+    admin_audit_write(a, line);
+}

@@ -1,0 +1,327 @@
+/*
+ * privs.c -- running as an unprivileged user: the drop after binding, and
+ * the checks that what gtmd writes later is writable by that user.
+ */
+#include "daemon/privs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/addr.h"
+#include "common/log.h"
+
+int privs_drop(const struct config_user *u, bool quiet, char *err, size_t errlen)
+{
+    if (!u->user)
+        return 0;
+    uid_t euid = geteuid();
+    if (euid != 0) {
+        if (euid == u->uid && getuid() == u->uid && getegid() == u->gid)
+            return 0; /* started as that user (systemd User=, setcap) */
+        snprintf(err, errlen,
+                 "cannot switch to user %s (uid %u): gtmd runs as uid %u, not root; start it "
+                 "as root (it binds its sockets, then drops to %s) or as %s itself",
+                 u->user, (unsigned)u->uid, (unsigned)euid, u->user, u->user);
+        return -1;
+    }
+    /* Supplementary groups first (root's would stay otherwise), then the
+     * group, then the user: after setresuid nothing can be changed. */
+    if (initgroups(u->user, u->gid) != 0 || setresgid(u->gid, u->gid, u->gid) != 0 ||
+        setresuid(u->uid, u->uid, u->uid) != 0) {
+        snprintf(err, errlen, "cannot drop privileges to user %s, group %s: %s", u->user, u->group,
+                 strerror(errno));
+        return -1;
+    }
+    uid_t r, e, s;
+    gid_t rg, eg, sg;
+    if (getresuid(&r, &e, &s) != 0 || getresgid(&rg, &eg, &sg) != 0 || r != u->uid || e != u->uid ||
+        s != u->uid || rg != u->gid || eg != u->gid || sg != u->gid) {
+        snprintf(err, errlen, "dropping privileges to user %s left other ids (uid %u/%u/%u)",
+                 u->user, (unsigned)r, (unsigned)e, (unsigned)s);
+        return -1;
+    }
+    /* No way back: each of these must fail now. */
+    if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0 || setegid(0) == 0) {
+        snprintf(err, errlen, "after dropping to user %s, root could be had back", u->user);
+        return -1;
+    }
+    int n = getgroups(0, NULL);
+    if (!quiet)
+        log_info("event=privileges user=%s uid=%u group=%s gid=%u groups=%d root=refused", u->user,
+                 (unsigned)u->uid, u->group, (unsigned)u->gid, n);
+    return 0;
+}
+
+/* "user NAME (uid N)" for the effective user. */
+static void privs_who(char *buf, size_t len)
+{
+    char pbuf[4096];
+    struct passwd pw, *pwp = NULL;
+    uid_t uid = geteuid();
+    if (getpwuid_r(uid, &pw, pbuf, sizeof(pbuf), &pwp) == 0 && pwp)
+        snprintf(buf, len, "user %s (uid %u)", pw.pw_name, (unsigned)uid);
+    else
+        snprintf(buf, len, "uid %u", (unsigned)uid);
+}
+
+static bool privs_can(const char *path, int mode)
+{
+    return faccessat(AT_FDCWD, path, mode, AT_EACCESS) == 0;
+}
+
+static void privs_dirname(const char *path, char *dir, size_t len)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    snprintf(dir, len, "%s", dirname(tmp));
+}
+
+/* A file gtmd creates, appends to or replaces: when it exists it must be
+ * writable (append) or its directory writable (replace, create). */
+static void privs_check_write(const struct config *c, struct errlist *errs, const char *key,
+                              const char *what, const char *path, bool replaced, const char *who)
+{
+    char dir[PATH_MAX];
+    struct stat st;
+    privs_dirname(path, dir, sizeof(dir));
+    bool exists = lstat(path, &st) == 0;
+    if ((replaced || !exists) && !privs_can(dir, W_OK | X_OK)) {
+        errlist_add(errs, "%s: %s: the directory %s of the %s is not writable by %s (%s): %s",
+                    c->path, key, dir, what, who, strerror(errno),
+                    replaced ? "gtmd could not save it" : "gtmd could not create it");
+        return;
+    }
+    if (exists && !replaced && !privs_can(path, W_OK))
+        errlist_add(errs, "%s: %s: the %s %s is not writable by %s (%s)", c->path, key, what, path,
+                    who, strerror(errno));
+    if (exists && replaced && !privs_can(path, R_OK))
+        errlist_add(errs,
+                    "%s: %s: the %s %s is not readable by %s (%s): what it holds would be lost at "
+                    "the next start (chown it)",
+                    c->path, key, what, path, who, strerror(errno));
+    struct stat ds;
+    if (exists && replaced && stat(dir, &ds) == 0 && (ds.st_mode & S_ISVTX) &&
+        st.st_uid != geteuid() && ds.st_uid != geteuid())
+        errlist_add(errs,
+                    "%s: %s: the %s %s is owned by uid %u in the sticky directory %s: %s cannot "
+                    "replace it (chown it)",
+                    c->path, key, what, path, (unsigned)st.st_uid, dir, who);
+}
+
+/* A file read after the start (consequence: what goes wrong if not). */
+static void privs_check_read_why(const struct config *c, struct errlist *errs, const char *key,
+                                 const char *what, const char *path, const char *who,
+                                 const char *consequence)
+{
+    if (path && !privs_can(path, R_OK))
+        errlist_add(errs, "%s: %s: the %s %s is not readable by %s (%s): %s", c->path, key, what,
+                    path, who, strerror(errno), consequence);
+}
+
+/* A file a reload reads again. */
+static void privs_check_read(const struct config *c, struct errlist *errs, const char *key,
+                             const char *what, const char *path, const char *who)
+{
+    privs_check_read_why(c, errs, key, what, path, who, "every reload would fail");
+}
+
+void privs_check_access(const struct config *c, struct errlist *errs, struct errlist *warns)
+{
+    char who[256], key[64], dir[PATH_MAX];
+    privs_who(who, sizeof(who));
+    if (c->health.state_file)
+        privs_check_write(c, errs, "$.state_file", "state file", c->health.state_file, true, who);
+    if (c->admin.audit_log) {
+        privs_check_write(c, errs, "$.admin.audit_log", "audit log", c->admin.audit_log, false,
+                          who);
+        privs_dirname(c->admin.audit_log, dir, sizeof(dir));
+        if (access(c->admin.audit_log, F_OK) == 0 && !privs_can(dir, W_OK | X_OK))
+            errlist_add(warns,
+                        "%s: $.admin.audit_log: the directory %s is not writable by %s: after a "
+                        "rotation, SIGUSR1 cannot create a new audit log (lines go on to the "
+                        "renamed one)",
+                        c->path, dir, who);
+    }
+    if (!privs_can(c->path, R_OK))
+        errlist_add(errs,
+                    "%s: the configuration is not readable by %s (%s): every reload would fail",
+                    c->path, who, strerror(errno));
+    for (size_t i = 0; i < c->n_zones; i++) {
+        snprintf(key, sizeof(key), "$.zones[%zu].file", i);
+        privs_check_read(c, errs, key, "zone file", c->zones[i].file, who);
+    }
+    privs_check_read(c, errs, "$.admin.read_token_file", "token file", c->admin.read_token_file,
+                     who);
+    privs_check_read(c, errs, "$.admin.operate_token_file", "token file",
+                     c->admin.operate_token_file, who);
+    /* The fleet thread loads its TLS files after the drop, and every
+     * reload reads the password file again. */
+    if (c->fleet.enabled) {
+        const char *tls = "the fleet could not connect to etcd";
+        privs_check_read_why(c, errs, "$.fleet.tls.ca_file", "CA file", c->fleet.etcd.ca_file, who,
+                             tls);
+        privs_check_read_why(c, errs, "$.fleet.tls.cert_file", "certificate file",
+                             c->fleet.etcd.cert_file, who, tls);
+        privs_check_read_why(c, errs, "$.fleet.tls.key_file", "key file", c->fleet.etcd.key_file,
+                             who, tls);
+        privs_check_read(c, errs, "$.fleet.password_file", "password file", c->fleet.password_file,
+                         who);
+    }
+    for (size_t i = 0; i < c->admin.n_listen; i++) {
+        const char *l = c->admin.listen[i];
+        if (strncmp(l, "unix:", 5) != 0)
+            continue;
+        privs_dirname(l + 5, dir, sizeof(dir));
+        if (!privs_can(dir, W_OK | X_OK))
+            errlist_add(warns,
+                        "%s: $.admin.listen[%zu]: the directory %s is not writable by %s: the "
+                        "socket %s stays at stop (the next start removes it as stale)",
+                        c->path, i, dir, who, l + 5);
+    }
+}
+
+/* Child of privs_check_as: drops, checks, and writes each message to fd
+ * as a kind octet ('E' or 'W') and the text, NUL-terminated. */
+static void privs_check_child(const struct config *c, int fd)
+{
+    struct errlist errs, warns;
+    char err[512];
+    errlist_init(&errs);
+    errlist_init(&warns);
+    if (privs_drop(&c->run_as, true, err, sizeof(err)) != 0)
+        errlist_add(&errs, "%s: $.user: %s", c->path, err);
+    else
+        privs_check_access(c, &errs, &warns);
+    for (int k = 0; k < 2; k++) {
+        const struct errlist *l = k ? &warns : &errs;
+        for (size_t i = 0; i < l->count; i++) {
+            char kind = k ? 'W' : 'E';
+            if (write(fd, &kind, 1) != 1 || write(fd, l->msgs[i], strlen(l->msgs[i]) + 1) < 0)
+                _exit(1);
+        }
+    }
+    _exit(0);
+}
+
+void privs_check_as(const struct config *c, struct errlist *errs, struct errlist *warns)
+{
+    const struct config_user *u = &c->run_as;
+    if (!u->user || geteuid() == u->uid) {
+        privs_check_access(c, errs, warns);
+        return;
+    }
+    if (geteuid() != 0) {
+        errlist_add(warns,
+                    "%s: $.user: files were not checked as user %s: this check runs as uid %u "
+                    "(run it as root or as %s)",
+                    c->path, u->user, (unsigned)geteuid(), u->user);
+        return;
+    }
+    int p[2];
+    if (pipe(p) != 0) {
+        errlist_add(errs, "%s: $.user: cannot check files as user %s: %s", c->path, u->user,
+                    strerror(errno));
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        privs_check_child(c, p[1]);
+    }
+    close(p[1]);
+    char buf[8192];
+    size_t have = 0;
+    ssize_t n;
+    while (pid > 0 && (n = read(p[0], buf + have, sizeof(buf) - 1 - have)) > 0) {
+        have += (size_t)n;
+        char *end;
+        while (have > 0 && (end = memchr(buf, '\0', have))) {
+            errlist_add(buf[0] == 'W' ? warns : errs, "%s", buf + 1);
+            size_t used = (size_t)(end - buf) + 1;
+            memmove(buf, end + 1, have - used);
+            have -= used;
+        }
+        if (have == sizeof(buf) - 1)
+            have = 0; /* an over-long message: dropped */
+    }
+    close(p[0]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        errlist_add(errs, "%s: $.user: cannot check files as user %s", c->path, u->user);
+}
+
+/* The first port an unprivileged process may bind (net.ipv4's sysctl,
+ * which also applies to IPv6). */
+static unsigned privs_unprivileged_port(void)
+{
+    unsigned port = 1024;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
+    if (f) {
+        if (fscanf(f, "%u", &port) != 1)
+            port = 1024;
+        fclose(f);
+    }
+    return port;
+}
+
+static unsigned privs_port(const char *text)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (strncmp(text, "unix:", 5) == 0 || addr_parse(text, ADDR_PORT_REQUIRED, &ss, &len) != 0)
+        return 65536;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void privs_note_port(const char *text, const char *what, unsigned first)
+{
+    if (privs_port(text) >= first)
+        return;
+    char who[256];
+    privs_who(who, sizeof(who));
+    log_warn("event=reload note=\"%s %s is on a privileged port and gtmd runs as %s: binding it "
+             "needs a restart as root (or with CAP_NET_BIND_SERVICE)\"",
+             what, text, who);
+}
+
+bool privs_reload_notes(const struct config *running, const struct config *next)
+{
+    const char *a = running->run_as.user, *b = next->run_as.user;
+    bool changed =
+        (a || b) && (!a || !b || strcmp(a, b) != 0 || running->run_as.gid != next->run_as.gid);
+    if (changed)
+        log_warn("event=reload note=\"user and group change only on restart; gtmd goes on as "
+                 "user %s\"",
+                 a ? a : "it was started as");
+    if (geteuid() == 0)
+        return changed;
+    unsigned first = privs_unprivileged_port();
+    for (size_t i = 0; i < next->n_listen; i++) {
+        bool bound = false;
+        for (size_t k = 0; k < running->n_listen && !bound; k++)
+            bound = strcmp(running->listen[k].text, next->listen[i].text) == 0;
+        if (!bound)
+            privs_note_port(next->listen[i].text, "listen address", first);
+    }
+    for (size_t i = 0; i < next->admin.n_listen; i++) {
+        bool bound = false;
+        for (size_t k = 0; k < running->admin.n_listen && !bound; k++)
+            bound = strcmp(running->admin.listen[k], next->admin.listen[i]) == 0;
+        if (!bound)
+            privs_note_port(next->admin.listen[i], "admin listener", first);
+    }
+    return changed;
+}
