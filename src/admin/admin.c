@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -206,6 +208,21 @@ static void admin_route(struct admin_req *r)
         admin_reply_error(r, 405, "method_not_allowed", "method not allowed on %s", p);
 }
 
+/* libevent 2.1 never closes a connection after a CONNECT request, whatever
+ * "Connection: close" says (evhttp_is_request_connection_close), so the
+ * client of a refused CONNECT waited for the idle timeout (5 s). Called
+ * once the reply is written: shutting the socket down makes libevent see
+ * the end of the connection and free it itself. */
+static void admin_shut_after_reply(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+}
+
 static void admin_on_request(struct evhttp_request *req, void *arg)
 {
     struct admin *a = arg;
@@ -238,6 +255,8 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
         /* Closed after: libevent 2.1 sends the body even to HEAD and
          * CONNECT, which would desynchronise a kept-alive connection. */
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        if (m == EVHTTP_REQ_CONNECT)
+            evhttp_request_set_on_complete_cb(req, admin_shut_after_reply, NULL);
         admin_reply_error(&r, 501, "not_implemented", "only GET, POST and DELETE are supported");
         return;
     }
