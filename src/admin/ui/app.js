@@ -47,7 +47,17 @@ function takeFragmentToken() {
   history.replaceState(null, '', location.pathname + '#overview');
 }
 
+// Ends the event stream and the poll of a previous sign-in (a #token= link
+// opened while signed in would otherwise run two of each).
+function stopLive() {
+  if (stopStream) stopStream();
+  stopStream = null;
+  clearInterval(poll);
+  poll = null;
+}
+
 async function signIn() {
+  stopLive();
   if (!token()) return showSignIn('');
   let who;
   try {
@@ -127,9 +137,7 @@ function route() {
 
 function signOut() {
   forget();
-  if (stopStream) stopStream();
-  stopStream = null;
-  clearInterval(poll);
+  stopLive();
   current = null;
   ctx.status = null;
   showSignIn('');
