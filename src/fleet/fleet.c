@@ -353,6 +353,7 @@ static void fleet_copy_params(struct fleet_params *d, const struct fleet_params 
     d->etcd.ca_file = s->etcd.ca_file ? fleet_strdup(s->etcd.ca_file) : NULL;
     d->etcd.cert_file = s->etcd.cert_file ? fleet_strdup(s->etcd.cert_file) : NULL;
     d->etcd.key_file = s->etcd.key_file ? fleet_strdup(s->etcd.key_file) : NULL;
+    d->password_file = s->password_file ? fleet_strdup(s->password_file) : NULL;
     d->prefix = fleet_strdup(s->prefix);
     d->node = fleet_strdup(s->node);
 }
