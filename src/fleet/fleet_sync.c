@@ -119,6 +119,18 @@ static bool fleet_call_stale(struct fleet_call *c, enum etcd_status st, const ch
     return false;
 }
 
+/* Ends call c (freed here): its fleet, or NULL when the reply is stale or
+ * an error (fleet_call_stale). For callbacks that need nothing else of c. */
+static struct fleet *fleet_call_end(void *arg, enum etcd_status st, const char *what,
+                                    const char *err)
+{
+    struct fleet_call *c = arg;
+    struct fleet *f = c->f;
+    bool stale = fleet_call_stale(c, st, what, err);
+    fleet_call_free(c);
+    return stale ? NULL : f;
+}
+
 /* ---- dispatch of keys (range and watch) ------------------------------- */
 
 static uint8_t fleet_state_of(json_t *v)
@@ -398,11 +410,8 @@ static json_t *fleet_node_put_op(struct fleet *f)
 
 static void fleet_on_node_put(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
-    struct fleet_call *c = arg;
-    struct fleet *f = c->f;
-    bool stale = fleet_call_stale(c, st, "node", err);
-    fleet_call_free(c);
-    if (stale)
+    struct fleet *f = fleet_call_end(arg, st, "node", err);
+    if (!f)
         return;
     pthread_mutex_lock(&f->lock);
     f->writes++;
@@ -419,11 +428,8 @@ static void fleet_sync_node(struct fleet *f)
 
 static void fleet_on_grant(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
-    struct fleet_call *c = arg;
-    struct fleet *f = c->f;
-    bool stale = fleet_call_stale(c, st, "lease grant", err);
-    fleet_call_free(c);
-    if (stale)
+    struct fleet *f = fleet_call_end(arg, st, "lease grant", err);
+    if (!f)
         return;
     f->lease = etcd_json_int(json_object_get(resp, "ID"), 0);
     if (f->lease == 0) {
@@ -441,11 +447,8 @@ static void fleet_sync_grant(struct fleet *f)
 
 static void fleet_on_sync_keepalive(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
-    struct fleet_call *c = arg;
-    struct fleet *f = c->f;
-    bool stale = fleet_call_stale(c, st, "lease keepalive", err);
-    fleet_call_free(c);
-    if (stale)
+    struct fleet *f = fleet_call_end(arg, st, "lease keepalive", err);
+    if (!f)
         return;
     if (etcd_json_int(json_object_get(resp, "TTL"), 0) > 0)
         fleet_sync_node(f);
@@ -578,11 +581,8 @@ void fleet_put_node(struct fleet *f)
 
 static void fleet_on_keepalive(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
-    struct fleet_call *c = arg;
-    struct fleet *f = c->f;
-    bool stale = fleet_call_stale(c, st, "lease keepalive", err);
-    fleet_call_free(c);
-    if (stale)
+    struct fleet *f = fleet_call_end(arg, st, "lease keepalive", err);
+    if (!f)
         return;
     if (etcd_json_int(json_object_get(resp, "TTL"), 0) <= 0) {
         f->lease = 0;
