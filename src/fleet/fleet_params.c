@@ -67,6 +67,9 @@ static void fleet_params_quorum(const struct jsoncfg *j, json_t *v, struct fleet
                     "must be \"majority\", \"all\", \"any\" or a count from 1 to 1000");
 }
 
+static const char *const fleet_params_tls_paths[] = {"$.fleet.tls.ca_file", "$.fleet.tls.cert_file",
+                                                     "$.fleet.tls.key_file"};
+
 static void fleet_params_tls(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
     static const char *const keys[] = {"ca_file", "cert_file", "key_file", NULL};
@@ -77,19 +80,20 @@ static void fleet_params_tls(const struct jsoncfg *j, json_t *v, struct fleet_pa
         return;
     }
     jsoncfg_check_keys(j, v, "$.fleet.tls", keys);
-    const char *ca = jsoncfg_str(j, v, "ca_file", "$.fleet.tls.ca_file");
-    const char *cert = jsoncfg_str(j, v, "cert_file", "$.fleet.tls.cert_file");
-    const char *key = jsoncfg_str(j, v, "key_file", "$.fleet.tls.key_file");
+    const char *ca = jsoncfg_str(j, v, "ca_file", fleet_params_tls_paths[0]);
+    const char *cert = jsoncfg_str(j, v, "cert_file", fleet_params_tls_paths[1]);
+    const char *key = jsoncfg_str(j, v, "key_file", fleet_params_tls_paths[2]);
     out->etcd.ca_file = ca ? jsoncfg_path(j, ca) : NULL;
     out->etcd.cert_file = cert ? jsoncfg_path(j, cert) : NULL;
     out->etcd.key_file = key ? jsoncfg_path(j, key) : NULL;
     if (key && !cert)
         jsoncfg_err(j, "$.fleet.tls.key_file", "needs cert_file");
-    for (const char *const *f = (const char *const[]){out->etcd.ca_file, out->etcd.cert_file,
-                                                      out->etcd.key_file, NULL};
-         *f; f++)
-        if (access(*f, R_OK) != 0)
-            jsoncfg_err(j, "$.fleet.tls", "cannot read %s", *f);
+    /* Every file given is checked, each under its own path: any of them
+     * may be absent (a client certificate without a CA file is valid). */
+    const char *const files[] = {out->etcd.ca_file, out->etcd.cert_file, out->etcd.key_file};
+    for (size_t i = 0; i < 3; i++)
+        if (files[i] && access(files[i], R_OK) != 0)
+            jsoncfg_err(j, fleet_params_tls_paths[i], "cannot read %s", files[i]);
 }
 
 /* The password: the first line of password_file, trimmed. */

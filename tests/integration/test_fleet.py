@@ -430,7 +430,8 @@ def test_config_errors_name_the_json_path(tmp_path):
     for want in ("$.fleet.etcd[0]: must be a URL", "$.fleet.etcd[1]: must be a URL",
                  "$.fleet.node: \"bad name\" is not a node name", "$.fleet.down_quorum: must be",
                  "$.fleet.stale_after", "$.fleet.tls: unknown key \"nope\"",
-                 "$.fleet.tls: cannot read", "$.fleet.password_file: username and password_file",
+                 "$.fleet.tls.ca_file: cannot read",
+                 "$.fleet.password_file: username and password_file",
                  "$.probe_source: must be an array of one or two addresses"):
         assert want in err, (want, err)
     cfg["probe_source"] = ["127.0.0.21", "127.0.0.22"]
@@ -449,3 +450,39 @@ def test_config_errors_name_the_json_path(tmp_path):
     r = subprocess.run([GTMD, "-c", str(path), "--node", "x y"], capture_output=True, timeout=30)
     assert r.returncode == 1
     assert '--node: "x y" is not a node name' in r.stderr.decode()
+
+
+def test_every_tls_file_is_checked(tmp_path):
+    """Each TLS file given is checked for readability on its own, whichever
+    others are absent, and each error names its own JSON path."""
+    def errors(tls):
+        cfg = fleet_config(["https://127.0.0.1:1"], None, "127.0.0.21", 1, tls=tls)(
+            str(tmp_path), 1)
+        path = tmp_path / "gtmd.json"
+        path.write_text(json.dumps(cfg))
+        r = subprocess.run([GTMD, "check", "-c", str(path)], capture_output=True, timeout=30)
+        lines = [x for x in r.stderr.decode().splitlines() if "cannot read" in x]
+        return r.returncode, lines
+
+    (tmp_path / "ca.pem").write_text("not checked for content here\n")
+    (tmp_path / "client.key").write_text("x\n")
+    # A client certificate without a CA file: both missing files are named.
+    rc, lines = errors({"cert_file": "client.pem", "key_file": "gone.key"})
+    assert rc == 1
+    assert len(lines) == 2, lines
+    assert "$.fleet.tls.cert_file: cannot read %s" % (tmp_path / "client.pem") in lines[0], lines
+    assert "$.fleet.tls.key_file: cannot read %s" % (tmp_path / "gone.key") in lines[1], lines
+    # Only the missing one of three.
+    rc, lines = errors({"ca_file": "ca.pem", "cert_file": "client.pem", "key_file": "client.key"})
+    assert rc == 1
+    assert len(lines) == 1 and "$.fleet.tls.cert_file: cannot read" in lines[0], lines
+    rc, lines = errors({"ca_file": "no-ca.pem", "cert_file": "ca.pem", "key_file": "client.key"})
+    assert rc == 1
+    assert len(lines) == 1 and "$.fleet.tls.ca_file: cannot read" in lines[0], lines
+    # A key alone is still refused for its missing certificate, and read too.
+    rc, lines = errors({"key_file": "gone.key"})
+    assert rc == 1
+    assert len(lines) == 1 and "$.fleet.tls.key_file: cannot read" in lines[0], lines
+    # All present: no error.
+    rc, lines = errors({"cert_file": "ca.pem", "key_file": "client.key"})
+    assert rc == 0 and not lines, lines
