@@ -6,8 +6,13 @@
  * Queries go through c-ares (probe_ares.c) on a channel whose only server
  * is the endpoint, one try, timeout = the probe's timeout, and
  * ARES_FLAG_NOCHECKRESP so SERVFAIL/REFUSED replies reach us instead of
- * being retried. Channels are cached per (address, port, timeout) in the
- * prober; idle ones are dropped after PROBE_DNS_IDLE_S.
+ * being retried. c-ares ignores a reply it cannot match to the query
+ * (shorter than a header, another ID, a question that differs or cannot
+ * be read), as a resolver must (RFC 5452 §9.1): a stray or forged datagram
+ * cannot fail a probe, which then ends at its timeout. It follows TC over
+ * TCP. What it hands us is judged here: header flags, then the message.
+ * Channels are cached per (address, port, timeout) in the prober; idle
+ * ones are dropped after PROBE_DNS_IDLE_S.
  *
  * Ownership: a pending query has a struct probe_dns_q that c-ares' callback
  * frees (c-ares calls it exactly once: reply, timeout or channel
@@ -128,6 +133,14 @@ static void probe_dns_judge(struct probe *pr, const unsigned char *abuf, int ale
 
     if (alen <= 0 || ldns_wire2pkt(&pkt, abuf, (size_t)alen) != LDNS_STATUS_OK) {
         probe_fail(pr, HEALTH_FAIL_PROTOCOL, "dns: malformed reply");
+        return;
+    }
+    /* c-ares matched the ID and the question but looks at no flag: a
+     * target that reflects the query (QR clear, NOERROR) would pass. */
+    if (!ldns_pkt_qr(pkt) || ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY) {
+        probe_fail(pr, HEALTH_FAIL_PROTOCOL, "dns: reply has %s",
+                   ldns_pkt_qr(pkt) ? "another opcode" : "QR clear");
+        ldns_pkt_free(pkt);
         return;
     }
     int rcode = (int)ldns_pkt_get_rcode(pkt);

@@ -30,8 +30,25 @@ Stats: one JSON line per HTTP connection {"mode", "sent", "complete", "n",
 "req", "sni"} appended to --stats-file (sent = octets the kernel accepted,
 req = the start of the request as received, sni = TLS server name or null).
 
-DNS modes: "ok" (answer --answer for --name, NXDOMAIN for other names),
-"answer:ADDR" (answer ADDR instead), "servfail", "silent" (no reply).
+DNS modes (over UDP, and over TCP on the same port, length-prefixed):
+    ok            answer --answer for --name, NXDOMAIN for other names
+    answer:ADDR   answer ADDR instead
+    servfail      SERVFAIL
+    silent        no reply
+Malformed replies, each to every query:
+    short         the first 11 octets of the ok reply (less than a header)
+    badid         the ok reply with another ID
+    noqr          the ok reply with QR clear (as a reflected query would be)
+    notify        the ok reply with opcode NOTIFY
+    cutname       a header, then the question's name cut inside its first label
+    ptrloop       one answer whose owner is a compression pointer to itself
+    ancount       the ok reply announcing three answers more than it holds
+Over UDP these set TC (no records), so the client asks again over TCP:
+    tc            over TCP, the ok reply
+    tcpgarbage    over TCP, 65535 octets: the query's ID and question, then
+                  random octets announcing 65535 answers
+    tcprandom     over TCP, 65535 random octets
+Stats: one JSON line per DNS query {"mode", "tcp", "n"}.
 """
 import argparse
 import json
@@ -281,7 +298,12 @@ def run_tcp(args):
     serve_stream(args, st, handler)
 
 
-def run_dns(args):
+DNS_TCP_MODES = ("tc", "tcpgarbage", "tcprandom")
+TCP_GARBAGE = 65535
+
+
+def dns_good_reply(args, mode, q):
+    """The well-formed reply of modes ok, answer:ADDR and servfail."""
     import dns.flags
     import dns.message
     import dns.name
@@ -289,41 +311,139 @@ def run_dns(args):
     import dns.rdatatype
     import dns.rrset
 
+    want = dns.name.from_text(args.name)
+    r = dns.message.make_response(q)
+    r.flags |= dns.flags.AA
+    if mode == "servfail":
+        r.set_rcode(dns.rcode.SERVFAIL)
+    elif q.question and q.question[0].name == want:
+        if q.question[0].rdtype == dns.rdatatype.A:
+            addr = mode.split(":", 1)[1] if mode.startswith("answer:") else args.answer
+            r.answer.append(dns.rrset.from_text(want, 30, "IN", "A", addr))
+    else:
+        r.set_rcode(dns.rcode.NXDOMAIN)
+    return r.to_wire()
+
+
+def dns_question(data):
+    """The question section of query data, byte for byte (QDCOUNT 1)."""
+    pos = 12
+    while data[pos] != 0:
+        pos += 1 + data[pos]
+    return data[12:pos + 1 + 4]
+
+
+def dns_reply(args, mode, data, q, tcp):
+    """The octets to send for query data (q parsed) in mode, or None."""
+    qid = struct.unpack("!H", data[:2])[0]
+    question = dns_question(data)
+    if mode in DNS_TCP_MODES and not tcp:
+        # Truncated over UDP, no records: the client retries over TCP.
+        return struct.pack("!HHHHHH", qid, 0x8600, 1, 0, 0, 0) + question
+    if mode == "tcpgarbage":
+        # The query's ID and question, then random octets claiming 65535
+        # answers, up to the largest message TCP can carry.
+        head = struct.pack("!HHHHHH", qid, 0x8400, 1, 0xFFFF, 0, 0) + question
+        return head + os.urandom(TCP_GARBAGE - len(head))
+    if mode == "tcprandom":
+        return os.urandom(TCP_GARBAGE)
+    good = dns_good_reply(args, "ok" if mode in ("short", "badid", "noqr", "notify", "ancount", "tc")
+                          else mode, q)
+    if mode == "short":  # fewer octets than a header
+        return good[:11]
+    if mode == "badid":
+        return struct.pack("!H", qid ^ 0x5A5A) + good[2:]
+    if mode == "noqr":  # the whole answer, QR clear (as a reflected query would be)
+        return good[:2] + struct.pack("!H", struct.unpack("!H", good[2:4])[0] & 0x7FFF) + good[4:]
+    if mode == "notify":
+        return good[:2] + struct.pack("!H", struct.unpack("!H", good[2:4])[0] | (4 << 11)) + good[4:]
+    if mode == "ancount":  # three more answers announced than present
+        an = struct.unpack("!H", good[6:8])[0]
+        return good[:6] + struct.pack("!H", an + 3) + good[8:]
+    if mode == "cutname":
+        # The question's name ends in the middle of its first label.
+        head = struct.pack("!HHHHHH", qid, 0x8400, 1, 0, 0, 0)
+        return head + question[:1 + max(1, question[0] // 2)]
+    if mode == "ptrloop":
+        # One answer whose owner is a compression pointer to itself.
+        head = struct.pack("!HHHHHH", qid, 0x8400, 1, 1, 0, 0) + question
+        off = len(head)
+        rr = struct.pack("!HHHIH", 0xC000 | off, 1, 1, 30, 4) + bytes([192, 0, 2, 1])
+        return head + rr
+    return good
+
+
+def dns_answer(args, st, data, tcp):
+    import dns.message
+
+    mode = st.mode()
+    try:
+        q = dns.message.from_wire(data)
+    except Exception:
+        return None
+    st.stat({"mode": mode, "tcp": tcp, "n": st.next_request()})
+    if mode == "silent" or not q.question:
+        return None
+    return dns_reply(args, mode, data, q, tcp)
+
+
+def dns_tcp_conn(args, st, c):
+    """Queries over one TCP connection (length-prefixed), bounded in time."""
+    end = time.monotonic() + IO_TIMEOUT
+    buf = b""
+    try:
+        while time.monotonic() < end:
+            c.settimeout(max(0.05, end - time.monotonic()))
+            d = c.recv(65537)
+            if not d:
+                return
+            buf += d
+            while len(buf) >= 2 and len(buf) >= 2 + struct.unpack("!H", buf[:2])[0]:
+                n = struct.unpack("!H", buf[:2])[0]
+                msg, buf = buf[2:2 + n], buf[2 + n:]
+                out = dns_answer(args, st, msg, True)
+                if out is not None:
+                    c.sendall(struct.pack("!H", len(out)) + out)
+    except OSError:
+        pass
+    finally:
+        c.close()
+
+
+def dns_tcp_serve(args, st, s, end):
+    s.settimeout(0.5)
+    while time.monotonic() < end:
+        try:
+            c, _ = s.accept()
+        except OSError:
+            continue
+        threading.Thread(target=dns_tcp_conn, args=(args, st, c), daemon=True).start()
+
+
+def run_dns(args):
     st = State(args)
     family = socket.AF_INET6 if ":" in args.addr else socket.AF_INET
     s = socket.socket(family, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((args.addr, args.port))
-    print("READY", flush=True)
-    want = dns.name.from_text(args.name)
+    t = socket.socket(family, socket.SOCK_STREAM)
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind((args.addr, args.port))
+    t.listen(16)
     end = time.monotonic() + args.lifetime
+    threading.Thread(target=dns_tcp_serve, args=(args, st, t, end), daemon=True).start()
+    print("READY", flush=True)
     s.settimeout(0.5)
     while time.monotonic() < end:
         try:
             data, peer = s.recvfrom(4096)
-        except socket.timeout:
-            continue
         except OSError:
             continue
-        mode = st.mode()
-        try:
-            q = dns.message.from_wire(data)
-        except Exception:
+        out = dns_answer(args, st, data, False)
+        if out is None:
             continue
-        if mode == "silent":
-            continue
-        r = dns.message.make_response(q)
-        r.flags |= dns.flags.AA
-        if mode == "servfail":
-            r.set_rcode(dns.rcode.SERVFAIL)
-        elif q.question and q.question[0].name == want:
-            if q.question[0].rdtype == dns.rdatatype.A:
-                addr = mode.split(":", 1)[1] if mode.startswith("answer:") else args.answer
-                r.answer.append(dns.rrset.from_text(want, 30, "IN", "A", addr))
-        else:
-            r.set_rcode(dns.rcode.NXDOMAIN)
         try:
-            s.sendto(r.to_wire(), peer)
+            s.sendto(out, peer)
         except OSError:
             pass
 
