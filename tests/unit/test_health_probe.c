@@ -49,7 +49,9 @@ struct srv {
     int dns_rcode;
     bool dns_answer; /* add A 192.0.2.1 */
     bool dns_silent;
-    bool v6; /* listen on ::1 */
+    uint8_t dns_flags_clear; /* bits of the reply's first flags octet to clear (0x80: QR) */
+    uint8_t dns_flags_set;   /* ...and to set (0x20: opcode NOTIFY) */
+    bool v6;                 /* listen on ::1 */
     int lfd;
     uint16_t port;
     int stop[2];
@@ -189,6 +191,7 @@ static size_t srv_dns_reply(struct srv *s, const uint8_t *q, size_t n, uint8_t *
     s->q_type = q[end - 4] << 8 | q[end - 3];
     memcpy(r, q, end);
     r[2] = (uint8_t)(0x84 | (q[2] & 0x01)); /* QR AA, RD copied */
+    r[2] = (uint8_t)((r[2] & ~s->dns_flags_clear) | s->dns_flags_set);
     r[3] = (uint8_t)s->dns_rcode;
     memset(r + 6, 0, 6);
     if (s->dns_answer) {
@@ -791,6 +794,21 @@ static void test_dns(struct ctx *c)
     r = check_probe(c, DNS_T "}", s.port, NULL, false, "rcode SERVFAIL",
                     "dns: SERVFAIL reaches the judge (NOCHECKRESP)");
     check_kind(c, &r, HEALTH_FAIL_DNS, "dns: unexpected rcode");
+    srv_stop(&s);
+
+    /* A target that sends the query back (QR clear) or answers with another
+     * opcode: the ID and question match, the answer even matches. */
+    s = (struct srv){.mode = SRV_DNS, .dns_answer = true, .dns_flags_clear = 0x80};
+    srv_start(&s);
+    r = check_probe(c, DNS_T ", \"expect_answer\": \"192.0.2.1\"}", s.port, NULL, false,
+                    "dns: reply has QR clear", "dns: a reply with QR clear fails");
+    check_kind(c, &r, HEALTH_FAIL_PROTOCOL, "dns: QR clear");
+    srv_stop(&s);
+    s = (struct srv){.mode = SRV_DNS, .dns_answer = true, .dns_flags_set = 0x20};
+    srv_start(&s);
+    r = check_probe(c, DNS_T "}", s.port, NULL, false, "dns: reply has another opcode",
+                    "dns: a reply with opcode NOTIFY fails");
+    check_kind(c, &r, HEALTH_FAIL_PROTOCOL, "dns: another opcode");
     srv_stop(&s);
 
     s = (struct srv){.mode = SRV_DNS, .dns_silent = true};
