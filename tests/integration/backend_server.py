@@ -421,6 +421,11 @@ def dns_tcp_serve(args, st, s, end):
 
 
 def run_dns(args):
+    # dnspython is imported before READY: importing it at the first query
+    # would delay that reply past a probe's timeout.
+    import dns.message  # noqa: F401
+    import dns.rrset  # noqa: F401
+
     st = State(args)
     family = socket.AF_INET6 if ":" in args.addr else socket.AF_INET
     s = socket.socket(family, socket.SOCK_DGRAM)
