@@ -249,11 +249,13 @@ static const struct zone_rrset *lookup_at_node(struct lookup_ctx *c, const struc
     return NULL;
 }
 
-/* One step of the (possibly CNAME-chained) lookup of name in zone z; owner
- * is NULL for the question name (written as a pointer to it) or the stored
- * copy of a CNAME target. Returns the CNAME to follow next, or NULL. */
+/* One step of the (possibly CNAME-chained) lookup of name in zone z; hash
+ * is dns_name_hash of the whole name; owner is NULL for the question name
+ * (written as a pointer to it) or the stored copy of a CNAME target.
+ * Returns the CNAME to follow next, or NULL. */
 static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struct zone *z,
-                                               const struct dns_name *name, const uint8_t *owner)
+                                               const struct dns_name *name, uint32_t hash,
+                                               const uint8_t *owner)
 {
     const struct zone_node *found = z->apex, *node = NULL;
     unsigned depth;
@@ -261,7 +263,7 @@ static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struc
     /* Fast path: most queries name an existing node that is not below a
      * delegation; one probe answers them at any depth. */
     if (name->count > z->origin_labels) {
-        node = zone_find_node(z, name->wire, name->len, dns_name_hash(name->wire, name->len));
+        node = zone_find_node(z, name->wire, name->len, hash);
         if (node && !(node->flags & (ZONE_NODE_BELOW_CUT | ZONE_NODE_CUT)))
             return lookup_at_node(c, z, node, owner, name->len);
     }
@@ -269,7 +271,7 @@ static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struc
         unsigned i = name->count - depth;
         size_t len = name->len - name->label[i];
         const uint8_t *suffix = name->wire + name->label[i];
-        node = zone_find_node(z, suffix, len, dns_name_hash(suffix, len));
+        node = zone_find_node(z, suffix, len, i == 0 ? hash : dns_name_hash(suffix, len));
         if (!node)
             break;
         found = node;
@@ -352,7 +354,9 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tc
             plan->zone = z;
         }
         c.name = name;
-        const struct zone_rrset *cn = lookup_in_zone(&c, z, name, owner);
+        /* The question's hash comes with the parsed query. */
+        uint32_t hash = step == 0 ? q->qname_hash : dns_name_hash(name->wire, name->len);
+        const struct zone_rrset *cn = lookup_in_zone(&c, z, name, hash, owner);
         if (!cn || plan->n_names >= ANSWER_MAX_CHAIN)
             return;
         if (lookup_drop_repeat(plan, cn))

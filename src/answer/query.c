@@ -12,7 +12,6 @@
 #include "dns/dns.h"
 #include "dns/packet.h"
 #include "policy/policy_loss.h"
-#include "policy/policy_loss.h"
 
 /* One query's state on the worker's stack. */
 struct query_ctx {
@@ -22,7 +21,7 @@ struct query_ctx {
     size_t inlen;
     uint8_t *out;
     bool tcp;
-    struct dns_query q;
+    struct dns_query *q; /* the caller's parsed query; error replies adjust it */
     struct encode_params ep;
     struct query_guard guard;
     uint16_t rcode; /* of the reply sent */
@@ -57,19 +56,19 @@ static int query_special_rcode(const struct dns_query *q, bool tcp)
 static size_t query_reply(struct query_ctx *c, uint16_t rcode, const struct answer_plan *plan)
 {
     c->rcode = rcode;
-    switch (query_guard_limit(c->s, c->client, &c->q, rcode, plan, c->tcp, &c->guard)) {
+    switch (query_guard_limit(c->s, c->client, c->q, rcode, plan, c->tcp, &c->guard)) {
     case RRL_DROP:
         return 0;
     case RRL_SLIP:
-        return query_guard_slip(&c->q, rcode, &c->ep, &c->guard, c->out, &c->rcode);
+        return query_guard_slip(c->q, rcode, &c->ep, &c->guard, c->out, &c->rcode);
     case RRL_PASS:
         break;
     }
     if (plan)
-        return answer_encode(&c->q, plan, &c->ep, c->out);
-    if (rcode == DNS_RCODE_NOTAUTH && c->q.tsig)
-        return answer_encode_tsig_badkey(&c->q, c->in, c->inlen, &c->ep, c->out);
-    return answer_encode_error(&c->q, rcode, &c->ep, c->out);
+        return answer_encode(c->q, plan, &c->ep, c->out);
+    if (rcode == DNS_RCODE_NOTAUTH && c->q->tsig)
+        return answer_encode_tsig_badkey(c->q, c->in, c->inlen, &c->ep, c->out);
+    return answer_encode_error(c->q, rcode, &c->ep, c->out);
 }
 
 /* The replies to a query the parser did not accept as is. */
@@ -77,15 +76,15 @@ static size_t query_parse_error(struct query_ctx *c, enum dns_parse_result r)
 {
     switch (r) {
     case DNS_PARSE_FORMERR:
-        c->q.edns = c->q.opt_ok; /* the OPT itself may be what is broken */
-        c->q.ecs.present = c->q.ecs.present && c->q.opt_ok;
+        c->q->edns = c->q->opt_ok; /* the OPT itself may be what is broken */
+        c->q->ecs.present = c->q->ecs.present && c->q->opt_ok;
         c->ep.max_size = DNS_UDP_MIN;
         return query_reply(c, DNS_RCODE_FORMERR, NULL);
     case DNS_PARSE_NOTIMP:
-        c->q.qname_ok = false;
+        c->q->qname_ok = false;
         return query_reply(c, DNS_RCODE_NOTIMP, NULL);
     case DNS_PARSE_BADVERS:
-        c->q.ecs.present = false;
+        c->q->ecs.present = false;
         return query_reply(c, DNS_RCODE_BADVERS, NULL);
     case DNS_PARSE_NOTAUTH:
         return query_reply(c, DNS_RCODE_NOTAUTH, NULL);
@@ -100,7 +99,7 @@ static size_t query_parse_error(struct query_ctx *c, enum dns_parse_result r)
  * sees them (a scoped drill's canary clients see its targets lost). */
 static void query_lookup(struct query_ctx *c, struct answer_plan *plan)
 {
-    const struct dns_query *q = &c->q;
+    const struct dns_query *q = c->q;
     struct policy_client pc = {
         .addr = c->client->addr, .ecs = &q->ecs, .rng = c->client->rng, .geo = c->s->geo};
     struct policy_loss_match lm;
@@ -119,14 +118,13 @@ static void query_lookup(struct query_ctx *c, struct answer_plan *plan)
     answer_lookup(c->s, q, c->tcp, &pc, c->client->reader, plan);
 }
 
-/* Parses, decides and encodes (c->rcode gets the reply's rcode). */
-static size_t query_run(struct query_ctx *c)
+/* Decides and encodes the parsed query r (c->rcode gets the reply's rcode). */
+static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
 {
     struct answer_plan plan;
     const struct serve_limits *lim = &c->s->limits;
-    struct dns_query *q = &c->q;
+    struct dns_query *q = c->q;
 
-    enum dns_parse_result r = dns_query_parse(c->in, c->inlen, q);
     c->client->qtype = q->qname_ok ? q->qtype : 0;
     c->ep.edns_advertise = lim->edns_udp_max;
     c->ep.max_size = query_reply_size(q, lim, c->tcp);
@@ -156,31 +154,41 @@ static size_t query_run(struct query_ctx *c)
     return query_reply(c, plan.rcode, &plan);
 }
 
-size_t query_answer(const struct serve_set *s, struct query_client *client, const uint8_t *in,
-                    size_t inlen, uint8_t *out, bool tcp)
+void query_parse(const uint8_t *in, size_t inlen, struct query_parsed *p)
+{
+    p->r = dns_query_parse(in, inlen, &p->q);
+}
+
+size_t query_answer_parsed(const struct serve_set *s, struct query_client *client,
+                           const uint8_t *in, size_t inlen, struct query_parsed *p, uint8_t *out,
+                           bool tcp)
 {
     struct query_ctx c = {
-        .s = s, .client = client, .in = in, .inlen = inlen, .out = out, .tcp = tcp, .rcode = 0};
-    size_t n = query_run(&c);
+        .s = s, .client = client, .in = in, .inlen = inlen, .out = out, .tcp = tcp, .q = &p->q};
+    size_t n = query_run(&c, p->r);
     client->rcode = (uint8_t)c.rcode;
     return n;
 }
 
-void query_prefetch(const struct serve_set *s, const uint8_t *in, size_t inlen,
-                    struct query_hint *h)
+size_t query_answer(const struct serve_set *s, struct query_client *client, const uint8_t *in,
+                    size_t inlen, uint8_t *out, bool tcp)
 {
-    struct dns_name name;
-    size_t pos = DNS_HEADER_SIZE;
+    struct query_parsed p;
+    query_parse(in, inlen, &p);
+    return query_answer_parsed(s, client, in, inlen, &p, out, tcp);
+}
+
+void query_prefetch(const struct serve_set *s, const struct query_parsed *p, struct query_hint *h)
+{
+    const struct dns_query *q = &p->q;
     h->zone = NULL;
-    if (inlen <= DNS_HEADER_SIZE || !dns_name_parse(in, inlen, &pos, &name, true))
+    if (p->r != DNS_PARSE_OK)
         return;
-    /* The type only matters for DS, answered from the parent zone: a
-     * wrong guess costs a useless prefetch, nothing else. */
-    const struct zone *z = snapshot_find_zone(s->zones, &name, 0);
-    if (!z || name.count <= z->origin_labels)
+    const struct zone *z = snapshot_find_zone(s->zones, &q->qname, q->qtype);
+    if (!z || q->qname.count <= z->origin_labels)
         return; /* the apex: lookup_in_zone does not probe the table */
     h->zone = z;
-    h->hash = dns_name_hash(name.wire, name.len);
+    h->hash = q->qname_hash;
     zone_prefetch(z, h->hash, false);
 }
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "dns/packet.h"
 #include "serve/serve.h"
 
 /* Who asks: feeds hashed selection, geo policies and scoped drills. */
@@ -46,6 +47,23 @@ struct query_client {
 size_t query_answer(const struct serve_set *s, struct query_client *client, const uint8_t *in,
                     size_t inlen, uint8_t *out, bool tcp);
 
+/* A query parsed ahead of its answer (UDP parses a whole batch first, to
+ * prefetch). Owned by the caller; query_answer_parsed may change it (an
+ * error reply drops what it cannot echo). */
+struct query_parsed {
+    struct dns_query q;
+    enum dns_parse_result r;
+};
+
+/* Parses in[0..inlen) into p. p->q points into in, which must stay as it
+ * is until the answer. */
+void query_parse(const uint8_t *in, size_t inlen, struct query_parsed *p);
+
+/* query_answer for a query parsed by query_parse from the same in. */
+size_t query_answer_parsed(const struct serve_set *s, struct query_client *client,
+                           const uint8_t *in, size_t inlen, struct query_parsed *p, uint8_t *out,
+                           bool tcp);
+
 /* What query_prefetch found out about a query, for query_prefetch_node. */
 struct query_hint {
     const struct zone *zone; /* NULL: nothing to prefetch */
@@ -53,14 +71,13 @@ struct query_hint {
 };
 
 /*
- * Reads the question name of in[0..inlen) (no checks beyond the name's
- * own) and starts loading the zone's hash table slot for it, filling h.
+ * Starts loading the zone's hash table slot for the question of the parsed
+ * query p (nothing when it did not parse), filling h.
  * query_prefetch_node(h), called once the slots of the whole batch are on
  * their way, starts loading the node. Neither changes anything: they only
  * let a batch's cache misses overlap (net/udp.c says by how much).
  */
-void query_prefetch(const struct serve_set *s, const uint8_t *in, size_t inlen,
-                    struct query_hint *h);
+void query_prefetch(const struct serve_set *s, const struct query_parsed *p, struct query_hint *h);
 void query_prefetch_node(const struct query_hint *h);
 
 #endif

@@ -171,6 +171,7 @@ enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns
     q->question = pkt + DNS_HEADER_SIZE;
     q->question_len = pos - DNS_HEADER_SIZE;
     q->qname_ok = true;
+    q->qname_hash = dns_name_hash(q->qname.wire, q->qname.len);
     enum dns_parse_result r = packet_parse_records(pkt, len, pos, an, ns, ar, q);
     if (r != DNS_PARSE_OK)
         return r;

@@ -43,6 +43,7 @@ struct dns_query {
     size_t question_len;     /* octets of the question in the packet */
     const uint8_t *question; /* points at the question in the packet */
     struct dns_name qname;   /* lowercased */
+    uint32_t qname_hash;     /* dns_name_hash(qname) when qname_ok: the lookup's first probe */
 
     bool edns;         /* an OPT record was present */
     bool opt_ok;       /* ...and every record parsed: echo OPT even in FORMERR */

@@ -293,7 +293,8 @@ static bool tcp_process(struct tcp_conn *c)
         }
         if (have < mlen)
             break;
-        size_t rlen = worker_answer(w, s, &c->peer, c->in + off + 2, mlen, c->pool->reply, true);
+        size_t rlen =
+            worker_answer(w, s, &c->peer, c->in + off + 2, mlen, NULL, c->pool->reply, true);
         serve_count_messages(w->reader, 1, 1);
         if (rlen && !tcp_queue_reply(c, c->pool->reply, rlen, now)) {
             ok = false;

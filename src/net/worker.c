@@ -55,8 +55,9 @@ void worker_clock(struct worker *w)
 
 size_t worker_answer(struct worker *w, const struct serve_set *s,
                      const struct sockaddr_storage *client, const uint8_t *in, size_t len,
-                     uint8_t *out, bool tcp)
+                     struct query_parsed *p, uint8_t *out, bool tcp)
 {
+    struct query_parsed here;
     struct query_client qc = {.addr = client,
                               .rng = &w->rng,
                               .reader = w->reader,
@@ -64,7 +65,11 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
                               .rrl = &w->rrl,
                               .now_mono = w->now_mono,
                               .now_wall = w->now_wall};
-    size_t n = query_answer(s, &qc, in, len, out, tcp);
+    if (!p) {
+        query_parse(in, len, &here);
+        p = &here;
+    }
+    size_t n = query_answer_parsed(s, &qc, in, len, p, out, tcp);
     if (n) {
         unsigned rc = qc.rcode < WORKER_RCODES - 1 ? qc.rcode : WORKER_RCODES - 1;
         serve_count_query(w->reader, tcp, rc, worker_qtype_index(qc.qtype));

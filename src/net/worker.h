@@ -56,9 +56,11 @@ struct worker {
  * of queries (one UDP batch, one TCP read). */
 void worker_clock(struct worker *w);
 
-/* Answers one query from s (which w's reader has entered) and counts it. */
+/* Answers one query from s (which w's reader has entered) and counts it.
+ * p is the query already parsed from in by query_parse (UDP parses a
+ * batch ahead), or NULL to parse it here. */
 size_t worker_answer(struct worker *w, const struct serve_set *s,
                      const struct sockaddr_storage *client, const uint8_t *in, size_t len,
-                     uint8_t *out, bool tcp);
+                     struct query_parsed *p, uint8_t *out, bool tcp);
 
 #endif

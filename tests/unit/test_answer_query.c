@@ -252,7 +252,9 @@ static void prefetch(const struct serve_set *s, const char *name, struct query_h
     size_t len = 0;
     ldns_pkt2wire(&wire, q, &len);
     ldns_pkt_free(q);
-    query_prefetch(s, wire, len, h);
+    struct query_parsed p;
+    query_parse(wire, len, &p);
+    query_prefetch(s, &p, h);
     query_prefetch_node(h);
     free(wire);
 }
@@ -275,11 +277,52 @@ static void test_prefetch(struct tap *t, const struct serve_set *s)
     prefetch(s, "www.example.org.", &h);
     TAP_CHECK(t, h.zone == NULL, "prefetch: nothing outside our zones");
     static const uint8_t cut[] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'w'};
+    struct query_parsed p;
     h.zone = (const struct zone *)s; /* must be reset */
-    query_prefetch(s, cut, sizeof(cut), &h);
+    query_parse(cut, sizeof(cut), &p);
+    query_prefetch(s, &p, &h);
     TAP_CHECK(t, h.zone == NULL, "prefetch: a truncated name is left alone");
-    query_prefetch(s, cut, 12, &h);
+    query_parse(cut, 12, &p);
+    query_prefetch(s, &p, &h);
     TAP_CHECK(t, h.zone == NULL, "prefetch: no question");
+}
+
+/* UDP answers queries parsed ahead (query_parse, query_answer_parsed):
+ * the same bytes as query_answer for a hit, a CNAME chain, NXDOMAIN, a
+ * referral and a broken question. */
+static void test_parsed_same(struct tap *t, const struct serve_set *s)
+{
+    static const char *const names[] = {"www.example.com.", "Alias.Example.com.",
+                                        "nothere.example.com.", "www.sub.example.com.",
+                                        "example.com."};
+    uint8_t a[65535], b[65535];
+    bool same = true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        ldns_pkt *q = ldns_pkt_query_new(ldns_dname_new_frm_str(names[i]), LDNS_RR_TYPE_A,
+                                         LDNS_RR_CLASS_IN, 0);
+        uint8_t *wire = NULL;
+        size_t len = 0;
+        ldns_pkt_set_edns_udp_size(q, 1232);
+        ldns_pkt2wire(&wire, q, &len);
+        ldns_pkt_free(q);
+        uint64_t rng1 = 7, rng2 = 7;
+        struct query_client c1 = {.rng = &rng1}, c2 = {.rng = &rng2};
+        struct query_parsed p;
+        size_t na = query_answer(s, &c1, wire, len, a, false);
+        query_parse(wire, len, &p);
+        size_t nb = query_answer_parsed(s, &c2, wire, len, &p, b, false);
+        same = same && na > 0 && na == nb && memcmp(a, b, na) == 0 && c1.rcode == c2.rcode;
+        free(wire);
+    }
+    static const uint8_t cut[] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'w'};
+    uint64_t rng = 7;
+    struct query_client c = {.rng = &rng};
+    struct query_parsed p;
+    size_t na = query_answer(s, &c, cut, sizeof(cut), a, false);
+    query_parse(cut, sizeof(cut), &p);
+    size_t nb = query_answer_parsed(s, &c, cut, sizeof(cut), &p, b, false);
+    same = same && na > 0 && na == nb && memcmp(a, b, na) == 0;
+    TAP_CHECK(t, same, "a query parsed ahead gets the same reply as query_answer's");
 }
 
 int main(void)
@@ -292,6 +335,7 @@ int main(void)
     test_delegation(&t, s);
     test_meta(&t, s);
     test_prefetch(&t, s);
+    test_parsed_same(&t, s);
     serve_set_free(s);
     return tap_done(&t);
 }
