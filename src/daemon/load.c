@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -57,6 +58,17 @@ void load_run_behind(void (*fn)(void *), void *arg)
         return;
     }
     pthread_join(t, NULL);
+}
+
+static void load_drop_run(void *arg)
+{
+    serve_set_free(arg);
+    malloc_trim(0);
+}
+
+void load_drop_behind(struct serve_set *old)
+{
+    load_run_behind(load_drop_run, old);
 }
 
 /* Index of the configured zone with the longest origin above name, or -1. */

@@ -29,21 +29,22 @@ int main(int argc, char **argv)
 {
     /* Loading a large zone makes millions of short-lived allocations (ldns
      * parses record by record); without these glibc grows and trims the
-     * heap around each one, which made a 1M-record load 3x slower. */
+     * heap around each one, which made a 1M-record load 3x slower.
+     *
+     * Each loading thread keeps glibc's arena of its own (the default).
+     * One arena for all threads (M_ARENA_MAX 1, tried to bound RSS) made
+     * the two parse threads take turns on its lock, tens of thousands of
+     * futex hand-offs a second: start-up load of the 1M-record zone 3.6-3.9
+     * s against 1.8 s, and during reloads under 50k QPS stalls of 200-900
+     * ms in which the workers and the client hardly ran (3 of 3 rounds of
+     * reload_bench.py on a quiet machine, lost queries in some). What an
+     * arena keeps after a reload is its top pad, so the pad is 4 MB rather
+     * than 16 (a 1M-record load is as fast) and a reload frees the old set
+     * and trims the heap behind the workers (load_drop_behind): RSS 157 MB
+     * before and 165 after 3 reloads (1.05x; 169 -> 201 MB, 1.19x, with
+     * the 16 MB pad). contrib/bench/README.md ("Reloading under load"). */
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
-    mallopt(M_TOP_PAD, 16 * 1024 * 1024);
-    /* One malloc arena for every thread. With glibc's default (an arena
-     * per thread, up to 8 per core), each thread that loads a zone on a
-     * reload (load_run_behind, the two-thread parse) kept a heap of its
-     * own, grown by the 16 MB pad above and never trimmed below the
-     * threshold: RSS 169 MB before, 201 MB after two reloads of the
-     * 1M-record zone (1.19x). With one arena a reload reuses the memory
-     * the last one freed: 154 MB before and after (1.00x, 3 rounds of 3
-     * reloads). No thread mallocs on the query path; the two-thread parse
-     * takes a few percent more CPU on the shared malloc lock (gtmd check:
-     * 2.53-2.77 s against 2.39-2.56 s). contrib/bench/README.md
-     * ("Reloading under load"). */
-    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_TOP_PAD, 4 * 1024 * 1024);
     const char *cfg = NULL, *node = NULL;
     bool check = false;
     if (argc > 1 && strcmp(argv[1], "drill") == 0)

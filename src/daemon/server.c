@@ -346,7 +346,7 @@ static void server_resign(struct server *srv)
     }
     errlist_free(&errs);
     policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
-    serve_set_free(serve_publish(&srv->serve, set));
+    load_drop_behind(serve_publish(&srv->serve, set));
     srv->generation++;
     server_set_resign_due(srv);
     log_info("event=resign result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
@@ -452,7 +452,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     struct serve_set *old = serve_publish(&srv->serve, set);
     json_t *zones = server_zone_changes(old->zones, set->zones);
     json_t *geo = server_geo_loaded(set);
-    serve_set_free(old);
+    load_drop_behind(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
     override_set_max(&srv->health, cfg->health.max_overrides);
     drill_core_set_params(&srv->drills, &cfg->drills);
