@@ -8,7 +8,10 @@ default workers; lat_load (lat_load.c, built here with cc -O2) sends
 --rate queries per second of that zone's query mix (gen_zone.py --queries)
 and times every answer. Per run: gtmd is started, answers, settles, then
 --reloads reloads by SIGHUP, each waited for (event=reload in its log),
-then --gap seconds of plain load. RSS (VmRSS) is read every 100 ms.
+then --gap seconds of plain load. RSS (VmRSS) and the host's steal time
+(/proc/stat: the VM's CPUs stopped by the hypervisor) are read every
+100 ms; the reload windows with p99 over 10 ms are counted with and
+without 20 ms or more of steal around them.
 With --gtmd-base the base binary runs the same rounds, interleaved (the
 order rotated each round).
 
@@ -136,11 +139,20 @@ class Gtmd:
         self.p = None
 
 
+def steal_ms():
+    """CPU time the hypervisor gave to others while this VM's CPUs wanted
+    it (/proc/stat, all CPUs, in ms): a stall of the whole VM shows here,
+    not in any process of it."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return int(fields[8]) * 1000 // os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0
+
+
 def sample_until(pid, samples, cond, limit):
-    """Reads RSS every 100 ms until cond() or limit seconds."""
+    """Reads RSS and host steal every 100 ms until cond() or limit seconds."""
     t_end = time.monotonic() + limit
     while time.monotonic() < t_end:
-        samples.append((time.monotonic_ns(), rss_mb(pid)))
+        samples.append((time.monotonic_ns(), rss_mb(pid), steal_ms()))
         if cond():
             return True
         time.sleep(0.1)
@@ -152,7 +164,7 @@ def one_run(a, g, name, zone_q, lat_bin):
     time.sleep(a.settle)
     samples = []
     sample_until(g.p.pid, samples, lambda: False, 1.0)
-    before = statistics.median(r for _, r in samples[-5:])
+    before = statistics.median(r for _, r, _ in samples[-5:])
     lat = subprocess.Popen([lat_bin, "-p", str(g.port), "-f", zone_q, "-r", str(a.rate),
                             "-d", "600", "-w", str(a.window), "-t", str(a.timeout)],
                            stdout=subprocess.PIPE, text=True, start_new_session=True,
@@ -173,7 +185,7 @@ def one_run(a, g, name, zone_q, lat_bin):
         sample_until(g.p.pid, samples, lambda: False, a.gap)
     lat.send_signal(signal.SIGINT)
     out, _ = lat.communicate(timeout=30)
-    after = statistics.median(r for _, r in samples[-5:])
+    after = statistics.median(r for _, r, _ in samples[-5:])
     g.stop()
     wins, total = [], None
     for line in out.splitlines():
@@ -186,9 +198,22 @@ def one_run(a, g, name, zone_q, lat_bin):
     for r in reloads:
         r["from_ms"] = (r["hup_ns"] - t0) / 1e6
         r["to_ms"] = (r["done_ns"] - t0) / 1e6 + a.window
-    return {"before": before, "after": after, "peak": max(r for _, r in samples),
+    return {"before": before, "after": after, "peak": max(r for _, r, _ in samples),
             "windows": wins, "total": total, "reloads": reloads,
-            "rss": [((t - t0) / 1e6, r) for t, r in samples], "load": cpu_load()}
+            "rss": [((t - t0) / 1e6, r) for t, r, _ in samples],
+            "steal": [((t - t0) / 1e6, st) for t, _, st in samples], "load": cpu_load()}
+
+
+def steal_near(run, w, window):
+    """Host steal (ms) from 200 ms before window w to 200 ms after its
+    slowest answer: whether the VM itself was stopped then."""
+    lo, hi = w[0] - 200, w[0] + window + w[7] / 1000 + 200
+    pts = run.get("steal", [])
+    before = [st for t, st in pts if t <= lo]
+    after = [st for t, st in pts if t >= hi]
+    if not before or not after:
+        return None
+    return after[0] - before[-1]
 
 
 def during(run, window):
@@ -210,8 +235,14 @@ def summary(runs, window):
             "reload ms": [], "RSS before MB": [],
             "RSS peak MB": [], "RSS after MB": [], "after/before": []}
     lost = failed = sent = late = 0
+    slow = slow_steal = 0
     for run in runs:
         ins, outs = during(run, window)
+        for w in ins:
+            if w[6] > 10000:
+                slow += 1
+                st = steal_near(run, w, window)
+                slow_steal += st is not None and st >= 20
         rows["swap p50 ms"].append(statistics.median(w[5] for w in ins) / 1000)
         rows["swap p99 ms (worst window)"].append(max(w[6] for w in ins) / 1000)
         rows["swap max ms"].append(max(w[7] for w in ins) / 1000)
@@ -234,6 +265,7 @@ def summary(runs, window):
            mm(v, "%.2f" if k == "after/before" else "%.1f") for k, v in rows.items()}
     out["sent / lost / failed"] = "%d / %d / %d" % (sent, lost, failed)
     out["client late (>1 ms behind)"] = str(late)
+    out["reload windows p99 > 10 ms with host steal >= 20 ms"] = "%d of %d" % (slow_steal, slow)
     return out
 
 
