@@ -316,7 +316,8 @@ static bool lookup_drop_repeat(struct answer_plan *p, const struct zone_rrset *c
     return false;
 }
 
-void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tcp,
+void answer_lookup(const struct serve_set *s, const struct dns_query *q,
+                   const struct answer_zone_hint *hint, bool tcp,
                    const struct policy_client *client, struct serve_reader *reader,
                    struct answer_plan *plan)
 {
@@ -343,7 +344,9 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tc
     plan->n_synth = 0;
     plan->ecs_scope = 0;
     for (unsigned step = 0; step < ANSWER_MAX_CHAIN; step++) {
-        const struct zone *z = snapshot_find_zone(s->zones, name, q->qtype);
+        const struct zone *z = step == 0 && hint && hint->known
+                                   ? hint->zone
+                                   : snapshot_find_zone(s->zones, name, q->qtype);
         if (!z) {
             if (step == 0)
                 plan->rcode = DNS_RCODE_REFUSED;

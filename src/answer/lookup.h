@@ -68,11 +68,20 @@ struct answer_plan {
     struct answer_synth synth[ANSWER_MAX_SYNTH];
 };
 
-/* Fills plan for q against the served set s. tcp selects the full ANY
- * answer; client (source address, ECS, random state) feeds policy records.
- * Policy answers are counted in reader's counters (NULL, or a traced plan:
- * not counted); reader must have entered s. */
-void answer_lookup(const struct serve_set *s, const struct dns_query *q, bool tcp,
+/* The question's zone, when the caller has already looked it up
+ * (snapshot_find_zone for q's name and type in the same set): UDP's
+ * prefetch pass does, so the answer does not look again. */
+struct answer_zone_hint {
+    const struct zone *zone; /* NULL: not in our zones */
+    bool known;              /* false: answer_lookup looks it up */
+};
+
+/* Fills plan for q against the served set s (hint: the question's zone,
+ * or NULL). tcp selects the full ANY answer; client (source address, ECS, random state) feeds
+ * policy records. Policy answers are counted in reader's counters (NULL, or a traced plan: not
+ * counted); reader must have entered s. */
+void answer_lookup(const struct serve_set *s, const struct dns_query *q,
+                   const struct answer_zone_hint *hint, bool tcp,
                    const struct policy_client *client, struct serve_reader *reader,
                    struct answer_plan *plan);
 

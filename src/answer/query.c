@@ -21,7 +21,8 @@ struct query_ctx {
     size_t inlen;
     uint8_t *out;
     bool tcp;
-    struct dns_query *q; /* the caller's parsed query; error replies adjust it */
+    struct dns_query *q;                 /* the caller's parsed query; error replies adjust it */
+    const struct answer_zone_hint *zone; /* the question's zone, if known */
     struct encode_params ep;
     struct query_guard guard;
     uint16_t rcode; /* of the reply sent */
@@ -115,7 +116,7 @@ static void query_lookup(struct query_ctx *c, struct answer_plan *plan)
         pc.canary = lm.n_tags > 0;
     }
     plan->trace = c->client->trace;
-    answer_lookup(c->s, q, c->tcp, &pc, c->client->reader, plan);
+    answer_lookup(c->s, q, c->zone, c->tcp, &pc, c->client->reader, plan);
 }
 
 /* Decides and encodes the parsed query r (c->rcode gets the reply's rcode). */
@@ -157,14 +158,21 @@ static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
 void query_parse(const uint8_t *in, size_t inlen, struct query_parsed *p)
 {
     p->r = dns_query_parse(in, inlen, &p->q);
+    p->zone.known = false;
 }
 
 size_t query_answer_parsed(const struct serve_set *s, struct query_client *client,
                            const uint8_t *in, size_t inlen, struct query_parsed *p, uint8_t *out,
                            bool tcp)
 {
-    struct query_ctx c = {
-        .s = s, .client = client, .in = in, .inlen = inlen, .out = out, .tcp = tcp, .q = &p->q};
+    struct query_ctx c = {.s = s,
+                          .client = client,
+                          .in = in,
+                          .inlen = inlen,
+                          .out = out,
+                          .tcp = tcp,
+                          .q = &p->q,
+                          .zone = &p->zone};
     size_t n = query_run(&c, p->r);
     client->rcode = (uint8_t)c.rcode;
     return n;
@@ -178,13 +186,15 @@ size_t query_answer(const struct serve_set *s, struct query_client *client, cons
     return query_answer_parsed(s, client, in, inlen, &p, out, tcp);
 }
 
-void query_prefetch(const struct serve_set *s, const struct query_parsed *p, struct query_hint *h)
+void query_prefetch(const struct serve_set *s, struct query_parsed *p, struct query_hint *h)
 {
     const struct dns_query *q = &p->q;
     h->zone = NULL;
     if (p->r != DNS_PARSE_OK)
         return;
     const struct zone *z = snapshot_find_zone(s->zones, &q->qname, q->qtype);
+    p->zone.zone = z; /* the answer's first step needs it too */
+    p->zone.known = true;
     if (!z || q->qname.count <= z->origin_labels)
         return; /* the apex: lookup_in_zone does not probe the table */
     h->zone = z;

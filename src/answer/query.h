@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "answer/lookup.h"
 #include "dns/packet.h"
 #include "serve/serve.h"
 
@@ -53,6 +54,7 @@ size_t query_answer(const struct serve_set *s, struct query_client *client, cons
 struct query_parsed {
     struct dns_query q;
     enum dns_parse_result r;
+    struct answer_zone_hint zone; /* set by query_prefetch */
 };
 
 /* Parses in[0..inlen) into p. p->q points into in, which must stay as it
@@ -72,12 +74,13 @@ struct query_hint {
 
 /*
  * Starts loading the zone's hash table slot for the question of the parsed
- * query p (nothing when it did not parse), filling h.
+ * query p (nothing when it did not parse), filling h, and keeps the
+ * question's zone in p for the answer.
  * query_prefetch_node(h), called once the slots of the whole batch are on
  * their way, starts loading the node. Neither changes anything: they only
  * let a batch's cache misses overlap (net/udp.c says by how much).
  */
-void query_prefetch(const struct serve_set *s, const struct query_parsed *p, struct query_hint *h);
+void query_prefetch(const struct serve_set *s, struct query_parsed *p, struct query_hint *h);
 void query_prefetch_node(const struct query_hint *h);
 
 #endif

@@ -287,19 +287,26 @@ static void test_prefetch(struct tap *t, const struct serve_set *s)
     TAP_CHECK(t, h.zone == NULL, "prefetch: no question");
 }
 
-/* UDP answers queries parsed ahead (query_parse, query_answer_parsed):
- * the same bytes as query_answer for a hit, a CNAME chain, NXDOMAIN, a
- * referral and a broken question. */
+/* UDP answers queries parsed ahead (query_parse, query_prefetch keeping
+ * the question's zone, query_answer_parsed): the same bytes as
+ * query_answer for a hit, a CNAME chain, NXDOMAIN, a child zone, the apex,
+ * DS at a cut (the parent's zone, not the child's), a referral, a name outside our
+ * zones, and a broken question. */
 static void test_parsed_same(struct tap *t, const struct serve_set *s)
 {
-    static const char *const names[] = {"www.example.com.", "Alias.Example.com.",
-                                        "nothere.example.com.", "www.sub.example.com.",
-                                        "example.com."};
+    static const struct {
+        const char *name;
+        ldns_rr_type type;
+    } qs[] = {{"www.example.com.", LDNS_RR_TYPE_A},      {"Alias.Example.com.", LDNS_RR_TYPE_A},
+              {"nothere.example.com.", LDNS_RR_TYPE_A},  {"www.sub.example.com.", LDNS_RR_TYPE_A},
+              {"example.com.", LDNS_RR_TYPE_A},          {"sub.example.com.", LDNS_RR_TYPE_DS},
+              {"sub.example.com.", LDNS_RR_TYPE_SOA},    {"www.example.org.", LDNS_RR_TYPE_A},
+              {"www.deleg.example.com.", LDNS_RR_TYPE_A}};
     uint8_t a[65535], b[65535];
     bool same = true;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        ldns_pkt *q = ldns_pkt_query_new(ldns_dname_new_frm_str(names[i]), LDNS_RR_TYPE_A,
-                                         LDNS_RR_CLASS_IN, 0);
+    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+        ldns_pkt *q =
+            ldns_pkt_query_new(ldns_dname_new_frm_str(qs[i].name), qs[i].type, LDNS_RR_CLASS_IN, 0);
         uint8_t *wire = NULL;
         size_t len = 0;
         ldns_pkt_set_edns_udp_size(q, 1232);
@@ -308,8 +315,10 @@ static void test_parsed_same(struct tap *t, const struct serve_set *s)
         uint64_t rng1 = 7, rng2 = 7;
         struct query_client c1 = {.rng = &rng1}, c2 = {.rng = &rng2};
         struct query_parsed p;
+        struct query_hint h;
         size_t na = query_answer(s, &c1, wire, len, a, false);
         query_parse(wire, len, &p);
+        query_prefetch(s, &p, &h);
         size_t nb = query_answer_parsed(s, &c2, wire, len, &p, b, false);
         same = same && na > 0 && na == nb && memcmp(a, b, na) == 0 && c1.rcode == c2.rcode;
         free(wire);
