@@ -18,6 +18,8 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from backends import free_port_on, poll, query_addrs
 from conftest import Gtmd, default_config, free_port, sanitizer_env, stop_process, GTMD
 
@@ -320,3 +322,31 @@ def start_node(made, etcd_urls, i, backend_port, args=(), start=True, **kw):
     if start:
         g.start()
     return g
+
+
+# Fixtures shared by the fleet test modules (imported there by name).
+
+@pytest.fixture
+def be():
+    port = free_port_on(["127.0.0.31", "127.0.0.32"])
+    us = Backend("127.0.0.31", port).start()
+    eu = Backend("127.0.0.32", port).start()
+    yield {"us": us, "eu": eu, "port": port}
+    us.stop()
+    eu.stop()
+
+
+@pytest.fixture
+def made():
+    nodes = []
+    yield nodes
+    errors = []
+    for g in nodes:
+        try:
+            if g.proc:
+                g.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+        shutil.rmtree(g.workdir, ignore_errors=True)
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)

@@ -19,10 +19,10 @@ import time
 import dns.edns
 import pytest
 
-from backends import free_port_on, poll
+from backends import poll
 from conftest import GTMD
-from fleetlib import (ETCDCTL, OPERATE_TOKEN, Backend, EtcdCluster, fleet_config, http_json,
-                      need_etcd, start_node)
+from fleetlib import (ETCDCTL, OPERATE_TOKEN, EtcdCluster, be, fleet_config,  # noqa: F401
+                      http_json, made, need_etcd, start_node)  # be, made: fixtures
 from test_events import Stream
 
 
@@ -44,32 +44,6 @@ def cluster():
     c = EtcdCluster(3).start()
     yield c
     c.stop()
-
-
-@pytest.fixture
-def be():
-    port = free_port_on(["127.0.0.31", "127.0.0.32"])
-    us = Backend("127.0.0.31", port).start()
-    eu = Backend("127.0.0.32", port).start()
-    yield {"us": us, "eu": eu, "port": port}
-    us.stop()
-    eu.stop()
-
-
-@pytest.fixture
-def made():
-    nodes = []
-    yield nodes
-    errors = []
-    for g in nodes:
-        try:
-            if g.proc:
-                g.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-        shutil.rmtree(g.workdir, ignore_errors=True)
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
 
 
 def three(cluster, be, made, **kw):

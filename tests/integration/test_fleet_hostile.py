@@ -7,16 +7,15 @@ bounded. Every wait is bounded."""
 import base64
 import http.server
 import json
-import shutil
 import socketserver
 import threading
 import time
 
 import pytest
 
-from backends import free_port_on, poll
+from backends import poll
 from conftest import free_port
-from fleetlib import Backend, start_node
+from fleetlib import be, made, start_node  # noqa: F401 (be, made: fixtures)
 
 PREFIX = "/gtmd/it/"
 
@@ -99,26 +98,6 @@ class FakeEtcd:
 def chunk(h, data):
     h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
     h.wfile.flush()
-
-
-@pytest.fixture
-def be():
-    port = free_port_on(["127.0.0.31", "127.0.0.32"])
-    us = Backend("127.0.0.31", port).start()
-    eu = Backend("127.0.0.32", port).start()
-    yield {"port": port}
-    us.stop()
-    eu.stop()
-
-
-@pytest.fixture
-def made():
-    nodes = []
-    yield nodes
-    for g in nodes:
-        if g.proc:
-            g.stop()
-        shutil.rmtree(g.workdir, ignore_errors=True)
 
 
 def hwm_kib(g):
