@@ -144,21 +144,7 @@ def test_every_request_over_the_cap_gets_a_reply(make_gtmd, cap):
     for rnd in range(3):
         n = 20
         out = [None] * n
-        barrier = threading.Barrier(n)
-
-        def go(i):
-            try:
-                barrier.wait(timeout=10)
-            except threading.BrokenBarrierError:
-                pass
-            post_once(a.port, i, out)
-
-        ts = [threading.Thread(target=go, args=(i,)) for i in range(n)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join(timeout=60)
-        assert not any(t.is_alive() for t in ts)
+        run_at_once(n, lambda i: post_once(a.port, i, out))
         for r in out:
             seen[r[0]] = seen.get(r[0], 0) + 1
             assert r[0] in (201, 503), out
@@ -330,23 +316,7 @@ def test_concurrent_posts_share_writes_and_answer_after_durable(make_gtmd):
     writes0 = a.get("/v1/status", token=READ_TOKEN).json["state_file"]["writes"]
     n = 40
     results = [None] * n
-    barrier = threading.Barrier(n)
-
-    def go(i):
-        try:
-            barrier.wait(timeout=10)
-        except threading.BrokenBarrierError:
-            pass
-        post_and_check_durable(a, state, i, results)
-
-    ts = [threading.Thread(target=go, args=(i,)) for i in range(n)]
-    t0 = time.monotonic()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(timeout=60)
-    took = time.monotonic() - t0
-    assert not any(t.is_alive() for t in ts)
+    took = run_at_once(n, lambda i: post_and_check_durable(a, state, i, results))
     assert all(r[0] == 201 for r in results), results
     assert all(r[2] for r in results), ("answered before the override was on disk", results)
     assert len({r[1] for r in results}) == n
