@@ -617,17 +617,7 @@ class UdpLoad(threading.Thread):
             # time out what is late
             t = now()
             if out:
-                late = [k for k, (ts, _) in out.items() if t - ts > QUERY_TIMEOUT]
-                for k in late:
-                    ts, name = out.pop(k)
-                    if self.closed:
-                        continue
-                    with s.model.lock:
-                        up = s.model.was_up(ts - 0.05, ts + QUERY_TIMEOUT)
-                    s.stats.add("udp", "unanswered" if up else "excused")
-                    if up:
-                        s.lost_at(ts)
-                        s.note("unanswered udp %s sent at %.3f" % (name, ts - s.t0))
+                s.expire("udp", out, t, count=not self.closed)
             wait = min(0.002, max(0.0, t_next - now())) if not self.closed else 0.0005
             s.sel_wait(socks, wait)
         self.client_drops = sum(udp_drops(inode=i) for i in self.inodes)
@@ -763,15 +753,7 @@ class TcpLoad(threading.Thread):
                         s.wrong("tcp", name, p[4], ts, tr, why)
             t = now()
             for i in range(self.n_conns):
-                late = [k for k, (ts, _) in outs[i].items() if t - ts > QUERY_TIMEOUT]
-                for k in late:
-                    ts, name = outs[i].pop(k)
-                    with s.model.lock:
-                        up = s.model.was_up(ts - 0.05, ts + QUERY_TIMEOUT)
-                    s.stats.add("tcp", "unanswered" if up else "excused")
-                    if up:
-                        s.lost_at(ts)
-                        s.note("unanswered tcp %s sent at %.3f" % (name, ts - s.t0))
+                s.expire("tcp", outs[i], t)
             time.sleep(min(0.005, max(0.0, t_next - now())))
         for c in conns:
             if c:
@@ -842,6 +824,21 @@ class Soak:
         with self.lag_lock:
             k = int(ts - self.t0)
             self.unanswered_by_s[k] = self.unanswered_by_s.get(k, 0) + 1
+
+    def expire(self, transport, out, t, count=True):
+        """Drops the queries of out ({key: (sent, name)}) older than
+        QUERY_TIMEOUT at time t: unanswered if gtmd was up around them,
+        else excused (count=False: dropped without counting)."""
+        for k in [k for k, (ts, _) in out.items() if t - ts > QUERY_TIMEOUT]:
+            ts, name = out.pop(k)
+            if not count:
+                continue
+            with self.model.lock:
+                up = self.model.was_up(ts - 0.05, ts + QUERY_TIMEOUT)
+            self.stats.add(transport, "unanswered" if up else "excused")
+            if up:
+                self.lost_at(ts)
+                self.note("unanswered %s %s sent at %.3f" % (transport, name, ts - self.t0))
 
     def event(self, what, t=None):
         self.timeline.append((round((t or now()) - self.t0, 3), what))
