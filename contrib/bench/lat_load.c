@@ -10,9 +10,15 @@
  * times each answer. Per window of send time (default 100 ms) it prints
  *
  *   W <start ms> <sent> <answered> <lost> <failed> <p50 us> <p99 us> <max us>
+ *     <read p99 us> <read max us>
  *
  * where lost = no answer within the timeout, failed = an answer with
- * SERVFAIL, REFUSED, FORMERR or TC. Then one line
+ * SERVFAIL, REFUSED, FORMERR or TC. The latency is from the send to the
+ * answer's arrival at our socket (the kernel's receive timestamp,
+ * SO_TIMESTAMPNS); the read figures are from the send to the moment this
+ * program read the answer, which also holds however long the client itself
+ * waited for a CPU (on a 2-core machine shared with the server under test,
+ * up to 8 ms in perf sched timehist during a reload). Then one line
  *
  *   T <sent> <answered> <lost> <failed> <late> <t0 ns>
  *
@@ -49,13 +55,15 @@ struct query {
 };
 
 struct window {
-    uint32_t *lat; /* microseconds of each answer */
+    uint32_t *lat;  /* microseconds from send to arrival, each answer */
+    uint32_t *read; /* microseconds from send to our read, each answer */
     size_t n, cap;
     uint64_t sent, lost, failed;
 };
 
 struct slot {
-    int64_t sent_ns; /* 0: free (answered or given up) */
+    int64_t sent_ns; /* CLOCK_MONOTONIC; 0: free (answered or given up) */
+    int64_t sent_rt; /* CLOCK_REALTIME, the clock of receive timestamps */
 };
 
 /* SIGINT or SIGTERM: stop sending, wait for the answers, print. */
@@ -67,11 +75,16 @@ static void lat_on_signal(int sig)
     lat_stop = 1;
 }
 
-static int64_t now_ns(void)
+static int64_t clock_ns(clockid_t c)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(c, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t now_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
 }
 
 static int qtype_code(const char *t)
@@ -145,15 +158,29 @@ static struct query *read_queries(const char *path, size_t *count)
     return q;
 }
 
-static void window_add(struct window *w, uint32_t us)
+static void window_add(struct window *w, uint32_t us, uint32_t read_us)
 {
     if (w->n == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 4096;
         w->lat = realloc(w->lat, w->cap * sizeof(*w->lat));
-        if (!w->lat)
+        w->read = realloc(w->read, w->cap * sizeof(*w->read));
+        if (!w->lat || !w->read)
             abort();
     }
-    w->lat[w->n++] = us;
+    w->lat[w->n] = us;
+    w->read[w->n++] = read_us;
+}
+
+/* The kernel's receive time of message m (CLOCK_REALTIME), else -1. */
+static int64_t msg_rx_ns(struct msghdr *m)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        }
+    return -1;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -183,17 +210,24 @@ static void run_receive(struct run *r, unsigned s)
 {
     enum { BATCH = 32 };
     unsigned char bufs[BATCH][512];
+    union {
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctl[BATCH];
     struct iovec iov[BATCH];
     struct mmsghdr msgs[BATCH];
     for (;;) {
         for (int i = 0; i < BATCH; i++) {
             iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
-            msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+            msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i],
+                                                   .msg_iovlen = 1,
+                                                   .msg_control = ctl[i].buf,
+                                                   .msg_controllen = sizeof(ctl[i].buf)}};
         }
         int got = recvmmsg(r->socks[s], msgs, BATCH, MSG_DONTWAIT, NULL);
         if (got <= 0)
             return;
-        int64_t t = now_ns();
+        int64_t t = clock_ns(CLOCK_REALTIME);
         for (int i = 0; i < got; i++) {
             const unsigned char *b = bufs[i];
             if (msgs[i].msg_len < 12 || !(b[2] & 0x80))
@@ -208,7 +242,11 @@ static void run_receive(struct run *r, unsigned s)
                 w->failed++;
                 r->failed++;
             }
-            window_add(w, (uint32_t)((t - sl->sent_ns) / 1000));
+            int64_t rx = msg_rx_ns(&msgs[i].msg_hdr);
+            if (rx < sl->sent_rt || rx > t)
+                rx = t; /* no timestamp, or the clock was set meanwhile */
+            window_add(w, (uint32_t)((rx - sl->sent_rt) / 1000),
+                       (uint32_t)((t - sl->sent_rt) / 1000));
             r->answered++;
             sl->sent_ns = 0;
         }
@@ -226,9 +264,10 @@ static int open_socks(struct run *r, const char *server, int port)
     }
     for (unsigned i = 0; i < r->nsocks; i++) {
         int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-        int big = 4 << 20;
+        int big = 4 << 20, on = 1;
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
         if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
             perror("socket");
             return -1;
@@ -244,16 +283,21 @@ static void print_windows(struct run *r)
         struct window *w = &r->win[i];
         if (!w->sent)
             continue;
-        uint32_t p50 = 0, p99 = 0, max = 0;
+        uint32_t p50 = 0, p99 = 0, max = 0, rp99 = 0, rmax = 0;
         if (w->n) {
+            size_t k99 = (w->n * 99 + 99) / 100 - 1;
             qsort(w->lat, w->n, sizeof(*w->lat), cmp_u32);
+            qsort(w->read, w->n, sizeof(*w->read), cmp_u32);
             p50 = w->lat[(w->n - 1) / 2];
-            p99 = w->lat[(w->n * 99 + 99) / 100 - 1];
+            p99 = w->lat[k99];
             max = w->lat[w->n - 1];
+            rp99 = w->read[k99];
+            rmax = w->read[w->n - 1];
         }
-        printf("W %lld %llu %zu %llu %llu %u %u %u\n",
+        printf("W %lld %llu %zu %llu %llu %u %u %u %u %u\n",
                (long long)(i * (uint64_t)r->window_ns / 1000000), (unsigned long long)w->sent, w->n,
-               (unsigned long long)w->lost, (unsigned long long)w->failed, p50, p99, max);
+               (unsigned long long)w->lost, (unsigned long long)w->failed, p50, p99, max, rp99,
+               rmax);
     }
 }
 
@@ -339,6 +383,7 @@ int main(int argc, char **argv)
             /* The latency counts from the real send: the client's own
              * lag (batches of up to 100 us, "late") is not the server's. */
             r.slots[k].sent_ns = t;
+            r.slots[k].sent_rt = clock_ns(CLOCK_REALTIME);
             run_window(&r, t)->sent++;
             /* A failed send (full socket buffer) times out like a drop. */
             (void)send(r.socks[s], w, q[sent % nq].len, 0);

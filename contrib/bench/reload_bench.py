@@ -108,12 +108,13 @@ class Gtmd:
             json.dump(cfg, f)
         self.logpath = os.path.join(self.dir, "gtmd.log")
         self.nice = a.nice
+        self.apart = a.sessions == "apart"
         self.p = None
 
     def start(self, name, limit=120):
         self.logf = open(self.logpath, "w")
         self.p = subprocess.Popen([self.bin, "-c", self.cfg], stdout=self.logf,
-                                  stderr=self.logf, start_new_session=True,
+                                  stderr=self.logf, start_new_session=self.apart,
                                   preexec_fn=lambda: os.nice(self.nice))
         boost(self.p.pid, self.nice)
         t0 = time.monotonic()
@@ -167,7 +168,8 @@ def one_run(a, g, name, zone_q, lat_bin):
     before = statistics.median(r for _, r, _ in samples[-5:])
     lat = subprocess.Popen([lat_bin, "-p", str(g.port), "-f", zone_q, "-r", str(a.rate),
                             "-d", "600", "-w", str(a.window), "-t", str(a.timeout)],
-                           stdout=subprocess.PIPE, text=True, start_new_session=True,
+                           stdout=subprocess.PIPE, text=True,
+                           start_new_session=a.sessions == "apart",
                            preexec_fn=lambda: os.nice(a.nice))
     boost(lat.pid, a.nice)
     sample_until(g.p.pid, samples, lambda: False, a.lead)
@@ -231,6 +233,7 @@ def summary(runs, window):
         return (f + " [" + f + "-" + f + "]") % (statistics.median(xs), min(xs), max(xs))
     rows = {"swap p50 ms": [], "swap p99 ms (worst window)": [], "swap max ms": [],
             "swap p99 ms (median window)": [], "swap windows p99 > 10 ms": [],
+            "swap read p99 ms (worst window)": [],
             "steady p99 ms (median window)": [], "steady windows p99 > 10 ms": [],
             "reload ms": [], "RSS before MB": [],
             "RSS peak MB": [], "RSS after MB": [], "after/before": []}
@@ -247,6 +250,7 @@ def summary(runs, window):
         rows["swap p99 ms (worst window)"].append(max(w[6] for w in ins) / 1000)
         rows["swap max ms"].append(max(w[7] for w in ins) / 1000)
         rows["swap p99 ms (median window)"].append(statistics.median(w[6] for w in ins) / 1000)
+        rows["swap read p99 ms (worst window)"].append(max(w[8] for w in ins) / 1000)
         rows["swap windows p99 > 10 ms"].append(
             100.0 * sum(w[6] > 10000 for w in ins) / len(ins))
         rows["steady windows p99 > 10 ms"].append(
@@ -284,6 +288,10 @@ def main():
                     help="nice value of gtmd and the client and of their session groups (root: "
                     "-10), so that other jobs of a shared machine disturb them less; the "
                     "loader threads of a reload run at nice 19 within gtmd (its own doing)")
+    ap.add_argument("--sessions", choices=("one", "apart"), default="one",
+                    help="one: gtmd and the client in this script's session, so one scheduling "
+                    "group (autogroup) and a thread's priority counts against every other; "
+                    "apart: each in its own session and group (see contrib/bench/README.md)")
     ap.add_argument("--workers", type=int, default=0, help="gtmd workers (default: its own)")
     ap.add_argument("--gtmd", default=os.path.join(TOP, "build", "gtmd"))
     ap.add_argument("--gtmd-base", default=None, help="a second gtmd binary, the same rounds")
@@ -328,11 +336,12 @@ def main():
         rl = r["reloads"][0]
         print("\n%s, last round, first reload (SIGHUP at %.0f ms, done at %.0f ms); "
               "windows by send time:" % (label, rl["from_ms"], rl["to_ms"] - a.window))
-        print("  start ms   sent  answered lost failed  p50 ms  p99 ms  max ms")
+        print("  start ms   sent  answered lost failed  p50 ms  p99 ms  max ms  read p99  max")
         for w in r["windows"]:
             if w[0] + a.window > rl["from_ms"] - 300 and w[0] < rl["to_ms"] + 300:
-                print("  %8d %6d %8d %5d %5d %7.2f %7.2f %7.2f"
-                      % (w[0], w[1], w[2], w[3], w[4], w[5] / 1000, w[6] / 1000, w[7] / 1000))
+                print("  %8d %6d %8d %5d %5d %7.2f %7.2f %7.2f %9.2f %7.2f"
+                      % (w[0], w[1], w[2], w[3], w[4], w[5] / 1000, w[6] / 1000, w[7] / 1000,
+                         w[8] / 1000, w[9] / 1000))
     print("\ngtmd and client at nice %+d; load average at the end of each run: %s" % (a.nice,
           ", ".join("%s %s" % (k, r["load"]) for k, v in runs.items() for r in v)))
 
