@@ -1,6 +1,8 @@
 """Smoke tests: gtmd answers over UDP and TCP, and stops cleanly."""
+import random
 import signal
 import socket
+import time
 
 import dns.flags
 import dns.message
@@ -42,6 +44,65 @@ def test_oversized_datagram_ignored(gtmd):
         r = dns.message.from_wire(w)
         assert r.id == q.id and r.rcode() == dns.rcode.NOERROR and len(r.answer) == 1
     assert gtmd.query("www.example.com.", "A").rcode() == dns.rcode.NOERROR
+
+
+def test_batch_answers_match_their_queries(gtmd):
+    """UDP parses a whole recvmmsg batch before answering it: in a burst of
+    valid queries mixed with noise, cut questions and an oversized datagram
+    (sent before any reply is read, so they share batches), every valid
+    query gets exactly one reply, with its own ID, question and answer."""
+    names = [("ns1.example.com.", {"192.0.2.1"}), ("mail.example.com.", {"192.0.2.25"}),
+             ("www.example.com.", {"192.0.2.80", "192.0.2.81"}),
+             ("a.b.c.ent.example.com.", {"192.0.2.5"}), ("sip.example.com.", {"192.0.2.60"})]
+    rng = random.Random(12)
+    want = {}
+    burst = []
+    for k in range(60):
+        qid = k + 1
+        if k % 6 == 5:
+            name, addrs = "gone%d.example.com." % k, None  # NXDOMAIN
+        elif k % 6 == 4:
+            name, addrs = "x%d.wild.example.com." % k, {"192.0.2.99"}
+        else:
+            name, addrs = names[k % len(names)]
+        q = dns.message.make_query(name, "A", use_edns=0, payload=1232)
+        q.id = qid
+        want[qid] = (name, addrs)
+        burst.append(q.to_wire())
+        # Garbage between the queries, its ID (if it has one) 0xFFxx.
+        w = q.to_wire()
+        junk = [b"\xff" + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))),
+                b"\xff\x01" + w[2:rng.randrange(13, len(w))],
+                b"\xff\x02" + w[2:12] + bytes(5000)]
+        burst.append(junk[k % 3])
+    replies = {}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        for w in burst:
+            s.sendto(w, (gtmd.addr, gtmd.port))
+        s.settimeout(0.2)
+        deadline = time.monotonic() + 5.0
+        while len(replies) < len(want) and time.monotonic() < deadline:
+            try:
+                w = s.recv(65535)
+            except socket.timeout:
+                continue
+            assert len(w) >= 12 and w[2] & 0x80  # QR: a response
+            if w[0] == 0xFF:
+                continue  # a reply to garbage (FORMERR, NOTIMP): judged by other tests
+            r = dns.message.from_wire(w)
+            assert r.id not in replies, "two replies to query %d" % r.id
+            replies[r.id] = r
+    assert sorted(replies) == sorted(want)
+    for qid, r in replies.items():
+        name, addrs = want[qid]
+        assert [q.name.to_text() for q in r.question] == [name]
+        if addrs is None:
+            assert r.rcode() == dns.rcode.NXDOMAIN and not r.answer
+        else:
+            assert r.rcode() == dns.rcode.NOERROR
+            assert {rr.address for rr in r.answer[0]} == addrs
+            assert r.answer[0].name.to_text() == name
 
 
 def test_tcp_answer(gtmd):
