@@ -283,6 +283,13 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();
     struct zone **zones = load_zones(cfg, g, errs);
+    /* The parse threads (load_zones' second one, zone_load's two-thread
+     * parse) freed their temporaries into malloc arenas of their own,
+     * which keep them: 16 MB more resident after the 1M-record load (182
+     * MB against 166 MB one-threaded) unless trimmed. Once per load, for
+     * every zone; a reload trims again after freeing the old set
+     * (load_drop_behind). */
+    malloc_trim(0);
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
         struct zone *z = zones[i];

@@ -70,8 +70,8 @@ static inline uint64_t dns_name_hash_step(uint64_t h, uint64_t w)
 /* Hash of a lowercase uncompressed wire name, used by every name table.
  * Eight octets per step rather than FNV-1a's one: FNV's multiply chain
  * made hashing a 25-octet name about 100 cycles, and the query path
- * hashes each question name twice (prefetch and lookup) and each suffix
- * of a name below a delegation; this is about a third of that
+ * hashes each question name (once, at parsing: dns_query.qname_hash) and
+ * each suffix of a name below a delegation; this is about a third of that
  * (doc/architecture.md, "On the wire"). Names come from zone files and
  * the configuration, so an unkeyed hash is enough: queries never insert. */
 static inline uint32_t dns_name_hash(const uint8_t *wire, size_t len)
