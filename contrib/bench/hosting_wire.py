@@ -30,7 +30,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from load_bench import log, make_zones, query_ok  # noqa: E402  (the same zones)
+from load_bench import cpu_s, log, make_zones, query_ok  # noqa: E402  (the same zones)
 
 
 def write_queries(zones, path, count, seed=7):
@@ -63,11 +63,6 @@ def write_queries(zones, path, count, seed=7):
             f.write("%s %s\n" % (name, rtype))
 
 
-def cpu_s(pid):
-    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def one_run(a, binary, cfg, queries, probe_name):
     p = subprocess.Popen(["taskset", "-c", "0", binary, "-c", cfg],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -78,11 +73,11 @@ def one_run(a, binary, cfg, queries, probe_name):
                 raise RuntimeError("%s did not start" % binary)
             time.sleep(0.05)
         time.sleep(0.5)
-        c0 = cpu_s(p.pid)
+        c0 = cpu_s([p.pid])
         out = subprocess.run(["taskset", "-c", "1", "dnsperf", "-s", "127.0.0.1", "-p",
                               str(a.port), "-d", queries, "-l", str(a.duration), "-Q",
                               str(a.rate), "-c", "8"], capture_output=True, text=True).stdout
-        used = cpu_s(p.pid) - c0
+        used = cpu_s([p.pid]) - c0
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait(20)
