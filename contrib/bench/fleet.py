@@ -283,7 +283,9 @@ def main():
     port = free_port_on(["127.0.0.31", "127.0.0.32"])
     be = {"us": Backend("127.0.0.31", port).start(), "eu": Backend("127.0.0.32", port).start()}
     try:
-        nodes = [start_node(made, cluster.urls, i, port, stale_after=10) for i in (1, 2, 3)]
+        # fall 2, as the figures in doc/fleet.md (the tests use fall 3)
+        nodes = [start_node(made, cluster.urls, i, port, stale_after=10, fall=2)
+                 for i in (1, 2, 3)]
         wait_all(nodes, US, 15)
         flips = kill_to_flip(nodes, be, a.flips)
         alln = [max(r) for r in flips if None not in r]

@@ -215,9 +215,17 @@ class Backend:
 
 
 def fleet_config(etcd_urls, node, source, backend_port, prefix="/gtmd/it/", stale_after=3,
-                 listen=True, **fleet_extra):
+                 listen=True, fall=3, **fleet_extra):
     """A make_gtmd-style config_fn for one node: two regions (us: 127.0.0.31,
-    eu: 127.0.0.32), an http check at 0.25 s, fall 2, rise 2."""
+    eu: 127.0.0.32), an http check at 0.25 s, fall 3, rise 2. Fall 3, not
+    2: the fleet tests check answers and verdicts that must not change
+    over seconds (steady(), a node's own probe of a healthy backend while
+    etcd is gone, a single status read), and two slow probes of the
+    in-process backend on a loaded machine (sanitizer builds, 2 cores)
+    would flip a node's own verdict. No fleet test measures fall timing
+    (test_dead_backend_flips_all_three's 3 s bound leaves room for it);
+    contrib/bench/fleet.py passes fall=2, the setting its figures in
+    doc/fleet.md were measured with."""
     def fn(workdir, port):
         c = default_config(workdir, port)
         if not listen:
@@ -239,7 +247,7 @@ def fleet_config(etcd_urls, node, source, backend_port, prefix="/gtmd/it/", stal
         c["fleet"] = f
         c["regions"] = {"us": {}, "eu": {}}
         c["checks"] = {"web": {"type": "http", "port": backend_port, "path": "/",
-                               "interval": 0.25, "timeout": 0.2, "rise": 2, "fall": 2}}
+                               "interval": 0.25, "timeout": 0.2, "rise": 2, "fall": fall}}
         c["pools"] = {"web": {"check": "web", "endpoints": [
             {"name": "us1", "address": "127.0.0.31", "region": "us"},
             {"name": "eu1", "address": "127.0.0.32", "region": "eu"}]}}

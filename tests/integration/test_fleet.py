@@ -6,7 +6,7 @@ etcd, a node's restart, expiry without the creating node, a prober-only
 node, TLS and authentication, and the configuration's errors.
 
 Backends: us1 on 127.0.0.31 and eu1 on 127.0.0.32 (fleetlib.Backend), an
-http check every 0.25 s with fall 2 and rise 2; the record app.example.com.
+http check every 0.25 s with fall 3 and rise 2; the record app.example.com.
 fails over from us to eu. Every wait is a bounded poll."""
 import json
 import os
