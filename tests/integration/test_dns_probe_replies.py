@@ -4,7 +4,12 @@ the probe section of doc/policies.md gives, gtmd keeps answering DNS and
 its admin API meanwhile, and each endpoint comes back up once its backend
 answers well again.
 
-Interval 0.25 s, timeout 0.2 s, rise 2, fall 2, as in test_policy_failover."""
+Interval 0.25 s, timeout 0.2 s, rise 2, fall 3: the control endpoints
+must stay up all through the test, and with fall 2 two slow probes on a
+loaded machine (sanitizer builds, 2 cores, eleven backends) could take one
+down. For the same reason a probe of any backend may time out now and
+then: the failure kinds below allow that where it cannot hide a wrong
+kind."""
 import re
 import time
 
@@ -38,7 +43,7 @@ def config(addrs, port):
         c = default_config(workdir, gport)
         c["regions"] = {"us": {}}
         c["checks"] = {"d": {"type": "dns", "port": port, "query": NAME, "expect_answer": GOOD,
-                             "interval": 0.25, "timeout": 0.2, "rise": 2, "fall": 2}}
+                             "interval": 0.25, "timeout": 0.2, "rise": 2, "fall": 3}}
         c["pools"] = {m: {"check": "d", "endpoints": [{"name": "e", "address": a,
                                                         "region": "us"}]}
                       for m, a in addrs.items()}
@@ -60,6 +65,19 @@ def failure_kinds(a):
                      r'az="",reason="([a-z]+)"\} (\d+)$', line)
         if m:
             out.setdefault(m.group(1), {})[m.group(2)] = int(m.group(3))
+    return out
+
+
+def probe_counts(a):
+    """{pool: probes done} from /metrics (the latency histogram's count)."""
+    r = a.get("/metrics")
+    assert r.status == 200, r
+    out = {}
+    for line in r.body.decode().splitlines():
+        m = re.match(r'^gtmd_probe_duration_seconds_count\{pool="([^"]*)",endpoint="e",'
+                     r'region="us",az=""\} (\d+)$', line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
     return out
 
 
@@ -91,6 +109,7 @@ def test_malformed_dns_replies(make_gtmd, backends):  # noqa: F811
     assert ok, endpoints(a)
     # (A slow start, e.g. under a sanitizer, may already have cost a probe.)
     before = failure_kinds(a)
+    probes_before = probe_counts(a)
 
     for m in MODES:
         be[m].set_mode(m)
@@ -112,18 +131,38 @@ def test_malformed_dns_replies(make_gtmd, backends):  # noqa: F811
     assert all_answer(lambda m: m not in MODES)
 
     # Each went down with its own kind and reason, and with no other kind.
-    after = failure_kinds(a)
-    kinds = {m: {k: n - before.get(m, {}).get(k, 0) for k, n in ks.items()
-                 if n > before.get(m, {}).get(k, 0)} for m, ks in after.items()}
-    kinds = {m: ks for m, ks in kinds.items() if ks}
-    eps = endpoints(a)
-    wrong = []
-    for m, (kind, reason) in MODES.items():
-        if set(kinds.get(m, {})) != {kind} or eps[m]["last_result"] != reason:
-            wrong.append((m, kinds.get(m), eps[m]["last_result"]))
+    # A timeout is no other kind for the modes answered with a matched but
+    # wrong reply only when it is the exception (a slow probe on a loaded
+    # machine): protocol failures are there and outnumber it. The last
+    # result is polled (bounded) for the same reason: one slow probe may
+    # be the last one read.
+    def wrong_kinds():
+        after = failure_kinds(a)
+        kinds = {m: {k: n - before.get(m, {}).get(k, 0) for k, n in ks.items()
+                     if n > before.get(m, {}).get(k, 0)} for m, ks in after.items()}
+        kinds = {m: ks for m, ks in kinds.items() if ks}
+        eps = endpoints(a)
+        wrong = []
+        for m, (kind, reason) in MODES.items():
+            ks = kinds.get(m, {})
+            if kind == "protocol":
+                ok = (set(ks) <= {"protocol", "timeout"} and
+                      ks.get("protocol", 0) > ks.get("timeout", 0))
+            else:
+                ok = set(ks) == {kind}
+            if not ok or eps[m]["last_result"] != reason:
+                wrong.append((m, ks, eps[m]["last_result"]))
+        return wrong, kinds, eps
+    poll(lambda: not wrong_kinds()[0], 3.0, 0.1)
+    wrong, kinds, eps = wrong_kinds()
     assert not wrong, wrong
+    # The controls pass: up, and no failure but a slow probe's timeout
+    # now and then (a minority of their probes).
+    probes = probe_counts(a)
     for m in CONTROLS:
-        assert eps[m]["state"]["probe"] == "up" and m not in kinds, (m, eps[m], kinds.get(m))
+        ks, n = kinds.get(m, {}), probes[m] - probes_before.get(m, 0)
+        assert eps[m]["state"]["probe"] == "up", (m, eps[m], ks)
+        assert set(ks) <= {"timeout"} and 2 * ks.get("timeout", 0) < n, (m, eps[m], ks, n)
     # The tc backend was really asked over TCP (so tcpgarbage and tcprandom
     # reached the probe over TCP, not as the UDP truncated reply).
     for m in ("tc", "tcpgarbage", "tcprandom"):
