@@ -5,7 +5,8 @@ clock across a restart, and fails a drill whose outcome check fails.
 
 The world is test_drills.py's: real HTTP backends in three regions (us
 127.0.0.11/.12, eu .21/.22, ap .31; http checks every 0.25 s, rise 2,
-fall 2) and the records fo [us, eu, ap], eufo [eu, us], all, and uso [us]
+fall 3; fall 2 for the outcome test, whose end reason counts the check's
+fall) and the records fo [us, eu, ap], eufo [eu, us], all, and uso [us]
 (when_all_down empty). Every wait is bounded."""
 import datetime
 import os
@@ -226,8 +227,9 @@ def test_restart_mid_practice_keeps_the_drill_and_the_clock(make_gtmd, backends)
 def outcome_config(port_http, practice):
     """The drill world plus a pool without a health check (its answers do
     not follow the backends), and the outcome checks resolving through
-    gtmd's own listener."""
-    base = drill_config(port_http)
+    gtmd's own listener. Fall 2: an outcome check fails a drill after
+    its check's fall failures in a row, which the test counts."""
+    base = drill_config(port_http, fall=2)
 
     def fn(workdir, port):
         c = base(workdir, port)

@@ -8,7 +8,11 @@ requests, visibility (status, explain, metrics, audit log) and the offline
 `gtmd drill` agreeing with what a live drill really serves.
 
 Regions: us (azs us-1a 127.0.0.11, us-1b 127.0.0.12), eu (127.0.0.21,
-127.0.0.22), ap (127.0.0.31); http checks every 0.25 s, rise 2, fall 2.
+127.0.0.22), ap (127.0.0.31); http checks every 0.25 s, rise 2, fall 3
+(with fall 2, two slow probes of a healthy backend on a loaded machine,
+sanitizer builds on 2 cores, could take it out during the many single
+answers the tests read; none measures fall timing). The fixture waits
+until all five are up: a slow first probe marks one down at start-up.
 Every wait is bounded. The tests where the drill thread, the prober, the
 admin thread and the workers meet (loss views published under queries,
 end timers, abort_if on health transitions, restart) are marked
@@ -35,11 +39,11 @@ AP = ["127.0.0.31"]
 INTERVAL = 0.25
 
 
-def drill_config(port_http, state_file=True, max_duration=None):
+def drill_config(port_http, state_file=True, max_duration=None, fall=3):
     def fn(workdir, port):
         c = default_config(workdir, port)
         check = {"type": "http", "port": port_http, "path": "/", "interval": INTERVAL,
-                 "timeout": 0.2, "rise": 2, "fall": 2}
+                 "timeout": 0.2, "rise": 2, "fall": fall}
 
         def ep(name, addr, region, az=None):
             e = {"name": name, "address": addr, "region": region}
@@ -80,6 +84,9 @@ def world(make_gtmd, backends):
     a = Admin.of(g).wait_ready()
     w = type("World", (), {})()
     w.g, w.a, w.b, w.port = g, a, dict(zip(addrs, bs)), port
+    # A first probe decides alone (no fall): a slow one leaves an endpoint
+    # down until rise, so wait for every endpoint rather than read once.
+    wait_answers(g, "all", sorted(addrs))
     assert answers(g, "fo") == US
     return w
 
