@@ -23,12 +23,24 @@ US, EU = "127.0.0.161", "127.0.0.162"
 NAME = "fo.example.com."
 
 
-def state_config(port, state_file="state.json", **extra):
+# For the tests whose first answers come from a first probe alone (no
+# state restored): a first probe's result decides the endpoint's state
+# without fall, so these give a healthy backend 0.45 s to answer rather
+# than 0.2 s, which a loaded machine can exceed.
+ROOMY = {"interval": 0.5, "timeout": 0.45}
+
+
+def state_config(port, state_file="state.json", check=None, **extra):
+    """Fall 3: the first answers after a start must all be the same for
+    up to 0.5 s, and with fall 2 two slow probes of a healthy backend on a
+    loaded machine (sanitizer builds, 2 cores) could change them. check
+    overrides keys of the check."""
     def fn(workdir, dport):
         c = default_config(workdir, dport)
         c["regions"] = {"us": {}, "eu": {}}
         c["checks"] = {"web": {"type": "http", "port": port, "interval": 0.25, "timeout": 0.2,
-                               "rise": 2, "fall": 2}}
+                               "rise": 2, "fall": 3}}
+        c["checks"]["web"].update(check or {})
         c["pools"] = {"web": {"check": "web", "endpoints": [
             {"name": "us1", "address": US, "region": "us"},
             {"name": "eu1", "address": EU, "region": "eu"}]}}
@@ -102,11 +114,11 @@ def wait_addrs(g, want, name=NAME, timeout=3.0):
     assert ok, "never answered %s:\n%s" % (want, g.read_log()[-2000:])
 
 
-def run_once_with_us_dead(make_gtmd, backends, port):
+def run_once_with_us_dead(make_gtmd, backends, port, check=None):
     """First run: us is dead, eu is up; the state file records it."""
     backends.http(EU, port)
     b_us = backends.http(US, port, start=False)
-    g = make_gtmd(state_config(port))
+    g = make_gtmd(state_config(port, check=check))
     wait_addrs(g, [EU])
     wait_state(g, "web/us1", "down")
     wait_state(g, "web/eu1", "up")
@@ -145,9 +157,10 @@ def test_without_state_file_nothing_is_answered_before_the_first_round(make_gtmd
     # us is dead (refused at once); eu answers its probe after 150 ms. Before
     # the first round every endpoint is unknown, so an early answer would be
     # fail-open (both) or, for em., empty: the first answer must be eu alone.
+    # ROOMY: with a 0.2 s timeout eu's 150 ms reply had 50 ms to spare.
     port = free_port_on([US, EU])
     backends.http(EU, port, mode="delay:150")
-    g = make_gtmd(state_config(port, state_file=None), start=False)
+    g = make_gtmd(state_config(port, state_file=None, check=ROOMY), start=False)
     first, answers = first_answers(g)
     assert answers and all(a == [EU] for a in answers), answers[:20]
     assert first >= 0.15, "answered %.3fs after start, before eu's probe could end" % first
@@ -173,7 +186,7 @@ def test_without_state_file_no_state_save_errors(make_gtmd, backends):
 
 def test_stale_state_file_is_ignored(make_gtmd, backends):
     port = free_port_on([US, EU])
-    g, b_us = run_once_with_us_dead(make_gtmd, backends, port)
+    g, b_us = run_once_with_us_dead(make_gtmd, backends, port, check=ROOMY)
     path = os.path.join(g.workdir, "state.json")
     st = load_state(g)
     st["saved_at"] = time.time() - 700  # default state_max_age is 600 s
@@ -212,7 +225,7 @@ def test_corrupt_state_file_is_ignored(make_gtmd, backends, content):
     port = free_port_on([US, EU])
     backends.start_all([backends.http(US, port, start=False),
                         backends.http(EU, port, start=False)])
-    g = make_gtmd(state_config(port), start=False)
+    g = make_gtmd(state_config(port, check=ROOMY), start=False)
     with open(os.path.join(g.workdir, "state.json"), "wb") as f:
         f.write(content)
     first, answers = first_answers(g, settle=0.1)
