@@ -364,8 +364,12 @@ class Server:
         ok = self.ready(probe, time.monotonic() + timeout)
         self.t_ready = time.monotonic()
         if not ok:
+            # Not yet in the caller's list of started servers: stop it here,
+            # or a server that runs but answers wrongly outlives the script.
+            tail = self.tail()
+            self.stop()
             raise RuntimeError("%s did not come up on port %d; see %s:\n%s" % (
-                self.name, self.port, self.errlog, self.tail()))
+                self.name, self.port, self.errlog, tail))
 
     def ready(self, probe, deadline):
         return wait_answer(self.port, probe, deadline, self.proc)
