@@ -55,30 +55,27 @@ def config(addrs, port):
     return fn
 
 
-def failure_kinds(a):
-    """{pool: {kind: count}} from /metrics."""
+def metric_matches(a, pattern):
+    """The matches of pattern over the lines of /metrics."""
     r = a.get("/metrics")
     assert r.status == 200, r
+    return [m for m in (re.match(pattern, line) for line in r.body.decode().splitlines()) if m]
+
+
+def failure_kinds(a):
+    """{pool: {kind: count}} from /metrics."""
     out = {}
-    for line in r.body.decode().splitlines():
-        m = re.match(r'^gtmd_probe_failures_total\{pool="([^"]*)",endpoint="e",region="us",'
-                     r'az="",reason="([a-z]+)"\} (\d+)$', line)
-        if m:
-            out.setdefault(m.group(1), {})[m.group(2)] = int(m.group(3))
+    for m in metric_matches(a, r'^gtmd_probe_failures_total\{pool="([^"]*)",endpoint="e",'
+                               r'region="us",az="",reason="([a-z]+)"\} (\d+)$'):
+        out.setdefault(m.group(1), {})[m.group(2)] = int(m.group(3))
     return out
 
 
 def probe_counts(a):
     """{pool: probes done} from /metrics (the latency histogram's count)."""
-    r = a.get("/metrics")
-    assert r.status == 200, r
-    out = {}
-    for line in r.body.decode().splitlines():
-        m = re.match(r'^gtmd_probe_duration_seconds_count\{pool="([^"]*)",endpoint="e",'
-                     r'region="us",az=""\} (\d+)$', line)
-        if m:
-            out[m.group(1)] = int(m.group(2))
-    return out
+    return {m.group(1): int(m.group(2))
+            for m in metric_matches(a, r'^gtmd_probe_duration_seconds_count\{pool="([^"]*)",'
+                                       r'endpoint="e",region="us",az=""\} (\d+)$')}
 
 
 def endpoints(a):
