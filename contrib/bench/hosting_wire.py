@@ -80,7 +80,11 @@ def one_run(a, binary, cfg, queries, probe_name):
         used = cpu_s([p.pid]) - c0
     finally:
         p.send_signal(signal.SIGTERM)
-        p.wait(20)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()  # stopped by pid whatever happens
+            p.wait(10)
     done = re.search(r"Queries completed:\s+(\d+)", out)
     codes = re.search(r"Response codes:([^\n]*)", out)
     if not done or int(done.group(1)) == 0 or used <= 0:
