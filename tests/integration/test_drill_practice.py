@@ -259,9 +259,13 @@ def test_outcome_check_fails_the_drill_when_its_target_dies(make_gtmd, backends)
 
     def outcome():
         return drill_get(a, did)["report"]["outcome"][0]
-    ok, _ = poll(lambda: outcome()["probes"] >= 3, 3.0)
+    ok, _ = poll(lambda: outcome()["probes"] >= 3 and outcome()["last"] == "ok", 3.0)
     o = outcome()
-    assert ok and o["failures"] == 0 and o["last"] == "ok", o
+    # A healthy target keeps the drill going. One slow probe on a loaded
+    # machine may count a failure; the drill ends only after fall (2) in a
+    # row, which the kill below shows.
+    assert ok and o["failures"] <= 1 and o["last"] == "ok", o
+    assert drill_get(a, did)["state"] == "active"
     # The address came from gtmd's own answer under the drill: app.example.com
     # is in no hosts file, and eu (its first region) is lost.
     assert o["address"] == US[0] and o["check"] == "web" and o["host"] == "app.example.com"
