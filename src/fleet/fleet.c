@@ -358,7 +358,7 @@ static void fleet_copy_params(struct fleet_params *d, const struct fleet_params 
     d->node = fleet_strdup(s->node);
 }
 
-static void fleet_free(struct fleet *f)
+void fleet_free(struct fleet *f)
 {
     etcd_free(f->etcd);
     struct event *evs[] = {f->ev_tick, f->ev_probe, f->ev_jobs, f->ev_pending, f->ev_stop};

@@ -166,6 +166,9 @@ struct fleet {
 };
 
 double fleet_mono(void);
+/* Frees a fleet whose thread is not running (or never ran): etcd client,
+ * events, base, tables, records, params. */
+void fleet_free(struct fleet *f);
 
 /* ---- fleet.c: tables and verdicts (fleet thread) ---------------------- */
 struct fleet_ep *fleet_ep_get(struct fleet *f, const char *key, bool create);
@@ -198,6 +201,14 @@ void fleet_sync_failed(struct fleet *f, const char *what, const char *err);
 /* Full key of a name under the prefix; caller frees. */
 char *fleet_key(const struct fleet *f, const char *a, const char *b, const char *c);
 void fleet_revoke_lease(struct fleet *f);
+/* What a watch message's "result" (res, borrowed) changes here: its events
+ * dispatched in order, then the revision. false when it stopped early
+ * because a dispatch found this node's lease gone. Sends nothing to etcd;
+ * also the fuzz target's entry (tests/fuzz/fuzz_fleet.c). */
+bool fleet_sync_watch_events(struct fleet *f, json_t *res);
+/* The fresh read's reply (resp, borrowed) replaces every node, report and
+ * record (records are applied by fleet_store_resync after). Sends nothing. */
+void fleet_sync_read_range(struct fleet *f, json_t *resp);
 
 /* ---- fleet_store.c: shared records (fleet thread) --------------------- */
 /* Sets up the kinds (drills too when drills is not NULL: a drill listener

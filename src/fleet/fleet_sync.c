@@ -275,6 +275,27 @@ static void fleet_dispatch_kv(struct fleet *f, json_t *kv, bool deleted, bool bu
 
 /* ---- watch ------------------------------------------------------------ */
 
+bool fleet_sync_watch_events(struct fleet *f, json_t *res)
+{
+    json_t *events = json_object_get(res, "events");
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        fleet_dispatch_kv(f, json_object_get(ev, "kv"), type && strcmp(type, "DELETE") == 0, false);
+        if (f->conn != FLEET_CONN_SYNCED)
+            return false; /* a dispatch found the lease gone */
+    }
+    int64_t rev = etcd_json_int(json_object_get(json_object_get(res, "header"), "revision"), 0);
+    pthread_mutex_lock(&f->lock);
+    if (rev > f->rev)
+        f->rev = rev;
+    f->watch_events += json_array_size(events);
+    pthread_mutex_unlock(&f->lock);
+    return true;
+}
+
 static void fleet_on_watch_msg(void *arg, json_t *res)
 {
     struct fleet *f = arg;
@@ -286,22 +307,8 @@ static void fleet_on_watch_msg(void *arg, json_t *res)
                               : "etcd cancelled the watch");
         return;
     }
-    json_t *events = json_object_get(res, "events");
-    size_t i;
-    json_t *ev;
-    json_array_foreach(events, i, ev)
-    {
-        const char *type = json_string_value(json_object_get(ev, "type"));
-        fleet_dispatch_kv(f, json_object_get(ev, "kv"), type && strcmp(type, "DELETE") == 0, false);
-        if (f->conn != FLEET_CONN_SYNCED)
-            return; /* a dispatch found the lease gone */
-    }
-    int64_t rev = etcd_json_int(json_object_get(json_object_get(res, "header"), "revision"), 0);
-    pthread_mutex_lock(&f->lock);
-    if (rev > f->rev)
-        f->rev = rev;
-    f->watch_events += json_array_size(events);
-    pthread_mutex_unlock(&f->lock);
+    if (!fleet_sync_watch_events(f, res))
+        return;
     fleet_store_run_jobs(f);
     fleet_publish(f); /* our own key may have been deleted */
 }
@@ -360,6 +367,12 @@ static void fleet_on_range(void *arg, enum etcd_status st, json_t *resp, const c
         return;
     }
     fleet_call_free(c);
+    fleet_sync_read_range(f, resp);
+    fleet_after_range(f);
+}
+
+void fleet_sync_read_range(struct fleet *f, json_t *resp)
+{
     pthread_mutex_lock(&f->lock);
     fleet_clear_locked(f);
     pthread_mutex_unlock(&f->lock);
@@ -378,7 +391,6 @@ static void fleet_on_range(void *arg, enum etcd_status st, json_t *resp, const c
     f->rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
     f->nodes[f->self].live = true;
     pthread_mutex_unlock(&f->lock);
-    fleet_after_range(f);
 }
 
 static void fleet_sync_range(struct fleet *f)

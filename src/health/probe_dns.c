@@ -20,6 +20,7 @@
  * detaches the query from the probe; the late callback then just frees it.
  */
 #include "health/probe_int.h"
+#include "health/probe_judge.h"
 
 #include <arpa/inet.h>
 #include <ldns/ldns.h>
@@ -125,42 +126,58 @@ static bool probe_dns_rr_matches(const ldns_rr *rr, const char *want)
     return match;
 }
 
-static void probe_dns_judge(struct probe *pr, const unsigned char *abuf, int alen)
+static enum probe_verdict probe_dns_fail(struct probe_judgement *j, enum health_fail_kind kind)
 {
-    const struct probe_spec *s = pr->spec;
+    j->kind = kind;
+    return j->verdict = PROBE_FAIL;
+}
+
+enum probe_verdict probe_dns_judge_reply(const struct probe_spec *s, const unsigned char *abuf,
+                                         int alen, struct probe_judgement *j)
+{
     ldns_pkt *pkt = NULL;
     char have[16], want[16];
 
     if (alen <= 0 || ldns_wire2pkt(&pkt, abuf, (size_t)alen) != LDNS_STATUS_OK) {
-        probe_fail(pr, HEALTH_FAIL_PROTOCOL, "dns: malformed reply");
-        return;
+        snprintf(j->reason, sizeof(j->reason), "dns: malformed reply");
+        return probe_dns_fail(j, HEALTH_FAIL_PROTOCOL);
     }
     /* c-ares matched the ID and the question but looks at no flag: a
      * target that reflects the query (QR clear, NOERROR) would pass. */
     if (!ldns_pkt_qr(pkt) || ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY) {
-        probe_fail(pr, HEALTH_FAIL_PROTOCOL, "dns: reply has %s",
-                   ldns_pkt_qr(pkt) ? "another opcode" : "QR clear");
+        snprintf(j->reason, sizeof(j->reason), "dns: reply has %s",
+                 ldns_pkt_qr(pkt) ? "another opcode" : "QR clear");
         ldns_pkt_free(pkt);
-        return;
+        return probe_dns_fail(j, HEALTH_FAIL_PROTOCOL);
     }
     int rcode = (int)ldns_pkt_get_rcode(pkt);
+    j->verdict = PROBE_PASS;
     if (rcode != s->dns_rcode) {
         probe_dns_rcode_str(rcode, have, sizeof(have));
         probe_dns_rcode_str(s->dns_rcode, want, sizeof(want));
-        probe_fail(pr, HEALTH_FAIL_DNS, "rcode %s (expected %s)", have, want);
+        snprintf(j->reason, sizeof(j->reason), "rcode %s (expected %s)", have, want);
+        probe_dns_fail(j, HEALTH_FAIL_DNS);
     } else if (s->dns_expect) {
         ldns_rr_list *an = ldns_pkt_answer(pkt);
         bool found = false;
         for (size_t i = 0; an && i < ldns_rr_list_rr_count(an) && !found; i++)
             found = probe_dns_rr_matches(ldns_rr_list_rr(an, i), s->dns_expect);
-        if (found)
-            probe_pass(pr);
-        else
-            probe_fail(pr, HEALTH_FAIL_DNS, "no answer matches \"%.60s\"", s->dns_expect);
-    } else {
-        probe_pass(pr);
+        if (!found) {
+            snprintf(j->reason, sizeof(j->reason), "no answer matches \"%.60s\"", s->dns_expect);
+            probe_dns_fail(j, HEALTH_FAIL_DNS);
+        }
     }
     ldns_pkt_free(pkt);
+    return j->verdict;
+}
+
+static void probe_dns_judge(struct probe *pr, const unsigned char *abuf, int alen)
+{
+    struct probe_judgement j;
+    if (probe_dns_judge_reply(pr->spec, abuf, alen, &j) == PROBE_PASS)
+        probe_pass(pr);
+    else
+        probe_fail(pr, j.kind, "%s", j.reason);
 }
 
 /* The kind of a failed c-ares query (other than its timeout). */

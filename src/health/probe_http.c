@@ -16,12 +16,14 @@
  * followed; a 3xx is judged by expect_status like any other status.
  */
 #include "health/probe_int.h"
+#include "health/probe_judge.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +35,6 @@
 
 enum probe_http_phase { PH_CONNECT, PH_TLS, PH_SEND, PH_RECV };
 
-/* Whether more octets may come when judging what was read. */
-enum probe_http_end { PE_MORE, PE_EOF, PE_LIMIT };
-
 struct probe_http {
     struct probe *pr;
     int fd;
@@ -46,10 +45,7 @@ struct probe_http {
     size_t req_len, req_off;
     char *buf; /* PROBE_MAX_READ octets, owned; allocated for PH_RECV */
     size_t len;
-    int status;      /* 0 until the status line is parsed */
-    size_t hdr_scan; /* where the search for the header's end resumes */
-    size_t body;     /* offset of the body; 0 until the header ended */
-    size_t searched; /* buf[body..searched) holds no match */
+    struct probe_http_reply reply; /* the judge's progress in buf */
 };
 
 static void probe_http_stop(struct probe *pr)
@@ -86,9 +82,9 @@ static const char *probe_http_phase(const struct probe *pr)
     case PH_RECV:
         break;
     }
-    if (h->status == 0)
+    if (h->reply.status == 0)
         return "waiting for status line";
-    return h->body ? "reading body" : "reading header";
+    return h->reply.body ? "reading body" : "reading header";
 }
 
 static const struct probe_ops probe_http_ops = {probe_http_stop, probe_http_phase};
@@ -197,86 +193,108 @@ static bool probe_http_status_ok(const struct probe_spec *s, int status)
     return false;
 }
 
-/* Offset just past the header's empty line, or 0 (resumes at hdr_scan). */
-static size_t probe_http_header_end(struct probe_http *h)
+static enum probe_verdict probe_http_fail(struct probe_judgement *j, enum health_fail_kind kind,
+                                          const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum probe_verdict probe_http_fail(struct probe_judgement *j, enum health_fail_kind kind,
+                                          const char *fmt, ...)
 {
-    for (size_t i = h->hdr_scan; i < h->len; i++) {
-        if (h->buf[i] != '\n')
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->reason, sizeof(j->reason), fmt, ap);
+    va_end(ap);
+    j->kind = kind;
+    return j->verdict = PROBE_FAIL;
+}
+
+/* Offset just past the header's empty line, or 0 (resumes at hdr_scan). */
+static size_t probe_http_header_end(struct probe_http_reply *r, const char *buf, size_t len)
+{
+    for (size_t i = r->hdr_scan; i < len; i++) {
+        if (buf[i] != '\n')
             continue;
-        if (i + 1 < h->len && h->buf[i + 1] == '\n')
+        if (i + 1 < len && buf[i + 1] == '\n')
             return i + 2;
-        if (i + 2 < h->len && h->buf[i + 1] == '\r' && h->buf[i + 2] == '\n')
+        if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
             return i + 3;
     }
-    h->hdr_scan = h->len > 2 ? h->len - 2 : 0;
+    r->hdr_scan = len > 2 ? len - 2 : 0;
     return 0;
 }
 
-static bool probe_http_judge_body(struct probe_http *h, enum probe_http_end end)
+static enum probe_verdict probe_http_judge_body(const struct probe_spec *spec,
+                                                struct probe_http_reply *r, const char *buf,
+                                                size_t len, enum probe_http_end end,
+                                                struct probe_judgement *j)
 {
-    struct probe *pr = h->pr;
-    const char *needle = pr->spec->body_contains;
+    const char *needle = spec->body_contains;
     size_t nl = strlen(needle);
 
-    if (h->body == 0) {
-        size_t b = probe_http_header_end(h);
-        if (b == 0 && end == PE_MORE)
-            return false;
+    if (r->body == 0) {
+        size_t b = probe_http_header_end(r, buf, len);
+        if (b == 0 && end == PROBE_HTTP_MORE)
+            return j->verdict = PROBE_PENDING;
         if (b == 0) {
             /* A peer that hangs up mid-header dropped the connection; one
              * whose header never ends does not speak HTTP as we read it. */
-            if (end == PE_EOF)
-                probe_fail(pr, HEALTH_FAIL_RESET, "connection closed in header");
-            else
-                probe_fail(pr, HEALTH_FAIL_PROTOCOL, "header longer than the read limit");
-            return true;
+            if (end == PROBE_HTTP_EOF)
+                return probe_http_fail(j, HEALTH_FAIL_RESET, "connection closed in header");
+            return probe_http_fail(j, HEALTH_FAIL_PROTOCOL, "header longer than the read limit");
         }
-        h->body = h->searched = b;
+        r->body = r->searched = b;
     }
     /* Resume nl-1 octets back so a needle split across reads is found. */
-    size_t from = h->searched - h->body >= nl ? h->searched - (nl - 1) : h->body;
-    if (memmem(h->buf + from, h->len - from, needle, nl)) {
-        probe_pass(pr);
-        return true;
+    size_t from = r->searched - r->body >= nl ? r->searched - (nl - 1) : r->body;
+    if (memmem(buf + from, len - from, needle, nl))
+        return j->verdict = PROBE_PASS;
+    r->searched = len;
+    if (end == PROBE_HTTP_MORE)
+        return j->verdict = PROBE_PENDING;
+    if (end == PROBE_HTTP_EOF)
+        return probe_http_fail(j, HEALTH_FAIL_STATUS, "body does not contain \"%.40s\"", needle);
+    return probe_http_fail(j, HEALTH_FAIL_STATUS,
+                           "body does not contain \"%.40s\" in the first %d octets", needle,
+                           PROBE_MAX_READ);
+}
+
+enum probe_verdict probe_http_judge_reply(const struct probe_spec *spec, struct probe_http_reply *r,
+                                          const char *buf, size_t len, enum probe_http_end end,
+                                          struct probe_judgement *j)
+{
+    if (r->status == 0) {
+        int st = probe_http_status_line(buf, len);
+        if (st == 0 && end == PROBE_HTTP_MORE)
+            return j->verdict = PROBE_PENDING;
+        if (st == 0 && end == PROBE_HTTP_EOF && len == 0)
+            return probe_http_fail(j, HEALTH_FAIL_RESET, "connection closed without response");
+        if (st <= 0)
+            return probe_http_fail(j, HEALTH_FAIL_PROTOCOL, "bad status line");
+        r->status = st;
+        if (!probe_http_status_ok(spec, st))
+            return probe_http_fail(j, HEALTH_FAIL_STATUS, "status %d", st);
+        if (!spec->body_contains)
+            return j->verdict = PROBE_PASS;
     }
-    h->searched = h->len;
-    if (end == PE_MORE)
-        return false;
-    if (end == PE_EOF)
-        probe_fail(pr, HEALTH_FAIL_STATUS, "body does not contain \"%.40s\"", needle);
-    else
-        probe_fail(pr, HEALTH_FAIL_STATUS, "body does not contain \"%.40s\" in the first %d octets",
-                   needle, PROBE_MAX_READ);
-    return true;
+    return probe_http_judge_body(spec, r, buf, len, end, j);
 }
 
 /* Returns true once the verdict is in (h is then freed). */
 static bool probe_http_judge(struct probe_http *h, enum probe_http_end end)
 {
     struct probe *pr = h->pr;
-    if (h->status == 0) {
-        int st = probe_http_status_line(h->buf, h->len);
-        if (st == 0 && end == PE_MORE)
-            return false;
-        if (st == 0 && end == PE_EOF && h->len == 0) {
-            probe_fail(pr, HEALTH_FAIL_RESET, "connection closed without response");
-            return true;
-        }
-        if (st <= 0) {
-            probe_fail(pr, HEALTH_FAIL_PROTOCOL, "bad status line");
-            return true;
-        }
-        h->status = st;
-        if (!probe_http_status_ok(pr->spec, st)) {
-            probe_fail(pr, HEALTH_FAIL_STATUS, "status %d", st);
-            return true;
-        }
-        if (!pr->spec->body_contains) {
-            probe_pass(pr);
-            return true;
-        }
+    struct probe_judgement j;
+    switch (probe_http_judge_reply(pr->spec, &h->reply, h->buf, h->len, end, &j)) {
+    case PROBE_PENDING:
+        return false;
+    case PROBE_PASS:
+        probe_pass(pr);
+        return true;
+    case PROBE_FAIL:
+        break;
     }
-    return probe_http_judge_body(h, end);
+    probe_fail(pr, j.kind, "%s", j.reason);
+    return true;
 }
 
 /* ---- I/O ------------------------------------------------------------------ */
@@ -378,7 +396,7 @@ static void probe_http_recv(struct probe_http *h)
 {
     for (;;) {
         if (h->len == PROBE_MAX_READ) {
-            probe_http_judge(h, PE_LIMIT);
+            probe_http_judge(h, PROBE_HTTP_LIMIT);
             return;
         }
         size_t got;
@@ -386,11 +404,11 @@ static void probe_http_recv(struct probe_http *h)
         if (io == IO_AGAIN || io == IO_FAIL)
             return;
         if (io == IO_EOF) {
-            probe_http_judge(h, PE_EOF);
+            probe_http_judge(h, PROBE_HTTP_EOF);
             return;
         }
         h->len += got;
-        if (probe_http_judge(h, PE_MORE))
+        if (probe_http_judge(h, PROBE_HTTP_MORE))
             return;
     }
 }

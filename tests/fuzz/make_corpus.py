@@ -2,7 +2,7 @@
 """Writes the seed corpora of the fuzz targets; the results are committed,
 rerun after adding cases.
 
-  make_corpus.py [admin] [packet] [config] [zone]   (default: all)
+  make_corpus.py [admin] [packet] [config] [zone] [probe] [fleet]   (default: all)
 
 packet (tests/fuzz/corpus/packet, needs dnspython): well-formed queries of
 every answering path plus known-bad packets.
@@ -22,7 +22,22 @@ zone (tests/fuzz/corpus/zone, standard library only): master files for
 origin example.com. (tests/fuzz/fuzz_zone.c): every record type ldns reads,
 good and broken, every directive ($ORIGIN, $TTL, $INCLUDE of the harness's
 "inc.zone", itself, missing or outside files), every validation rule broken,
-and syntax edge cases (escapes, parentheses, long lines, NUL, CRLF)."""
+and syntax edge cases (escapes, parentheses, long lines, NUL, CRLF).
+
+probe (tests/fuzz/corpus/probe, standard library only): inputs of
+tests/fuzz/fuzz_probe.c, whose first byte picks a check: 0-3 http(s)
+(then a byte seeding the read sizes and the reply), 4-9 dns (then the
+reply datagram). Valid and odd replies: chunked, folded and huge headers,
+negative or huge Content-Length, truncation, NUL, non-UTF-8, compressed
+bodies, bad status lines; DNS answers of each type, every rcode, QR clear,
+other opcodes, compression pointers and loops, truncated records.
+
+fleet (tests/fuzz/corpus/fleet, standard library only): inputs of
+tests/fuzz/fuzz_fleet.c: a byte seeding the chunking, then a stream of
+etcd JSON gateway objects: watch messages and range replies with node
+keys, peers' reports, override records and sequence keys, valid and with
+wrong JSON types, bad base64, huge numbers, and framing edge cases
+(strings with braces, escapes, garbage between objects, truncation)."""
 import base64
 import json
 import os
@@ -1134,6 +1149,399 @@ def zone_seeds():
             yield name, text.encode("latin-1") if isinstance(text, str) else text
 
 
+# ---- probe ------------------------------------------------------------------
+
+PROBE_HTTP_SPECS = 4  # fuzz_probe.c: specs 0-3 are http(s), 4-9 dns
+
+
+def probe_http_replies():
+    ok = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK"
+    yield "ok", ok
+    yield "ok_status_up", (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n"
+                           b'{"status": "up", "checks": 3}')
+    yield "ok_http10_bare_lf", b"HTTP/1.0 200 OK\nServer: x\n\nOK"
+    yield "ok_no_reason", b"HTTP/1.1 200\r\n\r\nOK"
+    yield "ok_reason_tab", b"HTTP/1.1 200 \tfine\r\n\r\nOK"
+    yield "no_content", b"HTTP/1.1 204 No Content\r\n\r\n"
+    yield "redirect", b"HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1/x\r\nContent-Length: 0\r\n\r\n"
+    yield "found_302_body_ok", b"HTTP/1.1 302 Found\r\n\r\nOK"
+    yield "not_found", b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found"
+    yield "error_500", b"HTTP/1.1 500 Internal Server Error\r\n\r\n"
+    yield "unavail_503_x", b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\r\nx"
+    yield "continue_100", b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\nOK"
+    yield "chunked", (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      b"2\r\nOK\r\n0\r\n\r\n")
+    yield "chunked_split_needle", (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                   b"1\r\nO\r\n1\r\nK\r\n0\r\n\r\n")
+    yield "chunked_bad_size", (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               b"zz\r\nOK\r\nffffffffffffffffff\r\n")
+    yield "folded_header", b"HTTP/1.1 200 OK\r\nX-A: a\r\n  folded\r\n\tmore\r\n\r\nOK"
+    yield "header_no_colon", b"HTTP/1.1 200 OK\r\nthis is not a header\r\n\r\nOK"
+    yield "many_headers", b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: %d\r\n" % (i, i) for i in range(400)) + b"\r\nOK"
+    yield "huge_header", b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\nOK"
+    yield "header_to_limit", b"HTTP/1.1 200 OK\r\nX-Big: " + b"b" * (65536 - 26) + b"\r\n\r"
+    yield "cl_negative", b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nOK"
+    yield "cl_huge", b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\nOK"
+    yield "cl_twice", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nOK"
+    yield "cl_short_body", b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nO"
+    yield "gzip_body", (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n"
+                        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xf3\xf7\x06\x00\x8d\xb0\x2b\x89\x02\x00\x00\x00")
+    yield "nul_in_header_and_body", b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\nO\x00K then OK"
+    yield "nul_in_status", b"HTTP/1.1 200 O\x00K\r\n\r\nOK"
+    yield "non_utf8", b"HTTP/1.1 200 \xff\xfe\xc0\xaf\r\nX: \x80\x81\r\n\r\n\xff\xfeOK\xc3"
+    yield "latin1_reason", b"HTTP/1.1 200 Tr\xe8s bien\r\n\r\nOK"
+    yield "body_over_limit", b"HTTP/1.1 200 OK\r\n\r\n" + b"z" * 65600 + b"OK"
+    yield "needle_at_limit", b"HTTP/1.1 200 OK\r\n\r\n" + b"z" * (65536 - 19 - 1) + b"OK"
+    yield "needle_late", b"HTTP/1.1 200 OK\r\n\r\n" + b"y" * 3000 + b"OK" + b"y" * 10
+    yield "empty", b""
+    yield "trunc_status", b"HTTP/1.1 20"
+    yield "trunc_status_cr", b"HTTP/1.1 200 OK\r"
+    yield "trunc_header", b"HTTP/1.1 200 OK\r\nContent-"
+    yield "trunc_header_end", b"HTTP/1.1 200 OK\r\n\r"
+    yield "trunc_body", b"HTTP/1.1 200 OK\r\n\r\nO"
+    yield "http2_status", b"HTTP/2 200\r\n\r\nOK"
+    yield "http12", b"HTTP/1.2 200 OK\r\n\r\nOK"
+    yield "status_099", b"HTTP/1.1 099 Low\r\n\r\n"
+    yield "status_600", b"HTTP/1.1 600 High\r\n\r\n"
+    yield "status_4digit", b"HTTP/1.1 2000 OK\r\n\r\nOK"
+    yield "status_no_space", b"HTTP/1.1 200OK\r\n\r\nOK"
+    yield "status_two_spaces", b"HTTP/1.1  200 OK\r\n\r\nOK"
+    yield "lowercase_http", b"http/1.1 200 OK\r\n\r\nOK"
+    yield "icy", b"ICY 200 OK\r\n\r\nOK"
+    yield "tls_alert", b"\x15\x03\x01\x00\x02\x02\x46"
+    yield "tls_hello", b"\x16\x03\x03\x00\x31\x02\x00\x00\x2d\x03\x03" + b"\x00" * 40
+    yield "status_line_long", b"HTTP/1.1 200 " + b"r" * 1100 + b"\r\n\r\nOK"
+    yield "status_line_1023", b"HTTP/1.1 200 " + b"r" * (1023 - 13) + b"\r\n\r\nOK"
+    yield "ctl_in_reason", b"HTTP/1.1 200 O\x01K\r\n\r\nOK"
+    yield "del_in_reason", b"HTTP/1.1 200 O\x7fK\r\n\r\nOK"
+    yield "cr_only_lines", b"HTTP/1.1 200 OK\rX: y\r\r\rOK"
+    yield "lf_cr_lf_end", b"HTTP/1.1 200 OK\n\r\nOK"
+
+
+def probe_http_seeds():
+    for i, (name, reply) in enumerate(probe_http_replies()):
+        for spec in range(PROBE_HTTP_SPECS):
+            # Each reply against every http check, with read sizes of 1 up
+            # to 64 octets (the seed byte) varying between them; replies
+            # past the read limit only against the first two.
+            if len(reply) > 4096 and spec > 1:
+                continue
+            seed = (i * 37 + spec * 101) % 256
+            yield "http%d_%s" % (spec, name), bytes([spec, seed]) + reply
+    # One reply cut in every way the seed byte allows, for the needle search.
+    split = b"HTTP/1.1 200 OK\r\nX: 1\r\n\r\n" + b"." * 70 + b"OK" + b"." * 5
+    for seed in range(0, 256, 9):
+        yield "http1_cuts_%03d" % seed, bytes([1, seed]) + split
+
+
+def dns_name(name, ptr=None):
+    out = b""
+    for label in name.split(".") if name else []:
+        if label:
+            out += bytes([len(label)]) + label.encode()
+    return out + (struct.pack(">H", 0xC000 | ptr) if ptr is not None else b"\x00")
+
+
+def dns_msg(flags=0x8400, qd=1, an=(), ns=(), ar=(), counts=None, question=None, ident=0x4242):
+    if question is None:
+        question = dns_name("www.example.com") + struct.pack(">HH", 1, 1)
+    body = question + b"".join(an) + b"".join(ns) + b"".join(ar)
+    c = counts or (qd, len(an), len(ns), len(ar))
+    return struct.pack(">HHHHHH", ident, flags, *c) + body
+
+
+def dns_rr(rtype, rdata, owner=b"\xc0\x0c", ttl=60, rclass=1, rdlen=None):
+    return owner + struct.pack(">HHIH", rtype, rclass, ttl,
+                               len(rdata) if rdlen is None else rdlen) + rdata
+
+
+def dns_txt(*strings):
+    return b"".join(bytes([len(x)]) + x for x in strings)
+
+
+def probe_dns_replies():
+    a1 = dns_rr(1, bytes([192, 0, 2, 1]))
+    a2 = dns_rr(1, bytes([192, 0, 2, 2]))
+    v6 = dns_rr(28, bytes.fromhex("20010db8000000000000000000000001"))
+    soa = dns_rr(6, dns_name("ns.example.com") + dns_name("host.example.com") +
+                 struct.pack(">IIIII", 1, 2, 3, 4, 5), owner=b"\xc0\x10")
+    yield "a_ok", dns_msg(an=[a1])
+    yield "a_other", dns_msg(an=[a2])
+    yield "a_second_matches", dns_msg(an=[a2, a1])
+    yield "a_uncompressed_owner", dns_msg(an=[dns_rr(1, bytes([192, 0, 2, 1]),
+                                                     owner=dns_name("www.example.com"))])
+    yield "a_bad_rdlen", dns_msg(an=[dns_rr(1, bytes([192, 0, 2, 1, 9]))])
+    yield "a_short_rdlen", dns_msg(an=[dns_rr(1, bytes([192, 0, 2]))])
+    yield "a_rdlen_past_end", dns_msg(an=[dns_rr(1, bytes([192, 0, 2, 1]), rdlen=200)])
+    yield "aaaa_ok", dns_msg(an=[v6], question=dns_name("www.example.com") + struct.pack(">HH", 28, 1))
+    yield "txt_one", dns_msg(an=[dns_rr(16, dns_txt(b"hello world"))])
+    yield "txt_two", dns_msg(an=[dns_rr(16, dns_txt(b"hello", b"world"))])
+    yield "txt_quotes", dns_msg(an=[dns_rr(16, dns_txt(b'say "hello world"'))])
+    yield "txt_binary", dns_msg(an=[dns_rr(16, dns_txt(b"\x00\xff\x7f\\", b""))])
+    yield "txt_len_past_rdata", dns_msg(an=[dns_rr(16, b"\x40abc")])
+    yield "cname_ok", dns_msg(an=[dns_rr(5, dns_name("target.example.net"))])
+    yield "cname_upper", dns_msg(an=[dns_rr(5, dns_name("TARGET.Example.NET"))])
+    yield "cname_compressed", dns_msg(an=[dns_rr(5, b"\x06target\xc0\x10")])
+    yield "cname_loop_self", dns_msg(an=[dns_rr(5, b"\xc0\x29")])
+    yield "nxdomain_soa", dns_msg(flags=0x8403, ns=[soa])
+    yield "nodata_soa", dns_msg(ns=[soa])
+    for rc in (1, 2, 4, 5, 9, 11, 15):
+        yield "rcode_%d" % rc, dns_msg(flags=0x8400 | rc)
+    opt_badvers = b"\x00" + struct.pack(">HHIH", 41, 1232, 0x01000000, 0)
+    yield "ext_rcode_badvers", dns_msg(ar=[opt_badvers])
+    opt_ecs = b"\x00" + struct.pack(">HHIH", 41, 1232, 0, 11) + struct.pack(">HHHBB", 8, 7, 1, 24, 0) + bytes([192, 0, 2])
+    yield "opt_ecs", dns_msg(an=[a1], ar=[opt_ecs])
+    yield "two_opt", dns_msg(an=[a1], ar=[opt_badvers, opt_badvers])
+    yield "qr_clear", dns_msg(flags=0x0100)
+    yield "qr_clear_answer", dns_msg(flags=0x0000, an=[a1])
+    yield "opcode_notify", dns_msg(flags=0x8000 | (4 << 11), an=[a1])
+    yield "opcode_update", dns_msg(flags=0x8000 | (5 << 11))
+    yield "opcode_15", dns_msg(flags=0x8000 | (15 << 11) | 0x0f)
+    yield "tc_set", dns_msg(flags=0x8600)
+    yield "wrong_id", dns_msg(an=[a1], ident=0xdead)
+    yield "qdcount_0", dns_msg(qd=0, an=[a1], question=b"")
+    yield "qdcount_2", dns_msg(counts=(2, 1, 0, 0), an=[a1])
+    yield "ancount_too_big", dns_msg(an=[a1], counts=(1, 5, 0, 0))
+    yield "arcount_65535", dns_msg(an=[a1], counts=(1, 1, 0, 65535))
+    yield "ptr_loop_question", struct.pack(">HHHHHH", 1, 0x8400, 1, 0, 0, 0) + b"\xc0\x0c\x00\x01\x00\x01"
+    yield "ptr_forward", struct.pack(">HHHHHH", 1, 0x8400, 1, 0, 0, 0) + b"\xc0\x12\x00\x01\x00\x01\x03www\x00"
+    chain = b"".join(struct.pack(">H", 0xC000 | (12 + 2 * (i + 1))) for i in range(100)) + b"\x00"
+    yield "ptr_chain", struct.pack(">HHHHHH", 1, 0x8400, 1, 0, 0, 0) + chain + b"\x00\x01\x00\x01"
+    yield "ptr_out_of_range", dns_msg(an=[dns_rr(1, bytes([192, 0, 2, 1]), owner=b"\xc3\xff")])
+    yield "label_bits_01", dns_msg(an=[dns_rr(1, bytes([192, 0, 2, 1]), owner=b"\x41abc\x00")])
+    yield "label_64", dns_msg(an=[dns_rr(1, bytes([192, 0, 2, 1]), owner=b"\x3f" + b"a" * 63 + b"\x00")])
+    long_name = b"".join(b"\x3f" + b"b" * 63 for _ in range(5)) + b"\x00"
+    yield "name_over_255", dns_msg(an=[dns_rr(5, long_name)])
+    yield "unknown_type", dns_msg(an=[dns_rr(65280, b"\x01\x02\x03")])
+    yield "class_chaos", dns_msg(an=[dns_rr(16, dns_txt(b"hello world"), rclass=3)])
+    many = [dns_rr(1, bytes([10, i >> 8 & 255, i & 255, 1])) for i in range(4000)]
+    yield "many_answers", dns_msg(an=many + [a1])
+    yield "empty", b""
+    yield "one_byte", b"\x80"
+    yield "header_11", dns_msg()[:11]
+    yield "header_only", struct.pack(">HHHHHH", 0x4242, 0x8400, 0, 0, 0, 0)
+    yield "trunc_question", dns_msg()[:20]
+    yield "trunc_answer", dns_msg(an=[a1])[:-2]
+    yield "trailing_garbage", dns_msg(an=[a1]) + b"\xde\xad\xbe\xef"
+    yield "nul_bytes", b"\x00" * 64
+    yield "all_ff", b"\xff" * 64
+
+
+def probe_dns_seeds():
+    # Which dns checks a reply goes to: every one, so that each expected
+    # rcode and answer meets matching and mismatching replies.
+    for name, reply in probe_dns_replies():
+        for spec in range(PROBE_HTTP_SPECS, 10):
+            if spec > 5 and name not in ("a_ok", "aaaa_ok", "txt_one", "txt_two", "txt_quotes",
+                                         "cname_ok", "cname_upper", "cname_compressed",
+                                         "nxdomain_soa", "qr_clear", "empty", "rcode_3"):
+                continue
+            yield "dns%d_%s" % (spec, name), bytes([spec]) + reply
+    yield "dns7_rcode_3", bytes([7]) + dns_msg(flags=0x8403)
+    yield "dns9_aaaa_long_form", bytes([9]) + dns_msg(an=[dns_rr(28, bytes.fromhex("20010db8000000000000000000000001"))])
+
+
+def probe_seeds():
+    yield from probe_http_seeds()
+    yield from probe_dns_seeds()
+
+
+# ---- fleet ------------------------------------------------------------------
+
+FLEET_NOW = 1795000000.0  # a time before the fuzz target's now (2026)
+
+
+def b64(x):
+    return base64.b64encode(x if isinstance(x, bytes) else x.encode()).decode()
+
+
+def fleet_kv(key, value=None, rev=12, raw_value=None):
+    kv = {"key": b64(key), "create_revision": "3", "mod_revision": str(rev), "version": "1"}
+    if raw_value is not None:
+        kv["value"] = raw_value
+    elif value is not None:
+        kv["value"] = b64(value if isinstance(value, (str, bytes)) else json.dumps(value))
+    return kv
+
+
+def fleet_watch(events, rev=12, **extra):
+    res = {"header": {"cluster_id": "14841639068965178418", "member_id": "10276657743932975437",
+                      "revision": str(rev), "raft_term": "2"}, "events": events}
+    res.update(extra)
+    return {"result": res}
+
+
+def fleet_put(key, value, rev=12):
+    return {"kv": fleet_kv(key, value, rev)}
+
+
+def fleet_del(key, rev=12):
+    return {"type": "DELETE", "kv": {"key": b64(key), "mod_revision": str(rev)}}
+
+
+def fleet_node(name="iad", **kw):
+    v = {"version": "1.4.0", "config_hash": "9f86d081884c7d65", "last_seen": FLEET_NOW,
+         "started": FLEET_NOW - 3600, "vantage": ["us-east"]}
+    v.update(kw)
+    return v
+
+
+def fleet_ovr(n=1, **kw):
+    v = {"id": "ovr-%d" % n, "target": "endpoint:web/a", "state": "down", "reason": "maintenance",
+         "author": "alice", "created": FLEET_NOW, "expires": None, "node": "iad"}
+    for k, val in kw.items():
+        if val is ...:
+            v.pop(k, None)
+        else:
+            v[k] = val
+    return v
+
+
+def fleet_objects():
+    """(name, list of JSON objects) of one stream each."""
+    yield "node_up", [fleet_watch([fleet_put("/gtmd/nodes/iad", fleet_node())])]
+    yield "node_down", [fleet_watch([fleet_put("/gtmd/nodes/iad", fleet_node())]),
+                        fleet_watch([fleet_del("/gtmd/nodes/iad")], rev=13)]
+    yield "self_deleted", [fleet_watch([fleet_del("/gtmd/nodes/fra"),
+                                        fleet_put("/gtmd/nodes/iad", fleet_node())])]
+    yield "obs_down_up", [fleet_watch([fleet_put("/gtmd/obs/web/a/iad", {"s": "down", "t": FLEET_NOW}),
+                                       fleet_put("/gtmd/obs/web/a/sin", {"s": "up", "t": FLEET_NOW}),
+                                       fleet_put("/gtmd/obs/web/b/iad", {"s": "down", "t": FLEET_NOW})])]
+    yield "obs_self", [fleet_watch([fleet_put("/gtmd/obs/web/a/fra", {"s": "up", "t": FLEET_NOW})])]
+    yield "obs_delete", [fleet_watch([fleet_put("/gtmd/obs/web/a/iad", {"s": "down", "t": 1}),
+                                      fleet_del("/gtmd/obs/web/a/iad")])]
+    yield "obs_foreign", [fleet_watch([fleet_put("/gtmd/obs/other/x/iad", {"s": "down", "t": FLEET_NOW})])]
+    yield "obs_bad_names", [fleet_watch([fleet_put(k, {"s": "down"}) for k in (
+        "/gtmd/obs/", "/gtmd/obs/web", "/gtmd/obs//iad", "/gtmd/obs/web/a/", "/gtmd/obs/web/a/bad name",
+        "/gtmd/obs/web/a/" + "n" * 64, "/gtmd/obs/" + "p" * 700 + "/iad", "/gtmd/obs/web/a/iad/x")])]
+    yield "obs_wrong_types", [fleet_watch([fleet_put("/gtmd/obs/web/a/iad", v) for v in (
+        {"s": 5}, {"s": None, "t": "now"}, {"s": "sideways"}, {"s": "down", "t": 1e308},
+        {"s": "up", "t": -1e308}, {"s": "down", "t": [1]}, {"s": ["up"]}, {})])]
+    yield "override_put", [fleet_watch([fleet_put("/gtmd/overrides/ovr-1", fleet_ovr())])]
+    yield "override_put_del", [fleet_watch([fleet_put("/gtmd/overrides/ovr-2", fleet_ovr(2, state="up"))]),
+                               fleet_watch([fleet_del("/gtmd/overrides/ovr-2")], rev=13)]
+    yield "override_expiring", [fleet_watch([fleet_put("/gtmd/overrides/ovr-3",
+                                                       fleet_ovr(3, expires=FLEET_NOW + 600))])]
+    yield "override_bad", [fleet_watch([fleet_put("/gtmd/overrides/ovr-%d" % i, v) for i, v in enumerate((
+        fleet_ovr(4, id=4), fleet_ovr(5, target="region:nowhere"), fleet_ovr(6, state="sideways"),
+        fleet_ovr(7, reason=""), fleet_ovr(8, created=1e300), fleet_ovr(9, expires=-5),
+        fleet_ovr(10, extra=1), fleet_ovr(11, author=...), fleet_ovr(12, id="ovr-99999999999999999999"),
+        fleet_ovr(13, node=7), fleet_ovr(14, reason="x" * 5000), fleet_ovr(15, created="yesterday")), 4)])]
+    yield "override_id_too_long", [fleet_watch([fleet_put("/gtmd/overrides/" + "i" * 40, fleet_ovr())])]
+    yield "override_many", [fleet_watch([fleet_put("/gtmd/overrides/ovr-%d" % i, fleet_ovr(i)) for i in range(1, 300)])]
+    yield "seq", [fleet_watch([fleet_put("/gtmd/seq/overrides", "17"), fleet_put("/gtmd/seq/drills", "3"),
+                               fleet_put("/gtmd/seq/overrides", "99999999999999999999999"),
+                               fleet_put("/gtmd/seq/overrides", "-5"), fleet_put("/gtmd/seq/nothing", "1"),
+                               fleet_del("/gtmd/seq/overrides")])]
+    yield "drill_ignored", [fleet_watch([fleet_put("/gtmd/drills/drl-1", {"id": "drl-1", "mode": "region"})])]
+    yield "outside_prefix", [fleet_watch([fleet_put("/other/nodes/iad", fleet_node()),
+                                          fleet_put("/gtm", "x"), fleet_put("", "")])]
+    yield "value_not_json", [fleet_watch([fleet_put("/gtmd/nodes/iad", "not json"),
+                                          fleet_put("/gtmd/nodes/sin", "[1,2]"),
+                                          fleet_put("/gtmd/nodes/ams", b"\xff\xfe{"),
+                                          fleet_put("/gtmd/obs/web/a/iad", "\"down\"")])]
+    yield "node_wrong_types", [fleet_watch([fleet_put("/gtmd/nodes/iad", fleet_node(
+        version=5, config_hash=["x"], last_seen="now", started=None, vantage={"a": 1})),
+        fleet_put("/gtmd/nodes/sin", fleet_node(version="v" * 100, config_hash="h" * 100,
+                                                 vantage=["x"] * 1000))])]
+    yield "node_bad_names", [fleet_watch([fleet_put("/gtmd/nodes/" + n, fleet_node()) for n in (
+        "", "a b", "x" * 64, "../etc", "n\u00e9", "a/b")])]
+    yield "bad_base64", [fleet_watch([{"kv": {"key": "L2d0bWQvbm9kZXMvaWFk=", "value": "e30"}},
+                                      {"kv": {"key": "!!!!", "value": b64("{}")}},
+                                      {"kv": {"key": b64("/gtmd/nodes/iad"), "value": "===="}},
+                                      {"kv": {"key": b64("/gtmd/nodes/iad"), "value": "e30=\n"}},
+                                      {"kv": {"key": b64("/gtmd/nodes/iad\x00x"), "value": b64("{}\x00x")}}])]
+    yield "kv_wrong_types", [fleet_watch([{"kv": {"key": 5}}, {"kv": "str"}, {"kv": None}, {},
+                                          {"type": 5, "kv": fleet_kv("/gtmd/nodes/iad", fleet_node())},
+                                          {"type": "DELETE"},
+                                          {"kv": {"key": b64("/gtmd/nodes/iad"), "value": 7,
+                                                  "mod_revision": [1]}},
+                                          {"kv": fleet_kv("/gtmd/overrides/ovr-1", fleet_ovr(), rev="x")}])]
+    yield "events_not_array", [fleet_watch({"kv": fleet_kv("/gtmd/nodes/iad", fleet_node())}),
+                               fleet_watch("events"), fleet_watch(None), {"result": {"events": 5}}]
+    yield "revisions", ([fleet_watch([], rev=r) for r in ("99999999999999999999", "-1", "12abc",
+                                                           "", "9223372036854775807")] +
+                        [{"result": {"header": {"revision": 1e300}}},
+                         {"result": {"header": {"revision": 42}}}, {"result": {"header": "x"}}])
+    yield "canceled", [{"result": {"header": {"revision": "9"}, "canceled": True, "compact_revision": "5"}}]
+    yield "progress", [{"result": {"header": {"revision": "9"}}}]
+    yield "created", [{"result": {"header": {"revision": "9"}, "created": True}}]
+    yield "error", [{"error": {"grpc_code": 14, "http_code": 503, "message": "etcdserver: no leader"}}]
+    yield "result_wrong_type", [{"result": 5}, {"result": [1]}, {"result": None}, {"x": 1}]
+    yield "range", [{"header": {"revision": "20"}, "count": "4", "kvs": [
+        fleet_kv("/gtmd/nodes/fra", fleet_node("fra")), fleet_kv("/gtmd/nodes/iad", fleet_node()),
+        fleet_kv("/gtmd/obs/web/a/iad", {"s": "down", "t": FLEET_NOW}),
+        fleet_kv("/gtmd/obs/web/a/fra", {"s": "up", "t": FLEET_NOW}),
+        fleet_kv("/gtmd/overrides/ovr-1", fleet_ovr()), fleet_kv("/gtmd/seq/overrides", "1")]}]
+    yield "range_then_watch", [{"header": {"revision": "20"}, "kvs": [
+        fleet_kv("/gtmd/obs/web/a/iad", {"s": "down", "t": FLEET_NOW}),
+        fleet_kv("/gtmd/obs/web/a/sin", {"s": "down", "t": FLEET_NOW})]},
+        fleet_watch([fleet_put("/gtmd/obs/web/a/iad", {"s": "up", "t": FLEET_NOW})], rev=21),
+        fleet_watch([fleet_del("/gtmd/obs/web/a/sin")], rev=22)]
+    yield "range_wrong_types", [{"kvs": 5}, {"kvs": [1, "x", None, {"key": []}]}, {"kvs": None,
+                                                                                 "header": []}]
+    yield "range_dup_keys", [{"header": {"revision": "3"}, "kvs": [
+        fleet_kv("/gtmd/obs/web/a/iad", {"s": "down"}), fleet_kv("/gtmd/obs/web/a/iad", {"s": "up"}),
+        fleet_kv("/gtmd/overrides/ovr-1", fleet_ovr()), fleet_kv("/gtmd/overrides/ovr-1", fleet_ovr(state="up"))]}]
+    yield "many_nodes", [fleet_watch([fleet_put("/gtmd/obs/web/a/n%d" % i, {"s": "down", "t": 1})
+                                      for i in range(1100)])]
+    yield "many_endpoints", [fleet_watch([fleet_put("/gtmd/obs/p%d/e/iad" % i, {"s": "up", "t": 1})
+                                          for i in range(600)])]
+
+
+def fleet_stream(objs, sep=b"\n"):
+    return sep.join(json.dumps(o).encode() for o in objs) + sep
+
+
+def fleet_raw_streams():
+    one = fleet_stream([fleet_watch([fleet_put("/gtmd/nodes/iad", fleet_node())])])
+    yield "raw_no_newlines", one.strip() * 3
+    yield "raw_crlf_tabs", b"\r\n\t " + one.strip() + b" \r\n\t" + one
+    yield "raw_garbage_between", one + b"x" + one
+    yield "raw_array_top", b"[" + one.strip() + b"]"
+    yield "raw_string_braces", b'{"result": {"x": "}{][\\"}"}, "y": "\\\\"}\n' + one
+    yield "raw_escaped_quote_end", b'{"a": "\\\\\\""}' + one
+    yield "raw_truncated", one[:len(one) // 2]
+    yield "raw_truncated_in_string", b'{"result": {"events": [{"kv": {"key": "L2d0'
+    yield "raw_unbalanced_close", b"}" + one
+    yield "raw_bracket_mismatch", b'{"a": [1}, "b": 2]}' + one
+    yield "raw_trailing_comma", b'{"a": 1,}' + one
+    yield "raw_deep", b'{"a": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    yield "raw_deep_objects", b'{"a": ' + b'{"b": ' * 500 + b"1" + b"}" * 500 + b"}"
+    yield "raw_nul", b'{"a": "x\x00y"}' + one
+    yield "raw_u0000", b'{"result": {"events": [{"kv": {"key": "\\u0000"}}]}}' + one
+    yield "raw_non_utf8", b'{"a": "\xff\xfe\xc0\xaf"}' + one
+    yield "raw_utf8_key", b'{"\xc3\xa9": 1}' + one
+    yield "raw_huge_number", b'{"result": {"header": {"revision": 123456789012345678901234567890}}}' + one
+    yield "raw_bad_number", b'{"result": {"header": {"revision": 1e99999}}}' + one
+    yield "raw_nan", b'{"a": NaN}' + one
+    yield "raw_dup_keys", b'{"result": 1, "result": {"events": []}}' + one
+    yield "raw_empty", b""
+    yield "raw_spaces", b" \n\r\t" * 50
+    yield "raw_only_open", b"{" * 100
+    yield "raw_http_chunk_lines", b"5b\r\n" + one + b"\r\n0\r\n\r\n"
+    yield "raw_bom", b"\xef\xbb\xbf" + one
+    yield "raw_big_string", b'{"a": "' + b"s" * 100000 + b'"}' + one
+
+
+def fleet_seeds():
+    for i, (name, objs) in enumerate(fleet_objects()):
+        stream = fleet_stream(objs)
+        yield "fleet_%s" % name, bytes([(i * 53) % 256]) + stream
+    for i, (name, stream) in enumerate(fleet_raw_streams()):
+        yield "fleet_%s" % name, bytes([(i * 29 + 7) % 256]) + stream
+    # One stream cut at every boundary the seed byte can pick: chunks of 1
+    # octet up to 97 (fuzz_fleet.c), each seed another cutting.
+    objs = [fleet_watch([fleet_put("/gtmd/nodes/iad", fleet_node()),
+                         fleet_put("/gtmd/obs/web/a/iad", {"s": "down", "t": FLEET_NOW}),
+                         fleet_put("/gtmd/overrides/ovr-1", fleet_ovr())]),
+            {"result": {"header": {"revision": "13"}, "x": "}\\\"{"}},
+            fleet_watch([fleet_del("/gtmd/overrides/ovr-1")], rev=14)]
+    stream = fleet_stream(objs, sep=b"")
+    for seed in range(256):
+        yield "fleet_cuts_%03d" % seed, bytes([seed]) + stream
+
+
 def write(sub, items):
     out = os.path.join(HERE, "corpus", sub)
     os.makedirs(out, exist_ok=True)
@@ -1146,9 +1554,9 @@ def write(sub, items):
 
 
 def main():
-    which = sys.argv[1:] or ["admin", "packet", "config", "zone"]
+    which = sys.argv[1:] or ["admin", "packet", "config", "zone", "probe", "fleet"]
     gens = {"packet": seeds, "admin": admin_seeds, "config": config_seeds,
-            "zone": zone_seeds}
+            "zone": zone_seeds, "probe": probe_seeds, "fleet": fleet_seeds}
     for sub in which:
         if sub not in gens:
             sys.exit("make_corpus.py: unknown corpus %r (%s)" % (sub, ", ".join(gens)))
