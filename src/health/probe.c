@@ -15,6 +15,7 @@
  * cannot stretch a probe past its timeout.
  */
 #include "health/probe_int.h"
+#include "health/probe_judge.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -96,6 +97,26 @@ void probe_fail(struct probe *pr, enum health_fail_kind kind, const char *fmt, .
     vsnprintf(pr->res.reason, sizeof(pr->res.reason), fmt, ap);
     va_end(ap);
     probe_finish(pr, false, kind);
+}
+
+enum probe_verdict probe_judge_fail(struct probe_judgement *j, enum health_fail_kind kind,
+                                    const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(j->reason, sizeof(j->reason), fmt, ap);
+    va_end(ap);
+    j->kind = kind;
+    return j->verdict = PROBE_FAIL;
+}
+
+void probe_judged(struct probe *pr, const struct probe_judgement *j)
+{
+    if (j->verdict == PROBE_PASS)
+        probe_pass(pr);
+    else
+        probe_fail(pr, j->kind, "%s", j->reason);
 }
 
 void probe_fail_local(struct probe *pr, const char *fmt, ...)

@@ -58,6 +58,9 @@ struct probe_spec {
     char *dns_expect;  /* optional: an answer rdata in presentation form, e.g. "192.0.2.1" */
 };
 
+/* Room for a probe's reason, with its terminating NUL. */
+#define PROBE_REASON_LEN 128
+
 struct probe_result {
     bool ok;
     /* The probe could not be run here: no descriptor, socket or memory
@@ -69,7 +72,7 @@ struct probe_result {
      * reason text is for people; metrics count this). Unused when ok. */
     enum health_fail_kind kind;
     uint32_t latency_us;
-    char reason[128]; /* "ok", "connection refused", "timeout", "status 503", ... */
+    char reason[PROBE_REASON_LEN]; /* "ok", "connection refused", "timeout", "status 503", ... */
 };
 
 struct event_base;

@@ -126,10 +126,14 @@ static bool probe_dns_rr_matches(const ldns_rr *rr, const char *want)
     return match;
 }
 
-static enum probe_verdict probe_dns_fail(struct probe_judgement *j, enum health_fail_kind kind)
+/* Whether one of the answer records of pkt matches want. */
+static bool probe_dns_answer_matches(const ldns_pkt *pkt, const char *want)
 {
-    j->kind = kind;
-    return j->verdict = PROBE_FAIL;
+    ldns_rr_list *an = ldns_pkt_answer(pkt);
+    for (size_t i = 0; an && i < ldns_rr_list_rr_count(an); i++)
+        if (probe_dns_rr_matches(ldns_rr_list_rr(an, i), want))
+            return true;
+    return false;
 }
 
 enum probe_verdict probe_dns_judge_reply(const struct probe_spec *s, const unsigned char *abuf,
@@ -138,34 +142,21 @@ enum probe_verdict probe_dns_judge_reply(const struct probe_spec *s, const unsig
     ldns_pkt *pkt = NULL;
     char have[16], want[16];
 
-    if (alen <= 0 || ldns_wire2pkt(&pkt, abuf, (size_t)alen) != LDNS_STATUS_OK) {
-        snprintf(j->reason, sizeof(j->reason), "dns: malformed reply");
-        return probe_dns_fail(j, HEALTH_FAIL_PROTOCOL);
-    }
+    if (alen <= 0 || ldns_wire2pkt(&pkt, abuf, (size_t)alen) != LDNS_STATUS_OK)
+        return probe_judge_fail(j, HEALTH_FAIL_PROTOCOL, "dns: malformed reply");
+    int rcode = (int)ldns_pkt_get_rcode(pkt);
+    j->verdict = PROBE_PASS;
     /* c-ares matched the ID and the question but looks at no flag: a
      * target that reflects the query (QR clear, NOERROR) would pass. */
     if (!ldns_pkt_qr(pkt) || ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY) {
-        snprintf(j->reason, sizeof(j->reason), "dns: reply has %s",
-                 ldns_pkt_qr(pkt) ? "another opcode" : "QR clear");
-        ldns_pkt_free(pkt);
-        return probe_dns_fail(j, HEALTH_FAIL_PROTOCOL);
-    }
-    int rcode = (int)ldns_pkt_get_rcode(pkt);
-    j->verdict = PROBE_PASS;
-    if (rcode != s->dns_rcode) {
+        probe_judge_fail(j, HEALTH_FAIL_PROTOCOL, "dns: reply has %s",
+                         ldns_pkt_qr(pkt) ? "another opcode" : "QR clear");
+    } else if (rcode != s->dns_rcode) {
         probe_dns_rcode_str(rcode, have, sizeof(have));
         probe_dns_rcode_str(s->dns_rcode, want, sizeof(want));
-        snprintf(j->reason, sizeof(j->reason), "rcode %s (expected %s)", have, want);
-        probe_dns_fail(j, HEALTH_FAIL_DNS);
-    } else if (s->dns_expect) {
-        ldns_rr_list *an = ldns_pkt_answer(pkt);
-        bool found = false;
-        for (size_t i = 0; an && i < ldns_rr_list_rr_count(an) && !found; i++)
-            found = probe_dns_rr_matches(ldns_rr_list_rr(an, i), s->dns_expect);
-        if (!found) {
-            snprintf(j->reason, sizeof(j->reason), "no answer matches \"%.60s\"", s->dns_expect);
-            probe_dns_fail(j, HEALTH_FAIL_DNS);
-        }
+        probe_judge_fail(j, HEALTH_FAIL_DNS, "rcode %s (expected %s)", have, want);
+    } else if (s->dns_expect && !probe_dns_answer_matches(pkt, s->dns_expect)) {
+        probe_judge_fail(j, HEALTH_FAIL_DNS, "no answer matches \"%.60s\"", s->dns_expect);
     }
     ldns_pkt_free(pkt);
     return j->verdict;
@@ -174,10 +165,8 @@ enum probe_verdict probe_dns_judge_reply(const struct probe_spec *s, const unsig
 static void probe_dns_judge(struct probe *pr, const unsigned char *abuf, int alen)
 {
     struct probe_judgement j;
-    if (probe_dns_judge_reply(pr->spec, abuf, alen, &j) == PROBE_PASS)
-        probe_pass(pr);
-    else
-        probe_fail(pr, j.kind, "%s", j.reason);
+    probe_dns_judge_reply(pr->spec, abuf, alen, &j);
+    probe_judged(pr, &j);
 }
 
 /* The kind of a failed c-ares query (other than its timeout). */

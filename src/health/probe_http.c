@@ -23,7 +23,6 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,21 +192,6 @@ static bool probe_http_status_ok(const struct probe_spec *s, int status)
     return false;
 }
 
-static enum probe_verdict probe_http_fail(struct probe_judgement *j, enum health_fail_kind kind,
-                                          const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static enum probe_verdict probe_http_fail(struct probe_judgement *j, enum health_fail_kind kind,
-                                          const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(j->reason, sizeof(j->reason), fmt, ap);
-    va_end(ap);
-    j->kind = kind;
-    return j->verdict = PROBE_FAIL;
-}
-
 /* Offset just past the header's empty line, or 0 (resumes at hdr_scan). */
 static size_t probe_http_header_end(struct probe_http_reply *r, const char *buf, size_t len)
 {
@@ -239,8 +223,8 @@ static enum probe_verdict probe_http_judge_body(const struct probe_spec *spec,
             /* A peer that hangs up mid-header dropped the connection; one
              * whose header never ends does not speak HTTP as we read it. */
             if (end == PROBE_HTTP_EOF)
-                return probe_http_fail(j, HEALTH_FAIL_RESET, "connection closed in header");
-            return probe_http_fail(j, HEALTH_FAIL_PROTOCOL, "header longer than the read limit");
+                return probe_judge_fail(j, HEALTH_FAIL_RESET, "connection closed in header");
+            return probe_judge_fail(j, HEALTH_FAIL_PROTOCOL, "header longer than the read limit");
         }
         r->body = r->searched = b;
     }
@@ -252,10 +236,10 @@ static enum probe_verdict probe_http_judge_body(const struct probe_spec *spec,
     if (end == PROBE_HTTP_MORE)
         return j->verdict = PROBE_PENDING;
     if (end == PROBE_HTTP_EOF)
-        return probe_http_fail(j, HEALTH_FAIL_STATUS, "body does not contain \"%.40s\"", needle);
-    return probe_http_fail(j, HEALTH_FAIL_STATUS,
-                           "body does not contain \"%.40s\" in the first %d octets", needle,
-                           PROBE_MAX_READ);
+        return probe_judge_fail(j, HEALTH_FAIL_STATUS, "body does not contain \"%.40s\"", needle);
+    return probe_judge_fail(j, HEALTH_FAIL_STATUS,
+                            "body does not contain \"%.40s\" in the first %d octets", needle,
+                            PROBE_MAX_READ);
 }
 
 enum probe_verdict probe_http_judge_reply(const struct probe_spec *spec, struct probe_http_reply *r,
@@ -267,12 +251,12 @@ enum probe_verdict probe_http_judge_reply(const struct probe_spec *spec, struct 
         if (st == 0 && end == PROBE_HTTP_MORE)
             return j->verdict = PROBE_PENDING;
         if (st == 0 && end == PROBE_HTTP_EOF && len == 0)
-            return probe_http_fail(j, HEALTH_FAIL_RESET, "connection closed without response");
+            return probe_judge_fail(j, HEALTH_FAIL_RESET, "connection closed without response");
         if (st <= 0)
-            return probe_http_fail(j, HEALTH_FAIL_PROTOCOL, "bad status line");
+            return probe_judge_fail(j, HEALTH_FAIL_PROTOCOL, "bad status line");
         r->status = st;
         if (!probe_http_status_ok(spec, st))
-            return probe_http_fail(j, HEALTH_FAIL_STATUS, "status %d", st);
+            return probe_judge_fail(j, HEALTH_FAIL_STATUS, "status %d", st);
         if (!spec->body_contains)
             return j->verdict = PROBE_PASS;
     }
@@ -284,16 +268,9 @@ static bool probe_http_judge(struct probe_http *h, enum probe_http_end end)
 {
     struct probe *pr = h->pr;
     struct probe_judgement j;
-    switch (probe_http_judge_reply(pr->spec, &h->reply, h->buf, h->len, end, &j)) {
-    case PROBE_PENDING:
+    if (probe_http_judge_reply(pr->spec, &h->reply, h->buf, h->len, end, &j) == PROBE_PENDING)
         return false;
-    case PROBE_PASS:
-        probe_pass(pr);
-        return true;
-    case PROBE_FAIL:
-        break;
-    }
-    probe_fail(pr, j.kind, "%s", j.reason);
+    probe_judged(pr, &j);
     return true;
 }
 

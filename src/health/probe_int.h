@@ -75,6 +75,9 @@ const struct sockaddr *prober_source(const struct prober *p, int family, socklen
  * at once and schedule done from the loop. Safe from any callback of the
  * probe. Every failure names its kind where it is detected. */
 void probe_pass(struct probe *pr);
+/* Ends the probe with a judge's verdict (PROBE_PASS or PROBE_FAIL). */
+struct probe_judgement;
+void probe_judged(struct probe *pr, const struct probe_judgement *j);
 void probe_fail(struct probe *pr, enum health_fail_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

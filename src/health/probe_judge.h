@@ -20,9 +20,14 @@
 enum probe_verdict { PROBE_PENDING, PROBE_PASS, PROBE_FAIL };
 struct probe_judgement {
     enum probe_verdict verdict;
-    enum health_fail_kind kind; /* PROBE_FAIL only */
-    char reason[128];           /* PROBE_FAIL only; same size as probe_result.reason */
+    enum health_fail_kind kind;    /* PROBE_FAIL only */
+    char reason[PROBE_REASON_LEN]; /* PROBE_FAIL only */
 };
+
+/* Sets *j to a failure of kind with the reason fmt...; returns PROBE_FAIL.
+ * The judges' one way to fail (probe.c). */
+enum probe_verdict probe_judge_fail(struct probe_judgement *j, enum health_fail_kind kind,
+                                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Whether more octets may come after those judged. */
 enum probe_http_end {
