@@ -22,21 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "admin/admin_request.h"
 #include "dns/dns.h"
 #include "drill/drill_spec.h"
 #include "dns/packet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_admin: invariant failed: %s (%s:%d)\n", #cond, __FILE__,         \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* The handlers' message buffer (admin_reply_error's msg[512]). */
 #define FUZZ_ERRLEN 512

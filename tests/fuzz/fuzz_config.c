@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
 #include "answer/query.h"
 #include "common/errlist.h"
 #include "daemon/config.h"
@@ -43,15 +44,6 @@
 #include "serve/serve_set.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_config: invariant failed: %s (%s:%d)\n", #cond, __FILE__,        \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 #define FUZZ_MAX_RECORDS 32 /* policy records queried per input */
 

@@ -25,6 +25,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
 #include "answer/query.h"
 #include "common/errlist.h"
 #include "dns/dns.h"
@@ -34,15 +35,6 @@
 #include "zone/zone_load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_zone: invariant failed: %s (%s:%d)\n", #cond, __FILE__,          \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 #define FUZZ_ORIGIN "example.com."
 #define FUZZ_MAX_NODES 64 /* names queried per input */
