@@ -285,6 +285,18 @@ static void fleet_on_pending(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_unlock(&f->lock);
     if (!have)
         return;
+    fleet_adopt_local(f, (const char *const *)keys, slots, n);
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+    free(slots);
+    f->node_put_due = true;
+    fleet_publish(f);
+}
+
+void fleet_adopt_local(struct fleet *f, const char *const *keys, struct health_slot *const *slots,
+                       size_t n)
+{
     struct fleet_ep **local = calloc(n ? n : 1, sizeof(*local));
     if (!local)
         abort();
@@ -297,17 +309,12 @@ static void fleet_on_pending(evutil_socket_t fd, short what, void *arg)
         local[i]->slot = slots[i];
         local[i]->local = true;
         local[i]->own = (uint8_t)health_slot_probe(slots[i]);
-        free(keys[i]);
     }
     free(f->local);
     f->local = local;
     f->n_local = n;
     pthread_mutex_unlock(&f->lock);
-    free(keys);
-    free(slots);
     fleet_recompute_all(f);
-    f->node_put_due = true;
-    fleet_publish(f);
 }
 
 static void fleet_on_tick(evutil_socket_t fd, short what, void *arg)
@@ -392,8 +399,8 @@ void fleet_free(struct fleet *f)
     free(f);
 }
 
-struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *env, char *err,
-                          size_t errlen)
+struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *env, char *err,
+                        size_t errlen)
 {
     struct fleet *f = calloc(1, sizeof(*f));
     if (!f)
@@ -427,14 +434,23 @@ struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *
     f->ev_jobs = event_new(f->base, -1, 0, fleet_on_jobs, f);
     f->ev_pending = event_new(f->base, -1, 0, fleet_on_pending, f);
     f->ev_stop = event_new(f->base, -1, 0, fleet_on_stop, f);
-    struct timeval tick = {0, (suseconds_t)(FLEET_TICK_S * 1e6)};
-    evtimer_add(f->ev_tick, &tick);
     f->last_ok = fleet_mono();
     if (fleet_store_init(f, env->drills) != 0) {
         snprintf(err, errlen, "fleet: no free drill listener slot");
         fleet_free(f);
         return NULL;
     }
+    return f;
+}
+
+struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *env, char *err,
+                          size_t errlen)
+{
+    struct fleet *f = fleet_new(p, env, err, errlen);
+    if (!f)
+        return NULL;
+    struct timeval tick = {0, (suseconds_t)(FLEET_TICK_S * 1e6)};
+    evtimer_add(f->ev_tick, &tick);
     struct health_hooks h = {.state_changed = fleet_hook_state_changed, .arg = f};
     if (health_core_add_hooks(f->health, &h) != 0) {
         fleet_store_stop(f);

@@ -169,6 +169,16 @@ double fleet_mono(void);
 /* Frees a fleet whose thread is not running (or never ran): etcd client,
  * events, base, tables, records, params. */
 void fleet_free(struct fleet *f);
+/* fleet_start's fleet without its tick, health hook or thread: the params
+ * and env strings copied, the etcd client made (not called), the store
+ * set up. NULL with a message in err. fleet_free frees it (after
+ * fleet_store_stop). */
+struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *env, char *err,
+                        size_t errlen);
+/* Makes keys[0..n) (borrowed) the endpoints this node checks, each with
+ * its health slot, and recomputes every verdict. Publishes nothing. */
+void fleet_adopt_local(struct fleet *f, const char *const *keys, struct health_slot *const *slots,
+                       size_t n);
 
 /* ---- fleet.c: tables and verdicts (fleet thread) ---------------------- */
 struct fleet_ep *fleet_ep_get(struct fleet *f, const char *key, bool create);

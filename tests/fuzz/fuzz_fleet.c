@@ -23,22 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
+#include "common/errlist.h"
 #include "common/event_ring.h"
+#include "common/jsoncfg.h"
 #include "fleet/etcd_stream.h"
 #include "fleet/fleet_int.h"
 #include "health/health.h"
 #include "health/override.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_fleet: invariant failed: %s (%s:%d)\n", #cond, __FILE__,         \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* What one framing delivered: a count and a running hash of the objects. */
 struct fuzz_fleet_frames {
@@ -47,13 +41,6 @@ struct fuzz_fleet_frames {
     bool failed;
     struct fleet *f; /* decode into it when not NULL */
 };
-
-static char *fuzz_fleet_strdup(const char *s)
-{
-    char *d = strdup(s);
-    FUZZ_CHECK(d != NULL);
-    return d;
-}
 
 static void fuzz_fleet_decode(struct fleet *f, json_t *obj)
 {
@@ -119,46 +106,37 @@ static void fuzz_fleet_frame(const uint8_t *stream, size_t n, uint32_t seed, siz
     etcd_stream_free(&s);
 }
 
-/* A fleet as fleet_start makes it, without its thread and events. */
+/* The fleet section the target runs with, parsed by the real parser. */
+static const char fuzz_fleet_config[] =
+    "{\"etcd\": [\"http://127.0.0.1:2379\"], \"prefix\": \"/gtmd/\", \"node\": \"fra\", "
+    "\"down_quorum\": \"majority\", \"stale_after\": 10, \"timeout\": 1}";
+
+/* A fleet as fleet_start makes it (fleet_new), without its thread and
+ * events, that checks endpoint:web/a and has synced once. */
 static struct fleet *fuzz_fleet_new(struct health_core *hc)
 {
-    struct fleet *f = calloc(1, sizeof(*f));
-    FUZZ_CHECK(f != NULL);
-    pthread_mutex_init(&f->lock, NULL);
-    pthread_cond_init(&f->cond, NULL);
-    f->p.enabled = true;
-    f->p.etcd.urls = calloc(1, sizeof(char *));
-    FUZZ_CHECK(f->p.etcd.urls != NULL);
-    f->p.etcd.urls[0] = fuzz_fleet_strdup("http://127.0.0.1:2379");
-    f->p.etcd.n_urls = 1;
-    f->p.etcd.timeout_s = 1;
-    f->p.prefix = fuzz_fleet_strdup("/gtmd/");
-    f->p.node = fuzz_fleet_strdup("fra");
-    f->p.quorum = (struct fleet_quorum){FLEET_QUORUM_MAJORITY, 0};
-    f->p.stale_after = 10;
-    f->health = hc;
-    snprintf(f->version, sizeof(f->version), "fuzz");
-    f->vantage = json_array();
-    f->n_buckets = 64;
-    f->buckets = calloc(f->n_buckets, sizeof(*f->buckets));
-    FUZZ_CHECK(f->buckets != NULL);
-    f->self = fleet_node_get(f, f->p.node);
-    f->url = f->p.etcd.urls[0];
-    f->base = event_base_new();
-    FUZZ_CHECK(f->base != NULL);
+    struct errlist e;
+    errlist_init(&e);
+    struct jsoncfg j = {.errs = &e, .file = "fuzz.json", .dir = "."};
+    json_t *v = json_loads(fuzz_fleet_config, 0, NULL);
+    FUZZ_CHECK(v != NULL);
+    struct fleet_params p;
+    fleet_params_parse(&j, v, &p);
+    json_decref(v);
+    for (size_t k = 0; k < e.count; k++)
+        fprintf(stderr, "fuzz_fleet: %s\n", e.msgs[k]);
+    FUZZ_CHECK(e.count == 0);
+    errlist_free(&e);
+    struct fleet_env env = {.health = hc, .version = "fuzz"};
     char err[256];
-    f->etcd = etcd_new(f->base, &f->p.etcd, err, sizeof(err));
-    FUZZ_CHECK(f->etcd != NULL);
-    FUZZ_CHECK(fleet_store_init(f, NULL) == 0);
-    /* This node checks endpoint:web/a (what fleet_set_endpoints hands over). */
-    struct fleet_ep *ep = fleet_ep_get(f, "endpoint:web/a", true);
-    ep->slot = health_core_slot(hc, "endpoint:web/a");
-    ep->local = true;
-    ep->published = HEALTH_UNKNOWN;
-    f->local = calloc(1, sizeof(*f->local));
-    FUZZ_CHECK(f->local != NULL);
-    f->local[0] = ep;
-    f->n_local = 1;
+    struct fleet *f = fleet_new(&p, &env, err, sizeof(err));
+    fleet_params_free(&p); /* fleet_new copied it */
+    if (!f)
+        fprintf(stderr, "fuzz_fleet: %s\n", err);
+    FUZZ_CHECK(f != NULL);
+    const char *keys[] = {"endpoint:web/a"};
+    struct health_slot *slots[] = {health_core_slot(hc, "endpoint:web/a")};
+    fleet_adopt_local(f, keys, slots, 1);
     f->conn = FLEET_CONN_SYNCED;
     f->ever_synced = true;
     return f;
