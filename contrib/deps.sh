@@ -1,37 +1,68 @@
 #!/bin/sh
-# Installs the Debian 12 packages gtmd needs to build, test and benchmark,
-# and the console's browser-test driver: playwright-core, with npm ci from
-# tests/ui/package-lock.json into tests/ui/node_modules (it drives Debian's
-# chromium; nothing is downloaded at build time).
-# Idempotent: does nothing when everything is already installed.
+# Installs the Debian 12 packages gtmd needs, in two sets:
+#   sh contrib/deps.sh demo   what command 1 (contrib/setup.sh) needs: build
+#                             gtmd, run the demo and every line setup.sh prints
+#                             (dig, curl, python3 for the demo backends);
+#   sh contrib/deps.sh test   (the default) also what the test suite and the
+#                             benchmarks need: the reference servers, etcd,
+#                             Unbound, the DNSSEC tools, chromium, and the
+#                             console's browser-test driver, playwright-core,
+#                             with npm ci from tests/ui/package-lock.json
+#                             into tests/ui/node_modules (it drives Debian's
+#                             chromium; nothing else is downloaded).
+# Packages are installed without Recommends, so everything a test imports is
+# named here (python3-cryptography is only a Recommends of python3-dnspython,
+# ca-certificates only a Recommends of npm and curl).
+# Idempotent: does nothing when everything is already installed. A failed
+# apt-get fails the script; a failed npm ci says so and goes on (the browser
+# tests then skip, saying why), unless GTM_DEPS_STRICT=1.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
-PKGS="build-essential autoconf automake libtool pkg-config
+set_name=${1:-test}
+DEMO="build-essential autoconf automake libtool pkg-config
 libldns-dev libevent-dev libjansson-dev libmaxminddb-dev libc-ares-dev libssl-dev
-dnsutils knot-dnsutils python3 python3-dnspython python3-pytest python3-prometheus-client
-libmaxmind-db-writer-perl mmdb-bin openssl clang libclang-rt-14-dev
+dnsutils curl ca-certificates python3 openssl"
+TEST="knot-dnsutils python3-dnspython python3-cryptography python3-pytest
+python3-prometheus-client libmaxmind-db-writer-perl mmdb-bin clang libclang-rt-14-dev
 nsd knot gdnsd dnsperf unbound ldnsutils knot-dnssecutils bind9-utils etcd-server
-etcd-client chromium nodejs"
+etcd-client chromium nodejs iproute2 procps"
+case "$set_name" in
+demo) PKGS=$DEMO ;;
+test) PKGS="$DEMO $TEST" ;;
+*)
+    echo "usage: sh contrib/deps.sh [demo|test]" >&2
+    exit 2
+    ;;
+esac
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 # Debian's nodejs comes without npm (NodeSource's has npm built in).
-command -v npm >/dev/null 2>&1 || missing="$missing npm"
+if [ "$set_name" = test ] && ! command -v npm >/dev/null 2>&1; then
+    missing="$missing npm"
+fi
 if [ -n "$missing" ]; then
     echo "deps: installing$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    # The reference servers (nsd, knot, gdnsd) and the resolver (unbound, in
-    # front of gtmd in the geo tests) are only started by hand by the tests
-    # and benchmarks; keep their packages from starting system services.
+    # The reference servers (nsd, knot, gdnsd), the resolver (unbound) and
+    # etcd are only started by hand by the tests and benchmarks; keep their
+    # packages from starting system services.
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    apt-get install -y -q --no-install-recommends $missing
+    status=0
+    apt-get install -y -q --no-install-recommends $missing || status=$?
     rm -f /usr/sbin/policy-rc.d
+    [ $status -eq 0 ] || exit $status
 fi
+[ "$set_name" = test ] || exit 0
 # The browser tests' driver, exactly as locked.
 if [ ! -d "$top/tests/ui/node_modules/playwright-core" ] ||
     [ "$top/tests/ui/package-lock.json" -nt "$top/tests/ui/node_modules/.package-lock.json" ]; then
     echo "deps: npm ci in tests/ui"
-    (cd "$top/tests/ui" && npm ci --no-audit --no-fund)
+    if ! (cd "$top/tests/ui" && npm ci --no-audit --no-fund); then
+        echo "deps: npm ci in tests/ui failed: the console's browser tests will be skipped" >&2
+        [ "${GTM_DEPS_STRICT:-0}" = 1 ] && exit 1
+    fi
 fi
+exit 0

@@ -28,10 +28,14 @@ PYTHON = "/usr/bin/python3"
 
 
 def free_port_on(addrs, tries=50):
-    """A port free for TCP and UDP on every address of addrs (127.0.0.x)."""
+    """A port free for TCP and UDP on every address of addrs (127.0.0.x, ::1)."""
     addrs = list(addrs) or ["127.0.0.1"]
+
+    def fam(a):
+        return socket.AF_INET6 if ":" in a else socket.AF_INET
+
     for _ in range(tries):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t = socket.socket(fam(addrs[0]), socket.SOCK_STREAM)
         t.bind((addrs[0], 0))
         port = t.getsockname()[1]
         socks = [t]
@@ -41,7 +45,7 @@ def free_port_on(addrs, tries=50):
                 for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
                     if a == addrs[0] and kind == socket.SOCK_STREAM:
                         continue
-                    s = socket.socket(socket.AF_INET, kind)
+                    s = socket.socket(fam(a), kind)
                     socks.append(s)
                     s.bind((a, port))
         except OSError:

@@ -721,21 +721,34 @@ def test_misbehaving_targets_go_down_without_hurting_others(make_gtmd, backends)
 
 # ---- check targets given by name -----------------------------------------------------
 
+def localhost_addrs():
+    """Every loopback address "localhost" resolves to here: 127.0.0.1 alone on
+    some machines, ::1 first and then 127.0.0.1 on a standard Debian 12."""
+    addrs = {ai[4][0] for ai in socket.getaddrinfo("localhost", None, proto=socket.IPPROTO_TCP)}
+    return sorted(a for a in addrs if a in ("127.0.0.1", "::1"))
+
+
 def test_check_target_host_localhost(make_gtmd, backends):
-    port = free_port_on(["127.0.0.1"])
-    b = backends.http("127.0.0.1", port)
+    """A check target named by host name: gtmd resolves it and probes what it
+    resolves to. A backend listens on every address localhost has here, so the
+    test holds whichever address the resolver puts first."""
+    addrs = localhost_addrs()
+    assert "127.0.0.1" in addrs, addrs
+    port = free_port_on(addrs)
+    bs = backends.start_all([backends.http(a, port, start=False) for a in addrs])
     g = make_gtmd(policy_config(
         ["us"], {"web": check("http", port)},
         {"named": {"check": "web", "endpoints": [
             ep("n1", "192.0.2.91", "us", check_target={"host": "localhost", "port": port})]}},
         {"named.example.com.": {"pool": "named", "policy": "all", "when_all_down": "empty"}}))
     assert query_addrs(g, "named.example.com.") == ["192.0.2.91"], changes(g)
-    n = len([s for s in b.stats() if s["n"] is not None])
-    assert n >= 1  # the probe really reached the backend on 127.0.0.1
-    b.kill()
+    n = sum(len([s for s in b.stats() if s["n"] is not None]) for b in bs)
+    assert n >= 1  # the probe really reached a backend on a localhost address
+    for b in bs:
+        b.kill()
     wait_answer(g, "named.example.com.", [])
     assert "refused" in changes(g, "named/n1")[-1]["detail"]
-    b.start()
+    backends.start_all(bs)
     wait_answer(g, "named.example.com.", ["192.0.2.91"])
 
 

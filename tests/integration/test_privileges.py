@@ -11,6 +11,7 @@ import os
 import pwd
 import random
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -244,10 +245,16 @@ def test_a_user_other_than_root_cannot_switch(make_gtmd):
     g = make_gtmd(lambda w, p: dict(default_config(w, p), user="nobody"), start=False)
     os.chmod(g.workdir, 0o755)
     g.write_config()
+    # Run a copy of the binary from the (0755) work directory: the build tree
+    # may sit where daemon and nobody cannot reach it (a clone under /root,
+    # mode 0700, on a standard Debian machine).
+    binary = os.path.join(g.workdir, "gtmd")
+    shutil.copy(GTMD, binary)
+    os.chmod(binary, 0o755)
 
     def run_as(uid, gid):
         g.log = open(g.log_path, "ab")
-        g.proc = subprocess.Popen([GTMD, "-c", g.conf_path], stdout=g.log, stderr=g.log,
+        g.proc = subprocess.Popen([binary, "-c", g.conf_path], stdout=g.log, stderr=g.log,
                                   preexec_fn=lambda: (os.setgroups([]), os.setgid(gid),
                                                       os.setuid(uid)))
     daemon = pwd.getpwnam("daemon")
