@@ -1,6 +1,6 @@
 /*
  * lookup.c -- decides the answer to a query (RFC 1034 §4.3.2 with the
- * clarifications of RFC 2308, 4592, 6672 aside (no DNAME), 8020 and 8482).
+ * clarifications of RFC 2308, 4592, 6672 (DNAME), 8020 and 8482).
  */
 #include "answer/lookup.h"
 
@@ -249,6 +249,55 @@ static const struct zone_rrset *lookup_at_node(struct lookup_ctx *c, const struc
     return NULL;
 }
 
+/* True when the RRset set is already in the answer section: a DNAME met a
+ * second time in one chain is a loop. */
+static bool lookup_in_answer(const struct answer_plan *p, const struct zone_rrset *set)
+{
+    for (uint16_t i = 0; i < p->n; i++)
+        if (p->rrs[i].rrset == set && p->rrs[i].section == ANSWER_SEC_ANSWER)
+            return true;
+    return false;
+}
+
+/* RFC 6672 §3.1: the name being looked up (c->name, written as owner) is
+ * strictly below node d, which holds a DNAME. The DNAME goes in the answer,
+ * then a CNAME from the name to the name with d's part replaced by the
+ * DNAME's target, with the DNAME's TTL (unsigned: validators synthesize it
+ * themselves from the signed DNAME). Returns that CNAME to follow, or NULL:
+ * YXDOMAIN when the new name would exceed 255 octets, or the chain stops
+ * (a DNAME loop, or no room left for another synthesized record). */
+static const struct zone_rrset *lookup_dname(struct lookup_ctx *c, const struct zone_node *d,
+                                             const uint8_t *owner, size_t owner_len)
+{
+    struct answer_plan *p = c->plan;
+    const struct zone_rrset *dn = zone_node_rrset(d, DNS_TYPE_DNAME);
+    if (lookup_in_answer(p, dn))
+        return NULL;
+    lookup_add(p, dn, d->name, d->name_len, ANSWER_SEC_ANSWER, false);
+    uint16_t tlen = dns_get16(dn->rdata);
+    size_t prefix = c->name->len - d->name_len;
+    if (prefix + tlen > DNS_MAX_NAME) {
+        p->rcode = DNS_RCODE_YXDOMAIN;
+        return NULL;
+    }
+    if (p->n_synth >= ANSWER_MAX_SYNTH)
+        return NULL;
+    struct answer_synth *sy = &p->synth[p->n_synth++];
+    dns_put16(sy->rdata, (uint16_t)(prefix + tlen));
+    memcpy(sy->rdata + 2, c->name->wire, prefix);
+    memcpy(sy->rdata + 2 + prefix, dn->rdata + 2, tlen);
+    sy->rrset.rdata = sy->rdata;
+    sy->rrset.rdata_len = (uint32_t)(2 + prefix + tlen);
+    sy->rrset.ttl = dn->ttl;
+    sy->rrset.type = DNS_TYPE_CNAME;
+    sy->rrset.count = 1;
+    sy->rrset.additional = NULL;
+    sy->rrset.sigs = NULL;
+    sy->rrset.n_additional = 0;
+    lookup_add(p, &sy->rrset, owner, owner_len, ANSWER_SEC_ANSWER, false);
+    return c->qtype == DNS_TYPE_CNAME ? NULL : &sy->rrset;
+}
+
 /* One step of the (possibly CNAME-chained) lookup of name in zone z; hash
  * is dns_name_hash of the whole name; owner is NULL for the question name
  * (written as a pointer to it) or the stored copy of a CNAME target.
@@ -264,8 +313,10 @@ static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struc
      * delegation; one probe answers them at any depth. */
     if (name->count > z->origin_labels) {
         node = zone_find_node(z, name->wire, name->len, hash);
-        if (node && !(node->flags & (ZONE_NODE_BELOW_CUT | ZONE_NODE_CUT)))
+        if (node && !(node->flags & (ZONE_NODE_BELOW_CUT | ZONE_NODE_CUT | ZONE_NODE_BELOW_DNAME)))
             return lookup_at_node(c, z, node, owner, name->len);
+        if (found->flags & ZONE_NODE_DNAME)
+            return lookup_dname(c, found, owner, name->len);
     }
     for (depth = z->origin_labels + 1u; depth <= name->count; depth++) {
         unsigned i = name->count - depth;
@@ -279,6 +330,8 @@ static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struc
             lookup_referral(c, z, node);
             return NULL;
         }
+        if (i > 0 && (node->flags & ZONE_NODE_DNAME))
+            return lookup_dname(c, node, owner, name->len);
     }
     if (depth > name->count)
         return lookup_at_node(c, z, found, owner, name->len);

@@ -138,6 +138,10 @@ void lookup_dnssec_wildcard(struct lookup_ctx *c, const struct zone *z, const st
 
 void lookup_dnssec_referral(struct lookup_ctx *c, const struct zone *z, const struct zone_node *cut)
 {
+    /* An unsigned zone's DS records are plain data to a referral: without
+     * RRSIGs they prove nothing, and NSD and Knot leave them out. */
+    if (!z->dnssec.has_dnssec_records)
+        return;
     const struct zone_rrset *ds = zone_node_rrset(cut, DNS_TYPE_DS);
     if (ds) {
         lookup_add(c->plan, ds, cut->name, cut->name_len, ANSWER_SEC_AUTHORITY, false);

@@ -10,6 +10,7 @@
 #include "answer/lookup.h"
 #include "answer/query_guard.h"
 #include "dns/dns.h"
+#include "dns/name.h"
 #include "dns/packet.h"
 #include "policy/policy_loss.h"
 
@@ -40,14 +41,22 @@ static size_t query_reply_size(const struct dns_query *q, const struct serve_lim
 
 /* Queries we never answer from zone data: other classes than IN (ANY is
  * answered from IN data, RFC 1035 §3.2.5; CH is answered before, by
- * answer_identity) and zone transfers, which gtmd does not serve (NOTIMP
- * over UDP, REFUSED over TCP, as NSD does). */
-static int query_special_rcode(const struct dns_query *q, bool tcp)
+ * answer_identity) and zone transfers, which gtmd does not serve: NOTIMP
+ * over UDP; over TCP REFUSED for the apex of a zone it serves (as NSD
+ * does), NOTAUTH for any other name, as NSD and Knot say (no zone of that
+ * name is ours). */
+static int query_special_rcode(const struct serve_set *s, const struct dns_query *q, bool tcp)
 {
     if (q->qclass != DNS_CLASS_IN && q->qclass != DNS_CLASS_ANY)
         return DNS_RCODE_REFUSED;
-    if (q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR)
-        return tcp ? DNS_RCODE_REFUSED : DNS_RCODE_NOTIMP;
+    if (q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR) {
+        if (!tcp)
+            return DNS_RCODE_NOTIMP;
+        const struct zone *z = snapshot_find_zone(s->zones, &q->qname, q->qtype);
+        if (!z || !dns_name_equal(z->origin, z->origin_len, q->qname.wire, q->qname.len))
+            return DNS_RCODE_NOTAUTH;
+        return DNS_RCODE_REFUSED;
+    }
     return -1;
 }
 
@@ -145,7 +154,7 @@ static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
             return query_reply(c, DNS_RCODE_NOERROR, &plan);
         return query_reply(c, DNS_RCODE_REFUSED, NULL);
     }
-    int special = query_special_rcode(q, c->tcp);
+    int special = query_special_rcode(c->s, q, c->tcp);
     if (special >= 0)
         return query_reply(c, (uint16_t)special, NULL);
     query_lookup(c, &plan);

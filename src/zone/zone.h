@@ -58,6 +58,8 @@ enum zone_node_flags {
     ZONE_NODE_POLICY_A = 1 << 4,
     ZONE_NODE_POLICY_AAAA = 1 << 5,
     ZONE_NODE_POLICY_CNAME = 1 << 6,
+    ZONE_NODE_DNAME = 1 << 7,       /* holds a DNAME RRset (RFC 6672) */
+    ZONE_NODE_BELOW_DNAME = 1 << 8, /* strictly below a DNAME: occluded, never served */
 };
 
 /* The ZONE_NODE_POLICY_* flag of type t (A, AAAA, CNAME), else 0. */

@@ -3,6 +3,8 @@
  *
  * Rules (each reported with file:line): exactly one SOA and only at the apex;
  * a CNAME owner holds nothing else (DNSSEC types aside) and one CNAME only;
+ * a DNAME owner holds one DNAME and no CNAME, and no name below it holds
+ * data (RFC 6672 §2.3, §2.4);
  * a delegation whose NS target lies inside the delegated zone needs an
  * address record for it (glue).
  */
@@ -67,6 +69,17 @@ static void check_cname(struct zone_builder *b, struct build_node *bn)
     }
 }
 
+static void check_dname(struct zone_builder *b, struct build_node *bn)
+{
+    const struct zone_rrset *dn = zone_node_rrset(&bn->node, DNS_TYPE_DNAME);
+    if (!dn)
+        return;
+    bn->node.flags |= ZONE_NODE_DNAME;
+    if (dn->count > 1)
+        check_error(b, check_rr_of(b, bn, DNS_TYPE_DNAME),
+                    "several DNAME records at one name (RFC 6672 §2.4)", bn->node.name);
+}
+
 /* Delegation: every NS target inside the delegated zone needs glue. */
 static void check_glue(struct zone_builder *b, struct build_node *bn)
 {
@@ -94,8 +107,10 @@ static void check_glue(struct zone_builder *b, struct build_node *bn)
     }
 }
 
-/* Flags every node strictly below a delegation point, so that an exact
- * match can be answered without walking down from the apex. */
+/* Flags every node strictly below a delegation point, or below a DNAME
+ * (the apex's included: its data is occluded, RFC 6672 §2.3, as NSD and
+ * Knot treat it), so that an exact match can be answered without walking
+ * down from the apex. */
 static void check_mark_below_cuts(struct zone *z)
 {
     for (uint32_t i = 0; i <= z->mask; i++) {
@@ -108,6 +123,8 @@ static void check_mark_below_cuts(struct zone *z)
             len -= 1 + (size_t)name[0];
             name += 1 + name[0];
             const struct zone_node *a = zone_build_find(z, name, len);
+            if (a && (a->flags & ZONE_NODE_DNAME))
+                n->flags |= ZONE_NODE_BELOW_DNAME;
             if (a && (a->flags & ZONE_NODE_CUT) && len > z->origin_len) {
                 n->flags |= ZONE_NODE_BELOW_CUT;
                 break;
@@ -130,6 +147,7 @@ void zone_check_all(struct zone_builder *b, struct build_node **nodes, size_t n)
             bn->node.flags |= ZONE_NODE_CUT;
         check_soa(b, bn, is_apex);
         check_cname(b, bn);
+        check_dname(b, bn);
         if (bn->node.name[0] == 1 && bn->node.name[1] == '*') {
             struct zone_node *parent =
                 zone_build_find(z, bn->node.name + 2, bn->node.name_len - 2u);
@@ -141,6 +159,12 @@ void zone_check_all(struct zone_builder *b, struct build_node **nodes, size_t n)
         if (nodes[i]->node.flags & ZONE_NODE_CUT)
             check_glue(b, nodes[i]);
     check_mark_below_cuts(z);
+    /* RFC 6672 §2.3: no data below a DNAME (NSD and Knot refuse it too). */
+    for (size_t i = 0; i < n; i++)
+        if ((nodes[i]->node.flags & ZONE_NODE_BELOW_DNAME) && nodes[i]->n_rr > 0)
+            check_error(b, &b->rrs[nodes[i]->first_rr],
+                        "data below a DNAME (RFC 6672 §2.3: the DNAME hides it)",
+                        nodes[i]->node.name);
     const struct zone_rrset *soa = apex ? zone_node_rrset(apex, DNS_TYPE_SOA) : NULL;
     if (!soa) {
         errlist_add(b->errs, "%s: zone %s has no SOA record at its apex", z->file, z->origin_str);

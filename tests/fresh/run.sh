@@ -62,8 +62,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 tar -C "$root" -xf "$base" || fail "cannot unpack $base"
-# A real machine resolves names; the base system has no resolver set up.
+# What a machine on this network has that debootstrap does not make: a
+# resolver, and the site's own TLS trust anchors (a network that intercepts
+# TLS, as this CI's does, installs its CA on every machine; the Debian
+# package ca-certificates, which command 1 installs, adds them to the
+# system store). Nothing of gtmd's is carried over.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
 mkdir -p "$root/root/gtmd" && chmod 700 "$root/root"
 if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
     git -C "$top" archive --format=tar HEAD | tar -C "$root/root/gtmd" -xf - ||

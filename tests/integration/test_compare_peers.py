@@ -1,5 +1,6 @@
 """Differential test: the same queries to gtmd, NSD and Knot DNS serving the
-same zones (tests/data: example.com. and sub.example.com.).
+same zones (tests/data: example.com., sub.example.com. and dname.test., the
+last one with DNAME records, RFC 6672).
 
 For every query the three replies are reduced to comparable fields: whether
 there was a reply at all, opcode, rcode (with the EDNS extended bits), AA, TC,
@@ -39,7 +40,7 @@ from conftest import DATA, Gtmd, default_config, free_port, stop_process
 
 NSD = "/usr/sbin/nsd"
 KNOTD = "/usr/sbin/knotd"
-ZONE_FILES = ("example.com.zone", "example.com.inc", "sub.example.com.zone")
+ZONE_FILES = ("example.com.zone", "example.com.inc", "sub.example.com.zone", "dname.test.zone")
 ADDR = "127.0.0.1"
 IDENTITY = "cmp-identity.example"
 VERSION = "cmp-version 1.0"
@@ -80,6 +81,9 @@ zone:
 zone:
     name: sub.example.com
     zonefile: "{d}/sub.example.com.zone"
+zone:
+    name: dname.test
+    zonefile: "{d}/dname.test.zone"
 """.format(addr=ADDR, port=port, d=d, identity=IDENTITY, version=VERSION)
 
 
@@ -106,6 +110,9 @@ zone:
     storage: "{d}"
   - domain: sub.example.com.
     file: "{d}/sub.example.com.zone"
+    storage: "{d}"
+  - domain: dname.test.
+    file: "{d}/dname.test.zone"
     storage: "{d}"
 """.format(addr=ADDR, port=port, d=d, identity=IDENTITY, version=VERSION)
 
@@ -194,6 +201,8 @@ def servers():
         cfg = default_config(workdir, port)
         cfg["identity"] = IDENTITY
         cfg["version"] = VERSION
+        shutil.copy(os.path.join(DATA, "dname.test.zone"), workdir)
+        cfg["zones"].append({"origin": "dname.test.", "file": "dname.test.zone"})
         g = Gtmd(workdir, cfg, port)
         g.start()
         yield {"gtmd": (ADDR, g.port), "nsd": (ADDR, nsd.port), "knot": (ADDR, knot.port)}
@@ -344,7 +353,36 @@ CASES = [
     ("any_apex_udp", M("example.com.", "ANY")),
     ("any_cname", M("alias.example.com.", "ANY", tcp=True)),
     ("any_nxdomain", M("nope.example.com.", "ANY")),
+    # DNAME (RFC 6672), zone dname.test.
+    ("dname_synth", M("www.dnx.dname.test.")),
+    ("dname_synth_tcp", M("www.dnx.dname.test.", tcp=True)),
+    ("dname_deep_aaaa", M("a.b.dnx.dname.test.", "AAAA")),
+    ("dname_case", M("WwW.DnX.dname.test.")),
+    ("dname_owner_a", M("dnx.dname.test.")),
+    ("dname_owner_txt", M("dnx.dname.test.", "TXT")),
+    ("dname_owner_nodata", M("dnx.dname.test.", "MX")),
+    ("dname_owner_qtype_dname", M("dnx.dname.test.", "DNAME")),
+    ("dname_below_qtype_dname", M("www.dnx.dname.test.", "DNAME")),
+    ("dname_below_qtype_cname", M("www.dnx.dname.test.", "CNAME")),
+    ("dname_below_any", M("www.dnx.dname.test.", "ANY")),
+    ("dname_occluded", M("x.dnx.dname.test.")),
+    ("dname_internal", M("www.dnin.dname.test.")),
+    ("dname_internal_nxdomain", M("nope.dnin.dname.test.")),
+    ("dname_internal_nodata", M("www.dnin.dname.test.", "MX")),
+    ("dname_to_wildcard", M("foo.dnwild.dname.test.")),
+    ("dname_chain", M("www.dnchain.dname.test.")),
+    ("dname_loop", M("x.dnloop1.dname.test.")),
+    ("dname_do", M("www.dnx.dname.test.", use_edns=0, want_dnssec=True)),
+    ("dname_yxdomain", R(_hdr() + _long_name(230, [b"dnlong", b"dname", b"test"])
+                         + struct.pack("!HH", 1, 1))),
+    ("dname_just_fits", R(_hdr() + _q("a.dnlong.dname.test."))),
+    ("unsigned_referral_ds_do", M("x.deleg.dname.test.", use_edns=0, want_dnssec=True)),
+    ("unsigned_referral_ds_do_tcp", M("deleg.dname.test.", tcp=True, use_edns=0, want_dnssec=True)),
     # zone transfers
+    ("axfr_not_apex_tcp", M("www.example.com.", "AXFR", tcp=True)),
+    ("axfr_not_apex_udp", M("www.example.com.", "AXFR")),
+    ("axfr_other_zone_tcp", M("example.org.", "AXFR", tcp=True)),
+    ("ixfr_not_apex_tcp", M("www.example.com.", "IXFR", tcp=True)),
     ("axfr_tcp", M("example.com.", "AXFR", tcp=True)),
     ("axfr_udp", M("example.com.", "AXFR")),
     ("ixfr_udp", M("example.com.", "IXFR")),

@@ -98,6 +98,17 @@ static void test_bad_zones(struct tap *t)
               ":4: www.example.net. is outside the zone", "record outside the origin, with line");
     load_text(t, "$ORIGIN example.org.\n" SOA "x IN CNAME y\nx IN A 192.0.2.1\n",
               "CNAME and other data", "CNAME beside other data");
+    load_text(t, "$ORIGIN example.org.\n" SOA "d IN DNAME a.example.net.\nx.d IN A 192.0.2.1\n",
+              ":5: x.d.example.org.: data below a DNAME", "data below a DNAME");
+    load_text(t, "$ORIGIN example.org.\n" SOA "@ IN DNAME example.net.\nx IN A 192.0.2.1\n",
+              "data below a DNAME", "data below an apex DNAME");
+    load_text(t,
+              "$ORIGIN example.org.\n" SOA "d IN DNAME a.example.net.\nd IN DNAME b.example.net.\n",
+              "several DNAME records at one name", "two DNAMEs at one name");
+    load_text(t, "$ORIGIN example.org.\n" SOA "d IN DNAME a.example.net.\nd IN CNAME x\n",
+              "CNAME and other data", "DNAME beside a CNAME");
+    load_text(t, "$ORIGIN example.org.\n" SOA "d IN DNAME a.example.net.\nd IN A 192.0.2.1\n", NULL,
+              "a DNAME beside other data at its own name is fine");
     load_text(t, "$ORIGIN example.org.\n" SOA "d IN NS ns.d\n", "needs glue",
               "delegation without glue");
     load_text(t, "$ORIGIN example.org.\n" SOA "d IN NS ns.d\nns.d IN A 192.0.2.9\n", NULL,
