@@ -6,7 +6,8 @@ bind9-utils) with opt-out, which leaves insecure delegations out of the
 chain. No private key is kept in the tree; everything lives in the
 caller's temporary directory.
 
-The parent zone dnssec.test. has static data, CNAME chains, wildcards, an
+The parent zone dnssec.test. has static data, CNAME chains, wildcards, a
+DNAME (dn., to the wildcard's parent), an
 empty non-terminal, a secure delegation (sec., with a DS made from the
 child's KSK), an insecure one with in-zone glue (insec.) and one with
 out-of-zone name servers only (ext.). The children sec.dnssec.test.
@@ -46,6 +47,7 @@ outside IN CNAME www.example.org.
 *.wild  IN A    127.0.0.99
 *.wild  IN TXT  "wildcard"
 *.wcname IN CNAME www
+dn      IN DNAME wild.dnssec.test.
 a.b.c.ent IN A  127.0.0.5
 _sip._tcp IN SRV 10 60 5060 sip
 sip     IN A    127.0.0.60

@@ -181,6 +181,8 @@ SECURE = [
     ("foo.wild", "MX", dns.rcode.NOERROR, False, True),
     ("wild", "A", dns.rcode.NOERROR, False, False),
     ("foo.wcname", "A", dns.rcode.NOERROR, True, True),
+    ("dn", "DNAME", dns.rcode.NOERROR, True, False),
+    ("foo.dn", "A", dns.rcode.NOERROR, True, True),
     ("sec", "DS", dns.rcode.NOERROR, True, False),
     ("www.sec", "A", dns.rcode.NOERROR, True, False),
     ("sec", "DNSKEY", dns.rcode.NOERROR, True, False),
