@@ -12,8 +12,11 @@
 #  3. inside it (chroot, in a private mount namespace, so every mount ends
 #     with it): command 1, `sh contrib/setup.sh`, then
 #     every command it printed, checked by tests/fresh/demo_lines.py, then
-#     command 2, `sh tests/run-all.sh`; every process left inside is killed;
-#  4. one summary line: the suite's counts plus the printed commands.
+#     command 2, `sh tests/run-all.sh`, then the Debian package test
+#     (tests/packaging/deb.sh: build, lintian, install, start, purge);
+#     every process left inside is killed;
+#  4. one summary line: the suite's counts plus the printed commands and
+#     the package checks.
 # Needs root, debootstrap (installed on the host if missing) and unshare.
 # The root is deleted at the end, also on failure. GTM_FRESH_KEEP=1 keeps it.
 set -u
@@ -104,6 +107,11 @@ for f in run/gtmd.pid run/backend11.pid run/backend12.pid; do
 done
 echo "fresh: command 2: sh tests/run-all.sh"
 sh tests/run-all.sh
+# The Debian package, built, installed, started and purged: harmless in a
+# throwaway root, so it runs here rather than in command 2.
+echo "fresh: the Debian package: sh tests/packaging/deb.sh"
+sh tests/packaging/deb.sh >/root/deb.out 2>&1
+cat /root/deb.out
 EOF
 
 # A private mount namespace: the mounts end with the run. (No pid namespace:
@@ -129,15 +137,19 @@ done
 
 summary=$(grep -E '^tests: [0-9]+ passed, [0-9]+ failed' "$root/root/fresh.out" | tail -n 1)
 demo=$(grep -E '^demo: [0-9]+ passed, [0-9]+ failed' "$root/root/demo.out" 2>/dev/null | tail -n 1)
+deb=$(grep -E '^deb: [0-9]+ passed, [0-9]+ failed' "$root/root/deb.out" 2>/dev/null | tail -n 1)
 [ -n "$summary" ] || summary="tests: 0 passed, 1 failed, 0 skipped"
 [ -n "$demo" ] || demo="demo: 0 passed, 1 failed"
+[ -n "$deb" ] || deb="deb: 0 passed, 1 failed"
 p=$(echo "$summary" | awk '{print $2}')
 f=$(echo "$summary" | awk '{print $4}')
 k=$(echo "$summary" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
 dp=$(echo "$demo" | awk '{print $2}')
 df=$(echo "$demo" | awk '{print $4}')
-p=$((p + dp))
-f=$((f + df))
-say "command 1 printed lines: $demo; command 2: $summary"
+bp=$(echo "$deb" | awk '{print $2}')
+bf=$(echo "$deb" | awk '{print $4}')
+p=$((p + dp + bp))
+f=$((f + df + bf))
+say "command 1 printed lines: $demo; command 2: $summary; package: $deb"
 echo "tests: $p passed, $f failed, ${k:-0} skipped"
 [ "$f" -eq 0 ]
