@@ -294,8 +294,8 @@ size_t answer_encode_slip(const struct dns_query *q, uint16_t rcode, const struc
     return encode_bare(q, rcode, DNS_FLAG_TC, ep, out);
 }
 
-size_t answer_encode_tsig_badkey(const struct dns_query *q, const uint8_t *pkt, size_t pktlen,
-                                 const struct encode_params *ep, uint8_t *out)
+size_t answer_encode_tsig_error(const struct dns_query *q, const uint8_t *pkt, size_t pktlen,
+                                uint16_t error, const struct encode_params *ep, uint8_t *out)
 {
     struct dns_name key, alg;
     size_t kpos = q->tsig_owner, apos = q->tsig_rdata;
@@ -321,7 +321,7 @@ size_t answer_encode_tsig_badkey(const struct dns_query *q, const uint8_t *pkt, 
     memcpy(p, tf, 8);
     dns_put16(p + 8, 0); /* MAC size: unsigned */
     dns_put16(p + 10, q->id);
-    dns_put16(p + 12, DNS_TSIG_BADKEY);
+    dns_put16(p + 12, error);
     dns_put16(p + 14, 0);
     pos += need;
     dns_put16(out + 10, (uint16_t)(dns_get16(out + 10) + 1));

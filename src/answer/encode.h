@@ -40,10 +40,11 @@ size_t answer_encode_error(const struct dns_query *q, uint16_t rcode,
 size_t answer_encode_slip(const struct dns_query *q, uint16_t rcode, const struct encode_params *ep,
                           uint8_t *out);
 
-/* NOTAUTH for a TSIG-signed query (we hold no keys): the question, OPT if
- * any, and an unsigned TSIG record with error BADKEY (RFC 8945 §5.2.1).
- * pkt is the query the TSIG offsets in q point into. */
-size_t answer_encode_tsig_badkey(const struct dns_query *q, const uint8_t *pkt, size_t pktlen,
-                                 const struct encode_params *ep, uint8_t *out);
+/* NOTAUTH for a TSIG-signed query whose signature cannot be checked or did
+ * not verify: the question, OPT if any, and an unsigned TSIG record with
+ * error (BADKEY, BADSIG or BADTRUNC; RFC 8945 §5.2). pkt is the query the
+ * TSIG offsets in q point into. */
+size_t answer_encode_tsig_error(const struct dns_query *q, const uint8_t *pkt, size_t pktlen,
+                                uint16_t error, const struct encode_params *ep, uint8_t *out);
 
 #endif

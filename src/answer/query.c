@@ -4,14 +4,18 @@
 #include "answer/query.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "answer/encode.h"
 #include "answer/identity.h"
 #include "answer/lookup.h"
 #include "answer/query_guard.h"
+#include "answer/xfr_out.h"
+#include "common/addr.h"
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "dns/packet.h"
+#include "dns/tsig.h"
 #include "policy/policy_loss.h"
 
 /* One query's state on the worker's stack. */
@@ -27,6 +31,11 @@ struct query_ctx {
     struct encode_params ep;
     struct query_guard guard;
     uint16_t rcode; /* of the reply sent */
+    /* A signed request (RFC 8945): the key and MAC once verified; replies
+     * are signed into sign_cap octets (ep.max_size keeps room for it). */
+    struct tsig_ctx tsig;
+    size_t sign_cap;
+    bool tsig_checked; /* the request had a TSIG, and query_tsig looked at it */
 };
 
 static size_t query_reply_size(const struct dns_query *q, const struct serve_limits *lim, bool tcp)
@@ -41,23 +50,46 @@ static size_t query_reply_size(const struct dns_query *q, const struct serve_lim
 
 /* Queries we never answer from zone data: other classes than IN (ANY is
  * answered from IN data, RFC 1035 §3.2.5; CH is answered before, by
- * answer_identity) and zone transfers, which gtmd does not serve: NOTIMP
- * over UDP; over TCP REFUSED for the apex of a zone it serves (as NSD
- * does), NOTAUTH for any other name, as NSD and Knot say (no zone of that
- * name is ours). */
-static int query_special_rcode(const struct serve_set *s, const struct dns_query *q, bool tcp)
+ * answer_identity). Zone transfers are answered by query_transfer. */
+static int query_special_rcode(const struct dns_query *q)
 {
     if (q->qclass != DNS_CLASS_IN && q->qclass != DNS_CLASS_ANY)
         return DNS_RCODE_REFUSED;
-    if (q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR) {
-        if (!tcp)
-            return DNS_RCODE_NOTIMP;
-        const struct zone *z = snapshot_find_zone(s->zones, &q->qname, q->qtype);
-        if (!z || !dns_name_equal(z->origin, z->origin_len, q->qname.wire, q->qname.len))
-            return DNS_RCODE_NOTAUTH;
-        return DNS_RCODE_REFUSED;
-    }
     return -1;
+}
+
+/* The seconds since the epoch for TSIG: the caller's, or the clock's. */
+static uint64_t query_wall(const struct query_ctx *c)
+{
+    return c->client->now_wall ? c->client->now_wall : (uint64_t)time(NULL);
+}
+
+/*
+ * AXFR and IXFR (xfr_out.h). Over UDP: NOTIMP (nobody transfers over UDP).
+ * Over TCP, for a name that is not the apex of a zone of ours: NOTAUTH,
+ * as NSD and Knot say. For our apex: REFUSED unless the client is in the
+ * zone's "transfer" allow list; NOTAUTH unless the request is signed with
+ * the zone's key when it has one; else the transfer begins in the
+ * caller's struct answer_xfr (no reply is encoded here: -2). An IXFR gets
+ * the whole zone (RFC 1995 §4): gtmd keeps no history of differences.
+ */
+static int query_transfer(struct query_ctx *c)
+{
+    const struct dns_query *q = c->q;
+    if (!c->tcp)
+        return DNS_RCODE_NOTIMP;
+    const struct zone *z = snapshot_find_zone(c->s->zones, &q->qname, q->qtype);
+    if (!z || !dns_name_equal(z->origin, z->origin_len, q->qname.wire, q->qname.len))
+        return DNS_RCODE_NOTAUTH;
+    bool allowed = false;
+    for (size_t i = 0; c->client->addr && i < z->xfr_n_allow && !allowed; i++)
+        allowed = addr_net_contains(&z->xfr_allow[i], c->client->addr);
+    if (!allowed || !c->client->xfr)
+        return DNS_RCODE_REFUSED;
+    if (z->xfr_key && c->tsig.key != z->xfr_key)
+        return DNS_RCODE_NOTAUTH;
+    answer_xfr_begin(c->client->xfr, c->s, z, q, c->client->addr, &c->tsig);
+    return -2;
 }
 
 /* Every reply goes through here: rate limiting first (drop, slip, or
@@ -74,11 +106,33 @@ static size_t query_reply(struct query_ctx *c, uint16_t rcode, const struct answ
     case RRL_PASS:
         break;
     }
-    if (plan)
-        return answer_encode(c->q, plan, &c->ep, c->out);
-    if (rcode == DNS_RCODE_NOTAUTH && c->q->tsig)
-        return answer_encode_tsig_badkey(c->q, c->in, c->inlen, &c->ep, c->out);
-    return answer_encode_error(c->q, rcode, &c->ep, c->out);
+    /* A request whose TSIG did not verify gets NOTAUTH with an unsigned
+     * TSIG saying why; BADTIME and verified requests get signed replies
+     * (RFC 8945 §5.2, §5.3). */
+    if (c->tsig_checked && (!c->tsig.key || c->tsig.error == TSIG_BADSIG ||
+                            c->tsig.error == TSIG_BADTRUNC))
+        return answer_encode_tsig_error(c->q, c->in, c->inlen, c->tsig.error, &c->ep, c->out);
+    size_t n = plan ? answer_encode(c->q, plan, &c->ep, c->out)
+                    : answer_encode_error(c->q, rcode, &c->ep, c->out);
+    if (c->tsig.key)
+        n = tsig_sign(&c->tsig, c->out, n, c->sign_cap, true, query_wall(c), c->tsig.error);
+    return n;
+}
+
+/* Checks the TSIG of a signed request: -1 when it verified (the reply will
+ * be signed), else the rcode of the error reply (NOTAUTH with the TSIG
+ * error, RFC 8945 §5.2). */
+static int query_tsig(struct query_ctx *c)
+{
+    if (!c->q->tsig)
+        return -1;
+    c->sign_cap = c->ep.max_size;
+    c->tsig_checked = true;
+    enum tsig_error e = tsig_verify(&c->s->tsig, c->in, c->inlen, c->q, query_wall(c), &c->tsig);
+    if (e != TSIG_OK)
+        return DNS_RCODE_NOTAUTH;
+    c->ep.max_size -= tsig_record_len(&c->tsig);
+    return -1;
 }
 
 /* The replies to a query the parser did not accept as is. */
@@ -149,12 +203,19 @@ static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
         return query_reply(c, (uint16_t)by_cookie, NULL);
     if (r != DNS_PARSE_OK)
         return query_parse_error(c, r);
+    int bad_sig = query_tsig(c);
+    if (bad_sig >= 0)
+        return query_reply(c, (uint16_t)bad_sig, NULL);
     if (q->qclass == DNS_CLASS_CH) {
         if (answer_identity(c->s, q, &plan))
             return query_reply(c, DNS_RCODE_NOERROR, &plan);
         return query_reply(c, DNS_RCODE_REFUSED, NULL);
     }
-    int special = query_special_rcode(c->s, q, c->tcp);
+    int special = query_special_rcode(q);
+    if (special < 0 && (q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR))
+        special = query_transfer(c);
+    if (special == -2)
+        return 0; /* the transfer's messages follow (xfr_out.h) */
     if (special >= 0)
         return query_reply(c, (uint16_t)special, NULL);
     query_lookup(c, &plan);

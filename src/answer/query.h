@@ -19,6 +19,7 @@
 
 /* Who asks: feeds hashed selection, geo policies and scoped drills. */
 struct answer_trace;
+struct answer_xfr;
 struct rrl_thread;
 struct policy_loss;
 
@@ -35,6 +36,9 @@ struct query_client {
     /* Targets lost for canary clients (scoped drills), as the caller's
      * reader entered them (serve_loss); NULL = none. */
     const struct policy_loss *loss;
+    /* A TCP connection's transfer state (xfr_out.h): an allowed AXFR or
+     * IXFR starts there instead of a reply. NULL on UDP. */
+    struct answer_xfr *xfr;
     uint16_t qtype; /* out: the question's type (0 if none) */
     uint8_t rcode;  /* out: the reply's rcode (low 4 bits + ext) */
 };

@@ -78,3 +78,62 @@ bool addr_is_loopback(const struct sockaddr_storage *ss)
         return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
     return false;
 }
+
+bool addr_net_parse(const char *s, struct addr_net *n)
+{
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    if (alen == 0 || alen >= sizeof(buf))
+        return false;
+    memcpy(buf, s, alen);
+    buf[alen] = '\0';
+    memset(n, 0, sizeof(*n));
+    uint8_t raw[16] = {0};
+    if (inet_pton(AF_INET, buf, raw) == 1)
+        n->family = AF_INET;
+    else if (inet_pton(AF_INET6, buf, raw) == 1)
+        n->family = AF_INET6;
+    else
+        return false;
+    unsigned max = n->family == AF_INET ? 32 : 128;
+    unsigned prefix = max;
+    if (slash) {
+        char *end;
+        unsigned long v = strtoul(slash + 1, &end, 10);
+        if (!slash[1] || *end || v > max || slash[1] == '+' || slash[1] == '-')
+            return false;
+        prefix = (unsigned)v;
+    }
+    n->prefix = (uint8_t)prefix;
+    for (unsigned bit = prefix; bit < max; bit++)
+        if (raw[bit / 8] & (0x80 >> (bit % 8)))
+            return false; /* host bits set: say what is meant */
+    memcpy(n->addr, raw, 16);
+    return true;
+}
+
+bool addr_net_contains(const struct addr_net *n, const struct sockaddr_storage *addr)
+{
+    const uint8_t *ip;
+    int family;
+    if (addr->ss_family == AF_INET) {
+        ip = (const uint8_t *)&((const struct sockaddr_in *)addr)->sin_addr;
+        family = AF_INET;
+    } else if (addr->ss_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+        family = IN6_IS_ADDR_V4MAPPED(a6) ? AF_INET : AF_INET6;
+        ip = family == AF_INET ? a6->s6_addr + 12 : a6->s6_addr;
+    } else
+        return false;
+    if (family != n->family)
+        return false;
+    size_t octets = family == AF_INET ? 4 : 16;
+    for (unsigned bit = 0; bit < n->prefix && bit < octets * 8; bit += 8) {
+        unsigned take = n->prefix - bit >= 8 ? 8 : n->prefix - bit;
+        uint8_t mask = (uint8_t)(0xff << (8 - take));
+        if ((ip[bit / 8] & mask) != n->addr[bit / 8])
+            return false;
+    }
+    return true;
+}

@@ -12,6 +12,7 @@
 #define GTM_COMMON_ADDR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 enum addr_port {
@@ -25,5 +26,20 @@ int addr_parse(const char *s, enum addr_port port, struct sockaddr_storage *ss, 
 
 /* True for 127.0.0.0/8 and ::1. */
 bool addr_is_loopback(const struct sockaddr_storage *ss);
+
+/* A network: family AF_INET or AF_INET6, the address with bits past the
+ * prefix cleared. */
+struct addr_net {
+    int family;
+    uint8_t prefix;
+    uint8_t addr[16];
+};
+
+/* "ADDRESS/PREFIX" (or a bare address: a host) into n; false when bad or
+ * when bits past the prefix are set. */
+bool addr_net_parse(const char *s, struct addr_net *n);
+
+/* True when addr (v4-mapped IPv6 counts as IPv4) lies in n. */
+bool addr_net_contains(const struct addr_net *n, const struct sockaddr_storage *addr);
 
 #endif

@@ -19,6 +19,7 @@
 #include "common/addr.h"
 #include "common/jsoncfg.h"
 #include "dns/name.h"
+#include "dns/tsig_params.h"
 #include "policy/policy.h"
 #include "policy/policy_config.h"
 
@@ -62,7 +63,7 @@ static void cfg_listen(struct cfg_ctx *x, json_t *v, bool fleet)
 
 static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
 {
-    static const char *const keys[] = {"origin", "file", "dnssec", NULL};
+    static const char *const keys[] = {"origin", "file", "dnssec", "transfer", NULL};
     char path[64];
     snprintf(path, sizeof(path), "$.zones[%zu]", i);
     if (!json_is_object(e)) {
@@ -86,6 +87,10 @@ static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
     struct config_zone *z = &x->c->zones[x->c->n_zones++];
     snprintf(sub, sizeof(sub), "%s.dnssec", path);
     zone_dnssec_params_parse(&x->j, json_object_get(e, "dnssec"), sub, &z->dnssec);
+    snprintf(sub, sizeof(sub), "%s.transfer", path);
+    zone_xfr_params_parse(&x->j, json_object_get(e, "transfer"), sub, &z->xfr);
+    if (z->xfr.key && !tsig_keyring_by_id(&x->c->tsig, z->xfr.key))
+        cfg_err(x, sub, "key \"%s\" is not in tsig_keys", z->xfr.key);
     char ob[1024];
     dns_name_to_str(n.wire, ob, sizeof(ob));
     z->origin = jsoncfg_strdup(ob);
@@ -212,13 +217,16 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
         "state_file", "state_max_age", "max_overrides", "regions",      "checks",
         "pools",      "records",       "admin",         "drills",       "geoip",
         "ecs",        "identity",      "version",       "cookies",      "rrl",
-        "user",       "group",         "fleet",         "probe_source", NULL};
+        "user",       "group",         "fleet",         "probe_source", "tsig_keys",
+        NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
     }
     jsoncfg_check_keys(&x->j, root, "$", keys);
     fleet_params_parse(&x->j, json_object_get(root, "fleet"), &x->c->fleet);
+    /* Before the zones: their "transfer" objects name these keys. */
+    tsig_params_parse(&x->j, json_object_get(root, "tsig_keys"), &x->c->tsig);
     json_t *l = json_object_get(root, "listen");
     if (l)
         cfg_listen(x, l, x->c->fleet.enabled);
@@ -326,7 +334,9 @@ void config_free(struct config *c)
         free(c->zones[i].origin);
         free(c->zones[i].file);
         zone_dnssec_params_free(&c->zones[i].dnssec);
+        zone_xfr_params_free(&c->zones[i].xfr);
     }
+    tsig_keyring_free(&c->tsig);
     free(c->listen);
     free(c->zones);
     free(c->run_as.user);

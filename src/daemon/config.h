@@ -24,7 +24,9 @@
 #include "geo/geo_params.h"
 #include "guard/guard_config.h"
 #include "health/health_params.h"
+#include "dns/tsig.h"
 #include "zone/zone_params.h"
+#include "zone/zone_xfr_params.h"
 
 struct gslb;
 
@@ -38,6 +40,7 @@ struct config_zone {
     char *origin;                     /* absolute, presentation form */
     char *file;                       /* resolved path */
     struct zone_dnssec_params dnssec; /* the entry's "dnssec" object */
+    struct zone_xfr_params xfr;       /* the entry's "transfer" object */
 };
 
 struct config_tcp {
@@ -76,6 +79,7 @@ struct config {
     struct geo_params geo;       /* geoip: the database file */
     struct drill_params drills;  /* the "drills" section */
     struct fleet_params fleet;   /* "fleet"; enabled false when absent */
+    struct tsig_keyring tsig;    /* "tsig_keys" (the loader moves it into the set) */
     /* SHA-256 (hex) of what should be equal on every node of a fleet: the
      * file without its node-local keys (listen, workers, tcp, edns_udp_max,
      * admin, state_file, state_max_age, fleet, probe_source), keys sorted. */

@@ -3,6 +3,8 @@
  */
 #include "daemon/load.h"
 
+#include "dns/tsig_params.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
@@ -20,6 +22,7 @@
 #include "common/log.h"
 #include "dns/dns.h"
 #include "dns/name.h"
+#include "dns/tsig_params.h"
 #include "geo/geo_db.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
@@ -275,6 +278,20 @@ static struct zone **load_zones(const struct config *cfg, const struct gslb *g,
     return zones;
 }
 
+/* Who may transfer z: the networks (copied into the zone's arena) and the
+ * key of kr (which the set takes over from cfg: the pointer stays valid). */
+static void load_transfer(struct zone *z, const struct zone_xfr_params *xp,
+                          const struct tsig_keyring *kr)
+{
+    if (xp->n_allow) {
+        struct addr_net *a = arena_alloc(&z->arena, xp->n_allow * sizeof(*a));
+        memcpy(a, xp->allow, xp->n_allow * sizeof(*a));
+        z->xfr_allow = a;
+        z->xfr_n_allow = xp->n_allow;
+    }
+    z->xfr_key = xp->key ? tsig_keyring_by_id(kr, xp->key) : NULL;
+}
+
 /* Loads (and signs) every zone of cfg and attaches the policy records of
  * g (borrowed, may be NULL); NULL with errors in errs. */
 static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
@@ -297,6 +314,8 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
             zone_free(z);
             z = NULL;
         }
+        if (z)
+            load_transfer(z, &cz->xfr, &cfg->tsig);
         if (z && !snapshot_add_zone(s, z)) {
             errlist_add(errs, "%s: zone %s is configured twice", cfg->path, cz->origin);
             zone_free(z);
@@ -380,6 +399,8 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     struct serve_limits lim = load_limits(cfg);
     struct serve_set *set = serve_set_new(s, g, generation, &lim);
     set->geo = geo; /* owned by the set from here (serve_set_free) */
+    set->tsig = cfg->tsig; /* the zones point at its keys */
+    memset(&cfg->tsig, 0, sizeof(cfg->tsig));
     if (!load_guard(set, cfg, prev, errs)) {
         serve_set_free(set);
         return NULL;

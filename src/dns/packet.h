@@ -19,7 +19,7 @@ enum dns_parse_result {
     DNS_PARSE_FORMERR, /* reply FORMERR (question echoed when qname_ok) */
     DNS_PARSE_NOTIMP,  /* opcode other than QUERY */
     DNS_PARSE_BADVERS, /* EDNS version > 0 */
-    DNS_PARSE_NOTAUTH, /* TSIG with a key we do not have (we have none) */
+    DNS_PARSE_NOTAUTH, /* unused: a TSIG is checked against the keys later */
 };
 
 /* Client subnet option (RFC 7871), kept for policies that use location.

@@ -3,46 +3,12 @@
  */
 #include "guard/guard_config.h"
 
+#include "common/addr.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* "ADDRESS/PREFIX" (or a bare address: a host) into n; false when bad or
- * when bits past the prefix are set. */
-static bool guard_parse_net(const char *s, struct rrl_net *n)
-{
-    char buf[64];
-    const char *slash = strchr(s, '/');
-    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-    if (alen == 0 || alen >= sizeof(buf))
-        return false;
-    memcpy(buf, s, alen);
-    buf[alen] = '\0';
-    memset(n, 0, sizeof(*n));
-    uint8_t raw[16] = {0};
-    if (inet_pton(AF_INET, buf, raw) == 1)
-        n->family = AF_INET;
-    else if (inet_pton(AF_INET6, buf, raw) == 1)
-        n->family = AF_INET6;
-    else
-        return false;
-    unsigned max = n->family == AF_INET ? 32 : 128;
-    unsigned prefix = max;
-    if (slash) {
-        char *end;
-        unsigned long v = strtoul(slash + 1, &end, 10);
-        if (!slash[1] || *end || v > max || slash[1] == '+' || slash[1] == '-')
-            return false;
-        prefix = (unsigned)v;
-    }
-    n->prefix = (uint8_t)prefix;
-    for (unsigned bit = prefix; bit < max; bit++)
-        if (raw[bit / 8] & (0x80 >> (bit % 8)))
-            return false; /* host bits set: say what is meant */
-    memcpy(n->addr, raw, 16);
-    return true;
-}
 
 static void guard_whitelist(const struct jsoncfg *j, json_t *v, struct rrl_params *p)
 {
@@ -61,7 +27,7 @@ static void guard_whitelist(const struct jsoncfg *j, json_t *v, struct rrl_param
     {
         char path[48];
         snprintf(path, sizeof(path), "$.rrl.whitelist[%zu]", i);
-        if (!json_is_string(e) || !guard_parse_net(json_string_value(e), &p->whitelist[i])) {
+        if (!json_is_string(e) || !addr_net_parse(json_string_value(e), &p->whitelist[i])) {
             jsoncfg_err(j, path,
                         "must be a network \"ADDRESS/PREFIX\" without host bits, such as "
                         "\"192.0.2.0/24\" or \"2001:db8::/32\"");

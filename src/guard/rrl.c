@@ -94,17 +94,6 @@ static void rrl_mask(const uint8_t *src, size_t octets, unsigned bits, uint8_t d
         dst[whole] = (uint8_t)(src[whole] & (0xff << (8 - bits % 8)));
 }
 
-bool rrl_net_contains(const struct rrl_net *n, const struct sockaddr_storage *addr)
-{
-    const uint8_t *ip;
-    uint8_t masked[16];
-    int family = rrl_addr(addr, &ip);
-    if (family != n->family)
-        return false;
-    rrl_mask(ip, family == AF_INET ? 4 : 16, n->prefix, masked);
-    return memcmp(masked, n->addr, 16) == 0;
-}
-
 struct rrl_table *rrl_table_new(uint32_t size)
 {
     struct rrl_table *t = calloc(1, sizeof(*t));
@@ -243,7 +232,7 @@ enum rrl_verdict rrl_account(struct rrl_table *t, const struct rrl_params *p, st
     if (!t || !p || !addr || (unsigned)cls >= RRL_CLASSES || p->rate[cls] == 0)
         return RRL_PASS;
     for (size_t i = 0; i < p->n_whitelist; i++)
-        if (rrl_net_contains(&p->whitelist[i], addr))
+        if (addr_net_contains(&p->whitelist[i], addr))
             return RRL_PASS;
     uint64_t h = rrl_hash(t, p, addr, cls, name, name_len);
     uint16_t tag = rrl_tag(h) ? rrl_tag(h) : 1;

@@ -36,6 +36,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/addr.h"
 #include <sys/socket.h>
 
 enum rrl_class { RRL_ANSWER = 0, RRL_REFERRAL, RRL_NODATA, RRL_NXDOMAIN, RRL_ERROR, RRL_CLASSES };
@@ -43,21 +45,13 @@ enum rrl_class { RRL_ANSWER = 0, RRL_REFERRAL, RRL_NODATA, RRL_NXDOMAIN, RRL_ERR
 /* "answer", "referral", "nodata", "nxdomain", "error" (static strings). */
 const char *rrl_class_name(enum rrl_class c);
 
-/* A network: family AF_INET or AF_INET6, the address with bits past the
- * prefix cleared. */
-struct rrl_net {
-    int family;
-    uint8_t prefix;
-    uint8_t addr[16];
-};
-
 struct rrl_params {
     uint32_t rate[RRL_CLASSES]; /* responses per second per key; 0 = not limited */
     uint32_t slip;              /* every slip-th limited response is truncated; 0 = never */
     uint32_t window;            /* seconds of debt a flooding key can build up */
     uint8_t ipv4_prefix, ipv6_prefix;
     uint32_t table_size;       /* slots, a power of two */
-    struct rrl_net *whitelist; /* never limited; owned */
+    struct addr_net *whitelist; /* never limited; owned */
     size_t n_whitelist;
 };
 
@@ -66,8 +60,6 @@ void rrl_params_free(struct rrl_params *p);
  * memory. */
 struct rrl_params *rrl_params_copy(const struct rrl_params *p);
 
-/* True when addr (v4-mapped IPv6 counts as IPv4) lies in n. */
-bool rrl_net_contains(const struct rrl_net *n, const struct sockaddr_storage *addr);
 
 struct rrl_table;
 

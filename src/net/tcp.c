@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/accept_backoff.h"
+#include "answer/xfr_out.h"
 #include "common/log.h"
 #include "dns/dns.h"
 #include "net/worker.h"
@@ -52,6 +53,7 @@ struct tcp_conn {
     uint64_t last_ms;      /* last complete query or accept */
     uint64_t partial_ms;   /* when the unfinished message began; 0 = none */
     uint64_t sent_ms;      /* last progress of the output, or when it became pending */
+    struct answer_xfr *xfr; /* a zone transfer under way (owned), or NULL */
     bool served;           /* answered at least one query: a real client */
     bool paused;           /* too much unsent: neither answered nor read */
     bool reading, writing; /* ev_read / ev_write added */
@@ -70,6 +72,7 @@ struct tcp_pool {
     unsigned backoff_ms;   /* 0 = accepting normally */
     uint64_t paused_at_ms; /* start of the current burst of errors */
     uint64_t accept_errors;
+    struct answer_xfr xfr_start; /* where a query begins a transfer */
     uint8_t reply[DNS_TCP_MAX];
 };
 
@@ -120,6 +123,7 @@ static void tcp_conn_close(struct tcp_conn *c)
     close(c->fd);
     free(c->in);
     free(c->out);
+    free(c->xfr);
     free(c);
 }
 
@@ -270,6 +274,48 @@ static void tcp_consume(struct tcp_conn *c, size_t off, uint64_t now)
         c->partial_ms = now;
 }
 
+/*
+ * Queues the next messages of c's transfer until more than TCP_OUT_HIGH is
+ * unsent (then the connection stays paused: no query after the transfer is
+ * read until it ends) or the transfer ends. False when the transfer cannot
+ * go on (a reload replaced its zone, or memory ran out): the connection is
+ * to be closed, and the secondary tries again.
+ */
+static bool tcp_xfr_fill(struct tcp_conn *c, const struct serve_set *s, uint64_t now)
+{
+    struct worker *w = c->pool->w;
+    while (tcp_pending(c) <= TCP_OUT_HIGH) {
+        size_t n = answer_xfr_next(c->xfr, s, c->pool->reply, w->now_wall);
+        if (n == 0) {
+            bool done = answer_xfr_done(c->xfr);
+            if (done)
+                log_info("event=xfr_out zone=%s messages=%u records=%llu",
+                         c->xfr->zone->origin_str, c->xfr->messages,
+                         (unsigned long long)c->xfr->records);
+            free(c->xfr);
+            c->xfr = NULL;
+            c->paused = false;
+            return done;
+        }
+        if (!tcp_queue_reply(c, c->pool->reply, n, now))
+            return false;
+    }
+    c->paused = true;
+    return true;
+}
+
+/* After a query that began a transfer: the connection takes the state. */
+static bool tcp_xfr_take(struct tcp_conn *c)
+{
+    struct answer_xfr *x = &c->pool->xfr_start;
+    x->start = false;
+    c->xfr = malloc(sizeof(*c->xfr));
+    if (!c->xfr)
+        return false;
+    *c->xfr = *x;
+    return true;
+}
+
 /* Answers the complete messages in the input buffer, in order, until the
  * connection is paused; false if it was closed. */
 static bool tcp_process(struct tcp_conn *c)
@@ -280,7 +326,9 @@ static bool tcp_process(struct tcp_conn *c)
     bool ok = true, bad_header = false;
     worker_clock(w);
     const struct serve_set *s = serve_enter(w->reader);
-    while (!c->paused && c->in_len - off >= 2) {
+    if (c->xfr && !tcp_xfr_fill(c, s, now))
+        ok = false;
+    while (ok && !c->paused && !c->xfr && c->in_len - off >= 2) {
         size_t have = c->in_len - off - 2, mlen = dns_get16(c->in + off);
         if (mlen < DNS_HEADER_SIZE) {
             ok = false; /* no DNS message is this short: framing is lost */
@@ -293,10 +341,14 @@ static bool tcp_process(struct tcp_conn *c)
         }
         if (have < mlen)
             break;
-        size_t rlen =
-            worker_answer(w, s, &c->peer, c->in + off + 2, mlen, NULL, c->pool->reply, true);
+        size_t rlen = worker_answer(w, s, &c->peer, c->in + off + 2, mlen, NULL,
+                                    c->pool->reply, &c->pool->xfr_start);
         serve_count_messages(w->reader, 1, 1);
         if (rlen && !tcp_queue_reply(c, c->pool->reply, rlen, now)) {
+            ok = false;
+            break;
+        }
+        if (c->pool->xfr_start.start && (!tcp_xfr_take(c) || !tcp_xfr_fill(c, s, now))) {
             ok = false;
             break;
         }

@@ -93,7 +93,7 @@ static void udp_answer_batch(struct worker *w, int fd, int n)
         if (b->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
             continue;
         size_t len = worker_answer(w, s, &b->addrs[i], b->in[i], b->in_msgs[i].msg_len,
-                                   &b->parsed[i], b->out[out], false);
+                                   &b->parsed[i], b->out[out], NULL);
         if (len == 0)
             continue;
         b->out_iov[out].iov_base = b->out[out];

@@ -55,10 +55,12 @@ void worker_clock(struct worker *w)
 
 size_t worker_answer(struct worker *w, const struct serve_set *s,
                      const struct sockaddr_storage *client, const uint8_t *in, size_t len,
-                     struct query_parsed *p, uint8_t *out, bool tcp)
+                     struct query_parsed *p, uint8_t *out, struct answer_xfr *xfr)
 {
     struct query_parsed here;
+    bool tcp = xfr != NULL;
     struct query_client qc = {.addr = client,
+                              .xfr = xfr,
                               .rng = &w->rng,
                               .reader = w->reader,
                               .loss = serve_loss(w->reader),

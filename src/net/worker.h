@@ -58,9 +58,10 @@ void worker_clock(struct worker *w);
 
 /* Answers one query from s (which w's reader has entered) and counts it.
  * p is the query already parsed from in by query_parse (UDP parses a
- * batch ahead), or NULL to parse it here. */
+ * batch ahead), or NULL to parse it here. xfr (TCP only, else NULL): where
+ * an allowed zone transfer begins instead of a reply (xfr->start). */
 size_t worker_answer(struct worker *w, const struct serve_set *s,
                      const struct sockaddr_storage *client, const uint8_t *in, size_t len,
-                     struct query_parsed *p, uint8_t *out, bool tcp);
+                     struct query_parsed *p, uint8_t *out, struct answer_xfr *xfr);
 
 #endif

@@ -33,5 +33,6 @@ void serve_set_free(struct serve_set *s)
     rrl_params_free(s->rrl);
     free(s->rrl);
     rrl_table_unref(s->rrl_table);
+    tsig_keyring_free(&s->tsig);
     free(s);
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/tsig.h"
 #include "guard/cookie.h"
 #include "guard/rrl.h"
 #include "policy/policy.h"
@@ -60,6 +61,8 @@ struct serve_set {
      * after that have the same table_size, so a reload keeps the counts). */
     struct rrl_params *rrl;
     struct rrl_table *rrl_table;
+    /* TSIG keys (owned; the zones' xfr_key point into it). */
+    struct tsig_keyring tsig;
     /* Counter ids of policy answers, [record * policy_stride + region],
      * the last column counting answers with no serving region. Assigned by
      * serve_publish (NULL before, and for sets never published: nothing is

@@ -18,8 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr.h"
 #include "common/arena.h"
 #include "dns/sha1.h"
+#include "dns/tsig.h"
 
 struct zone_rrset;
 struct policy_binding;
@@ -148,6 +150,13 @@ struct zone {
      * otherwise. Only the thread that holds the policy signature store's
      * lock signs with them (policy_sign.h). */
     struct ldns_struct_key_list *policy_keys;
+    /* Outgoing transfers ("transfer" of the zone entry, set by the loader):
+     * the networks that may transfer the zone (arena; none = nobody) and
+     * the TSIG key they must sign with (a key of the served set's keyring,
+     * which outlives the zone's use; NULL = none required). */
+    const struct addr_net *xfr_allow;
+    size_t xfr_n_allow;
+    const struct tsig_key *xfr_key;
 };
 
 /* Exact lookup of a lowercase wire name; NULL when absent. */

@@ -365,7 +365,7 @@ static void test_rrl_slip_whitelist(struct tap *t)
     p.slip = 0;
     TAP_CHECK(t, rrl_account(tb, &p, &th, &a, RRL_ANSWER, (const uint8_t *)"x", 2, 7) == RRL_DROP,
               "slip 0: never");
-    struct rrl_net net = {.family = AF_INET, .prefix = 16};
+    struct addr_net net = {.family = AF_INET, .prefix = 16};
     inet_pton(AF_INET, "203.0.0.0", net.addr);
     p.whitelist = &net;
     p.n_whitelist = 1;
@@ -454,8 +454,8 @@ static void test_rrl_config(struct tap *t)
               "rrl: rates per class, slip, table size rounded up, whitelist");
     struct sockaddr_storage in = ip("10.9.8.7"), out = ip("11.0.0.1");
     TAP_CHECK(t,
-              p && rrl_net_contains(&p->whitelist[0], &in) &&
-                  !rrl_net_contains(&p->whitelist[0], &out),
+              p && addr_net_contains(&p->whitelist[0], &in) &&
+                  !addr_net_contains(&p->whitelist[0], &out),
               "whitelist 10.0.0.0/8 contains 10.9.8.7, not 11.0.0.1");
     rrl_params_free(p);
     free(p);

@@ -1,0 +1,97 @@
+/*
+ * tsig.h -- transaction signatures (RFC 8945): the keys gtmd shares with
+ * its secondaries and primaries, checking a signed request and signing the
+ * replies to it (one message, or every message of a zone transfer).
+ *
+ * Algorithms: hmac-sha256 (the one every peer has), hmac-sha384,
+ * hmac-sha512, hmac-sha224 and the legacy hmac-sha1. Only full-length MACs
+ * are accepted (no truncation, RFC 8945 §5.2.2.1 allows refusing it).
+ *
+ * Ownership: a keyring owns its keys and their secrets (tsig_keyring_free).
+ * A struct tsig_ctx lives with one request (on the stack, or in a transfer's
+ * state) and points at a key of a keyring that must outlive it. Nothing here
+ * allocates on the query path.
+ */
+#ifndef GTM_DNS_TSIG_H
+#define GTM_DNS_TSIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/packet.h"
+
+#define TSIG_MAX_MAC 64     /* SHA-512 */
+#define TSIG_MAX_SECRET 256 /* octets of a decoded secret */
+#define TSIG_FUDGE 300      /* seconds of clock difference allowed, as peers use */
+
+enum tsig_error {
+    TSIG_OK = 0,
+    TSIG_BADSIG = 16,
+    TSIG_BADKEY = 17,
+    TSIG_BADTIME = 18,
+    TSIG_BADTRUNC = 22,
+};
+
+struct tsig_alg;
+
+struct tsig_key {
+    char *id;                    /* the name in the configuration, for logs */
+    uint8_t name[255];           /* key name, lowercase wire */
+    uint8_t name_len;
+    const struct tsig_alg *alg;
+    uint8_t secret[TSIG_MAX_SECRET];
+    size_t secret_len;
+};
+
+struct tsig_keyring {
+    struct tsig_key *keys;
+    size_t n;
+};
+
+/* The state of one signed exchange: the key, the last MAC (the request's,
+ * then each signed reply's), and the request's time for a BADTIME reply. */
+struct tsig_ctx {
+    const struct tsig_key *key;
+    uint8_t mac[TSIG_MAX_MAC];
+    uint16_t mac_len;
+    uint64_t time_signed; /* the request's */
+    uint16_t fudge;
+    uint16_t error; /* enum tsig_error found by tsig_verify */
+};
+
+/* The algorithm of name ("hmac-sha256", case-insensitive), or NULL. */
+const struct tsig_alg *tsig_alg_by_name(const char *name);
+const char *tsig_alg_name(const struct tsig_alg *a);
+size_t tsig_alg_mac_len(const struct tsig_alg *a);
+
+/* The key named by the lowercase wire name, or NULL. */
+const struct tsig_key *tsig_keyring_find(const struct tsig_keyring *kr, const uint8_t *name,
+                                         size_t len);
+void tsig_keyring_free(struct tsig_keyring *kr);
+
+/*
+ * Checks the TSIG that ends pkt (q parsed it: q->tsig) against the keys of
+ * kr at time now (seconds since the epoch). Fills ctx (key NULL when the
+ * key is unknown) and returns TSIG_OK, TSIG_BADKEY (unknown key or
+ * algorithm), TSIG_BADSIG, TSIG_BADTRUNC or TSIG_BADTIME.
+ */
+enum tsig_error tsig_verify(const struct tsig_keyring *kr, const uint8_t *pkt, size_t len,
+                            const struct dns_query *q, uint64_t now, struct tsig_ctx *ctx);
+
+/* Octets a TSIG record with ctx's key adds to a message. */
+size_t tsig_record_len(const struct tsig_ctx *ctx);
+
+/*
+ * Signs the reply msg[0..len) (its ID is the request's) by appending a TSIG
+ * record, if cap allows; returns the new length (len when it does not fit
+ * or ctx has no key). first: the first (or only) reply, whose MAC covers
+ * the request's MAC and every TSIG variable; later messages of a transfer
+ * cover the previous MAC and the timers only (RFC 8945 §5.3.1). error: the
+ * TSIG error to send (BADTIME adds the server's time as other data). ctx's
+ * MAC becomes this reply's.
+ */
+size_t tsig_sign(struct tsig_ctx *ctx, uint8_t *msg, size_t len, size_t cap, bool first,
+                 uint64_t now, uint16_t error);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * tsig_params.c -- the "tsig_keys" section.
+ */
+#include "dns/tsig_params.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/name.h"
+
+/* Base64 (RFC 4648, padded) into out; the decoded length, or -1. */
+static long tsig_params_base64(const char *s, uint8_t *out, size_t cap)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n % 4 != 0 || n / 4 * 3 > cap + 2)
+        return -1;
+    uint8_t buf[TSIG_MAX_SECRET + 3];
+    int len = EVP_DecodeBlock(buf, (const unsigned char *)s, (int)n);
+    if (len < 0)
+        return -1;
+    for (size_t i = n; i > 0 && s[i - 1] == '='; i--)
+        len--; /* EVP_DecodeBlock counts the padding */
+    if (len <= 0 || (size_t)len > cap)
+        return -1;
+    memcpy(out, buf, (size_t)len);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return len;
+}
+
+static void tsig_params_key(const struct jsoncfg *j, const char *id, json_t *v,
+                            struct tsig_key *k, const char *path)
+{
+    static const char *const keys[] = {"algorithm", "secret", NULL};
+    char sub[400];
+    struct dns_name n;
+    if (!json_is_object(v)) {
+        jsoncfg_err(j, path, "must be an object such as {\"algorithm\": \"hmac-sha256\", "
+                             "\"secret\": \"BASE64\"}");
+        return;
+    }
+    jsoncfg_check_keys(j, v, path, keys);
+    if (!dns_name_from_str(id, &n) || n.len <= 1)
+        jsoncfg_err(j, path, "the key name must be a domain name such as \"xfr.example.com.\"");
+    else {
+        dns_name_lower(n.wire, n.len);
+        memcpy(k->name, n.wire, n.len);
+        k->name_len = n.len;
+    }
+    snprintf(sub, sizeof(sub), "%s.algorithm", path);
+    const char *alg = jsoncfg_str(j, v, "algorithm", sub);
+    k->alg = tsig_alg_by_name(alg ? alg : "hmac-sha256");
+    if (!k->alg)
+        jsoncfg_err(j, sub, "must be one of hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, "
+                            "hmac-sha1");
+    snprintf(sub, sizeof(sub), "%s.secret", path);
+    const char *sec = jsoncfg_str(j, v, "secret", sub);
+    long len = sec ? tsig_params_base64(sec, k->secret, sizeof(k->secret)) : -1;
+    if (!sec && json_is_object(v) && !json_object_get(v, "secret"))
+        jsoncfg_err(j, sub, "is required: the shared secret in base64");
+    else if (sec && len < 0)
+        jsoncfg_err(j, sub, "must be base64 of 1 to %d octets", TSIG_MAX_SECRET);
+    k->secret_len = len > 0 ? (size_t)len : 0;
+    k->id = jsoncfg_strdup(id);
+}
+
+void tsig_params_parse(const struct jsoncfg *j, json_t *v, struct tsig_keyring *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!v)
+        return;
+    if (!json_is_object(v)) {
+        jsoncfg_err(j, "$.tsig_keys", "must be an object of keys by name, such as "
+                                      "{\"xfr.example.com.\": {\"algorithm\": \"hmac-sha256\", "
+                                      "\"secret\": \"BASE64\"}}");
+        return;
+    }
+    out->keys = calloc(json_object_size(v) ? json_object_size(v) : 1, sizeof(*out->keys));
+    if (!out->keys)
+        abort();
+    const char *id;
+    json_t *kv;
+    json_object_foreach(v, id, kv)
+    {
+        char path[320];
+        snprintf(path, sizeof(path), "$.tsig_keys[\"%.256s\"]", id);
+        struct tsig_key *k = &out->keys[out->n];
+        tsig_params_key(j, id, kv, k, path);
+        for (size_t i = 0; i < out->n; i++)
+            if (k->name_len && out->keys[i].name_len == k->name_len &&
+                memcmp(out->keys[i].name, k->name, k->name_len) == 0)
+                jsoncfg_err(j, path, "names the same key as \"%s\"", out->keys[i].id);
+        out->n++;
+    }
+}
+
+const struct tsig_key *tsig_keyring_by_id(const struct tsig_keyring *kr, const char *name)
+{
+    struct dns_name n;
+    if (!dns_name_from_str(name, &n))
+        return NULL;
+    dns_name_lower(n.wire, n.len);
+    return tsig_keyring_find(kr, n.wire, n.len);
+}

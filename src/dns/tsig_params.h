@@ -1,0 +1,27 @@
+/*
+ * tsig_params.h -- the "tsig_keys" section of the configuration
+ * (gtmd.conf(5)): the TSIG keys gtmd shares with its secondaries.
+ *
+ *   "tsig_keys": {"xfr.example.com.": {"algorithm": "hmac-sha256",
+ *                                      "secret": "base64 of the secret"}}
+ *
+ * Key names are domain names (the TSIG record's owner), compared without
+ * case; the secret is what `tsig-keygen` or `keymgr -t` prints.
+ */
+#ifndef GTM_DNS_TSIG_PARAMS_H
+#define GTM_DNS_TSIG_PARAMS_H
+
+#include <jansson.h>
+
+#include "common/jsoncfg.h"
+#include "dns/tsig.h"
+
+/* Reads v (the section; NULL = no keys) into out, which the caller frees
+ * with tsig_keyring_free; errors name $.tsig_keys paths. */
+void tsig_params_parse(const struct jsoncfg *j, json_t *v, struct tsig_keyring *out);
+
+/* The key whose name (as written, any case, with or without the final
+ * dot) is name, or NULL. */
+const struct tsig_key *tsig_keyring_by_id(const struct tsig_keyring *kr, const char *name);
+
+#endif
