@@ -4,6 +4,7 @@
 #include "daemon/load.h"
 
 #include "dns/tsig_params.h"
+#include "net/notify_out.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -517,4 +518,56 @@ struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_
             load_target(&p->eps[k], spec, &t[(*n)++]);
     }
     return t;
+}
+
+/* The zone of snapshot s whose origin is exactly origin (wire), or NULL. */
+static const struct zone *load_zone_named(const struct snapshot *s, const uint8_t *origin,
+                                          size_t len)
+{
+    for (size_t i = 0; s && i < s->n_zones; i++)
+        if (s->zones[i]->origin_len == len && memcmp(s->zones[i]->origin, origin, len) == 0)
+            return s->zones[i];
+    return NULL;
+}
+
+/* One zone's NOTIFY: its origin, serial, targets and a copy of its key. */
+static void load_notify_zone(const struct config_zone *cz, const struct zone *z,
+                             const struct tsig_keyring *kr, struct notify_zone *nz)
+{
+    memcpy(nz->origin, z->origin, z->origin_len);
+    nz->origin_len = z->origin_len;
+    snprintf(nz->origin_str, sizeof(nz->origin_str), "%s", z->origin_str);
+    nz->serial = z->serial;
+    nz->n_targets = cz->xfr.n_notify;
+    nz->targets = calloc(nz->n_targets, sizeof(*nz->targets));
+    nz->target_lens = calloc(nz->n_targets, sizeof(*nz->target_lens));
+    if (!nz->targets || !nz->target_lens)
+        abort();
+    memcpy(nz->targets, cz->xfr.notify, nz->n_targets * sizeof(*nz->targets));
+    memcpy(nz->target_lens, cz->xfr.notify_len, nz->n_targets * sizeof(*nz->target_lens));
+    const struct tsig_key *k = cz->xfr.key ? tsig_keyring_by_id(kr, cz->xfr.key) : NULL;
+    nz->signed_ = k != NULL;
+    if (k) {
+        nz->key = *k;
+        nz->key.id = NULL; /* the copy owns nothing */
+    }
+}
+
+struct notify_job *load_notify_job(const struct config *cfg, const struct snapshot *before,
+                                   const struct serve_set *now)
+{
+    struct notify_job *job = calloc(1, sizeof(*job));
+    if (!job || !(job->zones = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*job->zones))))
+        abort();
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        const struct config_zone *cz = &cfg->zones[i];
+        struct dns_name n;
+        if (cz->xfr.n_notify == 0 || !dns_name_from_str(cz->origin, &n))
+            continue;
+        const struct zone *z = load_zone_named(now->zones, n.wire, n.len);
+        const struct zone *old = load_zone_named(before, n.wire, n.len);
+        if (z && (!old || old->serial != z->serial))
+            load_notify_zone(cz, z, &now->tsig, &job->zones[job->n++]);
+    }
+    return job;
 }

@@ -63,4 +63,11 @@ uint32_t load_resign_interval(const struct config *cfg);
 struct gslb;
 struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_t *max_timeout_ms);
 
+/* The NOTIFY messages due after now was published (notify_out.h): every
+ * zone with "notify" targets whose serial is not the one of the zone of
+ * the same origin in before (NULL at start: every such zone). The caller
+ * hands the job to notify_out_send. */
+struct notify_job *load_notify_job(const struct config *cfg, const struct snapshot *before,
+                                   const struct serve_set *now);
+
 #endif

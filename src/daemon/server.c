@@ -20,6 +20,7 @@
 #include "daemon/config.h"
 #include "admin/admin.h"
 #include "daemon/load.h"
+#include "net/notify_out.h"
 #include "daemon/notify.h"
 #include "daemon/privs.h"
 #include "drill/drill.h"
@@ -450,6 +451,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
      * it, and publications are serialised by reload_lock. */
     policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     struct serve_set *old = serve_publish(&srv->serve, set);
+    notify_out_send(load_notify_job(cfg, old->zones, set));
     json_t *zones = server_zone_changes(old->zones, set->zones);
     json_t *geo = server_geo_loaded(set);
     load_drop_behind(old);
@@ -731,6 +733,7 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
     serve_init(&srv->serve, net_reader_count(&np) + 3);
     policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
+    notify_out_send(load_notify_job(srv->cfg, NULL, set));
     srv->widen_reader = serve_reader_add(&srv->serve);
     health_service_set_listener(srv->health_svc, server_on_health_change, srv);
     health_service_kick(srv->health_svc);

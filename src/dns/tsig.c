@@ -210,6 +210,9 @@ static bool tsig_reply_mac(const struct tsig_ctx *ctx, const uint8_t *msg, size_
         {other, other_len},
     };
     struct tsig_piece timers[] = {{prior, 2}, {ctx->mac, ctx->mac_len}, {msg, len}, {times, 8}};
+    /* A request we send (NOTIFY) has no MAC before it: no prior field. */
+    if (first && ctx->mac_len == 0)
+        return tsig_hmac(k, all + 2, sizeof(all) / sizeof(all[0]) - 2, out);
     if (first)
         return tsig_hmac(k, all, sizeof(all) / sizeof(all[0]), out);
     return tsig_hmac(k, timers, sizeof(timers) / sizeof(timers[0]), out);

@@ -86,7 +86,8 @@ size_t tsig_record_len(const struct tsig_ctx *ctx);
  * Signs the reply msg[0..len) (its ID is the request's) by appending a TSIG
  * record, if cap allows; returns the new length (len when it does not fit
  * or ctx has no key). first: the first (or only) reply, whose MAC covers
- * the request's MAC and every TSIG variable; later messages of a transfer
+ * the request's MAC and every TSIG variable (a ctx with no MAC yet signs a
+ * request of ours, such as a NOTIFY); later messages of a transfer
  * cover the previous MAC and the timers only (RFC 8945 §5.3.1). error: the
  * TSIG error to send (BADTIME adds the server's time as other data). ctx's
  * MAC becomes this reply's.

@@ -25,8 +25,10 @@
 #include <string.h>
 
 #include "answer/query.h"
+#include "answer/xfr_out.h"
 #include "common/errlist.h"
 #include "daemon/config.h"
+#include "fuzz_check.h"
 #include "daemon/load.h"
 #include "health/health.h"
 #include "policy/policy.h"
@@ -130,8 +132,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = query_answer(env->set, &qc, data, size, out, false);
     fuzz_packet_check(data, size, out, n, FUZZ_UDP_MAX);
     qc.addr = &v6;
+    static struct answer_xfr xfr;
+    qc.xfr = &xfr; /* an allowed AXFR/IXFR over TCP begins a transfer */
+    xfr.start = false;
     n = query_answer(env->set, &qc, data, size, out, true);
     fuzz_packet_check(data, size, out, n, 65535);
+    /* The whole transfer, message by message: bounded by the zone. */
+    for (unsigned m = 0; xfr.start && m < 100000; m++) {
+        n = answer_xfr_next(&xfr, env->set, out, 1795000000u);
+        FUZZ_CHECK(n <= 65535);
+        if (n == 0) {
+            FUZZ_CHECK(answer_xfr_done(&xfr)); /* no stop before the last SOA */
+            break;
+        }
+    }
+    qc.xfr = NULL;
     qc.addr = NULL; /* no source address at all (explain) */
     n = query_answer(env->set, &qc, data, size, out, false);
     fuzz_packet_check(data, size, out, n, FUZZ_UDP_MAX);

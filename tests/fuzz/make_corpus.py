@@ -56,6 +56,35 @@ def q(name, rdtype="A", **kw):
     return m.to_wire()
 
 
+def q_msg(name, rdtype="A", **kw):
+    import dns.message
+
+    m = dns.message.make_query(name, rdtype, **kw)
+    m.id = 0x4242
+    return m
+
+
+def signed(m, keyname):
+    """m signed with TSIG by the key of tests/data/fuzz-policy.conf.json
+    (hmac-sha256, octets 0..31), at a fixed time: rerunning the script
+    changes nothing, and the replay sees a correct MAC outside the fudge
+    (BADTIME), the signed path all the same."""
+    import time as _time
+
+    import dns.tsigkeyring
+
+    ring = dns.tsigkeyring.from_text(
+        {"xfr.example.": ("hmac-sha256", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+         "other.": ("hmac-sha256", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")})
+    m.use_tsig(ring, keyname=keyname)
+    real = _time.time
+    _time.time = lambda: 1795000000.0
+    try:
+        return m.to_wire()
+    finally:
+        _time.time = real
+
+
 # ---- packet: raw wire helpers (exact control over every field) -----------
 
 def wire_name(name):
@@ -323,6 +352,11 @@ def seeds():
     yield "big_txt", q("big.example.com.", "TXT")
     yield "refused", q("www.example.org.")
     yield "axfr", q("example.com.", "AXFR")
+    yield "ixfr", q("example.com.", "IXFR")
+    yield "axfr_not_apex", q("www.example.com.", "AXFR")
+    yield "axfr_signed", signed(q_msg("nsec3.example.net.", "AXFR"), "xfr.example.")
+    yield "soa_signed", signed(q_msg("nsec3.example.net.", "SOA"), "xfr.example.")
+    yield "axfr_signed_unknown_key", signed(q_msg("nsec3.example.net.", "AXFR"), "other.")
     ecs = dns.edns.ECSOption("192.0.2.0", 24)
     yield "ecs", q("www.example.com.", use_edns=0, options=[ecs])
     m = dns.message.make_query("www.example.com.", "A", use_edns=1)

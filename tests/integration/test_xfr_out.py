@@ -1,0 +1,329 @@
+"""Outgoing zone transfers: gtmd as the primary of real secondaries.
+
+Knot DNS and NSD (Debian's knot and nsd, started by hand on loopback) are
+secondaries of two of gtmd's zones:
+  - xfr.test., whose "transfer" needs the TSIG key xfr-key. (hmac-sha256),
+    with a policy record (app.xfr.test. over a backend the test starts);
+    Knot asks AXFR, NSD is told to ask AXFR too;
+  - open.test., transferable from 127.0.0.1 without a key; NSD asks IXFR
+    (gtmd answers with the whole zone, RFC 1995 §4).
+Both are NOTIFYed by gtmd at start and after a reload with a new serial.
+The tests check that every name the secondaries serve answers what gtmd
+answers, that a reload with a new serial reaches both within seconds
+(NOTIFY: their SOA refresh is an hour), and the refusals: no key, a wrong
+key, an address outside the allow list, a zone without "transfer", a name
+that is not an apex, AXFR over UDP. Skipped, saying why, without knotd,
+nsd, dig or kdig. Every wait is bounded."""
+import base64
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.tsigkeyring
+import dns.zone
+import pytest
+
+from backends import Backends, free_port_on
+from conftest import Gtmd, free_port, stop_process
+
+KNOTD = "/usr/sbin/knotd"
+NSD = "/usr/sbin/nsd"
+KEY = "xfr-key."
+SECRET = base64.b64encode(bytes(range(32))).decode()
+WRONG = base64.b64encode(bytes(range(1, 33))).decode()
+BACKEND = "127.0.0.150"
+
+pytestmark = pytest.mark.skipif(
+    not (os.access(KNOTD, os.X_OK) and os.access(NSD, os.X_OK) and shutil.which("kdig")
+         and shutil.which("dig")),
+    reason="knotd, nsd, dig or kdig is not installed (contrib/deps.sh installs them)")
+
+
+def zone_text(origin, serial, extra=""):
+    return """$ORIGIN {o}
+$TTL 300
+@        IN SOA ns1.{o} hostmaster.{o} {s} 3600 600 86400 60
+         IN NS  ns1
+         IN MX  10 mail
+ns1      IN A   192.0.2.1
+mail     IN A   192.0.2.25
+www      IN A   192.0.2.80
+         IN AAAA 2001:db8::80
+alias    IN CNAME www
+*.wild   IN TXT "wildcard"
+deleg    IN NS  ns.deleg
+ns.deleg IN A   192.0.2.53
+txt      IN TXT "one" "two"
+{extra}""".format(o=origin, s=serial, extra=extra)
+
+
+def big_records(n):
+    return "".join("h%d IN A 192.0.2.%d\nh%d IN TXT \"record %d of a zone larger than a "
+                   "message\"\n" % (i, i % 250 + 1, i, i) for i in range(n))
+
+
+def knot_conf(d, port, gport):
+    return """server:
+    rundir: "{d}"
+    user: root:root
+    pidfile: "{d}/knot.pid"
+    listen: 127.0.0.1@{port}
+log:
+  - target: "{d}/knot.log"
+    any: debug
+database:
+    storage: "{d}"
+key:
+  - id: {key}
+    algorithm: hmac-sha256
+    secret: {secret}
+remote:
+  - id: gtmd
+    address: 127.0.0.1@{gport}
+    key: {key}
+acl:
+  - id: notify_gtmd
+    address: 127.0.0.1
+    action: notify
+    key: {key}
+zone:
+  - domain: xfr.test.
+    storage: "{d}"
+    master: gtmd
+    acl: notify_gtmd
+""".format(d=d, port=port, gport=gport, key=KEY, secret=SECRET)
+
+
+def nsd_conf(d, port, gport):
+    return """server:
+    ip-address: 127.0.0.1@{port}
+    port: {port}
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "{d}"
+    pidfile: "{d}/nsd.pid"
+    database: ""
+    xfrdfile: "{d}/xfrd.state"
+    xfrdir: "{d}"
+    zonelistfile: "{d}/zone.list"
+    logfile: "{d}/nsd.log"
+    verbosity: 2
+remote-control:
+    control-enable: no
+key:
+    name: "{key}"
+    algorithm: hmac-sha256
+    secret: "{secret}"
+zone:
+    name: xfr.test
+    zonefile: "{d}/xfr.test.zone"
+    request-xfr: AXFR 127.0.0.1@{gport} {key}
+    allow-notify: 127.0.0.1 {key}
+zone:
+    name: open.test
+    zonefile: "{d}/open.test.zone"
+    request-xfr: 127.0.0.1@{gport} NOKEY
+    allow-notify: 127.0.0.1 NOKEY
+""".format(d=d, port=port, gport=gport, key=KEY, secret=SECRET)
+
+
+class Secondary:
+    def __init__(self, name, argv_fn, conf_fn, gport):
+        self.name = name
+        self.workdir = tempfile.mkdtemp(prefix="gtmd-xfr-%s-" % name)
+        self.port = free_port()
+        conf = os.path.join(self.workdir, name + ".conf")
+        with open(conf, "w") as f:
+            f.write(conf_fn(self.workdir, self.port, gport))
+        self.out = open(os.path.join(self.workdir, "out.log"), "ab")
+        self.proc = subprocess.Popen(argv_fn(conf), cwd=self.workdir, stdout=self.out,
+                                     stderr=subprocess.STDOUT)
+
+    def logs(self):
+        text = ""
+        for f in sorted(os.listdir(self.workdir)):
+            if f.endswith(".log"):
+                with open(os.path.join(self.workdir, f), "rb") as fh:
+                    text += "--- %s\n%s" % (f, fh.read().decode(errors="replace")[-3000:])
+        return text
+
+    def stop(self):
+        stop_process(self.proc)
+        self.out.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def ask(port, name, rdtype="A"):
+    q = dns.message.make_query(name, rdtype)
+    try:
+        r = dns.query.udp(q, "127.0.0.1", port=port, timeout=0.5)
+    except Exception:
+        return None
+    return (dns.rcode.to_text(r.rcode()),
+            sorted((rr.name.to_text(), dns.rdatatype.to_text(rr.rdtype), rd.to_text())
+                   for rr in r.answer for rd in rr))
+
+
+def serial_of(port, zone):
+    got = ask(port, zone, "SOA")
+    if not got or got[0] != "NOERROR" or not got[1]:
+        return None
+    return int(got[1][0][2].split()[2])
+
+
+def wait_serial(port, zone, serial, timeout):
+    """Seconds until the server at port serves zone with serial, or None."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if serial_of(port, zone) == serial:
+            return time.monotonic() - start
+        time.sleep(0.05)
+    return None
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory, request):
+    work = str(tmp_path_factory.mktemp("xfr"))
+    bk = Backends()
+    bport = free_port_on([BACKEND])
+    bk.tcp(BACKEND, bport)
+    gport = free_port()
+    secondaries = []
+    g = None
+    try:
+        knot = Secondary("knot", lambda c: [KNOTD, "-c", c], knot_conf, gport)
+        secondaries.append(knot)
+        nsd = Secondary("nsd", lambda c: [NSD, "-d", "-c", c], nsd_conf, gport)
+        secondaries.append(nsd)
+        with open(os.path.join(work, "xfr.test.zone"), "w") as f:
+            f.write(zone_text("xfr.test.", 1, big_records(400)))
+        for z in ("open.test.", "closed.test."):
+            with open(os.path.join(work, z + "zone"), "w") as f:
+                f.write(zone_text(z, 7))
+        cfg = {
+            "listen": ["127.0.0.1:%d" % gport], "workers": 2,
+            "tsig_keys": {KEY: {"algorithm": "hmac-sha256", "secret": SECRET}},
+            "zones": [
+                {"origin": "xfr.test.", "file": "xfr.test.zone",
+                 "transfer": {"allow": ["127.0.0.1"], "key": KEY,
+                              "notify": ["127.0.0.1:%d" % knot.port,
+                                         "127.0.0.1:%d" % nsd.port]}},
+                {"origin": "open.test.", "file": "open.test.zone",
+                 "transfer": {"allow": ["127.0.0.0/8"], "notify": ["127.0.0.1:%d" % nsd.port]}},
+                {"origin": "closed.test.", "file": "closed.test.zone"},
+            ],
+            "regions": {"r1": {}},
+            "checks": {"tcp": {"type": "tcp", "port": bport, "interval": 0.5, "timeout": 0.3,
+                               "rise": 1, "fall": 1}},
+            "pools": {"web": {"check": "tcp", "endpoints": [
+                {"name": "b1", "address": BACKEND, "region": "r1"},
+                {"name": "b2", "address": "192.0.2.222", "region": "r1",
+                 "check_target": {"host": "127.0.0.151", "port": bport}}]}},
+            "records": {"app.xfr.test.": {"pool": "web", "ttl": 30, "policy": "all",
+                                          "when_all_down": "empty"}},
+        }
+        g = Gtmd(work, cfg, gport)
+        g.start()
+        yield {"g": g, "knot": knot, "nsd": nsd, "work": work, "gport": gport}
+    finally:
+        if g is not None:
+            g.stop()
+        for s in secondaries:
+            s.stop()
+        bk.cleanup()
+
+
+def test_secondaries_transfer_and_serve_what_gtmd_serves(estate):
+    g, knot, nsd = estate["g"], estate["knot"], estate["nsd"]
+    for sec, zone in ((knot, "xfr.test."), (nsd, "xfr.test."), (nsd, "open.test.")):
+        want = 1 if zone == "xfr.test." else 7
+        assert wait_serial(sec.port, zone, want, 15) is not None, (sec.name, zone, sec.logs(),
+                                                                  g.read_log()[-3000:])
+    names = [("xfr.test.", "SOA"), ("xfr.test.", "NS"), ("xfr.test.", "MX"),
+             ("www.xfr.test.", "A"), ("www.xfr.test.", "AAAA"), ("alias.xfr.test.", "A"),
+             ("a.wild.xfr.test.", "TXT"), ("txt.xfr.test.", "TXT"), ("h0.xfr.test.", "A"),
+             ("h399.xfr.test.", "TXT"), ("nope.xfr.test.", "A"), ("app.xfr.test.", "A")]
+    for name, t in names:
+        mine = ask(g.port, name, t)
+        assert mine is not None and mine[0] in ("NOERROR", "NXDOMAIN"), (name, mine)
+        for sec in (knot, nsd):
+            assert ask(sec.port, name, t) == mine, (sec.name, name, t, mine)
+    # The policy record went out as what it answered: the one healthy endpoint.
+    assert ask(knot.port, "app.xfr.test.")[1] == [("app.xfr.test.", "A", BACKEND)]
+    assert ask(nsd.port, "www.open.test.") == ask(g.port, "www.open.test.")
+    log = g.read_log()
+    assert "event=xfr_out zone=xfr.test." in log and "event=notify zone=xfr.test." in log, log
+
+
+def test_reload_with_new_serial_reaches_secondaries_by_notify(estate):
+    g, knot, nsd, work = estate["g"], estate["knot"], estate["nsd"], estate["work"]
+    assert wait_serial(knot.port, "xfr.test.", 1, 15) is not None
+    assert wait_serial(nsd.port, "xfr.test.", 1, 15) is not None
+    with open(os.path.join(work, "xfr.test.zone"), "w") as f:
+        f.write(zone_text("xfr.test.", 2, big_records(400) + "new IN A 192.0.2.99\n"))
+    start = time.monotonic()
+    g.signal(1)  # SIGHUP
+    took = {}
+    for sec in (knot, nsd):
+        t = wait_serial(sec.port, "xfr.test.", 2, 10)
+        assert t is not None, (sec.name, sec.logs(), g.read_log()[-2000:])
+        took[sec.name] = time.monotonic() - start
+        assert ask(sec.port, "new.xfr.test.") == (
+            "NOERROR", [("new.xfr.test.", "A", "192.0.2.99")]), sec.name
+    print("\nMEASURE reload-to-secondary (NOTIFY, AXFR with TSIG, 803 records): "
+          "knot %.2f s, nsd %.2f s" % (took["knot"], took["nsd"]))
+    assert "event=notify zone=xfr.test. serial=2" in g.read_log()
+
+
+def kdig(port, *args):
+    p = subprocess.run(["kdig", "@127.0.0.1", "-p", str(port), "+tcp", *args],
+                       capture_output=True, text=True, timeout=20)
+    return p.stdout + p.stderr
+
+
+def test_transfer_refusals(estate):
+    port = estate["gport"]
+    key = "hmac-sha256:%s:%s" % (KEY, SECRET)
+    ok = kdig(port, "-y", key, "xfr.test.", "AXFR")
+    m = re.search(r"Received \d+ B \((\d+) messages, (\d+) records\)", ok)
+    assert m and int(m.group(1)) > 1 and int(m.group(2)) > 800, ok
+    assert ok.count("SOA") >= 2, ok
+    # No key, a wrong key: NOTAUTH (the wrong one with TSIG error BADSIG).
+    out = kdig(port, "xfr.test.", "AXFR")
+    assert "NOTAUTH" in out, out
+    out = kdig(port, "-y", "hmac-sha256:%s:%s" % (KEY, WRONG), "xfr.test.", "AXFR")
+    assert "NOTAUTH" in out or "BADSIG" in out, out
+    # A key gtmd does not have: NOTAUTH, BADKEY.
+    out = kdig(port, "-y", "hmac-sha256:other-key.:%s" % SECRET, "xfr.test.", "AXFR")
+    assert "NOTAUTH" in out or "BADKEY" in out, out
+    # A zone without "transfer", and a source outside the allow list: REFUSED.
+    assert "REFUSED" in kdig(port, "closed.test.", "AXFR")
+    out = subprocess.run(["dig", "-b", "127.0.0.2", "@127.0.0.1", "-p", str(port),
+                          "xfr.test.", "AXFR", "-y", key], capture_output=True, text=True,
+                         timeout=20).stdout
+    assert "REFUSED" in out or "Transfer failed" in out, out
+    # Not an apex: NOTAUTH; over UDP: NOTIMP.
+    assert "NOTAUTH" in kdig(port, "www.open.test.", "AXFR")
+    q = dns.message.make_query("open.test.", "AXFR")
+    r = dns.query.udp(q, "127.0.0.1", port=port, timeout=2)
+    assert r.rcode() == dns.rcode.NOTIMP
+
+
+def test_transfer_with_dnspython_verifies_every_message(estate):
+    """dnspython checks the TSIG of every message of a multi-message
+    transfer (RFC 8945 §5.3.1: later messages sign the previous MAC and
+    the timers)."""
+    port = estate["gport"]
+    keyring = dns.tsigkeyring.from_text({KEY: ("hmac-sha256", SECRET)})
+    z = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", "xfr.test.", port=port, keyring=keyring,
+                                        keyname=KEY, keyalgorithm="hmac-sha256", lifetime=20))
+    names = {n.to_text() for n in z.nodes}
+    assert {"h0", "h399", "www", "app", "alias", "*.wild", "ns.deleg"} <= names, sorted(names)[:20]
+    assert z.get_rdataset("app", "A")[0].address == BACKEND
