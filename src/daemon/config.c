@@ -63,7 +63,7 @@ static void cfg_listen(struct cfg_ctx *x, json_t *v, bool fleet)
 
 static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
 {
-    static const char *const keys[] = {"origin", "file", "dnssec", "transfer", NULL};
+    static const char *const keys[] = {"origin", "file", "dnssec", "transfer", "primary", NULL};
     char path[64];
     snprintf(path, sizeof(path), "$.zones[%zu]", i);
     if (!json_is_object(e)) {
@@ -91,6 +91,12 @@ static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
     zone_xfr_params_parse(&x->j, json_object_get(e, "transfer"), sub, &z->xfr);
     if (z->xfr.key && !tsig_keyring_by_id(&x->c->tsig, z->xfr.key))
         cfg_err(x, sub, "key \"%s\" is not in tsig_keys", z->xfr.key);
+    snprintf(sub, sizeof(sub), "%s.primary", path);
+    xfr_in_params_parse(&x->j, json_object_get(e, "primary"), sub, &z->primary);
+    if (z->primary.key && !tsig_keyring_by_id(&x->c->tsig, z->primary.key))
+        cfg_err(x, sub, "key \"%s\" is not in tsig_keys", z->primary.key);
+    if (z->primary.n && z->dnssec.sign.n_keys)
+        cfg_err(x, sub, "a secondary zone is served as its primary signs it: no \"dnssec\" keys");
     char ob[1024];
     dns_name_to_str(n.wire, ob, sizeof(ob));
     z->origin = jsoncfg_strdup(ob);
@@ -335,6 +341,7 @@ void config_free(struct config *c)
         free(c->zones[i].file);
         zone_dnssec_params_free(&c->zones[i].dnssec);
         zone_xfr_params_free(&c->zones[i].xfr);
+        xfr_in_params_free(&c->zones[i].primary);
     }
     tsig_keyring_free(&c->tsig);
     free(c->listen);

@@ -27,6 +27,7 @@
 #include "dns/tsig.h"
 #include "zone/zone_params.h"
 #include "zone/zone_xfr_params.h"
+#include "xfr/xfr_in_params.h"
 
 struct gslb;
 
@@ -41,6 +42,7 @@ struct config_zone {
     char *file;                       /* resolved path */
     struct zone_dnssec_params dnssec; /* the entry's "dnssec" object */
     struct zone_xfr_params xfr;       /* the entry's "transfer" object */
+    struct xfr_in_params primary;     /* "primary": a secondary zone when primary.n > 0 */
 };
 
 struct config_tcp {
