@@ -43,6 +43,8 @@ struct config_zone {
     struct zone_dnssec_params dnssec; /* the entry's "dnssec" object */
     struct zone_xfr_params xfr;       /* the entry's "transfer" object */
     struct xfr_in_params primary;     /* "primary": a secondary zone when primary.n > 0 */
+    char *catalog_dir;                /* "catalog": a catalog zone; its members' copies here */
+    bool catalog_member;              /* listed by a catalog, not in the file */
 };
 
 struct config_tcp {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "xfr/xfr_fetch.h"
@@ -123,8 +124,14 @@ ldns_rr_list *xfr_store_result(const ldns_rr_list *got, const ldns_rr_list *cur,
 
 bool xfr_store_write(const char *path, const ldns_rr_list *list, char *why, size_t whylen)
 {
-    char tmp[4200];
+    char tmp[4200], dir[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        (void)mkdir(dir, 0750); /* a catalog's directory of member copies, made once */
+    }
     int fd = mkstemp(tmp);
     FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!fp) {

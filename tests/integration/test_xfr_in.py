@@ -277,3 +277,93 @@ def test_wrong_key_and_foreign_notify_are_refused(setup):
     n.flags |= dns.flags.AA
     r = dns.query.udp(n, "127.0.0.1", port=g.port, timeout=2, source="127.0.0.2")
     assert r.rcode() == dns.rcode.REFUSED and r.opcode() == dns.opcode.NOTIFY, r
+
+
+def catalog_text(serial, members):
+    """A catalog zone (RFC 9432, version 2) listing members by unique id."""
+    lines = ["$ORIGIN cat.test.", "$TTL 0",
+             "@ IN SOA invalid. invalid. %d 3600 600 2147483646 0" % serial,
+             "@ IN NS invalid.", 'version IN TXT "2"']
+    lines += ["%s.zones IN PTR %s" % (uid, origin) for uid, origin in members]
+    return "\n".join(lines) + "\n"
+
+
+def member_text(origin, addr):
+    return """$ORIGIN {o}
+$TTL 300
+@   IN SOA ns1.{o} h.{o} 1 3600 600 1209600 60
+    IN NS  ns1
+ns1 IN A   192.0.2.1
+www IN A   {a}
+""".format(o=origin, a=addr)
+
+
+def knot_catalog_conf(d, port, gport, zones):
+    conf = knot_conf(d, port, gport)
+    conf = conf[:conf.index("zone:\n")] + "zone:\n"
+    for z in zones:
+        conf += """  - domain: {z}
+    file: "{d}/{z}zone"
+    storage: "{d}"
+    acl: xfr
+    notify: gtmd
+""".format(z=z, d=d)
+    return conf
+
+
+def test_catalog_zone_members_come_and_go(tmp_path):
+    """gtmd consumes a catalog zone from Knot: its members become secondary
+    zones without a change of gtmd's configuration; a member added to the
+    catalog is served after the catalog's NOTIFY, a member removed stops
+    being served."""
+    gport = free_port()
+    knot = Knot(gport)
+    members = {"m1.test.": "192.0.2.11", "m2.test.": "192.0.2.12", "m3.test.": "192.0.2.13"}
+    for z, a in members.items():
+        with open(os.path.join(knot.workdir, z + "zone"), "w") as f:
+            f.write(member_text(z, a))
+
+    def catalog(serial, listed):
+        with open(os.path.join(knot.workdir, "cat.test.zone"), "w") as f:
+            f.write(catalog_text(serial, [("id%d" % i, z) for i, z in enumerate(listed)]))
+
+    catalog(1, ["m1.test.", "m2.test."])
+    with open(knot.conf, "w") as f:
+        f.write(knot_catalog_conf(knot.workdir, knot.port, gport, ["cat.test."] + list(members)))
+    work = str(tmp_path)
+    cfg = {"listen": ["127.0.0.1:%d" % gport], "workers": 1,
+           "tsig_keys": {KEY: {"algorithm": "hmac-sha256", "secret": SECRET}},
+           "zones": [{"origin": "cat.test.", "file": "cat.copy",
+                      "primary": {"addresses": ["127.0.0.1:%d" % knot.port], "key": KEY},
+                      "catalog": {"directory": "members"}}]}
+    g = Gtmd(work, cfg, gport)
+    try:
+        knot.proc = None
+        knot.out = open(os.path.join(knot.workdir, "out.log"), "ab")
+        knot.proc = subprocess.Popen([KNOTD, "-c", knot.conf], cwd=knot.workdir,
+                                     stdout=knot.out, stderr=subprocess.STDOUT)
+        assert wait_for(lambda: ask(knot.port, "www.m1.test.") is not None and
+                        ask(knot.port, "www.m1.test.")[0] == "NOERROR", 10) is not None
+        g.start()
+
+        def served(z):
+            got = ask(g.port, "www." + z)
+            return got is not None and got == ("NOERROR", [members[z]])
+
+        assert wait_for(lambda: served("m1.test.") and served("m2.test."), 20) is not None, (
+            g.read_log()[-3000:], knot.logs())
+        assert ask(g.port, "www.m3.test.")[0] == "REFUSED"
+        assert os.path.exists(os.path.join(work, "members", "m1.test.zone"))
+        # m3 added, m1 removed: Knot NOTIFYs the new catalog.
+        catalog(2, ["m2.test.", "m3.test."])
+        knot.reload()
+        assert wait_for(lambda: served("m3.test.") and
+                        ask(g.port, "www.m1.test.")[0] == "REFUSED", 20) is not None, (
+            g.read_log()[-3000:], knot.logs())
+        assert served("m2.test.")
+        assert re.search(r"event=catalog zone=cat\.test\. members=2", g.read_log())
+    finally:
+        if g.proc is not None:
+            g.stop()
+        knot.stop()
+        shutil.rmtree(knot.workdir, ignore_errors=True)
