@@ -966,10 +966,11 @@ static int server_start(struct server *srv)
  * frees everything. */
 static void server_shutdown(struct server *srv)
 {
-    xfr_in_stop(srv->xfr_in);
-    srv->xfr_in = NULL;
+    xfr_in_halt(srv->xfr_in);
     admin_stop(srv->admin);
     net_stop(&srv->net);
+    xfr_in_stop(srv->xfr_in); /* no worker asks it any more */
+    srv->xfr_in = NULL;
     scheduler_stop(srv->sched);
     fleet_stop(srv->fleet); /* revokes its lease: the others drop its reports */
     drill_service_stop(srv->drill_svc);
@@ -1032,8 +1033,7 @@ int server_run(const char *config_path, const char *node)
     server_notify_serving(&srv, atomic_load(&srv.serve.current));
     pthread_mutex_unlock(&srv.reload_lock);
     event_base_dispatch(srv.base);
-    xfr_in_stop(srv.xfr_in); /* before the event it fires goes */
-    srv.xfr_in = NULL;
+    xfr_in_halt(srv.xfr_in); /* before the event it fires goes; workers may still ask it */
     event_free(srv.xfr_reload);
     event_free(srv.resign_timer);
     for (int i = 0; i < N_SIGNALS; i++)

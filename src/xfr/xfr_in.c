@@ -50,7 +50,8 @@ struct xfr_in {
     size_t n;
     void (*changed)(void *arg);
     void *arg;
-    atomic_bool stopping; /* xfr_in_stop: no further refresh begins */
+    atomic_bool stopping; /* xfr_in_halt: no further refresh begins */
+    bool halted;          /* the thread was joined (by the thread that owns x) */
 };
 
 /* Our copy's SOA timers and serial, from the file (have = false without). */
@@ -344,18 +345,26 @@ int xfr_in_notify(struct xfr_in *x, const uint8_t *origin, size_t origin_len,
         rcode = 0;
     }
     pthread_mutex_unlock(&x->lock);
-    if (rcode == 0)
+    if (rcode == 0 && !atomic_load(&x->stopping))
         event_active(x->tick, 0, 0);
     return rcode;
+}
+
+void xfr_in_halt(struct xfr_in *x)
+{
+    if (!x || x->halted)
+        return;
+    atomic_store(&x->stopping, true);
+    event_base_loopbreak(x->base);
+    pthread_join(x->thread, NULL);
+    x->halted = true;
 }
 
 void xfr_in_stop(struct xfr_in *x)
 {
     if (!x)
         return;
-    atomic_store(&x->stopping, true);
-    event_base_loopbreak(x->base);
-    pthread_join(x->thread, NULL);
+    xfr_in_halt(x);
     event_free(x->tick);
     event_base_free(x->base);
     for (size_t i = 0; i < x->n; i++)

@@ -60,6 +60,12 @@ void xfr_in_configure(struct xfr_in *x, const struct xfr_in_zone_conf *zones, si
 int xfr_in_notify(struct xfr_in *x, const uint8_t *origin, size_t origin_len,
                   const struct sockaddr_storage *from, const struct tsig_key *key);
 
+/* Stops the thread (a refresh under way ends first): the changed
+ * callback is not called any more; NOTIFYs are still answered (no refresh
+ * follows). For the owner's thread, once. */
+void xfr_in_halt(struct xfr_in *x);
+
+/* Halts and frees x; no thread may call xfr_in_notify any more. */
 void xfr_in_stop(struct xfr_in *x);
 
 #endif
