@@ -405,6 +405,14 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q,
                 plan->rcode = DNS_RCODE_REFUSED;
             return; /* the chain leaves our zones: the resolver goes on */
         }
+        if (z->expired) {
+            /* A secondary zone past its SOA expire (zone.h): its data may
+             * be stale; say so rather than answer from it, as NSD and Knot
+             * do. A chain into it stops with what it has. */
+            if (step == 0)
+                plan->rcode = DNS_RCODE_SERVFAIL;
+            return;
+        }
         if (step == 0) {
             plan->aa = true;
             plan->zone = z;

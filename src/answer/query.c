@@ -182,6 +182,19 @@ static void query_lookup(struct query_ctx *c, struct answer_plan *plan)
     answer_lookup(c->s, q, c->zone, c->tcp, &pc, c->client->reader, plan);
 }
 
+/* A NOTIFY (RFC 1996): for a SOA of a zone we are a secondary of, from
+ * one of its primaries, NOERROR (its refresh starts at once); else what
+ * the secondary thread says (REFUSED, NOTAUTH), as NSD does. */
+static size_t query_notify(struct query_ctx *c)
+{
+    const struct dns_query *q = c->q;
+    int rc = DNS_RCODE_REFUSED;
+    if (q->qtype == DNS_TYPE_SOA && c->s->notify_in)
+        rc = c->s->notify_in(c->s->notify_in_arg, q->qname.wire, q->qname.len, c->client->addr,
+                             c->tsig.key);
+    return query_reply(c, (uint16_t)rc, NULL);
+}
+
 /* Decides and encodes the parsed query r (c->rcode gets the reply's rcode). */
 static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
 {
@@ -206,6 +219,8 @@ static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
     int bad_sig = query_tsig(c);
     if (bad_sig >= 0)
         return query_reply(c, (uint16_t)bad_sig, NULL);
+    if (DNS_OPCODE(q->flags) == DNS_OPCODE_NOTIFY)
+        return query_notify(c);
     if (q->qclass == DNS_CLASS_CH) {
         if (answer_identity(c->s, q, &plan))
             return query_reply(c, DNS_RCODE_NOERROR, &plan);

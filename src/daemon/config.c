@@ -18,8 +18,10 @@
 
 #include "common/addr.h"
 #include "common/jsoncfg.h"
+#include "common/log.h"
 #include "dns/name.h"
 #include "dns/tsig_params.h"
+#include "xfr/xfr_catalog.h"
 #include "policy/policy.h"
 #include "policy/policy_config.h"
 
@@ -61,9 +63,30 @@ static void cfg_listen(struct cfg_ctx *x, json_t *v, bool fleet)
     }
 }
 
+/* "catalog": {"directory": "DIR"}: the zone is a catalog (RFC 9432) whose
+ * members are secondary zones too, their copies in DIR. */
+static void cfg_zone_catalog(struct cfg_ctx *x, json_t *v, const char *path,
+                             struct config_zone *z)
+{
+    static const char *const keys[] = {"directory", NULL};
+    char sub[128];
+    if (!v)
+        return;
+    snprintf(sub, sizeof(sub), "%s.catalog", path);
+    if (!json_is_object(v) || !json_is_string(json_object_get(v, "directory"))) {
+        cfg_err(x, sub, "must be an object such as {\"directory\": \"catalog-zones\"}");
+        return;
+    }
+    jsoncfg_check_keys(&x->j, v, sub, keys);
+    if (z->primary.n == 0)
+        cfg_err(x, sub, "a catalog zone is a secondary zone: it needs \"primary\"");
+    z->catalog_dir = jsoncfg_path(&x->j, json_string_value(json_object_get(v, "directory")));
+}
+
 static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
 {
-    static const char *const keys[] = {"origin", "file", "dnssec", "transfer", NULL};
+    static const char *const keys[] = {"origin",   "file",    "dnssec", "transfer",
+                                       "primary", "catalog", NULL};
     char path[64];
     snprintf(path, sizeof(path), "$.zones[%zu]", i);
     if (!json_is_object(e)) {
@@ -91,6 +114,13 @@ static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
     zone_xfr_params_parse(&x->j, json_object_get(e, "transfer"), sub, &z->xfr);
     if (z->xfr.key && !tsig_keyring_by_id(&x->c->tsig, z->xfr.key))
         cfg_err(x, sub, "key \"%s\" is not in tsig_keys", z->xfr.key);
+    snprintf(sub, sizeof(sub), "%s.primary", path);
+    xfr_in_params_parse(&x->j, json_object_get(e, "primary"), sub, &z->primary);
+    if (z->primary.key && !tsig_keyring_by_id(&x->c->tsig, z->primary.key))
+        cfg_err(x, sub, "key \"%s\" is not in tsig_keys", z->primary.key);
+    if (z->primary.n && z->dnssec.sign.n_keys)
+        cfg_err(x, sub, "a secondary zone is served as its primary signs it: no \"dnssec\" keys");
+    cfg_zone_catalog(x, json_object_get(e, "catalog"), path, z);
     char ob[1024];
     dns_name_to_str(n.wire, ob, sizeof(ob));
     z->origin = jsoncfg_strdup(ob);
@@ -98,6 +128,44 @@ static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
     for (size_t k = 0; k + 1 < x->c->n_zones; k++)
         if (strcmp(x->c->zones[k].origin, z->origin) == 0)
             cfg_err(x, path, "zone %s is listed twice", z->origin);
+}
+
+/* The member zones of catalog zone ci, as read from its copy: secondary
+ * zones of the catalog's primaries, their copies in its directory. A zone
+ * the file configures itself keeps its own entry. */
+static void cfg_catalog_members(struct cfg_ctx *x, size_t ci)
+{
+    struct xfr_catalog_list l;
+    char why[512];
+    const struct config_zone *cat = &x->c->zones[ci];
+    if (xfr_catalog_members(cat->file, cat->origin, &l, why, sizeof(why)) != 0) {
+        if (why[0])
+            log_warn("event=catalog zone=%s result=ignored why=\"%s\"", cat->origin, why);
+        return;
+    }
+    for (size_t m = 0; m < l.n; m++) {
+        bool known = false;
+        for (size_t k = 0; k < x->c->n_zones && !known; k++)
+            known = strcmp(x->c->zones[k].origin, l.origins[m]) == 0;
+        if (known)
+            continue;
+        struct config_zone *zs = realloc(x->c->zones, (x->c->n_zones + 1) * sizeof(*zs));
+        if (!zs)
+            abort();
+        x->c->zones = zs;
+        cat = &x->c->zones[ci];
+        struct config_zone *z = &zs[x->c->n_zones++];
+        memset(z, 0, sizeof(*z));
+        z->origin = jsoncfg_strdup(l.origins[m]);
+        char file[4200];
+        snprintf(file, sizeof(file), "%s/%szone", cat->catalog_dir, l.origins[m]);
+        z->file = jsoncfg_strdup(file);
+        z->primary = cat->primary;
+        z->primary.key = cat->primary.key ? jsoncfg_strdup(cat->primary.key) : NULL;
+        z->catalog_member = true;
+    }
+    log_info("event=catalog zone=%s members=%zu", cat->origin, l.n);
+    xfr_catalog_free(&l);
 }
 
 static void cfg_zones(struct cfg_ctx *x, json_t *v)
@@ -110,6 +178,10 @@ static void cfg_zones(struct cfg_ctx *x, json_t *v)
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e) cfg_zone(x, e, i);
+    size_t n = x->c->n_zones;
+    for (i = 0; i < n; i++)
+        if (x->c->zones[i].catalog_dir)
+            cfg_catalog_members(x, i);
 }
 
 static void cfg_tcp(struct cfg_ctx *x, json_t *v)
@@ -335,6 +407,8 @@ void config_free(struct config *c)
         free(c->zones[i].file);
         zone_dnssec_params_free(&c->zones[i].dnssec);
         zone_xfr_params_free(&c->zones[i].xfr);
+        xfr_in_params_free(&c->zones[i].primary);
+        free(c->zones[i].catalog_dir);
     }
     tsig_keyring_free(&c->tsig);
     free(c->listen);

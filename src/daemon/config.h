@@ -27,6 +27,7 @@
 #include "dns/tsig.h"
 #include "zone/zone_params.h"
 #include "zone/zone_xfr_params.h"
+#include "xfr/xfr_in_params.h"
 
 struct gslb;
 
@@ -41,6 +42,9 @@ struct config_zone {
     char *file;                       /* resolved path */
     struct zone_dnssec_params dnssec; /* the entry's "dnssec" object */
     struct zone_xfr_params xfr;       /* the entry's "transfer" object */
+    struct xfr_in_params primary;     /* "primary": a secondary zone when primary.n > 0 */
+    char *catalog_dir;                /* "catalog": a catalog zone; its members' copies here */
+    bool catalog_member;              /* listed by a catalog, not in the file */
 };
 
 struct config_tcp {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,6 +113,26 @@ static size_t load_extra_names(const struct config *cfg, const struct gslb *g, s
     return n;
 }
 
+/* A secondary zone without a copy yet (its file does not exist). */
+static bool load_secondary_pending(const struct config_zone *cz)
+{
+    return cz->primary.n > 0 && access(cz->file, F_OK) != 0;
+}
+
+/* A secondary zone whose copy was last refreshed (the file's modification
+ * time, xfr_in.h) longer ago than its SOA expire. */
+static bool load_secondary_expired(const struct config_zone *cz, const struct zone *z)
+{
+    struct stat st;
+    if (cz->primary.n == 0 || stat(cz->file, &st) != 0)
+        return false;
+    uint16_t rdlen = dns_get16(z->soa->rdata);
+    if (rdlen < 22)
+        return false;
+    uint32_t expire = dns_get32(z->soa->rdata + 2 + rdlen - 8);
+    return time(NULL) > st.st_mtime + (time_t)expire;
+}
+
 static bool load_below_cut(const struct zone *z, const struct dns_name *n)
 {
     for (unsigned i = 0; i + z->origin_labels < n->count; i++) {
@@ -154,6 +175,9 @@ static void load_attach(struct snapshot *s, const struct config *cfg,
     const struct zone_node *node =
         z ? zone_find_node(z, n.wire, n.len, dns_name_hash(n.wire, n.len)) : NULL;
     const char *why = NULL;
+    int zi = load_zone_of(cfg, &n);
+    if (zi >= 0 && load_secondary_pending(&cfg->zones[zi]))
+        return; /* its secondary zone has no copy yet: attached when it has */
     if (!node)
         why = "is outside every loaded zone";
     else if (load_below_cut(z, &n))
@@ -238,6 +262,8 @@ static void *load_zones_run(void *arg)
         abort();
     for (size_t i = j->first; i < j->cfg->n_zones; i += j->step) {
         const struct config_zone *cz = &j->cfg->zones[i];
+        if (load_secondary_pending(cz))
+            continue; /* no copy yet: served once a transfer brings one */
         size_t n_extra = load_extra_names(j->cfg, j->g, i, extra, flags);
         j->zones[i] = zone_load_signed(cz->origin, cz->file, cz->file, extra, flags, n_extra,
                                        &cz->dnssec.sign, &j->errs[i]);
@@ -315,8 +341,18 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
             zone_free(z);
             z = NULL;
         }
+        if (!z && load_secondary_pending(cz))
+            log_warn("event=zone_pending zone=%s why=\"no copy yet: served after the first "
+                     "transfer from its primary\"",
+                     cz->origin);
         if (z)
             load_transfer(z, &cz->xfr, &cfg->tsig);
+        if (z && load_secondary_expired(cz, z)) {
+            z->expired = true;
+            log_warn("event=zone_expired zone=%s why=\"not refreshed from its primary within "
+                     "the SOA expire time: SERVFAIL until it is\"",
+                     cz->origin);
+        }
         if (z && !snapshot_add_zone(s, z)) {
             errlist_add(errs, "%s: zone %s is configured twice", cfg->path, cz->origin);
             zone_free(z);

@@ -159,7 +159,11 @@ void privs_check_access(const struct config *c, struct errlist *errs, struct err
                     c->path, who, strerror(errno));
     for (size_t i = 0; i < c->n_zones; i++) {
         snprintf(key, sizeof(key), "$.zones[%zu].file", i);
-        privs_check_read(c, errs, key, "zone file", c->zones[i].file, who);
+        /* A secondary zone's copy may not exist yet; gtmd replaces it. */
+        if (c->zones[i].primary.n)
+            privs_check_write(c, errs, key, "secondary zone's copy", c->zones[i].file, true, who);
+        else
+            privs_check_read(c, errs, key, "zone file", c->zones[i].file, who);
     }
     privs_check_read(c, errs, "$.admin.read_token_file", "token file", c->admin.read_token_file,
                      who);

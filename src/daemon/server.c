@@ -21,6 +21,8 @@
 #include "admin/admin.h"
 #include "daemon/load.h"
 #include "net/notify_out.h"
+#include "xfr/xfr_in.h"
+#include "dns/tsig_params.h"
 #include "daemon/notify.h"
 #include "daemon/privs.h"
 #include "drill/drill.h"
@@ -62,6 +64,10 @@ struct server {
     struct event *resign_timer;
     double started;
     struct notify notify; /* systemd's $NOTIFY_SOCKET (notify.h) */
+    /* Secondary zones (xfr_in.h): the thread, and the event on the main
+     * base it fires when a copy changed (a reload follows). */
+    struct xfr_in *xfr_in;
+    struct event *xfr_reload;
 };
 
 static void server_release_gslb(void *g)
@@ -328,6 +334,65 @@ static void server_resign_job_run(void *arg)
  * set and health) and publishes them; the workers answer from the old
  * set all the while. Caller holds reload_lock. A failure keeps the old
  * set and tries again in a minute. */
+static int server_notify_in(void *arg, const uint8_t *origin, size_t len,
+                            const struct sockaddr_storage *from, const struct tsig_key *key)
+{
+    return xfr_in_notify(arg, origin, len, from, key);
+}
+
+/* What every set publishes besides its data: who takes NOTIFYs. */
+static void server_set_hooks(struct server *srv, struct serve_set *set)
+{
+    set->notify_in = srv->xfr_in ? server_notify_in : NULL;
+    set->notify_in_arg = srv->xfr_in;
+}
+
+static void server_on_secondary_changed(void *arg);
+static json_t *server_reload(struct server *srv, bool *ok);
+
+/* Hands the secondary zones of cfg to the secondary thread (started with
+ * the first secondary zone; it then stays, with no zones when a reload
+ * removes them all). */
+static void server_configure_secondaries(struct server *srv, const struct config *cfg,
+                                         const struct serve_set *set)
+{
+    size_t n = 0;
+    struct xfr_in_zone_conf *zc = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*zc));
+    if (!zc)
+        abort();
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        const struct config_zone *cz = &cfg->zones[i];
+        if (cz->primary.n == 0)
+            continue;
+        const struct tsig_key *k = cz->primary.key ? tsig_keyring_by_id(&set->tsig,
+                                                                        cz->primary.key)
+                                                   : NULL;
+        zc[n++] = (struct xfr_in_zone_conf){cz->origin, cz->file, &cz->primary, k};
+    }
+    if (n && !srv->xfr_in && !(srv->xfr_in = xfr_in_start(server_on_secondary_changed, srv)))
+        log_error("event=xfr_in result=failed why=\"cannot start the secondary thread\"");
+    if (srv->xfr_in)
+        xfr_in_configure(srv->xfr_in, zc, n);
+    free(zc);
+}
+
+/* The secondary thread wrote a new copy (or a zone expired): reload. */
+static void server_on_secondary_changed(void *arg)
+{
+    struct server *srv = arg;
+    event_active(srv->xfr_reload, 0, 0);
+}
+
+static void server_on_xfr_reload(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *srv = arg;
+    bool ok;
+    (void)fd;
+    (void)what;
+    log_info("event=reload why=\"a secondary zone changed\"");
+    json_decref(server_reload(srv, &ok));
+}
+
 static void server_resign(struct server *srv)
 {
     struct errlist errs;
@@ -347,6 +412,7 @@ static void server_resign(struct server *srv)
     }
     errlist_free(&errs);
     policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
+    server_set_hooks(srv, set);
     load_drop_behind(serve_publish(&srv->serve, set));
     srv->generation++;
     server_set_resign_due(srv);
@@ -450,6 +516,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
     /* set stays valid here after the swap: only a later publication frees
      * it, and publications are serialised by reload_lock. */
     policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
+    server_configure_secondaries(srv, cfg, set);
+    server_set_hooks(srv, set);
     struct serve_set *old = serve_publish(&srv->serve, set);
     notify_out_send(load_notify_job(cfg, old->zones, set));
     json_t *zones = server_zone_changes(old->zones, set->zones);
@@ -732,6 +800,7 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
      * the drill thread, one for the health thread (widened scopes). */
     serve_init(&srv->serve, net_reader_count(&np) + 3);
     policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
+    server_set_hooks(srv, set);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
     notify_out_send(load_notify_job(srv->cfg, NULL, set));
     srv->widen_reader = serve_reader_add(&srv->serve);
@@ -831,6 +900,11 @@ static int server_start(struct server *srv)
     errlist_free(&errs);
     json_decref(server_geo_loaded(set));
     srv->generation = 1;
+    /* The secondary thread takes NOTIFYs from the first query on; its
+     * zones come once a reload can follow (server_run). */
+    for (size_t i = 0; i < srv->cfg->n_zones && !srv->xfr_in; i++)
+        if (srv->cfg->zones[i].primary.n)
+            srv->xfr_in = xfr_in_start(server_on_secondary_changed, srv);
     server_set_resign_due(srv);
     drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
     srv->drills_ready = true;
@@ -892,8 +966,11 @@ static int server_start(struct server *srv)
  * frees everything. */
 static void server_shutdown(struct server *srv)
 {
+    xfr_in_halt(srv->xfr_in);
     admin_stop(srv->admin);
     net_stop(&srv->net);
+    xfr_in_stop(srv->xfr_in); /* no worker asks it any more */
+    srv->xfr_in = NULL;
     scheduler_stop(srv->sched);
     fleet_stop(srv->fleet); /* revokes its lease: the others drop its reports */
     drill_service_stop(srv->drill_svc);
@@ -947,12 +1024,17 @@ int server_run(const char *config_path, const char *node)
     }
     srv.resign_timer = evtimer_new(srv.base, server_on_resign_timer, &srv);
     server_on_resign_timer(-1, 0, &srv);
+    /* Secondary zones start refreshing once a reload can follow. */
+    srv.xfr_reload = event_new(srv.base, -1, 0, server_on_xfr_reload, &srv);
+    server_configure_secondaries(&srv, srv.cfg, atomic_load(&srv.serve.current));
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     /* Serving, the admin API up, the signal handlers in place. */
     pthread_mutex_lock(&srv.reload_lock);
     server_notify_serving(&srv, atomic_load(&srv.serve.current));
     pthread_mutex_unlock(&srv.reload_lock);
     event_base_dispatch(srv.base);
+    xfr_in_halt(srv.xfr_in); /* before the event it fires goes; workers may still ask it */
+    event_free(srv.xfr_reload);
     event_free(srv.resign_timer);
     for (int i = 0; i < N_SIGNALS; i++)
         event_free(sigs[i]);

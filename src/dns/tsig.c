@@ -268,3 +268,74 @@ size_t tsig_sign(struct tsig_ctx *ctx, uint8_t *msg, size_t len, size_t cap, boo
     }
     return len + need;
 }
+
+/* The offset of the last record of msg when it is a TSIG (0 otherwise),
+ * and where its RDATA starts. */
+static size_t tsig_find(const uint8_t *msg, size_t len, size_t *rdata, uint16_t *rdlen)
+{
+    if (len < DNS_HEADER_SIZE)
+        return 0;
+    unsigned qd = dns_get16(msg + 4);
+    unsigned rrs = dns_get16(msg + 6) + dns_get16(msg + 8) + dns_get16(msg + 10);
+    size_t p = DNS_HEADER_SIZE, last = 0;
+    for (unsigned i = 0; i < qd; i++) {
+        if (!dns_name_skip(msg, len, &p) || len - p < 4)
+            return 0;
+        p += 4;
+    }
+    for (unsigned i = 0; i < rrs; i++) {
+        last = p;
+        if (!dns_name_skip(msg, len, &p) || len - p < 10)
+            return 0;
+        *rdata = p + 10;
+        *rdlen = dns_get16(msg + p + 8);
+        if (*rdlen > len - p - 10)
+            return 0;
+        if (i + 1 == rrs && dns_get16(msg + p) == DNS_TYPE_TSIG && dns_get16(msg + 10) > 0)
+            return last;
+        p += 10u + *rdlen;
+    }
+    return 0;
+}
+
+enum tsig_error tsig_verify_reply(struct tsig_ctx *ctx, const uint8_t *msg, size_t len,
+                                  bool first, uint64_t now, size_t *tsig_at)
+{
+    struct dns_query q;
+    memset(&q, 0, sizeof(q));
+    *tsig_at = tsig_find(msg, len, &q.tsig_rdata, &q.tsig_rdlen);
+    if (!*tsig_at || !ctx->key)
+        return TSIG_BADSIG;
+    struct dns_name key;
+    struct tsig_rdata t;
+    size_t kpos = *tsig_at;
+    q.tsig_owner = *tsig_at;
+    if (!dns_name_parse(msg, len, &kpos, &key, true) || !tsig_parse_rdata(msg, len, &q, &t))
+        return TSIG_BADSIG;
+    const struct tsig_key *k = ctx->key;
+    if (key.len != k->name_len || memcmp(key.wire, k->name, key.len) != 0 ||
+        t.alg.len != k->alg->wire_len || memcmp(t.alg.wire, k->alg->wire, t.alg.len) != 0)
+        return TSIG_BADKEY;
+    if (t.error != TSIG_OK)
+        return (enum tsig_error)t.error;
+    if (t.mac_len != k->alg->mac_len)
+        return TSIG_BADSIG;
+    /* The reply as signed: its original ID, and without the TSIG record. */
+    uint8_t head[DNS_HEADER_SIZE], want[TSIG_MAX_MAC];
+    memcpy(head, msg, DNS_HEADER_SIZE);
+    dns_put16(head, t.orig_id);
+    dns_put16(head + 10, (uint16_t)(dns_get16(msg + 10) - 1));
+    uint8_t body[DNS_TCP_MAX];
+    size_t blen = *tsig_at;
+    memcpy(body, head, DNS_HEADER_SIZE);
+    memcpy(body + DNS_HEADER_SIZE, msg + DNS_HEADER_SIZE, blen - DNS_HEADER_SIZE);
+    if (!tsig_reply_mac(ctx, body, blen, first, t.times, t.error, t.other, t.other_len, want) ||
+        CRYPTO_memcmp(want, t.mac, t.mac_len) != 0)
+        return TSIG_BADSIG;
+    memcpy(ctx->mac, t.mac, t.mac_len);
+    ctx->mac_len = t.mac_len;
+    uint64_t ts = tsig_get48(t.times);
+    uint16_t fudge = dns_get16(t.times + 6);
+    uint64_t d = now > ts ? now - ts : ts - now;
+    return d > fudge ? TSIG_BADTIME : TSIG_OK;
+}

@@ -95,4 +95,17 @@ size_t tsig_record_len(const struct tsig_ctx *ctx);
 size_t tsig_sign(struct tsig_ctx *ctx, uint8_t *msg, size_t len, size_t cap, bool first,
                  uint64_t now, uint16_t error);
 
+/*
+ * Checks the TSIG of msg, a reply to a request we signed with ctx (whose
+ * MAC is the request's, then each checked reply's): first for the first
+ * message of the reply (its MAC covers the request's MAC and every TSIG
+ * variable), else a later message of a transfer (the previous MAC and the
+ * timers, RFC 8945 §5.3.1). Every message must be signed. Returns TSIG_OK
+ * (ctx's MAC becomes this message's) or the error; *tsig_at gets the
+ * offset of the TSIG record (0 when there is none), so that the caller can
+ * parse the message without it.
+ */
+enum tsig_error tsig_verify_reply(struct tsig_ctx *ctx, const uint8_t *msg, size_t len,
+                                  bool first, uint64_t now, size_t *tsig_at);
+
 #endif

@@ -157,6 +157,9 @@ struct zone {
     const struct addr_net *xfr_allow;
     size_t xfr_n_allow;
     const struct tsig_key *xfr_key;
+    /* A secondary zone whose copy was not refreshed within its SOA expire
+     * time (xfr_in.h): every query for it gets SERVFAIL. Set by the loader. */
+    bool expired;
 };
 
 /* Exact lookup of a lowercase wire name; NULL when absent. */

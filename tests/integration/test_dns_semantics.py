@@ -810,7 +810,17 @@ def test_counts_past_end_formerr_with_question(gtmd, case, wire):
     assert r.answer == []
 
 
-@pytest.mark.parametrize("opcode", [1, 2, 3, 4, 5, 6, 15])
+def test_notify_for_a_zone_we_are_not_secondary_of_is_refused(gtmd):
+    """NOTIFY (opcode 4) is answered: REFUSED when gtmd is not a secondary
+    of that zone (as NSD answers), opcode and question echoed."""
+    w = raw_udp(gtmd, hdr(flags=(4 << 11) | 0x0400) + question("example.com.", 6))
+    h = header(w)
+    assert h["opcode"] == 4 and h["rcode"] == dns.rcode.REFUSED, h
+    assert h["flags"] & dns.flags.QR
+    assert h["an"] == h["ns"] == 0
+
+
+@pytest.mark.parametrize("opcode", [1, 2, 3, 5, 6, 15])
 def test_opcode_other_than_query_is_notimp(gtmd, opcode):
     qtype = 6 if opcode in (4, 5) else 1
     name = "example.com." if opcode in (4, 5) else "www.example.com."
@@ -826,7 +836,7 @@ def test_opcode_other_than_query_is_notimp(gtmd, opcode):
 @pytest.mark.parametrize("tcp", TRANSPORTS)
 @pytest.mark.parametrize("rdtype", ["AXFR", "IXFR"])
 def test_zone_transfers_refused(gtmd, tcp, rdtype):
-    """No zone transfers: NOTIMP over UDP (as NSD and Knot), REFUSED over TCP."""
+    """A zone without "transfer": NOTIMP over UDP (as NSD and Knot), REFUSED over TCP."""
     q = dns.message.make_query("example.com.", rdtype)
     wire = q.to_wire()
     w = raw_tcp(gtmd, wire) if tcp else raw_udp(gtmd, wire)

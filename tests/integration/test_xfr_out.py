@@ -262,6 +262,7 @@ def test_secondaries_transfer_and_serve_what_gtmd_serves(estate):
     assert "event=xfr_out zone=xfr.test." in log and "event=notify zone=xfr.test." in log, log
 
 
+@pytest.mark.threads  # the NOTIFY thread, workers streaming transfers, a reload
 def test_reload_with_new_serial_reaches_secondaries_by_notify(estate):
     g, knot, nsd, work = estate["g"], estate["knot"], estate["nsd"], estate["work"]
     assert wait_serial(knot.port, "xfr.test.", 1, 15) is not None

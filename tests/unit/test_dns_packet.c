@@ -257,7 +257,10 @@ int main(void)
     p[2] |= 0x80;
     TAP_CHECK(&t, dns_query_parse(p, n, &q) == DNS_PARSE_DROP, "response dropped");
     p[2] = 0x01 | (4 << 3);
-    TAP_CHECK(&t, dns_query_parse(p, n, &q) == DNS_PARSE_NOTIMP, "opcode NOTIFY: NOTIMP");
+    TAP_CHECK(&t, dns_query_parse(p, n, &q) == DNS_PARSE_OK && DNS_OPCODE(q.flags) == 4,
+              "opcode NOTIFY: parsed like a query (query.c answers it)");
+    p[2] = 0x01 | (5 << 3);
+    TAP_CHECK(&t, dns_query_parse(p, n, &q) == DNS_PARSE_NOTIMP, "opcode UPDATE: NOTIMP");
     n = mk_query(p, false, 0);
     p[5] = 2;
     TAP_CHECK(&t, dns_query_parse(p, n, &q) == DNS_PARSE_FORMERR, "QDCOUNT 2: FORMERR");

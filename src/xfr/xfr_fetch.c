@@ -1,0 +1,302 @@
+/*
+ * xfr_fetch.c -- SOA queries and zone transfers to a primary (xfr_fetch.h).
+ */
+#include "xfr/xfr_fetch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dns/dns.h"
+
+static uint64_t fetch_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint32_t xfr_soa_serial(const ldns_rr *soa)
+{
+    const ldns_rdf *r = ldns_rr_rdf(soa, 2);
+    return r ? ldns_rdf2native_int32(r) : 0;
+}
+
+/* The query for origin and type, with our SOA in the authority section for
+ * an IXFR, signed when ctx has a key; its length in out (0 on failure). */
+static size_t fetch_query(const uint8_t *origin, size_t origin_len, ldns_rr_type type,
+                          const ldns_rr *our_soa, struct tsig_ctx *ctx, uint8_t *out, size_t cap)
+{
+    ldns_rdf *owner = ldns_dname_new_frm_data((uint16_t)origin_len, origin);
+    ldns_pkt *q = owner ? ldns_pkt_query_new(owner, type, LDNS_RR_CLASS_IN, 0) : NULL;
+    uint8_t *wire = NULL;
+    size_t len = 0;
+    uint16_t id;
+    if (!q)
+        return 0;
+    if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+        id = (uint16_t)fetch_now_ms();
+    ldns_pkt_set_id(q, id);
+    if (our_soa)
+        ldns_pkt_push_rr(q, LDNS_SECTION_AUTHORITY, ldns_rr_clone(our_soa));
+    if (ldns_pkt2wire(&wire, q, &len) != LDNS_STATUS_OK || len > cap)
+        len = 0;
+    else
+        memcpy(out, wire, len);
+    free(wire);
+    ldns_pkt_free(q);
+    if (len && ctx->key) {
+        size_t signed_len = tsig_sign(ctx, out, len, cap, true, (uint64_t)time(NULL), TSIG_OK);
+        len = signed_len > len ? signed_len : 0;
+    }
+    return len;
+}
+
+/* Waits for fd to be ready for events until deadline (ms); false on time out. */
+static bool fetch_wait(int fd, short events, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = fetch_now_ms();
+        if (now >= deadline)
+            return false;
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, (int)(deadline - now));
+        if (r > 0)
+            return true;
+        if (r < 0 && errno != EINTR)
+            return false;
+    }
+}
+
+/* Checks msg (a reply to our query with ID id) and its TSIG; returns the
+ * length without the TSIG record, or 0 with why. */
+static size_t fetch_check(struct tsig_ctx *ctx, uint16_t id, uint8_t *msg, size_t len, bool first,
+                          char *why, size_t whylen)
+{
+    if (len < DNS_HEADER_SIZE || dns_get16(msg) != id || !(dns_get16(msg + 2) & DNS_FLAG_QR)) {
+        snprintf(why, whylen, "not a reply to our query");
+        return 0;
+    }
+    if (!ctx->key)
+        return len;
+    size_t at = 0;
+    enum tsig_error e = tsig_verify_reply(ctx, msg, len, first, (uint64_t)time(NULL), &at);
+    if (e != TSIG_OK) {
+        snprintf(why, whylen, "TSIG of the reply: error %d%s", (int)e,
+                 at ? "" : " (the reply is not signed)");
+        return 0;
+    }
+    dns_put16(msg + 10, (uint16_t)(dns_get16(msg + 10) - 1)); /* without the TSIG record */
+    return at;
+}
+
+/* The rcode of a reply as text, for why. */
+static bool fetch_rcode_ok(const uint8_t *msg, char *why, size_t whylen)
+{
+    unsigned rc = dns_get16(msg + 2) & 0xf;
+    if (rc == 0)
+        return true;
+    snprintf(why, whylen, "the primary answered rcode %u", rc);
+    return false;
+}
+
+static int fetch_socket(const struct xfr_server *srv, int type)
+{
+    int fd = socket(srv->addr->ss_family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (const struct sockaddr *)srv->addr, srv->len) != 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Sends the TCP message and reads replies into list until done() says the
+ * transfer is complete. */
+struct fetch_tcp {
+    int fd;
+    uint64_t deadline;
+    uint8_t buf[DNS_TCP_MAX + 2];
+};
+
+static bool fetch_tcp_read(struct fetch_tcp *t, size_t n, uint8_t *out)
+{
+    size_t got = 0;
+    uint64_t limit = fetch_now_ms() + XFR_FETCH_TIMEOUT_MS;
+    if (limit > t->deadline)
+        limit = t->deadline;
+    while (got < n) {
+        ssize_t r = read(t->fd, out + got, n - got);
+        if (r > 0) {
+            got += (size_t)r;
+            continue;
+        }
+        if (r == 0 || (errno != EAGAIN && errno != EINTR) || !fetch_wait(t->fd, POLLIN, limit))
+            return false;
+    }
+    return true;
+}
+
+static bool fetch_tcp_send(struct fetch_tcp *t, const uint8_t *msg, size_t len)
+{
+    uint8_t buf[2 + 4096];
+    if (len > sizeof(buf) - 2 || !fetch_wait(t->fd, POLLOUT, t->deadline))
+        return false;
+    dns_put16(buf, (uint16_t)len);
+    memcpy(buf + 2, msg, len);
+    return write(t->fd, buf, len + 2) == (ssize_t)(len + 2);
+}
+
+/* Whether the transfer in list is complete: AXFR form ends with the second
+ * SOA of the new serial, IXFR form (the second record a SOA) with the
+ * third; a lone SOA is an IXFR saying we are current. */
+static bool fetch_complete(const ldns_rr_list *list, bool last_message_single)
+{
+    size_t n = ldns_rr_list_rr_count(list);
+    if (n == 0 || ldns_rr_get_type(ldns_rr_list_rr(list, 0)) != LDNS_RR_TYPE_SOA)
+        return false;
+    if (n == 1)
+        return last_message_single;
+    uint32_t serial = xfr_soa_serial(ldns_rr_list_rr(list, 0));
+    bool incremental = ldns_rr_get_type(ldns_rr_list_rr(list, 1)) == LDNS_RR_TYPE_SOA &&
+                       xfr_soa_serial(ldns_rr_list_rr(list, 1)) != serial;
+    size_t seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(list, i);
+        if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && xfr_soa_serial(rr) == serial)
+            seen++;
+    }
+    return seen >= (incremental ? 3u : 2u);
+}
+
+/* Appends the answer records of msg to list; false when it cannot be parsed. */
+static bool fetch_collect(const uint8_t *msg, size_t len, ldns_rr_list *list, size_t *count)
+{
+    ldns_pkt *p = NULL;
+    if (ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK)
+        return false;
+    ldns_rr_list *an = ldns_pkt_answer(p);
+    *count = ldns_rr_list_rr_count(an);
+    for (size_t i = 0; i < *count; i++)
+        ldns_rr_list_push_rr(list, ldns_rr_clone(ldns_rr_list_rr(an, i)));
+    ldns_pkt_free(p);
+    return true;
+}
+
+bool xfr_fetch_transfer(const struct xfr_server *srv, const uint8_t *origin, size_t origin_len,
+                        const ldns_rr *our_soa, ldns_rr_list **rrs, char *why, size_t whylen)
+{
+    struct tsig_ctx ctx = {.key = srv->key};
+    uint8_t q[4096];
+    size_t qlen = fetch_query(origin, origin_len, our_soa ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR,
+                              our_soa, &ctx, q, sizeof(q));
+    struct fetch_tcp *t = malloc(sizeof(*t));
+    ldns_rr_list *list = ldns_rr_list_new();
+    bool ok = false;
+    *rrs = NULL;
+    if (!t || !list || !qlen) {
+        snprintf(why, whylen, "cannot make the query");
+        goto out;
+    }
+    t->deadline = fetch_now_ms() + XFR_FETCH_TOTAL_MS;
+    t->fd = fetch_socket(srv, SOCK_STREAM);
+    if (t->fd < 0 || !fetch_tcp_send(t, q, qlen)) {
+        snprintf(why, whylen, "cannot connect or send: %s", strerror(errno));
+        goto out;
+    }
+    for (unsigned m = 0; !ok; m++) {
+        size_t count = 0;
+        if (!fetch_tcp_read(t, 2, t->buf) || !fetch_tcp_read(t, dns_get16(t->buf), t->buf + 2)) {
+            snprintf(why, whylen, "the connection ended or stalled after %u messages", m);
+            break;
+        }
+        size_t len = fetch_check(&ctx, dns_get16(q), t->buf + 2, dns_get16(t->buf), m == 0, why,
+                                 whylen);
+        if (!len || !fetch_rcode_ok(t->buf + 2, why, whylen))
+            break;
+        if (!fetch_collect(t->buf + 2, len, list, &count)) {
+            snprintf(why, whylen, "message %u cannot be parsed", m);
+            break;
+        }
+        if (ldns_rr_list_rr_count(list) > XFR_FETCH_MAX_RECORDS) {
+            snprintf(why, whylen, "more than %d records", XFR_FETCH_MAX_RECORDS);
+            break;
+        }
+        ok = fetch_complete(list, m == 0 && count == 1);
+    }
+out:
+    if (t && t->fd >= 0)
+        close(t->fd);
+    free(t);
+    if (ok)
+        *rrs = list;
+    else
+        ldns_rr_list_deep_free(list);
+    return ok;
+}
+
+/* One UDP exchange; the reply's length in buf (0 on failure). */
+static size_t fetch_udp(const struct xfr_server *srv, const uint8_t *q, size_t qlen, uint8_t *buf,
+                        size_t cap)
+{
+    int fd = fetch_socket(srv, SOCK_DGRAM);
+    size_t got = 0;
+    if (fd < 0)
+        return 0;
+    for (int tries = 0; tries < 2 && !got; tries++) {
+        if (send(fd, q, qlen, 0) != (ssize_t)qlen)
+            break;
+        uint64_t deadline = fetch_now_ms() + XFR_FETCH_TIMEOUT_MS / 2;
+        while (!got && fetch_wait(fd, POLLIN, deadline)) {
+            ssize_t r = recv(fd, buf, cap, 0);
+            if (r >= DNS_HEADER_SIZE && dns_get16(buf) == dns_get16(q))
+                got = (size_t)r;
+        }
+    }
+    close(fd);
+    return got;
+}
+
+bool xfr_fetch_soa(const struct xfr_server *srv, const uint8_t *origin, size_t origin_len,
+                   uint32_t *serial, char *why, size_t whylen)
+{
+    struct tsig_ctx ctx = {.key = srv->key};
+    uint8_t q[1024], buf[4096];
+    size_t qlen = fetch_query(origin, origin_len, LDNS_RR_TYPE_SOA, NULL, &ctx, q, sizeof(q));
+    size_t len = qlen ? fetch_udp(srv, q, qlen, buf, sizeof(buf)) : 0;
+    if (!len) {
+        snprintf(why, whylen, "no answer to the SOA query");
+        return false;
+    }
+    if (dns_get16(buf + 2) & DNS_FLAG_TC) {
+        /* Truncated: the AXFR machinery reads the same SOA over TCP. */
+        ldns_rr_list *rrs = NULL;
+        bool ok = xfr_fetch_transfer(srv, origin, origin_len, NULL, &rrs, why, whylen) &&
+                  ldns_rr_list_rr_count(rrs) > 0;
+        if (ok)
+            *serial = xfr_soa_serial(ldns_rr_list_rr(rrs, 0));
+        ldns_rr_list_deep_free(rrs);
+        return ok;
+    }
+    len = fetch_check(&ctx, dns_get16(q), buf, len, true, why, whylen);
+    ldns_rr_list *list = ldns_rr_list_new();
+    size_t count = 0;
+    bool ok = len && fetch_rcode_ok(buf, why, whylen) && list &&
+              fetch_collect(buf, len, list, &count);
+    const ldns_rr *soa = ok && count ? ldns_rr_list_rr(list, 0) : NULL;
+    if (ok && (!soa || ldns_rr_get_type(soa) != LDNS_RR_TYPE_SOA)) {
+        snprintf(why, whylen, "the answer has no SOA record");
+        ok = false;
+    }
+    if (ok)
+        *serial = xfr_soa_serial(soa);
+    ldns_rr_list_deep_free(list);
+    return ok;
+}
