@@ -40,24 +40,20 @@ function place(x) {
 }
 
 // The configuration's samples: the geo maps' network keys, then one
-// network per database location (GET /v1/status), as {net, label}.
+// network per database location (GET /v1/status: geo.samples).
 function configSamples(s) {
   const out = [];
   for (const r of s.records)
     for (const k of Object.keys(r.geo || {}))
-      if (k.startsWith('network:')) out.push({ net: k.slice(8), label: k });
-  for (const x of (s.geo && s.geo.samples) || []) out.push({ net: x.network, label: '' });
-  const seen = new Set();
-  return out.filter((x) => !seen.has(x.net) && seen.add(x.net));
+      if (k.startsWith('network:')) out.push(k.slice(8));
+  for (const x of (s.geo && s.geo.samples) || []) out.push(x.network);
+  return [...new Set(out)];
 }
 
+// The operator's samples (kept in this tab), else the configuration's.
 function sampleList(s) {
   const typed = sessionStorage.getItem(SAMPLES);
-  const cfg = configSamples(s);
-  const label = new Map(cfg.map((x) => [x.net, x.label]));
-  const list = typed ? typed.split(/[\s,]+/).filter(Boolean).map((net) => ({ net, label: label.get(net) || '' }))
-    : cfg;
-  return list.slice(0, 16);
+  return (typed ? typed.split(/[\s,]+/).filter(Boolean) : configSamples(s)).slice(0, 16);
 }
 
 function explainUrl(name, type, ecs) {
@@ -105,10 +101,9 @@ function matchText(g, policy) {
 
 async function sampleRows(rec, samples) {
   const rows = [];
-  for (const smp of samples) {
-    const s = smp.net;
+  for (const s of samples) {
     const ecs = s.includes('/') ? s : s + (s.includes(':') ? '/128' : '/32');
-    const who = el('td', { class: 'sample' }, s, smp.label ? el('span', { class: 'muted', text: ' ' + smp.label }) : null);
+    const who = el('td', { class: 'sample', text: s });
     try {
       const x = await current(rec, ecs);
       const g = x.policy && x.policy.geo ? x.policy.geo : {};
@@ -150,7 +145,7 @@ export async function update(ctx) {
       const samples = sampleList(ctx.status);
       const input = document.getElementById('samples');
       if (input && !sessionStorage.getItem(SAMPLES) && document.activeElement !== input)
-        input.value = samples.map((x) => x.net).join(', ');
+        input.value = samples.join(', ');
       const rows = [];
       for (const r of recs) rows.push(...await row(r, samples));
       const t = table(['record', 'policy', 'pool', 'answer now', 'region order'], rows,
