@@ -168,23 +168,6 @@ static json_t *explain_regions(struct explain_ctx *x)
     return arr;
 }
 
-static json_t *explain_addr(unsigned family, const uint8_t *addr, unsigned prefix)
-{
-    char a[INET6_ADDRSTRLEN], buf[INET6_ADDRSTRLEN + 8];
-    inet_ntop(family == GEO_FAMILY_IPV4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
-    if (prefix == 255)
-        return json_string(a);
-    /* The network's first address: zero past the prefix. */
-    uint8_t net[16];
-    unsigned bytes = family == GEO_FAMILY_IPV4 ? 4 : 16;
-    memcpy(net, addr, bytes);
-    for (unsigned b = prefix; b < bytes * 8; b++)
-        net[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
-    inet_ntop(family == GEO_FAMILY_IPV4 ? AF_INET : AF_INET6, net, a, sizeof(a));
-    snprintf(buf, sizeof(buf), "%s/%u", a, prefix);
-    return json_string(buf);
-}
-
 /* The database's view of the client: its network (the widest prefix with
  * the same location) and the location's fields; null when unknown. */
 static json_t *explain_location(const struct geo_db *db, const struct policy_geo_client *cl,
@@ -195,20 +178,8 @@ static json_t *explain_location(const struct geo_db *db, const struct policy_geo
         return json_null();
     uint8_t prefix;
     *out = *geo_db_lookup(db, cl->family, cl->addr, &prefix);
-    json_t *j = json_pack("{s:o}", "network", explain_addr(cl->family, cl->addr, prefix));
-    if (out->flags & GEO_HAS_CONTINENT)
-        json_object_set_new(j, "continent", json_string(out->continent));
-    if (out->flags & GEO_HAS_COUNTRY)
-        json_object_set_new(j, "country", json_string(out->country));
-    if (out->flags & GEO_HAS_SUBDIVISION) {
-        char sub[8];
-        snprintf(sub, sizeof(sub), "%s-%s", out->country, out->subdivision);
-        json_object_set_new(j, "subdivision", json_string(sub));
-    }
-    if (out->flags & GEO_HAS_COORDS) {
-        json_object_set_new(j, "latitude", json_real(out->lat));
-        json_object_set_new(j, "longitude", json_real(out->lon));
-    }
+    json_t *j = json_pack("{s:o}", "network", admin_view_network(cl->family, cl->addr, prefix));
+    admin_view_location(j, out);
     return j;
 }
 
@@ -219,7 +190,7 @@ static json_t *explain_client(const struct policy_trace_geo *tg)
     const char *source = cl->from_ecs ? "ecs" : cl->known ? "source address" : "none";
     json_t *j = json_pack("{s:s, s:b}", "from", source, "ecs_ignored", cl->ecs_ignored);
     json_object_set_new(j, "address",
-                        cl->known ? explain_addr(cl->family, cl->addr, 255) : json_null());
+                        cl->known ? admin_view_network(cl->family, cl->addr, 255) : json_null());
     if (cl->from_ecs)
         json_object_set_new(j, "ecs_source_prefix", json_integer(cl->source_prefix));
     if (!cl->known)

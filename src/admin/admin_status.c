@@ -10,6 +10,7 @@
 #include "health/override.h"
 #include "health/service.h"
 #include "policy/policy.h"
+#include "policy/policy_geo.h"
 
 #ifndef GTM_VERSION
 #define GTM_VERSION "unknown"
@@ -132,6 +133,25 @@ static json_t *status_records(const struct gslb *g)
     return arr;
 }
 
+/* The geo database, if any: what it is and a network of each of its first
+ * locations (so that a console can offer clients the database places). */
+static json_t *status_geo(const struct policy_geo *pg)
+{
+    const struct geo_db *db = pg ? pg->db : NULL;
+    if (!db)
+        return json_null();
+    json_t *samples = json_array();
+    for (size_t i = 0; i < db->n_samples; i++) {
+        const struct geo_db_sample *s = &db->samples[i];
+        json_t *j =
+            json_pack("{s:o}", "network", admin_view_network(s->family, s->addr, s->prefix));
+        admin_view_location(j, &db->locs[s->loc]);
+        json_array_append_new(samples, j);
+    }
+    return json_pack("{s:s, s:s, s:I, s:o}", "database", db->path, "type", db->type ? db->type : "",
+                     "networks", (json_int_t)db->stats.networks, "samples", samples);
+}
+
 void admin_handle_status(struct admin_req *r)
 {
     struct admin *a = r->a;
@@ -141,6 +161,7 @@ void admin_handle_status(struct admin_req *r)
     json_object_set_new(body, "zones", status_zones(s->zones));
     json_object_set_new(body, "regions", status_regions(a, s->gslb));
     json_object_set_new(body, "records", status_records(s->gslb));
+    json_object_set_new(body, "geo", status_geo(s->geo));
     serve_leave(a->reader);
     json_object_set_new(body, "overrides", override_list_json(a->env.health));
     json_t *drills = a->env.drills ? drill_core_list_json(a->env.drills) : NULL;

@@ -3,6 +3,7 @@
  */
 #include "admin/admin_view.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -118,14 +119,65 @@ const char *admin_view_down_name(enum policy_down d)
     return d == DOWN_ALL ? "all" : d == DOWN_FALLBACK ? "fallback" : "empty";
 }
 
+/* {"KEY": [REGION, ...], ...} in the order of the configuration. */
+static json_t *view_geo_map(const struct geo_map *m)
+{
+    json_t *j = json_object();
+    for (size_t i = 0; i < m->n_keys; i++) {
+        json_t *regions = json_array();
+        for (size_t k = 0; k < m->keys[i].n_regions; k++)
+            json_array_append_new(regions, json_string(m->keys[i].regions[k]));
+        json_object_set_new(j, m->keys[i].text, regions);
+    }
+    return j;
+}
+
 json_t *admin_view_record(const struct gslb *g, const struct policy_record *r)
 {
     json_t *regions = json_array();
     for (size_t i = 0; i < r->n_regions; i++)
         json_array_append_new(regions, json_string(g->regions[r->regions[i]].name));
-    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:i, s:i, s:i, s:s}", "name", r->name_str, "pool",
-                     g->pools[r->pool].name, "policy", admin_view_policy_name(r->policy), "regions",
-                     regions, "select", admin_view_select_name(r->select), "answers",
-                     (json_int_t)r->answers, "ttl", (json_int_t)r->ttl, "spill",
-                     (json_int_t)r->spill, "when_all_down", admin_view_down_name(r->when_all_down));
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:o, s:s, s:i, s:i, s:i, s:s}", "name", r->name_str, "pool",
+                  g->pools[r->pool].name, "policy", admin_view_policy_name(r->policy), "regions",
+                  regions, "select", admin_view_select_name(r->select), "answers",
+                  (json_int_t)r->answers, "ttl", (json_int_t)r->ttl, "spill", (json_int_t)r->spill,
+                  "when_all_down", admin_view_down_name(r->when_all_down));
+    if (r->geo)
+        json_object_set_new(j, "geo", view_geo_map(r->geo));
+    return j;
+}
+
+json_t *admin_view_network(unsigned family, const uint8_t *addr, unsigned prefix)
+{
+    char a[INET6_ADDRSTRLEN], buf[INET6_ADDRSTRLEN + 8];
+    inet_ntop(family == GEO_FAMILY_IPV4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
+    if (prefix == 255)
+        return json_string(a);
+    /* The network's first address: zero past the prefix. */
+    uint8_t net[16];
+    unsigned bytes = family == GEO_FAMILY_IPV4 ? 4 : 16;
+    memcpy(net, addr, bytes);
+    for (unsigned b = prefix; b < bytes * 8; b++)
+        net[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+    inet_ntop(family == GEO_FAMILY_IPV4 ? AF_INET : AF_INET6, net, a, sizeof(a));
+    snprintf(buf, sizeof(buf), "%s/%u", a, prefix);
+    return json_string(buf);
+}
+
+void admin_view_location(json_t *j, const struct geo_location *l)
+{
+    if (l->flags & GEO_HAS_CONTINENT)
+        json_object_set_new(j, "continent", json_string(l->continent));
+    if (l->flags & GEO_HAS_COUNTRY)
+        json_object_set_new(j, "country", json_string(l->country));
+    if (l->flags & GEO_HAS_SUBDIVISION) {
+        char sub[8];
+        snprintf(sub, sizeof(sub), "%s-%s", l->country, l->subdivision);
+        json_object_set_new(j, "subdivision", json_string(sub));
+    }
+    if (l->flags & GEO_HAS_COORDS) {
+        json_object_set_new(j, "latitude", json_real(l->lat));
+        json_object_set_new(j, "longitude", json_real(l->lon));
+    }
 }

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "drill/drill.h"
+#include "geo/geo_db.h"
 #include "health/health.h"
 #include "policy/policy.h"
 
@@ -38,7 +39,15 @@ const char *admin_view_answer(const struct policy_endpoint *e);
 const char *admin_view_policy_name(enum policy_kind k);
 const char *admin_view_select_name(enum policy_select s);
 const char *admin_view_down_name(enum policy_down d);
-/* The configuration of a record, as the operator wrote it. */
+/* The configuration of a record, as the operator wrote it; a geo record
+ * also has its map ("geo": {"KEY": [REGION, ...], ...}). */
 json_t *admin_view_record(const struct gslb *g, const struct policy_record *r);
+
+/* "ADDR/PREFIX" of the network of addr (zeroed past prefix), or "ADDR"
+ * alone when prefix is 255. family is GEO_FAMILY_IPV4 or _IPV6. */
+json_t *admin_view_network(unsigned family, const uint8_t *addr, unsigned prefix);
+/* Adds the fields of l that it has (continent, country, subdivision
+ * "CC-SUB", latitude, longitude) to object j. */
+void admin_view_location(json_t *j, const struct geo_location *l);
 
 #endif

@@ -38,6 +38,16 @@ const char *ctl_s(json_t *o, const char *k);
 /* Prints j as JSON (--json, or no human form), else with human(j). */
 void ctl_output(struct ctl *c, json_t *j, void (*human)(json_t *));
 
+/* A Unix time (a JSON number) as UTC "2026-11-22T09:46:44Z" in buf, or
+ * "-" when v is not a number (ctl_fmt.c). */
+const char *ctl_time(json_t *v, char *buf, size_t len);
+/* v in the fewest significant digits that read back as v ("38.9"); whole
+ * numbers without a fraction ("-77"). */
+const char *ctl_real(double v, char *buf, size_t len);
+/* json_dumps(j, flags), with every real number in its shortest form
+ * (38.9, not 38.899999999999999); the caller frees it. */
+char *ctl_json_dumps(json_t *j, size_t flags);
+
 /* gtmctl drill plan|start|status|abort|list (ctl_drill.c); argv[0] is
  * "drill". */
 int ctl_drill(struct ctl *c, int argc, char **argv);

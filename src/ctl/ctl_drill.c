@@ -149,18 +149,6 @@ static json_t *ctl_drill_body(const struct ctl_drill_opts *o, bool dry_run)
     return b;
 }
 
-/* A Unix time as UTC "2026-11-22T09:46:44Z" ("-" for none). */
-static const char *ctl_drill_time(json_t *v, char *buf, size_t len)
-{
-    if (!json_is_number(v))
-        return "-";
-    time_t t = (time_t)json_number_value(v);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 /* "us: 192.0.2.1, 192.0.2.2 +3" from a what-if result and its capacity. */
 static void ctl_drill_answer(json_t *rec, const char *which, char *buf, size_t len)
 {
@@ -259,7 +247,7 @@ static void ctl_drill_timeline(json_t *tl)
     double t1 = json_number_value(json_object_get(tl, "ended"));
     json_t *rto = json_object_get(tl, "rto"), *rs = json_object_get(tl, "restore");
     printf("  timeline  %s (measured on the answers served)\n", ctl_s(tl, "state"));
-    printf("    started         %s\n", ctl_drill_time(json_object_get(tl, "started"), a, 32));
+    printf("    started         %s\n", ctl_time(json_object_get(tl, "started"), a, 32));
     printf("    first avoiding  %s\n",
            ctl_drill_rel(json_object_get(tl, "first_avoiding"), t0, a, sizeof(a)));
     printf("    all avoiding    %s",
@@ -306,15 +294,15 @@ static void ctl_drill_print_one(json_t *d)
     printf("\n  reason    %s (by %s)\n", ctl_s(d, "reason"), ctl_s(d, "author"));
     if (json_is_string(json_object_get(d, "name")))
         printf("  name      %s\n", ctl_s(d, "name"));
-    printf("  started   %s, ends %s\n", ctl_drill_time(json_object_get(d, "started"), t1, 32),
-           ctl_drill_time(json_object_get(d, "ends"), t2, 32));
+    printf("  started   %s, ends %s\n", ctl_time(json_object_get(d, "started"), t1, 32),
+           ctl_time(json_object_get(d, "ends"), t2, 32));
     if (json_is_array(json_object_get(d, "canary"))) {
         printf("  canary   ");
         json_array_foreach(json_object_get(d, "canary"), i, x) printf(" %s", json_string_value(x));
         printf("\n");
     }
     if (json_is_object(json_object_get(d, "abort_if"))) {
-        char *ai = json_dumps(json_object_get(d, "abort_if"), JSON_COMPACT);
+        char *ai = ctl_json_dumps(json_object_get(d, "abort_if"), JSON_COMPACT);
         printf("  abort_if  %s\n", ai ? ai : "?");
         free(ai);
     }
@@ -331,7 +319,7 @@ static void ctl_drill_print_one(json_t *d)
         ctl_drill_timeline(json_object_get(json_object_get(d, "report"), "timeline"));
     if (json_is_string(json_object_get(d, "result")))
         printf("  result    %s at %s: %s\n", ctl_s(d, "result"),
-               ctl_drill_time(json_object_get(d, "ended"), t1, 32), ctl_s(d, "end_reason"));
+               ctl_time(json_object_get(d, "ended"), t1, 32), ctl_s(d, "end_reason"));
     json_t *w = json_object_get(json_object_get(d, "report"), "whatif");
     json_t *s = json_object_get(w, "summary");
     if (json_is_object(s)) {
@@ -353,7 +341,7 @@ static void ctl_drill_row(json_t *d)
     bool active = strcmp(ctl_s(d, "state"), "active") == 0;
     printf("%-9s %-7s %-26s %-8s %-21s %s\n", ctl_s(d, "id"), ctl_s(d, "mode"), targets,
            active ? "active" : ctl_s(d, "result"),
-           ctl_drill_time(json_object_get(d, active ? "ends" : "ended"), t, sizeof(t)),
+           ctl_time(json_object_get(d, active ? "ends" : "ended"), t, sizeof(t)),
            active ? ctl_s(d, "reason") : ctl_s(d, "end_reason"));
 }
 
@@ -366,8 +354,10 @@ static void ctl_drill_span(double s, char *buf, size_t len)
         snprintf(buf, len, "%lldh", (long long)s / 3600);
     else if (s >= 60 && (long long)s % 60 == 0)
         snprintf(buf, len, "%lldm", (long long)s / 60);
-    else
-        snprintf(buf, len, "%gs", s);
+    else {
+        char r[40];
+        snprintf(buf, len, "%ss", ctl_real(s, r, sizeof(r)));
+    }
 }
 
 /* One practice drill: its schedule, and what it does now. */
@@ -392,8 +382,8 @@ static void ctl_drill_practice_row(json_t *p)
     else
         snprintf(state, sizeof(state), "waiting");
     printf("%-16s %-7s %-20s %-6s %-21s %-21s %s\n", ctl_s(p, "name"), ctl_s(p, "mode"), targets,
-           every, ctl_drill_time(json_object_get(p, "next_start"), next, sizeof(next)),
-           ctl_drill_time(json_object_get(p, "last_start"), last, sizeof(last)), state);
+           every, ctl_time(json_object_get(p, "next_start"), next, sizeof(next)),
+           ctl_time(json_object_get(p, "last_start"), last, sizeof(last)), state);
 }
 
 static void ctl_drill_print_list(json_t *j)
@@ -424,7 +414,7 @@ static void ctl_drill_print_started(json_t *d)
 {
     char t[32];
     printf("drill %s started: %s until %s\n", ctl_s(d, "id"), ctl_s(d, "mode"),
-           ctl_drill_time(json_object_get(d, "ends"), t, sizeof(t)));
+           ctl_time(json_object_get(d, "ends"), t, sizeof(t)));
     ctl_drill_print_one(d);
 }
 

@@ -30,10 +30,8 @@ struct ctl_watch {
 
 static void ctl_watch_print_human(json_t *ev)
 {
-    time_t t = (time_t)json_number_value(json_object_get(ev, "time"));
     char when[32];
-    struct tm tm;
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    ctl_time(json_object_get(ev, "time"), when, sizeof(when));
     printf("%" JSON_INTEGER_FORMAT " %s %s", json_integer_value(json_object_get(ev, "id")),
            ctl_s(ev, "type"), when);
     const char *k;
@@ -43,8 +41,8 @@ static void ctl_watch_print_human(json_t *ev)
         if (strcmp(k, "id") == 0 || strcmp(k, "type") == 0 || strcmp(k, "time") == 0 ||
             json_is_null(v))
             continue;
-        char *text = json_is_string(v) ? strdup(json_string_value(v))
-                                       : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *text =
+            json_is_string(v) ? strdup(json_string_value(v)) : ctl_json_dumps(v, JSON_COMPACT);
         if (!text)
             continue;
         if (text[0] == '\0' || strpbrk(text, " \t\"="))
@@ -71,7 +69,7 @@ static void ctl_watch_event(struct ctl_watch *w)
     if (id > 0)
         w->last = (uint64_t)id;
     if (w->c->json) {
-        char *text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+        char *text = ctl_json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
         if (text)
             printf("%s\n", text);
         free(text);

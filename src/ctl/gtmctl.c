@@ -169,16 +169,15 @@ static void ctl_print_overrides(json_t *arr)
 {
     size_t i;
     json_t *o;
-    printf("%-10s %-28s %-5s %-10s %-12s %s\n", "ID", "TARGET", "STATE", "AUTHOR", "EXPIRES",
+    printf("%-10s %-28s %-5s %-10s %-20s %s\n", "ID", "TARGET", "STATE", "AUTHOR", "EXPIRES",
            "REASON");
     json_array_foreach(arr, i, o)
     {
         json_t *ex = json_object_get(o, "expires");
-        char exp[32] = "never";
-        if (json_is_number(ex))
-            snprintf(exp, sizeof(exp), "%.0f", json_number_value(ex));
-        printf("%-10s %-28s %-5s %-10s %-12s %s\n", ctl_s(o, "id"), ctl_s(o, "target"),
-               ctl_s(o, "state"), ctl_s(o, "author"), exp, ctl_s(o, "reason"));
+        char exp[32];
+        printf("%-10s %-28s %-5s %-10s %-20s %s\n", ctl_s(o, "id"), ctl_s(o, "target"),
+               ctl_s(o, "state"), ctl_s(o, "author"),
+               json_is_number(ex) ? ctl_time(ex, exp, sizeof(exp)) : "never", ctl_s(o, "reason"));
     }
 }
 
@@ -200,9 +199,12 @@ static void ctl_print_geo(json_t *g)
         for (int k = 0; k < 3; k++)
             if (json_is_string(json_object_get(loc, f[k])))
                 printf(" %s %s", f[k], ctl_s(loc, f[k]));
+        char lat[40], lon[40];
         if (json_is_number(json_object_get(loc, "latitude")))
-            printf(" at %.4f, %.4f", json_number_value(json_object_get(loc, "latitude")),
-                   json_number_value(json_object_get(loc, "longitude")));
+            printf(
+                " at %s, %s",
+                ctl_real(json_number_value(json_object_get(loc, "latitude")), lat, sizeof(lat)),
+                ctl_real(json_number_value(json_object_get(loc, "longitude")), lon, sizeof(lon)));
     } else
         printf(", location unknown");
     printf("\n");
@@ -240,14 +242,10 @@ static const char *ctl_override_note(json_t *o, char *buf, size_t len)
     buf[0] = '\0';
     if (!json_is_object(o))
         return buf;
-    char until[40] = "never expires";
+    char until[40] = "never expires", t[32];
     json_t *ex = json_object_get(o, "expires");
-    if (json_is_number(ex)) {
-        time_t t = (time_t)json_number_value(ex);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(until, sizeof(until), "until %Y-%m-%dT%H:%M:%SZ", &tm);
-    }
+    if (json_is_number(ex))
+        snprintf(until, sizeof(until), "until %s", ctl_time(ex, t, sizeof(t)));
     snprintf(buf, len, " (%s by %s, %s: %s)", ctl_s(o, "id"), ctl_s(o, "author"), until,
              ctl_s(o, "reason"));
     return buf;
@@ -316,7 +314,7 @@ static void ctl_print_explain(json_t *j)
 void ctl_output(struct ctl *c, json_t *j, void (*human)(json_t *))
 {
     if (c->json || !human) {
-        char *t = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+        char *t = ctl_json_dumps(j, JSON_INDENT(2));
         printf("%s\n", t);
         free(t);
     } else

@@ -301,6 +301,61 @@ static uint64_t flat_count_networks(const struct geo_trie *t, geo_ref r, uint8_t
            flat_count_networks(t, t->nodes[r].child[1], seen);
 }
 
+struct sample_walk {
+    struct geo_db *db;
+    uint8_t *seen; /* per trie node: visited */
+    unsigned family;
+    uint8_t addr[16];
+};
+
+static void sample_add(struct sample_walk *w, uint32_t loc, uint8_t prefix)
+{
+    struct geo_db *db = w->db;
+    if (loc == GEO_LOC_UNKNOWN || db->n_samples == GEO_DB_SAMPLES)
+        return;
+    for (size_t i = 0; i < db->n_samples; i++)
+        if (db->samples[i].loc == loc)
+            return;
+    struct geo_db_sample *s = &db->samples[db->n_samples++];
+    memcpy(s->addr, w->addr, sizeof(s->addr));
+    s->family = w->family;
+    s->prefix = prefix;
+    s->loc = loc;
+}
+
+/* Depth-first, bit 0 first: the lowest network of each location found
+ * first. Nodes reached again (the DAG's aliases) hold nothing new. */
+static void sample_walk(struct sample_walk *w, geo_ref r, unsigned depth)
+{
+    if (geo_ref_is_leaf(r)) {
+        sample_add(w, geo_ref_value(r), (uint8_t)depth);
+        return;
+    }
+    if (w->seen[r] || w->db->n_samples == GEO_DB_SAMPLES)
+        return;
+    w->seen[r] = 1;
+    for (unsigned bit = 0; bit < 2; bit++) {
+        uint8_t mask = (uint8_t)(0x80u >> (depth % 8));
+        w->addr[depth / 8] =
+            (uint8_t)(bit ? w->addr[depth / 8] | mask : w->addr[depth / 8] & ~mask);
+        sample_walk(w, w->db->trie.nodes[r].child[bit], depth + 1);
+    }
+    w->addr[depth / 8] &= (uint8_t) ~(0x80u >> (depth % 8));
+}
+
+static void geo_db_find_samples(struct geo_db *db)
+{
+    struct sample_walk w = {.db = db, .seen = geo_xcalloc(db->trie.n_nodes, 1)};
+    w.family = GEO_FAMILY_IPV4;
+    sample_walk(&w, db->trie.root4, 0);
+    if (db->ip_version == 6) {
+        memset(w.addr, 0, sizeof(w.addr));
+        w.family = GEO_FAMILY_IPV6;
+        sample_walk(&w, db->trie.root6, 0);
+    }
+    free(w.seen);
+}
+
 /* Walks the whole tree into db; false (with c->err set) on failure. */
 static bool flat_tree(struct flat_ctx *c)
 {
@@ -333,6 +388,7 @@ static bool flat_tree(struct flat_ctx *c)
     db->stats.networks = flat_count_networks(&db->trie, db->trie.root6, seen) +
                          (db->ip_version == 4 ? flat_count_networks(&db->trie, root, seen) : 0);
     free(seen);
+    geo_db_find_samples(db);
     if (db->stats.records == 0)
         flat_fail(c, "the database holds no networks");
     else if (db->n_locs <= 1)

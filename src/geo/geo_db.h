@@ -77,6 +77,19 @@ struct geo_db_stats {
     double load_seconds;    /* open + flatten + close */
 };
 
+/* One network of the database: the first (lowest) network found for a
+ * location, so that operators can name clients that the database places
+ * (the console's sample clients, GET /v1/status). */
+struct geo_db_sample {
+    uint8_t addr[16]; /* network address, 4 octets used for IPv4 */
+    unsigned family;  /* GEO_FAMILY_IPV4 or GEO_FAMILY_IPV6 */
+    uint8_t prefix;
+    uint32_t loc; /* index into locs */
+};
+
+/* Samples kept per database: one per distinct location, IPv4 first. */
+#define GEO_DB_SAMPLES 16
+
 struct geo_db {
     struct geo_trie trie; /* leaves: indexes into locs */
     struct geo_location *locs;
@@ -86,6 +99,8 @@ struct geo_db {
     char *type;          /* metadata database_type, "GeoIP2-City" */
     uint64_t build_epoch;
     struct geo_db_stats stats;
+    struct geo_db_sample samples[GEO_DB_SAMPLES];
+    size_t n_samples;
 };
 
 /* Opens and flattens path. On failure returns NULL and writes a one-line

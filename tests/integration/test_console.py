@@ -4,7 +4,10 @@ Debian's headless chromium (uilib.py): sign in, the regions, a killed
 backend turning down without a reload, an override created through the
 form changing the DNS answer, the 409 safety message, a read-only token
 that cannot create, an endpoint named like markup shown as text, and a
-drill's timeline chart. Every wait is bounded."""
+drill's timeline chart; then, at 1400 px, every page in plain words and
+within the window, empty tables that say so, sample clients taken from
+the configuration and a deep link that lands on its view. Every wait is
+bounded."""
 import os
 import re
 import shutil
@@ -12,7 +15,7 @@ import time
 
 from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section
 from backends import answer_addrs, backends, free_port_on, poll  # noqa: F401
-from conftest import default_config
+from conftest import DATA, default_config
 from uilib import browser  # noqa: F401
 
 XSS = "<img src=x onerror=window.__xss=1>"
@@ -233,3 +236,151 @@ def test_console_read_only(make_gtmd, backends, browser):
     b.call("click", sel="#signout")
     b.call("wait", sel="#signin-form")
     assert b.call("eval", js="sessionStorage.getItem('gtmd-token')") is None
+
+
+# ---- plain words, the window's width, samples, empty tables, deep links -----
+
+WIDTH = 1400
+# What the status line used to look like: layer names next to bare badges
+# ("override - drill - pool web up 1/1 healthy (min 1)").
+CRYPTIC = re.compile(r"\boverride -? ?drill\b|\d+/\d+ healthy|\(min \d+\)|\b(\w+) \1\b")
+LONG = "CHG-" + "x" * 300  # one word longer than the window
+
+
+def geo_console_config(port_be):
+    base = console_config(port_be)
+
+    def fn(workdir, port):
+        c = base(workdir, port)
+        shutil.copy(os.path.join(DATA, "geo-city.mmdb"), workdir)
+        c["geoip"] = {"database": "geo-city.mmdb"}
+        c["regions"] = {"us": {"location": [38.9, -77.0]}, "eu": {"location": [53.3, -6.3]}}
+        c["records"]["geo.example.com."] = {"pool": "web", "policy": "geo", "geo": {
+            "network:192.0.2.0/24": ["eu", "us"], "continent:EU": ["eu", "us"],
+            "default": ["us", "eu"]}}
+        c["records"]["near.example.com."] = {"pool": "web", "policy": "nearest"}
+        return c
+    return fn
+
+
+def fits(b, what):
+    """Nothing is wider than the window: the page does not scroll sideways
+    and no element reaches past its right edge."""
+    r = b.call("eval", js="""(() => {
+        const d = document.documentElement;
+        const wide = [...document.querySelectorAll('body *')].filter((n) => {
+            const r = n.getBoundingClientRect();
+            return r.width > 0 && (r.right > d.clientWidth + 0.5 || r.left < -0.5);
+        }).map((n) => n.tagName + '.' + n.className);
+        return {sw: d.scrollWidth, cw: d.clientWidth, wide: wide.slice(0, 5)};
+    })()""")
+    assert WIDTH - 20 < r["cw"] <= WIDTH, r  # the window is that wide
+    assert r["sw"] <= r["cw"] and not r["wide"], (what, r)
+
+
+def view_text(b):
+    return b.call("eval", js="document.getElementById('view').innerText")
+
+
+def shoot(b, g, name):
+    shot = os.path.join(g.workdir, "console-%s.png" % name)
+    b.call("screenshot", path=shot, full=True)
+    assert os.path.getsize(shot) > 5000
+    if os.environ.get("GTM_CONSOLE_SHOTS"):
+        shutil.copy(shot, os.environ["GTM_CONSOLE_SHOTS"])
+
+
+def test_console_pages_plain_and_within_the_window(make_gtmd, backends, browser):
+    port = free_port_on([US1, US2, EU1])
+    backends.start_all([backends.http(x, port, start=False) for x in (US1, US2, EU1)])
+    g = make_gtmd(geo_console_config(port))
+    a = Admin.of(g)
+    a.wait_ready()
+    ok, _ = poll(lambda: sorted(answer_addrs(g.query("fo.example.com."))) == [US1, US2], 5.0)
+    assert ok, "the us endpoints never came up"
+    b = browser
+    b.call("viewport", width=WIDTH, height=900)
+
+    # A deep link lands on the view it names, and the token leaves the URL.
+    b.call("goto", url=a.url + "/ui/#view=audit&token=" + OPERATE_TOKEN)
+    b.call("wait", sel="#view table tr.empty")
+    assert b.call("attr", sel="#nav a.active", name="data-view") == "audit"
+    assert b.call("eval", js="location.hash") == "#audit"
+    assert OPERATE_TOKEN not in b.call("eval", js="location.href")
+    # Empty tables say so in a row, under their headers.
+    assert b.call("text", sel="#view table tr.empty").strip() == "nothing audited yet"
+    assert b.call("attr", sel="#view table tr.empty td", name="colspan") == "6"
+    fits(b, "audit, empty")
+    b.call("click", sel="#nav a[data-view=overrides]")
+    b.call("wait", sel="#ov-list tr.empty")
+    assert b.call("text", sel="#ov-list tr.empty").strip() == "no overrides in force"
+    b.call("click", sel="#nav a[data-view=drills]")
+    b.call("wait", sel="#dr-list tr.empty")
+    assert [t.strip() for t in b.call("eval", js="[...document.querySelectorAll("
+                                                  "'#dr-list tr.empty')].map((n) => n.textContent)")
+            ] == ["no drill running", "no drill has ended yet"]
+    # The drill form's example names this configuration's regions and azs.
+    b.call("waitfn", js="document.getElementById('dr-targets').placeholder.startsWith('e.g.')")
+    assert b.call("attr", sel="#dr-targets", name="placeholder") == "e.g. region:us, az:us-1a"
+    # A #view link while signed in routes too; a bare view name still works.
+    b.call("eval", js="location.hash = '#token=%s&view=records'" % OPERATE_TOKEN)
+    b.call("wait", sel='tr[data-record="geo.example.com."]')
+    assert b.call("attr", sel="#nav a.active", name="data-view") == "records"
+
+    # The status line in words.
+    b.call("click", sel="#nav a[data-view=overview]")
+    b.call("wait", sel=".region[data-region=eu] .layers")
+    lines = b.call("eval", js="[...document.querySelectorAll('.layers')].map((n) => n.textContent)")
+    assert lines[0] == ("No override \u00b7 No drill \u00b7 pool web up: 2 of 2 endpoints "
+                        "healthy (needs 1)"), lines
+    assert "No override \u00b7 No drill \u00b7 pool web up: 1 of 1 endpoint healthy (needs 1)" \
+        in lines, lines
+    text = view_text(b)
+    assert not CRYPTIC.search(text), CRYPTIC.search(text)
+    assert b.call("text", sel=ep_row("us1") + " td.override").strip() == "none"
+
+    # Long words: an override's reason and the audit's JSON wrap in place.
+    r = a.post("/v1/overrides", {"target": "az:us-1a", "state": "down", "reason": LONG,
+                                 "expires_in": 600})
+    assert r.status == 201, r
+    b.call("wait", sel=ep_row("us1") + "[data-effective=down]")
+    b.call("waitfn", js="document.querySelector('.az[data-az=\"us-1a\"] .layers')"
+                        ".textContent.startsWith('Override: forced down ovr-')")
+    assert LONG in b.call("text", sel='.az[data-az="us-1a"] .layers')
+    assert not CRYPTIC.search(view_text(b))
+    fits(b, "overview")
+    shoot(b, g, "overview")
+    for view, ready in (("records", 'tr[data-record="near.example.com."] + tr tr[data-sample]'),
+                        ("explain", "#explain-form"), ("overrides", "#ov-list tr[data-override]"),
+                        ("drills", "#dr-list tr.empty"), ("audit", "#view table td.request")):
+        b.call("click", sel="#nav a[data-view=%s]" % view)
+        b.call("wait", sel=ready)
+        if view == "records":
+            b.call("waitfn", js="document.querySelectorAll('tr[data-sample]').length >= 20")
+        fits(b, view)
+        shoot(b, g, view)
+    assert LONG in view_text(b)  # the audit shows the request, wrapped
+
+    # The sample clients are the configuration's: the geo map's network key,
+    # then the database's sample networks (GET /v1/status), at most 16.
+    st = a.get("/v1/status").json
+    assert st["geo"]["networks"] > 40 and len(st["geo"]["samples"]) == 16, st["geo"]
+    want = ["192.0.2.0/24"] + [x["network"] for x in st["geo"]["samples"]][:15]
+    b.call("click", sel="#nav a[data-view=records]")
+    b.call("waitfn", js="document.querySelectorAll('tr[data-sample]').length >= 32")
+    rows = b.call("eval", js="""[...document.querySelectorAll(
+        'tr[data-record="geo.example.com."] + tr tr[data-sample]')].map((r) =>
+        [r.dataset.sample, ...[...r.cells].slice(1).map((c) => c.textContent)])""")
+    assert [r[0] for r in rows] == want, rows
+    by = {r[0]: r for r in rows}
+    assert by["192.0.2.0/24"][2] == "network:192.0.2.0/24", by["192.0.2.0/24"]
+    assert by["127.0.5.0/24"][1] == "ZA-GP" and by["127.0.5.0/24"][2] == "no key matched: default"
+    assert by["10.1.0.0/23"][1] == "DE-BE" and by["10.1.0.0/23"][2] == "continent:EU"
+    assert by["10.1.0.0/23"][3] == "eu, us" and EU1 in by["10.1.0.0/23"][4]
+    near = b.call("eval", js="""[...document.querySelectorAll(
+        'tr[data-record="near.example.com."] + tr tr[data-sample="127.0.5.0/24"] td.match')]
+        .map((c) => c.textContent)""")
+    assert len(near) == 1 and re.fullmatch(r"closest: eu \(\d+ km\)", near[0]), near
+    assert not CRYPTIC.search(view_text(b)), CRYPTIC.search(view_text(b))
+    log = b.call("log")
+    assert not [m for m in log if "Content Security Policy" in m or m.startswith("pageerror")], log

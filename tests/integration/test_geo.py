@@ -17,6 +17,7 @@ reloads at once: the ThreadSanitizer build runs them)."""
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -542,10 +543,34 @@ def test_explain_shows_location_key_distances_and_scope(geo):
     assert out.returncode == 0, out.stderr
     assert "matched subdivision:US-CA" in out.stdout and "127.0.0.0/24" in out.stdout, out.stdout
     assert "scope  /24" in out.stdout and "widened" in out.stdout, out.stdout
+    # Coordinates in their shortest form, not 37.7749000 or 37.774900000000002.
+    assert "at 37.7749, -122.4194\n" in out.stdout, out.stdout
     out = gtmctl("--server", Admin.of(g).url, "--token-file",
                  os.path.join(g.workdir, "read.token"), "explain", "near.example.com",
                  "--ecs", "10.0.0.0/16")
     assert out.returncode == 0 and " km" in out.stdout, out.stdout
+    # --json: every real as Python's repr, the shortest text that reads
+    # back as the same double (38.9, not jansson's 38.899999999999999).
+    for args in (("status",), ("explain", "near.example.com", "--ecs", "10.0.0.0/16")):
+        out = gtmctl("--server", Admin.of(g).url, "--token-file",
+                     os.path.join(g.workdir, "read.token"), "--json", *args)
+        assert out.returncode == 0, out.stderr
+        reals = floats_of(json.loads(out.stdout))
+        assert len(reals) > 4, (args, reals)
+        tokens = re.findall(r'(?<=[\s\[:])-?\d+(?:\.\d+(?:e[-+]?\d+)?|e[-+]?\d+)(?=[,\s\]}])',
+                            out.stdout)
+        assert sorted(tokens) == sorted(repr(v) for v in reals), (args, out.stdout)
+
+
+def floats_of(j):
+    """Every real number in a parsed JSON document."""
+    if isinstance(j, float):
+        return [j]
+    if isinstance(j, dict):
+        j = list(j.values())
+    if isinstance(j, list):
+        return [v for x in j for v in floats_of(x)]
+    return []
 
 
 # ---- a caching resolver in front of gtmd ------------------------------------

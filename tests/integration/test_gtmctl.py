@@ -6,6 +6,7 @@ import json
 import os
 import re
 import socket
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -161,7 +162,11 @@ def test_override_add_list_rm(ctl):
                 "--expires", "600")
     assert p.returncode == 0 and "endpoint:web/us2 forced down" in p.stdout, p
     out = ctl.run("override", "list").stdout
-    assert re.search(r"endpoint:web/us2\s+down\s+operate\s+\d{10}\s+ep", out), out
+    # The expiry in ISO 8601 UTC, as explain shows it: the API's time.
+    m = re.search(r"endpoint:web/us2\s+down\s+operate\s+(\S+)\s+ep$", out, re.M)
+    assert m, out
+    exp = [o["expires"] for o in ctl.a.overrides() if o["target"] == "endpoint:web/us2"][0]
+    assert m.group(1) == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp)), (m.group(1), exp)
     j = ctl.json("override", "rm", oid)
     assert j == {"deleted": oid}
     p = ctl.run("override", "rm", oid)

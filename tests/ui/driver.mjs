@@ -56,6 +56,7 @@ const ops = {
       await new Promise((r) => setTimeout(r, 50));
     }
   },
+  async viewport(c) { await page.setViewportSize({ width: c.width, height: c.height || 900 }); },
   async screenshot(c) { await page.screenshot({ path: c.path, fullPage: !!c.full }); },
   async log() { return log; },
   async quit() { await browser.close(); process.exit(0); },

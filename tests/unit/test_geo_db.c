@@ -302,10 +302,41 @@ static void test_sockaddr(struct tap *t)
     TAP_CHECK(t, !geo_addr_from_sockaddr(&ss, &fam, a), "other families refused");
 }
 
+/* The sample networks: each is a network of the database with its own
+ * location (looked up, it gets exactly that network and location), no
+ * two share a location, and IPv4 comes first, lowest address first. */
+static void test_samples(struct tap *t)
+{
+    char err[256] = "";
+    struct geo_db *db = open_data("geo-city.mmdb", err, sizeof(err));
+    if (!TAP_CHECK(t, db != NULL, "geo-city.mmdb opens (%s)", err))
+        return;
+    TAP_CHECK(t, db->n_samples == GEO_DB_SAMPLES, "%zu samples", db->n_samples);
+    bool exact = true, distinct = true, za = false;
+    for (size_t i = 0; i < db->n_samples; i++) {
+        const struct geo_db_sample *s = &db->samples[i];
+        uint8_t p;
+        const struct geo_location *l = geo_db_lookup(db, s->family, s->addr, &p);
+        exact = exact && l == &db->locs[s->loc] && p == s->prefix && s->loc != GEO_LOC_UNKNOWN;
+        for (size_t k = 0; k < i; k++)
+            distinct = distinct && db->samples[k].loc != s->loc;
+        za = za || (s->family == GEO_FAMILY_IPV4 && memcmp(s->addr, "\x7f\x00\x05\x00", 4) == 0 &&
+                    s->prefix == 24 && strcmp(l->country, "ZA") == 0);
+    }
+    TAP_CHECK(t, exact, "every sample looks up to its own network and location");
+    TAP_CHECK(t, distinct, "no two samples share a location");
+    TAP_CHECK(t, za, "127.0.5.0/24 (ZA) is a sample");
+    TAP_CHECK(
+        t, db->samples[0].family == GEO_FAMILY_IPV4 && memcmp(db->samples[1].addr, "\x0a", 1) == 0,
+        "IPv4 first, lowest address first");
+    geo_db_free(db);
+}
+
 int main(void)
 {
     struct tap t = {0};
     test_city(&t);
+    test_samples(&t);
     test_country_and_dbip(&t);
     test_errors(&t);
     test_sockaddr(&t);

@@ -38,13 +38,40 @@ let stopStream = null;
 let pending = null;
 let poll = null;
 
+// The fragment's parts: "#view=audit&token=T" -> {view: 'audit', token: 'T'};
+// a bare part ("#audit") is a view. Decoded with decodeURIComponent, not as
+// a query string: a '+' in a token stays a '+'.
+function fragment(hash) {
+  const f = Object.create(null);
+  for (const part of hash.replace(/^#/, '').split('&')) {
+    if (!part) continue;
+    const i = part.indexOf('=');
+    let k = i < 0 ? 'view' : part.slice(0, i);
+    let v = i < 0 ? part : part.slice(i + 1);
+    try { k = decodeURIComponent(k); v = decodeURIComponent(v); } catch (e) { continue; }
+    if (!(k in f)) f[k] = v;
+  }
+  return f;
+}
+
+// The view a fragment names ("#audit", "#view=audit&token=..."), or ''.
+function fragmentView(hash) {
+  return (fragment(hash).view || '').split('/')[0];
+}
+
+function hasFragmentToken() {
+  return fragment(location.hash).token !== undefined;
+}
+
 function takeFragmentToken() {
-  // /ui/#token=...: the fragment never reaches the server; it is removed
-  // from the address bar (and history) at once.
-  const m = /^#token=([^&]+)/.exec(location.hash);
-  if (!m) return;
-  setToken(decodeURIComponent(m[1]));
-  history.replaceState(null, '', location.pathname + '#overview');
+  // /ui/#view=audit&token=...: the fragment never reaches the server; the
+  // token is removed from the address bar (and history) at once, and the
+  // link lands on the view it names (the overview when none).
+  const t = fragment(location.hash).token;
+  if (t === undefined) return;
+  setToken(t);
+  const v = fragmentView(location.hash);
+  history.replaceState(null, '', location.pathname + '#' + (views[v] ? v : 'overview'));
 }
 
 // Ends the event stream and the poll of a previous sign-in (a #token= link
@@ -123,7 +150,7 @@ function refreshSoon(ms) {
 
 function route() {
   if (!token()) return;
-  const name = (location.hash.replace(/^#/, '') || 'overview').split('/')[0];
+  const name = fragmentView(location.hash) || 'overview';
   const v = views[name] || overview;
   for (const a of document.querySelectorAll('#nav a'))
     a.classList.toggle('active', a.dataset.view === (views[name] ? name : 'overview'));
@@ -158,7 +185,7 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   $('signout').addEventListener('click', signOut);
   window.addEventListener('hashchange', () => {
-    if (/^#token=/.test(location.hash)) { takeFragmentToken(); signIn(); return; }
+    if (hasFragmentToken()) { takeFragmentToken(); signIn(); return; }
     route();
   });
   takeFragmentToken();

@@ -19,11 +19,14 @@ export async function update() {
     clear(list).appendChild(el('p', { class: 'error', text: e.message }));
     return;
   }
-  clear(list).appendChild(table(['time', 'token', 'client', 'call', 'status', 'request / result'],
-    a.entries.map((x) => el('tr', {}, el('td', { text: when(x.time) }), el('td', { text: x.token || '' }),
+  const t = table(['time', 'token', 'client', 'call', 'status', 'request / result'],
+    a.entries.map((x) => el('tr', {}, el('td', { class: 'time', text: when(x.time) }), el('td', { text: x.token || '' }),
       el('td', { text: x.client || '' }),
-      el('td', { text: x.method ? x.method + ' ' + x.path : (x.event || '') }),
+      el('td', { class: 'call', text: x.method ? x.method + ' ' + x.path : (x.event || '') }),
       el('td', { text: x.status === undefined ? '' : x.status }),
-      el('td', {}, el('code', { text: JSON.stringify(x.request === undefined ? x : x.request) }),
-        x.result ? el('div', { class: 'muted', text: JSON.stringify(x.result) }) : null)))));
+      el('td', { class: 'request' }, el('code', { text: JSON.stringify(x.request === undefined ? x : x.request) }),
+        x.result ? el('div', { class: 'muted', text: JSON.stringify(x.result) }) : null))),
+    'nothing audited yet');
+  t.classList.add('audit');
+  clear(list).appendChild(t);
 }

@@ -69,7 +69,11 @@ export function clear(n) {
   return n;
 }
 
-export function table(heads, rows) {
+// A table; with no rows, one row that says so (empty: what to say) rather
+// than headers alone.
+export function table(heads, rows, empty) {
+  const body = rows.length ? rows
+    : el('tr', { class: 'empty' }, el('td', { colspan: heads.length, class: 'muted', text: empty || 'nothing yet' }));
   return el('table', {}, el('thead', {}, el('tr', {}, heads.map((h) => el('th', { text: h })))),
-    el('tbody', {}, rows));
+    el('tbody', {}, body));
 }

@@ -16,7 +16,7 @@ let shown = null; // the drill id whose timeline is drawn
 export function mount(ctx, root) {
   const dis = !ctx.operate;
   f = {
-    targets: el('input', { id: 'dr-targets', placeholder: 'regions and azs: region:eu, az:us-1a', size: 30 }),
+    targets: el('input', { id: 'dr-targets', placeholder: 'region:NAME, az:NAME', size: 34 }),
     mode: el('select', { id: 'dr-mode' }, ['shadow', 'scoped', 'live'].map((m) => el('option', { value: m, text: m }))),
     duration: el('input', { id: 'dr-duration', type: 'number', min: '1', value: '300', size: 6 }),
     reason: el('input', { id: 'dr-reason', placeholder: 'reason', size: 24 }),
@@ -79,7 +79,7 @@ async function abort(id) {
 
 function rows(ds, dis) {
   return ds.map((d) => el('tr', { 'data-drill': d.id }, el('td', { text: d.id }), el('td', { text: d.name || '' }),
-    el('td', { text: d.mode }), el('td', { text: d.targets.join(', ') }), el('td', { text: d.reason }),
+    el('td', { text: d.mode }), el('td', { text: d.targets.join(', ') }), el('td', { class: 'reason', text: d.reason }),
     el('td', {}, d.state === 'active' ? since(d.started) : when(d.started)),
     el('td', {}, d.result ? badge(d.result) : null, d.result ? '' : 'running',
       d.end_reason ? el('div', { class: 'muted', text: d.end_reason }) : null),
@@ -88,7 +88,17 @@ function rows(ds, dis) {
         onclick: () => abort(d.id) }) : null)));
 }
 
+// The configured regions and azs as the targets' example.
+function placeholder(s) {
+  const r = s.regions.map((x) => 'region:' + x.name);
+  const a = s.regions.flatMap((x) => x.azs.map((z) => 'az:' + z.name));
+  const ex = r.slice(0, 1).concat(a.slice(0, 1));
+  f.targets.placeholder = ex.length ? 'e.g. ' + ex.join(', ') : 'no regions configured';
+  f.targets.title = 'regions and azs of this configuration: ' + r.concat(a).join(', ');
+}
+
 export async function update(ctx) {
+  placeholder(ctx.status);
   let x;
   try {
     x = await api('GET', '/v1/drills');
@@ -97,8 +107,8 @@ export async function update(ctx) {
     return;
   }
   const heads = ['id', 'name', 'mode', 'targets', 'reason', 'started', 'result', ''];
-  clear(list).appendChild(el('div', {}, el('h2', { text: 'Running' }), table(heads, rows(x.active, !ctx.operate)),
-    el('h2', { text: 'History' }), table(heads, rows(x.history.slice(0, 20), true))));
+  clear(list).appendChild(el('div', {}, el('h2', { text: 'Running' }), table(heads, rows(x.active, !ctx.operate), 'no drill running'),
+    el('h2', { text: 'History' }), table(heads, rows(x.history.slice(0, 20), true), 'no drill has ended yet')));
   if (shown) draw(shown);
 }
 

@@ -131,8 +131,8 @@ export function update(ctx) {
   const dis = !ctx.operate;
   clear(list).appendChild(table(['id', 'target', 'state', 'reason', 'author', 'since', 'expires', ''],
     s.overrides.map((o) => el('tr', { 'data-override': o.id }, el('td', { text: o.id }), el('td', { text: o.target }),
-      el('td', { text: o.state }), el('td', { text: o.reason }), el('td', { text: o.author }),
+      el('td', { text: o.state }), el('td', { class: 'reason', text: o.reason }), el('td', { text: o.author }),
       el('td', {}, since(o.created)), el('td', { text: o.expires ? when(o.expires) : 'never' }),
       el('td', {}, el('button', { type: 'button', text: 'Delete', disabled: dis, title: dis ? RO : null,
-        onclick: () => remove(o.id, false) }))))));
+        onclick: () => remove(o.id, false) })))), 'no overrides in force'));
 }

@@ -23,37 +23,52 @@ export function update(ctx) {
   for (const r of s.regions) root.appendChild(region(r));
 }
 
+const SEP = ' \u00b7 ';
+
+// The region's or az's own layers in words: "No override", "Override:
+// forced down (ovr-1 "reason", for 3m 2s, expires ...)", "No drill",
+// "Drill: down (drl-1 live)", "Drill running: drl-2 (shadow), ...".
 function layerState(st) {
-  // The region's or az's own layers: override and drill.
   const o = st.override_detail;
-  return [
-    el('span', {}, ' override ', badge(st.override),
-      o ? [' ', el('span', { class: 'muted', text: o.id + ' "' + o.reason + '" for ' }),
-        since(o.created), o.expires ? el('span', { class: 'muted', text: ', expires ' + when(o.expires) }) : null] : null),
-    el('span', {}, ' drill ', badge(st.drill),
-      (st.drills || []).map((d) => [' ', el('span', { class: 'muted', text: d.id + ' (' + d.mode + ')' })])),
-  ];
+  const override = st.override
+    ? el('span', { class: 'layer override' }, 'Override: forced ', badge(st.override),
+      o ? [el('span', { class: 'muted', text: ' ' + o.id + ' "' + o.reason + '" for ' }), since(o.created),
+        el('span', { class: 'muted', text: o.expires ? ', expires ' + when(o.expires) : ', never expires' })] : null)
+    : el('span', { class: 'layer override', text: 'No override' });
+  const ds = (st.drills || []).map((d) => d.id + ' (' + d.mode + ')').join(', ');
+  let drill;
+  if (st.drill) drill = el('span', { class: 'layer drill' }, 'Drill: ', badge(st.drill), ' ' + ds);
+  else if (ds) drill = el('span', { class: 'layer drill', text: 'Drill running: ' + ds + ' (answers unchanged)' });
+  else drill = el('span', { class: 'layer drill', text: 'No drill' });
+  return [override, SEP, drill];
 }
 
+// "pool web up: 1 of 1 endpoints healthy (needs 1)" per pool.
 function pools(p) {
   return Object.entries(p || {}).map(([name, v]) =>
-    el('span', { class: 'pool' }, ' pool ' + name + ' ', badge(v.state),
-      ' ' + v.healthy + '/' + v.total + ' healthy (min ' + v.min_healthy + ')'));
+    el('span', { class: 'pool' }, SEP + 'pool ' + name + ' ', badge(v.state),
+      ': ' + v.healthy + ' of ' + v.total + ' endpoint' + (v.total === 1 ? '' : 's') +
+      ' healthy (needs ' + v.min_healthy + ')'));
 }
 
 function region(r) {
   const box = el('div', { class: 'region', 'data-region': r.name });
   box.appendChild(el('h3', {}, 'region ' + r.name));
-  box.appendChild(el('div', {}, layerState(r.state), pools(r.pools)));
+  box.appendChild(el('div', { class: 'layers' }, layerState(r.state), pools(r.pools)));
   if (r.endpoints.length) box.appendChild(endpoints(r.endpoints));
   for (const az of r.azs) {
     const a = el('div', { class: 'az', 'data-az': az.name });
     a.appendChild(el('h3', {}, 'az ' + az.name));
-    a.appendChild(el('div', {}, layerState(az.state), pools(az.pools)));
+    a.appendChild(el('div', { class: 'layers' }, layerState(az.state), pools(az.pools)));
     a.appendChild(endpoints(az.endpoints));
     box.appendChild(a);
   }
   return box;
+}
+
+// A layer's state, or "none" when the layer does not decide.
+function layer(v) {
+  return v ? badge(v) : el('span', { class: 'muted', text: 'none' });
 }
 
 function endpoints(list) {
@@ -66,13 +81,14 @@ function endpoints(list) {
       el('td', { text: e.answer }),
       el('td', { class: 'effective' }, badge(st.effective)),
       el('td', { class: 'probe' }, badge(st.probe), ' ', e.checked ? since(e.since) : el('span', { class: 'muted', text: 'no check' })),
-      el('td', { class: 'fleet' }, badge(st.fleet === undefined ? null : st.fleet),
+      el('td', { class: 'fleet' }, layer(st.fleet),
         e.fleet && e.fleet.explain ? el('div', { class: 'muted', text: e.fleet.explain }) : null),
-      el('td', { class: 'override' }, badge(st.override),
+      el('td', { class: 'override' }, layer(st.override),
         forced ? el('div', { class: 'muted' }, forced.id + ' ' + forced.target + ' "' + forced.reason + '" for ', since(forced.created)) : null),
-      el('td', { class: 'drill' }, badge(st.drill),
+      el('td', { class: 'drill' }, layer(st.drill),
         (st.drills || []).map((d) => el('div', { class: 'muted', text: d.id + ' (' + d.mode + ')' }))),
       el('td', { class: 'result', text: e.checked ? e.last_result + ' (' + Number(e.last_latency_ms).toFixed(1) + ' ms)' : '' }));
   });
-  return table(['endpoint', 'pool', 'answer', 'effective', 'probe, since', 'fleet', 'override', 'drill', 'last probe'], rows);
+  return table(['endpoint', 'pool', 'answer', 'effective', 'probe, since', 'fleet', 'override', 'drill', 'last probe'], rows,
+    'no endpoints');
 }

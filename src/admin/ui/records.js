@@ -1,7 +1,10 @@
 // records.js -- each policy record's current answer and region order (an
 // explain of the record, as the DNS path would answer it), and for geo
-// and nearest records the answer per sample location (explain with an ECS
-// subnet per sample; the samples are the operator's, kept in this tab).
+// and nearest records the answer per sample client (explain with an ECS
+// subnet per sample). The samples come from the configuration: the
+// networks of the geo maps' network: keys and a network of each location
+// the geo database names first (GET /v1/status: geo.samples); the operator
+// can type others, kept in this tab.
 
 import { api } from './api.js';
 import { badge, clear, el, table } from './dom.js';
@@ -15,22 +18,42 @@ let again = false;
 
 export function mount(ctx, r) {
   root = r;
-  const samples = el('input', { id: 'samples', size: 60,
-    value: sessionStorage.getItem(SAMPLES) || '192.0.2.1, 198.51.100.1, 203.0.113.1, 2001:db8::1' });
+  const samples = el('input', { id: 'samples', size: 80, placeholder: 'addresses or networks',
+    value: sessionStorage.getItem(SAMPLES) || '' });
   root.appendChild(el('h2', { text: 'Policy records' }));
   root.appendChild(el('form', { class: 'inline', onsubmit: (e) => {
     e.preventDefault();
-    sessionStorage.setItem(SAMPLES, samples.value);
+    if (samples.value.trim()) sessionStorage.setItem(SAMPLES, samples.value.trim());
+    else sessionStorage.removeItem(SAMPLES);
     update(ctx);
-  } }, el('label', { for: 'samples', text: 'sample client locations (geo and nearest records):' }),
-  samples, el('button', { type: 'submit', text: 'Apply' })));
+  } }, el('label', { for: 'samples', text: 'sample clients (geo and nearest records):' }),
+  samples, el('button', { type: 'submit', text: 'Apply' }),
+  el('span', { class: 'muted', text: 'empty: the networks of the configuration and the geo database' })));
   list = el('div', {}, el('p', { class: 'muted', text: 'Loading...' }));
   root.appendChild(list);
 }
 
-function sampleList() {
-  return (sessionStorage.getItem(SAMPLES) || '192.0.2.1, 198.51.100.1, 203.0.113.1, 2001:db8::1')
-    .split(/[\s,]+/).filter(Boolean).slice(0, 16);
+// Where the database puts a sample: "DE-BE", "ZA", "EU", or coordinates.
+function place(x) {
+  if (x.subdivision || x.country || x.continent) return x.subdivision || x.country || x.continent;
+  return x.latitude !== undefined ? x.latitude + ', ' + x.longitude : '';
+}
+
+// The configuration's samples: the geo maps' network keys, then one
+// network per database location (GET /v1/status: geo.samples).
+function configSamples(s) {
+  const out = [];
+  for (const r of s.records)
+    for (const k of Object.keys(r.geo || {}))
+      if (k.startsWith('network:')) out.push(k.slice(8));
+  for (const x of (s.geo && s.geo.samples) || []) out.push(x.network);
+  return [...new Set(out)];
+}
+
+// The operator's samples (kept in this tab), else the configuration's.
+function sampleList(s) {
+  const typed = sessionStorage.getItem(SAMPLES);
+  return (typed ? typed.split(/[\s,]+/).filter(Boolean) : configSamples(s)).slice(0, 16);
 }
 
 function explainUrl(name, type, ecs) {
@@ -63,7 +86,40 @@ function orderCell(x) {
       el('span', { class: 'muted', text: ' ' + r.why }))));
 }
 
-async function row(rec) {
+// What placed the sample: the geo key whose regions it gets, or why none;
+// for a nearest record the closest region.
+function matchText(g, policy) {
+  if (policy === 'nearest') {
+    const d = (g.distances || [])[0];
+    if (g.match !== 'located' || !d || d.km === null) return 'no coordinates: configured order';
+    return 'closest: ' + d.region + ' (' + Math.round(d.km) + ' km)';
+  }
+  if (g.match === 'unknown') return 'location unknown: ' + (g.key || 'default');
+  if (g.match === 'default') return 'no key matched: default';
+  return g.key || g.match || '';
+}
+
+async function sampleRows(rec, samples) {
+  const rows = [];
+  for (const s of samples) {
+    const ecs = s.includes('/') ? s : s + (s.includes(':') ? '/128' : '/32');
+    const who = el('td', { class: 'sample', text: s });
+    try {
+      const x = await current(rec, ecs);
+      const g = x.policy && x.policy.geo ? x.policy.geo : {};
+      rows.push(el('tr', { 'data-sample': s }, who,
+        el('td', { class: 'where', text: g.location ? place(g.location) || 'no fields' : 'not in the database' }),
+        el('td', { class: 'match', text: matchText(g, rec.policy) }),
+        el('td', { text: (g.region_order || []).join(', ') }),
+        el('td', { text: (x.reply ? x.reply.answer : []).join('\n') })));
+    } catch (e) {
+      rows.push(el('tr', { 'data-sample': s }, who, el('td', { colspan: 4, class: 'error', text: e.message })));
+    }
+  }
+  return rows;
+}
+
+async function row(rec, samples) {
   const cells = [el('td', { class: 'name', text: rec.name }),
     el('td', { text: rec.policy + ' / ' + rec.select }), el('td', { text: rec.pool })];
   try {
@@ -74,22 +130,9 @@ async function row(rec) {
   }
   const tr = el('tr', { 'data-record': rec.name }, cells);
   if (rec.policy !== 'geo' && rec.policy !== 'nearest') return [tr];
-  const samples = [];
-  for (const s of sampleList()) {
-    const ecs = s.includes('/') ? s : s + (s.includes(':') ? '/128' : '/32');
-    try {
-      const x = await current(rec, ecs);
-      const g = x.policy && x.policy.geo ? x.policy.geo : {};
-      samples.push(el('tr', {}, el('td', { text: s }),
-        el('td', { text: (g.match || '') + (g.key ? ' ' + g.key : '') }),
-        el('td', { text: (g.region_order || []).join(', ') }),
-        el('td', { text: (x.reply ? x.reply.answer : []).join('\n') })));
-    } catch (e) {
-      samples.push(el('tr', {}, el('td', { text: s }), el('td', { class: 'error', text: e.message })));
-    }
-  }
   return [tr, el('tr', {}, el('td', { colspan: 5 },
-    table(['sample client', 'match', 'region order', 'answer'], samples)))];
+    table(['sample client', 'located in', 'match', 'region order', 'answer'], await sampleRows(rec, samples),
+      'no sample clients: type addresses or networks above')))];
 }
 
 export async function update(ctx) {
@@ -99,9 +142,14 @@ export async function update(ctx) {
     do {
       again = false;
       const recs = ctx.status.records.slice(0, MAX);
+      const samples = sampleList(ctx.status);
+      const input = document.getElementById('samples');
+      if (input && !sessionStorage.getItem(SAMPLES) && document.activeElement !== input)
+        input.value = samples.join(', ');
       const rows = [];
-      for (const r of recs) rows.push(...await row(r));
-      const t = table(['record', 'policy', 'pool', 'answer now', 'region order'], rows);
+      for (const r of recs) rows.push(...await row(r, samples));
+      const t = table(['record', 'policy', 'pool', 'answer now', 'region order'], rows,
+        'no policy records in the configuration');
       clear(list).appendChild(t);
       if (ctx.status.records.length > MAX)
         list.appendChild(el('p', { class: 'muted', text: 'only the first ' + MAX + ' records are shown' }));
