@@ -106,7 +106,7 @@ for f in run/gtmd.pid run/backend11.pid run/backend12.pid; do
     [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 done
 echo "fresh: command 2: sh tests/run-all.sh"
-sh tests/run-all.sh
+GTM_DEPS_STRICT=1 sh tests/run-all.sh
 # The Debian package, built, installed, started and purged: harmless in a
 # throwaway root, so it runs here rather than in command 2.
 echo "fresh: the Debian package: sh tests/packaging/deb.sh"
