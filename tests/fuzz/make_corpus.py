@@ -796,6 +796,25 @@ def config_variant_seeds():
         {"origin": o, "file": "z"} for o in ["example.com.", "example.net.", ".", "a.b.c.d.",
                                              "xn--bcher-kva.example.", "EXAMPLE.ORG"]])
     yield "zone_twice", cfg_set(b, ["zones", 1, "origin"], "example.com.")
+    key = {"xfr.example.": {"algorithm": "hmac-sha256",
+                            "secret": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}}
+    yield "xfr_transfer", cfg_set(cfg_set(b, ["tsig_keys"], key), ["zones", 0, "transfer"],
+                                  {"allow": ["127.0.0.1", "2001:db8::/32"], "key": "xfr.example.",
+                                   "notify": ["127.0.0.1:5300"], "journal": "j",
+                                   "journal_max": 4096})
+    yield "xfr_transfer_bad", cfg_set(b, ["zones", 0, "transfer"],
+                                      {"allow": ["10.0.0.1/8", 7], "key": "nokey.",
+                                       "notify": ["127.0.0.1"], "journal_max": 1})
+    yield "xfr_keys_bad", cfg_set(b, ["tsig_keys"], {"a..b": {"algorithm": "md5", "secret": "!"},
+                                                      "k.": [], "k2.": {"secret": "QQ=="}})
+    yield "xfr_primary", cfg_set(cfg_set(b, ["tsig_keys"], key), ["zones", 1, "primary"],
+                                 {"addresses": ["127.0.0.1:5300", "[::1]:53"],
+                                  "key": "xfr.example."})
+    yield "xfr_catalog", cfg_set(cfg_set(b, ["zones", 1, "primary"],
+                                         {"addresses": ["127.0.0.1:5300"]}),
+                                 ["zones", 1, "catalog"], {"directory": "cat"})
+    yield "xfr_primary_bad", cfg_set(b, ["zones", 1, "primary"],
+                                     {"addresses": [], "key": 5, "x": 1})
     yield "zone_origin_bad", cfg_set(b, ["zones", 1, "origin"], "a..b.")
     yield "zone_origin_long", cfg_set(b, ["zones", 1, "origin"], ("a" * 63 + ".") * 5)
     for k in ["failover", "weighted", "all", "random"]:
