@@ -71,7 +71,8 @@ static uint64_t query_wall(const struct query_ctx *c)
  * zone's "transfer" allow list; NOTAUTH unless the request is signed with
  * the zone's key when it has one; else the transfer begins in the
  * caller's struct answer_xfr (no reply is encoded here: -2). An IXFR gets
- * the whole zone (RFC 1995 §4): gtmd keeps no history of differences.
+ * the differences from the zone's journal when it has them, else the
+ * whole zone (RFC 1995 §4).
  */
 static int query_transfer(struct query_ctx *c)
 {
@@ -89,6 +90,9 @@ static int query_transfer(struct query_ctx *c)
     if (z->xfr_key && c->tsig.key != z->xfr_key)
         return DNS_RCODE_NOTAUTH;
     answer_xfr_begin(c->client->xfr, c->s, z, q, c->client->addr, &c->tsig);
+    uint32_t serial;
+    if (q->qtype == DNS_TYPE_IXFR && answer_xfr_client_serial(c->in, c->inlen, q, &serial))
+        answer_xfr_incremental(c->client->xfr, serial);
     return -2;
 }
 

@@ -8,8 +8,9 @@
 #include "answer/lookup.h"
 #include "dns/name.h"
 #include "policy/policy.h"
+#include "zone/zone_journal.h"
 
-enum { XFR_SOA_FIRST = 0, XFR_NAMES, XFR_CHAIN, XFR_SOA_LAST, XFR_DONE };
+enum { XFR_SOA_FIRST = 0, XFR_NAMES, XFR_CHAIN, XFR_DIFF, XFR_SOA_LAST, XFR_DONE };
 
 /* What one step of the walk puts in a message: an RRset (may be NULL) and
  * the RRSIGs covering it (may be NULL), both owned by name. */
@@ -36,6 +37,45 @@ void answer_xfr_begin(struct answer_xfr *x, const struct serve_set *s, const str
     x->id = q->id;
     x->question_len = (uint16_t)q->question_len;
     memcpy(x->question, q->question, q->question_len);
+}
+
+bool answer_xfr_client_serial(const uint8_t *pkt, size_t len, const struct dns_query *q,
+                              uint32_t *serial)
+{
+    size_t p = DNS_HEADER_SIZE + q->question_len;
+    unsigned an = dns_get16(pkt + 6), ns = dns_get16(pkt + 8);
+    for (unsigned i = 0; i < an + ns; i++) {
+        if (!dns_name_skip(pkt, len, &p) || len - p < 10)
+            return false;
+        uint16_t type = dns_get16(pkt + p), rdlen = dns_get16(pkt + p + 8);
+        size_t rd = p + 10, end = rd + rdlen;
+        if (end > len)
+            return false;
+        if (i >= an && type == DNS_TYPE_SOA) {
+            /* MNAME and RNAME (possibly compressed), then the serial. */
+            if (!dns_name_skip(pkt, end, &rd) || !dns_name_skip(pkt, end, &rd) || end - rd < 20)
+                return false;
+            *serial = dns_get32(pkt + rd);
+            return true;
+        }
+        p = end;
+    }
+    return false;
+}
+
+void answer_xfr_incremental(struct answer_xfr *x, uint32_t client_serial)
+{
+    const struct zone_journal *j = x->zone->journal;
+    if (client_serial == x->zone->serial) {
+        x->current = true;
+        return;
+    }
+    long k = zone_journal_find(j, client_serial);
+    if (k < 0 || j->entries[j->n - 1].to != x->zone->serial)
+        return;
+    x->diff = j->wire + j->entries[k].off;
+    x->diff_len = j->len - j->entries[k].off;
+    x->diff_pos = 0;
 }
 
 bool answer_xfr_done(const struct answer_xfr *x)
@@ -66,6 +106,29 @@ static size_t xfr_put_rrset(uint8_t *out, size_t pos, size_t cap, const uint8_t 
     return pos;
 }
 
+/* The length of the journal record at p (uncompressed owner, type, class,
+ * TTL, RDATA): the journal wrote it, so it is well formed; a broken one
+ * ends the differences (the rest is skipped). */
+static size_t xfr_raw_len(const uint8_t *p, size_t left)
+{
+    size_t n = dns_name_wire_len_max(p, left);
+    if (n == 0 || left - n < 10 || left - n - 10 < dns_get16(p + n + 8))
+        return left;
+    return n + 10 + dns_get16(p + n + 8);
+}
+
+/* Appends the journal record at the cursor; the new position or 0. */
+static size_t xfr_put_raw(const struct answer_xfr *x, uint8_t *out, size_t pos, size_t cap,
+                          uint16_t *count)
+{
+    size_t n = xfr_raw_len(x->diff + x->diff_pos, x->diff_len - x->diff_pos);
+    if (pos + n > cap)
+        return 0;
+    memcpy(out + pos, x->diff + x->diff_pos, n);
+    (*count)++;
+    return pos + n;
+}
+
 /* The policy type ptype (0 A, 1 AAAA, 2 CNAME) bound at node, if any. */
 static const struct policy_record *xfr_policy_of(const struct zone_node *node, unsigned ptype)
 {
@@ -87,8 +150,8 @@ static bool xfr_policy_covers(const struct zone_node *node, uint16_t t)
 /* What the policy record of type ptype at node answers the peer now (no
  * ECS), looked up through the query path into plan. */
 static bool xfr_policy_item(struct answer_xfr *x, const struct serve_set *s,
-                            const struct zone_node *node, unsigned ptype,
-                            struct answer_plan *plan, struct xfr_item *it)
+                            const struct zone_node *node, unsigned ptype, struct answer_plan *plan,
+                            struct xfr_item *it)
 {
     static const uint16_t types[] = {DNS_TYPE_A, DNS_TYPE_AAAA, DNS_TYPE_CNAME};
     struct dns_query q;
@@ -131,8 +194,7 @@ static bool xfr_node_item(struct answer_xfr *x, const struct serve_set *s,
         return true;
     }
     for (; x->ptype < 3; x->ptype++)
-        if (xfr_policy_of(node, x->ptype) &&
-            xfr_policy_item(x, s, node, x->ptype, plan, it))
+        if (xfr_policy_of(node, x->ptype) && xfr_policy_item(x, s, node, x->ptype, plan, it))
             return true;
     return false;
 }
@@ -152,12 +214,20 @@ static bool xfr_names_item(struct answer_xfr *x, const struct serve_set *s,
 }
 
 /* The item at the cursor, or false when the transfer is complete. */
-static bool xfr_item_at(struct answer_xfr *x, const struct serve_set *s,
-                        struct answer_plan *plan, struct xfr_item *it)
+static bool xfr_item_at(struct answer_xfr *x, const struct serve_set *s, struct answer_plan *plan,
+                        struct xfr_item *it)
 {
     const struct zone *z = x->zone;
     switch (x->phase) {
     case XFR_SOA_FIRST:
+        *it = (struct xfr_item){z->origin, z->origin_len, z->soa, NULL};
+        return true;
+    case XFR_DIFF:
+        if (x->diff_pos < x->diff_len) {
+            *it = (struct xfr_item){NULL, 0, NULL, NULL}; /* a raw record: xfr_put_raw */
+            return true;
+        }
+        x->phase = XFR_SOA_LAST;
         *it = (struct xfr_item){z->origin, z->origin_len, z->soa, NULL};
         return true;
     case XFR_NAMES:
@@ -186,7 +256,10 @@ static void xfr_advance(struct answer_xfr *x)
 {
     switch (x->phase) {
     case XFR_SOA_FIRST:
-        x->phase = XFR_NAMES;
+        x->phase = x->current ? XFR_DONE : x->diff ? XFR_DIFF : XFR_NAMES;
+        break;
+    case XFR_DIFF:
+        x->diff_pos += xfr_raw_len(x->diff + x->diff_pos, x->diff_len - x->diff_pos);
         break;
     case XFR_NAMES:
         if (x->rrset < x->zone->table[x->slot].node->n_rrsets)
@@ -216,8 +289,7 @@ static size_t xfr_header(const struct answer_xfr *x, uint8_t *out)
     return DNS_HEADER_SIZE + x->question_len;
 }
 
-size_t answer_xfr_next(struct answer_xfr *x, const struct serve_set *s, uint8_t *out,
-                       uint64_t now)
+size_t answer_xfr_next(struct answer_xfr *x, const struct serve_set *s, uint8_t *out, uint64_t now)
 {
     if (x->phase == XFR_DONE || s->generation != x->generation)
         return 0;
@@ -230,6 +302,8 @@ size_t answer_xfr_next(struct answer_xfr *x, const struct serve_set *s, uint8_t 
         size_t cap = pos == start ? room : (room < XFR_MESSAGE_TARGET ? room : XFR_MESSAGE_TARGET);
         size_t p = pos;
         uint16_t c = count;
+        if (!it.owner)
+            p = xfr_put_raw(x, out, p, cap, &c);
         if (it.set)
             p = xfr_put_rrset(out, p, cap, it.owner, it.owner_len, it.set, &c);
         if (p && it.sigs)

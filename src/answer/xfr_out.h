@@ -10,7 +10,11 @@
  * pointers into that set's zone: a set of another generation (a reload
  * happened) ends the transfer, and the secondary tries again.
  *
- * What goes out: the SOA, then every RRset of every name in the zone with
+ * An IXFR (RFC 1995) from a serial the zone's journal knows gets only the
+ * differences (zone_journal.h); from the current serial the SOA alone;
+ * else the whole zone.
+ *
+ * What goes out in full: the SOA, then every RRset of every name in the zone with
  * the RRSIGs covering it (glue and delegations included), the NSEC3 chain
  * of a signed zone, and the SOA again. A policy name is transferred as what
  * it answers at that moment to the secondary's address with no ECS: a
@@ -37,7 +41,7 @@
 struct answer_xfr {
     bool start; /* set by the query path: this query began a transfer */
     const struct zone *zone;
-    uint64_t generation; /* of the set the zone belongs to */
+    uint64_t generation;  /* of the set the zone belongs to */
     struct tsig_ctx tsig; /* key NULL: the transfer is not signed */
     struct sockaddr_storage peer;
     uint64_t rng;
@@ -51,6 +55,12 @@ struct answer_xfr {
     uint16_t rrset;
     uint8_t ptype;
     uint32_t chain;
+    /* An IXFR answered from the zone's journal: its records from the
+     * client's serial on (diff, diff_len; diff_pos sent so far); an IXFR
+     * from the current serial gets the SOA alone (current). */
+    const uint8_t *diff;
+    size_t diff_len, diff_pos;
+    bool current;
     uint32_t messages; /* made so far */
     uint64_t records;  /* sent so far, the two SOAs included */
 };
@@ -61,12 +71,21 @@ void answer_xfr_begin(struct answer_xfr *x, const struct serve_set *s, const str
                       const struct dns_query *q, const struct sockaddr_storage *peer,
                       const struct tsig_ctx *tsig);
 
+/* The serial of the SOA in the authority section of an IXFR request pkt
+ * (q parsed it); false when it has none. */
+bool answer_xfr_client_serial(const uint8_t *pkt, size_t len, const struct dns_query *q,
+                              uint32_t *serial);
+
+/* Makes x an IXFR from client_serial: the journal's differences when it
+ * holds the chain from there, the SOA alone when the client is current;
+ * else x stays a whole-zone transfer. */
+void answer_xfr_incremental(struct answer_xfr *x, uint32_t client_serial);
+
 /* Encodes the next message of the transfer into out (at least 65535
  * octets) from the set s, which the caller has entered; returns its
  * length, or 0 when the transfer is complete or cannot go on (s is of
  * another generation). now: seconds since the epoch, for TSIG. */
-size_t answer_xfr_next(struct answer_xfr *x, const struct serve_set *s, uint8_t *out,
-                       uint64_t now);
+size_t answer_xfr_next(struct answer_xfr *x, const struct serve_set *s, uint8_t *out, uint64_t now);
 
 /* True once the last message was made. */
 bool answer_xfr_done(const struct answer_xfr *x);

@@ -28,6 +28,7 @@
 #include "geo/geo_db.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
+#include "zone/zone_journal.h"
 #include "zone/zone_load.h"
 #include "zone/zone_verify.h"
 
@@ -435,7 +436,7 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     }
     struct serve_limits lim = load_limits(cfg);
     struct serve_set *set = serve_set_new(s, g, generation, &lim);
-    set->geo = geo; /* owned by the set from here (serve_set_free) */
+    set->geo = geo;        /* owned by the set from here (serve_set_free) */
     set->tsig = cfg->tsig; /* the zones point at its keys */
     memset(&cfg->tsig, 0, sizeof(cfg->tsig));
     if (!load_guard(set, cfg, prev, errs)) {
@@ -606,4 +607,25 @@ struct notify_job *load_notify_job(const struct config *cfg, const struct snapsh
             load_notify_zone(cz, z, &now->tsig, &job->zones[job->n++]);
     }
     return job;
+}
+
+void load_journals(const struct config *cfg, const struct serve_set *prev, struct serve_set *now)
+{
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        const struct config_zone *cz = &cfg->zones[i];
+        struct dns_name n;
+        if (!cz->xfr.journal || !dns_name_from_str(cz->origin, &n))
+            continue;
+        struct zone *z = (struct zone *)load_zone_named(now->zones, n.wire, n.len);
+        const struct zone *old = prev ? load_zone_named(prev->zones, n.wire, n.len) : NULL;
+        struct zone_journal *j = calloc(1, sizeof(*j));
+        char why[600];
+        if (!z || !j) {
+            free(j);
+            continue;
+        }
+        if (!zone_journal_update(cz->xfr.journal, cz->xfr.journal_max, old, z, j, why, sizeof(why)))
+            log_warn("event=journal zone=%s result=failed why=\"%s\"", cz->origin, why);
+        z->journal = j;
+    }
 }

@@ -70,4 +70,10 @@ struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_
 struct notify_job *load_notify_job(const struct config *cfg, const struct snapshot *before,
                                    const struct serve_set *now);
 
+/* The IXFR journals of now's zones that have one (zone_journal.h), brought
+ * up to date against their namesakes in prev (NULL at start) and attached
+ * to the zones; before now is published. Never for `gtmd check`, which
+ * must not write. */
+void load_journals(const struct config *cfg, const struct serve_set *prev, struct serve_set *now);
+
 #endif

@@ -518,6 +518,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     server_configure_secondaries(srv, cfg, set);
     server_set_hooks(srv, set);
+    load_journals(cfg, atomic_load(&srv->serve.current), set);
     struct serve_set *old = serve_publish(&srv->serve, set);
     notify_out_send(load_notify_job(cfg, old->zones, set));
     json_t *zones = server_zone_changes(old->zones, set->zones);
@@ -801,6 +802,7 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
     serve_init(&srv->serve, net_reader_count(&np) + 3);
     policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     server_set_hooks(srv, set);
+    load_journals(srv->cfg, NULL, set);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
     notify_out_send(load_notify_job(srv->cfg, NULL, set));
     srv->widen_reader = serve_reader_add(&srv->serve);

@@ -50,13 +50,13 @@ struct tcp_conn {
     size_t in_len, in_cap;
     uint8_t *out; /* may be NULL (out_cap 0) while nothing is queued */
     size_t out_len, out_off, out_cap;
-    uint64_t last_ms;      /* last complete query or accept */
-    uint64_t partial_ms;   /* when the unfinished message began; 0 = none */
-    uint64_t sent_ms;      /* last progress of the output, or when it became pending */
+    uint64_t last_ms;       /* last complete query or accept */
+    uint64_t partial_ms;    /* when the unfinished message began; 0 = none */
+    uint64_t sent_ms;       /* last progress of the output, or when it became pending */
     struct answer_xfr *xfr; /* a zone transfer under way (owned), or NULL */
-    bool served;           /* answered at least one query: a real client */
-    bool paused;           /* too much unsent: neither answered nor read */
-    bool reading, writing; /* ev_read / ev_write added */
+    bool served;            /* answered at least one query: a real client */
+    bool paused;            /* too much unsent: neither answered nor read */
+    bool reading, writing;  /* ev_read / ev_write added */
 };
 
 struct tcp_pool {
@@ -289,9 +289,12 @@ static bool tcp_xfr_fill(struct tcp_conn *c, const struct serve_set *s, uint64_t
         if (n == 0) {
             bool done = answer_xfr_done(c->xfr);
             if (done)
-                log_info("event=xfr_out zone=%s messages=%u records=%llu",
-                         c->xfr->zone->origin_str, c->xfr->messages,
-                         (unsigned long long)c->xfr->records);
+                log_info("event=xfr_out zone=%s kind=%s messages=%u records=%llu",
+                         c->xfr->zone->origin_str,
+                         c->xfr->diff      ? "ixfr"
+                         : c->xfr->current ? "ixfr_current"
+                                           : "axfr",
+                         c->xfr->messages, (unsigned long long)c->xfr->records);
             free(c->xfr);
             c->xfr = NULL;
             c->paused = false;
@@ -341,8 +344,8 @@ static bool tcp_process(struct tcp_conn *c)
         }
         if (have < mlen)
             break;
-        size_t rlen = worker_answer(w, s, &c->peer, c->in + off + 2, mlen, NULL,
-                                    c->pool->reply, &c->pool->xfr_start);
+        size_t rlen = worker_answer(w, s, &c->peer, c->in + off + 2, mlen, NULL, c->pool->reply,
+                                    &c->pool->xfr_start);
         serve_count_messages(w->reader, 1, 1);
         if (rlen && !tcp_queue_reply(c, c->pool->reply, rlen, now)) {
             ok = false;

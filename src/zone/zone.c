@@ -2,6 +2,7 @@
  * zone.c -- read access to a compiled zone.
  */
 #include "zone/zone.h"
+#include "zone/zone_journal.h"
 
 #include <ldns/ldns.h>
 #include <stdlib.h>
@@ -69,6 +70,10 @@ void zone_free(struct zone *z)
     free(z->table);
     if (z->policy_keys)
         ldns_key_list_free(z->policy_keys);
+    if (z->journal) {
+        zone_journal_free(z->journal);
+        free(z->journal);
+    }
     arena_free(&z->arena);
     free(z);
 }

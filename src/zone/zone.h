@@ -160,6 +160,9 @@ struct zone {
     /* A secondary zone whose copy was not refreshed within its SOA expire
      * time (xfr_in.h): every query for it gets SERVFAIL. Set by the loader. */
     bool expired;
+    /* Differences from older serials, for IXFR (zone_journal.h): owned,
+     * set by the daemon before the set is published; NULL = none. */
+    struct zone_journal *journal;
 };
 
 /* Exact lookup of a lowercase wire name; NULL when absent. */

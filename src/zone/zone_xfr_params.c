@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zone/zone_journal.h"
+
 static void *zone_xfr_calloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
@@ -68,7 +70,7 @@ static void zone_xfr_notify(const struct jsoncfg *j, json_t *v, const char *path
 void zone_xfr_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
                            struct zone_xfr_params *out)
 {
-    static const char *const keys[] = {"allow", "key", "notify", NULL};
+    static const char *const keys[] = {"allow", "key", "notify", "journal", "journal_max", NULL};
     char sub[160];
     memset(out, 0, sizeof(*out));
     if (!v)
@@ -93,6 +95,14 @@ void zone_xfr_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
     const char *k = jsoncfg_str(j, v, "key", sub);
     if (k)
         out->key = jsoncfg_strdup(k);
+    snprintf(sub, sizeof(sub), "%s.journal", path);
+    const char *jf = jsoncfg_str(j, v, "journal", sub);
+    if (jf)
+        out->journal = jsoncfg_path(j, jf);
+    snprintf(sub, sizeof(sub), "%s.journal_max", path);
+    /* A few entries at least; a journal is read whole at every load. */
+    out->journal_max = (size_t)jsoncfg_int(j, v, "journal_max", sub, 4096, 1L << 30,
+                                           ZONE_JOURNAL_MAX_DEFAULT);
 }
 
 void zone_xfr_params_free(struct zone_xfr_params *p)
@@ -101,5 +111,6 @@ void zone_xfr_params_free(struct zone_xfr_params *p)
     free(p->notify);
     free(p->notify_len);
     free(p->key);
+    free(p->journal);
     memset(p, 0, sizeof(*p));
 }

@@ -6,7 +6,9 @@
  *   "zones": [{"origin": "example.com.", "file": "example.com.zone",
  *              "transfer": {"allow": ["192.0.2.53", "2001:db8::/64"],
  *                           "key": "xfr.example.com.",
- *                           "notify": ["192.0.2.53:53"]}}]
+ *                           "notify": ["192.0.2.53:53"],
+ *                           "journal": "example.com.journal",
+ *                           "journal_max": 1048576}}]
  *
  * Without "transfer" (or with an empty "allow") nobody may transfer the
  * zone. With "key", a transfer must be signed with that key of
@@ -35,6 +37,8 @@ struct zone_xfr_params {
     struct sockaddr_storage *notify; /* secondaries told of every new serial */
     socklen_t *notify_len;
     size_t n_notify;
+    char *journal;      /* resolved path of the IXFR journal; NULL = IXFR gets the whole zone */
+    size_t journal_max; /* its size limit in octets */
 };
 
 /* Reads v (the "transfer" object, may be NULL) at JSON path 'path'. */

@@ -212,11 +212,12 @@ def estate(tmp_path_factory, request):
             "tsig_keys": {KEY: {"algorithm": "hmac-sha256", "secret": SECRET}},
             "zones": [
                 {"origin": "xfr.test.", "file": "xfr.test.zone",
-                 "transfer": {"allow": ["127.0.0.1"], "key": KEY,
+                 "transfer": {"allow": ["127.0.0.1"], "key": KEY, "journal": "xfr.journal",
                               "notify": ["127.0.0.1:%d" % knot.port,
                                          "127.0.0.1:%d" % nsd.port]}},
                 {"origin": "open.test.", "file": "open.test.zone",
-                 "transfer": {"allow": ["127.0.0.0/8"], "notify": ["127.0.0.1:%d" % nsd.port]}},
+                 "transfer": {"allow": ["127.0.0.0/8"], "notify": ["127.0.0.1:%d" % nsd.port],
+                              "journal": "open.journal", "journal_max": 4096}},
                 {"origin": "closed.test.", "file": "closed.test.zone"},
             ],
             "regions": {"r1": {}},
@@ -278,9 +279,47 @@ def test_reload_with_new_serial_reaches_secondaries_by_notify(estate):
         took[sec.name] = time.monotonic() - start
         assert ask(sec.port, "new.xfr.test.") == (
             "NOERROR", [("new.xfr.test.", "A", "192.0.2.99")]), sec.name
-    print("\nMEASURE reload-to-secondary (NOTIFY, AXFR with TSIG, 803 records): "
+    print("\nMEASURE reload-to-secondary (NOTIFY, TSIG; Knot IXFR, NSD AXFR; 803 records): "
           "knot %.2f s, nsd %.2f s" % (took["knot"], took["nsd"]))
-    assert "event=notify zone=xfr.test. serial=2" in g.read_log()
+    log = g.read_log()
+    assert "event=notify zone=xfr.test. serial=2" in log
+    # Knot asked IXFR and got the one difference; NSD is told to ask AXFR.
+    assert re.search(r"event=xfr_out zone=xfr\.test\. kind=ixfr messages=1 records=5\b", log), log
+    assert re.search(r"event=xfr_out zone=xfr\.test\. kind=axfr ", log), log
+
+
+def test_ixfr_from_the_journal_across_restarts_and_its_limit(estate):
+    """open.test.: NSD asks IXFR; each reload with a new serial adds one
+    journal entry; after a restart the journal still answers; an IXFR from
+    a serial the journal no longer holds (journal_max 4096 keeps few) gets
+    the whole zone, and one from the current serial the SOA alone."""
+    g, nsd, work = estate["g"], estate["nsd"], estate["work"]
+    assert wait_serial(nsd.port, "open.test.", 7, 15) is not None
+    for serial in (8, 9):
+        with open(os.path.join(work, "open.test.zone"), "w") as f:
+            f.write(zone_text("open.test.", serial, "s%d IN A 192.0.2.%d\n" % (serial, serial)))
+        g.signal(1)
+        assert wait_serial(nsd.port, "open.test.", serial, 10) is not None, nsd.logs()
+        assert ask(nsd.port, "s%d.open.test." % serial) == (
+            "NOERROR", [("s%d.open.test." % serial, "A", "192.0.2.%d" % serial)])
+    log = g.read_log()
+    assert re.search(r"event=xfr_out zone=open\.test\. kind=ixfr ", log), log
+    g.stop()
+    g.start()
+    # IXFR from 8 by dnspython: the journal's entry 8 -> 9 (s8 deleted, s9 added).
+    msgs = list(dns.query.xfr("127.0.0.1", "open.test.", port=g.port, rdtype="IXFR", serial=8,
+                              lifetime=10, relativize=False))
+    rrs = [(rr.name.to_text(), dns.rdatatype.to_text(rr.rdtype)) for m in msgs for rr in m.answer]
+    assert rrs[0] == ("open.test.", "SOA") and rrs[-1] == ("open.test.", "SOA"), rrs
+    assert rrs == [("open.test.", "SOA"), ("open.test.", "SOA"), ("s8.open.test.", "A"),
+                   ("open.test.", "SOA"), ("s9.open.test.", "A"), ("open.test.", "SOA")], rrs
+    cur = list(dns.query.xfr("127.0.0.1", "open.test.", port=g.port, rdtype="IXFR", serial=9,
+                             lifetime=10, relativize=False))
+    assert sum(len(m.answer) for m in cur) == 1
+    old = list(dns.query.xfr("127.0.0.1", "open.test.", port=g.port, rdtype="IXFR", serial=1,
+                             lifetime=10, relativize=False))
+    names = {rr.name.to_text() for m in old for rr in m.answer}
+    assert "www.open.test." in names  # the whole zone
 
 
 def kdig(port, *args):
