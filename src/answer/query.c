@@ -113,8 +113,8 @@ static size_t query_reply(struct query_ctx *c, uint16_t rcode, const struct answ
     /* A request whose TSIG did not verify gets NOTAUTH with an unsigned
      * TSIG saying why; BADTIME and verified requests get signed replies
      * (RFC 8945 §5.2, §5.3). */
-    if (c->tsig_checked && (!c->tsig.key || c->tsig.error == TSIG_BADSIG ||
-                            c->tsig.error == TSIG_BADTRUNC))
+    if (c->tsig_checked &&
+        (!c->tsig.key || c->tsig.error == TSIG_BADSIG || c->tsig.error == TSIG_BADTRUNC))
         return answer_encode_tsig_error(c->q, c->in, c->inlen, c->tsig.error, &c->ep, c->out);
     size_t n = plan ? answer_encode(c->q, plan, &c->ep, c->out)
                     : answer_encode_error(c->q, rcode, &c->ep, c->out);

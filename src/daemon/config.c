@@ -65,8 +65,7 @@ static void cfg_listen(struct cfg_ctx *x, json_t *v, bool fleet)
 
 /* "catalog": {"directory": "DIR"}: the zone is a catalog (RFC 9432) whose
  * members are secondary zones too, their copies in DIR. */
-static void cfg_zone_catalog(struct cfg_ctx *x, json_t *v, const char *path,
-                             struct config_zone *z)
+static void cfg_zone_catalog(struct cfg_ctx *x, json_t *v, const char *path, struct config_zone *z)
 {
     static const char *const keys[] = {"directory", NULL};
     char sub[128];
@@ -85,7 +84,7 @@ static void cfg_zone_catalog(struct cfg_ctx *x, json_t *v, const char *path,
 
 static void cfg_zone(struct cfg_ctx *x, json_t *e, size_t i)
 {
-    static const char *const keys[] = {"origin",   "file",    "dnssec", "transfer",
+    static const char *const keys[] = {"origin",  "file",    "dnssec", "transfer",
                                        "primary", "catalog", NULL};
     char path[64];
     snprintf(path, sizeof(path), "$.zones[%zu]", i);
@@ -284,13 +283,13 @@ static void cfg_user(struct cfg_ctx *x, json_t *root)
 
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
-    static const char *const keys[] = {
-        "listen",     "workers",       "zones",         "edns_udp_max", "tcp",
-        "state_file", "state_max_age", "max_overrides", "regions",      "checks",
-        "pools",      "records",       "admin",         "drills",       "geoip",
-        "ecs",        "identity",      "version",       "cookies",      "rrl",
-        "user",       "group",         "fleet",         "probe_source", "tsig_keys",
-        NULL};
+    static const char *const keys[] = {"listen",    "workers",    "zones",         "edns_udp_max",
+                                       "tcp",       "state_file", "state_max_age", "max_overrides",
+                                       "regions",   "checks",     "pools",         "records",
+                                       "admin",     "drills",     "geoip",         "ecs",
+                                       "identity",  "version",    "cookies",       "rrl",
+                                       "user",      "group",      "fleet",         "probe_source",
+                                       "tsig_keys", NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;

@@ -364,9 +364,8 @@ static void server_configure_secondaries(struct server *srv, const struct config
         const struct config_zone *cz = &cfg->zones[i];
         if (cz->primary.n == 0)
             continue;
-        const struct tsig_key *k = cz->primary.key ? tsig_keyring_by_id(&set->tsig,
-                                                                        cz->primary.key)
-                                                   : NULL;
+        const struct tsig_key *k =
+            cz->primary.key ? tsig_keyring_by_id(&set->tsig, cz->primary.key) : NULL;
         zc[n++] = (struct xfr_in_zone_conf){cz->origin, cz->file, &cz->primary, k};
     }
     if (n && !srv->xfr_in && !(srv->xfr_in = xfr_in_start(server_on_secondary_changed, srv)))

@@ -82,9 +82,9 @@ static bool tsig_hmac(const struct tsig_key *k, const struct tsig_piece *pcs, si
 {
     EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                            (char *)k->alg->digest, 0),
-                           OSSL_PARAM_construct_end()};
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)k->alg->digest, 0),
+        OSSL_PARAM_construct_end()};
     size_t outlen = 0;
     bool ok = ctx && EVP_MAC_init(ctx, k->secret, k->secret_len, params) == 1;
     for (size_t i = 0; ok && i < n; i++)
@@ -205,7 +205,7 @@ static bool tsig_reply_mac(const struct tsig_ctx *ctx, const uint8_t *msg, size_
     dns_put16(tail, error);
     dns_put16(tail + 2, other_len);
     struct tsig_piece all[] = {
-        {prior, 2},          {ctx->mac, ctx->mac_len}, {msg, len},   {k->name, k->name_len},
+        {prior, 2},           {ctx->mac, ctx->mac_len},         {msg, len}, {k->name, k->name_len},
         {vars, sizeof(vars)}, {k->alg->wire, k->alg->wire_len}, {times, 8}, {tail, 4},
         {other, other_len},
     };
@@ -239,8 +239,7 @@ size_t tsig_sign(struct tsig_ctx *ctx, uint8_t *msg, size_t len, size_t cap, boo
     if (len + need > cap)
         return len;
     uint8_t mac[TSIG_MAX_MAC];
-    if (sign &&
-        !tsig_reply_mac(ctx, msg, len, first, times, error, other, other_len, mac))
+    if (sign && !tsig_reply_mac(ctx, msg, len, first, times, error, other, other_len, mac))
         return len;
     uint8_t *p = msg + len;
     memcpy(p, k->name, k->name_len);
@@ -298,8 +297,8 @@ static size_t tsig_find(const uint8_t *msg, size_t len, size_t *rdata, uint16_t 
     return 0;
 }
 
-enum tsig_error tsig_verify_reply(struct tsig_ctx *ctx, const uint8_t *msg, size_t len,
-                                  bool first, uint64_t now, size_t *tsig_at)
+enum tsig_error tsig_verify_reply(struct tsig_ctx *ctx, const uint8_t *msg, size_t len, bool first,
+                                  uint64_t now, size_t *tsig_at)
 {
     struct dns_query q;
     memset(&q, 0, sizeof(q));

@@ -36,8 +36,8 @@ enum tsig_error {
 struct tsig_alg;
 
 struct tsig_key {
-    char *id;                    /* the name in the configuration, for logs */
-    uint8_t name[255];           /* key name, lowercase wire */
+    char *id;          /* the name in the configuration, for logs */
+    uint8_t name[255]; /* key name, lowercase wire */
     uint8_t name_len;
     const struct tsig_alg *alg;
     uint8_t secret[TSIG_MAX_SECRET];
@@ -105,7 +105,7 @@ size_t tsig_sign(struct tsig_ctx *ctx, uint8_t *msg, size_t len, size_t cap, boo
  * offset of the TSIG record (0 when there is none), so that the caller can
  * parse the message without it.
  */
-enum tsig_error tsig_verify_reply(struct tsig_ctx *ctx, const uint8_t *msg, size_t len,
-                                  bool first, uint64_t now, size_t *tsig_at);
+enum tsig_error tsig_verify_reply(struct tsig_ctx *ctx, const uint8_t *msg, size_t len, bool first,
+                                  uint64_t now, size_t *tsig_at);
 
 #endif

@@ -30,15 +30,16 @@ static long tsig_params_base64(const char *s, uint8_t *out, size_t cap)
     return len;
 }
 
-static void tsig_params_key(const struct jsoncfg *j, const char *id, json_t *v,
-                            struct tsig_key *k, const char *path)
+static void tsig_params_key(const struct jsoncfg *j, const char *id, json_t *v, struct tsig_key *k,
+                            const char *path)
 {
     static const char *const keys[] = {"algorithm", "secret", NULL};
     char sub[400];
     struct dns_name n;
     if (!json_is_object(v)) {
-        jsoncfg_err(j, path, "must be an object such as {\"algorithm\": \"hmac-sha256\", "
-                             "\"secret\": \"BASE64\"}");
+        jsoncfg_err(j, path,
+                    "must be an object such as {\"algorithm\": \"hmac-sha256\", "
+                    "\"secret\": \"BASE64\"}");
         return;
     }
     jsoncfg_check_keys(j, v, path, keys);
@@ -53,8 +54,9 @@ static void tsig_params_key(const struct jsoncfg *j, const char *id, json_t *v,
     const char *alg = jsoncfg_str(j, v, "algorithm", sub);
     k->alg = tsig_alg_by_name(alg ? alg : "hmac-sha256");
     if (!k->alg)
-        jsoncfg_err(j, sub, "must be one of hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, "
-                            "hmac-sha1");
+        jsoncfg_err(j, sub,
+                    "must be one of hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, "
+                    "hmac-sha1");
     snprintf(sub, sizeof(sub), "%s.secret", path);
     const char *sec = jsoncfg_str(j, v, "secret", sub);
     long len = sec ? tsig_params_base64(sec, k->secret, sizeof(k->secret)) : -1;
@@ -72,9 +74,10 @@ void tsig_params_parse(const struct jsoncfg *j, json_t *v, struct tsig_keyring *
     if (!v)
         return;
     if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.tsig_keys", "must be an object of keys by name, such as "
-                                      "{\"xfr.example.com.\": {\"algorithm\": \"hmac-sha256\", "
-                                      "\"secret\": \"BASE64\"}}");
+        jsoncfg_err(j, "$.tsig_keys",
+                    "must be an object of keys by name, such as "
+                    "{\"xfr.example.com.\": {\"algorithm\": \"hmac-sha256\", "
+                    "\"secret\": \"BASE64\"}}");
         return;
     }
     out->keys = calloc(json_object_size(v) ? json_object_size(v) : 1, sizeof(*out->keys));

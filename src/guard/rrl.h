@@ -50,7 +50,7 @@ struct rrl_params {
     uint32_t slip;              /* every slip-th limited response is truncated; 0 = never */
     uint32_t window;            /* seconds of debt a flooding key can build up */
     uint8_t ipv4_prefix, ipv6_prefix;
-    uint32_t table_size;       /* slots, a power of two */
+    uint32_t table_size;        /* slots, a power of two */
     struct addr_net *whitelist; /* never limited; owned */
     size_t n_whitelist;
 };
@@ -59,7 +59,6 @@ void rrl_params_free(struct rrl_params *p);
 /* A copy of p (whitelist included) the caller owns; NULL when out of
  * memory. */
 struct rrl_params *rrl_params_copy(const struct rrl_params *p);
-
 
 struct rrl_table;
 

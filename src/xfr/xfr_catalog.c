@@ -91,8 +91,9 @@ int xfr_catalog_members(const char *path, const char *origin, struct xfr_catalog
     ldns_rdf_deep_free(version);
     ldns_rr_list_deep_free(rrs);
     if (!v2 || full) {
-        snprintf(why, whylen, !v2 ? "not a catalog zone of version 2 (version TXT \"2\")"
-                                  : "more than %d member zones",
+        snprintf(why, whylen,
+                 !v2 ? "not a catalog zone of version 2 (version TXT \"2\")"
+                     : "more than %d member zones",
                  XFR_CATALOG_MAX_MEMBERS);
         xfr_catalog_free(out);
         return -1;

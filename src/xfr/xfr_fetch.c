@@ -217,8 +217,8 @@ bool xfr_fetch_transfer(const struct xfr_server *srv, const uint8_t *origin, siz
             snprintf(why, whylen, "the connection ended or stalled after %u messages", m);
             break;
         }
-        size_t len = fetch_check(&ctx, dns_get16(q), t->buf + 2, dns_get16(t->buf), m == 0, why,
-                                 whylen);
+        size_t len =
+            fetch_check(&ctx, dns_get16(q), t->buf + 2, dns_get16(t->buf), m == 0, why, whylen);
         if (!len || !fetch_rcode_ok(t->buf + 2, why, whylen))
             break;
         if (!fetch_collect(t->buf + 2, len, list, &count)) {
@@ -288,8 +288,8 @@ bool xfr_fetch_soa(const struct xfr_server *srv, const uint8_t *origin, size_t o
     len = fetch_check(&ctx, dns_get16(q), buf, len, true, why, whylen);
     ldns_rr_list *list = ldns_rr_list_new();
     size_t count = 0;
-    bool ok = len && fetch_rcode_ok(buf, why, whylen) && list &&
-              fetch_collect(buf, len, list, &count);
+    bool ok =
+        len && fetch_rcode_ok(buf, why, whylen) && list && fetch_collect(buf, len, list, &count);
     const ldns_rr *soa = ok && count ? ldns_rr_list_rr(list, 0) : NULL;
     if (ok && (!soa || ldns_rr_get_type(soa) != LDNS_RR_TYPE_SOA)) {
         snprintf(why, whylen, "the answer has no SOA record");

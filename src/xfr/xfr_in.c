@@ -35,10 +35,10 @@ struct xfr_in_zone {
     struct tsig_key key; /* a copy; its id is NULL */
     bool have;           /* a copy exists */
     uint32_t serial, refresh, retry, expire;
-    time_t next;    /* wall clock of the next check */
-    bool notified;  /* check now */
-    bool busy;      /* being refreshed (outside the lock) */
-    bool gone;      /* removed by a reload while busy */
+    time_t next;   /* wall clock of the next check */
+    bool notified; /* check now */
+    bool busy;     /* being refreshed (outside the lock) */
+    bool gone;     /* removed by a reload while busy */
 };
 
 struct xfr_in {

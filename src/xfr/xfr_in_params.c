@@ -24,10 +24,10 @@ void xfr_in_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
     jsoncfg_check_keys(j, v, path, keys);
     snprintf(sub, sizeof(sub), "%s.addresses", path);
     json_t *a = json_object_get(v, "addresses");
-    if (!json_is_array(a) || json_array_size(a) == 0 ||
-        json_array_size(a) > XFR_IN_MAX_PRIMARIES) {
-        jsoncfg_err(j, sub, "must be an array of 1 to %d addresses with ports such as "
-                            "\"192.0.2.1:53\"",
+    if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > XFR_IN_MAX_PRIMARIES) {
+        jsoncfg_err(j, sub,
+                    "must be an array of 1 to %d addresses with ports such as "
+                    "\"192.0.2.1:53\"",
                     XFR_IN_MAX_PRIMARIES);
         return;
     }
@@ -37,9 +37,8 @@ void xfr_in_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
     {
         char at[200];
         snprintf(at, sizeof(at), "%s[%zu]", sub, i);
-        if (!json_is_string(e) ||
-            addr_parse(json_string_value(e), ADDR_PORT_REQUIRED, &out->addrs[out->n],
-                       &out->lens[out->n]) != 0)
+        if (!json_is_string(e) || addr_parse(json_string_value(e), ADDR_PORT_REQUIRED,
+                                             &out->addrs[out->n], &out->lens[out->n]) != 0)
             jsoncfg_err(j, at, "must be an address with a port such as \"192.0.2.1:53\"");
         else
             out->n++;

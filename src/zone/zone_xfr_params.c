@@ -21,8 +21,9 @@ static void zone_xfr_allow(const struct jsoncfg *j, json_t *v, const char *path,
                            struct zone_xfr_params *out)
 {
     if (!json_is_array(v) || json_array_size(v) > ZONE_XFR_MAX_ALLOW) {
-        jsoncfg_err(j, path, "must be an array of up to %d addresses or networks such as "
-                             "\"192.0.2.53\" or \"2001:db8::/64\"",
+        jsoncfg_err(j, path,
+                    "must be an array of up to %d addresses or networks such as "
+                    "\"192.0.2.53\" or \"2001:db8::/64\"",
                     ZONE_XFR_MAX_ALLOW);
         return;
     }
@@ -34,8 +35,9 @@ static void zone_xfr_allow(const struct jsoncfg *j, json_t *v, const char *path,
         char sub[200];
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
         if (!json_is_string(e) || !addr_net_parse(json_string_value(e), &out->allow[out->n_allow]))
-            jsoncfg_err(j, sub, "must be an address or a network such as \"192.0.2.0/24\" "
-                                "(no bits set past the prefix)");
+            jsoncfg_err(j, sub,
+                        "must be an address or a network such as \"192.0.2.0/24\" "
+                        "(no bits set past the prefix)");
         else
             out->n_allow++;
     }
@@ -45,8 +47,9 @@ static void zone_xfr_notify(const struct jsoncfg *j, json_t *v, const char *path
                             struct zone_xfr_params *out)
 {
     if (!json_is_array(v) || json_array_size(v) > ZONE_XFR_MAX_NOTIFY) {
-        jsoncfg_err(j, path, "must be an array of up to %d addresses with ports such as "
-                             "\"192.0.2.53:53\" or \"[2001:db8::53]:53\"",
+        jsoncfg_err(j, path,
+                    "must be an array of up to %d addresses with ports such as "
+                    "\"192.0.2.53:53\" or \"[2001:db8::53]:53\"",
                     ZONE_XFR_MAX_NOTIFY);
         return;
     }
@@ -76,8 +79,9 @@ void zone_xfr_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
     if (!v)
         return;
     if (!json_is_object(v)) {
-        jsoncfg_err(j, path, "must be an object such as {\"allow\": [\"192.0.2.53\"], "
-                             "\"notify\": [\"192.0.2.53:53\"]}");
+        jsoncfg_err(j, path,
+                    "must be an object such as {\"allow\": [\"192.0.2.53\"], "
+                    "\"notify\": [\"192.0.2.53:53\"]}");
         return;
     }
     jsoncfg_check_keys(j, v, path, keys);
@@ -101,8 +105,8 @@ void zone_xfr_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
         out->journal = jsoncfg_path(j, jf);
     snprintf(sub, sizeof(sub), "%s.journal_max", path);
     /* A few entries at least; a journal is read whole at every load. */
-    out->journal_max = (size_t)jsoncfg_int(j, v, "journal_max", sub, 4096, 1L << 30,
-                                           ZONE_JOURNAL_MAX_DEFAULT);
+    out->journal_max =
+        (size_t)jsoncfg_int(j, v, "journal_max", sub, 4096, 1L << 30, ZONE_JOURNAL_MAX_DEFAULT);
 }
 
 void zone_xfr_params_free(struct zone_xfr_params *p)
