@@ -312,3 +312,46 @@ def test_duplicates_in_file_check_clean(zs, tmp_path):
     rc, out = _check(zs, {"keys": [zs.ksk, zs.zsk]}, zone_file=str(zone))
     assert rc == 0, out
     assert "LeakSanitizer" not in out, out
+
+
+@pytest.mark.parametrize("denial", ["nsec", "nsec3"])
+def test_zone_signed_at_load_is_transferred_signed(zs, denial):
+    """A zone gtmd signs at load goes out signed in an AXFR (RFC 5936):
+    every RRset that the signing covers arrives with its RRSIGs, which
+    dnspython validates against the transferred DNSKEY set, and so does the
+    NSEC or NSEC3 chain."""
+    import dns.dnssec
+    import dns.name
+    import dns.rdataclass
+    import dns.rrset
+    import dns.zone
+
+    port = free_port()
+    d = os.path.join(zs.dir, "xfr-" + denial)
+    os.makedirs(d, exist_ok=True)
+    cfg = {"listen": ["127.0.0.1:%d" % port], "workers": 1,
+           "zones": [{"origin": ORIGIN, "file": zs.parent_unsigned,
+                      "dnssec": {"keys": [zs.ksk, zs.zsk], "denial": denial},
+                      "transfer": {"allow": ["127.0.0.1"]}}]}
+    g = Gtmd(d, cfg, port).start()
+    try:
+        z = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", ORIGIN, port=port, lifetime=20,
+                                            relativize=False), relativize=False)
+    finally:
+        g.stop()
+        g.check_sanitizer()
+    origin = dns.name.from_text(ORIGIN)
+    keys = {origin: z.find_rdataset(origin, "DNSKEY")}
+    validated, types = 0, set()
+    for name, node in z.nodes.items():
+        for rds in node.rdatasets:
+            if rds.rdtype != dns.rdatatype.RRSIG:
+                continue
+            covered = node.get_rdataset(dns.rdataclass.IN, rds.covers)
+            assert covered is not None, (name, rds.covers)
+            dns.dnssec.validate((name, covered), (name, rds), keys)
+            validated += 1
+            types.add(dns.rdatatype.to_text(rds.covers))
+    chain = "NSEC3" if denial == "nsec3" else "NSEC"
+    assert {"SOA", "DNSKEY", "A", "MX", chain} <= types, types
+    assert validated >= 15, validated
