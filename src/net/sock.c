@@ -70,3 +70,20 @@ int sock_check_free(const struct sockaddr_storage *addr, socklen_t len, int type
     errno = e;
     return rc;
 }
+
+bool sock_is_wildcard(const struct sockaddr_storage *addr)
+{
+    if (addr->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)addr)->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (addr->ss_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)addr)->sin6_addr);
+    return false;
+}
+
+int sock_want_dst(int fd, int family)
+{
+    int on = 1;
+    if (family == AF_INET6)
+        return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+    return setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+}

@@ -4,6 +4,8 @@
 #include "net/udp.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +16,7 @@
 #define UDP_BATCH 32
 #define UDP_IN_MAX 4096  /* larger datagrams are not DNS queries we answer */
 #define UDP_OUT_MAX 4096 /* edns_udp_max is at most 4096 */
+#define UDP_CTL 64       /* room for one IP_PKTINFO or IPV6_PKTINFO message */
 
 struct udp_batch {
     struct mmsghdr in_msgs[UDP_BATCH];
@@ -24,6 +27,10 @@ struct udp_batch {
     uint8_t in[UDP_BATCH][UDP_IN_MAX];
     uint8_t out[UDP_BATCH][UDP_OUT_MAX];
     struct query_parsed parsed[UDP_BATCH]; /* the batch's queries, parsed ahead */
+    /* On a wildcard socket: where each query came to, and the reply's
+     * source, as control messages (kept 8-aligned for CMSG_*). */
+    uint64_t in_ctl[UDP_BATCH][UDP_CTL / 8];
+    uint64_t out_ctl[UDP_BATCH][UDP_CTL / 8];
 };
 
 struct udp_batch *udp_batch_new(void)
@@ -60,6 +67,37 @@ static void udp_send_all(int fd, struct udp_batch *b, unsigned n)
         /* A full socket buffer or an unreachable client drops this reply,
          * as it would be dropped on the wire; skip it and go on. */
         sent++;
+    }
+}
+
+/* On a wildcard socket: the reply to datagram i leaves from the address
+ * it came to (and, for IPv6, on its interface: link-local addresses). */
+static void udp_set_source(struct udp_batch *b, int i, struct msghdr *out)
+{
+    struct msghdr *in = &b->in_msgs[i].msg_hdr;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c; c = CMSG_NXTHDR(in, c)) {
+        bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO;
+        bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO;
+        if (!v4 && !v6)
+            continue;
+        out->msg_control = b->out_ctl[i];
+        out->msg_controllen =
+            v4 ? CMSG_SPACE(sizeof(struct in_pktinfo)) : CMSG_SPACE(sizeof(struct in6_pktinfo));
+        struct cmsghdr *o = CMSG_FIRSTHDR(out);
+        o->cmsg_level = c->cmsg_level;
+        o->cmsg_type = c->cmsg_type;
+        if (v4) {
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            pi.ipi_spec_dst = pi.ipi_addr; /* the source: what the client asked */
+            pi.ipi_ifindex = 0;            /* the route picks the interface */
+            o->cmsg_len = CMSG_LEN(sizeof(pi));
+            memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+        } else {
+            o->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+            memcpy(CMSG_DATA(o), CMSG_DATA(c), sizeof(struct in6_pktinfo));
+        }
+        return;
     }
 }
 
@@ -103,6 +141,8 @@ static void udp_answer_batch(struct worker *w, int fd, int n)
         b->out_msgs[out].msg_hdr.msg_iovlen = 1;
         b->out_msgs[out].msg_hdr.msg_name = &b->addrs[i];
         b->out_msgs[out].msg_hdr.msg_namelen = b->in_msgs[i].msg_hdr.msg_namelen;
+        if (w->udp_wildcard)
+            udp_set_source(b, i, &b->out_msgs[out].msg_hdr);
         out++;
     }
     serve_leave(w->reader);
@@ -118,6 +158,10 @@ void udp_serve(struct worker *w)
         for (int i = 0; i < UDP_BATCH; i++) {
             b->in_msgs[i].msg_hdr.msg_namelen = sizeof(b->addrs[i]);
             b->in_msgs[i].msg_hdr.msg_flags = 0;
+            if (w->udp_wildcard) {
+                b->in_msgs[i].msg_hdr.msg_control = b->in_ctl[i];
+                b->in_msgs[i].msg_hdr.msg_controllen = sizeof(b->in_ctl[i]);
+            }
         }
         /* Blocks for the first datagram, then takes whatever else is
          * queued: one system call per wake-up, no event loop in between. */

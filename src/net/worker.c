@@ -113,8 +113,10 @@ static int worker_bind_udp(struct worker *w, const struct net_listen *l, char *e
 {
     int fd = sock_bind(&l->addr, l->addr_len, SOCK_DGRAM);
     struct timeval tv = {0, 200000};
+    w->udp_wildcard = sock_is_wildcard(&l->addr);
     if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+        (w->udp_wildcard && sock_want_dst(fd, l->addr.ss_family) != 0)) {
         snprintf(err, errlen, "cannot listen on %s/udp: %s", l->text, strerror(errno));
         if (fd >= 0)
             close(fd);

@@ -42,6 +42,7 @@ struct worker {
     struct event_base *base;
     struct udp_batch *udp; /* buffers for recvmmsg/sendmmsg (UDP threads) */
     int udp_fd;            /* the socket of a UDP thread; -1 on TCP workers */
+    bool udp_wildcard;     /* udp_fd is bound to 0.0.0.0 or [::]: replies name their source */
     struct tcp_pool *tcp;  /* connections of this worker */
     int *fds;              /* sockets this worker polls */
     struct event **evs;    /* one per fd */

@@ -5,6 +5,7 @@ import socket
 import time
 
 import dns.flags
+import pytest
 import dns.message
 import dns.rcode
 import dns.rdatatype
@@ -127,3 +128,44 @@ def test_sigterm_stops_cleanly(gtmd):
     gtmd.signal(signal.SIGTERM)
     assert gtmd.proc.wait(timeout=10) == 0
     assert "event=stop" in gtmd.read_log()
+
+
+def _reply_source(family, to, port, timeout=2.0):
+    """Sends www.example.com A to (to, port) and returns (the reply's source
+    address, its answer addresses)."""
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        s.sendto(dns.message.make_query("www.example.com.", "A").to_wire(), (to, port))
+        data, src = s.recvfrom(4096)
+    finally:
+        s.close()
+    r = dns.message.from_wire(data)
+    return src[0], sorted(rd.to_text() for rrset in r.answer for rd in rrset)
+
+
+@pytest.mark.parametrize("addr", ["0.0.0.0", "::"])
+def test_wildcard_listener_answers_from_the_address_asked(make_gtmd, addr):
+    """A listener on 0.0.0.0 or [::] answers each query from the address it
+    was sent to: on a host with several addresses a reply from another one
+    is dropped by the client (dig times out). Queried at 127.0.0.5 and
+    127.0.0.1 (and ::1)."""
+    from conftest import default_config
+
+    v6 = ":" in addr
+    if v6 and not socket.has_ipv6:
+        pytest.skip("no IPv6")
+
+    def cfg(w, p):
+        c = default_config(w, p)
+        c["listen"] = ["[::]:%d" % p if v6 else "0.0.0.0:%d" % p]
+        return c
+
+    g = make_gtmd(cfg, start=False)
+    g.addr = "::1" if v6 else "127.0.0.1"
+    g.start()
+    targets = ["::1"] if v6 else ["127.0.0.5", "127.0.0.1", "127.0.0.77"]
+    for to in targets:
+        src, answer = _reply_source(socket.AF_INET6 if v6 else socket.AF_INET, to, g.port)
+        assert src == to, (to, src)
+        assert answer == ["192.0.2.80", "192.0.2.81"], answer
