@@ -244,10 +244,16 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
     admin_ui_headers(evhttp_request_get_output_headers(req));
     admin_authenticate(&r);
     TAILQ_INIT(&r.query);
-    if (!admin_conn_admit(a, req, r.authenticated)) {
+    if (!admin_conn_admit(a, req, r.level, r.authenticated)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-        admin_reply_error(&r, 503, "busy", "too many admin connections (max %u)",
-                          a->max_connections);
+        if (r.level >= ADMIN_OPERATE || a->operate_reserve == 0)
+            admin_reply_error(&r, 503, "busy", "too many admin connections (max %u)",
+                              a->max_connections);
+        else
+            admin_reply_error(&r, 503, "busy",
+                              "too many admin connections (max %u, of which %u are kept "
+                              "for the operate token)",
+                              a->max_connections, a->operate_reserve);
         return;
     }
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
@@ -445,6 +451,8 @@ struct admin *admin_new(const struct admin_params *cfg, uid_t owner, gid_t group
     pthread_mutex_init(&a->lock, NULL);
     a->audit_ring = event_ring_new(ADMIN_AUDIT_KEEP);
     a->max_connections = cfg->max_connections;
+    a->operate_reserve = cfg->operate_reserve;
+    a->max_streams = cfg->max_streams;
     a->timeout_ms = cfg->timeout_ms;
     a->base = event_base_new();
     a->http = a->base ? evhttp_new(a->base) : NULL;

@@ -38,9 +38,12 @@ struct admin {
     int audit_fd; /* open on audit_fd_path; -1: opened at the next line */
     char *audit_fd_path;
     unsigned max_connections;
+    unsigned operate_reserve; /* places only operate-level requests take */
+    unsigned max_streams;     /* event streams per role */
     unsigned timeout_ms;
     struct admin_conn *conns; /* admin_conn.c: every connection we track */
     unsigned n_slots;         /* connections counted against max_connections */
+    unsigned n_shared;        /* of those, held by read or tokenless clients */
     unsigned n_pending;       /* connections without a complete request yet */
     bool replying;            /* our handler is writing (admin_conn.c) */
     struct event *ev_sweep;
@@ -53,6 +56,7 @@ struct admin {
     struct event_ring *audit_ring; /* the newest audit lines (admin_audit.c) */
     struct admin_stream *streams;  /* GET /v1/events (admin_events.c) */
     unsigned n_streams;
+    unsigned n_streams_read;            /* of those, opened with less than operate */
     struct event *ev_events;            /* the event ring got a push */
     struct event *ev_keepalive;         /* a comment on every stream */
     struct admin_unix_sock *unix_socks; /* bound unix listeners, removed at stop */
@@ -152,10 +156,11 @@ void admin_accept_free(struct admin *a);
 
 /* Connection bookkeeping (admin_conn.c; the rules are at its top). */
 struct bufferevent *admin_conn_new(struct event_base *base, void *arg);
-/* Gives the request's connection a place under max_connections; false
- * when there is none (answer 503 busy and close). authenticated: a valid
- * token came with the request. */
-bool admin_conn_admit(struct admin *a, struct evhttp_request *req, bool authenticated);
+/* Gives the request's connection a place under max_connections, by the
+ * level its token granted (and whether a valid token came with it); false
+ * when there is none (answer 503 busy and close). */
+bool admin_conn_admit(struct admin *a, struct evhttp_request *req, enum admin_level level,
+                      bool authenticated);
 /* A reply went out on the request's connection (idle time starts). */
 void admin_conn_replied(struct admin *a, struct evhttp_request *req);
 /* The request will be answered later: its connection is not timed out or
