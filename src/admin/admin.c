@@ -123,6 +123,7 @@ static bool admin_parse_body(struct admin_req *r)
         admin_reply_error(r, st, code, "%s", err);
         return false;
     }
+    admin_audit_note_body(r, data, len);
     return true;
 }
 
@@ -449,7 +450,7 @@ struct admin *admin_new(const struct admin_params *cfg, uid_t owner, gid_t group
     evthread_use_pthreads();
     a->audit_fd = -1;
     pthread_mutex_init(&a->lock, NULL);
-    a->audit_ring = event_ring_new(ADMIN_AUDIT_KEEP);
+    a->audit_ring = event_ring_new_bounded(ADMIN_AUDIT_KEEP, ADMIN_AUDIT_MAX_BYTES);
     a->max_connections = cfg->max_connections;
     a->operate_reserve = cfg->operate_reserve;
     a->max_streams = cfg->max_streams;

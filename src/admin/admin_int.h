@@ -14,11 +14,23 @@
 #include <sys/types.h>
 
 #include "admin/admin.h"
+#include "admin/admin_request.h"
 
 enum admin_level { ADMIN_NONE = 0, ADMIN_READ, ADMIN_OPERATE };
 
-/* Audit lines GET /v1/audit can return (the newest). */
+/* The audit lines kept in memory for GET /v1/audit (the newest): at most
+ * ADMIN_AUDIT_KEEP of them and ADMIN_AUDIT_MAX_BYTES of their text. A body
+ * of up to ADMIN_AUDIT_INLINE bytes is kept whole in its line; a longer one
+ * by its size, SHA-256 and an excerpt. A line's path is cut at
+ * ADMIN_AUDIT_PATH_MAX bytes, and a line still longer than
+ * ADMIN_AUDIT_LINE_MAX loses its result. One GET /v1/audit page holds at
+ * most ADMIN_AUDIT_PAGE_BYTES of lines (at least one line). */
 #define ADMIN_AUDIT_KEEP 1000
+#define ADMIN_AUDIT_MAX_BYTES (4 * 1024 * 1024)
+#define ADMIN_AUDIT_INLINE 2048
+#define ADMIN_AUDIT_PATH_MAX 1024
+#define ADMIN_AUDIT_LINE_MAX (64 * 1024)
+#define ADMIN_AUDIT_PAGE_BYTES (512 * 1024)
 
 /* A unix listener: its path and the identity of the socket file bound. */
 struct admin_unix_sock {
@@ -85,6 +97,11 @@ struct admin_req {
     const char *path;       /* decoded path, without the query string */
     struct evkeyvalq query; /* parsed query string */
     json_t *body;           /* parsed JSON body (POST), or NULL */
+    /* What the audit line keeps of a POST body (admin_audit_log.c). */
+    bool has_body;                                 /* a POST body was parsed */
+    size_t body_len;                               /* its bytes as received */
+    char body_sha256[65];                          /* their SHA-256, lowercase hex */
+    char body_excerpt[ADMIN_REQUEST_EXCERPT_ROOM]; /* "" when the body is kept whole */
 };
 
 /* Sends a JSON body with status; steals 'body'. */
@@ -94,6 +111,8 @@ void admin_reply_error(struct admin_req *r, int status, const char *code, const 
     __attribute__((format(printf, 4, 5)));
 /* The audit log (admin_audit.c). */
 void admin_audit_close(struct admin *a); /* at stop */
+/* Notes what the audit line keeps of r's POST body (data, len bytes). */
+void admin_audit_note_body(struct admin_req *r, const char *data, size_t len);
 /* Appends one audit line for a mutating call. */
 void admin_audit(struct admin_req *r, int status, json_t *result);
 /* Appends one audit line for an event no request made (steals fields:
