@@ -394,6 +394,35 @@ static void server_load_job_run(void *arg)
                       atomic_load(&j->srv->serve.current), j->errs);
 }
 
+/* A reload may lower max_overrides below the overrides in force: it is
+ * applied (they are all kept, and a restart restores them all, persist.h),
+ * and said in the log and the reload result, as gtmd check says it of the
+ * state file. NULL when there is nothing to say. */
+static json_t *server_reload_cap_warning(struct server *srv, const struct config *cfg)
+{
+    size_t n = override_count(&srv->health), max = cfg->health.max_overrides;
+    if (n <= max)
+        return NULL;
+    char note[256], note_q[300];
+    override_cap_note(note, sizeof(note), n, max);
+    log_warn("event=reload note=\"%s\"", log_quote(note, note_q, sizeof(note_q)));
+    return json_pack("[s]", note);
+}
+
+/* gtmd check: the state file holds more overrides than max_overrides
+ * (a reload lowered it): a warning, as the reload said, not an error. */
+static void server_check_state_file(const struct config *cfg, struct errlist *warns)
+{
+    size_t n = 0;
+    const struct health_params *hp = &cfg->health;
+    if (!hp->state_file || persist_count_overrides(hp->state_file, &n) != 0 ||
+        n <= hp->max_overrides)
+        return;
+    char note[256];
+    override_cap_note(note, sizeof(note), n, hp->max_overrides);
+    errlist_add(warns, "%s: %s", hp->state_file, note);
+}
+
 static json_t *server_reload(struct server *srv, bool *ok)
 {
     struct errlist errs;
@@ -455,6 +484,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     load_drop_behind(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
     override_set_max(&srv->health, cfg->health.max_overrides);
+    json_t *warnings = server_reload_cap_warning(srv, cfg);
     drill_core_set_params(&srv->drills, &cfg->drills);
     /* Endpoints may have come or gone: judge every abort_if again. */
     drill_service_poke(srv->drill_svc);
@@ -496,6 +526,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
                             !same_admin, "restart_needed_for_user", !same_user);
     json_object_set_new(res, "restart_needed_for_fleet", json_boolean(!same_fleet));
     json_object_set_new(res, "geo", geo);
+    if (warnings)
+        json_object_set_new(res, "warnings", warnings);
     atomic_fetch_add(&srv->reloads_ok, 1);
     event_ring_push(srv->health.events, "reload",
                     json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
@@ -969,6 +1001,8 @@ int server_check(const char *config_path)
     struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, NULL, &errs, &warns) : NULL;
     if (set)
         privs_check_as(cfg, &errs, &warns); /* as the configured user */
+    if (cfg)
+        server_check_state_file(cfg, &warns);
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
     for (size_t i = 0; i < warns.count; i++)
