@@ -22,6 +22,7 @@
 #include "daemon/load.h"
 #include "daemon/notify.h"
 #include "daemon/privs.h"
+#include "daemon/secrets.h"
 #include "drill/drill.h"
 #include "drill/drill_service.h"
 #include "health/override.h"
@@ -732,10 +733,28 @@ static int server_bind(struct server *srv, char *err, size_t errlen)
 /* Drops to the configured user, then checks, as whoever gtmd now runs
  * as, that the files it writes later can be written and the ones a reload
  * reads can be read (with a clear error now instead of a failure later). */
+/* secrets_check for the process as it is now, before any drop. as_root:
+ * at the start only; gtmd check is often run by another user than the
+ * one that starts gtmd, so its own uid says nothing of the server's. */
+static void server_check_secrets(const struct config *c, bool at_start, struct errlist *warns)
+{
+    gid_t gid = c->run_as.user ? c->run_as.gid : getegid();
+    secrets_check(c, at_start && geteuid() == 0, gid, warns);
+}
+
 static int server_drop_privileges(struct server *srv)
 {
     char err[512];
-    struct errlist errs, warns;
+    struct errlist errs, warns, secrets;
+    /* Before the drop: whether gtmd started as root, and the group it runs
+     * as from now on. */
+    errlist_init(&secrets);
+    server_check_secrets(srv->cfg, true, &secrets);
+    for (size_t i = 0; i < secrets.count; i++) {
+        char q[1024];
+        log_warn("event=secrets_warning note=\"%s\"", log_quote(secrets.msgs[i], q, sizeof(q)));
+    }
+    errlist_free(&secrets);
     if (privs_drop(&srv->cfg->run_as, false, err, sizeof(err)) != 0) {
         log_error("%s: $.user: %s", srv->cfg->path, err);
         return -1;
@@ -1001,8 +1020,10 @@ int server_check(const char *config_path)
     struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, NULL, &errs, &warns) : NULL;
     if (set)
         privs_check_as(cfg, &errs, &warns); /* as the configured user */
-    if (cfg)
+    if (cfg) {
         server_check_state_file(cfg, &warns);
+        server_check_secrets(cfg, false, &warns);
+    }
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
     for (size_t i = 0; i < warns.count; i++)
