@@ -167,3 +167,44 @@ def test_limits_are_checked(make_gtmd):
                        timeout=10)
     assert p.returncode != 0, p
     assert "$.admin.operate_reserve" in p.stdout + p.stderr, p
+
+
+def test_the_issue_with_the_default_limits(make_gtmd):
+    """Issue #24 as reported, with the default limits (64 places, 8 kept
+    for the operate token, 28 streams per role): 64 read streams, then 64
+    read keep-alive connections, over TCP; the operate token still gets a
+    2xx within a second, over TCP and the unix socket."""
+    g, a = start(make_gtmd, unix=True, timeout=30)
+    held = []
+    try:
+        statuses = []
+        for i in range(64):
+            s, st, data = open_stream(a, via_unix=i % 4 == 3)
+            statuses.append(st)
+            if st == 200:
+                held.append(s)
+            else:
+                assert b'"busy"' in data, data
+                s.close()
+        assert statuses.count(200) == 28 and statuses.count(503) == 36, statuses
+        time.sleep(0.5)  # the refused streams' connections are gone
+        readers, refused = [], 0
+        for i in range(64):
+            c = keepalive(a, via_unix=i % 4 == 3)
+            r = ask(c)
+            if r[0] == 200:
+                readers.append(c)
+            else:
+                assert is_busy(*r), r
+                refused += 1
+                c.close()
+        assert len(readers) == 64 - 8 - 28 and refused == 64 - len(readers), (len(readers),
+                                                                              refused)
+        took = [operate_within_a_second(a, via_unix=u, n=i) for i, u in enumerate((False, True))]
+        print("\nMEASURE defaults: 28 read streams + 28 read keep-alive held, 72 refused; "
+              "operate POST in %s s" % ", ".join("%.3f" % t for t in took))
+        for c in readers:
+            c.close()
+    finally:
+        for s in held:
+            s.close()
