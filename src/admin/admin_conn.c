@@ -269,6 +269,7 @@ static void admin_conn_displace(struct admin *a, const struct admin_conn *c)
     struct admin_conn *g = admin_conn_idlest(a, below);
     if (!g)
         return;
+    a->displaced[g->rank]++;
     admin_conn_unslot(g);
     g->revoked = true;
 }
@@ -306,8 +307,10 @@ bool admin_conn_admit(struct admin *a, struct evhttp_request *req, enum admin_le
         return true;
     if (!admin_conn_room(a, c->rank))
         admin_conn_displace(a, c);
-    if (!admin_conn_room(a, c->rank))
+    if (!admin_conn_room(a, c->rank)) {
+        a->busy_places++;
         return false;
+    }
     c->slot = true;
     a->n_slots++;
     if (c->rank < ADMIN_CONN_OPERATOR)
@@ -442,6 +445,15 @@ void admin_conn_fixup(evutil_socket_t fd, short what, void *arg)
             admin_conn_rewrite(bufferevent_get_output(c->bev));
         }
     a->replying = false;
+}
+
+void admin_conn_counts(struct admin *a, unsigned held[3])
+{
+    held[0] = held[1] = held[2] = 0;
+    admin_conn_release_closed(a);
+    for (struct admin_conn *c = a->conns; c; c = c->next)
+        if (c->slot)
+            held[c->rank]++;
 }
 
 void admin_conn_free_all(struct admin *a)

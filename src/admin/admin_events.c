@@ -201,6 +201,7 @@ static bool admin_events_full(struct admin_req *r)
     unsigned have = shared ? a->n_streams_read : a->n_streams - a->n_streams_read;
     if (have < a->max_streams)
         return false;
+    a->busy_streams++;
     admin_reply_error(r, 503, "busy", "too many event streams for the %s token (max %u)",
                       shared ? "read" : "operate", a->max_streams);
     return true;

@@ -56,8 +56,12 @@ struct admin {
     struct admin_conn *conns; /* admin_conn.c: every connection we track */
     unsigned n_slots;         /* connections counted against max_connections */
     unsigned n_shared;        /* of those, held by read or tokenless clients */
-    unsigned n_pending;       /* connections without a complete request yet */
-    bool replying;            /* our handler is writing (admin_conn.c) */
+    /* For /metrics (admin thread only): requests answered 503 busy for want
+     * of a place or of a stream, and places taken from idle connections,
+     * by the displaced connection's rank (guest, reader, operator). */
+    unsigned long long busy_places, busy_streams, displaced[3];
+    unsigned n_pending; /* connections without a complete request yet */
+    bool replying;      /* our handler is writing (admin_conn.c) */
     struct event *ev_sweep;
     struct event *ev_fixup;          /* rewrites libevent's own error replies */
     struct event *ev_saved;          /* a state-file write ended (admin_defer.c) */
@@ -190,5 +194,8 @@ void admin_conn_sweep(evutil_socket_t fd, short what, void *arg);
 /* Rewrites the error replies libevent wrote on its own (event callback). */
 void admin_conn_fixup(evutil_socket_t fd, short what, void *arg);
 void admin_conn_free_all(struct admin *a);
+/* Connections holding a place, by rank: [0] guests, [1] readers, [2]
+ * operators (admin_conn.c's top comment). */
+void admin_conn_counts(struct admin *a, unsigned held[3]);
 
 #endif

@@ -148,6 +148,13 @@ def test_read_clients_never_lock_out_the_operate_token(make_gtmd):
             assert ask(c, token=OPERATE_TOKEN)[0] == 200
         # The streams were not touched.
         assert all(still_open(s) for s, _, _ in streams)
+        # /metrics tells the story.
+        m = a.get("/metrics", token=READ_TOKEN).body.decode()
+        assert 'gtmd_admin_streams{token="read"} %d' % STREAMS in m, m[-1500:]
+        assert 'gtmd_admin_displaced_total{token="read"} 1' in m, m[-1500:]
+        assert 'gtmd_admin_busy_total{limit="streams"} 1' in m, m[-1500:]
+        assert 'gtmd_admin_busy_total{limit="connections"} 2' in m, m[-1500:]
+        assert 'gtmd_admin_connections{token="operate"} %d' % RESERVE in m, m[-1500:]
         print("\nMEASURE operate POST latency with every read place held: %s s"
               % ", ".join("%.3f" % t for t in took))
         for c in readers + ops:
