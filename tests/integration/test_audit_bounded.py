@@ -15,12 +15,12 @@ from adminlib import OPERATE_TOKEN, READ_TOKEN, audit_lines, start
 MIB = 1 << 20
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+    raise AssertionError("no " + field)
 
 
 def post(c, body):
@@ -116,6 +116,11 @@ def test_large_bodies_keep_memory_and_lines_small(make_gtmd):
     assert len(r.body) < 1 * MIB, len(r.body)
     assert r.json["entries"][0] == line and len(r.json["entries"]) == 100
     assert isinstance(r.json["next_before"], int)
+    big = get_audit(a, "?limit=1000")
+    assert len(big.body) < 600 * 1024, len(big.body)
+    print("MEASURE GET /v1/audit: %d bytes (limit 100), %d bytes (limit 1000, %d lines); "
+          "VmRSS %d KiB, VmHWM %d KiB" % (len(r.body), len(big.body), len(big.json["entries"]),
+                                         rss_kib(g.proc.pid), rss_kib(g.proc.pid, "VmHWM")))
     assert assert_alive_rss(g, before)
 
 
