@@ -123,6 +123,7 @@ static bool admin_parse_body(struct admin_req *r)
         admin_reply_error(r, st, code, "%s", err);
         return false;
     }
+    admin_audit_note_body(r, data, len);
     return true;
 }
 
@@ -244,10 +245,16 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
     admin_ui_headers(evhttp_request_get_output_headers(req));
     admin_authenticate(&r);
     TAILQ_INIT(&r.query);
-    if (!admin_conn_admit(a, req, r.authenticated)) {
+    if (!admin_conn_admit(a, req, r.level, r.authenticated)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-        admin_reply_error(&r, 503, "busy", "too many admin connections (max %u)",
-                          a->max_connections);
+        if (r.level >= ADMIN_OPERATE || a->operate_reserve == 0)
+            admin_reply_error(&r, 503, "busy", "too many admin connections (max %u)",
+                              a->max_connections);
+        else
+            admin_reply_error(&r, 503, "busy",
+                              "too many admin connections (max %u, of which %u are kept "
+                              "for the operate token)",
+                              a->max_connections, a->operate_reserve);
         return;
     }
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
@@ -443,8 +450,10 @@ struct admin *admin_new(const struct admin_params *cfg, uid_t owner, gid_t group
     evthread_use_pthreads();
     a->audit_fd = -1;
     pthread_mutex_init(&a->lock, NULL);
-    a->audit_ring = event_ring_new(ADMIN_AUDIT_KEEP);
+    a->audit_ring = event_ring_new_bounded(ADMIN_AUDIT_KEEP, ADMIN_AUDIT_MAX_BYTES);
     a->max_connections = cfg->max_connections;
+    a->operate_reserve = cfg->operate_reserve;
+    a->max_streams = cfg->max_streams;
     a->timeout_ms = cfg->timeout_ms;
     a->base = event_base_new();
     a->http = a->base ? evhttp_new(a->base) : NULL;

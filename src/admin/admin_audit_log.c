@@ -11,12 +11,21 @@
  * (contrib/gtmd.logrotate). The file is created mode 0600 by whatever user
  * gtmd runs as then (after a privilege drop: that user).
  *
+ * A line is bounded (admin_int.h, ADMIN_AUDIT_*): a request body of up to
+ * ADMIN_AUDIT_INLINE bytes is kept whole under "request"; a longer one
+ * (a rejected 1 MiB POST) only by "request_bytes", "request_sha256" and a
+ * "request_excerpt" of its first bytes, so that neither the file nor the
+ * ring in memory grows with what clients send, while the digest still
+ * proves which body it was.
+ *
  * Threads: the admin thread writes request lines, the drill thread drill
  * ends (admin_audit_event), the main thread reopens; a->lock guards the
  * path and the descriptor, and is held for each write.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -103,18 +112,78 @@ int admin_reopen_audit(struct admin *a)
     return rc;
 }
 
+void admin_audit_note_body(struct admin_req *r, const char *data, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    r->has_body = true;
+    r->body_len = len;
+    r->body_sha256[0] = '\0';
+    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) == 1)
+        for (unsigned i = 0; i < mdlen && i < 32; i++)
+            snprintf(r->body_sha256 + 2 * i, 3, "%02x", md[i]);
+    r->body_excerpt[0] = '\0';
+    if (len > ADMIN_AUDIT_INLINE)
+        admin_request_excerpt(data, len, r->body_excerpt);
+}
+
+/* The request URI, valid UTF-8 (it may hold any byte; an invalid one would
+ * make json_pack fail and the line be lost) and cut at
+ * ADMIN_AUDIT_PATH_MAX bytes. Caller frees. */
+static char *admin_audit_uri(struct admin_req *r, bool *cut)
+{
+    const char *u = evhttp_request_get_uri(r->req);
+    size_t n = strlen(u);
+    *cut = n > ADMIN_AUDIT_PATH_MAX;
+    char *uri = strndup(u, *cut ? ADMIN_AUDIT_PATH_MAX : n);
+    if (uri)
+        admin_request_utf8_fix(uri);
+    return uri;
+}
+
+/* Adds what the line keeps of the body: the body itself when small, else
+ * its excerpt; its size and digest either way. */
+static void admin_audit_body(struct admin_req *r, json_t *line)
+{
+    bool whole = !r->has_body || r->body_len <= ADMIN_AUDIT_INLINE;
+    json_object_set(line, "request", whole && r->body ? r->body : json_null());
+    if (!r->has_body)
+        return;
+    json_object_set_new(line, "request_bytes", json_integer((json_int_t)r->body_len));
+    json_object_set_new(line, "request_sha256", json_string(r->body_sha256));
+    if (!whole)
+        json_object_set_new(line, "request_excerpt", json_string(r->body_excerpt));
+}
+
+/* A line whose result makes it longer than ADMIN_AUDIT_LINE_MAX keeps
+ * only the result's size. */
+static void admin_audit_bound(json_t *line)
+{
+    json_t *res = json_object_get(line, "result");
+    size_t n = res ? json_dumpb(line, NULL, 0, JSON_COMPACT) : 0;
+    if (n <= ADMIN_AUDIT_LINE_MAX)
+        return;
+    size_t rn = json_dumpb(res, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_object_set_new(line, "result",
+                        json_pack("{s:b, s:I}", "truncated", 1, "bytes", (json_int_t)rn));
+}
+
 void admin_audit(struct admin_req *r, int status, json_t *result)
 {
     const char *method = evhttp_request_get_command(r->req) == EVHTTP_REQ_POST ? "POST" : "DELETE";
-    /* The raw URI may hold any byte; an invalid one would make json_pack
-     * fail and the line be lost, so a copy is made valid UTF-8. */
-    char *uri = strdup(evhttp_request_get_uri(r->req));
-    if (uri)
-        admin_request_utf8_fix(uri);
-    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s?, s:O?, s:i, s:o?}", "time", health_now(),
+    bool cut = false;
+    char *uri = admin_audit_uri(r, &cut);
+    /* "request" is filled in its place by admin_audit_body. */
+    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:s?, s:n, s:i, s:o?}", "time", health_now(),
                              "token", r->token_name, "client", r->client, "method", method, "path",
-                             uri, "request", r->body, "status", status, "result", result);
+                             uri, "request", "status", status, "result", result);
     free(uri);
+    if (line) {
+        admin_audit_body(r, line);
+        if (cut)
+            json_object_set_new(line, "path_truncated", json_true());
+        admin_audit_bound(line);
+    }
     /* In a fleet: which node took the call. */
     if (line && r->a->env.store && r->a->env.store->node)
         json_object_set_new(line, "node", json_string(r->a->env.store->node));

@@ -114,11 +114,31 @@ static void admin_params_listen(const struct jsoncfg *j, json_t *l, bool have_to
     json_decref(arr);
 }
 
+/* operate_reserve and max_streams, bounded by max_connections (parsed
+ * first). Defaults: a reserve of max_connections / 8 (at least 1 from 8
+ * places up, at most 8), streams on half the places read clients share. */
+static void admin_params_limits(const struct jsoncfg *j, json_t *v, struct admin_params *a)
+{
+    unsigned max = a->max_connections ? a->max_connections : 1;
+    long def_reserve = max / 8 > 8 ? 8 : max / 8;
+    a->operate_reserve = (unsigned)jsoncfg_int(j, v, "operate_reserve", "$.admin.operate_reserve",
+                                               0, 10000, def_reserve);
+    if (a->operate_reserve >= max) {
+        jsoncfg_err(j, "$.admin.operate_reserve",
+                    "must be below max_connections (%u): read clients need a place too", max);
+        a->operate_reserve = 0;
+    }
+    long share = (long)(max - a->operate_reserve);
+    long def_streams = share / 2 > 0 ? share / 2 : 1;
+    a->max_streams =
+        (unsigned)jsoncfg_int(j, v, "max_streams", "$.admin.max_streams", 1, 10000, def_streams);
+}
+
 void admin_params_parse(const struct jsoncfg *j, json_t *v, struct admin_params *a)
 {
-    static const char *const keys[] = {"listen",    "read_token_file", "operate_token_file",
-                                       "audit_log", "max_connections", "timeout",
-                                       NULL};
+    static const char *const keys[] = {"listen",          "read_token_file", "operate_token_file",
+                                       "audit_log",       "max_connections", "timeout",
+                                       "operate_reserve", "max_streams",     NULL};
     memset(a, 0, sizeof(*a));
     if (!v)
         return;
@@ -139,6 +159,7 @@ void admin_params_parse(const struct jsoncfg *j, json_t *v, struct admin_params 
     a->max_connections =
         (unsigned)jsoncfg_int(j, v, "max_connections", "$.admin.max_connections", 1, 10000, 64);
     a->timeout_ms = jsoncfg_ms(j, v, "timeout", "$.admin.timeout", 0.1, 600, 5);
+    admin_params_limits(j, v, a);
 }
 
 void admin_params_free(struct admin_params *p)
@@ -157,7 +178,8 @@ void admin_params_free(struct admin_params *p)
 bool admin_params_same_listeners(const struct admin_params *a, const struct admin_params *b)
 {
     if (a->enabled != b->enabled || a->n_listen != b->n_listen ||
-        a->max_connections != b->max_connections || a->timeout_ms != b->timeout_ms)
+        a->max_connections != b->max_connections || a->timeout_ms != b->timeout_ms ||
+        a->operate_reserve != b->operate_reserve || a->max_streams != b->max_streams)
         return false;
     for (size_t i = 0; i < a->n_listen; i++)
         if (strcmp(a->listen[i], b->listen[i]) != 0)

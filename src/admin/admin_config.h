@@ -29,7 +29,12 @@ struct admin_params {
     char *operate_token_file;
     char *audit_log; /* resolved path; NULL = no audit log */
     unsigned max_connections;
-    unsigned timeout_ms; /* header and body timeout */
+    /* Places of max_connections only operate-level requests may take (the
+     * operate token; any request on a unix socket when no token is set):
+     * read and tokenless clients share the other places. */
+    unsigned operate_reserve;
+    unsigned max_streams; /* GET /v1/events streams per role (read, operate) */
+    unsigned timeout_ms;  /* header and body timeout */
 };
 
 /* Parses the section v (NULL: absent, admin disabled) into out; errors go

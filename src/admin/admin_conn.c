@@ -18,14 +18,24 @@
  * max_connections: past it, a new connection closes the oldest pending one
  * that has sent nothing for 0.25 s (or has been sending one request for a
  * second), so a flood of idle or dripping connections costs a bounded number
- * of descriptors and loses no request. A request on a connection without a
- * place takes a free one; when there is none, an authenticated request (a
- * valid token, or any request over a unix socket, whose mode 0600
- * authenticates) takes the place of the connection without a valid token
- * that has been idle longest; that connection's next request is answered
- * 503 busy. Otherwise the request is answered 503 busy with Connection:
- * close. So connections without a token never lock operators out, and
- * every request gets an answer.
+ * of descriptors and loses no request.
+ *
+ * A connection's rank is known once its request's Authorization header is
+ * parsed: a guest (TCP, no valid token), a reader (the read token, or any
+ * request on a unix socket, whose mode 0600 authenticates) or an operator
+ * (operate level: the operate token, or a unix socket when no token is
+ * configured). It only rises on a kept-alive connection. Guests and readers
+ * share max_connections - operate_reserve places; operators may take any.
+ * A request without a place takes a free one it may use; when there is
+ * none, it takes the place of the connection of a lower rank (an operator:
+ * of any rank, lowest first) that has been idle longest, like nginx and
+ * Knot drop their oldest idle keep-alive connection: that connection's next
+ * request is answered 503 busy and it is closed after a second. A reader
+ * only displaces guests, so readers beyond their share get 503 busy with
+ * Connection: close. Connections answering a stream or a deferred reply
+ * are never idle; read streams are bounded by max_streams (admin_events.c),
+ * below the shared places. So the operate token always gets a place while
+ * read clients hold every place they can, and every request gets an answer.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -46,6 +56,10 @@
 #define ADMIN_CONN_PARTIAL_S 1.0
 /* A connection whose place was taken is closed after this idle time. */
 #define ADMIN_CONN_REVOKED_S 1.0
+/* Ranks of a connection (the file's top comment). */
+#define ADMIN_CONN_GUEST 0
+#define ADMIN_CONN_READER 1
+#define ADMIN_CONN_OPERATOR 2
 /* Largest libevent error reply we rewrite. */
 #define ADMIN_CONN_FIXUP_MAX 16384
 
@@ -60,7 +74,7 @@ struct admin_conn {
     bool got_bytes;          /* something was read */
     bool requested;          /* has completed a request: no longer pending */
     bool slot;               /* counts against max_connections */
-    bool authed;             /* made an authenticated request */
+    signed char rank;        /* ADMIN_CONN_GUEST.. ADMIN_CONN_OPERATOR */
     bool revoked;            /* its place was taken: next request 503 */
     bool evicted;            /* shut down by us; waiting for evhttp to let go */
     bool fixup;              /* evhttp wrote on its own: check the output */
@@ -89,6 +103,17 @@ static bool admin_conn_unix(struct admin_conn *c)
     return c->is_unix > 0;
 }
 
+/* Gives c's place back (a no-op without one). */
+static void admin_conn_unslot(struct admin_conn *c)
+{
+    if (!c->slot)
+        return;
+    c->a->n_slots--;
+    if (c->rank < ADMIN_CONN_OPERATOR)
+        c->a->n_shared--;
+    c->slot = false;
+}
+
 /* Shuts a connection down; evhttp sees EOF and frees it. */
 static void admin_conn_close(struct admin_conn *c)
 {
@@ -97,9 +122,7 @@ static void admin_conn_close(struct admin_conn *c)
         shutdown(fd, SHUT_RDWR);
     if (!c->requested && !c->evicted)
         c->a->n_pending--;
-    if (c->slot)
-        c->a->n_slots--;
-    c->slot = false;
+    admin_conn_unslot(c);
     c->evicted = true;
 }
 
@@ -130,8 +153,7 @@ static void admin_conn_free(struct admin_conn *c)
 {
     if (!c->requested && !c->evicted)
         c->a->n_pending--;
-    if (c->slot)
-        c->a->n_slots--;
+    admin_conn_unslot(c);
     evbuffer_remove_cb(bufferevent_get_output(c->bev), admin_conn_on_output, c);
     evbuffer_remove_cb(bufferevent_get_input(c->bev), admin_conn_on_input, c);
     bufferevent_decref(c->bev);
@@ -215,18 +237,56 @@ static struct admin_conn *admin_conn_of(struct admin *a, struct evhttp_request *
     return NULL;
 }
 
-/* The guest connection (no valid token yet) idle longest, for an
- * authenticated request to take its place. */
-static struct admin_conn *admin_conn_guest(struct admin *a)
+/* The connection with a place, of a rank below 'below', that has been idle
+ * longest, the lowest rank first; NULL when every one is busy. */
+static struct admin_conn *admin_conn_idlest(struct admin *a, int below)
 {
     struct admin_conn *g = NULL;
-    for (struct admin_conn *c = a->conns; c; c = c->next)
-        if (c->slot && !c->authed && !c->busy && (!g || c->last < g->last))
+    for (struct admin_conn *c = a->conns; c; c = c->next) {
+        if (!c->slot || c->busy || c->rank >= below)
+            continue;
+        if (!g || c->rank < g->rank || (c->rank == g->rank && c->last < g->last))
             g = c;
+    }
     return g;
 }
 
-bool admin_conn_admit(struct admin *a, struct evhttp_request *req, bool authenticated)
+/* Whether a connection of rank 'rank' may take a free place now. */
+static bool admin_conn_room(const struct admin *a, int rank)
+{
+    if (a->n_slots >= a->max_connections)
+        return false;
+    return rank == ADMIN_CONN_OPERATOR || a->n_shared < a->max_connections - a->operate_reserve;
+}
+
+/* Takes the place of the idlest connection c may displace (the file's top
+ * comment): its next request gets 503 and the sweep closes it. */
+static void admin_conn_displace(struct admin *a, const struct admin_conn *c)
+{
+    int below = c->rank == ADMIN_CONN_OPERATOR ? ADMIN_CONN_OPERATOR + 1 : ADMIN_CONN_READER;
+    if (c->rank == ADMIN_CONN_GUEST)
+        return;
+    struct admin_conn *g = admin_conn_idlest(a, below);
+    if (!g)
+        return;
+    a->displaced[g->rank]++;
+    admin_conn_unslot(g);
+    g->revoked = true;
+}
+
+/* A kept-alive connection with a place asks with a higher rank: it moves
+ * out of the shared places when it becomes an operator's. */
+static void admin_conn_promote(struct admin *a, struct admin_conn *c, int rank)
+{
+    if (rank <= c->rank)
+        return;
+    if (c->slot && c->rank < ADMIN_CONN_OPERATOR && rank == ADMIN_CONN_OPERATOR)
+        a->n_shared--;
+    c->rank = (signed char)rank;
+}
+
+bool admin_conn_admit(struct admin *a, struct evhttp_request *req, enum admin_level level,
+                      bool authenticated)
 {
     admin_conn_release_closed(a);
     struct admin_conn *c = admin_conn_of(a, req);
@@ -237,23 +297,24 @@ bool admin_conn_admit(struct admin *a, struct evhttp_request *req, bool authenti
         if (!c->evicted)
             a->n_pending--;
     }
-    if (authenticated || admin_conn_unix(c))
-        c->authed = true;
+    int rank = level >= ADMIN_OPERATE                ? ADMIN_CONN_OPERATOR
+               : authenticated || admin_conn_unix(c) ? ADMIN_CONN_READER
+                                                     : ADMIN_CONN_GUEST;
+    admin_conn_promote(a, c, rank);
     if (c->revoked || c->evicted)
         return false;
     if (c->slot)
         return true;
-    struct admin_conn *g =
-        a->n_slots >= a->max_connections && c->authed ? admin_conn_guest(a) : NULL;
-    if (g) {
-        g->slot = false; /* its next request gets 503; the sweep closes it */
-        g->revoked = true;
-        a->n_slots--;
-    }
-    if (a->n_slots >= a->max_connections)
+    if (!admin_conn_room(a, c->rank))
+        admin_conn_displace(a, c);
+    if (!admin_conn_room(a, c->rank)) {
+        a->busy_places++;
         return false;
+    }
     c->slot = true;
     a->n_slots++;
+    if (c->rank < ADMIN_CONN_OPERATOR)
+        a->n_shared++;
     return true;
 }
 
@@ -384,6 +445,15 @@ void admin_conn_fixup(evutil_socket_t fd, short what, void *arg)
             admin_conn_rewrite(bufferevent_get_output(c->bev));
         }
     a->replying = false;
+}
+
+void admin_conn_counts(struct admin *a, unsigned held[3])
+{
+    held[0] = held[1] = held[2] = 0;
+    admin_conn_release_closed(a);
+    for (struct admin_conn *c = a->conns; c; c = c->next)
+        if (c->slot)
+            held[c->rank]++;
 }
 
 void admin_conn_free_all(struct admin *a)

@@ -41,6 +41,7 @@ struct admin_stream {
     struct evhttp_connection *evcon;
     void *conn;    /* admin_conn_hold handle */
     uint64_t last; /* newest id sent */
+    bool shared;   /* opened below operate level: counts in n_streams_read */
     bool dropped;  /* shut down; waiting for the close callback */
 };
 
@@ -59,6 +60,8 @@ static void admin_events_unlink(struct admin_stream *s)
     if (*pp)
         *pp = s->next;
     s->a->n_streams--;
+    if (s->shared)
+        s->a->n_streams_read--;
 }
 
 /* evhttp closes the connection (peer gone, error, or our shutdown). */
@@ -186,6 +189,24 @@ static int admin_events_start_id(struct admin_req *r, uint64_t *after)
     return 0;
 }
 
+/* Each role has max_streams streams (doc/admin-api.md, Limits): a stream
+ * holds its connection's place for as long as it lasts, so read streams
+ * must not fill the places read clients share and leave none to answer a
+ * read request, nor operator streams the reserve. true when r was answered
+ * 503 busy (the connection stays open). */
+static bool admin_events_full(struct admin_req *r)
+{
+    struct admin *a = r->a;
+    bool shared = r->level < ADMIN_OPERATE;
+    unsigned have = shared ? a->n_streams_read : a->n_streams - a->n_streams_read;
+    if (have < a->max_streams)
+        return false;
+    a->busy_streams++;
+    admin_reply_error(r, 503, "busy", "too many event streams for the %s token (max %u)",
+                      shared ? "read" : "operate", a->max_streams);
+    return true;
+}
+
 void admin_handle_events(struct admin_req *r)
 {
     struct admin *a = r->a;
@@ -198,6 +219,8 @@ void admin_handle_events(struct admin_req *r)
         admin_reply_error(r, 400, "bad_request", "Last-Event-ID must be a decimal event id");
         return;
     }
+    if (admin_events_full(r))
+        return;
     struct admin_stream *s = calloc(1, sizeof(*s));
     if (!s)
         abort();
@@ -207,8 +230,10 @@ void admin_handle_events(struct admin_req *r)
     s->last = after;
     s->conn = admin_conn_hold(a, r->req);
     s->next = a->streams;
+    s->shared = r->level < ADMIN_OPERATE;
     a->streams = s;
     a->n_streams++;
+    a->n_streams_read += s->shared;
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
     evhttp_add_header(h, "Content-Type", "text/event-stream");
     evhttp_add_header(h, "Cache-Control", "no-store");
@@ -253,7 +278,7 @@ void admin_events_free_all(struct admin *a)
         admin_conn_unhold(a, s->conn);
         free(s);
     }
-    a->n_streams = 0;
+    a->n_streams = a->n_streams_read = 0;
     if (a->ev_events)
         event_free(a->ev_events);
     if (a->ev_keepalive)

@@ -14,11 +14,23 @@
 #include <sys/types.h>
 
 #include "admin/admin.h"
+#include "admin/admin_request.h"
 
 enum admin_level { ADMIN_NONE = 0, ADMIN_READ, ADMIN_OPERATE };
 
-/* Audit lines GET /v1/audit can return (the newest). */
+/* The audit lines kept in memory for GET /v1/audit (the newest): at most
+ * ADMIN_AUDIT_KEEP of them and ADMIN_AUDIT_MAX_BYTES of their text. A body
+ * of up to ADMIN_AUDIT_INLINE bytes is kept whole in its line; a longer one
+ * by its size, SHA-256 and an excerpt. A line's path is cut at
+ * ADMIN_AUDIT_PATH_MAX bytes, and a line still longer than
+ * ADMIN_AUDIT_LINE_MAX loses its result. One GET /v1/audit page holds at
+ * most ADMIN_AUDIT_PAGE_BYTES of lines (at least one line). */
 #define ADMIN_AUDIT_KEEP 1000
+#define ADMIN_AUDIT_MAX_BYTES (4 * 1024 * 1024)
+#define ADMIN_AUDIT_INLINE 2048
+#define ADMIN_AUDIT_PATH_MAX 1024
+#define ADMIN_AUDIT_LINE_MAX (64 * 1024)
+#define ADMIN_AUDIT_PAGE_BYTES (512 * 1024)
 
 /* A unix listener: its path and the identity of the socket file bound. */
 struct admin_unix_sock {
@@ -38,11 +50,18 @@ struct admin {
     int audit_fd; /* open on audit_fd_path; -1: opened at the next line */
     char *audit_fd_path;
     unsigned max_connections;
+    unsigned operate_reserve; /* places only operate-level requests take */
+    unsigned max_streams;     /* event streams per role */
     unsigned timeout_ms;
     struct admin_conn *conns; /* admin_conn.c: every connection we track */
     unsigned n_slots;         /* connections counted against max_connections */
-    unsigned n_pending;       /* connections without a complete request yet */
-    bool replying;            /* our handler is writing (admin_conn.c) */
+    unsigned n_shared;        /* of those, held by read or tokenless clients */
+    /* For /metrics (admin thread only): requests answered 503 busy for want
+     * of a place or of a stream, and places taken from idle connections,
+     * by the displaced connection's rank (guest, reader, operator). */
+    unsigned long long busy_places, busy_streams, displaced[3];
+    unsigned n_pending; /* connections without a complete request yet */
+    bool replying;      /* our handler is writing (admin_conn.c) */
     struct event *ev_sweep;
     struct event *ev_fixup;          /* rewrites libevent's own error replies */
     struct event *ev_saved;          /* a state-file write ended (admin_defer.c) */
@@ -53,6 +72,7 @@ struct admin {
     struct event_ring *audit_ring; /* the newest audit lines (admin_audit.c) */
     struct admin_stream *streams;  /* GET /v1/events (admin_events.c) */
     unsigned n_streams;
+    unsigned n_streams_read;            /* of those, opened with less than operate */
     struct event *ev_events;            /* the event ring got a push */
     struct event *ev_keepalive;         /* a comment on every stream */
     struct admin_unix_sock *unix_socks; /* bound unix listeners, removed at stop */
@@ -81,6 +101,11 @@ struct admin_req {
     const char *path;       /* decoded path, without the query string */
     struct evkeyvalq query; /* parsed query string */
     json_t *body;           /* parsed JSON body (POST), or NULL */
+    /* What the audit line keeps of a POST body (admin_audit_log.c). */
+    bool has_body;                                 /* a POST body was parsed */
+    size_t body_len;                               /* its bytes as received */
+    char body_sha256[65];                          /* their SHA-256, lowercase hex */
+    char body_excerpt[ADMIN_REQUEST_EXCERPT_ROOM]; /* "" when the body is kept whole */
 };
 
 /* Sends a JSON body with status; steals 'body'. */
@@ -90,6 +115,8 @@ void admin_reply_error(struct admin_req *r, int status, const char *code, const 
     __attribute__((format(printf, 4, 5)));
 /* The audit log (admin_audit.c). */
 void admin_audit_close(struct admin *a); /* at stop */
+/* Notes what the audit line keeps of r's POST body (data, len bytes). */
+void admin_audit_note_body(struct admin_req *r, const char *data, size_t len);
 /* Appends one audit line for a mutating call. */
 void admin_audit(struct admin_req *r, int status, json_t *result);
 /* Appends one audit line for an event no request made (steals fields:
@@ -152,10 +179,11 @@ void admin_accept_free(struct admin *a);
 
 /* Connection bookkeeping (admin_conn.c; the rules are at its top). */
 struct bufferevent *admin_conn_new(struct event_base *base, void *arg);
-/* Gives the request's connection a place under max_connections; false
- * when there is none (answer 503 busy and close). authenticated: a valid
- * token came with the request. */
-bool admin_conn_admit(struct admin *a, struct evhttp_request *req, bool authenticated);
+/* Gives the request's connection a place under max_connections, by the
+ * level its token granted (and whether a valid token came with it); false
+ * when there is none (answer 503 busy and close). */
+bool admin_conn_admit(struct admin *a, struct evhttp_request *req, enum admin_level level,
+                      bool authenticated);
 /* A reply went out on the request's connection (idle time starts). */
 void admin_conn_replied(struct admin *a, struct evhttp_request *req);
 /* The request will be answered later: its connection is not timed out or
@@ -166,5 +194,8 @@ void admin_conn_sweep(evutil_socket_t fd, short what, void *arg);
 /* Rewrites the error replies libevent wrote on its own (event callback). */
 void admin_conn_fixup(evutil_socket_t fd, short what, void *arg);
 void admin_conn_free_all(struct admin *a);
+/* Connections holding a place, by rank: [0] guests, [1] readers, [2]
+ * operators (admin_conn.c's top comment). */
+void admin_conn_counts(struct admin *a, unsigned held[3]);
 
 #endif

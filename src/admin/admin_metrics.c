@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "common/event_ring.h"
 #include "drill/drill.h"
 #include "guard/cookie.h"
 #include "guard/rrl.h"
@@ -367,6 +368,35 @@ static void metrics_recovery(struct evbuffer *b, struct drill_core *dc)
     json_decref(list);
 }
 
+/* The admin API's own limits (admin_conn.c, admin_events.c) and the
+ * audit lines kept: whether read clients press on the operate token. */
+static void metrics_admin(struct evbuffer *b, struct admin *a)
+{
+    static const char *const ranks[3] = {"none", "read", "operate"};
+    unsigned held[3];
+    admin_conn_counts(a, held);
+    metrics_head(b, "gtmd_admin_connections", "gauge",
+                 "Admin connections holding a place, by the token they used.");
+    for (int k = 0; k < 3; k++)
+        evbuffer_add_printf(b, "gtmd_admin_connections{token=\"%s\"} %u\n", ranks[k], held[k]);
+    metrics_head(b, "gtmd_admin_streams", "gauge", "Open GET /v1/events streams, by role.");
+    evbuffer_add_printf(b, "gtmd_admin_streams{token=\"read\"} %u\n", a->n_streams_read);
+    evbuffer_add_printf(b, "gtmd_admin_streams{token=\"operate\"} %u\n",
+                        a->n_streams - a->n_streams_read);
+    metrics_head(b, "gtmd_admin_busy_total", "counter",
+                 "Requests answered 503 busy, by the limit: places or streams.");
+    evbuffer_add_printf(b, "gtmd_admin_busy_total{limit=\"connections\"} %llu\n", a->busy_places);
+    evbuffer_add_printf(b, "gtmd_admin_busy_total{limit=\"streams\"} %llu\n", a->busy_streams);
+    metrics_head(b, "gtmd_admin_displaced_total", "counter",
+                 "Idle connections whose place a request of a higher rank took, by their token.");
+    for (int k = 0; k < 3; k++)
+        evbuffer_add_printf(b, "gtmd_admin_displaced_total{token=\"%s\"} %llu\n", ranks[k],
+                            a->displaced[k]);
+    metrics_head(b, "gtmd_audit_kept_bytes", "gauge",
+                 "Bytes of audit lines kept in memory for GET /v1/audit (at most 4 MiB).");
+    evbuffer_add_printf(b, "gtmd_audit_kept_bytes %zu\n", event_ring_bytes(a->audit_ring));
+}
+
 void admin_handle_metrics(struct admin_req *r)
 {
     struct admin *a = r->a;
@@ -394,6 +424,7 @@ void admin_handle_metrics(struct admin_req *r)
     evbuffer_add_printf(b, "gtmd_config_generation %llu\n", gen);
     metrics_head(b, "gtmd_uptime_seconds", "gauge", "Seconds since gtmd started.");
     evbuffer_add_printf(b, "gtmd_uptime_seconds %.3f\n", health_now() - a->env.started);
+    metrics_admin(b, a);
     admin_fleet_metrics(a, b);
     evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
                       "text/plain; version=0.0.4");

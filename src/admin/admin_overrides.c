@@ -179,10 +179,18 @@ static void ovr_refuse_unsafe(struct admin_req *r, json_t *blocked, const char *
 
 static void ovr_refuse_full(struct admin_req *r)
 {
-    admin_reply_error(r, 409, "too_many_overrides",
-                      "gtmd already holds %zu overrides, the most max_overrides allows; delete "
-                      "one first",
-                      override_max(r->a->env.health));
+    /* There may be more than max_overrides: a reload may have lowered it. */
+    size_t n = override_count(r->a->env.health), max = override_max(r->a->env.health);
+    if (n <= max)
+        admin_reply_error(r, 409, "too_many_overrides",
+                          "gtmd already holds %zu overrides, the most max_overrides allows; "
+                          "delete one first",
+                          max);
+    else
+        admin_reply_error(r, 409, "too_many_overrides",
+                          "gtmd holds %zu overrides, more than max_overrides (%zu, lowered by a "
+                          "reload); delete %zu first",
+                          n, max, n - max + 1);
     admin_audit(r, 409, NULL);
 }
 

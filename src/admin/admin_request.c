@@ -281,6 +281,27 @@ void admin_request_utf8_fix(char *s)
     }
 }
 
+void admin_request_excerpt(const char *data, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = len < ADMIN_REQUEST_EXCERPT ? len : ADMIN_REQUEST_EXCERPT, o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)data[i];
+        if (c < 0x20 || c == 0x7f) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else if (c == '\\') {
+            out[o++] = '\\';
+            out[o++] = '\\';
+        } else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    admin_request_utf8_fix(out); /* a NUL was escaped: the whole text is seen */
+}
+
 json_t *admin_request_error_body(const char *code, char *msg)
 {
     admin_request_utf8_fix(msg);

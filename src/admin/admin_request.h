@@ -87,6 +87,19 @@ int admin_request_parse_explain(const char *query_string, struct admin_explain_r
                                 size_t errlen);
 void admin_request_explain_free(struct admin_explain_req *e);
 
+/* Bytes of a request body the audit line quotes when it does not keep the
+ * body itself, and the room their escaped form needs (each byte at most
+ * "\xHH", plus the NUL). */
+#define ADMIN_REQUEST_EXCERPT 256
+#define ADMIN_REQUEST_EXCERPT_ROOM (ADMIN_REQUEST_EXCERPT * 4 + 1)
+
+/* Writes the first ADMIN_REQUEST_EXCERPT bytes of data (len of them) to out
+ * (ADMIN_REQUEST_EXCERPT_ROOM bytes) as valid UTF-8 text: control bytes
+ * and DEL as "\xHH", a backslash as "\\", any byte outside well-formed
+ * UTF-8 (a character cut at the end included) as '?'. So an excerpt can
+ * neither break a log line nor hide what it quotes. */
+void admin_request_excerpt(const char *data, size_t len, char *out);
+
 /* Replaces every byte of s that is not part of well-formed UTF-8 with '?',
  * in place. Error messages quote what the client sent (a path, a key, a
  * type) and may be cut mid-character; jansson refuses such strings. */

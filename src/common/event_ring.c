@@ -16,18 +16,22 @@ struct event_ring_item {
     uint64_t id;
     char type[24];
     char *json; /* owned */
+    size_t len; /* of json */
 };
 
 struct event_ring {
     pthread_mutex_t lock;
     struct event_ring_item *items; /* capacity slots; id i lives at (i - 1) % capacity */
     size_t capacity;
-    uint64_t last; /* newest id given */
+    uint64_t last;    /* newest id given */
+    uint64_t first;   /* oldest id kept (last + 1: none) */
+    size_t bytes;     /* text kept */
+    size_t max_bytes; /* 0: bounded by capacity only */
     void (*notify)(void *arg);
     void *notify_arg;
 };
 
-struct event_ring *event_ring_new(size_t capacity)
+struct event_ring *event_ring_new_bounded(size_t capacity, size_t max_bytes)
 {
     struct event_ring *r = calloc(1, sizeof(*r));
     if (!r || capacity == 0)
@@ -36,8 +40,28 @@ struct event_ring *event_ring_new(size_t capacity)
     if (!r->items)
         abort();
     r->capacity = capacity;
+    r->max_bytes = max_bytes;
+    r->first = 1;
     pthread_mutex_init(&r->lock, NULL);
     return r;
+}
+
+struct event_ring *event_ring_new(size_t capacity)
+{
+    return event_ring_new_bounded(capacity, 0);
+}
+
+/* Forgets the oldest kept event (caller holds the lock). */
+static void event_ring_drop_oldest(struct event_ring *r)
+{
+    struct event_ring_item *it = &r->items[(r->first - 1) % r->capacity];
+    if (it->id == r->first) {
+        r->bytes -= it->len;
+        free(it->json);
+        it->json = NULL;
+        it->len = 0;
+    }
+    r->first++;
 }
 
 void event_ring_free(struct event_ring *r)
@@ -83,10 +107,15 @@ uint64_t event_ring_push(struct event_ring *r, const char *type, json_t *fields)
     /* Serialised under the lock so ids reach the ring in order; one small
      * object, a few microseconds. */
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    while (r->first + r->capacity <= id)
+        event_ring_drop_oldest(r); /* the slot id takes */
     struct event_ring_item *it = &r->items[(id - 1) % r->capacity];
-    free(it->json);
     it->json = text; /* NULL only when out of memory: readers skip it */
+    it->len = text ? strlen(text) : 0;
     it->id = id;
+    r->bytes += it->len;
+    while (r->max_bytes && r->bytes > r->max_bytes && r->first < id)
+        event_ring_drop_oldest(r);
     snprintf(it->type, sizeof(it->type), "%s", type);
     /* Under the lock, so event_ring_set_notify(NULL) returns only once no
      * call to the old callback runs. */
@@ -107,7 +136,7 @@ uint64_t event_ring_read(struct event_ring *r, uint64_t after, size_t max,
     pthread_mutex_lock(&r->lock);
     if (after > r->last)
         after = r->last; /* an id from an earlier process: start from now */
-    uint64_t oldest = r->last >= r->capacity ? r->last - r->capacity + 1 : 1;
+    uint64_t oldest = r->first;
     uint64_t id = after + 1;
     if (id < oldest) {
         *gap = true;
@@ -129,6 +158,26 @@ uint64_t event_ring_last(struct event_ring *r)
         return 0;
     pthread_mutex_lock(&r->lock);
     uint64_t v = r->last;
+    pthread_mutex_unlock(&r->lock);
+    return v;
+}
+
+uint64_t event_ring_first(struct event_ring *r)
+{
+    if (!r)
+        return 1;
+    pthread_mutex_lock(&r->lock);
+    uint64_t v = r->first;
+    pthread_mutex_unlock(&r->lock);
+    return v;
+}
+
+size_t event_ring_bytes(struct event_ring *r)
+{
+    if (!r)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    size_t v = r->bytes;
     pthread_mutex_unlock(&r->lock);
     return v;
 }

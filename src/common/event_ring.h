@@ -26,6 +26,10 @@
 struct event_ring;
 
 struct event_ring *event_ring_new(size_t capacity);
+/* A ring that also keeps at most max_bytes of event text (the newest
+ * event is always kept, whatever its size): older events are dropped as
+ * if the capacity were reached. */
+struct event_ring *event_ring_new_bounded(size_t capacity, size_t max_bytes);
 void event_ring_free(struct event_ring *r);
 
 /* Wake-up called after each push (any thread); fn NULL: none. */
@@ -45,5 +49,9 @@ uint64_t event_ring_read(struct event_ring *r, uint64_t after, size_t max,
 
 /* The newest id given so far (0: none). */
 uint64_t event_ring_last(struct event_ring *r);
+/* The oldest id still kept (event_ring_last() + 1 when none is kept). */
+uint64_t event_ring_first(struct event_ring *r);
+/* The bytes of event text kept. */
+size_t event_ring_bytes(struct event_ring *r);
 
 #endif

@@ -25,6 +25,7 @@
 #include "dns/tsig_params.h"
 #include "daemon/notify.h"
 #include "daemon/privs.h"
+#include "daemon/secrets.h"
 #include "drill/drill.h"
 #include "drill/drill_service.h"
 #include "health/override.h"
@@ -460,6 +461,35 @@ static void server_load_job_run(void *arg)
                       atomic_load(&j->srv->serve.current), j->errs);
 }
 
+/* A reload may lower max_overrides below the overrides in force: it is
+ * applied (they are all kept, and a restart restores them all, persist.h),
+ * and said in the log and the reload result, as gtmd check says it of the
+ * state file. NULL when there is nothing to say. */
+static json_t *server_reload_cap_warning(struct server *srv, const struct config *cfg)
+{
+    size_t n = override_count(&srv->health), max = cfg->health.max_overrides;
+    if (n <= max)
+        return NULL;
+    char note[256], note_q[300];
+    override_cap_note(note, sizeof(note), n, max);
+    log_warn("event=reload note=\"%s\"", log_quote(note, note_q, sizeof(note_q)));
+    return json_pack("[s]", note);
+}
+
+/* gtmd check: the state file holds more overrides than max_overrides
+ * (a reload lowered it): a warning, as the reload said, not an error. */
+static void server_check_state_file(const struct config *cfg, struct errlist *warns)
+{
+    size_t n = 0;
+    const struct health_params *hp = &cfg->health;
+    if (!hp->state_file || persist_count_overrides(hp->state_file, &n) != 0 ||
+        n <= hp->max_overrides)
+        return;
+    char note[256];
+    override_cap_note(note, sizeof(note), n, hp->max_overrides);
+    errlist_add(warns, "%s: %s", hp->state_file, note);
+}
+
 static json_t *server_reload(struct server *srv, bool *ok)
 {
     struct errlist errs;
@@ -525,6 +555,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     load_drop_behind(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
     override_set_max(&srv->health, cfg->health.max_overrides);
+    json_t *warnings = server_reload_cap_warning(srv, cfg);
     drill_core_set_params(&srv->drills, &cfg->drills);
     /* Endpoints may have come or gone: judge every abort_if again. */
     drill_service_poke(srv->drill_svc);
@@ -566,6 +597,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
                             !same_admin, "restart_needed_for_user", !same_user);
     json_object_set_new(res, "restart_needed_for_fleet", json_boolean(!same_fleet));
     json_object_set_new(res, "geo", geo);
+    if (warnings)
+        json_object_set_new(res, "warnings", warnings);
     atomic_fetch_add(&srv->reloads_ok, 1);
     event_ring_push(srv->health.events, "reload",
                     json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
@@ -770,10 +803,28 @@ static int server_bind(struct server *srv, char *err, size_t errlen)
 /* Drops to the configured user, then checks, as whoever gtmd now runs
  * as, that the files it writes later can be written and the ones a reload
  * reads can be read (with a clear error now instead of a failure later). */
+/* secrets_check for the process as it is now, before any drop. as_root:
+ * at the start only; gtmd check is often run by another user than the
+ * one that starts gtmd, so its own uid says nothing of the server's. */
+static void server_check_secrets(const struct config *c, bool at_start, struct errlist *warns)
+{
+    gid_t gid = c->run_as.user ? c->run_as.gid : getegid();
+    secrets_check(c, at_start && geteuid() == 0, gid, warns);
+}
+
 static int server_drop_privileges(struct server *srv)
 {
     char err[512];
-    struct errlist errs, warns;
+    struct errlist errs, warns, secrets;
+    /* Before the drop: whether gtmd started as root, and the group it runs
+     * as from now on. */
+    errlist_init(&secrets);
+    server_check_secrets(srv->cfg, true, &secrets);
+    for (size_t i = 0; i < secrets.count; i++) {
+        char q[1024];
+        log_warn("event=secrets_warning note=\"%s\"", log_quote(secrets.msgs[i], q, sizeof(q)));
+    }
+    errlist_free(&secrets);
     if (privs_drop(&srv->cfg->run_as, false, err, sizeof(err)) != 0) {
         log_error("%s: $.user: %s", srv->cfg->path, err);
         return -1;
@@ -1055,6 +1106,10 @@ int server_check(const char *config_path)
     struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, NULL, &errs, &warns) : NULL;
     if (set)
         privs_check_as(cfg, &errs, &warns); /* as the configured user */
+    if (cfg) {
+        server_check_state_file(cfg, &warns);
+        server_check_secrets(cfg, false, &warns);
+    }
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
     for (size_t i = 0; i < warns.count; i++)

@@ -104,6 +104,12 @@ struct health_hooks {
 
 /* Overrides the core keeps at most, unless max_overrides says otherwise. */
 #define HEALTH_MAX_OVERRIDES_DEFAULT 1000
+/* The largest max_overrides: no gtmd holds more overrides than this, so a
+ * state file with more valid ones was not written by gtmd and is refused.
+ * A file with more than max_overrides but at most this many (max_overrides
+ * lowered by a reload, or in the configuration of a restart) is restored
+ * whole: state is never lost and a restart never refused for it. */
+#define HEALTH_MAX_OVERRIDES_LIMIT 100000
 
 /* Listeners: [0] is the health service's (health_core_set_hooks), the
  * others are added with health_core_add_hooks. */

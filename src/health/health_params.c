@@ -86,8 +86,9 @@ void health_params_parse(const struct jsoncfg *j, json_t *root, struct health_pa
         health_params_check_state_file(j, out->state_file);
     unsigned age = jsoncfg_ms(j, root, "state_max_age", "$.state_max_age", 0, 86400 * 30, 600);
     out->state_max_age = age / 1000.0;
-    out->max_overrides = (size_t)jsoncfg_int(j, root, "max_overrides", "$.max_overrides", 1, 100000,
-                                             HEALTH_MAX_OVERRIDES_DEFAULT);
+    out->max_overrides =
+        (size_t)jsoncfg_int(j, root, "max_overrides", "$.max_overrides", 1,
+                            HEALTH_MAX_OVERRIDES_LIMIT, HEALTH_MAX_OVERRIDES_DEFAULT);
     health_params_source(j, json_object_get(root, "probe_source"), out);
 }
 

@@ -419,7 +419,7 @@ int override_restore(struct health_core *c, json_t *arr, double now,
     size_t n = override_check_all(arr, now, keep, nums, st);
     st->wanted = n;
     pthread_mutex_lock(&c->lock);
-    bool too_many = c->n_overrides + n > c->max_overrides;
+    bool too_many = c->n_overrides + n > HEALTH_MAX_OVERRIDES_LIMIT;
     for (size_t i = 0; i < n && !too_many; i++) {
         struct override *o = calloc(1, sizeof(*o));
         if (!o)
@@ -441,6 +441,8 @@ int override_restore(struct health_core *c, json_t *arr, double now,
         health_override_apply_locked(c, o->target);
         st->restored++;
     }
+    if (!too_many && c->n_overrides > c->max_overrides)
+        st->over_max = c->n_overrides - c->max_overrides;
     struct health_hook_set hooks;
     health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
@@ -449,6 +451,28 @@ int override_restore(struct health_core *c, json_t *arr, double now,
     if (st->restored)
         health_hooks_overrides_changed(&hooks);
     return too_many ? -1 : 0;
+}
+
+void override_cap_note(char *buf, size_t len, size_t n, size_t max)
+{
+    snprintf(buf, len,
+             "max_overrides (%zu) is below the %zu overrides in force: all are kept, and "
+             "restored at a restart; new overrides are refused until fewer than %zu remain",
+             max, n, max);
+}
+
+size_t override_count_valid(json_t *arr, double now)
+{
+    size_t i, n = 0;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        struct override o;
+        uint64_t num = 0;
+        if (!override_check_entry(e, now, &o, &num) && !(o.expires > 0 && o.expires <= now))
+            n++;
+    }
+    return n;
 }
 
 void override_raise_next_id(struct health_core *c, uint64_t n)

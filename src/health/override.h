@@ -95,17 +95,28 @@ struct override_restore_stats {
     size_t expired;  /* valid but past their expiry: dropped */
     size_t rejected; /* failed a field rule: dropped and logged */
     size_t wanted;   /* valid, unexpired entries in the file */
+    size_t over_max; /* restored beyond max_overrides (kept: the core then
+                      * refuses new ones until fewer remain) */
 };
 
 /*
  * Restores overrides from the state file's array, checking every entry
  * with the field rules (a rejected one is logged with its index and why).
- * Expired ones are dropped. Returns 0, or -1 without restoring anything
- * when the valid, unexpired entries are more than max_overrides (the file
- * is refused, never cut short).
+ * Expired ones are dropped. Entries beyond max_overrides are restored too
+ * (st->over_max says how many): a reload may have lowered max_overrides
+ * below the overrides in force, and their state must survive a restart.
+ * Returns 0, or -1 without restoring anything when the valid, unexpired
+ * entries are more than HEALTH_MAX_OVERRIDES_LIMIT (no gtmd wrote that
+ * file; it is refused, never cut short).
  */
 int override_restore(struct health_core *c, json_t *arr, double now,
                      struct override_restore_stats *st);
+/* The one wording, for the start, a reload and gtmd check, of n overrides
+ * in force above max_overrides (max). */
+void override_cap_note(char *buf, size_t len, size_t n, size_t max);
+/* The entries of a state file's array that override_restore would restore
+ * (valid and unexpired; nothing logged, nothing restored), for gtmd check. */
+size_t override_count_valid(json_t *arr, double now);
 /* Raises the id counter to at least n (never lowers it). */
 void override_raise_next_id(struct health_core *c, uint64_t n);
 /* Raises the id counter past every id a counter could have handed out

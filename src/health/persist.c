@@ -188,6 +188,16 @@ json_t *persist_load_section(const char *path, const char *name)
     return v;
 }
 
+int persist_count_overrides(const char *path, size_t *n)
+{
+    json_t *root = json_load_file(path, 0, NULL);
+    json_t *arr = json_object_get(root, "overrides");
+    int rc = json_is_array(arr) ? 0 : -1;
+    *n = rc == 0 ? override_count_valid(arr, health_now()) : 0;
+    json_decref(root);
+    return rc;
+}
+
 /* Removes temporary files a killed gtmd left beside path (our own names
  * only; unlink never follows a symlink). */
 static void persist_clean_temps(const char *path)
@@ -356,15 +366,23 @@ static int persist_apply(struct health_core *c, const char *path, json_t *root, 
         res->rejected++;
     } else if (ovr && override_restore(c, ovr, now, &os) != 0) {
         snprintf(res->error, sizeof(res->error),
-                 "state file %s holds %zu overrides, more than max_overrides (%zu): raise "
-                 "max_overrides or remove overrides from the file",
-                 path, os.wanted, c->max_overrides);
+                 "state file %s holds %zu overrides, more than any gtmd keeps (%d): it was not "
+                 "written by gtmd; remove overrides from the file",
+                 path, os.wanted, HEALTH_MAX_OVERRIDES_LIMIT);
         return -1;
     }
     res->rejected += os.rejected;
     res->overrides = os.restored;
+    res->over_max = os.over_max;
     if (os.restored)
         log_info("event=state_load overrides_restored=%zu", os.restored);
+    if (os.over_max) {
+        char note[256], note_q[300];
+        override_cap_note(note, sizeof(note), os.restored, c->max_overrides);
+        log_warn("event=state_load result=over_max_overrides overrides=%zu max_overrides=%zu "
+                 "note=\"%s\"",
+                 os.restored, c->max_overrides, log_quote(note, note_q, sizeof(note_q)));
+    }
     json_t *saved = json_object_get(root, "saved_at");
     json_t *eps = json_object_get(root, "endpoints");
     double t = json_number_value(saved);

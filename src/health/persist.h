@@ -60,6 +60,12 @@ int persist_save_sections(struct health_core *c, const char *path,
  * (persist_load logs the file's problems). */
 json_t *persist_load_section(const char *path, const char *name);
 
+/* How many overrides a start would restore from the state file at path
+ * (valid, unexpired), without restoring or logging anything: gtmd check
+ * compares it with max_overrides. -1 when the file cannot be read or has
+ * no overrides array (n = 0). */
+int persist_count_overrides(const char *path, size_t *n);
+
 enum persist_status {
     PERSIST_MISSING = 0, /* no file: nothing restored */
     PERSIST_OK,          /* endpoint states and overrides restored */
@@ -71,6 +77,7 @@ struct persist_result {
     enum persist_status status;
     size_t endpoints;       /* endpoint states restored */
     size_t overrides;       /* overrides restored */
+    size_t over_max;        /* of those, beyond max_overrides (all kept) */
     size_t rejected;        /* entries that failed validation (dropped) */
     double age;             /* seconds since saved_at; -1 when unknown */
     char kept_as[PATH_MAX]; /* where the bad file was kept; "" if it was not */
@@ -90,8 +97,10 @@ const char *persist_status_name(enum persist_status s);
  * Restores overrides (whatever the age of the file) and, when the file is
  * younger than max_age seconds, the states of the slots in use. Fills res.
  * Returns 0, or -1 when gtmd must not start (res->error says why): the
- * file holds more valid overrides than max_overrides (it is refused, not
- * cut short), or a bad file could not be kept aside and replaced. The
+ * file holds more valid overrides than HEALTH_MAX_OVERRIDES_LIMIT (no gtmd
+ * wrote it; it is refused, not cut short), or a bad file could not be kept
+ * aside and replaced. More than max_overrides, up to that limit, are all
+ * restored (res->over_max, logged): a reload may have lowered the cap. The
  * fresh file written after a bad one keeps the file's other sections (top-
  * level keys the core does not own) as they were. flags: 0 or
  * PERSIST_LOAD_READONLY.

@@ -8,6 +8,7 @@
  *   'E'        explain query string (NUL-terminated copy; a NUL ends it
  *              early, as it would end the URI)
  *   'U'        an error message: admin_request_utf8_fix() against jansson
+ *   'X'        a request body's audit excerpt (admin_request_excerpt)
  *   otherwise  request body, then the override and drill rules on it when it
  *              parses
  * An empty input is an empty body. Seeds: tests/fuzz/corpus/admin
@@ -225,9 +226,33 @@ static void fuzz_admin_utf8(const uint8_t *data, size_t size)
     free(s);
 }
 
+/* The audit excerpt of any body: valid UTF-8 (jansson takes it), no
+ * control byte or DEL left, within its room, and the same as the body's
+ * first bytes when they hold no byte to escape or repair. */
+static void fuzz_admin_excerpt(const uint8_t *data, size_t size)
+{
+    char out[ADMIN_REQUEST_EXCERPT_ROOM];
+    memset(out, 'Z', sizeof(out));
+    admin_request_excerpt((const char *)data, size, out);
+    size_t len = strnlen(out, sizeof(out));
+    FUZZ_CHECK(len < sizeof(out));
+    json_t *j = json_stringn(out, len);
+    FUZZ_CHECK(j != NULL);
+    json_decref(j);
+    bool plain = true;
+    size_t n = size < ADMIN_REQUEST_EXCERPT ? size : ADMIN_REQUEST_EXCERPT;
+    for (size_t i = 0; i < len; i++)
+        FUZZ_CHECK((unsigned char)out[i] >= 0x20 && out[i] != 0x7f);
+    for (size_t i = 0; i < n; i++)
+        plain = plain && data[i] >= 0x20 && data[i] < 0x7f && data[i] != '\\';
+    FUZZ_CHECK(!plain || (len == n && memcmp(out, data, n) == 0));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 0 && data[0] == 'E')
+    if (size > 0 && data[0] == 'X')
+        fuzz_admin_excerpt(data + 1, size - 1);
+    else if (size > 0 && data[0] == 'E')
         fuzz_admin_explain(data + 1, size - 1);
     else if (size > 0 && data[0] == 'U')
         fuzz_admin_utf8(data + 1, size - 1);

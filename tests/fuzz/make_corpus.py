@@ -10,7 +10,8 @@ every answering path plus known-bad packets.
 admin (tests/fuzz/corpus/admin, standard library only): inputs of
 tests/fuzz/fuzz_admin.c, whose first byte selects the parser: 'B' + a
 request body (then the POST /v1/overrides and /v1/drills rules), 'E' + a
-/v1/explain query string. Good and bad cases of each rule in
+/v1/explain query string, 'U' + an error message, 'X' + a body whose
+audit excerpt is taken. Good and bad cases of each rule in
 src/admin/admin_request.c and src/drill/drill_spec.c.
 
 config (tests/fuzz/corpus/config, standard library only): configuration
@@ -654,7 +655,21 @@ def admin_more_seeds():
         yield "U", "utf8_more_%02d" % i, b"message " + u + b" end"
 
 
+def admin_excerpt_seeds():
+    """Bodies for the audit excerpt (admin_request_excerpt): control bytes,
+    backslashes, DEL, a character cut at byte 256, NULs, invalid UTF-8."""
+    yield "excerpt_plain", b'{"reason": "' + b"x" * 400 + b'"}'
+    yield "excerpt_controls", b"{\n\t\r\x00\x1b[31m\x7f}" * 40
+    yield "excerpt_backslashes", b"\\" * 300
+    yield "excerpt_cut_char", b"y" * 255 + "\u00e9".encode() + b"z" * 10
+    yield "excerpt_cut_4byte", b"y" * 254 + "\U0001f527".encode()
+    yield "excerpt_invalid", b"\xff\xfe\xc0\xaf\xed\xa0\x80" * 50
+    yield "excerpt_empty", b""
+
+
 def admin_seeds():
+    for name, data in admin_excerpt_seeds():
+        yield name, b"X" + data
     for kind, name, data in admin_more_seeds():
         yield name, kind.encode() + data
     for name, data in admin_body_seeds():

@@ -3,7 +3,9 @@ the temporary file is never a planted symlink, a corrupt or crafted file
 is kept aside (STATE.corrupt-TIMESTAMP) with a loud log line and a field
 in /v1/status, override ids are never handed out twice, restored fields
 are checked like API requests (no counter wrap, no state "banana", no raw
-newline in the log), a file over max_overrides is refused at start, and a
+newline in the log), a file over max_overrides is restored whole at start
+(a reload may have lowered it: gtmd check, the reload and the start agree,
+and no state is lost), and a
 state file that could not be written fails `gtmd check` and the start.
 
 Every wait is bounded."""
@@ -153,21 +155,57 @@ def test_crafted_state_file_validated_like_the_api(make_gtmd):
     assert id_num(new) > 7, new
 
 
-def test_file_over_max_overrides_refused_at_start(make_gtmd):
+def test_file_over_max_overrides_kept_at_start(make_gtmd):
+    """A file with more overrides than max_overrides (an earlier reload
+    lowered it) is restored whole: the start used to refuse it, and a
+    restart was impossible while `gtmd check` said ok."""
     def cap(c, workdir):
         c["max_overrides"] = 2
 
     g = make_gtmd(config_fn(state_file=True, mutate=cap), start=False)
     write_state(g, [ovr("ovr-%d" % i, "region:us", reason="n%d" % i) for i in (3, 2, 1)])
-    with open(state_path(g), "rb") as f:
-        before = f.read()
     g.write_config()
-    p = subprocess.run([GTMD, "-c", g.conf_path], capture_output=True, text=True, timeout=20)
-    assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
-    assert "3 overrides, more than max_overrides (2)" in p.stderr, p.stderr[-2000:]
-    with open(state_path(g), "rb") as f:
-        assert f.read() == before, "a refused file must be left as it was"
+    p = subprocess.run([GTMD, "check", "-c", g.conf_path], capture_output=True, text=True,
+                       timeout=20)
+    assert p.returncode == 0, p
+    assert "warning: " in p.stderr and "max_overrides (2) is below the 3 overrides" in p.stderr, \
+        p.stderr
+    g.start()
+    a = Admin.of(g).wait_ready()
+    assert sorted(o["id"] for o in a.overrides()) == ["ovr-1", "ovr-2", "ovr-3"]
+    assert any("result=over_max_overrides overrides=3 max_overrides=2" in line
+               for line in log_lines(g)), g.read_log()[-2000:]
     assert kept_files(g) == []
+    r = a.override("region:eu", reason="one too many", force=True)
+    assert r.status == 409 and r.code == "too_many_overrides", r
+    assert "more than max_overrides (2" in r.json["error"]["message"], r
+    assert "delete 2 first" in r.json["error"]["message"], r
+    for oid in ("ovr-3", "ovr-2"):
+        assert a.delete("/v1/overrides/" + oid + "?force=true").status == 200
+    assert a.override("region:eu", reason="room again", force=True).status == 201
+
+
+def test_reload_lowering_max_overrides_keeps_them_and_a_restart_works(make_gtmd):
+    """The reload, gtmd check and the restart agree: lowering max_overrides
+    below the overrides in force is applied with a warning (log and reload
+    result), every override is kept and restored at the restart."""
+    g, a = start(make_gtmd, state_file=True)
+    ids = [a.override("endpoint:hp/h-us%d" % i, reason="n%d" % i).json["id"] for i in (1, 2, 3)]
+    cfg = json.loads(json.dumps(g.config))
+    cfg["max_overrides"] = 1
+    g.write_config(cfg)
+    r = a.post("/v1/reload")
+    assert r.status == 200 and r.json["result"] == "ok", r
+    assert any("max_overrides (1) is below the 3 overrides in force" in w
+               for w in r.json["warnings"]), r.json
+    assert any("event=reload" in line and "max_overrides (1)" in line for line in log_lines(g))
+    p = subprocess.run([GTMD, "check", "-c", g.conf_path], capture_output=True, text=True,
+                       timeout=20)
+    assert p.returncode == 0 and "max_overrides (1) is below the 3" in p.stderr, p
+    assert a.override("region:eu", reason="over").status == 409
+    restart(g, a)
+    assert sorted(o["id"] for o in a.overrides()) == sorted(ids)
+    assert a.override("region:eu", reason="over").status == 409
 
 
 def test_override_cap_answers_409(make_gtmd):

@@ -2,7 +2,9 @@
  * Unit tests for src/common/event_ring.c: ids start at 1 and increase,
  * reading resumes after an id, the ring keeps only its capacity (a reader
  * behind it is told of the gap), the notify callback runs once per push,
- * and pushes from several threads give every id exactly once in order.
+ * pushes from several threads give every id exactly once in order, and a
+ * ring bounded in bytes drops its oldest events past the bound (never the
+ * newest) and counts its bytes back down.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -51,6 +53,43 @@ static void check_order(void *arg, uint64_t id, const char *type, const char *js
         (*next)++;
     else
         *next = 0; /* out of order: never matches again */
+}
+
+/* A ring of 8 events and room for three and a half of the events below. */
+static void check_bounded(struct tap *t)
+{
+    char pad[80];
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    struct event_ring *one = event_ring_new(1);
+    event_ring_push(one, "audit", json_pack("{s:s}", "pad", pad));
+    size_t e = event_ring_bytes(one), max = 3 * e + e / 2;
+    event_ring_free(one);
+    struct event_ring *r = event_ring_new_bounded(8, max);
+    for (int i = 0; i < 5; i++)
+        event_ring_push(r, "audit", json_pack("{s:s}", "pad", pad));
+    /* (The time's digits vary by a few bytes.) */
+    TAP_CHECK(t, event_ring_bytes(r) > 2 * e + e / 2 && event_ring_bytes(r) <= max,
+              "three events kept (%zu bytes, event %zu)", event_ring_bytes(r), e);
+    TAP_CHECK(t, event_ring_first(r) == 3 && event_ring_last(r) == 5,
+              "the oldest events went first (first %llu)", (unsigned long long)event_ring_first(r));
+    struct seen s = {.n = 0};
+    bool gap = false;
+    TAP_CHECK(
+        t, event_ring_read(r, 0, 100, collect, &s, &gap) == 5 && gap && s.n == 3 && s.ids[0] == 3,
+        "a reader behind the bound is told of the gap");
+    char big[1000];
+    memset(big, 'y', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    event_ring_push(r, "audit", json_pack("{s:s}", "pad", big));
+    TAP_CHECK(t, event_ring_first(r) == 6 && event_ring_bytes(r) > 1000,
+              "an event larger than the bound is kept alone");
+    for (int i = 0; i < 20; i++)
+        event_ring_push(r, "audit", NULL);
+    TAP_CHECK(t,
+              event_ring_first(r) >= 19 && event_ring_last(r) == 26 && event_ring_bytes(r) <= max,
+              "the capacity still applies, and the bytes count down (%zu)", event_ring_bytes(r));
+    event_ring_free(r);
 }
 
 int main(void)
@@ -102,5 +141,6 @@ int main(void)
               "concurrent pushes: every id once, in order (next %llu)", (unsigned long long)next);
     event_ring_free(r);
     event_ring_push(NULL, "x", json_object()); /* NULL ring: no-op, frees the object */
+    check_bounded(&t);
     return tap_done(&t);
 }

@@ -1,4 +1,5 @@
 /* Unit tests for src/daemon/config.c */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,12 +32,53 @@ static void check_conf(struct tap *t, const char *json, const char *want, const 
 }
 
 #define Z "\"zones\": [{\"origin\": \"example.com.\", \"file\": \"x.zone\"}]"
+
+/* The admin limits' defaults follow max_connections (admin_config.c):
+ * a reserve of an eighth (at most 8), streams on half the shared places. */
+static void check_admin_limits(struct tap *t, const char *extra, unsigned reserve, unsigned streams)
+{
+    char path[] = "/tmp/gtmd-conf-XXXXXX", json[512];
+    snprintf(json, sizeof(json),
+             "{\"listen\": [\"127.0.0.1:53\"], " Z
+             ", \"admin\": {\"listen\": \"unix:/tmp/gtmd-unit.sock\"%s}}",
+             extra);
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, json, strlen(json)) != (ssize_t)strlen(json)) {
+        TAP_CHECK(t, false, "temp file for the admin limits");
+        return;
+    }
+    close(fd);
+    struct errlist e;
+    errlist_init(&e);
+    struct config *c = config_load(path, &e);
+    TAP_CHECK(t, c && c->admin.operate_reserve == reserve && c->admin.max_streams == streams,
+              "admin limits with {%s}: reserve %u, streams %u (got %u, %u)", extra, reserve,
+              streams, c ? c->admin.operate_reserve : 0, c ? c->admin.max_streams : 0);
+    config_free(c);
+    errlist_free(&e);
+    unlink(path);
+}
 #define LONG64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define LONG256 LONG64 LONG64 LONG64 LONG64
 
 int main(void)
 {
     struct tap t = {0, 0};
+    check_admin_limits(&t, "", 8, 28);
+    check_admin_limits(&t, ", \"max_connections\": 4", 0, 2);
+    check_admin_limits(&t, ", \"max_connections\": 16", 2, 7);
+    check_admin_limits(&t, ", \"max_connections\": 1000", 8, 496);
+    check_admin_limits(&t, ", \"operate_reserve\": 0, \"max_streams\": 3", 0, 3);
+    check_conf(&t,
+               "{\"listen\": [\"127.0.0.1:53\"], " Z
+               ", \"admin\": {\"listen\": \"unix:/tmp/gtmd-unit.sock\", \"max_connections\": 4, "
+               "\"operate_reserve\": 4}}",
+               "$.admin.operate_reserve: must be below max_connections (4)",
+               "operate_reserve must leave read clients a place");
+    check_conf(&t,
+               "{\"listen\": [\"127.0.0.1:53\"], " Z
+               ", \"admin\": {\"listen\": \"unix:/tmp/gtmd-unit.sock\", \"max_streams\": 0}}",
+               "$.admin.max_streams", "max_streams is at least 1");
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\", \"[::1]:53\"], " Z "}", NULL,
                "valid minimal config with IPv4 and IPv6");
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], \"bogus\": 1, " Z "}",

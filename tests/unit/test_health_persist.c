@@ -400,7 +400,8 @@ static void test_largest_id(struct ctx *c)
     clean_dir(c);
 }
 
-/* More valid overrides than max_overrides: the file is refused whole. */
+/* More valid overrides than max_overrides (a reload lowered it): all are
+ * restored, the excess is reported, and new ones are refused. */
 static void test_over_cap(struct ctx *c)
 {
     struct health_core core;
@@ -416,13 +417,23 @@ static void test_over_cap(struct ctx *c)
     struct persist_result res;
     int rc = persist_load(&core, c->file, 3600, 0, &res);
     TAP_CHECK(c->t,
-              rc == -1 && override_count(&core) == 0 && strstr(res.error, "5 overrides") &&
-                  strstr(res.error, "max_overrides (4)"),
-              "5 overrides against max_overrides 4: refused, none restored (%s)", res.error);
-    TAP_CHECK(c->t, count_others(c, "") == 0, "and the file is left as it was, not kept aside");
+              rc == 0 && override_count(&core) == 5 && res.overrides == 5 && res.over_max == 1 &&
+                  res.error[0] == '\0',
+              "5 overrides against max_overrides 4: all restored, 1 over (%s)", res.error);
+    TAP_CHECK(c->t, count_others(c, "") == 0, "and the file is not kept aside");
+    size_t counted = 0;
+    TAP_CHECK(c->t, persist_count_overrides(c->file, &counted) == 0 && counted == 5,
+              "gtmd check counts the same 5 (%zu)", counted);
+    TAP_CHECK(c->t,
+              override_add(&core, "region:eu", HEALTH_DOWN, "one more", "operate", 0, id) == -1 &&
+                  override_count(&core) == 5,
+              "a new override is refused while over the cap");
+    health_core_free(&core);
+    health_core_init(&core);
     override_set_max(&core, 5);
     rc = persist_load(&core, c->file, 3600, 0, &res);
-    TAP_CHECK(c->t, rc == 0 && override_count(&core) == 5, "with max_overrides 5 all restore");
+    TAP_CHECK(c->t, rc == 0 && override_count(&core) == 5 && res.over_max == 0,
+              "with max_overrides 5 all restore, none over");
     health_core_free(&core);
     clean_dir(c);
 }

@@ -11,6 +11,15 @@ export function mount(ctx, root) {
   root.appendChild(list);
 }
 
+// A large body is kept by its excerpt, size and digest, not whole.
+function shownRequest(x) {
+  if (x.request_excerpt !== undefined) {
+    return x.request_excerpt + ' \u2026 (' + x.request_bytes + ' bytes, sha256 ' +
+      x.request_sha256 + ')';
+  }
+  return JSON.stringify(x.request === undefined ? x : x.request);
+}
+
 export async function update() {
   let a;
   try {
@@ -24,7 +33,7 @@ export async function update() {
       el('td', { text: x.client || '' }),
       el('td', { class: 'call', text: x.method ? x.method + ' ' + x.path : (x.event || '') }),
       el('td', { text: x.status === undefined ? '' : x.status }),
-      el('td', { class: 'request' }, el('code', { text: JSON.stringify(x.request === undefined ? x : x.request) }),
+      el('td', { class: 'request' }, el('code', { text: shownRequest(x) }),
         x.result ? el('div', { class: 'muted', text: JSON.stringify(x.result) }) : null))),
     'nothing audited yet');
   t.classList.add('audit');

@@ -1,0 +1,81 @@
+/*
+ * secrets.c -- warnings about exposed secrets (secrets.h).
+ */
+#include "daemon/secrets.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+/* Why the file at path exposes a secret ("" when it does not): readable
+ * by others, or by a group other than run_gid. stat, not lstat: what is
+ * read is what the link points to. A file that cannot be stat'ed is left
+ * to the errors that reading it gives. */
+static const char *secrets_mode_why(const char *path, gid_t run_gid, unsigned *mode)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0)
+        return "";
+    *mode = (unsigned)(st.st_mode & 07777);
+    if (st.st_mode & S_IROTH)
+        return "every user of the host can read it";
+    if ((st.st_mode & S_IRGRP) && st.st_gid != run_gid)
+        return "its group, which is not the group gtmd runs as, can read it";
+    return "";
+}
+
+static void secrets_check_file(const struct config *c, struct errlist *warns, const char *key,
+                               const char *what, const char *path, gid_t run_gid)
+{
+    unsigned mode = 0;
+    const char *why = secrets_mode_why(path, run_gid, &mode);
+    if (*why)
+        errlist_add(warns,
+                    "%s: %s: the %s %s has mode %04o: %s (chmod 600 %s, or 640 with the group gtmd "
+                    "runs as)",
+                    c->path, key, what, path, mode, why, path);
+}
+
+/* The etcd password: its file, and the URLs it is sent to. */
+static void secrets_check_fleet(const struct config *c, struct errlist *warns, gid_t run_gid)
+{
+    const struct fleet_params *f = &c->fleet;
+    if (!f->enabled || !f->etcd.username)
+        return;
+    secrets_check_file(c, warns, "$.fleet.password_file", "etcd password file", f->password_file,
+                       run_gid);
+    for (size_t i = 0; i < f->etcd.n_urls; i++)
+        if (strncasecmp(f->etcd.urls[i], "http://", 7) == 0)
+            errlist_add(warns,
+                        "%s: $.fleet.etcd[%zu]: the etcd username and password are sent in clear "
+                        "to %s (anyone on the path can read them and write the fleet's state): "
+                        "use https://",
+                        c->path, i, f->etcd.urls[i]);
+}
+
+/* The private halves of the keys gtmd signs with (BASE.private). */
+static void secrets_check_keys(const struct config *c, struct errlist *warns, gid_t run_gid)
+{
+    char key[64], path[4096];
+    for (size_t z = 0; z < c->n_zones; z++) {
+        const struct zone_sign_params *s = &c->zones[z].dnssec.sign;
+        for (size_t k = 0; k < s->n_keys; k++) {
+            snprintf(key, sizeof(key), "$.zones[%zu].dnssec.keys[%zu]", z, k);
+            snprintf(path, sizeof(path), "%s.private", s->keys[k]);
+            secrets_check_file(c, warns, key, "DNSSEC private key", path, run_gid);
+        }
+    }
+}
+
+void secrets_check(const struct config *c, bool as_root, gid_t run_gid, struct errlist *warns)
+{
+    secrets_check_fleet(c, warns, run_gid);
+    secrets_check_keys(c, warns, run_gid);
+    if (as_root && !c->run_as.user)
+        errlist_add(warns,
+                    "%s: gtmd runs as root and the configuration has no \"user\": it keeps every "
+                    "privilege while it parses what clients and backends send (set \"user\" to "
+                    "drop to an unprivileged user once the sockets are bound)",
+                    c->path);
+}
