@@ -90,3 +90,49 @@ def test_console_health_chart(make_gtmd, backends, browser):
     log = b.call("log")
     assert not [m for m in log if "Content Security Policy" in m or m.startswith("pageerror")], log
 
+
+def test_console_drill_chart(make_gtmd, backends, browser):
+    g, a, bs = start_console(make_gtmd, backends)
+    b = browser
+    b.call("viewport", width=WIDTH, height=900)
+    sign_in(b, a, OPERATE_TOKEN)
+    b.call("click", sel="#nav a[data-view=drills]")
+    b.call("fill", sel="#dr-targets", value="region:us")
+    b.call("select", sel="#dr-mode", value="live")
+    b.call("fill", sel="#dr-duration", value="60")
+    b.call("fill", sel="#dr-reason", value="chart drill")
+    b.call("click", sel="#dr-start")
+    # The chart follows the drill's progressing event: the RTO marks come
+    # once every affected record answered without us.
+    b.call("wait", sel="#dr-chart svg.exposure", timeout=6000)
+    d = a.get("/v1/drills").json["active"][0]
+    tl = a.get("/v1/drills/" + d["id"]).json["report"]["timeline"]
+    assert tl["rto"] is not None and tl["lost_answers"] == 0, tl
+    recs = tl["records"]
+    assert [r["record"] for r in recs] == ["fo.example.com."]  # euonly does not change
+    # One bar per affected record in the start panel and in the answers
+    # chart; no lost bar (0 lost); the RTO marks say the API's numbers.
+    assert b.call("count", sel="#dr-chart svg.timeline:not(.answers):not(.exposure) rect") == 2 * len(recs)
+    assert b.call("count", sel="#dr-chart svg.answers rect.bar.kept") == len(recs)
+    assert b.call("count", sel="#dr-chart svg.answers rect.bar.lost") == 0
+    rto = "RTO %.1f ms" % (tl["rto"] * 1000)
+    labels = b.call("eval", js="[...document.querySelectorAll('#dr-chart .rto-label')]"
+                               ".map((n) => n.textContent)")
+    assert labels == ["\u25b2 " + rto, rto], (labels, tl)
+    assert b.call("count", sel="#dr-chart line.rto-mark") == 1
+    assert b.call("text", sel="#dr-chart .rto-ttl-label") == "RTO + TTL %.3f s" % tl["rto_plus_ttl"]
+    head = b.call("text", sel="#dr-chart svg.answers > text")
+    assert head.startswith("answers since the start (all clients): lost 0 (0 expected)"), head
+    fits(b, "drill charts")
+    # The end: the restore panel with its own RTO mark.
+    b.call("click", sel="#dr-list tr[data-drill] button:text('Abort')")
+    ok, _ = poll(lambda: a.get("/v1/drills/" + d["id"]).json["report"]["timeline"]["state"] == "done", 5.0)
+    assert ok
+    tl = a.get("/v1/drills/" + d["id"]).json["report"]["timeline"]
+    b.call("click", sel='#dr-list tr[data-drill="%s"] button:text("Timeline")' % d["id"])
+    b.call("waitfn", js="document.querySelectorAll('#dr-chart line.rto-mark').length === 2")
+    assert "after the end" in b.call("text", sel="#dr-chart")
+    shoot(b, g, "drill")
+    fits(b, "drill charts after the end")
+    log = b.call("log")
+    assert not [m for m in log if "Content Security Policy" in m or m.startswith("pageerror")], log
