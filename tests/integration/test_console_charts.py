@@ -4,15 +4,15 @@ band per region and pool, drawn from GET /v1/history on sign-in, then
 followed on the event stream) turns down for a killed region within a
 few seconds without a reload and up again when it comes back, keeps the
 past after a reload, and the drill view draws a live drill's recovery,
-its answers and its RTO marks with the numbers of the API; both within
-1400 px. Every wait is bounded."""
+its answers per second, its answers and its RTO marks with the numbers of
+the API; both within 1400 px. Every wait is bounded."""
 import os
 import re
 import shutil
 import time
 
 from adminlib import OPERATE_TOKEN
-from backends import backends, poll  # noqa: F401
+from backends import answer_addrs, backends, poll  # noqa: F401
 from test_console import EU1, US1, WIDTH, fits, sign_in, start_console
 from uilib import browser  # noqa: F401
 
@@ -124,6 +124,11 @@ def test_console_drill_chart(make_gtmd, backends, browser):
     head = b.call("text", sel="#dr-chart svg.answers > text")
     assert head.startswith("answers since the start (all clients): lost 0 (0 expected)"), head
     fits(b, "drill charts")
+    # Clients ask while the drill runs: 30 answers from eu, over 1.5 s.
+    for _ in range(30):
+        assert answer_addrs(g.query("fo.example.com.")) == [EU1]
+        time.sleep(0.05)
+    time.sleep(1.2)  # the next one-second sample of the counters
     # The end: the restore panel with its own RTO mark.
     b.call("click", sel="#dr-list tr[data-drill] button:text('Abort')")
     ok, _ = poll(lambda: a.get("/v1/drills/" + d["id"]).json["report"]["timeline"]["state"] == "done", 5.0)
@@ -132,6 +137,19 @@ def test_console_drill_chart(make_gtmd, backends, browser):
     b.call("click", sel='#dr-list tr[data-drill="%s"] button:text("Timeline")' % d["id"])
     b.call("waitfn", js="document.querySelectorAll('#dr-chart line.rto-mark').length === 2")
     assert "after the end" in b.call("text", sel="#dr-chart")
+    # The answers per second: one bar per interval of the series in which
+    # answers came, none lost, the RTO and the end marked.
+    series = tl["series"]
+    assert series[-1][1] == sum(r["answers"] for r in tl["records"]) >= 30, series
+    assert series[-1][2] == 0 and all(p[0] <= tl["ended"] for p in series), series
+    pts = [[tl["started"], 0, 0]] + series
+    busy = sum(1 for p, q in zip(pts, pts[1:]) if q[1] > p[1])
+    assert busy >= 2, series
+    assert b.call("attr", sel="#dr-chart svg.rates", name="data-points") == str(len(series))
+    assert b.call("count", sel="#dr-chart svg.rates rect.rate:not(.lost)") == busy
+    assert b.call("count", sel="#dr-chart svg.rates rect.rate.lost") == 0
+    assert b.call("text", sel="#dr-chart .rate-rto-label") == "\u25b2 RTO %.1f ms" % (tl["rto"] * 1000)
+    assert b.call("text", sel="#dr-chart .rate-end-label") == "\u25b2 end"
     shoot(b, g, "drill")
     fits(b, "drill charts after the end")
     log = b.call("log")
