@@ -36,6 +36,13 @@ export function add(e) {
   store.events.push(e);
   if (store.events.length > 1 && store.events[store.events.length - 2].id > e.id)
     store.events.sort((a, b) => a.id - b.id);
+  // A tab left open for days: forget what is older than the window (the
+  // state at its start is the 'from' of the first change kept).
+  if (store.events.length > 4096) {
+    const old = Date.now() / 1000 - WINDOW - 60;
+    store.events = store.events.filter((x) => x.time >= old);
+    store.ids = new Set(store.events.map((x) => x.id));
+  }
 }
 
 function endpointName(key) {
