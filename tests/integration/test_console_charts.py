@@ -12,8 +12,8 @@ import shutil
 import time
 
 from adminlib import OPERATE_TOKEN
-from backends import answer_addrs, backends, poll  # noqa: F401
-from test_console import EU1, US1, WIDTH, fits, sign_in, start_console
+from backends import answer_addrs, backends, fast_query, poll  # noqa: F401
+from test_console import EU1, US1, US2, WIDTH, fits, sign_in, start_console
 from uilib import browser  # noqa: F401
 
 BAND = 'svg.health g.band[data-region="%s"][data-pool="web"]'
@@ -151,3 +151,42 @@ def test_console_drill_chart(make_gtmd, backends, browser):
     fits(b, "drill charts after the end")
     log = b.call("log")
     assert not [m for m in log if "Content Security Policy" in m or m.startswith("pageerror")], log
+
+
+def test_console_drill_chart_scoped_counts_canary_clients(make_gtmd, backends, browser):
+    """A scoped drill: the charts count the canary clients' answers only,
+    and say so."""
+    g, a, bs = start_console(make_gtmd, backends)
+    b = browser
+    b.call("viewport", width=WIDTH, height=900)
+    sign_in(b, a, OPERATE_TOKEN)
+    b.call("click", sel="#nav a[data-view=drills]")
+    r = a.post("/v1/drills", {"regions": ["us"], "mode": "scoped", "canary": ["10.20.0.0/16"],
+                              "duration": 60, "reason": "canary chart"})
+    assert r.status == 201, r
+    did = r.json["id"]
+    # 20 canary clients get eu; 10 others still get us (not counted).
+    for i in range(20):
+        q = fast_query(g.addr, g.port, "fo.example.com.", ecs="10.20.%d.0/24" % i)
+        assert q is not None and answer_addrs(q) == [EU1]
+        q = fast_query(g.addr, g.port, "fo.example.com.") if i < 10 else None
+        assert q is None or sorted(answer_addrs(q)) == [US1, US2]
+        time.sleep(0.05)
+    time.sleep(1.2)  # the next one-second sample
+    assert a.delete("/v1/drills/" + did).status == 200
+    ok, _ = poll(lambda: a.get("/v1/drills/" + did).json["report"]["timeline"]["state"] == "done",
+                 5.0)
+    assert ok
+    tl = a.get("/v1/drills/" + did).json["report"]["timeline"]
+    assert tl["canary"] is True and tl["lost_answers_of"] == "canary clients", tl
+    # gtmd's own queries (ECS inside the canary) count too; the others not.
+    own = sum(r["self_queries"] for r in tl["records"])
+    assert tl["series"][-1][1] == sum(r["answers"] for r in tl["records"]), tl
+    assert 20 <= tl["series"][-1][1] <= 20 + own, tl
+    b.call("wait", sel='#dr-list tr[data-drill="%s"]' % did, timeout=12000)
+    b.call("click", sel='#dr-list tr[data-drill="%s"] button:text("Timeline")' % did)
+    b.call("wait", sel="#dr-chart svg.rates rect.rate")
+    assert "(canary clients)" in b.call("text", sel="#dr-chart svg.rates > text")
+    head = b.call("text", sel="#dr-chart svg.answers > text")
+    assert head.startswith("answers since the start (canary clients): lost 0"), head
+    fits(b, "scoped drill charts")
