@@ -12,6 +12,10 @@
  * comment line every keep-alive interval keeps proxies and tunnels open
  * and finds dead peers.
  *
+ * GET /v1/history is the same ring read once as JSON (no stream): the
+ * kept events of one type since a time, so a page can draw the past and
+ * then follow the stream from the last id it read.
+ *
  * Ownership: struct admin_stream belongs to a->streams from the request
  * until its connection closes (the close callback frees it) or admin_stop
  * (admin_events_free_all).
@@ -22,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include "admin/admin_int.h"
 #include "common/event_ring.h"
@@ -284,4 +290,86 @@ void admin_events_free_all(struct admin *a)
     if (a->ev_keepalive)
         event_free(a->ev_keepalive);
     a->ev_events = a->ev_keepalive = NULL;
+}
+
+/* ---- GET /v1/history ---------------------------------------------------- */
+
+/* Longest look-back a history may ask for (the ring bounds it anyway). */
+#define ADMIN_HISTORY_MAX_S (7 * 86400.0)
+
+struct admin_history {
+    const char *type; /* NULL: every type */
+    double since;
+    double oldest; /* time of the oldest kept event (0: none read) */
+    json_t *events;
+};
+
+static double admin_history_time(json_t *ev)
+{
+    return json_number_value(json_object_get(ev, "time"));
+}
+
+/* Under the ring's lock: parses only the oldest event and those of the
+ * type asked for (a few microseconds each). */
+static void admin_history_collect(void *arg, uint64_t id, const char *type, const char *json)
+{
+    struct admin_history *h = arg;
+    (void)id;
+    bool want = !h->type || strcmp(type, h->type) == 0;
+    if (!want && h->oldest > 0)
+        return;
+    json_t *ev = json_loads(json, 0, NULL);
+    if (!ev)
+        return;
+    if (h->oldest == 0)
+        h->oldest = admin_history_time(ev);
+    if (want && admin_history_time(ev) >= h->since)
+        json_array_append(h->events, ev);
+    json_decref(ev);
+}
+
+/* ?since=: Unix seconds, at most ADMIN_HISTORY_MAX_S back; default an
+ * hour ago. false when malformed. */
+static bool admin_history_since(struct admin_req *r, double now, double *since)
+{
+    const char *v = evhttp_find_header(&r->query, "since");
+    *since = now - 3600;
+    if (!v)
+        return true;
+    char *end = NULL;
+    double t = strtod(v, &end);
+    if (!*v || *end || !isfinite(t) || t < 0)
+        return false;
+    *since = t < now - ADMIN_HISTORY_MAX_S ? now - ADMIN_HISTORY_MAX_S : t;
+    return true;
+}
+
+void admin_handle_history(struct admin_req *r)
+{
+    struct event_ring *ring = r->a->env.health ? r->a->env.health->events : NULL;
+    if (!ring) {
+        admin_reply_error(r, 503, "unavailable", "this process keeps no event history");
+        return;
+    }
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    double now = (double)tv.tv_sec + tv.tv_usec / 1e6;
+    struct admin_history h = {.type = evhttp_find_header(&r->query, "type")};
+    if (!admin_history_since(r, now, &h.since)) {
+        admin_reply_error(r, 400, "bad_request", "since must be a Unix time in seconds");
+        return;
+    }
+    if (h.type && (!*h.type || strlen(h.type) > 32)) {
+        admin_reply_error(r, 400, "bad_request", "type must be an event type");
+        return;
+    }
+    h.events = json_array();
+    bool gap = false;
+    uint64_t last = event_ring_read(ring, 0, SIZE_MAX, admin_history_collect, &h, &gap);
+    /* Complete unless the ring already dropped events newer than since. */
+    bool complete = !gap || (h.oldest > 0 && h.oldest <= h.since);
+    admin_reply_json(r, 200,
+                     json_pack("{s:o, s:I, s:f, s:b, s:o}", "events", h.events, "last_id",
+                               (json_int_t)last, "since", h.since, "complete", complete,
+                               "kept_from", h.oldest > 0 ? json_real(h.oldest) : json_null()));
 }

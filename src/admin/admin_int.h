@@ -140,6 +140,8 @@ void admin_handle_drill_delete(struct admin_req *r, const char *id);
  * admin_events_free_all forgets every stream before evhttp is freed. */
 void admin_handle_events(struct admin_req *r);
 void admin_handle_audit(struct admin_req *r); /* GET /v1/audit (admin_audit.c) */
+/* GET /v1/history?since=T&type=TYPE: the kept events as JSON (admin_events.c). */
+void admin_handle_history(struct admin_req *r);
 /* The console (admin_ui.c): true for /ui and every path under /ui/. */
 bool admin_ui_path(const char *path);
 void admin_handle_ui(struct admin_req *r); /* GET /ui/...: no token needed */

@@ -107,6 +107,7 @@ void drill_timeline_free(struct drill_timeline *tl)
         free(tl->records[i].name);
     }
     free(tl->records);
+    free(tl->points);
     free(tl);
 }
 
@@ -131,12 +132,35 @@ void drill_timeline_baseline(struct drill_timeline *tl, const struct drill_count
     tl->counted = true;
 }
 
+/* Adds the sample at now to the series (see struct drill_timeline). */
+static void drill_tl_point_add(struct drill_timeline *tl, double now, uint64_t answers,
+                               uint64_t lost)
+{
+    if (!tl->points) {
+        tl->points = calloc(DRILL_TIMELINE_POINTS, sizeof(*tl->points));
+        if (!tl->points)
+            abort();
+        tl->point_step = DRILL_TIMELINE_POINT_S;
+    }
+    if (tl->n_points > 0 && now - tl->points[tl->n_points - 1].t < tl->point_step)
+        return;
+    if (tl->n_points == DRILL_TIMELINE_POINTS) {
+        size_t k = 0;
+        for (size_t i = 0; i < tl->n_points; i += 2)
+            tl->points[k++] = tl->points[i];
+        tl->n_points = k;
+        tl->point_step *= 2;
+    }
+    tl->points[tl->n_points++] = (struct drill_tl_point){now, answers, lost};
+}
+
 void drill_timeline_sample(struct drill_timeline *tl, const struct drill_counter_ops *ops,
                            double now)
 {
     if (!tl->counted || !ops || tl->phase == DRILL_TL_DONE)
         return;
     bool restore = tl->phase == DRILL_TL_RESTORE;
+    uint64_t sum_answers = 0, sum_lost = 0;
     for (size_t i = 0; i < tl->n_records; i++) {
         struct drill_tl_record *r = &tl->records[i];
         uint64_t lost = 0, kept = 0, back = 0, all = 0;
@@ -161,9 +185,13 @@ void drill_timeline_sample(struct drill_timeline *tl, const struct drill_counter
         }
         r->lost = lost;
         r->answers = all;
+        sum_answers += all;
+        sum_lost += r->lost_before + lost;
         if (kept > 0 && r->avoided == 0)
             r->avoided = now;
     }
+    if (!restore)
+        drill_tl_point_add(tl, now, sum_answers, sum_lost);
 }
 
 void drill_timeline_end(struct drill_timeline *tl, const struct drill_counter_ops *ops, double now,
@@ -272,6 +300,18 @@ static json_t *drill_tl_record_json(const struct drill_tl_record *r)
         "self_queries", (json_int_t)r->self_queries, "self_lost", (json_int_t)r->self_lost);
 }
 
+/* [[t, answers, lost], ...]: the series, oldest first. */
+static json_t *drill_tl_series_json(const struct drill_timeline *tl)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < tl->n_points; i++) {
+        const struct drill_tl_point *p = &tl->points[i];
+        json_array_append_new(
+            a, json_pack("[f, I, I]", p->t, (json_int_t)p->answers, (json_int_t)p->lost));
+    }
+    return a;
+}
+
 json_t *drill_timeline_json(const struct drill_timeline *tl)
 {
     double first, last, rfirst, rlast;
@@ -305,6 +345,7 @@ json_t *drill_timeline_json(const struct drill_timeline *tl)
     json_object_set_new(j, "records", recs);
     json_object_set_new(j, "records_not_measured", json_integer((json_int_t)tl->not_measured));
     json_object_set_new(j, "canary", json_boolean(tl->canary));
+    json_object_set_new(j, "series", drill_tl_series_json(tl));
     return j;
 }
 

@@ -48,6 +48,8 @@
 #define DRILL_TIMELINE_RECORDS 64 /* records measured per drill; the rest are counted */
 #define DRILL_TIMELINE_WINDOW 2.0 /* seconds of transition measured after a start or an end */
 #define DRILL_COUNTER_NONE UINT32_MAX
+#define DRILL_TIMELINE_POINTS 240   /* points of the answers series */
+#define DRILL_TIMELINE_POINT_S 0.05 /* their first spacing, doubled each time it fills */
 
 /* How the drill core reads the workers' counters (wired by the daemon on
  * the serve core: serve_policy_id, serve_sum_id, serve_sync). */
@@ -87,6 +89,14 @@ struct drill_tl_record {
     uint32_t self_lost;    /* of them, answered from a lost target after the start */
 };
 
+/* The affected records' answers and lost answers summed, counted since
+ * the start, at one sample. */
+struct drill_tl_point {
+    double t;
+    uint64_t answers;
+    uint64_t lost;
+};
+
 enum drill_tl_phase {
     DRILL_TL_START = 0, /* the transition after the start is measured */
     DRILL_TL_HOLD,      /* the drill runs: lost answers are counted */
@@ -106,6 +116,13 @@ struct drill_timeline {
     struct drill_tl_record *records;
     size_t n_records;
     size_t not_measured; /* affected records past DRILL_TIMELINE_RECORDS */
+    /* The series of the samples from the start to the end, at least
+     * point_step apart; when full every other point goes and the step
+     * doubles, so it spans the whole drill evenly. This run of gtmd only:
+     * not read back from the state file. NULL until the first sample. */
+    struct drill_tl_point *points;
+    size_t n_points;
+    double point_step;
 };
 
 /* The timeline of a drill of mode that loses t, on policy set g, from

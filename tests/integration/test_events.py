@@ -12,7 +12,7 @@ import time
 import pytest
 
 from adminlib import GTMCTL, OPERATE_TOKEN, READ_TOKEN, start
-from backends import backends, free_port_on  # noqa: F401
+from backends import backends, free_port_on, poll  # noqa: F401
 
 
 class Stream:
@@ -300,3 +300,64 @@ def test_events_client_gone_while_events_flow(make_gtmd):
     time.sleep(0.3)
     rc = g.stop()
     assert rc == 0, g.read_log()[-4000:]
+
+
+def test_history_of_health_events(make_gtmd, backends):
+    """GET /v1/history: the kept events of one type since a time, as JSON,
+    with the last id read so a client follows the stream from there and
+    misses nothing."""
+    addr = "127.0.0.42"
+    port = free_port_on([addr])
+    be = backends.tcp(addr, port)
+
+    def mutate(c, workdir):
+        c["checks"] = {"t": {"type": "tcp", "port": port, "interval": 0.2, "timeout": 0.1,
+                             "rise": 1, "fall": 1}}
+        c["pools"]["live"] = {"check": "t", "endpoints": [
+            {"name": "k1", "address": addr, "region": "us"}]}
+        c["records"]["live.example.com."] = {"pool": "live", "policy": "all"}
+
+    g, a = start(make_gtmd, mutate=mutate)
+    assert a.get("/v1/history", token=None).status == 401
+    for bad in ("since=abc", "since=-1", "since=", "type="):
+        r = a.get("/v1/history?" + bad, token=READ_TOKEN)
+        assert r.status == 400 and r.code == "bad_request", (bad, r)
+
+    def k1(h, to):
+        return [e for e in h["events"] if e["key"] == "endpoint:live/k1" and e["to"] == to]
+
+    def history(q="type=health"):
+        r = a.get("/v1/history?" + q, token=READ_TOKEN)
+        assert r.status == 200, r
+        return r.json
+    ok, _ = poll(lambda: k1(history(), "up"), 5.0)
+    assert ok, history()
+    assert a.override("endpoint:web/us1", reason="history test").status == 201
+    be.kill()
+    ok, _ = poll(lambda: k1(history(), "down"), 5.0)
+    assert ok, history()
+    h = history()
+    # Only health events, oldest first, each as the stream sends it.
+    assert h["events"] and all(e["type"] == "health" for e in h["events"])
+    ids = [e["id"] for e in h["events"]]
+    assert ids == sorted(ids)
+    down = k1(h, "down")[-1]
+    assert down["from"] == "up" and down["why"] == "fall threshold reached"
+    assert h["complete"] is True and h["kept_from"] <= h["events"][0]["time"]
+    assert abs(h["since"] - (time.time() - 3600)) < 60  # default: the last hour
+    # last_id covers every kept event, of any type: the override is in it.
+    everything = history("")
+    assert {e["type"] for e in everything["events"]} >= {"health", "override"}
+    assert everything["last_id"] == max(e["id"] for e in everything["events"])
+    assert h["last_id"] >= max(ids)
+    # since: only what came after.
+    later = history("type=health&since=%f" % (down["time"] + 0.000001))
+    assert down["id"] not in [e["id"] for e in later["events"]]
+    assert [e for e in history("type=health&since=%f" % down["time"])["events"]
+            if e["id"] == down["id"]]
+    # A stream started from last_id gets the next event and none twice.
+    s = Stream(a, last_id=everything["last_id"])
+    assert a.post("/v1/reload").status == 200
+    assert s.wait_for(lambda e: e[1] == "reload")
+    assert all(e[0] > everything["last_id"] for e in s.events)
+    s.close()

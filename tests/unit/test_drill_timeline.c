@@ -198,6 +198,12 @@ static void test_samples(struct tap *t, const struct gslb *g)
                   json_integer_value(json_object_get(j, "self_lost")) == 1 &&
                   json_number_value(json_object_get(j, "rto_plus_ttl")) > 30,
               "the JSON view: RTO, lost answers and whose, own queries, RTO + TTL");
+    /* The series: samples at least 50 ms apart (100.009 is 5 ms after
+     * the first), the end's sample, none after the end. */
+    char *series = json_dumps(json_object_get(j, "series"), JSON_COMPACT | JSON_REAL_PRECISION(7));
+    TAP_CHECK(t, series && strcmp(series, "[[100.004,0,0],[101.0,8,3],[160.0,9,4]]") == 0,
+              "the series: answers and lost answers summed over the records (%s)", series);
+    free(series);
     struct drill_timeline *back = drill_timeline_from_json(j);
     const struct drill_tl_record *bfo = rec(back, "fo.example.com.");
     TAP_CHECK(t,
@@ -219,6 +225,38 @@ static void test_samples(struct tap *t, const struct gslb *g)
     json_object_set_new(j, "records", json_string("nope"));
     TAP_CHECK(t, drill_timeline_from_json(j) == NULL, "a malformed one is not restored");
     json_decref(j);
+    drill_timeline_free(tl);
+    drill_targets_free(&tg);
+}
+
+/* A long drill: the series stays bounded and spans it evenly. */
+static void test_series_bounded(struct tap *t, const struct gslb *g)
+{
+    struct fake f;
+    memset(&f, 0, sizeof(f));
+    struct drill_counter_ops ops = {.id = fake_id, .sum = fake_sum, .sync = fake_sync, .arg = &f};
+    struct drill_targets tg;
+    struct drill_timeline *tl = timeline_of(
+        g, "{\"regions\": [\"us\"], \"mode\": \"live\", \"duration\": 60, \"reason\": \"r\"}", 200,
+        &tg);
+    drill_timeline_baseline(tl, &ops, false);
+    bool bounded = true;
+    for (int i = 0; i < 1000; i++) {
+        bump(&f, "fo.example.com.", "eu", false, 1);
+        drill_timeline_sample(tl, &ops, 200 + i);
+        bounded = bounded && tl->n_points <= DRILL_TIMELINE_POINTS;
+    }
+    bool increasing = true;
+    for (size_t i = 1; i < tl->n_points; i++)
+        increasing = increasing && tl->points[i].t > tl->points[i - 1].t &&
+                     tl->points[i].answers > tl->points[i - 1].answers;
+    const struct drill_tl_point *last = &tl->points[tl->n_points - 1];
+    TAP_CHECK(t, bounded && tl->n_points >= DRILL_TIMELINE_POINTS / 2 && increasing,
+              "1000 samples: %zu points, oldest first", tl->n_points);
+    TAP_CHECK(t,
+              tl->points[0].t == 200 && tl->points[0].answers == 1 &&
+                  1199 - last->t < tl->point_step && last->answers == (uint64_t)(last->t - 199),
+              "from the first sample to the newest within a step (%g s)", tl->point_step);
     drill_timeline_free(tl);
     drill_targets_free(&tg);
 }
@@ -304,6 +342,7 @@ int main(void)
     gslb_map_health(g, &hc);
     test_records(&t, g);
     test_samples(&t, g);
+    test_series_bounded(&t, g);
     test_core(&t, g, &hc);
     gslb_unref(g);
     health_core_free(&hc);

@@ -37,10 +37,11 @@ export async function api(method, path, body) {
 
 // Reads GET /v1/events until stopped; onEvent(type, data) for each event,
 // onState(true/false) when the stream opens or breaks. Reconnects after
-// 2 s with Last-Event-ID, so nothing still kept is missed. Returns a stop
-// function.
-export function streamEvents(onEvent, onState) {
-  let last = null;
+// 2 s with Last-Event-ID, so nothing still kept is missed. from: the id
+// of the last event already read (GET /v1/history), or null for only the
+// new ones. Returns a stop function.
+export function streamEvents(onEvent, onState, from) {
+  let last = from === undefined || from === null ? null : String(from);
   let stopped = false;
   let ctl = null;
   async function once() {

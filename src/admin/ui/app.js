@@ -19,6 +19,7 @@ import * as explain from './explain.js';
 import * as overrides from './overrides.js';
 import * as drills from './drills.js';
 import * as audit from './audit.js';
+import * as health from './health.js';
 
 const views = { overview, records, explain, overrides, drills, audit };
 const $ = (id) => document.getElementById(id);
@@ -102,11 +103,14 @@ async function signIn() {
   $('who').textContent = 'token: ' + who.token;
   $('readonly-note').hidden = ctx.operate;
   document.body.classList.toggle('readonly', !ctx.operate);
+  // The health chart's past, then the stream from right after it.
+  let from = null;
+  try { from = await health.load(); } catch (e) { from = null; }
   stopStream = streamEvents(onEvent, (up) => {
     $('live').textContent = up ? 'live' : 'offline';
     $('live').className = 'live ' + (up ? 'on' : 'off');
     if (up) refreshSoon(0);
-  });
+  }, from);
   poll = setInterval(() => refreshSoon(0), 10000);
   route();
 }
@@ -122,6 +126,7 @@ function showSignIn(msg) {
 
 function onEvent(type, data) {
   ctx.lastEvent = { type, data };
+  if (type === 'health') health.add(data);
   for (const fn of ctx.listeners) fn(type, data);
   refreshSoon(50);
 }

@@ -128,6 +128,9 @@ async function draw(id) {
       ', lost answers ' + tl.lost_answers + (tl.restore ? ', restore RTO ' + fmt(tl.restore.rto) : '')
       : 'no timeline (a shadow drill, or no answer changes)'));
   if (tl) chart.appendChild(timeline(tl));
+  if (tl && tl.series && tl.series.length) chart.appendChild(rates(tl));
+  if (tl) chart.appendChild(answers(tl));
+  if (tl && tl.rto_plus_ttl !== null && tl.rto_plus_ttl !== undefined) chart.appendChild(exposure(tl));
 }
 
 function fmt(s) { return s === null || s === undefined ? '-' : (s * 1000).toFixed(1) + ' ms'; }
@@ -155,7 +158,7 @@ function timeline(tl) {
 function panel(title, recs, times, open, before, after, rto) {
   const known = times.filter((t) => t !== null);
   const span = Math.max(0.005, (known.length ? Math.max(...known) : 0) * 1.25, open ? 2 : 0);
-  const W = 760; const L = 200; const R = 60; const top = 24; const H = top + 22 * recs.length + 28;
+  const W = 760; const L = 200; const R = 60; const top = 24; const H = top + 22 * recs.length + (rto !== null && rto !== undefined ? 44 : 28);
   const x = (t) => L + (Math.min(t, span) / span) * (W - L - R);
   const g = svg('svg', { class: 'timeline', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img' },
     svg('title', { text: title }),
@@ -172,10 +175,123 @@ function panel(title, recs, times, open, before, after, rto) {
     }
   });
   const axis = top + recs.length * 22 + 4;
+  if (rto !== null && rto !== undefined) {
+    // The RTO mark: when the last record had switched.
+    g.appendChild(svg('line', { class: 'rto-mark', x1: x(rto), y1: top - 4, x2: x(rto), y2: axis, stroke: '#1f2328',
+      'stroke-dasharray': '4 3' }));
+    g.appendChild(svg('text', { class: 'rto-label', x: Math.max(L, Math.min(x(rto) - 4, W - R - 60)), y: top + recs.length * 22 + 36, 'font-size': 11,
+      text: '\u25b2 RTO ' + fmt(rto) }));
+  }
   g.appendChild(svg('line', { x1: L, y1: axis, x2: x(span), y2: axis, stroke: '#57606a' }));
   for (let k = 0; k <= 4; k++) {
     const t = (span * k) / 4;
     g.appendChild(svg('text', { x: x(t) - 12, y: axis + 14, 'font-size': 11, text: fmt(t) }));
   }
+  return g;
+}
+
+// Per affected record, the answers counted since the start (of all
+// clients, or of the canary clients for a scoped drill): those served
+// from a lost target (red, 0 expected) and the others (green), and
+// gtmd's own queries with those answered from a lost target.
+function answers(tl) {
+  const recs = tl.records || [];
+  const most = Math.max(1, ...recs.map((r) => r.answers), ...recs.map((r) => r.lost_answers));
+  const W = 760; const L = 200; const R = 250; const top = 24; const row = 22; const H = top + row * recs.length + 8;
+  const x = (n) => L + (n / most) * (W - L - R);
+  const who = tl.canary ? 'canary clients' : 'all clients';
+  const g = svg('svg', { class: 'timeline answers', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img' },
+    svg('title', { text: 'answers and lost answers per record' }),
+    svg('text', { x: 4, y: 15, 'font-size': 12, 'font-weight': 'bold',
+      text: 'answers since the start (' + who + '): lost ' + tl.lost_answers + ' (0 expected), own queries ' +
+        tl.self_queries + ', ' + tl.self_lost + ' from a lost target' }));
+  recs.forEach((r, i) => {
+    const y = top + i * row;
+    const kept = Math.max(0, r.answers - r.lost_answers);
+    g.appendChild(svg('text', { x: 4, y: y + 13, 'font-size': 12, text: r.record + ' ' + r.type }));
+    g.appendChild(svg('rect', { class: 'bar kept', x: L, y, width: Math.max(1, x(kept) - L), height: 16, fill: '#1a7f37' },
+      svg('title', { text: kept + ' answers without the lost targets (' + who + ')' })));
+    if (r.lost_answers > 0)
+      g.appendChild(svg('rect', { class: 'bar lost', x: x(kept), y, width: Math.max(2, x(r.lost_answers) - L), height: 16,
+        fill: '#cf222e' }, svg('title', { text: r.lost_answers + ' answers from a lost target' })));
+    g.appendChild(svg('text', { class: 'count', x: W - R + 6, y: y + 13, 'font-size': 11,
+      text: r.answers + ' answer' + (r.answers === 1 ? '' : 's') + ', ' + r.lost_answers + ' lost; own queries ' + r.self_queries +
+        ' (' + r.self_lost + ' lost)' }));
+  });
+  return g;
+}
+
+// What users see at worst: the RTO, then resolvers' caches for the TTL.
+function exposure(tl) {
+  const W = 760; const L = 200; const R = 60; const H = 58;
+  const total = Math.max(tl.rto_plus_ttl, 0.001);
+  const x = (t) => L + (t / total) * (W - L - R);
+  const g = svg('svg', { class: 'timeline exposure', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img' },
+    svg('title', { text: 'RTO and RTO + TTL' }),
+    svg('text', { x: 4, y: 15, 'font-size': 12, 'font-weight': 'bold', text: 'what users see at worst' }),
+    svg('text', { x: 4, y: 37, 'font-size': 12, text: 'RTO, then TTL ' + tl.ttl + ' s' }),
+    svg('rect', { class: 'bar rto', x: L, y: 24, width: Math.max(2, x(tl.rto) - L), height: 18, fill: '#cf222e' },
+      svg('title', { text: 'RTO ' + fmt(tl.rto) + ': gtmd answers without the targets' })),
+    svg('rect', { class: 'bar ttl', x: x(tl.rto), y: 24, width: Math.max(1, x(total) - x(tl.rto)), height: 18, fill: '#d4a72c' },
+      svg('title', { text: 'TTL ' + tl.ttl + ' s: resolvers may still hand out the old answer' })),
+    svg('text', { class: 'rto-label', x: L, y: 55, 'font-size': 11, text: 'RTO ' + fmt(tl.rto) }),
+    svg('text', { class: 'rto-ttl-label', x: W - R - 120, y: 55, 'font-size': 11,
+      text: 'RTO + TTL ' + (tl.rto_plus_ttl).toFixed(3) + ' s' }));
+  return g;
+}
+
+// Answers per second of the affected records over the drill, from the
+// counters' series (report.timeline.series: cumulative [time, answers,
+// lost] at each sample): one bar per interval between two samples, its
+// lost part in red, with the RTO and the end marked.
+function rates(tl) {
+  const pts = [[tl.started, 0, 0]].concat(tl.series);
+  const last = pts[pts.length - 1][0];
+  const stop = Math.max(tl.ended || last, last, tl.started + 0.001);
+  const span = stop - tl.started;
+  const iv = [];
+  for (let i = 1; i < pts.length; i++) {
+    const dt = pts[i][0] - pts[i - 1][0];
+    if (dt <= 0) continue;
+    iv.push({ from: pts[i - 1][0], to: pts[i][0], answers: pts[i][1] - pts[i - 1][1], lost: pts[i][2] - pts[i - 1][2] });
+  }
+  const most = Math.max(1e-9, ...iv.map((v) => v.answers / (v.to - v.from)));
+  const W = 760; const L = 60; const R = 36; const top = 24; const ph = 110; const H = top + ph + 46;
+  const x = (t) => L + ((t - tl.started) / span) * (W - L - R);
+  const y = (rate) => top + ph - (rate / most) * ph;
+  const who = tl.canary ? 'canary clients' : 'all clients';
+  const g = svg('svg', { class: 'timeline rates', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img',
+    'data-points': tl.series.length },
+    svg('title', { text: 'answers per second over the drill' }),
+    svg('text', { x: 4, y: 15, 'font-size': 12, 'font-weight': 'bold',
+      text: 'answers per second of the affected records (' + who + '), lost in red' }));
+  for (const v of iv) {
+    if (v.answers <= 0 && v.lost <= 0) continue;
+    const dt = v.to - v.from;
+    const x1 = x(v.from); const w = Math.max(1, x(v.to) - x1);
+    const tip = (v.from - tl.started).toFixed(3) + ' s to ' + (v.to - tl.started).toFixed(3) + ' s after the start: ' +
+      v.answers + ' answer' + (v.answers === 1 ? '' : 's') + ' (' + (v.answers / dt).toFixed(1) + '/s), ' + v.lost + ' lost';
+    g.appendChild(svg('rect', { class: 'rate', x: x1, y: y(v.answers / dt), width: w, height: top + ph - y(v.answers / dt),
+      fill: '#1a7f37' }, svg('title', { text: tip })));
+    if (v.lost > 0)
+      g.appendChild(svg('rect', { class: 'rate lost', x: x1, y: y(v.lost / dt), width: w, height: top + ph - y(v.lost / dt),
+        fill: '#cf222e' }, svg('title', { text: tip })));
+  }
+  const base = top + ph;
+  g.appendChild(svg('line', { x1: L, y1: base, x2: W - R, y2: base, stroke: '#57606a' }));
+  g.appendChild(svg('line', { x1: L, y1: top, x2: L, y2: base, stroke: '#57606a' }));
+  g.appendChild(svg('text', { x: L - 4, y: top + 9, 'font-size': 11, 'text-anchor': 'end', text: most.toFixed(most < 10 ? 1 : 0) + '/s' }));
+  g.appendChild(svg('text', { x: L - 4, y: base, 'font-size': 11, 'text-anchor': 'end', text: '0/s' }));
+  for (let k = 0; k <= 4; k++) {
+    const t = tl.started + (span * k) / 4;
+    g.appendChild(svg('text', { x: x(t), y: base + 14, 'font-size': 11, 'text-anchor': 'middle',
+      text: '+' + (t - tl.started).toFixed(span < 10 ? 2 : 0) + ' s' }));
+  }
+  const mark = (t, label, cls) => {
+    g.appendChild(svg('line', { class: cls, x1: x(t), y1: top, x2: x(t), y2: base, stroke: '#1f2328', 'stroke-dasharray': '4 3' }));
+    g.appendChild(svg('text', { class: cls + '-label', x: Math.min(x(t), W - R - 80), y: base + 30, 'font-size': 11, text: label }));
+  };
+  if (tl.rto !== null && tl.rto !== undefined) mark(tl.started + tl.rto, '\u25b2 RTO ' + fmt(tl.rto), 'rate-rto');
+  if (tl.ended) mark(tl.ended, '\u25b2 end', 'rate-end');
   return g;
 }

@@ -3,6 +3,7 @@
 // long it has been so. Rebuilt from each new status.
 
 import { badge, clear, el, since, table, when } from './dom.js';
+import * as health from './health.js';
 
 let root = null;
 
@@ -20,6 +21,7 @@ export function update(ctx) {
     ', up ', since(Date.now() / 1000 - srv.uptime_s), ', ' + srv.active_overrides +
     ' override(s), ' + srv.active_drills + ' drill(s) running',
     s.fleet ? ', fleet node ' + s.fleet.node + ' (' + s.fleet.connection + ')' : ''));
+  root.appendChild(health.chart(s, root.clientWidth - 2));
   for (const r of s.regions) root.appendChild(region(r));
 }
 
