@@ -40,8 +40,15 @@ void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
         "# TYPE gtmd_fleet_nodes gauge\ngtmd_fleet_nodes %u\n"
         "# HELP gtmd_fleet_disagreements Endpoints whose own probe disagrees with the fleet.\n"
         "# TYPE gtmd_fleet_disagreements gauge\ngtmd_fleet_disagreements %u\n"
-        "# HELP gtmd_fleet_watch_lag_seconds Last observation: received here - published.\n"
+        "# HELP gtmd_fleet_watch_lag_seconds How long the watch is behind a revision etcd "
+        "acknowledged.\n"
         "# TYPE gtmd_fleet_watch_lag_seconds gauge\ngtmd_fleet_watch_lag_seconds %.6f\n"
+        "# HELP gtmd_fleet_view_age_seconds The fleet view here was etcd's this long ago.\n"
+        "# TYPE gtmd_fleet_view_age_seconds gauge\ngtmd_fleet_view_age_seconds %.6f\n"
+        "# HELP gtmd_fleet_clock_offset_seconds This node's clock minus its peers' (median).\n"
+        "# TYPE gtmd_fleet_clock_offset_seconds gauge\ngtmd_fleet_clock_offset_seconds %.6f\n"
+        "# HELP gtmd_fleet_clock_skewed 1 when this clock is off a majority of its peers'.\n"
+        "# TYPE gtmd_fleet_clock_skewed gauge\ngtmd_fleet_clock_skewed %d\n"
         "# HELP gtmd_fleet_watch_events_total Watch events applied.\n"
         "# TYPE gtmd_fleet_watch_events_total counter\ngtmd_fleet_watch_events_total %llu\n"
         "# HELP gtmd_fleet_resyncs_total Fresh reads of etcd after a loss.\n"
@@ -52,7 +59,7 @@ void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
         "# TYPE gtmd_fleet_etcd_keys_written_total counter\ngtmd_fleet_etcd_keys_written_total "
         "%llu\n",
         m.connected, m.degraded, (unsigned long long)m.degraded_total, m.nodes, m.disagreements,
-        m.watch_lag_s, (unsigned long long)m.watch_events_total,
-        (unsigned long long)m.resyncs_total, (unsigned long long)m.etcd_writes_total,
-        (unsigned long long)m.etcd_keys_written_total);
+        m.watch_lag_s, m.view_age_s, m.clock_offset_s, m.clock_skewed,
+        (unsigned long long)m.watch_events_total, (unsigned long long)m.resyncs_total,
+        (unsigned long long)m.etcd_writes_total, (unsigned long long)m.etcd_keys_written_total);
 }

@@ -409,6 +409,9 @@ struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *en
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
     fleet_copy_params(&f->p, p);
+    /* The heartbeat puts an event on the watch every FLEET_BEAT_S: a watch
+     * silent for half of stale_after (at least 2 s) is dead. */
+    f->p.etcd.watch_idle_s = f->p.stale_after / 2 > 2 ? f->p.stale_after / 2 : 2;
     f->health = env->health;
     f->health_service = env->health_service;
     snprintf(f->version, sizeof(f->version), "%s", env->version ? env->version : "");
@@ -435,6 +438,7 @@ struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *en
     f->ev_pending = event_new(f->base, -1, 0, fleet_on_pending, f);
     f->ev_stop = event_new(f->base, -1, 0, fleet_on_stop, f);
     f->last_ok = fleet_mono();
+    f->fresh_at = f->last_ok; /* degraded after stale_after without a first sync */
     if (fleet_store_init(f, env->drills) != 0) {
         snprintf(err, errlen, "fleet: no free drill listener slot");
         fleet_free(f);

@@ -11,11 +11,12 @@
  * id is therefore never handed out twice, by any node. The call returns
  * once the watch has applied the transaction's revision here.
  *
- * Expiry: the lease deletes the key even when every node is down; leases
- * can outlive their TTL across an etcd leader change, so every node also
- * deletes records past their "expires" time (a transaction on the record's
- * mod revision: the first node wins, the others find it changed) and the
- * health thread drops them locally at that time.
+ * Expiry is etcd's: the record's lease deletes the key (even when every
+ * node is down), and the watch removes it from every node. No node deletes
+ * a record by its own clock (a node running ahead would delete its peers'
+ * records as they are made). A lease can outlive its TTL across an etcd
+ * leader change (without --experimental-enable-lease-checkpoint). The
+ * health thread still drops an override locally at its "expires" time.
  */
 #include <event2/event.h>
 #include <math.h>
@@ -373,10 +374,14 @@ static void fleet_job_remove_txn(struct fleet *f, struct fleet_job *j)
 /* Starts a queued job (fleet thread; caller holds no lock). */
 static void fleet_job_start(struct fleet *f, struct fleet_job *j)
 {
-    if (f->conn != FLEET_CONN_SYNCED || f->degraded) {
+    /* Not "degraded": that is about the view's age. A write only needs
+     * etcd to answer, and the transaction's compare protects it from a
+     * stale view; so any quorum reply since the sync lets writes through. */
+    if (f->conn != FLEET_CONN_SYNCED) {
         char msg[200];
-        snprintf(msg, sizeof(msg), "etcd is unreachable (no reply for %.1f s); nothing was changed",
-                 fleet_mono() - f->last_ok);
+        snprintf(msg, sizeof(msg),
+                 "etcd is unreachable (no quorum reply for %.1f s); nothing was changed",
+                 fleet_mono() - f->last_quorum);
         fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
         return;
     }
@@ -463,15 +468,9 @@ void fleet_store_expire(struct fleet *f)
 {
     if (f->conn != FLEET_CONN_SYNCED)
         return;
-    double now = health_now();
-    for (size_t i = 0; i < f->n_kinds; i++) {
-        struct fleet_kind *k = &f->kinds[i];
-        for (struct fleet_rec *r = k->recs; r; r = r->next) {
-            double exp = json_number_value(json_object_get(r->value, k->expires_key));
-            if (exp > 0 && exp <= now && !r->deleting)
-                fleet_store_delete_rec(f, k, r);
-        }
-    }
+    /* No record is deleted by this node's clock: one running an hour ahead
+     * would delete every peer's record as it is made. Expiry is etcd's (the
+     * record's lease); only drills this node ended itself are deleted. */
     /* Drills this node ended itself: end them on every node. */
     pthread_mutex_lock(&f->lock);
     size_t n = f->n_ended;
