@@ -52,6 +52,7 @@ static void fleet_beat_on_reply(void *arg, enum etcd_status st, json_t *resp, co
     }
     int64_t rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
     double now = fleet_mono();
+    f->answered_url = etcd_endpoint(f->etcd);
     pthread_mutex_lock(&f->lock);
     f->last_ok = now;
     f->last_quorum = now;
@@ -120,13 +121,16 @@ const char *fleet_beat_conn_name_locked(const struct fleet *f, double now)
     return current ? "synced" : "lagging";
 }
 
-/* A watch left on a URL the calls moved away from, or one that has not
- * delivered an acknowledged revision for FLEET_LAG_MAX_S: restarted. */
+/* A watch left on a URL other than the one a call last succeeded on (the
+ * calls failed over: the watch's member may be cut off), or one that has
+ * not delivered an acknowledged revision for FLEET_LAG_MAX_S: restarted.
+ * A failed call alone moves no watch: while every URL fails, the watch
+ * would hop with each retry. */
 static void fleet_beat_check_watch(struct fleet *f, double now)
 {
     if (!f->watch)
         return;
-    if (f->watch_url != etcd_endpoint(f->etcd)) {
+    if (f->answered_url && f->watch_url != f->answered_url) {
         fleet_sync_rewatch(f, "calls moved to another etcd URL");
         return;
     }
@@ -204,8 +208,14 @@ void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
     bool now_skewed = f->skewed;
     double off = f->clock_offset;
     pthread_mutex_unlock(&f->lock);
-    if (now_skewed != was)
-        log_warn("event=fleet_clock_skew node=%s skewed=%s offset_s=%.3f max_s=%.1f "
-                 "note=\"this node's clock minus the median of its peers'\"",
-                 f->p.node, now_skewed ? "yes" : "no", off, FLEET_SKEW_MAX_S);
+    if (now_skewed == was)
+        return;
+    /* Records' end times are in the writer's clock: apply them again in
+     * this node's (fleet_store_localize). */
+    for (size_t i = 0; i < f->n_kinds && f->conn == FLEET_CONN_SYNCED; i++)
+        if (!f->kinds[i].reading)
+            fleet_store_resync(f, &f->kinds[i]);
+    log_warn("event=fleet_clock_skew node=%s skewed=%s offset_s=%.3f max_s=%.1f "
+             "note=\"this node's clock minus the median of its peers'\"",
+             f->p.node, now_skewed ? "yes" : "no", off, FLEET_SKEW_MAX_S);
 }

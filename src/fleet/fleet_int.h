@@ -172,9 +172,10 @@ struct fleet {
     double range_sent; /* when the fresh read being applied was sent */
     bool beat_inflight;
     double next_beat, sync_started;
-    bool sync_answered;    /* the current sync attempt got a reply */
-    const char *watch_url; /* the URL the watch runs on */
-    double clock_offset;   /* (L) this node's clock minus the fleet's; valid when skew_known */
+    bool sync_answered;       /* the current sync attempt got a reply */
+    const char *watch_url;    /* the URL the watch runs on */
+    const char *answered_url; /* the URL of the last successful call */
+    double clock_offset;      /* (L) this node's clock minus the fleet's; valid when skew_known */
     bool skew_known, skewed;
     double lost_since;
     int64_t lease, rev;

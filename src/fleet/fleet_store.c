@@ -134,10 +134,30 @@ void fleet_store_resync(struct fleet *f, struct fleet_kind *k)
 
 /* ---- what each kind does on this node ---------------------------------------- */
 
+/* value (borrowed) in this node's clock: a new reference. A record's end
+ * time is in the clock of the node that wrote it; on a node whose clock is
+ * off its peers' (fleet_beat.c), it is shifted by the offset, so the
+ * health thread drops it locally when it ends for the others too. */
+static json_t *fleet_store_localize(struct fleet *f, json_t *value, const char *key)
+{
+    pthread_mutex_lock(&f->lock);
+    bool shift = f->skewed;
+    double off = f->clock_offset;
+    pthread_mutex_unlock(&f->lock);
+    double t = json_number_value(json_object_get(value, key));
+    if (!shift || t <= 0)
+        return json_incref(value);
+    json_t *c = json_deep_copy(value);
+    json_object_set_new(c, key, json_real(t + off));
+    return c;
+}
+
 static void fleet_ovr_put(struct fleet *f, const char *id, json_t *value)
 {
-    if (override_upsert_json(f->health, value, health_now()) > 0)
+    json_t *v = fleet_store_localize(f, value, "expires");
+    if (override_upsert_json(f->health, v, health_now()) > 0)
         fleet_store_save(f);
+    json_decref(v);
 }
 
 static void fleet_ovr_del(struct fleet *f, const char *id, json_t *old)
@@ -150,7 +170,7 @@ static void fleet_ovr_resync(struct fleet *f, struct fleet_kind *k)
 {
     json_t *arr = json_array();
     for (struct fleet_rec *r = k->recs; r; r = r->next)
-        json_array_append(arr, r->value);
+        json_array_append_new(arr, fleet_store_localize(f, r->value, "expires"));
     size_t n = override_sync_json(f->health, arr, health_now());
     json_decref(arr);
     if (n)
@@ -377,7 +397,10 @@ static void fleet_job_start(struct fleet *f, struct fleet_job *j)
     /* Not "degraded": that is about the view's age. A write only needs
      * etcd to answer, and the transaction's compare protects it from a
      * stale view; so any quorum reply since the sync lets writes through. */
-    if (f->conn != FLEET_CONN_SYNCED) {
+    double quiet = fleet_mono() - f->last_quorum;
+    if (f->conn != FLEET_CONN_SYNCED || quiet > FLEET_BEAT_S + f->p.etcd.timeout_s) {
+        /* Without a quorum reply for longer than a heartbeat and a call's
+         * timeout, the write would only wait for etcd to fail it. */
         char msg[200];
         snprintf(msg, sizeof(msg),
                  "etcd is unreachable (no quorum reply for %.1f s); nothing was changed",

@@ -84,6 +84,7 @@ static void fleet_contact(struct fleet *f)
     f->last_quorum = f->last_ok;
     pthread_mutex_unlock(&f->lock);
     f->sync_answered = true;
+    f->answered_url = etcd_endpoint(f->etcd); /* where the call ended up */
 }
 
 void fleet_sync_failed(struct fleet *f, const char *what, const char *err)
