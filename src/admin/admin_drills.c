@@ -118,8 +118,7 @@ static void admin_drill_start_shared(struct admin_req *r, struct drill *d)
                      "drill %s was created in etcd but did not start here "
                      "(a live drill on the same region started meanwhile?)",
                      id);
-        admin_reply_error(r, 503, "etcd_unavailable", "%s", why);
-        admin_audit(r, 503, json_pack("{s:s}", "error", why));
+        admin_fleet_reply_store_error(r, st == SHARED_OK ? SHARED_UNAVAILABLE : st, why);
         return;
     }
     health_service_save(a->env.health_service);
@@ -239,8 +238,7 @@ void admin_handle_drill_delete(struct admin_req *r, const char *id)
     enum shared_status st =
         store ? store->ops->remove(store->arg, "drills", id, why, sizeof(why)) : SHARED_NOT_FOUND;
     if (st != SHARED_OK && st != SHARED_NOT_FOUND) {
-        admin_reply_error(r, 503, "etcd_unavailable", "%s", why);
-        admin_audit(r, 503, json_pack("{s:s}", "error", why));
+        admin_fleet_reply_store_error(r, st, why);
         return;
     }
     snprintf(why, sizeof(why), "aborted through the API (%s token)", r->token_name);

@@ -135,6 +135,10 @@ json_t *admin_fleet_status(struct admin *a);
 /* Adds "fleet" (observations, verdict, explanation) to an endpoint view. */
 void admin_fleet_endpoint(struct admin *a, json_t *ep, const char *key);
 void admin_fleet_metrics(struct admin *a, struct evbuffer *b);
+/* The reply (and audit line) of a shared-store write that did not succeed:
+ * 504 outcome_unknown when etcd could not tell whether the change was
+ * made (SHARED_UNKNOWN), else 503 etcd_unavailable (nothing was made). */
+void admin_fleet_reply_store_error(struct admin_req *r, int store_status, const char *why);
 
 /* Replies that wait for the state file (admin_defer.c): sends status and
  * reply (stolen), and the audit line with audit (stolen; NULL for none),

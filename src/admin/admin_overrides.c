@@ -204,13 +204,6 @@ static enum shared_status ovr_create_shared(struct admin_req *r, const struct ad
     return rc;
 }
 
-/* 503 for a store that could not make the change. */
-static void ovr_reply_unavailable(struct admin_req *r, const char *err)
-{
-    admin_reply_error(r, 503, "etcd_unavailable", "%s", err);
-    admin_audit(r, 503, json_pack("{s:s}", "error", err));
-}
-
 /* Adds the override: in the fleet's store (etcd) when there is one, else
  * in the health core. 1 when added (id set), 0 when a shared store saw
  * another change since view (decide again), -1 when a reply was sent. */
@@ -237,8 +230,8 @@ static int ovr_apply(struct admin_req *r, const struct admin_override_req *req, 
         return 1;
     if (st == SHARED_CONFLICT && !last)
         return 0;
-    ovr_reply_unavailable(
-        r, st == SHARED_CONFLICT ? "the fleet's overrides kept changing; try again" : msg);
+    admin_fleet_reply_store_error(
+        r, st, st == SHARED_CONFLICT ? "the fleet's overrides kept changing; try again" : msg);
     return -1;
 }
 
@@ -372,7 +365,7 @@ void admin_handle_override_delete(struct admin_req *r, const char *id)
         char err[300] = "";
         enum shared_status st = store->ops->remove(store->arg, "overrides", id, err, sizeof(err));
         if (st != SHARED_OK && st != SHARED_NOT_FOUND) {
-            ovr_reply_unavailable(r, err);
+            admin_fleet_reply_store_error(r, st, err);
             return;
         }
         /* Not in etcd: a leftover here (from the state file) still goes. */

@@ -139,10 +139,18 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
             ups[nu++] = f->p.node;
         }
     }
+    char silent[128] = "";
     for (const struct fleet_obs *o = ep->obs; o; o = o->next) {
         if (o->node == f->self || o->node >= f->n_nodes || !f->nodes[o->node].live)
             continue;
-        if (o->state == HEALTH_DOWN) {
+        uint8_t st = o->state;
+        if (f->nodes[o->node].silent && (own == HEALTH_DOWN || own == HEALTH_UP) &&
+            ep->own_since > f->nodes[o->node].heard) {
+            st = own; /* not heard for FLEET_SILENT_S: this node's probe stands in */
+            size_t l = strlen(silent);
+            snprintf(silent + l, sizeof(silent) - l, "%s%s", l ? ", " : "", f->nodes[o->node].name);
+        }
+        if (st == HEALTH_DOWN) {
             d++;
             if (nd < 64)
                 downs[nd++] = f->nodes[o->node].name;
@@ -153,8 +161,13 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
         }
     }
     enum health_state v = fleet_quorum_verdict(&f->p.quorum, u, d);
-    if (why)
+    if (why) {
         fleet_quorum_explain(v, downs, nd, ups, nu, why, len);
+        size_t l = strlen(why);
+        if (silent[0] && l < len)
+            snprintf(why + l, len - l, " [not heard from, counted as this node's probe: %s]",
+                     silent);
+    }
     return v;
 }
 
@@ -263,6 +276,9 @@ static void fleet_on_probe(evutil_socket_t fd, short what, void *arg)
         uint8_t own = (uint8_t)health_slot_probe(e->slot);
         if (own != e->own) {
             e->own = own;
+            pthread_mutex_lock(&f->lock);
+            e->own_since = fleet_mono();
+            pthread_mutex_unlock(&f->lock);
             fleet_recompute(f, e);
         }
     }
@@ -540,6 +556,7 @@ void fleet_stop(struct fleet *f)
     fleet_store_fail_all(f, "gtmd is stopping");
     for (size_t i = 0; i < f->n_local; i++)
         health_slot_set_fleet(f->local[i]->slot, HEALTH_UNKNOWN);
+    health_set_policy_rcode(f->health, 0); /* no fleet: nothing to be isolated from */
     log_info("event=fleet_stop node=%s", f->p.node);
     fleet_free(f);
 }

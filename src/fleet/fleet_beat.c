@@ -26,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/event_ring.h"
 #include "common/log.h"
+#include "dns/dns.h"
 #include "fleet/fleet_int.h"
 #include "health/service.h"
 
@@ -145,8 +147,52 @@ static void fleet_beat_check_watch(struct fleet *f, double now)
     }
 }
 
+/* Marks the peers not heard from for FLEET_SILENT_S; the verdicts are
+ * computed again when that changes. */
+static void fleet_beat_mark_silent(struct fleet *f, double now)
+{
+    bool changed = false;
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        struct fleet_node *n = &f->nodes[i];
+        bool s = i != f->self && n->heard > 0 && now - n->heard > FLEET_SILENT_S;
+        changed |= s != n->silent;
+        n->silent = s;
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (changed && !f->degraded)
+        fleet_recompute_all(f);
+}
+
+/* The node's view became older than isolation.after, or current again:
+ * with action refuse or servfail, the query path answers policy names
+ * with that rcode meanwhile (health_set_policy_rcode). */
+static void fleet_beat_set_isolated(struct fleet *f, bool iso, double age)
+{
+    pthread_mutex_lock(&f->lock);
+    f->isolated = iso;
+    pthread_mutex_unlock(&f->lock);
+    uint16_t rc = !iso                                         ? 0
+                  : f->p.isolation == FLEET_ISOLATION_REFUSE   ? DNS_RCODE_REFUSED
+                  : f->p.isolation == FLEET_ISOLATION_SERVFAIL ? DNS_RCODE_SERVFAIL
+                                                               : 0;
+    health_set_policy_rcode(f->health, rc);
+    const char *action = fleet_isolation_name(f->p.isolation);
+    if (iso)
+        log_warn("event=fleet_isolated node=%s view_age_s=%.1f after=%.1f action=%s note=\"%s\"",
+                 f->p.node, age, f->p.isolation_after, action,
+                 rc ? "policy names are not answered until etcd is back"
+                    : "serving the last known fleet view");
+    else
+        log_info("event=fleet_isolation_end node=%s action=%s", f->p.node, action);
+    event_ring_push(f->health->events, "fleet",
+                    json_pack("{s:s, s:s, s:b, s:s}", "action", "isolation", "node", f->p.node,
+                              "isolated", iso, "isolation_action", action));
+}
+
 void fleet_beat_tick(struct fleet *f, double now)
 {
+    fleet_beat_mark_silent(f, now);
     if (f->conn == FLEET_CONN_SYNCED) {
         if (!f->beat_inflight && now >= f->next_beat && f->lease) {
             f->next_beat = now + FLEET_BEAT_S;
@@ -161,6 +207,9 @@ void fleet_beat_tick(struct fleet *f, double now)
         fleet_set_degraded(f, true);
     else if (f->conn == FLEET_CONN_SYNCED)
         fleet_set_degraded(f, false);
+    bool iso = age > f->p.isolation_after;
+    if (iso != f->isolated)
+        fleet_beat_set_isolated(f, iso, age);
 }
 
 /* ---- clock skew ------------------------------------------------------------ */
@@ -202,6 +251,7 @@ void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
     double t = json_number_value(json_object_get(v, "t"));
     pthread_mutex_lock(&f->lock);
     bool was = f->skewed;
+    f->nodes[idx].heard = v ? fleet_mono() : 0;
     f->nodes[idx].have_offset = v && t > 0;
     f->nodes[idx].clock_offset = t > 0 ? t - health_now() : 0;
     fleet_beat_judge_skew_locked(f);

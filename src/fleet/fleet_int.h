@@ -42,6 +42,13 @@
 #define FLEET_RETRY_S 0.5
 /* Peers' clocks further from this node's than this flag a skew. */
 #define FLEET_SKEW_MAX_S 2.0
+/* A peer whose heartbeat did not arrive for this long (an etcd election,
+ * this node's watch behind, the peer cut off) is counted as agreeing with
+ * this node's own probe on an endpoint whose own state changed after the
+ * peer was last heard: its report predates what this node now sees, so
+ * failover takes fall x interval, not an election. A disagreement known
+ * before the silence (a local network problem) stays outvoted. */
+#define FLEET_SILENT_S 1.0
 
 struct event;
 struct event_base;
@@ -59,6 +66,11 @@ struct fleet_node {
      * here (delivery time included: tens of ms). */
     double clock_offset;
     bool have_offset;
+    /* Monotonic time its last heartbeat arrived here (0: never). silent:
+     * none for FLEET_SILENT_S; its reports are then replaced by this
+     * node's own probe (fleet_ep_verdict_locked). (L) */
+    double heard;
+    bool silent;
 };
 
 /* Another node's report on one endpoint. */
@@ -74,6 +86,7 @@ struct fleet_ep {
     struct health_slot *slot; /* this node's slot when it checks the endpoint */
     bool local;               /* checked by this node's current config */
     uint8_t own;              /* own probe state when last looked at */
+    double own_since;         /* (L) monotonic: when own last changed (0: never seen) */
     uint8_t published;        /* own state as last written to etcd (UNKNOWN: none) */
     bool writing;             /* in a publishing transaction now */
     uint8_t verdict;          /* (L) */
@@ -119,7 +132,8 @@ struct fleet_job {
     int64_t lease;
     int64_t wait_rev; /* done once the watch applied this revision */
     double deadline;  /* monotonic: give up waiting for the watch */
-    int phase;        /* 0 queued, 1 waiting for etcd, 2 waiting for the watch */
+    int phase;        /* 0 queued, 1 waiting for etcd, 2 waiting for the watch, 3 reading back
+                         after a failed compare (fleet_job_verify) */
     enum shared_status result;
     char err[256];
     bool done, abandoned; /* abandoned: the caller stopped waiting; free it */
@@ -177,6 +191,7 @@ struct fleet {
     const char *answered_url; /* the URL of the last successful call */
     double clock_offset;      /* (L) this node's clock minus the fleet's; valid when skew_known */
     bool skew_known, skewed;
+    bool isolated; /* (L) view older than isolation_after (fleet_beat.c) */
     double lost_since;
     int64_t lease, rev;
     unsigned sync_step, retry_n;

@@ -286,12 +286,82 @@ static void fleet_job_finish(struct fleet *f, struct fleet_job *j, enum shared_s
     pthread_mutex_unlock(&f->lock);
 }
 
+/* The job's change is in etcd as of revision rev: done once the watch has
+ * applied it here. */
+static void fleet_job_committed(struct fleet *f, struct fleet_job *j, int64_t rev)
+{
+    pthread_mutex_lock(&f->lock);
+    f->writes++;
+    f->keys_written += j->op == FLEET_JOB_CREATE ? 2 : 1;
+    j->wait_rev = rev;
+    j->deadline = fleet_mono() + 2 * f->p.etcd.timeout_s;
+    j->phase = 2;
+    pthread_mutex_unlock(&f->lock);
+    fleet_store_run_jobs(f);
+}
+
+/* The reply to fleet_job_verify's read of the record's key. */
+static void fleet_on_job_verify(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_jobcall *c = arg;
+    struct fleet *f = c->f;
+    struct fleet_job *j = c->job;
+    free(c);
+    if (st != ETCD_OK) {
+        fleet_job_finish(f, j, SHARED_UNKNOWN,
+                         "etcd did not confirm the change and could not be asked whether it was "
+                         "made: check the list again");
+        return;
+    }
+    json_t *kv = json_array_get(json_object_get(resp, "kvs"), 0);
+    size_t len;
+    const char *vb = json_string_value(json_object_get(kv, "value"));
+    char *text = vb ? etcd_unb64(vb, &len) : NULL;
+    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    bool ours = v && json_equal(v, j->record);
+    json_decref(v);
+    if (ours) /* a lost reply, or a retry on another URL that found it done */
+        fleet_job_committed(f, j, etcd_json_int(json_object_get(kv, "mod_revision"), 0));
+    else if (j->phase == 3)
+        fleet_job_finish(f, j, SHARED_CONFLICT,
+                         "another node changed the shared records meanwhile");
+    else
+        fleet_job_finish(f, j, SHARED_UNAVAILABLE,
+                         "etcd did not confirm the change, and a read after it shows it was "
+                         "not made; nothing was applied");
+}
+
+/* A create whose outcome the txn's reply does not tell (no reply; or a
+ * failed compare, which the client's own retry of a committed txn on
+ * another URL also gets): the record's key is read (linearizable) and
+ * the job answered from what it holds. phase 3: after a failed compare. */
+static void fleet_job_verify(struct fleet *f, struct fleet_job *j, int phase)
+{
+    char sub[64];
+    snprintf(sub, sizeof(sub), "%s/", j->kind->name);
+    char *key = fleet_key(f, sub, j->id, NULL);
+    json_t *b = json_pack("{s:o}", "key", fleet_store_b64(key));
+    free(key);
+    struct fleet_jobcall *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_jobcall){.f = f, .job = j};
+    j->phase = phase;
+    etcd_call(f->etcd, "/v3/kv/range", b, fleet_on_job_verify, c);
+}
+
 static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
     struct fleet_jobcall *c = arg;
     struct fleet *f = c->f;
     struct fleet_job *j = c->job;
     free(c);
+    if (st == ETCD_ERR_NET && j->op == FLEET_JOB_CREATE) {
+        fleet_job_verify(f, j, 1);
+        fleet_sync_failed(f, "write", err);
+        return;
+    }
     if (st != ETCD_OK) {
         char msg[300];
         snprintf(msg, sizeof(msg), "etcd did not confirm the change (%s); nothing was applied",
@@ -305,18 +375,11 @@ static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const
         if (j->op == FLEET_JOB_REMOVE)
             fleet_job_finish(f, j, SHARED_NOT_FOUND, NULL);
         else
-            fleet_job_finish(f, j, SHARED_CONFLICT,
-                             "another node changed the shared records meanwhile");
+            fleet_job_verify(f, j, 3);
         return;
     }
-    pthread_mutex_lock(&f->lock);
-    f->writes++;
-    f->keys_written += j->op == FLEET_JOB_CREATE ? 2 : 1;
-    j->wait_rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
-    j->deadline = fleet_mono() + 2 * f->p.etcd.timeout_s;
-    j->phase = 2;
-    pthread_mutex_unlock(&f->lock);
-    fleet_store_run_jobs(f);
+    fleet_job_committed(
+        f, j, etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0));
 }
 
 static void fleet_job_create_txn(struct fleet *f, struct fleet_job *j)

@@ -26,6 +26,10 @@ static void fleet_view_liveness_locked(struct fleet *f, json_t *st, double now)
     json_object_set_new(st, "clock_offset_s",
                         f->skew_known ? json_real(f->clock_offset) : json_null());
     json_object_set_new(st, "clock_skewed", json_boolean(f->skewed));
+    json_object_set_new(st, "isolated", json_boolean(f->isolated));
+    json_object_set_new(st, "isolation",
+                        json_pack("{s:f, s:s}", "after", f->p.isolation_after, "action",
+                                  fleet_isolation_name(f->p.isolation)));
 }
 
 json_t *fleet_view_status(struct fleet *f)
@@ -54,6 +58,7 @@ json_t *fleet_view_status(struct fleet *f)
         json_object_set_new(j, "last_seen",
                             self ? json_real(health_now()) : json_real(n->last_seen));
         json_object_set_new(j, "started", n->started > 0 ? json_real(n->started) : json_null());
+        json_object_set_new(j, "silent", json_boolean(n->silent));
         json_object_set_new(j, "clock_offset_s",
                             !self && n->have_offset ? json_real(n->clock_offset) : json_null());
         json_array_append_new(nodes, j);
@@ -107,6 +112,7 @@ void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m)
     m->view_age_s = fleet_beat_view_age_locked(f, now);
     m->clock_offset_s = f->skew_known ? f->clock_offset : 0;
     m->clock_skewed = f->skewed;
+    m->isolated = f->isolated;
     m->nodes = 0;
     for (size_t i = 0; i < f->n_nodes; i++)
         m->nodes += i == f->self || f->nodes[i].live;

@@ -34,6 +34,7 @@ struct fleet_metrics {
     double view_age_s;      /* the view was etcd's this long ago */
     double clock_offset_s;  /* this node's clock minus its peers' (0: unknown) */
     bool clock_skewed;      /* more than FLEET_SKEW_MAX_S off a majority of peers */
+    bool isolated;          /* view older than isolation.after */
     uint64_t degraded_total, resyncs_total, watch_events_total;
     uint64_t etcd_writes_total; /* write requests (put, txn, delete) sent */
     uint64_t etcd_keys_written_total;

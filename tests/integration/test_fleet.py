@@ -393,7 +393,7 @@ def test_tls_and_password(be, made):
 def test_config_errors_name_the_json_path(tmp_path):
     fn = fleet_config(["ftp://x", 5], "bad name", "127.0.0.21", 1, down_quorum="most",
                       stale_after=0.5, tls={"ca_file": "missing.pem", "nope": 1},
-                      username="root")
+                      username="root", isolation={"after": 0, "action": "drop"})
     cfg = fn(str(tmp_path), 1)
     cfg["probe_source"] = ["127.0.0.21", "127.0.0.22", "::1:53"]
     path = tmp_path / "gtmd.json"
@@ -406,7 +406,9 @@ def test_config_errors_name_the_json_path(tmp_path):
                  "$.fleet.stale_after", "$.fleet.tls: unknown key \"nope\"",
                  "$.fleet.tls.ca_file: cannot read",
                  "$.fleet.password_file: username and password_file",
-                 "$.probe_source: must be an array of one or two addresses"):
+                 "$.probe_source: must be an array of one or two addresses",
+                 "$.fleet.isolation.after",
+                 '$.fleet.isolation.action: must be "serve", "refuse" or "servfail"'):
         assert want in err, (want, err)
     cfg["probe_source"] = ["127.0.0.21", "127.0.0.22"]
     del cfg["fleet"]

@@ -197,9 +197,13 @@ def test_member_cut_from_its_peers_moves_the_watch(fleet):
     assert ok, n1.fleet()
     print("\nFIGURE member cut: ack on n2 -> served on n1 %.2f s (%.1f s after the cut)" %
           (t_served, time.monotonic() - t_cut))
+    # Its heartbeats are acknowledged again (through e2 or e3) and its watch
+    # left e1. (When e1 was the leader, n1 resyncs after the election.)
+    ok, _ = poll(lambda: n1.fleet()["etcd_revision"] > rev0, 5, 0.1)
     f1 = n1.fleet()
-    assert f1["watch_etcd"] != fleet.url("e1") and f1["etcd_revision"] > rev0
-    assert "event=fleet_watch_restart node=n1" in n1.read_log()
+    assert ok and f1["watch_etcd"] != fleet.url("e1"), f1
+    log = n1.read_log()
+    assert "event=fleet_watch_restart node=n1" in log or "event=fleet_etcd_lost node=n1" in log
     ok, _ = poll(lambda: synced(n1), 5, 0.1)
     assert ok, n1.fleet()
     # A backend killed now is failed over by n1 too (the fleet's verdict).
@@ -309,6 +313,65 @@ def test_backend_dies_during_an_etcd_election(fleet):
     print("\nFIGURE election: backend killed with the etcd leader -> served per node %s" %
           {k: round(v, 2) for k, v in sorted(took.items())})
     assert ok, [n.fleet() for n in fleet.nodes]
-    # Target 1.5 s (issue #23); not met yet during an election (own probes
-    # fall in 0.5 s, the fleet verdict waits for the reports to be written).
-    assert max(took.values()) < 4.0, took
+    # Target 1.5 s (issue #23): own probes fall in 0.5 s (fall 2 x 0.25 s)
+    # and peers not heard from for 1 s count as agreeing with them. The
+    # bound leaves room for a loaded 2-core machine.
+    assert max(took.values()) < 2.5, took
+
+
+def rcode_or_addrs(n):
+    """n's answer to app.example.com. A: the addresses, or the rcode's name
+    when it is not NOERROR, or None without a reply."""
+    import dns.rcode
+    try:
+        r = n.query("app.example.com.", timeout=0.5)
+    except Exception:  # a timeout: no reply
+        return None
+    if r.rcode() != dns.rcode.NOERROR:
+        return dns.rcode.to_text(r.rcode())
+    return sorted(rr.address for rrset in r.answer for rr in rrset if hasattr(rr, "address"))
+
+
+@pytest.mark.threads
+def test_isolation_refuse_bounds_staleness(fleet):
+    after = 2.0
+    fleet.start_nodes(timeout=1, isolation={"after": after, "action": "refuse"})
+    n1, n2, n3 = fleet.nodes
+    assert n1.fleet()["isolation"] == {"after": after, "action": "refuse"}
+    for m in ("e1", "e2", "e3"):
+        fleet.lab.cut("n1", m)
+    t_cut = time.monotonic()
+    st, o, t_ack = post_override(n2, "while n1 is cut off")
+    assert st == 201
+    # Sampled every 50 ms: n1 may serve its old view (us) only up to
+    # isolation.after after the acknowledgement (plus a fleet tick of
+    # 0.25 s); after that it answers REFUSED, never us.
+    stale_until, refused_at = None, None
+    end = t_ack + after + 3
+    while time.monotonic() < end:
+        got = rcode_or_addrs(n1)
+        now = time.monotonic()
+        if got == fleet.US:
+            stale_until = now
+        if got == "REFUSED" and refused_at is None:
+            refused_at = now
+        time.sleep(0.05)
+    assert refused_at is not None, n1.fleet()
+    print("\nFIGURE isolation refuse: REFUSED %.2f s after the cut; us served until %s s "
+          "after the override's ack" % (refused_at - t_cut,
+                                       "%.2f" % (stale_until - t_ack) if stale_until else "-"))
+    assert stale_until is None or stale_until - t_ack <= after + 0.35, stale_until - t_ack
+    f1 = n1.fleet()
+    assert f1["isolated"] and n1.metric("gtmd_fleet_isolated") == 1
+    assert "event=fleet_isolated node=n1" in n1.read_log()
+    assert rcode_or_addrs(n2) == fleet.EU and rcode_or_addrs(n3) == fleet.EU
+    # Status and health still answer while isolated.
+    assert n1.get("/v1/health")[0] == 200
+    fleet.lab.heal()
+    t_heal = time.monotonic()
+    ok, took = poll(lambda: rcode_or_addrs(n1) == fleet.EU, 5, 0.05)
+    assert ok, n1.fleet()
+    print("FIGURE isolation refuse: n1 answers again (with the override) %.2f s after the heal"
+          % took)
+    assert not n1.fleet()["isolated"]
+    assert "event=fleet_isolation_end node=n1" in n1.read_log()
