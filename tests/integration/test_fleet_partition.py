@@ -375,3 +375,49 @@ def test_isolation_refuse_bounds_staleness(fleet):
           % took)
     assert not n1.fleet()["isolated"]
     assert "event=fleet_isolation_end node=n1" in n1.read_log()
+
+
+@pytest.mark.threads
+def test_admin_answers_while_a_write_waits_for_etcd(fleet):
+    """A POST in flight when n1 loses etcd is made by the store thread: the
+    admin thread answers status and health meanwhile, and the POST gets the
+    truth (503 nothing made, or 504 outcome unknown; never 201 for a write
+    that etcd never saw, never a closed connection)."""
+    import threading
+    fleet.start_nodes(timeout=1)
+    n1, n2, n3 = fleet.nodes
+    for m in ("e1", "e2", "e3"):
+        fleet.lab.cut("n1", m)
+    result = {}
+
+    def post():
+        t = time.monotonic()
+        result["r"] = n1.post("/v1/overrides", {"target": "region:us", "state": "down",
+                                                "reason": "as etcd goes"})
+        result["t"] = time.monotonic() - t
+    th = threading.Thread(target=post)
+    th.start()
+    worst = 0.0
+    end = time.monotonic() + 8
+    while th.is_alive() and time.monotonic() < end:
+        for path in ("/v1/status", "/v1/health"):
+            t = time.monotonic()
+            st, _ = n1.get(path)
+            worst = max(worst, time.monotonic() - t)
+            assert st == 200, path
+        time.sleep(0.05)
+    th.join(timeout=30)
+    assert not th.is_alive()
+    st, body = result["r"]
+    print("\nFIGURE admin: POST in flight %.2f s answered %d; slowest status/health meanwhile "
+          "%.3f s" % (result["t"], st, worst))
+    assert st in (503, 504), (st, body)
+    assert body["error"]["code"] == ("etcd_unavailable" if st == 503 else "outcome_unknown")
+    assert worst < 0.25, worst
+    fleet.lab.heal()
+    ok, _ = poll(lambda: synced(n1), 10, 0.1)
+    assert ok
+    # Nothing reached etcd: no override anywhere.
+    for n in (n1, n2, n3):
+        st, lst = n.get("/v1/overrides")
+        assert lst["overrides"] == [], (n.name, lst)
