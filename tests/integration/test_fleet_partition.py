@@ -227,8 +227,11 @@ def test_node_cut_from_etcd_degrades_then_heals_within_a_second(fleet):
     ok, _ = poll(lambda: n1.fleet()["connection"] != "synced", 3, 0.05)
     assert ok
     print("\nFIGURE cut from etcd: not synced after %.2f s" % (time.monotonic() - t_cut))
+    # stale_after is 3 s, counted from n1's last heartbeat seen back on its
+    # watch: sent a heartbeat interval (0.5 s, more if one was slow) before
+    # the cut.
     ok, _ = poll(lambda: n1.fleet()["degraded"], 6, 0.1)
-    assert ok and time.monotonic() - t_cut >= 2.5  # stale_after is 3 s
+    assert ok and time.monotonic() - t_cut >= 2.0
     assert n1.metric("gtmd_fleet_view_age_seconds") > 3
     t0 = time.monotonic()
     st, err = n1.post("/v1/overrides", {"target": "region:us", "state": "down", "reason": "x"})
