@@ -424,3 +424,38 @@ def test_admin_answers_while_a_write_waits_for_etcd(fleet):
     for n in (n1, n2, n3):
         st, lst = n.get("/v1/overrides")
         assert lst["overrides"] == [], (n.name, lst)
+
+
+def test_etcd_ends_a_require_leader_watch(fleet):
+    """What gtmd's watch relies on (etcd_watch.c): through the JSON gateway,
+    Grpc-Metadata-hasleader: true makes etcd end a watch whose member lost
+    its leader ("etcdserver: no leader") instead of leaving it open and
+    silent. Checked on a member cut off from the two others."""
+    import base64
+    import http.client
+    import json
+    leader = fleet.leader()
+    iso = [m for m in ("e1", "e2", "e3") if m != leader][0]
+    c = http.client.HTTPConnection(fleet.lab.addr(iso), 2379, timeout=15)
+    body = json.dumps({"create_request": {"key": base64.b64encode(b"/x").decode()}})
+    c.request("POST", "/v3/watch", body, {"Content-Type": "application/json",
+                                          "Grpc-Metadata-hasleader": "true"})
+    r = c.getresponse()
+    assert b'"created":true' in r.fp.readline() + r.fp.readline()
+    for m in ("e1", "e2", "e3"):
+        if m != iso:
+            fleet.lab.cut(iso, m)
+    t_cut = time.monotonic()
+    seen = b""
+    try:
+        for _ in range(20):  # chunk-size lines and messages; bounded by the timeout too
+            line = r.fp.readline()
+            seen += line
+            if not line or b"no leader" in line:
+                break
+    except OSError:
+        pass
+    c.close()
+    print("\nFIGURE require-leader watch ended by etcd %.1f s after the cut" %
+          (time.monotonic() - t_cut))
+    assert b"no leader" in seen, seen
