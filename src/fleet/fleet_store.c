@@ -134,27 +134,34 @@ void fleet_store_resync(struct fleet *f, struct fleet_kind *k)
 
 /* ---- what each kind does on this node ---------------------------------------- */
 
-/* value (borrowed) in this node's clock: a new reference. A record's end
- * time is in the clock of the node that wrote it; on a node whose clock is
- * off its peers' (fleet_beat.c), it is shifted by the offset, so the
- * health thread drops it locally when it ends for the others too. */
-static json_t *fleet_store_localize(struct fleet *f, json_t *value, const char *key)
+/* The times of a record that are in its writer's clock. */
+static const char *const fleet_ovr_times[] = {"expires", NULL};
+static const char *const fleet_drill_times[] = {"started", "ends", NULL};
+
+/* value (borrowed) in this node's clock: a new reference. A record's times
+ * (keys, NULL-terminated) are in the clock of the node that wrote it; on a
+ * node whose clock is off its peers' (fleet_beat.c), they are shifted by
+ * the offset, so the record ends here when it ends for the others too. */
+static json_t *fleet_store_localize(struct fleet *f, json_t *value, const char *const *keys)
 {
     pthread_mutex_lock(&f->lock);
     bool shift = f->skewed;
     double off = f->clock_offset;
     pthread_mutex_unlock(&f->lock);
-    double t = json_number_value(json_object_get(value, key));
-    if (!shift || t <= 0)
+    if (!shift)
         return json_incref(value);
     json_t *c = json_deep_copy(value);
-    json_object_set_new(c, key, json_real(t + off));
-    return c;
+    for (size_t i = 0; c && keys[i]; i++) {
+        double t = json_number_value(json_object_get(c, keys[i]));
+        if (t > 0)
+            json_object_set_new(c, keys[i], json_real(t + off));
+    }
+    return c ? c : json_incref(value);
 }
 
 static void fleet_ovr_put(struct fleet *f, const char *id, json_t *value)
 {
-    json_t *v = fleet_store_localize(f, value, "expires");
+    json_t *v = fleet_store_localize(f, value, fleet_ovr_times);
     if (override_upsert_json(f->health, v, health_now()) > 0)
         fleet_store_save(f);
     json_decref(v);
@@ -170,7 +177,7 @@ static void fleet_ovr_resync(struct fleet *f, struct fleet_kind *k)
 {
     json_t *arr = json_array();
     for (struct fleet_rec *r = k->recs; r; r = r->next)
-        json_array_append_new(arr, fleet_store_localize(f, r->value, "expires"));
+        json_array_append_new(arr, fleet_store_localize(f, r->value, fleet_ovr_times));
     size_t n = override_sync_json(f->health, arr, health_now());
     json_decref(arr);
     if (n)
@@ -181,7 +188,9 @@ static void fleet_ovr_resync(struct fleet *f, struct fleet_kind *k)
 static void fleet_drill_put(struct fleet *f, const char *id, json_t *value)
 {
     char why[256];
-    enum drill_start_rc rc = drill_core_adopt(f->drills, value, health_now(), why, sizeof(why));
+    json_t *v = fleet_store_localize(f, value, fleet_drill_times);
+    enum drill_start_rc rc = drill_core_adopt(f->drills, v, health_now(), why, sizeof(why));
+    json_decref(v);
     if (rc == DRILL_CONFLICT) {
         char q[300];
         log_warn("event=drill_adopt id=%s result=refused why=\"%s\"", id,
@@ -195,7 +204,9 @@ static void fleet_drill_put(struct fleet *f, const char *id, json_t *value)
  * lease ran out with its duration. */
 static void fleet_drill_del(struct fleet *f, const char *id, json_t *old)
 {
-    double ends = json_number_value(json_object_get(old, "ends"));
+    json_t *v = fleet_store_localize(f, old, fleet_drill_times);
+    double ends = json_number_value(json_object_get(v, "ends"));
+    json_decref(v);
     bool due = ends > 0 && ends <= health_now() + 1;
     if (drill_core_end(f->drills, id, due ? DRILL_PASSED : DRILL_ABORTED,
                        due ? "duration reached" : "ended on another node of the fleet"))

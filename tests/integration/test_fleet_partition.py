@@ -294,6 +294,21 @@ def test_clock_an_hour_ahead_deletes_nothing(fleet):
     assert [x["id"] for x in lst["overrides"]] == [o["id"]]
     print("\nFIGURE skew: n3 reports clock_offset_s %.1f; n3 answers %s" %
           (off, n3.answer()))
+    # A drill's times are shifted too: a live drill started on n1 is active
+    # on n3 for its whole duration, not ended at once as past its end.
+    st, _ = n1.delete("/v1/overrides/" + o["id"])
+    assert st == 200
+    ok, _ = poll(lambda: all(n.answer() == fleet.US for n in fleet.nodes), 5, 0.05)
+    assert ok
+    st, d = n1.post("/v1/drills", {"regions": ["us"], "mode": "live", "duration": 60,
+                                   "reason": "skew", "force": True})
+    assert st == 201, d
+    ok, _ = poll(lambda: all(n.answer() == fleet.EU for n in fleet.nodes), 5, 0.05)
+    assert ok, [n.answer() for n in fleet.nodes]
+    time.sleep(1)
+    st, d3 = n3.get("/v1/drills/" + d["id"])
+    assert st == 200 and d3["state"] == "active", d3
+    assert n3.answer() == fleet.EU
 
 
 @pytest.mark.threads
