@@ -145,7 +145,7 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
             continue;
         uint8_t st = o->state;
         if (f->nodes[o->node].silent && (own == HEALTH_DOWN || own == HEALTH_UP) &&
-            ep->own_since > f->nodes[o->node].heard) {
+            ep->own_since > f->nodes[o->node].heard - FLEET_SILENT_S) {
             st = own; /* not heard for FLEET_SILENT_S: this node's probe stands in */
             size_t l = strlen(silent);
             snprintf(silent + l, sizeof(silent) - l, "%s%s", l ? ", " : "", f->nodes[o->node].name);

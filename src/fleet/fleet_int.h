@@ -45,9 +45,11 @@
 /* A peer whose heartbeat did not arrive for this long (an etcd election,
  * this node's watch behind, the peer cut off) is counted as agreeing with
  * this node's own probe on an endpoint whose own state changed after the
- * peer was last heard: its report predates what this node now sees, so
- * failover takes fall x interval, not an election. A disagreement known
- * before the silence (a local network problem) stays outvoted. */
+ * peer was last heard, less FLEET_SILENT_S (a heartbeat delivered late in
+ * an election says nothing of the peer's reports, which wait for etcd as
+ * well): its report predates what this node now sees, so failover takes
+ * fall x interval, not an election. A disagreement known well before the
+ * silence (a local network problem) stays outvoted. */
 #define FLEET_SILENT_S 1.0
 
 struct event;

@@ -325,6 +325,17 @@ static void fleet_on_job_verify(void *arg, enum etcd_status st, json_t *resp, co
         return;
     }
     json_t *kv = json_array_get(json_object_get(resp, "kvs"), 0);
+    if (j->op == FLEET_JOB_REMOVE) { /* gone: by this call or another, either way removed */
+        if (kv)
+            fleet_job_finish(f, j, SHARED_UNAVAILABLE,
+                             "etcd did not confirm the deletion, and a read after it shows the "
+                             "record is still there; nothing was changed");
+        else
+            fleet_job_committed(
+                f, j,
+                etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0));
+        return;
+    }
     size_t len;
     const char *vb = json_string_value(json_object_get(kv, "value"));
     char *text = vb ? etcd_unb64(vb, &len) : NULL;
@@ -343,10 +354,11 @@ static void fleet_on_job_verify(void *arg, enum etcd_status st, json_t *resp, co
                          "not made; nothing was applied");
 }
 
-/* A create whose outcome the txn's reply does not tell (no reply; or a
- * failed compare, which the client's own retry of a committed txn on
- * another URL also gets): the record's key is read (linearizable) and
- * the job answered from what it holds. phase 3: after a failed compare. */
+/* A change whose outcome the txn's reply does not tell (no reply; or, for
+ * a create, a failed compare, which the client's own retry of a committed
+ * txn on another URL also gets): the record's key is read (linearizable)
+ * and the job answered from what it holds. phase 3: after a failed
+ * compare. */
 static void fleet_job_verify(struct fleet *f, struct fleet_job *j, int phase)
 {
     char sub[64];
@@ -368,7 +380,7 @@ static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const
     struct fleet *f = c->f;
     struct fleet_job *j = c->job;
     free(c);
-    if (st == ETCD_ERR_NET && j->op == FLEET_JOB_CREATE) {
+    if (st == ETCD_ERR_NET) {
         fleet_job_verify(f, j, 1);
         fleet_sync_failed(f, "write", err);
         return;
