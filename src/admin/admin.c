@@ -504,6 +504,8 @@ int admin_start(struct admin *a, const struct admin_env *env, const struct admin
     if (a->env.drills)
         admin_drills_listen(a);
     admin_events_init(a);
+    if (a->env.store)
+        admin_store_init(a);
     if (pthread_create(&a->thread, NULL, admin_main, a) != 0)
         abort();
     for (size_t i = 0; i < cfg->n_listen; i++)
@@ -524,6 +526,7 @@ void admin_stop(struct admin *a)
         event_active(a->ev_stop, EV_TIMEOUT, 0);
         pthread_join(a->thread, NULL);
     }
+    admin_store_stop(a); /* before the connections go */
     if (a->env.health_service && a->ev_saved)
         health_service_set_saved_cb(a->env.health_service, NULL, NULL);
     admin_defer_free_all(a); /* only if the bound below was hit */

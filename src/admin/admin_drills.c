@@ -87,14 +87,35 @@ static void admin_drill_refuse(struct admin_req *r, const char *code, const char
     admin_reply_json(r, 409, err);
 }
 
+/* Admin thread: the store answered the drill's create. */
+static void admin_drill_start_done(struct admin_store_call *c)
+{
+    struct admin *a = c->r.a;
+    char why[300];
+    snprintf(why, sizeof(why), "%s", c->err);
+    json_t *j = c->st == SHARED_OK ? drill_core_get_json(a->env.drills, c->id) : NULL;
+    if (!j) {
+        if (c->st == SHARED_OK)
+            snprintf(why, sizeof(why),
+                     "drill %s was created in etcd but did not start here "
+                     "(a live drill on the same region started meanwhile?)",
+                     c->id);
+        admin_fleet_reply_store_error(&c->r, c->st == SHARED_OK ? SHARED_UNAVAILABLE : c->st, why);
+        return;
+    }
+    health_service_save(a->env.health_service);
+    admin_audit(&c->r, 201, json_pack("{s:s}", "id", c->id));
+    admin_reply_json(&c->r, 201, j);
+}
+
 /* With a fleet: the drill goes to etcd (on a lease of its duration) and
  * starts on every node, this one included, from the watch; a refusal of
- * the store is a 503 and nothing started. Takes d. */
+ * the store is a 503 and nothing started. The reply is sent when the
+ * store answers (admin_drill_start_done). Takes d. */
 static void admin_drill_start_shared(struct admin_req *r, struct drill *d)
 {
     struct admin *a = r->a;
-    const struct shared_store *store = a->env.store;
-    char id[32] = "", why[300] = "";
+    char why[300] = "";
     if (drill_core_conflicts(a->env.drills, d, why, sizeof(why))) {
         drill_free(d);
         admin_drill_refuse(r, "conflict", why, NULL, NULL);
@@ -102,29 +123,14 @@ static void admin_drill_start_shared(struct admin_req *r, struct drill *d)
     }
     d->started = health_now();
     d->ends = d->started + d->spec.duration;
-    json_t *rec = drill_json(d);
-    json_object_del(rec, "id");
-    double ttl = d->spec.duration;
+    struct admin_store_call *c =
+        admin_store_call_new(r, ADMIN_STORE_CREATE, "drills", admin_drill_start_done);
+    c->record = drill_json(d);
+    json_object_del(c->record, "id");
+    c->ttl_s = d->spec.duration;
+    c->attempts = 5; /* each on the view of the moment */
     drill_free(d);
-    enum shared_status st = SHARED_CONFLICT;
-    for (int attempt = 0; attempt < 5 && st == SHARED_CONFLICT; attempt++)
-        st = store->ops->create(store->arg, "drills", rec, ttl,
-                                store->ops->view(store->arg, "drills"), id, why, sizeof(why));
-    json_decref(rec);
-    json_t *j = st == SHARED_OK ? drill_core_get_json(a->env.drills, id) : NULL;
-    if (!j) {
-        if (st == SHARED_OK)
-            snprintf(why, sizeof(why),
-                     "drill %s was created in etcd but did not start here "
-                     "(a live drill on the same region started meanwhile?)",
-                     id);
-        admin_reply_error(r, 503, "etcd_unavailable", "%s", why);
-        admin_audit(r, 503, json_pack("{s:s}", "error", why));
-        return;
-    }
-    health_service_save(a->env.health_service);
-    admin_audit(r, 201, json_pack("{s:s}", "id", id));
-    admin_reply_json(r, 201, j);
+    admin_store_submit(a, c);
 }
 
 /* Starts the drill planned from spec (admin thread, no reader held);
@@ -229,20 +235,12 @@ void admin_handle_drill_get(struct admin_req *r, const char *id)
     admin_reply_json(r, 200, j);
 }
 
-void admin_handle_drill_delete(struct admin_req *r, const char *id)
+/* Ends drill id here unless the store already ended it everywhere (st
+ * SHARED_OK), and replies. */
+static void admin_drill_delete_finish(struct admin_req *r, const char *id, enum shared_status st)
 {
     struct admin *a = r->a;
     char why[300];
-    /* With a fleet, deleting its key ends it on every node (this one from
-     * the watch, before the call returns). */
-    const struct shared_store *store = a->env.store;
-    enum shared_status st =
-        store ? store->ops->remove(store->arg, "drills", id, why, sizeof(why)) : SHARED_NOT_FOUND;
-    if (st != SHARED_OK && st != SHARED_NOT_FOUND) {
-        admin_reply_error(r, 503, "etcd_unavailable", "%s", why);
-        admin_audit(r, 503, json_pack("{s:s}", "error", why));
-        return;
-    }
     snprintf(why, sizeof(why), "aborted through the API (%s token)", r->token_name);
     if (st != SHARED_OK && !drill_core_end(a->env.drills, id, DRILL_ABORTED, why)) {
         json_t *j = drill_core_get_json(a->env.drills, id);
@@ -261,4 +259,33 @@ void admin_handle_drill_delete(struct admin_req *r, const char *id)
     if (!j)
         j = json_pack("{s:s}", "aborted", id);
     admin_defer_reply(r, 200, j, json_pack("{s:s}", "aborted", id));
+}
+
+/* Admin thread: the store answered the drill's remove. */
+static void admin_drill_delete_done(struct admin_store_call *c)
+{
+    if (c->st != SHARED_OK && c->st != SHARED_NOT_FOUND) {
+        admin_fleet_reply_store_error(&c->r, c->st, c->err);
+        return;
+    }
+    admin_drill_delete_finish(&c->r, c->id, c->st);
+}
+
+void admin_handle_drill_delete(struct admin_req *r, const char *id)
+{
+    /* With a fleet, deleting its key ends it on every node (this one from
+     * the watch, before the store answers). */
+    if (r->a->env.store && strlen(id) >= sizeof(((struct admin_store_call *)0)->id)) {
+        admin_reply_error(r, 404, "not_found", "no drill %s", id);
+        admin_audit(r, 404, NULL);
+        return;
+    }
+    if (r->a->env.store) {
+        struct admin_store_call *c =
+            admin_store_call_new(r, ADMIN_STORE_REMOVE, "drills", admin_drill_delete_done);
+        snprintf(c->id, sizeof(c->id), "%s", id);
+        admin_store_submit(r->a, c);
+        return;
+    }
+    admin_drill_delete_finish(r, id, SHARED_NOT_FOUND);
 }

@@ -8,6 +8,7 @@
 
 #include "admin/admin_int.h"
 #include "fleet/fleet_view.h"
+#include "health/shared_store.h"
 
 json_t *admin_fleet_status(struct admin *a)
 {
@@ -20,6 +21,14 @@ void admin_fleet_endpoint(struct admin *a, json_t *ep, const char *key)
         return;
     json_t *v = fleet_view_endpoint(a->env.fleet, key);
     json_object_set_new(ep, "fleet", v ? v : json_null());
+}
+
+void admin_fleet_reply_store_error(struct admin_req *r, int store_status, const char *why)
+{
+    bool unknown = store_status == SHARED_UNKNOWN;
+    int code = unknown ? 504 : 503;
+    admin_reply_error(r, code, unknown ? "outcome_unknown" : "etcd_unavailable", "%s", why);
+    admin_audit(r, code, json_pack("{s:s}", "error", why));
 }
 
 void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
@@ -40,8 +49,17 @@ void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
         "# TYPE gtmd_fleet_nodes gauge\ngtmd_fleet_nodes %u\n"
         "# HELP gtmd_fleet_disagreements Endpoints whose own probe disagrees with the fleet.\n"
         "# TYPE gtmd_fleet_disagreements gauge\ngtmd_fleet_disagreements %u\n"
-        "# HELP gtmd_fleet_watch_lag_seconds Last observation: received here - published.\n"
+        "# HELP gtmd_fleet_watch_lag_seconds How long the watch is behind a revision etcd "
+        "acknowledged.\n"
         "# TYPE gtmd_fleet_watch_lag_seconds gauge\ngtmd_fleet_watch_lag_seconds %.6f\n"
+        "# HELP gtmd_fleet_view_age_seconds The fleet view here was etcd's this long ago.\n"
+        "# TYPE gtmd_fleet_view_age_seconds gauge\ngtmd_fleet_view_age_seconds %.6f\n"
+        "# HELP gtmd_fleet_clock_offset_seconds This node's clock minus its peers' (median).\n"
+        "# TYPE gtmd_fleet_clock_offset_seconds gauge\ngtmd_fleet_clock_offset_seconds %.6f\n"
+        "# HELP gtmd_fleet_clock_skewed 1 when this clock is off a majority of its peers'.\n"
+        "# TYPE gtmd_fleet_clock_skewed gauge\ngtmd_fleet_clock_skewed %d\n"
+        "# HELP gtmd_fleet_isolated 1 while the fleet view is older than isolation.after.\n"
+        "# TYPE gtmd_fleet_isolated gauge\ngtmd_fleet_isolated %d\n"
         "# HELP gtmd_fleet_watch_events_total Watch events applied.\n"
         "# TYPE gtmd_fleet_watch_events_total counter\ngtmd_fleet_watch_events_total %llu\n"
         "# HELP gtmd_fleet_resyncs_total Fresh reads of etcd after a loss.\n"
@@ -52,7 +70,7 @@ void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
         "# TYPE gtmd_fleet_etcd_keys_written_total counter\ngtmd_fleet_etcd_keys_written_total "
         "%llu\n",
         m.connected, m.degraded, (unsigned long long)m.degraded_total, m.nodes, m.disagreements,
-        m.watch_lag_s, (unsigned long long)m.watch_events_total,
-        (unsigned long long)m.resyncs_total, (unsigned long long)m.etcd_writes_total,
-        (unsigned long long)m.etcd_keys_written_total);
+        m.watch_lag_s, m.view_age_s, m.clock_offset_s, m.clock_skewed, m.isolated,
+        (unsigned long long)m.watch_events_total, (unsigned long long)m.resyncs_total,
+        (unsigned long long)m.etcd_writes_total, (unsigned long long)m.etcd_keys_written_total);
 }

@@ -15,6 +15,7 @@
 
 #include "admin/admin.h"
 #include "admin/admin_request.h"
+#include "health/shared_store.h"
 
 enum admin_level { ADMIN_NONE = 0, ADMIN_READ, ADMIN_OPERATE };
 
@@ -67,6 +68,7 @@ struct admin {
     struct event *ev_saved;          /* a state-file write ended (admin_defer.c) */
     struct event *ev_stop;           /* admin_stop: answer what is owed, then leave */
     struct admin_deferred *deferred; /* replies waiting for a write, oldest first */
+    struct admin_store *store_calls; /* calls to the shared store (admin_store.c) */
     unsigned n_deferred;
     bool stopping;
     struct event_ring *audit_ring; /* the newest audit lines (admin_audit.c) */
@@ -164,6 +166,10 @@ json_t *admin_fleet_status(struct admin *a);
 /* Adds "fleet" (observations, verdict, explanation) to an endpoint view. */
 void admin_fleet_endpoint(struct admin *a, json_t *ep, const char *key);
 void admin_fleet_metrics(struct admin *a, struct evbuffer *b);
+/* The reply (and audit line) of a shared-store write that did not succeed:
+ * 504 outcome_unknown when etcd could not tell whether the change was
+ * made (SHARED_UNKNOWN), else 503 etcd_unavailable (nothing was made). */
+void admin_fleet_reply_store_error(struct admin_req *r, int store_status, const char *why);
 
 /* Replies that wait for the state file (admin_defer.c): sends status and
  * reply (stolen), and the audit line with audit (stolen; NULL for none),
@@ -172,6 +178,37 @@ void admin_defer_reply(struct admin_req *r, int status, json_t *reply, json_t *a
 void admin_defer_saved_cb(void *arg); /* health thread: wakes ev_saved */
 void admin_defer_on_saved(evutil_socket_t fd, short what, void *arg);
 void admin_defer_free_all(struct admin *a); /* at stop, unanswered */
+
+/* ---- admin_store.c: shared-store calls off the admin thread ------------ */
+enum admin_store_op { ADMIN_STORE_CREATE, ADMIN_STORE_REMOVE };
+struct admin_store_call {
+    struct admin_store_call *next;
+    struct admin_req r; /* a copy: no path, no query; r.body is our reference */
+    void *conn;         /* admin_conn_hold handle */
+    enum admin_store_op op;
+    char kind[16];  /* "overrides", "drills" */
+    json_t *record; /* create: owned */
+    double ttl_s;
+    uint64_t view; /* create: the view the decision was taken on (0: read it) */
+    int attempts;  /* create: tries on a conflict, re-reading the view (>= 1) */
+    int backoff;   /* extra 20 ms pauses after a conflict (earlier attempts) */
+    char id[32];   /* remove: the id; create: the new id */
+    enum shared_status st;
+    char err[300];
+    /* Admin thread, with st and err set: sends the reply, frees ctx. */
+    void (*done)(struct admin_store_call *c);
+    void *ctx;
+    void (*ctx_free)(void *ctx); /* for a call dropped at stop */
+};
+void admin_store_init(struct admin *a);
+/* Drops calls not made yet, waits for the one being made, frees all. */
+void admin_store_stop(struct admin *a);
+/* A call for request r (copied; body referenced) that runs done when made. */
+struct admin_store_call *admin_store_call_new(struct admin_req *r, enum admin_store_op op,
+                                              const char *kind,
+                                              void (*done)(struct admin_store_call *));
+/* Queues c (holding its connection); the store thread makes the call. */
+void admin_store_submit(struct admin *a, struct admin_store_call *c);
 
 /* Accept back-off (admin_accept.c): watches a bound listener's accept
  * errors; admin_accept_free before the event base goes. */

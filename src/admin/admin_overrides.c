@@ -194,65 +194,108 @@ static void ovr_refuse_full(struct admin_req *r)
     admin_audit(r, 409, NULL);
 }
 
-/* Creates the override in the fleet's shared store (etcd). Returns the
- * store's status; id gets the new id. */
-static enum shared_status ovr_create_shared(struct admin_req *r, const struct admin_override_req *q,
-                                            uint64_t view, char id[32], char *err, size_t errlen)
+/* The 201 of a created override (answered once it is on disk). Steals
+ * changes. */
+static void ovr_reply_created(struct admin_req *r, const char *id, json_t *changes)
 {
-    const struct shared_store *st = r->a->env.store;
+    json_t *o = override_get_json(r->a->env.health, id);
+    if (!o) /* already expired (a tiny expires_in), or removed by another node meanwhile */
+        o = json_pack("{s:s}", "id", id);
+    json_object_set_new(o, "changes", changes);
+    /* Answered (and audited) once the override is on disk; the admin
+     * thread serves other requests meanwhile (admin_defer.c). */
+    admin_defer_reply(r, 201, o, json_pack("{s:s}", "id", id));
+}
+
+/* A POST waiting for the shared store (admin_store.c). */
+struct ovr_post_ctx {
+    struct admin_override_req req; /* strings borrowed from the call's body */
+    json_t *changes;
+    int attempt;
+};
+
+static void ovr_post_ctx_free(void *arg)
+{
+    struct ovr_post_ctx *x = arg;
+    json_decref(x->changes);
+    free(x);
+}
+
+static void ovr_post_once(struct admin_req *r, const struct admin_override_req *req, int attempt);
+
+/* Admin thread: the store answered a create. A conflict (another node
+ * changed the overrides since the decision) decides again on the new
+ * state, up to five times. */
+static void ovr_post_done(struct admin_store_call *c)
+{
+    struct ovr_post_ctx *x = c->ctx;
+    if (c->st == SHARED_OK) {
+        ovr_reply_created(&c->r, c->id, x->changes);
+        x->changes = NULL;
+    } else if (c->st == SHARED_CONFLICT && x->attempt < 4)
+        ovr_post_once(&c->r, &x->req, x->attempt + 1);
+    else
+        admin_fleet_reply_store_error(
+            &c->r, c->st,
+            c->st == SHARED_CONFLICT ? "the fleet's overrides kept changing; try again" : c->err);
+    ovr_post_ctx_free(x);
+}
+
+/* Hands the override to the fleet's shared store (etcd); the reply is sent
+ * by ovr_post_done. Steals changes. */
+static void ovr_create_shared(struct admin_req *r, const struct admin_override_req *q,
+                              uint64_t view, int attempt, json_t *changes)
+{
     double now = health_now();
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:f}", "target", q->target, "state",
-                            health_state_name(q->state), "reason", q->reason, "author",
-                            r->token_name, "created", now);
-    json_object_set_new(rec, "expires",
+    struct admin_store_call *c =
+        admin_store_call_new(r, ADMIN_STORE_CREATE, "overrides", ovr_post_done);
+    c->record = json_pack("{s:s, s:s, s:s, s:s, s:f}", "target", q->target, "state",
+                          health_state_name(q->state), "reason", q->reason, "author", r->token_name,
+                          "created", now);
+    json_object_set_new(c->record, "expires",
                         q->expires_in > 0 ? json_real(now + q->expires_in) : json_null());
-    enum shared_status rc = st->ops->create(
-        st->arg, "overrides", rec, q->expires_in > 0 ? q->expires_in : 0, view, id, err, errlen);
-    json_decref(rec);
-    return rc;
+    c->ttl_s = q->expires_in > 0 ? q->expires_in : 0;
+    c->view = view;
+    c->attempts = 1;
+    c->backoff = attempt;
+    struct ovr_post_ctx *x = calloc(1, sizeof(*x));
+    if (!x)
+        abort();
+    *x = (struct ovr_post_ctx){.req = *q, .changes = changes, .attempt = attempt};
+    c->ctx = x;
+    c->ctx_free = ovr_post_ctx_free;
+    admin_store_submit(r->a, c);
 }
 
-/* 503 for a store that could not make the change. */
-static void ovr_reply_unavailable(struct admin_req *r, const char *err)
-{
-    admin_reply_error(r, 503, "etcd_unavailable", "%s", err);
-    admin_audit(r, 503, json_pack("{s:s}", "error", err));
-}
-
-/* Adds the override: in the fleet's store (etcd) when there is one, else
- * in the health core. 1 when added (id set), 0 when a shared store saw
- * another change since view (decide again), -1 when a reply was sent. */
-static int ovr_apply(struct admin_req *r, const struct admin_override_req *req, uint64_t view,
-                     bool last, char id[32])
+/* Adds the override: in the fleet's store (etcd) when there is one (the
+ * reply follows from there), else in the health core. Steals changes. */
+static void ovr_apply(struct admin_req *r, const struct admin_override_req *req, uint64_t view,
+                      int attempt, json_t *changes)
 {
     struct admin *a = r->a;
-    const struct shared_store *store = a->env.store;
-    if (!store) {
+    char id[32];
+    if (!a->env.store) {
         double expires = req->expires_in > 0 ? health_now() + req->expires_in : 0;
         if (override_add(a->env.health, req->target, req->state, req->reason, r->token_name,
                          expires, id) == 0)
-            return 1;
-        ovr_refuse_full(r);
-        return -1;
+            ovr_reply_created(r, id, changes);
+        else {
+            json_decref(changes);
+            ovr_refuse_full(r);
+        }
+        return;
     }
     if (override_count(a->env.health) >= override_max(a->env.health)) {
+        json_decref(changes);
         ovr_refuse_full(r);
-        return -1;
+        return;
     }
-    char msg[300] = "";
-    enum shared_status st = ovr_create_shared(r, req, view, id, msg, sizeof(msg));
-    if (st == SHARED_OK)
-        return 1;
-    if (st == SHARED_CONFLICT && !last)
-        return 0;
-    ovr_reply_unavailable(
-        r, st == SHARED_CONFLICT ? "the fleet's overrides kept changing; try again" : msg);
-    return -1;
+    ovr_create_shared(r, req, view, attempt, changes);
 }
 
-/* Decides once (dry run, 404, 409) and applies: 1 when a reply was sent,
- * 0 when a shared store saw another change meanwhile (decide again). */
-static int ovr_post_once(struct admin_req *r, const struct admin_override_req *req, bool last)
+/* Decides (dry run, 404, 409) and applies; every path ends in a reply,
+ * sent here or when the shared store answers. */
+static void ovr_post_once(struct admin_req *r, const struct admin_override_req *req, int attempt)
 {
     struct admin *a = r->a;
     const struct shared_store *store = a->env.store;
@@ -264,7 +307,7 @@ static int ovr_post_once(struct admin_req *r, const struct admin_override_req *r
         admin_reply_error(r, 404, "unknown_target", "no region, az or endpoint \"%s\"",
                           req->target);
         admin_audit(r, 404, NULL);
-        return 1;
+        return;
     }
     struct policy_overlay ov = {.slot = slot, .state = req->state};
     json_t *blocked = json_array();
@@ -274,28 +317,15 @@ static int ovr_post_once(struct admin_req *r, const struct admin_override_req *r
         admin_reply_json(r, 200,
                          json_pack("{s:b, s:o, s:o}", "dry_run", 1, "changes", changes,
                                    "would_leave_unserved", blocked));
-        return 1;
+        return;
     }
     if (json_array_size(blocked) > 0 && !req->force) {
         json_decref(changes);
         ovr_refuse_unsafe(r, blocked, "override");
-        return 1;
+        return;
     }
     json_decref(blocked);
-    char id[32];
-    int rc = ovr_apply(r, req, view, last, id);
-    if (rc <= 0) {
-        json_decref(changes);
-        return rc < 0;
-    }
-    json_t *o = override_get_json(a->env.health, id);
-    if (!o) /* already expired (a tiny expires_in), or removed by another node meanwhile */
-        o = json_pack("{s:s}", "id", id);
-    json_object_set_new(o, "changes", changes);
-    /* Answered (and audited) once the override is on disk; the admin
-     * thread serves other requests meanwhile (admin_defer.c). */
-    admin_defer_reply(r, 201, o, json_pack("{s:s}", "id", id));
-    return 1;
+    ovr_apply(r, req, view, attempt, changes);
 }
 
 void admin_handle_override_post(struct admin_req *r)
@@ -310,12 +340,8 @@ void admin_handle_override_post(struct admin_req *r)
     }
     /* With a fleet, another node may add an override between our decision
      * and the write: the write then fails and the safety rule is evaluated
-     * again on the state that includes it. */
-    for (int attempt = 0; attempt < 5; attempt++) {
-        if (ovr_post_once(r, &req, attempt == 4))
-            return;
-        usleep(20000 * (attempt + 1)); /* let the watch deliver the other change */
-    }
+     * again on the state that includes it (ovr_post_done). */
+    ovr_post_once(r, &req, 0);
 }
 
 void admin_handle_overrides_list(struct admin_req *r)
@@ -346,6 +372,31 @@ static int ovr_delete_force(struct admin_req *r, bool *force)
     return 0;
 }
 
+/* The reply to a DELETE once the override is gone from etcd and/or here:
+ * removed tells whether there was one to remove. */
+static void ovr_reply_deleted(struct admin_req *r, const char *id, bool removed)
+{
+    if (!removed) { /* expired meanwhile */
+        admin_reply_error(r, 404, "not_found", "no override %s", id);
+        admin_audit(r, 404, NULL);
+        return;
+    }
+    admin_defer_reply(r, 200, json_pack("{s:s}", "deleted", id), json_pack("{s:s}", "deleted", id));
+}
+
+/* Admin thread: the store answered a remove. */
+static void ovr_delete_done(struct admin_store_call *c)
+{
+    if (c->st != SHARED_OK && c->st != SHARED_NOT_FOUND) {
+        admin_fleet_reply_store_error(&c->r, c->st, c->err);
+        return;
+    }
+    /* Not in etcd: a leftover here (from the state file) still goes. */
+    ovr_reply_deleted(&c->r, c->id,
+                      c->st == SHARED_OK ||
+                          override_remove_why(c->r.a->env.health, c->id, "deleted"));
+}
+
 void admin_handle_override_delete(struct admin_req *r, const char *id)
 {
     struct admin *a = r->a;
@@ -374,23 +425,12 @@ void admin_handle_override_delete(struct admin_req *r, const char *id)
         return;
     }
     json_decref(blocked);
-    const struct shared_store *store = a->env.store;
-    bool removed;
-    if (store) {
-        char err[300] = "";
-        enum shared_status st = store->ops->remove(store->arg, "overrides", id, err, sizeof(err));
-        if (st != SHARED_OK && st != SHARED_NOT_FOUND) {
-            ovr_reply_unavailable(r, err);
-            return;
-        }
-        /* Not in etcd: a leftover here (from the state file) still goes. */
-        removed = st == SHARED_OK || override_remove_why(a->env.health, id, "deleted");
-    } else
-        removed = override_remove(a->env.health, id);
-    if (!removed) { /* expired meanwhile */
-        admin_reply_error(r, 404, "not_found", "no override %s", id);
-        admin_audit(r, 404, NULL);
+    if (a->env.store) {
+        struct admin_store_call *c =
+            admin_store_call_new(r, ADMIN_STORE_REMOVE, "overrides", ovr_delete_done);
+        snprintf(c->id, sizeof(c->id), "%s", id);
+        admin_store_submit(a, c);
         return;
     }
-    admin_defer_reply(r, 200, json_pack("{s:s}", "deleted", id), json_pack("{s:s}", "deleted", id));
+    ovr_reply_deleted(r, id, override_remove(a->env.health, id));
 }

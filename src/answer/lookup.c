@@ -172,6 +172,12 @@ static bool lookup_at_policy(struct lookup_ctx *c, const struct zone *z,
 {
     const struct policy_binding *b = node->policy;
     *follow = NULL;
+    uint16_t isolated =
+        c->set->gslb && c->set->gslb->core ? health_policy_rcode(c->set->gslb->core) : 0;
+    if (isolated) { /* a fleet node cut off from etcd: let resolvers ask another */
+        c->plan->rcode = isolated;
+        return true;
+    }
     if (b->cname) {
         const struct zone_rrset *cn = lookup_policy(c, b->cname, DNS_TYPE_CNAME);
         if (!cn) {

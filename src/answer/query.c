@@ -239,8 +239,8 @@ static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
         return query_reply(c, (uint16_t)special, NULL);
     query_lookup(c, &plan);
     c->ep.ecs_scope = plan.ecs_scope;
-    if (plan.rcode == DNS_RCODE_REFUSED)
-        return query_reply(c, DNS_RCODE_REFUSED, NULL);
+    if (plan.rcode == DNS_RCODE_REFUSED || plan.rcode == DNS_RCODE_SERVFAIL)
+        return query_reply(c, plan.rcode, NULL); /* nothing of the plan goes out */
     return query_reply(c, plan.rcode, &plan);
 }
 

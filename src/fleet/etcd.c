@@ -158,6 +158,7 @@ struct etcd *etcd_new(struct event_base *base, const struct etcd_params *p, char
         e->password = etcd_strdup(p->password);
     }
     e->timeout_s = p->timeout_s > 0 ? p->timeout_s : 2.0;
+    e->watch_idle_s = p->watch_idle_s > 0 ? p->watch_idle_s : 86400;
     e->reap_ev = evtimer_new(base, etcd_reap, e);
     if (!e->reap_ev)
         abort();

@@ -50,6 +50,10 @@ struct etcd_params {
     char *ca_file;              /* https: verify the server against it (NULL: system store) */
     char *cert_file, *key_file; /* https: optional client certificate */
     double timeout_s;           /* per unary call (connect + reply) */
+    /* A watch that receives nothing for this long ends (on_end): a stream
+     * from a member cut off from its peers stays open and silent. 0: a day
+     * (for a caller that checks liveness by other means). */
+    double watch_idle_s;
 };
 
 /* Result of a unary call. */

@@ -38,6 +38,7 @@ struct etcd {
     bool authenticating;
     SSL_CTX *ssl_ctx; /* when any URL is https */
     double timeout_s;
+    double watch_idle_s;            /* 0: a day */
     struct etcd_pending *pending;   /* calls in flight */
     struct etcd_pending *auth_wait; /* calls waiting for a token */
     struct etcd_watch *watches;     /* live and ended (not yet freed) */

@@ -140,10 +140,15 @@ struct etcd_watch *etcd_watch_start(struct etcd *e, json_t *create_request,
         return NULL;
     }
     evhttp_request_set_chunked_cb(w->req, etcd_watch_on_chunk);
-    /* evhttp always has a read timeout; a watch may stay quiet for long
-     * (liveness comes from the client's other calls), so make it a day. */
-    struct timeval day = {.tv_sec = 86400, .tv_usec = 0};
-    evhttp_connection_set_timeout_tv(w->evcon, &day);
+    /* "require leader": the gateway passes Grpc-Metadata-* headers on as
+     * gRPC metadata, and etcd ends a watch with hasleader=true when its
+     * member loses the leader instead of keeping it open and silent. */
+    evhttp_add_header(evhttp_request_get_output_headers(w->req), "Grpc-Metadata-hasleader", "true");
+    /* evhttp's read timeout: a silent stream ends after watch_idle_s. */
+    struct timeval idle = {
+        .tv_sec = (time_t)e->watch_idle_s,
+        .tv_usec = (suseconds_t)((e->watch_idle_s - (double)(time_t)e->watch_idle_s) * 1e6)};
+    evhttp_connection_set_timeout_tv(w->evcon, &idle);
     if (evhttp_make_request(w->evcon, w->req, EVHTTP_REQ_POST, "/v3/watch") != 0) {
         w->req = NULL; /* freed by libevent */
         etcd_watch_destroy(w);

@@ -139,10 +139,18 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
             ups[nu++] = f->p.node;
         }
     }
+    char silent[128] = "";
     for (const struct fleet_obs *o = ep->obs; o; o = o->next) {
         if (o->node == f->self || o->node >= f->n_nodes || !f->nodes[o->node].live)
             continue;
-        if (o->state == HEALTH_DOWN) {
+        uint8_t st = o->state;
+        if (f->nodes[o->node].silent && (own == HEALTH_DOWN || own == HEALTH_UP) &&
+            ep->own_since > f->nodes[o->node].heard - FLEET_SILENT_S) {
+            st = own; /* not heard for FLEET_SILENT_S: this node's probe stands in */
+            size_t l = strlen(silent);
+            snprintf(silent + l, sizeof(silent) - l, "%s%s", l ? ", " : "", f->nodes[o->node].name);
+        }
+        if (st == HEALTH_DOWN) {
             d++;
             if (nd < 64)
                 downs[nd++] = f->nodes[o->node].name;
@@ -153,8 +161,13 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
         }
     }
     enum health_state v = fleet_quorum_verdict(&f->p.quorum, u, d);
-    if (why)
+    if (why) {
         fleet_quorum_explain(v, downs, nd, ups, nu, why, len);
+        size_t l = strlen(why);
+        if (silent[0] && l < len)
+            snprintf(why + l, len - l, " [not heard from, counted as this node's probe: %s]",
+                     silent);
+    }
     return v;
 }
 
@@ -263,6 +276,9 @@ static void fleet_on_probe(evutil_socket_t fd, short what, void *arg)
         uint8_t own = (uint8_t)health_slot_probe(e->slot);
         if (own != e->own) {
             e->own = own;
+            pthread_mutex_lock(&f->lock);
+            e->own_since = fleet_mono();
+            pthread_mutex_unlock(&f->lock);
             fleet_recompute(f, e);
         }
     }
@@ -409,6 +425,9 @@ struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *en
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
     fleet_copy_params(&f->p, p);
+    /* The heartbeat puts an event on the watch every FLEET_BEAT_S: a watch
+     * silent for half of stale_after (at least 2 s) is dead. */
+    f->p.etcd.watch_idle_s = f->p.stale_after / 2 > 2 ? f->p.stale_after / 2 : 2;
     f->health = env->health;
     f->health_service = env->health_service;
     snprintf(f->version, sizeof(f->version), "%s", env->version ? env->version : "");
@@ -435,6 +454,7 @@ struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *en
     f->ev_pending = event_new(f->base, -1, 0, fleet_on_pending, f);
     f->ev_stop = event_new(f->base, -1, 0, fleet_on_stop, f);
     f->last_ok = fleet_mono();
+    f->fresh_at = f->last_ok; /* degraded after stale_after without a first sync */
     if (fleet_store_init(f, env->drills) != 0) {
         snprintf(err, errlen, "fleet: no free drill listener slot");
         fleet_free(f);
@@ -536,6 +556,7 @@ void fleet_stop(struct fleet *f)
     fleet_store_fail_all(f, "gtmd is stopping");
     for (size_t i = 0; i < f->n_local; i++)
         health_slot_set_fleet(f->local[i]->slot, HEALTH_UNKNOWN);
+    health_set_policy_rcode(f->health, 0); /* no fleet: nothing to be isolated from */
     log_info("event=fleet_stop node=%s", f->p.node);
     fleet_free(f);
 }

@@ -30,6 +30,27 @@
 #define FLEET_NODES_MAX 1024
 #define FLEET_NODE_NONE UINT16_MAX
 #define FLEET_FOREIGN_EPS_MAX 65536
+/* The heartbeat (fleet_beat.c): every FLEET_BEAT_S the node writes
+ * PREFIX/beat/NODE, a linearizable write whose revision its own watch
+ * must deliver. A watch that has not delivered an acknowledged revision
+ * after FLEET_LAG_MAX_S is restarted (on the next URL), and a node whose
+ * view is older than FLEET_BEAT_S + FLEET_LAG_MAX_S is not "synced". */
+#define FLEET_BEAT_S 0.5
+#define FLEET_LAG_MAX_S 1.0
+/* A sync attempt with no reply at all after this long starts again on the
+ * next URL (a cut link would otherwise hold it for n_urls x timeout). */
+#define FLEET_RETRY_S 0.5
+/* Peers' clocks further from this node's than this flag a skew. */
+#define FLEET_SKEW_MAX_S 2.0
+/* A peer whose heartbeat did not arrive for this long (an etcd election,
+ * this node's watch behind, the peer cut off) is counted as agreeing with
+ * this node's own probe on an endpoint whose own state changed after the
+ * peer was last heard, less FLEET_SILENT_S (a heartbeat delivered late in
+ * an election says nothing of the peer's reports, which wait for etcd as
+ * well): its report predates what this node now sees, so failover takes
+ * fall x interval, not an election. A disagreement known well before the
+ * silence (a local network problem) stays outvoted. */
+#define FLEET_SILENT_S 1.0
 
 struct event;
 struct event_base;
@@ -43,6 +64,15 @@ struct fleet_node {
     char config_hash[24];
     double last_seen, started;
     json_t *vantage; /* array of strings, or NULL */
+    /* Its clock minus this node's, from its last heartbeat as delivered
+     * here (delivery time included: tens of ms). */
+    double clock_offset;
+    bool have_offset;
+    /* Monotonic time its last heartbeat arrived here (0: never). silent:
+     * none for FLEET_SILENT_S; its reports are then replaced by this
+     * node's own probe (fleet_ep_verdict_locked). (L) */
+    double heard;
+    bool silent;
 };
 
 /* Another node's report on one endpoint. */
@@ -58,6 +88,7 @@ struct fleet_ep {
     struct health_slot *slot; /* this node's slot when it checks the endpoint */
     bool local;               /* checked by this node's current config */
     uint8_t own;              /* own probe state when last looked at */
+    double own_since;         /* (L) monotonic: when own last changed (0: never seen) */
     uint8_t published;        /* own state as last written to etcd (UNKNOWN: none) */
     bool writing;             /* in a publishing transaction now */
     uint8_t verdict;          /* (L) */
@@ -103,7 +134,8 @@ struct fleet_job {
     int64_t lease;
     int64_t wait_rev; /* done once the watch applied this revision */
     double deadline;  /* monotonic: give up waiting for the watch */
-    int phase;        /* 0 queued, 1 waiting for etcd, 2 waiting for the watch */
+    int phase;        /* 0 queued, 1 waiting for etcd, 2 waiting for the watch, 3 reading back
+                         after a failed compare (fleet_job_verify) */
     enum shared_status result;
     char err[256];
     bool done, abandoned; /* abandoned: the caller stopped waiting; free it */
@@ -145,6 +177,23 @@ struct fleet {
     bool stopping;   /* the lease is being revoked: start nothing new */
     bool degraded, ever_synced;
     double last_ok; /* monotonic time of the last reply from etcd */
+    /* Liveness (fleet_beat.c); monotonic times, (L). last_quorum: the last
+     * reply to a linearizable call (every unary call gtmd makes is one).
+     * fresh_at: this node's view was etcd's as of then (a heartbeat's
+     * revision delivered by the watch, or a fresh read). lag_since: 0, or
+     * since when the watch is behind a revision etcd acknowledged. */
+    double last_quorum, fresh_at, lag_since;
+    int64_t beat_rev;  /* revision of the last acknowledged heartbeat (L) */
+    double beat_sent;  /* when that heartbeat was sent */
+    double range_sent; /* when the fresh read being applied was sent */
+    bool beat_inflight;
+    double next_beat, sync_started;
+    bool sync_answered;       /* the current sync attempt got a reply */
+    const char *watch_url;    /* the URL the watch runs on */
+    const char *answered_url; /* the URL of the last successful call */
+    double clock_offset;      /* (L) this node's clock minus the fleet's; valid when skew_known */
+    bool skew_known, skewed;
+    bool isolated; /* (L) view older than isolation_after (fleet_beat.c) */
     double lost_since;
     int64_t lease, rev;
     unsigned sync_step, retry_n;
@@ -220,6 +269,24 @@ bool fleet_sync_watch_events(struct fleet *f, json_t *res);
  * record (records are applied by fleet_store_resync after). Sends nothing. */
 void fleet_sync_read_range(struct fleet *f, json_t *resp);
 
+/* Restarts the watch from the next revision on the current URL (why:
+ * for the log). */
+void fleet_sync_rewatch(struct fleet *f, const char *why);
+
+/* ---- fleet_beat.c: heartbeat, watch liveness, clock skew (fleet thread) */
+/* Sends the heartbeat when due, restarts a dead or lagging watch, sets or
+ * clears degraded from the view's age. */
+void fleet_beat_tick(struct fleet *f, double now);
+/* After the watch advanced f->rev (caller holds f->lock). */
+void fleet_beat_watch_advanced_locked(struct fleet *f);
+/* A peer's heartbeat as the watch delivered it (value NULL: deleted). */
+void fleet_beat_seen(struct fleet *f, const char *node, json_t *v);
+/* The view's age and the watch's lag now, in seconds (caller holds lock). */
+double fleet_beat_view_age_locked(const struct fleet *f, double now);
+double fleet_beat_lag_locked(const struct fleet *f, double now);
+/* "synced", "lagging", "syncing" or "down" (caller holds lock). */
+const char *fleet_beat_conn_name_locked(const struct fleet *f, double now);
+
 /* ---- fleet_store.c: shared records (fleet thread) --------------------- */
 /* Sets up the kinds (drills too when drills is not NULL: a drill listener
  * is added); -1 when the drill core has no listener place left. */
@@ -238,7 +305,7 @@ void fleet_store_seq(struct fleet *f, struct fleet_kind *k, const char *value, i
 struct fleet_kind *fleet_store_kind(struct fleet *f, const char *name);
 /* Runs queued jobs, completes the ones the watch caught up with. */
 void fleet_store_run_jobs(struct fleet *f);
-/* Deletes records past their expiry from etcd (any node may). */
+/* Deletes from etcd the drills this node ended (expiry is etcd's: leases). */
 void fleet_store_expire(struct fleet *f);
 /* Fails every job (stop). */
 void fleet_store_fail_all(struct fleet *f, const char *why);

@@ -149,11 +149,44 @@ static void fleet_params_names(const struct jsoncfg *j, json_t *v, struct fleet_
     out->node = jsoncfg_strdup(node);
 }
 
+const char *fleet_isolation_name(enum fleet_isolation a)
+{
+    return a == FLEET_ISOLATION_REFUSE     ? "refuse"
+           : a == FLEET_ISOLATION_SERVFAIL ? "servfail"
+                                           : "serve";
+}
+
+/* "isolation": {"after": seconds, "action": "serve" | "refuse" | "servfail"} */
+static void fleet_params_isolation(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
+{
+    static const char *const keys[] = {"after", "action", NULL};
+    out->isolation_after = out->stale_after;
+    out->isolation = FLEET_ISOLATION_SERVE;
+    if (!v)
+        return;
+    if (!json_is_object(v)) {
+        jsoncfg_err(j, "$.fleet.isolation", "must be an object");
+        return;
+    }
+    jsoncfg_check_keys(j, v, "$.fleet.isolation", keys);
+    out->isolation_after =
+        jsoncfg_ms(j, v, "after", "$.fleet.isolation.after", 1, 86400, out->stale_after) / 1e3;
+    const char *a = jsoncfg_str(j, v, "action", "$.fleet.isolation.action");
+    if (!a || strcmp(a, "serve") == 0)
+        out->isolation = FLEET_ISOLATION_SERVE;
+    else if (strcmp(a, "refuse") == 0)
+        out->isolation = FLEET_ISOLATION_REFUSE;
+    else if (strcmp(a, "servfail") == 0)
+        out->isolation = FLEET_ISOLATION_SERVFAIL;
+    else
+        jsoncfg_err(j, "$.fleet.isolation.action", "must be \"serve\", \"refuse\" or \"servfail\"");
+}
+
 void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
-    static const char *const keys[] = {"etcd",        "prefix", "node",     "down_quorum",
-                                       "stale_after", "tls",    "username", "password_file",
-                                       "timeout",     NULL};
+    static const char *const keys[] = {"etcd",        "prefix",    "node",     "down_quorum",
+                                       "stale_after", "tls",       "username", "password_file",
+                                       "timeout",     "isolation", NULL};
     memset(out, 0, sizeof(*out));
     if (!v)
         return;
@@ -168,6 +201,7 @@ void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params 
     fleet_params_quorum(j, json_object_get(v, "down_quorum"), out);
     out->stale_after = jsoncfg_ms(j, v, "stale_after", "$.fleet.stale_after", 2, 3600, 10) / 1e3;
     out->etcd.timeout_s = jsoncfg_ms(j, v, "timeout", "$.fleet.timeout", 0.1, 60, 2) / 1e3;
+    fleet_params_isolation(j, json_object_get(v, "isolation"), out);
     fleet_params_tls(j, json_object_get(v, "tls"), out);
     fleet_params_password(j, v, out);
 }
@@ -191,6 +225,7 @@ bool fleet_params_same(const struct fleet_params *a, const struct fleet_params *
     return fleet_str_eq(a->prefix, b->prefix) && fleet_str_eq(a->node, b->node) &&
            a->quorum.kind == b->quorum.kind && a->quorum.count == b->quorum.count &&
            a->stale_after == b->stale_after && a->etcd.timeout_s == b->etcd.timeout_s &&
+           a->isolation_after == b->isolation_after && a->isolation == b->isolation &&
            fleet_str_eq(a->etcd.username, b->etcd.username) &&
            fleet_str_eq(a->etcd.password, b->etcd.password) &&
            fleet_str_eq(a->etcd.ca_file, b->etcd.ca_file) &&

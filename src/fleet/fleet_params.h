@@ -22,13 +22,24 @@
 
 #define FLEET_NODE_MAX 63
 
+/* What a node does with policy names once its view of etcd is older than
+ * isolation.after (doc/fleet.md): keep answering from it, or answer
+ * REFUSED / SERVFAIL so resolvers use the other name servers. */
+enum fleet_isolation {
+    FLEET_ISOLATION_SERVE = 0,
+    FLEET_ISOLATION_REFUSE,
+    FLEET_ISOLATION_SERVFAIL
+};
+
 struct fleet_params {
     bool enabled;
     struct etcd_params etcd; /* urls, credentials, TLS files, call timeout */
     char *prefix;            /* ends with '/'; default "/gtmd/" */
     char *node;              /* [A-Za-z0-9._-], 1..63 characters */
     struct fleet_quorum quorum;
-    double stale_after;  /* seconds; also the TTL of the node's lease */
+    double stale_after;     /* seconds; also the TTL of the node's lease */
+    double isolation_after; /* seconds (default stale_after) */
+    enum fleet_isolation isolation;
     char *password_file; /* full path, NULL without one: read again at every reload */
 };
 
@@ -41,5 +52,7 @@ bool fleet_node_name_ok(const char *s);
 /* True when a and b configure the same fleet (a reload cannot change it). */
 bool fleet_params_same(const struct fleet_params *a, const struct fleet_params *b);
 void fleet_params_free(struct fleet_params *p);
+/* "serve", "refuse", "servfail". */
+const char *fleet_isolation_name(enum fleet_isolation a);
 
 #endif

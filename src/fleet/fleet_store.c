@@ -11,11 +11,12 @@
  * id is therefore never handed out twice, by any node. The call returns
  * once the watch has applied the transaction's revision here.
  *
- * Expiry: the lease deletes the key even when every node is down; leases
- * can outlive their TTL across an etcd leader change, so every node also
- * deletes records past their "expires" time (a transaction on the record's
- * mod revision: the first node wins, the others find it changed) and the
- * health thread drops them locally at that time.
+ * Expiry is etcd's: the record's lease deletes the key (even when every
+ * node is down), and the watch removes it from every node. No node deletes
+ * a record by its own clock (a node running ahead would delete its peers'
+ * records as they are made). A lease can outlive its TTL across an etcd
+ * leader change (without --experimental-enable-lease-checkpoint). The
+ * health thread still drops an override locally at its "expires" time.
  */
 #include <event2/event.h>
 #include <math.h>
@@ -133,10 +134,37 @@ void fleet_store_resync(struct fleet *f, struct fleet_kind *k)
 
 /* ---- what each kind does on this node ---------------------------------------- */
 
+/* The times of a record that are in its writer's clock. */
+static const char *const fleet_ovr_times[] = {"expires", NULL};
+static const char *const fleet_drill_times[] = {"started", "ends", NULL};
+
+/* value (borrowed) in this node's clock: a new reference. A record's times
+ * (keys, NULL-terminated) are in the clock of the node that wrote it; on a
+ * node whose clock is off its peers' (fleet_beat.c), they are shifted by
+ * the offset, so the record ends here when it ends for the others too. */
+static json_t *fleet_store_localize(struct fleet *f, json_t *value, const char *const *keys)
+{
+    pthread_mutex_lock(&f->lock);
+    bool shift = f->skewed;
+    double off = f->clock_offset;
+    pthread_mutex_unlock(&f->lock);
+    if (!shift)
+        return json_incref(value);
+    json_t *c = json_deep_copy(value);
+    for (size_t i = 0; c && keys[i]; i++) {
+        double t = json_number_value(json_object_get(c, keys[i]));
+        if (t > 0)
+            json_object_set_new(c, keys[i], json_real(t + off));
+    }
+    return c ? c : json_incref(value);
+}
+
 static void fleet_ovr_put(struct fleet *f, const char *id, json_t *value)
 {
-    if (override_upsert_json(f->health, value, health_now()) > 0)
+    json_t *v = fleet_store_localize(f, value, fleet_ovr_times);
+    if (override_upsert_json(f->health, v, health_now()) > 0)
         fleet_store_save(f);
+    json_decref(v);
 }
 
 static void fleet_ovr_del(struct fleet *f, const char *id, json_t *old)
@@ -149,7 +177,7 @@ static void fleet_ovr_resync(struct fleet *f, struct fleet_kind *k)
 {
     json_t *arr = json_array();
     for (struct fleet_rec *r = k->recs; r; r = r->next)
-        json_array_append(arr, r->value);
+        json_array_append_new(arr, fleet_store_localize(f, r->value, fleet_ovr_times));
     size_t n = override_sync_json(f->health, arr, health_now());
     json_decref(arr);
     if (n)
@@ -160,7 +188,9 @@ static void fleet_ovr_resync(struct fleet *f, struct fleet_kind *k)
 static void fleet_drill_put(struct fleet *f, const char *id, json_t *value)
 {
     char why[256];
-    enum drill_start_rc rc = drill_core_adopt(f->drills, value, health_now(), why, sizeof(why));
+    json_t *v = fleet_store_localize(f, value, fleet_drill_times);
+    enum drill_start_rc rc = drill_core_adopt(f->drills, v, health_now(), why, sizeof(why));
+    json_decref(v);
     if (rc == DRILL_CONFLICT) {
         char q[300];
         log_warn("event=drill_adopt id=%s result=refused why=\"%s\"", id,
@@ -174,7 +204,9 @@ static void fleet_drill_put(struct fleet *f, const char *id, json_t *value)
  * lease ran out with its duration. */
 static void fleet_drill_del(struct fleet *f, const char *id, json_t *old)
 {
-    double ends = json_number_value(json_object_get(old, "ends"));
+    json_t *v = fleet_store_localize(f, old, fleet_drill_times);
+    double ends = json_number_value(json_object_get(v, "ends"));
+    json_decref(v);
     bool due = ends > 0 && ends <= health_now() + 1;
     if (drill_core_end(f->drills, id, due ? DRILL_PASSED : DRILL_ABORTED,
                        due ? "duration reached" : "ended on another node of the fleet"))
@@ -265,12 +297,94 @@ static void fleet_job_finish(struct fleet *f, struct fleet_job *j, enum shared_s
     pthread_mutex_unlock(&f->lock);
 }
 
+/* The job's change is in etcd as of revision rev: done once the watch has
+ * applied it here. */
+static void fleet_job_committed(struct fleet *f, struct fleet_job *j, int64_t rev)
+{
+    pthread_mutex_lock(&f->lock);
+    f->writes++;
+    f->keys_written += j->op == FLEET_JOB_CREATE ? 2 : 1;
+    j->wait_rev = rev;
+    j->deadline = fleet_mono() + 2 * f->p.etcd.timeout_s;
+    j->phase = 2;
+    pthread_mutex_unlock(&f->lock);
+    fleet_store_run_jobs(f);
+}
+
+/* The reply to fleet_job_verify's read of the record's key. */
+static void fleet_on_job_verify(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_jobcall *c = arg;
+    struct fleet *f = c->f;
+    struct fleet_job *j = c->job;
+    free(c);
+    if (st != ETCD_OK) {
+        fleet_job_finish(f, j, SHARED_UNKNOWN,
+                         "etcd did not confirm the change and could not be asked whether it was "
+                         "made: check the list again");
+        return;
+    }
+    json_t *kv = json_array_get(json_object_get(resp, "kvs"), 0);
+    if (j->op == FLEET_JOB_REMOVE) { /* gone: by this call or another, either way removed */
+        if (kv)
+            fleet_job_finish(f, j, SHARED_UNAVAILABLE,
+                             "etcd did not confirm the deletion, and a read after it shows the "
+                             "record is still there; nothing was changed");
+        else
+            fleet_job_committed(
+                f, j,
+                etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0));
+        return;
+    }
+    size_t len;
+    const char *vb = json_string_value(json_object_get(kv, "value"));
+    char *text = vb ? etcd_unb64(vb, &len) : NULL;
+    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    bool ours = v && json_equal(v, j->record);
+    json_decref(v);
+    if (ours) /* a lost reply, or a retry on another URL that found it done */
+        fleet_job_committed(f, j, etcd_json_int(json_object_get(kv, "mod_revision"), 0));
+    else if (j->phase == 3)
+        fleet_job_finish(f, j, SHARED_CONFLICT,
+                         "another node changed the shared records meanwhile");
+    else
+        fleet_job_finish(f, j, SHARED_UNAVAILABLE,
+                         "etcd did not confirm the change, and a read after it shows it was "
+                         "not made; nothing was applied");
+}
+
+/* A change whose outcome the txn's reply does not tell (no reply; or, for
+ * a create, a failed compare, which the client's own retry of a committed
+ * txn on another URL also gets): the record's key is read (linearizable)
+ * and the job answered from what it holds. phase 3: after a failed
+ * compare. */
+static void fleet_job_verify(struct fleet *f, struct fleet_job *j, int phase)
+{
+    char sub[64];
+    snprintf(sub, sizeof(sub), "%s/", j->kind->name);
+    char *key = fleet_key(f, sub, j->id, NULL);
+    json_t *b = json_pack("{s:o}", "key", fleet_store_b64(key));
+    free(key);
+    struct fleet_jobcall *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_jobcall){.f = f, .job = j};
+    j->phase = phase;
+    etcd_call(f->etcd, "/v3/kv/range", b, fleet_on_job_verify, c);
+}
+
 static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
     struct fleet_jobcall *c = arg;
     struct fleet *f = c->f;
     struct fleet_job *j = c->job;
     free(c);
+    if (st == ETCD_ERR_NET) {
+        fleet_job_verify(f, j, 1);
+        fleet_sync_failed(f, "write", err);
+        return;
+    }
     if (st != ETCD_OK) {
         char msg[300];
         snprintf(msg, sizeof(msg), "etcd did not confirm the change (%s); nothing was applied",
@@ -284,18 +398,11 @@ static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const
         if (j->op == FLEET_JOB_REMOVE)
             fleet_job_finish(f, j, SHARED_NOT_FOUND, NULL);
         else
-            fleet_job_finish(f, j, SHARED_CONFLICT,
-                             "another node changed the shared records meanwhile");
+            fleet_job_verify(f, j, 3);
         return;
     }
-    pthread_mutex_lock(&f->lock);
-    f->writes++;
-    f->keys_written += j->op == FLEET_JOB_CREATE ? 2 : 1;
-    j->wait_rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
-    j->deadline = fleet_mono() + 2 * f->p.etcd.timeout_s;
-    j->phase = 2;
-    pthread_mutex_unlock(&f->lock);
-    fleet_store_run_jobs(f);
+    fleet_job_committed(
+        f, j, etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0));
 }
 
 static void fleet_job_create_txn(struct fleet *f, struct fleet_job *j)
@@ -373,10 +480,17 @@ static void fleet_job_remove_txn(struct fleet *f, struct fleet_job *j)
 /* Starts a queued job (fleet thread; caller holds no lock). */
 static void fleet_job_start(struct fleet *f, struct fleet_job *j)
 {
-    if (f->conn != FLEET_CONN_SYNCED || f->degraded) {
+    /* Not "degraded": that is about the view's age. A write only needs
+     * etcd to answer, and the transaction's compare protects it from a
+     * stale view; so any quorum reply since the sync lets writes through. */
+    double quiet = fleet_mono() - f->last_quorum;
+    if (f->conn != FLEET_CONN_SYNCED || quiet > FLEET_BEAT_S + f->p.etcd.timeout_s) {
+        /* Without a quorum reply for longer than a heartbeat and a call's
+         * timeout, the write would only wait for etcd to fail it. */
         char msg[200];
-        snprintf(msg, sizeof(msg), "etcd is unreachable (no reply for %.1f s); nothing was changed",
-                 fleet_mono() - f->last_ok);
+        snprintf(msg, sizeof(msg),
+                 "etcd is unreachable (no quorum reply for %.1f s); nothing was changed",
+                 fleet_mono() - f->last_quorum);
         fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
         return;
     }
@@ -463,15 +577,9 @@ void fleet_store_expire(struct fleet *f)
 {
     if (f->conn != FLEET_CONN_SYNCED)
         return;
-    double now = health_now();
-    for (size_t i = 0; i < f->n_kinds; i++) {
-        struct fleet_kind *k = &f->kinds[i];
-        for (struct fleet_rec *r = k->recs; r; r = r->next) {
-            double exp = json_number_value(json_object_get(r->value, k->expires_key));
-            if (exp > 0 && exp <= now && !r->deleting)
-                fleet_store_delete_rec(f, k, r);
-        }
-    }
+    /* No record is deleted by this node's clock: one running an hour ahead
+     * would delete every peer's record as it is made. Expiry is etcd's (the
+     * record's lease); only drills this node ended itself are deleted. */
     /* Drills this node ended itself: end them on every node. */
     pthread_mutex_lock(&f->lock);
     size_t n = f->n_ended;

@@ -75,11 +75,16 @@ static const char *fleet_ep_name(const struct fleet_ep *e)
     return strncmp(e->key, "endpoint:", 9) == 0 ? e->key + 9 : e->key;
 }
 
+/* A unary call answered: every one gtmd makes is linearizable (writes,
+ * lease calls, ranges without serializable), so a quorum answered. */
 static void fleet_contact(struct fleet *f)
 {
     pthread_mutex_lock(&f->lock);
     f->last_ok = fleet_mono();
+    f->last_quorum = f->last_ok;
     pthread_mutex_unlock(&f->lock);
+    f->sync_answered = true;
+    f->answered_url = etcd_endpoint(f->etcd); /* where the call ended up */
 }
 
 void fleet_sync_failed(struct fleet *f, const char *what, const char *err)
@@ -98,9 +103,11 @@ void fleet_sync_failed(struct fleet *f, const char *what, const char *err)
     f->conn = FLEET_CONN_DOWN;
     f->url = etcd_endpoint(f->etcd);
     pthread_mutex_unlock(&f->lock);
-    double delay = 0.1 * pow(2, f->retry_n < 5 ? f->retry_n : 5);
+    /* Short backoff: a heal must be noticed within about a second (writes
+     * are refused until the sync is done); each attempt is one call. */
+    double delay = 0.1 * pow(2, f->retry_n < 3 ? f->retry_n : 3);
     f->retry_n++;
-    f->next_sync = fleet_mono() + (delay < 2 ? delay : 2);
+    f->next_sync = fleet_mono() + (delay < FLEET_RETRY_S ? delay : FLEET_RETRY_S);
 }
 
 /* A callback of an abandoned sequence, or one that failed: true when the
@@ -242,7 +249,10 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
     }
     if (strncmp(rest, "obs/", 4) == 0)
         fleet_obs_update(f, rest + 4, v, bulk);
-    else if (strncmp(rest, "nodes/", 6) == 0 && fleet_node_name_ok(rest + 6))
+    else if (strncmp(rest, "beat/", 5) == 0 && fleet_node_name_ok(rest + 5)) {
+        if (!bulk) /* a fresh read's heartbeats are old: no clock to compare */
+            fleet_beat_seen(f, rest + 5, v);
+    } else if (strncmp(rest, "nodes/", 6) == 0 && fleet_node_name_ok(rest + 6))
         fleet_node_update(f, rest + 6, v, bulk);
     else {
         const char *slash = strchr(rest, '/');
@@ -291,6 +301,7 @@ bool fleet_sync_watch_events(struct fleet *f, json_t *res)
     pthread_mutex_lock(&f->lock);
     if (rev > f->rev)
         f->rev = rev;
+    fleet_beat_watch_advanced_locked(f);
     f->watch_events += json_array_size(events);
     pthread_mutex_unlock(&f->lock);
     return true;
@@ -327,9 +338,22 @@ static void fleet_watch_start(struct fleet *f)
     char *end = etcd_prefix_end_b64(f->p.prefix);
     json_object_set_new(cr, "range_end", json_string(end));
     free(end);
+    f->watch_url = etcd_endpoint(f->etcd);
     f->watch = etcd_watch_start(f->etcd, cr, fleet_on_watch_msg, fleet_on_watch_end, f);
     if (!f->watch)
         fleet_sync_failed(f, "watch", "cannot start the watch");
+}
+
+void fleet_sync_rewatch(struct fleet *f, const char *why)
+{
+    log_warn("event=fleet_watch_restart node=%s from=%s to=%s revision=%lld why=\"%s\"", f->p.node,
+             f->watch_url ? f->watch_url : "", etcd_endpoint(f->etcd), (long long)f->rev, why);
+    etcd_watch_cancel(f->watch);
+    f->watch = NULL;
+    pthread_mutex_lock(&f->lock);
+    f->url = etcd_endpoint(f->etcd);
+    pthread_mutex_unlock(&f->lock);
+    fleet_watch_start(f);
 }
 
 /* ---- the fresh read ----------------------------------------------------- */
@@ -348,6 +372,11 @@ static void fleet_after_range(struct fleet *f)
     pthread_cond_broadcast(&f->cond);
     pthread_mutex_unlock(&f->lock);
     f->retry_n = 0;
+    pthread_mutex_lock(&f->lock);
+    f->fresh_at = f->range_sent; /* the read was linearizable */
+    f->lag_since = 0;
+    pthread_mutex_unlock(&f->lock);
+    f->next_beat = fleet_mono();
     f->next_keepalive = fleet_mono() + f->p.stale_after / 3;
     f->next_node_put = fleet_mono() + f->p.stale_after / 2;
     log_info("event=fleet_sync node=%s etcd=%s revision=%lld nodes=%zu endpoints=%zu", f->p.node,
@@ -398,6 +427,7 @@ static void fleet_sync_range(struct fleet *f)
     char *end = etcd_prefix_end_b64(f->p.prefix);
     json_t *b = json_pack("{s:o, s:s}", "key", fleet_b64s(f->p.prefix), "range_end", end);
     free(end);
+    f->range_sent = fleet_mono();
     etcd_call(f->etcd, "/v3/kv/range", b, fleet_on_range, fleet_call_new(f));
 }
 
@@ -474,6 +504,9 @@ void fleet_sync_start(struct fleet *f)
     etcd_watch_cancel(f->watch);
     f->watch = NULL;
     f->publishing = 0;
+    f->beat_inflight = false;
+    f->sync_started = fleet_mono();
+    f->sync_answered = false;
     pthread_mutex_lock(&f->lock);
     f->conn = FLEET_CONN_SYNCING;
     f->url = etcd_endpoint(f->etcd);
@@ -607,12 +640,16 @@ void fleet_sync_tick(struct fleet *f)
     if (f->stopping)
         return;
     double now = fleet_mono();
-    pthread_mutex_lock(&f->lock);
-    double quiet = now - f->last_ok;
-    pthread_mutex_unlock(&f->lock);
-    if (quiet > f->p.stale_after)
-        fleet_set_degraded(f, true);
+    fleet_beat_tick(f, now);
     if (f->conn == FLEET_CONN_DOWN && now >= f->next_sync) {
+        fleet_sync_start(f);
+        return;
+    }
+    if (f->conn == FLEET_CONN_SYNCING && !f->sync_answered &&
+        now - f->sync_started >= FLEET_RETRY_S) {
+        /* No reply yet: the URL may be cut off. Start over on the next one
+         * (the abandoned call ends by its own timeout). */
+        etcd_failover(f->etcd);
         fleet_sync_start(f);
         return;
     }

@@ -13,11 +13,31 @@ static const char *fleet_view_state(uint8_t s)
     return s == HEALTH_UP ? "up" : s == HEALTH_DOWN ? "down" : NULL;
 }
 
+/* How current this node's view is (caller holds f->lock): see
+ * fleet_beat.c for what each figure means. */
+static void fleet_view_liveness_locked(struct fleet *f, json_t *st, double now)
+{
+    json_object_set_new(st, "view_age_s", json_real(fleet_beat_view_age_locked(f, now)));
+    json_object_set_new(st, "watch_lag_s", json_real(fleet_beat_lag_locked(f, now)));
+    json_object_set_new(st, "last_quorum_s", json_real(now - f->last_quorum));
+    json_object_set_new(st, "etcd_revision", json_integer(f->beat_rev));
+    json_object_set_new(st, "watch_etcd", f->watch_url ? json_string(f->watch_url) : json_null());
+    json_object_set_new(st, "publish_lag_s", json_real(f->watch_lag));
+    json_object_set_new(st, "clock_offset_s",
+                        f->skew_known ? json_real(f->clock_offset) : json_null());
+    json_object_set_new(st, "clock_skewed", json_boolean(f->skewed));
+    json_object_set_new(st, "isolated", json_boolean(f->isolated));
+    json_object_set_new(st, "isolation",
+                        json_pack("{s:f, s:s}", "after", f->p.isolation_after, "action",
+                                  fleet_isolation_name(f->p.isolation)));
+}
+
 json_t *fleet_view_status(struct fleet *f)
 {
     char qbuf[16];
     pthread_mutex_lock(&f->lock);
-    double quiet = fleet_mono() - f->last_ok;
+    double now = fleet_mono();
+    double quiet = now - f->last_ok;
     const char *self_hash = f->config_hash;
     json_t *nodes = json_array();
     bool mismatch = false;
@@ -38,18 +58,20 @@ json_t *fleet_view_status(struct fleet *f)
         json_object_set_new(j, "last_seen",
                             self ? json_real(health_now()) : json_real(n->last_seen));
         json_object_set_new(j, "started", n->started > 0 ? json_real(n->started) : json_null());
+        json_object_set_new(j, "silent", json_boolean(n->silent));
+        json_object_set_new(j, "clock_offset_s",
+                            !self && n->have_offset ? json_real(n->clock_offset) : json_null());
         json_array_append_new(nodes, j);
     }
-    const char *conn = f->conn == FLEET_CONN_SYNCED    ? "synced"
-                       : f->conn == FLEET_CONN_SYNCING ? "syncing"
-                                                       : "down";
+    const char *conn = fleet_beat_conn_name_locked(f, now);
     json_t *st = json_pack(
-        "{s:s, s:s, s:s, s:b, s:f, s:s, s:s, s:f, s:I, s:o, s:b, s:I, s:f}", "node", f->p.node,
-        "etcd", f->url ? f->url : f->p.etcd.urls[0], "connection", conn, "degraded", f->degraded,
+        "{s:s, s:s, s:s, s:b, s:f, s:s, s:s, s:f, s:I, s:o, s:b, s:I}", "node", f->p.node, "etcd",
+        f->url ? f->url : f->p.etcd.urls[0], "connection", conn, "degraded", f->degraded,
         "last_contact_s", quiet, "prefix", f->p.prefix, "down_quorum",
         fleet_quorum_name(&f->p.quorum, qbuf, sizeof(qbuf)), "stale_after", f->p.stale_after,
         "revision", (json_int_t)f->rev, "nodes", nodes, "config_mismatch", mismatch,
-        "disagreements", (json_int_t)fleet_disagreements_locked(f), "watch_lag_s", f->watch_lag);
+        "disagreements", (json_int_t)fleet_disagreements_locked(f));
+    fleet_view_liveness_locked(f, st, now);
     pthread_mutex_unlock(&f->lock);
     return st;
 }
@@ -84,13 +106,18 @@ json_t *fleet_view_endpoint(struct fleet *f, const char *key)
 void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m)
 {
     pthread_mutex_lock(&f->lock);
-    m->connected = f->conn == FLEET_CONN_SYNCED && fleet_mono() - f->last_ok <= f->p.stale_after;
+    double now = fleet_mono();
+    m->connected = strcmp(fleet_beat_conn_name_locked(f, now), "synced") == 0;
     m->degraded = f->degraded;
+    m->view_age_s = fleet_beat_view_age_locked(f, now);
+    m->clock_offset_s = f->skew_known ? f->clock_offset : 0;
+    m->clock_skewed = f->skewed;
+    m->isolated = f->isolated;
     m->nodes = 0;
     for (size_t i = 0; i < f->n_nodes; i++)
         m->nodes += i == f->self || f->nodes[i].live;
     m->disagreements = fleet_disagreements_locked(f);
-    m->watch_lag_s = f->watch_lag;
+    m->watch_lag_s = fleet_beat_lag_locked(f, now);
     m->degraded_total = f->degraded_total;
     m->resyncs_total = f->resyncs;
     m->watch_events_total = f->watch_events;

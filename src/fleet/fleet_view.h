@@ -26,11 +26,15 @@ json_t *fleet_view_status(struct fleet *f);
 json_t *fleet_view_endpoint(struct fleet *f, const char *key);
 
 struct fleet_metrics {
-    bool connected;         /* synced and heard from etcd within stale_after */
+    bool connected;         /* "synced": watch live, view under ~1.5 s old */
     bool degraded;          /* serving own probes: etcd lost for stale_after */
     unsigned nodes;         /* live vantage points, this one included */
     unsigned disagreements; /* endpoints where own probe != fleet verdict */
-    double watch_lag_s;     /* last watch event: received - published */
+    double watch_lag_s;     /* how long the watch is behind an acknowledged revision */
+    double view_age_s;      /* the view was etcd's this long ago */
+    double clock_offset_s;  /* this node's clock minus its peers' (0: unknown) */
+    bool clock_skewed;      /* more than FLEET_SKEW_MAX_S off a majority of peers */
+    bool isolated;          /* view older than isolation.after */
     uint64_t degraded_total, resyncs_total, watch_events_total;
     uint64_t etcd_writes_total; /* write requests (put, txn, delete) sent */
     uint64_t etcd_keys_written_total;

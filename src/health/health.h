@@ -139,7 +139,22 @@ struct health_core {
     struct event_ring *events;
     /* Health epochs (below): writes of the state bytes begun and ended. */
     _Atomic uint64_t writes_begun, writes_ended;
+    /* 0: policy names are answered. Else the DNS rcode every policy name
+     * gets (REFUSED or SERVFAIL): set by the fleet while the node is
+     * isolated from etcd with such an isolation action (doc/fleet.md), so
+     * resolvers ask the other name servers. Read by the query path. */
+    _Atomic uint16_t policy_rcode;
 };
+
+static inline void health_set_policy_rcode(struct health_core *c, uint16_t rcode)
+{
+    atomic_store_explicit(&c->policy_rcode, rcode, memory_order_release);
+}
+
+static inline uint16_t health_policy_rcode(const struct health_core *c)
+{
+    return atomic_load_explicit(&c->policy_rcode, memory_order_acquire);
+}
 
 /*
  * Health epochs. Every store of a byte the query path reads (a slot's

@@ -1,0 +1,193 @@
+/*
+ * admin_store.c -- shared-store calls (etcd, with a fleet) off the admin
+ * thread.
+ *
+ * Why: a store call waits for etcd (the fleet thread's transaction, then
+ * its watch), several seconds when etcd is slow or just lost. The admin
+ * thread is single: while it waited, status and health went unanswered
+ * and the connection sweep could close the client's connection under the
+ * request. So a handler that needs the store decides what it can on the
+ * admin thread, hands the call here (admin_store_submit) and returns; one
+ * store thread makes the calls, in order, and hands each result back to
+ * the admin thread (ev_store_done), where the call's done callback sends
+ * the reply. The connection is held meanwhile (admin_conn_hold), so the
+ * sweep leaves it alone.
+ *
+ * Ownership: a call owns its request copy's body reference, its record
+ * and its ctx (done frees ctx); admin_store_call_free frees the rest after
+ * done returns. Calls still queued at stop are freed unanswered.
+ */
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin/admin_int.h"
+
+struct admin_store {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct admin_store_call *todo, *done; /* (lock) in order */
+    bool stop;                            /* (lock) */
+    bool started;
+    struct event *ev_done; /* on the admin base */
+};
+
+static void admin_store_append(struct admin_store_call **q, struct admin_store_call *c)
+{
+    c->next = NULL;
+    while (*q)
+        q = &(*q)->next;
+    *q = c;
+}
+
+/* The call itself (store thread): blocks until the store answered. A
+ * create that conflicts is tried again on the new view (up to attempts
+ * times), after a pause that lets the watch deliver the other change. */
+static void admin_store_run(const struct shared_store *s, struct admin_store_call *c)
+{
+    if (c->op == ADMIN_STORE_REMOVE) {
+        c->st = s->ops->remove(s->arg, c->kind, c->id, c->err, sizeof(c->err));
+        return;
+    }
+    int n = c->attempts > 0 ? c->attempts : 1;
+    for (int i = 0; i < n; i++) {
+        uint64_t view = i == 0 && c->view ? c->view : s->ops->view(s->arg, c->kind);
+        c->st = s->ops->create(s->arg, c->kind, c->record, c->ttl_s, view, c->id, c->err,
+                               sizeof(c->err));
+        if (c->st != SHARED_CONFLICT)
+            return;
+        usleep(20000 * (useconds_t)(c->backoff + i + 1));
+    }
+}
+
+static void *admin_store_main(void *arg)
+{
+    struct admin *a = arg;
+    struct admin_store *st = a->store_calls;
+    pthread_mutex_lock(&st->lock);
+    for (;;) {
+        while (!st->todo && !st->stop)
+            pthread_cond_wait(&st->cond, &st->lock);
+        if (!st->todo)
+            break; /* stopping, nothing left */
+        struct admin_store_call *c = st->todo;
+        st->todo = c->next;
+        pthread_mutex_unlock(&st->lock);
+        admin_store_run(a->env.store, c);
+        pthread_mutex_lock(&st->lock);
+        admin_store_append(&st->done, c);
+        event_active(st->ev_done, EV_TIMEOUT, 0);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
+}
+
+static void admin_store_call_free(struct admin_store_call *c)
+{
+    admin_conn_unhold(c->r.a, c->conn);
+    json_decref(c->r.body);
+    json_decref(c->record);
+    free(c);
+}
+
+/* Admin thread: the store thread finished calls. */
+static void admin_store_on_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct admin *a = arg;
+    struct admin_store *st = a->store_calls;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&st->lock);
+    struct admin_store_call *list = st->done;
+    st->done = NULL;
+    pthread_mutex_unlock(&st->lock);
+    while (list) {
+        struct admin_store_call *c = list;
+        list = c->next;
+        c->done(c);
+        admin_store_call_free(c);
+    }
+}
+
+struct admin_store_call *admin_store_call_new(struct admin_req *r, enum admin_store_op op,
+                                              const char *kind,
+                                              void (*done)(struct admin_store_call *))
+{
+    struct admin_store_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    c->r = *r;
+    c->r.path = NULL; /* freed when the handler returns */
+    TAILQ_INIT(&c->r.query);
+    json_incref(c->r.body);
+    c->op = op;
+    snprintf(c->kind, sizeof(c->kind), "%s", kind);
+    c->done = done;
+    return c;
+}
+
+void admin_store_submit(struct admin *a, struct admin_store_call *c)
+{
+    struct admin_store *st = a->store_calls;
+    c->conn = admin_conn_hold(a, c->r.req);
+    if (!st->started) {
+        if (pthread_create(&st->thread, NULL, admin_store_main, a) != 0)
+            abort();
+        st->started = true;
+    }
+    pthread_mutex_lock(&st->lock);
+    admin_store_append(&st->todo, c);
+    pthread_cond_signal(&st->cond);
+    pthread_mutex_unlock(&st->lock);
+}
+
+void admin_store_init(struct admin *a)
+{
+    struct admin_store *st = calloc(1, sizeof(*st));
+    if (!st)
+        abort();
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->cond, NULL);
+    st->ev_done = event_new(a->base, -1, 0, admin_store_on_done, a);
+    if (!st->ev_done)
+        abort();
+    a->store_calls = st;
+}
+
+void admin_store_stop(struct admin *a)
+{
+    struct admin_store *st = a->store_calls;
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->lock);
+    st->stop = true;
+    /* Calls not started yet are dropped; the one running ends within the
+     * store's own bound. */
+    struct admin_store_call *todo = st->todo;
+    st->todo = NULL;
+    pthread_cond_signal(&st->cond);
+    pthread_mutex_unlock(&st->lock);
+    if (st->started)
+        pthread_join(st->thread, NULL);
+    while (todo) {
+        struct admin_store_call *c = todo;
+        todo = c->next;
+        if (c->ctx_free)
+            c->ctx_free(c->ctx);
+        admin_store_call_free(c);
+    }
+    while (st->done) {
+        struct admin_store_call *c = st->done;
+        st->done = c->next;
+        if (c->ctx_free)
+            c->ctx_free(c->ctx);
+        admin_store_call_free(c);
+    }
+    event_free(st->ev_done);
+    pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->cond);
+    free(st);
+    a->store_calls = NULL;
+}

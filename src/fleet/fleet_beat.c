@@ -1,0 +1,271 @@
+/*
+ * fleet_beat.c -- how a node knows that its view of etcd is current: the
+ * heartbeat, the watch's liveness and lag, degraded, and clock skew.
+ *
+ * Why a heartbeat: a watch can die silently. A member cut off from the
+ * others keeps the stream open and sends nothing; calls that failed over
+ * to another URL leave the watch behind on the old one. Nothing in the
+ * stream tells the node. So every FLEET_BEAT_S the node writes
+ * PREFIX/beat/NODE (on its lease, value {"t": its wall clock}). The write
+ * is linearizable: its reply proves a quorum answered, and its revision is
+ * one the watch must deliver. Until it does, the watch "lags"; after
+ * FLEET_LAG_MAX_S it is restarted from the last revision it delivered, on
+ * the next URL. When it does, the view is known to be etcd's as of the
+ * heartbeat's sending (fresh_at), and its age is what decides degraded.
+ *
+ * The peers' heartbeats also carry their wall clocks: a node whose clock
+ * differs from a majority of its peers' by more than FLEET_SKEW_MAX_S is
+ * flagged as skewed (status, metrics, log). Fleet state never depends on
+ * a node's clock (records expire through etcd leases), so the flag only
+ * explains the node's own logs and probes' times.
+ *
+ * Threads: the fleet thread; fields marked (L) in fleet_int.h are written
+ * under f->lock.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/event_ring.h"
+#include "common/log.h"
+#include "dns/dns.h"
+#include "fleet/fleet_int.h"
+#include "health/service.h"
+
+struct fleet_beat_call {
+    struct fleet *f;
+    unsigned gen; /* f->sync_step when sent: a reply of an older sync is ignored */
+    double sent;
+};
+
+static void fleet_beat_on_reply(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_beat_call *c = arg;
+    struct fleet *f = c->f;
+    unsigned gen = c->gen;
+    double sent = c->sent;
+    free(c);
+    if (gen != f->sync_step)
+        return;
+    f->beat_inflight = false;
+    if (st != ETCD_OK) {
+        fleet_sync_failed(f, "heartbeat", err);
+        return;
+    }
+    int64_t rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
+    double now = fleet_mono();
+    f->answered_url = etcd_endpoint(f->etcd);
+    pthread_mutex_lock(&f->lock);
+    f->last_ok = now;
+    f->last_quorum = now;
+    if (rev > f->beat_rev) {
+        f->beat_rev = rev;
+        f->beat_sent = sent;
+    }
+    if (f->rev >= f->beat_rev)
+        fleet_beat_watch_advanced_locked(f);
+    else if (f->lag_since == 0)
+        f->lag_since = now;
+    f->writes++;
+    f->keys_written++;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void fleet_beat_send(struct fleet *f, double now)
+{
+    char *key = fleet_key(f, "beat/", f->p.node, NULL);
+    json_t *v = json_pack("{s:f}", "t", health_now());
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    char *kb = etcd_b64(key, strlen(key));
+    char *vb = etcd_b64(text, strlen(text));
+    json_t *body =
+        json_pack("{s:s, s:s, s:I}", "key", kb, "value", vb, "lease", (json_int_t)f->lease);
+    free(key);
+    free(text);
+    free(kb);
+    free(vb);
+    struct fleet_beat_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_beat_call){.f = f, .gen = f->sync_step, .sent = now};
+    f->beat_inflight = true;
+    etcd_call(f->etcd, "/v3/kv/put", body, fleet_beat_on_reply, c);
+}
+
+void fleet_beat_watch_advanced_locked(struct fleet *f)
+{
+    if (f->beat_rev == 0 || f->rev < f->beat_rev)
+        return;
+    if (f->beat_sent > f->fresh_at)
+        f->fresh_at = f->beat_sent;
+    f->lag_since = 0;
+}
+
+double fleet_beat_view_age_locked(const struct fleet *f, double now)
+{
+    return now - f->fresh_at;
+}
+
+double fleet_beat_lag_locked(const struct fleet *f, double now)
+{
+    return f->lag_since > 0 ? now - f->lag_since : 0;
+}
+
+const char *fleet_beat_conn_name_locked(const struct fleet *f, double now)
+{
+    if (f->conn == FLEET_CONN_SYNCING)
+        return "syncing";
+    if (f->conn == FLEET_CONN_DOWN)
+        return "down";
+    bool current = fleet_beat_view_age_locked(f, now) < FLEET_BEAT_S + FLEET_LAG_MAX_S &&
+                   fleet_beat_lag_locked(f, now) < FLEET_LAG_MAX_S;
+    return current ? "synced" : "lagging";
+}
+
+/* A watch left on a URL other than the one a call last succeeded on (the
+ * calls failed over: the watch's member may be cut off), or one that has
+ * not delivered an acknowledged revision for FLEET_LAG_MAX_S: restarted.
+ * A failed call alone moves no watch: while every URL fails, the watch
+ * would hop with each retry. */
+static void fleet_beat_check_watch(struct fleet *f, double now)
+{
+    if (!f->watch)
+        return;
+    if (f->answered_url && f->watch_url != f->answered_url) {
+        fleet_sync_rewatch(f, "calls moved to another etcd URL");
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    bool behind = fleet_beat_lag_locked(f, now) >= FLEET_LAG_MAX_S;
+    if (behind)
+        f->lag_since = now; /* the new watch gets its own FLEET_LAG_MAX_S */
+    pthread_mutex_unlock(&f->lock);
+    if (behind) {
+        etcd_failover(f->etcd); /* the member may be cut off: try the next one */
+        fleet_sync_rewatch(f, "the watch did not deliver a revision etcd acknowledged");
+    }
+}
+
+/* Marks the peers not heard from for FLEET_SILENT_S; the verdicts are
+ * computed again when that changes. */
+static void fleet_beat_mark_silent(struct fleet *f, double now)
+{
+    bool changed = false;
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        struct fleet_node *n = &f->nodes[i];
+        bool s = i != f->self && n->heard > 0 && now - n->heard > FLEET_SILENT_S;
+        changed |= s != n->silent;
+        n->silent = s;
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (changed && !f->degraded)
+        fleet_recompute_all(f);
+}
+
+/* The node's view became older than isolation.after, or current again:
+ * with action refuse or servfail, the query path answers policy names
+ * with that rcode meanwhile (health_set_policy_rcode). */
+static void fleet_beat_set_isolated(struct fleet *f, bool iso, double age)
+{
+    pthread_mutex_lock(&f->lock);
+    f->isolated = iso;
+    pthread_mutex_unlock(&f->lock);
+    uint16_t rc = !iso                                         ? 0
+                  : f->p.isolation == FLEET_ISOLATION_REFUSE   ? DNS_RCODE_REFUSED
+                  : f->p.isolation == FLEET_ISOLATION_SERVFAIL ? DNS_RCODE_SERVFAIL
+                                                               : 0;
+    health_set_policy_rcode(f->health, rc);
+    const char *action = fleet_isolation_name(f->p.isolation);
+    if (iso)
+        log_warn("event=fleet_isolated node=%s view_age_s=%.1f after=%.1f action=%s note=\"%s\"",
+                 f->p.node, age, f->p.isolation_after, action,
+                 rc ? "policy names are not answered until etcd is back"
+                    : "serving the last known fleet view");
+    else
+        log_info("event=fleet_isolation_end node=%s action=%s", f->p.node, action);
+    event_ring_push(f->health->events, "fleet",
+                    json_pack("{s:s, s:s, s:b, s:s}", "action", "isolation", "node", f->p.node,
+                              "isolated", iso, "isolation_action", action));
+}
+
+void fleet_beat_tick(struct fleet *f, double now)
+{
+    fleet_beat_mark_silent(f, now);
+    if (f->conn == FLEET_CONN_SYNCED) {
+        if (!f->beat_inflight && now >= f->next_beat && f->lease) {
+            f->next_beat = now + FLEET_BEAT_S;
+            fleet_beat_send(f, now);
+        }
+        fleet_beat_check_watch(f, now);
+    }
+    pthread_mutex_lock(&f->lock);
+    double age = fleet_beat_view_age_locked(f, now);
+    pthread_mutex_unlock(&f->lock);
+    if (age > f->p.stale_after)
+        fleet_set_degraded(f, true);
+    else if (f->conn == FLEET_CONN_SYNCED)
+        fleet_set_degraded(f, false);
+    bool iso = age > f->p.isolation_after;
+    if (iso != f->isolated)
+        fleet_beat_set_isolated(f, iso, age);
+}
+
+/* ---- clock skew ------------------------------------------------------------ */
+
+static int fleet_beat_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* This node is skewed when more than half of its live peers see its clock
+ * off by more than FLEET_SKEW_MAX_S; its offset is the median of theirs
+ * (caller holds f->lock). */
+static void fleet_beat_judge_skew_locked(struct fleet *f)
+{
+    double offs[64];
+    size_t n = 0;
+    for (size_t i = 0; i < f->n_nodes && n < 64; i++)
+        if (i != f->self && f->nodes[i].live && f->nodes[i].have_offset)
+            offs[n++] = -f->nodes[i].clock_offset; /* ours minus theirs */
+    f->skew_known = n > 0;
+    if (n == 0) {
+        f->skewed = false;
+        return;
+    }
+    size_t far = 0;
+    for (size_t i = 0; i < n; i++)
+        far += fabs(offs[i]) > FLEET_SKEW_MAX_S;
+    qsort(offs, n, sizeof(offs[0]), fleet_beat_cmp);
+    f->clock_offset = offs[n / 2];
+    f->skewed = far * 2 > n;
+}
+
+void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
+{
+    uint16_t idx = fleet_node_get(f, node);
+    if (idx == FLEET_NODE_NONE || idx == f->self)
+        return;
+    double t = json_number_value(json_object_get(v, "t"));
+    pthread_mutex_lock(&f->lock);
+    bool was = f->skewed;
+    f->nodes[idx].heard = v ? fleet_mono() : 0;
+    f->nodes[idx].have_offset = v && t > 0;
+    f->nodes[idx].clock_offset = t > 0 ? t - health_now() : 0;
+    fleet_beat_judge_skew_locked(f);
+    bool now_skewed = f->skewed;
+    double off = f->clock_offset;
+    pthread_mutex_unlock(&f->lock);
+    if (now_skewed == was)
+        return;
+    /* Records' end times are in the writer's clock: apply them again in
+     * this node's (fleet_store_localize). */
+    for (size_t i = 0; i < f->n_kinds && f->conn == FLEET_CONN_SYNCED; i++)
+        if (!f->kinds[i].reading)
+            fleet_store_resync(f, &f->kinds[i]);
+    log_warn("event=fleet_clock_skew node=%s skewed=%s offset_s=%.3f max_s=%.1f "
+             "note=\"this node's clock minus the median of its peers'\"",
+             f->p.node, now_skewed ? "yes" : "no", off, FLEET_SKEW_MAX_S);
+}
