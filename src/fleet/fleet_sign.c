@@ -199,6 +199,30 @@ void fleet_keys_parse(const struct jsoncfg *j, json_t *v, const char *node, stru
                     node);
 }
 
+void fleet_keys_copy(struct fleet_keys *d, const struct fleet_keys *s)
+{
+    *d = *s;
+    for (size_t i = 0; i < s->n; i++) {
+        d->members[i].name = strdup(s->members[i].name);
+        if (!d->members[i].name || EVP_PKEY_up_ref(s->members[i].pub) != 1)
+            abort();
+    }
+    if (s->own && EVP_PKEY_up_ref(s->own) != 1)
+        abort();
+    d->own_name = s->own_name ? strdup(s->own_name) : NULL;
+}
+
+bool fleet_keys_own_is(const struct fleet_keys *k, const char *node)
+{
+    if (!k->enabled)
+        return true;
+    const struct fleet_member *m = fleet_member_named(k, node);
+    unsigned char raw[32];
+    size_t rl = sizeof(raw);
+    return m && k->own && EVP_PKEY_get_raw_public_key(k->own, raw, &rl) == 1 &&
+           memcmp(raw, m->raw, 32) == 0;
+}
+
 void fleet_keys_free(struct fleet_keys *k)
 {
     for (size_t i = 0; i < k->n; i++) {

@@ -81,6 +81,13 @@ bool fleet_sign(const struct fleet_keys *k, const char *key, json_t *value);
 enum fleet_verdict fleet_verify(const struct fleet_keys *k, const char *key, const json_t *value,
                                 const char *expect, const char **signer);
 
+/* d becomes a copy of s that d owns (keys shared by reference count). */
+void fleet_keys_copy(struct fleet_keys *d, const struct fleet_keys *s);
+
+/* True when node is a member whose listed key is this node's key (or
+ * signing is off): --node may rename a node after parsing. */
+bool fleet_keys_own_is(const struct fleet_keys *k, const char *node);
+
 void fleet_keys_free(struct fleet_keys *k);
 
 #endif
