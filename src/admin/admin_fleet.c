@@ -73,4 +73,16 @@ void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
         m.watch_lag_s, m.view_age_s, m.clock_offset_s, m.clock_skewed, m.isolated,
         (unsigned long long)m.watch_events_total, (unsigned long long)m.resyncs_total,
         (unsigned long long)m.etcd_writes_total, (unsigned long long)m.etcd_keys_written_total);
+    evbuffer_add_printf(b,
+                        "# HELP gtmd_fleet_signed 1 when the fleet's records are signed and "
+                        "checked (\"members\").\n"
+                        "# TYPE gtmd_fleet_signed gauge\ngtmd_fleet_signed %d\n"
+                        "# HELP gtmd_fleet_rejected_total Records in etcd refused: not signed by "
+                        "the member they speak for.\n"
+                        "# TYPE gtmd_fleet_rejected_total counter\n",
+                        m.signing);
+    for (int v = FLEET_SIG_MISSING; v <= FLEET_SIG_IMPERSONATION; v++)
+        evbuffer_add_printf(b, "gtmd_fleet_rejected_total{reason=\"%s\"} %llu\n",
+                            fleet_verdict_name((enum fleet_verdict)v),
+                            (unsigned long long)m.rejected[v]);
 }

@@ -379,6 +379,7 @@ static void fleet_copy_params(struct fleet_params *d, const struct fleet_params 
     d->password_file = s->password_file ? fleet_strdup(s->password_file) : NULL;
     d->prefix = fleet_strdup(s->prefix);
     d->node = fleet_strdup(s->node);
+    fleet_keys_copy(&d->keys, &s->keys);
 }
 
 void fleet_free(struct fleet *f)

@@ -146,6 +146,11 @@ enum fleet_conn { FLEET_CONN_DOWN = 0, FLEET_CONN_SYNCING, FLEET_CONN_SYNCED };
 
 struct fleet {
     struct fleet_params p;
+    /* Records refused by fleet_verify, by verdict, and the last one (L). */
+    uint64_t rejected[FLEET_SIG_IMPERSONATION + 1];
+    char rejected_last_key[256];
+    char rejected_last_signer[64];
+    enum fleet_verdict rejected_last;
     struct health_core *health;
     struct health_service *health_service;
     char version[32];

@@ -17,7 +17,7 @@ bool fleet_node_name_ok(const char *s)
 
 bool fleet_params_set_node(struct fleet_params *p, const char *node)
 {
-    if (!fleet_node_name_ok(node))
+    if (!fleet_node_name_ok(node) || !fleet_keys_own_is(&p->keys, node))
         return false;
     free(p->node);
     p->node = jsoncfg_strdup(node);
@@ -184,9 +184,9 @@ static void fleet_params_isolation(const struct jsoncfg *j, json_t *v, struct fl
 
 void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
-    static const char *const keys[] = {"etcd",        "prefix",    "node",     "down_quorum",
-                                       "stale_after", "tls",       "username", "password_file",
-                                       "timeout",     "isolation", NULL};
+    static const char *const keys[] = {
+        "etcd",          "prefix",  "node",      "down_quorum", "stale_after", "tls", "username",
+        "password_file", "timeout", "isolation", "key_file",    "members",     NULL};
     memset(out, 0, sizeof(*out));
     if (!v)
         return;
@@ -204,6 +204,7 @@ void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params 
     fleet_params_isolation(j, json_object_get(v, "isolation"), out);
     fleet_params_tls(j, json_object_get(v, "tls"), out);
     fleet_params_password(j, v, out);
+    fleet_keys_parse(j, v, out->node, &out->keys);
 }
 
 static bool fleet_str_eq(const char *a, const char *b)
@@ -248,5 +249,6 @@ void fleet_params_free(struct fleet_params *p)
     free(p->password_file);
     free(p->prefix);
     free(p->node);
+    fleet_keys_free(&p->keys);
     memset(p, 0, sizeof(*p));
 }

@@ -19,6 +19,7 @@
 #include "common/jsoncfg.h"
 #include "fleet/etcd.h"
 #include "fleet/fleet_quorum.h"
+#include "fleet/fleet_sign.h"
 
 #define FLEET_NODE_MAX 63
 
@@ -40,12 +41,14 @@ struct fleet_params {
     double stale_after;     /* seconds; also the TTL of the node's lease */
     double isolation_after; /* seconds (default stale_after) */
     enum fleet_isolation isolation;
-    char *password_file; /* full path, NULL without one: read again at every reload */
+    char *password_file;    /* full path, NULL without one: read again at every reload */
+    struct fleet_keys keys; /* "members" and "key_file" (fleet_sign.h) */
 };
 
 /* Parses v (the "fleet" value, NULL when absent) into out. */
 void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params *out);
-/* Replaces the node name (--node); false when the name is not valid. */
+/* Replaces the node name (--node); false when the name is not valid, or
+ * not a member whose key is this node's (with "members"). */
 bool fleet_params_set_node(struct fleet_params *p, const char *node);
 /* True for a usable node name: 1..63 of [A-Za-z0-9._-]. */
 bool fleet_node_name_ok(const char *s);

@@ -22,6 +22,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -85,10 +86,31 @@ void fleet_store_begin_read(struct fleet *f)
     }
 }
 
+/* The id counter as etcd holds it: a plain decimal from 0 to 10^15 (gtmd
+ * counts up from 0); anything else (a huge or negative number, text) is
+ * -1, and creations are refused rather than wrap the next id. */
+static int64_t fleet_store_parse_seq(const char *value)
+{
+    if (!value)
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < 0 || v > 1000000000000000LL)
+        return -1;
+    return v;
+}
+
 void fleet_store_seq(struct fleet *f, struct fleet_kind *k, const char *value, int64_t mod_rev)
 {
+    int64_t v = fleet_store_parse_seq(value);
+    if (v < 0) {
+        char q[80];
+        log_error("event=fleet_rejected key=seq/%s why=\"not an id counter gtmd wrote: %s\"",
+                  k->name, log_quote(value, q, sizeof(q)));
+    }
     pthread_mutex_lock(&f->lock);
-    k->seq_val = value ? strtoll(value, NULL, 10) : 0;
+    k->seq_val = v;
     k->seq_mod = mod_rev;
     pthread_mutex_unlock(&f->lock);
 }
@@ -408,16 +430,23 @@ static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const
 static void fleet_job_create_txn(struct fleet *f, struct fleet_job *j)
 {
     struct fleet_kind *k = j->kind;
+    if (k->seq_val < 0) {
+        fleet_job_finish(f, j, SHARED_UNAVAILABLE,
+                         "etcd's id counter for these records is not one gtmd wrote: nothing "
+                         "was applied (see the log, event=fleet_rejected)");
+        return;
+    }
     char num[32];
     snprintf(num, sizeof(num), "%lld", (long long)(k->seq_val + 1));
     snprintf(j->id, sizeof(j->id), "%s-%lld", k->id_prefix, (long long)(k->seq_val + 1));
     json_object_set_new(j->record, "id", json_string(j->id));
     json_object_set_new(j->record, "node", json_string(f->p.node));
-    char *text = json_dumps(j->record, JSON_COMPACT);
     char *seq = fleet_key(f, "seq/", k->name, NULL);
     char sub[64];
     snprintf(sub, sizeof(sub), "%s/", k->name);
     char *key = fleet_key(f, sub, j->id, NULL);
+    fleet_sign(&f->p.keys, key, j->record);
+    char *text = json_dumps(j->record, JSON_COMPACT);
     json_t *put =
         json_pack("{s:o, s:o}", "key", fleet_store_b64(key), "value", fleet_store_b64(text));
     if (j->lease)

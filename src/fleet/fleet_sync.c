@@ -227,6 +227,47 @@ static void fleet_obs_update(struct fleet *f, const char *rest, json_t *v, bool 
     fleet_obs_set(f, ep, node, st, v ? json_number_value(json_object_get(v, "t")) : 0);
 }
 
+/* The member a key speaks for: the node of nodes/NODE, beat/NODE and
+ * obs/ENDPOINT/NODE; NULL for records any member may write (overrides,
+ * drills). */
+static const char *fleet_key_owner(const char *rest)
+{
+    if (strncmp(rest, "nodes/", 6) == 0)
+        return rest + 6;
+    if (strncmp(rest, "beat/", 5) == 0)
+        return rest + 5;
+    if (strncmp(rest, "obs/", 4) == 0) {
+        const char *slash = strrchr(rest, '/');
+        return slash ? slash + 1 : rest;
+    }
+    return NULL;
+}
+
+/* Whether v, read at key, is signed by the member it speaks for (always,
+ * without "members"). A refused record is counted by reason, reported in
+ * status and metrics, and logged the first time each key is refused for
+ * a reason (fleet_view.h). */
+static bool fleet_dispatch_trusted(struct fleet *f, const char *key, const char *rest, json_t *v)
+{
+    const char *signer;
+    enum fleet_verdict vd = fleet_verify(&f->p.keys, key, v, fleet_key_owner(rest), &signer);
+    if (vd == FLEET_SIG_OK)
+        return true;
+    pthread_mutex_lock(&f->lock);
+    f->rejected[vd]++;
+    bool again = strcmp(f->rejected_last_key, key) == 0 && f->rejected_last == vd;
+    snprintf(f->rejected_last_key, sizeof(f->rejected_last_key), "%s", key);
+    f->rejected_last = vd;
+    snprintf(f->rejected_last_signer, sizeof(f->rejected_last_signer), "%s", signer ? signer : "");
+    pthread_mutex_unlock(&f->lock);
+    if (!again) {
+        char kq[300], sq[100];
+        log_warn("event=fleet_rejected key=%s why=%s signer=%s", log_quote(key, kq, sizeof(kq)),
+                 fleet_verdict_name(vd), log_quote(signer ? signer : "", sq, sizeof(sq)));
+    }
+    return false;
+}
+
 /* One key put (value) or deleted (value NULL). */
 static void fleet_dispatch(struct fleet *f, const char *key, const char *value, int64_t mod_rev,
                            bool bulk)
@@ -246,6 +287,14 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
     if (value && !json_is_object(v)) {
         json_decref(v);
         return; /* not ours: ignore */
+    }
+    if (v && !fleet_dispatch_trusted(f, key, rest, v)) {
+        json_decref(v);
+        return; /* not written by the member it speaks for: as if absent */
+    }
+    if (v) { /* checked: the record as its writer made it */
+        json_object_del(v, "sig");
+        json_object_del(v, "signer");
     }
     if (strncmp(rest, "obs/", 4) == 0)
         fleet_obs_update(f, rest + 4, v, bulk);
@@ -440,9 +489,10 @@ static json_t *fleet_node_put_op(struct fleet *f)
                           f->config_hash, "last_seen", fleet_wall(), "started",
                           f->nodes[f->self].started, "vantage", f->vantage, "node", f->p.node);
     pthread_mutex_unlock(&f->lock);
+    char *key = fleet_key(f, "nodes/", f->p.node, NULL);
+    fleet_sign(&f->p.keys, key, v);
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
-    char *key = fleet_key(f, "nodes/", f->p.node, NULL);
     json_t *op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",
                            fleet_b64s(text), "lease", (json_int_t)f->lease);
     free(key);
@@ -555,6 +605,7 @@ static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
     else {
         json_t *v = json_pack("{s:s, s:f}", "s", health_state_name((enum health_state)st), "t",
                               fleet_wall());
+        fleet_sign(&f->p.keys, key, v);
         char *text = json_dumps(v, JSON_COMPACT);
         json_decref(v);
         op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",

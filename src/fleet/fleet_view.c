@@ -72,6 +72,20 @@ json_t *fleet_view_status(struct fleet *f)
         "revision", (json_int_t)f->rev, "nodes", nodes, "config_mismatch", mismatch,
         "disagreements", (json_int_t)fleet_disagreements_locked(f));
     fleet_view_liveness_locked(f, st, now);
+    json_t *rej = json_object();
+    uint64_t total = 0;
+    for (int v = FLEET_SIG_MISSING; v <= FLEET_SIG_IMPERSONATION; v++) {
+        json_object_set_new(rej, fleet_verdict_name((enum fleet_verdict)v),
+                            json_integer((json_int_t)f->rejected[v]));
+        total += f->rejected[v];
+    }
+    if (total)
+        json_object_set_new(rej, "last",
+                            json_pack("{s:s, s:s, s:s}", "key", f->rejected_last_key, "why",
+                                      fleet_verdict_name(f->rejected_last), "signer",
+                                      f->rejected_last_signer));
+    json_object_set_new(st, "signed", json_boolean(f->p.keys.enabled));
+    json_object_set_new(st, "rejected", rej);
     pthread_mutex_unlock(&f->lock);
     return st;
 }
@@ -123,5 +137,7 @@ void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m)
     m->watch_events_total = f->watch_events;
     m->etcd_writes_total = f->writes;
     m->etcd_keys_written_total = f->keys_written;
+    m->signing = f->p.keys.enabled;
+    memcpy(m->rejected, f->rejected, sizeof(m->rejected));
     pthread_mutex_unlock(&f->lock);
 }

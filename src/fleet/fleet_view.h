@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fleet/fleet_sign.h"
+
 struct fleet;
 
 /* The fleet as a whole: this node, etcd, quorum, every known node (live or
@@ -38,6 +40,9 @@ struct fleet_metrics {
     uint64_t degraded_total, resyncs_total, watch_events_total;
     uint64_t etcd_writes_total; /* write requests (put, txn, delete) sent */
     uint64_t etcd_keys_written_total;
+    bool signing; /* "members" given: records are signed and checked */
+    /* Records refused by signature check, by reason (fleet_sign.h). */
+    uint64_t rejected[FLEET_SIG_IMPERSONATION + 1];
 };
 void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m);
 

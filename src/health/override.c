@@ -559,6 +559,21 @@ int override_upsert_json(struct health_core *c, json_t *e, double now)
     log_quote(chk.target, target_q, sizeof(target_q));
     enum health_state st = chk.state;
     pthread_mutex_lock(&c->lock);
+    /* A new one past max_overrides is refused here as on the node that
+     * took it (a forged or runaway fleet cannot grow the list, and the
+     * state file stays one that a start accepts). */
+    bool known = false;
+    for (const struct override *x = c->overrides; x && !known; x = x->next)
+        known = strcmp(x->id, id) == 0;
+    if (!known && c->max_overrides && c->n_overrides >= c->max_overrides) {
+        size_t max = c->max_overrides;
+        pthread_mutex_unlock(&c->lock);
+        override_free(o);
+        log_error("event=override_rejected source=fleet id=%s why=\"max_overrides (%zu) are in "
+                  "force\"",
+                  id, max);
+        return -1;
+    }
     bool changed = override_insert_locked(c, o, num); /* o may be freed */
     struct health_hook_set hooks;
     health_hooks_copy_locked(c, &hooks);
