@@ -41,6 +41,12 @@ static void secrets_check_file(const struct config *c, struct errlist *warns, co
 static void secrets_check_fleet(const struct config *c, struct errlist *warns, gid_t run_gid)
 {
     const struct fleet_params *f = &c->fleet;
+    if (f->enabled && !f->keys.enabled)
+        errlist_add(warns,
+                    "%s: $.fleet: no \"members\": records in etcd are neither signed nor "
+                    "checked, so anyone who can write the prefix can forge votes, overrides "
+                    "and drills for every node (doc/fleet.md, \"Members and signatures\")",
+                    c->path);
     if (!f->enabled || !f->etcd.username)
         return;
     secrets_check_file(c, warns, "$.fleet.password_file", "etcd password file", f->password_file,

@@ -29,13 +29,40 @@ def warnings(err, key):
     return [line for line in err.splitlines() if line.startswith("warning: ") and key in line]
 
 
-def fleet_cfg(tmp_path, url, mode):
+def member_key(tmp_path, name="n1"):
+    """A fleet member's key file (mode 0600) and the base64 of its public key."""
+    import base64
+
+    path = str(tmp_path / (name + ".key"))
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", path], check=True,
+                   capture_output=True, timeout=20)
+    os.chmod(path, 0o600)
+    der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True, timeout=20).stdout
+    return path, base64.b64encode(der[-32:]).decode()
+
+
+def fleet_cfg(tmp_path, url, mode, members=True):
     pw = tmp_path / "etcd.pw"
     pw.write_text("s3cret-pw\n")
     os.chmod(pw, mode)
     cfg = default_config(str(tmp_path), free_port())
     cfg["fleet"] = {"etcd": [url], "node": "n1", "username": "gtmd", "password_file": "etcd.pw"}
+    if members:  # signed records: the warning about unsigned fleets stays out of the way
+        key, pub = member_key(tmp_path)
+        cfg["fleet"].update(key_file=key, members={"n1": pub})
     return cfg
+
+
+def test_fleet_without_members_is_warned_of(tmp_path):
+    """Without "members" any writer to the etcd prefix rules the fleet:
+    gtmd check says so, naming $.fleet; with them, it does not."""
+    rc, out, err = check(str(tmp_path), fleet_cfg(tmp_path, "https://127.0.0.1:2379", 0o600,
+                                                  members=False))
+    w = warnings(err, "$.fleet:")
+    assert rc == 0 and len(w) == 1 and "no \"members\"" in w[0] and "forge" in w[0], err
+    rc, out, err = check(str(tmp_path), fleet_cfg(tmp_path, "https://127.0.0.1:2379", 0o600))
+    assert rc == 0 and not warnings(err, "$.fleet:"), err
 
 
 def test_etcd_password_file_readable_by_others(tmp_path):
