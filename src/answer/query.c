@@ -41,16 +41,17 @@ static size_t query_reply_size(const struct dns_query *q, const struct serve_lim
 
 /* Queries we never answer from zone data: other classes than IN (ANY is
  * answered from IN data, RFC 1035 §3.2.5; CH is answered before, by
- * answer_identity) and zone transfers, which gtmd does not serve: NOTIMP
- * over UDP; over TCP REFUSED for the apex of a zone it serves (as NSD
- * does), NOTAUTH for any other name, as NSD and Knot say (no zone of that
- * name is ours). */
+ * answer_identity) and zone transfers, which gtmd does not serve. AXFR
+ * over UDP is NOTIMP: no one implements it. IXFR may come over UDP (RFC
+ * 1995 §2), so it is answered as over TCP, and both transfers over TCP are
+ * REFUSED for the apex of a zone gtmd serves (as NSD does), NOTAUTH for
+ * any other name, as NSD and Knot say (no zone of that name is ours). */
 static int query_special_rcode(const struct serve_set *s, const struct dns_query *q, bool tcp)
 {
     if (q->qclass != DNS_CLASS_IN && q->qclass != DNS_CLASS_ANY)
         return DNS_RCODE_REFUSED;
     if (q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR) {
-        if (!tcp)
+        if (!tcp && q->qtype == DNS_TYPE_AXFR)
             return DNS_RCODE_NOTIMP;
         const struct zone *z = snapshot_find_zone(s->zones, &q->qname, q->qtype);
         if (!z || !dns_name_equal(z->origin, z->origin_len, q->qname.wire, q->qname.len))

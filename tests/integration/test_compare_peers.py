@@ -382,6 +382,8 @@ CASES = [
     ("axfr_not_apex_udp", M("www.example.com.", "AXFR")),
     ("axfr_other_zone_tcp", M("example.org.", "AXFR", tcp=True)),
     ("ixfr_not_apex_tcp", M("www.example.com.", "IXFR", tcp=True)),
+    ("ixfr_not_apex_udp", M("www.example.com.", "IXFR")),
+    ("ixfr_other_zone_udp", M("example.org.", "IXFR")),
     ("axfr_tcp", M("example.com.", "AXFR", tcp=True)),
     ("axfr_udp", M("example.com.", "AXFR")),
     ("ixfr_udp", M("example.com.", "IXFR")),

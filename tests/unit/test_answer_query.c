@@ -219,6 +219,19 @@ static void test_meta(struct tap *t, const struct serve_set *s)
     r = ask_opts(s, "example.com.", LDNS_RR_TYPE_AXFR, tcp);
     TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_REFUSED, "AXFR over TCP: REFUSED");
     ldns_pkt_free(r);
+    /* IXFR may use UDP (RFC 1995 §2): answered as over TCP, as NSD and Knot do. */
+    r = ask(s, "example.com.", LDNS_RR_TYPE_IXFR);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_REFUSED,
+              "IXFR of our apex over UDP: REFUSED");
+    ldns_pkt_free(r);
+    r = ask(s, "www.example.com.", LDNS_RR_TYPE_IXFR);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOTAUTH,
+              "IXFR of a name that is no apex over UDP: NOTAUTH");
+    ldns_pkt_free(r);
+    r = ask(s, "www.example.com.", LDNS_RR_TYPE_AXFR);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOTIMPL,
+              "AXFR of any name over UDP: NOTIMP");
+    ldns_pkt_free(r);
     struct ask_opts ch = {false, false, LDNS_RR_CLASS_CH};
     r = ask_opts(s, "example.com.", LDNS_RR_TYPE_A, ch);
     TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_REFUSED, "class CH refused");
