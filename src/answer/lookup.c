@@ -22,14 +22,20 @@ void lookup_add(struct answer_plan *p, const struct zone_rrset *set, const uint8
     r->required = required;
 }
 
-static void lookup_add_additionals(struct answer_plan *p, const struct zone_rrset *set)
+/* The addresses of set's targets. Glue the zone marks required sets TC
+ * when it does not fit (RFC 9471) only where may_require says so: in a
+ * pure referral, not in the referral a CNAME chain runs into, whose
+ * answer is complete without it (NSD and Knot set no TC there). */
+static void lookup_add_additionals(struct answer_plan *p, const struct zone_rrset *set,
+                                   bool may_require)
 {
     for (uint16_t i = 0; i < set->n_additional; i++) {
         const struct zone_additional *ad = &set->additional[i];
+        bool req = may_require && ad->required;
         if (ad->a)
-            lookup_add(p, ad->a, ad->owner, ad->owner_len, ANSWER_SEC_ADDITIONAL, ad->required);
+            lookup_add(p, ad->a, ad->owner, ad->owner_len, ANSWER_SEC_ADDITIONAL, req);
         if (ad->aaaa)
-            lookup_add(p, ad->aaaa, ad->owner, ad->owner_len, ANSWER_SEC_ADDITIONAL, ad->required);
+            lookup_add(p, ad->aaaa, ad->owner, ad->owner_len, ANSWER_SEC_ADDITIONAL, req);
     }
 }
 
@@ -55,7 +61,7 @@ static void lookup_referral(struct lookup_ctx *c, const struct zone *z, const st
     lookup_add(p, ns, cut->name, cut->name_len, ANSWER_SEC_AUTHORITY, false);
     if (c->dnssec)
         lookup_dnssec_referral(c, z, cut);
-    lookup_add_additionals(p, ns);
+    lookup_add_additionals(p, ns, p->referral);
 }
 
 /* With DO, in a zone signed at load: the RRSIGs of the answer in sy,
@@ -245,7 +251,7 @@ static const struct zone_rrset *lookup_at_node(struct lookup_ctx *c, const struc
         return NULL;
     }
     lookup_add(p, set, owner, owner_len, ANSWER_SEC_ANSWER, false);
-    lookup_add_additionals(p, set);
+    lookup_add_additionals(p, set, true);
     return NULL;
 }
 
