@@ -402,7 +402,10 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q,
     plan->n_names = 0;
     plan->n_synth = 0;
     plan->ecs_scope = 0;
-    for (unsigned step = 0; step < ANSWER_MAX_CHAIN; step++) {
+    /* Step 0 is the question; steps 1 to ANSWER_MAX_CHAIN look up the
+     * targets of that many CNAMEs, so a chain of exactly that length still
+     * gets the data at its end. */
+    for (unsigned step = 0; step <= ANSWER_MAX_CHAIN; step++) {
         const struct zone *z = step == 0 && hint && hint->known
                                    ? hint->zone
                                    : snapshot_find_zone(s->zones, name, q->qtype);

@@ -8,6 +8,7 @@
 #include "common/errlist.h"
 #include "tap.h"
 #include "zone/zone_load.h"
+#include "zonefile.h"
 
 static const char *srcdir(void)
 {
@@ -347,6 +348,59 @@ static void test_parsed_same(struct tap *t, const struct serve_set *s)
     TAP_CHECK(t, same, "a query parsed ahead gets the same reply as query_answer's");
 }
 
+/* Counts the records of type in section sec. */
+static size_t count_type(ldns_pkt *p, int sec, ldns_rr_type type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < count(p, sec); i++)
+        n += rr_type(p, sec, i) == type;
+    return n;
+}
+
+/* CNAME chains at gtmd's limit (ANSWER_MAX_CHAIN hops): c0 -> ... -> c11
+ * -> www is 12 CNAMEs, d0 -> ... -> d12 -> www is 13. The generated-zone
+ * differential test found a chain of exactly 12 answered without its end. */
+static void test_chain_limit(struct tap *t)
+{
+    struct zonefile zf;
+    zonefile_init(&zf);
+    FILE *fp = zonefile_open(&zf);
+    fprintf(fp, "$ORIGIN chain.test.\n$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 300\n"
+                "@ NS ns\nns A 192.0.2.1\nwww A 192.0.2.80\n");
+    for (int i = 0; i < 12; i++)
+        fprintf(fp, i == 11 ? "c%d CNAME www\n" : "c%d CNAME c%d\n", i, i + 1);
+    for (int i = 0; i < 13; i++)
+        fprintf(fp, i == 12 ? "d%d CNAME www\n" : "d%d CNAME d%d\n", i, i + 1);
+    struct zone *z = zonefile_load(&zf, fp, "chain.test.");
+    zonefile_done(&zf);
+    if (!z)
+        exit(1);
+    struct snapshot *snap = snapshot_new();
+    snapshot_add_zone(snap, z);
+    struct serve_limits lim = {.edns_udp_max = 1232};
+    struct serve_set *s = serve_set_new(snap, NULL, 1, &lim);
+    struct ask_opts tcp = {false, true, 0};
+    ldns_pkt *r = ask_opts(s, "c0.chain.test.", LDNS_RR_TYPE_A, tcp);
+    TAP_CHECK(
+        t, r && count_type(r, 0, LDNS_RR_TYPE_CNAME) == 12 && count_type(r, 0, LDNS_RR_TYPE_A) == 1,
+        "a chain of 12 CNAMEs: every CNAME and the A at its end");
+    ldns_pkt_free(r);
+    r = ask_opts(s, "c0.chain.test.", LDNS_RR_TYPE_MX, tcp);
+    TAP_CHECK(t,
+              r && count_type(r, 0, LDNS_RR_TYPE_CNAME) == 12 &&
+                  count_type(r, 1, LDNS_RR_TYPE_SOA) == 1,
+              "a chain of 12 CNAMEs ending in NODATA: the SOA");
+    ldns_pkt_free(r);
+    r = ask_opts(s, "d0.chain.test.", LDNS_RR_TYPE_A, tcp);
+    TAP_CHECK(t,
+              r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR &&
+                  count_type(r, 0, LDNS_RR_TYPE_CNAME) == 13 &&
+                  count_type(r, 0, LDNS_RR_TYPE_A) == 0,
+              "a chain of 13: 12 hops followed, the 13th CNAME given, not followed");
+    ldns_pkt_free(r);
+    serve_set_free(s);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -359,5 +413,6 @@ int main(void)
     test_prefetch(&t, s);
     test_parsed_same(&t, s);
     serve_set_free(s);
+    test_chain_limit(&t);
     return tap_done(&t);
 }
