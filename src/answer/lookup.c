@@ -355,10 +355,25 @@ static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struc
     return NULL;
 }
 
-/* True when the CNAME RRset cn, just added to the plan, was added before:
- * a loop. The repeat is then taken out of the plan (proofs added after it
- * stay). */
-static bool lookup_drop_repeat(struct answer_plan *p, const struct zone_rrset *cn)
+/* True when plan records a and b have the same owner name; a NULL owner
+ * stands for the question name qname. */
+static bool lookup_same_owner(const struct answer_rr *a, const struct answer_rr *b,
+                              const struct dns_name *qname)
+{
+    const uint8_t *ao = a->owner ? a->owner : qname->wire;
+    const uint8_t *bo = b->owner ? b->owner : qname->wire;
+    size_t al = a->owner ? a->owner_len : qname->len;
+    size_t bl = b->owner ? b->owner_len : qname->len;
+    return dns_name_equal(ao, al, bo, bl);
+}
+
+/* True when the CNAME RRset cn, just added to the plan, was added before
+ * with the same owner: a loop. The repeat is then taken out of the plan
+ * (proofs added after it stay). A wildcard's CNAME met again at another
+ * name is no repeat (x.w CNAME a.w, then a.w CNAME a.w from *.w): NSD and
+ * Knot give both, and stop at the next repeat. */
+static bool lookup_drop_repeat(struct answer_plan *p, const struct zone_rrset *cn,
+                               const struct dns_name *qname)
 {
     int last = -1;
     for (int i = (int)p->n - 1; i >= 0; i--) {
@@ -368,6 +383,8 @@ static bool lookup_drop_repeat(struct answer_plan *p, const struct zone_rrset *c
             last = i;
             continue;
         }
+        if (!lookup_same_owner(&p->rrs[i], &p->rrs[last], qname))
+            continue;
         memmove(&p->rrs[last], &p->rrs[last + 1], (p->n - (size_t)last - 1) * sizeof(p->rrs[0]));
         p->n--;
         return true;
@@ -424,7 +441,7 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q,
         const struct zone_rrset *cn = lookup_in_zone(&c, z, name, hash, owner);
         if (!cn || plan->n_names >= ANSWER_MAX_CHAIN)
             return;
-        if (lookup_drop_repeat(plan, cn))
+        if (lookup_drop_repeat(plan, cn, &q->qname))
             return; /* a loop: the repeated CNAME is dropped; stop */
         /* Follow the CNAME: its target becomes the owner of what follows,
          * kept in the plan so the encoder can still read it. */
