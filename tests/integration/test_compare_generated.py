@@ -12,9 +12,10 @@ names, to a wildcard's parent, to a cut, to a DNAME, to a name below
 itself, with a long target for YXDOMAIN, beside other data; never data
 below one: NSD and Knot refuse such zones), delegations (in-bailiwick glue,
 out-of-bailiwick and sibling NS, 13 NS with A and AAAA glue, DS at some
-cuts). kid.g<seed>.test. is made the same way and is delegated from it and
-served too; a<seed>.test. has a DNAME at its apex to g<seed>.test. All the
-zones load in all three (test_generated_zones_load). Each seed then gets
+cuts, occluded data at and below some cuts). kid.g<seed>.test. is made the
+same way and is delegated from it and served too; a<seed>.test. has a DNAME
+at its apex to g<seed>.test. All the zones load in all three
+(test_generated_zones_load). Each seed then gets
 seeded queries (gen_queries): existing names, their children and siblings,
 names below wildcards, DNAMEs and cuts, through the apex DNAME, random case,
 many types (DS, RRSIG, NS, SOA, CNAME, DNAME, AXFR, IXFR ...), UDP and TCP,
@@ -228,6 +229,13 @@ def _gen_cuts(rnd, zone, data):
             zone.add(cut, "NS", "ns.example.net.", 3600)
         if rnd.random() < 0.5:
             zone.add(cut, "DS", DS_RDATA, 3600)
+        if i % 2:  # occluded data: at the cut beside its NS, and below it
+            zone.add(cut, "TXT", '"at the cut"', 3600)
+            for n, rtype, rd in (("www." + cut, "A", "192.0.2.3"),
+                                 ("deep.x." + cut, "TXT", '"occluded"'),
+                                 ("*." + cut, "A", "192.0.2.4")):
+                zone.add(n, rtype, rd, 3600)
+                zone.roles[n] = "occluded"
     return cuts
 
 
