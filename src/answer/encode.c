@@ -246,11 +246,17 @@ size_t answer_encode(const struct dns_query *q, const struct answer_plan *plan,
                 counts[sec] = (uint16_t)(counts[sec] + written);
                 continue;
             }
-            if (sec != ANSWER_SEC_ADDITIONAL || r->required) {
-                flags |= DNS_FLAG_TC;
-                full = true;
-                break;
+            if (sec == ANSWER_SEC_ADDITIONAL) {
+                /* Missing in-bailiwick glue sets TC (RFC 9471), but a
+                 * smaller RRset further on may still fit: NSD and Knot
+                 * add it, and a resolver can use every address it gets. */
+                if (r->required)
+                    flags |= DNS_FLAG_TC;
+                continue;
             }
+            flags |= DNS_FLAG_TC;
+            full = true;
+            break;
         }
     }
     encode_header(q, flags, plan->rcode, true, out);

@@ -22,14 +22,20 @@ void lookup_add(struct answer_plan *p, const struct zone_rrset *set, const uint8
     r->required = required;
 }
 
-static void lookup_add_additionals(struct answer_plan *p, const struct zone_rrset *set)
+/* The addresses of set's targets. Glue the zone marks required sets TC
+ * when it does not fit (RFC 9471) only where may_require says so: in a
+ * pure referral, not in the referral a CNAME chain runs into, whose
+ * answer is complete without it (NSD and Knot set no TC there). */
+static void lookup_add_additionals(struct answer_plan *p, const struct zone_rrset *set,
+                                   bool may_require)
 {
     for (uint16_t i = 0; i < set->n_additional; i++) {
         const struct zone_additional *ad = &set->additional[i];
+        bool req = may_require && ad->required;
         if (ad->a)
-            lookup_add(p, ad->a, ad->owner, ad->owner_len, ANSWER_SEC_ADDITIONAL, ad->required);
+            lookup_add(p, ad->a, ad->owner, ad->owner_len, ANSWER_SEC_ADDITIONAL, req);
         if (ad->aaaa)
-            lookup_add(p, ad->aaaa, ad->owner, ad->owner_len, ANSWER_SEC_ADDITIONAL, ad->required);
+            lookup_add(p, ad->aaaa, ad->owner, ad->owner_len, ANSWER_SEC_ADDITIONAL, req);
     }
 }
 
@@ -55,7 +61,7 @@ static void lookup_referral(struct lookup_ctx *c, const struct zone *z, const st
     lookup_add(p, ns, cut->name, cut->name_len, ANSWER_SEC_AUTHORITY, false);
     if (c->dnssec)
         lookup_dnssec_referral(c, z, cut);
-    lookup_add_additionals(p, ns);
+    lookup_add_additionals(p, ns, p->referral);
 }
 
 /* With DO, in a zone signed at load: the RRSIGs of the answer in sy,
@@ -251,7 +257,7 @@ static const struct zone_rrset *lookup_at_node(struct lookup_ctx *c, const struc
         return NULL;
     }
     lookup_add(p, set, owner, owner_len, ANSWER_SEC_ANSWER, false);
-    lookup_add_additionals(p, set);
+    lookup_add_additionals(p, set, true);
     return NULL;
 }
 
@@ -355,10 +361,25 @@ static const struct zone_rrset *lookup_in_zone(struct lookup_ctx *c, const struc
     return NULL;
 }
 
-/* True when the CNAME RRset cn, just added to the plan, was added before:
- * a loop. The repeat is then taken out of the plan (proofs added after it
- * stay). */
-static bool lookup_drop_repeat(struct answer_plan *p, const struct zone_rrset *cn)
+/* True when plan records a and b have the same owner name; a NULL owner
+ * stands for the question name qname. */
+static bool lookup_same_owner(const struct answer_rr *a, const struct answer_rr *b,
+                              const struct dns_name *qname)
+{
+    const uint8_t *ao = a->owner ? a->owner : qname->wire;
+    const uint8_t *bo = b->owner ? b->owner : qname->wire;
+    size_t al = a->owner ? a->owner_len : qname->len;
+    size_t bl = b->owner ? b->owner_len : qname->len;
+    return dns_name_equal(ao, al, bo, bl);
+}
+
+/* True when the CNAME RRset cn, just added to the plan, was added before
+ * with the same owner: a loop. The repeat is then taken out of the plan
+ * (proofs added after it stay). A wildcard's CNAME met again at another
+ * name is no repeat (x.w CNAME a.w, then a.w CNAME a.w from *.w): NSD and
+ * Knot give both, and stop at the next repeat. */
+static bool lookup_drop_repeat(struct answer_plan *p, const struct zone_rrset *cn,
+                               const struct dns_name *qname)
 {
     int last = -1;
     for (int i = (int)p->n - 1; i >= 0; i--) {
@@ -368,6 +389,8 @@ static bool lookup_drop_repeat(struct answer_plan *p, const struct zone_rrset *c
             last = i;
             continue;
         }
+        if (!lookup_same_owner(&p->rrs[i], &p->rrs[last], qname))
+            continue;
         memmove(&p->rrs[last], &p->rrs[last + 1], (p->n - (size_t)last - 1) * sizeof(p->rrs[0]));
         p->n--;
         return true;
@@ -402,7 +425,10 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q,
     plan->n_names = 0;
     plan->n_synth = 0;
     plan->ecs_scope = 0;
-    for (unsigned step = 0; step < ANSWER_MAX_CHAIN; step++) {
+    /* Step 0 is the question; steps 1 to ANSWER_MAX_CHAIN look up the
+     * targets of that many CNAMEs, so a chain of exactly that length still
+     * gets the data at its end. */
+    for (unsigned step = 0; step <= ANSWER_MAX_CHAIN; step++) {
         const struct zone *z = step == 0 && hint && hint->known
                                    ? hint->zone
                                    : snapshot_find_zone(s->zones, name, q->qtype);
@@ -429,7 +455,7 @@ void answer_lookup(const struct serve_set *s, const struct dns_query *q,
         const struct zone_rrset *cn = lookup_in_zone(&c, z, name, hash, owner);
         if (!cn || plan->n_names >= ANSWER_MAX_CHAIN)
             return;
-        if (lookup_drop_repeat(plan, cn))
+        if (lookup_drop_repeat(plan, cn, &q->qname))
             return; /* a loop: the repeated CNAME is dropped; stop */
         /* Follow the CNAME: its target becomes the owner of what follows,
          * kept in the plan so the encoder can still read it. */

@@ -65,10 +65,11 @@ static uint64_t query_wall(const struct query_ctx *c)
 }
 
 /*
- * AXFR and IXFR (xfr_out.h). Over UDP: NOTIMP (nobody transfers over UDP).
- * Over TCP, for a name that is not the apex of a zone of ours: NOTAUTH,
- * as NSD and Knot say. For our apex: REFUSED unless the client is in the
- * zone's "transfer" allow list; NOTAUTH unless the request is signed with
+ * AXFR and IXFR (xfr_out.h). AXFR over UDP: NOTIMP (no one implements it).
+ * For a name that is not the apex of a zone of ours: NOTAUTH, as NSD and
+ * Knot say. IXFR over UDP (RFC 1995 §2) for our apex: REFUSED, as NSD and
+ * Knot answer (a secondary then asks over TCP). Over TCP, for our apex:
+ * REFUSED unless the client is in the zone's "transfer" allow list; NOTAUTH unless the request is signed with
  * the zone's key when it has one; else the transfer begins in the
  * caller's struct answer_xfr (no reply is encoded here: -2). An IXFR gets
  * the differences from the zone's journal when it has them, else the
@@ -77,11 +78,13 @@ static uint64_t query_wall(const struct query_ctx *c)
 static int query_transfer(struct query_ctx *c)
 {
     const struct dns_query *q = c->q;
-    if (!c->tcp)
+    if (!c->tcp && q->qtype == DNS_TYPE_AXFR)
         return DNS_RCODE_NOTIMP;
     const struct zone *z = snapshot_find_zone(c->s->zones, &q->qname, q->qtype);
     if (!z || !dns_name_equal(z->origin, z->origin_len, q->qname.wire, q->qname.len))
         return DNS_RCODE_NOTAUTH;
+    if (!c->tcp)
+        return DNS_RCODE_REFUSED; /* IXFR over UDP (RFC 1995 §2): asked again over TCP */
     bool allowed = false;
     for (size_t i = 0; c->client->addr && i < z->xfr_n_allow && !allowed; i++)
         allowed = addr_net_contains(&z->xfr_allow[i], c->client->addr);

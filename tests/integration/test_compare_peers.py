@@ -48,13 +48,15 @@ VERSION = "cmp-version 1.0"
 # ---- starting the peers ----------------------------------------------------
 
 
-def _copy_zones(d):
-    for f in ZONE_FILES:
-        shutil.copy(os.path.join(DATA, f), d)
+# The zones all three serve: (origin, file); FILES are copied with them.
+ZONES = (("example.com", "example.com.zone"), ("sub.example.com", "sub.example.com.zone"),
+         ("dname.test", "dname.test.zone"))
+# A peer is ready once it answers this with data (its zones are loaded).
+READY = (("www.example.com.", "A"),)
 
 
-def _nsd_conf(d, port):
-    return """server:
+def _nsd_conf(d, port, zones=ZONES):
+    head = """server:
     ip-address: {addr}@{port}
     port: {port}
     server-count: 1
@@ -75,20 +77,13 @@ def _nsd_conf(d, port):
     nsid: "ascii_{identity}"
 remote-control:
     control-enable: no
-zone:
-    name: example.com
-    zonefile: "{d}/example.com.zone"
-zone:
-    name: sub.example.com
-    zonefile: "{d}/sub.example.com.zone"
-zone:
-    name: dname.test
-    zonefile: "{d}/dname.test.zone"
 """.format(addr=ADDR, port=port, d=d, identity=IDENTITY, version=VERSION)
+    return head + "".join('zone:\n    name: %s\n    zonefile: "%s/%s"\n' % (o.rstrip("."), d, f)
+                          for o, f in zones)
 
 
-def _knot_conf(d, port):
-    return """server:
+def _knot_conf(d, port, zones=ZONES):
+    head = """server:
     rundir: "{d}"
     user: root:root
     pidfile: "{d}/knot.pid"
@@ -105,29 +100,26 @@ log:
 database:
     storage: "{d}"
 zone:
-  - domain: example.com.
-    file: "{d}/example.com.zone"
-    storage: "{d}"
-  - domain: sub.example.com.
-    file: "{d}/sub.example.com.zone"
-    storage: "{d}"
-  - domain: dname.test.
-    file: "{d}/dname.test.zone"
-    storage: "{d}"
 """.format(addr=ADDR, port=port, d=d, identity=IDENTITY, version=VERSION)
+    return head + "".join('  - domain: %s.\n    file: "%s/%s"\n    storage: "%s"\n'
+                          % (o.rstrip("."), d, f, d) for o, f in zones)
 
 
 class Peer:
-    """NSD or knotd running in the foreground in a private directory."""
+    """NSD or knotd running in the foreground in a private directory, serving
+    zones ((origin, file) pairs) with files copied from src_dir."""
 
-    def __init__(self, name, argv_fn, conf_fn, conf_name):
+    def __init__(self, name, argv_fn, conf_fn, conf_name, zones=ZONES, files=ZONE_FILES,
+                 src_dir=DATA, ready=READY):
         self.name = name
         self.workdir = tempfile.mkdtemp(prefix="gtmd-peer-%s-" % name)
         self.port = free_port()
-        _copy_zones(self.workdir)
+        self.ready = ready
+        for f in files:
+            shutil.copy(os.path.join(src_dir, f), self.workdir)
         self.conf = os.path.join(self.workdir, conf_name)
         with open(self.conf, "w") as f:
-            f.write(conf_fn(self.workdir, self.port))
+            f.write(conf_fn(self.workdir, self.port, zones))
         self.argv = argv_fn(self.conf)
         self.proc = None
         self.out_path = os.path.join(self.workdir, "stdout-stderr.log")
@@ -145,20 +137,22 @@ class Peer:
                     text += "--- %s\n%s" % (f, fh.read().decode(errors="replace")[-2000:])
         return text
 
+    def _answers(self, name, rdtype):
+        try:
+            q = dns.message.make_query(name, rdtype)
+            return bool(dns.query.udp(q, ADDR, port=self.port, timeout=0.3).answer)
+        except Exception:
+            return False
+
     def wait_ready(self, timeout=15.0):
-        """True once the peer answers www.example.com A with data (its zones
-        are loaded); bounded by timeout."""
+        """True once the peer answers every (name, type) of self.ready with
+        data (its zones are loaded); bounded by timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            try:
-                q = dns.message.make_query("www.example.com.", "A")
-                r = dns.query.udp(q, ADDR, port=self.port, timeout=0.3)
-                if r.answer:
-                    return True
-            except Exception:
-                pass
+            if all(self._answers(n, t) for n, t in self.ready):
+                return True
             time.sleep(0.1)
         return False
 
@@ -169,10 +163,16 @@ class Peer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _start_peer(name, binary, argv_fn, conf_fn, conf_name):
+def start_peer(name, **kw):
+    """Starts 'nsd' or 'knot' (kw goes to Peer); returns (peer, None) or
+    (None, why not)."""
+    binary = NSD if name == "nsd" else KNOTD
     if not os.access(binary, os.X_OK):
         return None, "%s is not installed (%s missing)" % (name, binary)
-    p = Peer(name, argv_fn, conf_fn, conf_name)
+    if name == "nsd":
+        p = Peer(name, lambda c: [NSD, "-d", "-c", c], _nsd_conf, "nsd.conf", **kw)
+    else:
+        p = Peer(name, lambda c: [KNOTD, "-c", c], _knot_conf, "knot.conf", **kw)
     p.start()
     if p.wait_ready():
         return p, None
@@ -187,12 +187,11 @@ def servers():
     with the reason when NSD or Knot cannot be started."""
     started, g, workdir = [], None, None
     try:
-        nsd, why = _start_peer("nsd", NSD, lambda c: [NSD, "-d", "-c", c], _nsd_conf, "nsd.conf")
+        nsd, why = start_peer("nsd")
         if nsd is None:
             pytest.skip(why)
         started.append(nsd)
-        knot, why = _start_peer("knot", KNOTD, lambda c: [KNOTD, "-c", c], _knot_conf,
-                                "knot.conf")
+        knot, why = start_peer("knot")
         if knot is None:
             pytest.skip(why)
         started.append(knot)
@@ -383,6 +382,8 @@ CASES = [
     ("axfr_not_apex_udp", M("www.example.com.", "AXFR")),
     ("axfr_other_zone_tcp", M("example.org.", "AXFR", tcp=True)),
     ("ixfr_not_apex_tcp", M("www.example.com.", "IXFR", tcp=True)),
+    ("ixfr_not_apex_udp", M("www.example.com.", "IXFR")),
+    ("ixfr_other_zone_udp", M("example.org.", "IXFR")),
     ("axfr_tcp", M("example.com.", "AXFR", tcp=True)),
     ("axfr_udp", M("example.com.", "AXFR")),
     ("ixfr_udp", M("example.com.", "IXFR")),

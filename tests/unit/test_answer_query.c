@@ -8,6 +8,7 @@
 #include "common/errlist.h"
 #include "tap.h"
 #include "zone/zone_load.h"
+#include "zonefile.h"
 
 static const char *srcdir(void)
 {
@@ -219,6 +220,19 @@ static void test_meta(struct tap *t, const struct serve_set *s)
     r = ask_opts(s, "example.com.", LDNS_RR_TYPE_AXFR, tcp);
     TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_REFUSED, "AXFR over TCP: REFUSED");
     ldns_pkt_free(r);
+    /* IXFR may use UDP (RFC 1995 §2): answered as over TCP, as NSD and Knot do. */
+    r = ask(s, "example.com.", LDNS_RR_TYPE_IXFR);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_REFUSED,
+              "IXFR of our apex over UDP: REFUSED");
+    ldns_pkt_free(r);
+    r = ask(s, "www.example.com.", LDNS_RR_TYPE_IXFR);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOTAUTH,
+              "IXFR of a name that is no apex over UDP: NOTAUTH");
+    ldns_pkt_free(r);
+    r = ask(s, "www.example.com.", LDNS_RR_TYPE_AXFR);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOTIMPL,
+              "AXFR of any name over UDP: NOTIMP");
+    ldns_pkt_free(r);
     struct ask_opts ch = {false, false, LDNS_RR_CLASS_CH};
     r = ask_opts(s, "example.com.", LDNS_RR_TYPE_A, ch);
     TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_REFUSED, "class CH refused");
@@ -334,6 +348,98 @@ static void test_parsed_same(struct tap *t, const struct serve_set *s)
     TAP_CHECK(t, same, "a query parsed ahead gets the same reply as query_answer's");
 }
 
+/* Counts the records of type in section sec. */
+static size_t count_type(ldns_pkt *p, int sec, ldns_rr_type type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < count(p, sec); i++)
+        n += rr_type(p, sec, i) == type;
+    return n;
+}
+
+/* Owner names of the CNAMEs in the answer, "owner>owner>" (lowercase). */
+static void cname_owners(ldns_pkt *p, char *buf, size_t size)
+{
+    buf[0] = 0;
+    for (size_t i = 0; i < count(p, 0); i++) {
+        ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(p), i);
+        char *o = ldns_rdf2str(ldns_rr_owner(rr));
+        if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME && o)
+            snprintf(buf + strlen(buf), size - strlen(buf), "%s>", o);
+        free(o);
+    }
+}
+
+/* Loops: a CNAME to itself; a wildcard CNAME whose target matches the same
+ * wildcard, which NSD and Knot answer with the CNAME at the question and
+ * the one synthesized at the target (gtmd stopped after the first). */
+static void test_chain_loops(struct tap *t, const struct serve_set *s)
+{
+    char got[512];
+    ldns_pkt *r = ask(s, "x.wl.chain.test.", LDNS_RR_TYPE_A);
+    if (r)
+        cname_owners(r, got, sizeof(got));
+    TAP_CHECK(t, r && strcmp(got, "x.wl.chain.test.>a.wl.chain.test.>") == 0,
+              "wildcard CNAME loop: the question's CNAME, then the target's (%s)", r ? got : "");
+    ldns_pkt_free(r);
+    r = ask(s, "a.wl.chain.test.", LDNS_RR_TYPE_A);
+    if (r)
+        cname_owners(r, got, sizeof(got));
+    TAP_CHECK(t, r && strcmp(got, "a.wl.chain.test.>") == 0,
+              "wildcard CNAME to the question itself: one CNAME (%s)", r ? got : "");
+    ldns_pkt_free(r);
+    r = ask(s, "self.chain.test.", LDNS_RR_TYPE_A);
+    TAP_CHECK(t, r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR && count(r, 0) == 1,
+              "CNAME to itself: one CNAME, NOERROR");
+    ldns_pkt_free(r);
+}
+
+/* CNAME chains at gtmd's limit (ANSWER_MAX_CHAIN hops): c0 -> ... -> c11
+ * -> www is 12 CNAMEs, d0 -> ... -> d12 -> www is 13. The generated-zone
+ * differential test found a chain of exactly 12 answered without its end. */
+static void test_chains(struct tap *t)
+{
+    struct zonefile zf;
+    zonefile_init(&zf);
+    FILE *fp = zonefile_open(&zf);
+    fprintf(fp, "$ORIGIN chain.test.\n$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 300\n"
+                "@ NS ns\nns A 192.0.2.1\nwww A 192.0.2.80\n"
+                "*.wl CNAME a.wl\nself CNAME self\n");
+    for (int i = 0; i < 12; i++)
+        fprintf(fp, i == 11 ? "c%d CNAME www\n" : "c%d CNAME c%d\n", i, i + 1);
+    for (int i = 0; i < 13; i++)
+        fprintf(fp, i == 12 ? "d%d CNAME www\n" : "d%d CNAME d%d\n", i, i + 1);
+    struct zone *z = zonefile_load(&zf, fp, "chain.test.");
+    zonefile_done(&zf);
+    if (!z)
+        exit(1);
+    struct snapshot *snap = snapshot_new();
+    snapshot_add_zone(snap, z);
+    struct serve_limits lim = {.edns_udp_max = 1232};
+    struct serve_set *s = serve_set_new(snap, NULL, 1, &lim);
+    struct ask_opts tcp = {false, true, 0};
+    ldns_pkt *r = ask_opts(s, "c0.chain.test.", LDNS_RR_TYPE_A, tcp);
+    TAP_CHECK(
+        t, r && count_type(r, 0, LDNS_RR_TYPE_CNAME) == 12 && count_type(r, 0, LDNS_RR_TYPE_A) == 1,
+        "a chain of 12 CNAMEs: every CNAME and the A at its end");
+    ldns_pkt_free(r);
+    r = ask_opts(s, "c0.chain.test.", LDNS_RR_TYPE_MX, tcp);
+    TAP_CHECK(t,
+              r && count_type(r, 0, LDNS_RR_TYPE_CNAME) == 12 &&
+                  count_type(r, 1, LDNS_RR_TYPE_SOA) == 1,
+              "a chain of 12 CNAMEs ending in NODATA: the SOA");
+    ldns_pkt_free(r);
+    r = ask_opts(s, "d0.chain.test.", LDNS_RR_TYPE_A, tcp);
+    TAP_CHECK(t,
+              r && ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR &&
+                  count_type(r, 0, LDNS_RR_TYPE_CNAME) == 13 &&
+                  count_type(r, 0, LDNS_RR_TYPE_A) == 0,
+              "a chain of 13: 12 hops followed, the 13th CNAME given, not followed");
+    ldns_pkt_free(r);
+    test_chain_loops(t, s);
+    serve_set_free(s);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -346,5 +452,6 @@ int main(void)
     test_prefetch(&t, s);
     test_parsed_same(&t, s);
     serve_set_free(s);
+    test_chains(&t);
     return tap_done(&t);
 }
