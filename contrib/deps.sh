@@ -25,7 +25,7 @@ dnsutils curl ca-certificates python3 openssl"
 TEST="knot-dnsutils python3-dnspython python3-cryptography python3-pytest
 python3-prometheus-client libmaxmind-db-writer-perl mmdb-bin clang libclang-rt-14-dev
 nsd knot gdnsd dnsperf unbound ldnsutils knot-dnssecutils bind9-utils etcd-server
-etcd-client chromium nodejs iproute2 procps prometheus"
+etcd-client chromium nodejs iproute2 procps prometheus faketime"
 case "$set_name" in
 demo) PKGS=$DEMO ;;
 test) PKGS="$DEMO $TEST" ;;

@@ -191,16 +191,22 @@ void etcd_free(struct etcd *e)
     if (!e)
         return;
     etcd_watch_free_all(e);
+    /* Every call not answered yet ends with ETCD_ERR_CANCELLED, so that its
+     * owner frees what it passed as arg (etcd.h). */
     while (e->pending) {
         struct etcd_pending *p = e->pending;
         etcd_pending_unlink(p);
         if (p->in_flight && p->evcon)
             evhttp_connection_free(p->evcon); /* frees the request, no callback */
+        if (p->cb && !p->is_auth)
+            p->cb(p->arg, ETCD_ERR_CANCELLED, NULL, "the etcd client is being freed");
         etcd_pending_free(p);
     }
     while (e->auth_wait) {
         struct etcd_pending *p = e->auth_wait;
         e->auth_wait = p->next;
+        if (p->cb && !p->is_auth)
+            p->cb(p->arg, ETCD_ERR_CANCELLED, NULL, "the etcd client is being freed");
         etcd_pending_free(p);
     }
     etcd_reap(-1, 0, e);

@@ -384,6 +384,9 @@ static void fleet_copy_params(struct fleet_params *d, const struct fleet_params 
 
 void fleet_free(struct fleet *f)
 {
+    /* Calls still out end now (ETCD_ERR_CANCELLED): as replies of an old
+     * sync, they free their state and start nothing. */
+    f->sync_step++;
     etcd_free(f->etcd);
     struct event *evs[] = {f->ev_tick, f->ev_probe, f->ev_jobs, f->ev_pending, f->ev_stop};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)

@@ -116,7 +116,7 @@ static bool fleet_call_stale(struct fleet_call *c, enum etcd_status st, const ch
                              const char *err)
 {
     struct fleet *f = c->f;
-    if (c->gen != f->sync_step)
+    if (c->gen != f->sync_step || st == ETCD_ERR_CANCELLED)
         return true;
     if (st != ETCD_OK) {
         fleet_sync_failed(f, what, err);

@@ -178,6 +178,19 @@ def serial_of(port, zone):
     return int(got[1][0][2].split()[2])
 
 
+def wait_for_answer(port, timeout):
+    """True once the server at port answers a query at all (any rcode)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            dns.query.udp(dns.message.make_query("xfr.test.", "SOA"), "127.0.0.1", port=port,
+                          timeout=0.3)
+            return True
+        except Exception:
+            time.sleep(0.05)
+    return False
+
+
 def wait_serial(port, zone, serial, timeout):
     """Seconds until the server at port serves zone with serial, or None."""
     start = time.monotonic()
@@ -230,6 +243,11 @@ def estate(tmp_path_factory, request):
             "records": {"app.xfr.test.": {"pool": "web", "ttl": 30, "policy": "all",
                                           "when_all_down": "empty"}},
         }
+        # Both secondaries listen before gtmd starts, so that its first
+        # NOTIFY finds them (under a sanitizer build their start is slow).
+        for sec in secondaries:
+            ok = wait_for_answer(sec.port, 20)
+            assert ok, (sec.name, sec.logs())
         g = Gtmd(work, cfg, gport)
         g.start()
         yield {"g": g, "knot": knot, "nsd": nsd, "work": work, "gport": gport}
@@ -266,8 +284,8 @@ def test_secondaries_transfer_and_serve_what_gtmd_serves(estate):
 @pytest.mark.threads  # the NOTIFY thread, workers streaming transfers, a reload
 def test_reload_with_new_serial_reaches_secondaries_by_notify(estate):
     g, knot, nsd, work = estate["g"], estate["knot"], estate["nsd"], estate["work"]
-    assert wait_serial(knot.port, "xfr.test.", 1, 15) is not None
-    assert wait_serial(nsd.port, "xfr.test.", 1, 15) is not None
+    assert wait_serial(knot.port, "xfr.test.", 1, 30) is not None, knot.logs()
+    assert wait_serial(nsd.port, "xfr.test.", 1, 30) is not None, nsd.logs()
     with open(os.path.join(work, "xfr.test.zone"), "w") as f:
         f.write(zone_text("xfr.test.", 2, big_records(400) + "new IN A 192.0.2.99\n"))
     start = time.monotonic()
