@@ -358,3 +358,16 @@ def made():
         shutil.rmtree(g.workdir, ignore_errors=True)
     if errors:
         pytest.fail("\n".join(errors), pytrace=False)
+
+
+def member_key(d, name):
+    """A fleet member's Ed25519 key file in directory d (mode 0600) and the
+    base64 of its public key, as "members" lists it (doc/fleet.md)."""
+    path = os.path.join(str(d), name + ".key")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", path], check=True,
+                   capture_output=True, timeout=20)
+    os.chmod(path, 0o600)
+    der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True, timeout=20).stdout
+    return path, base64.b64encode(der[-32:]).decode()
+

@@ -20,8 +20,8 @@ import time
 import pytest
 
 from backends import poll
-from fleetlib import (EtcdCluster, be, http_json, made, need_etcd,  # noqa: F401
-                      start_node)  # be, made: fixtures
+from fleetlib import (EtcdCluster, be, http_json, made, member_key,  # noqa: F401
+                      need_etcd, start_node)  # be, made: fixtures
 
 PREFIX = "/gtmd/it/"
 US, EU = ["127.0.0.31"], ["127.0.0.32"]
@@ -31,17 +31,6 @@ pytestmark = pytest.mark.skipif(need_etcd() is not None, reason=need_etcd() or "
 
 def b64(s):
     return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
-
-
-def make_key(d, name):
-    """An Ed25519 key file (mode 0600) and the base64 of its public key."""
-    path = os.path.join(d, name + ".key")
-    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", path], check=True,
-                   capture_output=True, timeout=20)
-    os.chmod(path, 0o600)
-    der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
-                         check=True, capture_output=True, timeout=20).stdout
-    return path, base64.b64encode(der[-32:]).decode()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +43,7 @@ def etcd():
 @pytest.fixture(scope="module")
 def keys():
     d = tempfile.mkdtemp(prefix="gtmd-fleet-keys-")
-    out = {n: make_key(d, n) for n in ("n1", "n2", "n3", "mallory")}
+    out = {n: member_key(d, n) for n in ("n1", "n2", "n3", "mallory")}
     yield out
     for p, _ in out.values():
         os.unlink(p)

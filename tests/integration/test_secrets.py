@@ -15,6 +15,7 @@ import pytest
 
 from conftest import GTMD, default_config, free_port
 from dnssec_zones import ORIGIN, SignedSet, missing_tools
+from fleetlib import member_key
 
 
 def check(workdir, cfg):
@@ -29,19 +30,6 @@ def warnings(err, key):
     return [line for line in err.splitlines() if line.startswith("warning: ") and key in line]
 
 
-def member_key(tmp_path, name="n1"):
-    """A fleet member's key file (mode 0600) and the base64 of its public key."""
-    import base64
-
-    path = str(tmp_path / (name + ".key"))
-    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", path], check=True,
-                   capture_output=True, timeout=20)
-    os.chmod(path, 0o600)
-    der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
-                         check=True, capture_output=True, timeout=20).stdout
-    return path, base64.b64encode(der[-32:]).decode()
-
-
 def fleet_cfg(tmp_path, url, mode, members=True):
     pw = tmp_path / "etcd.pw"
     pw.write_text("s3cret-pw\n")
@@ -49,7 +37,7 @@ def fleet_cfg(tmp_path, url, mode, members=True):
     cfg = default_config(str(tmp_path), free_port())
     cfg["fleet"] = {"etcd": [url], "node": "n1", "username": "gtmd", "password_file": "etcd.pw"}
     if members:  # signed records: the warning about unsigned fleets stays out of the way
-        key, pub = member_key(tmp_path)
+        key, pub = member_key(tmp_path, "n1")
         cfg["fleet"].update(key_file=key, members={"n1": pub})
     return cfg
 

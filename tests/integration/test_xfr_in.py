@@ -28,6 +28,7 @@ import pytest
 
 from backends import Backends, free_port_on
 from conftest import Gtmd, free_port, stop_process
+from knotlib import knot_head
 
 KNOTD = "/usr/sbin/knotd"
 KEY = "sec-key."
@@ -51,25 +52,7 @@ txt      IN TXT "secondary zone"
 
 
 def knot_conf(d, port, gport, secret=SECRET):
-    return """server:
-    rundir: "{d}"
-    user: root:root
-    pidfile: "{d}/knot.pid"
-    listen: 127.0.0.1@{port}
-log:
-  - target: "{d}/knot.log"
-    any: debug
-database:
-    storage: "{d}"
-key:
-  - id: {key}
-    algorithm: hmac-sha256
-    secret: {secret}
-remote:
-  - id: gtmd
-    address: 127.0.0.1@{gport}
-    key: {key}
-acl:
+    return knot_head(d, port, gport, KEY, secret) + """acl:
   - id: xfr
     address: 127.0.0.1
     action: transfer

@@ -31,6 +31,7 @@ import pytest
 
 from backends import Backends, free_port_on
 from conftest import Gtmd, free_port, stop_process
+from knotlib import knot_head
 
 KNOTD = "/usr/sbin/knotd"
 NSD = "/usr/sbin/nsd"
@@ -68,26 +69,8 @@ def big_records(n):
                    "message\"\n" % (i, i % 250 + 1, i, i) for i in range(n))
 
 
-def knot_conf(d, port, gport):
-    return """server:
-    rundir: "{d}"
-    user: root:root
-    pidfile: "{d}/knot.pid"
-    listen: 127.0.0.1@{port}
-log:
-  - target: "{d}/knot.log"
-    any: debug
-database:
-    storage: "{d}"
-key:
-  - id: {key}
-    algorithm: hmac-sha256
-    secret: {secret}
-remote:
-  - id: gtmd
-    address: 127.0.0.1@{gport}
-    key: {key}
-acl:
+def knot_conf(d, port, gport, secret=SECRET):
+    return knot_head(d, port, gport, KEY, secret) + """acl:
   - id: notify_gtmd
     address: 127.0.0.1
     action: notify
