@@ -51,6 +51,7 @@ class Lab:
         self.bridge = "g23b" + self.tag
         self.hosts = {}  # name -> (namespace, address)
         self.cuts = set()  # (a, b) with a < b
+        self.one_way = set()  # (a, b): what a sends to b is dropped
         self.procs = []
         self.extra_addrs = []
         self.outer = []  # host-side veths, deleted first (netns del frees them late)
@@ -118,6 +119,11 @@ class Lab:
         self._filter(b, a, True)
         self.cuts.add(key)
 
+    def cut_one_way(self, a, b):
+        """Drops what a sends to b; what b sends to a still arrives."""
+        self._filter(a, b, True)
+        self.one_way.add((a, b))
+
     def heal(self, a=None, b=None):
         """Removes the cut between a and b (every cut without arguments)."""
         for key in sorted(self.cuts):
@@ -125,6 +131,10 @@ class Lab:
                 self._filter(key[0], key[1], False)
                 self._filter(key[1], key[0], False)
                 self.cuts.discard(key)
+        for key in sorted(self.one_way):
+            if a is None or key == (a, b):
+                self._filter(key[0], key[1], False)
+                self.one_way.discard(key)
 
     def close(self):
         for p in self.procs:

@@ -261,6 +261,38 @@ def test_node_cut_from_etcd_degrades_then_heals_within_a_second(fleet):
 
 
 @pytest.mark.threads
+def test_one_way_cuts_to_its_member(fleet):
+    """n1's packets to the etcd member it watches are dropped (the member's
+    to n1 still arrive), then, with the member it moved to, the other way
+    round: either way n1 leaves that member, is synced again through
+    another, and serves an override made on n2."""
+    fleet.start_nodes(timeout=1)
+    n1, n2, n3 = fleet.nodes
+    assert n1.fleet()["watch_etcd"] == fleet.url("e1")
+    for outbound in (True, False):
+        # The member n1 watches now: first e1, then wherever it went.
+        m = [e for e in ("e1", "e2", "e3") if fleet.url(e) == n1.fleet()["watch_etcd"]][0]
+        a, b = ("n1", m) if outbound else (m, "n1")
+        label = "%s -> %s" % (a, b)
+        fleet.lab.cut_one_way(a, b)
+        t_cut = time.monotonic()
+        ok, _ = poll(lambda: n1.fleet()["watch_etcd"] != fleet.url(m) and synced(n1), 10, 0.1)
+        assert ok, (label, n1.fleet())
+        t_back = time.monotonic() - t_cut
+        st, o, t_ack = post_override(n2, "one-way cut " + label)
+        assert st == 201, o
+        ok, t_served = poll(lambda: n1.answer() == fleet.EU, 5, 0.05)
+        assert ok, (label, n1.fleet())
+        print("\nFIGURE one-way cut %s: synced through another member after %.2f s; "
+              "an override on n2 served on n1 %.2f s after its ack" % (label, t_back, t_served))
+        st, _ = n2.delete("/v1/overrides/" + o["id"])
+        assert st in (200, 204)
+        ok, _ = poll(lambda: n1.answer() == fleet.US, 5, 0.05)
+        assert ok
+        fleet.lab.heal()
+
+
+@pytest.mark.threads
 @pytest.mark.skipif(bool(os.environ.get("GTM_TSAN")),
                     reason="libfaketime interposes the clock and pthread calls that "
                            "ThreadSanitizer also intercepts: under TSan it reports a double lock "
