@@ -69,11 +69,10 @@ static uint64_t query_wall(const struct query_ctx *c)
  * For a name that is not the apex of a zone of ours: NOTAUTH, as NSD and
  * Knot say. IXFR over UDP (RFC 1995 §2) for our apex: REFUSED, as NSD and
  * Knot answer (a secondary then asks over TCP). Over TCP, for our apex:
- * REFUSED unless the client is in the zone's "transfer" allow list; NOTAUTH unless the request is signed with
- * the zone's key when it has one; else the transfer begins in the
- * caller's struct answer_xfr (no reply is encoded here: -2). An IXFR gets
- * the differences from the zone's journal when it has them, else the
- * whole zone (RFC 1995 §4).
+ * REFUSED unless the client is in the zone's "transfer" allow list; NOTAUTH unless the request is
+ * signed with the zone's key when it has one; else the transfer begins in the caller's struct
+ * answer_xfr (no reply is encoded here: -2). An IXFR gets the differences from the zone's journal
+ * when it has them, else the whole zone (RFC 1995 §4).
  */
 static int query_transfer(struct query_ctx *c)
 {
