@@ -81,7 +81,7 @@ void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
                         "the member they speak for.\n"
                         "# TYPE gtmd_fleet_rejected_total counter\n",
                         m.signing);
-    for (int v = FLEET_SIG_MISSING; v <= FLEET_SIG_IMPERSONATION; v++)
+    for (int v = FLEET_SIG_MISSING; v <= FLEET_SIG_NOT_ON_LEASE; v++)
         evbuffer_add_printf(b, "gtmd_fleet_rejected_total{reason=\"%s\"} %llu\n",
                             fleet_verdict_name((enum fleet_verdict)v),
                             (unsigned long long)m.rejected[v]);

@@ -75,7 +75,7 @@ static void fleet_beat_send(struct fleet *f, double now)
 {
     char *key = fleet_key(f, "beat/", f->p.node, NULL);
     json_t *v = json_pack("{s:f}", "t", health_now());
-    fleet_sign(&f->p.keys, key, v);
+    fleet_sign_on_lease(f, key, v);
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
     char *kb = etcd_b64(key, strlen(key));

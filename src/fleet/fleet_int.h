@@ -73,6 +73,7 @@ struct fleet_node {
      * node's own probe (fleet_ep_verdict_locked). (L) */
     double heard;
     bool silent;
+    int64_t lease; /* the lease of its node record (signed fleets: its reports' lease) */
 };
 
 /* Another node's report on one endpoint. */
@@ -147,7 +148,7 @@ enum fleet_conn { FLEET_CONN_DOWN = 0, FLEET_CONN_SYNCING, FLEET_CONN_SYNCED };
 struct fleet {
     struct fleet_params p;
     /* Records refused by fleet_verify, by verdict, and the last one (L). */
-    uint64_t rejected[FLEET_SIG_IMPERSONATION + 1];
+    uint64_t rejected[FLEET_SIG_NOT_ON_LEASE + 1];
     char rejected_last_key[256];
     char rejected_last_signer[64];
     enum fleet_verdict rejected_last;
@@ -314,5 +315,15 @@ void fleet_store_run_jobs(struct fleet *f);
 void fleet_store_expire(struct fleet *f);
 /* Fails every job (stop). */
 void fleet_store_fail_all(struct fleet *f, const char *why);
+
+/* Signs v, a report of this node published at key on its lease: with
+ * "members" the lease goes into the signed record (fleet_sync.c checks it
+ * on reading). */
+static inline void fleet_sign_on_lease(struct fleet *f, const char *key, json_t *v)
+{
+    if (f->p.keys.enabled)
+        json_object_set_new(v, "lease", json_integer((json_int_t)f->lease));
+    fleet_sign(&f->p.keys, key, v);
+}
 
 #endif

@@ -19,8 +19,8 @@
 
 const char *fleet_verdict_name(enum fleet_verdict v)
 {
-    static const char *const names[] = {"ok", "unsigned", "not_a_member", "bad_signature",
-                                        "impersonation"};
+    static const char *const names[] = {
+        "ok", "unsigned", "not_a_member", "bad_signature", "impersonation", "not_on_lease"};
     return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
 

@@ -55,6 +55,7 @@ enum fleet_verdict {
     FLEET_SIG_STRANGER,      /* the signer is not a listed member */
     FLEET_SIG_BAD,           /* the signature does not verify */
     FLEET_SIG_IMPERSONATION, /* signed by a member, in another member's name */
+    FLEET_SIG_NOT_ON_LEASE,  /* a member's report, not on the lease it signed it for */
 };
 
 const char *fleet_verdict_name(enum fleet_verdict v);

@@ -243,14 +243,42 @@ static const char *fleet_key_owner(const char *rest)
     return NULL;
 }
 
+/* A signed report of a member (node record, heartbeat, observation) is
+ * its own only on the lease it signed it for: the record's "lease" must be
+ * the key's, and an observation's the lease of the member's node record.
+ * So a writer cannot replay a member's old report once its lease is gone
+ * (the lease ends with the member: its reports go with it). */
+static enum fleet_verdict fleet_dispatch_on_lease(struct fleet *f, const char *rest,
+                                                  const char *owner, json_t *v, int64_t lease)
+{
+    if (!f->p.keys.enabled)
+        return FLEET_SIG_OK;
+    int64_t signed_for = etcd_json_int(json_object_get(v, "lease"), 0);
+    if (signed_for == 0 || signed_for != lease)
+        return FLEET_SIG_NOT_ON_LEASE;
+    uint16_t idx = fleet_node_get(f, owner);
+    if (strncmp(rest, "nodes/", 6) == 0) {
+        if (idx != FLEET_NODE_NONE)
+            f->nodes[idx].lease = lease; /* fleet thread only */
+        return FLEET_SIG_OK;
+    }
+    if (strncmp(rest, "obs/", 4) == 0 && (idx == FLEET_NODE_NONE || f->nodes[idx].lease != lease))
+        return FLEET_SIG_NOT_ON_LEASE;
+    return FLEET_SIG_OK;
+}
+
 /* Whether v, read at key, is signed by the member it speaks for (always,
  * without "members"). A refused record is counted by reason, reported in
  * status and metrics, and logged the first time each key is refused for
  * a reason (fleet_view.h). */
-static bool fleet_dispatch_trusted(struct fleet *f, const char *key, const char *rest, json_t *v)
+static bool fleet_dispatch_trusted(struct fleet *f, const char *key, const char *rest, json_t *v,
+                                   int64_t lease)
 {
     const char *signer;
-    enum fleet_verdict vd = fleet_verify(&f->p.keys, key, v, fleet_key_owner(rest), &signer);
+    const char *owner = fleet_key_owner(rest);
+    enum fleet_verdict vd = fleet_verify(&f->p.keys, key, v, owner, &signer);
+    if (vd == FLEET_SIG_OK && owner)
+        vd = fleet_dispatch_on_lease(f, rest, owner, v, lease);
     if (vd == FLEET_SIG_OK)
         return true;
     pthread_mutex_lock(&f->lock);
@@ -270,7 +298,7 @@ static bool fleet_dispatch_trusted(struct fleet *f, const char *key, const char 
 
 /* One key put (value) or deleted (value NULL). */
 static void fleet_dispatch(struct fleet *f, const char *key, const char *value, int64_t mod_rev,
-                           bool bulk)
+                           int64_t lease, bool bulk)
 {
     size_t pl = strlen(f->p.prefix);
     if (strncmp(key, f->p.prefix, pl) != 0)
@@ -288,13 +316,14 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
         json_decref(v);
         return; /* not ours: ignore */
     }
-    if (v && !fleet_dispatch_trusted(f, key, rest, v)) {
+    if (v && !fleet_dispatch_trusted(f, key, rest, v, lease)) {
         json_decref(v);
         return; /* not written by the member it speaks for: as if absent */
     }
     if (v) { /* checked: the record as its writer made it */
         json_object_del(v, "sig");
         json_object_del(v, "signer");
+        json_object_del(v, "lease");
     }
     if (strncmp(rest, "obs/", 4) == 0)
         fleet_obs_update(f, rest + 4, v, bulk);
@@ -327,7 +356,8 @@ static void fleet_dispatch_kv(struct fleet *f, json_t *kv, bool deleted, bool bu
     const char *vb = json_string_value(json_object_get(kv, "value"));
     char *value = deleted ? NULL : etcd_unb64(vb ? vb : "", &vlen);
     if (deleted || value)
-        fleet_dispatch(f, key, value, etcd_json_int(json_object_get(kv, "mod_revision"), 0), bulk);
+        fleet_dispatch(f, key, value, etcd_json_int(json_object_get(kv, "mod_revision"), 0),
+                       etcd_json_int(json_object_get(kv, "lease"), 0), bulk);
     free(key);
     free(value);
 }
@@ -490,7 +520,7 @@ static json_t *fleet_node_put_op(struct fleet *f)
                           f->nodes[f->self].started, "vantage", f->vantage, "node", f->p.node);
     pthread_mutex_unlock(&f->lock);
     char *key = fleet_key(f, "nodes/", f->p.node, NULL);
-    fleet_sign(&f->p.keys, key, v);
+    fleet_sign_on_lease(f, key, v);
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
     json_t *op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",
@@ -605,7 +635,7 @@ static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
     else {
         json_t *v = json_pack("{s:s, s:f}", "s", health_state_name((enum health_state)st), "t",
                               fleet_wall());
-        fleet_sign(&f->p.keys, key, v);
+        fleet_sign_on_lease(f, key, v);
         char *text = json_dumps(v, JSON_COMPACT);
         json_decref(v);
         op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",

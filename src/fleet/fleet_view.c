@@ -74,7 +74,7 @@ json_t *fleet_view_status(struct fleet *f)
     fleet_view_liveness_locked(f, st, now);
     json_t *rej = json_object();
     uint64_t total = 0;
-    for (int v = FLEET_SIG_MISSING; v <= FLEET_SIG_IMPERSONATION; v++) {
+    for (int v = FLEET_SIG_MISSING; v <= FLEET_SIG_NOT_ON_LEASE; v++) {
         json_object_set_new(rej, fleet_verdict_name((enum fleet_verdict)v),
                             json_integer((json_int_t)f->rejected[v]));
         total += f->rejected[v];

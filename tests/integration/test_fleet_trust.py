@@ -183,3 +183,22 @@ def test_adoption_stops_at_this_nodes_max_overrides(etcd, keys, made, be):
     assert st == 200 and len(body["overrides"]) == 2, body
     st, body = n1.get("/v1/overrides")
     assert st == 200 and len(body["overrides"]) == 3, body
+
+
+def test_a_members_old_report_cannot_be_replayed(etcd, keys, made, be):
+    """A member's signed report carries the lease it was written on: put
+    back after the member left (its lease gone, so its keys with it), it is
+    refused (not_on_lease)."""
+    n1, n2 = fleet_of(etcd, keys, made, be, 2, prefix="/gtmd/it5/")
+    got = etcd.get_prefix("/gtmd/it5/obs/")
+    key = "/gtmd/it5/obs/web/us1/n2"
+    assert key in got and json.loads(got[key]).get("lease"), got
+    old = got[key]  # as n2 signed it, on its lease
+    n2.stop()
+    ok, _ = poll(lambda: len([x for x in n1.fleet()["nodes"] if x["live"]]) == 1, 10, 0.1)
+    assert ok, n1.fleet()
+    st, _ = http_json(etcd.urls[0] + "/v3/kv/put", {"key": b64(key), "value": b64(old)})
+    assert st == 200
+    ok, _ = poll(lambda: n1.fleet()["rejected"]["not_on_lease"] >= 1, 5, 0.05)
+    assert ok, n1.fleet()["rejected"]
+    assert n1.metric('gtmd_fleet_rejected_total{reason="not_on_lease"}') >= 1
