@@ -119,6 +119,9 @@ EOF
 # zombie still answers kill -0; leftovers are killed by their root below.)
 unshare --mount --propagation private sh -c '
     r=$1 cache=$2
+    # The root a mount point of its own: "ip netns exec" (the partition
+    # tests) makes / a slave mount, which fails on a plain directory.
+    mount --bind "$r" "$r" &&
     mount --rbind /dev "$r/dev" &&
     mount -t proc proc "$r/proc" &&
     mount -t sysfs sysfs "$r/sys" &&

@@ -38,7 +38,12 @@ def why_not():
     r = run(IP, "netns", "add", name, check=False)
     if r.returncode != 0:
         return "ip netns is unavailable: " + r.stderr.decode(errors="replace").strip()
+    # exec too: in a chroot whose / is not a mount point it cannot make /
+    # a slave mount, and every test would fail instead of saying why.
+    r = run(IP, "netns", "exec", name, IP, "link", "show", "lo", check=False)
     run(IP, "netns", "del", name, check=False)
+    if r.returncode != 0:
+        return "ip netns exec is unavailable: " + r.stderr.decode(errors="replace").strip()
     return None
 
 
