@@ -223,6 +223,7 @@ static int fleet_beat_cmp(const void *a, const void *b)
 
 /* This node is skewed when more than half of its live peers see its clock
  * off by more than FLEET_SKEW_MAX_S; its offset is the median of theirs
+ * (for an even count, the middle one nearer zero)
  * (caller holds f->lock). */
 static void fleet_beat_judge_skew_locked(struct fleet *f)
 {
@@ -240,7 +241,11 @@ static void fleet_beat_judge_skew_locked(struct fleet *f)
     for (size_t i = 0; i < n; i++)
         far += fabs(offs[i]) > FLEET_SKEW_MAX_S;
     qsort(offs, n, sizeof(offs[0]), fleet_beat_cmp);
-    f->clock_offset = offs[n / 2];
+    /* With an even count, of the two middle offsets take the one nearer
+     * zero: one peer an hour off of two must not make this node's clock
+     * look an hour off (the upper middle did, for a peer running slow). */
+    double lo = offs[(n - 1) / 2], hi = offs[n / 2];
+    f->clock_offset = fabs(lo) <= fabs(hi) ? lo : hi;
     f->skewed = far * 2 > n;
 }
 

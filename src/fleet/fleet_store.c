@@ -157,7 +157,7 @@ void fleet_store_resync(struct fleet *f, struct fleet_kind *k)
 /* ---- what each kind does on this node ---------------------------------------- */
 
 /* The times of a record that are in its writer's clock. */
-static const char *const fleet_ovr_times[] = {"expires", NULL};
+static const char *const fleet_ovr_times[] = {"created", "expires", NULL};
 static const char *const fleet_drill_times[] = {"started", "ends", NULL};
 
 /* value (borrowed) in this node's clock: a new reference. A record's times
