@@ -25,7 +25,8 @@ dnsutils curl ca-certificates python3 openssl"
 TEST="knot-dnsutils python3-dnspython python3-cryptography python3-pytest
 python3-prometheus-client libmaxmind-db-writer-perl mmdb-bin clang libclang-rt-14-dev
 nsd knot gdnsd dnsperf unbound ldnsutils knot-dnssecutils bind9-utils etcd-server
-etcd-client chromium nodejs iproute2 procps prometheus faketime"
+etcd-client chromium nodejs iproute2 procps prometheus prometheus-alertmanager faketime
+libxdp-dev libbpf-dev ethtool"
 case "$set_name" in
 demo) PKGS=$DEMO ;;
 test) PKGS="$DEMO $TEST" ;;

@@ -14,6 +14,9 @@
  *                        length-prefixed DNS messages is the same as echoing
  *                        each message
  *
+ * ECHO_ADDR=a.b.c.d in the environment binds that IPv4 address instead of
+ * 127.0.0.1 (xdp_bench.py, inside a network namespace).
+ *
  * Build: cc -O2 -o udp_echo udp_echo.c   (bench.py does it)
  */
 #define _GNU_SOURCE
@@ -43,6 +46,11 @@ static int bind_loopback(int type, int port)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const char *at = getenv("ECHO_ADDR");
+    if (at && inet_pton(AF_INET, at, &a.sin_addr) != 1) {
+        fprintf(stderr, "ECHO_ADDR: not an IPv4 address: %s\n", at);
+        exit(2);
+    }
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
         perror("bind");
         exit(1);

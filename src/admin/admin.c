@@ -76,7 +76,7 @@ void admin_reply_error(struct admin_req *r, int status, const char *code, const 
 }
 
 /* Constant-time comparison of a presented token with a configured one. */
-static bool admin_token_eq(const char *given, const char *want)
+bool admin_token_eq(const char *given, const char *want)
 {
     size_t gl = strlen(given), wl = strlen(want);
     if (gl != wl)
@@ -111,7 +111,7 @@ static void admin_authenticate(struct admin_req *r)
 
 /* Parses the POST body into r->body (admin_request_parse_body); replies 400
  * and returns false when it is not a JSON object. */
-static bool admin_parse_body(struct admin_req *r)
+bool admin_parse_body(struct admin_req *r)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
     size_t len = evbuffer_get_length(in);
@@ -127,7 +127,7 @@ static bool admin_parse_body(struct admin_req *r)
     return true;
 }
 
-static bool admin_require(struct admin_req *r, enum admin_level need)
+bool admin_require(struct admin_req *r, enum admin_level need)
 {
     if (r->level >= need)
         return true;
@@ -158,6 +158,8 @@ static void admin_route(struct admin_req *r)
             admin_reply_error(r, 405, "method_not_allowed", "method not allowed on %s", p);
         return;
     }
+    if (admin_verdicts_route(r)) /* verdicts and Alertmanager (admin_verdicts.c) */
+        return;
     bool known = strcmp(p, "/v1/status") == 0 || strcmp(p, "/v1/explain") == 0 ||
                  strcmp(p, "/metrics") == 0 || strcmp(p, "/v1/overrides") == 0 ||
                  strncmp(p, "/v1/overrides/", 14) == 0 || strcmp(p, "/v1/reload") == 0 ||
@@ -436,6 +438,12 @@ void admin_update(struct admin *a, const struct admin_params *cfg)
     a->read_token = admin_dup(cfg->read_token);
     a->operate_token = admin_dup(cfg->operate_token);
     a->audit_log = admin_dup(cfg->audit_log);
+    admin_am_params_free(&a->am);
+    a->am.token = admin_dup(cfg->alertmanager.token);
+    a->am.label_endpoint = admin_dup(cfg->alertmanager.label_endpoint);
+    a->am.label_az = admin_dup(cfg->alertmanager.label_az);
+    a->am.label_region = admin_dup(cfg->alertmanager.label_region);
+    a->am.expires = cfg->alertmanager.expires;
     if (!a->audit_log)
         admin_audit_close(a); /* another path is opened at its next line */
     pthread_mutex_unlock(&a->lock);
@@ -557,6 +565,7 @@ void admin_stop(struct admin *a)
     free(a->read_token);
     free(a->operate_token);
     free(a->audit_log);
+    admin_am_params_free(&a->am);
     event_ring_free(a->audit_ring);
     pthread_mutex_destroy(&a->lock);
     free(a);

@@ -32,6 +32,8 @@
 #include "health/health.h"
 #include "serve/serve.h"
 
+struct webhook_core;
+
 struct health_service;
 struct fleet;
 struct shared_store;
@@ -50,6 +52,7 @@ struct admin_env {
     atomic_ullong *reloads_failed;
     struct fleet *fleet;              /* NULL without a fleet (fleet_view.h) */
     const struct shared_store *store; /* overrides go through it when not NULL */
+    struct webhook_core *webhooks;    /* outgoing notifications (webhook.h); NULL: none */
 };
 
 struct admin;
@@ -74,5 +77,14 @@ void admin_update(struct admin *a, const struct admin_params *cfg);
  * and -1 returned (logged). Any thread. */
 int admin_reopen_audit(struct admin *a);
 void admin_stop(struct admin *a);
+
+/* The API's safety rule, for a record of kind ("overrides", "drills") as
+ * the API writes it to the shared store: true when applying it on s would
+ * leave a policy record that is served now with no serving region (why
+ * says which). Any thread that has entered s. An override of a target s
+ * does not have, or a drill whose fields do not parse, is not unsafe
+ * (nothing changes; the field rules are checked where it is applied). */
+bool admin_record_unsafe(const struct serve_set *s, const char *kind, json_t *record, char *why,
+                         size_t len);
 
 #endif

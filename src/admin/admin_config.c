@@ -46,12 +46,17 @@ static FILE *admin_params_token_open(const char *full, char *why, size_t len)
     return NULL;
 }
 
-/* Reads a token file: its first line, trimmed; at least 16 characters.
- * *file gets the resolved path (NULL without the key). */
 static char *admin_params_token(const struct jsoncfg *j, json_t *a, const char *key, char **file)
 {
-    char path[64], buf[512], why[PATH_MAX * 2 + 160];
+    char path[64];
     snprintf(path, sizeof(path), "$.admin.%s", key);
+    return admin_params_read_token(j, a, key, path, file);
+}
+
+char *admin_params_read_token(const struct jsoncfg *j, json_t *a, const char *key, const char *path,
+                              char **file)
+{
+    char buf[512], why[PATH_MAX * 2 + 160];
     const char *f = jsoncfg_str(j, a, key, path);
     if (!f)
         return NULL;
@@ -136,9 +141,9 @@ static void admin_params_limits(const struct jsoncfg *j, json_t *v, struct admin
 
 void admin_params_parse(const struct jsoncfg *j, json_t *v, struct admin_params *a)
 {
-    static const char *const keys[] = {"listen",          "read_token_file", "operate_token_file",
-                                       "audit_log",       "max_connections", "timeout",
-                                       "operate_reserve", "max_streams",     NULL};
+    static const char *const keys[] = {
+        "listen",  "read_token_file", "operate_token_file", "audit_log",    "max_connections",
+        "timeout", "operate_reserve", "max_streams",        "alertmanager", NULL};
     memset(a, 0, sizeof(*a));
     if (!v)
         return;
@@ -150,6 +155,7 @@ void admin_params_parse(const struct jsoncfg *j, json_t *v, struct admin_params 
     a->enabled = true;
     a->read_token = admin_params_token(j, v, "read_token_file", &a->read_token_file);
     a->operate_token = admin_params_token(j, v, "operate_token_file", &a->operate_token_file);
+    admin_am_params_parse(j, json_object_get(v, "alertmanager"), &a->alertmanager);
     json_t *l = json_object_get(v, "listen");
     json_t *def = json_string("127.0.0.1:8053");
     admin_params_listen(j, l ? l : def, a->read_token && a->operate_token, a);
@@ -172,6 +178,7 @@ void admin_params_free(struct admin_params *p)
     free(p->audit_log);
     free(p->read_token_file);
     free(p->operate_token_file);
+    admin_am_params_free(&p->alertmanager);
     memset(p, 0, sizeof(*p));
 }
 

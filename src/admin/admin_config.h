@@ -19,6 +19,16 @@
 
 #include "common/jsoncfg.h"
 
+/* The Alertmanager webhook receiver, "alertmanager" in the admin section
+ * (admin_alertmanager.c): its own bearer token, the alert labels that
+ * name a target, and how long a firing alert's verdict lasts. */
+struct admin_am_params {
+    char *token;      /* NULL: only the operate token may post alerts */
+    char *token_file; /* resolved path */
+    char *label_endpoint, *label_az, *label_region;
+    double expires; /* seconds (default 300) */
+};
+
 struct admin_params {
     bool enabled;  /* the "admin" section is present */
     char **listen; /* "IP:PORT" or "unix:/path" */
@@ -35,12 +45,21 @@ struct admin_params {
     unsigned operate_reserve;
     unsigned max_streams; /* GET /v1/events streams per role (read, operate) */
     unsigned timeout_ms;  /* header and body timeout */
+    struct admin_am_params alertmanager;
 };
 
 /* Parses the section v (NULL: absent, admin disabled) into out; errors go
  * to j's list with their JSON path ("$.admin.listen[1]", ...). */
 void admin_params_parse(const struct jsoncfg *j, json_t *v, struct admin_params *out);
 void admin_params_free(struct admin_params *p);
+/* The "alertmanager" object of the section (v NULL: defaults). */
+void admin_am_params_parse(const struct jsoncfg *j, json_t *v, struct admin_am_params *out);
+void admin_am_params_free(struct admin_am_params *p);
+/* Reads the token file named by a.key (JSON path 'path' for errors): its
+ * first line, trimmed, at least 16 characters, the file mode 0600-like.
+ * *file gets the resolved path. NULL without the key or on error. */
+char *admin_params_read_token(const struct jsoncfg *j, json_t *a, const char *key, const char *path,
+                              char **file);
 
 /* True when a and b bind the same listeners with the same limits, i.e. a
  * reload from a to b can be applied without a restart. */

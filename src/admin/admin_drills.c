@@ -127,6 +127,7 @@ static void admin_drill_start_shared(struct admin_req *r, struct drill *d)
         admin_store_call_new(r, ADMIN_STORE_CREATE, "drills", admin_drill_start_done);
     c->record = drill_json(d);
     json_object_del(c->record, "id");
+    shared_store_mark(c->record, admin_req_role(r), d->spec.force);
     c->ttl_s = d->spec.duration;
     c->attempts = 5; /* each on the view of the moment */
     drill_free(d);
@@ -218,6 +219,41 @@ void admin_handle_drill_post(struct admin_req *r)
     drill_timeline_free(tl);
     drill_targets_free(&t);
     drill_spec_free(&spec);
+}
+
+bool admin_drill_unsafe(const struct serve_set *s, json_t *record, char *why, size_t len)
+{
+    struct drill_spec spec;
+    struct drill_targets t;
+    struct drill_whatif_sum sum;
+    char err[256];
+    if (!s || drill_spec_from_saved(record, &spec, err, sizeof(err)) != 0)
+        return false; /* its field rules are drill_core_adopt's */
+    bool unsafe = false;
+    if (spec.mode != DRILL_SHADOW && drill_resolve(s->gslb, &spec, &t, err, sizeof(err)) == 0) {
+        struct policy_overlay ov = drill_targets_overlay(&t);
+        json_decref(
+            drill_whatif_geo(s->gslb, s->geo, &ov, spec.clients, spec.n_clients, true, &sum));
+        unsafe = sum.newly_unserved > 0;
+        if (unsafe)
+            snprintf(why, len,
+                     "it would leave %zu policy records with no serving region here, and it "
+                     "was not forced",
+                     (size_t)sum.newly_unserved);
+        drill_targets_free(&t);
+    }
+    drill_spec_free(&spec);
+    return unsafe;
+}
+
+bool admin_record_unsafe(const struct serve_set *s, const char *kind, json_t *record, char *why,
+                         size_t len)
+{
+    if (strcmp(kind, "overrides") == 0)
+        return admin_override_unsafe(s, record, why, len);
+    if (strcmp(kind, "drills") == 0)
+        return admin_drill_unsafe(s, record, why, len);
+    return false;
 }
 
 void admin_handle_drills_list(struct admin_req *r)

@@ -127,6 +127,18 @@ static const char *explain_why(const struct policy_trace_region *tr, const struc
                  json_string_value(json_object_get(d, "reason")));
         return buf;
     }
+    if (tr->ramp_held) {
+        snprintf(buf, len,
+                 "recovering: its failback ramp serves %.2f %% of clients (%.1f of %.1f s); this "
+                 "client's bucket %u is not back yet",
+                 tr->ramp_share / 100.0, tr->ramp_elapsed_s, tr->ramp_s, tr->ramp_bucket);
+        return buf;
+    }
+    if (tr->dial_in && tr->forced == tr->dial_state) {
+        snprintf(buf, len, "forced %s by a %.2f %% dial: this client's bucket %u is in it",
+                 health_state_name(tr->dial_state), tr->dial_share / 100.0, tr->dial_bucket);
+        return buf;
+    }
     if (tr->forced == HEALTH_DOWN)
         return "forced down by an override";
     if (tr->forced == HEALTH_UP)
@@ -140,6 +152,22 @@ static const char *explain_why(const struct policy_trace_region *tr, const struc
         return "no endpoints of this type";
     snprintf(buf, len, "%u of %u endpoints up", tr->healthy, tr->total);
     return buf;
+}
+
+/* The region's dial and failback ramp, and where this client stands. */
+static void explain_dials(const struct policy_trace_region *tr, json_t *reg)
+{
+    if (tr->dial_state != HEALTH_UNKNOWN)
+        json_object_set_new(reg, "dial",
+                            json_pack("{s:f, s:s, s:i, s:b}", "percent", tr->dial_share / 100.0,
+                                      "state", health_state_name(tr->dial_state), "bucket",
+                                      (int)tr->dial_bucket, "client_in_dial", tr->dial_in));
+    if (tr->ramp_share < 10000)
+        json_object_set_new(reg, "ramp",
+                            json_pack("{s:f, s:f, s:f, s:i, s:b}", "percent",
+                                      tr->ramp_share / 100.0, "elapsed", tr->ramp_elapsed_s, "ramp",
+                                      tr->ramp_s, "bucket", (int)tr->ramp_bucket, "client_back",
+                                      !tr->ramp_held));
 }
 
 static json_t *explain_regions(struct explain_ctx *x)
@@ -163,6 +191,7 @@ static json_t *explain_regions(struct explain_ctx *x)
             reg, "override",
             admin_view_slot_override(x->a->env.health, x->g->regions[tr->region].slot));
         json_object_set_new(reg, "azs", explain_azs(x->a, x->g, p, tr->region));
+        explain_dials(tr, reg);
         json_array_append_new(arr, reg);
     }
     return arr;

@@ -78,10 +78,11 @@ void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
                         "checked (\"members\").\n"
                         "# TYPE gtmd_fleet_signed gauge\ngtmd_fleet_signed %d\n"
                         "# HELP gtmd_fleet_rejected_total Records in etcd refused: not signed by "
-                        "the member they speak for.\n"
+                        "the member they speak for, or a member's override or drill that fails "
+                        "a rule on adoption.\n"
                         "# TYPE gtmd_fleet_rejected_total counter\n",
                         m.signing);
-    for (int v = FLEET_SIG_MISSING; v <= FLEET_SIG_NOT_ON_LEASE; v++)
+    for (int v = FLEET_SIG_MISSING; v < FLEET_VERDICTS; v++)
         evbuffer_add_printf(b, "gtmd_fleet_rejected_total{reason=\"%s\"} %llu\n",
                             fleet_verdict_name((enum fleet_verdict)v),
                             (unsigned long long)m.rejected[v]);

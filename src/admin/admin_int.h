@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "admin/admin.h"
+#include "admin/admin_config.h"
 #include "admin/admin_request.h"
 #include "health/shared_store.h"
 
@@ -90,6 +91,7 @@ struct admin {
     double accept_paused_at;    /* wall clock: the burst's first error */
     double accept_resumed_at;   /* the last time the listeners came back */
     unsigned long long accept_errors;
+    struct admin_am_params am; /* the Alertmanager receiver's (under lock) */
 };
 
 /* A request being handled: who asks and what they may do. */
@@ -125,12 +127,36 @@ void admin_audit(struct admin_req *r, int status, json_t *result);
  * {"event": ..., ...}; "time" is added). Any thread. */
 void admin_audit_event(struct admin *a, json_t *fields);
 
+/* The checks admin_route makes (admin.c): the token's level (replies
+ * 401/403 and returns false when too low), the POST body (replies 400). */
+bool admin_require(struct admin_req *r, enum admin_level need);
+/* Compares a token given with one configured, in constant time. */
+bool admin_token_eq(const char *given, const char *want);
+bool admin_parse_body(struct admin_req *r);
+/* /v1/verdicts[/ID] and /v1/alertmanager (admin_verdicts.c,
+ * admin_alertmanager.c): true when the path was theirs (answered). */
+bool admin_verdicts_route(struct admin_req *r);
+/* The health-slot key of a verdict's "target" ({"endpoint": "POOL/NAME"},
+ * {"az": N}, {"region": N} or "KIND:NAME"): 0, or 400 with msg. */
+int admin_verdict_target_key(json_t *t, char *key, size_t len, char *msg, size_t msglen);
+/* Whether key names a region, az or endpoint of the live set. */
+bool admin_verdict_target_known(struct admin *a, const char *key);
+void admin_handle_alertmanager(struct admin_req *r);
+/* gtmd_verdicts_active and the webhooks' counters (admin_notify.c). */
+void admin_notify_metrics(struct admin *a, struct evbuffer *b);
+
 void admin_handle_status(struct admin_req *r);
 void admin_handle_explain(struct admin_req *r);
 void admin_handle_metrics(struct admin_req *r);
 void admin_handle_overrides_list(struct admin_req *r);
 void admin_handle_override_get(struct admin_req *r, const char *id);
 void admin_handle_override_post(struct admin_req *r);
+/* The role a shared record carries for r (shared_store_mark): its token's,
+ * or "socket" for the unix socket without tokens. */
+const char *admin_req_role(const struct admin_req *r);
+/* admin_record_unsafe for each kind. */
+bool admin_override_unsafe(const struct serve_set *s, json_t *record, char *why, size_t len);
+bool admin_drill_unsafe(const struct serve_set *s, json_t *record, char *why, size_t len);
 void admin_handle_override_delete(struct admin_req *r, const char *id);
 void admin_handle_reload(struct admin_req *r);
 void admin_handle_drills_list(struct admin_req *r);
@@ -189,10 +215,11 @@ struct admin_store_call {
     char kind[16];  /* "overrides", "drills" */
     json_t *record; /* create: owned */
     double ttl_s;
-    uint64_t view; /* create: the view the decision was taken on (0: read it) */
-    int attempts;  /* create: tries on a conflict, re-reading the view (>= 1) */
-    int backoff;   /* extra 20 ms pauses after a conflict (earlier attempts) */
-    char id[32];   /* remove: the id; create: the new id */
+    uint64_t view;   /* create: the view the decision was taken on (0: read it) */
+    int attempts;    /* create: tries on a conflict, re-reading the view (>= 1) */
+    int backoff;     /* extra 20 ms pauses after a conflict (earlier attempts) */
+    char id[32];     /* remove: the id; create: the new id */
+    double deadline; /* CLOCK_MONOTONIC: answered by then (ADMIN_STORE_DEADLINE_S) */
     enum shared_status st;
     char err[300];
     /* Admin thread, with st and err set: sends the reply, frees ctx. */
@@ -200,6 +227,10 @@ struct admin_store_call {
     void *ctx;
     void (*ctx_free)(void *ctx); /* for a call dropped at stop */
 };
+/* A store call is answered at most this long after the request arrived
+ * (queued behind others included), well within a client's 5 s: with what
+ * is known then (doc/admin-api.md, "Overrides in a fleet"). */
+#define ADMIN_STORE_DEADLINE_S 3.0
 void admin_store_init(struct admin *a);
 /* Drops calls not made yet, waits for the one being made, frees all. */
 void admin_store_stop(struct admin *a);

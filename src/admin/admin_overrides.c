@@ -17,6 +17,7 @@
 #include "admin/admin_int.h"
 #include "admin/admin_request.h"
 #include "admin/admin_view.h"
+#include "common/deadline.h"
 #include "dns/dns.h"
 #include "dns/rrtype.h"
 #include "health/override.h"
@@ -162,6 +163,16 @@ static json_t *ovr_changes(const struct serve_set *s, const struct policy_overla
     return changes;
 }
 
+/* A dial moves only its share of the clients of each change: says so in
+ * each ("moved_percent"; a full override moves all of them). */
+static void ovr_mark_share(json_t *changes, uint16_t share)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(changes, i, c)
+        json_object_set_new(c, "moved_percent", json_real(share / 100.0));
+}
+
 /* The 409 of the safety rule (and its audit line). Steals blocked. */
 static void ovr_refuse_unsafe(struct admin_req *r, json_t *blocked, const char *what)
 {
@@ -212,6 +223,7 @@ struct ovr_post_ctx {
     struct admin_override_req req; /* strings borrowed from the call's body */
     json_t *changes;
     int attempt;
+    double deadline; /* the first attempt's: a retry does not extend it */
 };
 
 static void ovr_post_ctx_free(void *arg)
@@ -221,7 +233,8 @@ static void ovr_post_ctx_free(void *arg)
     free(x);
 }
 
-static void ovr_post_once(struct admin_req *r, const struct admin_override_req *req, int attempt);
+static void ovr_post_once(struct admin_req *r, const struct admin_override_req *req, int attempt,
+                          double deadline);
 
 /* Admin thread: the store answered a create. A conflict (another node
  * changed the overrides since the decision) decides again on the new
@@ -232,8 +245,8 @@ static void ovr_post_done(struct admin_store_call *c)
     if (c->st == SHARED_OK) {
         ovr_reply_created(&c->r, c->id, x->changes);
         x->changes = NULL;
-    } else if (c->st == SHARED_CONFLICT && x->attempt < 4)
-        ovr_post_once(&c->r, &x->req, x->attempt + 1);
+    } else if (c->st == SHARED_CONFLICT && x->attempt < 4 && deadline_mono() < x->deadline)
+        ovr_post_once(&c->r, &x->req, x->attempt + 1, x->deadline);
     else
         admin_fleet_reply_store_error(
             &c->r, c->st,
@@ -244,7 +257,7 @@ static void ovr_post_done(struct admin_store_call *c)
 /* Hands the override to the fleet's shared store (etcd); the reply is sent
  * by ovr_post_done. Steals changes. */
 static void ovr_create_shared(struct admin_req *r, const struct admin_override_req *q,
-                              uint64_t view, int attempt, json_t *changes)
+                              uint64_t view, int attempt, double deadline, json_t *changes)
 {
     double now = health_now();
     struct admin_store_call *c =
@@ -252,16 +265,26 @@ static void ovr_create_shared(struct admin_req *r, const struct admin_override_r
     c->record = json_pack("{s:s, s:s, s:s, s:s, s:f}", "target", q->target, "state",
                           health_state_name(q->state), "reason", q->reason, "author", r->token_name,
                           "created", now);
+    /* A dial's fields only when it is one: a full override stays a record
+     * that every gtmd reads; one that does not know dials refuses these. */
+    if (q->share < OVERRIDE_FULL) {
+        json_object_set_new(c->record, "percent", json_real(q->share / 100.0));
+        json_object_set_new(c->record, "salt", json_integer(q->salt));
+    }
     json_object_set_new(c->record, "expires",
                         q->expires_in > 0 ? json_real(now + q->expires_in) : json_null());
+    shared_store_mark(c->record, admin_req_role(r), q->force);
     c->ttl_s = q->expires_in > 0 ? q->expires_in : 0;
     c->view = view;
     c->attempts = 1;
     c->backoff = attempt;
+    if (deadline > 0)
+        c->deadline = deadline;
     struct ovr_post_ctx *x = calloc(1, sizeof(*x));
     if (!x)
         abort();
-    *x = (struct ovr_post_ctx){.req = *q, .changes = changes, .attempt = attempt};
+    *x = (struct ovr_post_ctx){
+        .req = *q, .changes = changes, .attempt = attempt, .deadline = c->deadline};
     c->ctx = x;
     c->ctx_free = ovr_post_ctx_free;
     admin_store_submit(r->a, c);
@@ -270,14 +293,14 @@ static void ovr_create_shared(struct admin_req *r, const struct admin_override_r
 /* Adds the override: in the fleet's store (etcd) when there is one (the
  * reply follows from there), else in the health core. Steals changes. */
 static void ovr_apply(struct admin_req *r, const struct admin_override_req *req, uint64_t view,
-                      int attempt, json_t *changes)
+                      int attempt, double deadline, json_t *changes)
 {
     struct admin *a = r->a;
     char id[32];
     if (!a->env.store) {
         double expires = req->expires_in > 0 ? health_now() + req->expires_in : 0;
-        if (override_add(a->env.health, req->target, req->state, req->reason, r->token_name,
-                         expires, id) == 0)
+        if (override_add_dial(a->env.health, req->target, req->state, req->share, req->salt,
+                              req->reason, r->token_name, expires, id) == 0)
             ovr_reply_created(r, id, changes);
         else {
             json_decref(changes);
@@ -290,12 +313,13 @@ static void ovr_apply(struct admin_req *r, const struct admin_override_req *req,
         ovr_refuse_full(r);
         return;
     }
-    ovr_create_shared(r, req, view, attempt, changes);
+    ovr_create_shared(r, req, view, attempt, deadline, changes);
 }
 
 /* Decides (dry run, 404, 409) and applies; every path ends in a reply,
  * sent here or when the shared store answers. */
-static void ovr_post_once(struct admin_req *r, const struct admin_override_req *req, int attempt)
+static void ovr_post_once(struct admin_req *r, const struct admin_override_req *req, int attempt,
+                          double deadline)
 {
     struct admin *a = r->a;
     const struct shared_store *store = a->env.store;
@@ -309,14 +333,22 @@ static void ovr_post_once(struct admin_req *r, const struct admin_override_req *
         admin_audit(r, 404, NULL);
         return;
     }
+    /* A dial's changes are those of a full override, for its share of
+     * the clients (none for 0 %). */
     struct policy_overlay ov = {.slot = slot, .state = req->state};
     json_t *blocked = json_array();
-    json_t *changes = ovr_changes(s, &ov, blocked);
+    json_t *changes = req->share > 0 ? ovr_changes(s, &ov, blocked) : json_array();
     serve_leave(a->reader);
+    if (req->share < OVERRIDE_FULL)
+        ovr_mark_share(changes, req->share);
     if (req->dry_run) {
-        admin_reply_json(r, 200,
-                         json_pack("{s:b, s:o, s:o}", "dry_run", 1, "changes", changes,
-                                   "would_leave_unserved", blocked));
+        json_t *res = json_pack("{s:b, s:o, s:o}", "dry_run", 1, "changes", changes,
+                                "would_leave_unserved", blocked);
+        if (req->share < OVERRIDE_FULL)
+            json_object_set_new(res, "dial",
+                                json_pack("{s:f, s:I}", "percent", req->share / 100.0, "salt",
+                                          (json_int_t)req->salt));
+        admin_reply_json(r, 200, res);
         return;
     }
     if (json_array_size(blocked) > 0 && !req->force) {
@@ -325,7 +357,37 @@ static void ovr_post_once(struct admin_req *r, const struct admin_override_req *
         return;
     }
     json_decref(blocked);
-    ovr_apply(r, req, view, attempt, changes);
+    ovr_apply(r, req, view, attempt, deadline, changes);
+}
+
+const char *admin_req_role(const struct admin_req *r)
+{
+    return strcmp(r->token_name, "none") == 0 ? "socket" : r->token_name;
+}
+
+bool admin_override_unsafe(const struct serve_set *s, json_t *record, char *why, size_t len)
+{
+    const char *target = json_string_value(json_object_get(record, "target"));
+    const char *state = json_string_value(json_object_get(record, "state"));
+    const struct health_slot *slot = target && s ? ovr_target_slot(s->gslb, target) : NULL;
+    if (!slot || !state)
+        return false; /* a target this node does not serve changes nothing here */
+    struct policy_overlay ov = {.slot = slot,
+                                .state = strcmp(state, "up") == 0 ? HEALTH_UP : HEALTH_DOWN};
+    json_t *blocked = json_array();
+    json_decref(ovr_changes(s, &ov, blocked));
+    bool unsafe = json_array_size(blocked) > 0;
+    if (unsafe) {
+        json_t *b0 = json_array_get(blocked, 0);
+        snprintf(why, len,
+                 "it would leave %zu served records with no serving region here (%s %s%s), and "
+                 "it was not forced",
+                 json_array_size(blocked), json_string_value(json_object_get(b0, "record")),
+                 json_string_value(json_object_get(b0, "type")),
+                 json_array_size(blocked) > 1 ? ", ..." : "");
+    }
+    json_decref(blocked);
+    return unsafe;
 }
 
 void admin_handle_override_post(struct admin_req *r)
@@ -341,7 +403,7 @@ void admin_handle_override_post(struct admin_req *r)
     /* With a fleet, another node may add an override between our decision
      * and the write: the write then fails and the safety rule is evaluated
      * again on the state that includes it (ovr_post_done). */
-    ovr_post_once(r, &req, 0);
+    ovr_post_once(r, &req, 0, 0);
 }
 
 void admin_handle_overrides_list(struct admin_req *r)

@@ -18,6 +18,7 @@
 #include "dns/dns.h"
 #include "dns/msg_build.h"
 #include "dns/rrtype.h"
+#include "policy/policy_dial.h"
 
 /* Formats err and returns 400, so every failure path is one statement. */
 static int admin_request_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -91,7 +92,32 @@ int admin_request_parse_body(const char *data, size_t len, json_t **out, const c
 
 /* The keys of an override request. */
 static const char *const admin_request_override_keys[] = {
-    "target", "state", "reason", "expires_in", "dry_run", "force", NULL};
+    "target", "state", "reason", "expires_in", "dry_run", "force", "percent", "salt", NULL};
+
+/* "percent" and "salt" of an override body (a traffic dial). */
+static int admin_request_dial(json_t *body, const char *target, struct admin_override_req *out,
+                              char *err, size_t errlen)
+{
+    json_t *pc = json_object_get(body, "percent"), *sa = json_object_get(body, "salt");
+    out->share = OVERRIDE_FULL;
+    out->salt = policy_dial_salt(target);
+    if (pc) {
+        const char *why = override_check_percent(pc, &out->share);
+        if (why)
+            return admin_request_fail(err, errlen, "%s", why);
+        if (out->share < OVERRIDE_FULL && strncmp(target, "endpoint:", 9) == 0)
+            return admin_request_fail(err, errlen, "\"percent\" applies to region and az targets");
+    }
+    if (sa) {
+        if (!json_is_integer(sa) || json_integer_value(sa) < 0 ||
+            json_integer_value(sa) > 4294967295LL)
+            return admin_request_fail(err, errlen, "\"salt\" must be an integer from 0 to 2^32-1");
+        if (!pc)
+            return admin_request_fail(err, errlen, "\"salt\" goes with \"percent\"");
+        out->salt = (uint32_t)json_integer_value(sa);
+    }
+    return 0;
+}
 
 int admin_request_parse_override(json_t *body, struct admin_override_req *out, char *err,
                                  size_t errlen)
@@ -131,7 +157,7 @@ int admin_request_parse_override(json_t *body, struct admin_override_req *out, c
     out->expires_in = ex && json_is_number(ex) ? json_number_value(ex) : 0;
     out->dry_run = dr && json_is_true(dr);
     out->force = fo && json_is_true(fo);
-    return 0;
+    return admin_request_dial(body, out->target, out, err, errlen);
 }
 
 /* Checks name, type and client (in that order, so the first bad one is

@@ -54,10 +54,12 @@ struct admin_override_req {
     const char *reason;      /* borrowed, 1..ADMIN_REQUEST_MAX_REASON bytes */
     double expires_in;       /* seconds; 0 = never expires */
     bool dry_run, force;
+    uint16_t share; /* "percent" in basis points; OVERRIDE_FULL (10000) when absent */
+    uint32_t salt;  /* "salt", else the target's default (policy_dial_salt) */
 };
 
 /* Validates an override body (keys target, state, reason, expires_in,
- * dry_run, force; nothing else). body stays owned by the caller. */
+ * dry_run, force, percent, salt; nothing else). body stays owned by the caller. */
 int admin_request_parse_override(json_t *body, struct admin_override_req *out, char *err,
                                  size_t errlen);
 

@@ -9,8 +9,11 @@
 #include "drill/drill.h"
 #include "health/override.h"
 #include "health/service.h"
+#include "policy/policy_dial.h"
+#include "policy/policy_ramp.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
+#include "webhook/webhook.h"
 
 #ifndef GTM_VERSION
 #define GTM_VERSION "unknown"
@@ -90,6 +93,29 @@ static json_t *status_endpoints(struct admin *a, const struct gslb *g, uint16_t 
 }
 
 /* regions -> azs -> endpoints, with every state layer. */
+/* The failback ramps in progress of region: one per record that ramps
+ * it back now (policy_ramp.h). */
+static json_t *status_ramps(const struct gslb *g, uint16_t region)
+{
+    json_t *arr = json_array();
+    int64_t now = policy_ramp_now_ms();
+    for (size_t i = 0; g->ramp && i < g->n_records; i++) {
+        const struct policy_record *rec = &g->records[i];
+        bool uses = false;
+        for (size_t k = 0; k < rec->n_regions && !uses; k++)
+            uses = rec->regions[k] == region;
+        int64_t start;
+        uint16_t share = uses ? policy_ramp_share(g, rec, region, now, &start) : POLICY_DIAL_FULL;
+        if (share >= POLICY_DIAL_FULL)
+            continue;
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:f, s:f}", "record", rec->name_str,
+                                             "pool", g->pools[rec->pool].name, "percent",
+                                             share / 100.0, "elapsed", (now - start) / 1000.0,
+                                             "ramp", rec->ramp_ms / 1000.0));
+    }
+    return arr;
+}
+
 static json_t *status_regions(struct admin *a, const struct gslb *g)
 {
     json_t *arr = json_array();
@@ -120,6 +146,7 @@ static json_t *status_regions(struct admin *a, const struct gslb *g)
         json_object_set_new(j, "pools", status_pools_of(g, (int)r, -1));
         json_object_set_new(j, "azs", azs);
         json_object_set_new(j, "endpoints", status_endpoints(a, g, (uint16_t)r, -1));
+        json_object_set_new(j, "ramps", status_ramps(g, (uint16_t)r));
         json_array_append_new(arr, j);
     }
     return arr;
@@ -172,6 +199,7 @@ void admin_handle_status(struct admin_req *r)
                         a->env.health_service ? health_service_status_json(a->env.health_service)
                                               : json_null());
     json_object_set_new(body, "fleet", admin_fleet_status(a));
+    json_object_set_new(body, "notify", webhook_status_json(a->env.webhooks));
     admin_reply_json(r, 200, body);
 }
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "admin/admin_int.h"
+#include "common/deadline.h"
 
 struct admin_store {
     pthread_t thread;
@@ -48,15 +49,15 @@ static void admin_store_append(struct admin_store_call **q, struct admin_store_c
 static void admin_store_run(const struct shared_store *s, struct admin_store_call *c)
 {
     if (c->op == ADMIN_STORE_REMOVE) {
-        c->st = s->ops->remove(s->arg, c->kind, c->id, c->err, sizeof(c->err));
+        c->st = s->ops->remove(s->arg, c->kind, c->id, c->deadline, c->err, sizeof(c->err));
         return;
     }
     int n = c->attempts > 0 ? c->attempts : 1;
     for (int i = 0; i < n; i++) {
         uint64_t view = i == 0 && c->view ? c->view : s->ops->view(s->arg, c->kind);
-        c->st = s->ops->create(s->arg, c->kind, c->record, c->ttl_s, view, c->id, c->err,
-                               sizeof(c->err));
-        if (c->st != SHARED_CONFLICT)
+        c->st = s->ops->create(s->arg, c->kind, c->record, c->ttl_s, view, c->deadline, c->id,
+                               c->err, sizeof(c->err));
+        if (c->st != SHARED_CONFLICT || deadline_mono() >= c->deadline)
             return;
         usleep(20000 * (useconds_t)(c->backoff + i + 1));
     }
@@ -123,6 +124,7 @@ struct admin_store_call *admin_store_call_new(struct admin_req *r, enum admin_st
     TAILQ_INIT(&c->r.query);
     json_incref(c->r.body);
     c->op = op;
+    c->deadline = deadline_mono() + ADMIN_STORE_DEADLINE_S;
     snprintf(c->kind, sizeof(c->kind), "%s", kind);
     c->done = done;
     return c;

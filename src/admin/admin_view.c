@@ -8,32 +8,72 @@
 #include <string.h>
 
 #include "health/override.h"
+#include "health/verdict.h"
+
+/* The external layer (verdict.h) from the verdicts on slots: "external"
+ * ("down" when any says down, else "up" when any says up, else null) and
+ * "verdicts" (each with its target), set in state. */
+static void admin_view_external(struct health_core *hc, const struct health_slot *const *slots,
+                                size_t n, json_t *state)
+{
+    json_t *all = json_array();
+    const char *ext = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!slots[i])
+            continue;
+        json_t *v = verdict_for_target_json(hc, slots[i]->key);
+        size_t k;
+        json_t *x;
+        json_array_foreach(v, k, x)
+        {
+            const char *st = json_string_value(json_object_get(x, "state"));
+            if (st && strcmp(st, "down") == 0)
+                ext = "down";
+            else if (!ext)
+                ext = "up";
+        }
+        json_array_extend(all, v);
+        json_decref(v);
+    }
+    json_object_set_new(state, "external", ext ? json_string(ext) : json_null());
+    json_object_set_new(state, "verdicts", all);
+}
 
 json_t *admin_view_layers(struct health_core *hc, struct drill_core *drills,
                           const struct health_slot *s, enum health_state effective)
 {
     if (!s)
-        return json_pack("{s:s, s:n, s:n, s:s, s:n, s:n, s:[]}", "probe", "up", "fleet", "override",
-                         "effective", health_state_name(effective), "override_detail", "drill",
-                         "drills");
+        return json_pack("{s:s, s:n, s:n, s:s, s:n, s:n, s:[], s:n, s:[]}", "probe", "up", "fleet",
+                         "override", "effective", health_state_name(effective), "override_detail",
+                         "drill", "drills", "external", "verdicts");
     enum health_state o = health_slot_override(s), f = health_slot_fleet(s);
     json_t *j =
         json_pack("{s:s, s:s?, s:s?, s:s}", "probe", health_state_name(health_slot_probe(s)),
                   "fleet", f == HEALTH_UNKNOWN ? NULL : health_state_name(f), "override",
                   o == HEALTH_UNKNOWN ? NULL : health_state_name(o), "effective",
                   health_state_name(effective));
-    json_t *d = o == HEALTH_UNKNOWN ? NULL : override_for_target_json(hc, s->key);
+    uint64_t dial = health_slot_dial(s);
+    json_t *d = o == HEALTH_UNKNOWN && !dial ? NULL : override_for_target_json(hc, s->key);
     json_object_set_new(j, "override_detail", d ? d : json_null());
+    /* A traffic dial: the override of its share of the clients only
+     * ("override" above is the state of the others). */
+    json_object_set_new(j, "dial",
+                        dial ? json_pack("{s:f, s:s, s:I}", "percent",
+                                         health_dial_share(dial) / 100.0, "state",
+                                         health_state_name(health_dial_state(dial)), "salt",
+                                         (json_int_t)health_dial_salt(dial))
+                             : json_null());
     json_object_set_new(j, "drill",
                         health_slot_drill(s) == HEALTH_DOWN ? json_string("down") : json_null());
     json_object_set_new(j, "drills",
                         drills ? drill_core_covering_json(drills, s->key) : json_array());
+    admin_view_external(hc, &s, 1, j);
     return j;
 }
 
 json_t *admin_view_slot_override(struct health_core *hc, const struct health_slot *s)
 {
-    json_t *o = s && health_slot_override(s) != HEALTH_UNKNOWN
+    json_t *o = s && (health_slot_override(s) != HEALTH_UNKNOWN || health_slot_dial(s))
                     ? override_for_target_json(hc, s->key)
                     : NULL;
     return o ? o : json_null();
@@ -72,6 +112,34 @@ static void admin_view_endpoint_drill(struct drill_core *drills, const struct gs
     json_object_set_new(state, "drills", list);
 }
 
+/* A composite check's children on endpoint e and why the composite stands
+ * where it does (the endpoint's probe layer). */
+static json_t *admin_view_composite(struct health_core *hc, const struct gslb *g,
+                                    const struct policy_check *pc, const struct policy_endpoint *e)
+{
+    enum health_state st[COMPOSITE_MAX_OF];
+    char why[160];
+    json_t *kids = json_array();
+    pthread_mutex_lock(&hc->lock);
+    for (size_t x = 0; x < pc->comp.n_of && x < COMPOSITE_MAX_OF; x++) {
+        const struct health_slot *k = e->kid_slots[x];
+        st[x] = (enum health_state)k->probe_state;
+        json_array_append_new(
+            kids,
+            json_pack("{s:s, s:s, s:f, s:s, s:I, s:I}", "check", g->checks[pc->of[x]].name, "state",
+                      health_state_name(st[x]), "since", k->since, "last_result", k->reason,
+                      "probes", (json_int_t)k->probes, "failures", (json_int_t)k->failures));
+    }
+    pthread_mutex_unlock(&hc->lock);
+    enum health_state v = health_composite_judge(&pc->comp, st, why, sizeof(why));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:o}", "check", pc->name, "mode",
+                          health_composite_mode_name(pc->comp.mode), "verdict",
+                          health_state_name(v), "why", why, "checks", kids);
+    if (pc->comp.mode == COMPOSITE_AT_LEAST)
+        json_object_set_new(j, "n", json_integer(pc->comp.n));
+    return j;
+}
+
 json_t *admin_view_endpoint(struct health_core *hc, struct drill_core *drills, const struct gslb *g,
                             const struct policy_pool *p, const struct policy_endpoint *e,
                             const struct policy_overlay *ov)
@@ -83,6 +151,10 @@ json_t *admin_view_endpoint(struct health_core *hc, struct drill_core *drills, c
                   e->az == UINT16_MAX ? NULL : g->azs[e->az].name, "weight", (json_int_t)e->weight);
     json_t *state = admin_view_layers(hc, NULL, e->slot, eff);
     json_object_set_new(state, "forced_by", admin_view_forced_by(hc, g, e));
+    /* Verdicts on its az and region count for it too (gslb_endpoint_state). */
+    const struct health_slot *ext[3] = {e->slot, e->az == UINT16_MAX ? NULL : g->azs[e->az].slot,
+                                        g->regions[e->region].slot};
+    admin_view_external(hc, ext, 3, state);
     admin_view_endpoint_drill(drills, g, e, ov, state);
     json_object_set_new(j, "state", state);
     if (e->slot) {
@@ -95,6 +167,8 @@ json_t *admin_view_endpoint(struct health_core *hc, struct drill_core *drills, c
         pthread_mutex_unlock(&hc->lock);
     }
     json_object_set_new(j, "checked", json_boolean(p->check >= 0));
+    if (p->check >= 0 && g->checks[p->check].composite && e->kid_slots)
+        json_object_set_new(j, "composite", admin_view_composite(hc, g, &g->checks[p->check], e));
     return j;
 }
 

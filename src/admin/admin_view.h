@@ -13,8 +13,9 @@
 #include "policy/policy.h"
 
 /* {"probe", "fleet", "override", "effective", "override_detail", "drill",
- * "drills"} for a slot, with the effective state of the endpoint given
- * (layers above it included): "drill" is the slot's own drill layer
+ * "drills", "external", "verdicts"} for a slot ("external": the layer of
+ * external verdicts, verdict.h, and "verdicts" those on the slot), with the effective state of the
+ * endpoint given (layers above it included): "drill" is the slot's own drill layer
  * ("down" while a live drill covers it, else null), "drills" the active
  * drills of any mode whose targets include the slot (drills may be NULL:
  * none). */

@@ -211,6 +211,8 @@ static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
     c->client->qtype = q->qname_ok ? q->qtype : 0;
     c->ep.edns_advertise = lim->edns_udp_max;
     c->ep.max_size = query_reply_size(q, lim, c->tcp);
+    if (!c->tcp && c->client->udp_cap && c->ep.max_size > c->client->udp_cap)
+        c->ep.max_size = c->client->udp_cap;
     if (q->nsid && c->s->identity.identity) {
         c->ep.nsid = (const uint8_t *)c->s->identity.identity;
         c->ep.nsid_len = (uint16_t)strlen(c->s->identity.identity);

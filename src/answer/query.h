@@ -39,6 +39,11 @@ struct query_client {
     /* A TCP connection's transfer state (xfr_out.h): an allowed AXFR or
      * IXFR starts there instead of a reply. NULL on UDP. */
     struct answer_xfr *xfr;
+    /* The largest UDP reply the caller's path can carry (the AF_XDP path:
+     * the interface MTU less the IP and UDP headers; at least 512), below
+     * the EDNS size; 0 = no limit beyond edns_udp_max (the socket path,
+     * where the kernel fragments). A larger reply is truncated (TC). */
+    uint16_t udp_cap;
     uint16_t qtype; /* out: the question's type (0 if none) */
     uint8_t rcode;  /* out: the reply's rcode (low 4 bits + ext) */
 };

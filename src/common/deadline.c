@@ -2,6 +2,13 @@
 
 #include <math.h>
 
+double deadline_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 struct timespec deadline_after(double seconds)
 {
     struct timespec ts;

@@ -14,5 +14,8 @@
 
 /* CLOCK_REALTIME now plus seconds (fractions kept), for pthread_cond_timedwait. */
 struct timespec deadline_after(double seconds);
+/* CLOCK_MONOTONIC now, in seconds: what a deadline handed between threads
+ * is expressed in (the shared store's writes). */
+double deadline_mono(void);
 
 #endif

@@ -27,7 +27,8 @@ static void ctl_usage(FILE *f)
                "                                      force a region down (an override)\n"
                "  undrain REGION [--force]            remove the region's overrides\n"
                "  override list\n"
-               "  override add TARGET up|down --reason TEXT [--expires S] [--force] [--dry-run]\n"
+               "  override add TARGET up|down --reason TEXT [--expires S] [--percent P]\n"
+               "               [--salt N] [--force] [--dry-run]  (--percent: a traffic dial)\n"
                "                                      TARGET: region:R, az:A, endpoint:POOL/NAME\n"
                "  override rm ID [--force]            (--force: even if unsafe)\n"
                "  reload                              reload config, zones, geo database\n"
@@ -39,6 +40,7 @@ static void ctl_usage(FILE *f)
                "environment: GTMCTL_SERVER (default http://127.0.0.1:8053, or unix:/path),\n"
                "             GTMCTL_TOKEN_FILE, GTMCTL_TOKEN\n");
     ctl_drill_usage(f);
+    ctl_verdict_usage(f);
 }
 
 static char *ctl_read_token(const char *path)
@@ -173,11 +175,16 @@ static void ctl_print_overrides(json_t *arr)
            "REASON");
     json_array_foreach(arr, i, o)
     {
-        json_t *ex = json_object_get(o, "expires");
-        char exp[32];
-        printf("%-10s %-28s %-5s %-10s %-20s %s\n", ctl_s(o, "id"), ctl_s(o, "target"),
-               ctl_s(o, "state"), ctl_s(o, "author"),
-               json_is_number(ex) ? ctl_time(ex, exp, sizeof(exp)) : "never", ctl_s(o, "reason"));
+        json_t *ex = json_object_get(o, "expires"), *pc = json_object_get(o, "percent");
+        char exp[32], st[32];
+        /* A traffic dial shows its share: "down/30%". */
+        if (json_is_number(pc))
+            snprintf(st, sizeof(st), "%s/%g%%", ctl_s(o, "state"), json_number_value(pc));
+        else
+            snprintf(st, sizeof(st), "%s", ctl_s(o, "state"));
+        printf("%-10s %-28s %-5s %-10s %-20s %s\n", ctl_s(o, "id"), ctl_s(o, "target"), st,
+               ctl_s(o, "author"), json_is_number(ex) ? ctl_time(ex, exp, sizeof(exp)) : "never",
+               ctl_s(o, "reason"));
     }
 }
 
@@ -327,6 +334,7 @@ struct ctl_ovr_opts {
     double expires;
     bool force, dry_run;
     const char *client, *ecs;
+    const char *percent, *salt; /* a traffic dial: as given, checked by gtmd */
 };
 
 /* Parses --reason/--expires/--force/--dry-run/--client/--ecs from argv;
@@ -344,6 +352,10 @@ static int ctl_parse_opts(int argc, char **argv, struct ctl_ovr_opts *o, char **
             o->client = argv[++i];
         else if (strcmp(argv[i], "--ecs") == 0 && more)
             o->ecs = argv[++i];
+        else if (strcmp(argv[i], "--percent") == 0 && more)
+            o->percent = argv[++i];
+        else if (strcmp(argv[i], "--salt") == 0 && more)
+            o->salt = argv[++i];
         else if (strcmp(argv[i], "--force") == 0)
             o->force = true;
         else if (strcmp(argv[i], "--dry-run") == 0)
@@ -352,6 +364,30 @@ static int ctl_parse_opts(int argc, char **argv, struct ctl_ovr_opts *o, char **
             return -1;
         else
             pos[(*npos)++] = argv[i];
+    }
+    return 0;
+}
+
+/* --percent and --salt into an override body: numbers, whose range gtmd
+ * checks (one rule, in one place). -1 on a malformed number. */
+static int ctl_dial_opts(const struct ctl_ovr_opts *o, json_t *body)
+{
+    char *end;
+    if (o->percent) {
+        double p = strtod(o->percent, &end);
+        if (end == o->percent || *end != '\0') {
+            fprintf(stderr, "gtmctl: --percent must be a number from 0 to 100\n");
+            return -1;
+        }
+        json_object_set_new(body, "percent", json_real(p));
+    }
+    if (o->salt) {
+        long long v = strtoll(o->salt, &end, 10);
+        if (end == o->salt || *end != '\0') {
+            fprintf(stderr, "gtmctl: --salt must be an integer\n");
+            return -1;
+        }
+        json_object_set_new(body, "salt", json_integer(v));
     }
     return 0;
 }
@@ -368,6 +404,10 @@ static int ctl_override_add(struct ctl *c, const char *target, const char *state
                              "reason", o->reason, "force", o->force, "dry_run", o->dry_run);
     if (o->expires > 0)
         json_object_set_new(body, "expires_in", json_real(o->expires));
+    if (ctl_dial_opts(o, body) != 0) {
+        json_decref(body);
+        return 2;
+    }
     json_t *j = ctl_call(c, "POST", "/v1/overrides", body, &rc);
     json_decref(body);
     if (j && rc == 0) {
@@ -379,10 +419,20 @@ static int ctl_override_add(struct ctl *c, const char *target, const char *state
             printf("dry run: %zu answer(s) would change\n",
                    json_array_size(json_object_get(j, "changes")));
             json_array_foreach(json_object_get(j, "changes"), i, x)
-                printf("  %s %s: %s -> %s\n", ctl_s(x, "record"), ctl_s(x, "type"),
+            {
+                printf("  %s %s: %s -> %s", ctl_s(x, "record"), ctl_s(x, "type"),
                        ctl_s(json_object_get(x, "before"), "serving_region"),
                        ctl_s(json_object_get(x, "after"), "serving_region"));
-        } else
+                if (json_is_number(json_object_get(x, "moved_percent")))
+                    printf(" (%g %% of its clients)",
+                           json_number_value(json_object_get(x, "moved_percent")));
+                printf("\n");
+            }
+        } else if (json_is_number(json_object_get(j, "percent")))
+            printf("override %s: %s forced %s for %g %% of clients (salt %lld)\n", ctl_s(j, "id"),
+                   target, state, json_number_value(json_object_get(j, "percent")),
+                   json_integer_value(json_object_get(j, "salt")));
+        else
             printf("override %s: %s forced %s\n", ctl_s(j, "id"), target, state);
     }
     json_decref(j);
@@ -527,6 +577,11 @@ int main(int argc, char **argv)
         c.token = strdup(getenv("GTMCTL_TOKEN"));
     if (strcmp(argv[i], "drill") == 0) {
         int rc = ctl_drill(&c, argc - i, argv + i);
+        free(c.token);
+        return rc;
+    }
+    if (strcmp(argv[i], "verdict") == 0) {
+        int rc = ctl_verdict(&c, argc - i, argv + i);
         free(c.token);
         return rc;
     }

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "dns/name.h"
 #include "dns/tsig_params.h"
+#include "net/xdp_params.h"
 #include "xfr/xfr_catalog.h"
 #include "policy/policy.h"
 #include "policy/policy_config.h"
@@ -283,13 +284,12 @@ static void cfg_user(struct cfg_ctx *x, json_t *root)
 
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
-    static const char *const keys[] = {"listen",    "workers",    "zones",         "edns_udp_max",
-                                       "tcp",       "state_file", "state_max_age", "max_overrides",
-                                       "regions",   "checks",     "pools",         "records",
-                                       "admin",     "drills",     "geoip",         "ecs",
-                                       "identity",  "version",    "cookies",       "rrl",
-                                       "user",      "group",      "fleet",         "probe_source",
-                                       "tsig_keys", NULL};
+    static const char *const keys[] = {
+        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",      "state_file",
+        "state_max_age", "max_overrides", "regions", "checks",       "pools",    "records",
+        "admin",         "drills",        "geoip",   "ecs",          "identity", "version",
+        "cookies",       "rrl",           "user",    "group",        "fleet",    "probe_source",
+        "tsig_keys",     "max_verdicts",  "notify",  "xdp",          NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -317,6 +317,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     x->c->edns_udp_max =
         (uint16_t)jsoncfg_int(&x->j, root, "edns_udp_max", "$.edns_udp_max", 512, 4096, 1232);
     cfg_tcp(x, json_object_get(root, "tcp"));
+    xdp_params_parse(&x->j, json_object_get(root, "xdp"), &x->c->xdp);
     cfg_user(x, root);
     char host[256] = "";
     if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
@@ -330,6 +331,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     x->c->rrl = rrl_params_parse(&x->j, json_object_get(root, "rrl"));
     admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
     health_params_parse(&x->j, root, &x->c->health);
+    webhook_params_parse(&x->j, json_object_get(root, "notify"), &x->c->notify);
     geo_params_parse(&x->j, json_object_get(root, "geoip"), &x->c->geo);
     drill_params_parse(&x->j, json_object_get(root, "drills"), &x->c->drills);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
@@ -347,8 +349,8 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
 static void cfg_shared_hash(json_t *root, char out[65])
 {
     static const char *const local[] = {
-        "listen",     "workers",       "tcp",   "edns_udp_max", "admin",
-        "state_file", "state_max_age", "fleet", "probe_source", NULL};
+        "listen",        "workers", "tcp",          "edns_udp_max", "admin", "state_file",
+        "state_max_age", "fleet",   "probe_source", "xdp",          NULL};
     json_t *copy = json_copy(root);
     for (const char *const *k = local; *k; k++)
         json_object_del(copy, *k);
@@ -418,8 +420,10 @@ void config_free(struct config *c)
     free(c->identity);
     free(c->version);
     rrl_params_free(c->rrl);
+    xdp_params_free(&c->xdp);
     free(c->rrl);
     health_params_free(&c->health);
+    webhook_params_free(&c->notify);
     geo_params_free(&c->geo);
     drill_params_free(&c->drills);
     fleet_params_free(&c->fleet);

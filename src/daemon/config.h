@@ -23,6 +23,8 @@
 #include "drill/drill_params.h"
 #include "geo/geo_params.h"
 #include "guard/guard_config.h"
+#include "webhook/webhook_params.h"
+#include "net/xdp_params.h"
 #include "health/health_params.h"
 #include "dns/tsig.h"
 #include "zone/zone_params.h"
@@ -72,6 +74,7 @@ struct config {
     size_t n_zones;
     uint16_t edns_udp_max;
     struct config_tcp tcp;
+    struct xdp_params xdp;        /* "xdp": the AF_XDP listener (enabled false when absent) */
     char *identity;               /* NULL: hidden (false or ""); default the host name,
                                      or the fleet's node name with a fleet */
     bool identity_default;        /* "identity" absent: --node changes it too */
@@ -79,14 +82,15 @@ struct config {
     struct cookie_params cookies; /* as configured; the loader decides the secret */
     struct rrl_params *rrl;       /* owned; NULL: no rate limiting (load_set takes it) */
     struct admin_params admin;
-    struct health_params health; /* state_file, state_max_age, probe_source */
-    struct geo_params geo;       /* geoip: the database file */
-    struct drill_params drills;  /* the "drills" section */
-    struct fleet_params fleet;   /* "fleet"; enabled false when absent */
-    struct tsig_keyring tsig;    /* "tsig_keys" (the loader moves it into the set) */
+    struct health_params health;  /* state_file, state_max_age, probe_source */
+    struct webhook_params notify; /* "notify": outgoing webhooks */
+    struct geo_params geo;        /* geoip: the database file */
+    struct drill_params drills;   /* the "drills" section */
+    struct fleet_params fleet;    /* "fleet"; enabled false when absent */
+    struct tsig_keyring tsig;     /* "tsig_keys" (the loader moves it into the set) */
     /* SHA-256 (hex) of what should be equal on every node of a fleet: the
      * file without its node-local keys (listen, workers, tcp, edns_udp_max,
-     * admin, state_file, state_max_age, fleet, probe_source), keys sorted. */
+     * admin, state_file, state_max_age, fleet, probe_source, xdp), keys sorted. */
     char shared_hash[65];
     struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
 };

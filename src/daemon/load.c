@@ -26,6 +26,7 @@
 #include "dns/name.h"
 #include "dns/tsig_params.h"
 #include "geo/geo_db.h"
+#include "policy/policy_ramp.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
 #include "zone/zone_journal.h"
@@ -446,6 +447,9 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     /* Last: a set that fails must not have mapped health slots. */
     if (g && core) {
         gslb_map_health(g, core);
+        /* Failback ramps in progress go on; the state seen so far too. */
+        policy_ramp_adopt(g, prev ? prev->gslb : NULL);
+        policy_ramp_track(g);
         /* Widened scopes for the current state before anyone reads the
          * set; the health thread follows later changes (server.c). */
         struct policy_geo_retired none = {0};
@@ -532,13 +536,46 @@ static void load_target(const struct policy_endpoint *e, const struct probe_spec
         ((struct sockaddr_in6 *)&t->addr)->sin6_port = htons(port);
 }
 
+/* First probes are spread over a tenth of the interval. */
+static void load_first_round(const struct probe_spec *spec, uint32_t *max_timeout_ms)
+{
+    uint32_t first = spec->timeout_ms + spec->interval_ms / 10;
+    if (first > *max_timeout_ms)
+        *max_timeout_ms = first;
+}
+
+/* One target per endpoint of p and child check of its composite pc. */
+static void load_composite_targets(const struct gslb *g, const struct policy_pool *p,
+                                   const struct policy_check *pc, struct sched_target *t, size_t *n,
+                                   uint32_t *max_timeout_ms)
+{
+    for (size_t x = 0; x < pc->comp.n_of; x++) {
+        const struct probe_spec *spec = &g->checks[pc->of[x]].spec;
+        load_first_round(spec, max_timeout_ms);
+        for (size_t k = 0; k < p->n_eps; k++) {
+            const struct policy_endpoint *e = &p->eps[k];
+            struct sched_target *tt = &t[(*n)++];
+            load_target(e, spec, tt);
+            if (!e->kid_slots)
+                continue; /* not mapped (gtmd check): nothing runs it */
+            tt->slot = e->kid_slots[x];
+            tt->parent = e->slot;
+            tt->comp = &pc->comp;
+            tt->kids = e->kid_slots;
+        }
+    }
+}
+
 struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_t *max_timeout_ms)
 {
     size_t total = 0;
     *n = 0;
     *max_timeout_ms = 0;
-    for (size_t i = 0; g && i < g->n_pools; i++)
-        total += g->pools[i].check >= 0 ? g->pools[i].n_eps : 0;
+    for (size_t i = 0; g && i < g->n_pools; i++) {
+        int c = g->pools[i].check;
+        size_t per = c < 0 ? 0 : g->checks[c].composite ? g->checks[c].comp.n_of : 1;
+        total += per * g->pools[i].n_eps;
+    }
     struct sched_target *t = calloc(total ? total : 1, sizeof(*t));
     if (!t)
         abort();
@@ -546,13 +583,14 @@ struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_
         const struct policy_pool *p = &g->pools[i];
         if (p->check < 0)
             continue;
-        const struct probe_spec *spec = &g->checks[p->check].spec;
-        /* First probes are spread over a tenth of the interval. */
-        uint32_t first = spec->timeout_ms + spec->interval_ms / 10;
-        if (first > *max_timeout_ms)
-            *max_timeout_ms = first;
+        const struct policy_check *pc = &g->checks[p->check];
+        if (pc->composite) {
+            load_composite_targets(g, p, pc, t, n, max_timeout_ms);
+            continue;
+        }
+        load_first_round(&pc->spec, max_timeout_ms);
         for (size_t k = 0; k < p->n_eps; k++)
-            load_target(&p->eps[k], spec, &t[(*n)++]);
+            load_target(&p->eps[k], &pc->spec, &t[(*n)++]);
     }
     return t;
 }

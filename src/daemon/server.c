@@ -29,14 +29,18 @@
 #include "drill/drill.h"
 #include "drill/drill_service.h"
 #include "health/override.h"
+#include "health/verdict.h"
+#include "webhook/webhook.h"
 #include "fleet/fleet.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
 #include "health/service.h"
 #include "net/net.h"
+#include "policy/policy_ramp.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
 #include "serve/serve.h"
+#include "daemon/server_safety.h"
 
 struct server {
     char *config_path;
@@ -55,8 +59,10 @@ struct server {
     struct serve_reader *drill_reader; /* its reader of the served set */
     struct scheduler *sched;
     struct admin *admin;
-    struct fleet *fleet;         /* NULL without a "fleet" section */
-    pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API, re-sign) */
+    struct webhook_core *webhooks; /* outgoing notifications; NULL: none */
+    struct fleet *fleet;           /* NULL without a "fleet" section */
+    struct server_safety safety;   /* the fleet's safety rule on adoption */
+    pthread_mutex_t reload_lock;   /* one reload at a time (SIGHUP, API, re-sign) */
     atomic_ullong reloads_ok, reloads_failed;
     /* Zones signed at load: when the current set's signatures need
      * renewing (wall clock), 0 when no zone is signed at load. Written
@@ -239,7 +245,10 @@ static void server_keep_bound(struct config *next, struct config *old, bool same
         next->admin = old->admin;
         old->admin = a;
     }
-    /* The fleet and the probe source are fixed for the run. */
+    /* The fleet, the probe source and the XDP listener are fixed for the run. */
+    struct xdp_params x = next->xdp;
+    next->xdp = old->xdp;
+    old->xdp = x;
     struct fleet_params f = next->fleet;
     next->fleet = old->fleet;
     old->fleet = f;
@@ -541,6 +550,8 @@ static json_t *server_reload(struct server *srv, bool *ok)
     bool same_listen = server_same_listen(cfg, srv->cfg);
     if (!same_listen)
         log_warn("event=reload note=\"listen addresses and workers change only on restart\"");
+    if (!xdp_params_same(&cfg->xdp, &srv->cfg->xdp))
+        log_warn("event=reload note=\"the xdp section changes only on restart\"");
     bool same_user = !privs_reload_notes(srv->cfg, cfg);
     /* set stays valid here after the swap: only a later publication frees
      * it, and publications are serialised by reload_lock. */
@@ -555,6 +566,7 @@ static json_t *server_reload(struct server *srv, bool *ok)
     load_drop_behind(old);
     health_service_set_state_file(srv->health_svc, cfg->health.state_file);
     override_set_max(&srv->health, cfg->health.max_overrides);
+    verdict_set_max(&srv->health, cfg->health.max_verdicts);
     json_t *warnings = server_reload_cap_warning(srv, cfg);
     drill_core_set_params(&srv->drills, &cfg->drills);
     /* Endpoints may have come or gone: judge every abort_if again. */
@@ -578,6 +590,11 @@ static json_t *server_reload(struct server *srv, bool *ok)
     bool same_admin = admin_params_same_listeners(&cfg->admin, &srv->cfg->admin);
     if (srv->admin && same_admin)
         admin_update(srv->admin, &cfg->admin);
+    if (srv->webhooks)
+        webhook_update(srv->webhooks, &cfg->notify);
+    else if (cfg->notify.n_hooks)
+        log_warn("event=reload note=\"webhooks added to a server that had none start on "
+                 "restart\"");
     else if (!same_admin)
         log_warn("event=reload note=\"admin listeners and limits change only on restart; "
                  "admin tokens and audit log kept\"");
@@ -626,6 +643,9 @@ static void server_on_health_change(void *arg)
     struct policy_geo_retired retired = {0};
     struct policy_sigs_retired sigs_retired = {0};
     const struct serve_set *s = serve_enter(srv->widen_reader);
+    /* Failback ramps start when a region recovers (policy_ramp.h). */
+    if (s && s->gslb)
+        policy_ramp_track(s->gslb);
     if (s && s->geo)
         policy_geo_widen(s->gslb, s->geo, &retired);
     /* The signatures of the policy answers of the new state (zones signed
@@ -676,6 +696,7 @@ static int server_first_round(struct server *srv, const struct serve_set *set)
     struct persist_result res = {.status = PERSIST_MISSING};
     const struct health_params *hp = &srv->cfg->health;
     override_set_max(&srv->health, hp->max_overrides);
+    verdict_set_max(&srv->health, hp->max_verdicts);
     if (hp->state_file &&
         persist_load(&srv->health, hp->state_file, hp->state_max_age, 0, &res) != 0) {
         char err_q[sizeof(res.error) + 16];
@@ -729,8 +750,11 @@ static int server_start_fleet(struct server *srv, const struct serve_set *set)
                             .drills = &srv->drills,
                             .version = GTM_VERSION,
                             .vantage = (const char *const *)c->health.probe_source_text,
-                            .n_vantage = c->health.n_probe_source};
+                            .n_vantage = c->health.n_probe_source,
+                            .unsafe = server_safety_unsafe,
+                            .unsafe_arg = &srv->safety};
     char err[512];
+    server_safety_init(&srv->safety, set); /* set is published later: it lives on */
     srv->fleet = fleet_start(&c->fleet, &env, err, sizeof(err));
     if (!srv->fleet) {
         log_error("%s", err);
@@ -778,7 +802,8 @@ static void server_net_params(const struct config *c, struct net_params *np)
         l[i] = (struct net_listen){.addr = c->listen[i].addr,
                                    .addr_len = c->listen[i].addr_len,
                                    .text = c->listen[i].text};
-    *np = (struct net_params){.listen = l, .n_listen = c->n_listen, .workers = c->workers};
+    *np = (struct net_params){
+        .listen = l, .n_listen = c->n_listen, .workers = c->workers, .xdp = &c->xdp};
 }
 
 /* Binds every socket of the configuration, the DNS workers' and the admin
@@ -848,14 +873,18 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
     struct net_params np;
     server_net_params(srv->cfg, &np);
     /* One reader per worker thread, one for the admin thread, one for
-     * the drill thread, one for the health thread (widened scopes). */
-    serve_init(&srv->serve, net_reader_count(&np) + 3);
+     * the drill thread, one for the health thread (widened scopes), one
+     * for the fleet thread (the safety rule on adoption), one for the
+     * notifier (webhook.h). */
+    serve_init(&srv->serve, net_reader_count(&np) + 5);
     policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     server_set_hooks(srv, set);
     load_journals(srv->cfg, NULL, set);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
     notify_out_send(load_notify_job(srv->cfg, NULL, set));
     srv->widen_reader = serve_reader_add(&srv->serve);
+    if (srv->fleet)
+        server_safety_attach(&srv->safety, serve_reader_add(&srv->serve));
     health_service_set_listener(srv->health_svc, server_on_health_change, srv);
     health_service_kick(srv->health_svc);
     /* Restored scoped drills apply from the first query on, and restored
@@ -986,6 +1015,12 @@ static int server_start(struct server *srv)
      * a reload frees srv->cfg (read here and by admin_start's log lines) and
      * reads srv->admin: hold the reload lock until start-up is done. */
     pthread_mutex_lock(&srv->reload_lock);
+    struct webhook_env wenv = {.events = srv->health.events,
+                               .serve = &srv->serve,
+                               .node = srv->cfg->fleet.enabled ? srv->cfg->fleet.node
+                                       : srv->cfg->identity    ? srv->cfg->identity
+                                                               : "gtmd"};
+    srv->webhooks = webhook_start(&srv->cfg->notify, &wenv);
     if (srv->admin) {
         struct admin_env env = {.serve = &srv->serve,
                                 .health = &srv->health,
@@ -998,7 +1033,8 @@ static int server_start(struct server *srv)
                                 .reloads_ok = &srv->reloads_ok,
                                 .reloads_failed = &srv->reloads_failed,
                                 .fleet = srv->fleet,
-                                .store = srv->fleet ? fleet_store(srv->fleet) : NULL};
+                                .store = srv->fleet ? fleet_store(srv->fleet) : NULL,
+                                .webhooks = srv->webhooks};
         if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
             pthread_mutex_unlock(&srv->reload_lock);
             log_error("%s", err);
@@ -1020,11 +1056,16 @@ static void server_shutdown(struct server *srv)
 {
     xfr_in_halt(srv->xfr_in);
     admin_stop(srv->admin);
+    webhook_stop(srv->webhooks); /* before the ring and the served set go */
+    srv->webhooks = NULL;
     net_stop(&srv->net);
     xfr_in_stop(srv->xfr_in); /* no worker asks it any more */
     srv->xfr_in = NULL;
     scheduler_stop(srv->sched);
-    fleet_stop(srv->fleet); /* revokes its lease: the others drop its reports */
+    if (srv->fleet) {
+        fleet_stop(srv->fleet); /* revokes its lease: the others drop its reports */
+        server_safety_destroy(&srv->safety);
+    }
     drill_service_stop(srv->drill_svc);
     health_service_stop(srv->health_svc);
     serve_destroy(&srv->serve); /* no reader runs any more */
@@ -1109,6 +1150,7 @@ int server_check(const char *config_path)
     if (cfg) {
         server_check_state_file(cfg, &warns);
         server_check_secrets(cfg, false, &warns);
+        xdp_check(cfg->path, &cfg->xdp, &warns);
     }
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);

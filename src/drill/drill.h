@@ -186,7 +186,8 @@ struct drill *drill_new(const struct drill_spec *spec, const struct drill_target
                         const char *author, json_t *whatif, struct drill_timeline *timeline);
 void drill_free(struct drill *d);
 
-enum drill_start_rc { DRILL_STARTED = 0, DRILL_CONFLICT, DRILL_KNOWN };
+/* DRILL_INVALID: drill_core_adopt's saved form fails a field rule. */
+enum drill_start_rc { DRILL_STARTED = 0, DRILL_CONFLICT, DRILL_KNOWN, DRILL_INVALID };
 
 /*
  * Starts d (taken in any case) at now, for its spec's duration: a live
@@ -207,7 +208,8 @@ bool drill_core_conflicts(struct drill_core *c, const struct drill *d, char *why
  * Starts a drill that another node of the fleet started (its saved form,
  * as drill_json gives it: id, spec, covers, started, ends), keeping its id
  * and times: DRILL_KNOWN when this node has it already (active or ended),
- * DRILL_CONFLICT as for drill_core_start, and nothing when its end time
+ * DRILL_CONFLICT as for drill_core_start, DRILL_INVALID when the saved
+ * form fails a field rule (why says which), and nothing when its end time
  * has passed (DRILL_KNOWN). Never call it while holding a serve reader.
  */
 enum drill_start_rc drill_core_adopt(struct drill_core *c, json_t *saved, double now, char *why,
@@ -281,6 +283,9 @@ void drill_core_practice_restore(struct drill_core *c, json_t *arr);
 
 /* JSON views (drill_json.c); new references for the caller. */
 json_t *drill_json(const struct drill *d);
+/* The spec of a drill's saved form (drill_json's fields), checked like an
+ * API request: 0, or an HTTP status with err (out then holds nothing). */
+int drill_spec_from_saved(json_t *saved, struct drill_spec *out, char *err, size_t errlen);
 json_t *drill_core_list_json(struct drill_core *c); /* {"active", "history", "practice"} */
 json_t *drill_core_get_json(struct drill_core *c, const char *id); /* NULL: unknown */
 /* The active drills whose targets include key ("region:R", "az:A"), as

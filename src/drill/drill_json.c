@@ -218,23 +218,32 @@ static bool drill_restore_covers(json_t *v, struct drill *d)
 
 /* The spec, targets and times of one saved drill; NULL (why in err) when
  * anything is malformed: every field is checked like an API request. */
-static struct drill *drill_from_json(struct drill_core *c, json_t *j, char *err, size_t errlen)
+int drill_spec_from_saved(json_t *j, struct drill_spec *out, char *err, size_t errlen)
 {
     static const char *const spec_keys[] = {"mode",   "regions",  "azs",     "reason", "duration",
                                             "canary", "abort_if", "outcome", "name",   NULL};
-    const char *id = json_string_value(json_object_get(j, "id"));
-    if (!json_is_object(j) || drill_id_number(id) == 0) {
-        snprintf(err, errlen, "bad id");
-        return NULL;
+    if (!json_is_object(j)) {
+        snprintf(err, errlen, "not an object");
+        return 400;
     }
     json_t *so = json_object();
     for (int i = 0; spec_keys[i]; i++)
         if (json_object_get(j, spec_keys[i]))
             json_object_set(so, spec_keys[i], json_object_get(j, spec_keys[i]));
-    struct drill_spec spec;
-    int st = drill_spec_parse(so, 0, &spec, err, errlen);
+    int st = drill_spec_parse(so, 0, out, err, errlen);
     json_decref(so);
-    if (st != 0)
+    return st;
+}
+
+static struct drill *drill_from_json(struct drill_core *c, json_t *j, char *err, size_t errlen)
+{
+    const char *id = json_string_value(json_object_get(j, "id"));
+    if (!json_is_object(j) || drill_id_number(id) == 0) {
+        snprintf(err, errlen, "bad id");
+        return NULL;
+    }
+    struct drill_spec spec;
+    if (drill_spec_from_saved(j, &spec, err, errlen) != 0)
         return NULL;
     struct drill_targets t = {.n = 0};
     for (size_t i = 0; i < spec.n_regions + spec.n_azs; i++) {
@@ -358,7 +367,7 @@ enum drill_start_rc drill_core_adopt(struct drill_core *c, json_t *saved, double
 {
     struct drill *d = drill_from_json(c, saved, why, whylen);
     if (!d)
-        return DRILL_CONFLICT;
+        return DRILL_INVALID;
     if (d->ends <= now) {
         drill_free(d);
         return DRILL_KNOWN;

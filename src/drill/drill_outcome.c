@@ -215,7 +215,7 @@ static void drill_outcome_start(struct drill_outcomes *o, const struct drill_out
     j->ref = *r;
     j->seen = true;
     for (size_t k = 0; g && k < g->n_checks && !j->spec; k++)
-        if (strcmp(g->checks[k].name, r->check) == 0) {
+        if (strcmp(g->checks[k].name, r->check) == 0 && !g->checks[k].composite) {
             /* The caller holds g; our reference keeps it past that. */
             j->g = (struct gslb *)g;
             gslb_ref(j->g);
@@ -261,10 +261,13 @@ int drill_outcome_resolve(const struct gslb *g, const struct drill_spec *s, char
     for (size_t i = 0; i < s->n_outcome; i++) {
         bool found = false;
         for (size_t k = 0; g && k < g->n_checks && !found; k++)
-            found = strcmp(g->checks[k].name, s->outcome[i].check) == 0;
+            found = strcmp(g->checks[k].name, s->outcome[i].check) == 0 &&
+                    !g->checks[k].composite; /* an outcome check probes one target */
         if (!found) {
-            snprintf(err, errlen, "\"outcome\"[%zu].check: no check \"%s\" in the configuration", i,
-                     s->outcome[i].check);
+            snprintf(err, errlen,
+                     "\"outcome\"[%zu].check: no check \"%s\" in the configuration that probes (a "
+                     "composite check cannot be an outcome check)",
+                     i, s->outcome[i].check);
             return 400;
         }
     }

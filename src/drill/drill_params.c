@@ -106,7 +106,7 @@ static bool drill_params_has_check(const struct gslb *g, const char *name)
 {
     for (size_t i = 0; i < g->n_checks; i++)
         if (strcmp(g->checks[i].name, name) == 0)
-            return true;
+            return !g->checks[i].composite; /* an outcome check probes one target */
     return false;
 }
 
@@ -128,7 +128,8 @@ void drill_params_check(const struct jsoncfg *j, const struct drill_params *p, c
         for (size_t k = 0; k < s->n_outcome; k++)
             if (!drill_params_has_check(g, s->outcome[k].check)) {
                 snprintf(path, sizeof(path), "$.drills.practice[%zu].outcome[%zu].check", i, k);
-                jsoncfg_err(j, path, "no check \"%s\" in \"checks\"", s->outcome[k].check);
+                jsoncfg_err(j, path, "no check \"%s\" in \"checks\" that probes (not composite)",
+                            s->outcome[k].check);
             }
     }
 }

@@ -5,6 +5,8 @@
 #include "fleet/etcd_int.h"
 
 #include <event2/buffer.h>
+#include <sys/socket.h>
+
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -229,6 +231,23 @@ void etcd_free(struct etcd *e)
 const char *etcd_endpoint(const struct etcd *e)
 {
     return e->urls[e->cur].text;
+}
+
+bool etcd_connecting(const struct etcd *e)
+{
+    /* The newest call only (calls are linked at the head): older ones may
+     * hold connections set up before a link was cut, which still look
+     * connected. */
+    for (const struct etcd_pending *p = e->pending; p; p = p->next) {
+        if (!p->in_flight || !p->evcon)
+            continue;
+        struct bufferevent *bev = evhttp_connection_get_bufferevent(p->evcon);
+        evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        return !(fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0);
+    }
+    return false;
 }
 
 void etcd_failover(struct etcd *e)

@@ -83,6 +83,10 @@ void etcd_call(struct etcd *e, const char *path, json_t *body, etcd_cb cb, void 
 /* The URL calls go to now; etcd_failover moves to the next one. */
 const char *etcd_endpoint(const struct etcd *e);
 void etcd_failover(struct etcd *e);
+/* True when the newest call in flight has a connection that has not
+ * completed its TCP handshake: the URL does not answer at all (a cut link,
+ * a dead host), as opposed to a slow etcd. */
+bool etcd_connecting(const struct etcd *e);
 
 /* A watch on the current endpoint: create_request is the inner object of
  * {"create_request": ...} (stolen). on_msg gets each "result" object;

@@ -337,6 +337,7 @@ static void fleet_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct fleet *f = arg;
     fleet_sync_tick(f);
+    fleet_adopt_recheck(f, fleet_mono());
     fleet_store_expire(f);
     fleet_store_run_jobs(f);
 }
@@ -434,6 +435,8 @@ struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *en
     f->p.etcd.watch_idle_s = f->p.stale_after / 2 > 2 ? f->p.stale_after / 2 : 2;
     f->health = env->health;
     f->health_service = env->health_service;
+    f->unsafe = env->unsafe;
+    f->unsafe_arg = env->unsafe_arg;
     snprintf(f->version, sizeof(f->version), "%s", env->version ? env->version : "");
     f->vantage = json_array();
     for (size_t i = 0; i < env->n_vantage; i++)

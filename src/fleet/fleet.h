@@ -5,7 +5,7 @@
  *
  * The fleet client runs on its own thread with its own event base. It
  *  - keeps a lease (TTL stale_after) and, on it, PREFIX/nodes/NODE (version,
- *    config hash, vantage, last seen) and PREFIX/obs/ENDPOINT/NODE for
+ *    config hash, vantage, last seen) and PREFIX/reports/NODE/ENDPOINT for
  *    every checked endpoint: this node's damped probe state, written when
  *    it changes (never per probe result);
  *  - reads PREFIX at start and after any loss of etcd (a fresh range read)
@@ -38,11 +38,19 @@
 #include <stddef.h>
 
 #include "fleet/fleet_params.h"
+#include <jansson.h>
+
 #include "health/health.h"
 #include "health/shared_store.h"
 
 struct gslb;
 struct health_service;
+
+/* The safety rule, for an override or drill another node wrote (fleet
+ * thread): true when applying record (kind "overrides" or "drills", the
+ * record as the API writes it) would leave a policy record that is served
+ * now with no serving region on this node; why then says which. */
+typedef bool (*fleet_unsafe_fn)(void *arg, const char *kind, json_t *record, char *why, size_t len);
 
 struct fleet_env {
     struct health_core *health;
@@ -51,6 +59,8 @@ struct fleet_env {
     const char *version;                   /* gtmd version */
     const char *const *vantage;            /* probe_source addresses as written */
     size_t n_vantage;
+    fleet_unsafe_fn unsafe; /* NULL: the safety rule is not checked on adoption */
+    void *unsafe_arg;
 };
 
 struct fleet;

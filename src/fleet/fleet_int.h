@@ -40,6 +40,11 @@
 /* A sync attempt with no reply at all after this long starts again on the
  * next URL (a cut link would otherwise hold it for n_urls x timeout). */
 #define FLEET_RETRY_S 0.5
+/* A sync attempt whose calls have not even connected after this long (a
+ * tick) starts again on the next URL: a cut link answers nothing, and a
+ * heal must be found within a tick or two (writes are accepted again
+ * within 1 s of a heal). A connected but slow etcd gets FLEET_RETRY_S. */
+#define FLEET_CONNECT_S 0.2
 /* Peers' clocks further from this node's than this flag a skew. */
 #define FLEET_SKEW_MAX_S 2.0
 /* A peer whose heartbeat did not arrive for this long (an etcd election,
@@ -51,6 +56,18 @@
  * fall x interval, not an election. A disagreement known well before the
  * silence (a local network problem) stays outvoted. */
 #define FLEET_SILENT_S 1.0
+/* A record refused as unsafe is checked again this often (a view that
+ * differed from its author's for a moment delays it; fleet_adopt.c), at
+ * most FLEET_RECHECK_MAX records a round. */
+#define FLEET_RECHECK_S 1.0
+/* The key layout this node writes (doc/fleet.md, "What is in etcd"): 2
+ * puts a node's observations under reports/NODE/ (one range per node, so
+ * that an etcd role can confine each node to its own keys); 1 (gtmd
+ * before) put them at obs/ENDPOINT/NODE, which this node still reads. The
+ * node record says which ("layout"; absent: 1). */
+#define FLEET_LAYOUT 2
+#define FLEET_REPORTS "reports/"
+#define FLEET_RECHECK_MAX 16
 
 struct event;
 struct event_base;
@@ -74,6 +91,7 @@ struct fleet_node {
     double heard;
     bool silent;
     int64_t lease; /* the lease of its node record (signed fleets: its reports' lease) */
+    int layout;    /* the key layout it writes (FLEET_LAYOUT) (L) */
 };
 
 /* Another node's report on one endpoint. */
@@ -100,9 +118,14 @@ struct fleet_ep {
 /* A shared record of a kind (overrides, drills), as held in etcd. */
 struct fleet_rec {
     char id[32];
-    json_t *value;
+    json_t *value; /* as in etcd, less "sig", "signer" and "lease" */
     int64_t mod_rev;
     bool deleting; /* an expiry delete was sent */
+    /* Adoption (fleet_adopt.c): FLEET_SIG_OK when applied here, else why it
+     * was refused; an unsafe one is checked again every FLEET_RECHECK_S. */
+    enum fleet_verdict refused;
+    bool own;        /* accepted by this node's API (its safety rule ran then) */
+    char signer[64]; /* "" when unsigned */
     struct fleet_rec *next;
 };
 
@@ -112,9 +135,12 @@ struct fleet_kind {
     const char *name;        /* "overrides", "drills" */
     const char *id_prefix;   /* "ovr", "drl" */
     const char *expires_key; /* the record's end time: "expires", "ends" */
-    /* What the records do on this node (fleet thread): a record put, a
-     * record deleted, and after a fresh read (recs hold every record). */
-    void (*put)(struct fleet *f, const char *id, json_t *value);
+    /* What the records do on this node (fleet thread): a record put
+     * (checked by fleet_adopt first; FLEET_SIG_OK, or why it was refused
+     * here, with why), a record deleted (old may be NULL), and after a
+     * fresh read (recs hold every record). */
+    enum fleet_verdict (*put)(struct fleet *f, const char *id, json_t *value, char *why,
+                              size_t len);
     void (*del)(struct fleet *f, const char *id, json_t *old);
     void (*resync)(struct fleet *f, struct fleet_kind *k);
     struct fleet_rec *recs;
@@ -136,7 +162,8 @@ struct fleet_job {
     int64_t wait_rev; /* done once the watch applied this revision */
     double deadline;  /* monotonic: give up waiting for the watch */
     int phase;        /* 0 queued, 1 waiting for etcd, 2 waiting for the watch, 3 reading back
-                         after a failed compare (fleet_job_verify) */
+                         after a failed compare (fleet_job_verify), 4 waiting for a lease (no
+                         write sent yet); (L) */
     enum shared_status result;
     char err[256];
     bool done, abandoned; /* abandoned: the caller stopped waiting; free it */
@@ -148,12 +175,15 @@ enum fleet_conn { FLEET_CONN_DOWN = 0, FLEET_CONN_SYNCING, FLEET_CONN_SYNCED };
 struct fleet {
     struct fleet_params p;
     /* Records refused by fleet_verify, by verdict, and the last one (L). */
-    uint64_t rejected[FLEET_SIG_NOT_ON_LEASE + 1];
+    uint64_t rejected[FLEET_VERDICTS];
     char rejected_last_key[256];
     char rejected_last_signer[64];
     enum fleet_verdict rejected_last;
     struct health_core *health;
     struct health_service *health_service;
+    fleet_unsafe_fn unsafe; /* the safety rule on adoption (NULL: not checked) */
+    void *unsafe_arg;
+    double next_recheck;
     char version[32];
     json_t *vantage; /* array of strings */
     struct shared_store store;
@@ -302,9 +332,10 @@ void fleet_store_stop(struct fleet *f);
 /* Before a fresh read: forgets every record (the read brings them back). */
 void fleet_store_begin_read(struct fleet *f);
 void fleet_store_free(struct fleet *f);
-/* A record of kind put or deleted (value NULL) in etcd. */
+/* A record of kind put or deleted (value NULL) in etcd; signer: who signed
+ * it ("" unsigned), own: accepted by this node's API. */
 void fleet_store_apply(struct fleet *f, struct fleet_kind *k, const char *id, json_t *value,
-                       int64_t mod_rev);
+                       int64_t mod_rev, const char *signer, bool own);
 /* After a fresh read: makes the health core match the kind's records. */
 void fleet_store_resync(struct fleet *f, struct fleet_kind *k);
 void fleet_store_seq(struct fleet *f, struct fleet_kind *k, const char *value, int64_t mod_rev);
@@ -315,6 +346,18 @@ void fleet_store_run_jobs(struct fleet *f);
 void fleet_store_expire(struct fleet *f);
 /* Fails every job (stop). */
 void fleet_store_fail_all(struct fleet *f, const char *why);
+
+/* ---- fleet_adopt.c: the rules a record passes before it is applied ---- */
+/* Checks record r of kind k (its value as in etcd) and, when it passes,
+ * applies it (k->put). A refusal is reported (fleet_reject) and kept in
+ * r->refused. Not during a fresh read (fleet_store_resync does it). */
+void fleet_adopt(struct fleet *f, struct fleet_kind *k, struct fleet_rec *r);
+/* Checks the unsafe records of every kind again (tick; at most
+ * FLEET_RECHECK_MAX each FLEET_RECHECK_S). */
+void fleet_adopt_recheck(struct fleet *f, double now);
+/* Counts, reports and logs (once per key and reason) a refused record. */
+void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const char *signer,
+                  const char *detail);
 
 /* Signs v, a report of this node published at key on its lease: with
  * "members" the lease goes into the signed record (fleet_sync.c checks it

@@ -56,6 +56,13 @@ enum fleet_verdict {
     FLEET_SIG_BAD,           /* the signature does not verify */
     FLEET_SIG_IMPERSONATION, /* signed by a member, in another member's name */
     FLEET_SIG_NOT_ON_LEASE,  /* a member's report, not on the lease it signed it for */
+    /* A member's override or drill refused on adoption (fleet_adopt.c): */
+    FLEET_REJ_FIELDS,   /* a field rule fails ("role", "force", the record's own) */
+    FLEET_REJ_ID,       /* the id is not KIND-N, or not the id of its key */
+    FLEET_REJ_MAX,      /* max_overrides are in force here */
+    FLEET_REJ_UNSAFE,   /* it would leave a served record with no serving region, unforced */
+    FLEET_REJ_CONFLICT, /* a drill: another live drill holds its region here */
+    FLEET_VERDICTS      /* how many there are */
 };
 
 const char *fleet_verdict_name(enum fleet_verdict v);

@@ -116,20 +116,22 @@ void fleet_store_seq(struct fleet *f, struct fleet_kind *k, const char *value, i
 }
 
 void fleet_store_apply(struct fleet *f, struct fleet_kind *k, const char *id, json_t *value,
-                       int64_t mod_rev)
+                       int64_t mod_rev, const char *signer, bool own)
 {
     struct fleet_rec **pp = &k->recs;
     while (*pp && strcmp((*pp)->id, id) != 0)
         pp = &(*pp)->next;
     if (!value) {
         json_t *old = NULL;
+        bool applied = false;
         if (*pp) {
             struct fleet_rec *r = *pp;
             *pp = r->next;
             old = r->value;
+            applied = r->refused == FLEET_SIG_OK;
             free(r);
         }
-        if (!k->reading)
+        if (!k->reading && applied)
             k->del(f, id, old);
         json_decref(old);
         return;
@@ -140,12 +142,15 @@ void fleet_store_apply(struct fleet *f, struct fleet_kind *k, const char *id, js
             abort();
         snprintf((*pp)->id, sizeof((*pp)->id), "%s", id);
     }
-    json_decref((*pp)->value);
-    (*pp)->value = json_incref(value);
-    (*pp)->mod_rev = mod_rev;
-    (*pp)->deleting = false;
+    struct fleet_rec *r = *pp;
+    json_decref(r->value);
+    r->value = json_incref(value);
+    r->mod_rev = mod_rev;
+    r->deleting = false;
+    r->own = own;
+    snprintf(r->signer, sizeof(r->signer), "%s", signer ? signer : "");
     if (!k->reading)
-        k->put(f, id, value);
+        fleet_adopt(f, k, r);
 }
 
 void fleet_store_resync(struct fleet *f, struct fleet_kind *k)
@@ -181,12 +186,23 @@ static json_t *fleet_store_localize(struct fleet *f, json_t *value, const char *
     return c ? c : json_incref(value);
 }
 
-static void fleet_ovr_put(struct fleet *f, const char *id, json_t *value)
+static enum fleet_verdict fleet_ovr_put(struct fleet *f, const char *id, json_t *value, char *why,
+                                        size_t len)
 {
     json_t *v = fleet_store_localize(f, value, fleet_ovr_times);
-    if (override_upsert_json(f->health, v, health_now()) > 0)
-        fleet_store_save(f);
+    int rc = override_upsert_json(f->health, v, health_now());
     json_decref(v);
+    if (rc > 0)
+        fleet_store_save(f);
+    if (rc == OVERRIDE_UPSERT_INVALID) {
+        snprintf(why, len, "a field rule of overrides fails (event=override_rejected says which)");
+        return FLEET_REJ_FIELDS;
+    }
+    if (rc == OVERRIDE_UPSERT_FULL) {
+        snprintf(why, len, "max_overrides (%zu) are in force here", override_max(f->health));
+        return FLEET_REJ_MAX;
+    }
+    return FLEET_SIG_OK; /* applied, known, or expired already */
 }
 
 static void fleet_ovr_del(struct fleet *f, const char *id, json_t *old)
@@ -195,23 +211,26 @@ static void fleet_ovr_del(struct fleet *f, const char *id, json_t *old)
         fleet_store_save(f);
 }
 
+/* After a fresh read: the overrides here become etcd's, each checked. */
 static void fleet_ovr_resync(struct fleet *f, struct fleet_kind *k)
 {
-    json_t *arr = json_array();
+    json_t *ids = json_array();
     for (struct fleet_rec *r = k->recs; r; r = r->next)
-        json_array_append_new(arr, fleet_store_localize(f, r->value, fleet_ovr_times));
-    size_t n = override_sync_json(f->health, arr, health_now());
-    json_decref(arr);
+        json_array_append_new(ids, json_pack("{s:s}", "id", r->id));
+    size_t n = override_remove_not_in_json(f->health, ids);
+    json_decref(ids);
     if (n)
         fleet_store_save(f);
+    for (struct fleet_rec *r = k->recs; r; r = r->next)
+        fleet_adopt(f, k, r);
 }
 
 /* A drill started on some node: it starts here with the same id and end. */
-static void fleet_drill_put(struct fleet *f, const char *id, json_t *value)
+static enum fleet_verdict fleet_drill_put(struct fleet *f, const char *id, json_t *value, char *why,
+                                          size_t len)
 {
-    char why[256];
     json_t *v = fleet_store_localize(f, value, fleet_drill_times);
-    enum drill_start_rc rc = drill_core_adopt(f->drills, v, health_now(), why, sizeof(why));
+    enum drill_start_rc rc = drill_core_adopt(f->drills, v, health_now(), why, len);
     json_decref(v);
     if (rc == DRILL_CONFLICT) {
         char q[300];
@@ -220,6 +239,9 @@ static void fleet_drill_put(struct fleet *f, const char *id, json_t *value)
     }
     if (rc == DRILL_STARTED)
         fleet_store_save(f);
+    return rc == DRILL_CONFLICT  ? FLEET_REJ_CONFLICT
+           : rc == DRILL_INVALID ? FLEET_REJ_FIELDS
+                                 : FLEET_SIG_OK;
 }
 
 /* A drill's key went: aborted on some node (DELETE, abort_if), or its
@@ -238,7 +260,7 @@ static void fleet_drill_del(struct fleet *f, const char *id, json_t *old)
 static void fleet_drill_resync(struct fleet *f, struct fleet_kind *k)
 {
     for (struct fleet_rec *r = k->recs; r; r = r->next)
-        fleet_drill_put(f, r->id, r->value);
+        fleet_adopt(f, k, r);
     /* Active here but not in etcd: it ended in the fleet meanwhile.
      * Practice drills are started by each node's own schedule, never
      * through etcd: they are left alone. */
@@ -392,7 +414,9 @@ static void fleet_job_verify(struct fleet *f, struct fleet_job *j, int phase)
     if (!c)
         abort();
     *c = (struct fleet_jobcall){.f = f, .job = j};
+    pthread_mutex_lock(&f->lock);
     j->phase = phase;
+    pthread_mutex_unlock(&f->lock);
     etcd_call(f->etcd, "/v3/kv/range", b, fleet_on_job_verify, c);
 }
 
@@ -472,6 +496,15 @@ static void fleet_on_job_lease(void *arg, enum etcd_status st, json_t *resp, con
     struct fleet *f = c->f;
     struct fleet_job *j = c->job;
     free(c);
+    pthread_mutex_lock(&f->lock);
+    bool gone = j->abandoned; /* answered "nothing was sent" at its deadline */
+    if (!gone)
+        j->phase = 1;
+    pthread_mutex_unlock(&f->lock);
+    if (gone) {
+        fleet_job_finish(f, j, SHARED_UNAVAILABLE, NULL); /* frees it; the lease expires */
+        return;
+    }
     j->lease = st == ETCD_OK ? etcd_json_int(json_object_get(resp, "ID"), 0) : 0;
     if (!j->lease) {
         char msg[300];
@@ -540,6 +573,9 @@ static void fleet_job_start(struct fleet *f, struct fleet_job *j)
     if (!c)
         abort();
     *c = (struct fleet_jobcall){.f = f, .job = j};
+    pthread_mutex_lock(&f->lock);
+    j->phase = 4; /* nothing written yet */
+    pthread_mutex_unlock(&f->lock);
     etcd_call(f->etcd, "/v3/lease/grant", json_pack("{s:I}", "TTL", (json_int_t)ceil(j->ttl_s)),
               fleet_on_job_lease, c);
 }
@@ -639,12 +675,59 @@ static uint64_t fleet_store_view(void *arg, const char *kind)
     return v;
 }
 
-/* Queues j and waits for it; returns its result (the job is freed). */
-static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j, char id[32],
-                                           char *err, size_t errlen)
+/* What the caller is told when the deadline comes before the job is done
+ * (caller holds f->lock): the truth of its phase. The job is unlinked and
+ * freed when it never went to etcd, else left to the fleet thread. */
+static enum shared_status fleet_store_timeout_locked(struct fleet *f, struct fleet_job *j,
+                                                     char *err, size_t errlen)
 {
-    double limit = 4 * f->p.etcd.timeout_s * (double)(f->p.etcd.n_urls + 1) + 2;
-    struct timespec ts = deadline_after(limit);
+    if (j->phase == 0 || j->phase == 4) {
+        /* Queued, or waiting for a lease: no write was sent (the lease's
+         * reply, when it comes, sends none: fleet_on_job_lease). */
+        if (j->phase == 0) {
+            struct fleet_job **pp = &f->jobs;
+            while (*pp && *pp != j)
+                pp = &(*pp)->next;
+            if (*pp)
+                *pp = j->next;
+            json_decref(j->record);
+            free(j);
+        } else
+            j->abandoned = true;
+        snprintf(err, errlen,
+                 "etcd did not answer within the write deadline; nothing was sent, nothing "
+                 "was applied");
+        return SHARED_UNAVAILABLE;
+    }
+    bool committed = j->phase == 2;
+    if (committed && j->id[0] == '\0')
+        committed = false;
+    char id[32];
+    snprintf(id, sizeof(id), "%s", j->id);
+    j->abandoned = true; /* the fleet thread frees it */
+    if (committed) {
+        snprintf(err, errlen, "%s", id);
+        return SHARED_OK; /* in etcd; this node's watch applies it shortly */
+    }
+    snprintf(err, errlen,
+             "etcd did not answer within the write deadline; the change may or may not have "
+             "been made: check the list again");
+    return SHARED_UNKNOWN;
+}
+
+/* Queues j and waits for it until deadline (CLOCK_MONOTONIC); returns its
+ * result (the job is freed here, or by the fleet thread when abandoned). */
+static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j, double deadline,
+                                           char id[32], char *err, size_t errlen)
+{
+    double left = deadline - fleet_mono();
+    if (left <= 0) {
+        json_decref(j->record);
+        free(j);
+        snprintf(err, errlen, "the write deadline passed before it was sent; nothing was applied");
+        return SHARED_UNAVAILABLE;
+    }
+    struct timespec ts = deadline_after(left);
     pthread_mutex_lock(&f->lock);
     j->next = NULL;
     struct fleet_job **pp = &f->jobs;
@@ -658,13 +741,16 @@ static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j,
         if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
             break;
     if (!j->done) {
-        j->abandoned = true; /* the fleet thread frees it */
+        char done_id[32] = "";
+        if (j->phase == 2 && id)
+            snprintf(done_id, sizeof(done_id), "%s", j->id);
+        enum shared_status st = fleet_store_timeout_locked(f, j, err, errlen);
         pthread_mutex_unlock(&f->lock);
-        snprintf(err, errlen,
-                 "etcd did not answer within %.0f s; the change may or may not "
-                 "have been made: check the list again",
-                 limit);
-        return SHARED_UNKNOWN;
+        if (st == SHARED_OK && id) {
+            snprintf(id, 32, "%s", done_id);
+            err[0] = '\0';
+        }
+        return st;
     }
     pthread_mutex_unlock(&f->lock);
     enum shared_status st = j->result;
@@ -677,8 +763,8 @@ static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j,
 }
 
 static enum shared_status fleet_store_create(void *arg, const char *kind, json_t *record,
-                                             double ttl_s, uint64_t view, char id[32], char *err,
-                                             size_t errlen)
+                                             double ttl_s, uint64_t view, double deadline,
+                                             char id[32], char *err, size_t errlen)
 {
     struct fleet *f = arg;
     struct fleet_job *j = calloc(1, sizeof(*j));
@@ -695,11 +781,11 @@ static enum shared_status fleet_store_create(void *arg, const char *kind, json_t
         snprintf(err, errlen, "no shared kind %s", kind);
         return SHARED_UNAVAILABLE;
     }
-    return fleet_store_wait(f, j, id, err, errlen);
+    return fleet_store_wait(f, j, deadline, id, err, errlen);
 }
 
-static enum shared_status fleet_store_remove(void *arg, const char *kind, const char *id, char *err,
-                                             size_t errlen)
+static enum shared_status fleet_store_remove(void *arg, const char *kind, const char *id,
+                                             double deadline, char *err, size_t errlen)
 {
     struct fleet *f = arg;
     struct fleet_job *j = calloc(1, sizeof(*j));
@@ -712,7 +798,7 @@ static enum shared_status fleet_store_remove(void *arg, const char *kind, const 
         free(j);
         return SHARED_NOT_FOUND;
     }
-    return fleet_store_wait(f, j, NULL, err, errlen);
+    return fleet_store_wait(f, j, deadline, NULL, err, errlen);
 }
 
 static const struct shared_store_ops fleet_store_ops = {

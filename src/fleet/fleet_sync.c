@@ -107,7 +107,7 @@ void fleet_sync_failed(struct fleet *f, const char *what, const char *err)
      * are refused until the sync is done); each attempt is one call. */
     double delay = 0.1 * pow(2, f->retry_n < 3 ? f->retry_n : 3);
     f->retry_n++;
-    f->next_sync = fleet_mono() + (delay < FLEET_RETRY_S ? delay : FLEET_RETRY_S);
+    f->next_sync = fleet_mono() + (delay < FLEET_TICK_S ? delay : FLEET_TICK_S);
 }
 
 /* A callback of an abandoned sequence, or one that failed: true when the
@@ -157,6 +157,7 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
     pthread_mutex_lock(&f->lock);
     struct fleet_node *n = &f->nodes[idx];
     bool was_live = n->live;
+    int was_layout = n->layout;
     n->live = v != NULL;
     if (v) {
         snprintf(n->version, sizeof(n->version), "%s",
@@ -167,8 +168,16 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
         n->started = json_number_value(json_object_get(v, "started"));
         json_decref(n->vantage);
         n->vantage = json_incref(json_object_get(v, "vantage"));
+        json_t *lay = json_object_get(v, "layout");
+        n->layout = json_is_integer(lay) ? (int)json_integer_value(lay) : 1;
     }
     pthread_mutex_unlock(&f->lock);
+    if (v && !bulk && idx != f->self && n->layout != FLEET_LAYOUT &&
+        (!was_live || was_layout != n->layout))
+        log_warn("event=fleet_mixed node=%s layout=%d this_layout=%d note=\"upgrade every node "
+                 "of a fleet together: this node reads its reports, it does not read this "
+                 "node's, and it refuses this node's overrides and drills\"",
+                 name, n->layout, FLEET_LAYOUT);
     if (idx == f->self && !v && f->conn == FLEET_CONN_SYNCED) {
         /* Our own key vanished: the lease expired in etcd. */
         f->lease = 0;
@@ -184,14 +193,16 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
     }
 }
 
-static void fleet_obs_update(struct fleet *f, const char *rest, json_t *v, bool bulk)
+/* One report: node's observation of endpoint ep (ep_len octets,
+ * "POOL/NAME"); legacy: read at its layout-1 key (obs/ENDPOINT/NODE). */
+static void fleet_obs_update(struct fleet *f, const char *node_name, const char *ep_name,
+                             size_t ep_len, json_t *v, bool bulk, bool legacy)
 {
-    const char *slash = strrchr(rest, '/');
-    if (!slash || slash == rest || !fleet_node_name_ok(slash + 1))
+    if (!fleet_node_name_ok(node_name) || ep_len == 0 || ep_len > 590)
         return;
     char key[600];
-    snprintf(key, sizeof(key), "endpoint:%.*s", (int)(slash - rest), rest);
-    uint16_t node = fleet_node_get(f, slash + 1);
+    snprintf(key, sizeof(key), "endpoint:%.*s", (int)ep_len, ep_name);
+    uint16_t node = fleet_node_get(f, node_name);
     struct fleet_ep *ep = fleet_ep_get(f, key, false);
     if (!ep && f->n_eps < f->n_local + FLEET_FOREIGN_EPS_MAX)
         ep = fleet_ep_get(f, key, true);
@@ -205,7 +216,8 @@ static void fleet_obs_update(struct fleet *f, const char *rest, json_t *v, bool 
         pthread_mutex_unlock(&f->lock);
     }
     if (node == f->self) {
-        ep->published = st; /* what etcd holds for us */
+        if (!legacy) /* a key of this node's before an upgrade is not what it writes now */
+            ep->published = st; /* what etcd holds for us */
         return;
     }
     if (bulk) {
@@ -227,20 +239,31 @@ static void fleet_obs_update(struct fleet *f, const char *rest, json_t *v, bool 
     fleet_obs_set(f, ep, node, st, v ? json_number_value(json_object_get(v, "t")) : 0);
 }
 
-/* The member a key speaks for: the node of nodes/NODE, beat/NODE and
- * obs/ENDPOINT/NODE; NULL for records any member may write (overrides,
- * drills). */
-static const char *fleet_key_owner(const char *rest)
+/* The member a key speaks for, copied to out: the node of nodes/NODE,
+ * beat/NODE, reports/NODE/ENDPOINT and (the layout before, read for one
+ * release) obs/ENDPOINT/NODE; NULL for records any member may write
+ * (overrides, drills). A name too long for out is "" (no member's). */
+static const char *fleet_key_owner(const char *rest, char out[FLEET_NODE_MAX + 2])
 {
-    if (strncmp(rest, "nodes/", 6) == 0)
-        return rest + 6;
-    if (strncmp(rest, "beat/", 5) == 0)
-        return rest + 5;
-    if (strncmp(rest, "obs/", 4) == 0) {
-        const char *slash = strrchr(rest, '/');
-        return slash ? slash + 1 : rest;
+    const char *name = NULL;
+    size_t len = 0;
+    if (strncmp(rest, "nodes/", 6) == 0 || strncmp(rest, "beat/", 5) == 0) {
+        name = strchr(rest, '/') + 1;
+        len = strlen(name);
+    } else if (strncmp(rest, FLEET_REPORTS, strlen(FLEET_REPORTS)) == 0) {
+        name = rest + strlen(FLEET_REPORTS);
+        const char *slash = strchr(name, '/');
+        len = slash ? (size_t)(slash - name) : strlen(name);
+    } else if (strncmp(rest, "obs/", 4) == 0) {
+        name = strrchr(rest, '/') + 1;
+        len = strlen(name);
     }
-    return NULL;
+    if (!name)
+        return NULL;
+    if (len > FLEET_NODE_MAX)
+        len = 0;
+    snprintf(out, FLEET_NODE_MAX + 2, "%.*s", (int)len, name);
+    return out;
 }
 
 /* A signed report of a member (node record, heartbeat, observation) is
@@ -262,25 +285,16 @@ static enum fleet_verdict fleet_dispatch_on_lease(struct fleet *f, const char *r
             f->nodes[idx].lease = lease; /* fleet thread only */
         return FLEET_SIG_OK;
     }
-    if (strncmp(rest, "obs/", 4) == 0 && (idx == FLEET_NODE_NONE || f->nodes[idx].lease != lease))
+    bool report =
+        strncmp(rest, "obs/", 4) == 0 || strncmp(rest, FLEET_REPORTS, strlen(FLEET_REPORTS)) == 0;
+    if (report && (idx == FLEET_NODE_NONE || f->nodes[idx].lease != lease))
         return FLEET_SIG_NOT_ON_LEASE;
     return FLEET_SIG_OK;
 }
 
-/* Whether v, read at key, is signed by the member it speaks for (always,
- * without "members"). A refused record is counted by reason, reported in
- * status and metrics, and logged the first time each key is refused for
- * a reason (fleet_view.h). */
-static bool fleet_dispatch_trusted(struct fleet *f, const char *key, const char *rest, json_t *v,
-                                   int64_t lease)
+void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const char *signer,
+                  const char *detail)
 {
-    const char *signer;
-    const char *owner = fleet_key_owner(rest);
-    enum fleet_verdict vd = fleet_verify(&f->p.keys, key, v, owner, &signer);
-    if (vd == FLEET_SIG_OK && owner)
-        vd = fleet_dispatch_on_lease(f, rest, owner, v, lease);
-    if (vd == FLEET_SIG_OK)
-        return true;
     pthread_mutex_lock(&f->lock);
     f->rejected[vd]++;
     bool again = strcmp(f->rejected_last_key, key) == 0 && f->rejected_last == vd;
@@ -289,11 +303,46 @@ static bool fleet_dispatch_trusted(struct fleet *f, const char *key, const char 
     snprintf(f->rejected_last_signer, sizeof(f->rejected_last_signer), "%s", signer ? signer : "");
     pthread_mutex_unlock(&f->lock);
     if (!again) {
-        char kq[300], sq[100];
-        log_warn("event=fleet_rejected key=%s why=%s signer=%s", log_quote(key, kq, sizeof(kq)),
-                 fleet_verdict_name(vd), log_quote(signer ? signer : "", sq, sizeof(sq)));
+        char kq[300], sq[100], dq[400];
+        log_warn("event=fleet_rejected key=%s why=%s signer=%s detail=\"%s\"",
+                 log_quote(key, kq, sizeof(kq)), fleet_verdict_name(vd),
+                 log_quote(signer ? signer : "", sq, sizeof(sq)),
+                 log_quote(detail ? detail : "", dq, sizeof(dq)));
     }
+}
+
+/* Whether v, read at key, is signed by the member it speaks for (always,
+ * without "members"); signer gets the signer's name ("" unsigned). A
+ * refused record is counted by reason, reported in status and metrics, and
+ * logged the first time each key is refused for a reason (fleet_reject). */
+static bool fleet_dispatch_trusted(struct fleet *f, const char *key, const char *rest, json_t *v,
+                                   int64_t lease, char signer_out[64])
+{
+    const char *signer = NULL;
+    char owner_buf[FLEET_NODE_MAX + 2];
+    const char *owner = fleet_key_owner(rest, owner_buf);
+    enum fleet_verdict vd = fleet_verify(&f->p.keys, key, v, owner, &signer);
+    if (vd == FLEET_SIG_OK && owner)
+        vd = fleet_dispatch_on_lease(f, rest, owner, v, lease);
+    snprintf(signer_out, 64, "%s", signer ? signer : "");
+    if (vd == FLEET_SIG_OK)
+        return true;
+    fleet_reject(f, key, vd, signer, NULL);
     return false;
+}
+
+/* Whether record v (signed by signer, "" unsigned) is one this node
+ * accepted itself through its API: it checked the safety rule then. With
+ * "members" only its own signature says so ("node" is the writer's
+ * claim); without, nothing can be trusted and "node" is taken as is. */
+static bool fleet_own_record(const struct fleet *f, json_t *v, const char *signer)
+{
+    if (!v)
+        return false;
+    if (f->p.keys.enabled)
+        return strcmp(signer, f->p.node) == 0;
+    const char *node = json_string_value(json_object_get(v, "node"));
+    return node && strcmp(node, f->p.node) == 0;
 }
 
 /* One key put (value) or deleted (value NULL). */
@@ -316,7 +365,8 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
         json_decref(v);
         return; /* not ours: ignore */
     }
-    if (v && !fleet_dispatch_trusted(f, key, rest, v, lease)) {
+    char signer[64] = "";
+    if (v && !fleet_dispatch_trusted(f, key, rest, v, lease, signer)) {
         json_decref(v);
         return; /* not written by the member it speaks for: as if absent */
     }
@@ -325,9 +375,18 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
         json_object_del(v, "signer");
         json_object_del(v, "lease");
     }
-    if (strncmp(rest, "obs/", 4) == 0)
-        fleet_obs_update(f, rest + 4, v, bulk);
-    else if (strncmp(rest, "beat/", 5) == 0 && fleet_node_name_ok(rest + 5)) {
+    if (strncmp(rest, FLEET_REPORTS, strlen(FLEET_REPORTS)) == 0) {
+        const char *node = rest + strlen(FLEET_REPORTS), *slash = strchr(node, '/');
+        char name[FLEET_NODE_MAX + 2];
+        if (slash && (size_t)(slash - node) <= FLEET_NODE_MAX) {
+            snprintf(name, sizeof(name), "%.*s", (int)(slash - node), node);
+            fleet_obs_update(f, name, slash + 1, strlen(slash + 1), v, bulk, false);
+        }
+    } else if (strncmp(rest, "obs/", 4) == 0) { /* the layout before (gtmd 1.x) */
+        const char *slash = strrchr(rest + 4, '/');
+        if (slash)
+            fleet_obs_update(f, slash + 1, rest + 4, (size_t)(slash - rest - 4), v, bulk, true);
+    } else if (strncmp(rest, "beat/", 5) == 0 && fleet_node_name_ok(rest + 5)) {
         if (!bulk) /* a fresh read's heartbeats are old: no clock to compare */
             fleet_beat_seen(f, rest + 5, v);
     } else if (strncmp(rest, "nodes/", 6) == 0 && fleet_node_name_ok(rest + 6))
@@ -339,7 +398,8 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
             snprintf(kind, sizeof(kind), "%.*s", (int)(slash - rest), rest);
             struct fleet_kind *k = fleet_store_kind(f, kind);
             if (k && strlen(slash + 1) < 32)
-                fleet_store_apply(f, k, slash + 1, v, mod_rev);
+                fleet_store_apply(f, k, slash + 1, v, mod_rev, signer,
+                                  fleet_own_record(f, v, signer));
         }
     }
     json_decref(v);
@@ -515,9 +575,10 @@ static void fleet_sync_range(struct fleet *f)
 static json_t *fleet_node_put_op(struct fleet *f)
 {
     pthread_mutex_lock(&f->lock);
-    json_t *v = json_pack("{s:s, s:s, s:f, s:f, s:O, s:s}", "version", f->version, "config_hash",
-                          f->config_hash, "last_seen", fleet_wall(), "started",
-                          f->nodes[f->self].started, "vantage", f->vantage, "node", f->p.node);
+    json_t *v =
+        json_pack("{s:s, s:s, s:f, s:f, s:O, s:s, s:i}", "version", f->version, "config_hash",
+                  f->config_hash, "last_seen", fleet_wall(), "started", f->nodes[f->self].started,
+                  "vantage", f->vantage, "node", f->p.node, "layout", FLEET_LAYOUT);
     pthread_mutex_unlock(&f->lock);
     char *key = fleet_key(f, "nodes/", f->p.node, NULL);
     fleet_sign_on_lease(f, key, v);
@@ -628,7 +689,7 @@ static void fleet_on_publish(void *arg, enum etcd_status st, json_t *resp, const
  * observation. */
 static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
 {
-    char *key = fleet_key(f, "obs/", fleet_ep_name(e), f->p.node);
+    char *key = fleet_key(f, FLEET_REPORTS, f->p.node, fleet_ep_name(e));
     json_t *op;
     if (st == HEALTH_UNKNOWN)
         op = json_pack("{s:{s:o}}", "request_delete_range", "key", fleet_b64s(key));
@@ -727,7 +788,8 @@ void fleet_sync_tick(struct fleet *f)
         return;
     }
     if (f->conn == FLEET_CONN_SYNCING && !f->sync_answered &&
-        now - f->sync_started >= FLEET_RETRY_S) {
+        (now - f->sync_started >= FLEET_RETRY_S ||
+         (now - f->sync_started >= FLEET_CONNECT_S && etcd_connecting(f->etcd)))) {
         /* No reply yet: the URL may be cut off. Start over on the next one
          * (the abandoned call ends by its own timeout). */
         etcd_failover(f->etcd);

@@ -40,7 +40,7 @@ json_t *fleet_view_status(struct fleet *f)
     double quiet = now - f->last_ok;
     const char *self_hash = f->config_hash;
     json_t *nodes = json_array();
-    bool mismatch = false;
+    bool mismatch = false, mixed = false;
     for (size_t i = 0; i < f->n_nodes; i++) {
         const struct fleet_node *n = &f->nodes[i];
         bool self = i == f->self;
@@ -59,6 +59,9 @@ json_t *fleet_view_status(struct fleet *f)
                             self ? json_real(health_now()) : json_real(n->last_seen));
         json_object_set_new(j, "started", n->started > 0 ? json_real(n->started) : json_null());
         json_object_set_new(j, "silent", json_boolean(n->silent));
+        int layout = self ? FLEET_LAYOUT : n->layout;
+        json_object_set_new(j, "layout", json_integer(layout));
+        mixed |= layout != FLEET_LAYOUT;
         json_object_set_new(j, "clock_offset_s",
                             !self && n->have_offset ? json_real(n->clock_offset) : json_null());
         json_array_append_new(nodes, j);
@@ -74,7 +77,7 @@ json_t *fleet_view_status(struct fleet *f)
     fleet_view_liveness_locked(f, st, now);
     json_t *rej = json_object();
     uint64_t total = 0;
-    for (int v = FLEET_SIG_MISSING; v <= FLEET_SIG_NOT_ON_LEASE; v++) {
+    for (int v = FLEET_SIG_MISSING; v < FLEET_VERDICTS; v++) {
         json_object_set_new(rej, fleet_verdict_name((enum fleet_verdict)v),
                             json_integer((json_int_t)f->rejected[v]));
         total += f->rejected[v];
@@ -85,6 +88,9 @@ json_t *fleet_view_status(struct fleet *f)
                                       fleet_verdict_name(f->rejected_last), "signer",
                                       f->rejected_last_signer));
     json_object_set_new(st, "signed", json_boolean(f->p.keys.enabled));
+    /* A live node writing another key layout (an older gtmd): upgrade
+     * every node together (doc/fleet.md, "Upgrading a fleet"). */
+    json_object_set_new(st, "mixed_layout", json_boolean(mixed));
     json_object_set_new(st, "rejected", rej);
     pthread_mutex_unlock(&f->lock);
     return st;

@@ -42,7 +42,7 @@ struct fleet_metrics {
     uint64_t etcd_keys_written_total;
     bool signing; /* "members" given: records are signed and checked */
     /* Records refused by signature check, by reason (fleet_sign.h). */
-    uint64_t rejected[FLEET_SIG_NOT_ON_LEASE + 1];
+    uint64_t rejected[FLEET_VERDICTS];
 };
 void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m);
 

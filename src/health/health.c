@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "dns/name.h"
 #include "health/override.h"
+#include "health/verdict.h"
 
 const double health_hist_bounds[HEALTH_HIST_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                             0.05,  0.1,    0.25,  0.5,  1.0};
@@ -23,6 +24,8 @@ void health_core_init(struct health_core *c)
     pthread_mutex_init(&c->lock, NULL);
     c->next_override_id = 1;
     c->max_overrides = HEALTH_MAX_OVERRIDES_DEFAULT;
+    c->next_verdict_id = 1;
+    c->max_verdicts = HEALTH_MAX_VERDICTS_DEFAULT;
     c->n_buckets = 1024;
     c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
     if (!c->buckets)
@@ -42,6 +45,7 @@ void health_core_free(struct health_core *c)
     }
     free(c->buckets);
     override_free_all(c);
+    verdict_free_all(c);
     pthread_mutex_destroy(&c->lock);
 }
 
@@ -153,9 +157,13 @@ struct health_slot *health_core_slot(struct health_core *c, const char *key)
  * that no policy set maps, no override names and no drill covers. */
 static void health_slot_collect_locked(struct health_core *c, struct health_slot *s)
 {
-    if (s->refs > 0 || strncmp(s->key, "endpoint:", 9) != 0 ||
+    /* "check:" slots are the children of composite checks (composite.h). */
+    if (s->refs > 0 ||
+        (strncmp(s->key, "endpoint:", 9) != 0 && strncmp(s->key, "check:", 6) != 0) ||
         atomic_load_explicit(&s->override, memory_order_relaxed) != HEALTH_UNKNOWN ||
-        atomic_load_explicit(&s->drill, memory_order_relaxed) != HEALTH_UNKNOWN)
+        atomic_load_explicit(&s->dial, memory_order_relaxed) != 0 ||
+        atomic_load_explicit(&s->drill, memory_order_relaxed) != HEALTH_UNKNOWN ||
+        atomic_load_explicit(&s->external, memory_order_relaxed) != HEALTH_UNKNOWN)
         return;
     uint32_t h = dns_name_hash((const uint8_t *)s->key, strlen(s->key)) % c->n_buckets;
     struct health_slot **pp = &c->buckets[h];
@@ -321,14 +329,42 @@ void health_override_apply_locked(struct health_core *c, const char *target)
     struct health_slot *s = health_find_locked(c, target);
     if (!s)
         s = health_slot_new_locked(c, target, "not in the current config");
+    /* The newest override decides. When it is partial (a dial), it
+     * decides for its share of the clients, and the newest full override
+     * (if any) for the others; older dials are hidden by the newest. */
     uint8_t st = HEALTH_UNKNOWN;
-    for (struct override *o = c->overrides; o; o = o->next)
-        if (o->target && strcmp(o->target, target) == 0) {
+    uint64_t dial = 0;
+    for (struct override *o = c->overrides; o; o = o->next) {
+        if (!o->target || strcmp(o->target, target) != 0)
+            continue;
+        if (override_is_full(o)) {
             st = (uint8_t)o->state;
             break;
         }
+        if (dial == 0 && st == HEALTH_UNKNOWN)
+            dial = health_dial_pack(o->share, o->state, o->salt);
+    }
+    uint64_t was = atomic_load_explicit(&s->dial, memory_order_relaxed);
+    if (!was && dial)
+        atomic_fetch_add(&c->n_dials, 1);
     health_write_begin(c);
     atomic_store_explicit(&s->override, st, memory_order_release);
+    atomic_store_explicit(&s->dial, dial, memory_order_release);
+    health_write_end(c);
+    if (was && !dial)
+        atomic_fetch_sub(&c->n_dials, 1);
+    health_slot_collect_locked(c, s);
+}
+
+void health_external_set_locked(struct health_core *c, const char *target, enum health_state st)
+{
+    struct health_slot *s = health_find_locked(c, target);
+    if (!s && st == HEALTH_UNKNOWN)
+        return;
+    if (!s)
+        s = health_slot_new_locked(c, target, "not in the current config");
+    health_write_begin(c);
+    atomic_store_explicit(&s->external, (uint8_t)st, memory_order_release);
     health_write_end(c);
     health_slot_collect_locked(c, s);
 }

@@ -72,6 +72,12 @@ struct health_slot {
                                   none: no fleet, no report, or etcd lost for stale_after */
     _Atomic uint8_t drill;     /* HEALTH_DOWN while a live drill covers the slot
                                   (health_drill_set); HEALTH_UNKNOWN = none */
+    /* A partial override (a traffic dial, override.h) newer than any full
+     * one: health_dial_pack, 0 = none. 'override' then holds the state of
+     * the clients outside the dial (the newest full override, if any). */
+    _Atomic uint64_t dial;
+    _Atomic uint8_t external; /* external verdicts (verdict.h): DOWN when any
+                                 says down, else UP when any says up */
     /* Written (by the prober thread, the loader, the state file) and read
      * (status, metrics, the state file) only under core->lock. */
     uint8_t probe_state;       /* rise/fall damped probe verdict */
@@ -90,6 +96,7 @@ struct health_slot {
 };
 
 struct override;
+struct verdict;
 
 /* Whom the core tells about changes (the health service, service.h, and
  * the drill service, src/drill, and the fleet client, src/fleet). Each
@@ -127,6 +134,9 @@ struct health_core {
     size_t n_overrides;         /* entries in that list */
     size_t max_overrides;       /* override_add refuses past it (override_set_max) */
     uint64_t next_override_id;
+    struct verdict *verdicts; /* external verdicts, newest first (verdict.h) */
+    size_t n_verdicts, max_verdicts;
+    uint64_t next_verdict_id;
     struct health_slot **buckets;
     uint32_t n_buckets;
     size_t n_slots;       /* in the table now */
@@ -144,6 +154,9 @@ struct health_core {
      * isolated from etcd with such an isolation action (doc/fleet.md), so
      * resolvers ask the other name servers. Read by the query path. */
     _Atomic uint16_t policy_rcode;
+    /* Slots with a dial (a partial override) now: while 0, the query path
+     * skips looking for dials (policy_eval). Changed under lock. */
+    _Atomic uint32_t n_dials;
 };
 
 static inline void health_set_policy_rcode(struct health_core *c, uint16_t rcode)
@@ -244,6 +257,14 @@ void health_core_begin_mapping(struct health_core *c);
  * kept (no policy set maps it) is freed when that override goes. */
 void health_override_apply_locked(struct health_core *c, const char *target);
 
+/* Sets target's external byte (verdict.h; caller holds c->lock), creating
+ * the slot like health_override_apply_locked; frees an endpoint slot only
+ * the last verdict kept. */
+void health_external_set_locked(struct health_core *c, const char *target, enum health_state st);
+
+/* Verdicts the core keeps at most, unless max_verdicts says otherwise. */
+#define HEALTH_MAX_VERDICTS_DEFAULT 1000
+
 /* One probe result as the health core counts it. */
 struct health_result {
     bool ok;
@@ -285,6 +306,30 @@ static inline enum health_state health_slot_override(const struct health_slot *s
     return (enum health_state)atomic_load_explicit(&s->override, memory_order_acquire);
 }
 
+/* A dial word: the share of clients (basis points, 1..9999), the state
+ * they get and the salt of their buckets (policy_dial.h). */
+static inline uint64_t health_dial_pack(uint16_t share, enum health_state st, uint32_t salt)
+{
+    return (uint64_t)share | ((uint64_t)st << 16) | (1ull << 24) | ((uint64_t)salt << 32);
+}
+static inline uint16_t health_dial_share(uint64_t d)
+{
+    return (uint16_t)(d & 0xffff);
+}
+static inline enum health_state health_dial_state(uint64_t d)
+{
+    return (enum health_state)((d >> 16) & 0xff);
+}
+static inline uint32_t health_dial_salt(uint64_t d)
+{
+    return (uint32_t)(d >> 32);
+}
+/* The dial of a slot (0: none). */
+static inline uint64_t health_slot_dial(const struct health_slot *s)
+{
+    return atomic_load_explicit(&s->dial, memory_order_acquire);
+}
+
 /* The drill layer only (HEALTH_DOWN while a live drill covers the slot). */
 static inline enum health_state health_slot_drill(const struct health_slot *s)
 {
@@ -297,10 +342,19 @@ static inline enum health_state health_slot_fleet(const struct health_slot *s)
     return (enum health_state)atomic_load_explicit(&s->fleet, memory_order_relaxed);
 }
 
+/* The external layer only (verdict.h). */
+static inline enum health_state health_slot_external(const struct health_slot *s)
+{
+    return (enum health_state)atomic_load_explicit(&s->external, memory_order_acquire);
+}
+
 /* The probe as the fleet sees it: the fleet verdict when there is one,
- * else this node's own probe. */
+ * else this node's own probe; an external "down" verdict on the slot
+ * wins over both (verdict.h). */
 static inline enum health_state health_slot_observed(const struct health_slot *s)
 {
+    if (health_slot_external(s) == HEALTH_DOWN)
+        return HEALTH_DOWN;
     enum health_state f = health_slot_fleet(s);
     return f != HEALTH_UNKNOWN ? f : health_slot_probe(s);
 }

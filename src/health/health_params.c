@@ -89,6 +89,9 @@ void health_params_parse(const struct jsoncfg *j, json_t *root, struct health_pa
     out->max_overrides =
         (size_t)jsoncfg_int(j, root, "max_overrides", "$.max_overrides", 1,
                             HEALTH_MAX_OVERRIDES_LIMIT, HEALTH_MAX_OVERRIDES_DEFAULT);
+    out->max_verdicts =
+        (size_t)jsoncfg_int(j, root, "max_verdicts", "$.max_verdicts", 1,
+                            HEALTH_MAX_OVERRIDES_LIMIT, HEALTH_MAX_VERDICTS_DEFAULT);
     health_params_source(j, json_object_get(root, "probe_source"), out);
 }
 

@@ -26,12 +26,14 @@ struct health_params {
     char *state_file;                 /* resolved path, or NULL: no persistence */
     double state_max_age;             /* seconds a state file stays fresh (default 600) */
     size_t max_overrides;             /* overrides kept at most (default 1000) */
+    size_t max_verdicts;              /* external verdicts kept at most (default 1000) */
     struct probe_source probe_source; /* "probe_source": at most one per family */
     char *probe_source_text[2];       /* as written, for status and the fleet */
     size_t n_probe_source;
 };
 
-/* Reads "state_file", "state_max_age", "max_overrides" and "probe_source"
+/* Reads "state_file", "state_max_age", "max_overrides", "max_verdicts"
+ * and "probe_source"
  * (an array of at most one IPv4 and one IPv6 address, no port) from the
  * top-level object root; errors go to j's list with their JSON path. The
  * state file's directory must exist and be writable by this process, and

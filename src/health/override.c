@@ -51,11 +51,20 @@ size_t override_max(struct health_core *c)
 int override_add(struct health_core *c, const char *target, enum health_state st,
                  const char *reason, const char *author, double expires, char id[32])
 {
+    return override_add_dial(c, target, st, OVERRIDE_FULL, 0, reason, author, expires, id);
+}
+
+int override_add_dial(struct health_core *c, const char *target, enum health_state st,
+                      uint16_t share, uint32_t salt, const char *reason, const char *author,
+                      double expires, char id[32])
+{
     struct override *o = calloc(1, sizeof(*o));
     if (!o)
         abort();
     o->target = override_strdup(target);
     o->state = st;
+    o->share = share >= OVERRIDE_FULL ? OVERRIDE_FULL : share;
+    o->salt = o->share >= OVERRIDE_FULL ? 0 : salt;
     o->reason = override_strdup(reason);
     o->author = override_strdup(author);
     o->created = health_now();
@@ -78,14 +87,18 @@ int override_add(struct health_core *c, const char *target, enum health_state st
     pthread_mutex_unlock(&c->lock);
     health_hooks_overrides_changed(&hooks);
     /* o belongs to the list now: an expiry may free it at any moment. */
-    event_ring_push(c->events, "override",
-                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*}", "action", "added", "override", id,
-                              "target", target, "state", health_state_name(st), "reason",
-                              reason ? reason : "", "author", author));
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*}", "action", "added", "override", id,
+                           "target", target, "state", health_state_name(st), "reason",
+                           reason ? reason : "", "author", author);
+    if (share < OVERRIDE_FULL)
+        json_object_set_new(ev, "percent", json_real(share / 100.0));
+    event_ring_push(c->events, "override", ev);
     char reason_q[1100], target_q[OVERRIDE_MAX_TARGET + 8];
-    log_info("event=override_add id=%s target=\"%s\" state=%s author=%s reason=\"%s\"", id,
-             log_quote(target, target_q, sizeof(target_q)), health_state_name(st),
-             author ? author : "", log_quote(reason ? reason : "", reason_q, sizeof(reason_q)));
+    log_info("event=override_add id=%s target=\"%s\" state=%s percent=%.2f author=%s "
+             "reason=\"%s\"",
+             id, log_quote(target, target_q, sizeof(target_q)), health_state_name(st),
+             (share < OVERRIDE_FULL ? share : OVERRIDE_FULL) / 100.0, author ? author : "",
+             log_quote(reason ? reason : "", reason_q, sizeof(reason_q)));
     return 0;
 }
 
@@ -205,6 +218,10 @@ static json_t *override_json(const struct override *o)
     json_object_set_new(j, "expires", o->expires > 0 ? json_real(o->expires) : json_null());
     if (o->node)
         json_object_set_new(j, "node", json_string(o->node));
+    if (!override_is_full(o)) {
+        json_object_set_new(j, "percent", json_real(o->share / 100.0));
+        json_object_set_new(j, "salt", json_integer(o->salt));
+    }
     return j;
 }
 
@@ -280,6 +297,17 @@ const char *override_check_target(const char *t)
     return NULL;
 }
 
+const char *override_check_percent(json_t *v, uint16_t *share)
+{
+    double p = json_number_value(v);
+    double bp = p * 100.0;
+    if (!json_is_number(v) || !isfinite(p) || p < 0 || p > 100 ||
+        fabs(bp - round(bp)) > 1e-6 * (bp > 1 ? bp : 1))
+        return "\"percent\" must be a number from 0 to 100 with at most two decimals";
+    *share = (uint16_t)round(bp);
+    return NULL;
+}
+
 const char *override_check_reason(const char *r)
 {
     size_t len = strlen(r);
@@ -315,12 +343,37 @@ bool override_id_parse(const char *id, uint64_t *n)
 
 /* ---- restore ----------------------------------------------------------------- */
 
+/* The dial fields of an entry: "percent" with "salt" (an integer below
+ * 2^32), or neither (a full override). A dial names a region or an az. */
+static const char *override_check_dial(json_t *e, const char *target, struct override *o)
+{
+    json_t *pc = json_object_get(e, "percent"), *sa = json_object_get(e, "salt");
+    o->share = OVERRIDE_FULL;
+    o->salt = 0;
+    if (!pc && !sa)
+        return NULL;
+    if (!pc || !sa)
+        return "\"percent\" and \"salt\" go together";
+    const char *why = override_check_percent(pc, &o->share);
+    if (why)
+        return why;
+    if (!json_is_integer(sa) || json_integer_value(sa) < 0 || json_integer_value(sa) > 4294967295LL)
+        return "\"salt\" must be an integer from 0 to 2^32-1";
+    if (o->share < OVERRIDE_FULL && strncmp(target, "endpoint:", 9) == 0)
+        return "\"percent\" applies to region and az targets";
+    o->salt = (uint32_t)json_integer_value(sa);
+    if (o->share >= OVERRIDE_FULL)
+        o->salt = 0;
+    return NULL;
+}
+
 /* Checks one state-file entry as the API would; NULL when valid (o filled,
  * strings borrowed from e), else why not. */
 static const char *override_check_entry(json_t *e, double now, struct override *o, uint64_t *num)
 {
-    static const char *const keys[] = {"id",      "target",  "state", "reason", "author",
-                                       "created", "expires", "node",  NULL};
+    static const char *const keys[] = {"id",      "target",  "state",   "reason",
+                                       "author",  "created", "expires", "node",
+                                       "percent", "salt",    NULL};
     if (!json_is_object(e))
         return "not an object";
     const char *k;
@@ -370,7 +423,7 @@ static const char *override_check_entry(json_t *e, double now, struct override *
     o->created = created;
     o->expires = json_is_number(ex) ? expires : 0;
     o->node = nd ? (char *)json_string_value(nd) : NULL;
-    return NULL;
+    return override_check_dial(e, target, o);
 }
 
 /* Checks every entry: keeps the valid, unexpired ones in keep[] (borrowed
@@ -494,8 +547,8 @@ static bool override_same(const struct override *a, const struct override *b)
 {
     return strcmp(a->target, b->target) == 0 && a->state == b->state &&
            strcmp(a->reason, b->reason) == 0 && strcmp(a->author, b->author) == 0 &&
-           a->created == b->created && a->expires == b->expires &&
-           strcmp(a->node ? a->node : "", b->node ? b->node : "") == 0;
+           a->created == b->created && a->expires == b->expires && a->share == b->share &&
+           a->salt == b->salt && strcmp(a->node ? a->node : "", b->node ? b->node : "") == 0;
 }
 
 /* Inserts o by creation time, newest first (caller holds c->lock),
@@ -540,11 +593,13 @@ int override_upsert_json(struct health_core *c, json_t *e, double now)
     const char *why = override_check_entry(e, now, &chk, &num);
     if (why || (chk.expires > 0 && chk.expires <= now)) {
         if (why) {
-            char why_q[160];
-            log_error("event=override_rejected source=fleet why=\"%s\"",
+            const char *id = json_string_value(json_object_get(e, "id"));
+            char why_q[160], id_q[80];
+            log_error("event=override_rejected source=fleet id=\"%s\" why=\"%s\"",
+                      log_quote(id ? id : "", id_q, sizeof(id_q)),
                       log_quote(why, why_q, sizeof(why_q)));
         }
-        return -1;
+        return why ? OVERRIDE_UPSERT_INVALID : OVERRIDE_UPSERT_EXPIRED;
     }
     struct override *o = calloc(1, sizeof(*o));
     if (!o)
@@ -572,7 +627,7 @@ int override_upsert_json(struct health_core *c, json_t *e, double now)
         log_error("event=override_rejected source=fleet id=%s why=\"max_overrides (%zu) are in "
                   "force\"",
                   id, max);
-        return -1;
+        return OVERRIDE_UPSERT_FULL;
     }
     bool changed = override_insert_locked(c, o, num); /* o may be freed */
     struct health_hook_set hooks;
@@ -603,9 +658,14 @@ static bool override_not_in(const struct override *o, const void *arg)
     return true;
 }
 
+size_t override_remove_not_in_json(struct health_core *c, json_t *arr)
+{
+    return override_remove_if(c, override_not_in, arr, "not_in_fleet");
+}
+
 size_t override_sync_json(struct health_core *c, json_t *arr, double now)
 {
-    size_t n = override_remove_if(c, override_not_in, arr, "not_in_fleet");
+    size_t n = override_remove_not_in_json(c, arr);
     size_t i;
     json_t *e;
     json_array_foreach(arr, i, e) n += override_upsert_json(c, e, now) > 0;

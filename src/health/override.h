@@ -12,6 +12,15 @@
  * admin API checks requests with them and the state file's restore checks
  * every entry with them, so a file cannot bring in what the API refuses.
  *
+ * A partial override (a traffic dial) applies to a share of the clients
+ * only: "percent" (0 to 100, in steps of 0.01) of them, picked by a stable
+ * hash of the client's network and the override's "salt" (policy_dial.h).
+ * It is stored as share (basis points, 0..9999); 10000 is a full override,
+ * which is what an override without "percent" (or with 100) is, and then
+ * neither "percent" nor "salt" is written, so the record stays one that
+ * any gtmd reads. A gtmd that does not know dials refuses a record with
+ * "percent" (an unknown key) rather than applying it to every client.
+ *
  * Ids are "ovr-N". N comes from the core's counter, which only grows: it is
  * kept in the state file (next_override_id) and, when a state file could
  * not be trusted, raised to the clock (override_floor_ids), so an id once
@@ -50,12 +59,29 @@ struct override {
     double created; /* wall-clock seconds */
     double expires; /* 0 = never */
     char *node;     /* fleet: the node that took the call; NULL otherwise */
+    uint16_t share; /* basis points of the clients; OVERRIDE_FULL = all */
+    uint32_t salt;  /* of the clients' buckets (partial overrides only) */
 };
+
+#define OVERRIDE_FULL 10000u
+
+static inline bool override_is_full(const struct override *o)
+{
+    return o->share >= OVERRIDE_FULL;
+}
 
 /* Adds an override and applies it; id receives the new id. Returns 0, or
  * -1 when the core already holds max_overrides (nothing is added). */
 int override_add(struct health_core *c, const char *target, enum health_state st,
                  const char *reason, const char *author, double expires, char id[32]);
+/* The same for a partial override: share in basis points (0..10000,
+ * 10000 = full), salt for the clients' buckets. */
+int override_add_dial(struct health_core *c, const char *target, enum health_state st,
+                      uint16_t share, uint32_t salt, const char *reason, const char *author,
+                      double expires, char id[32]);
+/* Checks a "percent" value (a JSON number 0..100, at most two decimals)
+ * and converts it to basis points; NULL when valid, else why not. */
+const char *override_check_percent(json_t *v, uint16_t *share);
 /* Sets the most overrides override_add accepts (existing ones stay). */
 void override_set_max(struct health_core *c, size_t max);
 size_t override_max(struct health_core *c);
@@ -126,8 +152,16 @@ void override_floor_ids(struct health_core *c, double now);
 /* Adds or replaces (by id) one override given in its JSON form (from the
  * fleet's shared store), checked with the same field rules as the state
  * file, in order of creation. 1 when it changed the list, 0 when an
- * identical one was there, -1 when invalid or expired (logged). */
+ * identical one was there, else OVERRIDE_UPSERT_INVALID (a field rule
+ * fails; logged), _FULL (new, and max_overrides are in force; logged) or
+ * _EXPIRED. */
+#define OVERRIDE_UPSERT_INVALID (-1)
+#define OVERRIDE_UPSERT_FULL (-2)
+#define OVERRIDE_UPSERT_EXPIRED (-3)
 int override_upsert_json(struct health_core *c, json_t *o, double now);
+/* Removes every override whose id is not one of arr's ({"id": ...}
+ * objects; logged why=not_in_fleet). Returns how many. */
+size_t override_remove_not_in_json(struct health_core *c, json_t *arr);
 /* Makes the list exactly arr (JSON overrides): removes the others (logged
  * why=not_in_fleet), adds or replaces these. Returns the changes. */
 size_t override_sync_json(struct health_core *c, json_t *arr, double now);

@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "health/override.h"
+#include "health/verdict.h"
 
 /* Largest state file read (1000 overrides of 1 KiB reasons are ~1.3 MB). */
 #define PERSIST_MAX_FILE (64u * 1024 * 1024)
@@ -49,12 +50,14 @@ static json_t *persist_snapshot(struct health_core *c)
                                           "since", s->since));
         }
     json_t *ovr = override_list_json_locked(c);
+    json_t *vdt = verdict_list_json_locked(c);
     /* next_override_id keeps ids unique across restarts even when the
      * newest override was deleted before the stop. */
     json_int_t next_id = (json_int_t)c->next_override_id;
     pthread_mutex_unlock(&c->lock);
-    return json_pack("{s:i, s:f, s:o, s:o, s:I}", "version", 1, "saved_at", health_now(),
-                     "endpoints", eps, "overrides", ovr, "next_override_id", next_id);
+    return json_pack("{s:i, s:f, s:o, s:o, s:I, s:o}", "version", 1, "saved_at", health_now(),
+                     "endpoints", eps, "overrides", ovr, "next_override_id", next_id, "verdicts",
+                     vdt);
 }
 
 /* Creates a new temporary file beside path, mkstemp-style: a random name,
@@ -315,8 +318,10 @@ static size_t persist_endpoints(struct health_core *c, json_t *eps, double now, 
             why = "\"state\" must be \"up\" or \"down\"";
         else if (!json_is_number(since) || !isfinite(t) || t <= 0 || t > now + PERSIST_CLOCK_SLACK)
             why = "\"since\" must be a time no later than now";
-        else if (strncmp(key, "endpoint:", 9) != 0 || override_check_target(key))
-            why = "the key must be \"endpoint:POOL/NAME\"";
+        else if (strncmp(key, "check:", 6) == 0
+                     ? strlen(key) > 600
+                     : strncmp(key, "endpoint:", 9) != 0 || override_check_target(key))
+            why = "the key must be \"endpoint:POOL/NAME\" or \"check:POOL/NAME/CHECK\"";
         if (why) {
             char key_q[256], why_q[128];
             log_error("event=state_load endpoint_rejected key=\"%s\" why=\"%s\"",
@@ -382,6 +387,18 @@ static int persist_apply(struct health_core *c, const char *path, json_t *root, 
         log_warn("event=state_load result=over_max_overrides overrides=%zu max_overrides=%zu "
                  "note=\"%s\"",
                  os.restored, c->max_overrides, log_quote(note, note_q, sizeof(note_q)));
+    }
+    /* External verdicts (verdict.h): restored whatever the file's age,
+     * like overrides; each carries its own expiry. */
+    json_t *vdt = json_object_get(root, "verdicts");
+    if (vdt && !json_is_array(vdt)) {
+        log_error("event=state_load verdicts_rejected why=\"must be an array\"");
+        res->rejected++;
+    } else if (vdt) {
+        size_t bad = 0, n = verdict_restore(c, vdt, now, &bad);
+        res->rejected += bad;
+        if (n)
+            log_info("event=state_load verdicts_restored=%zu", n);
     }
     json_t *saved = json_object_get(root, "saved_at");
     json_t *eps = json_object_get(root, "endpoints");

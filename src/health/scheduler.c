@@ -176,8 +176,11 @@ static void sched_on_result(void *arg, const struct probe_result *r)
         .ok = r->ok, .kind = r->kind, .latency_us = r->latency_us, .reason = r->reason};
     if (r->local)
         sched_local_failure(s, j, r);
-    else
+    else {
         health_report(s->core, j->t.slot, &hr, j->t.spec->rise, j->t.spec->fall);
+        if (j->t.parent)
+            health_composite_update(s->core, j->t.parent, j->t.comp, j->t.kids);
+    }
     sched_initial_done(s, j);
     sched_plan_unref(j->plan);
 }

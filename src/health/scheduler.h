@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "health/composite.h"
 #include "health/health.h"
 #include "health/probe.h"
 
@@ -31,6 +32,12 @@ struct sched_target {
     socklen_t addr_len;
     char host[256]; /* name for resolution and Host/SNI; may be "" */
     uint16_t port;  /* port for a resolved host name */
+    /* A child of a composite check: slot is the child's, and after each
+     * result the composite judges parent from kids (composite.h). NULL
+     * parent: an ordinary check. Owned by the plan's owner, like spec. */
+    struct health_slot *parent;
+    const struct health_composite *comp;
+    struct health_slot *const *kids;
 };
 
 struct scheduler;

@@ -18,7 +18,9 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "health/verdict.h"
 #include "health/override.h"
+#include "health/verdict.h"
 #include "health/persist.h"
 
 struct health_service {
@@ -85,12 +87,17 @@ static int health_service_write(struct health_service *svc, bool last)
     return rc;
 }
 
-/* Removes the overrides that are due and arms the timer at the next
+/* Removes the overrides and external verdicts that are due and arms the timer at the next
  * expiry (none: the timer stays off). Returns how many were removed. */
 static size_t health_service_expire(struct health_service *svc)
 {
     size_t n = override_expire(svc->core, health_now());
+    n += verdict_expire(svc->core, health_now());
     double next = override_next_expiry(svc->core, health_now());
+    /* External verdicts (verdict.h) expire on the same timer. */
+    double vnext = verdict_next_expiry(svc->core, health_now());
+    if (vnext >= 0 && (next < 0 || vnext < next))
+        next = vnext;
     if (next < 0) {
         event_del(svc->ev_expire);
         return n;

@@ -14,8 +14,13 @@
  * The kind names the collection ("overrides"; "drills" for the drill
  * module). Records are JSON objects in the collection's own format.
  *
- * Threads: every function blocks its caller (the admin thread) until the
- * store answered or gave up; never call it from the store's own thread.
+ * Threads: every function blocks its caller (the admin API's store
+ * thread) until the store answered or its deadline came (a CLOCK_MONOTONIC
+ * time in seconds, common/deadline.h: deadline_mono); never call it from
+ * the store's own thread. At the deadline a write answers what is known:
+ * SHARED_UNAVAILABLE when nothing was sent to the store (nothing changed),
+ * SHARED_OK when it is committed, SHARED_UNKNOWN when it was sent and no
+ * answer came.
  *
  * Ownership: the store belongs to its implementer and outlives its users.
  */
@@ -23,8 +28,25 @@
 #define GTM_HEALTH_SHARED_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * Who made a shared record, carried inside it (signed with it in a fleet):
+ * "role", the role of the token that made it ("operate", or "socket" for
+ * the unix socket without tokens), and "force", whether its author forced
+ * it past the safety rule. Every node re-checks the safety rule when it
+ * adopts a record another node wrote, unless "force" is true
+ * (src/fleet/fleet_adopt.c). The one place that writes them.
+ */
+#define SHARED_STORE_ROLE "role"
+#define SHARED_STORE_FORCE "force"
+static inline void shared_store_mark(json_t *record, const char *role, bool force)
+{
+    json_object_set_new(record, SHARED_STORE_ROLE, json_string(role));
+    json_object_set_new(record, SHARED_STORE_FORCE, json_boolean(force));
+}
 
 enum shared_status {
     SHARED_OK = 0,
@@ -42,9 +64,10 @@ struct shared_store_ops {
     /* Creates record (borrowed; "id" is set by the store) of kind, expiring
      * after ttl_s seconds (0: never). id gets the new id. */
     enum shared_status (*create)(void *arg, const char *kind, json_t *record, double ttl_s,
-                                 uint64_t view, char id[32], char *err, size_t errlen);
-    enum shared_status (*remove)(void *arg, const char *kind, const char *id, char *err,
+                                 uint64_t view, double deadline, char id[32], char *err,
                                  size_t errlen);
+    enum shared_status (*remove)(void *arg, const char *kind, const char *id, double deadline,
+                                 char *err, size_t errlen);
 };
 
 struct shared_store {

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "net/xdp_params.h"
 #include "serve/serve.h"
 
 struct net_listen {
@@ -33,9 +34,15 @@ struct net_params {
     const struct net_listen *listen;
     size_t n_listen;
     unsigned workers; /* TCP event loops; UDP threads: workers per address */
+    /* The AF_XDP listener (NULL or !enabled: none): a thread per queue
+     * beside the socket workers, which keep serving TCP and what the XDP
+     * program passes. If it cannot attach, net_bind logs why and UDP is
+     * answered on sockets only. */
+    const struct xdp_params *xdp;
 };
 
 struct worker;
+struct xdp_listener;
 
 struct net {
     struct serve *serve;
@@ -44,6 +51,10 @@ struct net {
     struct worker *workers;
     unsigned n_workers;
     unsigned n_tcp_workers;
+    /* workers[n_sock_workers ..) are XDP threads, one per attached queue;
+     * the slots past those are unused when XDP did not attach. */
+    unsigned n_sock_workers;
+    struct xdp_listener *xdp; /* NULL: no XDP (none configured, or the fallback) */
     atomic_bool stopping;
 };
 

@@ -18,6 +18,7 @@
 #include "net/sock.h"
 #include "net/tcp.h"
 #include "net/udp.h"
+#include "net/xdp.h"
 
 /* The qtype buckets of the query counters, in label order. */
 static const uint16_t worker_qtypes[WORKER_QTYPES - 1] = {
@@ -65,6 +66,7 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
                               .reader = w->reader,
                               .loss = serve_loss(w->reader),
                               .rrl = &w->rrl,
+                              .udp_cap = tcp ? 0 : w->udp_cap,
                               .now_mono = w->now_mono,
                               .now_wall = w->now_wall};
     if (!p) {
@@ -132,6 +134,40 @@ static void *worker_udp_main(void *arg)
     return NULL;
 }
 
+static void *worker_xdp_main(void *arg)
+{
+    xdp_serve(arg);
+    return NULL;
+}
+
+/* Attaches the AF_XDP listener of p (if any) and gives each of its queues
+ * a worker after the socket workers; on failure UDP stays on sockets. */
+static void worker_bind_xdp(struct net *n, const struct net_params *p)
+{
+    if (!p->xdp || !p->xdp->enabled)
+        return;
+    char err[512], q[600];
+    n->xdp = xdp_attach(p->xdp, p->listen, p->n_listen, err, sizeof(err));
+    if (!n->xdp) {
+        log_warn("event=xdp_fallback interface=%s reason=\"%s\" note=\"UDP is answered on "
+                 "sockets only\"",
+                 p->xdp->interface, log_quote(err, q, sizeof(q)));
+        return;
+    }
+    for (size_t k = 0; k < xdp_queue_count(n->xdp); k++) {
+        struct worker *w = &n->workers[n->n_sock_workers + k];
+        w->net = n;
+        w->id = n->n_sock_workers + (unsigned)k;
+        w->udp_fd = -1;
+        w->xdpq = xdp_queue_get(n->xdp, k);
+    }
+}
+
+static bool worker_is_xdp(const struct net *n, unsigned i)
+{
+    return i >= n->n_sock_workers;
+}
+
 /* Binds the sockets of worker i: a TCP event loop's, or a UDP thread's. */
 static int worker_bind(struct net *n, unsigned i, const struct net_params *p, char *err,
                        size_t errlen)
@@ -157,6 +193,8 @@ static int worker_ready(struct net *n, unsigned i, const struct net_params *p, c
         snprintf(err, errlen, "no serve reader left for worker %u", i);
         return -1;
     }
+    if (worker_is_xdp(n, i))
+        return 0;
     if (i >= n->n_tcp_workers) {
         w->udp = udp_batch_new();
         return 0;
@@ -183,9 +221,15 @@ static int worker_ready(struct net *n, unsigned i, const struct net_params *p, c
     return 0;
 }
 
-unsigned net_reader_count(const struct net_params *p)
+static unsigned net_sock_worker_count(const struct net_params *p)
 {
     return p->workers * (unsigned)(1 + p->n_listen);
+}
+
+unsigned net_reader_count(const struct net_params *p)
+{
+    unsigned x = p->xdp && p->xdp->enabled ? (unsigned)p->xdp->n_queues : 0;
+    return net_sock_worker_count(p) + x;
 }
 
 int net_bind(struct net *n, const struct net_params *p, char *err, size_t errlen)
@@ -199,14 +243,19 @@ int net_bind(struct net *n, const struct net_params *p, char *err, size_t errlen
                 return -1;
             }
     n->n_tcp_workers = p->workers;
+    n->n_sock_workers = net_sock_worker_count(p);
     n->n_workers = net_reader_count(p);
     atomic_store(&n->stopping, false);
     n->workers = calloc(n->n_workers, sizeof(*n->workers));
     if (!n->workers)
         abort();
     for (unsigned i = 0; i < n->n_workers; i++)
+        n->workers[i].udp_fd = -1; /* net_stop closes only what was bound */
+    for (unsigned i = 0; i < n->n_sock_workers; i++)
         if (worker_bind(n, i, p, err, errlen) != 0)
             return -1;
+    worker_bind_xdp(n, p);
+    n->n_workers = n->n_sock_workers + (unsigned)xdp_queue_count(n->xdp);
     return 0;
 }
 
@@ -220,8 +269,10 @@ int net_start(struct net *n, const struct net_params *p, struct serve *sv, char 
             return -1;
     for (unsigned i = 0; i < n->n_workers; i++) {
         bool udp = i >= n->n_tcp_workers;
-        if (pthread_create(&n->workers[i].thread, NULL, udp ? worker_udp_main : worker_main,
-                           &n->workers[i]) != 0) {
+        void *(*fn)(void *) = worker_is_xdp(n, i) ? worker_xdp_main
+                              : udp               ? worker_udp_main
+                                                  : worker_main;
+        if (pthread_create(&n->workers[i].thread, NULL, fn, &n->workers[i]) != 0) {
             snprintf(err, errlen, "cannot start worker thread %u", i);
             return -1;
         }
@@ -257,4 +308,6 @@ void net_stop(struct net *n)
     }
     free(n->workers);
     n->workers = NULL;
+    xdp_detach(n->xdp); /* after the XDP threads stopped using it */
+    n->xdp = NULL;
 }

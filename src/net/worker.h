@@ -24,6 +24,7 @@ struct event_base;
 struct event;
 struct udp_batch;
 struct tcp_pool;
+struct xdp_queue;
 
 /* Query counters are bucketed by rcode (NOERROR..REFUSED, then "other")
  * and by qtype (the list in worker.c, then "other"). */
@@ -40,12 +41,14 @@ struct worker {
     unsigned id;
     pthread_t thread;
     struct event_base *base;
-    struct udp_batch *udp; /* buffers for recvmmsg/sendmmsg (UDP threads) */
-    int udp_fd;            /* the socket of a UDP thread; -1 on TCP workers */
-    bool udp_wildcard;     /* udp_fd is bound to 0.0.0.0 or [::]: replies name their source */
-    struct tcp_pool *tcp;  /* connections of this worker */
-    int *fds;              /* sockets this worker polls */
-    struct event **evs;    /* one per fd */
+    struct udp_batch *udp;  /* buffers for recvmmsg/sendmmsg (UDP threads) */
+    int udp_fd;             /* the socket of a UDP thread; -1 on TCP workers */
+    bool udp_wildcard;      /* udp_fd is bound to 0.0.0.0 or [::]: replies name their source */
+    struct tcp_pool *tcp;   /* connections of this worker */
+    struct xdp_queue *xdpq; /* an XDP worker's queue (owned by net's xdp listener) */
+    uint16_t udp_cap;       /* query_client.udp_cap for this worker's answers */
+    int *fds;               /* sockets this worker polls */
+    struct event **evs;     /* one per fd */
     size_t n_fds;
     bool started;                /* thread running: join it on stop */
     uint64_t rng;                /* random state for weighted selection */

@@ -9,6 +9,8 @@
 
 #include "common/jsoncfg.h"
 #include "dns/dns.h"
+#include "policy/policy_dial.h"
+#include "policy/policy_ramp.h"
 
 static void policy_endpoint_free(struct policy_endpoint *e)
 {
@@ -16,6 +18,7 @@ static void policy_endpoint_free(struct policy_endpoint *e)
     free(e->key);
     free(e->address_str);
     free(e->check_host);
+    free(e->kid_slots);
 }
 
 void gslb_ref(struct gslb *g)
@@ -39,8 +42,13 @@ static void gslb_release_health(struct gslb *g)
     for (size_t i = 0; i < g->n_azs; i++)
         health_core_release(g->core, g->azs[i].slot);
     for (size_t i = 0; i < g->n_pools; i++)
-        for (size_t k = 0; k < g->pools[i].n_eps; k++)
-            health_core_release(g->core, g->pools[i].eps[k].slot);
+        for (size_t k = 0; k < g->pools[i].n_eps; k++) {
+            const struct policy_endpoint *e = &g->pools[i].eps[k];
+            health_core_release(g->core, e->slot);
+            int c = g->pools[i].check;
+            for (size_t x = 0; e->kid_slots && x < g->checks[c].comp.n_of; x++)
+                health_core_release(g->core, e->kid_slots[x]);
+        }
 }
 
 void gslb_free(struct gslb *g)
@@ -49,6 +57,7 @@ void gslb_free(struct gslb *g)
         return;
     if (g->core)
         gslb_release_health(g);
+    policy_ramp_free(g->ramp);
     for (size_t i = 0; i < g->n_regions; i++)
         free(g->regions[i].name);
     for (size_t i = 0; i < g->n_azs; i++)
@@ -56,6 +65,7 @@ void gslb_free(struct gslb *g)
     for (size_t i = 0; i < g->n_checks; i++) {
         free(g->checks[i].name);
         probe_spec_free(&g->checks[i].spec);
+        free(g->checks[i].of);
     }
     for (size_t i = 0; i < g->n_pools; i++) {
         for (size_t k = 0; k < g->pools[i].n_eps; k++)
@@ -100,13 +110,33 @@ int gslb_pool_index(const struct gslb *g, const char *name)
     return -1;
 }
 
-enum health_state gslb_slot_override(const struct health_slot *s, const struct policy_overlay *ov)
+/* The dial's decision for the overlay's client: out of line, so that the
+ * common path below (no dial) stays small enough to be inlined into the
+ * state functions of the query path. */
+__attribute__((noinline)) static enum health_state
+gslb_slot_dialed(const struct health_slot *s, uint64_t d, const struct policy_overlay *ov)
+{
+    if (policy_dial_bucket(ov->client, health_dial_salt(d)) < health_dial_share(d))
+        return health_dial_state(d);
+    return health_slot_override(s);
+}
+
+static inline enum health_state gslb_override_of(const struct health_slot *s,
+                                                 const struct policy_overlay *ov)
 {
     if (!s)
         return HEALTH_UNKNOWN;
     if (ov && ov->slot == s)
         return ov->state;
+    uint64_t d = health_slot_dial(s);
+    if (__builtin_expect(d != 0, 0) && ov && ov->client)
+        return gslb_slot_dialed(s, d, ov);
     return health_slot_override(s);
+}
+
+enum health_state gslb_slot_override(const struct health_slot *s, const struct policy_overlay *ov)
+{
+    return gslb_override_of(s, ov);
 }
 
 enum health_state gslb_slot_drill(const struct health_slot *s, const struct policy_overlay *ov)
@@ -119,6 +149,11 @@ enum health_state gslb_slot_drill(const struct health_slot *s, const struct poli
     return health_slot_drill(s);
 }
 
+static enum health_state gslb_slot_external(const struct health_slot *s)
+{
+    return s ? health_slot_external(s) : HEALTH_UNKNOWN;
+}
+
 enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_endpoint *e,
                                       const struct policy_overlay *ov)
 {
@@ -127,13 +162,19 @@ enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_
     if (gslb_slot_drill(g->regions[e->region].slot, ov) == HEALTH_DOWN ||
         (e->az != UINT16_MAX && gslb_slot_drill(g->azs[e->az].slot, ov) == HEALTH_DOWN))
         return HEALTH_DOWN;
-    enum health_state o = gslb_slot_override(e->slot, ov);
+    enum health_state o = gslb_override_of(e->slot, ov);
     if (o == HEALTH_UNKNOWN && e->az != UINT16_MAX)
-        o = gslb_slot_override(g->azs[e->az].slot, ov);
+        o = gslb_override_of(g->azs[e->az].slot, ov);
     if (o == HEALTH_UNKNOWN)
-        o = gslb_slot_override(g->regions[e->region].slot, ov);
+        o = gslb_override_of(g->regions[e->region].slot, ov);
     if (o != HEALTH_UNKNOWN)
         return o;
+    /* An external "down" verdict (verdict.h) on the endpoint's az or region
+     * sits with the probe layer: above probes and the fleet, below
+     * overrides; the endpoint's own is in health_slot_observed. */
+    if (gslb_slot_external(g->regions[e->region].slot) == HEALTH_DOWN ||
+        (e->az != UINT16_MAX && gslb_slot_external(g->azs[e->az].slot) == HEALTH_DOWN))
+        return HEALTH_DOWN;
     return e->slot ? health_slot_observed(e->slot) : HEALTH_UP;
 }
 
@@ -143,7 +184,7 @@ bool gslb_az_up(const struct gslb *g, const struct policy_pool *p, uint16_t az,
     if (gslb_slot_drill(g->azs[az].slot, ov) == HEALTH_DOWN ||
         gslb_slot_drill(g->regions[g->azs[az].region].slot, ov) == HEALTH_DOWN)
         return false;
-    enum health_state o = gslb_slot_override(g->azs[az].slot, ov);
+    enum health_state o = gslb_override_of(g->azs[az].slot, ov);
     if (o != HEALTH_UNKNOWN)
         return o == HEALTH_UP;
     unsigned up = 0, all = 0;
@@ -175,7 +216,7 @@ bool gslb_region_up(const struct gslb *g, const struct policy_pool *p, uint16_t 
         *total = all;
     if (gslb_slot_drill(g->regions[region].slot, ov) == HEALTH_DOWN)
         return false;
-    enum health_state o = gslb_slot_override(g->regions[region].slot, ov);
+    enum health_state o = gslb_override_of(g->regions[region].slot, ov);
     if (o != HEALTH_UNKNOWN)
         return o == HEALTH_UP;
     return up > 0 && up >= (all < p->min_healthy ? all : p->min_healthy);
@@ -232,6 +273,24 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
     g->n_bindings = g->n_records;
 }
 
+/* The slots of the child checks of e's composite check, if it has one. */
+static void gslb_map_kids(const struct gslb *g, const struct policy_pool *p,
+                          struct policy_endpoint *e, struct health_core *core)
+{
+    if (p->check < 0 || !g->checks[p->check].composite)
+        return;
+    const struct policy_check *pc = &g->checks[p->check];
+    e->kid_slots = calloc(pc->comp.n_of ? pc->comp.n_of : 1, sizeof(*e->kid_slots));
+    if (!e->kid_slots)
+        abort();
+    char key[600];
+    for (size_t x = 0; x < pc->comp.n_of; x++) {
+        snprintf(key, sizeof(key), "check:%s/%s", e->key + strlen("endpoint:"),
+                 g->checks[pc->of[x]].name);
+        e->kid_slots[x] = health_core_slot(core, key);
+    }
+}
+
 void gslb_map_health(struct gslb *g, struct health_core *core)
 {
     char key[300];
@@ -254,6 +313,7 @@ void gslb_map_health(struct gslb *g, struct health_core *core)
             if (p->check < 0 && health_slot_probe(s) != HEALTH_UP)
                 health_restore(s, HEALTH_UP, health_now());
             p->eps[k].slot = s;
+            gslb_map_kids(g, p, &p->eps[k], core);
         }
     }
 }

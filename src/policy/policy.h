@@ -21,8 +21,12 @@
 #include <sys/socket.h>
 
 #include "geo/geo_map.h"
+#include "health/composite.h"
 #include "health/health.h"
 #include "health/probe.h"
+
+struct policy_ramp;
+struct policy_dial_client;
 
 struct policy_region {
     char *name;
@@ -53,6 +57,10 @@ struct policy_endpoint {
     socklen_t check_len; /* 0 when check_host must be resolved */
     char *check_host;
     uint16_t check_port;
+    /* A pool with a composite check: one slot per child check of the
+     * composite ("check:POOL/NAME/CHECK", comp.n_of of them), in the order
+     * of its "of"; NULL otherwise. Mapped and released with slot. */
+    struct health_slot **kid_slots;
 };
 
 struct policy_pool {
@@ -100,7 +108,9 @@ struct policy_record {
     enum policy_down when_all_down;
     struct policy_endpoint *fallback; /* static answers for DOWN_FALLBACK */
     size_t n_fallback;
-    char *path; /* JSON path, for messages */
+    char *path;       /* JSON path, for messages */
+    uint32_t ramp_ms; /* "failback": {"ramp"}: a recovered region ramps back
+                         over this many ms (policy_ramp.h); 0: at once */
 };
 
 /* What a zone node points at: the policy records of one name by type. */
@@ -108,9 +118,14 @@ struct policy_binding {
     const struct policy_record *a, *aaaa, *cname;
 };
 
+/* A check: a probe spec, or a composite of other checks (composite.h),
+ * whose spec is unused (zeroed). */
 struct policy_check {
     char *name;
     struct probe_spec spec;
+    bool composite;
+    struct health_composite comp; /* composite only */
+    uint16_t *of;                 /* composite only: indexes of its children, comp.n_of */
 };
 
 struct gslb {
@@ -129,6 +144,7 @@ struct gslb {
     struct policy_binding *bindings; /* one per distinct record name */
     size_t n_bindings;
     struct health_core *health; /* set by gslb_map_health; NULL before (health epochs) */
+    struct policy_ramp *ramp;   /* failback ramps (policy_ramp.h); NULL: no record has one */
 };
 
 /* A gslb is shared by the snapshot that serves it and the prober plan that
@@ -162,6 +178,10 @@ struct policy_overlay {
     enum health_state state;               /* were state (HEALTH_UNKNOWN: removed) */
     const struct health_slot *const *lost; /* drill layer: these are down */
     size_t n_lost;
+    /* The client, for dials (partial overrides, policy_dial.h): a slot's
+     * dial applies when its bucket is in the dial's share. NULL: no
+     * client (dry runs and what-ifs): dials do not apply. */
+    struct policy_dial_client *client;
 };
 
 /* The drill layer of a slot under an optional overlay: HEALTH_DOWN when
@@ -170,12 +190,14 @@ enum health_state gslb_slot_drill(const struct health_slot *s, const struct poli
 
 /* Layered state of one endpoint, highest first: the drill layer of its
  * region or az (a drilled region or az is down, whatever any override
- * says), its own override, else its az's, else its region's, else the
+ * says), its own override, else its az's, else its region's, else an
+ * external "down" verdict on it, its az or its region (verdict.h), else the
  * fleet verdict (quorum of vantage points), else the probe verdict (UP
  * for pools without a check). */
 enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_endpoint *e,
                                       const struct policy_overlay *ov);
-/* The override layer of a slot under an optional overlay. */
+/* The override layer of a slot under an optional overlay (its dial
+ * included when the overlay names a client). */
 enum health_state gslb_slot_override(const struct health_slot *s, const struct policy_overlay *ov);
 
 /* An az (region) is down in a pool when a drill covers it (an az also

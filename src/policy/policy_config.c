@@ -13,6 +13,7 @@
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "policy/policy_config_int.h"
+#include "policy/policy_ramp.h"
 
 static void *pc_calloc(size_t n, size_t size)
 {
@@ -79,7 +80,19 @@ static void pc_checks(const struct jsoncfg *j, json_t *v, struct gslb *g)
         snprintf(path, sizeof(path), "$.checks.%s", name);
         struct policy_check *pc = &g->checks[g->n_checks++];
         pc->name = jsoncfg_strdup(name);
-        probe_spec_parse(c, j->file, j->dir, path, &pc->spec, j->errs);
+        pc->composite = pc_check_is_composite(c);
+        if (!pc->composite)
+            probe_spec_parse(c, j->file, j->dir, path, &pc->spec, j->errs);
+    }
+    /* Composites name other checks: once every name is known. */
+    size_t i = 0;
+    json_object_foreach(v, name, c)
+    {
+        char path[PC_PATH];
+        snprintf(path, sizeof(path), "$.checks.%s", name);
+        if (g->checks[i].composite)
+            pc_check_composite(j, c, path, g, &g->checks[i]);
+        i++;
     }
 }
 
@@ -434,9 +447,9 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
                       struct gslb *g, const char *const *origins, size_t n_origins,
                       const struct pc_defaults *def)
 {
-    static const char *const keys[] = {"pool",   "ttl",           "policy",   "regions",
-                                       "select", "answers",       "geo",      "ecs",
-                                       "spill",  "when_all_down", "fallback", NULL};
+    static const char *const keys[] = {"pool",     "ttl",      "policy", "regions", "select",
+                                       "answers",  "geo",      "ecs",    "spill",   "when_all_down",
+                                       "fallback", "failback", NULL};
     static const char *const policies[] = {"failover", "weighted", "all", "geo", "nearest", NULL};
     static const char *const selects[] = {"all", "weighted", "hashed", NULL};
     static const char *const downs[] = {"all", "fallback", "empty", NULL};
@@ -492,6 +505,7 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     if (rec->spill && rec->spill >= longest && longest)
         jsoncfg_err(j, sub, "spill must be less than the number of regions (%zu)", longest);
     pc_fallback(j, r, path, rec);
+    policy_ramp_parse(j, r, path, rec);
     rec->rtype = g->pools[pi].n_eps ? g->pools[pi].eps[0].rtype : DNS_TYPE_A;
     if (rec->rtype == DNS_TYPE_AAAA)
         rec->rtype = DNS_TYPE_A; /* an address pool serves A and/or AAAA */
@@ -544,5 +558,6 @@ struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const ch
     struct pc_defaults def = {.ecs = pc_bool(j, root, "ecs", "$.ecs", true)};
     pc_records(j, json_object_get(root, "records"), g, origins, n_origins, &def);
     policy_bind_names(j, g);
+    policy_ramp_init(g);
     return g;
 }

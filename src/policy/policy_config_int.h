@@ -25,4 +25,12 @@ void pc_record_nearest(const struct jsoncfg *j, json_t *r, const char *path, str
 /* The longest region order a record can use (spill must stay below it). */
 size_t pc_record_longest_order(const struct policy_record *rec);
 
+/* True when a check's object says "type": "composite". */
+bool pc_check_is_composite(json_t *c);
+
+/* Parses a composite check at path ("of", "mode", "n") into pc, its
+ * children resolved against every check of g (all named by then). */
+void pc_check_composite(const struct jsoncfg *j, json_t *c, const char *path, const struct gslb *g,
+                        struct policy_check *pc);
+
 #endif

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "dns/dns.h"
+#include "policy/policy_dial.h"
+#include "policy/policy_ramp.h"
 
 #define EVAL_MAX_CAND 256 /* candidates considered per query */
 
@@ -20,7 +22,9 @@ struct eval_set {
  * once per query instead of once per endpoint). */
 struct eval_ctx {
     const struct gslb *g;
+    const struct policy_record *r;
     const struct policy_overlay *ov;
+    struct policy_dial_client *dc; /* NULL: no client (dials and ramps do not apply) */
     struct policy_trace *trace;
     bool epoch_ok;    /* the health state read is of one epoch, so far */
     uint64_t epoch;   /* which (health_epoch_enter) */
@@ -47,11 +51,45 @@ static void eval_trace_region(struct eval_ctx *x, const struct policy_pool *p, u
     r->up = up;
     r->healthy = healthy;
     r->total = total;
-    r->forced = gslb_slot_override(x->g->regions[region].slot, x->ov);
-    r->drill = gslb_slot_drill(x->g->regions[region].slot, x->ov);
+    const struct health_slot *rs = x->g->regions[region].slot;
+    r->forced = gslb_slot_override(rs, x->ov);
+    r->drill = gslb_slot_drill(rs, x->ov);
+    uint64_t d = rs ? health_slot_dial(rs) : 0;
+    r->dial_share = d ? health_dial_share(d) : 0;
+    r->dial_state = d ? health_dial_state(d) : HEALTH_UNKNOWN;
+    r->dial_in = false;
+    r->dial_bucket = 0;
+    if (d && x->dc) {
+        r->dial_bucket = policy_dial_bucket(x->dc, health_dial_salt(d));
+        r->dial_in = r->dial_bucket < r->dial_share;
+    }
+    r->ramp_share = POLICY_DIAL_FULL;
+    r->ramp_held = false;
     r->has_type = false;
     for (size_t i = 0; i < p->n_eps; i++)
         r->has_type = r->has_type || (p->eps[i].region == region && p->eps[i].rtype == rtype);
+}
+
+/* An up region during its failback ramp: true when the client is back
+ * already (its bucket is in the ramp's share). */
+static bool eval_ramp(struct eval_ctx *x, uint16_t region)
+{
+    int64_t now = policy_ramp_now_ms(), start;
+    uint16_t share = policy_ramp_share(x->g, x->r, region, now, &start);
+    if (share >= POLICY_DIAL_FULL)
+        return true;
+    uint16_t b = policy_dial_bucket(x->dc, x->g->ramp->salt[region]);
+    struct policy_trace *t = x->trace;
+    if (t && t->n_regions > 0 && t->regions[t->n_regions - 1].region == region) {
+        struct policy_trace_region *tr = &t->regions[t->n_regions - 1];
+        tr->ramp_share = share;
+        tr->ramp_bucket = b;
+        tr->ramp_held = b >= share;
+        tr->ramp_elapsed_s = (double)(now - start) / 1000.0;
+        tr->ramp_s = x->r->ramp_ms / 1000.0;
+        tr->up = b < share;
+    }
+    return b < share;
 }
 
 /* Adds the endpoints of region of type rtype to s: the healthy ones of an
@@ -63,6 +101,8 @@ static void eval_collect(struct eval_ctx *x, const struct policy_pool *p, uint16
         unsigned healthy = 0, total = 0;
         bool up = gslb_region_up(x->g, p, region, x->ov, &healthy, &total);
         eval_trace_region(x, p, region, rtype, up, healthy, total);
+        if (up && x->r->ramp_ms && x->dc && x->g->ramp)
+            up = eval_ramp(x, region);
         if (!up)
             return;
     }
@@ -122,32 +162,19 @@ static uint64_t eval_hash(const uint8_t *p, size_t n, uint64_t h)
 }
 
 /* The client key for stickiness: its /24 (IPv4) or /56 (IPv6), from ECS
- * when present (and the record uses it). Sets the ECS scope to the prefix
- * the answer depends on: the key keeps no bit the client did not send, so
- * a shorter source prefix is the scope (0 when a resolver sends /0 to keep
- * its clients private: one answer for all of them, RFC 7871 7.2.1). */
+ * when present (and the record uses it): the key of dials too
+ * (policy_dial_client_key). Sets the ECS scope to the prefix the answer
+ * depends on: the key keeps no bit the client did not send, so a shorter
+ * source prefix is the scope (0 when a resolver sends /0 to keep its
+ * clients private: one answer for all of them, RFC 7871 7.2.1). */
 static uint64_t eval_client_key(const struct policy_client *c, bool use_ecs,
                                 struct policy_result *out)
 {
-    uint8_t key[8] = {0};
-    if (use_ecs && c->ecs && c->ecs->present) {
-        bool v4 = c->ecs->family == 1;
-        unsigned bits = v4 ? 24 : 56;
-        memcpy(key, c->ecs->addr, v4 ? 3 : 7);
-        out->ecs_scope = (uint8_t)(c->ecs->source_prefix < bits ? c->ecs->source_prefix : bits);
-        if (c->ecs->source_prefix < bits) {
-            /* Mask what the client did not send. */
-            for (unsigned b = c->ecs->source_prefix; b < bits; b++)
-                key[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
-        }
-        key[7] = v4 ? 4 : 6;
-    } else if (c->addr && c->addr->ss_family == AF_INET) {
-        memcpy(key, &((const struct sockaddr_in *)c->addr)->sin_addr, 3);
-        key[7] = 4;
-    } else if (c->addr && c->addr->ss_family == AF_INET6) {
-        memcpy(key, &((const struct sockaddr_in6 *)c->addr)->sin6_addr, 7);
-        key[7] = 6;
-    }
+    uint8_t key[8], scope;
+    bool from_ecs;
+    policy_dial_client_key(c->addr, c->ecs, use_ecs, key, &scope, &from_ecs);
+    if (from_ecs)
+        out->ecs_scope = scope;
     return eval_hash(key, sizeof(key), 0xcbf29ce484222325ULL);
 }
 
@@ -271,8 +298,15 @@ static uint8_t eval_scope(const struct eval_ctx *x, const struct policy_client *
                           const struct eval_geo *eg, uint8_t hashed_scope)
 {
     uint8_t scope = hashed_scope;
+    /* A dial or a ramp decided on the client's key: the answer depends on
+     * it, and the widened scopes (built without dials) do not hold. */
+    bool dialed = x->dc && x->dc->used;
+    if (dialed && x->dc->scope > scope)
+        scope = x->dc->scope;
     if (!eg->used || !eg->client.from_ecs || !eg->client.known)
         return scope;
+    if (dialed)
+        return eg->class_scope > scope ? eg->class_scope : scope;
     /* Health-aware: the widest prefix with the same answer in the state
      * this query read, when the view was built for that very state (and
      * was not swapped while the walk used it). */
@@ -333,8 +367,23 @@ static void eval_run(const struct gslb *g, const struct policy_record *r, uint16
                      struct policy_result *out)
 {
     struct eval_set s;
-    struct eval_ctx x = {.g = g, .ov = c->overlay, .trace = c->trace};
+    struct eval_ctx x = {.g = g, .r = r, .ov = c->overlay, .trace = c->trace};
     struct eval_geo eg = {.used = false};
+    /* Dials and ramps apply to a client (the DNS path, explain); dry runs
+     * and what-ifs name none and see the state outside every dial. */
+    struct policy_dial_client dc = {.addr = c->addr, .ecs = c->ecs, .use_ecs = r->use_ecs};
+    struct policy_overlay lov;
+    if (c->addr || (c->ecs && c->ecs->present)) {
+        x.dc = &dc;
+        /* The overlay that carries the client to the slots' dials, only
+         * while some slot has one: without, the state functions keep
+         * their short path (no overlay on the DNS path). */
+        if (g->health && atomic_load_explicit(&g->health->n_dials, memory_order_relaxed)) {
+            lov = c->overlay ? *c->overlay : (struct policy_overlay){.state = HEALTH_UNKNOWN};
+            lov.client = &dc;
+            x.ov = &lov;
+        }
+    }
     enum policy_select sel = r->select;
     memset(x.az_up, -1, sizeof(x.az_up));
     s.n = 0;
@@ -381,7 +430,7 @@ size_t policy_eval_outcome(const struct gslb *g, const struct policy_record *r, 
                            struct policy_order order, uint16_t *key, size_t cap)
 {
     struct eval_set s;
-    struct eval_ctx x = {.g = g};
+    struct eval_ctx x = {.g = g, .r = r};
     struct policy_result out = {.outcome = POLICY_SERVED, .serving_region = -1};
     enum policy_select sel = r->select;
     memset(x.az_up, -1, sizeof(x.az_up));

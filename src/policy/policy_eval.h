@@ -50,6 +50,18 @@ struct policy_trace_region {
     enum health_state forced; /* region override (HEALTH_UNKNOWN = none) */
     enum health_state drill;  /* region's drill layer, overlay included */
     unsigned healthy, total;  /* endpoints up / all in this region of the pool */
+    /* The region's dial (a partial override, policy_dial.h): its share in
+     * basis points (0 when none: dial_state HEALTH_UNKNOWN), the state it
+     * gives, and whether this client is in it. */
+    uint16_t dial_share;
+    enum health_state dial_state;
+    bool dial_in;
+    uint16_t dial_bucket; /* the client's bucket for the dial's salt */
+    /* A failback ramp in progress (policy_ramp.h): ramp_share < 10000. */
+    uint16_t ramp_share;  /* basis points; 10000: no ramp */
+    uint16_t ramp_bucket; /* the client's bucket for the region's salt */
+    bool ramp_held;       /* the client is not back yet: skipped */
+    double ramp_elapsed_s, ramp_s;
 };
 
 /* How a geo or nearest record placed the client. */

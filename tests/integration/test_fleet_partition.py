@@ -233,6 +233,9 @@ def test_member_cut_from_its_peers_moves_the_watch(fleet):
 
 @pytest.mark.threads
 def test_node_cut_from_etcd_degrades_then_heals_within_a_second(fleet):
+    """Cut from every member: not synced at once, degraded after stale_after,
+    POSTs refused at once; healed (three times): degraded cleared and the
+    first write accepted within 1 s of each heal."""
     fleet.start_nodes(timeout=1)
     n1, n2, n3 = fleet.nodes
     for m in ("e1", "e2", "e3"):
@@ -271,7 +274,24 @@ def test_node_cut_from_etcd_degrades_then_heals_within_a_second(fleet):
     print("FIGURE heal: degraded cleared %.2f s, first write accepted %.2f s, n1 serves "
           "the fleet's override %.2f s after the heal" % (t_clear, t_write, t_served))
     assert ok
-    assert t_write <= 1.5, t_write
+    # Two more cuts past stale_after (n1's lease expires too), each healed:
+    # writes are accepted again within 1 s of every heal (issue #23).
+    writes = [t_write]
+    for k in range(2):
+        for m in ("e1", "e2", "e3"):
+            fleet.lab.cut("n1", m)
+        ok, _ = poll(lambda: n1.fleet()["degraded"], 8, 0.1)
+        assert ok
+        time.sleep(0.5)
+        fleet.lab.heal()
+        t_heal = time.monotonic()
+        st, ok_body, t_ok = post_override(n1, "after heal %d" % (k + 2), timeout=5)
+        assert st == 201, ok_body
+        writes.append(t_ok - t_heal)
+    writes.sort()
+    print("FIGURE heal: first write accepted after the heal, %d heals: p50 %.2f s, max %.2f s"
+          % (len(writes), writes[len(writes) // 2], writes[-1]))
+    assert writes[-1] <= 1.0, writes
 
 
 @pytest.mark.threads
@@ -486,9 +506,11 @@ def test_isolation_refuse_bounds_staleness(fleet):
 @pytest.mark.threads
 def test_admin_answers_while_a_write_waits_for_etcd(fleet):
     """A POST in flight when n1 loses etcd is made by the store thread: the
-    admin thread answers status and health meanwhile, and the POST gets the
-    truth (503 nothing made, or 504 outcome unknown; never 201 for a write
-    that etcd never saw, never a closed connection)."""
+    admin thread answers status and health meanwhile (each within 100 ms),
+    and the POST gets the truth by its deadline (3 s after it arrived,
+    ADMIN_STORE_DEADLINE_S; well within a client's 5 s): 503 nothing made,
+    or 504 outcome unknown; never 201 for a write that etcd never saw,
+    never a closed connection."""
     import threading
     fleet.start_nodes(timeout=1)
     n1, n2, n3 = fleet.nodes
@@ -503,23 +525,27 @@ def test_admin_answers_while_a_write_waits_for_etcd(fleet):
         result["t"] = time.monotonic() - t
     th = threading.Thread(target=post)
     th.start()
-    worst = 0.0
+    took = []
     end = time.monotonic() + 8
     while th.is_alive() and time.monotonic() < end:
         for path in ("/v1/status", "/v1/health"):
             t = time.monotonic()
             st, _ = n1.get(path)
-            worst = max(worst, time.monotonic() - t)
+            took.append(time.monotonic() - t)
             assert st == 200, path
-        time.sleep(0.05)
+        time.sleep(0.02)
     th.join(timeout=30)
     assert not th.is_alive()
     st, body = result["r"]
-    print("\nFIGURE admin: POST in flight %.2f s answered %d; slowest status/health meanwhile "
-          "%.3f s" % (result["t"], st, worst))
+    took.sort()
+    assert took, ("answered before any status request", result)
+    print("\nFIGURE admin: POST in flight answered %d after %.2f s; status/health meanwhile "
+          "(%d requests) p50 %.1f ms, max %.1f ms" %
+          (st, result["t"], len(took), 1000 * took[len(took) // 2], 1000 * took[-1]))
     assert st in (503, 504), (st, body)
     assert body["error"]["code"] == ("etcd_unavailable" if st == 503 else "outcome_unknown")
-    assert worst < 0.25, worst
+    assert result["t"] < 3.0 + 0.75, result["t"]  # the deadline, and the HTTP round trip
+    assert took and took[-1] < 0.1, took[-5:]
     fleet.lab.heal()
     ok, _ = poll(lambda: synced(n1), 10, 0.1)
     assert ok

@@ -54,18 +54,18 @@ def members(keys):
     return {n: keys[n][1] for n in ("n1", "n2", "n3")}
 
 
-def put(etcd, key, value):
+def put(etcd, key, value, prefix=PREFIX):
     st, _ = http_json(etcd.urls[0] + "/v3/kv/put",
-                      {"key": b64(PREFIX + key), "value": b64(value)}, timeout=3)
+                      {"key": b64(prefix + key), "value": b64(value)}, timeout=3)
     assert st == 200, st
 
 
-def signed_by(keypath, key, record):
+def signed_by(keypath, key, record, prefix=PREFIX):
     """record signed as fleet_sign.c does, with the private key at keypath
     (openssl pkeyutl -rawin), in the name record["signer"]."""
     text = json.dumps({k: v for k, v in record.items() if k != "sig"}, separators=(",", ":"),
                       sort_keys=True)
-    msg = b"gtmd-fleet-1\0" + (PREFIX + key).encode() + b"\0" + text.encode()
+    msg = b"gtmd-fleet-1\0" + (prefix + key).encode() + b"\0" + text.encode()
     with tempfile.NamedTemporaryFile() as m:
         m.write(msg)
         m.flush()
@@ -95,7 +95,8 @@ def test_forged_votes_overrides_and_drills_change_nothing(etcd, keys, made, be):
         put(etcd, "nodes/fake%d" % i, json.dumps({"version": "x", "config_hash": "h",
                                                   "last_seen": time.time(), "started": 1,
                                                   "vantage": [], "node": "fake%d" % i}))
-        put(etcd, "obs/web/us1/fake%d" % i, down)
+        put(etcd, "obs/web/us1/fake%d" % i, down)  # the layout before, still read
+        put(etcd, "reports/fake%d/web/us1" % i, down)
     # n3 is a member, but mallory holds no n3 key: a signature by another key.
     put(etcd, "obs/web/us1/n3", json.dumps(signed_by(keys["mallory"][0], "obs/web/us1/n3",
                                                      {"s": "down", "t": time.time(),
@@ -127,9 +128,9 @@ def test_forged_votes_overrides_and_drills_change_nothing(etcd, keys, made, be):
         assert st == 200 and not [o for o in ovr["overrides"] if o["id"] == "ovr-77"], ovr
         assert len([x for x in g.fleet()["nodes"] if x["live"]]) == 2, g.fleet()
         rej = g.fleet()["rejected"]
-        assert rej["unsigned"] >= 22 and rej["bad_signature"] >= 1, rej
+        assert rej["unsigned"] >= 42 and rej["bad_signature"] >= 1, rej
         assert rej["impersonation"] >= 1, rej
-        assert g.metric('gtmd_fleet_rejected_total{reason="unsigned"}') >= 22
+        assert g.metric('gtmd_fleet_rejected_total{reason="unsigned"}') >= 42
         assert g.metric("gtmd_fleet_signed") == 1
         assert "event=fleet_rejected" in g.read_log()
 
@@ -190,8 +191,8 @@ def test_a_members_old_report_cannot_be_replayed(etcd, keys, made, be):
     back after the member left (its lease gone, so its keys with it), it is
     refused (not_on_lease)."""
     n1, n2 = fleet_of(etcd, keys, made, be, 2, prefix="/gtmd/it5/")
-    got = etcd.get_prefix("/gtmd/it5/obs/")
-    key = "/gtmd/it5/obs/web/us1/n2"
+    got = etcd.get_prefix("/gtmd/it5/reports/")
+    key = "/gtmd/it5/reports/n2/web/us1"
     assert key in got and json.loads(got[key]).get("lease"), got
     old = got[key]  # as n2 signed it, on its lease
     n2.stop()
@@ -202,3 +203,65 @@ def test_a_members_old_report_cannot_be_replayed(etcd, keys, made, be):
     ok, _ = poll(lambda: n1.fleet()["rejected"]["not_on_lease"] >= 1, 5, 0.05)
     assert ok, n1.fleet()["rejected"]
     assert n1.metric('gtmd_fleet_rejected_total{reason="not_on_lease"}') >= 1
+
+
+def test_unsafe_member_override_is_refused_unless_forced(etcd, keys, made, be):
+    """The safety rule is checked again on adoption: an override signed by a
+    member (n1's key, written straight to etcd as a compromised n1 could)
+    that would leave app.example.com with no serving region is refused by
+    the other node unless the signed record says "force"; refused, it is
+    reported (status, metric, log), and checked again every second, so it
+    is adopted once it is safe on that node's view."""
+    n1, n2 = fleet_of(etcd, keys, made, be, 2, prefix="/gtmd/it6/")
+    # Through the API: the record carries, signed, the token's role and "force".
+    st, body = n1.post("/v1/overrides", {"target": "endpoint:web/eu1", "state": "up",
+                                        "reason": "api"})
+    assert st == 201, (st, body)
+    rec = json.loads(etcd.get_prefix("/gtmd/it6/overrides/")["/gtmd/it6/overrides/" +
+                                                             body["id"]])
+    assert rec["role"] == "operate" and rec["force"] is False and rec["signer"] == "n1", rec
+    st, _ = n1.delete("/v1/overrides/" + body["id"])
+    assert st == 200
+    be["eu"].stop()  # eu down everywhere: taking us down would leave nothing served
+    ok, _ = poll(lambda: all(g.endpoint("eu1")["state"]["fleet"] == "down" for g in (n1, n2)),
+                 10, 0.1)
+    assert ok, [g.endpoint("eu1") for g in (n1, n2)]
+
+    def forged(i, force):
+        key = "overrides/ovr-%d" % i
+        put(etcd, key, json.dumps(signed_by(keys["n1"][0], key, {
+            "id": "ovr-%d" % i, "target": "region:us", "state": "down", "reason": "member",
+            "author": "operate", "created": int(time.time()), "expires": None, "node": "n1",
+            "role": "operate", "force": force, "signer": "n1"}, "/gtmd/it6/")), "/gtmd/it6/")
+
+    def has(g, i):
+        st, body = g.get("/v1/overrides")
+        assert st == 200
+        return any(o["id"] == "ovr-%d" % i for o in body["overrides"])
+
+    forged(50, False)
+    ok, _ = poll(lambda: n2.fleet()["rejected"]["unsafe"] >= 1, 5, 0.05)
+    assert ok, (n2.fleet()["rejected"], n2.get("/v1/overrides"), n2.read_log()[-3000:])
+    assert n2.fleet()["rejected"]["last"]["key"] == "/gtmd/it6/overrides/ovr-50"
+    assert n2.metric('gtmd_fleet_rejected_total{reason="unsafe"}') >= 1
+    assert re.search(r"event=fleet_rejected key=/gtmd/it6/overrides/ovr-50 why=unsafe",
+                     n2.read_log()), n2.read_log()[-2000:]
+    end = time.monotonic() + 2.5  # checked again every second: still refused
+    while time.monotonic() < end:
+        assert not has(n2, 50) and n2.answer() == US, n2.answer()
+        time.sleep(0.25)
+    forged(51, True)
+    ok, _ = poll(lambda: has(n2, 51), 5, 0.05)
+    assert ok, (n2.fleet()["rejected"], n2.read_log()[-2000:])
+    assert not has(n2, 50)
+    st, _ = http_json(etcd.urls[0] + "/v3/kv/deleterange",
+                      {"key": b64("/gtmd/it6/overrides/ovr-51")}, timeout=3)
+    assert st == 200
+    ok, _ = poll(lambda: not has(n2, 51), 5, 0.05)
+    assert ok
+    be["eu"].start()  # eu back: ovr-50 is safe on n2's view now, and adopted
+    ok, _ = poll(lambda: has(n2, 50), 15, 0.1)
+    assert ok, (n2.endpoint("eu1"), n2.read_log()[-2000:])
+    assert "event=fleet_adopted key=/gtmd/it6/overrides/ovr-50 after=unsafe" in n2.read_log()
+    ok, _ = poll(lambda: n2.answer() == EU, 5, 0.05)
+    assert ok, n2.answer()

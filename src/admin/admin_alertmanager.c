@@ -1,0 +1,199 @@
+/*
+ * admin_alertmanager.c -- POST /v1/alertmanager: Prometheus Alertmanager's
+ * webhook (payload version 4) as a source of external verdicts.
+ *
+ * Each alert names its target by labels (configurable; by default
+ * gtm_endpoint = "POOL/NAME", gtm_az, gtm_region; the most specific one
+ * present wins). A firing alert is a "down" verdict from the source
+ * "alertmanager:FINGERPRINT" lasting "expires" seconds, renewed by every
+ * notification Alertmanager sends again (repeat_interval must be shorter);
+ * a resolved alert withdraws that source's verdicts. Alerts that name no
+ * target, or one the configuration does not have, are counted in the
+ * reply and otherwise ignored: a 4xx would make Alertmanager retry a
+ * payload that cannot get better.
+ *
+ * Authentication: the section's own bearer token (Alertmanager's
+ * http_config.authorization.credentials_file), which is good for this
+ * path only, or the operate token.
+ */
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin_int.h"
+#include "health/override.h"
+#include "health/verdict.h"
+
+#define AM_DEFAULT_EXPIRES 300.0
+
+void admin_am_params_parse(const struct jsoncfg *j, json_t *v, struct admin_am_params *out)
+{
+    static const char *const keys[] = {"token_file", "labels", "expires", NULL};
+    static const char *const lkeys[] = {"endpoint", "az", "region", NULL};
+    memset(out, 0, sizeof(*out));
+    out->expires = AM_DEFAULT_EXPIRES;
+    const char *names[3] = {"gtm_endpoint", "gtm_az", "gtm_region"};
+    if (v && !json_is_object(v))
+        jsoncfg_err(j, "$.admin.alertmanager", "must be an object");
+    else if (v) {
+        jsoncfg_check_keys(j, v, "$.admin.alertmanager", keys);
+        out->token = admin_params_read_token(j, v, "token_file", "$.admin.alertmanager.token_file",
+                                             &out->token_file);
+        out->expires = jsoncfg_ms(j, v, "expires", "$.admin.alertmanager.expires", 10,
+                                  VERDICT_MAX_EXPIRES, AM_DEFAULT_EXPIRES) /
+                       1000.0;
+        json_t *l = json_object_get(v, "labels");
+        if (l && !json_is_object(l))
+            jsoncfg_err(j, "$.admin.alertmanager.labels",
+                        "must be {\"endpoint\": LABEL, \"az\": LABEL, \"region\": LABEL}");
+        else if (l) {
+            jsoncfg_check_keys(j, l, "$.admin.alertmanager.labels", lkeys);
+            for (int i = 0; i < 3; i++) {
+                char path[64];
+                snprintf(path, sizeof(path), "$.admin.alertmanager.labels.%s", lkeys[i]);
+                const char *s = jsoncfg_str(j, l, lkeys[i], path);
+                if (s && !*s)
+                    jsoncfg_err(j, path, "must be a label name");
+                else if (s)
+                    names[i] = s;
+            }
+        }
+    }
+    out->label_endpoint = jsoncfg_strdup(names[0]);
+    out->label_az = jsoncfg_strdup(names[1]);
+    out->label_region = jsoncfg_strdup(names[2]);
+}
+
+void admin_am_params_free(struct admin_am_params *p)
+{
+    free(p->token);
+    free(p->token_file);
+    free(p->label_endpoint);
+    free(p->label_az);
+    free(p->label_region);
+    memset(p, 0, sizeof(*p));
+}
+
+/* The bearer token of the request equals the section's token. */
+static bool am_token_ok(struct admin_req *r)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7) != 0)
+        return false;
+    pthread_mutex_lock(&r->a->lock);
+    bool ok = r->a->am.token && admin_token_eq(h + 7, r->a->am.token);
+    pthread_mutex_unlock(&r->a->lock);
+    return ok;
+}
+
+/* What one payload did, for the reply and the audit line. */
+struct am_tally {
+    unsigned firing, resolved, withdrawn, ignored;
+    json_t *unknown; /* targets not in the configuration */
+};
+
+/* The target an alert's labels name (most specific first), or 0. */
+static int am_target(struct admin *a, json_t *labels, char *key, size_t len)
+{
+    pthread_mutex_lock(&a->lock);
+    const char *names[3] = {a->am.label_endpoint, a->am.label_az, a->am.label_region};
+    const char *kinds[3] = {"endpoint", "az", "region"};
+    int found = 0;
+    for (int i = 0; i < 3 && !found; i++) {
+        const char *v = names[i] ? json_string_value(json_object_get(labels, names[i])) : NULL;
+        if (v && *v) {
+            snprintf(key, len, "%s:%s", kinds[i], v);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return found;
+}
+
+/* The reason of a firing alert's verdict: alertname and summary. */
+static void am_reason(json_t *alert, char *buf, size_t len)
+{
+    const char *name =
+        json_string_value(json_object_get(json_object_get(alert, "labels"), "alertname"));
+    json_t *ann = json_object_get(alert, "annotations");
+    const char *sum = json_string_value(json_object_get(ann, "summary"));
+    if (!sum)
+        sum = json_string_value(json_object_get(ann, "description"));
+    snprintf(buf, len, "alert %s%s%s", name ? name : "(no alertname)", sum ? ": " : "",
+             sum ? sum : "");
+}
+
+static void am_alert(struct admin_req *r, json_t *alert, struct am_tally *t)
+{
+    char key[OVERRIDE_MAX_TARGET + 16], src[VERDICT_MAX_SOURCE + 1], reason[VERDICT_MAX_REASON];
+    const char *status = json_string_value(json_object_get(alert, "status"));
+    const char *fp = json_string_value(json_object_get(alert, "fingerprint"));
+    if (!json_is_object(alert) || !status || !fp || !*fp ||
+        (strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0) ||
+        !am_target(r->a, json_object_get(alert, "labels"), key, sizeof(key))) {
+        t->ignored++;
+        return;
+    }
+    snprintf(src, sizeof(src), "alertmanager:%.*s", VERDICT_MAX_SOURCE - 13, fp);
+    if (strcmp(status, "resolved") == 0) {
+        t->resolved++;
+        t->withdrawn += (unsigned)verdict_withdraw_source(r->a->env.health, src, "resolved");
+        return;
+    }
+    char msg[256], id[32];
+    json_t *tj = json_string(key);
+    int bad = admin_verdict_target_key(tj, key, sizeof(key), msg, sizeof(msg));
+    json_decref(tj);
+    if (bad || verdict_check_source(src) || !admin_verdict_target_known(r->a, key)) {
+        json_array_append_new(t->unknown, json_string(key));
+        return;
+    }
+    am_reason(alert, reason, sizeof(reason));
+    pthread_mutex_lock(&r->a->lock);
+    double expires = r->a->am.expires > 0 ? r->a->am.expires : AM_DEFAULT_EXPIRES;
+    pthread_mutex_unlock(&r->a->lock);
+    if (verdict_put(r->a->env.health, src, key, HEALTH_DOWN, reason, "alertmanager", expires, id) ==
+        VERDICT_FULL)
+        json_array_append_new(
+            t->unknown, json_pack("{s:s, s:s}", "target", key, "error", "max_verdicts reached"));
+    else
+        t->firing++;
+}
+
+void admin_handle_alertmanager(struct admin_req *r)
+{
+    if (evhttp_request_get_command(r->req) != EVHTTP_REQ_POST) {
+        admin_reply_error(r, 405, "method_not_allowed", "only POST on /v1/alertmanager");
+        return;
+    }
+    if (r->level < ADMIN_OPERATE && am_token_ok(r)) {
+        r->authenticated = true;
+        r->level = ADMIN_OPERATE;
+        r->token_name = "alertmanager";
+    }
+    if (!admin_require(r, ADMIN_OPERATE) || !admin_parse_body(r))
+        return;
+    json_t *alerts = json_object_get(r->body, "alerts");
+    const char *version = json_string_value(json_object_get(r->body, "version"));
+    if (!json_is_array(alerts) || (version && strcmp(version, "4") != 0)) {
+        admin_reply_error(r, 400, "bad_request",
+                          "not an Alertmanager webhook payload (version \"4\" with \"alerts\")");
+        admin_audit(r, 400, NULL);
+        return;
+    }
+    struct am_tally t = {0, 0, 0, 0, json_array()};
+    size_t i;
+    json_t *alert;
+    json_array_foreach(alerts, i, alert)
+    {
+        if (i >= 1000) { /* Alertmanager sends a group at a time: far fewer */
+            t.ignored += (unsigned)(json_array_size(alerts) - i);
+            break;
+        }
+        am_alert(r, alert, &t);
+    }
+    json_t *res = json_pack("{s:i, s:i, s:i, s:i, s:o}", "firing", t.firing, "resolved", t.resolved,
+                            "withdrawn", t.withdrawn, "ignored", t.ignored, "unknown", t.unknown);
+    admin_defer_reply(r, 200, res, json_incref(res));
+}
