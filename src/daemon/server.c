@@ -590,14 +590,14 @@ static json_t *server_reload(struct server *srv, bool *ok)
     bool same_admin = admin_params_same_listeners(&cfg->admin, &srv->cfg->admin);
     if (srv->admin && same_admin)
         admin_update(srv->admin, &cfg->admin);
+    else if (!same_admin)
+        log_warn("event=reload note=\"admin listeners and limits change only on restart; "
+                 "admin tokens and audit log kept\"");
     if (srv->webhooks)
         webhook_update(srv->webhooks, &cfg->notify);
     else if (cfg->notify.n_hooks)
         log_warn("event=reload note=\"webhooks added to a server that had none start on "
                  "restart\"");
-    else if (!same_admin)
-        log_warn("event=reload note=\"admin listeners and limits change only on restart; "
-                 "admin tokens and audit log kept\"");
     server_keep_bound(cfg, srv->cfg, same_listen, same_admin, same_user);
     config_free(srv->cfg);
     srv->cfg = cfg;
