@@ -123,6 +123,32 @@ void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t 
 
 /* ---- verdicts ---------------------------------------------------------- */
 
+/* Whether peer n's report o on ep may be out of date through no fault of
+ * its own (FLEET_SILENT_S, FLEET_BLIND_S, FLEET_REJOIN_S): it was published
+ * before this node's own probe of ep changed, and since about then either
+ * the peer has not been heard, or this node's view has not been current,
+ * or one of those gaps ended less than FLEET_REJOIN_S ago. A disagreement
+ * known well before a gap (a local network problem) stays outvoted.
+ * (caller holds f->lock) */
+static bool fleet_peer_unheard_locked(const struct fleet *f, const struct fleet_node *n,
+                                      const struct fleet_obs *o, const struct fleet_ep *ep,
+                                      double now)
+{
+    /* Its publication time in this node's clock (the heartbeats' offset). */
+    double published = o->t - (n->have_offset ? n->clock_offset : 0);
+    double own_wall = health_now() - (now - ep->own_since);
+    if (o->t > 0 && published >= own_wall)
+        return false; /* it spoke after this node's probe changed */
+    double s = ep->own_since;
+    if (n->silent && s > n->heard - FLEET_SILENT_S)
+        return true;
+    if (n->rejoining && s > n->quiet_from - FLEET_SILENT_S && s < n->back)
+        return true;
+    if (f->blind && s > f->blind_from - FLEET_SILENT_S)
+        return true;
+    return f->blind_grace && s > f->blind_from - FLEET_SILENT_S && s < f->blind_end;
+}
+
 enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep *ep, char *why,
                                           size_t len)
 {
@@ -140,13 +166,14 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
         }
     }
     char silent[128] = "";
+    double now = fleet_mono();
     for (const struct fleet_obs *o = ep->obs; o; o = o->next) {
         if (o->node == f->self || o->node >= f->n_nodes || !f->nodes[o->node].live)
             continue;
         uint8_t st = o->state;
-        if (f->nodes[o->node].silent && (own == HEALTH_DOWN || own == HEALTH_UP) &&
-            ep->own_since > f->nodes[o->node].heard - FLEET_SILENT_S) {
-            st = own; /* not heard for FLEET_SILENT_S: this node's probe stands in */
+        if ((own == HEALTH_DOWN || own == HEALTH_UP) &&
+            fleet_peer_unheard_locked(f, &f->nodes[o->node], o, ep, now)) {
+            st = own; /* its report predates a gap: this node's probe stands in */
             size_t l = strlen(silent);
             snprintf(silent + l, sizeof(silent) - l, "%s%s", l ? ", " : "", f->nodes[o->node].name);
         }

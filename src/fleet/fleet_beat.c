@@ -148,8 +148,25 @@ static void fleet_beat_check_watch(struct fleet *f, double now)
     }
 }
 
-/* Marks the peers not heard from for FLEET_SILENT_S; the verdicts are
- * computed again when that changes. */
+/* This node's own gap (fleet_int.h, FLEET_BLIND_S): whether its view has
+ * not been current for FLEET_BLIND_S, and the FLEET_REJOIN_S after it is
+ * again. True when that changed (caller holds f->lock). */
+static bool fleet_beat_mark_blind_locked(struct fleet *f, double now)
+{
+    bool blind = f->ever_synced && fleet_beat_view_age_locked(f, now) > FLEET_BLIND_S;
+    bool was = f->blind, grace_was = f->blind_grace;
+    if (blind && !f->blind)
+        f->blind_from = f->fresh_at;
+    else if (!blind && f->blind)
+        f->blind_end = now;
+    f->blind = blind;
+    f->blind_grace = !blind && f->blind_end > 0 && now - f->blind_end < FLEET_REJOIN_S;
+    return was != blind || grace_was != f->blind_grace;
+}
+
+/* Marks the peers not heard from for FLEET_SILENT_S, those heard again
+ * less than FLEET_REJOIN_S ago, and this node's own gaps; the verdicts
+ * are computed again when any of that changes. */
 static void fleet_beat_mark_silent(struct fleet *f, double now)
 {
     bool changed = false;
@@ -157,9 +174,12 @@ static void fleet_beat_mark_silent(struct fleet *f, double now)
     for (size_t i = 0; i < f->n_nodes; i++) {
         struct fleet_node *n = &f->nodes[i];
         bool s = i != f->self && n->heard > 0 && now - n->heard > FLEET_SILENT_S;
-        changed |= s != n->silent;
+        bool r = i != f->self && n->back > 0 && now - n->back < FLEET_REJOIN_S;
+        changed |= s != n->silent || r != n->rejoining;
         n->silent = s;
+        n->rejoining = r;
     }
+    changed |= fleet_beat_mark_blind_locked(f, now);
     pthread_mutex_unlock(&f->lock);
     if (changed && !f->degraded)
         fleet_recompute_all(f);
@@ -257,7 +277,12 @@ void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
     double t = json_number_value(json_object_get(v, "t"));
     pthread_mutex_lock(&f->lock);
     bool was = f->skewed;
-    f->nodes[idx].heard = v ? fleet_mono() : 0;
+    double now = fleet_mono(), before = f->nodes[idx].heard;
+    if (v && before > 0 && now - before > FLEET_SILENT_S) {
+        f->nodes[idx].quiet_from = before; /* back after a silence */
+        f->nodes[idx].back = now;
+    }
+    f->nodes[idx].heard = v ? now : 0;
     f->nodes[idx].have_offset = v && t > 0;
     f->nodes[idx].clock_offset = t > 0 ? t - health_now() : 0;
     fleet_beat_judge_skew_locked(f);

@@ -56,6 +56,15 @@
  * fall x interval, not an election. A disagreement known well before the
  * silence (a local network problem) stays outvoted. */
 #define FLEET_SILENT_S 1.0
+/* The same holds while this node's own view is not current (no heartbeat
+ * of its own delivered back for FLEET_BLIND_S: an election, its watch or
+ * link down): no peer's newer report could have reached it. And it holds
+ * for FLEET_REJOIN_S after the peer is heard again or the view is current
+ * again, for reports published before this node's own probe changed: a
+ * peer publishes what it saw during the gap only once etcd takes writes,
+ * and its stale report must not undo the failover meanwhile (a flap). */
+#define FLEET_BLIND_S 0.75
+#define FLEET_REJOIN_S 1.0
 /* A record refused as unsafe is checked again this often (a view that
  * differed from its author's for a moment delays it; fleet_adopt.c), at
  * most FLEET_RECHECK_MAX records a round. */
@@ -90,6 +99,11 @@ struct fleet_node {
      * node's own probe (fleet_ep_verdict_locked). (L) */
     double heard;
     bool silent;
+    /* After a silence: when it was heard again, and when it had been heard
+     * last before (0: no silence yet); rejoining: back within
+     * FLEET_REJOIN_S (fleet_beat.c). (L) */
+    double back, quiet_from;
+    bool rejoining;
     int64_t lease; /* the lease of its node record (signed fleets: its reports' lease) */
     int layout;    /* the key layout it writes (FLEET_LAYOUT) (L) */
 };
@@ -212,6 +226,12 @@ struct fleet {
     const char *url; /* the etcd URL in use, for the views (L) */
     bool stopping;   /* the lease is being revoked: start nothing new */
     bool degraded, ever_synced;
+    /* blind: the view has not been current for FLEET_BLIND_S (after the
+     * first sync); blind_from: the view was etcd's as of then; blind_end:
+     * when it was current again (0: never blind); blind_grace: within
+     * FLEET_REJOIN_S of blind_end. (L) */
+    bool blind, blind_grace;
+    double blind_from, blind_end;
     double last_ok; /* monotonic time of the last reply from etcd */
     /* Liveness (fleet_beat.c); monotonic times, (L). last_quorum: the last
      * reply to a linearizable call (every unary call gtmd makes is one).
