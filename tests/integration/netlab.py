@@ -10,7 +10,8 @@ drop" needs a module this kernel may not have; mirred is built in.)
 Everything made is recorded and removed by Lab.close(), which the test
 fixture calls also when the test fails: processes by pid, then the
 namespaces (their veths go with them), the bridge and the addresses.
-Names carry the pid of the test process so that two runs never collide.
+Names carry the pid of the test process so that two runs never collide,
+and subnets a number per pytest-xdist worker (slot()).
 """
 import os
 import shutil
@@ -26,6 +27,16 @@ def run(*args, check=True):
     if check and r.returncode != 0:
         raise RuntimeError("%s: %s" % (" ".join(args), r.stderr.decode(errors="replace")))
     return r
+
+
+def slot():
+    """A number in 0..249 for this test process's subnets (10.231.N.0/24
+    here, 10.234.N and 10.235.N in test_xdp.py): distinct for every
+    pytest-xdist worker of a run (gwK: 200 + K), from the pid otherwise."""
+    w = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if w.startswith("gw") and w[2:].isdigit() and int(w[2:]) < 50:
+        return 200 + int(w[2:])
+    return os.getpid() % 200
 
 
 def why_not():
@@ -52,7 +63,7 @@ class Lab:
     def __init__(self):
         Lab.made += 1  # a new name per lab: a deleted namespace's veths go late
         self.tag = "%d%d" % (os.getpid() % 1000, Lab.made % 10)
-        self.net = "10.231.%d" % (os.getpid() % 250)
+        self.net = "10.231.%d" % slot()
         self.bridge = "g23b" + self.tag
         self.hosts = {}  # name -> (namespace, address)
         self.cuts = set()  # (a, b) with a < b
@@ -64,7 +75,7 @@ class Lab:
         # A fixed address: a bridge otherwise takes the lowest of its ports'
         # and changes it as veths join, which leaves the namespaces' ARP
         # entries for the root's addresses stale for seconds.
-        run(IP, "link", "set", self.bridge, "address", "02:23:00:00:00:%02x" % (os.getpid() % 250))
+        run(IP, "link", "set", self.bridge, "address", "02:23:00:00:00:%02x" % slot())
         run(IP, "addr", "add", self.net + ".254/24", "dev", self.bridge)
         run(IP, "link", "set", self.bridge, "up")
 

@@ -11,4 +11,13 @@ export GTMD="${GTMD:-${BUILDDIR:-../..}/gtmd}"
 if [ -n "${GTM_TSAN:-}" ]; then
     set -- -m threads "$@"
 fi
+# The tests spend most of their time waiting (backends to fall, timers,
+# etcd elections): with pytest-xdist (python3-pytest-xdist) they run in
+# GTM_TEST_JOBS processes at once (default 3; 1 runs them one by one).
+# Everything they make is named per process (ports from the kernel,
+# namespaces and subnets per worker: netlab.slot()).
+jobs=${GTM_TEST_JOBS:-3}
+if [ "$jobs" -gt 1 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then
+    set -- -n "$jobs" "$@"
+fi
 /usr/bin/python3 -m pytest -q -p no:cacheprovider "$@" .

@@ -47,7 +47,7 @@ class Pair:
     def __init__(self, mtu=1500):
         Pair.made += 1
         tag = "%d%d" % (os.getpid() % 10000, Pair.made % 10)
-        n = os.getpid() % 250
+        n = netlab.slot()
         self.srv, self.cli = "gx-%s-srv" % tag, "gx-%s-cli" % tag
         self.sif, self.cif = "gxs" + tag, "gxc" + tag
         self.v4, self.v6 = "10.234.%d.1" % n, "fd00:234:%x::1" % n
