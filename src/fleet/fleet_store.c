@@ -362,6 +362,8 @@ static void fleet_on_job_verify(void *arg, enum etcd_status st, json_t *resp, co
     struct fleet *f = c->f;
     struct fleet_job *j = c->job;
     free(c);
+    if (st == ETCD_ERR_CANCELLED)
+        return; /* stop: fleet_store_fail_all answered (and may have freed) j */
     if (st != ETCD_OK) {
         fleet_job_finish(f, j, SHARED_UNKNOWN,
                          "etcd did not confirm the change and could not be asked whether it was "
@@ -426,6 +428,8 @@ static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const
     struct fleet *f = c->f;
     struct fleet_job *j = c->job;
     free(c);
+    if (st == ETCD_ERR_CANCELLED)
+        return; /* stop: fleet_store_fail_all answered (and may have freed) j */
     if (st == ETCD_ERR_NET) {
         fleet_job_verify(f, j, 1);
         fleet_sync_failed(f, "write", err);
@@ -496,6 +500,8 @@ static void fleet_on_job_lease(void *arg, enum etcd_status st, json_t *resp, con
     struct fleet *f = c->f;
     struct fleet_job *j = c->job;
     free(c);
+    if (st == ETCD_ERR_CANCELLED)
+        return; /* stop: fleet_store_fail_all answered (and may have freed) j */
     pthread_mutex_lock(&f->lock);
     bool gone = j->abandoned; /* answered "nothing was sent" at its deadline */
     if (!gone)
