@@ -242,7 +242,8 @@ static int fleet_beat_cmp(const void *a, const void *b)
 }
 
 /* This node is skewed when more than half of its live peers see its clock
- * off by more than FLEET_SKEW_MAX_S; its offset is the median of theirs
+ * off by more than FLEET_SKEW_MAX_S in FLEET_SKEW_BEATS heartbeats in a
+ * row (not one replayed old heartbeat); its offset is the median of theirs
  * (for an even count, the middle one nearer zero)
  * (caller holds f->lock). */
 static void fleet_beat_judge_skew_locked(struct fleet *f)
@@ -258,8 +259,9 @@ static void fleet_beat_judge_skew_locked(struct fleet *f)
         return;
     }
     size_t far = 0;
-    for (size_t i = 0; i < n; i++)
-        far += fabs(offs[i]) > FLEET_SKEW_MAX_S;
+    for (size_t i = 0; i < f->n_nodes; i++)
+        far += i != f->self && f->nodes[i].live && f->nodes[i].have_offset &&
+               f->nodes[i].far_beats >= FLEET_SKEW_BEATS;
     qsort(offs, n, sizeof(offs[0]), fleet_beat_cmp);
     /* With an even count, of the two middle offsets take the one nearer
      * zero: one peer an hour off of two must not make this node's clock
@@ -285,6 +287,11 @@ void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
     f->nodes[idx].heard = v ? now : 0;
     f->nodes[idx].have_offset = v && t > 0;
     f->nodes[idx].clock_offset = t > 0 ? t - health_now() : 0;
+    uint8_t fb = f->nodes[idx].far_beats;
+    f->nodes[idx].far_beats = !(v && t > 0 && fabs(f->nodes[idx].clock_offset) > FLEET_SKEW_MAX_S)
+                                  ? 0
+                              : fb < 255 ? (uint8_t)(fb + 1)
+                                         : fb;
     fleet_beat_judge_skew_locked(f);
     bool now_skewed = f->skewed;
     double off = f->clock_offset;

@@ -47,6 +47,7 @@
 #define FLEET_CONNECT_S 0.2
 /* Peers' clocks further from this node's than this flag a skew. */
 #define FLEET_SKEW_MAX_S 2.0
+#define FLEET_SKEW_BEATS 3
 /* A peer whose heartbeat did not arrive for this long (an etcd election,
  * this node's watch behind, the peer cut off) is counted as agreeing with
  * this node's own probe on an endpoint whose own state changed after the
@@ -94,6 +95,10 @@ struct fleet_node {
      * here (delivery time included: tens of ms). */
     double clock_offset;
     bool have_offset;
+    /* Its heartbeats in a row whose clock was over FLEET_SKEW_MAX_S off: a
+     * skew counts from FLEET_SKEW_BEATS on, since a watch restarted from
+     * an older revision delivers heartbeats written seconds ago. (L) */
+    uint8_t far_beats;
     /* Monotonic time its last heartbeat arrived here (0: never). silent:
      * none for FLEET_SILENT_S; its reports are then replaced by this
      * node's own probe (fleet_ep_verdict_locked). (L) */
