@@ -2,6 +2,7 @@
  * server.c -- the running daemon: config, serving threads, signals, reload.
  */
 #include "daemon/server.h"
+#include "daemon/server_int.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -42,48 +43,13 @@
 #include "serve/serve.h"
 #include "daemon/server_safety.h"
 
-struct server {
-    char *config_path;
-    const char *node; /* --node, or NULL */
-    struct config *cfg;
-    struct serve serve;                /* the served set, its readers and counters */
-    struct serve_reader *widen_reader; /* the health thread's, for widened scopes */
-    struct net net;                    /* DNS worker threads */
-    struct event_base *base;
-    uint64_t generation;
-    struct health_core health;
-    struct health_service *health_svc; /* expiry and the state file */
-    struct drill_core drills;          /* initialised once the config is loaded */
-    bool drills_ready;
-    struct drill_service *drill_svc;   /* the drill thread: end times, abort_if */
-    struct serve_reader *drill_reader; /* its reader of the served set */
-    struct scheduler *sched;
-    struct admin *admin;
-    struct webhook_core *webhooks; /* outgoing notifications; NULL: none */
-    struct fleet *fleet;           /* NULL without a "fleet" section */
-    struct server_safety safety;   /* the fleet's safety rule on adoption */
-    pthread_mutex_t reload_lock;   /* one reload at a time (SIGHUP, API, re-sign) */
-    atomic_ullong reloads_ok, reloads_failed;
-    /* Zones signed at load: when the current set's signatures need
-     * renewing (wall clock), 0 when no zone is signed at load. Written
-     * under reload_lock. The timer runs on the main thread. */
-    time_t resign_due;
-    struct event *resign_timer;
-    double started;
-    struct notify notify; /* systemd's $NOTIFY_SOCKET (notify.h) */
-    /* Secondary zones (xfr_in.h): the thread, and the event on the main
-     * base it fires when a copy changed (a reload follows). */
-    struct xfr_in *xfr_in;
-    struct event *xfr_reload;
-};
-
 static void server_release_gslb(void *g)
 {
     gslb_unref(g);
 }
 
 /* Hands the endpoints of set's policy set to the prober thread. */
-static uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
+uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
 {
     size_t n;
     uint32_t max_timeout;
@@ -95,7 +61,7 @@ static uint32_t server_plan_probes(struct server *srv, const struct serve_set *s
 }
 
 /* Loads the config and applies --node to it. */
-static struct config *server_load_config(struct server *srv, struct errlist *errs)
+struct config *server_load_config(struct server *srv, struct errlist *errs)
 {
     struct config *cfg = config_load(srv->config_path, errs);
     if (cfg && srv->node && !fleet_params_set_node(&cfg->fleet, srv->node)) {
@@ -114,7 +80,7 @@ static struct config *server_load_config(struct server *srv, struct errlist *err
 
 /* What every node of a fleet should have the same: the shared part of the
  * file and the zones' serials (a short hex prefix of a SHA-256). */
-static void server_config_hash(const struct config *cfg, const struct serve_set *set, char out[24])
+void server_config_hash(const struct config *cfg, const struct serve_set *set, char out[24])
 {
     char text[65 + 32 * 64];
     size_t off = (size_t)snprintf(text, sizeof(text), "%s", cfg->shared_hash);
@@ -155,8 +121,7 @@ static unsigned long long server_fds_needed(const struct config *c, const struct
  * run out under load. Returns -1 with a message naming the settings when
  * even the hard limit is too low (start-up refuses, a reload fails).
  */
-static int server_check_nofile(const struct config *c, const struct gslb *g, char *err,
-                               size_t errlen)
+int server_check_nofile(const struct config *c, const struct gslb *g, char *err, size_t errlen)
 {
     struct rlimit rl;
     size_t probes;
@@ -187,88 +152,26 @@ static int server_check_nofile(const struct config *c, const struct gslb *g, cha
     return 0;
 }
 
-static double server_elapsed_ms(const struct timespec *t0)
+double server_elapsed_ms(const struct timespec *t0)
 {
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static void server_log_errors(const struct errlist *e, const char *prefix)
+void server_log_errors(const struct errlist *e, const char *prefix)
 {
     for (size_t i = 0; i < e->count; i++)
         log_error("%s%s", prefix, e->msgs[i]);
 }
 
-static bool server_same_source(const struct health_params *a, const struct health_params *b)
-{
-    if (a->n_probe_source != b->n_probe_source)
-        return false;
-    for (size_t i = 0; i < a->n_probe_source; i++)
-        if (strcmp(a->probe_source_text[i], b->probe_source_text[i]) != 0)
-            return false;
-    return true;
-}
-
-static bool server_same_listen(const struct config *a, const struct config *b)
-{
-    if (a->n_listen != b->n_listen || a->workers != b->workers)
-        return false;
-    for (size_t i = 0; i < a->n_listen; i++)
-        if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
-            return false;
-    return true;
-}
-
-/* Keeps in the new config what is still bound from the old one (listen
- * addresses, workers, the admin section, the user), so later reloads
- * compare with what really runs. */
-static void server_keep_bound(struct config *next, struct config *old, bool same_listen,
-                              bool same_admin, bool same_user)
-{
-    if (!same_user) {
-        struct config_user u = next->run_as;
-        next->run_as = old->run_as;
-        old->run_as = u;
-    }
-    if (!same_listen) {
-        struct config_listen *l = next->listen;
-        size_t n = next->n_listen;
-        next->listen = old->listen;
-        next->n_listen = old->n_listen;
-        old->listen = l;
-        old->n_listen = n;
-        next->workers = old->workers;
-    }
-    if (!same_admin) {
-        struct admin_params a = next->admin;
-        next->admin = old->admin;
-        old->admin = a;
-    }
-    /* The fleet, the probe source and the XDP listener are fixed for the run. */
-    struct xdp_params x = next->xdp;
-    next->xdp = old->xdp;
-    old->xdp = x;
-    struct fleet_params f = next->fleet;
-    next->fleet = old->fleet;
-    old->fleet = f;
-    struct health_params *nh = &next->health, *oh = &old->health;
-    struct probe_source ps = nh->probe_source;
-    nh->probe_source = oh->probe_source;
-    oh->probe_source = ps;
-    for (size_t i = 0; i < 2; i++) {
-        char *t = nh->probe_source_text[i];
-        nh->probe_source_text[i] = oh->probe_source_text[i];
-        oh->probe_source_text[i] = t;
-    }
-    size_t n = nh->n_probe_source;
-    nh->n_probe_source = oh->n_probe_source;
-    oh->n_probe_source = n;
-}
-
+/* Rebuilds config and zones beside the live set and swaps them in; on any
+ * error the live set keeps serving. Serialised: SIGHUP and the admin API
+ * may ask at once. Returns the JSON result; *ok tells which. */
+/* A set was just built from srv->cfg: its signatures were made now. */
 /* Logs the geo database of set (start-up and reload) and returns what
  * POST /v1/reload shows of it (JSON null without one). */
-static json_t *server_geo_loaded(const struct serve_set *set)
+json_t *server_geo_loaded(const struct serve_set *set)
 {
     const struct geo_db *db = set->geo ? set->geo->db : NULL;
     if (!db)
@@ -281,46 +184,7 @@ static json_t *server_geo_loaded(const struct serve_set *set)
                      (json_int_t)db->n_locs, "load_ms", db->stats.load_seconds * 1e3);
 }
 
-/* What a reload changed, zone by zone (for POST /v1/reload). */
-static json_t *server_zone_changes(const struct snapshot *old, const struct snapshot *cur)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < cur->n_zones; i++) {
-        const struct zone *z = cur->zones[i];
-        const struct zone *o = NULL;
-        for (size_t k = 0; old && k < old->n_zones && !o; k++)
-            if (old->zones[k]->origin_len == z->origin_len &&
-                memcmp(old->zones[k]->origin, z->origin, z->origin_len) == 0)
-                o = old->zones[k];
-        json_t *j = json_pack("{s:s, s:I, s:I}", "origin", z->origin_str, "serial",
-                              (json_int_t)z->serial, "records", (json_int_t)z->n_records);
-        json_object_set_new(j, "change",
-                            json_string(!o                             ? "added"
-                                        : o->serial != z->serial       ? "serial changed"
-                                        : o->n_records != z->n_records ? "records changed"
-                                                                       : "same serial"));
-        json_array_append_new(arr, j);
-    }
-    for (size_t k = 0; old && k < old->n_zones; k++) {
-        bool kept = false;
-        for (size_t i = 0; i < cur->n_zones && !kept; i++)
-            kept = old->zones[k]->origin_len == cur->zones[i]->origin_len &&
-                   memcmp(old->zones[k]->origin, cur->zones[i]->origin,
-                          cur->zones[i]->origin_len) == 0;
-        if (!kept)
-            json_array_append_new(arr, json_pack("{s:s, s:s}", "origin", old->zones[k]->origin_str,
-                                                 "change", "removed"));
-    }
-    return arr;
-}
-
-/* Rebuilds config and zones beside the live set and swaps them in; on any
- * error the live set keeps serving. Serialised: SIGHUP and the admin API
- * may ask at once. Returns the JSON result; *ok tells which. */
-/* A set was just built from srv->cfg: its signatures were made now. */
-static void server_sigs_wake(void *arg);
-
-static void server_set_resign_due(struct server *srv)
+void server_set_resign_due(struct server *srv)
 {
     uint32_t every = load_resign_interval(srv->cfg);
     srv->resign_due = every ? time(NULL) + (time_t)every : 0;
@@ -351,20 +215,19 @@ static int server_notify_in(void *arg, const uint8_t *origin, size_t len,
 }
 
 /* What every set publishes besides its data: who takes NOTIFYs. */
-static void server_set_hooks(struct server *srv, struct serve_set *set)
+void server_set_hooks(struct server *srv, struct serve_set *set)
 {
     set->notify_in = srv->xfr_in ? server_notify_in : NULL;
     set->notify_in_arg = srv->xfr_in;
 }
 
 static void server_on_secondary_changed(void *arg);
-static json_t *server_reload(struct server *srv, bool *ok);
 
 /* Hands the secondary zones of cfg to the secondary thread (started with
  * the first secondary zone; it then stays, with no zones when a reload
  * removes them all). */
-static void server_configure_secondaries(struct server *srv, const struct config *cfg,
-                                         const struct serve_set *set)
+void server_configure_secondaries(struct server *srv, const struct config *cfg,
+                                  const struct serve_set *set)
 {
     size_t n = 0;
     struct xfr_in_zone_conf *zc = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*zc));
@@ -449,40 +312,10 @@ static void server_on_resign_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* READY=1 and what is served, for systemctl status. */
-static void server_notify_serving(struct server *srv, const struct serve_set *set)
+void server_notify_serving(struct server *srv, const struct serve_set *set)
 {
     notify_send(&srv->notify, "READY=1\nSTATUS=serving generation %llu: %zu zones, %zu records",
                 (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records);
-}
-
-/* load_set for a reload, on a thread of its own (load_run_behind). */
-struct server_load_job {
-    struct server *srv;
-    struct config *cfg;
-    struct errlist *errs;
-    struct serve_set *set; /* the result */
-};
-
-static void server_load_job_run(void *arg)
-{
-    struct server_load_job *j = arg;
-    j->set = load_set(j->cfg, j->srv->generation + 1, &j->srv->health,
-                      atomic_load(&j->srv->serve.current), j->errs);
-}
-
-/* A reload may lower max_overrides below the overrides in force: it is
- * applied (they are all kept, and a restart restores them all, persist.h),
- * and said in the log and the reload result, as gtmd check says it of the
- * state file. NULL when there is nothing to say. */
-static json_t *server_reload_cap_warning(struct server *srv, const struct config *cfg)
-{
-    size_t n = override_count(&srv->health), max = cfg->health.max_overrides;
-    if (n <= max)
-        return NULL;
-    char note[256], note_q[300];
-    override_cap_note(note, sizeof(note), n, max);
-    log_warn("event=reload note=\"%s\"", log_quote(note, note_q, sizeof(note_q)));
-    return json_pack("[s]", note);
 }
 
 /* gtmd check: the state file holds more overrides than max_overrides
@@ -499,144 +332,18 @@ static void server_check_state_file(const struct config *cfg, struct errlist *wa
     errlist_add(warns, "%s: %s", hp->state_file, note);
 }
 
-static json_t *server_reload(struct server *srv, bool *ok)
+/* A worker served a policy answer whose signature is missing: have the
+ * health thread's listener run soon (it signs what was asked). */
+void server_sigs_wake(void *arg)
 {
-    struct errlist errs;
-    struct timespec t0;
-    pthread_mutex_lock(&srv->reload_lock);
-    notify_send(&srv->notify, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
-                notify_monotonic_usec());
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    errlist_init(&errs);
-    struct config *cfg = server_load_config(srv, &errs);
-    struct serve_set *set = NULL;
-    char nofile[512];
-    /* Before load_set: it maps the new endpoints to health slots, which a
-     * failed reload must not do. */
-    if (cfg && server_check_nofile(cfg, cfg->gslb, nofile, sizeof(nofile)) != 0)
-        errlist_add(&errs, "%s", nofile);
-    else if (cfg) {
-        /* Reloads are serialised and only they free sets, so the current
-         * one stays alive here without entering it as a reader. */
-        struct server_load_job job = {srv, cfg, &errs, NULL};
-        load_run_behind(server_load_job_run, &job);
-        set = job.set;
-    }
-    if (!set) {
-        server_log_errors(&errs, "reload failed, still serving generation: ");
-        log_error("event=reload result=failed generation=%llu errors=%zu",
-                  (unsigned long long)srv->generation, errs.count);
-        notify_send(&srv->notify,
-                    "READY=1\nSTATUS=reload failed (%zu errors, see the log); serving "
-                    "generation %llu",
-                    errs.count, (unsigned long long)srv->generation);
-        json_t *list = json_array();
-        for (size_t i = 0; i < errs.count; i++)
-            json_array_append_new(list, json_string(errs.msgs[i]));
-        json_t *res = json_pack("{s:s, s:I, s:o}", "result", "failed", "generation",
-                                (json_int_t)srv->generation, "errors", list);
-        config_free(cfg);
-        errlist_free(&errs);
-        atomic_fetch_add(&srv->reloads_failed, 1);
-        event_ring_push(srv->health.events, "reload",
-                        json_pack("{s:s, s:I, s:O}", "result", "failed", "generation",
-                                  (json_int_t)srv->generation, "errors",
-                                  json_object_get(res, "errors")));
-        pthread_mutex_unlock(&srv->reload_lock);
-        *ok = false;
-        return res;
-    }
-    errlist_free(&errs);
-    bool same_listen = server_same_listen(cfg, srv->cfg);
-    if (!same_listen)
-        log_warn("event=reload note=\"listen addresses and workers change only on restart\"");
-    if (!xdp_params_same(&cfg->xdp, &srv->cfg->xdp))
-        log_warn("event=reload note=\"the xdp section changes only on restart\"");
-    bool same_user = !privs_reload_notes(srv->cfg, cfg);
-    /* set stays valid here after the swap: only a later publication frees
-     * it, and publications are serialised by reload_lock. */
-    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
-    server_configure_secondaries(srv, cfg, set);
-    server_set_hooks(srv, set);
-    load_journals(cfg, atomic_load(&srv->serve.current), set);
-    struct serve_set *old = serve_publish(&srv->serve, set);
-    notify_out_send(load_notify_job(cfg, old->zones, set));
-    json_t *zones = server_zone_changes(old->zones, set->zones);
-    json_t *geo = server_geo_loaded(set);
-    load_drop_behind(old);
-    health_service_set_state_file(srv->health_svc, cfg->health.state_file);
-    override_set_max(&srv->health, cfg->health.max_overrides);
-    verdict_set_max(&srv->health, cfg->health.max_verdicts);
-    json_t *warnings = server_reload_cap_warning(srv, cfg);
-    drill_core_set_params(&srv->drills, &cfg->drills);
-    /* Endpoints may have come or gone: judge every abort_if again. */
-    drill_service_poke(srv->drill_svc);
-    server_plan_probes(srv, set);
-    bool same_fleet = fleet_params_same(&cfg->fleet, &srv->cfg->fleet) &&
-                      server_same_source(&cfg->health, &srv->cfg->health);
-    if (!same_fleet)
-        log_warn("event=reload note=\"fleet and probe_source change only on restart\"");
-    if (srv->fleet) {
-        char hash[24];
-        server_config_hash(cfg, set, hash);
-        fleet_set_endpoints(srv->fleet, set->gslb, hash);
-    }
-    /* The state may have moved since load_set widened the scopes. */
+    struct server *srv = arg;
     health_service_kick(srv->health_svc);
-    /* Tokens and the audit log follow the reload only while the admin
-     * listeners stay the same: the loopback-without-token rule was checked
-     * against the new listen list, so applying new tokens to sockets bound
-     * from another list could open a public listener without a token. */
-    bool same_admin = admin_params_same_listeners(&cfg->admin, &srv->cfg->admin);
-    if (srv->admin && same_admin)
-        admin_update(srv->admin, &cfg->admin);
-    else if (!same_admin)
-        log_warn("event=reload note=\"admin listeners and limits change only on restart; "
-                 "admin tokens and audit log kept\"");
-    if (srv->webhooks)
-        webhook_update(srv->webhooks, &cfg->notify);
-    else if (cfg->notify.n_hooks)
-        log_warn("event=reload note=\"webhooks added to a server that had none start on "
-                 "restart\"");
-    server_keep_bound(cfg, srv->cfg, same_listen, same_admin, same_user);
-    config_free(srv->cfg);
-    srv->cfg = cfg;
-    srv->generation++;
-    server_set_resign_due(srv);
-    double ms = server_elapsed_ms(&t0);
-    server_notify_serving(srv, set);
-    log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
-             (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms);
-    json_t *res = json_pack("{s:s, s:I, s:o, s:I, s:f, s:b, s:b, s:b}", "result", "ok",
-                            "generation", (json_int_t)srv->generation, "zones", zones, "records",
-                            (json_int_t)set->zones->n_records, "ms", ms,
-                            "restart_needed_for_listen", !same_listen, "restart_needed_for_admin",
-                            !same_admin, "restart_needed_for_user", !same_user);
-    json_object_set_new(res, "restart_needed_for_fleet", json_boolean(!same_fleet));
-    json_object_set_new(res, "geo", geo);
-    if (warnings)
-        json_object_set_new(res, "warnings", warnings);
-    atomic_fetch_add(&srv->reloads_ok, 1);
-    event_ring_push(srv->health.events, "reload",
-                    json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
-                              (json_int_t)srv->generation, "zones", zones));
-    pthread_mutex_unlock(&srv->reload_lock);
-    *ok = true;
-    return res;
 }
 
 /* The health service's listener (health thread): after a health change,
  * rebuild the widened ECS scopes of the current set's geo records for the
  * new state and sign its policy answers, and free the tries and tables
  * they replace once no worker can hold them. */
-/* A worker served a policy answer whose signature is missing: have the
- * health thread's listener run soon (it signs what was asked). */
-static void server_sigs_wake(void *arg)
-{
-    struct server *srv = arg;
-    health_service_kick(srv->health_svc);
-}
-
 static void server_on_health_change(void *arg)
 {
     struct server *srv = arg;
@@ -960,6 +667,38 @@ static void server_start_drills(struct server *srv)
     srv->drill_svc = drill_service_start(&env);
 }
 
+/* The notifier and the admin thread, last (caller holds reload_lock). */
+static int server_start_admin(struct server *srv)
+{
+    char err[512];
+    struct webhook_env wenv = {.events = srv->health.events,
+                               .serve = &srv->serve,
+                               .node = srv->cfg->fleet.enabled ? srv->cfg->fleet.node
+                                       : srv->cfg->identity    ? srv->cfg->identity
+                                                               : "gtmd"};
+    srv->webhooks = webhook_start(&srv->cfg->notify, &wenv);
+    if (!srv->admin)
+        return 0;
+    struct admin_env env = {.serve = &srv->serve,
+                            .health = &srv->health,
+                            .health_service = srv->health_svc,
+                            .drills = &srv->drills,
+                            .reload = server_reload_cb,
+                            .reload_arg = srv,
+                            .started = srv->started,
+                            .workers = srv->cfg->workers,
+                            .reloads_ok = &srv->reloads_ok,
+                            .reloads_failed = &srv->reloads_failed,
+                            .fleet = srv->fleet,
+                            .store = srv->fleet ? fleet_store(srv->fleet) : NULL,
+                            .webhooks = srv->webhooks};
+    if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int server_start(struct server *srv)
 {
     struct errlist errs;
@@ -1015,31 +754,9 @@ static int server_start(struct server *srv)
      * a reload frees srv->cfg (read here and by admin_start's log lines) and
      * reads srv->admin: hold the reload lock until start-up is done. */
     pthread_mutex_lock(&srv->reload_lock);
-    struct webhook_env wenv = {.events = srv->health.events,
-                               .serve = &srv->serve,
-                               .node = srv->cfg->fleet.enabled ? srv->cfg->fleet.node
-                                       : srv->cfg->identity    ? srv->cfg->identity
-                                                               : "gtmd"};
-    srv->webhooks = webhook_start(&srv->cfg->notify, &wenv);
-    if (srv->admin) {
-        struct admin_env env = {.serve = &srv->serve,
-                                .health = &srv->health,
-                                .health_service = srv->health_svc,
-                                .drills = &srv->drills,
-                                .reload = server_reload_cb,
-                                .reload_arg = srv,
-                                .started = srv->started,
-                                .workers = srv->cfg->workers,
-                                .reloads_ok = &srv->reloads_ok,
-                                .reloads_failed = &srv->reloads_failed,
-                                .fleet = srv->fleet,
-                                .store = srv->fleet ? fleet_store(srv->fleet) : NULL,
-                                .webhooks = srv->webhooks};
-        if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
-            pthread_mutex_unlock(&srv->reload_lock);
-            log_error("%s", err);
-            return -1;
-        }
+    if (server_start_admin(srv) != 0) {
+        pthread_mutex_unlock(&srv->reload_lock);
+        return -1;
     }
     log_info("event=start workers=%u zones=%zu records=%zu load_ms=%.1f", srv->cfg->workers,
              n_zones, n_records, ms);

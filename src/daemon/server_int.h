@@ -1,0 +1,108 @@
+/*
+ * server_int.h -- what server.c (start, run, stop) and server_reload.c
+ * (SIGHUP, POST /v1/reload, a secondary zone's new copy) share: the
+ * server's state and the steps both use.
+ *
+ * Threads: the main thread owns the struct; reloads run on the main thread
+ * or the admin thread, one at a time (reload_lock). Ownership as noted per
+ * field: the server owns everything it points to but the borrowed readers.
+ */
+#ifndef GTM_DAEMON_SERVER_INT_H
+#define GTM_DAEMON_SERVER_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/errlist.h"
+#include "daemon/config.h"
+#include "daemon/notify.h"
+#include "daemon/server_safety.h"
+#include "drill/drill.h"
+#include "health/health.h"
+#include "net/net.h"
+#include "serve/serve.h"
+
+struct admin;
+struct drill_service;
+struct event;
+struct event_base;
+struct fleet;
+struct gslb;
+struct health_service;
+struct scheduler;
+struct webhook_core;
+struct xfr_in;
+
+struct server {
+    char *config_path;
+    const char *node; /* --node, or NULL */
+    struct config *cfg;
+    struct serve serve;                /* the served set, its readers and counters */
+    struct serve_reader *widen_reader; /* the health thread's, for widened scopes */
+    struct net net;                    /* DNS worker threads */
+    struct event_base *base;
+    uint64_t generation;
+    struct health_core health;
+    struct health_service *health_svc; /* expiry and the state file */
+    struct drill_core drills;          /* initialised once the config is loaded */
+    bool drills_ready;
+    struct drill_service *drill_svc;   /* the drill thread: end times, abort_if */
+    struct serve_reader *drill_reader; /* its reader of the served set */
+    struct scheduler *sched;
+    struct admin *admin;
+    struct webhook_core *webhooks; /* outgoing notifications; NULL: none */
+    struct fleet *fleet;           /* NULL without a "fleet" section */
+    struct server_safety safety;   /* the fleet's safety rule on adoption */
+    pthread_mutex_t reload_lock;   /* one reload at a time (SIGHUP, API, re-sign) */
+    atomic_ullong reloads_ok, reloads_failed;
+    /* Zones signed at load: when the current set's signatures need
+     * renewing (wall clock), 0 when no zone is signed at load. Written
+     * under reload_lock. The timer runs on the main thread. */
+    time_t resign_due;
+    struct event *resign_timer;
+    double started;
+    struct notify notify; /* systemd's $NOTIFY_SOCKET (notify.h) */
+    /* Secondary zones (xfr_in.h): the thread, and the event on the main
+     * base it fires when a copy changed (a reload follows). */
+    struct xfr_in *xfr_in;
+    struct event *xfr_reload;
+};
+
+/* ---- server.c ---- */
+
+/* Reads and checks the configuration file (NULL, with errs, if wrong). */
+struct config *server_load_config(struct server *srv, struct errlist *errs);
+/* 0 when RLIMIT_NOFILE covers what c and g need; else -1 and why in err. */
+int server_check_nofile(const struct config *c, const struct gslb *g, char *err, size_t errlen);
+/* The hash of the configuration a fleet node publishes (config_mismatch). */
+void server_config_hash(const struct config *cfg, const struct serve_set *set, char out[24]);
+/* Hands the secondary zones of cfg to the secondary thread. */
+void server_configure_secondaries(struct server *srv, const struct config *cfg,
+                                  const struct serve_set *set);
+double server_elapsed_ms(const struct timespec *t0);
+void server_log_errors(const struct errlist *e, const char *prefix);
+/* Tells systemd (and the log) what is served now. */
+void server_notify_serving(struct server *srv, const struct serve_set *set);
+/* Gives the scheduler the probe targets of set; the longest timeout (ms). */
+uint32_t server_plan_probes(struct server *srv, const struct serve_set *set);
+/* The hooks of a set about to be published (NOTIFY in, counters). */
+void server_set_hooks(struct server *srv, struct serve_set *set);
+/* When the signatures of a set signed at load need renewing. */
+void server_set_resign_due(struct server *srv);
+/* A worker served a policy answer whose signature is missing. */
+void server_sigs_wake(void *arg);
+/* Logs the geo database of set; what POST /v1/reload shows of it. */
+json_t *server_geo_loaded(const struct serve_set *set);
+
+/* ---- server_reload.c ---- */
+
+/* Reloads the configuration file atomically: the new set is served, or
+ * (with every error in the result) nothing changes. *ok says which. The
+ * result belongs to the caller. Takes reload_lock. */
+json_t *server_reload(struct server *srv, bool *ok);
+
+#endif
