@@ -160,6 +160,8 @@ static void admin_route(struct admin_req *r)
     }
     if (admin_verdicts_route(r)) /* verdicts and Alertmanager (admin_verdicts.c) */
         return;
+    if (admin_confapi_route(r)) /* the configuration's resources (admin_confapi.c) */
+        return;
     bool known = strcmp(p, "/v1/status") == 0 || strcmp(p, "/v1/explain") == 0 ||
                  strcmp(p, "/metrics") == 0 || strcmp(p, "/v1/overrides") == 0 ||
                  strncmp(p, "/v1/overrides/", 14) == 0 || strcmp(p, "/v1/reload") == 0 ||
@@ -262,13 +264,14 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
         return;
     }
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST && m != EVHTTP_REQ_DELETE) {
+    if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST && m != EVHTTP_REQ_DELETE &&
+        m != EVHTTP_REQ_PUT) {
         /* Closed after: libevent 2.1 sends the body even to HEAD and
          * CONNECT, which would desynchronise a kept-alive connection. */
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         if (m == EVHTTP_REQ_CONNECT)
             evhttp_request_set_on_complete_cb(req, admin_shut_after_reply, NULL);
-        admin_reply_error(&r, 501, "not_implemented", "only GET, POST and DELETE are supported");
+        admin_reply_error(&r, 501, "not_implemented", "only GET, POST, PUT and DELETE are supported");
         return;
     }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);

@@ -38,6 +38,19 @@ struct health_service;
 struct fleet;
 struct shared_store;
 
+/* The configuration's resources (admin_confapi.c), served by the daemon
+ * (config_api.h): the document and its version, a change applied (or
+ * validated only), the versions kept. Every json_t returned belongs to
+ * the caller; doc is borrowed. */
+struct admin_config_ops {
+    json_t *(*document)(void *arg, uint64_t *version, char *err, size_t len);
+    json_t *(*apply)(void *arg, json_t *doc, uint64_t if_version, const char *author,
+                     const char *change, bool dry_run, int *status);
+    json_t *(*history)(void *arg);
+    json_t *(*version)(void *arg, uint64_t v);
+    void *arg;
+};
+
 struct admin_env {
     struct serve *serve; /* admin_start takes a reader slot of it */
     struct health_core *health;
@@ -50,9 +63,10 @@ struct admin_env {
     unsigned workers;          /* DNS worker count, for /v1/status */
     atomic_ullong *reloads_ok; /* owned by the daemon */
     atomic_ullong *reloads_failed;
-    struct fleet *fleet;              /* NULL without a fleet (fleet_view.h) */
-    const struct shared_store *store; /* overrides go through it when not NULL */
-    struct webhook_core *webhooks;    /* outgoing notifications (webhook.h); NULL: none */
+    struct fleet *fleet;                   /* NULL without a fleet (fleet_view.h) */
+    const struct shared_store *store;      /* overrides go through it when not NULL */
+    struct webhook_core *webhooks;         /* outgoing notifications (webhook.h); NULL: none */
+    const struct admin_config_ops *config; /* /v1/config (NULL: not served); outlives admin */
 };
 
 struct admin;

@@ -136,6 +136,8 @@ bool admin_parse_body(struct admin_req *r);
 /* /v1/verdicts[/ID] and /v1/alertmanager (admin_verdicts.c,
  * admin_alertmanager.c): true when the path was theirs (answered). */
 bool admin_verdicts_route(struct admin_req *r);
+/* /v1/config... (admin_confapi.c): true when it answered r. */
+bool admin_confapi_route(struct admin_req *r);
 /* The health-slot key of a verdict's "target" ({"endpoint": "POOL/NAME"},
  * {"az": N}, {"region": N} or "KIND:NAME"): 0, or 400 with msg. */
 int admin_verdict_target_key(json_t *t, char *key, size_t len, char *msg, size_t msglen);

@@ -57,6 +57,11 @@ void ctl_drill_usage(FILE *f);
 int ctl_verdict(struct ctl *c, int argc, char **argv);
 void ctl_verdict_usage(FILE *f);
 
+/* gtmctl config get|put|rm|history|rollback (ctl_config.c); argv[0] is
+ * "config". */
+int ctl_config(struct ctl *c, int argc, char **argv);
+void ctl_config_usage(FILE *f);
+
 /* gtmctl watch [--json] (ctl_watch.c): the event stream as lines until
  * interrupted; reconnects with Last-Event-ID when the stream ends. */
 int ctl_watch(struct ctl *c);

@@ -41,6 +41,7 @@ static void ctl_usage(FILE *f)
                "             GTMCTL_TOKEN_FILE, GTMCTL_TOKEN\n");
     ctl_drill_usage(f);
     ctl_verdict_usage(f);
+    ctl_config_usage(f);
 }
 
 static char *ctl_read_token(const char *path)
@@ -580,8 +581,9 @@ int main(int argc, char **argv)
         free(c.token);
         return rc;
     }
-    if (strcmp(argv[i], "verdict") == 0) {
-        int rc = ctl_verdict(&c, argc - i, argv + i);
+    if (strcmp(argv[i], "verdict") == 0 || strcmp(argv[i], "config") == 0) {
+        int rc = strcmp(argv[i], "verdict") == 0 ? ctl_verdict(&c, argc - i, argv + i)
+                                                 : ctl_config(&c, argc - i, argv + i);
         free(c.token);
         return rc;
     }

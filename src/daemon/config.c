@@ -2,6 +2,7 @@
  * config.c -- the JSON configuration file.
  */
 #include "daemon/config.h"
+#include "daemon/config_api.h"
 
 #include <jansson.h>
 #include <grp.h>
@@ -285,11 +286,11 @@ static void cfg_user(struct cfg_ctx *x, json_t *root)
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
     static const char *const keys[] = {
-        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",      "state_file",
-        "state_max_age", "max_overrides", "regions", "checks",       "pools",    "records",
-        "admin",         "drills",        "geoip",   "ecs",          "identity", "version",
-        "cookies",       "rrl",           "user",    "group",        "fleet",    "probe_source",
-        "tsig_keys",     "max_verdicts",  "notify",  "xdp",          NULL};
+        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",        "state_file",
+        "state_max_age", "max_overrides", "regions", "checks",       "pools",      "records",
+        "admin",         "drills",        "geoip",   "ecs",          "identity",   "version",
+        "cookies",       "rrl",           "user",    "group",        "fleet",      "probe_source",
+        "tsig_keys",     "max_verdicts",  "notify",  "xdp",          "config_api", NULL};
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -332,6 +333,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     admin_params_parse(&x->j, json_object_get(root, "admin"), &x->c->admin);
     health_params_parse(&x->j, root, &x->c->health);
     webhook_params_parse(&x->j, json_object_get(root, "notify"), &x->c->notify);
+    config_api_params_parse(&x->j, json_object_get(root, "config_api"), &x->c->config_api);
     geo_params_parse(&x->j, json_object_get(root, "geoip"), &x->c->geo);
     drill_params_parse(&x->j, json_object_get(root, "drills"), &x->c->drills);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
@@ -349,8 +351,8 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
 static void cfg_shared_hash(json_t *root, char out[65])
 {
     static const char *const local[] = {
-        "listen",        "workers", "tcp",          "edns_udp_max", "admin", "state_file",
-        "state_max_age", "fleet",   "probe_source", "xdp",          NULL};
+        "listen",        "workers", "tcp",          "edns_udp_max", "admin",      "state_file",
+        "state_max_age", "fleet",   "probe_source", "xdp",          "config_api", NULL};
     json_t *copy = json_copy(root);
     for (const char *const *k = local; *k; k++)
         json_object_del(copy, *k);
@@ -424,6 +426,7 @@ void config_free(struct config *c)
     free(c->rrl);
     health_params_free(&c->health);
     webhook_params_free(&c->notify);
+    config_api_params_free(&c->config_api);
     geo_params_free(&c->geo);
     drill_params_free(&c->drills);
     fleet_params_free(&c->fleet);

@@ -19,6 +19,7 @@
 
 #include "admin/admin_config.h"
 #include "common/errlist.h"
+#include "daemon/config_api.h"
 #include "fleet/fleet_params.h"
 #include "drill/drill_params.h"
 #include "geo/geo_params.h"
@@ -82,12 +83,13 @@ struct config {
     struct cookie_params cookies; /* as configured; the loader decides the secret */
     struct rrl_params *rrl;       /* owned; NULL: no rate limiting (load_set takes it) */
     struct admin_params admin;
-    struct health_params health;  /* state_file, state_max_age, probe_source */
-    struct webhook_params notify; /* "notify": outgoing webhooks */
-    struct geo_params geo;        /* geoip: the database file */
-    struct drill_params drills;   /* the "drills" section */
-    struct fleet_params fleet;    /* "fleet"; enabled false when absent */
-    struct tsig_keyring tsig;     /* "tsig_keys" (the loader moves it into the set) */
+    struct health_params health;         /* state_file, state_max_age, probe_source */
+    struct webhook_params notify;        /* "notify": outgoing webhooks */
+    struct config_api_params config_api; /* "config_api": changes through the API */
+    struct geo_params geo;               /* geoip: the database file */
+    struct drill_params drills;          /* the "drills" section */
+    struct fleet_params fleet;           /* "fleet"; enabled false when absent */
+    struct tsig_keyring tsig;            /* "tsig_keys" (the loader moves it into the set) */
     /* SHA-256 (hex) of what should be equal on every node of a fleet: the
      * file without its node-local keys (listen, workers, tcp, edns_udp_max,
      * admin, state_file, state_max_age, fleet, probe_source, xdp), keys sorted. */

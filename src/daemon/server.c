@@ -691,7 +691,8 @@ static int server_start_admin(struct server *srv)
                             .reloads_failed = &srv->reloads_failed,
                             .fleet = srv->fleet,
                             .store = srv->fleet ? fleet_store(srv->fleet) : NULL,
-                            .webhooks = srv->webhooks};
+                            .webhooks = srv->webhooks,
+                            .config = &srv->confapi_ops};
     if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
         log_error("%s", err);
         return -1;
@@ -720,6 +721,9 @@ static int server_start(struct server *srv)
     errlist_free(&errs);
     json_decref(server_geo_loaded(set));
     srv->generation = 1;
+    config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload_cb, srv);
+    config_api_admin_ops(&srv->confapi, &srv->confapi_ops);
+    srv->confapi_ready = true;
     /* The secondary thread takes NOTIFYs from the first query on; its
      * zones come once a reload can follow (server_run). */
     for (size_t i = 0; i < srv->cfg->n_zones && !srv->xfr_in; i++)
@@ -789,6 +793,8 @@ static void server_shutdown(struct server *srv)
     if (srv->drills_ready)
         drill_core_free(&srv->drills);
     config_free(srv->cfg);
+    if (srv->confapi_ready) /* the admin thread, its user, has stopped */
+        config_api_free(&srv->confapi);
     health_core_free(&srv->health);
     event_ring_free(srv->health.events);
     srv->health.events = NULL;

@@ -19,7 +19,9 @@
 
 #include "common/errlist.h"
 #include "daemon/config.h"
+#include "daemon/config_api.h"
 #include "daemon/notify.h"
+#include "admin/admin.h"
 #include "daemon/server_safety.h"
 #include "drill/drill.h"
 #include "health/health.h"
@@ -70,6 +72,11 @@ struct server {
      * base it fires when a copy changed (a reload follows). */
     struct xfr_in *xfr_in;
     struct event *xfr_reload;
+    /* The configuration's versions and the API's changes (config_api.h),
+     * set up at start; confapi_ops hands them to the admin thread. */
+    struct config_api confapi;
+    bool confapi_ready;
+    struct admin_config_ops confapi_ops;
 };
 
 /* ---- server.c ---- */

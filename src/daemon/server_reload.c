@@ -300,6 +300,10 @@ json_t *server_reload(struct server *srv, bool *ok)
     load_drop_behind(old);
     json_t *warnings = server_reload_cap_warning(srv, cfg);
     server_reload_modules(srv, cfg, set, &kept);
+    if (srv->confapi_ready) {
+        config_api_set_params(&srv->confapi, &cfg->config_api);
+        config_api_note_reload(&srv->confapi); /* a file edited by hand: a version */
+    }
     server_keep_bound(cfg, srv->cfg, kept.same_listen, kept.same_admin, kept.same_user);
     config_free(srv->cfg);
     srv->cfg = cfg;

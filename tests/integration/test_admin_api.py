@@ -600,16 +600,24 @@ def test_bad_request(shared, case):
     assert_alive(g)
 
 
-@pytest.mark.parametrize("method", ["PUT", "PATCH", "OPTIONS", "HEAD"])
+@pytest.mark.parametrize("method", ["PATCH", "OPTIONS", "HEAD"])
 def test_method_outside_get_post_delete(shared, method):
-    """Documented (admin-api.md, Limits): any method other than GET, POST
-    and DELETE gets 501 Not Implemented, with a JSON error body."""
+    """Documented (admin-api.md, Limits): any method other than GET, POST,
+    PUT (the configuration's resources) and DELETE gets 501 Not
+    Implemented, with a JSON error body."""
     g, a = shared
     r = a.call(method, "/v1/overrides", raw=b"{}" if method != "HEAD" else None)
     assert r.status == 501, r
     assert r.headers["content-type"].startswith("application/json"), r.headers
     if method != "HEAD":
         assert_error(r, 501, "not_implemented")
+    assert a.overrides() == []
+    assert_alive(g)
+
+
+def test_put_outside_the_configuration_is_405(shared):
+    g, a = shared
+    assert_error(a.call("PUT", "/v1/overrides", raw=b"{}"), 405, "method_not_allowed")
     assert a.overrides() == []
     assert_alive(g)
 

@@ -1,0 +1,366 @@
+/*
+ * admin_confapi.c -- the configuration's resources over the admin API:
+ *
+ *   GET    /v1/config                          every resource, and the version
+ *   GET    /v1/config/KIND                     records, pools, checks or regions
+ *   GET    /v1/config/KIND/NAME
+ *   PUT    /v1/config/KIND/NAME                create or replace (body: the resource)
+ *   DELETE /v1/config/KIND/NAME
+ *   GET|PUT|DELETE /v1/config/pools/POOL/endpoints/NAME
+ *   GET    /v1/config/history[/VERSION]
+ *   POST   /v1/config/rollback                 {"version": N}
+ *
+ * A change is made to a copy of the configuration document and handed to
+ * the daemon (admin_config_ops: validated as `gtmd check` validates a file,
+ * written, reloaded, kept as a version). Optimistic concurrency: If-Match
+ * with a version (the ETag of the GETs) answers 412 when the configuration
+ * moved on; ?dry_run=true validates and changes nothing. Reads need the
+ * read token, changes the operate token; changes are audited. Only these
+ * four kinds are ever sent back: the rest of the file (tokens' paths, TSIG
+ * secrets, the cookie secret) stays out of the API.
+ */
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin_int.h"
+
+static const char *const confapi_kinds[] = {"records", "pools", "checks", "regions", NULL};
+
+/* A parsed /v1/config path. */
+struct confapi_path {
+    char kind[16];  /* "" for /v1/config itself */
+    char name[256]; /* "" for the whole kind */
+    char ep[256];   /* an endpoint of pool name, or "" */
+};
+
+static bool confapi_kind_ok(const char *k)
+{
+    for (const char *const *x = confapi_kinds; *x; x++)
+        if (strcmp(*x, k) == 0)
+            return true;
+    return false;
+}
+
+/* Splits p (after "/v1/config"); false when it is not a resource path. */
+static bool confapi_parse_path(const char *p, struct confapi_path *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!*p)
+        return true;
+    if (*p++ != '/')
+        return false;
+    const char *s1 = strchr(p, '/');
+    size_t kl = s1 ? (size_t)(s1 - p) : strlen(p);
+    if (kl == 0 || kl >= sizeof(out->kind))
+        return false;
+    memcpy(out->kind, p, kl);
+    if (!confapi_kind_ok(out->kind))
+        return false;
+    if (!s1)
+        return true;
+    const char *name = s1 + 1;
+    const char *eps = strcmp(out->kind, "pools") == 0 ? strstr(name, "/endpoints/") : NULL;
+    size_t nl = eps ? (size_t)(eps - name) : strlen(name);
+    if (nl == 0 || nl >= sizeof(out->name) || memchr(name, '/', nl))
+        return false;
+    memcpy(out->name, name, nl);
+    if (!eps)
+        return true;
+    const char *ep = eps + 11;
+    size_t el = strlen(ep);
+    if (el == 0 || el >= sizeof(out->ep) || strchr(ep, '/'))
+        return false;
+    memcpy(out->ep, ep, el);
+    return true;
+}
+
+/* The resources of doc (the four kinds, each {} when absent). */
+static json_t *confapi_resources(json_t *doc)
+{
+    json_t *o = json_object();
+    for (const char *const *k = confapi_kinds; *k; k++) {
+        json_t *v = json_object_get(doc, *k);
+        json_object_set_new(o, *k, v ? json_deep_copy(v) : json_object());
+    }
+    return o;
+}
+
+static void confapi_etag(struct admin_req *r, uint64_t version)
+{
+    char tag[32];
+    snprintf(tag, sizeof(tag), "\"%llu\"", (unsigned long long)version);
+    evhttp_add_header(evhttp_request_get_output_headers(r->req), "ETag", tag);
+}
+
+/* The endpoint named ep in pool (an object), and its index; NULL if none. */
+static json_t *confapi_endpoint(json_t *pool, const char *ep, size_t *at)
+{
+    json_t *eps = json_object_get(pool, "endpoints"), *e;
+    size_t i;
+    json_array_foreach(eps, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (n && strcmp(n, ep) == 0) {
+            *at = i;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* The resource the path names in doc (borrowed), or NULL. */
+static json_t *confapi_find(json_t *doc, const struct confapi_path *cp)
+{
+    json_t *kind = json_object_get(doc, cp->kind);
+    json_t *v = kind ? json_object_get(kind, cp->name) : NULL;
+    size_t at;
+    return v && cp->ep[0] ? confapi_endpoint(v, cp->ep, &at) : v;
+}
+
+static void confapi_get(struct admin_req *r, const struct confapi_path *cp)
+{
+    const struct admin_config_ops *ops = r->a->env.config;
+    uint64_t version = 0;
+    char err[512];
+    json_t *doc = ops->document(ops->arg, &version, err, sizeof(err));
+    if (!doc) {
+        admin_reply_error(r, 500, "config_unreadable", "%s", err);
+        return;
+    }
+    json_t *out;
+    if (!cp->kind[0])
+        out = json_pack("{s:I, s:o}", "version", (json_int_t)version, "resources",
+                        confapi_resources(doc));
+    else if (!cp->name[0]) {
+        json_t *k = json_object_get(doc, cp->kind);
+        out = json_pack("{s:I, s:o}", "version", (json_int_t)version, cp->kind,
+                        k ? json_incref(k) : json_object());
+    } else {
+        json_t *v = confapi_find(doc, cp);
+        if (!v) {
+            json_decref(doc);
+            admin_reply_error(r, 404, "not_found", "no %s \"%s\"%s%s in the configuration",
+                              cp->ep[0] ? "endpoint" : cp->kind, cp->ep[0] ? cp->ep : cp->name,
+                              cp->ep[0] ? " in pool " : "", cp->ep[0] ? cp->name : "");
+            return;
+        }
+        out = json_pack("{s:I, s:O}", "version", (json_int_t)version, "value", v);
+    }
+    json_decref(doc);
+    confapi_etag(r, version);
+    admin_reply_json(r, 200, out);
+}
+
+/* If-Match: "N" or N (0: absent); -1 when it is not a version. */
+static long long confapi_if_match(struct admin_req *r)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "If-Match");
+    if (!h) /* ?if_match=N for clients that cannot set a header (gtmctl) */
+        h = evhttp_find_header(&r->query, "if_match");
+    if (!h)
+        return 0;
+    char *end;
+    const char *s = *h == '"' ? h + 1 : h;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || (*h == '"' && *end != '"') || v == 0)
+        return -1;
+    return (long long)v;
+}
+
+static bool confapi_dry_run(struct admin_req *r)
+{
+    const char *v = evhttp_find_header(&r->query, "dry_run");
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+/* Hands doc (stolen) to the daemon; replies and audits. */
+static void confapi_apply(struct admin_req *r, json_t *doc, const char *change)
+{
+    long long m = confapi_if_match(r);
+    if (m < 0) {
+        json_decref(doc);
+        admin_audit(r, 400, NULL);
+        admin_reply_error(r, 400, "bad_request", "If-Match must be a version (the ETag)");
+        return;
+    }
+    const struct admin_config_ops *ops = r->a->env.config;
+    int status = 500;
+    bool dry = confapi_dry_run(r);
+    json_t *out = ops->apply(ops->arg, doc, (uint64_t)m, r->token_name, change, dry, &status);
+    json_decref(doc);
+    if (status < 300)
+        json_object_set_new(out, "change", json_string(change));
+    json_t *v = json_object_get(out, "version");
+    if (json_is_integer(v))
+        confapi_etag(r, (uint64_t)json_integer_value(v));
+    if (!dry)
+        admin_audit(r, status, json_pack("{s:s, s:O?}", "change", change, "version", v));
+    admin_reply_json(r, status, out);
+}
+
+/* Sets (value not NULL) or removes the resource cp names in doc; a message
+ * in why (and false) when the path or body does not fit. */
+static bool confapi_edit(json_t *doc, const struct confapi_path *cp, json_t *value, char *why,
+                         size_t len)
+{
+    json_t *kind = json_object_get(doc, cp->kind);
+    if (!kind && value) {
+        kind = json_object();
+        json_object_set_new(doc, cp->kind, kind);
+    }
+    if (!cp->ep[0]) {
+        if (value)
+            json_object_set(kind, cp->name, value);
+        else if (json_object_del(kind, cp->name) != 0)
+            return snprintf(why, len, "no %s \"%s\" in the configuration", cp->kind, cp->name),
+                   false;
+        return true;
+    }
+    json_t *pool = json_object_get(kind, cp->name);
+    json_t *eps = json_object_get(pool, "endpoints");
+    if (!json_is_array(eps))
+        return snprintf(why, len, "no pool \"%s\" with endpoints in the configuration", cp->name),
+               false;
+    size_t at = 0;
+    json_t *old = confapi_endpoint(pool, cp->ep, &at);
+    if (!value && !old)
+        return snprintf(why, len, "no endpoint \"%s\" in pool %s", cp->ep, cp->name), false;
+    if (!value)
+        json_array_remove(eps, at);
+    else if (old)
+        json_array_set(eps, at, value);
+    else
+        json_array_append(eps, value);
+    return true;
+}
+
+static void confapi_put_or_delete(struct admin_req *r, const struct confapi_path *cp, bool put)
+{
+    if (!cp->name[0]) {
+        admin_reply_error(r, 405, "method_not_allowed", "name the %s to change", cp->kind);
+        return;
+    }
+    if (put && !json_is_object(r->body)) {
+        admin_reply_error(r, 400, "bad_request", "the body must be the resource, a JSON object");
+        return;
+    }
+    if (put && cp->ep[0]) {
+        json_t *n = json_object_get(r->body, "name");
+        if (n && !(json_is_string(n) && strcmp(json_string_value(n), cp->ep) == 0)) {
+            admin_reply_error(r, 400, "bad_request", "\"name\" must be \"%s\", as in the path",
+                              cp->ep);
+            return;
+        }
+        json_object_set_new(r->body, "name", json_string(cp->ep));
+    }
+    const struct admin_config_ops *ops = r->a->env.config;
+    uint64_t version;
+    char err[512];
+    json_t *doc = ops->document(ops->arg, &version, err, sizeof(err));
+    if (!doc) {
+        admin_reply_error(r, 500, "config_unreadable", "%s", err);
+        return;
+    }
+    bool existed = confapi_find(doc, cp) != NULL;
+    if (!confapi_edit(doc, cp, put ? r->body : NULL, err, sizeof(err))) {
+        json_decref(doc);
+        admin_audit(r, 404, NULL);
+        admin_reply_error(r, 404, "not_found", "%s", err);
+        return;
+    }
+    char change[700];
+    snprintf(change, sizeof(change), "%s %s %s%s%s",
+             put ? (existed ? "replace" : "create") : "delete", cp->ep[0] ? "endpoint" : cp->kind,
+             cp->name, cp->ep[0] ? "/" : "", cp->ep);
+    confapi_apply(r, doc, change);
+}
+
+static void confapi_history(struct admin_req *r, const char *rest)
+{
+    const struct admin_config_ops *ops = r->a->env.config;
+    if (!*rest) {
+        admin_reply_json(r, 200, json_pack("{s:o}", "versions", ops->history(ops->arg)));
+        return;
+    }
+    char *end;
+    unsigned long long v = strtoull(rest + 1, &end, 10);
+    json_t *doc = *rest == '/' && end != rest + 1 && !*end ? ops->version(ops->arg, v) : NULL;
+    if (!doc) {
+        admin_reply_error(r, 404, "not_found", "no version %s kept", rest + 1);
+        return;
+    }
+    admin_reply_json(
+        r, 200,
+        json_pack("{s:I, s:o}", "version", (json_int_t)v, "resources", confapi_resources(doc)));
+    json_decref(doc);
+}
+
+/* POST /v1/config/rollback {"version": N}: version N's resources become the
+ * configuration's again (as a new version; the rest of the file as now). */
+static void confapi_rollback(struct admin_req *r)
+{
+    json_t *v = json_object_get(r->body, "version");
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_object_size(r->body) != 1) {
+        admin_reply_error(r, 400, "bad_request", "the body must be {\"version\": N}");
+        return;
+    }
+    const struct admin_config_ops *ops = r->a->env.config;
+    json_t *old = ops->version(ops->arg, (uint64_t)json_integer_value(v));
+    uint64_t cur;
+    char err[512];
+    json_t *doc = old ? ops->document(ops->arg, &cur, err, sizeof(err)) : NULL;
+    if (!doc) {
+        json_decref(old);
+        admin_audit(r, 404, NULL);
+        admin_reply_error(r, 404, "not_found", "no version %lld kept", json_integer_value(v));
+        return;
+    }
+    for (const char *const *k = confapi_kinds; *k; k++) {
+        json_t *x = json_object_get(old, *k);
+        if (x)
+            json_object_set(doc, *k, x);
+        else
+            json_object_del(doc, *k);
+    }
+    json_decref(old);
+    char change[64];
+    snprintf(change, sizeof(change), "rollback to version %lld", json_integer_value(v));
+    confapi_apply(r, doc, change);
+}
+
+bool admin_confapi_route(struct admin_req *r)
+{
+    const char *p = r->path;
+    if (strncmp(p, "/v1/config", 10) != 0 || (p[10] && p[10] != '/'))
+        return false;
+    enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
+    bool get = m == EVHTTP_REQ_GET;
+    bool history = strncmp(p + 10, "/history", 8) == 0 && (!p[18] || p[18] == '/');
+    bool rollback = strcmp(p + 10, "/rollback") == 0;
+    struct confapi_path cp;
+    if (!history && !rollback && !confapi_parse_path(p + 10, &cp)) {
+        admin_reply_error(r, 404, "not_found", "no such endpoint: %s", p);
+        return true;
+    }
+    if (!r->a->env.config) {
+        admin_reply_error(r, 404, "not_found", "no configuration API in this process");
+        return true;
+    }
+    if (!admin_require(r, get ? ADMIN_READ : ADMIN_OPERATE))
+        return true;
+    if ((m == EVHTTP_REQ_PUT || m == EVHTTP_REQ_POST) && !admin_parse_body(r))
+        return true;
+    if (history && get)
+        confapi_history(r, p + 18);
+    else if (rollback && m == EVHTTP_REQ_POST)
+        confapi_rollback(r);
+    else if (!history && !rollback && get)
+        confapi_get(r, &cp);
+    else if (!history && !rollback && (m == EVHTTP_REQ_PUT || m == EVHTTP_REQ_DELETE))
+        confapi_put_or_delete(r, &cp, m == EVHTTP_REQ_PUT);
+    else
+        admin_reply_error(r, 405, "method_not_allowed", "method not allowed on %s", p);
+    return true;
+}

@@ -1,0 +1,255 @@
+"""The configuration's resources over the admin API (/v1/config, issue #26):
+CRUD of records, pools, endpoints, checks and regions, validation errors
+naming the JSON path, dry runs that change nothing, If-Match (412 on a
+stale version), history and rollback, the file as the source of truth
+(edited by hand: a new version), versions across a restart, and the
+audit log. Against the real gtmd; every effect is read from real DNS
+answers and from the configuration file on disk.
+
+The admin test policy set (adminlib.py) is used: no probes, every
+endpoint up unless overridden; fo.example.com. fails over us, eu, ap."""
+import json
+import os
+import signal
+
+import pytest
+
+from adminlib import OPERATE_TOKEN, READ_TOKEN, US_A, EU_A, AP_A, audit_lines, gtmctl, restart
+from adminlib import start
+from backends import poll, query_addrs
+
+FO = "fo.example.com."
+
+
+def history_dir(c, workdir):
+    c["config_api"] = {"history_dir": "history", "keep": 5}
+
+
+@pytest.fixture
+def srv(make_gtmd):
+    return start(make_gtmd, mutate=history_dir)
+
+
+def serves(g, name, want, timeout=5.0):
+    return poll(lambda: query_addrs(g, name) == want, timeout)[0]
+
+
+def on_disk(g):
+    with open(g.conf_path) as f:
+        return json.load(f)
+
+
+def etag(r):
+    return int(r.headers["etag"].strip('"'))
+
+
+def test_records_crud_served_and_written(srv):
+    g, a = srv
+    r = a.get("/v1/config/records", token=READ_TOKEN)
+    assert r.status == 200 and FO in r.json["records"], r.json
+    v0 = etag(r)
+    assert v0 == r.json["version"] >= 1
+    new = {"pool": "web", "policy": "failover", "regions": ["eu", "us"], "ttl": 30}
+    r = a.call("PUT", "/v1/config/records/new.example.com.", body=new)
+    assert r.status == 201 and r.json["applied"] and r.json["version"] == v0 + 1, r.json
+    assert r.json["change"] == "create records new.example.com."
+    assert serves(g, "new.example.com.", EU_A)
+    assert on_disk(g)["records"]["new.example.com."] == new
+    got = a.get("/v1/config/records/new.example.com.", token=READ_TOKEN)
+    assert got.status == 200 and got.json["value"] == new and etag(got) == v0 + 1
+    # Replace: the order changes, so does the answer.
+    new["regions"] = ["ap", "eu"]
+    r = a.call("PUT", "/v1/config/records/new.example.com.", body=new)
+    assert r.status == 201 and r.json["change"].startswith("replace"), r.json
+    assert serves(g, "new.example.com.", AP_A)
+    r = a.delete("/v1/config/records/new.example.com.")
+    assert r.status == 201, r.json
+    assert poll(lambda: g.query("new.example.com.").rcode() == 3, 5.0)[0]  # NXDOMAIN
+    assert "new.example.com." not in on_disk(g)["records"]
+    assert a.delete("/v1/config/records/new.example.com.").status == 404
+    assert a.get("/v1/config/records/nope.example.com.", token=READ_TOKEN).status == 404
+
+
+def test_endpoints_pools_checks_regions(srv):
+    g, a = srv
+    r = a.call("PUT", "/v1/config/regions/sa", body={"location": [-23.5, -46.6]})
+    assert r.status == 201, r.json
+    r = a.call("PUT", "/v1/config/pools/web/endpoints/sa1",
+               body={"address": "192.0.2.99", "region": "sa"})
+    assert r.status == 201, r.json
+    eps = on_disk(g)["pools"]["web"]["endpoints"]
+    assert {"name": "sa1", "address": "192.0.2.99", "region": "sa"} in eps
+    r = a.call("PUT", "/v1/config/records/sa.example.com.",
+               body={"pool": "web", "policy": "failover", "regions": ["sa", "us"]})
+    assert r.status == 201, r.json
+    assert serves(g, "sa.example.com.", ["192.0.2.99"])
+    # A name in the body that is not the path's.
+    r = a.call("PUT", "/v1/config/pools/web/endpoints/sa1",
+               body={"name": "other", "address": "192.0.2.98", "region": "sa"})
+    assert r.status == 400, r.json
+    r = a.get("/v1/config/pools/web/endpoints/sa1", token=READ_TOKEN)
+    assert r.status == 200 and r.json["value"]["address"] == "192.0.2.99"
+    # A check and a pool that uses it (probes a closed port: down at once).
+    r = a.call("PUT", "/v1/config/checks/tcp1",
+               body={"type": "tcp", "port": 9, "interval": 0.5, "timeout": 0.3})
+    assert r.status == 201, r.json
+    r = a.call("PUT", "/v1/config/pools/loop",
+               body={"check": "tcp1", "endpoints": [
+                   {"name": "l1", "address": "127.0.0.1", "region": "us"}]})
+    assert r.status == 201, r.json
+    assert set(a.get("/v1/config", token=READ_TOKEN).json["resources"]) == {
+        "records", "pools", "checks", "regions"}
+    # The endpoint goes; the record that names only its region still loads.
+    assert a.delete("/v1/config/pools/web/endpoints/sa1").status == 201
+    assert serves(g, "sa.example.com.", US_A)
+    assert a.delete("/v1/config/pools/web/endpoints/sa1").status == 404
+
+
+def test_validation_names_the_json_path_and_changes_nothing(srv):
+    g, a = srv
+    before = on_disk(g)
+    v = a.get("/v1/config", token=READ_TOKEN).json["version"]
+    r = a.call("PUT", "/v1/config/records/bad.example.com.",
+               body={"pool": "nosuch", "policy": "failover", "regions": ["us"]})
+    assert r.status == 400 and r.json["error"]["code"] == "invalid", r.json
+    errs = r.json["error"]["errors"]
+    assert any('$.records["bad.example.com."]' in e or "$.records.bad.example.com." in e
+               for e in errs), errs
+    assert all(e.startswith(g.conf_path) or "$." in e for e in errs), errs
+    r = a.call("PUT", "/v1/config/records/fo.example.com.",
+               body={"pool": "web", "policy": "failover", "regions": ["mars"]})
+    assert r.status == 400, r.json
+    assert on_disk(g) == before
+    assert a.get("/v1/config", token=READ_TOKEN).json["version"] == v
+    assert query_addrs(g, FO) == US_A
+    # Not a JSON object; not a kind; the read token.
+    assert a.call("PUT", "/v1/config/records/x.example.com.", raw="[1]").status == 400
+    assert a.get("/v1/config/zones", token=READ_TOKEN).status == 404
+    r = a.call("PUT", "/v1/config/records/x.example.com.", body={"pool": "web"},
+               token=READ_TOKEN)
+    assert r.status == 403
+
+
+def test_dry_run_validates_and_changes_nothing(srv):
+    g, a = srv
+    v = a.get("/v1/config", token=READ_TOKEN).json["version"]
+    body = {"pool": "web", "policy": "failover", "regions": ["ap", "us"]}
+    r = a.call("PUT", "/v1/config/records/fo.example.com.?dry_run=true", body=body)
+    assert r.status == 200 and r.json["dry_run"] and r.json["valid"], r.json
+    assert query_addrs(g, FO) == US_A
+    assert on_disk(g)["records"][FO]["regions"] == ["us", "eu", "ap"]
+    body["regions"] = ["mars"]
+    r = a.call("PUT", "/v1/config/records/fo.example.com.?dry_run=true", body=body)
+    assert r.status == 400, r.json
+    assert a.get("/v1/config", token=READ_TOKEN).json["version"] == v
+    # What the dry run said, the change then did.
+    body["regions"] = ["ap", "us"]
+    r = a.call("PUT", "/v1/config/records/fo.example.com.", body=body)
+    assert r.status == 201 and serves(g, FO, AP_A)
+
+
+def test_if_match_refuses_a_stale_version(srv):
+    g, a = srv
+    r = a.get("/v1/config/records/fo.example.com.", token=READ_TOKEN)
+    v = etag(r)
+    body = dict(r.json["value"], ttl=99)
+    ok = a.call("PUT", "/v1/config/records/fo.example.com.", body=body,
+                headers={"If-Match": '"%d"' % v})
+    assert ok.status == 201, ok.json
+    stale = a.call("PUT", "/v1/config/records/fo.example.com.", body=dict(body, ttl=98),
+                   headers={"If-Match": '"%d"' % v})
+    assert stale.status == 412 and stale.json["version"] == v + 1, stale.json
+    assert on_disk(g)["records"][FO]["ttl"] == 99
+    assert a.call("PUT", "/v1/config/records/fo.example.com.", body=body,
+                  headers={"If-Match": "soon"}).status == 400
+
+
+def test_history_rollback_restart_and_file_edits(srv):
+    g, a = srv
+    v0 = a.get("/v1/config", token=READ_TOKEN).json["version"]
+    body = {"pool": "web", "policy": "failover", "regions": ["eu", "us"]}
+    assert a.call("PUT", "/v1/config/records/fo.example.com.", body=body).status == 201
+    assert serves(g, FO, EU_A)
+    hist = a.get("/v1/config/history", token=READ_TOKEN).json["versions"]
+    assert hist[0]["version"] == v0 + 1 and hist[0]["source"] == "api", hist
+    assert hist[0]["author"] == "operate" and "fo.example.com." in hist[0]["change"]
+    old = a.get("/v1/config/history/%d" % v0, token=READ_TOKEN)
+    assert old.json["resources"]["records"][FO]["regions"] == ["us", "eu", "ap"]
+    r = a.post("/v1/config/rollback", {"version": v0})
+    assert r.status == 201 and r.json["version"] == v0 + 2, r.json
+    assert serves(g, FO, US_A)
+    assert a.post("/v1/config/rollback", {"version": 999}).status == 404
+    # Versions and the rollback survive a restart.
+    restart(g, a)
+    assert a.get("/v1/config", token=READ_TOKEN).json["version"] == v0 + 2
+    assert query_addrs(g, FO) == US_A
+    # The file stays the source of truth: edited by hand and reloaded, a
+    # new version (source "file").
+    c = on_disk(g)
+    c["records"][FO]["regions"] = ["ap", "us"]
+    with open(g.conf_path, "w") as f:
+        json.dump(c, f)
+    g.proc.send_signal(signal.SIGHUP)
+    assert serves(g, FO, AP_A)
+    hist = a.get("/v1/config/history", token=READ_TOKEN).json["versions"]
+    assert hist[0]["version"] == v0 + 3 and hist[0]["source"] == "file", hist
+    # keep 5: older versions are removed.
+    for ttl in range(40, 44):
+        assert a.call("PUT", "/v1/config/records/fo.example.com.",
+                      body=dict(c["records"][FO], ttl=ttl)).status == 201
+    hist = a.get("/v1/config/history", token=READ_TOKEN).json["versions"]
+    assert len(hist) == 5 and hist[0]["version"] == v0 + 7, hist
+    assert len(os.listdir(os.path.join(g.workdir, "history"))) == 10
+
+
+def test_changes_are_audited(srv):
+    g, a = srv
+    a.call("PUT", "/v1/config/regions/sa", body={})
+    a.call("PUT", "/v1/config/records/x.example.com.", body={"pool": "nosuch"})
+    lines = [x for x in audit_lines(g) if "/v1/config" in json.dumps(x)]
+    assert len(lines) >= 2, audit_lines(g)
+    assert any(x.get("status") == 201 for x in lines), lines
+    assert any(x.get("status") == 400 for x in lines), lines
+
+
+def test_without_history_dir_changes_are_refused(make_gtmd):
+    g, a = start(make_gtmd)
+    r = a.get("/v1/config/records", token=READ_TOKEN)
+    assert r.status == 200 and FO in r.json["records"]
+    r = a.call("PUT", "/v1/config/regions/sa", body={})
+    assert r.status == 403 and r.json["error"]["code"] == "config_api_off", r.json
+    r = a.call("PUT", "/v1/config/regions/sa?dry_run=true", body={})
+    assert r.status == 200 and r.json["valid"], r.json
+    assert "sa" not in on_disk(g)["regions"]
+
+
+def test_gtmctl_config(srv, tmp_path):
+    g, a = srv
+    env = {"GTMCTL_SERVER": a.url, "GTMCTL_TOKEN": OPERATE_TOKEN}
+    p = gtmctl("config", "get", "records", FO, env=env)
+    assert p.returncode == 0 and json.loads(p.stdout)["value"]["pool"] == "web", p
+    v = json.loads(p.stdout)["version"]
+    f = tmp_path / "rec.json"
+    f.write_text(json.dumps({"pool": "web", "policy": "failover", "regions": ["eu", "us"]}))
+    p = gtmctl("config", "put", "records", "cli.example.com.", str(f), "--dry-run", env=env)
+    assert p.returncode == 0 and "dry run: valid" in p.stdout, p
+    assert query_addrs(g, "cli.example.com.") == []
+    p = gtmctl("config", "put", "records", "cli.example.com.", str(f), "--if-match", str(v),
+               env=env)
+    assert p.returncode == 0 and "version %d: create records cli.example.com." % (v + 1) in \
+        p.stdout, p
+    assert serves(g, "cli.example.com.", EU_A)
+    # A stale version: refused (exit 1, the server's message).
+    p = gtmctl("config", "rm", "records", "cli.example.com.", "--if-match", str(v), env=env)
+    assert p.returncode == 1 and "version" in p.stderr, p
+    p = gtmctl("config", "history", env=env)
+    assert p.returncode == 0 and "create records cli.example.com." in p.stdout, p
+    p = gtmctl("config", "rollback", str(v), env=env)
+    assert p.returncode == 0 and "rollback to version %d" % v in p.stdout, p
+    assert poll(lambda: g.query("cli.example.com.").rcode() == 3, 5.0)[0]
+    ep = tmp_path / "ep.json"
+    ep.write_text(json.dumps({"address": "192.0.2.77", "region": "eu"}))
+    p = gtmctl("config", "put", "pools", "web/endpoints/eu7", str(ep), env=env)
+    assert p.returncode == 0, p
+    assert "192.0.2.77" in json.dumps(on_disk(g)["pools"]["web"])
+    assert gtmctl("config", "frob", env=env).returncode == 2
