@@ -181,12 +181,27 @@ def start(pair, workdir, conf):
     while time.monotonic() < deadline:
         assert proc.poll() is None, read_log(workdir)
         r = pair.client([{"q": probe.to_wire().hex(), "to": [pair.v4, 53]}])[0]
-        # Ready when the checks have marked every endpoint up (the geo
-        # answer then follows the map, not the all-down fallback).
-        if r and len(dns.message.from_wire(bytes.fromhex(r)).answer[0]) == 1:
+        # Ready when the checks have marked every endpoint up: the geo
+        # answer then follows the map (one address, not the all-down
+        # fallback), and for every client, not the next region's while one
+        # endpoint is still coming up (the XDP and socket runs compare them).
+        if r and len(dns.message.from_wire(bytes.fromhex(r)).answer[0]) == 1 and \
+                all_up(workdir, conf):
             return proc
         time.sleep(0.2)
     raise AssertionError("gtmd did not get ready: " + read_log(workdir))
+
+
+def all_up(workdir, conf):
+    """Whether the log's last word on every endpoint of the pools is "up"."""
+    last = {}
+    for line in read_log(workdir).splitlines():
+        if "event=health_change" in line:
+            ep = line.split("endpoint=", 1)[1].split()[0]
+            last[ep] = " to=up " in line
+    want = ["endpoint:%s/%s" % (p, e["name"]) for p, pool in conf.get("pools", {}).items()
+            for e in pool["endpoints"]]
+    return all(last.get(k) for k in want)
 
 
 def read_log(workdir):
