@@ -45,7 +45,7 @@ struct shared_store;
 struct admin_config_ops {
     json_t *(*document)(void *arg, uint64_t *version, char *err, size_t len);
     json_t *(*apply)(void *arg, json_t *doc, uint64_t if_version, const char *author,
-                     const char *change, bool dry_run, int *status);
+                     const char *change, bool dry_run, const char *clients, int *status);
     json_t *(*history)(void *arg);
     json_t *(*version)(void *arg, uint64_t v);
     void *arg;

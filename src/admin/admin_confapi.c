@@ -188,7 +188,9 @@ static void confapi_apply(struct admin_req *r, json_t *doc, const char *change)
     const struct admin_config_ops *ops = r->a->env.config;
     int status = 500;
     bool dry = confapi_dry_run(r);
-    json_t *out = ops->apply(ops->arg, doc, (uint64_t)m, r->token_name, change, dry, &status);
+    const char *clients = evhttp_find_header(&r->query, "clients");
+    json_t *out =
+        ops->apply(ops->arg, doc, (uint64_t)m, r->token_name, change, dry, clients, &status);
     json_decref(doc);
     if (status < 300)
         json_object_set_new(out, "change", json_string(change));

@@ -17,6 +17,8 @@
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/load.h"
+#include "drill/drill_whatif.h"
+#include "health/health.h"
 #include "serve/serve.h"
 
 #define CONFIG_API_KEEP 100
@@ -202,6 +204,16 @@ void config_api_free(struct config_api *api)
     pthread_mutex_destroy(&api->lock);
 }
 
+void config_api_set_live(struct config_api *api, struct serve *serve, struct serve_reader *reader,
+                         struct health_core *live)
+{
+    pthread_mutex_lock(&api->lock);
+    api->serve = serve;
+    api->reader = reader;
+    api->live = live;
+    pthread_mutex_unlock(&api->lock);
+}
+
 void config_api_set_params(struct config_api *api, const struct config_api_params *p)
 {
     pthread_mutex_lock(&api->lock);
@@ -253,10 +265,50 @@ static json_t *config_api_messages(const struct errlist *l, const char *cand, co
     return a;
 }
 
+/* Parses "IP,NET/LEN,..." into clients; the count, or -1 with why. */
+static int config_api_clients(const char *text, struct drill_client *out, char *why, size_t len)
+{
+    int n = 0;
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", text ? text : "");
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char err[128];
+        if (n >= DRILL_MAX_CLIENTS) {
+            snprintf(why, len, "at most %d clients", DRILL_MAX_CLIENTS);
+            return -1;
+        }
+        if (!drill_client_parse(t, &out[n], err, sizeof(err))) {
+            snprintf(why, len, "clients: %s: %s", t, err);
+            return -1;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* The what-if of set (built on its private core, which gets the live
+ * states here) against the running set. */
+static json_t *config_api_whatif(struct config_api *api, struct serve_set *set,
+                                 struct health_core *priv, const struct drill_client *clients,
+                                 size_t n)
+{
+    if (!api->serve || !api->reader || !set)
+        return json_null();
+    health_core_copy_layers(priv, api->live);
+    const struct serve_set *cur = serve_enter(api->reader);
+    json_t *w = drill_whatif_config(cur->gslb, cur->geo, set->gslb, set->geo, clients, n, NULL);
+    serve_leave(api->reader);
+    return w;
+}
+
 /* Validates doc as `gtmd check` validates a file: written beside the
  * configuration file (relative paths resolve the same), loaded with its
- * zones. NULL when valid (warnings in *warnings), else the errors. */
-static json_t *config_api_validate(struct config_api *api, json_t *doc, json_t **warnings)
+ * zones. NULL when valid (warnings in *warnings; with whatif, the what-if
+ * of the change, the set built on a private health core), else the
+ * errors. */
+static json_t *config_api_validate(struct config_api *api, json_t *doc, json_t **warnings,
+                                   const struct drill_client *clients, int n_clients,
+                                   json_t **whatif)
 {
     char cand[4200];
     const char *slash = strrchr(api->path, '/');
@@ -264,18 +316,24 @@ static json_t *config_api_validate(struct config_api *api, json_t *doc, json_t *
     snprintf(cand, sizeof(cand), "%.*s/.%s.api-candidate", dl, slash ? api->path : ".",
              slash ? slash + 1 : api->path);
     struct errlist errs, warns;
+    struct health_core priv;
     errlist_init(&errs);
     errlist_init(&warns);
+    health_core_init(&priv);
     if (config_api_write_json(cand, doc, 0600) != 0)
         errlist_add(&errs, "%s: cannot write a candidate beside it: %s", api->path,
                     strerror(errno));
     else {
         struct config *cfg = config_load(cand, &errs);
-        struct serve_set *set = cfg ? load_set_warn(cfg, 1, NULL, NULL, &errs, &warns) : NULL;
+        struct serve_set *set =
+            cfg ? load_set_warn(cfg, 1, whatif ? &priv : NULL, NULL, &errs, &warns) : NULL;
+        if (set && whatif)
+            *whatif = config_api_whatif(api, set, &priv, clients, (size_t)n_clients);
         serve_set_free(set);
         config_free(cfg);
         unlink(cand);
     }
+    health_core_free(&priv);
     json_t *out = errs.count ? config_api_messages(&errs, cand, api->path) : NULL;
     *warnings = config_api_messages(&warns, cand, api->path);
     errlist_free(&errs);
@@ -331,12 +389,17 @@ static json_t *config_api_commit(struct config_api *api, json_t *doc, const char
 }
 
 json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t if_version,
-                         const char *author, const char *change, bool dry_run, int *status)
+                         const char *author, const char *change, bool dry_run, const char *clients,
+                         int *status)
 {
     pthread_mutex_lock(&api->lock);
-    json_t *out = NULL;
+    json_t *out = NULL, *warnings = NULL, *errors = NULL, *whatif = NULL;
     char msg[300];
-    if (!api->history_dir && !dry_run)
+    struct drill_client cl[DRILL_MAX_CLIENTS];
+    int n_cl = dry_run ? config_api_clients(clients, cl, msg, sizeof(msg)) : 0;
+    if (n_cl < 0)
+        out = config_api_error(status, 400, "bad_request", msg);
+    else if (!api->history_dir && !dry_run)
         out = config_api_error(status, 403, "config_api_off",
                                "changes through the API need \"config_api\": {\"history_dir\": "
                                "...} in the configuration file");
@@ -346,18 +409,20 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t if_versio
         out = config_api_error(status, 412, "version_mismatch", msg);
         json_object_set_new(out, "version", json_integer((json_int_t)api->version));
     }
-    json_t *warnings = NULL;
-    json_t *errors = out ? NULL : config_api_validate(api, doc, &warnings);
+    if (!out)
+        errors = config_api_validate(api, doc, &warnings, cl, n_cl, dry_run ? &whatif : NULL);
     if (errors) {
         *status = 400;
         out = json_pack("{s:{s:s, s:s, s:o}}", "error", "code", "invalid", "message",
                         "the configuration would not load", "errors", errors);
     } else if (!out && dry_run) {
         *status = 200;
-        out = json_pack("{s:b, s:b, s:I}", "dry_run", true, "valid", true, "version",
-                        (json_int_t)api->version);
+        out = json_pack("{s:b, s:b, s:I, s:o}", "dry_run", true, "valid", true, "version",
+                        (json_int_t)api->version, "whatif", whatif ? whatif : json_null());
+        whatif = NULL;
     } else if (!out)
         out = config_api_commit(api, doc, author, change, status);
+    json_decref(whatif);
     if (warnings && json_array_size(warnings) && *status < 300)
         json_object_set(out, "warnings", warnings);
     json_decref(warnings);
@@ -397,9 +462,10 @@ static json_t *config_api_op_document(void *arg, uint64_t *version, char *err, s
 }
 
 static json_t *config_api_op_apply(void *arg, json_t *doc, uint64_t if_version, const char *author,
-                                   const char *change, bool dry_run, int *status)
+                                   const char *change, bool dry_run, const char *clients,
+                                   int *status)
 {
-    return config_api_apply(arg, doc, if_version, author, change, dry_run, status);
+    return config_api_apply(arg, doc, if_version, author, change, dry_run, clients, status);
 }
 
 static json_t *config_api_op_history(void *arg)

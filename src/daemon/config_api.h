@@ -50,6 +50,11 @@ struct config_api {
     uint64_t version; /* the newest version (0: none recorded yet) */
     config_api_reload_fn reload;
     void *reload_arg;
+    /* The running set and health, for the what-if of dry runs (NULL until
+     * config_api_set_live): a reader of its own (admin thread only). */
+    struct serve *serve;
+    struct serve_reader *reader;
+    struct health_core *live;
 };
 
 /* Sets api up for the file at path with params p (copied); records the
@@ -59,6 +64,13 @@ struct config_api {
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
                      config_api_reload_fn reload, void *reload_arg);
 void config_api_free(struct config_api *api);
+/* The served set (and its reader, taken for the admin thread) and the
+ * health core the what-if of a dry run compares with. */
+struct serve;
+struct serve_reader;
+struct health_core;
+void config_api_set_live(struct config_api *api, struct serve *serve, struct serve_reader *reader,
+                         struct health_core *live);
 /* New parameters after a reload (the history directory and keep). */
 void config_api_set_params(struct config_api *api, const struct config_api_params *p);
 /* After a reload that succeeded: a file changed by hand is a new version. */
@@ -72,12 +84,16 @@ json_t *config_api_document(struct config_api *api, uint64_t *version, char *err
  * 0 and not the newest version, 412; validated as `gtmd check` validates a
  * file (errors name the JSON path); with dry_run nothing more; else
  * written as the configuration file, reloaded (on failure the file is put
- * back), and kept as a new version with author and change. Returns the
- * reply body; *status is the HTTP status (200, 201 new version, 400
- * invalid, 403 read only, 412, 500).
+ * back), and kept as a new version with author and change. A dry run
+ * answers, under "whatif", which answers of which records change
+ * (drill_whatif_config), for the clients given (clients: "IP,NET/LEN,...",
+ * NULL or "": one evaluation without a client). Returns the reply body;
+ * *status is the HTTP status (200, 201 new version, 400 invalid, 403 read
+ * only, 412, 500).
  */
 json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t if_version,
-                         const char *author, const char *change, bool dry_run, int *status);
+                         const char *author, const char *change, bool dry_run, const char *clients,
+                         int *status);
 
 /* The admin API's view of api (admin.h): ops->arg is api. */
 struct admin_config_ops;

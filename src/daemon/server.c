@@ -582,14 +582,16 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
     /* One reader per worker thread, one for the admin thread, one for
      * the drill thread, one for the health thread (widened scopes), one
      * for the fleet thread (the safety rule on adoption), one for the
-     * notifier (webhook.h). */
-    serve_init(&srv->serve, net_reader_count(&np) + 5);
+     * notifier (webhook.h), one for the configuration API (config_api.h). */
+    serve_init(&srv->serve, net_reader_count(&np) + 6);
     policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     server_set_hooks(srv, set);
     load_journals(srv->cfg, NULL, set);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
     notify_out_send(load_notify_job(srv->cfg, NULL, set));
     srv->widen_reader = serve_reader_add(&srv->serve);
+    /* The configuration API's dry runs compare with the running set. */
+    config_api_set_live(&srv->confapi, &srv->serve, serve_reader_add(&srv->serve), &srv->health);
     if (srv->fleet)
         server_safety_attach(&srv->safety, serve_reader_add(&srv->serve));
     health_service_set_listener(srv->health_svc, server_on_health_change, srv);

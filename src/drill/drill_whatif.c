@@ -25,8 +25,7 @@ static int whatif_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The answers sorted, so that outputs compare and read the same way. */
-static json_t *whatif_result_json(const struct gslb *g, const struct policy_result *res)
+json_t *drill_whatif_result_json(const struct gslb *g, const struct policy_result *res)
 {
     const char *txt[POLICY_MAX_ANSWERS];
     for (uint16_t i = 0; i < res->n; i++)
@@ -134,8 +133,8 @@ static void whatif_one(const struct gslb *g, const struct policy_geo *geo,
         return;
     json_t *j = json_pack("{s:s, s:s, s:s?, s:b}", "record", r->name_str, "type", tname, "client",
                           label, "changed", !same);
-    json_object_set_new(j, "before", whatif_result_json(g, &before));
-    json_object_set_new(j, "after", whatif_result_json(g, &after));
+    json_object_set_new(j, "before", drill_whatif_result_json(g, &before));
+    json_object_set_new(j, "after", drill_whatif_result_json(g, &after));
     json_object_set_new(j, "capacity", whatif_capacity(g, &before, &after));
     if (whatif_listed(out, j))
         json_decref(j);

@@ -55,4 +55,27 @@ json_t *drill_whatif_geo(const struct gslb *g, const struct policy_geo *geo,
                          const struct policy_overlay *ov, const struct drill_client *clients,
                          size_t n_clients, bool only_changed, struct drill_whatif_sum *sum);
 
+struct policy_result;
+/* One evaluation as the rows above show it: {"outcome", "serving_region",
+ * "answers"}, the answers sorted, so that outputs compare and read the
+ * same way. */
+json_t *drill_whatif_result_json(const struct gslb *g, const struct policy_result *res);
+
+/*
+ * What a configuration change does (drill_whatif_config.c): every policy
+ * record of before and of after (matched by name), for each type its pool
+ * serves on either side (A, AAAA, CNAME) and each client (none given: one
+ * evaluation without a client), answered by before (on its health) and by
+ * after (on its own). Returns only the rows that change:
+ *   {"records": [{"record", "type", "client", "before", "after"}],
+ *    "summary": {"evaluated", "changed", "unserved", "newly_unserved"},
+ *    "would_leave_unserved": [{"record", "type", "client"}]}
+ * where before/after are as drill_whatif_result_json gives them, or null
+ * for a record that is only on the other side. geo_* may be NULL.
+ */
+json_t *drill_whatif_config(const struct gslb *before, const struct policy_geo *geo_before,
+                            const struct gslb *after, const struct policy_geo *geo_after,
+                            const struct drill_client *clients, size_t n_clients,
+                            struct drill_whatif_sum *sum);
+
 #endif

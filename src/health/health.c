@@ -198,6 +198,28 @@ void health_core_begin_mapping(struct health_core *c)
     pthread_mutex_unlock(&c->lock);
 }
 
+void health_core_copy_layers(struct health_core *dst, struct health_core *src)
+{
+    pthread_mutex_lock(&dst->lock);
+    pthread_mutex_lock(&src->lock);
+    for (uint32_t i = 0; i < dst->n_buckets; i++)
+        for (struct health_slot *d = dst->buckets[i]; d; d = d->next_in_bucket) {
+            const struct health_slot *s = health_find_locked(src, d->key);
+            if (!s)
+                continue; /* new here: as the loader left it */
+            atomic_store(&d->effective, atomic_load(&s->effective));
+            atomic_store(&d->override, atomic_load(&s->override));
+            atomic_store(&d->fleet, atomic_load(&s->fleet));
+            atomic_store(&d->drill, atomic_load(&s->drill));
+            atomic_store(&d->dial, atomic_load(&s->dial));
+            atomic_store(&d->external, atomic_load(&s->external));
+            d->probe_state = s->probe_state;
+            d->since = s->since;
+        }
+    pthread_mutex_unlock(&src->lock);
+    pthread_mutex_unlock(&dst->lock);
+}
+
 double health_now(void)
 {
     struct timeval tv;

@@ -247,6 +247,13 @@ void health_core_release(struct health_core *c, struct health_slot *s);
 /* Finds a slot without creating or marking it; NULL when absent. */
 struct health_slot *health_core_find(struct health_core *c, const char *key);
 
+/* Copies into every slot of dst the layers (probe, override, fleet, drill,
+ * dial, external) of src's slot of the same key, if any: a private core
+ * that answers as the live one (a dry run's candidate set). Takes both
+ * locks, dst's first; dst must not be a core whose lock src's holder can
+ * take. */
+void health_core_copy_layers(struct health_core *dst, struct health_core *src);
+
 /* Marks every slot unused; the loader then marks the ones it maps. */
 void health_core_begin_mapping(struct health_core *c);
 

@@ -148,6 +148,46 @@ def test_dry_run_validates_and_changes_nothing(srv):
     assert r.status == 201 and serves(g, FO, AP_A)
 
 
+def test_dry_run_says_which_answers_move(srv):
+    """The what-if of a dry run: the running set against the changed one,
+    on the live health (an override here), per record, type and client."""
+    g, a = srv
+    assert a.override("region:us", "down").status in (200, 201)
+    assert serves(g, FO, EU_A)
+    body = {"pool": "web", "policy": "failover", "regions": ["ap", "us", "eu"]}
+    r = a.call("PUT", "/v1/config/records/fo.example.com.?dry_run=true", body=body)
+    assert r.status == 200, r.json
+    w = r.json["whatif"]
+    rows = [x for x in w["records"] if x["record"] == FO and x["type"] == "A"]
+    assert len(rows) == 1, w
+    # us is down (the override): eu now, ap after the change.
+    assert rows[0]["before"]["answers"] == EU_A and rows[0]["before"]["serving_region"] == "eu"
+    assert rows[0]["after"]["answers"] == AP_A and rows[0]["after"]["serving_region"] == "ap"
+    assert all(x["record"] == FO for x in w["records"]), w  # nothing else moves
+    assert w["summary"]["changed"] == len(w["records"]) and w["would_leave_unserved"] == []
+    # A new record is a change from nothing; a removed one, to nothing.
+    r = a.call("PUT", "/v1/config/records/n.example.com.?dry_run=true", body=body)
+    rows = [x for x in r.json["whatif"]["records"] if x["type"] == "A"]
+    assert rows == [{"record": "n.example.com.", "type": "A", "client": None, "before": None,
+                     "after": rows[0]["after"]}] and rows[0]["after"]["answers"] == AP_A, rows
+    r = a.call("DELETE", "/v1/config/records/fo.example.com.?dry_run=true")
+    assert r.status == 200, r.json
+    rows = [x for x in r.json["whatif"]["records"] if x["type"] == "A"]
+    assert len(rows) == 1 and rows[0]["after"] is None and rows[0]["before"]["answers"] == EU_A
+    assert {"record": FO, "type": "A"} in [
+        {k: u[k] for k in ("record", "type")} for u in r.json["whatif"]["would_leave_unserved"]]
+    # Per client: ?clients= lists them (IPs or networks); bad ones are 400.
+    r = a.call("PUT", "/v1/config/records/fo.example.com.?dry_run=true&clients=192.0.2.1,"
+               "10.0.0.0/8", body=body)
+    clients = {x["client"] for x in r.json["whatif"]["records"] if x["type"] == "A"}
+    assert clients == {"192.0.2.1", "10.0.0.0/8"}, r.json
+    r = a.call("PUT", "/v1/config/records/fo.example.com.?dry_run=true&clients=nonsense",
+               body=body)
+    assert r.status == 400, r.json
+    # Nothing of it was applied.
+    assert query_addrs(g, FO) == EU_A and query_addrs(g, "n.example.com.") == []
+
+
 def test_if_match_refuses_a_stale_version(srv):
     g, a = srv
     r = a.get("/v1/config/records/fo.example.com.", token=READ_TOKEN)
