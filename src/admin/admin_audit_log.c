@@ -170,7 +170,8 @@ static void admin_audit_bound(json_t *line)
 
 void admin_audit(struct admin_req *r, int status, json_t *result)
 {
-    const char *method = evhttp_request_get_command(r->req) == EVHTTP_REQ_POST ? "POST" : "DELETE";
+    enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
+    const char *method = m == EVHTTP_REQ_POST ? "POST" : m == EVHTTP_REQ_PUT ? "PUT" : "DELETE";
     bool cut = false;
     char *uri = admin_audit_uri(r, &cut);
     /* "request" is filled in its place by admin_audit_body. */

@@ -87,6 +87,24 @@ static json_t *confapi_resources(json_t *doc)
     return o;
 }
 
+/* A check's "headers" may carry a probe's credentials (an Authorization
+ * header): their values are shown to the operate token only. */
+static void confapi_redact(struct admin_req *r, json_t *doc)
+{
+    if (r->level >= ADMIN_OPERATE)
+        return;
+    const char *name;
+    json_t *check;
+    json_object_foreach(json_object_get(doc, "checks"), name, check)
+    {
+        const char *h;
+        json_t *v;
+        json_t *headers = json_object_get(check, "headers");
+        json_object_foreach(headers, h, v)
+            json_object_set_new(headers, h, json_string("(redacted: the operate token sees it)"));
+    }
+}
+
 static void confapi_etag(struct admin_req *r, uint64_t version)
 {
     char tag[32];
@@ -129,6 +147,7 @@ static void confapi_get(struct admin_req *r, const struct confapi_path *cp)
         admin_reply_error(r, 500, "config_unreadable", "%s", err);
         return;
     }
+    confapi_redact(r, doc);
     json_t *out;
     if (!cp->kind[0])
         out = json_pack("{s:I, s:o}", "version", (json_int_t)version, "resources",
@@ -241,7 +260,8 @@ static bool confapi_edit(json_t *doc, const struct confapi_path *cp, json_t *val
 static void confapi_put_or_delete(struct admin_req *r, const struct confapi_path *cp, bool put)
 {
     if (!cp->name[0]) {
-        admin_reply_error(r, 405, "method_not_allowed", "name the %s to change", cp->kind);
+        admin_reply_error(r, 405, "method_not_allowed",
+                          "a change names one resource: /v1/config/KIND/NAME");
         return;
     }
     if (put && !json_is_object(r->body)) {
@@ -293,6 +313,7 @@ static void confapi_history(struct admin_req *r, const char *rest)
         admin_reply_error(r, 404, "not_found", "no version %s kept", rest + 1);
         return;
     }
+    confapi_redact(r, doc);
     admin_reply_json(
         r, 200,
         json_pack("{s:I, s:o}", "version", (json_int_t)v, "resources", confapi_resources(doc)));

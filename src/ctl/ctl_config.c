@@ -16,7 +16,7 @@ void ctl_config_usage(FILE *f)
                "  config rm KIND NAME [--dry-run] [--if-match VERSION]\n"
                "                                      an endpoint: pools POOL/endpoints/NAME\n"
                "  config history [VERSION]\n"
-               "  config rollback VERSION [--if-match VERSION]\n");
+               "  config rollback VERSION [--dry-run] [--if-match VERSION]\n");
 }
 
 /* The options after the positional words: --dry-run, --if-match N. */
@@ -131,7 +131,7 @@ int ctl_config(struct ctl *c, int argc, char **argv)
         return ctl_config_call(c, "GET", path, NULL, o.npos ? NULL : ctl_config_print_history);
     }
     if (strcmp(sub, "rollback") == 0 && o.npos == 1 && atoll(o.pos[0]) > 0) {
-        struct ctl_config_opts q = {.if_match = o.if_match};
+        struct ctl_config_opts q = {.if_match = o.if_match, .dry_run = o.dry_run};
         ctl_config_path(path, sizeof(path), "rollback", NULL, &q);
         json_t *body = json_pack("{s:I}", "version", (json_int_t)atoll(o.pos[0]));
         int rc = ctl_config_call(c, "POST", path, body, ctl_config_print_change);

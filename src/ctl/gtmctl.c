@@ -89,6 +89,8 @@ json_t *ctl_call(struct ctl *c, const char *method, const char *path, json_t *bo
         json_t *ex;
         json_array_foreach(json_object_get(j, "errors"), ei, ex)
             fprintf(stderr, "  %s\n", json_string_value(ex));
+        json_array_foreach(json_object_get(err, "errors"), ei, ex) /* /v1/config */
+            fprintf(stderr, "  %s\n", json_string_value(ex));
         if (!msg && json_is_string(json_object_get(j, "result")))
             fprintf(stderr, "  result: %s\n", json_string_value(json_object_get(j, "result")));
         json_t *recs = json_object_get(err, "records");

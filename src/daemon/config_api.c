@@ -37,7 +37,7 @@ void config_api_params_parse(const struct jsoncfg *x, json_t *v, struct config_a
     const char *d = jsoncfg_str(x, v, "history_dir", "$.config_api.history_dir");
     if (d && *d)
         p->history_dir = jsoncfg_path(x, d);
-    else if (!d)
+    else
         jsoncfg_err(x, "$.config_api.history_dir", "is required (a directory gtmd may write)");
     p->keep = (unsigned)jsoncfg_int(x, v, "keep", "$.config_api.keep", 2, 100000, CONFIG_API_KEEP);
 }
@@ -56,8 +56,10 @@ static void config_api_vpath(const struct config_api *api, uint64_t v, const cha
     snprintf(out, len, "%s/%08llu%s", api->history_dir, (unsigned long long)v, ext);
 }
 
-/* Writes j to path through a temporary file and a rename; 0 or -1 (errno). */
-static int config_api_write_json(const char *path, json_t *j, mode_t mode)
+/* Writes j to path through a temporary file and a rename; 0 or -1 (errno).
+ * durable: fsync before the rename (not for a candidate that is only
+ * validated: an fsync costs tens of ms on some disks). */
+static int config_api_write_file(const char *path, json_t *j, mode_t mode, bool durable)
 {
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
@@ -74,8 +76,8 @@ static int config_api_write_json(const char *path, json_t *j, mode_t mode)
             break;
         off += (size_t)n;
     }
-    bool ok =
-        fd >= 0 && off == len && write(fd, "\n", 1) == 1 && fchmod(fd, mode) == 0 && fsync(fd) == 0;
+    bool ok = fd >= 0 && off == len && write(fd, "\n", 1) == 1 && fchmod(fd, mode) == 0 &&
+              (!durable || fsync(fd) == 0);
     int saved = errno;
     if (fd >= 0)
         close(fd);
@@ -87,6 +89,11 @@ static int config_api_write_json(const char *path, json_t *j, mode_t mode)
         return -1;
     }
     return 0;
+}
+
+static int config_api_write_json(const char *path, json_t *j, mode_t mode)
+{
+    return config_api_write_file(path, j, mode, true);
 }
 
 /* The newest version number in the history directory (0: none). */
@@ -175,9 +182,13 @@ static void config_api_take_params(struct config_api *api, const struct config_a
     api->history_dir = p->history_dir ? strdup(p->history_dir) : NULL;
     api->keep = p->keep;
     api->version = 0;
+    api->why_off[0] = '\0';
     if (!api->history_dir)
         return;
-    if (mkdir(api->history_dir, 0750) != 0 && errno != EEXIST) {
+    if ((mkdir(api->history_dir, 0750) != 0 && errno != EEXIST) ||
+        access(api->history_dir, W_OK | X_OK) != 0) {
+        snprintf(api->why_off, sizeof(api->why_off), "the history directory %s: %s",
+                 api->history_dir, strerror(errno));
         log_error("event=config_history result=failed dir=%s error=\"%s\" note=\"changes through "
                   "the API are off\"",
                   api->history_dir, strerror(errno));
@@ -186,6 +197,15 @@ static void config_api_take_params(struct config_api *api, const struct config_a
         return;
     }
     api->version = config_api_scan(api->history_dir);
+    /* Changes write a candidate and the file itself in its directory. */
+    char dir[4096];
+    const char *slash = strrchr(api->path, '/');
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - api->path) : 1,
+             slash ? api->path : ".");
+    if (access(dir, W_OK | X_OK) != 0 || access(api->path, W_OK) != 0)
+        log_warn("event=config_api note=\"%s or its directory is not writable by this process "
+                 "(%s): every change through the API will fail\"",
+                 api->path, strerror(errno));
 }
 
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
@@ -320,7 +340,7 @@ static json_t *config_api_validate(struct config_api *api, json_t *doc, json_t *
     errlist_init(&errs);
     errlist_init(&warns);
     health_core_init(&priv);
-    if (config_api_write_json(cand, doc, 0600) != 0)
+    if (config_api_write_file(cand, doc, 0600, false) != 0)
         errlist_add(&errs, "%s: cannot write a candidate beside it: %s", api->path,
                     strerror(errno));
     else {
@@ -339,6 +359,15 @@ static json_t *config_api_validate(struct config_api *api, json_t *doc, json_t *
     errlist_free(&errs);
     errlist_free(&warns);
     return out;
+}
+
+/* Whether doc is what the file holds now: nothing to write, reload or keep. */
+static bool config_api_unchanged(struct config_api *api, json_t *doc)
+{
+    json_t *cur = json_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
+    bool same = cur && json_equal(cur, doc);
+    json_decref(cur);
+    return same;
 }
 
 static json_t *config_api_error(int *status, int st, const char *code, const char *msg)
@@ -399,6 +428,8 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t if_versio
     int n_cl = dry_run ? config_api_clients(clients, cl, msg, sizeof(msg)) : 0;
     if (n_cl < 0)
         out = config_api_error(status, 400, "bad_request", msg);
+    else if (!api->history_dir && !dry_run && api->why_off[0])
+        out = config_api_error(status, 403, "config_api_off", api->why_off);
     else if (!api->history_dir && !dry_run)
         out = config_api_error(status, 403, "config_api_off",
                                "changes through the API need \"config_api\": {\"history_dir\": "
@@ -420,6 +451,10 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t if_versio
         out = json_pack("{s:b, s:b, s:I, s:o}", "dry_run", true, "valid", true, "version",
                         (json_int_t)api->version, "whatif", whatif ? whatif : json_null());
         whatif = NULL;
+    } else if (!out && config_api_unchanged(api, doc)) {
+        *status = 200;
+        out = json_pack("{s:b, s:b, s:I}", "applied", false, "unchanged", true, "version",
+                        (json_int_t)api->version);
     } else if (!out)
         out = config_api_commit(api, doc, author, change, status);
     json_decref(whatif);

@@ -46,6 +46,7 @@ struct config_api {
     pthread_mutex_t lock;
     char *path;        /* the configuration file */
     char *history_dir; /* NULL: read only */
+    char why_off[512]; /* why the history directory could not be used ("" if it was not set) */
     unsigned keep;
     uint64_t version; /* the newest version (0: none recorded yet) */
     config_api_reload_fn reload;

@@ -723,9 +723,6 @@ static int server_start(struct server *srv)
     errlist_free(&errs);
     json_decref(server_geo_loaded(set));
     srv->generation = 1;
-    config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload_cb, srv);
-    config_api_admin_ops(&srv->confapi, &srv->confapi_ops);
-    srv->confapi_ready = true;
     /* The secondary thread takes NOTIFYs from the first query on; its
      * zones come once a reload can follow (server_run). */
     for (size_t i = 0; i < srv->cfg->n_zones && !srv->xfr_in; i++)
@@ -744,6 +741,10 @@ static int server_start(struct server *srv)
         serve_set_free(set);
         return -1;
     }
+    /* As the user gtmd runs as: it makes the history directory. */
+    config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload_cb, srv);
+    config_api_admin_ops(&srv->confapi, &srv->confapi_ops);
+    srv->confapi_ready = true;
     if (server_first_round(srv, set) != 0 || server_start_fleet(srv, set) != 0) {
         serve_set_free(set);
         return -1;

@@ -293,3 +293,50 @@ def test_gtmctl_config(srv, tmp_path):
     assert p.returncode == 0, p
     assert "192.0.2.77" in json.dumps(on_disk(g)["pools"]["web"])
     assert gtmctl("config", "frob", env=env).returncode == 2
+
+
+def test_unchanged_redacted_audited_and_gtmctl_errors(srv, tmp_path):
+    g, a = srv
+    v = a.get("/v1/config", token=READ_TOKEN).json["version"]
+    cur = a.get("/v1/config/records/fo.example.com.", token=READ_TOKEN).json["value"]
+    r = a.call("PUT", "/v1/config/records/fo.example.com.", body=cur)
+    assert r.status == 200 and r.json["unchanged"] and r.json["version"] == v, r.json
+    assert a.get("/v1/config", token=READ_TOKEN).json["version"] == v
+    # A check's headers may carry credentials: the read token sees them
+    # redacted, the operate token as they are.
+    chk = {"type": "http", "port": 9, "path": "/", "interval": 1, "timeout": 0.5,
+           "headers": {"Authorization": "Bearer probe-secret"}}
+    r = a.call("PUT", "/v1/config/checks/h1", body=chk)
+    assert r.status == 201, r.json
+    seen = a.get("/v1/config/checks/h1", token=READ_TOKEN).json["value"]["headers"]
+    assert "probe-secret" not in json.dumps(seen), seen
+    assert "probe-secret" not in a.get("/v1/config", token=READ_TOKEN).body.decode()
+    assert a.get("/v1/config/checks/h1").json["value"]["headers"] == chk["headers"]
+    # PUTs are audited as PUTs.
+    puts = [x for x in audit_lines(g) if x.get("path", "").startswith("/v1/config/checks")]
+    assert puts and all(x["method"] == "PUT" for x in puts), puts
+    # gtmctl prints the validation errors with their JSON path; a rollback
+    # dry run changes nothing.
+    env = {"GTMCTL_SERVER": a.url, "GTMCTL_TOKEN": OPERATE_TOKEN}
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps({"pool": "nosuch"}))
+    p = gtmctl("config", "put", "records", "b.example.com.", str(f), env=env)
+    assert p.returncode == 1 and '$.records["b.example.com."]' in p.stderr, p
+    v = a.get("/v1/config", token=READ_TOKEN).json["version"]
+    p = gtmctl("config", "rollback", "1", "--dry-run", env=env)
+    assert p.returncode == 0 and "dry run" in p.stdout, p
+    assert a.get("/v1/config", token=READ_TOKEN).json["version"] == v
+    assert "h1" in on_disk(g)["checks"]
+
+
+def test_check_refuses_an_empty_history_dir(make_gtmd):
+    g, a = start(make_gtmd)
+    c = on_disk(g)
+    c["config_api"] = {"history_dir": ""}
+    path = os.path.join(g.workdir, "empty.json")
+    with open(path, "w") as f:
+        json.dump(c, f)
+    import subprocess
+    from conftest import GTMD
+    r = subprocess.run([GTMD, "check", "-c", path], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "$.config_api.history_dir" in r.stderr, r.stderr
