@@ -250,7 +250,7 @@ struct fleet {
     bool beat_inflight;
     double next_beat, sync_started;
     bool sync_answered;       /* the current sync attempt got a reply */
-    const char *watch_url;    /* the URL the watch runs on */
+    const char *watch_url;    /* the URL the watch runs on (written under L) */
     const char *answered_url; /* the URL of the last successful call */
     double clock_offset;      /* (L) this node's clock minus the fleet's; valid when skew_known */
     bool skew_known, skewed;

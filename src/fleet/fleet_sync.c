@@ -477,7 +477,9 @@ static void fleet_watch_start(struct fleet *f)
     char *end = etcd_prefix_end_b64(f->p.prefix);
     json_object_set_new(cr, "range_end", json_string(end));
     free(end);
+    pthread_mutex_lock(&f->lock); /* status reads it (fleet_view.c) */
     f->watch_url = etcd_endpoint(f->etcd);
+    pthread_mutex_unlock(&f->lock);
     f->watch = etcd_watch_start(f->etcd, cr, fleet_on_watch_msg, fleet_on_watch_end, f);
     if (!f->watch)
         fleet_sync_failed(f, "watch", "cannot start the watch");
