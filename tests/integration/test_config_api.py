@@ -43,6 +43,7 @@ def etag(r):
     return int(r.headers["etag"].strip('"'))
 
 
+@pytest.mark.threads
 def test_records_crud_served_and_written(srv):
     g, a = srv
     r = a.get("/v1/config/records", token=READ_TOKEN)
@@ -148,6 +149,7 @@ def test_dry_run_validates_and_changes_nothing(srv):
     assert r.status == 201 and serves(g, FO, AP_A)
 
 
+@pytest.mark.threads
 def test_dry_run_says_which_answers_move(srv):
     """The what-if of a dry run: the running set against the changed one,
     on the live health (an override here), per record, type and client."""
@@ -204,6 +206,7 @@ def test_if_match_refuses_a_stale_version(srv):
                   headers={"If-Match": "soon"}).status == 400
 
 
+@pytest.mark.threads
 def test_history_rollback_restart_and_file_edits(srv):
     g, a = srv
     v0 = a.get("/v1/config", token=READ_TOKEN).json["version"]
