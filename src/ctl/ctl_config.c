@@ -58,7 +58,10 @@ static void ctl_config_path(char *out, size_t len, const char *kind, const char 
 
 static void ctl_config_print_change(json_t *j)
 {
-    if (json_is_true(json_object_get(j, "dry_run")))
+    if (json_is_true(json_object_get(j, "unchanged")))
+        printf("unchanged (version %lld): the configuration already says so\n",
+               json_integer_value(json_object_get(j, "version")));
+    else if (json_is_true(json_object_get(j, "dry_run")))
         printf("dry run: valid (version %lld); nothing changed\n",
                json_integer_value(json_object_get(j, "version")));
     else

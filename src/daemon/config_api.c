@@ -197,13 +197,15 @@ static void config_api_take_params(struct config_api *api, const struct config_a
         return;
     }
     api->version = config_api_scan(api->history_dir);
-    /* Changes write a candidate and the file itself in its directory. */
+    /* Changes write a candidate and the new file in its directory. */
     char dir[4096];
     const char *slash = strrchr(api->path, '/');
     snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - api->path) : 1,
              slash ? api->path : ".");
-    if (access(dir, W_OK | X_OK) != 0 || access(api->path, W_OK) != 0)
-        log_warn("event=config_api note=\"%s or its directory is not writable by this process "
+    /* The file itself is replaced by a rename: its directory is what
+     * must be writable. */
+    if (access(dir, W_OK | X_OK) != 0)
+        log_warn("event=config_api note=\"the directory of %s is not writable by this process "
                  "(%s): every change through the API will fail\"",
                  api->path, strerror(errno));
 }

@@ -282,6 +282,8 @@ def test_gtmctl_config(srv, tmp_path):
     assert p.returncode == 0 and "version %d: create records cli.example.com." % (v + 1) in \
         p.stdout, p
     assert serves(g, "cli.example.com.", EU_A)
+    p = gtmctl("config", "put", "records", "cli.example.com.", str(f), env=env)
+    assert p.returncode == 0 and p.stdout.startswith("unchanged (version %d)" % (v + 1)), p
     # A stale version: refused (exit 1, the server's message).
     p = gtmctl("config", "rm", "records", "cli.example.com.", "--if-match", str(v), env=env)
     assert p.returncode == 1 and "version" in p.stderr, p
