@@ -170,6 +170,16 @@ static void whatif_classes(const struct gslb *g, const struct policy_geo *geo,
     }
 }
 
+json_t *drill_whatif_report(json_t *records, json_t *unserved, const struct drill_whatif_sum *sum)
+{
+    json_t *s =
+        json_pack("{s:I, s:I, s:I, s:I}", "evaluated", (json_int_t)sum->evaluated, "changed",
+                  (json_int_t)sum->changed, "unserved", (json_int_t)sum->unserved, "newly_unserved",
+                  (json_int_t)sum->newly_unserved);
+    return json_pack("{s:o, s:o, s:o}", "records", records, "summary", s, "would_leave_unserved",
+                     unserved);
+}
+
 json_t *drill_whatif(const struct gslb *g, const struct policy_overlay *ov,
                      const struct drill_client *clients, size_t n_clients, bool only_changed,
                      struct drill_whatif_sum *sum)
@@ -204,10 +214,5 @@ json_t *drill_whatif_geo(const struct gslb *g, const struct policy_geo *geo,
             }
         }
     }
-    json_t *s =
-        json_pack("{s:I, s:I, s:I, s:I}", "evaluated", (json_int_t)sum->evaluated, "changed",
-                  (json_int_t)sum->changed, "unserved", (json_int_t)sum->unserved, "newly_unserved",
-                  (json_int_t)sum->newly_unserved);
-    return json_pack("{s:o, s:o, s:o}", "records", recs, "summary", s, "would_leave_unserved",
-                     unserved);
+    return drill_whatif_report(recs, unserved, sum);
 }

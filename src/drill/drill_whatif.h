@@ -55,6 +55,10 @@ json_t *drill_whatif_geo(const struct gslb *g, const struct policy_geo *geo,
                          const struct policy_overlay *ov, const struct drill_client *clients,
                          size_t n_clients, bool only_changed, struct drill_whatif_sum *sum);
 
+/* The what-if's object from its rows (stolen), the records it would leave
+ * unserved (stolen) and its counts. */
+json_t *drill_whatif_report(json_t *records, json_t *unserved, const struct drill_whatif_sum *sum);
+
 struct policy_result;
 /* One evaluation as the rows above show it: {"outcome", "serving_region",
  * "answers"}, the answers sorted, so that outputs compare and read the

@@ -117,10 +117,5 @@ json_t *drill_whatif_config(const struct gslb *before, const struct policy_geo *
         if (!whatif_record(before, after->records[i].name_str)) /* new records */
             whatif_config_name(before, geo_before, after, geo_after, after->records[i].name_str,
                                clients, n_clients, recs, unserved, sum);
-    json_t *s =
-        json_pack("{s:I, s:I, s:I, s:I}", "evaluated", (json_int_t)sum->evaluated, "changed",
-                  (json_int_t)sum->changed, "unserved", (json_int_t)sum->unserved, "newly_unserved",
-                  (json_int_t)sum->newly_unserved);
-    return json_pack("{s:o, s:o, s:o}", "records", recs, "summary", s, "would_leave_unserved",
-                     unserved);
+    return drill_whatif_report(recs, unserved, sum);
 }
