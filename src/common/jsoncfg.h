@@ -43,6 +43,12 @@ const char *jsoncfg_str(const struct jsoncfg *x, json_t *obj, const char *key, c
 /* Path relative to the config's directory, resolved; caller frees. */
 char *jsoncfg_path(const struct jsoncfg *x, const char *p);
 
+/* json_load_file(path, flags, err), read in one go: jansson's own reads
+ * the file a character at a time (getc, with its lock), which was most of
+ * the time a 1.5 MB configuration took to load. Errors as jansson's
+ * (line and text; err->text names a file that cannot be read). */
+json_t *jsoncfg_load_file(const char *path, size_t flags, json_error_t *err);
+
 /* strdup that aborts on out-of-memory. */
 char *jsoncfg_strdup(const char *s);
 

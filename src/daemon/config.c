@@ -372,7 +372,7 @@ struct config *config_load(const char *path, struct errlist *errs)
 {
     json_error_t jerr;
     size_t before = errs->count;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = jsoncfg_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         if (jerr.line > 0)
             errlist_add(errs, "%s:%d: %s", path, jerr.line, jerr.text);

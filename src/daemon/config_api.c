@@ -159,7 +159,7 @@ static json_t *config_api_load_version(const struct config_api *api, uint64_t v,
 {
     char p[4200];
     config_api_vpath(api, v, ext, p, sizeof(p));
-    return json_load_file(p, JSON_REJECT_DUPLICATES, NULL);
+    return jsoncfg_load_file(p, JSON_REJECT_DUPLICATES, NULL);
 }
 
 /* The file differs from the newest version: record it (caller holds the
@@ -168,7 +168,7 @@ static void config_api_sync_file(struct config_api *api, const char *change)
 {
     if (!api->history_dir)
         return;
-    json_t *doc = json_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
+    json_t *doc = jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
     json_t *last = api->version ? config_api_load_version(api, api->version, ".json") : NULL;
     if (doc && !json_equal(doc, last))
         config_api_record(api, doc, "file", "file", change);
@@ -259,7 +259,7 @@ json_t *config_api_document(struct config_api *api, uint64_t *version, char *err
 {
     json_error_t je;
     pthread_mutex_lock(&api->lock);
-    json_t *doc = json_load_file(api->path, JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, &je);
     *version = api->version;
     pthread_mutex_unlock(&api->lock);
     if (!doc)
@@ -366,7 +366,7 @@ static json_t *config_api_validate(struct config_api *api, json_t *doc, json_t *
 /* Whether doc is what the file holds now: nothing to write, reload or keep. */
 static bool config_api_unchanged(struct config_api *api, json_t *doc)
 {
-    json_t *cur = json_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
+    json_t *cur = jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
     bool same = cur && json_equal(cur, doc);
     json_decref(cur);
     return same;
@@ -385,7 +385,7 @@ static json_t *config_api_error(int *status, int st, const char *code, const cha
 static json_t *config_api_commit(struct config_api *api, json_t *doc, const char *author,
                                  const char *change, int *status)
 {
-    json_t *old = json_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
+    json_t *old = jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
     struct stat st;
     mode_t mode = stat(api->path, &st) == 0 ? st.st_mode & 07777 : 0640;
     if (config_api_record(api, doc, "api", author, change) != 0) {

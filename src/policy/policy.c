@@ -241,19 +241,50 @@ static void policy_bind_type(const struct jsoncfg *j, const struct policy_record
         *slot = r;
 }
 
+/* Records in name order, ties in index order (qsort_r context: the gslb). */
+static int policy_bind_cmp(const void *a, const void *b, void *arg)
+{
+    const struct gslb *g = arg;
+    const struct policy_record *x = &g->records[*(const size_t *)a];
+    const struct policy_record *y = &g->records[*(const size_t *)b];
+    if (x->name_len != y->name_len)
+        return x->name_len < y->name_len ? -1 : 1;
+    int c = memcmp(x->name, y->name, x->name_len);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* first[i]: the index of the first record with record i's name (sorted,
+ * not compared pairwise: 10,000 records took 0.3 s that way). Caller
+ * frees. */
+static size_t *policy_bind_first(const struct gslb *g)
+{
+    size_t n = g->n_records ? g->n_records : 1;
+    size_t *order = calloc(n, sizeof(*order)), *first = calloc(n, sizeof(*first));
+    if (!order || !first)
+        abort();
+    for (size_t i = 0; i < g->n_records; i++)
+        order[i] = i;
+    qsort_r(order, g->n_records, sizeof(*order), policy_bind_cmp, (void *)g);
+    for (size_t k = 0, head = 0; k < g->n_records; k++) {
+        const struct policy_record *r = &g->records[order[k]], *h = &g->records[order[head]];
+        if (r->name_len != h->name_len || memcmp(r->name, h->name, r->name_len) != 0)
+            head = k;
+        first[order[k]] = order[head];
+    }
+    free(order);
+    return first;
+}
+
 void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
 {
     g->bindings = calloc(g->n_records ? g->n_records : 1, sizeof(*g->bindings));
     if (!g->bindings)
         abort();
+    size_t *first = policy_bind_first(g);
     for (size_t i = 0; i < g->n_records; i++) {
         const struct policy_record *r = &g->records[i];
-        size_t b = 0;
-        while (b < i && !(g->records[b].name_len == r->name_len &&
-                          memcmp(g->records[b].name, r->name, r->name_len) == 0))
-            b++;
         /* Bindings are indexed like the first record of each name. */
-        struct policy_binding *pb = &g->bindings[b];
+        struct policy_binding *pb = &g->bindings[first[i]];
         const struct policy_pool *pool = &g->pools[r->pool];
         if (r->rtype == DNS_TYPE_CNAME) {
             policy_bind_type(j, &pb->cname, r, "CNAME");
@@ -264,6 +295,7 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
         if (policy_pool_has(pool, DNS_TYPE_AAAA))
             policy_bind_type(j, &pb->aaaa, r, "AAAA");
     }
+    free(first);
     for (size_t i = 0; i < g->n_records; i++) {
         struct policy_binding *pb = &g->bindings[i];
         if (pb->cname && (pb->a || pb->aaaa))
