@@ -236,6 +236,13 @@ void config_api_set_live(struct config_api *api, struct serve *serve, struct ser
     pthread_mutex_unlock(&api->lock);
 }
 
+void config_api_set_fleet(struct config_api *api, bool in_fleet)
+{
+    pthread_mutex_lock(&api->lock);
+    api->in_fleet = in_fleet;
+    pthread_mutex_unlock(&api->lock);
+}
+
 void config_api_set_params(struct config_api *api, const struct config_api_params *p)
 {
     pthread_mutex_lock(&api->lock);
@@ -460,6 +467,13 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t if_versio
     } else if (!out)
         out = config_api_commit(api, doc, author, change, status);
     json_decref(whatif);
+    if (api->in_fleet && *status < 300 && !json_is_true(json_object_get(out, "unchanged")))
+        json_array_append_new(warnings ? warnings : (warnings = json_array()),
+                              json_string("this node is one of a fleet: the change is made to "
+                                          "this node's configuration file only; the other nodes "
+                                          "keep theirs (status shows config_mismatch until each "
+                                          "has it), since a fleet-wide configuration is not "
+                                          "built yet"));
     if (warnings && json_array_size(warnings) && *status < 300)
         json_object_set(out, "warnings", warnings);
     json_decref(warnings);

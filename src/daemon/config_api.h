@@ -56,6 +56,9 @@ struct config_api {
     struct serve *serve;
     struct serve_reader *reader;
     struct health_core *live;
+    /* This node is one of a fleet: a change is made to its file only, and
+     * every reply says so (config_api_set_fleet). */
+    bool in_fleet;
 };
 
 /* Sets api up for the file at path with params p (copied); records the
@@ -72,6 +75,8 @@ struct serve_reader;
 struct health_core;
 void config_api_set_live(struct config_api *api, struct serve *serve, struct serve_reader *reader,
                          struct health_core *live);
+/* Whether this node is one of a fleet (the fleet changes only on restart). */
+void config_api_set_fleet(struct config_api *api, bool in_fleet);
 /* New parameters after a reload (the history directory and keep). */
 void config_api_set_params(struct config_api *api, const struct config_api_params *p);
 /* After a reload that succeeded: a file changed by hand is a new version. */

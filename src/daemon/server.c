@@ -744,6 +744,7 @@ static int server_start(struct server *srv)
     /* As the user gtmd runs as: it makes the history directory. */
     config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload_cb, srv);
     config_api_admin_ops(&srv->confapi, &srv->confapi_ops);
+    config_api_set_fleet(&srv->confapi, srv->cfg->fleet.enabled);
     srv->confapi_ready = true;
     if (server_first_round(srv, set) != 0 || server_start_fleet(srv, set) != 0) {
         serve_set_free(set);

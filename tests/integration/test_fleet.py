@@ -465,3 +465,22 @@ def test_every_tls_file_is_checked(tmp_path):
     # All present: no error.
     rc, lines = errors({"cert_file": "ca.pem", "key_file": "client.key"})
     assert rc == 0 and not lines, lines
+
+
+def test_config_api_in_a_fleet_says_it_changes_this_node_only(cluster, be, made):
+    """The configuration API on a fleet node (doc/automation.md, "Not yet"):
+    the change is made to that node's file only, its reply says so, and
+    the other nodes report the differing files (config_mismatch)."""
+    n1, n2 = [start_node(made, cluster.urls, i, be["port"], start=False) for i in (1, 2)]
+    for n in (n1, n2):
+        n.config["config_api"] = {"history_dir": "history"}
+        n.start()
+    ok, _ = poll(lambda: all((n.fleet() or {}).get("connection") == "synced" for n in (n1, n2)),
+                 10.0)
+    assert ok, [n.fleet() for n in (n1, n2)]
+    st, body = http_json(n1.admin + "/v1/config/regions/sa", {}, method="PUT", timeout=30,
+                         headers=n1.AUTH)
+    assert st == 201, body
+    assert any("one of a fleet" in w for w in body.get("warnings", [])), body
+    ok, _ = poll(lambda: (n2.fleet() or {}).get("config_mismatch") is True, 10.0)
+    assert ok, n2.fleet()
