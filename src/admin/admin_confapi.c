@@ -9,6 +9,9 @@
  *   GET|PUT|DELETE /v1/config/pools/POOL/endpoints/NAME
  *   GET    /v1/config/history[/VERSION]
  *   POST   /v1/config/rollback                 {"version": N}
+ *   POST   /v1/config/changes                  several changes as one version:
+ *          {"changes": [{"op": "put"|"delete", "path": "KIND/NAME[/endpoints/EP]",
+ *                        "value": {...}}], "change": TEXT}
  *
  * A change is made to a copy of the configuration document and handed to
  * the daemon (admin_config_ops: validated as `gtmd check` validates a file,
@@ -353,6 +356,77 @@ static void confapi_rollback(struct admin_req *r)
     confapi_apply(r, doc, change);
 }
 
+/* One item of POST /v1/config/changes applied to doc; false with why. */
+static bool confapi_batch_item(json_t *doc, json_t *it, size_t i, char *why, size_t len)
+{
+    const char *op = json_string_value(json_object_get(it, "op"));
+    const char *path = json_string_value(json_object_get(it, "path"));
+    json_t *value = json_object_get(it, "value");
+    char full[600];
+    struct confapi_path cp;
+    bool put = op && strcmp(op, "put") == 0;
+    if (!json_is_object(it) || !op || (!put && strcmp(op, "delete") != 0) || !path)
+        return snprintf(why, len,
+                        "$.changes[%zu]: must be {\"op\": \"put\"|\"delete\", "
+                        "\"path\": \"KIND/NAME\", \"value\": {...}}",
+                        i),
+               false;
+    snprintf(full, sizeof(full), "/%s", path);
+    if (!confapi_parse_path(full, &cp) || !cp.name[0])
+        return snprintf(why, len,
+                        "$.changes[%zu].path: not KIND/NAME or pools/POOL/endpoints/NAME "
+                        "(KIND: records, pools, checks, regions)",
+                        i),
+               false;
+    if (put != json_is_object(value))
+        return snprintf(why, len, "$.changes[%zu].value: %s", i,
+                        put ? "a put needs the resource, a JSON object" : "a delete takes none"),
+               false;
+    if (put && cp.ep[0])
+        json_object_set_new(value, "name", json_string(cp.ep));
+    char msg[400];
+    if (!confapi_edit(doc, &cp, put ? value : NULL, msg, sizeof(msg)))
+        return snprintf(why, len, "$.changes[%zu]: %s", i, msg), false;
+    return true;
+}
+
+/* POST /v1/config/changes: every item applied in order to one copy of the
+ * configuration, then validated and applied as one version (or, with
+ * dry_run, the what-if of them all). */
+static void confapi_batch(struct admin_req *r)
+{
+    json_t *items = json_object_get(r->body, "changes");
+    json_t *text = json_object_get(r->body, "change");
+    if (!json_is_array(items) || json_array_size(items) == 0 || (text && !json_is_string(text))) {
+        admin_reply_error(r, 400, "bad_request",
+                          "the body must be {\"changes\": [...], \"change\": TEXT}");
+        return;
+    }
+    const struct admin_config_ops *ops = r->a->env.config;
+    uint64_t version;
+    char err[512];
+    json_t *doc = ops->document(ops->arg, &version, err, sizeof(err));
+    if (!doc) {
+        admin_reply_error(r, 500, "config_unreadable", "%s", err);
+        return;
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) if (!confapi_batch_item(doc, it, i, err, sizeof(err)))
+    {
+        json_decref(doc);
+        admin_audit(r, 400, NULL);
+        admin_reply_error(r, 400, "bad_request", "%s", err);
+        return;
+    }
+    char change[300];
+    if (text)
+        snprintf(change, sizeof(change), "%s", json_string_value(text));
+    else
+        snprintf(change, sizeof(change), "%zu changes", json_array_size(items));
+    confapi_apply(r, doc, change);
+}
+
 bool admin_confapi_route(struct admin_req *r)
 {
     const char *p = r->path;
@@ -362,8 +436,10 @@ bool admin_confapi_route(struct admin_req *r)
     bool get = m == EVHTTP_REQ_GET;
     bool history = strncmp(p + 10, "/history", 8) == 0 && (!p[18] || p[18] == '/');
     bool rollback = strcmp(p + 10, "/rollback") == 0;
+    bool batch = strcmp(p + 10, "/changes") == 0;
+    bool resource = !history && !rollback && !batch;
     struct confapi_path cp;
-    if (!history && !rollback && !confapi_parse_path(p + 10, &cp)) {
+    if (resource && !confapi_parse_path(p + 10, &cp)) {
         admin_reply_error(r, 404, "not_found", "no such endpoint: %s", p);
         return true;
     }
@@ -379,9 +455,11 @@ bool admin_confapi_route(struct admin_req *r)
         confapi_history(r, p + 18);
     else if (rollback && m == EVHTTP_REQ_POST)
         confapi_rollback(r);
-    else if (!history && !rollback && get)
+    else if (batch && m == EVHTTP_REQ_POST)
+        confapi_batch(r);
+    else if (resource && get)
         confapi_get(r, &cp);
-    else if (!history && !rollback && (m == EVHTTP_REQ_PUT || m == EVHTTP_REQ_DELETE))
+    else if (resource && (m == EVHTTP_REQ_PUT || m == EVHTTP_REQ_DELETE))
         confapi_put_or_delete(r, &cp, m == EVHTTP_REQ_PUT);
     else
         admin_reply_error(r, 405, "method_not_allowed", "method not allowed on %s", p);

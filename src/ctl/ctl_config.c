@@ -14,6 +14,9 @@ void ctl_config_usage(FILE *f)
                "  config get [KIND [NAME]]              KIND: records, pools, checks, regions\n"
                "  config put KIND NAME FILE|- [--dry-run] [--if-match VERSION]\n"
                "  config rm KIND NAME [--dry-run] [--if-match VERSION]\n"
+               "  config changes FILE|- [--dry-run] [--if-match VERSION]\n"
+               "                                      {\"changes\": [{\"op\", \"path\", "
+               "\"value\"}]}: one version\n"
                "                                      an endpoint: pools POOL/endpoints/NAME\n"
                "  config history [VERSION]\n"
                "  config rollback VERSION [--dry-run] [--if-match VERSION]\n");
@@ -92,10 +95,12 @@ static int ctl_config_call(struct ctl *c, const char *method, const char *path, 
     return rc;
 }
 
+/* config put KIND NAME FILE (pos 0..2), or config changes FILE (pos 0). */
 static int ctl_config_put(struct ctl *c, const struct ctl_config_opts *o)
 {
     json_error_t e;
-    const char *file = o->pos[2];
+    bool batch = o->npos == 1;
+    const char *file = o->pos[batch ? 0 : 2];
     json_t *body = strcmp(file, "-") == 0 ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &e)
                                           : json_load_file(file, JSON_REJECT_DUPLICATES, &e);
     if (!body) {
@@ -103,8 +108,8 @@ static int ctl_config_put(struct ctl *c, const struct ctl_config_opts *o)
         return CTL_USAGE;
     }
     char path[1200];
-    ctl_config_path(path, sizeof(path), o->pos[0], o->pos[1], o);
-    int rc = ctl_config_call(c, "PUT", path, body, ctl_config_print_change);
+    ctl_config_path(path, sizeof(path), batch ? "changes" : o->pos[0], batch ? NULL : o->pos[1], o);
+    int rc = ctl_config_call(c, batch ? "POST" : "PUT", path, body, ctl_config_print_change);
     json_decref(body);
     return rc;
 }
@@ -122,7 +127,7 @@ int ctl_config(struct ctl *c, int argc, char **argv)
         ctl_config_path(path, sizeof(path), o.pos[0], o.npos > 1 ? o.pos[1] : NULL, &o);
         return ctl_config_call(c, "GET", path, NULL, NULL);
     }
-    if (strcmp(sub, "put") == 0 && o.npos == 3)
+    if ((strcmp(sub, "put") == 0 && o.npos == 3) || (strcmp(sub, "changes") == 0 && o.npos == 1))
         return ctl_config_put(c, &o);
     if (strcmp(sub, "rm") == 0 && o.npos == 2) {
         ctl_config_path(path, sizeof(path), o.pos[0], o.pos[1], &o);

@@ -345,3 +345,66 @@ def test_check_refuses_an_empty_history_dir(make_gtmd):
     from conftest import GTMD
     r = subprocess.run([GTMD, "check", "-c", path], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "$.config_api.history_dir" in r.stderr, r.stderr
+
+
+@pytest.mark.threads
+def test_changes_in_one_version(srv):
+    """POST /v1/config/changes: several changes applied in order and
+    validated together as one version (a region, a pool in it, a record on
+    the pool, and a removal); an error names the item; a dry run gives the
+    what-if of them all; If-Match holds for the whole."""
+    g, a = srv
+    v = a.get("/v1/config", token=READ_TOKEN).json["version"]
+    changes = [
+        {"op": "put", "path": "regions/sa", "value": {}},
+        {"op": "put", "path": "pools/sapool", "value": {"endpoints": [
+            {"name": "s1", "address": "192.0.2.91", "region": "sa"}]}},
+        {"op": "put", "path": "pools/sapool/endpoints/s2",
+         "value": {"address": "192.0.2.92", "region": "sa"}},
+        {"op": "put", "path": "records/sa.example.com.",
+         "value": {"pool": "sapool", "policy": "all"}},
+        {"op": "delete", "path": "records/emp.example.com."},
+    ]
+    # Alone, the record would not load (no pool yet): together they do.
+    r = a.call("PUT", "/v1/config/records/sa.example.com.", body=changes[3]["value"])
+    assert r.status == 400, r.json
+    r = a.post("/v1/config/changes?dry_run=true", {"changes": changes})
+    assert r.status == 200 and r.json["valid"], r.json
+    moved = {x["record"] for x in r.json["whatif"]["records"]}
+    assert moved == {"sa.example.com.", "emp.example.com."}, r.json["whatif"]
+    assert a.get("/v1/config", token=READ_TOKEN).json["version"] == v
+    r = a.post("/v1/config/changes", {"changes": changes, "change": "open sa"},
+               headers={"If-Match": '"%d"' % v})
+    assert r.status == 201 and r.json["version"] == v + 1 and r.json["change"] == "open sa", \
+        r.json
+    assert serves(g, "sa.example.com.", ["192.0.2.91", "192.0.2.92"])
+    assert "emp.example.com." not in on_disk(g)["records"]
+    # Bad items: named by their index; nothing applied.
+    for bad, where in (([{"op": "frob", "path": "regions/x"}], "$.changes[0]"),
+                       ([{"op": "put", "path": "regions/x", "value": {}},
+                         {"op": "delete", "path": "records/nope.example.com."}],
+                        "$.changes[1]"),
+                       ([{"op": "put", "path": "zones/x", "value": {}}], "$.changes[0].path"),
+                       ([{"op": "delete", "path": "regions/x", "value": {}}],
+                        "$.changes[0].value")):
+        r = a.post("/v1/config/changes", {"changes": bad})
+        assert r.status == 400 and where in r.json["error"]["message"], (bad, r.json)
+    assert a.post("/v1/config/changes", {"changes": []}).status == 400
+    r = a.post("/v1/config/changes", {"changes": changes[:1]}, headers={"If-Match": '"%d"' % v})
+    assert r.status == 412, r.json
+    assert a.get("/v1/config", token=READ_TOKEN).json["version"] == v + 1
+
+
+def test_gtmctl_config_changes(srv, tmp_path):
+    g, a = srv
+    env = {"GTMCTL_SERVER": a.url, "GTMCTL_TOKEN": OPERATE_TOKEN}
+    f = tmp_path / "changes.json"
+    f.write_text(json.dumps({"change": "two at once", "changes": [
+        {"op": "put", "path": "records/c1.example.com.", "value": {"pool": "web", "policy": "all"}},
+        {"op": "put", "path": "records/c2.example.com.",
+         "value": {"pool": "web", "policy": "failover", "regions": ["ap"]}}]}))
+    p = gtmctl("config", "changes", str(f), "--dry-run", env=env)
+    assert p.returncode == 0 and "dry run: valid" in p.stdout, p
+    p = gtmctl("config", "changes", str(f), env=env)
+    assert p.returncode == 0 and "two at once" in p.stdout, p
+    assert serves(g, "c2.example.com.", AP_A)
