@@ -62,6 +62,12 @@ void ctl_verdict_usage(FILE *f);
 int ctl_config(struct ctl *c, int argc, char **argv);
 void ctl_config_usage(FILE *f);
 
+/* gtmctl externaldns --listen HOST:PORT --domain D... (ctl_externaldns.c):
+ * an ExternalDNS webhook provider in front of gtmd's /v1/config; runs
+ * until SIGTERM or SIGINT. argv[0] is "externaldns". */
+int ctl_externaldns(struct ctl *c, int argc, char **argv);
+void ctl_externaldns_usage(FILE *f);
+
 /* gtmctl watch [--json] (ctl_watch.c): the event stream as lines until
  * interrupted; reconnects with Last-Event-ID when the stream ends. */
 int ctl_watch(struct ctl *c);

@@ -42,6 +42,7 @@ static void ctl_usage(FILE *f)
     ctl_drill_usage(f);
     ctl_verdict_usage(f);
     ctl_config_usage(f);
+    ctl_externaldns_usage(f);
 }
 
 static char *ctl_read_token(const char *path)
@@ -580,6 +581,11 @@ int main(int argc, char **argv)
         c.token = strdup(getenv("GTMCTL_TOKEN"));
     if (strcmp(argv[i], "drill") == 0) {
         int rc = ctl_drill(&c, argc - i, argv + i);
+        free(c.token);
+        return rc;
+    }
+    if (strcmp(argv[i], "externaldns") == 0) {
+        int rc = ctl_externaldns(&c, argc - i, argv + i);
         free(c.token);
         return rc;
     }

@@ -1,0 +1,420 @@
+/*
+ * ctl_externaldns.c -- gtmctl externaldns: an ExternalDNS webhook provider
+ * (its published protocol: GET / negotiates the domain filter, GET
+ * /records lists, POST /adjustendpoints, POST /records applies changes,
+ * GET /healthz) that keeps gtmd's configuration in step through the admin
+ * API (/v1/config). It runs beside ExternalDNS, as the webhook sidecar
+ * ExternalDNS expects, on a loopback address; gtmd is reached with the
+ * operate token as every gtmctl command reaches it.
+ *
+ * The mapping (doc/automation.md, "Kubernetes: ExternalDNS"): an
+ * ExternalDNS endpoint (dnsName, recordType A/AAAA/CNAME, targets,
+ * setIdentifier) becomes endpoints of the pool "externaldns-DNSNAME",
+ * one per target, in the region named by its setIdentifier ("default"
+ * without one); the record DNSNAME. is a policy record on that pool (the
+ * policy given with --policy, "all" by default; its TTL the endpoint's).
+ * So clusters that each run ExternalDNS with their own set identifier feed
+ * one gtmd record with a region per cluster, which gtmd's health checks
+ * and policies then choose between. Only records on such pools are
+ * listed and changed; everything else in gtmd's configuration is left
+ * alone. One batch of ExternalDNS changes is one configuration version
+ * (POST /v1/config/changes).
+ *
+ * Threads: one (the libevent loop); gtmd is asked with blocking calls.
+ */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl.h"
+
+#define EDNS_MEDIA "application/external.dns.webhook+json;version=1"
+#define EDNS_POOL "externaldns-"
+#define EDNS_MAX_DOMAINS 32
+
+struct edns {
+    struct ctl *c;
+    const char *domains[EDNS_MAX_DOMAINS]; /* without the final dot */
+    size_t n_domains;
+    const char *policy;
+};
+
+void ctl_externaldns_usage(FILE *f)
+{
+    fprintf(
+        f,
+        "ExternalDNS webhook provider (doc/automation.md):\n"
+        "  externaldns --listen HOST:PORT --domain D [--domain D2 ...] [--policy all|weighted]\n");
+}
+
+static void edns_reply(struct evhttp_request *req, int status, json_t *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (body) {
+        char *text = json_dumps(body, JSON_COMPACT);
+        evbuffer_add(b, text, strlen(text));
+        free(text);
+        json_decref(body);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", EDNS_MEDIA);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Vary", "Content-Type");
+    evhttp_send_reply(req, status, status < 300 ? "OK" : "Error", b);
+    evbuffer_free(b);
+}
+
+/* Whether name (no final dot) is one of the domains or below one. */
+static bool edns_in_domains(const struct edns *e, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < e->n_domains; i++) {
+        size_t d = strlen(e->domains[i]);
+        if (n == d && strcasecmp(name, e->domains[i]) == 0)
+            return true;
+        if (n > d && name[n - d - 1] == '.' && strcasecmp(name + n - d, e->domains[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static json_t *edns_body(struct evhttp_request *req)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    return json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, NULL);
+}
+
+/* The type an endpoint of gtmd's serves. */
+static const char *edns_type_of(json_t *ep)
+{
+    if (json_object_get(ep, "cname"))
+        return "CNAME";
+    const char *a = json_string_value(json_object_get(ep, "address"));
+    return a && strchr(a, ':') ? "AAAA" : "A";
+}
+
+/* GET /records: every record on an externaldns- pool, one ExternalDNS
+ * endpoint per region and type. */
+static json_t *edns_records(struct edns *e, json_t *res)
+{
+    json_t *out = json_array();
+    const char *pname;
+    json_t *pool;
+    json_object_foreach(json_object_get(res, "pools"), pname, pool)
+    {
+        if (strncmp(pname, EDNS_POOL, strlen(EDNS_POOL)) != 0)
+            continue;
+        const char *dns_name = pname + strlen(EDNS_POOL);
+        char key[300];
+        snprintf(key, sizeof(key), "%s.", dns_name);
+        json_t *rec = json_object_get(json_object_get(res, "records"), key);
+        json_t *ttl = json_object_get(rec, "ttl");
+        json_t *groups = json_object(); /* "region\ntype" -> endpoint */
+        size_t i;
+        json_t *ep;
+        json_array_foreach(json_object_get(pool, "endpoints"), i, ep)
+        {
+            const char *region = json_string_value(json_object_get(ep, "region"));
+            const char *type = edns_type_of(ep);
+            json_t *t = json_object_get(ep, json_object_get(ep, "cname") ? "cname" : "address");
+            char g[300];
+            snprintf(g, sizeof(g), "%s\n%s", region ? region : "", type);
+            json_t *x = json_object_get(groups, g);
+            if (!x) {
+                const char *set = region && strcmp(region, "default") != 0 ? region : "";
+                x = json_pack("{s:s, s:[], s:s, s:s, s:I}", "dnsName", dns_name, "targets",
+                              "recordType", type, "setIdentifier", set, "recordTTL",
+                              (json_int_t)(json_is_integer(ttl) ? json_integer_value(ttl) : 300));
+                json_object_set_new(groups, g, x);
+            }
+            const char *tv = json_string_value(t);
+            size_t tl = tv ? strlen(tv) : 0;
+            /* A CNAME target is written with its final dot in gtmd. */
+            json_array_append_new(
+                json_object_get(x, "targets"),
+                json_stringn(tv ? tv : "", tl && tv[tl - 1] == '.' ? tl - 1 : tl));
+        }
+        const char *k;
+        json_t *x;
+        json_object_foreach(groups, k, x) json_array_append(out, x);
+        json_decref(groups);
+    }
+    return out;
+}
+
+/* The fields of one ExternalDNS endpoint; false when it is not one gtmd
+ * takes (another type, outside the domains). */
+static bool edns_endpoint(const struct edns *e, json_t *ep, const char **name, const char **type,
+                          const char **region)
+{
+    *name = json_string_value(json_object_get(ep, "dnsName"));
+    *type = json_string_value(json_object_get(ep, "recordType"));
+    const char *set = json_string_value(json_object_get(ep, "setIdentifier"));
+    *region = set && *set ? set : "default";
+    return *name && *type &&
+           (strcmp(*type, "A") == 0 || strcmp(*type, "AAAA") == 0 || strcmp(*type, "CNAME") == 0) &&
+           edns_in_domains(e, *name);
+}
+
+/* changes[KEY] of the body in any letter case ("Create", "create"). */
+static json_t *edns_list(json_t *body, const char *key)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) if (strcasecmp(k, key) == 0) return v;
+    return NULL;
+}
+
+/* The working copy of the endpoints of name's pool (from gtmd's
+ * configuration the first time); borrowed from work. */
+static json_t *edns_pool_eps(json_t *res, json_t *work, const char *name)
+{
+    json_t *eps = json_object_get(work, name);
+    if (eps)
+        return eps;
+    char pool[300];
+    snprintf(pool, sizeof(pool), EDNS_POOL "%s", name);
+    json_t *cur =
+        json_object_get(json_object_get(json_object_get(res, "pools"), pool), "endpoints");
+    eps = cur ? json_deep_copy(cur) : json_array();
+    json_object_set_new(work, name, eps);
+    return eps;
+}
+
+/* Removes (add false) or adds the targets of each endpoint of list. */
+static void edns_edit(struct edns *e, json_t *res, json_t *work, json_t *ttls, json_t *regions,
+                      json_t *list, bool add)
+{
+    size_t i;
+    json_t *ep;
+    json_array_foreach(list, i, ep)
+    {
+        const char *name, *type, *region;
+        if (!edns_endpoint(e, ep, &name, &type, &region))
+            continue;
+        json_t *eps = edns_pool_eps(res, work, name);
+        if (!add) {
+            for (size_t k = json_array_size(eps); k-- > 0;) {
+                json_t *x = json_array_get(eps, k);
+                const char *r = json_string_value(json_object_get(x, "region"));
+                if (r && strcmp(r, region) == 0 && strcmp(edns_type_of(x), type) == 0)
+                    json_array_remove(eps, k);
+            }
+            continue;
+        }
+        bool cname = strcmp(type, "CNAME") == 0;
+        size_t k;
+        json_t *t;
+        json_array_foreach(json_object_get(ep, "targets"), k, t)
+        {
+            char target[300];
+            snprintf(target, sizeof(target), "%s%s",
+                     json_string_value(t) ? json_string_value(t) : "", cname ? "." : "");
+            json_array_append_new(eps,
+                                  json_pack("{s:s, s:s, s:s}", "name", "",
+                                            cname ? "cname" : "address", target, "region", region));
+        }
+        json_t *ttl = json_object_get(ep, "recordTTL");
+        if (json_is_integer(ttl) && json_integer_value(ttl) > 0)
+            json_object_set(ttls, name, ttl);
+        if (!json_object_get(json_object_get(res, "regions"), region))
+            json_object_set_new(regions, region, json_object());
+    }
+}
+
+/* Names the endpoints REGION-TYPE-N (unique in the pool, stable for the
+ * same targets). */
+static void edns_name_endpoints(json_t *eps)
+{
+    size_t i;
+    json_t *ep;
+    json_array_foreach(eps, i, ep)
+    {
+        const char *r = json_string_value(json_object_get(ep, "region"));
+        const char *t = edns_type_of(ep);
+        size_t n = 0;
+        for (size_t k = 0; k < i && r; k++) {
+            json_t *x = json_array_get(eps, k);
+            const char *xr = json_string_value(json_object_get(x, "region"));
+            n += xr && strcmp(xr, r) == 0 && strcmp(edns_type_of(x), t) == 0;
+        }
+        char name[300];
+        snprintf(name, sizeof(name), "%s-%s-%zu", r ? r : "default", t, n + 1);
+        json_object_set_new(ep, "name", json_string(name));
+    }
+}
+
+/* The /v1/config/changes items that make gtmd's configuration what work
+ * says, in an order that loads at each step's end: regions, pools,
+ * records, then the records and pools that go. */
+static json_t *edns_changes(struct edns *e, json_t *res, json_t *work, json_t *ttls,
+                            json_t *regions)
+{
+    json_t *ch = json_array(), *gone = json_array(), *v;
+    const char *k;
+    json_object_foreach(regions, k, v) json_array_append_new(
+        ch, json_pack("{s:s, s:s+, s:{}}", "op", "put", "path", "regions/", k, "value"));
+    json_object_foreach(work, k, v)
+    {
+        char pool[300], rec[300];
+        snprintf(pool, sizeof(pool), EDNS_POOL "%s", k);
+        snprintf(rec, sizeof(rec), "%s.", k);
+        bool had = json_object_get(json_object_get(res, "pools"), pool) != NULL;
+        if (json_array_size(v) == 0) {
+            if (!had)
+                continue;
+            if (json_object_get(json_object_get(res, "records"), rec))
+                json_array_append_new(
+                    gone, json_pack("{s:s, s:s+}", "op", "delete", "path", "records/", rec));
+            json_array_append_new(gone,
+                                  json_pack("{s:s, s:s+}", "op", "delete", "path", "pools/", pool));
+            continue;
+        }
+        edns_name_endpoints(v);
+        json_t *ttl = json_object_get(ttls, k);
+        json_array_append_new(ch, json_pack("{s:s, s:s+, s:{s:O}}", "op", "put", "path", "pools/",
+                                            pool, "value", "endpoints", v));
+        json_array_append_new(ch,
+                              json_pack("{s:s, s:s+, s:{s:s, s:s, s:I}}", "op", "put", "path",
+                                        "records/", rec, "value", "pool", pool, "policy", e->policy,
+                                        "ttl", (json_int_t)(ttl ? json_integer_value(ttl) : 300)));
+    }
+    json_array_extend(ch, gone);
+    json_decref(gone);
+    return ch;
+}
+
+/* POST /records: one batch of ExternalDNS's changes as one version of
+ * gtmd's configuration; the HTTP status for ExternalDNS (204, or 500 and
+ * it tries again). */
+static int ctl_externaldns_apply(struct edns *e, json_t *body)
+{
+    int rc;
+    json_t *cfg = ctl_call(e->c, "GET", "/v1/config", NULL, &rc);
+    if (!cfg || rc != 0) {
+        json_decref(cfg);
+        return 500;
+    }
+    json_t *res = json_object_get(cfg, "resources");
+    json_t *work = json_object(), *ttls = json_object(), *regions = json_object();
+    edns_edit(e, res, work, ttls, regions, edns_list(body, "Delete"), false);
+    edns_edit(e, res, work, ttls, regions, edns_list(body, "UpdateOld"), false);
+    edns_edit(e, res, work, ttls, regions, edns_list(body, "UpdateNew"), true);
+    edns_edit(e, res, work, ttls, regions, edns_list(body, "Create"), true);
+    json_t *ch = edns_changes(e, res, work, ttls, regions);
+    int st = 204;
+    if (json_array_size(ch)) {
+        json_t *req = json_pack("{s:O, s:s}", "changes", ch, "change", "externaldns");
+        json_t *j = ctl_call(e->c, "POST", "/v1/config/changes", req, &rc);
+        st = j && rc == 0 ? 204 : 500;
+        json_decref(j);
+        json_decref(req);
+    }
+    json_decref(ch);
+    json_decref(work);
+    json_decref(ttls);
+    json_decref(regions);
+    json_decref(cfg);
+    return st;
+}
+
+static void edns_on_request(struct evhttp_request *req, void *arg)
+{
+    struct edns *e = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    int rc;
+    if (m == EVHTTP_REQ_GET && strcmp(uri, "/healthz") == 0) {
+        edns_reply(req, 200, NULL);
+    } else if (m == EVHTTP_REQ_GET && strcmp(uri, "/") == 0) {
+        json_t *f = json_array();
+        for (size_t i = 0; i < e->n_domains; i++)
+            json_array_append_new(f, json_string(e->domains[i]));
+        /* "filters" as the protocol's OpenAPI has it, "include" as
+         * ExternalDNS's DomainFilter reads it. */
+        edns_reply(req, 200, json_pack("{s:O, s:o}", "filters", f, "include", f));
+    } else if (m == EVHTTP_REQ_GET && strcmp(uri, "/records") == 0) {
+        json_t *j = ctl_call(e->c, "GET", "/v1/config", NULL, &rc);
+        if (j && rc == 0)
+            edns_reply(req, 200, edns_records(e, json_object_get(j, "resources")));
+        else
+            edns_reply(req, 500, NULL);
+        json_decref(j);
+    } else if (m == EVHTTP_REQ_POST && strcmp(uri, "/adjustendpoints") == 0) {
+        json_t *in = edns_body(req), *out = json_array(), *ep;
+        size_t i;
+        const char *n, *t, *r;
+        json_array_foreach(in, i, ep) if (edns_endpoint(e, ep, &n, &t, &r))
+            json_array_append(out, ep);
+        json_decref(in);
+        edns_reply(req, 200, out);
+    } else if (m == EVHTTP_REQ_POST && strcmp(uri, "/records") == 0) {
+        json_t *in = edns_body(req);
+        int st = in ? ctl_externaldns_apply(e, in) : 400;
+        json_decref(in);
+        edns_reply(req, st, NULL);
+    } else
+        edns_reply(req, 404, NULL);
+}
+
+static void edns_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
+int ctl_externaldns(struct ctl *c, int argc, char **argv)
+{
+    struct edns e = {.c = c, .policy = "all"};
+    const char *listen = NULL;
+    for (int i = 1; i < argc; i++) {
+        bool more = i + 1 < argc;
+        if (strcmp(argv[i], "--listen") == 0 && more)
+            listen = argv[++i];
+        else if (strcmp(argv[i], "--domain") == 0 && more && e.n_domains < EDNS_MAX_DOMAINS) {
+            char *d = argv[++i];
+            size_t l = strlen(d);
+            if (l && d[l - 1] == '.')
+                d[l - 1] = '\0'; /* ExternalDNS names have no final dot */
+            e.domains[e.n_domains++] = d;
+        } else if (strcmp(argv[i], "--policy") == 0 && more)
+            e.policy = argv[++i];
+        else {
+            ctl_externaldns_usage(stderr);
+            return CTL_USAGE;
+        }
+    }
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    if (!colon || e.n_domains == 0 || atoi(colon + 1) <= 0 ||
+        (strcmp(e.policy, "all") != 0 && strcmp(e.policy, "weighted") != 0)) {
+        ctl_externaldns_usage(stderr);
+        return CTL_USAGE;
+    }
+    char host[256];
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+    struct event_base *base = event_base_new();
+    struct evhttp *http = base ? evhttp_new(base) : NULL;
+    if (!http || evhttp_bind_socket(http, host, (ev_uint16_t)atoi(colon + 1)) != 0) {
+        fprintf(stderr, "gtmctl: externaldns: cannot listen on %s\n", listen);
+        return CTL_UNREACHABLE;
+    }
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_max_body_size(http, 16 * 1024 * 1024);
+    evhttp_set_gencb(http, edns_on_request, &e);
+    struct event *sigs[2] = {evsignal_new(base, SIGTERM, edns_on_signal, base),
+                             evsignal_new(base, SIGINT, edns_on_signal, base)};
+    for (int i = 0; i < 2; i++)
+        event_add(sigs[i], NULL);
+    fprintf(stderr, "gtmctl: externaldns: listening on %s for %zu domain(s), gtmd at %s\n", listen,
+            e.n_domains, c->server);
+    event_base_dispatch(base);
+    for (int i = 0; i < 2; i++)
+        event_free(sigs[i]);
+    evhttp_free(http);
+    event_base_free(base);
+    return CTL_OK;
+}
