@@ -140,16 +140,24 @@ static json_t *confapi_find(json_t *doc, const struct confapi_path *cp)
     return v && cp->ep[0] ? confapi_endpoint(v, cp->ep, &at) : v;
 }
 
-static void confapi_get(struct admin_req *r, const struct confapi_path *cp)
+/* The configuration document and its version; NULL once a 500 has been
+ * sent (the file cannot be read). */
+static json_t *confapi_document(struct admin_req *r, uint64_t *version)
 {
     const struct admin_config_ops *ops = r->a->env.config;
-    uint64_t version = 0;
     char err[512];
-    json_t *doc = ops->document(ops->arg, &version, err, sizeof(err));
-    if (!doc) {
+    json_t *doc = ops->document(ops->arg, version, err, sizeof(err));
+    if (!doc)
         admin_reply_error(r, 500, "config_unreadable", "%s", err);
+    return doc;
+}
+
+static void confapi_get(struct admin_req *r, const struct confapi_path *cp)
+{
+    uint64_t version = 0;
+    json_t *doc = confapi_document(r, &version);
+    if (!doc)
         return;
-    }
     confapi_redact(r, doc);
     json_t *out;
     if (!cp->kind[0])
@@ -280,14 +288,11 @@ static void confapi_put_or_delete(struct admin_req *r, const struct confapi_path
         }
         json_object_set_new(r->body, "name", json_string(cp->ep));
     }
-    const struct admin_config_ops *ops = r->a->env.config;
     uint64_t version;
     char err[512];
-    json_t *doc = ops->document(ops->arg, &version, err, sizeof(err));
-    if (!doc) {
-        admin_reply_error(r, 500, "config_unreadable", "%s", err);
+    json_t *doc = confapi_document(r, &version);
+    if (!doc)
         return;
-    }
     bool existed = confapi_find(doc, cp) != NULL;
     if (!confapi_edit(doc, cp, put ? r->body : NULL, err, sizeof(err))) {
         json_decref(doc);
@@ -402,14 +407,11 @@ static void confapi_batch(struct admin_req *r)
                           "the body must be {\"changes\": [...], \"change\": TEXT}");
         return;
     }
-    const struct admin_config_ops *ops = r->a->env.config;
     uint64_t version;
     char err[512];
-    json_t *doc = ops->document(ops->arg, &version, err, sizeof(err));
-    if (!doc) {
-        admin_reply_error(r, 500, "config_unreadable", "%s", err);
+    json_t *doc = confapi_document(r, &version);
+    if (!doc)
         return;
-    }
     size_t i;
     json_t *it;
     json_array_foreach(items, i, it) if (!confapi_batch_item(doc, it, i, err, sizeof(err)))
