@@ -271,7 +271,8 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         if (m == EVHTTP_REQ_CONNECT)
             evhttp_request_set_on_complete_cb(req, admin_shut_after_reply, NULL);
-        admin_reply_error(&r, 501, "not_implemented", "only GET, POST, PUT and DELETE are supported");
+        admin_reply_error(&r, 501, "not_implemented",
+                          "only GET, POST, PUT and DELETE are supported");
         return;
     }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
