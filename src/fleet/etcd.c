@@ -100,34 +100,6 @@ static SSL_CTX *etcd_ssl_ctx(const struct etcd_params *p, char *err, size_t errl
     return ctx;
 }
 
-/* Frees the connections of ended requests (see struct etcd's dead). */
-static void etcd_reap(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct etcd *e = arg;
-    for (size_t i = 0; i < e->n_dead; i++)
-        evhttp_connection_free(e->dead[i]);
-    e->n_dead = 0;
-}
-
-/* Called from the callback that ended c's request: freeing c there could
- * pull it from under libevent, so it is freed from the event loop next. */
-static void etcd_reap_later(struct etcd *e, struct evhttp_connection *c)
-{
-    if (e->n_dead == e->cap_dead) {
-        size_t cap = e->cap_dead ? e->cap_dead * 2 : 8;
-        struct evhttp_connection **d = realloc(e->dead, cap * sizeof(*d));
-        if (!d)
-            abort();
-        e->dead = d;
-        e->cap_dead = cap;
-    }
-    e->dead[e->n_dead++] = c;
-    struct timeval now = {0, 0};
-    evtimer_add(e->reap_ev, &now);
-}
-
 struct etcd *etcd_new(struct event_base *base, const struct etcd_params *p, char *err,
                       size_t errlen)
 {
@@ -161,9 +133,7 @@ struct etcd *etcd_new(struct event_base *base, const struct etcd_params *p, char
     }
     e->timeout_s = p->timeout_s > 0 ? p->timeout_s : 2.0;
     e->watch_idle_s = p->watch_idle_s > 0 ? p->watch_idle_s : 86400;
-    e->reap_ev = evtimer_new(base, etcd_reap, e);
-    if (!e->reap_ev)
-        abort();
+    conn_reaper_init(&e->reaper, base);
     return e;
 }
 
@@ -211,10 +181,7 @@ void etcd_free(struct etcd *e)
             p->cb(p->arg, ETCD_ERR_CANCELLED, NULL, "the etcd client is being freed");
         etcd_pending_free(p);
     }
-    etcd_reap(-1, 0, e);
-    free(e->dead);
-    if (e->reap_ev)
-        event_free(e->reap_ev);
+    conn_reaper_free(&e->reaper);
     for (size_t i = 0; i < e->n_urls; i++) {
         free(e->urls[i].text);
         free(e->urls[i].host);
@@ -298,7 +265,7 @@ struct evhttp_request *etcd_request_new(struct etcd *e, const struct etcd_url *u
     snprintf(host, sizeof(host), strchr(u->host, ':') ? "[%s]:%d" : "%s:%d", u->host, u->port);
     evhttp_add_header(h, "Host", host);
     evhttp_add_header(h, "Content-Type", "application/json");
-    /* One request per connection, freed when the request ends (etcd_reap);
+    /* One request per connection, freed when the request ends (the reaper, conn_reaper.h);
      * "close" so that etcd does not keep the other end open meanwhile. */
     evhttp_add_header(h, "Connection", "close");
     if (e->token)
@@ -418,7 +385,7 @@ static void etcd_on_done(struct evhttp_request *req, void *arg)
     evtimer_del(p->deadline);
     etcd_pending_unlink(p);
     p->in_flight = false;
-    etcd_reap_later(e, p->evcon);
+    conn_reaper_add(&e->reaper, p->evcon);
     p->evcon = NULL;
     int code = req ? evhttp_request_get_response_code(req) : 0;
     if (code == 0) {

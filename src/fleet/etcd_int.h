@@ -7,6 +7,7 @@
 
 #include <openssl/ssl.h>
 
+#include "common/conn_reaper.h"
 #include "fleet/etcd.h"
 
 /* The largest reply to a call (not a watch) accepted: the range of the
@@ -49,9 +50,7 @@ struct etcd {
      * left). libevent's free-on-completion leaks a connection whose connect
      * failed (evhttp_connection_cb_cleanup never frees it), one per retry
      * while an etcd member is down, so gtmd frees every connection itself. */
-    struct evhttp_connection **dead;
-    size_t n_dead, cap_dead;
-    struct event *reap_ev;
+    struct conn_reaper reaper;
 };
 
 /* A new connection to u (TLS when u->tls); NULL on failure. */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "common/conn_reaper.h"
 #include "common/log.h"
 #include "webhook/webhook_format.h"
 #include "webhook/webhook_states.h"
@@ -46,7 +47,7 @@ struct wh_hook {
 struct webhook_core {
     pthread_t thread;
     struct event_base *base;
-    struct event *tick, *stop_ev, *reconf_ev, *reap_ev;
+    struct event *tick, *stop_ev, *reconf_ev;
     struct event_ring *events;
     struct serve_reader *reader; /* NULL: no "state" events */
     char *node;
@@ -58,8 +59,7 @@ struct webhook_core {
     size_t n_hooks, cap;
     struct webhook_params pending; /* a reload's webhooks, taken by the thread */
     bool has_pending;
-    struct evhttp_connection **dead; /* freed outside their own callbacks */
-    size_t n_dead, cap_dead;
+    struct conn_reaper reaper; /* connections freed outside their own callbacks */
 };
 
 static char *wh_strdup(const char *s)
@@ -130,33 +130,6 @@ static void wh_push(struct wh_hook *h, char *text)
 
 static void wh_send(struct wh_hook *h);
 
-static void wh_reap_later(struct webhook_core *w, struct evhttp_connection *c)
-{
-    if (!c)
-        return;
-    if (w->n_dead == w->cap_dead) {
-        size_t cap = w->cap_dead ? w->cap_dead * 2 : 8;
-        struct evhttp_connection **d = realloc(w->dead, cap * sizeof(*d));
-        if (!d)
-            abort();
-        w->dead = d;
-        w->cap_dead = cap;
-    }
-    w->dead[w->n_dead++] = c;
-    struct timeval now = {0, 0};
-    evtimer_add(w->reap_ev, &now);
-}
-
-static void wh_on_reap(evutil_socket_t fd, short what, void *arg)
-{
-    struct webhook_core *w = arg;
-    (void)fd;
-    (void)what;
-    for (size_t i = 0; i < w->n_dead; i++)
-        evhttp_connection_free(w->dead[i]);
-    w->n_dead = 0;
-}
-
 /* The head's attempt ended: status (0: no reply) and why. */
 static void wh_attempt_done(struct wh_hook *h, int status, const char *why)
 {
@@ -205,7 +178,7 @@ static void wh_attempt_done(struct wh_hook *h, int status, const char *why)
 static void wh_on_reply(struct evhttp_request *req, void *arg)
 {
     struct wh_hook *h = arg;
-    wh_reap_later(h->w, h->conn);
+    conn_reaper_add(&h->w->reaper, h->conn);
     h->conn = NULL;
     int code = req ? evhttp_request_get_response_code(req) : 0;
     char why[80];
@@ -577,8 +550,8 @@ struct webhook_core *webhook_start(const struct webhook_params *p, const struct 
     w->tick = event_new(w->base, -1, EV_PERSIST, wh_on_tick, w);
     w->stop_ev = event_new(w->base, -1, 0, wh_on_stop, w);
     w->reconf_ev = event_new(w->base, -1, 0, wh_on_reconf, w);
-    w->reap_ev = evtimer_new(w->base, wh_on_reap, w);
-    if (!w->tick || !w->stop_ev || !w->reconf_ev || !w->reap_ev)
+    conn_reaper_init(&w->reaper, w->base);
+    if (!w->tick || !w->stop_ev || !w->reconf_ev)
         abort();
     if (env->serve && !w->reader)
         log_warn("event=webhook_start note=\"no serve reader left: no state events\"");
@@ -647,14 +620,12 @@ void webhook_stop(struct webhook_core *w)
     for (size_t i = 0; i < w->n_hooks; i++)
         wh_hook_free(&w->hooks[i]);
     free(w->hooks);
-    wh_on_reap(-1, 0, w);
-    free(w->dead);
+    conn_reaper_free(&w->reaper);
     if (w->has_pending)
         webhook_params_free(&w->pending);
     event_free(w->tick);
     event_free(w->stop_ev);
     event_free(w->reconf_ev);
-    event_free(w->reap_ev);
     event_base_free(w->base);
     webhook_states_free(w->states);
     free(w->node);
