@@ -132,11 +132,11 @@ void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t 
  * (caller holds f->lock) */
 static bool fleet_peer_unheard_locked(const struct fleet *f, const struct fleet_node *n,
                                       const struct fleet_obs *o, const struct fleet_ep *ep,
-                                      double now)
+                                      double own_wall)
 {
-    /* Its publication time in this node's clock (the heartbeats' offset). */
+    /* Its publication time in this node's clock (the heartbeats' offset);
+     * own_wall: when this node's probe of ep changed, in its wall clock. */
     double published = o->t - (n->have_offset ? n->clock_offset : 0);
-    double own_wall = health_now() - (now - ep->own_since);
     if (o->t > 0 && published >= own_wall)
         return false; /* it spoke after this node's probe changed */
     double s = ep->own_since;
@@ -166,13 +166,13 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
         }
     }
     char silent[128] = "";
-    double now = fleet_mono();
+    double own_wall = health_now() - (fleet_mono() - ep->own_since);
     for (const struct fleet_obs *o = ep->obs; o; o = o->next) {
         if (o->node == f->self || o->node >= f->n_nodes || !f->nodes[o->node].live)
             continue;
         uint8_t st = o->state;
         if ((own == HEALTH_DOWN || own == HEALTH_UP) &&
-            fleet_peer_unheard_locked(f, &f->nodes[o->node], o, ep, now)) {
+            fleet_peer_unheard_locked(f, &f->nodes[o->node], o, ep, own_wall)) {
             st = own; /* its report predates a gap: this node's probe stands in */
             size_t l = strlen(silent);
             snprintf(silent + l, sizeof(silent) - l, "%s%s", l ? ", " : "", f->nodes[o->node].name);
