@@ -370,40 +370,41 @@ static json_t *config_api_validate(struct config_api *api, json_t *doc, json_t *
     return out;
 }
 
-/* Whether doc is what the file holds now: nothing to write, reload or keep. */
-static bool config_api_unchanged(struct config_api *api, json_t *doc)
-{
-    json_t *cur = jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
-    bool same = cur && json_equal(cur, doc);
-    json_decref(cur);
-    return same;
-}
-
 static json_t *config_api_error(int *status, int st, const char *code, const char *msg)
 {
     *status = st;
     return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
 }
 
+/* Forgets the newest version (caller holds the lock): its change was not
+ * made after all. */
+static void config_api_drop_newest(struct config_api *api)
+{
+    char p[4200];
+    config_api_vpath(api, api->version, ".json", p, sizeof(p));
+    unlink(p);
+    config_api_vpath(api, api->version, ".meta.json", p, sizeof(p));
+    unlink(p);
+    api->version--;
+}
+
 /* Writes doc as the configuration file and reloads; on failure the old
  * file is put back and the version recorded for doc dropped. Called with
  * the lock held; drops it around the reload (which takes the daemon's
  * reload lock and calls config_api_note_reload). */
-static json_t *config_api_commit(struct config_api *api, json_t *doc, const char *author,
-                                 const char *change, int *status)
+static json_t *config_api_commit(struct config_api *api, json_t *doc, json_t *old,
+                                 const char *author, const char *change, int *status)
 {
-    json_t *old = jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
     struct stat st;
     mode_t mode = stat(api->path, &st) == 0 ? st.st_mode & 07777 : 0640;
     if (config_api_record(api, doc, "api", author, change) != 0) {
-        json_decref(old);
         return config_api_error(status, 500, "history_failed",
                                 "the new version could not be kept in the history directory");
     }
     if (config_api_write_json(api->path, doc, mode) != 0) {
         char msg[600];
         snprintf(msg, sizeof(msg), "cannot write %s: %s", api->path, strerror(errno));
-        json_decref(old);
+        config_api_drop_newest(api); /* it was never the file's */
         return config_api_error(status, 500, "write_failed", msg);
     }
     pthread_mutex_unlock(&api->lock);
@@ -413,14 +414,8 @@ static json_t *config_api_commit(struct config_api *api, json_t *doc, const char
     if (!ok && old) {
         /* Validated, yet the reload failed (a resource ran out): back. */
         config_api_write_json(api->path, old, mode);
-        char p[4200];
-        config_api_vpath(api, api->version, ".json", p, sizeof(p));
-        unlink(p);
-        config_api_vpath(api, api->version, ".meta.json", p, sizeof(p));
-        unlink(p);
-        api->version--;
+        config_api_drop_newest(api);
     }
-    json_decref(old);
     *status = ok ? 201 : 500;
     return json_pack("{s:b, s:I, s:o}", "applied", ok, "version", (json_int_t)api->version,
                      "reload", res);
@@ -449,7 +444,13 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t if_versio
         out = config_api_error(status, 412, "version_mismatch", msg);
         json_object_set_new(out, "version", json_integer((json_int_t)api->version));
     }
-    if (!out)
+    /* What the file holds now: a change that leaves it as it is needs no
+     * validation, write, reload or version; else it is what a failed
+     * reload puts back. */
+    json_t *cur =
+        out || dry_run ? NULL : jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
+    bool unchanged = cur && json_equal(cur, doc);
+    if (!out && !unchanged)
         errors = config_api_validate(api, doc, &warnings, cl, n_cl, dry_run ? &whatif : NULL);
     if (errors) {
         *status = 400;
@@ -460,12 +461,13 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t if_versio
         out = json_pack("{s:b, s:b, s:I, s:o}", "dry_run", true, "valid", true, "version",
                         (json_int_t)api->version, "whatif", whatif ? whatif : json_null());
         whatif = NULL;
-    } else if (!out && config_api_unchanged(api, doc)) {
+    } else if (!out && unchanged) {
         *status = 200;
         out = json_pack("{s:b, s:b, s:I}", "applied", false, "unchanged", true, "version",
                         (json_int_t)api->version);
     } else if (!out)
-        out = config_api_commit(api, doc, author, change, status);
+        out = config_api_commit(api, doc, cur, author, change, status);
+    json_decref(cur);
     json_decref(whatif);
     if (api->in_fleet && *status < 300 && !json_is_true(json_object_get(out, "unchanged")))
         json_array_append_new(warnings ? warnings : (warnings = json_array()),

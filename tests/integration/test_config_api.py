@@ -408,3 +408,23 @@ def test_gtmctl_config_changes(srv, tmp_path):
     p = gtmctl("config", "changes", str(f), env=env)
     assert p.returncode == 0 and "two at once" in p.stdout, p
     assert serves(g, "c2.example.com.", AP_A)
+
+
+def test_malformed_paths_and_parameters(srv):
+    g, a = srv
+    v = a.get("/v1/config", token=READ_TOKEN).json["version"]
+    for path in ("/v1/config/records/", "/v1/config/pools/web/endpoints/",
+                 "/v1/config/pools/web/endpoints/a/b", "/v1/config/records/" + "x" * 300,
+                 "/v1/config/nokind/x", "/v1/configx", "/v1/config/history/abc",
+                 "/v1/config/history/99999"):
+        r = a.call("PUT" if "history" not in path else "GET", path, body={})
+        assert r.status in (404, 405), (path, r.status, r.json)
+    many = ",".join("192.0.2.%d" % i for i in range(65))
+    r = a.call("PUT", "/v1/config/regions/sa?dry_run=true&clients=" + many, body={})
+    assert r.status == 400 and "at most 64" in r.json["error"]["message"], r.json
+    for body in ({"version": 0}, {"version": "1"}, {"version": 1, "x": 2}, []):
+        assert a.post("/v1/config/rollback", body).status == 400, body
+    r = a.call("PUT", "/v1/config/records/fo.example.com.", raw=b"\xff\xfe{")
+    assert r.status == 400, r.json
+    assert a.get("/v1/config", token=READ_TOKEN).json["version"] == v
+    assert query_addrs(g, FO) == US_A
