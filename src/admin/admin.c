@@ -516,7 +516,7 @@ int admin_start(struct admin *a, const struct admin_env *env, const struct admin
     if (a->env.drills)
         admin_drills_listen(a);
     admin_events_init(a);
-    if (a->env.store)
+    if (a->env.store || a->env.config) /* shared records; configuration changes */
         admin_store_init(a);
     if (pthread_create(&a->thread, NULL, admin_main, a) != 0)
         abort();

@@ -44,12 +44,18 @@ struct shared_store;
  * the caller; doc is borrowed. */
 struct admin_config_ops {
     json_t *(*document)(void *arg, uint64_t *version, char *err, size_t len);
-    json_t *(*apply)(void *arg, json_t *doc, uint64_t if_version, const char *author,
+    /* Runs on the admin API's store thread (it may wait for etcd, and a
+     * reload takes a while): doc was made from version base. */
+    json_t *(*apply)(void *arg, json_t *doc, uint64_t base, uint64_t if_version, const char *author,
                      const char *change, bool dry_run, const char *clients, int *status);
     json_t *(*history)(void *arg);
     json_t *(*version)(void *arg, uint64_t v);
     void *arg;
 };
+
+/* The kinds of resources /v1/config serves and changes: the only parts of
+ * the configuration the API sends or touches. NULL-terminated. */
+extern const char *const admin_config_kinds[];
 
 struct admin_env {
     struct serve *serve; /* admin_start takes a reader slot of it */

@@ -29,7 +29,7 @@
 
 #include "admin/admin_int.h"
 
-static const char *const confapi_kinds[] = {"records", "pools", "checks", "regions", NULL};
+const char *const admin_config_kinds[] = {"records", "pools", "checks", "regions", NULL};
 
 /* A parsed /v1/config path. */
 struct confapi_path {
@@ -40,7 +40,7 @@ struct confapi_path {
 
 static bool confapi_kind_ok(const char *k)
 {
-    for (const char *const *x = confapi_kinds; *x; x++)
+    for (const char *const *x = admin_config_kinds; *x; x++)
         if (strcmp(*x, k) == 0)
             return true;
     return false;
@@ -83,7 +83,7 @@ static bool confapi_parse_path(const char *p, struct confapi_path *out)
 static json_t *confapi_resources(json_t *doc)
 {
     json_t *o = json_object();
-    for (const char *const *k = confapi_kinds; *k; k++) {
+    for (const char *const *k = admin_config_kinds; *k; k++) {
         json_t *v = json_object_get(doc, *k);
         json_object_set_new(o, *k, v ? json_deep_copy(v) : json_object());
     }
@@ -205,8 +205,57 @@ static bool confapi_dry_run(struct admin_req *r)
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
-/* Hands doc (stolen) to the daemon; replies and audits. */
-static void confapi_apply(struct admin_req *r, json_t *doc, const char *change)
+/* A change on its way through the store thread (confapi_apply). */
+struct confapi_call {
+    json_t *doc; /* owned */
+    uint64_t base, if_version;
+    bool dry;
+    char *clients; /* owned; NULL: none */
+    char change[700];
+    int status;
+    json_t *out; /* the daemon's reply (owned until sent) */
+};
+
+static void confapi_call_free(void *arg)
+{
+    struct confapi_call *x = arg;
+    json_decref(x->doc);
+    json_decref(x->out);
+    free(x->clients);
+    free(x);
+}
+
+/* Store thread: the daemon applies the change. */
+static void confapi_call_run(struct admin_store_call *c)
+{
+    struct confapi_call *x = c->ctx;
+    const struct admin_config_ops *ops = c->r.a->env.config;
+    x->status = 500;
+    x->out = ops->apply(ops->arg, x->doc, x->base, x->if_version, c->r.token_name, x->change,
+                        x->dry, x->clients, &x->status);
+}
+
+/* Admin thread: replies and audits. */
+static void confapi_call_done(struct admin_store_call *c)
+{
+    struct confapi_call *x = c->ctx;
+    struct admin_req *r = &c->r;
+    json_t *out = x->out;
+    x->out = NULL;
+    if (x->status < 300)
+        json_object_set_new(out, "change", json_string(x->change));
+    json_t *v = json_object_get(out, "version");
+    if (json_is_integer(v))
+        confapi_etag(r, (uint64_t)json_integer_value(v));
+    if (!x->dry)
+        admin_audit(r, x->status, json_pack("{s:s, s:O?}", "change", x->change, "version", v));
+    admin_reply_json(r, x->status, out);
+    confapi_call_free(x);
+}
+
+/* Hands doc (stolen), made from version base, to the daemon on the store
+ * thread; the reply and audit follow there. */
+static void confapi_apply(struct admin_req *r, json_t *doc, uint64_t base, const char *change)
 {
     long long m = confapi_if_match(r);
     if (m < 0) {
@@ -215,27 +264,28 @@ static void confapi_apply(struct admin_req *r, json_t *doc, const char *change)
         admin_reply_error(r, 400, "bad_request", "If-Match must be a version (the ETag)");
         return;
     }
-    const struct admin_config_ops *ops = r->a->env.config;
-    int status = 500;
-    bool dry = confapi_dry_run(r);
+    struct confapi_call *x = calloc(1, sizeof(*x));
+    if (!x)
+        abort();
     const char *clients = evhttp_find_header(&r->query, "clients");
-    json_t *out =
-        ops->apply(ops->arg, doc, (uint64_t)m, r->token_name, change, dry, clients, &status);
-    json_decref(doc);
-    if (status < 300)
-        json_object_set_new(out, "change", json_string(change));
-    json_t *v = json_object_get(out, "version");
-    if (json_is_integer(v))
-        confapi_etag(r, (uint64_t)json_integer_value(v));
-    if (!dry)
-        admin_audit(r, status, json_pack("{s:s, s:O?}", "change", change, "version", v));
-    admin_reply_json(r, status, out);
+    *x = (struct confapi_call){.doc = doc,
+                               .base = base,
+                               .if_version = (uint64_t)m,
+                               .dry = confapi_dry_run(r),
+                               .clients = clients ? strdup(clients) : NULL};
+    snprintf(x->change, sizeof(x->change), "%s", change);
+    struct admin_store_call *c =
+        admin_store_call_new(r, ADMIN_STORE_RUN, "config", confapi_call_done);
+    c->run = confapi_call_run;
+    c->ctx = x;
+    c->ctx_free = confapi_call_free;
+    admin_store_submit(r->a, c);
 }
 
 /* Sets (value not NULL) or removes the resource cp names in doc; a message
  * in why (and false) when the path or body does not fit. */
-static bool confapi_edit(json_t *doc, const struct confapi_path *cp, json_t *value, char *why,
-                         size_t len)
+static bool confapi_edit_with(json_t *doc, const struct confapi_path *cp, json_t *value, char *why,
+                              size_t len)
 {
     json_t *kind = json_object_get(doc, cp->kind);
     if (!kind && value) {
@@ -266,6 +316,16 @@ static bool confapi_edit(json_t *doc, const struct confapi_path *cp, json_t *val
     else
         json_array_append(eps, value);
     return true;
+}
+
+static bool confapi_edit(json_t *doc, const struct confapi_path *cp, json_t *body, char *why,
+                         size_t len)
+{
+    /* A copy: doc goes to the store thread, the body stays the request's. */
+    json_t *copy = body ? json_deep_copy(body) : NULL;
+    bool ok = confapi_edit_with(doc, cp, copy, why, len);
+    json_decref(copy);
+    return ok;
 }
 
 static void confapi_put_or_delete(struct admin_req *r, const struct confapi_path *cp, bool put)
@@ -304,7 +364,7 @@ static void confapi_put_or_delete(struct admin_req *r, const struct confapi_path
     snprintf(change, sizeof(change), "%s %s %s%s%s",
              put ? (existed ? "replace" : "create") : "delete", cp->ep[0] ? "endpoint" : cp->kind,
              cp->name, cp->ep[0] ? "/" : "", cp->ep);
-    confapi_apply(r, doc, change);
+    confapi_apply(r, doc, version, change);
 }
 
 static void confapi_history(struct admin_req *r, const char *rest)
@@ -348,7 +408,7 @@ static void confapi_rollback(struct admin_req *r)
         admin_reply_error(r, 404, "not_found", "no version %lld kept", json_integer_value(v));
         return;
     }
-    for (const char *const *k = confapi_kinds; *k; k++) {
+    for (const char *const *k = admin_config_kinds; *k; k++) {
         json_t *x = json_object_get(old, *k);
         if (x)
             json_object_set(doc, *k, x);
@@ -358,7 +418,7 @@ static void confapi_rollback(struct admin_req *r)
     json_decref(old);
     char change[64];
     snprintf(change, sizeof(change), "rollback to version %lld", json_integer_value(v));
-    confapi_apply(r, doc, change);
+    confapi_apply(r, doc, cur, change);
 }
 
 /* One item of POST /v1/config/changes applied to doc; false with why. */
@@ -426,7 +486,7 @@ static void confapi_batch(struct admin_req *r)
         snprintf(change, sizeof(change), "%s", json_string_value(text));
     else
         snprintf(change, sizeof(change), "%zu changes", json_array_size(items));
-    confapi_apply(r, doc, change);
+    confapi_apply(r, doc, version, change);
 }
 
 bool admin_confapi_route(struct admin_req *r)

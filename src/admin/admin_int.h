@@ -208,7 +208,9 @@ void admin_defer_on_saved(evutil_socket_t fd, short what, void *arg);
 void admin_defer_free_all(struct admin *a); /* at stop, unanswered */
 
 /* ---- admin_store.c: shared-store calls off the admin thread ------------ */
-enum admin_store_op { ADMIN_STORE_CREATE, ADMIN_STORE_REMOVE };
+/* RUN: c->run(c) on the store thread (a configuration change: it may wait
+ * for etcd, and a reload takes a while). */
+enum admin_store_op { ADMIN_STORE_CREATE, ADMIN_STORE_REMOVE, ADMIN_STORE_RUN };
 struct admin_store_call {
     struct admin_store_call *next;
     struct admin_req r; /* a copy: no path, no query; r.body is our reference */
@@ -226,6 +228,7 @@ struct admin_store_call {
     char err[300];
     /* Admin thread, with st and err set: sends the reply, frees ctx. */
     void (*done)(struct admin_store_call *c);
+    void (*run)(struct admin_store_call *c); /* RUN: the call (store thread) */
     void *ctx;
     void (*ctx_free)(void *ctx); /* for a call dropped at stop */
 };

@@ -48,6 +48,10 @@ static void admin_store_append(struct admin_store_call **q, struct admin_store_c
  * times), after a pause that lets the watch deliver the other change. */
 static void admin_store_run(const struct shared_store *s, struct admin_store_call *c)
 {
+    if (c->op == ADMIN_STORE_RUN) {
+        c->run(c);
+        return;
+    }
     if (c->op == ADMIN_STORE_REMOVE) {
         c->st = s->ops->remove(s->arg, c->kind, c->id, c->deadline, c->err, sizeof(c->err));
         return;

@@ -67,6 +67,18 @@ long jsoncfg_int(const struct jsoncfg *x, json_t *obj, const char *key, const ch
     return (long)json_integer_value(v);
 }
 
+bool jsoncfg_bool(const struct jsoncfg *x, json_t *obj, const char *key, const char *path, bool def)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return def;
+    if (!json_is_boolean(v)) {
+        jsoncfg_err(x, path, "must be true or false");
+        return def;
+    }
+    return json_is_true(v);
+}
+
 unsigned jsoncfg_ms(const struct jsoncfg *x, json_t *obj, const char *key, const char *path,
                     double lo, double hi, double def)
 {

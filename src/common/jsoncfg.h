@@ -33,6 +33,10 @@ void jsoncfg_check_keys(const struct jsoncfg *x, json_t *obj, const char *path,
 long jsoncfg_int(const struct jsoncfg *x, json_t *obj, const char *key, const char *path, long lo,
                  long hi, long def);
 
+/* A boolean at obj.key (def when absent); reports other types. */
+bool jsoncfg_bool(const struct jsoncfg *x, json_t *obj, const char *key, const char *path,
+                  bool def);
+
 /* Number of seconds in [lo, hi] at obj.key, returned in milliseconds. */
 unsigned jsoncfg_ms(const struct jsoncfg *x, json_t *obj, const char *key, const char *path,
                     double lo, double hi, double def);

@@ -334,6 +334,9 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     health_params_parse(&x->j, root, &x->c->health);
     webhook_params_parse(&x->j, json_object_get(root, "notify"), &x->c->notify);
     config_api_params_parse(&x->j, json_object_get(root, "config_api"), &x->c->config_api);
+    if (x->c->config_api.fleet && !x->c->fleet.enabled)
+        jsoncfg_err(&x->j, "$.config_api.fleet",
+                    "needs a \"fleet\" section: the configuration is shared through its etcd");
     geo_params_parse(&x->j, json_object_get(root, "geoip"), &x->c->geo);
     drill_params_parse(&x->j, json_object_get(root, "drills"), &x->c->drills);
     const char **origins = calloc(x->c->n_zones + 1, sizeof(*origins));
@@ -347,15 +350,34 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     drill_params_check(&x->j, &x->c->drills, x->c->gslb);
 }
 
+/* The keys each node of a fleet has its own (config.h). */
+static const char *const cfg_node_local[] = {
+    "listen",        "workers", "tcp",          "edns_udp_max", "admin",      "state_file",
+    "state_max_age", "fleet",   "probe_source", "xdp",          "config_api", NULL};
+
+json_t *config_shared_part(json_t *root)
+{
+    json_t *copy = json_copy(root);
+    for (const char *const *k = cfg_node_local; *k; k++)
+        json_object_del(copy, *k);
+    return copy;
+}
+
+json_t *config_with_local(json_t *shared, json_t *local)
+{
+    json_t *out = config_shared_part(shared);
+    for (const char *const *k = cfg_node_local; *k; k++) {
+        json_t *v = json_object_get(local, *k);
+        if (v)
+            json_object_set(out, *k, v);
+    }
+    return out;
+}
+
 /* The hash of the part of the file every node of a fleet shares. */
 static void cfg_shared_hash(json_t *root, char out[65])
 {
-    static const char *const local[] = {
-        "listen",        "workers", "tcp",          "edns_udp_max", "admin",      "state_file",
-        "state_max_age", "fleet",   "probe_source", "xdp",          "config_api", NULL};
-    json_t *copy = json_copy(root);
-    for (const char *const *k = local; *k; k++)
-        json_object_del(copy, *k);
+    json_t *copy = config_shared_part(root);
     char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(copy);
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -389,7 +411,7 @@ struct config *config_load(const char *path, struct errlist *errs)
     c->dir = jsoncfg_strdup(dirname(tmp));
     struct cfg_ctx x = {.c = c, .j = {.errs = errs, .file = path, .dir = c->dir}};
     cfg_root(&x, root);
-    if (json_is_object(root))
+    if (json_is_object(root) && c->fleet.enabled) /* only a fleet compares it */
         cfg_shared_hash(root, c->shared_hash);
     json_decref(root);
     if (errs->count != before) {

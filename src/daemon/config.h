@@ -99,6 +99,13 @@ struct config {
 
 /* NULL when the file has errors (all of them in errs). */
 struct config *config_load(const char *path, struct errlist *errs);
+/* The part of a configuration document every node of a fleet shares: a
+ * shallow copy of root without the node-local keys (listen, admin, fleet,
+ * config_api...). The caller owns it. */
+json_t *config_shared_part(json_t *root);
+/* shared's shared part with local's node-local keys: the document a node
+ * serves of a fleet's configuration. The caller owns it. */
+json_t *config_with_local(json_t *shared, json_t *local);
 void config_free(struct config *c);
 
 #endif

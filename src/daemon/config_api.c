@@ -2,6 +2,7 @@
  * config_api.c -- the versioned configuration document (config_api.h).
  */
 #include "daemon/config_api.h"
+#include "daemon/config_api_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,7 +26,7 @@
 
 void config_api_params_parse(const struct jsoncfg *x, json_t *v, struct config_api_params *p)
 {
-    static const char *const keys[] = {"history_dir", "keep", NULL};
+    static const char *const keys[] = {"history_dir", "keep", "fleet", NULL};
     *p = (struct config_api_params){.keep = CONFIG_API_KEEP};
     if (!v)
         return;
@@ -40,6 +41,7 @@ void config_api_params_parse(const struct jsoncfg *x, json_t *v, struct config_a
     else
         jsoncfg_err(x, "$.config_api.history_dir", "is required (a directory gtmd may write)");
     p->keep = (unsigned)jsoncfg_int(x, v, "keep", "$.config_api.keep", 2, 100000, CONFIG_API_KEEP);
+    p->fleet = jsoncfg_bool(x, v, "fleet", "$.config_api.fleet", false);
 }
 
 void config_api_params_free(struct config_api_params *p)
@@ -91,9 +93,42 @@ static int config_api_write_file(const char *path, json_t *j, mode_t mode, bool 
     return 0;
 }
 
-static int config_api_write_json(const char *path, json_t *j, mode_t mode)
+int config_api_write_json(const char *path, json_t *j, mode_t mode)
 {
     return config_api_write_file(path, j, mode, true);
+}
+
+/* Copies the file from to path (through a temporary file, fsync and a
+ * rename); 0 or -1. */
+static int config_api_copy(const char *from, const char *path, mode_t mode)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = in < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    struct stat st;
+    bool ok = out >= 0 && fstat(in, &st) == 0;
+    for (off_t done = 0; ok && done < st.st_size;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)(st.st_size - done), 0);
+        ok = n > 0;
+        done += ok ? n : 0;
+    }
+    ok = ok && fsync(out) == 0;
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+mode_t config_api_file_mode(const struct config_api *api)
+{
+    struct stat st;
+    return stat(api->path, &st) == 0 ? st.st_mode & 07777 : 0640;
 }
 
 /* The newest version number in the history directory (0: none). */
@@ -113,35 +148,43 @@ static uint64_t config_api_scan(const char *dir)
     return max;
 }
 
-/* Keeps api->keep versions: removes the one that just fell out. */
+/* Keeps api->keep versions: removes those older than the newest keep (a
+ * fleet's versions can have gaps: a node that was down kept fewer). */
 static void config_api_prune(struct config_api *api)
 {
     if (api->version <= api->keep)
         return;
+    uint64_t below = api->version - api->keep + 1;
+    DIR *d = opendir(api->history_dir);
+    struct dirent *e;
     char p[4200];
-    for (uint64_t v = api->version - api->keep; v > 0; v--) {
-        config_api_vpath(api, v, ".json", p, sizeof(p));
-        if (unlink(p) != 0)
-            break; /* older ones went before */
-        config_api_vpath(api, v, ".meta.json", p, sizeof(p));
-        unlink(p);
+    while (d && (e = readdir(d)) != NULL) {
+        char *end;
+        unsigned long long v = strtoull(e->d_name, &end, 10);
+        if (end != e->d_name && (strcmp(end, ".json") == 0 || strcmp(end, ".meta.json") == 0) &&
+            v < below) {
+            snprintf(p, sizeof(p), "%s/%s", api->history_dir, e->d_name);
+            unlink(p);
+        }
     }
+    if (d)
+        closedir(d);
 }
 
-/* Records doc as the next version (caller holds the lock); 0 or -1. */
-static int config_api_record(struct config_api *api, json_t *doc, const char *source,
-                             const char *author, const char *change)
+int config_api_record_as(struct config_api *api, uint64_t v, json_t *doc, json_t *meta,
+                         const char *same_as)
 {
     char p[4200];
-    uint64_t v = api->version + 1;
-    json_t *meta =
-        json_pack("{s:I, s:f, s:s, s:s, s:s}", "version", (json_int_t)v, "time", (double)time(NULL),
-                  "source", source, "author", author ? author : "", "change", change ? change : "");
+    json_object_set_new(meta, "version", json_integer((json_int_t)v));
+    if (!json_object_get(meta, "time"))
+        json_object_set_new(meta, "time", json_real((double)time(NULL)));
     config_api_vpath(api, v, ".meta.json", p, sizeof(p));
     int rc = config_api_write_json(p, meta, 0640);
-    json_decref(meta);
     config_api_vpath(api, v, ".json", p, sizeof(p));
-    if (rc == 0)
+    /* A file that holds doc already (the candidate just served) is copied,
+     * not written again. Not linked: an edit in place of the file it
+     * becomes would change the version too. */
+    if (rc == 0 && !(same_as && config_api_copy(same_as, p, 0640) == 0))
         rc = config_api_write_json(p, doc, 0640);
     if (rc != 0) {
         log_error("event=config_history result=failed dir=%s error=\"%s\"", api->history_dir,
@@ -150,29 +193,88 @@ static int config_api_record(struct config_api *api, json_t *doc, const char *so
     }
     api->version = v;
     config_api_prune(api);
-    log_info("event=config_version version=%llu source=%s author=%s", (unsigned long long)v, source,
-             author ? author : "");
+    const char *src = json_string_value(json_object_get(meta, "source"));
+    const char *author = json_string_value(json_object_get(meta, "author"));
+    log_info("event=config_version version=%llu source=%s author=%s", (unsigned long long)v,
+             src ? src : "", author ? author : "");
     return 0;
 }
 
-static json_t *config_api_load_version(const struct config_api *api, uint64_t v, const char *ext)
+/* Records doc as the next version (caller holds the lock); 0 or -1. */
+static int config_api_record(struct config_api *api, json_t *doc, const char *source,
+                             const char *author, const char *change)
+{
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "source", source, "author", author ? author : "",
+                             "change", change ? change : "");
+    int rc = config_api_record_as(api, api->version + 1, doc, meta, NULL);
+    json_decref(meta);
+    return rc;
+}
+
+json_t *config_api_load_version(const struct config_api *api, uint64_t v, const char *ext)
 {
     char p[4200];
     config_api_vpath(api, v, ext, p, sizeof(p));
     return jsoncfg_load_file(p, JSON_REJECT_DUPLICATES, NULL);
 }
 
+/* What stat says of path now (all zero when it cannot). */
+static struct config_api_stamp config_api_stamp_of(const char *path)
+{
+    struct stat st;
+    struct config_api_stamp s = {0};
+    if (stat(path, &st) == 0)
+        s = (struct config_api_stamp){
+            .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size, .mtime = st.st_mtim};
+    return s;
+}
+
+static bool config_api_stamp_eq(const struct config_api_stamp *a, const struct config_api_stamp *b)
+{
+    return a->ino && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+bool config_api_file_known(const struct config_api *api)
+{
+    struct config_api_stamp now = config_api_stamp_of(api->path);
+    return config_api_stamp_eq(&now, &api->synced);
+}
+
+void config_api_file_is_version(struct config_api *api)
+{
+    api->synced = config_api_stamp_of(api->path);
+}
+
+json_t *config_api_current(struct config_api *api, json_error_t *je)
+{
+    struct config_api_stamp now = config_api_stamp_of(api->path);
+    if (api->doc && config_api_stamp_eq(&now, &api->doc_stamp))
+        return api->doc;
+    /* Stamped before the read: a file replaced meanwhile is read again. */
+    json_t *d = jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, je);
+    if (!d)
+        return NULL;
+    json_decref(api->doc);
+    api->doc = d;
+    api->doc_stamp = now;
+    return d;
+}
+
 /* The file differs from the newest version: record it (caller holds the
  * lock). */
 static void config_api_sync_file(struct config_api *api, const char *change)
 {
-    if (!api->history_dir)
-        return;
-    json_t *doc = jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
+    if (!api->history_dir || api->fleet_mode)
+        return; /* the fleet's: a hand edit is published (config_fleet.c) */
+    if (api->version && config_api_file_known(api))
+        return; /* as it was when last compared */
+    json_t *doc = config_api_current(api, NULL);
     json_t *last = api->version ? config_api_load_version(api, api->version, ".json") : NULL;
     if (doc && !json_equal(doc, last))
         config_api_record(api, doc, "file", "file", change);
-    json_decref(doc);
+    if (doc)
+        config_api_file_is_version(api);
     json_decref(last);
 }
 
@@ -215,6 +317,9 @@ void config_api_init(struct config_api *api, const char *path, const struct conf
 {
     *api = (struct config_api){.path = strdup(path), .reload = reload, .reload_arg = reload_arg};
     pthread_mutex_init(&api->lock, NULL);
+    pthread_mutex_init(&api->pend_lock, NULL);
+    pthread_cond_init(&api->applied, NULL);
+    api->fleet_mode = p->fleet;
     config_api_take_params(api, p);
     config_api_sync_file(api, "the configuration file at start");
 }
@@ -223,7 +328,11 @@ void config_api_free(struct config_api *api)
 {
     free(api->path);
     free(api->history_dir);
+    json_decref(api->doc);
+    json_decref(api->pending);
     pthread_mutex_destroy(&api->lock);
+    pthread_mutex_destroy(&api->pend_lock);
+    pthread_cond_destroy(&api->applied);
 }
 
 void config_api_set_live(struct config_api *api, struct serve *serve, struct serve_reader *reader,
@@ -251,12 +360,16 @@ void config_api_set_params(struct config_api *api, const struct config_api_param
         (p->history_dir && api->history_dir && strcmp(p->history_dir, api->history_dir) == 0);
     if (!same)
         config_api_take_params(api, p);
-    api->keep = p->keep;
+    api->keep = p->keep; /* "fleet" changes only on restart (the fleet is attached at start) */
     pthread_mutex_unlock(&api->lock);
 }
 
 void config_api_note_reload(struct config_api *api)
 {
+    if (api->fleet_mode) {
+        config_fleet_file_changed(api);
+        return;
+    }
     pthread_mutex_lock(&api->lock);
     config_api_sync_file(api, "the configuration file, reloaded");
     pthread_mutex_unlock(&api->lock);
@@ -266,7 +379,8 @@ json_t *config_api_document(struct config_api *api, uint64_t *version, char *err
 {
     json_error_t je;
     pthread_mutex_lock(&api->lock);
-    json_t *doc = jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, &je);
+    json_t *cur = config_api_current(api, &je);
+    json_t *doc = cur ? json_deep_copy(cur) : NULL;
     *version = api->version;
     pthread_mutex_unlock(&api->lock);
     if (!doc)
@@ -275,6 +389,33 @@ json_t *config_api_document(struct config_api *api, uint64_t *version, char *err
 }
 
 /* ---- validation and apply ---------------------------------------------- */
+
+/* DIR/.NAME.SUFFIX beside the file: relative paths in it resolve the same. */
+static void config_api_candidate(const struct config_api *api, const char *suffix, char *out,
+                                 size_t len)
+{
+    const char *slash = strrchr(api->path, '/');
+    int dl = slash ? (int)(slash - api->path) : 1;
+    snprintf(out, len, "%.*s/.%s%s", dl, slash ? api->path : ".", slash ? slash + 1 : api->path,
+             suffix);
+}
+
+/* The strings of a (borrowed) with the candidate's name replaced by the
+ * file's. */
+static json_t *config_api_renamed(json_t *a, const char *cand, const char *path)
+{
+    json_t *out = json_array(), *m;
+    size_t i, n = strlen(cand);
+    json_array_foreach(a, i, m)
+    {
+        const char *t = json_string_value(m);
+        bool named = t && strncmp(t, cand, n) == 0;
+        char buf[2048];
+        snprintf(buf, sizeof(buf), "%s%s", named ? path : "", t ? t + (named ? n : 0) : "");
+        json_array_append_new(out, json_string(buf));
+    }
+    return out;
+}
 
 /* The messages of l, with the candidate's file name replaced by the
  * configuration file's (the JSON paths are the same). */
@@ -340,10 +481,7 @@ static json_t *config_api_validate(struct config_api *api, json_t *doc, json_t *
                                    json_t **whatif)
 {
     char cand[4200];
-    const char *slash = strrchr(api->path, '/');
-    int dl = slash ? (int)(slash - api->path) : 1;
-    snprintf(cand, sizeof(cand), "%.*s/.%s.api-candidate", dl, slash ? api->path : ".",
-             slash ? slash + 1 : api->path);
+    config_api_candidate(api, ".api-candidate", cand, sizeof(cand));
     struct errlist errs, warns;
     struct health_core priv;
     errlist_init(&errs);
@@ -370,88 +508,203 @@ static json_t *config_api_validate(struct config_api *api, json_t *doc, json_t *
     return out;
 }
 
-static json_t *config_api_error(int *status, int st, const char *code, const char *msg)
+json_t *config_api_check(struct config_api *api, json_t *doc)
+{
+    json_t *warnings = NULL;
+    json_t *errors = config_api_validate(api, doc, &warnings, NULL, 0, NULL);
+    json_decref(warnings);
+    return errors;
+}
+
+json_t *config_api_error(int *status, int st, const char *code, const char *msg)
 {
     *status = st;
     return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
 }
 
-/* Forgets the newest version (caller holds the lock): its change was not
- * made after all. */
-static void config_api_drop_newest(struct config_api *api)
+json_t *config_api_reload_unlocked(struct config_api *api, const char *from, bool *ok)
 {
-    char p[4200];
-    config_api_vpath(api, api->version, ".json", p, sizeof(p));
-    unlink(p);
-    config_api_vpath(api, api->version, ".meta.json", p, sizeof(p));
-    unlink(p);
-    api->version--;
+    pthread_mutex_unlock(&api->lock);
+    *ok = false;
+    json_t *res = api->reload(api->reload_arg, from, ok);
+    pthread_mutex_lock(&api->lock);
+    return res;
 }
 
-/* Writes doc as the configuration file and reloads; on failure the old
- * file is put back and the version recorded for doc dropped. Called with
- * the lock held; drops it around the reload (which takes the daemon's
- * reload lock and calls config_api_note_reload). */
-static json_t *config_api_commit(struct config_api *api, json_t *doc, json_t *old,
-                                 const char *author, const char *change, int *status)
+int config_api_install(struct config_api *api, json_t *doc, uint64_t v, json_t *meta,
+                       json_t **result, int *status)
 {
-    struct stat st;
-    mode_t mode = stat(api->path, &st) == 0 ? st.st_mode & 07777 : 0640;
-    if (config_api_record(api, doc, "api", author, change) != 0) {
-        return config_api_error(status, 500, "history_failed",
-                                "the new version could not be kept in the history directory");
+    char cand[4200], msg[700];
+    config_api_candidate(api, ".api-new", cand, sizeof(cand));
+    if (config_api_write_file(cand, doc, config_api_file_mode(api), true) != 0) {
+        snprintf(msg, sizeof(msg), "%s: cannot write a candidate beside it: %s", api->path,
+                 strerror(errno));
+        *result = config_api_error(status, 500, "write_failed", msg);
+        return -1;
     }
-    if (config_api_write_json(api->path, doc, mode) != 0) {
-        char msg[600];
-        snprintf(msg, sizeof(msg), "cannot write %s: %s", api->path, strerror(errno));
-        config_api_drop_newest(api); /* it was never the file's */
-        return config_api_error(status, 500, "write_failed", msg);
+    bool ok;
+    json_t *res = config_api_reload_unlocked(api, cand, &ok);
+    if (!ok) { /* nothing changed: the set served and the file are the old ones */
+        unlink(cand);
+        *status = 400;
+        *result = json_pack("{s:{s:s, s:s, s:o}}", "error", "code", "invalid", "message",
+                            "the configuration would not load", "errors",
+                            config_api_renamed(json_object_get(res, "errors"), cand, api->path));
+        json_decref(res);
+        return -1;
     }
-    pthread_mutex_unlock(&api->lock);
-    bool ok = false;
-    json_t *res = api->reload(api->reload_arg, &ok);
-    pthread_mutex_lock(&api->lock);
-    if (!ok && old) {
-        /* Validated, yet the reload failed (a resource ran out): back. */
-        config_api_write_json(api->path, old, mode);
-        config_api_drop_newest(api);
+    int kept = config_api_record_as(api, v, doc, meta, cand);
+    if (rename(cand, api->path) != 0) {
+        snprintf(msg, sizeof(msg),
+                 "the new configuration is served, but %s could not be replaced (%s): a "
+                 "restart would serve the old file",
+                 api->path, strerror(errno));
+        log_error("event=config_api result=failed why=\"%s\"", msg);
+        unlink(cand);
+        json_decref(res);
+        *result = config_api_error(status, 500, "write_failed", msg);
+        return -1;
     }
-    *status = ok ? 201 : 500;
-    return json_pack("{s:b, s:I, s:o}", "applied", ok, "version", (json_int_t)api->version,
+    json_decref(api->doc); /* the file is doc now: no need to read it back */
+    api->doc = json_incref(doc);
+    api->doc_stamp = config_api_stamp_of(api->path);
+    api->synced = api->doc_stamp;
+    if (kept != 0)
+        json_object_set_new(res, "warning",
+                            json_string("served and written, but the history directory could "
+                                        "not keep this version"));
+    *status = 201;
+    *result = res;
+    return 0;
+}
+
+/* Makes doc the configuration as the next version; the reply. (lock;
+ * dropped around the reload) */
+static json_t *config_api_commit(struct config_api *api, json_t *doc, const char *author,
+                                 const char *change, int *status)
+{
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "source", "api", "author", author ? author : "",
+                             "change", change ? change : "");
+    json_t *res = NULL;
+    int rc = config_api_install(api, doc, api->version + 1, meta, &res, status);
+    json_decref(meta);
+    if (rc != 0)
+        return res;
+    return json_pack("{s:b, s:I, s:o}", "applied", true, "version", (json_int_t)api->version,
                      "reload", res);
 }
 
-json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t if_version,
-                         const char *author, const char *change, bool dry_run, const char *clients,
-                         int *status)
+/* The resources doc changes against base carried onto cur (all
+ * borrowed): a new document, or NULL with why when cur changed one of them
+ * too. Resources are the API's kinds' members (admin_config_kinds). */
+static json_t *config_api_rebase(json_t *doc, json_t *base, json_t *cur, char *why, size_t len)
 {
-    pthread_mutex_lock(&api->lock);
-    json_t *out = NULL, *warnings = NULL, *errors = NULL, *whatif = NULL;
+    json_t *out = json_deep_copy(cur);
+    for (const char *const *k = admin_config_kinds; *k; k++) {
+        json_t *d = json_object_get(doc, *k), *b = json_object_get(base, *k);
+        json_t *c = json_object_get(cur, *k), *o = json_object_get(out, *k);
+        json_t *names = json_object(), *v;
+        const char *name;
+        json_object_foreach(d, name, v) json_object_set(names, name, json_null());
+        json_object_foreach(b, name, v) json_object_set(names, name, json_null());
+        json_object_foreach(names, name, v)
+        {
+            json_t *mine = json_object_get(d, name), *was = json_object_get(b, name);
+            if ((!mine && !was) || (mine && was && json_equal(mine, was)))
+                continue; /* not this change's */
+            json_t *now = json_object_get(c, name);
+            if (!((!now && !was) || (now && was && json_equal(now, was)))) {
+                snprintf(why, len, "%s \"%s\" was changed meanwhile", *k, name);
+                json_decref(names);
+                json_decref(out);
+                return NULL;
+            }
+            if (!o) {
+                o = json_object();
+                json_object_set_new(out, *k, o);
+            }
+            if (mine)
+                json_object_set(o, name, mine);
+            else
+                json_object_del(o, name);
+        }
+        json_decref(names);
+    }
+    return out;
+}
+
+/* When the configuration moved on since *doc's version *base, carries its
+ * changes onto the newest version (*doc and *base replaced); NULL, or the
+ * 409 reply. (lock) */
+static json_t *config_api_carry(struct config_api *api, json_t **doc, uint64_t *base, int *status)
+{
+    if (!*base || *base == api->version)
+        return NULL;
+    char why[600];
+    json_t *b = config_api_load_version(api, *base, ".json");
+    json_t *cur = config_api_current(api, NULL); /* borrowed */
+    json_t *re = b && cur ? config_api_rebase(*doc, b, cur, why, sizeof(why)) : NULL;
+    if (!b || !cur)
+        snprintf(why, sizeof(why), "version %llu is no longer kept", (unsigned long long)*base);
+    json_decref(b);
+    if (!re) {
+        char msg[800];
+        snprintf(msg, sizeof(msg),
+                 "the configuration moved from version %llu to %llu while this change was "
+                 "made, and %s: read it again and retry",
+                 (unsigned long long)*base, (unsigned long long)api->version, why);
+        json_t *out = config_api_error(status, 409, "conflict", msg);
+        json_object_set_new(out, "version", json_integer((json_int_t)api->version));
+        return out;
+    }
+    json_decref(*doc);
+    *doc = re;
+    *base = api->version;
+    return NULL;
+}
+
+/* Why a change cannot be made at all, or NULL. (lock) */
+static json_t *config_api_refuse(struct config_api *api, uint64_t if_version, bool dry_run,
+                                 int *status)
+{
     char msg[300];
-    struct drill_client cl[DRILL_MAX_CLIENTS];
-    int n_cl = dry_run ? config_api_clients(clients, cl, msg, sizeof(msg)) : 0;
-    if (n_cl < 0)
-        out = config_api_error(status, 400, "bad_request", msg);
-    else if (!api->history_dir && !dry_run && api->why_off[0])
-        out = config_api_error(status, 403, "config_api_off", api->why_off);
-    else if (!api->history_dir && !dry_run)
-        out = config_api_error(status, 403, "config_api_off",
-                               "changes through the API need \"config_api\": {\"history_dir\": "
-                               "...} in the configuration file");
-    else if (if_version && if_version != api->version) {
+    if (!api->history_dir && !dry_run && api->why_off[0])
+        return config_api_error(status, 403, "config_api_off", api->why_off);
+    if (!api->history_dir && !dry_run)
+        return config_api_error(status, 403, "config_api_off",
+                                "changes through the API need \"config_api\": {\"history_dir\": "
+                                "...} in the configuration file");
+    if (if_version && if_version != api->version) {
         snprintf(msg, sizeof(msg), "the configuration is at version %llu, not %llu",
                  (unsigned long long)api->version, (unsigned long long)if_version);
-        out = config_api_error(status, 412, "version_mismatch", msg);
+        json_t *out = config_api_error(status, 412, "version_mismatch", msg);
         json_object_set_new(out, "version", json_integer((json_int_t)api->version));
+        return out;
     }
+    return NULL;
+}
+
+/* One try of config_api_apply (*doc and *base may be replaced by a carry);
+ * *retry: the fleet moved on first, try again once this node has it. */
+static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint64_t *base,
+                                     uint64_t if_version, const char *author, const char *change,
+                                     bool dry_run, const struct drill_client *cl, int n_cl,
+                                     int *status, bool *retry)
+{
+    json_t *warnings = NULL, *errors = NULL, *whatif = NULL;
+    json_t *out = config_api_refuse(api, if_version, dry_run, status);
+    if (!out && !dry_run)
+        out = config_api_carry(api, doc, base, status);
     /* What the file holds now: a change that leaves it as it is needs no
      * validation, write, reload or version; else it is what a failed
      * reload puts back. */
-    json_t *cur =
-        out || dry_run ? NULL : jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, NULL);
-    bool unchanged = cur && json_equal(cur, doc);
-    if (!out && !unchanged)
-        errors = config_api_validate(api, doc, &warnings, cl, n_cl, dry_run ? &whatif : NULL);
+    json_t *cur = out || dry_run ? NULL : config_api_current(api, NULL); /* borrowed */
+    bool unchanged = cur && json_equal(cur, *doc);
+    /* A change on one node is validated by the reload that makes it (the
+     * set is served, or nothing changes); a fleet's before it is
+     * published, so that every node gets a valid version. */
+    if (!out && !unchanged && (dry_run || api->fleet_mode))
+        errors = config_api_validate(api, *doc, &warnings, cl, n_cl, dry_run ? &whatif : NULL);
     if (errors) {
         *status = 400;
         out = json_pack("{s:{s:s, s:s, s:o}}", "error", "code", "invalid", "message",
@@ -465,20 +718,49 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t if_versio
         *status = 200;
         out = json_pack("{s:b, s:b, s:I}", "applied", false, "unchanged", true, "version",
                         (json_int_t)api->version);
-    } else if (!out)
-        out = config_api_commit(api, doc, cur, author, change, status);
-    json_decref(cur);
+    } else if (!out && api->fleet_mode)
+        out = config_fleet_commit(api, *doc, author, change, status, retry);
+    else if (!out)
+        out = config_api_commit(api, *doc, author, change, status);
     json_decref(whatif);
-    if (api->in_fleet && *status < 300 && !json_is_true(json_object_get(out, "unchanged")))
+    if (api->in_fleet && !api->fleet_mode && *status < 300 &&
+        !json_is_true(json_object_get(out, "unchanged")))
         json_array_append_new(warnings ? warnings : (warnings = json_array()),
                               json_string("this node is one of a fleet: the change is made to "
                                           "this node's configuration file only; the other nodes "
                                           "keep theirs (status shows config_mismatch until each "
-                                          "has it), since a fleet-wide configuration is not "
-                                          "built yet"));
+                                          "has it): \"config_api\": {\"fleet\": true} shares "
+                                          "the configuration through etcd"));
     if (warnings && json_array_size(warnings) && *status < 300)
         json_object_set(out, "warnings", warnings);
     json_decref(warnings);
+    return out;
+}
+
+json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uint64_t if_version,
+                         const char *author, const char *change, bool dry_run, const char *clients,
+                         int *status)
+{
+    char msg[300];
+    struct drill_client cl[DRILL_MAX_CLIENTS];
+    int n_cl = dry_run ? config_api_clients(clients, cl, msg, sizeof(msg)) : 0;
+    if (n_cl < 0)
+        return config_api_error(status, 400, "bad_request", msg);
+    pthread_mutex_lock(&api->lock);
+    json_t *mine = json_incref(doc), *out = NULL;
+    /* Another node's version can win the race to etcd: without If-Match
+     * the change is carried onto it and tried again (a few times). */
+    for (int attempt = 0; !out; attempt++) {
+        bool retry = false;
+        out = config_api_apply_once(api, &mine, &base, if_version, author, change, dry_run, cl,
+                                    n_cl, status, &retry);
+        if (retry && !if_version && attempt < 3) {
+            json_decref(out);
+            out = NULL;
+            config_fleet_catch_up(api, 1.0);
+        }
+    }
+    json_decref(mine);
     pthread_mutex_unlock(&api->lock);
     return out;
 }
@@ -487,11 +769,13 @@ json_t *config_api_history(struct config_api *api)
 {
     json_t *a = json_array();
     pthread_mutex_lock(&api->lock);
-    for (uint64_t v = api->version; api->history_dir && v > 0; v--) {
+    /* A fleet's versions can have gaps (a node that was down fetches at
+     * most FLEET_CONFIG_FETCH_MAX of those it missed). */
+    uint64_t oldest = api->version > api->keep ? api->version - api->keep + 1 : 1;
+    for (uint64_t v = api->version; api->history_dir && v >= oldest && v > 0; v--) {
         json_t *m = config_api_load_version(api, v, ".meta.json");
-        if (!m)
-            break;
-        json_array_append_new(a, m);
+        if (m)
+            json_array_append_new(a, m);
     }
     pthread_mutex_unlock(&api->lock);
     return a;
@@ -514,11 +798,11 @@ static json_t *config_api_op_document(void *arg, uint64_t *version, char *err, s
     return config_api_document(arg, version, err, len);
 }
 
-static json_t *config_api_op_apply(void *arg, json_t *doc, uint64_t if_version, const char *author,
-                                   const char *change, bool dry_run, const char *clients,
-                                   int *status)
+static json_t *config_api_op_apply(void *arg, json_t *doc, uint64_t base, uint64_t if_version,
+                                   const char *author, const char *change, bool dry_run,
+                                   const char *clients, int *status)
 {
-    return config_api_apply(arg, doc, if_version, author, change, dry_run, clients, status);
+    return config_api_apply(arg, doc, base, if_version, author, change, dry_run, clients, status);
 }
 
 static json_t *config_api_op_history(void *arg)

@@ -25,22 +25,37 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "common/errlist.h"
 #include "common/jsoncfg.h"
 
+struct fleet;
+struct event;
+
 struct config_api_params {
     char *history_dir; /* NULL: changes through the API are off */
     unsigned keep;     /* versions kept (2..100000) */
+    bool fleet;        /* the configuration is the fleet's, in etcd (config_fleet.c) */
 };
 
 /* Parses the "config_api" section (v may be NULL: off). */
 void config_api_params_parse(const struct jsoncfg *x, json_t *v, struct config_api_params *p);
 void config_api_params_free(struct config_api_params *p);
 
-/* Reloads the file (the daemon's reload); returns its JSON result and
- * sets *ok (the admin API's reload callback). */
-typedef json_t *(*config_api_reload_fn)(void *arg, bool *ok);
+/* Reloads the configuration from from, a candidate beside the file that
+ * the caller renames over it once served (the daemon's reload); returns
+ * its JSON result and sets *ok. */
+typedef json_t *(*config_api_reload_fn)(void *arg, const char *from, bool *ok);
+
+/* What stat said of a file (a rename, a write or a touch changes it). */
+struct config_api_stamp {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
 
 struct config_api {
     pthread_mutex_t lock;
@@ -49,6 +64,11 @@ struct config_api {
     char why_off[512]; /* why the history directory could not be used ("" if it was not set) */
     unsigned keep;
     uint64_t version; /* the newest version (0: none recorded yet) */
+    /* The file's document as last read or written, and the file's stamp
+     * then (lock): read again only when the stamp differs. synced: the
+     * stamp of the file when it was last known to be version. */
+    json_t *doc;
+    struct config_api_stamp doc_stamp, synced;
     config_api_reload_fn reload;
     void *reload_arg;
     /* The running set and health, for the what-if of dry runs (NULL until
@@ -57,8 +77,23 @@ struct config_api {
     struct serve_reader *reader;
     struct health_core *live;
     /* This node is one of a fleet: a change is made to its file only, and
-     * every reply says so (config_api_set_fleet). */
+     * every reply says so (config_api_set_fleet), unless it follows the
+     * fleet's configuration. */
     bool in_fleet;
+    /* The fleet's configuration ("config_api": {"fleet": true};
+     * config_fleet.c): a change is published to etcd as the fleet's next
+     * version, and every version etcd gets is applied here. */
+    bool fleet_mode;
+    struct fleet *fleet;       /* NULL until config_fleet_attach */
+    struct event *ev_fleet;    /* on the main base: the hand-over below */
+    pthread_mutex_t pend_lock; /* the fleet thread's hand-over: */
+    json_t *pending;           /* records not taken yet (pend_lock) */
+    uint64_t pending_head;     /* (pend_lock) */
+    bool have_pending;         /* (pend_lock) */
+    bool file_check;           /* the file was reloaded: publish a hand edit (pend_lock) */
+    pthread_cond_t applied;    /* a fleet version was applied or refused here (lock) */
+    uint64_t fleet_failed;     /* the newest version this node could not apply (lock) */
+    char fleet_why[512];       /* why (lock) */
 };
 
 /* Sets api up for the file at path with params p (copied); records the
@@ -87,7 +122,10 @@ json_t *config_api_document(struct config_api *api, uint64_t *version, char *err
 
 /*
  * Applies doc (borrowed) as the new configuration: when if_version is not
- * 0 and not the newest version, 412; validated as `gtmd check` validates a
+ * 0 and not the newest version, 412; doc was made from version base (0:
+ * unknown): when the configuration moved on since, the resources doc
+ * changes are carried onto the newest version, or 409 when that version
+ * changed them too; validated as `gtmd check` validates a
  * file (errors name the JSON path); with dry_run nothing more; else
  * written as the configuration file, reloaded (on failure the file is put
  * back), and kept as a new version with author and change. A dry run
@@ -97,9 +135,18 @@ json_t *config_api_document(struct config_api *api, uint64_t *version, char *err
  * *status is the HTTP status (200, 201 new version, 400 invalid, 403 read
  * only, 412, 500).
  */
-json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t if_version,
+json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uint64_t if_version,
                          const char *author, const char *change, bool dry_run, const char *clients,
                          int *status);
+
+/* The fleet's configuration (config_fleet.c). config_fleet_offer is the
+ * fleet's fleet_config_fn (arg: api); attach gives api the fleet and the
+ * main thread's event base, where offered versions are applied; detach
+ * (before the fleet stops) ends that. */
+struct event_base;
+void config_fleet_offer(void *arg, uint64_t head, json_t *records);
+void config_fleet_attach(struct config_api *api, struct fleet *fleet, struct event_base *base);
+void config_fleet_detach(struct config_api *api);
 
 /* The admin API's view of api (admin.h): ops->arg is api. */
 struct admin_config_ops;

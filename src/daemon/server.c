@@ -61,9 +61,13 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
 }
 
 /* Loads the config and applies --node to it. */
-struct config *server_load_config(struct server *srv, struct errlist *errs)
+struct config *server_load_config(struct server *srv, const char *from, struct errlist *errs)
 {
-    struct config *cfg = config_load(srv->config_path, errs);
+    struct config *cfg = config_load(from ? from : srv->config_path, errs);
+    if (cfg && from) { /* a candidate beside the file: it becomes the file */
+        free(cfg->path);
+        cfg->path = jsoncfg_strdup(srv->config_path);
+    }
     if (cfg && srv->node && !fleet_params_set_node(&cfg->fleet, srv->node)) {
         errlist_add(errs, "--node: \"%s\" is not a node name (1 to 63 of A-Z a-z 0-9 . _ -)",
                     srv->node);
@@ -262,7 +266,7 @@ static void server_on_xfr_reload(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     log_info("event=reload why=\"a secondary zone changed\"");
-    json_decref(server_reload(srv, &ok));
+    json_decref(server_reload(srv, NULL, &ok));
 }
 
 static void server_resign(struct server *srv)
@@ -369,7 +373,13 @@ static void server_on_health_change(void *arg)
 
 static json_t *server_reload_cb(void *arg, bool *ok)
 {
-    return server_reload(arg, ok);
+    return server_reload(arg, NULL, ok);
+}
+
+/* The configuration API's reload of a candidate beside the file. */
+static json_t *server_reload_from_cb(void *arg, const char *from, bool *ok)
+{
+    return server_reload(arg, from, ok);
 }
 
 static void server_on_signal(evutil_socket_t sig, short what, void *arg)
@@ -379,7 +389,7 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
     if (sig == SIGHUP) {
         bool ok;
         log_info("event=signal signal=HUP action=reload");
-        json_decref(server_reload(srv, &ok));
+        json_decref(server_reload(srv, NULL, &ok));
         return;
     }
     if (sig == SIGUSR1) {
@@ -460,6 +470,11 @@ static int server_start_fleet(struct server *srv, const struct serve_set *set)
                             .n_vantage = c->health.n_probe_source,
                             .unsafe = server_safety_unsafe,
                             .unsafe_arg = &srv->safety};
+    if (srv->confapi.fleet_mode) { /* the configuration is the fleet's */
+        env.on_config = config_fleet_offer;
+        env.config_arg = &srv->confapi;
+        env.config_applied = srv->confapi.version;
+    }
     char err[512];
     server_safety_init(&srv->safety, set); /* set is published later: it lives on */
     srv->fleet = fleet_start(&c->fleet, &env, err, sizeof(err));
@@ -710,7 +725,7 @@ static int server_start(struct server *srv)
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    srv->cfg = server_load_config(srv, &errs);
+    srv->cfg = server_load_config(srv, NULL, &errs);
     if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)
         errlist_add(&errs, "%s", err);
     struct serve_set *set =
@@ -742,7 +757,8 @@ static int server_start(struct server *srv)
         return -1;
     }
     /* As the user gtmd runs as: it makes the history directory. */
-    config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload_cb, srv);
+    config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload_from_cb,
+                    srv);
     config_api_admin_ops(&srv->confapi, &srv->confapi_ops);
     config_api_set_fleet(&srv->confapi, srv->cfg->fleet.enabled);
     srv->confapi_ready = true;
@@ -847,12 +863,16 @@ int server_run(const char *config_path, const char *node)
     /* Secondary zones start refreshing once a reload can follow. */
     srv.xfr_reload = event_new(srv.base, -1, 0, server_on_xfr_reload, &srv);
     server_configure_secondaries(&srv, srv.cfg, atomic_load(&srv.serve.current));
+    /* The fleet's configuration versions are applied on this thread. */
+    if (srv.fleet && srv.confapi.fleet_mode)
+        config_fleet_attach(&srv.confapi, srv.fleet, srv.base);
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     /* Serving, the admin API up, the signal handlers in place. */
     pthread_mutex_lock(&srv.reload_lock);
     server_notify_serving(&srv, atomic_load(&srv.serve.current));
     pthread_mutex_unlock(&srv.reload_lock);
     event_base_dispatch(srv.base);
+    config_fleet_detach(&srv.confapi);
     xfr_in_halt(srv.xfr_in); /* before the event it fires goes; workers may still ask it */
     event_free(srv.xfr_reload);
     event_free(srv.resign_timer);

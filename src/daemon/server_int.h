@@ -81,8 +81,9 @@ struct server {
 
 /* ---- server.c ---- */
 
-/* Reads and checks the configuration file (NULL, with errs, if wrong). */
-struct config *server_load_config(struct server *srv, struct errlist *errs);
+/* Reads and checks the configuration file, or from, a candidate beside it
+ * that is to become it (NULL, with errs, if wrong). */
+struct config *server_load_config(struct server *srv, const char *from, struct errlist *errs);
 /* 0 when RLIMIT_NOFILE covers what c and g need; else -1 and why in err. */
 int server_check_nofile(const struct config *c, const struct gslb *g, char *err, size_t errlen);
 /* The hash of the configuration a fleet node publishes (config_mismatch). */
@@ -107,9 +108,10 @@ json_t *server_geo_loaded(const struct serve_set *set);
 
 /* ---- server_reload.c ---- */
 
-/* Reloads the configuration file atomically: the new set is served, or
- * (with every error in the result) nothing changes. *ok says which. The
- * result belongs to the caller. Takes reload_lock. */
-json_t *server_reload(struct server *srv, bool *ok);
+/* Reloads the configuration file (or from, a candidate beside it that the
+ * caller then renames over it: config_api.c) atomically: the new set is
+ * served, or (with every error in the result) nothing changes. *ok says
+ * which. The result belongs to the caller. Takes reload_lock. */
+json_t *server_reload(struct server *srv, const char *from, bool *ok);
 
 #endif

@@ -262,7 +262,7 @@ static json_t *server_reload_result(struct server *srv, const struct serve_set *
     return res;
 }
 
-json_t *server_reload(struct server *srv, bool *ok)
+json_t *server_reload(struct server *srv, const char *from, bool *ok)
 {
     struct errlist errs;
     struct timespec t0;
@@ -271,7 +271,7 @@ json_t *server_reload(struct server *srv, bool *ok)
                 notify_monotonic_usec());
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    struct config *cfg = server_load_config(srv, &errs);
+    struct config *cfg = server_load_config(srv, from, &errs);
     struct serve_set *set = cfg ? server_reload_build(srv, cfg, &errs) : NULL;
     if (!set) {
         json_t *res = server_reload_failed(srv, cfg, &errs);

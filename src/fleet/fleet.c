@@ -367,12 +367,14 @@ static void fleet_on_tick(evutil_socket_t fd, short what, void *arg)
     fleet_adopt_recheck(f, fleet_mono());
     fleet_store_expire(f);
     fleet_store_run_jobs(f);
+    fleet_config_run(f);
 }
 
 static void fleet_on_jobs(evutil_socket_t fd, short what, void *arg)
 {
     fleet_store_expire(arg); /* also the drills this node ended */
     fleet_store_run_jobs(arg);
+    fleet_config_run(arg);
 }
 
 static void fleet_on_stop(evutil_socket_t fd, short what, void *arg)
@@ -464,6 +466,9 @@ struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *en
     f->health_service = env->health_service;
     f->unsafe = env->unsafe;
     f->unsafe_arg = env->unsafe_arg;
+    f->cfg.on_config = env->on_config;
+    f->cfg.arg = env->config_arg;
+    f->cfg.applied = env->config_applied;
     snprintf(f->version, sizeof(f->version), "%s", env->version ? env->version : "");
     f->vantage = json_array();
     for (size_t i = 0; i < env->n_vantage; i++)
@@ -588,6 +593,7 @@ void fleet_stop(struct fleet *f)
     event_active(f->ev_stop, EV_TIMEOUT, 0);
     pthread_join(f->thread, NULL);
     fleet_store_fail_all(f, "gtmd is stopping");
+    fleet_config_fail_all(f, "gtmd is stopping");
     for (size_t i = 0; i < f->n_local; i++)
         health_slot_set_fleet(f->local[i]->slot, HEALTH_UNKNOWN);
     health_set_policy_rcode(f->health, 0); /* no fleet: nothing to be isolated from */

@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fleet/fleet_config.h"
 #include "fleet/fleet_params.h"
 #include <jansson.h>
 
@@ -61,6 +62,11 @@ struct fleet_env {
     size_t n_vantage;
     fleet_unsafe_fn unsafe; /* NULL: the safety rule is not checked on adoption */
     void *unsafe_arg;
+    /* The fleet's configuration (fleet_config.h): NULL when this node does
+     * not follow it; config_applied is the version it serves at start. */
+    fleet_config_fn on_config;
+    void *config_arg;
+    uint64_t config_applied;
 };
 
 struct fleet;

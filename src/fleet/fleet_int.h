@@ -109,8 +109,10 @@ struct fleet_node {
      * FLEET_REJOIN_S (fleet_beat.c). (L) */
     double back, quiet_from;
     bool rejoining;
-    int64_t lease; /* the lease of its node record (signed fleets: its reports' lease) */
-    int layout;    /* the key layout it writes (FLEET_LAYOUT) (L) */
+    int64_t lease;           /* the lease of its node record (signed fleets: its reports' lease) */
+    int layout;              /* the key layout it writes (FLEET_LAYOUT) (L) */
+    uint64_t config_version; /* the fleet configuration it serves (0: none) */
+    char config_error[160];  /* why not the newest */
 };
 
 /* Another node's report on one endpoint. */
@@ -187,6 +189,22 @@ struct fleet_job {
     char err[256];
     bool done, abandoned; /* abandoned: the caller stopped waiting; free it */
     struct fleet_job *next;
+};
+
+/* The fleet's configuration as this node follows it (fleet_config.c). */
+struct fleet_cfg_job;
+struct fleet_cfg {
+    fleet_config_fn on_config; /* NULL: not followed */
+    void *arg;
+    uint64_t head;    /* the version PREFIX/config/head names (0: none) (L) */
+    int64_t head_rev; /* its mod revision (0: absent) (L) */
+    uint64_t offered; /* the newest version handed to on_config */
+    bool told_empty;  /* on_config heard that etcd holds none */
+    bool fetching;
+    uint64_t applied;           /* the version this node serves (L) */
+    char error[256];            /* why head is not applied here (L) */
+    bool put_due;               /* the node record must say so (L) */
+    struct fleet_cfg_job *jobs; /* (L) */
 };
 
 enum fleet_conn { FLEET_CONN_DOWN = 0, FLEET_CONN_SYNCING, FLEET_CONN_SYNCED };
@@ -270,6 +288,7 @@ struct fleet {
     struct fleet_job *jobs; /* (L) queued and parked */
     /* events */
     struct event *ev_tick, *ev_probe, *ev_jobs, *ev_pending, *ev_stop;
+    struct fleet_cfg cfg;
     /* metrics (L) */
     double watch_lag;
     uint64_t degraded_total, resyncs, watch_events, writes, keys_written;
@@ -318,6 +337,8 @@ void fleet_publish(struct fleet *f);
 void fleet_put_node(struct fleet *f);
 /* Marks the connection as failed (after a failed call): resync soon. */
 void fleet_sync_failed(struct fleet *f, const char *what, const char *err);
+/* A string as etcd's JSON wants it: base64. */
+json_t *fleet_b64s(const char *s);
 /* Full key of a name under the prefix; caller frees. */
 char *fleet_key(const struct fleet *f, const char *a, const char *b, const char *c);
 void fleet_revoke_lease(struct fleet *f);
@@ -383,6 +404,21 @@ void fleet_adopt_recheck(struct fleet *f, double now);
 /* Counts, reports and logs (once per key and reason) a refused record. */
 void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const char *signer,
                   const char *detail);
+
+/* ---- fleet_config.c: the fleet's configuration ---------------------- */
+/* PREFIX/config/head put (v, checked) or deleted (v NULL) at mod_rev. */
+void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev, bool bulk);
+/* Before a fresh read: head is read again. */
+void fleet_config_begin_read(struct fleet *f);
+/* Fetches and hands over versions not applied yet (after a read, a head
+ * change, each tick); runs queued publishes, ends the ones the watch
+ * caught up with; puts the node record when the applied version moved. */
+void fleet_config_run(struct fleet *f);
+/* Fails every publish (stop); frees what is left. */
+void fleet_config_fail_all(struct fleet *f, const char *why);
+/* The node record's "config_version" and "config_error" (caller holds
+ * the lock). */
+void fleet_config_node_fields_locked(struct fleet *f, json_t *rec);
 
 /* Signs v, a report of this node published at key on its lease: with
  * "members" the lease goes into the signed record (fleet_sync.c checks it

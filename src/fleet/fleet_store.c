@@ -40,14 +40,6 @@ struct fleet_jobcall {
     struct fleet_rec *rec; /* expiry: the record being deleted */
 };
 
-static json_t *fleet_store_b64(const char *s)
-{
-    char *b = etcd_b64(s, strlen(s));
-    json_t *j = json_string(b);
-    free(b);
-    return j;
-}
-
 /* Asks the health thread to write the state file (the last known state
  * for a restart without etcd), without waiting for it. */
 static void fleet_store_save(struct fleet *f)
@@ -410,7 +402,7 @@ static void fleet_job_verify(struct fleet *f, struct fleet_job *j, int phase)
     char sub[64];
     snprintf(sub, sizeof(sub), "%s/", j->kind->name);
     char *key = fleet_key(f, sub, j->id, NULL);
-    json_t *b = json_pack("{s:o}", "key", fleet_store_b64(key));
+    json_t *b = json_pack("{s:o}", "key", fleet_b64s(key));
     free(key);
     struct fleet_jobcall *c = calloc(1, sizeof(*c));
     if (!c)
@@ -475,15 +467,13 @@ static void fleet_job_create_txn(struct fleet *f, struct fleet_job *j)
     char *key = fleet_key(f, sub, j->id, NULL);
     fleet_sign(&f->p.keys, key, j->record);
     char *text = json_dumps(j->record, JSON_COMPACT);
-    json_t *put =
-        json_pack("{s:o, s:o}", "key", fleet_store_b64(key), "value", fleet_store_b64(text));
+    json_t *put = json_pack("{s:o, s:o}", "key", fleet_b64s(key), "value", fleet_b64s(text));
     if (j->lease)
         json_object_set_new(put, "lease", json_integer(j->lease));
-    json_t *txn =
-        json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o, s:o}}, {s:o}]}", "compare", "key",
-                  fleet_store_b64(seq), "target", "MOD", "mod_revision", (json_int_t)k->seq_mod,
-                  "result", "EQUAL", "success", "request_put", "key", fleet_store_b64(seq), "value",
-                  fleet_store_b64(num), "request_put", put);
+    json_t *txn = json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o, s:o}}, {s:o}]}", "compare",
+                            "key", fleet_b64s(seq), "target", "MOD", "mod_revision",
+                            (json_int_t)k->seq_mod, "result", "EQUAL", "success", "request_put",
+                            "key", fleet_b64s(seq), "value", fleet_b64s(num), "request_put", put);
     free(text);
     free(seq);
     free(key);
@@ -533,10 +523,10 @@ static void fleet_job_remove_txn(struct fleet *f, struct fleet_job *j)
     char sub[64];
     snprintf(sub, sizeof(sub), "%s/", j->kind->name);
     char *key = fleet_key(f, sub, j->id, NULL);
-    json_t *txn = json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o}}]}", "compare", "key",
-                            fleet_store_b64(key), "target", "CREATE", "create_revision",
-                            (json_int_t)0, "result", "GREATER", "success", "request_delete_range",
-                            "key", fleet_store_b64(key));
+    json_t *txn =
+        json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o}}]}", "compare", "key", fleet_b64s(key),
+                  "target", "CREATE", "create_revision", (json_int_t)0, "result", "GREATER",
+                  "success", "request_delete_range", "key", fleet_b64s(key));
     free(key);
     struct fleet_jobcall *c = calloc(1, sizeof(*c));
     if (!c)
@@ -632,10 +622,10 @@ static void fleet_store_delete_rec(struct fleet *f, struct fleet_kind *k, struct
     char sub[64];
     snprintf(sub, sizeof(sub), "%s/", k->name);
     char *key = fleet_key(f, sub, r->id, NULL);
-    json_t *txn = json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o}}]}", "compare", "key",
-                            fleet_store_b64(key), "target", "MOD", "mod_revision",
-                            (json_int_t)r->mod_rev, "result", "EQUAL", "success",
-                            "request_delete_range", "key", fleet_store_b64(key));
+    json_t *txn =
+        json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o}}]}", "compare", "key", fleet_b64s(key),
+                  "target", "MOD", "mod_revision", (json_int_t)r->mod_rev, "result", "EQUAL",
+                  "success", "request_delete_range", "key", fleet_b64s(key));
     free(key);
     struct fleet_jobcall *c = calloc(1, sizeof(*c));
     if (!c)

@@ -56,7 +56,7 @@ char *fleet_key(const struct fleet *f, const char *a, const char *b, const char 
     return k;
 }
 
-static json_t *fleet_b64s(const char *s)
+json_t *fleet_b64s(const char *s)
 {
     char *b = etcd_b64(s, strlen(s));
     json_t *j = json_string(b);
@@ -170,6 +170,10 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
         n->vantage = json_incref(json_object_get(v, "vantage"));
         json_t *lay = json_object_get(v, "layout");
         n->layout = json_is_integer(lay) ? (int)json_integer_value(lay) : 1;
+        json_t *cv = json_object_get(v, "config_version");
+        n->config_version = json_is_integer(cv) ? (uint64_t)json_integer_value(cv) : 0;
+        snprintf(n->config_error, sizeof(n->config_error), "%s",
+                 json_string_value(json_object_get(v, "config_error")) ?: "");
     }
     pthread_mutex_unlock(&f->lock);
     if (v && !bulk && idx != f->self && n->layout != FLEET_LAYOUT &&
@@ -353,6 +357,8 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
     if (strncmp(key, f->p.prefix, pl) != 0)
         return;
     const char *rest = key + pl;
+    if (strncmp(rest, "config/v/", 9) == 0)
+        return;                          /* a configuration version: fetched when head names it */
     if (strncmp(rest, "seq/", 4) == 0) { /* a plain number, not JSON */
         struct fleet_kind *k = fleet_store_kind(f, rest + 4);
         if (k)
@@ -391,6 +397,8 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
             fleet_beat_seen(f, rest + 5, v);
     } else if (strncmp(rest, "nodes/", 6) == 0 && fleet_node_name_ok(rest + 6))
         fleet_node_update(f, rest + 6, v, bulk);
+    else if (strcmp(rest, "config/head") == 0)
+        fleet_config_head_seen(f, v, mod_rev, bulk);
     else {
         const char *slash = strchr(rest, '/');
         char kind[32];
@@ -460,6 +468,7 @@ static void fleet_on_watch_msg(void *arg, json_t *res)
     if (!fleet_sync_watch_events(f, res))
         return;
     fleet_store_run_jobs(f);
+    fleet_config_run(f);
     fleet_publish(f); /* our own key may have been deleted */
 }
 
@@ -501,6 +510,10 @@ void fleet_sync_rewatch(struct fleet *f, const char *why)
 
 static void fleet_after_range(struct fleet *f)
 {
+    /* Every fresh read hands head over again: a node whose own edit could
+     * not be published while etcd was away publishes it now. */
+    f->cfg.offered = 0;
+    f->cfg.told_empty = false;
     fleet_recompute_all(f);
     for (size_t i = 0; i < f->n_kinds; i++)
         fleet_store_resync(f, &f->kinds[i]);
@@ -526,6 +539,7 @@ static void fleet_after_range(struct fleet *f)
     fleet_watch_start(f);
     fleet_publish(f);
     fleet_store_run_jobs(f);
+    fleet_config_run(f);
 }
 
 static void fleet_on_range(void *arg, enum etcd_status st, json_t *resp, const char *err)
@@ -537,7 +551,14 @@ static void fleet_on_range(void *arg, enum etcd_status st, json_t *resp, const c
         return;
     }
     fleet_call_free(c);
-    fleet_sync_read_range(f, resp);
+    /* The transaction's two ranges as one reply. */
+    json_t *kvs = json_array(), *r;
+    size_t i;
+    json_array_foreach(json_object_get(resp, "responses"), i, r)
+        json_array_extend(kvs, json_object_get(json_object_get(r, "response_range"), "kvs"));
+    json_t *one = json_pack("{s:O?, s:o}", "header", json_object_get(resp, "header"), "kvs", kvs);
+    fleet_sync_read_range(f, one);
+    json_decref(one);
     fleet_after_range(f);
 }
 
@@ -553,6 +574,7 @@ void fleet_sync_read_range(struct fleet *f, json_t *resp)
             e->writing = false;
         }
     fleet_store_begin_read(f);
+    fleet_config_begin_read(f);
     json_t *kvs = json_object_get(resp, "kvs");
     size_t i;
     json_t *kv;
@@ -563,13 +585,22 @@ void fleet_sync_read_range(struct fleet *f, json_t *resp)
     pthread_mutex_unlock(&f->lock);
 }
 
+/* Everything under the prefix but config/v/ (the configuration's
+ * versions, large, fetched when needed: fleet_config.c), in one
+ * transaction of two ranges: one revision. */
 static void fleet_sync_range(struct fleet *f)
 {
     char *end = etcd_prefix_end_b64(f->p.prefix);
-    json_t *b = json_pack("{s:o, s:s}", "key", fleet_b64s(f->p.prefix), "range_end", end);
+    char *skip = fleet_key(f, "config/v/", NULL, NULL),
+         *after = fleet_key(f, "config/v0", NULL, NULL);
+    json_t *b = json_pack("{s:[{s:{s:o, s:o}}, {s:{s:o, s:s}}]}", "success", "request_range", "key",
+                          fleet_b64s(f->p.prefix), "range_end", fleet_b64s(skip), "request_range",
+                          "key", fleet_b64s(after), "range_end", end);
     free(end);
+    free(skip);
+    free(after);
     f->range_sent = fleet_mono();
-    etcd_call(f->etcd, "/v3/kv/range", b, fleet_on_range, fleet_call_new(f));
+    etcd_call(f->etcd, "/v3/kv/txn", b, fleet_on_range, fleet_call_new(f));
 }
 
 /* ---- node key and lease ----------------------------------------------- */
@@ -581,6 +612,7 @@ static json_t *fleet_node_put_op(struct fleet *f)
         json_pack("{s:s, s:s, s:f, s:f, s:O, s:s, s:i}", "version", f->version, "config_hash",
                   f->config_hash, "last_seen", fleet_wall(), "started", f->nodes[f->self].started,
                   "vantage", f->vantage, "node", f->p.node, "layout", FLEET_LAYOUT);
+    fleet_config_node_fields_locked(f, v);
     pthread_mutex_unlock(&f->lock);
     char *key = fleet_key(f, "nodes/", f->p.node, NULL);
     fleet_sign_on_lease(f, key, v);

@@ -62,6 +62,13 @@ json_t *fleet_view_status(struct fleet *f)
         int layout = self ? FLEET_LAYOUT : n->layout;
         json_object_set_new(j, "layout", json_integer(layout));
         mixed |= layout != FLEET_LAYOUT;
+        if (f->cfg.on_config) {
+            json_object_set_new(
+                j, "config_version",
+                json_integer((json_int_t)(self ? f->cfg.applied : n->config_version)));
+            const char *ce = self ? f->cfg.error : n->config_error;
+            json_object_set_new(j, "config_error", ce[0] ? json_string(ce) : json_null());
+        }
         json_object_set_new(j, "clock_offset_s",
                             !self && n->have_offset ? json_real(n->clock_offset) : json_null());
         json_array_append_new(nodes, j);

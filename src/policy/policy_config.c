@@ -408,20 +408,6 @@ static bool pc_in_zones(const struct dns_name *n, const char *const *origins, si
     return false;
 }
 
-/* A boolean at obj.key (def when absent); reports other types. */
-static bool pc_bool(const struct jsoncfg *j, json_t *obj, const char *key, const char *path,
-                    bool def)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return def;
-    if (!json_is_boolean(v)) {
-        jsoncfg_err(j, path, "must be true or false");
-        return def;
-    }
-    return json_is_true(v);
-}
-
 /* The region order or set of rec, by policy. */
 static void pc_record_order(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
                             struct policy_record *rec)
@@ -494,7 +480,7 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     rec->answers = (unsigned)jsoncfg_int(j, r, "answers", sub, 1, 16, set ? 8 : 1);
     pc_record_order(j, r, path, g, rec);
     snprintf(sub, sizeof(sub), "%s.ecs", path);
-    rec->use_ecs = pc_bool(j, r, "ecs", sub, def->ecs);
+    rec->use_ecs = jsoncfg_bool(j, r, "ecs", sub, def->ecs);
     snprintf(sub, sizeof(sub), "%s.spill", path);
     rec->spill = (unsigned)jsoncfg_int(j, r, "spill", sub, 0, 64, 0);
     bool ordered = rec->policy == POLICY_FAILOVER || rec->policy == POLICY_GEO ||
@@ -555,7 +541,7 @@ struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const ch
     pc_regions(j, json_object_get(root, "regions"), g);
     pc_checks(j, json_object_get(root, "checks"), g);
     pc_pools(j, json_object_get(root, "pools"), g);
-    struct pc_defaults def = {.ecs = pc_bool(j, root, "ecs", "$.ecs", true)};
+    struct pc_defaults def = {.ecs = jsoncfg_bool(j, root, "ecs", "$.ecs", true)};
     pc_records(j, json_object_get(root, "records"), g, origins, n_origins, &def);
     policy_bind_names(j, g);
     policy_ramp_init(g);

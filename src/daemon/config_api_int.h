@@ -1,0 +1,63 @@
+/*
+ * config_api_int.h -- what config_api.c (the versioned document) and
+ * config_fleet.c (the fleet's configuration in etcd) share. Not for use
+ * outside src/daemon. Functions marked (lock) need api->lock held.
+ */
+#ifndef GTM_DAEMON_CONFIG_API_INT_H
+#define GTM_DAEMON_CONFIG_API_INT_H
+
+#include <sys/types.h>
+
+#include "daemon/config_api.h"
+
+/* Writes j to path through a temporary file, fsync and a rename; 0 or -1
+ * (errno). */
+int config_api_write_json(const char *path, json_t *j, mode_t mode);
+/* The mode the configuration file has (0640 when it cannot be read). */
+mode_t config_api_file_mode(const struct config_api *api);
+/* Keeps doc as version v with meta ("version" and "time" are set here);
+ * 0 or -1 (logged). same_as: a file that holds doc (linked, not written
+ * again), or NULL. v must be newer than api->version, which becomes v.
+ * (lock) */
+int config_api_record_as(struct config_api *api, uint64_t v, json_t *doc, json_t *meta,
+                         const char *same_as);
+/* The file's document (borrowed: valid until the lock is dropped), read
+ * again only when the file changed; NULL (why in je, which may be NULL)
+ * when it cannot be read. (lock) */
+json_t *config_api_current(struct config_api *api, json_error_t *je);
+/* Whether the file is as it was when last known to be api->version, and
+ * that it is now. (lock) */
+bool config_api_file_known(const struct config_api *api);
+void config_api_file_is_version(struct config_api *api);
+/* Makes doc (a reference is kept: not to be changed afterwards) the
+ * configuration as version v (meta as for record_as): written as a
+ * candidate beside the file, reloaded from it (the reload is the
+ * validation: on failure nothing changes and *result is the 400 with its
+ * errors), kept in the history and renamed over the file. 0, or -1 with
+ * the error reply in *result; on success *result is the reload's result.
+ * (lock; dropped around the reload) */
+int config_api_install(struct config_api *api, json_t *doc, uint64_t v, json_t *meta,
+                       json_t **result, int *status);
+/* Version v's document (ext ".json") or meta (".meta.json"), or NULL. */
+json_t *config_api_load_version(const struct config_api *api, uint64_t v, const char *ext);
+/* NULL when doc loads as `gtmd check` loads a file, else its errors. (lock) */
+json_t *config_api_check(struct config_api *api, json_t *doc);
+/* Reloads from the candidate from with the lock dropped around it (the
+ * reload takes the daemon's reload lock, then config_api_note_reload).
+ * (lock) */
+json_t *config_api_reload_unlocked(struct config_api *api, const char *from, bool *ok);
+json_t *config_api_error(int *status, int st, const char *code, const char *msg);
+
+/* config_fleet.c: a validated change (doc, borrowed) published as the
+ * fleet's next version and awaited here; the reply. *retry: the fleet
+ * moved on first and the change may be carried onto it. (lock; dropped
+ * while etcd and the main thread work) */
+json_t *config_fleet_commit(struct config_api *api, json_t *doc, const char *author,
+                            const char *change, int *status, bool *retry);
+/* Waits (lock) up to timeout_s for this node to apply the fleet's head. */
+void config_fleet_catch_up(struct config_api *api, double timeout_s);
+/* After a reload (the file may have been edited by hand): checked on the
+ * main thread. */
+void config_fleet_file_changed(struct config_api *api);
+
+#endif

@@ -1,0 +1,417 @@
+/*
+ * config_fleet.c -- the fleet's configuration ("config_api": {"fleet":
+ * true}; doc/fleet.md, "One configuration for the fleet").
+ *
+ * The shared part of the configuration (config_shared_part: everything
+ * but the node-local keys) lives in etcd as numbered versions
+ * (fleet_config.h). Every node applies each version as its own file: the
+ * version's shared part with the node's own node-local keys, validated,
+ * written, reloaded and kept in its history directory under the fleet's
+ * number. So the file stays the thing gtmd serves, and `gtmd check`,
+ * backups and diffs keep working on it.
+ *
+ * Which wins:
+ *  - a change through any node's API is published as the fleet's next
+ *    version (a compare-and-swap on the version it was made on) and
+ *    answered once this node serves it;
+ *  - etcd wins over a file: a node that was down, or whose file was
+ *    edited while the fleet moved on, takes the fleet's version (the
+ *    edited file is kept beside as FILE.rejected);
+ *  - a file edited by hand on top of the version the fleet is at (then
+ *    SIGHUP, or a restart) is published as the next version, source
+ *    "file";
+ *  - a fleet whose etcd holds no configuration takes the first node's
+ *    file as version 1 (source "bootstrap");
+ *  - a node that joins (its history holds no fleet version yet) moves its
+ *    own history aside (DIR/before-fleet-TIME) and its file beside
+ *    (FILE.before-fleet): from then on its version numbers are the
+ *    fleet's.
+ * A version a node cannot apply (it does not validate there: a file it
+ * names is missing, say) leaves the node on its last good one; its node
+ * record and /v1/status (fleet.nodes) say which version and why.
+ *
+ * Threads: config_fleet_offer runs on the fleet thread and only hands
+ * over (pend_lock); applying runs on the main thread (ev_fleet); commits
+ * come from the admin API's store thread. api->lock orders them and is
+ * never held while waiting for etcd.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/deadline.h"
+#include "common/log.h"
+#include "daemon/config.h"
+#include "daemon/config_api_int.h"
+#include "fleet/fleet.h"
+
+/* A change through the API is answered within this (etcd, then this node
+ * applying it). */
+#define CONFIG_FLEET_DEADLINE_S 5.0
+
+/* The shared parts of a and b are the same. */
+static bool config_fleet_same_shared(json_t *a, json_t *b)
+{
+    json_t *x = config_shared_part(a), *y = config_shared_part(b);
+    bool same = json_equal(x, y);
+    json_decref(x);
+    json_decref(y);
+    return same;
+}
+
+/* Publishes doc's shared part as the version after base; lock dropped
+ * meanwhile. (lock) */
+static enum shared_status config_fleet_publish(struct config_api *api, json_t *doc, uint64_t base,
+                                               const char *source, const char *author,
+                                               const char *change, uint64_t *version, char *err,
+                                               size_t len)
+{
+    json_t *rec = json_pack("{s:o, s:s, s:s, s:s}", "doc", config_shared_part(doc), "source",
+                            source, "author", author ? author : "", "change", change ? change : "");
+    unsigned keep = api->keep;
+    struct fleet *f = api->fleet;
+    pthread_mutex_unlock(&api->lock);
+    enum shared_status st =
+        f ? fleet_config_publish(f, rec, base, keep, deadline_mono() + CONFIG_FLEET_DEADLINE_S,
+                                 version, err, len)
+          : SHARED_UNAVAILABLE;
+    if (!f)
+        snprintf(err, len, "the fleet is not running");
+    pthread_mutex_lock(&api->lock);
+    json_decref(rec);
+    return st;
+}
+
+static int config_fleet_http(enum shared_status st)
+{
+    return st == SHARED_CONFLICT ? 412 : st == SHARED_UNKNOWN ? 504 : 503;
+}
+
+json_t *config_fleet_commit(struct config_api *api, json_t *doc, const char *author,
+                            const char *change, int *status, bool *retry)
+{
+    uint64_t v = 0;
+    char err[300];
+    enum shared_status st =
+        config_fleet_publish(api, doc, api->version, "api", author, change, &v, err, sizeof(err));
+    if (st == SHARED_CONFLICT) {
+        *retry = true;
+        json_t *out = config_api_error(status, 412, "version_mismatch", err);
+        json_object_set_new(out, "version", json_integer((json_int_t)api->version));
+        return out;
+    }
+    if (st != SHARED_OK)
+        return config_api_error(status, config_fleet_http(st), "etcd", err);
+    /* In etcd: answered once this node serves it (the watch, then the main
+     * thread), so that a client can read its change back here at once. */
+    struct timespec ts = deadline_after(CONFIG_FLEET_DEADLINE_S);
+    while (api->version < v && api->fleet_failed < v)
+        if (pthread_cond_timedwait(&api->applied, &api->lock, &ts) != 0)
+            break;
+    if (api->version >= v) {
+        *status = 201;
+        return json_pack("{s:b, s:I, s:b}", "applied", true, "version", (json_int_t)v, "fleet",
+                         true);
+    }
+    char msg[800];
+    snprintf(msg, sizeof(msg), "version %llu is the fleet's, but this node %s%s",
+             (unsigned long long)v,
+             api->fleet_failed >= v ? "could not apply it: " : "has not applied it yet",
+             api->fleet_failed >= v ? api->fleet_why : " (see fleet.nodes in /v1/status)");
+    json_t *out = config_api_error(status, api->fleet_failed >= v ? 500 : 504, "not_applied", msg);
+    json_object_set_new(out, "version", json_integer((json_int_t)v));
+    return out;
+}
+
+void config_fleet_catch_up(struct config_api *api, double timeout_s)
+{
+    uint64_t head = api->fleet ? fleet_config_head(api->fleet) : 0;
+    struct timespec ts = deadline_after(timeout_s);
+    while (api->version < head && api->fleet_failed < head)
+        if (pthread_cond_timedwait(&api->applied, &api->lock, &ts) != 0)
+            break;
+}
+
+/* ---- the main thread: versions from etcd, hand edits ------------------------ */
+
+/* Tells the fleet (and the waiting API) what this node serves. (lock) */
+static void config_fleet_done(struct config_api *api, uint64_t failed, const char *why)
+{
+    if (failed) {
+        api->fleet_failed = failed;
+        snprintf(api->fleet_why, sizeof(api->fleet_why), "%s", why);
+        char e[600];
+        snprintf(e, sizeof(e), "version %llu: %s", (unsigned long long)failed, why);
+        log_error("event=config_fleet_refused version=%llu serving=%llu why=\"%s\"",
+                  (unsigned long long)failed, (unsigned long long)api->version, why);
+        if (api->fleet)
+            fleet_config_applied(api->fleet, api->version, e);
+    } else if (api->fleet)
+        fleet_config_applied(api->fleet, api->version, "");
+    pthread_cond_broadcast(&api->applied);
+}
+
+/* The meta of a version from its fleet record. */
+static json_t *config_fleet_meta(json_t *rec)
+{
+    json_t *m = json_object();
+    static const char *const keep[] = {"time", "source", "author", "change",
+                                       "node", "signer", NULL};
+    for (const char *const *k = keep; *k; k++) {
+        json_t *v = json_object_get(rec, *k);
+        if (v)
+            json_object_set(m, *k, v);
+    }
+    json_object_set_new(m, "fleet", json_true());
+    return m;
+}
+
+/* Applies record rec (the fleet's version N) with cur's node-local keys.
+ * (lock) */
+static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *cur)
+{
+    uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
+    json_t *doc = config_with_local(json_object_get(rec, "doc"), cur);
+    json_t *meta = config_fleet_meta(rec);
+    if (json_equal(doc, cur)) { /* this node's own edit, or a restart */
+        if (config_api_record_as(api, v, doc, meta, NULL) == 0) {
+            config_api_file_is_version(api);
+            config_fleet_done(api, 0, NULL);
+        } else
+            config_fleet_done(api, v, "the history directory could not keep it");
+    } else {
+        json_t *res = NULL;
+        int status;
+        if (config_api_install(api, doc, v, meta, &res, &status) == 0)
+            config_fleet_done(api, 0, NULL);
+        else {
+            json_t *e = json_object_get(res, "error");
+            const char *first = json_string_value(json_array_get(json_object_get(e, "errors"), 0));
+            const char *msg = json_string_value(json_object_get(e, "message"));
+            config_fleet_done(api, v, first ? first : msg ? msg : "it does not load here");
+        }
+        json_decref(res);
+    }
+    json_decref(meta);
+    json_decref(doc);
+}
+
+/* The file differs from the version this node last applied: an edit by
+ * hand. Published when the fleet is still at that version; else the
+ * fleet's wins and the file is kept beside. true when published. (lock) */
+static bool config_fleet_edit(struct config_api *api, json_t *cur, uint64_t head)
+{
+    if (config_api_file_known(api))
+        return false; /* as this node last applied or compared it */
+    json_t *last = api->version ? config_api_load_version(api, api->version, ".json") : NULL;
+    bool edited = last && !config_fleet_same_shared(cur, last);
+    json_decref(last);
+    if (!edited) {
+        config_api_file_is_version(api);
+        return false;
+    }
+    if (head == api->version) {
+        uint64_t v = 0;
+        char err[300];
+        enum shared_status st = config_fleet_publish(api, cur, head, "file", "file",
+                                                     "the configuration file, edited on this node",
+                                                     &v, err, sizeof(err));
+        log_info("event=config_fleet_file result=%s version=%llu error=\"%s\"",
+                 st == SHARED_OK ? "published" : "not_published", (unsigned long long)v, err);
+        return st == SHARED_OK;
+    }
+    char keep[4200];
+    snprintf(keep, sizeof(keep), "%s.rejected", api->path);
+    config_api_write_json(keep, cur, 0600);
+    log_warn("event=config_fleet_file result=replaced kept=%s version=%llu fleet=%llu "
+             "note=\"this file was edited while the fleet moved on: the fleet's version "
+             "replaces it\"",
+             keep, (unsigned long long)api->version, (unsigned long long)head);
+    return false;
+}
+
+/* Moves the history directory's versions into aside; false when it could
+ * not be made. */
+static bool config_fleet_move_history(struct config_api *api, const char *aside)
+{
+    if (mkdir(aside, 0750) != 0)
+        return false;
+    DIR *d = opendir(api->history_dir);
+    struct dirent *e;
+    char from[4400], to[4400];
+    while (d && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)
+            continue;
+        snprintf(from, sizeof(from), "%s/%s", api->history_dir, e->d_name);
+        snprintf(to, sizeof(to), "%s/%s", aside, e->d_name);
+        rename(from, to);
+    }
+    if (d)
+        closedir(d);
+    return true;
+}
+
+/* This node joins the fleet's configuration: its newest version is its
+ * own (from before; no "fleet" in its meta). Its history moves aside and
+ * its file is kept beside, so that its version numbers are the fleet's.
+ * (lock) */
+static void config_fleet_join(struct config_api *api, json_t *cur)
+{
+    if (!api->version)
+        return;
+    json_t *m = config_api_load_version(api, api->version, ".meta.json");
+    bool fleet = json_is_true(json_object_get(m, "fleet"));
+    json_decref(m);
+    if (fleet)
+        return;
+    char aside[4200], keep[4200];
+    snprintf(aside, sizeof(aside), "%s/before-fleet-%ld", api->history_dir, (long)time(NULL));
+    snprintf(keep, sizeof(keep), "%s.before-fleet", api->path);
+    config_api_write_json(keep, cur, 0600);
+    if (!config_fleet_move_history(api, aside)) {
+        log_error("event=config_fleet_join result=failed dir=%s error=\"%s\"", aside,
+                  strerror(errno));
+        return;
+    }
+    log_info("event=config_fleet_join versions=%llu kept=%s file=%s",
+             (unsigned long long)api->version, aside, keep);
+    api->version = 0;
+}
+
+/* The versions in records this node has not got: each kept, the last one
+ * (head's) applied. (lock) */
+static void config_fleet_records(struct config_api *api, uint64_t head, json_t *records,
+                                 json_t *cur)
+{
+    size_t n = json_array_size(records), i;
+    json_t *rec;
+    json_array_foreach(records, i, rec)
+    {
+        uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
+        if (v <= api->version)
+            continue;
+        if (i + 1 == n) {
+            config_fleet_apply(api, rec, cur);
+            break;
+        }
+        /* Missed while this node was down: kept, not applied. */
+        json_t *doc = config_with_local(json_object_get(rec, "doc"), cur);
+        json_t *meta = config_fleet_meta(rec);
+        config_api_record_as(api, v, doc, meta, NULL);
+        json_decref(meta);
+        json_decref(doc);
+    }
+    if (head < api->version)
+        log_error("event=config_fleet_behind fleet=%llu serving=%llu note=\"etcd holds an "
+                  "older version than this node served: was etcd restored or reset? This "
+                  "node keeps its own until the fleet's version passes it\"",
+                  (unsigned long long)head, (unsigned long long)api->version);
+}
+
+/* The fleet's versions records (head's last) arrived. (lock) */
+static void config_fleet_take(struct config_api *api, uint64_t head, json_t *records)
+{
+    json_t *cur = config_api_current(api, NULL);
+    if (!cur) {
+        config_fleet_done(api, head, "the configuration file cannot be read");
+        return;
+    }
+    json_incref(cur); /* installing a version replaces the cached one */
+    if (head == 0) {  /* an empty fleet: this file becomes its first version */
+        uint64_t v = 0;
+        char err[300];
+        enum shared_status st =
+            config_fleet_publish(api, cur, 0, "bootstrap", "file",
+                                 "the first node's configuration file", &v, err, sizeof(err));
+        log_info("event=config_fleet_bootstrap result=%s error=\"%s\"",
+                 st == SHARED_OK ? "published" : "not_published", err);
+    } else {
+        config_fleet_join(api, cur);
+        if (!config_fleet_edit(api, cur, head))
+            config_fleet_records(api, head, records, cur);
+    }
+    json_decref(cur);
+}
+
+static void config_fleet_run(evutil_socket_t fd, short what, void *arg)
+{
+    struct config_api *api = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&api->pend_lock);
+    json_t *records = api->pending;
+    uint64_t head = api->pending_head;
+    bool have = api->have_pending, check = api->file_check;
+    api->pending = NULL;
+    api->have_pending = api->file_check = false;
+    pthread_mutex_unlock(&api->pend_lock);
+    pthread_mutex_lock(&api->lock);
+    if (have)
+        config_fleet_take(api, head, records);
+    else if (check && api->fleet) {
+        json_t *cur = config_api_current(api, NULL);
+        if (cur)
+            config_fleet_edit(api, json_incref(cur), fleet_config_head(api->fleet));
+        json_decref(cur);
+    }
+    pthread_mutex_unlock(&api->lock);
+    json_decref(records);
+}
+
+void config_fleet_offer(void *arg, uint64_t head, json_t *records)
+{
+    struct config_api *api = arg;
+    pthread_mutex_lock(&api->pend_lock);
+    json_t *old = api->pending;
+    api->pending = json_deep_copy(records); /* the fleet thread keeps its own */
+    api->pending_head = head;
+    api->have_pending = true;
+    if (api->ev_fleet)
+        event_active(api->ev_fleet, EV_TIMEOUT, 0);
+    pthread_mutex_unlock(&api->pend_lock);
+    json_decref(old);
+}
+
+void config_fleet_file_changed(struct config_api *api)
+{
+    pthread_mutex_lock(&api->pend_lock);
+    api->file_check = true;
+    if (api->ev_fleet)
+        event_active(api->ev_fleet, EV_TIMEOUT, 0);
+    pthread_mutex_unlock(&api->pend_lock);
+}
+
+void config_fleet_attach(struct config_api *api, struct fleet *fleet, struct event_base *base)
+{
+    pthread_mutex_lock(&api->lock);
+    api->fleet = fleet;
+    pthread_mutex_unlock(&api->lock);
+    pthread_mutex_lock(&api->pend_lock);
+    api->ev_fleet = event_new(base, -1, 0, config_fleet_run, api);
+    if (!api->ev_fleet)
+        abort();
+    if (api->have_pending || api->file_check) /* offered before this */
+        event_active(api->ev_fleet, EV_TIMEOUT, 0);
+    pthread_mutex_unlock(&api->pend_lock);
+    log_info("event=config_fleet node=%s serving=%llu", fleet_node(fleet),
+             (unsigned long long)api->version);
+}
+
+void config_fleet_detach(struct config_api *api)
+{
+    pthread_mutex_lock(&api->pend_lock);
+    if (api->ev_fleet)
+        event_free(api->ev_fleet);
+    api->ev_fleet = NULL;
+    pthread_mutex_unlock(&api->pend_lock);
+    pthread_mutex_lock(&api->lock);
+    api->fleet = NULL;
+    pthread_cond_broadcast(&api->applied);
+    pthread_mutex_unlock(&api->lock);
+}

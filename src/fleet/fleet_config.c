@@ -1,0 +1,440 @@
+/*
+ * fleet_config.c -- the fleet's configuration in etcd (fleet_config.h):
+ * head as the watch delivers it, fetching the versions this node has not
+ * applied, and publishing a new version in one compare-and-swap
+ * transaction.
+ */
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/deadline.h"
+#include "common/log.h"
+#include "fleet/fleet_int.h"
+
+/* A publish, from its caller's thread to the fleet thread and back. */
+struct fleet_cfg_job {
+    json_t *record; /* the version's record, completed here (owned) */
+    uint64_t base, version;
+    unsigned keep;
+    int64_t wait_rev; /* done once the watch applied this revision */
+    int phase;        /* 0 queued, 1 sent to etcd, 2 waiting for the watch (L) */
+    enum shared_status result;
+    char err[256];
+    bool done, abandoned; /* abandoned: the caller stopped waiting; free it */
+    struct fleet_cfg_job *next;
+};
+
+/* A call's context: its fleet, job, and the sync sequence it belongs to. */
+struct fleet_cfg_call {
+    struct fleet *f;
+    struct fleet_cfg_job *job;
+    unsigned gen;
+    uint64_t head; /* a fetch: the head it fetches up to */
+};
+
+static char *fleet_config_vkey(const struct fleet *f, uint64_t v)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%012llu", (unsigned long long)v);
+    return fleet_key(f, "config/v/", num, NULL);
+}
+
+static struct fleet_cfg_call *fleet_config_call(struct fleet *f, struct fleet_cfg_job *j)
+{
+    struct fleet_cfg_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_cfg_call){.f = f, .job = j, .gen = f->sync_step};
+    return c;
+}
+
+/* ---- head and fetching (fleet thread) ----------------------------------- */
+
+void fleet_config_begin_read(struct fleet *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->cfg.head = 0;
+    f->cfg.head_rev = 0;
+    pthread_mutex_unlock(&f->lock);
+}
+
+void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev, bool bulk)
+{
+    json_t *ver = json_object_get(v, "version");
+    uint64_t h =
+        json_is_integer(ver) && json_integer_value(ver) > 0 ? (uint64_t)json_integer_value(ver) : 0;
+    pthread_mutex_lock(&f->lock);
+    f->cfg.head = v ? h : 0;
+    f->cfg.head_rev = v ? mod_rev : 0;
+    pthread_mutex_unlock(&f->lock);
+    (void)bulk; /* the watch's handler, or the fresh read's end, runs fleet_config_run */
+}
+
+/* The records of a fetch reply that are what their keys say, in order,
+ * up to head; NULL when head's own is not among them (pruned meanwhile,
+ * or refused). */
+static json_t *fleet_config_records(struct fleet *f, json_t *resp, uint64_t head)
+{
+    json_t *out = json_array(), *kv;
+    size_t i;
+    bool have_head = false;
+    json_array_foreach(json_object_get(resp, "kvs"), i, kv)
+    {
+        size_t kl, vl;
+        char *key = etcd_unb64(json_string_value(json_object_get(kv, "key")) ?: "", &kl);
+        char *text = etcd_unb64(json_string_value(json_object_get(kv, "value")) ?: "", &vl);
+        json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+        const char *signer = NULL;
+        enum fleet_verdict vd = key && json_is_object(v)
+                                    ? fleet_verify(&f->p.keys, key, v, NULL, &signer)
+                                    : FLEET_SIG_MISSING;
+        json_t *ver = json_object_get(v, "version");
+        char *want =
+            json_is_integer(ver) ? fleet_config_vkey(f, (uint64_t)json_integer_value(ver)) : NULL;
+        if (vd != FLEET_SIG_OK)
+            fleet_reject(f, key ? key : "config/v/?", vd, signer, NULL);
+        else if (!want || strcmp(want, key) != 0 || !json_is_object(json_object_get(v, "doc")))
+            fleet_reject(f, key, FLEET_REJ_FIELDS, signer,
+                         "a configuration version must carry its own version and a doc");
+        else {
+            json_object_del(v, "sig");
+            json_object_set_new(v, "signer", json_string(signer ? signer : ""));
+            have_head |= (uint64_t)json_integer_value(ver) == head;
+            json_array_append(out, v);
+        }
+        free(want);
+        json_decref(v);
+        free(key);
+        free(text);
+    }
+    if (!have_head) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_cfg_call *c = arg;
+    struct fleet *f = c->f;
+    uint64_t head = c->head;
+    bool stale = st == ETCD_ERR_CANCELLED || c->gen != f->sync_step;
+    free(c);
+    if (st == ETCD_ERR_CANCELLED)
+        return; /* the fleet is being freed */
+    f->cfg.fetching = false;
+    if (stale)
+        return; /* a fresh read follows, and fetches again */
+    if (st != ETCD_OK) {
+        log_warn("event=fleet_config_fetch result=failed error=\"%s\" note=\"tried again next "
+                 "tick\"",
+                 err ? err : "");
+        return;
+    }
+    json_t *recs = fleet_config_records(f, resp, head);
+    if (!recs) {
+        /* Refused or pruned: tried again each tick. Head moved on while
+         * this was fetched: at once. */
+        if (fleet_config_head(f) != head)
+            fleet_config_run(f);
+        return;
+    }
+    f->cfg.offered = head;
+    f->cfg.on_config(f->cfg.arg, head, recs);
+    json_decref(recs);
+}
+
+/* Fetches the versions after the one this node serves, up to head. */
+static void fleet_config_fetch(struct fleet *f)
+{
+    pthread_mutex_lock(&f->lock);
+    uint64_t head = f->cfg.head, applied = f->cfg.applied;
+    pthread_mutex_unlock(&f->lock);
+    if (head == 0) {
+        if (!f->cfg.told_empty) {
+            f->cfg.told_empty = true;
+            f->cfg.offered = 0;
+            json_t *none = json_array();
+            f->cfg.on_config(f->cfg.arg, 0, none);
+            json_decref(none);
+        }
+        return;
+    }
+    f->cfg.told_empty = false;
+    if (head == f->cfg.offered || f->cfg.fetching)
+        return;
+    uint64_t from = f->cfg.offered > applied ? f->cfg.offered : applied;
+    from = from && from < head && head - from <= FLEET_CONFIG_FETCH_MAX ? from + 1 : head;
+    char *a = fleet_config_vkey(f, from), *b = fleet_config_vkey(f, head + 1);
+    char *ab = etcd_b64(a, strlen(a)), *bb = etcd_b64(b, strlen(b));
+    json_t *req = json_pack("{s:s, s:s}", "key", ab, "range_end", bb);
+    free(a);
+    free(b);
+    free(ab);
+    free(bb);
+    f->cfg.fetching = true;
+    struct fleet_cfg_call *c = fleet_config_call(f, NULL);
+    c->head = head;
+    etcd_call(f->etcd, "/v3/kv/range", req, fleet_config_on_fetch, c);
+}
+
+/* ---- publishing ----------------------------------------------------------- */
+
+static void fleet_config_done_locked(struct fleet *f, struct fleet_cfg_job *j,
+                                     enum shared_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fleet_config_done_locked(struct fleet *f, struct fleet_cfg_job *j,
+                                     enum shared_status st, const char *fmt, ...)
+{
+    struct fleet_cfg_job **pp = &f->cfg.jobs;
+    while (*pp && *pp != j)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = j->next;
+    j->result = st;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(j->err, sizeof(j->err), fmt, ap);
+        va_end(ap);
+    }
+    j->done = true;
+    if (j->abandoned) {
+        json_decref(j->record);
+        free(j);
+    }
+    pthread_cond_broadcast(&f->cond);
+}
+
+static void fleet_config_on_txn(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_cfg_call *c = arg;
+    struct fleet *f = c->f;
+    struct fleet_cfg_job *j = c->job;
+    free(c);
+    if (st == ETCD_ERR_CANCELLED)
+        return; /* stop: fleet_config_fail_all answered j */
+    pthread_mutex_lock(&f->lock);
+    if (st == ETCD_ERR_NET)
+        fleet_config_done_locked(f, j, SHARED_UNKNOWN,
+                                 "etcd did not answer (%s): the version may or may not have been "
+                                 "written; read the configuration's version again",
+                                 err ? err : "");
+    else if (st != ETCD_OK)
+        fleet_config_done_locked(f, j, SHARED_UNAVAILABLE,
+                                 "etcd refused the version (%s); nothing was changed",
+                                 err ? err : "error");
+    else if (!json_is_true(json_object_get(resp, "succeeded")))
+        fleet_config_done_locked(f, j, SHARED_CONFLICT,
+                                 "another node wrote a version of the configuration meanwhile");
+    else {
+        f->writes++;
+        f->keys_written += 2;
+        j->wait_rev =
+            etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
+        j->phase = 2;
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (st == ETCD_ERR_NET)
+        fleet_sync_failed(f, "config", err);
+    fleet_config_run(f);
+}
+
+/* A put of v (stolen; signed here) at key, as a transaction operation. */
+static json_t *fleet_config_put_op(struct fleet *f, const char *key, json_t *v)
+{
+    fleet_sign(&f->p.keys, key, v);
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    json_t *op = json_pack("{s:{s:o, s:o}}", "request_put", "key", fleet_b64s(key), "value",
+                           fleet_b64s(text ? text : "{}"));
+    free(text);
+    return op;
+}
+
+/* Sends job j's transaction (j is phase 1 already). Caller holds no lock. */
+static void fleet_config_send(struct fleet *f, struct fleet_cfg_job *j, int64_t head_rev)
+{
+    uint64_t v = j->base + 1;
+    json_object_set_new(j->record, "version", json_integer((json_int_t)v));
+    json_object_set_new(j->record, "node", json_string(f->p.node));
+    json_object_set_new(j->record, "time", json_real(health_now()));
+    char *vkey = fleet_config_vkey(f, v), *hkey = fleet_key(f, "config/head", NULL, NULL);
+    json_t *rec = json_copy(j->record);
+    json_t *ops = json_array();
+    json_array_append_new(ops, fleet_config_put_op(f, vkey, rec));
+    json_array_append_new(
+        ops, fleet_config_put_op(
+                 f, hkey, json_pack("{s:I, s:s}", "version", (json_int_t)v, "node", f->p.node)));
+    if (v > j->keep) {
+        char *old = fleet_config_vkey(f, v - j->keep);
+        json_array_append_new(
+            ops, json_pack("{s:{s:o}}", "request_delete_range", "key", fleet_b64s(old)));
+        free(old);
+    }
+    json_t *txn =
+        json_pack("{s:[{s:o, s:s, s:I, s:s}], s:o}", "compare", "key", fleet_b64s(hkey), "target",
+                  "MOD", "mod_revision", (json_int_t)head_rev, "result", "EQUAL", "success", ops);
+    free(vkey);
+    free(hkey);
+    j->version = v;
+    etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_config_on_txn, fleet_config_call(f, j));
+}
+
+/* Ends the jobs the watch caught up with; returns a queued job to send
+ * (made phase 1) and head's revision, or NULL. Caller holds the lock. */
+static struct fleet_cfg_job *fleet_config_next_locked(struct fleet *f, int64_t *head_rev)
+{
+    struct fleet_cfg_job *start = NULL;
+    bool sending = false;
+    for (struct fleet_cfg_job *j = f->cfg.jobs, *n; j; j = n) {
+        n = j->next;
+        if (j->phase == 2 && f->rev >= j->wait_rev)
+            fleet_config_done_locked(f, j, SHARED_OK, NULL);
+        else if (j->phase == 1)
+            sending = true;
+        else if (j->phase == 0 && !start)
+            start = j;
+    }
+    if (!start || sending || f->conn != FLEET_CONN_SYNCED)
+        return NULL;
+    /* An empty fleet takes any first number (a node's own history goes on). */
+    if (f->cfg.head != 0 && start->base != f->cfg.head) {
+        fleet_config_done_locked(f, start, SHARED_CONFLICT,
+                                 "the fleet's configuration is at version %llu, not %llu",
+                                 (unsigned long long)f->cfg.head, (unsigned long long)start->base);
+        return NULL;
+    }
+    start->phase = 1;
+    *head_rev = f->cfg.head_rev;
+    return start;
+}
+
+void fleet_config_run(struct fleet *f)
+{
+    if (!f->cfg.on_config || f->stopping)
+        return;
+    for (;;) {
+        int64_t head_rev = 0;
+        pthread_mutex_lock(&f->lock);
+        struct fleet_cfg_job *j = fleet_config_next_locked(f, &head_rev);
+        bool put = f->cfg.put_due && f->conn == FLEET_CONN_SYNCED;
+        if (put)
+            f->cfg.put_due = false;
+        pthread_mutex_unlock(&f->lock);
+        if (put)
+            fleet_put_node(f);
+        if (!j)
+            break;
+        fleet_config_send(f, j, head_rev);
+    }
+    if (f->conn == FLEET_CONN_SYNCED)
+        fleet_config_fetch(f);
+}
+
+void fleet_config_fail_all(struct fleet *f, const char *why)
+{
+    pthread_mutex_lock(&f->lock);
+    while (f->cfg.jobs)
+        fleet_config_done_locked(f, f->cfg.jobs, SHARED_UNAVAILABLE, "%s", why);
+    pthread_mutex_unlock(&f->lock);
+}
+
+void fleet_config_node_fields_locked(struct fleet *f, json_t *rec)
+{
+    if (!f->cfg.on_config)
+        return;
+    json_object_set_new(rec, "config_version", json_integer((json_int_t)f->cfg.applied));
+    if (f->cfg.error[0])
+        json_object_set_new(rec, "config_error", json_string(f->cfg.error));
+}
+
+/* ---- the caller's side ------------------------------------------------------ */
+
+/* What the caller is told at the deadline (caller holds the lock). */
+static enum shared_status fleet_config_timeout_locked(struct fleet *f, struct fleet_cfg_job *j,
+                                                      uint64_t *version, char *err, size_t errlen)
+{
+    if (j->phase == 0) {
+        struct fleet_cfg_job **pp = &f->cfg.jobs;
+        while (*pp && *pp != j)
+            pp = &(*pp)->next;
+        if (*pp)
+            *pp = j->next;
+        json_decref(j->record);
+        free(j);
+        snprintf(err, errlen, "etcd could not be reached in time; nothing was sent");
+        return SHARED_UNAVAILABLE;
+    }
+    j->abandoned = true; /* the fleet thread frees it */
+    if (j->phase == 2) {
+        *version = j->version;
+        return SHARED_OK; /* in etcd; the watch brings it shortly */
+    }
+    snprintf(err, errlen,
+             "etcd did not answer in time: the version may or may not have been written; read "
+             "the configuration's version again");
+    return SHARED_UNKNOWN;
+}
+
+enum shared_status fleet_config_publish(struct fleet *f, json_t *record, uint64_t base,
+                                        unsigned keep, double deadline, uint64_t *version,
+                                        char *err, size_t errlen)
+{
+    struct fleet_cfg_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        abort();
+    j->record = json_deep_copy(record);
+    j->base = base;
+    j->keep = keep > 1 ? keep : 2;
+    *version = 0;
+    err[0] = '\0';
+    struct timespec ts = deadline_after(deadline - deadline_mono());
+    pthread_mutex_lock(&f->lock);
+    struct fleet_cfg_job **pp = &f->cfg.jobs;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = j;
+    pthread_mutex_unlock(&f->lock);
+    event_active(f->ev_jobs, EV_TIMEOUT, 0);
+    pthread_mutex_lock(&f->lock);
+    while (!j->done)
+        if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
+            break;
+    if (!j->done) {
+        enum shared_status st = fleet_config_timeout_locked(f, j, version, err, errlen);
+        pthread_mutex_unlock(&f->lock);
+        return st;
+    }
+    pthread_mutex_unlock(&f->lock);
+    enum shared_status st = j->result;
+    *version = st == SHARED_OK ? j->version : 0;
+    snprintf(err, errlen, "%s", j->err);
+    json_decref(j->record);
+    free(j);
+    return st;
+}
+
+void fleet_config_applied(struct fleet *f, uint64_t version, const char *error)
+{
+    pthread_mutex_lock(&f->lock);
+    bool moved = f->cfg.applied != version || strcmp(f->cfg.error, error ? error : "") != 0;
+    f->cfg.applied = version;
+    snprintf(f->cfg.error, sizeof(f->cfg.error), "%s", error ? error : "");
+    f->cfg.put_due |= moved;
+    pthread_mutex_unlock(&f->lock);
+    if (moved)
+        event_active(f->ev_jobs, EV_TIMEOUT, 0);
+}
+
+uint64_t fleet_config_head(struct fleet *f)
+{
+    pthread_mutex_lock(&f->lock);
+    uint64_t h = f->cfg.head;
+    pthread_mutex_unlock(&f->lock);
+    return h;
+}

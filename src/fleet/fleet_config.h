@@ -1,0 +1,67 @@
+/*
+ * fleet_config.h -- the fleet's configuration in etcd (doc/fleet.md, "One
+ * configuration for the fleet"): the part of the configuration file every
+ * node shares, versioned, so that a change made through any node's API is
+ * served by every node.
+ *
+ *   PREFIX/config/head              {"version": N}
+ *   PREFIX/config/v/NNNNNNNNNNNN    {"version": N, "doc": {...}, "author",
+ *                                    "change", "source", "node", "time"}
+ *
+ * Both are signed like every record (fleet_sign.h); any member may write
+ * them. A version is written by one transaction that compares head's mod
+ * revision with the one the writer saw, puts v/N and head, and deletes the
+ * version that falls out of "keep": of two writers on the same version one
+ * wins and the other gets SHARED_CONFLICT. The fresh read skips config/v/
+ * (the documents are large); when head moves, the node fetches the
+ * versions it has not applied and hands them, oldest first, to its owner
+ * (fleet_env.on_config), which keeps them all and applies the newest.
+ *
+ * Threads: fleet_config_publish blocks its caller (never the fleet thread)
+ * until the version is in etcd and this node's watch has seen it, or the
+ * deadline (CLOCK_MONOTONIC seconds); fleet_config_applied from any thread.
+ *
+ * Ownership: publish copies record; the records handed to on_config are
+ * borrowed for the call.
+ */
+#ifndef GTM_FLEET_FLEET_CONFIG_H
+#define GTM_FLEET_FLEET_CONFIG_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "health/shared_store.h"
+
+struct fleet;
+
+/* The fleet thread's news: head is the fleet's version (0: etcd holds no
+ * configuration yet), records the versions this node had not applied, in
+ * order, head's last (empty when head is 0). Runs on the fleet thread: it
+ * must hand the work over, not do it. */
+typedef void (*fleet_config_fn)(void *arg, uint64_t head, json_t *records);
+
+/* Versions further back than this are not fetched one by one: a node that
+ * missed more gets head's only. (Each can be as large as etcd takes, 1.5
+ * MiB by default: ten of them stay well within a reply gtmd reads.) */
+#define FLEET_CONFIG_FETCH_MAX 10
+
+/*
+ * Writes record (borrowed: "doc", "author", "change", "source"; the
+ * version, node and time are added) as version base + 1 when the fleet is
+ * at version base, or etcd holds none yet; drops version base + 1 - keep.
+ * *version gets the new version. SHARED_CONFLICT when the fleet is not at
+ * base (err says where it is), SHARED_UNAVAILABLE when nothing was sent,
+ * SHARED_UNKNOWN when no answer came in time.
+ */
+enum shared_status fleet_config_publish(struct fleet *f, json_t *record, uint64_t base,
+                                        unsigned keep, double deadline, uint64_t *version,
+                                        char *err, size_t errlen);
+
+/* The version this node serves, and why the fleet's newer one is not
+ * (error "" when it is): published in its node record, shown in status. */
+void fleet_config_applied(struct fleet *f, uint64_t version, const char *error);
+
+/* The fleet's version as this node's watch last saw it (0: none). */
+uint64_t fleet_config_head(struct fleet *f);
+
+#endif
