@@ -257,3 +257,51 @@ def test_a_node_with_its_own_history_joins_with_the_fleet_numbers(cluster, be, m
     assert st == 201 and body["version"] == 2, body
     ok, _ = poll(lambda: n2.answer("joined.example.com.") == ["127.0.0.31"], 5.0)
     assert ok
+
+
+def test_signed_fleet_takes_members_versions_and_refuses_forged_ones(cluster, be, made):
+    """With "members", versions are signed: a member's change travels, and
+    a version and head written by someone who is not a member (unsigned,
+    or signed with a key no member has) change nothing and are counted."""
+    import base64
+    import tempfile
+    from fleetlib import member_key
+    d = tempfile.mkdtemp(prefix="gtmd-cfgkeys-")
+    keys = {n: member_key(d, n) for n in ("n1", "n2", "mallory")}
+    mem = {n: keys[n][1] for n in ("n1", "n2")}
+    nodes = [start_node(made, cluster.urls, i, be["port"], start=False,
+                        key_file=keys["n%d" % i][0], members=mem) for i in (1, 2)]
+    for n in nodes:
+        n.config["config_api"] = {"history_dir": "history", "fleet": True}
+        n.start()
+    v = synced(nodes)
+    st, body = put(nodes[0], "records/signed.example.com.", record())
+    assert st == 201 and body["version"] == v + 1, body
+    ok, _ = poll(lambda: nodes[1].answer("signed.example.com.") == ["127.0.0.31"], 5.0)
+    assert ok
+    st, hist = nodes[1].get("/v1/config/history")
+    assert hist["versions"][0]["signer"] == "n1", hist["versions"][0]
+
+    def b64(s):
+        return base64.b64encode(s.encode()).decode()
+    evil = json.load(open(nodes[0].conf_path))
+    evil["records"]["evil.example.com."] = record("eu")
+    for k in ("listen", "admin", "fleet", "config_api", "probe_source"):
+        evil.pop(k, None)
+    forged = {"version": v + 2, "doc": evil, "author": "x", "change": "x", "source": "api",
+              "node": "n2", "time": time.time(), "signer": "n2", "sig": "AAAA"}
+    for key, val in (("config/v/%012d" % (v + 2), forged),
+                     ("config/head", {"version": v + 2, "node": "n2"})):
+        st, _ = http_json(cluster.urls[0] + "/v3/kv/put",
+                          {"key": b64("/gtmd/it/" + key), "value": b64(json.dumps(val))},
+                          timeout=3)
+        assert st == 200
+    ok, _ = poll(lambda: all(n.fleet()["rejected"]["unsigned"] >= 1 for n in nodes), 5.0)
+    assert ok, [n.fleet()["rejected"] for n in nodes]
+    time.sleep(1.0)
+    for n in nodes:
+        assert version(n) == v + 1
+        assert n.answer("evil.example.com.") == []
+    for p, _ in keys.values():
+        os.unlink(p)
+    os.rmdir(d)
