@@ -3,6 +3,7 @@
  */
 #include "daemon/config.h"
 #include "daemon/config_api.h"
+#include "daemon/config_keys.h"
 
 #include <jansson.h>
 #include <grp.h>
@@ -285,12 +286,8 @@ static void cfg_user(struct cfg_ctx *x, json_t *root)
 
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
-    static const char *const keys[] = {
-        "listen",        "workers",       "zones",   "edns_udp_max", "tcp",        "state_file",
-        "state_max_age", "max_overrides", "regions", "checks",       "pools",      "records",
-        "admin",         "drills",        "geoip",   "ecs",          "identity",   "version",
-        "cookies",       "rrl",           "user",    "group",        "fleet",      "probe_source",
-        "tsig_keys",     "max_verdicts",  "notify",  "xdp",          "config_api", NULL};
+    const char *keys[CONFIG_KEYS_MAX + 1];
+    config_key_names(keys);
     if (!json_is_object(root)) {
         cfg_err(x, "$", "the configuration must be a JSON object");
         return;
@@ -350,26 +347,22 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     drill_params_check(&x->j, &x->c->drills, x->c->gslb);
 }
 
-/* The keys each node of a fleet has its own (config.h). */
-static const char *const cfg_node_local[] = {
-    "listen",        "workers", "tcp",          "edns_udp_max", "admin",      "state_file",
-    "state_max_age", "fleet",   "probe_source", "xdp",          "config_api", NULL};
-
 json_t *config_shared_part(json_t *root)
 {
     json_t *copy = json_copy(root);
-    for (const char *const *k = cfg_node_local; *k; k++)
-        json_object_del(copy, *k);
+    for (size_t i = 0; i < config_keys_n; i++)
+        if (config_keys[i].flags & CONFIG_KEY_NODE_LOCAL)
+            json_object_del(copy, config_keys[i].name);
     return copy;
 }
 
 json_t *config_with_local(json_t *shared, json_t *local)
 {
     json_t *out = config_shared_part(shared);
-    for (const char *const *k = cfg_node_local; *k; k++) {
-        json_t *v = json_object_get(local, *k);
-        if (v)
-            json_object_set(out, *k, v);
+    for (size_t i = 0; i < config_keys_n; i++) {
+        json_t *v = json_object_get(local, config_keys[i].name);
+        if (v && (config_keys[i].flags & CONFIG_KEY_NODE_LOCAL))
+            json_object_set(out, config_keys[i].name, v);
     }
     return out;
 }
@@ -413,6 +406,12 @@ struct config *config_load(const char *path, struct errlist *errs)
     cfg_root(&x, root);
     if (json_is_object(root) && c->fleet.enabled) /* only a fleet compares it */
         cfg_shared_hash(root, c->shared_hash);
+    c->restart_part = json_object();
+    for (size_t i = 0; i < config_keys_n; i++) {
+        json_t *v = json_object_get(root, config_keys[i].name);
+        if (v && (config_keys[i].flags & CONFIG_KEY_RESTART))
+            json_object_set(c->restart_part, config_keys[i].name, v);
+    }
     json_decref(root);
     if (errs->count != before) {
         config_free(c);
@@ -449,6 +448,7 @@ void config_free(struct config *c)
     health_params_free(&c->health);
     webhook_params_free(&c->notify);
     config_api_params_free(&c->config_api);
+    json_decref(c->restart_part);
     geo_params_free(&c->geo);
     drill_params_free(&c->drills);
     fleet_params_free(&c->fleet);

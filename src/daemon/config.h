@@ -91,9 +91,12 @@ struct config {
     struct fleet_params fleet;           /* "fleet"; enabled false when absent */
     struct tsig_keyring tsig;            /* "tsig_keys" (the loader moves it into the set) */
     /* SHA-256 (hex) of what should be equal on every node of a fleet: the
-     * file without its node-local keys (listen, workers, tcp, edns_udp_max,
-     * admin, state_file, state_max_age, fleet, probe_source, xdp), keys sorted. */
+     * file without its node-local keys (config_keys.h), keys sorted; only
+     * with a fleet. */
     char shared_hash[65];
+    /* The values of the keys only a restart applies (config_keys.h), as
+     * written: a reload compares them ("restart_needed"). Owned. */
+    json_t *restart_part;
     struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
 };
 

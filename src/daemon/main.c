@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/config_keys.h"
 #include "daemon/drill_cmd.h"
 #include "daemon/server.h"
 
@@ -22,7 +23,28 @@ static void main_usage(FILE *f)
                "                  [--client IP | --ecs NET]... [--state FILE] [--json]\n"
                "                               what losing those regions/azs does to every\n"
                "                               policy record (exit 0, 3: some unserved, 1)\n"
+               "       gtmd keys [--man]       the configuration's top-level keys (JSON, or\n"
+               "                               gtmd.conf(5)'s TOP-LEVEL KEYS section)\n"
                "       gtmd --version\n");
+}
+
+/* gtmd keys [--man]: the table of config_keys.h. */
+static int main_keys(int argc, char **argv)
+{
+    bool man = argc == 2 && strcmp(argv[1], "--man") == 0;
+    if (argc > 2 || (argc == 2 && !man)) {
+        main_usage(stderr);
+        return 2;
+    }
+    if (man) {
+        config_keys_man(stdout);
+        return 0;
+    }
+    json_t *k = config_keys_json();
+    json_dumpf(k, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(k);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -49,6 +71,8 @@ int main(int argc, char **argv)
     bool check = false;
     if (argc > 1 && strcmp(argv[1], "drill") == 0)
         return drill_cmd_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "keys") == 0)
+        return main_keys(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "check") == 0 && i == 1)
             check = true;

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "daemon/load.h"
 #include "daemon/privs.h"
+#include "daemon/config_keys.h"
 #include "daemon/server_int.h"
 #include "drill/drill_service.h"
 #include "fleet/fleet.h"
@@ -203,6 +204,7 @@ static struct serve_set *server_reload_build(struct server *srv, struct config *
 /* What changes only on a restart, said in the log and the result. */
 struct server_reload_kept {
     bool same_listen, same_user, same_fleet, same_admin;
+    json_t *restart_needed; /* server_reload_restart_keys (the result steals it) */
 };
 
 /* Every module's new parameters after set was published for cfg (which
@@ -245,6 +247,35 @@ static void server_reload_modules(struct server *srv, struct config *cfg,
                  "restart\"");
 }
 
+/* The keys only a restart applies (config_keys.h) whose value in cfg
+ * differs from what runs (old's); cfg keeps what runs for them, so that a
+ * later reload says so again. Logged once. */
+static json_t *server_reload_restart_keys(const struct config *old, struct config *cfg)
+{
+    json_t *out = json_array();
+    char list[512] = "";
+    for (size_t i = 0; i < config_keys_n; i++) {
+        const char *k = config_keys[i].name;
+        json_t *a = json_object_get(old->restart_part, k);
+        json_t *b = json_object_get(cfg->restart_part, k);
+        if (!(config_keys[i].flags & CONFIG_KEY_RESTART) || (!a && !b) ||
+            (a && b && json_equal(a, b)))
+            continue;
+        json_array_append_new(out, json_string(k));
+        size_t n = strlen(list);
+        snprintf(list + n, sizeof(list) - n, "%s%s", n ? "," : "", k);
+        if (a)
+            json_object_set(cfg->restart_part, k, a);
+        else
+            json_object_del(cfg->restart_part, k);
+    }
+    if (list[0])
+        log_warn("event=reload restart_needed=%s note=\"these keys run as they were; a restart "
+                 "applies them\"",
+                 list);
+    return out;
+}
+
 /* The result of a reload that succeeded (zones and geo are stolen). */
 static json_t *server_reload_result(struct server *srv, const struct serve_set *set,
                                     const struct server_reload_kept *kept, json_t *zones,
@@ -259,6 +290,7 @@ static json_t *server_reload_result(struct server *srv, const struct serve_set *
     json_object_set_new(res, "geo", geo);
     if (warnings)
         json_object_set_new(res, "warnings", warnings);
+    json_object_set_new(res, "restart_needed", kept->restart_needed);
     return res;
 }
 
@@ -305,6 +337,7 @@ json_t *server_reload(struct server *srv, const char *from, bool *ok)
         config_api_note_reload(&srv->confapi); /* a file edited by hand: a version */
     }
     server_keep_bound(cfg, srv->cfg, kept.same_listen, kept.same_admin, kept.same_user);
+    kept.restart_needed = server_reload_restart_keys(srv->cfg, cfg);
     config_free(srv->cfg);
     srv->cfg = cfg;
     srv->generation++;

@@ -377,3 +377,38 @@ def test_records_sharing_a_name_bind_together(workdir):
     assert rc == 1, out
     assert '$.records["X.Example.com."]' in err and "cannot share its name" in err, err
     assert err.count("cannot share") == 1, err
+
+
+def test_top_level_keys_are_known_in_one_place(workdir):
+    """The table of top-level keys in gtmd (config_keys.c, printed by `gtmd
+    keys`) is the one list: gtmd.conf(5)'s TOP-LEVEL KEYS section is
+    generated from it, every section it names exists there, doc/fleet.md's
+    node-local keys are its node-local keys, and a key outside it is
+    refused."""
+    keys = json.loads(subprocess.run([GTMD, "keys"], capture_output=True, text=True,
+                                     check=True, timeout=10).stdout)
+    man = subprocess.run([GTMD, "keys", "--man"], capture_output=True, text=True, check=True,
+                         timeout=10).stdout
+    with open(os.path.join(TOP, "doc", "gtmd.conf.5")) as f:
+        page = f.read()
+    block = re.search(r'^\.\\" keys:begin[^\n]*\n(.*?)^\.\\" keys:end$', page, re.S | re.M)
+    assert block and block.group(1) == man, "regenerate it: gtmd keys --man"
+    sections = set(re.findall(r"^\.SH (.+)$", page, re.M))
+    for k in keys:
+        assert k["section"] in sections, k
+    with open(os.path.join(TOP, "doc", "fleet.md")) as f:
+        fleet = f.read()
+    para = re.search(r"except the \*\*node-local keys\*\*:(.*?)These", fleet, re.S).group(1)
+    assert set(re.findall(r"`([a-z_]+)`", para)) == {k["name"] for k in keys if k["node_local"]}
+    assert [k["name"] for k in keys if k["required"]] == ["listen", "zones"]
+    # An unknown top-level key is refused, naming it; the table's are not.
+    c = default_config(workdir, 53)
+    c["listen"] = ["127.0.0.1:53"]
+    c["bogus"] = 1
+    path = os.path.join(workdir, "keys.json")
+    with open(path, "w") as f:
+        json.dump(c, f)
+    r = subprocess.run([GTMD, "check", "-c", path], capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and '$: unknown key "bogus"' in r.stderr, r.stderr
+    unknown = [line for line in (r.stderr + r.stdout).splitlines() if "unknown key" in line]
+    assert len(unknown) == 1 and "bogus" in unknown[0], unknown

@@ -283,6 +283,7 @@ def test_reload_says_what_needs_a_restart(make_gtmd):
     assert r.status == 200 and r.json["result"] == "ok", r
     assert r.json["restart_needed_for_listen"] is True
     assert r.json["restart_needed_for_user"] is True
+    assert r.json["restart_needed"] == ["listen", "user"], r.json  # config_keys.c
     log = g.read_log()
     assert re.search(r"event=reload note=\"listen address 127\.0\.0\.1:53 is on a privileged "
                      r"port and gtmd runs as user nobody \(uid \d+\): binding it needs a restart "
@@ -293,6 +294,7 @@ def test_reload_says_what_needs_a_restart(make_gtmd):
     # A second reload of the same file says it again (what runs is kept).
     r = a.post("/v1/reload", {})
     assert r.json["restart_needed_for_user"] is True and r.json["restart_needed_for_listen"]
+    assert r.json["restart_needed"] == ["listen", "user"], r.json
 
 
 @pytest.mark.skipif(NOBODY is None, reason="no user nobody")
