@@ -29,10 +29,18 @@ def kv(key, value, rev=3):
             "value": b64(value), "mod_revision": str(rev)}
 
 
+def range_reply(header, kvs):
+    """What etcd answers gtmd's fresh read: a transaction of two ranges
+    (everything under the prefix but config/v/), its kvs in the first."""
+    return {"header": header, "succeeded": True,
+            "responses": [{"response_range": {"kvs": kvs}}, {"response_range": {}}]}
+
+
 class FakeEtcd:
-    """Answers the v3 JSON gateway's calls. range(handler) writes the
-    /v3/kv/range reply; watch(handler) writes the /v3/watch stream body
-    (chunked) and returns when it is done."""
+    """Answers the v3 JSON gateway's calls. range(handler) writes the reply
+    to the fresh read (a /v3/kv/txn of ranges, counted as "range" in
+    calls); watch(handler) writes the /v3/watch stream body (chunked) and
+    returns when it is done."""
 
     def __init__(self, range_fn, watch_fn=None):
         self.range_fn = range_fn
@@ -46,10 +54,11 @@ class FakeEtcd:
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(n)
-                outer.calls.append(self.path)
+                req = self.rfile.read(n)
+                read = self.path == "/v3/kv/txn" and b"request_range" in req
+                outer.calls.append("range" if read else self.path)
                 try:
-                    if self.path == "/v3/kv/range":
+                    if read:
                         outer.range_fn(self)
                     elif self.path == "/v3/watch":
                         self.send_response(200)
@@ -133,7 +142,7 @@ def test_huge_range_reply_is_refused_not_held(be, made):
         n = start_node(made, [fake.url], 1, be["port"])
         base = hwm_kib(n)
         go.set()
-        ok, _ = poll(lambda: fake.calls.count("/v3/kv/range") >= 3, 20.0)
+        ok, _ = poll(lambda: fake.calls.count("range") >= 3, 20.0)
         assert ok, fake.calls
         assert serving(n)
         grew = hwm_kib(n) - base
@@ -148,7 +157,7 @@ def test_more_node_names_than_a_fleet_has(be, made):
     most FLEET_NODES_MAX (1024) of them, itself included, and syncs."""
     kvs = [kv("nodes/x%d" % i, json.dumps({"version": "1", "config_hash": "h",
                                             "last_seen": time.time()})) for i in range(70000)]
-    body = json.dumps({"header": {"revision": "3"}, "kvs": kvs, "count": str(len(kvs))})
+    body = json.dumps(range_reply({"revision": "3"}, kvs))
 
     def range_fn(h):
         data = body.encode()
@@ -188,8 +197,9 @@ def test_garbage_replies_and_an_endless_watch_object(be, made):
         kv("overrides/abc", '{"ends": "soon", "active": 4}'), kv("drills/x", "null"),
         {"key": b64(PREFIX + "nodes/n7"), "value": "====", "mod_revision": {"x": 1}},
     ]
-    replies = [b"not json at all", b"[]", b'{"kvs": "x", "header": 5}',
-               json.dumps({"header": {"revision": []}, "kvs": odd}).encode()]
+    replies = [b"not json at all", b"[]", b'{"responses": "x", "header": 5}',
+               b'{"responses": [{"response_range": {"kvs": "x"}}, 7, null]}',
+               json.dumps(range_reply({"revision": []}, odd)).encode()]
     served = []
 
     def range_fn(h):
@@ -224,7 +234,7 @@ def test_garbage_replies_and_an_endless_watch_object(be, made):
     fake = FakeEtcd(range_fn, watch_fn)
     try:
         n = start_node(made, [fake.url], 1, be["port"])
-        ok, _ = poll(lambda: len(served) >= 4 and len(watched) >= 2, 30.0)
+        ok, _ = poll(lambda: len(served) >= 5 and len(watched) >= 2, 30.0)
         assert ok, (len(served), len(watched), n.read_log()[-2000:])
         assert serving(n)
         st, body = n.get("/v1/status")
@@ -242,7 +252,7 @@ def test_a_trickled_reply_does_not_stall_the_sync(be, made):
 
     def range_fn(h):
         ranges.append(1)
-        data = json.dumps({"header": {"revision": "3"}, "kvs": []}).encode()
+        data = json.dumps(range_reply({"revision": "3"}, [])).encode()
         if len(ranges) == 1:
             data = data + b" " * 1000
         h.send_response(200)
