@@ -248,6 +248,8 @@ void config_api_file_is_version(struct config_api *api)
 
 json_t *config_api_current(struct config_api *api, json_error_t *je)
 {
+    if (api->installing && api->doc)
+        return api->doc; /* api->version's, until the change is recorded */
     struct config_api_stamp now = config_api_stamp_of(api->path);
     if (api->doc && config_api_stamp_eq(&now, &api->doc_stamp))
         return api->doc;
@@ -267,6 +269,8 @@ static void config_api_sync_file(struct config_api *api, const char *change)
 {
     if (!api->history_dir || api->fleet_mode)
         return; /* the fleet's: a hand edit is published (config_fleet.c) */
+    if (api->installing)
+        return; /* the file is the change being installed */
     if (api->version && config_api_file_known(api))
         return; /* as it was when last compared */
     json_t *doc = config_api_current(api, NULL);
@@ -543,7 +547,11 @@ int config_api_install(struct config_api *api, json_t *doc, uint64_t v, json_t *
         return -1;
     }
     bool ok;
+    if (!api->doc)
+        config_api_current(api, NULL); /* what readers see meanwhile */
+    api->installing = true;
     json_t *res = config_api_reload_unlocked(api, cand, &ok);
+    api->installing = false;
     if (!ok) { /* nothing changed: the set served and the file are the old ones */
         unlink(cand);
         *status = 400;
@@ -553,18 +561,15 @@ int config_api_install(struct config_api *api, json_t *doc, uint64_t v, json_t *
         json_decref(res);
         return -1;
     }
-    int kept = config_api_record_as(api, v, doc, meta, cand);
-    if (rename(cand, api->path) != 0) {
-        snprintf(msg, sizeof(msg),
-                 "the new configuration is served, but %s could not be replaced (%s): a "
-                 "restart would serve the old file",
-                 api->path, strerror(errno));
-        log_error("event=config_api result=failed why=\"%s\"", msg);
+    const char *file_error = json_string_value(json_object_get(res, "file_error"));
+    if (file_error) { /* served, but the reload could not rename it */
+        snprintf(msg, sizeof(msg), "%s: a restart would serve the old file", file_error);
         unlink(cand);
         json_decref(res);
         *result = config_api_error(status, 500, "write_failed", msg);
         return -1;
     }
+    int kept = config_api_record_as(api, v, doc, meta, api->path);
     json_decref(api->doc); /* the file is doc now: no need to read it back */
     api->doc = json_incref(doc);
     api->doc_stamp = config_api_stamp_of(api->path);

@@ -45,8 +45,9 @@ void config_api_params_parse(const struct jsoncfg *x, json_t *v, struct config_a
 void config_api_params_free(struct config_api_params *p);
 
 /* Reloads the configuration from from, a candidate beside the file that
- * the caller renames over it once served (the daemon's reload); returns
- * its JSON result and sets *ok. */
+ * the reload renames over it once served, before any other reload can
+ * read the file (the daemon's reload); returns its JSON result ("file_error"
+ * when the rename failed) and sets *ok. */
 typedef json_t *(*config_api_reload_fn)(void *arg, const char *from, bool *ok);
 
 /* What stat said of a file (a rename, a write or a touch changes it). */
@@ -69,6 +70,11 @@ struct config_api {
      * stamp of the file when it was last known to be version. */
     json_t *doc;
     struct config_api_stamp doc_stamp, synced;
+    /* A change is being installed (the lock is dropped around its reload,
+     * which renames the file): until it is recorded, the file is read as
+     * doc, the version before it, and a reload's check of the file is
+     * skipped (the change is this one). (lock) */
+    bool installing;
     config_api_reload_fn reload;
     void *reload_arg;
     /* The running set and health, for the what-if of dry runs (NULL until

@@ -108,10 +108,12 @@ json_t *server_geo_loaded(const struct serve_set *set);
 
 /* ---- server_reload.c ---- */
 
-/* Reloads the configuration file (or from, a candidate beside it that the
- * caller then renames over it: config_api.c) atomically: the new set is
- * served, or (with every error in the result) nothing changes. *ok says
- * which. The result belongs to the caller. Takes reload_lock. */
+/* Reloads the configuration file (or from, a candidate beside it:
+ * config_api.c) atomically: the new set is served, or (with every error in
+ * the result) nothing changes. *ok says which. A candidate that is served
+ * is renamed over the file under reload_lock (so no other reload reads the
+ * old file after it); "file_error" in the result when that failed. The
+ * result belongs to the caller. Takes reload_lock. */
 json_t *server_reload(struct server *srv, const char *from, bool *ok);
 
 #endif

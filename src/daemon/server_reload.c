@@ -9,6 +9,8 @@
  * Threads: the main thread or the admin thread, one reload at a time
  * (reload_lock).
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -351,6 +353,15 @@ json_t *server_reload(struct server *srv, const char *from, bool *ok)
     event_ring_push(srv->health.events, "reload",
                     json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
                               (json_int_t)srv->generation, "zones", zones));
+    /* A candidate becomes the file before any other reload can read the
+     * file (a SIGHUP, a secondary's new copy): none puts the old one back. */
+    if (from && rename(from, srv->config_path) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "served, but %s could not be replaced: %s", srv->config_path,
+                 strerror(errno));
+        log_error("event=reload result=file_failed why=\"%s\"", msg);
+        json_object_set_new(res, "file_error", json_string(msg));
+    }
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
     return res;
