@@ -15,6 +15,8 @@
 #     command 2, `sh tests/run-all.sh`, then the Debian package test
 #     (tests/packaging/deb.sh: build, lintian, install, start, purge);
 #     every process left inside is killed;
+#  3b. the package booted under systemd in a second fresh root
+#     (tests/packaging/systemd.sh, systemd-nspawn from the host);
 #  4. one summary line: the suite's counts plus the printed commands and
 #     the package checks.
 # Needs root, debootstrap (installed on the host if missing) and unshare.
@@ -138,12 +140,21 @@ for pid_dir in /proc/[0-9]*; do
     [ "$(readlink "$pid_dir/root" 2>/dev/null)" = "$root" ] && kill -9 "${pid_dir#/proc/}" 2>/dev/null
 done
 
+# The package under systemd, booted in a fresh root of its own with
+# systemd-nspawn (from the host: a chroot cannot run systemd as PID 1).
+say "the Debian package under systemd: sh tests/packaging/systemd.sh"
+sh "$root/root/gtmd/tests/packaging/systemd.sh" "$base" "$root/root/gtmd-package.deb" "$cache" \
+    >"$root/root/systemd.out" 2>&1
+cat "$root/root/systemd.out"
+
 summary=$(grep -E '^tests: [0-9]+ passed, [0-9]+ failed' "$root/root/fresh.out" | tail -n 1)
 demo=$(grep -E '^demo: [0-9]+ passed, [0-9]+ failed' "$root/root/demo.out" 2>/dev/null | tail -n 1)
 deb=$(grep -E '^deb: [0-9]+ passed, [0-9]+ failed' "$root/root/deb.out" 2>/dev/null | tail -n 1)
+sysd=$(grep -E '^systemd: [0-9]+ passed, [0-9]+ failed' "$root/root/systemd.out" 2>/dev/null | tail -n 1)
 [ -n "$summary" ] || summary="tests: 0 passed, 1 failed, 0 skipped"
 [ -n "$demo" ] || demo="demo: 0 passed, 1 failed"
 [ -n "$deb" ] || deb="deb: 0 passed, 1 failed"
+[ -n "$sysd" ] || sysd="systemd: 0 passed, 1 failed"
 p=$(echo "$summary" | awk '{print $2}')
 f=$(echo "$summary" | awk '{print $4}')
 k=$(echo "$summary" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
@@ -151,8 +162,10 @@ dp=$(echo "$demo" | awk '{print $2}')
 df=$(echo "$demo" | awk '{print $4}')
 bp=$(echo "$deb" | awk '{print $2}')
 bf=$(echo "$deb" | awk '{print $4}')
-p=$((p + dp + bp))
-f=$((f + df + bf))
-say "command 1 printed lines: $demo; command 2: $summary; package: $deb"
+sp=$(echo "$sysd" | awk '{print $2}')
+sf=$(echo "$sysd" | awk '{print $4}')
+p=$((p + dp + bp + sp))
+f=$((f + df + bf + sf))
+say "command 1 printed lines: $demo; command 2: $summary; package: $deb; under systemd: $sysd"
 echo "tests: $p passed, $f failed, ${k:-0} skipped"
 [ "$f" -eq 0 ]

@@ -59,6 +59,8 @@ check "dpkg-buildpackage builds gtmd (C unit tests run in the build)" \
     sh -c "cd '$work/src/gtmd' && dpkg-buildpackage -us -uc -b"
 deb=$(ls "$work"/src/gtmd_*_*.deb 2>/dev/null | grep -v dbgsym | head -n 1)
 [ -n "$deb" ] || finish
+# For tests/packaging/systemd.sh, which boots it under systemd (from the host).
+cp "$deb" /root/gtmd-package.deb 2>/dev/null
 check "lintian: no error and no warning" \
     lintian --fail-on error,warning "$deb"
 check "apt installs the package" apt-get install -y -q --no-install-recommends "$deb"
