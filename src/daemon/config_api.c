@@ -191,7 +191,8 @@ int config_api_record_as(struct config_api *api, uint64_t v, json_t *doc, json_t
                   strerror(errno));
         return -1;
     }
-    api->version = v;
+    if (v > api->version) /* a missed version kept later is older */
+        api->version = v;
     config_api_prune(api);
     const char *src = json_string_value(json_object_get(meta, "source"));
     const char *author = json_string_value(json_object_get(meta, "author"));
@@ -233,6 +234,16 @@ static bool config_api_stamp_eq(const struct config_api_stamp *a, const struct c
 {
     return a->ino && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
            a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+struct config_api_stamp config_api_stamp_now(const struct config_api *api)
+{
+    return config_api_stamp_of(api->path);
+}
+
+bool config_api_stamp_same(const struct config_api_stamp *a, const struct config_api_stamp *b)
+{
+    return config_api_stamp_eq(a, b);
 }
 
 bool config_api_file_known(const struct config_api *api)

@@ -90,16 +90,17 @@ struct config_api {
      * config_fleet.c): a change is published to etcd as the fleet's next
      * version, and every version etcd gets is applied here. */
     bool fleet_mode;
-    struct fleet *fleet;       /* NULL until config_fleet_attach */
-    struct event *ev_fleet;    /* on the main base: the hand-over below */
-    pthread_mutex_t pend_lock; /* the fleet thread's hand-over: */
-    json_t *pending;           /* records not taken yet (pend_lock) */
-    uint64_t pending_head;     /* (pend_lock) */
-    bool have_pending;         /* (pend_lock) */
-    bool file_check;           /* the file was reloaded: publish a hand edit (pend_lock) */
-    pthread_cond_t applied;    /* a fleet version was applied or refused here (lock) */
-    uint64_t fleet_failed;     /* the newest version this node could not apply (lock) */
-    char fleet_why[512];       /* why (lock) */
+    struct fleet *fleet;               /* NULL until config_fleet_attach */
+    struct event *ev_fleet;            /* on the main base: the hand-over below */
+    pthread_mutex_t pend_lock;         /* the fleet thread's hand-over: */
+    json_t *pending;                   /* records not taken yet (pend_lock) */
+    uint64_t pending_head;             /* (pend_lock) */
+    bool have_pending;                 /* (pend_lock) */
+    bool file_check;                   /* the file was reloaded: publish a hand edit (pend_lock) */
+    pthread_cond_t applied;            /* a fleet version was applied or refused here (lock) */
+    uint64_t fleet_failed;             /* the newest version this node could not apply (lock) */
+    char fleet_why[512];               /* why (lock) */
+    struct config_api_stamp published; /* the file as this node last published it (lock) */
 };
 
 /* Sets api up for the file at path with params p (copied); records the
@@ -151,6 +152,9 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uin
  * (before the fleet stops) ends that. */
 struct event_base;
 void config_fleet_offer(void *arg, uint64_t head, json_t *records);
+/* The version this node serves when its newest is a fleet version, else 0
+ * (it has not joined yet): what the fleet starts from. */
+uint64_t config_fleet_applied(struct config_api *api);
 void config_fleet_attach(struct config_api *api, struct fleet *fleet, struct event_base *base);
 void config_fleet_detach(struct config_api *api);
 

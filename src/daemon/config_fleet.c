@@ -208,6 +208,9 @@ static bool config_fleet_edit(struct config_api *api, json_t *cur, uint64_t head
 {
     if (config_api_file_known(api))
         return false; /* as this node last applied or compared it */
+    struct config_api_stamp now = config_api_stamp_now(api);
+    if (config_api_stamp_same(&now, &api->published))
+        return false; /* this node's published edit: its version is on its way */
     json_t *last = api->version ? config_api_load_version(api, api->version, ".json") : NULL;
     bool edited = last && !config_fleet_same_shared(cur, last);
     json_decref(last);
@@ -218,9 +221,12 @@ static bool config_fleet_edit(struct config_api *api, json_t *cur, uint64_t head
     if (head == api->version) {
         uint64_t v = 0;
         char err[300];
+        struct config_api_stamp at = config_api_stamp_now(api);
         enum shared_status st = config_fleet_publish(api, cur, head, "file", "file",
                                                      "the configuration file, edited on this node",
                                                      &v, err, sizeof(err));
+        if (st == SHARED_OK)
+            api->published = at; /* its version, when it comes back, is this file */
         log_info("event=config_fleet_file result=%s version=%llu error=\"%s\"",
                  st == SHARED_OK ? "published" : "not_published", (unsigned long long)v, err);
         return st == SHARED_OK;
@@ -290,28 +296,33 @@ static void config_fleet_records(struct config_api *api, uint64_t head, json_t *
                                  json_t *cur)
 {
     size_t n = json_array_size(records), i;
-    json_t *rec;
+    json_t *last = json_array_get(records, n - 1), *rec;
+    uint64_t before = api->version;
+    uint64_t lv = (uint64_t)json_integer_value(json_object_get(last, "version"));
+    if (!last || lv <= before) {
+        if (head < before)
+            log_error("event=config_fleet_behind fleet=%llu serving=%llu note=\"etcd holds an "
+                      "older version than this node served\"",
+                      (unsigned long long)head, (unsigned long long)before);
+        return;
+    }
+    /* Head's first: the version this node says it serves is the one it
+     * serves. Then the ones missed while this node was down, kept in the
+     * history only, when head is served. */
+    config_fleet_apply(api, last, cur);
+    if (api->version != lv)
+        return;
     json_array_foreach(records, i, rec)
     {
         uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
-        if (v <= api->version)
+        if (i + 1 == n || v <= before)
             continue;
-        if (i + 1 == n) {
-            config_fleet_apply(api, rec, cur);
-            break;
-        }
-        /* Missed while this node was down: kept, not applied. */
         json_t *doc = config_with_local(json_object_get(rec, "doc"), cur);
         json_t *meta = config_fleet_meta(rec);
         config_api_record_as(api, v, doc, meta, NULL);
         json_decref(meta);
         json_decref(doc);
     }
-    if (head < api->version)
-        log_error("event=config_fleet_behind fleet=%llu serving=%llu note=\"etcd holds an "
-                  "older version than this node served: was etcd restored or reset? This "
-                  "node keeps its own until the fleet's version passes it\"",
-                  (unsigned long long)head, (unsigned long long)api->version);
 }
 
 /* The fleet's versions records (head's last) arrived. (lock) */
@@ -319,7 +330,11 @@ static void config_fleet_take(struct config_api *api, uint64_t head, json_t *rec
 {
     json_t *cur = config_api_current(api, NULL);
     if (!cur) {
-        config_fleet_done(api, head, "the configuration file cannot be read");
+        if (head)
+            config_fleet_done(api, head, "the configuration file cannot be read");
+        else
+            log_error("event=config_fleet_bootstrap result=failed why=\"the configuration file "
+                      "cannot be read\"");
         return;
     }
     json_incref(cur); /* installing a version replaces the cached one */
@@ -356,12 +371,27 @@ static void config_fleet_run(evutil_socket_t fd, short what, void *arg)
         config_fleet_take(api, head, records);
     else if (check && api->fleet) {
         json_t *cur = config_api_current(api, NULL);
-        if (cur)
-            config_fleet_edit(api, json_incref(cur), fleet_config_head(api->fleet));
+        uint64_t at = fleet_config_head(api->fleet);
+        /* Before the first sync there is nothing to compare with: the
+         * first offer checks the file. */
+        if (cur && at)
+            config_fleet_edit(api, json_incref(cur), at);
+        else
+            cur = NULL;
         json_decref(cur);
     }
     pthread_mutex_unlock(&api->lock);
     json_decref(records);
+}
+
+uint64_t config_fleet_applied(struct config_api *api)
+{
+    pthread_mutex_lock(&api->lock);
+    json_t *m = api->version ? config_api_load_version(api, api->version, ".meta.json") : NULL;
+    uint64_t v = json_is_true(json_object_get(m, "fleet")) ? api->version : 0;
+    pthread_mutex_unlock(&api->lock);
+    json_decref(m);
+    return v;
 }
 
 void config_fleet_offer(void *arg, uint64_t head, json_t *records)

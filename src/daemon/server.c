@@ -470,11 +470,14 @@ static int server_start_fleet(struct server *srv, const struct serve_set *set)
                             .n_vantage = c->health.n_probe_source,
                             .unsafe = server_safety_unsafe,
                             .unsafe_arg = &srv->safety};
-    if (srv->confapi.fleet_mode) { /* the configuration is the fleet's */
+    if (srv->confapi.fleet_mode && srv->confapi.history_dir) { /* the fleet's configuration */
         env.on_config = config_fleet_offer;
         env.config_arg = &srv->confapi;
-        env.config_applied = srv->confapi.version;
-    }
+        env.config_applied = config_fleet_applied(&srv->confapi);
+    } else if (srv->confapi.fleet_mode)
+        log_error("event=config_fleet result=off why=\"%s\" note=\"this node does not follow "
+                  "the fleet's configuration\"",
+                  srv->confapi.why_off[0] ? srv->confapi.why_off : "no history directory");
     char err[512];
     server_safety_init(&srv->safety, set); /* set is published later: it lives on */
     srv->fleet = fleet_start(&c->fleet, &env, err, sizeof(err));
@@ -864,7 +867,7 @@ int server_run(const char *config_path, const char *node)
     srv.xfr_reload = event_new(srv.base, -1, 0, server_on_xfr_reload, &srv);
     server_configure_secondaries(&srv, srv.cfg, atomic_load(&srv.serve.current));
     /* The fleet's configuration versions are applied on this thread. */
-    if (srv.fleet && srv.confapi.fleet_mode)
+    if (srv.fleet && srv.confapi.fleet_mode && srv.confapi.history_dir)
         config_fleet_attach(&srv.confapi, srv.fleet, srv.base);
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     /* Serving, the admin API up, the signal handlers in place. */

@@ -469,6 +469,7 @@ struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *en
     f->cfg.on_config = env->on_config;
     f->cfg.arg = env->config_arg;
     f->cfg.applied = env->config_applied;
+    f->cfg.seen = env->config_applied;
     snprintf(f->version, sizeof(f->version), "%s", env->version ? env->version : "");
     f->vantage = json_array();
     for (size_t i = 0; i < env->n_vantage; i++)

@@ -32,7 +32,8 @@ struct fleet_cfg_call {
     struct fleet *f;
     struct fleet_cfg_job *job;
     unsigned gen;
-    uint64_t head; /* a fetch: the head it fetches up to */
+    uint64_t head;    /* a fetch: the head it fetches up to */
+    int64_t head_rev; /* and head's revision then */
 };
 
 static char *fleet_config_vkey(const struct fleet *f, uint64_t v)
@@ -56,7 +57,7 @@ static struct fleet_cfg_call *fleet_config_call(struct fleet *f, struct fleet_cf
 void fleet_config_begin_read(struct fleet *f)
 {
     pthread_mutex_lock(&f->lock);
-    f->cfg.head = 0;
+    f->cfg.head = f->cfg.seen; /* the read puts head back when it is there */
     f->cfg.head_rev = 0;
     pthread_mutex_unlock(&f->lock);
 }
@@ -67,9 +68,18 @@ void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev, bool bu
     uint64_t h =
         json_is_integer(ver) && json_integer_value(ver) > 0 ? (uint64_t)json_integer_value(ver) : 0;
     pthread_mutex_lock(&f->lock);
-    f->cfg.head = v ? h : 0;
-    f->cfg.head_rev = v ? mod_rev : 0;
+    bool back = !v || h < f->cfg.seen;
+    if (!back)
+        f->cfg.seen = h;
+    f->cfg.head = f->cfg.seen;
+    f->cfg.head_rev = v ? mod_rev : 0; /* what the next version's compare must see */
     pthread_mutex_unlock(&f->lock);
+    if (back && f->cfg.seen)
+        log_warn("event=fleet_config_head_back head=%llu seen=%llu note=\"the fleet's "
+                 "configuration head was %s: not followed; the next version is numbered on from "
+                 "%llu\"",
+                 (unsigned long long)h, (unsigned long long)f->cfg.seen,
+                 v ? "put back to an older version" : "deleted", (unsigned long long)f->cfg.seen);
     (void)bulk; /* the watch's handler, or the fresh read's end, runs fleet_config_run */
 }
 
@@ -122,6 +132,7 @@ static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, 
     struct fleet_cfg_call *c = arg;
     struct fleet *f = c->f;
     uint64_t head = c->head;
+    int64_t c_rev = c->head_rev;
     bool stale = st == ETCD_ERR_CANCELLED || c->gen != f->sync_step;
     free(c);
     if (st == ETCD_ERR_CANCELLED)
@@ -129,16 +140,18 @@ static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, 
     f->cfg.fetching = false;
     if (stale)
         return; /* a fresh read follows, and fetches again */
-    if (st != ETCD_OK) {
-        log_warn("event=fleet_config_fetch result=failed error=\"%s\" note=\"tried again next "
-                 "tick\"",
-                 err ? err : "");
-        return;
-    }
-    json_t *recs = fleet_config_records(f, resp, head);
+    json_t *recs = st == ETCD_OK ? fleet_config_records(f, resp, head) : NULL;
     if (!recs) {
-        /* Refused or pruned: tried again each tick. Head moved on while
-         * this was fetched: at once. */
+        /* Refused, pruned or an etcd error: tried again when head moves,
+         * else in FLEET_CONFIG_RETRY_S (not every tick: a version is up
+         * to 1.5 MiB). */
+        log_warn("event=fleet_config_fetch result=failed version=%llu error=\"%s\"",
+                 (unsigned long long)head,
+                 st != ETCD_OK ? (err ? err : "etcd") : "not there, or refused");
+        pthread_mutex_lock(&f->lock);
+        f->cfg.failed_rev = c_rev;
+        pthread_mutex_unlock(&f->lock);
+        f->cfg.retry_at = fleet_mono() + FLEET_CONFIG_RETRY_S;
         if (fleet_config_head(f) != head)
             fleet_config_run(f);
         return;
@@ -153,7 +166,12 @@ static void fleet_config_fetch(struct fleet *f)
 {
     pthread_mutex_lock(&f->lock);
     uint64_t head = f->cfg.head, applied = f->cfg.applied;
+    int64_t head_rev = f->cfg.head_rev, failed_rev = f->cfg.failed_rev;
     pthread_mutex_unlock(&f->lock);
+    if (head_rev == 0 && head && head <= applied)
+        return; /* head is gone from etcd, and this node has it: nothing to fetch */
+    if (head_rev && head_rev == failed_rev && fleet_mono() < f->cfg.retry_at)
+        return;
     if (head == 0) {
         if (!f->cfg.told_empty) {
             f->cfg.told_empty = true;
@@ -179,6 +197,7 @@ static void fleet_config_fetch(struct fleet *f)
     f->cfg.fetching = true;
     struct fleet_cfg_call *c = fleet_config_call(f, NULL);
     c->head = head;
+    c->head_rev = head_rev;
     etcd_call(f->etcd, "/v3/kv/range", req, fleet_config_on_fetch, c);
 }
 

@@ -44,6 +44,8 @@ typedef void (*fleet_config_fn)(void *arg, uint64_t head, json_t *records);
  * missed more gets head's only. (Each can be as large as etcd takes, 1.5
  * MiB by default: ten of them stay well within a reply gtmd reads.) */
 #define FLEET_CONFIG_FETCH_MAX 10
+/* A fetch that failed is tried again after this long (or when head moves). */
+#define FLEET_CONFIG_RETRY_S 5.0
 
 /*
  * Writes record (borrowed: "doc", "author", "change", "source"; the

@@ -198,6 +198,14 @@ struct fleet_cfg {
     void *arg;
     uint64_t head;    /* the version PREFIX/config/head names (0: none) (L) */
     int64_t head_rev; /* its mod revision (0: absent) (L) */
+    /* The highest version seen since start (this node's own at start): a
+     * head that goes back (deleted, or an old one put back: a replay) is
+     * not followed, and the next version is numbered on from it. */
+    uint64_t seen;
+    /* A fetch of head that failed (refused, pruned, an etcd error): not
+     * tried again before retry_at unless head's revision moves. */
+    int64_t failed_rev;
+    double retry_at;
     uint64_t offered; /* the newest version handed to on_config */
     bool told_empty;  /* on_config heard that etcd holds none */
     bool fetching;

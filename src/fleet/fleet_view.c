@@ -49,11 +49,14 @@ json_t *fleet_view_status(struct fleet *f)
         bool same = self || strcmp(n->config_hash, self_hash) == 0;
         mismatch |= !same;
         json_t *j =
-            json_pack("{s:s, s:b, s:b, s:s, s:s, s:b, s:O}", "name", n->name, "self", self, "live",
+            /* A copy of the vantage list: the reply is freed on the admin
+             * thread, the node's list by the fleet thread (references to
+             * one object from two threads race). */
+            json_pack("{s:s, s:b, s:b, s:s, s:s, s:b, s:o}", "name", n->name, "self", self, "live",
                       self || n->live, "version", self ? f->version : n->version, "config_hash",
                       self ? self_hash : n->config_hash, "config_matches", same, "vantage",
-                      self         ? f->vantage
-                      : n->vantage ? n->vantage
+                      self         ? json_deep_copy(f->vantage)
+                      : n->vantage ? json_deep_copy(n->vantage)
                                    : json_null());
         json_object_set_new(j, "last_seen",
                             self ? json_real(health_now()) : json_real(n->last_seen));

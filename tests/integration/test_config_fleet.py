@@ -305,3 +305,26 @@ def test_signed_fleet_takes_members_versions_and_refuses_forged_ones(cluster, be
     for p, _ in keys.values():
         os.unlink(p)
     os.rmdir(d)
+
+
+def test_a_deleted_head_is_not_followed_and_numbering_goes_on(cluster, be, made):
+    """config/head deleted from etcd (or reset): no node goes back, no
+    node bootstraps anew, and the next change is the version after the
+    one every node serves."""
+    import base64
+    n1, n2 = fleet_nodes(cluster, be, made, n=2)
+    v = synced([n1, n2])
+    st, body = put(n1, "records/before.example.com.", record())
+    assert st == 201, body
+    all_at([n1, n2], v + 1)
+    key = base64.b64encode(b"/gtmd/it/config/head").decode()
+    st, _ = http_json(cluster.urls[0] + "/v3/kv/deleterange", {"key": key}, timeout=3)
+    assert st == 200
+    time.sleep(1.0)
+    all_at([n1, n2], v + 1)
+    assert "event=fleet_config_head_back" in n1.read_log()
+    st, body = put(n2, "records/after.example.com.", record())
+    assert st == 201 and body["version"] == v + 2, body
+    ok, _ = poll(lambda: n1.answer("after.example.com.") == ["127.0.0.31"], 5.0)
+    assert ok
+    assert n1.answer("before.example.com.") == ["127.0.0.31"]
