@@ -21,9 +21,7 @@ struct fleet_cfg_job {
     unsigned keep;
     int64_t wait_rev; /* done once the watch applied this revision */
     int phase;        /* 0 queued, 1 sent to etcd, 2 waiting for the watch (L) */
-    enum shared_status result;
-    char err[256];
-    bool done, abandoned; /* abandoned: the caller stopped waiting; free it */
+    struct fleet_wait w;
     struct fleet_cfg_job *next;
 };
 
@@ -214,19 +212,14 @@ static void fleet_config_done_locked(struct fleet *f, struct fleet_cfg_job *j,
         pp = &(*pp)->next;
     if (*pp)
         *pp = j->next;
-    j->result = st;
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(j->err, sizeof(j->err), fmt, ap);
-        va_end(ap);
-    }
-    j->done = true;
-    if (j->abandoned) {
+    va_list ap;
+    va_start(ap, fmt);
+    bool drop = fleet_wait_end_locked(f, &j->w, st, fmt, ap);
+    va_end(ap);
+    if (drop) {
         json_decref(j->record);
         free(j);
     }
-    pthread_cond_broadcast(&f->cond);
 }
 
 static void fleet_config_on_txn(void *arg, enum etcd_status st, json_t *resp, const char *err)
@@ -389,7 +382,7 @@ static enum shared_status fleet_config_timeout_locked(struct fleet *f, struct fl
         snprintf(err, errlen, "etcd could not be reached in time; nothing was sent");
         return SHARED_UNAVAILABLE;
     }
-    j->abandoned = true; /* the fleet thread frees it */
+    j->w.abandoned = true; /* the fleet thread frees it */
     if (j->phase == 2) {
         *version = j->version;
         return SHARED_OK; /* in etcd; the watch brings it shortly */
@@ -421,18 +414,18 @@ enum shared_status fleet_config_publish(struct fleet *f, json_t *record, uint64_
     pthread_mutex_unlock(&f->lock);
     event_active(f->ev_jobs, EV_TIMEOUT, 0);
     pthread_mutex_lock(&f->lock);
-    while (!j->done)
+    while (!j->w.done)
         if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
             break;
-    if (!j->done) {
+    if (!j->w.done) {
         enum shared_status st = fleet_config_timeout_locked(f, j, version, err, errlen);
         pthread_mutex_unlock(&f->lock);
         return st;
     }
     pthread_mutex_unlock(&f->lock);
-    enum shared_status st = j->result;
+    enum shared_status st = j->w.result;
     *version = st == SHARED_OK ? j->version : 0;
-    snprintf(err, errlen, "%s", j->err);
+    snprintf(err, errlen, "%s", j->w.err);
     json_decref(j->record);
     free(j);
     return st;

@@ -12,6 +12,7 @@
 #define GTM_FLEET_FLEET_INT_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "fleet/etcd.h"
@@ -169,6 +170,20 @@ struct fleet_kind {
     bool reading;             /* a fresh read is being applied */
 };
 
+/* What the caller of a call run on the fleet thread waits for (store
+ * jobs, configuration publishes). */
+struct fleet_wait {
+    enum shared_status result;
+    char err[256];
+    bool done, abandoned; /* abandoned: the caller stopped waiting; free it */
+};
+
+/* Ends w (caller holds f->lock, its job unlinked): result and message
+ * (fmt may be NULL) set, done, every waiter woken. True when its caller
+ * had stopped waiting: the job is then the fleet thread's to free. */
+bool fleet_wait_end_locked(struct fleet *f, struct fleet_wait *w, enum shared_status st,
+                           const char *fmt, va_list ap);
+
 enum fleet_job_op { FLEET_JOB_CREATE, FLEET_JOB_REMOVE };
 
 /* A store call from the admin thread, run on the fleet thread. */
@@ -185,9 +200,7 @@ struct fleet_job {
     int phase;        /* 0 queued, 1 waiting for etcd, 2 waiting for the watch, 3 reading back
                          after a failed compare (fleet_job_verify), 4 waiting for a lease (no
                          write sent yet); (L) */
-    enum shared_status result;
-    char err[256];
-    bool done, abandoned; /* abandoned: the caller stopped waiting; free it */
+    struct fleet_wait w;
     struct fleet_job *next;
 };
 

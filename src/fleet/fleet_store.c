@@ -310,19 +310,25 @@ static void fleet_job_done_locked(struct fleet *f, struct fleet_job *j, enum sha
         pp = &(*pp)->next;
     if (*pp)
         *pp = j->next;
-    j->result = st;
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(j->err, sizeof(j->err), fmt, ap);
-        va_end(ap);
-    }
-    j->done = true;
-    if (j->abandoned) {
+    va_list ap;
+    va_start(ap, fmt);
+    bool drop = fleet_wait_end_locked(f, &j->w, st, fmt, ap);
+    va_end(ap);
+    if (drop) {
         json_decref(j->record);
         free(j);
     }
+}
+
+bool fleet_wait_end_locked(struct fleet *f, struct fleet_wait *w, enum shared_status st,
+                           const char *fmt, va_list ap)
+{
+    w->result = st;
+    if (fmt)
+        vsnprintf(w->err, sizeof(w->err), fmt, ap);
+    w->done = true;
     pthread_cond_broadcast(&f->cond);
+    return w->abandoned;
 }
 
 static void fleet_job_finish(struct fleet *f, struct fleet_job *j, enum shared_status st,
@@ -493,7 +499,7 @@ static void fleet_on_job_lease(void *arg, enum etcd_status st, json_t *resp, con
     if (st == ETCD_ERR_CANCELLED)
         return; /* stop: fleet_store_fail_all answered (and may have freed) j */
     pthread_mutex_lock(&f->lock);
-    bool gone = j->abandoned; /* answered "nothing was sent" at its deadline */
+    bool gone = j->w.abandoned; /* answered "nothing was sent" at its deadline */
     if (!gone)
         j->phase = 1;
     pthread_mutex_unlock(&f->lock);
@@ -689,7 +695,7 @@ static enum shared_status fleet_store_timeout_locked(struct fleet *f, struct fle
             json_decref(j->record);
             free(j);
         } else
-            j->abandoned = true;
+            j->w.abandoned = true;
         snprintf(err, errlen,
                  "etcd did not answer within the write deadline; nothing was sent, nothing "
                  "was applied");
@@ -700,7 +706,7 @@ static enum shared_status fleet_store_timeout_locked(struct fleet *f, struct fle
         committed = false;
     char id[32];
     snprintf(id, sizeof(id), "%s", j->id);
-    j->abandoned = true; /* the fleet thread frees it */
+    j->w.abandoned = true; /* the fleet thread frees it */
     if (committed) {
         snprintf(err, errlen, "%s", id);
         return SHARED_OK; /* in etcd; this node's watch applies it shortly */
@@ -733,10 +739,10 @@ static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j,
     pthread_mutex_unlock(&f->lock);
     event_active(f->ev_jobs, EV_TIMEOUT, 0);
     pthread_mutex_lock(&f->lock);
-    while (!j->done)
+    while (!j->w.done)
         if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
             break;
-    if (!j->done) {
+    if (!j->w.done) {
         char done_id[32] = "";
         if (j->phase == 2 && id)
             snprintf(done_id, sizeof(done_id), "%s", j->id);
@@ -749,10 +755,10 @@ static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j,
         return st;
     }
     pthread_mutex_unlock(&f->lock);
-    enum shared_status st = j->result;
+    enum shared_status st = j->w.result;
     if (id)
         snprintf(id, 32, "%s", j->id);
-    snprintf(err, errlen, "%s", j->err);
+    snprintf(err, errlen, "%s", j->w.err);
     json_decref(j->record);
     free(j);
     return st;

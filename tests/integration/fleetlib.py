@@ -335,6 +335,17 @@ def start_node(made, etcd_urls, i, backend_port, args=(), start=True, **kw):
 # Fixtures shared by the fleet test modules (imported there by name).
 
 @pytest.fixture
+def cluster():
+    """A 3-member etcd cluster on loopback (skipped without etcd)."""
+    why = need_etcd()
+    if why:
+        pytest.skip(why)
+    c = EtcdCluster(3).start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
 def be():
     port = free_port_on(["127.0.0.31", "127.0.0.32"])
     us = Backend("127.0.0.31", port).start()

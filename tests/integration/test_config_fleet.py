@@ -14,21 +14,9 @@ import signal
 import threading
 import time
 
-import pytest
-
 from backends import poll
-from fleetlib import (EtcdCluster, be, http_json, made, need_etcd,  # noqa: F401
-                      start_node)  # be, made: fixtures
-
-
-@pytest.fixture
-def cluster():
-    why = need_etcd()
-    if why:
-        pytest.skip(why)
-    c = EtcdCluster(3).start()
-    yield c
-    c.stop()
+from fleetlib import (be, cluster, http_json, made,  # noqa: F401
+                      start_node)  # be, cluster, made: fixtures
 
 
 def fleet_nodes(cluster, be, made, n=3):

@@ -21,8 +21,9 @@ import pytest
 
 from backends import poll
 from conftest import GTMD
-from fleetlib import (ETCDCTL, OPERATE_TOKEN, EtcdCluster, be, fleet_config,  # noqa: F401
-                      http_json, made, need_etcd, start_node)  # be, made: fixtures
+from fleetlib import (ETCDCTL, OPERATE_TOKEN, EtcdCluster, be, cluster,  # noqa: F401
+                      fleet_config, http_json, made, need_etcd,
+                      start_node)  # be, cluster, made: fixtures
 from test_events import Stream
 
 
@@ -34,16 +35,6 @@ def events(n):
 
 US, EU = ["127.0.0.31"], ["127.0.0.32"]
 PREFIX = "/gtmd/it/"
-
-
-@pytest.fixture
-def cluster():
-    why = need_etcd()
-    if why:
-        pytest.skip(why)
-    c = EtcdCluster(3).start()
-    yield c
-    c.stop()
 
 
 def three(cluster, be, made, **kw):
