@@ -42,15 +42,18 @@ struct shared_store;
  * (config_api.h): the document and its version, a change applied (or
  * validated only), the versions kept. Every json_t returned belongs to
  * the caller; doc is borrowed. */
+struct config_api; /* the daemon's (daemon/config_api.h), opaque here */
+struct server;     /* the daemon's: its reload */
 struct admin_config_ops {
-    json_t *(*document)(void *arg, uint64_t *version, char *err, size_t len);
+    json_t *(*document)(struct config_api *api, uint64_t *version, char *err, size_t len);
     /* Runs on the admin API's store thread (it may wait for etcd, and a
      * reload takes a while): doc was made from version base. */
-    json_t *(*apply)(void *arg, json_t *doc, uint64_t base, uint64_t if_version, const char *author,
-                     const char *change, bool dry_run, const char *clients, int *status);
-    json_t *(*history)(void *arg);
-    json_t *(*version)(void *arg, uint64_t v);
-    void *arg;
+    json_t *(*apply)(struct config_api *api, json_t *doc, uint64_t base, uint64_t if_version,
+                     const char *author, const char *change, bool dry_run, const char *clients,
+                     int *status);
+    json_t *(*history)(struct config_api *api);
+    json_t *(*version)(struct config_api *api, uint64_t v);
+    struct config_api *api;
 };
 
 /* The kinds of resources /v1/config serves and changes: the only parts of
@@ -63,8 +66,8 @@ struct admin_env {
     struct health_service *health_service; /* writes the state file (service.h) */
     struct drill_core *drills;             /* drills (drill.h); admin_start listens */
     /* Reloads config and zones; returns the JSON result (caller frees). */
-    json_t *(*reload)(void *arg, bool *ok);
-    void *reload_arg;
+    json_t *(*reload)(struct server *srv, const char *from, bool *ok); /* from: NULL */
+    struct server *reload_arg;
     double started;            /* wall-clock start time */
     unsigned workers;          /* DNS worker count, for /v1/status */
     atomic_ullong *reloads_ok; /* owned by the daemon */

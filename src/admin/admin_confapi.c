@@ -146,7 +146,7 @@ static json_t *confapi_document(struct admin_req *r, uint64_t *version)
 {
     const struct admin_config_ops *ops = r->a->env.config;
     char err[512];
-    json_t *doc = ops->document(ops->arg, version, err, sizeof(err));
+    json_t *doc = ops->document(ops->api, version, err, sizeof(err));
     if (!doc)
         admin_reply_error(r, 500, "config_unreadable", "%s", err);
     return doc;
@@ -231,7 +231,7 @@ static void confapi_call_run(struct admin_store_call *c)
     struct confapi_call *x = c->ctx;
     const struct admin_config_ops *ops = c->r.a->env.config;
     x->status = 500;
-    x->out = ops->apply(ops->arg, x->doc, x->base, x->if_version, c->r.token_name, x->change,
+    x->out = ops->apply(ops->api, x->doc, x->base, x->if_version, c->r.token_name, x->change,
                         x->dry, x->clients, &x->status);
 }
 
@@ -371,12 +371,12 @@ static void confapi_history(struct admin_req *r, const char *rest)
 {
     const struct admin_config_ops *ops = r->a->env.config;
     if (!*rest) {
-        admin_reply_json(r, 200, json_pack("{s:o}", "versions", ops->history(ops->arg)));
+        admin_reply_json(r, 200, json_pack("{s:o}", "versions", ops->history(ops->api)));
         return;
     }
     char *end;
     unsigned long long v = strtoull(rest + 1, &end, 10);
-    json_t *doc = *rest == '/' && end != rest + 1 && !*end ? ops->version(ops->arg, v) : NULL;
+    json_t *doc = *rest == '/' && end != rest + 1 && !*end ? ops->version(ops->api, v) : NULL;
     if (!doc) {
         admin_reply_error(r, 404, "not_found", "no version %s kept", rest + 1);
         return;
@@ -398,10 +398,10 @@ static void confapi_rollback(struct admin_req *r)
         return;
     }
     const struct admin_config_ops *ops = r->a->env.config;
-    json_t *old = ops->version(ops->arg, (uint64_t)json_integer_value(v));
+    json_t *old = ops->version(ops->api, (uint64_t)json_integer_value(v));
     uint64_t cur;
     char err[512];
-    json_t *doc = old ? ops->document(ops->arg, &cur, err, sizeof(err)) : NULL;
+    json_t *doc = old ? ops->document(ops->api, &cur, err, sizeof(err)) : NULL;
     if (!doc) {
         json_decref(old);
         admin_audit(r, 404, NULL);

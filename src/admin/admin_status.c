@@ -206,7 +206,7 @@ void admin_handle_status(struct admin_req *r)
 void admin_handle_reload(struct admin_req *r)
 {
     bool ok = false;
-    json_t *result = r->a->env.reload(r->a->env.reload_arg, &ok);
+    json_t *result = r->a->env.reload(r->a->env.reload_arg, NULL, &ok);
     int status = ok ? 200 : 422;
     admin_audit(r, status, json_incref(result));
     admin_reply_json(r, status, result);

@@ -328,7 +328,7 @@ static void config_api_take_params(struct config_api *api, const struct config_a
 }
 
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
-                     config_api_reload_fn reload, void *reload_arg)
+                     config_api_reload_fn reload, struct server *reload_arg)
 {
     *api = (struct config_api){.path = strdup(path), .reload = reload, .reload_arg = reload_arg};
     pthread_mutex_init(&api->lock, NULL);
@@ -807,35 +807,13 @@ json_t *config_api_version(struct config_api *api, uint64_t v)
     return doc;
 }
 
-/* ---- the admin API's callbacks (admin_config_ops) ------------------------ */
-
-static json_t *config_api_op_document(void *arg, uint64_t *version, char *err, size_t len)
-{
-    return config_api_document(arg, version, err, len);
-}
-
-static json_t *config_api_op_apply(void *arg, json_t *doc, uint64_t base, uint64_t if_version,
-                                   const char *author, const char *change, bool dry_run,
-                                   const char *clients, int *status)
-{
-    return config_api_apply(arg, doc, base, if_version, author, change, dry_run, clients, status);
-}
-
-static json_t *config_api_op_history(void *arg)
-{
-    return config_api_history(arg);
-}
-
-static json_t *config_api_op_version(void *arg, uint64_t v)
-{
-    return config_api_version(arg, v);
-}
+/* ---- the admin API's view (admin_config_ops) ---------------------------- */
 
 void config_api_admin_ops(struct config_api *api, struct admin_config_ops *ops)
 {
-    *ops = (struct admin_config_ops){.document = config_api_op_document,
-                                     .apply = config_api_op_apply,
-                                     .history = config_api_op_history,
-                                     .version = config_api_op_version,
-                                     .arg = api};
+    *ops = (struct admin_config_ops){.document = config_api_document,
+                                     .apply = config_api_apply,
+                                     .history = config_api_history,
+                                     .version = config_api_version,
+                                     .api = api};
 }

@@ -48,7 +48,8 @@ void config_api_params_free(struct config_api_params *p);
  * the reload renames over it once served, before any other reload can
  * read the file (the daemon's reload); returns its JSON result ("file_error"
  * when the rename failed) and sets *ok. */
-typedef json_t *(*config_api_reload_fn)(void *arg, const char *from, bool *ok);
+struct server;
+typedef json_t *(*config_api_reload_fn)(struct server *srv, const char *from, bool *ok);
 
 /* What stat said of a file (a rename, a write or a touch changes it). */
 struct config_api_stamp {
@@ -76,7 +77,7 @@ struct config_api {
      * skipped (the change is this one). (lock) */
     bool installing;
     config_api_reload_fn reload;
-    void *reload_arg;
+    struct server *reload_arg;
     /* The running set and health, for the what-if of dry runs (NULL until
      * config_api_set_live): a reader of its own (admin thread only). */
     struct serve *serve;
@@ -108,7 +109,7 @@ struct config_api {
  * history directory cannot be made or read) are logged; the API then
  * stays read only. */
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
-                     config_api_reload_fn reload, void *reload_arg);
+                     config_api_reload_fn reload, struct server *reload_arg);
 void config_api_free(struct config_api *api);
 /* The served set (and its reader, taken for the admin thread) and the
  * health core the what-if of a dry run compares with. */
@@ -158,7 +159,7 @@ uint64_t config_fleet_applied(struct config_api *api);
 void config_fleet_attach(struct config_api *api, struct fleet *fleet, struct event_base *base);
 void config_fleet_detach(struct config_api *api);
 
-/* The admin API's view of api (admin.h): ops->arg is api. */
+/* The admin API's view of api (admin.h): ops->api is api. */
 struct admin_config_ops;
 void config_api_admin_ops(struct config_api *api, struct admin_config_ops *ops);
 

@@ -371,17 +371,6 @@ static void server_on_health_change(void *arg)
     policy_sigs_retired_free(&sigs_retired);
 }
 
-static json_t *server_reload_cb(void *arg, bool *ok)
-{
-    return server_reload(arg, NULL, ok);
-}
-
-/* The configuration API's reload of a candidate beside the file. */
-static json_t *server_reload_from_cb(void *arg, const char *from, bool *ok)
-{
-    return server_reload(arg, from, ok);
-}
-
 static void server_on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct server *srv = arg;
@@ -703,7 +692,7 @@ static int server_start_admin(struct server *srv)
                             .health = &srv->health,
                             .health_service = srv->health_svc,
                             .drills = &srv->drills,
-                            .reload = server_reload_cb,
+                            .reload = server_reload,
                             .reload_arg = srv,
                             .started = srv->started,
                             .workers = srv->cfg->workers,
@@ -760,8 +749,7 @@ static int server_start(struct server *srv)
         return -1;
     }
     /* As the user gtmd runs as: it makes the history directory. */
-    config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload_from_cb,
-                    srv);
+    config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload, srv);
     config_api_admin_ops(&srv->confapi, &srv->confapi_ops);
     config_api_set_fleet(&srv->confapi, srv->cfg->fleet.enabled);
     srv->confapi_ready = true;
