@@ -60,7 +60,7 @@ void fleet_config_begin_read(struct fleet *f)
     pthread_mutex_unlock(&f->lock);
 }
 
-void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev, bool bulk)
+void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev)
 {
     json_t *ver = json_object_get(v, "version");
     uint64_t h =
@@ -78,7 +78,6 @@ void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev, bool bu
                  "%llu\"",
                  (unsigned long long)h, (unsigned long long)f->cfg.seen,
                  v ? "put back to an older version" : "deleted", (unsigned long long)f->cfg.seen);
-    (void)bulk; /* the watch's handler, or the fresh read's end, runs fleet_config_run */
 }
 
 /* The records of a fetch reply that are what their keys say, in order,
@@ -405,18 +404,12 @@ enum shared_status fleet_config_publish(struct fleet *f, json_t *record, uint64_
     j->keep = keep > 1 ? keep : 2;
     *version = 0;
     err[0] = '\0';
-    struct timespec ts = deadline_after(deadline - deadline_mono());
     pthread_mutex_lock(&f->lock);
     struct fleet_cfg_job **pp = &f->cfg.jobs;
     while (*pp)
         pp = &(*pp)->next;
     *pp = j;
-    pthread_mutex_unlock(&f->lock);
-    event_active(f->ev_jobs, EV_TIMEOUT, 0);
-    pthread_mutex_lock(&f->lock);
-    while (!j->w.done)
-        if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
-            break;
+    fleet_wait_locked(f, &j->w, deadline);
     if (!j->w.done) {
         enum shared_status st = fleet_config_timeout_locked(f, j, version, err, errlen);
         pthread_mutex_unlock(&f->lock);

@@ -183,6 +183,10 @@ struct fleet_wait {
  * had stopped waiting: the job is then the fleet thread's to free. */
 bool fleet_wait_end_locked(struct fleet *f, struct fleet_wait *w, enum shared_status st,
                            const char *fmt, va_list ap);
+/* The caller's side (f->lock held, its job queued): wakes the fleet
+ * thread and waits until w is done or the deadline (CLOCK_MONOTONIC
+ * seconds) passes. */
+void fleet_wait_locked(struct fleet *f, const struct fleet_wait *w, double deadline);
 
 enum fleet_job_op { FLEET_JOB_CREATE, FLEET_JOB_REMOVE };
 
@@ -428,7 +432,7 @@ void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const
 
 /* ---- fleet_config.c: the fleet's configuration ---------------------- */
 /* PREFIX/config/head put (v, checked) or deleted (v NULL) at mod_rev. */
-void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev, bool bulk);
+void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev);
 /* Before a fresh read: head is read again. */
 void fleet_config_begin_read(struct fleet *f);
 /* Fetches and hands over versions not applied yet (after a read, a head

@@ -320,6 +320,15 @@ static void fleet_job_done_locked(struct fleet *f, struct fleet_job *j, enum sha
     }
 }
 
+void fleet_wait_locked(struct fleet *f, const struct fleet_wait *w, double deadline)
+{
+    struct timespec ts = deadline_after(deadline - deadline_mono());
+    event_active(f->ev_jobs, EV_TIMEOUT, 0);
+    while (!w->done)
+        if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
+            break;
+}
+
 bool fleet_wait_end_locked(struct fleet *f, struct fleet_wait *w, enum shared_status st,
                            const char *fmt, va_list ap)
 {
@@ -729,19 +738,13 @@ static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j,
         snprintf(err, errlen, "the write deadline passed before it was sent; nothing was applied");
         return SHARED_UNAVAILABLE;
     }
-    struct timespec ts = deadline_after(left);
     pthread_mutex_lock(&f->lock);
     j->next = NULL;
     struct fleet_job **pp = &f->jobs;
     while (*pp)
         pp = &(*pp)->next;
     *pp = j;
-    pthread_mutex_unlock(&f->lock);
-    event_active(f->ev_jobs, EV_TIMEOUT, 0);
-    pthread_mutex_lock(&f->lock);
-    while (!j->w.done)
-        if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
-            break;
+    fleet_wait_locked(f, &j->w, deadline);
     if (!j->w.done) {
         char done_id[32] = "";
         if (j->phase == 2 && id)

@@ -398,7 +398,7 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
     } else if (strncmp(rest, "nodes/", 6) == 0 && fleet_node_name_ok(rest + 6))
         fleet_node_update(f, rest + 6, v, bulk);
     else if (strcmp(rest, "config/head") == 0)
-        fleet_config_head_seen(f, v, mod_rev, bulk);
+        fleet_config_head_seen(f, v, mod_rev); /* fleet_config_run follows */
     else {
         const char *slash = strchr(rest, '/');
         char kind[32];

@@ -316,3 +316,39 @@ def test_a_deleted_head_is_not_followed_and_numbering_goes_on(cluster, be, made)
     ok, _ = poll(lambda: n1.answer("after.example.com.") == ["127.0.0.31"], 5.0)
     assert ok
     assert n1.answer("before.example.com.") == ["127.0.0.31"]
+
+
+def test_a_version_that_is_not_one_changes_nothing_and_is_not_refetched_each_tick(
+        cluster, be, made):
+    """Without "members" etcd's writers are trusted, yet what they write
+    must still be a version: a head naming a key that holds garbage, a
+    record without its doc, or another version's number, is refused
+    (counted, logged) and never applied; the node keeps serving its version
+    and fetches again only every 5 s, not every tick."""
+    import base64
+
+    def b64(s):
+        return base64.b64encode(s.encode()).decode()
+
+    def etcd_put(key, value):
+        st, _ = http_json(cluster.urls[0] + "/v3/kv/put",
+                          {"key": b64("/gtmd/it/" + key), "value": b64(value)}, timeout=3)
+        assert st == 200
+
+    n1, n2 = fleet_nodes(cluster, be, made, n=2)
+    v = synced([n1, n2])
+    bad = {v + 1: "{not json", v + 2: json.dumps({"version": v + 2, "author": "x"}),
+           v + 3: json.dumps({"version": v + 9, "doc": {}})}
+    for ver, text in bad.items():
+        etcd_put("config/v/%012d" % ver, text)
+        etcd_put("config/head", json.dumps({"version": ver}))
+        time.sleep(0.5)
+    time.sleep(3.0)
+    for n in (n1, n2):
+        assert version(n) == v
+        assert n.answer() == ["127.0.0.31"]
+        assert n.fleet()["rejected"]["bad_fields"] >= 1, n.fleet()["rejected"]
+        fails = n.read_log().count("event=fleet_config_fetch result=failed")
+        # Three heads, each fetched at once and again after 5 s at most: a
+        # fetch every tick (0.25 s) would be 14 or more in these 4.5 s.
+        assert 1 <= fails <= 8, fails
