@@ -234,6 +234,10 @@ def test_history_rollback_restart_and_file_edits(srv):
         json.dump(c, f)
     g.proc.send_signal(signal.SIGHUP)
     assert serves(g, FO, AP_A)
+    # The reload records the version just after it publishes the set (a
+    # slow build can be asked in between).
+    poll(lambda: a.get("/v1/config/history", token=READ_TOKEN).json["versions"][0]["version"]
+         == v0 + 3, 5.0)
     hist = a.get("/v1/config/history", token=READ_TOKEN).json["versions"]
     assert hist[0]["version"] == v0 + 3 and hist[0]["source"] == "file", hist
     # keep 5: older versions are removed.
