@@ -195,9 +195,8 @@ static size_t query_notify(struct query_ctx *c)
 {
     const struct dns_query *q = c->q;
     int rc = DNS_RCODE_REFUSED;
-    if (q->qtype == DNS_TYPE_SOA && c->s->notify_in)
-        rc = c->s->notify_in(c->s->notify_in_arg, q->qname.wire, q->qname.len, c->client->addr,
-                             c->tsig.key);
+    if (q->qtype == DNS_TYPE_SOA && c->s->xfr_in)
+        rc = xfr_in_notify(c->s->xfr_in, q->qname.wire, q->qname.len, c->client->addr, c->tsig.key);
     return query_reply(c, (uint16_t)rc, NULL);
 }
 

@@ -43,11 +43,6 @@
 #include "serve/serve.h"
 #include "daemon/server_safety.h"
 
-static void server_release_gslb(void *g)
-{
-    gslb_unref(g);
-}
-
 /* Hands the endpoints of set's policy set to the prober thread. */
 uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
 {
@@ -56,7 +51,7 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
     struct sched_target *t = load_probe_targets(set->gslb, &n, &max_timeout);
     if (set->gslb)
         gslb_ref(set->gslb);
-    scheduler_set_plan(srv->sched, t, n, set->gslb, server_release_gslb);
+    scheduler_set_plan(srv->sched, t, n, set->gslb, gslb_release);
     return max_timeout;
 }
 
@@ -208,21 +203,12 @@ static void server_resign_job_run(void *arg)
                          j->errs);
 }
 
-/* Builds the zones again with fresh signatures (same config, same policy
- * set and health) and publishes them; the workers answer from the old
- * set all the while. Caller holds reload_lock. A failure keeps the old
- * set and tries again in a minute. */
-static int server_notify_in(void *arg, const uint8_t *origin, size_t len,
-                            const struct sockaddr_storage *from, const struct tsig_key *key)
-{
-    return xfr_in_notify(arg, origin, len, from, key);
-}
-
-/* What every set publishes besides its data: who takes NOTIFYs. */
+/* What every set publishes besides its data: who takes NOTIFYs, and
+ * whose listener signs the policy answers workers ask for. */
 void server_set_hooks(struct server *srv, struct serve_set *set)
 {
-    set->notify_in = srv->xfr_in ? server_notify_in : NULL;
-    set->notify_in_arg = srv->xfr_in;
+    set->xfr_in = srv->xfr_in;
+    policy_sigs_set_wake(set->sigs, srv->health_svc);
 }
 
 static void server_on_secondary_changed(void *arg);
@@ -269,6 +255,10 @@ static void server_on_xfr_reload(evutil_socket_t fd, short what, void *arg)
     json_decref(server_reload(srv, NULL, &ok));
 }
 
+/* Builds the zones again with fresh signatures (same config, same policy
+ * set and health) and publishes them; the workers answer from the old
+ * set all the while. Caller holds reload_lock. A failure keeps the old
+ * set and tries again in a minute. */
 static void server_resign(struct server *srv)
 {
     struct errlist errs;
@@ -287,7 +277,6 @@ static void server_resign(struct server *srv)
         return;
     }
     errlist_free(&errs);
-    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     server_set_hooks(srv, set);
     load_drop_behind(serve_publish(&srv->serve, set));
     srv->generation++;
@@ -334,14 +323,6 @@ static void server_check_state_file(const struct config *cfg, struct errlist *wa
     char note[256];
     override_cap_note(note, sizeof(note), n, hp->max_overrides);
     errlist_add(warns, "%s: %s", hp->state_file, note);
-}
-
-/* A worker served a policy answer whose signature is missing: have the
- * health thread's listener run soon (it signs what was asked). */
-void server_sigs_wake(void *arg)
-{
-    struct server *srv = arg;
-    health_service_kick(srv->health_svc);
 }
 
 /* The health service's listener (health thread): after a health change,
@@ -436,12 +417,6 @@ static int server_first_round(struct server *srv, const struct serve_set *set)
     return 0;
 }
 
-static struct policy_loss *server_publish_loss(void *arg, struct policy_loss *next)
-{
-    struct server *srv = arg;
-    return serve_publish_loss(&srv->serve, next);
-}
-
 /* Starts the fleet client and waits a little for its first read of etcd,
  * so a node that restarts answers with the fleet's overrides and verdicts
  * from its first query (the state file holds the last known ones if etcd
@@ -484,26 +459,6 @@ static int server_start_fleet(struct server *srv, const struct serve_set *set)
     log_info("event=fleet_first_sync node=%s synced=%s ms=%.1f", c->fleet.node,
              synced ? "yes" : "no", server_elapsed_ms(&t0));
     return 0;
-}
-
-/* The workers' counters, as the drills' recovery timeline reads them. */
-static uint32_t server_counter_id(void *arg, const char *record, uint16_t rtype, const char *region,
-                                  bool canary)
-{
-    struct server *srv = arg;
-    return serve_policy_id(&srv->serve, record, rtype, region, canary);
-}
-
-static uint64_t server_counter_sum(void *arg, uint32_t id)
-{
-    struct server *srv = arg;
-    return serve_sum_id(&srv->serve, id);
-}
-
-static void server_counter_sync(void *arg)
-{
-    struct server *srv = arg;
-    serve_sync(&srv->serve);
 }
 
 /* The net params of c; np->listen is allocated (the caller frees it). */
@@ -591,7 +546,6 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
      * for the fleet thread (the safety rule on adoption), one for the
      * notifier (webhook.h), one for the configuration API (config_api.h). */
     serve_init(&srv->serve, net_reader_count(&np) + 6);
-    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     server_set_hooks(srv, set);
     load_journals(srv->cfg, NULL, set);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
@@ -605,36 +559,11 @@ static int server_start_net(struct server *srv, struct serve_set *set, char *err
     health_service_kick(srv->health_svc);
     /* Restored scoped drills apply from the first query on, and restored
      * drills' timelines count from here. */
-    drill_core_set_publisher(&srv->drills, server_publish_loss, srv);
-    struct drill_counter_ops ops = {.id = server_counter_id,
-                                    .sum = server_counter_sum,
-                                    .sync = server_counter_sync,
-                                    .arg = srv};
-    drill_core_set_counters(&srv->drills, &ops);
+    drill_core_attach(&srv->drills, &srv->serve);
     /* No listen address: a prober-only node of a fleet (no DNS threads). */
     int rc = srv->cfg->n_listen ? net_start(&srv->net, &np, &srv->serve, err, errlen) : 0;
     free((void *)np.listen);
     return rc;
-}
-
-static const struct gslb *server_drill_enter(void *arg)
-{
-    struct server *srv = arg;
-    return serve_enter(srv->drill_reader)->gslb;
-}
-
-/* The geo data of the set the drill reader entered. */
-static const struct policy_geo *server_drill_geo(void *arg)
-{
-    struct server *srv = arg;
-    const struct serve_set *s = atomic_load(&srv->drill_reader->hazard);
-    return s ? s->geo : NULL;
-}
-
-static void server_drill_leave(void *arg)
-{
-    struct server *srv = arg;
-    serve_leave(srv->drill_reader);
 }
 
 /* Where gtmd can ask itself: the listen address, with a wildcard address
@@ -665,10 +594,7 @@ static void server_start_drills(struct server *srv)
     struct drill_service_env env = {.drills = &srv->drills,
                                     .health = &srv->health,
                                     .health_service = srv->health_svc,
-                                    .enter = server_drill_enter,
-                                    .leave = server_drill_leave,
-                                    .arg = srv,
-                                    .geo = server_drill_geo};
+                                    .reader = srv->drill_reader};
     /* The drill thread measures recoveries by asking the first listen
      * address itself (a wildcard one through loopback). */
     if (srv->cfg->n_listen > 0)

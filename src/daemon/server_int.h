@@ -101,8 +101,6 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set);
 void server_set_hooks(struct server *srv, struct serve_set *set);
 /* When the signatures of a set signed at load need renewing. */
 void server_set_resign_due(struct server *srv);
-/* A worker served a policy answer whose signature is missing. */
-void server_sigs_wake(void *arg);
 /* Logs the geo database of set; what POST /v1/reload shows of it. */
 json_t *server_geo_loaded(const struct serve_set *set);
 

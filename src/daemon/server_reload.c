@@ -323,7 +323,6 @@ json_t *server_reload(struct server *srv, const char *from, bool *ok)
     kept.same_user = !privs_reload_notes(srv->cfg, cfg);
     /* set stays valid here after the swap: only a later publication frees
      * it, and publications are serialised by reload_lock. */
-    policy_sigs_set_wake(set->sigs, server_sigs_wake, srv);
     server_configure_secondaries(srv, cfg, set);
     server_set_hooks(srv, set);
     load_journals(cfg, atomic_load(&srv->serve.current), set);

@@ -177,36 +177,42 @@ static struct policy_loss *drill_view_locked(struct drill_core *c)
 /* Publishes v (caller holds publish_lock, not lock). */
 static void drill_publish(struct drill_core *c, struct policy_loss *v)
 {
-    if (!c->publish) {
+    if (!c->serve) {
         policy_loss_free(v);
         return;
     }
-    policy_loss_free(c->publish(c->publish_arg, v));
+    policy_loss_free(serve_publish_loss(c->serve, v));
 }
 
-void drill_core_set_publisher(struct drill_core *c, drill_publish_fn fn, void *arg)
+void drill_core_attach(struct drill_core *c, struct serve *sv)
 {
     pthread_mutex_lock(&c->publish_lock);
     pthread_mutex_lock(&c->lock);
-    c->publish = fn;
-    c->publish_arg = arg;
+    c->serve = sv;
     struct policy_loss *v = drill_view_locked(c);
+    /* Drills restored from the state file count on from here. */
+    for (struct drill *d = c->active; d; d = d->next)
+        if (d->report.timeline)
+            drill_timeline_baseline(d->report.timeline, sv, true);
     pthread_mutex_unlock(&c->lock);
     drill_publish(c, v);
     pthread_mutex_unlock(&c->publish_lock);
 }
 
-void drill_core_set_counters(struct drill_core *c, const struct drill_counter_ops *ops)
+void drill_core_set_fleet_degraded(struct drill_core *c, const char *why)
 {
-    pthread_mutex_lock(&c->publish_lock);
     pthread_mutex_lock(&c->lock);
-    c->counters = *ops;
-    /* Drills restored from the state file count on from here. */
-    for (struct drill *d = c->active; d; d = d->next)
-        if (d->report.timeline)
-            drill_timeline_baseline(d->report.timeline, &c->counters, true);
+    snprintf(c->fleet_degraded, sizeof(c->fleet_degraded), "%s", why ? why : "");
     pthread_mutex_unlock(&c->lock);
-    pthread_mutex_unlock(&c->publish_lock);
+}
+
+bool drill_core_fleet_degraded(struct drill_core *c, char *buf, size_t len)
+{
+    pthread_mutex_lock(&c->lock);
+    bool degraded = c->fleet_degraded[0] != 0;
+    snprintf(buf, len, "%s", c->fleet_degraded);
+    pthread_mutex_unlock(&c->lock);
+    return degraded;
 }
 
 /* Once every worker sees the change (caller holds publish_lock, not
@@ -216,13 +222,13 @@ static void drill_timeline_mark(struct drill_core *c, struct drill *d, bool star
 {
     if (!d->report.timeline)
         return;
-    if (c->counters.sync)
-        c->counters.sync(c->counters.arg);
+    if (c->serve)
+        serve_sync(c->serve);
     pthread_mutex_lock(&c->lock);
     if (start)
-        drill_timeline_baseline(d->report.timeline, &c->counters, false);
+        drill_timeline_baseline(d->report.timeline, c->serve, false);
     else
-        drill_timeline_end(d->report.timeline, &c->counters, now, false);
+        drill_timeline_end(d->report.timeline, c->serve, now, false);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -437,7 +443,7 @@ bool drill_core_end(struct drill_core *c, const char *id, enum drill_result resu
     double now = health_now();
     /* The last count of lost answers, before the targets come back. */
     if (d->report.timeline)
-        drill_timeline_end(d->report.timeline, &c->counters, now, true);
+        drill_timeline_end(d->report.timeline, c->serve, now, true);
     if (mode == DRILL_LIVE)
         drill_apply_bytes_locked(c, d);
     struct policy_loss *v = mode == DRILL_SCOPED ? drill_view_locked(c) : NULL;

@@ -129,10 +129,6 @@ struct drill_hooks {
     void *arg;
 };
 
-/* Publishes a new loss view (taking it) and returns the one it replaced,
- * after its grace period (serve_publish_loss, wired by the daemon). */
-typedef struct policy_loss *(*drill_publish_fn)(void *arg, struct policy_loss *next);
-
 struct drill_core {
     pthread_mutex_t lock, publish_lock, hook_lock;
     struct health_core *health;
@@ -143,9 +139,12 @@ struct drill_core {
     size_t n_history;
     uint64_t next_id;
     uint64_t ended_by[DRILL_RESULTS]; /* ends since the process started */
-    drill_publish_fn publish;         /* NULL until the serve core exists */
-    void *publish_arg;
-    struct drill_counter_ops counters; /* the workers' counters; zero until wired */
+    /* The serve core (NULL until attached): loss views are published
+     * there (serve_publish_loss) and the workers' counters read there. */
+    struct serve *serve;
+    /* Why the fleet is degraded (set by the fleet client, which stands
+     * above drills; "" while it is not): practice drills wait. Under lock. */
+    char fleet_degraded[128];
     struct drill_hooks hooks[DRILL_MAX_HOOKS];
 };
 
@@ -161,14 +160,18 @@ double drill_core_max_duration(struct drill_core *c);
 /* The outcome checks' resolver (a new string; NULL: the system's). */
 char *drill_core_outcome_resolver(struct drill_core *c);
 
-/* Wires the loss view's publication and publishes the current view at
- * once (drills restored before the serve core existed). */
-void drill_core_set_publisher(struct drill_core *c, drill_publish_fn fn, void *arg);
+/* Attaches the serve core once it exists: the current loss view is
+ * published at once (drills restored before it existed) and the recovery
+ * timelines of restored drills go on counting from now. sv must outlive
+ * the core's use (drill_core_free after serve_destroy is fine: nothing is
+ * published on free). */
+void drill_core_attach(struct drill_core *c, struct serve *sv);
 
-/* Wires the workers' counters (once the serve core exists): the recovery
- * timelines of drills restored from the state file go on counting from
- * now. */
-void drill_core_set_counters(struct drill_core *c, const struct drill_counter_ops *ops);
+/* The fleet client says it is degraded (why, a short text) or recovered
+ * (why NULL); practice drills do not start while it is degraded. */
+void drill_core_set_fleet_degraded(struct drill_core *c, const char *why);
+/* Whether the fleet is degraded, and why into buf. */
+bool drill_core_fleet_degraded(struct drill_core *c, char *buf, size_t len);
 
 int drill_core_add_hooks(struct drill_core *c, const struct drill_hooks *h);
 /* Returns once no hook of arg runs any more. */

@@ -343,10 +343,10 @@ static void drill_measure_one(struct drill_measure *m, struct drill *d, double n
     if (tl->phase == DRILL_TL_HOLD) {
         *hold = true;
         if (hold_due)
-            drill_timeline_sample(tl, &c->counters, now);
+            drill_timeline_sample(tl, c->serve, now);
         return;
     }
-    drill_timeline_sample(tl, &c->counters, now);
+    drill_timeline_sample(tl, c->serve, now);
     if (drill_timeline_settled(tl) || now >= tl->window_end) {
         tl->phase = tl->phase == DRILL_TL_START ? DRILL_TL_HOLD : DRILL_TL_DONE;
         *hold = *hold || tl->phase == DRILL_TL_HOLD;

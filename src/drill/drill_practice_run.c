@@ -38,11 +38,12 @@ static const char *drill_practice_iso(double t, char *buf, size_t len)
 static void drill_practice_judge(const struct drill_service_env *env,
                                  const struct drill_practice *p, struct drill_practice_try *tr)
 {
-    const struct gslb *g = env->enter(env->arg);
+    const struct policy_geo *geo;
+    const struct gslb *g = drill_service_enter(env, &geo);
     struct drill_whatif_sum sum;
     if (drill_resolve(g, &p->spec, &tr->t, tr->why, sizeof(tr->why)) != 0) {
         tr->skip = DRILL_SKIP_CONFIG;
-        env->leave(env->arg);
+        serve_leave(env->reader);
         return;
     }
     if (drill_records_region_down(g, &tr->t, tr->why, sizeof(tr->why)))
@@ -51,7 +52,6 @@ static void drill_practice_judge(const struct drill_service_env *env,
         tr->skip = DRILL_SKIP_ABORT_IF;
     if (tr->skip == DRILL_SKIP_NONE) {
         struct policy_overlay ov = drill_targets_overlay(&tr->t);
-        const struct policy_geo *geo = env->geo ? env->geo(env->arg) : NULL;
         tr->whatif = drill_whatif_geo(g, geo, &ov, NULL, 0, true, &sum);
         tr->timeline = drill_timeline_new(g, &tr->t, p->spec.mode, health_now());
         if (p->spec.mode != DRILL_SHADOW && sum.newly_unserved > 0) {
@@ -61,7 +61,7 @@ static void drill_practice_judge(const struct drill_service_env *env,
                      sum.newly_unserved);
         }
     }
-    env->leave(env->arg);
+    serve_leave(env->reader);
 }
 
 /* Whether anything outside the policy set holds p back (why in tr). */
@@ -84,7 +84,7 @@ static bool drill_practice_held(const struct drill_service_env *env, struct dril
         json_decref(l);
         return true;
     }
-    if (env->fleet_degraded && env->fleet_degraded(env->fleet_arg, buf, sizeof(buf))) {
+    if (drill_core_fleet_degraded(env->drills, buf, sizeof(buf))) {
         tr->skip = DRILL_SKIP_FLEET;
         snprintf(tr->why, sizeof(tr->why), "the fleet is degraded: %s", buf);
         return true;

@@ -29,17 +29,26 @@ struct drill_service {
     struct drill_measure *measure;   /* the recovery timelines */
 };
 
+const struct gslb *drill_service_enter(const struct drill_service_env *env,
+                                       const struct policy_geo **geo)
+{
+    const struct serve_set *set = serve_enter(env->reader);
+    if (geo)
+        *geo = set ? set->geo : NULL;
+    return set ? set->gslb : NULL;
+}
+
 /* Aborts the drills whose abort_if is broken; returns how many. */
 static size_t drill_service_abort_if(struct drill_service *s)
 {
     char ids[DRILL_SERVICE_BATCH][32], why[DRILL_SERVICE_BATCH][256];
     size_t total = 0, n;
     do {
-        const struct gslb *g = s->env.enter(s->env.arg);
+        const struct gslb *g = drill_service_enter(&s->env, NULL);
         n = drill_core_check_abort_if(s->env.drills, g, ids, why, DRILL_SERVICE_BATCH);
         /* Ending publishes a loss view and waits for the readers: leave
          * ours first. */
-        s->env.leave(s->env.arg);
+        serve_leave(s->env.reader);
         for (size_t i = 0; i < n; i++)
             total += drill_core_end(s->env.drills, ids[i], DRILL_ABORTED, why[i]);
     } while (n == DRILL_SERVICE_BATCH);
@@ -71,10 +80,10 @@ static void drill_service_run(evutil_socket_t fd, short what, void *arg)
     /* Outcome checks follow the drills that run now, and measurements the
      * transitions that began (both take what they need from the policy
      * set). */
-    const struct gslb *g = s->env.enter(s->env.arg);
+    const struct gslb *g = drill_service_enter(&s->env, NULL);
     drill_outcomes_sync(s->outcomes, g);
     drill_measure_sync(s->measure, g);
-    s->env.leave(s->env.arg);
+    serve_leave(s->env.reader);
     if ((n > 0 || started) && s->env.health_service)
         health_service_save(s->env.health_service);
     drill_service_timer(s->ev_end, drill_core_next_end(s->env.drills, health_now()));

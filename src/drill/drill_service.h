@@ -17,9 +17,10 @@
  *    passes and at a second timer: the next start, or a retry while
  *    something holds a due practice back.
  *
- * It reads the policy set through its own serve reader, which the daemon
- * wires as enter/leave callbacks (the drill module sits below serve), and
- * leaves it before it ends a drill (drill.h). After ending drills it asks
+ * It reads the policy set through its own serve reader (the drill module
+ * stands above serve), and leaves it before it ends a drill (drill.h).
+ * Practice drills wait while the fleet client says it is degraded
+ * (drill_core_set_fleet_degraded). After ending drills it asks
  * the health service for a state-file write (the file's only writer).
  *
  * Threads: start, poke and stop from any thread but the drill thread.
@@ -38,26 +39,16 @@
 #include "drill/drill.h"
 #include "health/service.h"
 #include "policy/policy.h"
-
-struct policy_geo;
+#include "serve/serve.h"
 
 struct drill_service_env {
     struct drill_core *drills;
     struct health_core *health;
     struct health_service *health_service;
-    /* The current policy set (may be NULL), held until leave(arg). */
-    const struct gslb *(*enter)(void *arg);
-    void (*leave)(void *arg);
-    void *arg;
-    /* The geo data of the set enter() gave (between enter and leave), so
-     * that what-ifs go through every class of geo and nearest records;
-     * NULL callback or result: none. */
-    const struct policy_geo *(*geo)(void *arg);
-    /* Whether the fleet is degraded (why in buf), which holds practice
-     * drills back; NULL while gtmd has no fleet. Called on the drill
-     * thread; it must not block. */
-    bool (*fleet_degraded)(void *arg, char *why, size_t len);
-    void *fleet_arg;
+    /* The drill thread's own reader of the served set: its policy set
+     * and geo data (what-ifs go through every class of geo and nearest
+     * records). Only the drill thread uses it. */
+    struct serve_reader *reader;
     /* A listen address of this gtmd (loopback for a wildcard one): the
      * drill thread asks it for the affected records to time recoveries
      * (drill_measure.h). self_len 0: no own queries. */
@@ -66,6 +57,11 @@ struct drill_service_env {
 };
 
 struct drill_service;
+
+/* Enters env's reader: the current policy set (NULL: none) and, when geo
+ * is not NULL, its geo data; serve_leave(env->reader) after. */
+const struct gslb *drill_service_enter(const struct drill_service_env *env,
+                                       const struct policy_geo **geo);
 
 /* Starts the drill thread; aborts when it cannot be created. Drills
  * already in the core (restored) get their timer and abort_if at once. */

@@ -111,18 +111,17 @@ void drill_timeline_free(struct drill_timeline *tl)
     free(tl);
 }
 
-void drill_timeline_baseline(struct drill_timeline *tl, const struct drill_counter_ops *ops,
-                             bool resume)
+void drill_timeline_baseline(struct drill_timeline *tl, struct serve *sv, bool resume)
 {
-    if (!ops || !ops->id || !ops->sum)
+    if (!sv)
         return;
     for (size_t i = 0; i < tl->n_records; i++) {
         struct drill_tl_record *r = &tl->records[i];
         for (size_t k = 0; k < r->n_cols; k++) {
             struct drill_tl_column *c = &r->cols[k];
             if (c->id == DRILL_COUNTER_NONE)
-                c->id = ops->id(ops->arg, r->name, r->rtype, c->region, tl->canary);
-            c->base = c->end_base = ops->sum(ops->arg, c->id);
+                c->id = serve_policy_id(sv, r->name, r->rtype, c->region, tl->canary);
+            c->base = c->end_base = serve_sum_id(sv, c->id);
         }
         if (resume) {
             r->lost_before += r->lost;
@@ -154,10 +153,9 @@ static void drill_tl_point_add(struct drill_timeline *tl, double now, uint64_t a
     tl->points[tl->n_points++] = (struct drill_tl_point){now, answers, lost};
 }
 
-void drill_timeline_sample(struct drill_timeline *tl, const struct drill_counter_ops *ops,
-                           double now)
+void drill_timeline_sample(struct drill_timeline *tl, struct serve *sv, double now)
 {
-    if (!tl->counted || !ops || tl->phase == DRILL_TL_DONE)
+    if (!tl->counted || !sv || tl->phase == DRILL_TL_DONE)
         return;
     bool restore = tl->phase == DRILL_TL_RESTORE;
     uint64_t sum_answers = 0, sum_lost = 0;
@@ -166,7 +164,7 @@ void drill_timeline_sample(struct drill_timeline *tl, const struct drill_counter
         uint64_t lost = 0, kept = 0, back = 0, all = 0;
         for (size_t k = 0; k < r->n_cols; k++) {
             const struct drill_tl_column *c = &r->cols[k];
-            uint64_t v = ops->sum(ops->arg, c->id);
+            uint64_t v = serve_sum_id(sv, c->id);
             if (restore) {
                 back += c->lost && v > c->end_base ? v - c->end_base : 0;
                 continue;
@@ -194,17 +192,16 @@ void drill_timeline_sample(struct drill_timeline *tl, const struct drill_counter
         drill_tl_point_add(tl, now, sum_answers, sum_lost);
 }
 
-void drill_timeline_end(struct drill_timeline *tl, const struct drill_counter_ops *ops, double now,
-                        bool end_sample)
+void drill_timeline_end(struct drill_timeline *tl, struct serve *sv, double now, bool end_sample)
 {
     if (end_sample) {
-        drill_timeline_sample(tl, ops, now);
+        drill_timeline_sample(tl, sv, now);
         tl->ended = now;
         return;
     }
-    for (size_t i = 0; tl->counted && ops && i < tl->n_records; i++)
+    for (size_t i = 0; tl->counted && sv && i < tl->n_records; i++)
         for (size_t k = 0; k < tl->records[i].n_cols; k++)
-            tl->records[i].cols[k].end_base = ops->sum(ops->arg, tl->records[i].cols[k].id);
+            tl->records[i].cols[k].end_base = serve_sum_id(sv, tl->records[i].cols[k].id);
     tl->phase = DRILL_TL_RESTORE;
     tl->window_end = now + DRILL_TIMELINE_WINDOW;
 }

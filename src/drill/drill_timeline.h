@@ -17,7 +17,8 @@
  *    answered from the targets again.
  *
  * Two sources feed it. The workers' per-record, per-region counters
- * (serve_counters.h), read through struct drill_counter_ops: baselines
+ * (serve_counters.h), read from the serve core (serve_policy_id,
+ * serve_sum_id; the drill module stands above serve): baselines
  * are taken in the drill core right after the change is visible to every
  * worker (serve_sync), and the drill thread samples them every few
  * milliseconds during the transition. And gtmd's own queries: the drill
@@ -44,26 +45,13 @@
 #include "drill/drill_plan.h"
 #include "drill/drill_spec.h"
 #include "policy/policy.h"
+#include "serve/serve.h"
 
 #define DRILL_TIMELINE_RECORDS 64 /* records measured per drill; the rest are counted */
 #define DRILL_TIMELINE_WINDOW 2.0 /* seconds of transition measured after a start or an end */
-#define DRILL_COUNTER_NONE UINT32_MAX
+#define DRILL_COUNTER_NONE SERVE_NO_ID
 #define DRILL_TIMELINE_POINTS 240   /* points of the answers series */
 #define DRILL_TIMELINE_POINT_S 0.05 /* their first spacing, doubled each time it fills */
-
-/* How the drill core reads the workers' counters (wired by the daemon on
- * the serve core: serve_policy_id, serve_sum_id, serve_sync). */
-struct drill_counter_ops {
-    /* The id of the answers of record (name, type) served by region
-     * (NULL: no serving region), of canary clients only when canary;
-     * DRILL_COUNTER_NONE when unknown. */
-    uint32_t (*id)(void *arg, const char *record, uint16_t rtype, const char *region, bool canary);
-    uint64_t (*sum)(void *arg, uint32_t id); /* summed over every worker */
-    /* Returns once every worker that may have read the state as it was
-     * before the call has finished that query. */
-    void (*sync)(void *arg);
-    void *arg;
-};
 
 /* One region's answers of a record (or answers with no serving region). */
 struct drill_tl_column {
@@ -133,19 +121,16 @@ struct drill_timeline *drill_timeline_new(const struct gslb *g, const struct dri
 void drill_timeline_free(struct drill_timeline *tl);
 
 /* Baselines after the start (or, with resume, after a restart: what was
- * counted goes to lost_before). Needs ops->id and ops->sum. */
-void drill_timeline_baseline(struct drill_timeline *tl, const struct drill_counter_ops *ops,
-                             bool resume);
+ * counted goes to lost_before). sv NULL: nothing is counted. */
+void drill_timeline_baseline(struct drill_timeline *tl, struct serve *sv, bool resume);
 /* Samples the counters at now: records that answered outside the lost
  * columns have avoided them (start), lost columns add up (start, hold);
  * after the end, records that answered from a lost column are restored. */
-void drill_timeline_sample(struct drill_timeline *tl, const struct drill_counter_ops *ops,
-                           double now);
+void drill_timeline_sample(struct drill_timeline *tl, struct serve *sv, double now);
 /* The end: a last sample, the restore baselines, the restore window. Call
  * with end_sample before the targets come back, then with !end_sample
  * once every worker sees them back. */
-void drill_timeline_end(struct drill_timeline *tl, const struct drill_counter_ops *ops, double now,
-                        bool end_sample);
+void drill_timeline_end(struct drill_timeline *tl, struct serve *sv, double now, bool end_sample);
 /* One of gtmd's own queries for record i answered at now: avoiding the
  * lost targets (or not), or, after the end, from them again. */
 void drill_timeline_seen(struct drill_timeline *tl, size_t i, bool from_lost, double now);

@@ -15,6 +15,7 @@
 #include "common/event_ring.h"
 #include "common/log.h"
 #include "dns/name.h"
+#include "drill/drill.h"
 #include "health/service.h"
 #include "policy/policy.h"
 
@@ -267,6 +268,12 @@ void fleet_set_degraded(struct fleet *f, bool degraded)
     if (degraded)
         f->degraded_total++;
     pthread_mutex_unlock(&f->lock);
+    if (f->drills) { /* practice drills wait while the fleet is degraded */
+        char why[128];
+        snprintf(why, sizeof(why), "no reply from etcd %s for %.0f s", etcd_endpoint(f->etcd),
+                 f->p.stale_after);
+        drill_core_set_fleet_degraded(f->drills, degraded ? why : NULL);
+    }
     if (degraded) {
         /* Own probes again: the last known fleet state is too old. */
         for (size_t i = 0; i < f->n_local; i++)

@@ -32,6 +32,11 @@ void gslb_unref(struct gslb *g)
         gslb_free(g);
 }
 
+void gslb_release(void *g)
+{
+    gslb_unref(g);
+}
+
 /* Gives back the references gslb_map_health took: the last reference
  * of g is going, so no reader, plan or probe reaches these slots through
  * g any more. */

@@ -151,6 +151,9 @@ struct gslb {
  * probes its endpoints; the last gslb_unref frees it. */
 void gslb_ref(struct gslb *g);
 void gslb_unref(struct gslb *g);
+/* gslb_unref for a holder that keeps g as an opaque owner: the prober's
+ * plans (scheduler_set_plan's release, health sits below policy). */
+void gslb_release(void *g);
 void gslb_free(struct gslb *g);
 
 int gslb_region_index(const struct gslb *g, const char *name);

@@ -376,12 +376,10 @@ void policy_sigs_stats(struct policy_sigs *s, struct policy_sigs_stats *out)
 
 /* ---- requests from the workers ---- */
 
-void policy_sigs_set_wake(struct policy_sigs *s, void (*wake)(void *), void *arg)
+void policy_sigs_set_wake(struct policy_sigs *s, struct health_service *signer)
 {
-    if (!s)
-        return;
-    s->wake = wake;
-    s->wake_arg = arg;
+    if (s)
+        s->signer = signer;
 }
 
 void policy_sigs_request(struct policy_sigs *s, const struct policy_record *r, uint16_t rtype,
@@ -406,8 +404,8 @@ void policy_sigs_request(struct policy_sigs *s, const struct policy_record *r, u
      * and its scan: a request either is seen by a scan under way or wakes
      * the signer again. */
     atomic_store(&q->state, 2);
-    if (s->wake && !atomic_exchange(&s->wake_pending, true))
-        s->wake(s->wake_arg);
+    if (s->signer && !atomic_exchange(&s->wake_pending, true))
+        health_service_kick(s->signer);
 }
 
 /* Signs what the workers asked for (caller holds the lock). */

@@ -50,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "health/service.h"
 #include "policy/policy.h"
 #include "policy/policy_eval.h"
 #include "policy/policy_geo.h"
@@ -111,9 +112,10 @@ struct policy_sigs {
     bool full_logged;
     struct policy_sig_request requests[POLICY_SIGS_REQUESTS];
     _Atomic uint32_t request_next;
-    _Atomic bool wake_pending;         /* a wake is on its way to the signer */
-    void (*wake)(void *);              /* has the signer run an update soon */
-    void *wake_arg;                    /* (set before the set is published) */
+    _Atomic bool wake_pending; /* a wake is on its way to the signer */
+    /* Whose listener runs the updates (health_service_kick wakes it);
+     * NULL: nobody is woken. Set before the set is published. */
+    struct health_service *signer;
     _Atomic uint64_t requests_dropped; /* no free request slot */
 };
 
@@ -168,9 +170,10 @@ struct policy_sigs_stats {
 };
 void policy_sigs_stats(struct policy_sigs *s, struct policy_sigs_stats *out);
 
-/* Who runs updates when workers ask for signatures (the daemon: a kick
- * of the health thread). Before the store's set is published. */
-void policy_sigs_set_wake(struct policy_sigs *s, void (*wake)(void *), void *arg);
+/* The health service whose listener runs updates (the daemon's calls
+ * policy_sigs_update): workers that ask for a signature kick it. Before
+ * the store's set is published; NULL: nobody is woken. */
+void policy_sigs_set_wake(struct policy_sigs *s, struct health_service *signer);
 
 /* Asks for the signature of answer eps[0..n) of record (a worker, lock-
  * free): signed by the next update, at most POLICY_SIGS_REQUESTS waiting

@@ -25,6 +25,7 @@
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
 #include "policy/policy_sign.h"
+#include "xfr/xfr_in.h"
 #include "zone/snapshot.h"
 
 /* Limits that follow reloads (gtmd.conf(5): edns_udp_max, tcp). */
@@ -64,11 +65,9 @@ struct serve_set {
     /* TSIG keys (owned; the zones' xfr_key point into it). */
     struct tsig_keyring tsig;
     /* Who takes a NOTIFY (RFC 1996) for a zone we are a secondary of: the
-     * daemon's secondary thread (xfr_in_notify's contract: the rcode to
+     * secondary thread (borrowed; xfr_in_notify gives the rcode to
      * answer). NULL: every NOTIFY is refused. */
-    int (*notify_in)(void *arg, const uint8_t *origin, size_t origin_len,
-                     const struct sockaddr_storage *from, const struct tsig_key *key);
-    void *notify_in_arg;
+    struct xfr_in *xfr_in;
     /* Counter ids of policy answers, [record * policy_stride + region],
      * the last column counting answers with no serving region. Assigned by
      * serve_publish (NULL before, and for sets never published: nothing is

@@ -279,6 +279,40 @@ def test_etcd_lost_degrades_to_own_probes_then_resyncs(cluster, be, made):
     assert n1.metric("gtmd_fleet_degraded_total") == 1
 
 
+@pytest.mark.threads
+def test_practice_drills_wait_while_the_fleet_is_degraded(cluster, be, made):
+    """A practice drill due while etcd is lost is skipped with reason
+    fleet_degraded (the fleet client tells the drill core), and runs again
+    once the fleet has recovered."""
+    practice = {"name": "eu-live", "regions": ["eu"], "mode": "live", "duration": 1,
+                "interval": 2}
+    n1 = start_node(made, cluster.urls, 1, be["port"], start=False)
+    n1.config["drills"] = {"practice": [practice]}
+    n1.start()
+
+    def prac():
+        st, body = n1.get("/v1/drills")
+        assert st == 200, body
+        return {p["name"]: p for p in body["practice"]}["eu-live"]
+    assert poll(lambda: n1.fleet()["connection"] == "synced", 10)[0], n1.fleet()
+    assert poll(lambda: prac()["last_start"] is not None, 5)[0], prac()
+    for m in cluster.members:
+        m.stop(kill=True)
+    assert poll(lambda: n1.fleet()["degraded"], 10, 0.2)[0]
+    t_degraded = time.time()
+    ok, _ = poll(lambda: (prac()["skip"] or {}).get("reason") == "fleet_degraded", 6, 0.1)
+    p = prac()
+    assert ok, p
+    assert "the fleet is degraded: no reply from etcd" in p["skip"]["why"], p
+    assert p["last_start"] < t_degraded, "no practice started while degraded: %s" % p
+    assert "event=drill_practice_skip name=eu-live reason=fleet_degraded" in n1.read_log()
+    for m in cluster.members:
+        m.start()
+    assert poll(lambda: not n1.fleet()["degraded"], 20, 0.2)[0]
+    ok, _ = poll(lambda: prac()["last_start"] > t_degraded, 8, 0.2)
+    assert ok, "the practice runs again once the fleet recovered: %s" % prac()
+
+
 def test_restarted_node_rejoins_with_shared_overrides(cluster, be, made):
     n1, n2, n3 = nodes = three(cluster, be, made)
     all_answer(nodes, US)

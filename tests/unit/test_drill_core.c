@@ -38,8 +38,8 @@ struct fixture {
     struct gslb *g;
     struct health_core core;
     struct drill_core drills;
-    int published, started, ended, changed;
-    struct policy_loss *view; /* the last published */
+    int started, ended, changed;
+    struct serve serve; /* a real serve core: the drills publish their loss view there */
     char last_ended[64];
 };
 
@@ -158,13 +158,10 @@ static void test_spec(struct tap *t)
 
 /* ---- the core --------------------------------------------------------- */
 
-static struct policy_loss *fake_publish(void *arg, struct policy_loss *next)
+/* The loss view the drills published last (NULL: none). */
+static const struct policy_loss *view(struct fixture *f)
 {
-    struct fixture *f = arg;
-    struct policy_loss *old = f->view;
-    f->view = next;
-    f->published++;
-    return old;
+    return atomic_load(&f->serve.loss);
 }
 
 static void on_started(void *arg, json_t *d)
@@ -233,7 +230,7 @@ static void test_lifecycle(struct tap *t, struct fixture *f)
               "live drill on us starts as drl-1");
     TAP_CHECK(t, region_drill(f, 0) == HEALTH_DOWN && region_drill(f, 1) == HEALTH_UNKNOWN,
               "its region's drill byte is down, the others untouched");
-    TAP_CHECK(t, f->started == 1 && f->changed == 1 && f->published == 0,
+    TAP_CHECK(t, f->started == 1 && f->changed == 1 && view(f) == NULL,
               "listeners hear the start; a live drill publishes no loss view");
     TAP_CHECK(t,
               start(f,
@@ -252,10 +249,9 @@ static void test_lifecycle(struct tap *t, struct fixture *f)
                     now, c) == 0,
               "a scoped drill on eu starts");
     TAP_CHECK(t,
-              f->published == 1 && f->view && f->view->n_groups == 1 &&
-                  f->view->groups[0].n_slots == 1 &&
-                  f->view->groups[0].slots[0] == f->g->regions[1].slot &&
-                  strcmp(f->view->groups[0].tag, c) == 0,
+              view(f) && view(f)->n_groups == 1 && view(f)->groups[0].n_slots == 1 &&
+                  view(f)->groups[0].slots[0] == f->g->regions[1].slot &&
+                  strcmp(view(f)->groups[0].tag, c) == 0,
               "it publishes a loss view: its canary loses eu");
     TAP_CHECK(t, region_drill(f, 1) == HEALTH_UNKNOWN, "a scoped drill sets no drill byte");
     size_t act[DRILL_MODES];
@@ -264,8 +260,7 @@ static void test_lifecycle(struct tap *t, struct fixture *f)
               "one active drill of each mode");
     TAP_CHECK(t, drill_core_next_end(&f->drills, now) == 30, "the next end is in 30 s");
     TAP_CHECK(t, drill_core_expire(&f->drills, now + 29) == 0, "nothing ends before");
-    TAP_CHECK(t,
-              drill_core_expire(&f->drills, now + 30) == 1 && f->view == NULL && f->published == 2,
+    TAP_CHECK(t, drill_core_expire(&f->drills, now + 30) == 1 && view(f) == NULL,
               "the scoped drill ends at its end time and its view goes");
     TAP_CHECK(t, strstr(f->last_ended, "passed") != NULL, "it passed (%s)", f->last_ended);
     TAP_CHECK(t, !drill_core_end(&f->drills, c, DRILL_ABORTED, "again"),
@@ -523,8 +518,8 @@ int main(void)
     gslb_map_health(f.g, &f.core);
     struct drill_params p = {.max_duration = 3600};
     drill_core_init(&f.drills, &f.core, &p);
-    drill_core_set_publisher(&f.drills, fake_publish, &f);
-    f.published = 0;
+    serve_init(&f.serve, 1);
+    drill_core_attach(&f.drills, &f.serve);
     struct drill_hooks h = {
         .started = on_started, .ended = on_ended, .changed = on_changed, .arg = &f};
     drill_core_add_hooks(&f.drills, &h);
@@ -534,7 +529,7 @@ int main(void)
     test_persist(&t, &f);
     test_whatif(&t, &f);
     drill_core_free(&f.drills);
-    policy_loss_free(f.view);
+    serve_destroy(&f.serve);
     gslb_unref(f.g);
     health_core_free(&f.core);
     json_decref(root);

@@ -4,9 +4,13 @@
  * every worker (sync), samples that time the avoiding and the restored
  * answers and count the lost ones (all clients, or canary clients), what
  * gtmd's own queries saw, the JSON view and its way back from the state
- * file. The counters are a fake: an array the test bumps. */
+ * file. The counters are a real serve core's, bumped by a reader that
+ * plays a worker. */
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,7 @@
 #include "health/health.h"
 #include "policy/policy_config.h"
 #include "tap.h"
+#include "zone/snapshot.h"
 
 static const char *CONF =
     "{\"regions\": {\"us\": {}, \"eu\": {}, \"ap\": {}},"
@@ -35,44 +40,34 @@ static const char *CONF =
     "  \"uso.example.com.\": {\"pool\": \"web\", \"policy\": \"failover\", \"regions\": [\"us\"], "
     "\"when_all_down\": \"empty\", \"ttl\": 5}}}";
 
-/* The fake counters: one slot per (record, region or none, canary). */
-#define KEYS 64
+/* A real serve core with the policy set published, and a reader that
+ * plays a worker answering queries. */
 struct fake {
-    char keys[KEYS][160];
-    uint64_t value[KEYS];
-    int n, syncs;
+    struct serve sv;
+    struct serve_reader *r;
 };
 
-static uint32_t fake_id(void *arg, const char *record, uint16_t rtype, const char *region,
-                        bool canary)
+static void fake_init(struct fake *f, struct gslb *g)
 {
-    struct fake *f = arg;
-    char key[160];
-    snprintf(key, sizeof(key), "%s/%u/%s/%d", record, rtype, region ? region : "-", canary);
-    for (int i = 0; i < f->n; i++)
-        if (strcmp(f->keys[i], key) == 0)
-            return (uint32_t)i;
-    if (f->n == KEYS)
-        return DRILL_COUNTER_NONE;
-    snprintf(f->keys[f->n], sizeof(f->keys[0]), "%s", key);
-    return (uint32_t)f->n++;
+    serve_init(&f->sv, 2);
+    f->r = serve_reader_add(&f->sv);
+    struct serve_limits lim = {.edns_udp_max = 1232, .tcp_max_connections = 8};
+    gslb_ref(g);
+    serve_publish(&f->sv, serve_set_new(snapshot_new(), g, 1, &lim));
 }
 
-static uint64_t fake_sum(void *arg, uint32_t id)
-{
-    struct fake *f = arg;
-    return id < KEYS ? f->value[id] : 0;
-}
-
-static void fake_sync(void *arg)
-{
-    ((struct fake *)arg)->syncs++;
-}
-
-/* Answers of record by region (NULL: none), canary or not. */
+/* Answers of record by region (NULL: none), canary or not, served by the
+ * worker. */
 static void bump(struct fake *f, const char *record, const char *region, bool canary, uint64_t n)
 {
-    f->value[fake_id(f, record, DNS_TYPE_A, region, canary)] += n;
+    const struct serve_set *s = serve_enter(f->r);
+    size_t k = 0;
+    while (strcmp(s->gslb->records[k].name_str, record) != 0)
+        k++;
+    int reg = region ? gslb_region_index(s->gslb, region) : -1;
+    for (uint64_t i = 0; i < n; i++)
+        serve_count_policy(f->r, s, k, reg, canary);
+    serve_leave(f->r);
 }
 
 static const struct drill_tl_record *rec(const struct drill_timeline *tl, const char *name)
@@ -139,32 +134,31 @@ static void test_records(struct tap *t, const struct gslb *g)
     drill_targets_free(&tg);
 }
 
-static void test_samples(struct tap *t, const struct gslb *g)
+static void test_samples(struct tap *t, struct gslb *g)
 {
     struct fake f;
-    memset(&f, 0, sizeof(f));
-    struct drill_counter_ops ops = {.id = fake_id, .sum = fake_sum, .sync = fake_sync, .arg = &f};
+    fake_init(&f, g);
     struct drill_targets tg;
     bump(&f, "fo.example.com.", "us", false, 1000); /* before the drill */
     struct drill_timeline *tl = timeline_of(
         g, "{\"regions\": [\"us\"], \"mode\": \"live\", \"duration\": 60, \"reason\": \"r\"}", 100,
         &tg);
-    drill_timeline_baseline(tl, &ops, false);
+    drill_timeline_baseline(tl, &f.sv, false);
     const struct drill_tl_record *fo = rec(tl, "fo.example.com."),
                                  *uso = rec(tl, "uso.example.com.");
-    drill_timeline_sample(tl, &ops, 100.004);
+    drill_timeline_sample(tl, &f.sv, 100.004);
     TAP_CHECK(t, tl->counted && fo->avoided == 0 && fo->lost == 0,
               "nothing answered yet: nothing avoided, nothing lost (answers before are not)");
     bump(&f, "fo.example.com.", "eu", false, 3);
     bump(&f, "uso.example.com.", NULL, false, 2); /* empty: no serving region */
-    drill_timeline_sample(tl, &ops, 100.009);
+    drill_timeline_sample(tl, &f.sv, 100.009);
     TAP_CHECK(t, fo->avoided == 100.009 && uso->avoided == 100.009 && fo->answers == 3,
               "answers from eu (fo) and NODATA (uso) avoid us: both at that sample");
     TAP_CHECK(t, drill_timeline_settled(tl) && fabs(drill_timeline_rto(tl) - 0.009) < 1e-9,
               "every record avoided: the RTO is 9 ms");
     bump(&f, "fo.example.com.", "us", false, 2);
     bump(&f, "fo.example.com.", NULL, false, 1); /* failed open: us in it */
-    drill_timeline_sample(tl, &ops, 101);
+    drill_timeline_sample(tl, &f.sv, 101);
     TAP_CHECK(t, drill_timeline_lost(tl) == 3 && fo->avoided == 100.009,
               "answers of us and failed-open ones after the start are lost answers");
     drill_timeline_seen(tl, (size_t)(fo - tl->records), true, 101.5);
@@ -172,17 +166,17 @@ static void test_samples(struct tap *t, const struct gslb *g)
     /* The end: a last sample before the targets come back, then the
      * restore baselines and timing. */
     bump(&f, "fo.example.com.", "us", false, 1);
-    drill_timeline_end(tl, &ops, 160, true);
+    drill_timeline_end(tl, &f.sv, 160, true);
     TAP_CHECK(t, tl->ended == 160 && drill_timeline_lost(tl) == 4, "the end counts the last one");
-    drill_timeline_end(tl, &ops, 160, false);
+    drill_timeline_end(tl, &f.sv, 160, false);
     TAP_CHECK(t, tl->phase == DRILL_TL_RESTORE && tl->window_end == 160 + DRILL_TIMELINE_WINDOW,
               "then the restore is measured");
     bump(&f, "fo.example.com.", "eu", false, 5);
-    drill_timeline_sample(tl, &ops, 160.002);
+    drill_timeline_sample(tl, &f.sv, 160.002);
     TAP_CHECK(t, fo->restored == 0 && drill_timeline_lost(tl) == 4,
               "eu answers after the end are no restore, and lost answers stay as they were");
     bump(&f, "fo.example.com.", "us", false, 1);
-    drill_timeline_sample(tl, &ops, 160.003);
+    drill_timeline_sample(tl, &f.sv, 160.003);
     drill_timeline_seen(tl, (size_t)(uso - tl->records), true, 160.006);
     TAP_CHECK(t,
               fo->restored == 160.003 && uso->restored == 160.006 &&
@@ -227,23 +221,23 @@ static void test_samples(struct tap *t, const struct gslb *g)
     json_decref(j);
     drill_timeline_free(tl);
     drill_targets_free(&tg);
+    serve_destroy(&f.sv);
 }
 
 /* A long drill: the series stays bounded and spans it evenly. */
-static void test_series_bounded(struct tap *t, const struct gslb *g)
+static void test_series_bounded(struct tap *t, struct gslb *g)
 {
     struct fake f;
-    memset(&f, 0, sizeof(f));
-    struct drill_counter_ops ops = {.id = fake_id, .sum = fake_sum, .sync = fake_sync, .arg = &f};
+    fake_init(&f, g);
     struct drill_targets tg;
     struct drill_timeline *tl = timeline_of(
         g, "{\"regions\": [\"us\"], \"mode\": \"live\", \"duration\": 60, \"reason\": \"r\"}", 200,
         &tg);
-    drill_timeline_baseline(tl, &ops, false);
+    drill_timeline_baseline(tl, &f.sv, false);
     bool bounded = true;
     for (int i = 0; i < 1000; i++) {
         bump(&f, "fo.example.com.", "eu", false, 1);
-        drill_timeline_sample(tl, &ops, 200 + i);
+        drill_timeline_sample(tl, &f.sv, 200 + i);
         bounded = bounded && tl->n_points <= DRILL_TIMELINE_POINTS;
     }
     bool increasing = true;
@@ -259,6 +253,24 @@ static void test_series_bounded(struct tap *t, const struct gslb *g)
               "from the first sample to the newest within a step (%g s)", tl->point_step);
     drill_timeline_free(tl);
     drill_targets_free(&tg);
+    serve_destroy(&f.sv);
+}
+
+/* Leaves the query the main thread entered on the worker's reader,
+ * 50 ms later. */
+struct in_query {
+    struct fake *f;
+    atomic_int left;
+};
+
+static void *in_query_leave(void *arg)
+{
+    struct in_query *q = arg;
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    atomic_store(&q->left, 1);
+    serve_leave(q->f->r);
+    return NULL;
 }
 
 /* The core takes the baselines once every worker sees the change (after
@@ -266,15 +278,14 @@ static void test_series_bounded(struct tap *t, const struct gslb *g)
 static void test_core(struct tap *t, struct gslb *g, struct health_core *hc)
 {
     struct fake f;
-    memset(&f, 0, sizeof(f));
-    struct drill_counter_ops ops = {.id = fake_id, .sum = fake_sum, .sync = fake_sync, .arg = &f};
+    fake_init(&f, g);
     struct drill_params p = {.max_duration = 3600};
     struct drill_core dc;
     struct drill_targets tg;
     struct drill_spec s;
     char id[32], err[256];
     drill_core_init(&dc, hc, &p);
-    drill_core_set_counters(&dc, &ops);
+    drill_core_attach(&dc, &f.sv);
     json_t *j = json_loads("{\"regions\": [\"us\"], \"mode\": \"scoped\", \"canary\": "
                            "[\"10.0.0.0/8\"], \"reason\": \"r\"}",
                            0, NULL);
@@ -284,8 +295,14 @@ static void test_core(struct tap *t, struct gslb *g, struct health_core *hc)
     bump(&f, "fo.example.com.", "us", true, 7); /* canary answers before */
     bump(&f, "fo.example.com.", "us", false, 50);
     struct drill *d = drill_new(&s, &tg, "t", NULL, drill_timeline_new(g, &tg, s.mode, 200));
+    struct in_query q = {.f = &f};
+    pthread_t th;
+    serve_enter(f.r); /* a worker inside a query: the start waits for it */
+    pthread_create(&th, NULL, in_query_leave, &q);
     drill_core_start(&dc, d, 200, id, err, sizeof(err));
-    TAP_CHECK(t, f.syncs == 1 && f.n > 0, "the start syncs once, then takes the baselines");
+    TAP_CHECK(t, atomic_load(&q.left) == 1,
+              "the start waits for the worker inside a query (serve_sync) before its baselines");
+    pthread_join(th, NULL);
     bump(&f, "fo.example.com.", "us", false, 40); /* others still get us */
     bump(&f, "fo.example.com.", "eu", true, 2);
     json_t *got = drill_core_get_json(&dc, id);
@@ -295,8 +312,13 @@ static void test_core(struct tap *t, struct gslb *g, struct health_core *hc)
                   strcmp(json_string_value(json_object_get(tl, "state")), "measuring") == 0,
               "GET shows the timeline of the scoped drill, measuring");
     json_decref(got);
+    struct in_query q2 = {.f = &f};
+    serve_enter(f.r);
+    pthread_create(&th, NULL, in_query_leave, &q2);
     drill_core_end(&dc, id, DRILL_ABORTED, "by hand");
-    TAP_CHECK(t, f.syncs == 2, "the end syncs again before the restore baselines");
+    TAP_CHECK(t, atomic_load(&q2.left) == 1,
+              "the end waits for it again before the restore baselines");
+    pthread_join(th, NULL);
     got = drill_core_get_json(&dc, id);
     tl = json_object_get(json_object_get(got, "report"), "timeline");
     TAP_CHECK(t,
@@ -322,6 +344,7 @@ static void test_core(struct tap *t, struct gslb *g, struct health_core *hc)
     drill_targets_free(&tg);
     drill_spec_free(&s);
     drill_core_free(&dc);
+    serve_destroy(&f.sv);
 }
 
 int main(void)

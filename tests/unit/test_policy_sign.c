@@ -271,11 +271,22 @@ static void test_store(struct tap *t, struct fixture *f)
     policy_sigs_free(s);
 }
 
-static int wakes;
+/* The signer: a real health service whose listener counts its calls
+ * (the daemon's runs policy_sigs_update there). */
+static atomic_int wakes;
 static void count_wake(void *arg)
 {
     (void)arg;
-    wakes++;
+    atomic_fetch_add(&wakes, 1);
+}
+
+/* Waits (bounded, 5 s) until the listener ran n times in all. */
+static int wakes_reach(int n)
+{
+    for (int i = 0; i < 5000 && atomic_load(&wakes) < n; i++)
+        usleep(1000);
+    usleep(20000); /* and no call more follows */
+    return atomic_load(&wakes);
 }
 
 static void test_requests(struct tap *t, struct fixture *f)
@@ -283,22 +294,30 @@ static void test_requests(struct tap *t, struct fixture *f)
     struct policy_sigs *s = policy_sigs_new(f->g, f->snap, 0);
     all_up(f);
     update(s, NULL);
-    policy_sigs_set_wake(s, count_wake, NULL);
+    struct health_core hc;
+    health_core_init(&hc);
+    struct health_service *svc = health_service_start(&hc);
+    health_service_set_listener(svc, count_wake, NULL);
+    atomic_store(&wakes, 0);
+    policy_sigs_set_wake(s, svc);
     const char *odd[] = {"us1", "eu1"};
     const struct policy_endpoint *eps[] = {ep(f, "us1"), ep(f, "eu1")};
     const struct policy_record *fo = rec(f, "fo.example.com.");
     TAP_CHECK(t, !find(f, s, "fo.example.com.", odd, 2), "an answer no update enumerates");
     policy_sigs_request(s, fo, DNS_TYPE_A, eps, 2);
     policy_sigs_request(s, fo, DNS_TYPE_A, eps, 2);
-    TAP_CHECK(t, wakes == 1, "two requests wake the signer once (%d)", wakes);
+    TAP_CHECK(t, wakes_reach(1) == 1, "two requests wake the signer once (%d)",
+              atomic_load(&wakes));
     TAP_CHECK(t, update(s, NULL) == 1, "the next update signs the requested answer once");
     const struct policy_sig_entry *e = find(f, s, "fo.example.com.", odd, 2);
     TAP_CHECK(t, e && verifies(f, fo, e), "and it is found and verifies");
     for (int i = 0; i < POLICY_SIGS_REQUESTS + 5; i++)
         policy_sigs_request(s, fo, DNS_TYPE_A, eps, 1);
-    TAP_CHECK(t, wakes == 2 && atomic_load(&s->requests_dropped) == 5,
+    TAP_CHECK(t, wakes_reach(2) == 2 && atomic_load(&s->requests_dropped) == 5,
               "requests beyond the slots are dropped and counted");
     update(s, NULL);
+    health_service_stop(svc);
+    health_core_free(&hc);
     policy_sigs_free(s);
 }
 
@@ -396,7 +415,6 @@ static void threads_grace(struct threads_ctx *c)
 static void test_threads(struct tap *t, struct fixture *f)
 {
     struct threads_ctx c = {.f = f, .s = policy_sigs_new(f->g, f->snap, 14)};
-    policy_sigs_set_wake(c.s, count_wake, NULL);
     all_up(f);
     update(c.s, NULL);
     pthread_t rd[THREADS_READERS], add;
