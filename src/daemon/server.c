@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <openssl/evp.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -16,32 +15,14 @@
 #include <time.h>
 
 #include "common/errlist.h"
-#include "common/jsoncfg.h"
 #include "common/log.h"
 #include "daemon/config.h"
-#include "admin/admin.h"
 #include "daemon/load.h"
-#include "net/notify_out.h"
-#include "xfr/xfr_in.h"
-#include "dns/tsig_params.h"
 #include "daemon/notify.h"
 #include "daemon/privs.h"
 #include "daemon/secrets.h"
-#include "drill/drill.h"
-#include "drill/drill_service.h"
 #include "health/override.h"
-#include "health/verdict.h"
-#include "webhook/webhook.h"
-#include "fleet/fleet.h"
-#include "health/persist.h"
-#include "health/scheduler.h"
-#include "health/service.h"
-#include "net/net.h"
-#include "policy/policy_ramp.h"
-#include "policy/policy.h"
-#include "policy/policy_geo.h"
-#include "serve/serve.h"
-#include "daemon/server_safety.h"
+#include "daemon/server_modules.h"
 
 /* Hands the endpoints of set's policy set to the prober thread. */
 uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
@@ -211,50 +192,6 @@ void server_set_hooks(struct server *srv, struct serve_set *set)
     policy_sigs_set_wake(set->sigs, srv->health_svc);
 }
 
-static void server_on_secondary_changed(void *arg);
-
-/* Hands the secondary zones of cfg to the secondary thread (started with
- * the first secondary zone; it then stays, with no zones when a reload
- * removes them all). */
-void server_configure_secondaries(struct server *srv, const struct config *cfg,
-                                  const struct serve_set *set)
-{
-    size_t n = 0;
-    struct xfr_in_zone_conf *zc = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*zc));
-    if (!zc)
-        abort();
-    for (size_t i = 0; i < cfg->n_zones; i++) {
-        const struct config_zone *cz = &cfg->zones[i];
-        if (cz->primary.n == 0)
-            continue;
-        const struct tsig_key *k =
-            cz->primary.key ? tsig_keyring_by_id(&set->tsig, cz->primary.key) : NULL;
-        zc[n++] = (struct xfr_in_zone_conf){cz->origin, cz->file, &cz->primary, k};
-    }
-    if (n && !srv->xfr_in && !(srv->xfr_in = xfr_in_start(server_on_secondary_changed, srv)))
-        log_error("event=xfr_in result=failed why=\"cannot start the secondary thread\"");
-    if (srv->xfr_in)
-        xfr_in_configure(srv->xfr_in, zc, n);
-    free(zc);
-}
-
-/* The secondary thread wrote a new copy (or a zone expired): reload. */
-static void server_on_secondary_changed(void *arg)
-{
-    struct server *srv = arg;
-    event_active(srv->xfr_reload, 0, 0);
-}
-
-static void server_on_xfr_reload(evutil_socket_t fd, short what, void *arg)
-{
-    struct server *srv = arg;
-    bool ok;
-    (void)fd;
-    (void)what;
-    log_info("event=reload why=\"a secondary zone changed\"");
-    json_decref(server_reload(srv, NULL, &ok));
-}
-
 /* Builds the zones again with fresh signatures (same config, same policy
  * set and health) and publishes them; the workers answer from the old
  * set all the while. Caller holds reload_lock. A failure keeps the old
@@ -325,33 +262,6 @@ static void server_check_state_file(const struct config *cfg, struct errlist *wa
     errlist_add(warns, "%s: %s", hp->state_file, note);
 }
 
-/* The health service's listener (health thread): after a health change,
- * rebuild the widened ECS scopes of the current set's geo records for the
- * new state and sign its policy answers, and free the tries and tables
- * they replace once no worker can hold them. */
-static void server_on_health_change(void *arg)
-{
-    struct server *srv = arg;
-    struct policy_geo_retired retired = {0};
-    struct policy_sigs_retired sigs_retired = {0};
-    const struct serve_set *s = serve_enter(srv->widen_reader);
-    /* Failback ramps start when a region recovers (policy_ramp.h). */
-    if (s && s->gslb)
-        policy_ramp_track(s->gslb);
-    if (s && s->geo)
-        policy_geo_widen(s->gslb, s->geo, &retired);
-    /* The signatures of the policy answers of the new state (zones signed
-     * at load, policy_sign.h): until they are made, a query with DO gets
-     * the answer signed last. */
-    if (s && s->sigs)
-        policy_sigs_update(s->sigs, s->geo, &sigs_retired);
-    serve_leave(srv->widen_reader);
-    if (retired.n || sigs_retired.n)
-        serve_sync(&srv->serve);
-    policy_geo_retired_free(&retired);
-    policy_sigs_retired_free(&sigs_retired);
-}
-
 static void server_on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct server *srv = arg;
@@ -373,96 +283,8 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(srv->base);
 }
 
-/* Restores the state file, starts the health service and probing, and
- * waits for the first round to decide every endpoint the state file did
- * not: nothing is answered before that, so a restart never sends traffic
- * to a region that is down. The file is read before the health service
- * starts, so that no write can interleave with the restore. */
-static int server_first_round(struct server *srv, const struct serve_set *set)
-{
-    struct persist_result res = {.status = PERSIST_MISSING};
-    const struct health_params *hp = &srv->cfg->health;
-    override_set_max(&srv->health, hp->max_overrides);
-    verdict_set_max(&srv->health, hp->max_verdicts);
-    if (hp->state_file &&
-        persist_load(&srv->health, hp->state_file, hp->state_max_age, 0, &res) != 0) {
-        char err_q[sizeof(res.error) + 16];
-        log_error("event=state_load result=refused file=%s error=\"%s\"", hp->state_file,
-                  log_quote(res.error, err_q, sizeof(err_q)));
-        return -1;
-    }
-    size_t restored = res.endpoints;
-    if (hp->state_file) {
-        /* Drills resume until their end time (live ones set their bytes
-         * now, before anything is answered) or end as passed. */
-        json_t *sec = persist_load_section(hp->state_file, "drills");
-        drill_core_restore(&srv->drills, sec, health_now());
-        json_decref(sec);
-    }
-    struct persist_section drills = {
-        .name = "drills", .save = drill_core_save, .arg = &srv->drills};
-    srv->health_svc = health_service_start_sections(&srv->health, &drills, 1);
-    health_service_set_state_file(srv->health_svc, hp->state_file);
-    health_service_set_load_result(srv->health_svc, &res);
-    srv->sched = scheduler_start(&srv->health, &hp->probe_source);
-    uint32_t max_timeout = server_plan_probes(srv, set);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    notify_send(&srv->notify, "STATUS=first probe round: deciding which endpoints are up");
-    /* Plus time for c-ares to resolve check host names (2 s, 2 tries). */
-    double wait = max_timeout / 1000.0 + 4.5;
-    bool done = scheduler_wait_initial(srv->sched, wait < 30 ? wait : 30);
-    log_info("event=first_round restored=%zu complete=%s ms=%.1f", restored, done ? "yes" : "no",
-             server_elapsed_ms(&t0));
-    return 0;
-}
-
-/* Starts the fleet client and waits a little for its first read of etcd,
- * so a node that restarts answers with the fleet's overrides and verdicts
- * from its first query (the state file holds the last known ones if etcd
- * is not there). */
-static int server_start_fleet(struct server *srv, const struct serve_set *set)
-{
-    const struct config *c = srv->cfg;
-    if (!c->fleet.enabled)
-        return 0;
-    struct fleet_env env = {.health = &srv->health,
-                            .health_service = srv->health_svc,
-                            .drills = &srv->drills,
-                            .version = GTM_VERSION,
-                            .vantage = (const char *const *)c->health.probe_source_text,
-                            .n_vantage = c->health.n_probe_source,
-                            .unsafe = server_safety_unsafe,
-                            .unsafe_arg = &srv->safety};
-    if (srv->confapi.fleet_mode && srv->confapi.history_dir) { /* the fleet's configuration */
-        env.on_config = config_fleet_offer;
-        env.config_arg = &srv->confapi;
-        env.config_applied = config_fleet_applied(&srv->confapi);
-    } else if (srv->confapi.fleet_mode)
-        log_error("event=config_fleet result=off why=\"%s\" note=\"this node does not follow "
-                  "the fleet's configuration\"",
-                  srv->confapi.why_off[0] ? srv->confapi.why_off : "no history directory");
-    char err[512];
-    server_safety_init(&srv->safety, set); /* set is published later: it lives on */
-    srv->fleet = fleet_start(&c->fleet, &env, err, sizeof(err));
-    if (!srv->fleet) {
-        log_error("%s", err);
-        return -1;
-    }
-    char hash[24];
-    server_config_hash(c, set, hash);
-    fleet_set_endpoints(srv->fleet, set->gslb, hash);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    double wait = c->fleet.stale_after < 3 ? c->fleet.stale_after : 3;
-    bool synced = fleet_wait_synced(srv->fleet, wait);
-    log_info("event=fleet_first_sync node=%s synced=%s ms=%.1f", c->fleet.node,
-             synced ? "yes" : "no", server_elapsed_ms(&t0));
-    return 0;
-}
-
 /* The net params of c; np->listen is allocated (the caller frees it). */
-static void server_net_params(const struct config *c, struct net_params *np)
+void server_net_params(const struct config *c, struct net_params *np)
 {
     struct net_listen *l = calloc(c->n_listen ? c->n_listen : 1, sizeof(*l));
     if (!l)
@@ -535,106 +357,6 @@ static int server_drop_privileges(struct server *srv)
     return rc;
 }
 
-/* Publishes the first served set and starts the DNS workers on the
- * sockets server_bind bound. Takes set (freed by serve_destroy). */
-static int server_start_net(struct server *srv, struct serve_set *set, char *err, size_t errlen)
-{
-    struct net_params np;
-    server_net_params(srv->cfg, &np);
-    /* One reader per worker thread, one for the admin thread, one for
-     * the drill thread, one for the health thread (widened scopes), one
-     * for the fleet thread (the safety rule on adoption), one for the
-     * notifier (webhook.h), one for the configuration API (config_api.h). */
-    serve_init(&srv->serve, net_reader_count(&np) + 6);
-    server_set_hooks(srv, set);
-    load_journals(srv->cfg, NULL, set);
-    serve_publish(&srv->serve, set); /* the first: nothing to hand back */
-    notify_out_send(load_notify_job(srv->cfg, NULL, set));
-    srv->widen_reader = serve_reader_add(&srv->serve);
-    /* The configuration API's dry runs compare with the running set. */
-    config_api_set_live(&srv->confapi, &srv->serve, serve_reader_add(&srv->serve), &srv->health);
-    if (srv->fleet)
-        server_safety_attach(&srv->safety, serve_reader_add(&srv->serve));
-    health_service_set_listener(srv->health_svc, server_on_health_change, srv);
-    health_service_kick(srv->health_svc);
-    /* Restored scoped drills apply from the first query on, and restored
-     * drills' timelines count from here. */
-    drill_core_attach(&srv->drills, &srv->serve);
-    /* No listen address: a prober-only node of a fleet (no DNS threads). */
-    int rc = srv->cfg->n_listen ? net_start(&srv->net, &np, &srv->serve, err, errlen) : 0;
-    free((void *)np.listen);
-    return rc;
-}
-
-/* Where gtmd can ask itself: the listen address, with a wildcard address
- * replaced by loopback of its family. */
-static void server_self_address(const struct config_listen *l, struct sockaddr_storage *out,
-                                socklen_t *len)
-{
-    *out = l->addr;
-    *len = l->addr_len;
-    if (out->ss_family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)out;
-        if (a->sin_addr.s_addr == htonl(INADDR_ANY))
-            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    } else if (out->ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
-        if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr))
-            a->sin6_addr = in6addr_loopback;
-    }
-}
-
-/* Starts the drill thread with its own serve reader (once the first set
- * is published). */
-static void server_start_drills(struct server *srv)
-{
-    srv->drill_reader = serve_reader_add(&srv->serve);
-    if (!srv->drill_reader)
-        abort(); /* sized for it in server_start_net */
-    struct drill_service_env env = {.drills = &srv->drills,
-                                    .health = &srv->health,
-                                    .health_service = srv->health_svc,
-                                    .reader = srv->drill_reader};
-    /* The drill thread measures recoveries by asking the first listen
-     * address itself (a wildcard one through loopback). */
-    if (srv->cfg->n_listen > 0)
-        server_self_address(&srv->cfg->listen[0], &env.self_addr, &env.self_len);
-    srv->drill_svc = drill_service_start(&env);
-}
-
-/* The notifier and the admin thread, last (caller holds reload_lock). */
-static int server_start_admin(struct server *srv)
-{
-    char err[512];
-    struct webhook_env wenv = {.events = srv->health.events,
-                               .serve = &srv->serve,
-                               .node = srv->cfg->fleet.enabled ? srv->cfg->fleet.node
-                                       : srv->cfg->identity    ? srv->cfg->identity
-                                                               : "gtmd"};
-    srv->webhooks = webhook_start(&srv->cfg->notify, &wenv);
-    if (!srv->admin)
-        return 0;
-    struct admin_env env = {.serve = &srv->serve,
-                            .health = &srv->health,
-                            .health_service = srv->health_svc,
-                            .drills = &srv->drills,
-                            .reload = server_reload,
-                            .reload_arg = srv,
-                            .started = srv->started,
-                            .workers = srv->cfg->workers,
-                            .reloads_ok = &srv->reloads_ok,
-                            .reloads_failed = &srv->reloads_failed,
-                            .fleet = srv->fleet,
-                            .store = srv->fleet ? fleet_store(srv->fleet) : NULL,
-                            .webhooks = srv->webhooks,
-                            .config = &srv->confapi_ops};
-    if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
-        log_error("%s", err);
-        return -1;
-    }
-    return 0;
-}
-
 static int server_start(struct server *srv)
 {
     struct errlist errs;
@@ -656,11 +378,6 @@ static int server_start(struct server *srv)
     errlist_free(&errs);
     json_decref(server_geo_loaded(set));
     srv->generation = 1;
-    /* The secondary thread takes NOTIFYs from the first query on; its
-     * zones come once a reload can follow (server_run). */
-    for (size_t i = 0; i < srv->cfg->n_zones && !srv->xfr_in; i++)
-        if (srv->cfg->zones[i].primary.n)
-            srv->xfr_in = xfr_in_start(server_on_secondary_changed, srv);
     server_set_resign_due(srv);
     drill_core_init(&srv->drills, &srv->health, &srv->cfg->drills);
     srv->drills_ready = true;
@@ -674,64 +391,29 @@ static int server_start(struct server *srv)
         serve_set_free(set);
         return -1;
     }
-    /* As the user gtmd runs as: it makes the history directory. */
-    config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload, srv);
-    config_api_admin_ops(&srv->confapi, &srv->confapi_ops);
-    config_api_set_fleet(&srv->confapi, srv->cfg->fleet.enabled);
-    srv->confapi_ready = true;
-    if (server_first_round(srv, set) != 0 || server_start_fleet(srv, set) != 0) {
-        serve_set_free(set);
-        return -1;
-    }
     size_t n_zones = set->zones->n_zones, n_records = set->zones->n_records;
-    if (server_start_net(srv, set, err, sizeof(err)) != 0) {
-        log_error("%s", err);
+    if (server_modules_start(srv, set) != 0) /* frees set if it was not published */
         return -1;
-    }
-    for (size_t i = 0; i < srv->cfg->n_listen; i++)
-        log_info("event=listen address=%s transports=udp,tcp", srv->cfg->listen[i].text);
-    server_start_drills(srv);
-    /* POST /v1/reload can run on the admin thread as soon as it starts, and
-     * a reload frees srv->cfg (read here and by admin_start's log lines) and
-     * reads srv->admin: hold the reload lock until start-up is done. */
-    pthread_mutex_lock(&srv->reload_lock);
-    if (server_start_admin(srv) != 0) {
-        pthread_mutex_unlock(&srv->reload_lock);
-        return -1;
-    }
+    pthread_mutex_lock(&srv->reload_lock); /* the admin thread may reload already */
     log_info("event=start workers=%u zones=%zu records=%zu load_ms=%.1f", srv->cfg->workers,
              n_zones, n_records, ms);
     pthread_mutex_unlock(&srv->reload_lock);
     return 0;
 }
 
-/* Stops the threads in dependency order (admin reads the served set, DNS
- * workers and prober read health, admin and prober tell the drill and
- * health services of changes, the drill thread asks the health service
- * for writes; it writes the state file a last time, drills included) and
- * frees everything. */
+/* Stops the modules in the reverse of their order (server_modules.c:
+ * admin reads the served set, DNS workers and prober read health, the
+ * drill thread and the fleet ask the health service for writes; it writes
+ * the state file a last time, drills included), then frees the cores
+ * they shared. */
 static void server_shutdown(struct server *srv)
 {
-    xfr_in_halt(srv->xfr_in);
-    admin_stop(srv->admin);
-    webhook_stop(srv->webhooks); /* before the ring and the served set go */
-    srv->webhooks = NULL;
-    net_stop(&srv->net);
-    xfr_in_stop(srv->xfr_in); /* no worker asks it any more */
-    srv->xfr_in = NULL;
-    scheduler_stop(srv->sched);
-    if (srv->fleet) {
-        fleet_stop(srv->fleet); /* revokes its lease: the others drop its reports */
-        server_safety_destroy(&srv->safety);
-    }
-    drill_service_stop(srv->drill_svc);
-    health_service_stop(srv->health_svc);
-    serve_destroy(&srv->serve); /* no reader runs any more */
+    server_modules_stop(srv);
+    if (srv->serve_ready)
+        serve_destroy(&srv->serve); /* no reader runs any more */
     if (srv->drills_ready)
         drill_core_free(&srv->drills);
     config_free(srv->cfg);
-    if (srv->confapi_ready) /* the admin thread, its user, has stopped */
-        config_api_free(&srv->confapi);
     health_core_free(&srv->health);
     event_ring_free(srv->health.events);
     srv->health.events = NULL;
@@ -777,21 +459,16 @@ int server_run(const char *config_path, const char *node)
     }
     srv.resign_timer = evtimer_new(srv.base, server_on_resign_timer, &srv);
     server_on_resign_timer(-1, 0, &srv);
-    /* Secondary zones start refreshing once a reload can follow. */
-    srv.xfr_reload = event_new(srv.base, -1, 0, server_on_xfr_reload, &srv);
-    server_configure_secondaries(&srv, srv.cfg, atomic_load(&srv.serve.current));
-    /* The fleet's configuration versions are applied on this thread. */
-    if (srv.fleet && srv.confapi.fleet_mode && srv.confapi.history_dir)
-        config_fleet_attach(&srv.confapi, srv.fleet, srv.base);
+    /* Secondary zones start refreshing once a reload can follow, and the
+     * fleet's configuration versions are applied on this thread. */
+    server_modules_ready(&srv);
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     /* Serving, the admin API up, the signal handlers in place. */
     pthread_mutex_lock(&srv.reload_lock);
     server_notify_serving(&srv, atomic_load(&srv.serve.current));
     pthread_mutex_unlock(&srv.reload_lock);
     event_base_dispatch(srv.base);
-    config_fleet_detach(&srv.confapi);
-    xfr_in_halt(srv.xfr_in); /* before the event it fires goes; workers may still ask it */
-    event_free(srv.xfr_reload);
+    server_modules_halt(&srv);
     event_free(srv.resign_timer);
     for (int i = 0; i < N_SIGNALS; i++)
         event_free(sigs[i]);

@@ -44,6 +44,7 @@ struct server {
     const char *node; /* --node, or NULL */
     struct config *cfg;
     struct serve serve;                /* the served set, its readers and counters */
+    bool serve_ready;                  /* serve_init ran (the "net" module) */
     struct serve_reader *widen_reader; /* the health thread's, for widened scopes */
     struct net net;                    /* DNS worker threads */
     struct event_base *base;
@@ -88,7 +89,10 @@ struct config *server_load_config(struct server *srv, const char *from, struct e
 int server_check_nofile(const struct config *c, const struct gslb *g, char *err, size_t errlen);
 /* The hash of the configuration a fleet node publishes (config_mismatch). */
 void server_config_hash(const struct config *cfg, const struct serve_set *set, char out[24]);
-/* Hands the secondary zones of cfg to the secondary thread. */
+/* The net params of c; np->listen is allocated (the caller frees it). */
+void server_net_params(const struct config *c, struct net_params *np);
+/* Hands the secondary zones of cfg to the secondary thread
+ * (server_modules.c). */
 void server_configure_secondaries(struct server *srv, const struct config *cfg,
                                   const struct serve_set *set);
 double server_elapsed_ms(const struct timespec *t0);

@@ -1,0 +1,717 @@
+/*
+ * server_modules.c -- the table of the modules the daemon runs and its
+ * walks (server_modules.h). Each module's start, reload and stop are
+ * here, next to each other; what they share is struct server
+ * (server_int.h).
+ */
+#include "daemon/server_modules.h"
+
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "dns/tsig_params.h"
+#include "daemon/config_api.h"
+#include "daemon/load.h"
+#include "daemon/privs.h"
+#include "daemon/server_int.h"
+#include "drill/drill_service.h"
+#include "fleet/fleet.h"
+#include "health/override.h"
+#include "health/persist.h"
+#include "health/scheduler.h"
+#include "health/service.h"
+#include "health/verdict.h"
+#include "net/notify_out.h"
+#include "policy/policy_ramp.h"
+#include "net/xdp_params.h"
+#include "webhook/webhook.h"
+#include "xfr/xfr_in.h"
+
+/* ---- config_api: the configuration's versions and the API's changes ---- */
+
+/* As the user gtmd runs as: it makes the history directory. */
+static int server_mod_confapi_start(struct server *srv, struct serve_set *set)
+{
+    (void)set;
+    config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload, srv);
+    config_api_admin_ops(&srv->confapi, &srv->confapi_ops);
+    config_api_set_fleet(&srv->confapi, srv->cfg->fleet.enabled);
+    srv->confapi_ready = true;
+    return 0;
+}
+
+/* The fleet's configuration versions are applied on the main thread. */
+static void server_mod_confapi_ready(struct server *srv)
+{
+    if (srv->fleet && srv->confapi.fleet_mode && srv->confapi.history_dir)
+        config_fleet_attach(&srv->confapi, srv->fleet, srv->base);
+}
+
+static void server_mod_confapi_apply(struct server *srv, const struct config *next,
+                                     const struct serve_set *set, bool same)
+{
+    (void)set;
+    (void)same;
+    if (!srv->confapi_ready)
+        return;
+    config_api_set_params(&srv->confapi, &next->config_api);
+    config_api_note_reload(&srv->confapi); /* a file edited by hand: a version */
+}
+
+static void server_mod_confapi_halt(struct server *srv)
+{
+    config_fleet_detach(&srv->confapi);
+}
+
+/* After the admin thread, its user, and the fleet, which offers it
+ * versions, have stopped. */
+static void server_mod_confapi_stop(struct server *srv)
+{
+    if (srv->confapi_ready)
+        config_api_free(&srv->confapi);
+    srv->confapi_ready = false;
+}
+
+/* ---- secondaries: the secondary zones' thread (xfr_in.h) ---- */
+
+/* The secondary thread wrote a new copy (or a zone expired): reload. */
+static void server_on_secondary_changed(void *arg)
+{
+    struct server *srv = arg;
+    event_active(srv->xfr_reload, 0, 0);
+}
+
+static void server_on_xfr_reload(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *srv = arg;
+    bool ok;
+    (void)fd;
+    (void)what;
+    log_info("event=reload why=\"a secondary zone changed\"");
+    json_decref(server_reload(srv, NULL, &ok));
+}
+
+/* Hands the secondary zones of cfg to the secondary thread (started with
+ * the first secondary zone; it then stays, with no zones when a reload
+ * removes them all). */
+void server_configure_secondaries(struct server *srv, const struct config *cfg,
+                                  const struct serve_set *set)
+{
+    size_t n = 0;
+    struct xfr_in_zone_conf *zc = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*zc));
+    if (!zc)
+        abort();
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        const struct config_zone *cz = &cfg->zones[i];
+        if (cz->primary.n == 0)
+            continue;
+        const struct tsig_key *k =
+            cz->primary.key ? tsig_keyring_by_id(&set->tsig, cz->primary.key) : NULL;
+        zc[n++] = (struct xfr_in_zone_conf){cz->origin, cz->file, &cz->primary, k};
+    }
+    if (n && !srv->xfr_in && !(srv->xfr_in = xfr_in_start(server_on_secondary_changed, srv)))
+        log_error("event=xfr_in result=failed why=\"cannot start the secondary thread\"");
+    if (srv->xfr_in)
+        xfr_in_configure(srv->xfr_in, zc, n);
+    free(zc);
+}
+
+/* The thread takes NOTIFYs from the first query on; its zones come once
+ * a reload can follow (ready). */
+static int server_mod_secondaries_start(struct server *srv, struct serve_set *set)
+{
+    (void)set;
+    for (size_t i = 0; i < srv->cfg->n_zones && !srv->xfr_in; i++)
+        if (srv->cfg->zones[i].primary.n)
+            srv->xfr_in = xfr_in_start(server_on_secondary_changed, srv);
+    return 0;
+}
+
+static void server_mod_secondaries_ready(struct server *srv)
+{
+    srv->xfr_reload = event_new(srv->base, -1, 0, server_on_xfr_reload, srv);
+    server_configure_secondaries(srv, srv->cfg, atomic_load(&srv->serve.current));
+}
+
+/* Before the event it fires goes; workers may still ask it. */
+static void server_mod_secondaries_halt(struct server *srv)
+{
+    xfr_in_halt(srv->xfr_in);
+    if (srv->xfr_reload)
+        event_free(srv->xfr_reload);
+    srv->xfr_reload = NULL;
+}
+
+/* After the DNS workers: no worker asks it any more. */
+static void server_mod_secondaries_stop(struct server *srv)
+{
+    xfr_in_stop(srv->xfr_in);
+    srv->xfr_in = NULL;
+}
+
+/* ---- health: the state file, the health service, probing ---- */
+
+/* Restores the state file, starts the health service and probing, and
+ * waits for the first round to decide every endpoint the state file did
+ * not: nothing is answered before that, so a restart never sends traffic
+ * to a region that is down. The file is read before the health service
+ * starts, so that no write can interleave with the restore. */
+static int server_mod_health_start(struct server *srv, struct serve_set *set)
+{
+    struct persist_result res = {.status = PERSIST_MISSING};
+    const struct health_params *hp = &srv->cfg->health;
+    override_set_max(&srv->health, hp->max_overrides);
+    verdict_set_max(&srv->health, hp->max_verdicts);
+    if (hp->state_file &&
+        persist_load(&srv->health, hp->state_file, hp->state_max_age, 0, &res) != 0) {
+        char err_q[sizeof(res.error) + 16];
+        log_error("event=state_load result=refused file=%s error=\"%s\"", hp->state_file,
+                  log_quote(res.error, err_q, sizeof(err_q)));
+        return -1;
+    }
+    if (hp->state_file) {
+        /* Drills resume until their end time (live ones set their bytes
+         * now, before anything is answered) or end as passed. */
+        json_t *sec = persist_load_section(hp->state_file, "drills");
+        drill_core_restore(&srv->drills, sec, health_now());
+        json_decref(sec);
+    }
+    struct persist_section drills = {
+        .name = "drills", .save = drill_core_save, .arg = &srv->drills};
+    srv->health_svc = health_service_start_sections(&srv->health, &drills, 1);
+    health_service_set_state_file(srv->health_svc, hp->state_file);
+    health_service_set_load_result(srv->health_svc, &res);
+    srv->sched = scheduler_start(&srv->health, &hp->probe_source);
+    uint32_t max_timeout = server_plan_probes(srv, set);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    notify_send(&srv->notify, "STATUS=first probe round: deciding which endpoints are up");
+    /* Plus time for c-ares to resolve check host names (2 s, 2 tries). */
+    double wait = max_timeout / 1000.0 + 4.5;
+    bool done = scheduler_wait_initial(srv->sched, wait < 30 ? wait : 30);
+    log_info("event=first_round restored=%zu complete=%s ms=%.1f", res.endpoints,
+             done ? "yes" : "no", server_elapsed_ms(&t0));
+    return 0;
+}
+
+static void server_mod_health_apply(struct server *srv, const struct config *next,
+                                    const struct serve_set *set, bool same)
+{
+    (void)same;
+    health_service_set_state_file(srv->health_svc, next->health.state_file);
+    override_set_max(&srv->health, next->health.max_overrides);
+    verdict_set_max(&srv->health, next->health.max_verdicts);
+    server_plan_probes(srv, set);
+}
+
+/* The health service writes the state file a last time, drills included
+ * (the drill thread and the fleet, which ask it for writes, have
+ * stopped). */
+static void server_mod_health_stop(struct server *srv)
+{
+    scheduler_stop(srv->sched);
+    srv->sched = NULL;
+    health_service_stop(srv->health_svc);
+    srv->health_svc = NULL;
+}
+
+/* ---- fleet: the prober fleet on etcd ---- */
+
+/* Starts the fleet client and waits a little for its first read of etcd,
+ * so a node that restarts answers with the fleet's overrides and verdicts
+ * from its first query (the state file holds the last known ones if etcd
+ * is not there). */
+static int server_mod_fleet_start(struct server *srv, struct serve_set *set)
+{
+    const struct config *c = srv->cfg;
+    if (!c->fleet.enabled)
+        return 0;
+    struct fleet_env env = {.health = &srv->health,
+                            .health_service = srv->health_svc,
+                            .drills = &srv->drills,
+                            .version = GTM_VERSION,
+                            .vantage = (const char *const *)c->health.probe_source_text,
+                            .n_vantage = c->health.n_probe_source,
+                            .unsafe = server_safety_unsafe,
+                            .unsafe_arg = &srv->safety};
+    if (srv->confapi.fleet_mode && srv->confapi.history_dir) { /* the fleet's configuration */
+        env.on_config = config_fleet_offer;
+        env.config_arg = &srv->confapi;
+        env.config_applied = config_fleet_applied(&srv->confapi);
+    } else if (srv->confapi.fleet_mode)
+        log_error("event=config_fleet result=off why=\"%s\" note=\"this node does not follow "
+                  "the fleet's configuration\"",
+                  srv->confapi.why_off[0] ? srv->confapi.why_off : "no history directory");
+    char err[512];
+    server_safety_init(&srv->safety, set); /* set is published later: it lives on */
+    srv->fleet = fleet_start(&c->fleet, &env, err, sizeof(err));
+    if (!srv->fleet) {
+        server_safety_destroy(&srv->safety);
+        log_error("%s", err);
+        return -1;
+    }
+    char hash[24];
+    server_config_hash(c, set, hash);
+    fleet_set_endpoints(srv->fleet, set->gslb, hash);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double wait = c->fleet.stale_after < 3 ? c->fleet.stale_after : 3;
+    bool synced = fleet_wait_synced(srv->fleet, wait);
+    log_info("event=fleet_first_sync node=%s synced=%s ms=%.1f", c->fleet.node,
+             synced ? "yes" : "no", server_elapsed_ms(&t0));
+    return 0;
+}
+
+static bool server_mod_fleet_same(const struct config *running, const struct config *next)
+{
+    const struct health_params *a = &running->health, *b = &next->health;
+    if (!fleet_params_same(&running->fleet, &next->fleet) || a->n_probe_source != b->n_probe_source)
+        return false;
+    for (size_t i = 0; i < a->n_probe_source; i++)
+        if (strcmp(a->probe_source_text[i], b->probe_source_text[i]) != 0)
+            return false;
+    return true;
+}
+
+/* The fleet and the probe source are fixed for the run. */
+static void server_mod_fleet_keep(struct config *next, struct config *running)
+{
+    struct fleet_params f = next->fleet;
+    next->fleet = running->fleet;
+    running->fleet = f;
+    struct health_params *nh = &next->health, *oh = &running->health;
+    struct probe_source ps = nh->probe_source;
+    nh->probe_source = oh->probe_source;
+    oh->probe_source = ps;
+    for (size_t i = 0; i < 2; i++) {
+        char *t = nh->probe_source_text[i];
+        nh->probe_source_text[i] = oh->probe_source_text[i];
+        oh->probe_source_text[i] = t;
+    }
+    size_t n = nh->n_probe_source;
+    nh->n_probe_source = oh->n_probe_source;
+    oh->n_probe_source = n;
+}
+
+static void server_mod_fleet_apply(struct server *srv, const struct config *next,
+                                   const struct serve_set *set, bool same)
+{
+    (void)same;
+    if (!srv->fleet)
+        return;
+    char hash[24];
+    server_config_hash(next, set, hash);
+    fleet_set_endpoints(srv->fleet, set->gslb, hash);
+}
+
+/* Revokes its lease: the others drop its reports. */
+static void server_mod_fleet_stop(struct server *srv)
+{
+    if (!srv->fleet)
+        return;
+    fleet_stop(srv->fleet);
+    srv->fleet = NULL;
+    server_safety_destroy(&srv->safety);
+}
+
+/* ---- net: the served set's first publication and the DNS workers ---- */
+
+/* The health service's listener (health thread): after a health change,
+ * rebuild the widened ECS scopes of the current set's geo records for the
+ * new state and sign its policy answers, and free the tries and tables
+ * they replace once no worker can hold them. */
+static void server_on_health_change(void *arg)
+{
+    struct server *srv = arg;
+    struct policy_geo_retired retired = {0};
+    struct policy_sigs_retired sigs_retired = {0};
+    const struct serve_set *s = serve_enter(srv->widen_reader);
+    /* Failback ramps start when a region recovers (policy_ramp.h). */
+    if (s && s->gslb)
+        policy_ramp_track(s->gslb);
+    if (s && s->geo)
+        policy_geo_widen(s->gslb, s->geo, &retired);
+    /* The signatures of the policy answers of the new state (zones signed
+     * at load, policy_sign.h): until they are made, a query with DO gets
+     * the answer signed last. */
+    if (s && s->sigs)
+        policy_sigs_update(s->sigs, s->geo, &sigs_retired);
+    serve_leave(srv->widen_reader);
+    if (retired.n || sigs_retired.n)
+        serve_sync(&srv->serve);
+    policy_geo_retired_free(&retired);
+    policy_sigs_retired_free(&sigs_retired);
+}
+
+/* Publishes the first served set and starts the DNS workers on the
+ * sockets server_bind bound. Takes set (freed by serve_destroy). */
+static int server_mod_net_start(struct server *srv, struct serve_set *set)
+{
+    struct net_params np;
+    char err[512];
+    server_net_params(srv->cfg, &np);
+    /* One reader per worker thread, one for the admin thread, one for
+     * the drill thread, one for the health thread (widened scopes), one
+     * for the fleet thread (the safety rule on adoption), one for the
+     * notifier (webhook.h), one for the configuration API (config_api.h). */
+    serve_init(&srv->serve, net_reader_count(&np) + 6);
+    srv->serve_ready = true;
+    server_set_hooks(srv, set);
+    load_journals(srv->cfg, NULL, set);
+    serve_publish(&srv->serve, set); /* the first: nothing to hand back */
+    notify_out_send(load_notify_job(srv->cfg, NULL, set));
+    srv->widen_reader = serve_reader_add(&srv->serve);
+    /* The configuration API's dry runs compare with the running set. */
+    config_api_set_live(&srv->confapi, &srv->serve, serve_reader_add(&srv->serve), &srv->health);
+    if (srv->fleet)
+        server_safety_attach(&srv->safety, serve_reader_add(&srv->serve));
+    health_service_set_listener(srv->health_svc, server_on_health_change, srv);
+    health_service_kick(srv->health_svc);
+    /* Restored scoped drills apply from the first query on, and restored
+     * drills' timelines count from here. */
+    drill_core_attach(&srv->drills, &srv->serve);
+    /* No listen address: a prober-only node of a fleet (no DNS threads). */
+    int rc = srv->cfg->n_listen ? net_start(&srv->net, &np, &srv->serve, err, sizeof(err)) : 0;
+    free((void *)np.listen);
+    if (rc != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    for (size_t i = 0; i < srv->cfg->n_listen; i++)
+        log_info("event=listen address=%s transports=udp,tcp", srv->cfg->listen[i].text);
+    return 0;
+}
+
+static bool server_mod_net_same(const struct config *a, const struct config *b)
+{
+    if (a->n_listen != b->n_listen || a->workers != b->workers)
+        return false;
+    for (size_t i = 0; i < a->n_listen; i++)
+        if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+            return false;
+    return true;
+}
+
+static void server_mod_net_keep(struct config *next, struct config *running)
+{
+    struct config_listen *l = next->listen;
+    size_t n = next->n_listen;
+    next->listen = running->listen;
+    next->n_listen = running->n_listen;
+    running->listen = l;
+    running->n_listen = n;
+    next->workers = running->workers;
+}
+
+static void server_mod_net_stop(struct server *srv)
+{
+    net_stop(&srv->net);
+}
+
+/* The XDP listener is the net module's, fixed for the run. */
+static bool server_mod_xdp_same(const struct config *a, const struct config *b)
+{
+    return xdp_params_same(&a->xdp, &b->xdp);
+}
+
+static void server_mod_xdp_keep(struct config *next, struct config *running)
+{
+    struct xdp_params x = next->xdp;
+    next->xdp = running->xdp;
+    running->xdp = x;
+}
+
+/* ---- drills: the drill core's parameters and the drill thread ---- */
+
+/* Where gtmd can ask itself: the listen address, with a wildcard address
+ * replaced by loopback of its family. */
+static void server_self_address(const struct config_listen *l, struct sockaddr_storage *out,
+                                socklen_t *len)
+{
+    *out = l->addr;
+    *len = l->addr_len;
+    if (out->ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)out;
+        if (a->sin_addr.s_addr == htonl(INADDR_ANY))
+            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (out->ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+        if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr))
+            a->sin6_addr = in6addr_loopback;
+    }
+}
+
+/* Starts the drill thread with its own serve reader (once the first set
+ * is published). */
+static int server_mod_drills_start(struct server *srv, struct serve_set *set)
+{
+    (void)set;
+    srv->drill_reader = serve_reader_add(&srv->serve);
+    if (!srv->drill_reader)
+        abort(); /* sized for it by the net module */
+    struct drill_service_env env = {.drills = &srv->drills,
+                                    .health = &srv->health,
+                                    .health_service = srv->health_svc,
+                                    .reader = srv->drill_reader};
+    /* The drill thread measures recoveries by asking the first listen
+     * address itself (a wildcard one through loopback). */
+    if (srv->cfg->n_listen > 0)
+        server_self_address(&srv->cfg->listen[0], &env.self_addr, &env.self_len);
+    srv->drill_svc = drill_service_start(&env);
+    return 0;
+}
+
+static void server_mod_drills_apply(struct server *srv, const struct config *next,
+                                    const struct serve_set *set, bool same)
+{
+    (void)set;
+    (void)same;
+    drill_core_set_params(&srv->drills, &next->drills);
+    /* Endpoints may have come or gone: judge every abort_if again. */
+    drill_service_poke(srv->drill_svc);
+}
+
+static void server_mod_drills_stop(struct server *srv)
+{
+    drill_service_stop(srv->drill_svc);
+    srv->drill_svc = NULL;
+}
+
+/* ---- webhooks: outgoing notifications ---- */
+
+static int server_mod_webhooks_start(struct server *srv, struct serve_set *set)
+{
+    (void)set;
+    struct webhook_env wenv = {.events = srv->health.events,
+                               .serve = &srv->serve,
+                               .node = srv->cfg->fleet.enabled ? srv->cfg->fleet.node
+                                       : srv->cfg->identity    ? srv->cfg->identity
+                                                               : "gtmd"};
+    srv->webhooks = webhook_start(&srv->cfg->notify, &wenv);
+    return 0;
+}
+
+static void server_mod_webhooks_apply(struct server *srv, const struct config *next,
+                                      const struct serve_set *set, bool same)
+{
+    (void)set;
+    (void)same;
+    if (srv->webhooks)
+        webhook_update(srv->webhooks, &next->notify);
+    else if (next->notify.n_hooks)
+        log_warn("event=reload note=\"webhooks added to a server that had none start on "
+                 "restart\"");
+}
+
+/* Before the ring and the served set go. */
+static void server_mod_webhooks_stop(struct server *srv)
+{
+    webhook_stop(srv->webhooks);
+    srv->webhooks = NULL;
+}
+
+/* ---- admin: the admin API, metrics and the console ---- */
+
+/* Last: POST /v1/reload can run on the admin thread as soon as it starts,
+ * and a reload frees srv->cfg (read here and by admin_start's log lines):
+ * the walk holds reload_lock for it. */
+static int server_mod_admin_start(struct server *srv, struct serve_set *set)
+{
+    (void)set;
+    char err[512];
+    if (!srv->admin)
+        return 0;
+    struct admin_env env = {.serve = &srv->serve,
+                            .health = &srv->health,
+                            .health_service = srv->health_svc,
+                            .drills = &srv->drills,
+                            .reload = server_reload,
+                            .reload_arg = srv,
+                            .started = srv->started,
+                            .workers = srv->cfg->workers,
+                            .reloads_ok = &srv->reloads_ok,
+                            .reloads_failed = &srv->reloads_failed,
+                            .fleet = srv->fleet,
+                            .store = srv->fleet ? fleet_store(srv->fleet) : NULL,
+                            .webhooks = srv->webhooks,
+                            .config = &srv->confapi_ops};
+    if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Tokens and the audit log follow the reload only while the admin
+ * listeners stay the same: the loopback-without-token rule was checked
+ * against the new listen list, so applying new tokens to sockets bound
+ * from another list could open a public listener without a token. */
+static bool server_mod_admin_same(const struct config *a, const struct config *b)
+{
+    return admin_params_same_listeners(&a->admin, &b->admin);
+}
+
+static void server_mod_admin_keep(struct config *next, struct config *running)
+{
+    struct admin_params a = next->admin;
+    next->admin = running->admin;
+    running->admin = a;
+}
+
+static void server_mod_admin_apply(struct server *srv, const struct config *next,
+                                   const struct serve_set *set, bool same)
+{
+    (void)set;
+    if (srv->admin && same)
+        admin_update(srv->admin, &next->admin);
+}
+
+static void server_mod_admin_stop(struct server *srv)
+{
+    admin_stop(srv->admin);
+}
+
+/* ---- user: who gtmd runs as (dropped to at start, server.c) ---- */
+
+static bool server_mod_user_same(const struct config *running, const struct config *next)
+{
+    return !privs_reload_notes(running, next);
+}
+
+static void server_mod_user_keep(struct config *next, struct config *running)
+{
+    struct config_user u = next->run_as;
+    next->run_as = running->run_as;
+    running->run_as = u;
+}
+
+/* ---- the table ---- */
+
+/* In dependency order: each may use what the ones before it started. */
+static const struct server_module server_modules[] = {
+    {.name = "config_api",
+     .start = server_mod_confapi_start,
+     .ready = server_mod_confapi_ready,
+     .apply = server_mod_confapi_apply,
+     .halt = server_mod_confapi_halt,
+     .stop = server_mod_confapi_stop},
+    {.name = "secondaries",
+     .start = server_mod_secondaries_start,
+     .ready = server_mod_secondaries_ready,
+     .halt = server_mod_secondaries_halt,
+     .stop = server_mod_secondaries_stop},
+    {.name = "health",
+     .start = server_mod_health_start,
+     .apply = server_mod_health_apply,
+     .stop = server_mod_health_stop},
+    {.name = "fleet",
+     .restart_key = "fleet",
+     .restart_note = "fleet and probe_source change only on restart",
+     .start = server_mod_fleet_start,
+     .params_same = server_mod_fleet_same,
+     .keep = server_mod_fleet_keep,
+     .apply = server_mod_fleet_apply,
+     .stop = server_mod_fleet_stop},
+    {.name = "net",
+     .restart_key = "listen",
+     .restart_note = "listen addresses and workers change only on restart",
+     .start = server_mod_net_start,
+     .params_same = server_mod_net_same,
+     .keep = server_mod_net_keep,
+     .stop = server_mod_net_stop},
+    {.name = "xdp",
+     .restart_note = "the xdp section changes only on restart",
+     .params_same = server_mod_xdp_same,
+     .keep = server_mod_xdp_keep},
+    {.name = "drills",
+     .start = server_mod_drills_start,
+     .apply = server_mod_drills_apply,
+     .stop = server_mod_drills_stop},
+    {.name = "webhooks",
+     .start = server_mod_webhooks_start,
+     .apply = server_mod_webhooks_apply,
+     .stop = server_mod_webhooks_stop},
+    {.name = "admin",
+     .restart_key = "admin",
+     .restart_note = "admin listeners and limits change only on restart; admin tokens and "
+                     "audit log kept",
+     .start = server_mod_admin_start,
+     .params_same = server_mod_admin_same,
+     .keep = server_mod_admin_keep,
+     .apply = server_mod_admin_apply,
+     .stop = server_mod_admin_stop},
+    {.name = "user",
+     .restart_key = "user",
+     .params_same = server_mod_user_same,
+     .keep = server_mod_user_keep},
+};
+#define SERVER_MODULES_N (sizeof(server_modules) / sizeof(server_modules[0]))
+
+int server_modules_start(struct server *srv, struct serve_set *set)
+{
+    for (size_t i = 0; i < SERVER_MODULES_N; i++) {
+        const struct server_module *m = &server_modules[i];
+        if (!m->start)
+            continue;
+        bool last = strcmp(m->name, "admin") == 0;
+        if (last)
+            pthread_mutex_lock(&srv->reload_lock);
+        int rc = m->start(srv, set);
+        if (last)
+            pthread_mutex_unlock(&srv->reload_lock);
+        if (rc != 0) {
+            log_error("event=start result=failed module=%s", m->name);
+            if (!srv->serve_ready)
+                serve_set_free(set); /* not published: nothing owns it */
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void server_modules_ready(struct server *srv)
+{
+    for (size_t i = 0; i < SERVER_MODULES_N; i++)
+        if (server_modules[i].ready)
+            server_modules[i].ready(srv);
+}
+
+void server_modules_reload(struct server *srv, struct config *next, const struct serve_set *set,
+                           json_t *result)
+{
+    bool same[SERVER_MODULES_N];
+    for (size_t i = 0; i < SERVER_MODULES_N; i++) {
+        const struct server_module *m = &server_modules[i];
+        same[i] = !m->params_same || m->params_same(srv->cfg, next);
+        if (!same[i] && m->restart_note)
+            log_warn("event=reload note=\"%s\"", m->restart_note);
+        if (m->restart_key) {
+            char key[64];
+            snprintf(key, sizeof(key), "restart_needed_for_%s", m->restart_key);
+            json_object_set_new(result, key, json_boolean(!same[i]));
+        }
+    }
+    for (size_t i = 0; i < SERVER_MODULES_N; i++)
+        if (server_modules[i].apply)
+            server_modules[i].apply(srv, next, set, same[i]);
+    for (size_t i = 0; i < SERVER_MODULES_N; i++)
+        if (!same[i] && server_modules[i].keep)
+            server_modules[i].keep(next, srv->cfg);
+}
+
+void server_modules_halt(struct server *srv)
+{
+    for (size_t i = SERVER_MODULES_N; i-- > 0;)
+        if (server_modules[i].halt)
+            server_modules[i].halt(srv);
+}
+
+void server_modules_stop(struct server *srv)
+{
+    for (size_t i = SERVER_MODULES_N; i-- > 0;)
+        if (server_modules[i].stop)
+            server_modules[i].stop(srv);
+}
