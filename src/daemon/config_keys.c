@@ -5,41 +5,44 @@
 
 #include <string.h>
 
+#include "fleet/fleet_params.h"
+
 #define REQ CONFIG_KEY_REQUIRED
 #define LOCAL CONFIG_KEY_NODE_LOCAL
 #define RESTART CONFIG_KEY_RESTART
 #define PART CONFIG_KEY_PART_RESTART
 
 const struct config_key config_keys[] = {
-    {"listen", "SERVER", REQ | LOCAL | RESTART, "addresses and ports served over UDP and TCP"},
-    {"workers", "SERVER", LOCAL | RESTART, "DNS worker threads"},
-    {"zones", "SERVER", REQ, "the zones served: files, primaries, DNSSEC, transfers"},
-    {"edns_udp_max", "SERVER", LOCAL, "the largest UDP reply"},
-    {"tcp", "SERVER", LOCAL, "TCP connection limits"},
-    {"xdp", "SERVER", LOCAL | RESTART, "the optional AF_XDP listener"},
-    {"user", "SERVER", RESTART, "the user gtmd runs as after binding"},
-    {"group", "SERVER", RESTART, "the group gtmd runs as after binding"},
-    {"identity", "SERVER", 0, "what id.server, hostname.bind and NSID say"},
-    {"version", "SERVER", 0, "what version.bind says"},
-    {"cookies", "SERVER", 0, "DNS Cookies"},
-    {"rrl", "SERVER", 0, "response rate limiting"},
-    {"tsig_keys", "SERVER", 0, "TSIG keys for transfers and NOTIFY"},
-    {"state_file", "STATE FILE", LOCAL, "where overrides, verdicts and drills are kept"},
-    {"state_max_age", "STATE FILE", LOCAL, "how old a state file may be at start"},
-    {"max_overrides", "STATE FILE", 0, "overrides in force at once"},
-    {"max_verdicts", "STATE FILE", 0, "external verdicts in force at once"},
-    {"geoip", "GEO", 0, "the MaxMind database"},
-    {"ecs", "GEO", 0, "EDNS Client Subnet for policy records"},
-    {"regions", "REGIONS", 0, "regions and their availability zones"},
-    {"checks", "CHECKS", 0, "how endpoints are probed"},
-    {"pools", "POOLS", 0, "named sets of endpoints"},
-    {"records", "RECORDS", 0, "names answered from a pool by a policy"},
-    {"admin", "ADMIN", LOCAL | PART, "the admin API, metrics and the console"},
-    {"config_api", "CONFIG API", LOCAL | PART, "changes through the API, their versions"},
-    {"drills", "DRILLS", 0, "limits on drills, practice drills"},
-    {"notify", "NOTIFY", 0, "outgoing notifications (webhooks)"},
-    {"fleet", "FLEET", LOCAL | RESTART, "the prober fleet on etcd"},
-    {"probe_source", "FLEET", LOCAL | RESTART, "the addresses probes are sent from"},
+    {"listen", "SERVER", REQ | LOCAL | RESTART, "addresses and ports served over UDP and TCP",
+     NULL},
+    {"workers", "SERVER", LOCAL | RESTART, "DNS worker threads", NULL},
+    {"zones", "SERVER", REQ, "the zones served: files, primaries, DNSSEC, transfers", NULL},
+    {"edns_udp_max", "SERVER", LOCAL, "the largest UDP reply", NULL},
+    {"tcp", "SERVER", LOCAL, "TCP connection limits", NULL},
+    {"xdp", "SERVER", LOCAL | RESTART, "the optional AF_XDP listener", NULL},
+    {"user", "SERVER", RESTART, "the user gtmd runs as after binding", NULL},
+    {"group", "SERVER", RESTART, "the group gtmd runs as after binding", NULL},
+    {"identity", "SERVER", 0, "what id.server, hostname.bind and NSID say", NULL},
+    {"version", "SERVER", 0, "what version.bind says", NULL},
+    {"cookies", "SERVER", 0, "DNS Cookies", NULL},
+    {"rrl", "SERVER", 0, "response rate limiting", NULL},
+    {"tsig_keys", "SERVER", 0, "TSIG keys for transfers and NOTIFY", NULL},
+    {"state_file", "STATE FILE", LOCAL, "where overrides, verdicts and drills are kept", NULL},
+    {"state_max_age", "STATE FILE", LOCAL, "how old a state file may be at start", NULL},
+    {"max_overrides", "STATE FILE", 0, "overrides in force at once", NULL},
+    {"max_verdicts", "STATE FILE", 0, "external verdicts in force at once", NULL},
+    {"geoip", "GEO", 0, "the MaxMind database", NULL},
+    {"ecs", "GEO", 0, "EDNS Client Subnet for policy records", NULL},
+    {"regions", "REGIONS", 0, "regions and their availability zones", NULL},
+    {"checks", "CHECKS", 0, "how endpoints are probed", NULL},
+    {"pools", "POOLS", 0, "named sets of endpoints", NULL},
+    {"records", "RECORDS", 0, "names answered from a pool by a policy", NULL},
+    {"admin", "ADMIN", LOCAL | PART, "the admin API, metrics and the console", NULL},
+    {"config_api", "CONFIG API", LOCAL | PART, "changes through the API, their versions", NULL},
+    {"drills", "DRILLS", 0, "limits on drills, practice drills", NULL},
+    {"notify", "NOTIFY", 0, "outgoing notifications (webhooks)", NULL},
+    {"fleet", "FLEET", LOCAL | RESTART, "the prober fleet on etcd", &fleet_schema},
+    {"probe_source", "FLEET", LOCAL | RESTART, "the addresses probes are sent from", NULL},
 };
 const size_t config_keys_n = sizeof(config_keys) / sizeof(config_keys[0]);
 
@@ -75,6 +78,8 @@ json_t *config_keys_json(void)
                                            "section", k->section, "required", (k->flags & REQ) != 0,
                                            "node_local", (k->flags & LOCAL) != 0, "restart",
                                            config_key_restart(k->flags), "what", k->what));
+        if (k->schema)
+            json_object_set_new(json_array_get(a, i), "keys", cfgschema_json(k->schema));
     }
     return a;
 }

@@ -10,7 +10,9 @@
  * the reload's "restart_needed" (server_reload.c) and `gtmd keys` (the
  * table gtmd.conf(5)'s TOP-LEVEL KEYS section is generated from, checked
  * by tests/integration/test_check.py) all read this table. What is inside
- * each key is its module's own (its *_params_parse).
+ * each key is its module's own: its schema (cfgschema.h), which `gtmd
+ * keys` prints under the key and tests/integration/test_schema.py checks
+ * gtmd.conf(5) against.
  *
  * Ownership: the table is static and read only.
  */
@@ -21,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include "common/cfgschema.h"
 
 enum config_key_flag {
     CONFIG_KEY_REQUIRED = 1,
@@ -34,6 +38,9 @@ struct config_key {
     const char *section; /* gtmd.conf(5) */
     unsigned flags;
     const char *what; /* one line */
+    /* The keys inside it (cfgschema.h), declared by the module that parses
+     * it; NULL while that module still reads them by hand. */
+    const struct cfgschema *schema;
 };
 
 /* The keys, and their count. */
@@ -48,7 +55,9 @@ void config_key_names(const char *out[CONFIG_KEYS_MAX + 1]);
 bool config_key_has(const char *name, unsigned flag);
 
 /* The table as JSON ([{"name", "section", "required", "node_local",
- * "restart"}]; restart: "yes", "partly" or "no"); the caller owns it. */
+ * "restart", "what", "keys"}]; restart: "yes", "partly" or "no"; "keys":
+ * the schema's, cfgschema_json, when the key has one); the caller owns
+ * it. */
 json_t *config_keys_json(void);
 
 /* The TOP-LEVEL KEYS section of gtmd.conf(5), in man(7) markup. */

@@ -24,10 +24,57 @@ bool fleet_params_set_node(struct fleet_params *p, const char *node)
     return true;
 }
 
+enum { TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, TLS_N };
+static const struct cfgschema_key fleet_tls_keys[TLS_N] = {
+    [TLS_CA_FILE] = {"ca_file", CFGSCHEMA_PATH, .what = "CA certificates that sign etcd's"},
+    [TLS_CERT_FILE] = {"cert_file", CFGSCHEMA_PATH, .what = "this node's client certificate"},
+    [TLS_KEY_FILE] = {"key_file", CFGSCHEMA_PATH, .what = "its private key (needs cert_file)"},
+};
+static const struct cfgschema fleet_tls_schema = CFGSCHEMA("$.fleet.tls", fleet_tls_keys);
+
+enum { ISO_AFTER, ISO_ACTION, ISO_N };
+static const struct cfgschema_key fleet_isolation_keys[ISO_N] = {
+    [ISO_AFTER] = {"after", CFGSCHEMA_SECONDS, 1, 86400, 0, CFGSCHEMA_DEFAULT_VARIES, NULL,
+                   "how old the view of etcd may be before the node is isolated (stale_after)"},
+    [ISO_ACTION] = {"action", CFGSCHEMA_STRING,
+                    .what = "\"serve\", \"refuse\" or \"servfail\" once isolated"},
+};
+static const struct cfgschema fleet_isolation_schema =
+    CFGSCHEMA("$.fleet.isolation", fleet_isolation_keys);
+
+static const struct cfgschema_key fleet_keys[FLEET_K_N] = {
+    [FLEET_K_ETCD] = {"etcd", CFGSCHEMA_ARRAY, .flags = CFGSCHEMA_REQUIRED,
+                      .what = "etcd client URLs (http:// or https://)"},
+    [FLEET_K_PREFIX] = {"prefix", CFGSCHEMA_STRING,
+                        .what = "the key prefix, \"/gtmd/\" by default"},
+    [FLEET_K_NODE] = {"node", CFGSCHEMA_STRING, .what = "this node's name (the host name)"},
+    [FLEET_K_DOWN_QUORUM] = {"down_quorum", CFGSCHEMA_ANY,
+                             .what = "\"majority\", \"all\", \"any\" or a count"},
+    [FLEET_K_STALE_AFTER] = {"stale_after", CFGSCHEMA_SECONDS, 2, 3600, 10, 0, NULL,
+                             "the lease TTL, and how old the view of etcd may become"},
+    [FLEET_K_TLS] = {"tls", CFGSCHEMA_OBJECT, .sub = &fleet_tls_schema,
+                     .what = "TLS files for https:// URLs"},
+    [FLEET_K_USERNAME] = {"username", CFGSCHEMA_STRING, .what = "etcd user (with password_file)"},
+    [FLEET_K_PASSWORD_FILE] = {"password_file", CFGSCHEMA_PATH,
+                               .what = "a file whose first line is the etcd password"},
+    [FLEET_K_TIMEOUT] = {"timeout", CFGSCHEMA_SECONDS, 0.1, 60, 2, 0, NULL,
+                         "how long an etcd call may take"},
+    [FLEET_K_ISOLATION] = {"isolation", CFGSCHEMA_OBJECT, .sub = &fleet_isolation_schema,
+                           .what = "what the node answers once cut off from etcd"},
+    [FLEET_K_KEY_FILE] = {"key_file", CFGSCHEMA_PATH,
+                          .what = "this node's Ed25519 private key (with members)"},
+    [FLEET_K_MEMBERS] = {"members", CFGSCHEMA_OBJECT,
+                         .what = "the nodes whose signed records count, with their public keys"},
+};
+const struct cfgschema fleet_schema = CFGSCHEMA("$.fleet", fleet_keys);
+
 static void fleet_params_urls(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
+    char at[64];
+    cfgschema_key_path(at, sizeof(at), &fleet_schema, FLEET_K_ETCD, NULL);
     if (!json_is_array(v) || json_array_size(v) == 0) {
-        jsoncfg_err(j, "$.fleet.etcd", "must be a non-empty array of etcd client URLs");
+        if (v)
+            jsoncfg_err(j, at, "must be a non-empty array of etcd client URLs");
         return;
     }
     out->etcd.urls = calloc(json_array_size(v), sizeof(char *));
@@ -37,8 +84,8 @@ static void fleet_params_urls(const struct jsoncfg *j, json_t *v, struct fleet_p
     json_t *e;
     json_array_foreach(v, i, e)
     {
-        char path[64];
-        snprintf(path, sizeof(path), "$.fleet.etcd[%zu]", i);
+        char path[96];
+        snprintf(path, sizeof(path), "%s[%zu]", at, i);
         const char *u = json_string_value(e);
         if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
             strlen(u) < 10) {
@@ -62,80 +109,86 @@ static void fleet_params_quorum(const struct jsoncfg *j, json_t *v, struct fleet
     else if (json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 1000) {
         out->quorum.kind = FLEET_QUORUM_COUNT;
         out->quorum.count = (unsigned)json_integer_value(v);
-    } else
-        jsoncfg_err(j, "$.fleet.down_quorum",
-                    "must be \"majority\", \"all\", \"any\" or a count from 1 to 1000");
+    } else {
+        char at[64];
+        cfgschema_key_path(at, sizeof(at), &fleet_schema, FLEET_K_DOWN_QUORUM, NULL);
+        jsoncfg_err(j, at, "must be \"majority\", \"all\", \"any\" or a count from 1 to 1000");
+    }
 }
-
-static const char *const fleet_params_tls_paths[] = {"$.fleet.tls.ca_file", "$.fleet.tls.cert_file",
-                                                     "$.fleet.tls.key_file"};
 
 static void fleet_params_tls(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
-    static const char *const keys[] = {"ca_file", "cert_file", "key_file", NULL};
-    if (!v)
+    const struct cfgschema *s = &fleet_tls_schema;
+    if (!v || !cfgschema_object(j, s, v, NULL))
         return;
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.fleet.tls", "must be an object with ca_file, cert_file, key_file");
-        return;
+    char *files[TLS_N];
+    for (size_t i = 0; i < TLS_N; i++)
+        files[i] = cfgschema_path(j, s, i, v, NULL);
+    out->etcd.ca_file = files[TLS_CA_FILE];
+    out->etcd.cert_file = files[TLS_CERT_FILE];
+    out->etcd.key_file = files[TLS_KEY_FILE];
+    char at[64];
+    if (files[TLS_KEY_FILE] && !files[TLS_CERT_FILE]) {
+        cfgschema_key_path(at, sizeof(at), s, TLS_KEY_FILE, NULL);
+        jsoncfg_err(j, at, "needs cert_file");
     }
-    jsoncfg_check_keys(j, v, "$.fleet.tls", keys);
-    const char *ca = jsoncfg_str(j, v, "ca_file", fleet_params_tls_paths[0]);
-    const char *cert = jsoncfg_str(j, v, "cert_file", fleet_params_tls_paths[1]);
-    const char *key = jsoncfg_str(j, v, "key_file", fleet_params_tls_paths[2]);
-    out->etcd.ca_file = ca ? jsoncfg_path(j, ca) : NULL;
-    out->etcd.cert_file = cert ? jsoncfg_path(j, cert) : NULL;
-    out->etcd.key_file = key ? jsoncfg_path(j, key) : NULL;
-    if (key && !cert)
-        jsoncfg_err(j, "$.fleet.tls.key_file", "needs cert_file");
     /* Every file given is checked, each under its own path: any of them
      * may be absent (a client certificate without a CA file is valid). */
-    const char *const files[] = {out->etcd.ca_file, out->etcd.cert_file, out->etcd.key_file};
-    for (size_t i = 0; i < 3; i++)
-        if (files[i] && access(files[i], R_OK) != 0)
-            jsoncfg_err(j, fleet_params_tls_paths[i], "cannot read %s", files[i]);
+    for (size_t i = 0; i < TLS_N; i++)
+        if (files[i] && access(files[i], R_OK) != 0) {
+            cfgschema_key_path(at, sizeof(at), s, i, NULL);
+            jsoncfg_err(j, at, "cannot read %s", files[i]);
+        }
 }
 
 /* The password: the first line of password_file, trimmed. */
 static void fleet_params_password(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
-    const char *user = jsoncfg_str(j, v, "username", "$.fleet.username");
-    const char *pf = jsoncfg_str(j, v, "password_file", "$.fleet.password_file");
-    if (!user && !pf)
+    const struct cfgschema *s = &fleet_schema;
+    const char *user = cfgschema_str(j, s, FLEET_K_USERNAME, v, NULL);
+    char *full = cfgschema_path(j, s, FLEET_K_PASSWORD_FILE, v, NULL), buf[512] = "";
+    char at[64];
+    cfgschema_key_path(at, sizeof(at), s, FLEET_K_PASSWORD_FILE, NULL);
+    if (!user && !full)
         return;
-    if (!user || !pf) {
-        jsoncfg_err(j, user ? "$.fleet.password_file" : "$.fleet.username",
-                    "username and password_file go together");
+    if (!user || !full) {
+        /* Named at the one that is missing. */
+        cfgschema_key_path(at, sizeof(at), s, user ? FLEET_K_PASSWORD_FILE : FLEET_K_USERNAME,
+                           NULL);
+        jsoncfg_err(j, at, "username and password_file go together");
+        free(full);
         return;
     }
-    char *full = jsoncfg_path(j, pf), buf[512] = "";
-    out->password_file = jsoncfg_strdup(full);
+    out->password_file = full;
     FILE *f = fopen(full, "r");
     if (!f)
-        jsoncfg_err(j, "$.fleet.password_file", "cannot read %s", full);
+        jsoncfg_err(j, at, "cannot read %s", full);
     else {
         if (!fgets(buf, sizeof(buf), f))
             buf[0] = '\0';
         fclose(f);
     }
-    free(full);
     size_t n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         buf[--n] = '\0';
     if (f && n == 0)
-        jsoncfg_err(j, "$.fleet.password_file", "the password file is empty");
+        jsoncfg_err(j, at, "the password file is empty");
     out->etcd.username = jsoncfg_strdup(user);
     out->etcd.password = jsoncfg_strdup(buf);
 }
 
 static void fleet_params_names(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
-    const char *prefix = jsoncfg_str(j, v, "prefix", "$.fleet.prefix");
+    const struct cfgschema *s = &fleet_schema;
+    char at[64];
+    const char *prefix = cfgschema_str(j, s, FLEET_K_PREFIX, v, NULL);
     if (prefix && (prefix[0] != '/' || prefix[strlen(prefix) - 1] != '/' || strlen(prefix) > 200 ||
-                   strchr(prefix, ' ')))
-        jsoncfg_err(j, "$.fleet.prefix", "must start and end with \"/\" (like \"/gtmd/prod/\")");
+                   strchr(prefix, ' '))) {
+        cfgschema_key_path(at, sizeof(at), s, FLEET_K_PREFIX, NULL);
+        jsoncfg_err(j, at, "must start and end with \"/\" (like \"/gtmd/prod/\")");
+    }
     out->prefix = jsoncfg_strdup(prefix ? prefix : "/gtmd/");
-    const char *node = jsoncfg_str(j, v, "node", "$.fleet.node");
+    const char *node = cfgschema_str(j, s, FLEET_K_NODE, v, NULL);
     char host[256] = "";
     if (!node) {
         if (gethostname(host, sizeof(host) - 1) != 0)
@@ -143,9 +196,10 @@ static void fleet_params_names(const struct jsoncfg *j, json_t *v, struct fleet_
         host[strcspn(host, ".")] = '\0'; /* the short name */
         node = host;
     }
-    if (!fleet_node_name_ok(node))
-        jsoncfg_err(j, "$.fleet.node", "\"%s\" is not a node name (1 to 63 of A-Z a-z 0-9 . _ -)",
-                    node);
+    if (!fleet_node_name_ok(node)) {
+        cfgschema_key_path(at, sizeof(at), s, FLEET_K_NODE, NULL);
+        jsoncfg_err(j, at, "\"%s\" is not a node name (1 to 63 of A-Z a-z 0-9 . _ -)", node);
+    }
     out->node = jsoncfg_strdup(node);
 }
 
@@ -159,50 +213,41 @@ const char *fleet_isolation_name(enum fleet_isolation a)
 /* "isolation": {"after": seconds, "action": "serve" | "refuse" | "servfail"} */
 static void fleet_params_isolation(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
-    static const char *const keys[] = {"after", "action", NULL};
+    const struct cfgschema *s = &fleet_isolation_schema;
     out->isolation_after = out->stale_after;
     out->isolation = FLEET_ISOLATION_SERVE;
-    if (!v)
+    if (!v || !cfgschema_object(j, s, v, NULL))
         return;
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.fleet.isolation", "must be an object");
-        return;
-    }
-    jsoncfg_check_keys(j, v, "$.fleet.isolation", keys);
-    out->isolation_after =
-        jsoncfg_ms(j, v, "after", "$.fleet.isolation.after", 1, 86400, out->stale_after) / 1e3;
-    const char *a = jsoncfg_str(j, v, "action", "$.fleet.isolation.action");
+    if (cfgschema_value(s, ISO_AFTER, v))
+        out->isolation_after = cfgschema_seconds(j, s, ISO_AFTER, v, NULL);
+    const char *a = cfgschema_str(j, s, ISO_ACTION, v, NULL);
     if (!a || strcmp(a, "serve") == 0)
         out->isolation = FLEET_ISOLATION_SERVE;
     else if (strcmp(a, "refuse") == 0)
         out->isolation = FLEET_ISOLATION_REFUSE;
     else if (strcmp(a, "servfail") == 0)
         out->isolation = FLEET_ISOLATION_SERVFAIL;
-    else
-        jsoncfg_err(j, "$.fleet.isolation.action", "must be \"serve\", \"refuse\" or \"servfail\"");
+    else {
+        char at[64];
+        cfgschema_key_path(at, sizeof(at), s, ISO_ACTION, NULL);
+        jsoncfg_err(j, at, "must be \"serve\", \"refuse\" or \"servfail\"");
+    }
 }
 
 void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
-    static const char *const keys[] = {
-        "etcd",          "prefix",  "node",      "down_quorum", "stale_after", "tls", "username",
-        "password_file", "timeout", "isolation", "key_file",    "members",     NULL};
+    const struct cfgschema *s = &fleet_schema;
     memset(out, 0, sizeof(*out));
-    if (!v)
+    if (!v || !cfgschema_object(j, s, v, NULL))
         return;
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.fleet", "must be an object");
-        return;
-    }
     out->enabled = true;
-    jsoncfg_check_keys(j, v, "$.fleet", keys);
-    fleet_params_urls(j, json_object_get(v, "etcd"), out);
+    fleet_params_urls(j, cfgschema_value(s, FLEET_K_ETCD, v), out);
     fleet_params_names(j, v, out);
-    fleet_params_quorum(j, json_object_get(v, "down_quorum"), out);
-    out->stale_after = jsoncfg_ms(j, v, "stale_after", "$.fleet.stale_after", 2, 3600, 10) / 1e3;
-    out->etcd.timeout_s = jsoncfg_ms(j, v, "timeout", "$.fleet.timeout", 0.1, 60, 2) / 1e3;
-    fleet_params_isolation(j, json_object_get(v, "isolation"), out);
-    fleet_params_tls(j, json_object_get(v, "tls"), out);
+    fleet_params_quorum(j, cfgschema_value(s, FLEET_K_DOWN_QUORUM, v), out);
+    out->stale_after = cfgschema_seconds(j, s, FLEET_K_STALE_AFTER, v, NULL);
+    out->etcd.timeout_s = cfgschema_seconds(j, s, FLEET_K_TIMEOUT, v, NULL);
+    fleet_params_isolation(j, cfgschema_value(s, FLEET_K_ISOLATION, v), out);
+    fleet_params_tls(j, cfgschema_value(s, FLEET_K_TLS, v), out);
     fleet_params_password(j, v, out);
     fleet_keys_parse(j, v, out->node, &out->keys);
 }

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 #include "fleet/etcd.h"
 #include "fleet/fleet_quorum.h"
@@ -44,6 +45,24 @@ struct fleet_params {
     char *password_file;    /* full path, NULL without one: read again at every reload */
     struct fleet_keys keys; /* "members" and "key_file" (fleet_sign.h) */
 };
+
+/* The keys of the "fleet" section: fleet_schema's entries. */
+enum fleet_key {
+    FLEET_K_ETCD,
+    FLEET_K_PREFIX,
+    FLEET_K_NODE,
+    FLEET_K_DOWN_QUORUM,
+    FLEET_K_STALE_AFTER,
+    FLEET_K_TLS,
+    FLEET_K_USERNAME,
+    FLEET_K_PASSWORD_FILE,
+    FLEET_K_TIMEOUT,
+    FLEET_K_ISOLATION,
+    FLEET_K_KEY_FILE,
+    FLEET_K_MEMBERS,
+    FLEET_K_N
+};
+extern const struct cfgschema fleet_schema;
 
 /* Parses v (the "fleet" value, NULL when absent) into out. */
 void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params *out);

@@ -6,6 +6,7 @@
  * (jansson writes the same text for the same value on every node).
  */
 #include "fleet/fleet_sign.h"
+#include "fleet/fleet_params.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -136,8 +137,9 @@ static void *fleet_keys_own(const struct jsoncfg *j, const char *path, const cha
 static void fleet_keys_member(const struct jsoncfg *j, const char *name, json_t *v,
                               struct fleet_keys *out)
 {
-    char at[200];
-    snprintf(at, sizeof(at), "$.fleet.members.%.64s", name);
+    char at[200], mem[64];
+    cfgschema_key_path(mem, sizeof(mem), &fleet_schema, FLEET_K_MEMBERS, NULL);
+    snprintf(at, sizeof(at), "%s.%.64s", mem, name);
     const char *s = json_string_value(v);
     unsigned char raw[48];
     if (out->n >= FLEET_MAX_MEMBERS) {
@@ -163,16 +165,20 @@ static void fleet_keys_member(const struct jsoncfg *j, const char *name, json_t 
 
 void fleet_keys_parse(const struct jsoncfg *j, json_t *v, const char *node, struct fleet_keys *out)
 {
+    const struct cfgschema *s = &fleet_schema;
+    char at_mem[64], at_key[64];
+    cfgschema_key_path(at_mem, sizeof(at_mem), s, FLEET_K_MEMBERS, NULL);
+    cfgschema_key_path(at_key, sizeof(at_key), s, FLEET_K_KEY_FILE, NULL);
     memset(out, 0, sizeof(*out));
-    json_t *mem = v ? json_object_get(v, "members") : NULL;
-    const char *kf = v ? json_string_value(json_object_get(v, "key_file")) : NULL;
+    json_t *mem = v ? cfgschema_value(s, FLEET_K_MEMBERS, v) : NULL;
+    const char *kf = v ? json_string_value(cfgschema_value(s, FLEET_K_KEY_FILE, v)) : NULL;
     if (!mem) {
         if (kf)
-            jsoncfg_err(j, "$.fleet.key_file", "needs \"members\": the nodes whose keys count");
+            jsoncfg_err(j, at_key, "needs \"members\": the nodes whose keys count");
         return;
     }
     if (!json_is_object(mem) || json_object_size(mem) == 0) {
-        jsoncfg_err(j, "$.fleet.members",
+        jsoncfg_err(j, at_mem,
                     "must name each node with its public key, such as "
                     "{\"ns1\": \"BASE64\", \"ns2\": \"BASE64\"}");
         return;
@@ -183,21 +189,20 @@ void fleet_keys_parse(const struct jsoncfg *j, json_t *v, const char *node, stru
     out->enabled = true;
     const struct fleet_member *me = fleet_member_named(out, node);
     if (!me)
-        jsoncfg_err(j, "$.fleet.members", "does not list this node (%s)", node ? node : "?");
+        jsoncfg_err(j, at_mem, "does not list this node (%s)", node ? node : "?");
     if (!kf) {
-        jsoncfg_err(j, "$.fleet.key_file", "is required with \"members\": this node's private key");
+        jsoncfg_err(j, at_key, "is required with \"members\": this node's private key");
         return;
     }
     char *path = jsoncfg_path(j, kf);
-    out->own = fleet_keys_own(j, path, "$.fleet.key_file");
+    out->own = fleet_keys_own(j, path, at_key);
     free(path);
     out->own_name = jsoncfg_strdup(node ? node : "");
     unsigned char raw[32];
     size_t rl = sizeof(raw);
     if (me && out->own &&
         (EVP_PKEY_get_raw_public_key(out->own, raw, &rl) != 1 || memcmp(raw, me->raw, 32) != 0))
-        jsoncfg_err(j, "$.fleet.key_file", "its public key is not the one \"members\" lists for %s",
-                    node);
+        jsoncfg_err(j, at_key, "its public key is not the one \"members\" lists for %s", node);
 }
 
 void fleet_keys_copy(struct fleet_keys *d, const struct fleet_keys *s)

@@ -1,0 +1,136 @@
+/*
+ * cfgschema.c -- the configuration's keys declared once (cfgschema.h).
+ * The reads go through jsoncfg's, so every message keeps its words.
+ */
+#include "common/cfgschema.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const cfgschema_type_names[] = {
+    [CFGSCHEMA_BOOL] = "boolean",  [CFGSCHEMA_INT] = "integer", [CFGSCHEMA_SECONDS] = "seconds",
+    [CFGSCHEMA_STRING] = "string", [CFGSCHEMA_PATH] = "path",   [CFGSCHEMA_OBJECT] = "object",
+    [CFGSCHEMA_ARRAY] = "array",   [CFGSCHEMA_ANY] = "any",
+};
+
+const char *cfgschema_type_name(enum cfgschema_type t)
+{
+    return (size_t)t < sizeof(cfgschema_type_names) / sizeof(cfgschema_type_names[0])
+               ? cfgschema_type_names[t]
+               : "?";
+}
+
+static const struct cfgschema_key *cfgschema_find(const struct cfgschema *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->keys[i].name, name) == 0)
+            return &s->keys[i];
+    return NULL;
+}
+
+bool cfgschema_object(const struct jsoncfg *x, const struct cfgschema *s, json_t *obj,
+                      const char *path)
+{
+    const char *at = path ? path : s->path;
+    if (!json_is_object(obj)) {
+        jsoncfg_err(x, at, "must be an object");
+        return false;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (!cfgschema_find(s, key))
+            jsoncfg_err(x, at, "unknown key \"%s\"", key);
+    }
+    for (size_t i = 0; i < s->n; i++)
+        if ((s->keys[i].flags & CFGSCHEMA_REQUIRED) && !json_object_get(obj, s->keys[i].name)) {
+            char p[512];
+            cfgschema_key_path(p, sizeof(p), s, i, path);
+            jsoncfg_err(x, p, "is required");
+        }
+    return true;
+}
+
+json_t *cfgschema_value(const struct cfgschema *s, size_t k, json_t *obj)
+{
+    return k < s->n ? json_object_get(obj, s->keys[k].name) : NULL;
+}
+
+void cfgschema_key_path(char *out, size_t len, const struct cfgschema *s, size_t k,
+                        const char *path)
+{
+    snprintf(out, len, "%s.%s", path ? path : s->path, k < s->n ? s->keys[k].name : "?");
+}
+
+long cfgschema_int(const struct jsoncfg *x, const struct cfgschema *s, size_t k, json_t *obj,
+                   const char *path)
+{
+    char p[512];
+    const struct cfgschema_key *key = &s->keys[k];
+    cfgschema_key_path(p, sizeof(p), s, k, path);
+    return jsoncfg_int(x, obj, key->name, p, (long)key->lo, (long)key->hi, (long)key->def);
+}
+
+unsigned cfgschema_ms(const struct jsoncfg *x, const struct cfgschema *s, size_t k, json_t *obj,
+                      const char *path)
+{
+    char p[512];
+    const struct cfgschema_key *key = &s->keys[k];
+    cfgschema_key_path(p, sizeof(p), s, k, path);
+    return jsoncfg_ms(x, obj, key->name, p, key->lo, key->hi, key->def);
+}
+
+double cfgschema_seconds(const struct jsoncfg *x, const struct cfgschema *s, size_t k, json_t *obj,
+                         const char *path)
+{
+    return cfgschema_ms(x, s, k, obj, path) / 1e3;
+}
+
+bool cfgschema_bool(const struct jsoncfg *x, const struct cfgschema *s, size_t k, json_t *obj,
+                    const char *path)
+{
+    char p[512];
+    const struct cfgschema_key *key = &s->keys[k];
+    cfgschema_key_path(p, sizeof(p), s, k, path);
+    return jsoncfg_bool(x, obj, key->name, p, key->def != 0);
+}
+
+const char *cfgschema_str(const struct jsoncfg *x, const struct cfgschema *s, size_t k, json_t *obj,
+                          const char *path)
+{
+    char p[512];
+    cfgschema_key_path(p, sizeof(p), s, k, path);
+    return jsoncfg_str(x, obj, s->keys[k].name, p);
+}
+
+char *cfgschema_path(const struct jsoncfg *x, const struct cfgschema *s, size_t k, json_t *obj,
+                     const char *path)
+{
+    const char *v = cfgschema_str(x, s, k, obj, path);
+    return v ? jsoncfg_path(x, v) : NULL;
+}
+
+json_t *cfgschema_json(const struct cfgschema *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; s && i < s->n; i++) {
+        const struct cfgschema_key *k = &s->keys[i];
+        json_t *j = json_pack("{s:s, s:s, s:b, s:b, s:b, s:s}", "name", k->name, "type",
+                              cfgschema_type_name(k->type), "required",
+                              (k->flags & CFGSCHEMA_REQUIRED) != 0, "node_local",
+                              (k->flags & CFGSCHEMA_NODE_LOCAL) != 0, "restart",
+                              (k->flags & CFGSCHEMA_RESTART) != 0, "what", k->what ? k->what : "");
+        if (k->type == CFGSCHEMA_INT || k->type == CFGSCHEMA_SECONDS) {
+            json_object_set_new(j, "min", json_real(k->lo));
+            json_object_set_new(j, "max", json_real(k->hi));
+            if (!(k->flags & CFGSCHEMA_DEFAULT_VARIES))
+                json_object_set_new(j, "default", json_real(k->def));
+        } else if (k->type == CFGSCHEMA_BOOL)
+            json_object_set_new(j, "default", json_boolean(k->def != 0));
+        if (k->sub)
+            json_object_set_new(j, "keys", cfgschema_json(k->sub));
+        json_array_append_new(a, j);
+    }
+    return a;
+}

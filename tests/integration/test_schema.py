@@ -1,0 +1,218 @@
+"""Every configuration key is known in one place: its module's schema
+(src/common/cfgschema.h), printed by `gtmd keys` under its top-level key.
+
+- gtmd.conf(5) documents exactly the schema's keys of every section that
+  has one (a key documented and not in the schema fails, and so does a
+  key of the schema left undocumented), with the schema's default and
+  range where the page gives them;
+- the files that parse a section with a schema read no key by its
+  literal name and write no JSON path by hand (jsoncfg's keyed reads and
+  "$." paths): names, ranges, defaults and paths come from the table;
+- a key the schema does not have is refused by `gtmd check` at its JSON
+  path, and a value out of the schema's range is refused with the
+  schema's range.
+
+The page is read the way it is written: a key is a ".TP" entry whose tag
+is ".B NAME" (or ".BR NAME \", \" OTHER" for keys documented together);
+an object's keys are either entries of its own ".RS" block or named in
+bold in its entry."""
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import GTMD
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+MAN = os.path.join(TOP, "doc", "gtmd.conf.5")
+
+
+def keys():
+    out = subprocess.run([GTMD, "keys"], capture_output=True, text=True, check=True, timeout=10)
+    return json.loads(out.stdout)
+
+
+def with_schema():
+    return [k for k in keys() if "keys" in k]
+
+
+def tag_names(line):
+    """The key names of a .TP tag line, or None when it is not one."""
+    m = re.match(r'^\.B "?([a-z_0-9]+)"?$', line)
+    if m:
+        return [m.group(1)]
+    m = re.match(r'^\.BR ([a-z_0-9]+)((?: ", " [a-z_0-9]+)+)$', line)
+    if m:
+        return [m.group(1)] + re.findall(r'", " ([a-z_0-9]+)', m.group(2))
+    return None
+
+
+def entries(lines):
+    """The .TP entries at the top depth of lines: [(names, text, block)],
+    text the entry's own lines, block the lines of its .RS ... .RE."""
+    out, depth, cur = [], 0, None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line == ".RS":
+            depth += 1
+            if depth == 1 and cur is not None:
+                cur[3] = True
+                i += 1
+                continue
+        elif line == ".RE":
+            depth -= 1
+            if depth == 0 and cur is not None:
+                cur[3] = False
+                i += 1
+                continue
+            if depth < 0:
+                break
+        if depth == 0 and line == ".TP" and i + 1 < len(lines) and tag_names(lines[i + 1]):
+            cur = [tag_names(lines[i + 1]), [], [], False]
+            out.append(cur)
+            i += 2
+            continue
+        if depth == 0 and line.startswith((".SH", ".SS", ".PP")):
+            cur = None
+        elif cur is not None:
+            (cur[2] if cur[3] or depth > 0 else cur[1]).append(line)
+        i += 1
+    return [(n, t, b) for n, t, b, _ in out]
+
+
+def section(page, name):
+    m = re.search(r"^\.SH %s\n(.*?)(?=^\.SH )" % re.escape(name), page, re.S | re.M)
+    assert m, "gtmd.conf(5) has no section %s" % name
+    return m.group(1).split("\n")
+
+
+def fmt(x):
+    return "%g" % x
+
+
+def check_entry(key, text, path, errs):
+    """The default and range the page gives for key, against the schema."""
+    body = " ".join(text)
+    d = re.search(r"default ([0-9]+(?:\.[0-9]+)?)", body)
+    if "default" in key and d and re.match(r"^[0-9.]+$", d.group(1)):
+        if float(d.group(1)) != key["default"]:
+            errs.append("%s: the page says default %s, the schema %s"
+                        % (path, d.group(1), fmt(key["default"])))
+    r = re.search(r"from ([0-9]+(?:\.[0-9]+)?) to ([0-9]+(?:\.[0-9]+)?)", body)
+    if "min" in key and r:
+        if (float(r.group(1)), float(r.group(2))) != (key["min"], key["max"]):
+            errs.append("%s: the page says from %s to %s, the schema %s to %s"
+                        % (path, r.group(1), r.group(2), fmt(key["min"]), fmt(key["max"])))
+
+
+def bold(text):
+    names = set()
+    for line in text:
+        names.update(re.findall(r'^\.BR? "?([a-z_0-9]+)', line))
+        names.update(re.findall(r"\\fB([a-z_0-9]+)\\f", line))
+    return names
+
+
+def compare(schema_keys, block, path, errs):
+    """The keys documented in block against schema_keys (recursively)."""
+    found = {}
+    for names, text, sub in entries(block):
+        for n in names:
+            found[n] = (names, text, sub)
+    want = {k["name"]: k for k in schema_keys}
+    for n in sorted(set(found) - set(want)):
+        errs.append("%s.%s: documented, not in the schema" % (path, n))
+    for n in sorted(set(want) - set(found)):
+        errs.append("%s.%s: in the schema, not documented" % (path, n))
+    for n in sorted(set(want) & set(found)):
+        names, text, sub = found[n]
+        k = want[n]
+        if len(names) == 1:
+            check_entry(k, text, path + "." + n, errs)
+        if "keys" not in k:
+            continue
+        if sub:
+            compare(k["keys"], sub, path + "." + n, errs)
+        else:
+            missing = {s["name"] for s in k["keys"]} - bold(text)
+            for m in sorted(missing):
+                errs.append("%s.%s.%s: in the schema, not named in %s's entry"
+                            % (path, n, m, n))
+
+
+def test_every_schema_has_its_section_documented_exactly():
+    page = open(MAN).read()
+    top = with_schema()
+    assert top, "no top-level key has a schema"
+    errs = []
+    for k in top:
+        sec = section(page, k["section"])
+        ent = [(names, text, sub) for names, text, sub in entries(sec) if names == [k["name"]]]
+        assert len(ent) == 1, "%s: one entry in %s, found %d" % (k["name"], k["section"], len(ent))
+        names, text, sub = ent[0]
+        assert sub, "%s: its keys are not in an .RS block" % k["name"]
+        compare(k["keys"], sub, "$." + k["name"], errs)
+    assert not errs, "\n".join(errs)
+
+
+def test_the_checker_finds_a_drift():
+    """The comparison fails on an undocumented key, a key documented
+    outside the schema and a wrong default or range (so the test above
+    can fail)."""
+    schema = [{"name": "a", "type": "seconds", "min": 1, "max": 9, "default": 2},
+              {"name": "b", "type": "string"}]
+    block = [".TP", ".B a", "Seconds, default 3, from 1 to 10.", ".TP", ".B c", "Text."]
+    errs = []
+    compare(schema, block, "$.x", errs)
+    assert "$.x.c: documented, not in the schema" in errs
+    assert "$.x.b: in the schema, not documented" in errs
+    assert "$.x.a: the page says default 3, the schema 2" in errs
+    assert "$.x.a: the page says from 1 to 10, the schema 1 to 9" in errs
+
+
+def schema_files():
+    """The C files that declare a schema or read a schema's keys."""
+    out = []
+    for d, _, fs in os.walk(os.path.join(TOP, "src")):
+        for f in fs:
+            if f.endswith(".c") and f != "cfgschema.c":
+                p = os.path.join(d, f)
+                text = open(p).read()
+                if "CFGSCHEMA(" in text or re.search(r"&[a-z_]+_schema\b", text):
+                    out.append((os.path.relpath(p, TOP), text))
+    return out
+
+
+def test_schema_files_name_no_key_and_write_no_path_by_hand():
+    files = schema_files()
+    assert any(p.endswith("fleet_params.c") for p, _ in files), files
+    bad = []
+    for p, text in files:
+        for m in re.finditer(r'jsoncfg_(?:int|ms|bool|str|check_keys)\s*\(', text):
+            bad.append("%s:%d: %s" % (p, text[:m.start()].count("\n") + 1, m.group(0)))
+        for m in re.finditer(r'"\$\.', text):
+            line = text[text.rfind("\n", 0, m.start()) + 1:text.find("\n", m.start())]
+            if "CFGSCHEMA(" in line:  # the table's own place
+                continue
+            bad.append("%s:%d: a JSON path written by hand" % (p, text[:m.start()].count("\n") + 1))
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("fleet,want", [
+    ({"etcd": ["http://127.0.0.1:2379"], "nope": 1}, '$.fleet: unknown key "nope"'),
+    ({"etcd": ["http://127.0.0.1:2379"], "stale_after": 1},
+     "$.fleet.stale_after: must be a number of seconds from 2 to 3600"),
+    ({"etcd": ["http://127.0.0.1:2379"], "isolation": {"after": 0}},
+     "$.fleet.isolation.after: must be a number of seconds from 1 to 86400"),
+    ({"etcd": ["http://127.0.0.1:2379"], "tls": {"ca": "x"}}, '$.fleet.tls: unknown key "ca"'),
+    ({"prefix": "/x/"}, "$.fleet.etcd: is required"),
+])
+def test_check_refuses_what_the_schema_does_not_allow(tmp_path, fleet, want):
+    conf = {"listen": ["127.0.0.1:53"], "zones": [], "fleet": fleet}
+    path = tmp_path / "gtmd.json"
+    path.write_text(json.dumps(conf))
+    r = subprocess.run([GTMD, "check", "-c", str(path)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and want in r.stderr, r.stderr
