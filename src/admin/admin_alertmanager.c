@@ -27,42 +27,52 @@
 
 #define AM_DEFAULT_EXPIRES 300.0
 
+enum { LABEL_ENDPOINT, LABEL_AZ, LABEL_REGION, LABEL_N };
+static const struct cfgschema_key admin_am_label_keys[LABEL_N] = {
+    [LABEL_ENDPOINT] = {"endpoint", CFGSCHEMA_STRING,
+                        .what = "the label naming an endpoint, POOL/NAME (gtm_endpoint)"},
+    [LABEL_AZ] = {"az", CFGSCHEMA_STRING, .what = "the label naming an az (gtm_az)"},
+    [LABEL_REGION] = {"region", CFGSCHEMA_STRING, .what = "the label naming a region (gtm_region)"},
+};
+static const struct cfgschema admin_am_label_schema =
+    CFGSCHEMA("$.admin.alertmanager.labels", admin_am_label_keys);
+
+static const struct cfgschema_key admin_am_keys[ADMIN_AM_K_N] = {
+    [ADMIN_AM_K_TOKEN_FILE] = {"token_file", CFGSCHEMA_PATH,
+                               .what = "a file whose first line is this path's own token"},
+    [ADMIN_AM_K_LABELS] = {"labels", CFGSCHEMA_OBJECT, .sub = &admin_am_label_schema,
+                           .what = "which labels name the target"},
+    [ADMIN_AM_K_EXPIRES] = {"expires", CFGSCHEMA_SECONDS, 10, VERDICT_MAX_EXPIRES,
+                            AM_DEFAULT_EXPIRES, 0, NULL,
+                            "how long a firing alert's verdict lasts unless sent again"},
+};
+const struct cfgschema admin_am_schema = CFGSCHEMA("$.admin.alertmanager", admin_am_keys);
+
 void admin_am_params_parse(const struct jsoncfg *j, json_t *v, struct admin_am_params *out)
 {
-    static const char *const keys[] = {"token_file", "labels", "expires", NULL};
-    static const char *const lkeys[] = {"endpoint", "az", "region", NULL};
+    const struct cfgschema *s = &admin_am_schema, *ls = &admin_am_label_schema;
     memset(out, 0, sizeof(*out));
     out->expires = AM_DEFAULT_EXPIRES;
-    const char *names[3] = {"gtm_endpoint", "gtm_az", "gtm_region"};
-    if (v && !json_is_object(v))
-        jsoncfg_err(j, "$.admin.alertmanager", "must be an object");
-    else if (v) {
-        jsoncfg_check_keys(j, v, "$.admin.alertmanager", keys);
-        out->token = admin_params_read_token(j, v, "token_file", "$.admin.alertmanager.token_file",
-                                             &out->token_file);
-        out->expires = jsoncfg_ms(j, v, "expires", "$.admin.alertmanager.expires", 10,
-                                  VERDICT_MAX_EXPIRES, AM_DEFAULT_EXPIRES) /
-                       1000.0;
-        json_t *l = json_object_get(v, "labels");
-        if (l && !json_is_object(l))
-            jsoncfg_err(j, "$.admin.alertmanager.labels",
-                        "must be {\"endpoint\": LABEL, \"az\": LABEL, \"region\": LABEL}");
-        else if (l) {
-            jsoncfg_check_keys(j, l, "$.admin.alertmanager.labels", lkeys);
-            for (int i = 0; i < 3; i++) {
-                char path[64];
-                snprintf(path, sizeof(path), "$.admin.alertmanager.labels.%s", lkeys[i]);
-                const char *s = jsoncfg_str(j, l, lkeys[i], path);
-                if (s && !*s)
-                    jsoncfg_err(j, path, "must be a label name");
-                else if (s)
-                    names[i] = s;
-            }
+    const char *names[LABEL_N] = {"gtm_endpoint", "gtm_az", "gtm_region"};
+    if (v && cfgschema_object(j, s, v, NULL)) {
+        out->token = admin_params_read_token(j, s, ADMIN_AM_K_TOKEN_FILE, v, &out->token_file);
+        out->expires = cfgschema_seconds(j, s, ADMIN_AM_K_EXPIRES, v, NULL);
+        json_t *l = cfgschema_value(s, ADMIN_AM_K_LABELS, v);
+        if (l && !cfgschema_object(j, ls, l, NULL))
+            l = NULL;
+        for (size_t i = 0; l && i < LABEL_N; i++) {
+            const char *name = cfgschema_str(j, ls, i, l, NULL);
+            if (name && !*name) {
+                char path[96];
+                cfgschema_key_path(path, sizeof(path), ls, i, NULL);
+                jsoncfg_err(j, path, "must be a label name");
+            } else if (name)
+                names[i] = name;
         }
     }
-    out->label_endpoint = jsoncfg_strdup(names[0]);
-    out->label_az = jsoncfg_strdup(names[1]);
-    out->label_region = jsoncfg_strdup(names[2]);
+    out->label_endpoint = jsoncfg_strdup(names[LABEL_ENDPOINT]);
+    out->label_az = jsoncfg_strdup(names[LABEL_AZ]);
+    out->label_region = jsoncfg_strdup(names[LABEL_REGION]);
 }
 
 void admin_am_params_free(struct admin_am_params *p)

@@ -46,18 +46,38 @@ static FILE *admin_params_token_open(const char *full, char *why, size_t len)
     return NULL;
 }
 
-static char *admin_params_token(const struct jsoncfg *j, json_t *a, const char *key, char **file)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "$.admin.%s", key);
-    return admin_params_read_token(j, a, key, path, file);
-}
+#define RESTART CFGSCHEMA_RESTART
+static const struct cfgschema_key admin_keys[ADMIN_K_N] = {
+    [ADMIN_K_LISTEN] = {"listen", CFGSCHEMA_ANY, .flags = RESTART,
+                        .what = "\"IP:PORT\" or \"unix:/path\", or an array of them"},
+    [ADMIN_K_READ_TOKEN_FILE] = {"read_token_file", CFGSCHEMA_PATH,
+                                 .what = "a file whose first line is the read token"},
+    [ADMIN_K_OPERATE_TOKEN_FILE] = {"operate_token_file", CFGSCHEMA_PATH,
+                                    .what = "a file whose first line is the operate token"},
+    [ADMIN_K_AUDIT_LOG] = {"audit_log", CFGSCHEMA_PATH,
+                           .what = "the file every change request is appended to"},
+    [ADMIN_K_MAX_CONNECTIONS] = {"max_connections", CFGSCHEMA_INT, 1, 10000, 64, RESTART, NULL,
+                                 "connections at once"},
+    [ADMIN_K_TIMEOUT] = {"timeout", CFGSCHEMA_SECONDS, 0.1, 600, 5, RESTART, NULL,
+                         "how long a request's header and body may take"},
+    [ADMIN_K_OPERATE_RESERVE] = {"operate_reserve", CFGSCHEMA_INT, 0, 10000, 0,
+                                 RESTART | CFGSCHEMA_DEFAULT_VARIES, NULL,
+                                 "places only operate requests may take (max_connections / 8)"},
+    [ADMIN_K_MAX_STREAMS] = {"max_streams", CFGSCHEMA_INT, 1, 10000, 0,
+                             RESTART | CFGSCHEMA_DEFAULT_VARIES, NULL,
+                             "event streams per role (half the places read clients share)"},
+    [ADMIN_K_ALERTMANAGER] = {"alertmanager", CFGSCHEMA_OBJECT, .sub = &admin_am_schema,
+                              .what = "Alertmanager's webhook as a source of verdicts"},
+};
+const struct cfgschema admin_schema = CFGSCHEMA("$.admin", admin_keys);
 
-char *admin_params_read_token(const struct jsoncfg *j, json_t *a, const char *key, const char *path,
-                              char **file)
+char *admin_params_read_token(const struct jsoncfg *j, const struct cfgschema *s, size_t k,
+                              json_t *a, char **file)
 {
+    char path[96];
+    cfgschema_key_path(path, sizeof(path), s, k, NULL);
     char buf[512], why[PATH_MAX * 2 + 160];
-    const char *f = jsoncfg_str(j, a, key, path);
+    const char *f = cfgschema_str(j, s, k, a, NULL);
     if (!f)
         return NULL;
     char *full = jsoncfg_path(j, f);
@@ -85,9 +105,11 @@ char *admin_params_read_token(const struct jsoncfg *j, json_t *a, const char *ke
 static void admin_params_listen(const struct jsoncfg *j, json_t *l, bool have_tokens,
                                 struct admin_params *a)
 {
+    char at[64];
+    cfgschema_key_path(at, sizeof(at), &admin_schema, ADMIN_K_LISTEN, NULL);
     json_t *arr = json_is_string(l) ? json_pack("[O]", l) : json_incref(l);
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        jsoncfg_err(j, "$.admin.listen", "must be \"IP:PORT\", \"unix:/path\" or an array of them");
+        jsoncfg_err(j, at, "must be \"IP:PORT\", \"unix:/path\" or an array of them");
         json_decref(arr);
         return;
     }
@@ -96,10 +118,10 @@ static void admin_params_listen(const struct jsoncfg *j, json_t *l, bool have_to
     json_t *e;
     json_array_foreach(arr, i, e)
     {
-        char path[64];
+        char path[96];
         struct sockaddr_storage ss;
         socklen_t len;
-        snprintf(path, sizeof(path), "$.admin.listen[%zu]", i);
+        snprintf(path, sizeof(path), "%s[%zu]", at, i);
         const char *v = json_string_value(e);
         if (!v ||
             (strncmp(v, "unix:/", 6) != 0 && addr_parse(v, ADDR_PORT_REQUIRED, &ss, &len) != 0)) {
@@ -124,47 +146,42 @@ static void admin_params_listen(const struct jsoncfg *j, json_t *l, bool have_to
  * places up, at most 8), streams on half the places read clients share. */
 static void admin_params_limits(const struct jsoncfg *j, json_t *v, struct admin_params *a)
 {
+    const struct cfgschema *s = &admin_schema;
     unsigned max = a->max_connections ? a->max_connections : 1;
-    long def_reserve = max / 8 > 8 ? 8 : max / 8;
-    a->operate_reserve = (unsigned)jsoncfg_int(j, v, "operate_reserve", "$.admin.operate_reserve",
-                                               0, 10000, def_reserve);
+    a->operate_reserve = max / 8 > 8 ? 8 : max / 8;
+    if (cfgschema_value(s, ADMIN_K_OPERATE_RESERVE, v))
+        a->operate_reserve = (unsigned)cfgschema_int(j, s, ADMIN_K_OPERATE_RESERVE, v, NULL);
     if (a->operate_reserve >= max) {
-        jsoncfg_err(j, "$.admin.operate_reserve",
-                    "must be below max_connections (%u): read clients need a place too", max);
+        char at[64];
+        cfgschema_key_path(at, sizeof(at), s, ADMIN_K_OPERATE_RESERVE, NULL);
+        jsoncfg_err(j, at, "must be below max_connections (%u): read clients need a place too",
+                    max);
         a->operate_reserve = 0;
     }
-    long share = (long)(max - a->operate_reserve);
-    long def_streams = share / 2 > 0 ? share / 2 : 1;
-    a->max_streams =
-        (unsigned)jsoncfg_int(j, v, "max_streams", "$.admin.max_streams", 1, 10000, def_streams);
+    unsigned share = max - a->operate_reserve;
+    a->max_streams = share / 2 > 0 ? share / 2 : 1;
+    if (cfgschema_value(s, ADMIN_K_MAX_STREAMS, v))
+        a->max_streams = (unsigned)cfgschema_int(j, s, ADMIN_K_MAX_STREAMS, v, NULL);
 }
 
 void admin_params_parse(const struct jsoncfg *j, json_t *v, struct admin_params *a)
 {
-    static const char *const keys[] = {
-        "listen",  "read_token_file", "operate_token_file", "audit_log",    "max_connections",
-        "timeout", "operate_reserve", "max_streams",        "alertmanager", NULL};
+    const struct cfgschema *s = &admin_schema;
     memset(a, 0, sizeof(*a));
-    if (!v)
+    if (!v || !cfgschema_object(j, s, v, NULL))
         return;
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.admin", "must be an object");
-        return;
-    }
-    jsoncfg_check_keys(j, v, "$.admin", keys);
     a->enabled = true;
-    a->read_token = admin_params_token(j, v, "read_token_file", &a->read_token_file);
-    a->operate_token = admin_params_token(j, v, "operate_token_file", &a->operate_token_file);
-    admin_am_params_parse(j, json_object_get(v, "alertmanager"), &a->alertmanager);
-    json_t *l = json_object_get(v, "listen");
+    a->read_token = admin_params_read_token(j, s, ADMIN_K_READ_TOKEN_FILE, v, &a->read_token_file);
+    a->operate_token =
+        admin_params_read_token(j, s, ADMIN_K_OPERATE_TOKEN_FILE, v, &a->operate_token_file);
+    admin_am_params_parse(j, cfgschema_value(s, ADMIN_K_ALERTMANAGER, v), &a->alertmanager);
+    json_t *l = cfgschema_value(s, ADMIN_K_LISTEN, v);
     json_t *def = json_string("127.0.0.1:8053");
     admin_params_listen(j, l ? l : def, a->read_token && a->operate_token, a);
     json_decref(def);
-    const char *audit = jsoncfg_str(j, v, "audit_log", "$.admin.audit_log");
-    a->audit_log = audit ? jsoncfg_path(j, audit) : NULL;
-    a->max_connections =
-        (unsigned)jsoncfg_int(j, v, "max_connections", "$.admin.max_connections", 1, 10000, 64);
-    a->timeout_ms = jsoncfg_ms(j, v, "timeout", "$.admin.timeout", 0.1, 600, 5);
+    a->audit_log = cfgschema_path(j, s, ADMIN_K_AUDIT_LOG, v, NULL);
+    a->max_connections = (unsigned)cfgschema_int(j, s, ADMIN_K_MAX_CONNECTIONS, v, NULL);
+    a->timeout_ms = cfgschema_ms(j, s, ADMIN_K_TIMEOUT, v, NULL);
     admin_params_limits(j, v, a);
 }
 
@@ -180,16 +197,4 @@ void admin_params_free(struct admin_params *p)
     free(p->operate_token_file);
     admin_am_params_free(&p->alertmanager);
     memset(p, 0, sizeof(*p));
-}
-
-bool admin_params_same_listeners(const struct admin_params *a, const struct admin_params *b)
-{
-    if (a->enabled != b->enabled || a->n_listen != b->n_listen ||
-        a->max_connections != b->max_connections || a->timeout_ms != b->timeout_ms ||
-        a->operate_reserve != b->operate_reserve || a->max_streams != b->max_streams)
-        return false;
-    for (size_t i = 0; i < a->n_listen; i++)
-        if (strcmp(a->listen[i], b->listen[i]) != 0)
-            return false;
-    return true;
 }

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 
 /* The Alertmanager webhook receiver, "alertmanager" in the admin section
@@ -48,6 +49,26 @@ struct admin_params {
     struct admin_am_params alertmanager;
 };
 
+/* The keys of the "admin" section (admin_schema's entries); the ones a
+ * reload cannot change (the listeners and their limits) are flagged
+ * CFGSCHEMA_RESTART. */
+enum admin_key {
+    ADMIN_K_LISTEN,
+    ADMIN_K_READ_TOKEN_FILE,
+    ADMIN_K_OPERATE_TOKEN_FILE,
+    ADMIN_K_AUDIT_LOG,
+    ADMIN_K_MAX_CONNECTIONS,
+    ADMIN_K_TIMEOUT,
+    ADMIN_K_OPERATE_RESERVE,
+    ADMIN_K_MAX_STREAMS,
+    ADMIN_K_ALERTMANAGER,
+    ADMIN_K_N
+};
+extern const struct cfgschema admin_schema;
+/* The "alertmanager" object's. */
+enum admin_am_key { ADMIN_AM_K_TOKEN_FILE, ADMIN_AM_K_LABELS, ADMIN_AM_K_EXPIRES, ADMIN_AM_K_N };
+extern const struct cfgschema admin_am_schema;
+
 /* Parses the section v (NULL: absent, admin disabled) into out; errors go
  * to j's list with their JSON path ("$.admin.listen[1]", ...). */
 void admin_params_parse(const struct jsoncfg *j, json_t *v, struct admin_params *out);
@@ -58,11 +79,7 @@ void admin_am_params_free(struct admin_am_params *p);
 /* Reads the token file named by a.key (JSON path 'path' for errors): its
  * first line, trimmed, at least 16 characters, the file mode 0600-like.
  * *file gets the resolved path. NULL without the key or on error. */
-char *admin_params_read_token(const struct jsoncfg *j, json_t *a, const char *key, const char *path,
-                              char **file);
-
-/* True when a and b bind the same listeners with the same limits, i.e. a
- * reload from a to b can be applied without a restart. */
-bool admin_params_same_listeners(const struct admin_params *a, const struct admin_params *b);
+char *admin_params_read_token(const struct jsoncfg *j, const struct cfgschema *s, size_t k,
+                              json_t *a, char **file);
 
 #endif

@@ -111,6 +111,26 @@ char *cfgschema_path(const struct jsoncfg *x, const struct cfgschema *s, size_t 
     return v ? jsoncfg_path(x, v) : NULL;
 }
 
+json_t *cfgschema_restart_part(const struct cfgschema *s, json_t *v)
+{
+    json_t *out = json_object();
+    for (size_t i = 0; json_is_object(v) && i < s->n; i++) {
+        const struct cfgschema_key *k = &s->keys[i];
+        json_t *kv = json_object_get(v, k->name);
+        if (!kv)
+            continue;
+        if (k->flags & CFGSCHEMA_RESTART)
+            json_object_set(out, k->name, kv);
+        else if (k->type == CFGSCHEMA_OBJECT && k->sub) {
+            json_t *part = cfgschema_restart_part(k->sub, kv);
+            if (json_object_size(part))
+                json_object_set(out, k->name, part);
+            json_decref(part);
+        }
+    }
+    return out;
+}
+
 json_t *cfgschema_json(const struct cfgschema *s)
 {
     json_t *a = json_array();

@@ -109,6 +109,12 @@ const char *cfgschema_str(const struct jsoncfg *x, const struct cfgschema *s, si
 char *cfgschema_path(const struct jsoncfg *x, const struct cfgschema *s, size_t k, json_t *obj,
                      const char *path);
 
+/* What of v (an object of s) only a restart applies: a new object with
+ * the values of the keys flagged CFGSCHEMA_RESTART, and of the objects
+ * that hold such keys, their part; the caller owns it. Two
+ * configurations need a restart for s when their parts differ. */
+json_t *cfgschema_restart_part(const struct cfgschema *s, json_t *v);
+
 /* The table and its nested tables as JSON: [{"name", "type", "min",
  * "max", "default", "required", "node_local", "restart", "what",
  * "keys": [...]}] (only what applies). The caller owns it. */

@@ -411,6 +411,9 @@ struct config *config_load(const char *path, struct errlist *errs)
         json_t *v = json_object_get(root, config_keys[i].name);
         if (v && (config_keys[i].flags & CONFIG_KEY_RESTART))
             json_object_set(c->restart_part, config_keys[i].name, v);
+        else if (v && (config_keys[i].flags & CONFIG_KEY_PART_RESTART) && config_keys[i].schema)
+            json_object_set_new(c->restart_part, config_keys[i].name,
+                                cfgschema_restart_part(config_keys[i].schema, v));
     }
     json_decref(root);
     if (errs->count != before) {

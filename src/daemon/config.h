@@ -94,8 +94,10 @@ struct config {
      * file without its node-local keys (config_keys.h), keys sorted; only
      * with a fleet. */
     char shared_hash[65];
-    /* The values of the keys only a restart applies (config_keys.h), as
-     * written: a reload compares them ("restart_needed"). Owned. */
+    /* What only a restart applies, as written: the values of the keys
+     * flagged restart-only (config_keys.h) and, of the keys partly so,
+     * their schema's restart-only part (cfgschema_restart_part). A reload
+     * compares them ("restart_needed", server_modules.h). Owned. */
     json_t *restart_part;
     struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
 };

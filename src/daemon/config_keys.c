@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "admin/admin_config.h"
 #include "fleet/fleet_params.h"
 
 #define REQ CONFIG_KEY_REQUIRED
@@ -37,7 +38,7 @@ const struct config_key config_keys[] = {
     {"checks", "CHECKS", 0, "how endpoints are probed", NULL},
     {"pools", "POOLS", 0, "named sets of endpoints", NULL},
     {"records", "RECORDS", 0, "names answered from a pool by a policy", NULL},
-    {"admin", "ADMIN", LOCAL | PART, "the admin API, metrics and the console", NULL},
+    {"admin", "ADMIN", LOCAL | PART, "the admin API, metrics and the console", &admin_schema},
     {"config_api", "CONFIG API", LOCAL | PART, "changes through the API, their versions", NULL},
     {"drills", "DRILLS", 0, "limits on drills, practice drills", NULL},
     {"notify", "NOTIFY", 0, "outgoing notifications (webhooks)", NULL},

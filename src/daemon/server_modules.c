@@ -265,17 +265,6 @@ static int server_mod_fleet_start(struct server *srv, struct serve_set *set)
     return 0;
 }
 
-static bool server_mod_fleet_same(const struct config *running, const struct config *next)
-{
-    const struct health_params *a = &running->health, *b = &next->health;
-    if (!fleet_params_same(&running->fleet, &next->fleet) || a->n_probe_source != b->n_probe_source)
-        return false;
-    for (size_t i = 0; i < a->n_probe_source; i++)
-        if (strcmp(a->probe_source_text[i], b->probe_source_text[i]) != 0)
-            return false;
-    return true;
-}
-
 /* The fleet and the probe source are fixed for the run. */
 static void server_mod_fleet_keep(struct config *next, struct config *running)
 {
@@ -385,16 +374,6 @@ static int server_mod_net_start(struct server *srv, struct serve_set *set)
     return 0;
 }
 
-static bool server_mod_net_same(const struct config *a, const struct config *b)
-{
-    if (a->n_listen != b->n_listen || a->workers != b->workers)
-        return false;
-    for (size_t i = 0; i < a->n_listen; i++)
-        if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
-            return false;
-    return true;
-}
-
 static void server_mod_net_keep(struct config *next, struct config *running)
 {
     struct config_listen *l = next->listen;
@@ -409,12 +388,6 @@ static void server_mod_net_keep(struct config *next, struct config *running)
 static void server_mod_net_stop(struct server *srv)
 {
     net_stop(&srv->net);
-}
-
-/* The XDP listener is the net module's, fixed for the run. */
-static bool server_mod_xdp_same(const struct config *a, const struct config *b)
-{
-    return xdp_params_same(&a->xdp, &b->xdp);
 }
 
 static void server_mod_xdp_keep(struct config *next, struct config *running)
@@ -545,15 +518,6 @@ static int server_mod_admin_start(struct server *srv, struct serve_set *set)
     return 0;
 }
 
-/* Tokens and the audit log follow the reload only while the admin
- * listeners stay the same: the loopback-without-token rule was checked
- * against the new listen list, so applying new tokens to sockets bound
- * from another list could open a public listener without a token. */
-static bool server_mod_admin_same(const struct config *a, const struct config *b)
-{
-    return admin_params_same_listeners(&a->admin, &b->admin);
-}
-
 static void server_mod_admin_keep(struct config *next, struct config *running)
 {
     struct admin_params a = next->admin;
@@ -561,6 +525,10 @@ static void server_mod_admin_keep(struct config *next, struct config *running)
     running->admin = a;
 }
 
+/* Tokens and the audit log follow the reload only while the admin
+ * listeners stay the same: the loopback-without-token rule was checked
+ * against the new listen list, so applying new tokens to sockets bound
+ * from another list could open a public listener without a token. */
 static void server_mod_admin_apply(struct server *srv, const struct config *next,
                                    const struct serve_set *set, bool same)
 {
@@ -576,9 +544,14 @@ static void server_mod_admin_stop(struct server *srv)
 
 /* ---- user: who gtmd runs as (dropped to at start, server.c) ---- */
 
-static bool server_mod_user_same(const struct config *running, const struct config *next)
+/* What the privileges gtmd runs with cannot apply (another user, a
+ * privileged port), said in the log. */
+static void server_mod_user_apply(struct server *srv, const struct config *next,
+                                  const struct serve_set *set, bool same)
 {
-    return !privs_reload_notes(running, next);
+    (void)set;
+    (void)same;
+    privs_reload_notes(srv->cfg, next);
 }
 
 static void server_mod_user_keep(struct config *next, struct config *running)
@@ -611,7 +584,7 @@ static const struct server_module server_modules[] = {
      .restart_key = "fleet",
      .restart_note = "fleet and probe_source change only on restart",
      .start = server_mod_fleet_start,
-     .params_same = server_mod_fleet_same,
+     .keys = {"fleet", "probe_source"},
      .keep = server_mod_fleet_keep,
      .apply = server_mod_fleet_apply,
      .stop = server_mod_fleet_stop},
@@ -619,12 +592,12 @@ static const struct server_module server_modules[] = {
      .restart_key = "listen",
      .restart_note = "listen addresses and workers change only on restart",
      .start = server_mod_net_start,
-     .params_same = server_mod_net_same,
+     .keys = {"listen", "workers"},
      .keep = server_mod_net_keep,
      .stop = server_mod_net_stop},
     {.name = "xdp",
      .restart_note = "the xdp section changes only on restart",
-     .params_same = server_mod_xdp_same,
+     .keys = {"xdp"},
      .keep = server_mod_xdp_keep},
     {.name = "drills",
      .start = server_mod_drills_start,
@@ -639,14 +612,15 @@ static const struct server_module server_modules[] = {
      .restart_note = "admin listeners and limits change only on restart; admin tokens and "
                      "audit log kept",
      .start = server_mod_admin_start,
-     .params_same = server_mod_admin_same,
+     .keys = {"admin"},
      .keep = server_mod_admin_keep,
      .apply = server_mod_admin_apply,
      .stop = server_mod_admin_stop},
     {.name = "user",
      .restart_key = "user",
-     .params_same = server_mod_user_same,
-     .keep = server_mod_user_keep},
+     .keys = {"user", "group"},
+     .keep = server_mod_user_keep,
+     .apply = server_mod_user_apply},
 };
 #define SERVER_MODULES_N (sizeof(server_modules) / sizeof(server_modules[0]))
 
@@ -679,13 +653,27 @@ void server_modules_ready(struct server *srv)
             server_modules[i].ready(srv);
 }
 
+/* Whether next keeps the part of m's keys only a restart applies (the
+ * schema's flags, config.h's restart_part). */
+static bool server_modules_same(const struct server_module *m, const struct config *running,
+                                const struct config *next)
+{
+    for (size_t k = 0; k < SERVER_MODULE_KEYS && m->keys[k]; k++) {
+        json_t *a = json_object_get(running->restart_part, m->keys[k]);
+        json_t *b = json_object_get(next->restart_part, m->keys[k]);
+        if ((a || b) && !(a && b && json_equal(a, b)))
+            return false;
+    }
+    return true;
+}
+
 void server_modules_reload(struct server *srv, struct config *next, const struct serve_set *set,
                            json_t *result)
 {
     bool same[SERVER_MODULES_N];
     for (size_t i = 0; i < SERVER_MODULES_N; i++) {
         const struct server_module *m = &server_modules[i];
-        same[i] = !m->params_same || m->params_same(srv->cfg, next);
+        same[i] = server_modules_same(m, srv->cfg, next);
         if (!same[i] && m->restart_note)
             log_warn("event=reload note=\"%s\"", m->restart_note);
         if (m->restart_key) {

@@ -6,8 +6,10 @@
  * order. Adding a module is one entry in server_modules.c, not an edit
  * of start, reload and stop.
  *
- * A reload asks each module whether the new configuration keeps what only
- * a restart changes (params_same); when it does not, the module keeps
+ * A reload asks, for each module, whether the new configuration keeps
+ * what only a restart changes: the part of its top-level keys the
+ * schema flags restart-only (config_keys.c, cfgschema.h) is the same;
+ * no module decides it by hand. When it does not, the module keeps
  * what runs (keep: the running values move into the new configuration,
  * so later reloads compare with what really runs), the reload says so
  * ("restart_needed_for_NAME" in its result, a note in the log), and the
@@ -26,10 +28,12 @@ struct config;
 struct serve_set;
 struct server;
 
+#define SERVER_MODULE_KEYS 3
+
 struct server_module {
     const char *name;
     /* The reload result's "restart_needed_for_NAME" (NULL: none) and the
-     * note logged when params_same says no. */
+     * note logged when a restart is needed. */
     const char *restart_key;
     const char *restart_note;
     /* Starts it; set is the first served set (owned by the serve core
@@ -37,13 +41,15 @@ struct server_module {
     int (*start)(struct server *srv, struct serve_set *set);
     /* The main loop exists (its event base is srv->base). */
     void (*ready)(struct server *srv);
-    /* Whether next keeps what only a restart changes (NULL: it does). */
-    bool (*params_same)(const struct config *running, const struct config *next);
+    /* Its top-level keys: their restart-only part decides whether a
+     * reload keeps what runs (keep) and says so. */
+    const char *keys[SERVER_MODULE_KEYS];
     /* Moves the running values of what only a restart changes into next
-     * (and next's into running, freed with it). Called when !params_same. */
+     * (and next's into running, freed with it). Called when a key's
+     * restart-only part changed. */
     void (*keep)(struct config *next, struct config *running);
     /* The new configuration's parameters, once set is published; same:
-     * what params_same said. Runs before keep. */
+     * whether the restart-only part is unchanged. Runs before keep. */
     void (*apply)(struct server *srv, const struct config *next, const struct serve_set *set,
                   bool same);
     /* The main loop has ended: stop what fires events into it. */
@@ -58,7 +64,7 @@ struct server_module {
  * when a module before "net" fails (nothing owns it yet). */
 int server_modules_start(struct server *srv, struct serve_set *set);
 void server_modules_ready(struct server *srv);
-/* A reload: params_same, apply and keep of every module, after set was
+/* A reload: the restart-only check, apply and keep of every module, after set was
  * published for next (which then replaces srv->cfg). Adds
  * "restart_needed_for_KEY" to result for every module with a key. */
 void server_modules_reload(struct server *srv, struct config *next, const struct serve_set *set,

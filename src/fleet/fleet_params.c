@@ -252,33 +252,6 @@ void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params 
     fleet_keys_parse(j, v, out->node, &out->keys);
 }
 
-static bool fleet_str_eq(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-bool fleet_params_same(const struct fleet_params *a, const struct fleet_params *b)
-{
-    if (a->enabled != b->enabled)
-        return false;
-    if (!a->enabled)
-        return true;
-    if (a->etcd.n_urls != b->etcd.n_urls)
-        return false;
-    for (size_t i = 0; i < a->etcd.n_urls; i++)
-        if (strcmp(a->etcd.urls[i], b->etcd.urls[i]) != 0)
-            return false;
-    return fleet_str_eq(a->prefix, b->prefix) && fleet_str_eq(a->node, b->node) &&
-           a->quorum.kind == b->quorum.kind && a->quorum.count == b->quorum.count &&
-           a->stale_after == b->stale_after && a->etcd.timeout_s == b->etcd.timeout_s &&
-           a->isolation_after == b->isolation_after && a->isolation == b->isolation &&
-           fleet_str_eq(a->etcd.username, b->etcd.username) &&
-           fleet_str_eq(a->etcd.password, b->etcd.password) &&
-           fleet_str_eq(a->etcd.ca_file, b->etcd.ca_file) &&
-           fleet_str_eq(a->etcd.cert_file, b->etcd.cert_file) &&
-           fleet_str_eq(a->etcd.key_file, b->etcd.key_file);
-}
-
 void fleet_params_free(struct fleet_params *p)
 {
     if (!p)

@@ -71,8 +71,6 @@ void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params 
 bool fleet_params_set_node(struct fleet_params *p, const char *node);
 /* True for a usable node name: 1..63 of [A-Za-z0-9._-]. */
 bool fleet_node_name_ok(const char *s);
-/* True when a and b configure the same fleet (a reload cannot change it). */
-bool fleet_params_same(const struct fleet_params *a, const struct fleet_params *b);
 void fleet_params_free(struct fleet_params *p);
 /* "serve", "refuse", "servfail". */
 const char *fleet_isolation_name(enum fleet_isolation a);

@@ -93,15 +93,3 @@ void xdp_params_free(struct xdp_params *p)
     p->interface = NULL;
     p->queues = NULL;
 }
-
-bool xdp_params_same(const struct xdp_params *a, const struct xdp_params *b)
-{
-    if (a->enabled != b->enabled)
-        return false;
-    if (!a->enabled)
-        return true;
-    if (!a->interface || !b->interface || strcmp(a->interface, b->interface) != 0 ||
-        a->generic != b->generic || a->frames != b->frames || a->n_queues != b->n_queues)
-        return false;
-    return memcmp(a->queues, b->queues, a->n_queues * sizeof(*a->queues)) == 0;
-}

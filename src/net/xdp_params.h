@@ -41,9 +41,6 @@ struct xdp_params {
 void xdp_params_parse(const struct jsoncfg *j, json_t *v, struct xdp_params *out);
 void xdp_params_free(struct xdp_params *p);
 
-/* Whether a and b configure the same listener (a reload cannot change it). */
-bool xdp_params_same(const struct xdp_params *a, const struct xdp_params *b);
-
 /* Whether this binary was built with AF_XDP support (libxdp, libbpf and
  * clang's BPF target found by configure). */
 bool xdp_supported(void);

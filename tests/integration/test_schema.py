@@ -23,6 +23,7 @@ import subprocess
 
 import pytest
 
+from adminlib import start
 from conftest import GTMD
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -216,3 +217,44 @@ def test_check_refuses_what_the_schema_does_not_allow(tmp_path, fleet, want):
     path.write_text(json.dumps(conf))
     r = subprocess.run([GTMD, "check", "-c", str(path)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and want in r.stderr, r.stderr
+
+
+def test_no_module_decides_by_hand_what_needs_a_restart():
+    """What a reload keeps until a restart comes from the schema's flags
+    (config_keys.c, cfgschema_restart_part): no *_params_same or
+    *_same_listeners comparison of parsed values is left in src/."""
+    bad = []
+    for d, _, fs in os.walk(os.path.join(TOP, "src")):
+        for f in fs:
+            if f.endswith((".c", ".h")):
+                text = open(os.path.join(d, f)).read()
+                bad += ["%s: %s" % (f, m) for m in
+                        re.findall(r"\b\w+_(?:params_same|same_listeners)\b", text)]
+    assert not bad, bad
+
+
+def test_reload_keeps_what_the_schema_flags_restart_only(make_gtmd):
+    """admin.max_connections is flagged restart-only, admin.audit_log is
+    not: a reload that changes the first says so (restart_needed_for_admin,
+    "admin" in restart_needed) and keeps saying so until the file goes
+    back; one that changes only the second applies it."""
+    g, a = start(make_gtmd)
+    orig = json.loads(json.dumps(g.config))
+    conf = json.loads(json.dumps(orig))
+    conf["admin"]["max_connections"] = 33
+    g.write_config(conf)
+    r = a.post("/v1/reload")
+    assert r.status == 200, r
+    assert r.json["restart_needed_for_admin"] is True and "admin" in r.json["restart_needed"], \
+        r.json
+    assert "admin listeners and limits change only on restart" in g.read_log()
+    r = a.post("/v1/reload")
+    assert r.json["restart_needed_for_admin"] is True, "still running the old limits: %s" % r.json
+    conf = json.loads(json.dumps(orig))
+    conf["admin"]["audit_log"] = os.path.join(g.workdir, "audit2.log")
+    g.write_config(conf)
+    r = a.post("/v1/reload")
+    assert r.status == 200, r
+    assert r.json["restart_needed_for_admin"] is False and r.json["restart_needed"] == [], r.json
+    r = a.post("/v1/reload")  # audited in the new file
+    assert os.path.exists(os.path.join(g.workdir, "audit2.log"))
