@@ -4,6 +4,7 @@
  */
 #include "common/cfgschema.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,6 +62,18 @@ void cfgschema_key_path(char *out, size_t len, const struct cfgschema *s, size_t
                         const char *path)
 {
     snprintf(out, len, "%s.%s", path ? path : s->path, k < s->n ? s->keys[k].name : "?");
+}
+
+void cfgschema_err(const struct jsoncfg *x, const struct cfgschema *s, size_t k, const char *path,
+                   const char *fmt, ...)
+{
+    char p[512], msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cfgschema_key_path(p, sizeof(p), s, k, path);
+    jsoncfg_err(x, p, "%s", msg);
 }
 
 long cfgschema_int(const struct jsoncfg *x, const struct cfgschema *s, size_t k, json_t *obj,

@@ -88,6 +88,10 @@ json_t *cfgschema_value(const struct cfgschema *s, size_t k, json_t *obj);
 void cfgschema_key_path(char *out, size_t len, const struct cfgschema *s, size_t k,
                         const char *path);
 
+/* An error at key k of the object at path (NULL: s->path). */
+void cfgschema_err(const struct jsoncfg *x, const struct cfgschema *s, size_t k, const char *path,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Typed reads of key k of obj: the default when absent; a value of the
  * wrong type or out of range is reported (at the key's path) and gives
  * the default. */

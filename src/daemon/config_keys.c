@@ -7,6 +7,7 @@
 
 #include "admin/admin_config.h"
 #include "fleet/fleet_params.h"
+#include "net/xdp_params.h"
 
 #define REQ CONFIG_KEY_REQUIRED
 #define LOCAL CONFIG_KEY_NODE_LOCAL
@@ -20,7 +21,7 @@ const struct config_key config_keys[] = {
     {"zones", "SERVER", REQ, "the zones served: files, primaries, DNSSEC, transfers", NULL},
     {"edns_udp_max", "SERVER", LOCAL, "the largest UDP reply", NULL},
     {"tcp", "SERVER", LOCAL, "TCP connection limits", NULL},
-    {"xdp", "SERVER", LOCAL | RESTART, "the optional AF_XDP listener", NULL},
+    {"xdp", "SERVER", LOCAL | RESTART, "the optional AF_XDP listener", &xdp_schema},
     {"user", "SERVER", RESTART, "the user gtmd runs as after binding", NULL},
     {"group", "SERVER", RESTART, "the group gtmd runs as after binding", NULL},
     {"identity", "SERVER", 0, "what id.server, hostname.bind and NSID say", NULL},

@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "common/errlist.h"
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 
 #define XDP_MAX_QUEUES 64 /* entries of the program's socket map */
@@ -35,6 +36,9 @@ struct xdp_params {
     bool generic;    /* "mode": "generic" (SKB mode); default "native" (driver) */
     unsigned frames; /* UMEM frames per queue (4096 octets each), a power of two */
 };
+
+/* The keys of the "xdp" section. */
+extern const struct cfgschema xdp_schema;
 
 /* Parses v (NULL: absent, enabled false) into out; errors go to j with
  * their JSON path ("$.xdp.queues[1]"). */
