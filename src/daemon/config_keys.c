@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin/admin_config.h"
+#include "drill/drill_params.h"
 #include "fleet/fleet_params.h"
 #include "net/xdp_params.h"
 
@@ -41,7 +42,7 @@ const struct config_key config_keys[] = {
     {"records", "RECORDS", 0, "names answered from a pool by a policy", NULL},
     {"admin", "ADMIN", LOCAL | PART, "the admin API, metrics and the console", &admin_schema},
     {"config_api", "CONFIG API", LOCAL | PART, "changes through the API, their versions", NULL},
-    {"drills", "DRILLS", 0, "limits on drills, practice drills", NULL},
+    {"drills", "DRILLS", 0, "limits on drills, practice drills", &drill_schema},
     {"notify", "NOTIFY", 0, "outgoing notifications (webhooks)", NULL},
     {"fleet", "FLEET", LOCAL | RESTART, "the prober fleet on etcd", &fleet_schema},
     {"probe_source", "FLEET", LOCAL | RESTART, "the addresses probes are sent from", NULL},

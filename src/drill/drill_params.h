@@ -42,6 +42,9 @@ struct drill_params {
 /* Parses the section v (NULL: absent, defaults) into out; errors go to
  * j's list with their JSON path ("$.drills.max_duration"). out always
  * needs drill_params_free afterwards. */
+/* The keys of the "drills" section. */
+extern const struct cfgschema drill_schema;
+
 void drill_params_parse(const struct jsoncfg *j, json_t *v, struct drill_params *out);
 /* Reports practice drills naming a region, az or check g does not have
  * ("$.drills.practice[0].regions[1]: no region \"mars\""). */

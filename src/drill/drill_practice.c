@@ -306,16 +306,39 @@ void drill_practice_copy(struct drill_practice *dst, const struct drill_practice
     drill_spec_copy(&dst->spec, &src->spec);
 }
 
+#define PR_SPEC_FIRST PR_MODE /* PR_MODE .. PR_REASON: the drill itself, as the API takes it */
+#define PR_SPEC_END PR_ALLOWED_WINDOWS
+static const struct cfgschema_key drill_practice_keys[PR_N] = {
+    [PR_NAME] = {"name", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
+                 .what = "its name: 1 to 64 letters, digits, '.', '_' or '-'"},
+    [PR_INTERVAL] = {"interval", CFGSCHEMA_SECONDS, DRILL_PRACTICE_MIN_INTERVAL,
+                     DRILL_PRACTICE_MAX_INTERVAL, 0, CFGSCHEMA_REQUIRED, NULL,
+                     "seconds from one start to the next"},
+    [PR_MODE] = {"mode", CFGSCHEMA_STRING, .what = "shadow, scoped or live, as POST /v1/drills"},
+    [PR_REGIONS] = {"regions", CFGSCHEMA_ARRAY, .what = "regions it loses"},
+    [PR_AZS] = {"azs", CFGSCHEMA_ARRAY, .what = "azs it loses"},
+    [PR_DURATION] = {"duration", CFGSCHEMA_SECONDS, .what = "how long it runs"},
+    [PR_CANARY] = {"canary", CFGSCHEMA_ARRAY, .what = "a scoped drill's client subnets"},
+    [PR_OUTCOME] = {"outcome", CFGSCHEMA_ARRAY, .what = "outcome checks it must pass"},
+    [PR_ABORT_IF] = {"abort_if", CFGSCHEMA_OBJECT, .what = "when it ends early"},
+    [PR_REASON] = {"reason", CFGSCHEMA_STRING, .what = "its reason (\"practice drill NAME\")"},
+    [PR_ALLOWED_WINDOWS] = {"allowed_windows", CFGSCHEMA_ARRAY,
+                            .what = "weekly windows it may start in (UTC)"},
+    [PR_BLOCKED_DATES] = {"blocked_dates", CFGSCHEMA_ARRAY, .what = "dates it never starts on"},
+};
+const struct cfgschema drill_practice_schema =
+    CFGSCHEMA("$.drills.practice[]", drill_practice_keys);
+
 /* allowed_windows at obj; false after reporting an error. */
 static bool drill_practice_windows(const struct jsoncfg *j, json_t *v, const char *path,
                                    struct drill_practice *out)
 {
-    char p[256], err[200];
+    char at[256], p[288], err[200];
     if (!v)
         return true;
-    snprintf(p, sizeof(p), "%s.allowed_windows", path);
+    cfgschema_key_path(at, sizeof(at), &drill_practice_schema, PR_ALLOWED_WINDOWS, path);
     if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > DRILL_MAX_WINDOWS) {
-        jsoncfg_err(j, p, "must be an array of 1 to %d windows such as \"Tue 10:00-12:00\" (UTC)",
+        jsoncfg_err(j, at, "must be an array of 1 to %d windows such as \"Tue 10:00-12:00\" (UTC)",
                     DRILL_MAX_WINDOWS);
         return false;
     }
@@ -324,7 +347,7 @@ static bool drill_practice_windows(const struct jsoncfg *j, json_t *v, const cha
     json_t *e;
     json_array_foreach(v, i, e)
     {
-        snprintf(p, sizeof(p), "%s.allowed_windows[%zu]", path, i);
+        snprintf(p, sizeof(p), "%s[%zu]", at, i);
         if (!json_is_string(e) ||
             !drill_window_parse(json_string_value(e), &out->windows[out->n_windows], err,
                                 sizeof(err))) {
@@ -341,12 +364,12 @@ static bool drill_practice_windows(const struct jsoncfg *j, json_t *v, const cha
 static bool drill_practice_dates(const struct jsoncfg *j, json_t *v, const char *path,
                                  struct drill_practice *out)
 {
-    char p[256], err[200];
+    char at[256], p[288], err[200];
     if (!v)
         return true;
-    snprintf(p, sizeof(p), "%s.blocked_dates", path);
+    cfgschema_key_path(at, sizeof(at), &drill_practice_schema, PR_BLOCKED_DATES, path);
     if (!json_is_array(v) || json_array_size(v) > DRILL_MAX_BLOCKED) {
-        jsoncfg_err(j, p, "must be an array of at most %d dates \"YYYY-MM-DD\" (UTC)",
+        jsoncfg_err(j, at, "must be an array of at most %d dates \"YYYY-MM-DD\" (UTC)",
                     DRILL_MAX_BLOCKED);
         return false;
     }
@@ -355,7 +378,7 @@ static bool drill_practice_dates(const struct jsoncfg *j, json_t *v, const char 
     json_t *e;
     json_array_foreach(v, i, e)
     {
-        snprintf(p, sizeof(p), "%s.blocked_dates[%zu]", path, i);
+        snprintf(p, sizeof(p), "%s[%zu]", at, i);
         if (!json_is_string(e) ||
             !drill_date_parse(json_string_value(e), &out->blocked[out->n_blocked], err,
                               sizeof(err))) {
@@ -372,41 +395,35 @@ static bool drill_practice_dates(const struct jsoncfg *j, json_t *v, const char 
 static bool drill_practice_head(const struct jsoncfg *j, json_t *v, const char *path,
                                 struct drill_practice *out, const char **name)
 {
-    char p[256];
+    const struct cfgschema *s = &drill_practice_schema;
     bool ok = true;
-    json_t *n = json_object_get(v, "name"), *iv = json_object_get(v, "interval");
+    json_t *n = cfgschema_value(s, PR_NAME, v), *iv = cfgschema_value(s, PR_INTERVAL, v);
     *name = json_string_value(n);
-    if (!*name || !drill_name_ok(*name) || strlen(*name) != json_string_length(n)) {
-        snprintf(p, sizeof(p), "%s.name", path);
-        jsoncfg_err(j, p, "is required: 1 to %d letters, digits, '.', '_' or '-'", DRILL_MAX_LABEL);
+    if (n && (!*name || !drill_name_ok(*name) || strlen(*name) != json_string_length(n))) {
+        cfgschema_err(j, s, PR_NAME, path, "must be 1 to %d letters, digits, '.', '_' or '-'",
+                      DRILL_MAX_LABEL);
         ok = false;
     }
-    double s = json_is_number(iv) ? json_number_value(iv) : -1;
-    if (!(s >= DRILL_PRACTICE_MIN_INTERVAL && s <= DRILL_PRACTICE_MAX_INTERVAL)) {
-        snprintf(p, sizeof(p), "%s.interval", path);
-        jsoncfg_err(j, p, "is required: seconds from one start to the next, %g to %g",
-                    DRILL_PRACTICE_MIN_INTERVAL, DRILL_PRACTICE_MAX_INTERVAL);
-        ok = false;
-    }
-    out->interval = s;
-    return ok;
+    ok = ok && n;
+    out->interval = iv ? cfgschema_seconds(j, s, PR_INTERVAL, v, path) : -1;
+    double lo = s->keys[PR_INTERVAL].lo, hi = s->keys[PR_INTERVAL].hi;
+    return ok && out->interval >= lo && out->interval <= hi;
 }
 
 /* The drill itself, through the API's own checks (drill_spec_parse). */
 static bool drill_practice_spec(const struct jsoncfg *j, json_t *v, const char *path,
                                 const char *name, double max_duration, struct drill_practice *out)
 {
-    static const char *const keys[] = {"mode",   "regions", "azs",      "duration",
-                                       "canary", "outcome", "abort_if", NULL};
+    const struct cfgschema *s = &drill_practice_schema;
     char err[512], reason[128];
     json_t *body = json_object();
-    for (int i = 0; keys[i]; i++)
-        if (json_object_get(v, keys[i]))
-            json_object_set(body, keys[i], json_object_get(v, keys[i]));
+    for (size_t k = PR_SPEC_FIRST; k < PR_SPEC_END; k++)
+        if (cfgschema_value(s, k, v))
+            json_object_set(body, s->keys[k].name, cfgschema_value(s, k, v));
     json_object_set_new(body, "name", json_string(name));
-    json_t *re = json_object_get(v, "reason");
     snprintf(reason, sizeof(reason), "practice drill %s", name);
-    json_object_set_new(body, "reason", re ? json_incref(re) : json_string(reason));
+    if (!cfgschema_value(s, PR_REASON, v))
+        json_object_set_new(body, "reason", json_string(reason));
     int st = drill_spec_parse(body, max_duration, &out->spec, err, sizeof(err));
     json_decref(body);
     if (st != 0) {
@@ -419,46 +436,28 @@ static bool drill_practice_spec(const struct jsoncfg *j, json_t *v, const char *
 bool drill_practice_parse(const struct jsoncfg *j, json_t *v, const char *path, double max_duration,
                           struct drill_practice *out)
 {
-    static const char *const keys[] = {"name",
-                                       "mode",
-                                       "regions",
-                                       "azs",
-                                       "duration",
-                                       "interval",
-                                       "canary",
-                                       "allowed_windows",
-                                       "blocked_dates",
-                                       "outcome",
-                                       "abort_if",
-                                       "reason",
-                                       NULL};
+    const struct cfgschema *s = &drill_practice_schema;
     const char *name = NULL;
-    char p[256];
     memset(out, 0, sizeof(*out));
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, path,
-                    "must be an object such as {\"name\": \"weekly-us\", \"regions\": "
-                    "[\"us\"], \"mode\": \"live\", \"duration\": 1800, \"interval\": "
-                    "604800}");
+    if (!cfgschema_object(j, s, v, path))
         return false;
-    }
-    jsoncfg_check_keys(j, v, path, keys);
     bool ok = drill_practice_head(j, v, path, out, &name);
-    ok = drill_practice_windows(j, json_object_get(v, "allowed_windows"), path, out) && ok;
-    ok = drill_practice_dates(j, json_object_get(v, "blocked_dates"), path, out) && ok;
+    ok = drill_practice_windows(j, cfgschema_value(s, PR_ALLOWED_WINDOWS, v), path, out) && ok;
+    ok = drill_practice_dates(j, cfgschema_value(s, PR_BLOCKED_DATES, v), path, out) && ok;
     if (!ok || !drill_practice_spec(j, v, path, name, max_duration, out)) {
         drill_practice_free(out);
         return false;
     }
     if (out->spec.duration >= out->interval) {
-        snprintf(p, sizeof(p), "%s.duration", path);
-        jsoncfg_err(j, p, "%g s is not shorter than the interval (%g s)", out->spec.duration,
-                    out->interval);
+        cfgschema_err(j, s, PR_DURATION, path, "%g s is not shorter than the interval (%g s)",
+                      out->spec.duration, out->interval);
         ok = false;
     }
+    char at[256], p[288];
+    cfgschema_key_path(at, sizeof(at), s, PR_ALLOWED_WINDOWS, path);
     for (size_t i = 0; i < out->n_windows; i++)
         if (out->windows[i].minutes * 60.0 < out->spec.duration) {
-            snprintf(p, sizeof(p), "%s.allowed_windows[%zu]", path, i);
+            snprintf(p, sizeof(p), "%s[%zu]", at, i);
             jsoncfg_err(j, p,
                         "is shorter than the drill (duration %g s): a drill must fit in "
                         "one window",

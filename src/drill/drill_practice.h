@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 #include "drill/drill_spec.h"
 
@@ -73,6 +74,24 @@ void drill_date_format(int32_t day, char *buf, size_t len);
  * blocked_dates, canary, outcome, abort_if and reason. Errors go to j
  * with their JSON path. max_duration caps the duration. Returns true when
  * valid; out then holds a spec to free (drill_practice_free). */
+/* The keys of a practice drill (an entry of drills.practice). */
+enum drill_practice_key {
+    PR_NAME,
+    PR_INTERVAL,
+    PR_MODE,
+    PR_REGIONS,
+    PR_AZS,
+    PR_DURATION,
+    PR_CANARY,
+    PR_OUTCOME,
+    PR_ABORT_IF,
+    PR_REASON,
+    PR_ALLOWED_WINDOWS,
+    PR_BLOCKED_DATES,
+    PR_N
+};
+extern const struct cfgschema drill_practice_schema;
+
 bool drill_practice_parse(const struct jsoncfg *j, json_t *v, const char *path, double max_duration,
                           struct drill_practice *out);
 void drill_practice_free(struct drill_practice *p);

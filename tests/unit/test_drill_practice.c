@@ -270,12 +270,12 @@ static void test_config(struct tap *t)
          "$.drills.practice[0].name: is required"},
         {"{\"practice\": [{\"name\": \"a b\", \"regions\": [\"us\"], \"mode\": \"shadow\", "
          "\"interval\": 60}]}",
-         "$.drills.practice[0].name: is required: 1 to 64 letters"},
+         "$.drills.practice[0].name: must be 1 to 64 letters"},
         {"{\"practice\": [{\"name\": \"x\", \"regions\": [\"us\"], \"mode\": \"shadow\"}]}",
          "$.drills.practice[0].interval: is required"},
         {"{\"practice\": [{\"name\": \"x\", \"regions\": [\"us\"], \"mode\": \"shadow\", "
          "\"interval\": 0.5}]}",
-         "$.drills.practice[0].interval: is required"},
+         "$.drills.practice[0].interval: must be a number of seconds from 1 to"},
         {"{\"practice\": [{\"name\": \"x\", \"regions\": [\"us\"], \"mode\": \"live\", "
          "\"interval\": 60}]}",
          "$.drills.practice[0]: a live drill needs \"duration\""},
