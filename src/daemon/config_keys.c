@@ -8,6 +8,7 @@
 #include "admin/admin_config.h"
 #include "drill/drill_params.h"
 #include "fleet/fleet_params.h"
+#include "webhook/webhook_params.h"
 #include "net/xdp_params.h"
 
 #define REQ CONFIG_KEY_REQUIRED
@@ -43,7 +44,7 @@ const struct config_key config_keys[] = {
     {"admin", "ADMIN", LOCAL | PART, "the admin API, metrics and the console", &admin_schema},
     {"config_api", "CONFIG API", LOCAL | PART, "changes through the API, their versions", NULL},
     {"drills", "DRILLS", 0, "limits on drills, practice drills", &drill_schema},
-    {"notify", "NOTIFY", 0, "outgoing notifications (webhooks)", NULL},
+    {"notify", "NOTIFY", 0, "outgoing notifications (webhooks)", &notify_schema},
     {"fleet", "FLEET", LOCAL | RESTART, "the prober fleet on etcd", &fleet_schema},
     {"probe_source", "FLEET", LOCAL | RESTART, "the addresses probes are sent from", NULL},
 };

@@ -80,37 +80,71 @@ static unsigned webhook_parse_events(const struct jsoncfg *j, json_t *ev, const 
     return bits;
 }
 
-/* The file of key (a path relative to the config), read or resolved. */
-static void webhook_file(const struct jsoncfg *j, json_t *h, const char *key, const char *path,
+enum {
+    WH_URL,
+    WH_FORMAT,
+    WH_EVENTS,
+    WH_TOKEN_FILE,
+    WH_CA_FILE,
+    WH_TIMEOUT,
+    WH_RETRIES,
+    WH_BACKOFF,
+    WH_MAX_BACKOFF,
+    WH_N
+};
+static const struct cfgschema_key webhook_keys[WH_N] = {
+    [WH_URL] = {"url", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
+                .what = "where events are posted: http:// or https://"},
+    [WH_FORMAT] = {"format", CFGSCHEMA_STRING,
+                   .what = "\"json\" (the default), \"slack\" or \"alertmanager\""},
+    [WH_EVENTS] = {"events", CFGSCHEMA_ARRAY, .what = "the kinds of events posted"},
+    [WH_TOKEN_FILE] = {"token_file", CFGSCHEMA_PATH, .what = "a bearer token's file"},
+    [WH_CA_FILE] = {"ca_file", CFGSCHEMA_PATH, .what = "the CAs to trust for https"},
+    [WH_TIMEOUT] = {"timeout", CFGSCHEMA_SECONDS, 0.1, 120, 5, 0, NULL, "one attempt's bound"},
+    [WH_RETRIES] = {"retries", CFGSCHEMA_INT, 0, 100, 5, 0, NULL, "attempts after the first"},
+    [WH_BACKOFF] = {"backoff", CFGSCHEMA_SECONDS, 0.01, 3600, 1, 0, NULL,
+                    "the pause before the first retry, doubled each time"},
+    [WH_MAX_BACKOFF] = {"max_backoff", CFGSCHEMA_SECONDS, 0.01, 86400, 60, 0, NULL,
+                        "the longest pause between retries"},
+};
+static const struct cfgschema webhook_schema = CFGSCHEMA("$.notify.webhooks[]", webhook_keys);
+
+enum { NT_WEBHOOKS, NT_QUEUE, NT_N };
+static const struct cfgschema_key notify_keys[NT_N] = {
+    [NT_WEBHOOKS] = {"webhooks", CFGSCHEMA_ARRAY, .flags = CFGSCHEMA_REQUIRED,
+                     .sub = &webhook_schema, .what = "where events are posted"},
+    [NT_QUEUE] = {"queue", CFGSCHEMA_INT, 1, 100000, 1000, 0, NULL,
+                  "events waiting at most; older ones are dropped"},
+};
+const struct cfgschema notify_schema = CFGSCHEMA("$.notify", notify_keys);
+
+/* The file of key k (a path relative to the config), read or resolved. */
+static void webhook_file(const struct jsoncfg *j, json_t *h, size_t k, const char *path,
                          char **file, char **token)
 {
-    char sub[128];
-    snprintf(sub, sizeof(sub), "%s.%s", path, key);
-    const char *f = jsoncfg_str(j, h, key, sub);
-    if (!f)
+    char sub[160];
+    cfgschema_key_path(sub, sizeof(sub), &webhook_schema, k, path);
+    *file = cfgschema_path(j, &webhook_schema, k, h, path);
+    if (!*file)
         return;
-    *file = jsoncfg_path(j, f);
     if (token)
         *token = webhook_read_token(j, *file, sub);
     else if (access(*file, R_OK) != 0)
         jsoncfg_err(j, sub, "cannot read %s: %s", *file, strerror(errno));
 }
 
+/* One webhook, h an object (its keys checked). */
 static void webhook_parse_one(const struct jsoncfg *j, json_t *h, const char *path,
                               struct webhook_target *t)
 {
-    static const char *const keys[] = {"url",     "format",  "events",  "token_file",  "ca_file",
-                                       "timeout", "retries", "backoff", "max_backoff", NULL};
-    char sub[128];
-    jsoncfg_check_keys(j, h, path, keys);
-    snprintf(sub, sizeof(sub), "%s.url", path);
-    const char *url = jsoncfg_str(j, h, "url", sub);
-    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-        strlen(url) > 2000)
-        jsoncfg_err(j, sub, "must be an http:// or https:// URL");
+    const struct cfgschema *s = &webhook_schema;
+    char sub[160];
+    const char *url = cfgschema_str(j, s, WH_URL, h, path);
+    if (url && ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+                strlen(url) > 2000))
+        cfgschema_err(j, s, WH_URL, path, "must be an http:// or https:// URL");
     t->url = jsoncfg_strdup(url ? url : "");
-    snprintf(sub, sizeof(sub), "%s.format", path);
-    const char *f = jsoncfg_str(j, h, "format", sub);
+    const char *f = cfgschema_str(j, s, WH_FORMAT, h, path);
     if (!f || strcmp(f, "json") == 0)
         t->format = WEBHOOK_JSON;
     else if (strcmp(f, "slack") == 0)
@@ -118,53 +152,46 @@ static void webhook_parse_one(const struct jsoncfg *j, json_t *h, const char *pa
     else if (strcmp(f, "alertmanager") == 0)
         t->format = WEBHOOK_ALERTMANAGER;
     else
-        jsoncfg_err(j, sub, "must be \"json\", \"slack\" or \"alertmanager\"");
-    snprintf(sub, sizeof(sub), "%s.events", path);
-    t->events = webhook_parse_events(j, json_object_get(h, "events"), sub);
-    webhook_file(j, h, "token_file", path, &t->token_file, &t->token);
-    webhook_file(j, h, "ca_file", path, &t->ca_file, NULL);
-    snprintf(sub, sizeof(sub), "%s.timeout", path);
-    t->timeout = jsoncfg_ms(j, h, "timeout", sub, 0.1, 120, 5) / 1000.0;
-    snprintf(sub, sizeof(sub), "%s.retries", path);
-    t->retries = (unsigned)jsoncfg_int(j, h, "retries", sub, 0, 100, 5);
-    snprintf(sub, sizeof(sub), "%s.backoff", path);
-    t->backoff = jsoncfg_ms(j, h, "backoff", sub, 0.01, 3600, 1) / 1000.0;
-    snprintf(sub, sizeof(sub), "%s.max_backoff", path);
-    t->max_backoff = jsoncfg_ms(j, h, "max_backoff", sub, 0.01, 86400, 60) / 1000.0;
+        cfgschema_err(j, s, WH_FORMAT, path, "must be \"json\", \"slack\" or \"alertmanager\"");
+    cfgschema_key_path(sub, sizeof(sub), s, WH_EVENTS, path);
+    t->events = webhook_parse_events(j, cfgschema_value(s, WH_EVENTS, h), sub);
+    webhook_file(j, h, WH_TOKEN_FILE, path, &t->token_file, &t->token);
+    webhook_file(j, h, WH_CA_FILE, path, &t->ca_file, NULL);
+    t->timeout = cfgschema_seconds(j, s, WH_TIMEOUT, h, path);
+    t->retries = (unsigned)cfgschema_int(j, s, WH_RETRIES, h, path);
+    t->backoff = cfgschema_seconds(j, s, WH_BACKOFF, h, path);
+    t->max_backoff = cfgschema_seconds(j, s, WH_MAX_BACKOFF, h, path);
 }
 
 void webhook_params_parse(const struct jsoncfg *j, json_t *v, struct webhook_params *out)
 {
-    static const char *const keys[] = {"webhooks", "queue", NULL};
+    const struct cfgschema *s = &notify_schema;
     memset(out, 0, sizeof(*out));
-    out->queue = 1000;
-    if (!v)
+    out->queue = (size_t)s->keys[NT_QUEUE].def;
+    if (!v || !cfgschema_object(j, s, v, NULL))
         return;
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.notify", "must be an object");
+    out->queue = (size_t)cfgschema_int(j, s, NT_QUEUE, v, NULL);
+    json_t *w = cfgschema_value(s, NT_WEBHOOKS, v);
+    if (!w)
         return;
-    }
-    jsoncfg_check_keys(j, v, "$.notify", keys);
-    out->queue = (size_t)jsoncfg_int(j, v, "queue", "$.notify.queue", 1, 100000, 1000);
-    json_t *w = json_object_get(v, "webhooks");
     if (!json_is_array(w) || json_array_size(w) > WEBHOOK_MAX) {
-        jsoncfg_err(j, "$.notify.webhooks", "must be a list of at most %d webhooks", WEBHOOK_MAX);
+        cfgschema_err(j, s, NT_WEBHOOKS, NULL, "must be a list of at most %d webhooks",
+                      WEBHOOK_MAX);
         return;
     }
     out->hooks = calloc(json_array_size(w) ? json_array_size(w) : 1, sizeof(*out->hooks));
     if (!out->hooks)
         abort();
+    char at[64];
+    cfgschema_key_path(at, sizeof(at), s, NT_WEBHOOKS, NULL);
     size_t i;
     json_t *h;
     json_array_foreach(w, i, h)
     {
-        char path[64];
-        snprintf(path, sizeof(path), "$.notify.webhooks[%zu]", i);
-        if (!json_is_object(h)) {
-            jsoncfg_err(j, path, "must be an object with \"url\"");
-            continue;
-        }
-        webhook_parse_one(j, h, path, &out->hooks[out->n_hooks++]);
+        char path[96];
+        snprintf(path, sizeof(path), "%s[%zu]", at, i);
+        if (cfgschema_object(j, &webhook_schema, h, path))
+            webhook_parse_one(j, h, path, &out->hooks[out->n_hooks++]);
     }
 }
 

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 
 /* Kinds of event a webhook can ask for (bits of webhook_target.events). */
@@ -57,6 +58,9 @@ struct webhook_params {
 /* Parses the section v (NULL: none) into out; errors with their JSON path
  * ("$.notify.webhooks[0].url"). Token files follow the admin token rules
  * (mode 0600-like, at least 16 characters). */
+/* The keys of the "notify" section. */
+extern const struct cfgschema notify_schema;
+
 void webhook_params_parse(const struct jsoncfg *j, json_t *v, struct webhook_params *out);
 void webhook_params_free(struct webhook_params *p);
 const char *webhook_format_name(enum webhook_format f);
