@@ -8,6 +8,7 @@
 #include "admin/admin_config.h"
 #include "drill/drill_params.h"
 #include "fleet/fleet_params.h"
+#include "guard/guard_config.h"
 #include "webhook/webhook_params.h"
 #include "net/xdp_params.h"
 
@@ -28,8 +29,8 @@ const struct config_key config_keys[] = {
     {"group", "SERVER", RESTART, "the group gtmd runs as after binding", NULL},
     {"identity", "SERVER", 0, "what id.server, hostname.bind and NSID say", NULL},
     {"version", "SERVER", 0, "what version.bind says", NULL},
-    {"cookies", "SERVER", 0, "DNS Cookies", NULL},
-    {"rrl", "SERVER", 0, "response rate limiting", NULL},
+    {"cookies", "SERVER", 0, "DNS Cookies", &cookie_schema},
+    {"rrl", "SERVER", 0, "response rate limiting", &rrl_schema},
     {"tsig_keys", "SERVER", 0, "TSIG keys for transfers and NOTIFY", NULL},
     {"state_file", "STATE FILE", LOCAL, "where overrides, verdicts and drills are kept", NULL},
     {"state_max_age", "STATE FILE", LOCAL, "how old a state file may be at start", NULL},

@@ -10,23 +10,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The per-class rates, RRL_ANSWER first, in the order of enum rrl_class. */
+enum {
+    RRL_K_RATE,
+    RRL_K_REFERRAL_RATE,
+    RRL_K_NODATA_RATE,
+    RRL_K_NXDOMAIN_RATE,
+    RRL_K_ERROR_RATE,
+    RRL_K_SLIP,
+    RRL_K_WINDOW,
+    RRL_K_IPV4_PREFIX,
+    RRL_K_IPV6_PREFIX,
+    RRL_K_TABLE_SIZE,
+    RRL_K_WHITELIST,
+    RRL_K_N
+};
+_Static_assert(RRL_K_ERROR_RATE - RRL_K_RATE + 1 == RRL_CLASSES, "one rate per class");
+static const struct cfgschema_key rrl_keys[RRL_K_N] = {
+    [RRL_K_RATE] = {"rate", CFGSCHEMA_INT, 0, 1000000, RRL_DEFAULT_RATE, 0, NULL,
+                    "answers per second to one client network"},
+    [RRL_K_REFERRAL_RATE] = {"referral_rate", CFGSCHEMA_INT, 0, 1000000, 0,
+                             CFGSCHEMA_DEFAULT_VARIES, NULL, "referrals per second (rate)"},
+    [RRL_K_NODATA_RATE] = {"nodata_rate", CFGSCHEMA_INT, 0, 1000000, 0, CFGSCHEMA_DEFAULT_VARIES,
+                           NULL, "NODATA answers per second (rate)"},
+    [RRL_K_NXDOMAIN_RATE] = {"nxdomain_rate", CFGSCHEMA_INT, 0, 1000000, 0,
+                             CFGSCHEMA_DEFAULT_VARIES, NULL, "NXDOMAIN answers per second (rate)"},
+    [RRL_K_ERROR_RATE] = {"error_rate", CFGSCHEMA_INT, 0, 1000000, 0, CFGSCHEMA_DEFAULT_VARIES,
+                          NULL, "errors per second (rate)"},
+    [RRL_K_SLIP] = {"slip", CFGSCHEMA_INT, 0, 100, RRL_DEFAULT_SLIP, 0, NULL,
+                    "every Nth answer over the rate goes out truncated"},
+    [RRL_K_WINDOW] = {"window", CFGSCHEMA_INT, 1, 60, RRL_DEFAULT_WINDOW, 0, NULL,
+                      "seconds the rate is averaged over"},
+    [RRL_K_IPV4_PREFIX] = {"ipv4_prefix", CFGSCHEMA_INT, 8, 32, 24, 0, NULL,
+                           "the IPv4 client network's prefix length"},
+    [RRL_K_IPV6_PREFIX] = {"ipv6_prefix", CFGSCHEMA_INT, 16, 128, 56, 0, NULL,
+                           "the IPv6 client network's prefix length"},
+    [RRL_K_TABLE_SIZE] = {"table_size", CFGSCHEMA_INT, 1024, 16777216, RRL_DEFAULT_TABLE, 0, NULL,
+                          "buckets (the next power of two)"},
+    [RRL_K_WHITELIST] = {"whitelist", CFGSCHEMA_ARRAY, .what = "networks never limited"},
+};
+const struct cfgschema rrl_schema = CFGSCHEMA("$.rrl", rrl_keys);
+
 static void guard_whitelist(const struct jsoncfg *j, json_t *v, struct rrl_params *p)
 {
     if (!v)
         return;
     if (!json_is_array(v)) {
-        jsoncfg_err(j, "$.rrl.whitelist", "must be an array of networks such as \"192.0.2.0/24\"");
+        cfgschema_err(j, &rrl_schema, RRL_K_WHITELIST, NULL,
+                      "must be an array of networks such as \"192.0.2.0/24\"");
         return;
     }
     p->whitelist = calloc(json_array_size(v) ? json_array_size(v) : 1, sizeof(*p->whitelist));
     if (!p->whitelist)
         abort();
+    char at[48];
+    cfgschema_key_path(at, sizeof(at), &rrl_schema, RRL_K_WHITELIST, NULL);
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e)
     {
-        char path[48];
-        snprintf(path, sizeof(path), "$.rrl.whitelist[%zu]", i);
+        char path[64];
+        snprintf(path, sizeof(path), "%s[%zu]", at, i);
         if (!json_is_string(e) || !addr_net_parse(json_string_value(e), &p->whitelist[i])) {
             jsoncfg_err(j, path,
                         "must be a network \"ADDRESS/PREFIX\" without host bits, such as "
@@ -39,40 +83,32 @@ static void guard_whitelist(const struct jsoncfg *j, json_t *v, struct rrl_param
 
 struct rrl_params *rrl_params_parse(const struct jsoncfg *j, json_t *v)
 {
-    static const char *const keys[] = {
-        "rate",   "referral_rate", "nodata_rate", "nxdomain_rate", "error_rate", "slip",
-        "window", "ipv4_prefix",   "ipv6_prefix", "table_size",    "whitelist",  NULL};
-    static const char *const class_keys[RRL_CLASSES] = {"rate", "referral_rate", "nodata_rate",
-                                                        "nxdomain_rate", "error_rate"};
+    const struct cfgschema *s = &rrl_schema;
     if (!v)
         return NULL;
     if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.rrl", "must be an object (leave it out to turn rate limiting off)");
+        jsoncfg_err(j, s->path, "must be an object (leave it out to turn rate limiting off)");
         return NULL;
     }
     size_t before = j->errs->count;
-    jsoncfg_check_keys(j, v, "$.rrl", keys);
+    cfgschema_object(j, s, v, NULL);
     struct rrl_params *p = calloc(1, sizeof(*p));
     if (!p)
         abort();
-    char path[48];
-    p->rate[RRL_ANSWER] =
-        (uint32_t)jsoncfg_int(j, v, "rate", "$.rrl.rate", 0, 1000000, RRL_DEFAULT_RATE);
-    for (int c = 1; c < RRL_CLASSES; c++) {
-        snprintf(path, sizeof(path), "$.rrl.%s", class_keys[c]);
-        p->rate[c] =
-            (uint32_t)jsoncfg_int(j, v, class_keys[c], path, 0, 1000000, p->rate[RRL_ANSWER]);
-    }
-    p->slip = (uint32_t)jsoncfg_int(j, v, "slip", "$.rrl.slip", 0, 100, RRL_DEFAULT_SLIP);
-    p->window = (uint32_t)jsoncfg_int(j, v, "window", "$.rrl.window", 1, 60, RRL_DEFAULT_WINDOW);
-    p->ipv4_prefix = (uint8_t)jsoncfg_int(j, v, "ipv4_prefix", "$.rrl.ipv4_prefix", 8, 32, 24);
-    p->ipv6_prefix = (uint8_t)jsoncfg_int(j, v, "ipv6_prefix", "$.rrl.ipv6_prefix", 16, 128, 56);
-    long size =
-        jsoncfg_int(j, v, "table_size", "$.rrl.table_size", 1024, 16777216, RRL_DEFAULT_TABLE);
+    p->rate[RRL_ANSWER] = (uint32_t)cfgschema_int(j, s, RRL_K_RATE, v, NULL);
+    for (int c = 1; c < RRL_CLASSES; c++) /* each class: the answers' rate unless given */
+        p->rate[c] = cfgschema_value(s, RRL_K_RATE + c, v)
+                         ? (uint32_t)cfgschema_int(j, s, RRL_K_RATE + c, v, NULL)
+                         : p->rate[RRL_ANSWER];
+    p->slip = (uint32_t)cfgschema_int(j, s, RRL_K_SLIP, v, NULL);
+    p->window = (uint32_t)cfgschema_int(j, s, RRL_K_WINDOW, v, NULL);
+    p->ipv4_prefix = (uint8_t)cfgschema_int(j, s, RRL_K_IPV4_PREFIX, v, NULL);
+    p->ipv6_prefix = (uint8_t)cfgschema_int(j, s, RRL_K_IPV6_PREFIX, v, NULL);
+    long size = cfgschema_int(j, s, RRL_K_TABLE_SIZE, v, NULL);
     p->table_size = 1024;
     while (p->table_size < size)
         p->table_size *= 2; /* the next power of two */
-    guard_whitelist(j, json_object_get(v, "whitelist"), p);
+    guard_whitelist(j, cfgschema_value(s, RRL_K_WHITELIST, v), p);
     if (j->errs->count != before) {
         rrl_params_free(p);
         free(p);
@@ -97,9 +133,21 @@ static bool guard_hex_secret(const char *s, uint8_t out[SIPHASH_KEY_LEN])
     return true;
 }
 
+enum { CK_ENABLED, CK_SECRET, CK_ROTATE_ON_RELOAD, CK_REQUIRE, CK_N };
+static const struct cfgschema_key cookie_keys[CK_N] = {
+    [CK_ENABLED] = {"enabled", CFGSCHEMA_BOOL, .def = 1, .what = "DNS Cookies answered"},
+    [CK_SECRET] = {"secret", CFGSCHEMA_STRING,
+                   .what = "the server secret, 32 hexadecimal digits (random)"},
+    [CK_ROTATE_ON_RELOAD] = {"rotate_on_reload", CFGSCHEMA_BOOL,
+                             .what = "a new random secret at every reload"},
+    [CK_REQUIRE] = {"require", CFGSCHEMA_BOOL,
+                    .what = "UDP queries without a valid cookie get BADCOOKIE"},
+};
+const struct cfgschema cookie_schema = CFGSCHEMA("$.cookies", cookie_keys);
+
 void cookie_params_parse(const struct jsoncfg *j, json_t *v, struct cookie_params *out)
 {
-    static const char *const keys[] = {"enabled", "secret", "rotate_on_reload", "require", NULL};
+    const struct cfgschema *s = &cookie_schema;
     memset(out, 0, sizeof(*out));
     out->enabled = true;
     if (!v)
@@ -109,31 +157,23 @@ void cookie_params_parse(const struct jsoncfg *j, json_t *v, struct cookie_param
         return;
     }
     if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.cookies", "must be true, false or an object");
+        jsoncfg_err(j, s->path, "must be true, false or an object");
         return;
     }
-    jsoncfg_check_keys(j, v, "$.cookies", keys);
-    static const char *const flags[] = {"enabled", "rotate_on_reload", "require"};
-    bool *dst[] = {&out->enabled, &out->rotate_on_reload, &out->require};
-    for (int i = 0; i < 3; i++) {
-        json_t *b = json_object_get(v, flags[i]);
-        char path[48];
-        snprintf(path, sizeof(path), "$.cookies.%s", flags[i]);
-        if (b && !json_is_boolean(b))
-            jsoncfg_err(j, path, "must be true or false");
-        else if (b)
-            *dst[i] = json_is_true(b);
-    }
-    json_t *sec = json_object_get(v, "secret");
+    cfgschema_object(j, s, v, NULL);
+    out->enabled = cfgschema_bool(j, s, CK_ENABLED, v, NULL);
+    out->rotate_on_reload = cfgschema_bool(j, s, CK_ROTATE_ON_RELOAD, v, NULL);
+    out->require = cfgschema_bool(j, s, CK_REQUIRE, v, NULL);
+    json_t *sec = cfgschema_value(s, CK_SECRET, v);
     if (sec) {
         if (!json_is_string(sec) || !guard_hex_secret(json_string_value(sec), out->secret))
-            jsoncfg_err(j, "$.cookies.secret", "must be 32 hexadecimal digits (16 octets)");
+            cfgschema_err(j, s, CK_SECRET, NULL, "must be 32 hexadecimal digits (16 octets)");
         else
             out->secret_from_config = true;
     }
     if (out->secret_from_config && out->rotate_on_reload)
-        jsoncfg_err(j, "$.cookies.rotate_on_reload",
-                    "cannot be true with a configured secret (change the secret to rotate it)");
+        cfgschema_err(j, s, CK_ROTATE_ON_RELOAD, NULL,
+                      "cannot be true with a configured secret (change the secret to rotate it)");
 }
 
 bool cookie_params_carry(struct cookie_params *next, const struct cookie_params *prev)

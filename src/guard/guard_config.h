@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 #include "guard/cookie.h"
 #include "guard/rrl.h"
@@ -25,6 +26,9 @@
 
 /* The "rrl" section v (NULL when absent: returns NULL, RRL off). Errors go
  * to j with their JSON path ("$.rrl.whitelist[2]"); NULL then too. */
+/* The keys of the "rrl" and "cookies" sections. */
+extern const struct cfgschema rrl_schema, cookie_schema;
+
 struct rrl_params *rrl_params_parse(const struct jsoncfg *j, json_t *v);
 
 /* The "cookies" section v: false, true, or an object with "enabled",
