@@ -21,11 +21,33 @@ const char *cfgschema_type_name(enum cfgschema_type t)
                : "?";
 }
 
-static const struct cfgschema_key *cfgschema_find(const struct cfgschema *s, const char *name)
+size_t cfgschema_count(const struct cfgschema *s)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->keys[i].name, name) == 0)
-            return &s->keys[i];
+    size_t n = s->n;
+    for (const struct cfgschema *const *m = s->more; m && *m; m++)
+        n += cfgschema_count(*m);
+    return n;
+}
+
+const struct cfgschema_key *cfgschema_at(const struct cfgschema *s, size_t i)
+{
+    if (i < s->n)
+        return &s->keys[i];
+    i -= s->n;
+    for (const struct cfgschema *const *m = s->more; m && *m; m++) {
+        size_t n = cfgschema_count(*m);
+        if (i < n)
+            return cfgschema_at(*m, i);
+        i -= n;
+    }
+    return NULL;
+}
+
+const struct cfgschema_key *cfgschema_find(const struct cfgschema *s, const char *name)
+{
+    for (size_t i = 0; i < cfgschema_count(s); i++)
+        if (strcmp(cfgschema_at(s, i)->name, name) == 0)
+            return cfgschema_at(s, i);
     return NULL;
 }
 
@@ -44,12 +66,14 @@ bool cfgschema_object(const struct jsoncfg *x, const struct cfgschema *s, json_t
         if (!cfgschema_find(s, key))
             jsoncfg_err(x, at, "unknown key \"%s\"", key);
     }
-    for (size_t i = 0; i < s->n; i++)
-        if ((s->keys[i].flags & CFGSCHEMA_REQUIRED) && !json_object_get(obj, s->keys[i].name)) {
+    for (size_t i = 0; i < cfgschema_count(s); i++) {
+        const struct cfgschema_key *k = cfgschema_at(s, i);
+        if ((k->flags & CFGSCHEMA_REQUIRED) && !json_object_get(obj, k->name)) {
             char p[512];
-            cfgschema_key_path(p, sizeof(p), s, i, path);
+            snprintf(p, sizeof(p), "%s.%s", at, k->name);
             jsoncfg_err(x, p, "is required");
         }
+    }
     return true;
 }
 
@@ -127,8 +151,8 @@ char *cfgschema_path(const struct jsoncfg *x, const struct cfgschema *s, size_t 
 json_t *cfgschema_restart_part(const struct cfgschema *s, json_t *v)
 {
     json_t *out = json_object();
-    for (size_t i = 0; json_is_object(v) && i < s->n; i++) {
-        const struct cfgschema_key *k = &s->keys[i];
+    for (size_t i = 0; json_is_object(v) && i < cfgschema_count(s); i++) {
+        const struct cfgschema_key *k = cfgschema_at(s, i);
         json_t *kv = json_object_get(v, k->name);
         if (!kv)
             continue;
@@ -147,8 +171,8 @@ json_t *cfgschema_restart_part(const struct cfgschema *s, json_t *v)
 json_t *cfgschema_json(const struct cfgschema *s)
 {
     json_t *a = json_array();
-    for (size_t i = 0; s && i < s->n; i++) {
-        const struct cfgschema_key *k = &s->keys[i];
+    for (size_t i = 0; s && i < cfgschema_count(s); i++) {
+        const struct cfgschema_key *k = cfgschema_at(s, i);
         json_t *j = json_pack("{s:s, s:s, s:b, s:b, s:b, s:s}", "name", k->name, "type",
                               cfgschema_type_name(k->type), "required",
                               (k->flags & CFGSCHEMA_REQUIRED) != 0, "node_local",
@@ -163,6 +187,10 @@ json_t *cfgschema_json(const struct cfgschema *s)
             json_object_set_new(j, "default", json_boolean(k->def != 0));
         if (k->sub)
             json_object_set_new(j, "keys", cfgschema_json(k->sub));
+        if (k->section)
+            json_object_set_new(j, "section", json_string(k->section));
+        if (k->flags & CFGSCHEMA_PART_RESTART)
+            json_object_set_new(j, "restart", json_string("partly"));
         json_array_append_new(a, j);
     }
     return a;

@@ -50,6 +50,9 @@ enum cfgschema_flag {
     /* The default is not a constant (another key's value, the host name):
      * the module reads the key only when present; "what" says it. */
     CFGSCHEMA_DEFAULT_VARIES = 8,
+    /* Some of its keys only on restart (those flagged CFGSCHEMA_RESTART in
+     * its sub table). */
+    CFGSCHEMA_PART_RESTART = 16,
 };
 
 struct cfgschema;
@@ -62,18 +65,34 @@ struct cfgschema_key {
     unsigned flags;
     const struct cfgschema *sub; /* OBJECT, ARRAY of objects */
     const char *what;            /* one line */
+    const char *section;         /* top-level keys: gtmd.conf(5)'s section that describes it */
 };
 
 struct cfgschema {
     const char *path; /* where its objects sit, for errors: "$.fleet", "$.notify.webhooks[]" */
     const struct cfgschema_key *keys;
     size_t n;
+    /* Tables of other modules whose keys sit in the same objects (the
+     * root: each module declares the top-level keys it reads); NULL-
+     * terminated, or NULL. */
+    const struct cfgschema *const *more;
 };
 
 #define CFGSCHEMA(path, keys)                                                                      \
     {                                                                                              \
-        path, keys, sizeof(keys) / sizeof((keys)[0])                                               \
+        path, keys, sizeof(keys) / sizeof((keys)[0]), NULL                                         \
     }
+#define CFGSCHEMA_MORE(path, keys, more)                                                           \
+    {                                                                                              \
+        path, keys, sizeof(keys) / sizeof((keys)[0]), more                                         \
+    }
+
+/* Every key of s and of the tables it takes in (more), in order: the
+ * number of them, and the i-th (NULL past the end). */
+size_t cfgschema_count(const struct cfgschema *s);
+const struct cfgschema_key *cfgschema_at(const struct cfgschema *s, size_t i);
+/* The key called name among them, or NULL. */
+const struct cfgschema_key *cfgschema_find(const struct cfgschema *s, const char *name);
 
 /* Checks that obj is an object and reports each key of it s does not
  * have ("unknown key") and each required key it lacks; path is obj's

@@ -24,24 +24,29 @@
 
 #define CONFIG_API_KEEP 100
 
+static const struct cfgschema_key config_api_keys[CA_N] = {
+    [CA_HISTORY_DIR] = {"history_dir", CFGSCHEMA_PATH, .flags = CFGSCHEMA_REQUIRED,
+                        .what = "where versions are kept (a directory gtmd may write)"},
+    [CA_KEEP] = {"keep", CFGSCHEMA_INT, 2, 100000, CONFIG_API_KEEP, 0, NULL,
+                 "versions kept, the oldest removed first"},
+    [CA_FLEET] = {"fleet", CFGSCHEMA_BOOL, .flags = CFGSCHEMA_RESTART,
+                  .what = "one configuration for the whole fleet, through etcd"},
+};
+const struct cfgschema config_api_schema = CFGSCHEMA("$.config_api", config_api_keys);
+
 void config_api_params_parse(const struct jsoncfg *x, json_t *v, struct config_api_params *p)
 {
-    static const char *const keys[] = {"history_dir", "keep", "fleet", NULL};
+    const struct cfgschema *s = &config_api_schema;
     *p = (struct config_api_params){.keep = CONFIG_API_KEEP};
-    if (!v)
+    if (!v || !cfgschema_object(x, s, v, NULL))
         return;
-    if (!json_is_object(v)) {
-        jsoncfg_err(x, "$.config_api", "must be an object");
-        return;
-    }
-    jsoncfg_check_keys(x, v, "$.config_api", keys);
-    const char *d = jsoncfg_str(x, v, "history_dir", "$.config_api.history_dir");
+    const char *d = cfgschema_str(x, s, CA_HISTORY_DIR, v, NULL);
     if (d && *d)
-        p->history_dir = jsoncfg_path(x, d);
-    else
-        jsoncfg_err(x, "$.config_api.history_dir", "is required (a directory gtmd may write)");
-    p->keep = (unsigned)jsoncfg_int(x, v, "keep", "$.config_api.keep", 2, 100000, CONFIG_API_KEEP);
-    p->fleet = jsoncfg_bool(x, v, "fleet", "$.config_api.fleet", false);
+        p->history_dir = cfgschema_path(x, s, CA_HISTORY_DIR, v, NULL);
+    else if (d)
+        cfgschema_err(x, s, CA_HISTORY_DIR, NULL, "is required (a directory gtmd may write)");
+    p->keep = (unsigned)cfgschema_int(x, s, CA_KEEP, v, NULL);
+    p->fleet = cfgschema_bool(x, s, CA_FLEET, v, NULL);
 }
 
 void config_api_params_free(struct config_api_params *p)

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "common/errlist.h"
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 
 struct fleet;
@@ -41,6 +42,10 @@ struct config_api_params {
 };
 
 /* Parses the "config_api" section (v may be NULL: off). */
+/* The keys of the "config_api" section. */
+enum config_api_key { CA_HISTORY_DIR, CA_KEEP, CA_FLEET, CA_N };
+extern const struct cfgschema config_api_schema;
+
 void config_api_params_parse(const struct jsoncfg *x, json_t *v, struct config_api_params *p);
 void config_api_params_free(struct config_api_params *p);
 

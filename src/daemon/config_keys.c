@@ -1,72 +1,87 @@
 /*
- * config_keys.c -- the top-level keys of the configuration (config_keys.h).
+ * config_keys.c -- the configuration's root table (config_keys.h).
  */
 #include "daemon/config_keys.h"
 
 #include <string.h>
 
 #include "admin/admin_config.h"
+#include "daemon/config_api.h"
+#include "daemon/config_tables.h"
 #include "drill/drill_params.h"
 #include "fleet/fleet_params.h"
 #include "guard/guard_config.h"
-#include "webhook/webhook_params.h"
+#include "health/health_params.h"
 #include "net/xdp_params.h"
+#include "policy/policy_config.h"
+#include "webhook/webhook_params.h"
 
-#define REQ CONFIG_KEY_REQUIRED
-#define LOCAL CONFIG_KEY_NODE_LOCAL
-#define RESTART CONFIG_KEY_RESTART
-#define PART CONFIG_KEY_PART_RESTART
+#define REQ CFGSCHEMA_REQUIRED
+#define LOCAL CFGSCHEMA_NODE_LOCAL
+#define RESTART CFGSCHEMA_RESTART
+#define PART CFGSCHEMA_PART_RESTART
+#define OBJ CFGSCHEMA_OBJECT
 
-const struct config_key config_keys[] = {
-    {"listen", "SERVER", REQ | LOCAL | RESTART, "addresses and ports served over UDP and TCP",
-     NULL},
-    {"workers", "SERVER", LOCAL | RESTART, "DNS worker threads", NULL},
-    {"zones", "SERVER", REQ, "the zones served: files, primaries, DNSSEC, transfers", NULL},
-    {"edns_udp_max", "SERVER", LOCAL, "the largest UDP reply", NULL},
-    {"tcp", "SERVER", LOCAL, "TCP connection limits", NULL},
-    {"xdp", "SERVER", LOCAL | RESTART, "the optional AF_XDP listener", &xdp_schema},
-    {"user", "SERVER", RESTART, "the user gtmd runs as after binding", NULL},
-    {"group", "SERVER", RESTART, "the group gtmd runs as after binding", NULL},
-    {"identity", "SERVER", 0, "what id.server, hostname.bind and NSID say", NULL},
-    {"version", "SERVER", 0, "what version.bind says", NULL},
-    {"cookies", "SERVER", 0, "DNS Cookies", &cookie_schema},
-    {"rrl", "SERVER", 0, "response rate limiting", &rrl_schema},
-    {"tsig_keys", "SERVER", 0, "TSIG keys for transfers and NOTIFY", NULL},
-    {"state_file", "STATE FILE", LOCAL, "where overrides, verdicts and drills are kept", NULL},
-    {"state_max_age", "STATE FILE", LOCAL, "how old a state file may be at start", NULL},
-    {"max_overrides", "STATE FILE", 0, "overrides in force at once", NULL},
-    {"max_verdicts", "STATE FILE", 0, "external verdicts in force at once", NULL},
-    {"geoip", "GEO", 0, "the MaxMind database", NULL},
-    {"ecs", "GEO", 0, "EDNS Client Subnet for policy records", NULL},
-    {"regions", "REGIONS", 0, "regions and their availability zones", NULL},
-    {"checks", "CHECKS", 0, "how endpoints are probed", NULL},
-    {"pools", "POOLS", 0, "named sets of endpoints", NULL},
-    {"records", "RECORDS", 0, "names answered from a pool by a policy", NULL},
-    {"admin", "ADMIN", LOCAL | PART, "the admin API, metrics and the console", &admin_schema},
-    {"config_api", "CONFIG API", LOCAL | PART, "changes through the API, their versions", NULL},
-    {"drills", "DRILLS", 0, "limits on drills, practice drills", &drill_schema},
-    {"notify", "NOTIFY", 0, "outgoing notifications (webhooks)", &notify_schema},
-    {"fleet", "FLEET", LOCAL | RESTART, "the prober fleet on etcd", &fleet_schema},
-    {"probe_source", "FLEET", LOCAL | RESTART, "the addresses probes are sent from", NULL},
+static const struct cfgschema_key config_keys[CFG_K_N] = {
+    [CFG_K_LISTEN] = {"listen", CFGSCHEMA_ARRAY, .flags = REQ | LOCAL | RESTART,
+                      .what = "addresses and ports served over UDP and TCP", .section = "SERVER"},
+    [CFG_K_WORKERS] = {"workers", CFGSCHEMA_INT, 0, 256, 0, LOCAL | RESTART, NULL,
+                       "DNS worker threads (0: one per CPU)", "SERVER"},
+    [CFG_K_ZONES] = {"zones", CFGSCHEMA_ARRAY, .flags = REQ, .sub = &config_zone_schema,
+                     .what = "the zones served: files, primaries, DNSSEC, transfers",
+                     .section = "SERVER"},
+    [CFG_K_EDNS_UDP_MAX] = {"edns_udp_max", CFGSCHEMA_INT, 512, 4096, 1232, LOCAL, NULL,
+                            "the largest UDP reply", "SERVER"},
+    [CFG_K_TCP] = {"tcp", OBJ, .flags = LOCAL, .sub = &config_tcp_schema,
+                   .what = "TCP connection limits", .section = "SERVER"},
+    [CFG_K_XDP] = {"xdp", OBJ, .flags = LOCAL | RESTART, .sub = &xdp_schema,
+                   .what = "the optional AF_XDP listener", .section = "SERVER"},
+    [CFG_K_USER] = {"user", CFGSCHEMA_STRING, .flags = RESTART,
+                    .what = "the user gtmd runs as after binding", .section = "SERVER"},
+    [CFG_K_GROUP] = {"group", CFGSCHEMA_STRING, .flags = RESTART,
+                     .what = "the group gtmd runs as after binding", .section = "SERVER"},
+    [CFG_K_IDENTITY] = {"identity", CFGSCHEMA_ANY,
+                        .what = "what id.server, hostname.bind and NSID say", .section = "SERVER"},
+    [CFG_K_VERSION] = {"version", CFGSCHEMA_ANY, .what = "what version.bind says",
+                       .section = "SERVER"},
+    [CFG_K_COOKIES] = {"cookies", CFGSCHEMA_ANY, .sub = &cookie_schema, .what = "DNS Cookies",
+                       .section = "SERVER"},
+    [CFG_K_RRL] = {"rrl", OBJ, .sub = &rrl_schema, .what = "response rate limiting",
+                   .section = "SERVER"},
+    [CFG_K_TSIG_KEYS] = {"tsig_keys", OBJ, .what = "TSIG keys for transfers and NOTIFY",
+                         .section = "SERVER"},
+    [CFG_K_GEOIP] = {"geoip", OBJ, .what = "the MaxMind database", .section = "GEO"},
+    [CFG_K_ADMIN] = {"admin", OBJ, .flags = LOCAL | PART, .sub = &admin_schema,
+                     .what = "the admin API, metrics and the console", .section = "ADMIN"},
+    [CFG_K_CONFIG_API] = {"config_api", OBJ, .flags = LOCAL | PART, .sub = &config_api_schema,
+                          .what = "changes through the API, their versions",
+                          .section = "CONFIG API"},
+    [CFG_K_DRILLS] = {"drills", OBJ, .sub = &drill_schema,
+                      .what = "limits on drills, practice drills", .section = "DRILLS"},
+    [CFG_K_NOTIFY] = {"notify", OBJ, .sub = &notify_schema,
+                      .what = "outgoing notifications (webhooks)", .section = "NOTIFY"},
+    [CFG_K_FLEET] = {"fleet", OBJ, .flags = LOCAL | RESTART, .sub = &fleet_schema,
+                     .what = "the prober fleet on etcd", .section = "FLEET"},
 };
-const size_t config_keys_n = sizeof(config_keys) / sizeof(config_keys[0]);
 
-_Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= CONFIG_KEYS_MAX,
-               "raise CONFIG_KEYS_MAX");
+static const struct cfgschema *const config_more[] = {&health_root_schema, &policy_root_schema,
+                                                      NULL};
+const struct cfgschema config_schema = CFGSCHEMA_MORE("$", config_keys, config_more);
 
-void config_key_names(const char *out[CONFIG_KEYS_MAX + 1])
+size_t config_keys_count(void)
 {
-    for (size_t i = 0; i < config_keys_n; i++)
-        out[i] = config_keys[i].name;
-    out[config_keys_n] = NULL;
+    return cfgschema_count(&config_schema);
+}
+
+const struct cfgschema_key *config_key_at(size_t i)
+{
+    return cfgschema_at(&config_schema, i);
 }
 
 bool config_key_has(const char *name, unsigned flag)
 {
-    for (size_t i = 0; i < config_keys_n; i++)
-        if (strcmp(config_keys[i].name, name) == 0)
-            return (config_keys[i].flags & flag) != 0;
-    return false;
+    const struct cfgschema_key *k = cfgschema_find(&config_schema, name);
+    return k && (k->flags & flag) != 0;
 }
 
 static const char *config_key_restart(unsigned flags)
@@ -77,14 +92,22 @@ static const char *config_key_restart(unsigned flags)
 json_t *config_keys_json(void)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < config_keys_n; i++) {
-        const struct config_key *k = &config_keys[i];
-        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:b, s:s, s:s}", "name", k->name,
-                                           "section", k->section, "required", (k->flags & REQ) != 0,
-                                           "node_local", (k->flags & LOCAL) != 0, "restart",
-                                           config_key_restart(k->flags), "what", k->what));
-        if (k->schema)
-            json_object_set_new(json_array_get(a, i), "keys", cfgschema_json(k->schema));
+    for (size_t i = 0; i < config_keys_count(); i++) {
+        const struct cfgschema_key *k = config_key_at(i);
+        json_t *j =
+            json_pack("{s:s, s:s, s:s, s:b, s:b, s:s, s:s}", "name", k->name, "section",
+                      k->section ? k->section : "", "type", cfgschema_type_name(k->type),
+                      "required", (k->flags & REQ) != 0, "node_local", (k->flags & LOCAL) != 0,
+                      "restart", config_key_restart(k->flags), "what", k->what);
+        if (k->type == CFGSCHEMA_INT || k->type == CFGSCHEMA_SECONDS) {
+            json_object_set_new(j, "min", json_real(k->lo));
+            json_object_set_new(j, "max", json_real(k->hi));
+            if (!(k->flags & CFGSCHEMA_DEFAULT_VARIES))
+                json_object_set_new(j, "default", json_real(k->def));
+        }
+        if (k->sub)
+            json_object_set_new(j, "keys", cfgschema_json(k->sub));
+        json_array_append_new(a, j);
     }
     return a;
 }
@@ -97,8 +120,8 @@ void config_keys_man(FILE *out)
                  "required, each node's own in a fleet (not shared through\n"
                  "\\fBconfig_api.fleet\\fR, not in \\fBconfig_mismatch\\fR), and applied\n"
                  "only on restart.\n");
-    for (size_t i = 0; i < config_keys_n; i++) {
-        const struct config_key *k = &config_keys[i];
+    for (size_t i = 0; i < config_keys_count(); i++) {
+        const struct cfgschema_key *k = config_key_at(i);
         fprintf(out, ".TP\n.B %s\n%s; see\n.BR \"%s\" .\n", k->name, k->what, k->section);
         fprintf(out, "%s%s%s\n", k->flags & REQ ? "Required. " : "",
                 k->flags & LOCAL ? "Node-local. " : "Shared by a fleet. ",

@@ -1,20 +1,25 @@
 /*
- * config_keys.h -- every top-level key of the configuration, in one place:
- * the gtmd.conf(5) section that documents it, whether it is required,
- * whether each node of a fleet keeps its own (node-local: not in the
- * fleet's shared configuration, not in config_mismatch's hash), and
- * whether only a restart applies it (a reload keeps the running value and
- * says so in its result, "restart_needed").
+ * config_keys.h -- the configuration's root: every top-level key, in one
+ * table (a cfgschema, cfgschema.h): its type and range, the gtmd.conf(5)
+ * section that documents it, whether it is required, whether each node
+ * of a fleet keeps its own (node-local: not in the fleet's shared
+ * configuration, not in config_mismatch's hash), whether only a restart
+ * applies it (a reload keeps the running value and says so, in its
+ * result's "restart_needed") or some of its keys, and the table of the
+ * keys inside it, declared by the module that parses it. The keys the
+ * daemon hands to modules as a whole are declared here; modules that
+ * read top-level keys themselves declare those (health's state file and
+ * probe source, policy's regions, checks, pools, records and ecs) and
+ * the root takes their tables in (cfgschema's "more").
  *
- * The root key check (config.c), the fleet's shared part (config.c),
- * the reload's "restart_needed" (server_reload.c) and `gtmd keys` (the
- * table gtmd.conf(5)'s TOP-LEVEL KEYS section is generated from, checked
- * by tests/integration/test_check.py) all read this table. What is inside
- * each key is its module's own: its schema (cfgschema.h), which `gtmd
- * keys` prints under the key and tests/integration/test_schema.py checks
- * gtmd.conf(5) against.
+ * The root key check and reads (config.c), the fleet's shared part
+ * (config.c), the reload's "restart_needed" and the module table's
+ * restart checks (server_reload.c, server_modules.c) and `gtmd keys`
+ * (the table gtmd.conf(5)'s TOP-LEVEL KEYS section is generated from,
+ * checked by tests/integration/test_check.py; the nested tables, checked
+ * by tests/integration/test_schema.py) all read this table.
  *
- * Ownership: the table is static and read only.
+ * Ownership: the tables are static and read only.
  */
 #ifndef GTM_DAEMON_CONFIG_KEYS_H
 #define GTM_DAEMON_CONFIG_KEYS_H
@@ -27,37 +32,50 @@
 #include "common/cfgschema.h"
 
 enum config_key_flag {
-    CONFIG_KEY_REQUIRED = 1,
-    CONFIG_KEY_NODE_LOCAL = 2,
-    CONFIG_KEY_RESTART = 4,      /* only a restart applies it */
-    CONFIG_KEY_PART_RESTART = 8, /* some of its keys only on restart (see its section) */
+    CONFIG_KEY_REQUIRED = CFGSCHEMA_REQUIRED,
+    CONFIG_KEY_NODE_LOCAL = CFGSCHEMA_NODE_LOCAL,
+    CONFIG_KEY_RESTART = CFGSCHEMA_RESTART,           /* only a restart applies it */
+    CONFIG_KEY_PART_RESTART = CFGSCHEMA_PART_RESTART, /* some of its keys only on restart */
 };
 
-struct config_key {
-    const char *name;
-    const char *section; /* gtmd.conf(5) */
-    unsigned flags;
-    const char *what; /* one line */
-    /* The keys inside it (cfgschema.h), declared by the module that parses
-     * it; NULL while that module still reads them by hand. */
-    const struct cfgschema *schema;
+/* The daemon's own top-level keys: config_schema's first entries. */
+enum config_key_index {
+    CFG_K_LISTEN,
+    CFG_K_WORKERS,
+    CFG_K_ZONES,
+    CFG_K_EDNS_UDP_MAX,
+    CFG_K_TCP,
+    CFG_K_XDP,
+    CFG_K_USER,
+    CFG_K_GROUP,
+    CFG_K_IDENTITY,
+    CFG_K_VERSION,
+    CFG_K_COOKIES,
+    CFG_K_RRL,
+    CFG_K_TSIG_KEYS,
+    CFG_K_GEOIP,
+    CFG_K_ADMIN,
+    CFG_K_CONFIG_API,
+    CFG_K_DRILLS,
+    CFG_K_NOTIFY,
+    CFG_K_FLEET,
+    CFG_K_N
 };
 
-/* The keys, and their count. */
-extern const struct config_key config_keys[];
-extern const size_t config_keys_n;
+/* The root: the daemon's keys, then the modules' top-level keys. */
+extern const struct cfgschema config_schema;
 
-/* The names into out, NULL-terminated (for jsoncfg_check_keys). */
-#define CONFIG_KEYS_MAX 64
-void config_key_names(const char *out[CONFIG_KEYS_MAX + 1]);
+/* Every top-level key (cfgschema_count, cfgschema_at on config_schema). */
+size_t config_keys_count(void);
+const struct cfgschema_key *config_key_at(size_t i);
 
 /* Whether key name has flag (false for an unknown key). */
 bool config_key_has(const char *name, unsigned flag);
 
-/* The table as JSON ([{"name", "section", "required", "node_local",
- * "restart", "what", "keys"}]; restart: "yes", "partly" or "no"; "keys":
- * the schema's, cfgschema_json, when the key has one); the caller owns
- * it. */
+/* The table as JSON ([{"name", "section", "type", "required",
+ * "node_local", "restart", "what", "keys"}]; restart: "yes", "partly" or
+ * "no"; "keys": the nested table's, cfgschema_json, when the key has
+ * one); the caller owns it. */
 json_t *config_keys_json(void);
 
 /* The TOP-LEVEL KEYS section of gtmd.conf(5), in man(7) markup. */

@@ -137,12 +137,13 @@ static json_t *server_reload_restart_keys(const struct config *old, struct confi
 {
     json_t *out = json_array();
     char list[512] = "";
-    for (size_t i = 0; i < config_keys_n; i++) {
-        const char *k = config_keys[i].name;
+    for (size_t i = 0; i < config_keys_count(); i++) {
+        const struct cfgschema_key *key = config_key_at(i);
+        const char *k = key->name;
         json_t *a = json_object_get(old->restart_part, k);
         json_t *b = json_object_get(cfg->restart_part, k);
-        if (!(config_keys[i].flags & (CONFIG_KEY_RESTART | CONFIG_KEY_PART_RESTART)) ||
-            (!a && !b) || (a && b && json_equal(a, b)))
+        if (!(key->flags & (CONFIG_KEY_RESTART | CONFIG_KEY_PART_RESTART)) || (!a && !b) ||
+            (a && b && json_equal(a, b)))
             continue;
         json_array_append_new(out, json_string(k));
         size_t n = strlen(list);

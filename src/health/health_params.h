@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 
 #include "health/probe.h"
@@ -39,6 +40,10 @@ struct health_params {
  * state file's directory must exist and be writable by this process, and
  * the file, when it exists, must be a regular file: otherwise every save
  * would fail while the API answers as if it had worked. */
+/* The top-level keys the health module reads (the root takes them in:
+ * config_keys.c). */
+extern const struct cfgschema health_root_schema;
+
 void health_params_parse(const struct jsoncfg *j, json_t *root, struct health_params *out);
 void health_params_free(struct health_params *p);
 

@@ -533,16 +533,31 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
     }
 }
 
+enum { PK_REGIONS, PK_CHECKS, PK_POOLS, PK_RECORDS, PK_ECS, PK_N };
+static const struct cfgschema_key policy_root_keys[PK_N] = {
+    [PK_REGIONS] = {"regions", CFGSCHEMA_OBJECT, .what = "regions and their availability zones",
+                    .section = "REGIONS"},
+    [PK_CHECKS] = {"checks", CFGSCHEMA_OBJECT, .what = "how endpoints are probed",
+                   .section = "CHECKS"},
+    [PK_POOLS] = {"pools", CFGSCHEMA_OBJECT, .what = "named sets of endpoints", .section = "POOLS"},
+    [PK_RECORDS] = {"records", CFGSCHEMA_OBJECT, .what = "names answered from a pool by a policy",
+                    .section = "RECORDS"},
+    [PK_ECS] = {"ecs", CFGSCHEMA_BOOL, .def = 1, .what = "EDNS Client Subnet for policy records",
+                .section = "GEO"},
+};
+const struct cfgschema policy_root_schema = CFGSCHEMA("$", policy_root_keys);
+
 struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const char *const *origins,
                                  size_t n_origins)
 {
+    const struct cfgschema *s = &policy_root_schema;
     struct gslb *g = pc_calloc(1, sizeof(*g));
     atomic_init(&g->refs, 1);
-    pc_regions(j, json_object_get(root, "regions"), g);
-    pc_checks(j, json_object_get(root, "checks"), g);
-    pc_pools(j, json_object_get(root, "pools"), g);
-    struct pc_defaults def = {.ecs = jsoncfg_bool(j, root, "ecs", "$.ecs", true)};
-    pc_records(j, json_object_get(root, "records"), g, origins, n_origins, &def);
+    pc_regions(j, cfgschema_value(s, PK_REGIONS, root), g);
+    pc_checks(j, cfgschema_value(s, PK_CHECKS, root), g);
+    pc_pools(j, cfgschema_value(s, PK_POOLS, root), g);
+    struct pc_defaults def = {.ecs = cfgschema_bool(j, s, PK_ECS, root, NULL)};
+    pc_records(j, cfgschema_value(s, PK_RECORDS, root), g, origins, n_origins, &def);
     policy_bind_names(j, g);
     policy_ramp_init(g);
     return g;

@@ -242,8 +242,10 @@ def test_console_read_only(make_gtmd, backends, browser):
 
 WIDTH = 1400
 # What the status line used to look like: layer names next to bare badges
-# ("override - drill - pool web up 1/1 healthy (min 1)").
-CRYPTIC = re.compile(r"\boverride -? ?drill\b|\d+/\d+ healthy|\(min \d+\)|\b(\w+) \1\b")
+# ("override - drill - pool web up 1/1 healthy (min 1)"), and a word said
+# twice. Words, not numbers: a timestamp such as "2026-11-23 23:13:02Z"
+# has "23 23" on the 23rd at 23:00.
+CRYPTIC = re.compile(r"\boverride -? ?drill\b|\d+/\d+ healthy|\(min \d+\)|\b([A-Za-z]\w*) \1\b")
 LONG = "CHG-" + "x" * 300  # one word longer than the window
 
 

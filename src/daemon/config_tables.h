@@ -1,0 +1,24 @@
+/*
+ * config_tables.h -- the tables of the keys the daemon itself reads
+ * inside top-level keys (cfgschema.h): a zone's entry and the "tcp"
+ * object. The root table takes them in (config_keys.c).
+ *
+ * Ownership: the tables are static and read only.
+ */
+#ifndef GTM_DAEMON_CONFIG_TABLES_H
+#define GTM_DAEMON_CONFIG_TABLES_H
+
+#include <jansson.h>
+
+#include "common/cfgschema.h"
+#include "common/jsoncfg.h"
+
+struct config;
+
+extern const struct cfgschema config_zone_schema, config_tcp_schema;
+
+/* The "zones" array v into c->zones (c->tsig already parsed: transfers
+ * name its keys), with the members of catalog zones. */
+void config_zones_parse(const struct jsoncfg *j, json_t *v, struct config *c);
+
+#endif
