@@ -17,6 +17,7 @@
 #include "dns/packet.h"
 #include "dns/tsig.h"
 #include "policy/policy_loss.h"
+#include "xfr/xfr_in.h"
 
 /* One query's state on the worker's stack. */
 struct query_ctx {

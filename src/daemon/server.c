@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -445,14 +446,20 @@ int server_run(const char *config_path, const char *node)
     srv.started = health_now();
     notify_open(&srv.notify);
     notify_send(&srv.notify, "STATUS=starting");
+    /* The main loop's base exists before the modules start (they may make
+     * events on it); it runs once they have. Freed after them. */
+    evthread_use_pthreads(); /* other threads make its events active */
+    srv.base = event_base_new();
+    if (!srv.base)
+        abort();
     if (server_start(&srv) != 0) {
         notify_send(&srv.notify, "STATUS=start failed (see the log)");
         server_shutdown(&srv);
+        event_base_free(srv.base);
         notify_close(&srv.notify);
         pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
         return 1;
     }
-    srv.base = event_base_new();
     for (int i = 0; i < N_SIGNALS; i++) {
         sigs[i] = evsignal_new(srv.base, signums[i], server_on_signal, &srv);
         event_add(sigs[i], NULL);
@@ -472,8 +479,8 @@ int server_run(const char *config_path, const char *node)
     event_free(srv.resign_timer);
     for (int i = 0; i < N_SIGNALS; i++)
         event_free(sigs[i]);
-    event_base_free(srv.base);
     server_shutdown(&srv);
+    event_base_free(srv.base);
     notify_close(&srv.notify);
     log_info("event=stop");
     return rc;

@@ -101,7 +101,9 @@ void server_log_errors(const struct errlist *e, const char *prefix);
 void server_notify_serving(struct server *srv, const struct serve_set *set);
 /* Gives the scheduler the probe targets of set; the longest timeout (ms). */
 uint32_t server_plan_probes(struct server *srv, const struct serve_set *set);
-/* The hooks of a set about to be published (NOTIFY in, counters). */
+/* What a set about to be published names besides its data: the secondary
+ * thread that takes NOTIFYs, the health service whose listener signs the
+ * policy answers workers ask for. */
 void server_set_hooks(struct server *srv, struct serve_set *set);
 /* When the signatures of a set signed at load need renewing. */
 void server_set_resign_due(struct server *srv);

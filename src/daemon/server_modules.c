@@ -120,10 +120,15 @@ void server_configure_secondaries(struct server *srv, const struct config *cfg,
 }
 
 /* The thread takes NOTIFYs from the first query on; its zones come once
- * a reload can follow (ready). */
+ * a reload can follow (ready). The event it fires exists from here on
+ * (the main loop's base does), so a reload on the admin thread that adds
+ * a secondary zone before the loop runs has it to fire. */
 static int server_mod_secondaries_start(struct server *srv, struct serve_set *set)
 {
     (void)set;
+    srv->xfr_reload = event_new(srv->base, -1, 0, server_on_xfr_reload, srv);
+    if (!srv->xfr_reload)
+        abort();
     for (size_t i = 0; i < srv->cfg->n_zones && !srv->xfr_in; i++)
         if (srv->cfg->zones[i].primary.n)
             srv->xfr_in = xfr_in_start(server_on_secondary_changed, srv);
@@ -132,17 +137,14 @@ static int server_mod_secondaries_start(struct server *srv, struct serve_set *se
 
 static void server_mod_secondaries_ready(struct server *srv)
 {
-    srv->xfr_reload = event_new(srv->base, -1, 0, server_on_xfr_reload, srv);
     server_configure_secondaries(srv, srv->cfg, atomic_load(&srv->serve.current));
 }
 
-/* Before the event it fires goes; workers may still ask it. */
+/* The main loop has ended: no refresh fires the event any more (the
+ * thread is halted first); workers may still ask it. */
 static void server_mod_secondaries_halt(struct server *srv)
 {
     xfr_in_halt(srv->xfr_in);
-    if (srv->xfr_reload)
-        event_free(srv->xfr_reload);
-    srv->xfr_reload = NULL;
 }
 
 /* After the DNS workers: no worker asks it any more. */
@@ -150,6 +152,9 @@ static void server_mod_secondaries_stop(struct server *srv)
 {
     xfr_in_stop(srv->xfr_in);
     srv->xfr_in = NULL;
+    if (srv->xfr_reload)
+        event_free(srv->xfr_reload);
+    srv->xfr_reload = NULL;
 }
 
 /* ---- health: the state file, the health service, probing ---- */
@@ -568,7 +573,6 @@ static const struct server_module server_modules[] = {
     {.name = "config_api",
      .start = server_mod_confapi_start,
      .ready = server_mod_confapi_ready,
-     .apply = server_mod_confapi_apply,
      .halt = server_mod_confapi_halt,
      .stop = server_mod_confapi_stop},
     {.name = "secondaries",
@@ -621,6 +625,9 @@ static const struct server_module server_modules[] = {
      .keys = {"user", "group"},
      .keep = server_mod_user_keep,
      .apply = server_mod_user_apply},
+    /* Last of a reload: the file becomes a version once every module above
+     * applies it (a client waiting for the version finds it applied). */
+    {.name = "config_versions", .apply = server_mod_confapi_apply},
 };
 #define SERVER_MODULES_N (sizeof(server_modules) / sizeof(server_modules[0]))
 

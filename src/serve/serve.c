@@ -20,6 +20,7 @@ void serve_init(struct serve *sv, unsigned max_readers)
     if (!sv->readers)
         abort();
     pthread_mutex_init(&sv->lock, NULL);
+    pthread_mutex_init(&sv->reg_lock, NULL);
 }
 
 void serve_destroy(struct serve *sv)
@@ -38,6 +39,7 @@ void serve_destroy(struct serve *sv)
     sv->readers = NULL;
     serve_registry_free(&sv->registry);
     pthread_mutex_destroy(&sv->lock);
+    pthread_mutex_destroy(&sv->reg_lock);
 }
 
 struct serve_reader *serve_reader_add(struct serve *sv)
@@ -68,7 +70,9 @@ struct serve_reader *serve_reader_add(struct serve *sv)
 struct serve_set *serve_publish(struct serve *sv, struct serve_set *next)
 {
     pthread_mutex_lock(&sv->lock);
+    pthread_mutex_lock(&sv->reg_lock);
     serve_counters_assign(sv, next);
+    pthread_mutex_unlock(&sv->reg_lock);
     struct serve_set *old = atomic_exchange(&sv->current, next);
     /* Grace period: a reader that entered old holds it for one batch at
      * most, so this ends within microseconds. Readers added after the
@@ -148,9 +152,9 @@ uint32_t serve_policy_id(struct serve *sv, const char *record, uint16_t rtype, c
 {
     char key[4096];
     serve_counters_key_of(key, sizeof(key), record, rtype, 0, region, canary);
-    pthread_mutex_lock(&sv->lock);
+    pthread_mutex_lock(&sv->reg_lock);
     uint32_t id = serve_registry_find(&sv->registry, key);
-    pthread_mutex_unlock(&sv->lock);
+    pthread_mutex_unlock(&sv->reg_lock);
     return id;
 }
 

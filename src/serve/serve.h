@@ -68,7 +68,12 @@ struct serve {
     struct serve_reader **readers;      /* max_readers slots, filled in order */
     unsigned max_readers;
     _Atomic unsigned n_readers;
-    pthread_mutex_t lock; /* publication, reader_add, registry, id chunks */
+    pthread_mutex_t lock; /* publication, reader_add, id chunks */
+    /* The registry's own lock (taken inside lock by a publication, alone
+     * by serve_policy_id): never held while a publication waits for its
+     * readers, so a thread that looks an id up while holding a lock a
+     * reader waits for (the drill core's) cannot close a cycle with it. */
+    pthread_mutex_t reg_lock;
     struct serve_registry registry;
     uint32_t n_chunks; /* policy chunks allocated in every reader */
     /* Labels of the query counter buckets, from the readers that count
@@ -198,7 +203,7 @@ uint64_t serve_sum_policy(struct serve *sv, const struct serve_set *s, size_t re
 /* The counter id of the answers of record (name, type) served by region
  * (NULL: no serving region), of canary clients only when canary; ids
  * outlive sets and reloads. SERVE_NO_ID when no published set had that
- * column. Takes the core's lock (any thread). */
+ * column. Takes the registry's lock (any thread). */
 uint32_t serve_policy_id(struct serve *sv, const char *record, uint16_t rtype, const char *region,
                          bool canary);
 /* The sum of counter id over every reader (any thread; 0 for SERVE_NO_ID). */
