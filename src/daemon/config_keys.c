@@ -10,6 +10,7 @@
 #include "daemon/config_tables.h"
 #include "drill/drill_params.h"
 #include "fleet/fleet_params.h"
+#include "geo/geo_params.h"
 #include "guard/guard_config.h"
 #include "health/health_params.h"
 #include "net/xdp_params.h"
@@ -50,7 +51,8 @@ static const struct cfgschema_key config_keys[CFG_K_N] = {
                    .section = "SERVER"},
     [CFG_K_TSIG_KEYS] = {"tsig_keys", OBJ, .what = "TSIG keys for transfers and NOTIFY",
                          .section = "SERVER"},
-    [CFG_K_GEOIP] = {"geoip", OBJ, .what = "the MaxMind database", .section = "GEO"},
+    [CFG_K_GEOIP] = {"geoip", OBJ, .sub = &geo_schema, .what = "the MaxMind database",
+                     .section = "GEO"},
     [CFG_K_ADMIN] = {"admin", OBJ, .flags = LOCAL | PART, .sub = &admin_schema,
                      .what = "the admin API, metrics and the console", .section = "ADMIN"},
     [CFG_K_CONFIG_API] = {"config_api", OBJ, .flags = LOCAL | PART, .sub = &config_api_schema,

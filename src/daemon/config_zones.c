@@ -33,7 +33,8 @@ static const struct cfgschema_key config_zone_keys[ZK_N] = {
                  .what = "its master file (a secondary's copy)"},
     [ZK_DNSSEC] = {"dnssec", CFGSCHEMA_OBJECT, .what = "signing at load"},
     [ZK_TRANSFER] = {"transfer", CFGSCHEMA_OBJECT, .what = "who may transfer it, who is notified"},
-    [ZK_PRIMARY] = {"primary", CFGSCHEMA_ANY, .what = "its primaries: it is a secondary zone"},
+    [ZK_PRIMARY] = {"primary", CFGSCHEMA_OBJECT, .sub = &xfr_in_schema,
+                    .what = "its primaries: it is a secondary zone"},
     [ZK_CATALOG] = {"catalog", CFGSCHEMA_OBJECT, .sub = &config_catalog_schema,
                     .what = "it is a catalog zone: its members are secondaries too"},
 };

@@ -5,24 +5,24 @@
 
 #include <stdlib.h>
 
+enum { GEO_K_DATABASE, GEO_K_N };
+static const struct cfgschema_key geo_keys[GEO_K_N] = {
+    [GEO_K_DATABASE] = {"database", CFGSCHEMA_PATH, .flags = CFGSCHEMA_REQUIRED,
+                        .what = "a MaxMind DB file (GeoIP2, GeoLite2 or DB-IP, City or Country)"},
+};
+const struct cfgschema geo_schema = CFGSCHEMA("$.geoip", geo_keys);
+
 void geo_params_parse(const struct jsoncfg *j, json_t *v, struct geo_params *out)
 {
-    static const char *const keys[] = {"database", NULL};
+    const struct cfgschema *s = &geo_schema;
     out->database = NULL;
-    if (!v)
+    if (!v || !cfgschema_object(j, s, v, NULL))
         return;
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.geoip", "must be an object {\"database\": \"FILE\"}");
-        return;
-    }
-    jsoncfg_check_keys(j, v, "$.geoip", keys);
-    const char *db = jsoncfg_str(j, v, "database", "$.geoip.database");
-    if (!json_object_get(v, "database"))
-        jsoncfg_err(j, "$.geoip.database", "is required (a MaxMind DB file)");
-    else if (db && !db[0])
-        jsoncfg_err(j, "$.geoip.database", "must be a file name");
+    const char *db = cfgschema_str(j, s, GEO_K_DATABASE, v, NULL);
+    if (db && !db[0])
+        cfgschema_err(j, s, GEO_K_DATABASE, NULL, "must be a file name");
     else if (db)
-        out->database = jsoncfg_path(j, db);
+        out->database = cfgschema_path(j, s, GEO_K_DATABASE, v, NULL);
 }
 
 void geo_params_free(struct geo_params *p)

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 
 struct geo_params {
@@ -23,6 +24,9 @@ struct geo_params {
 
 /* Reads the "geoip" object v (NULL when the key is absent: no database);
  * errors go to j's list with their JSON path ($.geoip...). */
+/* The keys of the "geoip" section. */
+extern const struct cfgschema geo_schema;
+
 void geo_params_parse(const struct jsoncfg *j, json_t *v, struct geo_params *out);
 void geo_params_free(struct geo_params *p);
 

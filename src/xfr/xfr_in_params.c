@@ -9,28 +9,33 @@
 
 #include "common/addr.h"
 
+enum { XI_ADDRESSES, XI_KEY, XI_N };
+static const struct cfgschema_key xfr_in_keys[XI_N] = {
+    [XI_ADDRESSES] = {"addresses", CFGSCHEMA_ARRAY, .flags = CFGSCHEMA_REQUIRED,
+                      .what = "the primaries, addresses with ports"},
+    [XI_KEY] = {"key", CFGSCHEMA_STRING, .what = "the TSIG key of tsig_keys transfers use"},
+};
+const struct cfgschema xfr_in_schema = CFGSCHEMA("$.zones[].primary", xfr_in_keys);
+
 void xfr_in_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
                          struct xfr_in_params *out)
 {
-    static const char *const keys[] = {"addresses", "key", NULL};
+    const struct cfgschema *s = &xfr_in_schema;
     char sub[160];
     memset(out, 0, sizeof(*out));
-    if (!v)
+    if (!v || !cfgschema_object(j, s, v, path))
         return;
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, path, "must be an object such as {\"addresses\": [\"192.0.2.1:53\"]}");
-        return;
-    }
-    jsoncfg_check_keys(j, v, path, keys);
-    snprintf(sub, sizeof(sub), "%s.addresses", path);
-    json_t *a = json_object_get(v, "addresses");
+    json_t *a = cfgschema_value(s, XI_ADDRESSES, v);
+    if (!a)
+        return; /* said: required */
     if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > XFR_IN_MAX_PRIMARIES) {
-        jsoncfg_err(j, sub,
-                    "must be an array of 1 to %d addresses with ports such as "
-                    "\"192.0.2.1:53\"",
-                    XFR_IN_MAX_PRIMARIES);
+        cfgschema_err(j, s, XI_ADDRESSES, path,
+                      "must be an array of 1 to %d addresses with ports such as "
+                      "\"192.0.2.1:53\"",
+                      XFR_IN_MAX_PRIMARIES);
         return;
     }
+    cfgschema_key_path(sub, sizeof(sub), s, XI_ADDRESSES, path);
     size_t i;
     json_t *e;
     json_array_foreach(a, i, e)
@@ -43,8 +48,7 @@ void xfr_in_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
         else
             out->n++;
     }
-    snprintf(sub, sizeof(sub), "%s.key", path);
-    const char *k = jsoncfg_str(j, v, "key", sub);
+    const char *k = cfgschema_str(j, s, XI_KEY, v, path);
     if (k)
         out->key = jsoncfg_strdup(k);
 }

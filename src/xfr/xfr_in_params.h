@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 
 #define XFR_IN_MAX_PRIMARIES 8
@@ -33,6 +34,9 @@ struct xfr_in_params {
 };
 
 /* Reads v (the "primary" object, may be NULL) at JSON path 'path'. */
+/* The keys of a zone's "primary" object. */
+extern const struct cfgschema xfr_in_schema;
+
 void xfr_in_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
                          struct xfr_in_params *out);
 

@@ -193,12 +193,10 @@ HAND_READ = {
     "src/daemon/secrets.c",
     "src/policy/policy_geo.c",
     "src/dns/tsig_params.c",
-    "src/geo/geo_params.c",
     "src/health/probe_spec.c",
     "src/policy/policy_config.c",
     "src/policy/policy_config_composite.c",
     "src/policy/policy_ramp.c",
-    "src/xfr/xfr_in_params.c",
     "src/zone/zone_params.c",
     "src/zone/zone_xfr_params.c",
 }
