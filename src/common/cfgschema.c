@@ -11,7 +11,7 @@
 static const char *const cfgschema_type_names[] = {
     [CFGSCHEMA_BOOL] = "boolean",  [CFGSCHEMA_INT] = "integer", [CFGSCHEMA_SECONDS] = "seconds",
     [CFGSCHEMA_STRING] = "string", [CFGSCHEMA_PATH] = "path",   [CFGSCHEMA_OBJECT] = "object",
-    [CFGSCHEMA_ARRAY] = "array",   [CFGSCHEMA_ANY] = "any",
+    [CFGSCHEMA_ARRAY] = "array",   [CFGSCHEMA_MAP] = "map",     [CFGSCHEMA_ANY] = "any",
 };
 
 const char *cfgschema_type_name(enum cfgschema_type t)

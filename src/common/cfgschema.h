@@ -40,6 +40,7 @@ enum cfgschema_type {
     CFGSCHEMA_PATH,   /* a string naming a file, relative to the configuration's directory */
     CFGSCHEMA_OBJECT, /* with the keys of sub (NULL: the module's own form) */
     CFGSCHEMA_ARRAY,  /* of objects with the keys of sub, or of what the module reads */
+    CFGSCHEMA_MAP,    /* an object of named entries, each an object with the keys of sub */
     CFGSCHEMA_ANY,    /* more than one form (a string or a number...): the module's */
 };
 

@@ -210,7 +210,9 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     cfgschema_object(&x->j, s, root, NULL);
     fleet_params_parse(&x->j, cfgschema_value(s, CFG_K_FLEET, root), &x->c->fleet);
     /* Before the zones: their "transfer" objects name these keys. */
-    tsig_params_parse(&x->j, cfgschema_value(s, CFG_K_TSIG_KEYS, root), &x->c->tsig);
+    char at[32];
+    cfgschema_key_path(at, sizeof(at), s, CFG_K_TSIG_KEYS, NULL);
+    tsig_params_parse(&x->j, cfgschema_value(s, CFG_K_TSIG_KEYS, root), at, &x->c->tsig);
     json_t *l = cfgschema_value(s, CFG_K_LISTEN, root);
     if (l)
         cfg_listen(x, l, x->c->fleet.enabled);

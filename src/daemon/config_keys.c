@@ -8,6 +8,7 @@
 #include "admin/admin_config.h"
 #include "daemon/config_api.h"
 #include "daemon/config_tables.h"
+#include "dns/tsig_params.h"
 #include "drill/drill_params.h"
 #include "fleet/fleet_params.h"
 #include "geo/geo_params.h"
@@ -49,8 +50,8 @@ static const struct cfgschema_key config_keys[CFG_K_N] = {
                        .section = "SERVER"},
     [CFG_K_RRL] = {"rrl", OBJ, .sub = &rrl_schema, .what = "response rate limiting",
                    .section = "SERVER"},
-    [CFG_K_TSIG_KEYS] = {"tsig_keys", OBJ, .what = "TSIG keys for transfers and NOTIFY",
-                         .section = "SERVER"},
+    [CFG_K_TSIG_KEYS] = {"tsig_keys", CFGSCHEMA_MAP, .sub = &tsig_key_schema,
+                         .what = "TSIG keys for transfers and NOTIFY", .section = "SERVER"},
     [CFG_K_GEOIP] = {"geoip", OBJ, .sub = &geo_schema, .what = "the MaxMind database",
                      .section = "GEO"},
     [CFG_K_ADMIN] = {"admin", OBJ, .flags = LOCAL | PART, .sub = &admin_schema,

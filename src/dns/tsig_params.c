@@ -30,19 +30,22 @@ static long tsig_params_base64(const char *s, uint8_t *out, size_t cap)
     return len;
 }
 
+enum { TK_ALGORITHM, TK_SECRET, TK_N };
+static const struct cfgschema_key tsig_key_keys[TK_N] = {
+    [TK_ALGORITHM] = {"algorithm", CFGSCHEMA_STRING,
+                      .what = "hmac-sha256 (the default), -sha384, -sha512, -sha224 or -sha1"},
+    [TK_SECRET] = {"secret", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
+                   .what = "the shared secret in base64"},
+};
+const struct cfgschema tsig_key_schema = CFGSCHEMA("$.tsig_keys[]", tsig_key_keys);
+
 static void tsig_params_key(const struct jsoncfg *j, const char *id, json_t *v, struct tsig_key *k,
                             const char *path)
 {
-    static const char *const keys[] = {"algorithm", "secret", NULL};
-    char sub[400];
+    const struct cfgschema *s = &tsig_key_schema;
     struct dns_name n;
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, path,
-                    "must be an object such as {\"algorithm\": \"hmac-sha256\", "
-                    "\"secret\": \"BASE64\"}");
+    if (!cfgschema_object(j, s, v, path))
         return;
-    }
-    jsoncfg_check_keys(j, v, path, keys);
     if (!dns_name_from_str(id, &n) || n.len <= 1)
         jsoncfg_err(j, path, "the key name must be a domain name such as \"xfr.example.com.\"");
     else {
@@ -50,31 +53,28 @@ static void tsig_params_key(const struct jsoncfg *j, const char *id, json_t *v, 
         memcpy(k->name, n.wire, n.len);
         k->name_len = n.len;
     }
-    snprintf(sub, sizeof(sub), "%s.algorithm", path);
-    const char *alg = jsoncfg_str(j, v, "algorithm", sub);
+    const char *alg = cfgschema_str(j, s, TK_ALGORITHM, v, path);
     k->alg = tsig_alg_by_name(alg ? alg : "hmac-sha256");
     if (!k->alg)
-        jsoncfg_err(j, sub,
-                    "must be one of hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, "
-                    "hmac-sha1");
-    snprintf(sub, sizeof(sub), "%s.secret", path);
-    const char *sec = jsoncfg_str(j, v, "secret", sub);
+        cfgschema_err(j, s, TK_ALGORITHM, path,
+                      "must be one of hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, "
+                      "hmac-sha1");
+    const char *sec = cfgschema_str(j, s, TK_SECRET, v, path);
     long len = sec ? tsig_params_base64(sec, k->secret, sizeof(k->secret)) : -1;
-    if (!sec && json_is_object(v) && !json_object_get(v, "secret"))
-        jsoncfg_err(j, sub, "is required: the shared secret in base64");
-    else if (sec && len < 0)
-        jsoncfg_err(j, sub, "must be base64 of 1 to %d octets", TSIG_MAX_SECRET);
+    if (sec && len < 0)
+        cfgschema_err(j, s, TK_SECRET, path, "must be base64 of 1 to %d octets", TSIG_MAX_SECRET);
     k->secret_len = len > 0 ? (size_t)len : 0;
     k->id = jsoncfg_strdup(id);
 }
 
-void tsig_params_parse(const struct jsoncfg *j, json_t *v, struct tsig_keyring *out)
+void tsig_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
+                       struct tsig_keyring *out)
 {
     memset(out, 0, sizeof(*out));
     if (!v)
         return;
     if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.tsig_keys",
+        jsoncfg_err(j, path,
                     "must be an object of keys by name, such as "
                     "{\"xfr.example.com.\": {\"algorithm\": \"hmac-sha256\", "
                     "\"secret\": \"BASE64\"}}");
@@ -87,14 +87,14 @@ void tsig_params_parse(const struct jsoncfg *j, json_t *v, struct tsig_keyring *
     json_t *kv;
     json_object_foreach(v, id, kv)
     {
-        char path[320];
-        snprintf(path, sizeof(path), "$.tsig_keys[\"%.256s\"]", id);
+        char at[320];
+        snprintf(at, sizeof(at), "%s[\"%.256s\"]", path, id);
         struct tsig_key *k = &out->keys[out->n];
-        tsig_params_key(j, id, kv, k, path);
+        tsig_params_key(j, id, kv, k, at);
         for (size_t i = 0; i < out->n; i++)
             if (k->name_len && out->keys[i].name_len == k->name_len &&
                 memcmp(out->keys[i].name, k->name, k->name_len) == 0)
-                jsoncfg_err(j, path, "names the same key as \"%s\"", out->keys[i].id);
+                jsoncfg_err(j, at, "names the same key as \"%s\"", out->keys[i].id);
         out->n++;
     }
 }

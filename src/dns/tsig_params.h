@@ -13,12 +13,17 @@
 
 #include <jansson.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 #include "dns/tsig.h"
 
-/* Reads v (the section; NULL = no keys) into out, which the caller frees
- * with tsig_keyring_free; errors name $.tsig_keys paths. */
-void tsig_params_parse(const struct jsoncfg *j, json_t *v, struct tsig_keyring *out);
+/* The keys of one TSIG key's object (an entry of tsig_keys). */
+extern const struct cfgschema tsig_key_schema;
+
+/* Reads v (the keys by name, at path; NULL = no keys) into out, which
+ * the caller frees with tsig_keyring_free; errors name paths below path. */
+void tsig_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
+                       struct tsig_keyring *out);
 
 /* The key whose name (as written, any case, with or without the final
  * dot) is name, or NULL. */

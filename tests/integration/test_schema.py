@@ -192,7 +192,6 @@ HAND_READ = {
     "src/daemon/privs.c",
     "src/daemon/secrets.c",
     "src/policy/policy_geo.c",
-    "src/dns/tsig_params.c",
     "src/health/probe_spec.c",
     "src/policy/policy_config.c",
     "src/policy/policy_config_composite.c",
