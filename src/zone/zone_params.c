@@ -27,26 +27,48 @@ static void zone_params_salt(const struct jsoncfg *j, const char *s, const char 
     sp->salt_len = (uint8_t)(n / 2);
 }
 
+enum { N3_ITERATIONS, N3_SALT, N3_N };
+static const struct cfgschema_key zone_nsec3_keys[N3_N] = {
+    /* RFC 9276 says 0; validators treat more than 100 (some 150) as
+     * insecure, so more than that is surely a mistake. */
+    [N3_ITERATIONS] = {"iterations", CFGSCHEMA_INT, 0, 100, 0, 0, NULL, "extra hash iterations"},
+    [N3_SALT] = {"salt", CFGSCHEMA_STRING, .what = "\"-\" (none) or up to 255 bytes in hex"},
+};
+static const struct cfgschema zone_nsec3_schema =
+    CFGSCHEMA("$.zones[].dnssec.nsec3", zone_nsec3_keys);
+
+enum { DS_EXPIRY_WARNING, DS_KEYS, DS_DENIAL, DS_NSEC3, DS_VALIDITY, DS_REFRESH, DS_N };
+#define DS_SIGNING_FIRST DS_DENIAL /* DS_DENIAL .. DS_REFRESH: signing settings, with keys */
+static const struct cfgschema_key zone_dnssec_keys[DS_N] = {
+    /* Up to a year: more would warn about every signature ever made. */
+    [DS_EXPIRY_WARNING] = {"expiry_warning", CFGSCHEMA_INT, 0, 366L * 86400,
+                           ZONE_EXPIRY_WARNING_DEFAULT, 0, NULL,
+                           "seconds before the earliest signature expiry a load warns"},
+    [DS_KEYS] = {"keys", CFGSCHEMA_ARRAY, .what = "key base names: gtmd signs the zone at load"},
+    [DS_DENIAL] = {"denial", CFGSCHEMA_STRING, .what = "\"nsec\" (the default) or \"nsec3\""},
+    [DS_NSEC3] = {"nsec3", CFGSCHEMA_OBJECT, .sub = &zone_nsec3_schema,
+                  .what = "NSEC3's iterations and salt"},
+    /* A minute at least (short lives are for tests: signatures must
+     * outlive the TTLs of what they sign), a year at most. */
+    [DS_VALIDITY] = {"validity", CFGSCHEMA_INT, 60, 366L * 86400, ZONE_SIGN_VALIDITY_DEFAULT, 0,
+                     NULL, "the signatures' lifetime in seconds"},
+    [DS_REFRESH] = {"refresh", CFGSCHEMA_INT, 10, 366L * 86400, ZONE_SIGN_REFRESH_DEFAULT, 0, NULL,
+                    "how long before they expire gtmd signs again"},
+};
+const struct cfgschema zone_dnssec_schema = CFGSCHEMA("$.zones[].dnssec", zone_dnssec_keys);
+
 static void zone_params_nsec3(const struct jsoncfg *j, json_t *v, const char *path,
                               struct zone_sign_params *sp)
 {
-    static const char *const keys[] = {"iterations", "salt", NULL};
+    const struct cfgschema *s = &zone_nsec3_schema;
     char sub[160];
-    if (!v)
+    if (!v || !cfgschema_object(j, s, v, path))
         return;
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, path, "must be an object such as {\"iterations\": 0, \"salt\": \"-\"}");
-        return;
-    }
-    jsoncfg_check_keys(j, v, path, keys);
-    snprintf(sub, sizeof(sub), "%s.iterations", path);
-    /* RFC 9276 says 0; validators treat more than 100 (some 150) as
-     * insecure, so more than that is surely a mistake. */
-    sp->iterations = (uint16_t)jsoncfg_int(j, v, "iterations", sub, 0, 100, 0);
-    snprintf(sub, sizeof(sub), "%s.salt", path);
-    const char *s = jsoncfg_str(j, v, "salt", sub);
-    if (s)
-        zone_params_salt(j, s, sub, sp);
+    sp->iterations = (uint16_t)cfgschema_int(j, s, N3_ITERATIONS, v, path);
+    const char *salt = cfgschema_str(j, s, N3_SALT, v, path);
+    cfgschema_key_path(sub, sizeof(sub), s, N3_SALT, path);
+    if (salt)
+        zone_params_salt(j, salt, sub, sp);
 }
 
 static void zone_params_keys(const struct jsoncfg *j, json_t *v, const char *path,
@@ -80,61 +102,42 @@ static void zone_params_keys(const struct jsoncfg *j, json_t *v, const char *pat
 static void zone_params_sign(const struct jsoncfg *j, json_t *v, const char *path,
                              struct zone_sign_params *sp)
 {
+    const struct cfgschema *s = &zone_dnssec_schema;
     char sub[160];
-    snprintf(sub, sizeof(sub), "%s.keys", path);
-    zone_params_keys(j, json_object_get(v, "keys"), sub, sp);
-    snprintf(sub, sizeof(sub), "%s.denial", path);
-    const char *d = jsoncfg_str(j, v, "denial", sub);
+    cfgschema_key_path(sub, sizeof(sub), s, DS_KEYS, path);
+    zone_params_keys(j, cfgschema_value(s, DS_KEYS, v), sub, sp);
+    const char *d = cfgschema_str(j, s, DS_DENIAL, v, path);
     if (d && strcmp(d, "nsec3") == 0)
         sp->nsec3 = true;
     else if (d && strcmp(d, "nsec") != 0)
-        jsoncfg_err(j, sub, "must be \"nsec\" or \"nsec3\"");
-    snprintf(sub, sizeof(sub), "%s.nsec3", path);
-    zone_params_nsec3(j, json_object_get(v, "nsec3"), sub, sp);
-    snprintf(sub, sizeof(sub), "%s.validity", path);
-    /* A minute at least (short lives are for tests: signatures must
-     * outlive the TTLs of what they sign), a year at most. */
-    sp->validity =
-        (uint32_t)jsoncfg_int(j, v, "validity", sub, 60, 366L * 86400, ZONE_SIGN_VALIDITY_DEFAULT);
-    snprintf(sub, sizeof(sub), "%s.refresh", path);
-    sp->refresh =
-        (uint32_t)jsoncfg_int(j, v, "refresh", sub, 10, 366L * 86400, ZONE_SIGN_REFRESH_DEFAULT);
+        cfgschema_err(j, s, DS_DENIAL, path, "must be \"nsec\" or \"nsec3\"");
+    cfgschema_key_path(sub, sizeof(sub), s, DS_NSEC3, path);
+    zone_params_nsec3(j, cfgschema_value(s, DS_NSEC3, v), sub, sp);
+    sp->validity = (uint32_t)cfgschema_int(j, s, DS_VALIDITY, v, path);
+    sp->refresh = (uint32_t)cfgschema_int(j, s, DS_REFRESH, v, path);
     if (sp->refresh >= sp->validity)
-        jsoncfg_err(j, sub,
-                    "must be less than validity (%u): gtmd re-signs this long before "
-                    "the signatures expire",
-                    sp->validity);
+        cfgschema_err(j, s, DS_REFRESH, path,
+                      "must be less than validity (%u): gtmd re-signs this long before "
+                      "the signatures expire",
+                      sp->validity);
 }
 
 void zone_dnssec_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
                               struct zone_dnssec_params *out)
 {
-    static const char *const keys[] = {"expiry_warning", "keys",    "denial", "nsec3",
-                                       "validity",       "refresh", NULL};
-    static const char *const signing[] = {"denial", "nsec3", "validity", "refresh", NULL};
-    char sub[128];
+    const struct cfgschema *s = &zone_dnssec_schema;
     memset(out, 0, sizeof(*out));
     out->expiry_warning = ZONE_EXPIRY_WARNING_DEFAULT;
-    if (!v)
+    if (!v || !cfgschema_object(j, s, v, path))
         return;
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, path, "must be an object such as {\"expiry_warning\": 604800}");
-        return;
-    }
-    jsoncfg_check_keys(j, v, path, keys);
-    snprintf(sub, sizeof(sub), "%s.expiry_warning", path);
-    /* Up to a year: more would warn about every signature ever made. */
-    out->expiry_warning = (uint32_t)jsoncfg_int(j, v, "expiry_warning", sub, 0, 366L * 86400,
-                                                ZONE_EXPIRY_WARNING_DEFAULT);
-    if (json_object_get(v, "keys")) {
+    out->expiry_warning = (uint32_t)cfgschema_int(j, s, DS_EXPIRY_WARNING, v, path);
+    if (cfgschema_value(s, DS_KEYS, v)) {
         zone_params_sign(j, v, path, &out->sign);
         return;
     }
-    for (size_t i = 0; signing[i]; i++)
-        if (json_object_get(v, signing[i])) {
-            snprintf(sub, sizeof(sub), "%s.%s", path, signing[i]);
-            jsoncfg_err(j, sub, "is a signing setting: it needs \"keys\"");
-        }
+    for (size_t k = DS_SIGNING_FIRST; k < DS_N; k++)
+        if (cfgschema_value(s, k, v))
+            cfgschema_err(j, s, k, path, "is a signing setting: it needs \"keys\"");
 }
 
 void zone_dnssec_params_free(struct zone_dnssec_params *p)

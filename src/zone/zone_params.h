@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 
 #define ZONE_EXPIRY_WARNING_DEFAULT (7u * 86400u)
@@ -51,6 +52,9 @@ struct zone_dnssec_params {
 
 /* Sets the defaults, then reads v (the "dnssec" object, may be NULL) at
  * JSON path 'path'; errors go to j's list. */
+/* The keys of a zone's "dnssec" object. */
+extern const struct cfgschema zone_dnssec_schema;
+
 void zone_dnssec_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
                               struct zone_dnssec_params *out);
 

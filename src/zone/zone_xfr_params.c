@@ -70,43 +70,42 @@ static void zone_xfr_notify(const struct jsoncfg *j, json_t *v, const char *path
     }
 }
 
+enum { ZX_ALLOW, ZX_KEY, ZX_NOTIFY, ZX_JOURNAL, ZX_JOURNAL_MAX, ZX_N };
+static const struct cfgschema_key zone_xfr_keys[ZX_N] = {
+    [ZX_ALLOW] = {"allow", CFGSCHEMA_ARRAY, .what = "addresses or networks that may transfer it"},
+    [ZX_KEY] = {"key", CFGSCHEMA_STRING, .what = "the TSIG key of tsig_keys transfers need"},
+    [ZX_NOTIFY] = {"notify", CFGSCHEMA_ARRAY,
+                   .what = "secondaries told of a new serial, addresses with ports"},
+    [ZX_JOURNAL] = {"journal", CFGSCHEMA_PATH, .what = "the file its IXFR history is kept in"},
+    /* A few entries at least; a journal is read whole at every load. */
+    [ZX_JOURNAL_MAX] = {"journal_max", CFGSCHEMA_INT, 4096, 1L << 30, ZONE_JOURNAL_MAX_DEFAULT, 0,
+                        NULL, "the journal's size in octets, the oldest dropped first"},
+};
+const struct cfgschema zone_xfr_schema = CFGSCHEMA("$.zones[].transfer", zone_xfr_keys);
+
 void zone_xfr_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
                            struct zone_xfr_params *out)
 {
-    static const char *const keys[] = {"allow", "key", "notify", "journal", "journal_max", NULL};
+    const struct cfgschema *s = &zone_xfr_schema;
     char sub[160];
     memset(out, 0, sizeof(*out));
-    if (!v)
+    if (!v || !cfgschema_object(j, s, v, path))
         return;
-    if (!json_is_object(v)) {
-        jsoncfg_err(j, path,
-                    "must be an object such as {\"allow\": [\"192.0.2.53\"], "
-                    "\"notify\": [\"192.0.2.53:53\"]}");
-        return;
-    }
-    jsoncfg_check_keys(j, v, path, keys);
-    json_t *a = json_object_get(v, "allow");
+    json_t *a = cfgschema_value(s, ZX_ALLOW, v);
     if (a) {
-        snprintf(sub, sizeof(sub), "%s.allow", path);
+        cfgschema_key_path(sub, sizeof(sub), s, ZX_ALLOW, path);
         zone_xfr_allow(j, a, sub, out);
     }
-    json_t *n = json_object_get(v, "notify");
+    json_t *n = cfgschema_value(s, ZX_NOTIFY, v);
     if (n) {
-        snprintf(sub, sizeof(sub), "%s.notify", path);
+        cfgschema_key_path(sub, sizeof(sub), s, ZX_NOTIFY, path);
         zone_xfr_notify(j, n, sub, out);
     }
-    snprintf(sub, sizeof(sub), "%s.key", path);
-    const char *k = jsoncfg_str(j, v, "key", sub);
+    const char *k = cfgschema_str(j, s, ZX_KEY, v, path);
     if (k)
         out->key = jsoncfg_strdup(k);
-    snprintf(sub, sizeof(sub), "%s.journal", path);
-    const char *jf = jsoncfg_str(j, v, "journal", sub);
-    if (jf)
-        out->journal = jsoncfg_path(j, jf);
-    snprintf(sub, sizeof(sub), "%s.journal_max", path);
-    /* A few entries at least; a journal is read whole at every load. */
-    out->journal_max =
-        (size_t)jsoncfg_int(j, v, "journal_max", sub, 4096, 1L << 30, ZONE_JOURNAL_MAX_DEFAULT);
+    out->journal = cfgschema_path(j, s, ZX_JOURNAL, v, path);
+    out->journal_max = (size_t)cfgschema_int(j, s, ZX_JOURNAL_MAX, v, path);
 }
 
 void zone_xfr_params_free(struct zone_xfr_params *p)

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "common/addr.h"
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 
 #define ZONE_XFR_MAX_ALLOW 256
@@ -42,6 +43,9 @@ struct zone_xfr_params {
 };
 
 /* Reads v (the "transfer" object, may be NULL) at JSON path 'path'. */
+/* The keys of a zone's "transfer" object. */
+extern const struct cfgschema zone_xfr_schema;
+
 void zone_xfr_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
                            struct zone_xfr_params *out);
 

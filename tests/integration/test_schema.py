@@ -196,8 +196,6 @@ HAND_READ = {
     "src/policy/policy_config.c",
     "src/policy/policy_config_composite.c",
     "src/policy/policy_ramp.c",
-    "src/zone/zone_params.c",
-    "src/zone/zone_xfr_params.c",
 }
 
 # Reads of a key by its name and JSON paths written out: what a schema
