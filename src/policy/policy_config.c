@@ -23,31 +23,50 @@ static void *pc_calloc(size_t n, size_t size)
     return p;
 }
 
+enum { RG_LOCATION, RG_N };
+static const struct cfgschema_key pc_region_keys[RG_N] = {
+    [RG_LOCATION] = {"location", CFGSCHEMA_ARRAY,
+                     .what = "[latitude, longitude] in degrees (for nearest records)"},
+};
+static const struct cfgschema pc_region_schema = CFGSCHEMA("$.regions[]", pc_region_keys);
+
+enum { PK_REGIONS, PK_CHECKS, PK_POOLS, PK_RECORDS, PK_ECS, PK_N };
+static const struct cfgschema_key policy_root_keys[PK_N] = {
+    [PK_REGIONS] = {"regions", CFGSCHEMA_MAP, .sub = &pc_region_schema,
+                    .what = "regions and their availability zones", .section = "REGIONS"},
+    [PK_CHECKS] = {"checks", CFGSCHEMA_OBJECT, .what = "how endpoints are probed",
+                   .section = "CHECKS"},
+    [PK_POOLS] = {"pools", CFGSCHEMA_OBJECT, .what = "named sets of endpoints", .section = "POOLS"},
+    [PK_RECORDS] = {"records", CFGSCHEMA_OBJECT, .what = "names answered from a pool by a policy",
+                    .section = "RECORDS"},
+    [PK_ECS] = {"ecs", CFGSCHEMA_BOOL, .def = 1, .what = "EDNS Client Subnet for policy records",
+                .section = "GEO"},
+};
+const struct cfgschema policy_root_schema = CFGSCHEMA("$", policy_root_keys);
+
 static void pc_regions(const struct jsoncfg *j, json_t *v, struct gslb *g)
 {
-    static const char *const keys[] = {"location", NULL};
+    const struct cfgschema *s = &pc_region_schema;
+    char at[32];
+    cfgschema_key_path(at, sizeof(at), &policy_root_schema, PK_REGIONS, NULL);
     const char *name;
     json_t *r;
     if (!v)
         return;
     if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.regions",
-                    "must be an object of region name -> {\"location\": [lat, lon]}");
+        jsoncfg_err(j, at, "must be an object of region name -> {\"location\": [lat, lon]}");
         return;
     }
     g->regions = pc_calloc(json_object_size(v), sizeof(*g->regions));
     json_object_foreach(v, name, r)
     {
         char path[PC_PATH];
-        snprintf(path, sizeof(path), "$.regions.%s", name);
+        snprintf(path, sizeof(path), "%s.%s", at, name);
         struct policy_region *reg = &g->regions[g->n_regions++];
         reg->name = jsoncfg_strdup(name);
-        if (!json_is_object(r)) {
-            jsoncfg_err(j, path, "must be an object");
+        if (!cfgschema_object(j, s, r, path))
             continue;
-        }
-        jsoncfg_check_keys(j, r, path, keys);
-        json_t *loc = json_object_get(r, "location");
+        json_t *loc = cfgschema_value(s, RG_LOCATION, r);
         if (!loc)
             continue;
         if (!json_is_array(loc) || json_array_size(loc) != 2 ||
@@ -532,20 +551,6 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
         }
     }
 }
-
-enum { PK_REGIONS, PK_CHECKS, PK_POOLS, PK_RECORDS, PK_ECS, PK_N };
-static const struct cfgschema_key policy_root_keys[PK_N] = {
-    [PK_REGIONS] = {"regions", CFGSCHEMA_OBJECT, .what = "regions and their availability zones",
-                    .section = "REGIONS"},
-    [PK_CHECKS] = {"checks", CFGSCHEMA_OBJECT, .what = "how endpoints are probed",
-                   .section = "CHECKS"},
-    [PK_POOLS] = {"pools", CFGSCHEMA_OBJECT, .what = "named sets of endpoints", .section = "POOLS"},
-    [PK_RECORDS] = {"records", CFGSCHEMA_OBJECT, .what = "names answered from a pool by a policy",
-                    .section = "RECORDS"},
-    [PK_ECS] = {"ecs", CFGSCHEMA_BOOL, .def = 1, .what = "EDNS Client Subnet for policy records",
-                .section = "GEO"},
-};
-const struct cfgschema policy_root_schema = CFGSCHEMA("$", policy_root_keys);
 
 struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const char *const *origins,
                                  size_t n_origins)
