@@ -23,6 +23,43 @@ static void *pc_calloc(size_t n, size_t size)
     return p;
 }
 
+enum { CT_ADDRESS, CT_HOST, CT_PORT, CT_N };
+static const struct cfgschema_key pc_check_target_keys[CT_N] = {
+    [CT_ADDRESS] = {"address", CFGSCHEMA_STRING, .what = "the address probed instead"},
+    [CT_HOST] = {"host", CFGSCHEMA_STRING, .what = "the host name probed instead"},
+    [CT_PORT] = {"port", CFGSCHEMA_INT, 1, 65535, 0, CFGSCHEMA_DEFAULT_VARIES, NULL,
+                 "the port probed (the check's)"},
+};
+static const struct cfgschema pc_check_target_schema =
+    CFGSCHEMA("$.pools[].endpoints[].check_target", pc_check_target_keys);
+
+enum { EP_NAME, EP_ADDRESS, EP_CNAME, EP_REGION, EP_AZ, EP_WEIGHT, EP_CHECK_TARGET, EP_N };
+static const struct cfgschema_key pc_endpoint_keys[EP_N] = {
+    [EP_NAME] = {"name", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
+                 .what = "its name in the pool, without '/'"},
+    [EP_ADDRESS] = {"address", CFGSCHEMA_STRING, .what = "an IPv4 or IPv6 address it answers"},
+    [EP_CNAME] = {"cname", CFGSCHEMA_STRING, .what = "or a CNAME target it answers"},
+    [EP_REGION] = {"region", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
+                   .what = "its region (in regions)"},
+    [EP_AZ] = {"az", CFGSCHEMA_STRING, .what = "its availability zone"},
+    [EP_WEIGHT] = {"weight", CFGSCHEMA_INT, 0, 1000000, 1, 0, NULL,
+                   "its share of weighted answers"},
+    [EP_CHECK_TARGET] = {"check_target", CFGSCHEMA_OBJECT, .sub = &pc_check_target_schema,
+                         .what = "what is probed when not the answer itself"},
+};
+static const struct cfgschema pc_endpoint_schema =
+    CFGSCHEMA("$.pools[].endpoints[]", pc_endpoint_keys);
+
+enum { PL_CHECK, PL_ENDPOINTS, PL_MIN_HEALTHY, PL_N };
+static const struct cfgschema_key pc_pool_keys[PL_N] = {
+    [PL_CHECK] = {"check", CFGSCHEMA_STRING, .what = "how its endpoints are probed (in checks)"},
+    [PL_ENDPOINTS] = {"endpoints", CFGSCHEMA_ARRAY, .flags = CFGSCHEMA_REQUIRED,
+                      .sub = &pc_endpoint_schema, .what = "its endpoints"},
+    [PL_MIN_HEALTHY] = {"min_healthy", CFGSCHEMA_INT, 1, 100000, 1, 0, NULL,
+                        "endpoints up for an az or a region to be up"},
+};
+static const struct cfgschema pc_pool_schema = CFGSCHEMA("$.pools[]", pc_pool_keys);
+
 enum { RG_LOCATION, RG_N };
 static const struct cfgschema_key pc_region_keys[RG_N] = {
     [RG_LOCATION] = {"location", CFGSCHEMA_ARRAY,
@@ -36,7 +73,8 @@ static const struct cfgschema_key policy_root_keys[PK_N] = {
                     .what = "regions and their availability zones", .section = "REGIONS"},
     [PK_CHECKS] = {"checks", CFGSCHEMA_OBJECT, .what = "how endpoints are probed",
                    .section = "CHECKS"},
-    [PK_POOLS] = {"pools", CFGSCHEMA_OBJECT, .what = "named sets of endpoints", .section = "POOLS"},
+    [PK_POOLS] = {"pools", CFGSCHEMA_MAP, .sub = &pc_pool_schema, .what = "named sets of endpoints",
+                  .section = "POOLS"},
     [PK_RECORDS] = {"records", CFGSCHEMA_OBJECT, .what = "names answered from a pool by a policy",
                     .section = "RECORDS"},
     [PK_ECS] = {"ecs", CFGSCHEMA_BOOL, .def = 1, .what = "EDNS Client Subnet for policy records",
@@ -145,8 +183,8 @@ static int pc_az_index(const struct jsoncfg *j, struct gslb *g, const char *name
 static bool pc_answer(const struct jsoncfg *j, json_t *e, const char *path,
                       struct policy_endpoint *ep)
 {
-    const char *addr = jsoncfg_str(j, e, "address", path);
-    const char *cname = jsoncfg_str(j, e, "cname", path);
+    const char *addr = cfgschema_str(j, &pc_endpoint_schema, EP_ADDRESS, e, path);
+    const char *cname = cfgschema_str(j, &pc_endpoint_schema, EP_CNAME, e, path);
     if ((addr != NULL) == (cname != NULL)) {
         jsoncfg_err(j, path, "needs exactly one of \"address\" or \"cname\"");
         return false;
@@ -181,10 +219,10 @@ static bool pc_answer(const struct jsoncfg *j, json_t *e, const char *path,
 static void pc_check_target(const struct jsoncfg *j, json_t *e, const char *path,
                             struct policy_endpoint *ep)
 {
-    static const char *const keys[] = {"address", "host", "port", NULL};
+    const struct cfgschema *s = &pc_check_target_schema;
     char sub[PC_PATH];
-    json_t *t = json_object_get(e, "check_target");
-    snprintf(sub, sizeof(sub), "%s.check_target", path);
+    json_t *t = cfgschema_value(&pc_endpoint_schema, EP_CHECK_TARGET, e);
+    cfgschema_key_path(sub, sizeof(sub), &pc_endpoint_schema, EP_CHECK_TARGET, path);
     if (!t) {
         if (ep->rtype == DNS_TYPE_CNAME) {
             /* A CNAME endpoint is probed at its target name by default. */
@@ -194,15 +232,12 @@ static void pc_check_target(const struct jsoncfg *j, json_t *e, const char *path
         }
         return;
     }
-    if (!json_is_object(t)) {
-        jsoncfg_err(j, sub, "must be an object {\"address\"|\"host\", \"port\"}");
+    if (!cfgschema_object(j, s, t, sub))
         return;
-    }
-    jsoncfg_check_keys(j, t, sub, keys);
-    const char *a = jsoncfg_str(j, t, "address", sub), *h = jsoncfg_str(j, t, "host", sub);
-    char psub[PC_PATH];
-    snprintf(psub, sizeof(psub), "%s.port", sub);
-    ep->check_port = (uint16_t)jsoncfg_int(j, t, "port", psub, 1, 65535, 0);
+    const char *a = cfgschema_str(j, s, CT_ADDRESS, t, sub);
+    const char *h = cfgschema_str(j, s, CT_HOST, t, sub);
+    if (cfgschema_value(s, CT_PORT, t))
+        ep->check_port = (uint16_t)cfgschema_int(j, s, CT_PORT, t, sub);
     if (a && h)
         jsoncfg_err(j, sub, "give \"address\" or \"host\", not both");
     else if (a) {
@@ -215,19 +250,16 @@ static void pc_check_target(const struct jsoncfg *j, json_t *e, const char *path
 static void pc_endpoint(const struct jsoncfg *j, json_t *e, const char *path, struct gslb *g,
                         struct policy_pool *pool, size_t az_cap)
 {
-    static const char *const keys[] = {"name", "address", "cname",        "region",
-                                       "az",   "weight",  "check_target", NULL};
+    const struct cfgschema *s = &pc_endpoint_schema;
     struct policy_endpoint *ep = &pool->eps[pool->n_eps];
-    if (!json_is_object(e)) {
-        jsoncfg_err(j, path, "must be an object");
+    if (!cfgschema_object(j, s, e, path))
         return;
-    }
-    jsoncfg_check_keys(j, e, path, keys);
-    const char *name = jsoncfg_str(j, e, "name", path);
-    const char *region = jsoncfg_str(j, e, "region", path);
-    const char *az = jsoncfg_str(j, e, "az", path);
+    const char *name = cfgschema_str(j, s, EP_NAME, e, path);
+    const char *region = cfgschema_str(j, s, EP_REGION, e, path);
+    const char *az = cfgschema_str(j, s, EP_AZ, e, path);
     if (!name || !*name || strchr(name, '/')) {
-        jsoncfg_err(j, path, "needs a \"name\" (without '/')");
+        if (name)
+            cfgschema_err(j, s, EP_NAME, path, "must be a name without '/'");
         return;
     }
     for (size_t i = 0; i < pool->n_eps; i++)
@@ -235,14 +267,13 @@ static void pc_endpoint(const struct jsoncfg *j, json_t *e, const char *path, st
             jsoncfg_err(j, path, "endpoint name \"%s\" is used twice in pool %s", name, pool->name);
     int r = region ? gslb_region_index(g, region) : -1;
     if (r < 0) {
-        jsoncfg_err(j, path, "region \"%s\" is not defined in $.regions", region ? region : "");
+        if (region)
+            jsoncfg_err(j, path, "region \"%s\" is not defined in regions", region);
         return;
     }
     if (!pc_answer(j, e, path, ep))
         return;
-    char wpath[PC_PATH];
-    snprintf(wpath, sizeof(wpath), "%s.weight", path);
-    ep->weight = (uint32_t)jsoncfg_int(j, e, "weight", wpath, 0, 1000000, 1);
+    ep->weight = (uint32_t)cfgschema_int(j, s, EP_WEIGHT, e, path);
     ep->name = jsoncfg_strdup(name);
     size_t kl = strlen(pool->name) + strlen(name) + 11;
     ep->key = pc_calloc(kl, 1);
@@ -260,26 +291,24 @@ static void pc_endpoint(const struct jsoncfg *j, json_t *e, const char *path, st
 static void pc_pool(const struct jsoncfg *j, const char *name, json_t *p, struct gslb *g,
                     size_t az_cap)
 {
-    static const char *const keys[] = {"check", "endpoints", "min_healthy", NULL};
-    char path[PC_PATH], sub[PC_PATH];
-    snprintf(path, sizeof(path), "$.pools.%s", name);
+    const struct cfgschema *s = &pc_pool_schema;
+    char at[32], path[PC_PATH], sub[PC_PATH];
+    cfgschema_key_path(at, sizeof(at), &policy_root_schema, PK_POOLS, NULL);
+    snprintf(path, sizeof(path), "%s.%s", at, name);
     struct policy_pool *pool = &g->pools[g->n_pools++];
     pool->name = jsoncfg_strdup(name);
     pool->check = -1;
     pool->min_healthy = 1;
-    if (!json_is_object(p)) {
-        jsoncfg_err(j, path, "must be an object");
+    if (!cfgschema_object(j, s, p, path))
         return;
-    }
-    jsoncfg_check_keys(j, p, path, keys);
-    snprintf(sub, sizeof(sub), "%s.check", path);
-    const char *check = jsoncfg_str(j, p, "check", sub);
+    const char *check = cfgschema_str(j, s, PL_CHECK, p, path);
     if (check && (pool->check = pc_check_index(g, check)) < 0)
-        jsoncfg_err(j, sub, "check \"%s\" is not defined in $.checks", check);
-    snprintf(sub, sizeof(sub), "%s.min_healthy", path);
-    pool->min_healthy = (unsigned)jsoncfg_int(j, p, "min_healthy", sub, 1, 100000, 1);
-    json_t *eps = json_object_get(p, "endpoints");
-    snprintf(sub, sizeof(sub), "%s.endpoints", path);
+        cfgschema_err(j, s, PL_CHECK, path, "check \"%s\" is not defined in checks", check);
+    pool->min_healthy = (unsigned)cfgschema_int(j, s, PL_MIN_HEALTHY, p, path);
+    json_t *eps = cfgschema_value(s, PL_ENDPOINTS, p);
+    cfgschema_key_path(sub, sizeof(sub), s, PL_ENDPOINTS, path);
+    if (!eps)
+        return; /* said: required */
     if (!json_is_array(eps) || json_array_size(eps) == 0) {
         jsoncfg_err(j, sub, "must be a non-empty array of endpoints");
         return;
@@ -289,8 +318,8 @@ static void pc_pool(const struct jsoncfg *j, const char *name, json_t *p, struct
     json_t *e;
     json_array_foreach(eps, i, e)
     {
-        char epath[PC_PATH];
-        snprintf(epath, sizeof(epath), "%s.endpoints[%zu]", path, i);
+        char epath[PC_PATH + 32];
+        snprintf(epath, sizeof(epath), "%s[%zu]", sub, i);
         pc_endpoint(j, e, epath, g, pool, az_cap);
     }
     bool has_cname = false, has_addr = false;
@@ -308,12 +337,14 @@ static void pc_pools(const struct jsoncfg *j, json_t *v, struct gslb *g)
     if (!v)
         return;
     if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.pools", "must be an object of pool name -> pool");
+        char at[32];
+        cfgschema_key_path(at, sizeof(at), &policy_root_schema, PK_POOLS, NULL);
+        jsoncfg_err(j, at, "must be an object of pool name -> pool");
         return;
     }
     json_object_foreach(v, name, p)
     {
-        json_t *eps = json_is_object(p) ? json_object_get(p, "endpoints") : NULL;
+        json_t *eps = json_is_object(p) ? cfgschema_value(&pc_pool_schema, PL_ENDPOINTS, p) : NULL;
         total += json_is_array(eps) ? json_array_size(eps) : 0;
     }
     g->pools = pc_calloc(json_object_size(v), sizeof(*g->pools));

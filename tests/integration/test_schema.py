@@ -45,9 +45,9 @@ def tag_names(line):
     m = re.match(r'^\.B "?([a-z_0-9]+)"?$', line)
     if m:
         return [m.group(1)]
-    m = re.match(r'^\.BR ([a-z_0-9]+)((?: ", " [a-z_0-9]+)+)$', line)
+    m = re.match(r'^\.BR ([a-z_0-9]+)((?: "(?:, | or )" [a-z_0-9]+)+)$', line)
     if m:
-        return [m.group(1)] + re.findall(r'", " ([a-z_0-9]+)', m.group(2))
+        return [m.group(1)] + re.findall(r'"(?:, | or )" ([a-z_0-9]+)', m.group(2))
     return None
 
 
