@@ -60,6 +60,31 @@ static const struct cfgschema_key pc_pool_keys[PL_N] = {
 };
 static const struct cfgschema pc_pool_schema = CFGSCHEMA("$.pools[]", pc_pool_keys);
 
+static const struct cfgschema_key pc_record_keys[RK_N] = {
+    [RK_POOL] = {"pool", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
+                 .what = "the pool it answers from"},
+    [RK_TTL] = {"ttl", CFGSCHEMA_INT, 0, 2147483647, 30, 0, NULL, "the answers' TTL"},
+    [RK_POLICY] = {"policy", CFGSCHEMA_STRING,
+                   .what = "failover (the default), weighted, all, geo or nearest"},
+    [RK_REGIONS] = {"regions", CFGSCHEMA_ARRAY, .what = "its region order, or region set"},
+    [RK_SELECT] = {"select", CFGSCHEMA_STRING,
+                   .what = "all (the default), weighted or hashed: the endpoints answered"},
+    [RK_ANSWERS] = {"answers", CFGSCHEMA_INT, 1, 16, 0, CFGSCHEMA_DEFAULT_VARIES, NULL,
+                    "addresses per answer (8 for a set, else 1)"},
+    [RK_GEO] = {"geo", CFGSCHEMA_OBJECT, .what = "a geo record's region orders by place"},
+    [RK_ECS] = {"ecs", CFGSCHEMA_BOOL, .flags = CFGSCHEMA_DEFAULT_VARIES,
+                .what = "whether it uses EDNS Client Subnet (the top-level ecs)"},
+    [RK_SPILL] = {"spill", CFGSCHEMA_INT, 0, 64, 0, 0, NULL,
+                  "regions after the first that share its answers"},
+    [RK_WHEN_ALL_DOWN] = {"when_all_down", CFGSCHEMA_STRING,
+                          .what = "all (the default), fallback or empty"},
+    [RK_FALLBACK] = {"fallback", CFGSCHEMA_ARRAY,
+                     .what = "addresses or names answered when all is down"},
+    [RK_FAILBACK] = {"failback", CFGSCHEMA_OBJECT, .sub = &policy_ramp_schema,
+                     .what = "a recovered region's ramp back"},
+};
+const struct cfgschema pc_record_schema = CFGSCHEMA("$.records[]", pc_record_keys);
+
 enum { RG_LOCATION, RG_N };
 static const struct cfgschema_key pc_region_keys[RG_N] = {
     [RG_LOCATION] = {"location", CFGSCHEMA_ARRAY,
@@ -75,8 +100,8 @@ static const struct cfgschema_key policy_root_keys[PK_N] = {
                    .section = "CHECKS"},
     [PK_POOLS] = {"pools", CFGSCHEMA_MAP, .sub = &pc_pool_schema, .what = "named sets of endpoints",
                   .section = "POOLS"},
-    [PK_RECORDS] = {"records", CFGSCHEMA_OBJECT, .what = "names answered from a pool by a policy",
-                    .section = "RECORDS"},
+    [PK_RECORDS] = {"records", CFGSCHEMA_MAP, .sub = &pc_record_schema,
+                    .what = "names answered from a pool by a policy", .section = "RECORDS"},
     [PK_ECS] = {"ecs", CFGSCHEMA_BOOL, .def = 1, .what = "EDNS Client Subnet for policy records",
                 .section = "GEO"},
 };
@@ -351,12 +376,10 @@ static void pc_pools(const struct jsoncfg *j, json_t *v, struct gslb *g)
     g->azs = pc_calloc(total, sizeof(*g->azs));
     json_object_foreach(v, name, p) pc_pool(j, name, p, g, total);
 }
-static int pc_enum(const struct jsoncfg *j, json_t *r, const char *key, const char *path,
+static int pc_enum(const struct jsoncfg *j, json_t *r, size_t key, const char *path,
                    const char *const *names, int def)
 {
-    char sub[PC_PATH];
-    snprintf(sub, sizeof(sub), "%s.%s", path, key);
-    const char *v = jsoncfg_str(j, r, key, sub);
+    const char *v = cfgschema_str(j, &pc_record_schema, key, r, path);
     if (!v)
         return def;
     for (int i = 0; names[i]; i++)
@@ -366,7 +389,7 @@ static int pc_enum(const struct jsoncfg *j, json_t *r, const char *key, const ch
     for (int i = 0; names[i]; i++)
         snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), "%s%s",
                  i ? ", " : "", names[i]);
-    jsoncfg_err(j, sub, "\"%s\" is not one of: %s", v, allowed);
+    cfgschema_err(j, &pc_record_schema, key, path, "\"%s\" is not one of: %s", v, allowed);
     return def;
 }
 
@@ -375,9 +398,9 @@ static int pc_enum(const struct jsoncfg *j, json_t *r, const char *key, const ch
 static void pc_record_regions(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
                               struct policy_record *rec)
 {
-    json_t *regs = json_object_get(r, "regions");
+    json_t *regs = cfgschema_value(&pc_record_schema, RK_REGIONS, r);
     char sub[PC_PATH];
-    snprintf(sub, sizeof(sub), "%s.regions", path);
+    cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_REGIONS, path);
     rec->regions = pc_calloc(g->n_regions, sizeof(*rec->regions));
     if (!regs) {
         const struct policy_pool *pool = &g->pools[rec->pool];
@@ -404,7 +427,7 @@ static void pc_record_regions(const struct jsoncfg *j, json_t *r, const char *pa
         for (size_t k = 0; ri >= 0 && k < rec->n_regions; k++)
             dup = dup || rec->regions[k] == ri;
         if (ri < 0 || dup || rec->n_regions >= g->n_regions)
-            jsoncfg_err(j, sub, "entry %zu must name a region of $.regions, once", i);
+            jsoncfg_err(j, sub, "entry %zu must name a region of regions, once", i);
         else
             rec->regions[rec->n_regions++] = (uint16_t)ri;
     }
@@ -413,9 +436,9 @@ static void pc_record_regions(const struct jsoncfg *j, json_t *r, const char *pa
 static void pc_fallback(const struct jsoncfg *j, json_t *r, const char *path,
                         struct policy_record *rec)
 {
-    json_t *fb = json_object_get(r, "fallback");
+    json_t *fb = cfgschema_value(&pc_record_schema, RK_FALLBACK, r);
     char sub[PC_PATH];
-    snprintf(sub, sizeof(sub), "%s.fallback", path);
+    cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_FALLBACK, path);
     if (rec->when_all_down != DOWN_FALLBACK) {
         if (fb)
             jsoncfg_err(j, sub, "only used with \"when_all_down\": \"fallback\"");
@@ -462,11 +485,8 @@ static bool pc_in_zones(const struct dns_name *n, const char *const *origins, si
 static void pc_record_order(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
                             struct policy_record *rec)
 {
-    if (json_object_get(r, "geo") && rec->policy != POLICY_GEO) {
-        char sub[PC_PATH + 8];
-        snprintf(sub, sizeof(sub), "%s.geo", path);
-        jsoncfg_err(j, sub, "only used with \"policy\": \"geo\"");
-    }
+    if (cfgschema_value(&pc_record_schema, RK_GEO, r) && rec->policy != POLICY_GEO)
+        cfgschema_err(j, &pc_record_schema, RK_GEO, path, "only used with \"policy\": \"geo\"");
     if (rec->policy == POLICY_GEO)
         pc_record_geo(j, r, path, g, rec);
     else if (rec->policy == POLICY_NEAREST)
@@ -479,36 +499,67 @@ struct pc_defaults {
     bool ecs; /* $.ecs */
 };
 
+/* The record's name, in one of the zones; false (said) when it is not. */
+static bool pc_record_name(const struct jsoncfg *j, const char *name, const char *path,
+                           const char *const *origins, size_t n_origins, struct dns_name *n)
+{
+    if (!dns_name_from_str(name, n) || n->count == 0 || (n->wire[0] == 1 && n->wire[1] == '*')) {
+        jsoncfg_err(j, path, "\"%s\" is not a domain name (wildcards are not policy names)", name);
+        return false;
+    }
+    if (!pc_in_zones(n, origins, n_origins)) {
+        jsoncfg_err(j, path, "%s is outside every zone in zones", name);
+        return false;
+    }
+    return true;
+}
+
+/* ecs, spill, fallback, failback and the answers' type, once the region
+ * order is known. */
+static void pc_record_rest(const struct jsoncfg *j, json_t *r, const char *path,
+                           const struct gslb *g, struct policy_record *rec,
+                           const struct pc_defaults *def)
+{
+    const struct cfgschema *s = &pc_record_schema;
+    rec->use_ecs = cfgschema_value(s, RK_ECS, r) ? cfgschema_bool(j, s, RK_ECS, r, path) : def->ecs;
+    rec->spill = (unsigned)cfgschema_int(j, s, RK_SPILL, r, path);
+    bool ordered = rec->policy == POLICY_FAILOVER || rec->policy == POLICY_GEO ||
+                   rec->policy == POLICY_NEAREST;
+    size_t longest = pc_record_longest_order(rec);
+    if (rec->spill && !ordered)
+        cfgschema_err(j, s, RK_SPILL, path,
+                      "spill applies to failover, geo and nearest records only");
+    if (rec->spill && rec->spill >= longest && longest)
+        cfgschema_err(j, s, RK_SPILL, path, "spill must be less than the number of regions (%zu)",
+                      longest);
+    pc_fallback(j, r, path, rec);
+    char sub[PC_PATH + 16];
+    cfgschema_key_path(sub, sizeof(sub), s, RK_FAILBACK, path);
+    policy_ramp_parse(j, cfgschema_value(s, RK_FAILBACK, r), sub, rec);
+    rec->rtype = g->pools[rec->pool].n_eps ? g->pools[rec->pool].eps[0].rtype : DNS_TYPE_A;
+    if (rec->rtype == DNS_TYPE_AAAA)
+        rec->rtype = DNS_TYPE_A; /* an address pool serves A and/or AAAA */
+    for (size_t k = 0; k < rec->n_fallback; k++)
+        if ((rec->fallback[k].rtype == DNS_TYPE_CNAME) != (rec->rtype == DNS_TYPE_CNAME))
+            jsoncfg_err(j, path, "fallback answers must be of the pool's kind (address or cname)");
+}
+
 static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, const char *path,
                       struct gslb *g, const char *const *origins, size_t n_origins,
                       const struct pc_defaults *def)
 {
-    static const char *const keys[] = {"pool",     "ttl",      "policy", "regions", "select",
-                                       "answers",  "geo",      "ecs",    "spill",   "when_all_down",
-                                       "fallback", "failback", NULL};
     static const char *const policies[] = {"failover", "weighted", "all", "geo", "nearest", NULL};
     static const char *const selects[] = {"all", "weighted", "hashed", NULL};
     static const char *const downs[] = {"all", "fallback", "empty", NULL};
-    char sub[PC_PATH];
+    const struct cfgschema *s = &pc_record_schema;
     struct dns_name n;
-    if (!json_is_object(r)) {
-        jsoncfg_err(j, path, "must be an object");
+    if (!cfgschema_object(j, s, r, path) || !pc_record_name(j, name, path, origins, n_origins, &n))
         return;
-    }
-    jsoncfg_check_keys(j, r, path, keys);
-    if (!dns_name_from_str(name, &n) || n.count == 0 || (n.wire[0] == 1 && n.wire[1] == '*')) {
-        jsoncfg_err(j, path, "\"%s\" is not a domain name (wildcards are not policy names)", name);
-        return;
-    }
-    if (!pc_in_zones(&n, origins, n_origins)) {
-        jsoncfg_err(j, path, "%s is outside every zone in $.zones", name);
-        return;
-    }
-    snprintf(sub, sizeof(sub), "%s.pool", path);
-    const char *pool = jsoncfg_str(j, r, "pool", sub);
+    const char *pool = cfgschema_str(j, s, RK_POOL, r, path);
     int pi = pool ? gslb_pool_index(g, pool) : -1;
     if (pi < 0) {
-        jsoncfg_err(j, sub, "pool \"%s\" is not defined in $.pools", pool ? pool : "");
+        if (pool)
+            cfgschema_err(j, s, RK_POOL, path, "pool \"%s\" is not defined in pools", pool);
         return;
     }
     struct policy_record *rec = &g->records[g->n_records];
@@ -518,36 +569,18 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     memcpy(rec->name, n.wire, n.len);
     rec->name_len = n.len;
     rec->pool = (uint32_t)pi;
-    snprintf(sub, sizeof(sub), "%s.ttl", path);
-    rec->ttl = (uint32_t)jsoncfg_int(j, r, "ttl", sub, 0, 2147483647, 30);
-    rec->policy = (enum policy_kind)pc_enum(j, r, "policy", path, policies, POLICY_FAILOVER);
-    rec->select = (enum policy_select)pc_enum(j, r, "select", path, selects, SELECT_ALL);
-    rec->when_all_down = (enum policy_down)pc_enum(j, r, "when_all_down", path, downs, DOWN_ALL);
-    snprintf(sub, sizeof(sub), "%s.answers", path);
+    rec->ttl = (uint32_t)cfgschema_int(j, s, RK_TTL, r, path);
+    rec->policy = (enum policy_kind)pc_enum(j, r, RK_POLICY, path, policies, POLICY_FAILOVER);
+    rec->select = (enum policy_select)pc_enum(j, r, RK_SELECT, path, selects, SELECT_ALL);
+    rec->when_all_down = (enum policy_down)pc_enum(j, r, RK_WHEN_ALL_DOWN, path, downs, DOWN_ALL);
     /* One answer unless the record returns a set (select all on a failover
      * or all policy); a weighted policy picks one by default, as Route 53. */
     bool set = rec->select == SELECT_ALL && rec->policy != POLICY_WEIGHTED;
-    rec->answers = (unsigned)jsoncfg_int(j, r, "answers", sub, 1, 16, set ? 8 : 1);
+    rec->answers = set ? 8 : 1;
+    if (cfgschema_value(s, RK_ANSWERS, r))
+        rec->answers = (unsigned)cfgschema_int(j, s, RK_ANSWERS, r, path);
     pc_record_order(j, r, path, g, rec);
-    snprintf(sub, sizeof(sub), "%s.ecs", path);
-    rec->use_ecs = jsoncfg_bool(j, r, "ecs", sub, def->ecs);
-    snprintf(sub, sizeof(sub), "%s.spill", path);
-    rec->spill = (unsigned)jsoncfg_int(j, r, "spill", sub, 0, 64, 0);
-    bool ordered = rec->policy == POLICY_FAILOVER || rec->policy == POLICY_GEO ||
-                   rec->policy == POLICY_NEAREST;
-    size_t longest = pc_record_longest_order(rec);
-    if (rec->spill && !ordered)
-        jsoncfg_err(j, sub, "spill applies to failover, geo and nearest records only");
-    if (rec->spill && rec->spill >= longest && longest)
-        jsoncfg_err(j, sub, "spill must be less than the number of regions (%zu)", longest);
-    pc_fallback(j, r, path, rec);
-    policy_ramp_parse(j, r, path, rec);
-    rec->rtype = g->pools[pi].n_eps ? g->pools[pi].eps[0].rtype : DNS_TYPE_A;
-    if (rec->rtype == DNS_TYPE_AAAA)
-        rec->rtype = DNS_TYPE_A; /* an address pool serves A and/or AAAA */
-    for (size_t k = 0; k < rec->n_fallback; k++)
-        if ((rec->fallback[k].rtype == DNS_TYPE_CNAME) != (rec->rtype == DNS_TYPE_CNAME))
-            jsoncfg_err(j, path, "fallback answers must be of the pool's kind (address or cname)");
+    pc_record_rest(j, r, path, g, rec, def);
 }
 
 static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
@@ -558,8 +591,10 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
     size_t total = 0;
     if (!v)
         return;
+    char at[32];
+    cfgschema_key_path(at, sizeof(at), &policy_root_schema, PK_RECORDS, NULL);
     if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.records", "must be an object of name -> record (or array of records)");
+        jsoncfg_err(j, at, "must be an object of name -> record (or array of records)");
         return;
     }
     json_object_foreach(v, name, r) total += json_is_array(r) ? json_array_size(r) : 1;
@@ -567,7 +602,7 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
     json_object_foreach(v, name, r)
     {
         char path[PC_PATH];
-        snprintf(path, sizeof(path), "$.records[\"%s\"]", name);
+        snprintf(path, sizeof(path), "%s[\"%s\"]", at, name);
         if (!json_is_array(r)) {
             pc_record(j, name, r, path, g, origins, n_origins, def);
             continue;

@@ -33,11 +33,11 @@ void pc_record_geo(const struct jsoncfg *j, json_t *r, const char *path, struct 
                    struct policy_record *rec)
 {
     char sub[PC_PATH + 16];
-    json_t *obj = json_object_get(r, "geo");
-    snprintf(sub, sizeof(sub), "%s.geo", path);
+    json_t *obj = cfgschema_value(&pc_record_schema, RK_GEO, r);
+    cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_GEO, path);
     rec->regions = pcg_calloc(g->n_regions, sizeof(*rec->regions));
-    if (json_object_get(r, "regions")) {
-        snprintf(sub, sizeof(sub), "%s.regions", path);
+    if (cfgschema_value(&pc_record_schema, RK_REGIONS, r)) {
+        cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_REGIONS, path);
         jsoncfg_err(j, sub, "a geo record takes its region orders from \"geo\"");
         return;
     }
@@ -98,8 +98,8 @@ void pc_record_nearest(const struct jsoncfg *j, json_t *r, const char *path, str
                        struct policy_record *rec)
 {
     char sub[PC_PATH + 16];
-    json_t *regs = json_object_get(r, "regions");
-    snprintf(sub, sizeof(sub), "%s.regions", path);
+    json_t *regs = cfgschema_value(&pc_record_schema, RK_REGIONS, r);
+    cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_REGIONS, path);
     rec->regions = pcg_calloc(g->n_regions, sizeof(*rec->regions));
     if (regs && !pcg_nearest_given(j, regs, sub, g, rec))
         return;

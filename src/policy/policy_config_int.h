@@ -7,10 +7,31 @@
 
 #include <jansson.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 #include "policy/policy.h"
 
 #define PC_PATH 256
+
+/* The keys of a record (policy_config.c's pc_record_schema); the geo and
+ * nearest parts (policy_config_geo.c) and failback (policy_ramp.c) read
+ * theirs through it. */
+enum pc_record_key {
+    RK_POOL,
+    RK_TTL,
+    RK_POLICY,
+    RK_REGIONS,
+    RK_SELECT,
+    RK_ANSWERS,
+    RK_GEO,
+    RK_ECS,
+    RK_SPILL,
+    RK_WHEN_ALL_DOWN,
+    RK_FALLBACK,
+    RK_FAILBACK,
+    RK_N
+};
+extern const struct cfgschema pc_record_schema;
 
 /* The "geo" object of a geo record: the map, its class orders and the
  * record's region set (every region of the map, by first appearance). */

@@ -10,28 +10,21 @@
 
 #include "policy/policy_dial.h"
 
-void policy_ramp_parse(const struct jsoncfg *j, json_t *r, const char *path,
+enum { RAMP_RAMP, RAMP_N };
+static const struct cfgschema_key policy_ramp_keys[RAMP_N] = {
+    [RAMP_RAMP] = {"ramp", CFGSCHEMA_SECONDS, 1, POLICY_RAMP_MAX_S, 0, CFGSCHEMA_REQUIRED, NULL,
+                   "the seconds over which a recovered region ramps back"},
+};
+const struct cfgschema policy_ramp_schema = CFGSCHEMA("$.records[].failback", policy_ramp_keys);
+
+void policy_ramp_parse(const struct jsoncfg *j, json_t *fb, const char *path,
                        struct policy_record *rec)
 {
-    static const char *const keys[] = {"ramp", NULL};
-    json_t *fb = json_object_get(r, "failback");
-    char sub[300];
-    snprintf(sub, sizeof(sub), "%s.failback", path);
+    const struct cfgschema *s = &policy_ramp_schema;
     rec->ramp_ms = 0;
-    if (!fb)
+    if (!fb || !cfgschema_object(j, s, fb, path) || !cfgschema_value(s, RAMP_RAMP, fb))
         return;
-    if (!json_is_object(fb)) {
-        jsoncfg_err(j, sub, "must be an object like {\"ramp\": 120}");
-        return;
-    }
-    jsoncfg_check_keys(j, fb, sub, keys);
-    char rsub[320];
-    snprintf(rsub, sizeof(rsub), "%s.ramp", sub);
-    if (!json_object_get(fb, "ramp")) {
-        jsoncfg_err(j, rsub, "is required: the seconds over which a recovered region ramps back");
-        return;
-    }
-    rec->ramp_ms = jsoncfg_ms(j, fb, "ramp", rsub, 1, POLICY_RAMP_MAX_S, 0);
+    rec->ramp_ms = cfgschema_ms(j, s, RAMP_RAMP, fb, path);
 }
 
 static void *policy_ramp_calloc(size_t n, size_t size)

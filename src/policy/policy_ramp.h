@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 #include "policy/policy.h"
 
@@ -45,8 +46,12 @@ struct policy_ramp {
     uint32_t *salt;    /* [region]: policy_dial_salt of "region:NAME" */
 };
 
-/* Parses rec's "failback" ({"ramp": seconds}) into rec->ramp_ms. */
-void policy_ramp_parse(const struct jsoncfg *j, json_t *r, const char *path,
+/* The keys of a record's "failback" object. */
+extern const struct cfgschema policy_ramp_schema;
+
+/* Parses a record's "failback" object fb at path ({"ramp": seconds};
+ * NULL: none) into rec->ramp_ms. */
+void policy_ramp_parse(const struct jsoncfg *j, json_t *fb, const char *path,
                        struct policy_record *rec);
 /* Sets up g->ramp when a record has a ramp (after the records are parsed). */
 void policy_ramp_init(struct gslb *g);

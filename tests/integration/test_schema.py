@@ -16,7 +16,8 @@ The page is read the way it is written: a key is a ".TP" entry whose tag
 is ".B NAME" (or ".BR NAME \", \" OTHER" for keys documented together);
 an object's keys are either entries of its own ".RS" block or named in
 bold in its entry; a top-level key without an entry of its own (drills)
-has its keys as its section's entries."""
+has its keys as its section's entries, and one whose entry has no block
+of its own has them in its section's ".SS ... keys" subsection (records)."""
 import json
 import os
 import re
@@ -91,6 +92,16 @@ def section(page, name):
     return m.group(1).split("\n")
 
 
+def keys_subsection(sec):
+    """The lines of the section's first ".SS ... keys" subsection, or []."""
+    for i, line in enumerate(sec):
+        if line.startswith(".SS ") and re.search(r"\b[Kk]eys\b", line):
+            end = next((k for k in range(i + 1, len(sec)) if sec[k].startswith((".SS", ".SH"))),
+                       len(sec))
+            return sec[i + 1:end]
+    return []
+
+
 def fmt(x):
     return "%g" % x
 
@@ -156,6 +167,8 @@ def test_every_schema_has_its_section_documented_exactly():
         assert len(ent) <= 1, "%s: %d entries in %s" % (k["name"], len(ent), k["section"])
         if ent and ent[0][2]:  # an entry of its own, its keys in its .RS block
             compare(k["keys"], ent[0][2], "$." + k["name"], errs)
+        elif ent and keys_subsection(sec):  # its keys in the section's ".SS ... keys"
+            compare(k["keys"], keys_subsection(sec), "$." + k["name"], errs)
         elif ent:  # an entry that names its keys in its text
             for m in sorted({x["name"] for x in k["keys"]} - bold(ent[0][1])):
                 errs.append("$.%s.%s: in the schema, not named in %s's entry"
@@ -195,7 +208,6 @@ HAND_READ = {
     "src/health/probe_spec.c",
     "src/policy/policy_config.c",
     "src/policy/policy_config_composite.c",
-    "src/policy/policy_ramp.c",
 }
 
 # Reads of a key by its name and JSON paths written out: what a schema
