@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/cfgschema.h"
 #include "common/errlist.h"
 #include "health/health.h"
 
@@ -95,6 +96,10 @@ typedef void (*probe_done_cb)(void *arg, const struct probe_result *r);
  * "FILE: $.checks.NAME.key: message". Relative ca_file paths are resolved
  * against dir. Returns true when valid.
  */
+/* The keys of a check: "type" alone (a composite's too), and all of them
+ * (every probe type's) for `gtmd keys`. */
+extern const struct cfgschema probe_type_schema, probe_check_schema;
+
 bool probe_spec_parse(json_t *obj, const char *file, const char *dir, const char *path,
                       struct probe_spec *out, struct errlist *errs);
 void probe_spec_free(struct probe_spec *s);

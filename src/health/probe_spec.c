@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 #include "dns/name.h"
 #include "dns/rrtype.h"
@@ -32,14 +33,69 @@ struct probe_spec_ctx {
     struct probe_spec *s;
 };
 
-static const char *const probe_spec_common_keys[] = {"type", "port", "interval", "timeout",
-                                                     "rise", "fall", NULL};
-static const char *const probe_spec_http_keys[] = {
-    "method", "path", "host", "headers", "expect_status", "body_contains", NULL};
-static const char *const probe_spec_https_keys[] = {"ca_file", NULL};
-static const char *const probe_spec_dns_keys[] = {"query", "query_type", "expect_rcode",
-                                                  "expect_answer", NULL};
+/* A check's keys, by the types they apply to: "type" (every check, a
+ * composite's too: policy_config_composite.c), then every probe's, then
+ * http and https, https, dns. */
+enum { PT_TYPE, PT_N };
+static const struct cfgschema_key ps_type_keys[PT_N] = {
+    [PT_TYPE] = {"type", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
+                 .what = "tcp, http, https, dns or composite"},
+};
+const struct cfgschema probe_type_schema = CFGSCHEMA("$.checks[]", ps_type_keys);
+
+enum { PC_PORT, PC_INTERVAL, PC_TIMEOUT, PC_RISE, PC_FALL, PC_N };
+static const struct cfgschema_key ps_common_keys[PC_N] = {
+    [PC_PORT] = {"port", CFGSCHEMA_INT, 1, 65535, 0, CFGSCHEMA_DEFAULT_VARIES, NULL,
+                 "the port probed (80, 443, 53; required for tcp)"},
+    [PC_INTERVAL] = {"interval", CFGSCHEMA_SECONDS, 0.1, 3600, 1, 0, NULL,
+                     "seconds between probes"},
+    [PC_TIMEOUT] = {"timeout", CFGSCHEMA_SECONDS, 0.001, 3600, 0, CFGSCHEMA_DEFAULT_VARIES, NULL,
+                    "a probe's bound, less than interval (half of it, at most 2)"},
+    [PC_RISE] = {"rise", CFGSCHEMA_INT, 1, 100, 2, 0, NULL, "passes in a row to be up"},
+    [PC_FALL] = {"fall", CFGSCHEMA_INT, 1, 100, 2, 0, NULL, "failures in a row to be down"},
+};
+static const struct cfgschema ps_common = CFGSCHEMA("$.checks[]", ps_common_keys);
+
+enum { PH_METHOD, PH_PATH, PH_HOST, PH_HEADERS, PH_EXPECT_STATUS, PH_BODY_CONTAINS, PH_N };
+static const struct cfgschema_key ps_http_keys[PH_N] = {
+    [PH_METHOD] = {"method", CFGSCHEMA_STRING, .what = "GET (the default) or HEAD"},
+    [PH_PATH] = {"path", CFGSCHEMA_STRING, .what = "the path asked for (\"/\")"},
+    [PH_HOST] = {"host", CFGSCHEMA_STRING, .what = "the Host header and SNI"},
+    [PH_HEADERS] = {"headers", CFGSCHEMA_OBJECT, .what = "more request headers, name to value"},
+    [PH_EXPECT_STATUS] = {"expect_status", CFGSCHEMA_ARRAY,
+                          .what = "statuses that pass ([[200, 299]])"},
+    [PH_BODY_CONTAINS] = {"body_contains", CFGSCHEMA_STRING, .what = "text the body must contain"},
+};
+static const struct cfgschema ps_http = CFGSCHEMA("$.checks[]", ps_http_keys);
+
+enum { PS_CA_FILE, PS_N };
+static const struct cfgschema_key ps_https_keys[PS_N] = {
+    [PS_CA_FILE] = {"ca_file", CFGSCHEMA_PATH, .what = "the CAs to trust instead of the system's"},
+};
+static const struct cfgschema ps_https = CFGSCHEMA("$.checks[]", ps_https_keys);
+
+enum { PD_QUERY, PD_QUERY_TYPE, PD_EXPECT_RCODE, PD_EXPECT_ANSWER, PD_N };
+static const struct cfgschema_key ps_dns_keys[PD_N] = {
+    [PD_QUERY] = {"query", CFGSCHEMA_STRING, .what = "the name asked (required for dns)"},
+    [PD_QUERY_TYPE] = {"query_type", CFGSCHEMA_ANY, .what = "the type asked (A)"},
+    [PD_EXPECT_RCODE] = {"expect_rcode", CFGSCHEMA_ANY, .what = "the rcode that passes (NOERROR)"},
+    [PD_EXPECT_ANSWER] = {"expect_answer", CFGSCHEMA_STRING,
+                          .what = "data some record of the answer must have"},
+};
+static const struct cfgschema ps_dns = CFGSCHEMA("$.checks[]", ps_dns_keys);
+
+static const struct cfgschema *const probe_check_more[] = {&ps_common, &ps_http, &ps_https, &ps_dns,
+                                                           NULL};
+const struct cfgschema probe_check_schema =
+    CFGSCHEMA_MORE("$.checks[]", ps_type_keys, probe_check_more);
+
 static const char *const probe_spec_type_names[] = {"tcp", "http", "https", "dns"};
+
+/* The name of key k of table t (for messages at its path). */
+static const char *psk(const struct cfgschema *t, size_t k)
+{
+    return t->keys[k].name;
+}
 
 /* Reports an error at the path of key (or of the check when key is NULL). */
 static void probe_spec_err(struct probe_spec_ctx *x, const char *key, const char *fmt, ...)
@@ -59,19 +115,6 @@ static void probe_spec_err(struct probe_spec_ctx *x, const char *key, const char
     jsoncfg_err(&x->j, sub, "%s", msg);
 }
 
-static void probe_spec_sub(const struct probe_spec_ctx *x, const char *key, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s.%s", x->path, key);
-}
-
-static bool probe_spec_in(const char *const *list, const char *key)
-{
-    for (; *list; list++)
-        if (strcmp(*list, key) == 0)
-            return true;
-    return false;
-}
-
 /* Keys of another type are "not allowed for type X"; others are unknown. */
 static void probe_spec_keys(struct probe_spec_ctx *x, bool typed)
 {
@@ -80,10 +123,10 @@ static void probe_spec_keys(struct probe_spec_ctx *x, bool typed)
     enum probe_type t = x->s->type;
     json_object_foreach(x->obj, key, v)
     {
-        bool http = probe_spec_in(probe_spec_http_keys, key);
-        bool https = probe_spec_in(probe_spec_https_keys, key);
-        bool dns = probe_spec_in(probe_spec_dns_keys, key);
-        if (probe_spec_in(probe_spec_common_keys, key))
+        bool http = cfgschema_find(&ps_http, key) != NULL;
+        bool https = cfgschema_find(&ps_https, key) != NULL;
+        bool dns = cfgschema_find(&ps_dns, key) != NULL;
+        if (cfgschema_find(&ps_common, key) || cfgschema_find(&probe_type_schema, key))
             continue;
         if (!http && !https && !dns) {
             probe_spec_err(x, NULL, "unknown key \"%s\"", key);
@@ -100,9 +143,10 @@ static void probe_spec_keys(struct probe_spec_ctx *x, bool typed)
 
 static bool probe_spec_type(struct probe_spec_ctx *x)
 {
-    json_t *v = json_object_get(x->obj, "type");
+    json_t *v = cfgschema_value(&probe_type_schema, PT_TYPE, x->obj);
     if (!v) {
-        probe_spec_err(x, "type", "is required (tcp, http, https or dns)");
+        probe_spec_err(x, psk(&probe_type_schema, PT_TYPE),
+                       "is required (tcp, http, https or dns)");
         return false;
     }
     for (size_t i = 0; i < sizeof(probe_spec_type_names) / sizeof(probe_spec_type_names[0]); i++) {
@@ -111,7 +155,8 @@ static bool probe_spec_type(struct probe_spec_ctx *x)
             return true;
         }
     }
-    probe_spec_err(x, "type", "must be \"tcp\", \"http\", \"https\" or \"dns\"");
+    probe_spec_err(x, psk(&probe_type_schema, PT_TYPE),
+                   "must be \"tcp\", \"http\", \"https\" or \"dns\"");
     return false;
 }
 
@@ -119,46 +164,44 @@ static bool probe_spec_type(struct probe_spec_ctx *x)
 static void probe_spec_timing(struct probe_spec_ctx *x)
 {
     static const uint16_t def_port[] = {0, 80, 443, 53};
+    const struct cfgschema *c = &ps_common;
     struct probe_spec *s = x->s;
-    char sub[512];
     size_t before;
 
-    probe_spec_sub(x, "port", sub, sizeof(sub));
-    s->port = (uint16_t)jsoncfg_int(&x->j, x->obj, "port", sub, 1, 65535, def_port[s->type]);
-    if (s->type == PROBE_TCP && !json_object_get(x->obj, "port"))
-        probe_spec_err(x, "port", "is required for type tcp");
+    s->port = def_port[s->type];
+    if (cfgschema_value(c, PC_PORT, x->obj))
+        s->port = (uint16_t)cfgschema_int(&x->j, c, PC_PORT, x->obj, x->path);
+    else if (s->type == PROBE_TCP)
+        probe_spec_err(x, psk(c, PC_PORT), "is required for type tcp");
 
     before = x->j.errs->count;
-    probe_spec_sub(x, "interval", sub, sizeof(sub));
-    s->interval_ms = jsoncfg_ms(&x->j, x->obj, "interval", sub, 0.1, 3600, 1.0);
+    s->interval_ms = cfgschema_ms(&x->j, c, PC_INTERVAL, x->obj, x->path);
     bool interval_ok = x->j.errs->count == before;
 
-    json_t *t = json_object_get(x->obj, "timeout");
+    json_t *t = cfgschema_value(c, PC_TIMEOUT, x->obj);
     s->timeout_ms = s->interval_ms / 2 < 2000 ? s->interval_ms / 2 : 2000;
     if (t && (!json_is_number(t) || !(json_number_value(t) > 0))) {
-        probe_spec_err(x, "timeout", "must be a positive number of seconds");
+        probe_spec_err(x, psk(c, PC_TIMEOUT), "must be a positive number of seconds");
     } else if (t) {
         double ms = json_number_value(t) * 1000.0 + 0.5;
         if (ms < 1)
-            probe_spec_err(x, "timeout", "must be at least 0.001 seconds");
+            probe_spec_err(x, psk(c, PC_TIMEOUT), "must be at least 0.001 seconds");
         else if (interval_ok && ms >= s->interval_ms)
-            probe_spec_err(x, "timeout", "must be less than interval");
+            probe_spec_err(x, psk(c, PC_TIMEOUT), "must be less than interval");
         else
             s->timeout_ms = (uint32_t)ms;
     }
-
-    probe_spec_sub(x, "rise", sub, sizeof(sub));
-    s->rise = (uint8_t)jsoncfg_int(&x->j, x->obj, "rise", sub, 1, 100, 2);
-    probe_spec_sub(x, "fall", sub, sizeof(sub));
-    s->fall = (uint8_t)jsoncfg_int(&x->j, x->obj, "fall", sub, 1, 100, 2);
+    s->rise = (uint8_t)cfgschema_int(&x->j, c, PC_RISE, x->obj, x->path);
+    s->fall = (uint8_t)cfgschema_int(&x->j, c, PC_FALL, x->obj, x->path);
 }
 
 /* A string at key whose octets are all printable ASCII (no space unless
  * allow_space); NULL when absent or bad (bad is reported). */
-static const char *probe_spec_text(struct probe_spec_ctx *x, const char *key, bool allow_space,
-                                   const char *what)
+static const char *probe_spec_text(struct probe_spec_ctx *x, const struct cfgschema *t, size_t k,
+                                   bool allow_space, const char *what)
 {
-    json_t *v = json_object_get(x->obj, key);
+    const char *key = psk(t, k);
+    json_t *v = cfgschema_value(t, k, x->obj);
     if (!v)
         return NULL;
     const char *s = json_is_string(v) ? json_string_value(v) : NULL;
@@ -203,7 +246,7 @@ static void probe_spec_header(struct probe_spec_ctx *x, const char *name, json_t
     static const char *const reserved[] = {"Host", "Connection", "Content-Length",
                                            "Transfer-Encoding"};
     char key[300];
-    snprintf(key, sizeof(key), "headers.%s", name);
+    snprintf(key, sizeof(key), "%s.%s", psk(&ps_http, PH_HEADERS), name);
     if (!probe_spec_token(name)) {
         probe_spec_err(x, key, "header names must be tokens (no spaces, colons, CR or LF)");
         return;
@@ -230,13 +273,14 @@ static void probe_spec_header(struct probe_spec_ctx *x, const char *name, json_t
 
 static void probe_spec_headers(struct probe_spec_ctx *x)
 {
-    json_t *h = json_object_get(x->obj, "headers");
+    json_t *h = cfgschema_value(&ps_http, PH_HEADERS, x->obj);
     const char *name;
     json_t *v;
     if (!h)
         return;
     if (!json_is_object(h)) {
-        probe_spec_err(x, "headers", "must be an object of header name to string value");
+        probe_spec_err(x, psk(&ps_http, PH_HEADERS),
+                       "must be an object of header name to string value");
         return;
     }
     x->s->headers = calloc(json_object_size(h) + 1, sizeof(char *));
@@ -256,7 +300,7 @@ static bool probe_spec_status_code(json_t *v, uint16_t *out)
 static void probe_spec_status(struct probe_spec_ctx *x)
 {
     struct probe_spec *s = x->s;
-    json_t *a = json_object_get(x->obj, "expect_status"), *e;
+    json_t *a = cfgschema_value(&ps_http, PH_EXPECT_STATUS, x->obj), *e;
     size_t i;
     if (!a) {
         s->status = malloc(sizeof(*s->status));
@@ -267,7 +311,8 @@ static void probe_spec_status(struct probe_spec_ctx *x)
         return;
     }
     if (!json_is_array(a) || json_array_size(a) == 0) {
-        probe_spec_err(x, "expect_status", "must be a non-empty array like [200, [300, 399]]");
+        probe_spec_err(x, psk(&ps_http, PH_EXPECT_STATUS),
+                       "must be a non-empty array like [200, [300, 399]]");
         return;
     }
     s->status = calloc(json_array_size(a), sizeof(*s->status));
@@ -284,7 +329,7 @@ static void probe_spec_status(struct probe_spec_ctx *x)
                  probe_spec_status_code(json_array_get(e, 1), &r.hi) && r.lo <= r.hi;
         if (!ok) {
             char key[64];
-            snprintf(key, sizeof(key), "expect_status[%zu]", i);
+            snprintf(key, sizeof(key), "%s[%zu]", psk(&ps_http, PH_EXPECT_STATUS), i);
             probe_spec_err(x, key, "must be a status 100..599 or a range [lo, hi] of them");
             continue;
         }
@@ -299,17 +344,17 @@ static char *probe_spec_dup(const char *s)
 
 static void probe_spec_ca_file(struct probe_spec_ctx *x)
 {
-    json_t *v = json_object_get(x->obj, "ca_file");
+    json_t *v = cfgschema_value(&ps_https, PS_CA_FILE, x->obj);
     if (!v)
         return;
     if (!json_is_string(v) || json_string_length(v) == 0 ||
         json_string_length(v) != strlen(json_string_value(v))) {
-        probe_spec_err(x, "ca_file", "must be a file name");
+        probe_spec_err(x, psk(&ps_https, PS_CA_FILE), "must be a file name");
         return;
     }
     char *p = jsoncfg_path(&x->j, json_string_value(v));
     if (access(p, R_OK) != 0) {
-        probe_spec_err(x, "ca_file", "cannot read %s: %s", p, strerror(errno));
+        probe_spec_err(x, psk(&ps_https, PS_CA_FILE), "cannot read %s: %s", p, strerror(errno));
         free(p);
         return;
     }
@@ -319,38 +364,39 @@ static void probe_spec_ca_file(struct probe_spec_ctx *x)
 static void probe_spec_http(struct probe_spec_ctx *x)
 {
     struct probe_spec *s = x->s;
-    json_t *m = json_object_get(x->obj, "method");
+    json_t *m = cfgschema_value(&ps_http, PH_METHOD, x->obj);
     const char *method = "GET";
     if (m && (!json_is_string(m) || (strcmp(json_string_value(m), "GET") != 0 &&
                                      strcmp(json_string_value(m), "HEAD") != 0)))
-        probe_spec_err(x, "method", "must be \"GET\" or \"HEAD\"");
+        probe_spec_err(x, psk(&ps_http, PH_METHOD), "must be \"GET\" or \"HEAD\"");
     else if (m)
         method = json_string_value(m);
     s->method = jsoncfg_strdup(method);
 
-    const char *path = probe_spec_text(x, "path", false,
+    const char *path = probe_spec_text(x, &ps_http, PH_PATH, false,
                                        "a string starting with \"/\" without spaces or "
                                        "control characters");
     if (path && path[0] != '/') {
-        probe_spec_err(x, "path", "must start with \"/\"");
+        probe_spec_err(x, psk(&ps_http, PH_PATH), "must start with \"/\"");
         path = NULL;
     }
     s->path = jsoncfg_strdup(path ? path : "/");
-    s->host = probe_spec_dup(probe_spec_text(x, "host", false, "a host name without spaces"));
-    if (s->host && strlen(s->host) > 253) {
-        probe_spec_err(x, "host", "is longer than 253 characters");
-    }
+    s->host =
+        probe_spec_dup(probe_spec_text(x, &ps_http, PH_HOST, false, "a host name without spaces"));
+    if (s->host && strlen(s->host) > 253)
+        probe_spec_err(x, psk(&ps_http, PH_HOST), "is longer than 253 characters");
     probe_spec_headers(x);
     probe_spec_status(x);
 
-    json_t *b = json_object_get(x->obj, "body_contains");
+    json_t *b = cfgschema_value(&ps_http, PH_BODY_CONTAINS, x->obj);
     if (b && (!json_is_string(b) || json_string_length(b) == 0 ||
               json_string_length(b) > PROBE_SPEC_MAX_NEEDLE ||
               json_string_length(b) != strlen(json_string_value(b))))
-        probe_spec_err(x, "body_contains", "must be a non-empty string of at most %d octets",
-                       PROBE_SPEC_MAX_NEEDLE);
+        probe_spec_err(x, psk(&ps_http, PH_BODY_CONTAINS),
+                       "must be a non-empty string of at most %d octets", PROBE_SPEC_MAX_NEEDLE);
     else if (b && strcmp(method, "HEAD") == 0)
-        probe_spec_err(x, "body_contains", "cannot be used with method HEAD (no body)");
+        probe_spec_err(x, psk(&ps_http, PH_BODY_CONTAINS),
+                       "cannot be used with method HEAD (no body)");
     else if (b)
         s->body_contains = jsoncfg_strdup(json_string_value(b));
     if (s->type == PROBE_HTTPS)
@@ -397,16 +443,16 @@ static bool probe_spec_rcode(json_t *v, int *out)
 static void probe_spec_dns_codes(struct probe_spec_ctx *x)
 {
     struct probe_spec *s = x->s;
-    json_t *v = json_object_get(x->obj, "query_type");
+    json_t *v = cfgschema_value(&ps_dns, PD_QUERY_TYPE, x->obj);
     int n = DNS_TYPE_A;
     if (v && !probe_spec_qtype(v, &n))
-        probe_spec_err(x, "query_type",
+        probe_spec_err(x, psk(&ps_dns, PD_QUERY_TYPE),
                        "must be one of A, AAAA, TXT, SOA, NS, CNAME, MX or a number 1..65535");
     s->dns_type = (uint16_t)n;
     n = DNS_RCODE_NOERROR;
-    v = json_object_get(x->obj, "expect_rcode");
+    v = cfgschema_value(&ps_dns, PD_EXPECT_RCODE, x->obj);
     if (v && !probe_spec_rcode(v, &n))
-        probe_spec_err(x, "expect_rcode",
+        probe_spec_err(x, psk(&ps_dns, PD_EXPECT_RCODE),
                        "must be an rcode name such as \"NOERROR\" or \"NXDOMAIN\", or 0..15");
     s->dns_rcode = n;
 }
@@ -414,20 +460,21 @@ static void probe_spec_dns_codes(struct probe_spec_ctx *x)
 static void probe_spec_dns(struct probe_spec_ctx *x)
 {
     struct probe_spec *s = x->s;
-    json_t *q = json_object_get(x->obj, "query");
+    json_t *q = cfgschema_value(&ps_dns, PD_QUERY, x->obj);
     struct dns_name n;
     if (!q)
-        probe_spec_err(x, "query", "is required for type dns");
+        probe_spec_err(x, psk(&ps_dns, PD_QUERY), "is required for type dns");
     else if (!json_is_string(q) || !dns_name_from_str(json_string_value(q), &n))
-        probe_spec_err(x, "query", "must be a domain name such as \"www.example.com.\"");
+        probe_spec_err(x, psk(&ps_dns, PD_QUERY),
+                       "must be a domain name such as \"www.example.com.\"");
     else {
         char buf[1024];
         dns_name_to_str(n.wire, buf, sizeof(buf));
         s->dns_name = jsoncfg_strdup(buf);
     }
     probe_spec_dns_codes(x);
-    const char *a =
-        probe_spec_text(x, "expect_answer", true, "a non-empty rdata string such as \"192.0.2.1\"");
+    const char *a = probe_spec_text(x, &ps_dns, PD_EXPECT_ANSWER, true,
+                                    "a non-empty rdata string such as \"192.0.2.1\"");
     s->dns_expect = probe_spec_dup(a);
 }
 

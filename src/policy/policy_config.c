@@ -96,8 +96,8 @@ enum { PK_REGIONS, PK_CHECKS, PK_POOLS, PK_RECORDS, PK_ECS, PK_N };
 static const struct cfgschema_key policy_root_keys[PK_N] = {
     [PK_REGIONS] = {"regions", CFGSCHEMA_MAP, .sub = &pc_region_schema,
                     .what = "regions and their availability zones", .section = "REGIONS"},
-    [PK_CHECKS] = {"checks", CFGSCHEMA_OBJECT, .what = "how endpoints are probed",
-                   .section = "CHECKS"},
+    [PK_CHECKS] = {"checks", CFGSCHEMA_MAP, .sub = &pc_check_schema,
+                   .what = "how endpoints are probed", .section = "CHECKS"},
     [PK_POOLS] = {"pools", CFGSCHEMA_MAP, .sub = &pc_pool_schema, .what = "named sets of endpoints",
                   .section = "POOLS"},
     [PK_RECORDS] = {"records", CFGSCHEMA_MAP, .sub = &pc_record_schema,
@@ -151,15 +151,17 @@ static void pc_checks(const struct jsoncfg *j, json_t *v, struct gslb *g)
     json_t *c;
     if (!v)
         return;
+    char at[32];
+    cfgschema_key_path(at, sizeof(at), &policy_root_schema, PK_CHECKS, NULL);
     if (!json_is_object(v)) {
-        jsoncfg_err(j, "$.checks", "must be an object of check name -> check");
+        jsoncfg_err(j, at, "must be an object of check name -> check");
         return;
     }
     g->checks = pc_calloc(json_object_size(v), sizeof(*g->checks));
     json_object_foreach(v, name, c)
     {
         char path[PC_PATH];
-        snprintf(path, sizeof(path), "$.checks.%s", name);
+        snprintf(path, sizeof(path), "%s.%s", at, name);
         struct policy_check *pc = &g->checks[g->n_checks++];
         pc->name = jsoncfg_strdup(name);
         pc->composite = pc_check_is_composite(c);
@@ -171,7 +173,7 @@ static void pc_checks(const struct jsoncfg *j, json_t *v, struct gslb *g)
     json_object_foreach(v, name, c)
     {
         char path[PC_PATH];
-        snprintf(path, sizeof(path), "$.checks.%s", name);
+        snprintf(path, sizeof(path), "%s.%s", at, name);
         if (g->checks[i].composite)
             pc_check_composite(j, c, path, g, &g->checks[i]);
         i++;

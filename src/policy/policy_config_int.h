@@ -32,6 +32,8 @@ enum pc_record_key {
     RK_N
 };
 extern const struct cfgschema pc_record_schema;
+/* Every key of a check (a composite's and every probe's). */
+extern const struct cfgschema pc_check_schema;
 
 /* The "geo" object of a geo record: the map, its class orders and the
  * record's region set (every region of the map, by first appearance). */

@@ -93,12 +93,12 @@ def section(page, name):
 
 
 def keys_subsection(sec):
-    """The lines of the section's first ".SS ... keys" subsection, or []."""
+    """The lines of the section's subsections from its first ".SS ... keys"
+    on (a check's keys are under "Keys of every check" and one subsection
+    per type), without the ".SS" lines; [] when it has none."""
     for i, line in enumerate(sec):
         if line.startswith(".SS ") and re.search(r"\b[Kk]eys\b", line):
-            end = next((k for k in range(i + 1, len(sec)) if sec[k].startswith((".SS", ".SH"))),
-                       len(sec))
-            return sec[i + 1:end]
+            return [x for x in sec[i + 1:] if not x.startswith(".SS ")]
     return []
 
 
@@ -205,9 +205,6 @@ HAND_READ = {
     "src/daemon/privs.c",
     "src/daemon/secrets.c",
     "src/policy/policy_geo.c",
-    "src/health/probe_spec.c",
-    "src/policy/policy_config.c",
-    "src/policy/policy_config_composite.c",
 }
 
 # Reads of a key by its name and JSON paths written out: what a schema
@@ -227,7 +224,7 @@ def hand_reads():
                 continue
             text = open(p).read()
             lines = [n + 1 for n, line in enumerate(text.split("\n"))
-                     if HAND.search(line) and "CFGSCHEMA(" not in line]
+                     if HAND.search(line) and not re.search(r"CFGSCHEMA(_MORE)?\(", line)]
             if lines:
                 out[rel] = lines
     return out
