@@ -81,6 +81,20 @@ const struct cfgschema_key *config_key_at(size_t i)
     return cfgschema_at(&config_schema, i);
 }
 
+struct config_path config_key_path(size_t k)
+{
+    struct config_path p;
+    cfgschema_key_path(p.s, sizeof(p.s), &config_schema, k, NULL);
+    return p;
+}
+
+struct config_path config_sub_path(size_t k, const struct cfgschema *s, size_t sk)
+{
+    struct config_path parent = config_key_path(k), p;
+    cfgschema_key_path(p.s, sizeof(p.s), s, sk, parent.s);
+    return p;
+}
+
 bool config_key_has(const char *name, unsigned flag)
 {
     const struct cfgschema_key *k = cfgschema_find(&config_schema, name);

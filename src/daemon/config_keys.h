@@ -69,6 +69,16 @@ extern const struct cfgschema config_schema;
 size_t config_keys_count(void);
 const struct cfgschema_key *config_key_at(size_t i);
 
+/* A JSON path for messages, by value: config_key_path(CFG_K_USER).s is
+ * "$.user" until the end of the expression it is used in. */
+struct config_path {
+    char s[128];
+};
+/* The path of the daemon's top-level key k. */
+struct config_path config_key_path(size_t k);
+/* The path of key sk of table s inside the daemon's top-level key k. */
+struct config_path config_sub_path(size_t k, const struct cfgschema *s, size_t sk);
+
 /* Whether key name has flag (false for an unknown key). */
 bool config_key_has(const char *name, unsigned flag);
 

@@ -25,7 +25,6 @@ static const struct cfgschema_key config_catalog_keys[CAT_N] = {
 static const struct cfgschema config_catalog_schema =
     CFGSCHEMA("$.zones[].catalog", config_catalog_keys);
 
-enum { ZK_ORIGIN, ZK_FILE, ZK_DNSSEC, ZK_TRANSFER, ZK_PRIMARY, ZK_CATALOG, ZK_N };
 static const struct cfgschema_key config_zone_keys[ZK_N] = {
     [ZK_ORIGIN] = {"origin", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
                    .what = "the zone's name"},

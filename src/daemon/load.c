@@ -32,6 +32,8 @@
 #include "zone/zone_journal.h"
 #include "zone/zone_load.h"
 #include "zone/zone_verify.h"
+#include "daemon/config_keys.h"
+#include "geo/geo_params.h"
 
 struct load_behind {
     void (*fn)(void *);
@@ -218,7 +220,9 @@ static struct policy_geo *load_geo(const struct config *cfg, const struct gslb *
         char why[256];
         db = geo_db_open(cfg->geo.database, why, sizeof(why));
         if (!db) {
-            errlist_add(errs, "%s: $.geoip.database: %s: %s", cfg->path, cfg->geo.database, why);
+            errlist_add(errs, "%s: %s: %s: %s", cfg->path,
+                        config_sub_path(CFG_K_GEOIP, &geo_schema, GEO_K_DATABASE).s,
+                        cfg->geo.database, why);
             return NULL;
         }
     }
@@ -392,15 +396,16 @@ static bool load_guard(struct serve_set *set, struct config *cfg, const struct s
     set->identity.version = cfg->version ? jsoncfg_strdup(cfg->version) : NULL;
     set->cookies = cfg->cookies;
     if (!cookie_params_carry(&set->cookies, prev ? &prev->cookies : NULL)) {
-        errlist_add(errs, "%s: $.cookies: no random octets for the cookie secret", cfg->path);
+        errlist_add(errs, "%s: %s: no random octets for the cookie secret", cfg->path,
+                    config_key_path(CFG_K_COOKIES).s);
         return false;
     }
     if (!cfg->rrl)
         return true;
     set->rrl_table = rrl_table_reuse(prev ? prev->rrl_table : NULL, cfg->rrl->table_size);
     if (!set->rrl_table) {
-        errlist_add(errs, "%s: $.rrl: cannot allocate a table of %u slots", cfg->path,
-                    cfg->rrl->table_size);
+        errlist_add(errs, "%s: %s: cannot allocate a table of %u slots", cfg->path,
+                    config_key_path(CFG_K_RRL).s, cfg->rrl->table_size);
         return false;
     }
     set->rrl = cfg->rrl;
@@ -482,7 +487,8 @@ struct serve_set *load_resign(const struct config *cfg, const struct serve_set *
         set->rrl = rrl_params_copy(cur->rrl);
         set->rrl_table = rrl_table_reuse(cur->rrl_table, cur->rrl->table_size);
         if (!set->rrl || !set->rrl_table) {
-            errlist_add(errs, "%s: $.rrl: out of memory copying the rate limiting", cfg->path);
+            errlist_add(errs, "%s: %s: out of memory copying the rate limiting", cfg->path,
+                        config_key_path(CFG_K_RRL).s);
             serve_set_free(set);
             return NULL;
         }

@@ -20,6 +20,11 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "admin/admin_config.h"
+#include "daemon/config_keys.h"
+#include "daemon/config_tables.h"
+#include "fleet/fleet_params.h"
+#include "health/health_params.h"
 
 int privs_drop(const struct config_user *u, bool quiet, char *err, size_t errlen)
 {
@@ -136,52 +141,74 @@ static void privs_check_read(const struct config *c, struct errlist *errs, const
     privs_check_read_why(c, errs, key, what, path, who, "every reload would fail");
 }
 
-void privs_check_access(const struct config *c, struct errlist *errs, struct errlist *warns)
+/* The zone files, as whoever gtmd runs as. */
+static void privs_check_zones(const struct config *c, struct errlist *errs, const char *who)
 {
-    char who[256], key[64], dir[PATH_MAX];
-    privs_who(who, sizeof(who));
-    if (c->health.state_file)
-        privs_check_write(c, errs, "$.state_file", "state file", c->health.state_file, true, who);
-    if (c->admin.audit_log) {
-        privs_check_write(c, errs, "$.admin.audit_log", "audit log", c->admin.audit_log, false,
-                          who);
-        privs_dirname(c->admin.audit_log, dir, sizeof(dir));
-        if (access(c->admin.audit_log, F_OK) == 0 && !privs_can(dir, W_OK | X_OK))
-            errlist_add(warns,
-                        "%s: $.admin.audit_log: the directory %s is not writable by %s: after a "
-                        "rotation, SIGUSR1 cannot create a new audit log (lines go on to the "
-                        "renamed one)",
-                        c->path, dir, who);
-    }
-    if (!privs_can(c->path, R_OK))
-        errlist_add(errs,
-                    "%s: the configuration is not readable by %s (%s): every reload would fail",
-                    c->path, who, strerror(errno));
+    char at[32], entry[64], key[96];
+    cfgschema_key_path(at, sizeof(at), &config_schema, CFG_K_ZONES, NULL);
     for (size_t i = 0; i < c->n_zones; i++) {
-        snprintf(key, sizeof(key), "$.zones[%zu].file", i);
+        snprintf(entry, sizeof(entry), "%s[%zu]", at, i);
+        cfgschema_key_path(key, sizeof(key), &config_zone_schema, ZK_FILE, entry);
         /* A secondary zone's copy may not exist yet; gtmd replaces it. */
         if (c->zones[i].primary.n)
             privs_check_write(c, errs, key, "secondary zone's copy", c->zones[i].file, true, who);
         else
             privs_check_read(c, errs, key, "zone file", c->zones[i].file, who);
     }
-    privs_check_read(c, errs, "$.admin.read_token_file", "token file", c->admin.read_token_file,
-                     who);
-    privs_check_read(c, errs, "$.admin.operate_token_file", "token file",
-                     c->admin.operate_token_file, who);
-    /* The fleet thread loads its TLS files after the drop, and every
-     * reload reads the password file again. */
-    if (c->fleet.enabled) {
-        const char *tls = "the fleet could not connect to etcd";
-        privs_check_read_why(c, errs, "$.fleet.tls.ca_file", "CA file", c->fleet.etcd.ca_file, who,
-                             tls);
-        privs_check_read_why(c, errs, "$.fleet.tls.cert_file", "certificate file",
-                             c->fleet.etcd.cert_file, who, tls);
-        privs_check_read_why(c, errs, "$.fleet.tls.key_file", "key file", c->fleet.etcd.key_file,
-                             who, tls);
-        privs_check_read(c, errs, "$.fleet.password_file", "password file", c->fleet.password_file,
-                         who);
+}
+
+/* The fleet thread loads its TLS files after the drop, and every reload
+ * reads the password file again. */
+static void privs_check_fleet(const struct config *c, struct errlist *errs, const char *who)
+{
+    static const char *const what[TLS_N] = {"CA file", "certificate file", "key file"};
+    const char *const files[TLS_N] = {c->fleet.etcd.ca_file, c->fleet.etcd.cert_file,
+                                      c->fleet.etcd.key_file};
+    const char *tls = "the fleet could not connect to etcd";
+    char parent[64], key[96];
+    snprintf(parent, sizeof(parent), "%s",
+             config_sub_path(CFG_K_FLEET, &fleet_schema, FLEET_K_TLS).s);
+    for (size_t k = 0; k < TLS_N; k++) {
+        cfgschema_key_path(key, sizeof(key), &fleet_tls_schema, k, parent);
+        privs_check_read_why(c, errs, key, what[k], files[k], who, tls);
     }
+    snprintf(key, sizeof(key), "%s",
+             config_sub_path(CFG_K_FLEET, &fleet_schema, FLEET_K_PASSWORD_FILE).s);
+    privs_check_read(c, errs, key, "password file", c->fleet.password_file, who);
+}
+
+void privs_check_access(const struct config *c, struct errlist *errs, struct errlist *warns)
+{
+    char who[256], key[96], dir[PATH_MAX];
+    privs_who(who, sizeof(who));
+    if (c->health.state_file) {
+        cfgschema_key_path(key, sizeof(key), &health_root_schema, HP_STATE_FILE, NULL);
+        privs_check_write(c, errs, key, "state file", c->health.state_file, true, who);
+    }
+    if (c->admin.audit_log) {
+        snprintf(key, sizeof(key), "%s",
+                 config_sub_path(CFG_K_ADMIN, &admin_schema, ADMIN_K_AUDIT_LOG).s);
+        privs_check_write(c, errs, key, "audit log", c->admin.audit_log, false, who);
+        privs_dirname(c->admin.audit_log, dir, sizeof(dir));
+        if (access(c->admin.audit_log, F_OK) == 0 && !privs_can(dir, W_OK | X_OK))
+            errlist_add(warns,
+                        "%s: %s: the directory %s is not writable by %s: after a rotation, "
+                        "SIGUSR1 cannot create a new audit log (lines go on to the renamed one)",
+                        c->path, key, dir, who);
+    }
+    if (!privs_can(c->path, R_OK))
+        errlist_add(errs,
+                    "%s: the configuration is not readable by %s (%s): every reload would fail",
+                    c->path, who, strerror(errno));
+    privs_check_zones(c, errs, who);
+    snprintf(key, sizeof(key), "%s",
+             config_sub_path(CFG_K_ADMIN, &admin_schema, ADMIN_K_READ_TOKEN_FILE).s);
+    privs_check_read(c, errs, key, "token file", c->admin.read_token_file, who);
+    snprintf(key, sizeof(key), "%s",
+             config_sub_path(CFG_K_ADMIN, &admin_schema, ADMIN_K_OPERATE_TOKEN_FILE).s);
+    privs_check_read(c, errs, key, "token file", c->admin.operate_token_file, who);
+    if (c->fleet.enabled)
+        privs_check_fleet(c, errs, who);
     for (size_t i = 0; i < c->admin.n_listen; i++) {
         const char *l = c->admin.listen[i];
         if (strncmp(l, "unix:", 5) != 0)
@@ -189,9 +216,10 @@ void privs_check_access(const struct config *c, struct errlist *errs, struct err
         privs_dirname(l + 5, dir, sizeof(dir));
         if (!privs_can(dir, W_OK | X_OK))
             errlist_add(warns,
-                        "%s: $.admin.listen[%zu]: the directory %s is not writable by %s: the "
+                        "%s: %s[%zu]: the directory %s is not writable by %s: the "
                         "socket %s stays at stop (the next start removes it as stale)",
-                        c->path, i, dir, who, l + 5);
+                        c->path, config_sub_path(CFG_K_ADMIN, &admin_schema, ADMIN_K_LISTEN).s, i,
+                        dir, who, l + 5);
     }
 }
 
@@ -204,7 +232,7 @@ static void privs_check_child(const struct config *c, int fd)
     errlist_init(&errs);
     errlist_init(&warns);
     if (privs_drop(&c->run_as, true, err, sizeof(err)) != 0)
-        errlist_add(&errs, "%s: $.user: %s", c->path, err);
+        errlist_add(&errs, "%s: %s: %s", c->path, config_key_path(CFG_K_USER).s, err);
     else
         privs_check_access(c, &errs, &warns);
     for (int k = 0; k < 2; k++) {
@@ -227,15 +255,15 @@ void privs_check_as(const struct config *c, struct errlist *errs, struct errlist
     }
     if (geteuid() != 0) {
         errlist_add(warns,
-                    "%s: $.user: files were not checked as user %s: this check runs as uid %u "
+                    "%s: %s: files were not checked as user %s: this check runs as uid %u "
                     "(run it as root or as %s)",
-                    c->path, u->user, (unsigned)geteuid(), u->user);
+                    c->path, config_key_path(CFG_K_USER).s, u->user, (unsigned)geteuid(), u->user);
         return;
     }
     int p[2];
     if (pipe(p) != 0) {
-        errlist_add(errs, "%s: $.user: cannot check files as user %s: %s", c->path, u->user,
-                    strerror(errno));
+        errlist_add(errs, "%s: %s: cannot check files as user %s: %s", c->path,
+                    config_key_path(CFG_K_USER).s, u->user, strerror(errno));
         return;
     }
     fflush(NULL);
@@ -263,7 +291,8 @@ void privs_check_as(const struct config *c, struct errlist *errs, struct errlist
     close(p[0]);
     int status = 0;
     if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        errlist_add(errs, "%s: $.user: cannot check files as user %s", c->path, u->user);
+        errlist_add(errs, "%s: %s: cannot check files as user %s", c->path,
+                    config_key_path(CFG_K_USER).s, u->user);
 }
 
 /* The first port an unprivileged process may bind (net.ipv4's sysctl,

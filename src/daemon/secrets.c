@@ -2,6 +2,10 @@
  * secrets.c -- warnings about exposed secrets (secrets.h).
  */
 #include "daemon/secrets.h"
+#include "daemon/config_keys.h"
+#include "daemon/config_tables.h"
+#include "fleet/fleet_params.h"
+#include "zone/zone_params.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -43,31 +47,37 @@ static void secrets_check_fleet(const struct config *c, struct errlist *warns, g
     const struct fleet_params *f = &c->fleet;
     if (f->enabled && !f->keys.enabled)
         errlist_add(warns,
-                    "%s: $.fleet: no \"members\": records in etcd are neither signed nor "
+                    "%s: %s: no \"members\": records in etcd are neither signed nor "
                     "checked, so anyone who can write the prefix can forge votes, overrides "
                     "and drills for every node (doc/fleet.md, \"Members and signatures\")",
-                    c->path);
+                    c->path, config_key_path(CFG_K_FLEET).s);
     if (!f->enabled || !f->etcd.username)
         return;
-    secrets_check_file(c, warns, "$.fleet.password_file", "etcd password file", f->password_file,
-                       run_gid);
+    secrets_check_file(c, warns,
+                       config_sub_path(CFG_K_FLEET, &fleet_schema, FLEET_K_PASSWORD_FILE).s,
+                       "etcd password file", f->password_file, run_gid);
     for (size_t i = 0; i < f->etcd.n_urls; i++)
         if (strncasecmp(f->etcd.urls[i], "http://", 7) == 0)
             errlist_add(warns,
-                        "%s: $.fleet.etcd[%zu]: the etcd username and password are sent in clear "
+                        "%s: %s[%zu]: the etcd username and password are sent in clear "
                         "to %s (anyone on the path can read them and write the fleet's state): "
                         "use https://",
-                        c->path, i, f->etcd.urls[i]);
+                        c->path, config_sub_path(CFG_K_FLEET, &fleet_schema, FLEET_K_ETCD).s, i,
+                        f->etcd.urls[i]);
 }
 
 /* The private halves of the keys gtmd signs with (BASE.private). */
 static void secrets_check_keys(const struct config *c, struct errlist *warns, gid_t run_gid)
 {
-    char key[64], path[4096];
+    char at[32], entry[64], dnssec[96], keys[128], key[160], path[4096];
+    cfgschema_key_path(at, sizeof(at), &config_schema, CFG_K_ZONES, NULL);
     for (size_t z = 0; z < c->n_zones; z++) {
         const struct zone_sign_params *s = &c->zones[z].dnssec.sign;
+        snprintf(entry, sizeof(entry), "%s[%zu]", at, z);
+        cfgschema_key_path(dnssec, sizeof(dnssec), &config_zone_schema, ZK_DNSSEC, entry);
+        cfgschema_key_path(keys, sizeof(keys), &zone_dnssec_schema, DS_KEYS, dnssec);
         for (size_t k = 0; k < s->n_keys; k++) {
-            snprintf(key, sizeof(key), "$.zones[%zu].dnssec.keys[%zu]", z, k);
+            snprintf(key, sizeof(key), "%s[%zu]", keys, k);
             snprintf(path, sizeof(path), "%s.private", s->keys[k]);
             secrets_check_file(c, warns, key, "DNSSEC private key", path, run_gid);
         }

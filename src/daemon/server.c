@@ -18,6 +18,7 @@
 #include "common/errlist.h"
 #include "common/log.h"
 #include "daemon/config.h"
+#include "daemon/config_keys.h"
 #include "daemon/load.h"
 #include "daemon/notify.h"
 #include "daemon/privs.h"
@@ -343,7 +344,7 @@ static int server_drop_privileges(struct server *srv)
     }
     errlist_free(&secrets);
     if (privs_drop(&srv->cfg->run_as, false, err, sizeof(err)) != 0) {
-        log_error("%s: $.user: %s", srv->cfg->path, err);
+        log_error("%s: %s: %s", srv->cfg->path, config_key_path(CFG_K_USER).s, err);
         return -1;
     }
     errlist_init(&errs);

@@ -24,13 +24,12 @@ bool fleet_params_set_node(struct fleet_params *p, const char *node)
     return true;
 }
 
-enum { TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, TLS_N };
 static const struct cfgschema_key fleet_tls_keys[TLS_N] = {
     [TLS_CA_FILE] = {"ca_file", CFGSCHEMA_PATH, .what = "CA certificates that sign etcd's"},
     [TLS_CERT_FILE] = {"cert_file", CFGSCHEMA_PATH, .what = "this node's client certificate"},
     [TLS_KEY_FILE] = {"key_file", CFGSCHEMA_PATH, .what = "its private key (needs cert_file)"},
 };
-static const struct cfgschema fleet_tls_schema = CFGSCHEMA("$.fleet.tls", fleet_tls_keys);
+const struct cfgschema fleet_tls_schema = CFGSCHEMA("$.fleet.tls", fleet_tls_keys);
 
 enum { ISO_AFTER, ISO_ACTION, ISO_N };
 static const struct cfgschema_key fleet_isolation_keys[ISO_N] = {

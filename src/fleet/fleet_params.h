@@ -62,7 +62,8 @@ enum fleet_key {
     FLEET_K_MEMBERS,
     FLEET_K_N
 };
-extern const struct cfgschema fleet_schema;
+enum fleet_tls_key { TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, TLS_N };
+extern const struct cfgschema fleet_schema, fleet_tls_schema;
 
 /* Parses v (the "fleet" value, NULL when absent) into out. */
 void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params *out);

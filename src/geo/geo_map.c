@@ -190,7 +190,7 @@ static bool geo_key_regions(const struct jsoncfg *x, const char *path, json_t *v
                 ok = false;
             }
         if (resolve && (k->region_ids[i] = resolve(ctx, name)) < 0) {
-            jsoncfg_err(x, sub, "region \"%s\" is not defined in $.regions", name);
+            jsoncfg_err(x, sub, "region \"%s\" is not defined in regions", name);
             ok = false;
         }
     }

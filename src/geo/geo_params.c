@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 
-enum { GEO_K_DATABASE, GEO_K_N };
 static const struct cfgschema_key geo_keys[GEO_K_N] = {
     [GEO_K_DATABASE] = {"database", CFGSCHEMA_PATH, .flags = CFGSCHEMA_REQUIRED,
                         .what = "a MaxMind DB file (GeoIP2, GeoLite2 or DB-IP, City or Country)"},

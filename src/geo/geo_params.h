@@ -24,6 +24,7 @@ struct geo_params {
 
 /* Reads the "geoip" object v (NULL when the key is absent: no database);
  * errors go to j's list with their JSON path ($.geoip...). */
+enum geo_params_key { GEO_K_DATABASE, GEO_K_N };
 /* The keys of the "geoip" section. */
 extern const struct cfgschema geo_schema;
 

@@ -15,7 +15,6 @@
 #include "common/addr.h"
 #include "health/health.h"
 
-enum { HP_STATE_FILE, HP_STATE_MAX_AGE, HP_MAX_OVERRIDES, HP_MAX_VERDICTS, HP_PROBE_SOURCE, HP_N };
 #define LOCAL CFGSCHEMA_NODE_LOCAL
 static const struct cfgschema_key health_root_keys[HP_N] = {
     [HP_STATE_FILE] = {"state_file", CFGSCHEMA_PATH, .flags = LOCAL,

@@ -40,6 +40,14 @@ struct health_params {
  * state file's directory must exist and be writable by this process, and
  * the file, when it exists, must be a regular file: otherwise every save
  * would fail while the API answers as if it had worked. */
+enum health_root_key {
+    HP_STATE_FILE,
+    HP_STATE_MAX_AGE,
+    HP_MAX_OVERRIDES,
+    HP_MAX_VERDICTS,
+    HP_PROBE_SOURCE,
+    HP_N
+};
 /* The top-level keys the health module reads (the root takes them in:
  * config_keys.c). */
 extern const struct cfgschema health_root_schema;

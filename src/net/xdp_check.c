@@ -43,18 +43,21 @@ void xdp_check(const char *file, const struct xdp_params *p, struct errlist *war
 {
     if (!p->enabled || !p->interface)
         return;
+    const char *at = xdp_schema.path;
+    char ifpath[64];
+    cfgschema_key_path(ifpath, sizeof(ifpath), &xdp_schema, XDP_K_INTERFACE, NULL);
     if (!xdp_supported()) {
         errlist_add(warns,
-                    "%s: $.xdp: this gtmd was built without AF_XDP support (configure found no "
+                    "%s: %s: this gtmd was built without AF_XDP support (configure found no "
                     "libxdp-dev, libbpf-dev or clang): UDP will be answered on sockets",
-                    file);
+                    file, at);
         return;
     }
     if (if_nametoindex(p->interface) == 0) {
         errlist_add(warns,
-                    "%s: $.xdp.interface: no interface %s here: gtmd will answer UDP on sockets "
+                    "%s: %s: no interface %s here: gtmd will answer UDP on sockets "
                     "(an interface in another network namespace is not visible from this one)",
-                    file, p->interface);
+                    file, ifpath, p->interface);
         return;
     }
     char driver[64];
@@ -65,12 +68,12 @@ void xdp_check(const char *file, const struct xdp_params *p, struct errlist *war
     bool short_lock = getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
                       rl.rlim_cur < lock && geteuid() != 0;
     errlist_add(warns,
-                "%s: $.xdp: %s (driver %s, MTU %u), %s mode, %zu queue(s): at start gtmd needs "
+                "%s: %s: %s (driver %s, MTU %u), %s mode, %zu queue(s): at start gtmd needs "
                 "CAP_NET_ADMIN, CAP_BPF and CAP_NET_RAW (root has them; systemd: "
                 "AmbientCapabilities=), %llu KiB of locked memory (LimitMEMLOCK= or "
                 "CAP_IPC_LOCK)%s; %s. Replies are truncated (TC) to the MTU. Without these "
                 "UDP is answered on sockets (doc/xdp.md)",
-                file, p->interface, driver[0] ? driver : "unknown", mtu,
+                file, at, p->interface, driver[0] ? driver : "unknown", mtu,
                 p->generic ? "generic (SKB)" : "native (driver)", p->n_queues, lock / 1024,
                 short_lock ? ": RLIMIT_MEMLOCK here is lower" : "",
                 p->generic ? "generic mode works on any driver, at a cost"

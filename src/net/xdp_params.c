@@ -17,7 +17,6 @@ bool xdp_supported(void)
 #endif
 }
 
-enum { XDP_K_INTERFACE, XDP_K_QUEUES, XDP_K_MODE, XDP_K_FRAMES, XDP_K_N };
 static const struct cfgschema_key xdp_keys[XDP_K_N] = {
     [XDP_K_INTERFACE] = {"interface", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
                          .what = "the network interface DNS queries arrive on"},

@@ -38,6 +38,7 @@ struct xdp_params {
 };
 
 /* The keys of the "xdp" section. */
+enum xdp_key { XDP_K_INTERFACE, XDP_K_QUEUES, XDP_K_MODE, XDP_K_FRAMES, XDP_K_N };
 extern const struct cfgschema xdp_schema;
 
 /* Parses v (NULL: absent, enabled false) into out; errors go to j with

@@ -86,7 +86,7 @@ static bool pcg_nearest_given(const struct jsoncfg *j, json_t *regs, const char 
         for (size_t k = 0; ri >= 0 && k < rec->n_regions; k++)
             dup = dup || rec->regions[k] == ri;
         if (ri < 0 || dup || rec->n_regions >= g->n_regions) {
-            jsoncfg_err(j, sub, "entry %zu must name a region of $.regions, once", i);
+            jsoncfg_err(j, sub, "entry %zu must name a region of regions, once", i);
             ok = false;
         } else
             rec->regions[rec->n_regions++] = (uint16_t)ri;
@@ -118,9 +118,9 @@ void pc_record_nearest(const struct jsoncfg *j, json_t *r, const char *path, str
         const struct policy_region *reg = &g->regions[rec->regions[i]];
         if (!reg->has_location)
             jsoncfg_err(j, sub,
-                        "region \"%s\" has no location: a nearest record needs "
-                        "\"location\": [latitude, longitude] at $.regions.%s",
-                        reg->name, reg->name);
+                        "region \"%s\" has no location: a nearest record needs its "
+                        "\"location\": [latitude, longitude] (in regions)",
+                        reg->name);
     }
 }
 

@@ -2,6 +2,7 @@
  * policy_geo.c -- compiled geo data: building, sharing, client location.
  */
 #include "policy/policy_geo.h"
+#include "geo/geo_params.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -57,18 +58,27 @@ static char *pg_key(const struct gslb *g, const struct policy_record *r)
     return s;
 }
 
-/* Does r need location data (a database) to mean anything? */
-static const char *pg_needs_db(const struct policy_record *r)
+/* Does r need location data (a database) to mean anything? Why into buf
+ * when it does. */
+static bool pg_needs_db(const struct policy_record *r, char *buf, size_t len)
 {
-    if (r->policy == POLICY_NEAREST)
-        return "a nearest record needs a geo database: set $.geoip.database";
+    char db[64];
+    cfgschema_key_path(db, sizeof(db), &geo_schema, GEO_K_DATABASE, NULL);
+    if (r->policy == POLICY_NEAREST) {
+        snprintf(buf, len, "a nearest record needs a geo database: set %s", db);
+        return true;
+    }
     for (size_t k = 0; k < r->geo->n_keys; k++) {
         enum geo_key_kind kind = r->geo->keys[k].kind;
-        if (kind != GEO_KEY_NETWORK && kind != GEO_KEY_DEFAULT)
-            return "continent, country and subdivision keys need a geo database: set "
-                   "$.geoip.database (network keys and default work without one)";
+        if (kind != GEO_KEY_NETWORK && kind != GEO_KEY_DEFAULT) {
+            snprintf(buf, len,
+                     "continent, country and subdivision keys need a geo database: set %s "
+                     "(network keys and default work without one)",
+                     db);
+            return true;
+        }
     }
-    return NULL;
+    return false;
 }
 
 static void pg_compile(const struct gslb *g, const struct policy_record *r, const struct geo_db *db,
@@ -118,8 +128,8 @@ struct policy_geo *policy_geo_build(const struct gslb *g, struct geo_db *db, con
         if (r->policy != POLICY_GEO && r->policy != POLICY_NEAREST)
             continue;
         n_geo++;
-        const char *why = db ? NULL : pg_needs_db(r);
-        if (why)
+        char why[256];
+        if (!db && pg_needs_db(r, why, sizeof(why)))
             errlist_add(errs, "%s: %s: %s", cfgpath, r->path, why);
     }
     if (errs->count != before || (!n_geo && !db)) {

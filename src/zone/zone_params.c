@@ -37,7 +37,6 @@ static const struct cfgschema_key zone_nsec3_keys[N3_N] = {
 static const struct cfgschema zone_nsec3_schema =
     CFGSCHEMA("$.zones[].dnssec.nsec3", zone_nsec3_keys);
 
-enum { DS_EXPIRY_WARNING, DS_KEYS, DS_DENIAL, DS_NSEC3, DS_VALIDITY, DS_REFRESH, DS_N };
 #define DS_SIGNING_FIRST DS_DENIAL /* DS_DENIAL .. DS_REFRESH: signing settings, with keys */
 static const struct cfgschema_key zone_dnssec_keys[DS_N] = {
     /* Up to a year: more would warn about every signature ever made. */

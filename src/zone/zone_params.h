@@ -52,6 +52,15 @@ struct zone_dnssec_params {
 
 /* Sets the defaults, then reads v (the "dnssec" object, may be NULL) at
  * JSON path 'path'; errors go to j's list. */
+enum zone_dnssec_key {
+    DS_EXPIRY_WARNING,
+    DS_KEYS,
+    DS_DENIAL,
+    DS_NSEC3,
+    DS_VALIDITY,
+    DS_REFRESH,
+    DS_N
+};
 /* The keys of a zone's "dnssec" object. */
 extern const struct cfgschema zone_dnssec_schema;
 
