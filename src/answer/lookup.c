@@ -64,98 +64,53 @@ static void lookup_referral(struct lookup_ctx *c, const struct zone *z, const st
     lookup_add_additionals(p, ns, p->referral);
 }
 
-/* With DO, in a zone signed at load: the RRSIGs of the answer in sy,
- * made off the query path (policy_sign.h). Without a signature for the
- * exact answer (a random multi-answer selection, or a state whose signing
- * is still under way) the answer becomes the signed one of every
- * candidate, else the last one signed for the record: never an unsigned
- * answer a validator would reject, unless the store has none at all.
- * The exact answer is asked for, so that the next update signs it. */
-static void lookup_policy_sign(struct lookup_ctx *c, const struct policy_record *r, uint16_t rtype,
-                               const struct policy_endpoint *const *res_eps,
-                               struct answer_synth *sy)
-{
-    struct policy_sigs *ps = c->set->sigs;
-    const struct policy_sig_entry *e =
-        policy_sigs_find(ps, r->index, rtype, sy->rdata, sy->rrset.rdata_len, sy->rrset.count);
-    if (e) {
-        sy->rrset.sigs = &e->sigs;
-        return;
-    }
-    /* Signed by the next update (a random selection's answer, or one of
-     * a state whose signing is under way). */
-    policy_sigs_request(ps, r, rtype, res_eps, sy->rrset.count);
-    if (rtype != DNS_TYPE_CNAME) {
-        struct policy_result all;
-        uint8_t rd[sizeof(sy->rdata)];
-        policy_eval_all(c->set->gslb, r, rtype, c->client, &all);
-        size_t len = policy_sigs_rdata(all.eps, all.n, rd);
-        e = all.n ? policy_sigs_find(ps, r->index, rtype, rd, len, all.n) : NULL;
-    }
-    if (!e)
-        e = policy_sigs_last(ps, r->index);
-    if (!e) {
-        atomic_fetch_add_explicit(&ps->unsigned_answers, 1, memory_order_relaxed);
-        return;
-    }
-    memcpy(sy->rdata, e->rdata, e->rdata_len);
-    sy->rrset.rdata_len = e->rdata_len;
-    sy->rrset.count = e->count;
-    sy->rrset.sigs = &e->sigs;
-}
-
-/* Evaluates policy record r for type rtype into a synthesized RRset;
- * NULL when nothing is to be answered (when_all_down empty). */
+/* Places the answer of policy record r for type rtype (policy_answer.h
+ * decides it: records, signatures, ECS scope) as a synthesized RRset, and
+ * counts it; NULL when nothing is to be answered (when_all_down empty). */
 static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct policy_record *r,
                                               uint16_t rtype)
 {
     struct answer_plan *p = c->plan;
-    struct policy_result res;
+    struct policy_answer a;
     if (p->n_synth >= ANSWER_MAX_SYNTH)
         return NULL;
+    struct answer_synth *sy = &p->synth[p->n_synth];
     struct answer_trace *tr = p->trace && !p->trace->used ? p->trace : NULL;
+    struct policy_client traced;
+    const struct policy_client *client = c->client;
     if (tr) {
-        struct policy_client traced = *c->client;
+        traced = *c->client;
         memset(&tr->policy, 0, sizeof(tr->policy));
         traced.trace = &tr->policy;
-        policy_eval(c->set->gslb, r, rtype, &traced, &res);
+        client = &traced;
+    }
+    policy_answer(c->set->gslb, c->set->sigs, r, rtype, client, c->dnssec, sy->rdata, &a);
+    if (tr) {
         tr->used = true;
         tr->record = r;
         tr->rtype = rtype;
-        tr->result = res;
-    } else
-        policy_eval(c->set->gslb, r, rtype, c->client, &res);
-    if (res.ecs_scope < c->client->ecs_scope_min) {
-        /* A scoped drill is running: never a scope that mixes canary and
-         * other clients (policy_loss.h). */
-        res.ecs_scope = c->client->ecs_scope_min;
-        if (tr)
-            tr->result.ecs_scope = res.ecs_scope;
+        tr->result = a.res;
+        tr->result.ecs_scope = a.ecs_scope;
     }
-    /* Only real queries count; explain's traced runs do not. */
-    if (!p->trace && c->reader && (res.serving_region >= 0 || res.outcome != POLICY_SERVED))
+    /* The one counting point of policy answers; explain's traced runs do
+     * not count. */
+    if (!p->trace && c->reader && (a.res.serving_region >= 0 || a.res.outcome != POLICY_SERVED))
         serve_count_policy(c->reader, c->set, (size_t)(r - c->set->gslb->records),
-                           res.outcome == POLICY_SERVED ? res.serving_region : -1,
+                           a.res.outcome == POLICY_SERVED ? a.res.serving_region : -1,
                            c->client->canary);
-    if (!p->trace && c->reader && res.geo_kind != POLICY_GEO_NONE)
-        serve_count_geo(c->reader, res.geo_kind);
-    if (res.ecs_scope > p->ecs_scope)
-        p->ecs_scope = res.ecs_scope;
-    if (res.n == 0)
+    if (!p->trace && c->reader && a.res.geo_kind != POLICY_GEO_NONE)
+        serve_count_geo(c->reader, a.res.geo_kind);
+    if (a.ecs_scope > p->ecs_scope)
+        p->ecs_scope = a.ecs_scope;
+    if (a.count == 0)
         return NULL;
-    struct answer_synth *sy = &p->synth[p->n_synth++];
-    uint16_t n = rtype == DNS_TYPE_CNAME ? 1 : res.n; /* one CNAME per name */
-    size_t o = policy_sigs_rdata(res.eps, n, sy->rdata);
-    sy->rrset.rdata = sy->rdata;
-    sy->rrset.rdata_len = (uint32_t)o;
-    sy->rrset.ttl = r->ttl;
-    sy->rrset.type = rtype;
-    sy->rrset.count = n;
-    sy->rrset.additional = NULL;
-    sy->rrset.sigs = NULL;
-    sy->rrset.n_additional = 0;
-    if (c->dnssec && policy_sigs_covers(c->set->sigs, r->index))
-        lookup_policy_sign(c, r, rtype, res.eps, sy);
+    p->n_synth++;
+    sy->rrset = (struct zone_rrset){.rdata = sy->rdata,
+                                    .rdata_len = a.rdata_len,
+                                    .ttl = a.ttl,
+                                    .type = rtype,
+                                    .count = a.count,
+                                    .sigs = a.sigs};
     return &sy->rrset;
 }
 

@@ -14,6 +14,7 @@
 
 #include "dns/name.h"
 #include "dns/packet.h"
+#include "policy/policy_answer.h"
 #include "policy/policy_eval.h"
 #include "serve/serve.h"
 #include "zone/snapshot.h"
@@ -35,7 +36,7 @@ struct answer_rr {
 /* An RRset computed from a policy record for this query. */
 struct answer_synth {
     struct zone_rrset rrset;
-    uint8_t rdata[POLICY_MAX_ANSWERS * 18 > 260 ? POLICY_MAX_ANSWERS * 18 : 260];
+    uint8_t rdata[POLICY_ANSWER_RDATA];
 };
 
 /* What GET /v1/explain shows: the first policy decision of the query. */

@@ -10,6 +10,7 @@
 #include "dns/dns.h"
 #include "health/health.h"
 #include "health/override.h"
+#include "policy/policy_answer.h"
 #include "policy/policy_config.h"
 #include "policy/policy_eval.h"
 #include "tap.h"
@@ -197,6 +198,37 @@ static void test_down_modes(struct tap *t, struct fixture *f)
     TAP_CHECK(t, r.n == 1 && r.eps[0]->rtype == DNS_TYPE_CNAME, "unchecked CNAME pool: always up");
 }
 
+/* policy_answer: the records placed as an RRset's data, the TTL, one
+ * CNAME per name, nothing for when_all_down empty, and the scoped drills'
+ * ECS floor (no signatures without a store: covered by test_policy_sign
+ * and the DNSSEC integration tests). */
+static void test_answer(struct tap *t, struct fixture *f)
+{
+    struct policy_answer a;
+    uint8_t rd[POLICY_ANSWER_RDATA];
+    struct policy_client c = {.rng = &f->rng};
+    all_up(f);
+    policy_answer(f->g, NULL, rec(f, "fo.example.com."), DNS_TYPE_A, &c, true, rd, &a);
+    TAP_CHECK(t,
+              a.count == 2 && a.rdata_len == 2 * (2 + 4) &&
+                  a.ttl == rec(f, "fo.example.com.")->ttl && !a.sigs && a.ecs_scope == 0 &&
+                  rd[0] == 0 && rd[1] == 4 && a.res.outcome == POLICY_SERVED,
+              "two A records, each RDLENGTH 4 then the address; no store: unsigned");
+    c.ecs_scope_min = 24;
+    policy_answer(f->g, NULL, rec(f, "fo.example.com."), DNS_TYPE_A, &c, false, rd, &a);
+    TAP_CHECK(t, a.ecs_scope == 24 && a.res.ecs_scope == 0,
+              "a scoped drill's floor raises the scope (the evaluation's stays 0)");
+    c.ecs_scope_min = 0;
+    policy_answer(f->g, NULL, rec(f, "c.example.com."), DNS_TYPE_CNAME, &c, false, rd, &a);
+    TAP_CHECK(t, a.count == 1 && a.rdata_len > 2, "a CNAME record answers one name");
+    const char *names[] = {"us1", "us2", "eu1", "ap1", "us6"};
+    for (size_t i = 0; i < 5; i++)
+        set(f, names[i], false);
+    policy_answer(f->g, NULL, rec(f, "e.example.com."), DNS_TYPE_A, &c, false, rd, &a);
+    TAP_CHECK(t, a.count == 0 && a.rdata_len == 0, "when_all_down empty: nothing to answer");
+    all_up(f);
+}
+
 static void check_error(struct tap *t, const char *json, const char *want)
 {
     struct errlist e;
@@ -328,6 +360,7 @@ int main(void)
     test_weighted(&t, &f);
     test_hashed(&t, &f);
     test_down_modes(&t, &f);
+    test_answer(&t, &f);
     test_config_errors(&t);
     test_slots_follow_policy_sets(&t);
     gslb_unref(f.g);
