@@ -175,16 +175,8 @@ static void query_lookup(struct query_ctx *c, struct answer_plan *plan)
         .addr = c->client->addr, .ecs = &q->ecs, .rng = c->client->rng, .geo = c->s->geo};
     struct policy_loss_match lm;
     struct policy_overlay ov = {.slot = NULL};
-    if (c->client->loss) {
-        struct policy_loss_client lc;
-        policy_loss_client_of(c->client->addr, &q->ecs, &lc);
-        policy_loss_match(c->client->loss, &lc, &lm);
-        ov.lost = lm.lost;
-        ov.n_lost = lm.n_lost;
-        pc.overlay = lm.n_lost ? &ov : NULL;
-        pc.ecs_scope_min = q->ecs.present ? lm.scope_min : 0;
-        pc.canary = lm.n_tags > 0;
-    }
+    if (c->client->loss)
+        policy_answer_client(c->client->loss, c->client->addr, &q->ecs, &lm, &ov, &pc);
     plan->trace = c->client->trace;
     answer_lookup(c->s, q, c->zone, c->tcp, &pc, c->client->reader, plan);
 }

@@ -44,6 +44,20 @@ static void policy_answer_sign(const struct gslb *g, struct policy_sigs *ps,
     out->sigs = &e->sigs;
 }
 
+void policy_answer_client(const struct policy_loss *v, const struct sockaddr_storage *src,
+                          const struct dns_ecs *ecs, struct policy_loss_match *lm,
+                          struct policy_overlay *ov, struct policy_client *c)
+{
+    struct policy_loss_client lc;
+    policy_loss_client_of(src, ecs, &lc);
+    policy_loss_match(v, &lc, lm);
+    ov->lost = lm->lost;
+    ov->n_lost = lm->n_lost;
+    c->overlay = lm->n_lost ? ov : NULL;
+    c->ecs_scope_min = ecs && ecs->present ? lm->scope_min : 0;
+    c->canary = lm->n_tags > 0;
+}
+
 void policy_answer(const struct gslb *g, struct policy_sigs *sigs, const struct policy_record *r,
                    uint16_t rtype, const struct policy_client *c, bool dnssec, uint8_t *rdata,
                    struct policy_answer *out)

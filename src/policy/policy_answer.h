@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "policy/policy_eval.h"
+#include "policy/policy_loss.h"
 #include "policy/policy_sign.h"
 #include "zone/zone.h"
 
@@ -43,6 +44,14 @@ struct policy_answer {
  * signed one (never an answer a validator would reject, unless the store
  * has none: then it is counted as unsigned). c->trace, when set, records
  * the evaluation (explain). */
+/* Sets on c the client as a scoped drill's loss view v sees it (query.c,
+ * once per query): the targets it loses (ov, backed by lm), the ECS scope
+ * its answers need at least (with ECS; policy_answer applies it), and
+ * whether it is a canary. lm and ov must outlive c's use. */
+void policy_answer_client(const struct policy_loss *v, const struct sockaddr_storage *src,
+                          const struct dns_ecs *ecs, struct policy_loss_match *lm,
+                          struct policy_overlay *ov, struct policy_client *c);
+
 void policy_answer(const struct gslb *g, struct policy_sigs *sigs, const struct policy_record *r,
                    uint16_t rtype, const struct policy_client *c, bool dnssec, uint8_t *rdata,
                    struct policy_answer *out);

@@ -227,6 +227,32 @@ static void test_answer(struct tap *t, struct fixture *f)
     policy_answer(f->g, NULL, rec(f, "e.example.com."), DNS_TYPE_A, &c, false, rd, &a);
     TAP_CHECK(t, a.count == 0 && a.rdata_len == 0, "when_all_down empty: nothing to answer");
     all_up(f);
+    /* A scoped drill's view: canary 10.1.0.0/16 loses region us. */
+    struct policy_net net;
+    char err[128];
+    TAP_CHECK(t, policy_net_parse("10.1.0.0/16", &net, err, sizeof(err)),
+              "the canary network parses");
+    const struct health_slot *lost[] = {f->g->regions[gslb_region_index(f->g, "us")].slot};
+    struct policy_loss *v = policy_loss_new();
+    policy_loss_add(v, "drl-1", &net, 1, lost, 1);
+    struct dns_ecs in = {.present = true, .family = 1, .source_prefix = 24, .addr = {10, 1, 2}};
+    struct dns_ecs out = {.present = true, .family = 1, .source_prefix = 24, .addr = {10, 2, 2}};
+    struct policy_loss_match lm;
+    struct policy_overlay ov = {.slot = NULL};
+    struct policy_client cc = {.rng = &f->rng, .ecs = &in};
+    policy_answer_client(v, NULL, &in, &lm, &ov, &cc);
+    policy_answer(f->g, NULL, rec(f, "fo.example.com."), DNS_TYPE_A, &cc, false, rd, &a);
+    TAP_CHECK(t,
+              cc.canary && cc.overlay == &ov && cc.ecs_scope_min >= 16 && a.count == 1 &&
+                  a.res.serving_region == gslb_region_index(f->g, "eu") && a.ecs_scope >= 16,
+              "a canary client: us lost (eu1 answers), a scope of the canary's at least (%u)",
+              a.ecs_scope);
+    struct policy_client oc = {.rng = &f->rng, .ecs = &out};
+    policy_answer_client(v, NULL, &out, &lm, &ov, &oc);
+    policy_answer(f->g, NULL, rec(f, "fo.example.com."), DNS_TYPE_A, &oc, false, rd, &a);
+    TAP_CHECK(t, !oc.canary && !oc.overlay && a.count == 2,
+              "a client outside it: nothing lost, both answers");
+    policy_loss_free(v);
 }
 
 static void check_error(struct tap *t, const char *json, const char *want)
