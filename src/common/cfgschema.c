@@ -45,10 +45,13 @@ const struct cfgschema_key *cfgschema_at(const struct cfgschema *s, size_t i)
 
 const struct cfgschema_key *cfgschema_find(const struct cfgschema *s, const char *name)
 {
-    for (size_t i = 0; i < cfgschema_count(s); i++)
-        if (strcmp(cfgschema_at(s, i)->name, name) == 0)
-            return cfgschema_at(s, i);
-    return NULL;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->keys[i].name, name) == 0)
+            return &s->keys[i];
+    const struct cfgschema_key *k = NULL;
+    for (const struct cfgschema *const *m = s->more; m && *m && !k; m++)
+        k = cfgschema_find(*m, name);
+    return k;
 }
 
 bool cfgschema_object(const struct jsoncfg *x, const struct cfgschema *s, json_t *obj,

@@ -83,13 +83,11 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
 {
     const struct cfgschema *s = &config_tcp_schema;
     struct config_tcp *t = &x->c->tcp;
-    json_t *none = json_object(); /* absent: every default */
     if (v && !cfgschema_object(&x->j, s, v, NULL))
-        v = none;
-    t->max_connections = (unsigned)cfgschema_int(&x->j, s, TCP_MAX_CONNECTIONS, v ? v : none, NULL);
-    t->idle_timeout_ms = cfgschema_ms(&x->j, s, TCP_IDLE_TIMEOUT, v ? v : none, NULL);
-    t->message_timeout_ms = cfgschema_ms(&x->j, s, TCP_MESSAGE_TIMEOUT, v ? v : none, NULL);
-    json_decref(none);
+        v = NULL; /* said; the defaults (a read of no object gives them) */
+    t->max_connections = (unsigned)cfgschema_int(&x->j, s, TCP_MAX_CONNECTIONS, v, NULL);
+    t->idle_timeout_ms = cfgschema_ms(&x->j, s, TCP_IDLE_TIMEOUT, v, NULL);
+    t->message_timeout_ms = cfgschema_ms(&x->j, s, TCP_MESSAGE_TIMEOUT, v, NULL);
 }
 
 /* identity or version: a string (at most 255 octets: one TXT string),

@@ -108,24 +108,12 @@ static const char *config_key_restart(unsigned flags)
 
 json_t *config_keys_json(void)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < config_keys_count(); i++) {
-        const struct cfgschema_key *k = config_key_at(i);
-        json_t *j =
-            json_pack("{s:s, s:s, s:s, s:b, s:b, s:s, s:s}", "name", k->name, "section",
-                      k->section ? k->section : "", "type", cfgschema_type_name(k->type),
-                      "required", (k->flags & REQ) != 0, "node_local", (k->flags & LOCAL) != 0,
-                      "restart", config_key_restart(k->flags), "what", k->what);
-        if (k->type == CFGSCHEMA_INT || k->type == CFGSCHEMA_SECONDS) {
-            json_object_set_new(j, "min", json_real(k->lo));
-            json_object_set_new(j, "max", json_real(k->hi));
-            if (!(k->flags & CFGSCHEMA_DEFAULT_VARIES))
-                json_object_set_new(j, "default", json_real(k->def));
-        }
-        if (k->sub)
-            json_object_set_new(j, "keys", cfgschema_json(k->sub));
-        json_array_append_new(a, j);
-    }
+    /* The schema's own view, with a top-level key's restart said as
+     * "yes", "partly" or "no". */
+    json_t *a = cfgschema_json(&config_schema);
+    for (size_t i = 0; i < config_keys_count(); i++)
+        json_object_set_new(json_array_get(a, i), "restart",
+                            json_string(config_key_restart(config_key_at(i)->flags)));
     return a;
 }
 

@@ -615,6 +615,7 @@ static const struct server_module server_modules[] = {
      .restart_key = "admin",
      .restart_note = "admin listeners and limits change only on restart; admin tokens and "
                      "audit log kept",
+     .start_locked = true,
      .start = server_mod_admin_start,
      .keys = {"admin"},
      .keep = server_mod_admin_keep,
@@ -637,11 +638,10 @@ int server_modules_start(struct server *srv, struct serve_set *set)
         const struct server_module *m = &server_modules[i];
         if (!m->start)
             continue;
-        bool last = strcmp(m->name, "admin") == 0;
-        if (last)
+        if (m->start_locked)
             pthread_mutex_lock(&srv->reload_lock);
         int rc = m->start(srv, set);
-        if (last)
+        if (m->start_locked)
             pthread_mutex_unlock(&srv->reload_lock);
         if (rc != 0) {
             log_error("event=start result=failed module=%s", m->name);

@@ -36,6 +36,9 @@ struct server_module {
      * note logged when a restart is needed. */
     const char *restart_key;
     const char *restart_note;
+    /* Its start runs under reload_lock: a reload can come from the thread
+     * it starts (the admin thread's POST /v1/reload) at once. */
+    bool start_locked;
     /* Starts it; set is the first served set (owned by the serve core
      * once the "net" module published it). -1 stops the start, logged. */
     int (*start)(struct server *srv, struct serve_set *set);

@@ -288,3 +288,53 @@ def test_reload_keeps_what_the_schema_flags_restart_only(make_gtmd):
     assert r.json["restart_needed_for_admin"] is False and r.json["restart_needed"] == [], r.json
     r = a.post("/v1/reload")  # audited in the new file
     assert os.path.exists(os.path.join(g.workdir, "audit2.log"))
+
+
+BASE = {"listen": ["127.0.0.1:53"],
+        "zones": [{"origin": "example.com.", "file": "example.com.zone"}],
+        "regions": {"us": {}},
+        "pools": {"p": {"endpoints": [{"name": "a", "address": "192.0.2.1", "region": "us"}]}}}
+
+
+@pytest.mark.parametrize("part,want", [
+    ({"tcp": 5}, "$.tcp: must be an object"),
+    ({"tcp": {"idle_timeout": 0}},
+     "$.tcp.idle_timeout: must be a number of seconds from 0.1 to 3600"),
+    ({"tsig_keys": {"k.example.": {"algorithm": "hmac-sha256"}}},
+     '$.tsig_keys["k.example."].secret: is required'),
+    ({"zones": [{"file": "x.zone"}]}, "$.zones[0].origin: is required"),
+    ({"zones": [{"origin": "example.com.", "file": "e.zone", "transfer": {"journal_max": 1}}]},
+     "$.zones[0].transfer.journal_max: must be an integer from 4096 to"),
+    ({"checks": {"c": {"type": "tcp", "port": 80, "path": "/"}}},
+     "$.checks.c.path: not allowed for type tcp"),
+    ({"checks": {"c": {"type": "composite"}}}, "$.checks.c.of: is required"),
+    ({"pools": {"p": {"endpoints": [{"name": "a", "address": "192.0.2.1"}]}}},
+     "$.pools.p.endpoints[0].region: is required"),
+    ({"pools": {"p": {"endpoints": [{"name": "a", "address": "192.0.2.1", "region": "us",
+                                     "check_target": {"port": 0}}]}}},
+     "$.pools.p.endpoints[0].check_target.port: must be an integer from 1 to 65535"),
+    ({"records": {"x.example.com.": {"pool": "p", "colour": 1}}},
+     '$.records["x.example.com."]: unknown key "colour"'),
+    ({"records": {"x.example.com.": {"pool": "p", "failback": {}}}},
+     '$.records["x.example.com."].failback.ramp: is required'),
+    ({"records": {"x.example.com.": {"pool": "p", "ttl": -1}}},
+     '$.records["x.example.com."].ttl: must be an integer from 0 to'),
+    ({"config_api": {"history_dir": "h", "fleet": True}},
+     '$.config_api.fleet: needs a "fleet" section'),
+    ({"admin": {"listen": "unix:/tmp/x.sock", "alertmanager": {"labels": {"pod": "x"}}}},
+     '$.admin.alertmanager.labels: unknown key "pod"'),
+    ({"regions": {"us": {"location": [1]}}}, "$.regions.us: location must be"),
+    ({"notify": {"queue": 5}}, "$.notify.webhooks: is required"),
+    ({"geoip": {}}, "$.geoip.database: is required"),
+    ({"drills": {"practice": [{"name": "x", "regions": ["us"], "mode": "shadow",
+                               "interval": 60, "when": 1}]}},
+     '$.drills.practice[0]: unknown key "when"'),
+])
+def test_check_refuses_bad_keys_of_every_section(tmp_path, part, want):
+    """Bad values and unknown keys in the sections read through their
+    schemas are refused at their JSON path (gtmd check)."""
+    conf = dict(BASE, **part)
+    path = tmp_path / "gtmd.json"
+    path.write_text(json.dumps(conf))
+    r = subprocess.run([GTMD, "check", "-c", str(path)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and want in r.stderr, r.stderr
