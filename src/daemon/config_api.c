@@ -235,7 +235,7 @@ static struct config_api_stamp config_api_stamp_of(const char *path)
     return s;
 }
 
-static bool config_api_stamp_eq(const struct config_api_stamp *a, const struct config_api_stamp *b)
+bool config_api_stamp_same(const struct config_api_stamp *a, const struct config_api_stamp *b)
 {
     return a->ino && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
            a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
@@ -246,15 +246,10 @@ struct config_api_stamp config_api_stamp_now(const struct config_api *api)
     return config_api_stamp_of(api->path);
 }
 
-bool config_api_stamp_same(const struct config_api_stamp *a, const struct config_api_stamp *b)
-{
-    return config_api_stamp_eq(a, b);
-}
-
 bool config_api_file_known(const struct config_api *api)
 {
     struct config_api_stamp now = config_api_stamp_of(api->path);
-    return config_api_stamp_eq(&now, &api->synced);
+    return config_api_stamp_same(&now, &api->synced);
 }
 
 void config_api_file_is_version(struct config_api *api)
@@ -267,7 +262,7 @@ json_t *config_api_current(struct config_api *api, json_error_t *je)
     if (api->installing && api->doc)
         return api->doc; /* api->version's, until the change is recorded */
     struct config_api_stamp now = config_api_stamp_of(api->path);
-    if (api->doc && config_api_stamp_eq(&now, &api->doc_stamp))
+    if (api->doc && config_api_stamp_same(&now, &api->doc_stamp))
         return api->doc;
     /* Stamped before the read: a file replaced meanwhile is read again. */
     json_t *d = jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, je);

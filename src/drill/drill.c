@@ -329,12 +329,6 @@ static bool drill_known_locked(struct drill_core *c, const char *id)
 enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, double now, char id[32],
                                      char *why, size_t whylen)
 {
-    return drill_core_link(c, d, now, id, why, whylen);
-}
-
-enum drill_start_rc drill_core_link(struct drill_core *c, struct drill *d, double now, char id[32],
-                                    char *why, size_t whylen)
-{
     const char *region = NULL;
     bool given = d->id[0] != '\0'; /* adopted from the fleet: id and times kept */
     pthread_mutex_lock(&c->publish_lock);

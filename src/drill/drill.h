@@ -196,9 +196,12 @@ enum drill_start_rc { DRILL_STARTED = 0, DRILL_CONFLICT, DRILL_KNOWN, DRILL_INVA
  * Starts d (taken in any case) at now, for its spec's duration: a live
  * drill sets its targets' drill bytes, a scoped one publishes a new loss
  * view; once every worker sees the change (the counters' sync), its
- * timeline takes its baselines. A live drill is refused (DRILL_CONFLICT, why names the other
- * drill) when another live drill touches one of its regions. On success
- * id gets the new id. Never call it while holding a serve reader.
+ * timeline takes its baselines. With no id in d, a new id and times from
+ * now (the API); with one, that id and d's own times (adopted from the
+ * fleet: DRILL_KNOWN when it is known here already). A live drill is
+ * refused (DRILL_CONFLICT, why names the other drill) when another live
+ * drill touches one of its regions. On success id gets the new id.
+ * Never call it while holding a serve reader.
  */
 enum drill_start_rc drill_core_start(struct drill_core *c, struct drill *d, double now, char id[32],
                                      char *why, size_t whylen);

@@ -19,9 +19,5 @@ void drill_retire_locked(struct drill_core *c, struct drill *d, enum drill_resul
 /* Appends d (ended) at the old end of the history, for the restore, which
  * reads the file's history newest first (caller holds c->lock). */
 void drill_history_append_locked(struct drill_core *c, struct drill *d);
-/* Starts d (taken): with no id, a new id and times from now (the API);
- * with an id, that id and d's own times (adopted from the fleet). */
-enum drill_start_rc drill_core_link(struct drill_core *c, struct drill *d, double now, char id[32],
-                                    char *why, size_t whylen);
 
 #endif

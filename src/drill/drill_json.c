@@ -373,7 +373,7 @@ enum drill_start_rc drill_core_adopt(struct drill_core *c, json_t *saved, double
         return DRILL_KNOWN;
     }
     char id[32];
-    return drill_core_link(c, d, now, id, why, whylen);
+    return drill_core_start(c, d, now, id, why, whylen);
 }
 
 size_t drill_core_restore(struct drill_core *c, json_t *section, double now)

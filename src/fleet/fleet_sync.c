@@ -64,11 +64,6 @@ json_t *fleet_b64s(const char *s)
     return j;
 }
 
-static double fleet_wall(void)
-{
-    return health_now();
-}
-
 /* The endpoint name in keys: the slot key without "endpoint:". */
 static const char *fleet_ep_name(const struct fleet_ep *e)
 {
@@ -216,7 +211,7 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
     if (v) {
         double t = json_number_value(json_object_get(v, "t"));
         pthread_mutex_lock(&f->lock);
-        f->watch_lag = t > 0 ? fleet_wall() - t : f->watch_lag;
+        f->watch_lag = t > 0 ? health_now() - t : f->watch_lag;
         pthread_mutex_unlock(&f->lock);
     }
     if (node == f->self) {
@@ -610,7 +605,7 @@ static json_t *fleet_node_put_op(struct fleet *f)
     pthread_mutex_lock(&f->lock);
     json_t *v =
         json_pack("{s:s, s:s, s:f, s:f, s:O, s:s, s:i}", "version", f->version, "config_hash",
-                  f->config_hash, "last_seen", fleet_wall(), "started", f->nodes[f->self].started,
+                  f->config_hash, "last_seen", health_now(), "started", f->nodes[f->self].started,
                   "vantage", f->vantage, "node", f->p.node, "layout", FLEET_LAYOUT);
     fleet_config_node_fields_locked(f, v);
     pthread_mutex_unlock(&f->lock);
@@ -686,7 +681,7 @@ void fleet_sync_start(struct fleet *f)
     f->conn = FLEET_CONN_SYNCING;
     f->url = etcd_endpoint(f->etcd);
     if (f->nodes[f->self].started == 0)
-        f->nodes[f->self].started = fleet_wall();
+        f->nodes[f->self].started = health_now();
     pthread_mutex_unlock(&f->lock);
     if (f->lease) {
         json_t *b = json_pack("{s:I}", "ID", (json_int_t)f->lease);
@@ -729,7 +724,7 @@ static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
         op = json_pack("{s:{s:o}}", "request_delete_range", "key", fleet_b64s(key));
     else {
         json_t *v = json_pack("{s:s, s:f}", "s", health_state_name((enum health_state)st), "t",
-                              fleet_wall());
+                              health_now());
         fleet_sign_on_lease(f, key, v);
         char *text = json_dumps(v, JSON_COMPACT);
         json_decref(v);
