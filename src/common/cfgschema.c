@@ -124,7 +124,10 @@ unsigned cfgschema_ms(const struct jsoncfg *x, const struct cfgschema *s, size_t
 double cfgschema_seconds(const struct jsoncfg *x, const struct cfgschema *s, size_t k, json_t *obj,
                          const char *path)
 {
-    return cfgschema_ms(x, s, k, obj, path) / 1e3;
+    char p[512];
+    const struct cfgschema_key *key = &s->keys[k];
+    cfgschema_key_path(p, sizeof(p), s, k, path);
+    return jsoncfg_seconds(x, obj, key->name, p, key->lo, key->hi, key->def);
 }
 
 bool cfgschema_bool(const struct jsoncfg *x, const struct cfgschema *s, size_t k, json_t *obj,
@@ -151,17 +154,44 @@ char *cfgschema_path(const struct jsoncfg *x, const struct cfgschema *s, size_t 
     return v ? jsoncfg_path(x, v) : NULL;
 }
 
+json_t *cfgschema_canonical(const struct cfgschema_key *k, json_t *v)
+{
+    bool num = k->type == CFGSCHEMA_INT || k->type == CFGSCHEMA_SECONDS;
+    if (!v) {
+        if (k->flags & CFGSCHEMA_DEFAULT_VARIES)
+            return NULL;
+        return num                         ? json_real(k->def)
+               : k->type == CFGSCHEMA_BOOL ? json_boolean(k->def != 0)
+                                           : NULL;
+    }
+    if (num && json_is_number(v))
+        return json_real(json_number_value(v)); /* 5 and 5.0 alike */
+    if ((k->type == CFGSCHEMA_ANY || k->type == CFGSCHEMA_ARRAY) && json_is_string(v))
+        return json_pack("[O]", v); /* "a" and ["a"] alike */
+    if (k->type == CFGSCHEMA_OBJECT && k->sub && json_is_object(v)) {
+        json_t *o = json_object();
+        for (size_t i = 0; i < cfgschema_count(k->sub); i++) {
+            const struct cfgschema_key *sk = cfgschema_at(k->sub, i);
+            json_t *c = cfgschema_canonical(sk, json_object_get(v, sk->name));
+            if (c)
+                json_object_set_new(o, sk->name, c);
+        }
+        return o;
+    }
+    return json_incref(v);
+}
+
 json_t *cfgschema_restart_part(const struct cfgschema *s, json_t *v)
 {
     json_t *out = json_object();
     for (size_t i = 0; json_is_object(v) && i < cfgschema_count(s); i++) {
         const struct cfgschema_key *k = cfgschema_at(s, i);
         json_t *kv = json_object_get(v, k->name);
-        if (!kv)
-            continue;
-        if (k->flags & CFGSCHEMA_RESTART)
-            json_object_set(out, k->name, kv);
-        else if (k->type == CFGSCHEMA_OBJECT && k->sub) {
+        if (k->flags & CFGSCHEMA_RESTART) {
+            json_t *c = cfgschema_canonical(k, kv);
+            if (c)
+                json_object_set_new(out, k->name, c);
+        } else if (kv && k->type == CFGSCHEMA_OBJECT && k->sub) {
             json_t *part = cfgschema_restart_part(k->sub, kv);
             if (json_object_size(part))
                 json_object_set(out, k->name, part);
@@ -181,12 +211,18 @@ json_t *cfgschema_json(const struct cfgschema *s)
                               (k->flags & CFGSCHEMA_REQUIRED) != 0, "node_local",
                               (k->flags & CFGSCHEMA_NODE_LOCAL) != 0, "restart",
                               (k->flags & CFGSCHEMA_RESTART) != 0, "what", k->what ? k->what : "");
+        /* A required key has no default; one whose default varies says so
+         * in "what"; a number without a range (0 to 0) is checked by its
+         * module's own rules (a practice drill's duration: the API's). */
+        bool def = !(k->flags & (CFGSCHEMA_DEFAULT_VARIES | CFGSCHEMA_REQUIRED));
         if (k->type == CFGSCHEMA_INT || k->type == CFGSCHEMA_SECONDS) {
-            json_object_set_new(j, "min", json_real(k->lo));
-            json_object_set_new(j, "max", json_real(k->hi));
-            if (!(k->flags & CFGSCHEMA_DEFAULT_VARIES))
+            if (k->lo != 0 || k->hi != 0) {
+                json_object_set_new(j, "min", json_real(k->lo));
+                json_object_set_new(j, "max", json_real(k->hi));
+            }
+            if (def)
                 json_object_set_new(j, "default", json_real(k->def));
-        } else if (k->type == CFGSCHEMA_BOOL)
+        } else if (k->type == CFGSCHEMA_BOOL && def)
             json_object_set_new(j, "default", json_boolean(k->def != 0));
         if (k->sub)
             json_object_set_new(j, "keys", cfgschema_json(k->sub));

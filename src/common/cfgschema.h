@@ -133,10 +133,18 @@ const char *cfgschema_str(const struct jsoncfg *x, const struct cfgschema *s, si
 char *cfgschema_path(const struct jsoncfg *x, const struct cfgschema *s, size_t k, json_t *obj,
                      const char *path);
 
+/* The form of v, key k's value (NULL: absent), that a reload compares: a
+ * new reference to what runs, so that writing a default out, 5 as 5.0 or
+ * "a" as ["a"] changes nothing. An absent key with a constant default
+ * gives that default; an object with a table, every key of it so; NULL
+ * for an absent key without a constant default. */
+json_t *cfgschema_canonical(const struct cfgschema_key *k, json_t *v);
+
 /* What of v (an object of s) only a restart applies: a new object with
- * the values of the keys flagged CFGSCHEMA_RESTART, and of the objects
- * that hold such keys, their part; the caller owns it. Two
- * configurations need a restart for s when their parts differ. */
+ * the canonical values of the keys flagged CFGSCHEMA_RESTART (their
+ * defaults when absent), and of the objects that hold such keys, their
+ * part; the caller owns it. Two configurations need a restart for s when
+ * their parts differ. */
 json_t *cfgschema_restart_part(const struct cfgschema *s, json_t *v);
 
 /* The table and its nested tables as JSON: [{"name", "type", "min",

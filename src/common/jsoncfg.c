@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,17 +80,27 @@ bool jsoncfg_bool(const struct jsoncfg *x, json_t *obj, const char *key, const c
     return json_is_true(v);
 }
 
-unsigned jsoncfg_ms(const struct jsoncfg *x, json_t *obj, const char *key, const char *path,
-                    double lo, double hi, double def)
+double jsoncfg_seconds(const struct jsoncfg *x, json_t *obj, const char *key, const char *path,
+                       double lo, double hi, double def)
 {
     json_t *v = json_object_get(obj, key);
     if (!v)
-        return (unsigned)(def * 1000.0 + 0.5);
+        return def;
     if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
         jsoncfg_err(x, path, "must be a number of seconds from %g to %g", lo, hi);
-        return (unsigned)(def * 1000.0 + 0.5);
+        return def;
     }
-    return (unsigned)(json_number_value(v) * 1000.0 + 0.5);
+    return json_number_value(v);
+}
+
+unsigned jsoncfg_ms(const struct jsoncfg *x, json_t *obj, const char *key, const char *path,
+                    double lo, double hi, double def)
+{
+    /* A range past what milliseconds in an unsigned hold is the caller's
+     * mistake: a value there would wrap (49.7 days). */
+    if (hi * 1000.0 + 0.5 >= (double)UINT_MAX || def * 1000.0 + 0.5 >= (double)UINT_MAX)
+        abort();
+    return (unsigned)(jsoncfg_seconds(x, obj, key, path, lo, hi, def) * 1000.0 + 0.5);
 }
 
 const char *jsoncfg_str(const struct jsoncfg *x, json_t *obj, const char *key, const char *path)

@@ -37,7 +37,12 @@ long jsoncfg_int(const struct jsoncfg *x, json_t *obj, const char *key, const ch
 bool jsoncfg_bool(const struct jsoncfg *x, json_t *obj, const char *key, const char *path,
                   bool def);
 
-/* Number of seconds in [lo, hi] at obj.key, returned in milliseconds. */
+/* Number of seconds in [lo, hi] at obj.key (def when absent or bad;
+ * reports a bad value). */
+double jsoncfg_seconds(const struct jsoncfg *x, json_t *obj, const char *key, const char *path,
+                       double lo, double hi, double def);
+/* The same in milliseconds; hi and def must be under 2^32 ms (aborts
+ * otherwise: a table's mistake, not the configuration's). */
 unsigned jsoncfg_ms(const struct jsoncfg *x, json_t *obj, const char *key, const char *path,
                     double lo, double hi, double def);
 

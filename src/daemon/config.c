@@ -275,6 +275,16 @@ static void cfg_shared_hash(json_t *root, char out[65])
     out[n ? 64 : 0] = '\0';
 }
 
+void config_restart_inputs(struct config *c)
+{
+    fleet_params_restart_inputs(&c->fleet,
+                                json_object_get(c->restart_part, config_key_at(CFG_K_FLEET)->name));
+    if (c->run_as.user) /* the ids it names now, which the user database may change */
+        json_object_set_new(c->restart_part, config_key_at(CFG_K_USER)->name,
+                            json_pack("{s:s, s:I, s:I}", "name", c->run_as.user, "uid",
+                                      (json_int_t)c->run_as.uid, "gid", (json_int_t)c->run_as.gid));
+}
+
 struct config *config_load(const char *path, struct errlist *errs)
 {
     json_error_t jerr;
@@ -298,15 +308,7 @@ struct config *config_load(const char *path, struct errlist *errs)
     cfg_root(&x, root);
     if (json_is_object(root) && c->fleet.enabled) /* only a fleet compares it */
         cfg_shared_hash(root, c->shared_hash);
-    c->restart_part = json_object();
-    for (size_t i = 0; json_is_object(root) && i < config_keys_count(); i++) {
-        const struct cfgschema_key *k = config_key_at(i);
-        json_t *v = json_object_get(root, k->name);
-        if (v && (k->flags & CONFIG_KEY_RESTART))
-            json_object_set(c->restart_part, k->name, v);
-        else if (v && (k->flags & CONFIG_KEY_PART_RESTART) && k->sub)
-            json_object_set_new(c->restart_part, k->name, cfgschema_restart_part(k->sub, v));
-    }
+    c->restart_part = cfgschema_restart_part(&config_schema, root);
     json_decref(root);
     if (errs->count != before) {
         config_free(c);

@@ -94,10 +94,12 @@ struct config {
      * file without its node-local keys (config_keys.h), keys sorted; only
      * with a fleet. */
     char shared_hash[65];
-    /* What only a restart applies, as written: the values of the keys
-     * flagged restart-only (config_keys.h) and, of the keys partly so,
-     * their schema's restart-only part (cfgschema_restart_part). A reload
-     * compares them ("restart_needed", server_modules.h). Owned. */
+    /* What only a restart applies, as it runs: the canonical values of
+     * the keys flagged restart-only (config_keys.h; defaults filled in)
+     * and, of the keys partly so, their schema's restart-only part
+     * (cfgschema_restart_part); then what runs that the file does not
+     * show (config_restart_inputs). A reload compares them
+     * ("restart_needed", server_modules.h). Owned. */
     json_t *restart_part;
     struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
 };
@@ -112,5 +114,10 @@ json_t *config_shared_part(json_t *root);
  * serves of a fleet's configuration. The caller owns it. */
 json_t *config_with_local(json_t *shared, json_t *local);
 void config_free(struct config *c);
+/* Adds to c's restart_part what runs that the file does not show: the
+ * fleet's resolved node name and password (fleet_params_restart_inputs),
+ * the user's ids as the user database gives them now. Called once the
+ * command line has been applied (--node). */
+void config_restart_inputs(struct config *c);
 
 #endif

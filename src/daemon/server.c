@@ -57,6 +57,8 @@ struct config *server_load_config(struct server *srv, const char *from, struct e
         free(cfg->identity);
         cfg->identity = jsoncfg_strdup(cfg->fleet.node);
     }
+    if (cfg)
+        config_restart_inputs(cfg);
     return cfg;
 }
 

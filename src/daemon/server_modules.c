@@ -655,9 +655,12 @@ int server_modules_start(struct server *srv, struct serve_set *set)
 
 void server_modules_ready(struct server *srv)
 {
+    /* The admin thread may reload already, replacing srv->cfg. */
+    pthread_mutex_lock(&srv->reload_lock);
     for (size_t i = 0; i < SERVER_MODULES_N; i++)
         if (server_modules[i].ready)
             server_modules[i].ready(srv);
+    pthread_mutex_unlock(&srv->reload_lock);
 }
 
 /* Whether next keeps the part of m's keys only a restart applies (the

@@ -15,8 +15,9 @@
  * ("restart_needed_for_NAME" in its result, a note in the log), and the
  * module applies the rest (apply).
  *
- * Threads: start, ready, halt and stop on the main thread; reload phases
- * on the thread that reloads, under reload_lock.
+ * Threads: start, ready, halt and stop on the main thread (ready under
+ * reload_lock: the admin thread may reload by then); reload phases on the
+ * thread that reloads, under reload_lock.
  */
 #ifndef GTM_DAEMON_SERVER_MODULES_H
 #define GTM_DAEMON_SERVER_MODULES_H

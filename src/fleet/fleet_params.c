@@ -3,6 +3,7 @@
  */
 #include "fleet/fleet_params.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,4 +269,23 @@ void fleet_params_free(struct fleet_params *p)
     free(p->node);
     fleet_keys_free(&p->keys);
     memset(p, 0, sizeof(*p));
+}
+
+void fleet_params_restart_inputs(const struct fleet_params *p, json_t *part)
+{
+    if (!p->enabled || !json_is_object(part))
+        return;
+    json_object_set_new(part, fleet_schema.keys[FLEET_K_NODE].name, json_string(p->node));
+    if (!p->etcd.password)
+        return;
+    /* A digest: the part is compared, never shown, but need not hold the
+     * secret itself. */
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    char hex[2 * EVP_MAX_MD_SIZE + 1] = "";
+    if (EVP_Digest(p->etcd.password, strlen(p->etcd.password), md, &n, EVP_sha256(), NULL) != 1)
+        abort();
+    for (unsigned i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    json_object_set_new(part, fleet_schema.keys[FLEET_K_PASSWORD_FILE].name, json_string(hex));
 }

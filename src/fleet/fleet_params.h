@@ -73,6 +73,12 @@ bool fleet_params_set_node(struct fleet_params *p, const char *node);
 /* True for a usable node name: 1..63 of [A-Za-z0-9._-]. */
 bool fleet_node_name_ok(const char *s);
 void fleet_params_free(struct fleet_params *p);
+/* What runs that the file does not show, into part (the section's
+ * restart-only part, cfgschema_restart_part): the node's name as
+ * resolved (the host name, --node) and, for password_file, a SHA-256 of
+ * the password read from it. The fleet keeps both from its start, so a
+ * reload that changes them needs a restart like a changed key. */
+void fleet_params_restart_inputs(const struct fleet_params *p, json_t *part);
 /* "serve", "refuse", "servfail". */
 const char *fleet_isolation_name(enum fleet_isolation a);
 

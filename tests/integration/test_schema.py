@@ -204,7 +204,7 @@ HAND_READ = set()
 # bodies are no configuration: admin_confapi.c's "$.changes[i]" paths are a
 # request's.
 API = {"src/admin/admin_confapi.c"}
-HAND = re.compile(r'jsoncfg_(?:int|ms|bool|str|check_keys)\s*\(|"[^"\n]*\$\.[a-z_]')
+HAND = re.compile(r'jsoncfg_(?:int|ms|seconds|bool|str|check_keys)\s*\(|"[^"\n]*\$\.[a-z_]')
 
 
 def hand_reads():
@@ -288,6 +288,62 @@ def test_reload_keeps_what_the_schema_flags_restart_only(make_gtmd):
     assert r.json["restart_needed_for_admin"] is False and r.json["restart_needed"] == [], r.json
     r = a.post("/v1/reload")  # audited in the new file
     assert os.path.exists(os.path.join(g.workdir, "audit2.log"))
+
+
+def test_reload_compares_what_runs_not_how_it_is_written(make_gtmd):
+    """Restart-only values written another way are no change: a default
+    written out (admin.max_connections 64), 5 as 5.0 (admin.timeout) and
+    one admin address as a string rather than an array. The
+    reload needs no restart and applies the rest (a new audit log)."""
+    g, a = start(make_gtmd)
+    conf = json.loads(json.dumps(g.config))
+    assert len(conf["admin"]["listen"]) == 1 and "max_connections" not in conf["admin"]
+    conf["admin"]["listen"] = conf["admin"]["listen"][0]
+    conf["admin"]["max_connections"] = 64
+    conf["admin"]["timeout"] = 5.0
+    conf["admin"]["audit_log"] = os.path.join(g.workdir, "audit2.log")
+    g.write_config(conf)
+    r = a.post("/v1/reload")
+    assert r.status == 200, r
+    assert r.json["restart_needed"] == [] and r.json["restart_needed_for_admin"] is False and \
+        r.json["restart_needed_for_listen"] is False, r.json
+    a.post("/v1/reload")  # audited in the new file: the admin part was applied
+    assert os.path.exists(os.path.join(g.workdir, "audit2.log"))
+    conf["admin"]["max_connections"] = 65  # a real change still counts
+    g.write_config(conf)
+    r = a.post("/v1/reload")
+    assert r.json["restart_needed_for_admin"] is True and r.json["restart_needed"] == ["admin"], \
+        r.json
+
+
+def test_a_new_etcd_password_needs_a_restart(make_gtmd):
+    """The fleet keeps the etcd password it read at start: a reload that
+    reads another from the same password_file says a restart is needed
+    (the file's path did not change; what runs did), and says it until the
+    file holds the running password again. etcd is not there (port 9):
+    the node runs on its own view meanwhile."""
+    def mutate(c, workdir):
+        with open(os.path.join(workdir, "etcd.password"), "w") as f:
+            f.write("first\n")
+        os.chmod(os.path.join(workdir, "etcd.password"), 0o600)
+        c["fleet"] = {"etcd": ["http://127.0.0.1:9"], "username": "gtmd",
+                      "password_file": "etcd.password", "node": "n1"}
+    g, a = start(make_gtmd, mutate=mutate)
+    pw = os.path.join(g.workdir, "etcd.password")
+    r = a.post("/v1/reload")
+    assert r.status == 200 and r.json["restart_needed_for_fleet"] is False, r.json
+    with open(pw, "w") as f:
+        f.write("rotated\n")
+    for _ in range(2):  # said again until a restart
+        r = a.post("/v1/reload")
+        assert r.status == 200, r
+        assert r.json["restart_needed_for_fleet"] is True and "fleet" in r.json["restart_needed"], \
+            r.json
+    assert "fleet and probe_source change only on restart" in g.read_log()
+    with open(pw, "w") as f:
+        f.write("first\n")
+    r = a.post("/v1/reload")
+    assert r.json["restart_needed_for_fleet"] is False and r.json["restart_needed"] == [], r.json
 
 
 BASE = {"listen": ["127.0.0.1:53"],

@@ -260,6 +260,18 @@ static void test_config(struct tap *t)
                   strcmp(copy.outcome_resolver, "127.0.0.1:5353,[::1]:53") == 0,
               "a copy outlives the original");
     drill_params_free(&copy);
+    /* Intervals past 2^32 ms (49.7 days) are read whole: a yearly drill
+     * once wrapped to 17 days, and 4294968 s to 0.7 s (dropped unsaid). */
+    e = parse_drills("{\"practice\": [{\"name\": \"yearly\", \"regions\": [\"us\"], "
+                     "\"mode\": \"shadow\", \"interval\": 31536000}, {\"name\": \"odd\", "
+                     "\"regions\": [\"us\"], \"mode\": \"shadow\", \"interval\": 4294968}]}",
+                     &p);
+    TAP_CHECK(t,
+              e[0] == '\0' && p.n_practice == 2 && p.practice[0].interval == 31536000 &&
+                  p.practice[1].interval == 4294968,
+              "a yearly interval and one just past 2^32 ms kept as written (%s)", e);
+    free(e);
+    drill_params_free(&p);
 
     static const struct {
         const char *section, *needle;
