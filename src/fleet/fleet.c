@@ -19,13 +19,6 @@
 #include "health/service.h"
 #include "policy/policy.h"
 
-double fleet_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static char *fleet_strdup(const char *s)
 {
     char *d = strdup(s ? s : "");
@@ -167,7 +160,7 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
         }
     }
     char silent[128] = "";
-    double own_wall = health_now() - (fleet_mono() - ep->own_since);
+    double own_wall = health_now() - (deadline_mono() - ep->own_since);
     for (const struct fleet_obs *o = ep->obs; o; o = o->next) {
         if (o->node == f->self || o->node >= f->n_nodes || !f->nodes[o->node].live)
             continue;
@@ -311,7 +304,7 @@ static void fleet_on_probe(evutil_socket_t fd, short what, void *arg)
         if (own != e->own) {
             e->own = own;
             pthread_mutex_lock(&f->lock);
-            e->own_since = fleet_mono();
+            e->own_since = deadline_mono();
             pthread_mutex_unlock(&f->lock);
             fleet_recompute(f, e);
         }
@@ -371,7 +364,7 @@ static void fleet_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct fleet *f = arg;
     fleet_sync_tick(f);
-    fleet_adopt_recheck(f, fleet_mono());
+    fleet_adopt_recheck(f, deadline_mono());
     fleet_store_expire(f);
     fleet_store_run_jobs(f);
     fleet_config_run(f);
@@ -500,7 +493,7 @@ struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *en
     f->ev_jobs = event_new(f->base, -1, 0, fleet_on_jobs, f);
     f->ev_pending = event_new(f->base, -1, 0, fleet_on_pending, f);
     f->ev_stop = event_new(f->base, -1, 0, fleet_on_stop, f);
-    f->last_ok = fleet_mono();
+    f->last_ok = deadline_mono();
     f->fresh_at = f->last_ok; /* degraded after stale_after without a first sync */
     if (fleet_store_init(f, env->drills) != 0) {
         snprintf(err, errlen, "fleet: no free drill listener slot");

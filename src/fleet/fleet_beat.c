@@ -53,7 +53,7 @@ static void fleet_beat_on_reply(void *arg, enum etcd_status st, json_t *resp, co
         return;
     }
     int64_t rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
-    double now = fleet_mono();
+    double now = deadline_mono();
     f->answered_url = etcd_endpoint(f->etcd);
     pthread_mutex_lock(&f->lock);
     f->last_ok = now;
@@ -279,7 +279,7 @@ void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
     double t = json_number_value(json_object_get(v, "t"));
     pthread_mutex_lock(&f->lock);
     bool was = f->skewed;
-    double now = fleet_mono(), before = f->nodes[idx].heard;
+    double now = deadline_mono(), before = f->nodes[idx].heard;
     if (v && before > 0 && now - before > FLEET_SILENT_S) {
         f->nodes[idx].quiet_from = before; /* back after a silence */
         f->nodes[idx].back = now;

@@ -148,7 +148,7 @@ static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, 
         pthread_mutex_lock(&f->lock);
         f->cfg.failed_rev = c_rev;
         pthread_mutex_unlock(&f->lock);
-        f->cfg.retry_at = fleet_mono() + FLEET_CONFIG_RETRY_S;
+        f->cfg.retry_at = deadline_mono() + FLEET_CONFIG_RETRY_S;
         if (fleet_config_head(f) != head)
             fleet_config_run(f);
         return;
@@ -167,7 +167,7 @@ static void fleet_config_fetch(struct fleet *f)
     pthread_mutex_unlock(&f->lock);
     if (head_rev == 0 && head && head <= applied)
         return; /* head is gone from etcd, and this node has it: nothing to fetch */
-    if (head_rev && head_rev == failed_rev && fleet_mono() < f->cfg.retry_at)
+    if (head_rev && head_rev == failed_rev && deadline_mono() < f->cfg.retry_at)
         return;
     if (head == 0) {
         if (!f->cfg.told_empty) {

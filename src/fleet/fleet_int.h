@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "common/deadline.h"
 #include "fleet/etcd.h"
 #include "fleet/fleet.h"
 
@@ -319,7 +320,6 @@ struct fleet {
     uint64_t degraded_total, resyncs, watch_events, writes, keys_written;
 };
 
-double fleet_mono(void);
 /* Frees a fleet whose thread is not running (or never ran): etcd client,
  * events, base, tables, records, params. */
 void fleet_free(struct fleet *f);

@@ -356,7 +356,7 @@ static void fleet_job_committed(struct fleet *f, struct fleet_job *j, int64_t re
     f->writes++;
     f->keys_written += j->op == FLEET_JOB_CREATE ? 2 : 1;
     j->wait_rev = rev;
-    j->deadline = fleet_mono() + 2 * f->p.etcd.timeout_s;
+    j->deadline = deadline_mono() + 2 * f->p.etcd.timeout_s;
     j->phase = 2;
     pthread_mutex_unlock(&f->lock);
     fleet_store_run_jobs(f);
@@ -556,14 +556,14 @@ static void fleet_job_start(struct fleet *f, struct fleet_job *j)
     /* Not "degraded": that is about the view's age. A write only needs
      * etcd to answer, and the transaction's compare protects it from a
      * stale view; so any quorum reply since the sync lets writes through. */
-    double quiet = fleet_mono() - f->last_quorum;
+    double quiet = deadline_mono() - f->last_quorum;
     if (f->conn != FLEET_CONN_SYNCED || quiet > FLEET_BEAT_S + f->p.etcd.timeout_s) {
         /* Without a quorum reply for longer than a heartbeat and a call's
          * timeout, the write would only wait for etcd to fail it. */
         char msg[200];
         snprintf(msg, sizeof(msg),
                  "etcd is unreachable (no quorum reply for %.1f s); nothing was changed",
-                 fleet_mono() - f->last_quorum);
+                 deadline_mono() - f->last_quorum);
         fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
         return;
     }
@@ -596,7 +596,7 @@ void fleet_store_run_jobs(struct fleet *f)
     for (;;) {
         struct fleet_job *start = NULL;
         pthread_mutex_lock(&f->lock);
-        double now = fleet_mono();
+        double now = deadline_mono();
         for (struct fleet_job *j = f->jobs, *n; j; j = n) {
             n = j->next;
             if (j->phase == 2 && (f->rev >= j->wait_rev || now >= j->deadline))
@@ -731,7 +731,7 @@ static enum shared_status fleet_store_timeout_locked(struct fleet *f, struct fle
 static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j, double deadline,
                                            char id[32], char *err, size_t errlen)
 {
-    double left = deadline - fleet_mono();
+    double left = deadline - deadline_mono();
     if (left <= 0) {
         json_decref(j->record);
         free(j);

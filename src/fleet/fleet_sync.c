@@ -75,7 +75,7 @@ static const char *fleet_ep_name(const struct fleet_ep *e)
 static void fleet_contact(struct fleet *f)
 {
     pthread_mutex_lock(&f->lock);
-    f->last_ok = fleet_mono();
+    f->last_ok = deadline_mono();
     f->last_quorum = f->last_ok;
     pthread_mutex_unlock(&f->lock);
     f->sync_answered = true;
@@ -102,7 +102,7 @@ void fleet_sync_failed(struct fleet *f, const char *what, const char *err)
      * are refused until the sync is done); each attempt is one call. */
     double delay = 0.1 * pow(2, f->retry_n < 3 ? f->retry_n : 3);
     f->retry_n++;
-    f->next_sync = fleet_mono() + (delay < FLEET_TICK_S ? delay : FLEET_TICK_S);
+    f->next_sync = deadline_mono() + (delay < FLEET_TICK_S ? delay : FLEET_TICK_S);
 }
 
 /* A callback of an abandoned sequence, or one that failed: true when the
@@ -525,9 +525,9 @@ static void fleet_after_range(struct fleet *f)
     f->fresh_at = f->range_sent; /* the read was linearizable */
     f->lag_since = 0;
     pthread_mutex_unlock(&f->lock);
-    f->next_beat = fleet_mono();
-    f->next_keepalive = fleet_mono() + f->p.stale_after / 3;
-    f->next_node_put = fleet_mono() + f->p.stale_after / 2;
+    f->next_beat = deadline_mono();
+    f->next_keepalive = deadline_mono() + f->p.stale_after / 3;
+    f->next_node_put = deadline_mono() + f->p.stale_after / 2;
     log_info("event=fleet_sync node=%s etcd=%s revision=%lld nodes=%zu endpoints=%zu", f->p.node,
              etcd_endpoint(f->etcd), (long long)f->rev, f->n_nodes, f->n_eps);
     fleet_set_degraded(f, false);
@@ -594,7 +594,7 @@ static void fleet_sync_range(struct fleet *f)
     free(end);
     free(skip);
     free(after);
-    f->range_sent = fleet_mono();
+    f->range_sent = deadline_mono();
     etcd_call(f->etcd, "/v3/kv/txn", b, fleet_on_range, fleet_call_new(f));
 }
 
@@ -675,7 +675,7 @@ void fleet_sync_start(struct fleet *f)
     f->watch = NULL;
     f->publishing = 0;
     f->beat_inflight = false;
-    f->sync_started = fleet_mono();
+    f->sync_started = deadline_mono();
     f->sync_answered = false;
     pthread_mutex_lock(&f->lock);
     f->conn = FLEET_CONN_SYNCING;
@@ -810,7 +810,7 @@ void fleet_sync_tick(struct fleet *f)
 {
     if (f->stopping)
         return;
-    double now = fleet_mono();
+    double now = deadline_mono();
     fleet_beat_tick(f, now);
     if (f->conn == FLEET_CONN_DOWN && now >= f->next_sync) {
         fleet_sync_start(f);

@@ -36,7 +36,7 @@ json_t *fleet_view_status(struct fleet *f)
 {
     char qbuf[16];
     pthread_mutex_lock(&f->lock);
-    double now = fleet_mono();
+    double now = deadline_mono();
     double quiet = now - f->last_ok;
     const char *self_hash = f->config_hash;
     json_t *nodes = json_array();
@@ -136,7 +136,7 @@ json_t *fleet_view_endpoint(struct fleet *f, const char *key)
 void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m)
 {
     pthread_mutex_lock(&f->lock);
-    double now = fleet_mono();
+    double now = deadline_mono();
     m->connected = strcmp(fleet_beat_conn_name_locked(f, now), "synced") == 0;
     m->degraded = f->degraded;
     m->view_age_s = fleet_beat_view_age_locked(f, now);
