@@ -246,8 +246,10 @@ def test_unsafe_member_override_is_refused_unless_forced(etcd, keys, made, be):
     forged(51, True)
     ok, _ = poll(lambda: has(n2, 51), 5, 0.05)
     assert ok, (n2.fleet()["rejected"], n2.read_log()[-2000:])
-    assert re.search(r"event=fleet_forced key=/gtmd/it6/overrides/ovr-51 signer=n1 role=operate",
-                     n2.read_log()), n2.read_log()[-2000:]
+    # Logged just after it is applied (the API may list it a moment before).
+    ok, _ = poll(lambda: re.search(r"event=fleet_forced key=/gtmd/it6/overrides/ovr-51 "
+                                   r"signer=n1 role=operate", n2.read_log()), 5, 0.05)
+    assert ok, n2.read_log()[-2000:]
     assert n2.fleet()["rejected"]["unsafe"] == 0, n2.fleet()["rejected"]
     st, _ = http_json(etcd.urls[0] + "/v3/kv/deleterange",
                       {"key": b64("/gtmd/it6/overrides/ovr-51")}, timeout=3)
@@ -261,8 +263,10 @@ def test_unsafe_member_override_is_refused_unless_forced(etcd, keys, made, be):
     assert ok, (n2.fleet()["rejected"], n2.get("/v1/overrides"), n2.read_log()[-3000:])
     assert n2.fleet()["rejected"]["last"]["key"] == "/gtmd/it6/overrides/ovr-50"
     assert n2.metric('gtmd_fleet_rejected_total{reason="unsafe"}') >= 1
-    assert re.search(r"event=fleet_rejected key=/gtmd/it6/overrides/ovr-50 why=unsafe",
-                     n2.read_log()), n2.read_log()[-2000:]
+    # Logged just after it is counted.
+    ok, _ = poll(lambda: re.search(r"event=fleet_rejected key=/gtmd/it6/overrides/ovr-50 "
+                                   r"why=unsafe", n2.read_log()), 5, 0.05)
+    assert ok, n2.read_log()[-2000:]
     end = time.monotonic() + 2.5  # checked again every second: still refused
     while time.monotonic() < end:
         assert not has(n2, 50) and n2.answer() == US, n2.answer()
@@ -270,6 +274,8 @@ def test_unsafe_member_override_is_refused_unless_forced(etcd, keys, made, be):
     be["eu"].start()  # eu back: ovr-50 is safe on n2's view now, and adopted
     ok, _ = poll(lambda: has(n2, 50), 15, 0.1)
     assert ok, (n2.endpoint("eu1"), n2.read_log()[-2000:])
-    assert "event=fleet_adopted key=/gtmd/it6/overrides/ovr-50 after=unsafe" in n2.read_log()
+    ok, _ = poll(lambda: "event=fleet_adopted key=/gtmd/it6/overrides/ovr-50 after=unsafe" in
+                 n2.read_log(), 5, 0.05)
+    assert ok, n2.read_log()[-2000:]
     ok, _ = poll(lambda: n2.answer() == EU, 5, 0.05)
     assert ok, n2.answer()
