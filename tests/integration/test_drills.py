@@ -292,11 +292,13 @@ def test_live_flips_every_record_on_the_next_query_and_restores_at_the_end(world
     m = metrics(a)
     assert metric(m, "gtmd_drills_ended_total", result="passed") == 1
     assert metric(m, "gtmd_drills_active", mode="live") == 0
+    # The drill_end audit line is written just after the end is visible.
+    ok, _ = poll(lambda: any(l.get("event") == "drill_end" and l["id"] == d["id"] and
+                             l["result"] == "passed" for l in audit_lines(g)), 5, 0.05)
     lines = audit_lines(g)
     assert any(l.get("method") == "POST" and l["path"] == "/v1/drills" and l["status"] == 201 and
                l["result"] == {"id": d["id"]} for l in lines), lines
-    assert any(l.get("event") == "drill_end" and l["id"] == d["id"] and
-               l["result"] == "passed" for l in lines), lines
+    assert ok, lines
     assert re.search(r"event=drill_start id=%s mode=live targets=region:us" % d["id"],
                      g.read_log())
     assert re.search(r"event=drill_end id=%s mode=live result=passed" % d["id"], g.read_log())
@@ -352,8 +354,10 @@ def abort_after_kill(world, abort_if, kill):
           float("0." + x.group(1)[20:23]) for x in (change, end)]
     assert 0 <= ts[1] - ts[0] < 0.2, "drill_end %.3f s after the health change" % (ts[1] - ts[0])
     assert answers(g, "fo") == US, "the drilled region serves again at once"
-    assert any(l.get("event") == "drill_end" and l["result"] == "aborted"
-               for l in audit_lines(g))
+    # The drill_end audit line is written just after the end is visible.
+    ok, _ = poll(lambda: any(l.get("event") == "drill_end" and l["result"] == "aborted"
+                             for l in audit_lines(g)), 5, 0.05)
+    assert ok, audit_lines(g)
     return done
 
 

@@ -113,7 +113,10 @@ def test_refused_from_one_vantage_point_does_not_fail_over(cluster, be, made):
     assert e3["state"]["probe"] == "up" and e3["state"]["fleet"] == "down"
     assert re.fullmatch(r"down: 2 of 3 vantage points \((n1, n2|n2, n1); n3 says up\)",
                         e3["fleet"]["explain"]), e3["fleet"]["explain"]
-    assert "event=fleet_verdict endpoint=endpoint:web/us1 from=up to=down" in n3.read_log()
+    # Logged just after the verdict is applied.
+    ok, _ = poll(lambda: "event=fleet_verdict endpoint=endpoint:web/us1 from=up to=down" in
+                 n3.read_log(), 5, 0.05)
+    assert ok, n3.read_log()[-2000:]
 
 
 def test_dead_backend_flips_all_three(cluster, be, made):
@@ -262,7 +265,9 @@ def test_etcd_lost_degrades_to_own_probes_then_resyncs(cluster, be, made):
     assert n1.fleet()["degraded"] and n1.metric("gtmd_fleet_degraded") == 1
     assert n1.metric("gtmd_fleet_connected") == 0
     assert n1.endpoint("us1")["state"]["fleet"] is None
-    assert "event=fleet_degraded node=n1" in n1.read_log()
+    # Logged just after the fallback is applied.
+    ok, _ = poll(lambda: "event=fleet_degraded node=n1" in n1.read_log(), 5, 0.05)
+    assert ok, n1.read_log()[-2000:]
     assert ev.wait_for(lambda e: e[1] == "fleet" and e[2]["action"] == "degraded")
     # Its own probe decides now: the verdict on us1 is gone from the SSE too
     # once the fleet comes back (below).
@@ -272,7 +277,9 @@ def test_etcd_lost_degrades_to_own_probes_then_resyncs(cluster, be, made):
     ok, _ = poll(lambda: all(not n.fleet()["degraded"] for n in nodes), 20, 0.2)
     assert ok
     all_answer(nodes, US, timeout=5)
-    assert "event=fleet_recovered node=n1" in n1.read_log()
+    # Logged just after the verdicts are recomputed.
+    ok, _ = poll(lambda: "event=fleet_recovered node=n1" in n1.read_log(), 5, 0.05)
+    assert ok, n1.read_log()[-2000:]
     assert ev.wait_for(lambda e: e[1] == "fleet" and e[2]["action"] == "recovered")
     ev.close()
     assert n1.metric("gtmd_fleet_resyncs_total") >= 1
@@ -305,7 +312,10 @@ def test_practice_drills_wait_while_the_fleet_is_degraded(cluster, be, made):
     assert ok, p
     assert "the fleet is degraded: no reply from etcd" in p["skip"]["why"], p
     assert p["last_start"] < t_degraded, "no practice started while degraded: %s" % p
-    assert "event=drill_practice_skip name=eu-live reason=fleet_degraded" in n1.read_log()
+    # Logged just after the skip is recorded.
+    ok, _ = poll(lambda: "event=drill_practice_skip name=eu-live reason=fleet_degraded" in
+                 n1.read_log(), 5, 0.05)
+    assert ok, n1.read_log()[-2000:]
     for m in cluster.members:
         m.start()
     assert poll(lambda: not n1.fleet()["degraded"], 20, 0.2)[0]

@@ -156,7 +156,11 @@ def test_failover_kill_and_restart_timing(make_gtmd, backends):
     assert min(from_ready) >= (RISE - 1) * INTERVAL - 0.05, from_ready
     assert max(flips) < 1.0, "kill-to-flip too slow: %s" % flips
     assert max(backs) < 1.5, "restart-to-flip-back too slow: %s" % backs
+    # The last flip back is logged just after it is served.
+    ok, _ = poll(lambda: [c["to"] for c in changes(g, "web/us1")] ==
+                 ["up", "down", "up", "down", "up"], 5, 0.05)
     ch = changes(g, "web/us1")
+    assert ok, ch
     assert [c["to"] for c in ch] == ["up", "down", "up", "down", "up"], ch
     assert ch[1]["why"] == "fall threshold reached" and "refused" in ch[1]["detail"], ch[1]
     assert ch[2]["why"] == "rise threshold reached", ch[2]
@@ -747,7 +751,9 @@ def test_check_target_host_localhost(make_gtmd, backends):
     for b in bs:
         b.kill()
     wait_answer(g, "named.example.com.", [])
-    assert "refused" in changes(g, "named/n1")[-1]["detail"]
+    # Logged just after the down state is served.
+    ok, _ = poll(lambda: "refused" in changes(g, "named/n1")[-1]["detail"], 5, 0.05)
+    assert ok, changes(g, "named/n1")
     backends.start_all(bs)
     wait_answer(g, "named.example.com.", ["192.0.2.91"])
 
