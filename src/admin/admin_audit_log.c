@@ -24,7 +24,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 
 #include "admin/admin_int.h"
 #include "admin/admin_request.h"
+#include "common/digest.h"
 #include "common/event_ring.h"
 #include "common/log.h"
 #include "health/shared_store.h"
@@ -114,14 +114,9 @@ int admin_reopen_audit(struct admin *a)
 
 void admin_audit_note_body(struct admin_req *r, const char *data, size_t len)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
     r->has_body = true;
     r->body_len = len;
-    r->body_sha256[0] = '\0';
-    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) == 1)
-        for (unsigned i = 0; i < mdlen && i < 32; i++)
-            snprintf(r->body_sha256 + 2 * i, 3, "%02x", md[i]);
+    digest_sha256_hex(data, len, r->body_sha256);
     r->body_excerpt[0] = '\0';
     if (len > ADMIN_AUDIT_INLINE)
         admin_request_excerpt(data, len, r->body_excerpt);

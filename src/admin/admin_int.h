@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "admin/admin.h"
+#include "common/digest.h"
 #include "admin/admin_config.h"
 #include "admin/admin_request.h"
 #include "health/shared_store.h"
@@ -108,7 +109,7 @@ struct admin_req {
     /* What the audit line keeps of a POST body (admin_audit_log.c). */
     bool has_body;                                 /* a POST body was parsed */
     size_t body_len;                               /* its bytes as received */
-    char body_sha256[65];                          /* their SHA-256, lowercase hex */
+    char body_sha256[DIGEST_SHA256_HEX];           /* their SHA-256, lowercase hex */
     char body_excerpt[ADMIN_REQUEST_EXCERPT_ROOM]; /* "" when the body is kept whole */
 };
 

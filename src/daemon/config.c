@@ -11,7 +11,6 @@
 #include <libgen.h>
 #include <pwd.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/digest.h"
 #include "common/addr.h"
 #include "common/jsoncfg.h"
 #include "common/log.h"
@@ -265,14 +265,10 @@ static void cfg_shared_hash(json_t *root, char out[65])
     json_t *copy = config_shared_part(root);
     char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(copy);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (!text || EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL) != 1)
-        n = 0;
+    out[0] = '\0';
+    if (text)
+        digest_sha256_hex(text, strlen(text), out);
     free(text);
-    for (unsigned i = 0; i < n && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[n ? 64 : 0] = '\0';
 }
 
 void config_restart_inputs(struct config *c)

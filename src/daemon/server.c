@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -15,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/digest.h"
 #include "common/errlist.h"
 #include "common/log.h"
 #include "daemon/config.h"
@@ -72,12 +72,9 @@ void server_config_hash(const struct config *cfg, const struct serve_set *set, c
         off += (size_t)snprintf(text + off, sizeof(text) - off, "|%s=%u",
                                 set->zones->zones[i]->origin_str,
                                 (unsigned)set->zones->zones[i]->serial);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(text, off, md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 8 && i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[n ? 16 : 0] = '\0';
+    char hex[DIGEST_SHA256_HEX];
+    digest_sha256_hex(text, off, hex);
+    snprintf(out, 17, "%s", hex); /* a prefix of 16 hex digits */
 }
 
 /* Descriptors a configuration may hold at once: every DNS TCP connection

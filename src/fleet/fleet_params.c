@@ -3,7 +3,8 @@
  */
 #include "fleet/fleet_params.h"
 
-#include <openssl/evp.h>
+#include "common/digest.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,12 +281,7 @@ void fleet_params_restart_inputs(const struct fleet_params *p, json_t *part)
         return;
     /* A digest: the part is compared, never shown, but need not hold the
      * secret itself. */
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    char hex[2 * EVP_MAX_MD_SIZE + 1] = "";
-    if (EVP_Digest(p->etcd.password, strlen(p->etcd.password), md, &n, EVP_sha256(), NULL) != 1)
-        abort();
-    for (unsigned i = 0; i < n; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    char hex[DIGEST_SHA256_HEX];
+    digest_sha256_hex(p->etcd.password, strlen(p->etcd.password), hex);
     json_object_set_new(part, fleet_schema.keys[FLEET_K_PASSWORD_FILE].name, json_string(hex));
 }

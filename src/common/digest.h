@@ -1,0 +1,18 @@
+/*
+ * digest.h -- SHA-256 as lowercase hex, the one form gtmd writes digests
+ * in (the fleet's configuration hash, the audit log's body digests, what
+ * a reload compares of a secret).
+ *
+ * Ownership: nothing allocated; out is the caller's.
+ */
+#ifndef GTM_COMMON_DIGEST_H
+#define GTM_COMMON_DIGEST_H
+
+#include <stddef.h>
+
+#define DIGEST_SHA256_HEX 65 /* 64 hex digits and the NUL */
+
+/* SHA-256 of len bytes at data into out; "" when OpenSSL fails. */
+void digest_sha256_hex(const void *data, size_t len, char out[DIGEST_SHA256_HEX]);
+
+#endif
