@@ -330,17 +330,15 @@ static void privs_note_port(const char *text, const char *what, unsigned first)
              what, text, who);
 }
 
-bool privs_reload_notes(const struct config *running, const struct config *next)
+void privs_reload_notes(const struct config *running, const struct config *next, bool user_same)
 {
-    const char *a = running->run_as.user, *b = next->run_as.user;
-    bool changed =
-        (a || b) && (!a || !b || strcmp(a, b) != 0 || running->run_as.gid != next->run_as.gid);
-    if (changed)
+    const char *a = running->run_as.user;
+    if (!user_same)
         log_warn("event=reload note=\"user and group change only on restart; gtmd goes on as "
                  "user %s\"",
                  a ? a : "it was started as");
     if (geteuid() == 0)
-        return changed;
+        return;
     unsigned first = privs_unprivileged_port();
     for (size_t i = 0; i < next->n_listen; i++) {
         bool bound = false;
@@ -356,5 +354,4 @@ bool privs_reload_notes(const struct config *running, const struct config *next)
         if (!bound)
             privs_note_port(next->admin.listen[i], "admin listener", first);
     }
-    return changed;
 }

@@ -41,9 +41,10 @@ void privs_check_access(const struct config *c, struct errlist *errs, struct err
 void privs_check_as(const struct config *c, struct errlist *errs, struct errlist *warns);
 
 /* Logs what a reload from running to next cannot apply because of the
- * privileges gtmd has: another user or group, and new listen addresses on
- * privileged ports (listen addresses change only on restart anyway).
- * Returns true when the user or group differ. */
-bool privs_reload_notes(const struct config *running, const struct config *next);
+ * privileges gtmd has: another user or group (user_same false: the
+ * module table's answer, from the restart-only parts with the ids the
+ * user database gives), and new listen addresses on privileged ports
+ * (listen addresses change only on restart anyway). */
+void privs_reload_notes(const struct config *running, const struct config *next, bool user_same);
 
 #endif

@@ -555,8 +555,7 @@ static void server_mod_user_apply(struct server *srv, const struct config *next,
                                   const struct serve_set *set, bool same)
 {
     (void)set;
-    (void)same;
-    privs_reload_notes(srv->cfg, next);
+    privs_reload_notes(srv->cfg, next, same);
 }
 
 static void server_mod_user_keep(struct config *next, struct config *running)
