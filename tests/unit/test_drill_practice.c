@@ -288,6 +288,13 @@ static void test_config(struct tap *t)
         {"{\"practice\": [{\"name\": \"x\", \"regions\": [\"us\"], \"mode\": \"shadow\", "
          "\"interval\": 0.5}]}",
          "$.drills.practice[0].interval: must be a number of seconds from 1 to"},
+        /* Past the 400-day bound (it wrapped to a small valid value once). */
+        {"{\"practice\": [{\"name\": \"x\", \"regions\": [\"us\"], \"mode\": \"shadow\", "
+         "\"interval\": 34560001}]}",
+         "$.drills.practice[0].interval: must be a number of seconds from 1 to 3.456e+07"},
+        {"{\"practice\": [{\"name\": \"x\", \"regions\": [\"us\"], \"mode\": \"shadow\", "
+         "\"interval\": \"weekly\"}]}",
+         "$.drills.practice[0].interval: must be a number of seconds"},
         {"{\"practice\": [{\"name\": \"x\", \"regions\": [\"us\"], \"mode\": \"live\", "
          "\"interval\": 60}]}",
          "$.drills.practice[0]: a live drill needs \"duration\""},
