@@ -33,6 +33,7 @@
 #include "zone/zone_load.h"
 #include "zone/zone_verify.h"
 #include "daemon/config_keys.h"
+#include "geo/geo_overlay.h"
 #include "geo/geo_params.h"
 
 struct load_behind {
@@ -210,19 +211,38 @@ static void load_attach(struct snapshot *s, const struct config *cfg,
     ((struct zone_node *)node)->policy = b;
 }
 
-/* Opens the geo database (a fresh read at every load, so a reload picks up
- * a new file) and compiles the geo and nearest records over it. */
+/* Opens one geo database file at key k of the geoip section; NULL with
+ * the error added when it cannot be read. */
+static struct geo_db *load_geo_file(const struct config *cfg, enum geo_params_key k,
+                                    const char *file, struct errlist *errs)
+{
+    char why[256];
+    struct geo_db *db = geo_db_open(file, why, sizeof(why));
+    if (!db)
+        errlist_add(errs, "%s: %s: %s: %s", cfg->path,
+                    config_sub_path(CFG_K_GEOIP, &geo_schema, k).s, file, why);
+    return db;
+}
+
+/* Opens the geo databases (a fresh read at every load, so a reload picks
+ * up new files), lays the ASN one over the location one, and compiles the
+ * geo and nearest records over the result. */
 static struct policy_geo *load_geo(const struct config *cfg, const struct gslb *g,
                                    struct errlist *errs)
 {
-    struct geo_db *db = NULL;
-    if (cfg->geo.database) {
+    struct geo_db *db = NULL, *asn = NULL;
+    if (cfg->geo.database && !(db = load_geo_file(cfg, GEO_K_DATABASE, cfg->geo.database, errs)))
+        return NULL;
+    if (cfg->geo.asn_database) {
+        asn = load_geo_file(cfg, GEO_K_ASN_DATABASE, cfg->geo.asn_database, errs);
         char why[256];
-        db = geo_db_open(cfg->geo.database, why, sizeof(why));
-        if (!db) {
-            errlist_add(errs, "%s: %s: %s: %s", cfg->path,
-                        config_sub_path(CFG_K_GEOIP, &geo_schema, GEO_K_DATABASE).s,
-                        cfg->geo.database, why);
+        if (!asn || !(db = geo_db_overlay(db, asn, why, sizeof(why)))) {
+            if (asn)
+                errlist_add(errs, "%s: %s: %s: %s", cfg->path,
+                            config_sub_path(CFG_K_GEOIP, &geo_schema, GEO_K_ASN_DATABASE).s,
+                            cfg->geo.asn_database, why);
+            else
+                geo_db_free(db);
             return NULL;
         }
     }
