@@ -66,10 +66,13 @@ static bool pg_needs_db(const struct policy_record *r, const struct geo_db *db, 
     char file[64], asn_file[64];
     cfgschema_key_path(file, sizeof(file), &geo_schema, GEO_K_DATABASE, NULL);
     cfgschema_key_path(asn_file, sizeof(asn_file), &geo_schema, GEO_K_ASN_DATABASE, NULL);
+    /* An ASN database alone places nobody. */
+    bool has_loc = db && (db->stats.with_field[0] || db->stats.with_field[1] ||
+                          db->stats.with_field[2] || db->stats.with_field[3]);
     if (r->policy == POLICY_NEAREST) {
-        if (!db)
+        if (!has_loc)
             snprintf(buf, len, "a nearest record needs a geo database: set %s", file);
-        return !db;
+        return !has_loc;
     }
     bool has_asn = db && db->stats.with_field[4] > 0;
     for (size_t k = 0; k < r->geo->n_keys; k++) {
@@ -81,7 +84,7 @@ static bool pg_needs_db(const struct policy_record *r, const struct geo_db *db, 
                      r->geo->keys[k].text, asn_file);
             return true;
         }
-        if (kind != GEO_KEY_NETWORK && kind != GEO_KEY_DEFAULT && kind != GEO_KEY_ASN && !db) {
+        if (kind != GEO_KEY_NETWORK && kind != GEO_KEY_DEFAULT && kind != GEO_KEY_ASN && !has_loc) {
             snprintf(buf, len,
                      "continent, country and subdivision keys need a geo database: set %s "
                      "(network keys and default work without one)",
