@@ -60,7 +60,8 @@ void fleet_config_begin_read(struct fleet *f)
     pthread_mutex_unlock(&f->lock);
 }
 
-void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev)
+void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev, const char *key,
+                            const char *signer)
 {
     json_t *ver = json_object_get(v, "version");
     uint64_t h =
@@ -71,13 +72,63 @@ void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev)
         f->cfg.seen = h;
     f->cfg.head = f->cfg.seen;
     f->cfg.head_rev = v ? mod_rev : 0; /* what the next version's compare must see */
+    uint64_t seen = f->cfg.seen;
     pthread_mutex_unlock(&f->lock);
-    if (back && f->cfg.seen)
+    if (back && seen)
         log_warn("event=fleet_config_head_back head=%llu seen=%llu note=\"the fleet's "
                  "configuration head was %s: not followed; the next version is numbered on from "
                  "%llu\"",
-                 (unsigned long long)h, (unsigned long long)f->cfg.seen,
-                 v ? "put back to an older version" : "deleted", (unsigned long long)f->cfg.seen);
+                 (unsigned long long)h, (unsigned long long)seen,
+                 v ? "put back to an older version" : "deleted", (unsigned long long)seen);
+    if (v && back) {
+        /* A member signed it once: an older head put back (a deletion is
+         * not one, and is only logged). */
+        char why[160];
+        snprintf(why, sizeof(why), "version %llu, older than version %llu seen here",
+                 (unsigned long long)h, (unsigned long long)seen);
+        fleet_reject(f, key, FLEET_REJ_REPLAY, signer, why);
+    }
+}
+
+/* The newest version a live member's signed node record says it serves:
+ * head cannot be older (a node that starts while an older head is put
+ * back takes the version its peers serve, not the one head names). */
+static uint64_t fleet_config_peers(struct fleet *f, char who[FLEET_NODE_MAX + 1])
+{
+    uint64_t max = 0;
+    who[0] = '\0';
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; f->p.keys.enabled && i < f->n_nodes; i++)
+        if (i != f->self && f->nodes[i].live && f->nodes[i].config_version > max) {
+            max = f->nodes[i].config_version;
+            snprintf(who, FLEET_NODE_MAX + 1, "%s", f->nodes[i].name);
+        }
+    pthread_mutex_unlock(&f->lock);
+    return max;
+}
+
+/* Raises head to the version the peers serve when head is older (a
+ * replay, counted once per head revision). */
+static void fleet_config_floor(struct fleet *f)
+{
+    char who[FLEET_NODE_MAX + 1];
+    uint64_t peers = fleet_config_peers(f, who);
+    pthread_mutex_lock(&f->lock);
+    uint64_t head = f->cfg.head;
+    int64_t head_rev = f->cfg.head_rev;
+    bool report = peers > head && head_rev && head_rev != f->cfg.floor_rev;
+    if (peers > head) {
+        f->cfg.head = f->cfg.seen = peers;
+        f->cfg.floor_rev = head_rev;
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (report) {
+        char why[200], *key = fleet_key(f, "config/head", NULL, NULL);
+        snprintf(why, sizeof(why), "version %llu, older than version %llu that member %s serves",
+                 (unsigned long long)head, (unsigned long long)peers, who);
+        fleet_reject(f, key, FLEET_REJ_REPLAY, "", why);
+        free(key);
+    }
 }
 
 /* The records of a fetch reply that are what their keys say, in order,
@@ -161,6 +212,7 @@ static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, 
 /* Fetches the versions after the one this node serves, up to head. */
 static void fleet_config_fetch(struct fleet *f)
 {
+    fleet_config_floor(f);
     pthread_mutex_lock(&f->lock);
     uint64_t head = f->cfg.head, applied = f->cfg.applied;
     int64_t head_rev = f->cfg.head_rev, failed_rev = f->cfg.failed_rev;

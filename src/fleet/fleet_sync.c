@@ -21,6 +21,12 @@
 #include "fleet/fleet_int.h"
 #include "health/service.h"
 
+/* Where a value was read: its key, and etcd's revisions and lease of it. */
+struct fleet_kv {
+    const char *key;
+    int64_t mod_rev, create_rev, lease;
+};
+
 struct fleet_call {
     struct fleet *f;
     unsigned gen;
@@ -195,7 +201,8 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
 /* One report: node's observation of endpoint ep (ep_len octets,
  * "POOL/NAME"); legacy: read at its layout-1 key (obs/ENDPOINT/NODE). */
 static void fleet_obs_update(struct fleet *f, const char *node_name, const char *ep_name,
-                             size_t ep_len, json_t *v, bool bulk, bool legacy)
+                             size_t ep_len, json_t *v, bool bulk, bool legacy,
+                             const struct fleet_kv *kv)
 {
     if (!fleet_node_name_ok(node_name) || ep_len == 0 || ep_len > 590)
         return;
@@ -215,10 +222,24 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
         pthread_mutex_unlock(&f->lock);
     }
     if (node == f->self) {
-        if (!legacy) /* a key of this node's before an upgrade is not what it writes now */
-            ep->published = st; /* what etcd holds for us */
+        if (legacy) /* a key of this node's before an upgrade is not what it writes now */
+            return;
+        ep->published = st; /* what etcd holds for us */
+        if (v && f->p.keys.enabled && fleet_life_n(v) < ep->pub_n) {
+            /* An older report of ours put back: refused, and written again. */
+            fleet_reject(f, kv->key, FLEET_REJ_REPLAY, node_name, "an older report of this node");
+            ep->published = HEALTH_UNKNOWN;
+        }
         return;
     }
+    bool stale = false;
+    if (!bulk && fleet_life_report_replayed(f, ep, node, v, kv->lease, kv->mod_rev, &stale)) {
+        fleet_reject(f, kv->key, FLEET_REJ_REPLAY, node_name,
+                     "an older report of the member's lease than the one applied here");
+        return;
+    }
+    if (stale)
+        return; /* delivered again (a watch restarted from an older revision) */
     if (bulk) {
         pthread_mutex_lock(&f->lock);
         struct fleet_obs *o = calloc(1, sizeof(*o));
@@ -227,6 +248,9 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
         o->node = node;
         o->state = st;
         o->t = v ? json_number_value(json_object_get(v, "t")) : 0;
+        o->lease = kv->lease;
+        o->mod_rev = kv->mod_rev;
+        o->n = fleet_life_n(v);
         o->next = ep->obs;
         if (st != HEALTH_UNKNOWN)
             ep->obs = o;
@@ -236,6 +260,8 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
         return;
     }
     fleet_obs_set(f, ep, node, st, v ? json_number_value(json_object_get(v, "t")) : 0);
+    if (v)
+        fleet_life_report_kept(f, ep, node, v, kv->lease, kv->mod_rev);
 }
 
 /* The member a key speaks for, copied to out: the node of nodes/NODE,
@@ -344,11 +370,32 @@ static bool fleet_own_record(const struct fleet *f, json_t *v, const char *signe
     return node && strcmp(node, f->p.node) == 0;
 }
 
+/* An override or drill of kind k, id (checked: signed by a member, or
+ * "members" off) put (v) or deleted (v NULL): applied when it is the record
+ * its key was created for (fleet_life.c); one put back is refused and, as
+ * one not sealed yet, absent. */
+static void fleet_dispatch_record(struct fleet *f, const struct fleet_kv *kv, struct fleet_kind *k,
+                                  const char *id, json_t *v, const char *signer)
+{
+    if (v) {
+        bool pending = false;
+        char why[300] = "";
+        enum fleet_verdict vd = fleet_life_record(f, v, kv->create_rev, &pending, why, sizeof(why));
+        if (vd != FLEET_SIG_OK)
+            fleet_reject(f, kv->key, vd, signer, why);
+        if (vd != FLEET_SIG_OK || pending)
+            v = NULL; /* as if absent: one applied before under this key is removed */
+        else
+            fleet_life_strip(v);
+    }
+    fleet_store_apply(f, k, id, v, kv->mod_rev, signer, fleet_own_record(f, v, signer));
+}
+
 /* One key put (value) or deleted (value NULL). */
-static void fleet_dispatch(struct fleet *f, const char *key, const char *value, int64_t mod_rev,
-                           int64_t lease, bool bulk)
+static void fleet_dispatch(struct fleet *f, const struct fleet_kv *kv, const char *value, bool bulk)
 {
     size_t pl = strlen(f->p.prefix);
+    const char *key = kv->key;
     if (strncmp(key, f->p.prefix, pl) != 0)
         return;
     const char *rest = key + pl;
@@ -357,7 +404,7 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
     if (strncmp(rest, "seq/", 4) == 0) { /* a plain number, not JSON */
         struct fleet_kind *k = fleet_store_kind(f, rest + 4);
         if (k)
-            fleet_store_seq(f, k, value, value ? mod_rev : 0);
+            fleet_store_seq(f, k, value, value ? kv->mod_rev : 0);
         return;
     }
     json_error_t jerr;
@@ -367,7 +414,7 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
         return; /* not ours: ignore */
     }
     char signer[64] = "";
-    if (v && !fleet_dispatch_trusted(f, key, rest, v, lease, signer)) {
+    if (v && !fleet_dispatch_trusted(f, key, rest, v, kv->lease, signer)) {
         json_decref(v);
         return; /* not written by the member it speaks for: as if absent */
     }
@@ -381,19 +428,19 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
         char name[FLEET_NODE_MAX + 2];
         if (slash && (size_t)(slash - node) <= FLEET_NODE_MAX) {
             snprintf(name, sizeof(name), "%.*s", (int)(slash - node), node);
-            fleet_obs_update(f, name, slash + 1, strlen(slash + 1), v, bulk, false);
+            fleet_obs_update(f, name, slash + 1, strlen(slash + 1), v, bulk, false, kv);
         }
     } else if (strncmp(rest, "obs/", 4) == 0) { /* the layout before (gtmd 1.x) */
         const char *slash = strrchr(rest + 4, '/');
         if (slash)
-            fleet_obs_update(f, slash + 1, rest + 4, (size_t)(slash - rest - 4), v, bulk, true);
+            fleet_obs_update(f, slash + 1, rest + 4, (size_t)(slash - rest - 4), v, bulk, true, kv);
     } else if (strncmp(rest, "beat/", 5) == 0 && fleet_node_name_ok(rest + 5)) {
         if (!bulk) /* a fresh read's heartbeats are old: no clock to compare */
             fleet_beat_seen(f, rest + 5, v);
     } else if (strncmp(rest, "nodes/", 6) == 0 && fleet_node_name_ok(rest + 6))
         fleet_node_update(f, rest + 6, v, bulk);
     else if (strcmp(rest, "config/head") == 0)
-        fleet_config_head_seen(f, v, mod_rev); /* fleet_config_run follows */
+        fleet_config_head_seen(f, v, kv->mod_rev, key, signer); /* fleet_config_run follows */
     else {
         const char *slash = strchr(rest, '/');
         char kind[32];
@@ -401,8 +448,7 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
             snprintf(kind, sizeof(kind), "%.*s", (int)(slash - rest), rest);
             struct fleet_kind *k = fleet_store_kind(f, kind);
             if (k && strlen(slash + 1) < 32)
-                fleet_store_apply(f, k, slash + 1, v, mod_rev, signer,
-                                  fleet_own_record(f, v, signer));
+                fleet_dispatch_record(f, kv, k, slash + 1, v, signer);
         }
     }
     json_decref(v);
@@ -418,9 +464,12 @@ static void fleet_dispatch_kv(struct fleet *f, json_t *kv, bool deleted, bool bu
         return;
     const char *vb = json_string_value(json_object_get(kv, "value"));
     char *value = deleted ? NULL : etcd_unb64(vb ? vb : "", &vlen);
+    struct fleet_kv at = {.key = key,
+                          .mod_rev = etcd_json_int(json_object_get(kv, "mod_revision"), 0),
+                          .create_rev = etcd_json_int(json_object_get(kv, "create_revision"), 0),
+                          .lease = etcd_json_int(json_object_get(kv, "lease"), 0)};
     if (deleted || value)
-        fleet_dispatch(f, key, value, etcd_json_int(json_object_get(kv, "mod_revision"), 0),
-                       etcd_json_int(json_object_get(kv, "lease"), 0), bulk);
+        fleet_dispatch(f, &at, value, bulk);
     free(key);
     free(value);
 }
