@@ -309,6 +309,10 @@ struct fleet {
     double lost_since;
     int64_t lease, rev;
     uint64_t sign_n; /* the "n" of the last record this node signed (fleet_life.c) */
+    /* The create revision of this node's record's key (0: not known yet),
+     * signed into it as "born"; seals tried in this sync (fleet_life.c). */
+    int64_t node_born;
+    unsigned node_seals;
     unsigned sync_step, retry_n;
     struct etcd_watch *watch;
     unsigned publishing; /* publishing transactions in flight */

@@ -295,24 +295,32 @@ static const char *fleet_key_owner(const char *rest, char out[FLEET_NODE_MAX + 2
  * its own only on the lease it signed it for: the record's "lease" must be
  * the key's, and an observation's the lease of the member's node record.
  * So a writer cannot replay a member's old report once its lease is gone
- * (the lease ends with the member: its reports go with it). */
+ * (the lease ends with the member: its reports go with it). A lease id can
+ * be granted again once it ended (etcd lets any client choose the id), so
+ * the node record is also sealed with its key's create revision
+ * (fleet_life.c): one put back on a lease granted again is refused, and
+ * the reports on that lease with it. *pending: a node record not sealed
+ * yet (its member seals it at once), ignored. */
 static enum fleet_verdict fleet_dispatch_on_lease(struct fleet *f, const char *rest,
-                                                  const char *owner, json_t *v, int64_t lease)
+                                                  const char *owner, json_t *v,
+                                                  const struct fleet_kv *kv, bool *pending)
 {
     if (!f->p.keys.enabled)
         return FLEET_SIG_OK;
     int64_t signed_for = etcd_json_int(json_object_get(v, "lease"), 0);
-    if (signed_for == 0 || signed_for != lease)
+    if (signed_for == 0 || signed_for != kv->lease)
         return FLEET_SIG_NOT_ON_LEASE;
     uint16_t idx = fleet_node_get(f, owner);
     if (strncmp(rest, "nodes/", 6) == 0) {
-        if (idx != FLEET_NODE_NONE)
-            f->nodes[idx].lease = lease; /* fleet thread only */
-        return FLEET_SIG_OK;
+        char why[300];
+        enum fleet_verdict vd = fleet_life_record(f, v, kv->create_rev, pending, why, sizeof(why));
+        if (vd == FLEET_SIG_OK && !*pending && idx != FLEET_NODE_NONE)
+            f->nodes[idx].lease = kv->lease; /* fleet thread only */
+        return vd;
     }
     bool report =
         strncmp(rest, "obs/", 4) == 0 || strncmp(rest, FLEET_REPORTS, strlen(FLEET_REPORTS)) == 0;
-    if (report && (idx == FLEET_NODE_NONE || f->nodes[idx].lease != lease))
+    if (report && (idx == FLEET_NODE_NONE || f->nodes[idx].lease != kv->lease))
         return FLEET_SIG_NOT_ON_LEASE;
     return FLEET_SIG_OK;
 }
@@ -340,19 +348,22 @@ void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const
  * without "members"); signer gets the signer's name ("" unsigned). A
  * refused record is counted by reason, reported in status and metrics, and
  * logged the first time each key is refused for a reason (fleet_reject). */
-static bool fleet_dispatch_trusted(struct fleet *f, const char *key, const char *rest, json_t *v,
-                                   int64_t lease, char signer_out[64])
+static bool fleet_dispatch_trusted(struct fleet *f, const struct fleet_kv *kv, const char *rest,
+                                   json_t *v, char signer_out[64])
 {
     const char *signer = NULL;
     char owner_buf[FLEET_NODE_MAX + 2];
     const char *owner = fleet_key_owner(rest, owner_buf);
-    enum fleet_verdict vd = fleet_verify(&f->p.keys, key, v, owner, &signer);
+    enum fleet_verdict vd = fleet_verify(&f->p.keys, kv->key, v, owner, &signer);
+    bool pending = false;
     if (vd == FLEET_SIG_OK && owner)
-        vd = fleet_dispatch_on_lease(f, rest, owner, v, lease);
+        vd = fleet_dispatch_on_lease(f, rest, owner, v, kv, &pending);
     snprintf(signer_out, 64, "%s", signer ? signer : "");
     if (vd == FLEET_SIG_OK)
-        return true;
-    fleet_reject(f, key, vd, signer, NULL);
+        return !pending;
+    fleet_reject(f, kv->key, vd, signer,
+                 vd == FLEET_REJ_REPLAY ? "a node record put back on its lease granted again"
+                                        : NULL);
     return false;
 }
 
@@ -414,7 +425,7 @@ static void fleet_dispatch(struct fleet *f, const struct fleet_kv *kv, const cha
         return; /* not ours: ignore */
     }
     char signer[64] = "";
-    if (v && !fleet_dispatch_trusted(f, key, rest, v, kv->lease, signer)) {
+    if (v && !fleet_dispatch_trusted(f, kv, rest, v, signer)) {
         json_decref(v);
         return; /* not written by the member it speaks for: as if absent */
     }
@@ -657,6 +668,11 @@ static json_t *fleet_node_put_op(struct fleet *f)
                   f->config_hash, "last_seen", health_now(), "started", f->nodes[f->self].started,
                   "vantage", f->vantage, "node", f->p.node, "layout", FLEET_LAYOUT);
     fleet_config_node_fields_locked(f, v);
+    if (f->p.keys.enabled) { /* sealed once its key's create revision is known (fleet_life.c) */
+        json_object_set_new(v, FLEET_LIFE_FORMAT, json_integer(FLEET_RECORD_FORMAT));
+        if (f->node_born)
+            json_object_set_new(v, FLEET_LIFE_BORN, json_integer((json_int_t)f->node_born));
+    }
     pthread_mutex_unlock(&f->lock);
     char *key = fleet_key(f, "nodes/", f->p.node, NULL);
     fleet_sign_on_lease(f, key, v);
@@ -669,6 +685,8 @@ static json_t *fleet_node_put_op(struct fleet *f)
     return op;
 }
 
+static void fleet_sync_node(struct fleet *f);
+
 static void fleet_on_node_put(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
     struct fleet *f = fleet_call_end(arg, st, "node", err);
@@ -678,12 +696,34 @@ static void fleet_on_node_put(void *arg, enum etcd_status st, json_t *resp, cons
     f->writes++;
     f->keys_written++;
     pthread_mutex_unlock(&f->lock);
+    /* The node record's key as the transaction left it: sealed with its
+     * create revision, or put again so (once; twice means the key went
+     * meanwhile, and the sync starts over). */
+    json_t *kv = json_array_get(
+        json_object_get(json_object_get(json_array_get(json_object_get(resp, "responses"), 1),
+                                        "response_range"),
+                        "kvs"),
+        0);
+    int64_t born = etcd_json_int(json_object_get(kv, "create_revision"), 0);
+    if (f->p.keys.enabled && born != f->node_born) {
+        f->node_born = born;
+        if (born && f->node_seals++ == 0) {
+            fleet_sync_node(f);
+            return;
+        }
+        fleet_sync_failed(f, "node", "this node's record could not be sealed");
+        return;
+    }
     fleet_sync_range(f);
 }
 
+/* Puts the node record and reads its key back (its create revision). */
 static void fleet_sync_node(struct fleet *f)
 {
-    json_t *txn = json_pack("{s:[o]}", "success", fleet_node_put_op(f));
+    char *key = fleet_key(f, "nodes/", f->p.node, NULL);
+    json_t *txn = json_pack("{s:[o, {s:{s:o}}]}", "success", fleet_node_put_op(f), "request_range",
+                            "key", fleet_b64s(key));
+    free(key);
     etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_on_node_put, fleet_call_new(f));
 }
 
@@ -693,6 +733,7 @@ static void fleet_on_grant(void *arg, enum etcd_status st, json_t *resp, const c
     if (!f)
         return;
     f->lease = etcd_json_int(json_object_get(resp, "ID"), 0);
+    f->node_born = 0; /* a new lease: the node record's key is created again */
     if (f->lease == 0) {
         fleet_sync_failed(f, "lease grant", "no lease id in the reply");
         return;
@@ -726,6 +767,7 @@ void fleet_sync_start(struct fleet *f)
     f->beat_inflight = false;
     f->sync_started = deadline_mono();
     f->sync_answered = false;
+    f->node_seals = 0;
     pthread_mutex_lock(&f->lock);
     f->conn = FLEET_CONN_SYNCING;
     f->url = etcd_endpoint(f->etcd);

@@ -244,6 +244,33 @@ def test_a_superseded_report_put_back_is_refused(etcd, keys, made, be):
     be["us"].start()
 
 
+def test_a_gone_member_put_back_on_its_lease_granted_again_is_refused(etcd, keys, made, be):
+    """etcd lets any client grant a lease with the id it chooses once the
+    id is free: n2's node record and its report that us1 is up, put back on
+    n2's own lease id granted again after n2 left, must not count: us1 is
+    down on n1 (the only member left), and stays failed over."""
+    prefix = "/gtmd/rp6/"
+    n1, n2 = signed_pair(etcd, keys, made, be, prefix)
+    node_key, report_key = prefix + "nodes/n2", prefix + "reports/n2/web/us1"
+    node, up = etcd_get(etcd, node_key), etcd_get(etcd, report_key)
+    assert node and up and json.loads(up)["s"] == "up", (node, up)
+    lease = json.loads(node)["lease"]
+    n2.stop()  # revokes its lease: its keys go
+    ok, _ = poll(lambda: len([x for x in n1.fleet()["nodes"] if x["live"]]) == 1, 10, 0.1)
+    assert ok, n1.fleet()
+    be["us"].stop()
+    ok, _ = poll(lambda: n1.answer() == EU, 10, 0.1)
+    assert ok
+    st, body = http_json(etcd.urls[0] + "/v3/lease/grant", {"TTL": 60, "ID": lease}, timeout=3)
+    assert st == 200 and int(body["ID"]) == int(lease), body
+    etcd_put(etcd, node_key, node, lease)
+    etcd_put(etcd, report_key, up, lease)
+    steady([n1], EU)
+    refused_as_replay([n1], node_key)
+    assert len([x for x in n1.fleet()["nodes"] if x["live"]]) == 1, n1.fleet()
+    be["us"].start()
+
+
 def test_a_configuration_head_put_back_is_refused(etcd, keys, made, be):
     """With config_api.fleet: head put back to an older signed version is
     not followed (no node goes back) and counted as a replay; a node that
