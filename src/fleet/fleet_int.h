@@ -85,6 +85,14 @@ struct event;
 struct event_base;
 struct drill_core;
 
+/* The lease, mod revision and signed "n" of the last node record or
+ * heartbeat of a member applied here (fleet_life.c). */
+struct fleet_stamp {
+    int64_t lease, rev;
+    uint64_t n;
+};
+enum { FLEET_STAMP_NODE, FLEET_STAMP_BEAT, FLEET_STAMPS };
+
 /* A vantage point seen in etcd (PREFIX/nodes/NAME). */
 struct fleet_node {
     char name[FLEET_NODE_MAX + 1];
@@ -114,7 +122,8 @@ struct fleet_node {
     int64_t lease;           /* the lease of its node record (signed fleets: its reports' lease) */
     int layout;              /* the key layout it writes (FLEET_LAYOUT) (L) */
     uint64_t config_version; /* the fleet configuration it serves (0: none) */
-    char config_error[160];  /* why not the newest */
+    struct fleet_stamp stamps[FLEET_STAMPS]; /* fleet thread only */
+    char config_error[160];                  /* why not the newest */
 };
 
 /* Another node's report on one endpoint. */
@@ -485,6 +494,12 @@ uint64_t fleet_life_n(const json_t *v);
  * ignored. */
 bool fleet_life_report_replayed(struct fleet *f, const struct fleet_ep *ep, uint16_t node,
                                 const json_t *v, int64_t lease, int64_t mod_rev, bool *stale);
+/* Whether a member's node record or heartbeat v (signature and lease
+ * checked), read at key (PREFIX + rest) on lease at mod_rev, is not older
+ * than the one applied here: false when it is a replay (counted and
+ * logged) or, outside a fresh read (bulk), an event delivered again. */
+bool fleet_life_member_fresh(struct fleet *f, const char *key, const char *rest, const json_t *v,
+                             int64_t lease, int64_t mod_rev, bool bulk);
 /* Records lease, mod_rev and v's "n" with node's report on ep (after
  * fleet_obs_set). */
 void fleet_life_report_kept(struct fleet *f, struct fleet_ep *ep, uint16_t node, const json_t *v,

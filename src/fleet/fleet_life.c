@@ -20,12 +20,17 @@
  * "format" was written by a gtmd before format 2 and cannot be told from a
  * replay: refused (old_format).
  *
- * Reports (a member's observations) are rewritten in place on the
+ * A member's node record is sealed the same way ("born": the create
+ * revision of nodes/NODE, which lives as long as the member's lease): a
+ * lease id can be granted again by any etcd client once it ended, and a
+ * gone member's records put back on it are refused, its reports with them.
+ *
+ * Reports, node records and heartbeats are rewritten in place on the
  * member's lease: each carries, signed, "n", a number that grows with
- * every record the member signs in its run. A report of a lease whose "n"
- * is lower than the one held for that member and endpoint is superseded:
- * refused (replay); the member's own node, seeing its report put back,
- * writes it again.
+ * every record the member signs in its run. One of a lease whose "n" is
+ * lower than the one applied here for that key is superseded: refused
+ * (replay); the member's own node, seeing its report put back, writes it
+ * again.
  *
  * All of it applies with "members" only: without signatures a writer of
  * the prefix writes what it likes, "born" included.
@@ -34,6 +39,7 @@
 #include <string.h>
 
 #include "fleet/fleet_int.h"
+#include "fleet/fleet_params.h"
 
 enum fleet_verdict fleet_life_record(const struct fleet *f, const json_t *v, int64_t create_rev,
                                      bool *pending, char *why, size_t len)
@@ -129,4 +135,29 @@ void fleet_life_report_kept(struct fleet *f, struct fleet_ep *ep, uint16_t node,
         o->n = fleet_life_n(v);
     }
     pthread_mutex_unlock(&f->lock);
+}
+
+bool fleet_life_member_fresh(struct fleet *f, const char *key, const char *rest, const json_t *v,
+                             int64_t lease, int64_t mod_rev, bool bulk)
+{
+    unsigned which = strncmp(rest, "nodes/", 6) == 0  ? FLEET_STAMP_NODE
+                     : strncmp(rest, "beat/", 5) == 0 ? FLEET_STAMP_BEAT
+                                                      : FLEET_STAMPS;
+    const char *name = which == FLEET_STAMPS ? NULL : strchr(rest, '/') + 1;
+    if (!f->p.keys.enabled || !name || !fleet_node_name_ok(name))
+        return true;
+    uint16_t idx = fleet_node_get(f, name);
+    if (idx == FLEET_NODE_NONE || idx == f->self)
+        return true;
+    struct fleet_stamp *s = &f->nodes[idx].stamps[which];
+    uint64_t n = fleet_life_n(v);
+    if (s->lease == lease && mod_rev <= s->rev)
+        return bulk; /* delivered again: applied already (a fresh read applies it anew) */
+    if (s->lease == lease && n < s->n) {
+        fleet_reject(f, key, FLEET_REJ_REPLAY, name,
+                     "an older record of the member's lease than the one applied here");
+        return false;
+    }
+    *s = (struct fleet_stamp){.lease = lease, .rev = mod_rev, .n = n};
+    return true;
 }

@@ -425,9 +425,10 @@ static void fleet_dispatch(struct fleet *f, const struct fleet_kv *kv, const cha
         return; /* not ours: ignore */
     }
     char signer[64] = "";
-    if (v && !fleet_dispatch_trusted(f, kv, rest, v, signer)) {
+    if (v && (!fleet_dispatch_trusted(f, kv, rest, v, signer) ||
+              !fleet_life_member_fresh(f, key, rest, v, kv->lease, kv->mod_rev, bulk))) {
         json_decref(v);
-        return; /* not written by the member it speaks for: as if absent */
+        return; /* not written by the member it speaks for, or superseded: as if absent */
     }
     if (v) { /* checked: the record as its writer made it */
         json_object_del(v, "sig");

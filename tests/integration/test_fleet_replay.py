@@ -244,6 +244,29 @@ def test_a_superseded_report_put_back_is_refused(etcd, keys, made, be):
     be["us"].start()
 
 
+def test_a_superseded_heartbeat_and_node_record_put_back_are_refused(etcd, keys, made, be):
+    """n2's heartbeat and node record of a moment ago, put back on n2's
+    lease after n2 wrote newer ones: refused (an old heartbeat would count
+    as n2 being heard, with an old clock)."""
+    prefix = "/gtmd/rp7/"
+    n1, n2 = signed_pair(etcd, keys, made, be, prefix)
+    beat_key, node_key = prefix + "beat/n2", prefix + "nodes/n2"
+    ok, _ = poll(lambda: etcd_get(etcd, beat_key), 5, 0.05)  # n2's first one, a tick after sync
+    assert ok, sorted(etcd.get_prefix(prefix))
+    beat, node = etcd_get(etcd, beat_key), etcd_get(etcd, node_key)
+    lease = json.loads(beat)["lease"]
+    ok, _ = poll(lambda: json.loads(etcd_get(etcd, beat_key))["n"] > json.loads(beat)["n"] and
+                 json.loads(etcd_get(etcd, node_key))["n"] > json.loads(node)["n"], 10, 0.1)
+    assert ok  # both written again (a node record every stale_after / 2)
+    etcd_put(etcd, beat_key, beat, lease)
+    refused_as_replay([n1], beat_key)
+    before = [replays(n1)]
+    etcd_put(etcd, node_key, node, lease)
+    refused_as_replay([n1], node_key, before)
+    assert len([x for x in n1.fleet()["nodes"] if x["live"]]) == 2
+    steady([n1, n2], US, 1.0)
+
+
 def test_a_gone_member_put_back_on_its_lease_granted_again_is_refused(etcd, keys, made, be):
     """etcd lets any client grant a lease with the id it chooses once the
     id is free: n2's node record and its report that us1 is up, put back on
