@@ -133,9 +133,11 @@ static void fleet_config_floor(struct fleet *f)
 
 /* The records of a fetch reply that are what their keys say, in order,
  * up to head; NULL when head's own is not among them (pruned meanwhile,
- * or refused). */
-static json_t *fleet_config_records(struct fleet *f, json_t *resp, uint64_t head)
+ * or refused). *beyond: the newest valid version after head in the reply
+ * (0: none): head is then one put back. */
+static json_t *fleet_config_records(struct fleet *f, json_t *resp, uint64_t head, uint64_t *beyond)
 {
+    *beyond = 0;
     json_t *out = json_array(), *kv;
     size_t i;
     bool have_head = false;
@@ -158,10 +160,14 @@ static json_t *fleet_config_records(struct fleet *f, json_t *resp, uint64_t head
             fleet_reject(f, key, FLEET_REJ_FIELDS, signer,
                          "a configuration version must carry its own version and a doc");
         else {
+            uint64_t n = (uint64_t)json_integer_value(ver);
             json_object_del(v, "sig");
             json_object_set_new(v, "signer", json_string(signer ? signer : ""));
-            have_head |= (uint64_t)json_integer_value(ver) == head;
-            json_array_append(out, v);
+            have_head |= n == head;
+            if (n <= head)
+                json_array_append(out, v);
+            else if (n > *beyond)
+                *beyond = n;
         }
         free(want);
         json_decref(v);
@@ -188,7 +194,24 @@ static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, 
     f->cfg.fetching = false;
     if (stale)
         return; /* a fresh read follows, and fetches again */
-    json_t *recs = st == ETCD_OK ? fleet_config_records(f, resp, head) : NULL;
+    uint64_t beyond = 0;
+    json_t *recs = st == ETCD_OK ? fleet_config_records(f, resp, head, &beyond) : NULL;
+    if (beyond) {
+        /* A member signed a newer version than head names: head was put
+         * back. Fetched again up to that one. */
+        json_decref(recs);
+        char why[160], *key = fleet_key(f, "config/head", NULL, NULL);
+        snprintf(why, sizeof(why), "version %llu, and version %llu is in etcd",
+                 (unsigned long long)head, (unsigned long long)beyond);
+        fleet_reject(f, key, FLEET_REJ_REPLAY, "", why);
+        free(key);
+        pthread_mutex_lock(&f->lock);
+        if (beyond > f->cfg.seen)
+            f->cfg.head = f->cfg.seen = beyond;
+        pthread_mutex_unlock(&f->lock);
+        fleet_config_run(f);
+        return;
+    }
     if (!recs) {
         /* Refused, pruned or an etcd error: tried again when head moves,
          * else in FLEET_CONFIG_RETRY_S (not every tick: a version is up
@@ -236,9 +259,12 @@ static void fleet_config_fetch(struct fleet *f)
         return;
     uint64_t from = f->cfg.offered > applied ? f->cfg.offered : applied;
     from = from && from < head && head - from <= FLEET_CONFIG_FETCH_MAX ? from + 1 : head;
-    char *a = fleet_config_vkey(f, from), *b = fleet_config_vkey(f, head + 1);
+    /* Up to head, and one version past it if there is one: a head put
+     * back (a replay) names an older version than the newest in etcd. */
+    char *a = fleet_config_vkey(f, from), *b = fleet_key(f, "config/v0", NULL, NULL);
     char *ab = etcd_b64(a, strlen(a)), *bb = etcd_b64(b, strlen(b));
-    json_t *req = json_pack("{s:s, s:s}", "key", ab, "range_end", bb);
+    json_t *req = json_pack("{s:s, s:s, s:I}", "key", ab, "range_end", bb, "limit",
+                            (json_int_t)(head - from + 2));
     free(a);
     free(b);
     free(ab);

@@ -297,8 +297,10 @@ def test_a_gone_member_put_back_on_its_lease_granted_again_is_refused(etcd, keys
 def test_a_configuration_head_put_back_is_refused(etcd, keys, made, be):
     """With config_api.fleet: head put back to an older signed version is
     not followed (no node goes back) and counted as a replay; a node that
-    was down meanwhile, started with the old head in etcd, takes the
-    version its peers serve, not the superseded one head names."""
+    was down meanwhile and starts alone, with the old head in etcd, takes
+    the newest version a member signed, not the superseded one head names;
+    and one that starts while a member serves a newer version than head
+    names counts the replay even when that version is gone from etcd."""
     prefix = "/gtmd/rp5/"
     n1, n2 = signed_pair(etcd, keys, made, be, prefix, config_fleet=True)
 
@@ -306,6 +308,11 @@ def test_a_configuration_head_put_back_is_refused(etcd, keys, made, be):
         st, body = g.get("/v1/config")
         assert st == 200, body
         return body["version"]
+
+    def restart(g):  # with its file as the fleet left it, not the test's copy
+        with open(g.conf_path) as f:
+            g.config = json.load(f)
+        g.start()
 
     ok, _ = poll(lambda: version(n1) == version(n2) > 0, 10, 0.1)
     assert ok
@@ -323,10 +330,29 @@ def test_a_configuration_head_put_back_is_refused(etcd, keys, made, be):
     v_b = change(n1, "b.example.com.")
     etcd_put(etcd, prefix + "config/head", head_a)
     refused_as_replay([n1], prefix + "config/head")
-    n2.start()
+    n1.stop()
+    restart(n2)  # alone: no member says which version the fleet serves
     ok, _ = poll(lambda: version(n2) == v_b, 10, 0.1)
     assert ok, (version(n2), n2.read_log()[-2000:])
-    assert version(n1) == v_b
     refused_as_replay([n2], prefix + "config/head")
-    for g in (n1, n2):
-        assert g.answer("b.example.com.") == US
+    # Head put back again, and the version past it deleted: a node that
+    # starts now cannot fetch the newest, but counts the replay from what
+    # its live peer serves, and goes back to nothing older than its own.
+    restart(n1)
+    ok, _ = poll(lambda: version(n1) == v_b, 10, 0.1)
+    assert ok
+    n2.stop()
+    head_b = etcd_get(etcd, prefix + "config/head")
+    v_c = change(n1, "c.example.com.")
+    etcd_put(etcd, prefix + "config/head", head_b)
+    st, _ = http_json(etcd.urls[0] + "/v3/kv/deleterange",
+                      {"key": b64(prefix + "config/v/%012d" % v_c)}, timeout=3)
+    assert st == 200
+    restart(n2)
+    # Twice: older than n2's own version, and than the one n1 serves (the
+    # log says it once per key and reason in a row).
+    ok, _ = poll(lambda: replays(n2) >= 2, 10, 0.1)
+    assert ok, (n2.fleet()["rejected"], n2.read_log()[-2000:])
+    assert "event=fleet_config_fetch result=failed version=%d" % v_c in n2.read_log()
+    assert version(n2) == v_b and version(n1) == v_c
+    assert n1.answer("c.example.com.") == US and n2.answer("b.example.com.") == US
