@@ -62,7 +62,10 @@ enum fleet_verdict {
     FLEET_REJ_MAX,      /* max_overrides are in force here */
     FLEET_REJ_UNSAFE,   /* it would leave a served record with no serving region, unforced */
     FLEET_REJ_CONFLICT, /* a drill: another live drill holds its region here */
-    FLEET_VERDICTS      /* how many there are */
+    /* A record's life (fleet_life.c): */
+    FLEET_REJ_REPLAY,     /* deleted or superseded, and put back (not the record its key holds) */
+    FLEET_REJ_OLD_FORMAT, /* an override or drill of a gtmd before record format 2: unbound */
+    FLEET_VERDICTS        /* how many there are */
 };
 
 const char *fleet_verdict_name(enum fleet_verdict v);
