@@ -126,8 +126,11 @@ static bool tls_load_files(SSL_CTX *ctx, const struct tls_params *p, char *err, 
     if (p->chain && !tls_add_chain(ctx, p->chain, err, errlen))
         return false;
     if (SSL_CTX_use_PrivateKey_file(ctx, p->key, SSL_FILETYPE_PEM) != 1) {
+        bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
         tls_last_error(why, sizeof(why));
-        snprintf(err, errlen, "key %s: %s", p->key, why);
+        snprintf(err, errlen, "key %s%s%s: %s", p->key,
+                 mismatch ? " does not match certificate " : "", mismatch ? p->certificate : "",
+                 why);
         return false;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -150,6 +153,11 @@ SSL_CTX *tls_ctx_load(const struct tls_params *p, SSL_CTX *prev, char *err, size
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, p->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    /* DNS clients often close without close_notify; OpenSSL 3 would call
+     * that an error and drop the session from the cache (no resumption). */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  (p->session_tickets ? 0 : SSL_OP_NO_TICKET));
