@@ -493,3 +493,40 @@ forward-zone:
     finally:
         stop_process(u)
         out.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (it drops privileges)")
+def test_key_only_root_reads(make_gtmd, pki):
+    """Started as root with "user": "nobody": a key only root reads is
+    loaded before the drop (DNS over TLS works), gtmd check and the start
+    warn that a reload cannot renew it, and a reload keeps the running
+    certificate."""
+    import pwd
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+
+    def fn(workdir, port):
+        c = dot_config(pki)(workdir, port)
+        c["user"] = "nobody"
+        return c
+
+    g = make_gtmd(fn, start=False)
+    os.chmod(g.workdir, 0o755)
+    os.chown(g.workdir, nobody.pw_uid, nobody.pw_gid)
+    for n in ("read.token", "operate.token"):
+        os.chown(os.path.join(g.workdir, n), nobody.pw_uid, nobody.pw_gid)
+    os.chmod(os.path.join(g.workdir, "dot.key"), 0o600)  # root's
+    g.write_config()
+    r = subprocess.run([GTMD, "check", "-c", g.conf_path], capture_output=True, text=True,
+                       timeout=30)
+    want = r"warning: \S+: \$\.tls\.key: \S+/dot\.key is not readable by user nobody"
+    assert r.returncode == 0 and re.search(want, r.stderr), r.stderr
+    g.start()
+    assert serial_seen(g, pki) == 1001
+    assert re.search(r"\$\.tls\.key: \S+/dot\.key is not readable by user nobody", g.read_log()), \
+        g.read_log()
+    g.signal(1)
+    assert poll(lambda: "event=tls_certificate result=failed" in g.read_log()), g.read_log()
+    assert serial_seen(g, pki) == 1001
