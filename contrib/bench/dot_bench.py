@@ -37,10 +37,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from load_bench import cpu_s, log, query_ok  # noqa: E402
+from bench import ORIGIN, Gtmd, Nsd, cpu_seconds  # noqa: E402  (bench.py's servers)
+from load_bench import log  # noqa: E402
 
-ORIGIN = "bench.test."
-PROBE = "ns1.bench.test"
+PROBE = "ns1." + ORIGIN
 
 
 def prepare(wd):
@@ -58,103 +58,27 @@ def prepare(wd):
     return zone, queries, cert, key
 
 
-def gtmd_cmd(a, wd, zone, cert, key):
-    cfg = os.path.join(wd, "gtmd.json")
-    with open(cfg, "w") as f:
-        json.dump({"listen": ["127.0.0.1:%d" % a.port], "workers": 1,
-                   "zones": [{"origin": ORIGIN, "file": zone}],
-                   "tcp": {"max_connections": 4096, "idle_timeout": 30},
-                   "tls": {"listen": ["127.0.0.1:%d" % (a.port + 1)], "certificate": cert,
-                           "key": key}}, f, indent=1)
-    return [a.gtmd, "-c", cfg], a.port + 1
+class NsdTls(Nsd):
+    """bench.py's NSD, with a second interface on tls_port serving TLS."""
 
+    def __init__(self, *a, tls_port=None, cert=None, key=None, **k):
+        super().__init__(*a, **k)
+        self.tls_port, self.cert, self.key = tls_port, cert, key
 
-def nsd_cmd(a, wd, zone, cert, key):
-    d = os.path.join(wd, "nsd")
-    os.makedirs(d, exist_ok=True)
-    for f in ("zone.list", "xfrd.state", "nsd.pid"):
-        try:
-            os.unlink(os.path.join(d, f))
-        except OSError:
-            pass
-    cfg = os.path.join(d, "nsd.conf")
-    port, tport = a.port + 2, a.port + 3
-    with open(cfg, "w") as f:
-        f.write("""server:
-    ip-address: 127.0.0.1@{port}
+    def commands(self, zone):
+        cmds = super().commands(zone)
+        cfg = os.path.join(self.dir, "nsd.conf")
+        with open(cfg) as f:
+            text = f.read()
+        text = text.replace("server:\n", """server:
     ip-address: 127.0.0.1@{tport}
     tls-port: {tport}
     tls-service-key: "{key}"
     tls-service-pem: "{cert}"
-    server-count: 1
-    username: ""
-    chroot: ""
-    zonesdir: "{d}"
-    database: ""
-    zonelistfile: "{d}/zone.list"
-    xfrdfile: "{d}/xfrd.state"
-    xfrdir: "{d}"
-    pidfile: "{d}/nsd.pid"
-    logfile: "{d}/nsd.log"
-    zonefiles-write: 0
-    tcp-count: 4096
-    tcp-timeout: 30
-    verbosity: 1
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-    minimal-responses: yes
-remote-control:
-    control-enable: no
-zone:
-    name: "{origin}"
-    zonefile: "{zone}"
-""".format(port=port, tport=tport, key=key, cert=cert, d=d, origin=ORIGIN, zone=zone))
-    return ["nsd", "-d", "-c", cfg], tport
-
-
-def tree_pids(pid):
-    """pid and its descendants (NSD forks its server and xfrd)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            with open("/proc/%d/task/%d/children" % (p, p)) as f:
-                todo += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-    return out
-
-
-def port_taken(port):
-    """Whether something answers DNS on port already (a server left over)."""
-    return query_ok(port, PROBE)
-
-
-def stop(p):
-    try:
-        os.killpg(p.pid, 15)
-        p.wait(timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(p.pid, 9)
-        except OSError:
-            pass
-
-
-def start(name, argv, udp_port, wd):
-    if port_taken(udp_port):
-        raise RuntimeError("port %d answers already: another server is running" % udp_port)
-    log_path = os.path.join(wd, name + ".log")
-    p = subprocess.Popen(["taskset", "-c", "0"] + argv, stdout=open(log_path, "ab"),
-                         stderr=subprocess.STDOUT, start_new_session=True)
-    t0 = time.monotonic()
-    while not query_ok(udp_port, PROBE):
-        if p.poll() is not None or time.monotonic() - t0 > 60:
-            stop(p)
-            raise RuntimeError("%s did not start; see %s" % (name, log_path))
-        time.sleep(0.05)
-    return p
+""".format(tport=self.tls_port, key=self.key, cert=self.cert), 1)
+        with open(cfg, "w") as f:
+            f.write(text)
+        return cmds
 
 
 def dnsperf(a, port, queries, clients, seconds):
@@ -175,11 +99,11 @@ def dnsperf(a, port, queries, clients, seconds):
     return res
 
 
-def measure(a, name, proc, port, queries, clients, seconds):
-    pids = tree_pids(proc.pid)
-    c0 = cpu_s(pids)
+def measure(a, name, srv, port, queries, clients, seconds):
+    pids = srv.pids()
+    c0 = cpu_seconds(pids)
     r = dnsperf(a, port, queries, clients, seconds)
-    r["cpu"] = cpu_s(pids) - c0
+    r["cpu"] = cpu_seconds(pids) - c0
     r["per_cpu"] = r["completed"] / r["cpu"] if r["cpu"] > 0 else 0.0
     # Each dnsperf client opens one connection: its handshake and then its
     # queries. CPU per connection is the figure of the handshake runs.
@@ -219,12 +143,16 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     zone, queries, cert, key = prepare(a.workdir)
-    procs = {}
+    tls = {"listen": ["127.0.0.1:%d" % (a.port + 1)], "certificate": cert, "key": key}
+    servers = {
+        "gtmd": (Gtmd("gtmd", a.port, a.workdir, None, binary=os.path.abspath(a.gtmd),
+                      extra={"tls": tls}), a.port + 1),
+        "nsd": (NsdTls("nsd", a.port + 2, a.workdir, None, tls_port=a.port + 3, cert=cert,
+                       key=key), a.port + 3),
+    }
     try:
-        argv, gport = gtmd_cmd(a, a.workdir, zone, cert, key)
-        procs["gtmd"] = (start("gtmd", argv, a.port, a.workdir), gport)
-        argv, nport = nsd_cmd(a, a.workdir, zone, cert, key)
-        procs["nsd"] = (start("nsd", argv, a.port + 2, a.workdir), nport)
+        for srv, _ in servers.values():
+            srv.start(zone, PROBE, cpu="0", limit=False)
         runs = [("steady", a.clients, a.duration)]
         if a.handshakes:
             runs.append(("handshakes", 200, 2))
@@ -234,9 +162,9 @@ def main():
             log("round %d (%s first)" % (i + 1, order[0]))
             for label, clients, seconds in runs:
                 row = {}
-                for srv in order:
-                    p, port = procs[srv]
-                    row[srv] = measure(a, srv, p, port, queries, clients, seconds)
+                for name in order:
+                    srv, port = servers[name]
+                    row[name] = measure(a, name, srv, port, queries, clients, seconds)
                 results[label].append(row)
         print("DNS over TLS, dnsperf -m dot, -q %d, one worker each on core 0, dnsperf on "
               "core 1" % a.outstanding)
@@ -249,8 +177,8 @@ def main():
         with open(os.path.join(a.workdir, "results-%d.json" % int(time.time())), "w") as f:
             json.dump(results, f, indent=1)
     finally:
-        for p, _ in procs.values():
-            stop(p)
+        for srv, _ in servers.values():
+            srv.stop()
 
 
 if __name__ == "__main__":
