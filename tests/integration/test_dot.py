@@ -21,7 +21,6 @@ import re
 import shutil
 import socket
 import ssl
-import struct
 import subprocess
 import tempfile
 import time
@@ -33,6 +32,7 @@ import pytest
 
 from adminlib import Admin, admin_port, admin_section
 from conftest import GTMD, default_config, free_port, stop_process
+from test_tcp import frame as tcp_frame, read_msg as tcp_read_msg, wire_query
 
 HOST = "dot.test"
 KDIG = shutil.which("kdig") or "/usr/bin/kdig"
@@ -134,32 +134,15 @@ def connect(g, ctx, session=None, timeout=3.0):
     return ctx.wrap_socket(s, server_hostname=HOST, session=session)
 
 
-def recv_exact(t, n, deadline):
-    buf = b""
-    while len(buf) < n:
-        t.settimeout(max(0.01, deadline - time.monotonic()))
-        chunk = t.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
+def frame(name, rdtype="A", qid=None):
+    return tcp_frame(wire_query(name, rdtype, qid))
 
 
 def read_msg(t, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    hdr = recv_exact(t, 2, deadline)
-    assert hdr is not None, "connection closed before a reply"
-    body = recv_exact(t, struct.unpack("!H", hdr)[0], deadline)
-    assert body is not None, "connection closed in the middle of a reply"
-    return dns.message.from_wire(body)
-
-
-def frame(name, rdtype="A", qid=None):
-    q = dns.message.make_query(name, rdtype)
-    if qid is not None:
-        q.id = qid
-    w = q.to_wire()
-    return struct.pack("!H", len(w)) + w
+    """One reply (test_tcp's framing reader: an SSL socket reads the same)."""
+    r = tcp_read_msg(t, timeout)
+    assert r is not None, "connection closed before a reply"
+    return r
 
 
 def ask(t, name, rdtype="A"):
