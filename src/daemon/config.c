@@ -226,6 +226,10 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     x->c->edns_udp_max = (uint16_t)cfgschema_int(&x->j, s, CFG_K_EDNS_UDP_MAX, root, NULL);
     cfg_tcp(x, cfgschema_value(s, CFG_K_TCP, root));
     xdp_params_parse(&x->j, cfgschema_value(s, CFG_K_XDP, root), &x->c->xdp);
+    tls_params_parse(&x->j, cfgschema_value(s, CFG_K_TLS, root), &x->c->tls);
+    if (x->c->tls.enabled && l && json_is_array(l) && json_array_size(l) == 0)
+        cfg_err(x, config_key_path(CFG_K_TLS).s,
+                "needs DNS workers: a prober-only node (\"listen\": []) serves no TLS");
     cfg_user(x, root);
     char host[256] = "";
     if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
@@ -340,6 +344,7 @@ void config_free(struct config *c)
     free(c->version);
     rrl_params_free(c->rrl);
     xdp_params_free(&c->xdp);
+    tls_params_free(&c->tls);
     free(c->rrl);
     health_params_free(&c->health);
     webhook_params_free(&c->notify);

@@ -14,6 +14,7 @@
 #include "geo/geo_params.h"
 #include "guard/guard_config.h"
 #include "health/health_params.h"
+#include "net/tls_params.h"
 #include "net/xdp_params.h"
 #include "policy/policy_config.h"
 #include "webhook/webhook_params.h"
@@ -38,6 +39,9 @@ static const struct cfgschema_key config_keys[CFG_K_N] = {
                    .what = "TCP connection limits", .section = "SERVER"},
     [CFG_K_XDP] = {"xdp", OBJ, .flags = LOCAL | RESTART, .sub = &xdp_schema,
                    .what = "the optional AF_XDP listener", .section = "SERVER"},
+    [CFG_K_TLS] = {"tls", OBJ, .flags = LOCAL | PART, .sub = &tls_schema,
+                   .what = "DNS over TLS: listeners, certificate, resumption",
+                   .section = "DNS OVER TLS"},
     [CFG_K_USER] = {"user", CFGSCHEMA_STRING, .flags = RESTART,
                     .what = "the user gtmd runs as after binding", .section = "SERVER"},
     [CFG_K_GROUP] = {"group", CFGSCHEMA_STRING, .flags = RESTART,

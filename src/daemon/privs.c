@@ -25,6 +25,7 @@
 #include "daemon/config_tables.h"
 #include "fleet/fleet_params.h"
 #include "health/health_params.h"
+#include "net/tls_params.h"
 
 int privs_drop(const struct config_user *u, bool quiet, char *err, size_t errlen)
 {
@@ -180,6 +181,22 @@ static void privs_check_fleet(const struct config *c, struct errlist *errs, cons
     privs_check_read(c, errs, key, "password file", c->fleet.password_file, who);
 }
 
+/* The DNS over TLS files are read at start before the drop, and by every
+ * reload after it: unreadable then, a renewed certificate is not taken up
+ * (the running one stays), so a warning, not an error. */
+static void privs_check_tls(const struct config *c, struct errlist *warns, const char *who)
+{
+    static const size_t keys[] = {TLS_K_CERTIFICATE, TLS_K_CHAIN, TLS_K_KEY};
+    const char *const files[] = {c->tls.certificate, c->tls.chain, c->tls.key};
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+        if (files[k] && !privs_can(files[k], R_OK))
+            errlist_add(warns,
+                        "%s: %s: %s is not readable by %s (%s): a reload cannot load a renewed "
+                        "certificate (the running one stays)",
+                        c->path, config_sub_path(CFG_K_TLS, &tls_schema, keys[k]).s, files[k], who,
+                        strerror(errno));
+}
+
 void privs_check_access(const struct config *c, struct errlist *errs, struct errlist *warns)
 {
     char who[256], key[96], dir[PATH_MAX];
@@ -212,6 +229,8 @@ void privs_check_access(const struct config *c, struct errlist *errs, struct err
     privs_check_read(c, errs, key, "token file", c->admin.operate_token_file, who);
     if (c->fleet.enabled)
         privs_check_fleet(c, errs, who);
+    if (c->tls.enabled)
+        privs_check_tls(c, warns, who);
     for (size_t i = 0; i < c->admin.n_listen; i++) {
         const char *l = c->admin.listen[i];
         if (strncmp(l, "unix:", 5) != 0)

@@ -376,7 +376,28 @@ static int server_mod_net_start(struct server *srv, struct serve_set *set)
     }
     for (size_t i = 0; i < srv->cfg->n_listen; i++)
         log_info("event=listen address=%s transports=udp,tcp", srv->cfg->listen[i].text);
+    for (size_t i = 0; srv->cfg->tls.enabled && i < srv->cfg->tls.n_listen; i++)
+        log_info("event=listen address=%s transports=tls", srv->cfg->tls.listen[i].text);
     return 0;
+}
+
+/* Every reload reads the DNS over TLS certificate, key and chain again
+ * (renewed files under the same names are the usual case); files that do
+ * not load leave the running certificate in place. */
+static void server_mod_net_apply(struct server *srv, const struct config *next,
+                                 const struct serve_set *set, bool same)
+{
+    char err[768], info[512], q[800];
+    (void)set;
+    (void)same;
+    if (!srv->net.tls_ctx || !next->tls.enabled)
+        return;
+    if (net_tls_reload(&srv->net, &next->tls, err, sizeof(err), info, sizeof(info)) != 0)
+        log_error("event=tls_certificate result=failed error=\"%s\" note=\"the running "
+                  "certificate is kept\"",
+                  log_quote(err, q, sizeof(q)));
+    else
+        log_info("event=tls_certificate result=reloaded %s", info);
 }
 
 static void server_mod_net_keep(struct config *next, struct config *running)
@@ -388,6 +409,13 @@ static void server_mod_net_keep(struct config *next, struct config *running)
     running->listen = l;
     running->n_listen = n;
     next->workers = running->workers;
+    /* The TLS listeners too (their certificate follows the new file). */
+    struct tls_listen *tl = next->tls.listen;
+    size_t tn = next->tls.n_listen;
+    next->tls.listen = running->tls.listen;
+    next->tls.n_listen = running->tls.n_listen;
+    running->tls.listen = tl;
+    running->tls.n_listen = tn;
 }
 
 static void server_mod_net_stop(struct server *srv)
@@ -593,10 +621,11 @@ static const struct server_module server_modules[] = {
      .stop = server_mod_fleet_stop},
     {.name = "net",
      .restart_key = "listen",
-     .restart_note = "listen addresses and workers change only on restart",
+     .restart_note = "listen addresses, tls.listen and workers change only on restart",
      .start = server_mod_net_start,
-     .keys = {"listen", "workers"},
+     .keys = {"listen", "workers", "tls"},
      .keep = server_mod_net_keep,
+     .apply = server_mod_net_apply,
      .stop = server_mod_net_stop},
     {.name = "xdp",
      .restart_note = "the xdp section changes only on restart",

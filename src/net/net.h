@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "net/tls_params.h"
 #include "net/xdp_params.h"
 #include "serve/serve.h"
 
@@ -39,10 +40,15 @@ struct net_params {
      * program passes. If it cannot attach, net_bind logs why and UDP is
      * answered on sockets only. */
     const struct xdp_params *xdp;
+    /* DNS over TLS (NULL or !enabled: none): listeners served by the TCP
+     * workers beside the TCP ones, with the certificate of tls->certificate
+     * loaded by net_bind. */
+    const struct tls_params *tls;
 };
 
 struct worker;
 struct xdp_listener;
+struct ssl_ctx_st;
 
 struct net {
     struct serve *serve;
@@ -54,7 +60,8 @@ struct net {
     /* workers[n_sock_workers ..) are XDP threads, one per attached queue;
      * the slots past those are unused when XDP did not attach. */
     unsigned n_sock_workers;
-    struct xdp_listener *xdp; /* NULL: no XDP (none configured, or the fallback) */
+    struct xdp_listener *xdp;   /* NULL: no XDP (none configured, or the fallback) */
+    struct ssl_ctx_st *tls_ctx; /* the certificate loaded last (a reference); NULL: no TLS */
     atomic_bool stopping;
 };
 
@@ -79,6 +86,18 @@ int net_bind(struct net *n, const struct net_params *p, char *errbuf, size_t err
  */
 int net_start(struct net *n, const struct net_params *p, struct serve *sv, char *errbuf,
               size_t errlen);
+
+/*
+ * Loads p's certificate, key and chain again (a reload: the files may have
+ * changed, or their paths) and hands the new context to every TCP worker
+ * for the connections it accepts from then on; the listeners stay open
+ * and connections under way keep the context they began with. When the
+ * files do not load, nothing changes: -1 with the reason in err (the
+ * running certificate stays). info gets the new certificate's subject,
+ * serial and expiry for the log. 0 without TLS.
+ */
+int net_tls_reload(struct net *n, const struct tls_params *p, char *err, size_t errlen, char *info,
+                   size_t infolen);
 
 /* Stops and joins every worker and closes the sockets. */
 void net_stop(struct net *n);

@@ -131,7 +131,7 @@ static void udp_answer_batch(struct worker *w, int fd, int n)
         if (b->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
             continue;
         size_t len = worker_answer(w, s, &b->addrs[i], b->in[i], b->in_msgs[i].msg_len,
-                                   &b->parsed[i], b->out[out], NULL);
+                                   &b->parsed[i], b->out[out], NULL, SERVE_UDP);
         if (len == 0)
             continue;
         b->out_iov[out].iov_base = b->out[out];
@@ -146,7 +146,7 @@ static void udp_answer_batch(struct worker *w, int fd, int n)
         out++;
     }
     serve_leave(w->reader);
-    serve_count_messages(w->reader, 0, (uint64_t)n);
+    serve_count_messages(w->reader, SERVE_UDP, (uint64_t)n);
     if (out)
         udp_send_all(fd, b, out);
 }

@@ -17,6 +17,7 @@
 #include "dns/rrtype.h"
 #include "net/sock.h"
 #include "net/tcp.h"
+#include "net/tls.h"
 #include "net/udp.h"
 #include "net/xdp.h"
 
@@ -56,7 +57,8 @@ void worker_clock(struct worker *w)
 
 size_t worker_answer(struct worker *w, const struct serve_set *s,
                      const struct sockaddr_storage *client, const uint8_t *in, size_t len,
-                     struct query_parsed *p, uint8_t *out, struct answer_xfr *xfr)
+                     struct query_parsed *p, uint8_t *out, struct answer_xfr *xfr,
+                     unsigned transport)
 {
     struct query_parsed here;
     bool tcp = xfr != NULL;
@@ -76,7 +78,7 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
     size_t n = query_answer_parsed(s, &qc, in, len, p, out, tcp);
     if (n) {
         unsigned rc = qc.rcode < WORKER_RCODES - 1 ? qc.rcode : WORKER_RCODES - 1;
-        serve_count_query(w->reader, tcp, rc, worker_qtype_index(qc.qtype));
+        serve_count_query(w->reader, transport, rc, worker_qtype_index(qc.qtype));
     }
     return n;
 }
@@ -90,17 +92,37 @@ static void *worker_main(void *arg)
 
 /* Binds this worker's TCP socket for every listen address (not listening
  * yet: a connection before the start is refused, as before the bind). */
+static size_t worker_tls_listens(const struct net_params *p)
+{
+    return p->tls && p->tls->enabled ? p->tls->n_listen : 0;
+}
+
+/* The address of listening socket k of a TCP worker: TCP's, then TLS's. */
+static const char *worker_listen_text(const struct net_params *p, size_t k)
+{
+    return k < p->n_listen ? p->listen[k].text : p->tls->listen[k - p->n_listen].text;
+}
+
+/* Binds this worker's TCP socket for every listen address and every DNS
+ * over TLS address (not listening yet: a connection before the start is
+ * refused, as before the bind). */
 static int worker_bind_tcp(struct worker *w, const struct net_params *p, char *err, size_t errlen)
 {
-    w->fds = calloc(p->n_listen, sizeof(*w->fds));
-    w->evs = calloc(p->n_listen, sizeof(*w->evs));
+    size_t n = p->n_listen + worker_tls_listens(p);
+    w->fds = calloc(n, sizeof(*w->fds));
+    w->evs = calloc(n, sizeof(*w->evs));
     if (!w->fds || !w->evs)
         abort();
-    for (size_t i = 0; i < p->n_listen; i++) {
-        const struct net_listen *l = &p->listen[i];
-        int fd = sock_bind(&l->addr, l->addr_len, SOCK_STREAM);
+    w->n_tcp_fds = p->n_listen;
+    for (size_t i = 0; i < n; i++) {
+        const struct sockaddr_storage *a =
+            i < p->n_listen ? &p->listen[i].addr : &p->tls->listen[i - p->n_listen].addr;
+        socklen_t alen =
+            i < p->n_listen ? p->listen[i].addr_len : p->tls->listen[i - p->n_listen].addr_len;
+        int fd = sock_bind(a, alen, SOCK_STREAM);
         if (fd < 0) {
-            snprintf(err, errlen, "cannot listen on %s/tcp: %s", l->text, strerror(errno));
+            snprintf(err, errlen, "cannot listen on %s/%s: %s", worker_listen_text(p, i),
+                     i < p->n_listen ? "tcp" : "tls", strerror(errno));
             return -1;
         }
         w->fds[w->n_fds++] = fd;
@@ -205,16 +227,22 @@ static int worker_ready(struct net *n, unsigned i, const struct net_params *p, c
         return -1;
     }
     w->tcp = tcp_pool_new(w);
+    if (n->tls_ctx) {
+        tls_ctx_ref(n->tls_ctx);
+        w->tls_ctx = n->tls_ctx;
+    }
     for (size_t k = 0; k < w->n_fds; k++) {
+        bool tls = k >= w->n_tcp_fds;
         if (listen(w->fds[k], 1024) != 0) {
-            snprintf(err, errlen, "cannot listen on %s/tcp: %s", p->listen[k].text,
-                     strerror(errno));
+            snprintf(err, errlen, "cannot listen on %s/%s: %s", worker_listen_text(p, k),
+                     tls ? "tls" : "tcp", strerror(errno));
             return -1;
         }
-        struct event *ev = event_new(w->base, w->fds[k], EV_READ | EV_PERSIST, tcp_on_accept, w);
+        struct event *ev = event_new(w->base, w->fds[k], EV_READ | EV_PERSIST,
+                                     tls ? tcp_on_accept_tls : tcp_on_accept, w);
         w->evs[k] = ev;
         if (!ev || event_add(ev, NULL) != 0) {
-            snprintf(err, errlen, "cannot register %s with libevent", p->listen[k].text);
+            snprintf(err, errlen, "cannot register %s with libevent", worker_listen_text(p, k));
             return -1;
         }
     }
@@ -232,6 +260,49 @@ unsigned net_reader_count(const struct net_params *p)
     return net_sock_worker_count(p) + x;
 }
 
+/* Loads the certificate of p's TLS section, if any, into n->tls_ctx
+ * (at the bind: before the drop of privileges, so that a key only root
+ * reads loads at the start). */
+static int worker_tls_load(struct net *n, const struct net_params *p, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < worker_tls_listens(p); i++)
+        if (sock_check_free(&p->tls->listen[i].addr, p->tls->listen[i].addr_len, SOCK_STREAM) !=
+            0) {
+            snprintf(err, errlen, "cannot listen on %s/tls: %s", p->tls->listen[i].text,
+                     strerror(errno));
+            return -1;
+        }
+    if (!worker_tls_listens(p))
+        return 0;
+    char why[768], info[512];
+    n->tls_ctx = tls_ctx_load(p->tls, NULL, why, sizeof(why), info, sizeof(info));
+    if (!n->tls_ctx) {
+        snprintf(err, errlen, "DNS over TLS: %s", why);
+        return -1;
+    }
+    log_info("event=tls_certificate result=loaded %s", info);
+    return 0;
+}
+
+int net_tls_reload(struct net *n, const struct tls_params *p, char *err, size_t errlen, char *info,
+                   size_t infolen)
+{
+    if (!n->tls_ctx || !p || !p->enabled)
+        return 0;
+    struct ssl_ctx_st *ctx = tls_ctx_load(p, n->tls_ctx, err, errlen, info, infolen);
+    if (!ctx)
+        return -1;
+    for (unsigned i = 0; n->workers && i < n->n_tcp_workers; i++) {
+        tls_ctx_ref(ctx);
+        struct ssl_ctx_st *old =
+            atomic_exchange_explicit(&n->workers[i].tls_next, ctx, memory_order_acq_rel);
+        tls_ctx_release(old); /* handed over before and never taken */
+    }
+    tls_ctx_release(n->tls_ctx);
+    n->tls_ctx = ctx;
+    return 0;
+}
+
 int net_bind(struct net *n, const struct net_params *p, char *err, size_t errlen)
 {
     for (size_t i = 0; i < p->n_listen; i++)
@@ -242,6 +313,8 @@ int net_bind(struct net *n, const struct net_params *p, char *err, size_t errlen
                          k ? "tcp" : "udp", strerror(errno));
                 return -1;
             }
+    if (worker_tls_load(n, p, err, errlen) != 0)
+        return -1;
     n->n_tcp_workers = p->workers;
     n->n_sock_workers = net_sock_worker_count(p);
     n->n_workers = net_reader_count(p);
@@ -303,6 +376,8 @@ void net_stop(struct net *n)
         }
         free(w->fds);
         free(w->evs);
+        tls_ctx_release(w->tls_ctx);
+        tls_ctx_release(atomic_exchange(&w->tls_next, NULL));
         if (w->base)
             event_base_free(w->base);
     }
@@ -310,4 +385,6 @@ void net_stop(struct net *n)
     n->workers = NULL;
     xdp_detach(n->xdp); /* after the XDP threads stopped using it */
     n->xdp = NULL;
+    tls_ctx_release(n->tls_ctx);
+    n->tls_ctx = NULL;
 }

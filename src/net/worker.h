@@ -11,6 +11,7 @@
 #define GTM_NET_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ struct event;
 struct udp_batch;
 struct tcp_pool;
 struct xdp_queue;
+struct ssl_ctx_st;
 
 /* Query counters are bucketed by rcode (NOERROR..REFUSED, then "other")
  * and by qtype (the list in worker.c, then "other"). */
@@ -47,9 +49,15 @@ struct worker {
     struct tcp_pool *tcp;   /* connections of this worker */
     struct xdp_queue *xdpq; /* an XDP worker's queue (owned by net's xdp listener) */
     uint16_t udp_cap;       /* query_client.udp_cap for this worker's answers */
-    int *fds;               /* sockets this worker polls */
+    int *fds;               /* sockets this worker polls: DNS over TCP, then over TLS */
     struct event **evs;     /* one per fd */
     size_t n_fds;
+    size_t n_tcp_fds; /* fds[n_tcp_fds ..) are DNS over TLS listeners */
+    /* The TLS context new connections take (a reference of this worker's;
+     * NULL without TLS), and the one a reload hands over (net_tls_reload):
+     * swapped in at the next accept, without a lock. */
+    struct ssl_ctx_st *tls_ctx;
+    _Atomic(struct ssl_ctx_st *) tls_next;
     bool started;                /* thread running: join it on stop */
     uint64_t rng;                /* random state for weighted selection */
     struct rrl_thread rrl;       /* response rate limiting: this thread's slip count */
@@ -60,12 +68,14 @@ struct worker {
  * of queries (one UDP batch, one TCP read). */
 void worker_clock(struct worker *w);
 
-/* Answers one query from s (which w's reader has entered) and counts it.
- * p is the query already parsed from in by query_parse (UDP parses a
- * batch ahead), or NULL to parse it here. xfr (TCP only, else NULL): where
- * an allowed zone transfer begins instead of a reply (xfr->start). */
+/* Answers one query from s (which w's reader has entered) and counts it
+ * under transport (SERVE_UDP, SERVE_TCP or SERVE_TLS). p is the query
+ * already parsed from in by query_parse (UDP parses a batch ahead), or
+ * NULL to parse it here. xfr (TCP and TLS only, else NULL): where an
+ * allowed zone transfer begins instead of a reply (xfr->start). */
 size_t worker_answer(struct worker *w, const struct serve_set *s,
                      const struct sockaddr_storage *client, const uint8_t *in, size_t len,
-                     struct query_parsed *p, uint8_t *out, struct answer_xfr *xfr);
+                     struct query_parsed *p, uint8_t *out, struct answer_xfr *xfr,
+                     unsigned transport);
 
 #endif
