@@ -198,3 +198,112 @@ def test_broken_copy_is_set_aside_and_transferred_anew(work):
         if g.proc is not None:
             g.stop()
         p.stop()
+
+
+def retries(g, origin):
+    """(fails, retry_in) of every failed or refused refresh of origin."""
+    return [(int(a), int(b)) for a, b in re.findall(
+        r"event=xfr_in zone=%s result=\w+ reason=\"[^\"]*\" fails=(\d+) retry_in=(\d+)"
+        % re.escape(origin), g.read_log())]
+
+
+def test_first_transfer_backs_off_from_seconds_and_notify_starts_over(work):
+    """A zone whose primary is not there yet is retried after about 2 s,
+    then 4, then 8 (give or take a fifth), not every 600 s; the primary's
+    NOTIFY, once it is up, brings the zone at once."""
+    gport = free_port()
+    p = HostilePrimary([Zone("late.test.", serial=3)])
+    port = p.port
+    p.stop()  # nothing listens there until the primary comes up
+    g = Gtmd(work, config(gport, [zone_entry("late.test.", port)]), gport)
+    p2 = None
+    try:
+        g.start()
+        assert wait_for(lambda: len(retries(g, "late.test.")) >= 3, 15) is not None, (
+            g.read_log()[-3000:])
+        got = retries(g, "late.test.")[:3]
+        assert [f for f, _ in got] == [1, 2, 3], got
+        for fails, wait in got:
+            base = 2 << (fails - 1)
+            assert 0.8 * base - 0.5 <= wait <= 1.2 * base + 0.5, got
+        assert serial_of(gport, "late.test.") is None
+        p2 = HostilePrimary([Zone("late.test.", serial=3)], port=port)
+        start = time.monotonic()
+        assert notify(gport, "late.test.") == dns.rcode.NOERROR
+        t = wait_for(lambda: serial_of(gport, "late.test.") == 3, 6)
+        assert t is not None, g.read_log()[-3000:]
+        # Without the NOTIFY the next try was about 8 s away.
+        assert time.monotonic() - start < 2.5, g.read_log()[-3000:]
+        print("\nMEASURE NOTIFY to served after three failed first transfers: %.2f s" % t)
+    finally:
+        if g.proc is not None:
+            g.stop()
+        if p2:
+            p2.stop()
+
+
+EXPIRE = 6
+
+
+def test_one_primary_killed_only_its_zone_expires_on_time(work):
+    """Five secondary zones: a, b and c from three primaries (SOA refresh 1
+    s, retry 1 s, expire 6 s), one whose primary never answers and one whose
+    transfers are always refused. a's primary is killed: a.test. answers
+    SERVFAIL at its last refresh + 6 s (+-1 s), the others keep answering
+    and b.test. takes a new serial meanwhile; a's primary back, a.test. is
+    served again."""
+    gport = free_port()
+    timers = (1, 1, EXPIRE)
+    pa = HostilePrimary([Zone("a.test.", timers=timers)])
+    pb = HostilePrimary([Zone("b.test.", timers=timers), Zone("f.test.", mode="truncated")])
+    pc = HostilePrimary([Zone("c.test.", timers=timers), Zone("p.test.", mode="dead")])
+    g = Gtmd(work, config(gport, [zone_entry("a.test.", pa.port), zone_entry("b.test.", pb.port),
+                                  zone_entry("c.test.", pc.port), zone_entry("p.test.", pc.port),
+                                  zone_entry("f.test.", pb.port)]), gport)
+    pa2 = None
+    try:
+        g.start()
+        assert wait_for(lambda: all(serial_of(gport, z) == 1 for z in
+                                    ("a.test.", "b.test.", "c.test.")), 10) is not None, (
+            g.read_log()[-3000:])
+        time.sleep(1.5)  # a few refreshes of everyone
+        pa.stop()
+        killed = time.time()
+        pb.set("b.test.", serial=2)
+        assert notify(gport, "b.test.") == dns.rcode.NOERROR
+        assert wait_for(lambda: serial_of(gport, "b.test.") == 2, 3) is not None
+
+        def servfail():
+            got = ask(gport, "www0.a.test.")
+            return got is not None and got[0] == "SERVFAIL"
+
+        assert wait_for(servfail, EXPIRE + 4) is not None, g.read_log()[-3000:]
+        seen = time.time()
+        st = os.stat(os.path.join(work, "a.test.copy"))
+        due = st.st_mtime + EXPIRE  # the last successful refresh, plus the SOA expire
+        print("\nMEASURE a.test. SERVFAIL %.2f s after its SOA expire (killed %.2f s before "
+              "the last refresh + expire)" % (seen - due, due - killed))
+        assert abs(seen - due) <= 1.0, (seen - due, g.read_log()[-3000:])
+        assert "event=zone_expired zone=a.test." in g.read_log()
+        # The others were refreshed all along and still answer, past the
+        # time they would have expired without.
+        time.sleep(2)
+        for z in ("b.test.", "c.test."):
+            assert ask(gport, "www0." + z) == ("NOERROR", ["192.0.2.10"]), z
+            assert "event=zone_expired zone=%s" % z not in g.read_log()
+        assert serial_of(gport, "b.test.") == 2
+        assert ask(gport, "www0.p.test.")[0] == "REFUSED"  # never transferred
+        assert ask(gport, "www0.f.test.")[0] == "REFUSED"
+        assert retries(g, "p.test.") and retries(g, "f.test.")
+        # The primary is back: the next retry (at most the SOA retry, 2 s at
+        # least, plus a fifth) refreshes a.test.
+        pa2 = HostilePrimary([Zone("a.test.", timers=timers)], port=pa.port)
+        assert wait_for(lambda: ask(gport, "www0.a.test.") == ("NOERROR", ["192.0.2.10"]),
+                        5) is not None, g.read_log()[-3000:]
+        assert "event=reload result=failed" not in g.read_log()
+    finally:
+        if g.proc is not None:
+            g.stop()
+        for p in (pa, pb, pc, pa2):
+            if p:
+                p.stop()
