@@ -8,8 +8,9 @@ served from memory (policy record included); a new serial on Knot reaching
 gtmd by NOTIFY as an IXFR; a copy the differences cannot apply to falling
 back to AXFR; a restart with Knot down serving the copy at once; a copy
 older than the SOA expire answering SERVFAIL; a wrong key and a NOTIFY
-from another address refused. Skipped, saying why, without knotd. Every
-wait is bounded."""
+from another address refused; a catalog zone, and a catalog Knot
+generates (whose SOA query Knot refuses: gtmd falls back to the transfer).
+Skipped, saying why, without knotd. Every wait is bounded."""
 import base64
 import os
 import re
