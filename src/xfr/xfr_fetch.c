@@ -77,20 +77,30 @@ static bool fetch_wait(int fd, short events, uint64_t deadline, const atomic_boo
     }
 }
 
-/* Checks msg (a reply to our query with ID id) and its TSIG; returns the
- * length without the TSIG record, or 0 with why. */
-static size_t fetch_check(struct tsig_ctx *ctx, uint16_t id, uint8_t *msg, size_t len, bool first,
-                          char *why, size_t whylen)
+/* Whether msg is a reply to our query with ID id; false with why. */
+static bool fetch_is_reply(uint16_t id, const uint8_t *msg, size_t len, char *why, size_t whylen)
 {
     if (len < DNS_HEADER_SIZE || dns_get16(msg) != id || !(dns_get16(msg + 2) & DNS_FLAG_QR) ||
         DNS_OPCODE(dns_get16(msg + 2)) != 0) {
         snprintf(why, whylen, "not a reply to our query");
-        return 0;
+        return false;
     }
+    return true;
+}
+
+/* Checks msg (a reply to our query with ID id) and its TSIG, which covers
+ * the unsigned messages before it too (a later message of a transfer);
+ * returns the length without the TSIG record, or 0 with why. */
+static size_t fetch_check(struct tsig_ctx *ctx, uint16_t id, uint8_t *msg, size_t len, bool first,
+                          const uint8_t *before, size_t before_len, char *why, size_t whylen)
+{
+    if (!fetch_is_reply(id, msg, len, why, whylen))
+        return 0;
     if (!ctx->key)
         return len;
     size_t at = 0;
-    enum tsig_error e = tsig_verify_reply(ctx, msg, len, first, (uint64_t)time(NULL), &at);
+    enum tsig_error e = tsig_verify_reply_after(ctx, before, before_len, msg, len, first,
+                                                (uint64_t)time(NULL), &at);
     if (e != TSIG_OK) {
         snprintf(why, whylen, "TSIG of the reply: error %d%s", (int)e,
                  at ? "" : " (the reply is not signed)");
@@ -129,8 +139,37 @@ struct fetch_tcp {
     const atomic_bool *stop;
     uint64_t deadline; /* the whole transfer's */
     uint64_t idle_ms;  /* one message's */
+    /* The unsigned messages since the last signed one, as received (RFC
+     * 8945 §5.3.1): the next signed message's MAC covers them. Owned. */
+    uint8_t *before;
+    size_t before_len, before_cap;
+    unsigned unsigned_run;
     uint8_t buf[DNS_TCP_MAX + 2];
 };
+
+/* Keeps an unsigned message of a transfer for the next MAC; false with
+ * why when there are too many in a row. */
+static bool fetch_keep_unsigned(struct fetch_tcp *t, const uint8_t *msg, size_t len, char *why,
+                                size_t whylen)
+{
+    if (t->unsigned_run >= XFR_FETCH_MAX_UNSIGNED) {
+        snprintf(why, whylen, "more than %d messages in a row without TSIG",
+                 XFR_FETCH_MAX_UNSIGNED);
+        return false;
+    }
+    if (t->before_len + len > t->before_cap) {
+        size_t cap = t->before_len + len + 65536;
+        uint8_t *b = realloc(t->before, cap);
+        if (!b)
+            abort();
+        t->before = b;
+        t->before_cap = cap;
+    }
+    memcpy(t->before + t->before_len, msg, len);
+    t->before_len += len;
+    t->unsigned_run++;
+    return true;
+}
 
 /* Reads n octets; a message (its length, then itself) must come whole
  * within idle_ms, so that a primary dripping octets is cut as one that
@@ -269,14 +308,39 @@ static size_t fetch_next(struct fetch_tcp *t, struct tsig_ctx *ctx, const uint8_
         *fail = total || idle ? XFR_FETCH_SLOW : m > 0 ? XFR_FETCH_BAD : XFR_FETCH_UNREACHED;
         return 0;
     }
-    size_t len = fetch_check(ctx, dns_get16(q), t->buf + 2, dns_get16(t->buf), m == 0, why, whylen);
+    uint8_t *msg = t->buf + 2;
+    size_t len = dns_get16(t->buf);
     *fail = XFR_FETCH_BAD;
+    /* A server may sign as seldom as every 100th message (RFC 8945
+     * §5.3.1; NSD signs every 96th): nothing of a transfer is adopted
+     * before the signed message that ends it covers the rest. */
+    if (ctx->key && m > 0 && !tsig_present(msg, len)) {
+        if (!fetch_is_reply(dns_get16(q), msg, len, why, whylen) ||
+            !fetch_keep_unsigned(t, msg, len, why, whylen))
+            return 0;
+    } else {
+        len =
+            fetch_check(ctx, dns_get16(q), msg, len, m == 0, t->before, t->before_len, why, whylen);
+        t->before_len = 0;
+        t->unsigned_run = 0;
+    }
     if (len && !fetch_rcode_ok(t->buf + 2, why, whylen)) {
         if (m == 0)
             *fail = XFR_FETCH_UNREACHED; /* an error rcode first is the primary's answer */
         return 0;
     }
     return len;
+}
+
+/* Whether a first message of one SOA is the whole reply: an IXFR's "you
+ * are current" (its serial not newer than ours). An AXFR, or an IXFR of a
+ * newer serial, may well go on one record per message (RFC 5936 §2.2). */
+static bool fetch_lone_soa_ends(const ldns_rr_list *list, const ldns_rr *our_soa)
+{
+    if (!our_soa || ldns_rr_list_rr_count(list) != 1)
+        return false;
+    uint32_t theirs = xfr_soa_serial(ldns_rr_list_rr(list, 0)), ours = xfr_soa_serial(our_soa);
+    return (uint32_t)(theirs - ours) == 0 || (uint32_t)(theirs - ours) >= 0x80000000u;
 }
 
 bool xfr_fetch_transfer(const struct xfr_server *srv, const uint8_t *origin, size_t origin_len,
@@ -292,8 +356,12 @@ bool xfr_fetch_transfer(const struct xfr_server *srv, const uint8_t *origin, siz
     bool ok = false;
     *rrs = NULL;
     *fail = XFR_FETCH_UNREACHED;
-    if (t)
+    if (t) {
         t->fd = -1;
+        t->before = NULL;
+        t->before_len = t->before_cap = 0;
+        t->unsigned_run = 0;
+    }
     if (!t || !list || !qlen) {
         snprintf(why, whylen, "cannot make the query");
         goto out;
@@ -316,11 +384,18 @@ bool xfr_fetch_transfer(const struct xfr_server *srv, const uint8_t *origin, siz
             snprintf(why, whylen, "more than %d records", XFR_FETCH_MAX_RECORDS);
             break;
         }
-        ok = fetch_complete(list, m == 0 && count == 1);
+        ok = fetch_complete(list, m == 0 && count == 1 && fetch_lone_soa_ends(list, our_soa));
+        if (ok && t->unsigned_run > 0) {
+            snprintf(why, whylen, "the last message of the transfer is not signed");
+            ok = false;
+            break;
+        }
     }
 out:
     if (t && t->fd >= 0)
         close(t->fd);
+    if (t)
+        free(t->before);
     free(t);
     if (ok)
         *rrs = list;
@@ -382,7 +457,7 @@ bool xfr_fetch_soa(const struct xfr_server *srv, const uint8_t *origin, size_t o
         ldns_rr_list_deep_free(rrs);
         return ok;
     }
-    len = fetch_check(&ctx, dns_get16(q), buf, len, true, why, whylen);
+    len = fetch_check(&ctx, dns_get16(q), buf, len, true, NULL, 0, why, whylen);
     ldns_rr_list *list = ldns_rr_list_new();
     size_t count = 0;
     bool ok = len && list && fetch_collect(buf, len, 0, list, &count, why, whylen);

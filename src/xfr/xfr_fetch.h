@@ -20,6 +20,7 @@
 #include "dns/tsig.h"
 
 #define XFR_FETCH_MAX_RECORDS 5000000 /* records one transfer may bring */
+#define XFR_FETCH_MAX_UNSIGNED 99     /* messages in a row without TSIG (RFC 8945 §5.3.1) */
 
 struct xfr_server {
     const struct sockaddr_storage *addr;
@@ -39,8 +40,10 @@ bool xfr_fetch_soa(const struct xfr_server *srv, const uint8_t *origin, size_t o
 /*
  * A transfer of origin: IXFR from our_soa (NULL: AXFR). *rrs gets every
  * record of the answer sections, in order, TSIG records left out. Every
- * message is checked as it comes: a reply to our query, its TSIG (every
- * message, when there is a key), each record's RDATA exactly its RDLENGTH
+ * message is checked as it comes: a reply to our query, its TSIG (when
+ * there is a key: the first and the last message signed, at most 99
+ * unsigned in a row, each signed one covering those before it), each
+ * record's RDATA exactly its RDLENGTH
  * and parsed whole as its type; the stream must end with the closing SOA
  * before transfer_ms, no message later than idle_ms after the one before.
  * False with the reason in why and the kind of failure in *fail.

@@ -17,6 +17,14 @@ given, each zone in a mode that says how to misbehave:
   refuse_soa     SOA queries answered REFUSED (as Knot answers a signed
                  SOA query for a catalog it generates); transfers served
   dead           nothing answered (UDP ignored, TCP closed at once)
+  sparse_tsig    (with a key) one record per message, only every 40th
+                 message and the last signed, as RFC 8945 §5.3.1 allows
+  unsigned_last  (with a key) as sparse_tsig, the last message unsigned
+  unsigned_100   (with a key) 100 unsigned messages in a row
+
+With key=(name, base64 secret) every answer is signed with hmac-sha256
+(each message of a transfer, but for the sparse modes), and queries are
+read with the key (their MAC starts the transfer's chain).
 
 Messages are written by hand (no compression), so that a wrong length is
 exactly what is sent. Each TCP connection has a thread of its own, so a
@@ -30,11 +38,18 @@ import time
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.opcode
 import dns.query
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TSIG
+import dns.tsig
+import dns.tsigkeyring
 
 MODES = ("good", "out_of_zone", "truncated", "no_final_soa", "bad_rdlen", "short_soa",
-         "drip_bytes", "drip_messages", "refuse_soa", "dead")
+         "drip_bytes", "drip_messages", "refuse_soa", "dead", "sparse_tsig", "unsigned_last",
+         "unsigned_100")
 
 
 def wire_name(name):
@@ -109,10 +124,39 @@ def parse_question(wire):
     return qid, flags, ".".join(labels) + ".", qtype
 
 
+class Signer:
+    """TSIG (hmac-sha256) of the answers to one request: sign() appends a
+    TSIG record to a message, skip() leaves one unsigned (its octets then
+    enter the next signed message's MAC, RFC 8945 §5.3.1)."""
+
+    def __init__(self, key, request_mac, qid):
+        self.key, self.mac, self.qid, self.ctx = key, request_mac, qid, None
+
+    def sign(self, wire):
+        now = int(time.time())
+        rd = dns.rdtypes.ANY.TSIG.TSIG(dns.rdataclass.ANY, dns.rdatatype.TSIG,
+                                       self.key.algorithm, now, 300, b"", self.qid, 0, b"")
+        tsig, self.ctx = dns.tsig.sign(wire, self.key, rd, now, self.mac, self.ctx, multi=True)
+        rdata = tsig.to_wire()
+        record = (self.key.name.to_wire() + struct.pack("!HHIH", 250, 255, 0, len(rdata)) +
+                  rdata)
+        ar = struct.unpack("!H", wire[10:12])[0] + 1
+        return wire[:10] + struct.pack("!H", ar) + wire[12:] + record
+
+    def skip(self, wire):
+        self.ctx.update(wire)
+        return wire
+
+
 class HostilePrimary:
-    def __init__(self, zones=(), port=0):
+    def __init__(self, zones=(), port=0, key=None):
+        self.key = None
+        if key:
+            self.key = dns.tsig.Key(dns.name.from_text(key[0]), key[1], "hmac-sha256")
+            self.keyring = {self.key.name: self.key}
         self.zones = {z.origin: z for z in zones}
         self.lock = threading.Lock()
+        self.local = threading.local()
         self.stopping = threading.Event()
         self._bind(port)
         self.udp.settimeout(0.2)
@@ -167,6 +211,9 @@ class HostilePrimary:
                 reply = message(q[0], q[2], q[3], [], rcode=5)
             else:
                 reply = message(q[0], q[2], q[3], [z.soa()] if q[3] == 6 else [])
+                signer = self._signer(wire, q[0])
+                if signer:
+                    reply = signer.sign(reply)
             try:
                 self.udp.sendto(reply, peer)
             except OSError:
@@ -182,6 +229,16 @@ class HostilePrimary:
             self.threads.append(t)
             t.start()
 
+    def _signer(self, wire, qid):
+        """The signer of the answers to query wire (None without a key)."""
+        if not self.key:
+            return None
+        try:
+            m = dns.message.from_wire(wire, keyring=self.keyring)
+        except Exception:
+            return None
+        return Signer(self.key, m.mac, qid)
+
     def _read_query(self, conn):
         conn.settimeout(2)
         head = conn.recv(2)
@@ -194,9 +251,16 @@ class HostilePrimary:
             if not part:
                 return None
             wire += part
-        return parse_question(wire)
+        q = parse_question(wire)
+        self.local.signer = self._signer(wire, q[0]) if q else None  # this connection's
+        return q
 
-    def _send(self, conn, msg):
+    def _send(self, conn, msg, sign=True):
+        signer = self.local.signer
+        if signer and sign:
+            msg = signer.sign(msg)
+        elif signer:
+            msg = signer.skip(msg)
         conn.sendall(struct.pack("!H", len(msg)) + msg)
 
     def _serve(self, conn):
@@ -216,10 +280,26 @@ class HostilePrimary:
         finally:
             conn.close()
 
+    def _sparse(self, conn, q, z, body):
+        """One record per message; which are signed, by mode."""
+        rrs = [z.soa()] + body + [a_rr("s%d.%s" % (i, z.origin), "192.0.2.2")
+                                  for i in range(120)] + [z.soa()]
+        for i, one in enumerate(rrs):
+            last = i == len(rrs) - 1
+            if z.mode == "sparse_tsig":
+                sign = i % 40 == 0 or last
+            elif z.mode == "unsigned_last":
+                sign = i % 40 == 0 and not last
+            else:  # unsigned_100
+                sign = i == 0 or i > 100
+            self._send(conn, message(q[0], q[2], q[3], [one]), sign=sign)
+
     def _transfer(self, conn, q, z):
         qid, origin, qtype = q[0], q[2], q[3]
         body = z.body()
-        if z.mode == "short_soa":
+        if z.mode in ("sparse_tsig", "unsigned_last", "unsigned_100"):
+            self._sparse(conn, q, z, body)
+        elif z.mode == "short_soa":
             self._send(conn, message(qid, origin, qtype, [z.soa(5)] + body + [z.soa(5)]))
         elif z.mode == "truncated":
             self._send(conn, message(qid, origin, qtype, [z.soa()] + body[:2]))
@@ -257,12 +337,16 @@ class HostilePrimary:
             t.join(timeout=2)
 
 
-def notify(gport, origin, source="127.0.0.1"):
-    """Sends a NOTIFY for origin to gtmd from source; the reply's rcode (or
-    None without one)."""
+def notify(gport, origin, source="127.0.0.1", key=None):
+    """Sends a NOTIFY for origin to gtmd from source (signed with key, a
+    (name, base64 secret) pair, when given); the reply's rcode (or None
+    without one)."""
     n = dns.message.make_query(origin, "SOA")
     n.set_opcode(dns.opcode.NOTIFY)
     n.flags |= dns.flags.AA
+    if key:
+        n.use_tsig(dns.tsigkeyring.from_text({key[0]: key[1]}), keyname=key[0],
+                   algorithm="hmac-sha256")
     try:
         r = dns.query.udp(n, "127.0.0.1", port=gport, timeout=1, source=source)
     except Exception:

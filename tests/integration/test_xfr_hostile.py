@@ -13,6 +13,7 @@ set aside and transferred anew; a first transfer that fails is retried
 after seconds, doubling, and a NOTIFY starts it at once; several zones,
 one primary killed: only its zone expires, at its SOA expire (+-1 s), the
 others keep updating. Every wait is bounded."""
+import base64
 import glob
 import os
 import re
@@ -307,3 +308,45 @@ def test_one_primary_killed_only_its_zone_expires_on_time(work):
         for p in (pa, pb, pc, pa2):
             if p:
                 p.stop()
+
+
+KEY = "hostile-key."
+SECRET = base64.b64encode(bytes(range(40, 72))).decode()
+
+
+def test_tsig_signed_every_40th_message_is_taken_unsigned_end_is_refused(work):
+    """With a key, a primary may leave up to 99 messages in a row unsigned
+    (RFC 8945 §5.3.1): each signed message's MAC covers those before it, so
+    a transfer signed every 40th message and at its end is taken (gtmd
+    wanted every message signed before); one whose last message is
+    unsigned, or with 100 unsigned in a row, is refused and the copy kept."""
+    gport = free_port()
+    p = HostilePrimary([Zone("signed.test.", mode="sparse_tsig")], key=(KEY, SECRET))
+    entry = zone_entry("signed.test.", p.port, key=KEY)
+    cfg = config(gport, [entry])
+    cfg["tsig_keys"] = {KEY: {"algorithm": "hmac-sha256", "secret": SECRET}}
+    g = Gtmd(work, cfg, gport)
+    try:
+        g.start()
+        assert wait_for(lambda: serial_of(gport, "signed.test.") == 1, 10) is not None, (
+            g.read_log()[-3000:])
+        assert ask(gport, "s119.signed.test.") == ("NOERROR", ["192.0.2.2"])
+        log = g.read_log()
+        assert re.search(r"event=xfr_in zone=signed\.test\. kind=axfr serial=1 from_serial=0 "
+                         r"records=127 ", log), log[-2000:]
+        for serial, mode, reason in (
+                (2, "unsigned_last", "the last message of the transfer is not signed"),
+                (3, "unsigned_100", "more than 99 messages in a row without TSIG")):
+            p.set("signed.test.", serial=serial, mode=mode)
+            assert notify(gport, "signed.test.", key=(KEY, SECRET)) == dns.rcode.NOERROR
+            assert wait_for(lambda: reason in g.read_log(), 8) is not None, (
+                mode, g.read_log()[-3000:])
+            assert serial_of(gport, "signed.test.") == 1
+        p.set("signed.test.", serial=4, mode="sparse_tsig")
+        assert notify(gport, "signed.test.", key=(KEY, SECRET)) == dns.rcode.NOERROR
+        assert wait_for(lambda: serial_of(gport, "signed.test.") == 4, 8) is not None, (
+            g.read_log()[-3000:])
+    finally:
+        if g.proc is not None:
+            g.stop()
+        p.stop()

@@ -447,3 +447,4 @@ def test_knot_generated_catalog_is_consumed(tmp_path):
 def served_by(port, name):
     got = ask(port, name)
     return got is not None and got[0] == "NOERROR"
+
