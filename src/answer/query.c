@@ -37,6 +37,7 @@ struct query_ctx {
     struct tsig_ctx tsig;
     size_t sign_cap;
     bool tsig_checked; /* the request had a TSIG, and query_tsig looked at it */
+    bool error_aa;     /* an error reply with AA (a refused NOTIFY, as NSD answers) */
 };
 
 static size_t query_reply_size(const struct dns_query *q, const struct serve_limits *lim, bool tcp)
@@ -121,6 +122,8 @@ static size_t query_reply(struct query_ctx *c, uint16_t rcode, const struct answ
         return answer_encode_tsig_error(c->q, c->in, c->inlen, c->tsig.error, &c->ep, c->out);
     size_t n = plan ? answer_encode(c->q, plan, &c->ep, c->out)
                     : answer_encode_error(c->q, rcode, &c->ep, c->out);
+    if (!plan && c->error_aa && n >= DNS_HEADER_SIZE)
+        dns_put16(c->out + 2, (uint16_t)(dns_get16(c->out + 2) | DNS_FLAG_AA));
     if (c->tsig.key)
         n = tsig_sign(&c->tsig, c->out, n, c->sign_cap, true, query_wall(c), c->tsig.error);
     return n;
@@ -183,13 +186,17 @@ static void query_lookup(struct query_ctx *c, struct answer_plan *plan)
 
 /* A NOTIFY (RFC 1996): for a SOA of a zone we are a secondary of, from
  * one of its primaries, NOERROR (its refresh starts at once); else what
- * the secondary thread says (REFUSED, NOTAUTH), as NSD does. */
+ * the secondary thread says (REFUSED, NOTAUTH), as NSD does. REFUSED
+ * carries AA, as NSD's does: the refusal is ours to make (we are
+ * authoritative for what we are a secondary of), and a primary logs it as
+ * such rather than as a lame server's. */
 static size_t query_notify(struct query_ctx *c)
 {
     const struct dns_query *q = c->q;
     int rc = DNS_RCODE_REFUSED;
     if (q->qtype == DNS_TYPE_SOA && c->s->xfr_in)
         rc = xfr_in_notify(c->s->xfr_in, q->qname.wire, q->qname.len, c->client->addr, c->tsig.key);
+    c->error_aa = rc == DNS_RCODE_REFUSED;
     return query_reply(c, (uint16_t)rc, NULL);
 }
 

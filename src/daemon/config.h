@@ -110,6 +110,11 @@ struct config {
      * ("restart_needed", server_modules.h). Owned. */
     json_t *restart_part;
     struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
+    /* The running daemon's loads (start, reload, re-sign) set a secondary
+     * zone's copy that does not load aside, to be transferred anew
+     * (load.h); 'gtmd check' and the configuration API's checks only say
+     * so. Not from the file. */
+    bool set_aside_broken;
 };
 
 /* NULL when the file has errors (all of them in errs). */

@@ -34,6 +34,7 @@
 #include "zone/zone_load.h"
 #include "zone/zone_verify.h"
 #include "daemon/config_keys.h"
+#include "daemon/load_secondary.h"
 #include "geo/geo_overlay.h"
 #include "geo/geo_params.h"
 
@@ -119,26 +120,6 @@ static size_t load_extra_names(const struct config *cfg, const struct gslb *g, s
     return n;
 }
 
-/* A secondary zone without a copy yet (its file does not exist). */
-static bool load_secondary_pending(const struct config_zone *cz)
-{
-    return cz->primary.n > 0 && access(cz->file, F_OK) != 0;
-}
-
-/* A secondary zone whose copy was last refreshed (the file's modification
- * time, xfr_in.h) longer ago than its SOA expire. */
-static bool load_secondary_expired(const struct config_zone *cz, const struct zone *z)
-{
-    struct stat st;
-    if (cz->primary.n == 0 || stat(cz->file, &st) != 0)
-        return false;
-    uint16_t rdlen = dns_get16(z->soa->rdata);
-    if (rdlen < 22)
-        return false;
-    uint32_t expire = dns_get32(z->soa->rdata + 2 + rdlen - 8);
-    return time(NULL) > st.st_mtime + (time_t)expire;
-}
-
 static bool load_below_cut(const struct zone *z, const struct dns_name *n)
 {
     for (unsigned i = 0; i + z->origin_labels < n->count; i++) {
@@ -172,7 +153,7 @@ static bool load_node_has_data(const struct zone_node *node)
  * conflicts with the zone's own data. */
 static void load_attach(struct snapshot *s, const struct config *cfg,
                         const struct policy_binding *b, const struct policy_record *r,
-                        struct errlist *errs)
+                        struct errlist *errs, struct errlist *warns)
 {
     const char *cfgpath = cfg->path;
     struct dns_name n;
@@ -205,6 +186,15 @@ static void load_attach(struct snapshot *s, const struct config *cfg,
         why = "is in a signed zone with \"when_all_down\": \"empty\": the NODATA answer "
               "it gives with every endpoint down cannot be proven (the name's NSEC or NSEC3 "
               "lists the type); use \"all\" or \"fallback\"";
+    /* A secondary zone's data is its primary's: a conflict it brings
+     * leaves the record unattached (the zone's data answers there), and
+     * every other zone and record as they are. */
+    if (why && zi >= 0 && cfg->zones[zi].primary.n > 0) {
+        load_secondary_warn(warns,
+                            "%s: %s: %s %s: not attached, the secondary zone's data answers there",
+                            cfgpath, r->path, r->name_str, why);
+        return;
+    }
     if (why) {
         errlist_add(errs, "%s: %s: %s %s", cfgpath, r->path, r->name_str, why);
         return;
@@ -263,6 +253,20 @@ static bool load_verify(const struct config_zone *cz, const struct zone *z, stru
     return n == 0;
 }
 
+/* A secondary zone is served as its primary signs it, as NSD and Knot
+ * do: what the checks find (an expired signature...) is a warning. */
+static void load_verify_secondary(const struct config *cfg, const struct config_zone *cz,
+                                  const struct zone *z, struct errlist *warns)
+{
+    struct errlist found;
+    errlist_init(&found);
+    load_verify(cz, z, &found, warns);
+    for (size_t i = 0; i < found.count; i++)
+        load_secondary_warn(warns, "%s: secondary zone %s, served as its primary signs it: %s",
+                            cfg->path, cz->origin, found.msgs[i]);
+    errlist_free(&found);
+}
+
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
                            const struct serve_set *prev, struct errlist *errs)
 {
@@ -306,7 +310,7 @@ static void *load_zones_run(void *arg)
  * independent, and 1,000 zones of 1,000 records took 1.9 s of CPU one
  * after the other (contrib/bench/load_bench.py --layout hosting). */
 static struct zone **load_zones(const struct config *cfg, const struct gslb *g,
-                                struct errlist *errs)
+                                struct errlist *errs, struct errlist *warns)
 {
     size_t n = cfg->n_zones;
     struct zone **zones = calloc(n ? n : 1, sizeof(*zones));
@@ -324,7 +328,14 @@ static struct zone **load_zones(const struct config *cfg, const struct gslb *g,
     if (threaded)
         pthread_join(t, NULL);
     for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < zerrs[i].count; k++)
+        if (zerrs[i].count && cfg->zones[i].primary.n > 0) {
+            /* A secondary's copy: that zone's problem only. */
+            if (zones[i])
+                zone_free(zones[i]);
+            zones[i] = NULL;
+            load_secondary_broken(cfg, &cfg->zones[i], &zerrs[i], warns);
+        }
+        for (size_t k = 0; cfg->zones[i].primary.n == 0 && k < zerrs[i].count; k++)
             errlist_add(errs, "%s", zerrs[i].msgs[k]);
         errlist_free(&zerrs[i]);
     }
@@ -379,7 +390,7 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();
-    struct zone **zones = load_zones(cfg, g, errs);
+    struct zone **zones = load_zones(cfg, g, errs, warns);
     for (size_t i = 0; i < cfg->n_zones; i++)
         if (cfg->zones[i].gen_catalog)
             zones[i] = load_gen_catalog(&cfg->zones[i], prev, errs);
@@ -393,7 +404,9 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
         struct zone *z = zones[i];
-        if (z && !load_verify(cz, z, errs, warns)) {
+        if (z && cz->primary.n > 0)
+            load_verify_secondary(cfg, cz, z, warns);
+        else if (z && !load_verify(cz, z, errs, warns)) {
             zone_free(z);
             z = NULL;
         }
@@ -418,7 +431,7 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
     for (size_t i = 0; g && errs->count == before && i < g->n_records; i++) {
         const struct policy_binding *b = &g->bindings[i];
         if (b->a || b->aaaa || b->cname)
-            load_attach(s, cfg, b, &g->records[i], errs);
+            load_attach(s, cfg, b, &g->records[i], errs, warns);
     }
     if (errs->count != before) {
         snapshot_free(s);

@@ -58,8 +58,10 @@ struct config *server_load_config(struct server *srv, const char *from, struct e
         free(cfg->identity);
         cfg->identity = jsoncfg_strdup(cfg->fleet.node);
     }
-    if (cfg)
+    if (cfg) {
         config_restart_inputs(cfg);
+        cfg->set_aside_broken = true;
+    }
     return cfg;
 }
 

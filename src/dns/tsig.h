@@ -100,12 +100,23 @@ size_t tsig_sign(struct tsig_ctx *ctx, uint8_t *msg, size_t len, size_t cap, boo
  * MAC is the request's, then each checked reply's): first for the first
  * message of the reply (its MAC covers the request's MAC and every TSIG
  * variable), else a later message of a transfer (the previous MAC and the
- * timers, RFC 8945 §5.3.1). Every message must be signed. Returns TSIG_OK
+ * timers, RFC 8945 §5.3.1). msg must be signed. Returns TSIG_OK
  * (ctx's MAC becomes this message's) or the error; *tsig_at gets the
  * offset of the TSIG record (0 when there is none), so that the caller can
  * parse the message without it.
  */
 enum tsig_error tsig_verify_reply(struct tsig_ctx *ctx, const uint8_t *msg, size_t len, bool first,
                                   uint64_t now, size_t *tsig_at);
+
+/* tsig_verify_reply for a later message of a transfer after unsigned ones
+ * (RFC 8945 §5.3.1: a server may sign as seldom as every 100th message):
+ * before holds those messages as received, one after the other (without
+ * their TCP length fields), which this message's MAC covers too. */
+enum tsig_error tsig_verify_reply_after(struct tsig_ctx *ctx, const uint8_t *before,
+                                        size_t before_len, const uint8_t *msg, size_t len,
+                                        bool first, uint64_t now, size_t *tsig_at);
+
+/* Whether msg ends with a TSIG record. */
+bool tsig_present(const uint8_t *msg, size_t len);
 
 #endif

@@ -811,12 +811,15 @@ def test_counts_past_end_formerr_with_question(gtmd, case, wire):
 
 
 def test_notify_for_a_zone_we_are_not_secondary_of_is_refused(gtmd):
-    """NOTIFY (opcode 4) is answered: REFUSED when gtmd is not a secondary
-    of that zone (as NSD answers), opcode and question echoed."""
-    w = raw_udp(gtmd, hdr(flags=(4 << 11) | 0x0400) + question("example.com.", 6))
-    h = header(w)
-    assert h["opcode"] == 4 and h["rcode"] == dns.rcode.REFUSED, h
-    assert h["flags"] & dns.flags.QR
+    """NOTIFY (opcode 4) is answered: REFUSED with AA when gtmd is not a
+    secondary of that zone (as NSD answers), opcode and question echoed;
+    also for a NOTIFY without AA (the refusal is ours either way)."""
+    for flags in ((4 << 11) | 0x0400, 4 << 11):
+        w = raw_udp(gtmd, hdr(flags=flags) + question("example.com.", 6))
+        h = header(w)
+        assert h["opcode"] == 4 and h["rcode"] == dns.rcode.REFUSED, h
+        assert h["flags"] & dns.flags.QR
+        assert h["flags"] & dns.flags.AA, h
     assert h["an"] == h["ns"] == 0
 
 
