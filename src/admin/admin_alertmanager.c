@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "common/digest.h"
 #include "health/override.h"
 #include "health/verdict.h"
 
@@ -88,11 +89,11 @@ void admin_am_params_free(struct admin_am_params *p)
 /* The bearer token of the request equals the section's token. */
 static bool am_token_ok(struct admin_req *r)
 {
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0)
+    const char *t = admin_bearer_token(r);
+    if (!t)
         return false;
     pthread_mutex_lock(&r->a->lock);
-    bool ok = r->a->am.token && admin_token_eq(h + 7, r->a->am.token);
+    bool ok = digest_secret_eq(t, r->a->am.token);
     pthread_mutex_unlock(&r->a->lock);
     return ok;
 }

@@ -131,8 +131,10 @@ void admin_audit_event(struct admin *a, json_t *fields);
 /* The checks admin_route makes (admin.c): the token's level (replies
  * 401/403 and returns false when too low), the POST body (replies 400). */
 bool admin_require(struct admin_req *r, enum admin_level need);
-/* Compares a token given with one configured, in constant time. */
-bool admin_token_eq(const char *given, const char *want);
+/* The token of the request's "Authorization: Bearer T" header (the scheme
+ * matched case-insensitively, RFC 9110 11.1), or NULL. Points into the
+ * request's headers. */
+const char *admin_bearer_token(struct admin_req *r);
 bool admin_parse_body(struct admin_req *r);
 /* /v1/verdicts[/ID] and /v1/alertmanager (admin_verdicts.c,
  * admin_alertmanager.c): true when the path was theirs (answered). */
