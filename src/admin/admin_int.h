@@ -34,6 +34,8 @@ enum admin_level { ADMIN_NONE = 0, ADMIN_READ, ADMIN_OPERATE };
 #define ADMIN_AUDIT_PATH_MAX 1024
 #define ADMIN_AUDIT_LINE_MAX (64 * 1024)
 #define ADMIN_AUDIT_PAGE_BYTES (512 * 1024)
+/* What an audit line shows of a check header's value (admin_audit_log.c). */
+#define ADMIN_AUDIT_REDACTED "(redacted: in request_sha256 only)"
 
 /* A unix listener: its path and the identity of the socket file bound. */
 struct admin_unix_sock {
