@@ -163,6 +163,13 @@ void admin_handle_override_post(struct admin_req *r);
 const char *admin_req_role(const struct admin_req *r);
 /* admin_record_unsafe for each kind. */
 bool admin_override_unsafe(const struct serve_set *s, json_t *record, char *why, size_t len);
+/* The safety rule's 409 "unsafe" for what ("override", "verdict", ...),
+ * listing blocked (stolen), and its audit line. */
+void admin_refuse_unsafe(struct admin_req *r, json_t *blocked, const char *what);
+/* The served policy records (an array of {"record", "type"}; owned by the
+ * caller, empty when none) that a "down" verdict on target would leave
+ * with no serving region on the live set and state (admin_overrides.c). */
+json_t *admin_verdict_unserved(struct admin *a, const char *target);
 bool admin_drill_unsafe(const struct serve_set *s, json_t *record, char *why, size_t len);
 void admin_handle_override_delete(struct admin_req *r, const char *id);
 void admin_handle_reload(struct admin_req *r);
