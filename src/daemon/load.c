@@ -4,6 +4,7 @@
 #include "daemon/load.h"
 
 #include "dns/tsig_params.h"
+#include "dns/tsig_replay.h"
 #include "net/notify_out.h"
 
 #include <arpa/inet.h>
@@ -395,6 +396,11 @@ static bool load_guard(struct serve_set *set, struct config *cfg, const struct s
     set->identity.identity = cfg->identity ? jsoncfg_strdup(cfg->identity) : NULL;
     set->identity.version = cfg->version ? jsoncfg_strdup(cfg->version) : NULL;
     set->cookies = cfg->cookies;
+    set->tsig_replay = tsig_replay_reuse(prev ? prev->tsig_replay : NULL);
+    if (!set->tsig_replay) {
+        errlist_add(errs, "%s: out of memory for the TSIG replay cache", cfg->path);
+        return false;
+    }
     if (!cookie_params_carry(&set->cookies, prev ? &prev->cookies : NULL)) {
         errlist_add(errs, "%s: %s: no random octets for the cookie secret", cfg->path,
                     config_key_path(CFG_K_COOKIES).s);
@@ -481,6 +487,7 @@ struct serve_set *load_resign(const struct config *cfg, const struct serve_set *
     set->identity.identity = cur->identity.identity ? jsoncfg_strdup(cur->identity.identity) : NULL;
     set->identity.version = cur->identity.version ? jsoncfg_strdup(cur->identity.version) : NULL;
     set->cookies = cur->cookies;
+    set->tsig_replay = cur->tsig_replay ? tsig_replay_reuse(cur->tsig_replay) : NULL;
     if (cur->gslb && cur->gslb->health) /* mapped: the answers can be evaluated */
         load_policy_sigs(set);
     if (cur->rrl) {
