@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 
 #include "ctl/ctl.h"
@@ -423,6 +424,21 @@ static const char *edns_header(struct evhttp_request *req, const char *name)
     return evhttp_find_header(evhttp_request_get_input_headers(req), name);
 }
 
+/* Whether the request has at most one Content-Length and one
+ * Transfer-Encoding header (RFC 9112 6.3; libevent reads by the first, a
+ * proxy in front may use another), as gtmd's admin API checks. */
+static bool edns_framing_ok(struct evhttp_request *req)
+{
+    unsigned cl = 0, te = 0;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
+    {
+        cl += strcasecmp(kv->key, "Content-Length") == 0;
+        te += strcasecmp(kv->key, "Transfer-Encoding") == 0;
+    }
+    return cl <= 1 && te <= 1;
+}
+
 /* The route of the request once its secret is checked: the URI, or what
  * follows a first path segment that is the secret (stock ExternalDNS can
  * send no header: --webhook-provider-url=http://HOST:PORT/SECRET); NULL
@@ -481,7 +497,10 @@ static void edns_on_request(struct evhttp_request *req, void *arg)
     bool health = get && strcmp(evhttp_request_get_uri(req), "/healthz") == 0;
     const char *uri = health ? "/healthz" : edns_route(e, req);
     int rc;
-    if (!uri) {
+    if (!edns_framing_ok(req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        edns_reply_text(req, 400, "more than one Content-Length or Transfer-Encoding header");
+    } else if (!uri) {
         fprintf(stderr, "gtmctl: externaldns: refused a request without the secret\n");
         edns_reply_text(req, 401, "the webhook's secret is required (" EDNS_SECRET_HEADER ")");
     } else if (get && strcmp(uri, "/healthz") == 0) {

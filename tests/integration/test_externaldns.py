@@ -350,3 +350,27 @@ def test_shared_secret(make_gtmd):
         assert raw_call(port, "GET", "/healthz")[0] == 200  # the kubelet's probe
     finally:
         stop_webhook(p, path)
+
+
+def test_two_content_lengths_are_400(webhook):
+    """As gtmd's admin API (test_admin_hardening.py): two Content-Length
+    headers are 400 and the connection closed, nothing after it read."""
+    import socket
+    g, a, port = webhook
+    body = json.dumps({"Create": [
+        {"dnsName": "cl.example.com", "recordType": "A", "targets": ["192.0.2.79"]}]}).encode()
+    req = (b"POST /records HTTP/1.1\r\nHost: x\r\nContent-Type: " + MEDIA.encode() +
+           b"\r\nContent-Length: 2\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    out = b""
+    try:
+        s.sendall(req)
+        while len(out) < 65536:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    finally:
+        s.close()
+    assert out.startswith(b"HTTP/1.1 400 ") and out.count(b"HTTP/1.1 ") == 1, out[:300]
+    assert query_addrs(g, "cl.example.com.") == []
