@@ -77,20 +77,15 @@ def raw_call(port, method, path, body=None, headers=None):
 
 
 def call(port, method, path, body=None):
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        h = {"Accept": MEDIA}
-        if body is not None:
-            h["Content-Type"] = MEDIA
-        c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
-        r = c.getresponse()
-        data = r.read()
-        ctype = r.getheader("Content-Type")
-        c.close()
-    except OSError:
-        return 0, None, None
-    # Errors are plain text (406, 415, 500 with the names refused).
-    return r.status, json.loads(data) if data and ctype == MEDIA else data or None, ctype
+    """As ExternalDNS asks: version 1 in Accept (and Content-Type with a
+    body); the reply's JSON (errors are plain text: 406, 415, the 500 of
+    the names refused)."""
+    h = {"Accept": MEDIA}
+    if body is not None:
+        h["Content-Type"] = MEDIA
+    st, data, ctype = raw_call(port, method, path,
+                               json.dumps(body) if body is not None else None, h)
+    return st, json.loads(data) if data and ctype == MEDIA else data or None, ctype
 
 
 def served(g, name, want):
