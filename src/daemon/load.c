@@ -328,8 +328,11 @@ static void load_transfer(struct zone *z, const struct zone_xfr_params *xp,
 
 /* Loads (and signs) every zone of cfg and attaches the policy records of
  * g (borrowed, may be NULL); NULL with errors in errs. */
+/* The zones of cfg, checked; their transfer keys point into kr, which
+ * must live as long as they do (the set's own keyring). */
 static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
-                                      struct errlist *errs, struct errlist *warns)
+                                      const struct tsig_keyring *kr, struct errlist *errs,
+                                      struct errlist *warns)
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();
@@ -353,7 +356,7 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
                      "transfer from its primary\"",
                      cz->origin);
         if (z)
-            load_transfer(z, &cz->xfr, &cfg->tsig);
+            load_transfer(z, &cz->xfr, kr);
         if (z && load_secondary_expired(cz, z)) {
             z->expired = true;
             log_warn("event=zone_expired zone=%s why=\"not refreshed from its primary within "
@@ -437,7 +440,7 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     struct gslb *g = cfg->gslb;
     cfg->gslb = NULL;
     size_t before = errs->count;
-    struct snapshot *s = load_snapshot(cfg, g, errs, warns);
+    struct snapshot *s = load_snapshot(cfg, g, &cfg->tsig, errs, warns);
     /* Also after zone errors, so that check reports both at once. */
     struct policy_geo *geo = load_geo(cfg, g, errs);
     if (!s || errs->count != before) {
@@ -474,12 +477,21 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
 struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
                               uint64_t generation, struct errlist *errs)
 {
-    struct snapshot *s = load_snapshot(cfg, cur->gslb, errs, NULL);
-    if (!s)
+    /* cfg's keys went to the first set built from it (load_set_warn): the new
+     * set gets a copy of cur's, and its zones' transfer keys point into
+     * that copy. Without it a re-sign dropped every key, and a zone whose
+     * transfer needs one was transferred without. */
+    struct tsig_keyring kr;
+    tsig_keyring_copy(&cur->tsig, &kr);
+    struct snapshot *s = load_snapshot(cfg, cur->gslb, &kr, errs, NULL);
+    if (!s) {
+        tsig_keyring_free(&kr);
         return NULL;
+    }
     if (cur->gslb)
         gslb_ref(cur->gslb);
     struct serve_set *set = serve_set_new(s, cur->gslb, generation, &cur->limits);
+    set->tsig = kr;
     /* The same policy set: the same geo data and widened scopes. */
     set->geo = cur->geo;
     policy_geo_ref(set->geo);

@@ -111,3 +111,18 @@ const struct tsig_key *tsig_keyring_by_id(const struct tsig_keyring *kr, const c
     dns_name_lower(n.wire, n.len);
     return tsig_keyring_find(kr, n.wire, n.len);
 }
+
+void tsig_keyring_copy(const struct tsig_keyring *kr, struct tsig_keyring *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->keys = calloc(kr->n ? kr->n : 1, sizeof(*out->keys));
+    if (!out->keys)
+        abort();
+    for (size_t i = 0; i < kr->n; i++) {
+        out->keys[i] = kr->keys[i];
+        out->keys[i].id = kr->keys[i].id ? strdup(kr->keys[i].id) : NULL;
+        if (kr->keys[i].id && !out->keys[i].id)
+            abort();
+    }
+    out->n = kr->n;
+}
