@@ -16,6 +16,7 @@
 #include "dns/name.h"
 #include "dns/packet.h"
 #include "dns/tsig.h"
+#include "dns/tsig_replay.h"
 #include "policy/policy_loss.h"
 #include "xfr/xfr_in.h"
 
@@ -72,7 +73,8 @@ static uint64_t query_wall(const struct query_ctx *c)
  * Knot say. IXFR over UDP (RFC 1995 §2) for our apex: REFUSED, as NSD and
  * Knot answer (a secondary then asks over TCP). Over TCP, for our apex:
  * REFUSED unless the client is in the zone's "transfer" allow list; NOTAUTH unless the request is
- * signed with the zone's key when it has one; else the transfer begins in the caller's struct
+ * signed with the zone's key when it has one, and NOTAUTH with BADTIME for a signed request whose
+ * MAC was seen before within its window (a replay); else the transfer begins in the caller's struct
  * answer_xfr (no reply is encoded here: -2). An IXFR gets the differences from the zone's journal
  * when it has them, else the whole zone (RFC 1995 §4).
  */
@@ -93,6 +95,13 @@ static int query_transfer(struct query_ctx *c)
         return DNS_RCODE_REFUSED;
     if (z->xfr_key && c->tsig.key != z->xfr_key)
         return DNS_RCODE_NOTAUTH;
+    /* A signed request seen before within its window is a replay: BADTIME,
+     * signed (tsig_replay.h says why transfers only). */
+    if (c->tsig.key &&
+        tsig_replay_seen(c->s->tsig_replay, &c->tsig, query_wall(c), c->tsig.window)) {
+        c->tsig.error = TSIG_BADTIME;
+        return DNS_RCODE_NOTAUTH;
+    }
     answer_xfr_begin(c->client->xfr, c->s, z, q, c->client->addr, &c->tsig);
     uint32_t serial;
     if (q->qtype == DNS_TYPE_IXFR && answer_xfr_client_serial(c->in, c->inlen, q, &serial))

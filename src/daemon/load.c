@@ -4,6 +4,7 @@
 #include "daemon/load.h"
 
 #include "dns/tsig_params.h"
+#include "dns/tsig_replay.h"
 #include "net/notify_out.h"
 
 #include <arpa/inet.h>
@@ -383,10 +384,12 @@ static struct zone *load_gen_catalog(const struct config_zone *cz, const struct 
 
 /* Loads (and signs) every zone of cfg, makes the generated ones (their
  * serials from prev, may be NULL), and attaches the policy records of g
- * (borrowed, may be NULL); NULL with errors in errs. */
+ * (borrowed, may be NULL); NULL with errors in errs. The zones' transfer
+ * keys point into kr, which must live as long as they do (the set's own
+ * keyring). */
 static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
-                                      const struct snapshot *prev, struct errlist *errs,
-                                      struct errlist *warns)
+                                      const struct tsig_keyring *kr, const struct snapshot *prev,
+                                      struct errlist *errs, struct errlist *warns)
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();
@@ -415,7 +418,7 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
                      "transfer from its primary\"",
                      cz->origin);
         if (z)
-            load_transfer(z, &cz->xfr, &cfg->tsig);
+            load_transfer(z, &cz->xfr, kr);
         if (z && load_secondary_expired(cz, z)) {
             z->expired = true;
             log_warn("event=zone_expired zone=%s why=\"not refreshed from its primary within "
@@ -458,6 +461,11 @@ static bool load_guard(struct serve_set *set, struct config *cfg, const struct s
     set->identity.identity = cfg->identity ? jsoncfg_strdup(cfg->identity) : NULL;
     set->identity.version = cfg->version ? jsoncfg_strdup(cfg->version) : NULL;
     set->cookies = cfg->cookies;
+    set->tsig_replay = tsig_replay_reuse(prev ? prev->tsig_replay : NULL);
+    if (!set->tsig_replay) {
+        errlist_add(errs, "%s: out of memory for the TSIG replay cache", cfg->path);
+        return false;
+    }
     if (!cookie_params_carry(&set->cookies, prev ? &prev->cookies : NULL)) {
         errlist_add(errs, "%s: %s: no random octets for the cookie secret", cfg->path,
                     config_key_path(CFG_K_COOKIES).s);
@@ -494,7 +502,7 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     struct gslb *g = cfg->gslb;
     cfg->gslb = NULL;
     size_t before = errs->count;
-    struct snapshot *s = load_snapshot(cfg, g, prev ? prev->zones : NULL, errs, warns);
+    struct snapshot *s = load_snapshot(cfg, g, &cfg->tsig, prev ? prev->zones : NULL, errs, warns);
     /* Also after zone errors, so that check reports both at once. */
     struct policy_geo *geo = load_geo(cfg, g, errs);
     if (!s || errs->count != before) {
@@ -531,12 +539,21 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
 struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
                               uint64_t generation, struct errlist *errs)
 {
-    struct snapshot *s = load_snapshot(cfg, cur->gslb, cur->zones, errs, NULL);
-    if (!s)
+    /* cfg's keys went to the first set built from it (load_set_warn): the new
+     * set gets a copy of cur's, and its zones' transfer keys point into
+     * that copy. Without it a re-sign dropped every key, and a zone whose
+     * transfer needs one was transferred without. */
+    struct tsig_keyring kr;
+    tsig_keyring_copy(&cur->tsig, &kr);
+    struct snapshot *s = load_snapshot(cfg, cur->gslb, &kr, cur->zones, errs, NULL);
+    if (!s) {
+        tsig_keyring_free(&kr);
         return NULL;
+    }
     if (cur->gslb)
         gslb_ref(cur->gslb);
     struct serve_set *set = serve_set_new(s, cur->gslb, generation, &cur->limits);
+    set->tsig = kr;
     /* The same policy set: the same geo data and widened scopes. */
     set->geo = cur->geo;
     policy_geo_ref(set->geo);
@@ -544,6 +561,7 @@ struct serve_set *load_resign(const struct config *cfg, const struct serve_set *
     set->identity.identity = cur->identity.identity ? jsoncfg_strdup(cur->identity.identity) : NULL;
     set->identity.version = cur->identity.version ? jsoncfg_strdup(cur->identity.version) : NULL;
     set->cookies = cur->cookies;
+    set->tsig_replay = cur->tsig_replay ? tsig_replay_reuse(cur->tsig_replay) : NULL;
     if (cur->gslb && cur->gslb->health) /* mapped: the answers can be evaluated */
         load_policy_sigs(set);
     if (cur->rrl) {

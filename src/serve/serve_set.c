@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "dns/tsig_replay.h"
+
 struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
                                 const struct serve_limits *limits)
 {
@@ -34,5 +36,6 @@ void serve_set_free(struct serve_set *s)
     free(s->rrl);
     rrl_table_unref(s->rrl_table);
     tsig_keyring_free(&s->tsig);
+    tsig_replay_unref(s->tsig_replay);
     free(s);
 }

@@ -64,6 +64,10 @@ struct serve_set {
     struct rrl_table *rrl_table;
     /* TSIG keys (owned; the zones' xfr_key point into it). */
     struct tsig_keyring tsig;
+    /* The MACs of signed transfer requests seen within their window (one
+     * reference owned; shared with the sets before and after, so a reload
+     * keeps them; NULL: not checked). tsig_replay.h. */
+    struct tsig_replay *tsig_replay;
     /* Who takes a NOTIFY (RFC 1996) for a zone we are a secondary of: the
      * secondary thread (borrowed; xfr_in_notify gives the rcode to
      * answer). NULL: every NOTIFY is refused. */
