@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "dnstap/dnstap.h"
 #include "net/xdp_params.h"
 #include "serve/serve.h"
 
@@ -39,6 +40,10 @@ struct net_params {
      * program passes. If it cannot attach, net_bind logs why and UDP is
      * answered on sockets only. */
     const struct xdp_params *xdp;
+    /* The dnstap writer (NULL: none), with a queue for each of the
+     * net_reader_count threads; what they log is the served set's
+     * dnstap view. Borrowed until net_stop. */
+    struct dnstap *dnstap;
 };
 
 struct worker;
@@ -55,6 +60,10 @@ struct net {
      * the slots past those are unused when XDP did not attach. */
     unsigned n_sock_workers;
     struct xdp_listener *xdp; /* NULL: no XDP (none configured, or the fallback) */
+    /* The listen addresses, in order (owned): a dnstap message's server
+     * address, and which listener's settings apply. */
+    struct sockaddr_storage *listen;
+    size_t n_listen;
     atomic_bool stopping;
 };
 

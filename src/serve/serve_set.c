@@ -34,5 +34,6 @@ void serve_set_free(struct serve_set *s)
     free(s->rrl);
     rrl_table_unref(s->rrl_table);
     tsig_keyring_free(&s->tsig);
+    dnstap_view_free(s->dnstap);
     free(s);
 }
