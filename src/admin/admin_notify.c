@@ -23,12 +23,18 @@ static void notify_dnstap(struct admin *a, struct evbuffer *b)
     struct dnstap_stats st;
     dnstap_stats(a->env.dnstap, &st);
     notify_head(b, "gtmd_dnstap_messages_total", "counter",
-                "dnstap messages handed to the writer thread (queued) and not logged because "
-                "a worker's queue was full: a slow, stopped or absent reader (dropped).");
+                "dnstap messages handed to the writer thread (queued), not logged because a "
+                "worker's queue was full, a slow or stopped reader (dropped), or because no "
+                "reader was connected (no_reader).");
     evbuffer_add_printf(b, "gtmd_dnstap_messages_total{result=\"queued\"} %llu\n",
                         (unsigned long long)st.queued);
     evbuffer_add_printf(b, "gtmd_dnstap_messages_total{result=\"dropped\"} %llu\n",
                         (unsigned long long)st.dropped);
+    evbuffer_add_printf(b, "gtmd_dnstap_messages_total{result=\"no_reader\"} %llu\n",
+                        (unsigned long long)st.no_reader);
+    notify_head(b, "gtmd_dnstap_reader_connected", "gauge",
+                "1 while a dnstap reader is connected (the file is open).");
+    evbuffer_add_printf(b, "gtmd_dnstap_reader_connected %d\n", st.connected ? 1 : 0);
     notify_head(b, "gtmd_dnstap_queues", "gauge", "dnstap queues, one per worker thread.");
     evbuffer_add_printf(b, "gtmd_dnstap_queues %u\n", st.queues);
 }

@@ -11,13 +11,11 @@
  */
 #include "dnstap/dnstap.h"
 
-#include <fstrm.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DNSTAP_CONTENT_TYPE "protobuf:dnstap.Dnstap"
+#include "dnstap/dnstap_int.h"
 #define DNSTAP_RING_MIN (256u * 1024u) /* two 65535-octet messages and more */
 #define DNSTAP_RING_PER_ENTRY 1024u
 #define DNSTAP_HDR 8 /* before each frame: where it ends, as a ring offset */
@@ -31,12 +29,16 @@ struct dnstap_queue {
     _Atomic uint64_t tail;    /* the I/O thread's: everything before is free */
     _Atomic uint64_t queued;  /* written by the worker only */
     _Atomic uint64_t dropped; /* written by the worker only */
+    _Atomic uint64_t no_reader;
 } __attribute__((aligned(64)));
 
 struct dnstap {
     struct fstrm_iothr *iothr;
     struct dnstap_queue *queues;
     unsigned n;
+    /* Whether the sink is open (a reader connected, the file open):
+     * written by the I/O thread, read by the workers. */
+    _Atomic bool connected;
     char sink[4200]; /* "unix:PATH" or "file:PATH" */
 };
 
@@ -49,29 +51,6 @@ static void dnstap_ring_release(void *data, void *arg)
     atomic_store_explicit(&q->tail, end, memory_order_release);
 }
 
-static struct fstrm_writer *dnstap_writer(const struct dnstap_params *p, char *err, size_t errlen)
-{
-    struct fstrm_writer_options *wo = fstrm_writer_options_init();
-    struct fstrm_writer *w = NULL;
-    fstrm_writer_options_add_content_type(wo, DNSTAP_CONTENT_TYPE, strlen(DNSTAP_CONTENT_TYPE));
-    if (p->socket) {
-        struct fstrm_unix_writer_options *uo = fstrm_unix_writer_options_init();
-        fstrm_unix_writer_options_set_socket_path(uo, p->socket);
-        w = fstrm_unix_writer_init(uo, wo);
-        fstrm_unix_writer_options_destroy(&uo);
-    } else {
-        struct fstrm_file_options *fo = fstrm_file_options_init();
-        fstrm_file_options_set_file_path(fo, p->file);
-        w = fstrm_file_writer_init(fo, wo);
-        fstrm_file_options_destroy(&fo);
-    }
-    fstrm_writer_options_destroy(&wo);
-    if (!w)
-        snprintf(err, errlen, "dnstap: cannot make a writer for %s",
-                 p->socket ? p->socket : p->file);
-    return w;
-}
-
 static struct fstrm_iothr *dnstap_iothr(const struct dnstap_params *p, unsigned n,
                                         struct fstrm_writer **w)
 {
@@ -79,6 +58,13 @@ static struct fstrm_iothr *dnstap_iothr(const struct dnstap_params *p, unsigned 
     fstrm_iothr_options_set_num_input_queues(io, n);
     fstrm_iothr_options_set_input_queue_size(io, p->queue_size);
     fstrm_iothr_options_set_queue_model(io, FSTRM_IOTHR_QUEUE_MODEL_SPSC);
+    /* fstrm wakes its thread when a queue holds exactly this many frames
+     * (else after a second idle): below the queue's size, or a small
+     * queue would fill and wait for the second. */
+    unsigned notify = p->queue_size / 2 < FSTRM_IOTHR_QUEUE_NOTIFY_THRESHOLD_DEFAULT
+                          ? p->queue_size / 2
+                          : FSTRM_IOTHR_QUEUE_NOTIFY_THRESHOLD_DEFAULT;
+    fstrm_iothr_options_set_queue_notify_threshold(io, notify);
     /* A reader that comes later is found within a second. */
     fstrm_iothr_options_set_reopen_interval(io, 1);
     struct fstrm_iothr *t = fstrm_iothr_init(io, w);
@@ -89,12 +75,16 @@ static struct fstrm_iothr *dnstap_iothr(const struct dnstap_params *p, unsigned 
 struct dnstap *dnstap_open(const struct dnstap_params *p, unsigned n_queues, char *err,
                            size_t errlen)
 {
-    struct fstrm_writer *w = dnstap_writer(p, err, errlen);
-    if (!w)
-        return NULL;
     struct dnstap *dt = calloc(1, sizeof(*dt));
     if (!dt)
         abort();
+    struct fstrm_writer *w = dnstap_sink_writer(p, &dt->connected);
+    if (!w) {
+        snprintf(err, errlen, "dnstap: fstrm refuses a writer for %s",
+                 p->socket ? p->socket : p->file);
+        free(dt);
+        return NULL;
+    }
     snprintf(dt->sink, sizeof(dt->sink), "%s:%s", p->socket ? "unix" : "file",
              p->socket ? p->socket : p->file);
     dt->iothr = dnstap_iothr(p, n_queues, &w);
@@ -165,6 +155,10 @@ static void dnstap_count(_Atomic uint64_t *c)
 
 void dnstap_log(struct dnstap_queue *q, const struct dnstap_view *v, const struct dnstap_event *e)
 {
+    if (!atomic_load_explicit(&q->dt->connected, memory_order_relaxed)) {
+        dnstap_count(&q->no_reader); /* fstrm would discard it: do not pack it */
+        return;
+    }
     size_t bound = dnstap_encode_bound(v, e), skip;
     uint8_t *at = dnstap_ring_reserve(q, bound, &skip);
     size_t len = at ? dnstap_encode(v, e, at + DNSTAP_HDR, bound) : 0;
@@ -191,9 +185,11 @@ void dnstap_stats(const struct dnstap *dt, struct dnstap_stats *out)
     if (!dt)
         return;
     out->queues = dt->n;
+    out->connected = atomic_load(&dt->connected);
     for (unsigned i = 0; i < dt->n; i++) {
         out->queued += atomic_load_explicit(&dt->queues[i].queued, memory_order_relaxed);
         out->dropped += atomic_load_explicit(&dt->queues[i].dropped, memory_order_relaxed);
+        out->no_reader += atomic_load_explicit(&dt->queues[i].no_reader, memory_order_relaxed);
     }
 }
 
@@ -203,6 +199,7 @@ json_t *dnstap_status_json(const struct dnstap *dt)
         return json_null();
     struct dnstap_stats st;
     dnstap_stats(dt, &st);
-    return json_pack("{s:s, s:I, s:I, s:I}", "sink", dt->sink, "queues", (json_int_t)st.queues,
-                     "queued", (json_int_t)st.queued, "dropped", (json_int_t)st.dropped);
+    return json_pack("{s:s, s:b, s:I, s:I, s:I, s:I}", "sink", dt->sink, "connected", st.connected,
+                     "queues", (json_int_t)st.queues, "queued", (json_int_t)st.queued, "dropped",
+                     (json_int_t)st.dropped, "no_reader", (json_int_t)st.no_reader);
 }

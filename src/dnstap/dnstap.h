@@ -6,12 +6,14 @@
  * A worker logs a message with dnstap_log: the Dnstap protobuf is packed
  * (protobuf-c) straight into the worker's own ring of bytes and handed to
  * its fstrm queue, which never blocks: when the queue or the ring is
- * full (a reader that is slow, stopped or gone), the message is dropped
- * and counted, and the query is answered as always. The I/O thread hands
- * each frame back once written (or discarded while no reader is
- * connected); the ring's space is reused in that order. No lock, no
- * allocation and no system call on the worker's path (fstrm wakes its
- * thread with a condition signal every queue_notify_threshold frames).
+ * full (a reader that is slow or stopped), the message is dropped and
+ * counted, and the query is answered as always; while no reader is
+ * connected, messages are counted and not even packed. The I/O thread
+ * hands each frame back once written; the ring's space is reused in that
+ * order. A reader that takes nothing for 2 seconds is disconnected and
+ * connected again (dnstap_sink.c). No lock, no allocation and no system
+ * call on the worker's path (fstrm wakes its thread with a condition
+ * signal every queue_notify_threshold frames).
  *
  * Threads: dnstap_open and dnstap_close on the main thread (close after
  * every worker stopped); dnstap_log on the worker owning the queue;
@@ -67,14 +69,17 @@ struct dnstap_event {
 void dnstap_log(struct dnstap_queue *q, const struct dnstap_view *v, const struct dnstap_event *e);
 
 struct dnstap_stats {
-    uint64_t queued;  /* frames handed to the I/O thread */
-    uint64_t dropped; /* frames not logged: a full queue or ring */
+    uint64_t queued;    /* frames handed to the I/O thread */
+    uint64_t dropped;   /* frames not logged: a full queue or ring (a slow or stopped reader) */
+    uint64_t no_reader; /* frames not logged: no reader connected (or the file not open) */
     unsigned queues;
+    bool connected; /* a reader is connected (the file is open) now */
 };
 /* Sums every queue's counters (zeros for NULL). */
 void dnstap_stats(const struct dnstap *dt, struct dnstap_stats *out);
-/* {"sink": "unix:PATH"|"file:PATH", "queues": N, "queued": N, "dropped":
- * N}, or JSON null for NULL. The caller owns it. */
+/* {"sink": "unix:PATH"|"file:PATH", "connected": B, "queues": N,
+ * "queued": N, "dropped": N, "no_reader": N}, or JSON null for NULL. The
+ * caller owns it. */
 json_t *dnstap_status_json(const struct dnstap *dt);
 
 /* The most octets dnstap_encode can write for e under v. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "common/addr.h"
 
@@ -124,6 +125,9 @@ void dnstap_params_parse(const struct jsoncfg *j, json_t *v, struct dnstap_param
     out->enabled = true;
     out->socket = cfgschema_path(j, s, DNSTAP_K_SOCKET, v, NULL);
     out->file = cfgschema_path(j, s, DNSTAP_K_FILE, v, NULL);
+    if (out->socket && strlen(out->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        cfgschema_err(j, s, DNSTAP_K_SOCKET, NULL, "the path is longer than a unix socket's (%zu)",
+                      sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
     if (!out->socket == !out->file)
         jsoncfg_err(j, s->path, "needs one of \"socket\" (a reader's unix socket) and \"file\"");
     out->what.what =
