@@ -33,6 +33,8 @@ struct dnstap_view *dnstap_view_new(const struct dnstap_params *p, size_t n_list
             v->what[p->listeners[i].listen] = p->listeners[i].what;
     v->identity = dnstap_view_text(p->identity, p->identity_set, identity, &v->identity_len);
     v->version = dnstap_view_text(p->version, p->version_set, version, &v->version_len);
+    v->head_len =
+        dnstap_encode_head(v->identity, v->identity_len, v->version, v->version_len, v->head);
     return v;
 }
 

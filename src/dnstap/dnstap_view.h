@@ -16,6 +16,8 @@
 
 #include "dnstap/dnstap_params.h"
 
+#define DNSTAP_HEAD_MAX (2 * (2 + 255) + 2)
+
 struct dnstap_view {
     /* [0, n_listen): the listen addresses in "listen" order; [n_listen]:
      * messages whose listener is not known (the AF_XDP listener's), which
@@ -24,7 +26,17 @@ struct dnstap_view {
     size_t n_listen;
     char *identity, *version; /* owned; NULL: left out */
     size_t identity_len, version_len;
+    /* What every frame begins with: the Dnstap fields identity, version
+     * and type, packed once (dnstap_encode_head). */
+    uint8_t head[DNSTAP_HEAD_MAX];
+    size_t head_len;
 };
+
+/* Packs a Dnstap with identity and version (NULL: none; at most 255
+ * octets each) and type MESSAGE but no message into out
+ * (DNSTAP_HEAD_MAX octets): its length (dnstap_msg.c). */
+size_t dnstap_encode_head(const char *identity, size_t identity_len, const char *version,
+                          size_t version_len, uint8_t *out);
 
 /* The view of p (enabled) for n_listen listen addresses; identity and
  * version are the server's, used when p leaves them unset (NULL: left
