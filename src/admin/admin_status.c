@@ -13,6 +13,7 @@
 #include "policy/policy_ramp.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
+#include "dnstap/dnstap.h"
 #include "webhook/webhook.h"
 
 #ifndef GTM_VERSION
@@ -207,6 +208,7 @@ void admin_handle_status(struct admin_req *r)
                                               : json_null());
     json_object_set_new(body, "fleet", admin_fleet_status(a));
     json_object_set_new(body, "notify", webhook_status_json(a->env.webhooks));
+    json_object_set_new(body, "dnstap", dnstap_status_json(a->env.dnstap));
     admin_reply_json(r, 200, body);
 }
 

@@ -26,6 +26,7 @@
 #include "guard/guard_config.h"
 #include "webhook/webhook_params.h"
 #include "net/tls_params.h"
+#include "dnstap/dnstap_params.h"
 #include "net/xdp_params.h"
 #include "health/health_params.h"
 #include "dns/tsig.h"
@@ -84,6 +85,7 @@ struct config {
     struct config_tcp tcp;
     struct xdp_params xdp;        /* "xdp": the AF_XDP listener (enabled false when absent) */
     struct tls_params tls;        /* "tls": DNS over TLS (enabled false when absent) */
+    struct dnstap_params dnstap;  /* "dnstap": the query log (enabled false when absent) */
     char *identity;               /* NULL: hidden (false or ""); default the host name,
                                      or the fleet's node name with a fleet */
     bool identity_default;        /* "identity" absent: --node changes it too */

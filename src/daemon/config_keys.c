@@ -9,6 +9,7 @@
 #include "daemon/config_api.h"
 #include "daemon/config_tables.h"
 #include "dns/tsig_params.h"
+#include "dnstap/dnstap_params.h"
 #include "drill/drill_params.h"
 #include "fleet/fleet_params.h"
 #include "geo/geo_params.h"
@@ -69,6 +70,8 @@ static const struct cfgschema_key config_keys[CFG_K_N] = {
                       .what = "outgoing notifications (webhooks)", .section = "NOTIFY"},
     [CFG_K_FLEET] = {"fleet", OBJ, .flags = LOCAL | RESTART, .sub = &fleet_schema,
                      .what = "the prober fleet on etcd", .section = "FLEET"},
+    [CFG_K_DNSTAP] = {"dnstap", OBJ, .flags = LOCAL | PART, .sub = &dnstap_schema,
+                      .what = "the dnstap log of queries and responses", .section = "DNSTAP"},
 };
 
 static const struct cfgschema *const config_more[] = {&health_root_schema, &policy_root_schema,

@@ -451,7 +451,8 @@ static struct serve_limits load_limits(const struct config *cfg)
                                  .tcp_message_ms = cfg->tcp.message_timeout_ms};
 }
 
-/* What a set says and guards besides its data: the identity texts, the
+/* What a set says and guards besides its data: the identity texts, what
+ * the workers log to dnstap, the
  * cookie secrets (carried from prev) and the rate limiting (cfg->rrl, taken;
  * the table of prev kept when its size is the same). False with an error in
  * errs. */
@@ -460,6 +461,7 @@ static bool load_guard(struct serve_set *set, struct config *cfg, const struct s
 {
     set->identity.identity = cfg->identity ? jsoncfg_strdup(cfg->identity) : NULL;
     set->identity.version = cfg->version ? jsoncfg_strdup(cfg->version) : NULL;
+    set->dnstap = dnstap_view_new(&cfg->dnstap, cfg->n_listen, cfg->identity, cfg->version);
     set->cookies = cfg->cookies;
     set->tsig_replay = tsig_replay_reuse(prev ? prev->tsig_replay : NULL);
     if (!set->tsig_replay) {

@@ -197,6 +197,27 @@ static void privs_check_tls(const struct config *c, struct errlist *warns, const
                         strerror(errno));
 }
 
+/* The dnstap file is created or truncated by the writer thread, as the
+ * user gtmd runs as; a reader's socket is connected to by it (a reader
+ * may create the socket later: a warning). */
+static void privs_check_dnstap(const struct config *c, struct errlist *errs, struct errlist *warns,
+                               const char *who)
+{
+    char key[96];
+    const struct dnstap_params *d = &c->dnstap;
+    if (d->file) {
+        snprintf(key, sizeof(key), "%s",
+                 config_sub_path(CFG_K_DNSTAP, &dnstap_schema, DNSTAP_K_FILE).s);
+        privs_check_write(c, errs, key, "dnstap file", d->file, false, who);
+    }
+    if (d->socket && access(d->socket, F_OK) == 0 && !privs_can(d->socket, W_OK))
+        errlist_add(warns,
+                    "%s: %s: the socket %s is not writable by %s: no dnstap reader there "
+                    "can be connected to",
+                    c->path, config_sub_path(CFG_K_DNSTAP, &dnstap_schema, DNSTAP_K_SOCKET).s,
+                    d->socket, who);
+}
+
 void privs_check_access(const struct config *c, struct errlist *errs, struct errlist *warns)
 {
     char who[256], key[96], dir[PATH_MAX];
@@ -216,6 +237,7 @@ void privs_check_access(const struct config *c, struct errlist *errs, struct err
                         "SIGUSR1 cannot create a new audit log (lines go on to the renamed one)",
                         c->path, key, dir, who);
     }
+    privs_check_dnstap(c, errs, warns, who);
     if (!privs_can(c->path, R_OK))
         errlist_add(errs,
                     "%s: the configuration is not readable by %s (%s): every reload would fail",

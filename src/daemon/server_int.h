@@ -58,6 +58,7 @@ struct server {
     struct scheduler *sched;
     struct admin *admin;
     struct webhook_core *webhooks; /* outgoing notifications; NULL: none */
+    struct dnstap *dnstap;         /* the dnstap writer (dnstap.h); NULL: none */
     struct fleet *fleet;           /* NULL without a "fleet" section */
     struct server_safety safety;   /* the fleet's safety rule on adoption */
     pthread_mutex_t reload_lock;   /* one reload at a time (SIGHUP, API, re-sign) */

@@ -311,6 +311,53 @@ static void server_mod_fleet_stop(struct server *srv)
     server_safety_destroy(&srv->safety);
 }
 
+/* ---- dnstap: the query log's writer thread (dnstap.h) ---- */
+
+/* Before the workers, which take its queues: one per worker thread. The
+ * section's socket or file and queue size are the writer's for the run;
+ * the rest follows reloads in the served set (dnstap_view.h). */
+static int server_mod_dnstap_start(struct server *srv, struct serve_set *set)
+{
+    (void)set;
+    const struct dnstap_params *p = &srv->cfg->dnstap;
+    if (!p->enabled || !srv->cfg->n_listen)
+        return 0;
+    struct net_params np;
+    char err[512];
+    server_net_params(srv->cfg, &np);
+    unsigned n = net_reader_count(&np);
+    free((void *)np.listen);
+    srv->dnstap = dnstap_open(p, n, err, sizeof(err));
+    if (!srv->dnstap) {
+        log_error("event=dnstap result=failed error=\"%s\"", err);
+        return -1;
+    }
+    log_info("event=dnstap sink=%s:%s queues=%u queue_size=%u", p->socket ? "unix" : "file",
+             p->socket ? p->socket : p->file, n, p->queue_size);
+    return 0;
+}
+
+/* The writer keeps its sink and queues: they move back into next. */
+static void server_mod_dnstap_keep(struct config *next, struct config *running)
+{
+    struct dnstap_params *n = &next->dnstap, *r = &running->dnstap;
+    char *socket = n->socket, *file = n->file;
+    unsigned q = n->queue_size;
+    n->socket = r->socket;
+    n->file = r->file;
+    n->queue_size = r->queue_size;
+    r->socket = socket;
+    r->file = file;
+    r->queue_size = q;
+}
+
+/* After the workers: nothing logs any more; what is queued is written. */
+static void server_mod_dnstap_stop(struct server *srv)
+{
+    dnstap_close(srv->dnstap);
+    srv->dnstap = NULL;
+}
+
 /* ---- net: the served set's first publication and the DNS workers ---- */
 
 /* The health service's listener (health thread): after a health change,
@@ -347,6 +394,7 @@ static int server_mod_net_start(struct server *srv, struct serve_set *set)
     struct net_params np;
     char err[512];
     server_net_params(srv->cfg, &np);
+    np.dnstap = srv->dnstap;
     /* One reader per worker thread, one for the admin thread, one for
      * the drill thread, one for the health thread (widened scopes), one
      * for the fleet thread (the safety rule on adoption), one for the
@@ -543,6 +591,7 @@ static int server_mod_admin_start(struct server *srv, struct serve_set *set)
                             .fleet = srv->fleet,
                             .store = srv->fleet ? fleet_store(srv->fleet) : NULL,
                             .webhooks = srv->webhooks,
+                            .dnstap = srv->dnstap,
                             .config = &srv->confapi_ops};
     if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
         log_error("%s", err);
@@ -619,6 +668,14 @@ static const struct server_module server_modules[] = {
      .keep = server_mod_fleet_keep,
      .apply = server_mod_fleet_apply,
      .stop = server_mod_fleet_stop},
+    {.name = "dnstap",
+     .restart_key = "dnstap",
+     .restart_note = "the dnstap socket, file and queue_size change only on restart; what is "
+                     "logged follows the reload",
+     .start = server_mod_dnstap_start,
+     .keys = {"dnstap"},
+     .keep = server_mod_dnstap_keep,
+     .stop = server_mod_dnstap_stop},
     {.name = "net",
      .restart_key = "listen",
      .restart_note = "listen addresses, tls.listen and workers change only on restart",

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "net/tls_params.h"
+#include "dnstap/dnstap.h"
 #include "net/xdp_params.h"
 #include "serve/serve.h"
 
@@ -44,6 +45,10 @@ struct net_params {
      * workers beside the TCP ones, with the certificate of tls->certificate
      * loaded by net_bind. */
     const struct tls_params *tls;
+    /* The dnstap writer (NULL: none), with a queue for each of the
+     * net_reader_count threads; what they log is the served set's
+     * dnstap view. Borrowed until net_stop. */
+    struct dnstap *dnstap;
 };
 
 struct worker;
@@ -62,6 +67,10 @@ struct net {
     unsigned n_sock_workers;
     struct xdp_listener *xdp;   /* NULL: no XDP (none configured, or the fallback) */
     struct ssl_ctx_st *tls_ctx; /* the certificate loaded last (a reference); NULL: no TLS */
+    /* The listen addresses, in order (owned): a dnstap message's server
+     * address, and which listener's settings apply. */
+    struct sockaddr_storage *listen;
+    size_t n_listen;
     atomic_bool stopping;
 };
 

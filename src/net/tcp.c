@@ -44,6 +44,7 @@
 #include "common/log.h"
 #include "dns/dns.h"
 #include "net/tls.h"
+#include "net/sock.h"
 #include "net/worker.h"
 
 #define TCP_IN_INITIAL 1024
@@ -61,6 +62,9 @@ struct tcp_conn {
     struct event *ev_write;
     int fd;
     struct sockaddr_storage peer;
+    struct worker_dst dst;         /* where it came to (dst.local: local) */
+    struct sockaddr_storage local; /* the listen address, or with dnstap on a wildcard one, the
+                                      connection's own */
     uint8_t *in;
     size_t in_len, in_cap;
     uint8_t *out; /* may be NULL (out_cap 0) while nothing is queued */
@@ -437,8 +441,8 @@ static bool tcp_process(struct tcp_conn *c)
         if (have < mlen)
             break;
         unsigned transport = c->ssl ? SERVE_TLS : SERVE_TCP;
-        size_t rlen = worker_answer(w, s, &c->peer, c->in + off + 2, mlen, NULL, c->pool->reply,
-                                    &c->pool->xfr_start, transport);
+        size_t rlen = worker_answer(w, s, &c->peer, &c->dst, c->in + off + 2, mlen, NULL,
+                                    c->pool->reply, &c->pool->xfr_start, transport);
         serve_count_messages(w->reader, transport, 1);
         if (rlen && !tcp_queue_reply(c, c->pool->reply, rlen, now)) {
             ok = false;
@@ -606,8 +610,24 @@ static struct ssl_ctx_st *tcp_tls_ctx(struct worker *w)
     return w->tls_ctx;
 }
 
+/* Where connection c came to: listen address k of the worker (k past the
+ * end: not known). With dnstap, a wildcard address is replaced by the
+ * connection's own. */
+static void tcp_conn_dst(struct tcp_conn *c, struct worker *w, size_t k)
+{
+    c->dst.listen = k;
+    if (k >= w->net->n_listen)
+        return;
+    c->local = w->net->listen[k];
+    c->dst.local = &c->local;
+    socklen_t len = sizeof(c->local);
+    if (w->tap && sock_is_wildcard(&c->local) &&
+        getsockname(c->fd, (struct sockaddr *)&c->local, &len) != 0)
+        c->dst.local = NULL;
+}
+
 static void tcp_accept_one(struct tcp_pool *p, int cfd, const struct sockaddr_storage *peer,
-                           bool tls)
+                           bool tls, size_t k)
 {
     struct tcp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -628,6 +648,7 @@ static void tcp_accept_one(struct tcp_pool *p, int cfd, const struct sockaddr_st
     c->pool = p;
     c->fd = cfd;
     c->peer = *peer;
+    tcp_conn_dst(c, p->w, k);
     c->in = malloc(TCP_IN_INITIAL);
     c->in_cap = TCP_IN_INITIAL;
     c->ev_read = event_new(p->w->base, cfd, EV_READ | EV_PERSIST, tcp_on_read, c);
@@ -707,6 +728,9 @@ static void tcp_accept_batch(struct worker *w, int fd, bool tls)
      * in the previous batch before its query (already waiting) was read;
      * seen as "fresh TCP connection closed" with a loaded machine. */
     unsigned batch = max / 2 < 64 ? (max / 2 ? max / 2 : 1) : 64;
+    size_t k = 0; /* which listen address: the worker's sockets are in "listen" order */
+    while (k < w->n_fds && w->fds[k] != fd)
+        k++;
     for (unsigned i = 0; i < batch; i++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
@@ -726,7 +750,7 @@ static void tcp_accept_batch(struct worker *w, int fd, bool tls)
         tcp_accept_ok(p);
         while (p->n >= max && p->head)
             tcp_evict_one(p);
-        tcp_accept_one(p, cfd, &peer, tls);
+        tcp_accept_one(p, cfd, &peer, tls, k);
     }
 }
 

@@ -101,6 +101,35 @@ static void udp_set_source(struct udp_batch *b, int i, struct msghdr *out)
     }
 }
 
+bool udp_local_addr(const struct msghdr *m, const struct sockaddr_storage *listen,
+                    struct sockaddr_storage *out)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+        memset(out, 0, sizeof(*out));
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+            listen->ss_family == AF_INET) {
+            struct in_pktinfo pi;
+            struct sockaddr_in *a = (struct sockaddr_in *)out;
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            a->sin_family = AF_INET;
+            a->sin_addr = pi.ipi_addr;
+            a->sin_port = ((const struct sockaddr_in *)listen)->sin_port;
+            return true;
+        }
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+            listen->ss_family == AF_INET6) {
+            struct in6_pktinfo pi;
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            a->sin6_family = AF_INET6;
+            a->sin6_addr = pi.ipi6_addr;
+            a->sin6_port = ((const struct sockaddr_in6 *)listen)->sin6_port;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Answers the n datagrams just received in b and sends the replies. */
 static void udp_answer_batch(struct worker *w, int fd, int n)
 {
@@ -130,7 +159,10 @@ static void udp_answer_batch(struct worker *w, int fd, int n)
     for (int i = 0; i < n; i++) {
         if (b->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
             continue;
-        size_t len = worker_answer(w, s, &b->addrs[i], b->in[i], b->in_msgs[i].msg_len,
+        struct worker_dst dst = {.listen = w->listen,
+                                 .local = &w->net->listen[w->listen],
+                                 .pktinfo = w->udp_wildcard ? &b->in_msgs[i].msg_hdr : NULL};
+        size_t len = worker_answer(w, s, &b->addrs[i], &dst, b->in[i], b->in_msgs[i].msg_len,
                                    &b->parsed[i], b->out[out], NULL, SERVE_UDP);
         if (len == 0)
             continue;

@@ -55,10 +55,38 @@ void worker_clock(struct worker *w)
     w->now_wall = (uint32_t)ts.tv_sec;
 }
 
+/* Logs a query answered on dst (and its response, n octets of out, when
+ * there is one) as what asks; qt: when the query was taken up. */
+static void worker_tap(struct worker *w, const struct serve_set *s, const struct dnstap_what *what,
+                       const struct worker_dst *dst, const struct sockaddr_storage *client,
+                       const uint8_t *in, size_t len, const uint8_t *out, size_t n, bool tcp,
+                       const struct timespec *qt)
+{
+    struct sockaddr_storage here;
+    const struct sockaddr_storage *local = dst->local;
+    if (dst->pktinfo) /* a wildcard socket: the address the datagram came to */
+        local = local && udp_local_addr(dst->pktinfo, local, &here) ? &here : NULL;
+    struct dnstap_event e = {.tcp = tcp,
+                             .client = client,
+                             .local = local,
+                             .query = in,
+                             .query_len = len,
+                             .reply = out,
+                             .reply_len = n,
+                             .qtime = *qt};
+    if (what->what & DNSTAP_QUERIES)
+        dnstap_log(w->tap, s->dnstap, &e);
+    if ((what->what & DNSTAP_RESPONSES) && n) {
+        clock_gettime(CLOCK_REALTIME, &e.rtime);
+        e.response = true;
+        dnstap_log(w->tap, s->dnstap, &e);
+    }
+}
+
 size_t worker_answer(struct worker *w, const struct serve_set *s,
-                     const struct sockaddr_storage *client, const uint8_t *in, size_t len,
-                     struct query_parsed *p, uint8_t *out, struct answer_xfr *xfr,
-                     unsigned transport)
+                     const struct sockaddr_storage *client, const struct worker_dst *dst,
+                     const uint8_t *in, size_t len, struct query_parsed *p, uint8_t *out,
+                     struct answer_xfr *xfr, unsigned transport)
 {
     struct query_parsed here;
     bool tcp = xfr != NULL;
@@ -71,6 +99,13 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
                               .udp_cap = tcp ? 0 : w->udp_cap,
                               .now_mono = w->now_mono,
                               .now_wall = w->now_wall};
+    /* dnstap: one pointer test when off; the protobuf only for sampled
+     * queries. */
+    const struct dnstap_what *tap =
+        w->tap && s->dnstap ? dnstap_view_sample(s->dnstap, dst->listen, &w->tap_count) : NULL;
+    struct timespec qt;
+    if (tap)
+        clock_gettime(CLOCK_REALTIME, &qt);
     if (!p) {
         query_parse(in, len, &here);
         p = &here;
@@ -80,6 +115,8 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
         unsigned rc = qc.rcode < WORKER_RCODES - 1 ? qc.rcode : WORKER_RCODES - 1;
         serve_count_query(w->reader, transport, rc, worker_qtype_index(qc.qtype));
     }
+    if (tap)
+        worker_tap(w, s, tap, dst, client, in, len, out, n, tcp, &qt);
     return n;
 }
 
@@ -181,6 +218,7 @@ static void worker_bind_xdp(struct net *n, const struct net_params *p)
         w->net = n;
         w->id = n->n_sock_workers + (unsigned)k;
         w->udp_fd = -1;
+        w->listen = SIZE_MAX; /* dnstap: the frame does not say which listener */
         w->xdpq = xdp_queue_get(n->xdp, k);
     }
 }
@@ -198,8 +236,10 @@ static int worker_bind(struct net *n, unsigned i, const struct net_params *p, ch
     w->net = n;
     w->id = i;
     w->udp_fd = -1;
-    if (i >= n->n_tcp_workers)
-        return worker_bind_udp(w, &p->listen[(i - n->n_tcp_workers) % p->n_listen], err, errlen);
+    if (i >= n->n_tcp_workers) {
+        w->listen = (i - n->n_tcp_workers) % p->n_listen;
+        return worker_bind_udp(w, &p->listen[w->listen], err, errlen);
+    }
     return worker_bind_tcp(w, p, err, errlen);
 }
 
@@ -211,6 +251,7 @@ static int worker_ready(struct net *n, unsigned i, const struct net_params *p, c
     struct worker *w = &n->workers[i];
     w->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)time(NULL) << 16) ^ (i + 1);
     w->reader = serve_reader_add(n->serve);
+    w->tap = dnstap_queue_get(p->dnstap, i);
     if (!w->reader) {
         snprintf(err, errlen, "no serve reader left for worker %u", i);
         return -1;
@@ -317,6 +358,12 @@ int net_bind(struct net *n, const struct net_params *p, char *err, size_t errlen
         return -1;
     n->n_tcp_workers = p->workers;
     n->n_sock_workers = net_sock_worker_count(p);
+    n->listen = calloc(p->n_listen ? p->n_listen : 1, sizeof(*n->listen));
+    if (!n->listen)
+        abort();
+    for (size_t i = 0; i < p->n_listen; i++)
+        n->listen[i] = p->listen[i].addr;
+    n->n_listen = p->n_listen;
     n->n_workers = net_reader_count(p);
     atomic_store(&n->stopping, false);
     n->workers = calloc(n->n_workers, sizeof(*n->workers));
@@ -383,6 +430,8 @@ void net_stop(struct net *n)
     }
     free(n->workers);
     n->workers = NULL;
+    free(n->listen);
+    n->listen = NULL;
     xdp_detach(n->xdp); /* after the XDP threads stopped using it */
     n->xdp = NULL;
     tls_ctx_release(n->tls_ctx);

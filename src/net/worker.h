@@ -27,6 +27,8 @@ struct udp_batch;
 struct tcp_pool;
 struct xdp_queue;
 struct ssl_ctx_st;
+struct dnstap_queue;
+struct msghdr;
 
 /* Query counters are bucketed by rcode (NOERROR..REFUSED, then "other")
  * and by qtype (the list in worker.c, then "other"). */
@@ -62,20 +64,35 @@ struct worker {
     uint64_t rng;                /* random state for weighted selection */
     struct rrl_thread rrl;       /* response rate limiting: this thread's slip count */
     uint32_t now_mono, now_wall; /* seconds, read by worker_clock once per batch */
+    struct dnstap_queue *tap;    /* this thread's dnstap queue; NULL: no dnstap */
+    uint32_t tap_count;          /* queries since the last one logged (sampling) */
+    size_t listen;               /* a UDP thread's listen address (index) */
+};
+
+/* Where a query came to: the index of its listen address in net->listen
+ * (past the end: not known, the AF_XDP listener's), that address (NULL:
+ * not known) and, on a wildcard UDP socket, the datagram's header with
+ * its IP_PKTINFO or IPV6_PKTINFO (NULL otherwise). Read only when the
+ * query is logged to dnstap. */
+struct worker_dst {
+    size_t listen;
+    const struct sockaddr_storage *local;
+    const struct msghdr *pktinfo;
 };
 
 /* Reads the clocks the query path needs (RRL, cookies) once for a batch
  * of queries (one UDP batch, one TCP read). */
 void worker_clock(struct worker *w);
 
-/* Answers one query from s (which w's reader has entered) and counts it
- * under transport (SERVE_UDP, SERVE_TCP or SERVE_TLS). p is the query
- * already parsed from in by query_parse (UDP parses a batch ahead), or
- * NULL to parse it here. xfr (TCP and TLS only, else NULL): where an
- * allowed zone transfer begins instead of a reply (xfr->start). */
+/* Answers one query from s (which w's reader has entered), counts it
+ * under transport (SERVE_UDP, SERVE_TCP or SERVE_TLS) and logs it to
+ * dnstap when s's dnstap view samples it (dst: where it came to). p is
+ * the query already parsed from in by query_parse (UDP parses a batch
+ * ahead), or NULL to parse it here. xfr (TCP and TLS only, else NULL):
+ * where an allowed zone transfer begins instead of a reply (xfr->start). */
 size_t worker_answer(struct worker *w, const struct serve_set *s,
-                     const struct sockaddr_storage *client, const uint8_t *in, size_t len,
-                     struct query_parsed *p, uint8_t *out, struct answer_xfr *xfr,
-                     unsigned transport);
+                     const struct sockaddr_storage *client, const struct worker_dst *dst,
+                     const uint8_t *in, size_t len, struct query_parsed *p, uint8_t *out,
+                     struct answer_xfr *xfr, unsigned transport);
 
 #endif

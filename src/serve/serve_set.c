@@ -37,5 +37,6 @@ void serve_set_free(struct serve_set *s)
     rrl_table_unref(s->rrl_table);
     tsig_keyring_free(&s->tsig);
     tsig_replay_unref(s->tsig_replay);
+    dnstap_view_free(s->dnstap);
     free(s);
 }

@@ -10,7 +10,8 @@
  * set (gslb_unref when the set is freed; the prober's plans hold their own
  * references) and its geo data (the database and the records' compiled
  * tries, policy_geo.h: one reference; the loader sets it after
- * serve_set_new) and its policy signature store (sigs, owned). serve_set_free releases everything;
+ * serve_set_new), its policy signature store (sigs, owned) and its
+ * dnstap view (owned). serve_set_free releases everything;
  * a published set is freed by whoever serve_publish handed it back to.
  */
 #ifndef GTM_SERVE_SERVE_SET_H
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "dns/tsig.h"
+#include "dnstap/dnstap_view.h"
 #include "guard/cookie.h"
 #include "guard/rrl.h"
 #include "policy/policy.h"
@@ -62,6 +64,9 @@ struct serve_set {
      * after that have the same table_size, so a reload keeps the counts). */
     struct rrl_params *rrl;
     struct rrl_table *rrl_table;
+    /* What the workers log to dnstap (owned; NULL: nothing), per listen
+     * address: a reload changes it with the rest of the set. */
+    struct dnstap_view *dnstap;
     /* TSIG keys (owned; the zones' xfr_key point into it). */
     struct tsig_keyring tsig;
     /* The MACs of signed transfer requests seen within their window (one
