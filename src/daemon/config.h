@@ -29,6 +29,7 @@
 #include "health/health_params.h"
 #include "dns/tsig.h"
 #include "zone/zone_params.h"
+#include "zone/zone_update_params.h"
 #include "zone/zone_xfr_params.h"
 #include "xfr/xfr_in_params.h"
 
@@ -48,6 +49,7 @@ struct config_zone {
     struct xfr_in_params primary;     /* "primary": a secondary zone when primary.n > 0 */
     char *catalog_dir;                /* "catalog": a catalog zone; its members' copies here */
     bool catalog_member;              /* listed by a catalog, not in the file */
+    struct zone_update_params update; /* "update": who may change it by RFC 2136 */
 };
 
 struct config_tcp {

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "dns/tsig.h"
 #include "net/xdp_params.h"
 #include "serve/serve.h"
 
@@ -29,6 +30,28 @@ struct net_listen {
     socklen_t addr_len;
     const char *text; /* as configured, for messages */
 };
+
+/*
+ * An RFC 2136 UPDATE the query path accepted (answer/query.h,
+ * query_update), handed by a worker to the daemon's updater through
+ * net_params.update_submit; the updater answers it through reply().
+ * Ownership: the updater owns the job from a successful submit until it
+ * calls reply(), which sends the reply (over UDP at once, over TCP through
+ * the connection's worker) and frees the job; the updater touches nothing
+ * of it after. A failed submit leaves the job with the worker.
+ */
+struct net_update {
+    uint8_t *msg; /* the request as received (owned) */
+    size_t len;
+    struct tsig_key key;  /* a copy of the key it was signed with (id NULL) */
+    struct tsig_ctx tsig; /* the request's TSIG state; tsig.key points at key */
+    struct sockaddr_storage from;
+    bool tcp;
+    void (*reply)(struct net_update *u, const uint8_t *msg, size_t len);
+};
+
+/* Takes u (true) or refuses it (false: the queue is full, or stopping). */
+typedef bool (*net_update_submit_fn)(void *arg, struct net_update *u);
 
 struct net_params {
     const struct net_listen *listen;
@@ -39,6 +62,9 @@ struct net_params {
      * program passes. If it cannot attach, net_bind logs why and UDP is
      * answered on sockets only. */
     const struct xdp_params *xdp;
+    /* Who takes UPDATE messages (NULL: every UPDATE is REFUSED). */
+    net_update_submit_fn update_submit;
+    void *update_arg;
 };
 
 struct worker;
@@ -56,6 +82,8 @@ struct net {
     unsigned n_sock_workers;
     struct xdp_listener *xdp; /* NULL: no XDP (none configured, or the fallback) */
     atomic_bool stopping;
+    net_update_submit_fn update_submit; /* from the params at net_start */
+    void *update_arg;
 };
 
 /* How many serve readers net_start will take for p (one per thread). */

@@ -70,7 +70,7 @@ static size_t xdp_answer_one(struct worker *w, struct xdp_queue *q, const struct
     size_t mtu_room = q->mtu - (r->fi.hdr_len - XDP_FRAME_ETH);
     w->udp_cap = (uint16_t)(room < mtu_room ? room : mtu_room);
     size_t n = worker_answer(w, s, &r->fi.client, r->pkt + r->fi.hdr_len, r->fi.payload_len, p,
-                             out + r->fi.hdr_len, NULL);
+                             out + r->fi.hdr_len, NULL, NULL);
     if (n == 0)
         return 0;
     return xdp_frame_reply(r->pkt, &r->fi, out, n);

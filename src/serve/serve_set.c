@@ -33,6 +33,13 @@ void serve_set_free(struct serve_set *s)
     rrl_params_free(s->rrl);
     free(s->rrl);
     rrl_table_unref(s->rrl_table);
-    tsig_keyring_free(&s->tsig);
+    if (!s->tsig_moved)
+        tsig_keyring_free(&s->tsig);
     free(s);
+}
+
+void serve_set_take_tsig(struct serve_set *dst, struct serve_set *src)
+{
+    dst->tsig = src->tsig;
+    src->tsig_moved = true;
 }

@@ -62,8 +62,12 @@ struct serve_set {
      * after that have the same table_size, so a reload keeps the counts). */
     struct rrl_params *rrl;
     struct rrl_table *rrl_table;
-    /* TSIG keys (owned; the zones' xfr_key point into it). */
+    /* TSIG keys (owned unless tsig_moved; the zones' xfr_key and update
+     * rules point into it). */
     struct tsig_keyring tsig;
+    /* The keyring went on to the next set (serve_set_take_tsig): a set
+     * that shares zones with this one, or was re-signed from it. */
+    bool tsig_moved;
     /* Who takes a NOTIFY (RFC 1996) for a zone we are a secondary of: the
      * secondary thread (borrowed; xfr_in_notify gives the rcode to
      * answer). NULL: every NOTIFY is refused. */
@@ -85,5 +89,10 @@ struct serve_set {
 struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
                                 const struct serve_limits *limits);
 void serve_set_free(struct serve_set *s);
+
+/* dst takes over src's keyring (the same keys at the same addresses: the
+ * zones of both point at them); src, still published, keeps reading it
+ * until it is freed, and then does not free it. */
+void serve_set_take_tsig(struct serve_set *dst, struct serve_set *src);
 
 #endif
