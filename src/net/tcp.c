@@ -164,7 +164,7 @@ static void tcp_conn_close(struct tcp_conn *c)
  * half-open connections cannot push out a client that just connected. */
 static bool tcp_conn_idle(const struct tcp_conn *c)
 {
-    return c->served && c->in_len == 0 && tcp_pending(c) == 0;
+    return c->served && c->in_len == 0 && tcp_pending(c) == 0 && !c->upd;
 }
 
 /* Reading while not paused, writing while something is unsent. */
@@ -693,7 +693,10 @@ static void tcp_on_sweep(int fd, short what, void *arg)
     while (c) {
         struct tcp_conn *next = c->next;
         size_t pending = tcp_pending(c);
-        bool idle_expired = c->in_len == 0 && pending == 0 && now - c->last_ms >= idle_ms;
+        /* A connection waiting for the updater's reply is not idle: an
+         * update of a large signed zone takes seconds (doc/updates.md). */
+        bool idle_expired =
+            c->in_len == 0 && pending == 0 && !c->upd && now - c->last_ms >= idle_ms;
         bool msg_expired = !c->paused && c->partial_ms && now - c->partial_ms >= msg_ms;
         bool stalled = pending && now - c->sent_ms >= idle_ms;
         if (idle_expired || msg_expired || stalled)

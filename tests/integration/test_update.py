@@ -270,3 +270,30 @@ def test_check_refuses_bad_update_rules(tmp_path, entry, want):
                        timeout=30)
     assert p.returncode != 0 and want in p.stdout + p.stderr, p.stdout + p.stderr
     assert "$.zones[0]" in p.stdout + p.stderr
+
+
+def test_a_tcp_client_waits_for_a_slow_update_past_the_idle_timeout(make_gtmd):
+    """A zone signed at load with 3,000 names takes longer to update than
+    the TCP idle timeout (0.1 s here): the connection waiting for the
+    updater's reply is not idle, and gets it."""
+    from dnssec_zones import keygen, missing_tools
+    if missing_tools("nsec"):
+        pytest.skip("ldns-keygen is not installed")
+
+    def signed(w, p):
+        cfg = config(w, p)
+        with open(os.path.join(w, "upd.test.zone"), "a") as f:
+            f.write("".join("h%d IN A 10.0.%d.%d\n" % (i, i // 250, i % 250 + 1)
+                            for i in range(3000)))
+        keys = [os.path.basename(keygen(w, ZONE, True)), os.path.basename(keygen(w, ZONE, False))]
+        cfg["zones"][0]["dnssec"] = {"keys": keys}
+        cfg["tcp"] = {"idle_timeout": 0.1}
+        return cfg
+    g = make_gtmd(signed)
+    m, send = dp_update(g.port, tcp=True)
+    m.add("_acme-challenge", 60, "TXT", "slow")
+    assert send(timeout=60) == "NOERROR"
+    assert ask(g.port, "_acme-challenge.upd.test.", "TXT") == ("NOERROR", ['"slow"'])
+    ms = [float(x) for x in
+          __import__("re").findall(r"event=update .*result=changed .*ms=([0-9.]+)", g.read_log())]
+    assert ms and ms[0] > 100, ms  # it did outlast the idle timeout
