@@ -176,35 +176,27 @@ static uint16_t zu_fail(struct zone_update_out *out, uint16_t rcode, const ldns_
     return rcode;
 }
 
-/* The value-dependent prerequisites (§3.2.3): for each RRset named in
- * temp, the zone's RRset must be exactly those records. */
+/* The value-dependent prerequisites (§3.2.3): the zone's RRset of head's
+ * owner and type must be exactly the records of temp[0..n) of that set
+ * (temp may repeat a record; a set holds none twice). */
 static bool zu_rrset_equal(const struct zu_set *s, ldns_rr **temp, size_t n, const ldns_rr *head)
 {
-    size_t want = 0, have = 0;
+    size_t have = 0, distinct = 0;
     for (size_t i = 0; i < n; i++) {
         if (!zu_same_set(temp[i], head))
             continue;
-        want++;
-        bool found = false;
+        bool found = false, dup = false;
         for (size_t k = 0; k < s->n && !found; k++)
             found = s->rr[k] && zu_same_rr(s->rr[k], temp[i]);
         if (!found)
             return false;
-    }
-    for (size_t k = 0; k < s->n; k++)
-        if (s->rr[k] && zu_same_set(s->rr[k], head))
-            have++;
-    /* temp may repeat a record (a set has none twice): count distinct. */
-    size_t distinct = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!zu_same_set(temp[i], head))
-            continue;
-        bool dup = false;
         for (size_t k = 0; k < i && !dup; k++)
             dup = zu_same_rr(temp[k], temp[i]);
         distinct += !dup;
     }
-    (void)want;
+    for (size_t k = 0; k < s->n; k++)
+        if (s->rr[k] && zu_same_set(s->rr[k], head))
+            have++;
     return have == distinct;
 }
 

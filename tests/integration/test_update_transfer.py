@@ -203,3 +203,44 @@ def test_signed_zone_validates_after_updates(denial):
         if g:
             g.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_keys_hold_after_the_zone_is_signed_again(tmp_path):
+    """gtmd signs a zone again before its signatures expire (here 10 s
+    after the start: validity 60, refresh 50). The set made then keeps the
+    TSIG keys: signed updates are still taken, and a transfer still needs
+    the zone's key. (Before, the re-signed set had an empty keyring: every
+    signed request got NOTAUTH, and the zone's transfer key was dropped,
+    so an unsigned AXFR from an allowed address got the zone.)"""
+    if missing_tools("nsec"):
+        pytest.skip("ldns-keygen is not installed")
+    d = str(tmp_path)
+    ksk, zsk = keygen(d, SIGNED, True), keygen(d, SIGNED, False)
+    with open(os.path.join(d, "dnssec.test.zone"), "w") as f:
+        f.write(signed_zone())
+    port = free_port()
+    g = Gtmd(d, {
+        "listen": ["127.0.0.1:%d" % port], "workers": 1,
+        "tsig_keys": {"acme.": {"algorithm": "hmac-sha256", "secret": SECRET},
+                      XFR_KEY: {"algorithm": "hmac-sha256", "secret": SECRET}},
+        "zones": [{"origin": SIGNED, "file": "dnssec.test.zone",
+                   "dnssec": {"keys": [os.path.basename(ksk), os.path.basename(zsk)],
+                              "validity": 60, "refresh": 50},
+                   "transfer": {"allow": ["127.0.0.1"], "key": XFR_KEY},
+                   "update": [{"key": "acme."}]}]}, port).start()
+    try:
+        assert wait_for(lambda: "event=resign result=ok" in g.read_log(), 30), g.read_log()
+        rc, out = nsupdate(port, d, ["update add new.dnssec.test. 60 A 127.0.0.90"], zone=SIGNED)
+        assert rc == 0, (out, g.read_log())
+        import dns.query
+        import dns.tsigkeyring
+        import dns.zone
+        with pytest.raises(Exception):
+            dns.zone.from_xfr(dns.query.xfr("127.0.0.1", SIGNED, port=port, lifetime=5))
+        kr = dns.tsigkeyring.from_text({XFR_KEY: SECRET})
+        z = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", SIGNED, port=port, lifetime=5,
+                                            keyring=kr, keyname=XFR_KEY,
+                                            keyalgorithm="hmac-sha256"))
+        assert z.get_rdataset("new", "A") is not None
+    finally:
+        g.stop()
