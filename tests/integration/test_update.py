@@ -258,11 +258,17 @@ def test_an_update_survives_a_reload_and_a_restart(make_gtmd):
     ({"update": [{"key": "acme.", "color": "red"}]}, "unknown key"),
     ({"update": [{"key": "acme."}], "primary": {"addresses": ["127.0.0.1:9"]}},
      "a secondary zone is changed on its primary"),
+    ({"update": [{"key": "acme."}], "fleet": True},
+     "dynamic updates are not taken with \"config_api\": {\"fleet\": true}"),
 ])
 def test_check_refuses_bad_update_rules(tmp_path, entry, want):
     cfg = config(str(tmp_path), 53)
     cfg["zones"][0].pop("update")
     cfg["zones"][0].update(entry)
+    if "fleet" in entry:  # not a zone key: the root's
+        cfg["zones"][0].pop("fleet")
+        cfg["fleet"] = {"etcd": ["http://127.0.0.1:9"], "prefix": "/gtmd/t/", "node": "n1"}
+        cfg["config_api"] = {"history_dir": "history", "fleet": True}
     import json
     path = tmp_path / "gtmd.json"
     path.write_text(json.dumps(cfg))
