@@ -19,6 +19,7 @@
 #include "dns/tsig_replay.h"
 #include "policy/policy_loss.h"
 #include "xfr/xfr_in.h"
+#include "zone/zone_update_params.h"
 
 /* One query's state on the worker's stack. */
 struct query_ctx {
@@ -209,6 +210,44 @@ static size_t query_notify(struct query_ctx *c)
     return query_reply(c, (uint16_t)rc, NULL);
 }
 
+/* An UPDATE (RFC 2136 §3.1): the zone section names the apex of a zone
+ * we are the primary of (else NOTAUTH; a secondary zone too, as NSD and
+ * Knot without forwarding say), the request is signed with a key that has
+ * rules for that zone (else REFUSED), and there is an updater to take it
+ * (else REFUSED). Then it is handed on: no reply here (0). */
+static size_t query_update(struct query_ctx *c)
+{
+    const struct dns_query *q = c->q;
+    if (q->qtype != DNS_TYPE_SOA)
+        return query_reply(c, DNS_RCODE_FORMERR, NULL);
+    const struct zone *z =
+        q->qclass == DNS_CLASS_IN ? snapshot_find_zone(c->s->zones, &q->qname, q->qtype) : NULL;
+    if (!z || !dns_name_equal(z->origin, z->origin_len, q->qname.wire, q->qname.len) ||
+        z->secondary)
+        return query_reply(c, DNS_RCODE_NOTAUTH, NULL);
+    if (!c->client->update || !c->tsig.key ||
+        !zone_update_allowed(z->update, c->tsig.key, NULL, 0, 0))
+        return query_reply(c, DNS_RCODE_REFUSED, NULL);
+    c->client->update->start = true;
+    c->client->update->tsig = c->tsig;
+    return 0;
+}
+
+size_t query_update_reply(const uint8_t *in, size_t inlen, uint16_t rcode, struct tsig_ctx *tsig,
+                          uint64_t now, uint8_t *out, size_t cap)
+{
+    struct dns_query q;
+    if (dns_query_parse(in, inlen, &q) != DNS_PARSE_OK || DNS_OPCODE(q.flags) != DNS_OPCODE_UPDATE)
+        return 0;
+    struct encode_params ep = {.max_size = cap, .edns_advertise = 1232};
+    if (tsig->key)
+        ep.max_size -= tsig_record_len(tsig);
+    size_t n = answer_encode_error(&q, rcode, &ep, out);
+    if (tsig->key)
+        n = tsig_sign(tsig, out, n, cap, true, now, TSIG_OK);
+    return n;
+}
+
 /* Decides and encodes the parsed query r (c->rcode gets the reply's rcode). */
 static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
 {
@@ -237,6 +276,8 @@ static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
         return query_reply(c, (uint16_t)bad_sig, NULL);
     if (DNS_OPCODE(q->flags) == DNS_OPCODE_NOTIFY)
         return query_notify(c);
+    if (DNS_OPCODE(q->flags) == DNS_OPCODE_UPDATE)
+        return query_update(c);
     if (q->qclass == DNS_CLASS_CH) {
         if (answer_identity(c->s, q, &plan))
             return query_reply(c, DNS_RCODE_NOERROR, &plan);

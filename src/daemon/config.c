@@ -199,6 +199,7 @@ static void cfg_sections(struct cfg_ctx *x, json_t *root)
     if (c->config_api.fleet && !c->fleet.enabled)
         cfgschema_err(&x->j, &config_api_schema, CA_FLEET, NULL,
                       "needs a \"fleet\" section: the configuration is shared through its etcd");
+    config_zones_check_updates(&x->j, c);
     geo_params_parse(&x->j, cfgschema_value(s, CFG_K_GEOIP, root), &c->geo);
     drill_params_parse(&x->j, cfgschema_value(s, CFG_K_DRILLS, root), &c->drills);
     const char **origins = calloc(c->n_zones + 1, sizeof(*origins));
@@ -343,6 +344,7 @@ void config_free(struct config *c)
         free(c->zones[i].file);
         zone_dnssec_params_free(&c->zones[i].dnssec);
         zone_xfr_params_free(&c->zones[i].xfr);
+        zone_update_params_free(&c->zones[i].update);
         xfr_in_params_free(&c->zones[i].primary);
         free(c->zones[i].catalog_dir);
         for (size_t m = 0; m < c->zones[i].n_gen_members; m++)

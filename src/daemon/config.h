@@ -31,6 +31,7 @@
 #include "health/health_params.h"
 #include "dns/tsig.h"
 #include "zone/zone_params.h"
+#include "zone/zone_update_params.h"
 #include "zone/zone_xfr_params.h"
 #include "xfr/xfr_in_params.h"
 
@@ -56,6 +57,7 @@ struct config_zone {
     bool gen_catalog;
     char **gen_members; /* absolute presentation forms, lowercase; owned */
     size_t n_gen_members;
+    struct zone_update_params update; /* "update": who may change it by RFC 2136 */
 };
 
 struct config_tcp {

@@ -32,7 +32,7 @@ static const struct cfgschema_key config_keys[CFG_K_N] = {
     [CFG_K_WORKERS] = {"workers", CFGSCHEMA_INT, 0, 256, 0, LOCAL | RESTART, NULL,
                        "DNS worker threads (0: one per CPU)", "SERVER"},
     [CFG_K_ZONES] = {"zones", CFGSCHEMA_ARRAY, .flags = REQ, .sub = &config_zone_schema,
-                     .what = "the zones served: files, primaries, DNSSEC, transfers",
+                     .what = "the zones served: files, primaries, DNSSEC, transfers, updates",
                      .section = "SERVER"},
     [CFG_K_EDNS_UDP_MAX] = {"edns_udp_max", CFGSCHEMA_INT, 512, 4096, 1232, LOCAL, NULL,
                             "the largest UDP reply", "SERVER"},

@@ -2,6 +2,7 @@
  * load.c -- builds a served set from a config.
  */
 #include "daemon/load.h"
+#include "daemon/load_int.h"
 
 #include "dns/tsig_params.h"
 #include "dns/tsig_replay.h"
@@ -87,7 +88,7 @@ void load_drop_behind(struct serve_set *old)
 }
 
 /* Index of the configured zone with the longest origin above name, or -1. */
-static int load_zone_of(const struct config *cfg, const struct dns_name *name)
+int load_zone_of(const struct config *cfg, const struct dns_name *name)
 {
     int best = -1;
     size_t best_len = 0;
@@ -105,8 +106,8 @@ static int load_zone_of(const struct config *cfg, const struct dns_name *name)
 /* The policy names that fall into zone zi (for zone_load's extra names),
  * with the type each record answers (a zone signed at load lists it in
  * the name's NSEC or NSEC3 bitmap). */
-static size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
-                               struct dns_name *out, uint16_t *flags)
+size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
+                        struct dns_name *out, uint16_t *flags)
 {
     size_t n = 0;
     for (size_t i = 0; g && i < g->n_records; i++) {
@@ -152,9 +153,8 @@ static bool load_node_has_data(const struct zone_node *node)
 
 /* Attaches binding b (records named like r) to its zone node, reporting
  * conflicts with the zone's own data. */
-static void load_attach(struct snapshot *s, const struct config *cfg,
-                        const struct policy_binding *b, const struct policy_record *r,
-                        struct errlist *errs, struct errlist *warns)
+void load_attach(struct snapshot *s, const struct config *cfg, const struct policy_binding *b,
+                 const struct policy_record *r, struct errlist *errs, struct errlist *warns)
 {
     const char *cfgpath = cfg->path;
     struct dns_name n;
@@ -242,8 +242,8 @@ static struct policy_geo *load_geo(const struct config *cfg, const struct gslb *
 }
 
 /* Checks a signed zone (zone_verify.h); false when it has errors. */
-static bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
-                        struct errlist *warns)
+bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
+                 struct errlist *warns)
 {
     struct errlist local;
     errlist_init(&local);
@@ -418,7 +418,7 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
                      "transfer from its primary\"",
                      cz->origin);
         if (z)
-            load_transfer(z, &cz->xfr, kr);
+            load_zone_roles(z, cz, kr);
         if (z && load_secondary_expired(cz, z)) {
             z->expired = true;
             log_warn("event=zone_expired zone=%s why=\"not refreshed from its primary within "
@@ -441,6 +441,14 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
         return NULL;
     }
     return s;
+}
+
+void load_zone_roles(struct zone *z, const struct config_zone *cz, const struct tsig_keyring *kr)
+{
+    load_transfer(z, &cz->xfr, kr);
+    z->secondary = cz->primary.n > 0;
+    if (!z->secondary)
+        z->update = zone_update_policy_build(&cz->update, kr, &z->arena);
 }
 
 static struct serve_limits load_limits(const struct config *cfg)
@@ -489,7 +497,7 @@ static bool load_guard(struct serve_set *set, struct config *cfg, const struct s
 /* The signatures of the policy answers of zones signed at load, for the
  * current state, before anyone reads the set; the health thread signs
  * the answers of later states (server.c). */
-static void load_policy_sigs(struct serve_set *set)
+void load_policy_sigs(struct serve_set *set)
 {
     struct policy_sigs_retired none = {0};
     set->sigs = policy_sigs_new(set->gslb, set->zones, 0);
@@ -538,24 +546,12 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     return set;
 }
 
-struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
-                              uint64_t generation, struct errlist *errs)
+struct serve_set *load_set_like(struct serve_set *cur, struct snapshot *s, uint64_t generation,
+                                const char *cfgpath, struct errlist *errs)
 {
-    /* cfg's keys went to the first set built from it (load_set_warn): the new
-     * set gets a copy of cur's, and its zones' transfer keys point into
-     * that copy. Without it a re-sign dropped every key, and a zone whose
-     * transfer needs one was transferred without. */
-    struct tsig_keyring kr;
-    tsig_keyring_copy(&cur->tsig, &kr);
-    struct snapshot *s = load_snapshot(cfg, cur->gslb, &kr, cur->zones, errs, NULL);
-    if (!s) {
-        tsig_keyring_free(&kr);
-        return NULL;
-    }
     if (cur->gslb)
         gslb_ref(cur->gslb);
     struct serve_set *set = serve_set_new(s, cur->gslb, generation, &cur->limits);
-    set->tsig = kr;
     /* The same policy set: the same geo data and widened scopes. */
     set->geo = cur->geo;
     policy_geo_ref(set->geo);
@@ -570,13 +566,25 @@ struct serve_set *load_resign(const struct config *cfg, const struct serve_set *
         set->rrl = rrl_params_copy(cur->rrl);
         set->rrl_table = rrl_table_reuse(cur->rrl_table, cur->rrl->table_size);
         if (!set->rrl || !set->rrl_table) {
-            errlist_add(errs, "%s: %s: out of memory copying the rate limiting", cfg->path,
+            errlist_add(errs, "%s: %s: out of memory copying the rate limiting", cfgpath,
                         config_key_path(CFG_K_RRL).s);
             serve_set_free(set);
             return NULL;
         }
     }
+    serve_set_take_tsig(set, cur);
     return set;
+}
+
+struct serve_set *load_resign(const struct config *cfg, struct serve_set *cur, uint64_t generation,
+                              struct errlist *errs)
+{
+    /* The keys are cur's: the new set takes its keyring over
+     * (load_set_like), so the zones' keys and update rules stay valid. */
+    struct snapshot *s = load_snapshot(cfg, cur->gslb, &cur->tsig, cur->zones, errs, NULL);
+    if (!s)
+        return NULL;
+    return load_set_like(cur, s, generation, cfg->path, errs);
 }
 
 uint32_t load_resign_interval(const struct config *cfg)
@@ -736,6 +744,21 @@ struct notify_job *load_notify_job(const struct config *cfg, const struct snapsh
     return job;
 }
 
+void load_journal_zone(const struct config *cfg, size_t zi, const struct zone *old,
+                       struct zone *now)
+{
+    const struct config_zone *cz = &cfg->zones[zi];
+    if (!cz->xfr.journal || !now)
+        return;
+    struct zone_journal *j = calloc(1, sizeof(*j));
+    char why[600];
+    if (!j)
+        return;
+    if (!zone_journal_update(cz->xfr.journal, cz->xfr.journal_max, old, now, j, why, sizeof(why)))
+        log_warn("event=journal zone=%s result=failed why=\"%s\"", cz->origin, why);
+    now->journal = j;
+}
+
 void load_journals(const struct config *cfg, const struct serve_set *prev, struct serve_set *now)
 {
     for (size_t i = 0; i < cfg->n_zones; i++) {
@@ -745,14 +768,6 @@ void load_journals(const struct config *cfg, const struct serve_set *prev, struc
             continue;
         struct zone *z = (struct zone *)load_zone_named(now->zones, n.wire, n.len);
         const struct zone *old = prev ? load_zone_named(prev->zones, n.wire, n.len) : NULL;
-        struct zone_journal *j = calloc(1, sizeof(*j));
-        char why[600];
-        if (!z || !j) {
-            free(j);
-            continue;
-        }
-        if (!zone_journal_update(cz->xfr.journal, cz->xfr.journal_max, old, z, j, why, sizeof(why)))
-            log_warn("event=journal zone=%s result=failed why=\"%s\"", cz->origin, why);
-        z->journal = j;
+        load_journal_zone(cfg, i, old, z);
     }
 }

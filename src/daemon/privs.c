@@ -156,6 +156,9 @@ static void privs_check_zones(const struct config *c, struct errlist *errs, cons
             continue;
         if (c->zones[i].primary.n)
             privs_check_write(c, errs, key, "secondary zone's copy", c->zones[i].file, true, who);
+        else if (c->zones[i].update.n) /* an update writes it anew (server_update.h) */
+            privs_check_write(c, errs, key, "zone file that takes updates", c->zones[i].file, true,
+                              who);
         else
             privs_check_read(c, errs, key, "zone file", c->zones[i].file, who);
     }

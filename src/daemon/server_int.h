@@ -38,6 +38,7 @@ struct health_service;
 struct scheduler;
 struct webhook_core;
 struct xfr_in;
+struct server_update;
 
 struct server {
     char *config_path;
@@ -47,6 +48,7 @@ struct server {
     bool serve_ready;                  /* serve_init ran (the "net" module) */
     struct serve_reader *widen_reader; /* the health thread's, for widened scopes */
     struct net net;                    /* DNS worker threads */
+    struct server_update *updater;     /* RFC 2136 updates (server_update.h); NULL: none */
     struct event_base *base;
     uint64_t generation;
     struct health_core health;

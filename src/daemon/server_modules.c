@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "dns/tsig_params.h"
+#include "daemon/server_update.h"
 #include "daemon/config_api.h"
 #include "daemon/load.h"
 #include "daemon/privs.h"
@@ -415,6 +416,9 @@ static int server_mod_net_start(struct server *srv, struct serve_set *set)
     /* Restored scoped drills apply from the first query on, and restored
      * drills' timelines count from here. */
     drill_core_attach(&srv->drills, &srv->serve);
+    srv->updater = srv->cfg->n_listen ? server_update_start(srv) : NULL;
+    np.update_submit = srv->updater ? server_update_submit : NULL;
+    np.update_arg = srv->updater;
     /* No listen address: a prober-only node of a fleet (no DNS threads). */
     int rc = srv->cfg->n_listen ? net_start(&srv->net, &np, &srv->serve, err, sizeof(err)) : 0;
     free((void *)np.listen);
@@ -468,6 +472,8 @@ static void server_mod_net_keep(struct config *next, struct config *running)
 
 static void server_mod_net_stop(struct server *srv)
 {
+    server_update_stop(srv->updater); /* its replies go through the workers */
+    srv->updater = NULL;
     net_stop(&srv->net);
 }
 

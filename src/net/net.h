@@ -21,8 +21,9 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "net/tls_params.h"
+#include "dns/tsig.h"
 #include "dnstap/dnstap.h"
+#include "net/tls_params.h"
 #include "net/xdp_params.h"
 #include "serve/serve.h"
 
@@ -31,6 +32,28 @@ struct net_listen {
     socklen_t addr_len;
     const char *text; /* as configured, for messages */
 };
+
+/*
+ * An RFC 2136 UPDATE the query path accepted (answer/query.h,
+ * query_update), handed by a worker to the daemon's updater through
+ * net_params.update_submit; the updater answers it through reply().
+ * Ownership: the updater owns the job from a successful submit until it
+ * calls reply(), which sends the reply (over UDP at once, over TCP through
+ * the connection's worker) and frees the job; the updater touches nothing
+ * of it after. A failed submit leaves the job with the worker.
+ */
+struct net_update {
+    uint8_t *msg; /* the request as received (owned) */
+    size_t len;
+    struct tsig_key key;  /* a copy of the key it was signed with (id NULL) */
+    struct tsig_ctx tsig; /* the request's TSIG state; tsig.key points at key */
+    struct sockaddr_storage from;
+    bool tcp;
+    void (*reply)(struct net_update *u, const uint8_t *msg, size_t len);
+};
+
+/* Takes u (true) or refuses it (false: the queue is full, or stopping). */
+typedef bool (*net_update_submit_fn)(void *arg, struct net_update *u);
 
 struct net_params {
     const struct net_listen *listen;
@@ -49,6 +72,9 @@ struct net_params {
      * net_reader_count threads; what they log is the served set's
      * dnstap view. Borrowed until net_stop. */
     struct dnstap *dnstap;
+    /* Who takes UPDATE messages (NULL: every UPDATE is REFUSED). */
+    net_update_submit_fn update_submit;
+    void *update_arg;
 };
 
 struct worker;
@@ -72,6 +98,8 @@ struct net {
     struct sockaddr_storage *listen;
     size_t n_listen;
     atomic_bool stopping;
+    net_update_submit_fn update_submit; /* from the params at net_start */
+    void *update_arg;
 };
 
 /* How many serve readers net_start will take for p (one per thread). */

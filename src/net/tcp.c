@@ -55,6 +55,8 @@
 #define TCP_SWEEP_MS 100
 #define TCP_LOG_EVERY_MS 10000 /* budget closes are logged at most this often */
 
+struct tcp_update;
+
 struct tcp_conn {
     struct tcp_pool *pool;
     struct tcp_conn *prev, *next; /* activity order: head = least recent */
@@ -73,9 +75,12 @@ struct tcp_conn {
     uint64_t partial_ms;    /* when the unfinished message began; 0 = none */
     uint64_t sent_ms;       /* last progress of the output, or when it became pending */
     struct answer_xfr *xfr; /* a zone transfer under way (owned), or NULL */
-    bool served;            /* answered at least one query: a real client */
-    bool paused;            /* too much unsent: neither answered nor read */
-    bool reading, writing;  /* ev_read / ev_write added */
+    /* An UPDATE with the updater (tcp_update): the connection waits,
+     * paused, for its reply; NULL when none. */
+    struct tcp_update *upd;
+    bool served;           /* answered at least one query: a real client */
+    bool paused;           /* too much unsent: neither answered nor read */
+    bool reading, writing; /* ev_read / ev_write added */
     /* DNS over TLS: the connection's TLS state (NULL: plain TCP). */
     struct ssl_st *ssl;
     bool handshaking;    /* the handshake has not finished */
@@ -100,7 +105,8 @@ struct tcp_pool {
     /* TLS handshakes failed since the last log line, and the last reason. */
     uint64_t tls_failed, tls_failed_logged, tls_log_ms;
     char tls_why[128];
-    struct answer_xfr xfr_start; /* where a query begins a transfer */
+    struct answer_xfr xfr_start;   /* where a query begins a transfer */
+    struct query_update upd_start; /* where a query hands an UPDATE on */
     uint8_t reply[DNS_TCP_MAX];
 };
 
@@ -140,9 +146,34 @@ static void tcp_list_append(struct tcp_pool *p, struct tcp_conn *c)
     p->tail = c;
 }
 
+/*
+ * An UPDATE's job over TCP. The updater fills reply and makes done active
+ * on the worker's loop (the last it touches of the job); the worker then
+ * queues the reply on the connection, or drops it when the connection
+ * closed meanwhile (conn NULL), and frees the job. So the job outlives its
+ * connection, never the other way round.
+ */
+struct tcp_update {
+    struct net_update u; /* first: the updater sees this part */
+    struct event *done;
+    struct tcp_conn *conn; /* NULL once the connection closed (worker thread only) */
+    uint8_t *reply;
+    size_t reply_len;
+};
+
+static void tcp_update_free(struct tcp_update *tu)
+{
+    event_free(tu->done);
+    free(tu->reply);
+    free(tu->u.msg);
+    free(tu);
+}
+
 static void tcp_conn_close(struct tcp_conn *c)
 {
     struct tcp_pool *p = c->pool;
+    if (c->upd)
+        c->upd->conn = NULL; /* the job is freed when its reply comes */
     tcp_list_remove(p, c);
     p->n--;
     p->mem -= c->in_cap + c->out_cap;
@@ -162,7 +193,7 @@ static void tcp_conn_close(struct tcp_conn *c)
  * half-open connections cannot push out a client that just connected. */
 static bool tcp_conn_idle(const struct tcp_conn *c)
 {
-    return c->served && c->in_len == 0 && tcp_pending(c) == 0;
+    return c->served && c->in_len == 0 && tcp_pending(c) == 0 && !c->upd;
 }
 
 /* Reading while not paused, writing while something is unsent; with TLS,
@@ -415,6 +446,69 @@ static bool tcp_xfr_take(struct tcp_conn *c)
     return true;
 }
 
+static bool tcp_service(struct tcp_conn *c);
+
+/* The updater's reply arrived (worker thread). */
+static void tcp_update_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct tcp_update *tu = arg;
+    struct tcp_conn *c = tu->conn;
+    (void)fd;
+    (void)what;
+    if (c) {
+        c->upd = NULL;
+        c->paused = false;
+        bool queued = !tu->reply_len || tcp_queue_reply(c, tu->reply, tu->reply_len, tcp_now_ms());
+        if (!queued)
+            tcp_conn_close(c);
+        else
+            tcp_service(c);
+    }
+    tcp_update_free(tu);
+}
+
+/* Runs on the updater's thread: keeps the reply, wakes the worker. */
+static void tcp_update_reply(struct net_update *u, const uint8_t *msg, size_t len)
+{
+    struct tcp_update *tu = (struct tcp_update *)u;
+    tu->reply = len ? malloc(len) : NULL;
+    if (tu->reply) {
+        memcpy(tu->reply, msg, len);
+        tu->reply_len = len;
+    }
+    event_active(tu->done, EV_TIMEOUT, 0);
+}
+
+/* The message in[0..len) was an UPDATE the query path accepted: hands it
+ * to the updater and pauses c until the reply (0), or returns the length
+ * of the reply to send now in the pool's reply buffer (the updater cannot
+ * take it). */
+static size_t tcp_update_start(struct tcp_conn *c, const uint8_t *in, size_t len)
+{
+    struct tcp_pool *p = c->pool;
+    struct tcp_update *tu =
+        (struct tcp_update *)worker_update_job(in, len, &c->peer, &p->upd_start, sizeof(*tu), true);
+    if (!tu)
+        return 0;
+    tu->done = event_new(p->w->base, -1, 0, tcp_update_done, tu);
+    if (!tu->done) {
+        free(tu->u.msg);
+        free(tu);
+        return 0;
+    }
+    tu->u.reply = tcp_update_reply;
+    tu->conn = c;
+    c->upd = tu;
+    c->paused = true;
+    size_t n = worker_update_submit(p->w, &tu->u, p->reply, sizeof(p->reply));
+    if (n) { /* refused: the reply goes out now */
+        c->upd = NULL;
+        c->paused = false;
+        tcp_update_free(tu);
+    }
+    return n;
+}
+
 /* Answers the complete messages in the input buffer, in order, until the
  * connection is paused; false if it was closed. */
 static bool tcp_process(struct tcp_conn *c)
@@ -441,8 +535,11 @@ static bool tcp_process(struct tcp_conn *c)
         if (have < mlen)
             break;
         unsigned transport = c->ssl ? SERVE_TLS : SERVE_TCP;
-        size_t rlen = worker_answer(w, s, &c->peer, &c->dst, c->in + off + 2, mlen, NULL,
-                                    c->pool->reply, &c->pool->xfr_start, transport);
+        size_t rlen =
+            worker_answer(w, s, &c->peer, &c->dst, c->in + off + 2, mlen, NULL, c->pool->reply,
+                          &c->pool->xfr_start, &c->pool->upd_start, transport);
+        if (c->pool->upd_start.start)
+            rlen = tcp_update_start(c, c->in + off + 2, mlen);
         serve_count_messages(w->reader, transport, 1);
         if (rlen && !tcp_queue_reply(c, c->pool->reply, rlen, now)) {
             ok = false;
@@ -484,7 +581,7 @@ static bool tcp_service(struct tcp_conn *c)
     for (;;) {
         if (!tcp_process(c) || !tcp_flush(c))
             return false;
-        if (!c->paused || tcp_pending(c) > TCP_OUT_LOW)
+        if (!c->paused || c->upd || tcp_pending(c) > TCP_OUT_LOW)
             break;
         c->paused = false;
     }
@@ -812,7 +909,10 @@ static void tcp_on_sweep(int fd, short what, void *arg)
     while (c) {
         struct tcp_conn *next = c->next;
         size_t pending = tcp_pending(c);
-        bool idle_expired = c->in_len == 0 && pending == 0 && now - c->last_ms >= idle_ms;
+        /* A connection waiting for the updater's reply is not idle: an
+         * update of a large signed zone takes seconds (doc/updates.md). */
+        bool idle_expired =
+            c->in_len == 0 && pending == 0 && !c->upd && now - c->last_ms >= idle_ms;
         bool msg_expired = !c->paused && c->partial_ms && now - c->partial_ms >= msg_ms;
         bool stalled = pending && now - c->sent_ms >= idle_ms;
         if (idle_expired && c->handshaking)

@@ -86,12 +86,15 @@ static void worker_tap(struct worker *w, const struct serve_set *s, const struct
 size_t worker_answer(struct worker *w, const struct serve_set *s,
                      const struct sockaddr_storage *client, const struct worker_dst *dst,
                      const uint8_t *in, size_t len, struct query_parsed *p, uint8_t *out,
-                     struct answer_xfr *xfr, unsigned transport)
+                     struct answer_xfr *xfr, struct query_update *upd, unsigned transport)
 {
     struct query_parsed here;
     bool tcp = xfr != NULL;
+    if (upd)
+        upd->start = false;
     struct query_client qc = {.addr = client,
                               .xfr = xfr,
+                              .update = w->net->update_submit ? upd : NULL,
                               .rng = &w->rng,
                               .reader = w->reader,
                               .loss = serve_loss(w->reader),
@@ -118,6 +121,40 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
     if (tap)
         worker_tap(w, s, tap, dst, client, in, len, out, n, tcp, &qt);
     return n;
+}
+
+struct net_update *worker_update_job(const uint8_t *in, size_t len,
+                                     const struct sockaddr_storage *client,
+                                     const struct query_update *upd, size_t size, bool tcp)
+{
+    struct net_update *u = calloc(1, size);
+    if (!u)
+        return NULL;
+    u->msg = malloc(len);
+    if (!u->msg) {
+        free(u);
+        return NULL;
+    }
+    memcpy(u->msg, in, len);
+    u->len = len;
+    u->tsig = upd->tsig;
+    if (upd->tsig.key) {
+        /* The keyring is the served set's, which a reload may free. */
+        u->key = *upd->tsig.key;
+        u->key.id = NULL;
+        u->tsig.key = &u->key;
+    }
+    u->from = *client;
+    u->tcp = tcp;
+    return u;
+}
+
+size_t worker_update_submit(struct worker *w, struct net_update *job, uint8_t *out, size_t cap)
+{
+    if (w->net->update_submit && w->net->update_submit(w->net->update_arg, job))
+        return 0;
+    return query_update_reply(job->msg, job->len, DNS_RCODE_SERVFAIL, &job->tsig,
+                              (uint64_t)time(NULL), out, cap);
 }
 
 static void *worker_main(void *arg)
@@ -383,6 +420,8 @@ int net_start(struct net *n, const struct net_params *p, struct serve *sv, char 
 {
     evthread_use_pthreads();
     n->serve = sv;
+    n->update_submit = p->update_submit;
+    n->update_arg = p->update_arg;
     serve_set_query_labels(sv, worker_rcode_label, worker_qtype_label);
     for (unsigned i = 0; i < n->n_workers; i++)
         if (worker_ready(n, i, p, err, errlen) != 0)

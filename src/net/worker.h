@@ -89,10 +89,24 @@ void worker_clock(struct worker *w);
  * dnstap when s's dnstap view samples it (dst: where it came to). p is
  * the query already parsed from in by query_parse (UDP parses a batch
  * ahead), or NULL to parse it here. xfr (TCP and TLS only, else NULL):
- * where an allowed zone transfer begins instead of a reply (xfr->start). */
+ * where an allowed zone transfer begins instead of a reply (xfr->start).
+ * upd (NULL: updates refused): where an accepted UPDATE is marked
+ * (upd->start, no reply). */
 size_t worker_answer(struct worker *w, const struct serve_set *s,
                      const struct sockaddr_storage *client, const struct worker_dst *dst,
                      const uint8_t *in, size_t len, struct query_parsed *p, uint8_t *out,
-                     struct answer_xfr *xfr, unsigned transport);
+                     struct answer_xfr *xfr, struct query_update *upd, unsigned transport);
+
+/* A job for the UPDATE in[0..len) from client that the query path handed
+ * on (upd), of extra octets (the transport's part of the job, which
+ * starts with struct net_update), with reply set; NULL without memory. */
+struct net_update *worker_update_job(const uint8_t *in, size_t len,
+                                     const struct sockaddr_storage *client,
+                                     const struct query_update *upd, size_t size, bool tcp);
+
+/* Hands job to the updater: 0 when it took it. When it refuses (its
+ * queue is full, or it is stopping) the reply, SERVFAIL, is made into out
+ * (cap octets) and its length returned; job stays the caller's to free. */
+size_t worker_update_submit(struct worker *w, struct net_update *job, uint8_t *out, size_t cap);
 
 #endif

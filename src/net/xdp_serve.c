@@ -71,7 +71,7 @@ static size_t xdp_answer_one(struct worker *w, struct xdp_queue *q, const struct
     w->udp_cap = (uint16_t)(room < mtu_room ? room : mtu_room);
     static const struct worker_dst dst = {.listen = SIZE_MAX}; /* not known: dnstap_view.h */
     size_t n = worker_answer(w, s, &r->fi.client, &dst, r->pkt + r->fi.hdr_len, r->fi.payload_len,
-                             p, out + r->fi.hdr_len, NULL, SERVE_UDP);
+                             p, out + r->fi.hdr_len, NULL, NULL, SERVE_UDP);
     if (n == 0)
         return 0;
     return xdp_frame_reply(r->pkt, &r->fi, out, n);

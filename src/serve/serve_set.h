@@ -67,8 +67,12 @@ struct serve_set {
     /* What the workers log to dnstap (owned; NULL: nothing), per listen
      * address: a reload changes it with the rest of the set. */
     struct dnstap_view *dnstap;
-    /* TSIG keys (owned; the zones' xfr_key point into it). */
+    /* TSIG keys (owned unless tsig_moved; the zones' xfr_key and update
+     * rules point into it). */
     struct tsig_keyring tsig;
+    /* The keyring went on to the next set (serve_set_take_tsig): a set
+     * that shares zones with this one, or was re-signed from it. */
+    bool tsig_moved;
     /* The MACs of signed transfer requests seen within their window (one
      * reference owned; shared with the sets before and after, so a reload
      * keeps them; NULL: not checked). tsig_replay.h. */
@@ -94,5 +98,10 @@ struct serve_set {
 struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
                                 const struct serve_limits *limits);
 void serve_set_free(struct serve_set *s);
+
+/* dst takes over src's keyring (the same keys at the same addresses: the
+ * zones of both point at them); src, still published, keeps reading it
+ * until it is freed, and then does not free it. */
+void serve_set_take_tsig(struct serve_set *dst, struct serve_set *src);
 
 #endif
