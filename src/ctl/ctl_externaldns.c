@@ -62,11 +62,11 @@ struct edns {
 
 void ctl_externaldns_usage(FILE *f)
 {
-    fprintf(
-        f, "ExternalDNS webhook provider (doc/automation.md):\n"
-           "  externaldns --listen HOST:PORT --domain D [--domain D2 ...] [--policy all|weighted]\n"
-           "              [--secret-file FILE] [--allow-remote]   (HOST: loopback unless "
-           "--allow-remote)\n");
+    fprintf(f, "ExternalDNS webhook provider (doc/automation.md):\n"
+               "  externaldns [--listen HOST:PORT] --domain D [--domain D2 ...]\n"
+               "              [--policy all|weighted] [--secret-file FILE] [--allow-remote]\n"
+               "              (--listen: 127.0.0.1:8888 by default; loopback only unless\n"
+               "              --allow-remote)\n");
 }
 
 static void edns_reply(struct evhttp_request *req, int status, json_t *body)
@@ -639,7 +639,8 @@ static int edns_serve(struct edns *e, const char *listen, const char *host, int 
 int ctl_externaldns(struct ctl *c, int argc, char **argv)
 {
     struct edns e = {.c = c, .policy = "all"};
-    const char *listen = NULL, *secret_file = NULL;
+    /* ExternalDNS's default --webhook-provider-url is http://localhost:8888. */
+    const char *listen = "127.0.0.1:8888", *secret_file = NULL;
     bool remote = false;
     if (edns_args(&e, argc, argv, &listen, &remote, &secret_file) != CTL_OK) {
         ctl_externaldns_usage(stderr);

@@ -246,7 +246,11 @@ size_t tsig_sign(struct tsig_ctx *ctx, uint8_t *msg, size_t len, size_t cap, boo
         return len;
     uint8_t times[8], other[6];
     uint16_t other_len = 0;
-    tsig_put48(times, now);
+    /* A BADTIME reply carries the request's time as its Time Signed and
+     * ours in Other Data (RFC 8945 5.2.3), so that the client can verify
+     * it whatever the clocks say. */
+    bool badtime = error == TSIG_BADTIME && ctx->mac_len > 0;
+    tsig_put48(times, badtime ? ctx->time_signed : now);
     dns_put16(times + 6, k->fudge ? k->fudge : TSIG_FUDGE);
     if (error == TSIG_BADTIME) {
         tsig_put48(other, now);

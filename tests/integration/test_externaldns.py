@@ -301,6 +301,18 @@ def test_listener_is_loopback_unless_allowed(make_gtmd):
     for addr in ("0.0.0.0:%d" % free_port(), "[::]:%d" % free_port(), "192.0.2.1:8888"):
         r = subprocess.run(base + [addr], env=env, capture_output=True, text=True, timeout=20)
         assert r.returncode == 2 and "not a loopback address" in r.stderr, (addr, r)
+    # Without --listen: 127.0.0.1:8888, ExternalDNS's default (the port may
+    # be taken on this machine: then it says it cannot listen there).
+    p = subprocess.Popen([GTMCTL, "externaldns", "--domain", "example.com"], env=env,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        import select
+        ready, _, _ = select.select([p.stderr], [], [], 10.0)
+        line = p.stderr.readline() if ready else "(nothing within 10 s)"
+    finally:
+        stop_process(p)
+    assert ("listening on 127.0.0.1:8888" in line or
+            "cannot listen on 127.0.0.1:8888" in line), line
     # Asked explicitly, the check lets it through (192.0.2.1 is not ours:
     # binding fails, so nothing listens beyond loopback in this test).
     r = subprocess.run(base + ["192.0.2.1:%d" % free_port(), "--allow-remote"], env=env,

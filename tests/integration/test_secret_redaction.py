@@ -6,9 +6,9 @@ with the read token and the secrets are found nowhere, nor in the audit
 log file on disk. The audit lines still prove the bodies: their
 request_sha256 is the digest of the bytes sent.
 
-On the old code this failed: GET /v1/audit with the read token returned
-the PUT's body whole, "Authorization": "Bearer probe-secret-put-..."
-included (and the audit file held it)."""
+On the old code this failed: the first page of GET /v1/audit with the
+read token held the batch's body whole, "X-Api-Key":
+"probe-secret-batch-..." included (the audit file held every secret)."""
 import hashlib
 import json
 import socket

@@ -432,10 +432,35 @@ def first_reply(port, wire, q):
     try:
         m = dns.message.from_wire(data, keyring=keyring, request_mac=q.mac, one_rr_per_rrset=True)
     except dns.tsig.PeerBadTime:
+        # RFC 8945 5.2.3: signed, the request's time as Time Signed, ours
+        # in Other Data (6 octets).
+        signed, other = tsig_times(data)
+        req_time, _ = tsig_times(wire)
+        assert signed == req_time and abs(other - time.time()) < 60, (signed, req_time, other)
         return ("BADTIME", rcode)
     except dns.tsig.PeerError as e:
         return (type(e).__name__, rcode)
     return ("ok", rcode, len(m.answer))
+
+
+def tsig_times(data):
+    """(Time Signed, the time in Other Data or None) of the TSIG that ends
+    a message holding only a question and that TSIG."""
+    import dns.name
+    import struct
+    _, used = dns.name.from_wire(data, 12)
+    at = 12 + used + 4
+    _, used = dns.name.from_wire(data, at)  # the key's name
+    at += used + 10
+    _, used = dns.name.from_wire(data, at)  # the algorithm
+    at += used
+    hi, lo, _fudge, mac_len = struct.unpack("!HIHH", data[at:at + 10])
+    at += 10 + mac_len + 4
+    (olen,) = struct.unpack("!H", data[at:at + 2])
+    if olen != 6:
+        return (hi << 32) | lo, None
+    ohi, olo = struct.unpack("!HI", data[at + 2:at + 8])
+    return (hi << 32) | lo, (ohi << 32) | olo
 
 
 def test_tsig_fudge_is_the_smaller_one(make_gtmd):
