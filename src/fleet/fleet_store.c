@@ -561,10 +561,15 @@ static void fleet_job_create_txn(struct fleet *f, struct fleet_job *j)
     json_t *put = json_pack("{s:o, s:o}", "key", fleet_b64s(key), "value", fleet_b64s(text));
     if (j->lease)
         json_object_set_new(put, "lease", json_integer(j->lease));
-    json_t *txn = json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o, s:o}}, {s:o}]}", "compare",
-                            "key", fleet_b64s(seq), "target", "MOD", "mod_revision",
-                            (json_int_t)k->seq_mod, "result", "EQUAL", "success", "request_put",
-                            "key", fleet_b64s(seq), "value", fleet_b64s(num), "request_put", put);
+    /* The record's key must not exist: a counter set back (it is a plain
+     * number anyone can write) must not make this write replace a live
+     * record. */
+    json_t *txn = json_pack(
+        "{s:[{s:o, s:s, s:I, s:s}, {s:o, s:s, s:I, s:s}], s:[{s:{s:o, s:o}}, {s:o}]}", "compare",
+        "key", fleet_b64s(seq), "target", "MOD", "mod_revision", (json_int_t)k->seq_mod, "result",
+        "EQUAL", "key", fleet_b64s(key), "target", "CREATE", "create_revision", (json_int_t)0,
+        "result", "EQUAL", "success", "request_put", "key", fleet_b64s(seq), "value",
+        fleet_b64s(num), "request_put", put);
     free(text);
     free(seq);
     free(key);

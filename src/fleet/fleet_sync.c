@@ -427,8 +427,18 @@ static void fleet_dispatch(struct fleet *f, const struct fleet_kv *kv, const cha
     char signer[64] = "";
     if (v && (!fleet_dispatch_trusted(f, kv, rest, v, signer) ||
               !fleet_life_member_fresh(f, key, rest, v, kv->lease, kv->mod_rev, bulk))) {
+        /* Not written by the member it speaks for, or superseded: as if
+         * absent. A member's report or record, or head, stays as last
+         * applied; an override or drill whose key now holds something
+         * else is gone, as a fresh read would find it. */
         json_decref(v);
-        return; /* not written by the member it speaks for, or superseded: as if absent */
+        v = NULL;
+        signer[0] = '\0';
+        const char *slash = strchr(rest, '/');
+        char kind[32];
+        snprintf(kind, sizeof(kind), "%.*s", slash ? (int)(slash - rest) : 0, rest);
+        if (!slash || !fleet_store_kind(f, kind))
+            return;
     }
     if (v) { /* checked: the record as its writer made it */
         json_object_del(v, "sig");
