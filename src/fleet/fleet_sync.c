@@ -225,8 +225,10 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
         if (legacy) /* a key of this node's before an upgrade is not what it writes now */
             return;
         ep->published = st; /* what etcd holds for us */
-        if (v && f->p.keys.enabled && fleet_life_n(v) < ep->pub_n) {
-            /* An older report of ours put back: refused, and written again. */
+        if (v && !bulk && f->p.keys.enabled && fleet_life_n(v) < ep->pub_n) {
+            /* An older report of ours put back: refused, and written again.
+             * (Not on a fresh read: a write that failed has a number etcd
+             * never held.) */
             fleet_reject(f, kv->key, FLEET_REJ_REPLAY, node_name, "an older report of this node");
             ep->published = HEALTH_UNKNOWN;
         }
@@ -827,7 +829,7 @@ static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
     else {
         json_t *v = json_pack("{s:s, s:f}", "s", health_state_name((enum health_state)st), "t",
                               health_now());
-        fleet_sign_on_lease(f, key, v);
+        e->pub_n = fleet_sign_on_lease(f, key, v);
         char *text = json_dumps(v, JSON_COMPACT);
         json_decref(v);
         op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",

@@ -229,7 +229,7 @@ def test_a_superseded_report_put_back_is_refused(etcd, keys, made, be):
     # (2 of 2 must say down: counted, it would bring us back on n1 until n2
     # wrote its report again), and n2 writes its own report back.
     etcd_put(etcd, key, up, json.loads(up)["lease"])  # n2's lease: still n2's
-    refused_as_replay([n1], key)
+    refused_as_replay([n1, n2], key)  # n2 too: its own report, older than its last
     ok, _ = poll(lambda: json.loads(etcd_get(etcd, key) or "{}").get("s") == "down", 5, 0.05)
     assert ok, etcd_get(etcd, key)
     steady([n1, n2], EU, 1.0)
