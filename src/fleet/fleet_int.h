@@ -155,13 +155,13 @@ struct fleet_ep {
 /* A shared record of a kind (overrides, drills), as held in etcd. */
 struct fleet_rec {
     char id[32];
-    json_t *value; /* as in etcd, less "sig", "signer" and "lease" */
+    json_t *value; /* as in etcd, less "sig", "signer", "lease", "format" and "born" */
     int64_t mod_rev;
     bool deleting; /* an expiry delete was sent */
     /* Adoption (fleet_adopt.c): FLEET_SIG_OK when applied here, else why it
      * was refused; an unsafe one is checked again every FLEET_RECHECK_S. */
     enum fleet_verdict refused;
-    bool own;        /* accepted by this node's API (its safety rule ran then) */
+    bool own;        /* signed by this node (accepted by its API): only logged differently */
     char signer[64]; /* "" when unsigned */
     struct fleet_rec *next;
 };

@@ -7,7 +7,8 @@
  * record without "sig", keys sorted); a node counts only records signed by
  * a listed member, so a writer to the etcd prefix who is not a member
  * cannot forge votes, overrides or drills, and a member cannot sign in
- * another member's name.
+ * another member's name. What binds a signed record to its life (so that
+ * one deleted or superseded cannot be put back) is fleet_life.c's.
  *
  *   "fleet": {..., "key_file": "ns1.key",
  *             "members": {"ns1": "BASE64 of the 32-octet public key",

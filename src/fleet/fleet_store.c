@@ -371,19 +371,32 @@ static void fleet_job_committed(struct fleet *f, struct fleet_job *j, int64_t re
 
 static void fleet_job_verify(struct fleet *f, struct fleet_job *j, int phase);
 
-static void fleet_on_job_seal(void *arg, enum etcd_status st, json_t *resp, const char *err)
+/* The start of every reply to a job's transaction (arg freed): its job,
+ * or NULL when the reply is dealt with here: the fleet stops, or etcd did
+ * not answer (the record's key is read back, as phase). */
+static struct fleet_job *fleet_jobcall_take(void *arg, enum etcd_status st, const char *err,
+                                            int phase, struct fleet **f)
 {
     struct fleet_jobcall *c = arg;
-    struct fleet *f = c->f;
     struct fleet_job *j = c->job;
+    *f = c->f;
     free(c);
     if (st == ETCD_ERR_CANCELLED)
-        return; /* stop: fleet_store_fail_all answered (and may have freed) j */
+        return NULL; /* stop: fleet_store_fail_all answered (and may have freed) j */
     if (st == ETCD_ERR_NET) {
-        fleet_job_verify(f, j, 5);
-        fleet_sync_failed(f, "write", err);
-        return;
+        fleet_job_verify(*f, j, phase);
+        fleet_sync_failed(*f, "write", err);
+        return NULL;
     }
+    return j;
+}
+
+static void fleet_on_job_seal(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet *f;
+    struct fleet_job *j = fleet_jobcall_take(arg, st, err, 5, &f);
+    if (!j)
+        return;
     if (st != ETCD_OK || !json_is_true(json_object_get(resp, "succeeded"))) {
         char msg[300];
         snprintf(msg, sizeof(msg),
@@ -503,24 +516,15 @@ static void fleet_job_verify(struct fleet *f, struct fleet_job *j, int phase)
 
 static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
-    struct fleet_jobcall *c = arg;
-    struct fleet *f = c->f;
-    struct fleet_job *j = c->job;
-    free(c);
-    if (st == ETCD_ERR_CANCELLED)
-        return; /* stop: fleet_store_fail_all answered (and may have freed) j */
-    if (st == ETCD_ERR_NET) {
-        fleet_job_verify(f, j, 1);
-        fleet_sync_failed(f, "write", err);
+    struct fleet *f;
+    struct fleet_job *j = fleet_jobcall_take(arg, st, err, 1, &f);
+    if (!j)
         return;
-    }
     if (st != ETCD_OK) {
         char msg[300];
         snprintf(msg, sizeof(msg), "etcd did not confirm the change (%s); nothing was applied",
                  err ? err : "error");
         fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
-        if (st == ETCD_ERR_NET)
-            fleet_sync_failed(f, "write", err);
         return;
     }
     if (!json_is_true(json_object_get(resp, "succeeded"))) {
@@ -561,10 +565,15 @@ static void fleet_job_create_txn(struct fleet *f, struct fleet_job *j)
     json_t *put = json_pack("{s:o, s:o}", "key", fleet_b64s(key), "value", fleet_b64s(text));
     if (j->lease)
         json_object_set_new(put, "lease", json_integer(j->lease));
-    json_t *txn = json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o, s:o}}, {s:o}]}", "compare",
-                            "key", fleet_b64s(seq), "target", "MOD", "mod_revision",
-                            (json_int_t)k->seq_mod, "result", "EQUAL", "success", "request_put",
-                            "key", fleet_b64s(seq), "value", fleet_b64s(num), "request_put", put);
+    /* The record's key must not exist: a counter set back (it is a plain
+     * number anyone can write) must not make this write replace a live
+     * record. */
+    json_t *txn = json_pack(
+        "{s:[{s:o, s:s, s:I, s:s}, {s:o, s:s, s:I, s:s}], s:[{s:{s:o, s:o}}, {s:o}]}", "compare",
+        "key", fleet_b64s(seq), "target", "MOD", "mod_revision", (json_int_t)k->seq_mod, "result",
+        "EQUAL", "key", fleet_b64s(key), "target", "CREATE", "create_revision", (json_int_t)0,
+        "result", "EQUAL", "success", "request_put", "key", fleet_b64s(seq), "value",
+        fleet_b64s(num), "request_put", put);
     free(text);
     free(seq);
     free(key);

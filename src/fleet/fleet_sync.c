@@ -225,8 +225,10 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
         if (legacy) /* a key of this node's before an upgrade is not what it writes now */
             return;
         ep->published = st; /* what etcd holds for us */
-        if (v && f->p.keys.enabled && fleet_life_n(v) < ep->pub_n) {
-            /* An older report of ours put back: refused, and written again. */
+        if (v && !bulk && f->p.keys.enabled && fleet_life_n(v) < ep->pub_n) {
+            /* An older report of ours put back: refused, and written again.
+             * (Not on a fresh read: a write that failed has a number etcd
+             * never held.) */
             fleet_reject(f, kv->key, FLEET_REJ_REPLAY, node_name, "an older report of this node");
             ep->published = HEALTH_UNKNOWN;
         }
@@ -427,8 +429,18 @@ static void fleet_dispatch(struct fleet *f, const struct fleet_kv *kv, const cha
     char signer[64] = "";
     if (v && (!fleet_dispatch_trusted(f, kv, rest, v, signer) ||
               !fleet_life_member_fresh(f, key, rest, v, kv->lease, kv->mod_rev, bulk))) {
+        /* Not written by the member it speaks for, or superseded: as if
+         * absent. A member's report or record, or head, stays as last
+         * applied; an override or drill whose key now holds something
+         * else is gone, as a fresh read would find it. */
         json_decref(v);
-        return; /* not written by the member it speaks for, or superseded: as if absent */
+        v = NULL;
+        signer[0] = '\0';
+        const char *slash = strchr(rest, '/');
+        char kind[32];
+        snprintf(kind, sizeof(kind), "%.*s", slash ? (int)(slash - rest) : 0, rest);
+        if (!slash || !fleet_store_kind(f, kind))
+            return;
     }
     if (v) { /* checked: the record as its writer made it */
         json_object_del(v, "sig");
@@ -817,7 +829,7 @@ static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
     else {
         json_t *v = json_pack("{s:s, s:f}", "s", health_state_name((enum health_state)st), "t",
                               health_now());
-        fleet_sign_on_lease(f, key, v);
+        e->pub_n = fleet_sign_on_lease(f, key, v);
         char *text = json_dumps(v, JSON_COMPACT);
         json_decref(v);
         op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",

@@ -12,41 +12,23 @@ delay; doc/security.md lists both with the tests here that show them.
 Needs etcd (skipped otherwise); every wait is a bounded poll."""
 import base64
 import json
-import os
 import re
-import tempfile
 import time
 
 import pytest
 
 from backends import poll
-from fleetlib import (EtcdCluster, be, http_json, made, member_key,  # noqa: F401
-                      need_etcd, start_node)  # be, made: fixtures
+from fleetlib import (b64, be, etcd, http_json, made, member_keys,  # noqa: F401
+                      need_etcd, start_node)  # be, etcd, made: fixtures
 
 US, EU = ["127.0.0.31"], ["127.0.0.32"]
 
 pytestmark = pytest.mark.skipif(need_etcd() is not None, reason=need_etcd() or "")
 
 
-def b64(s):
-    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
-
-
-@pytest.fixture(scope="module")
-def etcd():
-    c = EtcdCluster(1).start()
-    yield c
-    c.stop()
-
-
 @pytest.fixture(scope="module")
 def keys():
-    d = tempfile.mkdtemp(prefix="gtmd-fleet-keys-")
-    out = {n: member_key(d, n) for n in ("n1", "n2", "n3")}
-    yield out
-    for p, _ in out.values():
-        os.unlink(p)
-    os.rmdir(d)
+    yield from member_keys(("n1", "n2", "n3"))
 
 
 def etcd_put(etcd, key, value, lease=0):
@@ -191,7 +173,8 @@ def test_an_older_value_under_a_reused_id_is_refused(etcd, keys, made, be):
     """The id counter is a plain number anyone can put back: the next
     override then gets an id used before, and the first override's signed
     value, put back over the second, is refused (it is not the record that
-    key was created for)."""
+    key was created for). Set back below a live record's id, it makes no
+    creation replace that record."""
     prefix = "/gtmd/rp3/"
     n1, n2 = signed_pair(etcd, keys, made, be, prefix)
     st, first = n1.post("/v1/overrides", {"target": "region:us", "state": "down",
@@ -210,6 +193,15 @@ def test_an_older_value_under_a_reused_id_is_refused(etcd, keys, made, be):
     assert st == 201 and second["id"] == first["id"], second
     ok, _ = poll(lambda: all(listed(g, "overrides", second["id"]) for g in (n1, n2)), 5, 0.05)
     assert ok
+    # Set back once more, below a live record's id: a creation must not
+    # replace that record (it is refused until the counter is repaired).
+    etcd_put(etcd, prefix + "seq/overrides", "0")
+    st, third = n1.post("/v1/overrides", {"target": "endpoint:web/us1", "state": "up",
+                                         "reason": "third"})
+    assert st in (409, 503), (st, third)
+    for g in (n1, n2):
+        st, body = g.get("/v1/overrides")
+        assert [o["reason"] for o in body["overrides"]] == ["second"], body
     before = [replays(g) for g in (n1, n2)]
     etcd_put(etcd, key, old)
     steady([n1, n2], US)
@@ -237,7 +229,7 @@ def test_a_superseded_report_put_back_is_refused(etcd, keys, made, be):
     # (2 of 2 must say down: counted, it would bring us back on n1 until n2
     # wrote its report again), and n2 writes its own report back.
     etcd_put(etcd, key, up, json.loads(up)["lease"])  # n2's lease: still n2's
-    refused_as_replay([n1], key)
+    refused_as_replay([n1, n2], key)  # n2 too: its own report, older than its last
     ok, _ = poll(lambda: json.loads(etcd_get(etcd, key) or "{}").get("s") == "down", 5, 0.05)
     assert ok, etcd_get(etcd, key)
     steady([n1, n2], EU, 1.0)
@@ -356,3 +348,49 @@ def test_a_configuration_head_put_back_is_refused(etcd, keys, made, be):
     assert "event=fleet_config_fetch result=failed version=%d" % v_c in n2.read_log()
     assert version(n2) == v_b and version(n1) == v_c
     assert n1.answer("c.example.com.") == US and n2.answer("b.example.com.") == US
+
+
+def test_what_a_non_member_can_still_do_delete(etcd, keys, made, be):
+    """What a writer of the prefix without a member key can still do
+    (doc/security.md): delete. An override deleted (or overwritten with
+    anything that is not its sealed record) is gone on every node; a drill
+    likewise ends on every node; a member's report deleted is written
+    again by its member, and a member whose node record is deleted comes
+    back on a new lease."""
+    prefix = "/gtmd/rp8/"
+    n1, n2 = signed_pair(etcd, keys, made, be, prefix)
+    st, o = n1.post("/v1/overrides", {"target": "region:us", "state": "down", "reason": "x"})
+    assert st == 201, o
+    ok, _ = poll(lambda: all(g.answer() == EU for g in (n1, n2)), 5, 0.05)
+    assert ok
+    st, _ = http_json(etcd.urls[0] + "/v3/kv/deleterange",
+                      {"key": b64(prefix + "overrides/" + o["id"])}, timeout=3)
+    assert st == 200
+    ok, _ = poll(lambda: all(g.answer() == US and not listed(g, "overrides", o["id"])
+                             for g in (n1, n2)), 5, 0.05)
+    assert ok
+    st, d = n2.post("/v1/drills", {"regions": ["us"], "mode": "live", "duration": 120,
+                                   "reason": "drill"})
+    assert st == 201, d
+    ok, _ = poll(lambda: all(g.answer() == EU for g in (n1, n2)), 5, 0.05)
+    assert ok
+    etcd_put(etcd, prefix + "drills/" + d["id"], "{}")  # not its record: as if deleted
+    ok, _ = poll(lambda: all(g.answer() == US and not listed(g, "drills", d["id"])
+                             for g in (n1, n2)), 5, 0.05)
+    assert ok, [g.get("/v1/drills")[1] for g in (n1, n2)]
+    key = prefix + "reports/n2/web/us1"
+    st, _ = http_json(etcd.urls[0] + "/v3/kv/deleterange", {"key": b64(key)}, timeout=3)
+    assert st == 200
+    ok, _ = poll(lambda: etcd_get(etcd, key) is not None, 5, 0.05)
+    assert ok  # n2 wrote it again
+    # n2's node record deleted: n2 takes it as its lease gone, and comes
+    # back on a new one.
+    lease = json.loads(etcd_get(etcd, prefix + "nodes/n2"))["lease"]
+    st, _ = http_json(etcd.urls[0] + "/v3/kv/deleterange", {"key": b64(prefix + "nodes/n2")},
+                      timeout=3)
+    assert st == 200
+    ok, _ = poll(lambda: json.loads(etcd_get(etcd, prefix + "nodes/n2") or "{}").get("lease")
+                 not in (None, lease) and
+                 len([x for x in n1.fleet()["nodes"] if x["live"]]) == 2, 10, 0.1)
+    assert ok, n1.fleet()
+    steady([n1, n2], US, 1.0)

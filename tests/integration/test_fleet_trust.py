@@ -11,7 +11,6 @@ max_overrides is refused. Needs etcd (skipped otherwise); every wait is
 bounded."""
 import base64
 import json
-import os
 import re
 import subprocess
 import tempfile
@@ -20,8 +19,8 @@ import time
 import pytest
 
 from backends import poll
-from fleetlib import (EtcdCluster, be, http_json, made, member_key,  # noqa: F401
-                      need_etcd, start_node)  # be, made: fixtures
+from fleetlib import (b64, be, etcd, http_json, made, member_keys,  # noqa: F401
+                      need_etcd, start_node)  # be, etcd, made: fixtures
 
 PREFIX = "/gtmd/it/"
 US, EU = ["127.0.0.31"], ["127.0.0.32"]
@@ -29,25 +28,9 @@ US, EU = ["127.0.0.31"], ["127.0.0.32"]
 pytestmark = pytest.mark.skipif(need_etcd() is not None, reason=need_etcd() or "")
 
 
-def b64(s):
-    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
-
-
-@pytest.fixture(scope="module")
-def etcd():
-    c = EtcdCluster(1).start()
-    yield c
-    c.stop()
-
-
 @pytest.fixture(scope="module")
 def keys():
-    d = tempfile.mkdtemp(prefix="gtmd-fleet-keys-")
-    out = {n: member_key(d, n) for n in ("n1", "n2", "n3", "mallory")}
-    yield out
-    for p, _ in out.values():
-        os.unlink(p)
-    os.rmdir(d)
+    yield from member_keys(("n1", "n2", "n3", "mallory"))
 
 
 def members(keys):
