@@ -513,3 +513,47 @@ def test_key_only_root_reads(make_gtmd, pki):
     g.signal(1)
     assert poll(lambda: "event=tls_certificate result=failed" in g.read_log()), g.read_log()
     assert serial_seen(g, pki) == 1001
+
+
+def test_zone_transfer_over_tls(make_gtmd, pki):
+    """The zone's transfer list applies over TLS as over TCP (XFR over TLS,
+    RFC 9103, without client certificates): kdig +tls AXFR gets the zone."""
+    def fn(workdir, port):
+        c = dot_config(pki)(workdir, port)
+        c["zones"][0]["transfer"] = {"allow": ["127.0.0.1"]}
+        return c
+
+    g = make_gtmd(fn)
+    r = subprocess.run([KDIG, "@127.0.0.1", "-p", str(tls_port(g)), "+tls-ca=" + pki.ca,
+                        "+tls-hostname=" + HOST, "+time=3", "+retry=0", "example.com", "AXFR"],
+                       capture_output=True, text=True, timeout=20)
+    soa = [l for l in r.stdout.splitlines() if re.match(r"^example\.com\.\s+\d+\s+IN\s+SOA", l)]
+    assert len(soa) == 2, r.stdout + r.stderr  # the SOA opens and closes the transfer
+    assert re.search(r"^www\.example\.com\.\s+\d+\s+IN\s+A\s+192\.0\.2\.80", r.stdout, re.M)
+    # sub.example.com. has no "transfer": refused over TLS too.
+    r = subprocess.run([KDIG, "@127.0.0.1", "-p", str(tls_port(g)), "+tls-ca=" + pki.ca,
+                        "+tls-hostname=" + HOST, "+time=3", "+retry=0", "sub.example.com",
+                        "AXFR"], capture_output=True, text=True, timeout=20)
+    assert "REFUSED" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("tls,want", [
+    ({"listen": "127.0.0.1:853", "certificate": "a", "key": "b"},
+     r"\$\.tls\.listen: must be a non-empty array"),
+    ({"listen": ["127.0.0.1"], "certificate": "a", "key": "b"},
+     r"\$\.tls\.listen\[0\]: must be a string like"),
+    ({"listen": ["127.0.0.1:853"], "key": "b"}, r"\$\.tls.*certificate"),
+    ({"listen": ["127.0.0.1:853"], "certificate": "a", "key": "b", "min_version": "1.1"},
+     r"\$\.tls\.min_version: must be \"1\.2\" or \"1\.3\""),
+    ({"listen": ["127.0.0.1:853"], "certificate": "a", "key": "b", "ciphers": "x"},
+     r"\$\.tls.*ciphers"),
+    ({"listen": ["127.0.0.1:853"], "certificate": "nonexistent.pem", "key": "b"},
+     r"\$\.tls: certificate \S+/nonexistent\.pem"),
+])
+def test_config_errors_name_their_path(make_gtmd, pki, tls, want):
+    g = make_gtmd(dot_config(pki), start=False)
+    g.config["tls"] = tls
+    g.write_config()
+    r = subprocess.run([GTMD, "check", "-c", g.conf_path], capture_output=True, text=True,
+                       timeout=20)
+    assert r.returncode == 1 and re.search(want, r.stderr), r.stderr
