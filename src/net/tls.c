@@ -290,5 +290,8 @@ enum tls_io tls_write(SSL *ssl, const void *buf, size_t len, size_t *n)
 
 bool tls_has_pending(const SSL *ssl)
 {
-    return SSL_has_pending(ssl) == 1;
+    /* Decrypted octets only: SSL_has_pending also counts the part of a
+     * record that has come, and a client sending half a record would make
+     * the worker spin on it until the rest came. */
+    return SSL_pending(ssl) > 0;
 }

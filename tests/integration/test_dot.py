@@ -21,6 +21,7 @@ import re
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import time
@@ -557,3 +558,50 @@ def test_config_errors_name_their_path(make_gtmd, pki, tls, want):
     r = subprocess.run([GTMD, "check", "-c", g.conf_path], capture_output=True, text=True,
                        timeout=20)
     assert r.returncode == 1 and re.search(want, r.stderr), r.stderr
+
+
+def proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        st = f.read().rsplit(")", 1)[1].split()
+    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_half_a_record_costs_no_cpu(make_gtmd, pki):
+    """A client that sends half a TLS record (its header and part of the
+    body) and waits: gtmd waits for the rest without spinning, then
+    answers the query the whole record holds."""
+    g = make_gtmd(dot_config(pki, tcp={"idle_timeout": 5}))
+    sock = socket.create_connection(("127.0.0.1", tls_port(g)), timeout=3)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = client_ctx(pki).wrap_bio(inc, out, server_hostname=HOST)
+    for _ in range(20):  # a handshake is a few flights
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(out.read())
+            inc.write(sock.recv(65536))
+    sock.sendall(out.read())  # the client's Finished
+    tls.write(frame("www.example.com.", qid=4242))
+    record = out.read()
+    sock.sendall(record[:len(record) // 2])
+    time.sleep(0.2)
+    c0 = proc_cpu_s(g.proc.pid)
+    time.sleep(1.5)
+    used = proc_cpu_s(g.proc.pid) - c0
+    assert used < 0.3, "gtmd used %.2f s of CPU waiting for half a record" % used
+    sock.sendall(record[len(record) // 2:])
+    reply = b""
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            reply += tls.read(65536)
+        except ssl.SSLWantReadError:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            inc.write(sock.recv(65536))
+            continue
+        if len(reply) >= 2 and len(reply) >= 2 + struct.unpack("!H", reply[:2])[0]:
+            break
+    sock.close()
+    msg = dns.message.from_wire(reply[2:2 + struct.unpack("!H", reply[:2])[0]])
+    assert msg.id == 4242 and addresses(msg) == ["192.0.2.80", "192.0.2.81"]
