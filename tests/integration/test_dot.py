@@ -605,3 +605,28 @@ def test_half_a_record_costs_no_cpu(make_gtmd, pki):
     sock.close()
     msg = dns.message.from_wire(reply[2:2 + struct.unpack("!H", reply[:2])[0]])
     assert msg.id == 4242 and addresses(msg) == ["192.0.2.80", "192.0.2.81"]
+
+
+def test_reload_of_paths_and_listeners(make_gtmd, pki):
+    """A reload naming other certificate files applies them (no restart
+    needed); one moving the TLS listener says a restart is needed and keeps
+    the running listener."""
+    g = make_gtmd(dot_config(pki))
+    cert, key = pki.leaf("renamed", 6006)
+    shutil.copy(cert, os.path.join(g.workdir, "new.pem"))
+    shutil.copy(key, os.path.join(g.workdir, "new.key"))
+    g.config["tls"].update({"certificate": "new.pem", "key": "new.key"})
+    g.write_config()
+    r = Admin.of(g).post("/v1/reload")
+    assert r.status == 200 and r.json["restart_needed_for_listen"] is False, r
+    assert r.json.get("restart_needed", []) == [], r.json
+    assert serial_seen(g, pki) == 6006
+    old = g.config["tls"]["listen"]
+    g.config["tls"]["listen"] = ["127.0.0.1:%d" % free_port()]
+    g.write_config()
+    r = Admin.of(g).post("/v1/reload")
+    assert r.status == 200 and r.json["restart_needed_for_listen"] is True, r
+    assert r.json["restart_needed"] == ["tls"], r.json
+    assert "tls.listen" in g.read_log()
+    g.config["tls"]["listen"] = old  # what runs
+    assert serial_seen(g, pki) == 6006
