@@ -229,10 +229,14 @@ def test_tls13_only_refuses_tls12(make_gtmd, pki):
         assert t.version() == "TLSv1.3"
 
 
-@pytest.mark.parametrize("how", ["tls13-ticket", "tls12-ticket", "tls12-session-id"])
+@pytest.mark.parametrize("how", ["tls13-ticket", "tls12-ticket", "tls12-session-id",
+                                 "tls13-cache"])
 def test_session_resumption(make_gtmd, pki, how):
-    g = make_gtmd(dot_config(pki))
-    ctx = client_ctx(pki, max_version=None if how == "tls13-ticket" else ssl.TLSVersion.TLSv1_2,
+    # tls13-cache: no stateless tickets; TLS 1.3 resumes by a ticket naming
+    # a session of the server's cache.
+    extra = {"session_tickets": False} if how == "tls13-cache" else None
+    g = make_gtmd(dot_config(pki, tls_extra=extra))
+    ctx = client_ctx(pki, max_version=None if how.startswith("tls13") else ssl.TLSVersion.TLSv1_2,
                      tickets=how != "tls12-session-id")
     with connect(g, ctx) as t:
         ask(t, "www.example.com.")  # a TLS 1.3 ticket comes after the handshake
