@@ -279,6 +279,7 @@ def test_pipelined_queries_in_order(make_gtmd, pki):
         assert ask(t, "www.example.com.").rcode() == dns.rcode.NOERROR
 
 
+@pytest.mark.threads  # the reload hands the context to the workers while they accept
 def test_reload_serves_a_new_certificate(make_gtmd, pki):
     g = make_gtmd(dot_config(pki))
     assert serial_seen(g, pki) == 1001
@@ -298,6 +299,7 @@ def test_reload_serves_a_new_certificate(make_gtmd, pki):
         before.close()
 
 
+@pytest.mark.threads
 def test_bad_certificate_on_reload_keeps_the_running_one(make_gtmd, pki):
     g = make_gtmd(dot_config(pki))
     pem = os.path.join(g.workdir, "dot.pem")
@@ -646,6 +648,8 @@ def rss_kb(pid):
     return 0
 
 
+@pytest.mark.skipif(bool(os.environ.get("GTM_TSAN")),
+                    reason="ThreadSanitizer's shadow memory is counted in the RSS")
 def test_memory_per_idle_connection(make_gtmd, pki):
     """200 TLS connections, each after one answered query, cost gtmd well
     under 64 KiB each (about 18 KiB measured, 40 under AddressSanitizer):
