@@ -677,3 +677,19 @@ def test_memory_per_idle_connection(make_gtmd, pki):
     finally:
         for t in conns:
             t.close()
+
+
+def test_key_others_can_read_is_warned_about(make_gtmd, pki):
+    g = make_gtmd(dot_config(pki), start=False)
+    key = os.path.join(g.workdir, "dot.key")
+    g.write_config()
+    os.chmod(key, 0o644)
+    r = subprocess.run([GTMD, "check", "-c", g.conf_path], capture_output=True, text=True,
+                       timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"warning: \S+: \$\.tls\.key: the TLS private key \S+/dot\.key has mode "
+                     r"0644: every user of the host can read it", r.stderr), r.stderr
+    os.chmod(key, 0o600)
+    r = subprocess.run([GTMD, "check", "-c", g.conf_path], capture_output=True, text=True,
+                       timeout=20)
+    assert r.returncode == 0 and "TLS private key" not in r.stderr, r.stderr
