@@ -260,6 +260,11 @@ static uint16_t zu_prescan(const struct zone *z, const struct zu_set *s,
             return zu_fail(out, DNS_RCODE_FORMERR, rr, ": a deletion of a record with a TTL");
         if (cls != LDNS_RR_CLASS_IN && cls != LDNS_RR_CLASS_ANY && cls != LDNS_RR_CLASS_NONE)
             return zu_fail(out, DNS_RCODE_FORMERR, rr, ": of another class");
+        /* ldns keeps a record whose RDATA ends early with fewer fields
+         * (a SOA without its serial): refused before anything reads them. */
+        const ldns_rr_descriptor *d = ldns_rr_descript(t);
+        if (!empty && d && ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d))
+            return zu_fail(out, DNS_RCODE_FORMERR, rr, ": RDATA too short for its type");
         uint8_t owner[255];
         size_t olen = ldns_rdf_size(ldns_rr_owner(rr));
         memcpy(owner, ldns_rdf_data(ldns_rr_owner(rr)), olen);
