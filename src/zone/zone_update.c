@@ -240,6 +240,22 @@ static uint16_t zu_prereqs(const struct zu_set *s, const ldns_rr_list *pre,
     return rc;
 }
 
+/* Whether rr survives the zone file: written in presentation form and
+ * read back, the same record. ldns reads some RDATA from the wire that it
+ * cannot write (a CAA with an empty tag), and an added record must load
+ * at the next start as it was served. */
+static bool zu_presentable(const ldns_rr *rr)
+{
+    char *text = ldns_rr2str(rr);
+    ldns_rr *back = NULL;
+    bool ok = text && ldns_rr_new_frm_str(&back, text, 0, NULL, NULL) == LDNS_STATUS_OK &&
+              ldns_rr_compare(back, rr) == 0;
+    if (back)
+        ldns_rr_free(back);
+    free(text);
+    return ok;
+}
+
 /* §3.4.1: every record of the update section, before any is applied. */
 static uint16_t zu_prescan(const struct zone *z, const struct zu_set *s,
                            const struct zone_update_policy *pol, const struct tsig_key *key,
@@ -265,6 +281,8 @@ static uint16_t zu_prescan(const struct zone *z, const struct zu_set *s,
         const ldns_rr_descriptor *d = ldns_rr_descript(t);
         if (!empty && d && ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d))
             return zu_fail(out, DNS_RCODE_FORMERR, rr, ": RDATA too short for its type");
+        if (cls == LDNS_RR_CLASS_IN && !zu_presentable(rr))
+            return zu_fail(out, DNS_RCODE_FORMERR, rr, ": RDATA a zone file cannot hold");
         uint8_t owner[255];
         size_t olen = ldns_rdf_size(ldns_rr_owner(rr));
         memcpy(owner, ldns_rdf_data(ldns_rr_owner(rr)), olen);

@@ -143,7 +143,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_update_check(e, &o);
     char path[128], why[256];
     snprintf(path, sizeof(path), "%s/written", e->dir);
-    FUZZ_CHECK(zone_update_write(o.rrs, path, why, sizeof(why)));
+    bool written = zone_update_write(o.rrs, path, why, sizeof(why));
+    if (!written)
+        fprintf(stderr, "fuzz_update: %s\n", why);
+    FUZZ_CHECK(written);
     struct errlist errs;
     errlist_init(&errs);
     struct zone *z = zone_load("u.test.", path, path, NULL, 0, &errs);
