@@ -25,6 +25,7 @@ def zone_file(g):
         return f.read()
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
 def test_add_then_delete_raises_the_serial_and_rewrites_the_file(make_gtmd, tcp):
     g = make_gtmd(config)
@@ -278,6 +279,7 @@ def test_check_refuses_bad_update_rules(tmp_path, entry, want):
     assert "$.zones[0]" in p.stdout + p.stderr
 
 
+@pytest.mark.threads
 def test_a_tcp_client_waits_for_a_slow_update_past_the_idle_timeout(make_gtmd):
     """A zone signed at load with 3,000 names takes longer to update than
     the TCP idle timeout (0.1 s here): the connection waiting for the

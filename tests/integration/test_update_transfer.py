@@ -104,6 +104,7 @@ def estate():
         shutil.rmtree(work, ignore_errors=True)
 
 
+@pytest.mark.threads
 def test_secondaries_take_each_update_by_ixfr(estate):
     g, s, kport = estate["g"], estate["s"], estate["kport"]
     for i, line in enumerate(['update add _acme-challenge.upd.test. 60 TXT "one"',
