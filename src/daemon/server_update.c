@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +99,9 @@ static uint16_t server_update_commit(struct server *srv, size_t zi, struct serve
         unlink(tmp);
         return DNS_RCODE_SERVFAIL;
     }
+    struct stat st; /* the new file keeps the old one's permissions */
+    if (stat(cz->file, &st) == 0)
+        (void)chmod(tmp, st.st_mode & 07777);
     struct errlist errs;
     errlist_init(&errs);
     struct snapshot *s = load_update_snapshot(cfg, cur, zi, tmp, &errs);

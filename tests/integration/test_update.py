@@ -29,6 +29,7 @@ def zone_file(g):
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
 def test_add_then_delete_raises_the_serial_and_rewrites_the_file(make_gtmd, tcp):
     g = make_gtmd(config)
+    os.chmod(os.path.join(g.workdir, "upd.test.zone"), 0o640)
     rc, out = nsupdate(g.port, g.workdir,
                        ['update add _acme-challenge.upd.test. 60 TXT "token-1"'], tcp=tcp)
     assert rc == 0, out
@@ -47,6 +48,7 @@ def test_add_then_delete_raises_the_serial_and_rewrites_the_file(make_gtmd, tcp)
     assert ask(g.port, "_acme-challenge.upd.test.", "TXT")[0] == "NXDOMAIN"
     assert serial(g.port) == 4
     assert "token" not in zone_file(g)
+    assert os.stat(os.path.join(g.workdir, "upd.test.zone")).st_mode & 0o777 == 0o640
     log = g.read_log()
     assert "event=update zone=upd.test. key=acme. client=127.0.0.1 result=changed serial=4" in log
 
