@@ -227,6 +227,10 @@ static void *server_update_main(void *arg)
         if (run.out.rrs)
             ldns_rr_list_deep_free(run.out.rrs);
         server_update_log(&run, server_elapsed_ms(&t0));
+        if (run.rcode < ADMIN_UPDATE_RCODES)
+            atomic_fetch_add(&u->srv->updates[run.rcode], 1);
+        if (run.rcode == DNS_RCODE_NOERROR && run.out.new_serial != run.out.old_serial)
+            atomic_fetch_add(&u->srv->updates_changed, 1);
         server_update_reply(job, run.rcode);
         pthread_mutex_lock(&u->lock);
     }

@@ -307,3 +307,26 @@ def test_a_tcp_client_waits_for_a_slow_update_past_the_idle_timeout(make_gtmd):
     ms = [float(x) for x in
           __import__("re").findall(r"event=update .*result=changed .*ms=([0-9.]+)", g.read_log())]
     assert ms and ms[0] > 100, ms  # it did outlast the idle timeout
+
+
+def test_metrics_count_updates_by_rcode(make_gtmd):
+    from adminlib import READ_TOKEN, Admin, admin_port, admin_section
+
+    def cfg_fn(w, p):
+        cfg = config(w, p)
+        cfg["admin"] = admin_section(w, admin_port(p), audit=False)
+        return cfg
+    g = make_gtmd(cfg_fn)
+    a = Admin.of(g)
+    a.wait_ready()
+    ok = ['update add _acme-challenge.upd.test. 60 TXT "m"']
+    assert nsupdate(g.port, g.workdir, ok)[0] == 0
+    assert nsupdate(g.port, g.workdir, ok)[0] == 0  # the same again: no change
+    assert "NXRRSET" in nsupdate(g.port, g.workdir,
+                                 ["prereq yxrrset www.upd.test. AAAA"] + ok)[1]
+    assert "REFUSED" in nsupdate(g.port, g.workdir, ['update add www.upd.test. 60 TXT "x"'])[1]
+    text = a.get("/metrics", token=READ_TOKEN).body.decode()
+    for line in ('gtmd_updates_total{rcode="NOERROR"} 2', 'gtmd_updates_total{rcode="NXRRSET"} 1',
+                 'gtmd_updates_total{rcode="REFUSED"} 1', 'gtmd_updates_total{rcode="NOTZONE"} 0',
+                 "gtmd_updates_changed_total 1"):
+        assert line in text, (line, [x for x in text.splitlines() if "update" in x])
