@@ -31,42 +31,7 @@
 #include "dnstap/dnstap.h"
 #include "serve/serve_set.h"
 
-#define BENCH_MAX_QUERIES 200000
-#define BENCH_MAX_ROUNDS 25
-
-struct bench_query {
-    uint8_t wire[DNS_HEADER_SIZE + DNS_MAX_NAME + 4 + 11];
-    size_t len;
-};
-
-static double bench_cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static size_t bench_read_queries(const char *path, struct bench_query *qs)
-{
-    FILE *f = fopen(path, "r");
-    char name[300], type[32];
-    size_t n = 0;
-    while (f && n < BENCH_MAX_QUERIES && fscanf(f, "%299s %31s", name, type) == 2) {
-        struct dns_name dn;
-        uint16_t t = dns_type_from_name(type);
-        if (!dns_name_from_str(name, &dn) || t == 0)
-            continue;
-        struct dns_opt opt = {.payload = 1232};
-        struct dns_msg_query q = {
-            .id = (uint16_t)n, .qname = &dn, .qtype = t, .qclass = DNS_CLASS_IN, .opt = &opt};
-        qs[n].len = dns_msg_build_query(&q, qs[n].wire, sizeof(qs[n].wire));
-        if (qs[n].len)
-            n++;
-    }
-    if (f)
-        fclose(f);
-    return n;
-}
+#include "bench_queries.h"
 
 static struct config *bench_config(const char *zone, unsigned sample)
 {
@@ -114,7 +79,7 @@ static double bench_run(const struct serve_set *s, const struct bench_query *qs,
     local = addr;
     ((struct sockaddr_in *)&local)->sin_port = htons(53);
     struct query_client qc = {.addr = &addr, .rng = &rng};
-    double t0 = bench_cpu(), t = t0;
+    double t0 = bench_cpu_of(CLOCK_PROCESS_CPUTIME_ID), t = t0;
     while (t - t0 < seconds) {
         qc.now_mono = qc.now_wall = (uint32_t)time(NULL);
         for (size_t i = 0; i < n; i++) {
@@ -134,15 +99,9 @@ static double bench_run(const struct serve_set *s, const struct bench_query *qs,
             tap->logged += 2;
         }
         done += n;
-        t = bench_cpu();
+        t = bench_cpu_of(CLOCK_PROCESS_CPUTIME_ID);
     }
     return (double)done / (t - t0);
-}
-
-static int bench_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv)
@@ -151,13 +110,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: dnstap_cpu ZONE QUERIES [ROUNDS [SECONDS [SAMPLE]]]\n");
         return 2;
     }
-    int rounds = argc > 3 ? atoi(argv[3]) : 7;
-    double seconds = argc > 4 ? atof(argv[4]) : 1.0;
+    int rounds;
+    double seconds;
+    bench_args(argc, argv, &rounds, &seconds);
     unsigned sample = argc > 5 ? (unsigned)atoi(argv[5]) : 1;
-    if (rounds < 1 || rounds > BENCH_MAX_ROUNDS)
-        rounds = 7;
     static struct bench_query qs[BENCH_MAX_QUERIES];
-    size_t n = bench_read_queries(argv[2], qs);
+    size_t n = bench_read_queries(argv[2], qs, false);
     if (n == 0) {
         fprintf(stderr, "dnstap_cpu: no queries in %s\n", argv[2]);
         return 1;
