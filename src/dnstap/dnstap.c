@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dnstap/dnstap_int.h"
+
 #define DNSTAP_RING_MIN (256u * 1024u) /* two 65535-octet messages and more */
 #define DNSTAP_RING_PER_ENTRY 1024u
 #define DNSTAP_HDR 8 /* before each frame: where it ends, as a ring offset */
@@ -62,9 +63,11 @@ static struct fstrm_iothr *dnstap_iothr(const struct dnstap_params *p, unsigned 
     fstrm_iothr_options_set_input_queue_size(io, p->queue_size);
     fstrm_iothr_options_set_queue_model(io, FSTRM_IOTHR_QUEUE_MODEL_SPSC);
     /* fstrm wakes its thread (a futex call on the worker, a context
-     * switch on the thread) when a queue holds exactly this many frames,
-     * else after a second idle: a quarter of the queue, so that a wake-up
-     * carries many frames and a burst still finds room. */
+     * switch on the thread) when a queue has exactly this many free
+     * places left, else after a second idle: at three quarters full, so
+     * that a wake-up carries hundreds of frames and the last quarter
+     * absorbs the thread's wake-up. Below the queue's size, or it would
+     * never be reached. */
     unsigned notify = p->queue_size / 4;
     fstrm_iothr_options_set_queue_notify_threshold(io, notify);
     /* fstrm writes at most 64 frames per system call; let them gather
