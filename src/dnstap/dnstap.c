@@ -43,10 +43,15 @@ struct dnstap {
     char sink[4200]; /* "unix:PATH" or "file:PATH" */
 };
 
+#if defined(__SANITIZE_THREAD__)
+const char dnstap_tsan_handover;
+#endif
+
 /* fstrm's free_func: the frame at data is written or discarded. */
 static void dnstap_ring_release(void *data, void *arg)
 {
     struct dnstap_queue *q = arg;
+    DNSTAP_TSAN_ACQUIRE();
     /* An atomic read: the worker's write of it is ordered before by
      * fstrm's queue, which ThreadSanitizer does not see (the library is
      * not instrumented). */
@@ -179,6 +184,7 @@ void dnstap_log(struct dnstap_queue *q, const struct dnstap_view *v, const struc
      * stays free for the next one): the I/O thread frees up to there. */
     uint64_t end = q->head + skip + dnstap_align(len);
     atomic_store_explicit((_Atomic uint64_t *)(void *)at, end, memory_order_relaxed);
+    DNSTAP_TSAN_RELEASE();
     if (fstrm_iothr_submit(q->dt->iothr, q->ioq, at + DNSTAP_HDR, len, dnstap_ring_release, q) !=
         fstrm_res_success) {
         dnstap_count(&q->dropped); /* the queue is full: the ring's head stays */

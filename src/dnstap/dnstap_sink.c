@@ -107,6 +107,7 @@ static fstrm_res dnstap_sink_write(void *obj, const struct iovec *iov, int iovcn
     struct iovec v[256]; /* fstrm writes at most 128 at once (FSTRM__WRITER_IOVEC_SIZE) */
     if (k->fd < 0 || iovcnt <= 0 || (size_t)iovcnt > sizeof(v) / sizeof(v[0]))
         return fstrm_res_failure;
+    DNSTAP_TSAN_ACQUIRE();
     memcpy(v, iov, sizeof(*iov) * (size_t)iovcnt);
     struct iovec *cur = v;
     while (iovcnt > 0) {
