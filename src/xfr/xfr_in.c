@@ -347,6 +347,18 @@ int xfr_in_notify(struct xfr_in *x, const uint8_t *origin, size_t origin_len,
     return rcode;
 }
 
+int xfr_in_expired(struct xfr_in *x, const uint8_t *origin, size_t origin_len)
+{
+    int r = -1;
+    pthread_mutex_lock(&x->lock);
+    for (size_t i = 0; i < x->n && r < 0; i++)
+        if (x->zones[i]->origin_len == origin_len &&
+            memcmp(x->zones[i]->origin, origin, origin_len) == 0)
+            r = x->zones[i]->expired ? 1 : 0;
+    pthread_mutex_unlock(&x->lock);
+    return r;
+}
+
 void xfr_in_halt(struct xfr_in *x)
 {
     if (!x || x->halted)

@@ -350,3 +350,48 @@ def test_tsig_signed_every_40th_message_is_taken_unsigned_end_is_refused(work):
         if g.proc is not None:
             g.stop()
         p.stop()
+
+
+def test_expiry_is_applied_when_the_reload_fails(work):
+    """A zone file of gtmd's own broken on disk (no reload asked for yet)
+    makes every reload fail; a secondary zone's expiry is applied to the
+    zones served all the same, on time, and lifted when its primary is back
+    (the other zones served as they were)."""
+    gport = free_port()
+    expire = 4
+    pa = HostilePrimary([Zone("a.test.", timers=(1, 1, expire))])
+    static = os.path.join(work, "static.test.zone")
+    with open(static, "w") as f:
+        f.write(copy_text("static.test.", 1))
+    zones = [zone_entry("a.test.", pa.port), {"origin": "static.test.", "file": static}]
+    g = Gtmd(work, config(gport, zones), gport)
+    pa2 = None
+    try:
+        g.start()
+        assert wait_for(lambda: serial_of(gport, "a.test.") == 1, 10) is not None
+        with open(static, "a") as f:
+            f.write("broken IN A not-an-address\n")
+        time.sleep(1.5)  # a refresh or two: each asks for a reload, which now fails
+        pa.stop()
+
+        def servfail():
+            got = ask(gport, "www0.a.test.")
+            return got is not None and got[0] == "SERVFAIL"
+
+        assert wait_for(servfail, expire + 4) is not None, g.read_log()[-3000:]
+        seen = time.time()
+        due = os.stat(os.path.join(work, "a.test.copy")).st_mtime + expire
+        assert abs(seen - due) <= 1.0, (seen - due, g.read_log()[-3000:])
+        log = g.read_log()
+        assert "event=reload result=failed" in log
+        assert "event=zone_expired zone=a.test. expired=yes" in log, log[-3000:]
+        assert serial_of(gport, "static.test.") == 1
+        pa2 = HostilePrimary([Zone("a.test.", timers=(1, 1, expire))], port=pa.port)
+        assert wait_for(lambda: ask(gport, "www0.a.test.") == ("NOERROR", ["192.0.2.10"]),
+                        5) is not None, g.read_log()[-3000:]
+    finally:
+        if g.proc is not None:
+            g.stop()
+        for p in (pa, pa2):
+            if p:
+                p.stop()
