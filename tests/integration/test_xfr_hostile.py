@@ -23,39 +23,11 @@ import subprocess
 import tempfile
 import time
 
-import dns.message
-import dns.query
 import dns.rcode
 import pytest
 
 from conftest import GTMD, Gtmd, free_port
-from hostile_primary import HostilePrimary, Zone, notify
-
-
-def ask(port, name, rdtype="A"):
-    try:
-        r = dns.query.udp(dns.message.make_query(name, rdtype), "127.0.0.1", port=port,
-                          timeout=0.5)
-    except Exception:
-        return None
-    return (dns.rcode.to_text(r.rcode()),
-            sorted(rd.to_text() for rr in r.answer for rd in rr))
-
-
-def serial_of(port, origin):
-    got = ask(port, origin, "SOA")
-    if not got or got[0] != "NOERROR" or not got[1]:
-        return None
-    return int(got[1][0].split()[2])
-
-
-def wait_for(pred, timeout):
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if pred():
-            return time.monotonic() - start
-        time.sleep(0.05)
-    return None
+from hostile_primary import HostilePrimary, Zone, ask, notify, serial_of, wait_for
 
 
 def zone_entry(origin, port, **primary):
