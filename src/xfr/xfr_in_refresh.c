@@ -71,8 +71,11 @@ static ldns_rr_list *xfr_in_take(const struct xfr_in_zone *z, const ldns_rr_list
     }
     ldns_rr_list *zone = xfr_store_result(got, cur, current, why, whylen);
     if (*current) {
-        *current = false; /* a lone SOA of another serial than ours */
-        snprintf(why, whylen, "the transfer is a lone SOA of serial %u", serial);
+        /* A lone SOA of another serial than ours, to an IXFR: the AXFR
+         * that follows (xfr_in_transfer) brings the zone. */
+        *current = false;
+        *bad = false;
+        snprintf(why, whylen, "the IXFR is a lone SOA of serial %u", serial);
         return NULL;
     }
     if (!zone) {

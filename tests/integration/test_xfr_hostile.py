@@ -265,6 +265,9 @@ def test_one_primary_killed_only_its_zone_expires_on_time(work):
             assert ask(gport, "www0." + z) == ("NOERROR", ["192.0.2.10"]), z
             assert "event=zone_expired zone=%s" % z not in g.read_log()
         assert serial_of(gport, "b.test.") == 2
+        pb.set("b.test.", serial=3)  # and still takes new serials
+        assert notify(gport, "b.test.") == dns.rcode.NOERROR
+        assert wait_for(lambda: serial_of(gport, "b.test.") == 3, 3) is not None
         assert ask(gport, "www0.p.test.")[0] == "REFUSED"  # never transferred
         assert ask(gport, "www0.f.test.")[0] == "REFUSED"
         assert retries(g, "p.test.") and retries(g, "f.test.")
