@@ -58,7 +58,10 @@ static void server_mod_confapi_apply(struct server *srv, const struct config *ne
     if (!srv->confapi_ready)
         return;
     config_api_set_params(&srv->confapi, &next->config_api);
-    config_api_note_reload(&srv->confapi); /* a file edited by hand: a version */
+    /* A file edited by hand: a version; not from a secondary zone's
+     * reload, which did not read the file. */
+    if (!next->from_running)
+        config_api_note_reload(&srv->confapi);
 }
 
 static void server_mod_confapi_halt(struct server *srv)
@@ -112,7 +115,7 @@ static void server_on_xfr_reload(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     log_info("event=reload why=\"a secondary zone changed\"");
-    json_decref(server_reload(srv, NULL, &ok));
+    json_decref(server_reload_running(srv, &ok));
     if (!ok)
         server_secondaries_expire(srv);
 }

@@ -370,3 +370,41 @@ def test_expiry_is_applied_when_the_reload_fails(work):
         for p in (pa, pa2):
             if p:
                 p.stop()
+
+
+def test_secondary_reload_reads_the_running_configuration(work):
+    """A secondary zone's new copy is served from the configuration that
+    runs, not from the file: an edit the operator has not reloaded yet,
+    broken or not, neither blocks it nor is applied by it (SIGHUP does)."""
+    gport = free_port()
+    p = HostilePrimary([Zone("good.test.")])
+    static = os.path.join(work, "static.test.zone")
+    with open(static, "w") as f:
+        f.write(copy_text("static.test.", 1))
+    running = config(gport, [zone_entry("good.test.", p.port)])
+    g = Gtmd(work, running, gport)
+    try:
+        g.start()
+        assert wait_for(lambda: serial_of(gport, "good.test.") == 1, 10) is not None
+        with open(g.conf_path, "w") as f:
+            f.write('{"listen": ["127.0.0.1:%d"], "zones": [' % gport)  # half written
+        p.set("good.test.", serial=2)
+        assert notify(gport, "good.test.") == dns.rcode.NOERROR
+        assert wait_for(lambda: serial_of(gport, "good.test.") == 2, 5) is not None, (
+            g.read_log()[-3000:])
+        edited = config(gport, [zone_entry("good.test.", p.port),
+                                {"origin": "static.test.", "file": static}])
+        g.write_config(edited)
+        p.set("good.test.", serial=3)
+        assert notify(gport, "good.test.") == dns.rcode.NOERROR
+        assert wait_for(lambda: serial_of(gport, "good.test.") == 3, 5) is not None
+        assert ask(gport, "www0.static.test.")[0] == "REFUSED"  # not applied by it
+        assert "event=reload result=failed" not in g.read_log()
+        g.signal(signal.SIGHUP)  # the operator's reload applies it
+        assert wait_for(lambda: ask(gport, "www0.static.test.") == ("NOERROR", ["192.0.2.10"]),
+                        5) is not None, g.read_log()[-3000:]
+        assert serial_of(gport, "good.test.") == 3
+    finally:
+        if g.proc is not None:
+            g.stop()
+        p.stop()
