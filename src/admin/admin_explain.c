@@ -29,6 +29,7 @@
 #include "dns/packet.h"
 #include "geo/geo_nearest.h"
 #include "policy/policy.h"
+#include "policy/policy_answer.h"
 #include "policy/policy_geo.h"
 #include "policy/policy_loss.h"
 
@@ -316,7 +317,15 @@ static json_t *explain_policy(struct explain_ctx *x)
                                   t->policy.n_candidates, "spill_regions", t->result.n_spill,
                                   "chosen", chosen));
     json_object_set_new(j, "outcome", json_string(policy_outcome_name(t->result.outcome)));
-    json_object_set_new(j, "ttl", json_integer(r->ttl));
+    json_object_set_new(j, "ttl", json_integer(policy_answer_ttl(r, &t->result)));
+    if (r->health_ttl) {
+        int64_t left = t->result.change_at_ms ? t->result.change_at_ms - health_mono_ms() : 0;
+        json_object_set_new(
+            j, "ttl_health",
+            json_pack("{s:i, s:i, s:o}", "ttl_min", (int)r->ttl_min, "ttl_max", (int)r->ttl,
+                      "change_in_s",
+                      t->result.change_at_ms ? json_real((double)left / 1000.0) : json_null()));
+    }
     json_object_set_new(j, "ecs_scope", json_integer(t->result.ecs_scope));
     json_object_set_new(j, "drills", explain_drills(x));
     if (t->policy.geo.used)

@@ -175,8 +175,13 @@ static json_t *status_geo(const struct policy_geo *pg)
         admin_view_location(j, &db->locs[s->loc]);
         json_array_append_new(samples, j);
     }
-    return json_pack("{s:s, s:s, s:I, s:o}", "database", db->path, "type", db->type ? db->type : "",
-                     "networks", (json_int_t)db->stats.networks, "samples", samples);
+    json_t *asn = db->asn_path ? json_pack("{s:s, s:s, s:I}", "database", db->asn_path, "type",
+                                           db->asn_type ? db->asn_type : "", "networks",
+                                           (json_int_t)db->asn_networks)
+                               : json_null();
+    return json_pack("{s:s, s:s, s:I, s:o, s:o}", "database", db->path, "type",
+                     db->type ? db->type : "", "networks", (json_int_t)db->stats.networks,
+                     "samples", samples, "asn", asn);
 }
 
 void admin_handle_status(struct admin_req *r)

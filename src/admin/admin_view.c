@@ -254,4 +254,6 @@ void admin_view_location(json_t *j, const struct geo_location *l)
         json_object_set_new(j, "latitude", json_real(l->lat));
         json_object_set_new(j, "longitude", json_real(l->lon));
     }
+    if (l->flags & GEO_HAS_ASN)
+        json_object_set_new(j, "asn", json_integer(l->asn));
 }

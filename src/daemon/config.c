@@ -334,6 +334,9 @@ void config_free(struct config *c)
         zone_xfr_params_free(&c->zones[i].xfr);
         xfr_in_params_free(&c->zones[i].primary);
         free(c->zones[i].catalog_dir);
+        for (size_t m = 0; m < c->zones[i].n_gen_members; m++)
+            free(c->zones[i].gen_members[m]);
+        free(c->zones[i].gen_members);
     }
     tsig_keyring_free(&c->tsig);
     free(c->listen);

@@ -48,6 +48,12 @@ struct config_zone {
     struct xfr_in_params primary;     /* "primary": a secondary zone when primary.n > 0 */
     char *catalog_dir;                /* "catalog": a catalog zone; its members' copies here */
     bool catalog_member;              /* listed by a catalog, not in the file */
+    /* "generate_catalog": gtmd makes this zone (no file: file is NULL), a
+     * catalog of its other zones (xfr_catalog_gen.h): those in
+     * gen_members, or every zone but catalogs when gen_members is NULL. */
+    bool gen_catalog;
+    char **gen_members; /* absolute presentation forms, lowercase; owned */
+    size_t n_gen_members;
 };
 
 struct config_tcp {

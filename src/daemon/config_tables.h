@@ -15,7 +15,16 @@
 
 struct config;
 
-enum config_zone_key { ZK_ORIGIN, ZK_FILE, ZK_DNSSEC, ZK_TRANSFER, ZK_PRIMARY, ZK_CATALOG, ZK_N };
+enum config_zone_key {
+    ZK_ORIGIN,
+    ZK_FILE,
+    ZK_DNSSEC,
+    ZK_TRANSFER,
+    ZK_PRIMARY,
+    ZK_CATALOG,
+    ZK_GENERATE_CATALOG,
+    ZK_N
+};
 extern const struct cfgschema config_zone_schema, config_tcp_schema;
 
 /* The "zones" array v into c->zones (c->tsig already parsed: transfers

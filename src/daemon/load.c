@@ -29,11 +29,13 @@
 #include "policy/policy_ramp.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
+#include "xfr/xfr_catalog_gen.h"
 #include "zone/zone_journal.h"
 #include "zone/zone_load.h"
 #include "zone/zone_verify.h"
 #include "daemon/config_keys.h"
 #include "daemon/load_secondary.h"
+#include "geo/geo_overlay.h"
 #include "geo/geo_params.h"
 
 struct load_behind {
@@ -200,19 +202,38 @@ static void load_attach(struct snapshot *s, const struct config *cfg,
     ((struct zone_node *)node)->policy = b;
 }
 
-/* Opens the geo database (a fresh read at every load, so a reload picks up
- * a new file) and compiles the geo and nearest records over it. */
+/* Opens one geo database file at key k of the geoip section; NULL with
+ * the error added when it cannot be read. */
+static struct geo_db *load_geo_file(const struct config *cfg, enum geo_params_key k,
+                                    const char *file, struct errlist *errs)
+{
+    char why[256];
+    struct geo_db *db = geo_db_open(file, why, sizeof(why));
+    if (!db)
+        errlist_add(errs, "%s: %s: %s: %s", cfg->path,
+                    config_sub_path(CFG_K_GEOIP, &geo_schema, k).s, file, why);
+    return db;
+}
+
+/* Opens the geo databases (a fresh read at every load, so a reload picks
+ * up new files), lays the ASN one over the location one, and compiles the
+ * geo and nearest records over the result. */
 static struct policy_geo *load_geo(const struct config *cfg, const struct gslb *g,
                                    struct errlist *errs)
 {
-    struct geo_db *db = NULL;
-    if (cfg->geo.database) {
+    struct geo_db *db = NULL, *asn = NULL;
+    if (cfg->geo.database && !(db = load_geo_file(cfg, GEO_K_DATABASE, cfg->geo.database, errs)))
+        return NULL;
+    if (cfg->geo.asn_database) {
+        asn = load_geo_file(cfg, GEO_K_ASN_DATABASE, cfg->geo.asn_database, errs);
         char why[256];
-        db = geo_db_open(cfg->geo.database, why, sizeof(why));
-        if (!db) {
-            errlist_add(errs, "%s: %s: %s: %s", cfg->path,
-                        config_sub_path(CFG_K_GEOIP, &geo_schema, GEO_K_DATABASE).s,
-                        cfg->geo.database, why);
+        if (!asn || !(db = geo_db_overlay(db, asn, why, sizeof(why)))) {
+            if (asn)
+                errlist_add(errs, "%s: %s: %s: %s", cfg->path,
+                            config_sub_path(CFG_K_GEOIP, &geo_schema, GEO_K_ASN_DATABASE).s,
+                            cfg->geo.asn_database, why);
+            else
+                geo_db_free(db);
             return NULL;
         }
     }
@@ -272,8 +293,8 @@ static void *load_zones_run(void *arg)
         abort();
     for (size_t i = j->first; i < j->cfg->n_zones; i += j->step) {
         const struct config_zone *cz = &j->cfg->zones[i];
-        if (load_secondary_pending(cz))
-            continue; /* no copy yet: served once a transfer brings one */
+        if (load_secondary_pending(cz) || cz->gen_catalog)
+            continue; /* no copy yet: served once a transfer brings one; or made later */
         size_t n_extra = load_extra_names(j->cfg, j->g, i, extra, flags);
         j->zones[i] = zone_load_signed(cz->origin, cz->file, cz->file, extra, flags, n_extra,
                                        &cz->dnssec.sign, &j->errs[i]);
@@ -336,14 +357,43 @@ static void load_transfer(struct zone *z, const struct zone_xfr_params *xp,
     z->xfr_key = xp->key ? tsig_keyring_by_id(kr, xp->key) : NULL;
 }
 
-/* Loads (and signs) every zone of cfg and attaches the policy records of
- * g (borrowed, may be NULL); NULL with errors in errs. */
+static const struct zone *load_zone_named(const struct snapshot *s, const uint8_t *origin,
+                                          size_t len);
+
+/* Makes the catalog zone cz lists of gtmd's zones (xfr_catalog_gen.h);
+ * its serial moves from prev's copy only when the list changed. */
+static struct zone *load_gen_catalog(const struct config_zone *cz, const struct snapshot *prev,
+                                     struct errlist *errs)
+{
+    struct dns_name n;
+    const struct zone *old =
+        dns_name_from_str(cz->origin, &n) ? load_zone_named(prev, n.wire, n.len) : NULL;
+    uint64_t digest = xfr_catalog_digest(cz->gen_members, cz->n_gen_members);
+    uint32_t serial = xfr_catalog_serial(old != NULL, old ? old->gen_digest : 0,
+                                         old ? old->serial : 0, digest, (uint32_t)time(NULL));
+    char *text = xfr_catalog_text(cz->origin, cz->gen_members, cz->n_gen_members, serial);
+    char display[1100];
+    snprintf(display, sizeof(display), "(catalog %s, generated)", cz->origin);
+    struct zone *z = zone_load_text(cz->origin, text, display, errs);
+    free(text);
+    if (z)
+        z->gen_digest = digest;
+    return z;
+}
+
+/* Loads (and signs) every zone of cfg, makes the generated ones (their
+ * serials from prev, may be NULL), and attaches the policy records of g
+ * (borrowed, may be NULL); NULL with errors in errs. */
 static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
-                                      struct errlist *errs, struct errlist *warns)
+                                      const struct snapshot *prev, struct errlist *errs,
+                                      struct errlist *warns)
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();
     struct zone **zones = load_zones(cfg, g, errs, warns);
+    for (size_t i = 0; i < cfg->n_zones; i++)
+        if (cfg->zones[i].gen_catalog)
+            zones[i] = load_gen_catalog(&cfg->zones[i], prev, errs);
     /* The parse threads (load_zones' second one, zone_load's two-thread
      * parse) freed their temporaries into malloc arenas of their own,
      * which keep them: 16 MB more resident after the 1M-record load (182
@@ -444,7 +494,7 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     struct gslb *g = cfg->gslb;
     cfg->gslb = NULL;
     size_t before = errs->count;
-    struct snapshot *s = load_snapshot(cfg, g, errs, warns);
+    struct snapshot *s = load_snapshot(cfg, g, prev ? prev->zones : NULL, errs, warns);
     /* Also after zone errors, so that check reports both at once. */
     struct policy_geo *geo = load_geo(cfg, g, errs);
     if (!s || errs->count != before) {
@@ -481,7 +531,7 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
 struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
                               uint64_t generation, struct errlist *errs)
 {
-    struct snapshot *s = load_snapshot(cfg, cur->gslb, errs, NULL);
+    struct snapshot *s = load_snapshot(cfg, cur->gslb, cur->zones, errs, NULL);
     if (!s)
         return NULL;
     if (cur->gslb)

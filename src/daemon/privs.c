@@ -149,7 +149,10 @@ static void privs_check_zones(const struct config *c, struct errlist *errs, cons
     for (size_t i = 0; i < c->n_zones; i++) {
         snprintf(entry, sizeof(entry), "%s[%zu]", at, i);
         cfgschema_key_path(key, sizeof(key), &config_zone_schema, ZK_FILE, entry);
-        /* A secondary zone's copy may not exist yet; gtmd replaces it. */
+        /* A secondary zone's copy may not exist yet; gtmd replaces it. A
+         * generated catalog has no file. */
+        if (!c->zones[i].file)
+            continue;
         if (c->zones[i].primary.n)
             privs_check_write(c, errs, key, "secondary zone's copy", c->zones[i].file, true, who);
         else

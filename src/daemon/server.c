@@ -162,12 +162,14 @@ json_t *server_geo_loaded(const struct serve_set *set)
     const struct geo_db *db = set->geo ? set->geo->db : NULL;
     if (!db)
         return json_null();
-    log_info("event=geo_database file=%s type=%s networks=%llu locations=%u load_ms=%.1f", db->path,
-             db->type ? db->type : "", (unsigned long long)db->stats.networks, db->n_locs,
-             db->stats.load_seconds * 1e3);
-    return json_pack("{s:s, s:s?, s:I, s:I, s:f}", "database", db->path, "type", db->type,
+    log_info("event=geo_database file=%s type=%s networks=%llu locations=%u load_ms=%.1f%s%s",
+             db->path, db->type ? db->type : "", (unsigned long long)db->stats.networks, db->n_locs,
+             db->stats.load_seconds * 1e3, db->asn_path ? " asn_file=" : "",
+             db->asn_path ? db->asn_path : "");
+    return json_pack("{s:s, s:s?, s:I, s:I, s:f, s:s?}", "database", db->path, "type", db->type,
                      "networks", (json_int_t)db->stats.networks, "locations",
-                     (json_int_t)db->n_locs, "load_ms", db->stats.load_seconds * 1e3);
+                     (json_int_t)db->n_locs, "load_ms", db->stats.load_seconds * 1e3,
+                     "asn_database", db->asn_path);
 }
 
 void server_set_resign_due(struct server *srv)

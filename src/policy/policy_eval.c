@@ -26,6 +26,10 @@ struct eval_ctx {
     const struct policy_overlay *ov;
     struct policy_dial_client *dc; /* NULL: no client (dials and ramps do not apply) */
     struct policy_trace *trace;
+    /* Health-aware TTL (r->health_ttl): the earliest time (health_mono_ms)
+     * a consulted endpoint's probe verdict or a ramp may change the
+     * answer; 0 = none known. */
+    int64_t change_at;
     bool epoch_ok;    /* the health state read is of one epoch, so far */
     uint64_t epoch;   /* which (health_epoch_enter) */
     int8_t az_up[64]; /* -1 unknown, 0 down, 1 up */
@@ -70,6 +74,23 @@ static void eval_trace_region(struct eval_ctx *x, const struct policy_pool *p, u
         r->has_type = r->has_type || (p->eps[i].region == region && p->eps[i].rtype == rtype);
 }
 
+static void eval_change_at(struct eval_ctx *x, int64_t t)
+{
+    if (t && (!x->change_at || t < x->change_at))
+        x->change_at = t;
+}
+
+/* A health-aware TTL's input: when the endpoints of region that this
+ * query consulted may change state (off unless the record asks). */
+static void eval_note_changes(struct eval_ctx *x, const struct policy_pool *p, uint16_t region)
+{
+    if (!x->r->health_ttl)
+        return;
+    for (size_t i = 0; i < p->n_eps; i++)
+        if (p->eps[i].region == region)
+            gslb_endpoint_state_at(x->g, &p->eps[i], x->ov, &x->change_at);
+}
+
 /* An up region during its failback ramp: true when the client is back
  * already (its bucket is in the ramp's share). */
 static bool eval_ramp(struct eval_ctx *x, uint16_t region)
@@ -79,6 +100,10 @@ static bool eval_ramp(struct eval_ctx *x, uint16_t region)
     if (share >= POLICY_DIAL_FULL)
         return true;
     uint16_t b = policy_dial_bucket(x->dc, x->g->ramp->salt[region]);
+    /* The share grows linearly: a client held back is back when it
+     * reaches its bucket, and its answer changes then. */
+    if (b >= share && x->r->health_ttl)
+        eval_change_at(x, start + (int64_t)x->r->ramp_ms * b / POLICY_DIAL_FULL + 1);
     struct policy_trace *t = x->trace;
     if (t && t->n_regions > 0 && t->regions[t->n_regions - 1].region == region) {
         struct policy_trace_region *tr = &t->regions[t->n_regions - 1];
@@ -101,6 +126,7 @@ static void eval_collect(struct eval_ctx *x, const struct policy_pool *p, uint16
         unsigned healthy = 0, total = 0;
         bool up = gslb_region_up(x->g, p, region, x->ov, &healthy, &total);
         eval_trace_region(x, p, region, rtype, up, healthy, total);
+        eval_note_changes(x, p, region);
         if (up && x->r->ramp_ms && x->dc && x->g->ramp)
             up = eval_ramp(x, region);
         if (!up)
@@ -393,6 +419,7 @@ static void eval_run(const struct gslb *g, const struct policy_record *r, uint16
     out->n_spill = 0;
     out->ecs_scope = 0;
     out->geo_kind = POLICY_GEO_NONE;
+    out->change_at_ms = 0;
     struct policy_order ord = {r->regions, (uint16_t)r->n_regions};
     if (given)
         ord = *given;
@@ -410,6 +437,10 @@ static void eval_run(const struct gslb *g, const struct policy_record *r, uint16
         eval_select(r, sel, &s, c, out);
     }
     out->ecs_scope = eval_scope(&x, c, &eg, out->ecs_scope);
+    int64_t planned = r->health_ttl && g->health ? health_core_planned(g->health) : 0;
+    if (planned > health_mono_ms())
+        eval_change_at(&x, planned);
+    out->change_at_ms = x.change_at;
 }
 
 void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,

@@ -167,6 +167,10 @@ struct zone {
     /* Differences from older serials, for IXFR (zone_journal.h): owned,
      * set by the daemon before the set is published; NULL = none. */
     struct zone_journal *journal;
+    /* A zone gtmd makes (a catalog of its zones, xfr_catalog_gen.h): the
+     * digest of what it lists, so that the next load keeps the serial when
+     * nothing changed. Set by the loader; 0 for every other zone. */
+    uint64_t gen_digest;
 };
 
 /* Exact lookup of a lowercase wire name; NULL when absent. */
