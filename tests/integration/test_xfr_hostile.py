@@ -64,6 +64,7 @@ def refusals(g):
                       g.read_log())
 
 
+@pytest.mark.threads  # refresh threads at once, workers taking NOTIFY, the main thread reloading
 def test_bad_transfers_are_refused_and_nothing_else_stops(work):
     gport = free_port()
     p = HostilePrimary([Zone("good.test."), Zone("bad.test.")])
@@ -218,6 +219,7 @@ def test_first_transfer_backs_off_from_seconds_and_notify_starts_over(work):
 EXPIRE = 6
 
 
+@pytest.mark.threads  # five zones' refresh threads, the expiry tick, reloads
 def test_one_primary_killed_only_its_zone_expires_on_time(work):
     """Five secondary zones: a, b and c from three primaries (SOA refresh 1
     s, retry 1 s, expire 6 s), one whose primary never answers and one whose
