@@ -33,6 +33,7 @@
 #include "serve/serve.h"
 
 struct webhook_core;
+struct dnstap;
 
 struct health_service;
 struct fleet;
@@ -75,6 +76,7 @@ struct admin_env {
     struct fleet *fleet;                   /* NULL without a fleet (fleet_view.h) */
     const struct shared_store *store;      /* overrides go through it when not NULL */
     struct webhook_core *webhooks;         /* outgoing notifications (webhook.h); NULL: none */
+    const struct dnstap *dnstap;           /* the dnstap writer (dnstap.h); NULL: none */
     const struct admin_config_ops *config; /* /v1/config (NULL: not served); outlives admin */
 };
 

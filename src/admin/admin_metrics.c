@@ -51,9 +51,28 @@ static void metrics_guard(struct evbuffer *b, const struct serve_query_totals *t
                                 (unsigned long long)tot->rrl[c][a]);
 }
 
+/* DNS over TLS connections (src/net/tls.h), zeros included. */
+static void metrics_tls(struct evbuffer *b, const struct serve_query_totals *tot)
+{
+    static const char *const kinds[SERVE_TLS_KINDS] = {[SERVE_TLS_FULL] = "full",
+                                                       [SERVE_TLS_RESUMED] = "resumed",
+                                                       [SERVE_TLS_FAILED] = "failed",
+                                                       [SERVE_TLS_TIMEOUT] = "timeout"};
+    metrics_head(b, "gtmd_tls_connections_total", "counter", "DNS over TLS connections accepted.");
+    evbuffer_add_printf(b, "gtmd_tls_connections_total %llu\n",
+                        (unsigned long long)tot->tls[SERVE_TLS_ACCEPTED]);
+    metrics_head(b, "gtmd_tls_handshakes_total", "counter",
+                 "DNS over TLS handshakes by result: full, resumed (a session ticket or the "
+                 "session cache), failed (not TLS, nothing in common, cut short), timeout "
+                 "(unfinished at the TCP idle timeout).");
+    for (int k = SERVE_TLS_FULL; k < SERVE_TLS_KINDS; k++)
+        evbuffer_add_printf(b, "gtmd_tls_handshakes_total{result=\"%s\"} %llu\n", kinds[k],
+                            (unsigned long long)tot->tls[k]);
+}
+
 static void metrics_queries(struct evbuffer *b, struct serve *sv)
 {
-    static const char *const transports[SERVE_TRANSPORTS] = {"udp", "tcp"};
+    static const char *const transports[SERVE_TRANSPORTS] = {"udp", "tcp", "tls"};
     struct serve_query_totals tot;
     serve_sum_queries(sv, &tot);
     metrics_head(b, "gtmd_queries_total", "counter",
@@ -68,6 +87,7 @@ static void metrics_queries(struct evbuffer *b, struct serve *sv)
                         transports[t], sv->qtype_label(q), sv->rcode_label(rc), n);
             }
     metrics_guard(b, &tot);
+    metrics_tls(b, &tot);
 }
 
 static void metrics_records(struct evbuffer *b, struct serve *sv, const struct serve_set *s)

@@ -16,8 +16,10 @@
 #include "dns/name.h"
 #include "dns/packet.h"
 #include "dns/tsig.h"
+#include "dns/tsig_replay.h"
 #include "policy/policy_loss.h"
 #include "xfr/xfr_in.h"
+#include "zone/zone_update_params.h"
 
 /* One query's state on the worker's stack. */
 struct query_ctx {
@@ -72,7 +74,8 @@ static uint64_t query_wall(const struct query_ctx *c)
  * Knot say. IXFR over UDP (RFC 1995 §2) for our apex: REFUSED, as NSD and
  * Knot answer (a secondary then asks over TCP). Over TCP, for our apex:
  * REFUSED unless the client is in the zone's "transfer" allow list; NOTAUTH unless the request is
- * signed with the zone's key when it has one; else the transfer begins in the caller's struct
+ * signed with the zone's key when it has one, and NOTAUTH with BADTIME for a signed request whose
+ * MAC was seen before within its window (a replay); else the transfer begins in the caller's struct
  * answer_xfr (no reply is encoded here: -2). An IXFR gets the differences from the zone's journal
  * when it has them, else the whole zone (RFC 1995 §4).
  */
@@ -93,6 +96,13 @@ static int query_transfer(struct query_ctx *c)
         return DNS_RCODE_REFUSED;
     if (z->xfr_key && c->tsig.key != z->xfr_key)
         return DNS_RCODE_NOTAUTH;
+    /* A signed request seen before within its window is a replay: BADTIME,
+     * signed (tsig_replay.h says why transfers only). */
+    if (c->tsig.key &&
+        tsig_replay_seen(c->s->tsig_replay, &c->tsig, query_wall(c), c->tsig.window)) {
+        c->tsig.error = TSIG_BADTIME;
+        return DNS_RCODE_NOTAUTH;
+    }
     answer_xfr_begin(c->client->xfr, c->s, z, q, c->client->addr, &c->tsig);
     uint32_t serial;
     if (q->qtype == DNS_TYPE_IXFR && answer_xfr_client_serial(c->in, c->inlen, q, &serial))
@@ -200,6 +210,44 @@ static size_t query_notify(struct query_ctx *c)
     return query_reply(c, (uint16_t)rc, NULL);
 }
 
+/* An UPDATE (RFC 2136 §3.1): the zone section names the apex of a zone
+ * we are the primary of (else NOTAUTH; a secondary zone too, as NSD and
+ * Knot without forwarding say), the request is signed with a key that has
+ * rules for that zone (else REFUSED), and there is an updater to take it
+ * (else REFUSED). Then it is handed on: no reply here (0). */
+static size_t query_update(struct query_ctx *c)
+{
+    const struct dns_query *q = c->q;
+    if (q->qtype != DNS_TYPE_SOA)
+        return query_reply(c, DNS_RCODE_FORMERR, NULL);
+    const struct zone *z =
+        q->qclass == DNS_CLASS_IN ? snapshot_find_zone(c->s->zones, &q->qname, q->qtype) : NULL;
+    if (!z || !dns_name_equal(z->origin, z->origin_len, q->qname.wire, q->qname.len) ||
+        z->secondary)
+        return query_reply(c, DNS_RCODE_NOTAUTH, NULL);
+    if (!c->client->update || !c->tsig.key ||
+        !zone_update_allowed(z->update, c->tsig.key, NULL, 0, 0))
+        return query_reply(c, DNS_RCODE_REFUSED, NULL);
+    c->client->update->start = true;
+    c->client->update->tsig = c->tsig;
+    return 0;
+}
+
+size_t query_update_reply(const uint8_t *in, size_t inlen, uint16_t rcode, struct tsig_ctx *tsig,
+                          uint64_t now, uint8_t *out, size_t cap)
+{
+    struct dns_query q;
+    if (dns_query_parse(in, inlen, &q) != DNS_PARSE_OK || DNS_OPCODE(q.flags) != DNS_OPCODE_UPDATE)
+        return 0;
+    struct encode_params ep = {.max_size = cap, .edns_advertise = 1232};
+    if (tsig->key)
+        ep.max_size -= tsig_record_len(tsig);
+    size_t n = answer_encode_error(&q, rcode, &ep, out);
+    if (tsig->key)
+        n = tsig_sign(tsig, out, n, cap, true, now, TSIG_OK);
+    return n;
+}
+
 /* Decides and encodes the parsed query r (c->rcode gets the reply's rcode). */
 static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
 {
@@ -228,6 +276,8 @@ static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
         return query_reply(c, (uint16_t)bad_sig, NULL);
     if (DNS_OPCODE(q->flags) == DNS_OPCODE_NOTIFY)
         return query_notify(c);
+    if (DNS_OPCODE(q->flags) == DNS_OPCODE_UPDATE)
+        return query_update(c);
     if (q->qclass == DNS_CLASS_CH) {
         if (answer_identity(c->s, q, &plan))
             return query_reply(c, DNS_RCODE_NOERROR, &plan);

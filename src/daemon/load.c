@@ -2,8 +2,10 @@
  * load.c -- builds a served set from a config.
  */
 #include "daemon/load.h"
+#include "daemon/load_int.h"
 
 #include "dns/tsig_params.h"
+#include "dns/tsig_replay.h"
 #include "net/notify_out.h"
 
 #include <arpa/inet.h>
@@ -86,7 +88,7 @@ void load_drop_behind(struct serve_set *old)
 }
 
 /* Index of the configured zone with the longest origin above name, or -1. */
-static int load_zone_of(const struct config *cfg, const struct dns_name *name)
+int load_zone_of(const struct config *cfg, const struct dns_name *name)
 {
     int best = -1;
     size_t best_len = 0;
@@ -104,8 +106,8 @@ static int load_zone_of(const struct config *cfg, const struct dns_name *name)
 /* The policy names that fall into zone zi (for zone_load's extra names),
  * with the type each record answers (a zone signed at load lists it in
  * the name's NSEC or NSEC3 bitmap). */
-static size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
-                               struct dns_name *out, uint16_t *flags)
+size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
+                        struct dns_name *out, uint16_t *flags)
 {
     size_t n = 0;
     for (size_t i = 0; g && i < g->n_records; i++) {
@@ -151,9 +153,8 @@ static bool load_node_has_data(const struct zone_node *node)
 
 /* Attaches binding b (records named like r) to its zone node, reporting
  * conflicts with the zone's own data. */
-static void load_attach(struct snapshot *s, const struct config *cfg,
-                        const struct policy_binding *b, const struct policy_record *r,
-                        struct errlist *errs, struct errlist *warns)
+void load_attach(struct snapshot *s, const struct config *cfg, const struct policy_binding *b,
+                 const struct policy_record *r, struct errlist *errs, struct errlist *warns)
 {
     const char *cfgpath = cfg->path;
     struct dns_name n;
@@ -241,8 +242,8 @@ static struct policy_geo *load_geo(const struct config *cfg, const struct gslb *
 }
 
 /* Checks a signed zone (zone_verify.h); false when it has errors. */
-static bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
-                        struct errlist *warns)
+bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
+                 struct errlist *warns)
 {
     struct errlist local;
     errlist_init(&local);
@@ -383,10 +384,12 @@ static struct zone *load_gen_catalog(const struct config_zone *cz, const struct 
 
 /* Loads (and signs) every zone of cfg, makes the generated ones (their
  * serials from prev, may be NULL), and attaches the policy records of g
- * (borrowed, may be NULL); NULL with errors in errs. */
+ * (borrowed, may be NULL); NULL with errors in errs. The zones' transfer
+ * keys point into kr, which must live as long as they do (the set's own
+ * keyring). */
 static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
-                                      const struct snapshot *prev, struct errlist *errs,
-                                      struct errlist *warns)
+                                      const struct tsig_keyring *kr, const struct snapshot *prev,
+                                      struct errlist *errs, struct errlist *warns)
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();
@@ -415,7 +418,7 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
                      "transfer from its primary\"",
                      cz->origin);
         if (z)
-            load_transfer(z, &cz->xfr, &cfg->tsig);
+            load_zone_roles(z, cz, kr);
         if (z && load_secondary_expired(cz, z)) {
             z->expired = true;
             log_warn("event=zone_expired zone=%s why=\"not refreshed from its primary within "
@@ -440,6 +443,14 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
     return s;
 }
 
+void load_zone_roles(struct zone *z, const struct config_zone *cz, const struct tsig_keyring *kr)
+{
+    load_transfer(z, &cz->xfr, kr);
+    z->secondary = cz->primary.n > 0;
+    if (!z->secondary)
+        z->update = zone_update_policy_build(&cz->update, kr, &z->arena);
+}
+
 static struct serve_limits load_limits(const struct config *cfg)
 {
     return (struct serve_limits){.edns_udp_max = cfg->edns_udp_max,
@@ -448,7 +459,8 @@ static struct serve_limits load_limits(const struct config *cfg)
                                  .tcp_message_ms = cfg->tcp.message_timeout_ms};
 }
 
-/* What a set says and guards besides its data: the identity texts, the
+/* What a set says and guards besides its data: the identity texts, what
+ * the workers log to dnstap, the
  * cookie secrets (carried from prev) and the rate limiting (cfg->rrl, taken;
  * the table of prev kept when its size is the same). False with an error in
  * errs. */
@@ -457,7 +469,13 @@ static bool load_guard(struct serve_set *set, struct config *cfg, const struct s
 {
     set->identity.identity = cfg->identity ? jsoncfg_strdup(cfg->identity) : NULL;
     set->identity.version = cfg->version ? jsoncfg_strdup(cfg->version) : NULL;
+    set->dnstap = dnstap_view_new(&cfg->dnstap, cfg->n_listen, cfg->identity, cfg->version);
     set->cookies = cfg->cookies;
+    set->tsig_replay = tsig_replay_reuse(prev ? prev->tsig_replay : NULL);
+    if (!set->tsig_replay) {
+        errlist_add(errs, "%s: out of memory for the TSIG replay cache", cfg->path);
+        return false;
+    }
     if (!cookie_params_carry(&set->cookies, prev ? &prev->cookies : NULL)) {
         errlist_add(errs, "%s: %s: no random octets for the cookie secret", cfg->path,
                     config_key_path(CFG_K_COOKIES).s);
@@ -479,7 +497,7 @@ static bool load_guard(struct serve_set *set, struct config *cfg, const struct s
 /* The signatures of the policy answers of zones signed at load, for the
  * current state, before anyone reads the set; the health thread signs
  * the answers of later states (server.c). */
-static void load_policy_sigs(struct serve_set *set)
+void load_policy_sigs(struct serve_set *set)
 {
     struct policy_sigs_retired none = {0};
     set->sigs = policy_sigs_new(set->gslb, set->zones, 0);
@@ -494,7 +512,7 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     struct gslb *g = cfg->gslb;
     cfg->gslb = NULL;
     size_t before = errs->count;
-    struct snapshot *s = load_snapshot(cfg, g, prev ? prev->zones : NULL, errs, warns);
+    struct snapshot *s = load_snapshot(cfg, g, &cfg->tsig, prev ? prev->zones : NULL, errs, warns);
     /* Also after zone errors, so that check reports both at once. */
     struct policy_geo *geo = load_geo(cfg, g, errs);
     if (!s || errs->count != before) {
@@ -528,12 +546,9 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     return set;
 }
 
-struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
-                              uint64_t generation, struct errlist *errs)
+struct serve_set *load_set_like(struct serve_set *cur, struct snapshot *s, uint64_t generation,
+                                const char *cfgpath, struct errlist *errs)
 {
-    struct snapshot *s = load_snapshot(cfg, cur->gslb, cur->zones, errs, NULL);
-    if (!s)
-        return NULL;
     if (cur->gslb)
         gslb_ref(cur->gslb);
     struct serve_set *set = serve_set_new(s, cur->gslb, generation, &cur->limits);
@@ -544,19 +559,32 @@ struct serve_set *load_resign(const struct config *cfg, const struct serve_set *
     set->identity.identity = cur->identity.identity ? jsoncfg_strdup(cur->identity.identity) : NULL;
     set->identity.version = cur->identity.version ? jsoncfg_strdup(cur->identity.version) : NULL;
     set->cookies = cur->cookies;
+    set->tsig_replay = cur->tsig_replay ? tsig_replay_reuse(cur->tsig_replay) : NULL;
     if (cur->gslb && cur->gslb->health) /* mapped: the answers can be evaluated */
         load_policy_sigs(set);
     if (cur->rrl) {
         set->rrl = rrl_params_copy(cur->rrl);
         set->rrl_table = rrl_table_reuse(cur->rrl_table, cur->rrl->table_size);
         if (!set->rrl || !set->rrl_table) {
-            errlist_add(errs, "%s: %s: out of memory copying the rate limiting", cfg->path,
+            errlist_add(errs, "%s: %s: out of memory copying the rate limiting", cfgpath,
                         config_key_path(CFG_K_RRL).s);
             serve_set_free(set);
             return NULL;
         }
     }
+    serve_set_take_tsig(set, cur);
     return set;
+}
+
+struct serve_set *load_resign(const struct config *cfg, struct serve_set *cur, uint64_t generation,
+                              struct errlist *errs)
+{
+    /* The keys are cur's: the new set takes its keyring over
+     * (load_set_like), so the zones' keys and update rules stay valid. */
+    struct snapshot *s = load_snapshot(cfg, cur->gslb, &cur->tsig, cur->zones, errs, NULL);
+    if (!s)
+        return NULL;
+    return load_set_like(cur, s, generation, cfg->path, errs);
 }
 
 uint32_t load_resign_interval(const struct config *cfg)
@@ -716,6 +744,21 @@ struct notify_job *load_notify_job(const struct config *cfg, const struct snapsh
     return job;
 }
 
+void load_journal_zone(const struct config *cfg, size_t zi, const struct zone *old,
+                       struct zone *now)
+{
+    const struct config_zone *cz = &cfg->zones[zi];
+    if (!cz->xfr.journal || !now)
+        return;
+    struct zone_journal *j = calloc(1, sizeof(*j));
+    char why[600];
+    if (!j)
+        return;
+    if (!zone_journal_update(cz->xfr.journal, cz->xfr.journal_max, old, now, j, why, sizeof(why)))
+        log_warn("event=journal zone=%s result=failed why=\"%s\"", cz->origin, why);
+    now->journal = j;
+}
+
 void load_journals(const struct config *cfg, const struct serve_set *prev, struct serve_set *now)
 {
     for (size_t i = 0; i < cfg->n_zones; i++) {
@@ -725,14 +768,6 @@ void load_journals(const struct config *cfg, const struct serve_set *prev, struc
             continue;
         struct zone *z = (struct zone *)load_zone_named(now->zones, n.wire, n.len);
         const struct zone *old = prev ? load_zone_named(prev->zones, n.wire, n.len) : NULL;
-        struct zone_journal *j = calloc(1, sizeof(*j));
-        char why[600];
-        if (!z || !j) {
-            free(j);
-            continue;
-        }
-        if (!zone_journal_update(cz->xfr.journal, cz->xfr.journal_max, old, z, j, why, sizeof(why)))
-            log_warn("event=journal zone=%s result=failed why=\"%s\"", cz->origin, why);
-        z->journal = j;
+        load_journal_zone(cfg, i, old, z);
     }
 }

@@ -136,6 +136,15 @@ static bool tsig_parse_rdata(const uint8_t *pkt, size_t len, const struct dns_qu
     return end - p - 6 == t->other_len;
 }
 
+/* The clock difference a message with this Fudge may have: the smaller
+ * of its own and the key's (RFC 8945 5.2.3 checks the message's Fudge; a
+ * requester that sends 65535 must not get 18 hours). */
+static uint16_t tsig_window(const struct tsig_key *k, uint16_t fudge)
+{
+    uint16_t mine = k->fudge ? k->fudge : TSIG_FUDGE;
+    return fudge < mine ? fudge : mine;
+}
+
 enum tsig_error tsig_verify(const struct tsig_keyring *kr, const uint8_t *pkt, size_t len,
                             const struct dns_query *q, uint64_t now, struct tsig_ctx *ctx)
 {
@@ -178,8 +187,9 @@ enum tsig_error tsig_verify(const struct tsig_keyring *kr, const uint8_t *pkt, s
         return ctx->error = TSIG_BADSIG;
     memcpy(ctx->mac, t.mac, t.mac_len);
     ctx->mac_len = t.mac_len;
+    ctx->window = tsig_window(k, ctx->fudge);
     uint64_t d = now > ctx->time_signed ? now - ctx->time_signed : ctx->time_signed - now;
-    if (d > ctx->fudge)
+    if (d > ctx->window)
         return ctx->error = TSIG_BADTIME;
     return ctx->error = TSIG_OK;
 }
@@ -236,8 +246,12 @@ size_t tsig_sign(struct tsig_ctx *ctx, uint8_t *msg, size_t len, size_t cap, boo
         return len;
     uint8_t times[8], other[6];
     uint16_t other_len = 0;
-    tsig_put48(times, now);
-    dns_put16(times + 6, TSIG_FUDGE);
+    /* A BADTIME reply carries the request's time as its Time Signed and
+     * ours in Other Data (RFC 8945 5.2.3), so that the client can verify
+     * it whatever the clocks say. */
+    bool badtime = error == TSIG_BADTIME && ctx->mac_len > 0;
+    tsig_put48(times, badtime ? ctx->time_signed : now);
+    dns_put16(times + 6, k->fudge ? k->fudge : TSIG_FUDGE);
     if (error == TSIG_BADTIME) {
         tsig_put48(other, now);
         other_len = 6;
@@ -361,7 +375,7 @@ enum tsig_error tsig_verify_reply_after(struct tsig_ctx *ctx, const uint8_t *bef
     memcpy(ctx->mac, t.mac, t.mac_len);
     ctx->mac_len = t.mac_len;
     uint64_t ts = tsig_get48(t.times);
-    uint16_t fudge = dns_get16(t.times + 6);
+    uint16_t fudge = tsig_window(ctx->key, dns_get16(t.times + 6));
     uint64_t d = now > ts ? now - ts : ts - now;
     return d > fudge ? TSIG_BADTIME : TSIG_OK;
 }

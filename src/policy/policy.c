@@ -154,8 +154,11 @@ enum health_state gslb_slot_drill(const struct health_slot *s, const struct poli
     return health_slot_drill(s);
 }
 
-static enum health_state gslb_slot_external(const struct health_slot *s)
+static enum health_state gslb_slot_external(const struct health_slot *s,
+                                            const struct policy_overlay *ov)
 {
+    if (s && ov && ov->ext_down == s)
+        return HEALTH_DOWN;
     return s ? health_slot_external(s) : HEALTH_UNKNOWN;
 }
 
@@ -205,8 +208,9 @@ enum health_state gslb_endpoint_state_at(const struct gslb *g, const struct poli
     /* An external "down" verdict (verdict.h) on the endpoint's az or region
      * sits with the probe layer: above probes and the fleet, below
      * overrides; the endpoint's own is in health_slot_observed. */
-    if (gslb_slot_external(g->regions[e->region].slot) == HEALTH_DOWN ||
-        (e->az != UINT16_MAX && gslb_slot_external(g->azs[e->az].slot) == HEALTH_DOWN))
+    if (gslb_slot_external(g->regions[e->region].slot, ov) == HEALTH_DOWN ||
+        (e->az != UINT16_MAX && gslb_slot_external(g->azs[e->az].slot, ov) == HEALTH_DOWN) ||
+        (ov && e->slot && ov->ext_down == e->slot))
         return HEALTH_DOWN;
     if (!e->slot)
         return HEALTH_UP;

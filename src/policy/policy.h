@@ -186,6 +186,9 @@ struct policy_overlay {
     enum health_state state;               /* were state (HEALTH_UNKNOWN: removed) */
     const struct health_slot *const *lost; /* drill layer: these are down */
     size_t n_lost;
+    /* External layer: as if a "down" verdict (verdict.h) were on this slot
+     * too (the safety rule's what-if of a verdict); NULL: none. */
+    const struct health_slot *ext_down;
     /* The client, for dials (partial overrides, policy_dial.h): a slot's
      * dial applies when its bucket is in the dial's share. NULL: no
      * client (dry runs and what-ifs): dials do not apply. */
