@@ -125,6 +125,14 @@ json_t *server_geo_loaded(const struct serve_set *set);
  * result belongs to the caller. Takes reload_lock. */
 json_t *server_reload(struct server *srv, const char *from, bool *ok);
 
+/* ---- server_secondary.c ---- */
+
+/* The secondary thread said zones changed: each new copy loaded alone
+ * and published, the rest shared (a catalog's, or one that cannot be
+ * loaded alone: a reload of the running configuration); expiry applied to
+ * the zones served. Main thread. */
+void server_secondaries_changed(struct server *srv);
+
 /* The reload a secondary zone asks for (a new copy, an expiry, a catalog's
  * members): the running configuration's document read again (the zones'
  * files and copies too), not the file, whose edits wait for the

@@ -88,37 +88,11 @@ static void server_on_secondary_changed(void *arg)
     event_active(srv->xfr_reload, 0, 0);
 }
 
-/* The reload a secondary asked for failed (the file, or a zone that is
- * not a secondary, does not load): the secondary zones' expiry is applied
- * to the published set all the same, so that it never waits for a reload
- * that succeeds. New copies wait for it. */
-static void server_secondaries_expire(struct server *srv)
-{
-    pthread_mutex_lock(&srv->reload_lock);
-    const struct serve_set *set = atomic_load(&srv->serve.current);
-    for (size_t i = 0; set && srv->xfr_in && i < set->zones->n_zones; i++) {
-        struct zone *z = set->zones->zones[i];
-        int e = xfr_in_expired(srv->xfr_in, z->origin, z->origin_len);
-        if (e < 0 || (bool)e == atomic_load(&z->expired))
-            continue;
-        atomic_store(&z->expired, e == 1);
-        log_warn("event=zone_expired zone=%s expired=%s why=\"applied to the zones served: the "
-                 "reload failed\"",
-                 z->origin_str, e ? "yes" : "no");
-    }
-    pthread_mutex_unlock(&srv->reload_lock);
-}
-
 static void server_on_xfr_reload(evutil_socket_t fd, short what, void *arg)
 {
-    struct server *srv = arg;
-    bool ok;
     (void)fd;
     (void)what;
-    log_info("event=reload why=\"a secondary zone changed\"");
-    json_decref(server_reload_running(srv, &ok));
-    if (!ok)
-        server_secondaries_expire(srv);
+    server_secondaries_changed(arg);
 }
 
 /* Hands the secondary zones of cfg to the secondary thread (started with

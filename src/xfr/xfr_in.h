@@ -65,6 +65,11 @@ void xfr_in_configure(struct xfr_in *x, const struct xfr_in_zone_conf *zones, si
 int xfr_in_notify(struct xfr_in *x, const uint8_t *origin, size_t origin_len,
                   const struct sockaddr_storage *from, const struct tsig_key *key);
 
+/* The zones (presentation form) with a new copy since the last call, each
+ * once: the daemon loads just those (the caller frees the strings and the
+ * array). Any thread. */
+size_t xfr_in_take_adopted(struct xfr_in *x, char ***origins);
+
 /* Whether the secondary zone origin (lowercase wire) is expired now: 1,
  * 0, or -1 when it is not one of ours. Any thread. */
 int xfr_in_expired(struct xfr_in *x, const uint8_t *origin, size_t origin_len);
