@@ -26,6 +26,7 @@
  * can take the last region down.
  */
 #include <event2/http.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,8 +186,8 @@ static void am_alert(struct admin_req *r, json_t *alert, struct am_tally *t)
     pthread_mutex_lock(&r->a->lock);
     double expires = r->a->am.expires > 0 ? r->a->am.expires : AM_DEFAULT_EXPIRES;
     pthread_mutex_unlock(&r->a->lock);
-    if (verdict_put(r->a->env.health, src, key, HEALTH_DOWN, reason, "alertmanager", expires, id) ==
-        VERDICT_FULL)
+    if (verdict_put(r->a->env.health, src, key, HEALTH_DOWN, reason, "alertmanager", expires, NAN,
+                    id) == VERDICT_FULL)
         json_array_append_new(
             t->unknown, json_pack("{s:s, s:s}", "target", key, "error", "max_verdicts reached"));
     else

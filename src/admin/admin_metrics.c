@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "dns/rrtype.h"
 #include "common/event_ring.h"
 #include "drill/drill.h"
 #include "guard/cookie.h"
@@ -127,6 +128,24 @@ static void metrics_geo(struct evbuffer *b, struct serve *sv, const struct serve
         evbuffer_add_printf(b, "gtmd_geo_lookups_total{policy=\"%s\",outcome=\"%s\"} %llu\n",
                             policy_geo_kind_policy(k), policy_geo_kind_name(k),
                             (unsigned long long)n[k]);
+}
+
+/* Dynamic updates (doc/updates.md) by the rcode the updater answered
+ * (every rcode listed), and those that changed a zone. */
+static void metrics_updates(struct evbuffer *b, const struct admin_env *env)
+{
+    if (!env->updates)
+        return;
+    metrics_head(b, "gtmd_updates_total", "counter",
+                 "Dynamic updates (RFC 2136) the updater answered, by rcode.");
+    for (unsigned i = 0; i < ADMIN_UPDATE_RCODES; i++)
+        evbuffer_add_printf(b, "gtmd_updates_total{rcode=\"%s\"} %llu\n",
+                            dns_rcode_name((uint16_t)i),
+                            (unsigned long long)atomic_load(&env->updates[i]));
+    metrics_head(b, "gtmd_updates_changed_total", "counter",
+                 "Dynamic updates that changed a zone (a new serial).");
+    evbuffer_add_printf(b, "gtmd_updates_changed_total %llu\n",
+                        (unsigned long long)atomic_load(env->updates_changed));
 }
 
 /* The signatures of policy answers (zones signed at load): counted per
@@ -440,6 +459,7 @@ void admin_handle_metrics(struct admin_req *r)
                         (unsigned long long)atomic_load(a->env.reloads_ok));
     evbuffer_add_printf(b, "gtmd_reloads_total{result=\"failed\"} %llu\n",
                         (unsigned long long)atomic_load(a->env.reloads_failed));
+    metrics_updates(b, &a->env);
     metrics_head(b, "gtmd_config_generation", "gauge", "Generation of the live configuration.");
     evbuffer_add_printf(b, "gtmd_config_generation %llu\n", gen);
     metrics_head(b, "gtmd_uptime_seconds", "gauge", "Seconds since gtmd started.");

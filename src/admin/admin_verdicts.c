@@ -81,13 +81,14 @@ struct verdict_req {
     char target[OVERRIDE_MAX_TARGET + 16];
     enum health_state state;
     double expires_in;
+    double load; /* NAN: none */
     bool force;
 };
 
 static int verdict_parse(json_t *b, struct verdict_req *v, char *msg, size_t len)
 {
     static const char *const keys[] = {"source",     "target", "state", "reason",
-                                       "expires_in", "force",  NULL};
+                                       "expires_in", "force",  "load",  NULL};
     const char *bad = jsoncfg_unknown_key(b, keys);
     if (bad) {
         snprintf(msg, len, "unknown key \"%s\"", bad);
@@ -100,6 +101,7 @@ static int verdict_parse(json_t *b, struct verdict_req *v, char *msg, size_t len
     json_t *reason = json_object_get(b, "reason");
     json_t *ex = json_object_get(b, "expires_in");
     json_t *force = json_object_get(b, "force");
+    json_t *load = json_object_get(b, "load");
     v->reason = reason ? json_string_value(reason) : "";
     v->force = json_is_true(force);
     if (why)
@@ -118,9 +120,12 @@ static int verdict_parse(json_t *b, struct verdict_req *v, char *msg, size_t len
         snprintf(msg, len, "%s", verdict_check_reason(v->reason));
     else if (force && !json_is_boolean(force))
         snprintf(msg, len, "\"force\" must be true or false");
+    else if (load && verdict_check_load(load, v->target))
+        snprintf(msg, len, "%s", verdict_check_load(load, v->target));
     else {
         v->state = strcmp(state, "up") == 0 ? HEALTH_UP : HEALTH_DOWN;
         v->expires_in = json_number_value(ex);
+        v->load = load ? json_number_value(load) : NAN;
         return 0;
     }
     return 400;
@@ -155,7 +160,7 @@ static void verdict_post(struct admin_req *r)
         json_decref(blocked);
     }
     enum verdict_put_result res = verdict_put(r->a->env.health, v.source, v.target, v.state,
-                                              v.reason, r->token_name, v.expires_in, id);
+                                              v.reason, r->token_name, v.expires_in, v.load, id);
     if (res == VERDICT_FULL) {
         admin_reply_error(r, 429, "too_many_verdicts",
                           "the server holds max_verdicts (%zu) verdicts already",

@@ -65,6 +65,9 @@ struct server {
     struct server_safety safety;   /* the fleet's safety rule on adoption */
     pthread_mutex_t reload_lock;   /* one reload at a time (SIGHUP, API, re-sign) */
     atomic_ullong reloads_ok, reloads_failed;
+    /* Updates the updater answered, by rcode, and those that changed a
+     * zone (server_update.c; /metrics). */
+    atomic_ullong updates[ADMIN_UPDATE_RCODES], updates_changed;
     /* Zones signed at load: when the current set's signatures need
      * renewing (wall clock), 0 when no zone is signed at load. Written
      * under reload_lock. The timer runs on the main thread. */

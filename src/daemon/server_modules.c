@@ -594,6 +594,8 @@ static int server_mod_admin_start(struct server *srv, struct serve_set *set)
                             .workers = srv->cfg->workers,
                             .reloads_ok = &srv->reloads_ok,
                             .reloads_failed = &srv->reloads_failed,
+                            .updates = srv->updates,
+                            .updates_changed = &srv->updates_changed,
                             .fleet = srv->fleet,
                             .store = srv->fleet ? fleet_store(srv->fleet) : NULL,
                             .webhooks = srv->webhooks,

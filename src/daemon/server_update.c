@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "dns/name.h"
 #include "dns/rrtype.h"
 #include "net/notify_out.h"
+#include "zone/zone_sign.h"
 #include "zone/zone_update.h"
 
 struct server_update {
@@ -98,6 +100,9 @@ static uint16_t server_update_commit(struct server *srv, size_t zi, struct serve
         unlink(tmp);
         return DNS_RCODE_SERVFAIL;
     }
+    struct stat st; /* the new file keeps the old one's permissions */
+    if (stat(cz->file, &st) == 0)
+        (void)chmod(tmp, st.st_mode & 07777);
     struct errlist errs;
     errlist_init(&errs);
     struct snapshot *s = load_update_snapshot(cfg, cur, zi, tmp, &errs);
@@ -137,6 +142,35 @@ static uint16_t server_update_commit(struct server *srv, size_t zi, struct serve
     return DNS_RCODE_NOERROR;
 }
 
+/* The update of run against z (configured zone zi, the key's rules
+ * checked): applied, then committed when it changes anything. */
+static void server_update_zone(struct server *srv, size_t zi, struct serve_set *cur,
+                               const struct zone *z, const struct tsig_key *key,
+                               struct server_update_run *run)
+{
+    const struct zone_sign_params *sp = &srv->cfg->zones[zi].dnssec.sign;
+    ldns_rr_list *made_keys = NULL;
+    if (sp->n_keys) {
+        struct errlist errs;
+        errlist_init(&errs);
+        made_keys = zone_sign_public_keys(sp, &errs);
+        if (!made_keys) {
+            run->rcode = DNS_RCODE_SERVFAIL;
+            snprintf(run->why, sizeof(run->why), "%s", errs.count ? errs.msgs[0] : "no keys");
+            errlist_free(&errs);
+            return;
+        }
+        errlist_free(&errs);
+    }
+    const struct net_update *job = run->job;
+    run->rcode = zone_update_apply(z, z->update, key, job->msg, job->len, made_keys, &run->out);
+    snprintf(run->why, sizeof(run->why), "%s", run->out.why);
+    if (made_keys)
+        ldns_rr_list_deep_free(made_keys);
+    if (run->rcode == DNS_RCODE_NOERROR && run->out.rrs)
+        run->rcode = server_update_commit(srv, zi, cur, z, run);
+}
+
 /* Checks and applies one update; run->rcode is the reply's. */
 static void server_update_apply(struct server *srv, struct server_update_run *run)
 {
@@ -163,11 +197,7 @@ static void server_update_apply(struct server *srv, struct server_update_run *ru
         snprintf(run->why, sizeof(run->why), "the key has no update rule for the zone (now)");
     } else {
         snprintf(run->zone, sizeof(run->zone), "%s", z->origin_str);
-        bool signer = srv->cfg->zones[zi].dnssec.sign.n_keys > 0;
-        run->rcode = zone_update_apply(z, z->update, key, job->msg, job->len, signer, &run->out);
-        snprintf(run->why, sizeof(run->why), "%s", run->out.why);
-        if (run->rcode == DNS_RCODE_NOERROR && run->out.rrs)
-            run->rcode = server_update_commit(srv, (size_t)zi, cur, z, run);
+        server_update_zone(srv, (size_t)zi, cur, z, key, run);
     }
     pthread_mutex_unlock(&srv->reload_lock);
 }
@@ -223,6 +253,10 @@ static void *server_update_main(void *arg)
         if (run.out.rrs)
             ldns_rr_list_deep_free(run.out.rrs);
         server_update_log(&run, server_elapsed_ms(&t0));
+        if (run.rcode < ADMIN_UPDATE_RCODES)
+            atomic_fetch_add(&u->srv->updates[run.rcode], 1);
+        if (run.rcode == DNS_RCODE_NOERROR && run.out.new_serial != run.out.old_serial)
+            atomic_fetch_add(&u->srv->updates_changed, 1);
         server_update_reply(job, run.rcode);
         pthread_mutex_lock(&u->lock);
     }

@@ -143,19 +143,6 @@ void dnstap_params_parse(const struct jsoncfg *j, json_t *v, struct dnstap_param
     dnstap_params_listeners(j, cfgschema_value(s, DNSTAP_K_LISTENERS, v), out);
 }
 
-static bool dnstap_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    if (a->ss_family != b->ss_family)
-        return false;
-    if (a->ss_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-    }
-    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-    return x->sin6_port == y->sin6_port &&
-           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-}
-
 void dnstap_params_bind(const struct jsoncfg *j, struct dnstap_params *p,
                         const struct sockaddr_storage *const *listen, size_t n)
 {
@@ -167,7 +154,7 @@ void dnstap_params_bind(const struct jsoncfg *j, struct dnstap_params *p,
             continue; /* not an address: said already */
         l->listen = n;
         for (size_t k = 0; k < n && l->listen == n; k++)
-            if (dnstap_same_addr(&l->addr, listen[k]))
+            if (addr_same(&l->addr, listen[k]))
                 l->listen = k;
         for (size_t k = 0; k < i && l->listen < n; k++)
             if (p->listeners[k].addr_len && p->listeners[k].listen == l->listen)

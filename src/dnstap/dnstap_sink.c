@@ -29,6 +29,7 @@ struct dnstap_sink {
     char *path; /* owned */
     bool socket;
     int fd;
+    bool opened;             /* the file was opened once: later opens append */
     _Atomic bool *connected; /* the writer's flag (struct dnstap) */
 };
 
@@ -58,8 +59,14 @@ static fstrm_res dnstap_sink_open(void *obj)
     if (k->socket) {
         if (dnstap_sink_open_socket(k) != fstrm_res_success)
             return fstrm_res_failure;
-    } else if ((k->fd = open(k->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0)
-        return fstrm_res_failure;
+    } else {
+        /* Truncated at start, as fstrm's file writer does; after a write
+         * error (a full disk) fstrm opens it again: what it holds stays. */
+        int how = k->opened ? O_APPEND : O_TRUNC;
+        if ((k->fd = open(k->path, O_WRONLY | O_CREAT | O_CLOEXEC | how, 0640)) < 0)
+            return fstrm_res_failure;
+        k->opened = true;
+    }
     atomic_store(k->connected, true);
     return fstrm_res_success;
 }

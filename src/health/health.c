@@ -3,6 +3,7 @@
  */
 #include "health/health.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,8 @@ static struct health_slot *health_slot_new_locked(struct health_core *c, const c
         abort();
     s->since = health_now();
     snprintf(s->reason, sizeof(s->reason), "%s", reason);
+    atomic_init(&s->load_probe, health_load_bits(NAN));
+    atomic_init(&s->load_pushed, health_load_bits(NAN));
     s->core = c;
     s->next_in_bucket = c->buckets[h];
     c->buckets[h] = s;
@@ -332,6 +335,8 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     }
     atomic_store_explicit(&s->change_at_ms, health_change_at(s, r->interval_ms, rise, fall),
                           memory_order_relaxed);
+    atomic_store_explicit(&s->load_probe, health_load_bits(r->ok ? r->load : NAN),
+                          memory_order_relaxed);
     pthread_mutex_unlock(&c->lock);
     if (to == HEALTH_UNKNOWN)
         return;
@@ -417,6 +422,16 @@ void health_override_apply_locked(struct health_core *c, const char *target)
     if (was && !dial)
         atomic_fetch_sub(&c->n_dials, 1);
     health_slot_collect_locked(c, s);
+}
+
+void health_external_load_locked(struct health_core *c, const char *target, double load)
+{
+    struct health_slot *s = health_find_locked(c, target);
+    if (!s && load != load)
+        return;
+    if (!s)
+        s = health_slot_new_locked(c, target, "not in the current config");
+    atomic_store_explicit(&s->load_pushed, health_load_bits(load), memory_order_relaxed);
 }
 
 void health_external_set_locked(struct health_core *c, const char *target, enum health_state st)

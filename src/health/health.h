@@ -89,6 +89,13 @@ struct health_slot {
      * same clock; 0 when none expires. Set under the core's lock with the
      * override layer (health_override_apply_locked). */
     _Atomic int64_t override_until_ms;
+    /* Load figures (load shedding, policy_eval.h), as double bits, NaN
+     * when unknown: the last one the endpoint's check read from its reply
+     * (probe_load.h), and one pushed by an external verdict ("load"),
+     * which wins while it lasts. Written by the prober thread and under
+     * the core's lock (verdicts); read by DNS workers. */
+    _Atomic uint64_t load_probe;
+    _Atomic uint64_t load_pushed;
     /* Written (by the prober thread, the loader, the state file) and read
      * (status, metrics, the state file) only under core->lock. */
     uint8_t probe_state;       /* rise/fall damped probe verdict */
@@ -290,6 +297,7 @@ void health_external_set_locked(struct health_core *c, const char *target, enum 
 /* One probe result as the health core counts it. */
 struct health_result {
     bool ok;
+    double load;                /* the load figure the check read from the reply; NAN: none */
     enum health_fail_kind kind; /* counted in fail_by when !ok */
     uint32_t latency_us;
     const char *reason;   /* copied into the slot */
@@ -311,6 +319,34 @@ static inline int64_t health_core_planned(const struct health_core *c)
 {
     return atomic_load_explicit(&c->planned_at_ms, memory_order_relaxed);
 }
+
+static inline uint64_t health_load_bits(double v)
+{
+    uint64_t b;
+    __builtin_memcpy(&b, &v, sizeof(b));
+    return b;
+}
+
+static inline double health_load_value(uint64_t b)
+{
+    double v;
+    __builtin_memcpy(&v, &b, sizeof(v));
+    return v;
+}
+
+/* The endpoint's load figure: a pushed one while a verdict carries it,
+ * else the one its check read last; NaN when neither is known. */
+static inline double health_slot_load(const struct health_slot *s)
+{
+    double p = health_load_value(atomic_load_explicit(&s->load_pushed, memory_order_relaxed));
+    return p == p ? p
+                  : health_load_value(atomic_load_explicit(&s->load_probe, memory_order_relaxed));
+}
+
+/* Sets the pushed load of the slot keyed target (NaN: none); caller holds
+ * the core's lock (verdict.c). A slot the config lacks gets one (not in
+ * use), like a verdict's state. */
+void health_external_load_locked(struct health_core *c, const char *target, double load);
 
 /* When an override on s expires next (health_mono_ms), 0 when none does. */
 static inline int64_t health_slot_override_until(const struct health_slot *s)

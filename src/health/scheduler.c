@@ -176,7 +176,8 @@ static void sched_on_result(void *arg, const struct probe_result *r)
                                .kind = r->kind,
                                .latency_us = r->latency_us,
                                .reason = r->reason,
-                               .interval_ms = j->t.spec->interval_ms};
+                               .interval_ms = j->t.spec->interval_ms,
+                               .load = r->load};
     if (r->local)
         sched_local_failure(s, j, r);
     else {

@@ -21,8 +21,9 @@
  * decrypts lands in the same input buffer, and replies are queued in the
  * same output buffer, so the answer path, the limits, the budget and the
  * timeouts are TCP's. Besides those buffers a TLS connection holds
- * OpenSSL's state and its record buffers (about 35 KB at most while data
- * moves, given back when idle: SSL_MODE_RELEASE_BUFFERS). The handshake
+ * OpenSSL's state (about 18 KB once idle) and, while data moves, one TLS
+ * record buffer each way (given back when idle: SSL_MODE_RELEASE_BUFFERS),
+ * outside the pool's budget but bounded per connection. The handshake
  * has the idle timeout from the accept to finish in: until its first
  * query a connection is not idle, so eviction spares it like a fresh TCP
  * connection. A TLS operation may need the socket the other way round (a

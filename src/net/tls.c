@@ -175,7 +175,9 @@ SSL_CTX *tls_ctx_load(const struct tls_params *p, SSL_CTX *prev, char *err, size
     } else {
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     }
-    SSL_CTX_set_num_tickets(ctx, p->session_tickets ? 1 : 0);
+    /* TLS 1.3 resumes by tickets only: stateless ones, or (session_tickets
+     * false) stateful ones naming a session of the cache. */
+    SSL_CTX_set_num_tickets(ctx, p->session_tickets || p->session_cache ? 1 : 0);
     if (!tls_load_files(ctx, p, err, errlen)) {
         SSL_CTX_free(ctx);
         return NULL;
@@ -290,5 +292,8 @@ enum tls_io tls_write(SSL *ssl, const void *buf, size_t len, size_t *n)
 
 bool tls_has_pending(const SSL *ssl)
 {
-    return SSL_has_pending(ssl) == 1;
+    /* Decrypted octets only: SSL_has_pending also counts the part of a
+     * record that has come, and a client sending half a record would make
+     * the worker spin on it until the rest came. */
+    return SSL_pending(ssl) > 0;
 }

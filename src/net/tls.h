@@ -67,8 +67,8 @@ enum tls_io tls_read(struct ssl_st *ssl, void *buf, size_t len, size_t *n);
  * pass the same octets again, possibly from another address, possibly
  * with more after them. */
 enum tls_io tls_write(struct ssl_st *ssl, const void *buf, size_t len, size_t *n);
-/* Decrypted or undecrypted octets OpenSSL holds that the socket will not
- * signal again. */
+/* Decrypted octets OpenSSL holds that a read has not taken (a record
+ * larger than the room of the read): the socket will not signal them. */
 bool tls_has_pending(const struct ssl_st *ssl);
 
 #endif

@@ -51,12 +51,13 @@ void worker_clock(struct worker *w)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     w->now_mono = (uint32_t)ts.tv_sec;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    w->now_wall = (uint32_t)ts.tv_sec;
+    clock_gettime(CLOCK_REALTIME, &w->now_real);
+    w->now_wall = (uint32_t)w->now_real.tv_sec;
 }
 
 /* Logs a query answered on dst (and its response, n octets of out, when
- * there is one) as what asks; qt: when the query was taken up. */
+ * there is one) as what asks; qt: when its batch (a UDP batch, a TCP read)
+ * was received. */
 static void worker_tap(struct worker *w, const struct serve_set *s, const struct dnstap_what *what,
                        const struct worker_dst *dst, const struct sockaddr_storage *client,
                        const uint8_t *in, size_t len, const uint8_t *out, size_t n, bool tcp,
@@ -103,12 +104,9 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
                               .now_mono = w->now_mono,
                               .now_wall = w->now_wall};
     /* dnstap: one pointer test when off; the protobuf only for sampled
-     * queries. */
+     * queries, whose query time is their batch's clock reading. */
     const struct dnstap_what *tap =
         w->tap && s->dnstap ? dnstap_view_sample(s->dnstap, dst->listen, &w->tap_count) : NULL;
-    struct timespec qt;
-    if (tap)
-        clock_gettime(CLOCK_REALTIME, &qt);
     if (!p) {
         query_parse(in, len, &here);
         p = &here;
@@ -119,7 +117,7 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
         serve_count_query(w->reader, transport, rc, worker_qtype_index(qc.qtype));
     }
     if (tap)
-        worker_tap(w, s, tap, dst, client, in, len, out, n, tcp, &qt);
+        worker_tap(w, s, tap, dst, client, in, len, out, n, tcp, &w->now_real);
     return n;
 }
 

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "answer/query.h"
 #include "dns/dns.h"
@@ -64,6 +65,7 @@ struct worker {
     uint64_t rng;                /* random state for weighted selection */
     struct rrl_thread rrl;       /* response rate limiting: this thread's slip count */
     uint32_t now_mono, now_wall; /* seconds, read by worker_clock once per batch */
+    struct timespec now_real;    /* the same wall clock read: dnstap's query time */
     struct dnstap_queue *tap;    /* this thread's dnstap queue; NULL: no dnstap */
     uint32_t tap_count;          /* queries since the last one logged (sampling) */
     size_t listen;               /* a UDP thread's listen address (index) */

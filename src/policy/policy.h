@@ -94,6 +94,9 @@ struct policy_record {
      * ttl_min and ttl. */
     bool health_ttl;
     uint32_t ttl_min;
+    /* Load shedding ("shed_load", policy_shed.h): the watermarks. */
+    bool shed;
+    double shed_low, shed_high;
     enum policy_kind policy;
     /* failover: the order; all, weighted: the set; geo: every region of
      * the map, by first appearance; nearest: the set, in the order for

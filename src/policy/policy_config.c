@@ -14,6 +14,7 @@
 #include "dns/name.h"
 #include "policy/policy_config_int.h"
 #include "policy/policy_ramp.h"
+#include "policy/policy_shed.h"
 
 static void *pc_calloc(size_t n, size_t size)
 {
@@ -84,6 +85,8 @@ static const struct cfgschema_key pc_record_keys[RK_N] = {
                           .what = "all (the default), fallback or empty"},
     [RK_FALLBACK] = {"fallback", CFGSCHEMA_ARRAY,
                      .what = "addresses or names answered when all is down"},
+    [RK_SHED_LOAD] = {"shed_load", CFGSCHEMA_OBJECT, .sub = &policy_shed_schema,
+                      .what = "load shedding: the low and high watermarks of the endpoints' load"},
     [RK_FAILBACK] = {"failback", CFGSCHEMA_OBJECT, .sub = &policy_ramp_schema,
                      .what = "a recovered region's ramp back"},
 };
@@ -542,6 +545,8 @@ static void pc_record_rest(const struct jsoncfg *j, json_t *r, const char *path,
     char sub[PC_PATH + 16];
     cfgschema_key_path(sub, sizeof(sub), s, RK_FAILBACK, path);
     policy_ramp_parse(j, cfgschema_value(s, RK_FAILBACK, r), sub, rec);
+    cfgschema_key_path(sub, sizeof(sub), s, RK_SHED_LOAD, path);
+    policy_shed_parse(j, cfgschema_value(s, RK_SHED_LOAD, r), sub, rec);
     rec->rtype = g->pools[rec->pool].n_eps ? g->pools[rec->pool].eps[0].rtype : DNS_TYPE_A;
     if (rec->rtype == DNS_TYPE_AAAA)
         rec->rtype = DNS_TYPE_A; /* an address pool serves A and/or AAAA */

@@ -10,6 +10,7 @@
 #include "dns/dns.h"
 #include "policy/policy_dial.h"
 #include "policy/policy_ramp.h"
+#include "policy/policy_shed.h"
 
 #define EVAL_MAX_CAND 256 /* candidates considered per query */
 
@@ -151,28 +152,75 @@ static void eval_collect_regions(struct eval_ctx *x, const struct policy_record 
         eval_collect(x, p, ord.regions[k], rtype, any_state, s);
 }
 
+/* The weight of candidate i: its configured weight, times its load
+ * shedding factor in 1/1024ths when fac is given. */
+static uint64_t eval_weight(const struct eval_set *s, const uint16_t *fac, uint16_t i)
+{
+    uint64_t w = s->eps[i]->weight;
+    return fac ? w * fac[i] : w;
+}
+
 /* Picks up to 'want' endpoints from s, distinct, with probability
- * proportional to weight (weight 0 only when no positive weight is left). */
-static void eval_pick_weighted(struct eval_set *s, unsigned want, uint64_t *rng,
+ * proportional to weight (weight 0 only when no positive weight is left);
+ * fac: load shedding's factors (NULL: none). */
+static void eval_pick_weighted(struct eval_set *s, uint16_t *fac, unsigned want, uint64_t *rng,
                                struct policy_result *out)
 {
     while (out->n < want && s->n > 0) {
         uint64_t total = 0;
         for (uint16_t i = 0; i < s->n; i++)
-            total += s->eps[i]->weight;
+            total += eval_weight(s, fac, i);
         uint16_t pick = 0;
         if (total == 0)
             pick = (uint16_t)(policy_rng_next(rng) % s->n);
         else {
             uint64_t x = policy_rng_next(rng) % total;
-            while (x >= s->eps[pick]->weight) {
-                x -= s->eps[pick]->weight;
+            while (x >= eval_weight(s, fac, pick)) {
+                x -= eval_weight(s, fac, pick);
                 pick++;
             }
         }
         out->eps[out->n++] = s->eps[pick];
         s->eps[pick] = s->eps[--s->n];
+        if (fac)
+            fac[pick] = fac[s->n];
     }
+}
+
+/* Load shedding (policy_shed.h): each candidate's factor in 1/1024ths
+ * into fac; false (nothing shed) without shed_load or when every
+ * candidate is at 0. */
+static bool eval_shed_factors(const struct policy_record *r, const struct eval_set *s,
+                              uint16_t *fac)
+{
+    if (!r->shed)
+        return false;
+    bool any = false;
+    for (uint16_t i = 0; i < s->n; i++) {
+        fac[i] = (uint16_t)lround(policy_shed_factor(r, s->eps[i], NULL) * 1024);
+        any = any || fac[i] > 0;
+    }
+    return any;
+}
+
+/* For all and hashed: keeps each candidate with its factor's probability,
+ * and always the one with the highest factor. */
+static void eval_shed_keep(struct eval_set *s, const uint16_t *fac, uint64_t *rng)
+{
+    uint16_t best = 0, n = 0;
+    for (uint16_t i = 1; i < s->n; i++)
+        if (fac[i] > fac[best])
+            best = i;
+    const struct policy_endpoint *keep_best = s->eps[best];
+    bool kept_best = false;
+    for (uint16_t i = 0; i < s->n; i++)
+        if (fac[i] >= 1024 || (policy_rng_next(rng) & 1023) < fac[i]) {
+            kept_best = kept_best || i == best;
+            s->eps[n++] = s->eps[i];
+        }
+    if (!kept_best)
+        s->eps[n++] = keep_best;
+    s->n = n;
 }
 
 static uint64_t eval_hash(const uint8_t *p, size_t n, uint64_t h)
@@ -233,10 +281,14 @@ static void eval_select(const struct policy_record *r, enum policy_select sel, s
                         const struct policy_client *c, struct policy_result *out)
 {
     unsigned want = r->answers < POLICY_MAX_ANSWERS ? r->answers : POLICY_MAX_ANSWERS;
+    uint16_t fac[EVAL_MAX_CAND];
+    bool shed = !c->deterministic && eval_shed_factors(r, s, fac);
     if (sel == SELECT_WEIGHTED) {
-        eval_pick_weighted(s, want, c->rng, out);
+        eval_pick_weighted(s, shed ? fac : NULL, want, c->rng, out);
         return;
     }
+    if (shed)
+        eval_shed_keep(s, fac, c->rng);
     if (sel == SELECT_HASHED) {
         eval_pick_hashed(s, want, c, r->use_ecs, out);
         return;
@@ -493,6 +545,7 @@ void policy_eval_all(const struct gslb *g, const struct policy_record *r, uint16
     struct policy_client det = *c;
     det.rng = &rng;
     det.trace = NULL;
+    det.deterministic = true;
     all.select = SELECT_ALL;
     all.answers = POLICY_MAX_ANSWERS;
     policy_eval(g, &all, rtype, &det, out);
@@ -507,6 +560,7 @@ void policy_eval_all_order(const struct gslb *g, const struct policy_record *r, 
     struct policy_client det = *c;
     det.rng = &rng;
     det.trace = NULL;
+    det.deterministic = true;
     all.select = SELECT_ALL;
     all.answers = POLICY_MAX_ANSWERS;
     policy_eval_order(g, &all, rtype, order, &det, out);

@@ -38,6 +38,9 @@ struct policy_client {
     /* The served set's geo data (policy_geo.h); NULL: geo and nearest
      * records see every client as of unknown location. */
     const struct policy_geo *geo;
+    /* Dry runs and what-ifs (policy_eval_all): every candidate, none
+     * dropped at random by load shedding (policy_shed.h). */
+    bool deterministic;
 };
 
 #define POLICY_TRACE_REGIONS 32

@@ -86,34 +86,37 @@ static bool zu_add_rrset(struct zu_set *s, const uint8_t *owner, size_t owner_le
     return true;
 }
 
-static bool zu_collect(const struct zone *z, bool signer, struct zu_set *s)
+/* Whether rr is one of keys (a DNSKEY gtmd adds when it signs). */
+static bool zu_made_key(const ldns_rr *rr, const ldns_rr_list *keys)
+{
+    for (size_t i = 0; i < ldns_rr_list_rr_count(keys); i++)
+        if (ldns_rr_compare(ldns_rr_list_rr(keys, i), rr) == 0)
+            return true;
+    return false;
+}
+
+/* The zone's records, less what signing makes when gtmd signs it (keys
+ * not NULL): RRSIG, NSEC, NSEC3, NSEC3PARAM and the DNSKEYs of keys;
+ * DNSKEYs of the file itself (a key published ahead of a rollover) stay. */
+static bool zu_collect(const struct zone *z, const ldns_rr_list *keys, struct zu_set *s)
 {
     for (uint32_t i = 0; i <= z->mask; i++) {
         const struct zone_node *n = z->table[i].node;
         for (uint16_t k = 0; n && k < n->n_rrsets; k++) {
             const struct zone_rrset *set = &n->rrsets[k];
-            if (signer && zu_signing_type(set->type))
+            if (keys && zu_signing_type(set->type) && set->type != DNS_TYPE_DNSKEY)
                 continue;
+            size_t before = s->n;
             if (!zu_add_rrset(s, n->name, n->name_len, set))
                 return false;
+            for (size_t r = before; keys && set->type == DNS_TYPE_DNSKEY && r < s->n; r++)
+                if (zu_made_key(s->rr[r], keys)) {
+                    ldns_rr_free(s->rr[r]);
+                    s->rr[r] = NULL;
+                }
         }
     }
     return true;
-}
-
-ldns_rr_list *zone_update_records(const struct zone *z, bool signer)
-{
-    struct zu_set s = {0};
-    ldns_rr_list *l = NULL;
-    if (zu_collect(z, signer, &s)) {
-        l = ldns_rr_list_new();
-        for (size_t i = 0; i < s.n; i++) {
-            ldns_rr_list_push_rr(l, s.rr[i]);
-            s.rr[i] = NULL;
-        }
-    }
-    zu_set_free(&s);
-    return l;
 }
 
 static bool zu_same_owner(const ldns_rr *a, const ldns_rr *b)
@@ -240,6 +243,22 @@ static uint16_t zu_prereqs(const struct zu_set *s, const ldns_rr_list *pre,
     return rc;
 }
 
+/* Whether rr survives the zone file: written in presentation form and
+ * read back, the same record. ldns reads some RDATA from the wire that it
+ * cannot write (a CAA with an empty tag), and an added record must load
+ * at the next start as it was served. */
+static bool zu_presentable(const ldns_rr *rr)
+{
+    char *text = ldns_rr2str(rr);
+    ldns_rr *back = NULL;
+    bool ok = text && ldns_rr_new_frm_str(&back, text, 0, NULL, NULL) == LDNS_STATUS_OK &&
+              ldns_rr_compare(back, rr) == 0;
+    if (back)
+        ldns_rr_free(back);
+    free(text);
+    return ok;
+}
+
 /* §3.4.1: every record of the update section, before any is applied. */
 static uint16_t zu_prescan(const struct zone *z, const struct zu_set *s,
                            const struct zone_update_policy *pol, const struct tsig_key *key,
@@ -260,6 +279,13 @@ static uint16_t zu_prescan(const struct zone *z, const struct zu_set *s,
             return zu_fail(out, DNS_RCODE_FORMERR, rr, ": a deletion of a record with a TTL");
         if (cls != LDNS_RR_CLASS_IN && cls != LDNS_RR_CLASS_ANY && cls != LDNS_RR_CLASS_NONE)
             return zu_fail(out, DNS_RCODE_FORMERR, rr, ": of another class");
+        /* ldns keeps a record whose RDATA ends early with fewer fields
+         * (a SOA without its serial): refused before anything reads them. */
+        const ldns_rr_descriptor *d = ldns_rr_descript(t);
+        if (!empty && d && ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d))
+            return zu_fail(out, DNS_RCODE_FORMERR, rr, ": RDATA too short for its type");
+        if (cls == LDNS_RR_CLASS_IN && !zu_presentable(rr))
+            return zu_fail(out, DNS_RCODE_FORMERR, rr, ": RDATA a zone file cannot hold");
         uint8_t owner[255];
         size_t olen = ldns_rdf_size(ldns_rr_owner(rr));
         memcpy(owner, ldns_rdf_data(ldns_rr_owner(rr)), olen);
@@ -411,12 +437,12 @@ static ldns_rr_list *zu_take(struct zu_set *s)
 }
 
 uint16_t zone_update_apply(const struct zone *z, const struct zone_update_policy *pol,
-                           const struct tsig_key *key, const uint8_t *msg, size_t len, bool signer,
-                           struct zone_update_out *out)
+                           const struct tsig_key *key, const uint8_t *msg, size_t len,
+                           const ldns_rr_list *signer_keys, struct zone_update_out *out)
 {
     memset(out, 0, sizeof(*out));
     out->old_serial = out->new_serial = z->serial;
-    if (z->dnssec.has_dnssec_records && !signer)
+    if (z->dnssec.has_dnssec_records && !signer_keys)
         return zu_fail(out, DNS_RCODE_REFUSED, NULL,
                        "a zone signed before gtmd loaded it: gtmd has no keys to sign a change");
     ldns_pkt *pkt = NULL;
@@ -430,7 +456,7 @@ uint16_t zone_update_apply(const struct zone *z, const struct zone_update_policy
     struct zu_set s = {0};
     s.origin = ldns_dname_new_frm_data(z->origin_len, z->origin);
     uint16_t rc = DNS_RCODE_SERVFAIL;
-    if (!s.origin || !zu_collect(z, signer, &s))
+    if (!s.origin || !zu_collect(z, signer_keys, &s))
         zu_fail(out, rc, NULL, "the zone's records could not be read back");
     else if ((rc = zu_prereqs(&s, pre, out)) == DNS_RCODE_NOERROR &&
              (rc = zu_prescan(z, &s, pol, key, up, out)) == DNS_RCODE_NOERROR) {

@@ -38,21 +38,18 @@ struct zone_update_out {
 
 /*
  * Applies the UPDATE message msg[0..len) (its TSIG verified with key by
- * the caller) to z with the rules pol. signer: gtmd signs z at load, so
- * the records signing makes (DNSKEY, RRSIG, NSEC, NSEC3, NSEC3PARAM) are
- * left out of out->rrs (signing makes them again); a zone with DNSSEC
- * records that gtmd does not sign is refused. Returns the rcode:
- * NOERROR (out->rrs NULL when nothing changed: no new serial), FORMERR,
- * NOTZONE, REFUSED, NXDOMAIN, YXDOMAIN, NXRRSET, YXRRSET (out->why says
- * why).
+ * the caller) to z with the rules pol. signer_keys: gtmd signs z at load
+ * with keys whose DNSKEYs these are, so the records signing makes (those
+ * DNSKEYs, RRSIG, NSEC, NSEC3, NSEC3PARAM) are left out of out->rrs
+ * (signing makes them again; other DNSKEYs of the file stay); NULL: gtmd
+ * does not sign z, and a zone with DNSSEC records is refused. Returns the
+ * rcode: NOERROR (out->rrs NULL when nothing changed: no new serial),
+ * FORMERR, NOTZONE, REFUSED, NXDOMAIN, YXDOMAIN, NXRRSET, YXRRSET
+ * (out->why says why).
  */
 uint16_t zone_update_apply(const struct zone *z, const struct zone_update_policy *pol,
-                           const struct tsig_key *key, const uint8_t *msg, size_t len, bool signer,
-                           struct zone_update_out *out);
-
-/* The records of z as an ldns list (signer: without the records signing
- * makes); NULL when a record cannot be read back. */
-ldns_rr_list *zone_update_records(const struct zone *z, bool signer);
+                           const struct tsig_key *key, const uint8_t *msg, size_t len,
+                           const ldns_rr_list *signer_keys, struct zone_update_out *out);
 
 /* Writes rrs as a master file at path (the SOA first, then in canonical
  * order), flushed and synced; false with the reason in why. */

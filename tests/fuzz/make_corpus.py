@@ -1710,6 +1710,15 @@ def update_seeds():
     for name, msg in sorted(cases.items()):
         for mode in range(4):
             yield "update_%s_%d" % (name, mode), bytes([mode]) + msg
+    # Found by libFuzzer: a SOA whose RDATA ends after its names (ldns keeps
+    # it with fewer fields; reading its serial aborted).
+    yield "update_crash_soa_short_rdata", base64.b64decode(
+        "AVFRKAAAAQAAAAEAAAF1BHRlc3QAAAYAAQF1BHRlc3QAAAYAAQAAASwAKgNuczEkAXUEdGVzdA8AAWgBdQR0ZXN0"
+        "AAAAAGMAAA4QAAACWAABUYAAAAA8")
+    # Also found by libFuzzer: a CAA with an empty tag, which ldns reads from
+    # the wire but cannot write (the zone file could not be written).
+    yield "update_found_caa_empty_tag", base64.b64decode(
+        "AVFRKAAAAQAAAAEAAAF1BHRlc3QAAAYAAQ90AAAGAAECbnMDc3VuZ2UBdQR0ZXN0AAEBAAEAAAY8AATAAAIJ")
 
 
 def write(sub, items):

@@ -25,9 +25,11 @@ def zone_file(g):
         return f.read()
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
 def test_add_then_delete_raises_the_serial_and_rewrites_the_file(make_gtmd, tcp):
     g = make_gtmd(config)
+    os.chmod(os.path.join(g.workdir, "upd.test.zone"), 0o640)
     rc, out = nsupdate(g.port, g.workdir,
                        ['update add _acme-challenge.upd.test. 60 TXT "token-1"'], tcp=tcp)
     assert rc == 0, out
@@ -46,6 +48,7 @@ def test_add_then_delete_raises_the_serial_and_rewrites_the_file(make_gtmd, tcp)
     assert ask(g.port, "_acme-challenge.upd.test.", "TXT")[0] == "NXDOMAIN"
     assert serial(g.port) == 4
     assert "token" not in zone_file(g)
+    assert os.stat(os.path.join(g.workdir, "upd.test.zone")).st_mode & 0o777 == 0o640
     log = g.read_log()
     assert "event=update zone=upd.test. key=acme. client=127.0.0.1 result=changed serial=4" in log
 
@@ -278,6 +281,7 @@ def test_check_refuses_bad_update_rules(tmp_path, entry, want):
     assert "$.zones[0]" in p.stdout + p.stderr
 
 
+@pytest.mark.threads
 def test_a_tcp_client_waits_for_a_slow_update_past_the_idle_timeout(make_gtmd):
     """A zone signed at load with 3,000 names takes longer to update than
     the TCP idle timeout (0.1 s here): the connection waiting for the
@@ -303,3 +307,26 @@ def test_a_tcp_client_waits_for_a_slow_update_past_the_idle_timeout(make_gtmd):
     ms = [float(x) for x in
           __import__("re").findall(r"event=update .*result=changed .*ms=([0-9.]+)", g.read_log())]
     assert ms and ms[0] > 100, ms  # it did outlast the idle timeout
+
+
+def test_metrics_count_updates_by_rcode(make_gtmd):
+    from adminlib import READ_TOKEN, Admin, admin_port, admin_section
+
+    def cfg_fn(w, p):
+        cfg = config(w, p)
+        cfg["admin"] = admin_section(w, admin_port(p), audit=False)
+        return cfg
+    g = make_gtmd(cfg_fn)
+    a = Admin.of(g)
+    a.wait_ready()
+    ok = ['update add _acme-challenge.upd.test. 60 TXT "m"']
+    assert nsupdate(g.port, g.workdir, ok)[0] == 0
+    assert nsupdate(g.port, g.workdir, ok)[0] == 0  # the same again: no change
+    assert "NXRRSET" in nsupdate(g.port, g.workdir,
+                                 ["prereq yxrrset www.upd.test. AAAA"] + ok)[1]
+    assert "REFUSED" in nsupdate(g.port, g.workdir, ['update add www.upd.test. 60 TXT "x"'])[1]
+    text = a.get("/metrics", token=READ_TOKEN).body.decode()
+    for line in ('gtmd_updates_total{rcode="NOERROR"} 2', 'gtmd_updates_total{rcode="NXRRSET"} 1',
+                 'gtmd_updates_total{rcode="REFUSED"} 1', 'gtmd_updates_total{rcode="NOTZONE"} 0',
+                 "gtmd_updates_changed_total 1"):
+        assert line in text, (line, [x for x in text.splitlines() if "update" in x])

@@ -104,6 +104,7 @@ def estate():
         shutil.rmtree(work, ignore_errors=True)
 
 
+@pytest.mark.threads
 def test_secondaries_take_each_update_by_ixfr(estate):
     g, s, kport = estate["g"], estate["s"], estate["kport"]
     for i, line in enumerate(['update add _acme-challenge.upd.test. 60 TXT "one"',
@@ -156,8 +157,13 @@ def test_signed_zone_validates_after_updates(denial):
         gdir = os.path.join(work, "gtmd")
         os.mkdir(gdir)
         ksk, zsk = keygen(gdir, SIGNED, True), keygen(gdir, SIGNED, False)
+        # A key published ahead of a rollover, in the file only: an update
+        # keeps it (the configured keys' DNSKEYs are signing's, left out).
+        def pub(base):  # the base64 key of a .key file ("... DNSKEY 256 3 13 KEY ;{...}")
+            return open(base + ".key").read().split(";")[0].split()[-1]
+        standby, ksk_pub = pub(keygen(gdir, SIGNED, False)), pub(ksk)
         with open(os.path.join(gdir, "dnssec.test.zone"), "w") as f:
-            f.write(signed_zone())
+            f.write(signed_zone() + "@ 300 IN DNSKEY 256 3 13 %s\n" % standby)
         dnssec = {"keys": [os.path.basename(ksk), os.path.basename(zsk)], "denial": denial}
         if denial == "nsec3":
             dnssec["nsec3"] = {"iterations": 0, "salt": "beef"}
@@ -194,6 +200,7 @@ def test_signed_zone_validates_after_updates(denial):
         # The file holds the unsigned records: gtmd signs it again at load.
         text = open(os.path.join(gdir, "dnssec.test.zone")).read()
         assert "RRSIG" not in text and "NSEC" not in text and '"proof"' in text
+        assert standby in text and ksk_pub not in text, text
         g.stop()
         g.start()
         assert wait_for(lambda: secure("new.dnssec.test.", "A", dns.rcode.NOERROR)[0], 10, 0.2)

@@ -103,19 +103,25 @@ static void test_encode(struct tap *t)
     errlist_free(&errs);
 }
 
+/* Binds p's listeners to the listen addresses 127.0.0.1:53 and [::1]:53. */
+static void test_bind(struct dnstap_params *p, struct errlist *errs)
+{
+    struct sockaddr_storage a, b;
+    socklen_t len;
+    addr_parse("127.0.0.1:53", ADDR_PORT_REQUIRED, &a, &len);
+    addr_parse("[::1]:53", ADDR_PORT_REQUIRED, &b, &len);
+    const struct sockaddr_storage *listen[] = {&a, &b};
+    struct jsoncfg j = {.errs = errs, .file = "t.json", .dir = "/tmp"};
+    dnstap_params_bind(&j, p, listen, 2);
+}
+
 /* Whether text gives an error containing want (NULL: no error). */
 static bool test_param_error(const char *text, const char *want)
 {
     struct errlist errs;
     errlist_init(&errs);
     struct dnstap_params p = test_params(text, &errs);
-    struct sockaddr_storage a, b;
-    socklen_t len;
-    addr_parse("127.0.0.1:53", ADDR_PORT_REQUIRED, &a, &len);
-    addr_parse("[::1]:53", ADDR_PORT_REQUIRED, &b, &len);
-    const struct sockaddr_storage *listen[] = {&a, &b};
-    struct jsoncfg j = {.errs = &errs, .file = "t.json", .dir = "/tmp"};
-    dnstap_params_bind(&j, &p, listen, 2);
+    test_bind(&p, &errs);
     bool ok = want ? errs.count > 0 && strstr(errs.msgs[0], want) != NULL : errs.count == 0;
     if (!ok && errs.count)
         printf("# got: %s\n", errs.msgs[0]);
@@ -163,13 +169,7 @@ static void test_view(struct tap *t)
         test_params("{\"file\": \"f\", \"sample\": 3, \"identity\": \"\","
                     " \"listeners\": {\"[::1]:53\": {\"responses\": false, \"sample\": 1}}}",
                     &errs);
-    struct sockaddr_storage a, b;
-    socklen_t len;
-    addr_parse("127.0.0.1:53", ADDR_PORT_REQUIRED, &a, &len);
-    addr_parse("[::1]:53", ADDR_PORT_REQUIRED, &b, &len);
-    const struct sockaddr_storage *listen[] = {&a, &b};
-    struct jsoncfg j = {.errs = &errs, .file = "t.json", .dir = "/tmp"};
-    dnstap_params_bind(&j, &p, listen, 2);
+    test_bind(&p, &errs);
     struct dnstap_view *v = dnstap_view_new(&p, 2, "host", NULL);
     uint32_t count = 0;
     TAP_CHECK(t, errs.count == 0 && v && !dnstap_view_sample(v, 0, &count),

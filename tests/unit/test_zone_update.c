@@ -78,7 +78,7 @@ static uint16_t upd_run(struct upd_env *e, const char *const *pre, const char *c
 {
     uint8_t *wire = NULL;
     size_t len = upd_msg(pre, up, &wire);
-    uint16_t rc = zone_update_apply(e->z, e->pol, &e->kr.keys[0], wire, len, false, out);
+    uint16_t rc = zone_update_apply(e->z, e->pol, &e->kr.keys[0], wire, len, NULL, out);
     free(wire);
     if (rc)
         printf("# rcode %u: %s\n", rc, out->why);
@@ -127,7 +127,7 @@ static void upd_rules(struct tap *t, struct upd_env *e)
     upd_done(&o);
     TAP_CHECK(t, upd_run(e, NULL, out_zone, &o) == DNS_RCODE_NOTZONE, "outside the zone: NOTZONE");
     TAP_CHECK(t,
-              zone_update_apply(e->z, e->pol, &e->kr.keys[0], (const uint8_t *)"\x12\x34", 2, false,
+              zone_update_apply(e->z, e->pol, &e->kr.keys[0], (const uint8_t *)"\x12\x34", 2, NULL,
                                 &o) == DNS_RCODE_FORMERR,
               "a message that does not parse: FORMERR");
     struct tsig_key other = e->kr.keys[0];
