@@ -304,7 +304,6 @@ void config_restart_inputs(struct config *c)
 struct config *config_load(const char *path, struct errlist *errs)
 {
     json_error_t jerr;
-    size_t before = errs->count;
     json_t *root = jsoncfg_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         if (jerr.line > 0)
@@ -313,6 +312,14 @@ struct config *config_load(const char *path, struct errlist *errs)
             errlist_add(errs, "%s: %s", path, jerr.text);
         return NULL;
     }
+    struct config *c = config_load_doc(path, root, errs);
+    json_decref(root);
+    return c;
+}
+
+struct config *config_load_doc(const char *path, json_t *root, struct errlist *errs)
+{
+    size_t before = errs->count;
     struct config *c = calloc(1, sizeof(*c));
     if (!c)
         abort();
@@ -325,7 +332,7 @@ struct config *config_load(const char *path, struct errlist *errs)
     if (json_is_object(root) && c->fleet.enabled) /* only a fleet compares it */
         cfg_shared_hash(root, c->shared_hash);
     c->restart_part = cfgschema_restart_part(&config_schema, root);
-    json_decref(root);
+    c->doc = json_incref(root);
     if (errs->count != before) {
         config_free(c);
         return NULL;
@@ -337,6 +344,7 @@ void config_free(struct config *c)
 {
     if (!c)
         return;
+    json_decref(c->doc);
     for (size_t i = 0; i < c->n_listen; i++)
         free(c->listen[i].text);
     for (size_t i = 0; i < c->n_zones; i++) {

@@ -119,10 +119,19 @@ struct config {
      * (load.h); 'gtmd check' and the configuration API's checks only say
      * so. Not from the file. */
     bool set_aside_broken;
+    /* The document it was read from (a reference, owned): a secondary
+     * zone's reload reads it again rather than the file, so an edit not
+     * yet reloaded by the operator is not applied by it. */
+    json_t *doc;
+    bool from_running; /* read from the running one's doc, not the file */
 };
 
 /* NULL when the file has errors (all of them in errs). */
 struct config *config_load(const char *path, struct errlist *errs);
+/* The same from a document already read (as from path: relative paths
+ * from its directory, errors naming it); root is borrowed, and the
+ * configuration keeps a reference (doc). */
+struct config *config_load_doc(const char *path, json_t *root, struct errlist *errs);
 /* The part of a configuration document every node of a fleet shares: a
  * shallow copy of root without the node-local keys (listen, admin, fleet,
  * config_api...). The caller owns it. */

@@ -40,9 +40,11 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
 }
 
 /* Loads the config and applies --node to it. */
-struct config *server_load_config(struct server *srv, const char *from, struct errlist *errs)
+struct config *server_load_config(struct server *srv, const char *from, json_t *doc,
+                                  struct errlist *errs)
 {
-    struct config *cfg = config_load(from ? from : srv->config_path, errs);
+    struct config *cfg = doc ? config_load_doc(srv->config_path, doc, errs)
+                             : config_load(from ? from : srv->config_path, errs);
     if (cfg && from) { /* a candidate beside the file: it becomes the file */
         free(cfg->path);
         cfg->path = jsoncfg_strdup(srv->config_path);
@@ -61,6 +63,7 @@ struct config *server_load_config(struct server *srv, const char *from, struct e
     if (cfg) {
         config_restart_inputs(cfg);
         cfg->set_aside_broken = true;
+        cfg->from_running = doc != NULL;
     }
     return cfg;
 }
@@ -374,7 +377,7 @@ static int server_start(struct server *srv)
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    srv->cfg = server_load_config(srv, NULL, &errs);
+    srv->cfg = server_load_config(srv, NULL, NULL, &errs);
     if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)
         errlist_add(&errs, "%s", err);
     struct serve_set *set =

@@ -89,8 +89,10 @@ struct server {
 /* ---- server.c ---- */
 
 /* Reads and checks the configuration file, or from, a candidate beside it
- * that is to become it (NULL, with errs, if wrong). */
-struct config *server_load_config(struct server *srv, const char *from, struct errlist *errs);
+ * that is to become it, or doc, the running configuration's document (a
+ * secondary zone's reload) (NULL, with errs, if wrong). */
+struct config *server_load_config(struct server *srv, const char *from, json_t *doc,
+                                  struct errlist *errs);
 /* 0 when RLIMIT_NOFILE covers what c and g need; else -1 and why in err. */
 int server_check_nofile(const struct config *c, const struct gslb *g, char *err, size_t errlen);
 /* The hash of the configuration a fleet node publishes (config_mismatch). */
@@ -125,5 +127,19 @@ json_t *server_geo_loaded(const struct serve_set *set);
  * old file after it); "file_error" in the result when that failed. The
  * result belongs to the caller. Takes reload_lock. */
 json_t *server_reload(struct server *srv, const char *from, bool *ok);
+
+/* ---- server_secondary.c ---- */
+
+/* The secondary thread said zones changed: each new copy loaded alone
+ * and published, the rest shared (a catalog's, or one that cannot be
+ * loaded alone: a reload of the running configuration); expiry applied to
+ * the zones served. Main thread. */
+void server_secondaries_changed(struct server *srv);
+
+/* The reload a secondary zone asks for (a new copy, an expiry, a catalog's
+ * members): the running configuration's document read again (the zones'
+ * files and copies too), not the file, whose edits wait for the
+ * operator's reload. As server_reload otherwise. */
+json_t *server_reload_running(struct server *srv, bool *ok);
 
 #endif

@@ -59,7 +59,10 @@ static void server_mod_confapi_apply(struct server *srv, const struct config *ne
     if (!srv->confapi_ready)
         return;
     config_api_set_params(&srv->confapi, &next->config_api);
-    config_api_note_reload(&srv->confapi); /* a file edited by hand: a version */
+    /* A file edited by hand: a version; not from a secondary zone's
+     * reload, which did not read the file. */
+    if (!next->from_running)
+        config_api_note_reload(&srv->confapi);
 }
 
 static void server_mod_confapi_halt(struct server *srv)
@@ -87,12 +90,9 @@ static void server_on_secondary_changed(void *arg)
 
 static void server_on_xfr_reload(evutil_socket_t fd, short what, void *arg)
 {
-    struct server *srv = arg;
-    bool ok;
     (void)fd;
     (void)what;
-    log_info("event=reload why=\"a secondary zone changed\"");
-    json_decref(server_reload(srv, NULL, &ok));
+    server_secondaries_changed(arg);
 }
 
 /* Hands the secondary zones of cfg to the secondary thread (started with

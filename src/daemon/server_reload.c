@@ -174,7 +174,26 @@ static json_t *server_reload_result(struct server *srv, const struct serve_set *
     return res;
 }
 
+static json_t *server_reload_doc(struct server *srv, const char *from, json_t *doc, bool *ok);
+
 json_t *server_reload(struct server *srv, const char *from, bool *ok)
+{
+    return server_reload_doc(srv, from, NULL, ok);
+}
+
+json_t *server_reload_running(struct server *srv, bool *ok)
+{
+    /* srv->cfg is replaced only under reload_lock, which the reload takes:
+     * its document is held here until then. */
+    pthread_mutex_lock(&srv->reload_lock);
+    json_t *doc = json_incref(srv->cfg->doc);
+    pthread_mutex_unlock(&srv->reload_lock);
+    json_t *res = server_reload_doc(srv, NULL, doc, ok);
+    json_decref(doc);
+    return res;
+}
+
+static json_t *server_reload_doc(struct server *srv, const char *from, json_t *doc, bool *ok)
 {
     struct errlist errs;
     struct timespec t0;
@@ -183,7 +202,7 @@ json_t *server_reload(struct server *srv, const char *from, bool *ok)
                 notify_monotonic_usec());
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    struct config *cfg = server_load_config(srv, from, &errs);
+    struct config *cfg = server_load_config(srv, from, doc, &errs);
     struct serve_set *set = cfg ? server_reload_build(srv, cfg, &errs) : NULL;
     if (!set) {
         json_t *res = server_reload_failed(srv, cfg, &errs);

@@ -20,6 +20,9 @@ static void xfr_check_say(const ldns_rr *rr, const char *what, char *why, size_t
     size_t n = t ? strlen(t) : 0;
     while (n && (t[n - 1] == '\n' || t[n - 1] == '\t'))
         t[--n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (t[i] == '\t')
+            t[i] = ' '; /* one line of the log, as a zone file writes it */
     snprintf(why, whylen, "%s: %s", what, t ? t : "?");
     free(t);
 }

@@ -98,6 +98,7 @@ static bool xfr_in_done(struct xfr_in_zone *z, const struct xfr_in_zone *work,
     }
     bool ok = o == XFR_IN_CURRENT || o == XFR_IN_ADOPTED;
     bool reload = o == XFR_IN_ADOPTED || (ok && z->expired);
+    z->adopted |= o == XFR_IN_ADOPTED;
     z->have = work->have;
     z->serial = work->serial;
     z->refresh = work->refresh;
@@ -345,6 +346,38 @@ int xfr_in_notify(struct xfr_in *x, const uint8_t *origin, size_t origin_len,
     if (rcode == 0 && !atomic_load(&x->stopping))
         event_active(x->tick, 0, 0);
     return rcode;
+}
+
+size_t xfr_in_take_adopted(struct xfr_in *x, char ***origins)
+{
+    size_t n = 0;
+    *origins = NULL;
+    pthread_mutex_lock(&x->lock);
+    for (size_t i = 0; i < x->n; i++) {
+        if (!x->zones[i]->adopted)
+            continue;
+        char **o = realloc(*origins, (n + 1) * sizeof(*o));
+        char *d = strdup(x->zones[i]->origin_str);
+        if (!o || !d)
+            abort();
+        *origins = o;
+        o[n++] = d;
+        x->zones[i]->adopted = false;
+    }
+    pthread_mutex_unlock(&x->lock);
+    return n;
+}
+
+int xfr_in_expired(struct xfr_in *x, const uint8_t *origin, size_t origin_len)
+{
+    int r = -1;
+    pthread_mutex_lock(&x->lock);
+    for (size_t i = 0; i < x->n && r < 0; i++)
+        if (x->zones[i]->origin_len == origin_len &&
+            memcmp(x->zones[i]->origin, origin, origin_len) == 0)
+            r = x->zones[i]->expired ? 1 : 0;
+    pthread_mutex_unlock(&x->lock);
+    return r;
 }
 
 void xfr_in_halt(struct xfr_in *x)

@@ -14,7 +14,12 @@
  *    the copy at once and knows when it expires), and the daemon is told
  *    to reload (changed callback);
  *  - after the SOA expire time without a successful refresh the zone is
- *    expired: the loader then answers SERVFAIL for it (zone_expired).
+ *    expired (each zone on its own timer, checked every quarter second):
+ *    the loader then answers SERVFAIL for it (zone_expired);
+ *  - every refresh runs on a thread of its own, so no primary holds up
+ *    another zone; every transfer is checked whole before anything is
+ *    written (xfr_check.h); failures back off from 2 s (a NOTIFY starts
+ *    over).
  *
  * Threads: xfr_in_configure, xfr_in_notify and xfr_in_stop may be called
  * from any thread; the changed callback runs on the secondary thread.
@@ -59,6 +64,15 @@ void xfr_in_configure(struct xfr_in *x, const struct xfr_in_zone_conf *zones, si
  */
 int xfr_in_notify(struct xfr_in *x, const uint8_t *origin, size_t origin_len,
                   const struct sockaddr_storage *from, const struct tsig_key *key);
+
+/* The zones (presentation form) with a new copy since the last call, each
+ * once: the daemon loads just those (the caller frees the strings and the
+ * array). Any thread. */
+size_t xfr_in_take_adopted(struct xfr_in *x, char ***origins);
+
+/* Whether the secondary zone origin (lowercase wire) is expired now: 1,
+ * 0, or -1 when it is not one of ours. Any thread. */
+int xfr_in_expired(struct xfr_in *x, const uint8_t *origin, size_t origin_len);
 
 /* Stops the thread (a refresh under way ends first): the changed
  * callback is not called any more; NOTIFYs are still answered (no refresh

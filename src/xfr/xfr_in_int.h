@@ -39,6 +39,7 @@ struct xfr_in_zone {
     bool notified;    /* check now */
     bool busy;        /* being refreshed (on a thread of its own) */
     bool gone;        /* removed by a reload while busy */
+    bool adopted;     /* a new copy not yet taken by the daemon (xfr_in_take_adopted) */
 };
 
 /* What one refresh came to. */

@@ -71,8 +71,11 @@ static ldns_rr_list *xfr_in_take(const struct xfr_in_zone *z, const ldns_rr_list
     }
     ldns_rr_list *zone = xfr_store_result(got, cur, current, why, whylen);
     if (*current) {
-        *current = false; /* a lone SOA of another serial than ours */
-        snprintf(why, whylen, "the transfer is a lone SOA of serial %u", serial);
+        /* A lone SOA of another serial than ours, to an IXFR: the AXFR
+         * that follows (xfr_in_transfer) brings the zone. */
+        *current = false;
+        *bad = false;
+        snprintf(why, whylen, "the IXFR is a lone SOA of serial %u", serial);
         return NULL;
     }
     if (!zone) {
@@ -140,8 +143,8 @@ static void xfr_in_addr_str(const struct sockaddr_storage *a, char *buf, size_t 
     snprintf(buf, len, a->ss_family == AF_INET ? "%s:%u" : "[%s]:%u", ipstr, port);
 }
 
-/* The transfer from srv after its SOA query (serial when soa_ok), timed
- * and logged when adopted. */
+/* The transfer from srv (after its SOA query), timed and logged when
+ * adopted; a refusal's why names the primary. */
 static enum xfr_in_outcome xfr_in_from(struct xfr_in_zone *z, const struct xfr_server *srv,
                                        char *why, size_t whylen)
 {
@@ -197,9 +200,8 @@ enum xfr_in_outcome xfr_in_refresh(struct xfr_in_zone *z, const atomic_bool *sto
             break;
         }
         enum xfr_in_outcome o = xfr_in_from(z, &srv, why, whylen);
-        if (o == XFR_IN_CURRENT || o == XFR_IN_ADOPTED || o == XFR_IN_REFUSED ||
-            out != XFR_IN_REFUSED)
-            out = o;
+        if (o != XFR_IN_FAILED || out != XFR_IN_REFUSED)
+            out = o; /* a refusal is said over a later primary's plain failure */
         if (o == XFR_IN_CURRENT || o == XFR_IN_ADOPTED)
             break;
     }

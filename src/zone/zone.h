@@ -160,8 +160,11 @@ struct zone {
     size_t xfr_n_allow;
     const struct tsig_key *xfr_key;
     /* A secondary zone whose copy was not refreshed within its SOA expire
-     * time (xfr_in.h): every query for it gets SERVFAIL. Set by the loader. */
-    bool expired;
+     * time (xfr_in.h): every query for it gets SERVFAIL. Set by the loader,
+     * and on the published zone by the daemon when the reload a secondary
+     * asked for failed (expiry does not wait for a reload that succeeds);
+     * atomic for that (a plain load on the query path). */
+    atomic_bool expired;
     /* Differences from older serials, for IXFR (zone_journal.h): owned,
      * set by the daemon before the set is published; NULL = none. */
     struct zone_journal *journal;

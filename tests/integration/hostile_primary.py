@@ -41,6 +41,7 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.query
+import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TSIG
@@ -352,3 +353,32 @@ def notify(gport, origin, source="127.0.0.1", key=None):
     except Exception:
         return None
     return r.rcode()
+
+
+def ask(port, name, rdtype="A"):
+    """(rcode, sorted rdata texts) of gtmd's answer on port, or None."""
+    try:
+        r = dns.query.udp(dns.message.make_query(name, rdtype), "127.0.0.1", port=port,
+                          timeout=0.5)
+    except Exception:
+        return None
+    return (dns.rcode.to_text(r.rcode()),
+            sorted(rd.to_text() for rr in r.answer for rd in rr))
+
+
+def serial_of(port, origin):
+    """The serial of origin's SOA as served on port, or None."""
+    got = ask(port, origin, "SOA")
+    if not got or got[0] != "NOERROR" or not got[1]:
+        return None
+    return int(got[1][0].split()[2])
+
+
+def wait_for(pred, timeout):
+    """Seconds until pred() held (polled every 50 ms), or None."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if pred():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    return None

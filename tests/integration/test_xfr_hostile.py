@@ -23,39 +23,11 @@ import subprocess
 import tempfile
 import time
 
-import dns.message
-import dns.query
 import dns.rcode
 import pytest
 
 from conftest import GTMD, Gtmd, free_port
-from hostile_primary import HostilePrimary, Zone, notify
-
-
-def ask(port, name, rdtype="A"):
-    try:
-        r = dns.query.udp(dns.message.make_query(name, rdtype), "127.0.0.1", port=port,
-                          timeout=0.5)
-    except Exception:
-        return None
-    return (dns.rcode.to_text(r.rcode()),
-            sorted(rd.to_text() for rr in r.answer for rd in rr))
-
-
-def serial_of(port, origin):
-    got = ask(port, origin, "SOA")
-    if not got or got[0] != "NOERROR" or not got[1]:
-        return None
-    return int(got[1][0].split()[2])
-
-
-def wait_for(pred, timeout):
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if pred():
-            return time.monotonic() - start
-        time.sleep(0.05)
-    return None
+from hostile_primary import HostilePrimary, Zone, ask, notify, serial_of, wait_for
 
 
 def zone_entry(origin, port, **primary):
@@ -92,6 +64,7 @@ def refusals(g):
                       g.read_log())
 
 
+@pytest.mark.threads  # refresh threads at once, workers taking NOTIFY, the main thread reloading
 def test_bad_transfers_are_refused_and_nothing_else_stops(work):
     gport = free_port()
     p = HostilePrimary([Zone("good.test."), Zone("bad.test.")])
@@ -246,6 +219,7 @@ def test_first_transfer_backs_off_from_seconds_and_notify_starts_over(work):
 EXPIRE = 6
 
 
+@pytest.mark.threads  # five zones' refresh threads, the expiry tick, reloads
 def test_one_primary_killed_only_its_zone_expires_on_time(work):
     """Five secondary zones: a, b and c from three primaries (SOA refresh 1
     s, retry 1 s, expire 6 s), one whose primary never answers and one whose
@@ -293,6 +267,9 @@ def test_one_primary_killed_only_its_zone_expires_on_time(work):
             assert ask(gport, "www0." + z) == ("NOERROR", ["192.0.2.10"]), z
             assert "event=zone_expired zone=%s" % z not in g.read_log()
         assert serial_of(gport, "b.test.") == 2
+        pb.set("b.test.", serial=3)  # and still takes new serials
+        assert notify(gport, "b.test.") == dns.rcode.NOERROR
+        assert wait_for(lambda: serial_of(gport, "b.test.") == 3, 3) is not None
         assert ask(gport, "www0.p.test.")[0] == "REFUSED"  # never transferred
         assert ask(gport, "www0.f.test.")[0] == "REFUSED"
         assert retries(g, "p.test.") and retries(g, "f.test.")
@@ -346,6 +323,95 @@ def test_tsig_signed_every_40th_message_is_taken_unsigned_end_is_refused(work):
         assert notify(gport, "signed.test.", key=(KEY, SECRET)) == dns.rcode.NOERROR
         assert wait_for(lambda: serial_of(gport, "signed.test.") == 4, 8) is not None, (
             g.read_log()[-3000:])
+    finally:
+        if g.proc is not None:
+            g.stop()
+        p.stop()
+
+
+def test_a_broken_zone_file_stops_no_secondary(work):
+    """A zone file of gtmd's own broken on disk (the operator's reload
+    fails on it, and changes nothing) stops no secondary zone: each new
+    copy is loaded alone, the other zones shared, and expiry is applied to
+    the zones served on time, then lifted when the primary is back."""
+    gport = free_port()
+    expire = 4
+    pa = HostilePrimary([Zone("a.test.", timers=(1, 1, expire))])
+    static = os.path.join(work, "static.test.zone")
+    with open(static, "w") as f:
+        f.write(copy_text("static.test.", 1))
+    zones = [zone_entry("a.test.", pa.port), {"origin": "static.test.", "file": static}]
+    g = Gtmd(work, config(gport, zones), gport)
+    pa2 = None
+    try:
+        g.start()
+        assert wait_for(lambda: serial_of(gport, "a.test.") == 1, 10) is not None
+        with open(static, "a") as f:
+            f.write("broken IN A not-an-address\n")
+        g.signal(signal.SIGHUP)
+        assert wait_for(lambda: "event=reload result=failed" in g.read_log(), 5) is not None
+        pa.set("a.test.", serial=2)
+        assert notify(gport, "a.test.") == dns.rcode.NOERROR
+        assert wait_for(lambda: serial_of(gport, "a.test.") == 2, 5) is not None, (
+            g.read_log()[-3000:])
+        assert re.search(r"event=reload result=ok generation=\d+ zone=a\.test\. serial=2 ",
+                         g.read_log()), g.read_log()[-3000:]
+        time.sleep(1.5)  # a refresh or two
+        pa.stop()
+
+        def servfail():
+            got = ask(gport, "www0.a.test.")
+            return got is not None and got[0] == "SERVFAIL"
+
+        assert wait_for(servfail, expire + 4) is not None, g.read_log()[-3000:]
+        seen = time.time()
+        due = os.stat(os.path.join(work, "a.test.copy")).st_mtime + expire
+        assert abs(seen - due) <= 1.0, (seen - due, g.read_log()[-3000:])
+        assert "event=zone_expired zone=a.test. expired=yes" in g.read_log()
+        assert serial_of(gport, "static.test.") == 1  # as it was loaded
+        pa2 = HostilePrimary([Zone("a.test.", serial=2, timers=(1, 1, expire))], port=pa.port)
+        assert wait_for(lambda: ask(gport, "www0.a.test.") == ("NOERROR", ["192.0.2.10"]),
+                        5) is not None, g.read_log()[-3000:]
+    finally:
+        if g.proc is not None:
+            g.stop()
+        for p in (pa, pa2):
+            if p:
+                p.stop()
+
+
+def test_secondary_reload_reads_the_running_configuration(work):
+    """A secondary zone's new copy is served from the configuration that
+    runs, not from the file: an edit the operator has not reloaded yet,
+    broken or not, neither blocks it nor is applied by it (SIGHUP does)."""
+    gport = free_port()
+    p = HostilePrimary([Zone("good.test.")])
+    static = os.path.join(work, "static.test.zone")
+    with open(static, "w") as f:
+        f.write(copy_text("static.test.", 1))
+    running = config(gport, [zone_entry("good.test.", p.port)])
+    g = Gtmd(work, running, gport)
+    try:
+        g.start()
+        assert wait_for(lambda: serial_of(gport, "good.test.") == 1, 10) is not None
+        with open(g.conf_path, "w") as f:
+            f.write('{"listen": ["127.0.0.1:%d"], "zones": [' % gport)  # half written
+        p.set("good.test.", serial=2)
+        assert notify(gport, "good.test.") == dns.rcode.NOERROR
+        assert wait_for(lambda: serial_of(gport, "good.test.") == 2, 5) is not None, (
+            g.read_log()[-3000:])
+        edited = config(gport, [zone_entry("good.test.", p.port),
+                                {"origin": "static.test.", "file": static}])
+        g.write_config(edited)
+        p.set("good.test.", serial=3)
+        assert notify(gport, "good.test.") == dns.rcode.NOERROR
+        assert wait_for(lambda: serial_of(gport, "good.test.") == 3, 5) is not None
+        assert ask(gport, "www0.static.test.")[0] == "REFUSED"  # not applied by it
+        assert "event=reload result=failed" not in g.read_log()
+        g.signal(signal.SIGHUP)  # the operator's reload applies it
+        assert wait_for(lambda: ask(gport, "www0.static.test.") == ("NOERROR", ["192.0.2.10"]),
+                        5) is not None, g.read_log()[-3000:]
+        assert serial_of(gport, "good.test.") == 3
     finally:
         if g.proc is not None:
             g.stop()

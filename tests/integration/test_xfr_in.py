@@ -31,6 +31,8 @@ import pytest
 
 from backends import Backends, free_port_on
 from conftest import Gtmd, free_port, stop_process
+from hostile_primary import ask, wait_for
+from hostile_primary import serial_of as soa_serial
 from knotlib import knot_head
 
 KNOTD = "/usr/sbin/knotd"
@@ -113,30 +115,8 @@ class Knot:
             self.proc = None
 
 
-def ask(port, name, rdtype="A"):
-    try:
-        r = dns.query.udp(dns.message.make_query(name, rdtype), "127.0.0.1", port=port,
-                          timeout=0.5)
-    except Exception:
-        return None
-    return (dns.rcode.to_text(r.rcode()),
-            sorted(rd.to_text() for rr in r.answer for rd in rr))
-
-
 def serial_of(port):
-    got = ask(port, "sec.test.", "SOA")
-    if not got or got[0] != "NOERROR" or not got[1]:
-        return None
-    return int(got[1][0].split()[2])
-
-
-def wait_for(pred, timeout):
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if pred():
-            return time.monotonic() - start
-        time.sleep(0.05)
-    return None
+    return soa_serial(port, "sec.test.")
 
 
 def gtmd_config(g_port, knot_port, bport, secret=SECRET):
@@ -297,17 +277,34 @@ def knot_catalog_conf(d, port, gport, zones):
     return conf
 
 
+def knot_with_members(gport):
+    """A Knot (not started) with the zone files of m1, m2 and m3.test.,
+    and what www answers in each."""
+    knot = Knot(gport)
+    members = {"m1.test.": "192.0.2.11", "m2.test.": "192.0.2.12", "m3.test.": "192.0.2.13"}
+    for z, a in members.items():
+        with open(os.path.join(knot.workdir, z + "zone"), "w") as f:
+            f.write(member_text(z, a))
+    return knot, members
+
+
+def catalog_gtmd(work, gport, kport):
+    """gtmd consuming the catalog cat.test. from Knot on kport."""
+    cfg = {"listen": ["127.0.0.1:%d" % gport], "workers": 1,
+           "tsig_keys": {KEY: {"algorithm": "hmac-sha256", "secret": SECRET}},
+           "zones": [{"origin": "cat.test.", "file": "cat.copy",
+                      "primary": {"addresses": ["127.0.0.1:%d" % kport], "key": KEY},
+                      "catalog": {"directory": "members"}}]}
+    return Gtmd(work, cfg, gport)
+
+
 def test_catalog_zone_members_come_and_go(tmp_path):
     """gtmd consumes a catalog zone from Knot: its members become secondary
     zones without a change of gtmd's configuration; a member added to the
     catalog is served after the catalog's NOTIFY, a member removed stops
     being served."""
     gport = free_port()
-    knot = Knot(gport)
-    members = {"m1.test.": "192.0.2.11", "m2.test.": "192.0.2.12", "m3.test.": "192.0.2.13"}
-    for z, a in members.items():
-        with open(os.path.join(knot.workdir, z + "zone"), "w") as f:
-            f.write(member_text(z, a))
+    knot, members = knot_with_members(gport)
 
     def catalog(serial, listed):
         with open(os.path.join(knot.workdir, "cat.test.zone"), "w") as f:
@@ -317,12 +314,7 @@ def test_catalog_zone_members_come_and_go(tmp_path):
     with open(knot.conf, "w") as f:
         f.write(knot_catalog_conf(knot.workdir, knot.port, gport, ["cat.test."] + list(members)))
     work = str(tmp_path)
-    cfg = {"listen": ["127.0.0.1:%d" % gport], "workers": 1,
-           "tsig_keys": {KEY: {"algorithm": "hmac-sha256", "secret": SECRET}},
-           "zones": [{"origin": "cat.test.", "file": "cat.copy",
-                      "primary": {"addresses": ["127.0.0.1:%d" % knot.port], "key": KEY},
-                      "catalog": {"directory": "members"}}]}
-    g = Gtmd(work, cfg, gport)
+    g = catalog_gtmd(work, gport, knot.port)
     try:
         knot.proc = None
         knot.out = open(os.path.join(knot.workdir, "out.log"), "ab")
@@ -383,21 +375,12 @@ def test_knot_generated_catalog_is_consumed(tmp_path):
     do. Its members are served; a zone added to Knot is served by gtmd and
     one removed is dropped, within seconds of the catalog's NOTIFY."""
     gport = free_port()
-    knot = Knot(gport)
-    members = {"m1.test.": "192.0.2.11", "m2.test.": "192.0.2.12", "m3.test.": "192.0.2.13"}
-    for z, a in members.items():
-        with open(os.path.join(knot.workdir, z + "zone"), "w") as f:
-            f.write(member_text(z, a))
+    knot, members = knot_with_members(gport)
     with open(knot.conf, "w") as f:
         f.write(knot_generated_catalog_conf(knot.workdir, knot.port, gport,
                                             ["m1.test.", "m2.test."]))
     work = str(tmp_path)
-    cfg = {"listen": ["127.0.0.1:%d" % gport], "workers": 1,
-           "tsig_keys": {KEY: {"algorithm": "hmac-sha256", "secret": SECRET}},
-           "zones": [{"origin": "cat.test.", "file": "cat.copy",
-                      "primary": {"addresses": ["127.0.0.1:%d" % knot.port], "key": KEY},
-                      "catalog": {"directory": "members"}}]}
-    g = Gtmd(work, cfg, gport)
+    g = catalog_gtmd(work, gport, knot.port)
 
     def served(z):
         return ask(g.port, "www." + z) == ("NOERROR", [members[z]])
