@@ -318,6 +318,13 @@ struct fleet {
     /* metrics (L) */
     double watch_lag;
     uint64_t degraded_total, resyncs, watch_events, writes, keys_written;
+    /* Round-trip tables (fleet_rtt.c): the own generation of the table
+     * last written (UINT64_MAX: write it again), no write before
+     * rtt_next (monotonic), one in flight; tables written and read (L). */
+    uint64_t rtt_own_gen;
+    double rtt_next;
+    bool rtt_inflight;
+    uint64_t rtt_writes, rtt_tables_read;
 };
 
 /* Frees a fleet whose thread is not running (or never ran): etcd client,
@@ -429,6 +436,14 @@ void fleet_adopt_recheck(struct fleet *f, double now);
 /* Counts, reports and logs (once per key and reason) a refused record. */
 void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const char *signer,
                   const char *detail);
+
+/* ---- fleet_rtt.c: round-trip tables (fleet thread) -------------------- */
+/* Writes this node's table when it moved and the interval allows. */
+void fleet_rtt_tick(struct fleet *f, double mono);
+/* Before a fresh read: every other node's table is read again. */
+void fleet_rtt_begin_read(struct fleet *f);
+/* PREFIX/rtt/NODE put (v, checked) or deleted (v NULL). */
+void fleet_rtt_seen(struct fleet *f, const char *node, json_t *v);
 
 /* ---- fleet_config.c: the fleet's configuration ---------------------- */
 /* PREFIX/config/head put (v, checked) or deleted (v NULL) at mod_rev. */

@@ -246,7 +246,8 @@ static const char *fleet_key_owner(const char *rest, char out[FLEET_NODE_MAX + 2
 {
     const char *name = NULL;
     size_t len = 0;
-    if (strncmp(rest, "nodes/", 6) == 0 || strncmp(rest, "beat/", 5) == 0) {
+    if (strncmp(rest, "nodes/", 6) == 0 || strncmp(rest, "beat/", 5) == 0 ||
+        strncmp(rest, "rtt/", 4) == 0) {
         name = strchr(rest, '/') + 1;
         len = strlen(name);
     } else if (strncmp(rest, FLEET_REPORTS, strlen(FLEET_REPORTS)) == 0) {
@@ -284,8 +285,8 @@ static enum fleet_verdict fleet_dispatch_on_lease(struct fleet *f, const char *r
             f->nodes[idx].lease = lease; /* fleet thread only */
         return FLEET_SIG_OK;
     }
-    bool report =
-        strncmp(rest, "obs/", 4) == 0 || strncmp(rest, FLEET_REPORTS, strlen(FLEET_REPORTS)) == 0;
+    bool report = strncmp(rest, "obs/", 4) == 0 || strncmp(rest, "rtt/", 4) == 0 ||
+                  strncmp(rest, FLEET_REPORTS, strlen(FLEET_REPORTS)) == 0;
     if (report && (idx == FLEET_NODE_NONE || f->nodes[idx].lease != lease))
         return FLEET_SIG_NOT_ON_LEASE;
     return FLEET_SIG_OK;
@@ -392,6 +393,8 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
             fleet_beat_seen(f, rest + 5, v);
     } else if (strncmp(rest, "nodes/", 6) == 0 && fleet_node_name_ok(rest + 6))
         fleet_node_update(f, rest + 6, v, bulk);
+    else if (strncmp(rest, "rtt/", 4) == 0 && fleet_node_name_ok(rest + 4))
+        fleet_rtt_seen(f, rest + 4, v); /* round-trip times (fleet_rtt.c) */
     else if (strcmp(rest, "config/head") == 0)
         fleet_config_head_seen(f, v, mod_rev); /* fleet_config_run follows */
     else {
@@ -570,6 +573,7 @@ void fleet_sync_read_range(struct fleet *f, json_t *resp)
         }
     fleet_store_begin_read(f);
     fleet_config_begin_read(f);
+    fleet_rtt_begin_read(f);
     json_t *kvs = json_object_get(resp, "kvs");
     size_t i;
     json_t *kv;

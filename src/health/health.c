@@ -30,6 +30,7 @@ void health_core_init(struct health_core *c)
     c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
     if (!c->buckets)
         abort();
+    health_rtt_init(&c->rtt);
 }
 
 void health_core_free(struct health_core *c)
@@ -44,6 +45,7 @@ void health_core_free(struct health_core *c)
         }
     }
     free(c->buckets);
+    health_rtt_free(&c->rtt);
     override_free_all(c);
     verdict_free_all(c);
     pthread_mutex_destroy(&c->lock);
@@ -291,6 +293,8 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     pthread_mutex_lock(&c->lock);
     health_hooks_copy_locked(c, &hooks);
     health_count_locked(s, r);
+    bool rtt_moved = r->ok && r->rtt_us &&
+                     health_rtt_sample_locked(s, r->rtt_us, r->rtt_half_life_ms, health_now());
     enum health_state from = (enum health_state)s->probe_state;
     enum health_state to = health_damp(s, r->ok, rise, fall, &why);
     /* Everything a reader sees changes under the lock (persist.c and the
@@ -305,6 +309,8 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
         snprintf(detail, sizeof(detail), "%s", s->reason);
     }
     pthread_mutex_unlock(&c->lock);
+    if (rtt_moved)
+        health_rtt_changed(c, true);
     if (to == HEALTH_UNKNOWN)
         return;
     char why_q[160], detail_q[300];

@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "common/event_ring.h"
+#include "health/rtt.h"
 
 enum health_state { HEALTH_UNKNOWN = 0, HEALTH_DOWN = 1, HEALTH_UP = 2 };
 
@@ -88,6 +89,12 @@ struct health_slot {
     uint64_t probes, failures;
     uint64_t latency_hist[HEALTH_HIST_BUCKETS]; /* cumulative-free counts per bucket */
     double latency_sum_s;
+    /* Round-trip times (rtt.h): the moving average, its samples, the wall
+     * time of the last one, and the average last noted as moved. */
+    double rtt_ewma_us;
+    uint32_t rtt_samples;
+    double rtt_at;
+    uint32_t rtt_mark_us;
     uint64_t fail_by[HEALTH_FAIL_KINDS]; /* failures by reason kind */
     bool in_use;                         /* referenced by the current config */
     unsigned refs;                       /* policy sets that map it (under lock) */
@@ -157,6 +164,8 @@ struct health_core {
     /* Slots with a dial (a partial override) now: while 0, the query path
      * skips looking for dials (policy_eval). Changed under lock. */
     _Atomic uint32_t n_dials;
+    /* Round-trip times of this node's and other vantage points (rtt.h). */
+    struct health_rtt rtt;
 };
 
 static inline void health_set_policy_rcode(struct health_core *c, uint16_t rcode)
@@ -277,7 +286,9 @@ struct health_result {
     bool ok;
     enum health_fail_kind kind; /* counted in fail_by when !ok */
     uint32_t latency_us;
-    const char *reason; /* copied into the slot */
+    uint32_t rtt_us;           /* the round-trip sample (probe.h); 0: none */
+    uint32_t rtt_half_life_ms; /* the check's latency_half_life */
+    const char *reason;        /* copied into the slot */
 };
 
 /* Applies one probe result (prober thread). The first result of an

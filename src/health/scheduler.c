@@ -172,8 +172,12 @@ static void sched_on_result(void *arg, const struct probe_result *r)
     struct sched_job *j = arg;
     struct scheduler *s = j->plan->sch;
     j->in_flight = false;
-    struct health_result hr = {
-        .ok = r->ok, .kind = r->kind, .latency_us = r->latency_us, .reason = r->reason};
+    struct health_result hr = {.ok = r->ok,
+                               .kind = r->kind,
+                               .latency_us = r->latency_us,
+                               .rtt_us = r->rtt_us,
+                               .rtt_half_life_ms = j->t.spec->rtt_half_life_ms,
+                               .reason = r->reason};
     if (r->local)
         sched_local_failure(s, j, r);
     else {

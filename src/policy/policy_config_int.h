@@ -29,6 +29,7 @@ enum pc_record_key {
     RK_WHEN_ALL_DOWN,
     RK_FALLBACK,
     RK_FAILBACK,
+    RK_LATENCY,
     RK_N
 };
 extern const struct cfgschema pc_record_schema;
