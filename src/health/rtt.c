@@ -49,12 +49,13 @@ bool health_rtt_sample_locked(struct health_slot *s, uint32_t rtt_us, uint32_t h
         s->rtt_ewma_us = x;
     } else {
         /* Time-based weight: after one half-life a sample weighs half.
-         * The first samples are averaged plainly (weight 1/n), so the
-         * average starts from several of them, not the first alone. */
+         * The first HEALTH_RTT_WARMUP samples are averaged plainly (weight
+         * 1/n), so the average starts from several of them, not the first
+         * alone; after them, only time weighs. */
         double dt = now - s->rtt_at, hl = half_life_ms ? half_life_ms / 1000.0 : 30.0;
         double alpha = dt > 0 ? 1.0 - exp2(-dt / hl) : 0.0;
         double plain = 1.0 / (double)(s->rtt_samples + 1);
-        if (plain > alpha)
+        if (s->rtt_samples < HEALTH_RTT_WARMUP && plain > alpha)
             alpha = plain;
         s->rtt_ewma_us += alpha * (x - s->rtt_ewma_us);
     }

@@ -6,8 +6,9 @@
  * probe gives a round-trip sample (probe.h says what each check type
  * times), folded into an exponentially weighted moving average whose
  * weight halves every "latency_half_life" of the check (time-based, so a
- * check's interval does not change how fast it moves; the first samples
- * are averaged plainly, so no single first sample decides). Other nodes'
+ * check's interval does not change how fast it moves; the first
+ * HEALTH_RTT_WARMUP samples are averaged plainly, so no single first
+ * sample decides). Other nodes'
  * tables arrive through the fleet (src/fleet/fleet_rtt.c), one immutable
  * table per node, and are kept here until the node's record goes.
  *
@@ -37,6 +38,7 @@
 #define HEALTH_RTT_MOVE_PCT 10
 #define HEALTH_RTT_MOVE_US 2000
 #define HEALTH_RTT_NODE_MAX 63 /* as a fleet node name */
+#define HEALTH_RTT_WARMUP 4    /* samples averaged plainly before the half-life rules */
 
 /* One vantage point's view of one endpoint. */
 struct health_rtt_entry {
