@@ -79,9 +79,12 @@ void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
         "# TYPE gtmd_fleet_latency_writes_total counter\ngtmd_fleet_latency_writes_total %llu\n"
         "# HELP gtmd_fleet_latency_tables_read_total Other nodes' round-trip tables applied.\n"
         "# TYPE gtmd_fleet_latency_tables_read_total counter\n"
-        "gtmd_fleet_latency_tables_read_total %llu\n",
-        (unsigned long long)m.latency_writes_total,
-        (unsigned long long)m.latency_tables_read_total);
+        "gtmd_fleet_latency_tables_read_total %llu\n"
+        "# HELP gtmd_fleet_latency_moves_total This node's round-trip averages that moved past "
+        "the margin (10 %% and 2 ms).\n"
+        "# TYPE gtmd_fleet_latency_moves_total counter\ngtmd_fleet_latency_moves_total %llu\n",
+        (unsigned long long)m.latency_writes_total, (unsigned long long)m.latency_tables_read_total,
+        (unsigned long long)m.latency_moves_total);
     evbuffer_add_printf(b,
                         "# HELP gtmd_fleet_signed 1 when the fleet's records are signed and "
                         "checked (\"members\").\n"

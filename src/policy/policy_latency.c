@@ -64,7 +64,8 @@ static void lat_fill(const struct gslb *g, const struct policy_record *r, const 
 }
 
 /* The vantage point class cls is served from: the first of its list that
- * is this node or has a table, else the first. */
+ * is this node or has a table, else the node that answers (index 0): its
+ * own round trips say more than none. */
 static uint16_t lat_class_vantage(const struct gslb *g, const struct policy_latency_cfg *c,
                                   size_t cls)
 {
@@ -73,7 +74,7 @@ static uint16_t lat_class_vantage(const struct gslb *g, const struct policy_late
         if (health_rtt_is_self(g->health, name) || health_rtt_has(g->health, name))
             return c->class_vantages[cls][i];
     }
-    return c->class_n[cls] ? c->class_vantages[cls][0] : 0;
+    return 0;
 }
 
 /* A new set for r (one block: the set, its tables, the class pointers,

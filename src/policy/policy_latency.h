@@ -8,7 +8,8 @@
  * vantage point: the node named by the record's "vantage" map (geo-map
  * keys, through the same class trie as a geo record, so the ECS scope is
  * the class's, exact), or the node that answers when there is no map or
- * the named nodes have no table.
+ * none of the named nodes has a table (a node without a fleet has none
+ * but its own).
  *
  * Off the query path (policy_latency_refresh: the health thread after
  * every change of the averages' generation, and the loader before a set
@@ -16,7 +17,7 @@
  * point it names, the pool's endpoints sorted by average (known ones,
  * ascending), then those without one in the record's region order; and
  * for every class of its map, the table of the first named vantage point
- * that has data. A set is one allocation, published with an atomic
+ * that has data (else this node's own). A set is one allocation, published with an atomic
  * pointer swap in the served set's geo data (policy_geo_rec.lat); the
  * replaced one is retired (freed after serve_sync), as the widened
  * scopes' marks are.
