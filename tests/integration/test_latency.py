@@ -340,3 +340,49 @@ def test_fleet_each_region_gets_the_fastest_from_its_vantage(cluster, slow, node
         read = g.metric("gtmd_fleet_latency_tables_read_total")
         assert w is not None and 1 <= w <= elapsed / 0.5 + 2, (w, elapsed)
         assert read and read >= 2, read
+
+
+def test_fleet_signed_tables_count_and_forged_ones_do_not(cluster, slow, nodes, tmp_path):  # noqa: F811
+    """With "members" each table is signed on its node's lease: n1 uses
+    n2's; a table for n2 written by someone else (the test, through etcd's
+    gateway, signed by a key that is not n2's) is refused and changes no
+    answer."""
+    import base64
+    import json
+    from fleetlib import http_json, member_key
+    keys = {n: member_key(tmp_path, n) for n in ("n1", "n2", "mallory")}
+    members = {n: keys[n][1] for n in ("n1", "n2")}
+    port, bes = slow(["127.0.0.51", "127.0.0.52", "127.0.0.53"], default_ms=40)
+    for k, be in enumerate(bes, 1):
+        be.delays["127.0.0.2%d" % k] = 4
+    ns = [fleet_node(nodes, cluster.urls, i, port, key_file=keys["n%d" % i][0], members=members)
+          for i in (1, 2)]
+    got, _ = poll(lambda: answer(ns[0], ecs="10.2.7.0/24") == ["127.0.0.52"], 30, 0.2)
+    assert got, "n1 does not use n2's signed table: %s" % answer(ns[0], ecs="10.2.7.0/24")
+    held = cluster.get_prefix("/gtmd/it/rtt/")
+    rec = json.loads(held["/gtmd/it/rtt/n2"])
+    assert rec.get("signer") == "n2" and rec.get("sig") and rec.get("lease"), rec
+    before = ns[0].fleet()["rejected"]
+    forged = dict(rec, t=time.time(), signer="mallory",
+                  e={"web/e1": [100, 50, 0], "web/e2": [90000, 50, 0], "web/e3": [90000, 50, 0]})
+    forged.pop("sig")
+    text = json.dumps(forged, separators=(",", ":"), sort_keys=True)
+    with open(tmp_path / "msg", "wb") as f:
+        f.write(b"gtmd-fleet-1\0/gtmd/it/rtt/n2\0" + text.encode())
+    import subprocess
+    sig = subprocess.run(["openssl", "pkeyutl", "-sign", "-rawin", "-inkey", keys["mallory"][0],
+                          "-in", str(tmp_path / "msg")], check=True, capture_output=True,
+                         timeout=20).stdout
+    forged["sig"] = base64.b64encode(sig).decode()
+    st, _ = http_json(cluster.urls[0] + "/v3/kv/put",
+                      {"key": base64.b64encode(b"/gtmd/it/rtt/n2").decode(),
+                       "value": base64.b64encode(json.dumps(forged).encode()).decode()})
+    assert st == 200
+    def refused():
+        r = ns[0].fleet()["rejected"]
+        return (sum(v for k, v in r.items() if k != "last") >
+                sum(v for k, v in before.items() if k != "last") and
+                r["last"]["key"] == "/gtmd/it/rtt/n2")
+    ok, _ = poll(refused, 5, 0.05)
+    assert ok, ns[0].fleet()["rejected"]
+    assert steady(ns[0], ["127.0.0.52"], n=20, ecs="10.2.7.0/24"), "a forged table moved answers"
