@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from adminlib import Admin, admin_port, admin_section
+from adminlib import Admin, admin_port, admin_section, gtmctl
 from backends import fast_query, free_port_on, poll, query_addrs
 from conftest import default_config
 from fleetlib import Node, fleet_config, need_etcd  # noqa: F401
@@ -152,6 +152,22 @@ def test_fastest_then_never_a_dead_one(make_gtmd, slow):
     assert got, "the fastest endpoint (5 ms against 40) is not the answer: %s" % answer(g)
     r = fast_query(g.addr, g.port, "lat.example.com.", ecs="192.0.2.0/24")
     assert r.options and r.options[0].scopelen == 0, "no vantage map: one answer for all (/0)"
+    # explain, through gtmctl: this node's table, a the candidate, b not.
+    p = gtmctl("--server", Admin.of(g).url, "--token-file",
+               g.workdir + "/read.token", "explain", "lat.example.com.")
+    out = p.stdout
+    assert p.returncode == 0 and "latency vantage this node, tolerance 2 ms" in out, out
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith("  a ") or
+            ln.startswith("  b ")]
+    assert rows[0][0] == "a" and rows[0][-1] == "candidate" and rows[1][0] == "b", out
+    assert float(rows[0][2]) < float(rows[1][2]), out
+    # A reload keeps the averages (they live in the health slots): the new
+    # set answers the fastest at once, not the region order meanwhile.
+    g.config["records"]["lat.example.com."]["ttl"] = 7
+    g.write_config()
+    assert Admin.of(g).post("/v1/reload").status == 200
+    r = fast_query(g.addr, g.port, "lat.example.com.")
+    assert r.answer and r.answer[0].ttl == 7 and answer(g) == ["127.0.0.41"], r
     # a fails its check while staying fast: once down it is never answered.
     a.failing = True
     got, _ = poll(lambda: answer(g) == ["127.0.0.42"], 5)
