@@ -165,6 +165,13 @@ json_t *admin_view_endpoint(struct health_core *hc, struct drill_core *drills, c
         json_object_set_new(j, "last_latency_ms", json_real(e->slot->last_latency_us / 1000.0));
         json_object_set_new(j, "probes", json_integer((json_int_t)e->slot->probes));
         json_object_set_new(j, "failures", json_integer((json_int_t)e->slot->failures));
+        /* This node's round-trip average (health/rtt.h), live. */
+        json_object_set_new(
+            j, "rtt",
+            e->slot->rtt_samples
+                ? json_pack("{s:f, s:I, s:f}", "ewma_ms", e->slot->rtt_ewma_us / 1000.0, "samples",
+                            (json_int_t)e->slot->rtt_samples, "last", e->slot->rtt_at)
+                : json_null());
         pthread_mutex_unlock(&hc->lock);
     }
     json_object_set_new(j, "checked", json_boolean(p->check >= 0));

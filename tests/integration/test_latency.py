@@ -6,7 +6,9 @@ point sees its own round-trip times: there is no netem here. One gtmd
 alone (its own table), then a fleet of three nodes on a real etcd
 cluster, each probing from its own probe_source (127.0.0.21, .22, .23),
 sharing its table through etcd. Checks: interval 0.25 s, timeout 0.2 s
-unless said; latency_half_life 2 s. Every wait is a bounded poll."""
+(0.5 s and 0.45 s where a backend turns slow: a slow endpoint must not
+fail its probes on a loaded host); latency_half_life 2 s. Every wait is a
+bounded poll."""
 import http.server
 import shutil
 import tempfile
@@ -100,12 +102,12 @@ def check(port, **kw):
     return c
 
 
-def single_config(port, eps, record):
+def single_config(port, eps, record, **check_kw):
     """A make_gtmd config_fn: one region per endpoint (r1, r2, ...)."""
     def fn(workdir, gport):
         c = default_config(workdir, gport)
         c["regions"] = {"r%d" % (i + 1): {} for i in range(len(eps))}
-        c["checks"] = {"web": check(port)}
+        c["checks"] = {"web": check(port, **check_kw)}
         c["pools"] = {"web": {"check": "web", "endpoints": [
             {"name": n, "address": a, "region": "r%d" % (i + 1)}
             for i, (n, a) in enumerate(eps)]}}
@@ -161,6 +163,11 @@ def test_fastest_then_never_a_dead_one(make_gtmd, slow):
             ln.startswith("  b ")]
     assert rows[0][0] == "a" and rows[0][-1] == "candidate" and rows[1][0] == "b", out
     assert float(rows[0][2]) < float(rows[1][2]), out
+    # /v1/status shows this node's live averages.
+    eps = {e["name"]: e for r in Admin.of(g).get("/v1/status").json["regions"]
+           for e in r["endpoints"]}
+    assert eps["a"]["rtt"]["samples"] >= 2 and eps["b"]["rtt"]["samples"] >= 2, eps
+    assert eps["a"]["rtt"]["ewma_ms"] < eps["b"]["rtt"]["ewma_ms"], eps
     # A reload keeps the averages (they live in the health slots): the new
     # set answers the fastest at once, not the region order meanwhile.
     g.config["records"]["lat.example.com."]["ttl"] = 7
@@ -181,17 +188,20 @@ def test_fastest_then_never_a_dead_one(make_gtmd, slow):
 
 def test_equal_endpoints_share_within_tolerance(make_gtmd, slow):
     port, (a, b, c) = slow(["127.0.0.41", "127.0.0.42", "127.0.0.43"])
-    a.default_ms, b.default_ms, c.default_ms = 20, 20, 60
+    # Equal is within what this machine's scheduling lets a Python backend
+    # hold: a tolerance of 15 ms absorbs a loaded host's jitter, and c at
+    # 120 ms is well outside it.
+    a.default_ms, b.default_ms, c.default_ms = 20, 20, 120
     g = make_gtmd(single_config(
         port, [("a", "127.0.0.41"), ("b", "127.0.0.42"), ("c", "127.0.0.43")],
         {"pool": "web", "policy": "latency",
-         "latency": {"tolerance_ms": 5, "tolerance_pct": 10}}))
+         "latency": {"tolerance_ms": 15, "tolerance_pct": 10}}))
     got, _ = poll(lambda: set(counts(g, 100)) == {"127.0.0.41", "127.0.0.42"}, 10, 0.1)
     assert got, "the two equal endpoints do not both answer: %s" % counts(g, 100)
     seen = counts(g, 2000)
     total = sum(seen.values())
     assert total >= 1990, "answers lost: %d of 2000" % total
-    assert "127.0.0.43" not in seen, "the slow endpoint (60 ms) shares: %s" % seen
+    assert "127.0.0.43" not in seen, "the slow endpoint (120 ms) shares: %s" % seen
     for addr in ("127.0.0.41", "127.0.0.42"):
         share = seen.get(addr, 0) / total
         assert 0.45 <= share <= 0.55, "uneven share within the tolerance: %s" % seen
@@ -200,13 +210,16 @@ def test_equal_endpoints_share_within_tolerance(make_gtmd, slow):
 def test_a_change_moves_the_answer_after_the_average_not_one_sample(make_gtmd, slow):
     port, (a, b) = slow(["127.0.0.41", "127.0.0.42"])
     a.default_ms, b.default_ms = 5, 40
+    # A timeout far above the slow reply: a stays up, only slower (a loaded
+    # host must not fail its probes and move the answer by health).
     g = make_gtmd(single_config(port, [("a", "127.0.0.41"), ("b", "127.0.0.42")],
-                                {"pool": "web", "policy": "latency"}))
+                                {"pool": "web", "policy": "latency"}, interval=0.5,
+                                timeout=0.45))
     got, _ = poll(lambda: steady(g, ["127.0.0.41"]), 10, 0.1)
     assert got, "the fastest endpoint is not the answer: %s" % answer(g)
     # Past the warm-up (the first 4 samples are averaged plainly): the
     # half-life alone weighs samples from here.
-    got, _ = poll(lambda: explain(g)["endpoints"][0]["probes"] >= 10, 10, 0.1)
+    got, _ = poll(lambda: explain(g)["endpoints"][0]["probes"] >= 8, 10, 0.1)
     assert got, "a is not probed"
     t0 = time.monotonic()
     a.default_ms = 100
@@ -224,7 +237,7 @@ def test_a_change_moves_the_answer_after_the_average_not_one_sample(make_gtmd, s
                       [(round(r[0] - t0, 3), r[2]) for r in b.replies_since(t0 - 1)]) +
         "\n".join(x for x in g.read_log().splitlines() if "health_change" in x) + str(why))
     # 5 -> 100 ms against 40 (+4 ms tolerance): the average crosses after
-    # about 0.8 half-life; well before that, one or two samples did not.
+    # about 0.8 half-life (4 samples at 0.5 s); one or two did not.
     first = slow_samples[0][0]
     assert t_moved - first >= 0.25 * HALF_LIFE, (
         "moved %.2f s after the first slow sample (half-life %.1f s)" %
@@ -263,7 +276,9 @@ def fleet_node(made, urls, i, port, **extra):
     c = fleet_config(urls, "n%d" % i, "127.0.0.2%d" % i, port, latency_interval=0.5,
                      **extra)(workdir, gport)
     c["regions"] = {"r1": {}, "r2": {}, "r3": {}}
-    c["checks"] = {"web": check(port, fall=3)}
+    # A timeout well above the slowest reply (150 ms): a loaded host must
+    # not turn a slow endpoint into a failing one (no sample then).
+    c["checks"] = {"web": check(port, fall=3, interval=0.5, timeout=0.45)}
     c["pools"] = {"web": {"check": "web", "endpoints": [
         {"name": "e%d" % k, "address": "127.0.0.5%d" % k, "region": "r%d" % k}
         for k in (1, 2, 3)]}}
@@ -300,7 +315,7 @@ def fleet_answers(ns):
 
 
 def test_fleet_each_region_gets_the_fastest_from_its_vantage(cluster, slow, nodes):  # noqa: F811
-    port, bes = slow(["127.0.0.51", "127.0.0.52", "127.0.0.53"], default_ms=40)
+    port, bes = slow(["127.0.0.51", "127.0.0.52", "127.0.0.53"], default_ms=60)
     for k, be in enumerate(bes, 1):
         be.delays["127.0.0.2%d" % k] = 4  # each node is near its own region's backend
     t_start = time.monotonic()
@@ -324,7 +339,7 @@ def test_fleet_each_region_gets_the_fastest_from_its_vantage(cluster, slow, node
     assert [x["endpoint"] for x in rows][0] == "e2" and rows[0]["within"], rows
     assert all(x["samples"] > 0 and x["ewma_ms"] is not None and x["age_s"] is not None
                for x in rows), rows
-    assert rows[0]["ewma_ms"] < 20 < rows[1]["ewma_ms"], rows
+    assert rows[0]["ewma_ms"] < rows[1]["ewma_ms"] and not rows[1]["within"], rows
 
     # A latency change seen by n2 only moves n2's clients on every node.
     bes[1].delays["127.0.0.22"] = 150
@@ -337,7 +352,7 @@ def test_fleet_each_region_gets_the_fastest_from_its_vantage(cluster, slow, node
 
     # A dead endpoint is never answered for being fast: e1 fails for
     # everyone (a 503, as fast as ever); once down, n1's clients go to the
-    # next fastest from n1 (40 ms e2 and e3 share).
+    # next fastest from n1 (60 ms e2 and e3 share).
     bes[0].failing = True
     got, _ = poll(lambda: all(answer(g, ecs="10.1.7.0/24") != ["127.0.0.51"] for g in ns), 15, 0.1)
     assert got, "e1 is still answered after failing"
