@@ -10,7 +10,6 @@ sharing its table through etcd. Checks: interval 0.25 s, timeout 0.2 s
 fail its probes on a loaded host); latency_half_life 2 s. Every wait is a
 bounded poll."""
 import http.server
-import shutil
 import tempfile
 import threading
 import time
@@ -21,7 +20,7 @@ from adminlib import Admin, admin_port, admin_section, gtmctl
 from backends import fast_query, free_port_on, poll, query_addrs
 from conftest import default_config
 from fleetlib import Node, fleet_config, need_etcd  # noqa: F401
-from fleetlib import cluster  # noqa: F401  (the etcd fixture)
+from fleetlib import cluster, made  # noqa: F401  (fixtures: etcd, the nodes' cleanup)
 
 HALF_LIFE = 2.0
 
@@ -301,22 +300,6 @@ def fleet_node(made, urls, i, port, **extra):
     return g
 
 
-@pytest.fixture
-def nodes():
-    made = []
-    yield made
-    errors = []
-    for g in made:
-        try:
-            if g.proc:
-                g.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-        shutil.rmtree(g.workdir, ignore_errors=True)
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
-
-
 def fleet_answers(ns):
     """{(node, client region): answer} for every node and client region."""
     return {(g.config["fleet"]["node"], k): answer(g, ecs="10.%d.7.0/24" % k)
@@ -329,12 +312,12 @@ def fleet_steady(ns, want, n=10):
     return all(fleet_answers(ns) == want for _ in range(n))
 
 
-def test_fleet_each_region_gets_the_fastest_from_its_vantage(cluster, slow, nodes):  # noqa: F811
+def test_fleet_each_region_gets_the_fastest_from_its_vantage(cluster, slow, made):  # noqa: F811
     port, bes = slow(["127.0.0.51", "127.0.0.52", "127.0.0.53"], default_ms=60)
     for k, be in enumerate(bes, 1):
         be.delays["127.0.0.2%d" % k] = 4  # each node is near its own region's backend
     t_start = time.monotonic()
-    ns = [fleet_node(nodes, cluster.urls, i, port) for i in (1, 2, 3)]
+    ns = [fleet_node(made, cluster.urls, i, port) for i in (1, 2, 3)]
     want = {(g.config["fleet"]["node"], k): ["127.0.0.5%d" % k] for g in ns for k in (1, 2, 3)}
     got, took = poll(lambda: fleet_steady(ns, want), 40, 0.2)
     assert got, "not every client region gets its vantage's fastest: %s" % fleet_answers(ns)
@@ -388,7 +371,8 @@ def test_fleet_each_region_gets_the_fastest_from_its_vantage(cluster, slow, node
         assert read and read >= 2, read
 
 
-def test_fleet_signed_tables_count_and_forged_ones_do_not(cluster, slow, nodes, tmp_path):  # noqa: F811
+def test_fleet_signed_tables_count_and_forged_ones_do_not(cluster, slow, made,  # noqa: F811
+                                                          tmp_path):
     """With "members" each table is signed on its node's lease: n1 uses
     n2's; a table for n2 written by someone else (the test, through etcd's
     gateway, signed by a key that is not n2's) is refused and changes no
@@ -401,7 +385,7 @@ def test_fleet_signed_tables_count_and_forged_ones_do_not(cluster, slow, nodes, 
     port, bes = slow(["127.0.0.51", "127.0.0.52", "127.0.0.53"], default_ms=40)
     for k, be in enumerate(bes, 1):
         be.delays["127.0.0.2%d" % k] = 4
-    ns = [fleet_node(nodes, cluster.urls, i, port, key_file=keys["n%d" % i][0], members=members)
+    ns = [fleet_node(made, cluster.urls, i, port, key_file=keys["n%d" % i][0], members=members)
           for i in (1, 2)]
     got, _ = poll(lambda: steady(ns[0], ["127.0.0.52"], n=20, ecs="10.2.7.0/24"), 40, 0.2)
     assert got, "n1 does not use n2's signed table: %s" % answer(ns[0], ecs="10.2.7.0/24")
