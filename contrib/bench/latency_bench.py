@@ -170,7 +170,8 @@ class JitterHTTP:
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.replies = 0
-        threading.Thread(target=self.run, daemon=True).start()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
         if not self.ready.wait(10):
             raise RuntimeError("jitter server did not start")
 
@@ -194,8 +195,17 @@ class JitterHTTP:
         self.ready.set()
         self.loop.run_forever()
 
+    async def shutdown(self):
+        self.srv.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.loop.stop()
+
     def close(self):
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        asyncio.run_coroutine_threadsafe(self.shutdown(), self.loop)
+        self.thread.join(10)
 
 
 def metric(n, name):
@@ -224,8 +234,10 @@ def bench_writes(a, made):
         m0 = [(metric(n, "gtmd_fleet_latency_writes_total"),
                metric(n, "gtmd_fleet_latency_moves_total")) for n in nodes]
         r0, t0 = srv.replies, time.monotonic()
+        c0 = [cpu_seconds(n.proc.pid) for n in nodes]
         time.sleep(a.steady)
         dt = time.monotonic() - t0
+        cpu = [round(100 * (cpu_seconds(n.proc.pid) - c) / dt, 1) for n, c in zip(nodes, c0)]
         m1 = [(metric(n, "gtmd_fleet_latency_writes_total"),
                metric(n, "gtmd_fleet_latency_moves_total")) for n in nodes]
         sizes = {}
@@ -242,6 +254,7 @@ def bench_writes(a, made):
             "bound_writes_per_s": round(3 / a.latency_interval, 3),
             "table_bytes": sizes,
             "etcd_bytes_per_s": round(writes * (statistics.mean(sizes.values()) if sizes else 0)),
+            "gtmd_cpu_percent_per_node": cpu,
         }
     finally:
         for n in made:

@@ -311,6 +311,8 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     pthread_mutex_unlock(&c->lock);
     if (rtt_moved)
         health_rtt_changed(c, true);
+    else
+        health_rtt_flush(c); /* a move held back by the rate of rebuilds */
     if (to == HEALTH_UNKNOWN)
         return;
     char why_q[160], detail_q[300];

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "health/health.h"
 
@@ -68,16 +69,45 @@ bool health_rtt_sample_locked(struct health_slot *s, uint32_t rtt_us, uint32_t h
     return true;
 }
 
-void health_rtt_changed(struct health_core *c, bool own)
+static int64_t rtt_mono_ms(void)
 {
-    atomic_fetch_add(&c->rtt.gen, 1);
-    if (own)
-        atomic_fetch_add(&c->rtt.own_gen, 1);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Tells the listeners unless they were told less than HEALTH_RTT_TELL_MS
+ * ago (then pending: health_rtt_flush tells them later). */
+static void rtt_tell(struct health_core *c)
+{
+    int64_t now = rtt_mono_ms(), last = atomic_load(&c->rtt.told_ms);
+    if ((last && now - last < HEALTH_RTT_TELL_MS) ||
+        !atomic_compare_exchange_strong(&c->rtt.told_ms, &last, now)) {
+        atomic_store(&c->rtt.pending, true);
+        return;
+    }
+    /* Cleared before telling: a move pending after this point (its
+     * generation bumped first) is seen by this rebuild or told later. */
+    atomic_store(&c->rtt.pending, false);
     struct health_hook_set hooks;
     pthread_mutex_lock(&c->lock);
     health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
     health_hooks_layers_changed(&hooks);
+}
+
+void health_rtt_changed(struct health_core *c, bool own)
+{
+    atomic_fetch_add(&c->rtt.gen, 1);
+    if (own)
+        atomic_fetch_add(&c->rtt.own_gen, 1);
+    rtt_tell(c);
+}
+
+void health_rtt_flush(struct health_core *c)
+{
+    if (atomic_load_explicit(&c->rtt.pending, memory_order_relaxed))
+        rtt_tell(c);
 }
 
 void health_rtt_own(struct health_core *c, struct health_slot *const *slots, size_t n,

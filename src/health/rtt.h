@@ -17,9 +17,9 @@
  * generation bumped (gen, and own_gen for this node's own entries), the
  * sorted tables of latency records rebuilt off the query path
  * (policy_latency.h, on the health thread: the core's layers_changed
- * listeners are told) and this node's table published to the fleet (at
- * most every fleet.latency_interval). Jitter inside the margin writes
- * nothing and rebuilds nothing.
+ * listeners are told, at most every HEALTH_RTT_TELL_MS) and this node's
+ * table published to the fleet (at most every fleet.latency_interval).
+ * Jitter inside the margin writes nothing and rebuilds nothing.
  *
  * Locking: a slot's rtt fields are under the core's lock (health.h);
  * the tables and self under rtt.lock, which is never held while the
@@ -39,6 +39,7 @@
 #define HEALTH_RTT_MOVE_US 2000
 #define HEALTH_RTT_NODE_MAX 63 /* as a fleet node name */
 #define HEALTH_RTT_WARMUP 4    /* samples averaged plainly before the half-life rules */
+#define HEALTH_RTT_TELL_MS 100 /* at most 10 rebuilds of latency tables a second */
 
 /* One vantage point's view of one endpoint. */
 struct health_rtt_entry {
@@ -67,6 +68,11 @@ struct health_rtt {
     char self[HEALTH_RTT_NODE_MAX + 1]; /* this node's fleet name ("": none) */
     _Atomic uint64_t gen;               /* any entry or table moved: rebuild */
     _Atomic uint64_t own_gen;           /* one of this node's own entries moved: publish */
+    /* The listeners are told at most every HEALTH_RTT_TELL_MS: a move
+     * within that of the last telling is left pending, and told by the
+     * next probe result (health_rtt_flush) once the time has passed. */
+    _Atomic int64_t told_ms; /* monotonic ms of the last telling */
+    _Atomic bool pending;
 };
 
 struct health_core;
@@ -84,8 +90,13 @@ bool health_rtt_moved(uint32_t was_us, uint32_t now_us);
 bool health_rtt_sample_locked(struct health_slot *s, uint32_t rtt_us, uint32_t half_life_ms,
                               double now);
 /* Bumps the generations (own: one of this node's entries) and tells the
- * core's layers_changed listeners. Caller holds no lock of the core. */
+ * core's layers_changed listeners, or leaves that pending when they were
+ * told less than HEALTH_RTT_TELL_MS ago. Caller holds no lock of the
+ * core. */
 void health_rtt_changed(struct health_core *c, bool own);
+/* Tells the listeners of a pending move once the time has passed (every
+ * probe result calls it: one atomic load when nothing is pending). */
+void health_rtt_flush(struct health_core *c);
 
 /* This node's entries of slots[0..n) (NULL slots give unknown). */
 void health_rtt_own(struct health_core *c, struct health_slot *const *slots, size_t n,
