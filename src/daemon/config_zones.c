@@ -50,6 +50,8 @@ static const struct cfgschema_key config_zone_keys[ZK_N] = {
     [ZK_GENERATE_CATALOG] = {"generate_catalog", CFGSCHEMA_OBJECT,
                              .sub = &config_gen_catalog_schema,
                              .what = "gtmd makes it: a catalog (RFC 9432) of its own zones"},
+    [ZK_UPDATE] = {"update", CFGSCHEMA_ARRAY, .sub = &zone_update_schema,
+                   .what = "TSIG keys that may change it by dynamic updates (RFC 2136), and what"},
 };
 const struct cfgschema config_zone_schema = CFGSCHEMA("$.zones[]", config_zone_keys);
 
@@ -103,13 +105,49 @@ static bool config_zone_gen_catalog(const struct jsoncfg *j, json_t *e, const ch
     cfgschema_key_path(sub, sizeof(sub), s, ZK_GENERATE_CATALOG, path);
     if (!g || !cfgschema_object(j, &config_gen_catalog_schema, g, sub))
         return false;
-    static const enum config_zone_key no[] = {ZK_FILE, ZK_PRIMARY, ZK_CATALOG, ZK_DNSSEC};
+    static const enum config_zone_key no[] = {ZK_FILE, ZK_PRIMARY, ZK_CATALOG, ZK_DNSSEC,
+                                              ZK_UPDATE};
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
         if (cfgschema_value(s, no[i], e))
             cfgschema_err(j, s, no[i], path,
                           "not with \"generate_catalog\": gtmd makes that zone itself");
     z->gen_catalog = true;
     return true;
+}
+
+/* The "update" rules of zone z (origin n): their keys must be in
+ * tsig_keys, and the zone must be one gtmd is the primary of. */
+static void config_zone_update(const struct jsoncfg *j, json_t *e, const char *path,
+                               const struct dns_name *n, struct config *c, struct config_zone *z)
+{
+    const struct cfgschema *s = &config_zone_schema;
+    json_t *v = cfgschema_value(s, ZK_UPDATE, e);
+    char sub[128];
+    if (!v)
+        return;
+    cfgschema_key_path(sub, sizeof(sub), s, ZK_UPDATE, path);
+    zone_update_params_parse(j, v, sub, n->wire, n->len, &z->update);
+    for (size_t i = 0; i < z->update.n; i++) {
+        const char *k = z->update.rules[i].key;
+        if (k && !tsig_keyring_by_id(&c->tsig, k))
+            jsoncfg_err(j, sub, "rule %zu: key \"%s\" is not in tsig_keys", i, k);
+    }
+    if (z->primary.n)
+        jsoncfg_err(j, sub,
+                    "a secondary zone is changed on its primary: updates to it get NOTAUTH");
+}
+
+void config_zones_check_updates(const struct jsoncfg *j, const struct config *c)
+{
+    for (size_t i = 0; c->config_api.fleet && i < c->n_zones; i++)
+        if (c->zones[i].update.n) {
+            char at[64];
+            snprintf(at, sizeof(at), "%s[%zu].update", config_key_path(CFG_K_ZONES).s, i);
+            jsoncfg_err(j, at,
+                        "dynamic updates are not taken with \"config_api\": {\"fleet\": true}: "
+                        "each node would change its own copy of the zone file; let one node "
+                        "take updates and make the others its secondaries (doc/updates.md)");
+        }
 }
 
 static void config_zone(const struct jsoncfg *j, json_t *e, const char *path, struct config *c)
@@ -139,6 +177,7 @@ static void config_zone(const struct jsoncfg *j, json_t *e, const char *path, st
     }
     struct config_zone *z = &c->zones[c->n_zones++];
     config_zone_parts(j, e, path, c, z);
+    config_zone_update(j, e, path, &n, c, z);
     char ob[1024];
     dns_name_to_str(n.wire, ob, sizeof(ob));
     z->origin = jsoncfg_strdup(ob);

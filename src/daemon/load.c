@@ -2,8 +2,10 @@
  * load.c -- builds a served set from a config.
  */
 #include "daemon/load.h"
+#include "daemon/load_int.h"
 
 #include "dns/tsig_params.h"
+#include "dns/tsig_replay.h"
 #include "net/notify_out.h"
 
 #include <arpa/inet.h>
@@ -35,6 +37,7 @@
 #include "zone/zone_load.h"
 #include "zone/zone_verify.h"
 #include "daemon/config_keys.h"
+#include "daemon/load_secondary.h"
 #include "geo/geo_overlay.h"
 #include "geo/geo_params.h"
 
@@ -86,7 +89,7 @@ void load_drop_behind(struct serve_set *old)
 }
 
 /* Index of the configured zone with the longest origin above name, or -1. */
-static int load_zone_of(const struct config *cfg, const struct dns_name *name)
+int load_zone_of(const struct config *cfg, const struct dns_name *name)
 {
     int best = -1;
     size_t best_len = 0;
@@ -104,8 +107,8 @@ static int load_zone_of(const struct config *cfg, const struct dns_name *name)
 /* The policy names that fall into zone zi (for zone_load's extra names),
  * with the type each record answers (a zone signed at load lists it in
  * the name's NSEC or NSEC3 bitmap). */
-static size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
-                               struct dns_name *out, uint16_t *flags)
+size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
+                        struct dns_name *out, uint16_t *flags)
 {
     size_t n = 0;
     for (size_t i = 0; g && i < g->n_records; i++) {
@@ -118,26 +121,6 @@ static size_t load_extra_names(const struct config *cfg, const struct gslb *g, s
         }
     }
     return n;
-}
-
-/* A secondary zone without a copy yet (its file does not exist). */
-static bool load_secondary_pending(const struct config_zone *cz)
-{
-    return cz->primary.n > 0 && access(cz->file, F_OK) != 0;
-}
-
-/* A secondary zone whose copy was last refreshed (the file's modification
- * time, xfr_in.h) longer ago than its SOA expire. */
-static bool load_secondary_expired(const struct config_zone *cz, const struct zone *z)
-{
-    struct stat st;
-    if (cz->primary.n == 0 || stat(cz->file, &st) != 0)
-        return false;
-    uint16_t rdlen = dns_get16(z->soa->rdata);
-    if (rdlen < 22)
-        return false;
-    uint32_t expire = dns_get32(z->soa->rdata + 2 + rdlen - 8);
-    return time(NULL) > st.st_mtime + (time_t)expire;
 }
 
 static bool load_below_cut(const struct zone *z, const struct dns_name *n)
@@ -171,9 +154,8 @@ static bool load_node_has_data(const struct zone_node *node)
 
 /* Attaches binding b (records named like r) to its zone node, reporting
  * conflicts with the zone's own data. */
-static void load_attach(struct snapshot *s, const struct config *cfg,
-                        const struct policy_binding *b, const struct policy_record *r,
-                        struct errlist *errs)
+void load_attach(struct snapshot *s, const struct config *cfg, const struct policy_binding *b,
+                 const struct policy_record *r, struct errlist *errs, struct errlist *warns)
 {
     const char *cfgpath = cfg->path;
     struct dns_name n;
@@ -206,6 +188,15 @@ static void load_attach(struct snapshot *s, const struct config *cfg,
         why = "is in a signed zone with \"when_all_down\": \"empty\": the NODATA answer "
               "it gives with every endpoint down cannot be proven (the name's NSEC or NSEC3 "
               "lists the type); use \"all\" or \"fallback\"";
+    /* A secondary zone's data is its primary's: a conflict it brings
+     * leaves the record unattached (the zone's data answers there), and
+     * every other zone and record as they are. */
+    if (why && zi >= 0 && cfg->zones[zi].primary.n > 0) {
+        load_secondary_warn(warns,
+                            "%s: %s: %s %s: not attached, the secondary zone's data answers there",
+                            cfgpath, r->path, r->name_str, why);
+        return;
+    }
     if (why) {
         errlist_add(errs, "%s: %s: %s %s", cfgpath, r->path, r->name_str, why);
         return;
@@ -252,8 +243,8 @@ static struct policy_geo *load_geo(const struct config *cfg, const struct gslb *
 }
 
 /* Checks a signed zone (zone_verify.h); false when it has errors. */
-static bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
-                        struct errlist *warns)
+bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
+                 struct errlist *warns)
 {
     struct errlist local;
     errlist_init(&local);
@@ -262,6 +253,20 @@ static bool load_verify(const struct config_zone *cz, const struct zone *z, stru
         log_warn("event=zone_warning %s", local.msgs[i]);
     errlist_free(&local);
     return n == 0;
+}
+
+/* A secondary zone is served as its primary signs it, as NSD and Knot
+ * do: what the checks find (an expired signature...) is a warning. */
+static void load_verify_secondary(const struct config *cfg, const struct config_zone *cz,
+                                  const struct zone *z, struct errlist *warns)
+{
+    struct errlist found;
+    errlist_init(&found);
+    load_verify(cz, z, &found, warns);
+    for (size_t i = 0; i < found.count; i++)
+        load_secondary_warn(warns, "%s: secondary zone %s, served as its primary signs it: %s",
+                            cfg->path, cz->origin, found.msgs[i]);
+    errlist_free(&found);
 }
 
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
@@ -307,7 +312,7 @@ static void *load_zones_run(void *arg)
  * independent, and 1,000 zones of 1,000 records took 1.9 s of CPU one
  * after the other (contrib/bench/load_bench.py --layout hosting). */
 static struct zone **load_zones(const struct config *cfg, const struct gslb *g,
-                                struct errlist *errs)
+                                struct errlist *errs, struct errlist *warns)
 {
     size_t n = cfg->n_zones;
     struct zone **zones = calloc(n ? n : 1, sizeof(*zones));
@@ -325,7 +330,14 @@ static struct zone **load_zones(const struct config *cfg, const struct gslb *g,
     if (threaded)
         pthread_join(t, NULL);
     for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < zerrs[i].count; k++)
+        if (zerrs[i].count && cfg->zones[i].primary.n > 0) {
+            /* A secondary's copy: that zone's problem only. */
+            if (zones[i])
+                zone_free(zones[i]);
+            zones[i] = NULL;
+            load_secondary_broken(cfg, &cfg->zones[i], &zerrs[i], warns);
+        }
+        for (size_t k = 0; cfg->zones[i].primary.n == 0 && k < zerrs[i].count; k++)
             errlist_add(errs, "%s", zerrs[i].msgs[k]);
         errlist_free(&zerrs[i]);
     }
@@ -373,14 +385,16 @@ static struct zone *load_gen_catalog(const struct config_zone *cz, const struct 
 
 /* Loads (and signs) every zone of cfg, makes the generated ones (their
  * serials from prev, may be NULL), and attaches the policy records of g
- * (borrowed, may be NULL); NULL with errors in errs. */
+ * (borrowed, may be NULL); NULL with errors in errs. The zones' transfer
+ * keys point into kr, which must live as long as they do (the set's own
+ * keyring). */
 static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
-                                      const struct snapshot *prev, struct errlist *errs,
-                                      struct errlist *warns)
+                                      const struct tsig_keyring *kr, const struct snapshot *prev,
+                                      struct errlist *errs, struct errlist *warns)
 {
     size_t before = errs->count;
     struct snapshot *s = snapshot_new();
-    struct zone **zones = load_zones(cfg, g, errs);
+    struct zone **zones = load_zones(cfg, g, errs, warns);
     for (size_t i = 0; i < cfg->n_zones; i++)
         if (cfg->zones[i].gen_catalog)
             zones[i] = load_gen_catalog(&cfg->zones[i], prev, errs);
@@ -394,7 +408,9 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
         struct zone *z = zones[i];
-        if (z && !load_verify(cz, z, errs, warns)) {
+        if (z && cz->primary.n > 0)
+            load_verify_secondary(cfg, cz, z, warns);
+        else if (z && !load_verify(cz, z, errs, warns)) {
             zone_free(z);
             z = NULL;
         }
@@ -403,7 +419,7 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
                      "transfer from its primary\"",
                      cz->origin);
         if (z)
-            load_transfer(z, &cz->xfr, &cfg->tsig);
+            load_zone_roles(z, cz, kr);
         if (z && load_secondary_expired(cz, z)) {
             z->expired = true;
             log_warn("event=zone_expired zone=%s why=\"not refreshed from its primary within "
@@ -419,13 +435,21 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
     for (size_t i = 0; g && errs->count == before && i < g->n_records; i++) {
         const struct policy_binding *b = &g->bindings[i];
         if (b->a || b->aaaa || b->cname)
-            load_attach(s, cfg, b, &g->records[i], errs);
+            load_attach(s, cfg, b, &g->records[i], errs, warns);
     }
     if (errs->count != before) {
         snapshot_free(s);
         return NULL;
     }
     return s;
+}
+
+void load_zone_roles(struct zone *z, const struct config_zone *cz, const struct tsig_keyring *kr)
+{
+    load_transfer(z, &cz->xfr, kr);
+    z->secondary = cz->primary.n > 0;
+    if (!z->secondary)
+        z->update = zone_update_policy_build(&cz->update, kr, &z->arena);
 }
 
 static struct serve_limits load_limits(const struct config *cfg)
@@ -436,7 +460,8 @@ static struct serve_limits load_limits(const struct config *cfg)
                                  .tcp_message_ms = cfg->tcp.message_timeout_ms};
 }
 
-/* What a set says and guards besides its data: the identity texts, the
+/* What a set says and guards besides its data: the identity texts, what
+ * the workers log to dnstap, the
  * cookie secrets (carried from prev) and the rate limiting (cfg->rrl, taken;
  * the table of prev kept when its size is the same). False with an error in
  * errs. */
@@ -445,7 +470,13 @@ static bool load_guard(struct serve_set *set, struct config *cfg, const struct s
 {
     set->identity.identity = cfg->identity ? jsoncfg_strdup(cfg->identity) : NULL;
     set->identity.version = cfg->version ? jsoncfg_strdup(cfg->version) : NULL;
+    set->dnstap = dnstap_view_new(&cfg->dnstap, cfg->n_listen, cfg->identity, cfg->version);
     set->cookies = cfg->cookies;
+    set->tsig_replay = tsig_replay_reuse(prev ? prev->tsig_replay : NULL);
+    if (!set->tsig_replay) {
+        errlist_add(errs, "%s: out of memory for the TSIG replay cache", cfg->path);
+        return false;
+    }
     if (!cookie_params_carry(&set->cookies, prev ? &prev->cookies : NULL)) {
         errlist_add(errs, "%s: %s: no random octets for the cookie secret", cfg->path,
                     config_key_path(CFG_K_COOKIES).s);
@@ -467,7 +498,7 @@ static bool load_guard(struct serve_set *set, struct config *cfg, const struct s
 /* The signatures of the policy answers of zones signed at load, for the
  * current state, before anyone reads the set; the health thread signs
  * the answers of later states (server.c). */
-static void load_policy_sigs(struct serve_set *set)
+void load_policy_sigs(struct serve_set *set)
 {
     struct policy_sigs_retired none = {0};
     set->sigs = policy_sigs_new(set->gslb, set->zones, 0);
@@ -482,7 +513,7 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     struct gslb *g = cfg->gslb;
     cfg->gslb = NULL;
     size_t before = errs->count;
-    struct snapshot *s = load_snapshot(cfg, g, prev ? prev->zones : NULL, errs, warns);
+    struct snapshot *s = load_snapshot(cfg, g, &cfg->tsig, prev ? prev->zones : NULL, errs, warns);
     /* Also after zone errors, so that check reports both at once. */
     struct policy_geo *geo = load_geo(cfg, g, errs);
     if (!s || errs->count != before) {
@@ -517,12 +548,9 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     return set;
 }
 
-struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
-                              uint64_t generation, struct errlist *errs)
+struct serve_set *load_set_like(struct serve_set *cur, struct snapshot *s, uint64_t generation,
+                                const char *cfgpath, struct errlist *errs)
 {
-    struct snapshot *s = load_snapshot(cfg, cur->gslb, cur->zones, errs, NULL);
-    if (!s)
-        return NULL;
     if (cur->gslb)
         gslb_ref(cur->gslb);
     struct serve_set *set = serve_set_new(s, cur->gslb, generation, &cur->limits);
@@ -533,19 +561,32 @@ struct serve_set *load_resign(const struct config *cfg, const struct serve_set *
     set->identity.identity = cur->identity.identity ? jsoncfg_strdup(cur->identity.identity) : NULL;
     set->identity.version = cur->identity.version ? jsoncfg_strdup(cur->identity.version) : NULL;
     set->cookies = cur->cookies;
+    set->tsig_replay = cur->tsig_replay ? tsig_replay_reuse(cur->tsig_replay) : NULL;
     if (cur->gslb && cur->gslb->health) /* mapped: the answers can be evaluated */
         load_policy_sigs(set);
     if (cur->rrl) {
         set->rrl = rrl_params_copy(cur->rrl);
         set->rrl_table = rrl_table_reuse(cur->rrl_table, cur->rrl->table_size);
         if (!set->rrl || !set->rrl_table) {
-            errlist_add(errs, "%s: %s: out of memory copying the rate limiting", cfg->path,
+            errlist_add(errs, "%s: %s: out of memory copying the rate limiting", cfgpath,
                         config_key_path(CFG_K_RRL).s);
             serve_set_free(set);
             return NULL;
         }
     }
+    serve_set_take_tsig(set, cur);
     return set;
+}
+
+struct serve_set *load_resign(const struct config *cfg, struct serve_set *cur, uint64_t generation,
+                              struct errlist *errs)
+{
+    /* The keys are cur's: the new set takes its keyring over
+     * (load_set_like), so the zones' keys and update rules stay valid. */
+    struct snapshot *s = load_snapshot(cfg, cur->gslb, &cur->tsig, cur->zones, errs, NULL);
+    if (!s)
+        return NULL;
+    return load_set_like(cur, s, generation, cfg->path, errs);
 }
 
 uint32_t load_resign_interval(const struct config *cfg)
@@ -705,6 +746,21 @@ struct notify_job *load_notify_job(const struct config *cfg, const struct snapsh
     return job;
 }
 
+void load_journal_zone(const struct config *cfg, size_t zi, const struct zone *old,
+                       struct zone *now)
+{
+    const struct config_zone *cz = &cfg->zones[zi];
+    if (!cz->xfr.journal || !now)
+        return;
+    struct zone_journal *j = calloc(1, sizeof(*j));
+    char why[600];
+    if (!j)
+        return;
+    if (!zone_journal_update(cz->xfr.journal, cz->xfr.journal_max, old, now, j, why, sizeof(why)))
+        log_warn("event=journal zone=%s result=failed why=\"%s\"", cz->origin, why);
+    now->journal = j;
+}
+
 void load_journals(const struct config *cfg, const struct serve_set *prev, struct serve_set *now)
 {
     for (size_t i = 0; i < cfg->n_zones; i++) {
@@ -714,14 +770,6 @@ void load_journals(const struct config *cfg, const struct serve_set *prev, struc
             continue;
         struct zone *z = (struct zone *)load_zone_named(now->zones, n.wire, n.len);
         const struct zone *old = prev ? load_zone_named(prev->zones, n.wire, n.len) : NULL;
-        struct zone_journal *j = calloc(1, sizeof(*j));
-        char why[600];
-        if (!z || !j) {
-            free(j);
-            continue;
-        }
-        if (!zone_journal_update(cz->xfr.journal, cz->xfr.journal_max, old, z, j, why, sizeof(why)))
-            log_warn("event=journal zone=%s result=failed why=\"%s\"", cz->origin, why);
-        z->journal = j;
+        load_journal_zone(cfg, i, old, z);
     }
 }

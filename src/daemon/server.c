@@ -25,6 +25,7 @@
 #include "daemon/secrets.h"
 #include "health/override.h"
 #include "daemon/server_modules.h"
+#include "net/tls_params.h"
 
 /* Hands the endpoints of set's policy set to the prober thread. */
 uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
@@ -57,8 +58,10 @@ struct config *server_load_config(struct server *srv, const char *from, struct e
         free(cfg->identity);
         cfg->identity = jsoncfg_strdup(cfg->fleet.node);
     }
-    if (cfg)
+    if (cfg) {
         config_restart_inputs(cfg);
+        cfg->set_aside_broken = true;
+    }
     return cfg;
 }
 
@@ -296,8 +299,11 @@ void server_net_params(const struct config *c, struct net_params *np)
         l[i] = (struct net_listen){.addr = c->listen[i].addr,
                                    .addr_len = c->listen[i].addr_len,
                                    .text = c->listen[i].text};
-    *np = (struct net_params){
-        .listen = l, .n_listen = c->n_listen, .workers = c->workers, .xdp = &c->xdp};
+    *np = (struct net_params){.listen = l,
+                              .n_listen = c->n_listen,
+                              .workers = c->workers,
+                              .xdp = &c->xdp,
+                              .tls = &c->tls};
 }
 
 /* Binds every socket of the configuration, the DNS workers' and the admin
@@ -501,6 +507,7 @@ int server_check(const char *config_path)
         server_check_state_file(cfg, &warns);
         server_check_secrets(cfg, false, &warns);
         xdp_check(cfg->path, &cfg->xdp, &warns);
+        tls_check(cfg->path, &cfg->tls, &errs);
     }
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);

@@ -88,7 +88,7 @@ void fleet_rtt_tick(struct fleet *f, double mono)
     f->rtt_next = mono + f->p.latency_interval;
     char *key = fleet_key(f, "rtt/", f->p.node, NULL);
     json_t *v = fleet_rtt_table(f, health_now());
-    fleet_sign_on_lease(f, key, v);
+    f->rtt_pub_n = fleet_sign_on_lease(f, key, v);
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
     if (!text)
@@ -142,8 +142,11 @@ static bool fleet_rtt_row(const char *name, json_t *a, double t, struct health_r
 void fleet_rtt_seen(struct fleet *f, const char *node, json_t *v)
 {
     if (strcmp(node, f->p.node) == 0) {
-        if (!v)
-            f->rtt_own_gen = UINT64_MAX; /* ours went (its lease): write it again */
+        /* Ours went (its lease), or an older one of ours was put back
+         * (fleet_life.c: its "n" is below the last we signed): write it
+         * again. */
+        if (!v || (f->p.keys.enabled && fleet_life_n(v) < f->rtt_pub_n))
+            f->rtt_own_gen = UINT64_MAX;
         return;
     }
     json_t *rows = json_object_get(v, "e");

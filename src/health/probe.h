@@ -27,6 +27,7 @@
 #include "common/cfgschema.h"
 #include "common/errlist.h"
 #include "health/health.h"
+#include "health/probe_load.h"
 
 #define PROBE_MAX_READ (64 * 1024)
 
@@ -53,8 +54,9 @@ struct probe_spec {
     size_t n_headers;
     struct probe_status_range *status; /* default 200-299 */
     size_t n_status;
-    char *body_contains; /* searched in the first PROBE_MAX_READ octets of the body */
-    char *ca_file;       /* https: verify against this CA; NULL = no verification */
+    char *body_contains;    /* searched in the first PROBE_MAX_READ octets of the body */
+    struct probe_load load; /* where the reply says the endpoint's load (probe_load.h) */
+    char *ca_file;          /* https: verify against this CA; NULL = no verification */
     /* dns */
     char *dns_name;    /* query name (absolute) */
     uint16_t dns_type; /* default A */
@@ -82,6 +84,7 @@ struct probe_result {
      * reply. The latency policy steers by its moving average. */
     uint32_t rtt_us;
     char reason[PROBE_REASON_LEN]; /* "ok", "connection refused", "timeout", "status 503", ... */
+    double load; /* the load figure of the reply (a check with "load"); NAN: none */
 };
 
 struct event_base;

@@ -177,7 +177,9 @@ static void sched_on_result(void *arg, const struct probe_result *r)
                                .latency_us = r->latency_us,
                                .rtt_us = r->rtt_us,
                                .rtt_half_life_ms = j->t.spec->rtt_half_life_ms,
-                               .reason = r->reason};
+                               .reason = r->reason,
+                               .interval_ms = j->t.spec->interval_ms,
+                               .load = r->load};
     if (r->local)
         sched_local_failure(s, j, r);
     else {

@@ -14,6 +14,7 @@
 #ifndef GTM_ZONE_ZONE_H
 #define GTM_ZONE_ZONE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 struct zone_rrset;
 struct policy_binding;
 struct ldns_struct_key_list;
+struct zone_update_policy;
 
 /* A name whose addresses belong in the additional section. */
 struct zone_additional {
@@ -167,6 +169,16 @@ struct zone {
      * digest of what it lists, so that the next load keeps the serial when
      * nothing changed. Set by the loader; 0 for every other zone. */
     uint64_t gen_digest;
+    /* A secondary zone (a copy from its primaries): an UPDATE gets
+     * NOTAUTH. Set by the loader. */
+    bool secondary;
+    /* Who may change the zone by RFC 2136 updates (zone_update_params.h;
+     * in the arena, keys of the served set's keyring); NULL = nobody. */
+    const struct zone_update_policy *update;
+    /* References beyond the first: a served set made by an update shares
+     * every zone but the updated one with the set before it (zone_ref);
+     * zone_free drops one and frees the zone with the last. */
+    _Atomic unsigned extra_refs;
 };
 
 /* Exact lookup of a lowercase wire name; NULL when absent. */
@@ -210,6 +222,8 @@ const struct zone_denial *zone_nsec_find(const struct zone *z, const uint8_t *na
 const struct zone_denial *zone_nsec3_find(const struct zone *z, const uint8_t hash[DNS_SHA1_LEN],
                                           bool *exact);
 
+/* One more owner of z (zone_free once per owner). */
+void zone_ref(struct zone *z);
 void zone_free(struct zone *z);
 
 #endif

@@ -376,7 +376,8 @@ def test_fleet_signed_tables_count_and_forged_ones_do_not(cluster, slow, made,  
     """With "members" each table is signed on its node's lease: n1 uses
     n2's; a table for n2 written by someone else (the test, through etcd's
     gateway, signed by a key that is not n2's) is refused and changes no
-    answer."""
+    answer, and n2 writes its own over it; n2's own older table put back
+    on its lease is refused as a replay (fleet_life.c)."""
     import base64
     import json
     from fleetlib import http_json, member_key
@@ -385,6 +386,7 @@ def test_fleet_signed_tables_count_and_forged_ones_do_not(cluster, slow, made,  
     port, bes = slow(["127.0.0.51", "127.0.0.52", "127.0.0.53"], default_ms=40)
     for k, be in enumerate(bes, 1):
         be.delays["127.0.0.2%d" % k] = 4
+    bes[2].delays["127.0.0.22"] = 100  # from n2: e2, then e1, then e3
     ns = [fleet_node(made, cluster.urls, i, port, key_file=keys["n%d" % i][0], members=members)
           for i in (1, 2)]
     got, _ = poll(lambda: steady(ns[0], ["127.0.0.52"], n=20, ecs="10.2.7.0/24"), 40, 0.2)
@@ -417,4 +419,38 @@ def test_fleet_signed_tables_count_and_forged_ones_do_not(cluster, slow, made,  
                 r["last"]["key"] == "/gtmd/it/rtt/n2")
     ok, _ = poll(refused, 5, 0.05)
     assert ok, ns[0].fleet()["rejected"]
-    assert steady(ns[0], ["127.0.0.52"], n=20, ecs="10.2.7.0/24"), "a forged table moved answers"
+    # n2 saw its key overwritten by a record it does not accept: it writes
+    # its own table again.
+    def n2_own():
+        v = (cluster.get_prefix("/gtmd/it/rtt/") or {}).get("/gtmd/it/rtt/n2")
+        return v and json.loads(v).get("signer") == "n2"
+    ok, _ = poll(n2_own, 10, 0.1)
+    assert ok, "n2 did not write its table over the forged one"
+    if not steady(ns[0], ["127.0.0.52"], n=20, ecs="10.2.7.0/24"):
+        st, body = ns[0].get("/v1/explain?name=lat.example.com.&ecs=10.2.7.0/24")
+        raise AssertionError("a forged table moved answers: %s; %s" % (
+            body["policy"]["latency"], ns[0].read_log()[-3000:]))
+
+    # n2's own table of a moment ago, put back on its lease once it wrote a
+    # newer one (its averages moved: e2 became slow from n2): a replay,
+    # refused (fleet_life.c), and n2's clients keep the newer view.
+    def n2_table():
+        v = (cluster.get_prefix("/gtmd/it/rtt/") or {}).get("/gtmd/it/rtt/n2")
+        r = json.loads(v) if v else {}
+        return r if r.get("signer") == "n2" and r.get("n", 0) > rec["n"] else None
+    bes[1].delays["127.0.0.22"] = 150
+    newer, _ = poll(n2_table, 30, 0.2)
+    assert newer, "n2 wrote no newer table"
+    got, _ = poll(lambda: steady(ns[0], ["127.0.0.51"], n=10, ecs="10.2.7.0/24"), 30, 0.2)
+    assert got, "n2's clients do not follow its newer table: %s" % answer(ns[0], ecs="10.2.7.0/24")
+    replays = ns[0].fleet()["rejected"]["replay"]
+    st, _ = http_json(cluster.urls[0] + "/v3/kv/put",
+                      {"key": base64.b64encode(b"/gtmd/it/rtt/n2").decode(),
+                       "value": base64.b64encode(held.encode()).decode(), "lease": rec["lease"]})
+    assert st == 200
+    ok, _ = poll(lambda: ns[0].fleet()["rejected"]["replay"] > replays, 5, 0.05)
+    assert ok, ns[0].fleet()["rejected"]
+    assert steady(ns[0], ["127.0.0.51"], n=20, ecs="10.2.7.0/24"), "an old table was applied again"
+    # n2 saw its older table put back and writes its own again.
+    ok, _ = poll(lambda: (n2_table() or {}).get("n", 0) > newer["n"], 10, 0.1)
+    assert ok, "n2 did not write its table again"
