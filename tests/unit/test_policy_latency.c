@@ -13,6 +13,7 @@
 #include "policy/policy_config.h"
 #include "policy/policy_eval.h"
 #include "policy/policy_latency.h"
+#include "policy_conf_check.h"
 #include "tap.h"
 
 static const char *CONF =
@@ -220,6 +221,7 @@ static void test_vantage(struct tap *t, struct fixture *f)
               "the class's table is n2's, sorted");
 }
 
+/* A configuration of one pool and record rec_json names an error. */
 static void check_error(struct tap *t, const char *rec_json, const char *want)
 {
     char conf[2048];
@@ -228,21 +230,7 @@ static void check_error(struct tap *t, const char *rec_json, const char *want)
              "\"address\": \"192.0.2.1\", \"region\": \"us\"}]}}, \"records\": "
              "{\"a.example.com.\": %s}}",
              rec_json);
-    struct errlist e;
-    errlist_init(&e);
-    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
-    json_t *root = json_loads(conf, 0, NULL);
-    const char *origins[] = {"example.com."};
-    struct gslb *g = root ? policy_config_parse(&j, root, origins, 1) : NULL;
-    bool found = false;
-    for (size_t i = 0; i < e.count; i++) {
-        printf("# %s\n", e.msgs[i]);
-        found = found || strstr(e.msgs[i], want) != NULL;
-    }
-    TAP_CHECK(t, found, "config error mentions %s", want);
-    gslb_unref(g);
-    json_decref(root);
-    errlist_free(&e);
+    TAP_CHECK(t, policy_conf_error(conf, want), "config error mentions %s", want);
 }
 
 static void test_config_errors(struct tap *t)
