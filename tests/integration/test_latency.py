@@ -454,3 +454,29 @@ def test_fleet_signed_tables_count_and_forged_ones_do_not(cluster, slow, made,  
     # n2 saw its older table put back and writes its own again.
     ok, _ = poll(lambda: (n2_table() or {}).get("n", 0) > newer["n"], 10, 0.1)
     assert ok, "n2 did not write its table again"
+
+
+def test_health_aware_ttl_follows_the_rows_read(make_gtmd, slow):
+    """With "ttl_min" (health-aware TTLs), a latency answer's TTL is the
+    record's while steady, and shortens while the fastest endpoint is
+    failing its first checks (its fall in progress may change the answer);
+    once it is down and the next one serves steadily, the TTL is whole
+    again."""
+    port, (a, b) = slow(["127.0.0.41", "127.0.0.42"])
+    a.default_ms, b.default_ms = 5, 40
+    g = make_gtmd(single_config(port, [("a", "127.0.0.41"), ("b", "127.0.0.42")],
+                                {"pool": "web", "policy": "latency", "ttl": 60, "ttl_min": 2},
+                                interval=1.0, timeout=0.4, fall=3))
+
+    def ttl_of(want):
+        r = fast_query(g.addr, g.port, "lat.example.com.")
+        addrs = [rd.to_text() for rr in (r.answer if r else []) for rd in rr]
+        return r.answer[0].ttl if addrs == [want] else None
+
+    got, _ = poll(lambda: steady(g, ["127.0.0.41"]) and ttl_of("127.0.0.41") == 60, 10, 0.1)
+    assert got, "steady: a with the record's TTL (%s)" % ttl_of("127.0.0.41")
+    a.failing = True
+    short, _ = poll(lambda: (ttl_of("127.0.0.41") or 60) < 60 and ttl_of("127.0.0.41"), 5, 0.05)
+    assert short and 2 <= short <= 3, "a failing, still up: the TTL is not shortened (%s)" % short
+    got, _ = poll(lambda: ttl_of("127.0.0.42") == 60, 10, 0.1)
+    assert got, "b serving steadily: the TTL is not whole again (%s)" % ttl_of("127.0.0.42")
