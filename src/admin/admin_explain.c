@@ -31,6 +31,7 @@
 #include "policy/policy.h"
 #include "policy/policy_answer.h"
 #include "policy/policy_geo.h"
+#include "policy/policy_latency.h"
 #include "policy/policy_loss.h"
 #include "policy/policy_shed.h"
 
@@ -263,7 +264,7 @@ static json_t *explain_geo(const struct serve_set *s, const struct answer_trace 
     json_t *j = json_pack("{s:o, s:o, s:s, s:o}", "client", explain_client(tg), "location",
                           explain_location(s->geo ? s->geo->db : NULL, &tg->client, &loc), "match",
                           policy_geo_kind_name(kind), "region_order", order);
-    if (r->policy == POLICY_GEO)
+    if (policy_uses_map(r))
         json_object_set_new(j, "key", json_string(geo_map_class_key(r->geo, tg->cls)->text));
     else
         json_object_set_new(j, "distances", explain_distances(g, &tg->order, &loc));
@@ -271,6 +272,49 @@ static json_t *explain_geo(const struct serve_set *s, const struct answer_trace 
     json_object_set_new(j, "widened_scope",
                         tg->widened ? json_integer(tg->widened_scope) : json_null());
     json_object_set_new(j, "scope", json_integer(t->result.ecs_scope));
+    return j;
+}
+
+/* One row of a latency table as explain shows it. */
+static json_t *explain_lat_row(struct explain_ctx *x, const struct policy_lat_row *row, bool known,
+                               double now)
+{
+    const struct policy_trace_latency *tl = &x->t->policy.latency;
+    enum health_state st = gslb_endpoint_state(x->g, row->ep, x->ov.n_lost ? &x->ov : NULL);
+    bool within =
+        known && tl->best_us != UINT32_MAX && st == HEALTH_UP && row->ewma_us <= tl->limit_us;
+    return json_pack("{s:s, s:s, s:o, s:I, s:o, s:s, s:b}", "endpoint", row->ep->name, "region",
+                     x->g->regions[row->ep->region].name, "ewma_ms",
+                     known ? json_real(row->ewma_us / 1000.0) : json_null(), "samples",
+                     (json_int_t)row->samples, "age_s",
+                     known ? json_real(now - row->at) : json_null(), "state", health_state_name(st),
+                     "within", within);
+}
+
+/* The table a latency record used: the vantage point, then every
+ * endpoint from the fastest, with its average, samples, age, state and
+ * whether it was within the tolerance. Inside the served set. */
+static json_t *explain_latency(struct explain_ctx *x)
+{
+    const struct policy_trace_latency *tl = &x->t->policy.latency;
+    const struct policy_record *r = x->t->record;
+    const struct policy_lat_table *tab = tl->tab;
+    double now = health_now();
+    json_t *rows = json_array();
+    for (uint32_t i = 0; tab && i < tab->n; i++)
+        if (tab->rows[i].ep->rtype == x->t->rtype)
+            json_array_append_new(rows, explain_lat_row(x, &tab->rows[i], i < tab->n_known, now));
+    const char *v = tab ? tab->vantage : "";
+    json_t *j = json_pack(
+        "{s:s, s:b, s:i, s:i, s:o, s:o, s:b, s:o}", "vantage", v[0] ? v : "this node", "this_node",
+        !v[0] || (x->g->health && health_rtt_is_self(x->g->health, v)), "tolerance_ms",
+        (json_int_t)(r->latency->tolerance_us / 1000), "tolerance_pct",
+        (json_int_t)r->latency->tolerance_pct, "best_ms",
+        tl->best_us != UINT32_MAX ? json_real(tl->best_us / 1000.0) : json_null(), "limit_ms",
+        tl->best_us != UINT32_MAX ? json_real((double)tl->limit_us / 1000.0) : json_null(),
+        "fell_back", tl->fell_back, "table", rows);
+    if (r->geo)
+        json_object_set_new(j, "key", json_string(geo_map_class_key(r->geo, tl->cls)->text));
     return j;
 }
 
@@ -313,7 +357,10 @@ static json_t *explain_policy(struct explain_ctx *x)
     const char *order = r->policy == POLICY_FAILOVER  ? "failover order from the record"
                         : r->policy == POLICY_GEO     ? "the geo key that matched the client"
                         : r->policy == POLICY_NEAREST ? "distance from the client"
-                                                      : "every region of the record";
+                        : r->policy == POLICY_LATENCY
+                            ? "round-trip time from the client's vantage point; the record's "
+                              "regions for endpoints of unknown latency"
+                            : "every region of the record";
     json_t *j =
         json_pack("{s:o, s:s, s:o, s:o}", "record", admin_view_record(g, r), "region_order_source",
                   order, "regions", explain_regions(x), "endpoints", eps);
@@ -339,6 +386,8 @@ static json_t *explain_policy(struct explain_ctx *x)
     json_object_set_new(j, "drills", explain_drills(x));
     if (t->policy.geo.used)
         json_object_set_new(j, "geo", explain_geo(x->s, t));
+    if (t->policy.latency.used)
+        json_object_set_new(j, "latency", explain_latency(x));
     return j;
 }
 

@@ -73,6 +73,18 @@ void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
         m.watch_lag_s, m.view_age_s, m.clock_offset_s, m.clock_skewed, m.isolated,
         (unsigned long long)m.watch_events_total, (unsigned long long)m.resyncs_total,
         (unsigned long long)m.etcd_writes_total, (unsigned long long)m.etcd_keys_written_total);
+    evbuffer_add_printf(
+        b,
+        "# HELP gtmd_fleet_latency_writes_total This node's round-trip tables written to etcd.\n"
+        "# TYPE gtmd_fleet_latency_writes_total counter\ngtmd_fleet_latency_writes_total %llu\n"
+        "# HELP gtmd_fleet_latency_tables_read_total Other nodes' round-trip tables applied.\n"
+        "# TYPE gtmd_fleet_latency_tables_read_total counter\n"
+        "gtmd_fleet_latency_tables_read_total %llu\n"
+        "# HELP gtmd_fleet_latency_moves_total This node's round-trip averages that moved past "
+        "the margin (10 %% and 2 ms).\n"
+        "# TYPE gtmd_fleet_latency_moves_total counter\ngtmd_fleet_latency_moves_total %llu\n",
+        (unsigned long long)m.latency_writes_total, (unsigned long long)m.latency_tables_read_total,
+        (unsigned long long)m.latency_moves_total);
     evbuffer_add_printf(b,
                         "# HELP gtmd_fleet_signed 1 when the fleet's records are signed and "
                         "checked (\"members\").\n"

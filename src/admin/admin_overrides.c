@@ -70,7 +70,7 @@ static json_t *ovr_result_json(const struct gslb *g, const struct policy_result 
 static void ovr_class_label(const struct gslb *g, const struct policy_record *r, uint32_t cls,
                             struct policy_order o, char *buf, size_t len)
 {
-    if (r->policy == POLICY_GEO)
+    if (policy_uses_map(r))
         snprintf(buf, len, "%s",
                  cls >= r->geo->n_keys ? "unknown location" : geo_map_class_key(r->geo, cls)->text);
     else if (cls == GEO_NEAREST_NO_COORDS)

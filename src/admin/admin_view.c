@@ -9,6 +9,7 @@
 
 #include "health/override.h"
 #include "health/verdict.h"
+#include "policy/policy_latency.h"
 
 /* The external layer (verdict.h) from the verdicts on slots: "external"
  * ("down" when any says down, else "up" when any says up, else null) and
@@ -167,6 +168,13 @@ json_t *admin_view_endpoint(struct health_core *hc, struct drill_core *drills, c
             json_object_set_new(j, "load", json_real(load));
         json_object_set_new(j, "probes", json_integer((json_int_t)e->slot->probes));
         json_object_set_new(j, "failures", json_integer((json_int_t)e->slot->failures));
+        /* This node's round-trip average (health/rtt.h), live. */
+        json_object_set_new(
+            j, "rtt",
+            e->slot->rtt_samples
+                ? json_pack("{s:f, s:I, s:f}", "ewma_ms", e->slot->rtt_ewma_us / 1000.0, "samples",
+                            (json_int_t)e->slot->rtt_samples, "last", e->slot->rtt_at)
+                : json_null());
         pthread_mutex_unlock(&hc->lock);
     }
     json_object_set_new(j, "checked", json_boolean(p->check >= 0));
@@ -182,8 +190,8 @@ const char *admin_view_answer(const struct policy_endpoint *e)
 
 const char *admin_view_policy_name(enum policy_kind k)
 {
-    static const char *const names[] = {"failover", "weighted", "all", "geo", "nearest"};
-    return k <= POLICY_NEAREST ? names[k] : "?";
+    static const char *const names[] = {"failover", "weighted", "all", "geo", "nearest", "latency"};
+    return k <= POLICY_LATENCY ? names[k] : "?";
 }
 
 const char *admin_view_select_name(enum policy_select s)
@@ -220,7 +228,14 @@ json_t *admin_view_record(const struct gslb *g, const struct policy_record *r)
                   regions, "select", admin_view_select_name(r->select), "answers",
                   (json_int_t)r->answers, "ttl", (json_int_t)r->ttl, "spill", (json_int_t)r->spill,
                   "when_all_down", admin_view_down_name(r->when_all_down));
-    if (r->geo)
+    if (r->latency) {
+        const struct policy_latency_cfg *c = r->latency;
+        json_object_set_new(j, "latency",
+                            json_pack("{s:i, s:i, s:o}", "tolerance_ms",
+                                      (json_int_t)(c->tolerance_us / 1000), "tolerance_pct",
+                                      (json_int_t)c->tolerance_pct, "vantage",
+                                      r->geo ? view_geo_map(r->geo) : json_null()));
+    } else if (r->geo)
         json_object_set_new(j, "geo", view_geo_map(r->geo));
     return j;
 }

@@ -248,6 +248,40 @@ static void ctl_print_geo(json_t *g)
         printf("not widened (health state changing, or no ECS)\n");
 }
 
+/* The latency part of explain: the vantage point and the table used. */
+static void ctl_print_latency(json_t *l)
+{
+    if (!json_is_object(l))
+        return;
+    const char *v = ctl_s(l, "vantage");
+    bool self = json_is_true(json_object_get(l, "this_node")) && strcmp(v, "this node") != 0;
+    printf("latency vantage %s%s", v, self ? " (this node)" : "");
+    if (json_is_string(json_object_get(l, "key")))
+        printf(" for %s", ctl_s(l, "key"));
+    printf(", tolerance %lld ms or %lld %%", json_integer_value(json_object_get(l, "tolerance_ms")),
+           json_integer_value(json_object_get(l, "tolerance_pct")));
+    if (json_is_number(json_object_get(l, "best_ms")))
+        printf(": best %.2f ms, up to %.2f ms\n", json_number_value(json_object_get(l, "best_ms")),
+               json_number_value(json_object_get(l, "limit_ms")));
+    else
+        printf(": no up endpoint with a known latency, the region order\n");
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(l, "table"), i, r)
+    {
+        json_t *ms = json_object_get(r, "ewma_ms");
+        printf("  %-12s %-10s ", ctl_s(r, "endpoint"), ctl_s(r, "region"));
+        if (json_is_number(ms))
+            printf("%9.2f ms %6lld samples %6.1f s ago", json_number_value(ms),
+                   json_integer_value(json_object_get(r, "samples")),
+                   json_number_value(json_object_get(r, "age_s")));
+        else
+            printf("%-36s", "  unknown");
+        printf("  %-7s%s\n", ctl_s(r, "state"),
+               json_is_true(json_object_get(r, "within")) ? " <- candidate" : "");
+    }
+}
+
 /* "(ovr-3 by operate, until 2026-11-22T04:36:34Z: reason)" for an
  * override object; "" for anything else. */
 static const char *ctl_override_note(json_t *o, char *buf, size_t len)
@@ -312,6 +346,7 @@ static void ctl_print_explain(json_t *j)
             ctl_print_explain_layers(x, json_object_get(p, "endpoints"));
         }
         ctl_print_geo(json_object_get(p, "geo"));
+        ctl_print_latency(json_object_get(p, "latency"));
         printf("outcome %s, ttl %lld, ecs scope /%lld\n", ctl_s(p, "outcome"),
                json_integer_value(json_object_get(p, "ttl")),
                json_integer_value(json_object_get(p, "ecs_scope")));

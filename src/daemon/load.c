@@ -31,6 +31,7 @@
 #include "policy/policy_ramp.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
+#include "policy/policy_latency.h"
 #include "xfr/xfr_catalog_gen.h"
 #include "zone/zone_journal.h"
 #include "zone/zone_load.h"
@@ -540,6 +541,7 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
          * set; the health thread follows later changes (server.c). */
         struct policy_geo_retired none = {0};
         policy_geo_widen(g, geo, &none);
+        policy_latency_refresh(g, geo, &none); /* latency records' tables likewise */
         policy_geo_retired_free(&none);
         load_policy_sigs(set);
     }

@@ -26,6 +26,7 @@
 #include "health/service.h"
 #include "health/verdict.h"
 #include "net/notify_out.h"
+#include "policy/policy_latency.h"
 #include "policy/policy_ramp.h"
 #include "net/xdp_params.h"
 #include "webhook/webhook.h"
@@ -374,8 +375,11 @@ static void server_on_health_change(void *arg)
     /* Failback ramps start when a region recovers (policy_ramp.h). */
     if (s && s->gslb)
         policy_ramp_track(s->gslb);
-    if (s && s->geo)
+    if (s && s->geo) {
         policy_geo_widen(s->gslb, s->geo, &retired);
+        /* Latency records: their tables, when round-trip times moved. */
+        policy_latency_refresh(s->gslb, s->geo, &retired);
+    }
     /* The signatures of the policy answers of the new state (zones signed
      * at load, policy_sign.h): until they are made, a query with DO gets
      * the answer signed last. */

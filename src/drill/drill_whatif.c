@@ -156,9 +156,9 @@ static void whatif_classes(const struct gslb *g, const struct policy_geo *geo,
     for (uint32_t cls = 0; cls < n; cls++) {
         struct policy_order o = policy_geo_order(r, t, cls);
         char label[160];
-        if (r->policy == POLICY_GEO && cls >= r->geo->n_keys)
+        if (policy_uses_map(r) && cls >= r->geo->n_keys)
             continue; /* the unknown location: the default list again */
-        if (r->policy == POLICY_GEO)
+        if (policy_uses_map(r))
             snprintf(label, sizeof(label), "%s", geo_map_class_key(r->geo, cls)->text);
         else if (cls == GEO_NEAREST_NO_COORDS)
             snprintf(label, sizeof(label), "no coordinates");

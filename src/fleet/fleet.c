@@ -364,6 +364,7 @@ static void fleet_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct fleet *f = arg;
     fleet_sync_tick(f);
+    fleet_rtt_tick(f, deadline_mono());
     fleet_adopt_recheck(f, deadline_mono());
     fleet_store_expire(f);
     fleet_store_run_jobs(f);
@@ -511,6 +512,7 @@ struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *
         return NULL;
     struct timeval tick = {0, (suseconds_t)(FLEET_TICK_S * 1e6)};
     evtimer_add(f->ev_tick, &tick);
+    health_rtt_set_self(f->health, f->p.node); /* latency records: "this node" by name */
     struct health_hooks h = {.state_changed = fleet_hook_state_changed, .arg = f};
     if (health_core_add_hooks(f->health, &h) != 0) {
         fleet_store_stop(f);

@@ -85,13 +85,14 @@ struct event;
 struct event_base;
 struct drill_core;
 
-/* The lease, mod revision and signed "n" of the last node record or
- * heartbeat of a member applied here (fleet_life.c). */
+/* The lease, mod revision and signed "n" of the last node record,
+ * heartbeat or round-trip table (fleet_rtt.c) of a member applied here
+ * (fleet_life.c). */
 struct fleet_stamp {
     int64_t lease, rev;
     uint64_t n;
 };
-enum { FLEET_STAMP_NODE, FLEET_STAMP_BEAT, FLEET_STAMPS };
+enum { FLEET_STAMP_NODE, FLEET_STAMP_BEAT, FLEET_STAMP_RTT, FLEET_STAMPS };
 
 /* A vantage point seen in etcd (PREFIX/nodes/NAME). */
 struct fleet_node {
@@ -339,6 +340,14 @@ struct fleet {
     /* metrics (L) */
     double watch_lag;
     uint64_t degraded_total, resyncs, watch_events, writes, keys_written;
+    /* Round-trip tables (fleet_rtt.c): the own generation of the table
+     * last written (UINT64_MAX: write it again), no write before
+     * rtt_next (monotonic), one in flight; tables written and read (L). */
+    uint64_t rtt_own_gen;
+    uint64_t rtt_pub_n; /* the signed "n" of the table last written (fleet_life.c) */
+    double rtt_next;
+    bool rtt_inflight;
+    uint64_t rtt_writes, rtt_tables_read;
 };
 
 /* Frees a fleet whose thread is not running (or never ran): etcd client,
@@ -450,6 +459,14 @@ void fleet_adopt_recheck(struct fleet *f, double now);
 /* Counts, reports and logs (once per key and reason) a refused record. */
 void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const char *signer,
                   const char *detail);
+
+/* ---- fleet_rtt.c: round-trip tables (fleet thread) -------------------- */
+/* Writes this node's table when it moved and the interval allows. */
+void fleet_rtt_tick(struct fleet *f, double mono);
+/* Before a fresh read: every other node's table is read again. */
+void fleet_rtt_begin_read(struct fleet *f);
+/* PREFIX/rtt/NODE put (v, checked) or deleted (v NULL). */
+void fleet_rtt_seen(struct fleet *f, const char *node, json_t *v);
 
 /* ---- fleet_config.c: the fleet's configuration ---------------------- */
 /* PREFIX/config/head (key) put (v, checked; signed by signer) or deleted

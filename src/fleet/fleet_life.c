@@ -25,12 +25,12 @@
  * lease id can be granted again by any etcd client once it ended, and a
  * gone member's records put back on it are refused, its reports with them.
  *
- * Reports, node records and heartbeats are rewritten in place on the
- * member's lease: each carries, signed, "n", a number that grows with
- * every record the member signs in its run. One of a lease whose "n" is
- * lower than the one applied here for that key is superseded: refused
- * (replay); the member's own node, seeing its report put back, writes it
- * again.
+ * Reports, node records, heartbeats and round-trip tables are rewritten
+ * in place on the member's lease: each carries, signed, "n", a number that
+ * grows with every record the member signs in its run. One of a lease
+ * whose "n" is lower than the one applied here for that key is
+ * superseded: refused (replay); the member's own node, seeing its report
+ * (or table) put back, writes it again.
  *
  * All of it applies with "members" only: without signatures a writer of
  * the prefix writes what it likes, "born" included.
@@ -142,6 +142,7 @@ bool fleet_life_member_fresh(struct fleet *f, const char *key, const char *rest,
 {
     unsigned which = strncmp(rest, "nodes/", 6) == 0  ? FLEET_STAMP_NODE
                      : strncmp(rest, "beat/", 5) == 0 ? FLEET_STAMP_BEAT
+                     : strncmp(rest, "rtt/", 4) == 0  ? FLEET_STAMP_RTT
                                                       : FLEET_STAMPS;
     const char *name = which == FLEET_STAMPS ? NULL : strchr(rest, '/') + 1;
     if (!f->p.keys.enabled || !name || !fleet_node_name_ok(name))

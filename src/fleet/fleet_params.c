@@ -66,6 +66,8 @@ static const struct cfgschema_key fleet_keys[FLEET_K_N] = {
                           .what = "this node's Ed25519 private key (with members)"},
     [FLEET_K_MEMBERS] = {"members", CFGSCHEMA_OBJECT,
                          .what = "the nodes whose signed records count, with their public keys"},
+    [FLEET_K_LATENCY_INTERVAL] = {"latency_interval", CFGSCHEMA_SECONDS, 0.1, 3600, 5, 0, NULL,
+                                  "at most one write of this node's round-trip table per this"},
 };
 const struct cfgschema fleet_schema = CFGSCHEMA("$.fleet", fleet_keys);
 
@@ -247,6 +249,7 @@ void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params 
     fleet_params_quorum(j, cfgschema_value(s, FLEET_K_DOWN_QUORUM, v), out);
     out->stale_after = cfgschema_seconds(j, s, FLEET_K_STALE_AFTER, v, NULL);
     out->etcd.timeout_s = cfgschema_seconds(j, s, FLEET_K_TIMEOUT, v, NULL);
+    out->latency_interval = cfgschema_seconds(j, s, FLEET_K_LATENCY_INTERVAL, v, NULL);
     fleet_params_isolation(j, cfgschema_value(s, FLEET_K_ISOLATION, v), out);
     fleet_params_tls(j, cfgschema_value(s, FLEET_K_TLS, v), out);
     fleet_params_password(j, v, out);

@@ -42,8 +42,10 @@ struct fleet_params {
     double stale_after;     /* seconds; also the TTL of the node's lease */
     double isolation_after; /* seconds (default stale_after) */
     enum fleet_isolation isolation;
-    char *password_file;    /* full path, NULL without one: read again at every reload */
-    struct fleet_keys keys; /* "members" and "key_file" (fleet_sign.h) */
+    char *password_file;     /* full path, NULL without one: read again at every reload */
+    struct fleet_keys keys;  /* "members" and "key_file" (fleet_sign.h) */
+    double latency_interval; /* seconds: at most one write of this node's round-trip
+                                table per interval (fleet_rtt.c) */
 };
 
 /* The keys of the "fleet" section: fleet_schema's entries. */
@@ -60,6 +62,7 @@ enum fleet_key {
     FLEET_K_ISOLATION,
     FLEET_K_KEY_FILE,
     FLEET_K_MEMBERS,
+    FLEET_K_LATENCY_INTERVAL,
     FLEET_K_N
 };
 enum fleet_tls_key { TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, TLS_N };

@@ -274,7 +274,8 @@ static const char *fleet_key_owner(const char *rest, char out[FLEET_NODE_MAX + 2
 {
     const char *name = NULL;
     size_t len = 0;
-    if (strncmp(rest, "nodes/", 6) == 0 || strncmp(rest, "beat/", 5) == 0) {
+    if (strncmp(rest, "nodes/", 6) == 0 || strncmp(rest, "beat/", 5) == 0 ||
+        strncmp(rest, "rtt/", 4) == 0) {
         name = strchr(rest, '/') + 1;
         len = strlen(name);
     } else if (strncmp(rest, FLEET_REPORTS, strlen(FLEET_REPORTS)) == 0) {
@@ -320,8 +321,8 @@ static enum fleet_verdict fleet_dispatch_on_lease(struct fleet *f, const char *r
             f->nodes[idx].lease = kv->lease; /* fleet thread only */
         return vd;
     }
-    bool report =
-        strncmp(rest, "obs/", 4) == 0 || strncmp(rest, FLEET_REPORTS, strlen(FLEET_REPORTS)) == 0;
+    bool report = strncmp(rest, "obs/", 4) == 0 || strncmp(rest, "rtt/", 4) == 0 ||
+                  strncmp(rest, FLEET_REPORTS, strlen(FLEET_REPORTS)) == 0;
     if (report && (idx == FLEET_NODE_NONE || f->nodes[idx].lease != kv->lease))
         return FLEET_SIG_NOT_ON_LEASE;
     return FLEET_SIG_OK;
@@ -436,6 +437,8 @@ static void fleet_dispatch(struct fleet *f, const struct fleet_kv *kv, const cha
         json_decref(v);
         v = NULL;
         signer[0] = '\0';
+        if (strncmp(rest, "rtt/", 4) == 0 && strcmp(rest + 4, f->p.node) == 0)
+            fleet_rtt_seen(f, rest + 4, NULL); /* ours overwritten: write it again */
         const char *slash = strchr(rest, '/');
         char kind[32];
         snprintf(kind, sizeof(kind), "%.*s", slash ? (int)(slash - rest) : 0, rest);
@@ -463,6 +466,8 @@ static void fleet_dispatch(struct fleet *f, const struct fleet_kv *kv, const cha
             fleet_beat_seen(f, rest + 5, v);
     } else if (strncmp(rest, "nodes/", 6) == 0 && fleet_node_name_ok(rest + 6))
         fleet_node_update(f, rest + 6, v, bulk);
+    else if (strncmp(rest, "rtt/", 4) == 0 && fleet_node_name_ok(rest + 4))
+        fleet_rtt_seen(f, rest + 4, v); /* round-trip times (fleet_rtt.c) */
     else if (strcmp(rest, "config/head") == 0)
         fleet_config_head_seen(f, v, kv->mod_rev, key, signer); /* fleet_config_run follows */
     else {
@@ -643,6 +648,7 @@ void fleet_sync_read_range(struct fleet *f, json_t *resp)
         }
     fleet_store_begin_read(f);
     fleet_config_begin_read(f);
+    fleet_rtt_begin_read(f);
     json_t *kvs = json_object_get(resp, "kvs");
     size_t i;
     json_t *kv;

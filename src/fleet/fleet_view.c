@@ -153,6 +153,9 @@ void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m)
     m->watch_events_total = f->watch_events;
     m->etcd_writes_total = f->writes;
     m->etcd_keys_written_total = f->keys_written;
+    m->latency_writes_total = f->rtt_writes;
+    m->latency_tables_read_total = f->rtt_tables_read;
+    m->latency_moves_total = atomic_load(&f->health->rtt.own_gen);
     m->signing = f->p.keys.enabled;
     memcpy(m->rejected, f->rejected, sizeof(m->rejected));
     pthread_mutex_unlock(&f->lock);

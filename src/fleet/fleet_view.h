@@ -40,7 +40,10 @@ struct fleet_metrics {
     uint64_t degraded_total, resyncs_total, watch_events_total;
     uint64_t etcd_writes_total; /* write requests (put, txn, delete) sent */
     uint64_t etcd_keys_written_total;
-    bool signing; /* "members" given: records are signed and checked */
+    uint64_t latency_writes_total;      /* this node's round-trip tables written */
+    uint64_t latency_tables_read_total; /* other nodes' tables applied */
+    uint64_t latency_moves_total;       /* this node's averages that moved (health/rtt.h) */
+    bool signing;                       /* "members" given: records are signed and checked */
     /* Records refused by signature check, by reason (fleet_sign.h). */
     uint64_t rejected[FLEET_VERDICTS];
 };

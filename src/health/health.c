@@ -31,6 +31,7 @@ void health_core_init(struct health_core *c)
     c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
     if (!c->buckets)
         abort();
+    health_rtt_init(&c->rtt);
 }
 
 void health_core_free(struct health_core *c)
@@ -45,6 +46,7 @@ void health_core_free(struct health_core *c)
         }
     }
     free(c->buckets);
+    health_rtt_free(&c->rtt);
     override_free_all(c);
     verdict_free_all(c);
     pthread_mutex_destroy(&c->lock);
@@ -320,6 +322,8 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     pthread_mutex_lock(&c->lock);
     health_hooks_copy_locked(c, &hooks);
     health_count_locked(s, r);
+    bool rtt_moved = r->ok && r->rtt_us &&
+                     health_rtt_sample_locked(s, r->rtt_us, r->rtt_half_life_ms, health_now());
     enum health_state from = (enum health_state)s->probe_state;
     enum health_state to = health_damp(s, r->ok, rise, fall, &why);
     /* Everything a reader sees changes under the lock (persist.c and the
@@ -338,6 +342,10 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     atomic_store_explicit(&s->load_probe, health_load_bits(r->ok ? r->load : NAN),
                           memory_order_relaxed);
     pthread_mutex_unlock(&c->lock);
+    if (rtt_moved)
+        health_rtt_changed(c, true);
+    else
+        health_rtt_flush(c); /* a move held back by the rate of rebuilds */
     if (to == HEALTH_UNKNOWN)
         return;
     char why_q[160], detail_q[300];

@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "common/event_ring.h"
+#include "health/rtt.h"
 
 enum health_state { HEALTH_UNKNOWN = 0, HEALTH_DOWN = 1, HEALTH_UP = 2 };
 
@@ -106,6 +107,12 @@ struct health_slot {
     uint64_t probes, failures;
     uint64_t latency_hist[HEALTH_HIST_BUCKETS]; /* cumulative-free counts per bucket */
     double latency_sum_s;
+    /* Round-trip times (rtt.h): the moving average, its samples, the wall
+     * time of the last one, and the average last noted as moved. */
+    double rtt_ewma_us;
+    uint32_t rtt_samples;
+    double rtt_at;
+    uint32_t rtt_mark_us;
     uint64_t fail_by[HEALTH_FAIL_KINDS]; /* failures by reason kind */
     bool in_use;                         /* referenced by the current config */
     unsigned refs;                       /* policy sets that map it (under lock) */
@@ -179,6 +186,8 @@ struct health_core {
      * the next live practice drill (src/drill sets it); 0 = none. Health-
      * aware TTLs end before it (policy_answer.h). */
     _Atomic int64_t planned_at_ms;
+    /* Round-trip times of this node's and other vantage points (rtt.h). */
+    struct health_rtt rtt;
 };
 
 static inline void health_set_policy_rcode(struct health_core *c, uint16_t rcode)
@@ -300,9 +309,11 @@ struct health_result {
     double load;                /* the load figure the check read from the reply; NAN: none */
     enum health_fail_kind kind; /* counted in fail_by when !ok */
     uint32_t latency_us;
-    const char *reason;   /* copied into the slot */
-    uint32_t interval_ms; /* the check's interval: the next result is due then; 0: unknown
-                             (no change_at_ms is estimated) */
+    uint32_t rtt_us;           /* the round-trip sample (probe.h); 0: none */
+    uint32_t rtt_half_life_ms; /* the check's latency_half_life */
+    const char *reason;        /* copied into the slot */
+    uint32_t interval_ms;      /* the check's interval: the next result is due then; 0: unknown
+                                  (no change_at_ms is estimated) */
 };
 
 /* CLOCK_MONOTONIC in milliseconds: the clock of change_at_ms. */

@@ -75,10 +75,22 @@ static void probe_finish(struct probe *pr, bool ok, enum health_fail_kind kind)
     pr->res.ok = ok;
     pr->res.kind = kind;
     pr->res.latency_us = probe_elapsed_us(pr);
+    if (!ok)
+        pr->res.rtt_us = 0;
+    else if (pr->res.rtt_us == 0)
+        pr->res.rtt_us = pr->res.latency_us ? pr->res.latency_us : 1;
     if (pr->ops && pr->ops->stop)
         pr->ops->stop(pr);
     event_del(pr->deadline);
     event_active(pr->finish, EV_TIMEOUT, 0);
+}
+
+void probe_mark_rtt(struct probe *pr)
+{
+    if (!pr->finished && pr->res.rtt_us == 0) {
+        uint32_t us = probe_elapsed_us(pr);
+        pr->res.rtt_us = us ? us : 1;
+    }
 }
 
 void probe_pass(struct probe *pr)

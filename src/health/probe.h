@@ -43,6 +43,9 @@ struct probe_spec {
     uint32_t interval_ms; /* >= 100 */
     uint32_t timeout_ms;  /* < interval_ms */
     uint8_t rise, fall;   /* >= 1 */
+    /* "latency_half_life": a round-trip sample this old weighs half in the
+     * endpoint's moving average (health/rtt.h). */
+    uint32_t rtt_half_life_ms;
     /* http / https */
     char *method;   /* "GET" (default) or "HEAD" */
     char *path;     /* default "/" */
@@ -75,6 +78,11 @@ struct probe_result {
      * reason text is for people; metrics count this). Unused when ok. */
     enum health_fail_kind kind;
     uint32_t latency_us;
+    /* The round-trip time the type measures, from the probe's start (0:
+     * none; only on a pass): tcp the connect, https the TLS handshake
+     * (connect included), http the first octet of the reply, dns the
+     * reply. The latency policy steers by its moving average. */
+    uint32_t rtt_us;
     char reason[PROBE_REASON_LEN]; /* "ok", "connection refused", "timeout", "status 503", ... */
     double load; /* the load figure of the reply (a check with "load"); NAN: none */
 };

@@ -417,6 +417,8 @@ static void probe_http_recv(struct probe_http *h)
             return;
         }
         h->len += got;
+        if (got)
+            probe_mark_rtt(h->pr); /* http: the reply's first octet (https: marked already) */
         if (probe_http_judge(h, PROBE_HTTP_MORE))
             return;
     }
@@ -428,6 +430,7 @@ static void probe_http_step(struct probe_http *h)
     if (h->phase == PH_TLS) {
         if (probe_http_handshake(h) != IO_DONE)
             return;
+        probe_mark_rtt(h->pr); /* https: the handshake is the round trip */
         h->phase = PH_SEND;
     }
     if (h->phase == PH_SEND) {

@@ -75,6 +75,9 @@ const struct sockaddr *prober_source(const struct prober *p, int family, socklen
  * at once and schedule done from the loop. Safe from any callback of the
  * probe. Every failure names its kind where it is detected. */
 void probe_pass(struct probe *pr);
+/* Notes the probe's round-trip time now (probe_result.rtt_us), the first
+ * call only; a pass without one takes the whole probe's time. */
+void probe_mark_rtt(struct probe *pr);
 /* Ends the probe with a judge's verdict (PROBE_PASS or PROBE_FAIL). */
 struct probe_judgement;
 void probe_judged(struct probe *pr, const struct probe_judgement *j);

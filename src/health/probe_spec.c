@@ -43,7 +43,7 @@ static const struct cfgschema_key ps_type_keys[PT_N] = {
 };
 const struct cfgschema probe_type_schema = CFGSCHEMA("$.checks[]", ps_type_keys);
 
-enum { PC_PORT, PC_INTERVAL, PC_TIMEOUT, PC_RISE, PC_FALL, PC_N };
+enum { PC_PORT, PC_INTERVAL, PC_TIMEOUT, PC_RISE, PC_FALL, PC_HALF_LIFE, PC_N };
 static const struct cfgschema_key ps_common_keys[PC_N] = {
     [PC_PORT] = {"port", CFGSCHEMA_INT, 1, 65535, 0, CFGSCHEMA_DEFAULT_VARIES, NULL,
                  "the port probed (80, 443, 53; required for tcp)"},
@@ -53,6 +53,8 @@ static const struct cfgschema_key ps_common_keys[PC_N] = {
                     "a probe's bound, less than interval (half of it, at most 2)"},
     [PC_RISE] = {"rise", CFGSCHEMA_INT, 1, 100, 2, 0, NULL, "passes in a row to be up"},
     [PC_FALL] = {"fall", CFGSCHEMA_INT, 1, 100, 2, 0, NULL, "failures in a row to be down"},
+    [PC_HALF_LIFE] = {"latency_half_life", CFGSCHEMA_SECONDS, 0.1, 86400, 30, 0, NULL,
+                      "seconds after which a round-trip sample weighs half (latency records)"},
 };
 static const struct cfgschema ps_common = CFGSCHEMA("$.checks[]", ps_common_keys);
 
@@ -195,6 +197,7 @@ static void probe_spec_timing(struct probe_spec_ctx *x)
     }
     s->rise = (uint8_t)cfgschema_int(&x->j, c, PC_RISE, x->obj, x->path);
     s->fall = (uint8_t)cfgschema_int(&x->j, c, PC_FALL, x->obj, x->path);
+    s->rtt_half_life_ms = cfgschema_ms(&x->j, c, PC_HALF_LIFE, x->obj, x->path);
 }
 
 /* A string at key whose octets are all printable ASCII (no space unless

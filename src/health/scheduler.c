@@ -175,6 +175,8 @@ static void sched_on_result(void *arg, const struct probe_result *r)
     struct health_result hr = {.ok = r->ok,
                                .kind = r->kind,
                                .latency_us = r->latency_us,
+                               .rtt_us = r->rtt_us,
+                               .rtt_half_life_ms = j->t.spec->rtt_half_life_ms,
                                .reason = r->reason,
                                .interval_ms = j->t.spec->interval_ms,
                                .load = r->load};

@@ -10,6 +10,7 @@
 #include "common/jsoncfg.h"
 #include "dns/dns.h"
 #include "policy/policy_dial.h"
+#include "policy/policy_latency.h"
 #include "policy/policy_ramp.h"
 
 static void policy_endpoint_free(struct policy_endpoint *e)
@@ -85,6 +86,7 @@ void gslb_free(struct gslb *g)
         free(r->fallback);
         free(r->regions);
         geo_map_free(r->geo);
+        policy_latency_cfg_free(r->latency);
         free(r->geo_orders);
         free(r->geo_regions);
         free(r->name_str);

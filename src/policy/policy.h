@@ -71,7 +71,16 @@ struct policy_pool {
     size_t n_eps;
 };
 
-enum policy_kind { POLICY_FAILOVER = 0, POLICY_WEIGHTED, POLICY_ALL, POLICY_GEO, POLICY_NEAREST };
+enum policy_kind {
+    POLICY_FAILOVER = 0,
+    POLICY_WEIGHTED,
+    POLICY_ALL,
+    POLICY_GEO,
+    POLICY_NEAREST,
+    POLICY_LATENCY, /* by round-trip time from the client's vantage point (policy_latency.h) */
+};
+
+struct policy_latency_cfg;
 enum policy_select { SELECT_ALL = 0, SELECT_WEIGHTED, SELECT_HASHED };
 enum policy_down { DOWN_ALL = 0, DOWN_FALLBACK, DOWN_EMPTY };
 
@@ -104,6 +113,11 @@ struct policy_record {
     uint16_t *regions;
     size_t n_regions;
     bool use_ecs; /* the ECS option locates the client ("ecs", default true) */
+    /* latency: tolerance and vantage points (policy_latency.h); NULL for
+     * the other policies. Its vantage map, if any, is parsed into geo
+     * (classes as a geo map's; geo_orders stay NULL: every class falls
+     * back along regions). */
+    struct policy_latency_cfg *latency;
     /* geo: the parsed map (owned) and the region order of each class
      * (geo_map.h: n_keys + 1 classes, the last one, unknown location,
      * served by "default"), pointing into geo_regions. */
@@ -120,6 +134,19 @@ struct policy_record {
     uint32_t ramp_ms; /* "failback": {"ramp"}: a recovered region ramps back
                          over this many ms (policy_ramp.h); 0: at once */
 };
+
+/* The record places clients by a geo map's keys: a geo record, or a
+ * latency record with a vantage map. */
+static inline bool policy_uses_map(const struct policy_record *r)
+{
+    return r->policy == POLICY_GEO || (r->policy == POLICY_LATENCY && r->geo);
+}
+
+/* The record has a class trie in the served set's geo data. */
+static inline bool policy_has_trie(const struct policy_record *r)
+{
+    return policy_uses_map(r) || r->policy == POLICY_NEAREST;
+}
 
 /* What a zone node points at: the policy records of one name by type. */
 struct policy_binding {

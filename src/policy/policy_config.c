@@ -13,6 +13,7 @@
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "policy/policy_config_int.h"
+#include "policy/policy_latency.h"
 #include "policy/policy_ramp.h"
 #include "policy/policy_shed.h"
 
@@ -70,7 +71,7 @@ static const struct cfgschema_key pc_record_keys[RK_N] = {
                     "health-aware TTL: shorter while the answer may change soon, not below "
                     "this (absent: ttl always)"},
     [RK_POLICY] = {"policy", CFGSCHEMA_STRING,
-                   .what = "failover (the default), weighted, all, geo or nearest"},
+                   .what = "failover (the default), weighted, all, geo, nearest or latency"},
     [RK_REGIONS] = {"regions", CFGSCHEMA_ARRAY, .what = "its region order, or region set"},
     [RK_SELECT] = {"select", CFGSCHEMA_STRING,
                    .what = "all (the default), weighted or hashed: the endpoints answered"},
@@ -89,6 +90,8 @@ static const struct cfgschema_key pc_record_keys[RK_N] = {
                       .what = "load shedding: the low and high watermarks of the endpoints' load"},
     [RK_FAILBACK] = {"failback", CFGSCHEMA_OBJECT, .sub = &policy_ramp_schema,
                      .what = "a recovered region's ramp back"},
+    [RK_LATENCY] = {"latency", CFGSCHEMA_OBJECT, .sub = &policy_latency_schema,
+                    .what = "a latency record's tolerance and vantage points"},
 };
 const struct cfgschema pc_record_schema = CFGSCHEMA("$.records[]", pc_record_keys);
 
@@ -496,12 +499,22 @@ static void pc_record_order(const struct jsoncfg *j, json_t *r, const char *path
 {
     if (cfgschema_value(&pc_record_schema, RK_GEO, r) && rec->policy != POLICY_GEO)
         cfgschema_err(j, &pc_record_schema, RK_GEO, path, "only used with \"policy\": \"geo\"");
+    json_t *lat = cfgschema_value(&pc_record_schema, RK_LATENCY, r);
+    if (lat && rec->policy != POLICY_LATENCY)
+        cfgschema_err(j, &pc_record_schema, RK_LATENCY, path,
+                      "only used with \"policy\": \"latency\"");
     if (rec->policy == POLICY_GEO)
         pc_record_geo(j, r, path, g, rec);
     else if (rec->policy == POLICY_NEAREST)
         pc_record_nearest(j, r, path, g, rec);
     else
         pc_record_regions(j, r, path, g, rec);
+    if (rec->policy == POLICY_LATENCY) {
+        /* The regions are the order endpoints of unknown latency follow. */
+        char sub[PC_PATH + 16];
+        cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_LATENCY, path);
+        policy_latency_parse(j, lat, sub, rec);
+    }
 }
 
 struct pc_defaults {
@@ -559,7 +572,8 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
                       struct gslb *g, const char *const *origins, size_t n_origins,
                       const struct pc_defaults *def)
 {
-    static const char *const policies[] = {"failover", "weighted", "all", "geo", "nearest", NULL};
+    static const char *const policies[] = {"failover", "weighted", "all", "geo",
+                                           "nearest",  "latency",  NULL};
     static const char *const selects[] = {"all", "weighted", "hashed", NULL};
     static const char *const downs[] = {"all", "fallback", "empty", NULL};
     const struct cfgschema *s = &pc_record_schema;
@@ -593,7 +607,8 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     rec->when_all_down = (enum policy_down)pc_enum(j, r, RK_WHEN_ALL_DOWN, path, downs, DOWN_ALL);
     /* One answer unless the record returns a set (select all on a failover
      * or all policy); a weighted policy picks one by default, as Route 53. */
-    bool set = rec->select == SELECT_ALL && rec->policy != POLICY_WEIGHTED;
+    bool set = rec->select == SELECT_ALL && rec->policy != POLICY_WEIGHTED &&
+               rec->policy != POLICY_LATENCY; /* latency: one of the fastest */
     rec->answers = set ? 8 : 1;
     if (cfgschema_value(s, RK_ANSWERS, r))
         rec->answers = (unsigned)cfgschema_int(j, s, RK_ANSWERS, r, path);

@@ -31,6 +31,7 @@ enum pc_record_key {
     RK_FAILBACK,
     RK_TTL_MIN,
     RK_SHED_LOAD,
+    RK_LATENCY,
     RK_N
 };
 extern const struct cfgschema pc_record_schema;

@@ -9,6 +9,7 @@
 
 #include "dns/dns.h"
 #include "policy/policy_dial.h"
+#include "policy/policy_latency.h"
 #include "policy/policy_ramp.h"
 #include "policy/policy_shed.h"
 
@@ -31,9 +32,11 @@ struct eval_ctx {
      * a consulted endpoint's probe verdict or a ramp may change the
      * answer; 0 = none known. */
     int64_t change_at;
-    bool epoch_ok;    /* the health state read is of one epoch, so far */
-    uint64_t epoch;   /* which (health_epoch_enter) */
-    int8_t az_up[64]; /* -1 unknown, 0 down, 1 up */
+    bool epoch_ok;                      /* the health state read is of one epoch, so far */
+    uint64_t epoch;                     /* which (health_epoch_enter) */
+    int8_t az_up[64];                   /* -1 unknown, 0 down, 1 up */
+    int8_t region_up[64];               /* the same for regions (latency records) */
+    const struct policy_lat_table *lat; /* latency records: the client's table */
 };
 
 static bool eval_az_up(struct eval_ctx *x, const struct policy_pool *p, uint16_t az)
@@ -116,6 +119,60 @@ static bool eval_ramp(struct eval_ctx *x, uint16_t region)
         tr->up = b < share;
     }
     return b < share;
+}
+
+static bool eval_region_up(struct eval_ctx *x, const struct policy_pool *p, uint16_t region)
+{
+    if (region >= sizeof(x->region_up))
+        return gslb_region_up(x->g, p, region, x->ov, NULL, NULL);
+    if (x->region_up[region] < 0) {
+        x->region_up[region] = gslb_region_up(x->g, p, region, x->ov, NULL, NULL) ? 1 : 0;
+        eval_note_changes(x, p, region); /* a health-aware TTL's input */
+    }
+    return x->region_up[region] == 1;
+}
+
+/* A latency record's candidates: from the fastest healthy endpoint of the
+ * client's table, every healthy one within the tolerance of it. False
+ * when none has a known latency (the caller goes along the regions). */
+static bool eval_latency(struct eval_ctx *x, const struct policy_record *r, uint16_t rtype,
+                         struct eval_set *s, struct policy_result *out)
+{
+    const struct policy_lat_table *t = x->lat;
+    const struct policy_pool *p = &x->g->pools[r->pool];
+    uint32_t best = UINT32_MAX;
+    uint64_t limit = 0;
+    for (uint32_t i = 0; t && i < t->n_known && s->n < EVAL_MAX_CAND; i++) {
+        const struct policy_lat_row *row = &t->rows[i];
+        const struct policy_endpoint *e = row->ep;
+        if (best != UINT32_MAX && row->ewma_us > limit)
+            break;
+        if (e->rtype != rtype)
+            continue;
+        /* Never for being fast: only what is up, in an up az and region.
+         * With a health-aware TTL, every row read may change the answer
+         * when its state changes (a faster one coming back included). */
+        enum health_state st = x->r->health_ttl
+                                   ? gslb_endpoint_state_at(x->g, e, x->ov, &x->change_at)
+                                   : gslb_endpoint_state(x->g, e, x->ov);
+        if (st != HEALTH_UP || (e->az != UINT16_MAX && !eval_az_up(x, p, e->az)) ||
+            !eval_region_up(x, p, e->region))
+            continue;
+        if (best == UINT32_MAX) {
+            best = row->ewma_us;
+            limit = policy_latency_limit(r->latency, best);
+        }
+        s->eps[s->n++] = e;
+    }
+    if (x->trace) {
+        x->trace->latency.best_us = best;
+        x->trace->latency.limit_us = limit;
+        x->trace->latency.fell_back = s->n == 0;
+    }
+    if (s->n == 0)
+        return false;
+    out->serving_region = s->eps[0]->region;
+    return true;
 }
 
 /* Adds the endpoints of region of type rtype to s: the healthy ones of an
@@ -325,7 +382,8 @@ static void eval_failover(struct eval_ctx *x, const struct policy_record *r,
 
 static bool eval_ordered(const struct policy_record *r)
 {
-    return r->policy == POLICY_FAILOVER || r->policy == POLICY_GEO || r->policy == POLICY_NEAREST;
+    return r->policy == POLICY_FAILOVER || r->policy == POLICY_GEO || r->policy == POLICY_NEAREST ||
+           r->policy == POLICY_LATENCY;
 }
 
 /* Where a geo or nearest record's client is, and so its region order. */
@@ -360,6 +418,28 @@ static struct policy_order eval_geo_order(const struct eval_ctx *x, const struct
         tg->cls = eg->cls;
         tg->class_scope = eg->class_scope;
         tg->order = ord;
+    }
+    return ord;
+}
+
+/* A latency record: the client's class in its vantage map (with one:
+ * placed as a geo record's client, the class's scope exact) and its
+ * table; the order stays the record's regions. */
+static struct policy_order eval_latency_table(struct eval_ctx *x, const struct policy_record *r,
+                                              uint16_t rtype, const struct policy_client *c,
+                                              struct eval_geo *eg, struct policy_result *out)
+{
+    struct policy_order ord = {r->regions, (uint16_t)r->n_regions};
+    uint32_t cls = 0;
+    if (r->geo) {
+        ord = eval_geo_order(x, r, rtype, c, eg, out);
+        cls = eg->cls;
+    }
+    x->lat = policy_latency_table(c->geo, r, cls);
+    if (c->trace) {
+        c->trace->latency.used = true;
+        c->trace->latency.cls = cls;
+        c->trace->latency.tab = x->lat;
     }
     return ord;
 }
@@ -407,6 +487,8 @@ static bool eval_candidates(struct eval_ctx *x, const struct policy_record *r, u
                             struct policy_order ord, struct eval_set *s, enum policy_select *sel,
                             struct policy_result *out)
 {
+    if (r->policy == POLICY_LATENCY && eval_latency(x, r, rtype, s, out))
+        return true;
     if (eval_ordered(r)) {
         eval_failover(x, r, ord, rtype, s, out);
         if (out->n_spill > 0 && *sel == SELECT_ALL)
@@ -464,6 +546,7 @@ static void eval_run(const struct gslb *g, const struct policy_record *r, uint16
     }
     enum policy_select sel = r->select;
     memset(x.az_up, -1, sizeof(x.az_up));
+    memset(x.region_up, -1, sizeof(x.region_up));
     s.n = 0;
     out->n = 0;
     out->outcome = POLICY_SERVED;
@@ -480,7 +563,8 @@ static void eval_run(const struct gslb *g, const struct policy_record *r, uint16
          * run's state is no epoch). */
         x.epoch_ok = g->health && !c->overlay && health_epoch_enter(g->health, &x.epoch);
         ord = eval_geo_order(&x, r, rtype, c, &eg, out);
-    }
+    } else if (r->policy == POLICY_LATENCY)
+        ord = eval_latency_table(&x, r, rtype, c, &eg, out);
     if (eval_candidates(&x, r, rtype, ord, &s, &sel, out)) {
         if (c->trace) {
             c->trace->n_candidates = s.n;
@@ -517,6 +601,7 @@ size_t policy_eval_outcome(const struct gslb *g, const struct policy_record *r, 
     struct policy_result out = {.outcome = POLICY_SERVED, .serving_region = -1};
     enum policy_select sel = r->select;
     memset(x.az_up, -1, sizeof(x.az_up));
+    memset(x.region_up, -1, sizeof(x.region_up));
     s.n = 0;
     eval_candidates(&x, r, rtype, order, &s, &sel, &out);
     size_t n = 0;

@@ -78,8 +78,22 @@ struct policy_trace_geo {
     struct policy_order order;       /* the region order used */
 };
 
+struct policy_lat_table;
+
+/* How a latency record chose (policy_latency.h). */
+struct policy_trace_latency {
+    bool used;
+    uint32_t cls;                       /* the client's class in the vantage map (0: none) */
+    const struct policy_lat_table *tab; /* the table used; valid while the caller is
+                                           inside the served set (serve_enter); NULL: none yet */
+    uint32_t best_us;                   /* the fastest healthy average; UINT32_MAX: none */
+    uint64_t limit_us;                  /* best plus the tolerance */
+    bool fell_back;                     /* answered along the regions instead */
+};
+
 struct policy_trace {
     struct policy_trace_geo geo;
+    struct policy_trace_latency latency;
     uint16_t n_regions;
     struct policy_trace_region regions[POLICY_TRACE_REGIONS];
     uint16_t n_candidates; /* endpoints selection chose from */

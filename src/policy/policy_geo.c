@@ -98,7 +98,7 @@ static bool pg_needs_db(const struct policy_record *r, const struct geo_db *db, 
 static void pg_compile(const struct gslb *g, const struct policy_record *r, const struct geo_db *db,
                        struct policy_geo_trie *t)
 {
-    if (r->policy == POLICY_GEO) {
+    if (r->policy != POLICY_NEAREST) { /* a geo map, or a latency record's vantage map */
         geo_map_compile(r->geo, db, &t->map);
         return;
     }
@@ -136,17 +136,18 @@ static const struct policy_geo_trie *pg_trie_for(struct policy_geo *pg, const st
 struct policy_geo *policy_geo_build(const struct gslb *g, struct geo_db *db, const char *cfgpath,
                                     struct errlist *errs)
 {
-    size_t before = errs->count, n_geo = 0;
+    size_t before = errs->count, n_geo = 0, n_lat = 0;
     for (size_t i = 0; g && i < g->n_records; i++) {
         const struct policy_record *r = &g->records[i];
-        if (r->policy != POLICY_GEO && r->policy != POLICY_NEAREST)
+        n_lat += r->policy == POLICY_LATENCY;
+        if (!policy_has_trie(r))
             continue;
         n_geo++;
         char why[256];
         if (pg_needs_db(r, db, why, sizeof(why)))
             errlist_add(errs, "%s: %s: %s", cfgpath, r->path, why);
     }
-    if (errs->count != before || (!n_geo && !db)) {
+    if (errs->count != before || (!n_geo && !n_lat && !db)) {
         geo_db_free(db);
         return NULL;
     }
@@ -159,7 +160,7 @@ struct policy_geo *policy_geo_build(const struct gslb *g, struct geo_db *db, con
     pg->tries = pg_calloc(n_geo, sizeof(*pg->tries));
     for (size_t i = 0; i < pg->n_recs; i++) {
         const struct policy_record *r = &g->records[i];
-        if (r->policy == POLICY_GEO || r->policy == POLICY_NEAREST)
+        if (policy_has_trie(r))
             pg->recs[i].t = pg_trie_for(pg, g, r);
     }
     return pg;
@@ -195,6 +196,8 @@ void policy_geo_free(struct policy_geo *pg)
             free(atomic_load(&pg->recs[i].view[v].marks));
             free(pg->recs[i].view[v].partition);
         }
+    for (size_t i = 0; i < pg->n_recs; i++)
+        free(atomic_load(&pg->recs[i].lat)); /* one block (policy_latency.h) */
     free(pg->recs);
     geo_db_free(pg->db);
     free(pg);
@@ -255,7 +258,7 @@ enum policy_geo_kind policy_geo_kind_of(const struct policy_record *r, uint32_t 
 {
     if (r->policy == POLICY_NEAREST)
         return cls == GEO_NEAREST_NO_COORDS ? POLICY_NEAREST_UNKNOWN : POLICY_NEAREST_LOCATED;
-    if (r->policy != POLICY_GEO || !r->geo)
+    if (!policy_uses_map(r))
         return POLICY_GEO_NONE;
     if (cls >= r->geo->n_keys)
         return POLICY_GEO_UNKNOWN;

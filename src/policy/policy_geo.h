@@ -87,9 +87,15 @@ struct policy_geo_view {
     uint32_t *partition;      /* widener's: the outcome of every class */
 };
 
+struct policy_lat_set;
+
 struct policy_geo_rec {
-    const struct policy_geo_trie *t; /* NULL: not a geo or nearest record */
-    struct policy_geo_view view[2];  /* [0]: A (or CNAME), [1]: AAAA */
+    const struct policy_geo_trie *t; /* NULL: not a geo or nearest record (nor a
+                                        latency record with a vantage map) */
+    struct policy_geo_view view[2];  /* [0]: A (or CNAME), [1]: AAAA; unused by latency */
+    /* latency records: the sorted tables of the last rebuild
+     * (policy_latency.h; one allocation, replaced whole); NULL: none yet */
+    _Atomic(struct policy_lat_set *) lat;
 };
 
 struct policy_geo {
@@ -191,6 +197,9 @@ struct policy_geo_retired {
 bool policy_geo_widen(const struct gslb *g, struct policy_geo *pg,
                       struct policy_geo_retired *retired);
 void policy_geo_retired_free(struct policy_geo_retired *r);
+/* Adds a block to free with the retired marks (NULL: nothing): anything
+ * published to readers as one allocation (a latency set). */
+void policy_geo_retire(struct policy_geo_retired *r, void *block);
 
 /* What decided a class, for /metrics and explain. */
 enum policy_geo_kind {

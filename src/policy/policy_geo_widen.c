@@ -74,8 +74,9 @@ static uint16_t widen_rtype(const struct gslb *g, const struct policy_record *r,
     return 0;
 }
 
-static void widen_retire(struct policy_geo_retired *ret, uint8_t *marks)
+void policy_geo_retire(struct policy_geo_retired *ret, void *block)
 {
+    uint8_t *marks = block;
     if (!marks)
         return;
     if (ret->n == ret->cap) {
@@ -102,7 +103,7 @@ static void widen_publish(struct policy_geo_view *v, const struct policy_geo_tri
     uint8_t *marks = geo_trie_uniform_marks(&m->trie, part, n);
     /* Readers check the tag around their use of the pointer. */
     atomic_store(&v->tag, 0);
-    widen_retire(ret, atomic_exchange(&v->marks, marks));
+    policy_geo_retire(ret, atomic_exchange(&v->marks, marks));
     atomic_store(&v->tag, epoch + 1);
     free(v->partition);
     v->partition = part;
@@ -117,7 +118,7 @@ bool policy_geo_widen(const struct gslb *g, struct policy_geo *pg,
     /* Partitions first, all in the state of one epoch; tries after. */
     uint32_t **parts = widen_calloc(pg->n_recs * 2, sizeof(*parts));
     for (size_t i = 0; i < pg->n_recs; i++)
-        for (int v = 0; pg->recs[i].t && v < 2; v++) {
+        for (int v = 0; pg->recs[i].t && g->records[i].policy != POLICY_LATENCY && v < 2; v++) {
             uint16_t rtype = widen_rtype(g, &g->records[i], v);
             if (rtype)
                 parts[i * 2 + v] = widen_partition(g, &g->records[i], pg->recs[i].t, rtype);

@@ -523,8 +523,22 @@ static struct policy_sig_entry *sign_order(struct sign_run *x, const struct poli
     return head ? head : e;
 }
 
+/* A latency record: any up endpoint can be the fastest from some vantage
+ * point, so each alone is signed (the default single answer); larger sets
+ * within a tolerance are signed on request (policy_sigs_request). */
+static void sign_latency_singles(struct sign_run *x, const struct policy_record *r, uint16_t rtype)
+{
+    const struct policy_pool *p = &x->s->g->pools[r->pool];
+    struct policy_sig_entry *e;
+    for (size_t i = 0; i < p->n_eps && !x->full; i++) {
+        const struct policy_endpoint *ep = &p->eps[i];
+        if (ep->rtype == rtype && gslb_endpoint_state(x->s->g, ep, NULL) == HEALTH_UP)
+            sign_note(x, sign_one(x->s, x->t, r, rtype, &ep, 1, &e));
+    }
+}
+
 /* Every order r can use: its own, or each class of a geo or nearest
- * record. */
+ * record (a latency record: its own, and each endpoint alone). */
 static void sign_record(struct sign_run *x, const struct policy_record *r,
                         const struct policy_geo *geo)
 {
@@ -543,8 +557,11 @@ static void sign_record(struct sign_run *x, const struct policy_record *r,
         head = sign_order(x, r, rtype, own); /* clients without coordinates */
         for (uint32_t c = 0; c < policy_geo_classes(t) && !x->full; c++)
             sign_order(x, r, rtype, policy_geo_order(r, t, c));
-    } else
+    } else {
         head = sign_order(x, r, rtype, own);
+        if (r->policy == POLICY_LATENCY)
+            sign_latency_singles(x, r, rtype);
+    }
     if (head)
         atomic_store_explicit(&x->t->last[r->index], head, memory_order_release);
 }

@@ -13,6 +13,7 @@
 #include "policy/policy_answer.h"
 #include "policy/policy_config.h"
 #include "policy/policy_eval.h"
+#include "policy_conf_check.h"
 #include "tap.h"
 
 static const char *CONF =
@@ -257,21 +258,7 @@ static void test_answer(struct tap *t, struct fixture *f)
 
 static void check_error(struct tap *t, const char *json, const char *want)
 {
-    struct errlist e;
-    errlist_init(&e);
-    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
-    json_t *root = json_loads(json, 0, NULL);
-    const char *origins[] = {"example.com."};
-    struct gslb *g = root ? policy_config_parse(&j, root, origins, 1) : NULL;
-    bool found = false;
-    for (size_t i = 0; i < e.count; i++) {
-        printf("# %s\n", e.msgs[i]);
-        found = found || strstr(e.msgs[i], want) != NULL;
-    }
-    TAP_CHECK(t, found, "config error mentions %s", want);
-    gslb_unref(g);
-    json_decref(root);
-    errlist_free(&e);
+    TAP_CHECK(t, policy_conf_error(json, want), "config error mentions %s", want);
 }
 
 static void test_config_errors(struct tap *t)

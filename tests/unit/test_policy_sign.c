@@ -36,6 +36,7 @@ static const char *POLICY_CONF =
     "  \"w.example.com.\": {\"pool\": \"web\", \"policy\": \"weighted\", \"answers\": 1},"
     "  \"m.example.com.\": {\"pool\": \"web\", \"policy\": \"all\", \"select\": \"weighted\", "
     "\"answers\": 2},"
+    "  \"lat.example.com.\": {\"pool\": \"web\", \"policy\": \"latency\"},"
     "  \"out.example.org.\": {\"pool\": \"web\", \"policy\": \"all\"}}}";
 
 struct fixture {
@@ -227,8 +228,9 @@ static void test_store(struct tap *t, struct fixture *f)
     size_t made = update(s, NULL);
     printf("# signed %zu answers for the all-up state\n", made);
     /* fo: {us1,us2,us3} (+ no windows); w: 4 single + all 4; m: all 4 +
-     * C(4,2) = 6 pairs. */
-    TAP_CHECK(t, made == 1 + 5 + 7, "every answer of the state is signed once (%zu)", made);
+     * C(4,2) = 6 pairs; lat: its region order's {us1,us2,us3} and 3
+     * singles, and eu1 alone (any endpoint can be the fastest). */
+    TAP_CHECK(t, made == 1 + 5 + 7 + 5, "every answer of the state is signed once (%zu)", made);
     const char *us[] = {"us1", "us2", "us3"}, *us_rev[] = {"us3", "us1", "us2"};
     const struct policy_sig_entry *e = find(f, s, "fo.example.com.", us, 3);
     TAP_CHECK(t, e && verifies(f, rec(f, "fo.example.com."), e),
@@ -251,6 +253,12 @@ static void test_store(struct tap *t, struct fixture *f)
             pairs = pairs && find(f, s, "m.example.com.", pair, 2);
         }
     TAP_CHECK(t, pairs, "weighted answers 2: every pair is signed");
+    bool lat = true;
+    for (size_t i = 0; i < 4; i++) {
+        const struct policy_sig_entry *l = find(f, s, "lat.example.com.", &names[i], 1);
+        lat = lat && l && verifies(f, rec(f, "lat.example.com."), l);
+    }
+    TAP_CHECK(t, lat, "latency: each up endpoint alone is signed, eu1 too");
     const char *odd[] = {"us1", "eu1"};
     TAP_CHECK(t, !find(f, s, "fo.example.com.", odd, 2), "an answer never given has none");
     TAP_CHECK(t, update(s, NULL) == 0, "no change, nothing signed again");
@@ -323,9 +331,9 @@ static void test_requests(struct tap *t, struct fixture *f)
 
 static void test_limit(struct tap *t, struct fixture *f)
 {
-    /* 14 answers at most: the all-up state needs 13, the next 3 more, and
-     * that state alone 9. */
-    struct policy_sigs *s = policy_sigs_new(f->g, f->snap, 14);
+    /* 19 answers at most: the all-up state needs 18, the next 4 more, and
+     * that state alone 13. */
+    struct policy_sigs *s = policy_sigs_new(f->g, f->snap, 19);
     all_up(f);
     size_t retired = 0;
     update(s, &retired);
@@ -333,7 +341,7 @@ static void test_limit(struct tap *t, struct fixture *f)
     set(f, "us1", false);
     update(s, &retired);
     struct policy_sig_table *tb = atomic_load(&s->table);
-    TAP_CHECK(t, retired == 1 && tb->n == 9,
+    TAP_CHECK(t, retired == 1 && tb->n == 13,
               "past the limit a new table holds the current state only (%zu)", tb->n);
     const char *us23[] = {"us2", "us3"}, *us[] = {"us1", "us2", "us3"};
     TAP_CHECK(t,
