@@ -542,6 +542,10 @@ void fleet_set_endpoints(struct fleet *f, const struct gslb *g, const char *conf
     struct health_slot **slots = calloc(n ? n : 1, sizeof(*slots));
     if (!keys || !slots)
         abort();
+    bool latency = false;
+    for (size_t i = 0; g && i < g->n_records && !latency; i++)
+        latency = g->records[i].policy == POLICY_LATENCY;
+    atomic_store(&f->rtt_wanted, latency);
     size_t k = 0;
     for (size_t i = 0; g && i < g->n_pools; i++)
         for (size_t e = 0; g->pools[i].check >= 0 && e < g->pools[i].n_eps; e++)

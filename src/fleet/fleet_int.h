@@ -347,6 +347,10 @@ struct fleet {
     uint64_t rtt_pub_n; /* the signed "n" of the table last written (fleet_life.c) */
     double rtt_next;
     bool rtt_inflight;
+    /* The running configuration has latency records: only then is this
+     * node's table written (fleet_set_endpoints sets it, the fleet thread
+     * reads it). Tables of others are read whatever it says. */
+    _Atomic bool rtt_wanted;
     uint64_t rtt_writes, rtt_tables_read;
 };
 

@@ -11,7 +11,9 @@
  * 2 ms) since it was last noted, and then at most once per
  * fleet.latency_interval, whatever the number of endpoints: etcd's write
  * rate from it is at most (nodes / latency_interval) per second. After a
- * fresh read (a new lease, etcd lost and back) it is written again.
+ * fresh read (a new lease, etcd lost and back) it is written again. Only
+ * while the configuration has latency records (rtt_wanted): a fleet that
+ * does not steer by latency writes nothing more than before.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +82,7 @@ static json_t *fleet_rtt_table(struct fleet *f, double now)
 void fleet_rtt_tick(struct fleet *f, double mono)
 {
     if (f->conn != FLEET_CONN_SYNCED || !f->lease || f->stopping || f->rtt_inflight ||
-        mono < f->rtt_next)
+        mono < f->rtt_next || !atomic_load(&f->rtt_wanted))
         return;
     uint64_t gen = atomic_load(&f->health->rtt.own_gen);
     if (gen == f->rtt_own_gen)

@@ -37,6 +37,7 @@ def node_grants(prefix, node):
         ["--prefix=true", "read", prefix],
         ["readwrite", prefix + "nodes/" + node],
         ["readwrite", prefix + "beat/" + node],
+        ["readwrite", prefix + "rtt/" + node],
         ["--prefix=true", "readwrite", prefix + "reports/" + node + "/"],
         ["--prefix=true", "readwrite", prefix + "overrides/"],
         ["--prefix=true", "readwrite", prefix + "drills/"],
