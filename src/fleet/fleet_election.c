@@ -14,21 +14,25 @@
  *
  * How it is told: while a gap is open, every FLEET_ELECT_EVERY_S the node
  * asks each etcd URL for /v3/maintenance/status (answered from memory: no
- * disk, no quorum) on a client of that URL alone. An election is shown by
+ * disk, no quorum) on a client of that URL alone; a URL whose last call is
+ * still out is not asked again until it ends (its timeout bounds it), and
+ * the URLs' last states are judged together. An election is shown by
  *   - a member that answers with no leader (a candidate, or a follower of
  *     one);
  *   - a raft term above the highest this node has seen in any reply;
  *   - a leader named by the members that answer, that is none of them,
- *     while every other URL failed before it connected or has not
- *     connected within FLEET_CONNECT_S: the leader is gone (killed, its
- *     host down), and the others will elect once their election timeout
- *     runs out. A URL that connected and then does not answer (a member
- *     stopped or starved) shows nothing: it may be a slow leader.
+ *     while every other URL refused or reset the connection well before
+ *     the call's timeout, or has not connected within FLEET_CONNECT_S: the
+ *     leader is gone (killed, its host down), and the others will elect
+ *     once their election timeout runs out. A URL that connects and then
+ *     does not answer in time (a member stopped or starved, an fsync
+ *     stall) shows nothing: it may be a slow leader.
  * and, at any time, by a reply (heartbeat, watch) whose header carries a
  * raft term above the highest seen.
  *
  * Threads: the fleet thread; f->elect.at and why under f->lock.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +44,6 @@
 
 struct fleet_elect_call {
     struct fleet *f;
-    unsigned round;
     size_t url;
 };
 
@@ -60,10 +63,19 @@ static void fleet_election_shown(struct fleet *f, const char *why)
         fleet_recompute_all(f);
 }
 
+/* A uint64 that etcd sends as a JSON string (member ids use all 64 bits:
+ * etcd_json_int would clamp them to INT64_MAX, making every id alike). */
 static uint64_t fleet_election_u64(json_t *v)
 {
-    int64_t x = etcd_json_int(v, 0);
-    return x > 0 ? (uint64_t)x : 0;
+    if (json_is_integer(v))
+        return json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+    const char *s = json_string_value(v);
+    if (!s || *s < '0' || *s > '9')
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    return errno || *end ? 0 : (uint64_t)x;
 }
 
 void fleet_election_header(struct fleet *f, json_t *header)
@@ -119,33 +131,32 @@ static void fleet_election_on_reply(void *arg, enum etcd_status st, json_t *resp
 {
     struct fleet_elect_call *c = arg;
     struct fleet *f = c->f;
-    unsigned round = c->round;
     size_t i = c->url;
     free(c);
+    (void)err;
     if (st == ETCD_ERR_CANCELLED)
-        return;
+        return; /* the fleet is being freed */
     struct fleet_elect *e = &f->elect;
-    if (round != e->round)
-        return;
-    e->asked--;
+    e->u[i].out = false;
     if (st == ETCD_OK) {
         json_t *h = json_object_get(resp, "header");
+        json_t *term = json_object_get(resp, "raftTerm");
         e->u[i].state = FLEET_ELECT_ANSWERED;
         e->u[i].member = fleet_election_u64(json_object_get(h, "member_id"));
         e->u[i].leader = fleet_election_u64(json_object_get(resp, "leader"));
-        json_t *term = json_object_get(resp, "raftTerm");
         e->u[i].term = fleet_election_u64(term ? term : json_object_get(resp, "raft_term"));
     } else if (e->u[i].state == FLEET_ELECT_ASKED) {
-        /* Connected (the tick did not mark it gone) then failed: a refused
-         * connection fails at once, before a tick could look. */
-        e->u[i].state =
-            deadline_mono() - e->started < FLEET_CONNECT_S ? FLEET_ELECT_GONE : FLEET_ELECT_SLOW;
+        /* A transport failure well before the call's timeout is a refused
+         * or reset connection: no process behind the URL (killed, gone).
+         * A member stopped or starved accepts and then times out. */
+        double took = deadline_mono() - e->u[i].sent;
+        bool early =
+            st == ETCD_ERR_NET && took < 0.9 * (f->p.etcd.timeout_s > 0 ? f->p.etcd.timeout_s : 2);
+        e->u[i].state = early ? FLEET_ELECT_GONE : FLEET_ELECT_SLOW;
     }
-    (void)err;
     fleet_election_judge_now(f);
-    for (size_t k = 0; k < e->n; k++) /* the highest term, once judged against */
-        if (e->u[k].state == FLEET_ELECT_ANSWERED && e->u[k].term > e->term)
-            e->term = e->u[k].term;
+    if (e->u[i].state == FLEET_ELECT_ANSWERED && e->u[i].term > e->term)
+        e->term = e->u[i].term; /* the highest, once judged against */
 }
 
 /* A client for URL i alone (made once). */
@@ -162,24 +173,23 @@ static struct etcd *fleet_election_client(struct fleet *f, size_t i)
     return f->elect.probe[i];
 }
 
-static void fleet_election_start(struct fleet *f, double now)
+/* Asks every URL that has no call out. */
+static void fleet_election_ask(struct fleet *f, double now)
 {
     struct fleet_elect *e = &f->elect;
-    e->round++;
-    e->asked = 0;
-    e->started = now;
     e->next = now + FLEET_ELECT_EVERY_S;
     e->n = f->p.etcd.n_urls < FLEET_ELECT_URLS ? f->p.etcd.n_urls : FLEET_ELECT_URLS;
     for (size_t i = 0; i < e->n; i++) {
-        struct etcd *cl = fleet_election_client(f, i);
-        e->u[i].state = cl ? FLEET_ELECT_ASKED : FLEET_ELECT_SLOW;
+        struct etcd *cl = e->u[i].out ? NULL : fleet_election_client(f, i);
         if (!cl)
             continue;
         struct fleet_elect_call *c = calloc(1, sizeof(*c));
         if (!c)
             abort();
-        *c = (struct fleet_elect_call){.f = f, .round = e->round, .url = i};
-        e->asked++;
+        *c = (struct fleet_elect_call){.f = f, .url = i};
+        e->u[i].state = FLEET_ELECT_ASKED;
+        e->u[i].out = true;
+        e->u[i].sent = now;
         etcd_call(cl, "/v3/maintenance/status", json_object(), fleet_election_on_reply, c);
     }
 }
@@ -191,21 +201,19 @@ void fleet_election_tick(struct fleet *f, double now, bool gap)
         e->logged = false;
         return;
     }
-    if (e->asked > 0) {
-        /* A URL not even connected after FLEET_CONNECT_S: a dead host or
-         * a cut link, not a slow member. */
-        bool marked = false;
-        for (size_t i = 0; i < e->n && now - e->started >= FLEET_CONNECT_S; i++)
-            if (e->u[i].state == FLEET_ELECT_ASKED && e->probe[i] && etcd_connecting(e->probe[i])) {
-                e->u[i].state = FLEET_ELECT_GONE;
-                marked = true;
-            }
-        if (marked)
-            fleet_election_judge_now(f);
-        return; /* one round at a time: every call ends by its own deadline */
-    }
+    /* A URL not even connected after FLEET_CONNECT_S: a dead host or a
+     * cut link, not a slow member. */
+    bool marked = false;
+    for (size_t i = 0; i < e->n; i++)
+        if (e->u[i].out && e->u[i].state == FLEET_ELECT_ASKED &&
+            now - e->u[i].sent >= FLEET_CONNECT_S && etcd_connecting(e->probe[i])) {
+            e->u[i].state = FLEET_ELECT_GONE;
+            marked = true;
+        }
+    if (marked)
+        fleet_election_judge_now(f);
     if (now >= e->next && !f->stopping)
-        fleet_election_start(f, now);
+        fleet_election_ask(f, now);
 }
 
 bool fleet_election_since_locked(const struct fleet *f, double since)

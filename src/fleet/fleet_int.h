@@ -104,13 +104,15 @@ struct fleet_stamp {
 };
 enum { FLEET_STAMP_NODE, FLEET_STAMP_BEAT, FLEET_STAMPS };
 
-/* What one etcd URL said in the current election round (fleet_election.c). */
+/* What one etcd URL said to its last status call (fleet_election.c). */
 enum fleet_elect_state {
-    FLEET_ELECT_NONE = 0, /* not asked in this round */
+    FLEET_ELECT_NONE = 0, /* not asked yet */
     FLEET_ELECT_ASKED,    /* no reply yet */
     FLEET_ELECT_ANSWERED, /* member, leader and term are set */
-    FLEET_ELECT_GONE,     /* failed before connecting, or not connected after FLEET_CONNECT_S */
-    FLEET_ELECT_SLOW      /* connected, then no reply or an error: says nothing */
+    /* Not connected after FLEET_CONNECT_S, or the call failed at the
+     * transport well before its timeout (refused, reset): no member there. */
+    FLEET_ELECT_GONE,
+    FLEET_ELECT_SLOW /* timed out, or etcd answered an error: says nothing */
 };
 
 /* Whether etcd is electing a leader (fleet_election.c; fleet thread, but
@@ -120,12 +122,12 @@ struct fleet_elect {
      * a status call must not move to another URL. */
     struct etcd *probe[FLEET_ELECT_URLS];
     size_t n;
-    unsigned round;       /* replies of older rounds are dropped */
-    unsigned asked;       /* calls of this round still out */
-    double started, next; /* monotonic */
-    bool logged;          /* the current gap's election was logged */
-    struct {
+    double next; /* monotonic: when the URLs are asked again */
+    bool logged; /* the current gap's election was logged */
+    struct {     /* each URL has at most one call out, asked again once it ended */
         enum fleet_elect_state state;
+        bool out; /* a call is out */
+        double sent;
         uint64_t member, leader, term;
     } u[FLEET_ELECT_URLS];
     uint64_t term; /* the highest raft term seen in any reply (0: none yet) */
@@ -457,13 +459,14 @@ double fleet_beat_lag_locked(const struct fleet *f, double now);
 const char *fleet_beat_conn_name_locked(const struct fleet *f, double now);
 
 /* ---- fleet_election.c: whether etcd is electing a leader (fleet thread) */
-/* Starts a round of status calls when gap (a peer silent, or this node's
- * view not current) is open and one is due; judges the round in flight. */
+/* While gap (a peer silent, or this node's view not current) is open:
+ * every FLEET_ELECT_EVERY_S asks each URL without a call out for its
+ * status; marks the URLs not connected after FLEET_CONNECT_S, and judges. */
 void fleet_election_tick(struct fleet *f, double now, bool gap);
 /* A reply's "header" (borrowed, may be NULL): a raft term above the
  * highest seen shows an election. */
 void fleet_election_header(struct fleet *f, json_t *header);
-/* What the round in e shows: true, with why, when it shows an election
+/* What the URLs' last states in e show: true, with why, when an election
  * (urls: the etcd URLs, for why). Pure: unit-tested. */
 bool fleet_election_judge(const struct fleet_elect *e, char *const *urls, char *why, size_t len);
 /* Whether an election was shown after since (monotonic; caller holds
