@@ -121,9 +121,12 @@ void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t 
  * its own (FLEET_SILENT_S, FLEET_BLIND_S, FLEET_REJOIN_S): it was published
  * before this node's own probe of ep changed, and since about then either
  * the peer has not been heard, or this node's view has not been current,
- * or one of those gaps ended less than FLEET_REJOIN_S ago. A disagreement
- * known well before a gap (a local network problem) stays outvoted.
- * (caller holds f->lock) */
+ * or one of those gaps ended less than FLEET_REJOIN_S ago; and etcd was
+ * seen electing a leader since the gap began (fleet_election.c). A gap
+ * without an election (etcd's disk slow, a CPU starved) leaves the peer's
+ * report as it is: a node that alone lost its backends moves nothing. A
+ * disagreement known well before a gap (a local network problem) stays
+ * outvoted. (caller holds f->lock) */
 static bool fleet_peer_unheard_locked(const struct fleet *f, const struct fleet_node *n,
                                       const struct fleet_obs *o, const struct fleet_ep *ep,
                                       double own_wall)
@@ -134,13 +137,17 @@ static bool fleet_peer_unheard_locked(const struct fleet *f, const struct fleet_
     if (o->t > 0 && published >= own_wall)
         return false; /* it spoke after this node's probe changed */
     double s = ep->own_since;
-    if (n->silent && s > n->heard - FLEET_SILENT_S)
+    double peer_gap = (n->silent ? n->heard : n->quiet_from) - FLEET_SILENT_S;
+    double own_gap = f->blind_from - FLEET_SILENT_S;
+    if (n->silent && s > peer_gap && fleet_election_since_locked(f, peer_gap))
         return true;
-    if (n->rejoining && s > n->quiet_from - FLEET_SILENT_S && s < n->back)
+    if (n->rejoining && s > peer_gap && s < n->back && fleet_election_since_locked(f, peer_gap))
         return true;
-    if (f->blind && s > f->blind_from - FLEET_SILENT_S)
+    if (!fleet_election_since_locked(f, own_gap))
+        return false;
+    if (f->blind && s > own_gap)
         return true;
-    return f->blind_grace && s > f->blind_from - FLEET_SILENT_S && s < f->blind_end;
+    return f->blind_grace && s > own_gap && s < f->blind_end;
 }
 
 enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep *ep, char *why,
@@ -186,8 +193,10 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
         fleet_quorum_explain(v, downs, nd, ups, nu, why, len);
         size_t l = strlen(why);
         if (silent[0] && l < len)
-            snprintf(why + l, len - l, " [not heard from, counted as this node's probe: %s]",
-                     silent);
+            snprintf(why + l, len - l,
+                     " [not heard from during an etcd election (%s), counted as this node's "
+                     "probe: %s]",
+                     f->elect.why, silent);
     }
     return v;
 }
@@ -419,6 +428,7 @@ void fleet_free(struct fleet *f)
      * sync, they free their state and start nothing. */
     f->sync_step++;
     etcd_free(f->etcd);
+    fleet_election_free(f);
     struct event *evs[] = {f->ev_tick, f->ev_probe, f->ev_jobs, f->ev_pending, f->ev_stop};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])

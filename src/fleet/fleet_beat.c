@@ -53,6 +53,7 @@ static void fleet_beat_on_reply(void *arg, enum etcd_status st, json_t *resp, co
         return;
     }
     int64_t rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
+    fleet_election_header(f, json_object_get(resp, "header"));
     double now = deadline_mono();
     f->answered_url = etcd_endpoint(f->etcd);
     pthread_mutex_lock(&f->lock);
@@ -166,10 +167,11 @@ static bool fleet_beat_mark_blind_locked(struct fleet *f, double now)
 
 /* Marks the peers not heard from for FLEET_SILENT_S, those heard again
  * less than FLEET_REJOIN_S ago, and this node's own gaps; the verdicts
- * are computed again when any of that changes. */
-static void fleet_beat_mark_silent(struct fleet *f, double now)
+ * are computed again when any of that changes. True while a gap is open
+ * (a peer silent, or this node blind). */
+static bool fleet_beat_mark_silent(struct fleet *f, double now)
 {
-    bool changed = false;
+    bool changed = false, gap = false;
     pthread_mutex_lock(&f->lock);
     for (size_t i = 0; i < f->n_nodes; i++) {
         struct fleet_node *n = &f->nodes[i];
@@ -178,11 +180,14 @@ static void fleet_beat_mark_silent(struct fleet *f, double now)
         changed |= s != n->silent || r != n->rejoining;
         n->silent = s;
         n->rejoining = r;
+        gap |= s && n->live;
     }
     changed |= fleet_beat_mark_blind_locked(f, now);
+    gap |= f->blind;
     pthread_mutex_unlock(&f->lock);
     if (changed && !f->degraded)
         fleet_recompute_all(f);
+    return gap;
 }
 
 /* The node's view became older than isolation.after, or current again:
@@ -213,7 +218,7 @@ static void fleet_beat_set_isolated(struct fleet *f, bool iso, double age)
 
 void fleet_beat_tick(struct fleet *f, double now)
 {
-    fleet_beat_mark_silent(f, now);
+    fleet_election_tick(f, now, fleet_beat_mark_silent(f, now));
     if (f->conn == FLEET_CONN_SYNCED) {
         if (!f->beat_inflight && now >= f->next_beat && f->lease) {
             f->next_beat = now + FLEET_BEAT_S;

@@ -68,6 +68,17 @@
  * and its stale report must not undo the failover meanwhile (a flap). */
 #define FLEET_BLIND_S 0.75
 #define FLEET_REJOIN_S 1.0
+/* But only during an etcd election (fleet_election.c): a gap without one
+ * (a slow disk under etcd, a starved CPU on a peer or here) says nothing
+ * of what the peers see, and their last reports count as they are. While
+ * a gap is open, every FLEET_ELECT_EVERY_S this node asks each etcd URL
+ * (the first FLEET_ELECT_URLS) for its status; a member without a leader,
+ * a raft term above the highest seen, or a leader that no member answers
+ * for while every other URL answered or could not even be connected to
+ * (FLEET_CONNECT_S) shows an election, and so does a raft term that moved
+ * in any reply's header. */
+#define FLEET_ELECT_EVERY_S 0.5
+#define FLEET_ELECT_URLS 8
 /* A record refused as unsafe is checked again this often (a view that
  * differed from its author's for a moment delays it; fleet_adopt.c), at
  * most FLEET_RECHECK_MAX records a round. */
@@ -93,6 +104,37 @@ struct fleet_stamp {
     uint64_t n;
 };
 enum { FLEET_STAMP_NODE, FLEET_STAMP_BEAT, FLEET_STAMP_RTT, FLEET_STAMPS };
+
+/* What one etcd URL said to its last status call (fleet_election.c). */
+enum fleet_elect_state {
+    FLEET_ELECT_NONE = 0, /* not asked yet */
+    FLEET_ELECT_ASKED,    /* no reply yet */
+    FLEET_ELECT_ANSWERED, /* member, leader and term are set */
+    /* Not connected after FLEET_CONNECT_S, or the call failed at the
+     * transport well before its timeout (refused, reset): no member there. */
+    FLEET_ELECT_GONE,
+    FLEET_ELECT_SLOW /* timed out, or etcd answered an error: says nothing */
+};
+
+/* Whether etcd is electing a leader (fleet_election.c; fleet thread, but
+ * at and why under f->lock). */
+struct fleet_elect {
+    /* One client per URL (owned; made on first use, freed by fleet_free):
+     * a status call must not move to another URL. */
+    struct etcd *probe[FLEET_ELECT_URLS];
+    size_t n;
+    double next; /* monotonic: when the URLs are asked again */
+    bool logged; /* the current gap's election was logged */
+    struct {     /* each URL has at most one call out, asked again once it ended */
+        enum fleet_elect_state state;
+        bool out; /* a call is out */
+        double sent;
+        uint64_t member, leader, term;
+    } u[FLEET_ELECT_URLS];
+    uint64_t term; /* the highest raft term seen in any reply (0: none yet) */
+    double at;     /* (L) monotonic time an election was last shown (0: never) */
+    char why[128]; /* (L) what showed it */
+};
 
 /* A vantage point seen in etcd (PREFIX/nodes/NAME). */
 struct fleet_node {
@@ -337,6 +379,7 @@ struct fleet {
     /* events */
     struct event *ev_tick, *ev_probe, *ev_jobs, *ev_pending, *ev_stop;
     struct fleet_cfg cfg;
+    struct fleet_elect elect;
     /* metrics (L) */
     double watch_lag;
     uint64_t degraded_total, resyncs, watch_events, writes, keys_written;
@@ -427,6 +470,23 @@ double fleet_beat_view_age_locked(const struct fleet *f, double now);
 double fleet_beat_lag_locked(const struct fleet *f, double now);
 /* "synced", "lagging", "syncing" or "down" (caller holds lock). */
 const char *fleet_beat_conn_name_locked(const struct fleet *f, double now);
+
+/* ---- fleet_election.c: whether etcd is electing a leader (fleet thread) */
+/* While gap (a peer silent, or this node's view not current) is open:
+ * every FLEET_ELECT_EVERY_S asks each URL without a call out for its
+ * status; marks the URLs not connected after FLEET_CONNECT_S, and judges. */
+void fleet_election_tick(struct fleet *f, double now, bool gap);
+/* A reply's "header" (borrowed, may be NULL): a raft term above the
+ * highest seen shows an election. */
+void fleet_election_header(struct fleet *f, json_t *header);
+/* What the URLs' last states in e show: true, with why, when an election
+ * (urls: the etcd URLs, for why). Pure: unit-tested. */
+bool fleet_election_judge(const struct fleet_elect *e, char *const *urls, char *why, size_t len);
+/* Whether an election was shown after since (monotonic; caller holds
+ * f->lock). */
+bool fleet_election_since_locked(const struct fleet *f, double since);
+/* Frees the status clients. */
+void fleet_election_free(struct fleet *f);
 
 /* ---- fleet_store.c: shared records (fleet thread) --------------------- */
 /* Sets up the kinds (drills too when drills is not NULL: a drill listener

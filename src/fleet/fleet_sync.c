@@ -518,6 +518,7 @@ bool fleet_sync_watch_events(struct fleet *f, json_t *res)
             return false; /* a dispatch found the lease gone */
     }
     int64_t rev = etcd_json_int(json_object_get(json_object_get(res, "header"), "revision"), 0);
+    fleet_election_header(f, json_object_get(res, "header"));
     pthread_mutex_lock(&f->lock);
     if (rev > f->rev)
         f->rev = rev;

@@ -26,6 +26,10 @@ static void fleet_view_liveness_locked(struct fleet *f, json_t *st, double now)
     json_object_set_new(st, "clock_offset_s",
                         f->skew_known ? json_real(f->clock_offset) : json_null());
     json_object_set_new(st, "clock_skewed", json_boolean(f->skewed));
+    json_object_set_new(
+        st, "etcd_election",
+        f->elect.at > 0 ? json_pack("{s:f, s:s}", "age_s", now - f->elect.at, "why", f->elect.why)
+                        : json_null());
     json_object_set_new(st, "isolated", json_boolean(f->isolated));
     json_object_set_new(st, "isolation",
                         json_pack("{s:f, s:s}", "after", f->p.isolation_after, "action",

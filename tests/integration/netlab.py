@@ -68,6 +68,7 @@ class Lab:
         self.hosts = {}  # name -> (namespace, address)
         self.cuts = set()  # (a, b) with a < b
         self.one_way = set()  # (a, b): what a sends to b is dropped
+        self.addr_cuts = set()  # (a, address): what a sends to address is dropped
         self.procs = []
         self.extra_addrs = []
         self.outer = []  # host-side veths, deleted first (netns del frees them late)
@@ -139,6 +140,29 @@ class Lab:
         """Drops what a sends to b; what b sends to a still arrives."""
         self._filter(a, b, True)
         self.one_way.add((a, b))
+
+    def _addr_filter(self, a, address, add):
+        ns, _ = self.hosts[a]
+        prio = str(100 + int(address.rsplit(".", 1)[1]))
+        cmd = [IP, "netns", "exec", ns, TC, "filter", "add" if add else "del", "dev", "eth0",
+               "egress", "prio", prio]
+        if add:
+            cmd += ["protocol", "ip", "u32", "match", "ip", "dst", address + "/32",
+                    "action", "mirred", "egress", "redirect", "dev", "bh0"]
+        run(*cmd)
+
+    def cut_addr(self, a, address):
+        """Drops what a sends to address (one in the root namespace, a
+        backend's): a alone loses it, everyone else still reaches it."""
+        if (a, address) not in self.addr_cuts:
+            self._addr_filter(a, address, True)
+            self.addr_cuts.add((a, address))
+
+    def heal_addrs(self):
+        """Removes every cut_addr."""
+        for a, address in sorted(self.addr_cuts):
+            self._addr_filter(a, address, False)
+        self.addr_cuts.clear()
 
     def heal(self, a=None, b=None):
         """Removes the cut between a and b (every cut without arguments)."""

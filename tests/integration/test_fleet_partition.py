@@ -107,7 +107,9 @@ class Fleet:
                    "port": port}
         self.US, self.EU = [us], [eu]
 
-    def start_nodes(self, env3=None, **fleet_extra):
+    def start_nodes(self, env3=None, check=None, **fleet_extra):
+        """check: fields that replace those of the web check (interval,
+        timeout...)."""
         for i in (1, 2, 3):
             name = "n%d" % i
             self.lab.host(name, 20 + i)
@@ -119,6 +121,7 @@ class Fleet:
                              prefix=PREFIX, stale_after=3, **fleet_extra)(d, 5300)
             c["listen"] = ["%s:5300" % a]
             c["admin"]["listen"] = "%s:8080" % a
+            c["checks"]["web"].update(check or {})
             eps = c["pools"]["web"]["endpoints"]
             eps[0]["address"], eps[1]["address"] = self.US[0], self.EU[0]
             env = env3 if i == 3 else None
@@ -442,15 +445,7 @@ def test_backend_dies_during_an_etcd_election(fleet):
     fleet.members[leader].kill()
     fleet.members[leader].wait(timeout=10)
     fleet.be["us"].stop()
-    t0 = time.monotonic()
-    took = {}
-
-    def flipped():
-        for n in fleet.nodes:
-            if n.name not in took and n.answer() == fleet.EU:
-                took[n.name] = time.monotonic() - t0
-        return len(took) == 3
-    ok, _ = poll(flipped, 15, 0.05)
+    ok, took = served_eu_per_node(fleet, time.monotonic(), 0.05)
     print("\nFIGURE election: backend killed with the etcd leader -> served per node %s" %
           {k: round(v, 2) for k, v in sorted(took.items())})
     assert ok, [n.fleet() for n in fleet.nodes]
@@ -469,6 +464,20 @@ def test_backend_dies_during_an_etcd_election(fleet):
         with open(n.log_path, "rb") as f:
             log = f.read().decode(errors="replace")
         assert "skewed=yes" not in log, (n.name, [x for x in log.splitlines() if "skew" in x])
+
+
+def served_eu_per_node(fleet, t0, every):
+    """Polls every node (every `every` s, up to 15 s) until each serves
+    eu: (whether all did, {node: seconds after t0 it first did})."""
+    took = {}
+
+    def flipped():
+        for n in fleet.nodes:
+            if n.name not in took and n.answer() == fleet.EU:
+                took[n.name] = time.monotonic() - t0
+        return len(took) == 3
+    ok, _ = poll(flipped, 15, every)
+    return ok, took
 
 
 def rcode_or_addrs(n):
