@@ -15,20 +15,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* data record (tree record value) -> location index, open addressing */
-struct rec_map {
-    uint64_t *keys; /* record + 1; 0 = empty slot */
-    uint32_t *vals;
-    size_t cap, n;
-};
-
 struct flat_ctx {
     MMDB_s *mmdb;
     struct geo_db *db;
     unsigned max_bits;
-    geo_ref *memo;   /* per MMDB node: its flattened ref, GEO_REF_NONE until done */
-    uint8_t *height; /* per MMDB node: depth of its subtree */
-    struct rec_map recs;
+    geo_ref *memo;          /* per MMDB node: its flattened ref, GEO_REF_NONE until done */
+    uint8_t *height;        /* per MMDB node: depth of its subtree */
+    struct geo_u64map recs; /* data record (tree record value) -> location index */
     struct geo_intern intern;
     bool failed;
     char *err;
@@ -66,9 +59,9 @@ static uint64_t geo_hash64(uint64_t x)
     return x ^ (x >> 33);
 }
 
-static void rec_map_grow(struct rec_map *m)
+static void geo_u64map_grow(struct geo_u64map *m)
 {
-    struct rec_map o = *m;
+    struct geo_u64map o = *m;
     m->cap = o.cap ? o.cap * 2 : 1024;
     m->keys = geo_xcalloc(m->cap, sizeof(*m->keys));
     m->vals = geo_xcalloc(m->cap, sizeof(*m->vals));
@@ -85,15 +78,23 @@ static void rec_map_grow(struct rec_map *m)
     free(o.vals);
 }
 
-/* The slot of record rec: either holding it or the empty slot to fill. */
-static size_t rec_map_slot(struct rec_map *m, uint64_t rec)
+size_t geo_u64map_slot(struct geo_u64map *m, uint64_t key)
 {
     if ((m->n + 1) * 2 > m->cap)
-        rec_map_grow(m);
-    size_t j = geo_hash64(rec + 1) & (m->cap - 1);
-    while (m->keys[j] && m->keys[j] != rec + 1)
+        geo_u64map_grow(m);
+    size_t j = geo_hash64(key + 1) & (m->cap - 1);
+    while (m->keys[j] && m->keys[j] != key + 1)
         j = (j + 1) & (m->cap - 1);
     return j;
+}
+
+void geo_u64map_free(struct geo_u64map *m)
+{
+    free(m->keys);
+    free(m->vals);
+    m->keys = NULL;
+    m->vals = NULL;
+    m->cap = m->n = 0;
 }
 
 static uint64_t loc_hash(const struct geo_location *l)
@@ -242,7 +243,7 @@ static void flat_decode(struct flat_ctx *c, MMDB_entry_s *e, struct geo_location
 /* The location index of a data record, decoding it the first time. */
 static uint32_t flat_data(struct flat_ctx *c, uint64_t rec, MMDB_entry_s entry)
 {
-    size_t j = rec_map_slot(&c->recs, rec);
+    size_t j = geo_u64map_slot(&c->recs, rec);
     if (c->recs.keys[j])
         return c->recs.vals[j];
     struct geo_location l;
@@ -481,8 +482,7 @@ struct geo_db *geo_db_open(const char *path, char *err, size_t errlen)
         flat_fail(&c, "ip_version %u in the metadata (must be 4 or 6)", db->ip_version);
     else
         ok = flat_tree(&c);
-    free(c.recs.keys);
-    free(c.recs.vals);
+    geo_u64map_free(&c.recs);
     free(c.intern.slots);
     MMDB_close(&mmdb);
     if (!ok) {

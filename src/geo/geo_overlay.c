@@ -10,57 +10,13 @@
 
 #include "geo/geo_db_int.h"
 
-/* (ref in a, ref in b) -> ref in out, open addressing; key + 1, 0 = empty. */
-struct overlay_memo {
-    uint64_t *keys;
-    geo_ref *vals;
-    size_t cap, n;
-};
-
 struct overlay_ctx {
     const struct geo_db *a; /* locations */
     const struct geo_db *b; /* autonomous systems */
     struct geo_db *out;
     struct geo_intern intern;
-    struct overlay_memo memo;
+    struct geo_u64map memo; /* (ref in a) << 32 | (ref in b) -> ref in out */
 };
-
-static uint64_t overlay_hash(uint64_t x)
-{
-    x ^= x >> 31;
-    x *= 0x9e3779b97f4a7c15ull;
-    return x ^ (x >> 29);
-}
-
-static void overlay_memo_grow(struct overlay_memo *m)
-{
-    struct overlay_memo o = *m;
-    m->cap = o.cap ? o.cap * 2 : 4096;
-    m->keys = geo_xcalloc(m->cap, sizeof(*m->keys));
-    m->vals = geo_xcalloc(m->cap, sizeof(*m->vals));
-    for (size_t i = 0; i < o.cap; i++) {
-        if (!o.keys[i])
-            continue;
-        size_t j = overlay_hash(o.keys[i]) & (m->cap - 1);
-        while (m->keys[j])
-            j = (j + 1) & (m->cap - 1);
-        m->keys[j] = o.keys[i];
-        m->vals[j] = o.vals[i];
-    }
-    free(o.keys);
-    free(o.vals);
-}
-
-/* The slot of key: holding it, or the empty one to fill. */
-static size_t overlay_memo_slot(struct overlay_memo *m, uint64_t key)
-{
-    if ((m->n + 1) * 2 > m->cap)
-        overlay_memo_grow(m);
-    size_t j = overlay_hash(key + 1) & (m->cap - 1);
-    while (m->keys[j] && m->keys[j] != key + 1)
-        j = (j + 1) & (m->cap - 1);
-    return j;
-}
 
 /* The location of a's leaf la with the ASN of b's leaf lb. */
 static geo_ref overlay_leaf(struct overlay_ctx *c, uint32_t la, uint32_t lb)
@@ -85,14 +41,14 @@ static geo_ref overlay_rec(struct overlay_ctx *c, geo_ref x, geo_ref y)
     if (geo_ref_is_leaf(x) && geo_ref_is_leaf(y))
         return overlay_leaf(c, geo_ref_value(x), geo_ref_value(y));
     uint64_t key = (uint64_t)x << 32 | y;
-    size_t j = overlay_memo_slot(&c->memo, key);
+    size_t j = geo_u64map_slot(&c->memo, key);
     if (c->memo.keys[j])
         return c->memo.vals[j];
     geo_ref l = overlay_rec(c, overlay_child(c->a, x, 0), overlay_child(c->b, y, 0));
     geo_ref r = overlay_rec(c, overlay_child(c->a, x, 1), overlay_child(c->b, y, 1));
     geo_ref out = geo_trie_node(&c->out->trie, l, r);
     /* The recursion may have grown the table: find the slot again. */
-    j = overlay_memo_slot(&c->memo, key);
+    j = geo_u64map_slot(&c->memo, key);
     c->memo.keys[j] = key + 1;
     c->memo.vals[j] = out;
     c->memo.n++;
@@ -149,8 +105,7 @@ struct geo_db *geo_db_overlay(struct geo_db *loc, struct geo_db *asn, char *err,
     geo_intern_add(out, &c.intern, &none); /* GEO_LOC_UNKNOWN */
     out->trie.root6 = overlay_rec(&c, loc->trie.root6, asn->trie.root6);
     out->trie.root4 = overlay_rec(&c, loc->trie.root4, asn->trie.root4);
-    free(c.memo.keys);
-    free(c.memo.vals);
+    geo_u64map_free(&c.memo);
     free(c.intern.slots);
     geo_trie_shrink(&out->trie);
     out->locs = realloc(out->locs, (size_t)out->n_locs * sizeof(*out->locs));
