@@ -284,7 +284,6 @@ void config_restart_inputs(struct config *c)
 struct config *config_load(const char *path, struct errlist *errs)
 {
     json_error_t jerr;
-    size_t before = errs->count;
     json_t *root = jsoncfg_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         if (jerr.line > 0)
@@ -293,6 +292,14 @@ struct config *config_load(const char *path, struct errlist *errs)
             errlist_add(errs, "%s: %s", path, jerr.text);
         return NULL;
     }
+    struct config *c = config_load_doc(path, root, errs);
+    json_decref(root);
+    return c;
+}
+
+struct config *config_load_doc(const char *path, json_t *root, struct errlist *errs)
+{
+    size_t before = errs->count;
     struct config *c = calloc(1, sizeof(*c));
     if (!c)
         abort();
@@ -305,7 +312,7 @@ struct config *config_load(const char *path, struct errlist *errs)
     if (json_is_object(root) && c->fleet.enabled) /* only a fleet compares it */
         cfg_shared_hash(root, c->shared_hash);
     c->restart_part = cfgschema_restart_part(&config_schema, root);
-    json_decref(root);
+    c->root = json_incref(root);
     if (errs->count != before) {
         config_free(c);
         return NULL;
@@ -342,6 +349,7 @@ void config_free(struct config *c)
     webhook_params_free(&c->notify);
     config_api_params_free(&c->config_api);
     json_decref(c->restart_part);
+    json_decref(c->root);
     geo_params_free(&c->geo);
     drill_params_free(&c->drills);
     fleet_params_free(&c->fleet);

@@ -102,10 +102,18 @@ struct config {
      * ("restart_needed", server_modules.h). Owned. */
     json_t *restart_part;
     struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
+    /* The document it was loaded from (one reference; never changed): what
+     * the next configuration is compared with (config_delta.h). */
+    json_t *root;
 };
 
 /* NULL when the file has errors (all of them in errs). */
 struct config *config_load(const char *path, struct errlist *errs);
+/* The same for a document already parsed (a change through the API, which
+ * is not read back from a file): root is borrowed (the config takes a
+ * reference and never changes it); path names it in messages and is
+ * where relative paths resolve from. */
+struct config *config_load_doc(const char *path, json_t *root, struct errlist *errs);
 /* The part of a configuration document every node of a fleet shares: a
  * shallow copy of root without the node-local keys (listen, admin, fleet,
  * config_api...). The caller owns it. */

@@ -170,7 +170,7 @@ static bool load_node_has_data(const struct zone_node *node)
  * conflicts with the zone's own data. */
 static void load_attach(struct snapshot *s, const struct config *cfg,
                         const struct policy_binding *b, const struct policy_record *r,
-                        struct errlist *errs)
+                        struct serve_bind *bind, struct errlist *errs)
 {
     const char *cfgpath = cfg->path;
     struct dns_name n;
@@ -207,7 +207,7 @@ static void load_attach(struct snapshot *s, const struct config *cfg,
         errlist_add(errs, "%s: %s: %s %s", cfgpath, r->path, r->name_str, why);
         return;
     }
-    ((struct zone_node *)node)->policy = b;
+    serve_bind_put(bind, node, b);
 }
 
 /* Opens the geo database (a fresh read at every load, so a reload picks up
@@ -253,6 +253,7 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
 struct load_zones_job {
     const struct config *cfg;
     const struct gslb *g;
+    const bool *keep; /* zones kept from the set before: not read (NULL: none) */
     size_t first, step;
     struct zone **zones;
     struct errlist *errs; /* one per zone */
@@ -268,8 +269,8 @@ static void *load_zones_run(void *arg)
         abort();
     for (size_t i = j->first; i < j->cfg->n_zones; i += j->step) {
         const struct config_zone *cz = &j->cfg->zones[i];
-        if (load_secondary_pending(cz))
-            continue; /* no copy yet: served once a transfer brings one */
+        if (load_secondary_pending(cz) || (j->keep && j->keep[i]))
+            continue; /* no copy yet: served once a transfer brings one; or kept */
         size_t n_extra = load_extra_names(j->cfg, j->g, i, extra, flags);
         j->zones[i] = zone_load_signed(cz->origin, cz->file, cz->file, extra, flags, n_extra,
                                        &cz->dnssec.sign, &j->errs[i]);
@@ -284,7 +285,7 @@ static void *load_zones_run(void *arg)
  * in config order). Two threads take alternate zones: zones are
  * independent, and 1,000 zones of 1,000 records took 1.9 s of CPU one
  * after the other (contrib/bench/load_bench.py --layout hosting). */
-static struct zone **load_zones(const struct config *cfg, const struct gslb *g,
+static struct zone **load_zones(const struct config *cfg, const struct gslb *g, const bool *keep,
                                 struct errlist *errs)
 {
     size_t n = cfg->n_zones;
@@ -294,7 +295,8 @@ static struct zone **load_zones(const struct config *cfg, const struct gslb *g,
         abort();
     for (size_t i = 0; i < n; i++)
         errlist_init(&zerrs[i]);
-    struct load_zones_job jobs[2] = {{cfg, g, 0, 2, zones, zerrs}, {cfg, g, 1, 2, zones, zerrs}};
+    struct load_zones_job jobs[2] = {{cfg, g, keep, 0, 2, zones, zerrs},
+                                     {cfg, g, keep, 1, 2, zones, zerrs}};
     pthread_t t;
     bool threaded = n > 1 && pthread_create(&t, NULL, load_zones_run, &jobs[1]) == 0;
     if (!threaded)
@@ -325,52 +327,92 @@ static void load_transfer(struct zone *z, const struct zone_xfr_params *xp,
     z->xfr_key = xp->key ? tsig_keyring_by_id(kr, xp->key) : NULL;
 }
 
-/* Loads (and signs) every zone of cfg and attaches the policy records of
- * g (borrowed, may be NULL); NULL with errors in errs. */
-static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
-                                      struct errlist *errs, struct errlist *warns)
+/* The zone of snapshot s whose origin is exactly origin (wire), or NULL. */
+static const struct zone *load_zone_named(const struct snapshot *s, const uint8_t *origin,
+                                          size_t len)
 {
-    size_t before = errs->count;
+    for (size_t i = 0; s && i < s->n_zones; i++)
+        if (s->zones[i]->origin_len == len && memcmp(s->zones[i]->origin, origin, len) == 0)
+            return s->zones[i];
+    return NULL;
+}
+
+/* The zone of prev kept for configured zone cz (a reference taken), or
+ * NULL when it must be read. */
+static struct zone *load_kept(const struct config_zone *cz, const struct serve_set *prev)
+{
+    struct dns_name n;
+    if (!prev || !dns_name_from_str(cz->origin, &n))
+        return NULL;
+    struct zone *z = (struct zone *)load_zone_named(prev->zones, n.wire, n.len);
+    if (z)
+        zone_ref(z);
+    return z;
+}
+
+/* A zone just read: verified (NULL when it fails), its transfer rules
+ * set, marked expired when a secondary's copy is too old. */
+static struct zone *load_zone_ready(const struct config *cfg, const struct config_zone *cz,
+                                    struct zone *z, struct errlist *errs, struct errlist *warns)
+{
+    if (z && !load_verify(cz, z, errs, warns)) {
+        zone_free(z);
+        z = NULL;
+    }
+    if (!z && load_secondary_pending(cz))
+        log_warn("event=zone_pending zone=%s why=\"no copy yet: served after the first "
+                 "transfer from its primary\"",
+                 cz->origin);
+    if (z)
+        load_transfer(z, &cz->xfr, &cfg->tsig);
+    if (z && load_secondary_expired(cz, z)) {
+        z->expired = true;
+        log_warn("event=zone_expired zone=%s why=\"not refreshed from its primary within "
+                 "the SOA expire time: SERVFAIL until it is\"",
+                 cz->origin);
+    }
+    return z;
+}
+
+/* Every zone of cfg, read (and signed) or, where keep says so, kept from
+ * prev as it is; the policy records of g (borrowed, may be NULL) attached
+ * to their names in bind. NULL with errors in errs. */
+static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
+                                      const struct serve_set *prev, const bool *keep,
+                                      struct serve_bind *bind, struct errlist *errs,
+                                      struct errlist *warns)
+{
+    size_t before = errs->count, n_read = 0;
     struct snapshot *s = snapshot_new();
-    struct zone **zones = load_zones(cfg, g, errs);
+    for (size_t i = 0; i < cfg->n_zones; i++)
+        n_read += !(keep && keep[i]);
+    struct zone **zones = load_zones(cfg, g, keep, errs);
     /* The parse threads (load_zones' second one, zone_load's two-thread
      * parse) freed their temporaries into malloc arenas of their own,
      * which keep them: 16 MB more resident after the 1M-record load (182
-     * MB against 166 MB one-threaded) unless trimmed. Once per load, for
-     * every zone; a reload trims again after freeing the old set
+     * MB against 166 MB one-threaded) unless trimmed. Once per load that
+     * read a zone; a reload trims again after freeing the old set
      * (load_drop_behind). */
-    malloc_trim(0);
+    if (n_read)
+        malloc_trim(0);
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
-        struct zone *z = zones[i];
-        if (z && !load_verify(cz, z, errs, warns)) {
-            zone_free(z);
-            z = NULL;
-        }
-        if (!z && load_secondary_pending(cz))
-            log_warn("event=zone_pending zone=%s why=\"no copy yet: served after the first "
-                     "transfer from its primary\"",
-                     cz->origin);
-        if (z)
-            load_transfer(z, &cz->xfr, &cfg->tsig);
-        if (z && load_secondary_expired(cz, z)) {
-            z->expired = true;
-            log_warn("event=zone_expired zone=%s why=\"not refreshed from its primary within "
-                     "the SOA expire time: SERVFAIL until it is\"",
-                     cz->origin);
-        }
+        struct zone *z =
+            keep && keep[i] ? load_kept(cz, prev) : load_zone_ready(cfg, cz, zones[i], errs, warns);
         if (z && !snapshot_add_zone(s, z)) {
             errlist_add(errs, "%s: zone %s is configured twice", cfg->path, cz->origin);
             zone_free(z);
         }
     }
     free(zones);
+    serve_bind_init(bind, g ? g->n_records : 0);
     for (size_t i = 0; g && errs->count == before && i < g->n_records; i++) {
         const struct policy_binding *b = &g->bindings[i];
         if (b->a || b->aaaa || b->cname)
-            load_attach(s, cfg, b, &g->records[i], errs);
+            load_attach(s, cfg, b, &g->records[i], bind, errs);
     }
     if (errs->count != before) {
+        serve_bind_free(bind);
         snapshot_free(s);
         return NULL;
     }
@@ -428,20 +470,30 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
                                 const struct serve_set *prev, struct errlist *errs,
                                 struct errlist *warns)
 {
+    return load_set_keep(cfg, generation, core, prev, NULL, errs, warns);
+}
+
+struct serve_set *load_set_keep(struct config *cfg, uint64_t generation, struct health_core *core,
+                                const struct serve_set *prev, const bool *keep,
+                                struct errlist *errs, struct errlist *warns)
+{
     struct gslb *g = cfg->gslb;
     cfg->gslb = NULL;
     size_t before = errs->count;
-    struct snapshot *s = load_snapshot(cfg, g, errs, warns);
+    struct serve_bind bind = {0};
+    struct snapshot *s = load_snapshot(cfg, g, prev, keep, &bind, errs, warns);
     /* Also after zone errors, so that check reports both at once. */
     struct policy_geo *geo = load_geo(cfg, g, errs);
     if (!s || errs->count != before) {
         policy_geo_free(geo);
+        serve_bind_free(&bind);
         snapshot_free(s);
         gslb_unref(g);
         return NULL;
     }
     struct serve_limits lim = load_limits(cfg);
     struct serve_set *set = serve_set_new(s, g, generation, &lim);
+    set->bind = bind;
     set->geo = geo;        /* owned by the set from here (serve_set_free) */
     set->tsig = cfg->tsig; /* the zones point at its keys */
     memset(&cfg->tsig, 0, sizeof(cfg->tsig));
@@ -468,12 +520,14 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
 struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
                               uint64_t generation, struct errlist *errs)
 {
-    struct snapshot *s = load_snapshot(cfg, cur->gslb, errs, NULL);
+    struct serve_bind bind = {0};
+    struct snapshot *s = load_snapshot(cfg, cur->gslb, NULL, NULL, &bind, errs, NULL);
     if (!s)
         return NULL;
     if (cur->gslb)
         gslb_ref(cur->gslb);
     struct serve_set *set = serve_set_new(s, cur->gslb, generation, &cur->limits);
+    set->bind = bind;
     /* The same policy set: the same geo data and widened scopes. */
     set->geo = cur->geo;
     policy_geo_ref(set->geo);
@@ -601,16 +655,6 @@ struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_
     return t;
 }
 
-/* The zone of snapshot s whose origin is exactly origin (wire), or NULL. */
-static const struct zone *load_zone_named(const struct snapshot *s, const uint8_t *origin,
-                                          size_t len)
-{
-    for (size_t i = 0; s && i < s->n_zones; i++)
-        if (s->zones[i]->origin_len == len && memcmp(s->zones[i]->origin, origin, len) == 0)
-            return s->zones[i];
-    return NULL;
-}
-
 /* One zone's NOTIFY: its origin, serial, targets and a copy of its key. */
 static void load_notify_zone(const struct config_zone *cz, const struct zone *z,
                              const struct tsig_keyring *kr, struct notify_zone *nz)
@@ -662,6 +706,8 @@ void load_journals(const struct config *cfg, const struct serve_set *prev, struc
             continue;
         struct zone *z = (struct zone *)load_zone_named(now->zones, n.wire, n.len);
         const struct zone *old = prev ? load_zone_named(prev->zones, n.wire, n.len) : NULL;
+        if (z && z == old)
+            continue; /* kept as it is (load_set_keep): its journal with it */
         struct zone_journal *j = calloc(1, sizeof(*j));
         char why[600];
         if (!z || !j) {

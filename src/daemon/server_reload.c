@@ -15,6 +15,7 @@
 
 #include "common/event_ring.h"
 #include "common/log.h"
+#include "daemon/config_delta.h"
 #include "daemon/load.h"
 #include "daemon/config_keys.h"
 #include "daemon/server_int.h"
@@ -60,6 +61,7 @@ static json_t *server_zone_changes(const struct snapshot *old, const struct snap
 struct server_load_job {
     struct server *srv;
     struct config *cfg;
+    const struct config_delta *delta;
     struct errlist *errs;
     struct serve_set *set; /* the result */
 };
@@ -67,8 +69,8 @@ struct server_load_job {
 static void server_load_job_run(void *arg)
 {
     struct server_load_job *j = arg;
-    j->set = load_set(j->cfg, j->srv->generation + 1, &j->srv->health,
-                      atomic_load(&j->srv->serve.current), j->errs);
+    j->set = load_set_keep(j->cfg, j->srv->generation + 1, &j->srv->health,
+                           atomic_load(&j->srv->serve.current), j->delta->keep, j->errs, NULL);
 }
 
 /* A reload may lower max_overrides below the overrides in force: it is
@@ -114,7 +116,7 @@ static json_t *server_reload_failed(struct server *srv, struct config *cfg, stru
 /* The configuration and its set, built off the main thread; NULL (errors
  * in errs, cfg freed by the caller) when anything is wrong. */
 static struct serve_set *server_reload_build(struct server *srv, struct config *cfg,
-                                             struct errlist *errs)
+                                             const struct config_delta *delta, struct errlist *errs)
 {
     char nofile[512];
     /* Before load_set: it maps the new endpoints to health slots, which a
@@ -125,7 +127,7 @@ static struct serve_set *server_reload_build(struct server *srv, struct config *
     }
     /* Reloads are serialised and only they free sets, so the current one
      * stays alive here without entering it as a reader. */
-    struct server_load_job job = {srv, cfg, errs, NULL};
+    struct server_load_job job = {srv, cfg, delta, errs, NULL};
     load_run_behind(server_load_job_run, &job);
     return job.set;
 }
@@ -184,8 +186,16 @@ json_t *server_reload(struct server *srv, const char *from, bool *ok)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
     struct config *cfg = server_load_config(srv, from, &errs);
-    struct serve_set *set = cfg ? server_reload_build(srv, cfg, &errs) : NULL;
+    /* The one path (config_delta.h): what cfg changes against what runs,
+     * then a set built for cfg keeping what did not change. Without a
+     * candidate (SIGHUP, POST /v1/reload, a secondary's copy) the files
+     * may have changed: every zone is read again. */
+    struct config_delta *delta =
+        cfg ? config_delta_new(srv->cfg, atomic_load(&srv->serve.current), cfg, from == NULL)
+            : NULL;
+    struct serve_set *set = cfg ? server_reload_build(srv, cfg, delta, &errs) : NULL;
     if (!set) {
+        config_delta_free(delta);
         json_t *res = server_reload_failed(srv, cfg, &errs);
         errlist_free(&errs);
         pthread_mutex_unlock(&srv->reload_lock);
@@ -211,12 +221,18 @@ json_t *server_reload(struct server *srv, const char *from, bool *ok)
     config_free(srv->cfg);
     srv->cfg = cfg;
     srv->generation++;
-    server_set_resign_due(srv);
+    if (delta->n_kept == 0) /* a kept zone keeps its signatures, and their due time */
+        server_set_resign_due(srv);
     double ms = server_elapsed_ms(&t0);
     server_notify_serving(srv, set);
-    log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
-             (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms);
+    char line[300];
+    config_delta_line(delta, line, sizeof(line));
+    log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f changed=\"%s\"",
+             (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms,
+             line);
     json_object_set_new(res, "ms", json_real(ms));
+    json_object_set(res, "changed", delta->summary);
+    config_delta_free(delta);
     atomic_fetch_add(&srv->reloads_ok, 1);
     event_ring_push(srv->health.events, "reload",
                     json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",

@@ -63,9 +63,14 @@ const struct zone_denial *zone_nsec3_find(const struct zone *z, const uint8_t ha
     return d;
 }
 
+void zone_ref(struct zone *z)
+{
+    atomic_fetch_add(&z->refs, 1);
+}
+
 void zone_free(struct zone *z)
 {
-    if (!z)
+    if (!z || atomic_fetch_sub(&z->refs, 1) > 0)
         return;
     free(z->table);
     if (z->policy_keys)
