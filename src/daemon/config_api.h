@@ -49,12 +49,16 @@ extern const struct cfgschema config_api_schema;
 void config_api_params_parse(const struct jsoncfg *x, json_t *v, struct config_api_params *p);
 void config_api_params_free(struct config_api_params *p);
 
-/* Reloads the configuration from from, a candidate beside the file that
- * the reload renames over it once served, before any other reload can
- * read the file (the daemon's reload); returns its JSON result ("file_error"
- * when the rename failed) and sets *ok. */
+/* Serves doc (borrowed) as the configuration: validated as the file would
+ * be, served, then written as the file before any other reload can read
+ * it (the daemon's reload); returns its JSON result ("file_error" when the
+ * write failed) and sets *ok. */
 struct server;
-typedef json_t *(*config_api_reload_fn)(struct server *srv, const char *from, bool *ok);
+typedef json_t *(*config_api_reload_fn)(struct server *srv, json_t *doc, bool *ok);
+
+/* Writes j to path through a temporary file, fsync and a rename; 0 or -1
+ * (errno). The daemon's reload writes a served change so. */
+int config_api_write_json(const char *path, json_t *j, mode_t mode);
 
 /* What stat said of a file (a rename, a write or a touch changes it). */
 struct config_api_stamp {

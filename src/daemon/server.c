@@ -39,13 +39,10 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
 }
 
 /* Loads the config and applies --node to it. */
-struct config *server_load_config(struct server *srv, const char *from, struct errlist *errs)
+struct config *server_load_config(struct server *srv, json_t *doc, struct errlist *errs)
 {
-    struct config *cfg = config_load(from ? from : srv->config_path, errs);
-    if (cfg && from) { /* a candidate beside the file: it becomes the file */
-        free(cfg->path);
-        cfg->path = jsoncfg_strdup(srv->config_path);
-    }
+    struct config *cfg =
+        doc ? config_load_doc(srv->config_path, doc, errs) : config_load(srv->config_path, errs);
     if (cfg && srv->node && !fleet_params_set_node(&cfg->fleet, srv->node)) {
         errlist_add(errs, "--node: \"%s\" is not a node name (1 to 63 of A-Z a-z 0-9 . _ -)",
                     srv->node);

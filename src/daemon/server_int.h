@@ -82,9 +82,9 @@ struct server {
 
 /* ---- server.c ---- */
 
-/* Reads and checks the configuration file, or from, a candidate beside it
- * that is to become it (NULL, with errs, if wrong). */
-struct config *server_load_config(struct server *srv, const char *from, struct errlist *errs);
+/* Reads and checks the configuration file, or doc, the document that is to
+ * become it (borrowed; NULL, with errs, if wrong). */
+struct config *server_load_config(struct server *srv, json_t *doc, struct errlist *errs);
 /* 0 when RLIMIT_NOFILE covers what c and g need; else -1 and why in err. */
 int server_check_nofile(const struct config *c, const struct gslb *g, char *err, size_t errlen);
 /* The hash of the configuration a fleet node publishes (config_mismatch). */
@@ -112,12 +112,14 @@ json_t *server_geo_loaded(const struct serve_set *set);
 
 /* ---- server_reload.c ---- */
 
-/* Reloads the configuration file (or from, a candidate beside it:
- * config_api.c) atomically: the new set is served, or (with every error in
- * the result) nothing changes. *ok says which. A candidate that is served
- * is renamed over the file under reload_lock (so no other reload reads the
- * old file after it); "file_error" in the result when that failed. The
- * result belongs to the caller. Takes reload_lock. */
-json_t *server_reload(struct server *srv, const char *from, bool *ok);
+/* Reloads the configuration file (doc NULL: every zone file read again),
+ * or serves doc (borrowed; a change through the API: config_api.c): the
+ * new set is served, or (with every error in the result) nothing changes.
+ * *ok says which. Both go through one path (config_delta.h): a change
+ * keeps what it does not touch. A served doc is written as the file right
+ * after the swap, under reload_lock (so no other reload reads an older
+ * file than what is served); "file_error" in the result when that
+ * failed. The result belongs to the caller. Takes reload_lock. */
+json_t *server_reload(struct server *srv, json_t *doc, bool *ok);
 
 #endif

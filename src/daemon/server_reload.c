@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/event_ring.h"
 #include "common/log.h"
+#include "daemon/config_api.h"
 #include "daemon/config_delta.h"
 #include "daemon/load.h"
 #include "daemon/config_keys.h"
@@ -176,7 +178,27 @@ static json_t *server_reload_result(struct server *srv, const struct serve_set *
     return res;
 }
 
-json_t *server_reload(struct server *srv, const char *from, bool *ok)
+/* A served document becomes the file (atomically, durably) before any
+ * other reload can read the file (a SIGHUP, a secondary's new copy): none
+ * serves an older one. Off the path to the answer being served: the swap
+ * is done. "file_error" in res when it failed. */
+static void server_reload_write(struct server *srv, json_t *doc, json_t *res)
+{
+    struct stat st;
+    mode_t mode = stat(srv->config_path, &st) == 0 ? st.st_mode & 07777 : 0640;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (config_api_write_json(srv->config_path, doc, mode) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "served, but %s could not be written: %s", srv->config_path,
+                 strerror(errno));
+        log_error("event=reload result=file_failed why=\"%s\"", msg);
+        json_object_set_new(res, "file_error", json_string(msg));
+    }
+    json_object_set_new(res, "file_ms", json_real(server_elapsed_ms(&t0)));
+}
+
+json_t *server_reload(struct server *srv, json_t *doc, bool *ok)
 {
     struct errlist errs;
     struct timespec t0;
@@ -185,14 +207,13 @@ json_t *server_reload(struct server *srv, const char *from, bool *ok)
                 notify_monotonic_usec());
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    struct config *cfg = server_load_config(srv, from, &errs);
+    struct config *cfg = server_load_config(srv, doc, &errs);
     /* The one path (config_delta.h): what cfg changes against what runs,
      * then a set built for cfg keeping what did not change. Without a
-     * candidate (SIGHUP, POST /v1/reload, a secondary's copy) the files
+     * document (SIGHUP, POST /v1/reload, a secondary's copy) the files
      * may have changed: every zone is read again. */
     struct config_delta *delta =
-        cfg ? config_delta_new(srv->cfg, atomic_load(&srv->serve.current), cfg, from == NULL)
-            : NULL;
+        cfg ? config_delta_new(srv->cfg, atomic_load(&srv->serve.current), cfg, doc == NULL) : NULL;
     struct serve_set *set = cfg ? server_reload_build(srv, cfg, delta, &errs) : NULL;
     if (!set) {
         config_delta_free(delta);
@@ -209,6 +230,7 @@ json_t *server_reload(struct server *srv, const char *from, bool *ok)
     server_set_hooks(srv, set);
     load_journals(cfg, atomic_load(&srv->serve.current), set);
     struct serve_set *old = serve_publish(&srv->serve, set);
+    double served_ms = server_elapsed_ms(&t0);
     notify_out_send(load_notify_job(cfg, old->zones, set));
     json_t *zones = server_zone_changes(old->zones, set->zones);
     json_t *geo = server_geo_loaded(set);
@@ -231,21 +253,15 @@ json_t *server_reload(struct server *srv, const char *from, bool *ok)
              (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms,
              line);
     json_object_set_new(res, "ms", json_real(ms));
+    json_object_set_new(res, "served_ms", json_real(served_ms));
     json_object_set(res, "changed", delta->summary);
     config_delta_free(delta);
     atomic_fetch_add(&srv->reloads_ok, 1);
     event_ring_push(srv->health.events, "reload",
                     json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
                               (json_int_t)srv->generation, "zones", zones));
-    /* A candidate becomes the file before any other reload can read the
-     * file (a SIGHUP, a secondary's new copy): none puts the old one back. */
-    if (from && rename(from, srv->config_path) != 0) {
-        char msg[600];
-        snprintf(msg, sizeof(msg), "served, but %s could not be replaced: %s", srv->config_path,
-                 strerror(errno));
-        log_error("event=reload result=file_failed why=\"%s\"", msg);
-        json_object_set_new(res, "file_error", json_string(msg));
-    }
+    if (doc)
+        server_reload_write(srv, doc, res);
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
     return res;
