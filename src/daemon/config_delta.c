@@ -21,33 +21,61 @@ static bool delta_same(json_t *a, json_t *b)
     return a == b || (a && b && json_equal(a, b));
 }
 
-/* {"added", "removed", "changed"} of object a (old) against b (new),
- * by member name; touched (if not NULL) gets the names of the members that
- * differ, at most 10. */
+/* The counts of one comparison, and the names of what differs. */
+struct delta_count {
+    size_t added, removed, changed;
+    json_t *touched; /* NULL: not kept */
+};
+
+static void delta_touch(struct delta_count *c, size_t *n, const char *k)
+{
+    (*n)++;
+    if (c->touched)
+        json_array_append_new(c->touched, json_string(k));
+}
+
+/* Member k of b (value v) against a, where it was looked up by name. */
+static void delta_member(json_t *a, const char *k, json_t *v, struct delta_count *c)
+{
+    json_t *was = json_object_get(a, k);
+    if (!was || !delta_same(was, v))
+        delta_touch(c, was ? &c->changed : &c->added, k);
+}
+
+/* {"added", "removed", "changed"} of object a (old) against b (new), by
+ * member name; touched (if not NULL) gets the names of the members that
+ * differ. The two are walked side by side while their names
+ * come in the same order (a change through the API keeps the order and
+ * the untouched members' values: config_api.c), so an unchanged member
+ * costs a name and a pointer compared, not a lookup; a member added or
+ * removed is stepped over, and only a reordering falls back to lookups. */
 static json_t *delta_members(json_t *a, json_t *b, json_t *touched)
 {
-    size_t added = 0, removed = 0, changed = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(b, k, v)
-    {
-        json_t *was = json_object_get(a, k);
-        if (was && delta_same(was, v))
-            continue;
-        *(was ? &changed : &added) += 1;
-        if (touched && json_array_size(touched) < 10)
-            json_array_append_new(touched, json_string(k));
+    struct delta_count c = {0, 0, 0, touched};
+    void *ia = json_object_iter(a), *ib = json_object_iter(b);
+    while (ia && ib) {
+        const char *ka = json_object_iter_key(ia), *kb = json_object_iter_key(ib);
+        if (strcmp(ka, kb) == 0) {
+            if (!delta_same(json_object_iter_value(ia), json_object_iter_value(ib)))
+                delta_touch(&c, &c.changed, kb);
+            ia = json_object_iter_next(a, ia);
+            ib = json_object_iter_next(b, ib);
+        } else if (!json_object_get(b, ka)) {
+            delta_touch(&c, &c.removed, ka);
+            ia = json_object_iter_next(a, ia);
+        } else if (!json_object_get(a, kb)) {
+            delta_touch(&c, &c.added, kb);
+            ib = json_object_iter_next(b, ib);
+        } else
+            break; /* reordered: the rest by name */
     }
-    json_object_foreach(a, k, v)
-    {
-        if (json_object_get(b, k))
-            continue;
-        removed++;
-        if (touched && json_array_size(touched) < 10)
-            json_array_append_new(touched, json_string(k));
-    }
-    return json_pack("{s:I, s:I, s:I}", "added", (json_int_t)added, "removed", (json_int_t)removed,
-                     "changed", (json_int_t)changed);
+    for (; ib; ib = json_object_iter_next(b, ib))
+        delta_member(a, json_object_iter_key(ib), json_object_iter_value(ib), &c);
+    for (; ia; ia = json_object_iter_next(a, ia))
+        if (!json_object_get(b, json_object_iter_key(ia)))
+            delta_touch(&c, &c.removed, json_object_iter_key(ia));
+    return json_pack("{s:I, s:I, s:I}", "added", (json_int_t)c.added, "removed",
+                     (json_int_t)c.removed, "changed", (json_int_t)c.changed);
 }
 
 /* The endpoints of pool p (an object) as an object by name. */
@@ -100,18 +128,19 @@ static bool delta_has_geo(json_t *r)
     return false;
 }
 
-/* Records with a geo map (before or after) that differ. */
-static json_int_t delta_geo_maps(json_t *a, json_t *b)
+/* Records with a geo map (before or after) among those that differ
+ * (touched: their names). */
+static json_int_t delta_geo_maps(json_t *a, json_t *b, json_t *touched)
 {
     json_int_t n = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(b, k, v)
+    json_t *t;
+    size_t i;
+    json_array_foreach(touched, i, t)
     {
-        json_t *was = json_object_get(a, k);
-        n += !delta_same(was, v) && (delta_has_geo(v) || (was && delta_has_geo(was)));
+        json_t *was = json_object_get(a, json_string_value(t));
+        json_t *now = json_object_get(b, json_string_value(t));
+        n += (now && delta_has_geo(now)) || (was && delta_has_geo(was));
     }
-    json_object_foreach(a, k, v) n += !json_object_get(b, k) && delta_has_geo(v);
     return n;
 }
 
@@ -146,9 +175,11 @@ static json_t *delta_summary(json_t *a, json_t *b, json_t *touched)
                                           strcmp(*k, "records") == 0 ? touched : NULL));
     json_object_set_new(s, "endpoints",
                         delta_endpoints(json_object_get(a, "pools"), json_object_get(b, "pools")));
-    json_object_set_new(
-        s, "geo_maps",
-        json_integer(delta_geo_maps(json_object_get(a, "records"), json_object_get(b, "records"))));
+    json_object_set_new(s, "geo_maps",
+                        json_integer(delta_geo_maps(json_object_get(a, "records"),
+                                                    json_object_get(b, "records"), touched)));
+    while (json_array_size(touched) > 10) /* the summary names a few */
+        json_array_remove(touched, json_array_size(touched) - 1);
     json_object_set_new(s, "other", delta_other(a, b));
     return s;
 }
