@@ -225,7 +225,7 @@ json_t *config_api_load_version(const struct config_api *api, uint64_t v, const 
 }
 
 /* What stat says of path now (all zero when it cannot). */
-static struct config_api_stamp config_api_stamp_of(const char *path)
+struct config_api_stamp config_api_stamp_of(const char *path)
 {
     struct stat st;
     struct config_api_stamp s = {0};
@@ -327,8 +327,12 @@ static void config_api_take_params(struct config_api *api, const struct config_a
                  api->path, strerror(errno));
 }
 
+static void config_api_seed_locked(struct config_api *api, json_t *root,
+                                   const struct config_api_stamp *before);
+
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
-                     config_api_reload_fn reload, struct server *reload_arg)
+                     config_api_reload_fn reload, struct server *reload_arg, json_t *root,
+                     const struct config_api_stamp *before)
 {
     *api = (struct config_api){.path = strdup(path), .reload = reload, .reload_arg = reload_arg};
     pthread_mutex_init(&api->lock, NULL);
@@ -336,7 +340,27 @@ void config_api_init(struct config_api *api, const char *path, const struct conf
     pthread_cond_init(&api->applied, NULL);
     api->fleet_mode = p->fleet;
     config_api_take_params(api, p);
+    config_api_seed_locked(api, root, before);
     config_api_sync_file(api, "the configuration file at start");
+}
+
+static void config_api_seed_locked(struct config_api *api, json_t *root,
+                                   const struct config_api_stamp *before)
+{
+    struct config_api_stamp now = config_api_stamp_of(api->path);
+    if (!root || !config_api_stamp_same(&now, before) ||
+        (api->doc && config_api_stamp_same(&now, &api->doc_stamp)))
+        return;
+    json_decref(api->doc);
+    api->doc = json_incref(root);
+    api->doc_stamp = now;
+}
+
+void config_api_seed(struct config_api *api, json_t *root, const struct config_api_stamp *before)
+{
+    pthread_mutex_lock(&api->lock);
+    config_api_seed_locked(api, root, before);
+    pthread_mutex_unlock(&api->lock);
 }
 
 void config_api_free(struct config_api *api)

@@ -67,6 +67,7 @@ struct config_api_stamp {
     off_t size;
     struct timespec mtime;
 };
+struct config_api_stamp config_api_stamp_of(const char *path);
 
 struct config_api {
     pthread_mutex_t lock;
@@ -118,7 +119,13 @@ struct config_api {
  * history directory cannot be made or read) are logged; the API then
  * stays read only. */
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
-                     config_api_reload_fn reload, struct server *reload_arg);
+                     config_api_reload_fn reload, struct server *reload_arg, json_t *root,
+                     const struct config_api_stamp *before);
+/* The daemon read root (borrowed; config_api_init takes the same for the
+ * start) from the file when the file had stamp *before: while the file still has it, root is the
+ * file's document, kept once for the daemon's running configuration (config_delta.h compares with
+ * it) and for the API, not read and held a second time. */
+void config_api_seed(struct config_api *api, json_t *root, const struct config_api_stamp *before);
 void config_api_free(struct config_api *api);
 /* The served set (and its reader, taken for the admin thread) and the
  * health core the what-if of a dry run compares with. */

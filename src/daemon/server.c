@@ -363,6 +363,7 @@ static int server_start(struct server *srv)
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
+    srv->cfg_stamp = config_api_stamp_of(srv->config_path);
     srv->cfg = server_load_config(srv, NULL, &errs);
     if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)
         errlist_add(&errs, "%s", err);

@@ -43,6 +43,8 @@ struct server {
     char *config_path;
     const char *node; /* --node, or NULL */
     struct config *cfg;
+    /* The file's stamp before cfg was read from it (config_api_seed). */
+    struct config_api_stamp cfg_stamp;
     struct serve serve;                /* the served set, its readers and counters */
     bool serve_ready;                  /* serve_init ran (the "net" module) */
     struct serve_reader *widen_reader; /* the health thread's, for widened scopes */

@@ -207,6 +207,7 @@ json_t *server_reload(struct server *srv, json_t *doc, bool *ok)
                 notify_monotonic_usec());
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
+    struct config_api_stamp stamp = config_api_stamp_of(srv->config_path);
     struct config *cfg = server_load_config(srv, doc, &errs);
     /* The one path (config_delta.h): what cfg changes against what runs,
      * then a set built for cfg keeping what did not change. Without a
@@ -236,6 +237,8 @@ json_t *server_reload(struct server *srv, json_t *doc, bool *ok)
     json_t *geo = server_geo_loaded(set);
     load_drop_behind(old);
     json_t *res = server_reload_result(srv, set, zones, geo, server_reload_cap_warning(srv, cfg));
+    if (!doc && srv->confapi_ready) /* the file's document, held once (before the walk reads it) */
+        config_api_seed(&srv->confapi, cfg->root, &stamp);
     server_modules_reload(srv, cfg, set, res);
     /* The state may have moved since load_set widened the scopes. */
     health_service_kick(srv->health_svc);
