@@ -21,7 +21,6 @@ import random
 import shutil
 import signal
 import socket
-import subprocess
 import threading
 import time
 
@@ -30,11 +29,13 @@ import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
+import dns.rdatatype
 import pytest
 
-from adminlib import Admin, OPERATE_TOKEN, READ_TOKEN, admin_port, admin_section
+import dnssec_zones
+from adminlib import Admin, READ_TOKEN, admin_port, admin_section
 from backends import poll
-from conftest import DATA, GTMD, Gtmd, free_port, stop_process
+from conftest import DATA, Gtmd, free_port
 
 ZONE = """$ORIGIN inc.test.
 $TTL 300
@@ -91,7 +92,7 @@ def record(rng, pool=None):
     return r
 
 
-def config_fn(seed):
+def config_fn(seed, signed=False):
     def fn(workdir, port):
         with open(os.path.join(workdir, "inc.test.zone"), "w") as f:
             f.write(ZONE)
@@ -101,9 +102,12 @@ def config_fn(seed):
         rng = random.Random(seed)
         recs = {"r%d.inc.test." % i: record(rng) for i in range(24)}
         recs.update({"s%d.two.test." % i: record(rng) for i in range(6)})
+        two = {"origin": "two.test.", "file": "two.test.zone"}
+        if signed:  # signed at load: its policy answers are signed as they change
+            two["dnssec"] = {"keys": [os.path.basename(dnssec_zones.keygen(workdir, "two.test.", k))
+                                      for k in (True, False)], "denial": "nsec"}
         return {"listen": ["127.0.0.1:%d" % port], "workers": 1,
-                "zones": [{"origin": "inc.test.", "file": "inc.test.zone"},
-                          {"origin": "two.test.", "file": "two.test.zone"}],
+                "zones": [{"origin": "inc.test.", "file": "inc.test.zone"}, two],
                 "geoip": {"database": "geo-city.mmdb"},
                 "admin": admin_section(workdir, admin_port(port), audit=False),
                 "config_api": {"history_dir": "history", "keep": 5},
@@ -111,18 +115,18 @@ def config_fn(seed):
     return fn
 
 
-def start(make_gtmd, seed=1):
-    g = make_gtmd(config_fn(seed))
+def start(make_gtmd, seed=1, signed=False):
+    g = make_gtmd(config_fn(seed, signed))
     a = Admin.of(g)
     a.wait_ready()
     return g, a
 
 
-def ask(g, name, rdtype, client):
+def ask(g, name, rdtype, client, do=False):
     opts = []
     if client:
         opts = [dns.edns.ECSOption(client, 32)]
-    q = dns.message.make_query(name, rdtype, use_edns=0, options=opts)
+    q = dns.message.make_query(name, rdtype, use_edns=0, options=opts, want_dnssec=do)
     for _ in range(5):
         try:
             return dns.query.udp(q, g.addr, port=g.port, timeout=1.0)
@@ -134,8 +138,14 @@ def ask(g, name, rdtype, client):
 def view(r):
     """What must be the same: rcode, AA, every section's records (in any
     order: an "all" record's answers come in turns)."""
+    def rdata(x):
+        if x.rdtype == dns.rdatatype.RRSIG:  # signed at another time: not its times or bytes
+            return "RRSIG %s %d %d %d %s %d" % (dns.rdatatype.to_text(x.type_covered), x.algorithm,
+                                                x.labels, x.original_ttl, x.signer, x.key_tag)
+        return x.to_text()
+
     def sec(s):
-        return sorted((rr.name.to_text(), rr.ttl, rr.rdtype, tuple(sorted(x.to_text() for x in rr)))
+        return sorted((rr.name.to_text(), rr.ttl, rr.rdtype, tuple(sorted(rdata(x) for x in rr)))
                       for rr in s)
     return (dns.rcode.to_text(r.rcode()), bool(r.flags & dns.flags.AA), sec(r.answer),
             sec(r.authority))
@@ -148,12 +158,12 @@ def names_of(doc, extra):
     return sorted(names)
 
 
-def answers(g, names):
+def answers(g, names, do=False):
     out = {}
     for n in names:
-        for t in ("A", "AAAA", "CNAME", "TXT"):
+        for t in ("A", "AAAA", "CNAME", "TXT") + (("NSEC",) if do else ()):
             for c in CLIENTS if t in ("A", "AAAA") else [None]:
-                out[(n, t, c)] = view(ask(g, n, t, c))
+                out[(n, t, c)] = view(ask(g, n, t, c, do))
     return out
 
 
@@ -237,9 +247,11 @@ def random_change(rng, a, doc, seen):
                       "value": {"pool": p, "policy": "all", "select": "all"}}]), False
 
 
-@pytest.mark.parametrize("seed", [11, 12])
-def test_incremental_changes_answer_as_a_full_reload(make_gtmd, seed):
-    g, a = start(make_gtmd, seed)
+@pytest.mark.parametrize("seed,signed", [(11, False), (12, False), (13, True)])
+def test_incremental_changes_answer_as_a_full_reload(make_gtmd, seed, signed):
+    if signed and dnssec_zones.missing_tools():
+        pytest.skip("needs %s (ldnsutils)" % dnssec_zones.missing_tools())
+    g, a = start(make_gtmd, seed, signed)
     rng = random.Random(seed * 7919)
     seen = set()
     applied = refused = 0
@@ -258,13 +270,17 @@ def test_incremental_changes_answer_as_a_full_reload(make_gtmd, seed):
         "no change kept a zone: the incremental path was not taken"
     _, doc = version(a)
     names = names_of(doc, seen)
-    inc = answers(g, names)
+    inc = answers(g, names, signed)
+    if signed:  # the policy answers of the signed zone are signed, and the zone was kept
+        assert any(k[0].endswith(".two.test.") and k[1] == "A" and dns.rdatatype.RRSIG in
+                   [rr[2] for rr in v[2]] for k, v in inc.items()), "no signed policy answer"
+        assert "zones_kept=2" in g.read_log(), "the signed zone was never kept"
     with open(g.conf_path) as f:
         on_disk = json.load(f)
     assert on_disk["records"] == doc["records"] and on_disk["pools"] == doc["pools"]
     # The same file, reloaded in full by the same process.
     sighup(g)
-    full = answers(g, names)
+    full = answers(g, names, signed)
     assert inc == full, diff(inc, full)
     # And by a fresh process.
     fresh = Gtmd(g.workdir, dict(on_disk, listen=["127.0.0.1:%d" % free_port()],
@@ -276,7 +292,7 @@ def test_incremental_changes_answer_as_a_full_reload(make_gtmd, seed):
     fresh.config["config_api"] = {"history_dir": "history-fresh", "keep": 5}
     fresh.start()
     try:
-        new = answers(fresh, names)
+        new = answers(fresh, names, signed)
     finally:
         fresh.stop()
     assert inc == new, diff(inc, new)
