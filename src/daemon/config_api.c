@@ -576,6 +576,19 @@ int config_api_install(struct config_api *api, json_t *doc, uint64_t v, json_t *
 {
     char msg[700];
     bool ok;
+    /* The file is written after the swap: a directory it cannot be
+     * written in is found before anything is served (as the candidate
+     * written before the reload found it until issue #38). */
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s", api->path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if (access(slash ? dir : ".", W_OK | X_OK) != 0) {
+        snprintf(msg, sizeof(msg), "%s: cannot write beside it: %s", api->path, strerror(errno));
+        *result = config_api_error(status, 500, "write_failed", msg);
+        return -1;
+    }
     if (!api->doc)
         config_api_current(api, NULL); /* what readers see meanwhile */
     /* Validated, served and then written as the file by the reload (one
