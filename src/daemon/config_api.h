@@ -1,11 +1,13 @@
 /*
  * config_api.h -- the configuration as a versioned document that the admin
  * API changes (admin_confapi.c): validate a new document as `gtmd check`
- * does, write it as the configuration file (atomically), reload, and keep
- * every version in a history directory for rollback.
+ * does, serve it through the daemon's reload (incrementally: only what it
+ * changes is rebuilt, config_delta.h), write it as the configuration file
+ * (atomically, right after the swap, before the answer), and keep every
+ * version in a history directory for rollback.
  *
- * The file stays the source of truth: the API writes the file and reloads
- * it; an operator who edits the file and reloads makes a new version too
+ * The file stays the source of truth: a change answered is in the file;
+ * an operator who edits the file and reloads makes a new version too
  * (source "file"). Versions count up from 1 across restarts (the history
  * directory holds them as NNNNNNNN.json with NNNNNNNN.meta.json beside).
  *
