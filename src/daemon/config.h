@@ -114,6 +114,11 @@ struct config *config_load(const char *path, struct errlist *errs);
  * reference and never changes it); path names it in messages and is
  * where relative paths resolve from. */
 struct config *config_load_doc(const char *path, json_t *root, struct errlist *errs);
+/* The same, taking the compiled records the document did not change from
+ * the running policy set (policy_config.h: policy_config_parse_reuse). */
+struct policy_reuse;
+struct config *config_load_doc_reuse(const char *path, json_t *root,
+                                     const struct policy_reuse *reuse, struct errlist *errs);
 /* The part of a configuration document every node of a fleet shares: a
  * shallow copy of root without the node-local keys (listen, admin, fleet,
  * config_api...). The caller owns it. */

@@ -311,6 +311,9 @@ struct config_delta *config_delta_new(const struct config *old, const struct ser
     json_t *touched = json_array();
     d->summary = delta_summary(old ? old->root : NULL, next->root, touched);
     json_object_set_new(d->summary, "names", touched);
+    json_object_set_new(
+        d->summary, "records_compiled",
+        json_integer(next->gslb ? (json_int_t)(next->gslb->n_records - next->gslb->n_reused) : 0));
     d->n_kept = delta_keep(d, old, cur, next);
     json_object_set_new(d->summary, "zones",
                         json_pack("{s:I, s:I}", "kept", (json_int_t)d->n_kept, "read",
@@ -340,7 +343,8 @@ void config_delta_line(const struct config_delta *d, char *out, size_t len)
     }
     json_t *z = json_object_get(d->summary, "zones");
     if (off < len)
-        snprintf(out + off, len - off, " zones_kept=%lld zones_read=%lld",
+        snprintf(out + off, len - off, " zones_kept=%lld zones_read=%lld records_compiled=%lld",
                  (long long)json_integer_value(json_object_get(z, "kept")),
-                 (long long)json_integer_value(json_object_get(z, "read")));
+                 (long long)json_integer_value(json_object_get(z, "read")),
+                 (long long)json_integer_value(json_object_get(d->summary, "records_compiled")));
 }

@@ -25,6 +25,7 @@
 #include "daemon/secrets.h"
 #include "health/override.h"
 #include "daemon/server_modules.h"
+#include "policy/policy_config.h"
 
 /* Hands the endpoints of set's policy set to the prober thread. */
 uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
@@ -41,8 +42,13 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
 /* Loads the config and applies --node to it. */
 struct config *server_load_config(struct server *srv, json_t *doc, struct errlist *errs)
 {
-    struct config *cfg =
-        doc ? config_load_doc(srv->config_path, doc, errs) : config_load(srv->config_path, errs);
+    /* A document (a change through the API) shares what it did not touch
+     * with the running one: those records are not compiled again. The
+     * running set stays alive: only reloads, serialised, free sets. */
+    const struct serve_set *cur = srv->cfg ? atomic_load(&srv->serve.current) : NULL;
+    struct policy_reuse reuse = {cur ? cur->gslb : NULL, srv->cfg ? srv->cfg->root : NULL};
+    struct config *cfg = doc ? config_load_doc_reuse(srv->config_path, doc, &reuse, errs)
+                             : config_load(srv->config_path, errs);
     if (cfg && srv->node && !fleet_params_set_node(&cfg->fleet, srv->node)) {
         errlist_add(errs, "--node: \"%s\" is not a node name (1 to 63 of A-Z a-z 0-9 . _ -)",
                     srv->node);

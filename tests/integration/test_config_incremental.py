@@ -17,6 +17,7 @@ the full one:
 Real gtmd processes on loopback; answers read with dnspython over UDP."""
 import json
 import os
+import re
 import random
 import shutil
 import signal
@@ -217,7 +218,7 @@ def random_change(rng, a, doc, seen):
     must be refused)."""
     recs = doc.get("records", {})
     op = rng.choice(["change", "create", "delete", "rename", "pool", "geo", "pool_in_use",
-                     "missing_pool", "new_pool"])
+                     "missing_pool", "new_pool", "region"])
     names = sorted(recs)
     if op == "change" and names:
         n = rng.choice(names)
@@ -247,6 +248,11 @@ def random_change(rng, a, doc, seen):
                        dict(record(rng, "pa"), policy="geo", geo=geo_map(rng))), False
         n = rng.choice(geos)
         return put(a, "records/" + n, dict(recs[n], geo=geo_map(rng))), False
+    if op == "region":  # regions change (added, or removed when unused): records compiled again
+        regs = doc.get("regions", {})
+        if "d" in regs:
+            return a.delete("/v1/config/regions/d", timeout=30), False
+        return put(a, "regions/d", {"location": [1.0, 2.0]}), False
     if op == "pool_in_use":
         used = sorted({r["pool"] for r in recs.values() if isinstance(r, dict)})
         if used:
@@ -282,8 +288,10 @@ def test_incremental_changes_answer_as_a_full_reload(make_gtmd, seed, signed):
         assert r.status in (200, 201), (step, r)
         applied += r.status == 201
     assert applied >= 5, "too few changes applied to compare anything"
-    assert "zones_kept=2" in g.read_log() or "zones_kept=1" in g.read_log(), \
+    log = g.read_log()
+    assert "zones_kept=2" in log or "zones_kept=1" in log, \
         "no change kept a zone: the incremental path was not taken"
+    assert re.search(r"records_compiled=[0-2]\b", log), "no change reused the compiled records"
     _, doc = version(a)
     names = names_of(doc, seen)
     inc = answers(g, names, signed)
@@ -430,3 +438,33 @@ def test_untouched_endpoints_keep_probe_state(make_gtmd):
         assert "prober_plan targets=2 kept=2" in g.read_log()
     finally:
         listener.close()
+
+
+def test_records_follow_pools_and_regions_that_move(make_gtmd):
+    """A record not touched by a change is taken compiled from the running
+    set only when what it points into did not move: here an unused pool
+    and an unused region ahead of the used ones are deleted (the used ones
+    move up a place), a record is changed, and every answer is still the
+    one a full reload of the same file gives."""
+    def fn(workdir, port):
+        c = config_fn(21)(workdir, port)
+        c["regions"] = dict([("z", {})] + list(c["regions"].items()))
+        c["pools"] = dict([("pz", {"endpoints": [{"name": "z", "address": "10.99.0.1",
+                                                   "region": "z"}]})] + list(c["pools"].items()))
+        return c
+    g = make_gtmd(fn)
+    a = Admin.of(g)
+    a.wait_ready()
+    _, doc = version(a)
+    names = names_of(doc, [])
+    before = answers(g, names)
+    assert a.delete("/v1/config/pools/pz", timeout=30).status == 201
+    assert a.delete("/v1/config/regions/z", timeout=30).status == 201
+    assert answers(g, names) == before, "deleting unused resources changed answers"
+    r = put(a, "records/r1.inc.test.", {"pool": "pb", "policy": "all", "select": "all"})
+    assert r.status == 201, r
+    inc = answers(g, names)
+    sighup(g)
+    full = answers(g, names)
+    assert inc == full, diff(inc, full)
+    assert re.search(r"records_compiled=1\b", g.read_log()), "the last change compiled all"
