@@ -5,7 +5,10 @@
 #                             (dig, curl, python3 for the demo backends);
 #   sh contrib/deps.sh test   (the default) also what the test suite and the
 #                             benchmarks need: the reference servers, etcd,
-#                             Unbound, the DNSSEC tools, chromium, and the
+#                             Unbound, the DNSSEC tools, the ACME clients and
+#                             test CA of the dynamic update tests (certbot
+#                             with its rfc2136 plugin, lego, pebble),
+#                             chromium, and the
 #                             console's browser-test driver, playwright-core,
 #                             with npm ci from tests/ui/package-lock.json
 #                             into tests/ui/node_modules (it drives Debian's
@@ -21,12 +24,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 set_name=${1:-test}
 DEMO="build-essential autoconf automake libtool pkg-config
 libldns-dev libevent-dev libjansson-dev libmaxminddb-dev libc-ares-dev libssl-dev
+libfstrm-dev libprotobuf-c-dev protobuf-c-compiler
 dnsutils curl ca-certificates python3 openssl"
 TEST="knot-dnsutils python3-dnspython python3-cryptography python3-pytest python3-pytest-xdist
 python3-prometheus-client libmaxmind-db-writer-perl mmdb-bin clang libclang-rt-14-dev
 nsd knot gdnsd dnsperf unbound ldnsutils knot-dnssecutils bind9-utils etcd-server
 etcd-client chromium nodejs iproute2 procps prometheus prometheus-alertmanager faketime
-libxdp-dev libbpf-dev ethtool"
+libxdp-dev libbpf-dev ethtool fstrm-bin dnstap-ldns certbot python3-certbot-dns-rfc2136 lego pebble"
 case "$set_name" in
 demo) PKGS=$DEMO ;;
 test) PKGS="$DEMO $TEST" ;;

@@ -34,56 +34,9 @@
 #include "guard/rrl.h"
 #include "serve/serve_set.h"
 
-#define BENCH_MAX_QUERIES 200000
+#include "bench_queries.h"
+
 #define BENCH_VARIANTS 3
-#define BENCH_MAX_ROUNDS 25
-
-struct bench_query {
-    uint8_t wire[DNS_HEADER_SIZE + DNS_MAX_NAME + 4 + 11 + 12];
-    size_t len;
-};
-
-/* This thread's CPU time: the time other processes of a shared machine
- * take from us is not counted (their use of the caches still is). */
-static double bench_cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Reads "NAME TYPE" lines into wire queries with an OPT (1232); with a
- * client cookie when cookie is set. */
-static size_t bench_read_queries(const char *path, struct bench_query *qs, bool cookie)
-{
-    FILE *f = fopen(path, "r");
-    char name[300], type[32];
-    size_t n = 0;
-    static const uint8_t client[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    while (f && n < BENCH_MAX_QUERIES && fscanf(f, "%299s %31s", name, type) == 2) {
-        struct dns_name dn;
-        uint16_t t = dns_type_from_name(type);
-        if (!dns_name_from_str(name, &dn) || t == 0)
-            continue;
-        struct dns_opt opt = {.payload = 1232};
-        if (cookie) {
-            opt.cookie = client;
-            opt.cookie_len = 8;
-        }
-        struct dns_msg_query q = {.id = (uint16_t)n,
-                                  .flags = 0,
-                                  .qname = &dn,
-                                  .qtype = t,
-                                  .qclass = DNS_CLASS_IN,
-                                  .opt = &opt};
-        qs[n].len = dns_msg_build_query(&q, qs[n].wire, sizeof(qs[n].wire));
-        if (qs[n].len)
-            n++;
-    }
-    if (f)
-        fclose(f);
-    return n;
-}
 
 /* A served set for zone, with the given extra top-level keys. */
 static struct serve_set *bench_set(const char *zone, const char *extra)
@@ -139,22 +92,15 @@ static double bench_run(const struct serve_set *s, const struct bench_query *qs,
     return (double)done / (t - t0);
 }
 
-static int bench_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 3) {
         fprintf(stderr, "usage: rrl_bench ZONE QUERIES [ROUNDS [SECONDS [RRL]]]\n");
         return 2;
     }
-    int rounds = argc > 3 ? atoi(argv[3]) : 7;
-    double seconds = argc > 4 ? atof(argv[4]) : 1.0;
-    if (rounds < 1 || rounds > BENCH_MAX_ROUNDS)
-        rounds = 7;
+    int rounds;
+    double seconds;
+    bench_args(argc, argv, &rounds, &seconds);
     static struct bench_query plain[BENCH_MAX_QUERIES], cookied[BENCH_MAX_QUERIES];
     size_t n = bench_read_queries(argv[2], plain, false);
     size_t nc = bench_read_queries(argv[2], cookied, true);

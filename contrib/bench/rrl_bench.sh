@@ -12,17 +12,6 @@ wd=${1:-/tmp/gtmbench}
 rounds=${2:-7}
 secs=${3:-1}
 rrl=${4:-'{"rate": 1000000}'}
-mkdir -p "$wd"
-zone="$wd/bench-10000.zone"
-queries="$wd/queries-10000.txt"
-if [ ! -f "$zone" ] || [ ! -f "$queries" ]; then
-    /usr/bin/python3 "$top/contrib/bench/gen_zone.py" --zone "$zone" --names 10000 \
-        --queries "$queries" >/dev/null
-fi
-if [ ! -f "$top/build/Makefile" ]; then
-    [ -x "$top/configure" ] || (cd "$top" && autoreconf -fi)
-    mkdir -p "$top/build"
-    (cd "$top/build" && ../configure >/dev/null)
-fi
-make -C "$top/build" contrib/bench/rrl_bench >/dev/null
+. "$top/contrib/bench/inproc.sh"
+bench_build "$wd" contrib/bench/rrl_bench
 exec taskset -c 0 "$top/build/contrib/bench/rrl_bench" "$zone" "$queries" "$rounds" "$secs" "$rrl"

@@ -14,7 +14,6 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 
 #include "admin/admin_request.h"
 #include "common/addr.h"
+#include "common/digest.h"
 #include "common/log.h"
 #include "health/override.h"
 #include "health/service.h"
@@ -75,32 +75,35 @@ void admin_reply_error(struct admin_req *r, int status, const char *code, const 
     admin_reply_json(r, status, admin_request_error_body(code, msg));
 }
 
-/* Constant-time comparison of a presented token with a configured one. */
-bool admin_token_eq(const char *given, const char *want)
+const char *admin_bearer_token(struct admin_req *r)
 {
-    size_t gl = strlen(given), wl = strlen(want);
-    if (gl != wl)
-        return false;
-    return CRYPTO_memcmp(given, want, wl) == 0;
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+    if (!h || strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+        return NULL;
+    h += 6;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    return h;
 }
 
+/* Tokens are compared by their SHA-256 digests (digest_secret_eq): the
+ * time taken says nothing of a presented token's length or prefix. */
 static void admin_authenticate(struct admin_req *r)
 {
     struct admin *a = r->a;
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+    const char *t = admin_bearer_token(r);
     pthread_mutex_lock(&a->lock);
     if (!a->read_token && !a->operate_token) {
         /* No tokens: allowed only when every listener is a unix socket
          * (mode 0600 authenticates; admin_config.c refuses TCP). */
         r->level = ADMIN_OPERATE;
         r->token_name = "none";
-    } else if (h && strncasecmp(h, "Bearer ", 7) == 0) {
-        const char *t = h + 7;
-        if (a->operate_token && admin_token_eq(t, a->operate_token)) {
+    } else if (t) {
+        if (digest_secret_eq(t, a->operate_token)) {
             r->level = ADMIN_OPERATE;
             r->token_name = "operate";
             r->authenticated = true;
-        } else if (a->read_token && admin_token_eq(t, a->read_token)) {
+        } else if (digest_secret_eq(t, a->read_token)) {
             r->level = ADMIN_READ;
             r->token_name = "read";
             r->authenticated = true;
@@ -230,6 +233,35 @@ static void admin_shut_after_reply(struct evhttp_request *req, void *arg)
         shutdown(fd, SHUT_RDWR);
 }
 
+/* How many times the request carries header name. */
+static unsigned admin_header_count(struct evhttp_request *req, const char *name)
+{
+    unsigned n = 0;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
+    {
+        if (evutil_ascii_strcasecmp(kv->key, name) == 0)
+            n++;
+    }
+    return n;
+}
+
+/* libevent reads a body by the first Content-Length (and looks at the
+ * first Transfer-Encoding only); a proxy in front may take another, and
+ * read what libevent takes for a second request as this one's body. RFC
+ * 9112 6.3: a message with more than one, even equal, is refused (400)
+ * and the connection closed, so nothing after it is ever read. */
+static bool admin_framing_ok(struct admin_req *r)
+{
+    if (admin_header_count(r->req, "Content-Length") <= 1 &&
+        admin_header_count(r->req, "Transfer-Encoding") <= 1)
+        return true;
+    evhttp_add_header(evhttp_request_get_output_headers(r->req), "Connection", "close");
+    admin_reply_error(r, 400, "bad_request",
+                      "more than one Content-Length or Transfer-Encoding header");
+    return false;
+}
+
 static void admin_on_request(struct evhttp_request *req, void *arg)
 {
     struct admin *a = arg;
@@ -263,6 +295,8 @@ static void admin_on_request(struct evhttp_request *req, void *arg)
                               a->max_connections, a->operate_reserve);
         return;
     }
+    if (!admin_framing_ok(&r))
+        return;
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
     if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST && m != EVHTTP_REQ_DELETE &&
         m != EVHTTP_REQ_PUT) {

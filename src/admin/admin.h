@@ -33,6 +33,7 @@
 #include "serve/serve.h"
 
 struct webhook_core;
+struct dnstap;
 
 struct health_service;
 struct fleet;
@@ -60,6 +61,8 @@ struct admin_config_ops {
  * the configuration the API sends or touches. NULL-terminated. */
 extern const char *const admin_config_kinds[];
 
+#define ADMIN_UPDATE_RCODES 11 /* NOERROR .. NOTZONE */
+
 struct admin_env {
     struct serve *serve; /* admin_start takes a reader slot of it */
     struct health_core *health;
@@ -72,9 +75,15 @@ struct admin_env {
     unsigned workers;          /* DNS worker count, for /v1/status */
     atomic_ullong *reloads_ok; /* owned by the daemon */
     atomic_ullong *reloads_failed;
+    /* Dynamic updates the updater answered (doc/updates.md), by rcode
+     * (ADMIN_UPDATE_RCODES of them, 0..10), and those that changed a
+     * zone; owned by the daemon. */
+    atomic_ullong *updates;
+    atomic_ullong *updates_changed;
     struct fleet *fleet;                   /* NULL without a fleet (fleet_view.h) */
     const struct shared_store *store;      /* overrides go through it when not NULL */
     struct webhook_core *webhooks;         /* outgoing notifications (webhook.h); NULL: none */
+    const struct dnstap *dnstap;           /* the dnstap writer (dnstap.h); NULL: none */
     const struct admin_config_ops *config; /* /v1/config (NULL: not served); outlives admin */
 };
 

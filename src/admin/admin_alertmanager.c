@@ -14,14 +14,26 @@
  *
  * Authentication: the section's own bearer token (Alertmanager's
  * http_config.authorization.credentials_file), which is good for this
- * path only, or the operate token.
+ * path only, or the operate token. *
+ * The safety rule (doc/security.md): a firing alert whose "down" verdict
+ * would leave a served policy record with no serving region, on the live
+ * set and state (the verdicts of the alerts before it in the payload
+ * included), is not applied, whatever the token: it is listed under
+ * "unsafe" in the reply (200: a retry could not do better; Alertmanager
+ * sends the alert again while it fires, and it is checked again then),
+ * audited and logged (event=verdict_refused reason=unsafe). There is no
+ * force here: only an override or POST /v1/verdicts with the operate token
+ * can take the last region down.
  */
 #include <event2/http.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "common/digest.h"
+#include "common/log.h"
 #include "health/override.h"
 #include "health/verdict.h"
 
@@ -88,11 +100,11 @@ void admin_am_params_free(struct admin_am_params *p)
 /* The bearer token of the request equals the section's token. */
 static bool am_token_ok(struct admin_req *r)
 {
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0)
+    const char *t = admin_bearer_token(r);
+    if (!t)
         return false;
     pthread_mutex_lock(&r->a->lock);
-    bool ok = r->a->am.token && admin_token_eq(h + 7, r->a->am.token);
+    bool ok = digest_secret_eq(t, r->a->am.token);
     pthread_mutex_unlock(&r->a->lock);
     return ok;
 }
@@ -101,6 +113,7 @@ static bool am_token_ok(struct admin_req *r)
 struct am_tally {
     unsigned firing, resolved, withdrawn, ignored;
     json_t *unknown; /* targets not in the configuration */
+    json_t *unsafe;  /* {"target", "records"}: refused by the safety rule */
 };
 
 /* The target an alert's labels name (most specific first), or 0. */
@@ -159,12 +172,22 @@ static void am_alert(struct admin_req *r, json_t *alert, struct am_tally *t)
         json_array_append_new(t->unknown, json_string(key));
         return;
     }
+    json_t *blocked = admin_verdict_unserved(r->a, key);
+    if (json_array_size(blocked) > 0) {
+        log_info("event=verdict_refused reason=unsafe source=\"%s\" target=\"%s\" records=%zu "
+                 "token=%s",
+                 src, key, json_array_size(blocked), r->token_name);
+        json_array_append_new(t->unsafe,
+                              json_pack("{s:s, s:o}", "target", key, "records", blocked));
+        return;
+    }
+    json_decref(blocked);
     am_reason(alert, reason, sizeof(reason));
     pthread_mutex_lock(&r->a->lock);
     double expires = r->a->am.expires > 0 ? r->a->am.expires : AM_DEFAULT_EXPIRES;
     pthread_mutex_unlock(&r->a->lock);
-    if (verdict_put(r->a->env.health, src, key, HEALTH_DOWN, reason, "alertmanager", expires, id) ==
-        VERDICT_FULL)
+    if (verdict_put(r->a->env.health, src, key, HEALTH_DOWN, reason, "alertmanager", expires, NAN,
+                    id) == VERDICT_FULL)
         json_array_append_new(
             t->unknown, json_pack("{s:s, s:s}", "target", key, "error", "max_verdicts reached"));
     else
@@ -192,7 +215,7 @@ void admin_handle_alertmanager(struct admin_req *r)
         admin_audit(r, 400, NULL);
         return;
     }
-    struct am_tally t = {0, 0, 0, 0, json_array()};
+    struct am_tally t = {0, 0, 0, 0, json_array(), json_array()};
     size_t i;
     json_t *alert;
     json_array_foreach(alerts, i, alert)
@@ -203,7 +226,8 @@ void admin_handle_alertmanager(struct admin_req *r)
         }
         am_alert(r, alert, &t);
     }
-    json_t *res = json_pack("{s:i, s:i, s:i, s:i, s:o}", "firing", t.firing, "resolved", t.resolved,
-                            "withdrawn", t.withdrawn, "ignored", t.ignored, "unknown", t.unknown);
+    json_t *res = json_pack("{s:i, s:i, s:i, s:i, s:o, s:o}", "firing", t.firing, "resolved",
+                            t.resolved, "withdrawn", t.withdrawn, "ignored", t.ignored, "unknown",
+                            t.unknown, "unsafe", t.unsafe);
     admin_defer_reply(r, 200, res, json_incref(res));
 }

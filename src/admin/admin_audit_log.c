@@ -18,6 +18,12 @@
  * ring in memory grows with what clients send, while the digest still
  * proves which body it was.
  *
+ * Secrets: the values of check headers (a probe's Authorization header)
+ * are replaced by ADMIN_AUDIT_REDACTED in "request" and in the excerpt, in
+ * the file and in the ring the read token pages through, as GET
+ * /v1/config shows them to that token; "request_redacted" counts them and
+ * "request_sha256" stays the digest of the body as received.
+ *
  * Threads: the admin thread writes request lines, the drill thread drill
  * ends (admin_audit_event), the main thread reopens; a->lock guards the
  * path and the descriptor, and is held for each write.
@@ -112,10 +118,44 @@ int admin_reopen_audit(struct admin *a)
     return rc;
 }
 
+/* Replaces, in place, the value of every member of every "headers" object
+ * in v (a check's probe headers may carry credentials: an Authorization
+ * header) by ADMIN_AUDIT_REDACTED, at any depth: a PUT of a check holds
+ * them at the top, a batch under changes[].value. Returns how many. The
+ * body is at most 32 levels deep (admin_request_parse_body): the
+ * recursion is bounded. */
+static size_t admin_audit_redact(json_t *v)
+{
+    size_t n = 0, i;
+    const char *k;
+    json_t *x;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x) n += admin_audit_redact(x);
+        return n;
+    }
+    json_object_foreach(v, k, x)
+    {
+        if (strcmp(k, "headers") == 0 && json_is_object(x)) {
+            const char *h;
+            json_t *hv;
+            json_object_foreach(x, h, hv)
+            {
+                json_object_set_new(x, h, json_string(ADMIN_AUDIT_REDACTED));
+                n++;
+            }
+        } else {
+            n += admin_audit_redact(x);
+        }
+    }
+    return n;
+}
+
 void admin_audit_note_body(struct admin_req *r, const char *data, size_t len)
 {
     r->has_body = true;
     r->body_len = len;
+    /* The digest is of the bytes received, secrets included: whoever holds
+     * the body can prove it is the one audited; the line never shows it. */
     digest_sha256_hex(data, len, r->body_sha256);
     r->body_excerpt[0] = '\0';
     if (len > ADMIN_AUDIT_INLINE)
@@ -136,18 +176,32 @@ static char *admin_audit_uri(struct admin_req *r, bool *cut)
     return uri;
 }
 
-/* Adds what the line keeps of the body: the body itself when small, else
- * its excerpt; its size and digest either way. */
+/* Adds what the line keeps of the body, redacted (admin_audit_redact):
+ * the body itself when small, else an excerpt of its first bytes (when a
+ * value was redacted, of the redacted body re-encoded: the raw bytes may
+ * hold the secret); its size and the digest of the bytes received either
+ * way. */
 static void admin_audit_body(struct admin_req *r, json_t *line)
 {
+    json_t *red = r->body ? json_deep_copy(r->body) : NULL;
+    size_t n = admin_audit_redact(red);
     bool whole = !r->has_body || r->body_len <= ADMIN_AUDIT_INLINE;
-    json_object_set(line, "request", whole && r->body ? r->body : json_null());
-    if (!r->has_body)
-        return;
-    json_object_set_new(line, "request_bytes", json_integer((json_int_t)r->body_len));
-    json_object_set_new(line, "request_sha256", json_string(r->body_sha256));
-    if (!whole)
-        json_object_set_new(line, "request_excerpt", json_string(r->body_excerpt));
+    json_object_set(line, "request", whole && red ? red : json_null());
+    if (r->has_body) {
+        json_object_set_new(line, "request_bytes", json_integer((json_int_t)r->body_len));
+        json_object_set_new(line, "request_sha256", json_string(r->body_sha256));
+        if (n)
+            json_object_set_new(line, "request_redacted", json_integer((json_int_t)n));
+    }
+    if (r->has_body && !whole) {
+        char excerpt[ADMIN_REQUEST_EXCERPT_ROOM] = "";
+        char *text = n ? json_dumps(red, JSON_COMPACT) : NULL;
+        if (text)
+            admin_request_excerpt(text, strlen(text), excerpt);
+        free(text);
+        json_object_set_new(line, "request_excerpt", json_string(n ? excerpt : r->body_excerpt));
+    }
+    json_decref(red);
 }
 
 /* A line whose result makes it longer than ADMIN_AUDIT_LINE_MAX keeps

@@ -29,8 +29,10 @@
 #include "dns/packet.h"
 #include "geo/geo_nearest.h"
 #include "policy/policy.h"
+#include "policy/policy_answer.h"
 #include "policy/policy_geo.h"
 #include "policy/policy_loss.h"
+#include "policy/policy_shed.h"
 
 /* What one explain knows beyond the trace: the client as a scoped drill
  * sees it, and what the loss view takes from it. */
@@ -299,6 +301,11 @@ static json_t *explain_policy(struct explain_ctx *x)
                                              x->ov.n_lost ? &x->ov : NULL);
             if (p->check >= 0)
                 admin_fleet_endpoint(x->a, ep, p->eps[i].key);
+            if (r->shed) {
+                double load, f = policy_shed_factor(r, &p->eps[i], &load);
+                json_object_set_new(ep, "load", load == load ? json_real(load) : json_null());
+                json_object_set_new(ep, "shed_factor", json_real(f));
+            }
             json_array_append_new(eps, ep);
         }
     for (uint16_t i = 0; i < t->result.n; i++)
@@ -316,7 +323,18 @@ static json_t *explain_policy(struct explain_ctx *x)
                                   t->policy.n_candidates, "spill_regions", t->result.n_spill,
                                   "chosen", chosen));
     json_object_set_new(j, "outcome", json_string(policy_outcome_name(t->result.outcome)));
-    json_object_set_new(j, "ttl", json_integer(r->ttl));
+    if (r->shed)
+        json_object_set_new(j, "shed_load",
+                            json_pack("{s:f, s:f}", "low", r->shed_low, "high", r->shed_high));
+    json_object_set_new(j, "ttl", json_integer(policy_answer_ttl(r, &t->result)));
+    if (r->health_ttl) {
+        int64_t left = t->result.change_at_ms ? t->result.change_at_ms - health_mono_ms() : 0;
+        json_object_set_new(
+            j, "ttl_health",
+            json_pack("{s:i, s:i, s:o}", "ttl_min", (int)r->ttl_min, "ttl_max", (int)r->ttl,
+                      "change_in_s",
+                      t->result.change_at_ms ? json_real((double)left / 1000.0) : json_null()));
+    }
     json_object_set_new(j, "ecs_scope", json_integer(t->result.ecs_scope));
     json_object_set_new(j, "drills", explain_drills(x));
     if (t->policy.geo.used)

@@ -34,6 +34,8 @@ enum admin_level { ADMIN_NONE = 0, ADMIN_READ, ADMIN_OPERATE };
 #define ADMIN_AUDIT_PATH_MAX 1024
 #define ADMIN_AUDIT_LINE_MAX (64 * 1024)
 #define ADMIN_AUDIT_PAGE_BYTES (512 * 1024)
+/* What an audit line shows of a check header's value (admin_audit_log.c). */
+#define ADMIN_AUDIT_REDACTED "(redacted: in request_sha256 only)"
 
 /* A unix listener: its path and the identity of the socket file bound. */
 struct admin_unix_sock {
@@ -131,8 +133,10 @@ void admin_audit_event(struct admin *a, json_t *fields);
 /* The checks admin_route makes (admin.c): the token's level (replies
  * 401/403 and returns false when too low), the POST body (replies 400). */
 bool admin_require(struct admin_req *r, enum admin_level need);
-/* Compares a token given with one configured, in constant time. */
-bool admin_token_eq(const char *given, const char *want);
+/* The token of the request's "Authorization: Bearer T" header (the scheme
+ * matched case-insensitively, RFC 9110 11.1), or NULL. Points into the
+ * request's headers. */
+const char *admin_bearer_token(struct admin_req *r);
 bool admin_parse_body(struct admin_req *r);
 /* /v1/verdicts[/ID] and /v1/alertmanager (admin_verdicts.c,
  * admin_alertmanager.c): true when the path was theirs (answered). */
@@ -159,6 +163,13 @@ void admin_handle_override_post(struct admin_req *r);
 const char *admin_req_role(const struct admin_req *r);
 /* admin_record_unsafe for each kind. */
 bool admin_override_unsafe(const struct serve_set *s, json_t *record, char *why, size_t len);
+/* The safety rule's 409 "unsafe" for what ("override", "verdict", ...),
+ * listing blocked (stolen), and its audit line. */
+void admin_refuse_unsafe(struct admin_req *r, json_t *blocked, const char *what);
+/* The served policy records (an array of {"record", "type"}; owned by the
+ * caller, empty when none) that a "down" verdict on target would leave
+ * with no serving region on the live set and state (admin_overrides.c). */
+json_t *admin_verdict_unserved(struct admin *a, const char *target);
 bool admin_drill_unsafe(const struct serve_set *s, json_t *record, char *why, size_t len);
 void admin_handle_override_delete(struct admin_req *r, const char *id);
 void admin_handle_reload(struct admin_req *r);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "dns/rrtype.h"
 #include "common/event_ring.h"
 #include "drill/drill.h"
 #include "guard/cookie.h"
@@ -51,9 +52,28 @@ static void metrics_guard(struct evbuffer *b, const struct serve_query_totals *t
                                 (unsigned long long)tot->rrl[c][a]);
 }
 
+/* DNS over TLS connections (src/net/tls.h), zeros included. */
+static void metrics_tls(struct evbuffer *b, const struct serve_query_totals *tot)
+{
+    static const char *const kinds[SERVE_TLS_KINDS] = {[SERVE_TLS_FULL] = "full",
+                                                       [SERVE_TLS_RESUMED] = "resumed",
+                                                       [SERVE_TLS_FAILED] = "failed",
+                                                       [SERVE_TLS_TIMEOUT] = "timeout"};
+    metrics_head(b, "gtmd_tls_connections_total", "counter", "DNS over TLS connections accepted.");
+    evbuffer_add_printf(b, "gtmd_tls_connections_total %llu\n",
+                        (unsigned long long)tot->tls[SERVE_TLS_ACCEPTED]);
+    metrics_head(b, "gtmd_tls_handshakes_total", "counter",
+                 "DNS over TLS handshakes by result: full, resumed (a session ticket or the "
+                 "session cache), failed (not TLS, nothing in common, cut short), timeout "
+                 "(unfinished at the TCP idle timeout).");
+    for (int k = SERVE_TLS_FULL; k < SERVE_TLS_KINDS; k++)
+        evbuffer_add_printf(b, "gtmd_tls_handshakes_total{result=\"%s\"} %llu\n", kinds[k],
+                            (unsigned long long)tot->tls[k]);
+}
+
 static void metrics_queries(struct evbuffer *b, struct serve *sv)
 {
-    static const char *const transports[SERVE_TRANSPORTS] = {"udp", "tcp"};
+    static const char *const transports[SERVE_TRANSPORTS] = {"udp", "tcp", "tls"};
     struct serve_query_totals tot;
     serve_sum_queries(sv, &tot);
     metrics_head(b, "gtmd_queries_total", "counter",
@@ -68,6 +88,7 @@ static void metrics_queries(struct evbuffer *b, struct serve *sv)
                         transports[t], sv->qtype_label(q), sv->rcode_label(rc), n);
             }
     metrics_guard(b, &tot);
+    metrics_tls(b, &tot);
 }
 
 static void metrics_records(struct evbuffer *b, struct serve *sv, const struct serve_set *s)
@@ -107,6 +128,24 @@ static void metrics_geo(struct evbuffer *b, struct serve *sv, const struct serve
         evbuffer_add_printf(b, "gtmd_geo_lookups_total{policy=\"%s\",outcome=\"%s\"} %llu\n",
                             policy_geo_kind_policy(k), policy_geo_kind_name(k),
                             (unsigned long long)n[k]);
+}
+
+/* Dynamic updates (doc/updates.md) by the rcode the updater answered
+ * (every rcode listed), and those that changed a zone. */
+static void metrics_updates(struct evbuffer *b, const struct admin_env *env)
+{
+    if (!env->updates)
+        return;
+    metrics_head(b, "gtmd_updates_total", "counter",
+                 "Dynamic updates (RFC 2136) the updater answered, by rcode.");
+    for (unsigned i = 0; i < ADMIN_UPDATE_RCODES; i++)
+        evbuffer_add_printf(b, "gtmd_updates_total{rcode=\"%s\"} %llu\n",
+                            dns_rcode_name((uint16_t)i),
+                            (unsigned long long)atomic_load(&env->updates[i]));
+    metrics_head(b, "gtmd_updates_changed_total", "counter",
+                 "Dynamic updates that changed a zone (a new serial).");
+    evbuffer_add_printf(b, "gtmd_updates_changed_total %llu\n",
+                        (unsigned long long)atomic_load(env->updates_changed));
 }
 
 /* The signatures of policy answers (zones signed at load): counted per
@@ -420,6 +459,7 @@ void admin_handle_metrics(struct admin_req *r)
                         (unsigned long long)atomic_load(a->env.reloads_ok));
     evbuffer_add_printf(b, "gtmd_reloads_total{result=\"failed\"} %llu\n",
                         (unsigned long long)atomic_load(a->env.reloads_failed));
+    metrics_updates(b, &a->env);
     metrics_head(b, "gtmd_config_generation", "gauge", "Generation of the live configuration.");
     evbuffer_add_printf(b, "gtmd_config_generation %llu\n", gen);
     metrics_head(b, "gtmd_uptime_seconds", "gauge", "Seconds since gtmd started.");

@@ -173,8 +173,7 @@ static void ovr_mark_share(json_t *changes, uint16_t share)
         json_object_set_new(c, "moved_percent", json_real(share / 100.0));
 }
 
-/* The 409 of the safety rule (and its audit line). Steals blocked. */
-static void ovr_refuse_unsafe(struct admin_req *r, json_t *blocked, const char *what)
+void admin_refuse_unsafe(struct admin_req *r, json_t *blocked, const char *what)
 {
     char msg[200];
     snprintf(msg, sizeof(msg),
@@ -353,7 +352,7 @@ static void ovr_post_once(struct admin_req *r, const struct admin_override_req *
     }
     if (json_array_size(blocked) > 0 && !req->force) {
         json_decref(changes);
-        ovr_refuse_unsafe(r, blocked, "override");
+        admin_refuse_unsafe(r, blocked, "override");
         return;
     }
     json_decref(blocked);
@@ -363,6 +362,21 @@ static void ovr_post_once(struct admin_req *r, const struct admin_override_req *
 const char *admin_req_role(const struct admin_req *r)
 {
     return strcmp(r->token_name, "none") == 0 ? "socket" : r->token_name;
+}
+
+json_t *admin_verdict_unserved(struct admin *a, const char *target)
+{
+    json_t *blocked = json_array();
+    const struct serve_set *s = serve_enter(a->reader);
+    const struct health_slot *slot = ovr_target_slot(s->gslb, target);
+    if (slot) {
+        /* The verdict's layer, not an override's: an operator's "up"
+         * override on the target still outranks it in the what-if. */
+        struct policy_overlay ov = {.state = HEALTH_UNKNOWN, .ext_down = slot};
+        json_decref(ovr_changes(s, &ov, blocked));
+    }
+    serve_leave(a->reader);
+    return blocked;
 }
 
 bool admin_override_unsafe(const struct serve_set *s, json_t *record, char *why, size_t len)
@@ -483,7 +497,7 @@ void admin_handle_override_delete(struct admin_req *r, const char *id)
     }
     serve_leave(a->reader);
     if (json_array_size(blocked) > 0 && !force) {
-        ovr_refuse_unsafe(r, blocked, "deletion");
+        admin_refuse_unsafe(r, blocked, "deletion");
         return;
     }
     json_decref(blocked);

@@ -13,6 +13,7 @@
 #include "policy/policy_ramp.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
+#include "dnstap/dnstap.h"
 #include "webhook/webhook.h"
 
 #ifndef GTM_VERSION
@@ -23,15 +24,17 @@ static json_t *status_server(struct admin *a, const struct serve_set *s)
 {
     struct serve_query_totals t;
     serve_sum_queries(a->env.serve, &t);
-    json_int_t udp = (json_int_t)t.messages[0], tcp = (json_int_t)t.messages[1];
+    json_int_t udp = (json_int_t)t.messages[SERVE_UDP], tcp = (json_int_t)t.messages[SERVE_TCP];
+    json_int_t tls = (json_int_t)t.messages[SERVE_TLS];
     size_t drills[DRILL_MODES] = {0, 0, 0};
     if (a->env.drills)
         drill_core_count_active(a->env.drills, drills);
-    return json_pack("{s:s, s:f, s:I, s:i, s:{s:I, s:I}, s:I, s:I}", "version", GTM_VERSION,
+    return json_pack("{s:s, s:f, s:I, s:i, s:{s:I, s:I, s:I}, s:I, s:I}", "version", GTM_VERSION,
                      "uptime_s", health_now() - a->env.started, "config_generation",
                      (json_int_t)s->generation, "workers", (int)a->env.workers, "queries", "udp",
-                     udp, "tcp", tcp, "active_overrides", (json_int_t)override_count(a->env.health),
-                     "active_drills", (json_int_t)(drills[0] + drills[1] + drills[2]));
+                     udp, "tcp", tcp, "tls", tls, "active_overrides",
+                     (json_int_t)override_count(a->env.health), "active_drills",
+                     (json_int_t)(drills[0] + drills[1] + drills[2]));
 }
 
 static json_t *status_zones(const struct snapshot *s)
@@ -175,8 +178,13 @@ static json_t *status_geo(const struct policy_geo *pg)
         admin_view_location(j, &db->locs[s->loc]);
         json_array_append_new(samples, j);
     }
-    return json_pack("{s:s, s:s, s:I, s:o}", "database", db->path, "type", db->type ? db->type : "",
-                     "networks", (json_int_t)db->stats.networks, "samples", samples);
+    json_t *asn = db->asn_path ? json_pack("{s:s, s:s, s:I}", "database", db->asn_path, "type",
+                                           db->asn_type ? db->asn_type : "", "networks",
+                                           (json_int_t)db->asn_networks)
+                               : json_null();
+    return json_pack("{s:s, s:s, s:I, s:o, s:o}", "database", db->path, "type",
+                     db->type ? db->type : "", "networks", (json_int_t)db->stats.networks,
+                     "samples", samples, "asn", asn);
 }
 
 void admin_handle_status(struct admin_req *r)
@@ -200,6 +208,7 @@ void admin_handle_status(struct admin_req *r)
                                               : json_null());
     json_object_set_new(body, "fleet", admin_fleet_status(a));
     json_object_set_new(body, "notify", webhook_status_json(a->env.webhooks));
+    json_object_set_new(body, "dnstap", dnstap_status_json(a->env.dnstap));
     admin_reply_json(r, 200, body);
 }
 

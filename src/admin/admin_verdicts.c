@@ -7,6 +7,13 @@
  * as overrides do); the target must exist in the live configuration, so
  * that a typo in a script does not go unnoticed. Every change is audited
  * and answered once the state file holds it (admin_defer.c).
+ *
+ * The safety rule (doc/security.md): a "down" verdict that would leave a
+ * served policy record with no serving region, on the live set and state
+ * (earlier verdicts included), is refused with 409 "unsafe", as an
+ * override is, unless the body says "force": true. Only the operate token
+ * (or the unix socket) reaches this path; the Alertmanager token's
+ * verdicts (admin_alertmanager.c) can never be forced.
  */
 #include <event2/http.h>
 #include <math.h>
@@ -14,6 +21,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "common/log.h"
 #include "health/override.h"
 #include "health/verdict.h"
 #include "policy/policy.h"
@@ -73,11 +81,14 @@ struct verdict_req {
     char target[OVERRIDE_MAX_TARGET + 16];
     enum health_state state;
     double expires_in;
+    double load; /* NAN: none */
+    bool force;
 };
 
 static int verdict_parse(json_t *b, struct verdict_req *v, char *msg, size_t len)
 {
-    static const char *const keys[] = {"source", "target", "state", "reason", "expires_in", NULL};
+    static const char *const keys[] = {"source",     "target", "state", "reason",
+                                       "expires_in", "force",  "load",  NULL};
     const char *bad = jsoncfg_unknown_key(b, keys);
     if (bad) {
         snprintf(msg, len, "unknown key \"%s\"", bad);
@@ -89,7 +100,10 @@ static int verdict_parse(json_t *b, struct verdict_req *v, char *msg, size_t len
     const char *state = json_string_value(json_object_get(b, "state"));
     json_t *reason = json_object_get(b, "reason");
     json_t *ex = json_object_get(b, "expires_in");
+    json_t *force = json_object_get(b, "force");
+    json_t *load = json_object_get(b, "load");
     v->reason = reason ? json_string_value(reason) : "";
+    v->force = json_is_true(force);
     if (why)
         snprintf(msg, len, "%s", why);
     else if (!t)
@@ -104,9 +118,14 @@ static int verdict_parse(json_t *b, struct verdict_req *v, char *msg, size_t len
         snprintf(msg, len, "%s", verdict_check_expires(-1));
     else if (!v->reason || verdict_check_reason(v->reason))
         snprintf(msg, len, "%s", verdict_check_reason(v->reason));
+    else if (force && !json_is_boolean(force))
+        snprintf(msg, len, "\"force\" must be true or false");
+    else if (load && verdict_check_load(load, v->target))
+        snprintf(msg, len, "%s", verdict_check_load(load, v->target));
     else {
         v->state = strcmp(state, "up") == 0 ? HEALTH_UP : HEALTH_DOWN;
         v->expires_in = json_number_value(ex);
+        v->load = load ? json_number_value(load) : NAN;
         return 0;
     }
     return 400;
@@ -126,8 +145,22 @@ static void verdict_post(struct admin_req *r)
         admin_audit(r, st, NULL);
         return;
     }
+    if (v.state == HEALTH_DOWN) {
+        json_t *blocked = admin_verdict_unserved(r->a, v.target);
+        if (json_array_size(blocked) > 0 && !v.force) {
+            log_info("event=verdict_refused reason=unsafe source=\"%s\" target=\"%s\" "
+                     "records=%zu token=%s",
+                     v.source, v.target, json_array_size(blocked), r->token_name);
+            admin_refuse_unsafe(r, blocked, "verdict");
+            return;
+        }
+        if (json_array_size(blocked) > 0)
+            log_info("event=verdict_forced source=\"%s\" target=\"%s\" records=%zu token=%s",
+                     v.source, v.target, json_array_size(blocked), r->token_name);
+        json_decref(blocked);
+    }
     enum verdict_put_result res = verdict_put(r->a->env.health, v.source, v.target, v.state,
-                                              v.reason, r->token_name, v.expires_in, id);
+                                              v.reason, r->token_name, v.expires_in, v.load, id);
     if (res == VERDICT_FULL) {
         admin_reply_error(r, 429, "too_many_verdicts",
                           "the server holds max_verdicts (%zu) verdicts already",

@@ -162,6 +162,9 @@ json_t *admin_view_endpoint(struct health_core *hc, struct drill_core *drills, c
         json_object_set_new(j, "since", json_real(e->slot->since));
         json_object_set_new(j, "last_result", json_string(e->slot->reason));
         json_object_set_new(j, "last_latency_ms", json_real(e->slot->last_latency_us / 1000.0));
+        double load = health_slot_load(e->slot);
+        if (load == load) /* a check's "load" or a verdict's: load shedding */
+            json_object_set_new(j, "load", json_real(load));
         json_object_set_new(j, "probes", json_integer((json_int_t)e->slot->probes));
         json_object_set_new(j, "failures", json_integer((json_int_t)e->slot->failures));
         pthread_mutex_unlock(&hc->lock);
@@ -254,4 +257,6 @@ void admin_view_location(json_t *j, const struct geo_location *l)
         json_object_set_new(j, "latitude", json_real(l->lat));
         json_object_set_new(j, "longitude", json_real(l->lon));
     }
+    if (l->flags & GEO_HAS_ASN)
+        json_object_set_new(j, "asn", json_integer(l->asn));
 }

@@ -16,8 +16,10 @@
 #include "dns/name.h"
 #include "dns/packet.h"
 #include "dns/tsig.h"
+#include "dns/tsig_replay.h"
 #include "policy/policy_loss.h"
 #include "xfr/xfr_in.h"
+#include "zone/zone_update_params.h"
 
 /* One query's state on the worker's stack. */
 struct query_ctx {
@@ -37,6 +39,7 @@ struct query_ctx {
     struct tsig_ctx tsig;
     size_t sign_cap;
     bool tsig_checked; /* the request had a TSIG, and query_tsig looked at it */
+    bool error_aa;     /* an error reply with AA (a refused NOTIFY, as NSD answers) */
 };
 
 static size_t query_reply_size(const struct dns_query *q, const struct serve_limits *lim, bool tcp)
@@ -71,7 +74,8 @@ static uint64_t query_wall(const struct query_ctx *c)
  * Knot say. IXFR over UDP (RFC 1995 §2) for our apex: REFUSED, as NSD and
  * Knot answer (a secondary then asks over TCP). Over TCP, for our apex:
  * REFUSED unless the client is in the zone's "transfer" allow list; NOTAUTH unless the request is
- * signed with the zone's key when it has one; else the transfer begins in the caller's struct
+ * signed with the zone's key when it has one, and NOTAUTH with BADTIME for a signed request whose
+ * MAC was seen before within its window (a replay); else the transfer begins in the caller's struct
  * answer_xfr (no reply is encoded here: -2). An IXFR gets the differences from the zone's journal
  * when it has them, else the whole zone (RFC 1995 §4).
  */
@@ -92,6 +96,13 @@ static int query_transfer(struct query_ctx *c)
         return DNS_RCODE_REFUSED;
     if (z->xfr_key && c->tsig.key != z->xfr_key)
         return DNS_RCODE_NOTAUTH;
+    /* A signed request seen before within its window is a replay: BADTIME,
+     * signed (tsig_replay.h says why transfers only). */
+    if (c->tsig.key &&
+        tsig_replay_seen(c->s->tsig_replay, &c->tsig, query_wall(c), c->tsig.window)) {
+        c->tsig.error = TSIG_BADTIME;
+        return DNS_RCODE_NOTAUTH;
+    }
     answer_xfr_begin(c->client->xfr, c->s, z, q, c->client->addr, &c->tsig);
     uint32_t serial;
     if (q->qtype == DNS_TYPE_IXFR && answer_xfr_client_serial(c->in, c->inlen, q, &serial))
@@ -121,6 +132,8 @@ static size_t query_reply(struct query_ctx *c, uint16_t rcode, const struct answ
         return answer_encode_tsig_error(c->q, c->in, c->inlen, c->tsig.error, &c->ep, c->out);
     size_t n = plan ? answer_encode(c->q, plan, &c->ep, c->out)
                     : answer_encode_error(c->q, rcode, &c->ep, c->out);
+    if (!plan && c->error_aa && n >= DNS_HEADER_SIZE)
+        dns_put16(c->out + 2, (uint16_t)(dns_get16(c->out + 2) | DNS_FLAG_AA));
     if (c->tsig.key)
         n = tsig_sign(&c->tsig, c->out, n, c->sign_cap, true, query_wall(c), c->tsig.error);
     return n;
@@ -183,14 +196,56 @@ static void query_lookup(struct query_ctx *c, struct answer_plan *plan)
 
 /* A NOTIFY (RFC 1996): for a SOA of a zone we are a secondary of, from
  * one of its primaries, NOERROR (its refresh starts at once); else what
- * the secondary thread says (REFUSED, NOTAUTH), as NSD does. */
+ * the secondary thread says (REFUSED, NOTAUTH), as NSD does. REFUSED
+ * carries AA, as NSD's does: the refusal is ours to make (we are
+ * authoritative for what we are a secondary of), and a primary logs it as
+ * such rather than as a lame server's. */
 static size_t query_notify(struct query_ctx *c)
 {
     const struct dns_query *q = c->q;
     int rc = DNS_RCODE_REFUSED;
     if (q->qtype == DNS_TYPE_SOA && c->s->xfr_in)
         rc = xfr_in_notify(c->s->xfr_in, q->qname.wire, q->qname.len, c->client->addr, c->tsig.key);
+    c->error_aa = rc == DNS_RCODE_REFUSED;
     return query_reply(c, (uint16_t)rc, NULL);
+}
+
+/* An UPDATE (RFC 2136 §3.1): the zone section names the apex of a zone
+ * we are the primary of (else NOTAUTH; a secondary zone too, as NSD and
+ * Knot without forwarding say), the request is signed with a key that has
+ * rules for that zone (else REFUSED), and there is an updater to take it
+ * (else REFUSED). Then it is handed on: no reply here (0). */
+static size_t query_update(struct query_ctx *c)
+{
+    const struct dns_query *q = c->q;
+    if (q->qtype != DNS_TYPE_SOA)
+        return query_reply(c, DNS_RCODE_FORMERR, NULL);
+    const struct zone *z =
+        q->qclass == DNS_CLASS_IN ? snapshot_find_zone(c->s->zones, &q->qname, q->qtype) : NULL;
+    if (!z || !dns_name_equal(z->origin, z->origin_len, q->qname.wire, q->qname.len) ||
+        z->secondary)
+        return query_reply(c, DNS_RCODE_NOTAUTH, NULL);
+    if (!c->client->update || !c->tsig.key ||
+        !zone_update_allowed(z->update, c->tsig.key, NULL, 0, 0))
+        return query_reply(c, DNS_RCODE_REFUSED, NULL);
+    c->client->update->start = true;
+    c->client->update->tsig = c->tsig;
+    return 0;
+}
+
+size_t query_update_reply(const uint8_t *in, size_t inlen, uint16_t rcode, struct tsig_ctx *tsig,
+                          uint64_t now, uint8_t *out, size_t cap)
+{
+    struct dns_query q;
+    if (dns_query_parse(in, inlen, &q) != DNS_PARSE_OK || DNS_OPCODE(q.flags) != DNS_OPCODE_UPDATE)
+        return 0;
+    struct encode_params ep = {.max_size = cap, .edns_advertise = 1232};
+    if (tsig->key)
+        ep.max_size -= tsig_record_len(tsig);
+    size_t n = answer_encode_error(&q, rcode, &ep, out);
+    if (tsig->key)
+        n = tsig_sign(tsig, out, n, cap, true, now, TSIG_OK);
+    return n;
 }
 
 /* Decides and encodes the parsed query r (c->rcode gets the reply's rcode). */
@@ -221,6 +276,8 @@ static size_t query_run(struct query_ctx *c, enum dns_parse_result r)
         return query_reply(c, (uint16_t)bad_sig, NULL);
     if (DNS_OPCODE(q->flags) == DNS_OPCODE_NOTIFY)
         return query_notify(c);
+    if (DNS_OPCODE(q->flags) == DNS_OPCODE_UPDATE)
+        return query_update(c);
     if (q->qclass == DNS_CLASS_CH) {
         if (answer_identity(c->s, q, &plan))
             return query_reply(c, DNS_RCODE_NOERROR, &plan);

@@ -15,6 +15,7 @@
 
 #include "answer/lookup.h"
 #include "dns/packet.h"
+#include "dns/tsig.h"
 #include "serve/serve.h"
 
 /* Who asks: feeds hashed selection, geo policies and scoped drills. */
@@ -22,6 +23,14 @@ struct answer_trace;
 struct answer_xfr;
 struct rrl_thread;
 struct policy_loss;
+
+/* An RFC 2136 UPDATE the query path accepted for a zone that takes
+ * updates from the request's key (query.c, query_update): the caller hands
+ * the message to the updater, which replies later; no reply is encoded. */
+struct query_update {
+    bool start;           /* out: an update to hand on */
+    struct tsig_ctx tsig; /* out: the verified request's TSIG state */
+};
 
 struct query_client {
     const struct sockaddr_storage *addr; /* may be NULL */
@@ -39,6 +48,9 @@ struct query_client {
     /* A TCP connection's transfer state (xfr_out.h): an allowed AXFR or
      * IXFR starts there instead of a reply. NULL on UDP. */
     struct answer_xfr *xfr;
+    /* Where an accepted UPDATE is handed on (start set, no reply); NULL:
+     * every UPDATE is refused (the AF_XDP path, explain). */
+    struct query_update *update;
     /* The largest UDP reply the caller's path can carry (the AF_XDP path:
      * the interface MTU less the IP and UDP headers; at least 512), below
      * the EDNS size; 0 = no limit beyond edns_udp_max (the socket path,
@@ -56,6 +68,16 @@ struct query_client {
  */
 size_t query_answer(const struct serve_set *s, struct query_client *client, const uint8_t *in,
                     size_t inlen, uint8_t *out, bool tcp);
+
+/*
+ * The reply to the UPDATE in[0..inlen) with rcode: the header and zone
+ * section echoed (and OPT when the request had one), signed with tsig
+ * when it has a key (the request's MAC in it; now: seconds since the
+ * epoch). out holds cap octets (at least 512). Returns the length, 0 when
+ * in is not a message query_update accepted.
+ */
+size_t query_update_reply(const uint8_t *in, size_t inlen, uint16_t rcode, struct tsig_ctx *tsig,
+                          uint64_t now, uint8_t *out, size_t cap);
 
 /* A query parsed ahead of its answer (UDP parses a whole batch first, to
  * prefetch). Owned by the caller; query_answer_parsed may change it (an

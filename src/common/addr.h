@@ -24,6 +24,10 @@ enum addr_port {
  * form asked for (the port, when required, is 1..65535). */
 int addr_parse(const char *s, enum addr_port port, struct sockaddr_storage *ss, socklen_t *len);
 
+/* Whether a and b are the same IPv4 or IPv6 address and port (other
+ * families: never). */
+bool addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
 /* True for 127.0.0.0/8 and ::1. */
 bool addr_is_loopback(const struct sockaddr_storage *ss);
 

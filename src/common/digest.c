@@ -3,8 +3,10 @@
  */
 #include "common/digest.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <string.h>
 
 void digest_sha256_hex(const void *data, size_t len, char out[DIGEST_SHA256_HEX])
 {
@@ -15,4 +17,18 @@ void digest_sha256_hex(const void *data, size_t len, char out[DIGEST_SHA256_HEX]
         return;
     for (unsigned i = 0; i < n; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+bool digest_secret_eq(const char *given, const char *want)
+{
+    if (!given || !want)
+        return false;
+    unsigned char g[EVP_MAX_MD_SIZE], w[EVP_MAX_MD_SIZE];
+    unsigned int gn = 0, wn = 0;
+    /* Both digests are always computed, whatever the first one gave. */
+    int ok1 = EVP_Digest(given, strlen(given), g, &gn, EVP_sha256(), NULL);
+    int ok2 = EVP_Digest(want, strlen(want), w, &wn, EVP_sha256(), NULL);
+    if (ok1 != 1 || ok2 != 1 || gn != 32 || wn != 32)
+        return false;
+    return CRYPTO_memcmp(g, w, 32) == 0;
 }

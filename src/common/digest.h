@@ -8,11 +8,18 @@
 #ifndef GTM_COMMON_DIGEST_H
 #define GTM_COMMON_DIGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define DIGEST_SHA256_HEX 65 /* 64 hex digits and the NUL */
 
 /* SHA-256 of len bytes at data into out; "" when OpenSSL fails. */
 void digest_sha256_hex(const void *data, size_t len, char out[DIGEST_SHA256_HEX]);
+
+/* Whether two secrets (a presented token and a configured one) are equal,
+ * in time that depends on neither their contents nor their lengths: both
+ * are hashed (SHA-256) and the digests compared with CRYPTO_memcmp, so a
+ * length mismatch does not return early. NULL never equals anything. */
+bool digest_secret_eq(const char *given, const char *want);
 
 #endif

@@ -15,40 +15,58 @@
  * policy given with --policy, "all" by default; its TTL the endpoint's).
  * So clusters that each run ExternalDNS with their own set identifier feed
  * one gtmd record with a region per cluster, which gtmd's health checks
- * and policies then choose between. Only records on such pools are
- * listed and changed; everything else in gtmd's configuration is left
- * alone. One batch of ExternalDNS changes is one configuration version
- * (POST /v1/config/changes).
+ * and policies then choose between. One batch of ExternalDNS changes is
+ * one configuration version (POST /v1/config/changes).
+ *
+ * Ownership: only records on such pools are listed and changed. A change
+ * that names a record gtmd has on another pool (a hand-made record), or a
+ * pool "externaldns-NAME" another record uses, is refused for that name:
+ * the rest of the batch is applied, the refusal is logged and answered
+ * 500 (ExternalDNS logs it and plans again on its next run; a 4xx would
+ * be a hard error, which stops ExternalDNS).
+ *
+ * Who may ask (ctl_externaldns_guard.h): the listener is on loopback
+ * unless --allow-remote; with --secret-file every request must carry the
+ * secret (the X-Gtmd-Webhook-Secret header, or the first path segment of
+ * the URL, which is what stock ExternalDNS can send); the webhook
+ * protocol's version 1 only (406, 415).
  *
  * Threads: one (the libevent loop); gtmd is asked with blocking calls.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
 
 #include "ctl/ctl.h"
+#include "ctl/ctl_externaldns_guard.h"
 
-#define EDNS_MEDIA "application/external.dns.webhook+json;version=1"
 #define EDNS_POOL "externaldns-"
 #define EDNS_MAX_DOMAINS 32
+#define EDNS_SECRET_HEADER "X-Gtmd-Webhook-Secret"
 
 struct edns {
     struct ctl *c;
     const char *domains[EDNS_MAX_DOMAINS]; /* without the final dot */
     size_t n_domains;
     const char *policy;
+    char *secret; /* owned; NULL: none */
 };
 
 void ctl_externaldns_usage(FILE *f)
 {
-    fprintf(
-        f,
-        "ExternalDNS webhook provider (doc/automation.md):\n"
-        "  externaldns --listen HOST:PORT --domain D [--domain D2 ...] [--policy all|weighted]\n");
+    fprintf(f, "ExternalDNS webhook provider (doc/automation.md):\n"
+               "  externaldns [--listen HOST:PORT] --domain D [--domain D2 ...]\n"
+               "              [--policy all|weighted] [--secret-file FILE] [--allow-remote]\n"
+               "              (--listen: 127.0.0.1:8888 by default; loopback only unless\n"
+               "              --allow-remote)\n");
 }
 
 static void edns_reply(struct evhttp_request *req, int status, json_t *body)
@@ -63,6 +81,19 @@ static void edns_reply(struct evhttp_request *req, int status, json_t *body)
     }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Vary", "Content-Type");
     evhttp_send_reply(req, status, status < 300 ? "OK" : "Error", b);
+    evbuffer_free(b);
+}
+
+/* A plain-text error (406, 415, 401, the names refused), for ExternalDNS's
+ * log and whoever reads it. */
+static void edns_reply_text(struct evhttp_request *req, int status, const char *msg)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "%s\n", msg);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+    evhttp_add_header(h, "Vary", "Content-Type");
+    evhttp_send_reply(req, status, "Error", b);
     evbuffer_free(b);
 }
 
@@ -111,6 +142,9 @@ static json_t *edns_records(struct edns *e, json_t *res)
         char key[300];
         snprintf(key, sizeof(key), "%s.", dns_name);
         json_t *rec = json_object_get(json_object_get(res, "records"), key);
+        const char *rpool = json_string_value(json_object_get(rec, "pool"));
+        if (!rpool || strcmp(rpool, pname) != 0)
+            continue; /* the name is a record of another pool: not ours */
         json_t *ttl = json_object_get(rec, "ttl");
         json_t *groups = json_object(); /* "region\ntype" -> endpoint */
         size_t i;
@@ -145,18 +179,53 @@ static json_t *edns_records(struct edns *e, json_t *res)
     return out;
 }
 
-/* The fields of one ExternalDNS endpoint; false when it is not one gtmd
- * takes (another type, outside the domains). */
-static bool edns_endpoint(const struct edns *e, json_t *ep, const char **name, const char **type,
+/* The fields of one ExternalDNS endpoint, its name in lower case in
+ * name (EDNS_NAME_MAX octets: "App.example.com" and "app.example.com" are
+ * one name, and one pool); false when it is not one gtmd takes (another
+ * type, outside the domains, too long). */
+#define EDNS_NAME_MAX 256
+static bool edns_endpoint(const struct edns *e, json_t *ep, char *name, const char **type,
                           const char **region)
 {
-    *name = json_string_value(json_object_get(ep, "dnsName"));
+    const char *n = json_string_value(json_object_get(ep, "dnsName"));
     *type = json_string_value(json_object_get(ep, "recordType"));
     const char *set = json_string_value(json_object_get(ep, "setIdentifier"));
     *region = set && *set ? set : "default";
-    return *name && *type &&
+    if (!n || strlen(n) >= EDNS_NAME_MAX)
+        return false;
+    for (size_t i = 0; (name[i] = (char)tolower((unsigned char)n[i])) != '\0'; i++)
+        ;
+    return *type &&
            (strcmp(*type, "A") == 0 || strcmp(*type, "AAAA") == 0 || strcmp(*type, "CNAME") == 0) &&
-           edns_in_domains(e, *name);
+           edns_in_domains(e, name);
+}
+
+/* Whether name (lower case, no final dot) is not ExternalDNS's to change:
+ * gtmd has a record of that name on another pool than "externaldns-NAME"
+ * (a hand-made record: never taken over), or another record uses that
+ * pool. why says which. */
+static bool edns_foreign(json_t *res, const char *name, char *why, size_t len)
+{
+    char rec[EDNS_NAME_MAX + 2], pool[EDNS_NAME_MAX + 16];
+    snprintf(rec, sizeof(rec), "%s.", name);
+    snprintf(pool, sizeof(pool), EDNS_POOL "%s", name);
+    const char *k;
+    json_t *r;
+    json_object_foreach(json_object_get(res, "records"), k, r)
+    {
+        const char *p = json_string_value(json_object_get(r, "pool"));
+        bool same_name = strcasecmp(k, rec) == 0;
+        if (same_name && (!p || strcmp(p, pool) != 0)) {
+            snprintf(why, len, "%s is a record of pool %s, not of %s: not ExternalDNS's", k,
+                     p ? p : "(none)", pool);
+            return true;
+        }
+        if (!same_name && p && strcmp(p, pool) == 0) {
+            snprintf(why, len, "pool %s is used by the record %s too: not ExternalDNS's", pool, k);
+            return true;
+        }
+    }
+    return false;
 }
 
 /* changes[KEY] of the body in any letter case ("Create", "create"). */
@@ -184,17 +253,24 @@ static json_t *edns_pool_eps(json_t *res, json_t *work, const char *name)
     return eps;
 }
 
-/* Removes (add false) or adds the targets of each endpoint of list. */
+/* Removes (add false) or adds the targets of each endpoint of list; a
+ * name that is not ExternalDNS's (edns_foreign) goes to refused (name ->
+ * why) instead. */
 static void edns_edit(struct edns *e, json_t *res, json_t *work, json_t *ttls, json_t *regions,
-                      json_t *list, bool add)
+                      json_t *refused, json_t *list, bool add)
 {
     size_t i;
     json_t *ep;
     json_array_foreach(list, i, ep)
     {
-        const char *name, *type, *region;
-        if (!edns_endpoint(e, ep, &name, &type, &region))
+        char name[EDNS_NAME_MAX], why[2 * EDNS_NAME_MAX + 100];
+        const char *type, *region;
+        if (!edns_endpoint(e, ep, name, &type, &region) || json_object_get(refused, name))
             continue;
+        if (edns_foreign(res, name, why, sizeof(why))) {
+            json_object_set_new(refused, name, json_string(why));
+            continue;
+        }
         json_t *eps = edns_pool_eps(res, work, name);
         if (!add) {
             for (size_t k = json_array_size(eps); k-- > 0;) {
@@ -287,23 +363,39 @@ static json_t *edns_changes(struct edns *e, json_t *res, json_t *work, json_t *t
     return ch;
 }
 
+/* Logs each refused name and says them in msg. */
+static void edns_refused(json_t *refused, char *msg, size_t len)
+{
+    const char *k;
+    json_t *v;
+    size_t at = (size_t)snprintf(msg, len, "refused, not applied:");
+    json_object_foreach(refused, k, v)
+    {
+        fprintf(stderr, "gtmctl: externaldns: refused %s: %s\n", k, json_string_value(v));
+        if (at < len)
+            at += (size_t)snprintf(msg + at, len - at, " %s (%s);", k, json_string_value(v));
+    }
+}
+
 /* POST /records: one batch of ExternalDNS's changes as one version of
  * gtmd's configuration; the HTTP status for ExternalDNS (204, or 500 and
- * it tries again). */
-static int ctl_externaldns_apply(struct edns *e, json_t *body)
+ * it tries again: gtmd refused the batch, or some names were not
+ * ExternalDNS's, said in msg, while the others were applied). */
+static int ctl_externaldns_apply(struct edns *e, json_t *body, char *msg, size_t len)
 {
     int rc;
     json_t *cfg = ctl_call(e->c, "GET", "/v1/config", NULL, &rc);
+    snprintf(msg, len, "gtmd did not take the change (see gtmctl's log)");
     if (!cfg || rc != 0) {
         json_decref(cfg);
         return 500;
     }
     json_t *res = json_object_get(cfg, "resources");
     json_t *work = json_object(), *ttls = json_object(), *regions = json_object();
-    edns_edit(e, res, work, ttls, regions, edns_list(body, "Delete"), false);
-    edns_edit(e, res, work, ttls, regions, edns_list(body, "UpdateOld"), false);
-    edns_edit(e, res, work, ttls, regions, edns_list(body, "UpdateNew"), true);
-    edns_edit(e, res, work, ttls, regions, edns_list(body, "Create"), true);
+    json_t *refused = json_object();
+    static const char *const lists[4] = {"Delete", "UpdateOld", "UpdateNew", "Create"};
+    for (int i = 0; i < 4; i++)
+        edns_edit(e, res, work, ttls, regions, refused, edns_list(body, lists[i]), i >= 2);
     json_t *ch = edns_changes(e, res, work, ttls, regions);
     int st = 204;
     if (json_array_size(ch)) {
@@ -313,49 +405,138 @@ static int ctl_externaldns_apply(struct edns *e, json_t *body)
         json_decref(j);
         json_decref(req);
     }
+    if (st == 204 && json_object_size(refused)) {
+        edns_refused(refused, msg, len);
+        st = 500;
+    }
     json_decref(ch);
     json_decref(work);
     json_decref(ttls);
     json_decref(regions);
+    json_decref(refused);
     json_decref(cfg);
     return st;
+}
+
+/* The request's header name, or NULL. */
+static const char *edns_header(struct evhttp_request *req, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+/* Whether the request has at most one Content-Length and one
+ * Transfer-Encoding header (RFC 9112 6.3; libevent reads by the first, a
+ * proxy in front may use another), as gtmd's admin API checks. */
+static bool edns_framing_ok(struct evhttp_request *req)
+{
+    unsigned cl = 0, te = 0;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
+    {
+        cl += strcasecmp(kv->key, "Content-Length") == 0;
+        te += strcasecmp(kv->key, "Transfer-Encoding") == 0;
+    }
+    return cl <= 1 && te <= 1;
+}
+
+/* The route of the request once its secret is checked: the URI, or what
+ * follows a first path segment that is the secret (stock ExternalDNS can
+ * send no header: --webhook-provider-url=http://HOST:PORT/SECRET); NULL
+ * when a secret is configured and neither the header nor the path has
+ * it. */
+static const char *edns_route(const struct edns *e, struct evhttp_request *req)
+{
+    const char *uri = evhttp_request_get_uri(req);
+    if (!e->secret || edns_guard_secret_eq(edns_header(req, EDNS_SECRET_HEADER), e->secret))
+        return uri;
+    char seg[EDNS_SECRET_MAX + 1];
+    size_t n = uri[0] == '/' ? strcspn(uri + 1, "/?") : 0;
+    if (n == 0 || n > EDNS_SECRET_MAX)
+        return NULL;
+    memcpy(seg, uri + 1, n);
+    seg[n] = '\0';
+    if (!edns_guard_secret_eq(seg, e->secret))
+        return NULL;
+    return uri[1 + n] ? uri + 1 + n : "/";
+}
+
+/* 406 unless the Accept header allows version 1; 415 unless a body is
+ * version 1 (ctl_externaldns_guard.h). False once answered. */
+static bool edns_negotiated(struct evhttp_request *req, bool has_body, bool has_reply)
+{
+    if (has_body && !edns_guard_content_type(edns_header(req, "Content-Type"))) {
+        edns_reply_text(req, 415,
+                        "the body must be Content-Type: " EDNS_MEDIA
+                        " (this provider speaks version 1 only)");
+        return false;
+    }
+    if (has_reply && !edns_guard_accepts(edns_header(req, "Accept"))) {
+        edns_reply_text(req, 406, "this provider answers " EDNS_MEDIA " only");
+        return false;
+    }
+    return true;
+}
+
+static void edns_adjust(struct edns *e, struct evhttp_request *req)
+{
+    json_t *in = edns_body(req), *out = json_array(), *ep;
+    size_t i;
+    char n[EDNS_NAME_MAX];
+    const char *t, *r;
+    json_array_foreach(in, i, ep) if (edns_endpoint(e, ep, n, &t, &r)) json_array_append(out, ep);
+    json_decref(in);
+    edns_reply(req, 200, out);
 }
 
 static void edns_on_request(struct evhttp_request *req, void *arg)
 {
     struct edns *e = arg;
-    const char *uri = evhttp_request_get_uri(req);
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    bool get = m == EVHTTP_REQ_GET, post = m == EVHTTP_REQ_POST;
+    /* The liveness probe says nothing and the kubelet sends no secret. */
+    bool health = get && strcmp(evhttp_request_get_uri(req), "/healthz") == 0;
+    const char *uri = health ? "/healthz" : edns_route(e, req);
     int rc;
-    if (m == EVHTTP_REQ_GET && strcmp(uri, "/healthz") == 0) {
+    if (!edns_framing_ok(req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        edns_reply_text(req, 400, "more than one Content-Length or Transfer-Encoding header");
+    } else if (!uri) {
+        fprintf(stderr, "gtmctl: externaldns: refused a request without the secret\n");
+        edns_reply_text(req, 401, "the webhook's secret is required (" EDNS_SECRET_HEADER ")");
+    } else if (get && strcmp(uri, "/healthz") == 0) {
         edns_reply(req, 200, NULL);
-    } else if (m == EVHTTP_REQ_GET && strcmp(uri, "/") == 0) {
+    } else if (get && strcmp(uri, "/") == 0) {
+        if (!edns_negotiated(req, false, true))
+            return;
         json_t *f = json_array();
         for (size_t i = 0; i < e->n_domains; i++)
             json_array_append_new(f, json_string(e->domains[i]));
         /* "filters" as the protocol's OpenAPI has it, "include" as
          * ExternalDNS's DomainFilter reads it. */
         edns_reply(req, 200, json_pack("{s:O, s:o}", "filters", f, "include", f));
-    } else if (m == EVHTTP_REQ_GET && strcmp(uri, "/records") == 0) {
+    } else if (get && strcmp(uri, "/records") == 0) {
+        if (!edns_negotiated(req, false, true))
+            return;
         json_t *j = ctl_call(e->c, "GET", "/v1/config", NULL, &rc);
         if (j && rc == 0)
             edns_reply(req, 200, edns_records(e, json_object_get(j, "resources")));
         else
             edns_reply(req, 500, NULL);
         json_decref(j);
-    } else if (m == EVHTTP_REQ_POST && strcmp(uri, "/adjustendpoints") == 0) {
-        json_t *in = edns_body(req), *out = json_array(), *ep;
-        size_t i;
-        const char *n, *t, *r;
-        json_array_foreach(in, i, ep) if (edns_endpoint(e, ep, &n, &t, &r))
-            json_array_append(out, ep);
-        json_decref(in);
-        edns_reply(req, 200, out);
-    } else if (m == EVHTTP_REQ_POST && strcmp(uri, "/records") == 0) {
+    } else if (post && strcmp(uri, "/adjustendpoints") == 0) {
+        if (edns_negotiated(req, true, true))
+            edns_adjust(e, req);
+    } else if (post && strcmp(uri, "/records") == 0) {
+        if (!edns_negotiated(req, true, false))
+            return;
         json_t *in = edns_body(req);
-        int st = in ? ctl_externaldns_apply(e, in) : 400;
+        char msg[2048] = "";
+        int st = in ? ctl_externaldns_apply(e, in, msg, sizeof(msg)) : 400;
         json_decref(in);
-        edns_reply(req, st, NULL);
+        if (st == 204)
+            edns_reply(req, st, NULL);
+        else
+            edns_reply_text(req, st, st == 400 ? "the body is not JSON" : msg);
     } else
         edns_reply(req, 404, NULL);
 }
@@ -367,54 +548,129 @@ static void edns_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
-int ctl_externaldns(struct ctl *c, int argc, char **argv)
+/* The shared secret: the first line of path, which only its owner may
+ * read (as gtmd's token files); NULL with a message on stderr. */
+static char *edns_read_secret(const char *path)
 {
-    struct edns e = {.c = c, .policy = "all"};
-    const char *listen = NULL;
+    struct stat st;
+    FILE *f = fopen(path, "r");
+    if (!f || fstat(fileno(f), &st) != 0 || (st.st_mode & 077) != 0) {
+        fprintf(stderr, "gtmctl: externaldns: --secret-file %s: %s\n", path,
+                f ? "group and others must have no access (chmod 600)" : "cannot be read");
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    char line[EDNS_SECRET_MAX + 2] = "";
+    if (!fgets(line, sizeof(line), f))
+        line[0] = '\0';
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strlen(line) < 16 || strchr(line, '/') || strchr(line, '?')) {
+        fprintf(stderr,
+                "gtmctl: externaldns: --secret-file %s: the secret must be 16 to %d "
+                "characters, without '/' or '?'\n",
+                path, EDNS_SECRET_MAX);
+        return NULL;
+    }
+    return strdup(line);
+}
+
+/* Parses argv into e (the listen address into *listen); CTL_USAGE on a
+ * bad one, CTL_OK. */
+static int edns_args(struct edns *e, int argc, char **argv, const char **listen, bool *remote,
+                     const char **secret_file)
+{
     for (int i = 1; i < argc; i++) {
         bool more = i + 1 < argc;
         if (strcmp(argv[i], "--listen") == 0 && more)
-            listen = argv[++i];
-        else if (strcmp(argv[i], "--domain") == 0 && more && e.n_domains < EDNS_MAX_DOMAINS) {
+            *listen = argv[++i];
+        else if (strcmp(argv[i], "--domain") == 0 && more && e->n_domains < EDNS_MAX_DOMAINS) {
             char *d = argv[++i];
             size_t l = strlen(d);
             if (l && d[l - 1] == '.')
                 d[l - 1] = '\0'; /* ExternalDNS names have no final dot */
-            e.domains[e.n_domains++] = d;
+            e->domains[e->n_domains++] = d;
         } else if (strcmp(argv[i], "--policy") == 0 && more)
-            e.policy = argv[++i];
-        else {
-            ctl_externaldns_usage(stderr);
+            e->policy = argv[++i];
+        else if (strcmp(argv[i], "--secret-file") == 0 && more)
+            *secret_file = argv[++i];
+        else if (strcmp(argv[i], "--allow-remote") == 0)
+            *remote = true;
+        else
             return CTL_USAGE;
-        }
     }
-    const char *colon = listen ? strrchr(listen, ':') : NULL;
-    if (!colon || e.n_domains == 0 || atoi(colon + 1) <= 0 ||
-        (strcmp(e.policy, "all") != 0 && strcmp(e.policy, "weighted") != 0)) {
-        ctl_externaldns_usage(stderr);
+    const char *colon = *listen ? strrchr(*listen, ':') : NULL;
+    if (!colon || e->n_domains == 0 || atoi(colon + 1) <= 0 ||
+        (strcmp(e->policy, "all") != 0 && strcmp(e->policy, "weighted") != 0))
         return CTL_USAGE;
-    }
-    char host[256];
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+    return CTL_OK;
+}
+
+static int edns_serve(struct edns *e, const char *listen, const char *host, int port)
+{
     struct event_base *base = event_base_new();
     struct evhttp *http = base ? evhttp_new(base) : NULL;
-    if (!http || evhttp_bind_socket(http, host, (ev_uint16_t)atoi(colon + 1)) != 0) {
+    if (!http || evhttp_bind_socket(http, host, (ev_uint16_t)port) != 0) {
         fprintf(stderr, "gtmctl: externaldns: cannot listen on %s\n", listen);
+        if (http)
+            evhttp_free(http);
+        if (base)
+            event_base_free(base);
         return CTL_UNREACHABLE;
     }
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
     evhttp_set_max_body_size(http, 16 * 1024 * 1024);
-    evhttp_set_gencb(http, edns_on_request, &e);
+    evhttp_set_gencb(http, edns_on_request, e);
     struct event *sigs[2] = {evsignal_new(base, SIGTERM, edns_on_signal, base),
                              evsignal_new(base, SIGINT, edns_on_signal, base)};
     for (int i = 0; i < 2; i++)
         event_add(sigs[i], NULL);
-    fprintf(stderr, "gtmctl: externaldns: listening on %s for %zu domain(s), gtmd at %s\n", listen,
-            e.n_domains, c->server);
+    fprintf(stderr, "gtmctl: externaldns: listening on %s for %zu domain(s), gtmd at %s%s\n",
+            listen, e->n_domains, e->c->server, e->secret ? ", secret required" : "");
     event_base_dispatch(base);
     for (int i = 0; i < 2; i++)
         event_free(sigs[i]);
     evhttp_free(http);
     event_base_free(base);
     return CTL_OK;
+}
+
+int ctl_externaldns(struct ctl *c, int argc, char **argv)
+{
+    struct edns e = {.c = c, .policy = "all"};
+    /* ExternalDNS's default --webhook-provider-url is http://localhost:8888. */
+    const char *listen = "127.0.0.1:8888", *secret_file = NULL;
+    bool remote = false;
+    if (edns_args(&e, argc, argv, &listen, &remote, &secret_file) != CTL_OK) {
+        ctl_externaldns_usage(stderr);
+        return CTL_USAGE;
+    }
+    const char *colon = strrchr(listen, ':');
+    char host[256];
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+    if (!edns_guard_loopback(host) && !remote) {
+        /* Anyone who reaches the port could change gtmd's records with the
+         * operate token this process holds. */
+        fprintf(stderr,
+                "gtmctl: externaldns: --listen %s is not a loopback address; run beside "
+                "ExternalDNS on 127.0.0.1, or add --allow-remote (with --secret-file)\n",
+                listen);
+        return CTL_USAGE;
+    }
+    if (secret_file && !(e.secret = edns_read_secret(secret_file)))
+        return CTL_USAGE;
+    if (!edns_guard_loopback(host) && !e.secret)
+        fprintf(stderr,
+                "gtmctl: externaldns: warning: listening on %s with no --secret-file: "
+                "whoever reaches it can change gtmd's ExternalDNS records\n",
+                listen);
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') { /* [::1]:8888 */
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    }
+    int rc = edns_serve(&e, listen, host, atoi(colon + 1));
+    free(e.secret);
+    return rc;
 }

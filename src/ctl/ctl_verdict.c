@@ -12,8 +12,9 @@ void ctl_verdict_usage(FILE *f)
 {
     fprintf(f, "external verdicts (doc/health.md):\n"
                "  verdict list\n"
-               "  verdict add TARGET up|down --source NAME --expires S [--reason TEXT]\n"
+               "  verdict add TARGET up|down --source NAME --expires S [--reason TEXT] [--force]\n"
                "                                      TARGET: region:R, az:A, endpoint:POOL/NAME\n"
+               "                                      (--force: even if unsafe)\n"
                "  verdict rm ID\n");
 }
 
@@ -36,9 +37,12 @@ static int ctl_verdict_add(struct ctl *c, char **argv, int argc)
     const char *source = NULL, *reason = "", *pos[2] = {NULL, NULL};
     double expires = 0;
     int npos = 0;
+    bool force = false;
     for (int i = 0; i < argc; i++) {
         bool more = i + 1 < argc;
-        if (strcmp(argv[i], "--source") == 0 && more)
+        if (strcmp(argv[i], "--force") == 0)
+            force = true;
+        else if (strcmp(argv[i], "--source") == 0 && more)
             source = argv[++i];
         else if (strcmp(argv[i], "--reason") == 0 && more)
             reason = argv[++i];
@@ -57,6 +61,8 @@ static int ctl_verdict_add(struct ctl *c, char **argv, int argc)
     int rc;
     json_t *body = json_pack("{s:s, s:s, s:s, s:f, s:s}", "source", source, "target", pos[0],
                              "state", pos[1], "expires_in", expires, "reason", reason);
+    if (force)
+        json_object_set_new(body, "force", json_true());
     json_t *j = ctl_call(c, "POST", "/v1/verdicts", body, &rc);
     json_decref(body);
     if (j && rc == 0) {

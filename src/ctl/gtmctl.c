@@ -210,6 +210,8 @@ static void ctl_print_geo(json_t *g)
         for (int k = 0; k < 3; k++)
             if (json_is_string(json_object_get(loc, f[k])))
                 printf(" %s %s", f[k], ctl_s(loc, f[k]));
+        if (json_is_integer(json_object_get(loc, "asn")))
+            printf(" AS%lld", json_integer_value(json_object_get(loc, "asn")));
         char lat[40], lon[40];
         if (json_is_number(json_object_get(loc, "latitude")))
             printf(

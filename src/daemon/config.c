@@ -91,6 +91,20 @@ static void cfg_tcp(struct cfg_ctx *x, json_t *v)
     t->message_timeout_ms = cfgschema_ms(&x->j, s, TCP_MESSAGE_TIMEOUT, v, NULL);
 }
 
+/* The "dnstap" section, its listeners bound to the listen addresses. */
+static void cfg_dnstap(struct cfg_ctx *x, json_t *v)
+{
+    struct config *c = x->c;
+    dnstap_params_parse(&x->j, v, &c->dnstap);
+    const struct sockaddr_storage **addrs = calloc(c->n_listen + 1, sizeof(*addrs));
+    if (!addrs)
+        abort();
+    for (size_t i = 0; i < c->n_listen; i++)
+        addrs[i] = &c->listen[i].addr;
+    dnstap_params_bind(&x->j, &c->dnstap, addrs, c->n_listen);
+    free(addrs);
+}
+
 /* identity or version: a string (at most 255 octets: one TXT string),
  * false or "" to hide it (NULL), or absent for def. */
 static char *cfg_identity(struct cfg_ctx *x, json_t *root, size_t key, const char *def)
@@ -186,6 +200,7 @@ static void cfg_sections(struct cfg_ctx *x, json_t *root)
     if (c->config_api.fleet && !c->fleet.enabled)
         cfgschema_err(&x->j, &config_api_schema, CA_FLEET, NULL,
                       "needs a \"fleet\" section: the configuration is shared through its etcd");
+    config_zones_check_updates(&x->j, c);
     geo_params_parse(&x->j, cfgschema_value(s, CFG_K_GEOIP, root), &c->geo);
     drill_params_parse(&x->j, cfgschema_value(s, CFG_K_DRILLS, root), &c->drills);
     const char **origins = calloc(c->n_zones + 1, sizeof(*origins));
@@ -227,6 +242,11 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     x->c->edns_udp_max = (uint16_t)cfgschema_int(&x->j, s, CFG_K_EDNS_UDP_MAX, root, NULL);
     cfg_tcp(x, cfgschema_value(s, CFG_K_TCP, root));
     xdp_params_parse(&x->j, cfgschema_value(s, CFG_K_XDP, root), &x->c->xdp);
+    tls_params_parse(&x->j, cfgschema_value(s, CFG_K_TLS, root), &x->c->tls);
+    if (x->c->tls.enabled && l && json_is_array(l) && json_array_size(l) == 0)
+        cfg_err(x, config_key_path(CFG_K_TLS).s,
+                "needs DNS workers: a prober-only node (\"listen\": []) serves no TLS");
+    cfg_dnstap(x, cfgschema_value(s, CFG_K_DNSTAP, root));
     cfg_user(x, root);
     char host[256] = "";
     if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
@@ -338,8 +358,12 @@ void config_free(struct config *c)
         free(c->zones[i].file);
         zone_dnssec_params_free(&c->zones[i].dnssec);
         zone_xfr_params_free(&c->zones[i].xfr);
+        zone_update_params_free(&c->zones[i].update);
         xfr_in_params_free(&c->zones[i].primary);
         free(c->zones[i].catalog_dir);
+        for (size_t m = 0; m < c->zones[i].n_gen_members; m++)
+            free(c->zones[i].gen_members[m]);
+        free(c->zones[i].gen_members);
     }
     tsig_keyring_free(&c->tsig);
     free(c->listen);
@@ -351,6 +375,8 @@ void config_free(struct config *c)
     free(c->version);
     rrl_params_free(c->rrl);
     xdp_params_free(&c->xdp);
+    tls_params_free(&c->tls);
+    dnstap_params_free(&c->dnstap);
     free(c->rrl);
     health_params_free(&c->health);
     webhook_params_free(&c->notify);

@@ -25,10 +25,13 @@
 #include "geo/geo_params.h"
 #include "guard/guard_config.h"
 #include "webhook/webhook_params.h"
+#include "net/tls_params.h"
+#include "dnstap/dnstap_params.h"
 #include "net/xdp_params.h"
 #include "health/health_params.h"
 #include "dns/tsig.h"
 #include "zone/zone_params.h"
+#include "zone/zone_update_params.h"
 #include "zone/zone_xfr_params.h"
 #include "xfr/xfr_in_params.h"
 
@@ -48,6 +51,13 @@ struct config_zone {
     struct xfr_in_params primary;     /* "primary": a secondary zone when primary.n > 0 */
     char *catalog_dir;                /* "catalog": a catalog zone; its members' copies here */
     bool catalog_member;              /* listed by a catalog, not in the file */
+    /* "generate_catalog": gtmd makes this zone (no file: file is NULL), a
+     * catalog of its other zones (xfr_catalog_gen.h): those in
+     * gen_members, or every zone but catalogs when gen_members is NULL. */
+    bool gen_catalog;
+    char **gen_members; /* absolute presentation forms, lowercase; owned */
+    size_t n_gen_members;
+    struct zone_update_params update; /* "update": who may change it by RFC 2136 */
 };
 
 struct config_tcp {
@@ -76,6 +86,8 @@ struct config {
     uint16_t edns_udp_max;
     struct config_tcp tcp;
     struct xdp_params xdp;        /* "xdp": the AF_XDP listener (enabled false when absent) */
+    struct tls_params tls;        /* "tls": DNS over TLS (enabled false when absent) */
+    struct dnstap_params dnstap;  /* "dnstap": the query log (enabled false when absent) */
     char *identity;               /* NULL: hidden (false or ""); default the host name,
                                      or the fleet's node name with a fleet */
     bool identity_default;        /* "identity" absent: --node changes it too */
@@ -105,6 +117,11 @@ struct config {
     /* The document it was loaded from (one reference; never changed): what
      * the next configuration is compared with (config_delta.h). */
     json_t *root;
+    /* The running daemon's loads (start, reload, re-sign) set a secondary
+     * zone's copy that does not load aside, to be transferred anew
+     * (load.h); 'gtmd check' and the configuration API's checks only say
+     * so. Not from the file. */
+    bool set_aside_broken;
 };
 
 /* NULL when the file has errors (all of them in errs). */

@@ -215,7 +215,10 @@ static bool delta_same_origins(const struct config *old, const struct config *ne
 static bool delta_zone_entry_same(const struct config *old, const struct config *next, size_t i)
 {
     const struct config_zone *cz = &next->zones[i];
-    if (cz->xfr.key || cz->primary.n || cz->catalog_dir || cz->catalog_member)
+    /* Its compiled form points at the running set's key ring (a transfer
+     * key, update rules), or its content is made from other zones. */
+    if (cz->xfr.key || cz->primary.n || cz->catalog_dir || cz->catalog_member || cz->gen_catalog ||
+        cz->update.n)
         return false;
     json_t *a = delta_zone_entry(json_object_get(old->root, "zones"), cz->origin);
     json_t *b = delta_zone_entry(json_object_get(next->root, "zones"), cz->origin);

@@ -17,8 +17,8 @@
  * A zone is kept when all of these hold: the files are not read again;
  * the zone entry (origin, file, dnssec, transfer...) is the same JSON;
  * the configured origins are the same list; the zone is no secondary or
- * catalog zone and names no TSIG key (its compiled form points at the
- * running set's key); and the policy names that fall in it, each with
+ * catalog zone (read or generated), names no TSIG key and takes no
+ * updates (its compiled form points at the running set's key ring); and the policy names that fall in it, each with
  * the types its records answer (ZONE_NODE_POLICY_*), are exactly the
  * ones the running zone was built with.
  *

@@ -9,11 +9,13 @@
 #include "daemon/config_api.h"
 #include "daemon/config_tables.h"
 #include "dns/tsig_params.h"
+#include "dnstap/dnstap_params.h"
 #include "drill/drill_params.h"
 #include "fleet/fleet_params.h"
 #include "geo/geo_params.h"
 #include "guard/guard_config.h"
 #include "health/health_params.h"
+#include "net/tls_params.h"
 #include "net/xdp_params.h"
 #include "policy/policy_config.h"
 #include "webhook/webhook_params.h"
@@ -30,7 +32,7 @@ static const struct cfgschema_key config_keys[CFG_K_N] = {
     [CFG_K_WORKERS] = {"workers", CFGSCHEMA_INT, 0, 256, 0, LOCAL | RESTART, NULL,
                        "DNS worker threads (0: one per CPU)", "SERVER"},
     [CFG_K_ZONES] = {"zones", CFGSCHEMA_ARRAY, .flags = REQ, .sub = &config_zone_schema,
-                     .what = "the zones served: files, primaries, DNSSEC, transfers",
+                     .what = "the zones served: files, primaries, DNSSEC, transfers, updates",
                      .section = "SERVER"},
     [CFG_K_EDNS_UDP_MAX] = {"edns_udp_max", CFGSCHEMA_INT, 512, 4096, 1232, LOCAL, NULL,
                             "the largest UDP reply", "SERVER"},
@@ -38,6 +40,9 @@ static const struct cfgschema_key config_keys[CFG_K_N] = {
                    .what = "TCP connection limits", .section = "SERVER"},
     [CFG_K_XDP] = {"xdp", OBJ, .flags = LOCAL | RESTART, .sub = &xdp_schema,
                    .what = "the optional AF_XDP listener", .section = "SERVER"},
+    [CFG_K_TLS] = {"tls", OBJ, .flags = LOCAL | PART, .sub = &tls_schema,
+                   .what = "DNS over TLS: listeners, certificate, resumption",
+                   .section = "DNS OVER TLS"},
     [CFG_K_USER] = {"user", CFGSCHEMA_STRING, .flags = RESTART,
                     .what = "the user gtmd runs as after binding", .section = "SERVER"},
     [CFG_K_GROUP] = {"group", CFGSCHEMA_STRING, .flags = RESTART,
@@ -65,6 +70,8 @@ static const struct cfgschema_key config_keys[CFG_K_N] = {
                       .what = "outgoing notifications (webhooks)", .section = "NOTIFY"},
     [CFG_K_FLEET] = {"fleet", OBJ, .flags = LOCAL | RESTART, .sub = &fleet_schema,
                      .what = "the prober fleet on etcd", .section = "FLEET"},
+    [CFG_K_DNSTAP] = {"dnstap", OBJ, .flags = LOCAL | PART, .sub = &dnstap_schema,
+                      .what = "the dnstap log of queries and responses", .section = "DNSTAP"},
 };
 
 static const struct cfgschema *const config_more[] = {&health_root_schema, &policy_root_schema,

@@ -46,6 +46,7 @@ enum config_key_index {
     CFG_K_EDNS_UDP_MAX,
     CFG_K_TCP,
     CFG_K_XDP,
+    CFG_K_TLS,
     CFG_K_USER,
     CFG_K_GROUP,
     CFG_K_IDENTITY,
@@ -59,6 +60,7 @@ enum config_key_index {
     CFG_K_DRILLS,
     CFG_K_NOTIFY,
     CFG_K_FLEET,
+    CFG_K_DNSTAP,
     CFG_K_N
 };
 

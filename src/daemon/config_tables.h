@@ -15,11 +15,24 @@
 
 struct config;
 
-enum config_zone_key { ZK_ORIGIN, ZK_FILE, ZK_DNSSEC, ZK_TRANSFER, ZK_PRIMARY, ZK_CATALOG, ZK_N };
+enum config_zone_key {
+    ZK_ORIGIN,
+    ZK_FILE,
+    ZK_DNSSEC,
+    ZK_TRANSFER,
+    ZK_PRIMARY,
+    ZK_CATALOG,
+    ZK_GENERATE_CATALOG,
+    ZK_UPDATE,
+    ZK_N
+};
 extern const struct cfgschema config_zone_schema, config_tcp_schema;
 
 /* The "zones" array v into c->zones (c->tsig already parsed: transfers
  * name its keys), with the members of catalog zones. */
 void config_zones_parse(const struct jsoncfg *j, json_t *v, struct config *c);
+/* Zones with "update" rules where updates cannot work (a shared fleet
+ * configuration): errors in j. */
+void config_zones_check_updates(const struct jsoncfg *j, const struct config *c);
 
 #endif

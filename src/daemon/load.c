@@ -2,8 +2,10 @@
  * load.c -- builds a served set from a config.
  */
 #include "daemon/load.h"
+#include "daemon/load_int.h"
 
 #include "dns/tsig_params.h"
+#include "dns/tsig_replay.h"
 #include "net/notify_out.h"
 
 #include <arpa/inet.h>
@@ -29,10 +31,13 @@
 #include "policy/policy_ramp.h"
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
+#include "xfr/xfr_catalog_gen.h"
 #include "zone/zone_journal.h"
 #include "zone/zone_load.h"
 #include "zone/zone_verify.h"
 #include "daemon/config_keys.h"
+#include "daemon/load_secondary.h"
+#include "geo/geo_overlay.h"
 #include "geo/geo_params.h"
 
 struct load_behind {
@@ -83,7 +88,7 @@ void load_drop_behind(struct serve_set *old)
 }
 
 /* Index of the configured zone with the longest origin above name, or -1. */
-static int load_zone_of(const struct config *cfg, const struct dns_name *name)
+int load_zone_of(const struct config *cfg, const struct dns_name *name)
 {
     int best = -1;
     size_t best_len = 0;
@@ -101,8 +106,8 @@ static int load_zone_of(const struct config *cfg, const struct dns_name *name)
 /* The policy names that fall into zone zi (for zone_load's extra names),
  * with the type each record answers (a zone signed at load lists it in
  * the name's NSEC or NSEC3 bitmap). */
-static size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
-                               struct dns_name *out, uint16_t *flags)
+size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
+                        struct dns_name *out, uint16_t *flags)
 {
     size_t n = 0;
     for (size_t i = 0; g && i < g->n_records; i++) {
@@ -115,26 +120,6 @@ static size_t load_extra_names(const struct config *cfg, const struct gslb *g, s
         }
     }
     return n;
-}
-
-/* A secondary zone without a copy yet (its file does not exist). */
-static bool load_secondary_pending(const struct config_zone *cz)
-{
-    return cz->primary.n > 0 && access(cz->file, F_OK) != 0;
-}
-
-/* A secondary zone whose copy was last refreshed (the file's modification
- * time, xfr_in.h) longer ago than its SOA expire. */
-static bool load_secondary_expired(const struct config_zone *cz, const struct zone *z)
-{
-    struct stat st;
-    if (cz->primary.n == 0 || stat(cz->file, &st) != 0)
-        return false;
-    uint16_t rdlen = dns_get16(z->soa->rdata);
-    if (rdlen < 22)
-        return false;
-    uint32_t expire = dns_get32(z->soa->rdata + 2 + rdlen - 8);
-    return time(NULL) > st.st_mtime + (time_t)expire;
 }
 
 static bool load_below_cut(const struct zone *z, const struct dns_name *n)
@@ -166,11 +151,11 @@ static bool load_node_has_data(const struct zone_node *node)
     return false;
 }
 
-/* Attaches binding b (records named like r) to its zone node, reporting
- * conflicts with the zone's own data. */
-static void load_attach(struct snapshot *s, const struct config *cfg,
-                        const struct policy_binding *b, const struct policy_record *r,
-                        struct serve_bind *bind, struct errlist *errs)
+/* Attaches binding b (records named like r) to its zone node in bind
+ * (NULL: checks only), reporting conflicts with the zone's own data. */
+void load_attach(struct snapshot *s, const struct config *cfg, const struct policy_binding *b,
+                 const struct policy_record *r, struct serve_bind *bind, struct errlist *errs,
+                 struct errlist *warns)
 {
     const char *cfgpath = cfg->path;
     struct dns_name n;
@@ -203,26 +188,55 @@ static void load_attach(struct snapshot *s, const struct config *cfg,
         why = "is in a signed zone with \"when_all_down\": \"empty\": the NODATA answer "
               "it gives with every endpoint down cannot be proven (the name's NSEC or NSEC3 "
               "lists the type); use \"all\" or \"fallback\"";
+    /* A secondary zone's data is its primary's: a conflict it brings
+     * leaves the record unattached (the zone's data answers there), and
+     * every other zone and record as they are. */
+    if (why && zi >= 0 && cfg->zones[zi].primary.n > 0) {
+        load_secondary_warn(warns,
+                            "%s: %s: %s %s: not attached, the secondary zone's data answers there",
+                            cfgpath, r->path, r->name_str, why);
+        return;
+    }
     if (why) {
         errlist_add(errs, "%s: %s: %s %s", cfgpath, r->path, r->name_str, why);
         return;
     }
-    serve_bind_put(bind, node, b);
+    if (bind)
+        serve_bind_put(bind, node, b);
 }
 
-/* Opens the geo database (a fresh read at every load, so a reload picks up
- * a new file) and compiles the geo and nearest records over it. */
+/* Opens one geo database file at key k of the geoip section; NULL with
+ * the error added when it cannot be read. */
+static struct geo_db *load_geo_file(const struct config *cfg, enum geo_params_key k,
+                                    const char *file, struct errlist *errs)
+{
+    char why[256];
+    struct geo_db *db = geo_db_open(file, why, sizeof(why));
+    if (!db)
+        errlist_add(errs, "%s: %s: %s: %s", cfg->path,
+                    config_sub_path(CFG_K_GEOIP, &geo_schema, k).s, file, why);
+    return db;
+}
+
+/* Opens the geo databases (a fresh read at every load, so a reload picks
+ * up new files), lays the ASN one over the location one, and compiles the
+ * geo and nearest records over the result. */
 static struct policy_geo *load_geo(const struct config *cfg, const struct gslb *g,
                                    struct errlist *errs)
 {
-    struct geo_db *db = NULL;
-    if (cfg->geo.database) {
+    struct geo_db *db = NULL, *asn = NULL;
+    if (cfg->geo.database && !(db = load_geo_file(cfg, GEO_K_DATABASE, cfg->geo.database, errs)))
+        return NULL;
+    if (cfg->geo.asn_database) {
+        asn = load_geo_file(cfg, GEO_K_ASN_DATABASE, cfg->geo.asn_database, errs);
         char why[256];
-        db = geo_db_open(cfg->geo.database, why, sizeof(why));
-        if (!db) {
-            errlist_add(errs, "%s: %s: %s: %s", cfg->path,
-                        config_sub_path(CFG_K_GEOIP, &geo_schema, GEO_K_DATABASE).s,
-                        cfg->geo.database, why);
+        if (!asn || !(db = geo_db_overlay(db, asn, why, sizeof(why)))) {
+            if (asn)
+                errlist_add(errs, "%s: %s: %s: %s", cfg->path,
+                            config_sub_path(CFG_K_GEOIP, &geo_schema, GEO_K_ASN_DATABASE).s,
+                            cfg->geo.asn_database, why);
+            else
+                geo_db_free(db);
             return NULL;
         }
     }
@@ -230,8 +244,8 @@ static struct policy_geo *load_geo(const struct config *cfg, const struct gslb *
 }
 
 /* Checks a signed zone (zone_verify.h); false when it has errors. */
-static bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
-                        struct errlist *warns)
+bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
+                 struct errlist *warns)
 {
     struct errlist local;
     errlist_init(&local);
@@ -240,6 +254,20 @@ static bool load_verify(const struct config_zone *cz, const struct zone *z, stru
         log_warn("event=zone_warning %s", local.msgs[i]);
     errlist_free(&local);
     return n == 0;
+}
+
+/* A secondary zone is served as its primary signs it, as NSD and Knot
+ * do: what the checks find (an expired signature...) is a warning. */
+static void load_verify_secondary(const struct config *cfg, const struct config_zone *cz,
+                                  const struct zone *z, struct errlist *warns)
+{
+    struct errlist found;
+    errlist_init(&found);
+    load_verify(cz, z, &found, warns);
+    for (size_t i = 0; i < found.count; i++)
+        load_secondary_warn(warns, "%s: secondary zone %s, served as its primary signs it: %s",
+                            cfg->path, cz->origin, found.msgs[i]);
+    errlist_free(&found);
 }
 
 struct serve_set *load_set(struct config *cfg, uint64_t generation, struct health_core *core,
@@ -269,8 +297,8 @@ static void *load_zones_run(void *arg)
         abort();
     for (size_t i = j->first; i < j->cfg->n_zones; i += j->step) {
         const struct config_zone *cz = &j->cfg->zones[i];
-        if (load_secondary_pending(cz) || (j->keep && j->keep[i]))
-            continue; /* no copy yet: served once a transfer brings one; or kept */
+        if (load_secondary_pending(cz) || cz->gen_catalog || (j->keep && j->keep[i]))
+            continue; /* no copy yet: served once a transfer brings one; made later; kept */
         size_t n_extra = load_extra_names(j->cfg, j->g, i, extra, flags);
         j->zones[i] = zone_load_signed(cz->origin, cz->file, cz->file, extra, flags, n_extra,
                                        &cz->dnssec.sign, &j->errs[i]);
@@ -286,7 +314,7 @@ static void *load_zones_run(void *arg)
  * independent, and 1,000 zones of 1,000 records took 1.9 s of CPU one
  * after the other (contrib/bench/load_bench.py --layout hosting). */
 static struct zone **load_zones(const struct config *cfg, const struct gslb *g, const bool *keep,
-                                struct errlist *errs)
+                                struct errlist *errs, struct errlist *warns)
 {
     size_t n = cfg->n_zones;
     struct zone **zones = calloc(n ? n : 1, sizeof(*zones));
@@ -305,7 +333,14 @@ static struct zone **load_zones(const struct config *cfg, const struct gslb *g, 
     if (threaded)
         pthread_join(t, NULL);
     for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < zerrs[i].count; k++)
+        if (zerrs[i].count && cfg->zones[i].primary.n > 0) {
+            /* A secondary's copy: that zone's problem only. */
+            if (zones[i])
+                zone_free(zones[i]);
+            zones[i] = NULL;
+            load_secondary_broken(cfg, &cfg->zones[i], &zerrs[i], warns);
+        }
+        for (size_t k = 0; cfg->zones[i].primary.n == 0 && k < zerrs[i].count; k++)
             errlist_add(errs, "%s", zerrs[i].msgs[k]);
         errlist_free(&zerrs[i]);
     }
@@ -327,35 +362,52 @@ static void load_transfer(struct zone *z, const struct zone_xfr_params *xp,
     z->xfr_key = xp->key ? tsig_keyring_by_id(kr, xp->key) : NULL;
 }
 
-/* The zone of snapshot s whose origin is exactly origin (wire), or NULL. */
 static const struct zone *load_zone_named(const struct snapshot *s, const uint8_t *origin,
-                                          size_t len)
+                                          size_t len);
+
+/* Makes the catalog zone cz lists of gtmd's zones (xfr_catalog_gen.h);
+ * its serial moves from prev's copy only when the list changed. */
+static struct zone *load_gen_catalog(const struct config_zone *cz, const struct snapshot *prev,
+                                     struct errlist *errs)
 {
-    for (size_t i = 0; s && i < s->n_zones; i++)
-        if (s->zones[i]->origin_len == len && memcmp(s->zones[i]->origin, origin, len) == 0)
-            return s->zones[i];
-    return NULL;
+    struct dns_name n;
+    const struct zone *old =
+        dns_name_from_str(cz->origin, &n) ? load_zone_named(prev, n.wire, n.len) : NULL;
+    uint64_t digest = xfr_catalog_digest(cz->gen_members, cz->n_gen_members);
+    uint32_t serial = xfr_catalog_serial(old != NULL, old ? old->gen_digest : 0,
+                                         old ? old->serial : 0, digest, (uint32_t)time(NULL));
+    char *text = xfr_catalog_text(cz->origin, cz->gen_members, cz->n_gen_members, serial);
+    char display[1100];
+    snprintf(display, sizeof(display), "(catalog %s, generated)", cz->origin);
+    struct zone *z = zone_load_text(cz->origin, text, display, errs);
+    free(text);
+    if (z)
+        z->gen_digest = digest;
+    return z;
 }
 
 /* The zone of prev kept for configured zone cz (a reference taken), or
- * NULL when it must be read. */
-static struct zone *load_kept(const struct config_zone *cz, const struct serve_set *prev)
+ * NULL. */
+static struct zone *load_kept(const struct config_zone *cz, const struct snapshot *prev)
 {
     struct dns_name n;
     if (!prev || !dns_name_from_str(cz->origin, &n))
         return NULL;
-    struct zone *z = (struct zone *)load_zone_named(prev->zones, n.wire, n.len);
+    struct zone *z = (struct zone *)load_zone_named(prev, n.wire, n.len);
     if (z)
         zone_ref(z);
     return z;
 }
 
-/* A zone just read: verified (NULL when it fails), its transfer rules
- * set, marked expired when a secondary's copy is too old. */
+/* A zone just read or made (or NULL): verified (NULL when it fails), its
+ * roles set from cz, marked expired when a secondary's copy is too old. */
 static struct zone *load_zone_ready(const struct config *cfg, const struct config_zone *cz,
-                                    struct zone *z, struct errlist *errs, struct errlist *warns)
+                                    struct zone *z, const struct tsig_keyring *kr,
+                                    struct errlist *errs, struct errlist *warns)
 {
-    if (z && !load_verify(cz, z, errs, warns)) {
+    if (z && cz->primary.n > 0)
+        load_verify_secondary(cfg, cz, z, warns);
+    else if (z && !load_verify(cz, z, errs, warns)) {
         zone_free(z);
         z = NULL;
     }
@@ -364,7 +416,7 @@ static struct zone *load_zone_ready(const struct config *cfg, const struct confi
                  "transfer from its primary\"",
                  cz->origin);
     if (z)
-        load_transfer(z, &cz->xfr, &cfg->tsig);
+        load_zone_roles(z, cz, kr);
     if (z && load_secondary_expired(cz, z)) {
         z->expired = true;
         log_warn("event=zone_expired zone=%s why=\"not refreshed from its primary within "
@@ -374,19 +426,25 @@ static struct zone *load_zone_ready(const struct config *cfg, const struct confi
     return z;
 }
 
-/* Every zone of cfg, read (and signed) or, where keep says so, kept from
- * prev as it is; the policy records of g (borrowed, may be NULL) attached
- * to their names in bind. NULL with errors in errs. */
+/* Every zone of cfg, read (and signed), made (the generated ones, their
+ * serials from prev, may be NULL) or, where keep says so (config_delta.h),
+ * kept from prev as it is; the policy records of g (borrowed, may be
+ * NULL) attached to their names in bind. NULL with errors in errs. The
+ * zones' transfer keys point into kr, which must live as long as they do
+ * (the set's own keyring; a kept zone names none: config_delta.c). */
 static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
-                                      const struct serve_set *prev, const bool *keep,
-                                      struct serve_bind *bind, struct errlist *errs,
-                                      struct errlist *warns)
+                                      const struct tsig_keyring *kr, const struct snapshot *prev,
+                                      const bool *keep, struct serve_bind *bind,
+                                      struct errlist *errs, struct errlist *warns)
 {
     size_t before = errs->count, n_read = 0;
     struct snapshot *s = snapshot_new();
     for (size_t i = 0; i < cfg->n_zones; i++)
         n_read += !(keep && keep[i]);
-    struct zone **zones = load_zones(cfg, g, keep, errs);
+    struct zone **zones = load_zones(cfg, g, keep, errs, warns);
+    for (size_t i = 0; i < cfg->n_zones; i++)
+        if (cfg->zones[i].gen_catalog && !(keep && keep[i]))
+            zones[i] = load_gen_catalog(&cfg->zones[i], prev, errs);
     /* The parse threads (load_zones' second one, zone_load's two-thread
      * parse) freed their temporaries into malloc arenas of their own,
      * which keep them: 16 MB more resident after the 1M-record load (182
@@ -397,8 +455,8 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
         malloc_trim(0);
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
-        struct zone *z =
-            keep && keep[i] ? load_kept(cz, prev) : load_zone_ready(cfg, cz, zones[i], errs, warns);
+        struct zone *z = keep && keep[i] ? load_kept(cz, prev)
+                                         : load_zone_ready(cfg, cz, zones[i], kr, errs, warns);
         if (z && !snapshot_add_zone(s, z)) {
             errlist_add(errs, "%s: zone %s is configured twice", cfg->path, cz->origin);
             zone_free(z);
@@ -409,7 +467,7 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
     for (size_t i = 0; g && errs->count == before && i < g->n_records; i++) {
         const struct policy_binding *b = &g->bindings[i];
         if (b->a || b->aaaa || b->cname)
-            load_attach(s, cfg, b, &g->records[i], bind, errs);
+            load_attach(s, cfg, b, &g->records[i], bind, errs, warns);
     }
     if (errs->count != before) {
         serve_bind_free(bind);
@@ -417,6 +475,14 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
         return NULL;
     }
     return s;
+}
+
+void load_zone_roles(struct zone *z, const struct config_zone *cz, const struct tsig_keyring *kr)
+{
+    load_transfer(z, &cz->xfr, kr);
+    z->secondary = cz->primary.n > 0;
+    if (!z->secondary)
+        z->update = zone_update_policy_build(&cz->update, kr, &z->arena);
 }
 
 static struct serve_limits load_limits(const struct config *cfg)
@@ -427,7 +493,8 @@ static struct serve_limits load_limits(const struct config *cfg)
                                  .tcp_message_ms = cfg->tcp.message_timeout_ms};
 }
 
-/* What a set says and guards besides its data: the identity texts, the
+/* What a set says and guards besides its data: the identity texts, what
+ * the workers log to dnstap, the
  * cookie secrets (carried from prev) and the rate limiting (cfg->rrl, taken;
  * the table of prev kept when its size is the same). False with an error in
  * errs. */
@@ -436,7 +503,13 @@ static bool load_guard(struct serve_set *set, struct config *cfg, const struct s
 {
     set->identity.identity = cfg->identity ? jsoncfg_strdup(cfg->identity) : NULL;
     set->identity.version = cfg->version ? jsoncfg_strdup(cfg->version) : NULL;
+    set->dnstap = dnstap_view_new(&cfg->dnstap, cfg->n_listen, cfg->identity, cfg->version);
     set->cookies = cfg->cookies;
+    set->tsig_replay = tsig_replay_reuse(prev ? prev->tsig_replay : NULL);
+    if (!set->tsig_replay) {
+        errlist_add(errs, "%s: out of memory for the TSIG replay cache", cfg->path);
+        return false;
+    }
     if (!cookie_params_carry(&set->cookies, prev ? &prev->cookies : NULL)) {
         errlist_add(errs, "%s: %s: no random octets for the cookie secret", cfg->path,
                     config_key_path(CFG_K_COOKIES).s);
@@ -458,7 +531,7 @@ static bool load_guard(struct serve_set *set, struct config *cfg, const struct s
 /* The signatures of the policy answers of zones signed at load, for the
  * current state, before anyone reads the set; the health thread signs
  * the answers of later states (server.c). */
-static void load_policy_sigs(struct serve_set *set)
+void load_policy_sigs(struct serve_set *set)
 {
     struct policy_sigs_retired none = {0};
     set->sigs = policy_sigs_new(set->gslb, set->zones, 0);
@@ -481,7 +554,8 @@ struct serve_set *load_set_keep(struct config *cfg, uint64_t generation, struct 
     cfg->gslb = NULL;
     size_t before = errs->count;
     struct serve_bind bind = {0};
-    struct snapshot *s = load_snapshot(cfg, g, prev, keep, &bind, errs, warns);
+    struct snapshot *s =
+        load_snapshot(cfg, g, &cfg->tsig, prev ? prev->zones : NULL, keep, &bind, errs, warns);
     /* Also after zone errors, so that check reports both at once. */
     struct policy_geo *geo = load_geo(cfg, g, errs);
     if (!s || errs->count != before) {
@@ -517,17 +591,14 @@ struct serve_set *load_set_keep(struct config *cfg, uint64_t generation, struct 
     return set;
 }
 
-struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
-                              uint64_t generation, struct errlist *errs)
+struct serve_set *load_set_like(struct serve_set *cur, struct snapshot *s, struct serve_bind *bind,
+                                uint64_t generation, const char *cfgpath, struct errlist *errs)
 {
-    struct serve_bind bind = {0};
-    struct snapshot *s = load_snapshot(cfg, cur->gslb, NULL, NULL, &bind, errs, NULL);
-    if (!s)
-        return NULL;
     if (cur->gslb)
         gslb_ref(cur->gslb);
     struct serve_set *set = serve_set_new(s, cur->gslb, generation, &cur->limits);
-    set->bind = bind;
+    set->bind = *bind; /* taken */
+    *bind = (struct serve_bind){0};
     /* The same policy set: the same geo data and widened scopes. */
     set->geo = cur->geo;
     policy_geo_ref(set->geo);
@@ -535,19 +606,34 @@ struct serve_set *load_resign(const struct config *cfg, const struct serve_set *
     set->identity.identity = cur->identity.identity ? jsoncfg_strdup(cur->identity.identity) : NULL;
     set->identity.version = cur->identity.version ? jsoncfg_strdup(cur->identity.version) : NULL;
     set->cookies = cur->cookies;
+    set->tsig_replay = cur->tsig_replay ? tsig_replay_reuse(cur->tsig_replay) : NULL;
     if (cur->gslb && cur->gslb->health) /* mapped: the answers can be evaluated */
         load_policy_sigs(set);
     if (cur->rrl) {
         set->rrl = rrl_params_copy(cur->rrl);
         set->rrl_table = rrl_table_reuse(cur->rrl_table, cur->rrl->table_size);
         if (!set->rrl || !set->rrl_table) {
-            errlist_add(errs, "%s: %s: out of memory copying the rate limiting", cfg->path,
+            errlist_add(errs, "%s: %s: out of memory copying the rate limiting", cfgpath,
                         config_key_path(CFG_K_RRL).s);
             serve_set_free(set);
             return NULL;
         }
     }
+    serve_set_take_tsig(set, cur);
     return set;
+}
+
+struct serve_set *load_resign(const struct config *cfg, struct serve_set *cur, uint64_t generation,
+                              struct errlist *errs)
+{
+    /* The keys are cur's: the new set takes its keyring over
+     * (load_set_like), so the zones' keys and update rules stay valid. */
+    struct serve_bind bind = {0};
+    struct snapshot *s =
+        load_snapshot(cfg, cur->gslb, &cur->tsig, cur->zones, NULL, &bind, errs, NULL);
+    if (!s)
+        return NULL;
+    return load_set_like(cur, s, &bind, generation, cfg->path, errs);
 }
 
 uint32_t load_resign_interval(const struct config *cfg)
@@ -655,6 +741,16 @@ struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_
     return t;
 }
 
+/* The zone of snapshot s whose origin is exactly origin (wire), or NULL. */
+static const struct zone *load_zone_named(const struct snapshot *s, const uint8_t *origin,
+                                          size_t len)
+{
+    for (size_t i = 0; s && i < s->n_zones; i++)
+        if (s->zones[i]->origin_len == len && memcmp(s->zones[i]->origin, origin, len) == 0)
+            return s->zones[i];
+    return NULL;
+}
+
 /* One zone's NOTIFY: its origin, serial, targets and a copy of its key. */
 static void load_notify_zone(const struct config_zone *cz, const struct zone *z,
                              const struct tsig_keyring *kr, struct notify_zone *nz)
@@ -697,6 +793,21 @@ struct notify_job *load_notify_job(const struct config *cfg, const struct snapsh
     return job;
 }
 
+void load_journal_zone(const struct config *cfg, size_t zi, const struct zone *old,
+                       struct zone *now)
+{
+    const struct config_zone *cz = &cfg->zones[zi];
+    if (!cz->xfr.journal || !now)
+        return;
+    struct zone_journal *j = calloc(1, sizeof(*j));
+    char why[600];
+    if (!j)
+        return;
+    if (!zone_journal_update(cz->xfr.journal, cz->xfr.journal_max, old, now, j, why, sizeof(why)))
+        log_warn("event=journal zone=%s result=failed why=\"%s\"", cz->origin, why);
+    now->journal = j;
+}
+
 void load_journals(const struct config *cfg, const struct serve_set *prev, struct serve_set *now)
 {
     for (size_t i = 0; i < cfg->n_zones; i++) {
@@ -708,14 +819,6 @@ void load_journals(const struct config *cfg, const struct serve_set *prev, struc
         const struct zone *old = prev ? load_zone_named(prev->zones, n.wire, n.len) : NULL;
         if (z && z == old)
             continue; /* kept as it is (load_set_keep): its journal with it */
-        struct zone_journal *j = calloc(1, sizeof(*j));
-        char why[600];
-        if (!z || !j) {
-            free(j);
-            continue;
-        }
-        if (!zone_journal_update(cz->xfr.journal, cz->xfr.journal_max, old, z, j, why, sizeof(why)))
-            log_warn("event=journal zone=%s result=failed why=\"%s\"", cz->origin, why);
-        z->journal = j;
+        load_journal_zone(cfg, i, old, z);
     }
 }

@@ -56,10 +56,31 @@ void load_drop_behind(struct serve_set *old);
  * zone of cfg again, keeping the policy set of cur (one more reference),
  * its limits, identity, cookie secrets and rate limiting (a copy of the
  * parameters, the same RRL table); cfg is not changed. The zone files are read again, so
- * an edited file is picked up as a reload would. NULL with errors in
- * errs. */
-struct serve_set *load_resign(const struct config *cfg, const struct serve_set *cur,
-                              uint64_t generation, struct errlist *errs);
+ * an edited file is picked up as a reload would. The new set takes cur's
+ * TSIG keyring over (serve_set_take_tsig). NULL with errors in errs. */
+struct serve_set *load_resign(const struct config *cfg, struct serve_set *cur, uint64_t generation,
+                              struct errlist *errs);
+/* A set of the zones s (taken) with everything else as cur has it: the
+ * policy set and geo data (references), limits, identity, cookie secrets,
+ * rate limiting (a copy, the same table), policy signatures made anew,
+ * and cur's keyring, taken over (serve_set_take_tsig). NULL (s freed,
+ * cur unchanged) with an error in errs when memory runs out. */
+struct serve_set *load_set_like(struct serve_set *cur, struct snapshot *s, struct serve_bind *bind,
+                                uint64_t generation, const char *cfgpath, struct errlist *errs);
+
+/* RFC 2136 updates (load_update.c). The zones of cur with the one of
+ * configured zone zi loaded (and signed) from file instead, every other
+ * zone shared with cur (zone_ref), the policy records of that zone
+ * attached: nothing else is loaded again. NULL with errors in errs. */
+struct snapshot *load_update_snapshot(const struct config *cfg, const struct serve_set *cur,
+                                      size_t zi, const char *file, struct serve_bind *bind,
+                                      struct errlist *errs);
+/* The IXFR journal of configured zone zi (if it has one) brought up to
+ * date from old (NULL at start) to now and attached to now, before now
+ * is published (load_journals does it for every zone of a set). */
+void load_journal_zone(const struct config *cfg, size_t zi, const struct zone *old,
+                       struct zone *now);
+
 /* Seconds after signing when the signatures of cfg need renewing: the
  * least validity - refresh of its zones signed at load; 0 when none is. */
 uint32_t load_resign_interval(const struct config *cfg);

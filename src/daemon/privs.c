@@ -25,6 +25,7 @@
 #include "daemon/config_tables.h"
 #include "fleet/fleet_params.h"
 #include "health/health_params.h"
+#include "net/tls_params.h"
 
 int privs_drop(const struct config_user *u, bool quiet, char *err, size_t errlen)
 {
@@ -149,9 +150,15 @@ static void privs_check_zones(const struct config *c, struct errlist *errs, cons
     for (size_t i = 0; i < c->n_zones; i++) {
         snprintf(entry, sizeof(entry), "%s[%zu]", at, i);
         cfgschema_key_path(key, sizeof(key), &config_zone_schema, ZK_FILE, entry);
-        /* A secondary zone's copy may not exist yet; gtmd replaces it. */
+        /* A secondary zone's copy may not exist yet; gtmd replaces it. A
+         * generated catalog has no file. */
+        if (!c->zones[i].file)
+            continue;
         if (c->zones[i].primary.n)
             privs_check_write(c, errs, key, "secondary zone's copy", c->zones[i].file, true, who);
+        else if (c->zones[i].update.n) /* an update writes it anew (server_update.h) */
+            privs_check_write(c, errs, key, "zone file that takes updates", c->zones[i].file, true,
+                              who);
         else
             privs_check_read(c, errs, key, "zone file", c->zones[i].file, who);
     }
@@ -177,6 +184,43 @@ static void privs_check_fleet(const struct config *c, struct errlist *errs, cons
     privs_check_read(c, errs, key, "password file", c->fleet.password_file, who);
 }
 
+/* The DNS over TLS files are read at start before the drop, and by every
+ * reload after it: unreadable then, a renewed certificate is not taken up
+ * (the running one stays), so a warning, not an error. */
+static void privs_check_tls(const struct config *c, struct errlist *warns, const char *who)
+{
+    static const size_t keys[] = {TLS_K_CERTIFICATE, TLS_K_CHAIN, TLS_K_KEY};
+    const char *const files[] = {c->tls.certificate, c->tls.chain, c->tls.key};
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+        if (files[k] && !privs_can(files[k], R_OK))
+            errlist_add(warns,
+                        "%s: %s: %s is not readable by %s (%s): a reload cannot load a renewed "
+                        "certificate (the running one stays)",
+                        c->path, config_sub_path(CFG_K_TLS, &tls_schema, keys[k]).s, files[k], who,
+                        strerror(errno));
+}
+
+/* The dnstap file is created or truncated by the writer thread, as the
+ * user gtmd runs as; a reader's socket is connected to by it (a reader
+ * may create the socket later: a warning). */
+static void privs_check_dnstap(const struct config *c, struct errlist *errs, struct errlist *warns,
+                               const char *who)
+{
+    char key[96];
+    const struct dnstap_params *d = &c->dnstap;
+    if (d->file) {
+        snprintf(key, sizeof(key), "%s",
+                 config_sub_path(CFG_K_DNSTAP, &dnstap_schema, DNSTAP_K_FILE).s);
+        privs_check_write(c, errs, key, "dnstap file", d->file, false, who);
+    }
+    if (d->socket && access(d->socket, F_OK) == 0 && !privs_can(d->socket, W_OK))
+        errlist_add(warns,
+                    "%s: %s: the socket %s is not writable by %s: no dnstap reader there "
+                    "can be connected to",
+                    c->path, config_sub_path(CFG_K_DNSTAP, &dnstap_schema, DNSTAP_K_SOCKET).s,
+                    d->socket, who);
+}
+
 void privs_check_access(const struct config *c, struct errlist *errs, struct errlist *warns)
 {
     char who[256], key[96], dir[PATH_MAX];
@@ -196,6 +240,7 @@ void privs_check_access(const struct config *c, struct errlist *errs, struct err
                         "SIGUSR1 cannot create a new audit log (lines go on to the renamed one)",
                         c->path, key, dir, who);
     }
+    privs_check_dnstap(c, errs, warns, who);
     if (!privs_can(c->path, R_OK))
         errlist_add(errs,
                     "%s: the configuration is not readable by %s (%s): every reload would fail",
@@ -209,6 +254,8 @@ void privs_check_access(const struct config *c, struct errlist *errs, struct err
     privs_check_read(c, errs, key, "token file", c->admin.operate_token_file, who);
     if (c->fleet.enabled)
         privs_check_fleet(c, errs, who);
+    if (c->tls.enabled)
+        privs_check_tls(c, warns, who);
     for (size_t i = 0; i < c->admin.n_listen; i++) {
         const char *l = c->admin.listen[i];
         if (strncmp(l, "unix:", 5) != 0)

@@ -88,6 +88,9 @@ void secrets_check(const struct config *c, bool as_root, gid_t run_gid, struct e
 {
     secrets_check_fleet(c, warns, run_gid);
     secrets_check_keys(c, warns, run_gid);
+    if (c->tls.enabled) /* the DNS over TLS certificate's key */
+        secrets_check_file(c, warns, config_sub_path(CFG_K_TLS, &tls_schema, TLS_K_KEY).s,
+                           "TLS private key", c->tls.key, run_gid);
     if (as_root && !c->run_as.user)
         errlist_add(warns,
                     "%s: gtmd runs as root and the configuration has no \"user\": it keeps every "

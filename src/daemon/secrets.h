@@ -1,7 +1,7 @@
 /*
  * secrets.h -- warnings about secrets the configuration exposes (issue
- * #24): an etcd password file or a DNSSEC private key that other users of
- * the host can read, an etcd password sent in clear over http://, and a
+ * #24): an etcd password file, a DNSSEC private key or the DNS over TLS
+ * key that other users of the host can read, an etcd password sent in clear over http://, and a
  * gtmd that keeps root because the configuration has no "user".
  *
  * These are warnings, not errors: each may be a deliberate choice (etcd on

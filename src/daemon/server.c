@@ -25,6 +25,7 @@
 #include "daemon/secrets.h"
 #include "health/override.h"
 #include "daemon/server_modules.h"
+#include "net/tls_params.h"
 #include "policy/policy_config.h"
 
 /* Hands the endpoints of set's policy set to the prober thread. */
@@ -60,8 +61,10 @@ struct config *server_load_config(struct server *srv, json_t *doc, struct errlis
         free(cfg->identity);
         cfg->identity = jsoncfg_strdup(cfg->fleet.node);
     }
-    if (cfg)
+    if (cfg) {
         config_restart_inputs(cfg);
+        cfg->set_aside_broken = true;
+    }
     return cfg;
 }
 
@@ -160,12 +163,14 @@ json_t *server_geo_loaded(const struct serve_set *set)
     const struct geo_db *db = set->geo ? set->geo->db : NULL;
     if (!db)
         return json_null();
-    log_info("event=geo_database file=%s type=%s networks=%llu locations=%u load_ms=%.1f", db->path,
-             db->type ? db->type : "", (unsigned long long)db->stats.networks, db->n_locs,
-             db->stats.load_seconds * 1e3);
-    return json_pack("{s:s, s:s?, s:I, s:I, s:f}", "database", db->path, "type", db->type,
+    log_info("event=geo_database file=%s type=%s networks=%llu locations=%u load_ms=%.1f%s%s",
+             db->path, db->type ? db->type : "", (unsigned long long)db->stats.networks, db->n_locs,
+             db->stats.load_seconds * 1e3, db->asn_path ? " asn_file=" : "",
+             db->asn_path ? db->asn_path : "");
+    return json_pack("{s:s, s:s?, s:I, s:I, s:f, s:s?}", "database", db->path, "type", db->type,
                      "networks", (json_int_t)db->stats.networks, "locations",
-                     (json_int_t)db->n_locs, "load_ms", db->stats.load_seconds * 1e3);
+                     (json_int_t)db->n_locs, "load_ms", db->stats.load_seconds * 1e3,
+                     "asn_database", db->asn_path);
 }
 
 void server_set_resign_due(struct server *srv)
@@ -297,8 +302,11 @@ void server_net_params(const struct config *c, struct net_params *np)
         l[i] = (struct net_listen){.addr = c->listen[i].addr,
                                    .addr_len = c->listen[i].addr_len,
                                    .text = c->listen[i].text};
-    *np = (struct net_params){
-        .listen = l, .n_listen = c->n_listen, .workers = c->workers, .xdp = &c->xdp};
+    *np = (struct net_params){.listen = l,
+                              .n_listen = c->n_listen,
+                              .workers = c->workers,
+                              .xdp = &c->xdp,
+                              .tls = &c->tls};
 }
 
 /* Binds every socket of the configuration, the DNS workers' and the admin
@@ -503,6 +511,7 @@ int server_check(const char *config_path)
         server_check_state_file(cfg, &warns);
         server_check_secrets(cfg, false, &warns);
         xdp_check(cfg->path, &cfg->xdp, &warns);
+        tls_check(cfg->path, &cfg->tls, &errs);
     }
     for (size_t i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);

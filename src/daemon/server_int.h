@@ -38,6 +38,7 @@ struct health_service;
 struct scheduler;
 struct webhook_core;
 struct xfr_in;
+struct server_update;
 
 struct server {
     char *config_path;
@@ -49,6 +50,7 @@ struct server {
     bool serve_ready;                  /* serve_init ran (the "net" module) */
     struct serve_reader *widen_reader; /* the health thread's, for widened scopes */
     struct net net;                    /* DNS worker threads */
+    struct server_update *updater;     /* RFC 2136 updates (server_update.h); NULL: none */
     struct event_base *base;
     uint64_t generation;
     struct health_core health;
@@ -60,10 +62,14 @@ struct server {
     struct scheduler *sched;
     struct admin *admin;
     struct webhook_core *webhooks; /* outgoing notifications; NULL: none */
+    struct dnstap *dnstap;         /* the dnstap writer (dnstap.h); NULL: none */
     struct fleet *fleet;           /* NULL without a "fleet" section */
     struct server_safety safety;   /* the fleet's safety rule on adoption */
     pthread_mutex_t reload_lock;   /* one reload at a time (SIGHUP, API, re-sign) */
     atomic_ullong reloads_ok, reloads_failed;
+    /* Updates the updater answered, by rcode, and those that changed a
+     * zone (server_update.c; /metrics). */
+    atomic_ullong updates[ADMIN_UPDATE_RCODES], updates_changed;
     /* Zones signed at load: when the current set's signatures need
      * renewing (wall clock), 0 when no zone is signed at load. Written
      * under reload_lock. The timer runs on the main thread. */

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "dns/tsig_params.h"
+#include "daemon/server_update.h"
 #include "daemon/config_api.h"
 #include "daemon/load.h"
 #include "daemon/privs.h"
@@ -312,6 +313,53 @@ static void server_mod_fleet_stop(struct server *srv)
     server_safety_destroy(&srv->safety);
 }
 
+/* ---- dnstap: the query log's writer thread (dnstap.h) ---- */
+
+/* Before the workers, which take its queues: one per worker thread. The
+ * section's socket or file and queue size are the writer's for the run;
+ * the rest follows reloads in the served set (dnstap_view.h). */
+static int server_mod_dnstap_start(struct server *srv, struct serve_set *set)
+{
+    (void)set;
+    const struct dnstap_params *p = &srv->cfg->dnstap;
+    if (!p->enabled || !srv->cfg->n_listen)
+        return 0;
+    struct net_params np;
+    char err[512];
+    server_net_params(srv->cfg, &np);
+    unsigned n = net_reader_count(&np);
+    free((void *)np.listen);
+    srv->dnstap = dnstap_open(p, n, err, sizeof(err));
+    if (!srv->dnstap) {
+        log_error("event=dnstap result=failed error=\"%s\"", err);
+        return -1;
+    }
+    log_info("event=dnstap sink=%s:%s queues=%u queue_size=%u", p->socket ? "unix" : "file",
+             p->socket ? p->socket : p->file, n, p->queue_size);
+    return 0;
+}
+
+/* The writer keeps its sink and queues: they move back into next. */
+static void server_mod_dnstap_keep(struct config *next, struct config *running)
+{
+    struct dnstap_params *n = &next->dnstap, *r = &running->dnstap;
+    char *socket = n->socket, *file = n->file;
+    unsigned q = n->queue_size;
+    n->socket = r->socket;
+    n->file = r->file;
+    n->queue_size = r->queue_size;
+    r->socket = socket;
+    r->file = file;
+    r->queue_size = q;
+}
+
+/* After the workers: nothing logs any more; what is queued is written. */
+static void server_mod_dnstap_stop(struct server *srv)
+{
+    dnstap_close(srv->dnstap);
+    srv->dnstap = NULL;
+}
+
 /* ---- net: the served set's first publication and the DNS workers ---- */
 
 /* The health service's listener (health thread): after a health change,
@@ -348,6 +396,7 @@ static int server_mod_net_start(struct server *srv, struct serve_set *set)
     struct net_params np;
     char err[512];
     server_net_params(srv->cfg, &np);
+    np.dnstap = srv->dnstap;
     /* One reader per worker thread, one for the admin thread, one for
      * the drill thread, one for the health thread (widened scopes), one
      * for the fleet thread (the safety rule on adoption), one for the
@@ -368,6 +417,9 @@ static int server_mod_net_start(struct server *srv, struct serve_set *set)
     /* Restored scoped drills apply from the first query on, and restored
      * drills' timelines count from here. */
     drill_core_attach(&srv->drills, &srv->serve);
+    srv->updater = srv->cfg->n_listen ? server_update_start(srv) : NULL;
+    np.update_submit = srv->updater ? server_update_submit : NULL;
+    np.update_arg = srv->updater;
     /* No listen address: a prober-only node of a fleet (no DNS threads). */
     int rc = srv->cfg->n_listen ? net_start(&srv->net, &np, &srv->serve, err, sizeof(err)) : 0;
     free((void *)np.listen);
@@ -377,7 +429,28 @@ static int server_mod_net_start(struct server *srv, struct serve_set *set)
     }
     for (size_t i = 0; i < srv->cfg->n_listen; i++)
         log_info("event=listen address=%s transports=udp,tcp", srv->cfg->listen[i].text);
+    for (size_t i = 0; srv->cfg->tls.enabled && i < srv->cfg->tls.n_listen; i++)
+        log_info("event=listen address=%s transports=tls", srv->cfg->tls.listen[i].text);
     return 0;
+}
+
+/* Every reload reads the DNS over TLS certificate, key and chain again
+ * (renewed files under the same names are the usual case); files that do
+ * not load leave the running certificate in place. */
+static void server_mod_net_apply(struct server *srv, const struct config *next,
+                                 const struct serve_set *set, bool same)
+{
+    char err[768], info[512], q[800];
+    (void)set;
+    (void)same;
+    if (!srv->net.tls_ctx || !next->tls.enabled)
+        return;
+    if (net_tls_reload(&srv->net, &next->tls, err, sizeof(err), info, sizeof(info)) != 0)
+        log_error("event=tls_certificate result=failed error=\"%s\" note=\"the running "
+                  "certificate is kept\"",
+                  log_quote(err, q, sizeof(q)));
+    else
+        log_info("event=tls_certificate result=reloaded %s", info);
 }
 
 static void server_mod_net_keep(struct config *next, struct config *running)
@@ -389,10 +462,19 @@ static void server_mod_net_keep(struct config *next, struct config *running)
     running->listen = l;
     running->n_listen = n;
     next->workers = running->workers;
+    /* The TLS listeners too (their certificate follows the new file). */
+    struct tls_listen *tl = next->tls.listen;
+    size_t tn = next->tls.n_listen;
+    next->tls.listen = running->tls.listen;
+    next->tls.n_listen = running->tls.n_listen;
+    running->tls.listen = tl;
+    running->tls.n_listen = tn;
 }
 
 static void server_mod_net_stop(struct server *srv)
 {
+    server_update_stop(srv->updater); /* its replies go through the workers */
+    srv->updater = NULL;
     net_stop(&srv->net);
 }
 
@@ -513,9 +595,12 @@ static int server_mod_admin_start(struct server *srv, struct serve_set *set)
                             .workers = srv->cfg->workers,
                             .reloads_ok = &srv->reloads_ok,
                             .reloads_failed = &srv->reloads_failed,
+                            .updates = srv->updates,
+                            .updates_changed = &srv->updates_changed,
                             .fleet = srv->fleet,
                             .store = srv->fleet ? fleet_store(srv->fleet) : NULL,
                             .webhooks = srv->webhooks,
+                            .dnstap = srv->dnstap,
                             .config = &srv->confapi_ops};
     if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
         log_error("%s", err);
@@ -592,12 +677,21 @@ static const struct server_module server_modules[] = {
      .keep = server_mod_fleet_keep,
      .apply = server_mod_fleet_apply,
      .stop = server_mod_fleet_stop},
+    {.name = "dnstap",
+     .restart_key = "dnstap",
+     .restart_note = "the dnstap socket, file and queue_size change only on restart; what is "
+                     "logged follows the reload",
+     .start = server_mod_dnstap_start,
+     .keys = {"dnstap"},
+     .keep = server_mod_dnstap_keep,
+     .stop = server_mod_dnstap_stop},
     {.name = "net",
      .restart_key = "listen",
-     .restart_note = "listen addresses and workers change only on restart",
+     .restart_note = "listen addresses, tls.listen and workers change only on restart",
      .start = server_mod_net_start,
-     .keys = {"listen", "workers"},
+     .keys = {"listen", "workers", "tls"},
      .keep = server_mod_net_keep,
+     .apply = server_mod_net_apply,
      .stop = server_mod_net_stop},
     {.name = "xdp",
      .restart_note = "the xdp section changes only on restart",

@@ -80,6 +80,7 @@ enum dns_type {
 #define DNS_CLASS_ANY 255
 #define DNS_OPCODE_QUERY 0
 #define DNS_OPCODE_NOTIFY 4
+#define DNS_OPCODE_UPDATE 5
 #define DNS_EDNS_OPT_NSID 3 /* RFC 5001 */
 #define DNS_EDNS_OPT_ECS 8
 #define DNS_EDNS_OPT_COOKIE 10 /* RFC 7873 */

@@ -147,8 +147,10 @@ enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns
     q->flags = dns_get16(pkt + 2);
     if (q->flags & DNS_FLAG_QR)
         return DNS_PARSE_DROP;
-    /* NOTIFY (RFC 1996) is parsed like a query: query.c answers it. */
-    if (DNS_OPCODE(q->flags) != DNS_OPCODE_QUERY && DNS_OPCODE(q->flags) != DNS_OPCODE_NOTIFY)
+    /* NOTIFY (RFC 1996) and UPDATE (RFC 2136: its zone section is the
+     * question) are parsed like a query: query.c answers them. */
+    unsigned opcode = DNS_OPCODE(q->flags);
+    if (opcode != DNS_OPCODE_QUERY && opcode != DNS_OPCODE_NOTIFY && opcode != DNS_OPCODE_UPDATE)
         return DNS_PARSE_NOTIMP;
     unsigned qd = dns_get16(pkt + 4), an = dns_get16(pkt + 6), ns = dns_get16(pkt + 8),
              ar = dns_get16(pkt + 10);

@@ -17,7 +17,7 @@ enum dns_parse_result {
     DNS_PARSE_OK = 0,
     DNS_PARSE_DROP,    /* not worth a reply: shorter than a header, or QR=1 */
     DNS_PARSE_FORMERR, /* reply FORMERR (question echoed when qname_ok) */
-    DNS_PARSE_NOTIMP,  /* opcode other than QUERY */
+    DNS_PARSE_NOTIMP,  /* opcode other than QUERY, NOTIFY, UPDATE */
     DNS_PARSE_BADVERS, /* EDNS version > 0 */
     DNS_PARSE_NOTAUTH, /* unused: a TSIG is checked against the keys later */
 };

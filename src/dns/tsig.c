@@ -136,6 +136,15 @@ static bool tsig_parse_rdata(const uint8_t *pkt, size_t len, const struct dns_qu
     return end - p - 6 == t->other_len;
 }
 
+/* The clock difference a message with this Fudge may have: the smaller
+ * of its own and the key's (RFC 8945 5.2.3 checks the message's Fudge; a
+ * requester that sends 65535 must not get 18 hours). */
+static uint16_t tsig_window(const struct tsig_key *k, uint16_t fudge)
+{
+    uint16_t mine = k->fudge ? k->fudge : TSIG_FUDGE;
+    return fudge < mine ? fudge : mine;
+}
+
 enum tsig_error tsig_verify(const struct tsig_keyring *kr, const uint8_t *pkt, size_t len,
                             const struct dns_query *q, uint64_t now, struct tsig_ctx *ctx)
 {
@@ -178,8 +187,9 @@ enum tsig_error tsig_verify(const struct tsig_keyring *kr, const uint8_t *pkt, s
         return ctx->error = TSIG_BADSIG;
     memcpy(ctx->mac, t.mac, t.mac_len);
     ctx->mac_len = t.mac_len;
+    ctx->window = tsig_window(k, ctx->fudge);
     uint64_t d = now > ctx->time_signed ? now - ctx->time_signed : ctx->time_signed - now;
-    if (d > ctx->fudge)
+    if (d > ctx->window)
         return ctx->error = TSIG_BADTIME;
     return ctx->error = TSIG_OK;
 }
@@ -192,10 +202,12 @@ size_t tsig_record_len(const struct tsig_ctx *ctx)
 }
 
 /* The MAC of a reply: the previous MAC (the request's for the first),
- * the message, then every TSIG variable (first) or the timers only. */
-static bool tsig_reply_mac(const struct tsig_ctx *ctx, const uint8_t *msg, size_t len, bool first,
-                           const uint8_t *times, uint16_t error, const uint8_t *other,
-                           uint16_t other_len, uint8_t *out)
+ * the unsigned messages since it (before, a later message only), the
+ * message, then every TSIG variable (first) or the timers only. */
+static bool tsig_reply_mac_after(const struct tsig_ctx *ctx, const uint8_t *before,
+                                 size_t before_len, const uint8_t *msg, size_t len, bool first,
+                                 const uint8_t *times, uint16_t error, const uint8_t *other,
+                                 uint16_t other_len, uint8_t *out)
 {
     const struct tsig_key *k = ctx->key;
     uint8_t prior[2], vars[2 + 4], tail[2 + 2];
@@ -209,13 +221,21 @@ static bool tsig_reply_mac(const struct tsig_ctx *ctx, const uint8_t *msg, size_
         {vars, sizeof(vars)}, {k->alg->wire, k->alg->wire_len}, {times, 8}, {tail, 4},
         {other, other_len},
     };
-    struct tsig_piece timers[] = {{prior, 2}, {ctx->mac, ctx->mac_len}, {msg, len}, {times, 8}};
+    struct tsig_piece timers[] = {
+        {prior, 2}, {ctx->mac, ctx->mac_len}, {before, before_len}, {msg, len}, {times, 8}};
     /* A request we send (NOTIFY) has no MAC before it: no prior field. */
     if (first && ctx->mac_len == 0)
         return tsig_hmac(k, all + 2, sizeof(all) / sizeof(all[0]) - 2, out);
     if (first)
         return tsig_hmac(k, all, sizeof(all) / sizeof(all[0]), out);
     return tsig_hmac(k, timers, sizeof(timers) / sizeof(timers[0]), out);
+}
+
+static bool tsig_reply_mac(const struct tsig_ctx *ctx, const uint8_t *msg, size_t len, bool first,
+                           const uint8_t *times, uint16_t error, const uint8_t *other,
+                           uint16_t other_len, uint8_t *out)
+{
+    return tsig_reply_mac_after(ctx, NULL, 0, msg, len, first, times, error, other, other_len, out);
 }
 
 size_t tsig_sign(struct tsig_ctx *ctx, uint8_t *msg, size_t len, size_t cap, bool first,
@@ -226,8 +246,12 @@ size_t tsig_sign(struct tsig_ctx *ctx, uint8_t *msg, size_t len, size_t cap, boo
         return len;
     uint8_t times[8], other[6];
     uint16_t other_len = 0;
-    tsig_put48(times, now);
-    dns_put16(times + 6, TSIG_FUDGE);
+    /* A BADTIME reply carries the request's time as its Time Signed and
+     * ours in Other Data (RFC 8945 5.2.3), so that the client can verify
+     * it whatever the clocks say. */
+    bool badtime = error == TSIG_BADTIME && ctx->mac_len > 0;
+    tsig_put48(times, badtime ? ctx->time_signed : now);
+    dns_put16(times + 6, k->fudge ? k->fudge : TSIG_FUDGE);
     if (error == TSIG_BADTIME) {
         tsig_put48(other, now);
         other_len = 6;
@@ -297,8 +321,22 @@ static size_t tsig_find(const uint8_t *msg, size_t len, size_t *rdata, uint16_t 
     return 0;
 }
 
+bool tsig_present(const uint8_t *msg, size_t len)
+{
+    size_t rdata;
+    uint16_t rdlen;
+    return tsig_find(msg, len, &rdata, &rdlen) != 0;
+}
+
 enum tsig_error tsig_verify_reply(struct tsig_ctx *ctx, const uint8_t *msg, size_t len, bool first,
                                   uint64_t now, size_t *tsig_at)
+{
+    return tsig_verify_reply_after(ctx, NULL, 0, msg, len, first, now, tsig_at);
+}
+
+enum tsig_error tsig_verify_reply_after(struct tsig_ctx *ctx, const uint8_t *before,
+                                        size_t before_len, const uint8_t *msg, size_t len,
+                                        bool first, uint64_t now, size_t *tsig_at)
 {
     struct dns_query q;
     memset(&q, 0, sizeof(q));
@@ -328,13 +366,16 @@ enum tsig_error tsig_verify_reply(struct tsig_ctx *ctx, const uint8_t *msg, size
     size_t blen = *tsig_at;
     memcpy(body, head, DNS_HEADER_SIZE);
     memcpy(body + DNS_HEADER_SIZE, msg + DNS_HEADER_SIZE, blen - DNS_HEADER_SIZE);
-    if (!tsig_reply_mac(ctx, body, blen, first, t.times, t.error, t.other, t.other_len, want) ||
+    if (first && before_len)
+        return TSIG_BADSIG; /* the first message is signed, nothing before it */
+    if (!tsig_reply_mac_after(ctx, before, before_len, body, blen, first, t.times, t.error, t.other,
+                              t.other_len, want) ||
         CRYPTO_memcmp(want, t.mac, t.mac_len) != 0)
         return TSIG_BADSIG;
     memcpy(ctx->mac, t.mac, t.mac_len);
     ctx->mac_len = t.mac_len;
     uint64_t ts = tsig_get48(t.times);
-    uint16_t fudge = dns_get16(t.times + 6);
+    uint16_t fudge = tsig_window(ctx->key, dns_get16(t.times + 6));
     uint64_t d = now > ts ? now - ts : ts - now;
     return d > fudge ? TSIG_BADTIME : TSIG_OK;
 }

@@ -23,7 +23,7 @@
 
 #define TSIG_MAX_MAC 64     /* SHA-512 */
 #define TSIG_MAX_SECRET 256 /* octets of a decoded secret */
-#define TSIG_FUDGE 300      /* seconds of clock difference allowed, as peers use */
+#define TSIG_FUDGE 300      /* seconds of clock difference allowed by default (RFC 8945 10) */
 
 enum tsig_error {
     TSIG_OK = 0,
@@ -42,6 +42,11 @@ struct tsig_key {
     const struct tsig_alg *alg;
     uint8_t secret[TSIG_MAX_SECRET];
     size_t secret_len;
+    /* The most clock difference this server allows with the key (the
+     * key's "fudge", default TSIG_FUDGE): a message is checked against the
+     * smaller of this and its own Fudge, so a peer cannot widen the
+     * window by asking; it is also the Fudge of what gtmd signs. */
+    uint16_t fudge;
 };
 
 struct tsig_keyring {
@@ -56,8 +61,9 @@ struct tsig_ctx {
     uint8_t mac[TSIG_MAX_MAC];
     uint16_t mac_len;
     uint64_t time_signed; /* the request's */
-    uint16_t fudge;
-    uint16_t error; /* enum tsig_error found by tsig_verify */
+    uint16_t fudge;       /* the request's */
+    uint16_t window;      /* what it was checked with: min(fudge, the key's) */
+    uint16_t error;       /* enum tsig_error found by tsig_verify */
 };
 
 /* The algorithm of name ("hmac-sha256", case-insensitive), or NULL. */
@@ -74,7 +80,8 @@ void tsig_keyring_free(struct tsig_keyring *kr);
  * Checks the TSIG that ends pkt (q parsed it: q->tsig) against the keys of
  * kr at time now (seconds since the epoch). Fills ctx (key NULL when the
  * key is unknown) and returns TSIG_OK, TSIG_BADKEY (unknown key or
- * algorithm), TSIG_BADSIG, TSIG_BADTRUNC or TSIG_BADTIME.
+ * algorithm), TSIG_BADSIG, TSIG_BADTRUNC or TSIG_BADTIME (now further
+ * than min(the request's Fudge, the key's fudge) from its time signed).
  */
 enum tsig_error tsig_verify(const struct tsig_keyring *kr, const uint8_t *pkt, size_t len,
                             const struct dns_query *q, uint64_t now, struct tsig_ctx *ctx);
@@ -100,12 +107,24 @@ size_t tsig_sign(struct tsig_ctx *ctx, uint8_t *msg, size_t len, size_t cap, boo
  * MAC is the request's, then each checked reply's): first for the first
  * message of the reply (its MAC covers the request's MAC and every TSIG
  * variable), else a later message of a transfer (the previous MAC and the
- * timers, RFC 8945 §5.3.1). Every message must be signed. Returns TSIG_OK
+ * timers, RFC 8945 §5.3.1). msg must be signed; its time is checked
+ * with min(its Fudge, the key's fudge). Returns TSIG_OK
  * (ctx's MAC becomes this message's) or the error; *tsig_at gets the
  * offset of the TSIG record (0 when there is none), so that the caller can
  * parse the message without it.
  */
 enum tsig_error tsig_verify_reply(struct tsig_ctx *ctx, const uint8_t *msg, size_t len, bool first,
                                   uint64_t now, size_t *tsig_at);
+
+/* tsig_verify_reply for a later message of a transfer after unsigned ones
+ * (RFC 8945 §5.3.1: a server may sign as seldom as every 100th message):
+ * before holds those messages as received, one after the other (without
+ * their TCP length fields), which this message's MAC covers too. */
+enum tsig_error tsig_verify_reply_after(struct tsig_ctx *ctx, const uint8_t *before,
+                                        size_t before_len, const uint8_t *msg, size_t len,
+                                        bool first, uint64_t now, size_t *tsig_at);
+
+/* Whether msg ends with a TSIG record. */
+bool tsig_present(const uint8_t *msg, size_t len);
 
 #endif

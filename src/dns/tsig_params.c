@@ -30,12 +30,15 @@ static long tsig_params_base64(const char *s, uint8_t *out, size_t cap)
     return len;
 }
 
-enum { TK_ALGORITHM, TK_SECRET, TK_N };
+enum { TK_ALGORITHM, TK_SECRET, TK_FUDGE, TK_N };
 static const struct cfgschema_key tsig_key_keys[TK_N] = {
     [TK_ALGORITHM] = {"algorithm", CFGSCHEMA_STRING,
                       .what = "hmac-sha256 (the default), -sha384, -sha512, -sha224 or -sha1"},
     [TK_SECRET] = {"secret", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
                    .what = "the shared secret in base64"},
+    [TK_FUDGE] = {"fudge", CFGSCHEMA_INT, 1, 3600, TSIG_FUDGE, 0, NULL,
+                  "seconds of clock difference allowed: a message is checked with the smaller of "
+                  "this and its own Fudge"},
 };
 const struct cfgschema tsig_key_schema = CFGSCHEMA("$.tsig_keys[]", tsig_key_keys);
 
@@ -64,6 +67,7 @@ static void tsig_params_key(const struct jsoncfg *j, const char *id, json_t *v, 
     if (sec && len < 0)
         cfgschema_err(j, s, TK_SECRET, path, "must be base64 of 1 to %d octets", TSIG_MAX_SECRET);
     k->secret_len = len > 0 ? (size_t)len : 0;
+    k->fudge = (uint16_t)cfgschema_int(j, s, TK_FUDGE, v, path);
     k->id = jsoncfg_strdup(id);
 }
 
@@ -106,4 +110,19 @@ const struct tsig_key *tsig_keyring_by_id(const struct tsig_keyring *kr, const c
         return NULL;
     dns_name_lower(n.wire, n.len);
     return tsig_keyring_find(kr, n.wire, n.len);
+}
+
+void tsig_keyring_copy(const struct tsig_keyring *kr, struct tsig_keyring *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->keys = calloc(kr->n ? kr->n : 1, sizeof(*out->keys));
+    if (!out->keys)
+        abort();
+    for (size_t i = 0; i < kr->n; i++) {
+        out->keys[i] = kr->keys[i];
+        out->keys[i].id = kr->keys[i].id ? strdup(kr->keys[i].id) : NULL;
+        if (kr->keys[i].id && !out->keys[i].id)
+            abort();
+    }
+    out->n = kr->n;
 }

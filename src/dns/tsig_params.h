@@ -29,4 +29,9 @@ void tsig_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
  * dot) is name, or NULL. */
 const struct tsig_key *tsig_keyring_by_id(const struct tsig_keyring *kr, const char *name);
 
+/* A copy of kr into out (its own keys, ids and secrets; freed with
+ * tsig_keyring_free): a set built from another (a re-sign) needs keys of
+ * its own for its zones' transfer keys to point into. */
+void tsig_keyring_copy(const struct tsig_keyring *kr, struct tsig_keyring *out);
+
 #endif

@@ -171,7 +171,7 @@ static double drill_practice_one(const struct drill_service_env *env,
 
 double drill_practice_run(const struct drill_service_env *env, double now, bool *started)
 {
-    double wake = -1;
+    double wake = -1, live = -1;
     struct drill_practice p;
     struct drill_practice_state st;
     *started = false;
@@ -179,9 +179,17 @@ double drill_practice_run(const struct drill_service_env *env, double now, bool 
         bool s = false;
         double w = drill_practice_one(env, &p, &st, now, &s);
         *started = *started || s;
+        /* A live practice about to start changes answers then: the
+         * health-aware TTLs end before it (policy_answer.h). */
+        double next = drill_practice_next_start(&p, st.last_start, now);
+        if (p.spec.mode == DRILL_LIVE && !s && next > now && (live < 0 || next < live))
+            live = next;
         drill_practice_free(&p);
         if (w > 0 && (wake < 0 || w < wake))
             wake = w;
     }
+    if (env->health)
+        health_core_set_planned(env->health,
+                                live > 0 ? health_mono_ms() + (int64_t)((live - now) * 1000) : 0);
     return wake;
 }

@@ -2,7 +2,7 @@
  * fleet_adopt.c -- the rules an override or drill from etcd passes before
  * this node applies it. A member's signature says who wrote a record, not
  * that it is one an operator could have made: so every node checks, for
- * every record another node wrote,
+ * every record it reads from etcd (its own included),
  *  - "role" ("operate" or "socket"; absent in records of older gtmd:
  *    taken as "operate") and "force" (a boolean; absent: false);
  *  - the id: KIND-N, and the id of the key it is stored under;
@@ -21,9 +21,11 @@
  * refused as unsafe is therefore kept and checked again every
  * FLEET_RECHECK_S: a difference of a moment delays it here; a record that
  * stays unsafe here stays refused (and reported) while it is. A record
- * this node's own API accepted is not checked again (its safety rule ran
- * on this node's view as it was decided). An applied record that becomes
- * unsafe later (a region fails) stays applied, as on a single node.
+ * this node's own API accepted is checked again as well: what arrives is
+ * what etcd holds (fleet_life.c refuses one put back), and the rule is
+ * checked on the view as the record arrives. An applied record that
+ * becomes unsafe later (a region fails) stays applied, as on a single
+ * node.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +90,10 @@ static enum fleet_verdict fleet_adopt_check(struct fleet *f, const struct fleet_
         abort();
     json_object_del(c, SHARED_STORE_ROLE);
     json_object_del(c, SHARED_STORE_FORCE);
-    if (!r->own && !force && f->unsafe && f->unsafe(f->unsafe_arg, k->name, c, why, len)) {
+    /* Every record, this node's own included: one its API accepted was
+     * checked then, but what arrives is what etcd holds, and the rule is
+     * about this node's view now. */
+    if (!force && f->unsafe && f->unsafe(f->unsafe_arg, k->name, c, why, len)) {
         json_decref(c);
         return FLEET_REJ_UNSAFE;
     }

@@ -60,7 +60,8 @@ void fleet_config_begin_read(struct fleet *f)
     pthread_mutex_unlock(&f->lock);
 }
 
-void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev)
+void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev, const char *key,
+                            const char *signer)
 {
     json_t *ver = json_object_get(v, "version");
     uint64_t h =
@@ -71,20 +72,72 @@ void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev)
         f->cfg.seen = h;
     f->cfg.head = f->cfg.seen;
     f->cfg.head_rev = v ? mod_rev : 0; /* what the next version's compare must see */
+    uint64_t seen = f->cfg.seen;
     pthread_mutex_unlock(&f->lock);
-    if (back && f->cfg.seen)
+    if (back && seen)
         log_warn("event=fleet_config_head_back head=%llu seen=%llu note=\"the fleet's "
                  "configuration head was %s: not followed; the next version is numbered on from "
                  "%llu\"",
-                 (unsigned long long)h, (unsigned long long)f->cfg.seen,
-                 v ? "put back to an older version" : "deleted", (unsigned long long)f->cfg.seen);
+                 (unsigned long long)h, (unsigned long long)seen,
+                 v ? "put back to an older version" : "deleted", (unsigned long long)seen);
+    if (v && back) {
+        /* A member signed it once: an older head put back (a deletion is
+         * not one, and is only logged). */
+        char why[160];
+        snprintf(why, sizeof(why), "version %llu, older than version %llu seen here",
+                 (unsigned long long)h, (unsigned long long)seen);
+        fleet_reject(f, key, FLEET_REJ_REPLAY, signer, why);
+    }
+}
+
+/* The newest version a live member's signed node record says it serves:
+ * head cannot be older (a node that starts while an older head is put
+ * back takes the version its peers serve, not the one head names). */
+static uint64_t fleet_config_peers(struct fleet *f, char who[FLEET_NODE_MAX + 1])
+{
+    uint64_t max = 0;
+    who[0] = '\0';
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; f->p.keys.enabled && i < f->n_nodes; i++)
+        if (i != f->self && f->nodes[i].live && f->nodes[i].config_version > max) {
+            max = f->nodes[i].config_version;
+            snprintf(who, FLEET_NODE_MAX + 1, "%s", f->nodes[i].name);
+        }
+    pthread_mutex_unlock(&f->lock);
+    return max;
+}
+
+/* Raises head to the version the peers serve when head is older (a
+ * replay, counted once per head revision). */
+static void fleet_config_floor(struct fleet *f)
+{
+    char who[FLEET_NODE_MAX + 1];
+    uint64_t peers = fleet_config_peers(f, who);
+    pthread_mutex_lock(&f->lock);
+    uint64_t head = f->cfg.head;
+    int64_t head_rev = f->cfg.head_rev;
+    bool report = peers > head && head_rev && head_rev != f->cfg.floor_rev;
+    if (peers > head) {
+        f->cfg.head = f->cfg.seen = peers;
+        f->cfg.floor_rev = head_rev;
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (report) {
+        char why[200], *key = fleet_key(f, "config/head", NULL, NULL);
+        snprintf(why, sizeof(why), "version %llu, older than version %llu that member %s serves",
+                 (unsigned long long)head, (unsigned long long)peers, who);
+        fleet_reject(f, key, FLEET_REJ_REPLAY, "", why);
+        free(key);
+    }
 }
 
 /* The records of a fetch reply that are what their keys say, in order,
  * up to head; NULL when head's own is not among them (pruned meanwhile,
- * or refused). */
-static json_t *fleet_config_records(struct fleet *f, json_t *resp, uint64_t head)
+ * or refused). *beyond: the newest valid version after head in the reply
+ * (0: none): head is then one put back. */
+static json_t *fleet_config_records(struct fleet *f, json_t *resp, uint64_t head, uint64_t *beyond)
 {
+    *beyond = 0;
     json_t *out = json_array(), *kv;
     size_t i;
     bool have_head = false;
@@ -107,10 +160,14 @@ static json_t *fleet_config_records(struct fleet *f, json_t *resp, uint64_t head
             fleet_reject(f, key, FLEET_REJ_FIELDS, signer,
                          "a configuration version must carry its own version and a doc");
         else {
+            uint64_t n = (uint64_t)json_integer_value(ver);
             json_object_del(v, "sig");
             json_object_set_new(v, "signer", json_string(signer ? signer : ""));
-            have_head |= (uint64_t)json_integer_value(ver) == head;
-            json_array_append(out, v);
+            have_head |= n == head;
+            if (n <= head)
+                json_array_append(out, v);
+            else if (n > *beyond)
+                *beyond = n;
         }
         free(want);
         json_decref(v);
@@ -137,7 +194,24 @@ static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, 
     f->cfg.fetching = false;
     if (stale)
         return; /* a fresh read follows, and fetches again */
-    json_t *recs = st == ETCD_OK ? fleet_config_records(f, resp, head) : NULL;
+    uint64_t beyond = 0;
+    json_t *recs = st == ETCD_OK ? fleet_config_records(f, resp, head, &beyond) : NULL;
+    if (beyond) {
+        /* A member signed a newer version than head names: head was put
+         * back. Fetched again up to that one. */
+        json_decref(recs);
+        char why[160], *key = fleet_key(f, "config/head", NULL, NULL);
+        snprintf(why, sizeof(why), "version %llu, and version %llu is in etcd",
+                 (unsigned long long)head, (unsigned long long)beyond);
+        fleet_reject(f, key, FLEET_REJ_REPLAY, "", why);
+        free(key);
+        pthread_mutex_lock(&f->lock);
+        if (beyond > f->cfg.seen)
+            f->cfg.head = f->cfg.seen = beyond;
+        pthread_mutex_unlock(&f->lock);
+        fleet_config_run(f);
+        return;
+    }
     if (!recs) {
         /* Refused, pruned or an etcd error: tried again when head moves,
          * else in FLEET_CONFIG_RETRY_S (not every tick: a version is up
@@ -161,6 +235,7 @@ static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, 
 /* Fetches the versions after the one this node serves, up to head. */
 static void fleet_config_fetch(struct fleet *f)
 {
+    fleet_config_floor(f);
     pthread_mutex_lock(&f->lock);
     uint64_t head = f->cfg.head, applied = f->cfg.applied;
     int64_t head_rev = f->cfg.head_rev, failed_rev = f->cfg.failed_rev;
@@ -184,9 +259,12 @@ static void fleet_config_fetch(struct fleet *f)
         return;
     uint64_t from = f->cfg.offered > applied ? f->cfg.offered : applied;
     from = from && from < head && head - from <= FLEET_CONFIG_FETCH_MAX ? from + 1 : head;
-    char *a = fleet_config_vkey(f, from), *b = fleet_config_vkey(f, head + 1);
+    /* Up to head, and one version past it if there is one: a head put
+     * back (a replay) names an older version than the newest in etcd. */
+    char *a = fleet_config_vkey(f, from), *b = fleet_key(f, "config/v0", NULL, NULL);
     char *ab = etcd_b64(a, strlen(a)), *bb = etcd_b64(b, strlen(b));
-    json_t *req = json_pack("{s:s, s:s}", "key", ab, "range_end", bb);
+    json_t *req = json_pack("{s:s, s:s, s:I}", "key", ab, "range_end", bb, "limit",
+                            (json_int_t)(head - from + 2));
     free(a);
     free(b);
     free(ab);

@@ -85,6 +85,14 @@ struct event;
 struct event_base;
 struct drill_core;
 
+/* The lease, mod revision and signed "n" of the last node record or
+ * heartbeat of a member applied here (fleet_life.c). */
+struct fleet_stamp {
+    int64_t lease, rev;
+    uint64_t n;
+};
+enum { FLEET_STAMP_NODE, FLEET_STAMP_BEAT, FLEET_STAMPS };
+
 /* A vantage point seen in etcd (PREFIX/nodes/NAME). */
 struct fleet_node {
     char name[FLEET_NODE_MAX + 1];
@@ -114,7 +122,8 @@ struct fleet_node {
     int64_t lease;           /* the lease of its node record (signed fleets: its reports' lease) */
     int layout;              /* the key layout it writes (FLEET_LAYOUT) (L) */
     uint64_t config_version; /* the fleet configuration it serves (0: none) */
-    char config_error[160];  /* why not the newest */
+    struct fleet_stamp stamps[FLEET_STAMPS]; /* fleet thread only */
+    char config_error[160];                  /* why not the newest */
 };
 
 /* Another node's report on one endpoint. */
@@ -122,6 +131,10 @@ struct fleet_obs {
     uint16_t node; /* index into f->nodes */
     uint8_t state; /* HEALTH_UP or HEALTH_DOWN */
     double t;      /* when that node published it */
+    /* Its lease, mod revision and signed "n" (fleet_life.c): an older
+     * report of the same lease put back is refused. */
+    int64_t lease, mod_rev;
+    uint64_t n;
     struct fleet_obs *next;
 };
 
@@ -132,6 +145,7 @@ struct fleet_ep {
     uint8_t own;              /* own probe state when last looked at */
     double own_since;         /* (L) monotonic: when own last changed (0: never seen) */
     uint8_t published;        /* own state as last written to etcd (UNKNOWN: none) */
+    uint64_t pub_n;           /* the "n" of the own report last sent (fleet_life.c) */
     bool writing;             /* in a publishing transaction now */
     uint8_t verdict;          /* (L) */
     struct fleet_obs *obs;    /* (L) other nodes' reports */
@@ -141,13 +155,13 @@ struct fleet_ep {
 /* A shared record of a kind (overrides, drills), as held in etcd. */
 struct fleet_rec {
     char id[32];
-    json_t *value; /* as in etcd, less "sig", "signer" and "lease" */
+    json_t *value; /* as in etcd, less "sig", "signer", "lease", "format" and "born" */
     int64_t mod_rev;
     bool deleting; /* an expiry delete was sent */
     /* Adoption (fleet_adopt.c): FLEET_SIG_OK when applied here, else why it
      * was refused; an unsafe one is checked again every FLEET_RECHECK_S. */
     enum fleet_verdict refused;
-    bool own;        /* accepted by this node's API (its safety rule ran then) */
+    bool own;        /* signed by this node (accepted by its API): only logged differently */
     char signer[64]; /* "" when unsigned */
     struct fleet_rec *next;
 };
@@ -196,6 +210,7 @@ struct fleet_job {
     enum fleet_job_op op;
     struct fleet_kind *kind;
     json_t *record; /* create: the record, id filled in here */
+    json_t *sealed; /* create: the record sealed with its key's create revision (fleet_life.c) */
     double ttl_s;
     uint64_t view;
     char id[32];
@@ -204,7 +219,7 @@ struct fleet_job {
     double deadline;  /* monotonic: give up waiting for the watch */
     int phase;        /* 0 queued, 1 waiting for etcd, 2 waiting for the watch, 3 reading back
                          after a failed compare (fleet_job_verify), 4 waiting for a lease (no
-                         write sent yet); (L) */
+                         write sent yet), 5 sealing the record created (fleet_life.c); (L) */
     struct fleet_wait w;
     struct fleet_job *next;
 };
@@ -224,8 +239,9 @@ struct fleet_cfg {
      * tried again before retry_at unless head's revision moves. */
     int64_t failed_rev;
     double retry_at;
-    uint64_t offered; /* the newest version handed to on_config */
-    bool told_empty;  /* on_config heard that etcd holds none */
+    int64_t floor_rev; /* head's revision when the peers' version raised it (reported) */
+    uint64_t offered;  /* the newest version handed to on_config */
+    bool told_empty;   /* on_config heard that etcd holds none */
     bool fetching;
     uint64_t applied;           /* the version this node serves (L) */
     char error[256];            /* why head is not applied here (L) */
@@ -301,6 +317,11 @@ struct fleet {
     bool isolated; /* (L) view older than isolation_after (fleet_beat.c) */
     double lost_since;
     int64_t lease, rev;
+    uint64_t sign_n; /* the "n" of the last record this node signed (fleet_life.c) */
+    /* The create revision of this node's record's key (0: not known yet),
+     * signed into it as "born"; seals tried in this sync (fleet_life.c). */
+    int64_t node_born;
+    unsigned node_seals;
     unsigned sync_step, retry_n;
     struct etcd_watch *watch;
     unsigned publishing; /* publishing transactions in flight */
@@ -431,8 +452,10 @@ void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const
                   const char *detail);
 
 /* ---- fleet_config.c: the fleet's configuration ---------------------- */
-/* PREFIX/config/head put (v, checked) or deleted (v NULL) at mod_rev. */
-void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev);
+/* PREFIX/config/head (key) put (v, checked; signed by signer) or deleted
+ * (v NULL) at mod_rev. A head older than one seen is a replay: counted. */
+void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev, const char *key,
+                            const char *signer);
 /* Before a fresh read: head is read again. */
 void fleet_config_begin_read(struct fleet *f);
 /* Fetches and hands over versions not applied yet (after a read, a head
@@ -445,14 +468,56 @@ void fleet_config_fail_all(struct fleet *f, const char *why);
  * the lock). */
 void fleet_config_node_fields_locked(struct fleet *f, json_t *rec);
 
+/* ---- fleet_life.c: each record bound to its life ----------------------- */
+/* Overrides and drills of this format carry "format" and, once sealed,
+ * "born": the create revision of their key. */
+#define FLEET_RECORD_FORMAT 2
+#define FLEET_LIFE_FORMAT "format"
+#define FLEET_LIFE_BORN "born"
+#define FLEET_LIFE_N "n"
+/* Whether override or drill v (signature checked) may apply, read at a key
+ * created at create_rev: FLEET_SIG_OK (with *pending when it is not
+ * sealed yet: absent, not refused), FLEET_REJ_REPLAY or
+ * FLEET_REJ_OLD_FORMAT with why. Always FLEET_SIG_OK without "members". */
+enum fleet_verdict fleet_life_record(const struct fleet *f, const json_t *v, int64_t create_rev,
+                                     bool *pending, char *why, size_t len);
+/* record (a create's signed record, borrowed) sealed for key with "born":
+ * rev and signed again: a new reference. */
+json_t *fleet_life_seal(struct fleet *f, const char *key, const json_t *record, int64_t rev);
+/* Removes "format" and "born" (checked) before v is applied. */
+void fleet_life_strip(json_t *v);
+/* v's signed "n" (0: none). */
+uint64_t fleet_life_n(const json_t *v);
+/* Whether member node's report v on ep, put at mod_rev on lease, is older
+ * than the one held here for that lease (a replay); *stale: an event older
+ * than the one applied (a watch restarted from an older revision), to be
+ * ignored. */
+bool fleet_life_report_replayed(struct fleet *f, const struct fleet_ep *ep, uint16_t node,
+                                const json_t *v, int64_t lease, int64_t mod_rev, bool *stale);
+/* Whether a member's node record or heartbeat v (signature and lease
+ * checked), read at key (PREFIX + rest) on lease at mod_rev, is not older
+ * than the one applied here: false when it is a replay (counted and
+ * logged) or, outside a fresh read (bulk), an event delivered again. */
+bool fleet_life_member_fresh(struct fleet *f, const char *key, const char *rest, const json_t *v,
+                             int64_t lease, int64_t mod_rev, bool bulk);
+/* Records lease, mod_rev and v's "n" with node's report on ep (after
+ * fleet_obs_set). */
+void fleet_life_report_kept(struct fleet *f, struct fleet_ep *ep, uint16_t node, const json_t *v,
+                            int64_t lease, int64_t mod_rev);
+
 /* Signs v, a report of this node published at key on its lease: with
- * "members" the lease goes into the signed record (fleet_sync.c checks it
- * on reading). */
-static inline void fleet_sign_on_lease(struct fleet *f, const char *key, json_t *v)
+ * "members" the lease (fleet_sync.c checks it on reading) and the next
+ * "n" of this run (fleet_life.c) go into the signed record. Returns n. */
+static inline uint64_t fleet_sign_on_lease(struct fleet *f, const char *key, json_t *v)
 {
-    if (f->p.keys.enabled)
+    uint64_t n = 0;
+    if (f->p.keys.enabled) {
         json_object_set_new(v, "lease", json_integer((json_int_t)f->lease));
+        n = ++f->sign_n;
+        json_object_set_new(v, FLEET_LIFE_N, json_integer((json_int_t)n));
+    }
     fleet_sign(&f->p.keys, key, v);
+    return n;
 }
 
 #endif

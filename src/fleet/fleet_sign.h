@@ -7,7 +7,8 @@
  * record without "sig", keys sorted); a node counts only records signed by
  * a listed member, so a writer to the etcd prefix who is not a member
  * cannot forge votes, overrides or drills, and a member cannot sign in
- * another member's name.
+ * another member's name. What binds a signed record to its life (so that
+ * one deleted or superseded cannot be put back) is fleet_life.c's.
  *
  *   "fleet": {..., "key_file": "ns1.key",
  *             "members": {"ns1": "BASE64 of the 32-octet public key",
@@ -62,7 +63,10 @@ enum fleet_verdict {
     FLEET_REJ_MAX,      /* max_overrides are in force here */
     FLEET_REJ_UNSAFE,   /* it would leave a served record with no serving region, unforced */
     FLEET_REJ_CONFLICT, /* a drill: another live drill holds its region here */
-    FLEET_VERDICTS      /* how many there are */
+    /* A record's life (fleet_life.c): */
+    FLEET_REJ_REPLAY,     /* deleted or superseded, and put back (not the record its key holds) */
+    FLEET_REJ_OLD_FORMAT, /* an override or drill of a gtmd before record format 2: unbound */
+    FLEET_VERDICTS        /* how many there are */
 };
 
 const char *fleet_verdict_name(enum fleet_verdict v);

@@ -40,6 +40,13 @@ struct fleet_jobcall {
     struct fleet_rec *rec; /* expiry: the record being deleted */
 };
 
+/* Frees j's records (not j). */
+static void fleet_job_free_record(struct fleet_job *j)
+{
+    json_decref(j->record);
+    json_decref(j->sealed);
+}
+
 /* Asks the health thread to write the state file (the last known state
  * for a restart without etcd), without waiting for it. */
 static void fleet_store_save(struct fleet *f)
@@ -315,7 +322,7 @@ static void fleet_job_done_locked(struct fleet *f, struct fleet_job *j, enum sha
     bool drop = fleet_wait_end_locked(f, &j->w, st, fmt, ap);
     va_end(ap);
     if (drop) {
-        json_decref(j->record);
+        fleet_job_free_record(j);
         free(j);
     }
 }
@@ -354,12 +361,84 @@ static void fleet_job_committed(struct fleet *f, struct fleet_job *j, int64_t re
 {
     pthread_mutex_lock(&f->lock);
     f->writes++;
-    f->keys_written += j->op == FLEET_JOB_CREATE ? 2 : 1;
+    f->keys_written += j->op == FLEET_JOB_CREATE ? 3 : 1; /* a create: counter, record, seal */
     j->wait_rev = rev;
     j->deadline = deadline_mono() + 2 * f->p.etcd.timeout_s;
     j->phase = 2;
     pthread_mutex_unlock(&f->lock);
     fleet_store_run_jobs(f);
+}
+
+static void fleet_job_verify(struct fleet *f, struct fleet_job *j, int phase);
+
+/* The start of every reply to a job's transaction (arg freed): its job,
+ * or NULL when the reply is dealt with here: the fleet stops, or etcd did
+ * not answer (the record's key is read back, as phase). */
+static struct fleet_job *fleet_jobcall_take(void *arg, enum etcd_status st, const char *err,
+                                            int phase, struct fleet **f)
+{
+    struct fleet_jobcall *c = arg;
+    struct fleet_job *j = c->job;
+    *f = c->f;
+    free(c);
+    if (st == ETCD_ERR_CANCELLED)
+        return NULL; /* stop: fleet_store_fail_all answered (and may have freed) j */
+    if (st == ETCD_ERR_NET) {
+        fleet_job_verify(*f, j, phase);
+        fleet_sync_failed(*f, "write", err);
+        return NULL;
+    }
+    return j;
+}
+
+static void fleet_on_job_seal(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet *f;
+    struct fleet_job *j = fleet_jobcall_take(arg, st, err, 5, &f);
+    if (!j)
+        return;
+    if (st != ETCD_OK || !json_is_true(json_object_get(resp, "succeeded"))) {
+        char msg[300];
+        snprintf(msg, sizeof(msg),
+                 "the record was created in etcd but could not be sealed (%s): it applies on no "
+                 "node",
+                 st != ETCD_OK ? (err ? err : "error") : "its key changed meanwhile");
+        fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
+        return;
+    }
+    fleet_job_committed(
+        f, j, etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0));
+}
+
+/* Job j's record is in etcd, its key created at revision rev: it is put
+ * again with "born": rev, signed, on the condition that nobody touched the
+ * key since (fleet_life.c). Every node applies only the sealed record. */
+static void fleet_job_seal(struct fleet *f, struct fleet_job *j, int64_t rev)
+{
+    char sub[64];
+    snprintf(sub, sizeof(sub), "%s/", j->kind->name);
+    char *key = fleet_key(f, sub, j->id, NULL);
+    json_decref(j->sealed);
+    j->sealed = fleet_life_seal(f, key, j->record, rev);
+    char *text = json_dumps(j->sealed, JSON_COMPACT);
+    json_t *put = json_pack("{s:o, s:o}", "key", fleet_b64s(key), "value", fleet_b64s(text));
+    if (j->lease)
+        json_object_set_new(put, "lease", json_integer(j->lease));
+    json_t *txn =
+        json_pack("{s:[{s:o, s:s, s:I, s:s}, {s:o, s:s, s:I, s:s}], s:[{s:o}]}", "compare", "key",
+                  fleet_b64s(key), "target", "CREATE", "create_revision", (json_int_t)rev, "result",
+                  "EQUAL", "key", fleet_b64s(key), "target", "MOD", "mod_revision", (json_int_t)rev,
+                  "result", "EQUAL", "success", "request_put", put);
+    free(text);
+    free(key);
+    struct fleet_jobcall *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_jobcall){.f = f, .job = j};
+    pthread_mutex_lock(&f->lock);
+    j->phase = 5;
+    pthread_mutex_unlock(&f->lock);
+    etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_on_job_seal, c);
 }
 
 /* The reply to fleet_job_verify's read of the record's key. */
@@ -394,10 +473,16 @@ static void fleet_on_job_verify(void *arg, enum etcd_status st, json_t *resp, co
     char *text = vb ? etcd_unb64(vb, &len) : NULL;
     json_t *v = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
-    bool ours = v && json_equal(v, j->record);
+    bool ours = v && json_equal(v, j->record), sealed = v && j->sealed && json_equal(v, j->sealed);
     json_decref(v);
-    if (ours) /* a lost reply, or a retry on another URL that found it done */
+    if (sealed) /* the seal's reply was lost */
         fleet_job_committed(f, j, etcd_json_int(json_object_get(kv, "mod_revision"), 0));
+    else if (j->phase == 5)
+        fleet_job_finish(f, j, SHARED_UNKNOWN,
+                         "the record was created in etcd, and etcd did not confirm its seal: it "
+                         "applies on no node unless the seal was made; check the list again");
+    else if (ours) /* a lost reply, or a retry on another URL that found it done */
+        fleet_job_seal(f, j, etcd_json_int(json_object_get(kv, "create_revision"), 0));
     else if (j->phase == 3)
         fleet_job_finish(f, j, SHARED_CONFLICT,
                          "another node changed the shared records meanwhile");
@@ -431,24 +516,15 @@ static void fleet_job_verify(struct fleet *f, struct fleet_job *j, int phase)
 
 static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
-    struct fleet_jobcall *c = arg;
-    struct fleet *f = c->f;
-    struct fleet_job *j = c->job;
-    free(c);
-    if (st == ETCD_ERR_CANCELLED)
-        return; /* stop: fleet_store_fail_all answered (and may have freed) j */
-    if (st == ETCD_ERR_NET) {
-        fleet_job_verify(f, j, 1);
-        fleet_sync_failed(f, "write", err);
+    struct fleet *f;
+    struct fleet_job *j = fleet_jobcall_take(arg, st, err, 1, &f);
+    if (!j)
         return;
-    }
     if (st != ETCD_OK) {
         char msg[300];
         snprintf(msg, sizeof(msg), "etcd did not confirm the change (%s); nothing was applied",
                  err ? err : "error");
         fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
-        if (st == ETCD_ERR_NET)
-            fleet_sync_failed(f, "write", err);
         return;
     }
     if (!json_is_true(json_object_get(resp, "succeeded"))) {
@@ -458,8 +534,11 @@ static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const
             fleet_job_verify(f, j, 3);
         return;
     }
-    fleet_job_committed(
-        f, j, etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0));
+    int64_t rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
+    if (j->op == FLEET_JOB_CREATE)
+        fleet_job_seal(f, j, rev); /* the record's key was created at rev */
+    else
+        fleet_job_committed(f, j, rev);
 }
 
 static void fleet_job_create_txn(struct fleet *f, struct fleet_job *j)
@@ -476,6 +555,7 @@ static void fleet_job_create_txn(struct fleet *f, struct fleet_job *j)
     snprintf(j->id, sizeof(j->id), "%s-%lld", k->id_prefix, (long long)(k->seq_val + 1));
     json_object_set_new(j->record, "id", json_string(j->id));
     json_object_set_new(j->record, "node", json_string(f->p.node));
+    json_object_set_new(j->record, FLEET_LIFE_FORMAT, json_integer(FLEET_RECORD_FORMAT));
     char *seq = fleet_key(f, "seq/", k->name, NULL);
     char sub[64];
     snprintf(sub, sizeof(sub), "%s/", k->name);
@@ -485,10 +565,15 @@ static void fleet_job_create_txn(struct fleet *f, struct fleet_job *j)
     json_t *put = json_pack("{s:o, s:o}", "key", fleet_b64s(key), "value", fleet_b64s(text));
     if (j->lease)
         json_object_set_new(put, "lease", json_integer(j->lease));
-    json_t *txn = json_pack("{s:[{s:o, s:s, s:I, s:s}], s:[{s:{s:o, s:o}}, {s:o}]}", "compare",
-                            "key", fleet_b64s(seq), "target", "MOD", "mod_revision",
-                            (json_int_t)k->seq_mod, "result", "EQUAL", "success", "request_put",
-                            "key", fleet_b64s(seq), "value", fleet_b64s(num), "request_put", put);
+    /* The record's key must not exist: a counter set back (it is a plain
+     * number anyone can write) must not make this write replace a live
+     * record. */
+    json_t *txn = json_pack(
+        "{s:[{s:o, s:s, s:I, s:s}, {s:o, s:s, s:I, s:s}], s:[{s:{s:o, s:o}}, {s:o}]}", "compare",
+        "key", fleet_b64s(seq), "target", "MOD", "mod_revision", (json_int_t)k->seq_mod, "result",
+        "EQUAL", "key", fleet_b64s(key), "target", "CREATE", "create_revision", (json_int_t)0,
+        "result", "EQUAL", "success", "request_put", "key", fleet_b64s(seq), "value",
+        fleet_b64s(num), "request_put", put);
     free(text);
     free(seq);
     free(key);
@@ -701,7 +786,7 @@ static enum shared_status fleet_store_timeout_locked(struct fleet *f, struct fle
                 pp = &(*pp)->next;
             if (*pp)
                 *pp = j->next;
-            json_decref(j->record);
+            fleet_job_free_record(j);
             free(j);
         } else
             j->w.abandoned = true;
@@ -733,7 +818,7 @@ static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j,
 {
     double left = deadline - deadline_mono();
     if (left <= 0) {
-        json_decref(j->record);
+        fleet_job_free_record(j);
         free(j);
         snprintf(err, errlen, "the write deadline passed before it was sent; nothing was applied");
         return SHARED_UNAVAILABLE;
@@ -762,7 +847,7 @@ static enum shared_status fleet_store_wait(struct fleet *f, struct fleet_job *j,
     if (id)
         snprintf(id, 32, "%s", j->id);
     snprintf(err, errlen, "%s", j->w.err);
-    json_decref(j->record);
+    fleet_job_free_record(j);
     free(j);
     return st;
 }
@@ -781,7 +866,7 @@ static enum shared_status fleet_store_create(void *arg, const char *kind, json_t
     j->ttl_s = ttl_s;
     j->view = view;
     if (!j->kind) {
-        json_decref(j->record);
+        fleet_job_free_record(j);
         free(j);
         snprintf(err, errlen, "no shared kind %s", kind);
         return SHARED_UNAVAILABLE;

@@ -21,6 +21,12 @@
 #include "fleet/fleet_int.h"
 #include "health/service.h"
 
+/* Where a value was read: its key, and etcd's revisions and lease of it. */
+struct fleet_kv {
+    const char *key;
+    int64_t mod_rev, create_rev, lease;
+};
+
 struct fleet_call {
     struct fleet *f;
     unsigned gen;
@@ -195,7 +201,8 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
 /* One report: node's observation of endpoint ep (ep_len octets,
  * "POOL/NAME"); legacy: read at its layout-1 key (obs/ENDPOINT/NODE). */
 static void fleet_obs_update(struct fleet *f, const char *node_name, const char *ep_name,
-                             size_t ep_len, json_t *v, bool bulk, bool legacy)
+                             size_t ep_len, json_t *v, bool bulk, bool legacy,
+                             const struct fleet_kv *kv)
 {
     if (!fleet_node_name_ok(node_name) || ep_len == 0 || ep_len > 590)
         return;
@@ -215,10 +222,26 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
         pthread_mutex_unlock(&f->lock);
     }
     if (node == f->self) {
-        if (!legacy) /* a key of this node's before an upgrade is not what it writes now */
-            ep->published = st; /* what etcd holds for us */
+        if (legacy) /* a key of this node's before an upgrade is not what it writes now */
+            return;
+        ep->published = st; /* what etcd holds for us */
+        if (v && !bulk && f->p.keys.enabled && fleet_life_n(v) < ep->pub_n) {
+            /* An older report of ours put back: refused, and written again.
+             * (Not on a fresh read: a write that failed has a number etcd
+             * never held.) */
+            fleet_reject(f, kv->key, FLEET_REJ_REPLAY, node_name, "an older report of this node");
+            ep->published = HEALTH_UNKNOWN;
+        }
         return;
     }
+    bool stale = false;
+    if (!bulk && fleet_life_report_replayed(f, ep, node, v, kv->lease, kv->mod_rev, &stale)) {
+        fleet_reject(f, kv->key, FLEET_REJ_REPLAY, node_name,
+                     "an older report of the member's lease than the one applied here");
+        return;
+    }
+    if (stale)
+        return; /* delivered again (a watch restarted from an older revision) */
     if (bulk) {
         pthread_mutex_lock(&f->lock);
         struct fleet_obs *o = calloc(1, sizeof(*o));
@@ -227,6 +250,9 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
         o->node = node;
         o->state = st;
         o->t = v ? json_number_value(json_object_get(v, "t")) : 0;
+        o->lease = kv->lease;
+        o->mod_rev = kv->mod_rev;
+        o->n = fleet_life_n(v);
         o->next = ep->obs;
         if (st != HEALTH_UNKNOWN)
             ep->obs = o;
@@ -236,6 +262,8 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
         return;
     }
     fleet_obs_set(f, ep, node, st, v ? json_number_value(json_object_get(v, "t")) : 0);
+    if (v)
+        fleet_life_report_kept(f, ep, node, v, kv->lease, kv->mod_rev);
 }
 
 /* The member a key speaks for, copied to out: the node of nodes/NODE,
@@ -269,24 +297,32 @@ static const char *fleet_key_owner(const char *rest, char out[FLEET_NODE_MAX + 2
  * its own only on the lease it signed it for: the record's "lease" must be
  * the key's, and an observation's the lease of the member's node record.
  * So a writer cannot replay a member's old report once its lease is gone
- * (the lease ends with the member: its reports go with it). */
+ * (the lease ends with the member: its reports go with it). A lease id can
+ * be granted again once it ended (etcd lets any client choose the id), so
+ * the node record is also sealed with its key's create revision
+ * (fleet_life.c): one put back on a lease granted again is refused, and
+ * the reports on that lease with it. *pending: a node record not sealed
+ * yet (its member seals it at once), ignored. */
 static enum fleet_verdict fleet_dispatch_on_lease(struct fleet *f, const char *rest,
-                                                  const char *owner, json_t *v, int64_t lease)
+                                                  const char *owner, json_t *v,
+                                                  const struct fleet_kv *kv, bool *pending)
 {
     if (!f->p.keys.enabled)
         return FLEET_SIG_OK;
     int64_t signed_for = etcd_json_int(json_object_get(v, "lease"), 0);
-    if (signed_for == 0 || signed_for != lease)
+    if (signed_for == 0 || signed_for != kv->lease)
         return FLEET_SIG_NOT_ON_LEASE;
     uint16_t idx = fleet_node_get(f, owner);
     if (strncmp(rest, "nodes/", 6) == 0) {
-        if (idx != FLEET_NODE_NONE)
-            f->nodes[idx].lease = lease; /* fleet thread only */
-        return FLEET_SIG_OK;
+        char why[300];
+        enum fleet_verdict vd = fleet_life_record(f, v, kv->create_rev, pending, why, sizeof(why));
+        if (vd == FLEET_SIG_OK && !*pending && idx != FLEET_NODE_NONE)
+            f->nodes[idx].lease = kv->lease; /* fleet thread only */
+        return vd;
     }
     bool report =
         strncmp(rest, "obs/", 4) == 0 || strncmp(rest, FLEET_REPORTS, strlen(FLEET_REPORTS)) == 0;
-    if (report && (idx == FLEET_NODE_NONE || f->nodes[idx].lease != lease))
+    if (report && (idx == FLEET_NODE_NONE || f->nodes[idx].lease != kv->lease))
         return FLEET_SIG_NOT_ON_LEASE;
     return FLEET_SIG_OK;
 }
@@ -314,19 +350,22 @@ void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const
  * without "members"); signer gets the signer's name ("" unsigned). A
  * refused record is counted by reason, reported in status and metrics, and
  * logged the first time each key is refused for a reason (fleet_reject). */
-static bool fleet_dispatch_trusted(struct fleet *f, const char *key, const char *rest, json_t *v,
-                                   int64_t lease, char signer_out[64])
+static bool fleet_dispatch_trusted(struct fleet *f, const struct fleet_kv *kv, const char *rest,
+                                   json_t *v, char signer_out[64])
 {
     const char *signer = NULL;
     char owner_buf[FLEET_NODE_MAX + 2];
     const char *owner = fleet_key_owner(rest, owner_buf);
-    enum fleet_verdict vd = fleet_verify(&f->p.keys, key, v, owner, &signer);
+    enum fleet_verdict vd = fleet_verify(&f->p.keys, kv->key, v, owner, &signer);
+    bool pending = false;
     if (vd == FLEET_SIG_OK && owner)
-        vd = fleet_dispatch_on_lease(f, rest, owner, v, lease);
+        vd = fleet_dispatch_on_lease(f, rest, owner, v, kv, &pending);
     snprintf(signer_out, 64, "%s", signer ? signer : "");
     if (vd == FLEET_SIG_OK)
-        return true;
-    fleet_reject(f, key, vd, signer, NULL);
+        return !pending;
+    fleet_reject(f, kv->key, vd, signer,
+                 vd == FLEET_REJ_REPLAY ? "a node record put back on its lease granted again"
+                                        : NULL);
     return false;
 }
 
@@ -344,11 +383,32 @@ static bool fleet_own_record(const struct fleet *f, json_t *v, const char *signe
     return node && strcmp(node, f->p.node) == 0;
 }
 
+/* An override or drill of kind k, id (checked: signed by a member, or
+ * "members" off) put (v) or deleted (v NULL): applied when it is the record
+ * its key was created for (fleet_life.c); one put back is refused and, as
+ * one not sealed yet, absent. */
+static void fleet_dispatch_record(struct fleet *f, const struct fleet_kv *kv, struct fleet_kind *k,
+                                  const char *id, json_t *v, const char *signer)
+{
+    if (v) {
+        bool pending = false;
+        char why[300] = "";
+        enum fleet_verdict vd = fleet_life_record(f, v, kv->create_rev, &pending, why, sizeof(why));
+        if (vd != FLEET_SIG_OK)
+            fleet_reject(f, kv->key, vd, signer, why);
+        if (vd != FLEET_SIG_OK || pending)
+            v = NULL; /* as if absent: one applied before under this key is removed */
+        else
+            fleet_life_strip(v);
+    }
+    fleet_store_apply(f, k, id, v, kv->mod_rev, signer, fleet_own_record(f, v, signer));
+}
+
 /* One key put (value) or deleted (value NULL). */
-static void fleet_dispatch(struct fleet *f, const char *key, const char *value, int64_t mod_rev,
-                           int64_t lease, bool bulk)
+static void fleet_dispatch(struct fleet *f, const struct fleet_kv *kv, const char *value, bool bulk)
 {
     size_t pl = strlen(f->p.prefix);
+    const char *key = kv->key;
     if (strncmp(key, f->p.prefix, pl) != 0)
         return;
     const char *rest = key + pl;
@@ -357,7 +417,7 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
     if (strncmp(rest, "seq/", 4) == 0) { /* a plain number, not JSON */
         struct fleet_kind *k = fleet_store_kind(f, rest + 4);
         if (k)
-            fleet_store_seq(f, k, value, value ? mod_rev : 0);
+            fleet_store_seq(f, k, value, value ? kv->mod_rev : 0);
         return;
     }
     json_error_t jerr;
@@ -367,9 +427,20 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
         return; /* not ours: ignore */
     }
     char signer[64] = "";
-    if (v && !fleet_dispatch_trusted(f, key, rest, v, lease, signer)) {
+    if (v && (!fleet_dispatch_trusted(f, kv, rest, v, signer) ||
+              !fleet_life_member_fresh(f, key, rest, v, kv->lease, kv->mod_rev, bulk))) {
+        /* Not written by the member it speaks for, or superseded: as if
+         * absent. A member's report or record, or head, stays as last
+         * applied; an override or drill whose key now holds something
+         * else is gone, as a fresh read would find it. */
         json_decref(v);
-        return; /* not written by the member it speaks for: as if absent */
+        v = NULL;
+        signer[0] = '\0';
+        const char *slash = strchr(rest, '/');
+        char kind[32];
+        snprintf(kind, sizeof(kind), "%.*s", slash ? (int)(slash - rest) : 0, rest);
+        if (!slash || !fleet_store_kind(f, kind))
+            return;
     }
     if (v) { /* checked: the record as its writer made it */
         json_object_del(v, "sig");
@@ -381,19 +452,19 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
         char name[FLEET_NODE_MAX + 2];
         if (slash && (size_t)(slash - node) <= FLEET_NODE_MAX) {
             snprintf(name, sizeof(name), "%.*s", (int)(slash - node), node);
-            fleet_obs_update(f, name, slash + 1, strlen(slash + 1), v, bulk, false);
+            fleet_obs_update(f, name, slash + 1, strlen(slash + 1), v, bulk, false, kv);
         }
     } else if (strncmp(rest, "obs/", 4) == 0) { /* the layout before (gtmd 1.x) */
         const char *slash = strrchr(rest + 4, '/');
         if (slash)
-            fleet_obs_update(f, slash + 1, rest + 4, (size_t)(slash - rest - 4), v, bulk, true);
+            fleet_obs_update(f, slash + 1, rest + 4, (size_t)(slash - rest - 4), v, bulk, true, kv);
     } else if (strncmp(rest, "beat/", 5) == 0 && fleet_node_name_ok(rest + 5)) {
         if (!bulk) /* a fresh read's heartbeats are old: no clock to compare */
             fleet_beat_seen(f, rest + 5, v);
     } else if (strncmp(rest, "nodes/", 6) == 0 && fleet_node_name_ok(rest + 6))
         fleet_node_update(f, rest + 6, v, bulk);
     else if (strcmp(rest, "config/head") == 0)
-        fleet_config_head_seen(f, v, mod_rev); /* fleet_config_run follows */
+        fleet_config_head_seen(f, v, kv->mod_rev, key, signer); /* fleet_config_run follows */
     else {
         const char *slash = strchr(rest, '/');
         char kind[32];
@@ -401,8 +472,7 @@ static void fleet_dispatch(struct fleet *f, const char *key, const char *value, 
             snprintf(kind, sizeof(kind), "%.*s", (int)(slash - rest), rest);
             struct fleet_kind *k = fleet_store_kind(f, kind);
             if (k && strlen(slash + 1) < 32)
-                fleet_store_apply(f, k, slash + 1, v, mod_rev, signer,
-                                  fleet_own_record(f, v, signer));
+                fleet_dispatch_record(f, kv, k, slash + 1, v, signer);
         }
     }
     json_decref(v);
@@ -418,9 +488,12 @@ static void fleet_dispatch_kv(struct fleet *f, json_t *kv, bool deleted, bool bu
         return;
     const char *vb = json_string_value(json_object_get(kv, "value"));
     char *value = deleted ? NULL : etcd_unb64(vb ? vb : "", &vlen);
+    struct fleet_kv at = {.key = key,
+                          .mod_rev = etcd_json_int(json_object_get(kv, "mod_revision"), 0),
+                          .create_rev = etcd_json_int(json_object_get(kv, "create_revision"), 0),
+                          .lease = etcd_json_int(json_object_get(kv, "lease"), 0)};
     if (deleted || value)
-        fleet_dispatch(f, key, value, etcd_json_int(json_object_get(kv, "mod_revision"), 0),
-                       etcd_json_int(json_object_get(kv, "lease"), 0), bulk);
+        fleet_dispatch(f, &at, value, bulk);
     free(key);
     free(value);
 }
@@ -608,6 +681,11 @@ static json_t *fleet_node_put_op(struct fleet *f)
                   f->config_hash, "last_seen", health_now(), "started", f->nodes[f->self].started,
                   "vantage", f->vantage, "node", f->p.node, "layout", FLEET_LAYOUT);
     fleet_config_node_fields_locked(f, v);
+    if (f->p.keys.enabled) { /* sealed once its key's create revision is known (fleet_life.c) */
+        json_object_set_new(v, FLEET_LIFE_FORMAT, json_integer(FLEET_RECORD_FORMAT));
+        if (f->node_born)
+            json_object_set_new(v, FLEET_LIFE_BORN, json_integer((json_int_t)f->node_born));
+    }
     pthread_mutex_unlock(&f->lock);
     char *key = fleet_key(f, "nodes/", f->p.node, NULL);
     fleet_sign_on_lease(f, key, v);
@@ -620,6 +698,8 @@ static json_t *fleet_node_put_op(struct fleet *f)
     return op;
 }
 
+static void fleet_sync_node(struct fleet *f);
+
 static void fleet_on_node_put(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
     struct fleet *f = fleet_call_end(arg, st, "node", err);
@@ -629,12 +709,34 @@ static void fleet_on_node_put(void *arg, enum etcd_status st, json_t *resp, cons
     f->writes++;
     f->keys_written++;
     pthread_mutex_unlock(&f->lock);
+    /* The node record's key as the transaction left it: sealed with its
+     * create revision, or put again so (once; twice means the key went
+     * meanwhile, and the sync starts over). */
+    json_t *kv = json_array_get(
+        json_object_get(json_object_get(json_array_get(json_object_get(resp, "responses"), 1),
+                                        "response_range"),
+                        "kvs"),
+        0);
+    int64_t born = etcd_json_int(json_object_get(kv, "create_revision"), 0);
+    if (f->p.keys.enabled && born != f->node_born) {
+        f->node_born = born;
+        if (born && f->node_seals++ == 0) {
+            fleet_sync_node(f);
+            return;
+        }
+        fleet_sync_failed(f, "node", "this node's record could not be sealed");
+        return;
+    }
     fleet_sync_range(f);
 }
 
+/* Puts the node record and reads its key back (its create revision). */
 static void fleet_sync_node(struct fleet *f)
 {
-    json_t *txn = json_pack("{s:[o]}", "success", fleet_node_put_op(f));
+    char *key = fleet_key(f, "nodes/", f->p.node, NULL);
+    json_t *txn = json_pack("{s:[o, {s:{s:o}}]}", "success", fleet_node_put_op(f), "request_range",
+                            "key", fleet_b64s(key));
+    free(key);
     etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_on_node_put, fleet_call_new(f));
 }
 
@@ -644,6 +746,7 @@ static void fleet_on_grant(void *arg, enum etcd_status st, json_t *resp, const c
     if (!f)
         return;
     f->lease = etcd_json_int(json_object_get(resp, "ID"), 0);
+    f->node_born = 0; /* a new lease: the node record's key is created again */
     if (f->lease == 0) {
         fleet_sync_failed(f, "lease grant", "no lease id in the reply");
         return;
@@ -677,6 +780,7 @@ void fleet_sync_start(struct fleet *f)
     f->beat_inflight = false;
     f->sync_started = deadline_mono();
     f->sync_answered = false;
+    f->node_seals = 0;
     pthread_mutex_lock(&f->lock);
     f->conn = FLEET_CONN_SYNCING;
     f->url = etcd_endpoint(f->etcd);
@@ -725,7 +829,7 @@ static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
     else {
         json_t *v = json_pack("{s:s, s:f}", "s", health_state_name((enum health_state)st), "t",
                               health_now());
-        fleet_sign_on_lease(f, key, v);
+        e->pub_n = fleet_sign_on_lease(f, key, v);
         char *text = json_dumps(v, JSON_COMPACT);
         json_decref(v);
         op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",

@@ -3,6 +3,7 @@
  * a deduplicated location table (see geo_db.h for why).
  */
 #include "geo/geo_db.h"
+#include "geo/geo_db_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,9 +29,7 @@ struct flat_ctx {
     geo_ref *memo;   /* per MMDB node: its flattened ref, GEO_REF_NONE until done */
     uint8_t *height; /* per MMDB node: depth of its subtree */
     struct rec_map recs;
-    uint32_t *loc_slots; /* dedup table of location indexes, UINT32_MAX = empty */
-    size_t loc_slot_cap;
-    uint32_t locs_cap;
+    struct geo_intern intern;
     bool failed;
     char *err;
     size_t errlen;
@@ -50,7 +49,7 @@ static void flat_fail(struct flat_ctx *c, const char *fmt, ...)
     va_end(ap);
 }
 
-static void *geo_xcalloc(size_t n, size_t size)
+void *geo_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
     if (!p)
@@ -106,42 +105,40 @@ static uint64_t loc_hash(const struct geo_location *l)
     return geo_hash64(h);
 }
 
-static void loc_slots_grow(struct flat_ctx *c)
+static void loc_slots_grow(struct geo_db *db, struct geo_intern *it)
 {
-    free(c->loc_slots);
-    c->loc_slot_cap = c->loc_slot_cap ? c->loc_slot_cap * 2 : 1024;
-    c->loc_slots = malloc(c->loc_slot_cap * sizeof(*c->loc_slots));
-    if (!c->loc_slots)
+    free(it->slots);
+    it->cap = it->cap ? it->cap * 2 : 1024;
+    it->slots = malloc(it->cap * sizeof(*it->slots));
+    if (!it->slots)
         abort();
-    memset(c->loc_slots, 0xff, c->loc_slot_cap * sizeof(*c->loc_slots));
-    for (uint32_t i = 0; i < c->db->n_locs; i++) {
-        size_t j = loc_hash(&c->db->locs[i]) & (c->loc_slot_cap - 1);
-        while (c->loc_slots[j] != UINT32_MAX)
-            j = (j + 1) & (c->loc_slot_cap - 1);
-        c->loc_slots[j] = i;
+    memset(it->slots, 0xff, it->cap * sizeof(*it->slots));
+    for (uint32_t i = 0; i < db->n_locs; i++) {
+        size_t j = loc_hash(&db->locs[i]) & (it->cap - 1);
+        while (it->slots[j] != UINT32_MAX)
+            j = (j + 1) & (it->cap - 1);
+        it->slots[j] = i;
     }
 }
 
-/* The index of l in the location table, added when new. */
-static uint32_t loc_intern(struct flat_ctx *c, const struct geo_location *l)
+uint32_t geo_intern_add(struct geo_db *db, struct geo_intern *it, const struct geo_location *l)
 {
-    struct geo_db *db = c->db;
-    if ((size_t)(db->n_locs + 1) * 2 > c->loc_slot_cap)
-        loc_slots_grow(c);
-    size_t j = loc_hash(l) & (c->loc_slot_cap - 1);
-    while (c->loc_slots[j] != UINT32_MAX) {
-        if (memcmp(&db->locs[c->loc_slots[j]], l, sizeof(*l)) == 0)
-            return c->loc_slots[j];
-        j = (j + 1) & (c->loc_slot_cap - 1);
+    if ((size_t)(db->n_locs + 1) * 2 > it->cap)
+        loc_slots_grow(db, it);
+    size_t j = loc_hash(l) & (it->cap - 1);
+    while (it->slots[j] != UINT32_MAX) {
+        if (memcmp(&db->locs[it->slots[j]], l, sizeof(*l)) == 0)
+            return it->slots[j];
+        j = (j + 1) & (it->cap - 1);
     }
-    if (db->n_locs == c->locs_cap) {
-        c->locs_cap = c->locs_cap ? c->locs_cap * 2 : 256;
-        db->locs = realloc(db->locs, (size_t)c->locs_cap * sizeof(*db->locs));
+    if (db->n_locs == it->locs_cap) {
+        it->locs_cap = it->locs_cap ? it->locs_cap * 2 : 256;
+        db->locs = realloc(db->locs, (size_t)it->locs_cap * sizeof(*db->locs));
         if (!db->locs)
             abort();
     }
     db->locs[db->n_locs] = *l;
-    c->loc_slots[j] = db->n_locs;
+    it->slots[j] = db->n_locs;
     return db->n_locs++;
 }
 
@@ -193,6 +190,31 @@ static bool flat_degrees(struct flat_ctx *c, MMDB_entry_s *e, const char *key, d
     return isfinite(*out) && *out >= -lim && *out <= lim;
 }
 
+/* autonomous_system_number (GeoLite2-ASN, GeoIP2-ISP): an unsigned
+ * integer of any width the format has, 1..4294967295 (0 is reserved). */
+static bool flat_asn(struct flat_ctx *c, MMDB_entry_s *e, uint32_t *out)
+{
+    static const char *const path[] = {"autonomous_system_number", NULL};
+    MMDB_entry_data_s d;
+    if (!flat_value(c, e, path, &d))
+        return false;
+    uint64_t v;
+    if (d.type == MMDB_DATA_TYPE_UINT16)
+        v = d.uint16;
+    else if (d.type == MMDB_DATA_TYPE_UINT32)
+        v = d.uint32;
+    else if (d.type == MMDB_DATA_TYPE_UINT64)
+        v = d.uint64;
+    else if (d.type == MMDB_DATA_TYPE_INT32 && d.int32 >= 0)
+        v = (uint64_t)d.int32;
+    else
+        return false;
+    if (v == 0 || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
 /* Decodes the used fields of one data record into l. */
 static void flat_decode(struct flat_ctx *c, MMDB_entry_s *e, struct geo_location *l)
 {
@@ -213,6 +235,8 @@ static void flat_decode(struct flat_ctx *c, MMDB_entry_s *e, struct geo_location
         l->lon = lon;
         l->flags |= GEO_HAS_COORDS;
     }
+    if (flat_asn(c, e, &l->asn))
+        l->flags |= GEO_HAS_ASN;
 }
 
 /* The location index of a data record, decoding it the first time. */
@@ -225,9 +249,9 @@ static uint32_t flat_data(struct flat_ctx *c, uint64_t rec, MMDB_entry_s entry)
     flat_decode(c, &entry, &l);
     struct geo_db_stats *s = &c->db->stats;
     s->records++;
-    for (unsigned b = 0; b < 4; b++)
+    for (unsigned b = 0; b < 5; b++)
         s->with_field[b] += (l.flags >> b) & 1u;
-    uint32_t idx = l.flags ? loc_intern(c, &l) : GEO_LOC_UNKNOWN;
+    uint32_t idx = l.flags ? geo_intern_add(c->db, &c->intern, &l) : GEO_LOC_UNKNOWN;
     c->recs.keys[j] = rec + 1;
     c->recs.vals[j] = idx;
     c->recs.n++;
@@ -368,7 +392,7 @@ static bool flat_tree(struct flat_ctx *c)
     memset(c->memo, 0xff, (size_t)n * sizeof(*c->memo));
     struct geo_location none;
     memset(&none, 0, sizeof(none));
-    loc_intern(c, &none); /* GEO_LOC_UNKNOWN */
+    geo_intern_add(db, &c->intern, &none); /* GEO_LOC_UNKNOWN */
     uint8_t h;
     geo_ref root = n ? flat_node(c, 0, 0, &h) : geo_ref_leaf(GEO_LOC_UNKNOWN);
     if (db->ip_version == 4) {
@@ -384,17 +408,26 @@ static bool flat_tree(struct flat_ctx *c)
     free(c->height);
     if (c->failed)
         return false;
-    uint8_t *seen = geo_xcalloc(db->trie.n_nodes, 1);
-    db->stats.networks = flat_count_networks(&db->trie, db->trie.root6, seen) +
-                         (db->ip_version == 4 ? flat_count_networks(&db->trie, root, seen) : 0);
-    free(seen);
-    geo_db_find_samples(db);
+    geo_db_finish(db);
     if (db->stats.records == 0)
         flat_fail(c, "the database holds no networks");
     else if (db->n_locs <= 1)
         flat_fail(c, "no record has any field gtmd uses (continent.code, country.iso_code, "
-                     "subdivisions[0].iso_code, location.latitude/longitude)");
+                     "subdivisions[0].iso_code, location.latitude/longitude, "
+                     "autonomous_system_number)");
     return !c->failed;
+}
+
+void geo_db_finish(struct geo_db *db)
+{
+    uint8_t *seen = geo_xcalloc(db->trie.n_nodes, 1);
+    /* root4 is inside root6 in an IPv6 tree (counted there), apart in an
+     * IPv4 one (whose root6 is a leaf). */
+    db->stats.networks = flat_count_networks(&db->trie, db->trie.root6, seen) +
+                         flat_count_networks(&db->trie, db->trie.root4, seen);
+    free(seen);
+    db->n_samples = 0;
+    geo_db_find_samples(db);
 }
 
 static double geo_now(void)
@@ -450,7 +483,7 @@ struct geo_db *geo_db_open(const char *path, char *err, size_t errlen)
         ok = flat_tree(&c);
     free(c.recs.keys);
     free(c.recs.vals);
-    free(c.loc_slots);
+    free(c.intern.slots);
     MMDB_close(&mmdb);
     if (!ok) {
         geo_db_free(db);
@@ -472,6 +505,8 @@ void geo_db_free(struct geo_db *db)
     free(db->locs);
     free(db->path);
     free(db->type);
+    free(db->asn_path);
+    free(db->asn_type);
     free(db);
 }
 

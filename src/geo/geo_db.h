@@ -6,7 +6,8 @@
  * node by node (MMDB_read_node, never one lookup per address), decodes
  * each distinct data record once, keeps only the fields gtmd uses
  *     continent.code, country.iso_code, subdivisions[0].iso_code,
- *     location.latitude / location.longitude
+ *     location.latitude / location.longitude,
+ *     autonomous_system_number (GeoLite2-ASN's layout, also in GeoIP2-ISP)
  * in a deduplicated location table, and builds a geo_trie whose leaves are
  * indexes into that table. Then it closes the file: serving never touches
  * libmaxminddb, the mapping or the disk again.
@@ -51,6 +52,7 @@ enum {
     GEO_HAS_COUNTRY = 2,
     GEO_HAS_SUBDIVISION = 4,
     GEO_HAS_COORDS = 8,
+    GEO_HAS_ASN = 16,
 };
 
 /* One location: the fields gtmd uses. Absent fields are zero/empty and
@@ -63,6 +65,7 @@ struct geo_location {
     char country[3];     /* ISO 3166-1 alpha-2, "DE" */
     char subdivision[4]; /* ISO 3166-2 part after "CC-": "CA" of US-CA */
     uint8_t flags;       /* GEO_HAS_* */
+    uint32_t asn;        /* autonomous system number, when GEO_HAS_ASN */
 };
 
 /* Index 0 of every location table: no data, or none of the used fields. */
@@ -73,7 +76,7 @@ struct geo_db_stats {
     uint64_t mmdb_nodes;    /* search tree nodes in the file */
     uint64_t records;       /* distinct data records decoded */
     uint64_t alias_hits;    /* MMDB nodes reached again (aliases), not re-walked */
-    uint64_t with_field[4]; /* records with continent, country, subdivision, coords */
+    uint64_t with_field[5]; /* records with continent, country, subdivision, coords, asn */
     double load_seconds;    /* open + flatten + close */
 };
 
@@ -101,6 +104,11 @@ struct geo_db {
     struct geo_db_stats stats;
     struct geo_db_sample samples[GEO_DB_SAMPLES];
     size_t n_samples;
+    /* With an ASN database laid over this one (geo_overlay.h): that file,
+     * its database_type and its networks; NULL and 0 otherwise. */
+    char *asn_path;
+    char *asn_type;
+    uint64_t asn_networks;
 };
 
 /* Opens and flattens path. On failure returns NULL and writes a one-line

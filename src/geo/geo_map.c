@@ -124,7 +124,28 @@ static bool geo_key_network(const struct jsoncfg *x, const char *path, const cha
     return true;
 }
 
-/* Splits "kind:code" into k->kind and k->code (or the network). */
+/* "asn:64500": digits only (no "AS" prefix, no sign), 1..4294967295. */
+static bool geo_key_asn(const struct jsoncfg *x, const char *path, const char *num,
+                        struct geo_key *k)
+{
+    size_t n = strlen(num);
+    if (n == 0 || n > 10 || strspn(num, "0123456789") != n || num[0] == '0') {
+        jsoncfg_err(x, path,
+                    "\"%s\" is not an autonomous system number (asn:64500: 1 to 4294967295, "
+                    "digits only)",
+                    num);
+        return false;
+    }
+    unsigned long long v = strtoull(num, NULL, 10);
+    if (v > UINT32_MAX) {
+        jsoncfg_err(x, path, "autonomous system number %s is above 4294967295", num);
+        return false;
+    }
+    k->asn = (uint32_t)v;
+    return true;
+}
+
+/* Splits "kind:code" into k->kind and k->code (or the network, the ASN). */
 static bool geo_key_name(const struct jsoncfg *x, const char *path, const char *name,
                          struct geo_key *k)
 {
@@ -134,6 +155,7 @@ static bool geo_key_name(const struct jsoncfg *x, const char *path, const char *
     } kinds[] = {{"continent:", GEO_KEY_CONTINENT},
                  {"country:", GEO_KEY_COUNTRY},
                  {"subdivision:", GEO_KEY_SUBDIVISION},
+                 {"asn:", GEO_KEY_ASN},
                  {"network:", GEO_KEY_NETWORK}};
     if (strcmp(name, "default") == 0) {
         k->kind = GEO_KEY_DEFAULT;
@@ -147,6 +169,8 @@ static bool geo_key_name(const struct jsoncfg *x, const char *path, const char *
         k->kind = kinds[i].kind;
         if (k->kind == GEO_KEY_NETWORK)
             return geo_key_network(x, path, code, k);
+        if (k->kind == GEO_KEY_ASN)
+            return geo_key_asn(x, path, code, k);
         bool ok = k->kind == GEO_KEY_CONTINENT ? geo_key_continent(x, path, code)
                   : k->kind == GEO_KEY_COUNTRY ? geo_key_country(x, path, code)
                                                : geo_key_subdivision(x, path, code);
@@ -156,7 +180,7 @@ static bool geo_key_name(const struct jsoncfg *x, const char *path, const char *
     }
     jsoncfg_err(x, path,
                 "unknown key \"%s\" (keys are continent:CODE, country:CODE, "
-                "subdivision:CC-CODE, network:CIDR or default)",
+                "subdivision:CC-CODE, asn:NUMBER, network:CIDR or default)",
                 name);
     return false;
 }
@@ -279,11 +303,14 @@ void geo_map_free(struct geo_map *m)
     free(m);
 }
 
-/* How specific a key is when it matches l: 3 subdivision, 2 country,
- * 1 continent, 0 no match (network and default keys never match here). */
+/* How specific a key is when it matches l: 4 asn, 3 subdivision,
+ * 2 country, 1 continent, 0 no match (network and default keys never
+ * match here). */
 static int geo_key_match(const struct geo_key *k, const struct geo_location *l)
 {
     switch (k->kind) {
+    case GEO_KEY_ASN:
+        return (l->flags & GEO_HAS_ASN) && l->asn == k->asn ? 4 : 0;
     case GEO_KEY_SUBDIVISION:
         return (l->flags & GEO_HAS_SUBDIVISION) && memcmp(k->code, l->country, 2) == 0 &&
                        strcmp(k->code + 3, l->subdivision) == 0
@@ -300,8 +327,6 @@ static int geo_key_match(const struct geo_key *k, const struct geo_location *l)
 
 uint32_t geo_map_class_of_location(const struct geo_map *m, const struct geo_location *l)
 {
-    if (!(l->flags & (GEO_HAS_CONTINENT | GEO_HAS_COUNTRY | GEO_HAS_SUBDIVISION)))
-        return geo_map_unknown_class(m);
     int best = 0;
     uint32_t cls = (uint32_t)m->default_key;
     for (size_t i = 0; i < m->n_keys; i++) {
@@ -311,6 +336,10 @@ uint32_t geo_map_class_of_location(const struct geo_map *m, const struct geo_loc
             cls = (uint32_t)i;
         }
     }
+    /* A known ASN alone places nobody: without a matching key, a client
+     * with no location gets the unknown class (default list). */
+    if (best == 0 && !(l->flags & (GEO_HAS_CONTINENT | GEO_HAS_COUNTRY | GEO_HAS_SUBDIVISION)))
+        return geo_map_unknown_class(m);
     return cls;
 }
 

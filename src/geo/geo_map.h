@@ -8,13 +8,17 @@
  *           "default": [...]}
  *
  * Keys: continent:CODE (AF AN AS EU NA OC SA), country:CODE (ISO 3166-1
- * alpha-2), subdivision:CC-XXX (ISO 3166-2), network:CIDR (IPv4 or IPv6,
- * no host bits) and default (required). The kind prefix makes two-letter
- * codes unambiguous: country:AS is American Samoa, continent:AS is Asia.
- * Every error names the JSON path of the key (or list entry).
+ * alpha-2), subdivision:CC-XXX (ISO 3166-2), asn:NUMBER (an autonomous
+ * system, 1..4294967295, from the ASN database: geo_overlay.h),
+ * network:CIDR (IPv4 or IPv6, no host bits) and default (required). The kind prefix makes
+ * two-letter codes unambiguous: country:AS is American Samoa, continent:AS is Asia. Every error
+ * names the JSON path of the key (or list entry).
  *
- * The most specific key wins: network (longest prefix) > subdivision >
- * country > continent > default. A client whose address the database does
+ * The most specific key wins: network (longest prefix) > asn >
+ * subdivision > country > continent > default. An asn key is about who
+ * operates the client's network, which says more than where it is (a
+ * mobile carrier's or a cloud's addresses move between cities), and less
+ * than a network the operator wrote by hand. A client whose address the database does
  * not place (no data, or none of the continent/country/subdivision fields)
  * matches no location key: network keys still apply, else it gets the
  * default list -- through a class of its own ("unknown location"), so
@@ -44,6 +48,7 @@
 
 enum geo_key_kind {
     GEO_KEY_NETWORK = 0,
+    GEO_KEY_ASN,
     GEO_KEY_SUBDIVISION,
     GEO_KEY_COUNTRY,
     GEO_KEY_CONTINENT,
@@ -53,7 +58,8 @@ enum geo_key_kind {
 struct geo_key {
     enum geo_key_kind kind;
     char *text;      /* the key as written: "country:DE" */
-    char code[8];    /* "EU", "DE", "US-CA"; empty for network and default */
+    char code[8];    /* "EU", "DE", "US-CA"; empty for network, asn and default */
+    uint32_t asn;    /* asn: the number */
     unsigned family; /* network: GEO_FAMILY_IPV4 or GEO_FAMILY_IPV6 */
     uint8_t prefix;  /* network: prefix length */
     uint8_t addr[16];

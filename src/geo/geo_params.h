@@ -1,10 +1,12 @@
 /*
  * geo_params.h -- the "geoip" section of the configuration (gtmd.conf(5)):
  *
- *   "geoip": {"database": "FILE"}
+ *   "geoip": {"database": "FILE", "asn_database": "FILE"}
  *
- * FILE is a MaxMind DB (GeoIP2/GeoLite2 City or Country, DB-IP's
- * compatible files), relative to the configuration's directory. The
+ * database is a MaxMind DB (GeoIP2/GeoLite2 City or Country, DB-IP's
+ * compatible files), asn_database one of autonomous systems (GeoLite2-ASN
+ * layout), laid over the first (geo_overlay.h); either or both, relative
+ * to the configuration's directory. The
  * section is parsed here, by the geo module; the daemon opens the file
  * (geo_db_open) when it builds a served set, so a reload reads it again.
  *
@@ -19,12 +21,13 @@
 #include "common/jsoncfg.h"
 
 struct geo_params {
-    char *database; /* resolved path, or NULL: no database */
+    char *database;     /* resolved path, or NULL: no location database */
+    char *asn_database; /* resolved path, or NULL: no ASN database */
 };
 
 /* Reads the "geoip" object v (NULL when the key is absent: no database);
  * errors go to j's list with their JSON path ($.geoip...). */
-enum geo_params_key { GEO_K_DATABASE, GEO_K_N };
+enum geo_params_key { GEO_K_DATABASE, GEO_K_ASN_DATABASE, GEO_K_N };
 /* The keys of the "geoip" section. */
 extern const struct cfgschema geo_schema;
 

@@ -3,6 +3,7 @@
  */
 #include "health/health.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,8 @@ static struct health_slot *health_slot_new_locked(struct health_core *c, const c
         abort();
     s->since = health_now();
     snprintf(s->reason, sizeof(s->reason), "%s", reason);
+    atomic_init(&s->load_probe, health_load_bits(NAN));
+    atomic_init(&s->load_pushed, health_load_bits(NAN));
     s->core = c;
     s->next_in_bucket = c->buckets[h];
     c->buckets[h] = s;
@@ -282,6 +285,32 @@ static enum health_state health_damp(const struct health_slot *s, bool ok, unsig
     return HEALTH_UNKNOWN;
 }
 
+int64_t health_mono_ms(void)
+{
+    struct timespec ts;
+    /* Coarse: read on the query path (health-aware TTLs, ramps); a few ms
+     * of resolution is plenty for TTLs in seconds. */
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* When the probe verdict of s may change next, after its runs were
+ * counted and its state settled: a fall in progress (up, failing) needs
+ * fall - fail_run more failures, a rise (down, passing) rise - ok_run more
+ * passes, one interval apart; otherwise steady (0). */
+static int64_t health_change_at(const struct health_slot *s, uint32_t interval_ms, unsigned rise,
+                                unsigned fall)
+{
+    unsigned left = 0;
+    if (s->probe_state == HEALTH_UP && s->fail_run > 0 && s->fail_run < fall)
+        left = fall - s->fail_run;
+    else if (s->probe_state == HEALTH_DOWN && s->ok_run > 0 && s->ok_run < rise)
+        left = rise - s->ok_run;
+    if (!left || !interval_ms)
+        return 0;
+    return health_mono_ms() + (int64_t)left * interval_ms;
+}
+
 void health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
                    unsigned rise, unsigned fall)
 {
@@ -304,6 +333,10 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
         c->transitions++;
         snprintf(detail, sizeof(detail), "%s", s->reason);
     }
+    atomic_store_explicit(&s->change_at_ms, health_change_at(s, r->interval_ms, rise, fall),
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->load_probe, health_load_bits(r->ok ? r->load : NAN),
+                          memory_order_relaxed);
     pthread_mutex_unlock(&c->lock);
     if (to == HEALTH_UNKNOWN)
         return;
@@ -356,6 +389,13 @@ void health_override_apply_locked(struct health_core *c, const char *target)
      * (if any) for the others; older dials are hidden by the newest. */
     uint8_t st = HEALTH_UNKNOWN;
     uint64_t dial = 0;
+    double until = 0; /* the earliest expiry of any override on target */
+    for (struct override *o = c->overrides; o; o = o->next) {
+        if (!o->target || strcmp(o->target, target) != 0)
+            continue;
+        if (o->expires > 0 && (until == 0 || o->expires < until))
+            until = o->expires;
+    }
     for (struct override *o = c->overrides; o; o = o->next) {
         if (!o->target || strcmp(o->target, target) != 0)
             continue;
@@ -372,10 +412,26 @@ void health_override_apply_locked(struct health_core *c, const char *target)
     health_write_begin(c);
     atomic_store_explicit(&s->override, st, memory_order_release);
     atomic_store_explicit(&s->dial, dial, memory_order_release);
+    int64_t until_ms = 0;
+    if (until > 0) {
+        double left = until - health_now();
+        until_ms = health_mono_ms() + (left > 0 ? (int64_t)(left * 1000) : 0);
+    }
+    atomic_store_explicit(&s->override_until_ms, until_ms, memory_order_relaxed);
     health_write_end(c);
     if (was && !dial)
         atomic_fetch_sub(&c->n_dials, 1);
     health_slot_collect_locked(c, s);
+}
+
+void health_external_load_locked(struct health_core *c, const char *target, double load)
+{
+    struct health_slot *s = health_find_locked(c, target);
+    if (!s && load != load)
+        return;
+    if (!s)
+        s = health_slot_new_locked(c, target, "not in the current config");
+    atomic_store_explicit(&s->load_pushed, health_load_bits(load), memory_order_relaxed);
 }
 
 void health_external_set_locked(struct health_core *c, const char *target, enum health_state st)

@@ -78,6 +78,24 @@ struct health_slot {
     _Atomic uint64_t dial;
     _Atomic uint8_t external; /* external verdicts (verdict.h): DOWN when any
                                  says down, else UP when any says up */
+    /* The earliest time (health_mono_ms) the probe verdict may change: a
+     * rise or fall in progress (an up endpoint failing its first checks, a
+     * down one passing them) changes it after the checks still needed, one
+     * interval each; 0 when steady (the last result agreed with the
+     * state). Written by the prober thread (health_report), read by DNS
+     * workers for health-aware TTLs (policy_answer.h). */
+    _Atomic int64_t change_at_ms;
+    /* The earliest expiry of an override (or dial) on this slot, in the
+     * same clock; 0 when none expires. Set under the core's lock with the
+     * override layer (health_override_apply_locked). */
+    _Atomic int64_t override_until_ms;
+    /* Load figures (load shedding, policy_eval.h), as double bits, NaN
+     * when unknown: the last one the endpoint's check read from its reply
+     * (probe_load.h), and one pushed by an external verdict ("load"),
+     * which wins while it lasts. Written by the prober thread and under
+     * the core's lock (verdicts); read by DNS workers. */
+    _Atomic uint64_t load_probe;
+    _Atomic uint64_t load_pushed;
     /* Written (by the prober thread, the loader, the state file) and read
      * (status, metrics, the state file) only under core->lock. */
     uint8_t probe_state;       /* rise/fall damped probe verdict */
@@ -157,6 +175,10 @@ struct health_core {
     /* Slots with a dial (a partial override) now: while 0, the query path
      * skips looking for dials (policy_eval). Changed under lock. */
     _Atomic uint32_t n_dials;
+    /* The next planned change of live state (health_mono_ms): the start of
+     * the next live practice drill (src/drill sets it); 0 = none. Health-
+     * aware TTLs end before it (policy_answer.h). */
+    _Atomic int64_t planned_at_ms;
 };
 
 static inline void health_set_policy_rcode(struct health_core *c, uint16_t rcode)
@@ -275,10 +297,68 @@ void health_external_set_locked(struct health_core *c, const char *target, enum 
 /* One probe result as the health core counts it. */
 struct health_result {
     bool ok;
+    double load;                /* the load figure the check read from the reply; NAN: none */
     enum health_fail_kind kind; /* counted in fail_by when !ok */
     uint32_t latency_us;
-    const char *reason; /* copied into the slot */
+    const char *reason;   /* copied into the slot */
+    uint32_t interval_ms; /* the check's interval: the next result is due then; 0: unknown
+                             (no change_at_ms is estimated) */
 };
+
+/* CLOCK_MONOTONIC in milliseconds: the clock of change_at_ms. */
+int64_t health_mono_ms(void);
+
+/* The next planned change of live state (a live practice drill's start),
+ * health_mono_ms; 0 = none. Set by the drill thread, read by workers. */
+static inline void health_core_set_planned(struct health_core *c, int64_t at_ms)
+{
+    atomic_store_explicit(&c->planned_at_ms, at_ms, memory_order_relaxed);
+}
+
+static inline int64_t health_core_planned(const struct health_core *c)
+{
+    return atomic_load_explicit(&c->planned_at_ms, memory_order_relaxed);
+}
+
+static inline uint64_t health_load_bits(double v)
+{
+    uint64_t b;
+    __builtin_memcpy(&b, &v, sizeof(b));
+    return b;
+}
+
+static inline double health_load_value(uint64_t b)
+{
+    double v;
+    __builtin_memcpy(&v, &b, sizeof(v));
+    return v;
+}
+
+/* The endpoint's load figure: a pushed one while a verdict carries it,
+ * else the one its check read last; NaN when neither is known. */
+static inline double health_slot_load(const struct health_slot *s)
+{
+    double p = health_load_value(atomic_load_explicit(&s->load_pushed, memory_order_relaxed));
+    return p == p ? p
+                  : health_load_value(atomic_load_explicit(&s->load_probe, memory_order_relaxed));
+}
+
+/* Sets the pushed load of the slot keyed target (NaN: none); caller holds
+ * the core's lock (verdict.c). A slot the config lacks gets one (not in
+ * use), like a verdict's state. */
+void health_external_load_locked(struct health_core *c, const char *target, double load);
+
+/* When an override on s expires next (health_mono_ms), 0 when none does. */
+static inline int64_t health_slot_override_until(const struct health_slot *s)
+{
+    return atomic_load_explicit(&s->override_until_ms, memory_order_relaxed);
+}
+
+/* When s's probe verdict may change next (health_mono_ms), 0 when steady. */
+static inline int64_t health_slot_change_at(const struct health_slot *s)
+{
+    return atomic_load_explicit(&s->change_at_ms, memory_order_relaxed);
+}
 
 /* Applies one probe result (prober thread). The first result of an
  * UNKNOWN slot decides at once; later ones follow rise/fall. */

@@ -15,10 +15,12 @@
  * cannot stretch a probe past its timeout.
  */
 #include "health/probe_int.h"
+#include "health/probe_load.h"
 #include "health/probe_judge.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,9 +115,10 @@ enum probe_verdict probe_judge_fail(struct probe_judgement *j, enum health_fail_
 
 void probe_judged(struct probe *pr, const struct probe_judgement *j)
 {
-    if (j->verdict == PROBE_PASS)
+    if (j->verdict == PROBE_PASS) {
+        pr->res.load = j->load;
         probe_pass(pr);
-    else
+    } else
         probe_fail(pr, j->kind, "%s", j->reason);
 }
 
@@ -234,6 +237,7 @@ int probe_run(struct prober *p, const struct probe_spec *spec, const struct sock
     pr->spec = spec;
     pr->done = done;
     pr->arg = arg;
+    pr->res.load = NAN; /* none, unless an http judge reads one */
     clock_gettime(CLOCK_MONOTONIC, &pr->t0);
     pr->deadline = evtimer_new(p->base, probe_on_deadline, pr);
     pr->finish = event_new(p->base, -1, 0, probe_on_finish, pr);
@@ -328,6 +332,7 @@ void probe_spec_free(struct probe_spec *s)
     free(s->headers);
     free(s->status);
     free(s->body_contains);
+    probe_load_free(&s->load);
     free(s->ca_file);
     free(s->dns_name);
     free(s->dns_expect);

@@ -27,6 +27,7 @@
 #include "common/cfgschema.h"
 #include "common/errlist.h"
 #include "health/health.h"
+#include "health/probe_load.h"
 
 #define PROBE_MAX_READ (64 * 1024)
 
@@ -50,8 +51,9 @@ struct probe_spec {
     size_t n_headers;
     struct probe_status_range *status; /* default 200-299 */
     size_t n_status;
-    char *body_contains; /* searched in the first PROBE_MAX_READ octets of the body */
-    char *ca_file;       /* https: verify against this CA; NULL = no verification */
+    char *body_contains;    /* searched in the first PROBE_MAX_READ octets of the body */
+    struct probe_load load; /* where the reply says the endpoint's load (probe_load.h) */
+    char *ca_file;          /* https: verify against this CA; NULL = no verification */
     /* dns */
     char *dns_name;    /* query name (absolute) */
     uint16_t dns_type; /* default A */
@@ -74,6 +76,7 @@ struct probe_result {
     enum health_fail_kind kind;
     uint32_t latency_us;
     char reason[PROBE_REASON_LEN]; /* "ok", "connection refused", "timeout", "status 503", ... */
+    double load; /* the load figure of the reply (a check with "load"); NAN: none */
 };
 
 struct event_base;

@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <ldns/ldns.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -141,6 +142,7 @@ enum probe_verdict probe_dns_judge_reply(const struct probe_spec *s, const unsig
 {
     ldns_pkt *pkt = NULL;
     char have[16], want[16];
+    j->load = NAN;
 
     if (alen <= 0 || ldns_wire2pkt(&pkt, abuf, (size_t)alen) != LDNS_STATUS_OK)
         return probe_judge_fail(j, HEALTH_FAIL_PROTOCOL, "dns: malformed reply");

@@ -6,7 +6,8 @@
  * connection is closed as soon as the verdict is known: a bad or
  * unexpected status fails at the status line, an expected status without
  * body_contains passes at the status line, and body_contains passes as
- * soon as the text shows up. We read at most PROBE_MAX_READ octets in all
+ * soon as the text shows up (a check with "load" reads a passing reply to
+ * its end, for the figure: probe_load.h). We read at most PROBE_MAX_READ octets in all
  * (status line, header and body); past that the verdict is final.
  *
  * body_contains is searched in the raw octets after the header, without
@@ -21,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <math.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -242,10 +244,34 @@ static enum probe_verdict probe_http_judge_body(const struct probe_spec *spec,
                             PROBE_MAX_READ);
 }
 
+/* A passing reply of a check with "load": read to its end (the probe
+ * asks Connection: close) or the read limit, then its figure. */
+static enum probe_verdict probe_http_judge_load(const struct probe_spec *spec,
+                                                struct probe_http_reply *r, const char *buf,
+                                                size_t len, enum probe_http_end end,
+                                                struct probe_judgement *j)
+{
+    if (r->body == 0) {
+        size_t b = probe_http_header_end(r, buf, len);
+        if (b == 0 && end == PROBE_HTTP_MORE)
+            return j->verdict = PROBE_PENDING;
+        if (b == 0)
+            return j->verdict = PROBE_PASS; /* the status passed; no figure */
+        r->body = r->searched = b;
+    }
+    if (end == PROBE_HTTP_MORE)
+        return j->verdict = PROBE_PENDING;
+    j->load = probe_load_read(&spec->load, buf + r->body, len - r->body);
+    return j->verdict = PROBE_PASS;
+}
+
 enum probe_verdict probe_http_judge_reply(const struct probe_spec *spec, struct probe_http_reply *r,
                                           const char *buf, size_t len, enum probe_http_end end,
                                           struct probe_judgement *j)
 {
+    j->load = NAN;
+    if (r->body_passed)
+        return probe_http_judge_load(spec, r, buf, len, end, j);
     if (r->status == 0) {
         int st = probe_http_status_line(buf, len);
         if (st == 0 && end == PROBE_HTTP_MORE)
@@ -257,10 +283,16 @@ enum probe_verdict probe_http_judge_reply(const struct probe_spec *spec, struct 
         r->status = st;
         if (!probe_http_status_ok(spec, st))
             return probe_judge_fail(j, HEALTH_FAIL_STATUS, "status %d", st);
-        if (!spec->body_contains)
-            return j->verdict = PROBE_PASS;
+        if (!spec->body_contains) {
+            r->body_passed = true;
+            return spec->load.kind ? probe_http_judge_load(spec, r, buf, len, end, j)
+                                   : (j->verdict = PROBE_PASS);
+        }
     }
-    return probe_http_judge_body(spec, r, buf, len, end, j);
+    if (probe_http_judge_body(spec, r, buf, len, end, j) != PROBE_PASS)
+        return j->verdict;
+    r->body_passed = true;
+    return spec->load.kind ? probe_http_judge_load(spec, r, buf, len, end, j) : PROBE_PASS;
 }
 
 /* Returns true once the verdict is in (h is then freed). */

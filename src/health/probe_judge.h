@@ -20,6 +20,7 @@
 enum probe_verdict { PROBE_PENDING, PROBE_PASS, PROBE_FAIL };
 struct probe_judgement {
     enum probe_verdict verdict;
+    double load;                   /* PROBE_PASS: the reply's load figure (probe_load.h); NAN */
     enum health_fail_kind kind;    /* PROBE_FAIL only */
     char reason[PROBE_REASON_LEN]; /* PROBE_FAIL only */
 };
@@ -38,14 +39,17 @@ enum probe_http_end {
 
 /* Where the http judge is in a reply; zero it before the first octet. */
 struct probe_http_reply {
-    int status;      /* 0 until the status line is parsed */
-    size_t hdr_scan; /* where the search for the header's end resumes */
-    size_t body;     /* offset of the body; 0 until the header ended */
-    size_t searched; /* buf[body..searched) holds no match */
+    int status;       /* 0 until the status line is parsed */
+    size_t hdr_scan;  /* where the search for the header's end resumes */
+    size_t body;      /* offset of the body; 0 until the header ended */
+    size_t searched;  /* buf[body..searched) holds no match */
+    bool body_passed; /* status and body_contains passed: reading on for the load */
 };
 
 /* Judges buf[0..len), the reply so far (it only grows between calls, and
- * len <= PROBE_MAX_READ), against spec's expect_status and body_contains.
+ * len <= PROBE_MAX_READ), against spec's expect_status and body_contains;
+ * with spec->load, a passing reply is read to its end (or the read limit)
+ * and its load figure is in j->load.
  * Returns the verdict, also stored in *j; PROBE_PENDING only for
  * PROBE_HTTP_MORE. After PROBE_PASS or PROBE_FAIL, r is not to be used. */
 enum probe_verdict probe_http_judge_reply(const struct probe_spec *spec, struct probe_http_reply *r,

@@ -56,7 +56,7 @@ static const struct cfgschema_key ps_common_keys[PC_N] = {
 };
 static const struct cfgschema ps_common = CFGSCHEMA("$.checks[]", ps_common_keys);
 
-enum { PH_METHOD, PH_PATH, PH_HOST, PH_HEADERS, PH_EXPECT_STATUS, PH_BODY_CONTAINS, PH_N };
+enum { PH_METHOD, PH_PATH, PH_HOST, PH_HEADERS, PH_EXPECT_STATUS, PH_BODY_CONTAINS, PH_LOAD, PH_N };
 static const struct cfgschema_key ps_http_keys[PH_N] = {
     [PH_METHOD] = {"method", CFGSCHEMA_STRING, .what = "GET (the default) or HEAD"},
     [PH_PATH] = {"path", CFGSCHEMA_STRING, .what = "the path asked for (\"/\")"},
@@ -65,6 +65,8 @@ static const struct cfgschema_key ps_http_keys[PH_N] = {
     [PH_EXPECT_STATUS] = {"expect_status", CFGSCHEMA_ARRAY,
                           .what = "statuses that pass ([[200, 299]])"},
     [PH_BODY_CONTAINS] = {"body_contains", CFGSCHEMA_STRING, .what = "text the body must contain"},
+    [PH_LOAD] = {"load", CFGSCHEMA_OBJECT,
+                 .what = "where the reply says the endpoint's load: json_pointer or metric"},
 };
 static const struct cfgschema ps_http = CFGSCHEMA("$.checks[]", ps_http_keys);
 
@@ -399,6 +401,13 @@ static void probe_spec_http(struct probe_spec_ctx *x)
                        "cannot be used with method HEAD (no body)");
     else if (b)
         s->body_contains = jsoncfg_strdup(json_string_value(b));
+    json_t *ld = cfgschema_value(&ps_http, PH_LOAD, x->obj);
+    char lp[512];
+    snprintf(lp, sizeof(lp), "%s.%s", x->path, psk(&ps_http, PH_LOAD));
+    if (ld && strcmp(method, "HEAD") == 0)
+        probe_spec_err(x, psk(&ps_http, PH_LOAD), "cannot be used with method HEAD (no body)");
+    else
+        probe_load_parse(&x->j, ld, lp, &s->load);
     if (s->type == PROBE_HTTPS)
         probe_spec_ca_file(x);
 }

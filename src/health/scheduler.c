@@ -172,8 +172,12 @@ static void sched_on_result(void *arg, const struct probe_result *r)
     struct sched_job *j = arg;
     struct scheduler *s = j->plan->sch;
     j->in_flight = false;
-    struct health_result hr = {
-        .ok = r->ok, .kind = r->kind, .latency_us = r->latency_us, .reason = r->reason};
+    struct health_result hr = {.ok = r->ok,
+                               .kind = r->kind,
+                               .latency_us = r->latency_us,
+                               .reason = r->reason,
+                               .interval_ms = j->t.spec->interval_ms,
+                               .load = r->load};
     if (r->local)
         sched_local_failure(s, j, r);
     else {

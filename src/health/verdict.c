@@ -70,22 +70,39 @@ const char *verdict_check_expires(double e)
 static void verdict_apply_locked(struct health_core *c, const char *target)
 {
     uint8_t st = HEALTH_UNKNOWN;
+    double load = NAN; /* the highest any source pushes */
     for (struct verdict *v = c->verdicts; v; v = v->next)
         if (strcmp(v->target, target) == 0) {
-            if (v->state == HEALTH_DOWN) {
+            if (v->load == v->load && !(load >= v->load))
+                load = v->load;
+            if (v->state == HEALTH_DOWN)
                 st = HEALTH_DOWN;
-                break;
-            }
-            st = HEALTH_UP;
+            else if (st != HEALTH_DOWN)
+                st = HEALTH_UP;
         }
     health_external_set_locked(c, target, (enum health_state)st);
+    health_external_load_locked(c, target, load);
+}
+
+const char *verdict_check_load(json_t *v, const char *target)
+{
+    double d = json_is_number(v) ? json_number_value(v) : NAN;
+    if (!isfinite(d) || d < 0 || d > 1e15)
+        return "\"load\" must be a number from 0 to 1e15";
+    if (strncmp(target, "endpoint:", 9) != 0)
+        return "\"load\" is an endpoint's: the target must be {\"endpoint\": \"POOL/NAME\"}";
+    return NULL;
 }
 
 static json_t *verdict_json(const struct verdict *v)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:f}", "id", v->id, "source", v->source,
-                     "target", v->target, "state", health_state_name(v->state), "reason", v->reason,
-                     "author", v->author, "created", v->created, "expires", v->expires);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:f}", "id", v->id, "source", v->source,
+                  "target", v->target, "state", health_state_name(v->state), "reason", v->reason,
+                  "author", v->author, "created", v->created, "expires", v->expires);
+    if (v->load == v->load)
+        json_object_set_new(j, "load", json_real(v->load));
+    return j;
 }
 
 static void verdict_told(struct health_core *c, const char *action, json_t *v)
@@ -103,7 +120,7 @@ static void verdict_told(struct health_core *c, const char *action, json_t *v)
 
 enum verdict_put_result verdict_put(struct health_core *c, const char *source, const char *target,
                                     enum health_state st, const char *reason, const char *author,
-                                    double expires_in, char id[32])
+                                    double expires_in, double load, char id[32])
 {
     double now = health_now();
     struct health_hook_set hooks;
@@ -133,6 +150,7 @@ enum verdict_put_result verdict_put(struct health_core *c, const char *source, c
     v->reason = verdict_strdup(reason);
     v->author = verdict_strdup(author);
     v->state = st;
+    v->load = load;
     v->created = now;
     v->expires = now + expires_in;
     snprintf(id, 32, "%s", v->id);
@@ -324,6 +342,8 @@ static const char *verdict_check_entry(json_t *e, double now)
         return "\"reason\" must be a string of at most 1024 octets";
     if (!json_is_string(json_object_get(e, "author")))
         return "\"author\" must be a string";
+    if (json_object_get(e, "load") && verdict_check_load(json_object_get(e, "load"), target))
+        return verdict_check_load(json_object_get(e, "load"), target);
     if (!isfinite(created) || created <= 0 || !isfinite(expires) || expires < created ||
         expires - created > VERDICT_MAX_EXPIRES + 1 || created > now + 86400)
         return "\"created\" and \"expires\" must be times, at most a week apart";
@@ -363,6 +383,8 @@ size_t verdict_restore(struct health_core *c, json_t *arr, double now, size_t *r
                                                                                      : HEALTH_DOWN;
         v->created = json_number_value(json_object_get(e, "created"));
         v->expires = expires;
+        json_t *ld = json_object_get(e, "load");
+        v->load = ld ? json_number_value(ld) : NAN;
         uint64_t n = 0;
         verdict_id_parse(v->id, &n);
         if (n >= c->next_verdict_id)

@@ -48,6 +48,7 @@ struct verdict {
     char *reason;
     char *author;            /* the token's role that posted it ("operate", "health") */
     double created, expires; /* wall-clock seconds; expires always set */
+    double load; /* an endpoint's load figure the source pushes (load shedding); NAN: none */
 };
 
 /* What verdict_put did. */
@@ -59,7 +60,11 @@ enum verdict_put_result { VERDICT_ADDED = 0, VERDICT_REPLACED, VERDICT_FULL };
  * Fields must have passed the rules below. */
 enum verdict_put_result verdict_put(struct health_core *c, const char *source, const char *target,
                                     enum health_state st, const char *reason, const char *author,
-                                    double expires_in, char id[32]);
+                                    double expires_in, double load, char id[32]);
+
+/* What is wrong with a pushed load figure (a finite number from 0 to
+ * 1e15, on an endpoint target), or NULL. */
+const char *verdict_check_load(json_t *v, const char *target);
 /* Removes a verdict by id; false when there is none. */
 bool verdict_remove(struct health_core *c, const char *id, const char *why);
 /* Removes every verdict of source (any target); returns how many. */

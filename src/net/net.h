@@ -21,6 +21,9 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "dns/tsig.h"
+#include "dnstap/dnstap.h"
+#include "net/tls_params.h"
 #include "net/xdp_params.h"
 #include "serve/serve.h"
 
@@ -29,6 +32,28 @@ struct net_listen {
     socklen_t addr_len;
     const char *text; /* as configured, for messages */
 };
+
+/*
+ * An RFC 2136 UPDATE the query path accepted (answer/query.h,
+ * query_update), handed by a worker to the daemon's updater through
+ * net_params.update_submit; the updater answers it through reply().
+ * Ownership: the updater owns the job from a successful submit until it
+ * calls reply(), which sends the reply (over UDP at once, over TCP through
+ * the connection's worker) and frees the job; the updater touches nothing
+ * of it after. A failed submit leaves the job with the worker.
+ */
+struct net_update {
+    uint8_t *msg; /* the request as received (owned) */
+    size_t len;
+    struct tsig_key key;  /* a copy of the key it was signed with (id NULL) */
+    struct tsig_ctx tsig; /* the request's TSIG state; tsig.key points at key */
+    struct sockaddr_storage from;
+    bool tcp;
+    void (*reply)(struct net_update *u, const uint8_t *msg, size_t len);
+};
+
+/* Takes u (true) or refuses it (false: the queue is full, or stopping). */
+typedef bool (*net_update_submit_fn)(void *arg, struct net_update *u);
 
 struct net_params {
     const struct net_listen *listen;
@@ -39,10 +64,22 @@ struct net_params {
      * program passes. If it cannot attach, net_bind logs why and UDP is
      * answered on sockets only. */
     const struct xdp_params *xdp;
+    /* DNS over TLS (NULL or !enabled: none): listeners served by the TCP
+     * workers beside the TCP ones, with the certificate of tls->certificate
+     * loaded by net_bind. */
+    const struct tls_params *tls;
+    /* The dnstap writer (NULL: none), with a queue for each of the
+     * net_reader_count threads; what they log is the served set's
+     * dnstap view. Borrowed until net_stop. */
+    struct dnstap *dnstap;
+    /* Who takes UPDATE messages (NULL: every UPDATE is REFUSED). */
+    net_update_submit_fn update_submit;
+    void *update_arg;
 };
 
 struct worker;
 struct xdp_listener;
+struct ssl_ctx_st;
 
 struct net {
     struct serve *serve;
@@ -54,8 +91,15 @@ struct net {
     /* workers[n_sock_workers ..) are XDP threads, one per attached queue;
      * the slots past those are unused when XDP did not attach. */
     unsigned n_sock_workers;
-    struct xdp_listener *xdp; /* NULL: no XDP (none configured, or the fallback) */
+    struct xdp_listener *xdp;   /* NULL: no XDP (none configured, or the fallback) */
+    struct ssl_ctx_st *tls_ctx; /* the certificate loaded last (a reference); NULL: no TLS */
+    /* The listen addresses, in order (owned): a dnstap message's server
+     * address, and which listener's settings apply. */
+    struct sockaddr_storage *listen;
+    size_t n_listen;
     atomic_bool stopping;
+    net_update_submit_fn update_submit; /* from the params at net_start */
+    void *update_arg;
 };
 
 /* How many serve readers net_start will take for p (one per thread). */
@@ -79,6 +123,18 @@ int net_bind(struct net *n, const struct net_params *p, char *errbuf, size_t err
  */
 int net_start(struct net *n, const struct net_params *p, struct serve *sv, char *errbuf,
               size_t errlen);
+
+/*
+ * Loads p's certificate, key and chain again (a reload: the files may have
+ * changed, or their paths) and hands the new context to every TCP worker
+ * for the connections it accepts from then on; the listeners stay open
+ * and connections under way keep the context they began with. When the
+ * files do not load, nothing changes: -1 with the reason in err (the
+ * running certificate stays). info gets the new certificate's subject,
+ * serial and expiry for the log. 0 without TLS.
+ */
+int net_tls_reload(struct net *n, const struct tls_params *p, char *err, size_t errlen, char *info,
+                   size_t infolen);
 
 /* Stops and joins every worker and closes the sockets. */
 void net_stop(struct net *n);

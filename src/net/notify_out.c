@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "dns/dns.h"
 
@@ -85,18 +86,6 @@ static void notify_send_all(struct notify_slot *sl, size_t n, int fd4, int fd6)
     }
 }
 
-static bool notify_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    if (a->ss_family != b->ss_family)
-        return false;
-    if (a->ss_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-    }
-    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-    return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
-}
-
 /* Reads one answer from fd and marks the slot it answers. */
 static void notify_read(int fd, struct notify_slot *sl, size_t n)
 {
@@ -110,7 +99,7 @@ static void notify_read(int fd, struct notify_slot *sl, size_t n)
     if (!(flags & DNS_FLAG_QR) || DNS_OPCODE(flags) != DNS_OPCODE_NOTIFY)
         return;
     for (size_t i = 0; i < n; i++)
-        if (sl[i].rcode < 0 && sl[i].id == id && notify_same_addr(sl[i].addr, &from))
+        if (sl[i].rcode < 0 && sl[i].id == id && addr_same(sl[i].addr, &from))
             sl[i].rcode = flags & 0xf;
 }
 

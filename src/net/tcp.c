@@ -14,6 +14,21 @@
  * grow past it first closes the connection holding the most, which may be
  * the one asking; so the total does not grow with max_connections times
  * pipelining.
+ *
+ * DNS over TLS (RFC 7858) runs on the same connections: a connection
+ * accepted on a TLS listener carries an SSL (tls.h) that does its reads
+ * and writes on the socket, non-blocking, in this worker's loop; what it
+ * decrypts lands in the same input buffer, and replies are queued in the
+ * same output buffer, so the answer path, the limits, the budget and the
+ * timeouts are TCP's. Besides those buffers a TLS connection holds
+ * OpenSSL's state (about 18 KB once idle) and, while data moves, one TLS
+ * record buffer each way (given back when idle: SSL_MODE_RELEASE_BUFFERS),
+ * outside the pool's budget but bounded per connection. The handshake
+ * has the idle timeout from the accept to finish in: until its first
+ * query a connection is not idle, so eviction spares it like a fresh TCP
+ * connection. A TLS operation may need the socket the other way round (a
+ * read that must write, a write that must read): rd_wants_write and
+ * wr_wants_read turn the events round until it has.
  */
 #include "net/tcp.h"
 
@@ -29,6 +44,8 @@
 #include "answer/xfr_out.h"
 #include "common/log.h"
 #include "dns/dns.h"
+#include "net/tls.h"
+#include "net/sock.h"
 #include "net/worker.h"
 
 #define TCP_IN_INITIAL 1024
@@ -39,6 +56,8 @@
 #define TCP_SWEEP_MS 100
 #define TCP_LOG_EVERY_MS 10000 /* budget closes are logged at most this often */
 
+struct tcp_update;
+
 struct tcp_conn {
     struct tcp_pool *pool;
     struct tcp_conn *prev, *next; /* activity order: head = least recent */
@@ -46,6 +65,9 @@ struct tcp_conn {
     struct event *ev_write;
     int fd;
     struct sockaddr_storage peer;
+    struct worker_dst dst;         /* where it came to (dst.local: local) */
+    struct sockaddr_storage local; /* the listen address, or with dnstap on a wildcard one, the
+                                      connection's own */
     uint8_t *in;
     size_t in_len, in_cap;
     uint8_t *out; /* may be NULL (out_cap 0) while nothing is queued */
@@ -54,9 +76,18 @@ struct tcp_conn {
     uint64_t partial_ms;    /* when the unfinished message began; 0 = none */
     uint64_t sent_ms;       /* last progress of the output, or when it became pending */
     struct answer_xfr *xfr; /* a zone transfer under way (owned), or NULL */
-    bool served;            /* answered at least one query: a real client */
-    bool paused;            /* too much unsent: neither answered nor read */
-    bool reading, writing;  /* ev_read / ev_write added */
+    /* An UPDATE with the updater (tcp_update): the connection waits,
+     * paused, for its reply; NULL when none. */
+    struct tcp_update *upd;
+    bool served;           /* answered at least one query: a real client */
+    bool paused;           /* too much unsent: neither answered nor read */
+    bool reading, writing; /* ev_read / ev_write added */
+    /* DNS over TLS: the connection's TLS state (NULL: plain TCP). */
+    struct ssl_st *ssl;
+    bool handshaking;    /* the handshake has not finished */
+    bool rd_wants_write; /* the last read or handshake step waits for the socket to drain */
+    bool wr_wants_read;  /* the last write waits for the socket to be readable */
+    bool tls_broken;     /* a TLS error: close without close_notify */
 };
 
 struct tcp_pool {
@@ -72,7 +103,11 @@ struct tcp_pool {
     unsigned backoff_ms;   /* 0 = accepting normally */
     uint64_t paused_at_ms; /* start of the current burst of errors */
     uint64_t accept_errors;
-    struct answer_xfr xfr_start; /* where a query begins a transfer */
+    /* TLS handshakes failed since the last log line, and the last reason. */
+    uint64_t tls_failed, tls_failed_logged, tls_log_ms;
+    char tls_why[128];
+    struct answer_xfr xfr_start;   /* where a query begins a transfer */
+    struct query_update upd_start; /* where a query hands an UPDATE on */
     uint8_t reply[DNS_TCP_MAX];
 };
 
@@ -112,14 +147,40 @@ static void tcp_list_append(struct tcp_pool *p, struct tcp_conn *c)
     p->tail = c;
 }
 
+/*
+ * An UPDATE's job over TCP. The updater fills reply and makes done active
+ * on the worker's loop (the last it touches of the job); the worker then
+ * queues the reply on the connection, or drops it when the connection
+ * closed meanwhile (conn NULL), and frees the job. So the job outlives its
+ * connection, never the other way round.
+ */
+struct tcp_update {
+    struct net_update u; /* first: the updater sees this part */
+    struct event *done;
+    struct tcp_conn *conn; /* NULL once the connection closed (worker thread only) */
+    uint8_t *reply;
+    size_t reply_len;
+};
+
+static void tcp_update_free(struct tcp_update *tu)
+{
+    event_free(tu->done);
+    free(tu->reply);
+    free(tu->u.msg);
+    free(tu);
+}
+
 static void tcp_conn_close(struct tcp_conn *c)
 {
     struct tcp_pool *p = c->pool;
+    if (c->upd)
+        c->upd->conn = NULL; /* the job is freed when its reply comes */
     tcp_list_remove(p, c);
     p->n--;
     p->mem -= c->in_cap + c->out_cap;
     event_free(c->ev_read);
     event_free(c->ev_write);
+    tls_conn_free(c->ssl, !c->handshaking && !c->tls_broken);
     close(c->fd);
     free(c->in);
     free(c->out);
@@ -133,13 +194,21 @@ static void tcp_conn_close(struct tcp_conn *c)
  * half-open connections cannot push out a client that just connected. */
 static bool tcp_conn_idle(const struct tcp_conn *c)
 {
-    return c->served && c->in_len == 0 && tcp_pending(c) == 0;
+    return c->served && c->in_len == 0 && tcp_pending(c) == 0 && !c->upd;
 }
 
-/* Reading while not paused, writing while something is unsent. */
+/* Reading while not paused, writing while something is unsent; with TLS,
+ * the other way round while an operation waits for it, and only what the
+ * handshake asks for while it runs. Input OpenSSL already holds wakes no
+ * socket event: the read callback is made active for it. */
 static void tcp_set_events(struct tcp_conn *c)
 {
-    bool read = !c->paused, write = tcp_pending(c) > 0;
+    bool read = (!c->paused && !c->rd_wants_write) || c->wr_wants_read;
+    bool write = (tcp_pending(c) > 0 && !c->wr_wants_read) || c->rd_wants_write;
+    if (c->handshaking) {
+        read = !c->rd_wants_write;
+        write = c->rd_wants_write;
+    }
     if (read != c->reading) {
         if (read)
             event_add(c->ev_read, NULL);
@@ -154,6 +223,8 @@ static void tcp_set_events(struct tcp_conn *c)
             event_del(c->ev_write);
         c->writing = write;
     }
+    if (c->ssl && !c->handshaking && read && !c->paused && tls_has_pending(c->ssl))
+        event_active(c->ev_read, EV_READ, 1);
 }
 
 /* The connection holding the most buffer memory. */
@@ -197,19 +268,76 @@ static bool tcp_resize(struct tcp_conn *c, uint8_t **buf, size_t *cap, size_t nc
     return true;
 }
 
+/* What a TLS operation's result means for the socket: octets moved (n),
+ * 0 to wait (the direction noted), -1 to close. */
+static ssize_t tcp_tls_result(struct tcp_conn *c, enum tls_io st, size_t n, bool reading)
+{
+    switch (st) {
+    case TLS_IO_DONE:
+        return (ssize_t)n;
+    case TLS_IO_WANT_READ:
+        if (!reading)
+            c->wr_wants_read = true;
+        return 0;
+    case TLS_IO_WANT_WRITE:
+        if (reading)
+            c->rd_wants_write = true;
+        return 0;
+    case TLS_IO_CLOSED:
+        return -1;
+    default:
+        c->tls_broken = true;
+        return -1;
+    }
+}
+
+/* Sends up to len octets of buf: how many went, 0 when the socket is
+ * full, -1 when the connection is to be closed. */
+static ssize_t tcp_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
+{
+    if (c->ssl) {
+        size_t n = 0;
+        c->wr_wants_read = false;
+        enum tls_io st = tls_write(c->ssl, buf, len, &n); /* before n is read */
+        return tcp_tls_result(c, st, n, false);
+    }
+    for (;;) {
+        ssize_t r = send(c->fd, buf, len, MSG_NOSIGNAL);
+        if (r > 0)
+            return r;
+        if (r < 0 && errno == EINTR)
+            continue;
+        return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    }
+}
+
+/* Reads up to len octets (decrypted, with TLS) into buf: how many came, 0
+ * when there is nothing now, -1 when the connection is to be closed. */
+static ssize_t tcp_recv(struct tcp_conn *c, uint8_t *buf, size_t len)
+{
+    if (c->ssl) {
+        size_t n = 0;
+        c->rd_wants_write = false;
+        enum tls_io st = tls_read(c->ssl, buf, len, &n); /* before n is read */
+        return tcp_tls_result(c, st, n, true);
+    }
+    ssize_t r = recv(c->fd, buf, len, 0);
+    if (r > 0)
+        return r;
+    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+}
+
 /* Sends what is queued; false when the connection had to be closed. */
 static bool tcp_flush(struct tcp_conn *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t r = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t r = tcp_send(c, c->out + c->out_off, c->out_len - c->out_off);
         if (r > 0) {
             c->out_off += (size_t)r;
             c->sent_ms = tcp_now_ms();
             continue;
         }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (r == 0)
             return true;
         tcp_conn_close(c);
         return false;
@@ -319,6 +447,69 @@ static bool tcp_xfr_take(struct tcp_conn *c)
     return true;
 }
 
+static bool tcp_service(struct tcp_conn *c);
+
+/* The updater's reply arrived (worker thread). */
+static void tcp_update_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct tcp_update *tu = arg;
+    struct tcp_conn *c = tu->conn;
+    (void)fd;
+    (void)what;
+    if (c) {
+        c->upd = NULL;
+        c->paused = false;
+        bool queued = !tu->reply_len || tcp_queue_reply(c, tu->reply, tu->reply_len, tcp_now_ms());
+        if (!queued)
+            tcp_conn_close(c);
+        else
+            tcp_service(c);
+    }
+    tcp_update_free(tu);
+}
+
+/* Runs on the updater's thread: keeps the reply, wakes the worker. */
+static void tcp_update_reply(struct net_update *u, const uint8_t *msg, size_t len)
+{
+    struct tcp_update *tu = (struct tcp_update *)u;
+    tu->reply = len ? malloc(len) : NULL;
+    if (tu->reply) {
+        memcpy(tu->reply, msg, len);
+        tu->reply_len = len;
+    }
+    event_active(tu->done, EV_TIMEOUT, 0);
+}
+
+/* The message in[0..len) was an UPDATE the query path accepted: hands it
+ * to the updater and pauses c until the reply (0), or returns the length
+ * of the reply to send now in the pool's reply buffer (the updater cannot
+ * take it). */
+static size_t tcp_update_start(struct tcp_conn *c, const uint8_t *in, size_t len)
+{
+    struct tcp_pool *p = c->pool;
+    struct tcp_update *tu =
+        (struct tcp_update *)worker_update_job(in, len, &c->peer, &p->upd_start, sizeof(*tu), true);
+    if (!tu)
+        return 0;
+    tu->done = event_new(p->w->base, -1, 0, tcp_update_done, tu);
+    if (!tu->done) {
+        free(tu->u.msg);
+        free(tu);
+        return 0;
+    }
+    tu->u.reply = tcp_update_reply;
+    tu->conn = c;
+    c->upd = tu;
+    c->paused = true;
+    size_t n = worker_update_submit(p->w, &tu->u, p->reply, sizeof(p->reply));
+    if (n) { /* refused: the reply goes out now */
+        c->upd = NULL;
+        c->paused = false;
+        tcp_update_free(tu);
+    }
+    return n;
+}
+
 /* Answers the complete messages in the input buffer, in order, until the
  * connection is paused; false if it was closed. */
 static bool tcp_process(struct tcp_conn *c)
@@ -344,9 +535,13 @@ static bool tcp_process(struct tcp_conn *c)
         }
         if (have < mlen)
             break;
-        size_t rlen = worker_answer(w, s, &c->peer, c->in + off + 2, mlen, NULL, c->pool->reply,
-                                    &c->pool->xfr_start);
-        serve_count_messages(w->reader, 1, 1);
+        unsigned transport = c->ssl ? SERVE_TLS : SERVE_TCP;
+        size_t rlen =
+            worker_answer(w, s, &c->peer, &c->dst, c->in + off + 2, mlen, NULL, c->pool->reply,
+                          &c->pool->xfr_start, &c->pool->upd_start, transport);
+        if (c->pool->upd_start.start)
+            rlen = tcp_update_start(c, c->in + off + 2, mlen);
+        serve_count_messages(w->reader, transport, 1);
         if (rlen && !tcp_queue_reply(c, c->pool->reply, rlen, now)) {
             ok = false;
             break;
@@ -387,7 +582,7 @@ static bool tcp_service(struct tcp_conn *c)
     for (;;) {
         if (!tcp_process(c) || !tcp_flush(c))
             return false;
-        if (!c->paused || tcp_pending(c) > TCP_OUT_LOW)
+        if (!c->paused || c->upd || tcp_pending(c) > TCP_OUT_LOW)
             break;
         c->paused = false;
     }
@@ -408,36 +603,83 @@ static bool tcp_grow_input(struct tcp_conn *c)
     return tcp_resize(c, &c->in, &c->in_cap, ncap);
 }
 
+/* One step of a TLS handshake; false when the connection was closed. */
+static bool tcp_tls_handshake(struct tcp_conn *c)
+{
+    struct tcp_pool *p = c->pool;
+    char why[sizeof(p->tls_why)];
+    c->rd_wants_write = false;
+    switch (tls_handshake(c->ssl, why, sizeof(why))) {
+    case TLS_IO_DONE:
+        c->handshaking = false;
+        serve_count_tls(p->w->reader, tls_resumed(c->ssl) ? SERVE_TLS_RESUMED : SERVE_TLS_FULL);
+        break;
+    case TLS_IO_WANT_READ:
+        break;
+    case TLS_IO_WANT_WRITE:
+        c->rd_wants_write = true;
+        break;
+    default:
+        serve_count_tls(p->w->reader, SERVE_TLS_FAILED);
+        p->tls_failed++;
+        memcpy(p->tls_why, why, sizeof(why));
+        c->tls_broken = true;
+        tcp_conn_close(c);
+        return false;
+    }
+    tcp_set_events(c);
+    return true;
+}
+
 static void tcp_on_read(int fd, short what, void *arg)
 {
     struct tcp_conn *c = arg;
+    (void)fd;
     (void)what;
+    if (c->handshaking && (!tcp_tls_handshake(c) || c->handshaking))
+        return;
+    if (c->wr_wants_read) { /* a TLS write waited for this */
+        c->wr_wants_read = false;
+        if (!tcp_service(c))
+            return;
+    }
     for (int rounds = 0; rounds < 16 && !c->paused; rounds++) {
         if (c->in_len == c->in_cap && !tcp_grow_input(c)) {
             tcp_conn_close(c);
             return;
         }
         size_t room = c->in_cap - c->in_len;
-        ssize_t r = recv(fd, c->in + c->in_len, room, 0);
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        ssize_t r = tcp_recv(c, c->in + c->in_len, room);
+        if (r < 0) {
             tcp_conn_close(c);
             return;
         }
-        if (r < 0)
+        if (r == 0)
             break;
         c->in_len += (size_t)r;
         if (!tcp_service(c))
             return;
-        if ((size_t)r < room)
-            break; /* the socket is drained */
+        if (!c->ssl && (size_t)r < room)
+            break; /* the socket is drained (TLS reads one record at a time) */
     }
+    if (c->ssl)
+        tcp_set_events(c);
 }
 
 static void tcp_on_write(int fd, short what, void *arg)
 {
-    (void)fd;
+    struct tcp_conn *c = arg;
     (void)what;
-    tcp_service(arg);
+    if (c->handshaking) {
+        tcp_tls_handshake(c);
+        return;
+    }
+    if (c->rd_wants_write) { /* a TLS read waited for this */
+        c->rd_wants_write = false;
+        tcp_on_read(fd, EV_READ, c);
+        return;
+    }
+    tcp_service(c);
 }
 
 /* Makes room for one more connection by closing the least recently active
@@ -453,16 +695,58 @@ static void tcp_evict_one(struct tcp_pool *p)
         tcp_conn_close(p->head);
 }
 
-static void tcp_accept_one(struct tcp_pool *p, int cfd, const struct sockaddr_storage *peer)
+/* The TLS context for a new connection: the one a reload handed over
+ * last, if any (tls.h); this worker's reference to the one before is
+ * dropped (connections hold their own). */
+static struct ssl_ctx_st *tcp_tls_ctx(struct worker *w)
+{
+    struct ssl_ctx_st *n = atomic_exchange_explicit(&w->tls_next, NULL, memory_order_acquire);
+    if (n) {
+        tls_ctx_release(w->tls_ctx);
+        w->tls_ctx = n;
+    }
+    return w->tls_ctx;
+}
+
+/* Where connection c came to: listen address k of the worker (k past the
+ * end: not known). With dnstap, a wildcard address is replaced by the
+ * connection's own. */
+static void tcp_conn_dst(struct tcp_conn *c, struct worker *w, size_t k)
+{
+    c->dst.listen = k;
+    if (k >= w->net->n_listen)
+        return;
+    c->local = w->net->listen[k];
+    c->dst.local = &c->local;
+    socklen_t len = sizeof(c->local);
+    if (w->tap && sock_is_wildcard(&c->local) &&
+        getsockname(c->fd, (struct sockaddr *)&c->local, &len) != 0)
+        c->dst.local = NULL;
+}
+
+static void tcp_accept_one(struct tcp_pool *p, int cfd, const struct sockaddr_storage *peer,
+                           bool tls, size_t k)
 {
     struct tcp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         close(cfd);
         return;
     }
+    if (tls) {
+        serve_count_tls(p->w->reader, SERVE_TLS_ACCEPTED);
+        struct ssl_ctx_st *ctx = tcp_tls_ctx(p->w);
+        c->ssl = ctx ? tls_conn_new(ctx, cfd) : NULL;
+        c->handshaking = true;
+        if (!c->ssl) {
+            free(c);
+            close(cfd);
+            return;
+        }
+    }
     c->pool = p;
     c->fd = cfd;
     c->peer = *peer;
+    tcp_conn_dst(c, p->w, k);
     c->in = malloc(TCP_IN_INITIAL);
     c->in_cap = TCP_IN_INITIAL;
     c->ev_read = event_new(p->w->base, cfd, EV_READ | EV_PERSIST, tcp_on_read, c);
@@ -472,6 +756,7 @@ static void tcp_accept_one(struct tcp_pool *p, int cfd, const struct sockaddr_st
             event_free(c->ev_read);
         if (c->ev_write)
             event_free(c->ev_write);
+        tls_conn_free(c->ssl, false);
         free(c->in);
         free(c);
         close(cfd);
@@ -529,11 +814,9 @@ static void tcp_accept_ok(struct tcp_pool *p)
     p->accept_errors = 0;
 }
 
-void tcp_on_accept(int fd, short what, void *arg)
+static void tcp_accept_batch(struct worker *w, int fd, bool tls)
 {
-    struct worker *w = arg;
     struct tcp_pool *p = w->tcp;
-    (void)what;
     unsigned total = serve_enter(w->reader)->limits.tcp_max_connections;
     serve_leave(w->reader);
     unsigned max = (total + w->net->n_tcp_workers - 1) / w->net->n_tcp_workers;
@@ -543,6 +826,9 @@ void tcp_on_accept(int fd, short what, void *arg)
      * in the previous batch before its query (already waiting) was read;
      * seen as "fresh TCP connection closed" with a loaded machine. */
     unsigned batch = max / 2 < 64 ? (max / 2 ? max / 2 : 1) : 64;
+    size_t k = 0; /* which listen address: the worker's sockets are in "listen" order */
+    while (k < w->n_fds && w->fds[k] != fd)
+        k++;
     for (unsigned i = 0; i < batch; i++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
@@ -562,8 +848,20 @@ void tcp_on_accept(int fd, short what, void *arg)
         tcp_accept_ok(p);
         while (p->n >= max && p->head)
             tcp_evict_one(p);
-        tcp_accept_one(p, cfd, &peer);
+        tcp_accept_one(p, cfd, &peer, tls, k);
     }
+}
+
+void tcp_on_accept(int fd, short what, void *arg)
+{
+    (void)what;
+    tcp_accept_batch(arg, fd, false);
+}
+
+void tcp_on_accept_tls(int fd, short what, void *arg)
+{
+    (void)what;
+    tcp_accept_batch(arg, fd, true);
 }
 
 /* Logs, at most every TCP_LOG_EVERY_MS, that the buffer budget closed
@@ -577,6 +875,21 @@ static void tcp_log_budget(struct tcp_pool *p, uint64_t now)
              p->w->id, (unsigned long long)(p->budget_closes - p->budget_logged), TCP_POOL_BUDGET);
     p->budget_logged = p->budget_closes;
     p->budget_log_ms = now;
+}
+
+/* Logs, at most every TCP_LOG_EVERY_MS, the TLS handshakes that failed
+ * since the last line, with the last reason (a scan of port 853 or a
+ * client without a protocol version or cipher in common). */
+static void tcp_log_tls(struct tcp_pool *p, uint64_t now)
+{
+    if (p->tls_failed == p->tls_failed_logged || now - p->tls_log_ms < TCP_LOG_EVERY_MS)
+        return;
+    char q[160];
+    log_info("event=tls_handshake_failed worker=%u count=%llu last_reason=\"%s\"", p->w->id,
+             (unsigned long long)(p->tls_failed - p->tls_failed_logged),
+             log_quote(p->tls_why, q, sizeof(q)));
+    p->tls_failed_logged = p->tls_failed;
+    p->tls_log_ms = now;
 }
 
 /* Closes connections past their deadlines: idle (nothing buffered either
@@ -597,14 +910,20 @@ static void tcp_on_sweep(int fd, short what, void *arg)
     while (c) {
         struct tcp_conn *next = c->next;
         size_t pending = tcp_pending(c);
-        bool idle_expired = c->in_len == 0 && pending == 0 && now - c->last_ms >= idle_ms;
+        /* A connection waiting for the updater's reply is not idle: an
+         * update of a large signed zone takes seconds (doc/updates.md). */
+        bool idle_expired =
+            c->in_len == 0 && pending == 0 && !c->upd && now - c->last_ms >= idle_ms;
         bool msg_expired = !c->paused && c->partial_ms && now - c->partial_ms >= msg_ms;
         bool stalled = pending && now - c->sent_ms >= idle_ms;
+        if (idle_expired && c->handshaking)
+            serve_count_tls(p->w->reader, SERVE_TLS_TIMEOUT);
         if (idle_expired || msg_expired || stalled)
             tcp_conn_close(c);
         c = next;
     }
     tcp_log_budget(p, now);
+    tcp_log_tls(p, now);
 }
 
 struct tcp_pool *tcp_pool_new(struct worker *w)

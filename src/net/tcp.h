@@ -30,5 +30,8 @@ void tcp_pool_free(struct tcp_pool *p);
  * 1 s while the errors go on, and logs tcp_accept_paused once per burst
  * and tcp_accept_resumed at its end. */
 void tcp_on_accept(int fd, short what, void *arg);
+/* The same for a DNS over TLS listener: its connections start with a TLS
+ * handshake (tls.h) on the worker's current context. */
+void tcp_on_accept_tls(int fd, short what, void *arg);
 
 #endif

@@ -101,6 +101,92 @@ static void udp_set_source(struct udp_batch *b, int i, struct msghdr *out)
     }
 }
 
+bool udp_local_addr(const struct msghdr *m, const struct sockaddr_storage *listen,
+                    struct sockaddr_storage *out)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+        memset(out, 0, sizeof(*out));
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+            listen->ss_family == AF_INET) {
+            struct in_pktinfo pi;
+            struct sockaddr_in *a = (struct sockaddr_in *)out;
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            a->sin_family = AF_INET;
+            a->sin_addr = pi.ipi_addr;
+            a->sin_port = ((const struct sockaddr_in *)listen)->sin_port;
+            return true;
+        }
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+            listen->ss_family == AF_INET6) {
+            struct in6_pktinfo pi;
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            a->sin6_family = AF_INET6;
+            a->sin6_addr = pi.ipi6_addr;
+            a->sin6_port = ((const struct sockaddr_in6 *)listen)->sin6_port;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* An UPDATE's job over UDP: the reply leaves from the worker's socket
+ * (sendmsg is safe from the updater's thread; the updater stops before
+ * the workers close their sockets), from the address the request came to. */
+struct udp_update {
+    struct net_update u; /* first: the updater sees this part */
+    int fd;
+    socklen_t from_len;
+    uint64_t ctl[UDP_CTL / 8];
+    size_t ctl_len;
+};
+
+static void udp_update_reply(struct net_update *u, const uint8_t *msg, size_t len)
+{
+    struct udp_update *uu = (struct udp_update *)u;
+    struct iovec iov = {(void *)msg, len};
+    struct msghdr mh = {
+        .msg_name = &u->from, .msg_namelen = uu->from_len, .msg_iov = &iov, .msg_iovlen = 1};
+    if (uu->ctl_len) {
+        mh.msg_control = uu->ctl;
+        mh.msg_controllen = uu->ctl_len;
+    }
+    if (len)
+        (void)sendmsg(uu->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL); /* lost like any datagram */
+    free(u->msg);
+    free(uu);
+}
+
+/* Datagram i was an UPDATE the query path accepted: hands it to the
+ * updater. Returns the length of a reply to send now in out (the updater
+ * cannot take it), or 0. */
+static size_t udp_update_start(struct worker *w, int fd, int i, const struct query_update *upd,
+                               uint8_t *out)
+{
+    struct udp_batch *b = w->udp;
+    struct udp_update *uu = (struct udp_update *)worker_update_job(
+        b->in[i], b->in_msgs[i].msg_len, &b->addrs[i], upd, sizeof(*uu), false);
+    if (!uu)
+        return 0;
+    uu->u.reply = udp_update_reply;
+    uu->fd = fd;
+    uu->from_len = b->in_msgs[i].msg_hdr.msg_namelen;
+    if (w->udp_wildcard) {
+        struct msghdr mh = {0};
+        udp_set_source(b, i, &mh);
+        if (mh.msg_controllen <= sizeof(uu->ctl)) {
+            memcpy(uu->ctl, b->out_ctl[i], mh.msg_controllen);
+            uu->ctl_len = mh.msg_controllen;
+        }
+    }
+    size_t n = worker_update_submit(w, &uu->u, out, UDP_OUT_MAX);
+    if (n) {
+        free(uu->u.msg);
+        free(uu);
+    }
+    return n;
+}
+
 /* Answers the n datagrams just received in b and sends the replies. */
 static void udp_answer_batch(struct worker *w, int fd, int n)
 {
@@ -130,8 +216,14 @@ static void udp_answer_batch(struct worker *w, int fd, int n)
     for (int i = 0; i < n; i++) {
         if (b->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
             continue;
-        size_t len = worker_answer(w, s, &b->addrs[i], b->in[i], b->in_msgs[i].msg_len,
-                                   &b->parsed[i], b->out[out], NULL);
+        struct worker_dst dst = {.listen = w->listen,
+                                 .local = &w->net->listen[w->listen],
+                                 .pktinfo = w->udp_wildcard ? &b->in_msgs[i].msg_hdr : NULL};
+        struct query_update upd;
+        size_t len = worker_answer(w, s, &b->addrs[i], &dst, b->in[i], b->in_msgs[i].msg_len,
+                                   &b->parsed[i], b->out[out], NULL, &upd, SERVE_UDP);
+        if (upd.start)
+            len = udp_update_start(w, fd, i, &upd, b->out[out]);
         if (len == 0)
             continue;
         b->out_iov[out].iov_base = b->out[out];
@@ -146,7 +238,7 @@ static void udp_answer_batch(struct worker *w, int fd, int n)
         out++;
     }
     serve_leave(w->reader);
-    serve_count_messages(w->reader, 0, (uint64_t)n);
+    serve_count_messages(w->reader, SERVE_UDP, (uint64_t)n);
     if (out)
         udp_send_all(fd, b, out);
 }

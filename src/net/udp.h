@@ -11,6 +11,9 @@
 #ifndef GTM_NET_UDP_H
 #define GTM_NET_UDP_H
 
+#include <stdbool.h>
+#include <sys/socket.h>
+
 struct worker;
 struct udp_batch;
 
@@ -21,5 +24,11 @@ void udp_batch_free(struct udp_batch *b);
  * receive timeout, so net.stopping is seen within it), answer the
  * batch, sendmmsg the replies. Returns when the server stops. */
 void udp_serve(struct worker *w);
+
+/* The address a datagram came to, from its IP_PKTINFO or IPV6_PKTINFO
+ * (m: its header), with the port of listen (the wildcard address it was
+ * received on): into out, true; false when m has neither. */
+bool udp_local_addr(const struct msghdr *m, const struct sockaddr_storage *listen,
+                    struct sockaddr_storage *out);
 
 #endif

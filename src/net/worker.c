@@ -17,6 +17,7 @@
 #include "dns/rrtype.h"
 #include "net/sock.h"
 #include "net/tcp.h"
+#include "net/tls.h"
 #include "net/udp.h"
 #include "net/xdp.h"
 
@@ -50,18 +51,51 @@ void worker_clock(struct worker *w)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     w->now_mono = (uint32_t)ts.tv_sec;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    w->now_wall = (uint32_t)ts.tv_sec;
+    clock_gettime(CLOCK_REALTIME, &w->now_real);
+    w->now_wall = (uint32_t)w->now_real.tv_sec;
+}
+
+/* Logs a query answered on dst (and its response, n octets of out, when
+ * there is one) as what asks; qt: when its batch (a UDP batch, a TCP read)
+ * was received. */
+static void worker_tap(struct worker *w, const struct serve_set *s, const struct dnstap_what *what,
+                       const struct worker_dst *dst, const struct sockaddr_storage *client,
+                       const uint8_t *in, size_t len, const uint8_t *out, size_t n, bool tcp,
+                       const struct timespec *qt)
+{
+    struct sockaddr_storage here;
+    const struct sockaddr_storage *local = dst->local;
+    if (dst->pktinfo) /* a wildcard socket: the address the datagram came to */
+        local = local && udp_local_addr(dst->pktinfo, local, &here) ? &here : NULL;
+    struct dnstap_event e = {.tcp = tcp,
+                             .client = client,
+                             .local = local,
+                             .query = in,
+                             .query_len = len,
+                             .reply = out,
+                             .reply_len = n,
+                             .qtime = *qt};
+    if (what->what & DNSTAP_QUERIES)
+        dnstap_log(w->tap, s->dnstap, &e);
+    if ((what->what & DNSTAP_RESPONSES) && n) {
+        clock_gettime(CLOCK_REALTIME, &e.rtime);
+        e.response = true;
+        dnstap_log(w->tap, s->dnstap, &e);
+    }
 }
 
 size_t worker_answer(struct worker *w, const struct serve_set *s,
-                     const struct sockaddr_storage *client, const uint8_t *in, size_t len,
-                     struct query_parsed *p, uint8_t *out, struct answer_xfr *xfr)
+                     const struct sockaddr_storage *client, const struct worker_dst *dst,
+                     const uint8_t *in, size_t len, struct query_parsed *p, uint8_t *out,
+                     struct answer_xfr *xfr, struct query_update *upd, unsigned transport)
 {
     struct query_parsed here;
     bool tcp = xfr != NULL;
+    if (upd)
+        upd->start = false;
     struct query_client qc = {.addr = client,
                               .xfr = xfr,
+                              .update = w->net->update_submit ? upd : NULL,
                               .rng = &w->rng,
                               .reader = w->reader,
                               .loss = serve_loss(w->reader),
@@ -69,6 +103,10 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
                               .udp_cap = tcp ? 0 : w->udp_cap,
                               .now_mono = w->now_mono,
                               .now_wall = w->now_wall};
+    /* dnstap: one pointer test when off; the protobuf only for sampled
+     * queries, whose query time is their batch's clock reading. */
+    const struct dnstap_what *tap =
+        w->tap && s->dnstap ? dnstap_view_sample(s->dnstap, dst->listen, &w->tap_count) : NULL;
     if (!p) {
         query_parse(in, len, &here);
         p = &here;
@@ -76,9 +114,45 @@ size_t worker_answer(struct worker *w, const struct serve_set *s,
     size_t n = query_answer_parsed(s, &qc, in, len, p, out, tcp);
     if (n) {
         unsigned rc = qc.rcode < WORKER_RCODES - 1 ? qc.rcode : WORKER_RCODES - 1;
-        serve_count_query(w->reader, tcp, rc, worker_qtype_index(qc.qtype));
+        serve_count_query(w->reader, transport, rc, worker_qtype_index(qc.qtype));
     }
+    if (tap)
+        worker_tap(w, s, tap, dst, client, in, len, out, n, tcp, &w->now_real);
     return n;
+}
+
+struct net_update *worker_update_job(const uint8_t *in, size_t len,
+                                     const struct sockaddr_storage *client,
+                                     const struct query_update *upd, size_t size, bool tcp)
+{
+    struct net_update *u = calloc(1, size);
+    if (!u)
+        return NULL;
+    u->msg = malloc(len);
+    if (!u->msg) {
+        free(u);
+        return NULL;
+    }
+    memcpy(u->msg, in, len);
+    u->len = len;
+    u->tsig = upd->tsig;
+    if (upd->tsig.key) {
+        /* The keyring is the served set's, which a reload may free. */
+        u->key = *upd->tsig.key;
+        u->key.id = NULL;
+        u->tsig.key = &u->key;
+    }
+    u->from = *client;
+    u->tcp = tcp;
+    return u;
+}
+
+size_t worker_update_submit(struct worker *w, struct net_update *job, uint8_t *out, size_t cap)
+{
+    if (w->net->update_submit && w->net->update_submit(w->net->update_arg, job))
+        return 0;
+    return query_update_reply(job->msg, job->len, DNS_RCODE_SERVFAIL, &job->tsig,
+                              (uint64_t)time(NULL), out, cap);
 }
 
 static void *worker_main(void *arg)
@@ -90,17 +164,37 @@ static void *worker_main(void *arg)
 
 /* Binds this worker's TCP socket for every listen address (not listening
  * yet: a connection before the start is refused, as before the bind). */
+static size_t worker_tls_listens(const struct net_params *p)
+{
+    return p->tls && p->tls->enabled ? p->tls->n_listen : 0;
+}
+
+/* The address of listening socket k of a TCP worker: TCP's, then TLS's. */
+static const char *worker_listen_text(const struct net_params *p, size_t k)
+{
+    return k < p->n_listen ? p->listen[k].text : p->tls->listen[k - p->n_listen].text;
+}
+
+/* Binds this worker's TCP socket for every listen address and every DNS
+ * over TLS address (not listening yet: a connection before the start is
+ * refused, as before the bind). */
 static int worker_bind_tcp(struct worker *w, const struct net_params *p, char *err, size_t errlen)
 {
-    w->fds = calloc(p->n_listen, sizeof(*w->fds));
-    w->evs = calloc(p->n_listen, sizeof(*w->evs));
+    size_t n = p->n_listen + worker_tls_listens(p);
+    w->fds = calloc(n, sizeof(*w->fds));
+    w->evs = calloc(n, sizeof(*w->evs));
     if (!w->fds || !w->evs)
         abort();
-    for (size_t i = 0; i < p->n_listen; i++) {
-        const struct net_listen *l = &p->listen[i];
-        int fd = sock_bind(&l->addr, l->addr_len, SOCK_STREAM);
+    w->n_tcp_fds = p->n_listen;
+    for (size_t i = 0; i < n; i++) {
+        const struct sockaddr_storage *a =
+            i < p->n_listen ? &p->listen[i].addr : &p->tls->listen[i - p->n_listen].addr;
+        socklen_t alen =
+            i < p->n_listen ? p->listen[i].addr_len : p->tls->listen[i - p->n_listen].addr_len;
+        int fd = sock_bind(a, alen, SOCK_STREAM);
         if (fd < 0) {
-            snprintf(err, errlen, "cannot listen on %s/tcp: %s", l->text, strerror(errno));
+            snprintf(err, errlen, "cannot listen on %s/%s: %s", worker_listen_text(p, i),
+                     i < p->n_listen ? "tcp" : "tls", strerror(errno));
             return -1;
         }
         w->fds[w->n_fds++] = fd;
@@ -159,6 +253,7 @@ static void worker_bind_xdp(struct net *n, const struct net_params *p)
         w->net = n;
         w->id = n->n_sock_workers + (unsigned)k;
         w->udp_fd = -1;
+        w->listen = SIZE_MAX; /* dnstap: the frame does not say which listener */
         w->xdpq = xdp_queue_get(n->xdp, k);
     }
 }
@@ -176,8 +271,10 @@ static int worker_bind(struct net *n, unsigned i, const struct net_params *p, ch
     w->net = n;
     w->id = i;
     w->udp_fd = -1;
-    if (i >= n->n_tcp_workers)
-        return worker_bind_udp(w, &p->listen[(i - n->n_tcp_workers) % p->n_listen], err, errlen);
+    if (i >= n->n_tcp_workers) {
+        w->listen = (i - n->n_tcp_workers) % p->n_listen;
+        return worker_bind_udp(w, &p->listen[w->listen], err, errlen);
+    }
     return worker_bind_tcp(w, p, err, errlen);
 }
 
@@ -189,6 +286,7 @@ static int worker_ready(struct net *n, unsigned i, const struct net_params *p, c
     struct worker *w = &n->workers[i];
     w->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)time(NULL) << 16) ^ (i + 1);
     w->reader = serve_reader_add(n->serve);
+    w->tap = dnstap_queue_get(p->dnstap, i);
     if (!w->reader) {
         snprintf(err, errlen, "no serve reader left for worker %u", i);
         return -1;
@@ -205,16 +303,22 @@ static int worker_ready(struct net *n, unsigned i, const struct net_params *p, c
         return -1;
     }
     w->tcp = tcp_pool_new(w);
+    if (n->tls_ctx) {
+        tls_ctx_ref(n->tls_ctx);
+        w->tls_ctx = n->tls_ctx;
+    }
     for (size_t k = 0; k < w->n_fds; k++) {
+        bool tls = k >= w->n_tcp_fds;
         if (listen(w->fds[k], 1024) != 0) {
-            snprintf(err, errlen, "cannot listen on %s/tcp: %s", p->listen[k].text,
-                     strerror(errno));
+            snprintf(err, errlen, "cannot listen on %s/%s: %s", worker_listen_text(p, k),
+                     tls ? "tls" : "tcp", strerror(errno));
             return -1;
         }
-        struct event *ev = event_new(w->base, w->fds[k], EV_READ | EV_PERSIST, tcp_on_accept, w);
+        struct event *ev = event_new(w->base, w->fds[k], EV_READ | EV_PERSIST,
+                                     tls ? tcp_on_accept_tls : tcp_on_accept, w);
         w->evs[k] = ev;
         if (!ev || event_add(ev, NULL) != 0) {
-            snprintf(err, errlen, "cannot register %s with libevent", p->listen[k].text);
+            snprintf(err, errlen, "cannot register %s with libevent", worker_listen_text(p, k));
             return -1;
         }
     }
@@ -232,6 +336,49 @@ unsigned net_reader_count(const struct net_params *p)
     return net_sock_worker_count(p) + x;
 }
 
+/* Loads the certificate of p's TLS section, if any, into n->tls_ctx
+ * (at the bind: before the drop of privileges, so that a key only root
+ * reads loads at the start). */
+static int worker_tls_load(struct net *n, const struct net_params *p, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < worker_tls_listens(p); i++)
+        if (sock_check_free(&p->tls->listen[i].addr, p->tls->listen[i].addr_len, SOCK_STREAM) !=
+            0) {
+            snprintf(err, errlen, "cannot listen on %s/tls: %s", p->tls->listen[i].text,
+                     strerror(errno));
+            return -1;
+        }
+    if (!worker_tls_listens(p))
+        return 0;
+    char why[768], info[512];
+    n->tls_ctx = tls_ctx_load(p->tls, NULL, why, sizeof(why), info, sizeof(info));
+    if (!n->tls_ctx) {
+        snprintf(err, errlen, "DNS over TLS: %s", why);
+        return -1;
+    }
+    log_info("event=tls_certificate result=loaded %s", info);
+    return 0;
+}
+
+int net_tls_reload(struct net *n, const struct tls_params *p, char *err, size_t errlen, char *info,
+                   size_t infolen)
+{
+    if (!n->tls_ctx || !p || !p->enabled)
+        return 0;
+    struct ssl_ctx_st *ctx = tls_ctx_load(p, n->tls_ctx, err, errlen, info, infolen);
+    if (!ctx)
+        return -1;
+    for (unsigned i = 0; n->workers && i < n->n_tcp_workers; i++) {
+        tls_ctx_ref(ctx);
+        struct ssl_ctx_st *old =
+            atomic_exchange_explicit(&n->workers[i].tls_next, ctx, memory_order_acq_rel);
+        tls_ctx_release(old); /* handed over before and never taken */
+    }
+    tls_ctx_release(n->tls_ctx);
+    n->tls_ctx = ctx;
+    return 0;
+}
+
 int net_bind(struct net *n, const struct net_params *p, char *err, size_t errlen)
 {
     for (size_t i = 0; i < p->n_listen; i++)
@@ -242,8 +389,16 @@ int net_bind(struct net *n, const struct net_params *p, char *err, size_t errlen
                          k ? "tcp" : "udp", strerror(errno));
                 return -1;
             }
+    if (worker_tls_load(n, p, err, errlen) != 0)
+        return -1;
     n->n_tcp_workers = p->workers;
     n->n_sock_workers = net_sock_worker_count(p);
+    n->listen = calloc(p->n_listen ? p->n_listen : 1, sizeof(*n->listen));
+    if (!n->listen)
+        abort();
+    for (size_t i = 0; i < p->n_listen; i++)
+        n->listen[i] = p->listen[i].addr;
+    n->n_listen = p->n_listen;
     n->n_workers = net_reader_count(p);
     atomic_store(&n->stopping, false);
     n->workers = calloc(n->n_workers, sizeof(*n->workers));
@@ -263,6 +418,8 @@ int net_start(struct net *n, const struct net_params *p, struct serve *sv, char 
 {
     evthread_use_pthreads();
     n->serve = sv;
+    n->update_submit = p->update_submit;
+    n->update_arg = p->update_arg;
     serve_set_query_labels(sv, worker_rcode_label, worker_qtype_label);
     for (unsigned i = 0; i < n->n_workers; i++)
         if (worker_ready(n, i, p, err, errlen) != 0)
@@ -303,11 +460,17 @@ void net_stop(struct net *n)
         }
         free(w->fds);
         free(w->evs);
+        tls_ctx_release(w->tls_ctx);
+        tls_ctx_release(atomic_exchange(&w->tls_next, NULL));
         if (w->base)
             event_base_free(w->base);
     }
     free(n->workers);
     n->workers = NULL;
+    free(n->listen);
+    n->listen = NULL;
     xdp_detach(n->xdp); /* after the XDP threads stopped using it */
     n->xdp = NULL;
+    tls_ctx_release(n->tls_ctx);
+    n->tls_ctx = NULL;
 }

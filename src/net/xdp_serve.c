@@ -69,8 +69,9 @@ static size_t xdp_answer_one(struct worker *w, struct xdp_queue *q, const struct
     size_t room = XDP_FRAME_SIZE - XDP_REPLY_OFF - r->fi.hdr_len;
     size_t mtu_room = q->mtu - (r->fi.hdr_len - XDP_FRAME_ETH);
     w->udp_cap = (uint16_t)(room < mtu_room ? room : mtu_room);
-    size_t n = worker_answer(w, s, &r->fi.client, r->pkt + r->fi.hdr_len, r->fi.payload_len, p,
-                             out + r->fi.hdr_len, NULL);
+    static const struct worker_dst dst = {.listen = SIZE_MAX}; /* not known: dnstap_view.h */
+    size_t n = worker_answer(w, s, &r->fi.client, &dst, r->pkt + r->fi.hdr_len, r->fi.payload_len,
+                             p, out + r->fi.hdr_len, NULL, NULL, SERVE_UDP);
     if (n == 0)
         return 0;
     return xdp_frame_reply(r->pkt, &r->fi, out, n);
@@ -113,7 +114,7 @@ static void xdp_batch(struct worker *w, struct xdp_queue *q, uint32_t ri, uint32
             drop[dropped++] = rx[i].base;
     }
     serve_leave(w->reader);
-    serve_count_messages(w->reader, 0, n);
+    serve_count_messages(w->reader, SERVE_UDP, n);
     if (sent) {
         xsk_ring_prod__reserve(&q->tx, sent, &ti);
         for (uint32_t i = 0, k = 0; i < n; i++) {

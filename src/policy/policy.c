@@ -157,14 +157,45 @@ enum health_state gslb_slot_drill(const struct health_slot *s, const struct poli
     return health_slot_drill(s);
 }
 
-static enum health_state gslb_slot_external(const struct health_slot *s)
+static enum health_state gslb_slot_external(const struct health_slot *s,
+                                            const struct policy_overlay *ov)
 {
+    if (s && ov && ov->ext_down == s)
+        return HEALTH_DOWN;
     return s ? health_slot_external(s) : HEALTH_UNKNOWN;
 }
 
 enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_endpoint *e,
                                       const struct policy_overlay *ov)
 {
+    return gslb_endpoint_state_at(g, e, ov, NULL);
+}
+
+static void gslb_fold(int64_t *change_at, int64_t t)
+{
+    if (t && (!*change_at || t < *change_at))
+        *change_at = t;
+}
+
+/* An override (or dial) on the endpoint, its az or its region that
+ * expires changes its layered state then. */
+static void gslb_fold_overrides(const struct gslb *g, const struct policy_endpoint *e,
+                                int64_t *change_at)
+{
+    const struct health_slot *rs = g->regions[e->region].slot;
+    if (e->slot)
+        gslb_fold(change_at, health_slot_override_until(e->slot));
+    if (e->az != UINT16_MAX && g->azs[e->az].slot)
+        gslb_fold(change_at, health_slot_override_until(g->azs[e->az].slot));
+    if (rs)
+        gslb_fold(change_at, health_slot_override_until(rs));
+}
+
+enum health_state gslb_endpoint_state_at(const struct gslb *g, const struct policy_endpoint *e,
+                                         const struct policy_overlay *ov, int64_t *change_at)
+{
+    if (change_at)
+        gslb_fold_overrides(g, e, change_at);
     /* The drill layer is above every override: an operator's "up" does
      * not undo a drill (DESIGN.md section 2). */
     if (gslb_slot_drill(g->regions[e->region].slot, ov) == HEALTH_DOWN ||
@@ -180,10 +211,16 @@ enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_
     /* An external "down" verdict (verdict.h) on the endpoint's az or region
      * sits with the probe layer: above probes and the fleet, below
      * overrides; the endpoint's own is in health_slot_observed. */
-    if (gslb_slot_external(g->regions[e->region].slot) == HEALTH_DOWN ||
-        (e->az != UINT16_MAX && gslb_slot_external(g->azs[e->az].slot) == HEALTH_DOWN))
+    if (gslb_slot_external(g->regions[e->region].slot, ov) == HEALTH_DOWN ||
+        (e->az != UINT16_MAX && gslb_slot_external(g->azs[e->az].slot, ov) == HEALTH_DOWN) ||
+        (ov && e->slot && ov->ext_down == e->slot))
         return HEALTH_DOWN;
-    return e->slot ? health_slot_observed(e->slot) : HEALTH_UP;
+    if (!e->slot)
+        return HEALTH_UP;
+    if (change_at && health_slot_external(e->slot) != HEALTH_DOWN &&
+        health_slot_fleet(e->slot) == HEALTH_UNKNOWN)
+        gslb_fold(change_at, health_slot_change_at(e->slot));
+    return health_slot_observed(e->slot);
 }
 
 bool gslb_az_up(const struct gslb *g, const struct policy_pool *p, uint16_t az,

@@ -89,6 +89,14 @@ struct policy_record {
     uint16_t rtype; /* type served, from the pool's endpoints */
     uint32_t pool;
     uint32_t ttl;
+    /* Health-aware TTL ("ttl_min"): the answer's TTL is the time until its
+     * earliest possible change (policy_result.change_at_ms), between
+     * ttl_min and ttl. */
+    bool health_ttl;
+    uint32_t ttl_min;
+    /* Load shedding ("shed_load", policy_shed.h): the watermarks. */
+    bool shed;
+    double shed_low, shed_high;
     enum policy_kind policy;
     /* failover: the order; all, weighted: the set; geo: every region of
      * the map, by first appearance; nearest: the set, in the order for
@@ -188,6 +196,9 @@ struct policy_overlay {
     enum health_state state;               /* were state (HEALTH_UNKNOWN: removed) */
     const struct health_slot *const *lost; /* drill layer: these are down */
     size_t n_lost;
+    /* External layer: as if a "down" verdict (verdict.h) were on this slot
+     * too (the safety rule's what-if of a verdict); NULL: none. */
+    const struct health_slot *ext_down;
     /* The client, for dials (partial overrides, policy_dial.h): a slot's
      * dial applies when its bucket is in the dial's share. NULL: no
      * client (dry runs and what-ifs): dials do not apply. */
@@ -206,6 +217,12 @@ enum health_state gslb_slot_drill(const struct health_slot *s, const struct poli
  * for pools without a check). */
 enum health_state gslb_endpoint_state(const struct gslb *g, const struct policy_endpoint *e,
                                       const struct policy_overlay *ov);
+/* The same, and when the state comes from the endpoint's own probes (no
+ * drill, override, external verdict or fleet verdict decides it) the time
+ * its probe verdict may change (health_slot_change_at) folded into
+ * *change_at: the earliest non-zero one. */
+enum health_state gslb_endpoint_state_at(const struct gslb *g, const struct policy_endpoint *e,
+                                         const struct policy_overlay *ov, int64_t *change_at);
 /* The override layer of a slot under an optional overlay (its dial
  * included when the overlay names a client). */
 enum health_state gslb_slot_override(const struct health_slot *s, const struct policy_overlay *ov);

@@ -58,6 +58,18 @@ void policy_answer_client(const struct policy_loss *v, const struct sockaddr_sto
     c->canary = lm->n_tags > 0;
 }
 
+uint32_t policy_answer_ttl(const struct policy_record *r, const struct policy_result *res)
+{
+    if (!r->health_ttl || !res->change_at_ms)
+        return r->ttl;
+    int64_t left = res->change_at_ms - health_mono_ms();
+    /* Past due (a probe result late): the change may come any moment. */
+    uint64_t secs = left <= 0 ? 0 : ((uint64_t)left + 999) / 1000;
+    if (secs < r->ttl_min)
+        secs = r->ttl_min;
+    return secs < r->ttl ? (uint32_t)secs : r->ttl;
+}
+
 void policy_answer(const struct gslb *g, struct policy_sigs *sigs, const struct policy_record *r,
                    uint16_t rtype, const struct policy_client *c, bool dnssec, uint8_t *rdata,
                    struct policy_answer *out)
@@ -66,7 +78,7 @@ void policy_answer(const struct gslb *g, struct policy_sigs *sigs, const struct 
     /* A scoped drill is running: never a scope that mixes canary and other
      * clients (policy_loss.h). */
     out->ecs_scope = out->res.ecs_scope < c->ecs_scope_min ? c->ecs_scope_min : out->res.ecs_scope;
-    out->ttl = r->ttl;
+    out->ttl = policy_answer_ttl(r, &out->res);
     out->sigs = NULL;
     out->count = rtype == DNS_TYPE_CNAME && out->res.n ? 1 : out->res.n; /* one CNAME per name */
     out->rdata_len = out->count ? (uint32_t)policy_sigs_rdata(out->res.eps, out->count, rdata) : 0;

@@ -56,4 +56,10 @@ void policy_answer(const struct gslb *g, struct policy_sigs *sigs, const struct 
                    uint16_t rtype, const struct policy_client *c, bool dnssec, uint8_t *rdata,
                    struct policy_answer *out);
 
+/* The TTL of r's answer res: r->ttl, or with a health-aware TTL
+ * ("ttl_min", as gdnsd shortens TTLs near a change) the seconds until
+ * res->change_at_ms, rounded up, between ttl_min and ttl (ttl_min once
+ * that time has passed without the change). */
+uint32_t policy_answer_ttl(const struct policy_record *r, const struct policy_result *res);
+
 #endif

@@ -14,6 +14,7 @@
 #include "dns/name.h"
 #include "policy/policy_config_int.h"
 #include "policy/policy_ramp.h"
+#include "policy/policy_shed.h"
 
 static void *pc_calloc(size_t n, size_t size)
 {
@@ -63,7 +64,11 @@ static const struct cfgschema pc_pool_schema = CFGSCHEMA("$.pools[]", pc_pool_ke
 static const struct cfgschema_key pc_record_keys[RK_N] = {
     [RK_POOL] = {"pool", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
                  .what = "the pool it answers from"},
-    [RK_TTL] = {"ttl", CFGSCHEMA_INT, 0, 2147483647, 30, 0, NULL, "the answers' TTL"},
+    [RK_TTL] = {"ttl", CFGSCHEMA_INT, 0, 2147483647, 30, 0, NULL,
+                "the answers' TTL (the longest, with ttl_min)"},
+    [RK_TTL_MIN] = {"ttl_min", CFGSCHEMA_INT, 0, 2147483647, 0, CFGSCHEMA_DEFAULT_VARIES, NULL,
+                    "health-aware TTL: shorter while the answer may change soon, not below "
+                    "this (absent: ttl always)"},
     [RK_POLICY] = {"policy", CFGSCHEMA_STRING,
                    .what = "failover (the default), weighted, all, geo or nearest"},
     [RK_REGIONS] = {"regions", CFGSCHEMA_ARRAY, .what = "its region order, or region set"},
@@ -80,6 +85,8 @@ static const struct cfgschema_key pc_record_keys[RK_N] = {
                           .what = "all (the default), fallback or empty"},
     [RK_FALLBACK] = {"fallback", CFGSCHEMA_ARRAY,
                      .what = "addresses or names answered when all is down"},
+    [RK_SHED_LOAD] = {"shed_load", CFGSCHEMA_OBJECT, .sub = &policy_shed_schema,
+                      .what = "load shedding: the low and high watermarks of the endpoints' load"},
     [RK_FAILBACK] = {"failback", CFGSCHEMA_OBJECT, .sub = &policy_ramp_schema,
                      .what = "a recovered region's ramp back"},
 };
@@ -538,6 +545,8 @@ static void pc_record_rest(const struct jsoncfg *j, json_t *r, const char *path,
     char sub[PC_PATH + 16];
     cfgschema_key_path(sub, sizeof(sub), s, RK_FAILBACK, path);
     policy_ramp_parse(j, cfgschema_value(s, RK_FAILBACK, r), sub, rec);
+    cfgschema_key_path(sub, sizeof(sub), s, RK_SHED_LOAD, path);
+    policy_shed_parse(j, cfgschema_value(s, RK_SHED_LOAD, r), sub, rec);
     rec->rtype = g->pools[rec->pool].n_eps ? g->pools[rec->pool].eps[0].rtype : DNS_TYPE_A;
     if (rec->rtype == DNS_TYPE_AAAA)
         rec->rtype = DNS_TYPE_A; /* an address pool serves A and/or AAAA */
@@ -572,6 +581,13 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     rec->name_len = n.len;
     rec->pool = (uint32_t)pi;
     rec->ttl = (uint32_t)cfgschema_int(j, s, RK_TTL, r, path);
+    if (cfgschema_value(s, RK_TTL_MIN, r)) {
+        rec->health_ttl = true;
+        rec->ttl_min = (uint32_t)cfgschema_int(j, s, RK_TTL_MIN, r, path);
+        if (rec->ttl_min > rec->ttl)
+            cfgschema_err(j, s, RK_TTL_MIN, path, "%u is above \"ttl\" (%u), the longest TTL",
+                          rec->ttl_min, rec->ttl);
+    }
     rec->policy = (enum policy_kind)pc_enum(j, r, RK_POLICY, path, policies, POLICY_FAILOVER);
     rec->select = (enum policy_select)pc_enum(j, r, RK_SELECT, path, selects, SELECT_ALL);
     rec->when_all_down = (enum policy_down)pc_enum(j, r, RK_WHEN_ALL_DOWN, path, downs, DOWN_ALL);

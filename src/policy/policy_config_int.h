@@ -29,6 +29,8 @@ enum pc_record_key {
     RK_WHEN_ALL_DOWN,
     RK_FALLBACK,
     RK_FAILBACK,
+    RK_TTL_MIN,
+    RK_SHED_LOAD,
     RK_N
 };
 extern const struct cfgschema pc_record_schema;

@@ -10,6 +10,7 @@
 #include "dns/dns.h"
 #include "policy/policy_dial.h"
 #include "policy/policy_ramp.h"
+#include "policy/policy_shed.h"
 
 #define EVAL_MAX_CAND 256 /* candidates considered per query */
 
@@ -26,6 +27,10 @@ struct eval_ctx {
     const struct policy_overlay *ov;
     struct policy_dial_client *dc; /* NULL: no client (dials and ramps do not apply) */
     struct policy_trace *trace;
+    /* Health-aware TTL (r->health_ttl): the earliest time (health_mono_ms)
+     * a consulted endpoint's probe verdict or a ramp may change the
+     * answer; 0 = none known. */
+    int64_t change_at;
     bool epoch_ok;    /* the health state read is of one epoch, so far */
     uint64_t epoch;   /* which (health_epoch_enter) */
     int8_t az_up[64]; /* -1 unknown, 0 down, 1 up */
@@ -70,6 +75,23 @@ static void eval_trace_region(struct eval_ctx *x, const struct policy_pool *p, u
         r->has_type = r->has_type || (p->eps[i].region == region && p->eps[i].rtype == rtype);
 }
 
+static void eval_change_at(struct eval_ctx *x, int64_t t)
+{
+    if (t && (!x->change_at || t < x->change_at))
+        x->change_at = t;
+}
+
+/* A health-aware TTL's input: when the endpoints of region that this
+ * query consulted may change state (off unless the record asks). */
+static void eval_note_changes(struct eval_ctx *x, const struct policy_pool *p, uint16_t region)
+{
+    if (!x->r->health_ttl)
+        return;
+    for (size_t i = 0; i < p->n_eps; i++)
+        if (p->eps[i].region == region)
+            gslb_endpoint_state_at(x->g, &p->eps[i], x->ov, &x->change_at);
+}
+
 /* An up region during its failback ramp: true when the client is back
  * already (its bucket is in the ramp's share). */
 static bool eval_ramp(struct eval_ctx *x, uint16_t region)
@@ -79,6 +101,10 @@ static bool eval_ramp(struct eval_ctx *x, uint16_t region)
     if (share >= POLICY_DIAL_FULL)
         return true;
     uint16_t b = policy_dial_bucket(x->dc, x->g->ramp->salt[region]);
+    /* The share grows linearly: a client held back is back when it
+     * reaches its bucket, and its answer changes then. */
+    if (b >= share && x->r->health_ttl)
+        eval_change_at(x, start + (int64_t)x->r->ramp_ms * b / POLICY_DIAL_FULL + 1);
     struct policy_trace *t = x->trace;
     if (t && t->n_regions > 0 && t->regions[t->n_regions - 1].region == region) {
         struct policy_trace_region *tr = &t->regions[t->n_regions - 1];
@@ -101,6 +127,7 @@ static void eval_collect(struct eval_ctx *x, const struct policy_pool *p, uint16
         unsigned healthy = 0, total = 0;
         bool up = gslb_region_up(x->g, p, region, x->ov, &healthy, &total);
         eval_trace_region(x, p, region, rtype, up, healthy, total);
+        eval_note_changes(x, p, region);
         if (up && x->r->ramp_ms && x->dc && x->g->ramp)
             up = eval_ramp(x, region);
         if (!up)
@@ -125,28 +152,75 @@ static void eval_collect_regions(struct eval_ctx *x, const struct policy_record 
         eval_collect(x, p, ord.regions[k], rtype, any_state, s);
 }
 
+/* The weight of candidate i: its configured weight, times its load
+ * shedding factor in 1/1024ths when fac is given. */
+static uint64_t eval_weight(const struct eval_set *s, const uint16_t *fac, uint16_t i)
+{
+    uint64_t w = s->eps[i]->weight;
+    return fac ? w * fac[i] : w;
+}
+
 /* Picks up to 'want' endpoints from s, distinct, with probability
- * proportional to weight (weight 0 only when no positive weight is left). */
-static void eval_pick_weighted(struct eval_set *s, unsigned want, uint64_t *rng,
+ * proportional to weight (weight 0 only when no positive weight is left);
+ * fac: load shedding's factors (NULL: none). */
+static void eval_pick_weighted(struct eval_set *s, uint16_t *fac, unsigned want, uint64_t *rng,
                                struct policy_result *out)
 {
     while (out->n < want && s->n > 0) {
         uint64_t total = 0;
         for (uint16_t i = 0; i < s->n; i++)
-            total += s->eps[i]->weight;
+            total += eval_weight(s, fac, i);
         uint16_t pick = 0;
         if (total == 0)
             pick = (uint16_t)(policy_rng_next(rng) % s->n);
         else {
             uint64_t x = policy_rng_next(rng) % total;
-            while (x >= s->eps[pick]->weight) {
-                x -= s->eps[pick]->weight;
+            while (x >= eval_weight(s, fac, pick)) {
+                x -= eval_weight(s, fac, pick);
                 pick++;
             }
         }
         out->eps[out->n++] = s->eps[pick];
         s->eps[pick] = s->eps[--s->n];
+        if (fac)
+            fac[pick] = fac[s->n];
     }
+}
+
+/* Load shedding (policy_shed.h): each candidate's factor in 1/1024ths
+ * into fac; false (nothing shed) without shed_load or when every
+ * candidate is at 0. */
+static bool eval_shed_factors(const struct policy_record *r, const struct eval_set *s,
+                              uint16_t *fac)
+{
+    if (!r->shed)
+        return false;
+    bool any = false;
+    for (uint16_t i = 0; i < s->n; i++) {
+        fac[i] = (uint16_t)lround(policy_shed_factor(r, s->eps[i], NULL) * 1024);
+        any = any || fac[i] > 0;
+    }
+    return any;
+}
+
+/* For all and hashed: keeps each candidate with its factor's probability,
+ * and always the one with the highest factor. */
+static void eval_shed_keep(struct eval_set *s, const uint16_t *fac, uint64_t *rng)
+{
+    uint16_t best = 0, n = 0;
+    for (uint16_t i = 1; i < s->n; i++)
+        if (fac[i] > fac[best])
+            best = i;
+    const struct policy_endpoint *keep_best = s->eps[best];
+    bool kept_best = false;
+    for (uint16_t i = 0; i < s->n; i++)
+        if (fac[i] >= 1024 || (policy_rng_next(rng) & 1023) < fac[i]) {
+            kept_best = kept_best || i == best;
+            s->eps[n++] = s->eps[i];
+        }
+    if (!kept_best)
+        s->eps[n++] = keep_best;
+    s->n = n;
 }
 
 static uint64_t eval_hash(const uint8_t *p, size_t n, uint64_t h)
@@ -207,10 +281,14 @@ static void eval_select(const struct policy_record *r, enum policy_select sel, s
                         const struct policy_client *c, struct policy_result *out)
 {
     unsigned want = r->answers < POLICY_MAX_ANSWERS ? r->answers : POLICY_MAX_ANSWERS;
+    uint16_t fac[EVAL_MAX_CAND];
+    bool shed = !c->deterministic && eval_shed_factors(r, s, fac);
     if (sel == SELECT_WEIGHTED) {
-        eval_pick_weighted(s, want, c->rng, out);
+        eval_pick_weighted(s, shed ? fac : NULL, want, c->rng, out);
         return;
     }
+    if (shed)
+        eval_shed_keep(s, fac, c->rng);
     if (sel == SELECT_HASHED) {
         eval_pick_hashed(s, want, c, r->use_ecs, out);
         return;
@@ -393,6 +471,7 @@ static void eval_run(const struct gslb *g, const struct policy_record *r, uint16
     out->n_spill = 0;
     out->ecs_scope = 0;
     out->geo_kind = POLICY_GEO_NONE;
+    out->change_at_ms = 0;
     struct policy_order ord = {r->regions, (uint16_t)r->n_regions};
     if (given)
         ord = *given;
@@ -410,6 +489,10 @@ static void eval_run(const struct gslb *g, const struct policy_record *r, uint16
         eval_select(r, sel, &s, c, out);
     }
     out->ecs_scope = eval_scope(&x, c, &eg, out->ecs_scope);
+    int64_t planned = r->health_ttl && g->health ? health_core_planned(g->health) : 0;
+    if (planned > health_mono_ms())
+        eval_change_at(&x, planned);
+    out->change_at_ms = x.change_at;
 }
 
 void policy_eval(const struct gslb *g, const struct policy_record *r, uint16_t rtype,
@@ -462,6 +545,7 @@ void policy_eval_all(const struct gslb *g, const struct policy_record *r, uint16
     struct policy_client det = *c;
     det.rng = &rng;
     det.trace = NULL;
+    det.deterministic = true;
     all.select = SELECT_ALL;
     all.answers = POLICY_MAX_ANSWERS;
     policy_eval(g, &all, rtype, &det, out);
@@ -476,6 +560,7 @@ void policy_eval_all_order(const struct gslb *g, const struct policy_record *r, 
     struct policy_client det = *c;
     det.rng = &rng;
     det.trace = NULL;
+    det.deterministic = true;
     all.select = SELECT_ALL;
     all.answers = POLICY_MAX_ANSWERS;
     policy_eval_order(g, &all, rtype, order, &det, out);

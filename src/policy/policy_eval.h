@@ -38,6 +38,9 @@ struct policy_client {
     /* The served set's geo data (policy_geo.h); NULL: geo and nearest
      * records see every client as of unknown location. */
     const struct policy_geo *geo;
+    /* Dry runs and what-ifs (policy_eval_all): every candidate, none
+     * dropped at random by load shedding (policy_shed.h). */
+    bool deterministic;
 };
 
 #define POLICY_TRACE_REGIONS 32
@@ -96,6 +99,11 @@ struct policy_result {
     unsigned n_spill;   /* regions used beyond the first (spill) */
     uint8_t ecs_scope;  /* ECS scope prefix length to return */
     uint8_t geo_kind;   /* enum policy_geo_kind: what placed the client */
+    /* With a health-aware TTL (policy_record.health_ttl): the earliest
+     * time (health_mono_ms) the answer may change -- a rise or fall in
+     * progress of an endpoint in a region the evaluation consulted, or a
+     * failback ramp reaching this client; 0 when none is known. */
+    int64_t change_at_ms;
     uint16_t n;
     const struct policy_endpoint *eps[POLICY_MAX_ANSWERS];
 };

@@ -51,30 +51,44 @@ static char *pg_key(const struct gslb *g, const struct policy_record *r)
         char a[INET6_ADDRSTRLEN] = "";
         if (key->kind == GEO_KEY_NETWORK)
             inet_ntop(key->family == GEO_FAMILY_IPV4 ? AF_INET : AF_INET6, key->addr, a, sizeof(a));
-        snprintf(buf, sizeof(buf), "|%d:%s%s/%u", (int)key->kind, key->code, a,
-                 (unsigned)key->prefix);
+        snprintf(buf, sizeof(buf), "|%d:%s%s/%u#%u", (int)key->kind, key->code, a,
+                 (unsigned)key->prefix, (unsigned)key->asn);
         pg_append(&s, &len, &cap, buf);
     }
     return s;
 }
 
-/* Does r need location data (a database) to mean anything? Why into buf
- * when it does. */
-static bool pg_needs_db(const struct policy_record *r, char *buf, size_t len)
+/* Does r need data that db (NULL: none) lacks to mean anything? Why
+ * into buf when it does. */
+static bool pg_needs_db(const struct policy_record *r, const struct geo_db *db, char *buf,
+                        size_t len)
 {
-    char db[64];
-    cfgschema_key_path(db, sizeof(db), &geo_schema, GEO_K_DATABASE, NULL);
+    char file[64], asn_file[64];
+    cfgschema_key_path(file, sizeof(file), &geo_schema, GEO_K_DATABASE, NULL);
+    cfgschema_key_path(asn_file, sizeof(asn_file), &geo_schema, GEO_K_ASN_DATABASE, NULL);
+    /* An ASN database alone places nobody. */
+    bool has_loc = db && (db->stats.with_field[0] || db->stats.with_field[1] ||
+                          db->stats.with_field[2] || db->stats.with_field[3]);
     if (r->policy == POLICY_NEAREST) {
-        snprintf(buf, len, "a nearest record needs a geo database: set %s", db);
-        return true;
+        if (!has_loc)
+            snprintf(buf, len, "a nearest record needs a geo database: set %s", file);
+        return !has_loc;
     }
+    bool has_asn = db && db->stats.with_field[4] > 0;
     for (size_t k = 0; k < r->geo->n_keys; k++) {
         enum geo_key_kind kind = r->geo->keys[k].kind;
-        if (kind != GEO_KEY_NETWORK && kind != GEO_KEY_DEFAULT) {
+        if (kind == GEO_KEY_ASN && !has_asn) {
+            snprintf(buf, len,
+                     "%s: asn keys need a database of autonomous systems: set %s (GeoLite2-ASN "
+                     "layout)",
+                     r->geo->keys[k].text, asn_file);
+            return true;
+        }
+        if (kind != GEO_KEY_NETWORK && kind != GEO_KEY_DEFAULT && kind != GEO_KEY_ASN && !has_loc) {
             snprintf(buf, len,
                      "continent, country and subdivision keys need a geo database: set %s "
                      "(network keys and default work without one)",
-                     db);
+                     file);
             return true;
         }
     }
@@ -129,7 +143,7 @@ struct policy_geo *policy_geo_build(const struct gslb *g, struct geo_db *db, con
             continue;
         n_geo++;
         char why[256];
-        if (!db && pg_needs_db(r, why, sizeof(why)))
+        if (pg_needs_db(r, db, why, sizeof(why)))
             errlist_add(errs, "%s: %s: %s", cfgpath, r->path, why);
     }
     if (errs->count != before || (!n_geo && !db)) {
@@ -248,6 +262,8 @@ enum policy_geo_kind policy_geo_kind_of(const struct policy_record *r, uint32_t 
     switch (r->geo->keys[cls].kind) {
     case GEO_KEY_NETWORK:
         return POLICY_GEO_NETWORK;
+    case GEO_KEY_ASN:
+        return POLICY_GEO_ASN;
     case GEO_KEY_SUBDIVISION:
         return POLICY_GEO_SUBDIVISION;
     case GEO_KEY_COUNTRY:
@@ -261,13 +277,13 @@ enum policy_geo_kind policy_geo_kind_of(const struct policy_record *r, uint32_t 
 
 const char *policy_geo_kind_name(enum policy_geo_kind k)
 {
-    static const char *const names[POLICY_GEO_KINDS] = {"none",    "network",   "subdivision",
-                                                        "country", "continent", "default",
-                                                        "unknown", "located",   "unknown"};
+    static const char *const names[POLICY_GEO_KINDS] = {
+        "none",    "network", "subdivision", "country", "continent",
+        "default", "unknown", "located",     "unknown", "asn"};
     return k < POLICY_GEO_KINDS ? names[k] : "none";
 }
 
 const char *policy_geo_kind_policy(enum policy_geo_kind k)
 {
-    return k >= POLICY_NEAREST_LOCATED ? "nearest" : "geo";
+    return k == POLICY_NEAREST_LOCATED || k == POLICY_NEAREST_UNKNOWN ? "nearest" : "geo";
 }

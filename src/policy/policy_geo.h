@@ -203,11 +203,12 @@ enum policy_geo_kind {
     POLICY_GEO_UNKNOWN, /* no location: default list */
     POLICY_NEAREST_LOCATED,
     POLICY_NEAREST_UNKNOWN, /* no coordinates: the configured order */
+    POLICY_GEO_ASN,         /* after the others: their numbers stay as they were */
     POLICY_GEO_KINDS
 };
 
 enum policy_geo_kind policy_geo_kind_of(const struct policy_record *r, uint32_t cls);
-/* "network", ..., "unknown" (geo) and "located", "unknown" (nearest). */
+/* "network", "asn", ..., "unknown" (geo) and "located", "unknown" (nearest). */
 const char *policy_geo_kind_name(enum policy_geo_kind k);
 /* "geo" or "nearest" */
 const char *policy_geo_kind_policy(enum policy_geo_kind k);

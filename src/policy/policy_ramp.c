@@ -80,10 +80,9 @@ void policy_ramp_free(struct policy_ramp *rp)
 
 int64_t policy_ramp_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    /* Never 0: 0 means "no ramp". */
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+    /* Never 0: 0 means "no ramp". The health core's clock, so that a
+     * ramp's times and health-aware TTLs compare (policy_eval.h). */
+    return health_mono_ms() + 1;
 }
 
 uint16_t policy_ramp_share(const struct gslb *g, const struct policy_record *r, uint16_t region,

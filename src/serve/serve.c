@@ -127,6 +127,8 @@ void serve_sum_queries(struct serve *sv, struct serve_query_totals *out)
         for (int k = 0; k < RRL_CLASSES; k++)
             for (int a = 0; a < SERVE_RRL_ACTIONS; a++)
                 out->rrl[k][a] += atomic_load_explicit(&c->rrl[k][a], memory_order_relaxed);
+        for (int k = 0; k < SERVE_TLS_KINDS; k++)
+            out->tls[k] += atomic_load_explicit(&c->tls[k], memory_order_relaxed);
     }
 }
 

@@ -153,6 +153,11 @@ static inline void serve_count_rrl(struct serve_reader *r, enum rrl_class cls, b
     serve_counter_bump(&r->counters.rrl[cls][slipped ? 1 : 0], 1);
 }
 
+static inline void serve_count_tls(struct serve_reader *r, enum serve_tls_kind k)
+{
+    serve_counter_bump(&r->counters.tls[k], 1);
+}
+
 static inline void serve_count_id(struct serve_reader *r, uint32_t id)
 {
     if (id == SERVE_NO_ID)

@@ -34,12 +34,27 @@
 /* Query counter buckets: [transport][rcode][qtype]. The bucket of an rcode
  * or a qtype and its label are decided by the readers that count (net/),
  * which register the labels with serve_set_query_labels (serve.h). */
-#define SERVE_TRANSPORTS 2 /* 0 udp, 1 tcp */
+#define SERVE_TRANSPORTS 3 /* 0 udp, 1 tcp, 2 tls (DNS over TLS) */
+#define SERVE_UDP 0
+#define SERVE_TCP 1
+#define SERVE_TLS 2
 #define SERVE_RCODES 7
 #define SERVE_QTYPES 13
 /* Responses limited by RRL, by class (guard/rrl.h) and what became of
  * them: 0 dropped, 1 slipped (sent truncated, or BADCOOKIE). */
 #define SERVE_RRL_ACTIONS 2
+
+/* DNS over TLS connections: accepted, handshakes completed (full or
+ * resumed), handshakes failed (not TLS, no shared protocol or cipher, cut
+ * short) and handshakes closed unfinished at the idle timeout. */
+enum serve_tls_kind {
+    SERVE_TLS_ACCEPTED,
+    SERVE_TLS_FULL,
+    SERVE_TLS_RESUMED,
+    SERVE_TLS_FAILED,
+    SERVE_TLS_TIMEOUT,
+    SERVE_TLS_KINDS
+};
 
 /* Policy counters are stored in chunks of ids, allocated by the publisher
  * before a set using them is published (never on the query path). */
@@ -59,6 +74,7 @@ struct serve_counters {
     _Atomic uint64_t cookies[COOKIE_KINDS];
     /* Responses RRL limited, by class and action. */
     _Atomic uint64_t rrl[RRL_CLASSES][SERVE_RRL_ACTIONS];
+    _Atomic uint64_t tls[SERVE_TLS_KINDS];
     /* Policy answers by counter id: chunk[id / CHUNK][id % CHUNK]. */
     _Atomic(_Atomic uint64_t *) policy[SERVE_POLICY_CHUNKS];
 };
@@ -69,6 +85,7 @@ struct serve_query_totals {
     uint64_t queries[SERVE_TRANSPORTS][SERVE_RCODES][SERVE_QTYPES];
     uint64_t cookies[COOKIE_KINDS];
     uint64_t rrl[RRL_CLASSES][SERVE_RRL_ACTIONS];
+    uint64_t tls[SERVE_TLS_KINDS];
 };
 
 /* The registry of policy counter ids (guarded by the serve core's lock). */

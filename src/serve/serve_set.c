@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "dns/tsig_replay.h"
+
 struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
                                 const struct serve_limits *limits)
 {
@@ -34,6 +36,15 @@ void serve_set_free(struct serve_set *s)
     rrl_params_free(s->rrl);
     free(s->rrl);
     rrl_table_unref(s->rrl_table);
-    tsig_keyring_free(&s->tsig);
+    if (!s->tsig_moved)
+        tsig_keyring_free(&s->tsig);
+    tsig_replay_unref(s->tsig_replay);
+    dnstap_view_free(s->dnstap);
     free(s);
+}
+
+void serve_set_take_tsig(struct serve_set *dst, struct serve_set *src)
+{
+    dst->tsig = src->tsig;
+    src->tsig_moved = true;
 }

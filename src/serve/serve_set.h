@@ -10,7 +10,8 @@
  * set (gslb_unref when the set is freed; the prober's plans hold their own
  * references) and its geo data (the database and the records' compiled
  * tries, policy_geo.h: one reference; the loader sets it after
- * serve_set_new) and its policy signature store (sigs, owned). serve_set_free releases everything;
+ * serve_set_new), its policy signature store (sigs, owned) and its
+ * dnstap view (owned). serve_set_free releases everything;
  * a published set is freed by whoever serve_publish handed it back to.
  */
 #ifndef GTM_SERVE_SERVE_SET_H
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "dns/tsig.h"
+#include "dnstap/dnstap_view.h"
 #include "guard/cookie.h"
 #include "guard/rrl.h"
 #include "policy/policy.h"
@@ -67,8 +69,19 @@ struct serve_set {
      * after that have the same table_size, so a reload keeps the counts). */
     struct rrl_params *rrl;
     struct rrl_table *rrl_table;
-    /* TSIG keys (owned; the zones' xfr_key point into it). */
+    /* What the workers log to dnstap (owned; NULL: nothing), per listen
+     * address: a reload changes it with the rest of the set. */
+    struct dnstap_view *dnstap;
+    /* TSIG keys (owned unless tsig_moved; the zones' xfr_key and update
+     * rules point into it). */
     struct tsig_keyring tsig;
+    /* The keyring went on to the next set (serve_set_take_tsig): a set
+     * that shares zones with this one, or was re-signed from it. */
+    bool tsig_moved;
+    /* The MACs of signed transfer requests seen within their window (one
+     * reference owned; shared with the sets before and after, so a reload
+     * keeps them; NULL: not checked). tsig_replay.h. */
+    struct tsig_replay *tsig_replay;
     /* Who takes a NOTIFY (RFC 1996) for a zone we are a secondary of: the
      * secondary thread (borrowed; xfr_in_notify gives the rcode to
      * answer). NULL: every NOTIFY is refused. */
@@ -90,5 +103,10 @@ struct serve_set {
 struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
                                 const struct serve_limits *limits);
 void serve_set_free(struct serve_set *s);
+
+/* dst takes over src's keyring (the same keys at the same addresses: the
+ * zones of both point at them); src, still published, keeps reading it
+ * until it is freed, and then does not free it. */
+void serve_set_take_tsig(struct serve_set *dst, struct serve_set *src);
 
 #endif

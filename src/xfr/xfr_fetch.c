@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dns/dns.h"
+#include "dns/name.h"
 
 static uint64_t fetch_now_ms(void)
 {
@@ -58,15 +59,17 @@ static size_t fetch_query(const uint8_t *origin, size_t origin_len, ldns_rr_type
     return len;
 }
 
-/* Waits for fd to be ready for events until deadline (ms); false on time out. */
-static bool fetch_wait(int fd, short events, uint64_t deadline)
+/* Waits for fd to be ready for events until deadline (ms); false on time
+ * out, or as soon as *stop is set (a halt does not wait for a primary). */
+static bool fetch_wait(int fd, short events, uint64_t deadline, const atomic_bool *stop)
 {
     for (;;) {
         uint64_t now = fetch_now_ms();
-        if (now >= deadline)
+        if (now >= deadline || (stop && atomic_load(stop)))
             return false;
         struct pollfd p = {.fd = fd, .events = events};
-        int r = poll(&p, 1, (int)(deadline - now));
+        uint64_t slice = deadline - now < 200 ? deadline - now : 200;
+        int r = poll(&p, 1, (int)slice);
         if (r > 0)
             return true;
         if (r < 0 && errno != EINTR)
@@ -74,19 +77,30 @@ static bool fetch_wait(int fd, short events, uint64_t deadline)
     }
 }
 
-/* Checks msg (a reply to our query with ID id) and its TSIG; returns the
- * length without the TSIG record, or 0 with why. */
-static size_t fetch_check(struct tsig_ctx *ctx, uint16_t id, uint8_t *msg, size_t len, bool first,
-                          char *why, size_t whylen)
+/* Whether msg is a reply to our query with ID id; false with why. */
+static bool fetch_is_reply(uint16_t id, const uint8_t *msg, size_t len, char *why, size_t whylen)
 {
-    if (len < DNS_HEADER_SIZE || dns_get16(msg) != id || !(dns_get16(msg + 2) & DNS_FLAG_QR)) {
+    if (len < DNS_HEADER_SIZE || dns_get16(msg) != id || !(dns_get16(msg + 2) & DNS_FLAG_QR) ||
+        DNS_OPCODE(dns_get16(msg + 2)) != 0) {
         snprintf(why, whylen, "not a reply to our query");
-        return 0;
+        return false;
     }
+    return true;
+}
+
+/* Checks msg (a reply to our query with ID id) and its TSIG, which covers
+ * the unsigned messages before it too (a later message of a transfer);
+ * returns the length without the TSIG record, or 0 with why. */
+static size_t fetch_check(struct tsig_ctx *ctx, uint16_t id, uint8_t *msg, size_t len, bool first,
+                          const uint8_t *before, size_t before_len, char *why, size_t whylen)
+{
+    if (!fetch_is_reply(id, msg, len, why, whylen))
+        return 0;
     if (!ctx->key)
         return len;
     size_t at = 0;
-    enum tsig_error e = tsig_verify_reply(ctx, msg, len, first, (uint64_t)time(NULL), &at);
+    enum tsig_error e = tsig_verify_reply_after(ctx, before, before_len, msg, len, first,
+                                                (uint64_t)time(NULL), &at);
     if (e != TSIG_OK) {
         snprintf(why, whylen, "TSIG of the reply: error %d%s", (int)e,
                  at ? "" : " (the reply is not signed)");
@@ -122,14 +136,47 @@ static int fetch_socket(const struct xfr_server *srv, int type)
  * transfer is complete. */
 struct fetch_tcp {
     int fd;
-    uint64_t deadline;
+    const atomic_bool *stop;
+    uint64_t deadline; /* the whole transfer's */
+    uint64_t idle_ms;  /* one message's */
+    /* The unsigned messages since the last signed one, as received (RFC
+     * 8945 §5.3.1): the next signed message's MAC covers them. Owned. */
+    uint8_t *before;
+    size_t before_len, before_cap;
+    unsigned unsigned_run;
     uint8_t buf[DNS_TCP_MAX + 2];
 };
 
-static bool fetch_tcp_read(struct fetch_tcp *t, size_t n, uint8_t *out)
+/* Keeps an unsigned message of a transfer for the next MAC; false with
+ * why when there are too many in a row. */
+static bool fetch_keep_unsigned(struct fetch_tcp *t, const uint8_t *msg, size_t len, char *why,
+                                size_t whylen)
+{
+    if (t->unsigned_run >= XFR_FETCH_MAX_UNSIGNED) {
+        snprintf(why, whylen, "more than %d messages in a row without TSIG",
+                 XFR_FETCH_MAX_UNSIGNED);
+        return false;
+    }
+    if (t->before_len + len > t->before_cap) {
+        size_t cap = t->before_len + len + 65536;
+        uint8_t *b = realloc(t->before, cap);
+        if (!b)
+            abort();
+        t->before = b;
+        t->before_cap = cap;
+    }
+    memcpy(t->before + t->before_len, msg, len);
+    t->before_len += len;
+    t->unsigned_run++;
+    return true;
+}
+
+/* Reads n octets; a message (its length, then itself) must come whole
+ * within idle_ms, so that a primary dripping octets is cut as one that
+ * stops. */
+static bool fetch_tcp_read(struct fetch_tcp *t, size_t n, uint8_t *out, uint64_t limit)
 {
     size_t got = 0;
-    uint64_t limit = fetch_now_ms() + XFR_FETCH_TIMEOUT_MS;
     if (limit > t->deadline)
         limit = t->deadline;
     while (got < n) {
@@ -138,7 +185,8 @@ static bool fetch_tcp_read(struct fetch_tcp *t, size_t n, uint8_t *out)
             got += (size_t)r;
             continue;
         }
-        if (r == 0 || (errno != EAGAIN && errno != EINTR) || !fetch_wait(t->fd, POLLIN, limit))
+        if (r == 0 || (errno != EAGAIN && errno != EINTR) ||
+            !fetch_wait(t->fd, POLLIN, limit, t->stop))
             return false;
     }
     return true;
@@ -147,7 +195,7 @@ static bool fetch_tcp_read(struct fetch_tcp *t, size_t n, uint8_t *out)
 static bool fetch_tcp_send(struct fetch_tcp *t, const uint8_t *msg, size_t len)
 {
     uint8_t buf[2 + 4096];
-    if (len > sizeof(buf) - 2 || !fetch_wait(t->fd, POLLOUT, t->deadline))
+    if (len > sizeof(buf) - 2 || !fetch_wait(t->fd, POLLOUT, t->deadline, t->stop))
         return false;
     dns_put16(buf, (uint16_t)len);
     memcpy(buf + 2, msg, len);
@@ -176,22 +224,128 @@ static bool fetch_complete(const ldns_rr_list *list, bool last_message_single)
     return seen >= (incremental ? 3u : 2u);
 }
 
-/* Appends the answer records of msg to list; false when it cannot be parsed. */
-static bool fetch_collect(const uint8_t *msg, size_t len, ldns_rr_list *list, size_t *count)
+/* Whether rr has at least the fields of its type (ldns stops at the end
+ * of the RDATA and keeps the fields it had: a SOA of five fields). */
+static bool fetch_rr_fields_ok(const ldns_rr *rr)
 {
-    ldns_pkt *p = NULL;
-    if (ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK)
+    const ldns_rr_descriptor *d = ldns_rr_descript(ldns_rr_get_type(rr));
+    return !d || ldns_rr_rd_count(rr) >= ldns_rr_descriptor_minimum(d);
+}
+
+/* Message m's question section skipped: the position of its answers, or 0. */
+static size_t fetch_skip_question(const uint8_t *msg, size_t len)
+{
+    size_t pos = DNS_HEADER_SIZE;
+    for (uint16_t i = 0; i < dns_get16(msg + 4); i++) {
+        struct dns_name n;
+        if (!dns_name_parse(msg, len, &pos, &n, false) || pos + 4 > len)
+            return 0;
+        pos += 4;
+    }
+    return pos;
+}
+
+/*
+ * Appends the answer records of message m to list, each checked: its
+ * RDATA inside the message, exactly RDLENGTH octets parsed as its type,
+ * with every field of the type (ldns takes a record whose data is shorter
+ * or longer than RDLENGTH says and reads on from the wrong place). False
+ * with why.
+ */
+static bool fetch_collect(const uint8_t *msg, size_t len, unsigned m, ldns_rr_list *list,
+                          size_t *count, char *why, size_t whylen)
+{
+    size_t pos = fetch_skip_question(msg, len);
+    *count = 0;
+    if (!pos) {
+        snprintf(why, whylen, "message %u: its question cannot be parsed", m);
         return false;
-    ldns_rr_list *an = ldns_pkt_answer(p);
-    *count = ldns_rr_list_rr_count(an);
-    for (size_t i = 0; i < *count; i++)
-        ldns_rr_list_push_rr(list, ldns_rr_clone(ldns_rr_list_rr(an, i)));
-    ldns_pkt_free(p);
+    }
+    for (uint16_t i = 0; i < dns_get16(msg + 6); i++) {
+        struct dns_name n;
+        size_t p = pos, at = pos;
+        if (!dns_name_parse(msg, len, &p, &n, false) || p + 10 > len ||
+            p + 10 + dns_get16(msg + p + 8) > len) {
+            snprintf(why, whylen, "message %u: record %u runs past the end of the message", m, i);
+            return false;
+        }
+        size_t end = p + 10 + dns_get16(msg + p + 8);
+        ldns_rr *rr = NULL;
+        if (ldns_wire2rr(&rr, msg, len, &at, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK || at != end ||
+            !fetch_rr_fields_ok(rr)) {
+            char name[1024];
+            dns_name_to_str(n.wire, name, sizeof(name));
+            snprintf(why, whylen,
+                     "message %u: record %s type %u: its RDATA (%u octets) does not parse as "
+                     "that type",
+                     m, name, dns_get16(msg + p), dns_get16(msg + p + 8));
+            ldns_rr_free(rr);
+            return false;
+        }
+        ldns_rr_list_push_rr(list, rr);
+        pos = end;
+        (*count)++;
+    }
     return true;
 }
 
+/* Reads message m of a transfer into t->buf + 2 and checks it (a reply to
+ * query q, its TSIG, its rcode); its length without the TSIG record, or
+ * 0 with why and the kind of failure in *fail. */
+static size_t fetch_next(struct fetch_tcp *t, struct tsig_ctx *ctx, const uint8_t *q, unsigned m,
+                         enum xfr_fetch_fail *fail, char *why, size_t whylen)
+{
+    uint64_t limit = fetch_now_ms() + t->idle_ms;
+    if (!fetch_tcp_read(t, 2, t->buf, limit) ||
+        !fetch_tcp_read(t, dns_get16(t->buf), t->buf + 2, limit)) {
+        uint64_t now = fetch_now_ms();
+        bool total = now >= t->deadline, idle = now >= limit;
+        snprintf(why, whylen, "the stream %s after %u messages",
+                 total  ? "did not end within the transfer timeout"
+                 : idle ? "stalled (no whole message within the idle timeout)"
+                        : "ended before the closing SOA",
+                 m);
+        *fail = total || idle ? XFR_FETCH_SLOW : m > 0 ? XFR_FETCH_BAD : XFR_FETCH_UNREACHED;
+        return 0;
+    }
+    uint8_t *msg = t->buf + 2;
+    size_t len = dns_get16(t->buf);
+    *fail = XFR_FETCH_BAD;
+    /* A server may sign as seldom as every 100th message (RFC 8945
+     * §5.3.1; NSD signs every 96th): nothing of a transfer is adopted
+     * before the signed message that ends it covers the rest. */
+    if (ctx->key && m > 0 && !tsig_present(msg, len)) {
+        if (!fetch_is_reply(dns_get16(q), msg, len, why, whylen) ||
+            !fetch_keep_unsigned(t, msg, len, why, whylen))
+            return 0;
+    } else {
+        len =
+            fetch_check(ctx, dns_get16(q), msg, len, m == 0, t->before, t->before_len, why, whylen);
+        t->before_len = 0;
+        t->unsigned_run = 0;
+    }
+    if (len && !fetch_rcode_ok(t->buf + 2, why, whylen)) {
+        if (m == 0)
+            *fail = XFR_FETCH_UNREACHED; /* an error rcode first is the primary's answer */
+        return 0;
+    }
+    return len;
+}
+
+/* Whether a first message of one SOA is the whole reply: an IXFR's "you
+ * are current" (its serial not newer than ours). An AXFR, or an IXFR of a
+ * newer serial, may well go on one record per message (RFC 5936 §2.2). */
+static bool fetch_lone_soa_ends(const ldns_rr_list *list, const ldns_rr *our_soa)
+{
+    if (!our_soa || ldns_rr_list_rr_count(list) != 1)
+        return false;
+    uint32_t theirs = xfr_soa_serial(ldns_rr_list_rr(list, 0)), ours = xfr_soa_serial(our_soa);
+    return (uint32_t)(theirs - ours) == 0 || (uint32_t)(theirs - ours) >= 0x80000000u;
+}
+
 bool xfr_fetch_transfer(const struct xfr_server *srv, const uint8_t *origin, size_t origin_len,
-                        const ldns_rr *our_soa, ldns_rr_list **rrs, char *why, size_t whylen)
+                        const ldns_rr *our_soa, ldns_rr_list **rrs, enum xfr_fetch_fail *fail,
+                        char *why, size_t whylen)
 {
     struct tsig_ctx ctx = {.key = srv->key};
     uint8_t q[4096];
@@ -201,11 +355,20 @@ bool xfr_fetch_transfer(const struct xfr_server *srv, const uint8_t *origin, siz
     ldns_rr_list *list = ldns_rr_list_new();
     bool ok = false;
     *rrs = NULL;
+    *fail = XFR_FETCH_UNREACHED;
+    if (t) {
+        t->fd = -1;
+        t->before = NULL;
+        t->before_len = t->before_cap = 0;
+        t->unsigned_run = 0;
+    }
     if (!t || !list || !qlen) {
         snprintf(why, whylen, "cannot make the query");
         goto out;
     }
-    t->deadline = fetch_now_ms() + XFR_FETCH_TOTAL_MS;
+    t->deadline = fetch_now_ms() + srv->total_ms;
+    t->idle_ms = srv->idle_ms;
+    t->stop = srv->stop;
     t->fd = fetch_socket(srv, SOCK_STREAM);
     if (t->fd < 0 || !fetch_tcp_send(t, q, qlen)) {
         snprintf(why, whylen, "cannot connect or send: %s", strerror(errno));
@@ -213,27 +376,26 @@ bool xfr_fetch_transfer(const struct xfr_server *srv, const uint8_t *origin, siz
     }
     for (unsigned m = 0; !ok; m++) {
         size_t count = 0;
-        if (!fetch_tcp_read(t, 2, t->buf) || !fetch_tcp_read(t, dns_get16(t->buf), t->buf + 2)) {
-            snprintf(why, whylen, "the connection ended or stalled after %u messages", m);
+        size_t len = fetch_next(t, &ctx, q, m, fail, why, whylen);
+        if (!len || !fetch_collect(t->buf + 2, len, m, list, &count, why, whylen))
             break;
-        }
-        size_t len =
-            fetch_check(&ctx, dns_get16(q), t->buf + 2, dns_get16(t->buf), m == 0, why, whylen);
-        if (!len || !fetch_rcode_ok(t->buf + 2, why, whylen))
-            break;
-        if (!fetch_collect(t->buf + 2, len, list, &count)) {
-            snprintf(why, whylen, "message %u cannot be parsed", m);
-            break;
-        }
+        *fail = XFR_FETCH_BAD;
         if (ldns_rr_list_rr_count(list) > XFR_FETCH_MAX_RECORDS) {
             snprintf(why, whylen, "more than %d records", XFR_FETCH_MAX_RECORDS);
             break;
         }
-        ok = fetch_complete(list, m == 0 && count == 1);
+        ok = fetch_complete(list, m == 0 && count == 1 && fetch_lone_soa_ends(list, our_soa));
+        if (ok && t->unsigned_run > 0) {
+            snprintf(why, whylen, "the last message of the transfer is not signed");
+            ok = false;
+            break;
+        }
     }
 out:
     if (t && t->fd >= 0)
         close(t->fd);
+    if (t)
+        free(t->before);
     free(t);
     if (ok)
         *rrs = list;
@@ -253,8 +415,8 @@ static size_t fetch_udp(const struct xfr_server *srv, const uint8_t *q, size_t q
     for (int tries = 0; tries < 2 && !got; tries++) {
         if (send(fd, q, qlen, 0) != (ssize_t)qlen)
             break;
-        uint64_t deadline = fetch_now_ms() + XFR_FETCH_TIMEOUT_MS / 2;
-        while (!got && fetch_wait(fd, POLLIN, deadline)) {
+        uint64_t deadline = fetch_now_ms() + srv->idle_ms / 2;
+        while (!got && fetch_wait(fd, POLLIN, deadline, srv->stop)) {
             ssize_t r = recv(fd, buf, cap, 0);
             if (r >= DNS_HEADER_SIZE && dns_get16(buf) == dns_get16(q))
                 got = (size_t)r;
@@ -265,31 +427,40 @@ static size_t fetch_udp(const struct xfr_server *srv, const uint8_t *q, size_t q
 }
 
 bool xfr_fetch_soa(const struct xfr_server *srv, const uint8_t *origin, size_t origin_len,
-                   uint32_t *serial, char *why, size_t whylen)
+                   uint32_t *serial, int *rcode, char *why, size_t whylen)
 {
     struct tsig_ctx ctx = {.key = srv->key};
     uint8_t q[1024], buf[4096];
     size_t qlen = fetch_query(origin, origin_len, LDNS_RR_TYPE_SOA, NULL, &ctx, q, sizeof(q));
     size_t len = qlen ? fetch_udp(srv, q, qlen, buf, sizeof(buf)) : 0;
+    *rcode = -1;
     if (!len) {
         snprintf(why, whylen, "no answer to the SOA query");
+        return false;
+    }
+    /* An error rcode, signed or not (Knot refuses a signed SOA query for
+     * a catalog it generates with an unsigned REFUSED): the caller may
+     * try the transfer, which is checked whole. */
+    if ((dns_get16(buf + 2) & 0xf) != 0 && dns_get16(buf) == dns_get16(q)) {
+        *rcode = dns_get16(buf + 2) & 0xf;
+        snprintf(why, whylen, "the primary answered rcode %d to the SOA query", *rcode);
         return false;
     }
     if (dns_get16(buf + 2) & DNS_FLAG_TC) {
         /* Truncated: the AXFR machinery reads the same SOA over TCP. */
         ldns_rr_list *rrs = NULL;
-        bool ok = xfr_fetch_transfer(srv, origin, origin_len, NULL, &rrs, why, whylen) &&
+        enum xfr_fetch_fail fail;
+        bool ok = xfr_fetch_transfer(srv, origin, origin_len, NULL, &rrs, &fail, why, whylen) &&
                   ldns_rr_list_rr_count(rrs) > 0;
         if (ok)
             *serial = xfr_soa_serial(ldns_rr_list_rr(rrs, 0));
         ldns_rr_list_deep_free(rrs);
         return ok;
     }
-    len = fetch_check(&ctx, dns_get16(q), buf, len, true, why, whylen);
+    len = fetch_check(&ctx, dns_get16(q), buf, len, true, NULL, 0, why, whylen);
     ldns_rr_list *list = ldns_rr_list_new();
     size_t count = 0;
-    bool ok =
-        len && fetch_rcode_ok(buf, why, whylen) && list && fetch_collect(buf, len, list, &count);
+    bool ok = len && list && fetch_collect(buf, len, 0, list, &count, why, whylen);
     const ldns_rr *soa = ok && count ? ldns_rr_list_rr(list, 0) : NULL;
     if (ok && (!soa || ldns_rr_get_type(soa) != LDNS_RR_TYPE_SOA)) {
         snprintf(why, whylen, "the answer has no SOA record");

@@ -1,8 +1,9 @@
 /*
- * xfr_in.c -- the secondary thread (xfr_in.h). A one-second tick (and a
- * NOTIFY, which fires it at once) refreshes the zones that are due, one
- * after the other, outside the lock; the network is reached only from
- * here.
+ * xfr_in.c -- the secondary thread (xfr_in.h). A tick (every quarter of a
+ * second, and at once on a NOTIFY, a reload or a refresh's end) applies
+ * SOA expiry and starts the refreshes that are due, each on a thread of
+ * its own: a primary that is slow, drips or is gone holds up its own zone
+ * only, never another zone's refresh or expiry.
  */
 #include "xfr/xfr_in.h"
 
@@ -14,203 +15,184 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/random.h>
 #include <time.h>
-#include <utime.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "dns/name.h"
-#include "xfr/xfr_fetch.h"
-#include "xfr/xfr_store.h"
+#include "xfr/xfr_in_int.h"
 
-#define XFR_IN_MIN_WAIT 5 /* seconds: the shortest refresh or retry we honour */
-
-struct xfr_in_zone {
-    char origin_str[256];
-    uint8_t origin[255];
-    uint8_t origin_len;
-    char file[4096];
-    struct xfr_in_params primary; /* key not used: see key below */
-    bool has_key;
-    struct tsig_key key; /* a copy; its id is NULL */
-    bool have;           /* a copy exists */
-    uint32_t serial, refresh, retry, expire;
-    time_t next;   /* wall clock of the next check */
-    bool notified; /* check now */
-    bool busy;     /* being refreshed (outside the lock) */
-    bool gone;     /* removed by a reload while busy */
-};
+#define XFR_IN_TICK_MS 250
+#define XFR_IN_MAX_RUNNING 32 /* refreshes at once; the others wait for a place */
 
 struct xfr_in {
     pthread_t thread;
     struct event_base *base;
     struct event *tick;
     pthread_mutex_t lock;
+    pthread_cond_t idle; /* running went down */
     struct xfr_in_zone **zones;
     size_t n;
+    unsigned running;           /* refresh threads under way (lock) */
+    atomic_bool reload_pending; /* a refresh wants the daemon to reload */
     void (*changed)(void *arg);
     void *arg;
-    atomic_bool stopping; /* xfr_in_halt: no further refresh begins */
+    atomic_bool stopping; /* xfr_in_halt: no further refresh begins, those under way give up */
     bool halted;          /* the thread was joined (by the thread that owns x) */
 };
 
-/* Our copy's SOA timers and serial, from the file (have = false without). */
-static void xfr_in_read_copy(struct xfr_in_zone *z)
+/* One refresh on its thread: the zone, and the copy of its state it
+ * works on. */
+struct xfr_in_job {
+    struct xfr_in *x;
+    struct xfr_in_zone *z;
+    struct xfr_in_zone work;
+};
+
+static double xfr_in_now(void)
 {
-    ldns_rr_list *list = xfr_store_read(z->file, z->origin, z->origin_len);
-    const ldns_rr *soa = xfr_store_soa(list);
-    z->have = soa != NULL;
-    z->refresh = 3600, z->retry = 600, z->expire = 1209600;
-    if (soa && ldns_rr_rd_count(soa) >= 7) {
-        z->serial = xfr_soa_serial(soa);
-        z->refresh = ldns_rdf2native_int32(ldns_rr_rdf(soa, 3));
-        z->retry = ldns_rdf2native_int32(ldns_rr_rdf(soa, 4));
-        z->expire = ldns_rdf2native_int32(ldns_rr_rdf(soa, 5));
-    }
-    ldns_rr_list_deep_free(list);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint32_t xfr_in_wait(uint32_t s)
+/*
+ * The wait before the next try after fails failures in a row: 2 s doubled
+ * each time, capped at the SOA retry (once we have a copy; else at 300 s),
+ * with +-20 % jitter so that zones of one primary spread out, as Knot and
+ * NSD back off rather than retry a first transfer every 600 s.
+ */
+static unsigned xfr_in_backoff(const struct xfr_in_zone *z)
+{
+    unsigned cap = z->have ? z->retry : XFR_IN_BACKOFF_CAP;
+    if (cap < XFR_IN_BACKOFF_FIRST)
+        cap = XFR_IN_BACKOFF_FIRST;
+    unsigned shift = z->fails > 1 ? z->fails - 1 : 0;
+    unsigned long wait = shift >= 20 ? cap : (unsigned long)XFR_IN_BACKOFF_FIRST << shift;
+    if (wait > cap)
+        wait = cap;
+    uint16_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+        r = (uint16_t)getpid();
+    double j = (double)wait * (0.8 + 0.4 * (double)r / 65535.0);
+    return j < 1 ? 1 : (unsigned)(j + 0.5);
+}
+
+static uint32_t xfr_in_refresh_wait(uint32_t s)
 {
     return s < XFR_IN_MIN_WAIT ? XFR_IN_MIN_WAIT : s;
 }
 
-/* Transfers the zone (IXFR from our copy, AXFR when that fails or we have
- * none) and writes the copy; false with why. */
-static bool xfr_in_transfer(struct xfr_in_zone *z, const struct xfr_server *srv, char *why,
-                            size_t whylen, const char **kind, size_t *records)
-{
-    ldns_rr_list *cur = z->have ? xfr_store_read(z->file, z->origin, z->origin_len) : NULL;
-    const ldns_rr *soa = xfr_store_soa(cur);
-    ldns_rr_list *got = NULL, *zone = NULL;
-    bool current = false;
-    for (int attempt = 0; attempt < 2 && !zone && !current; attempt++) {
-        const ldns_rr *from = attempt == 0 ? soa : NULL;
-        if (attempt == 1 && !soa)
-            break; /* the AXFR was the first attempt */
-        *kind = from ? "ixfr" : "axfr";
-        if (xfr_fetch_transfer(srv, z->origin, z->origin_len, from, &got, why, whylen))
-            zone = xfr_store_result(got, cur, &current, why, whylen);
-        ldns_rr_list_deep_free(got);
-        got = NULL;
-    }
-    bool ok = zone && xfr_store_write(z->file, zone, why, whylen);
-    *records = zone ? ldns_rr_list_rr_count(zone) : 0;
-    ldns_rr_list_deep_free(zone);
-    ldns_rr_list_deep_free(cur);
-    if (current && !zone)
-        snprintf(why, whylen, "the primary says our copy is current");
-    return ok;
-}
-
-/* Whether the copy was last refreshed longer ago than its SOA expire:
- * the loader then answers SERVFAIL for the zone. */
-static bool xfr_in_copy_expired(const struct xfr_in_zone *z)
-{
-    struct stat st;
-    return z->have && stat(z->file, &st) == 0 && time(NULL) > st.st_mtime + (time_t)z->expire;
-}
-
-/* One refresh of z against its primaries; returns true when the daemon
- * must reload: the copy changed, or it expired or stopped being expired. */
-static bool xfr_in_refresh(struct xfr_in_zone *z)
-{
-    bool was_expired = xfr_in_copy_expired(z);
-    char why[512] = "no primary answered";
-    for (size_t i = 0; i < z->primary.n; i++) {
-        struct xfr_server srv = {&z->primary.addrs[i], z->primary.lens[i],
-                                 z->has_key ? &z->key : NULL};
-        uint32_t serial;
-        if (!xfr_fetch_soa(&srv, z->origin, z->origin_len, &serial, why, sizeof(why)))
-            continue;
-        if (z->have && !xfr_serial_lt(z->serial, serial)) {
-            utime(z->file, NULL); /* the last successful refresh, for expiry */
-            z->next = time(NULL) + xfr_in_wait(z->refresh);
-            return was_expired;
-        }
-        const char *kind = "axfr";
-        size_t records = 0;
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (!xfr_in_transfer(z, &srv, why, sizeof(why), &kind, &records))
-            continue;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        uint32_t old = z->serial;
-        xfr_in_read_copy(z);
-        log_info("event=xfr_in zone=%s kind=%s serial=%u from_serial=%u records=%zu ms=%.1f",
-                 z->origin_str, kind, z->serial, old, records,
-                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-        z->next = time(NULL) + xfr_in_wait(z->refresh);
-        return true;
-    }
-    char q[600];
-    log_warn("event=xfr_in zone=%s result=failed why=\"%s\" retry_in=%u", z->origin_str,
-             log_quote(why, q, sizeof(q)), xfr_in_wait(z->retry));
-    z->next = time(NULL) + xfr_in_wait(z->retry);
-    bool expired = xfr_in_copy_expired(z);
-    if (expired && !was_expired)
-        log_warn("event=zone_expired zone=%s why=\"no refresh from a primary within the SOA "
-                 "expire time (%u s)\"",
-                 z->origin_str, z->expire);
-    return expired && !was_expired;
-}
-
-/* The next zone due (marked busy), or NULL. */
-static struct xfr_in_zone *xfr_in_due(struct xfr_in *x)
-{
-    time_t now = time(NULL);
-    for (size_t i = 0; i < x->n; i++) {
-        struct xfr_in_zone *z = x->zones[i];
-        if (!z->busy && (z->notified || now >= z->next)) {
-            z->busy = true;
-            z->notified = false;
-            return z;
-        }
-    }
-    return NULL;
-}
-
-/* After a refresh of a copy of z: what it learnt, unless a reload removed
- * the zone meanwhile (then z is freed here). Called with the lock held. */
-static void xfr_in_done(struct xfr_in_zone *z, const struct xfr_in_zone *work)
+/* After a refresh of the copy work of z: what it learnt, unless a reload
+ * removed the zone meanwhile (then z is freed here). Returns whether the
+ * daemon must reload (a new copy, or an expired zone refreshed). Called
+ * with the lock held. */
+static bool xfr_in_done(struct xfr_in_zone *z, const struct xfr_in_zone *work,
+                        enum xfr_in_outcome o, const char *why)
 {
     z->busy = false;
     if (z->gone) {
         free(z);
-        return;
+        return false;
     }
+    bool ok = o == XFR_IN_CURRENT || o == XFR_IN_ADOPTED;
+    bool reload = o == XFR_IN_ADOPTED || (ok && z->expired);
     z->have = work->have;
     z->serial = work->serial;
     z->refresh = work->refresh;
     z->retry = work->retry;
     z->expire = work->expire;
-    z->next = work->next;
+    if (ok) {
+        z->refreshed = work->refreshed;
+        z->expired = false;
+        z->fails = 0;
+        z->next = time(NULL) + xfr_in_refresh_wait(z->refresh);
+        return reload;
+    }
+    z->fails++;
+    unsigned wait = xfr_in_backoff(z);
+    z->next = time(NULL) + wait;
+    char q[600];
+    log_warn("event=xfr_in zone=%s result=%s reason=\"%s\" fails=%u retry_in=%u", z->origin_str,
+             o == XFR_IN_REFUSED ? "refused" : "failed", log_quote(why, q, sizeof(q)), z->fails,
+             wait);
+    return false;
+}
+
+static void *xfr_in_job_main(void *arg)
+{
+    struct xfr_in_job *j = arg;
+    struct xfr_in *x = j->x;
+    char why[600];
+    enum xfr_in_outcome o = xfr_in_refresh(&j->work, &x->stopping, why, sizeof(why));
+    pthread_mutex_lock(&x->lock);
+    if (xfr_in_done(j->z, &j->work, o, why))
+        atomic_store(&x->reload_pending, true);
+    /* Before the place is given back: x outlives every job (xfr_in_halt
+     * waits for running to reach 0). */
+    event_active(x->tick, 0, 0);
+    x->running--;
+    pthread_cond_broadcast(&x->idle);
+    pthread_mutex_unlock(&x->lock);
+    free(j);
+    return NULL;
+}
+
+/* Starts the refresh of z on a thread of its own; false when it cannot
+ * (z stays due). Called with the lock held. */
+static bool xfr_in_launch(struct xfr_in *x, struct xfr_in_zone *z)
+{
+    struct xfr_in_job *j = malloc(sizeof(*j));
+    pthread_t t;
+    pthread_attr_t at;
+    if (!j)
+        return false;
+    *j = (struct xfr_in_job){x, z, *z};
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    bool ok = pthread_create(&t, &at, xfr_in_job_main, j) == 0;
+    pthread_attr_destroy(&at);
+    if (!ok) {
+        free(j);
+        return false;
+    }
+    z->busy = true;
+    z->notified = false;
+    x->running++;
+    return true;
+}
+
+/* Whether z's copy is past its SOA expire now (first time: logged). */
+static bool xfr_in_expire(struct xfr_in_zone *z, double now)
+{
+    if (!z->have || z->expired || now < z->refreshed + (double)z->expire)
+        return false;
+    z->expired = true;
+    log_warn("event=zone_expired zone=%s why=\"no refresh from a primary within the SOA expire "
+             "time (%u s): SERVFAIL until one succeeds\"",
+             z->origin_str, z->expire);
+    return true;
 }
 
 static void xfr_in_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct xfr_in *x = arg;
-    bool changed = false;
+    bool reload = false;
     (void)fd;
     (void)what;
-    /* Each zone is refreshed on a copy made under the lock, so that a
-     * reload may change the zone list and its primaries meanwhile. */
-    struct xfr_in_zone *work = malloc(sizeof(*work));
-    for (unsigned k = 0; work && k < 1000 && !atomic_load(&x->stopping); k++) {
-        pthread_mutex_lock(&x->lock);
-        struct xfr_in_zone *z = xfr_in_due(x);
-        if (z)
-            *work = *z;
-        pthread_mutex_unlock(&x->lock);
-        if (!z)
-            break;
-        changed |= xfr_in_refresh(work);
-        pthread_mutex_lock(&x->lock);
-        xfr_in_done(z, work);
-        pthread_mutex_unlock(&x->lock);
+    double now = xfr_in_now();
+    pthread_mutex_lock(&x->lock);
+    for (size_t i = 0; i < x->n; i++) {
+        struct xfr_in_zone *z = x->zones[i];
+        reload |= xfr_in_expire(z, now);
+        if (!z->busy && (z->notified || now >= (double)z->next) && !atomic_load(&x->stopping) &&
+            x->running < XFR_IN_MAX_RUNNING)
+            xfr_in_launch(x, z);
     }
-    free(work);
-    if (changed && x->changed)
+    pthread_mutex_unlock(&x->lock);
+    reload |= atomic_exchange(&x->reload_pending, false);
+    if (reload && x->changed && !atomic_load(&x->stopping))
         x->changed(x->arg);
 }
 
@@ -230,15 +212,17 @@ struct xfr_in *xfr_in_start(void (*changed)(void *arg), void *arg)
     x->changed = changed;
     x->arg = arg;
     pthread_mutex_init(&x->lock, NULL);
+    pthread_cond_init(&x->idle, NULL);
     x->base = event_base_new();
     x->tick = x->base ? event_new(x->base, -1, EV_PERSIST, xfr_in_on_tick, x) : NULL;
-    struct timeval one = {1, 0};
-    if (!x->tick || event_add(x->tick, &one) != 0 ||
+    struct timeval every = {0, XFR_IN_TICK_MS * 1000};
+    if (!x->tick || event_add(x->tick, &every) != 0 ||
         pthread_create(&x->thread, NULL, xfr_in_main, x) != 0) {
         if (x->tick)
             event_free(x->tick);
         if (x->base)
             event_base_free(x->base);
+        pthread_cond_destroy(&x->idle);
         pthread_mutex_destroy(&x->lock);
         free(x);
         return NULL;
@@ -246,7 +230,8 @@ struct xfr_in *xfr_in_start(void (*changed)(void *arg), void *arg)
     return x;
 }
 
-/* A new zone state for c, read from its copy; checked at once. */
+/* A new zone state for c, read from its copy; checked at once. A copy
+ * already past its expire is expired without a word: the loader said so. */
 static struct xfr_in_zone *xfr_in_zone_new(const struct xfr_in_zone_conf *c)
 {
     struct dns_name n;
@@ -260,11 +245,14 @@ static struct xfr_in_zone *xfr_in_zone_new(const struct xfr_in_zone_conf *c)
     snprintf(z->origin_str, sizeof(z->origin_str), "%s", c->origin);
     snprintf(z->file, sizeof(z->file), "%s", c->file);
     xfr_in_read_copy(z);
+    z->expired = z->have && xfr_in_now() >= z->refreshed + (double)z->expire;
     z->next = time(NULL);
     return z;
 }
 
-/* Sets what may change with a reload: the primaries and the key. */
+/* Sets what may change with a reload: the primaries and the key. A copy
+ * that went away (the loader set a broken one aside) is transferred anew
+ * at once. */
 static void xfr_in_zone_set(struct xfr_in_zone *z, const struct xfr_in_zone_conf *c)
 {
     z->primary = *c->primary;
@@ -273,6 +261,13 @@ static void xfr_in_zone_set(struct xfr_in_zone *z, const struct xfr_in_zone_conf
     if (c->key) {
         z->key = *c->key;
         z->key.id = NULL;
+    }
+    if (z->have && !z->busy && access(z->file, F_OK) != 0) {
+        z->have = false;
+        z->serial = 0;
+        z->expired = false;
+        z->fails = 0;
+        z->next = time(NULL);
     }
 }
 
@@ -341,7 +336,9 @@ int xfr_in_notify(struct xfr_in *x, const uint8_t *origin, size_t origin_len,
             rcode = 9; /* NOTAUTH */
             break;
         }
+        /* The primary says it has something new: the backoff starts over. */
         z->notified = true;
+        z->fails = 0;
         rcode = 0;
     }
     pthread_mutex_unlock(&x->lock);
@@ -357,6 +354,11 @@ void xfr_in_halt(struct xfr_in *x)
     atomic_store(&x->stopping, true);
     event_base_loopbreak(x->base);
     pthread_join(x->thread, NULL);
+    /* The refreshes under way give up at their next poll (fetch_wait). */
+    pthread_mutex_lock(&x->lock);
+    while (x->running > 0)
+        pthread_cond_wait(&x->idle, &x->lock);
+    pthread_mutex_unlock(&x->lock);
     x->halted = true;
 }
 
@@ -370,6 +372,7 @@ void xfr_in_stop(struct xfr_in *x)
     for (size_t i = 0; i < x->n; i++)
         free(x->zones[i]);
     free(x->zones);
+    pthread_cond_destroy(&x->idle);
     pthread_mutex_destroy(&x->lock);
     free(x);
 }

@@ -9,11 +9,15 @@
 
 #include "common/addr.h"
 
-enum { XI_ADDRESSES, XI_KEY, XI_N };
+enum { XI_ADDRESSES, XI_KEY, XI_IDLE_TIMEOUT, XI_TRANSFER_TIMEOUT, XI_N };
 static const struct cfgschema_key xfr_in_keys[XI_N] = {
     [XI_ADDRESSES] = {"addresses", CFGSCHEMA_ARRAY, .flags = CFGSCHEMA_REQUIRED,
                       .what = "the primaries, addresses with ports"},
     [XI_KEY] = {"key", CFGSCHEMA_STRING, .what = "the TSIG key of tsig_keys transfers use"},
+    [XI_IDLE_TIMEOUT] = {"idle_timeout", CFGSCHEMA_SECONDS, 0.2, 300, 5, 0, NULL,
+                         "the longest wait for one answer or one message of a transfer"},
+    [XI_TRANSFER_TIMEOUT] = {"transfer_timeout", CFGSCHEMA_SECONDS, 1, 86400, 300, 0, NULL,
+                             "the longest a whole transfer may take"},
 };
 const struct cfgschema xfr_in_schema = CFGSCHEMA("$.zones[].primary", xfr_in_keys);
 
@@ -48,6 +52,8 @@ void xfr_in_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
         else
             out->n++;
     }
+    out->idle_ms = cfgschema_ms(j, s, XI_IDLE_TIMEOUT, v, path);
+    out->transfer_ms = cfgschema_ms(j, s, XI_TRANSFER_TIMEOUT, v, path);
     const char *k = cfgschema_str(j, s, XI_KEY, v, path);
     if (k)
         out->key = jsoncfg_strdup(k);

@@ -5,7 +5,8 @@
  *
  *   "zones": [{"origin": "example.org.", "file": "secondary/example.org.zone",
  *              "primary": {"addresses": ["192.0.2.1:53"],
- *                          "key": "xfr.example.org."}}]
+ *                          "key": "xfr.example.org.",
+ *                          "idle_timeout": 5, "transfer_timeout": 300}}]
  *
  * "file" is where gtmd keeps its copy (written after every transfer, read
  * at start so that a restart serves at once).
@@ -30,7 +31,9 @@ struct xfr_in_params {
     size_t n; /* 0: not a secondary zone */
     struct sockaddr_storage addrs[XFR_IN_MAX_PRIMARIES];
     socklen_t lens[XFR_IN_MAX_PRIMARIES];
-    char *key; /* a "tsig_keys" name signing the SOA queries and transfers; NULL = none */
+    char *key;        /* a "tsig_keys" name signing the SOA queries and transfers; NULL = none */
+    unsigned idle_ms; /* one answer, or one message of a transfer, at most this late */
+    unsigned transfer_ms; /* a whole transfer at most this long (a drip is cut there) */
 };
 
 /* Reads v (the "primary" object, may be NULL) at JSON path 'path'. */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xfr/xfr_check.h"
 #include "xfr/xfr_fetch.h"
 
 bool xfr_serial_lt(uint32_t a, uint32_t b)
@@ -122,7 +123,8 @@ ldns_rr_list *xfr_store_result(const ldns_rr_list *got, const ldns_rr_list *cur,
     return out;
 }
 
-bool xfr_store_write(const char *path, const ldns_rr_list *list, char *why, size_t whylen)
+int xfr_store_write(const char *path, const ldns_rr_list *list, const char *origin, char *why,
+                    size_t whylen)
 {
     char tmp[4200], dir[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
@@ -138,7 +140,7 @@ bool xfr_store_write(const char *path, const ldns_rr_list *list, char *why, size
         snprintf(why, whylen, "cannot write %s: %s", tmp, strerror(errno));
         if (fd >= 0)
             close(fd);
-        return false;
+        return XFR_STORE_UNWRITTEN;
     }
     fprintf(fp, "; gtmd's copy of a secondary zone, written after a transfer\n");
     const ldns_rr *soa = xfr_store_soa(list);
@@ -149,11 +151,17 @@ bool xfr_store_write(const char *path, const ldns_rr_list *list, char *why, size
             ldns_rr_print(fp, ldns_rr_list_rr(list, i));
     bool ok = fflush(fp) == 0 && fsync(fd) == 0;
     ok = fclose(fp) == 0 && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
+    int rc = 0;
     if (!ok) {
         snprintf(why, whylen, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
+        rc = XFR_STORE_UNWRITTEN;
+    } else if (origin && !xfr_check_loads(tmp, path, origin, why, whylen)) {
+        rc = XFR_STORE_UNLOADABLE;
+    } else if (rename(tmp, path) != 0) {
+        snprintf(why, whylen, "cannot write %s: %s", path, strerror(errno));
+        rc = XFR_STORE_UNWRITTEN;
     }
-    return ok;
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
 }

@@ -29,8 +29,15 @@ const ldns_rr *xfr_store_soa(const ldns_rr_list *list);
 ldns_rr_list *xfr_store_result(const ldns_rr_list *got, const ldns_rr_list *cur, bool *current,
                                char *why, size_t whylen);
 
-/* Writes list to path (a temporary file, fsync, rename); false with why. */
-bool xfr_store_write(const char *path, const ldns_rr_list *list, char *why, size_t whylen);
+/* Writes list to path (a temporary file, fsync, rename); with origin
+ * (presentation form) the temporary file must first load as that zone
+ * with gtmd's loader (xfr_check_loads), else path is left as it was.
+ * Returns 0, or with why XFR_STORE_UNWRITTEN (the file system said no)
+ * or XFR_STORE_UNLOADABLE (the zone does not load). */
+#define XFR_STORE_UNWRITTEN (-1)
+#define XFR_STORE_UNLOADABLE (-2)
+int xfr_store_write(const char *path, const ldns_rr_list *list, const char *origin, char *why,
+                    size_t whylen);
 
 /* RFC 1982: true when serial a is older than b. */
 bool xfr_serial_lt(uint32_t a, uint32_t b);

@@ -65,12 +65,16 @@ const struct zone_denial *zone_nsec3_find(const struct zone *z, const uint8_t ha
 
 void zone_ref(struct zone *z)
 {
-    atomic_fetch_add(&z->refs, 1);
+    atomic_fetch_add(&z->extra_refs, 1);
 }
 
 void zone_free(struct zone *z)
 {
-    if (!z || atomic_fetch_sub(&z->refs, 1) > 0)
+    if (!z)
+        return;
+    /* 0 before: the last owner. (A shared zone is dropped by its sets one
+     * at a time, and never by two at once with none left.) */
+    if (atomic_load(&z->extra_refs) > 0 && atomic_fetch_sub(&z->extra_refs, 1) > 0)
         return;
     free(z->table);
     if (z->policy_keys)

@@ -29,6 +29,7 @@
 
 struct zone_rrset;
 struct ldns_struct_key_list;
+struct zone_update_policy;
 
 /* A name whose addresses belong in the additional section. */
 struct zone_additional {
@@ -134,7 +135,6 @@ struct zone_dnssec {
 };
 
 struct zone {
-    atomic_int refs; /* holders besides the first (0 when built): zone_ref adds one */
     struct arena arena;
     uint8_t origin[255];
     uint8_t origin_len;
@@ -170,6 +170,20 @@ struct zone {
     /* Differences from older serials, for IXFR (zone_journal.h): owned,
      * set by the daemon before the set is published; NULL = none. */
     struct zone_journal *journal;
+    /* A zone gtmd makes (a catalog of its zones, xfr_catalog_gen.h): the
+     * digest of what it lists, so that the next load keeps the serial when
+     * nothing changed. Set by the loader; 0 for every other zone. */
+    uint64_t gen_digest;
+    /* A secondary zone (a copy from its primaries): an UPDATE gets
+     * NOTAUTH. Set by the loader. */
+    bool secondary;
+    /* Who may change the zone by RFC 2136 updates (zone_update_params.h;
+     * in the arena, keys of the served set's keyring); NULL = nobody. */
+    const struct zone_update_policy *update;
+    /* References beyond the first: a served set made by an update shares
+     * every zone but the updated one with the set before it (zone_ref);
+     * zone_free drops one and frees the zone with the last. */
+    _Atomic unsigned extra_refs;
 };
 
 /* Exact lookup of a lowercase wire name; NULL when absent. */
@@ -213,7 +227,8 @@ const struct zone_denial *zone_nsec_find(const struct zone *z, const uint8_t *na
 const struct zone_denial *zone_nsec3_find(const struct zone *z, const uint8_t hash[DNS_SHA1_LEN],
                                           bool *exact);
 
-/* Another holder of z (a snapshot that keeps it); zone_free gives it back. */
+/* One more owner of z (a snapshot that keeps it: a change that does not
+ * touch it, or an update of another zone; zone_free once per owner). */
 void zone_ref(struct zone *z);
 void zone_free(struct zone *z);
 

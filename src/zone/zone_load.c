@@ -581,10 +581,40 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
     return zone_load_signed(origin, path, display, extra, NULL, n_extra, NULL, errs);
 }
 
+/* What zone_load_signed and zone_load_text share: fp (closed here) is
+ * read from the start; path is where $INCLUDE is relative to (NULL: none,
+ * and no two-thread parse). */
+static struct zone *zone_load_fp(const char *origin, FILE *fp, const char *path,
+                                 const char *display, const struct dns_name *extra,
+                                 const uint16_t *extra_flags, size_t n_extra,
+                                 const struct zone_sign_params *sp, struct errlist *errs);
+
 struct zone *zone_load_signed(const char *origin, const char *path, const char *display,
                               const struct dns_name *extra, const uint16_t *extra_flags,
                               size_t n_extra, const struct zone_sign_params *sp,
                               struct errlist *errs)
+{
+    FILE *fp = load_open(path);
+    if (!fp) {
+        errlist_add(errs, "%s: cannot open zone file: %s", display, load_open_error(errno));
+        return NULL;
+    }
+    return zone_load_fp(origin, fp, path, display, extra, extra_flags, n_extra, sp, errs);
+}
+
+struct zone *zone_load_text(const char *origin, const char *text, const char *display,
+                            struct errlist *errs)
+{
+    FILE *fp = fmemopen((void *)text, strlen(text), "r");
+    if (!fp)
+        abort();
+    return zone_load_fp(origin, fp, NULL, display, NULL, NULL, 0, NULL, errs);
+}
+
+static struct zone *zone_load_fp(const char *origin, FILE *fp, const char *path,
+                                 const char *display, const struct dns_name *extra,
+                                 const uint16_t *extra_flags, size_t n_extra,
+                                 const struct zone_sign_params *sp, struct errlist *errs)
 {
     struct load_ctx c;
     struct dns_name oname;
@@ -594,12 +624,7 @@ struct zone *zone_load_signed(const char *origin, const char *path, const char *
     if (!dns_name_from_str(origin, &oname) ||
         ldns_str2rdf_dname(&cur_origin, origin) != LDNS_STATUS_OK || !cur_origin) {
         errlist_add(errs, "%s: zone origin %s is not a valid name", display, origin);
-        return NULL;
-    }
-    FILE *fp = load_open(path);
-    if (!fp) {
-        errlist_add(errs, "%s: cannot open zone file: %s", display, load_open_error(errno));
-        ldns_rdf_deep_free(cur_origin);
+        fclose(fp);
         return NULL;
     }
     memset(&c, 0, sizeof(c));
@@ -624,9 +649,9 @@ struct zone *zone_load_signed(const char *origin, const char *path, const char *
         zone_builder_add_name_flags(&c.b, extra[i].wire, extra[i].len,
                                     extra_flags ? extra_flags[i] : 0);
     /* Records kept for signing (c.dz) are parsed on one thread. */
-    bool parallel = !c.dz && load_parallel(&c, fp, path);
+    bool parallel = !c.dz && path && load_parallel(&c, fp, path);
     if (!parallel)
-        load_file(&c, fp, path, 0, &cur_origin, 0, 1);
+        load_file(&c, fp, path ? path : display, 0, &cur_origin, 0, 1);
     fclose(fp);
     if (c.dz && errs->count == errors_before)
         load_sign(&c, sp);

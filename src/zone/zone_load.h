@@ -36,4 +36,11 @@ struct zone *zone_load_signed(const char *origin, const char *path, const char *
                               size_t n_extra, const struct zone_sign_params *sp,
                               struct errlist *errs);
 
+/* A zone from master-file text in memory (a zone gtmd generates, such as
+ * the catalog of its zones: xfr_catalog_gen.h); display names it in
+ * messages. No $INCLUDE (it names no file to be relative to), no signing.
+ * NULL on error, with every problem in errs. */
+struct zone *zone_load_text(const char *origin, const char *text, const char *display,
+                            struct errlist *errs);
+
 #endif

@@ -142,6 +142,22 @@ ldns_key_list *zone_sign_keys_load(const struct zone_sign_params *sp, const ldns
     return list;
 }
 
+ldns_rr_list *zone_sign_public_keys(const struct zone_sign_params *sp, struct errlist *errs)
+{
+    ldns_rr_list *l = ldns_rr_list_new();
+    if (!l)
+        abort();
+    for (size_t i = 0; i < sp->n_keys; i++) {
+        ldns_rr *pub = zone_sign_read_pub(sp->keys[i], sp->key_paths[i], errs);
+        if (!pub) {
+            ldns_rr_list_deep_free(l);
+            return NULL;
+        }
+        ldns_rr_list_push_rr(l, pub);
+    }
+    return l;
+}
+
 /* ldns asks what to do with each existing RRSIG (there are none: zone_load
  * refuses them in a zone signed at load) and, through the same answer,
  * whether to make new ones: "remove, add new". (It calls this even for

@@ -31,6 +31,11 @@
 ldns_key_list *zone_sign_keys_load(const struct zone_sign_params *sp, const ldns_rdf *origin,
                                    uint32_t now, ldns_rr_list *dnskeys, struct errlist *errs);
 
+/* The DNSKEY records of sp's keys (their .key files), which signing adds
+ * to the zone; NULL with a message when one cannot be read. The caller
+ * frees the list (ldns_rr_list_deep_free). */
+ldns_rr_list *zone_sign_public_keys(const struct zone_sign_params *sp, struct errlist *errs);
+
 /* Signs dz (which holds the zone's records and the DNSKEYs) with keys:
  * RRSIGs, the NSEC or NSEC3 chain (and NSEC3PARAM). Every record ldns
  * adds is also pushed to new_rrs (not owned by it: dz owns them).

@@ -11,6 +11,10 @@
 #   geo-dbip.mmdb     DB-IP City Lite layout (subdivisions carry names only,
 #                     no iso_code), IPv4-only tree, record size 24
 #   geo-nofields.mmdb an ISP-style database: none of the fields gtmd uses
+#                     (an ISP name, no autonomous system number)
+#   geo-asn.mmdb      GeoLite2-ASN layout (autonomous_system_number and
+#                     _organization), IPv6 tree with the IPv4 aliases, its
+#                     networks across and inside those of geo-city.mmdb
 #
 # Only documentation, loopback, private and ULA prefixes are used, so
 # remove_reserved_networks => 0. The generated files are committed next to
@@ -202,10 +206,33 @@ my %TYPES = (
     subdivisions        => [ 'array', 'map' ],
     isp                 => 'utf8_string',
     autonomous_system_number => 'uint32',
+    autonomous_system_organization => 'utf8_string',
 );
 
+# network => autonomous system number (geo-asn.mmdb). They cut across the
+# City networks on purpose: 127.0.0.0/23 spans the sf and berlin /24s,
+# 127.0.2.128/25 is half of tokyo's /24, 127.0.20.0/24 has no location at
+# all, 127.0.21.0/24 is AS64503 which no test config names.
+my @ASN_NETWORKS = (
+    ['127.0.0.0/23',     64500],
+    ['127.0.2.128/25',   64501],
+    ['127.0.20.0/24',    64502],
+    ['127.0.21.0/24',    64503],
+    ['192.0.2.0/25',     64502],
+    ['10.1.0.0/16',      64500],
+    ['2001:db8:1::/48',  64501],
+    ['2001:db8:2::/47',  4200000000],
+);
+
+sub asn_record {
+    my ($asn) = @_;
+    return { autonomous_system_number => $asn,
+             autonomous_system_organization => "Example AS$asn" };
+}
+
 sub write_db {
-    my ($file, $type, $ip_version, $record_size, $alias, $make, $filter) = @_;
+    my ($file, $type, $ip_version, $record_size, $alias, $make, $filter, $networks) = @_;
+    $networks //= \@NETWORKS;
     my $tree = MaxMind::DB::Writer::Tree->new(
         ip_version               => $ip_version,
         record_size              => $record_size,
@@ -221,7 +248,7 @@ sub write_db {
     # writer's own tests set it the same way).
     $tree->_set_build_epoch( $ENV{SOURCE_DATE_EPOCH} // 1700000000 )
         if $tree->can('_set_build_epoch');
-    for my $n (@NETWORKS) {
+    for my $n (@$networks) {
         next if $filter && !$filter->( $n->[0] );
         $tree->insert_network( $n->[0], $make->( $n->[1] ) );
     }
@@ -236,4 +263,5 @@ write_db( 'geo-country.mmdb', 'GeoIP2-Country', 6, 28, 0, \&country_record );
 write_db( 'geo-dbip.mmdb', 'DBIP-City-Lite', 4, 24, 0, \&dbip_record,
     sub { $_[0] !~ /:/ } );
 write_db( 'geo-nofields.mmdb', 'GeoIP2-ISP', 6, 28, 0,
-    sub { { isp => 'Example ISP', autonomous_system_number => 64496 } } );
+    sub { { isp => 'Example ISP' } } );
+write_db( 'geo-asn.mmdb', 'GeoLite2-ASN', 6, 24, 1, \&asn_record, undef, \@ASN_NETWORKS );

@@ -2,7 +2,8 @@
 """Writes the seed corpora of the fuzz targets; the results are committed,
 rerun after adding cases.
 
-  make_corpus.py [admin] [packet] [config] [zone] [probe] [fleet]   (default: all)
+  make_corpus.py [admin] [packet] [config] [zone] [probe] [fleet] [update]
+                 (default: all)
 
 packet (tests/fuzz/corpus/packet, needs dnspython): well-formed queries of
 every answering path plus known-bad packets.
@@ -38,7 +39,16 @@ tests/fuzz/fuzz_fleet.c: a byte seeding the chunking, then a stream of
 etcd JSON gateway objects: watch messages and range replies with node
 keys, peers' reports, override records and sequence keys, valid and with
 wrong JSON types, bad base64, huge numbers, and framing edge cases
-(strings with braces, escapes, garbage between objects, truncation)."""
+(strings with braces, escapes, garbage between objects, truncation).
+
+update (tests/fuzz/corpus/update, standard library only): inputs of
+tests/fuzz/fuzz_update.c: an octet choosing the rules and signing, then an
+UPDATE for u.test.: additions and deletions of every kind (RRset, name,
+record; CNAME beside data, the apex's SOA and NS, SOA serials), each kind
+of prerequisite passing and failing, and malformed messages (TTLs and
+data where RFC 2136 forbids them, other classes, meta types, names
+outside the zone, compression pointers, truncation, counts past the
+end)."""
 import base64
 import json
 import os
@@ -1610,6 +1620,107 @@ def fleet_seeds():
         yield "fleet_cuts_%03d" % seed, bytes([seed]) + stream
 
 
+# ---- update: RFC 2136 messages for fuzz_update.c ---------------------------
+
+def upd_rr(name, rdtype, rdclass, ttl, rdata=b""):
+    return wire_name(name) + struct.pack("!HHIH", rdtype, rdclass, ttl, len(rdata)) + rdata
+
+
+def upd_msg(pre=(), up=(), zone="u.test.", ztype=6, counts=None):
+    pre, up = list(pre), list(up)
+    qd, an, ns = counts or (1, len(pre), len(up))
+    head = struct.pack("!HHHHHH", 0x5151, 5 << 11, qd, an, ns, 0)
+    return head + wire_name(zone) + struct.pack("!HH", ztype, 1) + b"".join(pre) + b"".join(up)
+
+
+def update_seeds():
+    A, NS, CNAME, SOA, MX, TXT, AAAA, ANY, NONE = 1, 2, 5, 6, 15, 16, 28, 255, 254
+    ip = bytes([192, 0, 2, 9])
+    txt = b"\x05token"
+    soa = lambda serial: (wire_name("ns1.u.test.") + wire_name("h.u.test.") +
+                          struct.pack("!IIIII", serial, 3600, 600, 86400, 60))
+    acme = "_acme-challenge.u.test."
+    cases = {
+        "add_txt": upd_msg(up=[upd_rr(acme, TXT, 1, 60, txt)]),
+        "add_two_txt": upd_msg(up=[upd_rr(acme, TXT, 1, 60, txt),
+                                   upd_rr(acme, TXT, 1, 60, b"\x03two")]),
+        "add_below": upd_msg(up=[upd_rr("x." + acme, TXT, 1, 60, txt)]),
+        "add_a_denied": upd_msg(up=[upd_rr(acme, A, 1, 60, ip)]),
+        "add_a_www": upd_msg(up=[upd_rr("www.u.test.", A, 1, 60, ip)]),
+        "add_ttl_change": upd_msg(up=[upd_rr("www.u.test.", A, 1, 5, bytes([192, 0, 2, 2]))]),
+        "add_cname_beside_a": upd_msg(up=[upd_rr("www.u.test.", CNAME, 1, 60,
+                                                 wire_name("txt.u.test."))]),
+        "add_a_beside_cname": upd_msg(up=[upd_rr("alias.u.test.", A, 1, 60, ip)]),
+        "replace_cname": upd_msg(up=[upd_rr("alias.u.test.", CNAME, 1, 60,
+                                            wire_name("txt.u.test."))]),
+        "soa_later": upd_msg(up=[upd_rr("u.test.", SOA, 1, 300, soa(99))]),
+        "soa_older": upd_msg(up=[upd_rr("u.test.", SOA, 1, 300, soa(5))]),
+        "soa_wrap": upd_msg(up=[upd_rr("u.test.", SOA, 1, 300, soa(0x8000000a))]),
+        "soa_below_apex": upd_msg(up=[upd_rr("www.u.test.", SOA, 1, 300, soa(99))]),
+        "delete_rrset": upd_msg(up=[upd_rr(acme, TXT, ANY, 0)]),
+        "delete_name": upd_msg(up=[upd_rr("www.u.test.", ANY, ANY, 0)]),
+        "delete_apex": upd_msg(up=[upd_rr("u.test.", ANY, ANY, 0)]),
+        "delete_apex_ns": upd_msg(up=[upd_rr("u.test.", NS, ANY, 0)]),
+        "delete_ns_records": upd_msg(up=[upd_rr("u.test.", NS, NONE, 0, wire_name("ns1.u.test.")),
+                                         upd_rr("u.test.", NS, NONE, 0,
+                                                wire_name("ns2.elsewhere.test."))]),
+        "delete_record": upd_msg(up=[upd_rr(acme, TXT, NONE, 0, b"\x03old")]),
+        "delete_glue": upd_msg(up=[upd_rr("ns.sub.u.test.", A, ANY, 0)]),
+        "add_ns_no_glue": upd_msg(up=[upd_rr("deleg.u.test.", NS, 1, 60,
+                                             wire_name("ns.deleg.u.test."))]),
+        "pre_exists": upd_msg([upd_rr("www.u.test.", A, ANY, 0)], [upd_rr(acme, TXT, 1, 60, txt)]),
+        "pre_exists_fail": upd_msg([upd_rr("www.u.test.", MX, ANY, 0)],
+                                   [upd_rr(acme, TXT, 1, 60, txt)]),
+        "pre_value": upd_msg([upd_rr("www.u.test.", A, 1, 0, bytes([192, 0, 2, 2]))],
+                             [upd_rr(acme, TXT, 1, 60, txt)]),
+        "pre_value_fail": upd_msg([upd_rr("www.u.test.", A, 1, 0, ip)],
+                                  [upd_rr(acme, TXT, 1, 60, txt)]),
+        "pre_value_mx_case": upd_msg([upd_rr("mail.u.test.", MX, 1, 0,
+                                             b"\x00\x0a" + wire_name("WWW.U.TEST."))],
+                                     [upd_rr(acme, TXT, 1, 60, txt)]),
+        "pre_nxrrset": upd_msg([upd_rr("www.u.test.", MX, NONE, 0)],
+                               [upd_rr(acme, TXT, 1, 60, txt)]),
+        "pre_nxrrset_fail": upd_msg([upd_rr("www.u.test.", A, NONE, 0)]),
+        "pre_yxdomain": upd_msg([upd_rr("txt.u.test.", ANY, ANY, 0)],
+                                [upd_rr(acme, TXT, 1, 60, txt)]),
+        "pre_yxdomain_fail": upd_msg([upd_rr("none.u.test.", ANY, ANY, 0)]),
+        "pre_nxdomain": upd_msg([upd_rr("none.u.test.", ANY, NONE, 0)],
+                                [upd_rr(acme, TXT, 1, 60, txt)]),
+        "pre_nxdomain_fail": upd_msg([upd_rr("www.u.test.", ANY, NONE, 0)]),
+        "pre_ttl": upd_msg([upd_rr("www.u.test.", A, ANY, 30)]),
+        "pre_none_data": upd_msg([upd_rr("www.u.test.", A, NONE, 0, ip)]),
+        "pre_class_ch": upd_msg([upd_rr("www.u.test.", A, 3, 0, ip)]),
+        "pre_outside": upd_msg([upd_rr("www.other.test.", A, ANY, 0)]),
+        "up_any_data": upd_msg(up=[upd_rr(acme, TXT, ANY, 0, txt)]),
+        "up_none_ttl": upd_msg(up=[upd_rr(acme, TXT, NONE, 60, txt)]),
+        "up_no_data": upd_msg(up=[upd_rr(acme, TXT, 1, 60)]),
+        "up_meta": upd_msg(up=[upd_rr(acme, 252, 1, 60, txt)]),
+        "up_class_ch": upd_msg(up=[upd_rr(acme, TXT, 3, 60, txt)]),
+        "up_outside": upd_msg(up=[upd_rr("x.other.test.", TXT, 1, 60, txt)]),
+        "up_rrsig": upd_msg(up=[upd_rr("www.u.test.", 46, 1, 60, b"\x00" * 30)]),
+        "up_compressed": upd_msg(up=[b"\x01x\xc0\x0c" + struct.pack("!HHIH", TXT, 1, 60, 6) +
+                                     txt]),
+        "up_pointer_loop": upd_msg(up=[b"\xc0\x1e" + struct.pack("!HHIH", TXT, 1, 60, 6) + txt]),
+        "zone_type_a": upd_msg(up=[upd_rr(acme, TXT, 1, 60, txt)], ztype=1),
+        "counts_past_end": upd_msg(up=[upd_rr(acme, TXT, 1, 60, txt)], counts=(1, 3, 9)),
+        "truncated": upd_msg(up=[upd_rr(acme, TXT, 1, 60, txt)])[:-3],
+        "header_only": upd_msg()[:12],
+        "many": upd_msg(up=[upd_rr("h%d.u.test." % i, TXT, 1, 60, txt) for i in range(300)]),
+    }
+    for name, msg in sorted(cases.items()):
+        for mode in range(4):
+            yield "update_%s_%d" % (name, mode), bytes([mode]) + msg
+    # Found by libFuzzer: a SOA whose RDATA ends after its names (ldns keeps
+    # it with fewer fields; reading its serial aborted).
+    yield "update_crash_soa_short_rdata", base64.b64decode(
+        "AVFRKAAAAQAAAAEAAAF1BHRlc3QAAAYAAQF1BHRlc3QAAAYAAQAAASwAKgNuczEkAXUEdGVzdA8AAWgBdQR0ZXN0"
+        "AAAAAGMAAA4QAAACWAABUYAAAAA8")
+    # Also found by libFuzzer: a CAA with an empty tag, which ldns reads from
+    # the wire but cannot write (the zone file could not be written).
+    yield "update_found_caa_empty_tag", base64.b64decode(
+        "AVFRKAAAAQAAAAEAAAF1BHRlc3QAAAYAAQ90AAAGAAECbnMDc3VuZ2UBdQR0ZXN0AAEBAAEAAAY8AATAAAIJ")
+
+
 def write(sub, items):
     out = os.path.join(HERE, "corpus", sub)
     os.makedirs(out, exist_ok=True)
@@ -1622,9 +1733,10 @@ def write(sub, items):
 
 
 def main():
-    which = sys.argv[1:] or ["admin", "packet", "config", "zone", "probe", "fleet"]
+    which = sys.argv[1:] or ["admin", "packet", "config", "zone", "probe", "fleet", "update"]
     gens = {"packet": seeds, "admin": admin_seeds, "config": config_seeds,
-            "zone": zone_seeds, "probe": probe_seeds, "fleet": fleet_seeds}
+            "zone": zone_seeds, "probe": probe_seeds, "fleet": fleet_seeds,
+            "update": update_seeds}
     for sub in which:
         if sub not in gens:
             sys.exit("make_corpus.py: unknown corpus %r (%s)" % (sub, ", ".join(gens)))

@@ -23,6 +23,7 @@ so a test can switch a running backend's behaviour without a gap):
     tlsjunk       with --tls: skip the TLS handshake and answer plain HTTP
     alternate:P   P is a comma list of 1/0 cycled per request: 1 = 200, 0 = 503
     delay:MS      200 after MS milliseconds
+    body:TEXT     200 with TEXT as the body ("\\n" in TEXT is a newline)
 A plain (non-TLS) server that receives a TLS ClientHello answers it with an
 HTTP 400, as real HTTP servers do.
 
@@ -203,6 +204,8 @@ def handle_http(st, raw, tls_ctx):
         elif mode.startswith("delay:"):
             time.sleep(min(float(mode.split(":", 1)[1]) / 1000.0, HOLD_MAX))
             data = http_reply(200, b"slow but ok: gtmd-backend-ok\n")
+        elif mode.startswith("body:"):
+            data = http_reply(200, mode.split(":", 1)[1].replace("\\n", "\n").encode())
         elif mode.startswith("status:"):
             code = int(mode.split(":", 1)[1])
             data = http_reply(code, b"status %d\n" % code)

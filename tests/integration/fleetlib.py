@@ -382,3 +382,29 @@ def member_key(d, name):
                          check=True, capture_output=True, timeout=20).stdout
     return path, base64.b64encode(der[-32:]).decode()
 
+
+
+# For the signed-fleet modules (test_fleet_trust, test_fleet_replay).
+
+def b64(s):
+    """A string or bytes as etcd's JSON gateway takes it."""
+    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
+
+
+@pytest.fixture(scope="module")
+def etcd():
+    """A 1-member etcd for a module (skip the module without etcd)."""
+    c = EtcdCluster(1).start()
+    yield c
+    c.stop()
+
+
+def member_keys(names):
+    """Yields {name: member_key} for names in a temporary directory, and
+    removes them after (the body of a module's keys fixture)."""
+    d = tempfile.mkdtemp(prefix="gtmd-fleet-keys-")
+    out = {n: member_key(d, n) for n in names}
+    yield out
+    for p, _ in out.values():
+        os.unlink(p)
+    os.rmdir(d)

@@ -8,6 +8,7 @@ Every wait and loop is bounded."""
 import http.client
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -417,7 +418,7 @@ def test_admin_accept_emfile_pauses_instead_of_spinning(make_gtmd):
     one admin_accept_paused per burst, and serves again once descriptors
     are back."""
     import resource
-    import re
+
     g, a = start(make_gtmd)
     pid = g.proc.pid
     old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
@@ -545,3 +546,65 @@ def test_reason_over_1024_octets_says_so(shared):
     r = a.override("region:us", reason="")
     assert r.json["error"]["message"] == '"reason" must be a non-empty string', r
     assert a.overrides() == []
+
+
+# ---- message framing and tokens (issue #37, findings 6 and 7) ---------------
+
+def replies_in(out):
+    """The status codes of every HTTP reply in a stream of octets (a JSON
+    body ends in a newline: the next status line may follow it at once)."""
+
+    return [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", out)]
+
+
+@pytest.mark.parametrize("lengths", [(2, 63), (2, 2)], ids=["conflicting", "equal"])
+def test_two_content_lengths_are_400_and_closed(shared, lengths):
+    """Two Content-Length headers (RFC 9112 6.3): 400 and the connection
+    closed. libevent took the first and read the octets after it as a second
+    request: an override body of "{}" answered 400 and a smuggled
+    request behind it 201, two replies on the old code (this test failed
+    there: replies [400, 201])."""
+    g, a = shared
+    smuggled = json.dumps({"target": "region:ap", "state": "down", "reason": "smuggled",
+                           "force": True}).encode()
+    second = (b"POST /v1/overrides HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+              OPERATE_TOKEN.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(smuggled) +
+              smuggled)
+    first = ("POST /v1/overrides HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\nContent-Length: %d\r\nContent-Length: %d\r\n\r\n"
+             % (OPERATE_TOKEN, lengths[0], lengths[1])).encode() + b"{}"
+    out = raw(a, first + second)
+    assert replies_in(out) == [400], out[:600]
+    hdr = json_error(out, 400, "bad_request")
+    assert hdr.get(b"connection", b"").lower() == b"close", out[:400]
+    assert b"more than one Content-Length" in out, out[:600]
+    assert a.overrides() == [], "the smuggled request was applied"
+    # One Content-Length still works on the same listener.
+    assert a.get("/v1/status", token=READ_TOKEN).status == 200
+
+
+def test_two_transfer_encodings_are_400(shared):
+    g, a = shared
+    out = raw(a, b"POST /v1/overrides HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    assert replies_in(out) == [400], out[:400]
+    json_error(out, 400, "bad_request")
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer  "])
+def test_bearer_scheme_is_case_insensitive(shared, scheme):
+    """RFC 9110 11.1: the scheme is case-insensitive (the Alertmanager path
+    is in test_verdicts.py)."""
+    g, a = shared
+    r = a.get("/v1/status", token=None, headers={"Authorization": scheme + " " + READ_TOKEN})
+    assert r.status == 200, r
+    r = a.get("/v1/status", token=None, headers={"Authorization": "Bearerx " + READ_TOKEN})
+    assert r.status == 401, r
+
+
+def test_token_prefixes_and_extensions_are_refused(shared):
+    """Compared by digest: a prefix, an extension or the empty token of the
+    right length class never passes."""
+    g, a = shared
+    for t in (READ_TOKEN[:-1], READ_TOKEN + "x", "", READ_TOKEN.upper(), OPERATE_TOKEN[1:]):
+        assert a.get("/v1/status", token=t).status == 401, t

@@ -811,19 +811,34 @@ def test_counts_past_end_formerr_with_question(gtmd, case, wire):
 
 
 def test_notify_for_a_zone_we_are_not_secondary_of_is_refused(gtmd):
-    """NOTIFY (opcode 4) is answered: REFUSED when gtmd is not a secondary
-    of that zone (as NSD answers), opcode and question echoed."""
-    w = raw_udp(gtmd, hdr(flags=(4 << 11) | 0x0400) + question("example.com.", 6))
-    h = header(w)
-    assert h["opcode"] == 4 and h["rcode"] == dns.rcode.REFUSED, h
-    assert h["flags"] & dns.flags.QR
+    """NOTIFY (opcode 4) is answered: REFUSED with AA when gtmd is not a
+    secondary of that zone (as NSD answers), opcode and question echoed;
+    also for a NOTIFY without AA (the refusal is ours either way)."""
+    for flags in ((4 << 11) | 0x0400, 4 << 11):
+        w = raw_udp(gtmd, hdr(flags=flags) + question("example.com.", 6))
+        h = header(w)
+        assert h["opcode"] == 4 and h["rcode"] == dns.rcode.REFUSED, h
+        assert h["flags"] & dns.flags.QR
+        assert h["flags"] & dns.flags.AA, h
     assert h["an"] == h["ns"] == 0
 
 
-@pytest.mark.parametrize("opcode", [1, 2, 3, 5, 6, 15])
+def test_unsigned_update_is_refused(gtmd):
+    """UPDATE (RFC 2136) to a zone of ours that takes none, unsigned:
+    REFUSED, opcode and zone section echoed (doc/updates.md); to a zone we
+    do not serve: NOTAUTH."""
+    w = raw_udp(gtmd, hdr(flags=5 << 11) + question("example.com.", 6))
+    h = header(w)
+    assert h["opcode"] == 5 and h["rcode"] == dns.rcode.REFUSED, h
+    assert h["flags"] & dns.flags.QR and h["qd"] == 1
+    w = raw_udp(gtmd, hdr(flags=5 << 11) + question("elsewhere.test.", 6))
+    assert header(w)["rcode"] == dns.rcode.NOTAUTH
+
+
+@pytest.mark.parametrize("opcode", [1, 2, 3, 6, 15])
 def test_opcode_other_than_query_is_notimp(gtmd, opcode):
-    qtype = 6 if opcode in (4, 5) else 1
-    name = "example.com." if opcode in (4, 5) else "www.example.com."
+    qtype = 6 if opcode == 4 else 1
+    name = "example.com." if opcode == 4 else "www.example.com."
     w = raw_udp(gtmd, hdr(flags=opcode << 11) + question(name, qtype))
     h = header(w)
     assert h["opcode"] == opcode  # echoed

@@ -249,6 +249,54 @@ def test_resign_keeps_identity_cookies_and_rate_limiting(zs):
         g.check_sanitizer()
 
 
+def test_resign_keeps_tsig_keys_and_the_transfer_key(zs):
+    """A re-sign builds a new served set from the current configuration,
+    whose TSIG keys the first set had taken: the new set had no keys, so
+    signed queries got BADKEY and a zone whose "transfer" needs a key was
+    transferred to any allowed address without one (found while checking
+    TSIG for issue #37; this test failed there). The keys, the zone's key
+    and the replay cache now go on across re-signs."""
+    import base64
+    import dns.rcode
+    import dns.tsigkeyring
+    import dns.zone
+    port = free_port()
+    d = os.path.join(zs.dir, "resign-tsig")
+    os.makedirs(d, exist_ok=True)
+    key, secret = "xfr-key.", base64.b64encode(bytes(range(32))).decode()
+    cfg = {"listen": ["127.0.0.1:%d" % port], "workers": 1,
+           "tsig_keys": {key: {"algorithm": "hmac-sha256", "secret": secret}},
+           "zones": [{"origin": ORIGIN, "file": zs.parent_unsigned,
+                      "transfer": {"allow": ["127.0.0.1"], "key": key},
+                      "dnssec": {"keys": [zs.ksk, zs.zsk], "validity": 60, "refresh": 56}}]}
+    g = Gtmd(d, cfg, port).start()
+    keyring = dns.tsigkeyring.from_text({key: ("hmac-sha256", secret)})
+
+    def unsigned_axfr_refused():
+        q = dns.message.make_query(ORIGIN, "AXFR")
+        r = dns.query.tcp(q, "127.0.0.1", port=port, timeout=5)
+        return r.rcode() == dns.rcode.NOTAUTH and not r.answer
+
+    try:
+        assert unsigned_axfr_refused()
+        deadline = time.time() + 15
+        while g.read_log().count("event=resign result=ok") < 2 and time.time() < deadline:
+            time.sleep(0.1)  # bounded by the deadline
+        assert g.read_log().count("event=resign result=ok") >= 2, g.read_log()
+        assert unsigned_axfr_refused(), "the transfer key was lost by the re-sign"
+        z = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", ORIGIN, port=port, keyring=keyring,
+                                            keyname=key, keyalgorithm="hmac-sha256",
+                                            lifetime=20))
+        assert z.get_rdataset("@", "SOA") is not None
+        q = dns.message.make_query("www." + ORIGIN, "A")
+        q.use_tsig(keyring, keyname=key, algorithm="hmac-sha256")
+        r = dns.query.udp(q, "127.0.0.1", port=port, timeout=2)
+        assert r.rcode() == 0 and r.answer, r
+    finally:
+        g.stop()
+        g.check_sanitizer()
+
+
 def test_policy_record_in_zone_signed_at_load(zs):
     """A policy record in a zone signed at load is accepted (its answers are
     signed as they change, test_dnssec_policy.py), except with

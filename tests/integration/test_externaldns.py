@@ -25,43 +25,67 @@ def history(c, workdir):
     c["config_api"] = {"history_dir": "history"}
 
 
-@pytest.fixture
-def webhook(make_gtmd):
-    g, a = start(make_gtmd, mutate=history)
+def run_webhook(g, a, *extra):
+    """Starts gtmctl externaldns for g on a free loopback port; returns
+    (process, port, log path) once /healthz answers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GTMCTL_")}
     env.update({"GTMCTL_SERVER": a.url, "GTMCTL_TOKEN": OPERATE_TOKEN})
-    log = open(os.path.join(g.workdir, "externaldns.log"), "wb")
+    path = os.path.join(g.workdir, "externaldns-%d.log" % port)
+    log = open(path, "wb")
     p = subprocess.Popen([GTMCTL, "externaldns", "--listen", "127.0.0.1:%d" % port,
-                          "--domain", "example.com", "--domain", "example.net."], env=env,
-                         stdout=log, stderr=log)
-    ok, _ = poll(lambda: call(port, "GET", "/healthz")[0] == 200, 10.0)
-    assert ok, open(log.name).read()
-    yield g, a, port
-    stop_process(p)
+                          "--domain", "example.com", "--domain", "example.net."] + list(extra),
+                         env=env, stdout=log, stderr=log)
     log.close()
+    ok, _ = poll(lambda: raw_call(port, "GET", "/healthz")[0] == 200, 10.0)
+    if not ok:
+        stop_process(p)
+    assert ok, open(path).read()
+    return p, port, path
+
+
+def stop_webhook(p, path):
+    stop_process(p)
     # gtmctl of a sanitizer build reports into its log (at exit, leaks).
-    with open(log.name, errors="replace") as f:
+    with open(path, errors="replace") as f:
         text = f.read()
     assert p.returncode == 0, text
     for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", ": runtime error: "):
         assert mark not in text, text
 
 
-def call(port, method, path, body=None):
+@pytest.fixture
+def webhook(make_gtmd):
+    g, a = start(make_gtmd, mutate=history)
+    p, port, path = run_webhook(g, a)
+    yield g, a, port
+    stop_webhook(p, path)
+
+
+def raw_call(port, method, path, body=None, headers=None):
+    """(status, body bytes, Content-Type) with exactly these headers."""
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        h = {"Accept": MEDIA}
-        if body is not None:
-            h["Content-Type"] = MEDIA
-        c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
+        c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
         data = r.read()
         ctype = r.getheader("Content-Type")
         c.close()
     except OSError:
         return 0, None, None
-    return r.status, json.loads(data) if data else None, ctype
+    return r.status, data, ctype
+
+
+def call(port, method, path, body=None):
+    """As ExternalDNS asks: version 1 in Accept (and Content-Type with a
+    body); the reply's JSON (errors are plain text: 406, 415, the 500 of
+    the names refused)."""
+    h = {"Accept": MEDIA}
+    if body is not None:
+        h["Content-Type"] = MEDIA
+    st, data, ctype = raw_call(port, method, path,
+                               json.dumps(body) if body is not None else None, h)
+    return st, json.loads(data) if data and ctype == MEDIA else data or None, ctype
 
 
 def served(g, name, want):
@@ -150,5 +174,210 @@ def test_a_change_gtmd_refuses_is_a_500(webhook):
     assert query_addrs(g, "ok.example.com.") == []
     st, _, _ = call(port, "POST", "/records", {"Create": "not a list"})
     assert st == 204  # nothing to do
-    assert call(port, "POST", "/records", None)[0] == 400
+    assert raw_call(port, "POST", "/records", "not json", {"Content-Type": MEDIA})[0] == 400
     assert call(port, "GET", "/nope")[0] == 404
+
+
+# ---- ownership, who may ask, negotiation (issue #37 finding 3, #38) ---------
+
+APP = "app.example.com."
+
+
+def hand_made(c, workdir):
+    """history, and a hand-made failover record app.example.com. on pool
+    web (as in the finding), and a hand-made record on an externaldns-
+    pool of another name."""
+    history(c, workdir)
+    c["records"][APP] = {"pool": "web", "policy": "failover", "regions": ["us", "eu", "ap"]}
+    c["pools"]["externaldns-shared.example.com"] = {"endpoints": [
+        {"name": "s1", "address": "192.0.2.44", "region": "us"}]}
+    c["records"]["other.example.com."] = {"pool": "externaldns-shared.example.com",
+                                          "policy": "all"}
+
+
+def test_takeover_of_a_hand_made_record_is_refused(make_gtmd):
+    """An unauthenticated Create of app.example.com. (a hand-made record on
+    pool web) is refused for that name: 500 with the reason, logged, the
+    record and its answers untouched, while an owned name of the same batch
+    is applied. On the old code the record was replaced by one on pool
+    externaldns-app.example.com answering 203.0.113.66 (this test failed
+    there)."""
+    g, a = start(make_gtmd, mutate=hand_made)
+    p, port, path = run_webhook(g, a)
+    try:
+        assert query_addrs(g, APP) == US_A
+        before = a.get("/v1/config/records/" + APP).json["value"]
+        v = a.get("/v1/config").json["version"]
+        # The finding's request, as it was sent: refused, nothing changes.
+        st, body, _ = raw_call(port, "POST", "/records", json.dumps({"Create": [
+            {"dnsName": "app.example.com", "recordType": "A", "targets": ["203.0.113.66"]}]}),
+            {"Content-Type": MEDIA})
+        assert st == 500 and b"not ExternalDNS's" in body, (st, body)
+        assert a.get("/v1/config/records/" + APP).json["value"] == before
+        assert a.get("/v1/config").json["version"] == v
+        assert query_addrs(g, APP) == US_A
+        # A batch: the hand-made name in another case and a pool another
+        # record uses are refused, the name that is ExternalDNS's applied.
+        batch = {"Create": [
+            {"dnsName": "app.example.com", "recordType": "A", "targets": ["203.0.113.66"]},
+            {"dnsName": "APP.Example.com", "recordType": "A", "targets": ["203.0.113.67"]},
+            {"dnsName": "shared.example.com", "recordType": "A", "targets": ["203.0.113.68"]},
+            {"dnsName": "mine.example.com", "recordType": "A", "targets": ["192.0.2.99"]}]}
+        st, body, ctype = raw_call(port, "POST", "/records", json.dumps(batch),
+                                   {"Content-Type": MEDIA})
+        assert st == 500 and ctype.startswith("text/plain"), (st, body)
+        assert b"app.example.com" in body and b"not ExternalDNS's" in body, body
+        assert b"shared.example.com" in body, body
+        # Untouched, in the configuration and in the answers.
+        assert a.get("/v1/config/records/" + APP).json["value"] == before
+        res = a.get("/v1/config").json["resources"]
+        assert "externaldns-app.example.com" not in res["pools"], res["pools"].keys()
+        assert res["records"]["other.example.com."]["pool"] == "externaldns-shared.example.com"
+        assert query_addrs(g, APP) == US_A
+        assert query_addrs(g, "other.example.com.") == ["192.0.2.44"]
+        # The name that is ExternalDNS's was applied, in one version.
+        assert served(g, "mine.example.com.", ["192.0.2.99"])
+        assert a.get("/v1/config").json["version"] == v + 1
+        # Updates and deletes of the hand-made record are refused too; it is
+        # never listed as ExternalDNS's.
+        for kind in ("Delete", "UpdateNew"):
+            st, body, _ = raw_call(port, "POST", "/records", json.dumps({kind: [
+                {"dnsName": "app.example.com", "recordType": "A", "targets": ["192.0.2.10"]}]}),
+                {"Content-Type": MEDIA})
+            assert st == 500 and b"app.example.com" in body, (kind, st, body)
+        assert a.get("/v1/config/records/" + APP).json["value"] == before
+        st, body, _ = call(port, "GET", "/records")
+        assert sorted(x["dnsName"] for x in body) == ["mine.example.com"], body
+        with open(path) as f:
+            assert "refused app.example.com" in f.read()
+    finally:
+        stop_webhook(p, path)
+
+
+def test_content_negotiation(webhook):
+    """Version 1 only: an Accept that allows no version 1 reply is 406, a
+    body that is not version 1 is 415 and never applied. On the old code
+    GET /records with version=2 got a version 1 reply and a text/plain or
+    version=2 POST was applied (this test failed there)."""
+    g, a, port = webhook
+    v2 = "application/external.dns.webhook+json;version=2"
+    for path in ("/", "/records"):
+        for accept in (v2, "application/json", "text/plain;q=1, " + v2):
+            st, _, _ = raw_call(port, "GET", path, headers={"Accept": accept})
+            assert st == 406, (path, accept, st)
+        for accept in (None, MEDIA, "*/*", "application/*", v2 + ", " + MEDIA,
+                       "application/external.dns.webhook+json", "APPLICATION/External.DNS."
+                       "Webhook+JSON; Version=\"1\""):
+            st, _, ctype = raw_call(port, "GET", path,
+                                    headers={"Accept": accept} if accept else {})
+            assert st == 200 and ctype == MEDIA, (path, accept, st, ctype)
+    v = a.get("/v1/config").json["version"]
+    create = json.dumps({"Create": [
+        {"dnsName": "neg.example.com", "recordType": "A", "targets": ["192.0.2.77"]}]})
+    for ctype in ("text/plain", v2, "application/json", None,
+                  "application/external.dns.webhook+json"):
+        st, body, _ = raw_call(port, "POST", "/records", create,
+                               {"Content-Type": ctype} if ctype else {})
+        assert st == 415, (ctype, st, body)
+        st, _, _ = raw_call(port, "POST", "/adjustendpoints", "[]",
+                            {"Content-Type": ctype} if ctype else {})
+        assert st == 415, (ctype, st)
+    assert a.get("/v1/config").json["version"] == v
+    assert query_addrs(g, "neg.example.com.") == []
+    # adjustendpoints: the body is version 1, the reply must be too.
+    st, _, _ = raw_call(port, "POST", "/adjustendpoints", "[]",
+                        {"Content-Type": MEDIA, "Accept": v2})
+    assert st == 406
+    st, _, _ = raw_call(port, "POST", "/records", create,
+                        {"Content-Type": "application/external.dns.webhook+json; version=1"})
+    assert st == 204 and served(g, "neg.example.com.", ["192.0.2.77"])
+
+
+def test_listener_is_loopback_unless_allowed(make_gtmd):
+    g, a = start(make_gtmd, mutate=history)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GTMCTL_")}
+    env.update({"GTMCTL_SERVER": a.url, "GTMCTL_TOKEN": OPERATE_TOKEN})
+    base = [GTMCTL, "externaldns", "--domain", "example.com", "--listen"]
+    for addr in ("0.0.0.0:%d" % free_port(), "[::]:%d" % free_port(), "192.0.2.1:8888"):
+        r = subprocess.run(base + [addr], env=env, capture_output=True, text=True, timeout=20)
+        assert r.returncode == 2 and "not a loopback address" in r.stderr, (addr, r)
+    # Without --listen: 127.0.0.1:8888, ExternalDNS's default (the port may
+    # be taken on this machine: then it says it cannot listen there).
+    p = subprocess.Popen([GTMCTL, "externaldns", "--domain", "example.com"], env=env,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        import select
+        ready, _, _ = select.select([p.stderr], [], [], 10.0)
+        line = p.stderr.readline() if ready else "(nothing within 10 s)"
+    finally:
+        stop_process(p)
+    assert ("listening on 127.0.0.1:8888" in line or
+            "cannot listen on 127.0.0.1:8888" in line), line
+    # Asked explicitly, the check lets it through (192.0.2.1 is not ours:
+    # binding fails, so nothing listens beyond loopback in this test).
+    r = subprocess.run(base + ["192.0.2.1:%d" % free_port(), "--allow-remote"], env=env,
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 3 and "cannot listen" in r.stderr, r
+    assert "no --secret-file" in r.stderr, r.stderr
+
+
+def test_shared_secret(make_gtmd):
+    g, a = start(make_gtmd, mutate=history)
+    secret = "webhook-secret-0123456789"
+    sf = os.path.join(g.workdir, "webhook.secret")
+    with open(sf, "w") as f:
+        f.write(secret + "\n")
+    os.chmod(sf, 0o644)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GTMCTL_")}
+    env.update({"GTMCTL_SERVER": a.url, "GTMCTL_TOKEN": OPERATE_TOKEN})
+    r = subprocess.run([GTMCTL, "externaldns", "--domain", "example.com", "--listen",
+                        "127.0.0.1:%d" % free_port(), "--secret-file", sf], env=env,
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2 and "chmod 600" in r.stderr, r
+    os.chmod(sf, 0o600)
+    p, port, path = run_webhook(g, a, "--secret-file", sf)
+    try:
+        create = json.dumps({"Create": [
+            {"dnsName": "sec.example.com", "recordType": "A", "targets": ["192.0.2.78"]}]})
+        h = {"Content-Type": MEDIA, "Accept": MEDIA}
+        for hdr in ({}, {"X-Gtmd-Webhook-Secret": "wrong-secret-0123456789"},
+                    {"X-Gtmd-Webhook-Secret": secret + "x"}):
+            assert raw_call(port, "GET", "/records", headers=dict(h, **hdr))[0] == 401
+            assert raw_call(port, "POST", "/records", create, dict(h, **hdr))[0] == 401
+        assert raw_call(port, "POST", "/wrong-secret-0123456789/records", create, h)[0] == 401
+        assert query_addrs(g, "sec.example.com.") == []
+        st, body, _ = raw_call(port, "GET", "/records",
+                               headers=dict(h, **{"X-Gtmd-Webhook-Secret": secret}))
+        assert st == 200 and json.loads(body) == [], (st, body)
+        # Stock ExternalDNS sends no header: the secret as the URL's path
+        # (--webhook-provider-url=http://HOST:PORT/SECRET).
+        assert raw_call(port, "GET", "/" + secret, headers=h)[0] == 200
+        assert raw_call(port, "POST", "/" + secret + "/records", create, h)[0] == 204
+        assert served(g, "sec.example.com.", ["192.0.2.78"])
+        assert raw_call(port, "GET", "/healthz")[0] == 200  # the kubelet's probe
+    finally:
+        stop_webhook(p, path)
+
+
+def test_two_content_lengths_are_400(webhook):
+    """As gtmd's admin API (test_admin_hardening.py): two Content-Length
+    headers are 400 and the connection closed, nothing after it read."""
+    import socket
+    g, a, port = webhook
+    body = json.dumps({"Create": [
+        {"dnsName": "cl.example.com", "recordType": "A", "targets": ["192.0.2.79"]}]}).encode()
+    req = (b"POST /records HTTP/1.1\r\nHost: x\r\nContent-Type: " + MEDIA.encode() +
+           b"\r\nContent-Length: 2\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    out = b""
+    try:
+        s.sendall(req)
+        while len(out) < 65536:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    finally:
+        s.close()
+    assert out.startswith(b"HTTP/1.1 400 ") and out.count(b"HTTP/1.1 ") == 1, out[:300]
+    assert query_addrs(g, "cl.example.com.") == []

@@ -12,7 +12,8 @@ import urllib.request
 
 import pytest
 
-from adminlib import OPERATE_TOKEN, READ_TOKEN, US_A, EU_A, Admin, audit_lines, restart, start
+from adminlib import OPERATE_TOKEN, READ_TOKEN, US_A, EU_A, Admin, audit_lines, restart
+from adminlib import start
 from adminlib import gtmctl, write_token
 from backends import poll, query_addrs
 from conftest import free_port
@@ -115,9 +116,11 @@ def test_verdict_validation_and_bounds(srv):
         assert r.status == status and msg in r.json["error"]["message"], (change, r)
     assert verdict(a, {"region": "us"}, token=READ_TOKEN).status == 403
     assert verdict(a, {"region": "us"}, token=AM_TOKEN).status == 401  # only /v1/alertmanager
+    # ap down would leave apo.example.com. unserved: forced (the safety
+    # rule is test_verdicts_keep_the_last_region_serving's).
     for i in range(5):
-        assert verdict(a, {"region": "ap"}, source="s%d" % i).status == 201
-    r = verdict(a, {"region": "ap"}, source="s9")
+        assert verdict(a, {"region": "ap"}, source="s%d" % i, force=True).status == 201
+    r = verdict(a, {"region": "ap"}, source="s9", force=True)
     assert r.status == 429 and r.code == "too_many_verdicts", r
     # Replacing one is still allowed at the bound.
     assert verdict(a, {"region": "ap"}, source="s1", state="up").status == 200
@@ -275,3 +278,101 @@ def test_gtmctl_verdict(srv):
     p = gtmctl("verdict", "rm", vid, env=env)
     assert p.returncode == 0 and "removed" in p.stdout, p.stdout
     assert serves(g, US_A)
+
+
+# ---- the safety rule (issue #37, finding 4) ---------------------------------
+
+TWO = "two.example.com."
+
+
+def two_regions(c, workdir):
+    """am_section, and a record served from us then eu that answers NODATA
+    when both are down (when_all_down empty), as in the finding."""
+    am_section(c, workdir)
+    c["records"][TWO] = {"pool": "web", "policy": "failover", "regions": ["us", "eu"],
+                         "when_all_down": "empty"}
+
+
+@pytest.fixture
+def two(make_gtmd):
+    return start(make_gtmd, state_file=True, mutate=two_regions)
+
+
+def test_alertmanager_cannot_take_the_last_region_down(two):
+    """Two firing alerts, one per region of a two-region record, from the
+    Alertmanager token: the first is applied (the name moves to eu), the
+    second would leave it with no serving region and is refused, listed
+    under "unsafe", audited and logged; the name keeps answering from eu.
+    On the old code both were applied and the name answered NODATA (this
+    test failed there). "bearer" in lower case is accepted on this path."""
+    g, a = two
+    assert query_addrs(g, TWO) == US_A
+    p = am_payload("firing", "1111111111111111", {"gtm_region": "us"}, name="UsDown")
+    p["alerts"] += am_payload("firing", "2222222222222222", {"gtm_region": "eu"},
+                              name="EuDown")["alerts"]
+    r = a.post("/v1/alertmanager", p, token=None,
+               headers={"Authorization": "bearer " + AM_TOKEN})
+    assert r.status == 200, r
+    assert r.json["firing"] == 1 and len(r.json["unsafe"]) == 1, r.json
+    refused = r.json["unsafe"][0]
+    assert refused["target"] == "region:eu", refused
+    assert {"record": TWO, "type": "A"} in refused["records"], refused
+    assert until(lambda: query_addrs(g, TWO) == EU_A, timeout=5.0), query_addrs(g, TWO)
+    # Sent again (Alertmanager repeats a firing alert): still refused, and
+    # the name still answers; so does the operate token on this path.
+    for tok in (AM_TOKEN, OPERATE_TOKEN):
+        r = a.post("/v1/alertmanager", p, token=tok)
+        assert r.status == 200 and [x["target"] for x in r.json["unsafe"]] == ["region:eu"], r
+    assert query_addrs(g, TWO) == EU_A
+    assert [v["target"] for v in a.get("/v1/verdicts").json["verdicts"]] == ["region:us"]
+    line = [x for x in audit_lines(g) if x["path"] == "/v1/alertmanager"][0]
+    assert line["token"] == "alertmanager" and line["result"]["unsafe"], line
+    assert until(lambda: "event=verdict_refused reason=unsafe" in g.read_log(), timeout=5.0)
+    # Resolved, the us alert is withdrawn and the name moves back to us.
+    # The eu alert sent again is checked again on that state: still
+    # refused, for another record now (fo2: eu then ap, and ap has no
+    # AAAA), so the rule covers every served record, not one.
+    r = a.post("/v1/alertmanager", am_payload("resolved", "1111111111111111",
+                                              {"gtm_region": "us"}), token=AM_TOKEN)
+    assert r.json["withdrawn"] == 1, r.json
+    assert until(lambda: query_addrs(g, TWO) == US_A, timeout=5.0)
+    r = a.post("/v1/alertmanager", am_payload("firing", "2222222222222222",
+                                              {"gtm_region": "eu"}), token=AM_TOKEN)
+    assert r.json["firing"] == 0 and r.json["unsafe"] == [{"target": "region:eu", "records": [
+        {"record": "fo2.example.com.", "type": "AAAA"}]}], json.dumps(r.json)
+    assert a.get("/v1/verdicts").json["verdicts"] == []
+
+
+def test_verdict_api_keeps_the_last_region_serving(two):
+    """POST /v1/verdicts: a down verdict that would leave a served record
+    with no serving region is 409 unsafe (as an override is), unless
+    "force": true. On the old code the second verdict was applied and
+    two.example.com. answered NODATA (this test failed there)."""
+    g, a = two
+    assert verdict(a, {"region": "us"}, source="mon-us").status == 201
+    assert serves(g, EU_A, name=TWO)
+    r = verdict(a, {"region": "eu"}, source="mon-eu")
+    assert r.status == 409 and r.code == "unsafe", r
+    assert {"record": TWO, "type": "A"} in r.json["error"]["records"], r.json
+    assert "force" in r.json["error"]["message"], r.json
+    assert query_addrs(g, TWO) == EU_A
+    assert [v["source"] for v in a.get("/v1/verdicts").json["verdicts"]] == ["mon-us"]
+    # An endpoint verdict that empties the last region is the same.
+    r = verdict(a, {"endpoint": "web/eu1"}, source="mon-eu1")
+    assert r.status == 409 and r.code == "unsafe", r
+    # An operator's "up" override on eu outranks verdicts: then it is safe.
+    ovr = a.override("region:eu", state="up").json["id"]
+    assert verdict(a, {"region": "eu"}, source="mon-eu").status == 201
+    assert query_addrs(g, TWO) == EU_A
+    assert a.delete("/v1/overrides/" + ovr + "?force=true").status == 200
+    assert until(lambda: g.query(TWO).answer == [], timeout=5.0)
+    assert verdict(a, {"region": "eu"}, source="mon-eu", state="up").status == 200
+    assert serves(g, EU_A, name=TWO)
+    # force: the operator's choice, audited and logged.
+    r = verdict(a, {"region": "eu"}, source="mon-eu", force=True)
+    assert r.status == 200, r
+    assert until(lambda: g.query(TWO).answer == [], timeout=5.0)
+    assert until(lambda: "event=verdict_forced" in g.read_log(), timeout=5.0)
+    assert verdict(a, {"region": "eu"}, source="x", force="yes").status == 400
+    lines = [x for x in audit_lines(g) if x["path"] == "/v1/verdicts"]
+    assert [x["status"] for x in lines].count(409) == 2, lines

@@ -8,13 +8,15 @@ served from memory (policy record included); a new serial on Knot reaching
 gtmd by NOTIFY as an IXFR; a copy the differences cannot apply to falling
 back to AXFR; a restart with Knot down serving the copy at once; a copy
 older than the SOA expire answering SERVFAIL; a wrong key and a NOTIFY
-from another address refused. Skipped, saying why, without knotd. Every
-wait is bounded."""
+from another address refused; a catalog zone, and a catalog Knot
+generates (whose SOA query Knot refuses: gtmd falls back to the transfer).
+Skipped, saying why, without knotd. Every wait is bounded."""
 import base64
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +26,7 @@ import dns.message
 import dns.opcode
 import dns.query
 import dns.rcode
+import dns.tsigkeyring
 import pytest
 
 from backends import Backends, free_port_on
@@ -350,3 +353,98 @@ def test_catalog_zone_members_come_and_go(tmp_path):
             g.stop()
         knot.stop()
         shutil.rmtree(knot.workdir, ignore_errors=True)
+
+
+def knot_generated_catalog_conf(d, port, gport, members):
+    """Knot generating cat.test. (catalog-role: generate) from its member
+    zones, NOTIFYing gtmd of the catalog's new serials."""
+    conf = knot_conf(d, port, gport)
+    conf = conf[:conf.index("zone:\n")] + """zone:
+  - domain: cat.test.
+    catalog-role: generate
+    acl: xfr
+    notify: gtmd
+"""
+    for z in members:
+        conf += """  - domain: {z}
+    file: "{d}/{z}zone"
+    storage: "{d}"
+    catalog-role: member
+    catalog-zone: cat.test.
+    acl: xfr
+""".format(z=z, d=d)
+    return conf
+
+
+def test_knot_generated_catalog_is_consumed(tmp_path):
+    """Knot 3.2 generating a catalog (catalog-role: generate) answers gtmd's
+    signed SOA query for it with an unsigned REFUSED while it serves its
+    transfer: gtmd then asks for the transfer, as Knot and BIND secondaries
+    do. Its members are served; a zone added to Knot is served by gtmd and
+    one removed is dropped, within seconds of the catalog's NOTIFY."""
+    gport = free_port()
+    knot = Knot(gport)
+    members = {"m1.test.": "192.0.2.11", "m2.test.": "192.0.2.12", "m3.test.": "192.0.2.13"}
+    for z, a in members.items():
+        with open(os.path.join(knot.workdir, z + "zone"), "w") as f:
+            f.write(member_text(z, a))
+    with open(knot.conf, "w") as f:
+        f.write(knot_generated_catalog_conf(knot.workdir, knot.port, gport,
+                                            ["m1.test.", "m2.test."]))
+    work = str(tmp_path)
+    cfg = {"listen": ["127.0.0.1:%d" % gport], "workers": 1,
+           "tsig_keys": {KEY: {"algorithm": "hmac-sha256", "secret": SECRET}},
+           "zones": [{"origin": "cat.test.", "file": "cat.copy",
+                      "primary": {"addresses": ["127.0.0.1:%d" % knot.port], "key": KEY},
+                      "catalog": {"directory": "members"}}]}
+    g = Gtmd(work, cfg, gport)
+
+    def served(z):
+        return ask(g.port, "www." + z) == ("NOERROR", [members[z]])
+
+    def gone(z):
+        got = ask(g.port, "www." + z)
+        return got is not None and got[0] == "REFUSED"
+
+    try:
+        knot.out = open(os.path.join(knot.workdir, "out.log"), "ab")
+        knot.proc = subprocess.Popen([KNOTD, "-c", knot.conf], cwd=knot.workdir,
+                                     stdout=knot.out, stderr=subprocess.STDOUT)
+        assert wait_for(lambda: served_by(knot.port, "www.m1.test."), 10) is not None
+        # What gtmd meets: the signed SOA query refused, unsigned.
+        q = dns.message.make_query("cat.test.", "SOA")
+        q.use_tsig(dns.tsigkeyring.from_text({KEY: SECRET}), keyname=KEY,
+                   algorithm="hmac-sha256")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(2)
+            s.sendto(q.to_wire(), ("127.0.0.1", knot.port))
+            w = s.recv(4096)
+        # rcode REFUSED, no TSIG (no additional record at all)
+        assert w[3] & 0xf == dns.rcode.REFUSED and w[10:12] == b"\0\0", w
+        g.start()
+        assert wait_for(lambda: served("m1.test.") and served("m2.test."), 15) is not None, (
+            g.read_log()[-3000:], knot.logs())
+        assert gone("m3.test.")
+        # m3 added to Knot, m1 removed: Knot makes a new catalog and NOTIFYs.
+        with open(knot.conf, "w") as f:
+            f.write(knot_generated_catalog_conf(knot.workdir, knot.port, gport,
+                                                ["m2.test.", "m3.test."]))
+        start = time.monotonic()
+        knot.reload()
+        t = wait_for(lambda: served("m3.test.") and gone("m1.test."), 10)
+        assert t is not None, (g.read_log()[-3000:], knot.logs())
+        assert served("m2.test.")
+        assert re.search(r"event=catalog zone=cat\.test\. members=2", g.read_log())
+        print("\nMEASURE Knot's reload to a generated catalog's change served by gtmd: %.2f s"
+              % (time.monotonic() - start))
+    finally:
+        if g.proc is not None:
+            g.stop()
+        knot.stop()
+        shutil.rmtree(knot.workdir, ignore_errors=True)
+
+
+def served_by(port, name):
+    got = ask(port, name)
+    return got is not None and got[0] == "NOERROR"
+

@@ -374,3 +374,147 @@ def test_transfer_with_dnspython_verifies_every_message(estate):
     names = {n.to_text() for n in z.nodes}
     assert {"h0", "h399", "www", "app", "alias", "*.wild", "ns.deleg"} <= names, sorted(names)[:20]
     assert z.get_rdataset("app", "A")[0].address == BACKEND
+
+
+# ---- TSIG time window and replays (issue #37, finding 5) --------------------
+
+def tsig_config(fudge=None):
+    """A gtmd with xfr.test. transferable with the key only (no secondary)."""
+    def fn(workdir, port):
+        with open(os.path.join(workdir, "xfr.test.zone"), "w") as f:
+            f.write(zone_text("xfr.test.", 1))
+        key = {"algorithm": "hmac-sha256", "secret": SECRET}
+        if fudge is not None:
+            key["fudge"] = fudge
+        return {"listen": ["127.0.0.1:%d" % port], "workers": 2, "tsig_keys": {KEY: key},
+                "zones": [{"origin": "xfr.test.", "file": "xfr.test.zone",
+                           "transfer": {"allow": ["127.0.0.1"], "key": KEY}}]}
+    return fn
+
+
+def signed_axfr(age, fudge):
+    """(the wire, the query) of an AXFR of xfr.test. signed age seconds ago
+    with this Fudge (dnspython signs with the clock: it is shifted)."""
+    import unittest.mock
+    keyring = dns.tsigkeyring.from_text({KEY: ("hmac-sha256", SECRET)})
+    q = dns.message.make_query("xfr.test.", "AXFR")
+    q.use_tsig(keyring, keyname=KEY, fudge=fudge, algorithm="hmac-sha256")
+    when = time.time() - age
+    with unittest.mock.patch("dns.renderer.time.time", return_value=when):
+        wire = q.to_wire()
+    return wire, q
+
+
+def first_reply(port, wire, q):
+    """The first message gtmd sends for wire over TCP: ("ok", rcode, number
+    of answers) when its TSIG verifies, else (the TSIG error, rcode)."""
+    import socket
+    import struct
+    import dns.tsig
+    keyring = dns.tsigkeyring.from_text({KEY: ("hmac-sha256", SECRET)})
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        s.sendall(struct.pack("!H", len(wire)) + wire)
+        head = b""
+        while len(head) < 2:
+            d = s.recv(2 - len(head))
+            assert d, "closed before a reply"
+            head += d
+        n = struct.unpack("!H", head)[0]
+        data = b""
+        while len(data) < n:
+            d = s.recv(n - len(data))
+            assert d, "closed inside a reply"
+            data += d
+    finally:
+        s.close()
+    rcode = data[3] & 0xF
+    try:
+        m = dns.message.from_wire(data, keyring=keyring, request_mac=q.mac, one_rr_per_rrset=True)
+    except dns.tsig.PeerBadTime:
+        # RFC 8945 5.2.3: signed, the request's time as Time Signed, ours
+        # in Other Data (6 octets).
+        signed, other = tsig_times(data)
+        req_time, _ = tsig_times(wire)
+        assert signed == req_time and abs(other - time.time()) < 60, (signed, req_time, other)
+        return ("BADTIME", rcode)
+    except dns.tsig.PeerError as e:
+        return (type(e).__name__, rcode)
+    return ("ok", rcode, len(m.answer))
+
+
+def tsig_times(data):
+    """(Time Signed, the time in Other Data or None) of the TSIG that ends
+    a message holding only a question and that TSIG."""
+    import dns.name
+    import struct
+    _, used = dns.name.from_wire(data, 12)
+    at = 12 + used + 4
+    _, used = dns.name.from_wire(data, at)  # the key's name
+    at += used + 10
+    _, used = dns.name.from_wire(data, at)  # the algorithm
+    at += used
+    hi, lo, _fudge, mac_len = struct.unpack("!HIHH", data[at:at + 10])
+    at += 10 + mac_len + 4
+    (olen,) = struct.unpack("!H", data[at:at + 2])
+    if olen != 6:
+        return (hi << 32) | lo, None
+    ohi, olo = struct.unpack("!HI", data[at + 2:at + 8])
+    return (hi << 32) | lo, (ohi << 32) | olo
+
+
+def test_tsig_fudge_is_the_smaller_one(make_gtmd):
+    """An AXFR signed 2 hours ago with Fudge 65535 gets BADTIME: the window
+    is min(the request's Fudge, the key's: 300 by default). On the old code
+    it got the zone (this test failed there); with Fudge 300, BADTIME as
+    before. A key's "fudge" narrows the window further."""
+    g = make_gtmd(tsig_config())
+    wire, q = signed_axfr(7200, 65535)
+    assert first_reply(g.port, wire, q) == ("BADTIME", dns.rcode.NOTAUTH)
+    wire, q = signed_axfr(7200, 300)
+    assert first_reply(g.port, wire, q) == ("BADTIME", dns.rcode.NOTAUTH)
+    wire, q = signed_axfr(200, 65535)  # inside 300 s: served
+    r = first_reply(g.port, wire, q)
+    assert r[0] == "ok" and r[1] == 0 and r[2] > 5, r
+    g2 = make_gtmd(tsig_config(fudge=60))
+    wire, q = signed_axfr(120, 300)
+    assert first_reply(g2.port, wire, q) == ("BADTIME", dns.rcode.NOTAUTH)
+    wire, q = signed_axfr(30, 300)
+    assert first_reply(g2.port, wire, q)[:2] == ("ok", 0)
+
+
+def test_tsig_replayed_transfer_request_is_refused(make_gtmd):
+    """A captured signed AXFR request sent again within its window gets
+    BADTIME (RFC 8945 5.2.3 lets a server refuse a message older than the
+    last one the key signed); on the old code it got the zone again (this
+    test failed there). A new request, signed afresh, is served; the cache
+    survives a reload."""
+    import signal
+    g = make_gtmd(tsig_config())
+    wire, q = signed_axfr(0, 300)
+    r = first_reply(g.port, wire, q)
+    assert r[0] == "ok" and r[2] > 5, r
+    assert first_reply(g.port, wire, q) == ("BADTIME", dns.rcode.NOTAUTH)
+    wire2, q2 = signed_axfr(0, 300)
+    assert wire2 != wire
+    assert first_reply(g.port, wire2, q2)[:2] == ("ok", 0)
+    g.signal(signal.SIGHUP)
+    assert poll(lambda: "event=reload result=ok" in g.read_log(), 10.0)[0]
+    assert first_reply(g.port, wire2, q2) == ("BADTIME", dns.rcode.NOTAUTH)
+    # A plain query signed with the same octets twice is answered twice
+    # (a UDP retry): only transfers are checked.
+    keyring = dns.tsigkeyring.from_text({KEY: ("hmac-sha256", SECRET)})
+    sq = dns.message.make_query("www.xfr.test.", "A")
+    sq.use_tsig(keyring, keyname=KEY, algorithm="hmac-sha256")
+    sw = sq.to_wire()
+    import socket
+    for _ in range(2):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(2)
+        try:
+            u.sendto(sw, ("127.0.0.1", g.port))
+            data = u.recv(65535)
+        finally:
+            u.close()
+        m = dns.message.from_wire(data, keyring=keyring, request_mac=sq.mac)
+        assert m.rcode() == 0 and m.answer, m

@@ -144,6 +144,13 @@ static inline void gc_ref_location(MMDB_s *mmdb, unsigned family, u128 a, struct
         l->flags |= GEO_HAS_COORDS;
     else
         l->lat = l->lon = 0;
+    static const char *const p_asn[] = {"autonomous_system_number", NULL};
+    MMDB_entry_data_s d;
+    if (MMDB_aget_value(&r.entry, &d, p_asn) == MMDB_SUCCESS && d.has_data &&
+        d.type == MMDB_DATA_TYPE_UINT32 && d.uint32) {
+        l->asn = d.uint32;
+        l->flags |= GEO_HAS_ASN;
+    }
 }
 
 /* ---- segments ------------------------------------------------------------ */

@@ -1,6 +1,7 @@
 /*
  * Unit tests for src/common/digest.c: SHA-256 of FIPS 180-2's vectors as
- * lowercase hex, the empty input, and bytes past a NUL.
+ * lowercase hex, the empty input, and bytes past a NUL; digest_secret_eq
+ * on equal, different, prefix and NULL secrets.
  */
 #include <string.h>
 
@@ -23,5 +24,11 @@ int main(void)
     digest_sha256_hex("a\0b", 3, other);
     digest_sha256_hex("a\0c", 3, hex);
     TAP_CHECK(&t, strlen(hex) == 64 && strcmp(hex, other) != 0, "the length given, not the NUL");
+    TAP_CHECK(&t, digest_secret_eq("s3cret-token", "s3cret-token"), "equal secrets");
+    TAP_CHECK(&t, !digest_secret_eq("s3cret-tokem", "s3cret-token"), "one byte differs");
+    TAP_CHECK(&t, !digest_secret_eq("s3cret", "s3cret-token"), "a prefix is not equal");
+    TAP_CHECK(&t, !digest_secret_eq("s3cret-token-and-more", "s3cret-token"), "a longer one");
+    TAP_CHECK(&t, !digest_secret_eq("", "s3cret-token"), "the empty token");
+    TAP_CHECK(&t, !digest_secret_eq(NULL, "x") && !digest_secret_eq("x", NULL), "NULL");
     return tap_done(&t);
 }

@@ -102,7 +102,9 @@ int main(void)
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"geoip\": \"x.mmdb\"}",
                "$.geoip: must be an object", "geoip must be an object");
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"geoip\": {}}",
-               "$.geoip.database: is required", "geoip needs a database");
+               "$.geoip: needs \"database\", \"asn_database\" or both", "geoip needs a database");
+    check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"geoip\": {\"asn_database\": \"\"}}",
+               "$.geoip.asn_database: must be a file name", "an empty asn_database");
     check_conf(&t, "{\"listen\": [\"127.0.0.1:53\"], " Z ", \"geoip\": {\"database\": 1}}",
                "$.geoip.database: must be a string", "geoip database must be a string");
     check_conf(&t,

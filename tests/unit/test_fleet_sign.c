@@ -2,7 +2,9 @@
  * test_fleet_sign.c -- the fleet's signatures (fleet/fleet_sign.h): keys
  * from the configuration, records signed by one node and checked by
  * another, and every way a record can fail: unsigned, a stranger, a
- * tampered record or key, a member signing in another member's name.
+ * tampered record or key, a member signing in another member's name; and
+ * records bound to their life (fleet/fleet_life.c): sealed with the create
+ * revision of their key, refused when read at a key created at another.
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/errlist.h"
+#include "fleet/fleet_int.h"
 #include "fleet/fleet_sign.h"
 #include "tap.h"
 
@@ -55,6 +58,57 @@ static size_t parse(const char *json, const char *node, struct fleet_keys *out, 
     json_decref(v);
     errlist_free(&e);
     return n;
+}
+
+/* fleet_life.c's rules with k1 (ns1's keys, borrowed) checking and k2's
+ * node verifying the seal. */
+static void life(struct tap *t, const struct fleet_keys *k1, const struct fleet_keys *k2)
+{
+    struct fleet *f = calloc(1, sizeof(*f));
+    if (!f)
+        abort();
+    f->p.keys = *k1;
+    const char *key = "/gtmd/overrides/ovr-1", *who = NULL;
+    json_t *rec = json_pack("{s:s, s:i}", "id", "ovr-1", FLEET_LIFE_FORMAT, FLEET_RECORD_FORMAT);
+    fleet_sign(k1, key, rec);
+    bool pending = false;
+    char why[300] = "";
+    TAP_CHECK(t,
+              fleet_life_record(f, rec, 7, &pending, why, sizeof(why)) == FLEET_SIG_OK && pending,
+              "created, not sealed yet: absent, not refused");
+    json_t *s = fleet_life_seal(f, key, rec, 7);
+    TAP_CHECK(t, fleet_verify(k2, key, s, NULL, &who) == FLEET_SIG_OK && strcmp(who, "ns1") == 0,
+              "the sealed record is signed again, by ns1");
+    TAP_CHECK(t, json_integer_value(json_object_get(s, FLEET_LIFE_BORN)) == 7, "born: 7");
+    TAP_CHECK(t, fleet_life_record(f, s, 7, &pending, why, sizeof(why)) == FLEET_SIG_OK && !pending,
+              "read at the key created at revision 7: applies");
+    TAP_CHECK(t,
+              fleet_life_record(f, s, 12, &pending, why, sizeof(why)) == FLEET_REJ_REPLAY &&
+                  strstr(why, "put back"),
+              "read at a key created at 12 (deleted and put back): a replay");
+    json_object_set_new(s, FLEET_LIFE_BORN, json_string("7"));
+    TAP_CHECK(t, fleet_life_record(f, s, 7, &pending, why, sizeof(why)) == FLEET_REJ_REPLAY,
+              "a born that is not a number: refused");
+    json_object_set_new(s, FLEET_LIFE_FORMAT, json_integer(3));
+    TAP_CHECK(t, fleet_life_record(f, s, 7, &pending, why, sizeof(why)) == FLEET_REJ_OLD_FORMAT,
+              "a format this node does not know: refused");
+    json_object_del(s, FLEET_LIFE_FORMAT);
+    TAP_CHECK(t,
+              fleet_life_record(f, s, 7, &pending, why, sizeof(why)) == FLEET_REJ_OLD_FORMAT &&
+                  strstr(why, "before format 2"),
+              "a record of a gtmd before format 2: refused");
+    f->p.keys.enabled = false;
+    TAP_CHECK(t, fleet_life_record(f, s, 7, &pending, why, sizeof(why)) == FLEET_SIG_OK,
+              "without members nothing is checked");
+    fleet_life_strip(rec);
+    TAP_CHECK(t, !json_object_get(rec, FLEET_LIFE_FORMAT), "stripped before it is applied");
+    TAP_CHECK(t,
+              strcmp(fleet_verdict_name(FLEET_REJ_REPLAY), "replay") == 0 &&
+                  strcmp(fleet_verdict_name(FLEET_REJ_OLD_FORMAT), "old_format") == 0,
+              "the reasons' names");
+    json_decref(rec);
+    json_decref(s);
+    free(f);
 }
 
 int main(void)
@@ -102,6 +156,8 @@ int main(void)
               "ns1 signing ns2's node record is impersonation");
     TAP_CHECK(&t, fleet_verify(&k2, "/gtmd/nodes/ns2", w, NULL, &who) == FLEET_SIG_OK,
               "an override any member may have written: ok");
+
+    life(&t, &k1, &k2);
 
     snprintf(bad, sizeof(bad), cfg, c.path);
     TAP_CHECK(&t, parse(bad, "ns1", &k3, dir) >= 1, "a key file others can read is refused");

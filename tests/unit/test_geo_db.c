@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "geo/geo_db.h"
+#include "geo/geo_overlay.h"
 #include "geo/geo_trie.h"
 #include "geo_check.h"
 #include "tap.h"
@@ -332,6 +333,88 @@ static void test_samples(struct tap *t)
     geo_db_free(db);
 }
 
+struct overlay_ref {
+    MMDB_s city, asn;
+    const struct geo_db *db;
+};
+
+/* The reference of the overlay: the City database's location with the
+ * ASN database's number, as its index in db's table. */
+static uint32_t ref_overlay_index(void *ctx, unsigned family, u128 a)
+{
+    struct overlay_ref *c = ctx;
+    struct geo_location l, n;
+    unsigned m;
+    gc_ref_location(&c->city, family, a, &l, &m);
+    gc_ref_location(&c->asn, family, a, &n, &m);
+    l.asn = n.asn;
+    l.flags |= n.flags & GEO_HAS_ASN;
+    for (uint32_t i = 0; i < c->db->n_locs; i++)
+        if (memcmp(&c->db->locs[i], &l, sizeof(l)) == 0)
+            return i;
+    return GEO_VALUE_MAX;
+}
+
+/* geo-asn.mmdb laid over geo-city.mmdb: every leaf of the product holds
+ * exactly the pair both databases give there, and is maximal (the ECS
+ * scopes built on it stay exact). */
+static void test_overlay(struct tap *t)
+{
+    char err[256] = "", path[512];
+    struct geo_db *asn = open_data("geo-asn.mmdb", err, sizeof(err));
+    if (!TAP_CHECK(t, asn != NULL, "geo-asn.mmdb opens on its own (%s)", err))
+        return;
+    TAP_CHECK(t, asn->stats.with_field[4] == asn->stats.records && asn->stats.with_field[0] == 0,
+              "its %llu records have an ASN and no location",
+              (unsigned long long)asn->stats.records);
+    uint8_t p;
+    TAP_CHECK(t, look(asn, "127.0.20.9", &p)->asn == 64502 && p == 24, "ASN lookup: 127.0.20.9");
+    TAP_CHECK(t, look(asn, "2001:db8:3::1", &p)->asn == 4200000000u, "a 4-byte ASN over IPv6");
+    struct geo_db *city = open_data("geo-city.mmdb", err, sizeof(err));
+    struct geo_db *db = geo_db_overlay(city, asn, err, sizeof(err));
+    if (!TAP_CHECK(t, db != NULL, "overlay builds (%s)", err))
+        return;
+    struct overlay_ref c = {.db = db};
+    data_path(path, sizeof(path), "geo-city.mmdb");
+    bool ok = MMDB_open(path, MMDB_MODE_MMAP, &c.city) == MMDB_SUCCESS;
+    data_path(path, sizeof(path), "geo-asn.mmdb");
+    ok = ok && MMDB_open(path, MMDB_MODE_MMAP, &c.asn) == MMDB_SUCCESS;
+    for (unsigned family = GEO_FAMILY_IPV4; ok && family <= GEO_FAMILY_IPV6; family++) {
+        struct gc_segments s = {.family = family};
+        gc_seg_networks(&s, &c.city);
+        gc_seg_networks(&s, &c.asn);
+        gc_seg_finish(&s, ref_overlay_index, &c);
+        struct gc_result r;
+        gc_check_trie(&db->trie, &s, &r);
+        TAP_CHECK(t, gc_ok(&r),
+                  "overlay IPv%u: %zu leaves over %zu segments: exact %zu, maximal %zu, lookups "
+                  "%zu wrong %s",
+                  family == GEO_FAMILY_IPV4 ? 4 : 6, r.leaves, s.n, r.inexact, r.not_maximal,
+                  r.bad_lookup, r.first);
+        gc_seg_free(&s);
+    }
+    const struct geo_location *l = look(db, "127.0.1.7", &p);
+    TAP_CHECK(t, l->asn == 64500 && strcmp(l->country, "DE") == 0 && p == 24,
+              "127.0.1.7: DE in AS64500, /24 (the City network inside the ASN's /23)");
+    l = look(db, "127.0.2.200", &p);
+    TAP_CHECK(t, l->asn == 64501 && strcmp(l->country, "JP") == 0 && p == 25,
+              "127.0.2.200: JP in AS64501, /25 (the ASN network inside the City /24)");
+    l = look(db, "127.0.20.1", &p);
+    TAP_CHECK(t, l->asn == 64502 && !(l->flags & GEO_HAS_COUNTRY), "127.0.20.1: an ASN only");
+    TAP_CHECK(t,
+              db->asn_path && strstr(db->asn_path, "geo-asn.mmdb") && db->asn_networks > 0 &&
+                  strcmp(db->type, "GeoIP2-City") == 0,
+              "metadata: the City database's, with the ASN file named");
+    MMDB_close(&c.city);
+    MMDB_close(&c.asn);
+    geo_db_free(db);
+    city = open_data("geo-city.mmdb", err, sizeof(err));
+    struct geo_db *nf = open_data("geo-country.mmdb", err, sizeof(err));
+    err[0] = 0;
+    TAP_CHECK(t, geo_db_overlay(city, nf, err, sizeof(err)) == NULL && strstr(err, "ASN database"),
+              "a database without ASNs as asn_database is refused: %s", err);
+}
+
 int main(void)
 {
     struct tap t = {0};
@@ -340,5 +423,6 @@ int main(void)
     test_country_and_dbip(&t);
     test_errors(&t);
     test_sockaddr(&t);
+    test_overlay(&t);
     return tap_done(&t);
 }

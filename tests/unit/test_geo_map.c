@@ -14,6 +14,7 @@
 #include "geo/geo_codes.h"
 #include "geo/geo_db.h"
 #include "geo/geo_map.h"
+#include "geo/geo_overlay.h"
 #include "geo/geo_merge.h"
 #include "geo/geo_nearest.h"
 #include "geo_check.h"
@@ -120,6 +121,14 @@ static void test_parse_errors(struct tap *t)
     bad(t, "{\"default\": [\"mars\"]}", "[\"default\"][0]: region \"mars\" is not defined");
     bad(t, "[]", GEO_PATH_JSON ": must be an object of KEY -> [region, ...]");
     bad(t, "{}", "must be an object");
+    bad(t, "{\"asn:AS64500\": [\"eu\"]" D,
+        K("asn:AS64500") "\"AS64500\" is not an autonomous system number");
+    bad(t, "{\"asn:\": [\"eu\"]" D, "\"\" is not an autonomous system number");
+    bad(t, "{\"asn:0\": [\"eu\"]" D, "\"0\" is not an autonomous system number");
+    bad(t, "{\"asn:064500\": [\"eu\"]" D, "\"064500\" is not an autonomous system number");
+    bad(t, "{\"asn:-1\": [\"eu\"]" D, "\"-1\" is not an autonomous system number");
+    bad(t, "{\"asn:4294967296\": [\"eu\"]" D, "4294967296 is above 4294967295");
+    bad(t, "{\"asn:99999999999\": [\"eu\"]" D, "is not an autonomous system number");
 #undef K
 #undef D
     /* every error of a map is reported, not only the first */
@@ -229,6 +238,30 @@ static void test_class_of_location(struct tap *t)
               "coordinates only: unknown for a geo map");
     geo_map_free(m);
     errlist_free(&errs);
+    m = parse("{\"asn:64500\": [\"eu\"], \"subdivision:US-CA\": [\"calif\"],"
+              " \"country:US\": [\"us\"], \"default\": [\"d\"]}",
+              &errs);
+    if (!TAP_CHECK(t, m != NULL, "map with an asn key parses")) {
+        errlist_free(&errs);
+        return;
+    }
+    l = mkloc("NA", "US", "CA");
+    l.asn = 64500;
+    l.flags |= GEO_HAS_ASN;
+    TAP_CHECK(t, geo_map_class_of_location(m, &l) == 0, "California in AS64500: asn:64500");
+    l.asn = 64501;
+    TAP_CHECK(t, geo_map_class_of_location(m, &l) == 1, "California in AS64501: subdivision");
+    l = mkloc(NULL, NULL, NULL);
+    l.asn = 64500;
+    l.flags = GEO_HAS_ASN;
+    TAP_CHECK(t, geo_map_class_of_location(m, &l) == 0, "no location, AS64500: asn:64500");
+    l.asn = 64501;
+    TAP_CHECK(t, geo_map_class_of_location(m, &l) == geo_map_unknown_class(m),
+              "no location, another ASN: unknown");
+    l = mkloc("EU", "DE", NULL);
+    TAP_CHECK(t, geo_map_class_of_location(m, &l) == 3, "Germany without an ASN: default");
+    geo_map_free(m);
+    errlist_free(&errs);
 }
 
 /* ---- merged class trie against the reference ------------------------------ */
@@ -236,6 +269,8 @@ static void test_class_of_location(struct tap *t)
 struct map_ref {
     MMDB_s mmdb;
     bool have_db;
+    MMDB_s asn; /* when have_asn: an ASN database laid over mmdb */
+    bool have_asn;
     const struct geo_map *m;
     const uint32_t *relabel; /* NULL: classes as they are */
 };
@@ -263,6 +298,12 @@ static uint32_t ref_class(void *ctx, unsigned family, u128 a)
         memset(&l, 0, sizeof(l));
         if (r->have_db)
             gc_ref_location(&r->mmdb, family, a, &l, &mask);
+        if (r->have_asn) {
+            struct geo_location n;
+            gc_ref_location(&r->asn, family, a, &n, &mask);
+            l.asn = n.asn;
+            l.flags |= n.flags & GEO_HAS_ASN;
+        }
         cls = geo_map_class_of_location(r->m, &l);
     }
     return r->relabel ? r->relabel[cls] : cls;
@@ -277,6 +318,8 @@ static void check_map_trie(struct tap *t, const char *what, const struct geo_tri
         struct gc_segments s = {.family = family};
         if (r->have_db)
             gc_seg_networks(&s, &r->mmdb);
+        if (r->have_asn)
+            gc_seg_networks(&s, &r->asn);
         for (size_t i = 0; i < r->m->n_keys; i++)
             if (r->m->keys[i].kind == GEO_KEY_NETWORK && r->m->keys[i].family == family)
                 gc_seg_prefix(&s, r->m->keys[i].addr, r->m->keys[i].prefix);
@@ -573,6 +616,51 @@ static void test_nearest(struct tap *t, struct geo_db *db, const char *path)
     geo_nearest_free(&n);
 }
 
+/* asn keys over geo-asn.mmdb laid on geo-city.mmdb: the merged trie is
+ * exact and maximal against both databases read by libmaxminddb, and an
+ * ASN network cutting a City network gets its own scope. */
+static void test_merged_asn(struct tap *t, const char *city, const char *asnfile)
+{
+    char err[256] = "";
+    struct geo_db *db = geo_db_overlay(geo_db_open(city, err, sizeof(err)),
+                                       geo_db_open(asnfile, err, sizeof(err)), err, sizeof(err));
+    struct map_ref r = {.have_db = true, .have_asn = true};
+    if (!TAP_CHECK(t,
+                   db && MMDB_open(city, MMDB_MODE_MMAP, &r.mmdb) == MMDB_SUCCESS &&
+                       MMDB_open(asnfile, MMDB_MODE_MMAP, &r.asn) == MMDB_SUCCESS,
+                   "city + asn overlay opens (%s)", err)) {
+        geo_db_free(db);
+        return;
+    }
+    struct errlist errs;
+    struct geo_map *m = parse("{\"asn:64501\": [\"ap\"], \"asn:64502\": [\"n1\"],"
+                              " \"asn:4200000000\": [\"n2\"], \"country:JP\": [\"asia\"],"
+                              " \"continent:NA\": [\"us\"], \"network:127.0.20.128/25\": [\"n3\"],"
+                              " \"default\": [\"d\"]}",
+                              &errs);
+    if (TAP_CHECK(t, m != NULL, "asn map parses")) {
+        struct geo_merged g;
+        geo_map_compile(m, db, &g);
+        r.m = m;
+        check_map_trie(t, "asn map", &g.trie, &r);
+        TAP_CHECK(t, at(&g, "127.0.2.200", 0, 25), "127.0.2.200 (JP, AS64501): asn key, /25");
+        TAP_CHECK(t, at(&g, "127.0.2.20", 3, 25), "127.0.2.20 (JP, no ASN): country:JP, /25");
+        TAP_CHECK(t, at(&g, "127.0.20.9", 1, 25),
+                  "127.0.20.9 (AS64502, no location): asn key, /25 (the network key's sibling)");
+        TAP_CHECK(t, at(&g, "127.0.20.200", 5, 25), "127.0.20.200: the network key wins");
+        TAP_CHECK(t, at(&g, "127.0.21.1", geo_map_unknown_class(m), 24),
+                  "127.0.21.1 (AS64503 only): unknown, /24");
+        TAP_CHECK(t, at(&g, "2001:db8:3::1", 2, 47),
+                  "2001:db8:3::1: a 4-byte ASN key over two City /48s: /47");
+        geo_merged_free(&g);
+    }
+    geo_map_free(m);
+    errlist_free(&errs);
+    MMDB_close(&r.mmdb);
+    MMDB_close(&r.asn);
+    geo_db_free(db);
+}
+
 int main(void)
 {
     struct tap t = {0};
@@ -598,5 +686,8 @@ int main(void)
         MMDB_close(&r.mmdb);
     }
     geo_db_free(db);
+    char asnfile[512];
+    snprintf(asnfile, sizeof(asnfile), "%s/tests/data/geo-asn.mmdb", srcdir());
+    test_merged_asn(&t, city, asnfile);
     return tap_done(&t);
 }

@@ -2,6 +2,7 @@
  * test_health_composite.c -- composite check verdicts (composite.h) and
  * external verdicts (verdict.h) in a real health core.
  */
+#include <math.h>
 #include <string.h>
 
 #include "health/composite.h"
@@ -86,22 +87,23 @@ static void test_verdicts(struct tap *t)
     health_report(&c, s, &ok, 1, 1);
     char id[32], id2[32];
     TAP_CHECK(t,
-              verdict_put(&c, "mon", "endpoint:p/e", HEALTH_DOWN, "r", "operate", 60, id) ==
+              verdict_put(&c, "mon", "endpoint:p/e", HEALTH_DOWN, "r", "operate", 60, NAN, id) ==
                   VERDICT_ADDED,
               "a verdict is added");
     TAP_CHECK(t, health_slot_effective(s) == HEALTH_DOWN && health_slot_probe(s) == HEALTH_UP,
               "an external down wins over the probe");
     TAP_CHECK(t,
-              verdict_put(&c, "mon", "endpoint:p/e", HEALTH_UP, "r", "operate", 60, id2) ==
+              verdict_put(&c, "mon", "endpoint:p/e", HEALTH_UP, "r", "operate", 60, NAN, id2) ==
                       VERDICT_REPLACED &&
                   strcmp(id, id2) == 0,
               "the same source replaces its verdict and keeps the id");
     TAP_CHECK(t, health_slot_effective(s) == HEALTH_UP, "its 'up' clears its own down");
-    verdict_put(&c, "other", "endpoint:p/e", HEALTH_DOWN, "r", "operate", 60, id2);
+    verdict_put(&c, "other", "endpoint:p/e", HEALTH_DOWN, "r", "operate", 60, NAN, id2);
     TAP_CHECK(t, health_slot_external(s) == HEALTH_DOWN, "any down of any source decides");
     verdict_set_max(&c, 2);
     TAP_CHECK(t,
-              verdict_put(&c, "third", "az:a", HEALTH_DOWN, "r", "operate", 60, id) == VERDICT_FULL,
+              verdict_put(&c, "third", "az:a", HEALTH_DOWN, "r", "operate", 60, NAN, id) ==
+                  VERDICT_FULL,
               "max_verdicts bounds the list");
     TAP_CHECK(t, verdict_withdraw_source(&c, "other", "resolved") == 1, "withdrawn by source");
     TAP_CHECK(t, health_slot_external(s) == HEALTH_UP, "back to the remaining verdict");
@@ -109,7 +111,7 @@ static void test_verdicts(struct tap *t)
               "verdicts expire");
     TAP_CHECK(t, health_slot_external(s) == HEALTH_UNKNOWN, "no verdict: no external layer");
     verdict_set_max(&c, 10);
-    verdict_put(&c, "mon", "region:gone", HEALTH_DOWN, "r", "operate", 60, id);
+    verdict_put(&c, "mon", "region:gone", HEALTH_DOWN, "r", "operate", 60, NAN, id);
     json_t *saved = verdict_list_json(&c);
     verdict_free_all(&c);
     c.n_verdicts = 0;

@@ -364,6 +364,29 @@ static void test_slots_follow_policy_sets(struct tap *t)
     free(conf2);
 }
 
+/* policy_answer_ttl: the configured TTL without ttl_min or without a
+ * known change; else the seconds until the change, rounded up, between
+ * ttl_min and ttl; ttl_min once the change is past due. */
+static void test_health_ttl(struct tap *t)
+{
+    struct policy_record r = {.ttl = 60};
+    struct policy_result res = {.change_at_ms = health_mono_ms() + 2500};
+    TAP_CHECK(t, policy_answer_ttl(&r, &res) == 60, "no ttl_min: the TTL");
+    r.health_ttl = true;
+    r.ttl_min = 1;
+    uint32_t v = policy_answer_ttl(&r, &res);
+    TAP_CHECK(t, v == 3 || v == 2, "2.5 s to a change: %u (rounded up)", v);
+    res.change_at_ms = health_mono_ms() + 600000;
+    TAP_CHECK(t, policy_answer_ttl(&r, &res) == 60, "a change past ttl: ttl");
+    res.change_at_ms = health_mono_ms() - 5000;
+    TAP_CHECK(t, policy_answer_ttl(&r, &res) == 1, "past due: ttl_min");
+    r.ttl_min = 5;
+    res.change_at_ms = health_mono_ms() + 1000;
+    TAP_CHECK(t, policy_answer_ttl(&r, &res) == 5, "never below ttl_min");
+    res.change_at_ms = 0;
+    TAP_CHECK(t, policy_answer_ttl(&r, &res) == 60, "steady: ttl");
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -389,6 +412,7 @@ int main(void)
     test_answer(&t, &f);
     test_config_errors(&t);
     test_slots_follow_policy_sets(&t);
+    test_health_ttl(&t);
     gslb_unref(f.g);
     health_core_free(&f.core);
     json_decref(root);

@@ -1,0 +1,36 @@
+/*
+ * load_int.h -- what load.c shares with load_update.c (not for other
+ * modules): the steps of loading one zone into a snapshot.
+ */
+#ifndef GTM_DAEMON_LOAD_INT_H
+#define GTM_DAEMON_LOAD_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/errlist.h"
+#include "daemon/config.h"
+#include "dns/name.h"
+#include "serve/serve_set.h"
+
+/* Index of the configured zone with the longest origin above name, or -1. */
+int load_zone_of(const struct config *cfg, const struct dns_name *name);
+/* The policy names that fall into zone zi, with the types they answer. */
+size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
+                        struct dns_name *out, uint16_t *flags);
+/* Checks a signed zone (zone_verify.h); false when it has errors. */
+bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
+                 struct errlist *warns);
+/* Who may transfer and update z (keys of kr, which outlives z's use), and
+ * whether it is a secondary. */
+void load_zone_roles(struct zone *z, const struct config_zone *cz, const struct tsig_keyring *kr);
+/* Attaches binding b (records named like r) to its zone node in s;
+ * conflicts with a secondary zone's data are warnings (warns may be
+ * NULL: then they are not reported). */
+void load_attach(struct snapshot *s, const struct config *cfg, const struct policy_binding *b,
+                 const struct policy_record *r, struct serve_bind *bind, struct errlist *errs,
+                 struct errlist *warns);
+/* The signatures of the policy answers of set's signed zones. */
+void load_policy_sigs(struct serve_set *set);
+
+#endif

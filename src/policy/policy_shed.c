@@ -1,0 +1,67 @@
+/*
+ * policy_shed.c -- load shedding's watermarks and share factor (see
+ * policy_shed.h).
+ */
+#include "policy/policy_shed.h"
+
+#include <math.h>
+
+#include "policy/policy.h"
+
+enum { SHED_LOW, SHED_HIGH, SHED_N };
+static const struct cfgschema_key policy_shed_keys[SHED_N] = {
+    [SHED_LOW] = {"low", CFGSCHEMA_ANY, .flags = CFGSCHEMA_REQUIRED,
+                  .what = "the load (a number >= 0) up to which an endpoint keeps its full share"},
+    [SHED_HIGH] = {"high", CFGSCHEMA_ANY, .flags = CFGSCHEMA_REQUIRED,
+                   .what = "the load above low from which it gets no new share"},
+};
+const struct cfgschema policy_shed_schema = CFGSCHEMA("$.records[].shed_load", policy_shed_keys);
+
+/* A watermark: a finite number >= 0. */
+static bool policy_shed_mark(const struct jsoncfg *j, json_t *o, size_t k, const char *path,
+                             double *out)
+{
+    json_t *v = cfgschema_value(&policy_shed_schema, k, o);
+    if (!v)
+        return false; /* said: required */
+    double d = json_is_number(v) ? json_number_value(v) : NAN;
+    if (!isfinite(d) || d < 0 || d > 1e15) {
+        cfgschema_err(j, &policy_shed_schema, k, path, "must be a number from 0 to 1e15");
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
+void policy_shed_parse(const struct jsoncfg *j, json_t *v, const char *path,
+                       struct policy_record *rec)
+{
+    rec->shed = false;
+    if (!v || !cfgschema_object(j, &policy_shed_schema, v, path))
+        return;
+    double lo, hi;
+    bool ok = policy_shed_mark(j, v, SHED_LOW, path, &lo);
+    ok = policy_shed_mark(j, v, SHED_HIGH, path, &hi) && ok;
+    if (!ok)
+        return;
+    if (!(hi > lo)) {
+        cfgschema_err(j, &policy_shed_schema, SHED_HIGH, path, "must be above low (%g)", lo);
+        return;
+    }
+    rec->shed = true;
+    rec->shed_low = lo;
+    rec->shed_high = hi;
+}
+
+double policy_shed_factor(const struct policy_record *r, const struct policy_endpoint *e,
+                          double *load)
+{
+    double l = e->slot ? health_slot_load(e->slot) : NAN;
+    if (load)
+        *load = l;
+    if (!r->shed || l != l || l <= r->shed_low)
+        return 1.0;
+    if (l >= r->shed_high)
+        return 0.0;
+    return (r->shed_high - l) / (r->shed_high - r->shed_low);
+}
