@@ -18,9 +18,10 @@
  * the zone entry (origin, file, dnssec, transfer...) is the same JSON;
  * the configured origins are the same list; the zone is no secondary or
  * catalog zone (read or generated), names no TSIG key and takes no
- * updates (its compiled form points at the running set's key ring); and the policy names that fall in it, each with
- * the types its records answer (ZONE_NODE_POLICY_*), are exactly the
- * ones the running zone was built with.
+ * updates (its compiled form points at the running set's key ring);
+ * and the policy names that fall in it, each with the types its records
+ * answer (ZONE_NODE_POLICY_*), are exactly the ones the running zone was
+ * built with.
  *
  * The summary counts, per kind, the resources added, removed and changed
  * (records, pools, endpoints, checks, regions, geo maps) and names the
