@@ -17,6 +17,22 @@ its lost queries and any rcode other than NOERROR count as failed.
 
   sudo /usr/bin/python3 contrib/bench/config_bench.py --records 10000 --changes 200 --qps 50000
   sudo /usr/bin/python3 contrib/bench/config_bench.py --records 10000 --batch
+  sudo /usr/bin/python3 contrib/bench/config_bench.py --suite --sizes 10000,100000 --rounds 3 \
+      --baseline /path/to/older/gtmd --knot
+
+--suite (issue #38) measures, per configuration size and server, in
+interleaved rounds (every server once per round, in turn): one change ->
+served on this node (from the start of the call to the first DNS answer
+with the new address, polled while the call runs), single changes
+sustained (one client, each change waiting for its answer: changes per
+second), and a batch of 1,000 changes -> served (the last of them). The
+servers: this tree's gtmd, --baseline (another gtmd binary, e.g. main's),
+and with --knot Knot DNS holding the same names as static records
+(knotc zone-begin / zone-unset / zone-set / zone-commit, one change per
+transaction through one knotc process; the batch: 1,000 in one
+transaction; zonefile-sync -1, its journal holds the changes). It prints
+the median of the rounds with the spread (min-max) and gtmd's ratio to
+each of the others.
 
 Every change rewrites, validates and reloads the whole configuration
 (config_api.c), so its cost grows with the configuration's size: the
@@ -32,6 +48,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -207,6 +224,216 @@ def run(a):
         print("  dnsperf: " + "; ".join(keep))
 
 
+# ---- --suite: change -> served, sustained changes, a batch (issue #38) ----
+
+def start_gtmd(binary, d, n, port):
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    conf = write_setup(d, n, port, port + 1)
+    logf = open(os.path.join(d, "gtmd.log"), "ab")
+    p = subprocess.Popen([binary, "-c", conf], stdout=logf, stderr=logf)
+    t0 = time.monotonic()
+    while answer(port, "r0.bench.test.") is None:
+        if p.poll() is not None or time.monotonic() - t0 > 300:
+            raise SystemExit("gtmd did not start: see %s/gtmd.log" % d)
+        time.sleep(0.1)
+    return p
+
+
+class Knot:
+    """knotd with the same names as static A records, changed through one
+    knotc process in interactive mode (its commands on stdin)."""
+
+    def __init__(self, d, n, port):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        self.port = port
+        with open(os.path.join(d, "bench.test.zone"), "w") as f:
+            f.write("$ORIGIN bench.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 86400 60\n"
+                    "@ NS ns1\nns1 A 192.0.2.53\nwww A 192.0.2.80\n")
+            for i in range(n):
+                f.write("r%d 30 A %s\n" % (i, A1))
+        with open(os.path.join(d, "knot.conf"), "w") as f:
+            f.write("server:\n  rundir: \"{d}\"\n  user: root:root\n  pidfile: \"{d}/knot.pid\"\n"
+                    "  listen: 127.0.0.1@{p}\ncontrol:\n  listen: \"{d}/knot.sock\"\n"
+                    "log:\n  - target: \"{d}/knot.log\"\n    any: info\n"
+                    "database:\n  storage: \"{d}\"\ntemplate:\n  - id: default\n"
+                    "    storage: \"{d}\"\n    zonefile-sync: -1\n"
+                    "zone:\n  - domain: bench.test.\n    file: bench.test.zone\n"
+                    .format(d=d, p=port))
+        self.proc = subprocess.Popen(["knotd", "-c", os.path.join(d, "knot.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t0 = time.monotonic()
+        while answer(port, "r0.bench.test.") is None:
+            if self.proc.poll() is not None or time.monotonic() - t0 > 300:
+                raise SystemExit("knotd did not start: see %s/knot.log" % d)
+            time.sleep(0.1)
+        self.pid = self.proc.pid
+        # stdbuf: knotc buffers its "OK" lines when stdout is a pipe.
+        self.ctl = subprocess.Popen(["stdbuf", "-oL", "knotc", "-s", os.path.join(d, "knot.sock")],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, bufsize=1)
+
+    def commands(self, lines):
+        for line in lines:
+            self.ctl.stdin.write(line + "\n")
+        self.ctl.stdin.flush()
+        for line in lines:
+            out = self.ctl.stdout.readline()
+            if "OK" not in out:
+                raise SystemExit("knotc %s: %s" % (line, out.strip()))
+
+    def change(self, names_addrs):
+        z = "bench.test."
+        lines = ["zone-begin " + z]
+        for name, addr in names_addrs:
+            lines += ["zone-unset %s %s A" % (z, name), "zone-set %s %s 30 A %s" % (z, name, addr)]
+        self.commands(lines + ["zone-commit " + z])
+        return 201
+
+    def stop(self):
+        self.ctl.stdin.close()
+        self.ctl.wait(timeout=30)
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
+def timed_change(dport, do_change, check, want):
+    """Runs do_change() on a thread; polls DNS for check until it answers
+    want. (seconds to served, seconds to the call's answer, status)."""
+    res = {}
+    t0 = time.monotonic()
+
+    def call():
+        res["status"] = do_change()
+        res["api"] = time.monotonic() - t0
+    th = threading.Thread(target=call)
+    th.start()
+    while answer(dport, check) != want and time.monotonic() - t0 < 600:
+        pass
+    served = time.monotonic() - t0
+    th.join()
+    return served, res.get("api", served), res.get("status")
+
+
+def suite_server(kind, binary, a, n, rnd):
+    """One round of one server at size n: a dict of figures."""
+    d = os.path.join(a.workdir, "%s-%d" % (kind, n))
+    port = a.port + 10 if kind == "knot" else a.port
+    t_start = time.monotonic()
+    srv = Knot(d, n, port) if kind == "knot" else start_gtmd(binary, d, n, port)
+    pid = srv.pid
+    up_s = time.monotonic() - t_start
+    rss0 = rss_mb(pid)
+    singles = a.singles if n <= 20000 else a.singles_big
+    served, apis = [], []
+    t0 = time.monotonic()
+    for k in range(singles):
+        name = "r%d" % ((k * 7919 + rnd) % n)
+        fq = name + ".bench.test."
+        flip = ((k + rnd) % 2) == 0
+        regions, addr = (["b", "a"], A2) if flip else (["a", "b"], A1)
+        if kind == "knot":
+            if not flip:
+                regions, addr = (["b", "a"], A2)  # Knot's records start at A1: always move
+            ch = (lambda nm=name, ad=addr: srv.change([(nm, ad)]))
+        else:
+            ch = (lambda f=fq, r=regions: put(port + 1, f, r)[0])
+        # Make sure the name answers the other address first.
+        if kind != "knot":
+            st0, _ = put(port + 1, fq, ["a", "b"] if flip else ["b", "a"])
+        else:
+            srv.change([(name, A1)])
+        s, api, st = timed_change(port, ch, fq, [addr])
+        if st not in (200, 201):
+            raise SystemExit("%s: change %d answered %s" % (kind, k, st))
+        served.append(s)
+        apis.append(api)
+    # Sustained: one client, changes back to back, each waiting for its answer.
+    t0 = time.monotonic()
+    m = 0
+    while m < singles * 2 and time.monotonic() - t0 < a.sustain:
+        name = "r%d" % ((m * 104729 + rnd) % n)
+        if kind == "knot":
+            srv.change([(name, A2 if m % 2 else A1)])
+        else:
+            st, _ = put(port + 1, name + ".bench.test.", ["b", "a"] if m % 2 else ["a", "b"])
+            if st not in (200, 201):
+                raise SystemExit("%s: sustained change answered %s" % (kind, st))
+        m += 1
+    rate = m / (time.monotonic() - t0)
+    # A batch of 1,000 changes: every changed name must be served.
+    size = min(1000, n)
+    first = (rnd * 1000) % max(1, n - size)
+    names = ["r%d" % (first + i) for i in range(size)]
+    if kind == "knot":
+        srv.change([(x, A1) for x in names])
+        bch = (lambda: srv.change([(x, A2) for x in names]))
+    else:
+        post_changes(port + 1, [{"op": "put", "path": "records/%s.bench.test." % x,
+                                 "value": {"pool": "web", "policy": "failover",
+                                           "regions": ["a", "b"], "ttl": 30}} for x in names])
+        body = [{"op": "put", "path": "records/%s.bench.test." % x,
+                 "value": {"pool": "web", "policy": "failover", "regions": ["b", "a"], "ttl": 30}}
+                for x in names]
+        bch = (lambda: post_changes(port + 1, body)[0])
+    b_served, b_api, st = timed_change(port, bch, names[-1] + ".bench.test.", [A2])
+    if st not in (200, 201):
+        raise SystemExit("%s: batch answered %s" % (kind, st))
+    missing = [x for x in names[::97] if answer(port, x + ".bench.test.") != [A2]]
+    if missing:
+        raise SystemExit("%s: batch not served for %s" % (kind, missing[:3]))
+    rss1 = rss_mb(pid)
+    if kind == "knot":
+        srv.stop()
+    else:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=60)
+    return {"p50": pct(served, 50) * 1e3, "p99": pct(served, 99) * 1e3,
+            "api_p50": pct(apis, 50) * 1e3, "rate": rate, "batch": b_served * 1e3,
+            "batch_api": b_api * 1e3, "rss0": rss0, "rss1": rss1, "up": up_s, "n": singles}
+
+
+def run_suite(a):
+    servers = [("gtmd", a.gtmd)]
+    if a.baseline:
+        servers.append(("baseline", a.baseline))
+    if a.knot:
+        servers.append(("knot", None))
+    sizes = [int(x) for x in a.sizes.split(",")]
+    res = {}
+    for n in sizes:
+        for rnd in range(a.rounds):
+            for kind, binary in servers:
+                log("size %d round %d: %s" % (n, rnd + 1, kind))
+                r = suite_server(kind, binary, a, n, rnd)
+                log("  %s" % json.dumps({k: round(v, 2) for k, v in r.items()}))
+                res.setdefault((n, kind), []).append(r)
+    print("config change -> served (--suite; median of %d interleaved rounds, min-max)" % a.rounds)
+    cols = [("p50", "change->served p50 ms"), ("p99", "p99 ms"), ("rate", "changes/s"),
+            ("batch", "1,000 changes->served ms"), ("api_p50", "API answer p50 ms"),
+            ("rss1", "RSS after MB")]
+    print("| records | server | " + " | ".join(c[1] for c in cols) + " |")
+    print("|---|---|" + "---|" * len(cols))
+    for n in sizes:
+        for kind, _ in servers:
+            rs = res[(n, kind)]
+            cells = []
+            for key, _ in cols:
+                xs = [r[key] for r in rs]
+                cells.append("%.1f (%.1f-%.1f)" % (statistics.median(xs), min(xs), max(xs)))
+            print("| %d | %s | %s |" % (n, kind, " | ".join(cells)))
+    for n in sizes:
+        g = res[(n, "gtmd")]
+        for kind, _ in servers[1:]:
+            o = res[(n, kind)]
+            med = lambda rs, k: statistics.median([r[k] for r in rs])  # noqa: E731
+            print("%d records, gtmd against %s: change->served p99 %.2fx, changes/s %.2fx, "
+                  "batch %.2fx (below 1 = gtmd faster for times, above 1 = more changes/s)" %
+                  (n, kind, med(g, "p99") / med(o, "p99"), med(g, "rate") / med(o, "rate"),
+                   med(g, "batch") / med(o, "batch")))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gtmd", default=os.path.join(TOP, "build", "gtmd"))
@@ -217,7 +444,22 @@ def main():
                     help="every record in one POST /v1/config/changes instead")
     ap.add_argument("--port", type=int, default=15340)
     ap.add_argument("--workdir", default="/tmp/gtmconfigbench")
-    run(ap.parse_args())
+    ap.add_argument("--suite", action="store_true", help="the issue #38 suite (see above)")
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--singles", type=int, default=30, help="single changes per round")
+    ap.add_argument("--singles-big", type=int, default=10,
+                    help="single changes per round above 20,000 records")
+    ap.add_argument("--sustain", type=float, default=10.0,
+                    help="seconds of back-to-back changes per round (at most 2 x singles)")
+    ap.add_argument("--baseline", help="another gtmd binary, measured in the same rounds")
+    ap.add_argument("--knot", action="store_true", help="Knot DNS in the same rounds")
+    a = ap.parse_args()
+    if a.suite:
+        os.makedirs(a.workdir, exist_ok=True)
+        run_suite(a)
+    else:
+        run(a)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ struct admin_env {
     struct health_service *health_service; /* writes the state file (service.h) */
     struct drill_core *drills;             /* drills (drill.h); admin_start listens */
     /* Reloads config and zones; returns the JSON result (caller frees). */
-    json_t *(*reload)(struct server *srv, const char *from, bool *ok); /* from: NULL */
+    json_t *(*reload)(struct server *srv, json_t *doc, bool *ok); /* doc: NULL */
     struct server *reload_arg;
     double started;            /* wall-clock start time */
     unsigned workers;          /* DNS worker count, for /v1/status */

@@ -98,7 +98,11 @@ static void confapi_redact(struct admin_req *r, json_t *doc)
         return;
     const char *name;
     json_t *check;
-    json_object_foreach(json_object_get(doc, "checks"), name, check)
+    /* The document shares its members with the running one: edit a copy. */
+    json_t *checks = json_object_get(doc, "checks");
+    if (checks)
+        json_object_set_new(doc, "checks", checks = json_deep_copy(checks));
+    json_object_foreach(checks, name, check)
     {
         const char *h;
         json_t *v;
@@ -301,6 +305,8 @@ static bool confapi_edit_with(json_t *doc, const struct confapi_path *cp, json_t
         return true;
     }
     json_t *pool = json_object_get(kind, cp->name);
+    if (pool) /* shared with the running document (config_api_document): edit a copy */
+        json_object_set_new(kind, cp->name, pool = json_deep_copy(pool));
     json_t *eps = json_object_get(pool, "endpoints");
     if (!json_is_array(eps))
         return snprintf(why, len, "no pool \"%s\" with endpoints in the configuration", cp->name),

@@ -128,10 +128,10 @@ static const struct policy_record *lookup_policy_for(const struct policy_binding
  * answer or NODATA), false to go on with the static data. *follow gets the
  * CNAME to follow. */
 static bool lookup_at_policy(struct lookup_ctx *c, const struct zone *z,
-                             const struct zone_node *node, const uint8_t *owner, size_t owner_len,
+                             const struct zone_node *node, const struct policy_binding *b,
+                             const uint8_t *owner, size_t owner_len,
                              const struct zone_rrset **follow)
 {
-    const struct policy_binding *b = node->policy;
     *follow = NULL;
     uint16_t isolated =
         c->set->gslb && c->set->gslb->core ? health_policy_rcode(c->set->gslb->core) : 0;
@@ -180,7 +180,8 @@ static const struct zone_rrset *lookup_at_node(struct lookup_ctx *c, const struc
 {
     struct answer_plan *p = c->plan;
     const struct zone_rrset *follow;
-    if (node->policy && lookup_at_policy(c, z, node, owner, owner_len, &follow))
+    const struct policy_binding *b = serve_bind_get(&c->set->bind, node);
+    if (b && lookup_at_policy(c, z, node, b, owner, owner_len, &follow))
         return follow;
     if ((node->flags & ZONE_NODE_CNAME) && c->qtype != DNS_TYPE_CNAME) {
         const struct zone_rrset *cn = zone_node_rrset(node, DNS_TYPE_CNAME);

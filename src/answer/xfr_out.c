@@ -130,9 +130,10 @@ static size_t xfr_put_raw(const struct answer_xfr *x, uint8_t *out, size_t pos, 
 }
 
 /* The policy type ptype (0 A, 1 AAAA, 2 CNAME) bound at node, if any. */
-static const struct policy_record *xfr_policy_of(const struct zone_node *node, unsigned ptype)
+static const struct policy_record *xfr_policy_of(const struct serve_set *s,
+                                                 const struct zone_node *node, unsigned ptype)
 {
-    const struct policy_binding *b = node->policy;
+    const struct policy_binding *b = serve_bind_get(&s->bind, node);
     if (!b)
         return NULL;
     return ptype == 0 ? b->a : ptype == 1 ? b->aaaa : b->cname;
@@ -140,11 +141,11 @@ static const struct policy_record *xfr_policy_of(const struct zone_node *node, u
 
 /* True when a policy record answers type t at node: its static RRset of
  * that type (if any) is not what the name answers. */
-static bool xfr_policy_covers(const struct zone_node *node, uint16_t t)
+static bool xfr_policy_covers(const struct serve_set *s, const struct zone_node *node, uint16_t t)
 {
-    return (t == DNS_TYPE_A && xfr_policy_of(node, 0)) ||
-           (t == DNS_TYPE_AAAA && xfr_policy_of(node, 1)) ||
-           (t == DNS_TYPE_CNAME && xfr_policy_of(node, 2));
+    return (t == DNS_TYPE_A && xfr_policy_of(s, node, 0)) ||
+           (t == DNS_TYPE_AAAA && xfr_policy_of(s, node, 1)) ||
+           (t == DNS_TYPE_CNAME && xfr_policy_of(s, node, 2));
 }
 
 /* What the policy record of type ptype at node answers the peer now (no
@@ -184,7 +185,7 @@ static bool xfr_node_item(struct answer_xfr *x, const struct serve_set *s,
 {
     for (; x->rrset < node->n_rrsets; x->rrset++) {
         const struct zone_rrset *set = &node->rrsets[x->rrset];
-        if (set->type == DNS_TYPE_RRSIG || xfr_policy_covers(node, set->type))
+        if (set->type == DNS_TYPE_RRSIG || xfr_policy_covers(s, node, set->type))
             continue;
         /* The apex SOA opens and closes the transfer; its RRSIGs go here. */
         bool soa = set->type == DNS_TYPE_SOA && node == x->zone->apex;
@@ -194,7 +195,7 @@ static bool xfr_node_item(struct answer_xfr *x, const struct serve_set *s,
         return true;
     }
     for (; x->ptype < 3; x->ptype++)
-        if (xfr_policy_of(node, x->ptype) && xfr_policy_item(x, s, node, x->ptype, plan, it))
+        if (xfr_policy_of(s, node, x->ptype) && xfr_policy_item(x, s, node, x->ptype, plan, it))
             return true;
     return false;
 }

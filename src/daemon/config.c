@@ -31,6 +31,7 @@
 struct cfg_ctx {
     struct config *c;
     struct jsoncfg j;
+    const struct policy_reuse *reuse; /* NULL: every record compiled */
 };
 
 #define cfg_err(x, path, ...) jsoncfg_err(&(x)->j, path, __VA_ARGS__)
@@ -207,7 +208,7 @@ static void cfg_sections(struct cfg_ctx *x, json_t *root)
         abort();
     for (size_t i = 0; i < c->n_zones; i++)
         origins[i] = c->zones[i].origin;
-    c->gslb = policy_config_parse(&x->j, root, origins, c->n_zones);
+    c->gslb = policy_config_parse_reuse(&x->j, root, origins, c->n_zones, x->reuse);
     free((void *)origins);
     /* Practice drills name regions, azs and checks of the same file. */
     drill_params_check(&x->j, &c->drills, c->gslb);
@@ -319,6 +320,12 @@ struct config *config_load(const char *path, struct errlist *errs)
 
 struct config *config_load_doc(const char *path, json_t *root, struct errlist *errs)
 {
+    return config_load_doc_reuse(path, root, NULL, errs);
+}
+
+struct config *config_load_doc_reuse(const char *path, json_t *root,
+                                     const struct policy_reuse *reuse, struct errlist *errs)
+{
     size_t before = errs->count;
     struct config *c = calloc(1, sizeof(*c));
     if (!c)
@@ -327,12 +334,12 @@ struct config *config_load_doc(const char *path, json_t *root, struct errlist *e
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s", path);
     c->dir = jsoncfg_strdup(dirname(tmp));
-    struct cfg_ctx x = {.c = c, .j = {.errs = errs, .file = path, .dir = c->dir}};
+    struct cfg_ctx x = {.c = c, .j = {.errs = errs, .file = path, .dir = c->dir}, .reuse = reuse};
     cfg_root(&x, root);
     if (json_is_object(root) && c->fleet.enabled) /* only a fleet compares it */
         cfg_shared_hash(root, c->shared_hash);
     c->restart_part = cfgschema_restart_part(&config_schema, root);
-    c->doc = json_incref(root);
+    c->root = json_incref(root);
     if (errs->count != before) {
         config_free(c);
         return NULL;
@@ -344,7 +351,6 @@ void config_free(struct config *c)
 {
     if (!c)
         return;
-    json_decref(c->doc);
     for (size_t i = 0; i < c->n_listen; i++)
         free(c->listen[i].text);
     for (size_t i = 0; i < c->n_zones; i++) {
@@ -376,6 +382,7 @@ void config_free(struct config *c)
     webhook_params_free(&c->notify);
     config_api_params_free(&c->config_api);
     json_decref(c->restart_part);
+    json_decref(c->root);
     geo_params_free(&c->geo);
     drill_params_free(&c->drills);
     fleet_params_free(&c->fleet);

@@ -114,24 +114,34 @@ struct config {
      * ("restart_needed", server_modules.h). Owned. */
     json_t *restart_part;
     struct gslb *gslb; /* regions, checks, pools, records; never NULL once loaded */
+    /* The document it was loaded from (one reference; never changed): what
+     * the next configuration is compared with (config_delta.h), and what a
+     * secondary zone's reload reads again rather than the file, so that an
+     * edit not yet reloaded by the operator is not applied by it. */
+    json_t *root;
     /* The running daemon's loads (start, reload, re-sign) set a secondary
      * zone's copy that does not load aside, to be transferred anew
      * (load.h); 'gtmd check' and the configuration API's checks only say
      * so. Not from the file. */
     bool set_aside_broken;
-    /* The document it was read from (a reference, owned): a secondary
-     * zone's reload reads it again rather than the file, so an edit not
-     * yet reloaded by the operator is not applied by it. */
-    json_t *doc;
-    bool from_running; /* read from the running one's doc, not the file */
+    /* Read from the running configuration's root again (a secondary
+     * zone's reload), not from the file nor a change through the API: no
+     * version is noted and the file is not written. Set by the daemon. */
+    bool from_running;
 };
 
 /* NULL when the file has errors (all of them in errs). */
 struct config *config_load(const char *path, struct errlist *errs);
-/* The same from a document already read (as from path: relative paths
- * from its directory, errors naming it); root is borrowed, and the
- * configuration keeps a reference (doc). */
+/* The same for a document already parsed (a change through the API, which
+ * is not read back from a file): root is borrowed (the config takes a
+ * reference and never changes it); path names it in messages and is
+ * where relative paths resolve from. */
 struct config *config_load_doc(const char *path, json_t *root, struct errlist *errs);
+/* The same, taking the compiled records the document did not change from
+ * the running policy set (policy_config.h: policy_config_parse_reuse). */
+struct policy_reuse;
+struct config *config_load_doc_reuse(const char *path, json_t *root,
+                                     const struct policy_reuse *reuse, struct errlist *errs);
 /* The part of a configuration document every node of a fleet shares: a
  * shallow copy of root without the node-local keys (listen, admin, fleet,
  * config_api...). The caller owns it. */

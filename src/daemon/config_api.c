@@ -225,7 +225,7 @@ json_t *config_api_load_version(const struct config_api *api, uint64_t v, const 
 }
 
 /* What stat says of path now (all zero when it cannot). */
-static struct config_api_stamp config_api_stamp_of(const char *path)
+struct config_api_stamp config_api_stamp_of(const char *path)
 {
     struct stat st;
     struct config_api_stamp s = {0};
@@ -327,8 +327,12 @@ static void config_api_take_params(struct config_api *api, const struct config_a
                  api->path, strerror(errno));
 }
 
+static void config_api_seed_locked(struct config_api *api, json_t *root,
+                                   const struct config_api_stamp *before);
+
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
-                     config_api_reload_fn reload, struct server *reload_arg)
+                     config_api_reload_fn reload, struct server *reload_arg, json_t *root,
+                     const struct config_api_stamp *before)
 {
     *api = (struct config_api){.path = strdup(path), .reload = reload, .reload_arg = reload_arg};
     pthread_mutex_init(&api->lock, NULL);
@@ -336,7 +340,27 @@ void config_api_init(struct config_api *api, const char *path, const struct conf
     pthread_cond_init(&api->applied, NULL);
     api->fleet_mode = p->fleet;
     config_api_take_params(api, p);
+    config_api_seed_locked(api, root, before);
     config_api_sync_file(api, "the configuration file at start");
+}
+
+static void config_api_seed_locked(struct config_api *api, json_t *root,
+                                   const struct config_api_stamp *before)
+{
+    struct config_api_stamp now = config_api_stamp_of(api->path);
+    if (!root || !config_api_stamp_same(&now, before) ||
+        (api->doc && config_api_stamp_same(&now, &api->doc_stamp)))
+        return;
+    json_decref(api->doc);
+    api->doc = json_incref(root);
+    api->doc_stamp = now;
+}
+
+void config_api_seed(struct config_api *api, json_t *root, const struct config_api_stamp *before)
+{
+    pthread_mutex_lock(&api->lock);
+    config_api_seed_locked(api, root, before);
+    pthread_mutex_unlock(&api->lock);
 }
 
 void config_api_free(struct config_api *api)
@@ -390,12 +414,30 @@ void config_api_note_reload(struct config_api *api)
     pthread_mutex_unlock(&api->lock);
 }
 
+/* A copy of doc a change may edit: a new root and new objects for the
+ * resource kinds, whose members (each record, pool, check, region) stay
+ * shared with doc. A change replaces or removes members and never edits
+ * one in place (admin_confapi.c copies a pool before it edits its
+ * endpoints), so doc is not touched; and the members a change did not
+ * touch are the same objects in both, which is how config_delta.c finds
+ * the few that changed without comparing every one. */
+static json_t *config_api_cow_copy(json_t *doc)
+{
+    json_t *out = json_copy(doc);
+    for (const char *const *k = admin_config_kinds; out && *k; k++) {
+        json_t *v = json_object_get(out, *k);
+        if (json_is_object(v))
+            json_object_set_new(out, *k, json_copy(v));
+    }
+    return out;
+}
+
 json_t *config_api_document(struct config_api *api, uint64_t *version, char *err, size_t len)
 {
     json_error_t je;
     pthread_mutex_lock(&api->lock);
     json_t *cur = config_api_current(api, &je);
-    json_t *doc = cur ? json_deep_copy(cur) : NULL;
+    json_t *doc = cur ? config_api_cow_copy(cur) : NULL;
     *version = api->version;
     pthread_mutex_unlock(&api->lock);
     if (!doc)
@@ -413,23 +455,6 @@ static void config_api_candidate(const struct config_api *api, const char *suffi
     int dl = slash ? (int)(slash - api->path) : 1;
     snprintf(out, len, "%.*s/.%s%s", dl, slash ? api->path : ".", slash ? slash + 1 : api->path,
              suffix);
-}
-
-/* The strings of a (borrowed) with the candidate's name replaced by the
- * file's. */
-static json_t *config_api_renamed(json_t *a, const char *cand, const char *path)
-{
-    json_t *out = json_array(), *m;
-    size_t i, n = strlen(cand);
-    json_array_foreach(a, i, m)
-    {
-        const char *t = json_string_value(m);
-        bool named = t && strncmp(t, cand, n) == 0;
-        char buf[2048];
-        snprintf(buf, sizeof(buf), "%s%s", named ? path : "", t ? t + (named ? n : 0) : "");
-        json_array_append_new(out, json_string(buf));
-    }
-    return out;
 }
 
 /* The messages of l, with the candidate's file name replaced by the
@@ -537,11 +562,11 @@ json_t *config_api_error(int *status, int st, const char *code, const char *msg)
     return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
 }
 
-json_t *config_api_reload_unlocked(struct config_api *api, const char *from, bool *ok)
+json_t *config_api_reload_unlocked(struct config_api *api, json_t *doc, bool *ok)
 {
     pthread_mutex_unlock(&api->lock);
     *ok = false;
-    json_t *res = api->reload(api->reload_arg, from, ok);
+    json_t *res = api->reload(api->reload_arg, doc, ok);
     pthread_mutex_lock(&api->lock);
     return res;
 }
@@ -549,33 +574,39 @@ json_t *config_api_reload_unlocked(struct config_api *api, const char *from, boo
 int config_api_install(struct config_api *api, json_t *doc, uint64_t v, json_t *meta,
                        json_t **result, int *status)
 {
-    char cand[4200], msg[700];
-    config_api_candidate(api, ".api-new", cand, sizeof(cand));
-    if (config_api_write_file(cand, doc, config_api_file_mode(api), true) != 0) {
-        snprintf(msg, sizeof(msg), "%s: cannot write a candidate beside it: %s", api->path,
-                 strerror(errno));
+    char msg[700];
+    bool ok;
+    /* The file is written after the swap: a directory it cannot be
+     * written in is found before anything is served (as the candidate
+     * written before the reload found it until issue #38). */
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s", api->path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if (access(slash ? dir : ".", W_OK | X_OK) != 0) {
+        snprintf(msg, sizeof(msg), "%s: cannot write beside it: %s", api->path, strerror(errno));
         *result = config_api_error(status, 500, "write_failed", msg);
         return -1;
     }
-    bool ok;
     if (!api->doc)
         config_api_current(api, NULL); /* what readers see meanwhile */
+    /* Validated, served and then written as the file by the reload (one
+     * path: only what doc changes is rebuilt); answered once written. */
     api->installing = true;
-    json_t *res = config_api_reload_unlocked(api, cand, &ok);
+    json_t *res = config_api_reload_unlocked(api, doc, &ok);
     api->installing = false;
     if (!ok) { /* nothing changed: the set served and the file are the old ones */
-        unlink(cand);
         *status = 400;
-        *result = json_pack("{s:{s:s, s:s, s:o}}", "error", "code", "invalid", "message",
-                            "the configuration would not load", "errors",
-                            config_api_renamed(json_object_get(res, "errors"), cand, api->path));
+        *result =
+            json_pack("{s:{s:s, s:s, s:O}}", "error", "code", "invalid", "message",
+                      "the configuration would not load", "errors", json_object_get(res, "errors"));
         json_decref(res);
         return -1;
     }
     const char *file_error = json_string_value(json_object_get(res, "file_error"));
-    if (file_error) { /* served, but the reload could not rename it */
+    if (file_error) { /* served, but the reload could not write it */
         snprintf(msg, sizeof(msg), "%s: a restart would serve the old file", file_error);
-        unlink(cand);
         json_decref(res);
         *result = config_api_error(status, 500, "write_failed", msg);
         return -1;

@@ -1,11 +1,13 @@
 /*
  * config_api.h -- the configuration as a versioned document that the admin
  * API changes (admin_confapi.c): validate a new document as `gtmd check`
- * does, write it as the configuration file (atomically), reload, and keep
- * every version in a history directory for rollback.
+ * does, serve it through the daemon's reload (incrementally: only what it
+ * changes is rebuilt, config_delta.h), write it as the configuration file
+ * (atomically, right after the swap, before the answer), and keep every
+ * version in a history directory for rollback.
  *
- * The file stays the source of truth: the API writes the file and reloads
- * it; an operator who edits the file and reloads makes a new version too
+ * The file stays the source of truth: a change answered is in the file;
+ * an operator who edits the file and reloads makes a new version too
  * (source "file"). Versions count up from 1 across restarts (the history
  * directory holds them as NNNNNNNN.json with NNNNNNNN.meta.json beside).
  *
@@ -49,12 +51,16 @@ extern const struct cfgschema config_api_schema;
 void config_api_params_parse(const struct jsoncfg *x, json_t *v, struct config_api_params *p);
 void config_api_params_free(struct config_api_params *p);
 
-/* Reloads the configuration from from, a candidate beside the file that
- * the reload renames over it once served, before any other reload can
- * read the file (the daemon's reload); returns its JSON result ("file_error"
- * when the rename failed) and sets *ok. */
+/* Serves doc (borrowed) as the configuration: validated as the file would
+ * be, served, then written as the file before any other reload can read
+ * it (the daemon's reload); returns its JSON result ("file_error" when the
+ * write failed) and sets *ok. */
 struct server;
-typedef json_t *(*config_api_reload_fn)(struct server *srv, const char *from, bool *ok);
+typedef json_t *(*config_api_reload_fn)(struct server *srv, json_t *doc, bool *ok);
+
+/* Writes j to path through a temporary file, fsync and a rename; 0 or -1
+ * (errno). The daemon's reload writes a served change so. */
+int config_api_write_json(const char *path, json_t *j, mode_t mode);
 
 /* What stat said of a file (a rename, a write or a touch changes it). */
 struct config_api_stamp {
@@ -63,6 +69,7 @@ struct config_api_stamp {
     off_t size;
     struct timespec mtime;
 };
+struct config_api_stamp config_api_stamp_of(const char *path);
 
 struct config_api {
     pthread_mutex_t lock;
@@ -114,7 +121,13 @@ struct config_api {
  * history directory cannot be made or read) are logged; the API then
  * stays read only. */
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
-                     config_api_reload_fn reload, struct server *reload_arg);
+                     config_api_reload_fn reload, struct server *reload_arg, json_t *root,
+                     const struct config_api_stamp *before);
+/* The daemon read root (borrowed; config_api_init takes the same for the
+ * start) from the file when the file had stamp *before: while the file still has it, root is the
+ * file's document, kept once for the daemon's running configuration (config_delta.h compares with
+ * it) and for the API, not read and held a second time. */
+void config_api_seed(struct config_api *api, json_t *root, const struct config_api_stamp *before);
 void config_api_free(struct config_api *api);
 /* The served set (and its reader, taken for the admin thread) and the
  * health core the what-if of a dry run compares with. */

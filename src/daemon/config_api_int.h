@@ -10,9 +10,6 @@
 
 #include "daemon/config_api.h"
 
-/* Writes j to path through a temporary file, fsync and a rename; 0 or -1
- * (errno). */
-int config_api_write_json(const char *path, json_t *j, mode_t mode);
 /* The mode the configuration file has (0640 when it cannot be read). */
 mode_t config_api_file_mode(const struct config_api *api);
 /* Keeps doc as version v with meta ("version" and "time" are set here);
@@ -45,10 +42,10 @@ int config_api_install(struct config_api *api, json_t *doc, uint64_t v, json_t *
 json_t *config_api_load_version(const struct config_api *api, uint64_t v, const char *ext);
 /* NULL when doc loads as `gtmd check` loads a file, else its errors. (lock) */
 json_t *config_api_check(struct config_api *api, json_t *doc);
-/* Reloads from the candidate from with the lock dropped around it (the
- * reload takes the daemon's reload lock, then config_api_note_reload).
- * (lock) */
-json_t *config_api_reload_unlocked(struct config_api *api, const char *from, bool *ok);
+/* Serves doc (borrowed) through the daemon's reload, which writes it as
+ * the file, with the lock dropped around it (the reload takes the
+ * daemon's reload lock, then config_api_note_reload). (lock) */
+json_t *config_api_reload_unlocked(struct config_api *api, json_t *doc, bool *ok);
 json_t *config_api_error(int *status, int st, const char *code, const char *msg);
 
 /* config_fleet.c: a validated change (doc, borrowed) published as the

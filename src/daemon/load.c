@@ -152,10 +152,11 @@ static bool load_node_has_data(const struct zone_node *node)
     return false;
 }
 
-/* Attaches binding b (records named like r) to its zone node, reporting
- * conflicts with the zone's own data. */
+/* Attaches binding b (records named like r) to its zone node in bind
+ * (NULL: checks only), reporting conflicts with the zone's own data. */
 void load_attach(struct snapshot *s, const struct config *cfg, const struct policy_binding *b,
-                 const struct policy_record *r, struct errlist *errs, struct errlist *warns)
+                 const struct policy_record *r, struct serve_bind *bind, struct errlist *errs,
+                 struct errlist *warns)
 {
     const char *cfgpath = cfg->path;
     struct dns_name n;
@@ -201,7 +202,8 @@ void load_attach(struct snapshot *s, const struct config *cfg, const struct poli
         errlist_add(errs, "%s: %s: %s %s", cfgpath, r->path, r->name_str, why);
         return;
     }
-    ((struct zone_node *)node)->policy = b;
+    if (bind)
+        serve_bind_put(bind, node, b);
 }
 
 /* Opens one geo database file at key k of the geoip section; NULL with
@@ -280,6 +282,7 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
 struct load_zones_job {
     const struct config *cfg;
     const struct gslb *g;
+    const bool *keep; /* zones kept from the set before: not read (NULL: none) */
     size_t first, step;
     struct zone **zones;
     struct errlist *errs; /* one per zone */
@@ -295,8 +298,8 @@ static void *load_zones_run(void *arg)
         abort();
     for (size_t i = j->first; i < j->cfg->n_zones; i += j->step) {
         const struct config_zone *cz = &j->cfg->zones[i];
-        if (load_secondary_pending(cz) || cz->gen_catalog)
-            continue; /* no copy yet: served once a transfer brings one; or made later */
+        if (load_secondary_pending(cz) || cz->gen_catalog || (j->keep && j->keep[i]))
+            continue; /* no copy yet: served once a transfer brings one; made later; kept */
         size_t n_extra = load_extra_names(j->cfg, j->g, i, extra, flags);
         j->zones[i] = zone_load_signed(cz->origin, cz->file, cz->file, extra, flags, n_extra,
                                        &cz->dnssec.sign, &j->errs[i]);
@@ -311,7 +314,7 @@ static void *load_zones_run(void *arg)
  * in config order). Two threads take alternate zones: zones are
  * independent, and 1,000 zones of 1,000 records took 1.9 s of CPU one
  * after the other (contrib/bench/load_bench.py --layout hosting). */
-static struct zone **load_zones(const struct config *cfg, const struct gslb *g,
+static struct zone **load_zones(const struct config *cfg, const struct gslb *g, const bool *keep,
                                 struct errlist *errs, struct errlist *warns)
 {
     size_t n = cfg->n_zones;
@@ -321,7 +324,8 @@ static struct zone **load_zones(const struct config *cfg, const struct gslb *g,
         abort();
     for (size_t i = 0; i < n; i++)
         errlist_init(&zerrs[i]);
-    struct load_zones_job jobs[2] = {{cfg, g, 0, 2, zones, zerrs}, {cfg, g, 1, 2, zones, zerrs}};
+    struct load_zones_job jobs[2] = {{cfg, g, keep, 0, 2, zones, zerrs},
+                                     {cfg, g, keep, 1, 2, zones, zerrs}};
     pthread_t t;
     bool threaded = n > 1 && pthread_create(&t, NULL, load_zones_run, &jobs[1]) == 0;
     if (!threaded)
@@ -383,61 +387,91 @@ static struct zone *load_gen_catalog(const struct config_zone *cz, const struct 
     return z;
 }
 
-/* Loads (and signs) every zone of cfg, makes the generated ones (their
- * serials from prev, may be NULL), and attaches the policy records of g
- * (borrowed, may be NULL); NULL with errors in errs. The zones' transfer
- * keys point into kr, which must live as long as they do (the set's own
- * keyring). */
+/* The zone of prev kept for configured zone cz (a reference taken), or
+ * NULL. */
+static struct zone *load_kept(const struct config_zone *cz, const struct snapshot *prev)
+{
+    struct dns_name n;
+    if (!prev || !dns_name_from_str(cz->origin, &n))
+        return NULL;
+    struct zone *z = (struct zone *)load_zone_named(prev, n.wire, n.len);
+    if (z)
+        zone_ref(z);
+    return z;
+}
+
+/* A zone just read or made (or NULL): verified (NULL when it fails), its
+ * roles set from cz, marked expired when a secondary's copy is too old. */
+static struct zone *load_zone_ready(const struct config *cfg, const struct config_zone *cz,
+                                    struct zone *z, const struct tsig_keyring *kr,
+                                    struct errlist *errs, struct errlist *warns)
+{
+    if (z && cz->primary.n > 0)
+        load_verify_secondary(cfg, cz, z, warns);
+    else if (z && !load_verify(cz, z, errs, warns)) {
+        zone_free(z);
+        z = NULL;
+    }
+    if (!z && load_secondary_pending(cz))
+        log_warn("event=zone_pending zone=%s why=\"no copy yet: served after the first "
+                 "transfer from its primary\"",
+                 cz->origin);
+    if (z)
+        load_zone_roles(z, cz, kr);
+    if (z && load_secondary_expired(cz, z)) {
+        z->expired = true;
+        log_warn("event=zone_expired zone=%s why=\"not refreshed from its primary within "
+                 "the SOA expire time: SERVFAIL until it is\"",
+                 cz->origin);
+    }
+    return z;
+}
+
+/* Every zone of cfg, read (and signed), made (the generated ones, their
+ * serials from prev, may be NULL) or, where keep says so (config_delta.h),
+ * kept from prev as it is; the policy records of g (borrowed, may be
+ * NULL) attached to their names in bind. NULL with errors in errs. The
+ * zones' transfer keys point into kr, which must live as long as they do
+ * (the set's own keyring; a kept zone names none: config_delta.c). */
 static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
                                       const struct tsig_keyring *kr, const struct snapshot *prev,
+                                      const bool *keep, struct serve_bind *bind,
                                       struct errlist *errs, struct errlist *warns)
 {
-    size_t before = errs->count;
+    size_t before = errs->count, n_read = 0;
     struct snapshot *s = snapshot_new();
-    struct zone **zones = load_zones(cfg, g, errs, warns);
     for (size_t i = 0; i < cfg->n_zones; i++)
-        if (cfg->zones[i].gen_catalog)
+        n_read += !(keep && keep[i]);
+    struct zone **zones = load_zones(cfg, g, keep, errs, warns);
+    for (size_t i = 0; i < cfg->n_zones; i++)
+        if (cfg->zones[i].gen_catalog && !(keep && keep[i]))
             zones[i] = load_gen_catalog(&cfg->zones[i], prev, errs);
     /* The parse threads (load_zones' second one, zone_load's two-thread
      * parse) freed their temporaries into malloc arenas of their own,
      * which keep them: 16 MB more resident after the 1M-record load (182
-     * MB against 166 MB one-threaded) unless trimmed. Once per load, for
-     * every zone; a reload trims again after freeing the old set
+     * MB against 166 MB one-threaded) unless trimmed. Once per load that
+     * read a zone; a reload trims again after freeing the old set
      * (load_drop_behind). */
-    malloc_trim(0);
+    if (n_read)
+        malloc_trim(0);
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
-        struct zone *z = zones[i];
-        if (z && cz->primary.n > 0)
-            load_verify_secondary(cfg, cz, z, warns);
-        else if (z && !load_verify(cz, z, errs, warns)) {
-            zone_free(z);
-            z = NULL;
-        }
-        if (!z && load_secondary_pending(cz))
-            log_warn("event=zone_pending zone=%s why=\"no copy yet: served after the first "
-                     "transfer from its primary\"",
-                     cz->origin);
-        if (z)
-            load_zone_roles(z, cz, kr);
-        if (z && load_secondary_expired(cz, z)) {
-            z->expired = true;
-            log_warn("event=zone_expired zone=%s why=\"not refreshed from its primary within "
-                     "the SOA expire time: SERVFAIL until it is\"",
-                     cz->origin);
-        }
+        struct zone *z = keep && keep[i] ? load_kept(cz, prev)
+                                         : load_zone_ready(cfg, cz, zones[i], kr, errs, warns);
         if (z && !snapshot_add_zone(s, z)) {
             errlist_add(errs, "%s: zone %s is configured twice", cfg->path, cz->origin);
             zone_free(z);
         }
     }
     free(zones);
+    serve_bind_init(bind, g ? g->n_records : 0);
     for (size_t i = 0; g && errs->count == before && i < g->n_records; i++) {
         const struct policy_binding *b = &g->bindings[i];
         if (b->a || b->aaaa || b->cname)
-            load_attach(s, cfg, b, &g->records[i], errs, warns);
+            load_attach(s, cfg, b, &g->records[i], bind, errs, warns);
     }
     if (errs->count != before) {
+        serve_bind_free(bind);
         snapshot_free(s);
         return NULL;
     }
@@ -510,20 +544,31 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
                                 const struct serve_set *prev, struct errlist *errs,
                                 struct errlist *warns)
 {
+    return load_set_keep(cfg, generation, core, prev, NULL, errs, warns);
+}
+
+struct serve_set *load_set_keep(struct config *cfg, uint64_t generation, struct health_core *core,
+                                const struct serve_set *prev, const bool *keep,
+                                struct errlist *errs, struct errlist *warns)
+{
     struct gslb *g = cfg->gslb;
     cfg->gslb = NULL;
     size_t before = errs->count;
-    struct snapshot *s = load_snapshot(cfg, g, &cfg->tsig, prev ? prev->zones : NULL, errs, warns);
+    struct serve_bind bind = {0};
+    struct snapshot *s =
+        load_snapshot(cfg, g, &cfg->tsig, prev ? prev->zones : NULL, keep, &bind, errs, warns);
     /* Also after zone errors, so that check reports both at once. */
     struct policy_geo *geo = load_geo(cfg, g, errs);
     if (!s || errs->count != before) {
         policy_geo_free(geo);
+        serve_bind_free(&bind);
         snapshot_free(s);
         gslb_unref(g);
         return NULL;
     }
     struct serve_limits lim = load_limits(cfg);
     struct serve_set *set = serve_set_new(s, g, generation, &lim);
+    set->bind = bind;
     set->geo = geo;        /* owned by the set from here (serve_set_free) */
     set->tsig = cfg->tsig; /* the zones point at its keys */
     memset(&cfg->tsig, 0, sizeof(cfg->tsig));
@@ -548,12 +593,14 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
     return set;
 }
 
-struct serve_set *load_set_like(struct serve_set *cur, struct snapshot *s, uint64_t generation,
-                                const char *cfgpath, struct errlist *errs)
+struct serve_set *load_set_like(struct serve_set *cur, struct snapshot *s, struct serve_bind *bind,
+                                uint64_t generation, const char *cfgpath, struct errlist *errs)
 {
     if (cur->gslb)
         gslb_ref(cur->gslb);
     struct serve_set *set = serve_set_new(s, cur->gslb, generation, &cur->limits);
+    set->bind = *bind; /* taken */
+    *bind = (struct serve_bind){0};
     /* The same policy set: the same geo data and widened scopes. */
     set->geo = cur->geo;
     policy_geo_ref(set->geo);
@@ -583,10 +630,12 @@ struct serve_set *load_resign(const struct config *cfg, struct serve_set *cur, u
 {
     /* The keys are cur's: the new set takes its keyring over
      * (load_set_like), so the zones' keys and update rules stay valid. */
-    struct snapshot *s = load_snapshot(cfg, cur->gslb, &cur->tsig, cur->zones, errs, NULL);
+    struct serve_bind bind = {0};
+    struct snapshot *s =
+        load_snapshot(cfg, cur->gslb, &cur->tsig, cur->zones, NULL, &bind, errs, NULL);
     if (!s)
         return NULL;
-    return load_set_like(cur, s, generation, cfg->path, errs);
+    return load_set_like(cur, s, &bind, generation, cfg->path, errs);
 }
 
 uint32_t load_resign_interval(const struct config *cfg)
@@ -770,6 +819,8 @@ void load_journals(const struct config *cfg, const struct serve_set *prev, struc
             continue;
         struct zone *z = (struct zone *)load_zone_named(now->zones, n.wire, n.len);
         const struct zone *old = prev ? load_zone_named(prev->zones, n.wire, n.len) : NULL;
+        if (z && z == old)
+            continue; /* kept as it is (load_set_keep): its journal with it */
         load_journal_zone(cfg, i, old, z);
     }
 }

@@ -29,6 +29,14 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
 struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
                                 const struct serve_set *prev, struct errlist *errs,
                                 struct errlist *warns);
+/* The one way a set is built (the two above call it with keep NULL):
+ * keep (NULL, or one flag per zone of cfg; config_delta.h decides it)
+ * marks the zones that are taken from prev as they are, shared, neither
+ * read nor signed again; every other zone is read from its file. The
+ * policy set, geo data, bindings and signatures are built for cfg. */
+struct serve_set *load_set_keep(struct config *cfg, uint64_t generation, struct health_core *core,
+                                const struct serve_set *prev, const bool *keep,
+                                struct errlist *errs, struct errlist *warns);
 
 /* Runs fn(arg) on a new thread at nice LOAD_BEHIND_NICE and waits for it
  * (on the calling thread when no thread can be made). The threads fn
@@ -57,15 +65,16 @@ struct serve_set *load_resign(const struct config *cfg, struct serve_set *cur, u
  * rate limiting (a copy, the same table), policy signatures made anew,
  * and cur's keyring, taken over (serve_set_take_tsig). NULL (s freed,
  * cur unchanged) with an error in errs when memory runs out. */
-struct serve_set *load_set_like(struct serve_set *cur, struct snapshot *s, uint64_t generation,
-                                const char *cfgpath, struct errlist *errs);
+struct serve_set *load_set_like(struct serve_set *cur, struct snapshot *s, struct serve_bind *bind,
+                                uint64_t generation, const char *cfgpath, struct errlist *errs);
 
 /* RFC 2136 updates (load_update.c). The zones of cur with the one of
  * configured zone zi loaded (and signed) from file instead, every other
  * zone shared with cur (zone_ref), the policy records of that zone
  * attached: nothing else is loaded again. NULL with errors in errs. */
 struct snapshot *load_update_snapshot(const struct config *cfg, const struct serve_set *cur,
-                                      size_t zi, const char *file, struct errlist *errs);
+                                      size_t zi, const char *file, struct serve_bind *bind,
+                                      struct errlist *errs);
 /* The IXFR journal of configured zone zi (if it has one) brought up to
  * date from old (NULL at start) to now and attached to now, before now
  * is published (load_journals does it for every zone of a set). */

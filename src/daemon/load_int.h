@@ -28,7 +28,8 @@ void load_zone_roles(struct zone *z, const struct config_zone *cz, const struct 
  * conflicts with a secondary zone's data are warnings (warns may be
  * NULL: then they are not reported). */
 void load_attach(struct snapshot *s, const struct config *cfg, const struct policy_binding *b,
-                 const struct policy_record *r, struct errlist *errs, struct errlist *warns);
+                 const struct policy_record *r, struct serve_bind *bind, struct errlist *errs,
+                 struct errlist *warns);
 /* The signatures of the policy answers of set's signed zones. */
 void load_policy_sigs(struct serve_set *set);
 

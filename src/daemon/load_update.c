@@ -18,18 +18,24 @@
 #include "daemon/load_int.h"
 #include "zone/zone_load.h"
 
-/* The policy records of zone zi attached to their nodes in s. */
+/* The policy records of every zone attached to their nodes in bind (a
+ * set's own table: the nodes of the updated zone are new, the others
+ * shared); those of zone zi checked against its new data. */
 static void load_update_attach(const struct config *cfg, const struct gslb *g, size_t zi,
-                               struct snapshot *s, struct errlist *errs)
+                               struct snapshot *s, struct serve_bind *bind, struct errlist *errs)
 {
+    serve_bind_init(bind, g ? g->n_records : 0);
     for (size_t i = 0; g && i < g->n_records; i++) {
         const struct policy_binding *b = &g->bindings[i];
         struct dns_name nm;
         if (!(b->a || b->aaaa || b->cname) ||
-            !dns_name_index(g->records[i].name, g->records[i].name_len, &nm) ||
-            load_zone_of(cfg, &nm) != (int)zi)
+            !dns_name_index(g->records[i].name, g->records[i].name_len, &nm))
             continue;
-        load_attach(s, cfg, b, &g->records[i], errs, NULL);
+        struct errlist none;
+        errlist_init(&none); /* the other zones' records were checked when they loaded */
+        load_attach(s, cfg, b, &g->records[i], bind,
+                    load_zone_of(cfg, &nm) == (int)zi ? errs : &none, NULL);
+        errlist_free(&none);
     }
 }
 
@@ -59,7 +65,8 @@ static struct zone *load_update_zone(const struct config *cfg, const struct serv
 }
 
 struct snapshot *load_update_snapshot(const struct config *cfg, const struct serve_set *cur,
-                                      size_t zi, const char *file, struct errlist *errs)
+                                      size_t zi, const char *file, struct serve_bind *bind,
+                                      struct errlist *errs)
 {
     size_t before = errs->count;
     struct zone *z = load_update_zone(cfg, cur, zi, file, errs);
@@ -79,8 +86,9 @@ struct snapshot *load_update_snapshot(const struct config *cfg, const struct ser
     }
     if (!placed)
         snapshot_add_zone(s, z); /* not served before (cannot happen: the updater found it) */
-    load_update_attach(cfg, cur->gslb, zi, s, errs);
+    load_update_attach(cfg, cur->gslb, zi, s, bind, errs);
     if (errs->count != before) {
+        serve_bind_free(bind);
         snapshot_free(s);
         return NULL;
     }

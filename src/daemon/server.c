@@ -26,6 +26,7 @@
 #include "health/override.h"
 #include "daemon/server_modules.h"
 #include "net/tls_params.h"
+#include "policy/policy_config.h"
 
 /* Hands the endpoints of set's policy set to the prober thread. */
 uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
@@ -40,15 +41,15 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
 }
 
 /* Loads the config and applies --node to it. */
-struct config *server_load_config(struct server *srv, const char *from, json_t *doc,
-                                  struct errlist *errs)
+struct config *server_load_config(struct server *srv, json_t *doc, struct errlist *errs)
 {
-    struct config *cfg = doc ? config_load_doc(srv->config_path, doc, errs)
-                             : config_load(from ? from : srv->config_path, errs);
-    if (cfg && from) { /* a candidate beside the file: it becomes the file */
-        free(cfg->path);
-        cfg->path = jsoncfg_strdup(srv->config_path);
-    }
+    /* A document (a change through the API) shares what it did not touch
+     * with the running one: those records are not compiled again. The
+     * running set stays alive: only reloads, serialised, free sets. */
+    const struct serve_set *cur = srv->cfg ? atomic_load(&srv->serve.current) : NULL;
+    struct policy_reuse reuse = {cur ? cur->gslb : NULL, srv->cfg ? srv->cfg->root : NULL};
+    struct config *cfg = doc ? config_load_doc_reuse(srv->config_path, doc, &reuse, errs)
+                             : config_load(srv->config_path, errs);
     if (cfg && srv->node && !fleet_params_set_node(&cfg->fleet, srv->node)) {
         errlist_add(errs, "--node: \"%s\" is not a node name (1 to 63 of A-Z a-z 0-9 . _ -)",
                     srv->node);
@@ -63,7 +64,6 @@ struct config *server_load_config(struct server *srv, const char *from, json_t *
     if (cfg) {
         config_restart_inputs(cfg);
         cfg->set_aside_broken = true;
-        cfg->from_running = doc != NULL;
     }
     return cfg;
 }
@@ -377,7 +377,8 @@ static int server_start(struct server *srv)
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    srv->cfg = server_load_config(srv, NULL, NULL, &errs);
+    srv->cfg_stamp = config_api_stamp_of(srv->config_path);
+    srv->cfg = server_load_config(srv, NULL, &errs);
     if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)
         errlist_add(&errs, "%s", err);
     struct serve_set *set =

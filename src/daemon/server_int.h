@@ -44,6 +44,8 @@ struct server {
     char *config_path;
     const char *node; /* --node, or NULL */
     struct config *cfg;
+    /* The file's stamp before cfg was read from it (config_api_seed). */
+    struct config_api_stamp cfg_stamp;
     struct serve serve;                /* the served set, its readers and counters */
     bool serve_ready;                  /* serve_init ran (the "net" module) */
     struct serve_reader *widen_reader; /* the health thread's, for widened scopes */
@@ -88,11 +90,10 @@ struct server {
 
 /* ---- server.c ---- */
 
-/* Reads and checks the configuration file, or from, a candidate beside it
- * that is to become it, or doc, the running configuration's document (a
- * secondary zone's reload) (NULL, with errs, if wrong). */
-struct config *server_load_config(struct server *srv, const char *from, json_t *doc,
-                                  struct errlist *errs);
+/* Reads and checks the configuration file, or doc (borrowed): the
+ * document that is to become it, or the running one's again (a secondary
+ * zone's reload). NULL, with errs, if wrong. */
+struct config *server_load_config(struct server *srv, json_t *doc, struct errlist *errs);
 /* 0 when RLIMIT_NOFILE covers what c and g need; else -1 and why in err. */
 int server_check_nofile(const struct config *c, const struct gslb *g, char *err, size_t errlen);
 /* The hash of the configuration a fleet node publishes (config_mismatch). */
@@ -120,13 +121,23 @@ json_t *server_geo_loaded(const struct serve_set *set);
 
 /* ---- server_reload.c ---- */
 
-/* Reloads the configuration file (or from, a candidate beside it:
- * config_api.c) atomically: the new set is served, or (with every error in
- * the result) nothing changes. *ok says which. A candidate that is served
- * is renamed over the file under reload_lock (so no other reload reads the
- * old file after it); "file_error" in the result when that failed. The
- * result belongs to the caller. Takes reload_lock. */
-json_t *server_reload(struct server *srv, const char *from, bool *ok);
+/* Reloads the configuration file (doc NULL: every zone file read again),
+ * or serves doc (borrowed; a change through the API: config_api.c): the
+ * new set is served, or (with every error in the result) nothing changes.
+ * *ok says which. Both go through one path (config_delta.h): a change
+ * keeps what it does not touch. A served doc is written as the file right
+ * after the swap, under reload_lock (so no other reload reads an older
+ * file than what is served); "file_error" in the result when that
+ * failed. The result belongs to the caller. Takes reload_lock. */
+json_t *server_reload(struct server *srv, json_t *doc, bool *ok);
+
+/* The reload a secondary zone asks for (a catalog's new copy, a copy that
+ * cannot be loaded alone): the running configuration's document again,
+ * not the file, whose edits wait for the operator's reload; compared like
+ * a change that touched nothing (zones kept but secondary and catalog
+ * ones, whose copies are read). The file is not written and the
+ * configuration API notes no version. As server_reload otherwise. */
+json_t *server_reload_running(struct server *srv, bool *ok);
 
 /* ---- server_secondary.c ---- */
 
@@ -135,11 +146,5 @@ json_t *server_reload(struct server *srv, const char *from, bool *ok);
  * loaded alone: a reload of the running configuration); expiry applied to
  * the zones served. Main thread. */
 void server_secondaries_changed(struct server *srv);
-
-/* The reload a secondary zone asks for (a new copy, an expiry, a catalog's
- * members): the running configuration's document read again (the zones'
- * files and copies too), not the file, whose edits wait for the
- * operator's reload. As server_reload otherwise. */
-json_t *server_reload_running(struct server *srv, bool *ok);
 
 #endif

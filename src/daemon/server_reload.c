@@ -1,9 +1,8 @@
 /*
- * server_reload.c -- a reload (SIGHUP, POST /v1/reload, a secondary zone's
- * new copy): the new configuration and set are built off the main thread,
- * then published atomically, and every module is told of its new
- * parameters (server_modules.h: each says what it keeps until a restart);
- * a failure changes nothing.
+ * server_reload.c -- a reload (SIGHUP, POST /v1/reload, a change through
+ * the configuration API, a catalog zone's new copy): the new configuration and set are built off
+ * the main thread, then published atomically, and every module is told of its new parameters
+ * (server_modules.h: each says what it keeps until a restart); a failure changes nothing.
  *
  * Threads: the main thread or the admin thread, one reload at a time
  * (reload_lock).
@@ -12,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/event_ring.h"
 #include "common/log.h"
+#include "daemon/config_api.h"
+#include "daemon/config_delta.h"
 #include "daemon/load.h"
 #include "daemon/config_keys.h"
 #include "daemon/server_int.h"
@@ -60,6 +62,7 @@ static json_t *server_zone_changes(const struct snapshot *old, const struct snap
 struct server_load_job {
     struct server *srv;
     struct config *cfg;
+    const struct config_delta *delta;
     struct errlist *errs;
     struct serve_set *set; /* the result */
 };
@@ -67,8 +70,8 @@ struct server_load_job {
 static void server_load_job_run(void *arg)
 {
     struct server_load_job *j = arg;
-    j->set = load_set(j->cfg, j->srv->generation + 1, &j->srv->health,
-                      atomic_load(&j->srv->serve.current), j->errs);
+    j->set = load_set_keep(j->cfg, j->srv->generation + 1, &j->srv->health,
+                           atomic_load(&j->srv->serve.current), j->delta->keep, j->errs, NULL);
 }
 
 /* A reload may lower max_overrides below the overrides in force: it is
@@ -114,7 +117,7 @@ static json_t *server_reload_failed(struct server *srv, struct config *cfg, stru
 /* The configuration and its set, built off the main thread; NULL (errors
  * in errs, cfg freed by the caller) when anything is wrong. */
 static struct serve_set *server_reload_build(struct server *srv, struct config *cfg,
-                                             struct errlist *errs)
+                                             const struct config_delta *delta, struct errlist *errs)
 {
     char nofile[512];
     /* Before load_set: it maps the new endpoints to health slots, which a
@@ -125,7 +128,7 @@ static struct serve_set *server_reload_build(struct server *srv, struct config *
     }
     /* Reloads are serialised and only they free sets, so the current one
      * stays alive here without entering it as a reader. */
-    struct server_load_job job = {srv, cfg, errs, NULL};
+    struct server_load_job job = {srv, cfg, delta, errs, NULL};
     load_run_behind(server_load_job_run, &job);
     return job.set;
 }
@@ -174,26 +177,38 @@ static json_t *server_reload_result(struct server *srv, const struct serve_set *
     return res;
 }
 
-static json_t *server_reload_doc(struct server *srv, const char *from, json_t *doc, bool *ok);
-
-json_t *server_reload(struct server *srv, const char *from, bool *ok)
+/* A served document becomes the file (atomically, durably) before any
+ * other reload can read the file (a SIGHUP, a secondary's new copy): none
+ * serves an older one. Off the path to the answer being served: the swap
+ * is done. "file_error" in res when it failed. */
+static void server_reload_write(struct server *srv, json_t *doc, json_t *res)
 {
-    return server_reload_doc(srv, from, NULL, ok);
+    struct stat st;
+    mode_t mode = stat(srv->config_path, &st) == 0 ? st.st_mode & 07777 : 0640;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (config_api_write_json(srv->config_path, doc, mode) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "served, but %s could not be written: %s", srv->config_path,
+                 strerror(errno));
+        log_error("event=reload result=file_failed why=\"%s\"", msg);
+        json_object_set_new(res, "file_error", json_string(msg));
+    }
+    json_object_set_new(res, "file_ms", json_real(server_elapsed_ms(&t0)));
 }
 
-json_t *server_reload_running(struct server *srv, bool *ok)
-{
-    /* srv->cfg is replaced only under reload_lock, which the reload takes:
-     * its document is held here until then. */
-    pthread_mutex_lock(&srv->reload_lock);
-    json_t *doc = json_incref(srv->cfg->doc);
-    pthread_mutex_unlock(&srv->reload_lock);
-    json_t *res = server_reload_doc(srv, NULL, doc, ok);
-    json_decref(doc);
-    return res;
-}
+/* Where a reload's configuration comes from. */
+enum server_reload_from {
+    SERVER_RELOAD_FILE,    /* the file (SIGHUP, POST /v1/reload): every zone file read again */
+    SERVER_RELOAD_CHANGE,  /* doc, a change through the API: written as the file */
+    SERVER_RELOAD_RUNNING, /* the running configuration's document again (server_int.h) */
+};
 
-static json_t *server_reload_doc(struct server *srv, const char *from, json_t *doc, bool *ok)
+/* The one reload: what the new configuration
+ * changes against what runs (config_delta.h), then a set built for it
+ * keeping what did not change. doc is borrowed (a change only). */
+static json_t *server_reload_as(struct server *srv, json_t *doc, enum server_reload_from from,
+                                bool *ok)
 {
     struct errlist errs;
     struct timespec t0;
@@ -202,9 +217,23 @@ static json_t *server_reload_doc(struct server *srv, const char *from, json_t *d
                 notify_monotonic_usec());
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
-    struct config *cfg = server_load_config(srv, from, doc, &errs);
-    struct serve_set *set = cfg ? server_reload_build(srv, cfg, &errs) : NULL;
+    if (from == SERVER_RELOAD_RUNNING) /* srv->cfg is replaced only under reload_lock */
+        doc = srv->cfg->root;
+    struct config_api_stamp stamp = config_api_stamp_of(srv->config_path);
+    struct config *cfg = server_load_config(srv, doc, &errs);
+    if (cfg)
+        cfg->from_running = from == SERVER_RELOAD_RUNNING;
+    /* Only from the file (SIGHUP, POST /v1/reload) may the zone files have
+     * changed under an unchanged entry: every zone is read again. The
+     * running document again keeps what a change that touched nothing
+     * would (secondary and catalog zones are never kept: their copies are
+     * read). */
+    struct config_delta *delta = cfg ? config_delta_new(srv->cfg, atomic_load(&srv->serve.current),
+                                                        cfg, from == SERVER_RELOAD_FILE)
+                                     : NULL;
+    struct serve_set *set = cfg ? server_reload_build(srv, cfg, delta, &errs) : NULL;
     if (!set) {
+        config_delta_free(delta);
         json_t *res = server_reload_failed(srv, cfg, &errs);
         errlist_free(&errs);
         pthread_mutex_unlock(&srv->reload_lock);
@@ -218,11 +247,16 @@ static json_t *server_reload_doc(struct server *srv, const char *from, json_t *d
     server_set_hooks(srv, set);
     load_journals(cfg, atomic_load(&srv->serve.current), set);
     struct serve_set *old = serve_publish(&srv->serve, set);
+    double served_ms = server_elapsed_ms(&t0);
     notify_out_send(load_notify_job(cfg, old->zones, set));
     json_t *zones = server_zone_changes(old->zones, set->zones);
     json_t *geo = server_geo_loaded(set);
     load_drop_behind(old);
     json_t *res = server_reload_result(srv, set, zones, geo, server_reload_cap_warning(srv, cfg));
+    /* The file's document, held once (before the walk reads it); the
+     * running one's again is no newer read of the file. */
+    if (from == SERVER_RELOAD_FILE && srv->confapi_ready)
+        config_api_seed(&srv->confapi, cfg->root, &stamp);
     server_modules_reload(srv, cfg, set, res);
     /* The state may have moved since load_set widened the scopes. */
     health_service_kick(srv->health_svc);
@@ -230,26 +264,36 @@ static json_t *server_reload_doc(struct server *srv, const char *from, json_t *d
     config_free(srv->cfg);
     srv->cfg = cfg;
     srv->generation++;
-    server_set_resign_due(srv);
+    if (delta->n_kept == 0) /* a kept zone keeps its signatures, and their due time */
+        server_set_resign_due(srv);
     double ms = server_elapsed_ms(&t0);
     server_notify_serving(srv, set);
-    log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
-             (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms);
+    char line[300];
+    config_delta_line(delta, line, sizeof(line));
+    log_info("event=reload result=ok generation=%llu zones=%zu records=%zu ms=%.1f changed=\"%s\"",
+             (unsigned long long)srv->generation, set->zones->n_zones, set->zones->n_records, ms,
+             line);
     json_object_set_new(res, "ms", json_real(ms));
+    json_object_set_new(res, "served_ms", json_real(served_ms));
+    json_object_set(res, "changed", delta->summary);
+    config_delta_free(delta);
     atomic_fetch_add(&srv->reloads_ok, 1);
     event_ring_push(srv->health.events, "reload",
                     json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
                               (json_int_t)srv->generation, "zones", zones));
-    /* A candidate becomes the file before any other reload can read the
-     * file (a SIGHUP, a secondary's new copy): none puts the old one back. */
-    if (from && rename(from, srv->config_path) != 0) {
-        char msg[600];
-        snprintf(msg, sizeof(msg), "served, but %s could not be replaced: %s", srv->config_path,
-                 strerror(errno));
-        log_error("event=reload result=file_failed why=\"%s\"", msg);
-        json_object_set_new(res, "file_error", json_string(msg));
-    }
+    if (from == SERVER_RELOAD_CHANGE) /* only a change through the API writes the file */
+        server_reload_write(srv, doc, res);
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
     return res;
+}
+
+json_t *server_reload(struct server *srv, json_t *doc, bool *ok)
+{
+    return server_reload_as(srv, doc, doc ? SERVER_RELOAD_CHANGE : SERVER_RELOAD_FILE, ok);
+}
+
+json_t *server_reload_running(struct server *srv, bool *ok)
+{
+    return server_reload_as(srv, NULL, SERVER_RELOAD_RUNNING, ok);
 }

@@ -66,8 +66,10 @@ static bool server_secondary_publish(struct server *srv, size_t zi)
     errlist_init(&errs);
     /* Only publications free sets, and they take reload_lock. */
     struct serve_set *cur = atomic_load(&srv->serve.current);
-    struct snapshot *s = load_update_snapshot(cfg, cur, zi, cz->file, &errs);
-    struct serve_set *set = s ? load_set_like(cur, s, srv->generation + 1, cfg->path, &errs) : NULL;
+    struct serve_bind bind = {0}; /* the new set's own bindings (load_set_like takes them) */
+    struct snapshot *s = load_update_snapshot(cfg, cur, zi, cz->file, &bind, &errs);
+    struct serve_set *set =
+        s ? load_set_like(cur, s, &bind, srv->generation + 1, cfg->path, &errs) : NULL;
     struct dns_name n;
     struct zone *z =
         set && dns_name_from_str(cz->origin, &n) ? server_secondary_find(set, n.wire, n.len) : NULL;

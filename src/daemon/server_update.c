@@ -105,7 +105,8 @@ static uint16_t server_update_commit(struct server *srv, size_t zi, struct serve
         (void)chmod(tmp, st.st_mode & 07777);
     struct errlist errs;
     errlist_init(&errs);
-    struct snapshot *s = load_update_snapshot(cfg, cur, zi, tmp, &errs);
+    struct serve_bind bind = {0};
+    struct snapshot *s = load_update_snapshot(cfg, cur, zi, tmp, &bind, &errs);
     if (!s) {
         snprintf(run->why, sizeof(run->why), "the zone would not load: %s",
                  errs.count ? errs.msgs[0] : "?");
@@ -115,6 +116,7 @@ static uint16_t server_update_commit(struct server *srv, size_t zi, struct serve
     }
     if (rename(tmp, cz->file) != 0) {
         snprintf(run->why, sizeof(run->why), "cannot replace %s: %s", cz->file, strerror(errno));
+        serve_bind_free(&bind);
         snapshot_free(s);
         errlist_free(&errs);
         unlink(tmp);
@@ -122,7 +124,7 @@ static uint16_t server_update_commit(struct server *srv, size_t zi, struct serve
     }
     /* A new generation: transfers under way walk the zone they began
      * with, and end when the generation moves (xfr_out.h). */
-    struct serve_set *set = load_set_like(cur, s, srv->generation + 1, cfg->path, &errs);
+    struct serve_set *set = load_set_like(cur, s, &bind, srv->generation + 1, cfg->path, &errs);
     if (!set) {
         snprintf(run->why, sizeof(run->why), "written to %s but not served: %s", cz->file,
                  errs.count ? errs.msgs[0] : "?");

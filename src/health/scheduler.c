@@ -249,6 +249,61 @@ static void sched_on_timer(evutil_socket_t fd, short what, void *arg)
     sched_probe(j);
 }
 
+/* Whether new job j probes what old job o probed, at the same interval:
+ * the same slot (slots are kept across reloads by key), target and spec
+ * timing. */
+static bool sched_same_target(const struct sched_job *o, const struct sched_job *j)
+{
+    const struct sched_target *a = &o->t, *b = &j->t;
+    return a->slot == b->slot && a->spec->interval_ms == b->spec->interval_ms &&
+           a->addr_len == b->addr_len && a->port == b->port && strcmp(a->host, b->host) == 0 &&
+           (a->host[0] || memcmp(&a->addr, &b->addr, a->addr_len) == 0);
+}
+
+/* Carries every unchanged target's place over from the current plan old
+ * to p (adopted at now): its next start, its phase on its grid, its
+ * resolved address; so a new plan (a configuration change, a reload)
+ * neither probes an untouched endpoint early nor late, and an endpoint
+ * that is decided does not count toward a first round again. Returns how
+ * many were carried. */
+static size_t sched_carry(const struct sched_plan *old, struct sched_plan *p, double now)
+{
+    size_t size = 16, kept = 0;
+    while (size < 2 * old->n + 1)
+        size *= 2;
+    const struct sched_job **t = calloc(size, sizeof(*t));
+    if (!t)
+        abort();
+    for (size_t i = 0; i < old->n; i++) {
+        size_t k = (size_t)((uintptr_t)old->jobs[i].t.slot >> 4) * 0x9E3779B1u & (size - 1);
+        while (t[k])
+            k = (k + 1) & (size - 1);
+        t[k] = &old->jobs[i];
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        struct sched_job *j = &p->jobs[i];
+        size_t k = (size_t)((uintptr_t)j->t.slot >> 4) * 0x9E3779B1u & (size - 1);
+        for (; t[k]; k = (k + 1) & (size - 1)) {
+            const struct sched_job *o = t[k];
+            if (!sched_same_target(o, j) || o->initial)
+                continue;
+            double interval = j->t.spec->interval_ms / 1000.0;
+            double phase = fmod(old->t0 + o->phase - now, interval);
+            j->phase = phase < 0 ? phase + interval : phase;
+            j->next_at = o->next_at;
+            j->resolved_at = o->resolved_at;
+            if (o->t.host[0] && o->resolved_at > 0) {
+                j->t.addr = o->t.addr;
+                j->t.addr_len = o->t.addr_len;
+            }
+            kept++;
+            break;
+        }
+    }
+    free(t);
+    return kept;
+}
+
 /* Installs the pending plan (prober thread). */
 static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
 {
@@ -261,13 +316,6 @@ static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_unlock(&s->lock);
     if (!p)
         return;
-    if (s->current)
-        sched_plan_unref(s->current);
-    s->current = p;
-    p->next = s->plans;
-    if (s->plans)
-        s->plans->prev = p;
-    s->plans = p;
     double now = sched_mono();
     p->t0 = now;
     for (size_t i = 0; i < p->n; i++) {
@@ -277,9 +325,18 @@ static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
         j->phase = pl.phase;
         j->next_at = now + pl.first;
         j->timer = evtimer_new(s->base, sched_on_timer, j);
-        sched_timer_at(j, sched_mono());
     }
-    log_info("event=prober_plan targets=%zu", p->n);
+    size_t kept = s->current ? sched_carry(s->current, p, now) : 0;
+    for (size_t i = 0; i < p->n; i++)
+        sched_timer_at(&p->jobs[i], sched_mono());
+    if (s->current)
+        sched_plan_unref(s->current);
+    s->current = p;
+    p->next = s->plans;
+    if (s->plans)
+        s->plans->prev = p;
+    s->plans = p;
+    log_info("event=prober_plan targets=%zu kept=%zu", p->n, kept);
 }
 
 static void sched_on_stats(evutil_socket_t fd, short what, void *arg)

@@ -81,6 +81,9 @@ void gslb_free(struct gslb *g)
     }
     for (size_t i = 0; i < g->n_records; i++) {
         struct policy_record *r = &g->records[i];
+        if (r->shared && atomic_fetch_sub(r->shared, 1) > 1)
+            continue; /* another policy set still holds its parts */
+        free(r->shared);
         for (size_t k = 0; k < r->n_fallback; k++)
             policy_endpoint_free(&r->fallback[k]);
         free(r->fallback);

@@ -133,6 +133,12 @@ struct policy_record {
     char *path;       /* JSON path, for messages */
     uint32_t ramp_ms; /* "failback": {"ramp"}: a recovered region ramps back
                          over this many ms (policy_ramp.h); 0: at once */
+    /* The parts above that the record points at (name_str, path, regions,
+     * geo, geo_orders, geo_regions, fallback) may be shared with the same
+     * record of other policy sets (a change that did not touch it:
+     * policy_config_parse_reuse): then this counts their holders, and the
+     * last gslb_free frees them. NULL: this record alone holds them. */
+    atomic_int *shared;
 };
 
 /* The record places clients by a geo map's keys: a geo record, or a
@@ -180,6 +186,7 @@ struct gslb {
     size_t n_bindings;
     struct health_core *health; /* set by gslb_map_health; NULL before (health epochs) */
     struct policy_ramp *ramp;   /* failback ramps (policy_ramp.h); NULL: no record has one */
+    size_t n_reused;            /* records taken compiled from the running set (policy_config.h) */
 };
 
 /* A gslb is shared by the snapshot that serves it and the prober plan that

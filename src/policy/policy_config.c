@@ -616,8 +616,110 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     pc_record_rest(j, r, path, g, rec, def);
 }
 
+/* What pc_records may take from the running policy set. */
+struct pc_reuse {
+    const struct gslb *g; /* NULL: every record is compiled */
+    json_t *records;      /* the running document's "records" */
+    uint32_t *first;      /* by name hash: 1 + the first record of a name in g */
+    uint32_t mask;
+};
+
+static uint32_t pc_name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+/* Whether objects a and b hold the same members in the same order (a
+ * record's compiled form holds indexes into the regions and pools). */
+static bool pc_same_ordered(json_t *a, json_t *b)
+{
+    if (a == b)
+        return true;
+    if (!a || !b || !json_is_object(a) || !json_is_object(b) ||
+        json_object_size(a) != json_object_size(b))
+        return a && b && !json_is_object(a) && json_equal(a, b);
+    void *ia = json_object_iter(a), *ib = json_object_iter(b);
+    for (; ia && ib; ia = json_object_iter_next(a, ia), ib = json_object_iter_next(b, ib)) {
+        json_t *va = json_object_iter_value(ia), *vb = json_object_iter_value(ib);
+        if (strcmp(json_object_iter_key(ia), json_object_iter_key(ib)) != 0 ||
+            !(va == vb || json_equal(va, vb)))
+            return false;
+    }
+    return !ia && !ib;
+}
+
+/* Sets r up from reuse (r zeroed): nothing to take unless root's zones,
+ * regions, pools and default ecs are the running document's. */
+static void pc_reuse_init(struct pc_reuse *r, json_t *root, const struct policy_reuse *reuse)
+{
+    static const char *const deps[] = {"zones", "regions", "pools", "ecs", NULL};
+    if (!reuse || !reuse->g || !reuse->root || !json_is_object(root))
+        return;
+    for (const char *const *k = deps; *k; k++)
+        if (!pc_same_ordered(json_object_get(reuse->root, *k), json_object_get(root, *k)))
+            return;
+    const struct gslb *g = reuse->g;
+    uint32_t size = 16;
+    while (size < 2 * g->n_records + 1)
+        size *= 2;
+    r->first = pc_calloc(size, sizeof(*r->first));
+    r->mask = size - 1;
+    for (size_t i = 0; i < g->n_records; i++) {
+        if (i > 0 && strcmp(g->records[i - 1].name_str, g->records[i].name_str) == 0)
+            continue; /* the records of a name are consecutive */
+        uint32_t k = pc_name_hash(g->records[i].name_str) & r->mask;
+        while (r->first[k])
+            k = (k + 1) & r->mask;
+        r->first[k] = (uint32_t)i + 1;
+    }
+    r->g = g;
+    r->records = json_object_get(reuse->root, "records");
+}
+
+/* Takes the compiled records of name (value v, the very object of the
+ * running document) from the running set, sharing their parts; false
+ * when they must be compiled. */
+static bool pc_reuse_take(struct pc_reuse *r, const char *name, json_t *v, struct gslb *g)
+{
+    if (!r->g || json_object_get(r->records, name) != v)
+        return false;
+    size_t n = json_is_array(v) ? json_array_size(v) : 1, at = SIZE_MAX;
+    for (uint32_t k = pc_name_hash(name) & r->mask; r->first[k] && at == SIZE_MAX;
+         k = (k + 1) & r->mask)
+        if (strcmp(r->g->records[r->first[k] - 1].name_str, name) == 0)
+            at = r->first[k] - 1;
+    if (at == SIZE_MAX || at + n > r->g->n_records ||
+        (at + n < r->g->n_records && strcmp(r->g->records[at + n].name_str, name) == 0))
+        return false;
+    for (size_t x = 0; x < n; x++) {
+        struct policy_record *old = (struct policy_record *)&r->g->records[at + x];
+        if (strcmp(old->name_str, name) != 0)
+            return false;
+    }
+    for (size_t x = 0; x < n; x++) {
+        /* The running set's record gets its holder count here, on the
+         * reload thread (reloads are serialised); the count itself is
+         * atomic: an older set may be freed meanwhile by the prober. */
+        struct policy_record *old = (struct policy_record *)&r->g->records[at + x];
+        if (!old->shared) {
+            old->shared = pc_calloc(1, sizeof(*old->shared));
+            atomic_init(old->shared, 1);
+        }
+        atomic_fetch_add(old->shared, 1);
+        struct policy_record *rec = &g->records[g->n_records];
+        *rec = *old;
+        rec->index = (uint32_t)g->n_records++;
+        g->n_reused++;
+    }
+    return true;
+}
+
 static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
-                       const char *const *origins, size_t n_origins, const struct pc_defaults *def)
+                       const char *const *origins, size_t n_origins, const struct pc_defaults *def,
+                       struct pc_reuse *reuse)
 {
     const char *name;
     json_t *r;
@@ -634,6 +736,8 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
     g->records = pc_calloc(total, sizeof(*g->records));
     json_object_foreach(v, name, r)
     {
+        if (pc_reuse_take(reuse, name, r, g))
+            continue;
         char path[PC_PATH];
         snprintf(path, sizeof(path), "%s[\"%s\"]", at, name);
         if (!json_is_array(r)) {
@@ -654,6 +758,13 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
 struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const char *const *origins,
                                  size_t n_origins)
 {
+    return policy_config_parse_reuse(j, root, origins, n_origins, NULL);
+}
+
+struct gslb *policy_config_parse_reuse(const struct jsoncfg *j, json_t *root,
+                                       const char *const *origins, size_t n_origins,
+                                       const struct policy_reuse *reuse)
+{
     const struct cfgschema *s = &policy_root_schema;
     struct gslb *g = pc_calloc(1, sizeof(*g));
     atomic_init(&g->refs, 1);
@@ -661,7 +772,10 @@ struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const ch
     pc_checks(j, cfgschema_value(s, PK_CHECKS, root), g);
     pc_pools(j, cfgschema_value(s, PK_POOLS, root), g);
     struct pc_defaults def = {.ecs = cfgschema_bool(j, s, PK_ECS, root, NULL)};
-    pc_records(j, cfgschema_value(s, PK_RECORDS, root), g, origins, n_origins, &def);
+    struct pc_reuse ru = {0};
+    pc_reuse_init(&ru, root, reuse);
+    pc_records(j, cfgschema_value(s, PK_RECORDS, root), g, origins, n_origins, &def, &ru);
+    free(ru.first);
     policy_bind_names(j, g);
     policy_ramp_init(g);
     return g;

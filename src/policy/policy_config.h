@@ -26,4 +26,24 @@ extern const struct cfgschema policy_root_schema;
 struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const char *const *origins,
                                  size_t n_origins);
 
+/* The running policy set and the document it was compiled from (both
+ * borrowed for the call). */
+struct policy_reuse {
+    const struct gslb *g;
+    json_t *root;
+};
+
+/* The same, and when reuse is not NULL and root's "zones", "regions",
+ * "pools" and "ecs" are those of reuse->root (what a record's compiled
+ * form depends on besides itself), a record whose JSON value is the very
+ * object it was in reuse->root (a change through the API shares the
+ * members it did not touch: config_api.c) is not compiled again: its
+ * compiled form is reuse->g's, shared (policy_record.shared). The records
+ * compiled give the same errors at the same paths as without reuse; the
+ * checks across records (names bound twice, a CNAME sharing its name)
+ * run over every record. */
+struct gslb *policy_config_parse_reuse(const struct jsoncfg *j, json_t *root,
+                                       const char *const *origins, size_t n_origins,
+                                       const struct policy_reuse *reuse);
+
 #endif

@@ -71,7 +71,7 @@ struct serve_set *serve_publish(struct serve *sv, struct serve_set *next)
 {
     pthread_mutex_lock(&sv->lock);
     pthread_mutex_lock(&sv->reg_lock);
-    serve_counters_assign(sv, next);
+    serve_counters_assign(sv, next, atomic_load(&sv->current));
     pthread_mutex_unlock(&sv->reg_lock);
     struct serve_set *old = atomic_exchange(&sv->current, next);
     /* Grace period: a reader that entered old holds it for one batch at

@@ -134,7 +134,99 @@ void serve_counters_alloc_chunks(struct serve_counters *c, uint32_t from, uint32
     }
 }
 
-void serve_counters_assign(struct serve *sv, struct serve_set *s)
+/* Whether the columns of g and p are the same regions in the same order
+ * (their keys name the regions). */
+static bool serve_counters_same_regions(const struct gslb *g, const struct gslb *p)
+{
+    if (!p || p->n_regions != g->n_regions)
+        return false;
+    for (size_t i = 0; i < g->n_regions; i++)
+        if (strcmp(g->regions[i].name, p->regions[i].name) != 0)
+            return false;
+    return true;
+}
+
+static uint32_t serve_counters_name_hash(const struct policy_record *r)
+{
+    uint32_t h = 2166136261u ^ r->rtype;
+    for (size_t i = 0; i < r->name_len; i++)
+        h = (h ^ r->name[i]) * 16777619u;
+    return h;
+}
+
+/* Index (+1) of prev's records by name and type; a name and type given
+ * twice there is left out (its occurrence numbers decide its keys).
+ * Caller frees; *mask gets the table's mask. NULL when nothing can be
+ * copied. */
+static uint32_t *serve_counters_index(const struct serve_set *prev, const struct gslb *g,
+                                      uint32_t *mask)
+{
+    const struct gslb *p = prev ? prev->gslb : NULL;
+    if (!p || !prev->policy_ids || prev->policy_stride != g->n_regions + 1 ||
+        !serve_counters_same_regions(g, p))
+        return NULL;
+    uint32_t size = 16;
+    while (size < 2 * p->n_records + 1)
+        size *= 2;
+    uint32_t *t = calloc(size, sizeof(*t));
+    if (!t)
+        abort();
+    for (size_t i = 0; i < p->n_records; i++) {
+        const struct policy_record *r = &p->records[i];
+        uint32_t k = serve_counters_name_hash(r) & (size - 1);
+        for (; t[k]; k = (k + 1) & (size - 1)) {
+            const struct policy_record *o = &p->records[(t[k] & 0x7fffffffu) - 1];
+            if (o->rtype == r->rtype && o->name_len == r->name_len &&
+                memcmp(o->name, r->name, r->name_len) == 0)
+                break;
+        }
+        t[k] = t[k] ? t[k] | 0x80000000u : (uint32_t)i + 1; /* twice: marked, not copied */
+    }
+    *mask = size - 1;
+    return t;
+}
+
+/* The row of prev's record of r's name and type, or NULL. */
+static const uint32_t *serve_counters_prev_row(const uint32_t *t, uint32_t mask,
+                                               const struct serve_set *prev,
+                                               const struct policy_record *r, size_t *at)
+{
+    for (uint32_t k = serve_counters_name_hash(r) & mask; t[k]; k = (k + 1) & mask) {
+        const struct policy_record *o = &prev->gslb->records[(t[k] & 0x7fffffffu) - 1];
+        if (o->rtype == r->rtype && o->name_len == r->name_len &&
+            memcmp(o->name, r->name, r->name_len) == 0) {
+            *at = (size_t)(o - prev->gslb->records);
+            return t[k] & 0x80000000u ? NULL : &prev->policy_ids[*at * prev->policy_stride];
+        }
+    }
+    return NULL;
+}
+
+/* Copies prev's ids of record rec when its keys are the same; false when
+ * they must be made (serve_counters_record). */
+static bool serve_counters_copy(struct serve_registry *reg, const uint32_t *t, uint32_t mask,
+                                const struct serve_set *prev, const struct gslb *g, size_t rec,
+                                uint32_t *ids, uint32_t *canary_ids, size_t stride)
+{
+    size_t at;
+    const uint32_t *row = t ? serve_counters_prev_row(t, mask, prev, &g->records[rec], &at) : NULL;
+    /* The first occurrence in this publication has occurrence 0, as in
+     * prev (which held the name and type once). */
+    if (!row || row[0] == SERVE_NO_ID || reg->last_use[row[0]] == reg->publication)
+        return false;
+    const uint32_t *crow = &prev->policy_canary_ids[at * stride];
+    for (size_t col = 0; col < stride; col++) {
+        ids[col] = row[col];
+        canary_ids[col] = crow[col];
+        if (row[col] != SERVE_NO_ID)
+            reg->last_use[row[col]] = reg->publication;
+        if (crow[col] != SERVE_NO_ID)
+            reg->last_use[crow[col]] = reg->publication;
+    }
+    return true;
+}
+
+void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct serve_set *prev)
 {
     const struct gslb *g = s->gslb;
     if (!g || !g->n_records || s->policy_ids)
@@ -146,9 +238,15 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s)
     s->policy_canary_ids = calloc(g->n_records * s->policy_stride, sizeof(*s->policy_ids));
     if (!s->policy_ids || !s->policy_canary_ids)
         abort();
-    for (size_t i = 0; i < g->n_records; i++)
-        serve_counters_record(reg, g, i, &s->policy_ids[i * s->policy_stride],
-                              &s->policy_canary_ids[i * s->policy_stride], s->policy_stride);
+    uint32_t mask = 0;
+    uint32_t *index = serve_counters_index(prev, g, &mask);
+    for (size_t i = 0; i < g->n_records; i++) {
+        uint32_t *ids = &s->policy_ids[i * s->policy_stride];
+        uint32_t *cids = &s->policy_canary_ids[i * s->policy_stride];
+        if (!serve_counters_copy(reg, index, mask, prev, g, i, ids, cids, s->policy_stride))
+            serve_counters_record(reg, g, i, ids, cids, s->policy_stride);
+    }
+    free(index);
     uint32_t need = (reg->n + SERVE_POLICY_CHUNK - 1) / SERVE_POLICY_CHUNK;
     if (need > sv->n_chunks) {
         unsigned n = atomic_load(&sv->n_readers);

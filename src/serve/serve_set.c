@@ -25,6 +25,7 @@ void serve_set_free(struct serve_set *s)
     if (!s)
         return;
     policy_sigs_free(s->sigs); /* before the zones whose keys it borrows */
+    serve_bind_free(&s->bind);
     snapshot_free(s->zones);
     policy_geo_unref(s->geo);
     gslb_unref(s->gslb);

@@ -27,6 +27,7 @@
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
 #include "policy/policy_sign.h"
+#include "serve/serve_bind.h"
 #include "xfr/xfr_in.h"
 #include "zone/snapshot.h"
 
@@ -51,6 +52,10 @@ struct serve_set {
     struct snapshot *zones; /* owned; never NULL */
     struct gslb *gslb;      /* one reference owned; NULL = no policy records */
     struct policy_geo *geo; /* one reference; NULL = no database, no geo records */
+    /* The policy records of each name, by zone node (owned; the loader
+     * fills it): the zones may be shared with other sets, the bindings
+     * are this set's. */
+    struct serve_bind bind;
     /* Signatures of the policy answers of zones signed at load (owned;
      * NULL = none to sign). Filled by the loader before publishing and by
      * the health thread after every state change (policy_sign.h). */

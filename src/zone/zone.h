@@ -9,7 +9,10 @@
  *
  * Ownership: a struct zone owns everything reachable from it through its
  * arena; zone_free() releases it all. Once built a zone is never modified, so
- * any number of threads may read it concurrently.
+ * any number of threads may read it concurrently. Several snapshots may
+ * hold one zone (a configuration change that does not touch it keeps it,
+ * daemon/load.c): each holds a reference (zone_ref), and the last
+ * zone_free frees it.
  */
 #ifndef GTM_ZONE_ZONE_H
 #define GTM_ZONE_ZONE_H
@@ -25,7 +28,6 @@
 #include "dns/tsig.h"
 
 struct zone_rrset;
-struct policy_binding;
 struct ldns_struct_key_list;
 struct zone_update_policy;
 
@@ -57,14 +59,17 @@ enum zone_node_flags {
     ZONE_NODE_CUT = 1 << 1,       /* NS below the apex: a delegation point */
     ZONE_NODE_CNAME = 1 << 2,     /* holds a CNAME RRset */
     ZONE_NODE_BELOW_CUT = 1 << 3, /* strictly below a delegation: glue or occluded */
-    /* A policy record answers this type here (zone signed at load): the
-     * denial chain lists it although the node holds no such RRset. */
+    /* A policy record answers this type here: a signed zone's denial
+     * chain lists it although the node holds no such RRset, and a query
+     * looks the node's binding up in its set (serve/serve_bind.h). */
     ZONE_NODE_POLICY_A = 1 << 4,
     ZONE_NODE_POLICY_AAAA = 1 << 5,
     ZONE_NODE_POLICY_CNAME = 1 << 6,
     ZONE_NODE_DNAME = 1 << 7,       /* holds a DNAME RRset (RFC 6672) */
     ZONE_NODE_BELOW_DNAME = 1 << 8, /* strictly below a DNAME: occluded, never served */
 };
+
+#define ZONE_POLICY_FLAGS (ZONE_NODE_POLICY_A | ZONE_NODE_POLICY_AAAA | ZONE_NODE_POLICY_CNAME)
 
 /* The ZONE_NODE_POLICY_* flag of type t (A, AAAA, CNAME), else 0. */
 static inline uint16_t zone_policy_flag(uint16_t t)
@@ -99,7 +104,6 @@ struct zone_node {
     const uint8_t *name;                   /* lowercase wire name */
     const struct zone_rrset *rrsets;       /* sorted by type */
     const struct zone_node *wildcard;      /* the "*" child of this node, if any */
-    const struct policy_binding *policy;   /* policy records at this name, set at load */
     const struct zone_node_denial *denial; /* NULL unless the zone has a denial chain */
     uint16_t n_rrsets;
     uint16_t flags;
@@ -141,6 +145,7 @@ struct zone {
     uint32_t mask;
     size_t n_nodes;
     size_t n_records;
+    size_t n_policy_names; /* nodes with a ZONE_NODE_POLICY_* flag */
     const struct zone_node *apex;
     const struct zone_rrset *soa;
     struct zone_rrset neg_soa; /* SOA with TTL = min(TTL, MINIMUM), RFC 2308 */
@@ -225,7 +230,8 @@ const struct zone_denial *zone_nsec_find(const struct zone *z, const uint8_t *na
 const struct zone_denial *zone_nsec3_find(const struct zone *z, const uint8_t hash[DNS_SHA1_LEN],
                                           bool *exact);
 
-/* One more owner of z (zone_free once per owner). */
+/* One more owner of z (a snapshot that keeps it: a change that does not
+ * touch it, or an update of another zone; zone_free once per owner). */
 void zone_ref(struct zone *z);
 void zone_free(struct zone *z);
 

@@ -290,6 +290,7 @@ static void build_add_names(struct zone_builder *b)
         size_t len = dns_name_wire_len(b->names[i]);
         struct zone_node *n = (struct zone_node *)zone_build_find(b->z, b->names[i], len);
         if (n) {
+            b->z->n_policy_names += b->name_flags[i] && !(n->flags & ZONE_POLICY_FLAGS);
             n->flags |= b->name_flags[i];
             continue;
         }
@@ -297,6 +298,7 @@ static void build_add_names(struct zone_builder *b)
         n->name = arena_memdup(&b->z->arena, b->names[i], len);
         n->name_len = (uint8_t)len;
         n->flags |= b->name_flags[i];
+        b->z->n_policy_names += b->name_flags[i] != 0;
         build_table_insert(b->z, n);
         build_add_ancestors(b->z, n->name, n->name_len);
     }

@@ -642,9 +642,12 @@ static struct zone *zone_load_fp(const char *origin, FILE *fp, const char *path,
         c.extra_flags = extra_flags;
         c.n_extra = n_extra;
     }
+    /* The flags mark policy names in every zone: a query finds their
+     * bindings by them (serve/serve_bind.h); a signed zone's chain lists
+     * the types. */
     for (size_t i = 0; i < n_extra; i++)
         zone_builder_add_name_flags(&c.b, extra[i].wire, extra[i].len,
-                                    c.dz && extra_flags ? extra_flags[i] : 0);
+                                    extra_flags ? extra_flags[i] : 0);
     /* Records kept for signing (c.dz) are parsed on one thread. */
     bool parallel = !c.dz && path && load_parallel(&c, fp, path);
     if (!parallel)

@@ -293,7 +293,7 @@ static uint16_t zu_prescan(const struct zone *z, const struct zu_set *s,
         if (!zone_update_allowed(pol, key, owner, olen, t))
             return zu_fail(out, DNS_RCODE_REFUSED, rr, ": not allowed for this key");
         const struct zone_node *node = zone_find_node(z, owner, olen, dns_name_hash(owner, olen));
-        if (node && node->policy)
+        if (node && (node->flags & ZONE_POLICY_FLAGS)) /* flagged at load */
             return zu_fail(out, DNS_RCODE_REFUSED, rr,
                            ": a policy name (its answers come from its pool)");
     }

@@ -111,7 +111,7 @@ def test_each_node_writes_only_its_own_keys(secured, made, be):
     assert st != 200  # no user: refused (authentication is on)
     tok = token(url, "n1", "pw-n1")
     # n1's credentials: n2's keys are refused by etcd, n1's own are not.
-    for key in ("reports/n2/web/us1", "nodes/n2", "beat/n2", "reports/n2x/web/us1",
+    for key in ("reports/n2/web/us1", "nodes/n2", "beat/n2", "rtt/n2", "reports/n2x/web/us1",
                 "obs/web/us1/n2", "nodes/n1x"):
         st, body = put_as(url, tok, PREFIX + key, '{"s": "down", "t": 1}')
         assert st != 200 and "permission denied" in str(body), (key, st, body)

@@ -12,6 +12,7 @@ from another address refused; a catalog zone, and a catalog Knot
 generates (whose SOA query Knot refuses: gtmd falls back to the transfer).
 Skipped, saying why, without knotd. Every wait is bounded."""
 import base64
+import json
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ import dns.rcode
 import dns.tsigkeyring
 import pytest
 
+from adminlib import READ_TOKEN, Admin, admin_port, admin_section
 from backends import Backends, free_port_on
 from conftest import Gtmd, free_port, stop_process
 from hostile_primary import ask, wait_for
@@ -298,6 +300,23 @@ def catalog_gtmd(work, gport, kport):
     return Gtmd(work, cfg, gport)
 
 
+def write_catalog(knot, serial, listed):
+    with open(os.path.join(knot.workdir, "cat.test.zone"), "w") as f:
+        f.write(catalog_text(serial, [("id%d" % i, z) for i, z in enumerate(listed)]))
+
+
+def start_catalog_knot(knot, gport, members):
+    """Starts knot serving cat.test. (as written) and the members."""
+    with open(knot.conf, "w") as f:
+        f.write(knot_catalog_conf(knot.workdir, knot.port, gport, ["cat.test."] + list(members)))
+    knot.proc = None
+    knot.out = open(os.path.join(knot.workdir, "out.log"), "ab")
+    knot.proc = subprocess.Popen([KNOTD, "-c", knot.conf], cwd=knot.workdir,
+                                 stdout=knot.out, stderr=subprocess.STDOUT)
+    assert wait_for(lambda: ask(knot.port, "www.m1.test.") is not None and
+                    ask(knot.port, "www.m1.test.")[0] == "NOERROR", 10) is not None
+
+
 def test_catalog_zone_members_come_and_go(tmp_path):
     """gtmd consumes a catalog zone from Knot: its members become secondary
     zones without a change of gtmd's configuration; a member added to the
@@ -305,23 +324,11 @@ def test_catalog_zone_members_come_and_go(tmp_path):
     being served."""
     gport = free_port()
     knot, members = knot_with_members(gport)
-
-    def catalog(serial, listed):
-        with open(os.path.join(knot.workdir, "cat.test.zone"), "w") as f:
-            f.write(catalog_text(serial, [("id%d" % i, z) for i, z in enumerate(listed)]))
-
-    catalog(1, ["m1.test.", "m2.test."])
-    with open(knot.conf, "w") as f:
-        f.write(knot_catalog_conf(knot.workdir, knot.port, gport, ["cat.test."] + list(members)))
+    write_catalog(knot, 1, ["m1.test.", "m2.test."])
     work = str(tmp_path)
     g = catalog_gtmd(work, gport, knot.port)
     try:
-        knot.proc = None
-        knot.out = open(os.path.join(knot.workdir, "out.log"), "ab")
-        knot.proc = subprocess.Popen([KNOTD, "-c", knot.conf], cwd=knot.workdir,
-                                     stdout=knot.out, stderr=subprocess.STDOUT)
-        assert wait_for(lambda: ask(knot.port, "www.m1.test.") is not None and
-                        ask(knot.port, "www.m1.test.")[0] == "NOERROR", 10) is not None
+        start_catalog_knot(knot, gport, members)
         g.start()
 
         def served(z):
@@ -333,13 +340,71 @@ def test_catalog_zone_members_come_and_go(tmp_path):
         assert ask(g.port, "www.m3.test.")[0] == "REFUSED"
         assert os.path.exists(os.path.join(work, "members", "m1.test.zone"))
         # m3 added, m1 removed: Knot NOTIFYs the new catalog.
-        catalog(2, ["m2.test.", "m3.test."])
+        write_catalog(knot, 2, ["m2.test.", "m3.test."])
         knot.reload()
         assert wait_for(lambda: served("m3.test.") and
                         ask(g.port, "www.m1.test.")[0] == "REFUSED", 20) is not None, (
             g.read_log()[-3000:], knot.logs())
         assert served("m2.test.")
         assert re.search(r"event=catalog zone=cat\.test\. members=2", g.read_log())
+    finally:
+        if g.proc is not None:
+            g.stop()
+        knot.stop()
+        shutil.rmtree(knot.workdir, ignore_errors=True)
+
+
+def test_catalog_copy_reloads_the_running_configuration(tmp_path):
+    """A catalog's new copy reloads the configuration that runs, from
+    memory: an edit of the file the operator has not reloaded yet is not
+    applied by it, the file is not written over (only a change through the
+    configuration API writes it), and the API notes no version; SIGHUP
+    then applies the edit, a version of source "file"."""
+    gport = free_port()
+    knot, members = knot_with_members(gport)
+    write_catalog(knot, 1, ["m1.test."])
+    work = str(tmp_path)
+    g = catalog_gtmd(work, gport, knot.port)
+    aport = admin_port(gport)
+    g.config["admin"] = admin_section(work, aport, audit=False)
+    g.config["config_api"] = {"history_dir": "history"}
+    a = Admin(port=aport)
+    static = os.path.join(work, "static.test.zone")
+    with open(static, "w") as f:
+        f.write(member_text("static.test.", "192.0.2.99"))
+    try:
+        start_catalog_knot(knot, gport, members)
+        g.start()
+
+        def served(z, addr):
+            return ask(g.port, "www." + z) == ("NOERROR", [addr])
+
+        assert wait_for(lambda: served("m1.test.", members["m1.test."]), 20) is not None, (
+            g.read_log()[-3000:], knot.logs())
+        v0 = a.get("/v1/config", token=READ_TOKEN).json["version"]
+        edited = dict(g.config, zones=g.config["zones"] + [{"origin": "static.test.",
+                                                           "file": static}])
+        text = json.dumps(edited, indent=1)
+        with open(g.conf_path, "w") as f:  # the operator's edit, not reloaded
+            f.write(text)
+        write_catalog(knot, 2, ["m1.test.", "m3.test."])
+        knot.reload()
+        assert wait_for(lambda: served("m3.test.", members["m3.test."]), 20) is not None, (
+            g.read_log()[-3000:], knot.logs())
+        assert ask(g.port, "www.static.test.")[0] == "REFUSED"  # not applied by it
+        with open(g.conf_path) as f:
+            assert f.read() == text  # not written over
+        assert a.get("/v1/config", token=READ_TOKEN).json["version"] == v0
+        g.signal(signal.SIGHUP)  # the operator's reload applies it
+        assert wait_for(lambda: served("static.test.", "192.0.2.99"), 10) is not None, (
+            g.read_log()[-3000:])
+        assert served("m3.test.", members["m3.test."])
+
+        def newest():
+            return a.get("/v1/config/history", token=READ_TOKEN).json["versions"][0]
+
+        assert wait_for(lambda: newest()["version"] == v0 + 1, 5) is not None, newest()
+        assert newest()["source"] == "file", newest()
     finally:
         if g.proc is not None:
             g.stop()

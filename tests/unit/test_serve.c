@@ -9,6 +9,7 @@
 #include "common/jsoncfg.h"
 #include "policy/policy_config.h"
 #include "serve/serve.h"
+#include "serve/serve_bind.h"
 #include "tap.h"
 
 static const char *CONF_A =
@@ -81,6 +82,66 @@ static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* CONF_B's regions (so its ids are copied, serve_counters_assign), fo
+ * changed, new removed, two records added. */
+static const char *CONF_C =
+    "{\"regions\": {\"ap\": {}, \"us\": {}, \"eu\": {}},"
+    " \"pools\": {\"p\": {\"endpoints\": ["
+    "   {\"name\": \"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"},"
+    "   {\"name\": \"b\", \"address\": \"192.0.2.2\", \"region\": \"eu\"},"
+    "   {\"name\": \"c\", \"address\": \"192.0.2.3\", \"region\": \"ap\"}]}},"
+    " \"records\": {\"x.example.com.\": {\"pool\": \"p\", \"policy\": \"all\"},"
+    "  \"fo.example.com.\": {\"pool\": \"p\", \"regions\": [\"eu\", \"us\"]},"
+    "  \"y.example.com.\": {\"pool\": \"p\", \"policy\": \"all\"}}}";
+
+/* A publication after one with the same regions copies the ids of records
+ * of the same name and type: the same ids a lookup of their keys gives,
+ * so counting goes on; new records get new ids. */
+static void test_copied_ids(struct tap *t, struct serve *sv)
+{
+    const struct serve_set *cur = atomic_load(&sv->current);
+    size_t fo = record(cur, "fo.example.com."), stride = cur->policy_stride;
+    uint32_t before[8];
+    memcpy(before, &cur->policy_ids[fo * stride], stride * sizeof(*before));
+    uint64_t us = answers(sv, cur, "fo.example.com.", "us");
+    serve_set_free(serve_publish(sv, make_set(CONF_C, 9)));
+    const struct serve_set *s = atomic_load(&sv->current);
+    size_t nf = record(s, "fo.example.com.");
+    TAP_CHECK(t,
+              s->policy_stride == stride &&
+                  memcmp(before, &s->policy_ids[nf * stride], stride * sizeof(*before)) == 0,
+              "same regions: the changed record keeps its ids");
+    TAP_CHECK(t, answers(sv, s, "fo.example.com.", "us") == us, "and its counts");
+    uint32_t x = s->policy_ids[record(s, "x.example.com.") * stride];
+    uint32_t y = s->policy_ids[record(s, "y.example.com.") * stride];
+    TAP_CHECK(t, x != y && x != before[0] && y != before[0] && x != SERVE_NO_ID,
+              "new records get ids of their own");
+}
+
+/* The set's table from zone node to binding (serve_bind.h). */
+static void test_bind(struct tap *t)
+{
+    struct zone_node nodes[100];
+    struct policy_binding b[100];
+    struct serve_bind bind = {0};
+    memset(nodes, 0, sizeof(nodes));
+    serve_bind_init(&bind, 2); /* grows past what it was sized for */
+    for (int i = 0; i < 100; i++) {
+        nodes[i].flags = i % 3 ? ZONE_NODE_POLICY_A : 0;
+        if (nodes[i].flags)
+            serve_bind_put(&bind, &nodes[i], &b[i]);
+    }
+    serve_bind_put(&bind, &nodes[1], &b[50]); /* replaces */
+    bool ok = bind.n == 66;
+    for (int i = 2; i < 100; i++)
+        ok = ok && serve_bind_get(&bind, &nodes[i]) == (i % 3 ? &b[i] : NULL);
+    TAP_CHECK(t, ok && serve_bind_get(&bind, &nodes[1]) == &b[50],
+              "bindings by node: found, replaced, absent for unflagged nodes");
+    serve_bind_free(&bind);
+    struct serve_bind empty = {0};
+    TAP_CHECK(t, serve_bind_get(&empty, &nodes[1]) == NULL, "an empty table binds nothing");
 }
 
 /* The publisher waits while a reader holds the old set, not longer. */
@@ -345,6 +406,9 @@ int main(void)
               "counters survive a generation without the record");
     test_canary(&t, &sv, r3);
     test_sync(&t, &sv, r2);
+    serve_set_free(serve_publish(&sv, make_set(CONF_B, 8)));
+    test_copied_ids(&t, &sv);
+    test_bind(&t);
     serve_destroy(&sv);
     return tap_done(&t);
 }

@@ -1,0 +1,353 @@
+/*
+ * config_delta.c -- what a new configuration changes (config_delta.h).
+ */
+#include "daemon/config_delta.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/dns.h"
+#include "dns/name.h"
+#include "policy/policy.h"
+
+/* The policy sections compared resource by resource; zones by entry. */
+static const char *const delta_kinds[] = {"records", "pools", "checks", "regions", NULL};
+
+/* Whether two members are the same: the same value (a change through the
+ * API shares what it did not touch with the running document), or equal. */
+static bool delta_same(json_t *a, json_t *b)
+{
+    return a == b || (a && b && json_equal(a, b));
+}
+
+/* The counts of one comparison, and the names of what differs. */
+struct delta_count {
+    size_t added, removed, changed;
+    json_t *touched; /* NULL: not kept */
+};
+
+static void delta_touch(struct delta_count *c, size_t *n, const char *k)
+{
+    (*n)++;
+    if (c->touched)
+        json_array_append_new(c->touched, json_string(k));
+}
+
+/* Member k of b (value v) against a, where it was looked up by name. */
+static void delta_member(json_t *a, const char *k, json_t *v, struct delta_count *c)
+{
+    json_t *was = json_object_get(a, k);
+    if (!was || !delta_same(was, v))
+        delta_touch(c, was ? &c->changed : &c->added, k);
+}
+
+/* {"added", "removed", "changed"} of object a (old) against b (new), by
+ * member name; touched (if not NULL) gets the names of the members that
+ * differ. The two are walked side by side while their names
+ * come in the same order (a change through the API keeps the order and
+ * the untouched members' values: config_api.c), so an unchanged member
+ * costs a name and a pointer compared, not a lookup; a member added or
+ * removed is stepped over, and only a reordering falls back to lookups. */
+static json_t *delta_members(json_t *a, json_t *b, json_t *touched)
+{
+    struct delta_count c = {0, 0, 0, touched};
+    void *ia = json_object_iter(a), *ib = json_object_iter(b);
+    while (ia && ib) {
+        const char *ka = json_object_iter_key(ia), *kb = json_object_iter_key(ib);
+        if (strcmp(ka, kb) == 0) {
+            if (!delta_same(json_object_iter_value(ia), json_object_iter_value(ib)))
+                delta_touch(&c, &c.changed, kb);
+            ia = json_object_iter_next(a, ia);
+            ib = json_object_iter_next(b, ib);
+        } else if (!json_object_get(b, ka)) {
+            delta_touch(&c, &c.removed, ka);
+            ia = json_object_iter_next(a, ia);
+        } else if (!json_object_get(a, kb)) {
+            delta_touch(&c, &c.added, kb);
+            ib = json_object_iter_next(b, ib);
+        } else
+            break; /* reordered: the rest by name */
+    }
+    for (; ib; ib = json_object_iter_next(b, ib))
+        delta_member(a, json_object_iter_key(ib), json_object_iter_value(ib), &c);
+    for (; ia; ia = json_object_iter_next(a, ia))
+        if (!json_object_get(b, json_object_iter_key(ia)))
+            delta_touch(&c, &c.removed, json_object_iter_key(ia));
+    return json_pack("{s:I, s:I, s:I}", "added", (json_int_t)c.added, "removed",
+                     (json_int_t)c.removed, "changed", (json_int_t)c.changed);
+}
+
+/* The endpoints of pool p (an object) as an object by name. */
+static json_t *delta_endpoints_of(json_t *p)
+{
+    json_t *o = json_object(), *e;
+    size_t i;
+    json_array_foreach(json_object_get(p, "endpoints"), i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (n)
+            json_object_set(o, n, e);
+    }
+    return o;
+}
+
+/* The endpoints added, removed and changed in pools present before and
+ * after (a pool added or removed counts as a pool). */
+static json_t *delta_endpoints(json_t *a, json_t *b)
+{
+    json_int_t n[3] = {0, 0, 0};
+    const char *k;
+    json_t *v;
+    json_object_foreach(b, k, v)
+    {
+        json_t *was = json_object_get(a, k);
+        if (!was || delta_same(was, v))
+            continue;
+        json_t *ea = delta_endpoints_of(was), *eb = delta_endpoints_of(v);
+        json_t *c = delta_members(ea, eb, NULL);
+        n[0] += json_integer_value(json_object_get(c, "added"));
+        n[1] += json_integer_value(json_object_get(c, "removed"));
+        n[2] += json_integer_value(json_object_get(c, "changed"));
+        json_decref(c);
+        json_decref(ea);
+        json_decref(eb);
+    }
+    return json_pack("{s:I, s:I, s:I}", "added", n[0], "removed", n[1], "changed", n[2]);
+}
+
+/* Whether record value r (a record, or an array of records of one name)
+ * has a geo map. */
+static bool delta_has_geo(json_t *r)
+{
+    if (json_is_object(r))
+        return json_object_get(r, "geo") != NULL;
+    json_t *e;
+    size_t i;
+    json_array_foreach(r, i, e) if (json_object_get(e, "geo")) return true;
+    return false;
+}
+
+/* Records with a geo map (before or after) among those that differ
+ * (touched: their names). */
+static json_int_t delta_geo_maps(json_t *a, json_t *b, json_t *touched)
+{
+    json_int_t n = 0;
+    json_t *t;
+    size_t i;
+    json_array_foreach(touched, i, t)
+    {
+        json_t *was = json_object_get(a, json_string_value(t));
+        json_t *now = json_object_get(b, json_string_value(t));
+        n += (now && delta_has_geo(now)) || (was && delta_has_geo(was));
+    }
+    return n;
+}
+
+/* The top-level keys other than the policy sections and zones whose
+ * values differ. */
+static json_t *delta_other(json_t *a, json_t *b)
+{
+    json_t *out = json_array(), *v;
+    const char *k;
+    json_t *keys = json_object();
+    json_object_foreach(a, k, v) json_object_set(keys, k, json_null());
+    json_object_foreach(b, k, v) json_object_set(keys, k, json_null());
+    json_object_foreach(keys, k, v)
+    {
+        bool policy = strcmp(k, "zones") == 0;
+        for (const char *const *x = delta_kinds; *x && !policy; x++)
+            policy = strcmp(*x, k) == 0;
+        json_t *va = json_object_get(a, k), *vb = json_object_get(b, k);
+        if (!policy && !(va == vb || (va && vb && json_equal(va, vb))))
+            json_array_append_new(out, json_string(k));
+    }
+    json_decref(keys);
+    return out;
+}
+
+static json_t *delta_summary(json_t *a, json_t *b, json_t *touched)
+{
+    json_t *s = json_object();
+    for (const char *const *k = delta_kinds; *k; k++)
+        json_object_set_new(s, *k,
+                            delta_members(json_object_get(a, *k), json_object_get(b, *k),
+                                          strcmp(*k, "records") == 0 ? touched : NULL));
+    json_object_set_new(s, "endpoints",
+                        delta_endpoints(json_object_get(a, "pools"), json_object_get(b, "pools")));
+    json_object_set_new(s, "geo_maps",
+                        json_integer(delta_geo_maps(json_object_get(a, "records"),
+                                                    json_object_get(b, "records"), touched)));
+    while (json_array_size(touched) > 10) /* the summary names a few */
+        json_array_remove(touched, json_array_size(touched) - 1);
+    json_object_set_new(s, "other", delta_other(a, b));
+    return s;
+}
+
+/* ---- which zones are kept ------------------------------------------------ */
+
+/* The zone entry of origin in the "zones" array z, or NULL. */
+static json_t *delta_zone_entry(json_t *z, const char *origin)
+{
+    json_t *e;
+    size_t i;
+    json_array_foreach(z, i, e)
+    {
+        const char *o = json_string_value(json_object_get(e, "origin"));
+        if (o && strcasecmp(o, origin) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* Whether old and next configure the same origins in the same order. */
+static bool delta_same_origins(const struct config *old, const struct config *next)
+{
+    if (old->n_zones != next->n_zones)
+        return false;
+    for (size_t i = 0; i < next->n_zones; i++)
+        if (strcasecmp(old->zones[i].origin, next->zones[i].origin) != 0)
+            return false;
+    return true;
+}
+
+/* Zone cz may be kept as far as its own entry tells. */
+static bool delta_zone_entry_same(const struct config *old, const struct config *next, size_t i)
+{
+    const struct config_zone *cz = &next->zones[i];
+    /* Its compiled form points at the running set's key ring (a transfer
+     * key, update rules), or its content is made from other zones. */
+    if (cz->xfr.key || cz->primary.n || cz->catalog_dir || cz->catalog_member || cz->gen_catalog ||
+        cz->update.n)
+        return false;
+    json_t *a = delta_zone_entry(json_object_get(old->root, "zones"), cz->origin);
+    json_t *b = delta_zone_entry(json_object_get(next->root, "zones"), cz->origin);
+    return a && b && delta_same(a, b);
+}
+
+/* The index in cur's snapshot of zone z (linear: zones are few next to
+ * names, and names are looked up once per name). */
+static size_t delta_zone_index(const struct snapshot *s, const struct zone *z)
+{
+    for (size_t i = 0; i < s->n_zones; i++)
+        if (s->zones[i] == z)
+            return i;
+    return s->n_zones;
+}
+
+/* The policy flags the records of binding b give their name. */
+static uint16_t delta_flags(const struct policy_binding *b)
+{
+    return (uint16_t)((b->a ? zone_policy_flag(b->a->rtype) : 0) |
+                      (b->aaaa ? zone_policy_flag(b->aaaa->rtype) : 0) |
+                      (b->cname ? zone_policy_flag(b->cname->rtype) : 0));
+}
+
+/* Marks in same[] (one per zone of cur's snapshot) the zones whose policy
+ * names and types differ from what g gives them. */
+static void delta_policy_names(const struct gslb *g, const struct snapshot *s, bool *same)
+{
+    size_t *count = calloc(s->n_zones + 1, sizeof(*count));
+    const struct zone *last = NULL;
+    size_t last_i = s->n_zones;
+    if (!count)
+        abort();
+    for (size_t i = 0; g && i < g->n_records; i++) {
+        const struct policy_binding *b = &g->bindings[i];
+        struct dns_name n;
+        if (!(b->a || b->aaaa || b->cname) ||
+            !dns_name_index(g->records[i].name, g->records[i].name_len, &n))
+            continue;
+        const struct zone *z = snapshot_find_zone(s, &n, DNS_TYPE_A);
+        if (!z)
+            continue; /* outside every zone: the loader says so */
+        size_t zi = z == last ? last_i : delta_zone_index(s, z);
+        last = z;
+        last_i = zi;
+        const struct zone_node *node =
+            zone_find_node(z, n.wire, n.len, dns_name_hash(n.wire, n.len));
+        if (!node || (node->flags & ZONE_POLICY_FLAGS) != delta_flags(b))
+            same[zi] = false;
+        count[zi]++;
+    }
+    for (size_t i = 0; i < s->n_zones; i++)
+        if (count[i] != s->zones[i]->n_policy_names)
+            same[i] = false;
+    free(count);
+}
+
+/* keep[i] for every zone of next. */
+static size_t delta_keep(struct config_delta *d, const struct config *old,
+                         const struct serve_set *cur, const struct config *next)
+{
+    if (d->reread || !old || !cur || !old->root || !next->root || !delta_same_origins(old, next))
+        return 0;
+    const struct snapshot *s = cur->zones;
+    bool *same = calloc(s->n_zones + 1, sizeof(*same));
+    if (!same)
+        abort();
+    for (size_t i = 0; i < s->n_zones; i++)
+        same[i] = true;
+    delta_policy_names(next->gslb, s, same);
+    size_t kept = 0;
+    for (size_t i = 0; i < next->n_zones; i++) {
+        struct dns_name o;
+        if (!dns_name_from_str(next->zones[i].origin, &o) || !delta_zone_entry_same(old, next, i))
+            continue;
+        for (size_t k = 0; k < s->n_zones && !d->keep[i]; k++)
+            d->keep[i] = same[k] && s->zones[k]->origin_len == o.len &&
+                         memcmp(s->zones[k]->origin, o.wire, o.len) == 0;
+        kept += d->keep[i];
+    }
+    free(same);
+    return kept;
+}
+
+struct config_delta *config_delta_new(const struct config *old, const struct serve_set *cur,
+                                      const struct config *next, bool reread)
+{
+    struct config_delta *d = calloc(1, sizeof(*d));
+    if (!d || !(d->keep = calloc(next->n_zones + 1, sizeof(*d->keep))))
+        abort();
+    d->reread = reread;
+    d->n_zones = next->n_zones;
+    json_t *touched = json_array();
+    d->summary = delta_summary(old ? old->root : NULL, next->root, touched);
+    json_object_set_new(d->summary, "names", touched);
+    json_object_set_new(
+        d->summary, "records_compiled",
+        json_integer(next->gslb ? (json_int_t)(next->gslb->n_records - next->gslb->n_reused) : 0));
+    d->n_kept = delta_keep(d, old, cur, next);
+    json_object_set_new(d->summary, "zones",
+                        json_pack("{s:I, s:I}", "kept", (json_int_t)d->n_kept, "read",
+                                  (json_int_t)(d->n_zones - d->n_kept)));
+    return d;
+}
+
+void config_delta_free(struct config_delta *d)
+{
+    if (!d)
+        return;
+    free(d->keep);
+    json_decref(d->summary);
+    free(d);
+}
+
+void config_delta_line(const struct config_delta *d, char *out, size_t len)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    for (const char *const *k = delta_kinds; *k && off < len; k++) {
+        json_t *c = json_object_get(d->summary, *k);
+        off += (size_t)snprintf(out + off, len - off, "%s%s=+%lld-%lld~%lld", off ? " " : "", *k,
+                                (long long)json_integer_value(json_object_get(c, "added")),
+                                (long long)json_integer_value(json_object_get(c, "removed")),
+                                (long long)json_integer_value(json_object_get(c, "changed")));
+    }
+    json_t *z = json_object_get(d->summary, "zones");
+    if (off < len)
+        snprintf(out + off, len - off, " zones_kept=%lld zones_read=%lld records_compiled=%lld",
+                 (long long)json_integer_value(json_object_get(z, "kept")),
+                 (long long)json_integer_value(json_object_get(z, "read")),
+                 (long long)json_integer_value(json_object_get(d->summary, "records_compiled")));
+}

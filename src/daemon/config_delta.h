@@ -1,0 +1,62 @@
+/*
+ * config_delta.h -- what a new configuration changes against the running
+ * one: the one place that decides it (doc/architecture.md, "Changes").
+ *
+ * Every reload computes a delta before it builds the new set, and the
+ * loader applies it (load_set_keep): a zone whose inputs did not change is
+ * kept from the running set as it is (shared, neither read nor signed
+ * again), the rest is built for the new configuration, and counters and
+ * probe schedules of what did not change carry over (serve_counters.c,
+ * scheduler.c). A full reload (start, SIGHUP, POST /v1/reload, a
+ * secondary zone's new copy: the files may have changed) is the same
+ * path with "reread": every zone counts as changed. So a change through
+ * the API and a reload of the same file cannot give different answers:
+ * they differ only in what is kept, and only what provably has the same
+ * inputs is kept.
+ *
+ * A zone is kept when all of these hold: the files are not read again;
+ * the zone entry (origin, file, dnssec, transfer...) is the same JSON;
+ * the configured origins are the same list; the zone is no secondary or
+ * catalog zone (read or generated), names no TSIG key and takes no
+ * updates (its compiled form points at the running set's key ring);
+ * and the policy names that fall in it, each with the types its records
+ * answer (ZONE_NODE_POLICY_*), are exactly the ones the running zone was
+ * built with.
+ *
+ * The summary counts, per kind, the resources added, removed and changed
+ * (records, pools, endpoints, checks, regions, geo maps) and names the
+ * other top-level keys that changed: the reload result and the log say
+ * it ("changed").
+ *
+ * Ownership: the caller owns the delta (config_delta_free); old, cur and
+ * next are borrowed for the call only.
+ */
+#ifndef GTM_DAEMON_CONFIG_DELTA_H
+#define GTM_DAEMON_CONFIG_DELTA_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "daemon/config.h"
+#include "serve/serve_set.h"
+
+struct config_delta {
+    bool reread;    /* files are read again: nothing is kept */
+    bool *keep;     /* one per zone of next: kept from cur (load_set_keep) */
+    size_t n_zones; /* of next */
+    size_t n_kept;
+    json_t *summary; /* owned: {"records": {"added", "removed", "changed"}, ...} */
+};
+
+/* The delta from old (running; NULL at start) serving cur (NULL at start)
+ * to next, which is not loaded yet (its gslb is still in next). reread:
+ * the files may have changed (a full reload). Never NULL. */
+struct config_delta *config_delta_new(const struct config *old, const struct serve_set *cur,
+                                      const struct config *next, bool reread);
+void config_delta_free(struct config_delta *d);
+
+/* The summary as one short line for the log ("records=+1-0~2 pools=..."). */
+void config_delta_line(const struct config_delta *d, char *out, size_t len);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * serve_bind.h -- which policy records answer at which zone node, for one
+ * served set.
+ *
+ * A zone is shared by every set that keeps it (a configuration change
+ * that touches no zone keeps them all: doc/architecture.md, "Changes"),
+ * while each set has its own policy set. So the binding of a node is the
+ * set's, not the node's: the loader fills this table when it attaches the
+ * policy records to their names, and a query finds a node's binding here
+ * (only for nodes flagged ZONE_NODE_POLICY_*: other nodes never look).
+ *
+ * An open-addressing table keyed by the node's address; built before the
+ * set is published and read-only afterwards (no lock, no allocation on the
+ * query path). Ownership: the set owns the table (serve_bind_free); the
+ * nodes and bindings are borrowed from the set's zones and policy set.
+ */
+#ifndef GTM_SERVE_SERVE_BIND_H
+#define GTM_SERVE_SERVE_BIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "zone/zone.h"
+
+struct serve_bind {
+    const struct zone_node **nodes;        /* NULL = empty slot; all NULL when mask is 0 */
+    const struct policy_binding **binding; /* beside nodes */
+    uint32_t mask;
+    size_t n;
+};
+
+static inline uint32_t serve_bind_hash(const struct zone_node *n)
+{
+    uint64_t x = (uint64_t)(uintptr_t)n;
+    return (uint32_t)((x >> 4) * 0x9E3779B97F4A7C15ull >> 32);
+}
+
+/* The binding of node n in t, or NULL. */
+static inline const struct policy_binding *serve_bind_get(const struct serve_bind *t,
+                                                          const struct zone_node *n)
+{
+    if (!t->n || !(n->flags & ZONE_POLICY_FLAGS))
+        return NULL;
+    for (uint32_t i = serve_bind_hash(n) & t->mask;; i = (i + 1) & t->mask) {
+        if (t->nodes[i] == n)
+            return t->binding[i];
+        if (!t->nodes[i])
+            return NULL;
+    }
+}
+
+/* Sizes t (zeroed before) for up to n entries. */
+void serve_bind_init(struct serve_bind *t, size_t n);
+/* Binds node n to b (replacing an earlier binding of n). */
+void serve_bind_put(struct serve_bind *t, const struct zone_node *n,
+                    const struct policy_binding *b);
+void serve_bind_free(struct serve_bind *t);
+
+#endif
