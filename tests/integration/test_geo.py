@@ -658,18 +658,24 @@ def test_unbound_caches_per_scope_and_never_mixes(geo, tmp_path):
 
 # ---- gtmd check ------------------------------------------------------------
 
-def test_check_reports_geo_errors(tmp_path):
+def check_mutated(base, tmp_path, mutate):
+    """(exit status, stderr) of gtmd check on a copy of config base
+    changed by mutate, written in tmp_path (test_geo_asn.py uses it too)."""
     from conftest import GTMD
+    c = json.loads(json.dumps(base))
+    mutate(c)
+    p = tmp_path / "gtmd.json"
+    p.write_text(json.dumps(c))
+    r = subprocess.run([GTMD, "check", "-c", str(p)], capture_output=True, text=True,
+                       timeout=30)
+    return r.returncode, r.stderr
+
+
+def test_check_reports_geo_errors(tmp_path):
     base = geo_config(1, admin=False)(str(tmp_path), 5399)
 
     def check(mutate):
-        c = json.loads(json.dumps(base))
-        mutate(c)
-        p = tmp_path / "gtmd.json"
-        p.write_text(json.dumps(c))
-        r = subprocess.run([GTMD, "check", "-c", str(p)], capture_output=True, text=True,
-                           timeout=30)
-        return r.returncode, r.stderr
+        return check_mutated(base, tmp_path, mutate)
 
     rc, err = check(lambda c: None)
     assert rc == 0, err
