@@ -1,0 +1,153 @@
+/*
+ * jsondelta.c -- resource-depth differences of JSON objects (jsondelta.h).
+ */
+#include "common/jsondelta.h"
+
+#include <stdio.h>
+
+/* The same value: the very object (a document made from the other by a
+ * change shares what the change did not touch), else compared whole. */
+static bool jsondelta_same(json_t *a, json_t *b)
+{
+    return a == b || json_equal(a, b);
+}
+
+/* {"put", "drop"} of the members of object a turned into b; NULL when
+ * none changed. */
+static json_t *jsondelta_members(json_t *a, json_t *b)
+{
+    json_t *put = json_object(), *drop = json_array(), *v;
+    const char *k;
+    json_object_foreach(b, k, v)
+    {
+        json_t *old = json_object_get(a, k);
+        if (!old || !jsondelta_same(old, v))
+            json_object_set(put, k, v);
+    }
+    json_object_foreach(a, k, v)
+    {
+        if (!json_object_get(b, k))
+            json_array_append_new(drop, json_string(k));
+    }
+    if (json_object_size(put) == 0 && json_array_size(drop) == 0) {
+        json_decref(put);
+        json_decref(drop);
+        return NULL;
+    }
+    json_t *out = json_object();
+    if (json_object_size(put))
+        json_object_set(out, "put", put);
+    if (json_array_size(drop))
+        json_object_set(out, "drop", drop);
+    json_decref(put);
+    json_decref(drop);
+    return out;
+}
+
+json_t *jsondelta_diff(json_t *from, json_t *to)
+{
+    json_t *d = json_object(), *put = json_object(), *drop = json_array(), *in = json_object();
+    json_t *v;
+    const char *k;
+    json_object_foreach(to, k, v)
+    {
+        json_t *old = json_object_get(from, k);
+        if (old && json_is_object(old) && json_is_object(v)) {
+            json_t *m = old == v ? NULL : jsondelta_members(old, v);
+            if (m)
+                json_object_set_new(in, k, m);
+        } else if (!old || !jsondelta_same(old, v))
+            json_object_set(put, k, v);
+    }
+    json_object_foreach(from, k, v)
+    {
+        if (!json_object_get(to, k))
+            json_array_append_new(drop, json_string(k));
+    }
+    if (json_object_size(put))
+        json_object_set(d, "put", put);
+    if (json_array_size(drop))
+        json_object_set(d, "drop", drop);
+    if (json_object_size(in))
+        json_object_set(d, "in", in);
+    json_decref(put);
+    json_decref(drop);
+    json_decref(in);
+    return d;
+}
+
+/* Applies {"put", "drop"} (p, at where) to obj in place; false with err. */
+static bool jsondelta_put_drop(json_t *obj, json_t *p, const char *where, char *err, size_t len)
+{
+    json_t *put = json_object_get(p, "put"), *drop = json_object_get(p, "drop"), *v;
+    const char *k;
+    size_t i;
+    if ((put && !json_is_object(put)) || (drop && !json_is_array(drop))) {
+        snprintf(err, len, "%s: \"put\" must be an object and \"drop\" an array", where);
+        return false;
+    }
+    json_array_foreach(drop, i, v)
+    {
+        if (!json_is_string(v) || json_object_del(obj, json_string_value(v)) != 0) {
+            snprintf(err, len, "%s: drops %s%s%s, which the base does not have", where,
+                     json_is_string(v) ? "\"" : "a non-string",
+                     json_is_string(v) ? json_string_value(v) : "", json_is_string(v) ? "\"" : "");
+            return false;
+        }
+    }
+    json_object_foreach(put, k, v)
+    {
+        json_object_set(obj, k, v);
+    }
+    return true;
+}
+
+json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t len)
+{
+    if (!json_is_object(base) || !json_is_object(d)) {
+        snprintf(err, len, "a delta and its base must be objects");
+        return NULL;
+    }
+    json_t *out = json_copy(base), *in = json_object_get(d, "in"), *v;
+    const char *k;
+    bool ok = jsondelta_put_drop(out, d, "$", err, len);
+    if (ok && in && !json_is_object(in)) {
+        snprintf(err, len, "$: \"in\" must be an object");
+        ok = false;
+    }
+    json_object_foreach(in, k, v)
+    {
+        if (!ok)
+            break;
+        json_t *old = json_object_get(out, k);
+        char where[200];
+        snprintf(where, sizeof(where), "$.%s", k);
+        if (!json_is_object(old) || !json_is_object(v)) {
+            snprintf(err, len, "%s: changes members of what is not an object in the base", where);
+            ok = false;
+            break;
+        }
+        json_t *members = json_copy(old); /* the other members shared */
+        ok = jsondelta_put_drop(members, v, where, err, len);
+        json_object_set_new(out, k, members);
+    }
+    if (!ok) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+size_t jsondelta_count(json_t *d)
+{
+    size_t n = json_object_size(json_object_get(d, "put")) +
+               json_array_size(json_object_get(d, "drop"));
+    json_t *v;
+    const char *k;
+    json_object_foreach(json_object_get(d, "in"), k, v)
+    {
+        n += json_object_size(json_object_get(v, "put")) +
+             json_array_size(json_object_get(v, "drop"));
+    }
+    return n;
+}

@@ -1,0 +1,46 @@
+/*
+ * jsondelta.h -- the difference between two JSON objects at the depth of
+ * a configuration's resources, and applying it.
+ *
+ * A configuration is an object whose object-valued keys (records, pools,
+ * checks, regions...) hold one member per resource. A delta names what
+ * changed at that depth, so that a change of one record in 100,000 is a
+ * delta of one record:
+ *
+ *   {"put":  {KEY: value, ...},            top-level keys set whole
+ *    "drop": [KEY, ...],                   top-level keys removed
+ *    "in":   {KEY: {"put": {NAME: value},  members of an object-valued
+ *                   "drop": [NAME]}}}      key set or removed
+ *
+ * Every part is optional. Unlike a JSON merge patch (RFC 7396) it can set
+ * a value to null, and applying it to the wrong base fails instead of
+ * giving a different document: a member dropped must be there, and "in"
+ * needs an object.
+ *
+ * Applying shares every untouched value with the base (no deep copy): a
+ * document made from another by a delta keeps the very objects of the
+ * members it did not touch, which is what lets the loader keep their
+ * compiled form (doc/architecture.md, "Changes").
+ *
+ * Ownership: every function returns a new reference the caller owns;
+ * arguments are borrowed.
+ */
+#ifndef GTM_COMMON_JSONDELTA_H
+#define GTM_COMMON_JSONDELTA_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* What turns from into to (both objects). Values the same object in both,
+ * or equal, are not in it. An empty delta is {}. */
+json_t *jsondelta_diff(json_t *from, json_t *to);
+
+/* base with d applied: a new object, or NULL with why in err when d is not
+ * a delta or does not fit base. */
+json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t errlen);
+
+/* The number of values d puts or drops (top-level keys and members). */
+size_t jsondelta_count(json_t *d);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * Unit tests for src/common/jsondelta.c: a diff applied to its base gives
+ * the target (members changed, added, dropped; top-level keys set, dropped,
+ * turned from object to scalar; a null value); untouched members are the
+ * very objects of the base; an empty diff; deltas that do not fit their
+ * base or are not deltas are refused with a reason; random documents
+ * round-trip.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsondelta.h"
+#include "tap.h"
+
+static json_t *test_doc(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (!j) {
+        fprintf(stderr, "bad test JSON: %s\n", je.text);
+        abort();
+    }
+    return j;
+}
+
+/* diff(a, b) applied to a equals b; the delta's member count is n. */
+static void test_roundtrip(struct tap *t, json_t *a, json_t *b, size_t n, const char *what)
+{
+    json_t *d = jsondelta_diff(a, b);
+    char err[200] = "";
+    json_t *c = jsondelta_apply(a, d, err, sizeof(err));
+    TAP_CHECK(t, c && json_equal(c, b), "%s: applied gives the target (%s)", what, err);
+    TAP_CHECK(t, jsondelta_count(d) == n, "%s: %zu changes (%zu)", what, n, jsondelta_count(d));
+    /* Sent as text and read back (as etcd carries it): the same. */
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_t *d2 = json_loads(text, 0, NULL);
+    json_t *c2 = d2 ? jsondelta_apply(a, d2, err, sizeof(err)) : NULL;
+    TAP_CHECK(t, c2 && json_equal(c2, b), "%s: through text too", what);
+    free(text);
+    json_decref(d2);
+    json_decref(c2);
+    json_decref(c);
+    json_decref(d);
+}
+
+static void test_basic(struct tap *t)
+{
+    json_t *a = test_doc("{\"records\": {\"a.\": {\"pool\": \"p\"}, \"b.\": {\"pool\": \"q\"}, "
+                         "\"c.\": {\"pool\": \"p\"}}, \"pools\": {\"p\": {\"endpoints\": []}}, "
+                         "\"ttl\": 5, \"zones\": [1, 2], \"gone\": true}");
+    json_t *b = test_doc("{\"records\": {\"a.\": {\"pool\": \"p\"}, \"b.\": {\"pool\": \"p\"}, "
+                         "\"d.\": null}, \"pools\": 7, \"ttl\": 5, \"zones\": [1, 2, 3], "
+                         "\"new\": {\"x\": 1}}");
+    /* b. changed, c. dropped, d. added (null), pools turned scalar, zones
+     * set, gone dropped, new added: 7 */
+    test_roundtrip(t, a, b, 7, "mixed");
+    test_roundtrip(t, a, a, 0, "itself");
+    json_t *d = jsondelta_diff(a, a);
+    TAP_CHECK(t, json_object_size(d) == 0, "an empty delta is {}");
+    json_decref(d);
+
+    /* Untouched members are the base's own objects. */
+    d = test_doc("{\"in\": {\"records\": {\"put\": {\"b.\": {\"pool\": \"z\"}}}}}");
+    char err[200];
+    json_t *c = jsondelta_apply(a, d, err, sizeof(err));
+    json_t *ra = json_object_get(a, "records"), *rc = json_object_get(c, "records");
+    TAP_CHECK(t, c && json_object_get(rc, "a.") == json_object_get(ra, "a.") &&
+                     json_object_get(c, "pools") == json_object_get(a, "pools"),
+              "untouched members and keys are shared, not copied");
+    TAP_CHECK(t, json_equal(json_object_get(json_object_get(ra, "b."), "pool"), json_string("q")),
+              "the base is not changed");
+    json_decref(c);
+    json_decref(d);
+    json_decref(a);
+    json_decref(b);
+}
+
+static void test_refused(struct tap *t)
+{
+    json_t *a = test_doc("{\"records\": {\"a.\": 1}, \"ttl\": 5}");
+    static const char *const bad[] = {
+        "{\"drop\": [\"nope\"]}",
+        "{\"drop\": [3]}",
+        "{\"drop\": \"ttl\"}",
+        "{\"put\": []}",
+        "{\"in\": {\"ttl\": {\"put\": {\"x\": 1}}}}",
+        "{\"in\": {\"missing\": {\"put\": {\"x\": 1}}}}",
+        "{\"in\": {\"records\": {\"drop\": [\"b.\"]}}}",
+        "{\"in\": {\"records\": 5}}",
+        "{\"in\": []}",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *d = test_doc(bad[i]);
+        char err[200] = "";
+        json_t *c = jsondelta_apply(a, d, err, sizeof(err));
+        TAP_CHECK(t, !c && err[0], "refused: %s (%s)", bad[i], err);
+        json_decref(c);
+        json_decref(d);
+    }
+    json_decref(a);
+}
+
+/* Random documents of a few kinds with random members, changed at random. */
+static json_t *test_random_doc(unsigned *seed)
+{
+    json_t *doc = json_object();
+    static const char *const kinds[] = {"records", "pools", "checks", "regions"};
+    for (size_t k = 0; k < 4; k++) {
+        if (rand_r(seed) % 5 == 0)
+            continue;
+        json_t *m = json_object();
+        for (int i = 0, n = rand_r(seed) % 8; i < n; i++) {
+            char name[16];
+            snprintf(name, sizeof(name), "m%d", rand_r(seed) % 10);
+            json_object_set_new(m, name, json_pack("{s:i}", "v", rand_r(seed) % 3));
+        }
+        json_object_set_new(doc, kinds[k], m);
+    }
+    if (rand_r(seed) % 2)
+        json_object_set_new(doc, "ttl", json_integer(rand_r(seed) % 3));
+    return doc;
+}
+
+static void test_random(struct tap *t)
+{
+    unsigned seed = 38;
+    int bad = 0;
+    for (int i = 0; i < 2000; i++) {
+        json_t *a = test_random_doc(&seed), *b = test_random_doc(&seed);
+        json_t *d = jsondelta_diff(a, b);
+        char err[200];
+        json_t *c = jsondelta_apply(a, d, err, sizeof(err));
+        if (!c || !json_equal(c, b))
+            bad++;
+        json_decref(a);
+        json_decref(b);
+        json_decref(c);
+        json_decref(d);
+    }
+    TAP_CHECK(t, bad == 0, "2000 random pairs round-trip (%d did not)", bad);
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    test_basic(&t);
+    test_refused(&t);
+    test_random(&t);
+    return tap_done(&t);
+}
