@@ -369,6 +369,7 @@ void config_api_free(struct config_api *api)
     free(api->history_dir);
     json_decref(api->doc);
     json_decref(api->pending);
+    json_decref(api->fleet_doc);
     pthread_mutex_destroy(&api->lock);
     pthread_mutex_destroy(&api->pend_lock);
     pthread_cond_destroy(&api->applied);

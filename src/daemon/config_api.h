@@ -114,6 +114,11 @@ struct config_api {
     uint64_t fleet_failed;             /* the newest version this node could not apply (lock) */
     char fleet_why[512];               /* why (lock) */
     struct config_api_stamp published; /* the file as this node last published it (lock) */
+    /* The shared part of fleet version fleet_doc_v as this node has it
+     * (lock): the base of the delta a change publishes, and of the next
+     * version's delta it applies. Shares its members with doc. */
+    json_t *fleet_doc;
+    uint64_t fleet_doc_v;
 };
 
 /* Sets api up for the file at path with params p (copied); records the

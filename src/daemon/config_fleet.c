@@ -45,6 +45,7 @@
 #include <time.h>
 
 #include "common/deadline.h"
+#include "common/jsondelta.h"
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/config_api_int.h"
@@ -64,15 +65,54 @@ static bool config_fleet_same_shared(json_t *a, json_t *b)
     return same;
 }
 
-/* Publishes doc's shared part as the version after base; lock dropped
- * meanwhile. (lock) */
+/* The shared part of fleet version v as this node has it (borrowed), or
+ * NULL: the cached one, else this node's own version read from its
+ * history once. (lock) */
+static json_t *config_fleet_base(struct config_api *api, uint64_t v)
+{
+    if (api->fleet_doc && api->fleet_doc_v == v)
+        return api->fleet_doc;
+    if (v == 0 || v != api->version)
+        return NULL;
+    json_t *m = config_api_load_version(api, v, ".meta.json");
+    bool fleet = json_is_true(json_object_get(m, "fleet"));
+    json_decref(m);
+    json_t *doc = fleet ? config_api_load_version(api, v, ".json") : NULL;
+    if (!doc)
+        return NULL;
+    json_decref(api->fleet_doc);
+    api->fleet_doc = config_shared_part(doc);
+    api->fleet_doc_v = v;
+    json_decref(doc);
+    return api->fleet_doc;
+}
+
+/* shared (a reference taken) is fleet version v's shared part. (lock) */
+static void config_fleet_keep_base(struct config_api *api, uint64_t v, json_t *shared)
+{
+    json_incref(shared);
+    json_decref(api->fleet_doc);
+    api->fleet_doc = shared;
+    api->fleet_doc_v = v;
+}
+
+/* Publishes doc's shared part as the version after base, with what it
+ * changes against base when this node has base (fleet_config_publish
+ * writes the delta when the fleet can take it); lock dropped meanwhile.
+ * (lock) */
 static enum shared_status config_fleet_publish(struct config_api *api, json_t *doc, uint64_t base,
                                                const char *source, const char *author,
                                                const char *change, uint64_t *version, char *err,
                                                size_t len)
 {
-    json_t *rec = json_pack("{s:o, s:s, s:s, s:s}", "doc", config_shared_part(doc), "source",
-                            source, "author", author ? author : "", "change", change ? change : "");
+    json_t *shared = config_shared_part(doc);
+    json_t *rec = json_pack("{s:o, s:s, s:s, s:s}", "doc", shared, "source", source, "author",
+                            author ? author : "", "change", change ? change : "");
+    json_t *from = config_fleet_base(api, base);
+    if (from) {
+        json_object_set_new(rec, "delta", jsondelta_diff(from, shared));
+        json_object_set_new(rec, "base", json_integer((json_int_t)base));
+    }
     unsigned keep = api->keep;
     struct fleet *f = api->fleet;
     pthread_mutex_unlock(&api->lock);
@@ -171,25 +211,27 @@ static json_t *config_fleet_meta(json_t *rec)
     return m;
 }
 
-/* Applies record rec (the fleet's version N) with cur's node-local keys.
- * (lock) */
-static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *cur)
+/* Applies record rec (the fleet's version N, whose shared part is
+ * shared) with cur's node-local keys. (lock) */
+static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *shared, json_t *cur)
 {
     uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
-    json_t *doc = config_with_local(json_object_get(rec, "doc"), cur);
+    json_t *doc = config_with_local(shared, cur);
     json_t *meta = config_fleet_meta(rec);
     if (json_equal(doc, cur)) { /* this node's own edit, or a restart */
         if (config_api_record_as(api, v, doc, meta, NULL) == 0) {
             config_api_file_is_version(api);
+            config_fleet_keep_base(api, v, shared);
             config_fleet_done(api, 0, NULL);
         } else
             config_fleet_done(api, v, "the history directory could not keep it");
     } else {
         json_t *res = NULL;
         int status;
-        if (config_api_install(api, doc, v, meta, &res, &status) == 0)
+        if (config_api_install(api, doc, v, meta, &res, &status) == 0) {
+            config_fleet_keep_base(api, v, shared);
             config_fleet_done(api, 0, NULL);
-        else {
+        } else {
             json_t *e = json_object_get(res, "error");
             const char *first = json_string_value(json_array_get(json_object_get(e, "errors"), 0));
             const char *msg = json_string_value(json_object_get(e, "message"));
@@ -290,6 +332,43 @@ static void config_fleet_join(struct config_api *api, json_t *cur)
     api->version = 0;
 }
 
+/* The shared part of each of records (in order): its "doc", or its delta
+ * applied to the version before (the one before it in records, or this
+ * node's own). NULL with why when a delta does not fit what this node
+ * has. (lock) */
+static json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, size_t len)
+{
+    json_t *docs = json_array(), *rec, *prev = NULL;
+    uint64_t prev_v = 0;
+    size_t i;
+    json_array_foreach(records, i, rec)
+    {
+        uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
+        json_t *doc = json_object_get(rec, "doc"), *made;
+        if (doc)
+            made = json_incref(doc);
+        else {
+            uint64_t b = (uint64_t)json_integer_value(json_object_get(rec, "base"));
+            json_t *base = prev && prev_v == b ? prev : config_fleet_base(api, b);
+            char err[300] = "";
+            made = base ? jsondelta_apply(base, json_object_get(rec, "delta"), err, sizeof(err))
+                        : NULL;
+            if (!made) {
+                snprintf(why, len, "version %llu changes version %llu, %s%s",
+                         (unsigned long long)v, (unsigned long long)b,
+                         base ? "and its delta does not fit it: " : "which this node does not have",
+                         err);
+                json_decref(docs);
+                return NULL;
+            }
+        }
+        json_array_append_new(docs, made);
+        prev = made;
+        prev_v = v;
+    }
+    return docs;
+}
+
 /* The versions in records this node has not got: each kept, the last one
  * (head's) applied. (lock) */
 static void config_fleet_records(struct config_api *api, uint64_t head, json_t *records,
@@ -306,23 +385,36 @@ static void config_fleet_records(struct config_api *api, uint64_t head, json_t *
                       (unsigned long long)head, (unsigned long long)before);
         return;
     }
+    char why[400];
+    json_t *docs = config_fleet_docs(api, records, why, sizeof(why));
+    bool whole = json_object_get(json_array_get(records, 0), "doc") != NULL;
+    if (!docs && !whole) { /* fetched again from the newest whole version */
+        log_warn("event=config_fleet_delta result=refetch version=%llu why=\"%s\"",
+                 (unsigned long long)lv, why);
+        if (api->fleet)
+            fleet_config_need_full(api->fleet);
+        return;
+    }
+    if (!docs) { /* even from a whole document: not a version */
+        config_fleet_done(api, lv, why);
+        return;
+    }
     /* Head's first: the version this node says it serves is the one it
      * serves. Then the ones missed while this node was down, kept in the
      * history only, when head is served. */
-    config_fleet_apply(api, last, cur);
-    if (api->version != lv)
-        return;
+    config_fleet_apply(api, last, json_array_get(docs, n - 1), cur);
     json_array_foreach(records, i, rec)
     {
         uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
-        if (i + 1 == n || v <= before)
+        if (api->version != lv || i + 1 == n || v <= before)
             continue;
-        json_t *doc = config_with_local(json_object_get(rec, "doc"), cur);
+        json_t *doc = config_with_local(json_array_get(docs, i), cur);
         json_t *meta = config_fleet_meta(rec);
         config_api_record_as(api, v, doc, meta, NULL);
         json_decref(meta);
         json_decref(doc);
     }
+    json_decref(docs);
 }
 
 /* The fleet's versions records (head's last) arrived. (lock) */

@@ -66,10 +66,17 @@ void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev, const c
     json_t *ver = json_object_get(v, "version");
     uint64_t h =
         json_is_integer(ver) && json_integer_value(ver) > 0 ? (uint64_t)json_integer_value(ver) : 0;
+    json_t *full = json_object_get(v, "full");
+    uint64_t fv = json_is_integer(full) && json_integer_value(full) > 0 &&
+                          (uint64_t)json_integer_value(full) <= h
+                      ? (uint64_t)json_integer_value(full)
+                      : h;
     pthread_mutex_lock(&f->lock);
     bool back = !v || h < f->cfg.seen;
-    if (!back)
+    if (!back) {
         f->cfg.seen = h;
+        f->cfg.full = fv;
+    }
     f->cfg.head = f->cfg.seen;
     f->cfg.head_rev = v ? mod_rev : 0; /* what the next version's compare must see */
     uint64_t seen = f->cfg.seen;
@@ -131,6 +138,16 @@ static void fleet_config_floor(struct fleet *f)
     }
 }
 
+/* v holds a whole document, or a delta against the version before it. */
+static bool fleet_config_has_doc(json_t *v)
+{
+    if (json_is_object(json_object_get(v, "doc")))
+        return true;
+    json_t *base = json_object_get(v, "base"), *ver = json_object_get(v, "version");
+    return json_is_object(json_object_get(v, "delta")) && json_is_integer(base) &&
+           json_integer_value(base) + 1 == json_integer_value(ver);
+}
+
 /* The records of a fetch reply that are what their keys say, in order,
  * up to head; NULL when head's own is not among them (pruned meanwhile,
  * or refused). *beyond: the newest valid version after head in the reply
@@ -156,9 +173,10 @@ static json_t *fleet_config_records(struct fleet *f, json_t *resp, uint64_t head
             json_is_integer(ver) ? fleet_config_vkey(f, (uint64_t)json_integer_value(ver)) : NULL;
         if (vd != FLEET_SIG_OK)
             fleet_reject(f, key ? key : "config/v/?", vd, signer, NULL);
-        else if (!want || strcmp(want, key) != 0 || !json_is_object(json_object_get(v, "doc")))
+        else if (!want || strcmp(want, key) != 0 || !fleet_config_has_doc(v))
             fleet_reject(f, key, FLEET_REJ_FIELDS, signer,
-                         "a configuration version must carry its own version and a doc");
+                         "a configuration version must carry its own version and a doc, or a "
+                         "delta against the version before");
         else {
             uint64_t n = (uint64_t)json_integer_value(ver);
             json_object_del(v, "sig");
@@ -237,8 +255,10 @@ static void fleet_config_fetch(struct fleet *f)
 {
     fleet_config_floor(f);
     pthread_mutex_lock(&f->lock);
-    uint64_t head = f->cfg.head, applied = f->cfg.applied;
+    uint64_t head = f->cfg.head, applied = f->cfg.applied, full = f->cfg.full;
     int64_t head_rev = f->cfg.head_rev, failed_rev = f->cfg.failed_rev;
+    bool want_full = f->cfg.want_full;
+    f->cfg.want_full = false;
     pthread_mutex_unlock(&f->lock);
     if (head_rev == 0 && head && head <= applied)
         return; /* head is gone from etcd, and this node has it: nothing to fetch */
@@ -255,10 +275,23 @@ static void fleet_config_fetch(struct fleet *f)
         return;
     }
     f->cfg.told_empty = false;
-    if (head == f->cfg.offered || f->cfg.fetching)
+    if (f->cfg.fetching || (head == f->cfg.offered && !want_full)) {
+        if (want_full) { /* after the fetch under way */
+            pthread_mutex_lock(&f->lock);
+            f->cfg.want_full = true;
+            pthread_mutex_unlock(&f->lock);
+        }
         return;
-    uint64_t from = f->cfg.offered > applied ? f->cfg.offered : applied;
-    from = from && from < head && head - from <= FLEET_CONFIG_FETCH_MAX ? from + 1 : head;
+    }
+    /* From the version after this node's own while the chain since the
+     * newest whole document reaches it, else from that document: every
+     * version from full on is in etcd. */
+    if (!full || full > head)
+        full = head;
+    uint64_t from = applied >= full && applied < head && head - applied <= FLEET_CONFIG_FETCH_MAX &&
+                            !want_full
+                        ? applied + 1
+                        : full;
     /* Up to head, and one version past it if there is one: a head put
      * back (a replay) names an older version than the newest in etcd. */
     char *a = fleet_config_vkey(f, from), *b = fleet_key(f, "config/v0", NULL, NULL);
@@ -345,10 +378,41 @@ static json_t *fleet_config_put_op(struct fleet *f, const char *key, json_t *v)
     return op;
 }
 
+/* Every live member reads versions made of a delta (its node record says
+ * "config_delta"; a gtmd before them reads only "doc"). (L) */
+static bool fleet_config_deltas_read_locked(const struct fleet *f)
+{
+    for (size_t i = 0; i < f->n_nodes; i++)
+        if (i != f->self && f->nodes[i].live && !f->nodes[i].config_delta)
+            return false;
+    return true;
+}
+
+/* Whether job j goes as a delta (else its whole document), and the newest
+ * whole version once it is written. (L) */
+static bool fleet_config_as_delta_locked(const struct fleet *f, const struct fleet_cfg_job *j,
+                                         uint64_t *full)
+{
+    uint64_t v = j->base + 1;
+    json_t *base = json_object_get(j->record, "base");
+    bool delta = json_is_object(json_object_get(j->record, "delta")) && json_is_integer(base) &&
+                 (uint64_t)json_integer_value(base) == j->base && f->cfg.head == j->base &&
+                 f->cfg.full && f->cfg.full <= j->base && v - f->cfg.full < j->keep &&
+                 fleet_config_deltas_read_locked(f);
+    *full = delta ? f->cfg.full : v;
+    return delta;
+}
+
 /* Sends job j's transaction (j is phase 1 already). Caller holds no lock. */
 static void fleet_config_send(struct fleet *f, struct fleet_cfg_job *j, int64_t head_rev)
 {
-    uint64_t v = j->base + 1;
+    uint64_t v = j->base + 1, full;
+    pthread_mutex_lock(&f->lock);
+    bool delta = fleet_config_as_delta_locked(f, j, &full);
+    pthread_mutex_unlock(&f->lock);
+    json_object_del(j->record, delta ? "doc" : "delta");
+    if (!delta)
+        json_object_del(j->record, "base");
     json_object_set_new(j->record, "version", json_integer((json_int_t)v));
     json_object_set_new(j->record, "node", json_string(f->p.node));
     json_object_set_new(j->record, "time", json_real(health_now()));
@@ -357,13 +421,20 @@ static void fleet_config_send(struct fleet *f, struct fleet_cfg_job *j, int64_t 
     json_t *ops = json_array();
     json_array_append_new(ops, fleet_config_put_op(f, vkey, rec));
     json_array_append_new(
-        ops, fleet_config_put_op(
-                 f, hkey, json_pack("{s:I, s:s}", "version", (json_int_t)v, "node", f->p.node)));
-    if (v > j->keep) {
-        char *old = fleet_config_vkey(f, v - j->keep);
-        json_array_append_new(
-            ops, json_pack("{s:{s:o}}", "request_delete_range", "key", fleet_b64s(old)));
-        free(old);
+        ops, fleet_config_put_op(f, hkey,
+                                 json_pack("{s:I, s:s, s:I}", "version", (json_int_t)v, "node",
+                                           f->p.node, "full", (json_int_t)full)));
+    /* The newest keep versions stay, and every one from the newest whole
+     * document on (a delta needs the chain back to it). */
+    uint64_t drop_below = v + 1 > j->keep ? v + 1 - j->keep : 0;
+    if (full < drop_below)
+        drop_below = full;
+    if (drop_below > 0) {
+        char *from = fleet_config_vkey(f, 0), *to = fleet_config_vkey(f, drop_below);
+        json_array_append_new(ops, json_pack("{s:{s:o, s:o}}", "request_delete_range", "key",
+                                             fleet_b64s(from), "range_end", fleet_b64s(to)));
+        free(from);
+        free(to);
     }
     json_t *txn =
         json_pack("{s:[{s:o, s:s, s:I, s:s}], s:o}", "compare", "key", fleet_b64s(hkey), "target",
@@ -438,6 +509,7 @@ void fleet_config_node_fields_locked(struct fleet *f, json_t *rec)
     if (!f->cfg.on_config)
         return;
     json_object_set_new(rec, "config_version", json_integer((json_int_t)f->cfg.applied));
+    json_object_set_new(rec, "config_delta", json_true());
     if (f->cfg.error[0])
         json_object_set_new(rec, "config_error", json_string(f->cfg.error));
 }
@@ -477,7 +549,9 @@ enum shared_status fleet_config_publish(struct fleet *f, json_t *record, uint64_
     struct fleet_cfg_job *j = calloc(1, sizeof(*j));
     if (!j)
         abort();
-    j->record = json_deep_copy(record);
+    /* A shallow copy: the document's values are shared, never changed
+     * (a change makes a new document; jansson's counts are atomic). */
+    j->record = json_copy(record);
     j->base = base;
     j->keep = keep > 1 ? keep : 2;
     *version = 0;
@@ -512,6 +586,14 @@ void fleet_config_applied(struct fleet *f, uint64_t version, const char *error)
     pthread_mutex_unlock(&f->lock);
     if (moved)
         event_active(f->ev_jobs, EV_TIMEOUT, 0);
+}
+
+void fleet_config_need_full(struct fleet *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->cfg.want_full = true;
+    pthread_mutex_unlock(&f->lock);
+    event_active(f->ev_jobs, EV_TIMEOUT, 0);
 }
 
 uint64_t fleet_config_head(struct fleet *f)

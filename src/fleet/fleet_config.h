@@ -4,9 +4,22 @@
  * node shares, versioned, so that a change made through any node's API is
  * served by every node.
  *
- *   PREFIX/config/head              {"version": N}
+ *   PREFIX/config/head              {"version": N, "full": F}
  *   PREFIX/config/v/NNNNNNNNNNNN    {"version": N, "doc": {...}, "author",
  *                                    "change", "source", "node", "time"}
+ *                                or {"version": N, "base": N-1,
+ *                                    "delta": {...}, ...}
+ *
+ * A version holds either the whole shared document ("doc") or what it
+ * changes against the version before ("delta", jsondelta.h): a change of
+ * one record in 100,000 is one record in etcd, and a node applying it
+ * keeps every other member's very object (so its loader keeps their
+ * compiled form). F is the newest version with a whole document; every
+ * version from F on is kept, so a node that has any of them, or none,
+ * can follow the chain: it fetches from the version after its own, or
+ * from F. A whole document is written again once the chain since F is
+ * `keep` versions long, and whenever a live member's node record does not
+ * say "config_delta" (a gtmd before deltas, which reads only "doc").
  *
  * Both are signed like every record (fleet_sign.h); any member may write
  * them. A version is written by one transaction that compares head's mod
@@ -40,16 +53,18 @@ struct fleet;
  * must hand the work over, not do it. */
 typedef void (*fleet_config_fn)(void *arg, uint64_t head, json_t *records);
 
-/* Versions further back than this are not fetched one by one: a node that
- * missed more gets head's only. (Each can be as large as etcd takes, 1.5
- * MiB by default: ten of them stay well within a reply gtmd reads.) */
-#define FLEET_CONFIG_FETCH_MAX 10
+/* A node that missed more versions than this starts again from the
+ * newest whole document rather than following every delta since its own. */
+#define FLEET_CONFIG_FETCH_MAX 200
 /* A fetch that failed is tried again after this long (or when head moves). */
 #define FLEET_CONFIG_RETRY_S 5.0
 
 /*
- * Writes record (borrowed: "doc", "author", "change", "source"; the
- * version, node and time are added) as version base + 1 when the fleet is
+ * Writes record (borrowed: "doc", "author", "change", "source", and
+ * optionally "delta", what doc changes against version base: written
+ * instead of doc when every live member reads deltas and the chain since
+ * the last whole document is shorter than keep; the version, node and
+ * time are added) as version base + 1 when the fleet is
  * at version base, or etcd holds none yet; drops version base + 1 - keep.
  * *version gets the new version. SHARED_CONFLICT when the fleet is not at
  * base (err says where it is), SHARED_UNAVAILABLE when nothing was sent,
@@ -62,6 +77,10 @@ enum shared_status fleet_config_publish(struct fleet *f, json_t *record, uint64_
 /* The version this node serves, and why the fleet's newer one is not
  * (error "" when it is): published in its node record, shown in status. */
 void fleet_config_applied(struct fleet *f, uint64_t version, const char *error);
+
+/* A version's delta did not fit what this node has: the versions are
+ * fetched again from the newest whole document. */
+void fleet_config_need_full(struct fleet *f);
 
 /* The fleet's version as this node's watch last saw it (0: none). */
 uint64_t fleet_config_head(struct fleet *f);

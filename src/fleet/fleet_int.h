@@ -165,6 +165,7 @@ struct fleet_node {
     int64_t lease;           /* the lease of its node record (signed fleets: its reports' lease) */
     int layout;              /* the key layout it writes (FLEET_LAYOUT) (L) */
     uint64_t config_version; /* the fleet configuration it serves (0: none) */
+    bool config_delta;       /* it reads configuration versions made of a delta */
     struct fleet_stamp stamps[FLEET_STAMPS]; /* fleet thread only */
     char config_error[160];                  /* why not the newest */
 };
@@ -273,6 +274,12 @@ struct fleet_cfg {
     fleet_config_fn on_config; /* NULL: not followed */
     void *arg;
     uint64_t head;    /* the version PREFIX/config/head names (0: none) (L) */
+    /* The newest version with a whole document (head's "full"; head
+     * itself when head names none: every version was whole) (L). */
+    uint64_t full;
+    /* A delta did not fit the version this node has: the next fetch
+     * starts at full (fleet_config_need_full) (L). */
+    bool want_full;
     int64_t head_rev; /* its mod revision (0: absent) (L) */
     /* The highest version seen since start (this node's own at start): a
      * head that goes back (deleted, or an old one put back: a replay) is

@@ -173,6 +173,7 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
         n->layout = json_is_integer(lay) ? (int)json_integer_value(lay) : 1;
         json_t *cv = json_object_get(v, "config_version");
         n->config_version = json_is_integer(cv) ? (uint64_t)json_integer_value(cv) : 0;
+        n->config_delta = json_is_true(json_object_get(v, "config_delta"));
         snprintf(n->config_error, sizeof(n->config_error), "%s",
                  json_string_value(json_object_get(v, "config_error")) ?: "");
     }

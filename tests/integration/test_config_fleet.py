@@ -355,3 +355,89 @@ def test_a_version_that_is_not_one_changes_nothing_and_is_not_refetched_each_tic
         # Three heads, each fetched at once and again after 5 s at most: a
         # fetch every tick (0.25 s) would be 14 or more in these 4.5 s.
         assert 1 <= fails <= 8, fails
+
+
+def config_versions(cluster):
+    """{version: record} of every configuration version in etcd, and head."""
+    kv = cluster.get_prefix("/gtmd/it/config/")
+    vers = {int(k.rsplit("/", 1)[1]): json.loads(v) for k, v in kv.items() if "/config/v/" in k}
+    return vers, json.loads(kv["/gtmd/it/config/head"])
+
+
+def test_versions_travel_as_deltas_and_nodes_follow_the_chain(cluster, be, made):
+    """A change is written to etcd as what it changes (one record of the
+    document, not the document), every node builds the version from the
+    one it has; a node that was down follows the chain of deltas from its
+    own version; once the chain is `keep` long a whole document is written
+    again and what is older than both is dropped; a delta that does not fit
+    the version before it makes the node read again from the whole
+    document, and a version that does not fit even then is refused, the node
+    staying on its own."""
+    import base64
+    nodes = [start_node(made, cluster.urls, i, be["port"], start=False) for i in (1, 2, 3)]
+    for n in nodes:
+        n.config["config_api"] = {"history_dir": "history", "fleet": True, "keep": 6}
+        n.start()
+    v0 = synced(nodes)
+    for i in range(3):
+        st, body = put(nodes[i], "records/d%d.example.com." % i, record())
+        assert st == 201 and body["version"] == v0 + i + 1, body
+    vers, head = config_versions(cluster)
+    assert "doc" in vers[v0], vers[v0].keys()
+    for v in range(v0 + 1, v0 + 4):
+        assert "doc" not in vers[v] and vers[v]["base"] == v - 1, vers[v].keys()
+        assert vers[v]["delta"] == {"in": {"records": {"put": {
+            "d%d.example.com." % (v - v0 - 1): record()}}}}, vers[v]["delta"]
+    assert head["version"] == v0 + 3 and head["full"] == v0, head
+    ok, _ = poll(lambda: all(m.answer("d2.example.com.") == ["127.0.0.31"] for m in nodes), 5.0)
+    assert ok
+    # n3 down for two changes (one a delete), then back: it follows them.
+    nodes[2].stop()
+    st, body = put(nodes[0], "records/d3.example.com.", record("eu"))
+    assert st == 201, body
+    st, body = http_json(nodes[1].admin + "/v1/config/records/d0.example.com.", method="DELETE",
+                         timeout=30, headers=nodes[1].AUTH)
+    assert st in (200, 201), body
+    reread(nodes[2])
+    nodes[2].start()
+    all_at(nodes, v0 + 5)
+    ok, _ = poll(lambda: nodes[2].answer("d3.example.com.") == ["127.0.0.32"] and
+                 nodes[2].answer("d0.example.com.") == [], 5.0)
+    assert ok, (nodes[2].answer("d3.example.com."), nodes[2].answer("d0.example.com."))
+    assert "config_fleet_delta result=refetch" not in nodes[2].read_log()
+    # The chain since the whole document reaches keep (6): the next version
+    # is whole again, and the versions before it that keep does not hold
+    # are gone.
+    st, body = put(nodes[0], "records/d4.example.com.", record())
+    assert st == 201 and body["version"] == v0 + 6, body
+    vers, head = config_versions(cluster)
+    assert "doc" in vers[v0 + 6] and head["full"] == v0 + 6, (vers[v0 + 6].keys(), head)
+    assert min(vers) == v0 + 1, sorted(vers)
+    st, body = put(nodes[1], "records/d5.example.com.", record())
+    assert st == 201, body
+    vers, head = config_versions(cluster)
+    assert "delta" in vers[v0 + 7] and head["full"] == v0 + 6, head
+    ok, _ = poll(lambda: all(m.answer("d5.example.com.") == ["127.0.0.31"] for m in nodes), 5.0)
+    assert ok
+    # A delta that does not fit its base (it drops a record no version has):
+    # the nodes read again from the whole version, find it does not fit
+    # there either, and stay on their version.
+
+    def b64(s):
+        return base64.b64encode(s.encode()).decode()
+    bad = {"version": v0 + 8, "base": v0 + 7, "author": "x", "change": "x", "source": "api",
+           "node": "n1", "time": time.time(),
+           "delta": {"in": {"records": {"drop": ["nowhere.example.com."]}}}}
+    for key, val in (("config/v/%012d" % (v0 + 8), bad),
+                     ("config/head", {"version": v0 + 8, "node": "n1", "full": v0 + 6})):
+        st, _ = http_json(cluster.urls[0] + "/v3/kv/put",
+                          {"key": b64("/gtmd/it/" + key), "value": b64(json.dumps(val))},
+                          timeout=3)
+        assert st == 200
+    ok, _ = poll(lambda: all("config_fleet_refused version=%d" % (v0 + 8) in n.read_log()
+                             for n in nodes), 5.0)
+    assert ok, nodes[0].read_log()[-1500:]
+    for n in nodes:
+        assert "config_fleet_delta result=refetch version=%d" % (v0 + 8) in n.read_log()
+        assert version(n) == v0 + 7
+        assert n.answer("d5.example.com.") == ["127.0.0.31"]
