@@ -1,0 +1,327 @@
+#!/usr/bin/python3
+"""config_fleet_bench.py -- a configuration change through any node of a
+3-node fleet ("config_api": {"fleet": true}) until every node serves it,
+at a configuration of --records policy records (issue #38, item 4).
+
+A benchmark, not a test. A 3-member etcd 3.4 cluster (Debian's
+etcd-server, started by hand on loopback ports, its data in the work
+directory; --max-request-bytes raised to 64 MiB so that the first, whole
+document of a large configuration fits) and three gtmd nodes on
+127.0.0.1, each with the configuration API in fleet mode. The first node's
+file bootstraps the fleet. Each change is a PUT of one record through
+node 1, 2, 3 in turn that swaps its region order (its answer moves from
+one address to the other); it is timed from the start of the call until
+all three nodes answer the new address over DNS (each node polled in its
+own thread, every millisecond). Rounds are interleaved between this
+tree's gtmd and --baseline (another binary, e.g. main before versions
+were deltas), a fresh fleet per round and binary; the figures are the
+median of the rounds' p50/p99/max with the spread (min-max), and each
+node's RSS after the changes.
+
+  /usr/bin/python3 contrib/bench/config_fleet_bench.py --records 100000 --changes 100 \
+      --rounds 3 [--baseline /tmp/base/build/gtmd]
+
+Ports: free loopback ports picked for each fleet. Everything is stopped
+by pid at the end.
+"""
+import argparse
+import base64
+import http.client
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, "/usr/lib/python3/dist-packages")
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+
+TOKEN = "bench-operate-token-0123456789abcdef"
+DNS_PORTS = []  # each node's, picked per fleet
+ADMIN_PORTS = []
+A1, A2 = "192.0.2.1", "198.51.100.1"
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+
+
+def log(msg):
+    sys.stderr.write("[config_fleet_bench %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def rec(regions):
+    return {"pool": "web", "policy": "failover", "regions": regions, "ttl": 30}
+
+
+def write_node(d, i, n, urls):
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "bench.test.zone"), "w") as f:
+        f.write("$ORIGIN bench.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 86400 60\n"
+                "@ NS ns1\nns1 A 192.0.2.53\nwww A 192.0.2.80\n")
+    tok = os.path.join(d, "operate.token")
+    with open(tok, "w") as f:
+        f.write(TOKEN + "\n")
+    os.chmod(tok, 0o600)
+    conf = {"listen": ["127.0.0.1:%d" % DNS_PORTS[i]], "workers": 1,
+            "zones": [{"origin": "bench.test.", "file": "bench.test.zone"}],
+            "admin": {"listen": "127.0.0.1:%d" % ADMIN_PORTS[i], "operate_token_file": "operate.token",
+                      "read_token_file": "operate.token"},
+            "config_api": {"history_dir": "history", "keep": 20, "fleet": True},
+            "fleet": {"etcd": urls, "prefix": "/gtmd/bench/", "node": "n%d" % (i + 1),
+                      "stale_after": 10},
+            "regions": {"a": {}, "b": {}},
+            "pools": {"web": {"endpoints": [{"name": "a1", "address": A1, "region": "a"},
+                                            {"name": "b1", "address": A2, "region": "b"}]}},
+            "records": {"r%d.bench.test." % k: rec(["a", "b"]) for k in range(n)}}
+    path = os.path.join(d, "gtmd.json")
+    with open(path, "w") as f:
+        json.dump(conf, f)
+    return path
+
+
+def answer(port, name):
+    q = dns.message.make_query(name, "A")
+    try:
+        r = dns.query.udp(q, "127.0.0.1", port=port, timeout=0.5)
+    except Exception:
+        return None
+    return [x.address for rr in r.answer for x in rr]
+
+
+def api(aport, method, path, body=None, timeout=60):
+    c = http.client.HTTPConnection("127.0.0.1", aport, timeout=timeout)
+    c.request(method, path, body=json.dumps(body) if body is not None else None,
+              headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    try:
+        return r.status, json.loads(data)
+    except ValueError:
+        return r.status, data
+
+
+def wait(fn, timeout, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+def free_port():
+    """A port free for TCP and UDP on 127.0.0.1 now."""
+    import socket
+    for _ in range(100):
+        t = socket.socket()
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+    raise RuntimeError("no free port")
+
+
+class Etcd:
+    def __init__(self, d):
+        self.d = d
+        self.procs = []
+        self.client = [free_port() for _ in range(3)]
+        self.peer = [free_port() for _ in range(3)]
+        self.urls = ["http://127.0.0.1:%d" % p for p in self.client]
+        self.cluster = ",".join("e%d=http://127.0.0.1:%d" % (k, self.peer[k]) for k in range(3))
+
+    def start(self):
+        for k in range(3):
+            with open(os.path.join(self.d, "e%d.log" % k), "ab") as lg:
+                self.procs.append(subprocess.Popen(
+                    [ETCD, "--name", "e%d" % k, "--data-dir", os.path.join(self.d, "e%d" % k),
+                     "--listen-client-urls", self.urls[k], "--advertise-client-urls", self.urls[k],
+                     "--listen-peer-urls", "http://127.0.0.1:%d" % self.peer[k],
+                     "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peer[k],
+                     "--initial-cluster", self.cluster, "--initial-cluster-state", "new",
+                     "--max-request-bytes", str(64 << 20),
+                     "--quota-backend-bytes", str(8 << 30), "--log-level", "error"],
+                    stdout=lg, stderr=lg, stdin=subprocess.DEVNULL))
+
+        def healthy():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.client[0], timeout=1)
+                c.request("GET", "/health")
+                ok = b'"true"' in c.getresponse().read()
+                c.close()
+                return ok
+            except OSError:
+                return False
+        if not wait(healthy, 30):
+            raise RuntimeError("etcd did not become healthy")
+
+    def stop(self):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def start_fleet(binary, d, n):
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    etcd = Etcd(d)
+    etcd.start()
+    DNS_PORTS[:] = [free_port() for _ in range(3)]
+    ADMIN_PORTS[:] = [free_port() for _ in range(3)]
+    procs = []
+    for i in range(3):
+        nd = os.path.join(d, "n%d" % (i + 1))
+        path = write_node(nd, i, n, etcd.urls)
+        lg = open(os.path.join(nd, "gtmd.log"), "wb")
+        procs.append(subprocess.Popen([binary, "-c", path], cwd=nd, stdout=lg, stderr=lg,
+                                      stdin=subprocess.DEVNULL))
+        if i == 0:  # the first node's file bootstraps the fleet
+            if not wait(lambda: version(0) > 0, 120, 0.2):
+                raise RuntimeError("node 1 did not bootstrap the fleet")
+    if not wait(lambda: all(fleet_synced(i) for i in range(3)), 300, 0.2):
+        raise RuntimeError("the nodes did not sync with etcd")
+    v = version(0)
+    if not wait(lambda: all(version(i) == v for i in range(3)), 300, 0.2):
+        raise RuntimeError("the nodes did not reach version %d: %s" %
+                           (v, [version(i) for i in range(3)]))
+    return etcd, procs
+
+
+def version(i):
+    """The configuration version node i serves (-1: no answer)."""
+    try:
+        st, body = api(ADMIN_PORTS[i], "GET", "/v1/config", timeout=30)
+    except OSError:
+        return -1
+    return body.get("version", -1) if st == 200 and isinstance(body, dict) else -1
+
+
+def fleet_synced(i):
+    try:
+        st, body = api(ADMIN_PORTS[i], "GET", "/v1/status", timeout=30)
+    except OSError:
+        return False
+    return st == 200 and (body.get("fleet") or {}).get("connection") == "synced"
+
+
+def stop_fleet(etcd, procs):
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    etcd.stop()
+
+
+def one_change(k, name, regions, want):
+    """Seconds from the PUT through node k until all three serve want."""
+    done = [None] * 3
+    t0 = time.monotonic()
+
+    def poll(i):
+        end = t0 + 10
+        while time.monotonic() < end:
+            if answer(DNS_PORTS[i], name) == [want]:
+                done[i] = time.monotonic() - t0
+                return
+            time.sleep(0.001)
+    ts = [threading.Thread(target=poll, args=(i,)) for i in range(3)]
+    for t in ts:
+        t.start()
+    st, body = api(ADMIN_PORTS[k], "PUT", "/v1/config/records/" + name, rec(regions))
+    for t in ts:
+        t.join()
+    if st != 201:
+        raise RuntimeError("PUT through node %d: %s %s" % (k + 1, st, body))
+    if None in done:
+        raise RuntimeError("%s not served by every node: %s" % (name, done))
+    return max(done)
+
+
+def run_round(binary, d, n, changes):
+    etcd, procs = start_fleet(binary, d, n)
+    try:
+        lat = []
+        for c in range(changes):
+            name = "r%d.bench.test." % ((c * 7919) % n)
+            want_b = answer(DNS_PORTS[0], name) == [A1]
+            lat.append(one_change(c % 3, name, ["b", "a"] if want_b else ["a", "b"],
+                                  A2 if want_b else A1))
+        lat.sort()
+        rss = [rss_mb(p.pid) for p in procs]
+        return {"p50": lat[len(lat) // 2], "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+                "max": lat[-1], "rss": rss}
+    finally:
+        stop_fleet(etcd, procs)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--gtmd", default=os.path.join(TOP, "build", "gtmd"))
+    ap.add_argument("--baseline", help="another gtmd binary, measured in the same rounds")
+    ap.add_argument("--records", type=int, default=100000)
+    ap.add_argument("--changes", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workdir", default="/tmp/gtmconfigfleetbench")
+    a = ap.parse_args()
+    servers = [("gtmd", a.gtmd)] + ([("baseline", a.baseline)] if a.baseline else [])
+    res = {s: [] for s, _ in servers}
+    for r in range(a.rounds):
+        for s, b in servers:
+            log("round %d: %s, %d records, %d changes" % (r + 1, s, a.records, a.changes))
+            try:
+                x = run_round(b, a.workdir, a.records, a.changes)
+            except RuntimeError as e:
+                log("%s failed: %s" % (s, e))
+                continue
+            log("  p50 %.1f ms, p99 %.1f ms, max %.1f ms, RSS %s MB" %
+                (x["p50"] * 1e3, x["p99"] * 1e3, x["max"] * 1e3,
+                 ", ".join("%.0f" % m for m in x["rss"])))
+            res[s].append(x)
+    print("change through any node -> served on all 3 nodes, %d records, %d changes per round, "
+          "median of %d rounds [min-max]:" % (a.records, a.changes, a.rounds))
+    for s, _ in servers:
+        xs = res[s]
+        if not xs:
+            print("  %-9s no round completed" % s)
+            continue
+
+        def fig(k, xs=xs):
+            v = [x[k] * 1e3 for x in xs]
+            return "%.1f ms [%.1f-%.1f]" % (statistics.median(v), min(v), max(v))
+        rss = [max(x["rss"]) for x in xs]
+        print("  %-9s p50 %s  p99 %s  max %s  RSS per node (largest) %.0f MB [%.0f-%.0f]  "
+              "(%d rounds)" % (s, fig("p50"), fig("p99"), fig("max"), statistics.median(rss),
+                               min(rss), max(rss), len(xs)))
+
+
+if __name__ == "__main__":
+    main()
