@@ -140,8 +140,8 @@ json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t len)
 
 size_t jsondelta_count(json_t *d)
 {
-    size_t n = json_object_size(json_object_get(d, "put")) +
-               json_array_size(json_object_get(d, "drop"));
+    size_t n =
+        json_object_size(json_object_get(d, "put")) + json_array_size(json_object_get(d, "drop"));
     json_t *v;
     const char *k;
     json_object_foreach(json_object_get(d, "in"), k, v)

@@ -354,8 +354,8 @@ static json_t *config_fleet_docs(struct config_api *api, json_t *records, char *
             made = base ? jsondelta_apply(base, json_object_get(rec, "delta"), err, sizeof(err))
                         : NULL;
             if (!made) {
-                snprintf(why, len, "version %llu changes version %llu, %s%s",
-                         (unsigned long long)v, (unsigned long long)b,
+                snprintf(why, len, "version %llu changes version %llu, %s%s", (unsigned long long)v,
+                         (unsigned long long)b,
                          base ? "and its delta does not fit it: " : "which this node does not have",
                          err);
                 json_decref(docs);

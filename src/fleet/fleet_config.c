@@ -32,6 +32,7 @@ struct fleet_cfg_call {
     unsigned gen;
     uint64_t head;    /* a fetch: the head it fetches up to */
     int64_t head_rev; /* and head's revision then */
+    json_t *records;  /* a fetch reading parts: what it fetched (owned) */
 };
 
 static char *fleet_config_vkey(const struct fleet *f, uint64_t v)
@@ -141,9 +142,12 @@ static void fleet_config_floor(struct fleet *f)
 /* v holds a whole document, or a delta against the version before it. */
 static bool fleet_config_has_doc(json_t *v)
 {
+    json_t *base = json_object_get(v, "base"), *ver = json_object_get(v, "version");
     if (json_is_object(json_object_get(v, "doc")))
         return true;
-    json_t *base = json_object_get(v, "base"), *ver = json_object_get(v, "version");
+    if (json_is_integer(ver) && json_integer_value(ver) > 0 &&
+        fleet_config_parts_ok(json_object_get(v, "parts"), (uint64_t)json_integer_value(ver)))
+        return true;
     return json_is_object(json_object_get(v, "delta")) && json_is_integer(base) &&
            json_integer_value(base) + 1 == json_integer_value(ver);
 }
@@ -199,6 +203,49 @@ static json_t *fleet_config_records(struct fleet *f, json_t *resp, uint64_t head
     return out;
 }
 
+/* A fetch of the versions up to head (whose revision was rev) ended with
+ * recs (stolen), or NULL with why. */
+static void fleet_config_fetched(struct fleet *f, uint64_t head, int64_t rev, json_t *recs,
+                                 const char *why)
+{
+    if (!recs) {
+        /* Refused, pruned or an etcd error: tried again when head moves,
+         * else in FLEET_CONFIG_RETRY_S (not every tick: a whole version
+         * can be megabytes). */
+        log_warn("event=fleet_config_fetch result=failed version=%llu error=\"%s\"",
+                 (unsigned long long)head, why);
+        pthread_mutex_lock(&f->lock);
+        f->cfg.failed_rev = rev;
+        pthread_mutex_unlock(&f->lock);
+        f->cfg.retry_at = deadline_mono() + FLEET_CONFIG_RETRY_S;
+        if (fleet_config_head(f) != head)
+            fleet_config_run(f);
+        return;
+    }
+    f->cfg.offered = head;
+    f->cfg.on_config(f->cfg.arg, head, recs);
+    json_decref(recs);
+}
+
+static void fleet_config_on_parts(void *arg, bool ok, const char *err)
+{
+    struct fleet_cfg_call *c = arg;
+    struct fleet *f = c->f;
+    json_t *recs = c->records;
+    bool stale = c->gen != f->sync_step;
+    uint64_t head = c->head;
+    int64_t rev = c->head_rev;
+    free(c);
+    f->cfg.fetching = false;
+    if (stale || !ok) {
+        if (!stale)
+            fleet_config_fetched(f, head, rev, NULL, err ? err : "its parts");
+        json_decref(recs);
+        return;
+    }
+    fleet_config_fetched(f, head, rev, recs, NULL);
+}
+
 static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
     struct fleet_cfg_call *c = arg;
@@ -231,23 +278,17 @@ static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, 
         return;
     }
     if (!recs) {
-        /* Refused, pruned or an etcd error: tried again when head moves,
-         * else in FLEET_CONFIG_RETRY_S (not every tick: a version is up
-         * to 1.5 MiB). */
-        log_warn("event=fleet_config_fetch result=failed version=%llu error=\"%s\"",
-                 (unsigned long long)head,
-                 st != ETCD_OK ? (err ? err : "etcd") : "not there, or refused");
-        pthread_mutex_lock(&f->lock);
-        f->cfg.failed_rev = c_rev;
-        pthread_mutex_unlock(&f->lock);
-        f->cfg.retry_at = deadline_mono() + FLEET_CONFIG_RETRY_S;
-        if (fleet_config_head(f) != head)
-            fleet_config_run(f);
+        fleet_config_fetched(f, head, c_rev, NULL,
+                             st != ETCD_OK ? (err ? err : "etcd") : "not there, or refused");
         return;
     }
-    f->cfg.offered = head;
-    f->cfg.on_config(f->cfg.arg, head, recs);
-    json_decref(recs);
+    /* A whole version in parts: read them first (the fetch goes on). */
+    struct fleet_cfg_call *pc = fleet_config_call(f, NULL);
+    pc->head = head;
+    pc->head_rev = c_rev;
+    pc->records = recs;
+    f->cfg.fetching = true;
+    fleet_config_parts_get(f, recs, fleet_config_on_parts, pc);
 }
 
 /* Fetches the versions after the one this node serves, up to head. */
@@ -288,13 +329,14 @@ static void fleet_config_fetch(struct fleet *f)
      * version from full on is in etcd. */
     if (!full || full > head)
         full = head;
-    uint64_t from = applied >= full && applied < head && head - applied <= FLEET_CONFIG_FETCH_MAX &&
-                            !want_full
-                        ? applied + 1
-                        : full;
+    uint64_t from =
+        applied >= full && applied < head && head - applied <= FLEET_CONFIG_FETCH_MAX && !want_full
+            ? applied + 1
+            : full;
     /* Up to head, and one version past it if there is one: a head put
-     * back (a replay) names an older version than the newest in etcd. */
-    char *a = fleet_config_vkey(f, from), *b = fleet_key(f, "config/v0", NULL, NULL);
+     * back (a replay) names an older version than the newest in etcd.
+     * Numbered versions only: the parts of whole ones sort after them. */
+    char *a = fleet_config_vkey(f, from), *b = fleet_key(f, "config/v/p", NULL, NULL);
     char *ab = etcd_b64(a, strlen(a)), *bb = etcd_b64(b, strlen(b));
     json_t *req = json_pack("{s:s, s:s, s:I}", "key", ab, "range_end", bb, "limit",
                             (json_int_t)(head - from + 2));
@@ -340,6 +382,10 @@ static void fleet_config_on_txn(void *arg, enum etcd_status st, json_t *resp, co
     free(c);
     if (st == ETCD_ERR_CANCELLED)
         return; /* stop: fleet_config_fail_all answered j */
+    /* The parts of a version not written are dropped (not after a net
+     * error: it may have been written). */
+    if (!(st == ETCD_OK && json_is_true(json_object_get(resp, "succeeded"))) && st != ETCD_ERR_NET)
+        fleet_config_parts_drop(f, j->record);
     pthread_mutex_lock(&f->lock);
     if (st == ETCD_ERR_NET)
         fleet_config_done_locked(f, j, SHARED_UNKNOWN,
@@ -403,17 +449,12 @@ static bool fleet_config_as_delta_locked(const struct fleet *f, const struct fle
     return delta;
 }
 
-/* Sends job j's transaction (j is phase 1 already). Caller holds no lock. */
-static void fleet_config_send(struct fleet *f, struct fleet_cfg_job *j, int64_t head_rev)
+/* Sends job j's transaction, its parts written (j is phase 1). full: the
+ * newest whole version once it is written. Caller holds no lock. */
+static void fleet_config_send_txn(struct fleet *f, struct fleet_cfg_job *j, int64_t head_rev,
+                                  uint64_t full)
 {
-    uint64_t v = j->base + 1, full;
-    pthread_mutex_lock(&f->lock);
-    bool delta = fleet_config_as_delta_locked(f, j, &full);
-    pthread_mutex_unlock(&f->lock);
-    json_object_del(j->record, delta ? "doc" : "delta");
-    if (!delta)
-        json_object_del(j->record, "base");
-    json_object_set_new(j->record, "version", json_integer((json_int_t)v));
+    uint64_t v = j->base + 1;
     json_object_set_new(j->record, "node", json_string(f->p.node));
     json_object_set_new(j->record, "time", json_real(health_now()));
     char *vkey = fleet_config_vkey(f, v), *hkey = fleet_key(f, "config/head", NULL, NULL);
@@ -429,8 +470,11 @@ static void fleet_config_send(struct fleet *f, struct fleet_cfg_job *j, int64_t 
     uint64_t drop_below = v + 1 > j->keep ? v + 1 - j->keep : 0;
     if (full < drop_below)
         drop_below = full;
-    if (drop_below > 0) {
-        char *from = fleet_config_vkey(f, 0), *to = fleet_config_vkey(f, drop_below);
+    for (int parts = 0; drop_below > 0 && parts < 2; parts++) { /* versions, their parts */
+        char num[16];
+        snprintf(num, sizeof(num), "%012llu", (unsigned long long)drop_below);
+        const char *dir = parts ? FLEET_CONFIG_PARTS : "config/v/";
+        char *from = fleet_key(f, dir, "000000000000", NULL), *to = fleet_key(f, dir, num, NULL);
         json_array_append_new(ops, json_pack("{s:{s:o, s:o}}", "request_delete_range", "key",
                                              fleet_b64s(from), "range_end", fleet_b64s(to)));
         free(from);
@@ -443,6 +487,59 @@ static void fleet_config_send(struct fleet *f, struct fleet_cfg_job *j, int64_t 
     free(hkey);
     j->version = v;
     etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_config_on_txn, fleet_config_call(f, j));
+}
+
+/* j is still a job of f (a stop may have answered and freed it). (L) */
+static bool fleet_config_job_live_locked(const struct fleet *f, const struct fleet_cfg_job *j)
+{
+    for (const struct fleet_cfg_job *x = f->cfg.jobs; x; x = x->next)
+        if (x == j)
+            return true;
+    return false;
+}
+
+/* A whole version's parts are written (or not): its transaction next. */
+static void fleet_config_on_parts_put(void *arg, bool ok, const char *err)
+{
+    struct fleet_cfg_call *c = arg;
+    struct fleet *f = c->f;
+    struct fleet_cfg_job *j = c->job;
+    int64_t head_rev = c->head_rev;
+    uint64_t full = c->head;
+    free(c);
+    pthread_mutex_lock(&f->lock);
+    bool live = fleet_config_job_live_locked(f, j);
+    if (live && !ok)
+        fleet_config_done_locked(f, j, SHARED_UNAVAILABLE,
+                                 "etcd refused the version (%s); nothing was changed",
+                                 err ? err : "error");
+    pthread_mutex_unlock(&f->lock);
+    if (live && ok)
+        fleet_config_send_txn(f, j, head_rev, full);
+    else
+        fleet_config_run(f);
+}
+
+/* Sends job j (phase 1 already): as a delta or whole, a long whole
+ * document in parts first. Caller holds no lock. */
+static void fleet_config_send(struct fleet *f, struct fleet_cfg_job *j, int64_t head_rev)
+{
+    uint64_t full;
+    pthread_mutex_lock(&f->lock);
+    bool delta = fleet_config_as_delta_locked(f, j, &full);
+    pthread_mutex_unlock(&f->lock);
+    json_object_del(j->record, delta ? "doc" : "delta");
+    if (!delta)
+        json_object_del(j->record, "base");
+    json_object_set_new(j->record, "version", json_integer((json_int_t)(j->base + 1)));
+    if (delta) {
+        fleet_config_send_txn(f, j, head_rev, full);
+        return;
+    }
+    struct fleet_cfg_call *c = fleet_config_call(f, j);
+    c->head_rev = head_rev;
+    c->head = full;
+    fleet_config_parts_put(f, j->record, j->base + 1, fleet_config_on_parts_put, c);
 }
 
 /* Ends the jobs the watch caught up with; returns a queued job to send

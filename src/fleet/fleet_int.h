@@ -273,7 +273,7 @@ struct fleet_cfg_job;
 struct fleet_cfg {
     fleet_config_fn on_config; /* NULL: not followed */
     void *arg;
-    uint64_t head;    /* the version PREFIX/config/head names (0: none) (L) */
+    uint64_t head; /* the version PREFIX/config/head names (0: none) (L) */
     /* The newest version with a whole document (head's "full"; head
      * itself when head names none: every version was whole) (L). */
     uint64_t full;
@@ -555,6 +555,24 @@ void fleet_config_fail_all(struct fleet *f, const char *why);
 /* The node record's "config_version" and "config_error" (caller holds
  * the lock). */
 void fleet_config_node_fields_locked(struct fleet *f, json_t *rec);
+
+/* ---- fleet_config_parts.c: whole documents in parts ------------------ */
+#define FLEET_CONFIG_PARTS "config/v/p/"
+/* A document whose compact text is longer is written in slices of this. */
+#define FLEET_CONFIG_PART_MAX (512u * 1024)
+typedef void (*fleet_parts_fn)(void *arg, bool ok, const char *err);
+/* record is version v's whole record ("doc"; borrowed, changed here): a
+ * document longer than FLEET_CONFIG_PART_MAX is put in parts and "doc" is
+ * replaced by "parts"; then done (at once for a short one). */
+void fleet_config_parts_put(struct fleet *f, json_t *record, uint64_t v, fleet_parts_fn done,
+                            void *arg);
+/* Every record of records (borrowed, changed here) with "parts" gets its
+ * "doc", read from etcd and checked against the digest; then done. */
+void fleet_config_parts_get(struct fleet *f, json_t *records, fleet_parts_fn done, void *arg);
+/* Deletes record's parts from etcd, if it has any (its compare failed). */
+void fleet_config_parts_drop(struct fleet *f, json_t *record);
+/* parts is what version v may name: its own number's slices. */
+bool fleet_config_parts_ok(json_t *parts, uint64_t v);
 
 /* ---- fleet_life.c: each record bound to its life ----------------------- */
 /* Overrides and drills of this format carry "format" and, once sealed,

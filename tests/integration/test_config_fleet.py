@@ -360,7 +360,8 @@ def test_a_version_that_is_not_one_changes_nothing_and_is_not_refetched_each_tic
 def config_versions(cluster):
     """{version: record} of every configuration version in etcd, and head."""
     kv = cluster.get_prefix("/gtmd/it/config/")
-    vers = {int(k.rsplit("/", 1)[1]): json.loads(v) for k, v in kv.items() if "/config/v/" in k}
+    vers = {int(k.rsplit("/", 1)[1]): json.loads(v) for k, v in kv.items()
+            if "/config/v/" in k and "/config/v/p/" not in k}
     return vers, json.loads(kv["/gtmd/it/config/head"])
 
 
@@ -441,3 +442,67 @@ def test_versions_travel_as_deltas_and_nodes_follow_the_chain(cluster, be, made)
         assert "config_fleet_delta result=refetch version=%d" % (v0 + 8) in n.read_log()
         assert version(n) == v0 + 7
         assert n.answer("d5.example.com.") == ["127.0.0.31"]
+
+
+def test_a_large_whole_version_travels_in_parts(cluster, be, made):
+    """A whole document larger than one part (512 KiB of compact JSON,
+    here 6,000 records) is written in parts under config/v/p/ before its
+    version, which names them with their digest; every node reads it back
+    (the bootstrap, and a node that starts later); a part changed in etcd
+    makes a node refuse the version rather than serve what it holds."""
+    import base64
+    nodes = [start_node(made, cluster.urls, i, be["port"], start=False) for i in (1, 2)]
+    for n in nodes:
+        n.config["config_api"] = {"history_dir": "history", "fleet": True, "keep": 3}
+        for k in range(6000):
+            n.config["records"]["big%d.example.com." % k] = record()
+    nodes[0].start()
+    ok, _ = poll(lambda: version(nodes[0]) > 0 and
+                 (nodes[0].fleet() or {}).get("connection") == "synced", 30.0)
+    assert ok
+    nodes[1].start()
+    v0 = synced(nodes, 30.0)
+    vers, head = config_versions(cluster)
+    kv = cluster.get_prefix("/gtmd/it/config/v/p/")
+    whole = vers[v0]
+    assert "doc" not in whole and whole["parts"]["n"] >= 2, whole.keys()
+    assert len([k for k in kv if k.startswith("/gtmd/it/config/v/p/" + whole["parts"]["prefix"])]) \
+        == whole["parts"]["n"], sorted(kv)[:3]
+    for n in nodes:
+        assert n.answer("big5999.example.com.") == ["127.0.0.31"]
+    # Deltas on top; once keep (3) is reached, whole again, in parts, and the
+    # parts of the dropped whole version are gone.
+    for i in range(3):
+        st, body = put(nodes[i % 2], "records/big%d.example.com." % i, record("eu"))
+        assert st == 201, body
+    vers, head = config_versions(cluster)
+    assert head["full"] == v0 + 3 and "parts" in vers[v0 + 3], head
+    kv = cluster.get_prefix("/gtmd/it/config/v/p/")
+    assert kv and all(k.startswith("/gtmd/it/config/v/p/%012d/" % (v0 + 3)) for k in kv), \
+        sorted(kv)[:3]
+    ok, _ = poll(lambda: all(n.answer("big2.example.com.") == ["127.0.0.32"] for n in nodes), 5.0)
+    assert ok
+    # A node started now reads the whole version from its parts and the
+    # chain after it.
+    n3 = start_node(made, cluster.urls, 3, be["port"], start=False)
+    n3.config["config_api"] = {"history_dir": "history", "fleet": True, "keep": 3}
+    n3.start()
+    st, body = put(nodes[0], "records/late.example.com.", record())
+    assert st == 201, body
+    ok, _ = poll(lambda: n3.answer("late.example.com.") == ["127.0.0.31"] and
+                 n3.answer("big2.example.com.") == ["127.0.0.32"] and
+                 n3.answer("big5999.example.com.") == ["127.0.0.31"], 30.0)
+    assert ok, n3.read_log()[-2000:]
+    # A part changed in etcd: its digest no longer matches; a node that
+    # must read it (a fresh one) refuses the version and says so.
+    key = sorted(kv)[0]
+    st, _ = http_json(cluster.urls[0] + "/v3/kv/put",
+                      {"key": base64.b64encode(key.encode()).decode(),
+                       "value": base64.b64encode(b"{}").decode()}, timeout=3)
+    assert st == 200
+    n4 = start_node(made, cluster.urls, 4, be["port"], start=False)
+    n4.config["config_api"] = {"history_dir": "history", "fleet": True, "keep": 3}
+    n4.start()
+    ok, _ = poll(lambda: "parts do not have the digest" in n4.read_log(), 15.0)
+    assert ok, n4.read_log()[-2000:]
+    assert n4.answer("late.example.com.") == []

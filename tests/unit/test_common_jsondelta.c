@@ -65,8 +65,9 @@ static void test_basic(struct tap *t)
     char err[200];
     json_t *c = jsondelta_apply(a, d, err, sizeof(err));
     json_t *ra = json_object_get(a, "records"), *rc = json_object_get(c, "records");
-    TAP_CHECK(t, c && json_object_get(rc, "a.") == json_object_get(ra, "a.") &&
-                     json_object_get(c, "pools") == json_object_get(a, "pools"),
+    TAP_CHECK(t,
+              c && json_object_get(rc, "a.") == json_object_get(ra, "a.") &&
+                  json_object_get(c, "pools") == json_object_get(a, "pools"),
               "untouched members and keys are shared, not copied");
     TAP_CHECK(t, json_equal(json_object_get(json_object_get(ra, "b."), "pool"), json_string("q")),
               "the base is not changed");

@@ -1,0 +1,283 @@
+/*
+ * fleet_config_parts.c -- whole configuration documents larger than one
+ * etcd request (fleet_config.h): written in parts before the version that
+ * names them, and read back when a fetch brings such a version.
+ *
+ * etcd refuses a request larger than --max-request-bytes (1.5 MiB by
+ * default), and the JSON gateway sends values in base64, a third larger:
+ * a configuration of 100,000 records (some 8 MB of compact JSON) cannot
+ * be one key. Its compact text is cut into FLEET_CONFIG_PART_MAX slices,
+ *
+ *   PREFIX/config/v/p/NNNNNNNNNNNN/NODE.NONCE/PPPPPP   raw slices, in order
+ *
+ * put one request each, and only then is the version written (the
+ * compare-and-swap of fleet_config.c), with
+ * "parts": {"prefix": "NNNNNNNNNNNN/NODE.NONCE/", "n": K, "sha256": HEX}
+ * instead of "doc". The version record is signed with members, so the
+ * slices need no signature: their digest is in it. NODE.NONCE keeps two
+ * writers of the same version number from mixing their slices; the
+ * loser's are deleted when its compare fails, and the versions' pruning
+ * deletes the slices of the versions it drops. They sort after every
+ * numbered version and under config/v/, which the fresh read and the
+ * watch skip, so nothing else reads them.
+ *
+ * Runs on the fleet thread. Ownership: the records passed in are borrowed
+ * and changed in place; each call's state is freed here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/digest.h"
+#include "common/log.h"
+#include "fleet/fleet_int.h"
+
+struct fleet_parts_call {
+    struct fleet *f;
+    json_t *records; /* a reference held until done */
+    size_t at;       /* put: the next slice; get: the record being read */
+    char *text;      /* put: the document's compact text */
+    size_t len, n;
+    char prefix[128]; /* under config/v/p/ */
+    fleet_parts_fn done;
+    void *arg;
+};
+
+static char *fleet_parts_key(const struct fleet *f, const char *prefix, size_t i)
+{
+    char num[16];
+    snprintf(num, sizeof(num), "%06zu", i);
+    return fleet_key(f, FLEET_CONFIG_PARTS, prefix, num);
+}
+
+/* The range request of every part under prefix. */
+static json_t *fleet_parts_range(const struct fleet *f, const char *prefix)
+{
+    char *from = fleet_key(f, FLEET_CONFIG_PARTS, prefix, NULL);
+    char *end = etcd_prefix_end_b64(from);
+    json_t *req = json_pack("{s:o, s:s}", "key", fleet_b64s(from), "range_end", end);
+    free(from);
+    free(end);
+    return req;
+}
+
+static void fleet_parts_on_dropped(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    (void)arg;
+    (void)resp;
+    if (st != ETCD_OK && st != ETCD_ERR_CANCELLED)
+        log_warn("event=fleet_config_parts result=not_dropped error=\"%s\"", err ? err : "etcd");
+}
+
+static void fleet_parts_end(struct fleet_parts_call *c, bool ok, const char *err)
+{
+    c->done(c->arg, ok, err);
+    json_decref(c->records);
+    free(c->text);
+    free(c);
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void fleet_parts_put_next(struct fleet_parts_call *c);
+
+static void fleet_parts_on_put(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_parts_call *c = arg;
+    (void)resp;
+    if (st == ETCD_ERR_CANCELLED) { /* the fleet is being freed */
+        json_decref(c->records);
+        free(c->text);
+        free(c);
+        return;
+    }
+    if (st != ETCD_OK) {
+        char why[300];
+        snprintf(why, sizeof(why), "a part of the document was not written (%s)",
+                 err ? err : "etcd");
+        if (st != ETCD_ERR_NET) /* the ones written are not needed (best effort) */
+            etcd_call(c->f->etcd, "/v3/kv/deleterange", fleet_parts_range(c->f, c->prefix),
+                      fleet_parts_on_dropped, NULL);
+        fleet_parts_end(c, false, why);
+        return;
+    }
+    pthread_mutex_lock(&c->f->lock);
+    c->f->writes++;
+    c->f->keys_written++;
+    pthread_mutex_unlock(&c->f->lock);
+    fleet_parts_put_next(c);
+}
+
+static void fleet_parts_put_next(struct fleet_parts_call *c)
+{
+    if (c->at == c->n) {
+        json_t *rec = json_array_get(c->records, 0);
+        char hex[DIGEST_SHA256_HEX];
+        digest_sha256_hex(c->text, c->len, hex);
+        json_object_del(rec, "doc");
+        json_object_set_new(rec, "parts",
+                            json_pack("{s:s, s:I, s:s}", "prefix", c->prefix, "n", (json_int_t)c->n,
+                                      "sha256", hex));
+        fleet_parts_end(c, true, NULL);
+        return;
+    }
+    size_t off = c->at * FLEET_CONFIG_PART_MAX;
+    size_t len = c->len - off < FLEET_CONFIG_PART_MAX ? c->len - off : FLEET_CONFIG_PART_MAX;
+    char *key = fleet_parts_key(c->f, c->prefix, c->at);
+    char *kb = etcd_b64(key, strlen(key)), *vb = etcd_b64(c->text + off, len);
+    json_t *req = json_pack("{s:s, s:s}", "key", kb, "value", vb);
+    free(key);
+    free(kb);
+    free(vb);
+    c->at++;
+    etcd_call(c->f->etcd, "/v3/kv/put", req, fleet_parts_on_put, c);
+}
+
+void fleet_config_parts_put(struct fleet *f, json_t *record, uint64_t v, fleet_parts_fn done,
+                            void *arg)
+{
+    char *text = json_dumps(json_object_get(record, "doc"), JSON_COMPACT);
+    size_t len = text ? strlen(text) : 0;
+    if (!text || len <= FLEET_CONFIG_PART_MAX) { /* one key: "doc" as it is */
+        free(text);
+        done(arg, true, NULL);
+        return;
+    }
+    struct fleet_parts_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_parts_call){.f = f,
+                                   .records = json_pack("[O]", record),
+                                   .text = text,
+                                   .len = len,
+                                   .n = (len + FLEET_CONFIG_PART_MAX - 1) / FLEET_CONFIG_PART_MAX,
+                                   .done = done,
+                                   .arg = arg};
+    snprintf(c->prefix, sizeof(c->prefix), "%012llu/%s.%08x/", (unsigned long long)v, f->p.node,
+             (unsigned)random());
+    fleet_parts_put_next(c);
+}
+
+void fleet_config_parts_drop(struct fleet *f, json_t *record)
+{
+    const char *prefix =
+        json_string_value(json_object_get(json_object_get(record, "parts"), "prefix"));
+    if (prefix)
+        etcd_call(f->etcd, "/v3/kv/deleterange", fleet_parts_range(f, prefix),
+                  fleet_parts_on_dropped, NULL);
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+/* The slices of a range reply joined, checked against parts; the document
+ * or NULL with why. */
+static json_t *fleet_parts_join(json_t *resp, json_t *parts, char *why, size_t len)
+{
+    json_t *kvs = json_object_get(resp, "kvs"), *kv;
+    size_t n = (size_t)json_integer_value(json_object_get(parts, "n")), i, total = 0;
+    if (json_array_size(kvs) != n) {
+        snprintf(why, len, "%zu of its %zu parts are in etcd", json_array_size(kvs), n);
+        return NULL;
+    }
+    char *buf = NULL;
+    json_array_foreach(kvs, i, kv)
+    {
+        size_t vl;
+        char *v = etcd_unb64(json_string_value(json_object_get(kv, "value")) ?: "", &vl);
+        char *grown = v ? realloc(buf, total + vl + 1) : NULL;
+        if (!grown) {
+            free(v);
+            free(buf);
+            snprintf(why, len, "a part is not base64");
+            return NULL;
+        }
+        buf = grown;
+        memcpy(buf + total, v, vl);
+        total += vl;
+        buf[total] = '\0';
+        free(v);
+    }
+    char hex[DIGEST_SHA256_HEX];
+    digest_sha256_hex(buf ? buf : "", total, hex);
+    const char *want = json_string_value(json_object_get(parts, "sha256"));
+    json_t *doc = NULL;
+    json_error_t je;
+    if (!want || strcmp(want, hex) != 0)
+        snprintf(why, len, "its parts do not have the digest the version names");
+    else if (!(doc = json_loadb(buf, total, 0, &je)) || !json_is_object(doc)) {
+        snprintf(why, len, "its parts are not a JSON object: %s", doc ? "" : je.text);
+        json_decref(doc);
+        doc = NULL;
+    }
+    free(buf);
+    return doc;
+}
+
+static void fleet_parts_get_next(struct fleet_parts_call *c);
+
+static void fleet_parts_on_get(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_parts_call *c = arg;
+    if (st == ETCD_ERR_CANCELLED) {
+        json_decref(c->records);
+        free(c);
+        return;
+    }
+    char why[300];
+    json_t *rec = json_array_get(c->records, c->at);
+    json_t *doc = st == ETCD_OK
+                      ? fleet_parts_join(resp, json_object_get(rec, "parts"), why, sizeof(why))
+                      : NULL;
+    if (st != ETCD_OK)
+        snprintf(why, sizeof(why), "%s", err ? err : "etcd");
+    if (!doc) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "version %lld: %s",
+                 (long long)json_integer_value(json_object_get(rec, "version")), why);
+        fleet_parts_end(c, false, msg);
+        return;
+    }
+    json_object_set_new(rec, "doc", doc);
+    c->at++;
+    fleet_parts_get_next(c);
+}
+
+static void fleet_parts_get_next(struct fleet_parts_call *c)
+{
+    for (; c->at < json_array_size(c->records); c->at++) {
+        json_t *rec = json_array_get(c->records, c->at);
+        if (json_object_get(rec, "doc") || !json_object_get(rec, "parts"))
+            continue;
+        const char *prefix =
+            json_string_value(json_object_get(json_object_get(rec, "parts"), "prefix"));
+        etcd_call(c->f->etcd, "/v3/kv/range", fleet_parts_range(c->f, prefix), fleet_parts_on_get,
+                  c);
+        return;
+    }
+    fleet_parts_end(c, true, NULL);
+}
+
+void fleet_config_parts_get(struct fleet *f, json_t *records, fleet_parts_fn done, void *arg)
+{
+    struct fleet_parts_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    *c = (struct fleet_parts_call){
+        .f = f, .records = json_incref(records), .done = done, .arg = arg};
+    fleet_parts_get_next(c);
+}
+
+bool fleet_config_parts_ok(json_t *parts, uint64_t v)
+{
+    const char *prefix = json_string_value(json_object_get(parts, "prefix"));
+    json_t *n = json_object_get(parts, "n");
+    const char *sum = json_string_value(json_object_get(parts, "sha256"));
+    char num[16];
+    snprintf(num, sizeof(num), "%012llu/", (unsigned long long)v);
+    /* The slices of this very version, under its own number: a record
+     * cannot name another version's, or a key outside config/v/p/. */
+    return prefix && strncmp(prefix, num, strlen(num)) == 0 && strlen(prefix) < 100 &&
+           !strstr(prefix, "..") && prefix[strlen(prefix) - 1] == '/' &&
+           strchr(prefix + strlen(num), '/') == prefix + strlen(prefix) - 1 && json_is_integer(n) &&
+           json_integer_value(n) > 0 && json_integer_value(n) < 100000 && sum && strlen(sum) == 64;
+}
