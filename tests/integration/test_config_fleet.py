@@ -506,3 +506,43 @@ def test_a_large_whole_version_travels_in_parts(cluster, be, made):
     ok, _ = poll(lambda: "parts do not have the digest" in n4.read_log(), 15.0)
     assert ok, n4.read_log()[-2000:]
     assert n4.answer("late.example.com.") == []
+
+
+def test_whole_versions_while_a_member_does_not_read_deltas(cluster, be, made):
+    """A live node whose node record does not say config_delta (a gtmd
+    before deltas, which reads only "doc") gets whole versions; once it is
+    gone, changes are deltas again."""
+    import base64
+
+    def b64(s):
+        return base64.b64encode(s.encode()).decode()
+    n1, n2 = fleet_nodes(cluster, be, made, n=2)
+    v = synced([n1, n2])
+    st, body = put(n1, "records/a.example.com.", record())
+    assert st == 201, body
+    vers, _ = config_versions(cluster)
+    assert "delta" in vers[v + 1], vers[v + 1].keys()
+    old = {"version": "gtmd 1.0", "config_hash": "", "last_seen": time.time(),
+           "started": time.time(), "vantage": None, "node": "n9", "layout": 2,
+           "config_version": v + 1}
+    st, _ = http_json(cluster.urls[0] + "/v3/kv/put",
+                      {"key": b64("/gtmd/it/nodes/n9"), "value": b64(json.dumps(old))}, timeout=3)
+    assert st == 200
+    ok, _ = poll(lambda: any(x.get("node") == "n9" or x.get("name") == "n9"
+                             for x in n1.fleet().get("nodes", [])), 5.0)
+    assert ok, n1.fleet().get("nodes")
+    st, body = put(n2, "records/b.example.com.", record())
+    assert st == 201, body
+    vers, head = config_versions(cluster)
+    assert "doc" in vers[v + 2] and "delta" not in vers[v + 2] and head["full"] == v + 2, head
+    st, _ = http_json(cluster.urls[0] + "/v3/kv/deleterange", {"key": b64("/gtmd/it/nodes/n9")},
+                      timeout=3)
+    assert st == 200
+    time.sleep(0.5)
+    st, body = put(n1, "records/c.example.com.", record())
+    assert st == 201, body
+    vers, head = config_versions(cluster)
+    assert "delta" in vers[v + 3] and head["full"] == v + 2, head
+    ok, _ = poll(lambda: all(n.answer("c.example.com.") == ["127.0.0.31"] and
+                             n.answer("b.example.com.") == ["127.0.0.31"] for n in (n1, n2)), 5.0)
+    assert ok
