@@ -336,6 +336,7 @@ static void fleet_config_on_txn(void *arg, enum etcd_status st, json_t *resp, co
 /* A put of v (stolen; signed here) at key, as a transaction operation. */
 static json_t *fleet_config_put_op(struct fleet *f, const char *key, json_t *v)
 {
+    fleet_compat_stamp(v, fleet_compat_write_format(f));
     fleet_sign(&f->p.keys, key, v);
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
