@@ -8,7 +8,7 @@ where the tree has no history (the fresh Debian root of tests/fresh/run.sh
 copies `git archive HEAD`), from tests/data/previous-release.tar, which
 tests/fresh/run.sh writes from the host's history; the tarball's embedded
 commit id must be the recorded one. Without either the test is skipped with
-that reason. The build is autoreconf, configure, make gtmd: minutes on two
+that reason, or fails under GTM_DEPS_STRICT=1 (CI: tests/fresh/run.sh). The build is autoreconf, configure, make gtmd: minutes on two
 cores, once per build tree (a lock file keeps two test processes from
 building it at once)."""
 import fcntl
