@@ -92,6 +92,9 @@ class Versioned(Node):
     binary = GTMD
 
     def start(self, wait=True):
+        if os.path.exists(self.conf_path):  # the fleet's configuration writes it
+            with open(self.conf_path) as f:
+                self.config = json.load(f)
         self.write_config()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.binary, "-c", self.conf_path] + self.args,
@@ -107,7 +110,7 @@ class Versioned(Node):
         return rc
 
 
-def config_fn(etcd_urls, i, port, prefix, keys, extra=None):
+def config_fn(etcd_urls, i, port, prefix, keys, extra=None, shared=False):
     base = fleet_config(etcd_urls, "n%d" % i, "127.0.0.2%d" % i, port, prefix=prefix,
                         **(extra or {}))
 
@@ -119,11 +122,13 @@ def config_fn(etcd_urls, i, port, prefix, keys, extra=None):
         c["records"] = {n: {"pool": "web", "ttl": 10, "policy": "failover", "regions": rs}
                         for n, rs in RECORDS.items()}
         c["config_api"] = {"history_dir": "history"}
+        if shared:  # one configuration for the fleet, versions in etcd
+            c["config_api"]["fleet"] = True
         return c
     return fn
 
 
-def fleet(made, etcd, port, binary, prefix, keys=None, count=3):
+def fleet(made, etcd, port, binary, prefix, keys=None, count=3, shared=False):
     nodes = []
     for i in range(1, count + 1):
         extra = {}
@@ -132,8 +137,8 @@ def fleet(made, etcd, port, binary, prefix, keys=None, count=3):
                      "members": {n: keys[n][1] for n in ("n1", "n2", "n3")}}
         workdir = tempfile.mkdtemp(prefix="gtmd-upgrade-")
         dport = free_port()
-        g = Versioned(workdir, config_fn(etcd.urls, i, port, prefix, keys, extra)(workdir, dport),
-                      dport)
+        g = Versioned(workdir, config_fn(etcd.urls, i, port, prefix, keys, extra,
+                                         shared)(workdir, dport), dport)
         g.binary = binary
         made.append(g)
         nodes.append(g.start())
@@ -238,6 +243,23 @@ def rejected(g):
     return {k: v for k, v in f["rejected"].items() if k != "last" and v} if f else None
 
 
+def put_record(g, name, regions):
+    """A record added through g's configuration API (the fleet's, shared)."""
+    body = {"pool": "web", "ttl": 10, "policy": "failover", "regions": regions}
+    return http_json(g.admin + "/v1/config/records/" + name, body, method="PUT", timeout=30,
+                     headers=g.AUTH)
+
+
+def same_config(nodes):
+    """Every node serves the same fleet configuration version (> 0)."""
+    vs = set()
+    for g in nodes:
+        f = g.fleet()
+        me = [x for x in (f or {}).get("nodes", []) if x["self"]]
+        vs.add(me[0].get("config_version") if me else None)
+    return len(vs) == 1 and None not in vs and 0 not in vs
+
+
 def synced_with_all(g):
     f = g.fleet()
     return (f and f["connection"] == "synced" and
@@ -248,9 +270,15 @@ def synced_with_all(g):
 def test_rolling_upgrade_under_load(old_gtmd, etcd, keys, backends, made, signed):
     bs, port = backends
     prefix = "/gtmd/up-%s/" % ("s" if signed else "u")
-    nodes = fleet(made, etcd, port, old_gtmd, prefix, keys if signed else None)
-    ok, _ = poll(lambda: all(synced_with_all(g) for g in nodes), 30, 0.2)
+    nodes = fleet(made, etcd, port, old_gtmd, prefix, keys if signed else None, shared=True)
+    ok, _ = poll(lambda: all(synced_with_all(g) for g in nodes) and same_config(nodes), 30, 0.2)
     assert ok, [g.fleet() for g in nodes]
+    # A configuration change on the previous release: served by all.
+    st, body = put_record(nodes[0], "cfg1.example.com.", ["eu", "us"])
+    assert st in (200, 201), body
+    ok, _ = poll(lambda: all(query_addrs(g, "cfg1.example.com.") == [ADDRS["eu"]]
+                             for g in nodes), 15, 0.1)
+    assert ok
     assert all("compat" not in g.fleet() for g in nodes)  # the previous release's status
     normal = expected()
     all_answer(nodes, normal)
@@ -277,8 +305,10 @@ def test_rolling_upgrade_under_load(old_gtmd, etcd, keys, backends, made, signed
             g.binary = GTMD
             g.start()
             load.node_up(i, True)
-            ok, _ = poll(lambda: all(synced_with_all(x) for x in nodes), 30, 0.2)
+            ok, _ = poll(lambda: all(synced_with_all(x) for x in nodes) and same_config(nodes),
+                         30, 0.2)
             assert ok, [x.fleet() for x in nodes]
+            assert query_addrs(g, "cfg1.example.com.") == [ADDRS["eu"]]
             ok, _ = poll(lambda: all(listed(x, [ovr["id"]], drl["id"]) for x in nodes), 10, 0.2)
             assert ok, [(x.get("/v1/overrides"), x.get("/v1/drills")) for x in nodes]
             assert [("compat" in x.fleet()) for x in nodes] == [j <= i for j in range(3)]
@@ -294,7 +324,15 @@ def test_rolling_upgrade_under_load(old_gtmd, etcd, keys, backends, made, signed
         ok, _ = poll(lambda: all(x.fleet()["compat"]["write_format"] == 3 and
                                  x.fleet()["compat"]["held_by"] is None for x in nodes), 10, 0.2)
         assert ok, [x.fleet()["compat"] for x in nodes]
-        # A new override through n3 is served by all.
+        # A configuration change through n2, and a new override through n3,
+        # are served by all; their records are in format 3.
+        st, body = put_record(nodes[1], "cfg2.example.com.", ["sa", "us"])
+        assert st in (200, 201), body
+        ok, _ = poll(lambda: all(query_addrs(x, "cfg2.example.com.") == [ADDRS["sa"]]
+                                 for x in nodes) and same_config(nodes), 15, 0.1)
+        assert ok, [x.fleet()["nodes"] for x in nodes]
+        head = json.loads(etcd.get_prefix(prefix + "config/head")[prefix + "config/head"])
+        assert head["format"] == 3, head
         done = expected(overridden=("us", "af"), drilled=("ap",))
         load.allow(after, done)
         st, ovr2 = nodes[2].post("/v1/overrides", {"target": "endpoint:web/af1",
