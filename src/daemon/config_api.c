@@ -176,11 +176,37 @@ static void config_api_prune(struct config_api *api)
         closedir(d);
 }
 
+int config_api_history_readable(const char *dir, char *err, size_t len)
+{
+    uint64_t v = config_api_scan(dir);
+    if (!v)
+        return 0;
+    char p[4200];
+    snprintf(p, sizeof(p), "%s/%08llu.meta.json", dir, (unsigned long long)v);
+    json_t *m = jsoncfg_load_file(p, JSON_REJECT_DUPLICATES, NULL);
+    json_t *fmt = json_object_get(m, "format");
+    long long f = json_is_integer(fmt) ? (long long)json_integer_value(fmt) : fmt ? -1 : 1;
+    json_decref(m);
+    if (f >= 1 && f <= CONFIG_HISTORY_FORMAT_READ_MAX)
+        return 0;
+    if (f < 1)
+        snprintf(err, len, "%s: \"format\" is not a format number", p);
+    else
+        snprintf(err, len,
+                 "%s: configuration history of format %lld; this gtmd reads formats 1 to %d "
+                 "(writes %d): a gtmd more than one release newer wrote it, and downgrading past "
+                 "one release is not supported: run that gtmd, or move the directory aside to "
+                 "start without its history",
+                 p, f, CONFIG_HISTORY_FORMAT_READ_MAX, CONFIG_HISTORY_FORMAT);
+    return -1;
+}
+
 int config_api_record_as(struct config_api *api, uint64_t v, json_t *doc, json_t *meta,
                          const char *same_as)
 {
     char p[4200];
     json_object_set_new(meta, "version", json_integer((json_int_t)v));
+    json_object_set_new(meta, "format", json_integer(CONFIG_HISTORY_FORMAT));
     if (!json_object_get(meta, "time"))
         json_object_set_new(meta, "time", json_real((double)time(NULL)));
     config_api_vpath(api, v, ".meta.json", p, sizeof(p));

@@ -58,6 +58,19 @@ void config_api_params_free(struct config_api_params *p);
 struct server;
 typedef json_t *(*config_api_reload_fn)(struct server *srv, json_t *doc, bool *ok);
 
+/* The history's format: every version's meta (NNNNNNNN.meta.json) says
+ * "format" (none: the release before's, format 1). This release writes 1
+ * and reads up to 2 (the next release's, fields not known here ignored);
+ * a history of a newer format stops the start (doc/fleet.md, "Upgrading:
+ * version skew"). */
+#define CONFIG_HISTORY_FORMAT 1
+#define CONFIG_HISTORY_FORMAT_READ_MAX 2
+
+/* Whether this release reads the history directory dir (its newest
+ * version's format); 0, or -1 with err saying which version of which
+ * format, and what to do. A missing or empty directory is readable. */
+int config_api_history_readable(const char *dir, char *err, size_t len);
+
 /* Writes j to path through a temporary file, fsync and a rename; 0 or -1
  * (errno). The daemon's reload writes a served change so. */
 int config_api_write_json(const char *path, json_t *j, mode_t mode);

@@ -38,6 +38,14 @@
 static int server_mod_confapi_start(struct server *srv, struct serve_set *set)
 {
     (void)set;
+    const char *dir = srv->cfg->config_api.history_dir;
+    char err[4600];
+    if (dir && config_api_history_readable(dir, err, sizeof(err)) != 0) {
+        char err_q[sizeof(err) + 64];
+        log_error("event=config_history result=refused dir=%s error=\"%s\"", dir,
+                  log_quote(err, err_q, sizeof(err_q)));
+        return -1;
+    }
     config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload, srv,
                     srv->cfg->root, &srv->cfg_stamp);
     config_api_admin_ops(&srv->confapi, &srv->confapi_ops);

@@ -76,6 +76,7 @@ static void fleet_beat_send(struct fleet *f, double now)
 {
     char *key = fleet_key(f, "beat/", f->p.node, NULL);
     json_t *v = json_pack("{s:f}", "t", health_now());
+    fleet_compat_stamp(v, fleet_compat_write_format(f));
     fleet_sign_on_lease(f, key, v);
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);

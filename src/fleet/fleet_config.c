@@ -415,6 +415,7 @@ static void fleet_config_on_txn(void *arg, enum etcd_status st, json_t *resp, co
 /* A put of v (stolen; signed here) at key, as a transaction operation. */
 static json_t *fleet_config_put_op(struct fleet *f, const char *key, json_t *v)
 {
+    fleet_compat_stamp(v, fleet_compat_write_format(f));
     fleet_sign(&f->p.keys, key, v);
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
@@ -422,16 +423,6 @@ static json_t *fleet_config_put_op(struct fleet *f, const char *key, json_t *v)
                            fleet_b64s(text ? text : "{}"));
     free(text);
     return op;
-}
-
-/* Every live member reads versions made of a delta (its node record says
- * "config_delta"; a gtmd before them reads only "doc"). (L) */
-static bool fleet_config_deltas_read_locked(const struct fleet *f)
-{
-    for (size_t i = 0; i < f->n_nodes; i++)
-        if (i != f->self && f->nodes[i].live && !f->nodes[i].config_delta)
-            return false;
-    return true;
 }
 
 /* Whether job j goes as a delta (else its whole document), and the newest
@@ -444,7 +435,7 @@ static bool fleet_config_as_delta_locked(const struct fleet *f, const struct fle
     bool delta = json_is_object(json_object_get(j->record, "delta")) && json_is_integer(base) &&
                  (uint64_t)json_integer_value(base) == j->base && f->cfg.head == j->base &&
                  f->cfg.full && f->cfg.full <= j->base && v - f->cfg.full < j->keep &&
-                 fleet_config_deltas_read_locked(f);
+                 fleet_compat_write_format(f) >= FLEET_FORMAT_CUR;
     *full = delta ? f->cfg.full : v;
     return delta;
 }
@@ -606,7 +597,6 @@ void fleet_config_node_fields_locked(struct fleet *f, json_t *rec)
     if (!f->cfg.on_config)
         return;
     json_object_set_new(rec, "config_version", json_integer((json_int_t)f->cfg.applied));
-    json_object_set_new(rec, "config_delta", json_true());
     if (f->cfg.error[0])
         json_object_set_new(rec, "config_error", json_string(f->cfg.error));
 }

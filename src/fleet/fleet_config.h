@@ -18,8 +18,8 @@
  * version from F on is kept, so a node that has any of them, or none,
  * can follow the chain: it fetches from the version after its own, or
  * from F. A whole document is written again once the chain since F is
- * `keep` versions long, and whenever a live member's node record does not
- * say "config_delta" (a gtmd before deltas, which reads only "doc").
+ * `keep` versions long, and whenever the fleet's write format
+ * (fleet_compat.h) is the release before's, which reads only "doc".
  *
  * Both are signed like every record (fleet_sign.h); any member may write
  * them. A version is written by one transaction that compares head's mod

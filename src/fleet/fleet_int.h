@@ -18,6 +18,7 @@
 #include "common/deadline.h"
 #include "fleet/etcd.h"
 #include "fleet/fleet.h"
+#include "fleet/fleet_compat.h"
 
 #define FLEET_TXN_OPS 128 /* etcd's default --max-txn-ops */
 #define FLEET_TICK_S 0.25
@@ -162,10 +163,13 @@ struct fleet_node {
      * FLEET_REJOIN_S (fleet_beat.c). (L) */
     double back, quiet_from;
     bool rejoining;
-    int64_t lease;           /* the lease of its node record (signed fleets: its reports' lease) */
-    int layout;              /* the key layout it writes (FLEET_LAYOUT) (L) */
-    uint64_t config_version; /* the fleet configuration it serves (0: none) */
-    bool config_delta;       /* it reads configuration versions made of a delta */
+    int64_t lease; /* the lease of its node record (signed fleets: its reports' lease) */
+    int layout;    /* the key layout it writes (FLEET_LAYOUT) (L) */
+    /* The newest record format its node record announced (fleet_compat.h;
+     * 0: none seen in this run). Kept when it goes: the fleet's write
+     * format never moves up because an old node stopped for a moment. */
+    int formats_hi;
+    uint64_t config_version;                 /* the fleet configuration it serves (0: none) */
     struct fleet_stamp stamps[FLEET_STAMPS]; /* fleet thread only */
     char config_error[160];                  /* why not the newest */
 };
@@ -303,6 +307,7 @@ enum fleet_conn { FLEET_CONN_DOWN = 0, FLEET_CONN_SYNCING, FLEET_CONN_SYNCED };
 
 struct fleet {
     struct fleet_params p;
+    struct fleet_compat compat; /* the fleet's write format (fleet_compat.c) (L) */
     /* Records refused by fleet_verify, by verdict, and the last one (L). */
     uint64_t rejected[FLEET_VERDICTS];
     char rejected_last_key[256];
@@ -575,16 +580,17 @@ void fleet_config_parts_drop(struct fleet *f, json_t *record);
 bool fleet_config_parts_ok(json_t *parts, uint64_t v);
 
 /* ---- fleet_life.c: each record bound to its life ----------------------- */
-/* Overrides and drills of this format carry "format" and, once sealed,
- * "born": the create revision of their key. */
-#define FLEET_RECORD_FORMAT 2
-#define FLEET_LIFE_FORMAT "format"
+/* Overrides and drills carry "format" (fleet_compat.h: the fleet's write
+ * format when they were made) and, once sealed, "born": the create
+ * revision of their key. */
+#define FLEET_LIFE_FORMAT FLEET_FORMAT_KEY
 #define FLEET_LIFE_BORN "born"
 #define FLEET_LIFE_N "n"
 /* Whether override or drill v (signature checked) may apply, read at a key
  * created at create_rev: FLEET_SIG_OK (with *pending when it is not
- * sealed yet: absent, not refused), FLEET_REJ_REPLAY or
- * FLEET_REJ_OLD_FORMAT with why. Always FLEET_SIG_OK without "members". */
+ * sealed yet: absent, not refused), FLEET_REJ_REPLAY, or
+ * FLEET_REJ_OLD_FORMAT / FLEET_REJ_NEW_FORMAT (fleet_compat_check) with why.
+ * Always FLEET_SIG_OK without "members". */
 enum fleet_verdict fleet_life_record(const struct fleet *f, const json_t *v, int64_t create_rev,
                                      bool *pending, char *why, size_t len);
 /* record (a create's signed record, borrowed) sealed for key with "born":

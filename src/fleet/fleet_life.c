@@ -4,7 +4,7 @@
  * signatures"; doc/security.md). A signature says who wrote a record; this
  * says that it is the record its key holds now, not one put back.
  *
- * Overrides and drills (records of format 2, "format": 2) are written
+ * Overrides and drills (records of format 2 and on, "format": N) are written
  * twice: the create transaction puts the record (signed, without "born"),
  * and once etcd has given its key a create revision R, the writer seals
  * it: a second put, on the condition that the key's create and mod
@@ -18,7 +18,8 @@
  * without tombstones or memory. A record without "born" is one whose
  * seal has not arrived yet: absent (not counted). A record without
  * "format" was written by a gtmd before format 2 and cannot be told from a
- * replay: refused (old_format).
+ * replay: refused (old_format); one of a format this release does not
+ * read, as fleet_compat_check says.
  *
  * A member's node record is sealed the same way ("born": the create
  * revision of nodes/NODE, which lives as long as the member's lease): a
@@ -47,19 +48,9 @@ enum fleet_verdict fleet_life_record(const struct fleet *f, const json_t *v, int
     *pending = false;
     if (!f->p.keys.enabled)
         return FLEET_SIG_OK;
-    json_t *fmt = json_object_get(v, FLEET_LIFE_FORMAT);
-    if (!fmt) {
-        snprintf(why, len,
-                 "a record of a gtmd before format %d: nothing binds it to its life, so it cannot "
-                 "be told from a replay",
-                 FLEET_RECORD_FORMAT);
-        return FLEET_REJ_OLD_FORMAT;
-    }
-    if (!json_is_integer(fmt) || json_integer_value(fmt) != FLEET_RECORD_FORMAT) {
-        snprintf(why, len, "record format %s is not %d",
-                 json_is_integer(fmt) ? "unknown" : "not a number", FLEET_RECORD_FORMAT);
-        return FLEET_REJ_OLD_FORMAT;
-    }
+    enum fleet_verdict vd = fleet_compat_check(v, true, why, len);
+    if (vd != FLEET_SIG_OK)
+        return vd;
     json_t *born = json_object_get(v, FLEET_LIFE_BORN);
     if (!born) {
         *pending = true; /* created, not sealed yet */

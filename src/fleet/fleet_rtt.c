@@ -76,7 +76,9 @@ static json_t *fleet_rtt_table(struct fleet *f, double now)
     }
     free(slots);
     free(e);
-    return json_pack("{s:s, s:f, s:o}", "node", f->p.node, "t", now, "e", rows);
+    json_t *t = json_pack("{s:s, s:f, s:o}", "node", f->p.node, "t", now, "e", rows);
+    fleet_compat_stamp(t, fleet_compat_write_format(f));
+    return t;
 }
 
 void fleet_rtt_tick(struct fleet *f, double mono)

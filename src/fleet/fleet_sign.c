@@ -23,7 +23,7 @@ const char *fleet_verdict_name(enum fleet_verdict v)
     static const char *const names[] = {
         "ok",           "unsigned",   "not_a_member", "bad_signature", "impersonation",
         "not_on_lease", "bad_fields", "bad_id",       "max_overrides", "unsafe",
-        "conflict",     "replay",     "old_format"};
+        "conflict",     "replay",     "old_format",   "new_format"};
     return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
 

@@ -66,6 +66,7 @@ enum fleet_verdict {
     /* A record's life (fleet_life.c): */
     FLEET_REJ_REPLAY,     /* deleted or superseded, and put back (not the record its key holds) */
     FLEET_REJ_OLD_FORMAT, /* an override or drill of a gtmd before record format 2: unbound */
+    FLEET_REJ_NEW_FORMAT, /* a record of a format beyond what this release reads (fleet_compat.h) */
     FLEET_VERDICTS        /* how many there are */
 };
 

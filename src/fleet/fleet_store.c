@@ -555,7 +555,7 @@ static void fleet_job_create_txn(struct fleet *f, struct fleet_job *j)
     snprintf(j->id, sizeof(j->id), "%s-%lld", k->id_prefix, (long long)(k->seq_val + 1));
     json_object_set_new(j->record, "id", json_string(j->id));
     json_object_set_new(j->record, "node", json_string(f->p.node));
-    json_object_set_new(j->record, FLEET_LIFE_FORMAT, json_integer(FLEET_RECORD_FORMAT));
+    json_object_set_new(j->record, FLEET_LIFE_FORMAT, json_integer(fleet_compat_write_format(f)));
     char *seq = fleet_key(f, "seq/", k->name, NULL);
     char sub[64];
     snprintf(sub, sizeof(sub), "%s/", k->name);

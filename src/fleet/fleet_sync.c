@@ -171,9 +171,9 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
         n->vantage = json_incref(json_object_get(v, "vantage"));
         json_t *lay = json_object_get(v, "layout");
         n->layout = json_is_integer(lay) ? (int)json_integer_value(lay) : 1;
+        n->formats_hi = fleet_compat_announced(v);
         json_t *cv = json_object_get(v, "config_version");
         n->config_version = json_is_integer(cv) ? (uint64_t)json_integer_value(cv) : 0;
-        n->config_delta = json_is_true(json_object_get(v, "config_delta"));
         snprintf(n->config_error, sizeof(n->config_error), "%s",
                  json_string_value(json_object_get(v, "config_error")) ?: "");
     }
@@ -190,6 +190,8 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
         fleet_sync_failed(f, "lease", "this node's lease expired in etcd");
         return;
     }
+    if (!bulk && v && idx != f->self && fleet_compat_update(f))
+        fleet_put_node(f); /* the fleet's write format moved */
     if (!bulk && was_live != n->live) {
         log_info("event=fleet_node node=%s live=%s", name, v ? "yes" : "no");
         event_ring_push(
@@ -307,7 +309,8 @@ static const char *fleet_key_owner(const char *rest, char out[FLEET_NODE_MAX + 2
  * yet (its member seals it at once), ignored. */
 static enum fleet_verdict fleet_dispatch_on_lease(struct fleet *f, const char *rest,
                                                   const char *owner, json_t *v,
-                                                  const struct fleet_kv *kv, bool *pending)
+                                                  const struct fleet_kv *kv, bool *pending,
+                                                  char *why, size_t len)
 {
     if (!f->p.keys.enabled)
         return FLEET_SIG_OK;
@@ -316,10 +319,11 @@ static enum fleet_verdict fleet_dispatch_on_lease(struct fleet *f, const char *r
         return FLEET_SIG_NOT_ON_LEASE;
     uint16_t idx = fleet_node_get(f, owner);
     if (strncmp(rest, "nodes/", 6) == 0) {
-        char why[300];
-        enum fleet_verdict vd = fleet_life_record(f, v, kv->create_rev, pending, why, sizeof(why));
+        enum fleet_verdict vd = fleet_life_record(f, v, kv->create_rev, pending, why, len);
         if (vd == FLEET_SIG_OK && !*pending && idx != FLEET_NODE_NONE)
             f->nodes[idx].lease = kv->lease; /* fleet thread only */
+        else if (vd == FLEET_REJ_REPLAY)
+            snprintf(why, len, "a node record put back on its lease granted again");
         return vd;
     }
     bool report = strncmp(rest, "obs/", 4) == 0 || strncmp(rest, "rtt/", 4) == 0 ||
@@ -359,15 +363,17 @@ static bool fleet_dispatch_trusted(struct fleet *f, const struct fleet_kv *kv, c
     char owner_buf[FLEET_NODE_MAX + 2];
     const char *owner = fleet_key_owner(rest, owner_buf);
     enum fleet_verdict vd = fleet_verify(&f->p.keys, kv->key, v, owner, &signer);
+    char why[300] = "";
+    /* A record of a format this release does not read (fleet_compat.h). */
+    if (vd == FLEET_SIG_OK)
+        vd = fleet_compat_check(v, false, why, sizeof(why));
     bool pending = false;
     if (vd == FLEET_SIG_OK && owner)
-        vd = fleet_dispatch_on_lease(f, rest, owner, v, kv, &pending);
+        vd = fleet_dispatch_on_lease(f, rest, owner, v, kv, &pending, why, sizeof(why));
     snprintf(signer_out, 64, "%s", signer ? signer : "");
     if (vd == FLEET_SIG_OK)
         return !pending;
-    fleet_reject(f, kv->key, vd, signer,
-                 vd == FLEET_REJ_REPLAY ? "a node record put back on its lease granted again"
-                                        : NULL);
+    fleet_reject(f, kv->key, vd, signer, why[0] ? why : NULL);
     return false;
 }
 
@@ -400,8 +406,10 @@ static void fleet_dispatch_record(struct fleet *f, const struct fleet_kv *kv, st
             fleet_reject(f, kv->key, vd, signer, why);
         if (vd != FLEET_SIG_OK || pending)
             v = NULL; /* as if absent: one applied before under this key is removed */
-        else
+        else {
+            fleet_compat_drop_unknown(k->name, v); /* a newer release's fields */
             fleet_life_strip(v);
+        }
     }
     fleet_store_apply(f, k, id, v, kv->mod_rev, signer, fleet_own_record(f, v, signer));
 }
@@ -585,6 +593,8 @@ void fleet_sync_rewatch(struct fleet *f, const char *why)
 
 static void fleet_after_range(struct fleet *f)
 {
+    if (fleet_compat_update(f))
+        f->node_put_due = true; /* written with the first publish below */
     /* Every fresh read hands head over again: a node whose own edit could
      * not be published while etcd was away publishes it now. */
     f->cfg.offered = 0;
@@ -689,11 +699,14 @@ static json_t *fleet_node_put_op(struct fleet *f)
                   f->config_hash, "last_seen", health_now(), "started", f->nodes[f->self].started,
                   "vantage", f->vantage, "node", f->p.node, "layout", FLEET_LAYOUT);
     fleet_config_node_fields_locked(f, v);
-    if (f->p.keys.enabled) { /* sealed once its key's create revision is known (fleet_life.c) */
-        json_object_set_new(v, FLEET_LIFE_FORMAT, json_integer(FLEET_RECORD_FORMAT));
-        if (f->node_born)
-            json_object_set_new(v, FLEET_LIFE_BORN, json_integer((json_int_t)f->node_born));
-    }
+    /* The formats it writes and reads: the release before reads past the
+     * field (fleet_compat.h). Its "format" is the fleet's write format. */
+    fleet_compat_announce(v);
+    int w = fleet_compat_write_format(f);
+    if (f->p.keys.enabled || w > FLEET_FORMAT_PREV)
+        json_object_set_new(v, FLEET_LIFE_FORMAT, json_integer(w));
+    if (f->p.keys.enabled && f->node_born) /* sealed once its key's create revision is known */
+        json_object_set_new(v, FLEET_LIFE_BORN, json_integer((json_int_t)f->node_born));
     pthread_mutex_unlock(&f->lock);
     char *key = fleet_key(f, "nodes/", f->p.node, NULL);
     fleet_sign_on_lease(f, key, v);
@@ -837,6 +850,7 @@ static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
     else {
         json_t *v = json_pack("{s:s, s:f}", "s", health_state_name((enum health_state)st), "t",
                               health_now());
+        fleet_compat_stamp(v, fleet_compat_write_format(f));
         e->pub_n = fleet_sign_on_lease(f, key, v);
         char *text = json_dumps(v, JSON_COMPACT);
         json_decref(v);

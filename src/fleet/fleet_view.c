@@ -106,6 +106,7 @@ json_t *fleet_view_status(struct fleet *f)
      * every node together (doc/fleet.md, "Upgrading a fleet"). */
     json_object_set_new(st, "mixed_layout", json_boolean(mixed));
     json_object_set_new(st, "rejected", rej);
+    json_object_set_new(st, "compat", fleet_compat_view_locked(f));
     pthread_mutex_unlock(&f->lock);
     return st;
 }

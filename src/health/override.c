@@ -367,13 +367,31 @@ static const char *override_check_dial(json_t *e, const char *target, struct ove
     return NULL;
 }
 
+/* The fields of a saved override (state file, fleet record). */
+static const char *const override_entry_keys[] = {"id",      "target",  "state",   "reason",
+                                                  "author",  "created", "expires", "node",
+                                                  "percent", "salt",    NULL};
+
+void override_keep_known(json_t *e)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(e, tmp, k, v)
+    {
+        bool known = false;
+        for (int i = 0; override_entry_keys[i] && !known; i++)
+            known = strcmp(k, override_entry_keys[i]) == 0;
+        if (!known)
+            json_object_del(e, k);
+    }
+}
+
 /* Checks one state-file entry as the API would; NULL when valid (o filled,
  * strings borrowed from e), else why not. */
 static const char *override_check_entry(json_t *e, double now, struct override *o, uint64_t *num)
 {
-    static const char *const keys[] = {"id",      "target",  "state",   "reason",
-                                       "author",  "created", "expires", "node",
-                                       "percent", "salt",    NULL};
+    const char *const *keys = override_entry_keys;
     if (!json_is_object(e))
         return "not an object";
     const char *k;

@@ -159,6 +159,12 @@ void override_floor_ids(struct health_core *c, double now);
 #define OVERRIDE_UPSERT_FULL (-2)
 #define OVERRIDE_UPSERT_EXPIRED (-3)
 int override_upsert_json(struct health_core *c, json_t *o, double now);
+/* Removes from saved override e the fields this release does not know: a
+ * record of a newer release's format, read within the version-skew window
+ * (doc/fleet.md, "Upgrading: version skew"), whose writer added only
+ * fields an older reader may ignore. Saved entries of this release's
+ * format keep being refused at an unknown field ("unknown key"). */
+void override_keep_known(json_t *e);
 /* Removes every override whose id is not one of arr's ({"id": ...}
  * objects; logged why=not_in_fleet). Returns how many. */
 size_t override_remove_not_in_json(struct health_core *c, json_t *arr);

@@ -30,7 +30,7 @@
 
 const char *persist_status_name(enum persist_status s)
 {
-    static const char *const names[] = {"missing", "ok", "stale", "corrupt"};
+    static const char *const names[] = {"missing", "ok", "stale", "corrupt", "newer"};
     return s <= PERSIST_CORRUPT ? names[s] : "?";
 }
 
@@ -55,9 +55,9 @@ static json_t *persist_snapshot(struct health_core *c)
      * newest override was deleted before the stop. */
     json_int_t next_id = (json_int_t)c->next_override_id;
     pthread_mutex_unlock(&c->lock);
-    return json_pack("{s:i, s:f, s:o, s:o, s:I, s:o}", "version", 1, "saved_at", health_now(),
-                     "endpoints", eps, "overrides", ovr, "next_override_id", next_id, "verdicts",
-                     vdt);
+    return json_pack("{s:i, s:f, s:o, s:o, s:I, s:o}", "version", PERSIST_FORMAT, "saved_at",
+                     health_now(), "endpoints", eps, "overrides", ovr, "next_override_id", next_id,
+                     "verdicts", vdt);
 }
 
 /* Creates a new temporary file beside path, mkstemp-style: a random name,
@@ -421,7 +421,22 @@ static int persist_apply(struct health_core *c, const char *path, json_t *root, 
     return 0;
 }
 
-/* Parses the file; NULL (and error set) when it is not a state file. */
+/* A file of the next release's format: fields of its overrides this
+ * release does not know are ignored (the next release adds only fields an
+ * older reader may ignore). */
+static void persist_ignore_unknown(json_t *root)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(root, "overrides"), i, e)
+    {
+        if (json_is_object(e))
+            override_keep_known(e);
+    }
+}
+
+/* Parses the file; NULL (and error set) when it is not a state file, or
+ * one of a newer format (res->status PERSIST_NEWER). */
 static json_t *persist_parse(const char *text, size_t len, struct persist_result *res)
 {
     json_error_t jerr;
@@ -434,10 +449,22 @@ static json_t *persist_parse(const char *text, size_t len, struct persist_result
     json_t *v = json_object_get(root, "version");
     if (!json_is_object(root))
         snprintf(res->error, sizeof(res->error), "not a JSON object");
-    else if (!json_is_integer(v) || json_integer_value(v) != 1)
-        snprintf(res->error, sizeof(res->error), "\"version\" must be 1");
-    else
+    else if (v && (!json_is_integer(v) || json_integer_value(v) < 1))
+        snprintf(res->error, sizeof(res->error), "\"version\" must be a format number from 1");
+    else if (v && json_integer_value(v) > PERSIST_FORMAT_READ_MAX) {
+        /* A newer gtmd's: not corrupt, and not to be replaced by an older
+         * one's (what it holds would be lost). */
+        res->status = PERSIST_NEWER;
+        snprintf(res->error, sizeof(res->error),
+                 "state file of format %lld: this gtmd reads formats 1 to %d (writes %d); a gtmd "
+                 "more than one release newer wrote it, and downgrading past one release is not "
+                 "supported: run that gtmd, or move the file aside to start without its state",
+                 (long long)json_integer_value(v), PERSIST_FORMAT_READ_MAX, PERSIST_FORMAT);
+    } else {
+        if (v && json_integer_value(v) > PERSIST_FORMAT)
+            persist_ignore_unknown(root);
         return root;
+    }
     json_decref(root);
     return NULL;
 }
@@ -489,6 +516,8 @@ int persist_load(struct health_core *c, const char *path, double max_age, unsign
     json_t *root = rd == 0 ? persist_parse(text, len, res) : NULL;
     free(text);
     int rc = 0;
+    if (!root && res->status == PERSIST_NEWER)
+        return -1; /* gtmd does not start: the file stays as it is */
     if (!root)
         res->status = PERSIST_CORRUPT;
     else

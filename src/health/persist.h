@@ -71,7 +71,16 @@ enum persist_status {
     PERSIST_OK,          /* endpoint states and overrides restored */
     PERSIST_STALE,       /* older than max_age: overrides restored, states not */
     PERSIST_CORRUPT,     /* not a state file: kept aside, nothing restored */
+    PERSIST_NEWER,       /* of a format this release does not read: refused, left as it is */
 };
+
+/* The state file's format ("version"): this release writes
+ * PERSIST_FORMAT, the format of the release before too (a file without
+ * "version" is of that format); it reads up to PERSIST_FORMAT_READ_MAX (the
+ * next release's, fields not known here ignored) and refuses a newer one
+ * (doc/fleet.md, "Upgrading: version skew"). */
+#define PERSIST_FORMAT 1
+#define PERSIST_FORMAT_READ_MAX 2
 
 struct persist_result {
     enum persist_status status;
@@ -84,7 +93,8 @@ struct persist_result {
     char error[512];        /* what was wrong; "" when nothing */
 };
 
-/* Human-readable name of a status ("missing", "ok", "stale", "corrupt"). */
+/* Human-readable name of a status ("missing", "ok", "stale", "corrupt",
+ * "newer"). */
 const char *persist_status_name(enum persist_status s);
 
 /* persist_load flags. READONLY: a reader that is not the file's writer (the

@@ -8,7 +8,9 @@
 #     .deb files apt downloads inside it are cached beside it, so later runs
 #     skip the downloads but still install everything themselves;
 #  2. this tree (git archive HEAD, or the working tree's files outside git)
-#     copied to /root/gtmd in it, /root being mode 0700 as on a real machine;
+#     copied to /root/gtmd in it, /root being mode 0700 as on a real machine,
+#     with the previous release's source (tests/data/previous-release.tar,
+#     from git history) for the rolling-upgrade test;
 #  3. inside it (chroot, in a private mount namespace, so every mount ends
 #     with it): command 1, `sh contrib/setup.sh`, then
 #     every command it printed, checked by tests/fresh/demo_lines.py, then
@@ -84,6 +86,17 @@ if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
 else
     (cd "$top" && tar --exclude='./build*' --exclude=./run -cf - .) |
         tar -C "$root/root/gtmd" -xf - || fail "cannot copy the tree"
+fi
+# The previous release's source, for the rolling-upgrade test
+# (tests/integration/test_fleet_upgrade.py builds it): the root's tree has
+# no git history, so its commit (tests/data/previous-release) is archived
+# from the host's.
+prev=$(sed -n '/^[0-9a-f]\{40\}$/p' "$top/tests/data/previous-release")
+if git -C "$top" cat-file -e "$prev^{commit}" 2>/dev/null; then
+    git -C "$top" archive --format=tar "$prev" >"$root/root/gtmd/tests/data/previous-release.tar" ||
+        fail "cannot archive the previous release ($prev)"
+else
+    say "no git history holding the previous release ($prev): its upgrade test will skip"
 fi
 say "base $(du -sh "$root" | cut -f1), tree at /root/gtmd"
 

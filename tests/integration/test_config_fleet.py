@@ -509,9 +509,9 @@ def test_a_large_whole_version_travels_in_parts(cluster, be, made):
 
 
 def test_whole_versions_while_a_member_does_not_read_deltas(cluster, be, made):
-    """A live node whose node record does not say config_delta (a gtmd
-    before deltas, which reads only "doc") gets whole versions; once it is
-    gone, changes are deltas again."""
+    """While a member announces no format 3 (a gtmd of the release before,
+    which reads only "doc"; fleet_compat.h) every version is whole; once it
+    announces format 3 (upgraded), changes are deltas again."""
     import base64
 
     def b64(s):
@@ -535,10 +535,13 @@ def test_whole_versions_while_a_member_does_not_read_deltas(cluster, be, made):
     assert st == 201, body
     vers, head = config_versions(cluster)
     assert "doc" in vers[v + 2] and "delta" not in vers[v + 2] and head["full"] == v + 2, head
-    st, _ = http_json(cluster.urls[0] + "/v3/kv/deleterange", {"key": b64("/gtmd/it/nodes/n9")},
-                      timeout=3)
+    old["formats"] = [2, 3]
+    st, _ = http_json(cluster.urls[0] + "/v3/kv/put",
+                      {"key": b64("/gtmd/it/nodes/n9"), "value": b64(json.dumps(old))}, timeout=3)
     assert st == 200
-    time.sleep(0.5)
+    ok, _ = poll(lambda: all(n.get("/v1/status")[1]["fleet"]["compat"]["write_format"] == 3
+                             for n in (n1, n2)), 5.0)
+    assert ok, n1.get("/v1/status")[1]["fleet"].get("compat")
     st, body = put(n1, "records/c.example.com.", record())
     assert st == 201, body
     vers, head = config_versions(cluster)

@@ -216,7 +216,7 @@ def test_unsafe_member_override_is_refused_unless_forced(etcd, keys, made, be):
     rec = json.loads(etcd.get_prefix("/gtmd/it6/overrides/")["/gtmd/it6/overrides/" +
                                                              body["id"]])
     assert rec["role"] == "operate" and rec["force"] is False and rec["signer"] == "n1", rec
-    assert rec["format"] == 2 and rec["born"] > 0, rec  # sealed (fleet_life.c)
+    assert rec["format"] == 2 and rec["born"] > 0, rec  # sealed; n3 (a member never seen) holds format 2
     st, _ = n1.delete("/v1/overrides/" + body["id"])
     assert st == 200
     be["eu"].stop()  # eu down everywhere: taking us down would leave nothing served

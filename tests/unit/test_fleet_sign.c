@@ -69,7 +69,7 @@ static void life(struct tap *t, const struct fleet_keys *k1, const struct fleet_
         abort();
     f->p.keys = *k1;
     const char *key = "/gtmd/overrides/ovr-1", *who = NULL;
-    json_t *rec = json_pack("{s:s, s:i}", "id", "ovr-1", FLEET_LIFE_FORMAT, FLEET_RECORD_FORMAT);
+    json_t *rec = json_pack("{s:s, s:i}", "id", "ovr-1", FLEET_LIFE_FORMAT, FLEET_FORMAT_PREV);
     fleet_sign(k1, key, rec);
     bool pending = false;
     char why[300] = "";
@@ -89,9 +89,14 @@ static void life(struct tap *t, const struct fleet_keys *k1, const struct fleet_
     json_object_set_new(s, FLEET_LIFE_BORN, json_string("7"));
     TAP_CHECK(t, fleet_life_record(f, s, 7, &pending, why, sizeof(why)) == FLEET_REJ_REPLAY,
               "a born that is not a number: refused");
-    json_object_set_new(s, FLEET_LIFE_FORMAT, json_integer(3));
+    json_object_set_new(s, FLEET_LIFE_FORMAT, json_integer(FLEET_FORMAT_READ_MAX + 1));
+    TAP_CHECK(t,
+              fleet_life_record(f, s, 7, &pending, why, sizeof(why)) == FLEET_REJ_NEW_FORMAT &&
+                  strstr(why, "is newer than this gtmd reads"),
+              "a format past the version-skew window: refused as new_format (%s)", why);
+    json_object_set_new(s, FLEET_LIFE_FORMAT, json_integer(1));
     TAP_CHECK(t, fleet_life_record(f, s, 7, &pending, why, sizeof(why)) == FLEET_REJ_OLD_FORMAT,
-              "a format this node does not know: refused");
+              "format 1 written out: refused as old_format");
     json_object_del(s, FLEET_LIFE_FORMAT);
     TAP_CHECK(t,
               fleet_life_record(f, s, 7, &pending, why, sizeof(why)) == FLEET_REJ_OLD_FORMAT &&
@@ -104,7 +109,8 @@ static void life(struct tap *t, const struct fleet_keys *k1, const struct fleet_
     TAP_CHECK(t, !json_object_get(rec, FLEET_LIFE_FORMAT), "stripped before it is applied");
     TAP_CHECK(t,
               strcmp(fleet_verdict_name(FLEET_REJ_REPLAY), "replay") == 0 &&
-                  strcmp(fleet_verdict_name(FLEET_REJ_OLD_FORMAT), "old_format") == 0,
+                  strcmp(fleet_verdict_name(FLEET_REJ_OLD_FORMAT), "old_format") == 0 &&
+                  strcmp(fleet_verdict_name(FLEET_REJ_NEW_FORMAT), "new_format") == 0,
               "the reasons' names");
     json_decref(rec);
     json_decref(s);

@@ -273,8 +273,8 @@ static void test_bad_files(struct ctx *c)
     static const char *const bad[] = {"{",
                                       "",
                                       "[1, 2]",
-                                      "{\"endpoints\": {}, \"overrides\": []}",
-                                      "{\"version\": 2, \"overrides\": []}",
+                                      "{\"version\": \"1\", \"overrides\": []}",
+                                      "{\"version\": 0, \"overrides\": []}",
                                       "\xff\xfe{}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         clean_dir(c);
@@ -316,6 +316,66 @@ static void test_bad_files(struct ctx *c)
 
 /* A file whose entries fail the API's rules: those are dropped (logged),
  * the rest restored, the file kept aside, ids past anything it held. */
+/* The file's format (doc/fleet.md, "Upgrading: version skew"): none is the
+ * release before's (1), 2 is read with override fields not known here
+ * ignored, a newer one is refused and left as it is. */
+static void test_formats(struct ctx *c)
+{
+    struct health_core core;
+    struct persist_result res;
+    double now = health_now() - 1.0; /* printed to the ms: never ahead of the clock */
+    char text[512];
+    snprintf(text, sizeof(text),
+             "{\"saved_at\": %.3f, \"endpoints\": {}, \"overrides\": [{\"id\": \"ovr-1\", "
+             "\"target\": \"region:us\", \"state\": \"down\", \"reason\": \"r\", "
+             "\"author\": \"a\", \"created\": %.3f, \"expires\": null}]}",
+             now, now);
+    clean_dir(c);
+    write_file(c->file, text);
+    fresh(&core);
+    TAP_CHECK(c->t,
+              load(&core, c->file, 3600, &res) == 0 && res.status == PERSIST_OK &&
+                  override_count(&core) == 1,
+              "no \"version\": the release before's format, read (%s)", res.error);
+    health_core_free(&core);
+    snprintf(text, sizeof(text),
+             "{\"version\": 2, \"saved_at\": %.3f, \"endpoints\": {}, \"overrides\": "
+             "[{\"id\": \"ovr-1\", \"target\": \"region:us\", \"state\": \"down\", "
+             "\"reason\": \"r\", \"author\": \"a\", \"created\": %.3f, \"expires\": null, "
+             "\"a_field_of_format_2\": 1}], \"a_section_of_format_2\": {}}",
+             now, now);
+    clean_dir(c);
+    write_file(c->file, text);
+    fresh(&core);
+    TAP_CHECK(c->t,
+              load(&core, c->file, 3600, &res) == 0 && res.status == PERSIST_OK &&
+                  override_count(&core) == 1 && res.rejected == 0,
+              "format 2 (the next release's): read, fields not known here ignored (%s)", res.error);
+    health_core_free(&core);
+    snprintf(text, sizeof(text), "{\"version\": 3, \"saved_at\": %.3f, \"overrides\": []}", now);
+    clean_dir(c);
+    write_file(c->file, text);
+    fresh(&core);
+    int rc = persist_load(&core, c->file, 3600, 0, &res);
+    char back[512] = "";
+    FILE *f = fopen(c->file, "r");
+    if (f) {
+        size_t got = fread(back, 1, sizeof(back) - 1, f);
+        back[got] = '\0';
+        fclose(f);
+    }
+    TAP_CHECK(c->t,
+              rc == -1 && res.status == PERSIST_NEWER &&
+                  strstr(res.error, "state file of format 3: this gtmd reads formats 1 to 2"),
+              "format 3: refused, gtmd does not start (%s)", res.error);
+    TAP_CHECK(c->t,
+              strcmp(back, text) == 0 && count_others(c, "state.json.corrupt-") == 0 &&
+                  !res.kept_as[0],
+              "and the file is left as it is, nothing kept aside");
+    health_core_free(&core);
+    clean_dir(c);
+}
+
 static void test_invalid_entries(struct ctx *c)
 {
     double now = health_now();
@@ -571,6 +631,7 @@ int main(void)
     test_expired_dropped(&c);
     test_stale(&c);
     test_bad_files(&c);
+    test_formats(&c);
     test_invalid_entries(&c);
     test_largest_id(&c);
     test_over_cap(&c);
