@@ -220,6 +220,11 @@ static inline void zone_prefetch(const struct zone *z, uint32_t hash, bool node)
 
 const struct zone_rrset *zone_node_rrset(const struct zone_node *n, uint16_t type);
 
+/* True when a and b hold the same names, flags and RRsets (type, TTL,
+ * every RDATA in order): two loads of one file compared (the fast scanner
+ * against ldns, tests/unit/test_zone_fast.c and fuzz_zone). */
+bool zone_records_equal(const struct zone *a, const struct zone *b);
+
 /* The NSEC at or before name (lowercase wire) in canonical order: it
  * matches or covers name. NULL when the zone has no NSEC chain. */
 const struct zone_denial *zone_nsec_find(const struct zone *z, const uint8_t *name, size_t len);
