@@ -32,7 +32,8 @@ with --knot Knot DNS (knotc zone-begin / zone-unset / zone-set /
 zone-commit, one change per transaction; the batch: 1,000 in one
 transaction), with --peers pdns,pdns-defaults PowerDNS 4.7 with gsqlite3
 (an API PATCH of the rrset; the batch: one PATCH of 1,000 rrsets; caches
-off, and PowerDNS's default caches). It prints
+off, and PowerDNS's default caches; pdns-norectify: caches off and no
+rectify of the whole zone per PATCH). It prints
 the median of the rounds with the spread (min-max) and gtmd's ratio to
 each of the others.
 
@@ -408,7 +409,8 @@ def main():
     ap.add_argument("--baseline", help="another gtmd binary, measured in the same rounds")
     ap.add_argument("--knot", action="store_true", help="Knot DNS in the same rounds")
     ap.add_argument("--peers", default="",
-                    help="more peers in the same rounds: pdns,pdns-defaults (config_peers.py)")
+                    help="more peers in the same rounds: pdns,pdns-defaults,pdns-norectify "
+                    "(config_peers.py)")
     a = ap.parse_args()
     if a.suite:
         os.makedirs(a.workdir, exist_ok=True)
