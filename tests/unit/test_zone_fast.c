@@ -43,6 +43,7 @@ static const char *const fast_must_take[] = {
     "t IN TXT \"v=spf1 mx -all\"",
     "t IN TXT \"a\" \"b c\" \"d;e\"",
     "t IN TXT \"with ; semicolon\" ; and a comment",
+    "t IN TXT \"a(b\" \"x)y\"",
     "_sip._tcp IN CNAME sip",
     "*.wild IN A 192.0.2.9",
     "a-b_c/d 0 IN A 192.0.2.1",
@@ -264,6 +265,9 @@ static const char fast_corpus[] =
     "\\065bc IN A 192.0.2.4\n"
     "paren IN A (\n"
     "  192.0.2.5 )\n"
+    "popen IN TXT \"a(b\" ; a parenthesis inside quotes\n"
+    "pclose IN TXT \"x)y\" \"(\"\n"
+    "after-paren IN A 192.0.2.30\n"
     "alias IN CNAME www\n"
     "alias2 IN CNAME @\n"
     "*.wild IN A 192.0.2.9\n"
