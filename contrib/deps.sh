@@ -28,7 +28,7 @@ libfstrm-dev libprotobuf-c-dev protobuf-c-compiler
 dnsutils curl ca-certificates python3 openssl"
 TEST="knot-dnsutils python3-dnspython python3-cryptography python3-pytest python3-pytest-xdist
 python3-prometheus-client libmaxmind-db-writer-perl mmdb-bin clang libclang-rt-14-dev
-nsd knot gdnsd dnsperf unbound ldnsutils knot-dnssecutils bind9-utils etcd-server
+nsd knot gdnsd pdns-server pdns-backend-sqlite3 dnsperf unbound ldnsutils knot-dnssecutils bind9-utils etcd-server
 etcd-client chromium nodejs iproute2 procps prometheus prometheus-alertmanager faketime
 libxdp-dev libbpf-dev ethtool fstrm-bin dnstap-ldns certbot python3-certbot-dns-rfc2136 lego pebble"
 case "$set_name" in
@@ -51,7 +51,7 @@ if [ -n "$missing" ]; then
     echo "deps: installing$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    # The reference servers (nsd, knot, gdnsd), the resolver (unbound) and
+    # The reference servers (nsd, knot, gdnsd, pdns-server), the resolver (unbound) and
     # etcd are only started by hand by the tests and benchmarks; keep their
     # packages from starting system services.
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d

@@ -18,7 +18,7 @@ its lost queries and any rcode other than NOERROR count as failed.
   sudo /usr/bin/python3 contrib/bench/config_bench.py --records 10000 --changes 200 --qps 50000
   sudo /usr/bin/python3 contrib/bench/config_bench.py --records 10000 --batch
   sudo /usr/bin/python3 contrib/bench/config_bench.py --suite --sizes 10000,100000 --rounds 3 \
-      --baseline /path/to/older/gtmd --knot
+      --baseline /path/to/older/gtmd --knot --peers pdns,pdns-defaults
 
 --suite (issue #38) measures, per configuration size and server, in
 interleaved rounds (every server once per round, in turn): one change ->
@@ -27,10 +27,13 @@ with the new address, polled while the call runs), single changes
 sustained (one client, each change waiting for its answer: changes per
 second), and a batch of 1,000 changes -> served (the last of them). The
 servers: this tree's gtmd, --baseline (another gtmd binary, e.g. main's),
-and with --knot Knot DNS holding the same names as static records
-(knotc zone-begin / zone-unset / zone-set / zone-commit, one change per
-transaction through one knotc process; the batch: 1,000 in one
-transaction; zonefile-sync -1, its journal holds the changes). It prints
+and the peers of config_peers.py holding the same names as static records:
+with --knot Knot DNS (knotc zone-begin / zone-unset / zone-set /
+zone-commit, one change per transaction; the batch: 1,000 in one
+transaction), with --peers pdns,pdns-defaults PowerDNS 4.7 with gsqlite3
+(an API PATCH of the rrset; the batch: one PATCH of 1,000 rrsets; caches
+off, and PowerDNS's default caches; pdns-norectify: caches off and no
+rectify of the whole zone per PATCH). It prints
 the median of the rounds with the spread (min-max) and gtmd's ratio to
 each of the others.
 
@@ -55,6 +58,9 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, "/usr/lib/python3/dist-packages")
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import config_peers  # noqa: E402
 
 TOKEN = "bench-operate-token-0123456789abcdef"
 A1, A2 = "192.0.2.1", "198.51.100.1"
@@ -240,64 +246,6 @@ def start_gtmd(binary, d, n, port):
     return p
 
 
-class Knot:
-    """knotd with the same names as static A records, changed through one
-    knotc process in interactive mode (its commands on stdin)."""
-
-    def __init__(self, d, n, port):
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
-        self.port = port
-        with open(os.path.join(d, "bench.test.zone"), "w") as f:
-            f.write("$ORIGIN bench.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 86400 60\n"
-                    "@ NS ns1\nns1 A 192.0.2.53\nwww A 192.0.2.80\n")
-            for i in range(n):
-                f.write("r%d 30 A %s\n" % (i, A1))
-        with open(os.path.join(d, "knot.conf"), "w") as f:
-            f.write("server:\n  rundir: \"{d}\"\n  user: root:root\n  pidfile: \"{d}/knot.pid\"\n"
-                    "  listen: 127.0.0.1@{p}\ncontrol:\n  listen: \"{d}/knot.sock\"\n"
-                    "log:\n  - target: \"{d}/knot.log\"\n    any: info\n"
-                    "database:\n  storage: \"{d}\"\ntemplate:\n  - id: default\n"
-                    "    storage: \"{d}\"\n    zonefile-sync: -1\n"
-                    "zone:\n  - domain: bench.test.\n    file: bench.test.zone\n"
-                    .format(d=d, p=port))
-        self.proc = subprocess.Popen(["knotd", "-c", os.path.join(d, "knot.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        t0 = time.monotonic()
-        while answer(port, "r0.bench.test.") is None:
-            if self.proc.poll() is not None or time.monotonic() - t0 > 300:
-                raise SystemExit("knotd did not start: see %s/knot.log" % d)
-            time.sleep(0.1)
-        self.pid = self.proc.pid
-        # stdbuf: knotc buffers its "OK" lines when stdout is a pipe.
-        self.ctl = subprocess.Popen(["stdbuf", "-oL", "knotc", "-s", os.path.join(d, "knot.sock")],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, bufsize=1)
-
-    def commands(self, lines):
-        for line in lines:
-            self.ctl.stdin.write(line + "\n")
-        self.ctl.stdin.flush()
-        for line in lines:
-            out = self.ctl.stdout.readline()
-            if "OK" not in out:
-                raise SystemExit("knotc %s: %s" % (line, out.strip()))
-
-    def change(self, names_addrs):
-        z = "bench.test."
-        lines = ["zone-begin " + z]
-        for name, addr in names_addrs:
-            lines += ["zone-unset %s %s A" % (z, name), "zone-set %s %s 30 A %s" % (z, name, addr)]
-        self.commands(lines + ["zone-commit " + z])
-        return 201
-
-    def stop(self):
-        self.ctl.stdin.close()
-        self.ctl.wait(timeout=30)
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
-
-
 def timed_change(dport, do_change, check, want):
     """Runs do_change() on a thread; polls DNS for check until it answers
     want. (seconds to served, seconds to the call's answer, status)."""
@@ -319,9 +267,11 @@ def timed_change(dport, do_change, check, want):
 def suite_server(kind, binary, a, n, rnd):
     """One round of one server at size n: a dict of figures."""
     d = os.path.join(a.workdir, "%s-%d" % (kind, n))
-    port = a.port + 10 if kind == "knot" else a.port
+    peer = kind in config_peers.PEERS
     t_start = time.monotonic()
-    srv = Knot(d, n, port) if kind == "knot" else start_gtmd(binary, d, n, port)
+    srv = (config_peers.start(kind, d, n, a.port, A1, A2, answer) if peer
+           else start_gtmd(binary, d, n, a.port))
+    port = srv.port if peer else a.port
     pid = srv.pid
     up_s = time.monotonic() - t_start
     rss0 = rss_mb(pid)
@@ -333,14 +283,14 @@ def suite_server(kind, binary, a, n, rnd):
         fq = name + ".bench.test."
         flip = ((k + rnd) % 2) == 0
         regions, addr = (["b", "a"], A2) if flip else (["a", "b"], A1)
-        if kind == "knot":
+        if peer:
             if not flip:
-                regions, addr = (["b", "a"], A2)  # Knot's records start at A1: always move
+                regions, addr = (["b", "a"], A2)  # a peer's records start at A1: always move
             ch = (lambda nm=name, ad=addr: srv.change([(nm, ad)]))
         else:
             ch = (lambda f=fq, r=regions: put(port + 1, f, r)[0])
         # Make sure the name answers the other address first.
-        if kind != "knot":
+        if not peer:
             st0, _ = put(port + 1, fq, ["a", "b"] if flip else ["b", "a"])
         else:
             srv.change([(name, A1)])
@@ -354,7 +304,7 @@ def suite_server(kind, binary, a, n, rnd):
     m = 0
     while m < singles * 2 and time.monotonic() - t0 < a.sustain:
         name = "r%d" % ((m * 104729 + rnd) % n)
-        if kind == "knot":
+        if peer:
             srv.change([(name, A2 if m % 2 else A1)])
         else:
             st, _ = put(port + 1, name + ".bench.test.", ["b", "a"] if m % 2 else ["a", "b"])
@@ -366,7 +316,7 @@ def suite_server(kind, binary, a, n, rnd):
     size = min(1000, n)
     first = (rnd * 1000) % max(1, n - size)
     names = ["r%d" % (first + i) for i in range(size)]
-    if kind == "knot":
+    if peer:
         srv.change([(x, A1) for x in names])
         bch = (lambda: srv.change([(x, A2) for x in names]))
     else:
@@ -384,14 +334,15 @@ def suite_server(kind, binary, a, n, rnd):
     if missing:
         raise SystemExit("%s: batch not served for %s" % (kind, missing[:3]))
     rss1 = rss_mb(pid)
-    if kind == "knot":
+    if peer:
         srv.stop()
     else:
         srv.send_signal(signal.SIGTERM)
         srv.wait(timeout=60)
     return {"p50": pct(served, 50) * 1e3, "p99": pct(served, 99) * 1e3,
             "api_p50": pct(apis, 50) * 1e3, "rate": rate, "batch": b_served * 1e3,
-            "batch_api": b_api * 1e3, "rss0": rss0, "rss1": rss1, "up": up_s, "n": singles}
+            "batch_api": b_api * 1e3, "batch_rate": size / b_served, "rss0": rss0, "rss1": rss1,
+            "up": up_s, "n": singles}
 
 
 def run_suite(a):
@@ -400,6 +351,8 @@ def run_suite(a):
         servers.append(("baseline", a.baseline))
     if a.knot:
         servers.append(("knot", None))
+    for peer in (a.peers.split(",") if a.peers else []):
+        servers.append((peer, None))
     sizes = [int(x) for x in a.sizes.split(",")]
     res = {}
     for n in sizes:
@@ -411,7 +364,8 @@ def run_suite(a):
                 res.setdefault((n, kind), []).append(r)
     print("config change -> served (--suite; median of %d interleaved rounds, min-max)" % a.rounds)
     cols = [("p50", "change->served p50 ms"), ("p99", "p99 ms"), ("rate", "changes/s"),
-            ("batch", "1,000 changes->served ms"), ("api_p50", "API answer p50 ms"),
+            ("batch", "1,000 changes->served ms"), ("batch_rate", "changes/s in 1,000s"),
+            ("api_p50", "API answer p50 ms"),
             ("rss1", "RSS after MB")]
     print("| records | server | " + " | ".join(c[1] for c in cols) + " |")
     print("|---|---|" + "---|" * len(cols))
@@ -454,6 +408,9 @@ def main():
                     help="seconds of back-to-back changes per round (at most 2 x singles)")
     ap.add_argument("--baseline", help="another gtmd binary, measured in the same rounds")
     ap.add_argument("--knot", action="store_true", help="Knot DNS in the same rounds")
+    ap.add_argument("--peers", default="",
+                    help="more peers in the same rounds: pdns,pdns-defaults,pdns-norectify "
+                    "(config_peers.py)")
     a = ap.parse_args()
     if a.suite:
         os.makedirs(a.workdir, exist_ok=True)

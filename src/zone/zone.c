@@ -86,3 +86,29 @@ void zone_free(struct zone *z)
     arena_free(&z->arena);
     free(z);
 }
+
+static bool zone_rrsets_equal(const struct zone_rrset *a, const struct zone_rrset *b)
+{
+    return a->type == b->type && a->ttl == b->ttl && a->count == b->count &&
+           a->rdata_len == b->rdata_len && memcmp(a->rdata, b->rdata, a->rdata_len) == 0;
+}
+
+bool zone_records_equal(const struct zone *a, const struct zone *b)
+{
+    if (a->n_nodes != b->n_nodes || a->n_records != b->n_records ||
+        a->origin_len != b->origin_len || memcmp(a->origin, b->origin, a->origin_len) != 0)
+        return false;
+    for (size_t i = 0; i <= a->mask; i++) {
+        const struct zone_node *na = a->table[i].node;
+        if (!na)
+            continue;
+        const struct zone_node *nb =
+            zone_find_node(b, na->name, na->name_len, dns_name_hash(na->name, na->name_len));
+        if (!nb || nb->flags != na->flags || nb->n_rrsets != na->n_rrsets)
+            return false;
+        for (uint16_t k = 0; k < na->n_rrsets; k++)
+            if (!zone_rrsets_equal(&na->rrsets[k], &nb->rrsets[k]))
+                return false;
+    }
+    return true;
+}

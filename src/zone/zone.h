@@ -101,21 +101,33 @@ struct zone_node_denial {
 };
 
 struct zone_node {
-    const uint8_t *name;                   /* lowercase wire name */
     const struct zone_rrset *rrsets;       /* sorted by type */
     const struct zone_node *wildcard;      /* the "*" child of this node, if any */
     const struct zone_node_denial *denial; /* NULL unless the zone has a denial chain */
     uint16_t n_rrsets;
     uint16_t flags;
     uint8_t name_len;
+    /* The lowercase wire name, in the node's own block (zone_node_size):
+     * no pointer to it, and a lookup compares it in the cache line it
+     * found the node in. */
+    uint8_t name[];
 };
 
+/* Octets of a node with a name of name_len octets. */
+static inline size_t zone_node_size(size_t name_len)
+{
+    return offsetof(struct zone_node, name) + name_len;
+}
+
 /* A hash table slot: the hash is kept beside the pointer so that a probe
- * past a non-matching entry does not have to touch that node's memory. */
+ * past a non-matching entry does not have to touch that node's memory.
+ * Packed: 12 octets, not 16 (4.2 MB of the 1M-record zone's 1M slots);
+ * x86-64 and arm64 load the unaligned pointer at no cost. Read and written
+ * by value only (never by a pointer to a member). */
 struct zone_slot {
     uint32_t hash;
     const struct zone_node *node; /* NULL = empty */
-};
+} __attribute__((packed));
 
 enum zone_denial_kind { ZONE_DENIAL_NONE = 0, ZONE_DENIAL_NSEC, ZONE_DENIAL_NSEC3 };
 
@@ -219,6 +231,11 @@ static inline void zone_prefetch(const struct zone *z, uint32_t hash, bool node)
 }
 
 const struct zone_rrset *zone_node_rrset(const struct zone_node *n, uint16_t type);
+
+/* True when a and b hold the same names, flags and RRsets (type, TTL,
+ * every RDATA in order): two loads of one file compared (the fast scanner
+ * against ldns, tests/unit/test_zone_fast.c and fuzz_zone). */
+bool zone_records_equal(const struct zone *a, const struct zone *b);
 
 /* The NSEC at or before name (lowercase wire) in canonical order: it
  * matches or covers name. NULL when the zone has no NSEC chain. */

@@ -22,6 +22,9 @@
 #include "zone/zone.h"
 
 struct zone_rr_in {
+    /* The owner's length and first 7 octets (build_rr_key): the sort
+     * compares these first and the whole owner only on a tie. */
+    uint64_t key;
     const uint8_t *owner; /* lowercase wire name (tmp arena) */
     const uint8_t *rdata; /* tmp arena */
     uint32_t ttl;

@@ -40,30 +40,30 @@ static bool check_is_dnssec_type(uint16_t t)
 
 static void check_soa(struct zone_builder *b, struct build_node *bn, bool is_apex)
 {
-    const struct zone_rrset *soa = zone_node_rrset(&bn->node, DNS_TYPE_SOA);
+    const struct zone_rrset *soa = zone_node_rrset(bn->node, DNS_TYPE_SOA);
     if (!soa)
         return;
     const struct zone_rr_in *r = check_rr_of(b, bn, DNS_TYPE_SOA);
     if (!is_apex)
-        check_error(b, r, "SOA record outside the zone apex", bn->node.name);
+        check_error(b, r, "SOA record outside the zone apex", bn->node->name);
     else if (soa->count > 1)
-        check_error(b, r, "several SOA records at the apex (exactly one allowed)", bn->node.name);
+        check_error(b, r, "several SOA records at the apex (exactly one allowed)", bn->node->name);
 }
 
 static void check_cname(struct zone_builder *b, struct build_node *bn)
 {
-    const struct zone_rrset *cn = zone_node_rrset(&bn->node, DNS_TYPE_CNAME);
+    const struct zone_rrset *cn = zone_node_rrset(bn->node, DNS_TYPE_CNAME);
     if (!cn)
         return;
     const struct zone_rr_in *r = check_rr_of(b, bn, DNS_TYPE_CNAME);
-    bn->node.flags |= ZONE_NODE_CNAME;
+    bn->node->flags |= ZONE_NODE_CNAME;
     if (cn->count > 1)
-        check_error(b, r, "several CNAME records at one name", bn->node.name);
-    for (uint16_t i = 0; i < bn->node.n_rrsets; i++) {
-        uint16_t t = bn->node.rrsets[i].type;
+        check_error(b, r, "several CNAME records at one name", bn->node->name);
+    for (uint16_t i = 0; i < bn->node->n_rrsets; i++) {
+        uint16_t t = bn->node->rrsets[i].type;
         if (t != DNS_TYPE_CNAME && !check_is_dnssec_type(t)) {
             check_error(b, r, "CNAME and other data at the same name (RFC 1034 §3.6.2)",
-                        bn->node.name);
+                        bn->node->name);
             return;
         }
     }
@@ -71,19 +71,19 @@ static void check_cname(struct zone_builder *b, struct build_node *bn)
 
 static void check_dname(struct zone_builder *b, struct build_node *bn)
 {
-    const struct zone_rrset *dn = zone_node_rrset(&bn->node, DNS_TYPE_DNAME);
+    const struct zone_rrset *dn = zone_node_rrset(bn->node, DNS_TYPE_DNAME);
     if (!dn)
         return;
-    bn->node.flags |= ZONE_NODE_DNAME;
+    bn->node->flags |= ZONE_NODE_DNAME;
     if (dn->count > 1)
         check_error(b, check_rr_of(b, bn, DNS_TYPE_DNAME),
-                    "several DNAME records at one name (RFC 6672 §2.4)", bn->node.name);
+                    "several DNAME records at one name (RFC 6672 §2.4)", bn->node->name);
 }
 
 /* Delegation: every NS target inside the delegated zone needs glue. */
 static void check_glue(struct zone_builder *b, struct build_node *bn)
 {
-    const struct zone_rrset *ns = zone_node_rrset(&bn->node, DNS_TYPE_NS);
+    const struct zone_rrset *ns = zone_node_rrset(bn->node, DNS_TYPE_NS);
     const struct zone_rr_in *r = check_rr_of(b, bn, DNS_TYPE_NS);
     size_t o = 0;
     for (uint16_t i = 0; i < ns->count; i++) {
@@ -95,14 +95,14 @@ static void check_glue(struct zone_builder *b, struct build_node *bn)
             continue;
         memcpy(target, rd, rdlen);
         dns_name_lower(target, rdlen);
-        if (!dns_name_is_sub(target, rdlen, bn->node.name, bn->node.name_len))
+        if (!dns_name_is_sub(target, rdlen, bn->node->name, bn->node->name_len))
             continue;
         const struct zone_node *t = zone_build_find(b->z, target, rdlen);
         if (!t || (!zone_node_rrset(t, DNS_TYPE_A) && !zone_node_rrset(t, DNS_TYPE_AAAA))) {
             char msg[600], tn[512];
             dns_name_to_str(target, tn, sizeof(tn));
             snprintf(msg, sizeof(msg), "delegation to %s needs glue (an A or AAAA record)", tn);
-            check_error(b, r, msg, bn->node.name);
+            check_error(b, r, msg, bn->node->name);
         }
     }
 }
@@ -140,31 +140,31 @@ void zone_check_all(struct zone_builder *b, struct build_node **nodes, size_t n)
 
     for (size_t i = 0; i < n; i++) {
         struct build_node *bn = nodes[i];
-        bool is_apex = &bn->node == apex;
+        bool is_apex = bn->node == apex;
         if (is_apex)
-            bn->node.flags |= ZONE_NODE_APEX;
-        else if (zone_node_rrset(&bn->node, DNS_TYPE_NS))
-            bn->node.flags |= ZONE_NODE_CUT;
+            bn->node->flags |= ZONE_NODE_APEX;
+        else if (zone_node_rrset(bn->node, DNS_TYPE_NS))
+            bn->node->flags |= ZONE_NODE_CUT;
         check_soa(b, bn, is_apex);
         check_cname(b, bn);
         check_dname(b, bn);
-        if (bn->node.name[0] == 1 && bn->node.name[1] == '*') {
+        if (bn->node->name[0] == 1 && bn->node->name[1] == '*') {
             struct zone_node *parent =
-                zone_build_find(z, bn->node.name + 2, bn->node.name_len - 2u);
+                zone_build_find(z, bn->node->name + 2, bn->node->name_len - 2u);
             if (parent)
-                parent->wildcard = &bn->node;
+                parent->wildcard = bn->node;
         }
     }
     for (size_t i = 0; i < n; i++)
-        if (nodes[i]->node.flags & ZONE_NODE_CUT)
+        if (nodes[i]->node->flags & ZONE_NODE_CUT)
             check_glue(b, nodes[i]);
     check_mark_below_cuts(z);
     /* RFC 6672 §2.3: no data below a DNAME (NSD and Knot refuse it too). */
     for (size_t i = 0; i < n; i++)
-        if ((nodes[i]->node.flags & ZONE_NODE_BELOW_DNAME) && nodes[i]->n_rr > 0)
+        if ((nodes[i]->node->flags & ZONE_NODE_BELOW_DNAME) && nodes[i]->n_rr > 0)
             check_error(b, &b->rrs[nodes[i]->first_rr],
                         "data below a DNAME (RFC 6672 §2.3: the DNAME hides it)",
-                        nodes[i]->node.name);
+                        nodes[i]->node->name);
     const struct zone_rrset *soa = apex ? zone_node_rrset(apex, DNS_TYPE_SOA) : NULL;
     if (!soa) {
         errlist_add(b->errs, "%s: zone %s has no SOA record at its apex", z->file, z->origin_str);
@@ -225,8 +225,8 @@ static void check_rrset_additionals(struct zone_builder *b, struct build_node *b
         size_t tlen = rdlen - (size_t)off;
         memcpy(target, rd + off, tlen);
         dns_name_lower(target, tlen);
-        bool required = (bn->node.flags & ZONE_NODE_CUT) && set->type == DNS_TYPE_NS &&
-                        dns_name_is_sub(target, tlen, bn->node.name, bn->node.name_len);
+        bool required = (bn->node->flags & ZONE_NODE_CUT) && set->type == DNS_TYPE_NS &&
+                        dns_name_is_sub(target, tlen, bn->node->name, bn->node->name_len);
         if (check_fill_additional(b->z, &ads[nad], target, tlen, required))
             nad++;
     }
@@ -238,7 +238,7 @@ void zone_check_additionals(struct zone_builder *b, struct build_node **nodes, s
 {
     for (size_t i = 0; i < n; i++) {
         struct build_node *bn = nodes[i];
-        for (uint16_t k = 0; k < bn->node.n_rrsets; k++)
-            check_rrset_additionals(b, bn, (struct zone_rrset *)&bn->node.rrsets[k]);
+        for (uint16_t k = 0; k < bn->node->n_rrsets; k++)
+            check_rrset_additionals(b, bn, (struct zone_rrset *)&bn->node->rrsets[k]);
     }
 }

@@ -82,10 +82,10 @@ static const struct zone_rrset *dnssec_sigs_for(struct zone_builder *b,
 static void dnssec_link_node(struct zone_builder *b, struct build_node *bn)
 {
     size_t i = bn->first_rr, j = bn->first_rr + bn->n_rr;
-    if (!zone_node_rrset(&bn->node, DNS_TYPE_RRSIG))
+    if (!zone_node_rrset(bn->node, DNS_TYPE_RRSIG))
         return;
-    for (uint16_t k = 0; k < bn->node.n_rrsets; k++) {
-        struct zone_rrset *set = (struct zone_rrset *)&bn->node.rrsets[k];
+    for (uint16_t k = 0; k < bn->node->n_rrsets; k++) {
+        struct zone_rrset *set = (struct zone_rrset *)&bn->node->rrsets[k];
         if (set->type != DNS_TYPE_RRSIG)
             set->sigs = dnssec_sigs_for(b, b->rrs, i, j, set->type);
     }
@@ -109,17 +109,17 @@ static void dnssec_nsec_chain(struct zone_builder *b, struct build_node **nodes,
     struct zone *z = b->z;
     size_t count = 0;
     for (size_t i = 0; i < n; i++)
-        count += zone_node_rrset(&nodes[i]->node, DNS_TYPE_NSEC) != NULL;
+        count += zone_node_rrset(nodes[i]->node, DNS_TYPE_NSEC) != NULL;
     if (count == 0)
         return;
     struct zone_denial *chain = arena_alloc(&z->arena, count * sizeof(*chain));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct zone_rrset *nsec = zone_node_rrset(&nodes[i]->node, DNS_TYPE_NSEC);
+        const struct zone_rrset *nsec = zone_node_rrset(nodes[i]->node, DNS_TYPE_NSEC);
         if (!nsec)
             continue;
-        chain[k].owner = nodes[i]->node.name;
-        chain[k].owner_len = nodes[i]->node.name_len;
+        chain[k].owner = nodes[i]->node->name;
+        chain[k].owner_len = nodes[i]->node->name_len;
         chain[k].rrset = nsec;
         k++;
     }
@@ -297,8 +297,8 @@ void zone_dnssec_build(struct zone_builder *b, struct build_node **nodes, size_t
     struct zone *z = b->z;
     bool any = b->n_nsec3 > 0, nsec = false;
     for (size_t i = 0; i < n; i++) {
-        for (uint16_t k = 0; k < nodes[i]->node.n_rrsets; k++) {
-            uint16_t t = nodes[i]->node.rrsets[k].type;
+        for (uint16_t k = 0; k < nodes[i]->node->n_rrsets; k++) {
+            uint16_t t = nodes[i]->node->rrsets[k].type;
             any = any || dnssec_is_dnssec_type(t);
             nsec = nsec || t == DNS_TYPE_NSEC;
         }

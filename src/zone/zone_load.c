@@ -20,6 +20,7 @@
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "zone/zone_build.h"
+#include "zone/zone_fast.h"
 #include "zone/zone_sign.h"
 #include "zone/zone_split.h"
 
@@ -37,6 +38,7 @@ struct load_ctx {
     uint32_t default_ttl;
     unsigned n_includes; /* $INCLUDE files read so far */
     bool half;           /* one half of a file cut in two (load_parallel) */
+    bool fast;           /* plain one-line records through zone_fast.h, not ldns */
     struct errlist *errs;
     const char *display; /* the zone file as named in messages */
     /* Signing at load: the records go to dz first (it owns them); recs
@@ -58,8 +60,8 @@ struct load_rec {
     uint32_t line;
 };
 
-static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t file_idx,
-                      ldns_rdf **origin, int depth, int line1);
+static void load_stream(struct load_ctx *c, FILE *fp, const char *path, uint16_t file_idx,
+                        ldns_rdf **origin, int depth);
 
 /* Opens a zone or $INCLUDE file for reading. Only a regular file: a
  * directory never reaches end-of-file, a FIFO or a device such as /dev/zero
@@ -278,17 +280,95 @@ static void load_include(struct load_ctx *c, FILE *fp, long start, const char *p
     }
     if (!inc_origin)
         inc_origin = ldns_rdf_clone(origin);
-    load_file(c, inc, full, zone_builder_add_file(&c->b, full), &inc_origin, depth + 1, 1);
+    load_stream(c, inc, full, zone_builder_add_file(&c->b, full), &inc_origin, depth + 1);
     ldns_rdf_deep_free(inc_origin);
     fclose(inc);
 }
 
-static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t file_idx,
-                      ldns_rdf **origin, int depth, int line1)
+/* The fast scanner's place in one file's text (zone_fast.h) and its copy
+ * of the state ldns keeps between records. */
+struct load_fast {
+    const char *text; /* NULL: ldns reads every record */
+    size_t len, pos;
+    bool prev_stale; /* st.prev is newer than ldns's prev */
+    struct zone_fast_state st;
+    struct zone_fast_rr rr;
+};
+
+static void load_fast_sync(struct load_fast *f, const struct load_ctx *c, const ldns_rdf *origin,
+                           const ldns_rdf *prev)
+{
+    f->st.origin_len = (uint8_t)ldns_rdf_size(origin);
+    memcpy(f->st.origin, ldns_rdf_data(origin), f->st.origin_len);
+    f->st.prev_len = prev ? (uint8_t)ldns_rdf_size(prev) : 0;
+    if (prev)
+        memcpy(f->st.prev, ldns_rdf_data(prev), f->st.prev_len);
+    f->st.default_ttl = c->default_ttl;
+}
+
+/* Adds records with the fast scanner from f->pos on. True at the end of
+ * the text; false at a line for ldns (f->pos at its start, *line its
+ * number). A record outside the zone goes to ldns too, for its message. */
+static bool load_fast_run(struct load_ctx *c, struct load_fast *f, uint16_t file_idx, int *line)
+{
+    while (f->pos < f->len) {
+        const char *p = f->text + f->pos;
+        const char *nl = memchr(p, '\n', f->len - f->pos);
+        size_t n = nl ? (size_t)(nl - p) : f->len - f->pos;
+        enum zone_fast_result r = zone_fast_parse(&f->st, p, n, &f->rr);
+        if (r == ZONE_FAST_NO)
+            return false;
+        if (r == ZONE_FAST_RECORD) {
+            if (!dns_name_is_sub(f->rr.owner, f->rr.owner_len, c->origin_wire.wire,
+                                 c->origin_wire.len))
+                return false;
+            zone_builder_add(&c->b, f->rr.owner, f->rr.owner_len, f->rr.type, f->rr.ttl,
+                             f->rr.rdata, f->rr.rdlen, file_idx, (uint32_t)*line);
+            memcpy(f->st.prev, f->rr.owner, f->rr.owner_len);
+            f->st.prev_len = f->rr.owner_len;
+            f->prev_stale = true;
+        }
+        f->pos += n + (nl != NULL);
+        *line += nl != NULL;
+    }
+    return true;
+}
+
+/* ldns reads the next record: from where the scanner stopped, with the
+ * previous owner the scanner saw. */
+static void load_fast_to_ldns(struct load_fast *f, FILE *fp, ldns_rdf **prev)
+{
+    if (fseek(fp, (long)f->pos, SEEK_SET) != 0)
+        abort(); /* an in-memory stream inside its text */
+    if (f->prev_stale) {
+        if (*prev)
+            ldns_rdf_deep_free(*prev);
+        *prev = ldns_dname_new_frm_data(f->st.prev_len, f->st.prev);
+        if (!*prev)
+            abort();
+        f->prev_stale = false;
+    }
+}
+
+static void load_file(struct load_ctx *c, FILE *fp, const char *text, size_t len, const char *path,
+                      uint16_t file_idx, ldns_rdf **origin, int depth, int line1)
 {
     ldns_rdf *prev = NULL;
     int line = line1;
+    struct load_fast *f = NULL;
+    if (text && c->fast) {
+        if (!(f = calloc(1, sizeof(*f))))
+            abort();
+        f->text = text;
+        f->len = len;
+        load_fast_sync(f, c, *origin, NULL);
+    }
     for (;;) {
+        if (f && f->text) {
+            if (load_fast_run(c, f, file_idx, &line))
+                break;
+            load_fast_to_ldns(f, fp, &prev);
+        }
         long start = ftell(fp);
         int first_line = line;
         ldns_rr *rr = NULL;
@@ -300,6 +380,7 @@ static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t f
          * NULL origin to ldns or to $INCLUDE. */
         if (!*origin)
             *origin = ldns_rdf_clone(c->zone_origin);
+        bool failed = false;
         if (s == LDNS_STATUS_OK) {
             load_add_rr(c, rr, path, file_idx, at);
             ldns_rr_free(rr);
@@ -313,6 +394,14 @@ static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t f
             if (feof(fp) && s == LDNS_STATUS_SYNTAX_ERR && start == ftell(fp))
                 break;
             errlist_add(c->errs, "%s:%d: %s", path, at, ldns_get_errorstr_by_id(s));
+            failed = true;
+        }
+        if (f && f->text) {
+            /* After a syntax error ldns reads the rest: its messages about
+             * the lines after stay exactly what they were. */
+            f->text = failed ? NULL : f->text;
+            f->pos = (size_t)ftell(fp);
+            load_fast_sync(f, c, *origin, prev);
         }
         if (feof(fp))
             break;
@@ -323,6 +412,67 @@ static void load_file(struct load_ctx *c, FILE *fp, const char *path, uint16_t f
     }
     if (prev)
         ldns_rdf_deep_free(prev);
+    free(f);
+}
+
+/* The rest of fp in memory (malloc'ed, *len octets, NUL-terminated), or
+ * NULL with errno set. */
+static char *load_slurp(FILE *fp, size_t *len)
+{
+    struct stat st;
+    size_t cap = fstat(fileno(fp), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+    size_t n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, fp);
+        n += got;
+        if (got == 0) {
+            if (ferror(fp))
+                break;
+            buf[n] = '\0';
+            *len = n;
+            return buf;
+        }
+    }
+    int e = errno ? errno : EIO;
+    free(buf);
+    errno = e;
+    return NULL;
+}
+
+/* Reads a whole file (fp, closed by the caller) into c: with the fast
+ * scanner from its text in memory, ldns reading the rest through an
+ * in-memory stream of the same text. */
+static void load_stream(struct load_ctx *c, FILE *fp, const char *path, uint16_t file_idx,
+                        ldns_rdf **origin, int depth)
+{
+    if (!c->fast) {
+        load_file(c, fp, NULL, 0, path, file_idx, origin, depth, 1);
+        return;
+    }
+    size_t len = 0;
+    char *text = load_slurp(fp, &len);
+    if (!text) {
+        errlist_add(c->errs, "%s: read error: %s", path, strerror(errno));
+        return;
+    }
+    /* fmemopen refuses an empty buffer; an empty file has no records. */
+    FILE *m = len ? fmemopen(text, len, "r") : NULL;
+    if (len && !m) {
+        errlist_add(c->errs, "%s: fmemopen: %s", path, strerror(errno));
+    } else if (m) {
+        __fsetlocking(m, FSETLOCKING_BYCALLER); /* one reader, see load_half_text */
+        load_file(c, m, text, len, path, file_idx, origin, depth, 1);
+        fclose(m);
+    }
+    free(text);
 }
 
 static void load_emit_rrs(struct load_ctx *c, const ldns_dnssec_rrs *r)
@@ -482,6 +632,7 @@ static void load_half_init(struct load_half *h, const struct load_ctx *parent, c
     errlist_init(&h->errs);
     h->c.errs = &h->errs;
     h->c.half = true;
+    h->c.fast = parent->fast;
     h->c.default_ttl = 3600;
     h->c.buf = ldns_buffer_new(4096);
     h->c.zone_origin = parent->zone_origin; /* shared, only read (cloned) */
@@ -518,7 +669,7 @@ static void load_half_text(struct load_half *h, const char *text, size_t len, ld
      * the stream's lock, 17 % of the two-thread load (perf). Each stream
      * is read by one thread only. */
     __fsetlocking(fp, FSETLOCKING_BYCALLER);
-    load_file(&h->c, fp, h->path, 0, origin, 0, first_line);
+    load_file(&h->c, fp, text, len, h->path, 0, origin, 0, first_line);
     fclose(fp);
 }
 
@@ -583,11 +734,24 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
 
 /* What zone_load_signed and zone_load_text share: fp (closed here) is
  * read from the start; path is where $INCLUDE is relative to (NULL: none,
- * and no two-thread parse). */
+ * and no two-thread parse); fast: the fast scanner in front of ldns. */
 static struct zone *zone_load_fp(const char *origin, FILE *fp, const char *path,
                                  const char *display, const struct dns_name *extra,
                                  const uint16_t *extra_flags, size_t n_extra,
-                                 const struct zone_sign_params *sp, struct errlist *errs);
+                                 const struct zone_sign_params *sp, bool fast,
+                                 struct errlist *errs);
+
+struct zone *zone_load_parser(const char *origin, const char *path, const char *display,
+                              const struct dns_name *extra, size_t n_extra, bool fast,
+                              struct errlist *errs)
+{
+    FILE *fp = load_open(path);
+    if (!fp) {
+        errlist_add(errs, "%s: cannot open zone file: %s", display, load_open_error(errno));
+        return NULL;
+    }
+    return zone_load_fp(origin, fp, path, display, extra, NULL, n_extra, NULL, fast, errs);
+}
 
 struct zone *zone_load_signed(const char *origin, const char *path, const char *display,
                               const struct dns_name *extra, const uint16_t *extra_flags,
@@ -599,7 +763,7 @@ struct zone *zone_load_signed(const char *origin, const char *path, const char *
         errlist_add(errs, "%s: cannot open zone file: %s", display, load_open_error(errno));
         return NULL;
     }
-    return zone_load_fp(origin, fp, path, display, extra, extra_flags, n_extra, sp, errs);
+    return zone_load_fp(origin, fp, path, display, extra, extra_flags, n_extra, sp, true, errs);
 }
 
 struct zone *zone_load_text(const char *origin, const char *text, const char *display,
@@ -608,13 +772,13 @@ struct zone *zone_load_text(const char *origin, const char *text, const char *di
     FILE *fp = fmemopen((void *)text, strlen(text), "r");
     if (!fp)
         abort();
-    return zone_load_fp(origin, fp, NULL, display, NULL, NULL, 0, NULL, errs);
+    return zone_load_fp(origin, fp, NULL, display, NULL, NULL, 0, NULL, true, errs);
 }
 
 static struct zone *zone_load_fp(const char *origin, FILE *fp, const char *path,
                                  const char *display, const struct dns_name *extra,
                                  const uint16_t *extra_flags, size_t n_extra,
-                                 const struct zone_sign_params *sp, struct errlist *errs)
+                                 const struct zone_sign_params *sp, bool fast, struct errlist *errs)
 {
     struct load_ctx c;
     struct dns_name oname;
@@ -636,6 +800,8 @@ static struct zone *zone_load_fp(const char *origin, FILE *fp, const char *path,
     c.origin_wire = oname;
     if (sp && sp->n_keys && !(c.dz = ldns_dnssec_zone_new()))
         abort();
+    /* Records kept for signing are ldns records (c.dz): ldns reads them. */
+    c.fast = fast && !c.dz;
     zone_builder_init(&c.b, oname.wire, oname.len, origin, display, errs);
     if (c.dz) {
         c.extra = extra;
@@ -651,7 +817,7 @@ static struct zone *zone_load_fp(const char *origin, FILE *fp, const char *path,
     /* Records kept for signing (c.dz) are parsed on one thread. */
     bool parallel = !c.dz && path && load_parallel(&c, fp, path);
     if (!parallel)
-        load_file(&c, fp, path ? path : display, 0, &cur_origin, 0, 1);
+        load_stream(&c, fp, path ? path : display, 0, &cur_origin, 0);
     fclose(fp);
     if (c.dz && errs->count == errors_before)
         load_sign(&c, sp);

@@ -11,7 +11,9 @@
 #ifndef GTM_ZONE_ZONE_LOAD_H
 #define GTM_ZONE_ZONE_LOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/errlist.h"
 #include "zone/zone.h"
@@ -40,6 +42,13 @@ struct zone *zone_load_signed(const char *origin, const char *path, const char *
  * the catalog of its zones: xfr_catalog_gen.h); display names it in
  * messages. No $INCLUDE (it names no file to be relative to), no signing.
  * NULL on error, with every problem in errs. */
+/* zone_load with the parser chosen: fast false reads every record with
+ * ldns alone, the reference the fast scanner (zone_fast.h) is tested
+ * against (tests/unit/test_zone_fast.c, tests/fuzz/fuzz_zone.c). */
+struct zone *zone_load_parser(const char *origin, const char *path, const char *display,
+                              const struct dns_name *extra, size_t n_extra, bool fast,
+                              struct errlist *errs);
+
 struct zone *zone_load_text(const char *origin, const char *text, const char *display,
                             struct errlist *errs);
 

@@ -13,7 +13,8 @@
  * (tests/fuzz/make_corpus.py).
  *
  * Checked with abort(): a zone comes back exactly when no error was
- * reported, every message is a non-empty line, a built zone has its SOA,
+ * reported, every message is a non-empty line, the load with the fast
+ * scanner gives the messages and the zone ldns alone gives, a built zone has its SOA,
  * apex and extra names, and every name of the zone answers within the UDP
  * and TCP limits.
  */
@@ -164,6 +165,23 @@ static void fuzz_zone_check(const struct zone *z, const struct dns_name *extra, 
                                   dns_name_hash(extra[i].wire, extra[i].len)) != NULL);
 }
 
+/* The load with the fast scanner (zone_fast.h) gives what ldns alone
+ * gives: the same messages in the same order, the same zone. */
+static void fuzz_zone_same_with_ldns(const char *path, const struct dns_name *extra,
+                                     const struct zone *z, const struct errlist *e)
+{
+    struct errlist el;
+    errlist_init(&el);
+    struct zone *zl = zone_load_parser(FUZZ_ORIGIN, path, "zone", extra, 2, false, &el);
+    FUZZ_CHECK(el.count == e->count);
+    for (size_t i = 0; i < e->count; i++)
+        FUZZ_CHECK(strcmp(el.msgs[i], e->msgs[i]) == 0);
+    FUZZ_CHECK((zl == NULL) == (z == NULL));
+    FUZZ_CHECK(!z || zone_records_equal(z, zl));
+    zone_free(zl);
+    errlist_free(&el);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_zone_setup();
@@ -185,6 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK((z == NULL) == (e.count > 0));
     for (size_t i = 0; i < e.count; i++)
         FUZZ_CHECK(e.msgs[i][0] != '\0' && strchr(e.msgs[i], '\n') == NULL);
+    fuzz_zone_same_with_ldns(path, extra, z, &e);
     errlist_free(&e);
     if (!z)
         return 0;
