@@ -21,6 +21,7 @@ void serve_init(struct serve *sv, unsigned max_readers)
         abort();
     pthread_mutex_init(&sv->lock, NULL);
     pthread_mutex_init(&sv->reg_lock, NULL);
+    serve_registry_init(&sv->registry, SERVE_POLICY_MAX_IDS);
 }
 
 void serve_destroy(struct serve *sv)
@@ -152,10 +153,10 @@ uint64_t serve_sum_policy(struct serve *sv, const struct serve_set *s, size_t re
 uint32_t serve_policy_id(struct serve *sv, const char *record, uint16_t rtype, const char *region,
                          bool canary)
 {
-    char key[4096];
-    serve_counters_key_of(key, sizeof(key), record, rtype, 0, region, canary);
     pthread_mutex_lock(&sv->reg_lock);
-    uint32_t id = serve_registry_find(&sv->registry, key);
+    struct serve_registry *reg = &sv->registry;
+    uint32_t id = serve_registry_column(reg, serve_registry_record(reg, record, rtype, 0, false),
+                                        serve_registry_region(reg, region, false), canary, false);
     pthread_mutex_unlock(&sv->reg_lock);
     return id;
 }
