@@ -43,7 +43,7 @@ void serve_destroy(struct serve *sv)
     pthread_mutex_destroy(&sv->reg_lock);
 }
 
-struct serve_reader *serve_reader_add(struct serve *sv)
+static struct serve_reader *serve_reader_add_kind(struct serve *sv, bool counts)
 {
     pthread_mutex_lock(&sv->lock);
     unsigned n = atomic_load(&sv->n_readers);
@@ -60,12 +60,24 @@ struct serve_reader *serve_reader_add(struct serve *sv)
         atomic_init(&r->entries, 0);
         atomic_init(&r->hazard, NULL);
         atomic_init(&r->loss_hazard, NULL);
-        serve_counters_alloc_chunks(&r->counters, 0, sv->n_chunks);
+        r->counts_policy = counts;
+        if (counts)
+            serve_counters_alloc_chunks(&r->counters, 0, sv->n_chunks);
         sv->readers[n] = r;
         atomic_store_explicit(&sv->n_readers, n + 1, memory_order_release);
     }
     pthread_mutex_unlock(&sv->lock);
     return r;
+}
+
+struct serve_reader *serve_reader_add(struct serve *sv)
+{
+    return serve_reader_add_kind(sv, false);
+}
+
+struct serve_reader *serve_reader_add_counting(struct serve *sv)
+{
+    return serve_reader_add_kind(sv, true);
 }
 
 struct serve_set *serve_publish(struct serve *sv, struct serve_set *next)

@@ -197,7 +197,8 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
     if (need > sv->n_chunks) {
         unsigned n = atomic_load(&sv->n_readers);
         for (unsigned i = 0; i < n; i++)
-            serve_counters_alloc_chunks(&sv->readers[i]->counters, sv->n_chunks, need);
+            if (sv->readers[i]->counts_policy)
+                serve_counters_alloc_chunks(&sv->readers[i]->counters, sv->n_chunks, need);
         sv->n_chunks = need;
     }
 }
