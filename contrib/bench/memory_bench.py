@@ -146,6 +146,34 @@ def smaps_rollup(pid):
     return out
 
 
+def heap_maps(pid):
+    """RSS (MB) of the main heap ([heap]) and of the other anonymous
+    mappings of 1 MB or more (glibc's per-thread malloc arenas, large
+    allocations), largest first."""
+    heap, others, cur = 0.0, [], None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                parts = line.split()
+                if "-" in parts[0] and not parts[0].endswith(":"):
+                    cur = parts[5] if len(parts) > 5 else ""
+                elif parts[0] == "Rss:" and cur is not None:
+                    mb = int(parts[1]) / 1024.0
+                    if cur == "[heap]":
+                        heap += mb
+                    elif cur == "" and mb >= 1:
+                        others.append(mb)
+    except OSError:
+        pass
+    return heap, sorted(others, reverse=True)
+
+
+def print_maps(pid):
+    heap, others = heap_maps(pid)
+    print("    main heap %.1f MB; other anonymous mappings >= 1 MB: %s" %
+          (heap, ", ".join("%.1f" % x for x in others[:8]) or "none"))
+
+
 def print_steady(a, pid):
     rss = config_bench.rss_mb(pid)
     sm = smaps_rollup(pid)
@@ -154,6 +182,7 @@ def print_steady(a, pid):
     print("  RSS %.1f MB (anonymous %.1f MB): %.0f bytes per name, %.0f bytes per endpoint" %
           (rss, sm.get("Anonymous", 0) / 1024.0, rss * 1048576 / max(1, a.records),
            rss * 1048576 / max(1, a.endpoints)))
+    print_maps(pid)
     return rss
 
 
@@ -192,6 +221,8 @@ def run_changes(a, pid):
             rss = config_bench.rss_mb(pid)
             rows.append((done, rss))
             print("  after %7d changes (%.0f s): RSS %.1f MB" % (done, time.monotonic() - t0, rss))
+            if a.maps:
+                print_maps(pid)
             sys.stdout.flush()
     return rows
 
@@ -263,6 +294,8 @@ def main():
     ap.add_argument("--changes", type=int, default=0)
     ap.add_argument("--batch", type=int, default=1, help="changes per POST /v1/config/changes")
     ap.add_argument("--every", type=int, default=10000)
+    ap.add_argument("--maps", action="store_true",
+                    help="the heap and arena mappings' RSS at every --every changes too")
     ap.add_argument("--settle", type=float, default=25.0)
     ap.add_argument("--wrap", default=None,
                     help="a command gtmd runs under, e.g. 'heaptrack -o /tmp/gtmd.heaptrack'")
