@@ -78,8 +78,9 @@ static int jsoncfg_intern_scalar(json_t *v)
 }
 
 /* Depth-first over containers; an explicit stack, so that a deep
- * document cannot overflow the thread's. */
-static size_t jsoncfg_intern_walk(struct jsoncfg_itab *t, json_t *doc)
+ * document cannot overflow the thread's. replace false: only fills t
+ * (doc is not written). */
+static size_t jsoncfg_intern_walk(struct jsoncfg_itab *t, json_t *doc, int replace)
 {
     size_t n = 0, depth = 0, cap = 64;
     json_t **stack = malloc(cap * sizeof(*stack));
@@ -99,7 +100,7 @@ static size_t jsoncfg_intern_walk(struct jsoncfg_itab *t, json_t *doc)
         json_object_foreach(c, key, v)
         {
             json_t *s = jsoncfg_intern_scalar(v) ? jsoncfg_intern_one(t, v) : v;
-            if (s != v) {
+            if (s != v && replace) {
                 json_object_set(c, key, s); /* same key: replaced in place */
                 n++;
             } else if (json_is_object(v) || json_is_array(v)) {
@@ -109,7 +110,7 @@ static size_t jsoncfg_intern_walk(struct jsoncfg_itab *t, json_t *doc)
         json_array_foreach(c, i, v)
         {
             json_t *s = jsoncfg_intern_scalar(v) ? jsoncfg_intern_one(t, v) : v;
-            if (s != v) {
+            if (s != v && replace) {
                 json_array_set(c, i, s);
                 n++;
             } else if (json_is_object(v) || json_is_array(v)) {
@@ -126,7 +127,19 @@ size_t jsoncfg_intern(json_t *doc)
     if (!doc || !(json_is_object(doc) || json_is_array(doc)))
         return 0;
     struct jsoncfg_itab t = {NULL, 0, 0};
-    size_t n = jsoncfg_intern_walk(&t, doc);
+    size_t n = jsoncfg_intern_walk(&t, doc, 1);
+    free(t.slot);
+    return n;
+}
+
+size_t jsoncfg_intern_like(json_t *value, json_t *like)
+{
+    if (!value || !like || !(json_is_object(value) || json_is_array(value)) ||
+        !(json_is_object(like) || json_is_array(like)))
+        return 0;
+    struct jsoncfg_itab t = {NULL, 0, 0};
+    jsoncfg_intern_walk(&t, like, 0);
+    size_t n = jsoncfg_intern_walk(&t, value, 1);
     free(t.slot);
     return n;
 }

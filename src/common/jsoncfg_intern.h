@@ -26,4 +26,12 @@
  * by the first equal one met. Returns how many were replaced. */
 size_t jsoncfg_intern(json_t *doc);
 
+/* The same for a value about to replace like in a document (a change
+ * through the configuration API): value's strings and integers equal to
+ * one of like's (at any depth) become like's, so that a changed record
+ * keeps sharing what the parse shared. like is only read (it may be shared
+ * with a document other threads read); value must be the caller's alone.
+ * Returns how many were replaced. */
+size_t jsoncfg_intern_like(json_t *value, json_t *like);
+
 #endif

@@ -62,6 +62,25 @@ int main(void)
               "an edit of one array is its own");
     TAP_CHECK(&t, jsoncfg_intern(NULL) == 0 && jsoncfg_intern(json_object_get(doc, "us")) == 0,
               "NULL and scalars are left alone");
+    /* A change's value shares with the value it replaces; that one is not
+     * written (it may be read by other threads). */
+    json_t *old = at(doc, "b.", "regions"), *old0 = json_array_get(old, 0);
+    json_t *like = json_object_get(json_object_get(doc, "records"), "b.");
+    json_t *val = json_loads(
+        "{\"pool\": \"web\", \"ttl\": 30, \"regions\": [\"eu\", \"us\", \"ap\"]}", 0, NULL);
+    json_t *like_copy = json_deep_copy(like);
+    size_t m = jsoncfg_intern_like(val, like);
+    TAP_CHECK(&t,
+              m == 4 && json_object_get(val, "pool") == at(doc, "b.", "pool") &&
+                  json_object_get(val, "ttl") == at(doc, "b.", "ttl") &&
+                  json_array_get(json_object_get(val, "regions"), 1) == old0,
+              "a new value takes the equal strings and integers of the one it replaces (%zu)", m);
+    TAP_CHECK(&t, json_equal(like, like_copy) && json_array_get(old, 0) == old0,
+              "the replaced value is left as it was");
+    TAP_CHECK(&t, jsoncfg_intern_like(val, NULL) == 0 && jsoncfg_intern_like(NULL, like) == 0,
+              "nothing to share with: nothing done");
+    json_decref(val);
+    json_decref(like_copy);
     json_decref(doc); /* under ASan: no double free, no leak */
     json_decref(copy);
     return tap_done(&t);
