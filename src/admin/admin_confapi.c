@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "common/jsoncfg_intern.h"
 
 const char *const admin_config_kinds[] = {"records", "pools", "checks", "regions", NULL};
 
@@ -329,6 +330,10 @@ static bool confapi_edit(json_t *doc, const struct confapi_path *cp, json_t *bod
 {
     /* A copy: doc goes to the store thread, the body stays the request's. */
     json_t *copy = body ? json_deep_copy(body) : NULL;
+    /* Sharing the strings and integers it has in common with what it
+     * replaces (the parse shared them: jsoncfg_intern.h), or a record's
+     * first change would grow the document by what sharing saved. */
+    jsoncfg_intern_like(copy, json_object_get(json_object_get(doc, cp->kind), cp->name));
     bool ok = confapi_edit_with(doc, cp, copy, why, len);
     json_decref(copy);
     return ok;

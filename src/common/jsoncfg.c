@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsoncfg_intern.h"
+
 void jsoncfg_err(const struct jsoncfg *x, const char *path, const char *fmt, ...)
 {
     char msg[768];
@@ -163,6 +165,11 @@ json_t *jsoncfg_load_file(const char *path, size_t flags, json_error_t *err)
     close(fd);
     json_t *j = json_loadb(buf, off, flags, err);
     free(buf);
+    /* Equal strings and integers made one value: a large configuration's
+     * document is mostly the same few (policies, pools, regions, TTLs),
+     * jsoncfg_intern.h. The holes the copies leave are taken by what the
+     * configuration compiles to right after. */
+    jsoncfg_intern(j);
     if (!j)
         snprintf(err->source, sizeof(err->source), "%s", path);
     return j;

@@ -285,7 +285,7 @@ static int worker_ready(struct net *n, unsigned i, const struct net_params *p, c
 {
     struct worker *w = &n->workers[i];
     w->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)time(NULL) << 16) ^ (i + 1);
-    w->reader = serve_reader_add(n->serve);
+    w->reader = serve_reader_add_counting(n->serve);
     w->tap = dnstap_queue_get(p->dnstap, i);
     if (!w->reader) {
         snprintf(err, errlen, "no serve reader left for worker %u", i);

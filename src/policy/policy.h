@@ -92,8 +92,12 @@ struct policy_order {
 
 struct policy_record {
     uint32_t index; /* in gslb.records */
+    /* The name as text and, in the same allocation right after its NUL,
+     * in wire form (name, name_len): one block per record, where an
+     * inline 255-octet array took more than half of the record
+     * (issue #38). name_str owns the block; name points into it. */
     char *name_str;
-    uint8_t name[255];
+    const uint8_t *name;
     uint8_t name_len;
     uint16_t rtype; /* type served, from the pool's endpoints */
     uint32_t pool;

@@ -568,6 +568,20 @@ static void pc_record_rest(const struct jsoncfg *j, json_t *r, const char *path,
             jsoncfg_err(j, path, "fallback answers must be of the pool's kind (address or cname)");
 }
 
+/* name as text followed by its wire form n in one block (owned by the
+ * caller through the returned pointer); *wire points at the wire form. */
+static char *pc_record_names(const char *name, const struct dns_name *n, const uint8_t **wire)
+{
+    size_t tl = strlen(name) + 1;
+    char *b = malloc(tl + n->len);
+    if (!b)
+        abort();
+    memcpy(b, name, tl);
+    memcpy(b + tl, n->wire, n->len);
+    *wire = (const uint8_t *)b + tl;
+    return b;
+}
+
 static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, const char *path,
                       struct gslb *g, const char *const *origins, size_t n_origins,
                       const struct pc_defaults *def)
@@ -590,8 +604,7 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     struct policy_record *rec = &g->records[g->n_records];
     rec->index = (uint32_t)g->n_records++;
     rec->path = jsoncfg_strdup(path);
-    rec->name_str = jsoncfg_strdup(name);
-    memcpy(rec->name, n.wire, n.len);
+    rec->name_str = pc_record_names(name, &n, &rec->name);
     rec->name_len = n.len;
     rec->pool = (uint32_t)pi;
     rec->ttl = (uint32_t)cfgschema_int(j, s, RK_TTL, r, path);

@@ -21,6 +21,7 @@ void serve_init(struct serve *sv, unsigned max_readers)
         abort();
     pthread_mutex_init(&sv->lock, NULL);
     pthread_mutex_init(&sv->reg_lock, NULL);
+    serve_registry_init(&sv->registry, SERVE_POLICY_MAX_IDS);
 }
 
 void serve_destroy(struct serve *sv)
@@ -42,7 +43,7 @@ void serve_destroy(struct serve *sv)
     pthread_mutex_destroy(&sv->reg_lock);
 }
 
-struct serve_reader *serve_reader_add(struct serve *sv)
+static struct serve_reader *serve_reader_add_kind(struct serve *sv, bool counts)
 {
     pthread_mutex_lock(&sv->lock);
     unsigned n = atomic_load(&sv->n_readers);
@@ -59,12 +60,24 @@ struct serve_reader *serve_reader_add(struct serve *sv)
         atomic_init(&r->entries, 0);
         atomic_init(&r->hazard, NULL);
         atomic_init(&r->loss_hazard, NULL);
-        serve_counters_alloc_chunks(&r->counters, 0, sv->n_chunks);
+        r->counts_policy = counts;
+        if (counts)
+            serve_counters_alloc_chunks(&r->counters, 0, sv->n_chunks);
         sv->readers[n] = r;
         atomic_store_explicit(&sv->n_readers, n + 1, memory_order_release);
     }
     pthread_mutex_unlock(&sv->lock);
     return r;
+}
+
+struct serve_reader *serve_reader_add(struct serve *sv)
+{
+    return serve_reader_add_kind(sv, false);
+}
+
+struct serve_reader *serve_reader_add_counting(struct serve *sv)
+{
+    return serve_reader_add_kind(sv, true);
 }
 
 struct serve_set *serve_publish(struct serve *sv, struct serve_set *next)
@@ -152,10 +165,10 @@ uint64_t serve_sum_policy(struct serve *sv, const struct serve_set *s, size_t re
 uint32_t serve_policy_id(struct serve *sv, const char *record, uint16_t rtype, const char *region,
                          bool canary)
 {
-    char key[4096];
-    serve_counters_key_of(key, sizeof(key), record, rtype, 0, region, canary);
     pthread_mutex_lock(&sv->reg_lock);
-    uint32_t id = serve_registry_find(&sv->registry, key);
+    struct serve_registry *reg = &sv->registry;
+    uint32_t id = serve_registry_column(reg, serve_registry_record(reg, record, rtype, 0, false),
+                                        serve_registry_region(reg, region, false), canary, false);
     pthread_mutex_unlock(&sv->reg_lock);
     return id;
 }

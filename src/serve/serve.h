@@ -59,7 +59,8 @@ struct serve_reader {
     _Atomic uint64_t entries;                        /* serve_enter calls (serve_sync) */
     _Atomic(const struct serve_set *) hazard;        /* the set in use, or NULL */
     _Atomic(const struct policy_loss *) loss_hazard; /* the loss view in use */
-    struct serve_counters counters;                  /* written by this reader only */
+    bool counts_policy;             /* has policy counter chunks (serve_reader_add_counting) */
+    struct serve_counters counters; /* written by this reader only */
 };
 
 struct serve {
@@ -87,8 +88,15 @@ void serve_init(struct serve *sv, unsigned max_readers);
 /* Frees the current set, the readers and the counters; no reader may run. */
 void serve_destroy(struct serve *sv);
 
-/* A new reader slot, or NULL when all max_readers are taken. */
+/* A new reader slot, or NULL when all max_readers are taken. Its policy
+ * answer counters have no memory: a reader that counts policy answers
+ * (serve_count_policy, the DNS workers) is made by
+ * serve_reader_add_counting instead. The chunks of policy counters cost 8
+ * bytes per column per counting reader (10 MB per reader at 100,000
+ * records), which the admin, drill, configuration and webhook readers,
+ * that never count, do not pay (issue #38). */
 struct serve_reader *serve_reader_add(struct serve *sv);
+struct serve_reader *serve_reader_add_counting(struct serve *sv);
 
 /* Installs next (taking ownership), waits for the grace period, and returns
  * the set it replaced (NULL the first time); the caller frees it. */
@@ -164,7 +172,8 @@ static inline void serve_count_id(struct serve_reader *r, uint32_t id)
         return;
     _Atomic uint64_t *chunk =
         atomic_load_explicit(&r->counters.policy[id / SERVE_POLICY_CHUNK], memory_order_relaxed);
-    serve_counter_bump(&chunk[id % SERVE_POLICY_CHUNK], 1);
+    if (chunk) /* NULL for a reader not made to count policy answers */
+        serve_counter_bump(&chunk[id % SERVE_POLICY_CHUNK], 1);
 }
 
 /* One lookup of a geo or nearest record, by what placed the client. */

@@ -8,120 +8,60 @@
 #include "common/log.h"
 #include "serve/serve_counters_int.h"
 
-static uint32_t serve_registry_hash(const char *s)
+/* The registry slot of each column of g (slot 0: no serving region), added
+ * when new. Caller frees. */
+static uint32_t *serve_counters_slots(struct serve_registry *reg, const struct gslb *g,
+                                      size_t stride)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
-static void serve_registry_grow(struct serve_registry *reg)
-{
-    uint32_t size = reg->table ? (reg->mask + 1) * 2 : 64;
-    uint32_t *t = calloc(size, sizeof(*t));
-    if (!t)
+    uint32_t *slots = malloc(stride * sizeof(*slots));
+    if (!slots)
         abort();
-    for (uint32_t id = 0; id < reg->n; id++) {
-        uint32_t i = serve_registry_hash(reg->keys[id]) & (size - 1);
-        while (t[i])
-            i = (i + 1) & (size - 1);
-        t[i] = id + 1;
-    }
-    free(reg->table);
-    reg->table = t;
-    reg->mask = size - 1;
+    for (size_t col = 0; col < stride; col++)
+        slots[col] =
+            serve_registry_region(reg, col < g->n_regions ? g->regions[col].name : NULL, true);
+    return slots;
 }
 
-uint32_t serve_registry_find(const struct serve_registry *reg, const char *key)
-{
-    if (!reg->table)
-        return SERVE_NO_ID;
-    for (uint32_t i = serve_registry_hash(key) & reg->mask; reg->table[i]; i = (i + 1) & reg->mask)
-        if (strcmp(reg->keys[reg->table[i] - 1], key) == 0)
-            return reg->table[i] - 1;
-    return SERVE_NO_ID;
-}
-
-/* The id of key, added when new; SERVE_NO_ID when the registry is full. */
-static uint32_t serve_registry_id(struct serve_registry *reg, const char *key)
-{
-    if (!reg->table || (reg->n + 1) * 2 > reg->mask + 1)
-        serve_registry_grow(reg);
-    uint32_t i = serve_registry_hash(key) & reg->mask;
-    for (; reg->table[i]; i = (i + 1) & reg->mask)
-        if (strcmp(reg->keys[reg->table[i] - 1], key) == 0)
-            return reg->table[i] - 1;
-    if (reg->n >= SERVE_POLICY_MAX_IDS) {
-        if (!reg->full_logged)
-            log_warn("event=counters note=\"too many distinct policy records over this run; "
-                     "new ones are not counted until restart\"");
-        reg->full_logged = true;
-        return SERVE_NO_ID;
-    }
-    if (reg->n == reg->cap) {
-        reg->cap = reg->cap ? reg->cap * 2 : 64;
-        reg->keys = realloc(reg->keys, reg->cap * sizeof(*reg->keys));
-        reg->last_use = realloc(reg->last_use, reg->cap * sizeof(*reg->last_use));
-        if (!reg->keys || !reg->last_use)
-            abort();
-    }
-    reg->keys[reg->n] = strdup(key);
-    if (!reg->keys[reg->n])
-        abort();
-    reg->last_use[reg->n] = 0;
-    reg->table[i] = reg->n + 1;
-    return reg->n++;
-}
-
-void serve_counters_key_of(char *buf, size_t len, const char *record, uint16_t rtype, unsigned occ,
-                           const char *region, bool canary)
-{
-    if (region)
-        snprintf(buf, len, "%s\x1f%u\x1f%u\x1fr%s%s", record, rtype, occ, region,
-                 canary ? "\x1f"
-                          "c"
-                        : "");
-    else
-        snprintf(buf, len, "%s\x1f%u\x1f%u\x1fn%s", record, rtype, occ,
-                 canary ? "\x1f"
-                          "c"
-                        : "");
-}
-
-/* The key of one column: record name, type, occurrence of that name and
- * type in the set (0 unless a configuration repeats them), the region (by
- * name; "none" has a key no region name can collide with), and whether it
- * counts canary clients only. */
-static void serve_counters_key(char *buf, size_t len, const struct gslb *g, size_t rec,
-                               unsigned occ, size_t col, bool canary)
+/* Gives the columns of record rec (registry id rid) that its pool can
+ * count and that have none yet their ids: the regions the pool has
+ * endpoints in, and "none" (answers with no serving region). The other
+ * columns stay SERVE_NO_ID: no answer of the record can be counted there. */
+static void serve_counters_columns(struct serve_registry *reg, const struct gslb *g, size_t rec,
+                                   uint32_t rid, const uint32_t *slots, uint32_t *ids,
+                                   uint32_t *canary_ids, size_t stride)
 {
     const struct policy_record *r = &g->records[rec];
-    serve_counters_key_of(buf, len, r->name_str, r->rtype, occ,
-                          col < g->n_regions ? g->regions[col].name : NULL, canary);
+    const struct policy_pool *pool = r->pool < g->n_pools ? &g->pools[r->pool] : NULL;
+    size_t n = pool ? pool->n_eps : 0;
+    for (size_t k = 0; k <= n; k++) {
+        size_t col = k < n ? pool->eps[k].region : stride - 1; /* k == n: "none" */
+        if (col >= stride || ids[col] != SERVE_NO_ID)
+            continue;
+        ids[col] = serve_registry_column(reg, rid, slots[col], false, true);
+        canary_ids[col] = serve_registry_column(reg, rid, slots[col], true, true);
+    }
 }
 
 /* Assigns the ids of record rec (all answers, and canary answers),
- * marking them used by this publication. */
-static void serve_counters_record(struct serve_registry *reg, const struct gslb *g, size_t rec,
-                                  uint32_t *ids, uint32_t *canary_ids, size_t stride)
+ * marking it used by this publication; returns its registry id. */
+static uint32_t serve_counters_record(struct serve_registry *reg, const struct gslb *g, size_t rec,
+                                      const uint32_t *slots, uint32_t *ids, uint32_t *canary_ids,
+                                      size_t stride)
 {
-    char key[4096];
-    unsigned occ = 0;
-    for (;; occ++) {
-        serve_counters_key(key, sizeof(key), g, rec, occ, 0, false);
-        uint32_t id = serve_registry_id(reg, key);
-        if (id == SERVE_NO_ID || reg->last_use[id] != reg->publication)
+    const struct policy_record *r = &g->records[rec];
+    uint32_t rid = SERVE_NO_ID;
+    for (unsigned occ = 0;; occ++) {
+        rid = serve_registry_record(reg, r->name_str, r->rtype, occ, true);
+        if (rid == SERVE_NO_ID || reg->last_use[rid] != reg->publication)
             break;
     }
-    for (size_t col = 0; col < 2 * stride; col++) {
-        bool canary = col >= stride;
-        serve_counters_key(key, sizeof(key), g, rec, occ, col % stride, canary);
-        uint32_t id = serve_registry_id(reg, key);
-        (canary ? canary_ids : ids)[col % stride] = id;
-        if (id != SERVE_NO_ID)
-            reg->last_use[id] = reg->publication;
-    }
+    for (size_t col = 0; col < stride; col++)
+        ids[col] = canary_ids[col] = SERVE_NO_ID;
+    if (rid == SERVE_NO_ID)
+        return rid;
+    reg->last_use[rid] = reg->publication;
+    serve_counters_columns(reg, g, rec, rid, slots, ids, canary_ids, stride);
+    return rid;
 }
 
 void serve_counters_alloc_chunks(struct serve_counters *c, uint32_t from, uint32_t to)
@@ -206,23 +146,25 @@ static const uint32_t *serve_counters_prev_row(const uint32_t *t, uint32_t mask,
  * they must be made (serve_counters_record). */
 static bool serve_counters_copy(struct serve_registry *reg, const uint32_t *t, uint32_t mask,
                                 const struct serve_set *prev, const struct gslb *g, size_t rec,
-                                uint32_t *ids, uint32_t *canary_ids, size_t stride)
+                                const uint32_t *slots, uint32_t *ids, uint32_t *canary_ids,
+                                uint32_t *rid)
 {
     size_t at;
     const uint32_t *row = t ? serve_counters_prev_row(t, mask, prev, &g->records[rec], &at) : NULL;
     /* The first occurrence in this publication has occurrence 0, as in
-     * prev (which held the name and type once). */
-    if (!row || row[0] == SERVE_NO_ID || reg->last_use[row[0]] == reg->publication)
+     * prev (which held the name and type once); the pool is the same, so
+     * are the columns it can count. */
+    if (!row || prev->policy_rids[at] == SERVE_NO_ID ||
+        reg->last_use[prev->policy_rids[at]] == reg->publication)
         return false;
-    const uint32_t *crow = &prev->policy_canary_ids[at * stride];
-    for (size_t col = 0; col < stride; col++) {
-        ids[col] = row[col];
-        canary_ids[col] = crow[col];
-        if (row[col] != SERVE_NO_ID)
-            reg->last_use[row[col]] = reg->publication;
-        if (crow[col] != SERVE_NO_ID)
-            reg->last_use[crow[col]] = reg->publication;
-    }
+    size_t stride = prev->policy_stride;
+    memcpy(ids, row, stride * sizeof(*ids));
+    memcpy(canary_ids, &prev->policy_canary_ids[at * stride], stride * sizeof(*ids));
+    *rid = prev->policy_rids[at];
+    reg->last_use[*rid] = reg->publication;
+    /* The record's pool may have endpoints in a region now that it had
+     * none in before: those columns get their ids. */
+    serve_counters_columns(reg, g, rec, *rid, slots, ids, canary_ids, stride);
     return true;
 }
 
@@ -233,35 +175,30 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
         return;
     struct serve_registry *reg = &sv->registry;
     reg->publication++;
-    s->policy_stride = g->n_regions + 1;
-    s->policy_ids = calloc(g->n_records * s->policy_stride, sizeof(*s->policy_ids));
-    s->policy_canary_ids = calloc(g->n_records * s->policy_stride, sizeof(*s->policy_ids));
-    if (!s->policy_ids || !s->policy_canary_ids)
+    size_t stride = s->policy_stride = g->n_regions + 1;
+    s->policy_ids = malloc(g->n_records * stride * sizeof(*s->policy_ids));
+    s->policy_canary_ids = malloc(g->n_records * stride * sizeof(*s->policy_ids));
+    s->policy_rids = malloc(g->n_records * sizeof(*s->policy_rids));
+    if (!s->policy_ids || !s->policy_canary_ids || !s->policy_rids)
         abort();
+    uint32_t *slots = serve_counters_slots(reg, g, stride);
     uint32_t mask = 0;
     uint32_t *index = serve_counters_index(prev, g, &mask);
     for (size_t i = 0; i < g->n_records; i++) {
-        uint32_t *ids = &s->policy_ids[i * s->policy_stride];
-        uint32_t *cids = &s->policy_canary_ids[i * s->policy_stride];
-        if (!serve_counters_copy(reg, index, mask, prev, g, i, ids, cids, s->policy_stride))
-            serve_counters_record(reg, g, i, ids, cids, s->policy_stride);
+        uint32_t *ids = &s->policy_ids[i * stride];
+        uint32_t *cids = &s->policy_canary_ids[i * stride];
+        if (!serve_counters_copy(reg, index, mask, prev, g, i, slots, ids, cids,
+                                 &s->policy_rids[i]))
+            s->policy_rids[i] = serve_counters_record(reg, g, i, slots, ids, cids, stride);
     }
     free(index);
-    uint32_t need = (reg->n + SERVE_POLICY_CHUNK - 1) / SERVE_POLICY_CHUNK;
+    free(slots);
+    uint32_t need = (reg->n_ids + SERVE_POLICY_CHUNK - 1) / SERVE_POLICY_CHUNK;
     if (need > sv->n_chunks) {
         unsigned n = atomic_load(&sv->n_readers);
         for (unsigned i = 0; i < n; i++)
-            serve_counters_alloc_chunks(&sv->readers[i]->counters, sv->n_chunks, need);
+            if (sv->readers[i]->counts_policy)
+                serve_counters_alloc_chunks(&sv->readers[i]->counters, sv->n_chunks, need);
         sv->n_chunks = need;
     }
-}
-
-void serve_registry_free(struct serve_registry *reg)
-{
-    for (uint32_t i = 0; i < reg->n; i++)
-        free(reg->keys[i]);
-    free(reg->keys);
-    free(reg->last_use);
-    free(reg->table);
-    memset(reg, 0, sizeof(*reg));
 }

@@ -30,6 +30,7 @@
 #include "guard/cookie.h"
 #include "guard/rrl.h"
 #include "policy/policy_geo.h"
+#include "serve/serve_registry.h"
 
 /* Query counter buckets: [transport][rcode][qtype]. The bucket of an rcode
  * or a qtype and its label are decided by the readers that count (net/),
@@ -59,9 +60,8 @@ enum serve_tls_kind {
 /* Policy counters are stored in chunks of ids, allocated by the publisher
  * before a set using them is published (never on the query path). */
 #define SERVE_POLICY_CHUNK 1024
-#define SERVE_POLICY_CHUNKS 1024
+#define SERVE_POLICY_CHUNKS 4096
 #define SERVE_POLICY_MAX_IDS (SERVE_POLICY_CHUNK * SERVE_POLICY_CHUNKS)
-#define SERVE_NO_ID UINT32_MAX /* not counted */
 
 struct serve_counters {
     /* Datagrams (UDP) or messages (TCP) received, replied to or not. */
@@ -86,17 +86,6 @@ struct serve_query_totals {
     uint64_t cookies[COOKIE_KINDS];
     uint64_t rrl[RRL_CLASSES][SERVE_RRL_ACTIONS];
     uint64_t tls[SERVE_TLS_KINDS];
-};
-
-/* The registry of policy counter ids (guarded by the serve core's lock). */
-struct serve_registry {
-    char **keys;        /* by id */
-    uint32_t *last_use; /* publication that last assigned the id */
-    uint32_t n, cap;
-    uint32_t *table; /* open addressing: id + 1, 0 = empty */
-    uint32_t mask;
-    uint32_t publication;
-    bool full_logged;
 };
 
 /* One more for a counter only its reader's thread writes. */

@@ -19,13 +19,4 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
 /* Allocates c's chunks [from, to) (zeroed). */
 void serve_counters_alloc_chunks(struct serve_counters *c, uint32_t from, uint32_t to);
 
-void serve_registry_free(struct serve_registry *reg);
-
-/* The registry key of a column (record name, type, occurrence, region or
- * NULL for none, canary). */
-void serve_counters_key_of(char *buf, size_t len, const char *record, uint16_t rtype, unsigned occ,
-                           const char *region, bool canary);
-/* The id of key, or SERVE_NO_ID when the registry has not seen it. */
-uint32_t serve_registry_find(const struct serve_registry *reg, const char *key);
-
 #endif

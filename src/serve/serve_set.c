@@ -31,6 +31,7 @@ void serve_set_free(struct serve_set *s)
     gslb_unref(s->gslb);
     free(s->policy_ids);
     free(s->policy_canary_ids);
+    free(s->policy_rids);
     free(s->identity.identity);
     free(s->identity.version);
     rrl_params_free(s->rrl);

@@ -94,6 +94,9 @@ struct serve_set {
     /* The same columns counting only the answers to canary clients of
      * scoped drills (a subset of the above; drills measure them). */
     uint32_t *policy_canary_ids;
+    /* The registry id of each record (serve_registry.h), so that the next
+     * publication can copy a kept record's ids. */
+    uint32_t *policy_rids;
     size_t policy_stride;
 };
 

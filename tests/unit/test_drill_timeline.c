@@ -50,7 +50,7 @@ struct fake {
 static void fake_init(struct fake *f, struct gslb *g)
 {
     serve_init(&f->sv, 2);
-    f->r = serve_reader_add(&f->sv);
+    f->r = serve_reader_add_counting(&f->sv);
     struct serve_limits lim = {.edns_udp_max = 1232, .tcp_max_connections = 8};
     gslb_ref(g);
     serve_publish(&f->sv, serve_set_new(snapshot_new(), g, 1, &lim));

@@ -339,16 +339,33 @@ static void test_canary(struct tap *t, struct serve *sv, struct serve_reader *r)
     TAP_CHECK(t, serve_sum_id(sv, SERVE_NO_ID) == 0, "SERVE_NO_ID sums to 0");
 }
 
+/* A reader made without policy counters has no chunks: a policy answer
+ * it counted would be dropped, not written anywhere (the counting readers'
+ * sums stay as they were). */
+static void s_quiet_counts(struct tap *t, struct serve *sv, struct serve_reader *quiet)
+{
+    const struct serve_set *s = serve_enter(quiet);
+    size_t rec = record(s, "fo.example.com.");
+    int us = gslb_region_index(s->gslb, "us");
+    uint64_t before = serve_sum_policy(sv, s, rec, us);
+    serve_count_policy(quiet, s, rec, us, true);
+    TAP_CHECK(t, quiet->counters.policy[0] == NULL && serve_sum_policy(sv, s, rec, us) == before,
+              "a reader that does not count policy answers has no chunks and changes no sum");
+    serve_leave(quiet);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
     struct serve sv;
-    serve_init(&sv, 3);
-    struct serve_reader *r1 = serve_reader_add(&sv), *r2 = serve_reader_add(&sv);
+    serve_init(&sv, 4);
+    struct serve_reader *r1 = serve_reader_add_counting(&sv), *r2 = serve_reader_add_counting(&sv);
     struct serve_set *set1 = make_set(CONF_A, 1);
     TAP_CHECK(&t, serve_publish(&sv, set1) == NULL, "first publish: no old set");
-    struct serve_reader *r3 = serve_reader_add(&sv); /* added after a publication */
-    TAP_CHECK(&t, r1 && r2 && r3 && !serve_reader_add(&sv), "three reader slots, no fourth");
+    struct serve_reader *r3 = serve_reader_add_counting(&sv); /* added after a publication */
+    struct serve_reader *quiet = serve_reader_add(&sv);       /* admin-like: counts no answers */
+    TAP_CHECK(&t, r1 && r2 && r3 && quiet && !serve_reader_add(&sv), "four reader slots, no fifth");
+    s_quiet_counts(&t, &sv, quiet);
 
     const struct serve_set *s = serve_enter(r1);
     for (int i = 0; i < 3; i++)

@@ -1,0 +1,78 @@
+/*
+ * serve_registry.h -- the counter ids of policy answers, interned so that
+ * they outlive reloads at a few bytes per column.
+ *
+ * An id names one column: (record, serving region or none, canary). The
+ * record is interned once as its key "name \x1f type \x1f occurrence"
+ * (occurrence: 0 unless a configuration repeats the name and type), each
+ * region name once as a slot (slot 0 is "no serving region"), and a
+ * record's columns are a small row of ids indexed by 2 * slot + canary.
+ * Before issue #38 every column had a formatted string key of its own
+ * (twelve per record with five regions): 1.2 million strings and as many
+ * hash entries for 100,000 records, the largest part of gtmd's memory.
+ *
+ * Nothing is removed before exit: ids, records and region slots are never
+ * reused, so a counter goes on across every reload that keeps its record
+ * and region. The registry grows by the distinct records and regions the
+ * configurations of a run have had, and ids stop at max_ids (then
+ * SERVE_NO_ID: not counted).
+ *
+ * Not thread-safe: the serve core guards it with its registry lock.
+ * Ownership: the registry owns its keys, rows and tables;
+ * serve_registry_free releases them.
+ */
+#ifndef GTM_SERVE_SERVE_REGISTRY_H
+#define GTM_SERVE_SERVE_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifndef SERVE_NO_ID
+#define SERVE_NO_ID UINT32_MAX /* not counted */
+#endif
+
+/* A record's ids by column key 2 * slot + canary; SERVE_NO_ID where not
+ * assigned yet. n: the columns the row has room for. */
+struct serve_registry_row {
+    uint32_t n;
+    uint32_t ids[];
+};
+
+struct serve_registry {
+    /* Records by record id: key, row of ids, publication last using it. */
+    char **keys;
+    struct serve_registry_row **rows;
+    uint32_t *last_use;
+    uint32_t n, cap;
+    uint32_t *table; /* open addressing of records: id + 1, 0 = empty */
+    uint32_t mask;
+    /* Region names by slot (slot 0, "none", has NULL). */
+    char **regions;
+    uint32_t n_regions, cap_regions;
+    uint32_t n_ids;   /* ids handed out */
+    uint32_t max_ids; /* 0 until serve_registry_init */
+    uint32_t publication;
+    bool full_logged;
+};
+
+/* An empty registry handing out at most max_ids ids. */
+void serve_registry_init(struct serve_registry *reg, uint32_t max_ids);
+
+/* The record id of (name, rtype, occurrence); added when add and new.
+ * SERVE_NO_ID when not there and not added. */
+uint32_t serve_registry_record(struct serve_registry *reg, const char *name, uint16_t rtype,
+                               unsigned occ, bool add);
+
+/* The slot of region (NULL: no serving region, slot 0); added when add
+ * and new. SERVE_NO_ID when not there and not added. */
+uint32_t serve_registry_region(struct serve_registry *reg, const char *region, bool add);
+
+/* The id of column (slot, canary) of record rid; a new id when add and
+ * the column has none (SERVE_NO_ID when the registry is full or, without
+ * add, when the column has none). */
+uint32_t serve_registry_column(struct serve_registry *reg, uint32_t rid, uint32_t slot, bool canary,
+                               bool add);
+
+void serve_registry_free(struct serve_registry *reg);
+
+#endif
