@@ -34,6 +34,13 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
     size_t n;
     uint32_t max_timeout;
     struct sched_target *t = load_probe_targets(set->gslb, &n, &max_timeout);
+    if (srv->cfg && srv->cfg->fleet.enabled && !srv->cfg->fleet.publish) {
+        /* A fleet watcher probes nothing: it serves the verdicts of the
+         * publishing nodes (doc/fleet.md). */
+        free(t);
+        t = NULL;
+        n = 0;
+    }
     if (set->gslb)
         gslb_ref(set->gslb);
     scheduler_set_plan(srv->sched, t, n, set->gslb, gslb_release);
