@@ -109,7 +109,7 @@ static unsigned long long server_probe_fds(const struct config *c, const struct 
         const struct policy_check *ck = &g->checks[p->check];
         *probes += p->n_eps;
         for (size_t e = 0; e < p->n_eps; e++)
-            n += ck->composite || ck->spec.type == PROBE_DNS || p->eps[e].check_len == 0 ? 2 : 1;
+            n += ck->composite || ck->spec.type == PROBE_DNS || p->eps[e].check_host ? 2 : 1;
     }
     return n;
 }
