@@ -198,7 +198,10 @@ def wait_answers(asker, nodes, names, ok, limit):
 
 
 def node_config(a, cluster, i, port, publishing):
-    fn = fleet_config(cluster.urls, "n%02d" % i, "127.0.0.1", port, prefix="/gtmd/scale/",
+    # Probes leave from 127.0.0.(20+i): their ephemeral ports then never
+    # take a port picked for a listener on 127.0.0.1.
+    fn = fleet_config(cluster.urls, "n%02d" % i, "127.0.0.%d" % (20 + i), port,
+                      prefix="/gtmd/scale/",
                       stale_after=10, publish=publishing, read_page=a.read_page)
 
     def make(workdir, dns_port):
@@ -220,16 +223,25 @@ def node_config(a, cluster, i, port, publishing):
     return make
 
 
-def start_nodes(a, cluster, port):
-    nodes = []
+def start_nodes(a, cluster, port, nodes):
+    """Starts the nodes into nodes (the caller's, so that it stops those
+    started when one fails)."""
     for i in range(1, a.nodes + 1):
         workdir = tempfile.mkdtemp(prefix="gtmd-scale-")
         dns_port = free_port()
         cfg = node_config(a, cluster, i, port, i <= a.publishers)(workdir, dns_port)
         g = Node(workdir, cfg, dns_port)
         nodes.append(g)
-        g.start()
-    return nodes
+        for attempt in range(3):  # a port picked free may be taken meanwhile
+            try:
+                g.start()
+                break
+            except RuntimeError as e:
+                if "already in use" not in str(e) or attempt == 2:
+                    raise
+                g.config["admin"]["listen"] = "127.0.0.1:%d" % free_port()
+                g.port = free_port()
+                g.config["listen"] = ["127.0.0.1:%d" % g.port]
 
 
 def rss_mb(pid):
@@ -368,7 +380,7 @@ def main():
     nodes = []
     try:
         t0 = time.monotonic()
-        nodes = start_nodes(a, cluster, port)
+        start_nodes(a, cluster, port, nodes)
         asker = Asker()
         ok = []
         for r in range(a.regions):  # every node answers each name from its first region
