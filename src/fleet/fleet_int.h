@@ -518,6 +518,16 @@ bool fleet_sync_watch_events(struct fleet *f, json_t *res);
  * record (records are applied by fleet_store_resync after). Sends nothing. */
 void fleet_sync_read_range(struct fleet *f, json_t *resp);
 
+/* After a fresh read was applied: synced, the watch from the next
+ * revision, then publishing, jobs and the configuration. */
+void fleet_sync_after_range(struct fleet *f);
+
+/* ---- fleet_read.c: the fresh read, in pages (fleet thread) ----------- */
+/* Reads everything under the prefix but the configuration's versions in
+ * pages of read_page keys at one revision, then applies it
+ * (fleet_sync_read_range, fleet_sync_after_range). */
+void fleet_read_start(struct fleet *f);
+
 /* Restarts the watch from the next revision on the current URL (why:
  * for the log). */
 void fleet_sync_rewatch(struct fleet *f, const char *why);

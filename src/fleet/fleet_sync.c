@@ -33,7 +33,6 @@ struct fleet_call {
     size_t n;
     struct fleet_ep **eps; /* publish: what was written */
     uint8_t *states;
-    int part; /* a page of the fresh read: which range (fleet_sync_page) */
 };
 
 static struct fleet_call *fleet_call_new(struct fleet *f)
@@ -585,7 +584,7 @@ void fleet_sync_rewatch(struct fleet *f, const char *why)
 
 /* ---- the fresh read ----------------------------------------------------- */
 
-static void fleet_after_range(struct fleet *f)
+void fleet_sync_after_range(struct fleet *f)
 {
     /* Every fresh read hands head over again: a node whose own edit could
      * not be published while etcd was away publishes it now. */
@@ -619,83 +618,6 @@ static void fleet_after_range(struct fleet *f)
     fleet_config_run(f);
 }
 
-static void fleet_sync_page(struct fleet *f, int part, json_t *from);
-
-/* One page of the fresh read: gathered until the last; then applied as one
- * reply at the first page's revision. */
-static void fleet_on_page(void *arg, enum etcd_status st, json_t *resp, const char *err)
-{
-    struct fleet_call *c = arg;
-    struct fleet *f = c->f;
-    int part = c->part;
-    if (fleet_call_stale(c, st, "range", err)) {
-        fleet_call_free(c);
-        return;
-    }
-    fleet_call_free(c);
-    if (!f->read_rev)
-        f->read_rev =
-            etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
-    json_t *kvs = json_object_get(resp, "kvs");
-    json_array_extend(f->read_kvs, kvs);
-    pthread_mutex_lock(&f->lock);
-    f->read_pages++;
-    pthread_mutex_unlock(&f->lock);
-    size_t n = json_array_size(kvs);
-    if (json_is_true(json_object_get(resp, "more")) && n > 0) {
-        /* The next page starts right after the last key: key + "\0". */
-        size_t len;
-        const char *kb = json_string_value(json_object_get(json_array_get(kvs, n - 1), "key"));
-        char *last = kb ? etcd_unb64(kb, &len) : NULL;
-        if (!last) {
-            fleet_sync_failed(f, "range", "a page's last key is not base64");
-            return;
-        }
-        char *next = malloc(len + 1);
-        if (!next)
-            abort();
-        memcpy(next, last, len);
-        next[len] = '\0';
-        char *b = etcd_b64(next, len + 1);
-        free(last);
-        free(next);
-        fleet_sync_page(f, part, json_string(b));
-        free(b);
-        return;
-    }
-    if (part == 0) { /* past the configuration's versions (fetched when needed) */
-        char *after = fleet_key(f, "config/v0", NULL, NULL);
-        fleet_sync_page(f, 1, fleet_b64s(after));
-        free(after);
-        return;
-    }
-    json_t *one = json_pack("{s:{s:I}, s:o}", "header", "revision", (json_int_t)f->read_rev, "kvs",
-                            f->read_kvs);
-    f->read_kvs = NULL;
-    fleet_sync_read_range(f, one);
-    json_decref(one);
-    fleet_after_range(f);
-}
-
-/* Asks for the keys of part (0: from the prefix to config/v/, 1: from
- * config/v0 to the prefix's end) from key from (base64, taken), at most
- * read_page of them, at the revision of the read's first page. */
-static void fleet_sync_page(struct fleet *f, int part, json_t *from)
-{
-    char *end = etcd_prefix_end_b64(f->p.prefix);
-    char *skip = fleet_key(f, "config/v/", NULL, NULL);
-    json_t *b = json_pack("{s:o, s:o, s:I}", "key", from, "range_end",
-                          part == 0 ? fleet_b64s(skip) : json_string(end), "limit",
-                          (json_int_t)f->p.read_page);
-    free(end);
-    free(skip);
-    if (f->read_rev) /* a consistent snapshot: one compacted meanwhile fails the read */
-        json_object_set_new(b, "revision", json_integer((json_int_t)f->read_rev));
-    struct fleet_call *c = fleet_call_new(f);
-    c->part = part;
-    etcd_call(f->etcd, "/v3/kv/range", b, fleet_on_page, c);
-}
-
 void fleet_sync_read_range(struct fleet *f, json_t *resp)
 {
     pthread_mutex_lock(&f->lock);
@@ -719,19 +641,6 @@ void fleet_sync_read_range(struct fleet *f, json_t *resp)
     f->rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
     f->nodes[f->self].live = true;
     pthread_mutex_unlock(&f->lock);
-}
-
-/* Everything under the prefix but config/v/ (the configuration's
- * versions, large, fetched when needed: fleet_config.c), in pages of at
- * most read_page keys (a big fleet's read is bounded per request), every
- * page at the first one's revision: one snapshot. */
-static void fleet_sync_range(struct fleet *f)
-{
-    json_decref(f->read_kvs);
-    f->read_kvs = json_array();
-    f->read_rev = 0;
-    f->range_sent = deadline_mono();
-    fleet_sync_page(f, 0, fleet_b64s(f->p.prefix));
 }
 
 /* ---- node key and lease ----------------------------------------------- */
@@ -791,7 +700,7 @@ static void fleet_on_node_put(void *arg, enum etcd_status st, json_t *resp, cons
         fleet_sync_failed(f, "node", "this node's record could not be sealed");
         return;
     }
-    fleet_sync_range(f);
+    fleet_read_start(f);
 }
 
 /* Puts the node record and reads its key back (its create revision). */
