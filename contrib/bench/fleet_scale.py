@@ -29,11 +29,13 @@ converges before it measures. Every loop is bounded. Usage:
       [--publishers 3] [--endpoints 10000] [--rounds 3] [--churn 0]
 """
 import argparse
+import datetime
 import json
 import os
 import random
 import resource
 import select
+import shutil
 import socket
 import statistics
 import subprocess
@@ -209,7 +211,7 @@ def node_config(a, cluster, i, port, publishing):
         regions = ["r%d" % r for r in range(a.regions)]
         c["regions"] = {r: {} for r in regions}
         c["checks"] = {"tcp": {"type": "tcp", "port": port, "interval": a.interval,
-                               "timeout": 0.5, "rise": a.rise, "fall": a.fall}}
+                               "timeout": a.timeout, "rise": a.rise, "fall": a.fall}}
         per = a.endpoints // a.regions // a.pools  # per region and pool
         c["pools"] = {"p%03d" % p: {"check": "tcp", "endpoints": [
             {"name": "r%de%04d" % (r, p * per + k), "address": addr(r, p * per + k),
@@ -286,11 +288,33 @@ def steady(a, cluster, nodes):
     }
 
 
+def detection(a, nodes, since, region, down):
+    """Per publisher, [first, last, count] seconds after since (wall
+    clock) of its own probes' changes of the region's endpoints
+    (event=health_change in its log): how much of the kill-to-served time
+    is the probes' fall (or rise), before anything reaches etcd."""
+    pat = "event=health_change endpoint=endpoint:p"
+    want = "to=down" if down else "to=up"
+    out = []
+    for n in nodes[:a.publishers]:
+        ts = []
+        with open(n.log_path, errors="replace") as f:
+            for line in f:
+                if pat in line and want in line and "/r%de" % region in line:
+                    t = datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(
+                        tzinfo=datetime.timezone.utc).timestamp()
+                    if t >= since - 0.5:
+                        ts.append(t - since)
+        out.append([round(min(ts), 2), round(max(ts), 2), len(ts)] if ts else None)
+    return out
+
+
 def flip(a, cluster, nodes, sink, asker, region, down):
     names = ["n%04d.example.com." % k for k in range(a.names) if k % a.regions == region]
     step = max(1, len(names) // a.sample)
     names = names[::step][:a.sample]
     m0, w0 = cluster_metrics(cluster), fleet_writes(nodes[:a.publishers])
+    since = time.time()
     sink.cmd(("down %d" if down else "up %d") % region)
     times = wait_answers(asker, nodes, names,
                          (lambda x: moved(x, region)) if down else (lambda x: back(x, region)),
@@ -308,6 +332,7 @@ def flip(a, cluster, nodes, sink, asker, region, down):
         "etcd_puts": int(one("etcd_mvcc_put_total")),
         "gtmd_publisher_writes": int(w1 - w0),
         "etcd_txn_latency": txn_latency(m0, m1),
+        "publisher_probes_first_last_count": detection(a, nodes, since, region, down),
         "load_average": os.getloadavg(),
     }
 
@@ -351,6 +376,7 @@ def main():
     ap.add_argument("--pools", type=int, default=100)
     ap.add_argument("--names", type=int, default=1000)
     ap.add_argument("--interval", type=float, default=1.0)
+    ap.add_argument("--timeout", type=float, default=0.5)
     ap.add_argument("--fall", type=int, default=2)
     ap.add_argument("--rise", type=int, default=2)
     ap.add_argument("--read-page", type=int, default=1000)
@@ -363,6 +389,7 @@ def main():
     ap.add_argument("--compaction", default="1m", help="etcd's periodic retention")
     ap.add_argument("--compaction-wait", type=float, default=75)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--keep", action="store_true", help="keep the nodes' directories (logs)")
     a = ap.parse_args()
     why = need_etcd()
     if why:
@@ -421,6 +448,8 @@ def main():
                 n.stop()
             except Exception as e:  # noqa: BLE001 -- report, go on stopping
                 print("stop %s: %s" % (n.config["fleet"]["node"], e), file=sys.stderr)
+            if not a.keep:
+                shutil.rmtree(n.workdir, ignore_errors=True)
         sink.close()
         cluster.stop()
     if a.json:
