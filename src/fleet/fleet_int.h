@@ -420,7 +420,7 @@ struct fleet {
     struct fleet_pool **pools;
     size_t n_pool_buckets;
     struct fleet_own_pool *own_pools;
-    int layout_out;
+    int layout_out; /* (L) */
     double next_pool_round;
     uint32_t pool_mark;
     /* A fresh read in pages (fleet_sync.c): the kvs gathered so far, the

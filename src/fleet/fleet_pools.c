@@ -307,7 +307,9 @@ void fleet_pools_check_layout(struct fleet *f)
     /* Nothing to reset: pool_pub and published say what each layout's
      * keys hold, so the new layout's keys are written where they differ
      * and the old ones deleted (fleet_publish). */
+    pthread_mutex_lock(&f->lock); /* status reads it */
     f->layout_out = want;
+    pthread_mutex_unlock(&f->lock);
 }
 
 /* ---- members' pool keys ----------------------------------------------- */
