@@ -289,24 +289,36 @@ def steady(a, cluster, nodes):
 
 
 def detection(a, nodes, since, region, down):
-    """Per publisher, [first, last, count] seconds after since (wall
-    clock) of its own probes' changes of the region's endpoints
-    (event=health_change in its log): how much of the kill-to-served time
-    is the probes' fall (or rise), before anything reaches etcd."""
+    """From the publishers' logs (event=health_change): per publisher,
+    [first, last, count] seconds after since (wall clock) of its own
+    probes' changes of the region's endpoints, and per pool the moment a
+    quorum of publishers (a majority) had seen every endpoint of the
+    region in it change: where the fleet's part begins."""
     pat = "event=health_change endpoint=endpoint:p"
     want = "to=down" if down else "to=up"
-    out = []
-    for n in nodes[:a.publishers]:
+    spans, seen = [], {}
+    for i, n in enumerate(nodes[:a.publishers]):
         ts = []
         with open(n.log_path, errors="replace") as f:
             for line in f:
-                if pat in line and want in line and "/r%de" % region in line:
-                    t = datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(
-                        tzinfo=datetime.timezone.utc).timestamp()
-                    if t >= since - 0.5:
-                        ts.append(t - since)
-        out.append([round(min(ts), 2), round(max(ts), 2), len(ts)] if ts else None)
-    return out
+                if pat not in line or want not in line or "/r%de" % region not in line:
+                    continue
+                t = datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(
+                    tzinfo=datetime.timezone.utc).timestamp() - since
+                if t < -0.5:
+                    continue
+                ts.append(t)
+                ep = line.split("endpoint=endpoint:", 1)[1].split()[0]
+                seen.setdefault(ep, {})[i] = t  # the last change in the window
+        spans.append([round(min(ts), 2), round(max(ts), 2), len(ts)] if ts else None)
+    need = a.publishers // 2 + 1
+    quorum = {}
+    for ep, by in seen.items():
+        if len(by) >= need:
+            t = sorted(by.values())[need - 1]
+            pool = ep.split("/")[0]
+            quorum[pool] = max(quorum.get(pool, 0), t)
+    return spans, quorum
 
 
 def flip(a, cluster, nodes, sink, asker, region, down):
@@ -323,6 +335,13 @@ def flip(a, cluster, nodes, sink, asker, region, down):
     m1, w1 = cluster_metrics(cluster), fleet_writes(nodes[:a.publishers])
     ok = [t for t in times if t is not None]
     one = lambda name: msum(m1[:1], name) - msum(m0[:1], name)  # noqa: E731
+    spans, quorum = detection(a, nodes, since, region, down)
+    # The fleet's part: from the moment a majority of publishers' probes
+    # had seen the name's region change (its pool's last endpoint) to the
+    # node answering.
+    pairs = [(n, name) for n in range(len(nodes)) for name in names]
+    after = [t - quorum["p%03d" % (int(name[1:5]) % a.pools)] for (n, name), t in zip(pairs, times)
+             if t is not None and "p%03d" % (int(name[1:5]) % a.pools) in quorum]
     return {
         "region": region, "down": down, "pairs": len(times), "missing": len(times) - len(ok),
         "p50_s": round(statistics.median(ok), 3) if ok else None,
@@ -332,7 +351,10 @@ def flip(a, cluster, nodes, sink, asker, region, down):
         "etcd_puts": int(one("etcd_mvcc_put_total")),
         "gtmd_publisher_writes": int(w1 - w0),
         "etcd_txn_latency": txn_latency(m0, m1),
-        "publisher_probes_first_last_count": detection(a, nodes, since, region, down),
+        "publisher_probes_first_last_count": spans,
+        "after_quorum_p50_s": round(statistics.median(after), 3) if after else None,
+        "after_quorum_p99_s": round(pct(after, 99), 3) if after else None,
+        "after_quorum_max_s": round(max(after), 3) if after else None,
         "load_average": os.getloadavg(),
     }
 
@@ -433,7 +455,9 @@ def main():
                 out[kind + "_summary"] = {
                     f: [round(statistics.median([x[f] for x in rs]), 3),
                         min(x[f] for x in rs), max(x[f] for x in rs)]
-                    for f in ("p50_s", "p99_s", "max_s", "etcd_txns", "etcd_puts")}
+                    for f in ("p50_s", "p99_s", "max_s", "after_quorum_p50_s",
+                              "after_quorum_p99_s", "after_quorum_max_s", "etcd_txns",
+                              "etcd_puts")}
                 print(kind + " median [min, max] of rounds:",
                       json.dumps(out[kind + "_summary"]), flush=True)
         fresh = nodes[-1]
