@@ -159,7 +159,7 @@ class Asker:
                 pass
         got = {}
         end = time.monotonic() + wait
-        while len(got) < len(sent) and time.monotonic() < end:
+        while sent and time.monotonic() < end:
             r, _, _ = select.select([self.s], [], [], max(0, end - time.monotonic()))
             if not r:
                 break

@@ -872,6 +872,8 @@ void fleet_publish(struct fleet *f)
     bool pools = f->layout_out == FLEET_LAYOUT_POOLS;
     if (f->node_put_due && f->publishing < FLEET_PUBLISH_INFLIGHT)
         fleet_publish_one(f, false);
+    if (!f->p.publish)
+        return; /* a watcher writes no report (fixed for the run: none to delete) */
     if (pools) {
         fleet_pools_publish(f);
         if (fleet_pools_pending(f))
