@@ -34,6 +34,13 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
     size_t n;
     uint32_t max_timeout;
     struct sched_target *t = load_probe_targets(set->gslb, &n, &max_timeout);
+    if (srv->cfg && srv->cfg->fleet.enabled && !srv->cfg->fleet.publish) {
+        /* A fleet watcher probes nothing: it serves the verdicts of the
+         * publishing nodes (doc/fleet.md). */
+        free(t);
+        t = NULL;
+        n = 0;
+    }
     if (set->gslb)
         gslb_ref(set->gslb);
     scheduler_set_plan(srv->sched, t, n, set->gslb, gslb_release);
@@ -83,20 +90,42 @@ void server_config_hash(const struct config *cfg, const struct serve_set *set, c
     snprintf(out, 17, "%s", hex); /* a prefix of 16 hex digits */
 }
 
-/* Descriptors a configuration may hold at once: every DNS TCP connection
- * and admin connection, two per checked endpoint (a probe's socket; c-ares
- * may hold a UDP and a TCP one), per worker its event loop (epoll and a
- * notification descriptor), a TCP listener and a UDP socket per address,
- * and a margin for the log, the state file, the audit log, the admin
- * listeners and the other threads' loops. */
-static unsigned long long server_fds_needed(const struct config *c, const struct gslb *g,
-                                            size_t *probes)
+/* Descriptors the probes of g may hold at once: one probe of an endpoint
+ * in flight at a time, on one socket; two where c-ares may hold a UDP and
+ * a TCP one (dns checks, a check host name to resolve) and for the
+ * children of a composite check. None on a fleet watcher, which does not
+ * probe ("publish": false). */
+static unsigned long long server_probe_fds(const struct config *c, const struct gslb *g,
+                                           size_t *probes)
 {
+    unsigned long long n = 0;
     *probes = 0;
-    for (size_t i = 0; g && i < g->n_pools; i++)
-        *probes += g->pools[i].check >= 0 ? g->pools[i].n_eps : 0;
+    if (c->fleet.enabled && !c->fleet.publish)
+        return 0;
+    for (size_t i = 0; g && i < g->n_pools; i++) {
+        const struct policy_pool *p = &g->pools[i];
+        if (p->check < 0)
+            continue;
+        const struct policy_check *ck = &g->checks[p->check];
+        *probes += p->n_eps;
+        for (size_t e = 0; e < p->n_eps; e++)
+            n += ck->composite || ck->spec.type == PROBE_DNS || p->eps[e].check_host ? 2 : 1;
+    }
+    return n;
+}
+
+/* Descriptors a configuration may hold at once: every DNS TCP connection
+ * and admin connection, the probes' sockets (server_probe_fds), per
+ * worker its event loop (epoll and a notification descriptor), a TCP
+ * listener and a UDP socket per address, and a margin for the log, the
+ * state file, the audit log, the admin listeners and the other threads'
+ * loops. */
+static unsigned long long server_fds_needed(const struct config *c, const struct gslb *g,
+                                            size_t *probes, unsigned long long *probe_fds)
+{
+    *probe_fds = server_probe_fds(c, g, probes);
     unsigned long long n = 64 + (unsigned long long)c->workers * (4 + 2 * c->n_listen);
-    n += c->tcp.max_connections + 2 * (unsigned long long)*probes;
+    n += c->tcp.max_connections + *probe_fds;
     if (c->admin.enabled)
         n += c->admin.max_connections + c->admin.n_listen;
     return n;
@@ -112,18 +141,20 @@ int server_check_nofile(const struct config *c, const struct gslb *g, char *err,
 {
     struct rlimit rl;
     size_t probes;
-    unsigned long long need = server_fds_needed(c, g, &probes);
+    unsigned long long probe_fds;
+    unsigned long long need = server_fds_needed(c, g, &probes, &probe_fds);
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
         return 0;
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
         snprintf(err, errlen,
                  "%s: RLIMIT_NOFILE (hard limit %llu) is below the %llu file descriptors this "
                  "configuration may need: tcp.max_connections %u + admin.max_connections %u + "
-                 "2 x %zu checked endpoints + %llu for listeners, workers and files; raise the "
-                 "limit (ulimit -Hn, systemd LimitNOFILE=) or lower tcp.max_connections",
+                 "%llu for the probes of %zu checked endpoints + %llu for listeners, workers "
+                 "and files; raise the limit (ulimit -Hn, systemd LimitNOFILE=) or lower "
+                 "tcp.max_connections",
                  c->path, (unsigned long long)rl.rlim_max, need, c->tcp.max_connections,
-                 c->admin.enabled ? c->admin.max_connections : 0, probes,
-                 need - c->tcp.max_connections - 2 * (unsigned long long)probes -
+                 c->admin.enabled ? c->admin.max_connections : 0, probe_fds, probes,
+                 need - c->tcp.max_connections - probe_fds -
                      (c->admin.enabled ? c->admin.max_connections : 0));
         return -1;
     }

@@ -89,28 +89,42 @@ void fleet_clear_locked(struct fleet *f)
     }
 }
 
-void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t state, double t)
+bool fleet_obs_put_locked(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t state,
+                          double t, bool pooled)
 {
-    pthread_mutex_lock(&f->lock);
+    (void)f;
     struct fleet_obs **pp = &ep->obs;
     while (*pp && (*pp)->node != node)
         pp = &(*pp)->next;
     if (state == HEALTH_UNKNOWN) {
-        if (*pp) {
-            struct fleet_obs *o = *pp;
-            *pp = o->next;
-            free(o);
-        }
-    } else {
-        if (!*pp) {
-            *pp = calloc(1, sizeof(**pp));
-            if (!*pp)
-                abort();
-            (*pp)->node = node;
-        }
-        (*pp)->state = state;
-        (*pp)->t = t;
+        /* Only a report of the same kind of key goes: one the node wrote
+         * since in the other layout stays (fleet_obs). */
+        if (!*pp || (*pp)->pooled != pooled)
+            return false;
+        struct fleet_obs *o = *pp;
+        *pp = o->next;
+        free(o);
+        return true;
     }
+    if (!*pp) {
+        *pp = calloc(1, sizeof(**pp));
+        if (!*pp)
+            abort();
+        (*pp)->node = node;
+    }
+    bool changed = (*pp)->state != state || (*pp)->pooled != pooled;
+    (*pp)->state = state;
+    (*pp)->t = t;
+    if ((*pp)->pooled != pooled) /* the other kind's replay stamps mean nothing here */
+        (*pp)->lease = (*pp)->mod_rev = 0, (*pp)->n = 0;
+    (*pp)->pooled = pooled;
+    return changed;
+}
+
+void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t state, double t)
+{
+    pthread_mutex_lock(&f->lock);
+    fleet_obs_put_locked(f, ep, node, state, t, false);
     pthread_mutex_unlock(&f->lock);
     fleet_recompute(f, ep);
 }
@@ -277,8 +291,10 @@ void fleet_set_degraded(struct fleet *f, bool degraded)
         drill_core_set_fleet_degraded(f->drills, degraded ? why : NULL);
     }
     if (degraded) {
-        /* Own probes again: the last known fleet state is too old. */
-        for (size_t i = 0; i < f->n_local; i++)
+        /* Own probes again: the last known fleet state is too old. A
+         * watcher has none: it keeps its last view (its isolation action
+         * decides what it answers). */
+        for (size_t i = 0; f->p.publish && i < f->n_local; i++)
             health_slot_set_fleet(f->local[i]->slot, HEALTH_UNKNOWN);
         fleet_tell_layers(f);
         log_warn("event=fleet_degraded node=%s etcd=%s stale_after=%.0f "
@@ -366,6 +382,7 @@ void fleet_adopt_local(struct fleet *f, const char *const *keys, struct health_s
     f->local = local;
     f->n_local = n;
     pthread_mutex_unlock(&f->lock);
+    fleet_pools_adopt_local(f);
     fleet_recompute_all(f);
 }
 
@@ -436,6 +453,8 @@ void fleet_free(struct fleet *f)
     if (f->base)
         event_base_free(f->base);
     fleet_store_free(f);
+    fleet_pools_free(f);
+    json_decref(f->read_kvs);
     pthread_mutex_lock(&f->lock);
     fleet_clear_locked(f);
     pthread_mutex_unlock(&f->lock);

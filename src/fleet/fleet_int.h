@@ -89,8 +89,16 @@
  * that an etcd role can confine each node to its own keys); 1 (gtmd
  * before) put them at obs/ENDPOINT/NODE, which this node still reads. The
  * node record says which ("layout"; absent: 1). */
-#define FLEET_LAYOUT 2
+/* 3 (fleet_pools.c): a node's observations of a pool in one key,
+ * reports/NODE/POOL, written at most once a tick; a node writes it only
+ * while every live node announces layout 3 or more (fleet_pools_layout),
+ * else the per-endpoint keys of layout 2. Both are always read. */
+#define FLEET_LAYOUT 3
+#define FLEET_LAYOUT_POOLS 3
 #define FLEET_REPORTS "reports/"
+/* A pool key's value and one publishing transaction stay well below
+ * etcd's default request limit (1.5 MiB). */
+#define FLEET_POOL_TXN_BYTES (1024 * 1024)
 #define FLEET_RECHECK_MAX 16
 
 struct event;
@@ -169,7 +177,8 @@ struct fleet_node {
      * 0: none seen in this run). Kept when it goes: the fleet's write
      * format never moves up because an old node stopped for a moment. */
     int formats_hi;
-    uint64_t config_version;                 /* the fleet configuration it serves (0: none) */
+    bool publish;            /* it publishes observations ("publish": false: a watcher) (L) */
+    uint64_t config_version; /* the fleet configuration it serves (0: none) */
     struct fleet_stamp stamps[FLEET_STAMPS]; /* fleet thread only */
     char config_error[160];                  /* why not the newest */
 };
@@ -178,7 +187,11 @@ struct fleet_node {
 struct fleet_obs {
     uint16_t node; /* index into f->nodes */
     uint8_t state; /* HEALTH_UP or HEALTH_DOWN */
-    double t;      /* when that node published it */
+    /* Read from the node's pool key (layout 3) rather than its endpoint
+     * key: a deletion of one kind of key removes only its own kind's
+     * reports, so a node moving between layouts never loses its vote. */
+    bool pooled;
+    double t; /* when that node published it */
     /* Its lease, mod revision and signed "n" (fleet_life.c): an older
      * report of the same lease put back is refused. */
     int64_t lease, mod_rev;
@@ -187,17 +200,20 @@ struct fleet_obs {
 };
 
 struct fleet_ep {
-    char *key;                /* slot key "endpoint:POOL/NAME" */
-    struct health_slot *slot; /* this node's slot when it checks the endpoint */
-    bool local;               /* checked by this node's current config */
-    uint8_t own;              /* own probe state when last looked at */
-    double own_since;         /* (L) monotonic: when own last changed (0: never seen) */
-    uint8_t published;        /* own state as last written to etcd (UNKNOWN: none) */
-    uint64_t pub_n;           /* the "n" of the own report last sent (fleet_life.c) */
-    bool writing;             /* in a publishing transaction now */
-    uint8_t verdict;          /* (L) */
-    struct fleet_obs *obs;    /* (L) other nodes' reports */
-    struct fleet_ep *next;    /* hash chain */
+    char *key;                   /* slot key "endpoint:POOL/NAME" */
+    struct health_slot *slot;    /* this node's slot when it checks the endpoint */
+    bool local;                  /* checked by this node's current config */
+    uint8_t own;                 /* own probe state when last looked at */
+    double own_since;            /* (L) monotonic: when own last changed (0: never seen) */
+    uint8_t published;           /* own state as last written to etcd (UNKNOWN: none) */
+    uint64_t pub_n;              /* the "n" of the own report last sent (fleet_life.c) */
+    bool writing;                /* in a publishing transaction now */
+    struct fleet_own_pool *pool; /* its pool among this node's (layout 3), NULL when not local */
+    uint8_t pool_pub;            /* own state as this node's pool key in etcd lists it */
+    uint32_t mark;               /* fleet_pools_seen's scratch */
+    uint8_t verdict;             /* (L) */
+    struct fleet_obs *obs;       /* (L) other nodes' reports */
+    struct fleet_ep *next;       /* hash chain */
 };
 
 /* A shared record of a kind (overrides, drills), as held in etcd. */
@@ -212,6 +228,36 @@ struct fleet_rec {
     bool own;        /* signed by this node (accepted by its API): only logged differently */
     char signer[64]; /* "" when unsigned */
     struct fleet_rec *next;
+};
+
+/* A member's pool key as last applied here (fleet_pools.c): which
+ * endpoints it listed (their reports are in each endpoint's obs, pooled),
+ * and its lease, mod revision and signed "n" (an older one of the same
+ * lease put back is a replay). */
+struct fleet_pool {
+    uint16_t node;
+    char *pool;
+    struct fleet_ep **eps;
+    size_t n;
+    int64_t lease, mod_rev;
+    uint64_t sig_n;
+    struct fleet_pool *next; /* hash chain */
+};
+
+/* One pool of this node's own (fleet_pools.c): its local endpoints, and
+ * whether etcd holds its key. */
+struct fleet_own_pool {
+    char *pool;
+    struct fleet_ep **eps;
+    size_t n;
+    bool in_etcd;   /* the key exists (written or read back) */
+    bool listed;    /* still a pool of the running configuration */
+    bool purge;     /* its layout-2 keys (reports/NODE/POOL/) are still to be deleted */
+    bool writing;   /* in a publishing transaction now */
+    unsigned refs;  /* transactions that hold it (it is freed only without) */
+    bool dirty;     /* written again whatever the states (a replay of it seen) */
+    uint64_t pub_n; /* the signed "n" of the value last sent */
+    struct fleet_own_pool *next;
 };
 
 struct fleet;
@@ -380,6 +426,20 @@ struct fleet {
     unsigned sync_step, retry_n;
     struct etcd_watch *watch;
     unsigned publishing; /* publishing transactions in flight */
+    /* Layout 3 (fleet_pools.c): members' pool keys (hash), this node's
+     * pools, the layout written now (0: not decided), and when the next
+     * publishing round may start (one a tick). */
+    struct fleet_pool **pools;
+    size_t n_pool_buckets;
+    struct fleet_own_pool *own_pools;
+    int layout_out; /* (L) */
+    double next_pool_round;
+    uint32_t pool_mark;
+    /* A fresh read in pages (fleet_sync.c): the kvs gathered so far, the
+     * revision they are read at, and the pages read (L for pages). */
+    json_t *read_kvs;
+    int64_t read_rev;
+    uint64_t read_pages;
     bool node_put_due;
     double next_keepalive, next_node_put, next_sync;
     struct fleet_kind kinds[2]; /* overrides, and drills when there is a drill core */
@@ -449,6 +509,11 @@ void fleet_sync_start(struct fleet *f);
 void fleet_sync_tick(struct fleet *f);
 void fleet_publish(struct fleet *f);
 void fleet_put_node(struct fleet *f);
+/* Whether the reply of a call sent in sync generation gen counts: false
+ * when its sync was abandoned or the call failed (the sync then starts
+ * over); true marks etcd as answering. */
+bool fleet_sync_reply(struct fleet *f, unsigned gen, enum etcd_status st, const char *what,
+                      const char *err);
 /* Marks the connection as failed (after a failed call): resync soon. */
 void fleet_sync_failed(struct fleet *f, const char *what, const char *err);
 /* A string as etcd's JSON wants it: base64. */
@@ -464,6 +529,16 @@ bool fleet_sync_watch_events(struct fleet *f, json_t *res);
 /* The fresh read's reply (resp, borrowed) replaces every node, report and
  * record (records are applied by fleet_store_resync after). Sends nothing. */
 void fleet_sync_read_range(struct fleet *f, json_t *resp);
+
+/* After a fresh read was applied: synced, the watch from the next
+ * revision, then publishing, jobs and the configuration. */
+void fleet_sync_after_range(struct fleet *f);
+
+/* ---- fleet_read.c: the fresh read, in pages (fleet thread) ----------- */
+/* Reads everything under the prefix but the configuration's versions in
+ * pages of read_page keys at one revision, then applies it
+ * (fleet_sync_read_range, fleet_sync_after_range). */
+void fleet_read_start(struct fleet *f);
 
 /* Restarts the watch from the next revision on the current URL (why:
  * for the log). */
@@ -535,6 +610,36 @@ void fleet_adopt_recheck(struct fleet *f, double now);
 /* Counts, reports and logs (once per key and reason) a refused record. */
 void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const char *signer,
                   const char *detail);
+
+/* ---- fleet_pools.c: one key per node and pool (layout 3) -------------- */
+/* The layout this node writes now: FLEET_LAYOUT_POOLS while every live
+ * node's record announces it (or more), else 2. The one place that
+ * decides it (a rolling upgrade's format rule can take its place). */
+int fleet_pools_layout(const struct fleet *f);
+/* Builds this node's pools from f->local (after fleet_adopt_local). */
+void fleet_pools_adopt_local(struct fleet *f);
+/* Publishes this node's pool keys that etcd does not hold as they are
+ * now: at most one round of transactions a tick. */
+void fleet_pools_publish(struct fleet *f);
+/* Whether a pool key of this node is not yet as it should be (dirty or
+ * being written): the old layout's keys are deleted only after. */
+bool fleet_pools_pending(const struct fleet *f);
+/* Whether the layout written changed (a node came, went or announced
+ * another layout): every key of the new layout is written again, the
+ * old ones deleted. Call before publishing. */
+void fleet_pools_check_layout(struct fleet *f);
+/* A pool key reports/NODE/POOL put (v: checked, stripped of its
+ * signature) or deleted (v NULL); bulk: in a fresh read (no recompute). */
+void fleet_pools_seen(struct fleet *f, const char *node, const char *pool, json_t *v, int64_t lease,
+                      int64_t mod_rev, const char *key, bool bulk);
+/* Before a fresh read: forgets every member's pool key. */
+void fleet_pools_begin_read(struct fleet *f);
+void fleet_pools_free(struct fleet *f);
+/* Sets (state UP/DOWN) or removes (UNKNOWN) node's report on ep from the
+ * given kind of key (pooled or not); true when the verdict may have
+ * changed. Caller holds f->lock. */
+bool fleet_obs_put_locked(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t state,
+                          double t, bool pooled);
 
 /* ---- fleet_rtt.c: round-trip tables (fleet thread) -------------------- */
 /* Writes this node's table when it moved and the interval allows. */

@@ -68,6 +68,11 @@ static const struct cfgschema_key fleet_keys[FLEET_K_N] = {
                          .what = "the nodes whose signed records count, with their public keys"},
     [FLEET_K_LATENCY_INTERVAL] = {"latency_interval", CFGSCHEMA_SECONDS, 0.1, 3600, 5, 0, NULL,
                                   "at most one write of this node's round-trip table per this"},
+    [FLEET_K_PUBLISH] = {"publish", CFGSCHEMA_BOOL, 0, 1, 1, 0, NULL,
+                         "false: a watcher that neither probes nor publishes, and serves the "
+                         "verdicts of the publishing nodes"},
+    [FLEET_K_READ_PAGE] = {"read_page", CFGSCHEMA_INT, 10, 1000000, 1000, 0, NULL,
+                           "keys per request of a fresh read of etcd"},
 };
 const struct cfgschema fleet_schema = CFGSCHEMA("$.fleet", fleet_keys);
 
@@ -250,6 +255,8 @@ void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params 
     out->stale_after = cfgschema_seconds(j, s, FLEET_K_STALE_AFTER, v, NULL);
     out->etcd.timeout_s = cfgschema_seconds(j, s, FLEET_K_TIMEOUT, v, NULL);
     out->latency_interval = cfgschema_seconds(j, s, FLEET_K_LATENCY_INTERVAL, v, NULL);
+    out->publish = cfgschema_bool(j, s, FLEET_K_PUBLISH, v, NULL);
+    out->read_page = (unsigned)cfgschema_int(j, s, FLEET_K_READ_PAGE, v, NULL);
     fleet_params_isolation(j, cfgschema_value(s, FLEET_K_ISOLATION, v), out);
     fleet_params_tls(j, cfgschema_value(s, FLEET_K_TLS, v), out);
     fleet_params_password(j, v, out);

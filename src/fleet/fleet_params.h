@@ -46,6 +46,10 @@ struct fleet_params {
     struct fleet_keys keys;  /* "members" and "key_file" (fleet_sign.h) */
     double latency_interval; /* seconds: at most one write of this node's round-trip
                                 table per interval (fleet_rtt.c) */
+    /* false: a watcher, which neither probes nor writes reports, and
+     * serves the verdicts of the nodes that publish (doc/fleet.md). */
+    bool publish;
+    unsigned read_page; /* keys per request of a fresh read (pages) */
 };
 
 /* The keys of the "fleet" section: fleet_schema's entries. */
@@ -63,6 +67,8 @@ enum fleet_key {
     FLEET_K_KEY_FILE,
     FLEET_K_MEMBERS,
     FLEET_K_LATENCY_INTERVAL,
+    FLEET_K_PUBLISH,
+    FLEET_K_READ_PAGE,
     FLEET_K_N
 };
 enum fleet_tls_key { TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, TLS_N };

@@ -127,6 +127,13 @@ static bool fleet_call_stale(struct fleet_call *c, enum etcd_status st, const ch
     return false;
 }
 
+bool fleet_sync_reply(struct fleet *f, unsigned gen, enum etcd_status st, const char *what,
+                      const char *err)
+{
+    struct fleet_call c = {.f = f, .gen = gen};
+    return !fleet_call_stale(&c, st, what, err);
+}
+
 /* Ends call c (freed here): its fleet, or NULL when the reply is stale or
  * an error (fleet_call_stale). For callbacks that need nothing else of c. */
 static struct fleet *fleet_call_end(void *arg, enum etcd_status st, const char *what,
@@ -172,18 +179,20 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
         json_t *lay = json_object_get(v, "layout");
         n->layout = json_is_integer(lay) ? (int)json_integer_value(lay) : 1;
         n->formats_hi = fleet_compat_announced(v);
+        n->publish = !json_is_false(json_object_get(v, "publish"));
         json_t *cv = json_object_get(v, "config_version");
         n->config_version = json_is_integer(cv) ? (uint64_t)json_integer_value(cv) : 0;
         snprintf(n->config_error, sizeof(n->config_error), "%s",
                  json_string_value(json_object_get(v, "config_error")) ?: "");
     }
     pthread_mutex_unlock(&f->lock);
-    if (v && !bulk && idx != f->self && n->layout != FLEET_LAYOUT &&
-        (!was_live || was_layout != n->layout))
+    if (v && !bulk && idx != f->self && n->layout < 2 && (!was_live || was_layout != n->layout))
         log_warn("event=fleet_mixed node=%s layout=%d this_layout=%d note=\"upgrade every node "
                  "of a fleet together: this node reads its reports, it does not read this "
                  "node's, and it refuses this node's overrides and drills\"",
                  name, n->layout, FLEET_LAYOUT);
+    if (!bulk && (was_live != n->live || was_layout != n->layout))
+        fleet_pools_check_layout(f); /* a node of another layout came or went */
     if (idx == f->self && !v && f->conn == FLEET_CONN_SYNCED) {
         /* Our own key vanished: the lease expired in etcd. */
         f->lease = 0;
@@ -245,23 +254,13 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
     }
     if (stale)
         return; /* delivered again (a watch restarted from an older revision) */
-    if (bulk) {
+    if (bulk) { /* verdicts are computed once the read is applied */
         pthread_mutex_lock(&f->lock);
-        struct fleet_obs *o = calloc(1, sizeof(*o));
-        if (!o)
-            abort();
-        o->node = node;
-        o->state = st;
-        o->t = v ? json_number_value(json_object_get(v, "t")) : 0;
-        o->lease = kv->lease;
-        o->mod_rev = kv->mod_rev;
-        o->n = fleet_life_n(v);
-        o->next = ep->obs;
-        if (st != HEALTH_UNKNOWN)
-            ep->obs = o;
-        else
-            free(o);
+        fleet_obs_put_locked(f, ep, node, st, v ? json_number_value(json_object_get(v, "t")) : 0,
+                             false);
         pthread_mutex_unlock(&f->lock);
+        if (v)
+            fleet_life_report_kept(f, ep, node, v, kv->lease, kv->mod_rev);
         return;
     }
     fleet_obs_set(f, ep, node, st, v ? json_number_value(json_object_get(v, "t")) : 0);
@@ -464,7 +463,10 @@ static void fleet_dispatch(struct fleet *f, const struct fleet_kv *kv, const cha
         char name[FLEET_NODE_MAX + 2];
         if (slash && (size_t)(slash - node) <= FLEET_NODE_MAX) {
             snprintf(name, sizeof(name), "%.*s", (int)(slash - node), node);
-            fleet_obs_update(f, name, slash + 1, strlen(slash + 1), v, bulk, false, kv);
+            if (!strchr(slash + 1, '/')) /* reports/NODE/POOL: layout 3 (fleet_pools.c) */
+                fleet_pools_seen(f, name, slash + 1, v, kv->lease, kv->mod_rev, key, bulk);
+            else
+                fleet_obs_update(f, name, slash + 1, strlen(slash + 1), v, bulk, false, kv);
         }
     } else if (strncmp(rest, "obs/", 4) == 0) { /* the layout before (gtmd 1.x) */
         const char *slash = strrchr(rest + 4, '/');
@@ -591,7 +593,7 @@ void fleet_sync_rewatch(struct fleet *f, const char *why)
 
 /* ---- the fresh read ----------------------------------------------------- */
 
-static void fleet_after_range(struct fleet *f)
+void fleet_sync_after_range(struct fleet *f)
 {
     if (fleet_compat_update(f))
         f->node_put_due = true; /* written with the first publish below */
@@ -627,26 +629,6 @@ static void fleet_after_range(struct fleet *f)
     fleet_config_run(f);
 }
 
-static void fleet_on_range(void *arg, enum etcd_status st, json_t *resp, const char *err)
-{
-    struct fleet_call *c = arg;
-    struct fleet *f = c->f;
-    if (fleet_call_stale(c, st, "range", err)) {
-        fleet_call_free(c);
-        return;
-    }
-    fleet_call_free(c);
-    /* The transaction's two ranges as one reply. */
-    json_t *kvs = json_array(), *r;
-    size_t i;
-    json_array_foreach(json_object_get(resp, "responses"), i, r)
-        json_array_extend(kvs, json_object_get(json_object_get(r, "response_range"), "kvs"));
-    json_t *one = json_pack("{s:O?, s:o}", "header", json_object_get(resp, "header"), "kvs", kvs);
-    fleet_sync_read_range(f, one);
-    json_decref(one);
-    fleet_after_range(f);
-}
-
 void fleet_sync_read_range(struct fleet *f, json_t *resp)
 {
     pthread_mutex_lock(&f->lock);
@@ -659,6 +641,7 @@ void fleet_sync_read_range(struct fleet *f, json_t *resp)
             e->writing = false;
         }
     fleet_store_begin_read(f);
+    fleet_pools_begin_read(f);
     fleet_config_begin_read(f);
     fleet_rtt_begin_read(f);
     json_t *kvs = json_object_get(resp, "kvs");
@@ -671,24 +654,6 @@ void fleet_sync_read_range(struct fleet *f, json_t *resp)
     pthread_mutex_unlock(&f->lock);
 }
 
-/* Everything under the prefix but config/v/ (the configuration's
- * versions, large, fetched when needed: fleet_config.c), in one
- * transaction of two ranges: one revision. */
-static void fleet_sync_range(struct fleet *f)
-{
-    char *end = etcd_prefix_end_b64(f->p.prefix);
-    char *skip = fleet_key(f, "config/v/", NULL, NULL),
-         *after = fleet_key(f, "config/v0", NULL, NULL);
-    json_t *b = json_pack("{s:[{s:{s:o, s:o}}, {s:{s:o, s:s}}]}", "success", "request_range", "key",
-                          fleet_b64s(f->p.prefix), "range_end", fleet_b64s(skip), "request_range",
-                          "key", fleet_b64s(after), "range_end", end);
-    free(end);
-    free(skip);
-    free(after);
-    f->range_sent = deadline_mono();
-    etcd_call(f->etcd, "/v3/kv/txn", b, fleet_on_range, fleet_call_new(f));
-}
-
 /* ---- node key and lease ----------------------------------------------- */
 
 static json_t *fleet_node_put_op(struct fleet *f)
@@ -698,6 +663,7 @@ static json_t *fleet_node_put_op(struct fleet *f)
         json_pack("{s:s, s:s, s:f, s:f, s:O, s:s, s:i}", "version", f->version, "config_hash",
                   f->config_hash, "last_seen", health_now(), "started", f->nodes[f->self].started,
                   "vantage", f->vantage, "node", f->p.node, "layout", FLEET_LAYOUT);
+    json_object_set_new(v, "publish", json_boolean(f->p.publish));
     fleet_config_node_fields_locked(f, v);
     /* The formats it writes and reads: the release before reads past the
      * field (fleet_compat.h). Its "format" is the fleet's write format. */
@@ -748,7 +714,7 @@ static void fleet_on_node_put(void *arg, enum etcd_status st, json_t *resp, cons
         fleet_sync_failed(f, "node", "this node's record could not be sealed");
         return;
     }
-    fleet_sync_range(f);
+    fleet_read_start(f);
 }
 
 /* Puts the node record and reads its key back (its create revision). */
@@ -866,7 +832,10 @@ static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
 static void fleet_publish_add(struct fleet *f, struct fleet_call *c, json_t *ops,
                               struct fleet_ep *e)
 {
-    uint8_t want = e->local ? (uint8_t)health_slot_probe(e->slot) : HEALTH_UNKNOWN;
+    /* Layout 3 or a watcher: no endpoint key (one left is deleted). */
+    uint8_t want = e->local && f->p.publish && f->layout_out != FLEET_LAYOUT_POOLS
+                       ? (uint8_t)health_slot_probe(e->slot)
+                       : HEALTH_UNKNOWN;
     if (want == e->published || e->writing)
         return; /* one write per key at a time keeps their order */
     json_array_append_new(ops, fleet_obs_op(f, e, want));
@@ -875,8 +844,9 @@ static void fleet_publish_add(struct fleet *f, struct fleet_call *c, json_t *ops
     c->states[c->n++] = want;
 }
 
-/* One publishing transaction; false when there is nothing to write. */
-static bool fleet_publish_one(struct fleet *f)
+/* One publishing transaction (the node record when due, and with eps the
+ * endpoint keys); false when there is nothing to write. */
+static bool fleet_publish_one(struct fleet *f, bool eps)
 {
     struct fleet_call *c = fleet_call_new(f);
     c->eps = calloc(FLEET_TXN_OPS, sizeof(*c->eps));
@@ -888,10 +858,10 @@ static bool fleet_publish_one(struct fleet *f)
         json_array_append_new(ops, fleet_node_put_op(f));
         f->node_put_due = false;
     }
-    for (size_t i = 0; i < f->n_local && json_array_size(ops) < FLEET_TXN_OPS; i++)
+    for (size_t i = 0; eps && i < f->n_local && json_array_size(ops) < FLEET_TXN_OPS; i++)
         fleet_publish_add(f, c, ops, f->local[i]);
     /* Endpoints this node no longer checks: withdraw its observation. */
-    for (size_t b = 0; b < f->n_buckets && json_array_size(ops) < FLEET_TXN_OPS; b++)
+    for (size_t b = 0; eps && b < f->n_buckets && json_array_size(ops) < FLEET_TXN_OPS; b++)
         for (struct fleet_ep *e = f->buckets[b]; e && json_array_size(ops) < FLEET_TXN_OPS;
              e = e->next)
             if (!e->local && e->published != HEALTH_UNKNOWN)
@@ -906,11 +876,28 @@ static bool fleet_publish_one(struct fleet *f)
     return true;
 }
 
+/* Writes what etcd does not hold as it is now. Moving between layouts,
+ * the new layout's keys go first and the old ones are deleted once they
+ * are written, so this node's vote is never missing on a reader. */
 void fleet_publish(struct fleet *f)
 {
-    while (f->conn == FLEET_CONN_SYNCED && f->publishing < FLEET_PUBLISH_INFLIGHT &&
-           fleet_publish_one(f))
+    if (f->conn != FLEET_CONN_SYNCED)
+        return;
+    fleet_pools_check_layout(f);
+    bool pools = f->layout_out == FLEET_LAYOUT_POOLS;
+    if (f->node_put_due && f->publishing < FLEET_PUBLISH_INFLIGHT)
+        fleet_publish_one(f, false);
+    if (!f->p.publish)
+        return; /* a watcher writes no report (fixed for the run: none to delete) */
+    if (pools) {
+        fleet_pools_publish(f);
+        if (fleet_pools_pending(f))
+            return;
+    }
+    while (f->publishing < FLEET_PUBLISH_INFLIGHT && fleet_publish_one(f, true))
         ;
+    if (!pools && f->publishing == 0)
+        fleet_pools_publish(f); /* the pool keys of layout 3 go */
 }
 
 void fleet_put_node(struct fleet *f)
@@ -962,6 +949,7 @@ void fleet_sync_tick(struct fleet *f)
         f->next_node_put = now + f->p.stale_after / 2;
         fleet_put_node(f);
     }
+    fleet_publish(f); /* the pool keys gathered since the last round (one a tick) */
 }
 
 static void fleet_on_revoke(void *arg, enum etcd_status st, json_t *resp, const char *err)

@@ -68,6 +68,7 @@ json_t *fleet_view_status(struct fleet *f)
         json_object_set_new(j, "silent", json_boolean(n->silent));
         int layout = self ? FLEET_LAYOUT : n->layout;
         json_object_set_new(j, "layout", json_integer(layout));
+        json_object_set_new(j, "publish", json_boolean(self ? f->p.publish : n->publish));
         mixed |= layout != FLEET_LAYOUT;
         if (f->cfg.on_config) {
             json_object_set_new(
@@ -105,6 +106,12 @@ json_t *fleet_view_status(struct fleet *f)
     /* A live node writing another key layout (an older gtmd): upgrade
      * every node together (doc/fleet.md, "Upgrading a fleet"). */
     json_object_set_new(st, "mixed_layout", json_boolean(mixed));
+    /* This node: whether it publishes, the key layout it writes now
+     * (fleet_pools_layout: 3 while every live node reads it), and the
+     * pages of its fresh reads. */
+    json_object_set_new(st, "publish", json_boolean(f->p.publish));
+    json_object_set_new(st, "layout_written", json_integer(f->layout_out));
+    json_object_set_new(st, "read_pages", json_integer((json_int_t)f->read_pages));
     json_object_set_new(st, "rejected", rej);
     json_object_set_new(st, "compat", fleet_compat_view_locked(f));
     pthread_mutex_unlock(&f->lock);

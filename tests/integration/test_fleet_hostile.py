@@ -30,16 +30,18 @@ def kv(key, value, rev=3):
 
 
 def range_reply(header, kvs):
-    """What etcd answers gtmd's fresh read: a transaction of two ranges
-    (everything under the prefix but config/v/), its kvs in the first."""
-    return {"header": header, "succeeded": True,
+    """What etcd answers gtmd's fresh read, a /v3/kv/range per page (the
+    top-level kvs, no "more": the last page), and also, as a transaction
+    of ranges, the node record's put and read-back (its kvs in the
+    first)."""
+    return {"header": header, "succeeded": True, "kvs": kvs,
             "responses": [{"response_range": {"kvs": kvs}}, {"response_range": {}}]}
 
 
 class FakeEtcd:
     """Answers the v3 JSON gateway's calls. range(handler) writes the reply
-    to the fresh read (a /v3/kv/txn of ranges, counted as "range" in
-    calls); watch(handler) writes the /v3/watch stream body (chunked) and
+    to the fresh read (its pages, /v3/kv/range, and a /v3/kv/txn of
+    ranges, counted as "range" in calls); watch(handler) writes the /v3/watch stream body (chunked) and
     returns when it is done."""
 
     def __init__(self, range_fn, watch_fn=None):
@@ -55,7 +57,8 @@ class FakeEtcd:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 req = self.rfile.read(n)
-                read = self.path == "/v3/kv/txn" and b"request_range" in req
+                read = (self.path == "/v3/kv/txn" and b"request_range" in req) or \
+                    self.path == "/v3/kv/range"
                 outer.calls.append("range" if read else self.path)
                 try:
                     if read:

@@ -41,6 +41,13 @@ def etcd_put(etcd, key, value, lease=0):
     assert st == 200, (st, body)
 
 
+def pool_state(raw, name):
+    """An endpoint's state in a node's pool key (reports/NODE/POOL, key
+    layout 3): "up", "down", or None when the key (or the name) is absent."""
+    v = json.loads(raw or "{}")
+    return "up" if name in v.get("up", []) else "down" if name in v.get("down", []) else None
+
+
 def etcd_get(etcd, key):
     st, body = http_json(etcd.urls[0] + "/v3/kv/range", {"key": b64(key)}, timeout=3)
     assert st == 200, (st, body)
@@ -217,11 +224,11 @@ def test_a_superseded_report_put_back_is_refused(etcd, keys, made, be):
     again."""
     prefix = "/gtmd/rp4/"
     n1, n2 = signed_pair(etcd, keys, made, be, prefix)
-    key = prefix + "reports/n2/web/us1"
+    key = prefix + "reports/n2/web"  # n2's pool key (key layout 3)
     up = etcd_get(etcd, key)
-    assert up and json.loads(up)["s"] == "up", up
+    assert up and pool_state(up, "us1") == "up", up
     be["us"].stop()
-    ok, _ = poll(lambda: json.loads(etcd_get(etcd, key) or "{}").get("s") == "down", 10, 0.1)
+    ok, _ = poll(lambda: pool_state(etcd_get(etcd, key), "us1") == "down", 10, 0.1)
     assert ok
     ok, _ = poll(lambda: all(g.answer() == EU for g in (n1, n2)), 10, 0.1)
     assert ok
@@ -230,7 +237,7 @@ def test_a_superseded_report_put_back_is_refused(etcd, keys, made, be):
     # wrote its report again), and n2 writes its own report back.
     etcd_put(etcd, key, up, json.loads(up)["lease"])  # n2's lease: still n2's
     refused_as_replay([n1, n2], key)  # n2 too: its own report, older than its last
-    ok, _ = poll(lambda: json.loads(etcd_get(etcd, key) or "{}").get("s") == "down", 5, 0.05)
+    ok, _ = poll(lambda: pool_state(etcd_get(etcd, key), "us1") == "down", 5, 0.05)
     assert ok, etcd_get(etcd, key)
     steady([n1, n2], EU, 1.0)
     be["us"].start()
@@ -266,9 +273,9 @@ def test_a_gone_member_put_back_on_its_lease_granted_again_is_refused(etcd, keys
     down on n1 (the only member left), and stays failed over."""
     prefix = "/gtmd/rp6/"
     n1, n2 = signed_pair(etcd, keys, made, be, prefix)
-    node_key, report_key = prefix + "nodes/n2", prefix + "reports/n2/web/us1"
+    node_key, report_key = prefix + "nodes/n2", prefix + "reports/n2/web"
     node, up = etcd_get(etcd, node_key), etcd_get(etcd, report_key)
-    assert node and up and json.loads(up)["s"] == "up", (node, up)
+    assert node and up and pool_state(up, "us1") == "up", (node, up)
     lease = json.loads(node)["lease"]
     n2.stop()  # revokes its lease: its keys go
     ok, _ = poll(lambda: len([x for x in n1.fleet()["nodes"] if x["live"]]) == 1, 10, 0.1)
@@ -378,7 +385,7 @@ def test_what_a_non_member_can_still_do_delete(etcd, keys, made, be):
     ok, _ = poll(lambda: all(g.answer() == US and not listed(g, "drills", d["id"])
                              for g in (n1, n2)), 5, 0.05)
     assert ok, [g.get("/v1/drills")[1] for g in (n1, n2)]
-    key = prefix + "reports/n2/web/us1"
+    key = prefix + "reports/n2/web"
     st, _ = http_json(etcd.urls[0] + "/v3/kv/deleterange", {"key": b64(key)}, timeout=3)
     assert st == 200
     ok, _ = poll(lambda: etcd_get(etcd, key) is not None, 5, 0.05)

@@ -187,7 +187,7 @@ def test_a_members_old_report_cannot_be_replayed(etcd, keys, made, be):
     refused (not_on_lease)."""
     n1, n2 = fleet_of(etcd, keys, made, be, 2, prefix="/gtmd/it5/")
     got = etcd.get_prefix("/gtmd/it5/reports/")
-    key = "/gtmd/it5/reports/n2/web/us1"
+    key = "/gtmd/it5/reports/n2/web"  # n2's pool key (key layout 3)
     assert key in got and json.loads(got[key]).get("lease"), got
     old = got[key]  # as n2 signed it, on its lease
     n2.stop()
