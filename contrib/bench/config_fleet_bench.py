@@ -25,7 +25,6 @@ Ports: free loopback ports picked for each fleet. Everything is stopped
 by pid at the end.
 """
 import argparse
-import base64
 import http.client
 import json
 import os
@@ -39,8 +38,8 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, "/usr/lib/python3/dist-packages")
-import dns.message  # noqa: E402
-import dns.query  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from config_bench import answer, rss_mb  # noqa: E402
 
 TOKEN = "bench-operate-token-0123456789abcdef"
 DNS_PORTS = []  # each node's, picked per fleet
@@ -52,14 +51,6 @@ ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 def log(msg):
     sys.stderr.write("[config_fleet_bench %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
     sys.stderr.flush()
-
-
-def rss_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def rec(regions):
@@ -90,15 +81,6 @@ def write_node(d, i, n, urls):
     with open(path, "w") as f:
         json.dump(conf, f)
     return path
-
-
-def answer(port, name):
-    q = dns.message.make_query(name, "A")
-    try:
-        r = dns.query.udp(q, "127.0.0.1", port=port, timeout=0.5)
-    except Exception:
-        return None
-    return [x.address for rr in r.answer for x in rr]
 
 
 def api(aport, method, path, body=None, timeout=60):

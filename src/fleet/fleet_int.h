@@ -516,6 +516,11 @@ bool fleet_sync_reply(struct fleet *f, unsigned gen, enum etcd_status st, const 
                       const char *err);
 /* Marks the connection as failed (after a failed call): resync soon. */
 void fleet_sync_failed(struct fleet *f, const char *what, const char *err);
+/* A put of a report v (stolen: stamped with the fleet's write format,
+ * signed on the lease; *pub_n gets its "n") at key, on the node's lease,
+ * as a transaction operation; *bytes (may be NULL) grows by its size. */
+json_t *fleet_report_put_op(struct fleet *f, const char *key, json_t *v, uint64_t *pub_n,
+                            size_t *bytes);
 /* A string as etcd's JSON wants it: base64. */
 json_t *fleet_b64s(const char *s);
 /* Full key of a name under the prefix; caller frees. */

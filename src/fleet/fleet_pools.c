@@ -32,7 +32,6 @@
 
 #include "common/log.h"
 #include "dns/name.h"
-#include "fleet/fleet_compat.h"
 #include "fleet/fleet_int.h"
 
 #define FLEET_POOL_BUCKETS 4096
@@ -189,14 +188,7 @@ static json_t *fleet_own_pool_op(struct fleet *f, struct fleet_own_pool *p, uint
         op = json_pack("{s:{s:o}}", "request_delete_range", "key", fleet_b64s(key));
     } else {
         json_t *v = json_pack("{s:f, s:o, s:o}", "t", health_now(), "up", up, "down", down);
-        fleet_compat_stamp(v, fleet_compat_write_format(f));
-        p->pub_n = fleet_sign_on_lease(f, key, v);
-        char *text = json_dumps(v, JSON_COMPACT);
-        json_decref(v);
-        *bytes += strlen(text) * 4 / 3 + 4; /* base64 */
-        op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",
-                       fleet_b64s(text), "lease", (json_int_t)f->lease);
-        free(text);
+        op = fleet_report_put_op(f, key, v, &p->pub_n, bytes);
     }
     free(key);
     return op;

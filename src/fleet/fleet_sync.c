@@ -805,6 +805,21 @@ static void fleet_on_publish(void *arg, enum etcd_status st, json_t *resp, const
     fleet_publish(f);
 }
 
+json_t *fleet_report_put_op(struct fleet *f, const char *key, json_t *v, uint64_t *pub_n,
+                            size_t *bytes)
+{
+    fleet_compat_stamp(v, fleet_compat_write_format(f));
+    *pub_n = fleet_sign_on_lease(f, key, v);
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (bytes)
+        *bytes += strlen(text) * 4 / 3 + 4; /* base64 */
+    json_t *op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",
+                           fleet_b64s(text), "lease", (json_int_t)f->lease);
+    free(text);
+    return op;
+}
+
 /* The put (or delete, for an endpoint this node no longer checks) of one
  * observation. */
 static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
@@ -816,13 +831,7 @@ static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
     else {
         json_t *v = json_pack("{s:s, s:f}", "s", health_state_name((enum health_state)st), "t",
                               health_now());
-        fleet_compat_stamp(v, fleet_compat_write_format(f));
-        e->pub_n = fleet_sign_on_lease(f, key, v);
-        char *text = json_dumps(v, JSON_COMPACT);
-        json_decref(v);
-        op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",
-                       fleet_b64s(text), "lease", (json_int_t)f->lease);
-        free(text);
+        op = fleet_report_put_op(f, key, v, &e->pub_n, NULL);
     }
     free(key);
     return op;
