@@ -72,8 +72,9 @@ static size_t fleet_compat_members(const struct fleet *f, const char **names, in
 
 bool fleet_compat_update(struct fleet *f)
 {
-    const char *names[FLEET_NODES_MAX];
-    int newest[FLEET_NODES_MAX];
+    /* Zeroed: the compiler cannot tell that only the first n are read. */
+    const char *names[FLEET_NODES_MAX] = {0};
+    int newest[FLEET_NODES_MAX] = {0};
     size_t n = fleet_compat_members(f, names, newest, FLEET_NODES_MAX);
     size_t lowest;
     bool too_old;
