@@ -69,8 +69,8 @@ static void test_basic(struct tap *t)
               c && json_object_get(rc, "a.") == json_object_get(ra, "a.") &&
                   json_object_get(c, "pools") == json_object_get(a, "pools"),
               "untouched members and keys are shared, not copied");
-    TAP_CHECK(t, json_equal(json_object_get(json_object_get(ra, "b."), "pool"), json_string("q")),
-              "the base is not changed");
+    const char *pool = json_string_value(json_object_get(json_object_get(ra, "b."), "pool"));
+    TAP_CHECK(t, pool && strcmp(pool, "q") == 0, "the base is not changed");
     json_decref(c);
     json_decref(d);
     json_decref(a);
