@@ -39,12 +39,11 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, "/usr/lib/python3/dist-packages")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from config_bench import answer, rss_mb  # noqa: E402
+from config_bench import TOKEN, A1, A2, answer, rss_mb, write_setup  # noqa: E402
+from update_bench import free_port  # noqa: E402
 
-TOKEN = "bench-operate-token-0123456789abcdef"
 DNS_PORTS = []  # each node's, picked per fleet
 ADMIN_PORTS = []
-A1, A2 = "192.0.2.1", "198.51.100.1"
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 
 
@@ -58,26 +57,15 @@ def rec(regions):
 
 
 def write_node(d, i, n, urls):
+    """config_bench's setup of n records for node i, with the configuration
+    API in fleet mode and the fleet section."""
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "bench.test.zone"), "w") as f:
-        f.write("$ORIGIN bench.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 86400 60\n"
-                "@ NS ns1\nns1 A 192.0.2.53\nwww A 192.0.2.80\n")
-    tok = os.path.join(d, "operate.token")
-    with open(tok, "w") as f:
-        f.write(TOKEN + "\n")
-    os.chmod(tok, 0o600)
-    conf = {"listen": ["127.0.0.1:%d" % DNS_PORTS[i]], "workers": 1,
-            "zones": [{"origin": "bench.test.", "file": "bench.test.zone"}],
-            "admin": {"listen": "127.0.0.1:%d" % ADMIN_PORTS[i], "operate_token_file": "operate.token",
-                      "read_token_file": "operate.token"},
-            "config_api": {"history_dir": "history", "keep": 20, "fleet": True},
-            "fleet": {"etcd": urls, "prefix": "/gtmd/bench/", "node": "n%d" % (i + 1),
-                      "stale_after": 10},
-            "regions": {"a": {}, "b": {}},
-            "pools": {"web": {"endpoints": [{"name": "a1", "address": A1, "region": "a"},
-                                            {"name": "b1", "address": A2, "region": "b"}]}},
-            "records": {"r%d.bench.test." % k: rec(["a", "b"]) for k in range(n)}}
-    path = os.path.join(d, "gtmd.json")
+    path = write_setup(d, n, DNS_PORTS[i], ADMIN_PORTS[i])
+    with open(path) as f:
+        conf = json.load(f)
+    conf["config_api"] = {"history_dir": "history", "keep": 20, "fleet": True}
+    conf["fleet"] = {"etcd": urls, "prefix": "/gtmd/bench/", "node": "n%d" % (i + 1),
+                     "stale_after": 10}
     with open(path, "w") as f:
         json.dump(conf, f)
     return path
@@ -104,25 +92,6 @@ def wait(fn, timeout, step=0.05):
             return v
         time.sleep(step)
     return None
-
-
-def free_port():
-    """A port free for TCP and UDP on 127.0.0.1 now."""
-    import socket
-    for _ in range(100):
-        t = socket.socket()
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-    raise RuntimeError("no free port")
 
 
 class Etcd:
