@@ -276,6 +276,102 @@ static void delta_policy_names(const struct gslb *g, const struct snapshot *s, b
     free(count);
 }
 
+/* Marks zone of name n (in s) as changed. */
+static void delta_mark_name(const struct snapshot *s, const struct dns_name *n, bool *same)
+{
+    const struct zone *z = snapshot_find_zone(s, n, DNS_TYPE_A);
+    if (z)
+        same[delta_zone_index(s, z)] = false;
+}
+
+/* Binding b of g binds the very records (taken compiled, policy.h: from)
+ * that binding o of g's origin bound. */
+static bool delta_same_binding(const struct gslb *g, const struct policy_binding *b,
+                               const struct policy_binding *o)
+{
+    const struct policy_record *nb[3] = {b->a, b->aaaa, b->cname};
+    const struct policy_record *ob[3] = {o->a, o->aaaa, o->cname};
+    for (int k = 0; k < 3; k++)
+        if (nb[k] ? gslb_origin_of(g, nb[k]->index) != ob[k] : ob[k] != NULL)
+            return false;
+    return true;
+}
+
+/* At most this many names bound anew (and as many gone) are looked up
+ * one by one; more (a large batch) take delta_policy_names. */
+#define DELTA_FEW 64
+
+/* Checks the names bound anew in g (new[], n_new) against their nodes
+ * in s, as delta_policy_names does for every name. */
+static void delta_check_new(const struct gslb *g, const size_t *new, size_t n_new,
+                            const struct snapshot *s, bool *same)
+{
+    for (size_t k = 0; k < n_new; k++) {
+        const struct policy_record *r = &g->records[new[k]];
+        struct dns_name n;
+        if (!dns_name_index(r->name, r->name_len, &n))
+            continue;
+        const struct zone *z = snapshot_find_zone(s, &n, DNS_TYPE_A);
+        const struct zone_node *node =
+            z ? zone_find_node(z, n.wire, n.len, dns_name_hash(n.wire, n.len)) : NULL;
+        if (z && (!node || (node->flags & ZONE_POLICY_FLAGS) != delta_flags(&g->bindings[new[k]])))
+            same[delta_zone_index(s, z)] = false;
+    }
+}
+
+/* Whether old binding o's name is one of the names bound anew. */
+static bool delta_named_anew(const struct gslb *g, const size_t *new, size_t n_new,
+                             const struct policy_record *o)
+{
+    for (size_t k = 0; k < n_new; k++) {
+        const struct policy_record *r = &g->records[new[k]];
+        if (r->name_len == o->name_len && memcmp(r->name, o->name, o->name_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* delta_policy_names for a policy set built from cur's (policy.h: from):
+ * a binding of the very records cur's binding bound leaves its name as
+ * it was, so only the names bound anew and those gone are looked up.
+ * False (same[] untouched) when they are too many. */
+static bool delta_policy_names_by_origin(const struct gslb *g, const struct gslb *p,
+                                         const struct snapshot *s, bool *same)
+{
+    if (!g || !p || g->from_g != p)
+        return false;
+    size_t new[DELTA_FEW], n_new = 0, gone = 0;
+    uint8_t *matched = calloc(p->n_records ? p->n_records : 1, 1);
+    if (!matched)
+        abort();
+    bool ok = true;
+    for (size_t i = 0; ok && i < g->n_records; i++) {
+        const struct policy_binding *b = &g->bindings[i];
+        if (!(b->a || b->aaaa || b->cname))
+            continue;
+        if (g->from[i] != GSLB_COMPILED && delta_same_binding(g, b, &p->bindings[g->from[i]]))
+            matched[g->from[i]] = 1;
+        else if (n_new < DELTA_FEW)
+            new[n_new++] = i;
+        else
+            ok = false;
+    }
+    if (ok)
+        delta_check_new(g, new, n_new, s, same);
+    for (size_t f = 0; ok && f < p->n_records; f++) {
+        const struct policy_binding *o = &p->bindings[f];
+        struct dns_name n;
+        if (matched[f] || !(o->a || o->aaaa || o->cname) ||
+            delta_named_anew(g, new, n_new, &p->records[f]))
+            continue;
+        ok = ++gone <= DELTA_FEW;
+        if (ok && dns_name_index(p->records[f].name, p->records[f].name_len, &n))
+            delta_mark_name(s, &n, same); /* bound no more */
+    }
+    free(matched);
+    return ok;
+}
+
 /* keep[i] for every zone of next. */
 static size_t delta_keep(struct config_delta *d, const struct config *old,
                          const struct serve_set *cur, const struct config *next)
@@ -288,7 +384,11 @@ static size_t delta_keep(struct config_delta *d, const struct config *old,
         abort();
     for (size_t i = 0; i < s->n_zones; i++)
         same[i] = true;
-    delta_policy_names(next->gslb, s, same);
+    if (!delta_policy_names_by_origin(next->gslb, cur->gslb, s, same)) {
+        for (size_t i = 0; i < s->n_zones; i++)
+            same[i] = true;
+        delta_policy_names(next->gslb, s, same);
+    }
     size_t kept = 0;
     for (size_t i = 0; i < next->n_zones; i++) {
         struct dns_name o;

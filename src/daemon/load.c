@@ -427,6 +427,77 @@ static struct zone *load_zone_ready(const struct config *cfg, const struct confi
     return z;
 }
 
+/* Whether keep keeps every zone of cfg (the running set's zones and their
+ * nodes are this set's). */
+static bool load_all_kept(const struct config *cfg, const bool *keep)
+{
+    for (size_t i = 0; i < cfg->n_zones; i++)
+        if (!keep || !keep[i])
+            return false;
+    return true;
+}
+
+/* The node each binding of prev's policy set is attached at (by the
+ * index of the binding), from prev's table; NULL where none is. Caller
+ * frees. */
+static const struct zone_node **load_bound_nodes(const struct serve_set *prev)
+{
+    const struct gslb *p = prev->gslb;
+    const struct zone_node **at = calloc(p->n_records ? p->n_records : 1, sizeof(*at));
+    if (!at)
+        abort();
+    for (uint32_t i = 0; prev->bind.nodes && i <= prev->bind.mask; i++)
+        if (prev->bind.nodes[i])
+            at[prev->bind.binding[i] - p->bindings] = prev->bind.nodes[i];
+    return at;
+}
+
+/* Whether record r of g is the record of its origin (policy.h) that was
+ * o, or both are NULL. */
+static bool load_same_origin(const struct gslb *g, const struct policy_record *r,
+                             const struct policy_record *o)
+{
+    return r ? gslb_origin_of(g, r->index) == o : o == NULL;
+}
+
+/* The node binding i of g is attached at when it binds the very records
+ * (taken compiled) that the running set's binding bound, in zones kept
+ * as they are: checked when that set was built, with the same inputs.
+ * NULL: attach it (load_attach). */
+static const struct zone_node *load_kept_node(const struct gslb *g, size_t i,
+                                              const struct zone_node **nodes)
+{
+    if (!nodes || g->from[i] == GSLB_COMPILED)
+        return NULL;
+    const struct policy_binding *b = &g->bindings[i], *o = &g->from_g->bindings[g->from[i]];
+    if (!load_same_origin(g, b->a, o->a) || !load_same_origin(g, b->aaaa, o->aaaa) ||
+        !load_same_origin(g, b->cname, o->cname))
+        return NULL;
+    return nodes[g->from[i]];
+}
+
+/* Attaches every binding of g to its node in bind: those kept as they
+ * were (all_kept: every zone is the running set's) at the running set's
+ * node, the others through load_attach. */
+static void load_attach_all(struct snapshot *s, const struct config *cfg, const struct gslb *g,
+                            const struct serve_set *prev, bool all_kept, struct serve_bind *bind,
+                            struct errlist *errs, struct errlist *warns)
+{
+    const struct zone_node **nodes =
+        all_kept && prev && prev->gslb && g->from_g == prev->gslb ? load_bound_nodes(prev) : NULL;
+    for (size_t i = 0; i < g->n_records; i++) {
+        const struct policy_binding *b = &g->bindings[i];
+        if (!b->a && !b->aaaa && !b->cname)
+            continue;
+        const struct zone_node *node = load_kept_node(g, i, nodes);
+        if (node)
+            serve_bind_put(bind, node, b);
+        else
+            load_attach(s, cfg, b, &g->records[i], bind, errs, warns);
+    }
+    free(nodes);
+}
+
 /* Every zone of cfg, read (and signed), made (the generated ones, their
  * serials from prev, may be NULL) or, where keep says so (config_delta.h),
  * kept from prev as it is; the policy records of g (borrowed, may be
@@ -434,10 +505,12 @@ static struct zone *load_zone_ready(const struct config *cfg, const struct confi
  * zones' transfer keys point into kr, which must live as long as they do
  * (the set's own keyring; a kept zone names none: config_delta.c). */
 static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
-                                      const struct tsig_keyring *kr, const struct snapshot *prev,
-                                      const bool *keep, struct serve_bind *bind,
-                                      struct errlist *errs, struct errlist *warns)
+                                      const struct tsig_keyring *kr,
+                                      const struct serve_set *prev_set, const bool *keep,
+                                      struct serve_bind *bind, struct errlist *errs,
+                                      struct errlist *warns)
 {
+    const struct snapshot *prev = prev_set ? prev_set->zones : NULL;
     size_t before = errs->count, n_read = 0;
     struct snapshot *s = snapshot_new();
     for (size_t i = 0; i < cfg->n_zones; i++)
@@ -465,11 +538,8 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
     }
     free(zones);
     serve_bind_init(bind, g ? g->n_records : 0);
-    for (size_t i = 0; g && errs->count == before && i < g->n_records; i++) {
-        const struct policy_binding *b = &g->bindings[i];
-        if (b->a || b->aaaa || b->cname)
-            load_attach(s, cfg, b, &g->records[i], bind, errs, warns);
-    }
+    if (g && errs->count == before)
+        load_attach_all(s, cfg, g, prev_set, load_all_kept(cfg, keep), bind, errs, warns);
     if (errs->count != before) {
         serve_bind_free(bind);
         snapshot_free(s);
@@ -555,8 +625,7 @@ struct serve_set *load_set_keep(struct config *cfg, uint64_t generation, struct 
     cfg->gslb = NULL;
     size_t before = errs->count;
     struct serve_bind bind = {0};
-    struct snapshot *s =
-        load_snapshot(cfg, g, &cfg->tsig, prev ? prev->zones : NULL, keep, &bind, errs, warns);
+    struct snapshot *s = load_snapshot(cfg, g, &cfg->tsig, prev, keep, &bind, errs, warns);
     /* Also after zone errors, so that check reports both at once. */
     struct policy_geo *geo = load_geo(cfg, g, errs);
     if (!s || errs->count != before) {
@@ -631,8 +700,7 @@ struct serve_set *load_resign(const struct config *cfg, struct serve_set *cur, u
     /* The keys are cur's: the new set takes its keyring over
      * (load_set_like), so the zones' keys and update rules stay valid. */
     struct serve_bind bind = {0};
-    struct snapshot *s =
-        load_snapshot(cfg, cur->gslb, &cur->tsig, cur->zones, NULL, &bind, errs, NULL);
+    struct snapshot *s = load_snapshot(cfg, cur->gslb, &cur->tsig, cur, NULL, &bind, errs, NULL);
     if (!s)
         return NULL;
     return load_set_like(cur, s, &bind, generation, cfg->path, errs);

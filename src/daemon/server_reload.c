@@ -247,6 +247,7 @@ static json_t *server_reload_as(struct server *srv, json_t *doc, enum server_rel
     server_set_hooks(srv, set);
     load_journals(cfg, atomic_load(&srv->serve.current), set);
     struct serve_set *old = serve_publish(&srv->serve, set);
+    gslb_forget_origin(set->gslb); /* old, its origin, is freed below */
     double served_ms = server_elapsed_ms(&t0);
     notify_out_send(load_notify_job(cfg, old->zones, set));
     json_t *zones = server_zone_changes(old->zones, set->zones);

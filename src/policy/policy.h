@@ -184,14 +184,37 @@ struct gslb {
     size_t n_checks;
     struct policy_pool *pools;
     size_t n_pools;
-    struct policy_record *records;
-    size_t n_records;
+    struct policy_record *records; /* records_cap of them (bigalloc.h) */
+    size_t n_records, records_cap;
     struct policy_binding *bindings; /* one per distinct record name */
     size_t n_bindings;
     struct health_core *health; /* set by gslb_map_health; NULL before (health epochs) */
     struct policy_ramp *ramp;   /* failback ramps (policy_ramp.h); NULL: no record has one */
     size_t n_reused;            /* records taken compiled from the running set (policy_config.h) */
+    /* Where each record came from, so that what the loader and the
+     * counters built for a record the running set already had is copied
+     * by index instead of looked up by name (issue #38): from[i] is the
+     * index in from_g of the record records[i] was taken compiled from,
+     * or GSLB_COMPILED. from_g is borrowed: the running set's policy set
+     * (policy_config_parse_reuse's reuse->g), valid while that set lives,
+     * so only until this set is published (gslb_forget_origin). NULL (and
+     * from NULL): every record was compiled. Owned: from. */
+    uint32_t *from;
+    const struct gslb *from_g;
 };
+
+#define GSLB_COMPILED UINT32_MAX
+
+/* The record of g's origin set (g->from_g) that record i was taken
+ * from, or NULL when it was compiled or g has no origin. */
+static inline const struct policy_record *gslb_origin_of(const struct gslb *g, size_t i)
+{
+    return g->from_g && g->from[i] != GSLB_COMPILED ? &g->from_g->records[g->from[i]] : NULL;
+}
+
+/* Drops g's origin (from, from_g): once g is published its origin set
+ * may be freed. Only the thread that built g, before others read these. */
+void gslb_forget_origin(struct gslb *g);
 
 /* A gslb is shared by the snapshot that serves it and the prober plan that
  * probes its endpoints; the last gslb_unref frees it. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/addr.h"
+#include "common/bigalloc.h"
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "policy/policy_config_int.h"
@@ -674,7 +675,15 @@ static void pc_reuse_init(struct pc_reuse *r, json_t *root, const struct policy_
     for (const char *const *k = deps; *k; k++)
         if (!pc_same_ordered(json_object_get(reuse->root, *k), json_object_get(root, *k)))
             return;
-    const struct gslb *g = reuse->g;
+    r->g = reuse->g;
+    r->records = json_object_get(reuse->root, "records");
+}
+
+/* The running set's records by name (built once, when the walk of
+ * pc_records loses step). */
+static void pc_reuse_index(struct pc_reuse *r)
+{
+    const struct gslb *g = r->g;
     uint32_t size = 16;
     while (size < 2 * g->n_records + 1)
         size *= 2;
@@ -688,30 +697,12 @@ static void pc_reuse_init(struct pc_reuse *r, json_t *root, const struct policy_
             k = (k + 1) & r->mask;
         r->first[k] = (uint32_t)i + 1;
     }
-    r->g = g;
-    r->records = json_object_get(reuse->root, "records");
 }
 
-/* Takes the compiled records of name (value v, the very object of the
- * running document) from the running set, sharing their parts; false
- * when they must be compiled. */
-static bool pc_reuse_take(struct pc_reuse *r, const char *name, json_t *v, struct gslb *g)
+/* Takes the n records of old (from index at of r->g) as records of g,
+ * sharing their parts, and notes where they came from. */
+static void pc_reuse_copy(struct pc_reuse *r, size_t at, size_t n, struct gslb *g)
 {
-    if (!r->g || json_object_get(r->records, name) != v)
-        return false;
-    size_t n = json_is_array(v) ? json_array_size(v) : 1, at = SIZE_MAX;
-    for (uint32_t k = pc_name_hash(name) & r->mask; r->first[k] && at == SIZE_MAX;
-         k = (k + 1) & r->mask)
-        if (strcmp(r->g->records[r->first[k] - 1].name_str, name) == 0)
-            at = r->first[k] - 1;
-    if (at == SIZE_MAX || at + n > r->g->n_records ||
-        (at + n < r->g->n_records && strcmp(r->g->records[at + n].name_str, name) == 0))
-        return false;
-    for (size_t x = 0; x < n; x++) {
-        struct policy_record *old = (struct policy_record *)&r->g->records[at + x];
-        if (strcmp(old->name_str, name) != 0)
-            return false;
-    }
     for (size_t x = 0; x < n; x++) {
         /* The running set's record gets its holder count here, on the
          * reload thread (reloads are serialised); the count itself is
@@ -724,10 +715,85 @@ static bool pc_reuse_take(struct pc_reuse *r, const char *name, json_t *v, struc
         atomic_fetch_add(old->shared, 1);
         struct policy_record *rec = &g->records[g->n_records];
         *rec = *old;
+        g->from[g->n_records] = (uint32_t)(at + x);
         rec->index = (uint32_t)g->n_records++;
         g->n_reused++;
     }
+}
+
+/* Whether the n records of r->g from index at are all named name. */
+static bool pc_reuse_named(const struct pc_reuse *r, size_t at, size_t n, const char *name)
+{
+    if (at + n > r->g->n_records)
+        return false;
+    for (size_t x = 0; x < n; x++)
+        if (strcmp(r->g->records[at + x].name_str, name) != 0)
+            return false;
     return true;
+}
+
+/* Takes the compiled records of name (value v, the very object of the
+ * running document) from the running set, found by name; false when
+ * they must be compiled. */
+static bool pc_reuse_take(struct pc_reuse *r, const char *name, json_t *v, struct gslb *g)
+{
+    if (!r->g || json_object_get(r->records, name) != v)
+        return false;
+    if (!r->first)
+        pc_reuse_index(r);
+    size_t n = json_is_array(v) ? json_array_size(v) : 1, at = SIZE_MAX;
+    for (uint32_t k = pc_name_hash(name) & r->mask; r->first[k] && at == SIZE_MAX;
+         k = (k + 1) & r->mask)
+        if (strcmp(r->g->records[r->first[k] - 1].name_str, name) == 0)
+            at = r->first[k] - 1;
+    if (at == SIZE_MAX || !pc_reuse_named(r, at, n, name) ||
+        (at + n < r->g->n_records && strcmp(r->g->records[at + n].name_str, name) == 0))
+        return false;
+    pc_reuse_copy(r, at, n, g);
+    return true;
+}
+
+/* The running document's members are walked beside the new ones (ia, at
+ * the running set's record pos): a change through the API keeps the
+ * order and the untouched members' values (config_api.c), so an
+ * untouched member costs a name and a pointer compared, not a lookup. */
+struct pc_walk {
+    void *ia;
+    size_t pos;
+    bool lost; /* out of step: the rest is found by name (pc_reuse_take) */
+};
+
+static size_t pc_member_size(json_t *v)
+{
+    return json_is_array(v) ? json_array_size(v) : 1;
+}
+
+/* Takes member name (value v) from the running set by walking; false
+ * when it is not the running one's (compiled, or found by name). */
+static bool pc_walk_take(struct pc_reuse *r, struct pc_walk *w, json_t *records, const char *name,
+                         json_t *v, struct gslb *g)
+{
+    while (!w->lost && w->ia) {
+        const char *ka = json_object_iter_key(w->ia);
+        json_t *va = json_object_iter_value(w->ia);
+        size_t n = pc_member_size(va);
+        if (strcmp(ka, name) == 0) {
+            bool same = va == v && pc_reuse_named(r, w->pos, n, name);
+            if (same)
+                pc_reuse_copy(r, w->pos, n, g);
+            w->lost = va == v && !same; /* the set is not the document's */
+            w->pos += n;
+            w->ia = json_object_iter_next(r->records, w->ia);
+            return same;
+        }
+        if (json_object_get(records, ka)) {
+            w->lost = json_object_get(r->records, name) != NULL; /* reordered */
+            return false;                                        /* name was added */
+        }
+        w->pos += n; /* ka was removed */
+        w->ia = json_object_iter_next(r->records, w->ia);
+    }
+    return false;
 }
 
 static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
@@ -745,26 +811,36 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
         jsoncfg_err(j, at, "must be an object of name -> record (or array of records)");
         return;
     }
-    json_object_foreach(v, name, r) total += json_is_array(r) ? json_array_size(r) : 1;
-    g->records = pc_calloc(total, sizeof(*g->records));
+    json_object_foreach(v, name, r) total += pc_member_size(r);
+    g->records = bigalloc_zeroed(total, sizeof(*g->records));
+    g->records_cap = total;
+    struct pc_walk w = {reuse->g ? json_object_iter(reuse->records) : NULL, 0, false};
+    if (reuse->g) {
+        g->from = pc_calloc(total ? total : 1, sizeof(*g->from));
+        g->from_g = reuse->g;
+    }
     json_object_foreach(v, name, r)
     {
-        if (pc_reuse_take(reuse, name, r, g))
+        size_t n0 = g->n_records;
+        if (reuse->g && (pc_walk_take(reuse, &w, v, name, r, g) ||
+                         (w.lost && pc_reuse_take(reuse, name, r, g))))
             continue;
         char path[PC_PATH];
         snprintf(path, sizeof(path), "%s[\"%s\"]", at, name);
-        if (!json_is_array(r)) {
+        if (!json_is_array(r))
             pc_record(j, name, r, path, g, origins, n_origins, def);
-            continue;
+        else {
+            size_t i;
+            json_t *e;
+            json_array_foreach(r, i, e)
+            {
+                char epath[PC_PATH + 16];
+                snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
+                pc_record(j, name, e, epath, g, origins, n_origins, def);
+            }
         }
-        size_t i;
-        json_t *e;
-        json_array_foreach(r, i, e)
-        {
-            char epath[PC_PATH + 16];
-            snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
-            pc_record(j, name, e, epath, g, origins, n_origins, def);
-        }
+        for (size_t k = n0; g->from && k < g->n_records; k++)
+            g->from[k] = GSLB_COMPILED;
     }
 }
 

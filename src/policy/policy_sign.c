@@ -177,6 +177,13 @@ struct policy_sigs *policy_sigs_new(const struct gslb *g, const struct snapshot 
 {
     if (!g || !g->n_records)
         return NULL;
+    /* Most estates sign nothing at load: no name is looked up then (a
+     * lookup per record was 4 ms of a change at 100,000 records). */
+    bool keys = false;
+    for (size_t i = 0; i < zones->n_zones && !keys; i++)
+        keys = zones->zones[i]->policy_keys != NULL;
+    if (!keys)
+        return NULL;
     const struct zone **zs = calloc(g->n_records, sizeof(*zs));
     bool any = false;
     if (!zs)

@@ -142,23 +142,40 @@ static const uint32_t *serve_counters_prev_row(const uint32_t *t, uint32_t mask,
     return NULL;
 }
 
-/* Copies prev's ids of record rec when its keys are the same; false when
- * they must be made (serve_counters_record). */
-static bool serve_counters_copy(struct serve_registry *reg, const uint32_t *t, uint32_t mask,
-                                const struct serve_set *prev, const struct gslb *g, size_t rec,
-                                const uint32_t *slots, uint32_t *ids, uint32_t *canary_ids,
-                                uint32_t *rid)
+/* The record of prev with r's name and type found by a walk of prev's
+ * records (a few compiled records do not pay for an index of them all):
+ * its index, or SIZE_MAX when there is none or two (as in the index). */
+static size_t serve_counters_scan(const struct serve_set *prev, const struct policy_record *r)
 {
-    size_t at;
-    const uint32_t *row = t ? serve_counters_prev_row(t, mask, prev, &g->records[rec], &at) : NULL;
+    size_t at = SIZE_MAX;
+    const struct gslb *p = prev->gslb;
+    for (size_t i = 0; i < p->n_records; i++) {
+        const struct policy_record *o = &p->records[i];
+        if (o->rtype == r->rtype && o->name_len == r->name_len &&
+            memcmp(o->name, r->name, r->name_len) == 0) {
+            if (at != SIZE_MAX)
+                return SIZE_MAX;
+            at = i;
+        }
+    }
+    return at;
+}
+
+/* Copies the ids of prev's record at (SIZE_MAX: none) to record rec when
+ * they are not taken yet in this publication; false when they must be
+ * made (serve_counters_record). */
+static bool serve_counters_copy(struct serve_registry *reg, const struct serve_set *prev, size_t at,
+                                const struct gslb *g, size_t rec, const uint32_t *slots,
+                                uint32_t *ids, uint32_t *canary_ids, uint32_t *rid)
+{
     /* The first occurrence in this publication has occurrence 0, as in
      * prev (which held the name and type once); the pool is the same, so
      * are the columns it can count. */
-    if (!row || prev->policy_rids[at] == SERVE_NO_ID ||
+    if (at == SIZE_MAX || prev->policy_rids[at] == SERVE_NO_ID ||
         reg->last_use[prev->policy_rids[at]] == reg->publication)
         return false;
     size_t stride = prev->policy_stride;
-    memcpy(ids, row, stride * sizeof(*ids));
+    memcpy(ids, &prev->policy_ids[at * stride], stride * sizeof(*ids));
     memcpy(canary_ids, &prev->policy_canary_ids[at * stride], stride * sizeof(*ids));
     *rid = prev->policy_rids[at];
     reg->last_use[*rid] = reg->publication;
@@ -166,6 +183,39 @@ static bool serve_counters_copy(struct serve_registry *reg, const uint32_t *t, u
      * none in before: those columns get their ids. */
     serve_counters_columns(reg, g, rec, *rid, slots, ids, canary_ids, stride);
     return true;
+}
+
+/* Whether prev's ids can be copied at all: the same columns. */
+static bool serve_counters_can_copy(const struct serve_set *prev, const struct gslb *g)
+{
+    const struct gslb *p = prev ? prev->gslb : NULL;
+    return p && prev->policy_ids && prev->policy_stride == g->n_regions + 1 &&
+           serve_counters_same_regions(g, p);
+}
+
+/* Where record i of g finds its ids in prev: the record it was taken from
+ * (policy.h, from: the same name and type, no lookup), else the record of
+ * its name and type (index, or a walk when index is NULL). */
+static size_t serve_counters_prev_of(const uint32_t *index, uint32_t mask,
+                                     const struct serve_set *prev, const struct gslb *g, size_t i)
+{
+    if (g->from_g == prev->gslb && g->from[i] != GSLB_COMPILED)
+        return g->from[i];
+    if (!index)
+        return serve_counters_scan(prev, &g->records[i]);
+    size_t at = SIZE_MAX;
+    return serve_counters_prev_row(index, mask, prev, &g->records[i], &at) ? at : SIZE_MAX;
+}
+
+/* How many records of g have no origin in prev (all when g has none). */
+static size_t serve_counters_compiled(const struct serve_set *prev, const struct gslb *g)
+{
+    if (!g->from_g || g->from_g != prev->gslb)
+        return g->n_records;
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_records; i++)
+        n += g->from[i] == GSLB_COMPILED;
+    return n;
 }
 
 void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct serve_set *prev)
@@ -183,12 +233,17 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
         abort();
     uint32_t *slots = serve_counters_slots(reg, g, stride);
     uint32_t mask = 0;
-    uint32_t *index = serve_counters_index(prev, g, &mask);
+    bool copy = serve_counters_can_copy(prev, g);
+    /* An index of prev by name pays off beyond a few records without an
+     * origin (a walk of prev each): one change at 100,000 records spent
+     * 9 ms building it. */
+    uint32_t *index =
+        copy && serve_counters_compiled(prev, g) > 8 ? serve_counters_index(prev, g, &mask) : NULL;
     for (size_t i = 0; i < g->n_records; i++) {
         uint32_t *ids = &s->policy_ids[i * stride];
         uint32_t *cids = &s->policy_canary_ids[i * stride];
-        if (!serve_counters_copy(reg, index, mask, prev, g, i, slots, ids, cids,
-                                 &s->policy_rids[i]))
+        size_t at = copy ? serve_counters_prev_of(index, mask, prev, g, i) : SIZE_MAX;
+        if (!serve_counters_copy(reg, prev, at, g, i, slots, ids, cids, &s->policy_rids[i]))
             s->policy_rids[i] = serve_counters_record(reg, g, i, slots, ids, cids, stride);
     }
     free(index);

@@ -1,0 +1,58 @@
+/*
+ * bigalloc.c -- zeroed memory for large arrays (bigalloc.h).
+ */
+#include "common/bigalloc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#define BIGALLOC_HUGE (2u * 1024 * 1024)
+
+/* The octets n items of size take, rounded up to whole huge pages; 0 when
+ * the array is small (calloc) or n * size overflows (aborted). */
+static size_t bigalloc_len(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        abort();
+    size_t len = n * size;
+    if (len < BIGALLOC_MIN)
+        return 0;
+    return (len + BIGALLOC_HUGE - 1) / BIGALLOC_HUGE * BIGALLOC_HUGE;
+}
+
+void *bigalloc_zeroed(size_t n, size_t size)
+{
+    size_t len = bigalloc_len(n, size);
+    if (!len) {
+        void *p = calloc(n ? n : 1, size ? size : 1);
+        if (!p)
+            abort();
+        return p;
+    }
+    /* One huge page more, so that the array can start on a 2 MB boundary;
+     * the head and tail beyond it go back at once. */
+    size_t map = len + BIGALLOC_HUGE;
+    uint8_t *m = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        abort();
+    uintptr_t at = ((uintptr_t)m + BIGALLOC_HUGE - 1) & ~(uintptr_t)(BIGALLOC_HUGE - 1);
+    uint8_t *p = (uint8_t *)at;
+    if (p > m)
+        munmap(m, (size_t)(p - m));
+    if (m + map > p + len)
+        munmap(p + len, (size_t)(m + map - (p + len)));
+    (void)madvise(p, len, MADV_HUGEPAGE); /* a hint: THP may be off */
+    return p;
+}
+
+void bigalloc_free(void *p, size_t n, size_t size)
+{
+    if (!p)
+        return;
+    size_t len = bigalloc_len(n, size);
+    if (len)
+        munmap(p, len);
+    else
+        free(p);
+}
