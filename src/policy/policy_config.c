@@ -607,6 +607,8 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     rec->path = jsoncfg_strdup(path);
     rec->name_str = pc_record_names(name, &n, &rec->name);
     rec->name_len = n.len;
+    rec->key_hash = policy_name_hash(name, strlen(name));
+    rec->name_hash = policy_name_hash(n.wire, n.len);
     rec->pool = (uint32_t)pi;
     rec->ttl = (uint32_t)cfgschema_int(j, s, RK_TTL, r, path);
     if (cfgschema_value(s, RK_TTL_MIN, r)) {
@@ -640,10 +642,7 @@ struct pc_reuse {
 
 static uint32_t pc_name_hash(const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
+    return policy_name_hash(s, strlen(s));
 }
 
 /* Whether objects a and b hold the same members in the same order (a
@@ -721,14 +720,19 @@ static void pc_reuse_copy(struct pc_reuse *r, size_t at, size_t n, struct gslb *
     }
 }
 
-/* Whether the n records of r->g from index at are all named name. */
-static bool pc_reuse_named(const struct pc_reuse *r, size_t at, size_t n, const char *name)
+/* Whether the n records of r->g from index at are all named name (hash:
+ * its key_hash); by the hash alone when fast (the walk of pc_records,
+ * which reads the records' names only when they differ). */
+static bool pc_reuse_named(const struct pc_reuse *r, size_t at, size_t n, const char *name,
+                           uint32_t hash, bool fast)
 {
     if (at + n > r->g->n_records)
         return false;
-    for (size_t x = 0; x < n; x++)
-        if (strcmp(r->g->records[at + x].name_str, name) != 0)
+    for (size_t x = 0; x < n; x++) {
+        const struct policy_record *o = &r->g->records[at + x];
+        if (o->key_hash != hash || (!fast && strcmp(o->name_str, name) != 0))
             return false;
+    }
     return true;
 }
 
@@ -746,7 +750,7 @@ static bool pc_reuse_take(struct pc_reuse *r, const char *name, json_t *v, struc
          k = (k + 1) & r->mask)
         if (strcmp(r->g->records[r->first[k] - 1].name_str, name) == 0)
             at = r->first[k] - 1;
-    if (at == SIZE_MAX || !pc_reuse_named(r, at, n, name) ||
+    if (at == SIZE_MAX || !pc_reuse_named(r, at, n, name, pc_name_hash(name), false) ||
         (at + n < r->g->n_records && strcmp(r->g->records[at + n].name_str, name) == 0))
         return false;
     pc_reuse_copy(r, at, n, g);
@@ -778,7 +782,9 @@ static bool pc_walk_take(struct pc_reuse *r, struct pc_walk *w, json_t *records,
         json_t *va = json_object_iter_value(w->ia);
         size_t n = pc_member_size(va);
         if (strcmp(ka, name) == 0) {
-            bool same = va == v && pc_reuse_named(r, w->pos, n, name);
+            /* The running set was built from this document, member by
+             * member in its order; the hash guards that. */
+            bool same = va == v && pc_reuse_named(r, w->pos, n, name, pc_name_hash(name), true);
             if (same)
                 pc_reuse_copy(r, w->pos, n, g);
             w->lost = va == v && !same; /* the set is not the document's */
