@@ -638,6 +638,9 @@ struct pc_reuse {
     json_t *records;      /* the running document's "records" */
     uint32_t *first;      /* by name hash: 1 + the first record of a name in g */
     uint32_t mask;
+    /* Per pool of g: whether a record of it compiles as it did (the pools
+     * changed, each of them where it was: pc_reuse_pools). NULL: all. */
+    uint8_t *pool_ok;
 };
 
 static uint32_t pc_name_hash(const char *s)
@@ -664,17 +667,66 @@ static bool pc_same_ordered(json_t *a, json_t *b)
     return !ia && !ib;
 }
 
-/* Sets r up from reuse (r zeroed): nothing to take unless root's zones,
- * regions, pools and default ecs are the running document's. */
-static void pc_reuse_init(struct pc_reuse *r, json_t *root, const struct policy_reuse *reuse)
+/* The type a record of pool p serves (pc_record) and whether p has an
+ * endpoint in each region (seen[], n_regions of them, cleared first):
+ * all a record's compiled form takes from its pool besides its index. */
+static uint16_t pc_pool_shape(const struct policy_pool *p, bool *seen, size_t n_regions)
 {
-    static const char *const deps[] = {"zones", "regions", "pools", "ecs", NULL};
+    memset(seen, 0, n_regions * sizeof(*seen));
+    for (size_t k = 0; k < p->n_eps; k++)
+        if (p->eps[k].region < n_regions)
+            seen[p->eps[k].region] = true;
+    uint16_t t = p->n_eps ? p->eps[0].rtype : DNS_TYPE_A;
+    return t == DNS_TYPE_AAAA ? DNS_TYPE_A : t;
+}
+
+/* The pools of g (new) against those of r->g, when the names are the same
+ * in the same order (so are the indexes records hold): pool_ok[i] when
+ * pool i gives its records the same type and the same regions (an
+ * endpoint's address or weight changed, one added in a region the pool
+ * had: a rollout). False when the names differ: nothing is taken. */
+static bool pc_reuse_pools(struct pc_reuse *r, json_t *was, json_t *now, const struct gslb *g)
+{
+    const struct gslb *o = r->g;
+    if (!json_is_object(was) || !json_is_object(now) || o->n_pools != g->n_pools ||
+        json_object_size(was) != json_object_size(now) || g->n_pools != json_object_size(now))
+        return false;
+    void *ia = json_object_iter(was), *ib = json_object_iter(now);
+    for (; ia && ib; ia = json_object_iter_next(was, ia), ib = json_object_iter_next(now, ib))
+        if (strcmp(json_object_iter_key(ia), json_object_iter_key(ib)) != 0)
+            return false;
+    size_t nr = g->n_regions ? g->n_regions : 1;
+    bool *a = pc_calloc(nr, sizeof(*a)), *b = pc_calloc(nr, sizeof(*b));
+    r->pool_ok = pc_calloc(g->n_pools ? g->n_pools : 1, 1);
+    for (size_t i = 0; i < g->n_pools; i++)
+        r->pool_ok[i] = strcmp(o->pools[i].name, g->pools[i].name) == 0 &&
+                        pc_pool_shape(&o->pools[i], a, g->n_regions) ==
+                            pc_pool_shape(&g->pools[i], b, g->n_regions) &&
+                        memcmp(a, b, g->n_regions * sizeof(*a)) == 0;
+    free(a);
+    free(b);
+    return true;
+}
+
+/* Sets r up from reuse (r zeroed): nothing to take unless root's zones,
+ * regions and default ecs are the running document's and its pools are
+ * too, or have the same names in the same order (pc_reuse_pools). g: the
+ * new set, its pools parsed. */
+static void pc_reuse_init(struct pc_reuse *r, json_t *root, const struct policy_reuse *reuse,
+                          const struct gslb *g)
+{
+    static const char *const deps[] = {"zones", "regions", "ecs", NULL};
     if (!reuse || !reuse->g || !reuse->root || !json_is_object(root))
         return;
     for (const char *const *k = deps; *k; k++)
         if (!pc_same_ordered(json_object_get(reuse->root, *k), json_object_get(root, *k)))
             return;
     r->g = reuse->g;
+    json_t *was = json_object_get(reuse->root, "pools"), *now = json_object_get(root, "pools");
+    if (!pc_same_ordered(was, now) && !pc_reuse_pools(r, was, now, g)) {
+        r->g = NULL;
+        return;
+    }
     r->records = json_object_get(reuse->root, "records");
 }
 
@@ -736,6 +788,16 @@ static bool pc_reuse_named(const struct pc_reuse *r, size_t at, size_t n, const 
     return true;
 }
 
+/* Whether the n records of r->g from index at are of pools that compile
+ * as they did. */
+static bool pc_reuse_pools_ok(const struct pc_reuse *r, size_t at, size_t n)
+{
+    for (size_t x = 0; r->pool_ok && x < n; x++)
+        if (!r->pool_ok[r->g->records[at + x].pool])
+            return false;
+    return true;
+}
+
 /* Takes the compiled records of name (value v, the very object of the
  * running document) from the running set, found by name; false when
  * they must be compiled. */
@@ -751,6 +813,7 @@ static bool pc_reuse_take(struct pc_reuse *r, const char *name, json_t *v, struc
         if (strcmp(r->g->records[r->first[k] - 1].name_str, name) == 0)
             at = r->first[k] - 1;
     if (at == SIZE_MAX || !pc_reuse_named(r, at, n, name, pc_name_hash(name), false) ||
+        !pc_reuse_pools_ok(r, at, n) ||
         (at + n < r->g->n_records && strcmp(r->g->records[at + n].name_str, name) == 0))
         return false;
     pc_reuse_copy(r, at, n, g);
@@ -785,9 +848,10 @@ static bool pc_walk_take(struct pc_reuse *r, struct pc_walk *w, json_t *records,
             /* The running set was built from this document, member by
              * member in its order; the hash guards that. */
             bool same = va == v && pc_reuse_named(r, w->pos, n, name, pc_name_hash(name), true);
+            w->lost = va == v && !same; /* the set is not the document's */
+            same = same && pc_reuse_pools_ok(r, w->pos, n);
             if (same)
                 pc_reuse_copy(r, w->pos, n, g);
-            w->lost = va == v && !same; /* the set is not the document's */
             w->pos += n;
             w->ia = json_object_iter_next(r->records, w->ia);
             return same;
@@ -868,9 +932,10 @@ struct gslb *policy_config_parse_reuse(const struct jsoncfg *j, json_t *root,
     pc_pools(j, cfgschema_value(s, PK_POOLS, root), g);
     struct pc_defaults def = {.ecs = cfgschema_bool(j, s, PK_ECS, root, NULL)};
     struct pc_reuse ru = {0};
-    pc_reuse_init(&ru, root, reuse);
+    pc_reuse_init(&ru, root, reuse, g);
     pc_records(j, cfgschema_value(s, PK_RECORDS, root), g, origins, n_origins, &def, &ru);
     free(ru.first);
+    free(ru.pool_ok);
     policy_bind_names(j, g);
     policy_ramp_init(g);
     return g;

@@ -33,9 +33,12 @@ struct policy_reuse {
     json_t *root;
 };
 
-/* The same, and when reuse is not NULL and root's "zones", "regions",
- * "pools" and "ecs" are those of reuse->root (what a record's compiled
- * form depends on besides itself), a record whose JSON value is the very
+/* The same, and when reuse is not NULL and root's "zones", "regions"
+ * and "ecs" are those of reuse->root and its "pools" are too or have the
+ * same names in the same order (what a record's compiled form depends on
+ * besides itself: of its pool, the index, the type it serves and the
+ * regions it has endpoints in; a record of a pool where these changed
+ * is compiled again), a record whose JSON value is the very
  * object it was in reuse->root (a change through the API shares the
  * members it did not touch: config_api.c) is not compiled again: its
  * compiled form is reuse->g's, shared (policy_record.shared). The records

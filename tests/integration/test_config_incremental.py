@@ -468,3 +468,40 @@ def test_records_follow_pools_and_regions_that_move(make_gtmd):
     full = answers(g, names)
     assert inc == full, diff(inc, full)
     assert re.search(r"records_compiled=1\b", g.read_log()), "the last change compiled all"
+
+
+def compiled_counts(g):
+    return [int(x) for x in re.findall(r"records_compiled=(\d+)", g.read_log())]
+
+
+def test_pool_rollout_keeps_records_compiled(make_gtmd):
+    """A pool whose endpoints change where the pool keeps its place, the
+    type it serves and its regions (an address or weight moved: a
+    rollout) leaves its records compiled as they were (records_compiled
+    0), and they answer from the new endpoints; an endpoint in a region
+    the pool had none in compiles that pool's records again (a record
+    without a region list takes the pool's regions), and only those. After
+    each change every answer is the one a full reload of the same file
+    gives."""
+    g = make_gtmd(config_fn(31))
+    a = Admin.of(g)
+    a.wait_ready()
+    _, doc = version(a)
+    names = names_of(doc, [])
+    n_pa = sum(1 for r in doc["records"].values() if r["pool"] == "pa")
+    assert 0 < n_pa < len(doc["records"]), "the configuration needs records of pa and others"
+    pa = doc["pools"]["pa"]
+    moved = dict(pa, endpoints=[dict(e, address="10.1.7.%d" % (i + 1), weight=3)
+                                for i, e in enumerate(pa["endpoints"])])
+    assert put(a, "pools/pa", moved).status == 201
+    assert compiled_counts(g)[-1] == 0, g.read_log()[-600:]
+    inc = answers(g, names)
+    assert any(v and "10.1.7." in str(v) for v in inc.values()), "pa's new addresses not served"
+    # pa loses region c: its records (those without a region list take
+    # the pool's regions) are compiled again, the others are not.
+    fewer = dict(moved, endpoints=[e for e in moved["endpoints"] if e["region"] != "c"])
+    assert put(a, "pools/pa", fewer).status == 201
+    assert compiled_counts(g)[-1] == n_pa, (n_pa, g.read_log()[-600:])
+    inc = answers(g, names)
+    sighup(g)
+    assert answers(g, names) == inc, "incremental and full reload differ"
