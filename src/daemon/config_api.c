@@ -411,6 +411,13 @@ void config_api_set_live(struct config_api *api, struct serve *serve, struct ser
     pthread_mutex_unlock(&api->lock);
 }
 
+void config_api_set_validate(struct config_api *api, config_api_validate_fn fn)
+{
+    pthread_mutex_lock(&api->lock);
+    api->validate = fn;
+    pthread_mutex_unlock(&api->lock);
+}
+
 void config_api_set_fleet(struct config_api *api, bool in_fleet)
 {
     pthread_mutex_lock(&api->lock);
@@ -554,7 +561,15 @@ static json_t *config_api_validate(struct config_api *api, json_t *doc, json_t *
     errlist_init(&errs);
     errlist_init(&warns);
     health_core_init(&priv);
-    if (config_api_write_file(cand, doc, 0600, false) != 0)
+    if (api->validate && !whatif) { /* in memory, as the reload will: no 15 MB candidate */
+        /* Unlocked as around a reload (config_api_reload_unlocked): the
+         * daemon takes its reload lock, under which a reload takes this
+         * one. A change that commits meanwhile moves the version on; a
+         * fleet's commit then carries this one onto it. */
+        pthread_mutex_unlock(&api->lock);
+        api->validate(api->reload_arg, doc, &errs, &warns);
+        pthread_mutex_lock(&api->lock);
+    } else if (config_api_write_file(cand, doc, 0600, false) != 0)
         errlist_add(&errs, "%s: cannot write a candidate beside it: %s", api->path,
                     strerror(errno));
     else {
@@ -777,8 +792,17 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
     /* A change on one node is validated by the reload that makes it (the
      * set is served, or nothing changes); a fleet's before it is
      * published, so that every node gets a valid version. */
+    uint64_t seen = api->version;
     if (!out && !unchanged && (dry_run || api->fleet_mode))
         errors = config_api_validate(api, *doc, &warnings, cl, n_cl, dry_run ? &whatif : NULL);
+    if (!out && !errors && !dry_run && api->version != seen) {
+        /* Another version came while the lock was dropped to validate:
+         * doc was made on the one before; try again on the new one. */
+        *retry = true;
+        out = config_api_error(status, 412, "version_mismatch",
+                               "the configuration moved on while the change was validated");
+        json_object_set_new(out, "version", json_integer((json_int_t)api->version));
+    }
     if (errors) {
         *status = 400;
         out = json_pack("{s:{s:s, s:s, s:o}}", "error", "code", "invalid", "message",

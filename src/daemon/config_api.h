@@ -57,6 +57,14 @@ void config_api_params_free(struct config_api_params *p);
  * write failed) and sets *ok. */
 struct server;
 typedef json_t *(*config_api_reload_fn)(struct server *srv, json_t *doc, bool *ok);
+/* Validates doc (borrowed) as its reload would, in memory: the running
+ * configuration's compiled records and kept zones are taken as a change
+ * takes them, the set is built and freed, nothing is served, probed,
+ * written or mapped to health. Errors and warnings are added to the
+ * lists, naming the configuration file. */
+struct errlist;
+typedef void (*config_api_validate_fn)(struct server *srv, json_t *doc, struct errlist *errs,
+                                       struct errlist *warns);
 
 /* The history's format: every version's meta (NNNNNNNN.meta.json) says
  * "format" (none: the release before's, format 1). This release writes 1
@@ -103,6 +111,11 @@ struct config_api {
     bool installing;
     config_api_reload_fn reload;
     struct server *reload_arg;
+    /* Validation of a change that is not a dry run with a what-if (a
+     * fleet's before it is published), against the running set; NULL:
+     * the document is written as a candidate beside the file and loaded
+     * from scratch, as `gtmd check` does. */
+    config_api_validate_fn validate;
     /* The running set and health, for the what-if of dry runs (NULL until
      * config_api_set_live): a reader of its own (admin thread only). */
     struct serve *serve;
@@ -141,6 +154,8 @@ struct config_api {
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
                      config_api_reload_fn reload, struct server *reload_arg, json_t *root,
                      const struct config_api_stamp *before);
+/* Validates changes with fn (config_api_validate_fn) from now on. */
+void config_api_set_validate(struct config_api *api, config_api_validate_fn fn);
 /* The daemon read root (borrowed; config_api_init takes the same for the
  * start) from the file when the file had stamp *before: while the file still has it, root is the
  * file's document, kept once for the daemon's running configuration (config_delta.h compares with

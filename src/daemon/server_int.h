@@ -130,6 +130,10 @@ json_t *server_geo_loaded(const struct serve_set *set);
  * file than what is served); "file_error" in the result when that
  * failed. The result belongs to the caller. Takes reload_lock. */
 json_t *server_reload(struct server *srv, json_t *doc, bool *ok);
+/* Validates doc as a change's reload would (config_api_validate_fn):
+ * the same configuration, delta and set built, then freed. */
+struct errlist;
+void server_validate(struct server *srv, json_t *doc, struct errlist *errs, struct errlist *warns);
 
 /* The reload a secondary zone asks for (a catalog's new copy, a copy that
  * cannot be loaded alone): the running configuration's document again,

@@ -289,6 +289,24 @@ static json_t *server_reload_as(struct server *srv, json_t *doc, enum server_rel
     return res;
 }
 
+void server_validate(struct server *srv, json_t *doc, struct errlist *errs, struct errlist *warns)
+{
+    /* Under the reload lock: the running configuration and set are what
+     * a change takes compiled records and zones from, and only reloads
+     * replace them. */
+    pthread_mutex_lock(&srv->reload_lock);
+    const struct serve_set *cur = atomic_load(&srv->serve.current);
+    struct config *cfg = server_load_config(srv, doc, errs);
+    struct config_delta *delta = cfg ? config_delta_new(srv->cfg, cur, cfg, false) : NULL;
+    /* No health core: no slot is mapped; nothing is published. */
+    struct serve_set *set =
+        cfg ? load_set_keep(cfg, srv->generation + 1, NULL, cur, delta->keep, errs, warns) : NULL;
+    serve_set_free(set);
+    config_delta_free(delta);
+    config_free(cfg);
+    pthread_mutex_unlock(&srv->reload_lock);
+}
+
 json_t *server_reload(struct server *srv, json_t *doc, bool *ok)
 {
     return server_reload_as(srv, doc, doc ? SERVER_RELOAD_CHANGE : SERVER_RELOAD_FILE, ok);
