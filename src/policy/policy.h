@@ -146,8 +146,8 @@ struct policy_record {
     /* The parts above that the record points at (name_str, path, regions,
      * geo, geo_orders, geo_regions, fallback) may be shared with the same
      * record of other policy sets (a change that did not touch it:
-     * policy_config_parse_reuse): then this counts their holders, and the
-     * last gslb_free frees them. NULL: this record alone holds them. */
+     * policy_config_parse_reuse): this counts their holders (made with
+     * the record, at 1), and the last gslb_free frees them. */
     atomic_int *shared;
 };
 

@@ -605,6 +605,8 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     struct policy_record *rec = &g->records[g->n_records];
     rec->index = (uint32_t)g->n_records++;
     rec->path = jsoncfg_strdup(path);
+    rec->shared = pc_calloc(1, sizeof(*rec->shared));
+    atomic_init(rec->shared, 1);
     rec->name_str = pc_record_names(name, &n, &rec->name);
     rec->name_len = n.len;
     rec->key_hash = policy_name_hash(name, strlen(name));
@@ -755,14 +757,11 @@ static void pc_reuse_index(struct pc_reuse *r)
 static void pc_reuse_copy(struct pc_reuse *r, size_t at, size_t n, struct gslb *g)
 {
     for (size_t x = 0; x < n; x++) {
-        /* The running set's record gets its holder count here, on the
-         * reload thread (reloads are serialised); the count itself is
-         * atomic: an older set may be freed meanwhile by the prober. */
-        struct policy_record *old = (struct policy_record *)&r->g->records[at + x];
-        if (!old->shared) {
-            old->shared = pc_calloc(1, sizeof(*old->shared));
-            atomic_init(old->shared, 1);
-        }
+        /* The count is atomic: an older set may be freed meanwhile by the
+         * prober. It was made with the record (pc_record), so the running
+         * set's record, which the health thread copies as it reads it
+         * (policy_eval_all_order), is not written here. */
+        const struct policy_record *old = &r->g->records[at + x];
         atomic_fetch_add(old->shared, 1);
         struct policy_record *rec = &g->records[g->n_records];
         *rec = *old;
