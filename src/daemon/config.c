@@ -280,8 +280,7 @@ json_t *config_with_local(json_t *shared, json_t *local)
     return out;
 }
 
-/* The hash of the part of the file every node of a fleet shares. */
-static void cfg_shared_hash(json_t *root, char out[65])
+void config_shared_hash(json_t *root, char out[65])
 {
     json_t *copy = config_shared_part(root);
     char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
@@ -336,8 +335,6 @@ struct config *config_load_doc_reuse(const char *path, json_t *root,
     c->dir = jsoncfg_strdup(dirname(tmp));
     struct cfg_ctx x = {.c = c, .j = {.errs = errs, .file = path, .dir = c->dir}, .reuse = reuse};
     cfg_root(&x, root);
-    if (json_is_object(root) && c->fleet.enabled) /* only a fleet compares it */
-        cfg_shared_hash(root, c->shared_hash);
     c->restart_part = cfgschema_restart_part(&config_schema, root);
     c->root = json_incref(root);
     if (errs->count != before) {

@@ -102,10 +102,6 @@ struct config {
     struct drill_params drills;          /* the "drills" section */
     struct fleet_params fleet;           /* "fleet"; enabled false when absent */
     struct tsig_keyring tsig;            /* "tsig_keys" (the loader moves it into the set) */
-    /* SHA-256 (hex) of what should be equal on every node of a fleet: the
-     * file without its node-local keys (config_keys.h), keys sorted; only
-     * with a fleet. */
-    char shared_hash[65];
     /* What only a restart applies, as it runs: the canonical values of
      * the keys flagged restart-only (config_keys.h; defaults filled in)
      * and, of the keys partly so, their schema's restart-only part
@@ -146,6 +142,12 @@ struct config *config_load_doc_reuse(const char *path, json_t *root,
  * shallow copy of root without the node-local keys (listen, admin, fleet,
  * config_api...). The caller owns it. */
 json_t *config_shared_part(json_t *root);
+/* SHA-256 (hex) of what should be equal on every node of a fleet: root
+ * without its node-local keys (config_keys.h), keys sorted, compact. A
+ * dump of the whole document (150 ms and more at 100,000 records): made
+ * once a reload's set is served (server_config_hash), not while it is
+ * loaded. */
+void config_shared_hash(json_t *root, char out[65]);
 /* shared's shared part with local's node-local keys: the document a node
  * serves of a fleet's configuration. The caller owns it. */
 json_t *config_with_local(json_t *shared, json_t *local);

@@ -80,7 +80,8 @@ struct config *server_load_config(struct server *srv, json_t *doc, struct errlis
 void server_config_hash(const struct config *cfg, const struct serve_set *set, char out[24])
 {
     char text[65 + 32 * 64];
-    size_t off = (size_t)snprintf(text, sizeof(text), "%s", cfg->shared_hash);
+    config_shared_hash(cfg->root, text);
+    size_t off = strlen(text);
     for (size_t i = 0; i < set->zones->n_zones && off < sizeof(text) - 64; i++)
         off += (size_t)snprintf(text + off, sizeof(text) - off, "|%s=%u",
                                 set->zones->zones[i]->origin_str,
