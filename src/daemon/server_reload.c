@@ -7,11 +7,9 @@
  * Threads: the main thread or the admin thread, one reload at a time
  * (reload_lock).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/event_ring.h"
 #include "common/log.h"
@@ -184,6 +182,17 @@ enum server_reload_from {
     SERVER_RELOAD_RUNNING, /* the running configuration's document again (server_int.h) */
 };
 
+/* The file's stamp before a reload reads it; from the file, once the file
+ * holds every change answered (the writer of config_store.h is behind by
+ * one group at most): a SIGHUP racing a change loses neither. */
+static struct config_api_stamp server_reload_file_ready(struct server *srv,
+                                                        enum server_reload_from from)
+{
+    if (from == SERVER_RELOAD_FILE && srv->confapi_ready)
+        config_api_flush(&srv->confapi);
+    return config_api_stamp_of(srv->config_path);
+}
+
 /* The one reload: what the new configuration
  * changes against what runs (config_delta.h), then a set built for it
  * keeping what did not change. doc is borrowed (a change only). */
@@ -199,12 +208,7 @@ static json_t *server_reload_as(struct server *srv, json_t *doc, enum server_rel
     errlist_init(&errs);
     if (from == SERVER_RELOAD_RUNNING) /* srv->cfg is replaced only under reload_lock */
         doc = srv->cfg->root;
-    /* The file is read once it holds every change answered (the writer
-     * is behind by one group at most): a SIGHUP racing a change loses
-     * neither. */
-    if (from == SERVER_RELOAD_FILE && srv->confapi_ready)
-        config_api_flush(&srv->confapi);
-    struct config_api_stamp stamp = config_api_stamp_of(srv->config_path);
+    struct config_api_stamp stamp = server_reload_file_ready(srv, from);
     struct config *cfg = server_load_config(srv, doc, &errs);
     if (cfg)
         cfg->from_running = from == SERVER_RELOAD_RUNNING;
