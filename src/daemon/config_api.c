@@ -340,6 +340,7 @@ void config_api_free(struct config_api *api)
     config_store_free(api->store); /* what is owed is written first */
     json_decref(api->inst_delta);
     json_decref(api->inst_base);
+    json_decref(api->inst_doc);
     free(api->path);
     free(api->history_dir);
     json_decref(api->doc);
@@ -561,8 +562,9 @@ void config_api_served(struct config_api *api, json_t *doc)
     json_t *none = api->doc ? NULL : json_object(), *base = api->doc ? api->doc : none;
     /* Made by config_api_apply_once against the document v follows, unless
      * that is not the newest any more. */
-    json_t *delta = api->inst_delta && api->inst_base == base ? json_incref(api->inst_delta)
-                                                              : jsondelta_diff(base, doc);
+    json_t *delta = api->inst_delta && api->inst_base == base && api->inst_doc == doc
+                        ? json_incref(api->inst_delta)
+                        : jsondelta_diff(base, doc);
     json_t *undo = jsondelta_undo(base, delta, api->inst_why, sizeof(api->inst_why));
     api->inst_rc = undo ? config_store_commit(api->store, v, doc, delta, undo, meta,
                                               &api->doc_stamp, api->inst_why, sizeof(api->inst_why))
@@ -759,7 +761,8 @@ static void config_api_drop_delta(struct config_api *api)
 {
     json_decref(api->inst_delta);
     json_decref(api->inst_base);
-    api->inst_delta = api->inst_base = NULL;
+    json_decref(api->inst_doc);
+    api->inst_delta = api->inst_base = api->inst_doc = NULL;
 }
 
 /* One try of config_api_apply (*doc and *base may be replaced by a carry);
@@ -784,6 +787,7 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
     config_api_drop_delta(api);
     api->inst_delta = delta;
     api->inst_base = delta ? json_incref(cur) : NULL;
+    api->inst_doc = delta ? json_incref(*doc) : NULL;
     /* A change on one node is validated by the reload that makes it (the
      * set is served, or nothing changes); a fleet's before it is
      * published, so that every node gets a valid version. */

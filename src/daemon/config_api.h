@@ -146,6 +146,7 @@ struct config_api {
     int inst_rc;        /* config_store_commit's result */
     json_t *inst_delta; /* the change's delta from inst_base (a reference), or NULL */
     json_t *inst_base;  /* the document it was made against (a reference), or NULL */
+    json_t *inst_doc;   /* the document it makes (a reference): served as is, or not used */
     char inst_why[600];
     /* The shared part of fleet version fleet_doc_v as this node has it
      * (lock): the base of the delta a change publishes, and of the next

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,23 @@ static json_t *config_journal_replay(json_t *lines, int64_t upto, json_t *doc, s
     return doc;
 }
 
+/* Whether lines hold a version no marker says a file held: one a crash
+ * kept out of the file. */
+static bool config_journal_owed(json_t *lines)
+{
+    uint64_t marked = 0, newest = 0;
+    json_t *l;
+    size_t i;
+    json_array_foreach(lines, i, l)
+    {
+        uint64_t v = (uint64_t)json_integer_value(json_object_get(l, "v"));
+        uint64_t upto = (uint64_t)json_integer_value(json_object_get(l, "upto"));
+        newest = v > newest ? v : newest;
+        marked = json_object_get(l, "file") && upto > marked ? upto : marked;
+    }
+    return newest > marked;
+}
+
 /* A journal that names no version of the file (edited by hand after a
  * crash): set aside, never applied over it. */
 static void config_journal_set_aside(const char *journal)
@@ -220,7 +238,7 @@ int config_journal_recover(const char *path)
     json_t *doc = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
     free(text);
     int64_t upto = doc ? config_journal_upto(lines, d) : -1;
-    if (doc && upto < 0)
+    if (doc && upto < 0 && config_journal_owed(lines))
         config_journal_set_aside(journal);
     uint64_t last = 0;
     json_t *out =
