@@ -213,9 +213,14 @@ static int config_journal_write_file(const char *path, const char *journal, json
                  path, strerror(errno));
     if (rc == 0) {
         digest_sha256_hex(text, len, d);
-        char *marker = config_journal_marker(d, last);
+        char *marker = config_journal_marker(d, last), *line = NULL;
+        /* On a line of its own after a torn last line (an empty line is
+         * skipped). */
+        if (marker && asprintf(&line, "\n%s", marker) < 0)
+            line = NULL;
         int fd = -1;
-        rc = marker ? config_journal_append(&fd, journal, marker) : -1;
+        rc = line ? config_journal_append(&fd, journal, line) : -1;
+        free(line);
         if (fd >= 0)
             close(fd);
         free(marker);
