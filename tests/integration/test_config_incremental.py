@@ -191,7 +191,7 @@ def file_doc(g):
     the journal's version lines are gone then)."""
     d, n = os.path.split(g.conf_path)
     journal = os.path.join(d, "." + n + ".journal")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # the writer runs at nice 10: slow on a loaded machine
     while time.monotonic() < deadline:
         with open(journal) as f:
             if not [x for x in f if x.startswith('{"v"')]:
