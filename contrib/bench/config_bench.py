@@ -10,7 +10,7 @@ A benchmark, not a test. gtmd serves a zone with --records policy records
 up), the configuration API on (a history directory in the work
 directory, keep 5). Each change swaps one record's region order, which
 moves its answer from one address to the other; after the API answered
-(201: validated, written, reloaded), the record is queried until it
+(201: validated, served, journalled), the record is queried until it
 answers the new address. With --qps, dnsperf sends that many queries per
 second of a mix of the changed and the unchanged names for the whole run;
 its lost queries and any rcode other than NOERROR count as failed.
@@ -37,8 +37,9 @@ rectify of the whole zone per PATCH). It prints
 the median of the rounds with the spread (min-max) and gtmd's ratio to
 each of the others.
 
-Every change rewrites, validates and reloads the whole configuration
-(config_api.c), so its cost grows with the configuration's size: the
+Every change validates the whole configuration and rebuilds what it
+touches (config_delta.c; the file is written behind the answer,
+config_store.c), so its cost still grows with the configuration's size: the
 figures are per change at that size. Ports 15340 (DNS) and 15341 (admin)
 on 127.0.0.1; gtmd is stopped by pid.
 """
