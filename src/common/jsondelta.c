@@ -18,13 +18,17 @@ static json_t *jsondelta_members(json_t *a, json_t *b)
 {
     json_t *put = json_object(), *drop = json_array(), *v;
     const char *k;
+    size_t found = 0; /* b's members that a has too */
     json_object_foreach(b, k, v)
     {
         json_t *old = json_object_get(a, k);
+        found += old != NULL;
         if (!old || !jsondelta_same(old, v))
             json_object_set(put, k, v);
     }
-    json_object_foreach(a, k, v)
+    /* Every member of a is one of b's found: none dropped, and no second
+     * walk of a (100,000 records: half of the diff of a change). */
+    json_object_foreach(found == json_object_size(a) ? NULL : a, k, v)
     {
         if (!json_object_get(b, k))
             json_array_append_new(drop, json_string(k));
