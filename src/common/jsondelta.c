@@ -18,13 +18,17 @@ static json_t *jsondelta_members(json_t *a, json_t *b)
 {
     json_t *put = json_object(), *drop = json_array(), *v;
     const char *k;
+    size_t found = 0; /* b's members that a has too */
     json_object_foreach(b, k, v)
     {
         json_t *old = json_object_get(a, k);
+        found += old != NULL;
         if (!old || !jsondelta_same(old, v))
             json_object_set(put, k, v);
     }
-    json_object_foreach(a, k, v)
+    /* Every member of a is one of b's found: none dropped, and no second
+     * walk of a (100,000 records: half of the diff of a change). */
+    json_object_foreach(found == json_object_size(a) ? NULL : a, k, v)
     {
         if (!json_object_get(b, k))
             json_array_append_new(drop, json_string(k));
@@ -136,6 +140,79 @@ json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t len)
         return NULL;
     }
     return out;
+}
+
+/* Into undo (a {"put", "drop"} being made), what reverses p's put and
+ * drop on obj: a member p puts or drops goes back to obj's value, or is
+ * dropped when obj had none. false with err when p drops what obj lacks. */
+static bool jsondelta_undo_part(json_t *obj, json_t *p, json_t *undo, const char *where, char *err,
+                                size_t len)
+{
+    json_t *put = json_object(), *drop = json_array(), *v;
+    const char *k;
+    size_t i;
+    bool ok = true;
+    json_object_foreach(json_object_get(p, "put"), k, v)
+    {
+        json_t *old = json_object_get(obj, k);
+        if (old)
+            json_object_set(put, k, old);
+        else
+            json_array_append_new(drop, json_string(k));
+    }
+    json_array_foreach(json_object_get(p, "drop"), i, v)
+    {
+        json_t *old = json_is_string(v) ? json_object_get(obj, json_string_value(v)) : NULL;
+        if (!old) {
+            snprintf(err, len, "%s: drops what the base does not have", where);
+            ok = false;
+            break;
+        }
+        json_object_set(put, json_string_value(v), old);
+    }
+    if (ok && json_object_size(put))
+        json_object_set(undo, "put", put);
+    if (ok && json_array_size(drop))
+        json_object_set(undo, "drop", drop);
+    json_decref(put);
+    json_decref(drop);
+    return ok;
+}
+
+json_t *jsondelta_undo(json_t *base, json_t *d, char *err, size_t len)
+{
+    if (!json_is_object(base) || !json_is_object(d)) {
+        snprintf(err, len, "a delta and its base must be objects");
+        return NULL;
+    }
+    json_t *undo = json_object(), *in = json_object(), *v;
+    const char *k;
+    bool ok = jsondelta_undo_part(base, d, undo, "$", err, len);
+    json_object_foreach(json_object_get(d, "in"), k, v)
+    {
+        json_t *members = json_object_get(base, k), *u = json_object();
+        char where[200];
+        snprintf(where, sizeof(where), "$.%s", k);
+        if (ok && !json_is_object(members)) {
+            snprintf(err, len, "%s: changes members of what is not an object in the base", where);
+            ok = false;
+        }
+        ok = ok && jsondelta_undo_part(members, v, u, where, err, len);
+        if (ok && json_object_size(u))
+            json_object_set(in, k, u);
+        json_decref(u);
+    }
+    /* A delta sets a key whole or changes its members, never both
+     * (jsondelta_diff), so the order jsondelta_apply takes does not matter
+     * for the undo. */
+    if (ok && json_object_size(in))
+        json_object_set(undo, "in", in);
+    json_decref(in);
+    if (!ok) {
+        json_decref(undo);
+        return NULL;
+    }
+    return undo;
 }
 
 size_t jsondelta_count(json_t *d)

@@ -40,6 +40,13 @@ json_t *jsondelta_diff(json_t *from, json_t *to);
  * a delta or does not fit base. */
 json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t errlen);
 
+/* The delta that turns jsondelta_apply(base, d) back into base: what d
+ * puts or drops, with base's values (made from d and base alone, without
+ * comparing the documents). NULL with why in err when d does not fit
+ * base. Kept beside a version, it rebuilds the version before it from
+ * the version (config_store.h). */
+json_t *jsondelta_undo(json_t *base, json_t *d, char *err, size_t errlen);
+
 /* The number of values d puts or drops (top-level keys and members). */
 size_t jsondelta_count(json_t *d);
 

@@ -15,8 +15,11 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
+#include "common/jsondelta.h"
 #include "common/log.h"
 #include "daemon/config.h"
+#include "daemon/config_history.h"
+#include "daemon/config_store.h"
 #include "daemon/load.h"
 #include "drill/drill_whatif.h"
 #include "health/health.h"
@@ -56,12 +59,6 @@ void config_api_params_free(struct config_api_params *p)
 }
 
 /* ---- the history directory ------------------------------------------------ */
-
-static void config_api_vpath(const struct config_api *api, uint64_t v, const char *ext, char *out,
-                             size_t len)
-{
-    snprintf(out, len, "%s/%08llu%s", api->history_dir, (unsigned long long)v, ext);
-}
 
 /* Writes j to path through a temporary file and a rename; 0 or -1 (errno).
  * durable: fsync before the rename (not for a candidate that is only
@@ -103,82 +100,15 @@ int config_api_write_json(const char *path, json_t *j, mode_t mode)
     return config_api_write_file(path, j, mode, true);
 }
 
-/* Copies the file from to path (through a temporary file, fsync and a
- * rename); 0 or -1. */
-static int config_api_copy(const char *from, const char *path, mode_t mode)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    int out = in < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    struct stat st;
-    bool ok = out >= 0 && fstat(in, &st) == 0;
-    for (off_t done = 0; ok && done < st.st_size;) {
-        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)(st.st_size - done), 0);
-        ok = n > 0;
-        done += ok ? n : 0;
-    }
-    ok = ok && fsync(out) == 0;
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 mode_t config_api_file_mode(const struct config_api *api)
 {
     struct stat st;
     return stat(api->path, &st) == 0 ? st.st_mode & 07777 : 0640;
 }
 
-/* The newest version number in the history directory (0: none). */
-static uint64_t config_api_scan(const char *dir)
-{
-    uint64_t max = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        char *end;
-        unsigned long long v = strtoull(e->d_name, &end, 10);
-        if (end != e->d_name && strcmp(end, ".json") == 0 && v > max)
-            max = v;
-    }
-    if (d)
-        closedir(d);
-    return max;
-}
-
-/* Keeps api->keep versions: removes those older than the newest keep (a
- * fleet's versions can have gaps: a node that was down kept fewer). */
-static void config_api_prune(struct config_api *api)
-{
-    if (api->version <= api->keep)
-        return;
-    uint64_t below = api->version - api->keep + 1;
-    DIR *d = opendir(api->history_dir);
-    struct dirent *e;
-    char p[4200];
-    while (d && (e = readdir(d)) != NULL) {
-        char *end;
-        unsigned long long v = strtoull(e->d_name, &end, 10);
-        if (end != e->d_name && (strcmp(end, ".json") == 0 || strcmp(end, ".meta.json") == 0) &&
-            v < below) {
-            snprintf(p, sizeof(p), "%s/%s", api->history_dir, e->d_name);
-            unlink(p);
-        }
-    }
-    if (d)
-        closedir(d);
-}
-
 int config_api_history_readable(const char *dir, char *err, size_t len)
 {
-    uint64_t v = config_api_scan(dir);
+    uint64_t v = config_history_scan(dir);
     if (!v)
         return 0;
     char p[4200];
@@ -201,34 +131,26 @@ int config_api_history_readable(const char *dir, char *err, size_t len)
     return -1;
 }
 
-int config_api_record_as(struct config_api *api, uint64_t v, json_t *doc, json_t *meta,
-                         const char *same_as)
+static void config_api_log_version(json_t *meta, uint64_t v)
 {
-    char p[4200];
-    json_object_set_new(meta, "version", json_integer((json_int_t)v));
-    json_object_set_new(meta, "format", json_integer(CONFIG_HISTORY_FORMAT));
-    if (!json_object_get(meta, "time"))
-        json_object_set_new(meta, "time", json_real((double)time(NULL)));
-    config_api_vpath(api, v, ".meta.json", p, sizeof(p));
-    int rc = config_api_write_json(p, meta, 0640);
-    config_api_vpath(api, v, ".json", p, sizeof(p));
-    /* A file that holds doc already (the candidate just served) is copied,
-     * not written again. Not linked: an edit in place of the file it
-     * becomes would change the version too. */
-    if (rc == 0 && !(same_as && config_api_copy(same_as, p, 0640) == 0))
-        rc = config_api_write_json(p, doc, 0640);
-    if (rc != 0) {
-        log_error("event=config_history result=failed dir=%s error=\"%s\"", api->history_dir,
-                  strerror(errno));
-        return -1;
-    }
-    if (v > api->version) /* a missed version kept later is older */
-        api->version = v;
-    config_api_prune(api);
     const char *src = json_string_value(json_object_get(meta, "source"));
     const char *author = json_string_value(json_object_get(meta, "author"));
     log_info("event=config_version version=%llu source=%s author=%s", (unsigned long long)v,
              src ? src : "", author ? author : "");
+}
+
+int config_api_record_as(struct config_api *api, uint64_t v, json_t *doc, json_t *meta,
+                         const char *same_as)
+{
+    (void)same_as; /* the history gets the document's text from the store's writer */
+    json_object_set_new(meta, "version", json_integer((json_int_t)v));
+    if (!json_object_get(meta, "time"))
+        json_object_set_new(meta, "time", json_real((double)time(NULL)));
+    if (config_store_record(api->store, v, doc, meta) != 0)
+        return -1;
+    if (v > api->version) /* a missed version kept later is older */
+        api->version = v;
+    config_api_log_version(meta, v);
     return 0;
 }
 
@@ -245,9 +167,7 @@ static int config_api_record(struct config_api *api, json_t *doc, const char *so
 
 json_t *config_api_load_version(const struct config_api *api, uint64_t v, const char *ext)
 {
-    char p[4200];
-    config_api_vpath(api, v, ext, p, sizeof(p));
-    return jsoncfg_load_file(p, JSON_REJECT_DUPLICATES, NULL);
+    return api->history_dir ? config_store_load(api->store, v, ext) : NULL;
 }
 
 /* What stat says of path now (all zero when it cannot). */
@@ -283,10 +203,30 @@ void config_api_file_is_version(struct config_api *api)
     api->synced = config_api_stamp_of(api->path);
 }
 
+/* Once the writer wrote the newest version, the file's stamp is the one
+ * it left (all zero when it kept a hand edit: the file is read again).
+ * Whether the writer is behind: the newest version is api->doc then. */
+static bool config_api_adopt_written(struct config_api *api)
+{
+    struct config_api_stamp wstamp;
+    uint64_t wv = 0;
+    if (!api->store || config_store_behind(api->store, &wstamp, &wv))
+        return api->store != NULL;
+    if (wv && wv == api->version && api->stamped_v != wv) {
+        api->doc_stamp = api->synced = wstamp;
+        api->stamped_v = wv;
+    }
+    return false;
+}
+
 json_t *config_api_current(struct config_api *api, json_error_t *je)
 {
     if (api->installing && api->doc)
         return api->doc; /* api->version's, until the change is recorded */
+    /* The writer has versions the file does not hold yet: the newest is
+     * api->doc (the journal keeps them). */
+    if (config_api_adopt_written(api) && api->doc)
+        return api->doc;
     struct config_api_stamp now = config_api_stamp_of(api->path);
     if (api->doc && config_api_stamp_same(&now, &api->doc_stamp))
         return api->doc;
@@ -326,8 +266,10 @@ static void config_api_take_params(struct config_api *api, const struct config_a
     api->keep = p->keep;
     api->version = 0;
     api->why_off[0] = '\0';
-    if (!api->history_dir)
+    if (!api->history_dir) {
+        config_store_set_history(api->store, NULL, api->keep);
         return;
+    }
     if ((mkdir(api->history_dir, 0750) != 0 && errno != EEXIST) ||
         access(api->history_dir, W_OK | X_OK) != 0) {
         snprintf(api->why_off, sizeof(api->why_off), "the history directory %s: %s",
@@ -337,9 +279,10 @@ static void config_api_take_params(struct config_api *api, const struct config_a
                   api->history_dir, strerror(errno));
         free(api->history_dir);
         api->history_dir = NULL;
+        config_store_set_history(api->store, NULL, api->keep);
         return;
     }
-    api->version = config_api_scan(api->history_dir);
+    api->version = config_store_set_history(api->store, api->history_dir, api->keep);
     /* Changes write a candidate and the new file in its directory. */
     char dir[4096];
     const char *slash = strrchr(api->path, '/');
@@ -365,7 +308,10 @@ void config_api_init(struct config_api *api, const char *path, const struct conf
     pthread_mutex_init(&api->pend_lock, NULL);
     pthread_cond_init(&api->applied, NULL);
     api->fleet_mode = p->fleet;
-    config_api_take_params(api, p);
+    api->store = config_store_new(path);
+    struct config_api_params off = {.keep = p->keep, .fleet = p->fleet};
+    /* No writer: changes through the API stay off. */
+    config_api_take_params(api, api->store ? p : &off);
     config_api_seed_locked(api, root, before);
     config_api_sync_file(api, "the configuration file at start");
 }
@@ -391,6 +337,10 @@ void config_api_seed(struct config_api *api, json_t *root, const struct config_a
 
 void config_api_free(struct config_api *api)
 {
+    config_store_free(api->store); /* what is owed is written first */
+    json_decref(api->inst_delta);
+    json_decref(api->inst_base);
+    json_decref(api->inst_doc);
     free(api->path);
     free(api->history_dir);
     json_decref(api->doc);
@@ -433,8 +383,16 @@ void config_api_set_params(struct config_api *api, const struct config_api_param
         (p->history_dir && api->history_dir && strcmp(p->history_dir, api->history_dir) == 0);
     if (!same)
         config_api_take_params(api, p);
+    if (same && api->keep != p->keep && api->history_dir)
+        config_store_set_history(api->store, api->history_dir, p->keep);
     api->keep = p->keep; /* "fleet" changes only on restart (the fleet is attached at start) */
     pthread_mutex_unlock(&api->lock);
+}
+
+void config_api_flush(struct config_api *api)
+{
+    if (api->store)
+        config_store_flush(api->store, false);
 }
 
 void config_api_note_reload(struct config_api *api)
@@ -598,6 +556,47 @@ json_t *config_api_check(struct config_api *api, json_t *doc)
     return errors;
 }
 
+void config_api_served(struct config_api *api, json_t *doc)
+{
+    pthread_mutex_lock(&api->lock);
+    if (!api->installing || !api->inst_meta) {
+        pthread_mutex_unlock(&api->lock);
+        return;
+    }
+    /* Durable in the change journal before the reload lock is released (a
+     * SIGHUP after it flushes the writer and reads a file that has it) and
+     * before the answer; the file and the history are written behind
+     * (config_store.h). */
+    uint64_t v = api->inst_v;
+    json_t *meta = api->inst_meta;
+    json_object_set_new(meta, "version", json_integer((json_int_t)v));
+    json_object_set_new(meta, "format", json_integer(CONFIG_HISTORY_FORMAT));
+    if (!json_object_get(meta, "time"))
+        json_object_set_new(meta, "time", json_real((double)time(NULL)));
+    config_api_adopt_written(api);
+    json_t *none = api->doc ? NULL : json_object(), *base = api->doc ? api->doc : none;
+    /* Made by config_api_apply_once against the document v follows, unless
+     * that is not the newest any more. */
+    json_t *delta = api->inst_delta && api->inst_base == base && api->inst_doc == doc
+                        ? json_incref(api->inst_delta)
+                        : jsondelta_diff(base, doc);
+    json_t *undo = jsondelta_undo(base, delta, api->inst_why, sizeof(api->inst_why));
+    api->inst_rc = undo ? config_store_commit(api->store, v, doc, delta, undo, meta,
+                                              &api->doc_stamp, api->inst_why, sizeof(api->inst_why))
+                        : -1;
+    json_decref(delta);
+    json_decref(undo);
+    json_decref(none);
+    if (api->inst_rc == 0) {
+        if (v > api->version)
+            api->version = v;
+        config_api_log_version(meta, v);
+        json_decref(api->doc); /* the file is doc (once the writer wrote it) */
+        api->doc = json_incref(doc);
+    }
+    pthread_mutex_unlock(&api->lock);
+}
+
 json_t *config_api_error(int *status, int st, const char *code, const char *msg)
 {
     *status = st;
@@ -636,7 +635,12 @@ int config_api_install(struct config_api *api, json_t *doc, uint64_t v, json_t *
     /* Validated, served and then written as the file by the reload (one
      * path: only what doc changes is rebuilt); answered once written. */
     api->installing = true;
+    api->inst_v = v;
+    api->inst_meta = meta;
+    api->inst_rc = -1;
+    snprintf(api->inst_why, sizeof(api->inst_why), "the reload did not journal it");
     json_t *res = config_api_reload_unlocked(api, doc, &ok);
+    api->inst_meta = NULL;
     api->installing = false;
     if (!ok) { /* nothing changed: the set served and the file are the old ones */
         *status = 400;
@@ -646,22 +650,16 @@ int config_api_install(struct config_api *api, json_t *doc, uint64_t v, json_t *
         json_decref(res);
         return -1;
     }
-    const char *file_error = json_string_value(json_object_get(res, "file_error"));
-    if (file_error) { /* served, but the reload could not write it */
-        snprintf(msg, sizeof(msg), "%s: a restart would serve the old file", file_error);
+    if (api->inst_rc != 0) { /* served, but a restart would not serve it */
+        snprintf(msg, sizeof(msg),
+                 "served, but the change journal could not keep it (%s): a restart would serve "
+                 "the old file",
+                 api->inst_why);
+        log_error("event=config_version result=file_failed why=\"%s\"", msg);
         json_decref(res);
         *result = config_api_error(status, 500, "write_failed", msg);
         return -1;
     }
-    int kept = config_api_record_as(api, v, doc, meta, api->path);
-    json_decref(api->doc); /* the file is doc now: no need to read it back */
-    api->doc = json_incref(doc);
-    api->doc_stamp = config_api_stamp_of(api->path);
-    api->synced = api->doc_stamp;
-    if (kept != 0)
-        json_object_set_new(res, "warning",
-                            json_string("served and written, but the history directory could "
-                                        "not keep this version"));
     *status = 201;
     *result = res;
     return 0;
@@ -773,6 +771,15 @@ static json_t *config_api_refuse(struct config_api *api, uint64_t if_version, bo
     return NULL;
 }
 
+/* The delta config_api_apply_once made, dropped. (lock) */
+static void config_api_drop_delta(struct config_api *api)
+{
+    json_decref(api->inst_delta);
+    json_decref(api->inst_base);
+    json_decref(api->inst_doc);
+    api->inst_delta = api->inst_base = api->inst_doc = NULL;
+}
+
 /* One try of config_api_apply (*doc and *base may be replaced by a carry);
  * *retry: the fleet moved on first, try again once this node has it. */
 static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint64_t *base,
@@ -788,7 +795,14 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
      * validation, write, reload or version; else it is what a failed
      * reload puts back. */
     json_t *cur = out || dry_run ? NULL : config_api_current(api, NULL); /* borrowed */
-    bool unchanged = cur && json_equal(cur, *doc);
+    /* The delta from the file's document: empty when nothing changes, else
+     * what the journal keeps of this version (config_api_served). */
+    json_t *delta = cur ? jsondelta_diff(cur, *doc) : NULL;
+    bool unchanged = delta && jsondelta_count(delta) == 0;
+    config_api_drop_delta(api);
+    api->inst_delta = delta;
+    api->inst_base = delta ? json_incref(cur) : NULL;
+    api->inst_doc = delta ? json_incref(*doc) : NULL;
     /* A change on one node is validated by the reload that makes it (the
      * set is served, or nothing changes); a fleet's before it is
      * published, so that every node gets a valid version. */
@@ -859,6 +873,7 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uin
         }
     }
     json_decref(mine);
+    config_api_drop_delta(api);
     pthread_mutex_unlock(&api->lock);
     return out;
 }

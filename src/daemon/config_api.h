@@ -2,11 +2,14 @@
  * config_api.h -- the configuration as a versioned document that the admin
  * API changes (admin_confapi.c): validate a new document as `gtmd check`
  * does, serve it through the daemon's reload (incrementally: only what it
- * changes is rebuilt, config_delta.h), write it as the configuration file
- * (atomically, right after the swap, before the answer), and keep every
- * version in a history directory for rollback.
+ * changes is rebuilt, config_delta.h), journal it before the answer and
+ * write it as the configuration file and into the history directory
+ * behind (config_store.h: atomically, by a writer thread that coalesces
+ * the changes arriving meanwhile), keeping every version for rollback.
  *
- * The file stays the source of truth: a change answered is in the file;
+ * The file stays the source of truth: a change answered is in the change
+ * journal, which the writer empties into the file (a reload from the file
+ * waits for it; start-up replays it over the file after a crash);
  * an operator who edits the file and reloads makes a new version too
  * (source "file"). Versions count up from 1 across restarts (the history
  * directory holds them as NNNNNNNN.json with NNNNNNNN.meta.json beside).
@@ -91,6 +94,9 @@ struct config_api_stamp {
     struct timespec mtime;
 };
 struct config_api_stamp config_api_stamp_of(const char *path);
+/* Whether two stamps are of the same file, unchanged (never for an all
+ * zero stamp). */
+bool config_api_stamp_same(const struct config_api_stamp *a, const struct config_api_stamp *b);
 
 struct config_api {
     pthread_mutex_t lock;
@@ -140,6 +146,21 @@ struct config_api {
     uint64_t fleet_failed;             /* the newest version this node could not apply (lock) */
     char fleet_why[512];               /* why (lock) */
     struct config_api_stamp published; /* the file as this node last published it (lock) */
+    /* The change journal and the writer of the file and the history
+     * (config_store.h): a change answered is in the journal; the file
+     * follows behind. stamped_v: the version whose written file's stamp
+     * doc_stamp is (lock). */
+    struct config_store *store;
+    uint64_t stamped_v;
+    /* The version being installed (lock; set by config_api_install, used by
+     * config_api_served while the reload holds the daemon's reload lock). */
+    uint64_t inst_v;
+    json_t *inst_meta;  /* borrowed; NULL: no change is being installed */
+    int inst_rc;        /* config_store_commit's result */
+    json_t *inst_delta; /* the change's delta from inst_base (a reference), or NULL */
+    json_t *inst_base;  /* the document it was made against (a reference), or NULL */
+    json_t *inst_doc;   /* the document it makes (a reference): served as is, or not used */
+    char inst_why[600];
     /* The shared part of fleet version fleet_doc_v as this node has it
      * (lock): the base of the delta a change publishes, and of the next
      * version's delta it applies. Shares its members with doc. */
@@ -173,6 +194,13 @@ void config_api_set_live(struct config_api *api, struct serve *serve, struct ser
 void config_api_set_fleet(struct config_api *api, bool in_fleet);
 /* New parameters after a reload (the history directory and keep). */
 void config_api_set_params(struct config_api *api, const struct config_api_params *p);
+/* The daemon's reload of a change through the API served doc (under the
+ * reload lock, after the swap): the version being installed is journalled
+ * (durable) before any other reload runs, and the file written behind. */
+void config_api_served(struct config_api *api, json_t *doc);
+/* Waits until the file holds every version answered (a reload from the
+ * file reads it only then). */
+void config_api_flush(struct config_api *api);
 /* After a reload that succeeded: a file changed by hand is a new version. */
 void config_api_note_reload(struct config_api *api);
 

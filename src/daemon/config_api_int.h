@@ -25,9 +25,8 @@ json_t *config_api_current(struct config_api *api, json_error_t *je);
 /* Whether the file is as it was when last known to be api->version, and
  * that it is now. (lock) */
 bool config_api_file_known(const struct config_api *api);
-/* The file's stamp now, and whether two stamps are of the same file. */
+/* The file's stamp now. */
 struct config_api_stamp config_api_stamp_now(const struct config_api *api);
-bool config_api_stamp_same(const struct config_api_stamp *a, const struct config_api_stamp *b);
 void config_api_file_is_version(struct config_api *api);
 /* Makes doc (a reference is kept: not to be changed afterwards) the
  * configuration as version v (meta as for record_as): written as a

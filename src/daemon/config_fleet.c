@@ -49,6 +49,7 @@
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/config_api_int.h"
+#include "daemon/config_store.h"
 #include "fleet/fleet.h"
 
 /* A change through the API is answered within this (etcd, then this node
@@ -322,6 +323,7 @@ static void config_fleet_join(struct config_api *api, json_t *cur)
     snprintf(aside, sizeof(aside), "%s/before-fleet-%ld", api->history_dir, (long)time(NULL));
     snprintf(keep, sizeof(keep), "%s.before-fleet", api->path);
     config_api_write_json(keep, cur, 0600);
+    config_store_flush(api->store, true); /* every version of its own in the directory */
     if (!config_fleet_move_history(api, aside)) {
         log_error("event=config_fleet_join result=failed dir=%s error=\"%s\"", aside,
                   strerror(errno));

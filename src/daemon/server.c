@@ -18,6 +18,7 @@
 #include "common/errlist.h"
 #include "common/log.h"
 #include "daemon/config.h"
+#include "daemon/config_store.h"
 #include "daemon/config_keys.h"
 #include "daemon/load.h"
 #include "daemon/notify.h"
@@ -409,6 +410,9 @@ static int server_start(struct server *srv)
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errlist_init(&errs);
+    /* Changes answered but not yet in the file (a crash came first), before
+     * the file is read and before gtmd drops to run_as (config_store.h). */
+    config_store_recover(srv->config_path);
     srv->cfg_stamp = config_api_stamp_of(srv->config_path);
     srv->cfg = server_load_config(srv, NULL, &errs);
     if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)

@@ -7,11 +7,9 @@
  * Threads: the main thread or the admin thread, one reload at a time
  * (reload_lock).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/event_ring.h"
 #include "common/log.h"
@@ -177,32 +175,23 @@ static json_t *server_reload_result(struct server *srv, const struct serve_set *
     return res;
 }
 
-/* A served document becomes the file (atomically, durably) before any
- * other reload can read the file (a SIGHUP, a secondary's new copy): none
- * serves an older one. Off the path to the answer being served: the swap
- * is done. "file_error" in res when it failed. */
-static void server_reload_write(struct server *srv, json_t *doc, json_t *res)
-{
-    struct stat st;
-    mode_t mode = stat(srv->config_path, &st) == 0 ? st.st_mode & 07777 : 0640;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (config_api_write_json(srv->config_path, doc, mode) != 0) {
-        char msg[600];
-        snprintf(msg, sizeof(msg), "served, but %s could not be written: %s", srv->config_path,
-                 strerror(errno));
-        log_error("event=reload result=file_failed why=\"%s\"", msg);
-        json_object_set_new(res, "file_error", json_string(msg));
-    }
-    json_object_set_new(res, "file_ms", json_real(server_elapsed_ms(&t0)));
-}
-
 /* Where a reload's configuration comes from. */
 enum server_reload_from {
     SERVER_RELOAD_FILE,    /* the file (SIGHUP, POST /v1/reload): every zone file read again */
-    SERVER_RELOAD_CHANGE,  /* doc, a change through the API: written as the file */
+    SERVER_RELOAD_CHANGE,  /* doc, a change through the API (config_api journals it) */
     SERVER_RELOAD_RUNNING, /* the running configuration's document again (server_int.h) */
 };
+
+/* The file's stamp before a reload reads it; from the file, once the file
+ * holds every change answered (the writer of config_store.h is behind by
+ * one group at most): a SIGHUP racing a change loses neither. */
+static struct config_api_stamp server_reload_file_ready(struct server *srv,
+                                                        enum server_reload_from from)
+{
+    if (from == SERVER_RELOAD_FILE && srv->confapi_ready)
+        config_api_flush(&srv->confapi);
+    return config_api_stamp_of(srv->config_path);
+}
 
 /* The one reload: what the new configuration
  * changes against what runs (config_delta.h), then a set built for it
@@ -219,7 +208,7 @@ static json_t *server_reload_as(struct server *srv, json_t *doc, enum server_rel
     errlist_init(&errs);
     if (from == SERVER_RELOAD_RUNNING) /* srv->cfg is replaced only under reload_lock */
         doc = srv->cfg->root;
-    struct config_api_stamp stamp = config_api_stamp_of(srv->config_path);
+    struct config_api_stamp stamp = server_reload_file_ready(srv, from);
     struct config *cfg = server_load_config(srv, doc, &errs);
     if (cfg)
         cfg->from_running = from == SERVER_RELOAD_RUNNING;
@@ -282,8 +271,10 @@ static json_t *server_reload_as(struct server *srv, json_t *doc, enum server_rel
     event_ring_push(srv->health.events, "reload",
                     json_pack("{s:s, s:I, s:O}", "result", "ok", "generation",
                               (json_int_t)srv->generation, "zones", zones));
-    if (from == SERVER_RELOAD_CHANGE) /* only a change through the API writes the file */
-        server_reload_write(srv, doc, res);
+    /* Journalled (durable) before the lock is released; the file and the
+     * history are written behind (config_store.h). */
+    if (from == SERVER_RELOAD_CHANGE && srv->confapi_ready)
+        config_api_served(&srv->confapi, doc);
     pthread_mutex_unlock(&srv->reload_lock);
     *ok = true;
     return res;

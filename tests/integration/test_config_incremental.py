@@ -22,6 +22,7 @@ import random
 import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -36,7 +37,7 @@ import pytest
 import dnssec_zones
 from adminlib import Admin, READ_TOKEN, admin_port, admin_section
 from backends import poll
-from conftest import DATA, Gtmd, free_port
+from conftest import DATA, GTMD, Gtmd, free_port, sanitizer_env
 
 ZONE = """$ORIGIN inc.test.
 $TTL 300
@@ -184,6 +185,22 @@ def settled(g, want, signed, timeout=10.0):
         time.sleep(0.2)
 
 
+def file_doc(g):
+    """The configuration file once the writer has every version answered
+    (a 201 is in the change journal at once, in the file a write later:
+    the journal's version lines are gone then)."""
+    d, n = os.path.split(g.conf_path)
+    journal = os.path.join(d, "." + n + ".journal")
+    deadline = time.monotonic() + 30  # the writer runs at nice 10: slow on a loaded machine
+    while time.monotonic() < deadline:
+        with open(journal) as f:
+            if not [x for x in f if x.startswith('{"v"')]:
+                break
+        time.sleep(0.02)
+    with open(g.conf_path) as f:
+        return json.load(f)
+
+
 def diff(a, b):
     bad = [k for k in a if a[k] != b.get(k)]
     return ["%s: %s != %s" % (k, a[k], b.get(k)) for k in bad[:5]]
@@ -305,8 +322,7 @@ def test_incremental_changes_answer_as_a_full_reload(make_gtmd, seed, signed):
         assert any(k[0].endswith(".two.test.") and k[1] == "A" and dns.rdatatype.RRSIG in
                    [rr[2] for rr in v[2]] for k, v in inc.items()), "no signed policy answer"
         assert "zones_kept=2" in g.read_log(), "the signed zone was never kept"
-    with open(g.conf_path) as f:
-        on_disk = json.load(f)
+    on_disk = file_doc(g)
     assert on_disk["records"] == doc["records"] and on_disk["pools"] == doc["pools"]
     # The same file, reloaded in full by the same process.
     sighup(g)
@@ -376,8 +392,7 @@ def test_changes_racing_sighup_are_all_kept(make_gtmd):
     t.join(60)
     assert not t.is_alive() and not errors, errors[:3]
     assert version(a)[0] == v0 + n
-    with open(g.conf_path) as f:
-        disk = json.load(f)["records"]
+    disk = file_doc(g)["records"]
     for k in range(n):
         name = "race%d.inc.test." % k
         assert name in disk
@@ -505,3 +520,159 @@ def test_pool_rollout_keeps_records_compiled(make_gtmd):
     inc = answers(g, names)
     sighup(g)
     assert answers(g, names) == inc, "incremental and full reload differ"
+def respawn(g):
+    """Starts g's gtmd again on the file as it is (Gtmd.start would write
+    the test's configuration over it)."""
+    g.log = open(g.log_path, "ab")
+    env = sanitizer_env(g.workdir)
+    env.update(g.env or {})
+    g.proc = subprocess.Popen([GTMD, "-c", g.conf_path], stderr=g.log, stdout=g.log, env=env,
+                              preexec_fn=g.preexec)
+    g.wait_ready(30)
+
+
+def crash_burst(g, a, prefix, n, ttl=8):
+    """n changes answered 201 (creates, then a change and a delete of
+    records the configuration had), then SIGKILL right after the last
+    answer: the names and what each must answer."""
+    want = {}
+    for k in range(n):
+        name = "%s%d.inc.test." % (prefix, k)
+        r = put(a, "records/" + name,
+                {"pool": "pa", "policy": "failover", "regions": ["c", "a"], "ttl": 9})
+        assert r.status == 201, r.json
+        want[name] = ["%s 9 IN A 10.1.0.3" % name]
+    r = put(a, "records/r1.inc.test.",
+            {"pool": "pa", "policy": "failover", "regions": ["b"], "ttl": ttl})
+    assert r.status == 201, r.json
+    want["r1.inc.test."] = ["r1.inc.test. %d IN A 10.1.0.2" % ttl]
+    gone = "r%d.inc.test." % (ttl - 6)
+    r = a.call("DELETE", "/v1/config/records/" + gone, timeout=30)
+    assert r.status == 201, r.json
+    want[gone] = "NXDOMAIN"
+    g.proc.send_signal(signal.SIGKILL)
+    g.proc.wait(10)
+    g.log.close()
+    return want
+
+
+def served_as(g, want):
+    for name, w in want.items():
+        r = ask(g, name, "A", None)
+        got = dns.rcode.to_text(r.rcode()) if w == "NXDOMAIN" else [
+            x.to_text() for x in r.answer]
+        assert got == w, (name, got, w)
+
+
+@pytest.mark.threads
+def test_acknowledged_changes_survive_sigkill(make_gtmd):
+    """A 201 is durable: the change journal is fdatasync'd before the
+    answer; start-up replays what the file misses and writes into the
+    history the versions it lacks. First with the writer unable to write
+    the file (a directory where its temporary file goes: every version is
+    only in the journal when gtmd is killed), then a burst killed while
+    the writer runs."""
+    g, a = start(make_gtmd, 21)
+    v0, _ = version(a)
+    blocker = "%s.tmp%d" % (g.conf_path, g.proc.pid)
+    os.mkdir(blocker)
+    with open(g.conf_path) as f:
+        before = f.read()
+    want = crash_burst(g, a, "crash", 20)
+    os.rmdir(blocker)
+    with open(g.conf_path) as f:
+        assert f.read() == before  # nothing reached the file: only the journal has them
+    respawn(g)
+    assert "event=config_journal result=replayed" in g.read_log()
+    served_as(g, want)
+    a = Admin.of(g)
+    v1, _ = version(a)
+    assert v1 == v0 + 22
+    with open(g.conf_path) as f:
+        disk = json.load(f)
+    assert "crash19.inc.test." in disk["records"] and "r2.inc.test." not in disk["records"]
+    # The newest versions are in the history as whole documents, the one
+    # before the delete with r2 still in it.
+    r = a.get("/v1/config/history/%d" % v1, token=READ_TOKEN)
+    assert r.status == 200 and r.json["resources"]["records"] == disk["records"], r.status
+    r = a.get("/v1/config/history/%d" % (v1 - 1), token=READ_TOKEN)
+    assert r.status == 200 and "r2.inc.test." in r.json["resources"]["records"]
+    hist = os.path.join(g.workdir, "history")
+    assert "%08d.json" % v1 in os.listdir(hist)
+    # The second burst: the writer races the kill.
+    want.update(crash_burst(g, a, "again", 30, ttl=9))
+    respawn(g)
+    served_as(g, want)
+    a = Admin.of(g)
+    v2 = version(a)[0]
+    assert v2 == v1 + 32
+    listed = [h["version"] for h in a.get("/v1/config/history", token=READ_TOKEN).json["versions"]]
+    assert listed == list(range(v2, v2 - 5, -1)), listed
+
+
+def test_journal_not_applied_over_a_hand_edited_file(make_gtmd):
+    """After a crash, a file edited by hand is not one the journal knows:
+    the journal is set aside, never applied over the edit."""
+    g, a = start(make_gtmd, 22)
+    blocker = "%s.tmp%d" % (g.conf_path, g.proc.pid)
+    os.mkdir(blocker)
+    crash_burst(g, a, "lost", 3)
+    os.rmdir(blocker)
+    with open(g.conf_path) as f:
+        doc = json.load(f)
+    doc["records"]["hand.inc.test."] = {"pool": "pa", "policy": "failover", "regions": ["a"],
+                                        "ttl": 5}
+    with open(g.conf_path, "w") as f:
+        json.dump(doc, f)
+    respawn(g)
+    assert "event=config_journal result=set_aside" in g.read_log()
+    served_as(g, {"hand.inc.test.": ["hand.inc.test. 5 IN A 10.1.0.1"],
+                  "lost0.inc.test.": "NXDOMAIN"})
+    d = os.path.dirname(g.conf_path)
+    assert [x for x in os.listdir(d) if ".journal.stale-" in x]
+
+
+def test_history_levels_off_every_version_whole(make_gtmd):
+    """Over many changes the history directory keeps `keep` versions,
+    each the whole document the release before reads; every version
+    answered is listed and reads back at once, exactly as it was made,
+    whether or not the writer has written it yet."""
+    g, a = start(make_gtmd, 23)
+    hist = os.path.join(g.workdir, "history")
+    sizes = []
+    for k in range(240):
+        r = put(a, "records/r%d.inc.test." % (k % 20),
+                {"pool": "pa", "policy": "failover", "regions": [REGIONS[k % 3]], "ttl": 10 + k})
+        assert r.status == 201, r.json
+        v = r.json["version"]
+        if k % 40 == 39:
+            # At once: the last five versions listed and read back whole.
+            listed = a.get("/v1/config/history", token=READ_TOKEN).json["versions"]
+            assert [h["version"] for h in listed] == list(range(v, v - 5, -1)), listed
+            for back in range(5):
+                r = a.get("/v1/config/history/%d" % (v - back), token=READ_TOKEN)
+                recs = r.json["resources"]["records"]
+                kk = k - back
+                assert r.status == 200 and recs["r%d.inc.test." % (kk % 20)]["ttl"] == 10 + kk
+            sizes.append(sum(os.path.getsize(os.path.join(hist, x)) for x in os.listdir(hist)))
+    with open(g.conf_path) as f:
+        one = len(f.read())
+    assert max(sizes) < 8 * one, (sizes, one)
+    # Once the writer is done: five whole versions on disk, each the
+    # document the API gives for it (the release before reads them so).
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        docs = sorted(x for x in os.listdir(hist) if x.endswith(".json")
+                      and not x.endswith(".meta.json") and x[:8].isdigit())
+        if len(docs) == 5 and docs[-1] == "%08d.json" % v:
+            break
+        time.sleep(0.1)
+    assert docs == ["%08d.json" % x for x in range(v - 4, v + 1)], docs
+    for name in docs:
+        with open(os.path.join(hist, name)) as f:
+            whole = json.load(f)
+        with open(os.path.join(hist, name.replace(".json", ".meta.json"))) as f:
+            assert json.load(f)["format"] == 1
+        r = a.get("/v1/config/history/%d" % int(name[:8]), token=READ_TOKEN)
+        assert whole["records"] == r.json["resources"]["records"]
+    assert file_doc(g)["records"] == whole["records"]

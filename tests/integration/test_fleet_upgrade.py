@@ -450,6 +450,17 @@ def test_state_and_history_both_ways(old_gtmd, backends, made):
     st, o = g.post("/v1/overrides", {"target": "endpoint:web/us1", "state": "down",
                                      "reason": "kept"})
     assert st == 201, o
+    # A burst of changes: answered before the file and the history are
+    # written (config_store.h); the stop writes what is owed.
+    made_v = {}
+    for k in range(12):
+        name = "burst%d.example.com." % k
+        st, r = g.post("/v1/config/changes", {"changes": [
+            {"op": "put", "path": "records/" + name,
+             "value": {"pool": "web", "ttl": 10 + k, "policy": "failover",
+                       "regions": ["eu", "us"]}}]})
+        assert st == 201, r
+        made_v[r["version"]] = name
     g.stop()
     state = os.path.join(workdir, "state.json")
     with open(state) as f:
@@ -465,6 +476,15 @@ def test_state_and_history_both_ways(old_gtmd, backends, made):
     assert query_addrs(g, "app.example.com.") == [ADDRS["eu"]]
     st, lst = g.get("/v1/overrides")
     assert o["id"] in [x["id"] for x in lst["overrides"]]
+    # ... and lists every version this one answered, each readable whole.
+    st, hist_list = g.get("/v1/config/history")
+    listed = [h["version"] for h in hist_list["versions"]]
+    assert st == 200 and set(made_v) <= set(listed), (listed, sorted(made_v))
+    for v, name in made_v.items():
+        st, doc = g.get("/v1/config/history/%d" % v)
+        assert st == 200 and name in doc["resources"]["records"], (v, st)
+        assert "burst%d.example.com." % (int(name[5:-13]) + 1) not in doc["resources"]["records"]
+    assert query_addrs(g, "burst11.example.com.") == [ADDRS["eu"]]
     g.stop()
     # A state file of format 3: refused, and left as it is.
     g.binary = GTMD

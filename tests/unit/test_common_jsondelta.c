@@ -124,10 +124,26 @@ static json_t *test_random_doc(unsigned *seed)
     return doc;
 }
 
+/* An undo of a delta that does not fit its base is refused. */
+static void test_undo_refused(struct tap *t)
+{
+    json_t *a = test_doc("{\"records\": {\"x\": 1}}");
+    json_t *d = test_doc("{\"in\": {\"records\": {\"drop\": [\"y\"]}}}");
+    char err[200] = "";
+    json_t *u = jsondelta_undo(a, d, err, sizeof(err));
+    TAP_CHECK(t, !u && strstr(err, "$.records"), "undo of a drop the base lacks: %s", err);
+    json_decref(d);
+    d = test_doc("{\"in\": {\"ttl\": {\"put\": {\"y\": 1}}}}");
+    u = jsondelta_undo(a, d, err, sizeof(err));
+    TAP_CHECK(t, !u && strstr(err, "$.ttl"), "undo of members of what is not an object: %s", err);
+    json_decref(d);
+    json_decref(a);
+}
+
 static void test_random(struct tap *t)
 {
     unsigned seed = 38;
-    int bad = 0;
+    int bad = 0, undo_bad = 0;
     for (int i = 0; i < 2000; i++) {
         json_t *a = test_random_doc(&seed), *b = test_random_doc(&seed);
         json_t *d = jsondelta_diff(a, b);
@@ -135,12 +151,20 @@ static void test_random(struct tap *t)
         json_t *c = jsondelta_apply(a, d, err, sizeof(err));
         if (!c || !json_equal(c, b))
             bad++;
+        /* The undo made from a and the delta turns b back into a. */
+        json_t *u = jsondelta_undo(a, d, err, sizeof(err));
+        json_t *back = u && c ? jsondelta_apply(c, u, err, sizeof(err)) : NULL;
+        if (!back || !json_equal(back, a))
+            undo_bad++;
+        json_decref(u);
+        json_decref(back);
         json_decref(a);
         json_decref(b);
         json_decref(c);
         json_decref(d);
     }
     TAP_CHECK(t, bad == 0, "2000 random pairs round-trip (%d did not)", bad);
+    TAP_CHECK(t, undo_bad == 0, "2000 undos give the base back (%d did not)", undo_bad);
 }
 
 int main(void)
@@ -149,5 +173,6 @@ int main(void)
     test_basic(&t);
     test_refused(&t);
     test_random(&t);
+    test_undo_refused(&t);
     return tap_done(&t);
 }

@@ -1,0 +1,151 @@
+/*
+ * config_history.c -- the history directory of whole versions
+ * (config_history.h).
+ */
+#include "daemon/config_history.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/jsoncfg.h"
+#include "daemon/config_api.h"
+
+void config_history_path(const char *dir, uint64_t v, const char *ext, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%08llu%s", dir, (unsigned long long)v, ext);
+}
+
+uint64_t config_history_scan(const char *dir)
+{
+    uint64_t max = 0;
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        char *end;
+        unsigned long long v = strtoull(e->d_name, &end, 10);
+        if (end != e->d_name && strcmp(end, ".json") == 0 && v > max)
+            max = v;
+    }
+    if (d)
+        closedir(d);
+    return max;
+}
+
+/* A fleet's versions can have gaps (a node that was down kept fewer):
+ * everything below the window goes, whatever its number. */
+void config_history_prune(const char *dir, unsigned keep, uint64_t newest)
+{
+    if (newest <= keep)
+        return;
+    uint64_t below = newest - keep + 1;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[4200];
+    while (d && (e = readdir(d)) != NULL) {
+        char *end;
+        unsigned long long v = strtoull(e->d_name, &end, 10);
+        if (end != e->d_name && (strcmp(end, ".json") == 0 || strcmp(end, ".meta.json") == 0) &&
+            v < below) {
+            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
+/* An fsync of path's directory (a rename in it is durable then). */
+static int config_history_sync_dir(const char *path)
+{
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+int config_history_write_text(const char *path, const char *text, size_t len, mode_t mode,
+                              bool durable)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    size_t off = 0;
+    while (fd >= 0 && off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    bool ok = fd >= 0 && off == len && fchmod(fd, mode) == 0 && (!durable || fsync(fd) == 0);
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!ok || rename(tmp, path) != 0) {
+        saved = ok ? errno : saved;
+        unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    if (durable && config_history_sync_dir(path) != 0)
+        return -1;
+    return 0;
+}
+
+char *config_history_text(json_t *doc, size_t *len)
+{
+    char *text = json_dumps(doc, JSON_INDENT(2));
+    size_t n = text ? strlen(text) : 0;
+    char *out = text ? realloc(text, n + 2) : NULL;
+    if (!out) {
+        free(text);
+        return NULL;
+    }
+    out[n] = '\n';
+    out[n + 1] = '\0';
+    *len = n + 1;
+    return out;
+}
+
+int config_history_put(const char *dir, uint64_t v, const char *text, size_t len, json_t *meta)
+{
+    char p[4200];
+    json_t *m = json_copy(meta); /* meta may be another thread's too: not changed */
+    json_object_set_new(m, "version", json_integer((json_int_t)v));
+    json_object_set_new(m, "format", json_integer(CONFIG_HISTORY_FORMAT));
+    if (!json_object_get(m, "time"))
+        json_object_set_new(m, "time", json_real((double)time(NULL)));
+    size_t mlen = 0;
+    char *mtext = config_history_text(m, &mlen);
+    json_decref(m);
+    config_history_path(dir, v, ".meta.json", p, sizeof(p));
+    int rc = mtext ? config_history_write_text(p, mtext, mlen, 0640, true) : -1;
+    free(mtext);
+    config_history_path(dir, v, ".json", p, sizeof(p));
+    if (rc == 0)
+        rc = config_history_write_text(p, text, len, 0640, true);
+    return rc;
+}
+
+json_t *config_history_load(const char *dir, uint64_t v, const char *ext)
+{
+    char p[4200];
+    if (!dir)
+        return NULL;
+    config_history_path(dir, v, ext, p, sizeof(p));
+    return jsoncfg_load_file(p, JSON_REJECT_DUPLICATES, NULL);
+}

@@ -1,0 +1,41 @@
+/*
+ * config_history.h -- the history directory of the configuration's
+ * versions: NNNNNNNN.json, the whole document of version N, with
+ * NNNNNNNN.meta.json beside ({"version", "time", "source", "author",
+ * "change", "format"}). Every version kept is a whole document, as the
+ * release before wrote and reads them (format 1, config_api.h): a
+ * rollback to it finds every version it lists.
+ *
+ * Threads: none of its own; callers serialise writers (config_store.c).
+ * Ownership: json_t returned is the caller's; arguments are borrowed.
+ */
+#ifndef GTM_DAEMON_CONFIG_HISTORY_H
+#define GTM_DAEMON_CONFIG_HISTORY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* DIR/NNNNNNNN + ext (".json", ".meta.json"). */
+void config_history_path(const char *dir, uint64_t v, const char *ext, char *out, size_t len);
+/* The newest version with a document in dir (0: none). */
+uint64_t config_history_scan(const char *dir);
+/* Removes the versions older than the newest keep below newest. */
+void config_history_prune(const char *dir, unsigned keep, uint64_t newest);
+/* Writes len bytes of text to path through a temporary file, an fsync, a
+ * rename and an fsync of the directory when durable; 0 or -1 (errno). */
+int config_history_write_text(const char *path, const char *text, size_t len, mode_t mode,
+                              bool durable);
+/* Keeps version v in dir: meta ("version" and "format" set in a copy,
+ * "time" when it has none), then text (the whole document as the file
+ * holds it); 0 or -1 (errno). */
+int config_history_put(const char *dir, uint64_t v, const char *text, size_t len, json_t *meta);
+/* Version v's document (ext ".json") or meta (".meta.json"), or NULL. */
+json_t *config_history_load(const char *dir, uint64_t v, const char *ext);
+/* The text a document is written as (indented as the API always wrote
+ * the file, a newline at the end); NULL when out of memory. */
+char *config_history_text(json_t *doc, size_t *len);
+
+#endif

@@ -1,0 +1,617 @@
+/*
+ * config_store.c -- see config_store.h: the versions committed, the writer
+ * thread (group commit of the file, then the history's whole versions,
+ * newest first) and the readers of versions not written yet.
+ */
+#include "daemon/config_store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/jsondelta.h"
+#include "common/log.h"
+#include "daemon/config_history.h"
+#include "daemon/config_journal.h"
+
+/* A version committed whose file or history write may still be owed. The
+ * chain of them is in commit order: the undo of each turns its document
+ * into the one of the item before. Only the writer frees items. */
+struct config_store_item {
+    uint64_t v;
+    json_t *undo, *meta;
+    char *line;   /* its journal line */
+    bool in_hist; /* in the history directory, or given up (lock) */
+    struct config_store_item *next;
+};
+
+struct config_store {
+    char *path, *journal;
+    pthread_t thread;
+    pthread_mutex_t lock;                  /* everything below but hist_lock's */
+    pthread_cond_t work;                   /* something to write, a flush, or stop */
+    pthread_cond_t written;                /* the writer finished a step */
+    struct config_store_item *head, *tail; /* the chain */
+    json_t *newest_doc;                    /* the newest committed version's document */
+    uint64_t newest_v, file_v;             /* ... and the version the file holds */
+    uint64_t failed_v;                     /* the newest version whose file write failed */
+    struct config_api_stamp file_stamp;    /* the file as the store may replace it */
+    struct config_api_stamp written_stamp; /* as the writer last left it (zero: kept an edit) */
+    uint64_t written_v;
+    char *hist_dir; /* NULL: none (changed only while nothing is owed) */
+    unsigned keep;
+    bool busy_file, busy_hist, stop;
+    int hurry; /* flushes waiting: no rest */
+    int jfd;   /* the journal, appending */
+    char file_digest[DIGEST_SHA256_HEX];
+    double last_ms;            /* how long the last step took (writer only) */
+    struct timespec last_end;  /* when it ended (CLOCK_MONOTONIC; writer only) */
+    pthread_mutex_t hist_lock; /* writes into the history directory */
+};
+
+void config_store_journal_path(const char *path, char *out, size_t len)
+{
+    config_journal_path(path, out, len);
+}
+
+int config_store_recover(const char *path)
+{
+    return config_journal_recover(path);
+}
+
+static void config_store_item_free(struct config_store_item *it)
+{
+    json_decref(it->undo);
+    json_decref(it->meta);
+    free(it->line);
+    free(it);
+}
+
+/* Whether version v is still among the newest keep. (lock) */
+static bool config_store_in_window(const struct config_store *s, uint64_t v)
+{
+    return v + s->keep > s->newest_v;
+}
+
+/* An item the history still needs. (lock) */
+static bool config_store_owed(const struct config_store *s, const struct config_store_item *it)
+{
+    return s->hist_dir && !it->in_hist && config_store_in_window(s, it->v);
+}
+
+static bool config_store_file_owed(const struct config_store *s)
+{
+    return s->file_v < s->newest_v && s->failed_v != s->newest_v;
+}
+
+static bool config_store_hist_owed(const struct config_store *s)
+{
+    for (const struct config_store_item *it = s->head; it; it = it->next)
+        if (config_store_owed(s, it))
+            return true;
+    return false;
+}
+
+/* Drops the items nothing needs any more: in the file and in the history
+ * (or out of its window). (lock) */
+static void config_store_prune(struct config_store *s)
+{
+    while (s->head && s->head->v <= s->file_v && !config_store_owed(s, s->head)) {
+        struct config_store_item *it = s->head;
+        s->head = it->next;
+        if (!s->head)
+            s->tail = NULL;
+        config_store_item_free(it);
+    }
+}
+
+/* The journal rewritten as the marker of the file and the lines of the
+ * chain (what the file or the history may still lack). (lock) */
+static void config_store_cut_journal(struct config_store *s)
+{
+    if (!s->file_digest[0])
+        return;
+    char tmp[4300], *marker = config_journal_marker(s->file_digest, s->file_v);
+    snprintf(tmp, sizeof(tmp), "%s", s->journal);
+    size_t cap = marker ? strlen(marker) + 1 : 0, n = 0;
+    for (struct config_store_item *it = s->head; it; it = it->next)
+        cap += strlen(it->line);
+    char *text = marker ? malloc(cap) : NULL;
+    if (text) {
+        n = strlen(marker);
+        memcpy(text, marker, n);
+        for (struct config_store_item *it = s->head; it; it = it->next) {
+            size_t k = strlen(it->line);
+            memcpy(text + n, it->line, k);
+            n += k;
+        }
+    }
+    int rc = text ? config_history_write_text(tmp, text, n, 0600, true) : -1;
+    free(marker);
+    free(text);
+    if (rc != 0)
+        log_warn("event=config_journal note=\"cannot cut the journal down: %s\"", strerror(errno));
+    else if (s->jfd >= 0) { /* the old file is gone: append to the new one */
+        close(s->jfd);
+        s->jfd = -1;
+    }
+}
+
+/* Writes text as version v into the history (and prunes it); 0 or -1. */
+static int config_store_put_hist(struct config_store *s, const char *dir, unsigned keep, uint64_t v,
+                                 uint64_t newest, const char *text, size_t len, json_t *meta)
+{
+    pthread_mutex_lock(&s->hist_lock);
+    int rc = config_history_put(dir, v, text, len, meta);
+    if (rc != 0)
+        log_error("event=config_history result=failed dir=%s version=%llu error=\"%s\"", dir,
+                  (unsigned long long)v, strerror(errno));
+    config_history_prune(dir, keep, newest > v ? newest : v);
+    pthread_mutex_unlock(&s->hist_lock);
+    return rc;
+}
+
+/* The newest version written as the file and into the history (lock held
+ * on entry and return; dropped while writing). The file is replaced only
+ * when it is the one the store expects: a hand edit meanwhile is kept. */
+static void config_store_write_file(struct config_store *s)
+{
+    uint64_t v = s->newest_v;
+    json_t *doc = json_incref(s->newest_doc);
+    struct config_store_item *it = s->tail && s->tail->v == v && !s->tail->in_hist ? s->tail : NULL;
+    json_t *meta = it ? json_incref(it->meta) : NULL;
+    char *dir = it && s->hist_dir ? strdup(s->hist_dir) : NULL;
+    unsigned keep = s->keep;
+    struct config_api_stamp expect = s->file_stamp;
+    s->busy_file = true;
+    pthread_mutex_unlock(&s->lock);
+
+    size_t len = 0;
+    char *text = config_history_text(doc, &len), digest[DIGEST_SHA256_HEX] = "";
+    if (text && dir)
+        config_store_put_hist(s, dir, keep, v, v, text, len, meta);
+    if (text)
+        digest_sha256_hex(text, len, digest);
+    struct stat st;
+    mode_t mode = stat(s->path, &st) == 0 ? st.st_mode & 07777 : 0640;
+    struct config_api_stamp now = config_api_stamp_of(s->path);
+    bool edited = expect.ino && !config_api_stamp_same(&now, &expect);
+    /* Announced in the journal first: a crash between finds the file by
+     * either marker. */
+    pthread_mutex_lock(&s->lock);
+    char *marker = text && !edited ? config_journal_marker(digest, v) : NULL;
+    int rc = marker ? config_journal_append(&s->jfd, s->journal, marker) : -1;
+    pthread_mutex_unlock(&s->lock);
+    free(marker);
+    if (rc == 0)
+        rc = config_history_write_text(s->path, text, len, mode, true);
+    int saved = errno;
+    struct config_api_stamp stamp = config_api_stamp_of(s->path);
+    free(text);
+    free(dir);
+    json_decref(doc);
+    json_decref(meta);
+
+    pthread_mutex_lock(&s->lock);
+    if (it)
+        it->in_hist = true; /* written, or given up (logged) */
+    if (edited) {
+        log_warn("event=config_write result=kept_edit file=%s version=%llu note=\"the file was "
+                 "edited by hand while changes were written behind: the edit is kept (a reload "
+                 "serves it), the versions are in the history\"",
+                 s->path, (unsigned long long)v);
+        s->file_digest[0] = '\0'; /* the journal must not be replayed over the edit */
+        s->written_stamp = (struct config_api_stamp){0};
+    } else if (rc == 0) {
+        snprintf(s->file_digest, sizeof(s->file_digest), "%s", digest);
+        s->file_stamp = s->written_stamp = stamp;
+    }
+    if (rc == 0 || edited) {
+        s->file_v = s->written_v = v;
+        config_store_prune(s);
+        config_store_cut_journal(s);
+    } else { /* the journal keeps every version: a flush or a restart writes it */
+        s->failed_v = v;
+        log_error("event=config_write result=failed file=%s error=\"%s\" note=\"the change "
+                  "journal keeps the versions; the next change, a reload or a restart writes "
+                  "it\"",
+                  s->path, strerror(saved));
+    }
+    s->busy_file = false;
+}
+
+static void config_store_rest(struct config_store *s);
+
+/* The versions the history still needs, newest first, each as the whole
+ * document rebuilt backwards from the newest (lock held on entry and
+ * return; dropped while writing), with a rest after each. Stops when a
+ * newer version comes (the file first). */
+static void config_store_write_hist(struct config_store *s)
+{
+    size_t n = 0;
+    for (struct config_store_item *it = s->head; it; it = it->next)
+        n++;
+    struct config_store_item **desc = calloc(n ? n : 1, sizeof(*desc));
+    if (!desc)
+        return;
+    size_t k = n;
+    for (struct config_store_item *it = s->head; it; it = it->next)
+        desc[--k] = it;
+    uint64_t newest = s->newest_v;
+    json_t *doc = json_incref(s->newest_doc);
+    char *dir = s->hist_dir ? strdup(s->hist_dir) : NULL;
+    unsigned keep = s->keep;
+    s->busy_hist = true;
+    /* desc[0] is the newest (the tail): its document is doc. */
+    for (size_t i = 0; i < n && doc && dir && s->newest_v == newest && !s->busy_file; i++) {
+        struct config_store_item *it = desc[i];
+        bool owed = config_store_owed(s, it);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        pthread_mutex_unlock(&s->lock);
+        if (owed) {
+            size_t len = 0;
+            char *text = config_history_text(doc, &len);
+            if (text)
+                config_store_put_hist(s, dir, keep, it->v, newest, text, len, it->meta);
+            free(text);
+        }
+        json_t *prev = NULL;
+        char why[256] = "";
+        if (i + 1 < n) /* the document of the item before: this one's undone */
+            prev = jsondelta_apply(doc, it->undo, why, sizeof(why));
+        if (i + 1 < n && !prev)
+            log_error("event=config_history result=failed version=%llu why=\"cannot rebuild "
+                      "the version before: %s\"",
+                      (unsigned long long)it->v, why);
+        json_decref(doc);
+        doc = prev;
+        pthread_mutex_lock(&s->lock);
+        if (owed)
+            it->in_hist = true;
+        if (!prev) /* the older ones cannot be rebuilt: given up */
+            for (size_t j = i + 1; j < n; j++)
+                desc[j]->in_hist = true;
+        if (owed) { /* a rest after each (config_store_rest) */
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            s->last_ms =
+                (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+            s->last_end = t1;
+            pthread_cond_broadcast(&s->written);
+            config_store_rest(s);
+        }
+    }
+    json_decref(doc);
+    free(dir);
+    free(desc);
+    s->busy_hist = false;
+    config_store_prune(s);
+    config_store_cut_journal(s);
+}
+
+/* After a step, the writer rests as long as it took (at most a second)
+ * before the next: under a stream of changes it writes at most half of
+ * the time, leaving the other core to the changes (every version is
+ * durable in the journal meanwhile). A flush or a stop ends the rest.
+ * (lock) */
+static void config_store_rest(struct config_store *s)
+{
+    struct timespec now, until;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double since = (double)(now.tv_sec - s->last_end.tv_sec) * 1e3 +
+                   (double)(now.tv_nsec - s->last_end.tv_nsec) / 1e6;
+    double ms = (s->last_ms < 1000 ? s->last_ms : 1000) - since;
+    if (ms <= 0)
+        return;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long long ns = until.tv_nsec + (long long)(ms * 1e6);
+    until.tv_sec += (time_t)(ns / 1000000000LL);
+    until.tv_nsec = (long)(ns % 1000000000LL);
+    while (!s->stop && !s->hurry && pthread_cond_timedwait(&s->work, &s->lock, &until) != ETIMEDOUT)
+        ;
+}
+
+static void *config_store_run(void *arg)
+{
+    struct config_store *s = arg;
+    /* Below the threads that serve and change (Linux nices a thread by its
+     * id): the writer's whole-document dumps must not slow the next
+     * change; the journal holds what it has not written yet. */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+        log_warn("event=config_write note=\"cannot lower the writer's priority: %s\"",
+                 strerror(errno));
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->stop && !config_store_file_owed(s) && !config_store_hist_owed(s))
+            pthread_cond_wait(&s->work, &s->lock);
+        config_store_rest(s);
+        bool file = config_store_file_owed(s);
+        if (!file && !config_store_hist_owed(s)) {
+            if (s->stop)
+                break;
+            continue;
+        }
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (file) /* every version committed meanwhile: one write */
+            config_store_write_file(s);
+        else
+            config_store_write_hist(s);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        if (file) { /* the history's steps rest inside */
+            s->last_ms = ms;
+            s->last_end = t1;
+        }
+        log_msg(LOG_LEVEL_DEBUG, "event=config_write what=%s version=%llu ms=%.1f",
+                file ? "file" : "history", (unsigned long long)s->file_v, ms);
+        pthread_cond_broadcast(&s->written);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+struct config_store *config_store_new(const char *path)
+{
+    struct config_store *s = calloc(1, sizeof(*s));
+    char j[4300];
+    if (!s)
+        return NULL;
+    config_journal_path(path, j, sizeof(j));
+    s->path = strdup(path);
+    s->journal = strdup(j);
+    s->jfd = -1;
+    s->keep = 2;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->hist_lock, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->written, NULL);
+    config_journal_digest_file(path, s->file_digest);
+    s->file_stamp = config_api_stamp_of(path);
+    if (pthread_create(&s->thread, NULL, config_store_run, s) != 0) {
+        log_error("event=config_write result=failed error=\"cannot start the writer thread\"");
+        pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->hist_lock);
+        pthread_cond_destroy(&s->work);
+        pthread_cond_destroy(&s->written);
+        free(s->path);
+        free(s->journal);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void config_store_free(struct config_store *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stop = true;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    while (s->head) {
+        struct config_store_item *it = s->head;
+        s->head = it->next;
+        config_store_item_free(it);
+    }
+    if (s->jfd >= 0)
+        close(s->jfd);
+    json_decref(s->newest_doc);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->hist_lock);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->written);
+    free(s->hist_dir);
+    free(s->path);
+    free(s->journal);
+    free(s);
+}
+
+int config_store_commit(struct config_store *s, uint64_t v, json_t *doc, json_t *delta,
+                        json_t *undo, json_t *meta, const struct config_api_stamp *file_was,
+                        char *why, size_t len)
+{
+    json_t *j = json_pack("{s:I, s:O, s:O, s:O}", "v", (json_int_t)v, "delta", delta, "undo", undo,
+                          "meta", meta);
+    char *line = config_journal_line(j);
+    json_decref(j);
+    struct config_store_item *it = line ? calloc(1, sizeof(*it)) : NULL;
+    if (!it) {
+        free(line);
+        snprintf(why, len, "out of memory");
+        return -1;
+    }
+    *it = (struct config_store_item){v, json_incref(undo), json_incref(meta), line, false, NULL};
+    pthread_mutex_lock(&s->lock);
+    if (config_journal_append(&s->jfd, s->journal, line) != 0) {
+        snprintf(why, len, "%s: %s", s->journal, strerror(errno));
+        pthread_mutex_unlock(&s->lock);
+        config_store_item_free(it);
+        return -1;
+    }
+    /* Nothing owed to the file: the document v follows is the file as the
+     * API read it, which the writer may replace. */
+    if (s->file_v == s->newest_v && !s->busy_file)
+        s->file_stamp = *file_was;
+    if (s->tail)
+        s->tail->next = it;
+    else
+        s->head = it;
+    s->tail = it;
+    json_decref(s->newest_doc);
+    s->newest_doc = json_incref(doc);
+    s->newest_v = v;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+void config_store_flush(struct config_store *s, bool all)
+{
+    pthread_mutex_lock(&s->lock);
+    s->hurry++;
+    s->failed_v = 0; /* a write that failed is tried again */
+    pthread_cond_signal(&s->work);
+    while (config_store_file_owed(s) || s->busy_file ||
+           (all && (config_store_hist_owed(s) || s->busy_hist)))
+        pthread_cond_wait(&s->written, &s->lock);
+    s->hurry--;
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool config_store_behind(struct config_store *s, struct config_api_stamp *stamp, uint64_t *v)
+{
+    pthread_mutex_lock(&s->lock);
+    bool behind = s->file_v < s->newest_v || s->busy_file;
+    *stamp = s->written_stamp;
+    *v = s->written_v;
+    pthread_mutex_unlock(&s->lock);
+    return behind;
+}
+
+int config_store_record(struct config_store *s, uint64_t v, json_t *doc, json_t *meta)
+{
+    config_store_flush(s, true);
+    pthread_mutex_lock(&s->lock);
+    char *dir = s->hist_dir ? strdup(s->hist_dir) : NULL;
+    unsigned keep = s->keep;
+    uint64_t newest = s->newest_v;
+    pthread_mutex_unlock(&s->lock);
+    size_t len = 0;
+    char *text = dir ? config_history_text(doc, &len) : NULL;
+    int rc = text ? config_store_put_hist(s, dir, keep, v, newest, text, len, meta) : -1;
+    free(text);
+    free(dir);
+    return rc;
+}
+
+/* The meta as the history would give it back. */
+static json_t *config_store_meta_copy(json_t *meta)
+{
+    json_t *m = json_deep_copy(meta);
+    json_object_set_new(m, "format", json_integer(CONFIG_HISTORY_FORMAT));
+    return m;
+}
+
+json_t *config_store_load(struct config_store *s, uint64_t v, const char *ext)
+{
+    if (!s)
+        return NULL;
+    pthread_mutex_lock(&s->lock);
+    struct config_store_item *at = NULL;
+    for (struct config_store_item *it = s->head; it && !at; it = it->next)
+        if (it->v == v && !it->in_hist)
+            at = it;
+    if (!at) {
+        char *dir = s->hist_dir ? strdup(s->hist_dir) : NULL;
+        pthread_mutex_unlock(&s->lock);
+        json_t *out = config_history_load(dir, v, ext);
+        free(dir);
+        return out;
+    }
+    if (strcmp(ext, ".json") != 0) {
+        json_t *m = config_store_meta_copy(at->meta);
+        pthread_mutex_unlock(&s->lock);
+        return m;
+    }
+    /* The undos of the versions after v, newest first, from the newest
+     * document (the items stay: only the writer frees them, and it keeps
+     * every one it has not written). */
+    json_t *undos = json_array();
+    for (struct config_store_item *it = at->next; it; it = it->next)
+        json_array_insert(undos, 0, it->undo);
+    json_t *doc = json_incref(s->newest_doc), *u;
+    pthread_mutex_unlock(&s->lock);
+    size_t i;
+    json_array_foreach(undos, i, u)
+    {
+        char why[256];
+        json_t *prev = doc ? jsondelta_apply(doc, u, why, sizeof(why)) : NULL;
+        json_decref(doc);
+        doc = prev;
+    }
+    json_decref(undos);
+    return doc;
+}
+
+/* The journal's versions (lines, in order) that dir lacks, written into
+ * it: rebuilt backwards from the file, which holds every version up to
+ * upto (the newest marker naming it). Only a contiguous run of lines
+ * ending at upto can be rebuilt so. */
+static size_t config_store_adopt(struct config_store *s, json_t *lines, const char *dir,
+                                 unsigned keep, uint64_t upto)
+{
+    json_t *vers = json_array(), *l;
+    size_t i, n = 0;
+    json_array_foreach(lines, i, l)
+    {
+        uint64_t v = (uint64_t)json_integer_value(json_object_get(l, "v"));
+        if (v && v <= upto && json_object_get(l, "undo"))
+            json_array_append(vers, l);
+    }
+    size_t len = 0, k = json_array_size(vers);
+    char *text = config_journal_slurp(s->path, &len);
+    json_t *doc = k ? json_loads(text ? text : "", JSON_REJECT_DUPLICATES, NULL) : NULL;
+    free(text);
+    uint64_t want = upto, newest = upto;
+    while (doc && k-- > 0) {
+        l = json_array_get(vers, k);
+        uint64_t v = (uint64_t)json_integer_value(json_object_get(l, "v"));
+        if (v != want || v + keep <= newest)
+            break; /* not the version the document is, or out of the window */
+        char p[4200], why[256];
+        config_history_path(dir, v, ".json", p, sizeof(p));
+        size_t tl = 0;
+        char *t = access(p, F_OK) != 0 ? config_history_text(doc, &tl) : NULL;
+        if (t &&
+            config_store_put_hist(s, dir, keep, v, newest, t, tl, json_object_get(l, "meta")) == 0)
+            n++;
+        free(t);
+        json_t *prev = jsondelta_apply(doc, json_object_get(l, "undo"), why, sizeof(why));
+        json_decref(doc);
+        doc = prev;
+        want = v - 1;
+    }
+    json_decref(doc);
+    json_decref(vers);
+    return n;
+}
+
+uint64_t config_store_set_history(struct config_store *s, const char *dir, unsigned keep)
+{
+    if (!s)
+        return 0;
+    config_store_flush(s, true);
+    size_t torn = 0;
+    json_t *lines = config_journal_read(s->journal, &torn);
+    char d[DIGEST_SHA256_HEX];
+    config_journal_digest_file(s->path, d);
+    int64_t upto = lines ? config_journal_upto(lines, d) : -1;
+    size_t n = dir && upto > 0 ? config_store_adopt(s, lines, dir, keep, (uint64_t)upto) : 0;
+    if (n)
+        log_warn("event=config_journal history_recorded=%zu upto=%lld", n, (long long)upto);
+    json_decref(lines);
+    pthread_mutex_lock(&s->lock);
+    free(s->hist_dir);
+    s->hist_dir = dir ? strdup(dir) : NULL;
+    s->keep = keep;
+    /* Nothing is owed (flushed above): the file is where the journal
+     * starts again, at the version it names. */
+    snprintf(s->file_digest, sizeof(s->file_digest), "%s", d);
+    s->file_stamp = config_api_stamp_of(s->path);
+    if (upto > 0 && (uint64_t)upto > s->file_v)
+        s->file_v = s->newest_v = (uint64_t)upto;
+    if (dir && d[0])
+        config_store_cut_journal(s);
+    pthread_mutex_unlock(&s->lock);
+    return dir ? config_history_scan(dir) : 0;
+}

@@ -1,0 +1,248 @@
+/*
+ * test_daemon_config_store.c -- the change journal and the writer of the
+ * configuration file and history (config_store.h, config_journal.h,
+ * config_history.h): versions committed reach the file and the history as
+ * whole documents (coalesced; the skipped ones rebuilt with their undos),
+ * are readable before they are written, the history keeps `keep`; a file
+ * edited by hand meanwhile is kept; start-up replays the journal over the
+ * file it names (a torn last line skipped, nothing applied twice), sets it
+ * aside over a file it does not, and writes into the history the versions
+ * a crash kept out of it.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/digest.h"
+#include "common/jsondelta.h"
+#include "daemon/config_history.h"
+#include "daemon/config_journal.h"
+#include "daemon/config_store.h"
+#include "tap.h"
+
+static void test_put_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static json_t *test_load(const char *path)
+{
+    return json_load_file(path, 0, NULL);
+}
+
+/* The document of version k of the tests: records r0..r(k-1), r0's ttl k. */
+static json_t *test_doc(int k)
+{
+    json_t *recs = json_object();
+    for (int i = 0; i < k; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "r%d.example.", i);
+        json_object_set_new(recs, name, json_pack("{s:s, s:i}", "pool", "web", "ttl", i ? 5 : k));
+    }
+    return json_pack("{s:o, s:{s:s}}", "records", recs, "config_api", "history_dir", "h");
+}
+
+/* Versions from..to committed, each made from the one before; the file
+ * as the API would have read it is the file as it is (the store takes it
+ * only while it owes the file nothing, when the file is its own). */
+static void test_commit_run(struct tap *t, struct config_store *s, int from, int to,
+                            const char *path)
+{
+    int bad = 0;
+    for (int k = from; k <= to; k++) {
+        json_t *a = test_doc(k - 1), *b = test_doc(k);
+        json_t *d = jsondelta_diff(a, b);
+        char why[256] = "";
+        json_t *u = jsondelta_undo(a, d, why, sizeof(why));
+        json_t *meta = json_pack("{s:s, s:s, s:I}", "source", "api", "author", "test", "version",
+                                 (json_int_t)k);
+        struct config_api_stamp was = config_api_stamp_of(path);
+        if (!u || config_store_commit(s, (uint64_t)k, b, d, u, meta, &was, why, sizeof(why)) != 0)
+            bad++;
+        json_decref(meta);
+        json_decref(u);
+        json_decref(d);
+        json_decref(a);
+        json_decref(b);
+    }
+    TAP_CHECK(t, bad == 0, "versions %d..%d committed (%d not)", from, to, bad);
+}
+
+static int test_count(const char *dir, const char *suffix)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name), sl = strlen(suffix);
+        if (l > sl && strcmp(e->d_name + l - sl, suffix) == 0 &&
+            (strcmp(suffix, ".json") != 0 || !strstr(e->d_name, ".meta.")))
+            n++;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void test_writer(struct tap *t, const char *dir)
+{
+    char path[256], hist[256], journal[300];
+    snprintf(path, sizeof(path), "%s/w.json", dir);
+    snprintf(hist, sizeof(hist), "%s/hist", dir);
+    mkdir(hist, 0750);
+    json_t *d1 = test_doc(1);
+    json_dump_file(d1, path, JSON_INDENT(2));
+    json_decref(d1);
+    struct config_store *s = config_store_new(path);
+    TAP_CHECK(t, s && config_store_set_history(s, hist, 5) == 0, "a store over an empty history");
+    test_commit_run(t, s, 2, 13, path);
+    /* Every version in the window reads back at once, whether written or
+     * not: the newest five, not the one before them. */
+    int bad = 0;
+    for (int k = 9; k <= 13; k++) {
+        json_t *got = config_store_load(s, (uint64_t)k, ".json"), *want = test_doc(k);
+        json_t *m = config_store_load(s, (uint64_t)k, ".meta.json");
+        if (!json_equal(got, want) || json_integer_value(json_object_get(m, "version")) != k)
+            bad++;
+        json_decref(got);
+        json_decref(want);
+        json_decref(m);
+    }
+    TAP_CHECK(t, bad == 0, "versions 9..13 read back before the writer is done (%d not)", bad);
+    config_store_flush(s, true);
+    json_t *f = test_load(path), *w13 = test_doc(13);
+    TAP_CHECK(t, json_equal(f, w13), "the file is the newest version");
+    json_decref(f);
+    TAP_CHECK(t, test_count(hist, ".json") == 5 && test_count(hist, ".meta.json") == 5,
+              "the history keeps 5 whole versions (%d, %d metas)", test_count(hist, ".json"),
+              test_count(hist, ".meta.json"));
+    bad = 0;
+    for (int k = 9; k <= 13; k++) {
+        json_t *got = config_history_load(hist, (uint64_t)k, ".json"), *want = test_doc(k);
+        bad += !json_equal(got, want);
+        json_decref(got);
+        json_decref(want);
+    }
+    TAP_CHECK(t, bad == 0, "each is the whole document of its version (%d not)", bad);
+    config_journal_path(path, journal, sizeof(journal));
+    size_t torn = 0;
+    json_t *lines = config_journal_read(journal, &torn);
+    TAP_CHECK(t, json_array_size(lines) == 1 && json_object_get(json_array_get(lines, 0), "file"),
+              "the journal is cut down to the file's marker (%zu lines)", json_array_size(lines));
+    json_decref(lines);
+
+    /* A hand edit while a version is owed: kept, the version in the history. */
+    test_put_text(path, "{\"records\": {}, \"hand\": 1}\n");
+    struct config_api_stamp old = config_api_stamp_of(hist); /* not the file's */
+    json_t *none = json_object(), *m14 = json_pack("{s:I}", "version", 14);
+    char why[64];
+    config_store_commit(s, 14, w13, none, none, m14, &old, why, sizeof(why));
+    json_decref(none);
+    json_decref(m14);
+    config_store_flush(s, true);
+    f = test_load(path);
+    TAP_CHECK(t, json_integer_value(json_object_get(f, "hand")) == 1,
+              "a file edited by hand meanwhile is kept");
+    json_t *h14 = config_history_load(hist, 14, ".json");
+    TAP_CHECK(t, json_equal(h14, w13), "the version is in the history all the same");
+    json_decref(h14);
+    json_decref(f);
+    json_decref(w13);
+    config_store_free(s);
+}
+
+/* A journal line of version k (made from version k-1). */
+static char *test_line(int k)
+{
+    json_t *a = test_doc(k - 1), *b = test_doc(k), *d = jsondelta_diff(a, b);
+    char why[100];
+    json_t *l = json_pack("{s:i, s:o, s:o, s:{s:s}}", "v", k, "delta", d, "undo",
+                          jsondelta_undo(a, d, why, sizeof(why)), "meta", "source", "api");
+    char *line = config_journal_line(l);
+    json_decref(l);
+    json_decref(a);
+    json_decref(b);
+    return line;
+}
+
+static void test_recover(struct tap *t, const char *dir)
+{
+    char path[256], hist[256], journal[300], d[DIGEST_SHA256_HEX], buf[8192];
+    snprintf(path, sizeof(path), "%s/r.json", dir);
+    snprintf(hist, sizeof(hist), "%s/rhist", dir);
+    mkdir(hist, 0750);
+    config_journal_path(path, journal, sizeof(journal));
+    json_t *d3 = test_doc(3);
+    size_t len = 0;
+    char *text = config_history_text(d3, &len);
+    test_put_text(path, text);
+    digest_sha256_hex(text, len, d);
+    free(text);
+    char *l2 = test_line(2), *l3 = test_line(3), *l4 = test_line(4), *l5 = test_line(5);
+    char *marker = config_journal_marker(d, 3);
+    /* Versions 2 and 3 are in the file (the marker), not in the history; 4
+     * and 5 in neither; then a torn line (never answered). */
+    snprintf(buf, sizeof(buf), "%s%s%s%s%s{\"v\":6,\"delta\":{\"pu", l2, l3, marker, l4, l5);
+    test_put_text(journal, buf);
+    TAP_CHECK(t, config_store_recover(path) == 0, "recover: 0");
+    json_t *f = test_load(path), *d5 = test_doc(5);
+    TAP_CHECK(t, json_equal(f, d5), "the file has versions 4 and 5 applied, once");
+    json_decref(f);
+    TAP_CHECK(t, config_store_recover(path) == 0, "a second recover: 0");
+    f = test_load(path);
+    TAP_CHECK(t, json_equal(f, d5), "and changes nothing");
+    json_decref(f);
+    struct config_store *s = config_store_new(path);
+    uint64_t newest = s ? config_store_set_history(s, hist, 10) : 0;
+    TAP_CHECK(t, newest == 5, "the versions the history lacked are written into it (%llu)",
+              (unsigned long long)newest);
+    int bad = 0;
+    for (int k = 2; k <= 5; k++) {
+        json_t *got = config_history_load(hist, (uint64_t)k, ".json"), *want = test_doc(k);
+        bad += !json_equal(got, want);
+        json_decref(got);
+        json_decref(want);
+    }
+    TAP_CHECK(t, bad == 0, "versions 2..5 rebuilt as whole documents (%d not)", bad);
+    config_store_free(s);
+
+    /* A journal owing a version to a file it does not name: set aside. */
+    test_put_text(path, "{\"records\": {}}\n");
+    snprintf(buf, sizeof(buf), "%s%s", marker, l4);
+    test_put_text(journal, buf);
+    TAP_CHECK(t, config_store_recover(path) == 0 && access(journal, F_OK) != 0,
+              "a journal over a file it does not name is set aside");
+    f = test_load(path);
+    TAP_CHECK(t, f && json_object_size(json_object_get(f, "records")) == 0,
+              "and the file is left as it is");
+    json_decref(f);
+    free(l2);
+    free(l3);
+    free(l4);
+    free(l5);
+    free(marker);
+    json_decref(d3);
+    json_decref(d5);
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    char dir[] = "/tmp/gtm-store-XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    test_writer(&t, dir);
+    test_recover(&t, dir);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+    return tap_done(&t);
+}
