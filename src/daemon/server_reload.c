@@ -175,6 +175,20 @@ static json_t *server_reload_result(struct server *srv, const struct serve_set *
     return res;
 }
 
+/* Publishes set, built for cfg, with its secondaries, hooks and IXFR
+ * journals; returns the set it replaced, which the caller frees. The new
+ * policy set forgets its origin (policy.h: from), the replaced one's. */
+static struct serve_set *server_reload_publish(struct server *srv, const struct config *cfg,
+                                               struct serve_set *set)
+{
+    server_configure_secondaries(srv, cfg, set);
+    server_set_hooks(srv, set);
+    load_journals(cfg, atomic_load(&srv->serve.current), set);
+    struct serve_set *old = serve_publish(&srv->serve, set);
+    gslb_forget_origin(set->gslb);
+    return old;
+}
+
 /* Where a reload's configuration comes from. */
 enum server_reload_from {
     SERVER_RELOAD_FILE,    /* the file (SIGHUP, POST /v1/reload): every zone file read again */
@@ -232,11 +246,7 @@ static json_t *server_reload_as(struct server *srv, json_t *doc, enum server_rel
     errlist_free(&errs);
     /* set stays valid here after the swap: only a later publication frees
      * it, and publications are serialised by reload_lock. */
-    server_configure_secondaries(srv, cfg, set);
-    server_set_hooks(srv, set);
-    load_journals(cfg, atomic_load(&srv->serve.current), set);
-    struct serve_set *old = serve_publish(&srv->serve, set);
-    gslb_forget_origin(set->gslb); /* old, its origin, is freed below */
+    struct serve_set *old = server_reload_publish(srv, cfg, set);
     double served_ms = server_elapsed_ms(&t0);
     notify_out_send(load_notify_job(cfg, old->zones, set));
     json_t *zones = server_zone_changes(old->zones, set->zones);
