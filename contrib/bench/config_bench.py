@@ -19,6 +19,12 @@ its lost queries and any rcode other than NOERROR count as failed.
   sudo /usr/bin/python3 contrib/bench/config_bench.py --records 10000 --batch
   sudo /usr/bin/python3 contrib/bench/config_bench.py --suite --sizes 10000,100000 --rounds 3 \
       --baseline /path/to/older/gtmd --knot --peers pdns,pdns-defaults
+  /usr/bin/python3 contrib/bench/config_bench.py --records 100000 --endpoints 10000 \
+      --externaldns 5000 --rounds 3
+
+--externaldns N times one ExternalDNS POST /records (through gtmctl
+externaldns) creating N endpoints on an estate of --records policy records
+over --endpoints endpoints, from the call until the last is served.
 
 --suite (issue #38) measures, per configuration size and server, in
 interleaved rounds (every server once per round, in turn): one change ->
@@ -388,6 +394,99 @@ def run_suite(a):
                    med(g, "batch") / med(o, "batch")))
 
 
+# ---- --levels: RSS and the history directory over many changes (issue #38) ----
+
+def write_estate(d, n, endpoints, static, port, aport, keep):
+    """The issue's estate: n policy records over `endpoints` endpoints (pools
+    of two, regions a and b, no checks) in bench.test., and a static zone
+    big.test. of `static` records served beside (0: none)."""
+    path = write_setup(d, n, port, aport)
+    with open(path) as f:
+        conf = json.load(f)
+    npools = max(1, endpoints // 2)
+    conf["pools"] = {"p%d" % k: {"endpoints": [
+        {"name": "a", "address": "10.%d.%d.1" % (k // 250, k % 250), "region": "a"},
+        {"name": "b", "address": "10.%d.%d.2" % (k // 250, k % 250), "region": "b"}]}
+        for k in range(npools)}
+    for i in range(n):
+        conf["records"]["r%d.bench.test." % i]["pool"] = "p%d" % (i % npools)
+    conf["config_api"]["keep"] = keep
+    if static:
+        with open(os.path.join(d, "big.test.zone"), "w") as f:
+            f.write("$ORIGIN big.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 86400 60\n"
+                    "@ NS ns1\nns1 A 192.0.2.53\n")
+            for i in range(static):
+                f.write("s%d A 10.%d.%d.%d\n" % (i, 100 + i // 65536, (i // 256) % 256, i % 256))
+        conf["zones"].append({"origin": "big.test.", "file": "big.test.zone"})
+    with open(path, "w") as f:
+        json.dump(conf, f)
+    return path, npools
+
+
+def run_externaldns(a):
+    """--externaldns N: gtmctl externaldns (the ExternalDNS webhook
+    provider) in front of gtmd on the --records estate; one POST /records
+    creating N endpoints (names eK.bench.test., one A target each), timed
+    from the call until the last of them is served (all are checked), in
+    --rounds rounds on a fresh gtmd each."""
+    media = "application/external.dns.webhook+json;version=1"
+    times = []
+    for rnd in range(a.rounds):
+        d = os.path.join(a.workdir, "edns")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        conf, _ = write_estate(d, a.records, a.endpoints, a.static, a.port, a.port + 1, a.keep)
+        logf = open(os.path.join(d, "gtmd.log"), "ab")
+        p = subprocess.Popen([a.gtmd, "-c", conf], stdout=logf, stderr=logf)
+        wport = a.port + 2
+        env = dict(os.environ, GTMCTL_SERVER="http://127.0.0.1:%d" % (a.port + 1),
+                   GTMCTL_TOKEN=TOKEN)
+        w = None
+        try:
+            t0 = time.monotonic()
+            while answer(a.port, "r0.bench.test.") is None:
+                if p.poll() is not None or time.monotonic() - t0 > 600:
+                    raise SystemExit("gtmd did not start: see %s/gtmd.log" % d)
+                time.sleep(0.1)
+            w = subprocess.Popen([a.gtmctl, "externaldns", "--listen", "127.0.0.1:%d" % wport,
+                                  "--domain", "bench.test"], env=env, stdout=logf, stderr=logf)
+            time.sleep(0.5)
+            eps = [{"dnsName": "e%d.bench.test" % k, "recordType": "A", "recordTTL": 60,
+                    "targets": ["10.200.%d.%d" % (k // 250, k % 250 + 1)]}
+                   for k in range(a.externaldns)]
+            body = json.dumps({"Create": eps, "UpdateOld": [], "UpdateNew": [], "Delete": []})
+            t1 = time.monotonic()
+            c = http.client.HTTPConnection("127.0.0.1", wport, timeout=600)
+            c.request("POST", "/records", body=body,
+                      headers={"Content-Type": media, "Accept": media})
+            r = c.getresponse()
+            r.read()
+            api = time.monotonic() - t1
+            if r.status != 204:
+                raise SystemExit("POST /records: HTTP %d (see %s/gtmd.log)" % (r.status, d))
+            last = a.externaldns - 1
+            want = ["10.200.%d.%d" % (last // 250, last % 250 + 1)]
+            while answer(a.port, "e%d.bench.test." % last) != want and \
+                    time.monotonic() - t1 < 600:
+                pass
+            served = time.monotonic() - t1
+            missing = [k for k in range(0, a.externaldns, max(1, a.externaldns // 50))
+                       if answer(a.port, "e%d.bench.test." % k) is None]
+            times.append(served)
+            log("externaldns round %d: %d endpoints, API %.0f ms, served %.0f ms, missing %d" %
+                (rnd + 1, a.externaldns, 1000 * api, 1000 * served, len(missing)))
+        finally:
+            if w:
+                w.send_signal(signal.SIGTERM)
+                w.wait(timeout=30)
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=120)
+    print("ExternalDNS POST /records with %d endpoint creations at %d records: served in "
+          "%.0f ms (median of %d, %.0f-%.0f)" % (a.externaldns, a.records,
+                                                 1000 * statistics.median(times), len(times),
+                                                 1000 * min(times), 1000 * max(times)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gtmd", default=os.path.join(TOP, "build", "gtmd"))
@@ -411,8 +510,18 @@ def main():
     ap.add_argument("--peers", default="",
                     help="more peers in the same rounds: pdns,pdns-defaults,pdns-norectify "
                     "(config_peers.py)")
+    ap.add_argument("--endpoints", type=int, default=2,
+                    help="--externaldns: endpoints (pools of two) the records spread over")
+    ap.add_argument("--static", type=int, default=0,
+                    help="--externaldns: records of a static zone served beside")
+    ap.add_argument("--keep", type=int, default=5, help="--externaldns: config_api.keep")
+    ap.add_argument("--externaldns", type=int, default=0,
+                    help="one ExternalDNS POST /records creating N endpoints, timed")
+    ap.add_argument("--gtmctl", default=os.path.join(TOP, "build", "gtmctl"))
     a = ap.parse_args()
-    if a.suite:
+    if a.externaldns:
+        run_externaldns(a)
+    elif a.suite:
         os.makedirs(a.workdir, exist_ok=True)
         run_suite(a)
     else:
