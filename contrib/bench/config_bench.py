@@ -448,7 +448,7 @@ def run_externaldns(a):
                 if p.poll() is not None or time.monotonic() - t0 > 600:
                     raise SystemExit("gtmd did not start: see %s/gtmd.log" % d)
                 time.sleep(0.1)
-            w = subprocess.Popen([a.gtmctl, "externaldns", "--listen", "127.0.0.1:%d" % wport,
+            w = subprocess.Popen([a.gtmctl, "--timeout", "600", "externaldns", "--listen", "127.0.0.1:%d" % wport,
                                   "--domain", "bench.test"], env=env, stdout=logf, stderr=logf)
             time.sleep(0.5)
             eps = [{"dnsName": "e%d.bench.test" % k, "recordType": "A", "recordTTL": 60,
