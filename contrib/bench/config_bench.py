@@ -22,9 +22,12 @@ its lost queries and any rcode other than NOERROR count as failed.
   /usr/bin/python3 contrib/bench/config_bench.py --records 100000 --endpoints 10000 \
       --externaldns 5000 --rounds 3
 
---externaldns N times one ExternalDNS POST /records (through gtmctl
-externaldns) creating N endpoints on an estate of --records policy records
-over --endpoints endpoints, from the call until the last is served.
+--externaldns N times ExternalDNS's calls to gtmctl externaldns on an
+estate of --records policy records over --endpoints endpoints: a POST
+/records creating N endpoints right after the provider started, then its
+cycle, GET /records and a POST /records of N more, each POST from the call
+until the last of its names is served (--baseline/--baseline-gtmctl: those
+too, in the same rounds).
 
 --suite (issue #38) measures, per configuration size and server, in
 interleaved rounds (every server once per round, in turn): one change ->
@@ -423,68 +426,127 @@ def write_estate(d, n, endpoints, static, port, aport, keep):
     return path, npools
 
 
+def edns_call(port, method, path, body=None):
+    """(status, seconds) of one request to gtmctl externaldns, as
+    ExternalDNS sends it."""
+    media = "application/external.dns.webhook+json;version=1"
+    h = {"Accept": media}
+    if body is not None:
+        h["Content-Type"] = media
+    t = time.monotonic()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status, time.monotonic() - t
+
+
+def edns_plan(prefix, n):
+    """A Create of n endpoints PREFIXk.bench.test, one A target each."""
+    eps = [{"dnsName": "%s%d.bench.test" % (prefix, k), "recordType": "A", "recordTTL": 60,
+            "targets": ["10.%d.%d.%d" % (200 + k // 62500, k // 250 % 250, k % 250 + 1)]}
+           for k in range(n)]
+    return json.dumps({"Create": eps, "UpdateOld": [], "UpdateNew": [], "Delete": []})
+
+
+def edns_post(a, d, wport, prefix):
+    """POST /records creating a.externaldns endpoints PREFIXk; seconds
+    until the reply and until the last is served (a sample of 50 others
+    checked too)."""
+    n = a.externaldns
+    st, api = edns_call(wport, "POST", "/records", edns_plan(prefix, n))
+    t1 = time.monotonic() - api
+    if st != 204:
+        raise SystemExit("POST /records: HTTP %d (see %s/gtmd.log)" % (st, d))
+    last = n - 1
+    want = ["10.%d.%d.%d" % (200 + last // 62500, last // 250 % 250, last % 250 + 1)]
+    while answer(a.port, "%s%d.bench.test." % (prefix, last)) != want and \
+            time.monotonic() - t1 < 600:
+        pass
+    served = time.monotonic() - t1
+    missing = [k for k in range(0, n, max(1, n // 50))
+               if answer(a.port, "%s%d.bench.test." % (prefix, k)) is None]
+    if missing:
+        raise SystemExit("POST /records: %d of 50 names not served" % len(missing))
+    return api, served
+
+
+def edns_round(a, label, gtmd, gtmctl, rnd):
+    """One round on a fresh gtmd and gtmctl: a POST /records of N
+    endpoints with nothing read before (the provider just started), then
+    ExternalDNS's cycle: GET /records, POST /records of N more."""
+    d = os.path.join(a.workdir, "edns")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    conf, _ = write_estate(d, a.records, a.endpoints, a.static, a.port, a.port + 1, a.keep)
+    logf = open(os.path.join(d, "gtmd.log"), "ab")
+    p = subprocess.Popen([gtmd, "-c", conf], stdout=logf, stderr=logf)
+    wport = a.port + 2
+    env = dict(os.environ, GTMCTL_SERVER="http://127.0.0.1:%d" % (a.port + 1),
+               GTMCTL_TOKEN=TOKEN)
+    w = None
+    try:
+        t0 = time.monotonic()
+        while answer(a.port, "r0.bench.test.") is None:
+            if p.poll() is not None or time.monotonic() - t0 > 600:
+                raise SystemExit("gtmd did not start: see %s/gtmd.log" % d)
+            time.sleep(0.1)
+        w = subprocess.Popen([gtmctl, "--timeout", "600", "externaldns", "--listen",
+                              "127.0.0.1:%d" % wport, "--domain", "bench.test"],
+                             env=env, stdout=logf, stderr=logf)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10:
+            try:
+                if edns_call(wport, "GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        cold_api, cold = edns_post(a, d, wport, "c")
+        st, read = edns_call(wport, "GET", "/records")
+        if st != 200:
+            raise SystemExit("GET /records: HTTP %d (see %s/gtmd.log)" % (st, d))
+        api, served = edns_post(a, d, wport, "e")
+        log("externaldns round %d %s: %d endpoints: first POST %.0f ms (served %.0f); "
+            "GET /records %.0f ms; POST /records %.0f ms, served %.0f ms" %
+            (rnd + 1, label, a.externaldns, 1000 * cold_api, 1000 * cold, 1000 * read,
+             1000 * api, 1000 * served))
+        return {"cold": cold, "read": read, "served": served}
+    finally:
+        if w:
+            w.send_signal(signal.SIGTERM)
+            w.wait(timeout=30)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=120)
+
+
 def run_externaldns(a):
     """--externaldns N: gtmctl externaldns (the ExternalDNS webhook
-    provider) in front of gtmd on the --records estate; one POST /records
-    creating N endpoints (names eK.bench.test., one A target each), timed
-    from the call until the last of them is served (all are checked), in
-    --rounds rounds on a fresh gtmd each."""
-    media = "application/external.dns.webhook+json;version=1"
-    times = []
+    provider) in front of gtmd on the --records estate, in --rounds rounds
+    on a fresh gtmd each (with --baseline and --baseline-gtmctl, those in
+    the same rounds, in turn): the first POST /records after the provider
+    started (N endpoints eK.bench.test., one A target each; nothing read
+    before), then ExternalDNS's cycle: GET /records (the provider reads
+    gtmd's configuration) and POST /records of N more, each timed from the
+    call until the last of its names is served."""
+    runs = [("this", a.gtmd, a.gtmctl)]
+    if a.baseline:
+        runs.append(("baseline", a.baseline, a.baseline_gtmctl or a.gtmctl))
+    got = {label: [] for label, _, _ in runs}
     for rnd in range(a.rounds):
-        d = os.path.join(a.workdir, "edns")
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
-        conf, _ = write_estate(d, a.records, a.endpoints, a.static, a.port, a.port + 1, a.keep)
-        logf = open(os.path.join(d, "gtmd.log"), "ab")
-        p = subprocess.Popen([a.gtmd, "-c", conf], stdout=logf, stderr=logf)
-        wport = a.port + 2
-        env = dict(os.environ, GTMCTL_SERVER="http://127.0.0.1:%d" % (a.port + 1),
-                   GTMCTL_TOKEN=TOKEN)
-        w = None
-        try:
-            t0 = time.monotonic()
-            while answer(a.port, "r0.bench.test.") is None:
-                if p.poll() is not None or time.monotonic() - t0 > 600:
-                    raise SystemExit("gtmd did not start: see %s/gtmd.log" % d)
-                time.sleep(0.1)
-            w = subprocess.Popen([a.gtmctl, "--timeout", "600", "externaldns", "--listen", "127.0.0.1:%d" % wport,
-                                  "--domain", "bench.test"], env=env, stdout=logf, stderr=logf)
-            time.sleep(0.5)
-            eps = [{"dnsName": "e%d.bench.test" % k, "recordType": "A", "recordTTL": 60,
-                    "targets": ["10.200.%d.%d" % (k // 250, k % 250 + 1)]}
-                   for k in range(a.externaldns)]
-            body = json.dumps({"Create": eps, "UpdateOld": [], "UpdateNew": [], "Delete": []})
-            t1 = time.monotonic()
-            c = http.client.HTTPConnection("127.0.0.1", wport, timeout=600)
-            c.request("POST", "/records", body=body,
-                      headers={"Content-Type": media, "Accept": media})
-            r = c.getresponse()
-            r.read()
-            api = time.monotonic() - t1
-            if r.status != 204:
-                raise SystemExit("POST /records: HTTP %d (see %s/gtmd.log)" % (r.status, d))
-            last = a.externaldns - 1
-            want = ["10.200.%d.%d" % (last // 250, last % 250 + 1)]
-            while answer(a.port, "e%d.bench.test." % last) != want and \
-                    time.monotonic() - t1 < 600:
-                pass
-            served = time.monotonic() - t1
-            missing = [k for k in range(0, a.externaldns, max(1, a.externaldns // 50))
-                       if answer(a.port, "e%d.bench.test." % k) is None]
-            times.append(served)
-            log("externaldns round %d: %d endpoints, API %.0f ms, served %.0f ms, missing %d" %
-                (rnd + 1, a.externaldns, 1000 * api, 1000 * served, len(missing)))
-        finally:
-            if w:
-                w.send_signal(signal.SIGTERM)
-                w.wait(timeout=30)
-            p.send_signal(signal.SIGTERM)
-            p.wait(timeout=120)
-    print("ExternalDNS POST /records with %d endpoint creations at %d records: served in "
-          "%.0f ms (median of %d, %.0f-%.0f)" % (a.externaldns, a.records,
-                                                 1000 * statistics.median(times), len(times),
-                                                 1000 * min(times), 1000 * max(times)))
+        for label, gtmd, gtmctl in runs:
+            got[label].append(edns_round(a, label, gtmd, gtmctl, rnd))
+    print("ExternalDNS, %d endpoint creations per POST /records, %d policy records over %d "
+          "endpoints: median [min-max] of %d rounds, ms" % (a.externaldns, a.records,
+                                                            a.endpoints, a.rounds))
+    print("| server | first POST -> served | GET /records | POST /records -> served |")
+    print("|---|---|---|---|")
+    for label, _, _ in runs:
+        cells = []
+        for k in ("cold", "read", "served"):
+            xs = [1000 * r[k] for r in got[label]]
+            cells.append("%.0f [%.0f-%.0f]" % (statistics.median(xs), min(xs), max(xs)))
+        print("| %s | %s |" % (label, " | ".join(cells)))
 
 
 def main():
@@ -518,6 +580,8 @@ def main():
     ap.add_argument("--externaldns", type=int, default=0,
                     help="one ExternalDNS POST /records creating N endpoints, timed")
     ap.add_argument("--gtmctl", default=os.path.join(TOP, "build", "gtmctl"))
+    ap.add_argument("--baseline-gtmctl",
+                    help="--externaldns: the gtmctl beside --baseline (default --gtmctl)")
     a = ap.parse_args()
     if a.externaldns:
         run_externaldns(a)
