@@ -442,6 +442,20 @@ def edns_call(port, method, path, body=None):
     return r.status, time.monotonic() - t
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of process pid (all its threads) so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def edns_cpu(pids, step):
+    """(gtmd, gtmctl) CPU seconds step() took; step's result."""
+    before = [cpu_s(x) for x in pids]
+    out = step()
+    return [cpu_s(x) - b for x, b in zip(pids, before)], out
+
+
 def edns_plan(prefix, n):
     """A Create of n endpoints PREFIXk.bench.test, one A target each."""
     eps = [{"dnsName": "%s%d.bench.test" % (prefix, k), "recordType": "A", "recordTTL": 60,
@@ -502,16 +516,20 @@ def edns_round(a, label, gtmd, gtmctl, rnd):
                     break
             except OSError:
                 time.sleep(0.05)
-        cold_api, cold = edns_post(a, d, wport, "c")
-        st, read = edns_call(wport, "GET", "/records")
+        pids = [p.pid, w.pid]
+        cpu_cold, (cold_api, cold) = edns_cpu(pids, lambda: edns_post(a, d, wport, "c"))
+        cpu_read, (st, read) = edns_cpu(pids, lambda: edns_call(wport, "GET", "/records"))
         if st != 200:
             raise SystemExit("GET /records: HTTP %d (see %s/gtmd.log)" % (st, d))
-        api, served = edns_post(a, d, wport, "e")
-        log("externaldns round %d %s: %d endpoints: first POST %.0f ms (served %.0f); "
-            "GET /records %.0f ms; POST /records %.0f ms, served %.0f ms" %
-            (rnd + 1, label, a.externaldns, 1000 * cold_api, 1000 * cold, 1000 * read,
-             1000 * api, 1000 * served))
-        return {"cold": cold, "read": read, "served": served}
+        cpu_post, (api, served) = edns_cpu(pids, lambda: edns_post(a, d, wport, "e"))
+        log("externaldns round %d %s: %d endpoints: first POST %.0f ms (served %.0f; CPU gtmd "
+            "%.2f s, gtmctl %.2f s); GET /records %.0f ms (CPU %.2f, %.2f); POST /records "
+            "%.0f ms, served %.0f ms (CPU %.2f, %.2f); load %.1f" %
+            (rnd + 1, label, a.externaldns, 1000 * cold_api, 1000 * cold, cpu_cold[0],
+             cpu_cold[1], 1000 * read, cpu_read[0], cpu_read[1], 1000 * api, 1000 * served,
+             cpu_post[0], cpu_post[1], os.getloadavg()[0]))
+        return {"cold": cold, "read": read, "served": served,
+                "cold_cpu": cpu_cold, "read_cpu": cpu_read, "post_cpu": cpu_post}
     finally:
         if w:
             w.send_signal(signal.SIGTERM)
@@ -539,13 +557,18 @@ def run_externaldns(a):
     print("ExternalDNS, %d endpoint creations per POST /records, %d policy records over %d "
           "endpoints: median [min-max] of %d rounds, ms" % (a.externaldns, a.records,
                                                             a.endpoints, a.rounds))
-    print("| server | first POST -> served | GET /records | POST /records -> served |")
-    print("|---|---|---|---|")
+    print("(CPU: seconds of gtmd / gtmctl for the call, median; wall times depend on the "
+          "machine's load, CPU seconds much less)")
+    print("| server | first POST -> served | CPU | GET /records | CPU | POST /records -> served "
+          "| CPU |")
+    print("|---|---|---|---|---|---|---|")
     for label, _, _ in runs:
         cells = []
-        for k in ("cold", "read", "served"):
+        for k, c in (("cold", "cold_cpu"), ("read", "read_cpu"), ("served", "post_cpu")):
             xs = [1000 * r[k] for r in got[label]]
             cells.append("%.0f [%.0f-%.0f]" % (statistics.median(xs), min(xs), max(xs)))
+            cells.append("%.2f / %.2f" % (statistics.median(r[c][0] for r in got[label]),
+                                          statistics.median(r[c][1] for r in got[label])))
         print("| %s | %s |" % (label, " | ".join(cells)))
 
 
