@@ -551,9 +551,14 @@ def run_externaldns(a):
     if a.baseline:
         runs.append(("baseline", a.baseline, a.baseline_gtmctl or a.gtmctl))
     got = {label: [] for label, _, _ in runs}
+    failed = {label: [] for label, _, _ in runs}
     for rnd in range(a.rounds):
         for label, gtmd, gtmctl in runs:
-            got[label].append(edns_round(a, label, gtmd, gtmctl, rnd))
+            try:
+                got[label].append(edns_round(a, label, gtmd, gtmctl, rnd))
+            except SystemExit as e:  # a failed round is counted, not dropped
+                log("externaldns round %d %s: FAILED: %s" % (rnd + 1, label, e))
+                failed[label].append(str(e))
     print("ExternalDNS, %d endpoint creations per POST /records, %d policy records over %d "
           "endpoints: median [min-max] of %d rounds, ms" % (a.externaldns, a.records,
                                                             a.endpoints, a.rounds))
@@ -563,6 +568,11 @@ def run_externaldns(a):
           "| CPU |")
     print("|---|---|---|---|---|---|---|")
     for label, _, _ in runs:
+        if failed[label]:
+            print("%s: %d of %d rounds failed: %s" % (label, len(failed[label]), a.rounds,
+                                                     "; ".join(failed[label])))
+        if not got[label]:
+            continue
         cells = []
         for k, c in (("cold", "cold_cpu"), ("read", "read_cpu"), ("served", "post_cpu")):
             xs = [1000 * r[k] for r in got[label]]
