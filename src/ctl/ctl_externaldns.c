@@ -385,9 +385,10 @@ static json_t *edns_plan(struct edns *e, json_t *body, json_t *refused)
  * drops the cache. */
 static int edns_send(struct edns *e, json_t *ch)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/v1/config/changes?if_match=%llu",
-             (unsigned long long)e->cache.version);
+    char path[64] = "/v1/config/changes";
+    if (e->cache.version) /* 0: gtmd has kept no version yet (no If-Match to send) */
+        snprintf(path, sizeof(path), "/v1/config/changes?if_match=%llu",
+                 (unsigned long long)e->cache.version);
     json_t *req = json_pack("{s:O, s:s}", "changes", ch, "change", "externaldns");
     int rc;
     json_t *j = ctl_call(e->c, "POST", path, req, &rc);
