@@ -223,6 +223,20 @@ def test_body_too_large_is_json_413(shared):
     assert a.overrides() == []
 
 
+def test_chunked_body_over_max_body_is_json_413(shared):
+    """A chunked body (no Content-Length to refuse up front) is refused as
+    it passes admin.max_body (8 MiB by default): 413, nothing applied."""
+    g, a = shared
+    head = ("POST /v1/overrides HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            % OPERATE_TOKEN).encode()
+    chunk = b" " * 65536
+    body = (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 130  # 8.1 MiB
+    reply = raw(a, head + body, timeout=20.0)
+    json_error(reply, 413, "too_large")
+    assert a.overrides() == []
+
+
 @pytest.mark.parametrize("data", [
     b"NOT HTTP AT ALL\r\n\r\n",
     b"GET /v1/health HTTP/9.9\r\n\r\n",
