@@ -19,6 +19,15 @@ its lost queries and any rcode other than NOERROR count as failed.
   sudo /usr/bin/python3 contrib/bench/config_bench.py --records 10000 --batch
   sudo /usr/bin/python3 contrib/bench/config_bench.py --suite --sizes 10000,100000 --rounds 3 \
       --baseline /path/to/older/gtmd --knot --peers pdns,pdns-defaults
+  /usr/bin/python3 contrib/bench/config_bench.py --records 100000 --endpoints 10000 \
+      --externaldns 5000 --rounds 3
+
+--externaldns N times ExternalDNS's calls to gtmctl externaldns on an
+estate of --records policy records over --endpoints endpoints: a POST
+/records creating N endpoints right after the provider started, then its
+cycle, GET /records and a POST /records of N more, each POST from the call
+until the last of its names is served (--baseline/--baseline-gtmctl: those
+too, in the same rounds).
 
 --suite (issue #38) measures, per configuration size and server, in
 interleaved rounds (every server once per round, in turn): one change ->
@@ -400,6 +409,191 @@ def run_suite(a):
                    med(g, "batch") / med(o, "batch")))
 
 
+# ---- --levels: RSS and the history directory over many changes (issue #38) ----
+
+def write_estate(d, n, endpoints, static, port, aport, keep):
+    """The issue's estate: n policy records over `endpoints` endpoints (pools
+    of two, regions a and b, no checks) in bench.test., and a static zone
+    big.test. of `static` records served beside (0: none)."""
+    path = write_setup(d, n, port, aport)
+    with open(path) as f:
+        conf = json.load(f)
+    npools = max(1, endpoints // 2)
+    conf["pools"] = {"p%d" % k: {"endpoints": [
+        {"name": "a", "address": "10.%d.%d.1" % (k // 250, k % 250), "region": "a"},
+        {"name": "b", "address": "10.%d.%d.2" % (k // 250, k % 250), "region": "b"}]}
+        for k in range(npools)}
+    for i in range(n):
+        conf["records"]["r%d.bench.test." % i]["pool"] = "p%d" % (i % npools)
+    conf["config_api"]["keep"] = keep
+    if static:
+        with open(os.path.join(d, "big.test.zone"), "w") as f:
+            f.write("$ORIGIN big.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 86400 60\n"
+                    "@ NS ns1\nns1 A 192.0.2.53\n")
+            for i in range(static):
+                f.write("s%d A 10.%d.%d.%d\n" % (i, 100 + i // 65536, (i // 256) % 256, i % 256))
+        conf["zones"].append({"origin": "big.test.", "file": "big.test.zone"})
+    with open(path, "w") as f:
+        json.dump(conf, f)
+    return path, npools
+
+
+def edns_call(port, method, path, body=None):
+    """(status, seconds) of one request to gtmctl externaldns, as
+    ExternalDNS sends it."""
+    media = "application/external.dns.webhook+json;version=1"
+    h = {"Accept": media}
+    if body is not None:
+        h["Content-Type"] = media
+    t = time.monotonic()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status, time.monotonic() - t
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of process pid (all its threads) so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def edns_cpu(pids, step):
+    """(gtmd, gtmctl) CPU seconds step() took; step's result."""
+    before = [cpu_s(x) for x in pids]
+    out = step()
+    return [cpu_s(x) - b for x, b in zip(pids, before)], out
+
+
+def edns_plan(prefix, n):
+    """A Create of n endpoints PREFIXk.bench.test, one A target each."""
+    eps = [{"dnsName": "%s%d.bench.test" % (prefix, k), "recordType": "A", "recordTTL": 60,
+            "targets": ["10.%d.%d.%d" % (200 + k // 62500, k // 250 % 250, k % 250 + 1)]}
+           for k in range(n)]
+    return json.dumps({"Create": eps, "UpdateOld": [], "UpdateNew": [], "Delete": []})
+
+
+def edns_post(a, d, wport, prefix):
+    """POST /records creating a.externaldns endpoints PREFIXk; seconds
+    until the reply and until the last is served (a sample of 50 others
+    checked too)."""
+    n = a.externaldns
+    st, api = edns_call(wport, "POST", "/records", edns_plan(prefix, n))
+    t1 = time.monotonic() - api
+    if st != 204:
+        raise SystemExit("POST /records: HTTP %d (see %s/gtmd.log)" % (st, d))
+    last = n - 1
+    want = ["10.%d.%d.%d" % (200 + last // 62500, last // 250 % 250, last % 250 + 1)]
+    while answer(a.port, "%s%d.bench.test." % (prefix, last)) != want and \
+            time.monotonic() - t1 < 600:
+        pass
+    served = time.monotonic() - t1
+    missing = [k for k in range(0, n, max(1, n // 50))
+               if answer(a.port, "%s%d.bench.test." % (prefix, k)) is None]
+    if missing:
+        raise SystemExit("POST /records: %d of 50 names not served" % len(missing))
+    return api, served
+
+
+def edns_round(a, label, gtmd, gtmctl, rnd):
+    """One round on a fresh gtmd and gtmctl: a POST /records of N
+    endpoints with nothing read before (the provider just started), then
+    ExternalDNS's cycle: GET /records, POST /records of N more."""
+    d = os.path.join(a.workdir, "edns")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    conf, _ = write_estate(d, a.records, a.endpoints, a.static, a.port, a.port + 1, a.keep)
+    logf = open(os.path.join(d, "gtmd.log"), "ab")
+    p = subprocess.Popen([gtmd, "-c", conf], stdout=logf, stderr=logf)
+    wport = a.port + 2
+    env = dict(os.environ, GTMCTL_SERVER="http://127.0.0.1:%d" % (a.port + 1),
+               GTMCTL_TOKEN=TOKEN)
+    w = None
+    try:
+        t0 = time.monotonic()
+        while answer(a.port, "r0.bench.test.") is None:
+            if p.poll() is not None or time.monotonic() - t0 > 600:
+                raise SystemExit("gtmd did not start: see %s/gtmd.log" % d)
+            time.sleep(0.1)
+        w = subprocess.Popen([gtmctl, "--timeout", "600", "externaldns", "--listen",
+                              "127.0.0.1:%d" % wport, "--domain", "bench.test"],
+                             env=env, stdout=logf, stderr=logf)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10:
+            try:
+                if edns_call(wport, "GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        pids = [p.pid, w.pid]
+        cpu_cold, (cold_api, cold) = edns_cpu(pids, lambda: edns_post(a, d, wport, "c"))
+        cpu_read, (st, read) = edns_cpu(pids, lambda: edns_call(wport, "GET", "/records"))
+        if st != 200:
+            raise SystemExit("GET /records: HTTP %d (see %s/gtmd.log)" % (st, d))
+        cpu_post, (api, served) = edns_cpu(pids, lambda: edns_post(a, d, wport, "e"))
+        log("externaldns round %d %s: %d endpoints: first POST %.0f ms (served %.0f; CPU gtmd "
+            "%.2f s, gtmctl %.2f s); GET /records %.0f ms (CPU %.2f, %.2f); POST /records "
+            "%.0f ms, served %.0f ms (CPU %.2f, %.2f); load %.1f" %
+            (rnd + 1, label, a.externaldns, 1000 * cold_api, 1000 * cold, cpu_cold[0],
+             cpu_cold[1], 1000 * read, cpu_read[0], cpu_read[1], 1000 * api, 1000 * served,
+             cpu_post[0], cpu_post[1], os.getloadavg()[0]))
+        return {"cold": cold, "read": read, "served": served,
+                "cold_cpu": cpu_cold, "read_cpu": cpu_read, "post_cpu": cpu_post}
+    finally:
+        if w:
+            w.send_signal(signal.SIGTERM)
+            w.wait(timeout=30)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=120)
+
+
+def run_externaldns(a):
+    """--externaldns N: gtmctl externaldns (the ExternalDNS webhook
+    provider) in front of gtmd on the --records estate, in --rounds rounds
+    on a fresh gtmd each (with --baseline and --baseline-gtmctl, those in
+    the same rounds, in turn): the first POST /records after the provider
+    started (N endpoints eK.bench.test., one A target each; nothing read
+    before), then ExternalDNS's cycle: GET /records (the provider reads
+    gtmd's configuration) and POST /records of N more, each timed from the
+    call until the last of its names is served."""
+    runs = [("this", a.gtmd, a.gtmctl)]
+    if a.baseline:
+        runs.append(("baseline", a.baseline, a.baseline_gtmctl or a.gtmctl))
+    got = {label: [] for label, _, _ in runs}
+    failed = {label: [] for label, _, _ in runs}
+    for rnd in range(a.rounds):
+        for label, gtmd, gtmctl in runs:
+            try:
+                got[label].append(edns_round(a, label, gtmd, gtmctl, rnd))
+            except SystemExit as e:  # a failed round is counted, not dropped
+                log("externaldns round %d %s: FAILED: %s" % (rnd + 1, label, e))
+                failed[label].append(str(e))
+    print("ExternalDNS, %d endpoint creations per POST /records, %d policy records over %d "
+          "endpoints: median [min-max] of %d rounds, ms" % (a.externaldns, a.records,
+                                                            a.endpoints, a.rounds))
+    print("(CPU: seconds of gtmd / gtmctl for the call, median; wall times depend on the "
+          "machine's load, CPU seconds much less)")
+    print("| server | first POST -> served | CPU | GET /records | CPU | POST /records -> served "
+          "| CPU |")
+    print("|---|---|---|---|---|---|---|")
+    for label, _, _ in runs:
+        if failed[label]:
+            print("%s: %d of %d rounds failed: %s" % (label, len(failed[label]), a.rounds,
+                                                     "; ".join(failed[label])))
+        if not got[label]:
+            continue
+        cells = []
+        for k, c in (("cold", "cold_cpu"), ("read", "read_cpu"), ("served", "post_cpu")):
+            xs = [1000 * r[k] for r in got[label]]
+            cells.append("%.0f [%.0f-%.0f]" % (statistics.median(xs), min(xs), max(xs)))
+            cells.append("%.2f / %.2f" % (statistics.median(r[c][0] for r in got[label]),
+                                          statistics.median(r[c][1] for r in got[label])))
+        print("| %s | %s |" % (label, " | ".join(cells)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gtmd", default=os.path.join(TOP, "build", "gtmd"))
@@ -423,8 +617,20 @@ def main():
     ap.add_argument("--peers", default="",
                     help="more peers in the same rounds: pdns,pdns-defaults,pdns-norectify "
                     "(config_peers.py)")
+    ap.add_argument("--endpoints", type=int, default=2,
+                    help="--externaldns: endpoints (pools of two) the records spread over")
+    ap.add_argument("--static", type=int, default=0,
+                    help="--externaldns: records of a static zone served beside")
+    ap.add_argument("--keep", type=int, default=5, help="--externaldns: config_api.keep")
+    ap.add_argument("--externaldns", type=int, default=0,
+                    help="one ExternalDNS POST /records creating N endpoints, timed")
+    ap.add_argument("--gtmctl", default=os.path.join(TOP, "build", "gtmctl"))
+    ap.add_argument("--baseline-gtmctl",
+                    help="--externaldns: the gtmctl beside --baseline (default --gtmctl)")
     a = ap.parse_args()
-    if a.suite:
+    if a.externaldns:
+        run_externaldns(a)
+    elif a.suite:
         os.makedirs(a.workdir, exist_ok=True)
         run_suite(a)
     else:

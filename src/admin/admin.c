@@ -31,7 +31,6 @@
 #include "health/service.h"
 #include "policy/policy.h"
 
-#define ADMIN_MAX_BODY (1024 * 1024)
 #define ADMIN_MAX_HEADERS (16 * 1024)
 
 void admin_reply_json(struct admin_req *r, int status, json_t *body)
@@ -503,6 +502,7 @@ struct admin *admin_new(const struct admin_params *cfg, uid_t owner, gid_t group
     a->operate_reserve = cfg->operate_reserve;
     a->max_streams = cfg->max_streams;
     a->timeout_ms = cfg->timeout_ms;
+    a->max_body = cfg->max_body ? cfg->max_body : ADMIN_MAX_BODY_DEFAULT;
     a->base = event_base_new();
     a->http = a->base ? evhttp_new(a->base) : NULL;
     if (!a->http) {
@@ -510,7 +510,7 @@ struct admin *admin_new(const struct admin_params *cfg, uid_t owner, gid_t group
         admin_stop(a);
         return NULL;
     }
-    evhttp_set_max_body_size(a->http, ADMIN_MAX_BODY);
+    evhttp_set_max_body_size(a->http, (ev_ssize_t)a->max_body);
     evhttp_set_max_headers_size(a->http, ADMIN_MAX_HEADERS);
     struct timeval tv = {(time_t)(cfg->timeout_ms / 1000),
                          (suseconds_t)(cfg->timeout_ms % 1000) * 1000};

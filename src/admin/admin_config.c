@@ -66,6 +66,9 @@ static const struct cfgschema_key admin_keys[ADMIN_K_N] = {
     [ADMIN_K_MAX_STREAMS] = {"max_streams", CFGSCHEMA_INT, 1, 10000, 0,
                              RESTART | CFGSCHEMA_DEFAULT_VARIES, NULL,
                              "event streams per role (half the places read clients share)"},
+    [ADMIN_K_MAX_BODY] = {"max_body", CFGSCHEMA_INT, ADMIN_MAX_BODY_MIN, ADMIN_MAX_BODY_MAX,
+                          ADMIN_MAX_BODY_DEFAULT, RESTART, NULL,
+                          "bytes a request body may have (413 above)"},
     [ADMIN_K_ALERTMANAGER] = {"alertmanager", CFGSCHEMA_OBJECT, .sub = &admin_am_schema,
                               .what = "Alertmanager's webhook as a source of verdicts"},
 };
@@ -182,6 +185,7 @@ void admin_params_parse(const struct jsoncfg *j, json_t *v, struct admin_params 
     a->audit_log = cfgschema_path(j, s, ADMIN_K_AUDIT_LOG, v, NULL);
     a->max_connections = (unsigned)cfgschema_int(j, s, ADMIN_K_MAX_CONNECTIONS, v, NULL);
     a->timeout_ms = cfgschema_ms(j, s, ADMIN_K_TIMEOUT, v, NULL);
+    a->max_body = (size_t)cfgschema_int(j, s, ADMIN_K_MAX_BODY, v, NULL);
     admin_params_limits(j, v, a);
 }
 

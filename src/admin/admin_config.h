@@ -30,6 +30,14 @@ struct admin_am_params {
     double expires; /* seconds (default 300) */
 };
 
+/* admin.max_body (bytes): the default holds an ExternalDNS plan of 5,000
+ * endpoints (about 1.3 MB as gtmctl sends it) several times over; the
+ * bounds keep a typo from refusing every change or letting each of
+ * max_connections clients make gtmd buffer gigabytes. */
+#define ADMIN_MAX_BODY_MIN (64 * 1024)
+#define ADMIN_MAX_BODY_DEFAULT (8 * 1024 * 1024)
+#define ADMIN_MAX_BODY_MAX (256 * 1024 * 1024)
+
 struct admin_params {
     bool enabled;  /* the "admin" section is present */
     char **listen; /* "IP:PORT" or "unix:/path" */
@@ -46,6 +54,10 @@ struct admin_params {
     unsigned operate_reserve;
     unsigned max_streams; /* GET /v1/events streams per role (read, operate) */
     unsigned timeout_ms;  /* header and body timeout */
+    /* Bytes a request body may have (libevent stops reading past it:
+     * 413). Large enough for a whole ExternalDNS plan or a batch of
+     * thousands of changes in one request, which must be all-or-nothing. */
+    size_t max_body;
     struct admin_am_params alertmanager;
 };
 
@@ -61,6 +73,7 @@ enum admin_key {
     ADMIN_K_TIMEOUT,
     ADMIN_K_OPERATE_RESERVE,
     ADMIN_K_MAX_STREAMS,
+    ADMIN_K_MAX_BODY,
     ADMIN_K_ALERTMANAGER,
     ADMIN_K_N
 };

@@ -361,15 +361,16 @@ void admin_conn_sweep(evutil_socket_t fd, short what, void *arg)
 }
 
 /* {"error": {...}} for a status libevent answered on its own. */
-static json_t *admin_conn_error_body(int status)
+static json_t *admin_conn_error_body(const struct admin *a, int status)
 {
-    char msg[160];
+    char msg[200];
     const char *code = "bad_request";
     if (status == 413) {
         code = "too_large";
         snprintf(msg, sizeof(msg),
-                 "the request body is larger than 1 MiB or its headers "
-                 "larger than 16 KiB");
+                 "the request body is larger than admin.max_body (%zu bytes) or its "
+                 "headers larger than 16 KiB",
+                 a->max_body);
     } else if (status == 417) {
         snprintf(msg, sizeof(msg), "only \"Expect: 100-continue\" is supported");
     } else if (status == 501) {
@@ -387,7 +388,7 @@ static json_t *admin_conn_error_body(int status)
 /* Rewrites one of evhttp's own HTML error replies at the start of out (after
  * a "100 Continue", if any) as our JSON error, keeping its status line,
  * Date and Connection headers. Anything else is left as it is. */
-static void admin_conn_rewrite(struct evbuffer *out)
+static void admin_conn_rewrite(const struct admin *a, struct evbuffer *out)
 {
     size_t len = evbuffer_get_length(out);
     if (len == 0 || len > ADMIN_CONN_FIXUP_MAX)
@@ -406,7 +407,7 @@ static void admin_conn_rewrite(struct evbuffer *out)
     if (!hend || status < 400 || !memmem(r, (size_t)(hend - r), "Content-Type: text/html", 23))
         return;
     struct evbuffer *nb = evbuffer_new();
-    json_t *body = admin_conn_error_body(status);
+    json_t *body = admin_conn_error_body(a, status);
     char *text = body ? json_dumps(body, JSON_INDENT(1)) : NULL;
     json_decref(body);
     if (!nb || !text) {
@@ -442,7 +443,7 @@ void admin_conn_fixup(evutil_socket_t fd, short what, void *arg)
     for (struct admin_conn *c = a->conns; c; c = c->next)
         if (c->fixup) {
             c->fixup = false;
-            admin_conn_rewrite(bufferevent_get_output(c->bev));
+            admin_conn_rewrite(a, bufferevent_get_output(c->bev));
         }
     a->replying = false;
 }

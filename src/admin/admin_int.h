@@ -58,6 +58,7 @@ struct admin {
     unsigned operate_reserve; /* places only operate-level requests take */
     unsigned max_streams;     /* event streams per role */
     unsigned timeout_ms;
+    size_t max_body;          /* admin.max_body: bytes; libevent answers 413 above */
     struct admin_conn *conns; /* admin_conn.c: every connection we track */
     unsigned n_slots;         /* connections counted against max_connections */
     unsigned n_shared;        /* of those, held by read or tokenless clients */

@@ -46,9 +46,9 @@
 #include <sys/stat.h>
 
 #include "ctl/ctl.h"
+#include "ctl/ctl_externaldns_cache.h"
 #include "ctl/ctl_externaldns_guard.h"
 
-#define EDNS_POOL "externaldns-"
 #define EDNS_MAX_DOMAINS 32
 #define EDNS_SECRET_HEADER "X-Gtmd-Webhook-Secret"
 
@@ -57,7 +57,8 @@ struct edns {
     const char *domains[EDNS_MAX_DOMAINS]; /* without the final dot */
     size_t n_domains;
     const char *policy;
-    char *secret; /* owned; NULL: none */
+    char *secret;            /* owned; NULL: none */
+    struct edns_cache cache; /* gtmd's configuration as last read or changed */
 };
 
 void ctl_externaldns_usage(FILE *f)
@@ -183,7 +184,6 @@ static json_t *edns_records(struct edns *e, json_t *res)
  * name (EDNS_NAME_MAX octets: "App.example.com" and "app.example.com" are
  * one name, and one pool); false when it is not one gtmd takes (another
  * type, outside the domains, too long). */
-#define EDNS_NAME_MAX 256
 static bool edns_endpoint(const struct edns *e, json_t *ep, char *name, const char **type,
                           const char **region)
 {
@@ -198,82 +198,6 @@ static bool edns_endpoint(const struct edns *e, json_t *ep, char *name, const ch
     return *type &&
            (strcmp(*type, "A") == 0 || strcmp(*type, "AAAA") == 0 || strcmp(*type, "CNAME") == 0) &&
            edns_in_domains(e, name);
-}
-
-/* gtmd's records by lower-case name and by pool, made once per POST
- * /records: the check of each endpoint's name (edns_foreign) is then two
- * lookups, not a walk of every record (5,000 endpoints over 100,000
- * records took minutes). by_name: "name." -> [record keys]; by_pool: pool
- * -> [record keys]. */
-struct edns_index {
-    json_t *by_name, *by_pool;
-};
-
-static void edns_index_add(json_t *map, const char *key, const char *rec)
-{
-    json_t *a = json_object_get(map, key);
-    if (!a)
-        json_object_set_new(map, key, a = json_array());
-    json_array_append_new(a, json_string(rec));
-}
-
-static void edns_index_make(struct edns_index *x, json_t *res)
-{
-    x->by_name = json_object();
-    x->by_pool = json_object();
-    const char *k;
-    json_t *r;
-    json_object_foreach(json_object_get(res, "records"), k, r)
-    {
-        char lc[EDNS_NAME_MAX + 2];
-        size_t n = 0;
-        for (; k[n] && n + 1 < sizeof(lc); n++)
-            lc[n] = (char)tolower((unsigned char)k[n]);
-        lc[n] = '\0';
-        edns_index_add(x->by_name, lc, k);
-        const char *p = json_string_value(json_object_get(r, "pool"));
-        if (p)
-            edns_index_add(x->by_pool, p, k);
-    }
-}
-
-static void edns_index_free(struct edns_index *x)
-{
-    json_decref(x->by_name);
-    json_decref(x->by_pool);
-}
-
-/* Whether name (lower case, no final dot) is not ExternalDNS's to change:
- * gtmd has a record of that name on another pool than "externaldns-NAME"
- * (a hand-made record: never taken over), or another record uses that
- * pool. why says which. */
-static bool edns_foreign(const struct edns_index *x, json_t *res, const char *name, char *why,
-                         size_t len)
-{
-    char rec[EDNS_NAME_MAX + 2], pool[EDNS_NAME_MAX + 16];
-    snprintf(rec, sizeof(rec), "%s.", name);
-    snprintf(pool, sizeof(pool), EDNS_POOL "%s", name);
-    json_t *recs = json_object_get(res, "records"), *v;
-    size_t i;
-    json_array_foreach(json_object_get(x->by_name, rec), i, v)
-    {
-        const char *k = json_string_value(v);
-        const char *p = json_string_value(json_object_get(json_object_get(recs, k), "pool"));
-        if (!p || strcmp(p, pool) != 0) {
-            snprintf(why, len, "%s is a record of pool %s, not of %s: not ExternalDNS's", k,
-                     p ? p : "(none)", pool);
-            return true;
-        }
-    }
-    json_array_foreach(json_object_get(x->by_pool, pool), i, v)
-    {
-        const char *k = json_string_value(v);
-        if (strcasecmp(k, rec) != 0) {
-            snprintf(why, len, "pool %s is used by the record %s too: not ExternalDNS's", pool, k);
-            return true;
-        }
-    }
-    return false;
 }
 
 /* changes[KEY] of the body in any letter case ("Create", "create"). */
@@ -302,11 +226,12 @@ static json_t *edns_pool_eps(json_t *res, json_t *work, const char *name)
 }
 
 /* Removes (add false) or adds the targets of each endpoint of list; a
- * name that is not ExternalDNS's (edns_foreign) goes to refused (name ->
- * why) instead. */
-static void edns_edit(struct edns *e, const struct edns_index *idx, json_t *res, json_t *work,
-                      json_t *ttls, json_t *regions, json_t *refused, json_t *list, bool add)
+ * name that is not ExternalDNS's (edns_cache_foreign) goes to refused
+ * (name -> why) instead. */
+static void edns_edit(struct edns *e, json_t *work, json_t *ttls, json_t *regions, json_t *refused,
+                      json_t *list, bool add)
 {
+    json_t *res = e->cache.res;
     size_t i;
     json_t *ep;
     json_array_foreach(list, i, ep)
@@ -315,7 +240,7 @@ static void edns_edit(struct edns *e, const struct edns_index *idx, json_t *res,
         const char *type, *region;
         if (!edns_endpoint(e, ep, name, &type, &region) || json_object_get(refused, name))
             continue;
-        if (edns_foreign(idx, res, name, why, sizeof(why))) {
+        if (edns_cache_foreign(&e->cache, name, why, sizeof(why))) {
             json_object_set_new(refused, name, json_string(why));
             continue;
         }
@@ -425,47 +350,92 @@ static void edns_refused(json_t *refused, char *msg, size_t len)
     }
 }
 
-/* POST /records: one batch of ExternalDNS's changes as one version of
- * gtmd's configuration; the HTTP status for ExternalDNS (204, or 500 and
- * it tries again: gtmd refused the batch, or some names were not
- * ExternalDNS's, said in msg, while the others were applied). */
-static int ctl_externaldns_apply(struct edns *e, json_t *body, char *msg, size_t len)
+/* Reads gtmd's configuration into the cache; false (and no cache) when
+ * gtmd did not answer it. */
+static bool edns_read(struct edns *e)
 {
     int rc;
     json_t *cfg = ctl_call(e->c, "GET", "/v1/config", NULL, &rc);
-    snprintf(msg, len, "gtmd did not take the change (see gtmctl's log)");
     if (!cfg || rc != 0) {
         json_decref(cfg);
-        return 500;
+        edns_cache_drop(&e->cache);
+        return false;
     }
-    json_t *res = json_object_get(cfg, "resources");
+    return edns_cache_take(&e->cache, cfg);
+}
+
+/* The /v1/config/changes items of body's plan against the cache; names
+ * that are not ExternalDNS's go to refused. */
+static json_t *edns_plan(struct edns *e, json_t *body, json_t *refused)
+{
     json_t *work = json_object(), *ttls = json_object(), *regions = json_object();
-    json_t *refused = json_object();
     static const char *const lists[4] = {"Delete", "UpdateOld", "UpdateNew", "Create"};
-    struct edns_index x;
-    edns_index_make(&x, res);
     for (int i = 0; i < 4; i++)
-        edns_edit(e, &x, res, work, ttls, regions, refused, edns_list(body, lists[i]), i >= 2);
-    edns_index_free(&x);
-    json_t *ch = edns_changes(e, res, work, ttls, regions);
-    int st = 204;
-    if (json_array_size(ch)) {
-        json_t *req = json_pack("{s:O, s:s}", "changes", ch, "change", "externaldns");
-        json_t *j = ctl_call(e->c, "POST", "/v1/config/changes", req, &rc);
-        st = j && rc == 0 ? 204 : 500;
-        json_decref(j);
-        json_decref(req);
-    }
-    if (st == 204 && json_object_size(refused)) {
-        edns_refused(refused, msg, len);
-        st = 500;
-    }
-    json_decref(ch);
+        edns_edit(e, work, ttls, regions, refused, edns_list(body, lists[i]), i >= 2);
+    json_t *ch = edns_changes(e, e->cache.res, work, ttls, regions);
     json_decref(work);
     json_decref(ttls);
     json_decref(regions);
-    json_decref(refused);
-    json_decref(cfg);
+    return ch;
+}
+
+/* Sends ch as one version made on the cache's (If-Match); on success the
+ * cache becomes that version. 201: 0; 412 (someone else changed gtmd's
+ * configuration since it was read): 1; anything else: -1. Either failure
+ * drops the cache. */
+static int edns_send(struct edns *e, json_t *ch)
+{
+    char path[64] = "/v1/config/changes";
+    if (e->cache.version) /* 0: gtmd has kept no version yet (no If-Match to send) */
+        snprintf(path, sizeof(path), "/v1/config/changes?if_match=%llu",
+                 (unsigned long long)e->cache.version);
+    json_t *req = json_pack("{s:O, s:s}", "changes", ch, "change", "externaldns");
+    int rc;
+    json_t *j = ctl_call(e->c, "POST", path, req, &rc);
+    json_decref(req);
+    json_t *v = json_object_get(j, "version");
+    int out = -1;
+    if (j && rc == 0 && json_is_integer(v) && json_integer_value(v) > 0) {
+        edns_cache_apply(&e->cache, ch, (uint64_t)json_integer_value(v));
+        out = 0;
+    } else {
+        const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+        out = code && strcmp(code, "version_mismatch") == 0 ? 1 : -1;
+        edns_cache_drop(&e->cache);
+    }
+    json_decref(j);
+    return out;
+}
+
+/* POST /records: one batch of ExternalDNS's changes as one version of
+ * gtmd's configuration; the HTTP status for ExternalDNS (204, or 500 and
+ * it tries again: gtmd refused the batch, or some names were not
+ * ExternalDNS's, said in msg, while the others were applied). Planned
+ * against the cache (read first if there is none); when gtmd's
+ * configuration moved on meanwhile (412) it is read and the plan made
+ * again, once. */
+static int ctl_externaldns_apply(struct edns *e, json_t *body, char *msg, size_t len)
+{
+    snprintf(msg, len, "gtmd did not take the change (see gtmctl's log)");
+    int st = 500;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!e->cache.cfg && !edns_read(e))
+            return 500;
+        json_t *refused = json_object();
+        json_t *ch = edns_plan(e, body, refused);
+        int sent = json_array_size(ch) ? edns_send(e, ch) : 0;
+        json_decref(ch);
+        st = sent == 0 ? 204 : 500;
+        if (st == 204 && json_object_size(refused)) {
+            edns_refused(refused, msg, len);
+            st = 500;
+        }
+        json_decref(refused);
+        if (sent != 1)
+            break;
+        fprintf(stderr, "gtmctl: externaldns: gtmd's configuration changed since it was "
+                        "read: reading it again\n");
+    }
     return st;
 }
 
@@ -547,7 +517,6 @@ static void edns_on_request(struct evhttp_request *req, void *arg)
     /* The liveness probe says nothing and the kubelet sends no secret. */
     bool health = get && strcmp(evhttp_request_get_uri(req), "/healthz") == 0;
     const char *uri = health ? "/healthz" : edns_route(e, req);
-    int rc;
     if (!edns_framing_ok(req)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         edns_reply_text(req, 400, "more than one Content-Length or Transfer-Encoding header");
@@ -568,12 +537,12 @@ static void edns_on_request(struct evhttp_request *req, void *arg)
     } else if (get && strcmp(uri, "/records") == 0) {
         if (!edns_negotiated(req, false, true))
             return;
-        json_t *j = ctl_call(e->c, "GET", "/v1/config", NULL, &rc);
-        if (j && rc == 0)
-            edns_reply(req, 200, edns_records(e, json_object_get(j, "resources")));
+        /* ExternalDNS asks before each plan: the read is kept for the
+         * POST /records that follows (ctl_externaldns_cache.h). */
+        if (edns_read(e))
+            edns_reply(req, 200, edns_records(e, e->cache.res));
         else
             edns_reply(req, 500, NULL);
-        json_decref(j);
     } else if (post && strcmp(uri, "/adjustendpoints") == 0) {
         if (edns_negotiated(req, true, true))
             edns_adjust(e, req);
@@ -722,6 +691,7 @@ int ctl_externaldns(struct ctl *c, int argc, char **argv)
         host[hl - 2] = '\0';
     }
     int rc = edns_serve(&e, listen, host, atoi(colon + 1));
+    edns_cache_drop(&e.cache);
     free(e.secret);
     return rc;
 }

@@ -106,6 +106,7 @@ void gslb_free(struct gslb *g)
         free(r->name_str);
         free(r->path);
     }
+    free(g->pool_index);
     free(g->regions);
     free(g->azs);
     free(g->checks);
@@ -123,11 +124,50 @@ int gslb_region_index(const struct gslb *g, const char *name)
     return -1;
 }
 
+static uint32_t gslb_name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+/* (Re)makes g's pool name table; the first pool of a name wins, as the
+ * walk it replaces returned the first. */
+static void gslb_pool_index_make(struct gslb *g)
+{
+    size_t size = 16;
+    while (size < 2 * g->n_pools + 1)
+        size *= 2;
+    uint32_t *t = calloc(size, sizeof(*t));
+    if (!t)
+        abort();
+    for (size_t i = 0; i < g->n_pools; i++) {
+        size_t k = gslb_name_hash(g->pools[i].name) & (size - 1);
+        while (t[k] && strcmp(g->pools[t[k] - 1].name, g->pools[i].name) != 0)
+            k = (k + 1) & (size - 1);
+        if (!t[k])
+            t[k] = (uint32_t)i + 1;
+    }
+    free(g->pool_index);
+    g->pool_index = t;
+    g->pool_index_mask = size - 1;
+    g->pool_index_n = g->n_pools;
+}
+
 int gslb_pool_index(const struct gslb *g, const char *name)
 {
-    for (size_t i = 0; i < g->n_pools; i++)
-        if (strcmp(g->pools[i].name, name) == 0)
-            return (int)i;
+    if (g->n_pools == 0)
+        return -1;
+    /* The table is a cache of the pools (see struct gslb): made on the
+     * reload thread, the only one that asks. */
+    struct gslb *w = (struct gslb *)g;
+    if (!w->pool_index || w->pool_index_n != w->n_pools)
+        gslb_pool_index_make(w);
+    for (size_t k = gslb_name_hash(name) & g->pool_index_mask; g->pool_index[k];
+         k = (k + 1) & g->pool_index_mask)
+        if (strcmp(g->pools[g->pool_index[k] - 1].name, name) == 0)
+            return (int)(g->pool_index[k] - 1);
     return -1;
 }
 

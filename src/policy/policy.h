@@ -207,6 +207,15 @@ struct gslb {
      * from NULL): every record was compiled. Owned: from. */
     uint32_t *from;
     const struct gslb *from_g;
+    /* gslb_pool_index's table of pool names (open addressing, 1 + the
+     * pool's index; owned, freed by gslb_free). Made at its first call
+     * once the pools are in (the parse adds every pool before a record
+     * names one), again if n_pools grew since (pool_index_n). Only the
+     * reload thread asks for a pool by name (the parse, and
+     * policy_ramp_adopt on the running set; reloads are serialised),
+     * never a DNS worker, so it is not shared while it is written. */
+    uint32_t *pool_index;
+    size_t pool_index_n, pool_index_mask;
 };
 
 #define GSLB_COMPILED UINT32_MAX
@@ -232,6 +241,9 @@ void gslb_release(void *g);
 void gslb_free(struct gslb *g);
 
 int gslb_region_index(const struct gslb *g, const char *name);
+/* The pool of that name's index, or -1: a hash lookup (the parse asks
+ * once per record; a walk of the pools was records x pools strcmp, most
+ * of a reload at 100,000 records over 10,000 pools). */
 int gslb_pool_index(const struct gslb *g, const char *name);
 
 /* FNV-1a of len octets of p: the hashes of a record's name. */

@@ -665,16 +665,17 @@ def raw_http(a, data, timeout=5.0):
 
 def test_body_limit(shared):
     g, a = shared
-    # Exactly 1 MiB is accepted (padding after the object).
-    obj = b'{"target":"region:us","state":"down","reason":"exactly one MiB"}'
-    body = obj + b" " * (1024 * 1024 - len(obj))
+    # Exactly admin.max_body's default (8 MiB) is accepted (padding after
+    # the object).
+    obj = b'{"target":"region:us","state":"down","reason":"exactly 8 MiB"}'
+    body = obj + b" " * (8 * 1024 * 1024 - len(obj))
     r = a.call("POST", OVR, raw=body, timeout=10)
     assert r.status == 201, r
     assert a.delete(OVR + "/" + r.json["id"]).status == 200
     # One octet more: 413 from evhttp (the header alone is enough).
     head = ("POST /v1/overrides HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
             "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-            % (OPERATE_TOKEN, 1024 * 1024 + 1)).encode()
+            % (OPERATE_TOKEN, 8 * 1024 * 1024 + 1)).encode()
     out = raw_http(a, head)
     assert out.startswith(b"HTTP/1.1 413"), out[:200]
     assert b"Content-Type: application/json" in out, out[:400]

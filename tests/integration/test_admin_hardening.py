@@ -213,9 +213,27 @@ def shared(request):
 def test_body_too_large_is_json_413(shared):
     g, a = shared
     head = ("POST /v1/overrides HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-            "Content-Length: %d\r\n\r\n" % (OPERATE_TOKEN, 1024 * 1024 + 1)).encode()
-    hdr = json_error(raw(a, head), 413, "too_large")
+            "Content-Length: %d\r\n\r\n" % (OPERATE_TOKEN, 8 * 1024 * 1024 + 1)).encode()
+    reply = raw(a, head)
+    hdr = json_error(reply, 413, "too_large")
     assert hdr.get(b"connection", b"").lower() == b"close"
+    # The message names the limit (admin.max_body's default, in bytes).
+    msg = json.loads(reply.partition(b"\r\n\r\n")[2])["error"]["message"]
+    assert "admin.max_body (8388608 bytes)" in msg, msg
+    assert a.overrides() == []
+
+
+def test_chunked_body_over_max_body_is_json_413(shared):
+    """A chunked body (no Content-Length to refuse up front) is refused as
+    it passes admin.max_body (8 MiB by default): 413, nothing applied."""
+    g, a = shared
+    head = ("POST /v1/overrides HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            % OPERATE_TOKEN).encode()
+    chunk = b" " * 65536
+    body = (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 130  # 8.1 MiB
+    reply = raw(a, head + body, timeout=20.0)
+    json_error(reply, 413, "too_large")
     assert a.overrides() == []
 
 

@@ -381,3 +381,128 @@ def test_two_content_lengths_are_400(webhook):
         s.close()
     assert out.startswith(b"HTTP/1.1 400 ") and out.count(b"HTTP/1.1 ") == 1, out[:300]
     assert query_addrs(g, "cl.example.com.") == []
+
+
+# ---- plans of thousands of endpoints (issue #38) ---------------------------
+
+def plan_of(n, prefix="big", start=0):
+    """A Create of n endpoints prefixK.example.com, one A target each."""
+    return {"Create": [{"dnsName": "%s%d.example.com" % (prefix, k), "recordType": "A",
+                        "recordTTL": 60,
+                        "targets": ["10.%d.%d.%d" % (100 + k // 65536, k // 256 % 256, k % 256)]}
+                       for k in range(start, start + n)],
+            "UpdateOld": [], "UpdateNew": [], "Delete": []}
+
+
+def want_of(prefix, k):
+    return ["10.%d.%d.%d" % (100 + k // 65536, k // 256 % 256, k % 256)]
+
+
+def changes_bytes(g):
+    """request_bytes of the audited POST /v1/config/changes calls."""
+    from adminlib import audit_lines
+    return [x.get("request_bytes") for x in audit_lines(g)
+            if x["path"].startswith("/v1/config/changes")]
+
+
+def test_plan_over_one_mib_is_one_version_all_or_nothing(webhook):
+    """A plan of 5,000 endpoints is a request to gtmd of more than 1 MiB
+    (the admin API's old fixed limit: 413, nothing applied): it is taken as
+    one version, every name served; a plan as large with one name gtmd
+    refuses (example.net: in the filter, in no zone of gtmd's) changes
+    nothing at all."""
+    g, a, port = webhook
+    v = a.get("/v1/config").json["version"]
+    st, body, _ = call(port, "GET", "/records")  # as ExternalDNS does before a plan
+    assert st == 200 and body == [], body
+    st, body, _ = call(port, "POST", "/records", plan_of(5000))
+    assert st == 204, body
+    assert changes_bytes(g)[-1] > 1024 * 1024, changes_bytes(g)
+    assert a.get("/v1/config").json["version"] == v + 1
+    for k in (0, 1, 2500, 4998, 4999):
+        assert served(g, "big%d.example.com." % k, want_of("big", k)), k
+    st, body, _ = call(port, "GET", "/records")
+    assert st == 200 and len(body) == 5000, len(body)
+    # All or nothing: 5,000 more names and one gtmd refuses.
+    bad = plan_of(5000, "more")
+    bad["Create"].append({"dnsName": "x.example.net", "recordType": "A",
+                          "targets": ["192.0.2.1"]})
+    st, _, _ = call(port, "POST", "/records", bad)
+    assert st == 500
+    assert a.get("/v1/config").json["version"] == v + 1
+    for k in (0, 4999):
+        assert query_addrs(g, "more%d.example.com." % k) == [], k
+    assert query_addrs(g, "big4999.example.com.") == want_of("big", 4999)
+    # The provider's copy was dropped with the refusal: the next plan is
+    # made on what gtmd has and applies.
+    st, _, _ = call(port, "POST", "/records", plan_of(10, "more"))
+    assert st == 204
+    assert served(g, "more9.example.com.", want_of("more", 9))
+    assert a.get("/v1/config").json["version"] == v + 2
+
+
+def small_body(c, workdir):
+    history(c, workdir)
+    c["admin"]["max_body"] = 65536
+
+
+def test_body_over_admin_max_body_is_413_and_nothing_applied(make_gtmd):
+    """admin.max_body 65536: a change request above it is 413 with a JSON
+    error naming the limit, before anything is applied (directly, and as
+    gtmctl's plan of 1,000 endpoints, which ExternalDNS gets as a 500); a
+    plan under it applies."""
+    g, a = start(make_gtmd, mutate=small_body)
+    p, port, path = run_webhook(g, a)
+    try:
+        v = a.get("/v1/config").json["version"]
+        changes = [{"op": "put", "path": "records/r%d.example.com." % k,
+                    "value": {"pool": "web", "policy": "all"}} for k in range(1000)]
+        raw = json.dumps({"changes": changes, "change": "too big"})
+        assert len(raw) > 65536
+        r = a.call("POST", "/v1/config/changes", raw=raw.encode(), timeout=10)
+        assert r.status == 413 and r.json["error"]["code"] == "too_large", r
+        assert "admin.max_body (65536 bytes)" in r.json["error"]["message"], r.json
+        assert a.get("/v1/config").json["version"] == v
+        assert query_addrs(g, "r0.example.com.") == []
+        st, _, _ = call(port, "POST", "/records", plan_of(1000))
+        assert st == 500
+        assert a.get("/v1/config").json["version"] == v
+        for k in (0, 999):
+            assert query_addrs(g, "big%d.example.com." % k) == [], k
+        st, _, _ = call(port, "POST", "/records", plan_of(20))
+        assert st == 204
+        assert served(g, "big19.example.com.", want_of("big", 19))
+        assert a.get("/v1/config").json["version"] == v + 1
+    finally:
+        stop_webhook(p, path)
+
+
+def test_plan_on_a_configuration_changed_meanwhile(webhook):
+    """The provider keeps what GET /records read and sends its plan with
+    If-Match on that version: a record made by hand in between (another
+    client of the API) is seen (412, read again), so ExternalDNS's Create
+    of that name is refused and the rest of the plan applied."""
+    g, a, port = webhook
+    st, body, _ = call(port, "GET", "/records")
+    assert st == 200
+    r = a.call("PUT", "/v1/config/records/late.example.com.",
+               {"pool": "web", "policy": "failover", "regions": ["us", "eu", "ap"]})
+    assert r.status == 201, r
+    v = a.get("/v1/config").json["version"]
+    st, body, _ = call(port, "POST", "/records", {"Create": [
+        {"dnsName": "late.example.com", "recordType": "A", "targets": ["203.0.113.70"]},
+        {"dnsName": "fine.example.com", "recordType": "A", "targets": ["192.0.2.71"]}]})
+    assert st == 500 and b"late.example.com" in body and b"not ExternalDNS's" in body, body
+    assert served(g, "fine.example.com.", ["192.0.2.71"])
+    assert query_addrs(g, "late.example.com.") == US_A
+    assert a.get("/v1/config").json["version"] == v + 1
+    from adminlib import audit_lines
+    sent = [x["status"] for x in audit_lines(g) if x["path"].startswith("/v1/config/changes")]
+    assert sent[-2:] == [412, 201], sent  # the stale plan was refused, not applied
+    # The copy follows its own changes: the next plan needs no new read
+    # and sees fine.example.com as ExternalDNS's.
+    st, _, _ = call(port, "POST", "/records", {"Delete": [
+        {"dnsName": "fine.example.com", "recordType": "A", "targets": ["192.0.2.71"]}]})
+    assert st == 204
+    assert poll(lambda: g.query("fine.example.com.").rcode() == 3, 5.0)[0]
+    assert a.get("/v1/config").json["version"] == v + 2
