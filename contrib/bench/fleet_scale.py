@@ -21,7 +21,9 @@ Prints, as JSON lines:
              p50/p99 of the window); the same for the revival
   churn      with --churn SECONDS: --churn-rate endpoints flipped a
              second, then etcd's database size (total and in use) with
-             auto-compaction (--compaction, etcd's periodic retention)
+             auto-compaction (--compaction, etcd's periodic retention);
+             sampled at the start, every --churn-sample seconds and at
+             the end
 
 A benchmark, never a test: it asserts nothing but that the fleet
 converges before it measures. Every loop is bounded. Usage:
@@ -359,13 +361,29 @@ def flip(a, cluster, nodes, sink, asker, region, down):
     }
 
 
+def db_sample(ms, t, flips):
+    """etcd's database at one moment of the churn: the file's size and the
+    part in use (MB, per member), the keys and the current revision."""
+    mb = lambda v: None if v is None else round(v / 1e6, 2)  # noqa: E731
+    return {"t_s": round(t), "flips": flips,
+            "db_mb": [mb(m.get("etcd_mvcc_db_total_size_in_bytes")) for m in ms],
+            "in_use_mb": [mb(m.get("etcd_mvcc_db_total_size_in_use_in_bytes")) for m in ms],
+            "keys": ms[0].get("etcd_debugging_mvcc_keys_total") if ms else None,
+            "load_average": [round(x, 1) for x in os.getloadavg()]}
+
+
 def churn(a, cluster, sink):
     per = a.endpoints // a.regions
     down = set()
     m0 = cluster_metrics(cluster)
     t0 = time.monotonic()
     n = 0
+    samples = [db_sample(m0, 0, 0)]
+    print("churn db:", json.dumps(samples[-1]), flush=True)
     while time.monotonic() - t0 < a.churn:
+        if time.monotonic() - t0 >= len(samples) * a.churn_sample:
+            samples.append(db_sample(cluster_metrics(cluster), time.monotonic() - t0, n))
+            print("churn db:", json.dumps(samples[-1]), flush=True)
         for _ in range(a.churn_rate):
             e = (random.randrange(a.regions), random.randrange(per))
             sink.cmd(("up %d %d" if e in down else "down %d %d") % e)
@@ -374,8 +392,12 @@ def churn(a, cluster, sink):
         time.sleep(1.0)
     for e in down:
         sink.cmd("up %d %d" % e)
+    samples.append(db_sample(cluster_metrics(cluster), time.monotonic() - t0, n))
+    print("churn db:", json.dumps(samples[-1]), flush=True)
     time.sleep(a.compaction_wait)
     m1 = cluster_metrics(cluster)
+    samples.append(db_sample(m1, time.monotonic() - t0, n))
+    print("churn db:", json.dumps(samples[-1]), flush=True)
     return {"seconds": round(time.monotonic() - t0, 1), "flips": n,
             "compaction": a.compaction,
             "etcd_puts": int(msum(m1[:1], "etcd_mvcc_put_total") -
@@ -385,6 +407,7 @@ def churn(a, cluster, sink):
             "db_in_use_bytes_after": [m.get("etcd_mvcc_db_total_size_in_use_in_bytes")
                                       for m in m1],
             "keys": m1[0].get("etcd_debugging_mvcc_keys_total"),
+            "db_samples": samples,
             "load_average": os.getloadavg()}
 
 
@@ -408,6 +431,8 @@ def main():
     ap.add_argument("--limit", type=float, default=30)
     ap.add_argument("--churn", type=float, default=0, help="seconds of churn (0: none)")
     ap.add_argument("--churn-rate", type=int, default=10, help="endpoints flipped a second")
+    ap.add_argument("--churn-sample", type=float, default=600,
+                    help="seconds between samples of etcd's database during the churn")
     ap.add_argument("--compaction", default="1m", help="etcd's periodic retention")
     ap.add_argument("--compaction-wait", type=float, default=75)
     ap.add_argument("--json", help="also write the results here")
