@@ -426,6 +426,13 @@ struct fleet {
     unsigned sync_step, retry_n;
     struct etcd_watch *watch;
     unsigned publishing; /* publishing transactions in flight */
+    /* fleet_batch_begin's depth, and whether a fleet byte changed in it */
+    unsigned batch;
+    bool batch_told;
+    /* Layout 3: endpoint keys (layout 2) of this node's may still be in
+     * etcd, or writes of them in flight; false once a scan found none to
+     * delete, so that a publish does not walk every endpoint for nothing. */
+    bool eps_keys_dirty;
     /* Layout 3 (fleet_pools.c): members' pool keys (hash), this node's
      * pools, the layout written now (0: not decided), and when the next
      * publishing round may start (one a tick). */
@@ -493,6 +500,15 @@ void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t 
 /* Recomputes the verdict of one endpoint / all, and publishes fleet bytes. */
 void fleet_recompute(struct fleet *f, struct fleet_ep *ep);
 void fleet_recompute_all(struct fleet *f);
+/* Recomputes the endpoints this node's own probe has a state for: the
+ * only ones a gap (a silent peer, this node blind, an election shown)
+ * can change, since a peer's report is replaced by the own probe's state
+ * only there (fleet_peer_unheard_locked). A watcher has none. */
+void fleet_recompute_probed(struct fleet *f);
+/* A batch of verdict changes (nested calls allowed): the health core's
+ * listeners are told once at the outermost end rather than per endpoint. */
+void fleet_batch_begin(struct fleet *f);
+void fleet_batch_end(struct fleet *f);
 /* Drops every node and report (before a fresh read). Caller holds f->lock. */
 void fleet_clear_locked(struct fleet *f);
 /* Clears or sets the degraded state (logs, fleet bytes). */

@@ -301,6 +301,7 @@ void fleet_pools_check_layout(struct fleet *f)
     /* Nothing to reset: pool_pub and published say what each layout's
      * keys hold, so the new layout's keys are written where they differ
      * and the old ones deleted (fleet_publish). */
+    f->eps_keys_dirty = true;     /* the other layout's keys are written or deleted */
     pthread_mutex_lock(&f->lock); /* status reads it */
     f->layout_out = want;
     pthread_mutex_unlock(&f->lock);

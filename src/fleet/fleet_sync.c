@@ -237,6 +237,7 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
         if (legacy) /* a key of this node's before an upgrade is not what it writes now */
             return;
         ep->published = st; /* what etcd holds for us */
+        f->eps_keys_dirty = true;
         if (v && !bulk && f->p.keys.enabled && fleet_life_n(v) < ep->pub_n) {
             /* An older report of ours put back: refused, and written again.
              * (Not on a fresh read: a write that failed has a number etcd
@@ -550,7 +551,12 @@ static void fleet_on_watch_msg(void *arg, json_t *res)
                               : "etcd cancelled the watch");
         return;
     }
-    if (!fleet_sync_watch_events(f, res))
+    /* A message may carry hundreds of pool keys: the health core's
+     * listeners hear of their verdicts once. */
+    fleet_batch_begin(f);
+    bool ok = fleet_sync_watch_events(f, res);
+    fleet_batch_end(f);
+    if (!ok)
         return;
     fleet_store_run_jobs(f);
     fleet_config_run(f);
@@ -640,6 +646,7 @@ void fleet_sync_read_range(struct fleet *f, json_t *resp)
             e->published = HEALTH_UNKNOWN;
             e->writing = false;
         }
+    f->eps_keys_dirty = true;
     fleet_store_begin_read(f);
     fleet_pools_begin_read(f);
     fleet_config_begin_read(f);
@@ -797,6 +804,7 @@ static void fleet_on_publish(void *arg, enum etcd_status st, json_t *resp, const
     }
     for (size_t i = 0; i < c->n; i++)
         c->eps[i]->published = c->states[i];
+    f->eps_keys_dirty = true;
     pthread_mutex_lock(&f->lock);
     f->writes++;
     f->keys_written += c->n;
@@ -900,11 +908,14 @@ void fleet_publish(struct fleet *f)
         return; /* a watcher writes no report (fixed for the run: none to delete) */
     if (pools) {
         fleet_pools_publish(f);
-        if (fleet_pools_pending(f))
-            return;
+        if (fleet_pools_pending(f) || !f->eps_keys_dirty)
+            return; /* no endpoint key of ours left to delete */
     }
-    while (f->publishing < FLEET_PUBLISH_INFLIGHT && fleet_publish_one(f, true))
+    bool found = true;
+    while (f->publishing < FLEET_PUBLISH_INFLIGHT && (found = fleet_publish_one(f, true)))
         ;
+    if (pools && !found)
+        f->eps_keys_dirty = false; /* a whole scan found none (replies set it again) */
     if (!pools && f->publishing == 0)
         fleet_pools_publish(f); /* the pool keys of layout 3 go */
 }
