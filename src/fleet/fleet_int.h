@@ -91,7 +91,7 @@
  * node record says which ("layout"; absent: 1). */
 /* 3 (fleet_pools.c): a node's observations of a pool in one key,
  * reports/NODE/POOL, written at most once a tick; a node writes it only
- * while every live node announces layout 3 or more (fleet_pools_layout),
+ * while the fleet's write format is 3 (fleet_pools_layout, fleet_compat.h),
  * else the per-endpoint keys of layout 2. Both are always read. */
 #define FLEET_LAYOUT 3
 #define FLEET_LAYOUT_POOLS 3
@@ -633,9 +633,9 @@ void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const
                   const char *detail);
 
 /* ---- fleet_pools.c: one key per node and pool (layout 3) -------------- */
-/* The layout this node writes now: FLEET_LAYOUT_POOLS while every live
- * node's record announces it (or more), else 2. The one place that
- * decides it (a rolling upgrade's format rule can take its place). */
+/* The layout this node writes now: FLEET_LAYOUT_POOLS while the fleet's
+ * write format (fleet_compat_write_format) is FLEET_FORMAT_CUR, else 2
+ * (a member of the release before is, or may be, in the fleet). */
 int fleet_pools_layout(const struct fleet *f);
 /* Builds this node's pools from f->local (after fleet_adopt_local). */
 void fleet_pools_adopt_local(struct fleet *f);

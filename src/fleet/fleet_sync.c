@@ -192,15 +192,17 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
                  "node's, and it refuses this node's overrides and drills\"",
                  name, n->layout, FLEET_LAYOUT);
     if (!bulk && (was_live != n->live || was_layout != n->layout))
-        fleet_pools_check_layout(f); /* a node of another layout came or went */
+        fleet_pools_check_layout(f); /* a node came or went: the write format may move */
     if (idx == f->self && !v && f->conn == FLEET_CONN_SYNCED) {
         /* Our own key vanished: the lease expired in etcd. */
         f->lease = 0;
         fleet_sync_failed(f, "lease", "this node's lease expired in etcd");
         return;
     }
-    if (!bulk && v && idx != f->self && fleet_compat_update(f))
-        fleet_put_node(f); /* the fleet's write format moved */
+    if (!bulk && v && idx != f->self && fleet_compat_update(f)) {
+        fleet_pools_check_layout(f); /* format 3 is layout 3 (fleet_pools_layout) */
+        fleet_put_node(f);           /* the fleet's write format moved */
+    }
     if (!bulk && was_live != n->live) {
         log_info("event=fleet_node node=%s live=%s", name, v ? "yes" : "no");
         event_ring_push(
