@@ -21,7 +21,9 @@ Prints, as JSON lines:
              p50/p99 of the window); the same for the revival
   churn      with --churn SECONDS: --churn-rate endpoints flipped a
              second, then etcd's database size (total and in use) with
-             auto-compaction (--compaction, etcd's periodic retention)
+             auto-compaction (--compaction, etcd's periodic retention);
+             sampled at the start, every --churn-sample seconds and at
+             the end
 
 A benchmark, never a test: it asserts nothing but that the fleet
 converges before it measures. Every loop is bounded. Usage:
@@ -38,14 +40,12 @@ import select
 import shutil
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-
-import dns.message
-import dns.rrset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
@@ -137,40 +137,104 @@ def fleet_writes(nodes):
     return sum(n.metric("gtmd_fleet_etcd_writes_total") or 0 for n in nodes)
 
 
+def dns_query_wire(name, qid=0):
+    """A query for name's A records, in wire form (RD clear)."""
+    wire = b"".join(bytes([len(label)]) + label.encode() for label in name.rstrip(".").split("."))
+    return struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0) + wire + b"\0" + struct.pack(">HH", 1, 1)
+
+
+def dns_answer_parse(data):
+    """(question name, [A addresses]) of a response; None when it does not
+    parse. The asker reads thousands of answers a second on a loaded
+    machine: a full DNS library is too slow for that here."""
+    try:
+        qd, an = struct.unpack(">HH", data[4:8])
+        off, labels = 12, []
+        while data[off]:
+            labels.append(data[off + 1:off + 1 + data[off]].decode())
+            off += 1 + data[off]
+        off += 5  # the root label, qtype, qclass
+        addrs = []
+        for _ in range(an if qd == 1 else 0):
+            while True:  # the owner name: labels, ending in a pointer or the root
+                if data[off] & 0xC0 == 0xC0:
+                    off += 2
+                    break
+                if data[off] == 0:
+                    off += 1
+                    break
+                off += 1 + data[off]
+            rtype, _, _, rdlen = struct.unpack(">HHIH", data[off:off + 10])
+            off += 10
+            if rtype == 1 and rdlen == 4:
+                addrs.append(socket.inet_ntoa(data[off:off + 4]))
+            off += rdlen
+        return ".".join(labels) + ".", addrs
+    except (IndexError, struct.error, UnicodeDecodeError):
+        return None
+
+
 class Asker:
-    """UDP queries to every node for every name, on one socket."""
+    """UDP queries to every node for every name, one socket per node, a
+    response matched by its node (socket) and question name: no query id
+    to wrap or collide however many are outstanding. A pair is asked again
+    once answered, or once its query is RESEND_S old (a node on a loaded
+    machine may take longer than a round to answer); an answer counts when
+    it arrives."""
+
+    RESEND_S = 1.0
 
     def __init__(self):
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.setblocking(False)
-        self.qid = 0
+        self.socks = {}  # node port -> socket
+        self.wire = {}  # name -> query
+        self.last = {}  # pair -> monotonic time of its newest unanswered query
+        self.stats = {}
+
+    def sock(self, port):
+        if port not in self.socks:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setblocking(False)
+            s.connect(("127.0.0.1", port))
+            self.socks[port] = s
+        return self.socks[port]
 
     def round(self, pairs, wait=0.15):
         """{(node index, name): [addresses]} for the pairs that answered."""
-        sent = {}
+        now = time.monotonic()
+        index = {}
+        waiting = set()
         for (i, port, name) in pairs:
-            self.qid = (self.qid + 1) % 65536
-            q = dns.message.make_query(name, "A")
-            q.id = self.qid
-            sent[self.qid] = (i, name)
-            try:
-                self.s.sendto(q.to_wire(), ("127.0.0.1", port))
-            except OSError:
-                pass
-        got = {}
-        end = time.monotonic() + wait
-        while sent and time.monotonic() < end:
-            r, _, _ = select.select([self.s], [], [], max(0, end - time.monotonic()))
-            if not r:
-                break
-            try:
-                data = self.s.recv(65535)
-                m = dns.message.from_wire(data)
-            except Exception:  # noqa: BLE001 -- a stray or truncated reply
+            index[port] = i
+            if now - self.last.get((i, name), -1e9) < self.RESEND_S:
                 continue
-            if m.id in sent:
-                got[sent.pop(m.id)] = [rd.to_text() for rr in m.answer for rd in rr
-                                       if rr.rdtype == 1]
+            if name not in self.wire:
+                self.wire[name] = dns_query_wire(name)
+            try:
+                self.sock(port).send(self.wire[name])
+            except OSError:
+                continue
+            self.last[(i, name)] = now
+            waiting.add((i, name))
+        got = {}
+        by_fd = {self.sock(port).fileno(): (port, i) for port, i in index.items()}
+        end = time.monotonic() + wait
+        while waiting and time.monotonic() < end:
+            r, _, _ = select.select([self.socks[p] for p in index], [], [],
+                                    max(0, end - time.monotonic()))
+            for s in r:
+                port, i = by_fd[s.fileno()]
+                while True:
+                    try:
+                        data = s.recv(65535)
+                    except OSError:
+                        break
+                    a = dns_answer_parse(data)
+                    if a is None:
+                        continue
+                    pair = (i, a[0])
+                    got[pair] = a[1]
+                    waiting.discard(pair)
+                    self.last.pop(pair, None)  # answered: ask again next round
         return got
 
 
@@ -187,15 +251,22 @@ def wait_answers(asker, nodes, names, ok, limit):
     pair (None: not within limit)."""
     pairs = [(i, n.port, name) for i, n in enumerate(nodes) for name in names]
     t0 = time.monotonic()
+    asker.last.clear()
     seen = {}
+    rounds, gap, prev = 0, 0.0, t0
     while len(seen) < len(pairs) and time.monotonic() - t0 < limit:
         todo = [p for p in pairs if (p[0], p[2]) not in seen]
         got = asker.round(todo)
         now = time.monotonic() - t0
+        rounds += 1
+        gap, prev = max(gap, now + t0 - prev), now + t0
         for k, a in got.items():
             if ok(a):
                 seen[k] = now
         time.sleep(0.01)
+    # How finely the answers were watched: a round's length bounds the
+    # error of each time measured (a starved asker would show here).
+    asker.stats = {"rounds": rounds, "longest_round_s": round(gap, 3)}
     return [seen.get((p[0], p[2])) for p in pairs]
 
 
@@ -303,8 +374,7 @@ def detection(a, nodes, since, region, down):
             for line in f:
                 if pat not in line or want not in line or "/r%de" % region not in line:
                     continue
-                t = datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(
-                    tzinfo=datetime.timezone.utc).timestamp() - since
+                t = log_time(line) - since
                 if t < -0.5:
                     continue
                 ts.append(t)
@@ -319,6 +389,35 @@ def detection(a, nodes, since, region, down):
             pool = ep.split("/")[0]
             quorum[pool] = max(quorum.get(pool, 0), t)
     return spans, quorum
+
+
+def log_time(line):
+    return datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def verdicts(nodes, since, region, down, pools):
+    """From every node's log (event=fleet_verdict): per node, for each of
+    pools, the seconds after since (wall clock) of its last verdict change
+    of the region's endpoints in the pool: when that node's fleet view had
+    the whole pool's part of the region changed."""
+    want = "to=down" if down else "to=up"
+    out = []
+    for n in nodes:
+        last = {}
+        with open(n.log_path, errors="replace") as f:
+            for line in f:
+                if "event=fleet_verdict endpoint=endpoint:p" not in line or want not in line:
+                    continue
+                ep = line.split("endpoint=endpoint:", 1)[1].split()[0]
+                pool, _, name = ep.partition("/")
+                if pool not in pools or not name.startswith("r%de" % region):
+                    continue
+                t = log_time(line) - since
+                if t >= -0.5:
+                    last[pool] = max(last.get(pool, t), t)
+        out.append(last)
+    return out
 
 
 def flip(a, cluster, nodes, sink, asker, region, down):
@@ -340,8 +439,21 @@ def flip(a, cluster, nodes, sink, asker, region, down):
     # had seen the name's region change (its pool's last endpoint) to the
     # node answering.
     pairs = [(n, name) for n in range(len(nodes)) for name in names]
-    after = [t - quorum["p%03d" % (int(name[1:5]) % a.pools)] for (n, name), t in zip(pairs, times)
-             if t is not None and "p%03d" % (int(name[1:5]) % a.pools) in quorum]
+    pool_of = lambda name: "p%03d" % (int(name[1:5]) % a.pools)  # noqa: E731
+    after = [t - quorum[pool_of(name)] for (n, name), t in zip(pairs, times)
+             if t is not None and pool_of(name) in quorum]
+    # The stages on each node: the quorum of the publishers' probes ->
+    # that node's verdicts (publication, etcd, the watch, the verdict
+    # work) -> its answer.
+    seen = verdicts(nodes, since, region, down, {pool_of(name) for name in names})
+    v_after_q = [seen[n][pool_of(name)] - quorum[pool_of(name)] for n, name in pairs
+                 if pool_of(name) in seen[n] and pool_of(name) in quorum]
+    served_after_v = [t - seen[n][pool_of(name)] for (n, name), t in zip(pairs, times)
+                      if t is not None and pool_of(name) in seen[n]]
+    stage = lambda xs: None if not xs else {  # noqa: E731
+        "p50_s": round(statistics.median(xs), 3), "p99_s": round(pct(xs, 99), 3),
+        "max_s": round(max(xs), 3)}
+    q = list(quorum.values())
     return {
         "region": region, "down": down, "pairs": len(times), "missing": len(times) - len(ok),
         "p50_s": round(statistics.median(ok), 3) if ok else None,
@@ -355,8 +467,24 @@ def flip(a, cluster, nodes, sink, asker, region, down):
         "after_quorum_p50_s": round(statistics.median(after), 3) if after else None,
         "after_quorum_p99_s": round(pct(after, 99), 3) if after else None,
         "after_quorum_max_s": round(max(after), 3) if after else None,
+        "stages": {"probes_quorum_after_kill": stage(q),
+                   "verdict_after_quorum": stage(v_after_q),
+                   "served_after_verdict": stage(served_after_v)},
+        "t_kill": since,
+        "asker": asker.stats,
         "load_average": os.getloadavg(),
     }
+
+
+def db_sample(ms, t, flips):
+    """etcd's database at one moment of the churn: the file's size and the
+    part in use (MB, per member), the keys and the current revision."""
+    mb = lambda v: None if v is None else round(v / 1e6, 2)  # noqa: E731
+    return {"t_s": round(t), "flips": flips,
+            "db_mb": [mb(m.get("etcd_mvcc_db_total_size_in_bytes")) for m in ms],
+            "in_use_mb": [mb(m.get("etcd_mvcc_db_total_size_in_use_in_bytes")) for m in ms],
+            "keys": ms[0].get("etcd_debugging_mvcc_keys_total") if ms else None,
+            "load_average": [round(x, 1) for x in os.getloadavg()]}
 
 
 def churn(a, cluster, sink):
@@ -365,7 +493,12 @@ def churn(a, cluster, sink):
     m0 = cluster_metrics(cluster)
     t0 = time.monotonic()
     n = 0
+    samples = [db_sample(m0, 0, 0)]
+    print("churn db:", json.dumps(samples[-1]), flush=True)
     while time.monotonic() - t0 < a.churn:
+        if time.monotonic() - t0 >= len(samples) * a.churn_sample:
+            samples.append(db_sample(cluster_metrics(cluster), time.monotonic() - t0, n))
+            print("churn db:", json.dumps(samples[-1]), flush=True)
         for _ in range(a.churn_rate):
             e = (random.randrange(a.regions), random.randrange(per))
             sink.cmd(("up %d %d" if e in down else "down %d %d") % e)
@@ -374,8 +507,12 @@ def churn(a, cluster, sink):
         time.sleep(1.0)
     for e in down:
         sink.cmd("up %d %d" % e)
+    samples.append(db_sample(cluster_metrics(cluster), time.monotonic() - t0, n))
+    print("churn db:", json.dumps(samples[-1]), flush=True)
     time.sleep(a.compaction_wait)
     m1 = cluster_metrics(cluster)
+    samples.append(db_sample(m1, time.monotonic() - t0, n))
+    print("churn db:", json.dumps(samples[-1]), flush=True)
     return {"seconds": round(time.monotonic() - t0, 1), "flips": n,
             "compaction": a.compaction,
             "etcd_puts": int(msum(m1[:1], "etcd_mvcc_put_total") -
@@ -385,6 +522,7 @@ def churn(a, cluster, sink):
             "db_in_use_bytes_after": [m.get("etcd_mvcc_db_total_size_in_use_in_bytes")
                                       for m in m1],
             "keys": m1[0].get("etcd_debugging_mvcc_keys_total"),
+            "db_samples": samples,
             "load_average": os.getloadavg()}
 
 
@@ -408,6 +546,8 @@ def main():
     ap.add_argument("--limit", type=float, default=30)
     ap.add_argument("--churn", type=float, default=0, help="seconds of churn (0: none)")
     ap.add_argument("--churn-rate", type=int, default=10, help="endpoints flipped a second")
+    ap.add_argument("--churn-sample", type=float, default=600,
+                    help="seconds between samples of etcd's database during the churn")
     ap.add_argument("--compaction", default="1m", help="etcd's periodic retention")
     ap.add_argument("--compaction-wait", type=float, default=75)
     ap.add_argument("--json", help="also write the results here")

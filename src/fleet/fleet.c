@@ -180,25 +180,30 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
             ups[nu++] = f->p.node;
         }
     }
+    /* Names and the silent list only for an explanation: a verdict is
+     * computed for every endpoint a pool key or a gap touches, and is
+     * explained only when it changed. */
     char silent[128] = "";
-    double own_wall = health_now() - (deadline_mono() - ep->own_since);
+    bool probed = own == HEALTH_DOWN || own == HEALTH_UP;
+    double own_wall = probed ? health_now() - (deadline_mono() - ep->own_since) : 0;
     for (const struct fleet_obs *o = ep->obs; o; o = o->next) {
         if (o->node == f->self || o->node >= f->n_nodes || !f->nodes[o->node].live)
             continue;
         uint8_t st = o->state;
-        if ((own == HEALTH_DOWN || own == HEALTH_UP) &&
-            fleet_peer_unheard_locked(f, &f->nodes[o->node], o, ep, own_wall)) {
+        if (probed && fleet_peer_unheard_locked(f, &f->nodes[o->node], o, ep, own_wall)) {
             st = own; /* its report predates a gap: this node's probe stands in */
             size_t l = strlen(silent);
-            snprintf(silent + l, sizeof(silent) - l, "%s%s", l ? ", " : "", f->nodes[o->node].name);
+            if (why)
+                snprintf(silent + l, sizeof(silent) - l, "%s%s", l ? ", " : "",
+                         f->nodes[o->node].name);
         }
         if (st == HEALTH_DOWN) {
             d++;
-            if (nd < 64)
+            if (why && nd < 64)
                 downs[nd++] = f->nodes[o->node].name;
         } else {
             u++;
-            if (nu < 64)
+            if (why && nu < 64)
                 ups[nu++] = f->nodes[o->node].name;
         }
     }
@@ -228,9 +233,15 @@ unsigned fleet_disagreements_locked(struct fleet *f)
 
 /* A fleet byte changed: the health core's listeners recompute what
  * depends on the state off the query path (the signatures of policy
- * answers, policy_sign.h; widened ECS scopes). */
+ * answers, policy_sign.h; widened ECS scopes). While a batch is open
+ * (fleet_batch_begin: a watch message, a round of own probe changes, a
+ * recomputation of many endpoints) they are told once, at its end. */
 static void fleet_tell_layers(struct fleet *f)
 {
+    if (f->batch) {
+        f->batch_told = true;
+        return;
+    }
     struct health_hook_set hs;
     pthread_mutex_lock(&f->health->lock);
     health_hooks_copy_locked(f->health, &hs);
@@ -238,13 +249,30 @@ static void fleet_tell_layers(struct fleet *f)
     health_hooks_layers_changed(&hs);
 }
 
+void fleet_batch_begin(struct fleet *f)
+{
+    f->batch++;
+}
+
+void fleet_batch_end(struct fleet *f)
+{
+    if (f->batch > 0 && --f->batch == 0 && f->batch_told) {
+        f->batch_told = false;
+        fleet_tell_layers(f);
+    }
+}
+
+/* The verdict of ep again; its explanation (a format of every vantage
+ * point's name) is made only for the log line of a verdict that changed. */
 static void fleet_recompute_one(struct fleet *f, struct fleet_ep *ep, bool log)
 {
-    char why[256];
     pthread_mutex_lock(&f->lock);
     uint8_t before = ep->verdict;
-    ep->verdict = (uint8_t)fleet_ep_verdict_locked(f, ep, why, sizeof(why));
+    ep->verdict = (uint8_t)fleet_ep_verdict_locked(f, ep, NULL, 0);
     uint8_t after = ep->verdict;
+    char why[256] = "";
+    if (log && ep->local && before != after)
+        fleet_ep_verdict_locked(f, ep, why, sizeof(why));
     pthread_mutex_unlock(&f->lock);
     if (ep->local && ep->slot && !f->degraded) {
         bool changed = health_slot_fleet(ep->slot) != (enum health_state)after;
@@ -270,9 +298,23 @@ void fleet_recompute(struct fleet *f, struct fleet_ep *ep)
 
 void fleet_recompute_all(struct fleet *f)
 {
+    fleet_batch_begin(f);
     for (size_t b = 0; b < f->n_buckets; b++)
         for (struct fleet_ep *e = f->buckets[b]; e; e = e->next)
             fleet_recompute_one(f, e, true);
+    fleet_batch_end(f);
+}
+
+void fleet_recompute_probed(struct fleet *f)
+{
+    fleet_batch_begin(f);
+    for (size_t i = 0; i < f->n_local; i++) {
+        struct fleet_ep *e = f->local[i];
+        enum health_state own = e->slot ? health_slot_probe(e->slot) : HEALTH_UNKNOWN;
+        if (own == HEALTH_UP || own == HEALTH_DOWN)
+            fleet_recompute_one(f, e, true);
+    }
+    fleet_batch_end(f);
 }
 
 void fleet_set_degraded(struct fleet *f, bool degraded)
@@ -323,6 +365,7 @@ static void fleet_hook_state_changed(void *arg)
 static void fleet_on_probe(evutil_socket_t fd, short what, void *arg)
 {
     struct fleet *f = arg;
+    fleet_batch_begin(f);
     for (size_t i = 0; i < f->n_local; i++) {
         struct fleet_ep *e = f->local[i];
         uint8_t own = (uint8_t)health_slot_probe(e->slot);
@@ -334,6 +377,7 @@ static void fleet_on_probe(evutil_socket_t fd, short what, void *arg)
             fleet_recompute(f, e);
         }
     }
+    fleet_batch_end(f);
     fleet_publish(f);
 }
 
@@ -382,6 +426,7 @@ void fleet_adopt_local(struct fleet *f, const char *const *keys, struct health_s
     f->local = local;
     f->n_local = n;
     pthread_mutex_unlock(&f->lock);
+    f->eps_keys_dirty = true; /* endpoints no longer checked: their keys go */
     fleet_pools_adopt_local(f);
     fleet_recompute_all(f);
 }

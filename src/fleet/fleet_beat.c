@@ -223,7 +223,7 @@ static bool fleet_beat_mark_silent(struct fleet *f, double now)
     gap |= f->blind;
     pthread_mutex_unlock(&f->lock);
     if (changed && !f->degraded)
-        fleet_recompute_all(f);
+        fleet_recompute_probed(f);
     return gap;
 }
 

@@ -60,7 +60,7 @@ static void fleet_election_shown(struct fleet *f, const char *why)
                  f->p.node, why);
     f->elect.logged = true;
     if (!f->degraded)
-        fleet_recompute_all(f);
+        fleet_recompute_probed(f);
 }
 
 /* A uint64 that etcd sends as a JSON string (member ids use all 64 bits:

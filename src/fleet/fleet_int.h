@@ -91,7 +91,7 @@
  * node record says which ("layout"; absent: 1). */
 /* 3 (fleet_pools.c): a node's observations of a pool in one key,
  * reports/NODE/POOL, written at most once a tick; a node writes it only
- * while every live node announces layout 3 or more (fleet_pools_layout),
+ * while the fleet's write format is 3 (fleet_pools_layout, fleet_compat.h),
  * else the per-endpoint keys of layout 2. Both are always read. */
 #define FLEET_LAYOUT 3
 #define FLEET_LAYOUT_POOLS 3
@@ -426,6 +426,13 @@ struct fleet {
     unsigned sync_step, retry_n;
     struct etcd_watch *watch;
     unsigned publishing; /* publishing transactions in flight */
+    /* fleet_batch_begin's depth, and whether a fleet byte changed in it */
+    unsigned batch;
+    bool batch_told;
+    /* Layout 3: endpoint keys (layout 2) of this node's may still be in
+     * etcd, or writes of them in flight; false once a scan found none to
+     * delete, so that a publish does not walk every endpoint for nothing. */
+    bool eps_keys_dirty;
     /* Layout 3 (fleet_pools.c): members' pool keys (hash), this node's
      * pools, the layout written now (0: not decided), and when the next
      * publishing round may start (one a tick). */
@@ -493,6 +500,15 @@ void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t 
 /* Recomputes the verdict of one endpoint / all, and publishes fleet bytes. */
 void fleet_recompute(struct fleet *f, struct fleet_ep *ep);
 void fleet_recompute_all(struct fleet *f);
+/* Recomputes the endpoints this node's own probe has a state for: the
+ * only ones a gap (a silent peer, this node blind, an election shown)
+ * can change, since a peer's report is replaced by the own probe's state
+ * only there (fleet_peer_unheard_locked). A watcher has none. */
+void fleet_recompute_probed(struct fleet *f);
+/* A batch of verdict changes (nested calls allowed): the health core's
+ * listeners are told once at the outermost end rather than per endpoint. */
+void fleet_batch_begin(struct fleet *f);
+void fleet_batch_end(struct fleet *f);
 /* Drops every node and report (before a fresh read). Caller holds f->lock. */
 void fleet_clear_locked(struct fleet *f);
 /* Clears or sets the degraded state (logs, fleet bytes). */
@@ -617,9 +633,9 @@ void fleet_reject(struct fleet *f, const char *key, enum fleet_verdict vd, const
                   const char *detail);
 
 /* ---- fleet_pools.c: one key per node and pool (layout 3) -------------- */
-/* The layout this node writes now: FLEET_LAYOUT_POOLS while every live
- * node's record announces it (or more), else 2. The one place that
- * decides it (a rolling upgrade's format rule can take its place). */
+/* The layout this node writes now: FLEET_LAYOUT_POOLS while the fleet's
+ * write format (fleet_compat_write_format) is FLEET_FORMAT_CUR, else 2
+ * (a member of the release before is, or may be, in the fleet). */
 int fleet_pools_layout(const struct fleet *f);
 /* Builds this node's pools from f->local (after fleet_adopt_local). */
 void fleet_pools_adopt_local(struct fleet *f);

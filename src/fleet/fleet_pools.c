@@ -46,12 +46,13 @@ static char *fleet_pools_strdup(const char *s, size_t n)
 
 int fleet_pools_layout(const struct fleet *f)
 {
-    /* A node that announces an older layout (or none: 1) does not read
-     * pool keys: while one is live, everyone writes the keys it reads. */
-    for (size_t i = 0; i < f->n_nodes; i++)
-        if (i != f->self && f->nodes[i].live && f->nodes[i].layout < FLEET_LAYOUT_POOLS)
-            return 2;
-    return FLEET_LAYOUT_POOLS;
+    /* One gate for what a fleet writes (fleet_compat.h): the release
+     * before (format 2, 6de6f80) reads only per-endpoint keys, every
+     * release of format 3 reads pool keys. So pool keys are written once
+     * the fleet's write format is 3, by the same rule as every other
+     * record: the lowest format any member announced, remembered after it
+     * goes, an unseen configured member counting as the release before. */
+    return fleet_compat_write_format(f) >= FLEET_FORMAT_CUR ? FLEET_LAYOUT_POOLS : 2;
 }
 
 /* "endpoint:POOL/NAME" -> POOL (length *n) and NAME; NULL without a "/". */
@@ -301,6 +302,7 @@ void fleet_pools_check_layout(struct fleet *f)
     /* Nothing to reset: pool_pub and published say what each layout's
      * keys hold, so the new layout's keys are written where they differ
      * and the old ones deleted (fleet_publish). */
+    f->eps_keys_dirty = true;     /* the other layout's keys are written or deleted */
     pthread_mutex_lock(&f->lock); /* status reads it */
     f->layout_out = want;
     pthread_mutex_unlock(&f->lock);

@@ -192,15 +192,17 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
                  "node's, and it refuses this node's overrides and drills\"",
                  name, n->layout, FLEET_LAYOUT);
     if (!bulk && (was_live != n->live || was_layout != n->layout))
-        fleet_pools_check_layout(f); /* a node of another layout came or went */
+        fleet_pools_check_layout(f); /* a node came or went: the write format may move */
     if (idx == f->self && !v && f->conn == FLEET_CONN_SYNCED) {
         /* Our own key vanished: the lease expired in etcd. */
         f->lease = 0;
         fleet_sync_failed(f, "lease", "this node's lease expired in etcd");
         return;
     }
-    if (!bulk && v && idx != f->self && fleet_compat_update(f))
-        fleet_put_node(f); /* the fleet's write format moved */
+    if (!bulk && v && idx != f->self && fleet_compat_update(f)) {
+        fleet_pools_check_layout(f); /* format 3 is layout 3 (fleet_pools_layout) */
+        fleet_put_node(f);           /* the fleet's write format moved */
+    }
     if (!bulk && was_live != n->live) {
         log_info("event=fleet_node node=%s live=%s", name, v ? "yes" : "no");
         event_ring_push(
@@ -237,6 +239,7 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
         if (legacy) /* a key of this node's before an upgrade is not what it writes now */
             return;
         ep->published = st; /* what etcd holds for us */
+        f->eps_keys_dirty = true;
         if (v && !bulk && f->p.keys.enabled && fleet_life_n(v) < ep->pub_n) {
             /* An older report of ours put back: refused, and written again.
              * (Not on a fresh read: a write that failed has a number etcd
@@ -550,7 +553,12 @@ static void fleet_on_watch_msg(void *arg, json_t *res)
                               : "etcd cancelled the watch");
         return;
     }
-    if (!fleet_sync_watch_events(f, res))
+    /* A message may carry hundreds of pool keys: the health core's
+     * listeners hear of their verdicts once. */
+    fleet_batch_begin(f);
+    bool ok = fleet_sync_watch_events(f, res);
+    fleet_batch_end(f);
+    if (!ok)
         return;
     fleet_store_run_jobs(f);
     fleet_config_run(f);
@@ -640,6 +648,7 @@ void fleet_sync_read_range(struct fleet *f, json_t *resp)
             e->published = HEALTH_UNKNOWN;
             e->writing = false;
         }
+    f->eps_keys_dirty = true;
     fleet_store_begin_read(f);
     fleet_pools_begin_read(f);
     fleet_config_begin_read(f);
@@ -797,6 +806,7 @@ static void fleet_on_publish(void *arg, enum etcd_status st, json_t *resp, const
     }
     for (size_t i = 0; i < c->n; i++)
         c->eps[i]->published = c->states[i];
+    f->eps_keys_dirty = true;
     pthread_mutex_lock(&f->lock);
     f->writes++;
     f->keys_written += c->n;
@@ -900,11 +910,14 @@ void fleet_publish(struct fleet *f)
         return; /* a watcher writes no report (fixed for the run: none to delete) */
     if (pools) {
         fleet_pools_publish(f);
-        if (fleet_pools_pending(f))
-            return;
+        if (fleet_pools_pending(f) || !f->eps_keys_dirty)
+            return; /* no endpoint key of ours left to delete */
     }
-    while (f->publishing < FLEET_PUBLISH_INFLIGHT && fleet_publish_one(f, true))
+    bool found = true;
+    while (f->publishing < FLEET_PUBLISH_INFLIGHT && (found = fleet_publish_one(f, true)))
         ;
+    if (pools && !found)
+        f->eps_keys_dirty = false; /* a whole scan found none (replies set it again) */
     if (!pools && f->publishing == 0)
         fleet_pools_publish(f); /* the pool keys of layout 3 go */
 }

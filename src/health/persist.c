@@ -35,19 +35,33 @@ const char *persist_status_name(enum persist_status s)
 }
 
 /* Everything the file holds, taken in one hold of the core's lock so that
- * states, overrides and the next id agree with each other. */
+ * states, overrides and the next id agree with each other. The endpoints'
+ * states are only copied under the lock and made JSON after it: the
+ * prober thread takes this lock for every probe result, and building
+ * 10,000 JSON objects in it (longer still when the health thread is
+ * preempted meanwhile, on a loaded machine) held probes back by seconds. */
+struct persist_ep {
+    char *key; /* owned (a slot may go once the lock is released) */
+    uint8_t state;
+    double since;
+};
+
 static json_t *persist_snapshot(struct health_core *c)
 {
-    json_t *eps = json_object();
     pthread_mutex_lock(&c->lock);
+    struct persist_ep *v = calloc(c->n_slots ? c->n_slots : 1, sizeof(*v));
+    if (!v)
+        abort();
+    size_t n = 0;
     for (uint32_t i = 0; i < c->n_buckets; i++)
-        for (struct health_slot *s = c->buckets[i]; s; s = s->next_in_bucket) {
+        for (struct health_slot *s = c->buckets[i]; s && n < c->n_slots; s = s->next_in_bucket) {
             if (!s->in_use || s->probe_state == HEALTH_UNKNOWN)
                 continue;
-            json_object_set_new(eps, s->key,
-                                json_pack("{s:s, s:f}", "state",
-                                          health_state_name((enum health_state)s->probe_state),
-                                          "since", s->since));
+            v[n].key = strdup(s->key);
+            if (!v[n].key)
+                abort();
+            v[n].state = s->probe_state;
+            v[n++].since = s->since;
         }
     json_t *ovr = override_list_json_locked(c);
     json_t *vdt = verdict_list_json_locked(c);
@@ -55,6 +69,15 @@ static json_t *persist_snapshot(struct health_core *c)
      * newest override was deleted before the stop. */
     json_int_t next_id = (json_int_t)c->next_override_id;
     pthread_mutex_unlock(&c->lock);
+    json_t *eps = json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_object_set_new(eps, v[i].key,
+                            json_pack("{s:s, s:f}", "state",
+                                      health_state_name((enum health_state)v[i].state), "since",
+                                      v[i].since));
+        free(v[i].key);
+    }
+    free(v);
     return json_pack("{s:i, s:f, s:o, s:o, s:I, s:o}", "version", PERSIST_FORMAT, "saved_at",
                      health_now(), "endpoints", eps, "overrides", ovr, "next_override_id", next_id,
                      "verdicts", vdt);

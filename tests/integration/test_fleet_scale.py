@@ -286,10 +286,12 @@ def test_fleet_at_scale(fleet):
 
 
 def test_layout_falls_back_while_an_older_node_is_live(fleet):
-    """A live node record announcing layout 2 (a node of the release
-    before): the publishers write one key per endpoint again, and delete
-    their pool keys once those are written; the node gone, back to one key
-    per pool. Answers stay right throughout."""
+    """A node record of the release before (layout 2, no "formats": record
+    format 2): the fleet's write format drops to 2 and with it the key
+    layout (one gate, fleet_compat.h): the publishers write one key per
+    endpoint again, and delete their pool keys once those are written. The
+    node upgraded (its record announces formats [2, 3]) and then gone: back
+    to one key per pool. Answers stay right throughout."""
     cluster, be, nodes, made, port = fleet
     url = cluster.urls[0]
     st, body = http_json(url + "/v3/lease/grant", {"TTL": 60}, timeout=3)
@@ -314,6 +316,14 @@ def test_layout_falls_back_while_an_older_node_is_live(fleet):
     assert nodes[0].fleet()["layout_written"] == 2
     for r in range(REGIONS):
         assert all_answer(nodes, first_region_names(r)[:2], lambda a: in_region(a, r))
+    # Its format is remembered after it goes (a node of the release before
+    # stopped for a moment must not move the fleet on): it comes back
+    # upgraded first, as in a rolling upgrade.
+    rec = json.dumps({"version": "new", "config_hash": "x", "last_seen": time.time(),
+                      "node": "old", "layout": 3, "format": 3, "formats": [2, 3]})
+    st, _ = http_json(url + "/v3/kv/put", {"key": k, "value": base64.b64encode(
+        rec.encode()).decode(), "lease": lease}, timeout=3)
+    assert st == 200
     st, _ = http_json(url + "/v3/lease/revoke", {"ID": lease}, timeout=3)
     assert st == 200
     ok, _ = poll(lambda: all(layout(i) == (0, POOLS) for i in range(1, PUBLISHERS + 1)), 30, 0.5)
