@@ -65,34 +65,11 @@ void config_api_params_free(struct config_api_params *p)
  * validated: an fsync costs tens of ms on some disks). */
 static int config_api_write_file(const char *path, json_t *j, mode_t mode, bool durable)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
-    char *text = json_dumps(j, JSON_INDENT(2));
-    if (!text)
-        return -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    size_t len = strlen(text), off = 0;
-    while (fd >= 0 && off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    bool ok = fd >= 0 && off == len && write(fd, "\n", 1) == 1 && fchmod(fd, mode) == 0 &&
-              (!durable || fsync(fd) == 0);
-    int saved = errno;
-    if (fd >= 0)
-        close(fd);
+    size_t len = 0;
+    char *text = config_history_text(j, &len); /* as the history writes it */
+    int rc = text ? config_history_write_text(path, text, len, mode, durable) : -1;
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        saved = ok ? errno : saved;
-        unlink(tmp);
-        errno = saved;
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 int config_api_write_json(const char *path, json_t *j, mode_t mode)
