@@ -106,9 +106,9 @@ int config_history_write_text(const char *path, const char *text, size_t len, mo
     return 0;
 }
 
-char *config_history_text(json_t *doc, size_t *len)
+char *config_history_dump_line(json_t *j, size_t flags, size_t *len)
 {
-    char *text = json_dumps(doc, JSON_INDENT(2));
+    char *text = j ? json_dumps(j, flags) : NULL;
     size_t n = text ? strlen(text) : 0;
     char *out = text ? realloc(text, n + 2) : NULL;
     if (!out) {
@@ -117,8 +117,14 @@ char *config_history_text(json_t *doc, size_t *len)
     }
     out[n] = '\n';
     out[n + 1] = '\0';
-    *len = n + 1;
+    if (len)
+        *len = n + 1;
     return out;
+}
+
+char *config_history_text(json_t *doc, size_t *len)
+{
+    return config_history_dump_line(doc, JSON_INDENT(2), len);
 }
 
 int config_history_put(const char *dir, uint64_t v, const char *text, size_t len, json_t *meta)

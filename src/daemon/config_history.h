@@ -37,5 +37,9 @@ json_t *config_history_load(const char *dir, uint64_t v, const char *ext);
 /* The text a document is written as (indented as the API always wrote
  * the file, a newline at the end); NULL when out of memory. */
 char *config_history_text(json_t *doc, size_t *len);
+/* j dumped with jansson's flags and a newline at the end (*len, if not
+ * NULL, gets its length); NULL when j is NULL or memory runs out. The
+ * history's text and the journal's lines. */
+char *config_history_dump_line(json_t *j, size_t flags, size_t *len);
 
 #endif

@@ -61,16 +61,7 @@ void config_journal_digest_file(const char *path, char out[DIGEST_SHA256_HEX])
 
 char *config_journal_line(json_t *j)
 {
-    char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    size_t n = line ? strlen(line) : 0;
-    char *out = line ? realloc(line, n + 2) : NULL;
-    if (!out) {
-        free(line);
-        return NULL;
-    }
-    out[n] = '\n';
-    out[n + 1] = '\0';
-    return out;
+    return config_history_dump_line(j, JSON_COMPACT, NULL);
 }
 
 char *config_journal_marker(const char *digest, uint64_t upto)
