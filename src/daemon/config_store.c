@@ -439,8 +439,13 @@ int config_store_commit(struct config_store *s, uint64_t v, json_t *doc, json_t 
         return -1;
     }
     /* Nothing owed to the file: the document v follows is the file as the
-     * API read it, which the writer may replace. */
-    if (s->file_v == s->newest_v && !s->busy_file)
+     * API read it, which the writer may replace. Only if file_was is the
+     * file now: the API's stamp can be older than the writer's last write
+     * (it finished between the API's look and this commit), and taking it
+     * made the writer's next write see a hand edit that nobody made (the
+     * file kept at an old version, versions missing from the history). */
+    struct config_api_stamp now = config_api_stamp_of(s->path);
+    if (s->file_v == s->newest_v && !s->busy_file && config_api_stamp_same(file_was, &now))
         s->file_stamp = *file_was;
     if (s->tail)
         s->tail->next = it;
