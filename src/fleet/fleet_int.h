@@ -448,6 +448,14 @@ struct fleet {
     int64_t read_rev;
     uint64_t read_pages;
     bool node_put_due;
+    /* A publish carrying the node record is in flight (in sync step
+     * node_put_step): the next put of it waits for its reply. Two in
+     * flight at once travel on connections of their own and etcd may
+     * apply them out of order, and readers refuse the older "n" on one
+     * lease as a replay (seen in rolling upgrades, when the write format
+     * moves and the periodic put falls together). */
+    bool node_put_busy;
+    unsigned node_put_step;
     double next_keepalive, next_node_put, next_sync;
     struct fleet_kind kinds[2]; /* overrides, and drills when there is a drill core */
     size_t n_kinds;
@@ -742,6 +750,29 @@ bool fleet_life_member_fresh(struct fleet *f, const char *key, const char *rest,
  * fleet_obs_set). */
 void fleet_life_report_kept(struct fleet *f, struct fleet_ep *ep, uint16_t node, const json_t *v,
                             int64_t lease, int64_t mod_rev);
+
+/* Whether no put of the node record is in flight in this sync step
+ * (node_put_busy). */
+static inline bool fleet_node_put_free(const struct fleet *f)
+{
+    return !f->node_put_busy || f->node_put_step != f->sync_step;
+}
+
+/* Marks a put of the node record in flight; true. */
+static inline bool fleet_node_put_take(struct fleet *f)
+{
+    f->node_put_busy = true;
+    f->node_put_step = f->sync_step;
+    return true;
+}
+
+/* The reply to a publish (of step gen) that carried the node record
+ * (node_put) came: a put of it due meanwhile may go now. */
+static inline void fleet_node_put_release(struct fleet *f, bool node_put, unsigned gen)
+{
+    if (node_put && gen == f->node_put_step)
+        f->node_put_busy = false;
+}
 
 /* Signs v, a report of this node published at key on its lease: with
  * "members" the lease (fleet_sync.c checks it on reading) and the next

@@ -33,6 +33,7 @@ struct fleet_call {
     size_t n;
     struct fleet_ep **eps; /* publish: what was written */
     uint8_t *states;
+    bool node_put; /* publish: the node record went with it */
 };
 
 static struct fleet_call *fleet_call_new(struct fleet *f)
@@ -800,6 +801,7 @@ static void fleet_on_publish(void *arg, enum etcd_status st, json_t *resp, const
         c->eps[i]->writing = false;
     if (c->gen == f->sync_step && f->publishing > 0)
         f->publishing--;
+    fleet_node_put_release(f, c->node_put, c->gen);
     if (fleet_call_stale(c, st, "publish", err)) {
         fleet_call_free(c);
         return;
@@ -830,8 +832,7 @@ json_t *fleet_report_put_op(struct fleet *f, const char *key, json_t *v, uint64_
     return op;
 }
 
-/* The put (or delete, for an endpoint this node no longer checks) of one
- * observation. */
+/* The put (or delete, for an endpoint this node no longer checks) of an observation. */
 static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
 {
     char *key = fleet_key(f, FLEET_REPORTS, f->p.node, fleet_ep_name(e));
@@ -873,9 +874,10 @@ static bool fleet_publish_one(struct fleet *f, bool eps)
     if (!c->eps || !c->states)
         abort();
     json_t *ops = json_array();
-    if (f->node_put_due) {
+    if (f->node_put_due && fleet_node_put_free(f)) { /* else once the one in flight is answered */
         json_array_append_new(ops, fleet_node_put_op(f));
         f->node_put_due = false;
+        c->node_put = fleet_node_put_take(f);
     }
     for (size_t i = 0; eps && i < f->n_local && json_array_size(ops) < FLEET_TXN_OPS; i++)
         fleet_publish_add(f, c, ops, f->local[i]);
