@@ -549,3 +549,30 @@ def test_whole_versions_while_a_member_does_not_read_deltas(cluster, be, made):
     ok, _ = poll(lambda: all(n.answer("c.example.com.") == ["127.0.0.31"] and
                              n.answer("b.example.com.") == ["127.0.0.31"] for n in (n1, n2)), 5.0)
     assert ok
+
+
+def test_an_invalid_change_is_refused_before_it_is_published(cluster, be, made):
+    """A change through a node of a fleet is validated (in memory, as its
+    reload would be) before it goes to etcd: a record naming a pool that
+    does not exist, and one outside every zone, are refused with 400 and
+    the JSON path in the configuration file; no version is published, no
+    node serves them, and a valid change after them is the next version."""
+    nodes = fleet_nodes(cluster, be, made)
+    v0 = synced(nodes)
+    _, head0 = config_versions(cluster)
+    for name, body, want in (
+            ("bad1.example.com.", dict(record(), pool="nope"), 'pool "nope" is not defined'),
+            ("x.other.test.", record(), "is outside every zone")):
+        st, res = put(nodes[1], "records/" + name, body)
+        assert st == 400, res
+        errs = " ".join(res["error"]["errors"])
+        assert want in errs, errs
+        assert '$.records["%s"]' % name in errs and nodes[1].conf_path in errs, errs
+    _, head = config_versions(cluster)
+    assert head["version"] == head0["version"], (head, head0)
+    assert all(version(n) == v0 for n in nodes)
+    assert all(n.answer("bad1.example.com.") == [] for n in nodes)
+    st, res = put(nodes[2], "records/ok.example.com.", record())
+    assert st == 201 and res["version"] == v0 + 1, res
+    ok, _ = poll(lambda: all(m.answer("ok.example.com.") == ["127.0.0.31"] for m in nodes), 5.0)
+    assert ok
