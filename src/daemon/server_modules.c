@@ -418,8 +418,9 @@ static int server_mod_net_start(struct server *srv, struct serve_set *set)
     srv->serve_ready = true;
     server_set_hooks(srv, set);
     load_journals(srv->cfg, NULL, set);
+    /* Built now (the job owns copies): once published, set may be retired. */
+    struct notify_job *notify = load_notify_job(srv->cfg, NULL, set);
     serve_publish(&srv->serve, set); /* the first: nothing to hand back */
-    notify_out_send(load_notify_job(srv->cfg, NULL, set));
     srv->widen_reader = serve_reader_add(&srv->serve);
     /* The configuration API's dry runs compare with the running set. */
     config_api_set_live(&srv->confapi, &srv->serve, serve_reader_add(&srv->serve), &srv->health);
@@ -438,8 +439,13 @@ static int server_mod_net_start(struct server *srv, struct serve_set *set)
     free((void *)np.listen);
     if (rc != 0) {
         log_error("%s", err);
+        notify_job_free(notify); /* the start fails: nobody would answer a transfer */
         return -1;
     }
+    /* NOTIFY only once the workers listen: a secondary answering it at
+     * once (Knot does) would otherwise find no TCP listener, take a reset
+     * and wait for its retry timer (tens of seconds) before transferring. */
+    notify_out_send(notify);
     for (size_t i = 0; i < srv->cfg->n_listen; i++)
         log_info("event=listen address=%s transports=udp,tcp", srv->cfg->listen[i].text);
     for (size_t i = 0; srv->cfg->tls.enabled && i < srv->cfg->tls.n_listen; i++)

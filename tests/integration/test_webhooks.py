@@ -170,6 +170,8 @@ def test_retries_and_bearer(make_gtmd, receivers, tmp_path):
                               "token_file": str(tf)}])
     assert a.override("region:ap", "down", reason="x", force=True).status == 201
     assert until(lambda: len(r.posts) == 1, timeout=15.0), (r.attempts, notify_status(a))
+    # The receiver records the post before its 200 reaches gtmd: wait for gtmd to count it.
+    assert until(lambda: notify_status(a)[0]["sent"] == 1, timeout=10.0), notify_status(a)
     s = notify_status(a)[0]
     assert r.attempts == 4 and s["retries"] == 3 and s["sent"] == 1 and s["failed"] == 0, s
     assert s["last_status"] == 200 and s["last_error"] == "", s
