@@ -8,14 +8,25 @@
 #include <stdio.h>
 #include <string.h>
 
-void digest_sha256_hex(const void *data, size_t len, char out[DIGEST_SHA256_HEX])
+bool digest_sha256(const void *data, size_t len, unsigned char out[32])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
+    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+        memset(out, 0, 32);
+        return false;
+    }
+    memcpy(out, md, 32);
+    return true;
+}
+
+void digest_sha256_hex(const void *data, size_t len, char out[DIGEST_SHA256_HEX])
+{
+    unsigned char md[32];
     out[0] = '\0';
-    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+    if (!digest_sha256(data, len, md))
         return;
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 

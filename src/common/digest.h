@@ -13,6 +13,10 @@
 
 #define DIGEST_SHA256_HEX 65 /* 64 hex digits and the NUL */
 
+/* SHA-256 of len bytes at data into out (32 octets); false (out zeroed)
+ * when OpenSSL fails. */
+bool digest_sha256(const void *data, size_t len, unsigned char out[32]);
+
 /* SHA-256 of len bytes at data into out; "" when OpenSSL fails. */
 void digest_sha256_hex(const void *data, size_t len, char out[DIGEST_SHA256_HEX]);
 

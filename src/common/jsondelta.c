@@ -82,6 +82,16 @@ json_t *jsondelta_diff(json_t *from, json_t *to)
     return d;
 }
 
+bool jsondelta_equal(json_t *from, json_t *to)
+{
+    if (from == to)
+        return true;
+    json_t *d = jsondelta_diff(from, to);
+    bool same = jsondelta_count(d) == 0;
+    json_decref(d);
+    return same;
+}
+
 /* Applies {"put", "drop"} (p, at where) to obj in place; false with err. */
 static bool jsondelta_put_drop(json_t *obj, json_t *p, const char *where, char *err, size_t len)
 {

@@ -47,6 +47,11 @@ json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t errlen);
  * the version (config_store.h). */
 json_t *jsondelta_undo(json_t *base, json_t *d, char *err, size_t errlen);
 
+/* from and to are the same document: their diff is empty (members walked
+ * side by side, jsonwalk.h, so a document made from the other costs a step
+ * per member, where json_equal compares every member whole). */
+bool jsondelta_equal(json_t *from, json_t *to);
+
 /* The number of values d puts or drops (top-level keys and members). */
 size_t jsondelta_count(json_t *d);
 

@@ -280,17 +280,6 @@ json_t *config_with_local(json_t *shared, json_t *local)
     return out;
 }
 
-void config_shared_hash(json_t *root, char out[65])
-{
-    json_t *copy = config_shared_part(root);
-    char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(copy);
-    out[0] = '\0';
-    if (text)
-        digest_sha256_hex(text, strlen(text), out);
-    free(text);
-}
-
 void config_restart_inputs(struct config *c)
 {
     fleet_params_restart_inputs(&c->fleet,

@@ -142,12 +142,6 @@ struct config *config_load_doc_reuse(const char *path, json_t *root,
  * shallow copy of root without the node-local keys (listen, admin, fleet,
  * config_api...). The caller owns it. */
 json_t *config_shared_part(json_t *root);
-/* SHA-256 (hex) of what should be equal on every node of a fleet: root
- * without its node-local keys (config_keys.h), keys sorted, compact. A
- * dump of the whole document (150 ms and more at 100,000 records): made
- * once a reload's set is served (server_config_hash), not while it is
- * loaded. */
-void config_shared_hash(json_t *root, char out[65]);
 /* shared's shared part with local's node-local keys: the document a node
  * serves of a fleet's configuration. The caller owns it. */
 json_t *config_with_local(json_t *shared, json_t *local);

@@ -663,7 +663,7 @@ static json_t *config_api_commit(struct config_api *api, json_t *doc, const char
  * too. Resources are the API's kinds' members (admin_config_kinds). */
 static json_t *config_api_rebase(json_t *doc, json_t *base, json_t *cur, char *why, size_t len)
 {
-    json_t *out = json_deep_copy(cur);
+    json_t *out = config_api_cow_copy(cur); /* only its kinds' objects are changed */
     for (const char *const *k = admin_config_kinds; *k; k++) {
         json_t *d = json_object_get(doc, *k), *b = json_object_get(base, *k);
         json_t *c = json_object_get(cur, *k), *o = json_object_get(out, *k);

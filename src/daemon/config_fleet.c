@@ -60,7 +60,7 @@
 static bool config_fleet_same_shared(json_t *a, json_t *b)
 {
     json_t *x = config_shared_part(a), *y = config_shared_part(b);
-    bool same = json_equal(x, y);
+    bool same = jsondelta_equal(x, y);
     json_decref(x);
     json_decref(y);
     return same;
@@ -219,7 +219,7 @@ static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *shar
     uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
     json_t *doc = config_with_local(shared, cur);
     json_t *meta = config_fleet_meta(rec);
-    if (json_equal(doc, cur)) { /* this node's own edit, or a restart */
+    if (jsondelta_equal(doc, cur)) { /* this node's own edit, or a restart */
         if (config_api_record_as(api, v, doc, meta, NULL) == 0) {
             config_api_file_is_version(api);
             config_fleet_keep_base(api, v, shared);

@@ -77,11 +77,16 @@ struct config *server_load_config(struct server *srv, json_t *doc, struct errlis
 }
 
 /* What every node of a fleet should have the same: the shared part of the
- * file and the zones' serials (a short hex prefix of a SHA-256). */
-void server_config_hash(const struct config *cfg, const struct serve_set *set, char out[24])
+ * file (srv->digest, brought to cfg's document by what changed) and the
+ * zones' serials: "2:" and 14 hex digits of a SHA-256 ("2:" tells it from
+ * the whole-document hashes of gtmd before, which it cannot be compared
+ * with: fleet_view.c). Under the reload lock, or at the start. */
+void server_config_hash(struct server *srv, const struct config *cfg, const struct serve_set *set,
+                        char out[24])
 {
     char text[65 + 32 * 64];
-    config_shared_hash(cfg->root, text);
+    config_digest_update(&srv->digest, cfg->root);
+    config_digest_hex(&srv->digest, text);
     size_t off = strlen(text);
     for (size_t i = 0; i < set->zones->n_zones && off < sizeof(text) - 64; i++)
         off += (size_t)snprintf(text + off, sizeof(text) - off, "|%s=%u",
@@ -89,7 +94,7 @@ void server_config_hash(const struct config *cfg, const struct serve_set *set, c
                                 (unsigned)set->zones->zones[i]->serial);
     char hex[DIGEST_SHA256_HEX];
     digest_sha256_hex(text, off, hex);
-    snprintf(out, 17, "%s", hex); /* a prefix of 16 hex digits */
+    snprintf(out, 17, "2:%s", hex); /* a prefix of 14 hex digits */
 }
 
 /* Descriptors the probes of g may hold at once: one probe of an endpoint
@@ -462,6 +467,7 @@ static void server_shutdown(struct server *srv)
         serve_destroy(&srv->serve); /* no reader runs any more */
     if (srv->drills_ready)
         drill_core_free(&srv->drills);
+    config_digest_free(&srv->digest);
     config_free(srv->cfg);
     health_core_free(&srv->health);
     event_ring_free(srv->health.events);

@@ -20,6 +20,7 @@
 #include "common/errlist.h"
 #include "daemon/config.h"
 #include "daemon/config_api.h"
+#include "daemon/config_digest.h"
 #include "daemon/notify.h"
 #include "admin/admin.h"
 #include "daemon/server_safety.h"
@@ -65,6 +66,7 @@ struct server {
     struct dnstap *dnstap;         /* the dnstap writer (dnstap.h); NULL: none */
     struct fleet *fleet;           /* NULL without a "fleet" section */
     struct server_safety safety;   /* the fleet's safety rule on adoption */
+    struct config_digest digest;   /* of srv->cfg's shared part (server_config_hash) */
     pthread_mutex_t reload_lock;   /* one reload at a time (SIGHUP, API, re-sign) */
     atomic_ullong reloads_ok, reloads_failed;
     /* Updates the updater answered, by rcode, and those that changed a
@@ -97,7 +99,8 @@ struct config *server_load_config(struct server *srv, json_t *doc, struct errlis
 /* 0 when RLIMIT_NOFILE covers what c and g need; else -1 and why in err. */
 int server_check_nofile(const struct config *c, const struct gslb *g, char *err, size_t errlen);
 /* The hash of the configuration a fleet node publishes (config_mismatch). */
-void server_config_hash(const struct config *cfg, const struct serve_set *set, char out[24]);
+void server_config_hash(struct server *srv, const struct config *cfg, const struct serve_set *set,
+                        char out[24]);
 /* The net params of c; np->listen is allocated (the caller frees it). */
 void server_net_params(const struct config *c, struct net_params *np);
 /* Hands the secondary zones of cfg to the secondary thread

@@ -271,7 +271,7 @@ static int server_mod_fleet_start(struct server *srv, struct serve_set *set)
         return -1;
     }
     char hash[24];
-    server_config_hash(c, set, hash);
+    server_config_hash(srv, c, set, hash);
     fleet_set_endpoints(srv->fleet, set->gslb, hash);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -309,7 +309,7 @@ static void server_mod_fleet_apply(struct server *srv, const struct config *next
     if (!srv->fleet)
         return;
     char hash[24];
-    server_config_hash(next, set, hash);
+    server_config_hash(srv, next, set, hash);
     fleet_set_endpoints(srv->fleet, set->gslb, hash);
 }
 

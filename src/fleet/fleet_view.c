@@ -36,50 +36,68 @@ static void fleet_view_liveness_locked(struct fleet *f, json_t *st, double now)
                                   fleet_isolation_name(f->p.isolation)));
 }
 
+/* The form of a node's config_hash: 2 for "2:" and 14 hex digits (a sum
+ * of the parts, config_digest.h), 1 for gtmd before (16 hex digits of the
+ * whole document's SHA-256), 0 for none. */
+static int fleet_view_hash_form(const char *h)
+{
+    return !h[0] ? 0 : strncmp(h, "2:", 2) == 0 ? 2 : 1;
+}
+
+/* Node i of /v1/status's fleet.nodes; *mismatch and *mixed set when its
+ * configuration or key layout differs from this node's. (f->lock) */
+static json_t *fleet_view_node(struct fleet *f, size_t i, bool *mismatch, bool *mixed)
+{
+    const struct fleet_node *n = &f->nodes[i];
+    const char *self_hash = f->config_hash;
+    bool self = i == f->self;
+    /* A hash of the other form (gtmd before "2:": the whole document)
+     * says nothing about this one: neither a match nor a mismatch while
+     * a fleet is upgraded (config_matches null). */
+    int form = fleet_view_hash_form(n->config_hash), mine = fleet_view_hash_form(self_hash);
+    bool comparable = self || form == mine || !form || !mine;
+    bool same = self || strcmp(n->config_hash, self_hash) == 0;
+    *mismatch |= comparable && !same;
+    json_t *j =
+        /* A copy of the vantage list: the reply is freed on the admin
+         * thread, the node's list by the fleet thread (references to one
+         * object from two threads race). */
+        json_pack("{s:s, s:b, s:b, s:s, s:s, s:o, s:o}", "name", n->name, "self", self, "live",
+                  self || n->live, "version", self ? f->version : n->version, "config_hash",
+                  self ? self_hash : n->config_hash, "config_matches",
+                  comparable ? json_boolean(same) : json_null(), "vantage",
+                  self         ? json_deep_copy(f->vantage)
+                  : n->vantage ? json_deep_copy(n->vantage)
+                               : json_null());
+    json_object_set_new(j, "last_seen", self ? json_real(health_now()) : json_real(n->last_seen));
+    json_object_set_new(j, "started", n->started > 0 ? json_real(n->started) : json_null());
+    json_object_set_new(j, "silent", json_boolean(n->silent));
+    int layout = self ? FLEET_LAYOUT : n->layout;
+    json_object_set_new(j, "layout", json_integer(layout));
+    json_object_set_new(j, "publish", json_boolean(self ? f->p.publish : n->publish));
+    *mixed |= layout != FLEET_LAYOUT;
+    if (f->cfg.on_config) {
+        json_object_set_new(j, "config_version",
+                            json_integer((json_int_t)(self ? f->cfg.applied : n->config_version)));
+        const char *ce = self ? f->cfg.error : n->config_error;
+        json_object_set_new(j, "config_error", ce[0] ? json_string(ce) : json_null());
+    }
+    json_object_set_new(j, "clock_offset_s",
+                        !self && n->have_offset ? json_real(n->clock_offset) : json_null());
+    return j;
+}
+
 json_t *fleet_view_status(struct fleet *f)
 {
     char qbuf[16];
     pthread_mutex_lock(&f->lock);
     double now = deadline_mono();
     double quiet = now - f->last_ok;
-    const char *self_hash = f->config_hash;
     json_t *nodes = json_array();
     bool mismatch = false, mixed = false;
     for (size_t i = 0; i < f->n_nodes; i++) {
-        const struct fleet_node *n = &f->nodes[i];
-        bool self = i == f->self;
-        if (!n->live && !self)
-            continue;
-        bool same = self || strcmp(n->config_hash, self_hash) == 0;
-        mismatch |= !same;
-        json_t *j =
-            /* A copy of the vantage list: the reply is freed on the admin
-             * thread, the node's list by the fleet thread (references to
-             * one object from two threads race). */
-            json_pack("{s:s, s:b, s:b, s:s, s:s, s:b, s:o}", "name", n->name, "self", self, "live",
-                      self || n->live, "version", self ? f->version : n->version, "config_hash",
-                      self ? self_hash : n->config_hash, "config_matches", same, "vantage",
-                      self         ? json_deep_copy(f->vantage)
-                      : n->vantage ? json_deep_copy(n->vantage)
-                                   : json_null());
-        json_object_set_new(j, "last_seen",
-                            self ? json_real(health_now()) : json_real(n->last_seen));
-        json_object_set_new(j, "started", n->started > 0 ? json_real(n->started) : json_null());
-        json_object_set_new(j, "silent", json_boolean(n->silent));
-        int layout = self ? FLEET_LAYOUT : n->layout;
-        json_object_set_new(j, "layout", json_integer(layout));
-        json_object_set_new(j, "publish", json_boolean(self ? f->p.publish : n->publish));
-        mixed |= layout != FLEET_LAYOUT;
-        if (f->cfg.on_config) {
-            json_object_set_new(
-                j, "config_version",
-                json_integer((json_int_t)(self ? f->cfg.applied : n->config_version)));
-            const char *ce = self ? f->cfg.error : n->config_error;
-            json_object_set_new(j, "config_error", ce[0] ? json_string(ce) : json_null());
-        }
-        json_object_set_new(j, "clock_offset_s",
-                            !self && n->have_offset ? json_real(n->clock_offset) : json_null());
-        json_array_append_new(nodes, j);
+        if (f->nodes[i].live || i == f->self)
+            json_array_append_new(nodes, fleet_view_node(f, i, &mismatch, &mixed));
     }
     const char *conn = fleet_beat_conn_name_locked(f, now);
     json_t *st = json_pack(
