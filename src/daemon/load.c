@@ -83,9 +83,81 @@ static void load_drop_run(void *arg)
     malloc_trim(0);
 }
 
-void load_drop_behind(struct serve_set *old)
+struct load_dropper {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct serve_set *pending; /* handed over, not yet freed */
+    bool busy;                 /* the thread is freeing one */
+    bool stop;
+};
+
+static void *load_dropper_main(void *arg)
 {
-    load_run_behind(load_drop_run, old);
+    struct load_dropper *d = arg;
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), LOAD_BEHIND_NICE) != 0)
+        log_warn("event=reload note=\"cannot lower the dropper's priority: %s\"", strerror(errno));
+    pthread_mutex_lock(&d->lock);
+    for (;;) {
+        while (!d->pending && !d->stop)
+            pthread_cond_wait(&d->cond, &d->lock);
+        if (!d->pending)
+            break; /* stopped with nothing left */
+        struct serve_set *old = d->pending;
+        d->pending = NULL;
+        d->busy = true;
+        pthread_mutex_unlock(&d->lock);
+        load_drop_run(old);
+        pthread_mutex_lock(&d->lock);
+        d->busy = false;
+        pthread_cond_broadcast(&d->cond);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+struct load_dropper *load_dropper_new(void)
+{
+    struct load_dropper *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->cond, NULL);
+    if (pthread_create(&d->thread, NULL, load_dropper_main, d) != 0) {
+        pthread_cond_destroy(&d->cond);
+        pthread_mutex_destroy(&d->lock);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void load_dropper_free(struct load_dropper *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->lock);
+    d->stop = true;
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+    pthread_join(d->thread, NULL); /* it frees what is pending first */
+    pthread_cond_destroy(&d->cond);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+void load_drop_behind(struct load_dropper *d, struct serve_set *old)
+{
+    if (!d) {
+        load_run_behind(load_drop_run, old);
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    while (d->pending || d->busy) /* the one before first: one retired set at a time */
+        pthread_cond_wait(&d->cond, &d->lock);
+    d->pending = old;
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
 }
 
 /* Index of the configured zone with the longest origin above name, or -1. */

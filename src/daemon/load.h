@@ -46,11 +46,27 @@ struct serve_set *load_set_keep(struct config *cfg, uint64_t generation, struct 
 #define LOAD_BEHIND_NICE 19
 void load_run_behind(void (*fn)(void *), void *arg);
 
+/* The thread that frees retired sets behind the reloads (load_drop_behind).
+ * NULL from load_dropper_new (no thread could be made): drops are made on
+ * a thread waited for, as load_run_behind. Owned by the server; the
+ * caller of load_dropper_free waits for the drop in flight. */
+struct load_dropper;
+struct load_dropper *load_dropper_new(void);
+void load_dropper_free(struct load_dropper *d);
+
 /* Frees old (a set no reader can see any more, owned by the caller until
  * now) and gives the free pages of every malloc arena back to the system
- * (malloc_trim), on a thread behind the workers as above: freeing the
- * 1M-record set takes 6-7 ms of CPU, which a worker should not wait for. */
-void load_drop_behind(struct serve_set *old);
+ * (malloc_trim), at nice LOAD_BEHIND_NICE: freeing the 1M-record set
+ * takes 6-7 ms of CPU, which a worker should not wait for, and a change
+ * at 100,000 policy records 15 ms and more (issue #38), which the change
+ * should not wait for either. So the dropper's thread frees it while the
+ * caller goes on; the caller waits only for the drop before it, if that
+ * one is not done yet, so at most one retired set is alive beside the
+ * served one (memory stays bounded). Nothing old holds is taken by a new
+ * set without a reference of its own (zones, records' shared parts, geo,
+ * the policy set: atomic counts), so freeing it beside the next reload is
+ * safe. Callers hold the reload lock (or are the start). */
+void load_drop_behind(struct load_dropper *d, struct serve_set *old);
 
 /* Re-signing (zones signed at load, zone_sign.h): loads and signs every
  * zone of cfg again, keeping the policy set of cur (one more reference),

@@ -262,7 +262,7 @@ static void server_resign(struct server *srv)
     }
     errlist_free(&errs);
     server_set_hooks(srv, set);
-    load_drop_behind(serve_publish(&srv->serve, set));
+    load_drop_behind(srv->dropper, serve_publish(&srv->serve, set));
     srv->generation++;
     server_set_resign_due(srv);
     log_info("event=resign result=ok generation=%llu zones=%zu records=%zu ms=%.1f",
@@ -462,6 +462,14 @@ static int server_start(struct server *srv)
  * they shared. */
 static void server_shutdown(struct server *srv)
 {
+    /* Retired sets freed first, while the cores they release into still
+     * run; a publication after this (a module's last reload) frees its
+     * set on a thread it waits for. */
+    pthread_mutex_lock(&srv->reload_lock);
+    struct load_dropper *dropper = srv->dropper;
+    srv->dropper = NULL;
+    pthread_mutex_unlock(&srv->reload_lock);
+    load_dropper_free(dropper);
     server_modules_stop(srv);
     if (srv->serve_ready)
         serve_destroy(&srv->serve); /* no reader runs any more */
@@ -497,6 +505,7 @@ int server_run(const char *config_path, const char *node)
     health_core_init(&srv.health);
     srv.health.events = event_ring_new(EVENT_RING_DEFAULT);
     pthread_mutex_init(&srv.reload_lock, NULL);
+    srv.dropper = load_dropper_new();
     srv.started = health_now();
     notify_open(&srv.notify);
     notify_send(&srv.notify, "STATUS=starting");

@@ -67,6 +67,7 @@ struct server {
     struct fleet *fleet;           /* NULL without a "fleet" section */
     struct server_safety safety;   /* the fleet's safety rule on adoption */
     struct config_digest digest;   /* of srv->cfg's shared part (server_config_hash) */
+    struct load_dropper *dropper;  /* frees retired sets (load.h); NULL: waited for */
     pthread_mutex_t reload_lock;   /* one reload at a time (SIGHUP, API, re-sign) */
     atomic_ullong reloads_ok, reloads_failed;
     /* Updates the updater answered, by rcode, and those that changed a

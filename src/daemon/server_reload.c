@@ -251,7 +251,7 @@ static json_t *server_reload_as(struct server *srv, json_t *doc, enum server_rel
     notify_out_send(load_notify_job(cfg, old->zones, set));
     json_t *zones = server_zone_changes(old->zones, set->zones);
     json_t *geo = server_geo_loaded(set);
-    load_drop_behind(old);
+    load_drop_behind(srv->dropper, old);
     json_t *res = server_reload_result(srv, set, zones, geo, server_reload_cap_warning(srv, cfg));
     /* The file's document, held once (before the walk reads it); the
      * running one's again is no newer read of the file. */

@@ -90,7 +90,7 @@ static bool server_secondary_publish(struct server *srv, size_t zi)
     struct serve_set *old = serve_publish(&srv->serve, set);
     srv->generation++;
     notify_out_send(load_notify_job(cfg, old->zones, set));
-    load_drop_behind(old);
+    load_drop_behind(srv->dropper, old);
     double ms = server_elapsed_ms(&t0);
     log_info("event=reload result=ok generation=%llu zone=%s serial=%u records=%zu ms=%.1f "
              "note=\"the zone alone, the others shared\"",

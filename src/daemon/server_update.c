@@ -140,7 +140,7 @@ static uint16_t server_update_commit(struct server *srv, size_t zi, struct serve
     struct serve_set *old = serve_publish(&srv->serve, set);
     srv->generation++;
     notify_out_send(load_notify_job(cfg, old->zones, set));
-    load_drop_behind(old);
+    load_drop_behind(srv->dropper, old);
     return DNS_RCODE_NOERROR;
 }
 
