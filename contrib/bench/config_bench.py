@@ -199,7 +199,7 @@ def run(a):
         if a.batch:
             run_batch(a, p)
             return
-        rss0 = rss_mb(p.pid)
+        rss0, cpu0 = rss_mb(p.pid), cpu_s(p.pid)
         lat, api, bad, reload_s, outside = [], [], 0, [], []
         t_start = time.monotonic()
         for k in range(a.changes):
@@ -224,7 +224,7 @@ def run(a):
                 pass
             lat.append(time.monotonic() - t2)
         took = time.monotonic() - t_start
-        rss1 = rss_mb(p.pid)
+        rss1, cpu1 = rss_mb(p.pid), cpu_s(p.pid)
         out = ""
         if perf:
             perf.send_signal(signal.SIGINT)
@@ -243,7 +243,8 @@ def run(a):
                1000 * pct(outside, 99)))
     print("  served after the API's answer: p50 %.2f ms, p99 %.2f ms, max %.2f ms" %
           (1000 * pct(lat, 50), 1000 * pct(lat, 99), 1000 * max(lat or [0])))
-    print("  RSS %.1f MB before the changes, %.1f MB after" % (rss0, rss1))
+    print("  RSS %.1f MB before the changes, %.1f MB after; gtmd's CPU per change %.1f ms "
+          "(all threads, the writer's so far)" % (rss0, rss1, 1000 * (cpu1 - cpu0) / max(1, a.changes)))
     if out:
         keep = [x.strip() for x in out.splitlines()
                 if any(k in x for k in ("Queries sent", "Queries completed", "Queries lost",

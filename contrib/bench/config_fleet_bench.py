@@ -16,7 +16,9 @@ own thread, every millisecond). Rounds are interleaved between this
 tree's gtmd and --baseline (another binary, e.g. main before versions
 were deltas), a fresh fleet per round and binary; the figures are the
 median of the rounds' p50/p99/max with the spread (min-max), and each
-node's RSS after the changes.
+node's RSS after the changes and its CPU per change (user + system, all
+its threads, the writer's included: the figure the machine's load moves
+least).
 
   /usr/bin/python3 contrib/bench/config_fleet_bench.py --records 100000 --changes 100 \
       --rounds 3 [--baseline /tmp/base/build/gtmd]
@@ -39,7 +41,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, "/usr/lib/python3/dist-packages")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from config_bench import TOKEN, A1, A2, answer, rss_mb, write_setup  # noqa: E402
+from config_bench import TOKEN, A1, A2, answer, cpu_s, rss_mb, write_setup  # noqa: E402
 from update_bench import free_port  # noqa: E402
 
 DNS_PORTS = []  # each node's, picked per fleet
@@ -220,6 +222,7 @@ def run_round(binary, d, n, changes):
     etcd, procs = start_fleet(binary, d, n)
     try:
         lat = []
+        cpu0 = [cpu_s(p.pid) for p in procs]
         for c in range(changes):
             name = "r%d.bench.test." % ((c * 7919) % n)
             want_b = answer(DNS_PORTS[0], name) == [A1]
@@ -227,8 +230,12 @@ def run_round(binary, d, n, changes):
                                   A2 if want_b else A1))
         lat.sort()
         rss = [rss_mb(p.pid) for p in procs]
+        # CPU per change per node: what the load of the machine does not
+        # change (the wall times above move with it), the writer's work
+        # behind the answers included.
+        cpu = [(cpu_s(p.pid) - c0) / changes for p, c0 in zip(procs, cpu0)]
         return {"p50": lat[len(lat) // 2], "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
-                "max": lat[-1], "rss": rss}
+                "max": lat[-1], "rss": rss, "cpu": cpu}
     finally:
         stop_fleet(etcd, procs)
 
@@ -252,9 +259,10 @@ def main():
             except RuntimeError as e:
                 log("%s failed: %s" % (s, e))
                 continue
-            log("  p50 %.1f ms, p99 %.1f ms, max %.1f ms, RSS %s MB" %
+            log("  p50 %.1f ms, p99 %.1f ms, max %.1f ms, RSS %s MB, CPU per change %s ms" %
                 (x["p50"] * 1e3, x["p99"] * 1e3, x["max"] * 1e3,
-                 ", ".join("%.0f" % m for m in x["rss"])))
+                 ", ".join("%.0f" % m for m in x["rss"]),
+                 ", ".join("%.0f" % (c * 1e3) for c in x["cpu"])))
             res[s].append(x)
     print("change through any node -> served on all 3 nodes, %d records, %d changes per round, "
           "median of %d rounds [min-max]:" % (a.records, a.changes, a.rounds))
@@ -268,9 +276,11 @@ def main():
             v = [x[k] * 1e3 for x in xs]
             return "%.1f ms [%.1f-%.1f]" % (statistics.median(v), min(v), max(v))
         rss = [max(x["rss"]) for x in xs]
+        cpu = [sum(x["cpu"]) / len(x["cpu"]) * 1e3 for x in xs]
         print("  %-9s p50 %s  p99 %s  max %s  RSS per node (largest) %.0f MB [%.0f-%.0f]  "
-              "(%d rounds)" % (s, fig("p50"), fig("p99"), fig("max"), statistics.median(rss),
-                               min(rss), max(rss), len(xs)))
+              "CPU per change per node %.0f ms [%.0f-%.0f]  (%d rounds)" %
+              (s, fig("p50"), fig("p99"), fig("max"), statistics.median(rss), min(rss), max(rss),
+               statistics.median(cpu), min(cpu), max(cpu), len(xs)))
 
 
 if __name__ == "__main__":
