@@ -1,7 +1,8 @@
 /*
  * config_api_int.h -- what config_api.c (the versioned document) and
  * config_fleet.c (the fleet's configuration in etcd) share. Not for use
- * outside src/daemon. Functions marked (lock) need api->lock held.
+ * outside src/daemon (but by their unit test, test_daemon_config_fleet).
+ * Functions marked (lock) need api->lock held.
  */
 #ifndef GTM_DAEMON_CONFIG_API_INT_H
 #define GTM_DAEMON_CONFIG_API_INT_H
@@ -58,5 +59,12 @@ void config_fleet_catch_up(struct config_api *api, double timeout_s);
 /* After a reload (the file may have been edited by hand): checked on the
  * main thread. */
 void config_fleet_file_changed(struct config_api *api);
+/* The shared part of each of the fleet's records (in order, as
+ * fleet_config.h hands them over): its whole document, or its delta
+ * applied to the version before; JSON null for a version this node has
+ * already and cannot build (nothing needs it). NULL with why when a delta
+ * the node needs does not fit what it has (it fetches the whole document
+ * then). The caller owns the array. (lock) */
+json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, size_t len);
 
 #endif

@@ -336,12 +336,17 @@ static void config_fleet_join(struct config_api *api, json_t *cur)
 
 /* The shared part of each of records (in order): its "doc", or its delta
  * applied to the version before (the one before it in records, or this
- * node's own). NULL with why when a delta does not fit what this node
- * has. (lock) */
-static json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, size_t len)
+ * node's own). A version this node already has (api->version or older)
+ * whose base it lacks is JSON null: nothing builds on it but through this
+ * node's own version. That is how a fetch can begin: the fleet thread
+ * fetches from the version after the one this node last said it serves,
+ * and this node may have applied more while the fetch was under way
+ * (fleet_config.h). NULL with why when a delta this node needs does not
+ * fit what it has. (lock) */
+json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, size_t len)
 {
     json_t *docs = json_array(), *rec, *prev = NULL;
-    uint64_t prev_v = 0;
+    uint64_t prev_v = 0, have = api->version;
     size_t i;
     json_array_foreach(records, i, rec)
     {
@@ -355,6 +360,8 @@ static json_t *config_fleet_docs(struct config_api *api, json_t *records, char *
             char err[300] = "";
             made = base ? jsondelta_apply(base, json_object_get(rec, "delta"), err, sizeof(err))
                         : NULL;
+            if (!made && v <= have)
+                made = json_null(); /* had already: the next one starts from this node's */
             if (!made) {
                 snprintf(why, len, "version %llu changes version %llu, %s%s", (unsigned long long)v,
                          (unsigned long long)b,
@@ -365,7 +372,7 @@ static json_t *config_fleet_docs(struct config_api *api, json_t *records, char *
             }
         }
         json_array_append_new(docs, made);
-        prev = made;
+        prev = json_is_null(made) ? NULL : made;
         prev_v = v;
     }
     return docs;

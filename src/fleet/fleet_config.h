@@ -29,6 +29,10 @@
  * (the documents are large); when head moves, the node fetches the
  * versions it has not applied and hands them, oldest first, to its owner
  * (fleet_env.on_config), which keeps them all and applies the newest.
+ * "Has not applied" is what the owner last told (fleet_config_applied):
+ * the owner may have applied more while the fetch was under way, so the
+ * records can begin with versions it has, and a delta among them whose
+ * base it no longer holds is no gap.
  *
  * Threads: fleet_config_publish blocks its caller (never the fleet thread)
  * until the version is in etcd and this node's watch has seen it, or the
@@ -48,8 +52,9 @@
 struct fleet;
 
 /* The fleet thread's news: head is the fleet's version (0: etcd holds no
- * configuration yet), records the versions this node had not applied, in
- * order, head's last (empty when head is 0). Runs on the fleet thread: it
+ * configuration yet), records the versions this node had not applied when
+ * the fetch began (it may have applied some since), in order, head's last
+ * (empty when head is 0). Runs on the fleet thread: it
  * must hand the work over, not do it. */
 typedef void (*fleet_config_fn)(void *arg, uint64_t head, json_t *records);
 

@@ -1,0 +1,172 @@
+/*
+ * test_daemon_config_fleet.c -- how a fleet node builds the versions the
+ * fleet thread hands it (config_fleet_docs, config_api_int.h): each from
+ * its whole document or its delta on the version before; a fetch that
+ * begins with versions the node applied meanwhile (its base gone from the
+ * node) is no gap, the chain going on from the node's own version; a
+ * version after the node's own whose base the node lacks, or whose delta
+ * does not fit, is refused (the node fetches the whole document then).
+ *
+ * A real config_api on a file and history directory in a temporary
+ * directory; nothing is reloaded or served.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsondelta.h"
+#include "daemon/config_api.h"
+#include "daemon/config_api_int.h"
+#include "tap.h"
+
+/* The shared document of version k of the tests: records r1..rk. */
+static json_t *test_doc(int k)
+{
+    json_t *recs = json_object();
+    for (int i = 1; i <= k; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "r%d.example.", i);
+        json_object_set_new(recs, name, json_pack("{s:s, s:i}", "pool", "web", "ttl", 10 + i));
+    }
+    return json_pack("{s:o}", "records", recs);
+}
+
+/* The fleet's record of version v: a delta on version v - 1. */
+static json_t *test_delta(int v)
+{
+    json_t *a = test_doc(v - 1), *b = test_doc(v);
+    json_t *rec = json_pack("{s:i, s:i, s:o, s:s}", "version", v, "base", v - 1, "delta",
+                            jsondelta_diff(a, b), "source", "api");
+    json_decref(a);
+    json_decref(b);
+    return rec;
+}
+
+/* A delta of version v that does not fit version v - 1: it drops a
+ * record no version has. */
+static json_t *test_bad_delta(int v)
+{
+    return json_pack("{s:i, s:i, s:{s:{s:{s:[s]}}}}", "version", v, "base", v - 1, "delta", "in",
+                     "records", "drop", "nowhere.example.");
+}
+
+static json_t *test_whole(int v)
+{
+    return json_pack("{s:i, s:o}", "version", v, "doc", test_doc(v));
+}
+
+/* Never called: config_fleet_docs builds, it does not serve. */
+static json_t *test_reload(struct server *srv, json_t *doc, bool *ok)
+{
+    (void)srv;
+    (void)doc;
+    *ok = false;
+    return json_object();
+}
+
+/* config_fleet_docs over records (stolen); NULL with why. */
+static json_t *test_docs(struct config_api *api, json_t *records, char *why, size_t len)
+{
+    why[0] = '\0';
+    pthread_mutex_lock(&api->lock);
+    json_t *docs = config_fleet_docs(api, records, why, len);
+    pthread_mutex_unlock(&api->lock);
+    json_decref(records);
+    return docs;
+}
+
+/* docs[i] is version v's document. */
+static bool test_is(json_t *docs, size_t i, int v)
+{
+    json_t *want = test_doc(v);
+    bool same = json_equal(json_array_get(docs, i), want);
+    json_decref(want);
+    return same;
+}
+
+static void test_chain(struct tap *t, struct config_api *api)
+{
+    char why[400];
+    json_t *docs;
+
+    /* The race seen in CI: the fleet thread fetched from version 2 (the
+     * node had said it serves 1), the node applied 2 meanwhile; 2's base
+     * is not the node's any more. */
+    docs = test_docs(api, json_pack("[o, o]", test_delta(2), test_delta(3)), why, sizeof(why));
+    TAP_CHECK(t, docs && json_array_size(docs) == 2 && test_is(docs, 1, 3),
+              "a fetch beginning with a version the node applied meanwhile builds the next "
+              "from the node's own (%s)",
+              why);
+    TAP_CHECK(t, docs && json_is_null(json_array_get(docs, 0)),
+              "and the version the node has is not built");
+    json_decref(docs);
+
+    docs = test_docs(api, json_pack("[o, o, o]", test_delta(2), test_delta(3), test_delta(4)), why,
+                     sizeof(why));
+    TAP_CHECK(t, docs && test_is(docs, 1, 3) && test_is(docs, 2, 4),
+              "and the chain goes on after it (%s)", why);
+    json_decref(docs);
+
+    /* Even when the delta of a version the node has does not fit. */
+    docs = test_docs(api, json_pack("[o, o]", test_bad_delta(2), test_delta(3)), why, sizeof(why));
+    TAP_CHECK(t, docs && test_is(docs, 1, 3),
+              "a version the node has whose delta does not fit is not needed (%s)", why);
+    json_decref(docs);
+
+    docs = test_docs(api, json_pack("[o]", test_delta(3)), why, sizeof(why));
+    TAP_CHECK(t, docs && test_is(docs, 0, 3), "the version after the node's own (%s)", why);
+    json_decref(docs);
+
+    /* From a whole document, every version is built from the chain. */
+    docs = test_docs(api, json_pack("[o, o, o]", test_whole(1), test_delta(2), test_delta(3)), why,
+                     sizeof(why));
+    TAP_CHECK(t, docs && test_is(docs, 0, 1) && test_is(docs, 1, 2) && test_is(docs, 2, 3),
+              "from a whole document every version is built (%s)", why);
+    json_decref(docs);
+
+    /* A real gap: version 4 changes 3, which the node (at 2) lacks. */
+    docs = test_docs(api, json_pack("[o]", test_delta(4)), why, sizeof(why));
+    TAP_CHECK(t, !docs && strstr(why, "version 4 changes version 3, which this node does not have"),
+              "a version whose base the node lacks is refused: %s", why);
+    json_decref(docs);
+
+    docs = test_docs(api, json_pack("[o, o]", test_delta(2), test_bad_delta(3)), why, sizeof(why));
+    TAP_CHECK(t, !docs && strstr(why, "version 3 changes version 2, and its delta does not fit it"),
+              "a version after the node's own whose delta does not fit is refused: %s", why);
+    json_decref(docs);
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    char dir[] = "/tmp/gtm-cfleet-XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char path[300], hist[300];
+    snprintf(path, sizeof(path), "%s/gtmd.json", dir);
+    snprintf(hist, sizeof(hist), "%s/history", dir);
+    json_t *d1 = test_doc(1), *d2 = test_doc(2);
+    json_dump_file(d2, path, 0);
+    struct config_api api;
+    struct config_api_params p = {.history_dir = hist, .keep = 6, .fleet = true};
+    config_api_init(&api, path, &p, test_reload, NULL, NULL, NULL);
+    /* The node applied the fleet's versions 1 and 2. */
+    pthread_mutex_lock(&api.lock);
+    json_t *m1 = json_pack("{s:b, s:s}", "fleet", true, "source", "bootstrap");
+    json_t *m2 = json_pack("{s:b, s:s}", "fleet", true, "source", "api");
+    bool kept = config_api_record_as(&api, 1, d1, m1, NULL) == 0 &&
+                config_api_record_as(&api, 2, d2, m2, NULL) == 0 && api.version == 2;
+    pthread_mutex_unlock(&api.lock);
+    TAP_CHECK(&t, kept, "the node serves the fleet's version 2");
+    json_decref(m1);
+    json_decref(m2);
+    json_decref(d1);
+    json_decref(d2);
+    test_chain(&t, &api);
+    config_api_free(&api);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+    return tap_done(&t);
+}
