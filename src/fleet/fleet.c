@@ -242,11 +242,7 @@ static void fleet_tell_layers(struct fleet *f)
         f->batch_told = true;
         return;
     }
-    struct health_hook_set hs;
-    pthread_mutex_lock(&f->health->lock);
-    health_hooks_copy_locked(f->health, &hs);
-    pthread_mutex_unlock(&f->health->lock);
-    health_hooks_layers_changed(&hs);
+    health_hooks_tell(f->health, HEALTH_HOOK_LAYERS);
 }
 
 void fleet_batch_begin(struct fleet *f)

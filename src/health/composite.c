@@ -52,7 +52,6 @@ void health_composite_update(struct health_core *c, struct health_slot *parent,
 {
     enum health_state st[COMPOSITE_MAX_OF];
     char why[sizeof(parent->reason)];
-    struct health_hook_set hooks;
     size_t n = comp->n_of < COMPOSITE_MAX_OF ? comp->n_of : COMPOSITE_MAX_OF;
     struct health_composite cm = *comp;
     cm.n_of = n;
@@ -65,7 +64,6 @@ void health_composite_update(struct health_core *c, struct health_slot *parent,
     snprintf(parent->reason, sizeof(parent->reason), "%s", why);
     bool moved = to != HEALTH_UNKNOWN && to != from;
     if (moved) {
-        health_hooks_copy_locked(c, &hooks);
         parent->probe_state = (uint8_t)to;
         parent->since = health_now();
         health_write_begin(c);
@@ -83,5 +81,5 @@ void health_composite_update(struct health_core *c, struct health_slot *parent,
                     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "key", parent->key, "layer",
                               "probe", "from", health_state_name(from), "to", health_state_name(to),
                               "why", "composite", "detail", why));
-    health_hooks_state_changed(&hooks);
+    health_hooks_tell(c, HEALTH_HOOK_STATE);
 }

@@ -23,6 +23,7 @@ void health_core_init(struct health_core *c)
 {
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->hooks_idle, NULL);
     c->next_override_id = 1;
     c->max_overrides = HEALTH_MAX_OVERRIDES_DEFAULT;
     c->next_verdict_id = 1;
@@ -49,16 +50,27 @@ void health_core_free(struct health_core *c)
     health_rtt_free(&c->rtt);
     override_free_all(c);
     verdict_free_all(c);
+    pthread_cond_destroy(&c->hooks_idle);
     pthread_mutex_destroy(&c->lock);
+}
+
+/* Clears listener i and returns once none of its calls runs (caller holds
+ * c->lock, which the wait releases meanwhile). None starts meanwhile:
+ * the slot is empty, and health_core_add_hooks leaves it while a call of
+ * the removed listener runs. */
+static void health_hooks_clear_locked(struct health_core *c, int i)
+{
+    memset(&c->hooks[i], 0, sizeof(c->hooks[i]));
+    while (c->hook_calls[i] > 0)
+        pthread_cond_wait(&c->hooks_idle, &c->lock);
 }
 
 void health_core_set_hooks(struct health_core *c, const struct health_hooks *h)
 {
     pthread_mutex_lock(&c->lock);
+    health_hooks_clear_locked(c, 0);
     if (h)
         c->hooks[0] = *h;
-    else
-        memset(&c->hooks[0], 0, sizeof(c->hooks[0]));
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -66,11 +78,14 @@ int health_core_add_hooks(struct health_core *c, const struct health_hooks *h)
 {
     int rc = -1;
     pthread_mutex_lock(&c->lock);
-    for (int i = 1; i < HEALTH_MAX_HOOKS && rc < 0; i++)
-        if (!c->hooks[i].state_changed && !c->hooks[i].overrides_changed) {
+    for (int i = 1; i < HEALTH_MAX_HOOKS && rc < 0; i++) {
+        const struct health_hooks *o = &c->hooks[i];
+        if (!o->state_changed && !o->overrides_changed && !o->layers_changed &&
+            c->hook_calls[i] == 0) {
             c->hooks[i] = *h;
             rc = 0;
         }
+    }
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
@@ -80,34 +95,43 @@ void health_core_remove_hooks(struct health_core *c, void *arg)
     pthread_mutex_lock(&c->lock);
     for (int i = 1; i < HEALTH_MAX_HOOKS; i++)
         if (c->hooks[i].arg == arg)
-            memset(&c->hooks[i], 0, sizeof(c->hooks[i]));
+            health_hooks_clear_locked(c, i);
     pthread_mutex_unlock(&c->lock);
 }
 
-void health_hooks_copy_locked(struct health_core *c, struct health_hook_set *out)
+typedef void (*health_hook_fn)(void *arg);
+
+static health_hook_fn health_hook_of(const struct health_hooks *h, enum health_hook_kind kind)
 {
-    memcpy(out->h, c->hooks, sizeof(out->h));
+    switch (kind) {
+    case HEALTH_HOOK_STATE:
+        return h->state_changed;
+    case HEALTH_HOOK_OVERRIDES:
+        return h->overrides_changed;
+    case HEALTH_HOOK_LAYERS:
+        return h->layers_changed;
+    }
+    return NULL;
 }
 
-void health_hooks_state_changed(const struct health_hook_set *hs)
+void health_hooks_tell(struct health_core *c, enum health_hook_kind kind)
 {
-    for (int i = 0; i < HEALTH_MAX_HOOKS; i++)
-        if (hs->h[i].state_changed)
-            hs->h[i].state_changed(hs->h[i].arg);
-}
-
-void health_hooks_overrides_changed(const struct health_hook_set *hs)
-{
-    for (int i = 0; i < HEALTH_MAX_HOOKS; i++)
-        if (hs->h[i].overrides_changed)
-            hs->h[i].overrides_changed(hs->h[i].arg);
-}
-
-void health_hooks_layers_changed(const struct health_hook_set *hs)
-{
-    for (int i = 0; i < HEALTH_MAX_HOOKS; i++)
-        if (hs->h[i].layers_changed)
-            hs->h[i].layers_changed(hs->h[i].arg);
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < HEALTH_MAX_HOOKS; i++) {
+        health_hook_fn fn = health_hook_of(&c->hooks[i], kind);
+        void *arg = c->hooks[i].arg;
+        if (!fn)
+            continue;
+        /* Counted while it runs, so that a removal waits for it; called
+         * without the lock, which the hook may take. */
+        c->hook_calls[i]++;
+        pthread_mutex_unlock(&c->lock);
+        fn(arg);
+        pthread_mutex_lock(&c->lock);
+        if (--c->hook_calls[i] == 0)
+            pthread_cond_broadcast(&c->hooks_idle);
+    }
+    pthread_mutex_unlock(&c->lock);
 }
 
 static struct health_slot *health_find_locked(struct health_core *c, const char *key)
@@ -318,9 +342,7 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
 {
     const char *why = NULL;
     char detail[sizeof(s->reason)];
-    struct health_hook_set hooks;
     pthread_mutex_lock(&c->lock);
-    health_hooks_copy_locked(c, &hooks);
     health_count_locked(s, r);
     bool rtt_moved = r->ok && r->rtt_us &&
                      health_rtt_sample_locked(s, r->rtt_us, r->rtt_half_life_ms, health_now());
@@ -356,7 +378,7 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
                     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "key", s->key, "layer", "probe",
                               "from", health_state_name(from), "to", health_state_name(to), "why",
                               why, "detail", detail));
-    health_hooks_state_changed(&hooks);
+    health_hooks_tell(c, HEALTH_HOOK_STATE);
 }
 
 void health_restore(struct health_slot *s, enum health_state st, double since)
@@ -377,14 +399,12 @@ void health_drill_set(struct health_core *c, const char *key, enum health_state 
     struct health_slot *s = health_find_locked(c, key);
     if (!s)
         s = health_slot_new_locked(c, key, "not in the current config");
-    struct health_hook_set hooks;
-    health_hooks_copy_locked(c, &hooks);
     health_write_begin(c);
     atomic_store_explicit(&s->drill, (uint8_t)st, memory_order_release);
     health_write_end(c);
     pthread_mutex_unlock(&c->lock);
     /* Widened ECS scopes follow (the health service's listener). */
-    health_hooks_layers_changed(&hooks);
+    health_hooks_tell(c, HEALTH_HOOK_LAYERS);
 }
 
 void health_override_apply_locked(struct health_core *c, const char *target)

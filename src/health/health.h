@@ -125,8 +125,10 @@ struct verdict;
 
 /* Whom the core tells about changes (the health service, service.h, and
  * the drill service, src/drill, and the fleet client, src/fleet). Each
- * hook runs on the thread that made the change, after the core's lock was released, so it may take
- * the lock; it must not block. */
+ * hook runs on the thread that made the change (health_hooks_tell),
+ * without the core's lock, so it may take the lock; it must not block,
+ * and must not set, add or remove listeners of this core (a removal
+ * waits for the calls running, this one included). */
 struct health_hooks {
     void (*state_changed)(void *arg);     /* a slot's probe state changed */
     void (*overrides_changed)(void *arg); /* an override was added or removed */
@@ -147,10 +149,8 @@ struct health_hooks {
  * others are added with health_core_add_hooks. */
 #define HEALTH_MAX_HOOKS 4
 
-/* A copy of every listener, taken under the lock and called after it. */
-struct health_hook_set {
-    struct health_hooks h[HEALTH_MAX_HOOKS];
-};
+/* Which hook of the listeners health_hooks_tell calls. */
+enum health_hook_kind { HEALTH_HOOK_STATE, HEALTH_HOOK_OVERRIDES, HEALTH_HOOK_LAYERS };
 
 struct health_core {
     pthread_mutex_t lock;       /* guards the key index, the slots' plain fields,
@@ -168,6 +168,11 @@ struct health_core {
     uint64_t slots_freed; /* endpoint slots freed since start */
     uint64_t transitions;
     struct health_hooks hooks[HEALTH_MAX_HOOKS]; /* under lock; NULL members: none */
+    /* Calls of each listener running now (under lock; health_hooks_tell),
+     * and what a removal waits on for them to end: a listener's context
+     * may be freed once its removal returned. */
+    unsigned hook_calls[HEALTH_MAX_HOOKS];
+    pthread_cond_t hooks_idle;
     /* Where transitions and override changes are told (GET /v1/events);
      * NULL: nowhere. Set by the daemon before any thread starts, owned by
      * it; pushed to after the lock is released. */
@@ -250,21 +255,26 @@ static inline bool health_epoch_valid(struct health_core *c, uint64_t epoch)
 void health_core_init(struct health_core *c);
 void health_core_free(struct health_core *c);
 
+/*
+ * Listeners. A removal (health_core_set_hooks, health_core_remove_hooks)
+ * returns once no call of the removed listener runs, and none starts
+ * after: its context may be freed then. So it waits for running calls:
+ * it may be called by any thread that does not hold the core's lock nor
+ * a lock a hook takes, and never from inside a hook of this core (it
+ * would wait for itself). A slot whose removed listener still runs is
+ * not reused until that call ends.
+ */
 /* Installs the health service's hooks (copied), or removes them when h is
- * NULL. */
+ * NULL; either way, no call of the listener it replaces runs after. */
 void health_core_set_hooks(struct health_core *c, const struct health_hooks *h);
 /* Adds another listener (copied); -1 when HEALTH_MAX_HOOKS are taken. */
 int health_core_add_hooks(struct health_core *c, const struct health_hooks *h);
-/* Removes the listeners added with this arg. A hook copied before the
- * call may still be running when it returns: remove a listener only once
- * the threads that report changes (prober, admin) have stopped. */
+/* Removes the listeners added with this arg (see above). */
 void health_core_remove_hooks(struct health_core *c, void *arg);
-/* Copies the listeners (caller holds c->lock), and calls one kind of hook
- * of every copied listener (caller holds no lock). */
-void health_hooks_copy_locked(struct health_core *c, struct health_hook_set *out);
-void health_hooks_state_changed(const struct health_hook_set *hs);
-void health_hooks_overrides_changed(const struct health_hook_set *hs);
-void health_hooks_layers_changed(const struct health_hook_set *hs);
+/* Calls one kind of hook of every listener in turn, on this thread, each
+ * outside the lock; a listener removed before its turn is skipped. After
+ * a change made under the lock: the caller holds no lock of the core. */
+void health_hooks_tell(struct health_core *c, enum health_hook_kind kind);
 
 /* Finds or creates the slot for key ("endpoint:POOL/NAME", "az:NAME",
  * "region:NAME"), marks it in use and takes a reference for the caller's

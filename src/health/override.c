@@ -82,10 +82,8 @@ int override_add_dial(struct health_core *c, const char *target, enum health_sta
     c->overrides = o;
     c->n_overrides++;
     health_override_apply_locked(c, target);
-    struct health_hook_set hooks;
-    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    health_hooks_overrides_changed(&hooks);
+    health_hooks_tell(c, HEALTH_HOOK_OVERRIDES);
     /* o belongs to the list now: an expiry may free it at any moment. */
     json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*}", "action", "added", "override", id,
                            "target", target, "state", health_state_name(st), "reason",
@@ -132,11 +130,9 @@ static size_t override_remove_if(struct health_core *c,
         free(target);
         n++;
     }
-    struct health_hook_set hooks;
-    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
     if (n)
-        health_hooks_overrides_changed(&hooks);
+        health_hooks_tell(c, HEALTH_HOOK_OVERRIDES);
     return n;
 }
 
@@ -514,13 +510,11 @@ int override_restore(struct health_core *c, json_t *arr, double now,
     }
     if (!too_many && c->n_overrides > c->max_overrides)
         st->over_max = c->n_overrides - c->max_overrides;
-    struct health_hook_set hooks;
-    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
     free(keep);
     free(nums);
     if (st->restored)
-        health_hooks_overrides_changed(&hooks);
+        health_hooks_tell(c, HEALTH_HOOK_OVERRIDES);
     return too_many ? -1 : 0;
 }
 
@@ -648,12 +642,10 @@ int override_upsert_json(struct health_core *c, json_t *e, double now)
         return OVERRIDE_UPSERT_FULL;
     }
     bool changed = override_insert_locked(c, o, num); /* o may be freed */
-    struct health_hook_set hooks;
-    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
     if (!changed)
         return 0;
-    health_hooks_overrides_changed(&hooks);
+    health_hooks_tell(c, HEALTH_HOOK_OVERRIDES);
     event_ring_push(c->events, "override",
                     json_pack("{s:s, s:s, s:s, s:s, s:s}", "action", "added", "override", id,
                               "target", json_string_value(json_object_get(e, "target")), "state",

@@ -89,11 +89,7 @@ static void rtt_tell(struct health_core *c)
     /* Cleared before telling: a move pending after this point (its
      * generation bumped first) is seen by this rebuild or told later. */
     atomic_store(&c->rtt.pending, false);
-    struct health_hook_set hooks;
-    pthread_mutex_lock(&c->lock);
-    health_hooks_copy_locked(c, &hooks);
-    pthread_mutex_unlock(&c->lock);
-    health_hooks_layers_changed(&hooks);
+    health_hooks_tell(c, HEALTH_HOOK_LAYERS);
 }
 
 void health_rtt_changed(struct health_core *c, bool own)

@@ -71,6 +71,22 @@ static double sched_mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Frees a plan that is in no list: one never adopted (the pending one,
+ * any thread: it has no timer nor probe), or one just unlinked. */
+static void sched_plan_free(struct sched_plan *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->jobs[i].timer)
+            event_free(p->jobs[i].timer);
+    free(p->jobs);
+    free(p->targets);
+    if (p->release)
+        p->release(p->owner);
+    free(p);
+}
+
+/* Drops a reference to an adopted plan (prober thread, or the stopping
+ * thread once the prober's has ended: the list of plans is theirs). */
 static void sched_plan_unref(struct sched_plan *p)
 {
     if (--p->refs > 0)
@@ -81,14 +97,7 @@ static void sched_plan_unref(struct sched_plan *p)
         p->sch->plans = p->next;
     if (p->next)
         p->next->prev = p->prev;
-    for (size_t i = 0; i < p->n; i++)
-        if (p->jobs[i].timer)
-            event_free(p->jobs[i].timer);
-    free(p->jobs);
-    free(p->targets);
-    if (p->release)
-        p->release(p->owner);
-    free(p);
+    sched_plan_free(p);
 }
 
 static void sched_initial_done(struct scheduler *s, struct sched_job *j)
@@ -416,8 +425,10 @@ void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_
         initial += p->jobs[i].initial;
     }
     pthread_mutex_lock(&s->lock);
+    /* Never adopted: nothing in flight, and in no list (reading the list
+     * here raced with the prober thread adopting another plan). */
     if (s->pending)
-        sched_plan_unref(s->pending); /* never started: nothing in flight */
+        sched_plan_free(s->pending);
     s->pending = p;
     s->initial_left = initial;
     pthread_mutex_unlock(&s->lock);
@@ -444,7 +455,7 @@ void scheduler_stop(struct scheduler *s)
     event_base_loopexit(s->base, NULL);
     pthread_join(s->thread, NULL);
     if (s->pending)
-        sched_plan_unref(s->pending);
+        sched_plan_free(s->pending);
     /* Cancel probes in flight first, then drop every plan outright. */
     prober_free(s->prober);
     while (s->plans) {

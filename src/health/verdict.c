@@ -123,7 +123,6 @@ enum verdict_put_result verdict_put(struct health_core *c, const char *source, c
                                     double expires_in, double load, char id[32])
 {
     double now = health_now();
-    struct health_hook_set hooks;
     pthread_mutex_lock(&c->lock);
     struct verdict *v = c->verdicts;
     while (v && !(strcmp(v->source, source) == 0 && strcmp(v->target, target) == 0))
@@ -156,9 +155,8 @@ enum verdict_put_result verdict_put(struct health_core *c, const char *source, c
     snprintf(id, 32, "%s", v->id);
     verdict_apply_locked(c, target);
     json_t *j = verdict_json(v);
-    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
-    health_hooks_overrides_changed(&hooks);
+    health_hooks_tell(c, HEALTH_HOOK_OVERRIDES);
     verdict_told(c, res == VERDICT_ADDED ? "added" : "replaced", j);
     return res;
 }
@@ -170,7 +168,6 @@ static size_t verdict_remove_if(struct health_core *c,
 {
     size_t n = 0;
     json_t *gone = json_array();
-    struct health_hook_set hooks;
     pthread_mutex_lock(&c->lock);
     struct verdict **pp = &c->verdicts;
     while (*pp) {
@@ -186,10 +183,9 @@ static size_t verdict_remove_if(struct health_core *c,
         verdict_free(v);
         n++;
     }
-    health_hooks_copy_locked(c, &hooks);
     pthread_mutex_unlock(&c->lock);
     if (n)
-        health_hooks_overrides_changed(&hooks);
+        health_hooks_tell(c, HEALTH_HOOK_OVERRIDES);
     size_t i;
     json_t *v;
     json_array_foreach(gone, i, v)

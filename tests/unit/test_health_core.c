@@ -26,6 +26,23 @@ static void report_n(struct health_core *c, struct health_slot *s, const struct 
         health_report(c, s, r, rise, fall);
 }
 
+/* Sends stderr (the health_change lines of many transitions) to
+ * /dev/null; returns the saved descriptor for restore_stderr. */
+static int quiet_stderr(void)
+{
+    int saved = dup(STDERR_FILENO), devnull = open("/dev/null", O_WRONLY);
+    if (saved < 0 || devnull < 0 || dup2(devnull, STDERR_FILENO) < 0)
+        abort();
+    close(devnull);
+    return saved;
+}
+
+static void restore_stderr(int saved)
+{
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+}
+
 static void test_first_result(struct tap *t)
 {
     struct health_core c;
@@ -175,6 +192,120 @@ static void test_hooks(struct tap *t)
     health_report(&c, s, &PASS, 1, 1);
     override_add(&c, "endpoint:p/a", HEALTH_DOWN, "r", "me", 0, id);
     TAP_CHECK(t, n.state == 2 && n.overrides == 2, "no calls once the hooks are removed");
+    health_core_free(&c);
+}
+
+/* ---- a removed listener is done once removal returns ------------------ */
+
+#define HOOK_ALIVE 0x600dU
+#define HOOK_DEAD 0xdeadU
+
+struct hook_race;
+
+/* A listener's context, as drill_service_stop frees its service once it
+ * removed its hooks: poisoned (magic) once the removal returned, freed
+ * by the test after the reporter stopped. magic is a plain field: under
+ * ThreadSanitizer, a call racing the poison is a report too. */
+struct hook_ctx {
+    unsigned magic;
+    struct hook_race *r;
+};
+
+struct hook_race {
+    struct health_core *c;
+    struct health_slot *s;
+    atomic_bool stop;
+    atomic_int reports, calls, locked;
+    atomic_bool removing; /* the main thread is about to remove the listener */
+    atomic_bool removed;  /* health_core_remove_hooks returned */
+    atomic_int late;      /* calls that began, or still ran, after it returned */
+};
+
+/* The listener: notes whether it runs after the removal returned, at its
+ * start and at its end. It lasts until the main thread is removing it
+ * and 20 ms more, so that a removal that does not wait for a running
+ * call returns while this one runs (a window, not synchronization: with
+ * the removal waiting, nothing depends on it). */
+static void on_state_slow(void *arg)
+{
+    struct hook_ctx *x = arg;
+    struct hook_race *r = x->r;
+    if (x->magic != HOOK_ALIVE || atomic_load(&r->removed))
+        atomic_fetch_add(&r->late, 1);
+    atomic_fetch_add(&r->calls, 1);
+    for (int i = 0; i < 2000 && !atomic_load(&r->removing); i++)
+        usleep(100);
+    usleep(20000);
+    /* A hook may take the core's lock, even while a removal waits for it. */
+    pthread_mutex_lock(&r->c->lock);
+    atomic_fetch_add(&r->locked, 1);
+    pthread_mutex_unlock(&r->c->lock);
+    if (x->magic != HOOK_ALIVE || atomic_load(&r->removed))
+        atomic_fetch_add(&r->late, 1);
+}
+
+/* The prober: alternating results with rise and fall 1, so that every
+ * report is a transition and calls the listeners. */
+static void *hook_reporter(void *arg)
+{
+    struct hook_race *r = arg;
+    for (int n = 0; n < 1000000 && !atomic_load(&r->stop); n++) {
+        health_report(r->c, r->s, n % 2 ? &PASS : &REFUSED, 1, 1);
+        atomic_fetch_add(&r->reports, 1);
+    }
+    return NULL;
+}
+
+/* One round: the listener is removed while a call of it runs; then the
+ * reporter goes on for 200 more reports. Returns the late calls. */
+static int hook_race_round(struct hook_race *r)
+{
+    struct hook_ctx *x = calloc(1, sizeof(*x));
+    if (!x)
+        abort();
+    *x = (struct hook_ctx){.magic = HOOK_ALIVE, .r = r};
+    atomic_store(&r->removing, false);
+    atomic_store(&r->removed, false);
+    atomic_store(&r->calls, 0);
+    struct health_hooks h = {.state_changed = on_state_slow, .arg = x};
+    if (health_core_add_hooks(r->c, &h) != 0)
+        abort();
+    for (int i = 0; i < 5000 && atomic_load(&r->calls) == 0; i++)
+        usleep(1000);
+    atomic_store(&r->removing, true);
+    health_core_remove_hooks(r->c, x);
+    atomic_store(&r->removed, true);
+    x->magic = HOOK_DEAD;
+    int at = atomic_load(&r->reports);
+    for (int i = 0; i < 5000 && atomic_load(&r->reports) < at + 200; i++)
+        usleep(1000);
+    int late = atomic_load(&r->calls) == 0 ? -1 : atomic_load(&r->late);
+    free(x); /* the next round's listener runs no call of this one */
+    return late;
+}
+
+static void test_hooks_removed_while_running(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct hook_race r = {.c = &c, .s = health_core_slot(&c, "endpoint:p/a")};
+    int saved = quiet_stderr();
+    pthread_t th;
+    if (pthread_create(&th, NULL, hook_reporter, &r) != 0)
+        abort();
+    int rounds = 0, bad = 0;
+    for (; rounds < 5; rounds++)
+        bad += hook_race_round(&r) != 0;
+    atomic_store(&r.stop, true);
+    pthread_join(th, NULL);
+    restore_stderr(saved);
+    TAP_CHECK(t, bad == 0 && atomic_load(&r.late) == 0,
+              "no call of a listener runs once its removal returned, though one ran when it "
+              "began (%d of %d rounds bad, %d late calls)",
+              bad, rounds, (int)atomic_load(&r.late));
+    TAP_CHECK(t, atomic_load(&r.locked) >= rounds,
+              "the hooks took the core's lock while removals waited for them (%d)",
+              (int)atomic_load(&r.locked));
     health_core_free(&c);
 }
 
@@ -328,9 +459,7 @@ static void test_readers_under_lock(struct tap *t)
     struct race r = {.c = &c, .s = health_core_slot(&c, "endpoint:p/a")};
     health_report(&c, r.s, &PASS, 1, 1);
     /* Every report below is a transition, each one a health_change line. */
-    int saved = dup(STDERR_FILENO), devnull = open("/dev/null", O_WRONLY);
-    if (saved < 0 || devnull < 0 || dup2(devnull, STDERR_FILENO) < 0)
-        abort();
+    int saved = quiet_stderr();
     pthread_t th;
     if (pthread_create(&th, NULL, race_reader, &r) != 0)
         abort();
@@ -342,9 +471,7 @@ static void test_readers_under_lock(struct tap *t)
         health_report(&c, r.s, n++ % 2 ? &PASS : &REFUSED, 1, 1);
     atomic_store(&r.stop, true);
     pthread_join(th, NULL);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    close(devnull);
+    restore_stderr(saved);
     TAP_CHECK(t, c.transitions == (uint64_t)n + 1, "%ld transitions reported (%llu)", n,
               (unsigned long long)c.transitions);
     TAP_CHECK(t,
@@ -417,6 +544,7 @@ int main(void)
     test_alternating(&t);
     test_counting(&t);
     test_hooks(&t);
+    test_hooks_removed_while_running(&t);
     test_layers(&t);
     test_epochs(&t);
     test_epoch_race(&t);

@@ -3,11 +3,15 @@
  * scheduler_place and scheduler_next_start): jobs spread evenly over the
  * interval, endpoints still unknown first in its first tenth (no faster
  * than SCHEDULER_START_RATE starts a second), and a job that fell behind
- * skips missed rounds but keeps its phase.
+ * skips missed rounds but keeps its phase. And plans replaced faster
+ * than the prober thread adopts them (a burst of configuration changes).
  */
 #include <math.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
+#include "health/health.h"
 #include "health/scheduler.h"
 #include "tap.h"
 
@@ -91,6 +95,35 @@ static void test_next_start(struct tap *t)
               "a start a rounding error below its grid point still advances one round");
 }
 
+/* Counts the plans the scheduler gave back (their owner's release). */
+static void count_release(void *owner)
+{
+    atomic_fetch_add((atomic_int *)owner, 1);
+}
+
+/* Empty plans set back to back: some replace a pending plan (freed on
+ * this thread, never adopted) while the prober thread adopts another.
+ * Under ThreadSanitizer, freeing the pending one read the prober
+ * thread's list of plans (a race); here every plan is given back once. */
+static void test_plans_replaced_while_adopting(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct scheduler *s = scheduler_start(&c, NULL);
+    atomic_int released = 0;
+    int set = 0;
+    for (; set < 20000; set++) {
+        scheduler_set_plan(s, NULL, 0, &released, count_release);
+        if (set % 16 == 0)
+            sched_yield(); /* let the prober thread adopt some */
+    }
+    scheduler_stop(s);
+    TAP_CHECK(t, atomic_load(&released) == set,
+              "every plan set is given back once, adopted or replaced (%d of %d)",
+              (int)atomic_load(&released), set);
+    health_core_free(&c);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -98,5 +131,6 @@ int main(void)
     test_unknown_first_tenth(&t);
     test_start_rate(&t);
     test_next_start(&t);
+    test_plans_replaced_while_adopting(&t);
     return tap_done(&t);
 }
