@@ -18,7 +18,12 @@ Prints, as JSON lines:
              region it is) from another region, p50/p99/max over
              nodes x names; the etcd transactions and puts meanwhile; the
              gtmd writes; etcd's Txn latency (grpc_server_handling_seconds,
-             p50/p99 of the window); the same for the revival
+             p50/p99 of the window); the same for the revival. With
+             --fast-interval F the check has "fast_interval": F; with
+             --compare too, each round kills twice, once with F and once
+             without (the order alternating round by round), the
+             publishers reloaded in between, and the summary is per
+             setting
   churn      with --churn SECONDS: --churn-rate endpoints flipped a
              second, then etcd's database size (total and in use) with
              auto-compaction (--compaction, etcd's periodic retention);
@@ -29,6 +34,7 @@ A benchmark, never a test: it asserts nothing but that the fleet
 converges before it measures. Every loop is bounded. Usage:
   GTMD=build/gtmd /usr/bin/python3 contrib/bench/fleet_scale.py [--nodes 20]
       [--publishers 3] [--endpoints 10000] [--rounds 3] [--churn 0]
+      [--fast-interval 0.2 [--compare]]
 """
 import argparse
 import datetime
@@ -38,6 +44,7 @@ import random
 import resource
 import select
 import shutil
+import signal
 import socket
 import statistics
 import struct
@@ -283,6 +290,8 @@ def node_config(a, cluster, i, port, publishing):
         c["regions"] = {r: {} for r in regions}
         c["checks"] = {"tcp": {"type": "tcp", "port": port, "interval": a.interval,
                                "timeout": a.timeout, "rise": a.rise, "fall": a.fall}}
+        if a.fast_interval:
+            c["checks"]["tcp"]["fast_interval"] = a.fast_interval
         per = a.endpoints // a.regions // a.pools  # per region and pool
         c["pools"] = {"p%03d" % p: {"check": "tcp", "endpoints": [
             {"name": "r%de%04d" % (r, p * per + k), "address": addr(r, p * per + k),
@@ -476,6 +485,73 @@ def flip(a, cluster, nodes, sink, asker, region, down):
     }
 
 
+def set_fast(a, nodes, fast):
+    """Reloads the publishers (the only nodes that probe) with the check's
+    fast_interval set to fast (None: without it); returns once each one
+    counted the reload."""
+    RELOADS = 'gtmd_reloads_total{result="ok"}'
+    for n in nodes[:a.publishers]:
+        check = n.config["checks"]["tcp"]
+        if check.get("fast_interval") == fast:
+            continue
+        if fast:
+            check["fast_interval"] = fast
+        else:
+            check.pop("fast_interval", None)
+        before = n.metric(RELOADS) or 0
+        n.write_config()
+        n.signal(signal.SIGHUP)
+        ok, _ = poll(lambda n=n: (n.metric(RELOADS) or 0) > before, 60, 0.2)
+        if not ok:
+            raise RuntimeError("%s did not reload" % n.config["fleet"]["node"])
+    time.sleep(5)  # the new plans run a while before the kill
+
+
+def summary(rounds, kind):
+    rs = [x[kind] for x in rounds if x[kind]["p99_s"] is not None]
+    if not rs:
+        return None
+    return {f: [round(statistics.median([x[f] for x in rs]), 3),
+                min(x[f] for x in rs), max(x[f] for x in rs)]
+            for f in ("p50_s", "p99_s", "max_s", "after_quorum_p50_s",
+                      "after_quorum_p99_s", "after_quorum_max_s", "etcd_txns",
+                      "etcd_puts") if all(x[f] is not None for x in rs)}
+
+
+def run_rounds(a, cluster, nodes, sink, asker, out):
+    """--rounds kills and revivals; with --compare two a round, with and
+    without --fast-interval, in alternating order."""
+    settings = [a.fast_interval]
+    if a.compare:
+        settings = [a.fast_interval, None]
+    out["rounds"] = []
+    kill = 0
+    for r in range(a.rounds):
+        order = settings if r % 2 == 0 else settings[::-1]
+        for fast in order:
+            if a.compare:
+                set_fast(a, nodes, fast)
+            region = kill % a.regions
+            kill += 1
+            k = flip(a, cluster, nodes, sink, asker, region, True)
+            k["fast_interval"] = fast
+            print("kill:", json.dumps(k), flush=True)
+            v = flip(a, cluster, nodes, sink, asker, region, False)
+            v["fast_interval"] = fast
+            print("revive:", json.dumps(v), flush=True)
+            out["rounds"].append({"kill": k, "revive": v, "fast_interval": fast})
+    for fast in settings:
+        for kind in ("kill", "revive"):
+            s = summary([x for x in out["rounds"] if x["fast_interval"] == fast], kind)
+            if s:
+                key = "%s_summary" % kind
+                if a.compare:
+                    key += "_fast_%g" % fast if fast else "_no_fast"
+                out[key] = s
+                print("%s, fast_interval %s, median [min, max] of rounds:" % (kind, fast),
+                      json.dumps(s), flush=True)
+
+
 def db_sample(ms, t, flips):
     """etcd's database at one moment of the churn: the file's size and the
     part in use (MB, per member), the keys and the current revision."""
@@ -539,6 +615,10 @@ def main():
     ap.add_argument("--timeout", type=float, default=0.5)
     ap.add_argument("--fall", type=int, default=2)
     ap.add_argument("--rise", type=int, default=2)
+    ap.add_argument("--fast-interval", type=float, default=None,
+                    help="the check's fast_interval (default: none, the interval)")
+    ap.add_argument("--compare", action="store_true",
+                    help="with --fast-interval: each round kills with it and without it")
     ap.add_argument("--read-page", type=int, default=1000)
     ap.add_argument("--steady", type=float, default=30)
     ap.add_argument("--rounds", type=int, default=3)
@@ -553,6 +633,8 @@ def main():
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the nodes' directories (logs)")
     a = ap.parse_args()
+    if a.compare and not a.fast_interval:
+        sys.exit("--compare needs --fast-interval")
     why = need_etcd()
     if why:
         sys.exit(why)
@@ -578,28 +660,12 @@ def main():
         out["start"] = {"seconds": round(time.monotonic() - t0, 1),
                         "answering": sum(t is not None for t in ok), "of": len(ok)}
         print("start:", json.dumps(out["start"]), flush=True)
+        if a.keep:
+            print("logs:", json.dumps([n.log_path for n in nodes]), flush=True)
         time.sleep(5)  # the first publications settle
         out["steady"] = steady(a, cluster, nodes)
         print("steady:", json.dumps(out["steady"]), flush=True)
-        out["rounds"] = []
-        for r in range(a.rounds):
-            region = r % a.regions
-            k = flip(a, cluster, nodes, sink, asker, region, True)
-            print("kill:", json.dumps(k), flush=True)
-            v = flip(a, cluster, nodes, sink, asker, region, False)
-            print("revive:", json.dumps(v), flush=True)
-            out["rounds"].append({"kill": k, "revive": v})
-        for kind in ("kill", "revive"):
-            rs = [x[kind] for x in out["rounds"] if x[kind]["p99_s"] is not None]
-            if rs:
-                out[kind + "_summary"] = {
-                    f: [round(statistics.median([x[f] for x in rs]), 3),
-                        min(x[f] for x in rs), max(x[f] for x in rs)]
-                    for f in ("p50_s", "p99_s", "max_s", "after_quorum_p50_s",
-                              "after_quorum_p99_s", "after_quorum_max_s", "etcd_txns",
-                              "etcd_puts")}
-                print(kind + " median [min, max] of rounds:",
-                      json.dumps(out[kind + "_summary"]), flush=True)
+        run_rounds(a, cluster, nodes, sink, asker, out)
         fresh = nodes[-1]
         st, status = fresh.get("/v1/status")
         out["read_pages_last_node"] = status["fleet"].get("read_pages") if st == 200 else None

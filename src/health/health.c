@@ -320,24 +320,31 @@ int64_t health_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* When the probe verdict of s may change next, after its runs were
- * counted and its state settled: a fall in progress (up, failing) needs
- * fall - fail_run more failures, a rise (down, passing) rise - ok_run more
- * passes, one interval apart; otherwise steady (0). */
-static int64_t health_change_at(const struct health_slot *s, uint32_t interval_ms, unsigned rise,
-                                unsigned fall)
+/* How many more results in a row would change the probe verdict of s,
+ * after its runs were counted and its state settled: a fall in progress
+ * (up, failing) needs fall - fail_run more failures, a rise (down,
+ * passing) rise - ok_run more passes; otherwise steady (0). */
+static unsigned health_left(const struct health_slot *s, unsigned rise, unsigned fall)
 {
-    unsigned left = 0;
     if (s->probe_state == HEALTH_UP && s->fail_run > 0 && s->fail_run < fall)
-        left = fall - s->fail_run;
-    else if (s->probe_state == HEALTH_DOWN && s->ok_run > 0 && s->ok_run < rise)
-        left = rise - s->ok_run;
-    if (!left || !interval_ms)
-        return 0;
-    return health_mono_ms() + (int64_t)left * interval_ms;
+        return fall - s->fail_run;
+    if (s->probe_state == HEALTH_DOWN && s->ok_run > 0 && s->ok_run < rise)
+        return rise - s->ok_run;
+    return 0;
 }
 
-void health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
+/* When the probe verdict of s may change next: left more results, each
+ * the result's spacing apart (fast_interval while in progress, when the
+ * check has one); 0 when steady or the spacing is unknown. */
+static int64_t health_change_at(unsigned left, const struct health_result *r)
+{
+    uint32_t every = r->fast_interval_ms ? r->fast_interval_ms : r->interval_ms;
+    if (!left || !r->interval_ms)
+        return 0;
+    return health_mono_ms() + (int64_t)left * every;
+}
+
+bool health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
                    unsigned rise, unsigned fall)
 {
     const char *why = NULL;
@@ -359,8 +366,8 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
         c->transitions++;
         snprintf(detail, sizeof(detail), "%s", s->reason);
     }
-    atomic_store_explicit(&s->change_at_ms, health_change_at(s, r->interval_ms, rise, fall),
-                          memory_order_relaxed);
+    unsigned left = health_left(s, rise, fall);
+    atomic_store_explicit(&s->change_at_ms, health_change_at(left, r), memory_order_relaxed);
     atomic_store_explicit(&s->load_probe, health_load_bits(r->ok ? r->load : NAN),
                           memory_order_relaxed);
     pthread_mutex_unlock(&c->lock);
@@ -369,7 +376,7 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
     else
         health_rtt_flush(c); /* a move held back by the rate of rebuilds */
     if (to == HEALTH_UNKNOWN)
-        return;
+        return left > 0;
     char why_q[160], detail_q[300];
     log_info("event=health_change endpoint=%s from=%s to=%s why=\"%s\" detail=\"%s\"", s->key,
              health_state_name(from), health_state_name(to), log_quote(why, why_q, sizeof(why_q)),
@@ -379,6 +386,7 @@ void health_report(struct health_core *c, struct health_slot *s, const struct he
                               "from", health_state_name(from), "to", health_state_name(to), "why",
                               why, "detail", detail));
     health_hooks_tell(c, HEALTH_HOOK_STATE);
+    return left > 0;
 }
 
 void health_restore(struct health_slot *s, enum health_state st, double since)

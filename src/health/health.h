@@ -324,6 +324,10 @@ struct health_result {
     const char *reason;        /* copied into the slot */
     uint32_t interval_ms;      /* the check's interval: the next result is due then; 0: unknown
                                   (no change_at_ms is estimated) */
+    /* While a fall or a rise is in progress, the earliest time to the next
+     * result (the check's fast_interval less the prober's spread); 0: the
+     * same as interval_ms. */
+    uint32_t fast_interval_ms;
 };
 
 /* CLOCK_MONOTONIC in milliseconds: the clock of change_at_ms. */
@@ -382,8 +386,11 @@ static inline int64_t health_slot_change_at(const struct health_slot *s)
 }
 
 /* Applies one probe result (prober thread). The first result of an
- * UNKNOWN slot decides at once; later ones follow rise/fall. */
-void health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
+ * UNKNOWN slot decides at once; later ones follow rise/fall. Returns true
+ * when, after it, a fall or a rise is in progress (an up slot failing
+ * short of fall, a down one passing short of rise): the next result may
+ * change the state, so the prober probes sooner (fast_interval). */
+bool health_report(struct health_core *c, struct health_slot *s, const struct health_result *r,
                    unsigned rise, unsigned fall);
 
 /* Sets a slot's state directly (state file at start-up). Caller holds

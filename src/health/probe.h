@@ -42,7 +42,11 @@ struct probe_spec {
     uint16_t port;        /* default port for endpoints of this check */
     uint32_t interval_ms; /* >= 100 */
     uint32_t timeout_ms;  /* < interval_ms */
-    uint8_t rise, fall;   /* >= 1 */
+    /* "fast_interval": the time from a result to the next probe's start
+     * while a fall or a rise is in progress (an up endpoint failing, a
+     * down one passing); <= interval_ms, default interval_ms (no change). */
+    uint32_t fast_interval_ms;
+    uint8_t rise, fall; /* >= 1 */
     /* "latency_half_life": a round-trip sample this old weighs half in the
      * endpoint's moving average (health/rtt.h). */
     uint32_t rtt_half_life_ms;

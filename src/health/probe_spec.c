@@ -43,12 +43,16 @@ static const struct cfgschema_key ps_type_keys[PT_N] = {
 };
 const struct cfgschema probe_type_schema = CFGSCHEMA("$.checks[]", ps_type_keys);
 
-enum { PC_PORT, PC_INTERVAL, PC_TIMEOUT, PC_RISE, PC_FALL, PC_HALF_LIFE, PC_N };
+enum { PC_PORT, PC_INTERVAL, PC_FAST_INTERVAL, PC_TIMEOUT, PC_RISE, PC_FALL, PC_HALF_LIFE, PC_N };
 static const struct cfgschema_key ps_common_keys[PC_N] = {
     [PC_PORT] = {"port", CFGSCHEMA_INT, 1, 65535, 0, CFGSCHEMA_DEFAULT_VARIES, NULL,
                  "the port probed (80, 443, 53; required for tcp)"},
     [PC_INTERVAL] = {"interval", CFGSCHEMA_SECONDS, 0.1, 3600, 1, 0, NULL,
                      "seconds between probes"},
+    [PC_FAST_INTERVAL] = {"fast_interval", CFGSCHEMA_SECONDS, 0.1, 3600, 0,
+                          CFGSCHEMA_DEFAULT_VARIES, NULL,
+                          "seconds from a result to the next probe while a fall or rise is in "
+                          "progress, at most interval (interval)"},
     [PC_TIMEOUT] = {"timeout", CFGSCHEMA_SECONDS, 0.001, 3600, 0, CFGSCHEMA_DEFAULT_VARIES, NULL,
                     "a probe's bound, less than interval (half of it, at most 2)"},
     [PC_RISE] = {"rise", CFGSCHEMA_INT, 1, 100, 2, 0, NULL, "passes in a row to be up"},
@@ -164,7 +168,29 @@ static bool probe_spec_type(struct probe_spec_ctx *x)
     return false;
 }
 
-/* port, interval, timeout, rise, fall. */
+/* fast_interval: absent is interval (the schedule as without it); more
+ * than interval would slow a fall down, so it is refused. It is counted
+ * from a probe's result, not its start, so it may be shorter than timeout:
+ * probes of an endpoint never overlap. */
+static void probe_spec_fast_interval(struct probe_spec_ctx *x, bool interval_ok)
+{
+    const struct cfgschema *c = &ps_common;
+    struct probe_spec *s = x->s;
+    s->fast_interval_ms = s->interval_ms;
+    if (!cfgschema_value(c, PC_FAST_INTERVAL, x->obj))
+        return;
+    size_t before = x->j.errs->count;
+    uint32_t ms = cfgschema_ms(&x->j, c, PC_FAST_INTERVAL, x->obj, x->path);
+    if (x->j.errs->count != before)
+        return;
+    if (interval_ok && ms > s->interval_ms)
+        probe_spec_err(x, psk(c, PC_FAST_INTERVAL), "must not be more than interval (%g s)",
+                       s->interval_ms / 1000.0);
+    else
+        s->fast_interval_ms = ms;
+}
+
+/* port, interval, fast_interval, timeout, rise, fall. */
 static void probe_spec_timing(struct probe_spec_ctx *x)
 {
     static const uint16_t def_port[] = {0, 80, 443, 53};
@@ -181,6 +207,7 @@ static void probe_spec_timing(struct probe_spec_ctx *x)
     before = x->j.errs->count;
     s->interval_ms = cfgschema_ms(&x->j, c, PC_INTERVAL, x->obj, x->path);
     bool interval_ok = x->j.errs->count == before;
+    probe_spec_fast_interval(x, interval_ok);
 
     json_t *t = cfgschema_value(c, PC_TIMEOUT, x->obj);
     s->timeout_ms = s->interval_ms / 2 < 2000 ? s->interval_ms / 2 : 2000;

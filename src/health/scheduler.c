@@ -29,6 +29,7 @@ struct sched_job {
     double phase;       /* steady-state offset from plan->t0 (seconds) */
     double resolved_at; /* 0 = never */
     double started_at;
+    double spread; /* scheduler_spread of its place in the plan */
     bool in_flight;
     bool initial; /* counts toward the first round */
 };
@@ -145,6 +146,18 @@ double scheduler_next_start(double grid, double interval, double last, double no
     return next;
 }
 
+double scheduler_fast_start(double planned, double result_at, double fast, double spread)
+{
+    double next = result_at + fast * (1.0 - SCHEDULER_FAST_SPREAD * spread);
+    return next < planned ? next : planned;
+}
+
+double scheduler_spread(size_t i)
+{
+    double x = (double)(i + 1) * 0.6180339887498949;
+    return x - floor(x);
+}
+
 /* Next start: the first point of the job's own grid (plan->t0 + phase +
  * k * interval) after the start that just fired. Initial probes fire early
  * (bunched in the first tenth of the interval); this moves each job onto
@@ -176,6 +189,31 @@ static void sched_local_failure(struct scheduler *s, struct sched_job *j,
     s->local_logged_at = now;
 }
 
+/* A fall or a rise is in progress on j's endpoint: its next probe moves
+ * up to fast_interval after this result (scheduler_fast_start). Only a
+ * job of the current plan has a timer that will run; it is pending (armed
+ * for the job's next grid point when this probe started), and
+ * re-adding it moves it. Back on its grid after that start (sched_arm). */
+static void sched_hurry(struct sched_job *j)
+{
+    const struct probe_spec *spec = j->t.spec;
+    if (j->plan != j->plan->sch->current || spec->fast_interval_ms >= spec->interval_ms)
+        return;
+    double now = sched_mono();
+    j->next_at = scheduler_fast_start(j->next_at, now, spec->fast_interval_ms / 1000.0, j->spread);
+    sched_timer_at(j, now);
+}
+
+/* The earliest spacing of results while a fall or rise is in progress,
+ * for the core's estimate of the next change (health_result); 0: the
+ * interval's. */
+static uint32_t sched_fast_ms(const struct probe_spec *spec)
+{
+    if (spec->fast_interval_ms >= spec->interval_ms)
+        return 0;
+    return (uint32_t)(spec->fast_interval_ms * (1.0 - SCHEDULER_FAST_SPREAD));
+}
+
 static void sched_on_result(void *arg, const struct probe_result *r)
 {
     struct sched_job *j = arg;
@@ -188,11 +226,13 @@ static void sched_on_result(void *arg, const struct probe_result *r)
                                .rtt_half_life_ms = j->t.spec->rtt_half_life_ms,
                                .reason = r->reason,
                                .interval_ms = j->t.spec->interval_ms,
+                               .fast_interval_ms = sched_fast_ms(j->t.spec),
                                .load = r->load};
     if (r->local)
         sched_local_failure(s, j, r);
     else {
-        health_report(s->core, j->t.slot, &hr, j->t.spec->rise, j->t.spec->fall);
+        if (health_report(s->core, j->t.slot, &hr, j->t.spec->rise, j->t.spec->fall))
+            sched_hurry(j);
         if (j->t.parent)
             health_composite_update(s->core, j->t.parent, j->t.comp, j->t.kids);
     }
@@ -332,6 +372,7 @@ static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
         struct sched_place pl =
             scheduler_place(i, p->n, j->t.spec->interval_ms / 1000.0, j->initial);
         j->phase = pl.phase;
+        j->spread = scheduler_spread(i);
         j->next_at = now + pl.first;
         j->timer = evtimer_new(s->base, sched_on_timer, j);
     }

@@ -77,4 +77,22 @@ struct sched_place scheduler_place(size_t i, size_t n, double interval, bool ini
  * that fell behind skips the missed rounds and keeps its phase). */
 double scheduler_next_start(double grid, double interval, double last, double now);
 
+/* While a fall or a rise is in progress (health_report said so) and the
+ * check has a fast_interval shorter than its interval, the next probe of
+ * the endpoint starts fast_interval after the result that began or
+ * continued it, less up to SCHEDULER_FAST_SPREAD of it by the job's own
+ * spread (in [0, 1)): results that arrive together (a prober that ran
+ * late, a whole region refused at once) start their next probes apart,
+ * never later than fast_interval after their result. A start already
+ * planned earlier (the job's grid) is kept. Counting from the result,
+ * not the start, means probes of one endpoint never overlap, whatever
+ * the timeout. */
+#define SCHEDULER_FAST_SPREAD 0.25
+double scheduler_fast_start(double planned, double result_at, double fast, double spread);
+
+/* Job i's spread: the fractional parts of (i + 1) x the golden ratio's
+ * inverse, spread evenly over [0, 1) for any run of consecutive jobs (a
+ * pool's endpoints are consecutive in a plan). */
+double scheduler_spread(size_t i);
+
 #endif

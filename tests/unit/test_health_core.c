@@ -1,8 +1,9 @@
 /*
  * Unit tests for src/health/health.c: rise/fall damping, what a result
- * counts (latency, failures by the kind the probe reported), the change
- * hooks, and that readers under the core's lock always see a slot's
- * fields agree while the prober thread reports.
+ * counts (latency, failures by the kind the probe reported), whether a
+ * fall or rise is in progress (the prober's fast_interval) and when the
+ * next change may come, the change hooks, and that readers under the core's lock always see a
+ * slot's fields agree while the prober thread reports.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -94,6 +95,53 @@ static void test_fall_and_rise(struct tap *t)
     TAP_CHECK(t, health_slot_probe(s) == HEALTH_DOWN, "fall 1: a single failure is enough");
     health_report(&c, s, &PASS, 1, 1);
     TAP_CHECK(t, health_slot_probe(s) == HEALTH_UP, "rise 1: a single pass is enough");
+    health_core_free(&c);
+}
+
+/* health_report says when a fall or rise is in progress (the prober then
+ * probes at fast_interval), and change_at counts the results left at the
+ * fast spacing when the result carries one. */
+static void test_in_progress(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct health_slot *s = health_core_slot(&c, "endpoint:p/a");
+    struct health_result pass = PASS, fail = REFUSED;
+    pass.interval_ms = fail.interval_ms = 2000;
+    pass.fast_interval_ms = fail.fast_interval_ms = 150;
+    bool first = health_report(&c, s, &pass, 2, 3);
+    TAP_CHECK(t, !first && health_slot_change_at(s) == 0,
+              "the first result decides: nothing in progress");
+    TAP_CHECK(t, !health_report(&c, s, &pass, 2, 3), "up and passing: steady");
+    int64_t now = health_mono_ms();
+    bool f1 = health_report(&c, s, &fail, 2, 3);
+    int64_t at = health_slot_change_at(s) - now;
+    TAP_CHECK(t, f1 && at >= 300 && at < 300 + 50,
+              "up, first failure of fall 3: in progress, change in 2 x 150 ms (%lld ms)",
+              (long long)at);
+    TAP_CHECK(t, health_report(&c, s, &fail, 2, 3), "second failure: still in progress");
+    bool f3 = health_report(&c, s, &fail, 2, 3);
+    TAP_CHECK(t, !f3 && health_slot_probe(s) == HEALTH_DOWN,
+              "third failure: down, nothing in progress");
+    TAP_CHECK(t, !health_report(&c, s, &fail, 2, 3), "down and failing: steady");
+    now = health_mono_ms();
+    bool r1 = health_report(&c, s, &pass, 2, 3);
+    at = health_slot_change_at(s) - now;
+    TAP_CHECK(t, r1 && at >= 150 && at < 150 + 50,
+              "down, first pass of rise 2: in progress, change in 150 ms (%lld ms)", (long long)at);
+    TAP_CHECK(t, !health_report(&c, s, &pass, 2, 3) && health_slot_probe(s) == HEALTH_UP,
+              "second pass: up, nothing in progress");
+    health_report(&c, s, &fail, 2, 3);
+    TAP_CHECK(t, !health_report(&c, s, &pass, 2, 3) && health_slot_change_at(s) == 0,
+              "a pass ends a fall in progress");
+    /* Without a fast spacing the estimate is the interval's. */
+    pass.fast_interval_ms = fail.fast_interval_ms = 0;
+    now = health_mono_ms();
+    health_report(&c, s, &fail, 2, 3);
+    at = health_slot_change_at(s) - now;
+    TAP_CHECK(t, at >= 4000 && at < 4000 + 50, "no fast_interval: 2 x the interval (%lld ms)",
+              (long long)at);
+    TAP_CHECK(t, !health_report(&c, s, &fail, 1, 1), "fall 1: never in progress");
     health_core_free(&c);
 }
 
@@ -541,6 +589,7 @@ int main(void)
     struct tap t = {0, 0};
     test_first_result(&t);
     test_fall_and_rise(&t);
+    test_in_progress(&t);
     test_alternating(&t);
     test_counting(&t);
     test_hooks(&t);

@@ -460,6 +460,17 @@ static void test_spec_valid(struct ctx *c)
     probe_spec_free(&s);
     s = spec_of("{\"type\": \"tcp\", \"port\": 8080}", c->dir);
     TAP_CHECK(c->t, s.type == PROBE_TCP && s.port == 8080 && s.method == NULL, "tcp spec");
+    TAP_CHECK(c->t, s.interval_ms == 1000 && s.fast_interval_ms == 1000,
+              "fast_interval defaults to the interval");
+    probe_spec_free(&s);
+    s = spec_of("{\"type\": \"tcp\", \"port\": 1, \"interval\": 2, \"fast_interval\": 0.2,"
+                " \"timeout\": 1}",
+                c->dir);
+    TAP_CHECK(c->t, s.fast_interval_ms == 200 && s.timeout_ms == 1000 && s.interval_ms == 2000,
+              "fast_interval 0.2 with interval 2 (shorter than the timeout: counted from results)");
+    probe_spec_free(&s);
+    s = spec_of("{\"type\": \"tcp\", \"port\": 1, \"interval\": 2, \"fast_interval\": 2}", c->dir);
+    TAP_CHECK(c->t, s.fast_interval_ms == 2000, "fast_interval equal to interval");
     probe_spec_free(&s);
 }
 
@@ -476,6 +487,15 @@ static void test_spec_errors(struct ctx *c)
         {"{\"type\": \"http\", \"interval\": 1, \"timeout\": 1}",
          "$.checks.c.timeout: must be less than interval"},
         {"{\"type\": \"http\", \"timeout\": 0}", "$.checks.c.timeout: must be a positive"},
+        {"{\"type\": \"http\", \"interval\": 1, \"fast_interval\": 1.5}",
+         "$.checks.c.fast_interval: must not be more than interval (1 s)"},
+        {"{\"type\": \"http\", \"fast_interval\": 2}",
+         "$.checks.c.fast_interval: must not be more than interval"},
+        {"{\"type\": \"http\", \"fast_interval\": 0}",
+         "$.checks.c.fast_interval: must be a number of seconds from 0.1 to 3600"},
+        {"{\"type\": \"http\", \"fast_interval\": -1}", "$.checks.c.fast_interval: must be"},
+        {"{\"type\": \"http\", \"fast_interval\": 0.05}", "$.checks.c.fast_interval: must be"},
+        {"{\"type\": \"http\", \"fast_interval\": \"0.2\"}", "$.checks.c.fast_interval"},
         {"{\"type\": \"http\", \"timeout\": \"1\"}", "$.checks.c.timeout: must be a positive"},
         {"{\"type\": \"http\", \"rise\": 0}", "$.checks.c.rise: must be an integer from 1 to 100"},
         {"{\"type\": \"http\", \"fall\": 101}", "$.checks.c.fall: must be an integer"},

@@ -2,9 +2,12 @@
  * Unit tests for the prober's placement of jobs (src/health/scheduler.c,
  * scheduler_place and scheduler_next_start): jobs spread evenly over the
  * interval, endpoints still unknown first in its first tenth (no faster
- * than SCHEDULER_START_RATE starts a second), and a job that fell behind
- * skips missed rounds but keeps its phase. And plans replaced faster
- * than the prober thread adopts them (a burst of configuration changes).
+ * than SCHEDULER_START_RATE starts a second), a job that fell behind
+ * skips missed rounds but keeps its phase, and while a fall or rise is in
+ * progress the next start comes fast_interval after the result, spread
+ * so that results arriving together do not start together. And plans
+ * replaced faster than the prober thread adopts them (a burst of
+ * configuration changes).
  */
 #include <math.h>
 #include <sched.h>
@@ -124,6 +127,54 @@ static void test_plans_replaced_while_adopting(struct tap *t)
     health_core_free(&c);
 }
 
+static void test_fast_start(struct tap *t)
+{
+    /* Grid start planned at 10.0; a failure's result at 9.1, fast 0.2. */
+    TAP_CHECK(t, NEAR(scheduler_fast_start(10.0, 9.1, 0.2, 0.0), 9.3),
+              "spread 0: the next start is fast_interval after the result");
+    double at = scheduler_fast_start(10.0, 9.1, 0.2, 0.999);
+    TAP_CHECK(t, at > 9.1 + 0.2 * (1 - SCHEDULER_FAST_SPREAD) - 1e-9 && at < 9.3,
+              "spread ~1: at most a quarter of fast_interval earlier (%.4f)", at);
+    TAP_CHECK(t, NEAR(scheduler_fast_start(9.2, 9.1, 0.2, 0.0), 9.2),
+              "a grid start planned before it is kept (never later than the interval's)");
+    TAP_CHECK(t, NEAR(scheduler_fast_start(10.0, 9.1, 1.0, 0.0), 10.0),
+              "fast_interval reaching past the grid: the grid start wins");
+    /* A timeout of 1.5 s with fast 0.2: the next start is after the result,
+     * so probes never overlap however short fast_interval is. */
+    double start = 5.0, result = start + 1.5;
+    TAP_CHECK(t, scheduler_fast_start(start + 2.0, result, 0.2, 0.5) > result,
+              "counted from the result: no probe starts before the one in flight ends");
+}
+
+static void test_fast_spread(struct tap *t)
+{
+    /* 2500 endpoints of a region whose results arrive at the same instant
+     * (a prober that ran late): their next starts spread over the last
+     * quarter of fast_interval, no bucket of 1/25 of it holding more than
+     * twice its share. */
+    enum { N = 2500, B = 25 };
+    int bucket[B] = {0};
+    bool in = true;
+    for (size_t i = 0; i < N; i++) {
+        double at = scheduler_fast_start(100.0, 1.0, 0.2, scheduler_spread(i + 700));
+        double u = (1.2 - at) / (0.2 * SCHEDULER_FAST_SPREAD); /* in (0, 1] */
+        in &= u >= 0 && u <= 1.0;
+        int b = (int)(u * B);
+        bucket[b < B ? b : B - 1]++;
+    }
+    int max = 0, min = N;
+    for (int b = 0; b < B; b++) {
+        max = bucket[b] > max ? bucket[b] : max;
+        min = bucket[b] < min ? bucket[b] : min;
+    }
+    TAP_CHECK(t, in && max <= 2 * N / B && min >= N / B / 2,
+              "2500 simultaneous results: starts spread over 50 ms, %d to %d per 2 ms", min, max);
+    bool unit = true;
+    for (size_t i = 0; i < 100000; i++)
+        unit &= scheduler_spread(i) >= 0 && scheduler_spread(i) < 1;
+    TAP_CHECK(t, unit, "a job's spread is in [0, 1)");
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -132,5 +183,7 @@ int main(void)
     test_start_rate(&t);
     test_next_start(&t);
     test_plans_replaced_while_adopting(&t);
+    test_fast_start(&t);
+    test_fast_spread(&t);
     return tap_done(&t);
 }
