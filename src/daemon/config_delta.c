@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonwalk.h"
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "policy/policy.h"
@@ -34,46 +35,26 @@ static void delta_touch(struct delta_count *c, size_t *n, const char *k)
         json_array_append_new(c->touched, json_string(k));
 }
 
-/* Member k of b (value v) against a, where it was looked up by name. */
-static void delta_member(json_t *a, const char *k, json_t *v, struct delta_count *c)
+static void delta_member(const char *k, json_t *in_a, json_t *in_b, void *arg)
 {
-    json_t *was = json_object_get(a, k);
-    if (!was || !delta_same(was, v))
-        delta_touch(c, was ? &c->changed : &c->added, k);
+    struct delta_count *c = arg;
+    if (in_a && in_b && !delta_same(in_a, in_b))
+        delta_touch(c, &c->changed, k);
+    else if (!in_a)
+        delta_touch(c, &c->added, k);
+    else if (!in_b)
+        delta_touch(c, &c->removed, k);
 }
 
 /* {"added", "removed", "changed"} of object a (old) against b (new), by
  * member name; touched (if not NULL) gets the names of the members that
- * differ. The two are walked side by side while their names
- * come in the same order (a change through the API keeps the order and
- * the untouched members' values: config_api.c), so an unchanged member
- * costs a name and a pointer compared, not a lookup; a member added or
- * removed is stepped over, and only a reordering falls back to lookups. */
+ * differ. The two are walked side by side (jsonwalk.h: a change through
+ * the API keeps the order and the untouched members' values, so an
+ * unchanged member costs a name and a pointer compared, not a lookup). */
 static json_t *delta_members(json_t *a, json_t *b, json_t *touched)
 {
     struct delta_count c = {0, 0, 0, touched};
-    void *ia = json_object_iter(a), *ib = json_object_iter(b);
-    while (ia && ib) {
-        const char *ka = json_object_iter_key(ia), *kb = json_object_iter_key(ib);
-        if (strcmp(ka, kb) == 0) {
-            if (!delta_same(json_object_iter_value(ia), json_object_iter_value(ib)))
-                delta_touch(&c, &c.changed, kb);
-            ia = json_object_iter_next(a, ia);
-            ib = json_object_iter_next(b, ib);
-        } else if (!json_object_get(b, ka)) {
-            delta_touch(&c, &c.removed, ka);
-            ia = json_object_iter_next(a, ia);
-        } else if (!json_object_get(a, kb)) {
-            delta_touch(&c, &c.added, kb);
-            ib = json_object_iter_next(b, ib);
-        } else
-            break; /* reordered: the rest by name */
-    }
-    for (; ib; ib = json_object_iter_next(b, ib))
-        delta_member(a, json_object_iter_key(ib), json_object_iter_value(ib), &c);
-    for (; ia; ia = json_object_iter_next(a, ia))
-        if (!json_object_get(b, json_object_iter_key(ia)))
-            delta_touch(&c, &c.removed, json_object_iter_key(ia));
+    jsonwalk_changed(a, b, delta_member, &c);
     return json_pack("{s:I, s:I, s:I}", "added", (json_int_t)c.added, "removed",
                      (json_int_t)c.removed, "changed", (json_int_t)c.changed);
 }
