@@ -343,6 +343,24 @@ static void config_fleet_join(struct config_api *api, json_t *cur)
  * and this node may have applied more while the fetch was under way
  * (fleet_config.h). NULL with why when a delta this node needs does not
  * fit what it has. (lock) */
+/* A whole version (doc, read from etcd: every member a new object) as a
+ * document that shares with near (the version before, as this node has
+ * it) every member equal to near's: the loader then keeps those records
+ * compiled instead of compiling all of them again, which a fleet's
+ * periodic whole version cost every node (3.4 s at 100,000 records,
+ * against 0.5 s for a delta). A new reference; doc's own when near is
+ * NULL or the two do not fit. */
+static json_t *config_fleet_share(json_t *near, json_t *doc)
+{
+    if (!near)
+        return json_incref(doc);
+    char err[300];
+    json_t *d = jsondelta_diff(near, doc);
+    json_t *made = jsondelta_apply(near, d, err, sizeof(err));
+    json_decref(d);
+    return made ? made : json_incref(doc);
+}
+
 json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, size_t len)
 {
     json_t *docs = json_array(), *rec, *prev = NULL;
@@ -352,8 +370,8 @@ json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, si
     {
         uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
         json_t *doc = json_object_get(rec, "doc"), *made;
-        if (doc)
-            made = json_incref(doc);
+        if (doc) /* sharing what it keeps of the version before */
+            made = config_fleet_share(prev ? prev : config_fleet_base(api, have), doc);
         else {
             uint64_t b = (uint64_t)json_integer_value(json_object_get(rec, "base"));
             json_t *base = prev && prev_v == b ? prev : config_fleet_base(api, b);

@@ -541,6 +541,15 @@ def test_whole_versions_while_a_member_does_not_read_deltas(cluster, be, made):
     assert st == 201, body
     vers, head = config_versions(cluster)
     assert "doc" in vers[v + 2] and "delta" not in vers[v + 2] and head["full"] == v + 2, head
+    # A whole version shares with the node's version before what it kept:
+    # only the one record it changed is compiled again, on every node (the
+    # last reload's line once the node serves that version).
+    def compiled(n):
+        lines = [x for x in n.read_log().splitlines() if "event=reload result=ok" in x]
+        return lines[-1].split("records_compiled=")[1].split('"')[0] if lines else None
+    ok, _ = poll(lambda: all(version(n) == v + 2 for n in (n1, n2)), 5.0)
+    assert ok, [version(n) for n in (n1, n2)]
+    assert [compiled(n) for n in (n1, n2)] == ["1", "1"], [compiled(n) for n in (n1, n2)]
     old["formats"] = [2, 3]
     st, _ = http_json(cluster.urls[0] + "/v3/kv/put",
                       {"key": b64("/gtmd/it/nodes/n9"), "value": b64(json.dumps(old))}, timeout=3)
