@@ -86,6 +86,8 @@ bool jsondelta_equal(json_t *from, json_t *to)
 {
     if (from == to)
         return true;
+    if (!json_is_object(from) || !json_is_object(to)) /* a delta is of objects only */
+        return json_equal(from, to);
     json_t *d = jsondelta_diff(from, to);
     bool same = jsondelta_count(d) == 0;
     json_decref(d);

@@ -47,7 +47,7 @@ json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t errlen);
  * the version (config_store.h). */
 json_t *jsondelta_undo(json_t *base, json_t *d, char *err, size_t errlen);
 
-/* from and to are the same document: their diff is empty (members walked
+/* from and to are the same document (json_equal's answer): their diff is empty (members walked
  * side by side, jsonwalk.h, so a document made from the other costs a step
  * per member, where json_equal compares every member whole). */
 bool jsondelta_equal(json_t *from, json_t *to);

@@ -334,15 +334,6 @@ static void config_fleet_join(struct config_api *api, json_t *cur)
     api->version = 0;
 }
 
-/* The shared part of each of records (in order): its "doc", or its delta
- * applied to the version before (the one before it in records, or this
- * node's own). A version this node already has (api->version or older)
- * whose base it lacks is JSON null: nothing builds on it but through this
- * node's own version. That is how a fetch can begin: the fleet thread
- * fetches from the version after the one this node last said it serves,
- * and this node may have applied more while the fetch was under way
- * (fleet_config.h). NULL with why when a delta this node needs does not
- * fit what it has. (lock) */
 /* A whole version (doc, read from etcd: every member a new object) as a
  * document that shares with near (the version before, as this node has
  * it) every member equal to near's: the loader then keeps those records
@@ -352,8 +343,8 @@ static void config_fleet_join(struct config_api *api, json_t *cur)
  * NULL or the two do not fit. */
 static json_t *config_fleet_share(json_t *near, json_t *doc)
 {
-    if (!near)
-        return json_incref(doc);
+    if (!json_is_object(near) || !json_is_object(doc))
+        return json_incref(doc); /* nothing to share, or not a document: refused later */
     char err[300];
     json_t *d = jsondelta_diff(near, doc);
     json_t *made = jsondelta_apply(near, d, err, sizeof(err));
@@ -361,6 +352,15 @@ static json_t *config_fleet_share(json_t *near, json_t *doc)
     return made ? made : json_incref(doc);
 }
 
+/* The shared part of each of records (in order): its "doc", or its delta
+ * applied to the version before (the one before it in records, or this
+ * node's own). A version this node already has (api->version or older)
+ * whose base it lacks is JSON null: nothing builds on it but through this
+ * node's own version. That is how a fetch can begin: the fleet thread
+ * fetches from the version after the one this node last said it serves,
+ * and this node may have applied more while the fetch was under way
+ * (fleet_config.h). NULL with why when a delta this node needs does not
+ * fit what it has. (lock) */
 json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, size_t len)
 {
     json_t *docs = json_array(), *rec, *prev = NULL;

@@ -57,11 +57,16 @@ struct load_behind {
  * ms against 4.2). Nice is per thread on Linux, and this one is
  * thrown away at the end, so nothing has to lower it back (which an
  * unprivileged process could not do). */
+static void load_lower_priority(const char *who)
+{
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), LOAD_BEHIND_NICE) != 0)
+        log_warn("event=reload note=\"cannot lower the %s's priority: %s\"", who, strerror(errno));
+}
+
 static void *load_behind_main(void *arg)
 {
     struct load_behind *b = arg;
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), LOAD_BEHIND_NICE) != 0)
-        log_warn("event=reload note=\"cannot lower the loader's priority: %s\"", strerror(errno));
+    load_lower_priority("loader");
     b->fn(b->arg);
     return NULL;
 }
@@ -95,8 +100,7 @@ struct load_dropper {
 static void *load_dropper_main(void *arg)
 {
     struct load_dropper *d = arg;
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), LOAD_BEHIND_NICE) != 0)
-        log_warn("event=reload note=\"cannot lower the dropper's priority: %s\"", strerror(errno));
+    load_lower_priority("dropper");
     pthread_mutex_lock(&d->lock);
     for (;;) {
         while (!d->pending && !d->stop)

@@ -167,6 +167,24 @@ static void test_random(struct tap *t)
     TAP_CHECK(t, undo_bad == 0, "2000 undos give the base back (%d did not)", undo_bad);
 }
 
+static void test_equal(struct tap *t)
+{
+    json_t *a = test_doc("{\"records\": {\"a.\": {\"pool\": \"p\"}}, \"ttl\": 5}");
+    json_t *b = json_deep_copy(a), *c = json_copy(a);
+    TAP_CHECK(t, jsondelta_equal(a, b) && jsondelta_equal(a, c), "equal documents are equal");
+    json_object_set_new(c, "ttl", json_integer(6));
+    TAP_CHECK(t, !jsondelta_equal(a, c), "a top-level value differs");
+    json_t *x = json_string("x"), *y = json_string("y"), *x2 = json_string("x");
+    TAP_CHECK(t, !jsondelta_equal(x, y) && jsondelta_equal(x, x2) && !jsondelta_equal(a, x),
+              "values that are not objects compare whole (two strings are not one delta apart)");
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    json_decref(x);
+    json_decref(y);
+    json_decref(x2);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -174,5 +192,6 @@ int main(void)
     test_refused(&t);
     test_random(&t);
     test_undo_refused(&t);
+    test_equal(&t);
     return tap_done(&t);
 }

@@ -124,6 +124,26 @@ static void test_chain(struct tap *t, struct config_api *api)
               "from a whole document every version is built (%s)", why);
     json_decref(docs);
 
+    /* A whole version shares with the version before it every member it
+     * kept (the very objects: its records stay compiled), and equals it. */
+    docs = test_docs(api, json_pack("[o, o]", test_delta(3), test_whole(4)), why, sizeof(why));
+    json_t *r3 = json_object_get(json_array_get(docs, 0), "records");
+    json_t *r4 = json_object_get(json_array_get(docs, 1), "records");
+    TAP_CHECK(t,
+              docs && test_is(docs, 1, 4) && r3 && r4 &&
+                  json_object_get(r4, "r1.example.") == json_object_get(r3, "r1.example.") &&
+                  json_object_get(r4, "r3.example.") == json_object_get(r3, "r3.example."),
+              "a whole version is the version, sharing what it kept with the one before (%s)", why);
+    json_decref(docs);
+
+    /* A whole version that is not a document is passed on as it is (the
+     * load refuses it), not made into one by sharing. */
+    docs = test_docs(api, json_pack("[{s:i, s:s}]", "version", 3, "doc", "not a document"), why,
+                     sizeof(why));
+    TAP_CHECK(t, docs && json_is_string(json_array_get(docs, 0)),
+              "a whole version that is not an object stays what it is (%s)", why);
+    json_decref(docs);
+
     /* A real gap: version 4 changes 3, which the node (at 2) lacks. */
     docs = test_docs(api, json_pack("[o]", test_delta(4)), why, sizeof(why));
     TAP_CHECK(t, !docs && strstr(why, "version 4 changes version 3, which this node does not have"),
