@@ -197,13 +197,15 @@ def test_sampling_listeners_and_reload(make_gtmd):
     assert sorted(f["type"] for f in reloaded) == ["AUTH_QUERY"] * 10 + ["AUTH_RESPONSE"] * 10
 
 
-def burst(g, n, per=100, timeout=5.0):
-    """Sends n UDP queries, per at a time, each batch read back before the
-    next; returns the slowest batch's seconds. Every query must be
-    answered."""
-    slowest = 0.0
+def burst(g, n, per=100, timeout=2.0):
+    """Sends n UDP queries, per at a time, each batch read back (for up to
+    timeout seconds) before the next. Returns the slowest complete batch's
+    seconds and how many queries got no answer. A loaded machine may drop
+    a datagram on loopback now and then; a worker that waited for the
+    dnstap reader would answer none at all from then on (one client
+    socket always lands on the same worker)."""
+    slowest, lost = 0.0, 0
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
         for start in range(0, n, per):
             ids = set()
             t0 = time.monotonic()
@@ -212,10 +214,19 @@ def burst(g, n, per=100, timeout=5.0):
                 ids.add(m.id)
                 s.sendto(m.to_wire(), (g.addr, g.port))
             got = set()
-            while got != ids:
-                got.add(dns.message.from_wire(s.recv(65535)).id)
-            slowest = max(slowest, time.monotonic() - t0)
-    return slowest
+            while not ids <= got:
+                left = t0 + timeout - time.monotonic()
+                if left <= 0:
+                    break
+                s.settimeout(left)
+                try:
+                    got.add(dns.message.from_wire(s.recv(65535)).id)
+                except socket.timeout:
+                    break
+            if ids <= got:
+                slowest = max(slowest, time.monotonic() - t0)
+            lost += len(ids - got)
+    return slowest, lost
 
 
 def test_a_stopped_reader_never_slows_answers(make_gtmd):
@@ -226,12 +237,13 @@ def test_a_stopped_reader_never_slows_answers(make_gtmd):
     g, a, cap = start_with_capture(make_gtmd, queue_size=16)
     try:
         cap.proc.send_signal(signal.SIGSTOP)
-        slowest = burst(g, 6000)
+        slowest, lost = burst(g, 6000)
+        assert lost <= 60, lost
         # The socket's buffer and the queues hold a few thousand frames;
         # 12000 messages overflow them.
         assert metric(a, "dropped") > 0
         # Workers that waited for the reader would never answer (the
-        # reader stays stopped): burst's receive timeout fails it.
+        # reader stays stopped): they would all be lost.
         assert slowest < 1.5, slowest
         print("dnstap stopped reader: slowest batch %.3f s, %r" % (
             slowest, a.get("/v1/status").json["dnstap"]))
@@ -252,7 +264,8 @@ def test_no_reader_at_all(make_gtmd):
     a.wait_ready()
     st = wait_connected(a, want=False)
     assert st["sink"].endswith("dnstap.sock")
-    assert burst(g, 2000) < 1.0
+    slowest, lost = burst(g, 2000)
+    assert slowest < 1.0 and lost <= 20, (slowest, lost)
     assert metric(a, "no_reader") >= 4000 and metric(a, "queued") == 0
     cap = Capture(g.workdir)
     try:
