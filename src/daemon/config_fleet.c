@@ -352,9 +352,11 @@ static json_t *config_fleet_share(json_t *near, json_t *doc)
     return made ? made : json_incref(doc);
 }
 
-/* The shared part of each of records (in order): its "doc", or its delta
- * applied to the version before (the one before it in records, or this
- * node's own). A version this node already has (api->version or older)
+/* The shared part of each of records (in order): its delta applied to
+ * the version before (the one before it in records, or this node's own)
+ * when it has one that fits, else its "doc" (a whole version carries
+ * both; fleet_config.c reads a whole version's parts only for a node that
+ * cannot build it from a version it has). A version this node already has (api->version or older)
  * whose base it lacks is JSON null: nothing builds on it but through this
  * node's own version. That is how a fetch can begin: the fleet thread
  * fetches from the version after the one this node last said it serves,
@@ -369,25 +371,25 @@ json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, si
     json_array_foreach(records, i, rec)
     {
         uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
-        json_t *doc = json_object_get(rec, "doc"), *made;
-        if (doc) /* sharing what it keeps of the version before */
+        json_t *doc = json_object_get(rec, "doc"), *dl = json_object_get(rec, "delta");
+        uint64_t b = (uint64_t)json_integer_value(json_object_get(rec, "base"));
+        /* The delta first, also beside a whole document: applied to the
+         * version before as this node has it, it shares every member it
+         * keeps without reading the whole document. */
+        json_t *base = dl ? (prev && prev_v == b ? prev : config_fleet_base(api, b)) : NULL;
+        char err[300] = "";
+        json_t *made = base ? jsondelta_apply(base, dl, err, sizeof(err)) : NULL;
+        if (!made && doc) /* sharing what it keeps of the version before */
             made = config_fleet_share(prev ? prev : config_fleet_base(api, have), doc);
-        else {
-            uint64_t b = (uint64_t)json_integer_value(json_object_get(rec, "base"));
-            json_t *base = prev && prev_v == b ? prev : config_fleet_base(api, b);
-            char err[300] = "";
-            made = base ? jsondelta_apply(base, json_object_get(rec, "delta"), err, sizeof(err))
-                        : NULL;
-            if (!made && v <= have)
-                made = json_null(); /* had already: the next one starts from this node's */
-            if (!made) {
-                snprintf(why, len, "version %llu changes version %llu, %s%s", (unsigned long long)v,
-                         (unsigned long long)b,
-                         base ? "and its delta does not fit it: " : "which this node does not have",
-                         err);
-                json_decref(docs);
-                return NULL;
-            }
+        if (!made && v <= have)
+            made = json_null(); /* had already: the next one starts from this node's */
+        if (!made) {
+            snprintf(why, len, "version %llu changes version %llu, %s%s", (unsigned long long)v,
+                     (unsigned long long)b,
+                     base ? "and its delta does not fit it: " : "which this node does not have",
+                     err);
+            json_decref(docs);
+            return NULL;
         }
         json_array_append_new(docs, made);
         prev = json_is_null(made) ? NULL : made;

@@ -33,6 +33,10 @@ struct fleet_cfg_call {
     uint64_t head;    /* a fetch: the head it fetches up to */
     int64_t head_rev; /* and head's revision then */
     json_t *records;  /* a fetch reading parts: what it fetched (owned) */
+    /* A fetch from the version after the one this node serves: that
+     * version (its first record can build on it); 0 for a fetch from the
+     * newest whole version. */
+    uint64_t chained;
 };
 
 static char *fleet_config_vkey(const struct fleet *f, uint64_t v)
@@ -203,6 +207,33 @@ static json_t *fleet_config_records(struct fleet *f, json_t *resp, uint64_t head
     return out;
 }
 
+/* Drops the parts of each whole version in recs (a fetch's, in order)
+ * that also carries its delta against the record before it, or, for the
+ * first one, against chained (the version this node serves): the delta
+ * makes it from what this node has (config_fleet_docs), and the document
+ * is not read. Should the delta not fit after all, the node fetches again
+ * from the newest whole version with its parts (fleet_config_need_full). */
+static void fleet_config_skip_parts(struct fleet *f, json_t *recs, uint64_t chained)
+{
+    json_t *rec;
+    size_t i;
+    uint64_t prev = chained, skipped = 0;
+    json_array_foreach(recs, i, rec)
+    {
+        json_t *base = json_object_get(rec, "base");
+        if (prev && json_object_get(rec, "parts") &&
+            json_is_object(json_object_get(rec, "delta")) && json_is_integer(base) &&
+            (uint64_t)json_integer_value(base) == prev) {
+            json_object_del(rec, "parts");
+            skipped++;
+        }
+        prev = (uint64_t)json_integer_value(json_object_get(rec, "version"));
+    }
+    pthread_mutex_lock(&f->lock);
+    f->cfg.parts_skipped += skipped;
+    pthread_mutex_unlock(&f->lock);
+}
+
 /* A fetch of the versions up to head (whose revision was rev) ended with
  * recs (stolen), or NULL with why. */
 static void fleet_config_fetched(struct fleet *f, uint64_t head, int64_t rev, json_t *recs,
@@ -250,7 +281,7 @@ static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, 
 {
     struct fleet_cfg_call *c = arg;
     struct fleet *f = c->f;
-    uint64_t head = c->head;
+    uint64_t head = c->head, chained = c->chained;
     int64_t c_rev = c->head_rev;
     bool stale = st == ETCD_ERR_CANCELLED || c->gen != f->sync_step;
     free(c);
@@ -282,6 +313,7 @@ static void fleet_config_on_fetch(void *arg, enum etcd_status st, json_t *resp, 
                              st != ETCD_OK ? (err ? err : "etcd") : "not there, or refused");
         return;
     }
+    fleet_config_skip_parts(f, recs, chained);
     /* A whole version in parts: read them first (the fetch goes on). */
     struct fleet_cfg_call *pc = fleet_config_call(f, NULL);
     pc->head = head;
@@ -325,14 +357,14 @@ static void fleet_config_fetch(struct fleet *f)
         return;
     }
     /* From the version after this node's own while the chain since the
-     * newest whole document reaches it, else from that document: every
-     * version from full on is in etcd. */
+     * newest whole document reaches it (or that document is the next
+     * version: its delta builds it from this node's), else from that
+     * document: every version from full on is in etcd. */
     if (!full || full > head)
         full = head;
-    uint64_t from =
-        applied >= full && applied < head && head - applied <= FLEET_CONFIG_FETCH_MAX && !want_full
-            ? applied + 1
-            : full;
+    bool chained = applied + 1 >= full && applied < head &&
+                   head - applied <= FLEET_CONFIG_FETCH_MAX && !want_full;
+    uint64_t from = chained ? applied + 1 : full;
     /* Up to head, and one version past it if there is one: a head put
      * back (a replay) names an older version than the newest in etcd.
      * Numbered versions only: the parts of whole ones sort after them. */
@@ -348,6 +380,7 @@ static void fleet_config_fetch(struct fleet *f)
     struct fleet_cfg_call *c = fleet_config_call(f, NULL);
     c->head = head;
     c->head_rev = head_rev;
+    c->chained = chained ? applied : 0;
     etcd_call(f->etcd, "/v3/kv/range", req, fleet_config_on_fetch, c);
 }
 
@@ -425,17 +458,24 @@ static json_t *fleet_config_put_op(struct fleet *f, const char *key, json_t *v)
     return op;
 }
 
+/* Job j carries a delta against the fleet's head that every node of the
+ * fleet can read. (L) */
+static bool fleet_config_delta_ok_locked(const struct fleet *f, const struct fleet_cfg_job *j)
+{
+    json_t *base = json_object_get(j->record, "base");
+    return json_is_object(json_object_get(j->record, "delta")) && json_is_integer(base) &&
+           (uint64_t)json_integer_value(base) == j->base && f->cfg.head == j->base &&
+           fleet_compat_write_format(f) >= FLEET_FORMAT_CUR;
+}
+
 /* Whether job j goes as a delta (else its whole document), and the newest
  * whole version once it is written. (L) */
 static bool fleet_config_as_delta_locked(const struct fleet *f, const struct fleet_cfg_job *j,
                                          uint64_t *full)
 {
     uint64_t v = j->base + 1;
-    json_t *base = json_object_get(j->record, "base");
-    bool delta = json_is_object(json_object_get(j->record, "delta")) && json_is_integer(base) &&
-                 (uint64_t)json_integer_value(base) == j->base && f->cfg.head == j->base &&
-                 f->cfg.full && f->cfg.full <= j->base && v - f->cfg.full < j->keep &&
-                 fleet_compat_write_format(f) >= FLEET_FORMAT_CUR;
+    bool delta = fleet_config_delta_ok_locked(f, j) && f->cfg.full && f->cfg.full <= j->base &&
+                 v - f->cfg.full < j->keep;
     *full = delta ? f->cfg.full : v;
     return delta;
 }
@@ -518,10 +558,19 @@ static void fleet_config_send(struct fleet *f, struct fleet_cfg_job *j, int64_t 
     uint64_t full;
     pthread_mutex_lock(&f->lock);
     bool delta = fleet_config_as_delta_locked(f, j, &full);
+    /* A whole version keeps its delta beside the document: a node that
+     * has the version before applies the delta and never reads the
+     * document's parts (fleet_config_on_fetch), which cost every node
+     * seconds at 100,000 records; the document is for a node that does
+     * not have it. */
+    bool beside = !delta && fleet_config_delta_ok_locked(f, j);
     pthread_mutex_unlock(&f->lock);
-    json_object_del(j->record, delta ? "doc" : "delta");
-    if (!delta)
+    if (delta)
+        json_object_del(j->record, "doc");
+    else if (!beside) {
+        json_object_del(j->record, "delta");
         json_object_del(j->record, "base");
+    }
     json_object_set_new(j->record, "version", json_integer((json_int_t)(j->base + 1)));
     if (delta) {
         fleet_config_send_txn(f, j, head_rev, full);

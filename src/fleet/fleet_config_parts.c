@@ -238,6 +238,9 @@ static void fleet_parts_on_get(void *arg, enum etcd_status st, json_t *resp, con
         return;
     }
     json_object_set_new(rec, "doc", doc);
+    pthread_mutex_lock(&c->f->lock);
+    c->f->cfg.parts_read++;
+    pthread_mutex_unlock(&c->f->lock);
     c->at++;
     fleet_parts_get_next(c);
 }

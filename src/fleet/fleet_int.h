@@ -347,6 +347,10 @@ struct fleet_cfg {
     char error[256];            /* why head is not applied here (L) */
     bool put_due;               /* the node record must say so (L) */
     struct fleet_cfg_job *jobs; /* (L) */
+    /* Whole versions this node read from their parts, and whole versions
+     * it built from their delta instead, without reading the parts
+     * (/v1/status fleet.config_parts) (L). */
+    uint64_t parts_read, parts_skipped;
 };
 
 enum fleet_conn { FLEET_CONN_DOWN = 0, FLEET_CONN_SYNCING, FLEET_CONN_SYNCED };

@@ -130,6 +130,9 @@ json_t *fleet_view_status(struct fleet *f)
     json_object_set_new(st, "publish", json_boolean(f->p.publish));
     json_object_set_new(st, "layout_written", json_integer(f->layout_out));
     json_object_set_new(st, "read_pages", json_integer((json_int_t)f->read_pages));
+    json_object_set_new(st, "config_parts",
+                        json_pack("{s:I, s:I}", "read", (json_int_t)f->cfg.parts_read, "skipped",
+                                  (json_int_t)f->cfg.parts_skipped));
     json_object_set_new(st, "rejected", rej);
     json_object_set_new(st, "compat", fleet_compat_view_locked(f));
     pthread_mutex_unlock(&f->lock);

@@ -419,6 +419,10 @@ def test_versions_travel_as_deltas_and_nodes_follow_the_chain(cluster, be, made)
     assert st == 201 and body["version"] == v0 + 6, body
     vers, head = config_versions(cluster)
     assert "doc" in vers[v0 + 6] and head["full"] == v0 + 6, (vers[v0 + 6].keys(), head)
+    # Its delta travels beside the document, for the nodes that have the
+    # version before.
+    assert vers[v0 + 6]["base"] == v0 + 5 and vers[v0 + 6]["delta"] == {"in": {"records": {
+        "put": {"d4.example.com.": record()}}}}, vers[v0 + 6]
     assert min(vers) == v0 + 1, sorted(vers)
     st, body = put(nodes[1], "records/d5.example.com.", record())
     assert st == 201, body
@@ -478,16 +482,25 @@ def test_a_large_whole_version_travels_in_parts(cluster, be, made):
         assert n.answer("big5999.example.com.") == ["127.0.0.31"]
     # Deltas on top; once keep (3) is reached, whole again, in parts, and the
     # parts of the dropped whole version are gone.
+    def parts(n):
+        return n.get("/v1/status")[1]["fleet"]["config_parts"]
+    before = [parts(n) for n in nodes]
     for i in range(3):
         st, body = put(nodes[i % 2], "records/big%d.example.com." % i, record("eu"))
         assert st == 201, body
     vers, head = config_versions(cluster)
     assert head["full"] == v0 + 3 and "parts" in vers[v0 + 3], head
+    assert vers[v0 + 3]["base"] == v0 + 2 and "delta" in vers[v0 + 3], vers[v0 + 3].keys()
     kv = cluster.get_prefix("/gtmd/it/config/v/p/")
     assert kv and all(k.startswith("/gtmd/it/config/v/p/%012d/" % (v0 + 3)) for k in kv), \
         sorted(kv)[:3]
     ok, _ = poll(lambda: all(n.answer("big2.example.com.") == ["127.0.0.32"] for n in nodes), 5.0)
     assert ok
+    # The two nodes had the version before: they built the whole version
+    # from its delta and never read its parts.
+    after = [parts(n) for n in nodes]
+    assert [a["read"] for a in after] == [b["read"] for b in before], (before, after)
+    assert [a["skipped"] - b["skipped"] for a, b in zip(after, before)] == [1, 1], (before, after)
     # A node started now reads the whole version from its parts and the
     # chain after it.
     n3 = start_node(made, cluster.urls, 3, be["port"], start=False)
@@ -499,6 +512,7 @@ def test_a_large_whole_version_travels_in_parts(cluster, be, made):
                  n3.answer("big2.example.com.") == ["127.0.0.32"] and
                  n3.answer("big5999.example.com.") == ["127.0.0.31"], 30.0)
     assert ok, n3.read_log()[-2000:]
+    assert parts(n3)["read"] == 1, parts(n3)
     # A part changed in etcd: its digest no longer matches; a node that
     # must read it (a fresh one) refuses the version and says so.
     key = sorted(kv)[0]
