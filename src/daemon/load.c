@@ -98,11 +98,11 @@ static void load_drop_run(void *arg)
 struct load_dropper {
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+    pthread_cond_t cond;       /* on CLOCK_MONOTONIC */
     struct serve_set *pending; /* handed over, not yet freed */
     bool busy;                 /* the thread is freeing one */
     bool stop;
-    bool owed;                  /* freed since the last trim */
+    bool owed;                 /* freed since the last trim */
     struct timespec next_trim; /* not before (CLOCK_MONOTONIC) */
 };
 
