@@ -414,6 +414,19 @@ json_t *config_api_document(struct config_api *api, uint64_t *version, char *err
     return doc;
 }
 
+json_t *config_api_read(struct config_api *api, uint64_t *version, char *err, size_t len)
+{
+    json_error_t je;
+    pthread_mutex_lock(&api->lock);
+    json_t *cur = config_api_current(api, &je);
+    json_t *doc = cur ? json_copy(cur) : NULL; /* a GET: no 100,000-member copy */
+    *version = api->version;
+    pthread_mutex_unlock(&api->lock);
+    if (!doc)
+        snprintf(err, len, "%s: %s", api->path, je.text);
+    return doc;
+}
+
 /* ---- validation and apply ---------------------------------------------- */
 
 /* DIR/.NAME.SUFFIX beside the file: relative paths in it resolve the same. */
@@ -886,6 +899,7 @@ json_t *config_api_version(struct config_api *api, uint64_t v)
 void config_api_admin_ops(struct config_api *api, struct admin_config_ops *ops)
 {
     *ops = (struct admin_config_ops){.document = config_api_document,
+                                     .read = config_api_read,
                                      .apply = config_api_apply,
                                      .history = config_api_history,
                                      .version = config_api_version,

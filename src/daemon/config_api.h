@@ -206,6 +206,9 @@ void config_api_note_reload(struct config_api *api);
 
 /* The configuration file as JSON and its version; NULL with why in err. */
 json_t *config_api_document(struct config_api *api, uint64_t *version, char *err, size_t len);
+/* The same for reading (admin_config_ops.read): a new root sharing the
+ * kinds' objects, which must not be edited. */
+json_t *config_api_read(struct config_api *api, uint64_t *version, char *err, size_t len);
 
 /*
  * Applies doc (borrowed) as the new configuration: when if_version is not
