@@ -141,9 +141,9 @@ static void fleet_parts_put_end(struct fleet_parts_call *c)
     char hex[DIGEST_SHA256_HEX];
     digest_sha256_hex(c->text, c->len, hex);
     json_object_del(rec, "doc");
-    json_object_set_new(rec, "parts",
-                        json_pack("{s:s, s:I, s:s}", "prefix", c->prefix, "n", (json_int_t)c->n,
-                                  "sha256", hex));
+    json_object_set_new(
+        rec, "parts",
+        json_pack("{s:s, s:I, s:s}", "prefix", c->prefix, "n", (json_int_t)c->n, "sha256", hex));
     fleet_parts_end(c, true, NULL);
 }
 
