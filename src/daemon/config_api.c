@@ -587,6 +587,22 @@ void config_api_served(struct config_api *api, json_t *doc)
     pthread_mutex_unlock(&api->lock);
 }
 
+void config_api_drop_delta(struct config_api *api)
+{
+    json_decref(api->inst_delta);
+    json_decref(api->inst_base);
+    json_decref(api->inst_doc);
+    api->inst_delta = api->inst_base = api->inst_doc = NULL;
+}
+
+void config_api_keep_delta(struct config_api *api, json_t *base, json_t *doc, json_t *delta)
+{
+    config_api_drop_delta(api);
+    api->inst_delta = json_incref(delta);
+    api->inst_base = json_incref(base);
+    api->inst_doc = json_incref(doc);
+}
+
 json_t *config_api_error(int *status, int st, const char *code, const char *msg)
 {
     *status = st;
@@ -761,15 +777,6 @@ static json_t *config_api_refuse(struct config_api *api, uint64_t if_version, bo
     return NULL;
 }
 
-/* The delta config_api_apply_once made, dropped. (lock) */
-static void config_api_drop_delta(struct config_api *api)
-{
-    json_decref(api->inst_delta);
-    json_decref(api->inst_base);
-    json_decref(api->inst_doc);
-    api->inst_delta = api->inst_base = api->inst_doc = NULL;
-}
-
 /* One try of config_api_apply (*doc and *base may be replaced by a carry);
  * *retry: the fleet moved on first, try again once this node has it. */
 static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint64_t *base,
@@ -790,9 +797,9 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
     json_t *delta = cur ? jsondelta_diff(cur, *doc) : NULL;
     bool unchanged = delta && jsondelta_count(delta) == 0;
     config_api_drop_delta(api);
-    api->inst_delta = delta;
-    api->inst_base = delta ? json_incref(cur) : NULL;
-    api->inst_doc = delta ? json_incref(*doc) : NULL;
+    if (delta)
+        config_api_keep_delta(api, cur, *doc, delta);
+    json_decref(delta); /* kept there */
     /* A change on one node is validated by the reload that makes it (the
      * set is served, or nothing changes); a fleet's before it is
      * published, so that every node gets a valid version. */

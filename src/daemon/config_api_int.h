@@ -47,6 +47,12 @@ json_t *config_api_check(struct config_api *api, json_t *doc);
  * daemon's reload lock, then config_api_note_reload). (lock) */
 json_t *config_api_reload_unlocked(struct config_api *api, json_t *doc, bool *ok);
 json_t *config_api_error(int *status, int st, const char *code, const char *msg);
+/* delta (jsondelta_diff(base, doc)) is what the journal keeps when doc is
+ * installed on base, instead of walking the two again (references taken;
+ * used only while base is the newest document and doc the one served).
+ * Dropped by config_api_drop_delta. (lock) */
+void config_api_keep_delta(struct config_api *api, json_t *base, json_t *doc, json_t *delta);
+void config_api_drop_delta(struct config_api *api);
 
 /* config_fleet.c: a validated change (doc, borrowed) published as the
  * fleet's next version and awaited here; the reply. *retry: the fleet

@@ -219,7 +219,10 @@ static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *shar
     uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
     json_t *doc = config_with_local(shared, cur);
     json_t *meta = config_fleet_meta(rec);
-    if (jsondelta_equal(doc, cur)) { /* this node's own edit, or a restart */
+    /* One walk of the two documents: whether anything changes here, and
+     * what the journal keeps of it (config_api_served). */
+    json_t *delta = jsondelta_diff(cur, doc);
+    if (jsondelta_count(delta) == 0) { /* this node's own edit, or a restart */
         if (config_api_record_as(api, v, doc, meta, NULL) == 0) {
             config_api_file_is_version(api);
             config_fleet_keep_base(api, v, shared);
@@ -229,7 +232,10 @@ static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *shar
     } else {
         json_t *res = NULL;
         int status;
-        if (config_api_install(api, doc, v, meta, &res, &status) == 0) {
+        config_api_keep_delta(api, cur, doc, delta);
+        int rc = config_api_install(api, doc, v, meta, &res, &status);
+        config_api_drop_delta(api);
+        if (rc == 0) {
             config_fleet_keep_base(api, v, shared);
             config_fleet_done(api, 0, NULL);
         } else {
@@ -240,6 +246,7 @@ static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *shar
         }
         json_decref(res);
     }
+    json_decref(delta);
     json_decref(meta);
     json_decref(doc);
 }
