@@ -554,6 +554,7 @@ int admin_start(struct admin *a, const struct admin_env *env, const struct admin
         admin_store_init(a);
     if (pthread_create(&a->thread, NULL, admin_main, a) != 0)
         abort();
+    pthread_setname_np(a->thread, "gtmd-admin"); /* top -H, perf, gdb */
     for (size_t i = 0; i < cfg->n_listen; i++)
         log_info("event=admin_listen address=%s", cfg->listen[i]);
     return 0;

@@ -141,6 +141,7 @@ void admin_store_submit(struct admin *a, struct admin_store_call *c)
     if (!st->started) {
         if (pthread_create(&st->thread, NULL, admin_store_main, a) != 0)
             abort();
+        pthread_setname_np(st->thread, "gtmd-store"); /* top -H, perf, gdb */
         st->started = true;
     }
     pthread_mutex_lock(&st->lock);

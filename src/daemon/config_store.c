@@ -386,6 +386,7 @@ struct config_store *config_store_new(const char *path)
         free(s);
         return NULL;
     }
+    pthread_setname_np(s->thread, "gtmd-writer"); /* top -H, perf, gdb */
     return s;
 }
 

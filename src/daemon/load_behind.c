@@ -157,6 +157,7 @@ struct load_dropper *load_dropper_new(void)
         free(d);
         return NULL;
     }
+    pthread_setname_np(d->thread, "gtmd-dropper"); /* top -H, perf, gdb */
     return d;
 }
 

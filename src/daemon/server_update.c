@@ -281,6 +281,7 @@ struct server_update *server_update_start(struct server *srv)
         free(u);
         return NULL;
     }
+    pthread_setname_np(u->thread, "gtmd-update"); /* top -H, perf, gdb */
     return u;
 }
 

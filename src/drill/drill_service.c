@@ -151,6 +151,7 @@ struct drill_service *drill_service_start(const struct drill_service_env *env)
     event_active(s->ev_wake, EV_TIMEOUT, 0);
     if (pthread_create(&s->thread, NULL, drill_service_main, s) != 0)
         abort();
+    pthread_setname_np(s->thread, "gtmd-drill"); /* top -H, perf, gdb */
     return s;
 }
 

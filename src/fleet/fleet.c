@@ -597,6 +597,7 @@ struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *
         fleet_free(f);
         return NULL;
     }
+    pthread_setname_np(f->thread, "gtmd-fleet"); /* top -H, perf, gdb */
     log_info("event=fleet_start node=%s etcd=%s prefix=%s quorum=%s stale_after=%.0f", f->p.node,
              etcd_endpoint(f->etcd), f->p.prefix,
              fleet_quorum_name(&f->p.quorum, (char[16]){0}, 16), f->p.stale_after);

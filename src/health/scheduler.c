@@ -440,6 +440,7 @@ struct scheduler *scheduler_start(struct health_core *core, const struct probe_s
     event_add(s->ev_stats, &tv);
     if (pthread_create(&s->thread, NULL, sched_main, s) != 0)
         abort();
+    pthread_setname_np(s->thread, "gtmd-prober"); /* top -H, perf, gdb */
     return s;
 }
 

@@ -235,6 +235,7 @@ struct health_service *health_service_start_sections(struct health_core *core,
     event_active(svc->ev_expire, EV_TIMEOUT, 0);
     if (pthread_create(&svc->thread, NULL, health_service_main, svc) != 0)
         abort();
+    pthread_setname_np(svc->thread, "gtmd-health"); /* top -H, perf, gdb */
     return svc;
 }
 

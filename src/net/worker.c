@@ -434,6 +434,9 @@ int net_start(struct net *n, const struct net_params *p, struct serve *sv, char 
             return -1;
         }
         n->workers[i].started = true;
+        char name[16];
+        snprintf(name, sizeof(name), "gtmd-%s%u", udp ? "udp" : "tcp", i);
+        pthread_setname_np(n->workers[i].thread, name); /* top -H, perf, gdb */
     }
     return 0;
 }

@@ -560,6 +560,7 @@ struct webhook_core *webhook_start(const struct webhook_params *p, const struct 
     event_add(w->tick, &tv);
     if (pthread_create(&w->thread, NULL, wh_main, w) != 0)
         abort();
+    pthread_setname_np(w->thread, "gtmd-webhook"); /* top -H, perf, gdb */
     log_info("event=webhook_start webhooks=%zu queue=%zu", w->n_hooks, w->cap);
     return w;
 }

@@ -112,3 +112,22 @@ def test_contrib_logrotate_config_rotates_with_sigusr1(make_gtmd):
     post(a, "after rotation")
     assert reasons(log + ".1") == ["before rotation"]
     assert reasons(log) == ["after rotation"]
+
+
+def test_threads_carry_their_names(make_gtmd):
+    """top -H, ps -L and perf show what each thread is: the workers, the
+    prober, the health and admin threads by name (doc/architecture.md,
+    "Threads"); the main thread keeps the process's name."""
+    g = make_gtmd(config_fn())
+    Admin.of(g).wait_ready()
+    task = "/proc/%d/task" % g.proc.pid
+    names = []
+    for tid in os.listdir(task):
+        try:
+            with open(os.path.join(task, tid, "comm")) as f:
+                names.append(f.read().strip())
+        except OSError:
+            pass  # a thread that ended meanwhile
+    assert {"gtmd-prober", "gtmd-health", "gtmd-admin"} <= set(names), names
+    assert any(re.fullmatch(r"gtmd-(udp|tcp)\d+", n) for n in names), names
+    assert names.count(os.path.basename(g.proc.args[0])[:15]) >= 1, names
