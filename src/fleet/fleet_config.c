@@ -21,9 +21,6 @@ struct fleet_cfg_job {
     unsigned keep;
     int64_t wait_rev; /* done once the watch applied this revision */
     int phase;        /* 0 queued, 1 sent to etcd, 2 waiting for the watch (L) */
-    /* The version's document when its whole is written behind it once it
-     * is in etcd (fleet_config_ckpt.c); owned, NULL: none. */
-    json_t *ck_doc;
     struct fleet_wait w;
     struct fleet_cfg_job *next;
 };
@@ -42,7 +39,7 @@ struct fleet_cfg_call {
     uint64_t chained;
 };
 
-char *fleet_config_vkey(const struct fleet *f, uint64_t v)
+static char *fleet_config_vkey(const struct fleet *f, uint64_t v)
 {
     char num[32];
     snprintf(num, sizeof(num), "%012llu", (unsigned long long)v);
@@ -221,11 +218,9 @@ static void fleet_config_skip_parts(struct fleet *f, json_t *recs, uint64_t chai
     json_t *rec;
     size_t i;
     uint64_t prev = chained, skipped = 0;
-    bool big = false;
     json_array_foreach(recs, i, rec)
     {
         json_t *base = json_object_get(rec, "base");
-        big |= json_object_get(rec, "parts") != NULL;
         if (prev && json_object_get(rec, "parts") &&
             json_is_object(json_object_get(rec, "delta")) && json_is_integer(base) &&
             (uint64_t)json_integer_value(base) == prev) {
@@ -236,7 +231,6 @@ static void fleet_config_skip_parts(struct fleet *f, json_t *recs, uint64_t chai
     }
     pthread_mutex_lock(&f->lock);
     f->cfg.parts_skipped += skipped;
-    f->cfg.big |= big;
     pthread_mutex_unlock(&f->lock);
 }
 
@@ -408,7 +402,6 @@ static void fleet_config_done_locked(struct fleet *f, struct fleet_cfg_job *j,
     bool drop = fleet_wait_end_locked(f, &j->w, st, fmt, ap);
     va_end(ap);
     if (drop) {
-        json_decref(j->ck_doc);
         json_decref(j->record);
         free(j);
     }
@@ -424,16 +417,9 @@ static void fleet_config_on_txn(void *arg, enum etcd_status st, json_t *resp, co
         return; /* stop: fleet_config_fail_all answered j */
     /* The parts of a version not written are dropped (not after a net
      * error: it may have been written). */
-    bool written = st == ETCD_OK && json_is_true(json_object_get(resp, "succeeded"));
-    if (!written && st != ETCD_ERR_NET)
+    if (!(st == ETCD_OK && json_is_true(json_object_get(resp, "succeeded"))) && st != ETCD_ERR_NET)
         fleet_config_parts_drop(f, j->record);
     pthread_mutex_lock(&f->lock);
-    json_t *ck_doc = j->ck_doc, *ck_rec = NULL; /* j may be freed below */
-    uint64_t ck_v = 0;
-    int64_t ck_rev = 0;
-    j->ck_doc = NULL;
-    if (ck_doc && !written && f->cfg.ck_busy == j->base + 1)
-        f->cfg.ck_busy = 0;
     if (st == ETCD_ERR_NET)
         fleet_config_done_locked(f, j, SHARED_UNKNOWN,
                                  "etcd did not answer (%s): the version may or may not have been "
@@ -452,22 +438,15 @@ static void fleet_config_on_txn(void *arg, enum etcd_status st, json_t *resp, co
         j->wait_rev =
             etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
         j->phase = 2;
-        ck_rec = ck_doc ? json_copy(j->record) : NULL;
-        ck_v = j->version;
-        ck_rev = j->wait_rev;
     }
     pthread_mutex_unlock(&f->lock);
-    if (ck_rec) /* its whole document, behind it (the caller is answered meanwhile) */
-        fleet_config_ckpt_start(f, ck_rec, ck_doc, ck_v, ck_rev);
-    else
-        json_decref(ck_doc);
-    json_decref(ck_rec);
     if (st == ETCD_ERR_NET)
         fleet_sync_failed(f, "config", err);
     fleet_config_run(f);
 }
 
-json_t *fleet_config_put_op(struct fleet *f, const char *key, json_t *v)
+/* A put of v (stolen; signed here) at key, as a transaction operation. */
+static json_t *fleet_config_put_op(struct fleet *f, const char *key, json_t *v)
 {
     fleet_compat_stamp(v, fleet_compat_write_format(f));
     fleet_sign(&f->p.keys, key, v);
@@ -494,10 +473,10 @@ static bool fleet_config_delta_ok_locked(const struct fleet *f, const struct fle
 static bool fleet_config_as_delta_locked(const struct fleet *f, const struct fleet_cfg_job *j,
                                          uint64_t *full)
 {
-    uint64_t v = j->base + 1, newest = fleet_config_full_locked(f);
-    bool delta =
-        fleet_config_delta_ok_locked(f, j) && newest && newest <= j->base && v - newest < j->keep;
-    *full = delta ? newest : v;
+    uint64_t v = j->base + 1;
+    bool delta = fleet_config_delta_ok_locked(f, j) && f->cfg.full && f->cfg.full <= j->base &&
+                 v - f->cfg.full < j->keep;
+    *full = delta ? f->cfg.full : v;
     return delta;
 }
 
@@ -585,12 +564,6 @@ static void fleet_config_send(struct fleet *f, struct fleet_cfg_job *j, int64_t 
      * seconds at 100,000 records; the document is for a node that does
      * not have it. */
     bool beside = !delta && fleet_config_delta_ok_locked(f, j);
-    /* A long document's whole is written behind a delta, off the change's
-     * path, once the chain is half of keep long (fleet_config_ckpt.c). */
-    if (delta && fleet_config_ckpt_due_locked(f, j->base + 1, j->keep)) {
-        j->ck_doc = json_incref(json_object_get(j->record, "doc"));
-        f->cfg.ck_busy = j->ck_doc ? j->base + 1 : 0;
-    }
     pthread_mutex_unlock(&f->lock);
     if (delta)
         json_object_del(j->record, "doc");
@@ -689,7 +662,6 @@ static enum shared_status fleet_config_timeout_locked(struct fleet *f, struct fl
             pp = &(*pp)->next;
         if (*pp)
             *pp = j->next;
-        json_decref(j->ck_doc);
         json_decref(j->record);
         free(j);
         snprintf(err, errlen, "etcd could not be reached in time; nothing was sent");
@@ -735,7 +707,6 @@ enum shared_status fleet_config_publish(struct fleet *f, json_t *record, uint64_
     enum shared_status st = j->w.result;
     *version = st == SHARED_OK ? j->version : 0;
     snprintf(err, errlen, "%s", j->w.err);
-    json_decref(j->ck_doc);
     json_decref(j->record);
     free(j);
     return st;

@@ -137,9 +137,6 @@ static void fleet_parts_put_end(struct fleet_parts_call *c)
         fleet_parts_end(c, false, why);
         return;
     }
-    pthread_mutex_lock(&c->f->lock);
-    c->f->cfg.big = true;
-    pthread_mutex_unlock(&c->f->lock);
     json_t *rec = json_array_get(c->records, 0);
     char hex[DIGEST_SHA256_HEX];
     digest_sha256_hex(c->text, c->len, hex);
@@ -282,7 +279,6 @@ static void fleet_parts_on_get(void *arg, enum etcd_status st, json_t *resp, con
     json_object_set_new(rec, "doc", doc);
     pthread_mutex_lock(&c->f->lock);
     c->f->cfg.parts_read++;
-    c->f->cfg.big = true;
     pthread_mutex_unlock(&c->f->lock);
     c->at++;
     fleet_parts_get_next(c);

@@ -351,12 +351,6 @@ struct fleet_cfg {
      * it built from their delta instead, without reading the parts
      * (/v1/status fleet.config_parts) (L). */
     uint64_t parts_read, parts_skipped;
-    /* Whole documents written behind delta versions (fleet_config_ckpt.c):
-     * the version one is being written for (0: none) and the newest
-     * written; big: the fleet's document needs parts (one was written or
-     * read here), which is when that pays (L). */
-    uint64_t ck_busy, ck_done;
-    bool big;
 };
 
 enum fleet_conn { FLEET_CONN_DOWN = 0, FLEET_CONN_SYNCING, FLEET_CONN_SYNCED };
@@ -722,22 +716,6 @@ void fleet_config_parts_get(struct fleet *f, json_t *records, fleet_parts_fn don
 void fleet_config_parts_drop(struct fleet *f, json_t *record);
 /* parts is what version v may name: its own number's slices. */
 bool fleet_config_parts_ok(json_t *parts, uint64_t v);
-
-/* ---- fleet_config_ckpt.c: a whole document written behind a delta ----- */
-/* The newest whole version: head's "full", or a checkpoint written since
- * (L). */
-uint64_t fleet_config_full_locked(const struct fleet *f);
-/* Version v, going as a delta, is to be followed by its whole document
- * (L). */
-bool fleet_config_ckpt_due_locked(const struct fleet *f, uint64_t v, unsigned keep);
-/* Writes version v's whole document behind it: record (borrowed; a copy is
- * kept) with doc (stolen), once v is in etcd at revision rev. Fleet
- * thread. */
-void fleet_config_ckpt_start(struct fleet *f, json_t *record, json_t *doc, uint64_t v, int64_t rev);
-/* fleet_config.c's: version v's key, and a signed put of v (stolen) at key
- * as a transaction operation. */
-char *fleet_config_vkey(const struct fleet *f, uint64_t v);
-json_t *fleet_config_put_op(struct fleet *f, const char *key, json_t *v);
 
 /* ---- fleet_life.c: each record bound to its life ----------------------- */
 /* Overrides and drills carry "format" (fleet_compat.h: the fleet's write
