@@ -228,6 +228,7 @@ def run_round(binary, d, n, changes):
             want_b = answer(DNS_PORTS[0], name) == [A1]
             lat.append(one_change(c % 3, name, ["b", "a"] if want_b else ["a", "b"],
                                   A2 if want_b else A1))
+        series = list(lat)
         lat.sort()
         rss = [rss_mb(p.pid) for p in procs]
         # CPU per change per node: what the load of the machine does not
@@ -235,7 +236,7 @@ def run_round(binary, d, n, changes):
         # behind the answers included.
         cpu = [(cpu_s(p.pid) - c0) / changes for p, c0 in zip(procs, cpu0)]
         return {"p50": lat[len(lat) // 2], "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
-                "max": lat[-1], "rss": rss, "cpu": cpu}
+                "max": lat[-1], "rss": rss, "cpu": cpu, "series": series}
     finally:
         stop_fleet(etcd, procs)
 
@@ -248,6 +249,8 @@ def main():
     ap.add_argument("--changes", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workdir", default="/tmp/gtmconfigfleetbench")
+    ap.add_argument("--series", action="store_true",
+                    help="also print each change's milliseconds, in order")
     a = ap.parse_args()
     servers = [("gtmd", a.gtmd)] + ([("baseline", a.baseline)] if a.baseline else [])
     res = {s: [] for s, _ in servers}
@@ -263,6 +266,9 @@ def main():
                 (x["p50"] * 1e3, x["p99"] * 1e3, x["max"] * 1e3,
                  ", ".join("%.0f" % m for m in x["rss"]),
                  ", ".join("%.0f" % (c * 1e3) for c in x["cpu"])))
+            if a.series:
+                log("  series (ms, in order): %s" % " ".join("%.0f" % (t * 1e3)
+                                                              for t in x["series"]))
             res[s].append(x)
     print("change through any node -> served on all 3 nodes, %d records, %d changes per round, "
           "median of %d rounds [min-max]:" % (a.records, a.changes, a.rounds))
