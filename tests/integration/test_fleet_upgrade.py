@@ -318,7 +318,8 @@ def test_rolling_upgrade_under_load(old_gtmd, etcd, keys, backends, made, signed
                 assert compat["held_by"] in ["n%d" % j for j in range(i + 2, 4)], compat
             time.sleep(3)  # the mixed fleet under load, old nodes reading new records
             for x in nodes:
-                assert rejected(x) == {}, (x.workdir, x.fleet()["rejected"])
+                assert rejected(x) == {}, (x.workdir, x.fleet()["rejected"].get("last"), [
+                    ln for ln in x.read_log().splitlines() if "fleet_rejected" in ln][-5:])
             assert load.wrong == [], load.wrong[:10]
         # Every node upgraded: the fleet writes format 3.
         ok, _ = poll(lambda: all(x.fleet()["compat"]["write_format"] == 3 and
