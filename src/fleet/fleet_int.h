@@ -207,6 +207,7 @@ struct fleet_ep {
     double own_since;            /* (L) monotonic: when own last changed (0: never seen) */
     uint8_t published;           /* own state as last written to etcd (UNKNOWN: none) */
     uint64_t pub_n;              /* the "n" of the own report last sent (fleet_life.c) */
+    uint64_t seen_n;             /* the highest "n" of it the watch brought back */
     bool writing;                /* in a publishing transaction now */
     struct fleet_own_pool *pool; /* its pool among this node's (layout 3), NULL when not local */
     uint8_t pool_pub;            /* own state as this node's pool key in etcd lists it */
@@ -250,13 +251,14 @@ struct fleet_own_pool {
     char *pool;
     struct fleet_ep **eps;
     size_t n;
-    bool in_etcd;   /* the key exists (written or read back) */
-    bool listed;    /* still a pool of the running configuration */
-    bool purge;     /* its layout-2 keys (reports/NODE/POOL/) are still to be deleted */
-    bool writing;   /* in a publishing transaction now */
-    unsigned refs;  /* transactions that hold it (it is freed only without) */
-    bool dirty;     /* written again whatever the states (a replay of it seen) */
-    uint64_t pub_n; /* the signed "n" of the value last sent */
+    bool in_etcd;    /* the key exists (written or read back) */
+    bool listed;     /* still a pool of the running configuration */
+    bool purge;      /* its layout-2 keys (reports/NODE/POOL/) are still to be deleted */
+    bool writing;    /* in a publishing transaction now */
+    unsigned refs;   /* transactions that hold it (it is freed only without) */
+    bool dirty;      /* written again whatever the states (a replay of it seen) */
+    uint64_t pub_n;  /* the signed "n" of the value last sent */
+    uint64_t seen_n; /* the highest "n" of it the watch brought back */
     struct fleet_own_pool *next;
 };
 
@@ -738,6 +740,13 @@ json_t *fleet_life_seal(struct fleet *f, const char *key, const json_t *record, 
 void fleet_life_strip(json_t *v);
 /* v's signed "n" (0: none). */
 uint64_t fleet_life_n(const json_t *v);
+/* Whether v, a report of this node's own that the watch brought back
+ * (bulk: a fresh read, never refused: a failed write has a number etcd
+ * never held), is an older one put back: its "n" below one the watch
+ * already brought back (*seen_n, kept here). Not below the last one sent:
+ * the echo of a write can come after the next one was sent (its reply
+ * comes first), which is no replay. */
+bool fleet_life_own_replayed(const struct fleet *f, const json_t *v, bool bulk, uint64_t *seen_n);
 /* Whether member node's report v on ep, put at mod_rev on lease, is older
  * than the one held here for that lease (a replay); *stale: an event older
  * than the one applied (a watch restarted from an older revision), to be

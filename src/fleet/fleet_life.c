@@ -91,6 +91,15 @@ uint64_t fleet_life_n(const json_t *v)
     return json_is_integer(n) && json_integer_value(n) > 0 ? (uint64_t)json_integer_value(n) : 0;
 }
 
+bool fleet_life_own_replayed(const struct fleet *f, const json_t *v, bool bulk, uint64_t *seen_n)
+{
+    uint64_t n = f->p.keys.enabled ? fleet_life_n(v) : 0;
+    bool replayed = n && !bulk && n < *seen_n;
+    if (n > *seen_n)
+        *seen_n = n;
+    return replayed;
+}
+
 bool fleet_life_report_replayed(struct fleet *f, const struct fleet_ep *ep, uint16_t node,
                                 const json_t *v, int64_t lease, int64_t mod_rev, bool *stale)
 {

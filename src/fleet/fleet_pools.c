@@ -346,7 +346,7 @@ static void fleet_pools_own_seen(struct fleet *f, const char *pool, json_t *v, c
         fleet_own_pools_prune(f);
         return;
     }
-    if (!bulk && f->p.keys.enabled && fleet_life_n(v) < p->pub_n) {
+    if (fleet_life_own_replayed(f, v, bulk, &p->seen_n)) {
         fleet_reject(f, key, FLEET_REJ_REPLAY, f->p.node, "an older pool report of this node");
         p->dirty = true;
         return;

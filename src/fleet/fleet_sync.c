@@ -241,10 +241,7 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
             return;
         ep->published = st; /* what etcd holds for us */
         f->eps_keys_dirty = true;
-        if (v && !bulk && f->p.keys.enabled && fleet_life_n(v) < ep->pub_n) {
-            /* An older report of ours put back: refused, and written again.
-             * (Not on a fresh read: a write that failed has a number etcd
-             * never held.) */
+        if (v && fleet_life_own_replayed(f, v, bulk, &ep->seen_n)) { /* refused, written again */
             fleet_reject(f, kv->key, FLEET_REJ_REPLAY, node_name, "an older report of this node");
             ep->published = HEALTH_UNKNOWN;
         }
