@@ -149,30 +149,32 @@ static json_t *confapi_find(json_t *doc, const struct confapi_path *cp)
     return v && cp->ep[0] ? confapi_endpoint(v, cp->ep, &at) : v;
 }
 
-/* The configuration document and its version; NULL once a 500 has been
- * sent (the file cannot be read). */
-static json_t *confapi_document(struct admin_req *r, uint64_t *version)
+/* The configuration document and its version, to edit (or only to read:
+ * its kinds' objects are then the running document's own); NULL once a
+ * 500 has been sent (the file cannot be read). */
+static json_t *confapi_doc(struct admin_req *r, uint64_t *version, bool edit)
 {
     const struct admin_config_ops *ops = r->a->env.config;
     char err[512];
-    json_t *doc = ops->document(ops->api, version, err, sizeof(err));
+    json_t *doc = (edit ? ops->document : ops->read)(ops->api, version, err, sizeof(err));
     if (!doc)
         admin_reply_error(r, 500, "config_unreadable", "%s", err);
     return doc;
 }
 
+static json_t *confapi_document(struct admin_req *r, uint64_t *version)
+{
+    return confapi_doc(r, version, true);
+}
+
 static void confapi_get(struct admin_req *r, const struct confapi_path *cp)
 {
     uint64_t version = 0;
-    const struct admin_config_ops *ops = r->a->env.config;
-    char err[512];
     /* Read only: confapi_redact replaces the root's "checks" and nothing
      * below it. */
-    json_t *doc = ops->read(ops->api, &version, err, sizeof(err));
-    if (!doc) {
-        admin_reply_error(r, 500, "config_unreadable", "%s", err);
+    json_t *doc = confapi_doc(r, &version, false);
+    if (!doc)
         return;
-    }
     confapi_redact(r, doc);
     json_t *out;
     if (!cp->kind[0])

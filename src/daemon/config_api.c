@@ -401,12 +401,14 @@ static json_t *config_api_cow_copy(json_t *doc)
     return out;
 }
 
-json_t *config_api_document(struct config_api *api, uint64_t *version, char *err, size_t len)
+/* The newest document as copy makes it, and its version. */
+static json_t *config_api_doc_as(struct config_api *api, uint64_t *version, char *err, size_t len,
+                                 json_t *(*copy)(json_t *))
 {
     json_error_t je;
     pthread_mutex_lock(&api->lock);
     json_t *cur = config_api_current(api, &je);
-    json_t *doc = cur ? config_api_cow_copy(cur) : NULL;
+    json_t *doc = cur ? copy(cur) : NULL;
     *version = api->version;
     pthread_mutex_unlock(&api->lock);
     if (!doc)
@@ -414,17 +416,14 @@ json_t *config_api_document(struct config_api *api, uint64_t *version, char *err
     return doc;
 }
 
+json_t *config_api_document(struct config_api *api, uint64_t *version, char *err, size_t len)
+{
+    return config_api_doc_as(api, version, err, len, config_api_cow_copy);
+}
+
 json_t *config_api_read(struct config_api *api, uint64_t *version, char *err, size_t len)
 {
-    json_error_t je;
-    pthread_mutex_lock(&api->lock);
-    json_t *cur = config_api_current(api, &je);
-    json_t *doc = cur ? json_copy(cur) : NULL; /* a GET: no 100,000-member copy */
-    *version = api->version;
-    pthread_mutex_unlock(&api->lock);
-    if (!doc)
-        snprintf(err, len, "%s: %s", api->path, je.text);
-    return doc;
+    return config_api_doc_as(api, version, err, len, json_copy); /* no 100,000-member copy */
 }
 
 /* ---- validation and apply ---------------------------------------------- */

@@ -10,8 +10,7 @@
  *
  *   PREFIX/config/v/p/NNNNNNNNNNNN/NODE.NONCE/PPPPPP   raw slices, in order
  *
- * put one request each (FLEET_PARTS_INFLIGHT at a time), and only once
- * all are written is the version written (the
+ * put one request each, and only then is the version written (the
  * compare-and-swap of fleet_config.c), with
  * "parts": {"prefix": "NNNNNNNNNNNN/NODE.NONCE/", "n": K, "sha256": HEX}
  * instead of "doc". The version record is signed with members, so the
@@ -33,25 +32,12 @@
 #include "common/log.h"
 #include "fleet/fleet_int.h"
 
-/* Slices put at once: etcd commits concurrent puts in one fsync, where
- * one after the other each waited for its own (some 30 round trips for
- * the 15 MB of 100,000 records). */
-#define FLEET_PARTS_INFLIGHT 4
-
 struct fleet_parts_call {
     struct fleet *f;
     json_t *records; /* a reference held until done */
     size_t at;       /* put: the next slice; get: the record being read */
     char *text;      /* put: the document's compact text */
     size_t len, n;
-    /* put: slices sent and not answered, answered well; the first
-     * failure (why; net: etcd may have written it); cancelled: the fleet
-     * is being freed (the call goes with its last answer). */
-    size_t inflight, written;
-    bool failed, net, cancelled;
-    bool sending; /* in fleet_parts_put_next's loop: an answer etcd_call
-                     gives at once (no connection) does not end the call */
-    char why[300];
     char prefix[128]; /* under config/v/p/ */
     fleet_parts_fn done;
     void *arg;
@@ -99,77 +85,52 @@ static void fleet_parts_on_put(void *arg, enum etcd_status st, json_t *resp, con
 {
     struct fleet_parts_call *c = arg;
     (void)resp;
-    c->inflight--;
-    if (st == ETCD_ERR_CANCELLED) /* the fleet is being freed */
-        c->cancelled = true;
-    if (c->cancelled) {
-        if (c->inflight == 0) {
-            json_decref(c->records);
-            free(c->text);
-            free(c);
-        }
+    if (st == ETCD_ERR_CANCELLED) { /* the fleet is being freed */
+        json_decref(c->records);
+        free(c->text);
+        free(c);
         return;
     }
-    if (st != ETCD_OK && !c->failed) {
-        c->failed = true;
-        c->net = st == ETCD_ERR_NET;
-        snprintf(c->why, sizeof(c->why), "a part of the document was not written (%s)",
+    if (st != ETCD_OK) {
+        char why[300];
+        snprintf(why, sizeof(why), "a part of the document was not written (%s)",
                  err ? err : "etcd");
-    } else if (st == ETCD_OK) {
-        c->written++;
-        pthread_mutex_lock(&c->f->lock);
-        c->f->writes++;
-        c->f->keys_written++;
-        pthread_mutex_unlock(&c->f->lock);
-    }
-    fleet_parts_put_next(c);
-}
-
-/* Every slice answered: names them in the record, or drops them. */
-static void fleet_parts_put_end(struct fleet_parts_call *c)
-{
-    if (c->failed) {
-        if (!c->net) /* the ones written are not needed (best effort) */
+        if (st != ETCD_ERR_NET) /* the ones written are not needed (best effort) */
             etcd_call(c->f->etcd, "/v3/kv/deleterange", fleet_parts_range(c->f, c->prefix),
                       fleet_parts_on_dropped, NULL);
-        char why[sizeof(c->why)];
-        snprintf(why, sizeof(why), "%s", c->why);
         fleet_parts_end(c, false, why);
         return;
     }
-    json_t *rec = json_array_get(c->records, 0);
-    char hex[DIGEST_SHA256_HEX];
-    digest_sha256_hex(c->text, c->len, hex);
-    json_object_del(rec, "doc");
-    json_object_set_new(
-        rec, "parts",
-        json_pack("{s:s, s:I, s:s}", "prefix", c->prefix, "n", (json_int_t)c->n, "sha256", hex));
-    fleet_parts_end(c, true, NULL);
+    pthread_mutex_lock(&c->f->lock);
+    c->f->writes++;
+    c->f->keys_written++;
+    pthread_mutex_unlock(&c->f->lock);
+    fleet_parts_put_next(c);
 }
 
-/* Sends slices while fewer than FLEET_PARTS_INFLIGHT wait (none after a
- * failure); ends once all are answered. */
 static void fleet_parts_put_next(struct fleet_parts_call *c)
 {
-    if (c->sending)
+    if (c->at == c->n) {
+        json_t *rec = json_array_get(c->records, 0);
+        char hex[DIGEST_SHA256_HEX];
+        digest_sha256_hex(c->text, c->len, hex);
+        json_object_del(rec, "doc");
+        json_object_set_new(rec, "parts",
+                            json_pack("{s:s, s:I, s:s}", "prefix", c->prefix, "n", (json_int_t)c->n,
+                                      "sha256", hex));
+        fleet_parts_end(c, true, NULL);
         return;
-    c->sending = true;
-    while (!c->failed && c->at < c->n && c->inflight < FLEET_PARTS_INFLIGHT) {
-        size_t off = c->at * FLEET_CONFIG_PART_MAX;
-        size_t len = c->len - off < FLEET_CONFIG_PART_MAX ? c->len - off : FLEET_CONFIG_PART_MAX;
-        char *key = fleet_parts_key(c->f, c->prefix, c->at);
-        char *kb = etcd_b64(key, strlen(key)), *vb = etcd_b64(c->text + off, len);
-        json_t *req = json_pack("{s:s, s:s}", "key", kb, "value", vb);
-        free(key);
-        free(kb);
-        free(vb);
-        c->at++;
-        c->inflight++;
-        etcd_call(c->f->etcd, "/v3/kv/put", req, fleet_parts_on_put, c);
     }
-    c->sending = false;
-    if (c->inflight == 0 && (c->failed || c->written == c->n))
-        fleet_parts_put_end(c);
+    size_t off = c->at * FLEET_CONFIG_PART_MAX;
+    size_t len = c->len - off < FLEET_CONFIG_PART_MAX ? c->len - off : FLEET_CONFIG_PART_MAX;
+    char *key = fleet_parts_key(c->f, c->prefix, c->at);
+    char *kb = etcd_b64(key, strlen(key)), *vb = etcd_b64(c->text + off, len);
+    json_t *req = json_pack("{s:s, s:s}", "key", kb, "value", vb);
+    free(key);
+    free(kb);
+    free(vb);
+    c->at++;
+    etcd_call(c->f->etcd, "/v3/kv/put", req, fleet_parts_on_put, c);
 }
 
 void fleet_config_parts_put(struct fleet *f, json_t *record, uint64_t v, fleet_parts_fn done,

@@ -102,7 +102,21 @@ static void life(struct tap *t, const struct fleet_keys *k1, const struct fleet_
               fleet_life_record(f, s, 7, &pending, why, sizeof(why)) == FLEET_REJ_OLD_FORMAT &&
                   strstr(why, "before format 2"),
               "a record of a gtmd before format 2: refused");
+    /* This node's own reports as the watch brings them back: the echo of
+     * n=5 after n=6 was sent is no replay; n=5 after n=6 came back is. */
+    json_t *r5 = json_pack("{s:i}", FLEET_LIFE_N, 5), *r6 = json_pack("{s:i}", FLEET_LIFE_N, 6);
+    uint64_t seen = 4;
+    TAP_CHECK(t, !fleet_life_own_replayed(f, r5, false, &seen) && seen == 5,
+              "an echo newer than any seen: kept (seen 5)");
+    TAP_CHECK(t, !fleet_life_own_replayed(f, r6, false, &seen) && seen == 6, "then 6");
+    TAP_CHECK(t, fleet_life_own_replayed(f, r5, false, &seen) && seen == 6,
+              "5 after 6 came back: put back, a replay");
+    TAP_CHECK(t, !fleet_life_own_replayed(f, r5, true, &seen) && seen == 6,
+              "not on a fresh read (a failed write's number)");
     f->p.keys.enabled = false;
+    TAP_CHECK(t, !fleet_life_own_replayed(f, r5, false, &seen), "without members: never");
+    json_decref(r5);
+    json_decref(r6);
     TAP_CHECK(t, fleet_life_record(f, s, 7, &pending, why, sizeof(why)) == FLEET_SIG_OK,
               "without members nothing is checked");
     fleet_life_strip(rec);
