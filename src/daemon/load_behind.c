@@ -131,10 +131,10 @@ static void *load_dropper_main(void *arg)
         serve_set_free(old);
         pthread_mutex_lock(&d->lock);
         d->owed = true;
+        d->busy = false; /* the next set may be handed over while the heap is trimmed */
+        pthread_cond_broadcast(&d->cond);
         if (load_dropper_due(d))
             load_dropper_trim(d);
-        d->busy = false;
-        pthread_cond_broadcast(&d->cond);
     }
     pthread_mutex_unlock(&d->lock);
     return NULL;
