@@ -3,19 +3,24 @@ allocates is freed with the set it replaced, so RSS levels off.
 
 gtmd serves 2,000 policy records over 200 probed endpoints (tcp checks of
 loopback addresses where nothing listens: the probes run, as in
-production); 2,000 single-record changes go through PUT
+production); 4,000 single-record changes go through PUT
 /v1/config/records/NAME, each swapping a record's region order, so the
 change path's copy of the document, the compiled records, the counter
-ids and the old sets all churn. The first 1,000 changes warm up what
+ids and the old sets all churn. The first 2,000 changes warm up what
 legitimately grows until full (glibc's per-thread arenas, the audit ring
-of 1,000 entries, the history directory's keep); RSS after the second
-1,000 must not exceed RSS after the first 1,000 by more than 4 % (the
-process holds about 20 MB: a leak of 1 KB per change, 1 MB, fails it;
-what still grows legitimately is the event ring of GET /v1/events, one
-reload event per change, about 0.2 MB per 1,000 until its 10,000).
+of 1,000 entries, the history directory's keep). Over the next 2,000,
+RSS may grow by at most 750 bytes a change (1.5 MB): what still grows
+legitimately is the event ring of GET /v1/events, one reload event per
+change, about 200 bytes a change until its 10,000, and the heap's
+layout moves RSS by up to 0.9 MB either way from one run to the next
+(measured: 8,000 changes grow RSS by 1.3 MB, the ring's share). A leak
+of 1 KB a change, 2 MB more, fails it. Under ASan (quarantine off) each
+allocation carries its redzones: the ring costs about 500 bytes a
+change there, and the bound is 1,200.
 
 The real gtmd on loopback; RSS read from /proc."""
 import os
+import time
 
 import pytest
 
@@ -34,6 +39,12 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def asan(pid):
+    """Whether gtmd runs with AddressSanitizer (its runtime is mapped)."""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
 
 
 def order(i, flip=False):
@@ -64,13 +75,22 @@ def config_fn(workdir, port):
 
 
 @pytest.mark.threads
-def test_rss_levels_off_over_2000_changes(make_gtmd):
+def test_rss_levels_off_over_changes(make_gtmd):
     g = make_gtmd(config_fn, start=False)
     g.env = measured_env()
     g.start()
     a = Admin.of(g).wait_ready()
     rss = {}
-    for k in range(2000):
+    # Under ThreadSanitizer RSS is mostly TSan's own (its shadow and its
+    # records of sync objects grow with every address a thread touches and
+    # are not given back with the memory: 119 MB there against 20 MB), and
+    # a change is ten times slower: 2,000 changes still run there, for
+    # races, without the bound. The plain and the ASan builds (quarantine
+    # off) hold it.
+    tsan = bool(os.environ.get("GTM_TSAN"))
+    n = 2000 if tsan else 4000
+    warm = 1000 if tsan else 2000
+    for k in range(n):
         # 100 records, each changed 20 times (its order swapped back and
         # forth: every PUT is a change). Changing the same records keeps
         # the document's size as it is: a record's first change replaces
@@ -81,11 +101,18 @@ def test_rss_levels_off_over_2000_changes(make_gtmd):
         r = a.call("PUT", "/v1/config/records/r%d.mem.test." % i,
                    record(i, flip=(k // 100) % 2 == 0), timeout=30)
         assert r.status == 201, r
-        if (k + 1) % 1000 == 0:
+        if k + 1 in (warm, n):
+            # The dropper trims the heap at most once a second while changes
+            # stream, and once more when they stop (load_behind.c): read RSS
+            # after that last trim, not at a point that depends on how long
+            # ago the last one ran.
+            time.sleep(1.5)
             rss[k + 1] = rss_kib(g.proc.pid)
-    print("\nMEASURE RSS KiB after 1,000 and 2,000 changes: %d, %d (%+.1f %%)" %
-          (rss[1000], rss[2000], 100.0 * (rss[2000] - rss[1000]) / rss[1000]))
-    assert rss[2000] <= rss[1000] * 1.04, rss
+    grown = (rss[n] - rss[warm]) * 1024
+    print("\nMEASURE RSS KiB after %d and %d changes: %d, %d (%+d bytes a change)" %
+          (warm, n, rss[warm], rss[n], grown // (n - warm)))
+    if not tsan:
+        assert grown <= (1200 if asan(g.proc.pid) else 750) * (n - warm), rss
     # Still serving the last version.
     ans = g.query("r0.mem.test.", "A")
     assert ans.answer, ans
