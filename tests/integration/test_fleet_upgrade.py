@@ -273,6 +273,15 @@ def test_rolling_upgrade_under_load(old_gtmd, etcd, keys, backends, made, signed
     nodes = fleet(made, etcd, port, old_gtmd, prefix, keys if signed else None, shared=True)
     ok, _ = poll(lambda: all(synced_with_all(g) for g in nodes) and same_config(nodes), 30, 0.2)
     assert ok, [g.fleet() for g in nodes]
+    # The release before can have two puts of a node record in flight at
+    # once while it starts (each etcd call has a connection of its own;
+    # d8d08ba lets one out at a time since): a peer of that release then
+    # refuses the one applied last, the older, as a replay before any
+    # upgrade began. What the upgrade must not add is counted from here,
+    # and from its start for a node started again (after a second, so
+    # that the starts' last writes have reached every watch).
+    time.sleep(1)
+    before = [rejected(g) for g in nodes]
     # A configuration change on the previous release: served by all.
     st, body = put_record(nodes[0], "cfg1.example.com.", ["eu", "us"])
     assert st in (200, 201), body
@@ -304,6 +313,7 @@ def test_rolling_upgrade_under_load(old_gtmd, etcd, keys, backends, made, signed
             g.stop()
             g.binary = GTMD
             g.start()
+            before[i] = {}
             load.node_up(i, True)
             ok, _ = poll(lambda: all(synced_with_all(x) for x in nodes) and same_config(nodes),
                          30, 0.2)
@@ -317,8 +327,8 @@ def test_rolling_upgrade_under_load(old_gtmd, etcd, keys, backends, made, signed
                 assert compat["write_format"] == 2, compat
                 assert compat["held_by"] in ["n%d" % j for j in range(i + 2, 4)], compat
             time.sleep(3)  # the mixed fleet under load, old nodes reading new records
-            for x in nodes:
-                assert rejected(x) == {}, (x.workdir, x.fleet()["rejected"].get("last"), [
+            for x, was in zip(nodes, before):
+                assert rejected(x) == was, (x.workdir, x.fleet()["rejected"].get("last"), [
                     ln for ln in x.read_log().splitlines() if "fleet_rejected" in ln][-5:])
             assert load.wrong == [], load.wrong[:10]
         # Every node upgraded: the fleet writes format 3.
