@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #define BIGALLOC_HUGE (2u * 1024 * 1024)
@@ -43,6 +44,20 @@ void *bigalloc_zeroed(size_t n, size_t size)
     if (m + map > p + len)
         munmap(p + len, (size_t)(m + map - (p + len)));
     (void)madvise(p, len, MADV_HUGEPAGE); /* a hint: THP may be off */
+    return p;
+}
+
+void *bigalloc_table(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        abort();
+    size_t len = n && size ? n * size : 1;
+    void *p = malloc(len);
+    if (!p)
+        abort();
+    /* Written, not only read, first (bigalloc.h). Not memset: the
+     * compiler turns malloc and a memset to zero into calloc. */
+    explicit_bzero(p, len);
     return p;
 }
 

@@ -354,8 +354,8 @@ static size_t *policy_bind_first(const struct gslb *g)
     /* 1 + the first record of a name, and the name's hash: a record is
      * compared only when the hashes are equal (every compare is a cache
      * miss at this size). */
-    uint32_t(*t)[2] = calloc(size, sizeof(*t));
-    if (!first || !t)
+    uint32_t(*t)[2] = bigalloc_table(size, sizeof(*t)); /* probed before set */
+    if (!first)
         abort();
     for (size_t i = 0; i < g->n_records; i++) {
         const struct policy_record *r = &g->records[i], *p = i ? &g->records[i - 1] : NULL;
@@ -383,9 +383,8 @@ static size_t *policy_bind_first(const struct gslb *g)
 
 void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
 {
-    g->bindings = calloc(g->n_records ? g->n_records : 1, sizeof(*g->bindings));
-    if (!g->bindings)
-        abort();
+    /* Each slot is read before it is set (policy_bind_type). */
+    g->bindings = bigalloc_table(g->n_records ? g->n_records : 1, sizeof(*g->bindings));
     size_t *first = policy_bind_first(g);
     for (size_t i = 0; i < g->n_records; i++) {
         const struct policy_record *r = &g->records[i];

@@ -5,15 +5,15 @@
 
 #include <stdlib.h>
 
+#include "common/bigalloc.h"
+
 void serve_bind_init(struct serve_bind *t, size_t n)
 {
     uint32_t size = 16;
     while (size < 2 * n + 1)
         size *= 2;
-    t->nodes = calloc(size, sizeof(*t->nodes));
-    t->binding = calloc(size, sizeof(*t->binding));
-    if (!t->nodes || !t->binding)
-        abort();
+    t->nodes = bigalloc_table(size, sizeof(*t->nodes)); /* probed before set */
+    t->binding = bigalloc_table(size, sizeof(*t->binding));
     t->mask = size - 1;
     t->n = 0;
 }

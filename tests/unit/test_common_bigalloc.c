@@ -3,11 +3,16 @@
  * zeroed and writable end to end; a large one starts on a 2 MB boundary
  * (so that huge pages can back it); freeing with the same n and size
  * gives each kind back the way it was taken (ASan's run sees a wrong
- * free); zero items still give a pointer.
+ * free); zero items still give a pointer. A table (bigalloc_table) comes
+ * back zeroed with every page already written: resident before anything
+ * reads it (calloc's fresh mapping is not, and a compiler may turn malloc
+ * and a memset to zero into calloc).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/bigalloc.h"
 #include "tap.h"
@@ -35,6 +40,36 @@ static void test_size(struct tap *t, size_t n, size_t size, int big)
     bigalloc_free(p, n, size);
 }
 
+/* Whether every page wholly inside [p, p + len) is resident (mincore). */
+static int test_resident(const uint8_t *p, size_t len)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + pg - 1) & ~(uintptr_t)(pg - 1);
+    uintptr_t b = ((uintptr_t)p + len) & ~(uintptr_t)(pg - 1);
+    if (b <= a)
+        return 1;
+    size_t n = (b - a) / pg;
+    unsigned char *vec = malloc(n);
+    int ok = vec && mincore((void *)a, b - a, vec) == 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = vec[i] & 1;
+    free(vec);
+    return ok;
+}
+
+static void test_table(struct tap *t, size_t n, size_t size)
+{
+    uint8_t *p = bigalloc_table(n, size);
+    size_t len = n * size;
+    TAP_CHECK(t, p != NULL, "table %zu x %zu: allocated", n, size);
+    /* Before any read: a read would map the zero page, resident too. */
+    TAP_CHECK(t, test_resident(p, len), "table %zu x %zu: every page written already", n, size);
+    TAP_CHECK(t, test_all_zero(p, len), "table %zu x %zu: zeroed", n, size);
+    memset(p, 0x5a, len);
+    TAP_CHECK(t, len == 0 || p[len - 1] == 0x5a, "table %zu x %zu: writable to the end", n, size);
+    free(p);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -46,5 +81,9 @@ int main(void)
     test_size(&t, 100000, 192, 1); /* a policy set's records at 100,000 */
     test_size(&t, 3 * BIGALLOC_MIN + 1, 1, 1);
     bigalloc_free(NULL, 100000, 192); /* nothing to give back (ASan: no wild munmap) */
+    test_table(&t, 0, 8);
+    test_table(&t, 100, 8);
+    test_table(&t, 262144, 8);    /* a name table at 100,000 records: 2 MB */
+    test_table(&t, 1u << 20, 24); /* above any mmap threshold: 24 MB */
     return tap_done(&t);
 }
