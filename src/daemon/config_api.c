@@ -586,6 +586,16 @@ void config_api_served(struct config_api *api, json_t *doc)
     pthread_mutex_unlock(&api->lock);
 }
 
+json_t *config_api_known_delta(struct config_api *api, json_t *base, json_t *doc)
+{
+    pthread_mutex_lock(&api->lock);
+    json_t *d = base && api->inst_base == base && api->inst_doc == doc
+                    ? json_incref(api->inst_delta)
+                    : NULL;
+    pthread_mutex_unlock(&api->lock);
+    return d;
+}
+
 void config_api_drop_delta(struct config_api *api)
 {
     json_decref(api->inst_delta);

@@ -198,6 +198,10 @@ void config_api_set_params(struct config_api *api, const struct config_api_param
  * reload lock, after the swap): the version being installed is journalled
  * (durable) before any other reload runs, and the file written behind. */
 void config_api_served(struct config_api *api, json_t *doc);
+/* The delta the change being installed computed from base to doc (a new
+ * reference; config_delta_new counts from it instead of walking the two
+ * documents again), or NULL when it was made for another pair. */
+json_t *config_api_known_delta(struct config_api *api, json_t *base, json_t *doc);
 /* Waits until the file holds every version answered (a reload from the
  * file reads it only then). */
 void config_api_flush(struct config_api *api);

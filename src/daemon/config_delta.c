@@ -59,6 +59,42 @@ static json_t *delta_members(json_t *a, json_t *b, json_t *touched)
                      (json_int_t)c.removed, "changed", (json_int_t)c.changed);
 }
 
+/* Whether known (a jsondelta, config_delta_new) tells what section k
+ * changes member by member: it neither puts nor drops k whole. */
+static bool delta_known_for(json_t *known, const char *k)
+{
+    json_t *v;
+    size_t i;
+    if (!known || json_object_get(json_object_get(known, "put"), k))
+        return false;
+    json_array_foreach(json_object_get(known, "drop"), i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), k) == 0)
+            return false;
+    }
+    return true;
+}
+
+/* delta_members from what known says of section k (delta_known_for): a
+ * member it puts is changed when a has it, else added; one it drops is
+ * removed. a: the old section. */
+static json_t *delta_members_known(json_t *a, json_t *known, const char *k, json_t *touched)
+{
+    struct delta_count c = {0, 0, 0, touched};
+    json_t *in = json_object_get(json_object_get(known, "in"), k), *v;
+    const char *name;
+    size_t i;
+    json_object_foreach(json_object_get(in, "put"), name, v)
+        delta_touch(&c, json_object_get(a, name) ? &c.changed : &c.added, name);
+    json_array_foreach(json_object_get(in, "drop"), i, v)
+    {
+        if (json_is_string(v))
+            delta_touch(&c, &c.removed, json_string_value(v));
+    }
+    return json_pack("{s:I, s:I, s:I}", "added", (json_int_t)c.added, "removed",
+                     (json_int_t)c.removed, "changed", (json_int_t)c.changed);
+}
+
 /* The endpoints of pool p (an object) as an object by name. */
 static json_t *delta_endpoints_of(json_t *p)
 {
@@ -147,13 +183,16 @@ static json_t *delta_other(json_t *a, json_t *b)
     return out;
 }
 
-static json_t *delta_summary(json_t *a, json_t *b, json_t *touched)
+static json_t *delta_summary(json_t *a, json_t *b, json_t *touched, json_t *known)
 {
     json_t *s = json_object();
-    for (const char *const *k = delta_kinds; *k; k++)
+    for (const char *const *k = delta_kinds; *k; k++) {
+        json_t *ak = json_object_get(a, *k), *t = strcmp(*k, "records") == 0 ? touched : NULL;
         json_object_set_new(s, *k,
-                            delta_members(json_object_get(a, *k), json_object_get(b, *k),
-                                          strcmp(*k, "records") == 0 ? touched : NULL));
+                            delta_known_for(known, *k)
+                                ? delta_members_known(ak, known, *k, t)
+                                : delta_members(ak, json_object_get(b, *k), t));
+    }
     json_object_set_new(s, "endpoints",
                         delta_endpoints(json_object_get(a, "pools"), json_object_get(b, "pools")));
     json_object_set_new(s, "geo_maps",
@@ -385,7 +424,7 @@ static size_t delta_keep(struct config_delta *d, const struct config *old,
 }
 
 struct config_delta *config_delta_new(const struct config *old, const struct serve_set *cur,
-                                      const struct config *next, bool reread)
+                                      const struct config *next, bool reread, json_t *known)
 {
     struct config_delta *d = calloc(1, sizeof(*d));
     if (!d || !(d->keep = calloc(next->n_zones + 1, sizeof(*d->keep))))
@@ -393,7 +432,7 @@ struct config_delta *config_delta_new(const struct config *old, const struct ser
     d->reread = reread;
     d->n_zones = next->n_zones;
     json_t *touched = json_array();
-    d->summary = delta_summary(old ? old->root : NULL, next->root, touched);
+    d->summary = delta_summary(old ? old->root : NULL, next->root, touched, old ? known : NULL);
     json_object_set_new(d->summary, "names", touched);
     json_object_set_new(
         d->summary, "records_compiled",

@@ -51,9 +51,13 @@ struct config_delta {
 
 /* The delta from old (running; NULL at start) serving cur (NULL at start)
  * to next, which is not loaded yet (its gslb is still in next). reread:
- * the files may have changed (a full reload). Never NULL. */
+ * the files may have changed (a full reload). known: NULL, or the
+ * jsondelta (jsondelta.h) from old's document to next's, which the change
+ * that made next computed already (borrowed): the sections it does not
+ * put or drop whole are counted from it instead of walked again (100,000
+ * records walked side by side: 5 ms of a change, issue #38). Never NULL. */
 struct config_delta *config_delta_new(const struct config *old, const struct serve_set *cur,
-                                      const struct config *next, bool reread);
+                                      const struct config *next, bool reread, json_t *known);
 void config_delta_free(struct config_delta *d);
 
 /* The summary as one short line for the log ("records=+1-0~2 pools=..."). */

@@ -207,6 +207,18 @@ static struct config_api_stamp server_reload_file_ready(struct server *srv,
     return config_api_stamp_of(srv->config_path);
 }
 
+/* The delta the change being reloaded computed against the running
+ * document (config_api_known_delta), when cfg is that change's: a new
+ * reference, or NULL. */
+static json_t *server_reload_known(struct server *srv, const struct config *cfg, json_t *doc,
+                                   enum server_reload_from from)
+{
+    if (from != SERVER_RELOAD_CHANGE || !srv->confapi_ready || !cfg || !srv->cfg ||
+        cfg->root != doc)
+        return NULL;
+    return config_api_known_delta(&srv->confapi, srv->cfg->root, doc);
+}
+
 /* The one reload: what the new configuration
  * changes against what runs (config_delta.h), then a set built for it
  * keeping what did not change. doc is borrowed (a change only). */
@@ -231,9 +243,11 @@ static json_t *server_reload_as(struct server *srv, json_t *doc, enum server_rel
      * running document again keeps what a change that touched nothing
      * would (secondary and catalog zones are never kept: their copies are
      * read). */
+    json_t *known = server_reload_known(srv, cfg, doc, from);
     struct config_delta *delta = cfg ? config_delta_new(srv->cfg, atomic_load(&srv->serve.current),
-                                                        cfg, from == SERVER_RELOAD_FILE)
+                                                        cfg, from == SERVER_RELOAD_FILE, known)
                                      : NULL;
+    json_decref(known);
     struct serve_set *set = cfg ? server_reload_build(srv, cfg, delta, &errs) : NULL;
     if (!set) {
         config_delta_free(delta);
@@ -298,7 +312,7 @@ void server_validate(struct server *srv, json_t *doc, struct errlist *errs, stru
     pthread_mutex_lock(&srv->reload_lock);
     const struct serve_set *cur = atomic_load(&srv->serve.current);
     struct config *cfg = server_load_config(srv, doc, errs);
-    struct config_delta *delta = cfg ? config_delta_new(srv->cfg, cur, cfg, false) : NULL;
+    struct config_delta *delta = cfg ? config_delta_new(srv->cfg, cur, cfg, false, NULL) : NULL;
     /* No health core: no slot is mapped; nothing is published. */
     struct serve_set *set =
         cfg ? load_set_keep(cfg, srv->generation + 1, NULL, cur, delta->keep, errs, warns) : NULL;

@@ -455,6 +455,60 @@ def test_untouched_endpoints_keep_probe_state(make_gtmd):
         listener.close()
 
 
+def test_reload_counts_what_a_change_changed(make_gtmd):
+    """A change's reload says what it added, removed and changed (the
+    answer's reload.changed and the log's event=reload): counted from the
+    delta the change computed against the running document (config_delta.c,
+    delta_members_known), not by walking the two documents again; a batch
+    of each kind and a SIGHUP of an edited file (walked) count alike."""
+    g, a = start(make_gtmd, 5)
+    _, doc = version(a)
+    recs = sorted(doc["records"])
+    pool = doc["records"][recs[0]]["pool"]
+
+    def counted(r):
+        assert r.status == 201, r
+        c = r.json["reload"]["changed"]
+        return {k: (c[k]["added"], c[k]["removed"], c[k]["changed"])
+                for k in ("records", "pools", "checks", "regions")}, c["names"]
+
+    none = (0, 0, 0)
+    c, names = counted(put(a, "records/new1.inc.test.", {"pool": pool, "policy": "all"}))
+    assert c == {"records": (1, 0, 0), "pools": none, "checks": none, "regions": none}, c
+    assert names == ["new1.inc.test."], names
+    c, names = counted(put(a, "records/new1.inc.test.", {"pool": pool, "policy": "all", "ttl": 77}))
+    assert c["records"] == (0, 0, 1) and names == ["new1.inc.test."], (c, names)
+    c, names = counted(a.delete("/v1/config/records/" + recs[0], timeout=30))
+    assert c["records"] == (0, 1, 0) and names == [recs[0]], (c, names)
+    c, names = counted(batch(a, [
+        {"op": "put", "path": "records/new2.inc.test.", "value": {"pool": pool, "policy": "all"}},
+        {"op": "put", "path": "records/new1.inc.test.", "value": {"pool": pool, "policy": "all", "ttl": 78}},
+        {"op": "delete", "path": "records/" + recs[1]},
+        {"op": "put", "path": "regions/zz", "value": {}}]))
+    assert c == {"records": (1, 1, 1), "pools": none, "checks": none,
+                 "regions": (1, 0, 0)}, c
+    assert sorted(names) == sorted(["new1.inc.test.", "new2.inc.test.", recs[1]]), names
+    line = [ln for ln in g.read_log().splitlines() if "event=reload result=ok" in ln][-1]
+    assert 'changed="records=+1-1~1 pools=+0-0~0 checks=+0-0~0 regions=+1-0~0' in line, line
+    # A SIGHUP walks the documents: the same counts for the same edit (of
+    # the file once the writer has written the last version behind).
+    def written():
+        with open(g.conf_path) as f:
+            d = json.load(f)
+        return d if "zz" in d.get("regions", {}) else None
+    edited, _ = poll(written, 10, 0.05)
+    assert edited, "the file never had the last version"
+    edited["records"]["new3.inc.test."] = {"pool": pool, "policy": "all"}
+    edited["records"]["new2.inc.test."] = {"pool": pool, "policy": "all", "ttl": 79}
+    del edited["records"][recs[2]]
+    edited["regions"]["zy"] = {}
+    with open(g.conf_path, "w") as f:
+        json.dump(edited, f)
+    sighup(g)
+    line = [ln for ln in g.read_log().splitlines() if "event=reload result=ok" in ln][-1]
+    assert 'changed="records=+1-1~1 pools=+0-0~0 checks=+0-0~0 regions=+1-0~0' in line, line
+
+
 def test_records_follow_pools_and_regions_that_move(make_gtmd):
     """A record not touched by a change is taken compiled from the running
     set only when what it points into did not move: here an unused pool
