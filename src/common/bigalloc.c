@@ -3,6 +3,7 @@
  */
 #include "common/bigalloc.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,76 @@ void *bigalloc_table(size_t n, size_t size)
      * compiler turns malloc and a memset to zero into calloc. */
     explicit_bzero(p, len);
     return p;
+}
+
+void bigalloc_spare_init(struct bigalloc_spare *s)
+{
+    pthread_mutex_init(&s->lock, NULL);
+    s->p = NULL;
+    s->len = 0;
+}
+
+void bigalloc_spare_free(struct bigalloc_spare *s)
+{
+    if (s->p)
+        munmap(s->p, s->len);
+    s->p = NULL;
+    pthread_mutex_destroy(&s->lock);
+}
+
+void bigalloc_spare_drop(struct bigalloc_spare *s)
+{
+    pthread_mutex_lock(&s->lock);
+    void *p = s->p;
+    size_t len = s->len;
+    s->p = NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (p)
+        munmap(p, len);
+}
+
+void *bigalloc_take(struct bigalloc_spare *s, size_t n, size_t size, size_t *cap)
+{
+    size_t len = bigalloc_len(n, size);
+    *cap = n;
+    if (!s)
+        return bigalloc_zeroed(n, size);
+    if (!len) {
+        void *p = malloc(n && size ? n * size : 1);
+        if (!p)
+            abort();
+        return p;
+    }
+    pthread_mutex_lock(&s->lock);
+    void *p = s->p;
+    size_t have = s->len;
+    s->p = NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (p && have >= len && have - len <= BIGALLOC_SPARE_SLACK) {
+        *cap = have / size; /* bigalloc_len of it is have again */
+        return p;
+    }
+    if (p)
+        munmap(p, have);
+    return bigalloc_zeroed(n, size);
+}
+
+void bigalloc_give(struct bigalloc_spare *s, void *p, size_t cap, size_t size)
+{
+    size_t len = bigalloc_len(cap, size);
+    if (!p || !s || !len) {
+        bigalloc_free(p, cap, size);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    bool kept = !s->p;
+    if (kept) {
+        s->p = p;
+        s->len = len;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!kept)
+        munmap(p, len);
 }
 
 void bigalloc_free(void *p, size_t n, size_t size)

@@ -49,9 +49,13 @@ void load_run_behind(void (*fn)(void *), void *arg);
 /* The thread that frees retired sets behind the reloads (load_drop_behind).
  * NULL from load_dropper_new (no thread could be made): drops are made on
  * a thread waited for, as load_run_behind. Owned by the server; the
- * caller of load_dropper_free waits for the drop in flight. */
+ * caller of load_dropper_free waits for the drop in flight. spare (NULL:
+ * none; borrowed, it outlives the dropper): the records array retired
+ * sets give back (bigalloc.h), dropped with the heap's last trim once a
+ * stream of changes stopped. */
 struct load_dropper;
-struct load_dropper *load_dropper_new(void);
+struct bigalloc_spare;
+struct load_dropper *load_dropper_new(struct bigalloc_spare *spare);
 void load_dropper_free(struct load_dropper *d);
 
 /* Frees old (a set no reader can see any more, owned by the caller until

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/bigalloc.h"
 #include "common/log.h"
 #include "daemon/load.h"
 #include "serve/serve_set.h"
@@ -81,8 +82,9 @@ struct load_dropper {
     struct serve_set *pending; /* handed over, not yet freed */
     bool busy;                 /* the thread is freeing one */
     bool stop;
-    bool owed;                 /* freed since the last trim */
-    struct timespec next_trim; /* not before (CLOCK_MONOTONIC) */
+    bool owed;                    /* freed since the last trim */
+    struct timespec next_trim;    /* not before (CLOCK_MONOTONIC) */
+    struct bigalloc_spare *spare; /* borrowed; NULL: none */
 };
 
 static bool load_dropper_due(const struct load_dropper *d)
@@ -119,8 +121,15 @@ static void *load_dropper_main(void *arg)
             if (!d->owed)
                 pthread_cond_wait(&d->cond, &d->lock);
             else if (pthread_cond_timedwait(&d->cond, &d->lock, &d->next_trim) == ETIMEDOUT &&
-                     !d->pending && !d->stop)
-                load_dropper_trim(d); /* the stream stopped: the trim it owes */
+                     !d->pending && !d->stop) {
+                /* The stream stopped: the spare array goes, then the trim
+                 * it owes. */
+                pthread_mutex_unlock(&d->lock);
+                if (d->spare)
+                    bigalloc_spare_drop(d->spare);
+                pthread_mutex_lock(&d->lock);
+                load_dropper_trim(d);
+            }
         }
         if (!d->pending)
             break; /* stopped with nothing left */
@@ -140,11 +149,12 @@ static void *load_dropper_main(void *arg)
     return NULL;
 }
 
-struct load_dropper *load_dropper_new(void)
+struct load_dropper *load_dropper_new(struct bigalloc_spare *spare)
 {
     struct load_dropper *d = calloc(1, sizeof(*d));
     if (!d)
         return NULL;
+    d->spare = spare;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -55,7 +55,8 @@ struct config *server_load_config(struct server *srv, json_t *doc, struct errlis
      * with the running one: those records are not compiled again. The
      * running set stays alive: only reloads, serialised, free sets. */
     const struct serve_set *cur = srv->cfg ? atomic_load(&srv->serve.current) : NULL;
-    struct policy_reuse reuse = {cur ? cur->gslb : NULL, srv->cfg ? srv->cfg->root : NULL};
+    struct policy_reuse reuse = {cur ? cur->gslb : NULL, srv->cfg ? srv->cfg->root : NULL,
+                                 &srv->records_spare};
     struct config *cfg = doc ? config_load_doc_reuse(srv->config_path, doc, &reuse, errs)
                              : config_load(srv->config_path, errs);
     if (cfg && srv->node && !fleet_params_set_node(&cfg->fleet, srv->node)) {
@@ -481,6 +482,7 @@ static void server_shutdown(struct server *srv)
     event_ring_free(srv->health.events);
     srv->health.events = NULL;
     pthread_mutex_destroy(&srv->reload_lock);
+    bigalloc_spare_free(&srv->records_spare); /* no set is left to give one back */
 }
 
 int server_run(const char *config_path, const char *node)
@@ -505,7 +507,8 @@ int server_run(const char *config_path, const char *node)
     health_core_init(&srv.health);
     srv.health.events = event_ring_new(EVENT_RING_DEFAULT);
     pthread_mutex_init(&srv.reload_lock, NULL);
-    srv.dropper = load_dropper_new();
+    bigalloc_spare_init(&srv.records_spare);
+    srv.dropper = load_dropper_new(&srv.records_spare);
     srv.started = health_now();
     notify_open(&srv.notify);
     notify_send(&srv.notify, "STATUS=starting");

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/bigalloc.h"
 #include "common/errlist.h"
 #include "daemon/config.h"
 #include "daemon/config_api.h"
@@ -68,7 +69,10 @@ struct server {
     struct server_safety safety;   /* the fleet's safety rule on adoption */
     struct config_digest digest;   /* of srv->cfg's shared part (server_config_hash) */
     struct load_dropper *dropper;  /* frees retired sets (load.h); NULL: waited for */
-    pthread_mutex_t reload_lock;   /* one reload at a time (SIGHUP, API, re-sign) */
+    /* The records array the policy set a reload retires gives back and the
+     * next one takes (bigalloc.h); freed after every set. */
+    struct bigalloc_spare records_spare;
+    pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API, re-sign) */
     atomic_ullong reloads_ok, reloads_failed;
     /* Updates the updater answered, by rcode, and those that changed a
      * zone (server_update.c; /metrics). */

@@ -111,7 +111,7 @@ void gslb_free(struct gslb *g)
     free(g->azs);
     free(g->checks);
     free(g->pools);
-    bigalloc_free(g->records, g->records_cap, sizeof(*g->records));
+    bigalloc_give(g->spare, g->records, g->records_cap, sizeof(*g->records));
     free(g->bindings);
     free(g);
 }

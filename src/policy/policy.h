@@ -26,6 +26,7 @@
 #include "health/probe.h"
 
 struct policy_ramp;
+struct bigalloc_spare;
 struct policy_dial_client;
 
 struct policy_region {
@@ -190,7 +191,8 @@ struct gslb {
     size_t n_checks;
     struct policy_pool *pools;
     size_t n_pools;
-    struct policy_record *records; /* records_cap of them (bigalloc.h) */
+    struct policy_record *records; /* records_cap of them (bigalloc.h), not zeroed */
+    struct bigalloc_spare *spare;  /* records came from and go back to it; NULL: none */
     size_t n_records, records_cap;
     struct policy_binding *bindings; /* one per distinct record name */
     size_t n_bindings;

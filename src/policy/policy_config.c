@@ -603,6 +603,7 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
         return;
     }
     struct policy_record *rec = &g->records[g->n_records];
+    memset(rec, 0, sizeof(*rec)); /* the array is not zeroed (bigalloc_take) */
     rec->index = (uint32_t)g->n_records++;
     rec->path = jsoncfg_strdup(path);
     rec->shared = pc_calloc(1, sizeof(*rec->shared));
@@ -881,8 +882,9 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
         return;
     }
     json_object_foreach(v, name, r) total += pc_member_size(r);
-    g->records = bigalloc_zeroed(total, sizeof(*g->records));
-    g->records_cap = total;
+    /* Every slot used is written whole: copied (pc_reuse_copy) or zeroed
+     * and then compiled (pc_record). */
+    g->records = bigalloc_take(g->spare, total, sizeof(*g->records), &g->records_cap);
     struct pc_walk w = {reuse->g ? json_object_iter(reuse->records) : NULL, 0, false};
     if (reuse->g) {
         g->from = pc_calloc(total ? total : 1, sizeof(*g->from));
@@ -926,6 +928,7 @@ struct gslb *policy_config_parse_reuse(const struct jsoncfg *j, json_t *root,
     const struct cfgschema *s = &policy_root_schema;
     struct gslb *g = pc_calloc(1, sizeof(*g));
     atomic_init(&g->refs, 1);
+    g->spare = reuse ? reuse->spare : NULL;
     pc_regions(j, cfgschema_value(s, PK_REGIONS, root), g);
     pc_checks(j, cfgschema_value(s, PK_CHECKS, root), g);
     pc_pools(j, cfgschema_value(s, PK_POOLS, root), g);

@@ -28,9 +28,14 @@ struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const ch
 
 /* The running policy set and the document it was compiled from (both
  * borrowed for the call). */
+struct bigalloc_spare;
 struct policy_reuse {
     const struct gslb *g;
     json_t *root;
+    /* Where the new set takes its records array from and its free gives
+     * it back to (bigalloc.h); NULL: mapped afresh. Borrowed: it outlives
+     * every set built with it. */
+    struct bigalloc_spare *spare;
 };
 
 /* The same, and when reuse is not NULL and root's "zones", "regions"

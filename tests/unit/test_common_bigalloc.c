@@ -6,7 +6,10 @@
  * free); zero items still give a pointer. A table (bigalloc_table) comes
  * back zeroed with every page already written: resident before anything
  * reads it (calloc's fresh mapping is not, and a compiler may turn malloc
- * and a memset to zero into calloc).
+ * and a memset to zero into calloc). A spare (bigalloc_take/give): an
+ * array given back is taken again by the next that fits, holds at least
+ * what was asked, is not taken when far too long, and goes with
+ * bigalloc_spare_drop; small arrays never pass through it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,6 +73,48 @@ static void test_table(struct tap *t, size_t n, size_t size)
     free(p);
 }
 
+static void test_spare(struct tap *t)
+{
+    struct bigalloc_spare s;
+    bigalloc_spare_init(&s);
+    size_t n = 160000, size = 192, cap = 0; /* a policy set's records at 160,000: 30 MB */
+    uint8_t *a = bigalloc_take(&s, n, size, &cap);
+    TAP_CHECK(t, a && cap == n && s.p == NULL, "spare: a fresh array when none is kept");
+    TAP_CHECK(t, test_all_zero(a, n * size), "spare: a fresh array is zeroed (the kernel's)");
+    memset(a, 0x77, n * size);
+    bigalloc_give(&s, a, cap, size);
+    TAP_CHECK(t, s.p == a, "spare: the array given back is kept");
+    uint8_t *b = bigalloc_take(&s, n - 5000, size, &cap);
+    TAP_CHECK(t, b == a && s.p == NULL, "spare: the next that fits takes it");
+    TAP_CHECK(t, cap >= n && cap * size <= s.len + 2u * 1024 * 1024 + n * size,
+              "spare: it holds at least what was asked (cap %zu)", cap);
+    TAP_CHECK(t, b[(n - 5000) * size - 1] == 0x77, "spare: taken as it was, not zeroed again");
+    b[cap * size - 1] = 1; /* writable to its whole cap */
+    uint8_t *c = bigalloc_take(&s, n, size, &(size_t){0});
+    TAP_CHECK(t, c != b, "spare: taken once only");
+    bigalloc_give(&s, b, cap, size);
+    bigalloc_give(&s, c, n, size); /* one is kept: this one is unmapped */
+    TAP_CHECK(t, s.p == b, "spare: one kept, a second given back goes");
+    size_t small_cap = 0;
+    uint8_t *d = bigalloc_take(&s, 1000, 8, &small_cap);
+    TAP_CHECK(t, d && small_cap == 1000 && s.p == b, "spare: small arrays do not take it");
+    bigalloc_give(&s, d, small_cap, 8);
+    TAP_CHECK(t, s.p == b, "spare: nor are they kept");
+    size_t far = BIGALLOC_MIN / 8;
+    uint8_t *e = bigalloc_take(&s, far, 8, &cap); /* 30 MB spare, 4 MB asked */
+    TAP_CHECK(t, e && s.p == NULL && cap == far, "spare: far too long is not taken (unmapped)");
+    bigalloc_give(&s, e, cap, 8);
+    TAP_CHECK(t, s.p == e, "spare: the new one is kept");
+    bigalloc_spare_drop(&s);
+    TAP_CHECK(t, s.p == NULL, "spare: dropped");
+    uint8_t *f = bigalloc_take(NULL, far, 8, &cap);
+    TAP_CHECK(t, f && cap == far && test_all_zero(f, far * 8), "spare: none: zeroed, as asked");
+    bigalloc_give(NULL, f, cap, 8);
+    uint8_t *g = bigalloc_take(&s, n, size, &cap);
+    bigalloc_give(&s, g, cap, size);
+    bigalloc_spare_free(&s); /* unmaps the one it holds (ASan: no leak) */
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -85,5 +130,6 @@ int main(void)
     test_table(&t, 100, 8);
     test_table(&t, 262144, 8);    /* a name table at 100,000 records: 2 MB */
     test_table(&t, 1u << 20, 24); /* above any mmap threshold: 24 MB */
+    test_spare(&t);
     return tap_done(&t);
 }
