@@ -12,6 +12,7 @@ Tests that exercise several threads at once carry @pytest.mark.threads; the
 TSan build runs only those (run.sh)."""
 import glob
 import os
+import random
 import shutil
 import signal
 import socket
@@ -32,14 +33,34 @@ DATA = os.path.join(TOP, "tests", "data")
 GTMD = os.environ.get("GTMD", os.path.join(TOP, "gtmd"))
 
 
+# Ports handed out by free_port: below the kernel's ephemeral range
+# (32768-60999 on Debian), in a slice of its own for each pytest-xdist
+# worker. A port the kernel picks for a bind to 0 comes from the
+# ephemeral range, where any client socket of a test running beside
+# (a DNS query, an HTTP call, etcd's peers) can take it between the check
+# here and gtmd's bind: "cannot listen on 127.0.0.1:46153/udp: Address
+# already in use" ended an ASan run once. Within a worker's slice the
+# ports go round in order, so a port handed out is not handed out again
+# before the slice's 2,000 others.
+PORT_BASE = 10000
+PORT_SLICE = 2000
+_port_next = []
+
+
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
+    """A port free for both UDP and TCP on 127.0.0.1 (PORT_BASE)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    w = int(worker[2:]) if worker[2:].isdigit() else 0
+    low = PORT_BASE + (w % 11) * PORT_SLICE
+    if not _port_next:
+        _port_next.append(low + random.randrange(PORT_SLICE))
+    for _ in range(PORT_SLICE):
+        port = _port_next[0]
+        _port_next[0] = low + (port + 1 - low) % PORT_SLICE
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
+            t.bind(("127.0.0.1", port))
             u.bind(("127.0.0.1", port))
             return port
         except OSError:
@@ -47,7 +68,7 @@ def free_port():
         finally:
             u.close()
             t.close()
-    raise RuntimeError("no free port")
+    raise RuntimeError("no free port in %d-%d" % (low, low + PORT_SLICE - 1))
 
 
 def stop_process(proc, timeout=10):
