@@ -588,9 +588,6 @@ void admin_stop(struct admin *a)
         event_free(a->ev_fixup);
     if (a->ev_saved)
         event_free(a->ev_saved);
-    if (a->ev_drop)
-        event_free(a->ev_drop);
-    json_decref(a->drop);
     if (a->ev_stop)
         event_free(a->ev_stop);
     if (a->base)

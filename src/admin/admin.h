@@ -51,14 +51,10 @@ struct admin_config_ops {
      * document's own (only its top-level keys may be replaced). */
     json_t *(*read)(struct config_api *api, uint64_t *version, char *err, size_t len);
     /* Runs on the admin API's store thread (it may wait for etcd, and a
-     * reload takes a while): doc was made from version base. *replaced
-     * (the caller's reference, or NULL): the document the change replaced,
-     * most often its last reference, which the admin thread drops after
-     * the answer, off the store thread (freeing the records of 100,000
-     * names is 6 ms; they were allocated on the admin thread). */
+     * reload takes a while): doc was made from version base. */
     json_t *(*apply)(struct config_api *api, json_t *doc, uint64_t base, uint64_t if_version,
                      const char *author, const char *change, bool dry_run, const char *clients,
-                     int *status, json_t **replaced);
+                     int *status);
     json_t *(*history)(struct config_api *api);
     json_t *(*version)(struct config_api *api, uint64_t v);
     struct config_api *api;

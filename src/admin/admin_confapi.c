@@ -22,7 +22,6 @@
  * four kinds are ever sent back: the rest of the file (tokens' paths, TSIG
  * secrets, the cookie secret) stays out of the API.
  */
-#include <event2/event.h>
 #include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,8 +230,7 @@ struct confapi_call {
     char *clients; /* owned; NULL: none */
     char change[700];
     int status;
-    json_t *out;      /* the daemon's reply (owned until sent) */
-    json_t *replaced; /* the document the change replaced (owned; NULL: none) */
+    json_t *out; /* the daemon's reply (owned until sent) */
 };
 
 static void confapi_call_free(void *arg)
@@ -240,7 +238,6 @@ static void confapi_call_free(void *arg)
     struct confapi_call *x = arg;
     json_decref(x->doc);
     json_decref(x->out);
-    json_decref(x->replaced);
     free(x->clients);
     free(x);
 }
@@ -252,33 +249,7 @@ static void confapi_call_run(struct admin_store_call *c)
     const struct admin_config_ops *ops = c->r.a->env.config;
     x->status = 500;
     x->out = ops->apply(ops->api, x->doc, x->base, x->if_version, c->r.token_name, x->change,
-                        x->dry, x->clients, &x->status, &x->replaced);
-}
-
-/* Admin thread, on its loop's next turn: drops the replaced document. */
-static void confapi_on_drop(evutil_socket_t fd, short what, void *arg)
-{
-    struct admin *a = arg;
-    (void)fd;
-    (void)what;
-    json_decref(a->drop);
-    a->drop = NULL;
-}
-
-/* Drops doc (stolen) on the loop's next turn: after the write the reply
- * just queued (a timer activated after the socket's event runs after
- * it). The admin thread allocated its copy of the records: freeing them
- * here touches no other thread's arena, and the store thread is free for
- * the next change meanwhile. */
-static void confapi_drop_later(struct admin *a, json_t *doc)
-{
-    struct timeval now = {0, 0};
-    if (!a->ev_drop)
-        a->ev_drop = evtimer_new(a->base, confapi_on_drop, a);
-    json_decref(a->drop); /* the one before, if its turn has not come yet */
-    a->drop = doc;
-    if (!a->ev_drop || evtimer_add(a->ev_drop, &now) != 0)
-        confapi_on_drop(-1, 0, a);
+                        x->dry, x->clients, &x->status);
 }
 
 /* Admin thread: replies and audits. */
@@ -296,9 +267,6 @@ static void confapi_call_done(struct admin_store_call *c)
     if (!x->dry)
         admin_audit(r, x->status, json_pack("{s:s, s:O?}", "change", x->change, "version", v));
     admin_reply_json(r, x->status, out);
-    if (x->replaced)
-        confapi_drop_later(r->a, x->replaced);
-    x->replaced = NULL;
     confapi_call_free(x);
 }
 

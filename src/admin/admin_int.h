@@ -69,13 +69,8 @@ struct admin {
     unsigned n_pending; /* connections without a complete request yet */
     bool replying;      /* our handler is writing (admin_conn.c) */
     struct event *ev_sweep;
-    struct event *ev_fixup; /* rewrites libevent's own error replies */
-    struct event *ev_saved; /* a state-file write ended (admin_defer.c) */
-    /* A document a configuration change replaced, dropped on the loop's
-     * next turn, after the change's answer is written (admin_confapi.c;
-     * made on first use). */
-    struct event *ev_drop;
-    json_t *drop;
+    struct event *ev_fixup;          /* rewrites libevent's own error replies */
+    struct event *ev_saved;          /* a state-file write ended (admin_defer.c) */
     struct event *ev_stop;           /* admin_stop: answer what is owed, then leave */
     struct admin_deferred *deferred; /* replies waiting for a write, oldest first */
     struct admin_store *store_calls; /* calls to the shared store (admin_store.c) */

@@ -857,7 +857,7 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
 
 json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uint64_t if_version,
                          const char *author, const char *change, bool dry_run, const char *clients,
-                         int *status, json_t **replaced)
+                         int *status)
 {
     char msg[300];
     struct drill_client cl[DRILL_MAX_CLIENTS];
@@ -879,10 +879,6 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uin
         }
     }
     json_decref(mine);
-    if (replaced) { /* the delta's base, handed over rather than dropped here */
-        *replaced = api->inst_base;
-        api->inst_base = NULL;
-    }
     config_api_drop_delta(api);
     pthread_mutex_unlock(&api->lock);
     return out;

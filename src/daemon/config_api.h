@@ -227,14 +227,11 @@ json_t *config_api_read(struct config_api *api, uint64_t *version, char *err, si
  * (drill_whatif_config), for the clients given (clients: "IP,NET/LEN,...",
  * NULL or "": one evaluation without a client). Returns the reply body;
  * *status is the HTTP status (200, 201 new version, 400 invalid, 403 read
- * only, 412, 500). replaced (NULL: dropped here): gets a reference to the
- * document the change was made against (the running one before it), for
- * the caller to drop when it suits it: most often the last, whose records
- * take milliseconds to free.
+ * only, 412, 500).
  */
 json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uint64_t if_version,
                          const char *author, const char *change, bool dry_run, const char *clients,
-                         int *status, json_t **replaced);
+                         int *status);
 
 /* The fleet's configuration (config_fleet.c). config_fleet_offer is the
  * fleet's fleet_config_fn (arg: api); attach gives api the fleet and the
