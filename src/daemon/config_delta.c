@@ -46,6 +46,13 @@ static void delta_member(const char *k, json_t *in_a, json_t *in_b, void *arg)
         delta_touch(c, &c->removed, k);
 }
 
+/* {"added", "removed", "changed"} of c. */
+static json_t *delta_counts(const struct delta_count *c)
+{
+    return json_pack("{s:I, s:I, s:I}", "added", (json_int_t)c->added, "removed",
+                     (json_int_t)c->removed, "changed", (json_int_t)c->changed);
+}
+
 /* {"added", "removed", "changed"} of object a (old) against b (new), by
  * member name; touched (if not NULL) gets the names of the members that
  * differ. The two are walked side by side (jsonwalk.h: a change through
@@ -55,8 +62,7 @@ static json_t *delta_members(json_t *a, json_t *b, json_t *touched)
 {
     struct delta_count c = {0, 0, 0, touched};
     jsonwalk_changed(a, b, delta_member, &c);
-    return json_pack("{s:I, s:I, s:I}", "added", (json_int_t)c.added, "removed",
-                     (json_int_t)c.removed, "changed", (json_int_t)c.changed);
+    return delta_counts(&c);
 }
 
 /* Whether known (a jsondelta, config_delta_new) tells what section k
@@ -91,8 +97,7 @@ static json_t *delta_members_known(json_t *a, json_t *known, const char *k, json
         if (json_is_string(v))
             delta_touch(&c, &c.removed, json_string_value(v));
     }
-    return json_pack("{s:I, s:I, s:I}", "added", (json_int_t)c.added, "removed",
-                     (json_int_t)c.removed, "changed", (json_int_t)c.changed);
+    return delta_counts(&c);
 }
 
 /* The endpoints of pool p (an object) as an object by name. */
