@@ -48,14 +48,23 @@ void *bigalloc_zeroed(size_t n, size_t size)
     return p;
 }
 
-void *bigalloc_table(size_t n, size_t size)
+/* n * size octets (at least one) of malloc, not zeroed; aborts when
+ * memory runs out or n * size overflows. */
+static void *bigalloc_malloc(size_t n, size_t size, size_t *len)
 {
     if (size && n > SIZE_MAX / size)
         abort();
-    size_t len = n && size ? n * size : 1;
-    void *p = malloc(len);
+    *len = n && size ? n * size : 1;
+    void *p = malloc(*len);
     if (!p)
         abort();
+    return p;
+}
+
+void *bigalloc_table(size_t n, size_t size)
+{
+    size_t len;
+    void *p = bigalloc_malloc(n, size, &len);
     /* Written, not only read, first (bigalloc.h). Not memset: the
      * compiler turns malloc and a memset to zero into calloc. */
     explicit_bzero(p, len);
@@ -94,12 +103,8 @@ void *bigalloc_take(struct bigalloc_spare *s, size_t n, size_t size, size_t *cap
     *cap = n;
     if (!s)
         return bigalloc_zeroed(n, size);
-    if (!len) {
-        void *p = malloc(n && size ? n * size : 1);
-        if (!p)
-            abort();
-        return p;
-    }
+    if (!len)
+        return bigalloc_malloc(n, size, &len);
     pthread_mutex_lock(&s->lock);
     void *p = s->p;
     size_t have = s->len;

@@ -365,8 +365,8 @@ static json_t *config_fleet_share(json_t *near, json_t *doc)
  * both; fleet_config.c reads a whole version's parts only for a node that
  * cannot build it from a version it has). A version this node already
  * has (api->version or older) whose base it lacks is JSON null: nothing
- * builds on it but through this
- * node's own version. That is how a fetch can begin: the fleet thread
+ * builds on it but through this node's own version. That is how a fetch
+ * can begin: the fleet thread
  * fetches from the version after the one this node last said it serves,
  * and this node may have applied more while the fetch was under way
  * (fleet_config.h). NULL with why when a delta this node needs does not

@@ -13,7 +13,10 @@ void serve_bind_init(struct serve_bind *t, size_t n)
     while (size < 2 * n + 1)
         size *= 2;
     t->nodes = bigalloc_table(size, sizeof(*t->nodes)); /* probed before set */
-    t->binding = bigalloc_table(size, sizeof(*t->binding));
+    /* Read only where nodes has the node: written before it is read. */
+    t->binding = calloc(size, sizeof(*t->binding));
+    if (!t->binding)
+        abort();
     t->mask = size - 1;
     t->n = 0;
 }
