@@ -120,6 +120,15 @@ static bool jsondelta_put_drop(json_t *obj, json_t *p, const char *where, char *
     return true;
 }
 
+bool jsondelta_apply_members(json_t *obj, json_t *p, char *err, size_t len)
+{
+    if (!json_is_object(obj) || !json_is_object(p)) {
+        snprintf(err, len, "members can be changed only in an object, by an object");
+        return false;
+    }
+    return jsondelta_put_drop(obj, p, "$", err, len);
+}
+
 json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t len)
 {
     if (!json_is_object(base) || !json_is_object(d)) {

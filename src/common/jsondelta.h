@@ -40,6 +40,11 @@ json_t *jsondelta_diff(json_t *from, json_t *to);
  * a delta or does not fit base. */
 json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t errlen);
 
+/* Applies p, one part of a delta's "in" ({"put", "drop"} of members), to
+ * the object obj in place; false with why in err when p does not fit obj
+ * (obj may then be partly changed: the caller drops it). */
+bool jsondelta_apply_members(json_t *obj, json_t *p, char *err, size_t errlen);
+
 /* The delta that turns jsondelta_apply(base, d) back into base: what d
  * puts or drops, with base's values (made from d and base alone, without
  * comparing the documents). NULL with why in err when d does not fit

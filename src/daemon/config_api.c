@@ -212,6 +212,7 @@ json_t *config_api_current(struct config_api *api, json_error_t *je)
     if (!d)
         return NULL;
     json_decref(api->doc);
+    jsonrecycle_clear(&api->recycle); /* kept for the document d replaces */
     api->doc = d;
     api->doc_stamp = now;
     return d;
@@ -281,6 +282,7 @@ void config_api_init(struct config_api *api, const char *path, const struct conf
                      const struct config_api_stamp *before)
 {
     *api = (struct config_api){.path = strdup(path), .reload = reload, .reload_arg = reload_arg};
+    jsonrecycle_init(&api->recycle, admin_config_kinds);
     pthread_mutex_init(&api->lock, NULL);
     pthread_mutex_init(&api->pend_lock, NULL);
     pthread_cond_init(&api->applied, NULL);
@@ -301,6 +303,7 @@ static void config_api_seed_locked(struct config_api *api, json_t *root,
         (api->doc && config_api_stamp_same(&now, &api->doc_stamp)))
         return;
     json_decref(api->doc);
+    jsonrecycle_clear(&api->recycle);
     api->doc = json_incref(root);
     api->doc_stamp = now;
 }
@@ -321,6 +324,7 @@ void config_api_free(struct config_api *api)
     free(api->path);
     free(api->history_dir);
     json_decref(api->doc);
+    jsonrecycle_clear(&api->recycle);
     json_decref(api->pending);
     json_decref(api->fleet_doc);
     pthread_mutex_destroy(&api->lock);
@@ -389,26 +393,22 @@ void config_api_note_reload(struct config_api *api)
  * one in place (admin_confapi.c copies a pool before it edits its
  * endpoints), so doc is not touched; and the members a change did not
  * touch are the same objects in both, which is how config_delta.c finds
- * the few that changed without comparing every one. */
-static json_t *config_api_cow_copy(json_t *doc)
+ * the few that changed without comparing every one. The objects are the
+ * replaced version's, brought up to doc, when nothing else holds them
+ * (jsonrecycle.h): no copy of 100,000 members. (lock) */
+static json_t *config_api_cow_copy(struct config_api *api, json_t *doc)
 {
-    json_t *out = json_copy(doc);
-    for (const char *const *k = admin_config_kinds; out && *k; k++) {
-        json_t *v = json_object_get(out, *k);
-        if (json_is_object(v))
-            json_object_set_new(out, *k, json_copy(v));
-    }
-    return out;
+    return jsonrecycle_copy(&api->recycle, doc);
 }
 
-/* The newest document as copy makes it, and its version. */
+/* The newest document (a copy to edit, or to read only) and its version. */
 static json_t *config_api_doc_as(struct config_api *api, uint64_t *version, char *err, size_t len,
-                                 json_t *(*copy)(json_t *))
+                                 bool edit)
 {
     json_error_t je;
     pthread_mutex_lock(&api->lock);
     json_t *cur = config_api_current(api, &je);
-    json_t *doc = cur ? copy(cur) : NULL;
+    json_t *doc = !cur ? NULL : edit ? config_api_cow_copy(api, cur) : json_copy(cur);
     *version = api->version;
     pthread_mutex_unlock(&api->lock);
     if (!doc)
@@ -418,12 +418,12 @@ static json_t *config_api_doc_as(struct config_api *api, uint64_t *version, char
 
 json_t *config_api_document(struct config_api *api, uint64_t *version, char *err, size_t len)
 {
-    return config_api_doc_as(api, version, err, len, config_api_cow_copy);
+    return config_api_doc_as(api, version, err, len, true);
 }
 
 json_t *config_api_read(struct config_api *api, uint64_t *version, char *err, size_t len)
 {
-    return config_api_doc_as(api, version, err, len, json_copy); /* no 100,000-member copy */
+    return config_api_doc_as(api, version, err, len, false); /* no 100,000-member copy */
 }
 
 /* ---- validation and apply ---------------------------------------------- */
@@ -573,16 +573,19 @@ void config_api_served(struct config_api *api, json_t *doc)
     api->inst_rc = undo ? config_store_commit(api->store, v, doc, delta, undo, meta,
                                               &api->doc_stamp, api->inst_why, sizeof(api->inst_why))
                         : -1;
-    json_decref(delta);
     json_decref(undo);
     json_decref(none);
     if (api->inst_rc == 0) {
         if (v > api->version)
             api->version = v;
         config_api_log_version(meta, v);
-        json_decref(api->doc); /* the file is doc (once the writer wrote it) */
+        /* The file is doc (once the writer wrote it); the document it
+         * replaces is kept for the next copy of doc (config_api_cow_copy)
+         * once the change lets it go (config_api_drop_delta). */
+        jsonrecycle_retire(&api->recycle, api->doc, delta, doc);
         api->doc = json_incref(doc);
     }
+    json_decref(delta);
     pthread_mutex_unlock(&api->lock);
 }
 
@@ -602,6 +605,9 @@ void config_api_drop_delta(struct config_api *api)
     json_decref(api->inst_base);
     json_decref(api->inst_doc);
     api->inst_delta = api->inst_base = api->inst_doc = NULL;
+    /* The change's references to the replaced document are gone: keep its
+     * objects if nothing else holds them. */
+    jsonrecycle_reclaim(&api->recycle);
 }
 
 void config_api_keep_delta(struct config_api *api, json_t *base, json_t *doc, json_t *delta)
@@ -699,9 +705,10 @@ static json_t *config_api_commit(struct config_api *api, json_t *doc, const char
 /* The resources doc changes against base carried onto cur (all
  * borrowed): a new document, or NULL with why when cur changed one of them
  * too. Resources are the API's kinds' members (admin_config_kinds). */
-static json_t *config_api_rebase(json_t *doc, json_t *base, json_t *cur, char *why, size_t len)
+static json_t *config_api_rebase(struct config_api *api, json_t *doc, json_t *base, json_t *cur,
+                                 char *why, size_t len)
 {
-    json_t *out = config_api_cow_copy(cur); /* only its kinds' objects are changed */
+    json_t *out = config_api_cow_copy(api, cur); /* only its kinds' objects are changed */
     for (const char *const *k = admin_config_kinds; *k; k++) {
         json_t *d = json_object_get(doc, *k), *b = json_object_get(base, *k);
         json_t *c = json_object_get(cur, *k), *o = json_object_get(out, *k);
@@ -745,7 +752,7 @@ static json_t *config_api_carry(struct config_api *api, json_t **doc, uint64_t *
     char why[600];
     json_t *b = config_api_load_version(api, *base, ".json");
     json_t *cur = config_api_current(api, NULL); /* borrowed */
-    json_t *re = b && cur ? config_api_rebase(*doc, b, cur, why, sizeof(why)) : NULL;
+    json_t *re = b && cur ? config_api_rebase(api, *doc, b, cur, why, sizeof(why)) : NULL;
     if (!b || !cur)
         snprintf(why, sizeof(why), "version %llu is no longer kept", (unsigned long long)*base);
     json_decref(b);

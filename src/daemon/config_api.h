@@ -36,6 +36,7 @@
 #include "common/errlist.h"
 #include "common/cfgschema.h"
 #include "common/jsoncfg.h"
+#include "common/jsonrecycle.h"
 
 struct fleet;
 struct event;
@@ -110,6 +111,10 @@ struct config_api {
      * stamp of the file when it was last known to be version. */
     json_t *doc;
     struct config_api_stamp doc_stamp, synced;
+    /* The document doc replaced and its resource objects, kept to become
+     * the next copy of doc (jsonrecycle.h); cleared whenever doc is
+     * replaced other than by a version served. (lock) */
+    struct jsonrecycle recycle;
     /* A change is being installed (the lock is dropped around its reload,
      * which renames the file): until it is recorded, the file is read as
      * doc, the version before it, and a reload's check of the file is

@@ -1,0 +1,118 @@
+/*
+ * jsonrecycle.c -- resource objects of a replaced document reused for the
+ * next copy (jsonrecycle.h).
+ */
+#include "common/jsonrecycle.h"
+
+#include <string.h>
+
+#include "common/jsondelta.h"
+
+/* jansson changes counts atomically (jansson.h): read them the same way. */
+static size_t jsonrecycle_refs(const json_t *j)
+{
+    return __atomic_load_n(&j->refcount, __ATOMIC_ACQUIRE);
+}
+
+void jsonrecycle_init(struct jsonrecycle *r, const char *const *kinds)
+{
+    memset(r, 0, sizeof(*r));
+    r->kinds = kinds;
+}
+
+static void jsonrecycle_drop_objs(struct jsonrecycle *r)
+{
+    for (size_t i = 0; i < JSONRECYCLE_KINDS; i++) {
+        json_decref(r->objs[i]);
+        r->objs[i] = NULL;
+    }
+    r->have_objs = false;
+}
+
+void jsonrecycle_clear(struct jsonrecycle *r)
+{
+    jsonrecycle_drop_objs(r);
+    json_decref(r->retired);
+    json_decref(r->delta);
+    r->retired = r->delta = NULL;
+    r->next = NULL;
+}
+
+void jsonrecycle_retire(struct jsonrecycle *r, json_t *old, json_t *delta, const json_t *next)
+{
+    jsonrecycle_clear(r);
+    if (old && (!delta || !next || old == next)) {
+        json_decref(old);
+        return;
+    }
+    r->retired = old;
+    r->delta = old ? json_incref(delta) : NULL;
+    r->next = old ? next : NULL;
+}
+
+void jsonrecycle_reclaim(struct jsonrecycle *r)
+{
+    json_t *old = r->retired;
+    if (!old)
+        return;
+    r->retired = NULL;
+    /* Held elsewhere too (a reply being written, the writer's dump): its
+     * last holder frees it, as before; reading its objects meanwhile is
+     * fine, changing them is not. */
+    if (jsonrecycle_refs(old) != 1) {
+        r->kept_busy++;
+        json_decref(old);
+        return;
+    }
+    /* Only this reference reaches the document now, so nothing can take a
+     * new one on an object whose count is one. */
+    for (size_t i = 0; i < JSONRECYCLE_KINDS && r->kinds[i]; i++) {
+        json_t *o = json_object_get(old, r->kinds[i]);
+        if (json_is_object(o) && jsonrecycle_refs(o) == 1)
+            r->objs[i] = json_incref(o);
+    }
+    r->have_objs = true;
+    json_decref(old); /* its root and the values not kept */
+}
+
+/* Kind i's kept object brought to v's members (v: that kind in the
+ * document the delta leads to), or NULL when it cannot be: not kept, the
+ * key set whole by the delta, or not as v after it (then dropped). */
+static json_t *jsonrecycle_take(struct jsonrecycle *r, size_t i, const json_t *v)
+{
+    json_t *o = r->objs[i];
+    r->objs[i] = NULL;
+    if (!o)
+        return NULL;
+    const char *k = r->kinds[i];
+    json_t *part = json_object_get(json_object_get(r->delta, "in"), k);
+    char err[256];
+    if (json_object_get(json_object_get(r->delta, "put"), k) ||
+        (part && !jsondelta_apply_members(o, part, err, sizeof(err))) ||
+        json_object_size(o) != json_object_size(v)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *jsonrecycle_copy(struct jsonrecycle *r, json_t *doc)
+{
+    json_t *out = json_copy(doc);
+    bool mine = r->have_objs && r->next == doc;
+    for (size_t i = 0; out && i < JSONRECYCLE_KINDS && r->kinds[i]; i++) {
+        json_t *v = json_object_get(out, r->kinds[i]);
+        if (!json_is_object(v))
+            continue;
+        json_t *o = mine ? jsonrecycle_take(r, i, v) : NULL;
+        if (o)
+            r->reused++;
+        else {
+            o = json_copy(v);
+            r->copied++;
+        }
+        json_object_set_new(out, r->kinds[i], o);
+    }
+    jsonrecycle_drop_objs(r); /* used, or kept for a document copied no more */
+    return out;
+}

@@ -1,0 +1,78 @@
+/*
+ * jsonrecycle.h -- the resource objects of a replaced document, kept to
+ * become the next copy's, so that a version made from another by a change
+ * of one record in 100,000 costs a step per record changed rather than a
+ * copy and a free of a 100,000-member object (issue #38).
+ *
+ * A configuration version is made by copying the newest document's root
+ * and its resource objects (records, pools, checks, regions), whose
+ * members stay shared, and editing the copy (config_api.c). Once the next
+ * version replaces the newest, the document it replaced is freed: its
+ * resource objects (hash tables of every member) are freed a member at a
+ * time, and the next change copies the new newest's again, a member at a
+ * time. Both are walks of every resource.
+ *
+ * Here the replaced document is retired instead, with the delta that
+ * turned it into its successor (jsondelta.h). Once nothing else holds it
+ * (reference counts of one: a reader or the writer of config_store.c
+ * that still does simply keeps it, and it is freed as before), its
+ * resource objects are kept. The next copy of the successor then takes
+ * them and applies the delta in place: they hold the successor's very
+ * members again, as a copy would, and no other object was touched.
+ *
+ * A document is recognised by identity: the owner clears the recycler
+ * whenever the document it copies from is replaced other than through
+ * jsonrecycle_retire (a file read, a reload), so that a freed document's
+ * address taken by another cannot pass for it.
+ *
+ * Threads: none of its own; the owner serialises every call (config_api's
+ * lock). Reference counts are read atomically, as jansson changes them.
+ * Ownership: the recycler owns what it keeps (jsonrecycle_clear frees
+ * it); documents and deltas given are referenced, never changed; a copy
+ * returned is the caller's.
+ */
+#ifndef GTM_COMMON_JSONRECYCLE_H
+#define GTM_COMMON_JSONRECYCLE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define JSONRECYCLE_KINDS 8
+
+struct jsonrecycle {
+    const char *const *kinds; /* the resource keys copied (NULL-ended, at most 8); borrowed */
+    /* Retired, not yet taken apart: the replaced document, the delta from
+     * it to next, and next (borrowed, by identity). */
+    json_t *retired, *delta;
+    const json_t *next;
+    /* Taken apart: the retired document's resource objects (NULL where
+     * one was shared), the delta that brings them to `next`. */
+    json_t *objs[JSONRECYCLE_KINDS];
+    bool have_objs;
+    /* Counts, for the owner's status and the tests. */
+    unsigned long long reused, copied, kept_busy;
+};
+
+/* A recycler of the resource objects under kinds (zeroed first). */
+void jsonrecycle_init(struct jsonrecycle *r, const char *const *kinds);
+/* Drops everything kept (e.g. the document copied from was replaced
+ * other than through jsonrecycle_retire). */
+void jsonrecycle_clear(struct jsonrecycle *r);
+
+/* old (a reference handed over) was replaced by next, delta turning old
+ * into next (jsondelta_diff's). What was kept before is dropped. */
+void jsonrecycle_retire(struct jsonrecycle *r, json_t *old, json_t *delta, const json_t *next);
+
+/* Takes the retired document apart when nothing else holds it or its
+ * resource objects; else lets it go (its last holder frees it). Called
+ * once the caller dropped its own other references (after a change). */
+void jsonrecycle_reclaim(struct jsonrecycle *r);
+
+/* A copy of doc to edit: a new root sharing doc's values, with a new
+ * object for each of the kinds that is an object in doc, sharing its
+ * members. Taken from what was reclaimed when doc is the document it
+ * leads to; else copied. NULL when out of memory. */
+json_t *jsonrecycle_copy(struct jsonrecycle *r, json_t *doc);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * Unit tests for src/common/jsonrecycle.c: a copy made from the replaced
+ * document's objects equals a plain copy and shares the very members of
+ * the document it copies; it is not made when anything else holds the
+ * replaced document or one of its objects, when the delta set a kind
+ * whole, or when the document copied is not the one the delta leads to;
+ * a long random sequence of versions, each made from the one before as
+ * config_api.c makes them, stays exact.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsondelta.h"
+#include "common/jsonrecycle.h"
+#include "tap.h"
+
+static const char *const test_kinds[] = {"records", "pools", NULL};
+
+static json_t *test_doc(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (!j) {
+        fprintf(stderr, "bad test JSON: %s\n", je.text);
+        abort();
+    }
+    return j;
+}
+
+/* Whether c is an editable copy of d: equal, its kinds' objects new ones,
+ * their members d's very objects. */
+static bool test_is_copy(json_t *c, json_t *d)
+{
+    if (!c || c == d || !json_equal(c, d))
+        return false;
+    for (const char *const *k = test_kinds; *k; k++) {
+        json_t *a = json_object_get(c, *k), *b = json_object_get(d, *k), *v;
+        const char *name;
+        if (!json_is_object(b))
+            continue;
+        if (a == b || json_object_size(a) != json_object_size(b))
+            return false;
+        json_object_foreach(b, name, v) if (json_object_get(a, name) != v) return false;
+    }
+    return true;
+}
+
+/* The next version: a copy of cur (through r) with edit applied to its
+ * records; cur retired, as config_api_served and drop_delta do. */
+static json_t *test_step(struct jsonrecycle *r, json_t *cur, const char *put, const char *drop)
+{
+    json_t *next = jsonrecycle_copy(r, cur);
+    json_t *recs = json_object_get(next, "records");
+    if (put) /* a value of its own: a delta leaves out a member set to an equal value */
+        json_object_set_new(recs, put, json_pack("{s:s, s:i}", "pool", put, "n", rand()));
+    if (drop)
+        json_object_del(recs, drop);
+    json_t *delta = jsondelta_diff(cur, next);
+    jsonrecycle_retire(r, cur, delta, next); /* cur's reference handed over */
+    json_decref(delta);
+    jsonrecycle_reclaim(r);
+    return next;
+}
+
+static void test_reuse(struct tap *t)
+{
+    struct jsonrecycle r;
+    jsonrecycle_init(&r, test_kinds);
+    json_t *v1 = test_doc("{\"records\": {\"a.\": {\"pool\": \"p\"}, \"b.\": {\"pool\": \"p\"}}, "
+                          "\"pools\": {\"p\": {\"endpoints\": []}}, \"ttl\": 5}");
+    json_t *c = jsonrecycle_copy(&r, v1);
+    TAP_CHECK(t, test_is_copy(c, v1) && r.copied == 2 && r.reused == 0,
+              "the first copy is a copy (%llu copied)", r.copied);
+    json_decref(c);
+    json_t *v2 = test_step(&r, v1, "c.", "a."); /* v1's reference handed over */
+    TAP_CHECK(t, r.retired == NULL && r.have_objs, "the replaced document was taken apart");
+    json_t *v3 = jsonrecycle_copy(&r, v2);
+    TAP_CHECK(t, test_is_copy(v3, v2), "the copy from its objects is a copy of the newest");
+    TAP_CHECK(t, r.reused == 2 && r.copied == 4, "both kinds reused (%llu, %llu)", r.reused,
+              r.copied);
+    TAP_CHECK(t, !r.have_objs && r.objs[0] == NULL, "used once");
+    json_t *v4 = jsonrecycle_copy(&r, v2);
+    TAP_CHECK(t, test_is_copy(v4, v2) && r.copied == 6, "a second copy is copied");
+    json_decref(v3);
+    json_decref(v4);
+    /* A member set to an equal value is not in the delta: the copy then
+     * holds the older, equal object. */
+    json_t *v5 = jsonrecycle_copy(&r, v2);
+    json_object_set_new(json_object_get(v5, "records"), "b.", json_pack("{s:s}", "pool", "p"));
+    json_t *d = jsondelta_diff(v2, v5);
+    jsonrecycle_retire(&r, v2, d, v5);
+    json_decref(d);
+    jsonrecycle_reclaim(&r);
+    json_t *v6 = jsonrecycle_copy(&r, v5);
+    TAP_CHECK(t, json_equal(v6, v5) && r.reused == 4, "an equal member set: equal (%llu reused)",
+              r.reused);
+    json_decref(v6);
+    json_decref(v5);
+    jsonrecycle_clear(&r);
+}
+
+static void test_refused(struct tap *t)
+{
+    struct jsonrecycle r;
+    jsonrecycle_init(&r, test_kinds);
+    json_t *v1 = test_doc("{\"records\": {\"a.\": {}, \"b.\": {}}, \"pools\": {\"p\": {}}}");
+    /* Held by a reader: not taken apart, not freed under it. */
+    json_t *reader = json_incref(v1);
+    json_t *v2 = test_step(&r, v1, "c.", NULL);
+    TAP_CHECK(t, !r.have_objs && r.kept_busy == 1, "a document held elsewhere is left");
+    TAP_CHECK(t, json_object_size(json_object_get(reader, "records")) == 2,
+              "the reader's document is intact");
+    json_decref(reader);
+    /* One kind shared with another document: that kind is copied. */
+    json_t *other = json_pack("{s:O}", "pools", json_object_get(v2, "pools"));
+    json_t *v3 = test_step(&r, v2, "d.", NULL);
+    TAP_CHECK(t, r.have_objs && r.objs[0] && !r.objs[1], "the shared kind is not kept");
+    json_t *c = jsonrecycle_copy(&r, v3);
+    TAP_CHECK(t, test_is_copy(c, v3) && r.reused == 1, "records reused, pools copied");
+    json_decref(c);
+    json_decref(other);
+    /* A delta that sets a kind whole. */
+    json_t *v4 = jsonrecycle_copy(&r, v3);
+    json_object_set_new(v4, "records", json_pack("{s:{}}", "z."));
+    json_t *d = json_pack("{s:{s:O}}", "put", "records", json_object_get(v4, "records"));
+    jsonrecycle_retire(&r, v3, d, v4);
+    json_decref(d);
+    jsonrecycle_reclaim(&r);
+    unsigned long long reused = r.reused;
+    c = jsonrecycle_copy(&r, v4);
+    TAP_CHECK(t, test_is_copy(c, v4) && r.reused == reused + 1, "a kind set whole is copied");
+    json_decref(c);
+    /* Another document than the one the delta leads to. */
+    json_t *v5 = test_step(&r, v4, "e.", NULL);
+    json_t *stranger = json_deep_copy(v5);
+    reused = r.reused;
+    c = jsonrecycle_copy(&r, stranger);
+    TAP_CHECK(t, test_is_copy(c, stranger) && r.reused == reused, "another document is copied");
+    TAP_CHECK(t, !r.have_objs, "and what was kept is dropped");
+    json_decref(c);
+    json_decref(stranger);
+    json_decref(v5);
+    jsonrecycle_clear(&r);
+}
+
+/* Versions made one from another at random, every copy through the
+ * recycler, checked against a plain model of the records. */
+static void test_random(struct tap *t)
+{
+    struct jsonrecycle r;
+    jsonrecycle_init(&r, test_kinds);
+    json_t *cur = test_doc("{\"records\": {}, \"pools\": {\"p\": {}}}");
+    json_t *model = json_object();
+    srand(38);
+    bool ok = true;
+    for (int i = 0; i < 3000 && ok; i++) {
+        char put[16], drop[16];
+        snprintf(put, sizeof(put), "n%d.", rand() % 200);
+        snprintf(drop, sizeof(drop), "n%d.", rand() % 200);
+        bool has = json_object_get(json_object_get(cur, "records"), drop) != NULL;
+        bool dropping = has && strcmp(put, drop) != 0 && rand() % 3 == 0;
+        json_t *next = test_step(&r, cur, put, dropping ? drop : NULL);
+        json_object_set(model, put, json_object_get(json_object_get(next, "records"), put));
+        if (dropping)
+            json_object_del(model, drop);
+        ok = json_equal(json_object_get(next, "records"), model);
+
+        if (i % 7 == 0) { /* now and then a reader holds a version */
+            json_t *c = jsonrecycle_copy(&r, next);
+            ok = ok && test_is_copy(c, next);
+            json_decref(c);
+        }
+        cur = next;
+    }
+    TAP_CHECK(t, ok, "3,000 versions exact");
+    TAP_CHECK(t, r.reused > 2 * 2000, "most copies reused (%llu of %llu)", r.reused,
+              r.reused + r.copied);
+    json_decref(model);
+    json_decref(cur);
+    jsonrecycle_clear(&r);
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    test_reuse(&t);
+    test_refused(&t);
+    test_random(&t);
+    return tap_done(&t);
+}
