@@ -229,6 +229,11 @@ static void config_store_write_file(struct config_store *s)
 
 static void config_store_rest(struct config_store *s);
 
+/* How long the writer rests after a step: its duration times the factor,
+ * at most the bound (config_store_rest). */
+#define CONFIG_STORE_REST_FACTOR 9.0
+#define CONFIG_STORE_REST_MAX_MS 3000.0
+
 /* The versions the history still needs, newest first, each as the whole
  * document rebuilt backwards from the newest (lock held on entry and
  * return; dropped while writing), with a rest after each. Stops when a
@@ -296,18 +301,22 @@ static void config_store_write_hist(struct config_store *s)
     config_store_cut_journal(s);
 }
 
-/* After a step, the writer rests as long as it took (at most a second)
- * before the next: under a stream of changes it writes at most half of
- * the time, leaving the other core to the changes (every version is
- * durable in the journal meanwhile). A flush or a stop ends the rest.
- * (lock) */
+/* After a step, the writer rests nine times as long as it took (at most
+ * three seconds) before the next: under a stream of changes it writes at
+ * most a tenth of the time. At 100,000 records a write is a 130 ms dump
+ * of the whole document; resting only as long as it took (half of the
+ * time) slowed the changes beside it on two cores: reload to served p99
+ * 90-120 ms against 52-72 (contrib/bench/README.md, eighth session).
+ * Every version is durable in the journal meanwhile, and a small file's
+ * rest is a few milliseconds. A flush or a stop ends the rest. (lock) */
 static void config_store_rest(struct config_store *s)
 {
     struct timespec now, until;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double since = (double)(now.tv_sec - s->last_end.tv_sec) * 1e3 +
                    (double)(now.tv_nsec - s->last_end.tv_nsec) / 1e6;
-    double ms = (s->last_ms < 1000 ? s->last_ms : 1000) - since;
+    double rest = CONFIG_STORE_REST_FACTOR * s->last_ms;
+    double ms = (rest < CONFIG_STORE_REST_MAX_MS ? rest : CONFIG_STORE_REST_MAX_MS) - since;
     if (ms <= 0)
         return;
     clock_gettime(CLOCK_REALTIME, &until);
