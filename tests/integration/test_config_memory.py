@@ -74,6 +74,17 @@ def config_fn(workdir, port):
             "records": {"r%d.mem.test." % i: record(i) for i in range(N_RECORDS)}}
 
 
+def wait_history(g, version, keep=5):
+    """Until the history holds the newest keep versions (the writer caught
+    up; bounded: 20 s)."""
+    names = ["%08d.json" % v for v in range(max(1, version - keep + 1), version + 1)]
+    hist = os.path.join(g.workdir, "history")
+    deadline = time.monotonic() + 20
+    while not all(os.path.exists(os.path.join(hist, x)) for x in names):
+        assert time.monotonic() < deadline, "the writer did not catch up: %s" % names
+        time.sleep(0.05)
+
+
 @pytest.mark.threads
 def test_rss_levels_off_over_changes(make_gtmd):
     g = make_gtmd(config_fn, start=False)
@@ -103,9 +114,11 @@ def test_rss_levels_off_over_changes(make_gtmd):
         assert r.status == 201, r
         if k + 1 in (warm, n):
             # The dropper trims the heap at most once a second while changes
-            # stream, and once more when they stop (load_behind.c): read RSS
-            # after that last trim, not at a point that depends on how long
-            # ago the last one ran.
+            # stream, and once more when they stop (load_behind.c); the
+            # writer, which rests between its writes (config_store.c), trims
+            # once it has caught up with the history. Read RSS after both,
+            # not at a point that depends on how long ago either ran.
+            wait_history(g, r.json["version"])
             time.sleep(1.5)
             rss[k + 1] = rss_kib(g.proc.pid)
     grown = (rss[n] - rss[warm]) * 1024
