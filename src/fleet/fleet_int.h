@@ -454,14 +454,17 @@ struct fleet {
     int64_t read_rev;
     uint64_t read_pages;
     bool node_put_due;
-    /* A publish carrying the node record is in flight (in sync step
-     * node_put_step): the next put of it waits for its reply. Two in
-     * flight at once travel on connections of their own and etcd may
-     * apply them out of order, and readers refuse the older "n" on one
-     * lease as a replay (seen in rolling upgrades, when the write format
-     * moves and the periodic put falls together). */
+    /* A put of the node record is in flight (a publish's or a sync's, of
+     * this sync step or of one abandoned since): the next put of it waits
+     * for its reply. Two in flight at once travel on connections of their
+     * own and etcd may apply them out of order, and readers refuse the
+     * older "n" on one lease as a replay (seen in rolling upgrades, when
+     * the write format moves and the periodic put falls together, and
+     * when a sync starts over on the same lease while the sequence it
+     * abandoned still has a put on its way). node_put_lease: the lease
+     * that put was on. */
     bool node_put_busy;
-    unsigned node_put_step;
+    int64_t node_put_lease;
     double next_keepalive, next_node_put, next_sync;
     struct fleet_kind kinds[2]; /* overrides, and drills when there is a drill core */
     size_t n_kinds;
@@ -764,26 +767,25 @@ bool fleet_life_member_fresh(struct fleet *f, const char *key, const char *rest,
 void fleet_life_report_kept(struct fleet *f, struct fleet_ep *ep, uint16_t node, const json_t *v,
                             int64_t lease, int64_t mod_rev);
 
-/* Whether no put of the node record is in flight in this sync step
- * (node_put_busy). */
+/* Whether no put of the node record is in flight (node_put_busy). */
 static inline bool fleet_node_put_free(const struct fleet *f)
 {
-    return !f->node_put_busy || f->node_put_step != f->sync_step;
+    return !f->node_put_busy;
 }
 
-/* Marks a put of the node record in flight; true. */
+/* Marks a put of the node record on the lease in flight; true. */
 static inline bool fleet_node_put_take(struct fleet *f)
 {
     f->node_put_busy = true;
-    f->node_put_step = f->sync_step;
+    f->node_put_lease = f->lease;
     return true;
 }
 
-/* The reply to a publish (of step gen) that carried the node record
- * (node_put) came: a put of it due meanwhile may go now. */
-static inline void fleet_node_put_release(struct fleet *f, bool node_put, unsigned gen)
+/* The reply to a call that carried the node record (node_put), of any
+ * step, came: a put of it due meanwhile goes with the next publish. */
+static inline void fleet_node_put_release(struct fleet *f, bool node_put)
 {
-    if (node_put && gen == f->node_put_step)
+    if (node_put)
         f->node_put_busy = false;
 }
 

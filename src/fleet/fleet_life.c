@@ -37,6 +37,7 @@
  * the prefix writes what it likes, "born" included.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fleet/fleet_int.h"
@@ -161,4 +162,19 @@ bool fleet_life_member_fresh(struct fleet *f, const char *key, const char *rest,
     }
     *s = (struct fleet_stamp){.lease = lease, .rev = mod_rev, .n = n};
     return true;
+}
+
+json_t *fleet_report_put_op(struct fleet *f, const char *key, json_t *v, uint64_t *pub_n,
+                            size_t *bytes)
+{
+    fleet_compat_stamp(v, fleet_compat_write_format(f));
+    *pub_n = fleet_sign_on_lease(f, key, v);
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (bytes)
+        *bytes += strlen(text) * 4 / 3 + 4; /* base64 */
+    json_t *op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",
+                           fleet_b64s(text), "lease", (json_int_t)f->lease);
+    free(text);
+    return op;
 }

@@ -696,6 +696,8 @@ static void fleet_sync_node(struct fleet *f);
 
 static void fleet_on_node_put(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
+    struct fleet_call *c = arg;
+    fleet_node_put_release(c->f, c->node_put); /* before a stale call returns */
     struct fleet *f = fleet_call_end(arg, st, "node", err);
     if (!f)
         return;
@@ -724,14 +726,25 @@ static void fleet_on_node_put(void *arg, enum etcd_status st, json_t *resp, cons
     fleet_read_start(f);
 }
 
-/* Puts the node record and reads its key back (its create revision). */
+/* Puts the node record and reads its key back (its create revision).
+ * When a put of it on this lease is still in flight (a sequence abandoned
+ * since; its reply has not come), the record on the lease is that one or
+ * the one before: the sync reads on, and the put is due once that reply
+ * came (fleet_publish), so the two cannot land out of order. */
 static void fleet_sync_node(struct fleet *f)
 {
+    if (f->node_put_busy && f->node_put_lease == f->lease && f->node_born) {
+        f->node_put_due = true;
+        fleet_read_start(f);
+        return;
+    }
     char *key = fleet_key(f, "nodes/", f->p.node, NULL);
     json_t *txn = json_pack("{s:[o, {s:{s:o}}]}", "success", fleet_node_put_op(f), "request_range",
                             "key", fleet_b64s(key));
     free(key);
-    etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_on_node_put, fleet_call_new(f));
+    struct fleet_call *c = fleet_call_new(f);
+    c->node_put = fleet_node_put_take(f);
+    etcd_call(f->etcd, "/v3/kv/txn", txn, fleet_on_node_put, c);
 }
 
 static void fleet_on_grant(void *arg, enum etcd_status st, json_t *resp, const char *err)
@@ -798,7 +811,7 @@ static void fleet_on_publish(void *arg, enum etcd_status st, json_t *resp, const
         c->eps[i]->writing = false;
     if (c->gen == f->sync_step && f->publishing > 0)
         f->publishing--;
-    fleet_node_put_release(f, c->node_put, c->gen);
+    fleet_node_put_release(f, c->node_put);
     if (fleet_call_stale(c, st, "publish", err)) {
         fleet_call_free(c);
         return;
@@ -812,21 +825,6 @@ static void fleet_on_publish(void *arg, enum etcd_status st, json_t *resp, const
     pthread_mutex_unlock(&f->lock);
     fleet_call_free(c);
     fleet_publish(f);
-}
-
-json_t *fleet_report_put_op(struct fleet *f, const char *key, json_t *v, uint64_t *pub_n,
-                            size_t *bytes)
-{
-    fleet_compat_stamp(v, fleet_compat_write_format(f));
-    *pub_n = fleet_sign_on_lease(f, key, v);
-    char *text = json_dumps(v, JSON_COMPACT);
-    json_decref(v);
-    if (bytes)
-        *bytes += strlen(text) * 4 / 3 + 4; /* base64 */
-    json_t *op = json_pack("{s:{s:o, s:o, s:I}}", "request_put", "key", fleet_b64s(key), "value",
-                           fleet_b64s(text), "lease", (json_int_t)f->lease);
-    free(text);
-    return op;
 }
 
 /* The put (or delete, for an endpoint this node no longer checks) of an observation. */
