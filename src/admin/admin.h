@@ -46,15 +46,19 @@ struct shared_store;
 struct config_api; /* the daemon's (daemon/config_api.h), opaque here */
 struct server;     /* the daemon's: its reload */
 struct admin_config_ops {
-    json_t *(*document)(struct config_api *api, uint64_t *version, char *err, size_t len);
+    /* A copy to edit, its version and its origin (for apply). */
+    json_t *(*document)(struct config_api *api, uint64_t *version, uint64_t *origin, char *err,
+                        size_t len);
     /* The same to read: a new root whose kinds' objects are the running
      * document's own (only its top-level keys may be replaced). */
     json_t *(*read)(struct config_api *api, uint64_t *version, char *err, size_t len);
     /* Runs on the admin API's store thread (it may wait for etcd, and a
-     * reload takes a while): doc was made from version base. */
-    json_t *(*apply)(struct config_api *api, json_t *doc, uint64_t base, uint64_t if_version,
-                     const char *author, const char *change, bool dry_run, const char *clients,
-                     int *status);
+     * reload takes a while): doc was made from version base, editing the
+     * copy document gave with origin; touched: what the edit set or
+     * removed, KIND -> {NAME: true} for every kind (NULL: unknown). */
+    json_t *(*apply)(struct config_api *api, json_t *doc, uint64_t base, uint64_t origin,
+                     json_t *touched, uint64_t if_version, const char *author, const char *change,
+                     bool dry_run, const char *clients, int *status);
     json_t *(*history)(struct config_api *api);
     json_t *(*version)(struct config_api *api, uint64_t v);
     struct config_api *api;

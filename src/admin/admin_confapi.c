@@ -152,19 +152,30 @@ static json_t *confapi_find(json_t *doc, const struct confapi_path *cp)
 /* The configuration document and its version, to edit (or only to read:
  * its kinds' objects are then the running document's own); NULL once a
  * 500 has been sent (the file cannot be read). */
-static json_t *confapi_doc(struct admin_req *r, uint64_t *version, bool edit)
+static json_t *confapi_doc(struct admin_req *r, uint64_t *version, uint64_t *origin, bool edit)
 {
     const struct admin_config_ops *ops = r->a->env.config;
     char err[512];
-    json_t *doc = (edit ? ops->document : ops->read)(ops->api, version, err, sizeof(err));
+    json_t *doc = edit ? ops->document(ops->api, version, origin, err, sizeof(err))
+                       : ops->read(ops->api, version, err, sizeof(err));
     if (!doc)
         admin_reply_error(r, 500, "config_unreadable", "%s", err);
     return doc;
 }
 
-static json_t *confapi_document(struct admin_req *r, uint64_t *version)
+static json_t *confapi_document(struct admin_req *r, uint64_t *version, uint64_t *origin)
 {
-    return confapi_doc(r, version, true);
+    return confapi_doc(r, version, origin, true);
+}
+
+/* What an edit of a document touched, KIND -> {NAME: true}, every kind
+ * listed (config_api_apply compares those names only). */
+static json_t *confapi_touched_new(void)
+{
+    json_t *t = json_object();
+    for (const char *const *k = admin_config_kinds; *k; k++)
+        json_object_set_new(t, *k, json_object());
+    return t;
 }
 
 static void confapi_get(struct admin_req *r, const struct confapi_path *cp)
@@ -172,7 +183,7 @@ static void confapi_get(struct admin_req *r, const struct confapi_path *cp)
     uint64_t version = 0;
     /* Read only: confapi_redact replaces the root's "checks" and nothing
      * below it. */
-    json_t *doc = confapi_doc(r, &version, false);
+    json_t *doc = confapi_doc(r, &version, NULL, false);
     if (!doc)
         return;
     confapi_redact(r, doc);
@@ -224,8 +235,9 @@ static bool confapi_dry_run(struct admin_req *r)
 
 /* A change on its way through the store thread (confapi_apply). */
 struct confapi_call {
-    json_t *doc; /* owned */
-    uint64_t base, if_version;
+    json_t *doc;     /* owned */
+    json_t *touched; /* owned; NULL: unknown (confapi_touched_new) */
+    uint64_t base, origin, if_version;
     bool dry;
     char *clients; /* owned; NULL: none */
     char change[700];
@@ -237,6 +249,7 @@ static void confapi_call_free(void *arg)
 {
     struct confapi_call *x = arg;
     json_decref(x->doc);
+    json_decref(x->touched);
     json_decref(x->out);
     free(x->clients);
     free(x);
@@ -248,8 +261,8 @@ static void confapi_call_run(struct admin_store_call *c)
     struct confapi_call *x = c->ctx;
     const struct admin_config_ops *ops = c->r.a->env.config;
     x->status = 500;
-    x->out = ops->apply(ops->api, x->doc, x->base, x->if_version, c->r.token_name, x->change,
-                        x->dry, x->clients, &x->status);
+    x->out = ops->apply(ops->api, x->doc, x->base, x->origin, x->touched, x->if_version,
+                        c->r.token_name, x->change, x->dry, x->clients, &x->status);
 }
 
 /* Admin thread: replies and audits. */
@@ -270,13 +283,16 @@ static void confapi_call_done(struct admin_store_call *c)
     confapi_call_free(x);
 }
 
-/* Hands doc (stolen), made from version base, to the daemon on the store
- * thread; the reply and audit follow there. */
-static void confapi_apply(struct admin_req *r, json_t *doc, uint64_t base, const char *change)
+/* Hands doc and touched (both stolen), made from version base (the copy
+ * of document origin), to the daemon on the store thread; the reply and
+ * audit follow there. */
+static void confapi_apply(struct admin_req *r, json_t *doc, uint64_t base, uint64_t origin,
+                          json_t *touched, const char *change)
 {
     long long m = confapi_if_match(r);
     if (m < 0) {
         json_decref(doc);
+        json_decref(touched);
         admin_audit(r, 400, NULL);
         admin_reply_error(r, 400, "bad_request", "If-Match must be a version (the ETag)");
         return;
@@ -286,7 +302,9 @@ static void confapi_apply(struct admin_req *r, json_t *doc, uint64_t base, const
         abort();
     const char *clients = evhttp_find_header(&r->query, "clients");
     *x = (struct confapi_call){.doc = doc,
+                               .touched = touched,
                                .base = base,
+                               .origin = origin,
                                .if_version = (uint64_t)m,
                                .dry = confapi_dry_run(r),
                                .clients = clients ? strdup(clients) : NULL};
@@ -337,9 +355,14 @@ static bool confapi_edit_with(json_t *doc, const struct confapi_path *cp, json_t
     return true;
 }
 
-static bool confapi_edit(json_t *doc, const struct confapi_path *cp, json_t *body, char *why,
-                         size_t len)
+/* Sets or removes (body NULL) the resource cp names in doc, noting it in
+ * touched (confapi_touched_new); false with why. */
+static bool confapi_edit(json_t *doc, json_t *touched, const struct confapi_path *cp, json_t *body,
+                         char *why, size_t len)
 {
+    json_t *names = json_object_get(touched, cp->kind);
+    if (names)
+        json_object_set_new(names, cp->name, json_true());
     /* A copy: doc goes to the store thread, the body stays the request's. */
     json_t *copy = body ? json_deep_copy(body) : NULL;
     /* Sharing the strings and integers it has in common with what it
@@ -371,13 +394,15 @@ static void confapi_put_or_delete(struct admin_req *r, const struct confapi_path
         }
         json_object_set_new(r->body, "name", json_string(cp->ep));
     }
-    uint64_t version;
+    uint64_t version, origin = 0;
     char err[512];
-    json_t *doc = confapi_document(r, &version);
+    json_t *doc = confapi_document(r, &version, &origin);
     if (!doc)
         return;
     bool existed = confapi_find(doc, cp) != NULL;
-    if (!confapi_edit(doc, cp, put ? r->body : NULL, err, sizeof(err))) {
+    json_t *touched = confapi_touched_new();
+    if (!confapi_edit(doc, touched, cp, put ? r->body : NULL, err, sizeof(err))) {
+        json_decref(touched);
         json_decref(doc);
         admin_audit(r, 404, NULL);
         admin_reply_error(r, 404, "not_found", "%s", err);
@@ -387,7 +412,7 @@ static void confapi_put_or_delete(struct admin_req *r, const struct confapi_path
     snprintf(change, sizeof(change), "%s %s %s%s%s",
              put ? (existed ? "replace" : "create") : "delete", cp->ep[0] ? "endpoint" : cp->kind,
              cp->name, cp->ep[0] ? "/" : "", cp->ep);
-    confapi_apply(r, doc, version, change);
+    confapi_apply(r, doc, version, origin, touched, change);
 }
 
 static void confapi_history(struct admin_req *r, const char *rest)
@@ -424,7 +449,8 @@ static void confapi_rollback(struct admin_req *r)
     json_t *old = ops->version(ops->api, (uint64_t)json_integer_value(v));
     uint64_t cur;
     char err[512];
-    json_t *doc = old ? ops->document(ops->api, &cur, err, sizeof(err)) : NULL;
+    uint64_t origin = 0;
+    json_t *doc = old ? ops->document(ops->api, &cur, &origin, err, sizeof(err)) : NULL;
     if (!doc) {
         json_decref(old);
         admin_audit(r, 404, NULL);
@@ -441,11 +467,12 @@ static void confapi_rollback(struct admin_req *r)
     json_decref(old);
     char change[64];
     snprintf(change, sizeof(change), "rollback to version %lld", json_integer_value(v));
-    confapi_apply(r, doc, cur, change);
+    confapi_apply(r, doc, cur, origin, NULL, change); /* every resource may change */
 }
 
 /* One item of POST /v1/config/changes applied to doc; false with why. */
-static bool confapi_batch_item(json_t *doc, json_t *it, size_t i, char *why, size_t len)
+static bool confapi_batch_item(json_t *doc, json_t *touched, json_t *it, size_t i, char *why,
+                               size_t len)
 {
     const char *op = json_string_value(json_object_get(it, "op"));
     const char *path = json_string_value(json_object_get(it, "path"));
@@ -473,7 +500,7 @@ static bool confapi_batch_item(json_t *doc, json_t *it, size_t i, char *why, siz
     if (put && cp.ep[0])
         json_object_set_new(value, "name", json_string(cp.ep));
     char msg[400];
-    if (!confapi_edit(doc, &cp, put ? value : NULL, msg, sizeof(msg)))
+    if (!confapi_edit(doc, touched, &cp, put ? value : NULL, msg, sizeof(msg)))
         return snprintf(why, len, "$.changes[%zu]: %s", i, msg), false;
     return true;
 }
@@ -490,15 +517,16 @@ static void confapi_batch(struct admin_req *r)
                           "the body must be {\"changes\": [...], \"change\": TEXT}");
         return;
     }
-    uint64_t version;
+    uint64_t version, origin = 0;
     char err[512];
-    json_t *doc = confapi_document(r, &version);
+    json_t *doc = confapi_document(r, &version, &origin);
     if (!doc)
         return;
     size_t i;
-    json_t *it;
-    json_array_foreach(items, i, it) if (!confapi_batch_item(doc, it, i, err, sizeof(err)))
+    json_t *it, *touched = confapi_touched_new();
+    json_array_foreach(items, i, it) if (!confapi_batch_item(doc, touched, it, i, err, sizeof(err)))
     {
+        json_decref(touched);
         json_decref(doc);
         admin_audit(r, 400, NULL);
         admin_reply_error(r, 400, "bad_request", "%s", err);
@@ -509,7 +537,7 @@ static void confapi_batch(struct admin_req *r)
         snprintf(change, sizeof(change), "%s", json_string_value(text));
     else
         snprintf(change, sizeof(change), "%zu changes", json_array_size(items));
-    confapi_apply(r, doc, version, change);
+    confapi_apply(r, doc, version, origin, touched, change);
 }
 
 bool admin_confapi_route(struct admin_req *r)

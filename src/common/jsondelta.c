@@ -27,6 +27,22 @@ static void jsondelta_member(const char *name, json_t *in_a, json_t *in_b, void 
         json_array_append_new(p->drop, json_string(name));
 }
 
+/* p as {"put", "drop"} (its references taken); NULL when empty. */
+static json_t *jsondelta_parts_done(struct jsondelta_parts *p)
+{
+    json_t *out = NULL;
+    if (json_object_size(p->put) || json_array_size(p->drop)) {
+        out = json_object();
+        if (json_object_size(p->put))
+            json_object_set(out, "put", p->put);
+        if (json_array_size(p->drop))
+            json_object_set(out, "drop", p->drop);
+    }
+    json_decref(p->put);
+    json_decref(p->drop);
+    return out;
+}
+
 /* {"put", "drop"} of the members of object a turned into b; NULL when
  * none changed. a and b walked side by side (jsonwalk.h): a document
  * made from the other by a change costs a step per member and a lookup
@@ -35,22 +51,31 @@ static json_t *jsondelta_members(json_t *a, json_t *b)
 {
     struct jsondelta_parts p = {json_object(), json_array()};
     jsonwalk_changed(a, b, jsondelta_member, &p);
-    if (json_object_size(p.put) == 0 && json_array_size(p.drop) == 0) {
-        json_decref(p.put);
-        json_decref(p.drop);
-        return NULL;
+    return jsondelta_parts_done(&p);
+}
+
+/* jsondelta_members for the names listed in names only (the caller
+ * vouches for the others). */
+static json_t *jsondelta_members_named(json_t *a, json_t *b, json_t *names)
+{
+    struct jsondelta_parts p = {json_object(), json_array()};
+    const char *name;
+    json_t *x;
+    json_object_foreach(names, name, x)
+    {
+        json_t *in_a = json_object_get(a, name), *in_b = json_object_get(b, name);
+        if (in_a || in_b)
+            jsondelta_member(name, in_a, in_b, &p);
     }
-    json_t *out = json_object();
-    if (json_object_size(p.put))
-        json_object_set(out, "put", p.put);
-    if (json_array_size(p.drop))
-        json_object_set(out, "drop", p.drop);
-    json_decref(p.put);
-    json_decref(p.drop);
-    return out;
+    return jsondelta_parts_done(&p);
 }
 
 json_t *jsondelta_diff(json_t *from, json_t *to)
+{
+    return jsondelta_diff_some(from, to, NULL);
+}
+
+json_t *jsondelta_diff_some(json_t *from, json_t *to, json_t *only)
 {
     json_t *d = json_object(), *put = json_object(), *drop = json_array(), *in = json_object();
     json_t *v;
@@ -58,8 +83,11 @@ json_t *jsondelta_diff(json_t *from, json_t *to)
     json_object_foreach(to, k, v)
     {
         json_t *old = json_object_get(from, k);
+        json_t *names = json_object_get(only, k);
         if (old && json_is_object(old) && json_is_object(v)) {
-            json_t *m = old == v ? NULL : jsondelta_members(old, v);
+            json_t *m = old == v                ? NULL
+                        : json_is_object(names) ? jsondelta_members_named(old, v, names)
+                                                : jsondelta_members(old, v);
             if (m)
                 json_object_set_new(in, k, m);
         } else if (!old || !jsondelta_same(old, v))

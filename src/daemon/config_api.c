@@ -214,6 +214,7 @@ json_t *config_api_current(struct config_api *api, json_error_t *je)
     json_decref(api->doc);
     jsonrecycle_clear(&api->recycle); /* kept for the document d replaces */
     api->doc = d;
+    api->doc_serial++;
     api->doc_stamp = now;
     return d;
 }
@@ -305,6 +306,7 @@ static void config_api_seed_locked(struct config_api *api, json_t *root,
     json_decref(api->doc);
     jsonrecycle_clear(&api->recycle);
     api->doc = json_incref(root);
+    api->doc_serial++;
     api->doc_stamp = now;
 }
 
@@ -401,29 +403,33 @@ static json_t *config_api_cow_copy(struct config_api *api, json_t *doc)
     return jsonrecycle_copy(&api->recycle, doc);
 }
 
-/* The newest document (a copy to edit, or to read only) and its version. */
-static json_t *config_api_doc_as(struct config_api *api, uint64_t *version, char *err, size_t len,
-                                 bool edit)
+/* The newest document (a copy to edit, or to read only), its version and
+ * its serial (origin: NULL, not asked). */
+static json_t *config_api_doc_as(struct config_api *api, uint64_t *version, uint64_t *origin,
+                                 char *err, size_t len, bool edit)
 {
     json_error_t je;
     pthread_mutex_lock(&api->lock);
     json_t *cur = config_api_current(api, &je);
     json_t *doc = !cur ? NULL : edit ? config_api_cow_copy(api, cur) : json_copy(cur);
     *version = api->version;
+    if (origin)
+        *origin = api->doc_serial;
     pthread_mutex_unlock(&api->lock);
     if (!doc)
         snprintf(err, len, "%s: %s", api->path, je.text);
     return doc;
 }
 
-json_t *config_api_document(struct config_api *api, uint64_t *version, char *err, size_t len)
+json_t *config_api_document(struct config_api *api, uint64_t *version, uint64_t *origin, char *err,
+                            size_t len)
 {
-    return config_api_doc_as(api, version, err, len, true);
+    return config_api_doc_as(api, version, origin, err, len, true);
 }
 
 json_t *config_api_read(struct config_api *api, uint64_t *version, char *err, size_t len)
 {
-    return config_api_doc_as(api, version, err, len, false); /* no 100,000-member copy */
+    return config_api_doc_as(api, version, NULL, err, len, false); /* no 100,000-member copy */
 }
 
 /* ---- validation and apply ---------------------------------------------- */
@@ -584,6 +590,7 @@ void config_api_served(struct config_api *api, json_t *doc)
          * once the change lets it go (config_api_drop_delta). */
         jsonrecycle_retire(&api->recycle, api->doc, delta, doc);
         api->doc = json_incref(doc);
+        api->doc_serial++;
     }
     json_decref(delta);
     pthread_mutex_unlock(&api->lock);
@@ -793,12 +800,24 @@ static json_t *config_api_refuse(struct config_api *api, uint64_t if_version, bo
     return NULL;
 }
 
+/* What a change's document doc changes against cur, the newest (both
+ * borrowed): compared by the resources the change touched when doc was
+ * made from a copy of cur itself (origin, config_api_document), else
+ * every resource. (lock) */
+static json_t *config_api_change_delta(struct config_api *api, json_t *cur, json_t *doc,
+                                       const struct config_api_made *made)
+{
+    bool known = made && made->touched && made->origin == api->doc_serial && cur == api->doc;
+    return known ? jsondelta_diff_some(cur, doc, made->touched) : jsondelta_diff(cur, doc);
+}
+
 /* One try of config_api_apply (*doc and *base may be replaced by a carry);
  * *retry: the fleet moved on first, try again once this node has it. */
 static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint64_t *base,
-                                     uint64_t if_version, const char *author, const char *change,
-                                     bool dry_run, const struct drill_client *cl, int n_cl,
-                                     int *status, bool *retry)
+                                     const struct config_api_made *made, uint64_t if_version,
+                                     const char *author, const char *change, bool dry_run,
+                                     const struct drill_client *cl, int n_cl, int *status,
+                                     bool *retry)
 {
     json_t *warnings = NULL, *errors = NULL, *whatif = NULL;
     json_t *out = config_api_refuse(api, if_version, dry_run, status);
@@ -810,7 +829,7 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
     json_t *cur = out || dry_run ? NULL : config_api_current(api, NULL); /* borrowed */
     /* The delta from the file's document: empty when nothing changes, else
      * what the journal keeps of this version (config_api_served). */
-    json_t *delta = cur ? jsondelta_diff(cur, *doc) : NULL;
+    json_t *delta = cur ? config_api_change_delta(api, cur, *doc, made) : NULL;
     bool unchanged = delta && jsondelta_count(delta) == 0;
     config_api_drop_delta(api);
     if (delta)
@@ -862,10 +881,11 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
     return out;
 }
 
-json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uint64_t if_version,
-                         const char *author, const char *change, bool dry_run, const char *clients,
-                         int *status)
+json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uint64_t origin,
+                         json_t *touched, uint64_t if_version, const char *author,
+                         const char *change, bool dry_run, const char *clients, int *status)
 {
+    const struct config_api_made made = {.origin = origin, .touched = touched};
     char msg[300];
     struct drill_client cl[DRILL_MAX_CLIENTS];
     int n_cl = dry_run ? config_api_clients(clients, cl, msg, sizeof(msg)) : 0;
@@ -877,8 +897,8 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uin
      * the change is carried onto it and tried again (a few times). */
     for (int attempt = 0; !out; attempt++) {
         bool retry = false;
-        out = config_api_apply_once(api, &mine, &base, if_version, author, change, dry_run, cl,
-                                    n_cl, status, &retry);
+        out = config_api_apply_once(api, &mine, &base, &made, if_version, author, change, dry_run,
+                                    cl, n_cl, status, &retry);
         if (retry && !if_version && attempt < 3) {
             json_decref(out);
             out = NULL;

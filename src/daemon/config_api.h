@@ -111,6 +111,9 @@ struct config_api {
      * stamp of the file when it was last known to be version. */
     json_t *doc;
     struct config_api_stamp doc_stamp, synced;
+    /* Counts the documents doc has been (lock): a change made from a copy
+     * of doc_serial's document may name what it touched (config_api_apply). */
+    uint64_t doc_serial;
     /* The document doc replaced and its resource objects, kept to become
      * the next copy of doc (jsonrecycle.h); cleared whenever doc is
      * replaced other than by a version served. (lock) */
@@ -213,8 +216,11 @@ void config_api_flush(struct config_api *api);
 /* After a reload that succeeded: a file changed by hand is a new version. */
 void config_api_note_reload(struct config_api *api);
 
-/* The configuration file as JSON and its version; NULL with why in err. */
-json_t *config_api_document(struct config_api *api, uint64_t *version, char *err, size_t len);
+/* The configuration file as JSON to edit, its version, and the serial of
+ * the document it copies (origin, for config_api_apply); NULL with why in
+ * err. */
+json_t *config_api_document(struct config_api *api, uint64_t *version, uint64_t *origin, char *err,
+                            size_t len);
 /* The same for reading (admin_config_ops.read): a new root sharing the
  * kinds' objects, which must not be edited. */
 json_t *config_api_read(struct config_api *api, uint64_t *version, char *err, size_t len);
@@ -232,11 +238,15 @@ json_t *config_api_read(struct config_api *api, uint64_t *version, char *err, si
  * (drill_whatif_config), for the clients given (clients: "IP,NET/LEN,...",
  * NULL or "": one evaluation without a client). Returns the reply body;
  * *status is the HTTP status (200, 201 new version, 400 invalid, 403 read
- * only, 412, 500).
+ * only, 412, 500). touched (borrowed; NULL: unknown): KIND -> {NAME: ...}
+ * for every kind, the resources the change set or removed in its copy of
+ * document origin (config_api_document): when that is still the newest,
+ * only those are compared to find what the change changes
+ * (jsondelta_diff_some), not every resource.
  */
-json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uint64_t if_version,
-                         const char *author, const char *change, bool dry_run, const char *clients,
-                         int *status);
+json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uint64_t origin,
+                         json_t *touched, uint64_t if_version, const char *author,
+                         const char *change, bool dry_run, const char *clients, int *status);
 
 /* The fleet's configuration (config_fleet.c). config_fleet_offer is the
  * fleet's fleet_config_fn (arg: api); attach gives api the fleet and the

@@ -11,6 +11,14 @@
 
 #include "daemon/config_api.h"
 
+/* Where a change's document came from (config_api_apply): the serial of
+ * the document it copies and the resources it touched there (borrowed;
+ * NULL: unknown). */
+struct config_api_made {
+    uint64_t origin;
+    json_t *touched;
+};
+
 /* The mode the configuration file has (0640 when it cannot be read). */
 mode_t config_api_file_mode(const struct config_api *api);
 /* Keeps doc as version v with meta ("version" and "time" are set here);

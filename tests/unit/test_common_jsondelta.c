@@ -185,6 +185,63 @@ static void test_equal(struct tap *t)
     json_decref(x2);
 }
 
+/* diff_some: a copy whose kinds' objects are new and whose members are
+ * shared, edited at random names noted in touched, gives the full diff;
+ * a kind vouched unchanged ({}) is not compared. */
+static void test_some(struct tap *t)
+{
+    srand(41);
+    int bad = 0;
+    for (int round = 0; round < 500; round++) {
+        json_t *a = json_pack("{s:{}, s:{}, s:i}", "records", "pools", "ttl", 5);
+        for (int i = 0; i < 50; i++) {
+            char n[16];
+            snprintf(n, sizeof(n), "r%d.", i);
+            json_object_set_new(json_object_get(a, "records"), n, json_pack("{s:i}", "v", i));
+        }
+        json_t *b = json_copy(a), *touched = json_pack("{s:{}, s:{}}", "records", "pools");
+        json_object_set_new(b, "records", json_copy(json_object_get(a, "records")));
+        json_object_set_new(b, "pools", json_copy(json_object_get(a, "pools")));
+        for (int e = rand() % 4; e >= 0; e--) {
+            char n[16];
+            snprintf(n, sizeof(n), "r%d.", rand() % 60);
+            json_object_set_new(json_object_get(touched, "records"), n, json_true());
+            if (rand() % 3 == 0)
+                json_object_del(json_object_get(b, "records"), n);
+            else if (rand() % 2 == 0) /* set to an equal value: not a change */
+                json_object_set(json_object_get(b, "records"), n,
+                                json_object_get(json_object_get(a, "records"), n));
+            else
+                json_object_set_new(json_object_get(b, "records"), n, json_pack("{s:i}", "v", -1));
+        }
+        if (rand() % 5 == 0)
+            json_object_set_new(b, "ttl", json_integer(6));
+        /* The same changes (a drop's order may differ: compared applied). */
+        json_t *full = jsondelta_diff(a, b), *some = jsondelta_diff_some(a, b, touched);
+        char err[200];
+        json_t *made = jsondelta_apply(a, some, err, sizeof(err));
+        if (!made || !json_equal(made, b) || jsondelta_count(full) != jsondelta_count(some))
+            bad++;
+        json_decref(made);
+        json_decref(full);
+        json_decref(some);
+        json_decref(touched);
+        json_decref(a);
+        json_decref(b);
+    }
+    TAP_CHECK(t, bad == 0, "500 edits: the named members give the whole diff (%d did not)", bad);
+    json_t *a = test_doc("{\"records\": {\"a.\": 1, \"b.\": 2}, \"pools\": {\"p\": 1}}");
+    json_t *b = test_doc("{\"records\": {\"a.\": 1, \"b.\": 3}, \"pools\": {\"p\": 2}}");
+    json_t *only = test_doc("{\"records\": {}, \"pools\": {\"p\": true}}");
+    json_t *d = jsondelta_diff_some(a, b, only);
+    TAP_CHECK(t, jsondelta_count(d) == 1 && json_object_get(json_object_get(d, "in"), "pools"),
+              "a kind vouched unchanged is not compared; a named one is");
+    json_decref(d);
+    json_decref(only);
+    json_decref(a);
+    json_decref(b);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -193,5 +250,6 @@ int main(void)
     test_random(&t);
     test_undo_refused(&t);
     test_equal(&t);
+    test_some(&t);
     return tap_done(&t);
 }
