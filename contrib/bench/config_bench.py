@@ -364,7 +364,7 @@ def suite_server(kind, binary, a, n, rnd):
     return {"p50": pct(served, 50) * 1e3, "p99": pct(served, 99) * 1e3,
             "api_p50": pct(apis, 50) * 1e3, "rate": rate, "batch": b_served * 1e3,
             "batch_api": b_api * 1e3, "batch_rate": size / b_served, "rss0": rss0, "rss1": rss1,
-            "up": up_s, "n": singles}
+            "up": up_s, "n": singles, "served_each": [round(x * 1e3, 1) for x in served]}
 
 
 def run_suite(a):
@@ -382,7 +382,8 @@ def run_suite(a):
             for kind, binary in servers:
                 log("size %d round %d: %s" % (n, rnd + 1, kind))
                 r = suite_server(kind, binary, a, n, rnd)
-                log("  %s" % json.dumps({k: round(v, 2) for k, v in r.items()}))
+                log("  %s" % json.dumps({k: (round(v, 2) if not isinstance(v, list) else v)
+                                         for k, v in r.items()}))
                 res.setdefault((n, kind), []).append(r)
     print("config change -> served (--suite; median of %d interleaved rounds, min-max)" % a.rounds)
     cols = [("p50", "change->served p50 ms"), ("p99", "p99 ms"), ("rate", "changes/s"),
