@@ -157,15 +157,15 @@ bool jsondelta_apply_members(json_t *obj, json_t *p, char *err, size_t len)
     return jsondelta_put_drop(obj, p, "$", err, len);
 }
 
-json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t len)
+bool jsondelta_apply_in(json_t *doc, json_t *d, char *err, size_t len)
 {
-    if (!json_is_object(base) || !json_is_object(d)) {
+    if (!json_is_object(doc) || !json_is_object(d)) {
         snprintf(err, len, "a delta and its base must be objects");
-        return NULL;
+        return false;
     }
-    json_t *out = json_copy(base), *in = json_object_get(d, "in"), *v;
+    json_t *in = json_object_get(d, "in"), *put = json_object_get(d, "put"), *v;
     const char *k;
-    bool ok = jsondelta_put_drop(out, d, "$", err, len);
+    bool ok = jsondelta_put_drop(doc, d, "$", err, len);
     if (ok && in && !json_is_object(in)) {
         snprintf(err, len, "$: \"in\" must be an object");
         ok = false;
@@ -174,7 +174,7 @@ json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t len)
     {
         if (!ok)
             break;
-        json_t *old = json_object_get(out, k);
+        json_t *old = json_object_get(doc, k);
         char where[200];
         snprintf(where, sizeof(where), "$.%s", k);
         if (!json_is_object(old) || !json_is_object(v)) {
@@ -182,11 +182,29 @@ json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t len)
             ok = false;
             break;
         }
-        json_t *members = json_copy(old); /* the other members shared */
-        ok = jsondelta_put_drop(members, v, where, err, len);
-        json_object_set_new(out, k, members);
+        if (old == json_object_get(put, k)) /* the delta's own value: never changed */
+            json_object_set_new(doc, k, old = json_copy(old));
+        ok = jsondelta_put_drop(old, v, where, err, len);
     }
-    if (!ok) {
+    return ok;
+}
+
+json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t len)
+{
+    if (!json_is_object(base) || !json_is_object(d)) {
+        snprintf(err, len, "a delta and its base must be objects");
+        return NULL;
+    }
+    json_t *out = json_copy(base), *v;
+    const char *k;
+    /* The objects whose members change: copies (the other members shared). */
+    json_object_foreach(json_object_get(d, "in"), k, v)
+    {
+        json_t *old = json_object_get(out, k);
+        if (json_is_object(old))
+            json_object_set_new(out, k, json_copy(old));
+    }
+    if (!jsondelta_apply_in(out, d, err, len)) {
         json_decref(out);
         return NULL;
     }

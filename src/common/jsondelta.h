@@ -48,6 +48,13 @@ json_t *jsondelta_diff_some(json_t *from, json_t *to, json_t *only);
  * a delta or does not fit base. */
 json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t errlen);
 
+/* Applies d to doc in place: doc's objects whose members d changes
+ * ("in") must be doc's own, not shared with another document (a value d
+ * puts whole is copied before its members change). false with why in err
+ * when d does not fit doc (doc may then be partly changed: the caller
+ * drops it). */
+bool jsondelta_apply_in(json_t *doc, json_t *d, char *err, size_t errlen);
+
 /* Applies p, one part of a delta's "in" ({"put", "drop"} of members), to
  * the object obj in place; false with why in err when p does not fit obj
  * (obj may then be partly changed: the caller drops it). */

@@ -96,14 +96,14 @@ static json_t *jsonrecycle_take(struct jsonrecycle *r, size_t i, const json_t *v
     return o;
 }
 
-json_t *jsonrecycle_copy(struct jsonrecycle *r, json_t *doc)
+json_t *jsonrecycle_copy(struct jsonrecycle *r, json_t *doc, const json_t *only)
 {
     json_t *out = json_copy(doc);
     bool mine = r->have_objs && r->next == doc;
     for (size_t i = 0; out && i < JSONRECYCLE_KINDS && r->kinds[i]; i++) {
         json_t *v = json_object_get(out, r->kinds[i]);
-        if (!json_is_object(v))
-            continue;
+        if (!json_is_object(v) || (only && !json_object_get(only, r->kinds[i])))
+            continue; /* shared with doc */
         json_t *o = mine ? jsonrecycle_take(r, i, v) : NULL;
         if (o)
             r->reused++;
@@ -115,4 +115,9 @@ json_t *jsonrecycle_copy(struct jsonrecycle *r, json_t *doc)
     }
     jsonrecycle_drop_objs(r); /* used, or kept for a document copied no more */
     return out;
+}
+
+bool jsonrecycle_ready(const struct jsonrecycle *r, const json_t *doc)
+{
+    return r->have_objs && r->next == doc;
 }

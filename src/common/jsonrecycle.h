@@ -70,9 +70,13 @@ void jsonrecycle_retire(struct jsonrecycle *r, json_t *old, json_t *delta, const
 void jsonrecycle_reclaim(struct jsonrecycle *r);
 
 /* A copy of doc to edit: a new root sharing doc's values, with a new
- * object for each of the kinds that is an object in doc, sharing its
- * members. Taken from what was reclaimed when doc is the document it
- * leads to; else copied. NULL when out of memory. */
-json_t *jsonrecycle_copy(struct jsonrecycle *r, json_t *doc);
+ * object for each of the kinds that is an object in doc (only: those of
+ * them that are keys of only; NULL: all), sharing its members. Taken from
+ * what was reclaimed when doc is the document it leads to; else copied.
+ * What was reclaimed and not taken is dropped. NULL when out of memory. */
+json_t *jsonrecycle_copy(struct jsonrecycle *r, json_t *doc, const json_t *only);
+
+/* Whether a copy of doc would be taken from what was reclaimed. */
+bool jsonrecycle_ready(const struct jsonrecycle *r, const json_t *doc);
 
 #endif

@@ -284,6 +284,7 @@ void config_api_init(struct config_api *api, const char *path, const struct conf
 {
     *api = (struct config_api){.path = strdup(path), .reload = reload, .reload_arg = reload_arg};
     jsonrecycle_init(&api->recycle, admin_config_kinds);
+    jsonrecycle_init(&api->fleet_recycle, admin_config_kinds);
     pthread_mutex_init(&api->lock, NULL);
     pthread_mutex_init(&api->pend_lock, NULL);
     pthread_cond_init(&api->applied, NULL);
@@ -329,6 +330,7 @@ void config_api_free(struct config_api *api)
     jsonrecycle_clear(&api->recycle);
     json_decref(api->pending);
     json_decref(api->fleet_doc);
+    jsonrecycle_clear(&api->fleet_recycle);
     pthread_mutex_destroy(&api->lock);
     pthread_mutex_destroy(&api->pend_lock);
     pthread_cond_destroy(&api->applied);
@@ -400,7 +402,7 @@ void config_api_note_reload(struct config_api *api)
  * (jsonrecycle.h): no copy of 100,000 members. (lock) */
 static json_t *config_api_cow_copy(struct config_api *api, json_t *doc)
 {
-    return jsonrecycle_copy(&api->recycle, doc);
+    return jsonrecycle_copy(&api->recycle, doc, NULL);
 }
 
 /* The newest document (a copy to edit, or to read only), its version and

@@ -174,6 +174,12 @@ struct config_api {
      * version's delta it applies. Shares its members with doc. */
     json_t *fleet_doc;
     uint64_t fleet_doc_v;
+    /* The shared part fleet_doc replaced, kept to become the next
+     * version's copy (jsonrecycle.h; config_fleet.c). (lock) */
+    struct jsonrecycle fleet_recycle;
+    /* The shared part config_fleet_docs last made from fleet_doc by its
+     * delta (by identity only; NULL: none). (lock) */
+    const json_t *fleet_from_kept;
 };
 
 /* Sets api up for the file at path with params p (copied); records the

@@ -82,19 +82,85 @@ static json_t *config_fleet_base(struct config_api *api, uint64_t v)
     if (!doc)
         return NULL;
     json_decref(api->fleet_doc);
+    jsonrecycle_clear(&api->fleet_recycle); /* kept for the one replaced */
     api->fleet_doc = config_shared_part(doc);
     api->fleet_doc_v = v;
     json_decref(doc);
     return api->fleet_doc;
 }
 
-/* shared (a reference taken) is fleet version v's shared part. (lock) */
-static void config_fleet_keep_base(struct config_api *api, uint64_t v, json_t *shared)
+/* shared (a reference taken) is fleet version v's shared part; delta:
+ * what turned the one kept before into it (NULL: unknown). The one kept
+ * before is retired (jsonrecycle.h): its objects become the next
+ * version's copy once config_fleet_take let its last document go. (lock) */
+static void config_fleet_keep_base(struct config_api *api, uint64_t v, json_t *shared,
+                                   json_t *delta)
 {
     json_incref(shared);
-    json_decref(api->fleet_doc);
+    if (api->fleet_doc && delta)
+        jsonrecycle_retire(&api->fleet_recycle, api->fleet_doc, delta, shared);
+    else {
+        json_decref(api->fleet_doc);
+        jsonrecycle_clear(&api->fleet_recycle);
+    }
     api->fleet_doc = shared;
     api->fleet_doc_v = v;
+}
+
+/* The delta of fleet record rec when shared, its shared part, was made
+ * from the one this node keeps by that delta (config_fleet_docs), else
+ * NULL (borrowed). (lock) */
+static json_t *config_fleet_kept_delta(struct config_api *api, json_t *rec, json_t *shared)
+{
+    json_t *d = json_object_get(rec, "delta");
+    return json_is_object(d) && api->fleet_doc && shared == api->fleet_from_kept ? d : NULL;
+}
+
+/* base with delta dl applied (a new reference; NULL with why in err): its
+ * changed objects copied, or taken from the version before base when
+ * those were kept (jsonrecycle.h), so that no object of 100,000 members
+ * is copied or freed for a change of a few. */
+static json_t *config_fleet_apply_delta(struct config_api *api, json_t *base, json_t *dl, char *err,
+                                        size_t len)
+{
+    json_t *in = json_object_get(dl, "in");
+    if (!jsonrecycle_ready(&api->fleet_recycle, base) || !json_is_object(in))
+        return jsondelta_apply(base, dl, err, len);
+    json_t *made = jsonrecycle_copy(&api->fleet_recycle, base, in);
+    if (made && jsondelta_apply_in(made, dl, err, len))
+        return made;
+    json_decref(made);
+    return NULL;
+}
+
+/* What record rec's delta touched, as jsondelta_diff_some takes it, when
+ * cur (this node's document) is the shared part kept with its local keys:
+ * every one of kinds in cur is base's own object (base: the shared part
+ * the delta was made against). NULL otherwise. A new reference. */
+static json_t *config_fleet_touched(const char *const *kinds, json_t *cur, json_t *base, json_t *dl)
+{
+    if (!dl || !base)
+        return NULL;
+    json_t *only = json_object(), *in = json_object_get(dl, "in"),
+           *put = json_object_get(dl, "put");
+    for (const char *const *k = kinds; *k; k++) {
+        json_t *c = json_object_get(cur, *k);
+        if (c != json_object_get(base, *k)) {
+            json_decref(only);
+            return NULL;
+        }
+        if (json_object_get(put, *k))
+            continue; /* set whole: compared whole */
+        json_t *names = json_object(), *part = json_object_get(in, *k), *v;
+        const char *name;
+        size_t i;
+        json_object_foreach(json_object_get(part, "put"), name, v)
+            json_object_set(names, name, json_true());
+        json_array_foreach(json_object_get(part, "drop"), i, v) if (json_is_string(v))
+            json_object_set(names, json_string_value(v), json_true());
+        json_object_set_new(only, *k, names);
+    }
+    return only;
 }
 
 /* Publishes doc's shared part as the version after base, with what it
@@ -219,13 +285,18 @@ static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *shar
     uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
     json_t *doc = config_with_local(shared, cur);
     json_t *meta = config_fleet_meta(rec);
-    /* One walk of the two documents: whether anything changes here, and
-     * what the journal keeps of it (config_api_served). */
-    json_t *delta = jsondelta_diff(cur, doc);
+    json_t *dl = config_fleet_kept_delta(api, rec, shared);
+    /* Whether anything changes here, and what the journal keeps of it
+     * (config_api_served): the names the version's delta touched, when
+     * this node's document is the shared part it was made against. */
+    json_t *only =
+        config_fleet_touched(api->fleet_recycle.kinds, cur, dl ? api->fleet_doc : NULL, dl);
+    json_t *delta = only ? jsondelta_diff_some(cur, doc, only) : jsondelta_diff(cur, doc);
+    json_decref(only);
     if (jsondelta_count(delta) == 0) { /* this node's own edit, or a restart */
         if (config_api_record_as(api, v, doc, meta, NULL) == 0) {
             config_api_file_is_version(api);
-            config_fleet_keep_base(api, v, shared);
+            config_fleet_keep_base(api, v, shared, dl);
             config_fleet_done(api, 0, NULL);
         } else
             config_fleet_done(api, v, "the history directory could not keep it");
@@ -236,7 +307,7 @@ static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *shar
         int rc = config_api_install(api, doc, v, meta, &res, &status);
         config_api_drop_delta(api);
         if (rc == 0) {
-            config_fleet_keep_base(api, v, shared);
+            config_fleet_keep_base(api, v, shared, dl);
             config_fleet_done(api, 0, NULL);
         } else {
             json_t *e = json_object_get(res, "error");
@@ -374,6 +445,7 @@ static json_t *config_fleet_share(json_t *near, json_t *doc)
 json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, size_t len)
 {
     json_t *docs = json_array(), *rec, *prev = NULL;
+    api->fleet_from_kept = NULL;
     uint64_t prev_v = 0, have = api->version;
     size_t i;
     json_array_foreach(records, i, rec)
@@ -386,7 +458,8 @@ json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, si
          * keeps without reading the whole document. */
         json_t *base = dl ? (prev && prev_v == b ? prev : config_fleet_base(api, b)) : NULL;
         char err[300] = "";
-        json_t *made = base ? jsondelta_apply(base, dl, err, sizeof(err)) : NULL;
+        json_t *made = base ? config_fleet_apply_delta(api, base, dl, err, sizeof(err)) : NULL;
+        api->fleet_from_kept = made && base == api->fleet_doc ? made : NULL;
         if (!made && doc) /* sharing what it keeps of the version before */
             made = config_fleet_share(prev ? prev : config_fleet_base(api, have), doc);
         if (!made && v <= have)
@@ -451,6 +524,7 @@ static void config_fleet_records(struct config_api *api, uint64_t head, json_t *
         json_decref(meta);
         json_decref(doc);
     }
+    api->fleet_from_kept = NULL; /* docs go: the identity means nothing after */
     json_decref(docs);
 }
 
@@ -481,6 +555,9 @@ static void config_fleet_take(struct config_api *api, uint64_t head, json_t *rec
             config_fleet_records(api, head, records, cur);
     }
     json_decref(cur);
+    /* The document the version replaced is gone: keep the shared part
+     * before it if nothing else holds it (config_fleet_keep_base). */
+    jsonrecycle_reclaim(&api->fleet_recycle);
 }
 
 static void config_fleet_run(evutil_socket_t fd, short what, void *arg)

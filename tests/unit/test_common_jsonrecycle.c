@@ -50,7 +50,7 @@ static bool test_is_copy(json_t *c, json_t *d)
  * records; cur retired, as config_api_served and drop_delta do. */
 static json_t *test_step(struct jsonrecycle *r, json_t *cur, const char *put, const char *drop)
 {
-    json_t *next = jsonrecycle_copy(r, cur);
+    json_t *next = jsonrecycle_copy(r, cur, NULL);
     json_t *recs = json_object_get(next, "records");
     if (put) /* a value of its own: a delta leaves out a member set to an equal value */
         json_object_set_new(recs, put, json_pack("{s:s, s:i}", "pool", put, "n", rand()));
@@ -69,34 +69,46 @@ static void test_reuse(struct tap *t)
     jsonrecycle_init(&r, test_kinds);
     json_t *v1 = test_doc("{\"records\": {\"a.\": {\"pool\": \"p\"}, \"b.\": {\"pool\": \"p\"}}, "
                           "\"pools\": {\"p\": {\"endpoints\": []}}, \"ttl\": 5}");
-    json_t *c = jsonrecycle_copy(&r, v1);
+    json_t *c = jsonrecycle_copy(&r, v1, NULL);
     TAP_CHECK(t, test_is_copy(c, v1) && r.copied == 2 && r.reused == 0,
               "the first copy is a copy (%llu copied)", r.copied);
     json_decref(c);
     json_t *v2 = test_step(&r, v1, "c.", "a."); /* v1's reference handed over */
     TAP_CHECK(t, r.retired == NULL && r.have_objs, "the replaced document was taken apart");
-    json_t *v3 = jsonrecycle_copy(&r, v2);
+    json_t *v3 = jsonrecycle_copy(&r, v2, NULL);
     TAP_CHECK(t, test_is_copy(v3, v2), "the copy from its objects is a copy of the newest");
     TAP_CHECK(t, r.reused == 2 && r.copied == 4, "both kinds reused (%llu, %llu)", r.reused,
               r.copied);
     TAP_CHECK(t, !r.have_objs && r.objs[0] == NULL, "used once");
-    json_t *v4 = jsonrecycle_copy(&r, v2);
+    json_t *v4 = jsonrecycle_copy(&r, v2, NULL);
     TAP_CHECK(t, test_is_copy(v4, v2) && r.copied == 6, "a second copy is copied");
     json_decref(v3);
     json_decref(v4);
     /* A member set to an equal value is not in the delta: the copy then
      * holds the older, equal object. */
-    json_t *v5 = jsonrecycle_copy(&r, v2);
+    json_t *v5 = jsonrecycle_copy(&r, v2, NULL);
     json_object_set_new(json_object_get(v5, "records"), "b.", json_pack("{s:s}", "pool", "p"));
     json_t *d = jsondelta_diff(v2, v5);
     jsonrecycle_retire(&r, v2, d, v5);
     json_decref(d);
     jsonrecycle_reclaim(&r);
-    json_t *v6 = jsonrecycle_copy(&r, v5);
+    json_t *v6 = jsonrecycle_copy(&r, v5, NULL);
     TAP_CHECK(t, json_equal(v6, v5) && r.reused == 4, "an equal member set: equal (%llu reused)",
               r.reused);
     json_decref(v6);
-    json_decref(v5);
+    /* Only the kinds named: the others stay shared with the document. */
+    json_t *v7 = test_step(&r, v5, "e.", NULL);
+    json_t *only = json_pack("{s:{}}", "records");
+    TAP_CHECK(t, jsonrecycle_ready(&r, v7), "ready for the newest");
+    json_t *v8 = jsonrecycle_copy(&r, v7, only);
+    TAP_CHECK(t,
+              json_equal(v8, v7) && json_object_get(v8, "pools") == json_object_get(v7, "pools") &&
+                  json_object_get(v8, "records") != json_object_get(v7, "records"),
+              "records copied, pools shared");
+    TAP_CHECK(t, !jsonrecycle_ready(&r, v7), "what was kept is used or dropped");
+    json_decref(only);
+    json_decref(v8);
+    json_decref(v7);
     jsonrecycle_clear(&r);
 }
 
@@ -116,26 +128,26 @@ static void test_refused(struct tap *t)
     json_t *other = json_pack("{s:O}", "pools", json_object_get(v2, "pools"));
     json_t *v3 = test_step(&r, v2, "d.", NULL);
     TAP_CHECK(t, r.have_objs && r.objs[0] && !r.objs[1], "the shared kind is not kept");
-    json_t *c = jsonrecycle_copy(&r, v3);
+    json_t *c = jsonrecycle_copy(&r, v3, NULL);
     TAP_CHECK(t, test_is_copy(c, v3) && r.reused == 1, "records reused, pools copied");
     json_decref(c);
     json_decref(other);
     /* A delta that sets a kind whole. */
-    json_t *v4 = jsonrecycle_copy(&r, v3);
+    json_t *v4 = jsonrecycle_copy(&r, v3, NULL);
     json_object_set_new(v4, "records", json_pack("{s:{}}", "z."));
     json_t *d = json_pack("{s:{s:O}}", "put", "records", json_object_get(v4, "records"));
     jsonrecycle_retire(&r, v3, d, v4);
     json_decref(d);
     jsonrecycle_reclaim(&r);
     unsigned long long reused = r.reused;
-    c = jsonrecycle_copy(&r, v4);
+    c = jsonrecycle_copy(&r, v4, NULL);
     TAP_CHECK(t, test_is_copy(c, v4) && r.reused == reused + 1, "a kind set whole is copied");
     json_decref(c);
     /* Another document than the one the delta leads to. */
     json_t *v5 = test_step(&r, v4, "e.", NULL);
     json_t *stranger = json_deep_copy(v5);
     reused = r.reused;
-    c = jsonrecycle_copy(&r, stranger);
+    c = jsonrecycle_copy(&r, stranger, NULL);
     TAP_CHECK(t, test_is_copy(c, stranger) && r.reused == reused, "another document is copied");
     TAP_CHECK(t, !r.have_objs, "and what was kept is dropped");
     json_decref(c);
@@ -167,7 +179,7 @@ static void test_random(struct tap *t)
         ok = json_equal(json_object_get(next, "records"), model);
 
         if (i % 7 == 0) { /* now and then a reader holds a version */
-            json_t *c = jsonrecycle_copy(&r, next);
+            json_t *c = jsonrecycle_copy(&r, next, NULL);
             ok = ok && test_is_copy(c, next);
             json_decref(c);
         }
