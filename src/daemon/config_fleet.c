@@ -126,7 +126,14 @@ static json_t *config_fleet_apply_delta(struct config_api *api, json_t *base, js
     json_t *in = json_object_get(dl, "in");
     if (!jsonrecycle_ready(&api->fleet_recycle, base) || !json_is_object(in))
         return jsondelta_apply(base, dl, err, len);
-    json_t *made = jsonrecycle_copy(&api->fleet_recycle, base, in);
+    json_t *made = jsonrecycle_copy(&api->fleet_recycle, base, in), *v;
+    const char *k;
+    json_object_foreach(in, k, v) /* another object it changes: a copy, as jsondelta_apply's */
+    {
+        json_t *mine = json_object_get(made, k);
+        if (json_is_object(mine) && mine == json_object_get(base, k))
+            json_object_set_new(made, k, json_copy(mine));
+    }
     if (made && jsondelta_apply_in(made, dl, err, len))
         return made;
     json_decref(made);

@@ -156,6 +156,47 @@ static void test_chain(struct tap *t, struct config_api *api)
     json_decref(docs);
 }
 
+/* A version built from the objects of the shared part before the kept
+ * one (jsonrecycle.h, config_fleet_keep_base): the version, and the kept
+ * shared part untouched, also an object the delta changes that is not one
+ * of the recycled kinds. */
+static void test_recycled(struct tap *t, struct config_api *api)
+{
+    char why[400];
+    json_t *v1 = test_doc(1), *v2 = test_doc(2), *v3 = test_doc(3);
+    json_object_set_new(v1, "x", json_pack("{s:i}", "a", 1));
+    json_object_set_new(v2, "x", json_pack("{s:i}", "a", 1));
+    json_object_set_new(v3, "x", json_pack("{s:i}", "a", 2));
+    pthread_mutex_lock(&api->lock);
+    json_decref(api->fleet_doc);
+    api->fleet_doc = json_incref(v2);
+    api->fleet_doc_v = 2;
+    json_t *d12 = jsondelta_diff(v1, v2);
+    jsonrecycle_retire(&api->fleet_recycle, json_deep_copy(v1), d12, v2);
+    jsonrecycle_reclaim(&api->fleet_recycle);
+    bool ready = jsonrecycle_ready(&api->fleet_recycle, v2);
+    pthread_mutex_unlock(&api->lock);
+    TAP_CHECK(t, ready, "the shared part before the kept one was taken apart");
+    unsigned long long reused = api->fleet_recycle.reused;
+    json_t *rec =
+        json_pack("{s:i, s:i, s:o}", "version", 3, "base", 2, "delta", jsondelta_diff(v2, v3));
+    json_t *docs = test_docs(api, json_pack("[o]", rec), why, sizeof(why));
+    json_t *made = json_array_get(docs, 0);
+    TAP_CHECK(t, made && json_equal(made, v3) && api->fleet_recycle.reused == reused + 1,
+              "version 3 built from the recycled records (%s)", why);
+    json_t *want2 = test_doc(2);
+    json_object_set_new(want2, "x", json_pack("{s:i}", "a", 1));
+    TAP_CHECK(t, json_equal(api->fleet_doc, want2), "the kept version 2 is untouched");
+    TAP_CHECK(t, made && json_object_get(made, "x") != json_object_get(v2, "x"),
+              "an object the delta changes is the version's own");
+    json_decref(want2);
+    json_decref(docs);
+    json_decref(d12);
+    json_decref(v1);
+    json_decref(v2);
+    json_decref(v3);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -183,6 +224,7 @@ int main(void)
     json_decref(d1);
     json_decref(d2);
     test_chain(&t, &api);
+    test_recycled(&t, &api);
     config_api_free(&api);
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
