@@ -6,7 +6,8 @@
  *
  * A configuration version is made by copying the newest document's root
  * and its resource objects (records, pools, checks, regions), whose
- * members stay shared, and editing the copy (config_api.c). Once the next
+ * members stay shared, and editing the copy (config_api.c; a fleet node
+ * applies the version's delta to the copy, config_fleet.c). Once the next
  * version replaces the newest, the document it replaced is freed: its
  * resource objects (hash tables of every member) are freed a member at a
  * time, and the next change copies the new newest's again, a member at a
