@@ -6,6 +6,7 @@
 #include "common/jsonwalk.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* The same value: the very object (a document made from the other by a
  * change shares what the change did not touch), else compared whole. */
@@ -146,6 +147,28 @@ static bool jsondelta_put_drop(json_t *obj, json_t *p, const char *where, char *
         json_object_set(obj, k, v);
     }
     return true;
+}
+
+json_t *jsondelta_touched(json_t *d, const char *const *keys)
+{
+    json_t *only = json_object(), *in = json_object_get(d, "in"), *put = json_object_get(d, "put");
+    json_t *drop = json_object_get(d, "drop"), *v;
+    size_t i;
+    for (const char *const *k = keys; *k; k++) {
+        bool whole = json_object_get(put, *k) != NULL;
+        json_array_foreach(drop, i, v) whole =
+            whole || (json_is_string(v) && strcmp(json_string_value(v), *k) == 0);
+        if (whole)
+            continue;
+        json_t *names = json_object(), *part = json_object_get(in, *k);
+        const char *name;
+        json_object_foreach(json_object_get(part, "put"), name, v)
+            json_object_set(names, name, json_true());
+        json_array_foreach(json_object_get(part, "drop"), i, v) if (json_is_string(v))
+            json_object_set(names, json_string_value(v), json_true());
+        json_object_set_new(only, *k, names);
+    }
+    return only;
 }
 
 bool jsondelta_apply_members(json_t *obj, json_t *p, char *err, size_t len)

@@ -44,6 +44,12 @@ json_t *jsondelta_diff(json_t *from, json_t *to);
  * whose listed names are {} is vouched unchanged. */
 json_t *jsondelta_diff_some(json_t *from, json_t *to, json_t *only);
 
+/* What d touches under each of keys (NULL-ended), as jsondelta_diff_some
+ * takes it: KEY -> {NAME: true} for each member d puts or drops there,
+ * {} for a key d leaves alone; a key d sets or drops whole is left out
+ * (compared whole). */
+json_t *jsondelta_touched(json_t *d, const char *const *keys);
+
 /* base with d applied: a new object, or NULL with why in err when d is not
  * a delta or does not fit base. */
 json_t *jsondelta_apply(json_t *base, json_t *d, char *err, size_t errlen);

@@ -148,26 +148,10 @@ static json_t *config_fleet_touched(const char *const *kinds, json_t *cur, json_
 {
     if (!dl || !base)
         return NULL;
-    json_t *only = json_object(), *in = json_object_get(dl, "in"),
-           *put = json_object_get(dl, "put");
-    for (const char *const *k = kinds; *k; k++) {
-        json_t *c = json_object_get(cur, *k);
-        if (c != json_object_get(base, *k)) {
-            json_decref(only);
+    for (const char *const *k = kinds; *k; k++)
+        if (json_object_get(cur, *k) != json_object_get(base, *k))
             return NULL;
-        }
-        if (json_object_get(put, *k))
-            continue; /* set whole: compared whole */
-        json_t *names = json_object(), *part = json_object_get(in, *k), *v;
-        const char *name;
-        size_t i;
-        json_object_foreach(json_object_get(part, "put"), name, v)
-            json_object_set(names, name, json_true());
-        json_array_foreach(json_object_get(part, "drop"), i, v) if (json_is_string(v))
-            json_object_set(names, json_string_value(v), json_true());
-        json_object_set_new(only, *k, names);
-    }
-    return only;
+    return jsondelta_touched(dl, kinds);
 }
 
 /* Publishes doc's shared part as the version after base, with what it

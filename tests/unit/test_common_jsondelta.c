@@ -237,6 +237,17 @@ static void test_some(struct tap *t)
     TAP_CHECK(t, jsondelta_count(d) == 1 && json_object_get(json_object_get(d, "in"), "pools"),
               "a kind vouched unchanged is not compared; a named one is");
     json_decref(d);
+    /* What a delta touches: members put and dropped, {} for a key left
+     * alone, a key set or dropped whole left out. */
+    static const char *const keys[] = {"records", "pools", "checks", "regions", NULL};
+    json_t *dl = test_doc("{\"in\": {\"records\": {\"put\": {\"a.\": 1}, \"drop\": [\"b.\"]}}, "
+                          "\"put\": {\"pools\": {}}, \"drop\": [\"checks\"]}");
+    json_t *touched = jsondelta_touched(dl, keys);
+    json_t *want = test_doc("{\"records\": {\"a.\": true, \"b.\": true}, \"regions\": {}}");
+    TAP_CHECK(t, json_equal(touched, want), "jsondelta_touched names what a delta touches");
+    json_decref(want);
+    json_decref(touched);
+    json_decref(dl);
     json_decref(only);
     json_decref(a);
     json_decref(b);

@@ -191,6 +191,20 @@ static void test_recycled(struct tap *t, struct config_api *api)
               "an object the delta changes is the version's own");
     json_decref(want2);
     json_decref(docs);
+    /* A delta that does not fit, built on recycled objects: refused with
+     * why, the kept version untouched. */
+    pthread_mutex_lock(&api->lock);
+    jsonrecycle_retire(&api->fleet_recycle, json_deep_copy(v1), d12, v2);
+    jsonrecycle_reclaim(&api->fleet_recycle);
+    ready = jsonrecycle_ready(&api->fleet_recycle, v2);
+    pthread_mutex_unlock(&api->lock);
+    docs = test_docs(api, json_pack("[o]", test_bad_delta(3)), why, sizeof(why));
+    want2 = test_doc(2);
+    json_object_set_new(want2, "x", json_pack("{s:i}", "a", 1));
+    TAP_CHECK(t, ready && !docs && strstr(why, "does not fit") && json_equal(api->fleet_doc, want2),
+              "a delta that does not fit recycled objects is refused, the kept version intact (%s)",
+              why);
+    json_decref(want2);
     json_decref(d12);
     json_decref(v1);
     json_decref(v2);
