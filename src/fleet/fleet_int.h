@@ -311,6 +311,7 @@ struct fleet_job {
     uint64_t view;
     char id[32];
     int64_t lease;
+    bool retried;     /* remove: sent again after a lost reply (fleet_on_job_verify) */
     int64_t wait_rev; /* done once the watch applied this revision */
     double deadline;  /* monotonic: give up waiting for the watch */
     int phase;        /* 0 queued, 1 waiting for etcd, 2 waiting for the watch, 3 reading back

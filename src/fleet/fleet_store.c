@@ -370,6 +370,7 @@ static void fleet_job_committed(struct fleet *f, struct fleet_job *j, int64_t re
 }
 
 static void fleet_job_verify(struct fleet *f, struct fleet_job *j, int phase);
+static void fleet_job_remove_txn(struct fleet *f, struct fleet_job *j);
 
 /* The start of every reply to a job's transaction (arg freed): its job,
  * or NULL when the reply is dealt with here: the fleet stops, or etcd did
@@ -458,10 +459,15 @@ static void fleet_on_job_verify(void *arg, enum etcd_status st, json_t *resp, co
     }
     json_t *kv = json_array_get(json_object_get(resp, "kvs"), 0);
     if (j->op == FLEET_JOB_REMOVE) { /* gone: by this call or another, either way removed */
-        if (kv)
+        if (kv && !j->retried) {
+            /* The delete may still be pending in etcd's log and commit
+             * later: sent once more, its outcome is then known. */
+            j->retried = true;
+            fleet_job_remove_txn(f, j);
+        } else if (kv)
             fleet_job_finish(f, j, SHARED_UNAVAILABLE,
-                             "etcd did not confirm the deletion, and a read after it shows the "
-                             "record is still there; nothing was changed");
+                             "etcd did not confirm the deletion, twice, and a read after it "
+                             "shows the record is still there");
         else
             fleet_job_committed(
                 f, j,
@@ -527,14 +533,20 @@ static void fleet_on_job_txn(void *arg, enum etcd_status st, json_t *resp, const
         fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
         return;
     }
+    int64_t rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
     if (!json_is_true(json_object_get(resp, "succeeded"))) {
+        /* A remove whose key is gone: this node's view held the record
+         * when the job was made (fleet_store_remove's caller checked), so
+         * either another node removed it meanwhile or the client's retry
+         * on another member found this very delete done (its first
+         * member timed out after committing it). Either way it is gone,
+         * as asked: answered like a delete, once the watch has it. */
         if (j->op == FLEET_JOB_REMOVE)
-            fleet_job_finish(f, j, SHARED_NOT_FOUND, NULL);
+            fleet_job_committed(f, j, rev);
         else
             fleet_job_verify(f, j, 3);
         return;
     }
-    int64_t rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
     if (j->op == FLEET_JOB_CREATE)
         fleet_job_seal(f, j, rev); /* the record's key was created at rev */
     else
