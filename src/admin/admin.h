@@ -45,6 +45,27 @@ struct shared_store;
  * the caller; doc is borrowed. */
 struct config_api; /* the daemon's (daemon/config_api.h), opaque here */
 struct server;     /* the daemon's: its reload */
+
+/* A change made to the newest document where it is applied (the store
+ * thread), so that changes from clients that run at once neither copy the
+ * document each nor conflict: fn sets or removes resources of doc (a copy
+ * whose members are shared with the running document's: replaced, never
+ * changed in place), notes each in touched (KIND -> {NAME: true}) and may
+ * refine change (the history's text: "create" or "replace"); it returns 0,
+ * or an HTTP status with why, doc then left as it found it. */
+struct admin_config_edit {
+    int (*fn)(json_t *doc, json_t *touched, void *arg, char *change, size_t change_len, char *why,
+              size_t why_len);
+    void *arg;
+    uint64_t if_version; /* If-Match (0: none); only edits without one are grouped */
+    bool dry_run;
+    const char *clients; /* dry run: the what-if's clients (NULL: none) */
+    const char *author;
+    char change[700];
+    int status;  /* out: the HTTP status */
+    json_t *out; /* out: the reply's body (the caller's) */
+};
+
 struct admin_config_ops {
     /* A copy to edit, its version and its origin (for apply). */
     json_t *(*document)(struct config_api *api, uint64_t *version, uint64_t *origin, char *err,
@@ -59,6 +80,14 @@ struct admin_config_ops {
     json_t *(*apply)(struct config_api *api, json_t *doc, uint64_t base, uint64_t origin,
                      json_t *touched, uint64_t if_version, const char *author, const char *change,
                      bool dry_run, const char *clients, int *status);
+    /* Store thread: edits[0..n) made in order on one copy of the newest
+     * document, which is then served as one version (group commit: a
+     * reload for all the changes that queued behind the one before). An
+     * edit that fails is answered alone and changes nothing; when the
+     * version would not load, each edit is tried alone, in order, so that
+     * only the invalid ones are refused. A dry run or an If-Match edit
+     * comes alone (n = 1). */
+    void (*edit)(struct config_api *api, struct admin_config_edit *const *edits, size_t n);
     json_t *(*history)(struct config_api *api);
     json_t *(*version)(struct config_api *api, uint64_t v);
     struct config_api *api;

@@ -149,33 +149,18 @@ static json_t *confapi_find(json_t *doc, const struct confapi_path *cp)
     return v && cp->ep[0] ? confapi_endpoint(v, cp->ep, &at) : v;
 }
 
-/* The configuration document and its version, to edit (or only to read:
- * its kinds' objects are then the running document's own); NULL once a
- * 500 has been sent (the file cannot be read). */
-static json_t *confapi_doc(struct admin_req *r, uint64_t *version, uint64_t *origin, bool edit)
+/* The configuration document and its version, only to read (its kinds'
+ * objects are the running document's own); NULL once a 500 has been sent
+ * (the file cannot be read). Changes are made on the store thread
+ * (confapi_submit_edit). */
+static json_t *confapi_doc(struct admin_req *r, uint64_t *version)
 {
     const struct admin_config_ops *ops = r->a->env.config;
     char err[512];
-    json_t *doc = edit ? ops->document(ops->api, version, origin, err, sizeof(err))
-                       : ops->read(ops->api, version, err, sizeof(err));
+    json_t *doc = ops->read(ops->api, version, err, sizeof(err));
     if (!doc)
         admin_reply_error(r, 500, "config_unreadable", "%s", err);
     return doc;
-}
-
-static json_t *confapi_document(struct admin_req *r, uint64_t *version, uint64_t *origin)
-{
-    return confapi_doc(r, version, origin, true);
-}
-
-/* What an edit of a document touched, KIND -> {NAME: true}, every kind
- * listed (config_api_apply compares those names only). */
-static json_t *confapi_touched_new(void)
-{
-    json_t *t = json_object();
-    for (const char *const *k = admin_config_kinds; *k; k++)
-        json_object_set_new(t, *k, json_object());
-    return t;
 }
 
 static void confapi_get(struct admin_req *r, const struct confapi_path *cp)
@@ -183,7 +168,7 @@ static void confapi_get(struct admin_req *r, const struct confapi_path *cp)
     uint64_t version = 0;
     /* Read only: confapi_redact replaces the root's "checks" and nothing
      * below it. */
-    json_t *doc = confapi_doc(r, &version, NULL, false);
+    json_t *doc = confapi_doc(r, &version);
     if (!doc)
         return;
     confapi_redact(r, doc);
@@ -233,9 +218,11 @@ static bool confapi_dry_run(struct admin_req *r)
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
-/* A change on its way through the store thread (confapi_apply). */
+/* A change on its way through the store thread: a document made here
+ * (doc: a rollback, confapi_apply), or an edit the daemon makes on the
+ * newest document there (confapi_submit_edit). */
 struct confapi_call {
-    json_t *doc;     /* owned */
+    json_t *doc;     /* owned; NULL: an edit */
     json_t *touched; /* owned; NULL: unknown (confapi_touched_new) */
     uint64_t base, origin, if_version;
     bool dry;
@@ -243,6 +230,12 @@ struct confapi_call {
     char change[700];
     int status;
     json_t *out; /* the daemon's reply (owned until sent) */
+    /* An edit: of the resource cp (put: to body) or the batch's items. */
+    struct admin_config_edit e;
+    struct confapi_path cp;
+    bool put;
+    json_t *body;  /* a reference; the resource, or the batch's "changes" */
+    bool is_batch; /* body is the batch's items */
 };
 
 static void confapi_call_free(void *arg)
@@ -251,6 +244,7 @@ static void confapi_call_free(void *arg)
     json_decref(x->doc);
     json_decref(x->touched);
     json_decref(x->out);
+    json_decref(x->body);
     free(x->clients);
     free(x);
 }
@@ -261,8 +255,35 @@ static void confapi_call_run(struct admin_store_call *c)
     struct confapi_call *x = c->ctx;
     const struct admin_config_ops *ops = c->r.a->env.config;
     x->status = 500;
+    if (!x->doc) { /* an edit that comes alone: a dry run, or with If-Match */
+        struct admin_config_edit *e = &x->e;
+        ops->edit(ops->api, &e, 1);
+        x->status = x->e.status;
+        x->out = x->e.out;
+        return;
+    }
     x->out = ops->apply(ops->api, x->doc, x->base, x->origin, x->touched, x->if_version,
                         c->r.token_name, x->change, x->dry, x->clients, &x->status);
+}
+
+/* Store thread: edits that queued one after the other, served as one
+ * version (admin_config_ops.edit). */
+static void confapi_call_run_group(struct admin_store_call **calls, size_t n)
+{
+    const struct admin_config_ops *ops = calls[0]->r.a->env.config;
+    struct admin_config_edit **e = calloc(n, sizeof(*e));
+    if (!e)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        e[i] = &((struct confapi_call *)calls[i]->ctx)->e;
+    ops->edit(ops->api, e, n);
+    for (size_t i = 0; i < n; i++) {
+        struct confapi_call *x = calls[i]->ctx;
+        x->status = x->e.status;
+        x->out = x->e.out;
+        snprintf(x->change, sizeof(x->change), "%s", x->e.change);
+    }
+    free(e);
 }
 
 /* Admin thread: replies and audits. */
@@ -272,6 +293,8 @@ static void confapi_call_done(struct admin_store_call *c)
     struct admin_req *r = &c->r;
     json_t *out = x->out;
     x->out = NULL;
+    if (!x->doc) /* an edit: its text as the edit made it */
+        snprintf(x->change, sizeof(x->change), "%s", x->e.change);
     if (x->status < 300)
         json_object_set_new(out, "change", json_string(x->change));
     json_t *v = json_object_get(out, "version");
@@ -317,6 +340,49 @@ static void confapi_apply(struct admin_req *r, json_t *doc, uint64_t base, uint6
     admin_store_submit(r->a, c);
 }
 
+/* A change's call with its If-Match, dry run and clients; NULL once a 400
+ * has been sent. */
+static struct confapi_call *confapi_call_new(struct admin_req *r)
+{
+    long long m = confapi_if_match(r);
+    if (m < 0) {
+        admin_audit(r, 400, NULL);
+        admin_reply_error(r, 400, "bad_request", "If-Match must be a version (the ETag)");
+        return NULL;
+    }
+    struct confapi_call *x = calloc(1, sizeof(*x));
+    if (!x)
+        abort();
+    const char *clients = evhttp_find_header(&r->query, "clients");
+    x->if_version = (uint64_t)m;
+    x->dry = confapi_dry_run(r);
+    x->clients = clients ? strdup(clients) : NULL;
+    return x;
+}
+
+/* Hands edit x (fn makes it; x->e.change may hold its text) to the daemon
+ * on the store thread, grouped with the edits queued beside it unless it
+ * is a dry run or has If-Match; the reply and audit follow there. */
+static void confapi_submit_edit(struct admin_req *r, struct confapi_call *x,
+                                int (*fn)(json_t *, json_t *, void *, char *, size_t, char *,
+                                          size_t))
+{
+    x->e.fn = fn;
+    x->e.arg = x;
+    x->e.if_version = x->if_version;
+    x->e.dry_run = x->dry;
+    x->e.clients = x->clients;
+    x->e.author = r->token_name;
+    struct admin_store_call *c =
+        admin_store_call_new(r, ADMIN_STORE_RUN, "config", confapi_call_done);
+    c->run = confapi_call_run;
+    if (!x->dry && !x->if_version)
+        c->run_group = confapi_call_run_group;
+    c->ctx = x;
+    c->ctx_free = confapi_call_free;
+    admin_store_submit(r->a, c);
+}
+
 /* Sets (value not NULL) or removes the resource cp names in doc; a message
  * in why (and false) when the path or body does not fit. */
 static bool confapi_edit_with(json_t *doc, const struct confapi_path *cp, json_t *value, char *why,
@@ -355,11 +421,54 @@ static bool confapi_edit_with(json_t *doc, const struct confapi_path *cp, json_t
     return true;
 }
 
-/* Sets or removes (body NULL) the resource cp names in doc, noting it in
- * touched (confapi_touched_new); false with why. */
-static bool confapi_edit(json_t *doc, json_t *touched, const struct confapi_path *cp, json_t *body,
-                         char *why, size_t len)
+/* What an edit replaced, put back when a later part of it fails (the
+ * daemon's copy must then be as the edit found it): prior is KIND ->
+ * {NAME: the value before, or null}, added the kinds the edit created. */
+struct confapi_undo {
+    json_t *prior, *added;
+};
+
+static void confapi_undo_note(struct confapi_undo *u, json_t *doc, const char *kind,
+                              const char *name)
 {
+    json_t *k = json_object_get(doc, kind), *p = json_object_get(u->prior, kind);
+    if (!k)
+        json_object_set_new(u->added, kind, json_true());
+    if (!p)
+        json_object_set_new(u->prior, kind, p = json_object());
+    if (!json_object_get(p, name)) {
+        json_t *v = k ? json_object_get(k, name) : NULL;
+        json_object_set(p, name, v ? v : json_null());
+    }
+}
+
+/* Puts doc back as the edit found it; frees u either way (undo false). */
+static void confapi_undo_end(struct confapi_undo *u, json_t *doc, bool undo)
+{
+    const char *kind, *name;
+    json_t *names, *v;
+    json_object_foreach(undo ? u->prior : NULL, kind, names)
+    {
+        json_t *k = json_object_get(doc, kind);
+        json_object_foreach(k ? names : NULL, name, v)
+        {
+            if (json_is_null(v))
+                json_object_del(k, name);
+            else
+                json_object_set(k, name, v);
+        }
+    }
+    json_object_foreach(undo ? u->added : NULL, kind, v) json_object_del(doc, kind);
+    json_decref(u->prior);
+    json_decref(u->added);
+}
+
+/* Sets or removes (body NULL) the resource cp names in doc, noting it in
+ * touched (confapi_touched_new) and what it was in u; false with why. */
+static bool confapi_edit(json_t *doc, json_t *touched, struct confapi_undo *u,
+                         const struct confapi_path *cp, json_t *body, char *why, size_t len)
+{
+    confapi_undo_note(u, doc, cp->kind, cp->name);
     json_t *names = json_object_get(touched, cp->kind);
     if (names)
         json_object_set_new(names, cp->name, json_true());
@@ -372,6 +481,24 @@ static bool confapi_edit(json_t *doc, json_t *touched, const struct confapi_path
     bool ok = confapi_edit_with(doc, cp, copy, why, len);
     json_decref(copy);
     return ok;
+}
+
+/* Store thread (admin_config_edit.fn): the PUT or DELETE of one resource. */
+static int confapi_edit_resource(json_t *doc, json_t *touched, void *arg, char *change,
+                                 size_t change_len, char *why, size_t why_len)
+{
+    struct confapi_call *x = arg;
+    const struct confapi_path *cp = &x->cp;
+    bool existed = confapi_find(doc, cp) != NULL;
+    struct confapi_undo u = {json_object(), json_object()};
+    bool ok = confapi_edit(doc, touched, &u, cp, x->put ? x->body : NULL, why, why_len);
+    confapi_undo_end(&u, doc, !ok);
+    if (!ok)
+        return 404;
+    snprintf(change, change_len, "%s %s %s%s%s",
+             x->put ? (existed ? "replace" : "create") : "delete",
+             cp->ep[0] ? "endpoint" : cp->kind, cp->name, cp->ep[0] ? "/" : "", cp->ep);
+    return 0;
 }
 
 static void confapi_put_or_delete(struct admin_req *r, const struct confapi_path *cp, bool put)
@@ -394,25 +521,13 @@ static void confapi_put_or_delete(struct admin_req *r, const struct confapi_path
         }
         json_object_set_new(r->body, "name", json_string(cp->ep));
     }
-    uint64_t version, origin = 0;
-    char err[512];
-    json_t *doc = confapi_document(r, &version, &origin);
-    if (!doc)
+    struct confapi_call *x = confapi_call_new(r);
+    if (!x)
         return;
-    bool existed = confapi_find(doc, cp) != NULL;
-    json_t *touched = confapi_touched_new();
-    if (!confapi_edit(doc, touched, cp, put ? r->body : NULL, err, sizeof(err))) {
-        json_decref(touched);
-        json_decref(doc);
-        admin_audit(r, 404, NULL);
-        admin_reply_error(r, 404, "not_found", "%s", err);
-        return;
-    }
-    char change[700];
-    snprintf(change, sizeof(change), "%s %s %s%s%s",
-             put ? (existed ? "replace" : "create") : "delete", cp->ep[0] ? "endpoint" : cp->kind,
-             cp->name, cp->ep[0] ? "/" : "", cp->ep);
-    confapi_apply(r, doc, version, origin, touched, change);
+    x->cp = *cp;
+    x->put = put;
+    x->body = put ? json_incref(r->body) : NULL;
+    confapi_submit_edit(r, x, confapi_edit_resource);
 }
 
 static void confapi_history(struct admin_req *r, const char *rest)
@@ -471,8 +586,8 @@ static void confapi_rollback(struct admin_req *r)
 }
 
 /* One item of POST /v1/config/changes applied to doc; false with why. */
-static bool confapi_batch_item(json_t *doc, json_t *touched, json_t *it, size_t i, char *why,
-                               size_t len)
+static bool confapi_batch_item(json_t *doc, json_t *touched, struct confapi_undo *u, json_t *it,
+                               size_t i, char *why, size_t len)
 {
     const char *op = json_string_value(json_object_get(it, "op"));
     const char *path = json_string_value(json_object_get(it, "path"));
@@ -500,9 +615,27 @@ static bool confapi_batch_item(json_t *doc, json_t *touched, json_t *it, size_t 
     if (put && cp.ep[0])
         json_object_set_new(value, "name", json_string(cp.ep));
     char msg[400];
-    if (!confapi_edit(doc, touched, &cp, put ? value : NULL, msg, sizeof(msg)))
+    if (!confapi_edit(doc, touched, u, &cp, put ? value : NULL, msg, sizeof(msg)))
         return snprintf(why, len, "$.changes[%zu]: %s", i, msg), false;
     return true;
+}
+
+/* Store thread (admin_config_edit.fn): a batch's items, in order, all or
+ * none. */
+static int confapi_edit_batch(json_t *doc, json_t *touched, void *arg, char *change,
+                              size_t change_len, char *why, size_t why_len)
+{
+    struct confapi_call *x = arg;
+    struct confapi_undo u = {json_object(), json_object()};
+    size_t i;
+    json_t *it;
+    bool ok = true;
+    (void)change; /* the request's text, or the count: set when it came */
+    (void)change_len;
+    json_array_foreach(x->body, i, it) if (ok && !confapi_batch_item(doc, touched, &u, it, i, why,
+                                                                     why_len)) ok = false;
+    confapi_undo_end(&u, doc, !ok);
+    return ok ? 0 : 400;
 }
 
 /* POST /v1/config/changes: every item applied in order to one copy of the
@@ -517,27 +650,16 @@ static void confapi_batch(struct admin_req *r)
                           "the body must be {\"changes\": [...], \"change\": TEXT}");
         return;
     }
-    uint64_t version, origin = 0;
-    char err[512];
-    json_t *doc = confapi_document(r, &version, &origin);
-    if (!doc)
+    struct confapi_call *x = confapi_call_new(r);
+    if (!x)
         return;
-    size_t i;
-    json_t *it, *touched = confapi_touched_new();
-    json_array_foreach(items, i, it) if (!confapi_batch_item(doc, touched, it, i, err, sizeof(err)))
-    {
-        json_decref(touched);
-        json_decref(doc);
-        admin_audit(r, 400, NULL);
-        admin_reply_error(r, 400, "bad_request", "%s", err);
-        return;
-    }
-    char change[300];
+    x->is_batch = true;
+    x->body = json_incref(items);
     if (text)
-        snprintf(change, sizeof(change), "%s", json_string_value(text));
+        snprintf(x->e.change, sizeof(x->e.change), "%s", json_string_value(text));
     else
-        snprintf(change, sizeof(change), "%zu changes", json_array_size(items));
-    confapi_apply(r, doc, version, origin, touched, change);
+        snprintf(x->e.change, sizeof(x->e.change), "%zu changes", json_array_size(items));
+    confapi_submit_edit(r, x, confapi_edit_batch);
 }
 
 bool admin_confapi_route(struct admin_req *r)

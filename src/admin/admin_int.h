@@ -242,6 +242,11 @@ struct admin_store_call {
     /* Admin thread, with st and err set: sends the reply, frees ctx. */
     void (*done)(struct admin_store_call *c);
     void (*run)(struct admin_store_call *c); /* RUN: the call (store thread) */
+    /* RUN, instead of run when not NULL: the calls with the same
+     * run_group queued one after the other are made together (group
+     * commit of configuration changes: admin_config_ops.edit), at most
+     * ADMIN_STORE_GROUP_MAX, in order. */
+    void (*run_group)(struct admin_store_call **calls, size_t n);
     void *ctx;
     void (*ctx_free)(void *ctx); /* for a call dropped at stop */
 };
@@ -249,6 +254,7 @@ struct admin_store_call {
  * (queued behind others included), well within a client's 5 s: with what
  * is known then (doc/admin-api.md, "Overrides in a fleet"). */
 #define ADMIN_STORE_DEADLINE_S 3.0
+#define ADMIN_STORE_GROUP_MAX 1024
 void admin_store_init(struct admin *a);
 /* Drops calls not made yet, waits for the one being made, frees all. */
 void admin_store_stop(struct admin *a);

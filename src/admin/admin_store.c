@@ -71,6 +71,9 @@ static void *admin_store_main(void *arg)
 {
     struct admin *a = arg;
     struct admin_store *st = a->store_calls;
+    struct admin_store_call **group = calloc(ADMIN_STORE_GROUP_MAX, sizeof(*group));
+    if (!group)
+        abort();
     pthread_mutex_lock(&st->lock);
     for (;;) {
         while (!st->todo && !st->stop)
@@ -78,14 +81,28 @@ static void *admin_store_main(void *arg)
         if (!st->todo)
             break; /* stopping, nothing left */
         struct admin_store_call *c = st->todo;
+        size_t n = 1;
+        group[0] = c;
         st->todo = c->next;
+        while (c->run_group && st->todo && st->todo->run_group == c->run_group &&
+               n < ADMIN_STORE_GROUP_MAX) {
+            group[n++] = st->todo;
+            st->todo = st->todo->next;
+        }
         pthread_mutex_unlock(&st->lock);
-        admin_store_run(a->env.store, c);
+        if (c->run_group)
+            c->run_group(group, n);
+        else
+            admin_store_run(a->env.store, c);
         pthread_mutex_lock(&st->lock);
-        admin_store_append(&st->done, c);
+        admin_store_append(&st->done, group[0]);
+        for (size_t i = 1; i < n; i++) /* in order, without walking the list each time */
+            group[i - 1]->next = group[i];
+        group[n - 1]->next = NULL;
         event_active(st->ev_done, EV_TIMEOUT, 0);
     }
     pthread_mutex_unlock(&st->lock);
+    free(group);
     return NULL;
 }
 

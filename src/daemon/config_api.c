@@ -400,7 +400,7 @@ void config_api_note_reload(struct config_api *api)
  * the few that changed without comparing every one. The objects are the
  * replaced version's, brought up to doc, when nothing else holds them
  * (jsonrecycle.h): no copy of 100,000 members. (lock) */
-static json_t *config_api_cow_copy(struct config_api *api, json_t *doc)
+json_t *config_api_cow_copy(struct config_api *api, json_t *doc)
 {
     return jsonrecycle_copy(&api->recycle, doc, NULL);
 }
@@ -698,10 +698,13 @@ int config_api_install(struct config_api *api, json_t *doc, uint64_t v, json_t *
 /* Makes doc the configuration as the next version; the reply. (lock;
  * dropped around the reload) */
 static json_t *config_api_commit(struct config_api *api, json_t *doc, const char *author,
-                                 const char *change, int *status)
+                                 const char *change, const struct config_api_made *made,
+                                 int *status)
 {
     json_t *meta = json_pack("{s:s, s:s, s:s}", "source", "api", "author", author ? author : "",
                              "change", change ? change : "");
+    if (made && made->changes) /* a group's version: each change, by whom */
+        json_object_set(meta, "changes", made->changes);
     json_t *res = NULL;
     int rc = config_api_install(api, doc, api->version + 1, meta, &res, status);
     json_decref(meta);
@@ -867,7 +870,7 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
     } else if (!out && api->fleet_mode)
         out = config_fleet_commit(api, *doc, author, change, status, retry);
     else if (!out)
-        out = config_api_commit(api, *doc, author, change, status);
+        out = config_api_commit(api, *doc, author, change, made, status);
     json_decref(whatif);
     if (api->in_fleet && !api->fleet_mode && *status < 300 &&
         !json_is_true(json_object_get(out, "unchanged")))
@@ -883,23 +886,22 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
     return out;
 }
 
-json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uint64_t origin,
-                         json_t *touched, uint64_t if_version, const char *author,
-                         const char *change, bool dry_run, const char *clients, int *status)
+json_t *config_api_apply_locked(struct config_api *api, json_t *doc, uint64_t base,
+                                const struct config_api_made *made, uint64_t if_version,
+                                const char *author, const char *change, bool dry_run,
+                                const char *clients, int *status)
 {
-    const struct config_api_made made = {.origin = origin, .touched = touched};
     char msg[300];
     struct drill_client cl[DRILL_MAX_CLIENTS];
     int n_cl = dry_run ? config_api_clients(clients, cl, msg, sizeof(msg)) : 0;
     if (n_cl < 0)
         return config_api_error(status, 400, "bad_request", msg);
-    pthread_mutex_lock(&api->lock);
     json_t *mine = json_incref(doc), *out = NULL;
     /* Another node's version can win the race to etcd: without If-Match
      * the change is carried onto it and tried again (a few times). */
     for (int attempt = 0; !out; attempt++) {
         bool retry = false;
-        out = config_api_apply_once(api, &mine, &base, &made, if_version, author, change, dry_run,
+        out = config_api_apply_once(api, &mine, &base, made, if_version, author, change, dry_run,
                                     cl, n_cl, status, &retry);
         if (retry && !if_version && attempt < 3) {
             json_decref(out);
@@ -909,6 +911,17 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uin
     }
     json_decref(mine);
     config_api_drop_delta(api);
+    return out;
+}
+
+json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uint64_t origin,
+                         json_t *touched, uint64_t if_version, const char *author,
+                         const char *change, bool dry_run, const char *clients, int *status)
+{
+    const struct config_api_made made = {.origin = origin, .touched = touched};
+    pthread_mutex_lock(&api->lock);
+    json_t *out = config_api_apply_locked(api, doc, base, &made, if_version, author, change,
+                                          dry_run, clients, status);
     pthread_mutex_unlock(&api->lock);
     return out;
 }
@@ -946,6 +959,7 @@ void config_api_admin_ops(struct config_api *api, struct admin_config_ops *ops)
     *ops = (struct admin_config_ops){.document = config_api_document,
                                      .read = config_api_read,
                                      .apply = config_api_apply,
+                                     .edit = config_api_edit,
                                      .history = config_api_history,
                                      .version = config_api_version,
                                      .api = api};

@@ -254,6 +254,11 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uin
                          json_t *touched, uint64_t if_version, const char *author,
                          const char *change, bool dry_run, const char *clients, int *status);
 
+/* admin_config_ops.edit (config_api_edit.c): edits made on the newest
+ * document, a group of them served as one version. */
+struct admin_config_edit;
+void config_api_edit(struct config_api *api, struct admin_config_edit *const *edits, size_t n);
+
 /* The fleet's configuration (config_fleet.c). config_fleet_offer is the
  * fleet's fleet_config_fn (arg: api); attach gives api the fleet and the
  * main thread's event base, where offered versions are applied; detach

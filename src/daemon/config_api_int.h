@@ -17,7 +17,19 @@
 struct config_api_made {
     uint64_t origin;
     json_t *touched;
+    json_t *changes; /* a group's: [{"author", "change"}] for the version's meta (or NULL) */
 };
+
+/* config_api_apply with the lock held (and kept; dropped around the
+ * reload and while etcd works). (lock) */
+json_t *config_api_apply_locked(struct config_api *api, json_t *doc, uint64_t base,
+                                const struct config_api_made *made, uint64_t if_version,
+                                const char *author, const char *change, bool dry_run,
+                                const char *clients, int *status);
+/* A copy of doc (the newest) to edit: new kinds' objects sharing doc's
+ * members (jsonrecycle.h: the replaced version's objects when free).
+ * (lock) */
+json_t *config_api_cow_copy(struct config_api *api, json_t *doc);
 
 /* The mode the configuration file has (0640 when it cannot be read). */
 mode_t config_api_file_mode(const struct config_api *api);

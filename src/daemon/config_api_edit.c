@@ -1,0 +1,143 @@
+/*
+ * config_api_edit.c -- changes made where they are applied, and applied
+ * in groups (admin_config_ops.edit).
+ *
+ * Why: a change used to be made on the admin thread, on a copy of the
+ * newest document, and applied later on the store thread. Clients that
+ * run at once (ExternalDNS beside Terraform beside an ACME client) then
+ * each copied the document (100,000 members each when the replaced
+ * version's objects were taken), and each but the first found the
+ * configuration moved on: its change was carried onto the newest version
+ * by reading its base version back from the history (seconds at 100,000
+ * records), or refused with 409 once that version was no longer kept.
+ * Measured before this file, 100,000 records, 8 clients each putting
+ * different records: 1.5 changes/s, p50 5.4 s, 44 of 200 refused.
+ *
+ * Now the edit itself runs on the store thread, on the newest document,
+ * under the API's lock: no base, nothing to carry. And the changes that
+ * queued while a reload ran are made on one copy and served by one
+ * reload as one version (group commit, as databases do with their log):
+ * its meta lists each change and author. An edit that fails on its own
+ * (a resource that is not there) is answered alone and leaves the copy as
+ * it found it; when the group's version would not load, each edit is made
+ * and applied alone, in order, so that only the invalid ones are refused
+ * and every answer is what it would have been one at a time.
+ *
+ * Ownership: the edits are the caller's; each edit's out is set here and
+ * becomes the caller's.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin.h"
+#include "daemon/config_api.h"
+#include "daemon/config_api_int.h"
+
+/* The reply to an edit that failed on its own. */
+static json_t *config_api_edit_error(int status, const char *why)
+{
+    return json_pack("{s:{s:s, s:s}}", "error", "code", status == 404 ? "not_found" : "bad_request",
+                     "message", why);
+}
+
+/* What the history says of a group of k changes (k > 1), from the edits
+ * made (ok): the authors, each once, and the changes' texts. */
+static void config_api_edit_texts(struct admin_config_edit *const *edits, size_t n, const bool *ok,
+                                  size_t k, char *author, size_t alen, char *change, size_t clen)
+{
+    size_t al = 0, cl = (size_t)snprintf(change, clen, "%zu changes: ", k);
+    author[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        const char *a = edits[i]->author ? edits[i]->author : "";
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = ok[j] && strcmp(edits[j]->author ? edits[j]->author : "", a) == 0;
+        if (!seen && al < alen)
+            al += (size_t)snprintf(author + al, alen - al, "%s%s", al ? ", " : "", a);
+        if (cl < clen)
+            cl += (size_t)snprintf(change + cl, clen - cl, "%s%s", cl > 14 ? "; " : "",
+                                   edits[i]->change);
+    }
+}
+
+/* Makes edits[0..n) on one copy of the newest document and applies it as
+ * one version; when that would not load and alone_on_invalid, each edit
+ * made is tried alone. (lock) */
+static void config_api_edit_run(struct config_api *api, struct admin_config_edit *const *edits,
+                                size_t n, bool alone_on_invalid)
+{
+    json_error_t je;
+    json_t *cur = config_api_current(api, &je);
+    if (!cur) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "%s: %s", api->path, je.text);
+        for (size_t i = 0; i < n; i++)
+            edits[i]->out = config_api_error(&edits[i]->status, 500, "config_unreadable", msg);
+        return;
+    }
+    json_t *doc = config_api_cow_copy(api, cur), *touched = json_object();
+    for (const char *const *k = admin_config_kinds; *k; k++)
+        json_object_set_new(touched, *k, json_object());
+    uint64_t base = api->version;
+    json_t *changes = json_array();
+    bool *ok = calloc(n ? n : 1, sizeof(*ok));
+    if (!doc || !ok)
+        abort();
+    size_t k = 0, first = 0;
+    for (size_t i = 0; i < n; i++) {
+        char why[600];
+        int st = edits[i]->fn(doc, touched, edits[i]->arg, edits[i]->change,
+                              sizeof(edits[i]->change), why, sizeof(why));
+        if (st != 0) {
+            edits[i]->status = st;
+            edits[i]->out = config_api_edit_error(st, why);
+            continue;
+        }
+        if (k++ == 0)
+            first = i;
+        ok[i] = true;
+        json_array_append_new(changes, json_pack("{s:s, s:s}", "author",
+                                                 edits[i]->author ? edits[i]->author : "", "change",
+                                                 edits[i]->change));
+    }
+    if (k > 0) {
+        char author[300], change[700];
+        const struct admin_config_edit *e = edits[first];
+        if (k > 1)
+            config_api_edit_texts(edits, n, ok, k, author, sizeof(author), change, sizeof(change));
+        const struct config_api_made made = {
+            .origin = api->doc_serial, .touched = touched, .changes = k > 1 ? changes : NULL};
+        int status = 500;
+        json_t *out = config_api_apply_locked(
+            api, doc, base, &made, e->if_version, k > 1 ? author : e->author,
+            k > 1 ? change : e->change, e->dry_run, e->clients, &status);
+        if (status == 400 && k > 1 && alone_on_invalid) {
+            json_decref(out);
+            out = NULL;
+            for (size_t i = 0; i < n; i++)
+                if (ok[i])
+                    config_api_edit_run(api, &edits[i], 1, false);
+        }
+        for (size_t i = 0; out && i < n; i++) {
+            if (!ok[i])
+                continue;
+            edits[i]->status = status;
+            /* Each reply is the caller's; only its top level is added to. */
+            edits[i]->out = --k == 0 ? out : json_copy(out);
+        }
+    }
+    free(ok);
+    json_decref(changes);
+    json_decref(touched);
+    json_decref(doc);
+}
+
+void config_api_edit(struct config_api *api, struct admin_config_edit *const *edits, size_t n)
+{
+    pthread_mutex_lock(&api->lock);
+    config_api_edit_run(api, edits, n, n > 1);
+    pthread_mutex_unlock(&api->lock);
+}
