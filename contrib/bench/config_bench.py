@@ -34,7 +34,11 @@ interleaved rounds (every server once per round, in turn): one change ->
 served on this node (from the start of the call to the first DNS answer
 with the new address, polled while the call runs), single changes
 sustained (one client, each change waiting for its answer: changes per
-second), and a batch of 1,000 changes -> served (the last of them). The
+second), gtmd's --clients clients changing different names at once for
+--sustain seconds (changes per second over all and the answers' p99: a
+201 is served on this node; the changes that queue behind a reload are
+served by one reload as one version, config_api_edit.c), and a batch of
+1,000 changes -> served (the last of them). The
 servers: this tree's gtmd, --baseline (another gtmd binary, e.g. main's),
 and the peers of config_peers.py holding the same names as static records:
 with --knot Knot DNS (knotc zone-begin / zone-unset / zone-set /
@@ -334,6 +338,7 @@ def suite_server(kind, binary, a, n, rnd):
                 raise SystemExit("%s: sustained change answered %s" % (kind, st))
         m += 1
     rate = m / (time.monotonic() - t0)
+    conc = concurrent_changes(port, n, rnd, a.clients, a.sustain) if not peer else {}
     # A batch of 1,000 changes: every changed name must be served.
     size = min(1000, n)
     first = (rnd * 1000) % max(1, n - size)
@@ -364,7 +369,38 @@ def suite_server(kind, binary, a, n, rnd):
     return {"p50": pct(served, 50) * 1e3, "p99": pct(served, 99) * 1e3,
             "api_p50": pct(apis, 50) * 1e3, "rate": rate, "batch": b_served * 1e3,
             "batch_api": b_api * 1e3, "batch_rate": size / b_served, "rss0": rss0, "rss1": rss1,
-            "up": up_s, "n": singles, "served_each": [round(x * 1e3, 1) for x in served]}
+            "up": up_s, "n": singles, "served_each": [round(x * 1e3, 1) for x in served],
+            **conc}
+
+
+def concurrent_changes(port, n, rnd, clients, seconds):
+    """clients threads, each changing its own names back to back for
+    `seconds` (a 201 is served on this node: the API answers after the
+    swap). Changes per second over all, and the answers' p50/p99 in ms."""
+    if clients <= 1:
+        return {}
+    lat, bad, stop = [], [], time.monotonic() + seconds
+
+    def one(c):
+        m = 0
+        while time.monotonic() < stop and m < 100000:
+            name = "r%d.bench.test." % ((c + clients * m * 7 + rnd) % n)
+            t = time.monotonic()
+            st, _ = put(port + 1, name, ["b", "a"] if (m + rnd) % 2 else ["a", "b"])
+            if st not in (200, 201):
+                bad.append(st)
+            lat.append(time.monotonic() - t)
+            m += 1
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=one, args=(c,)) for c in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(seconds + 120)
+    took = time.monotonic() - t0
+    # Refused changes count in neither the rate nor the latencies.
+    return {"conc_rate": (len(lat) - len(bad)) / took, "conc_p50": pct(lat, 50) * 1e3,
+            "conc_p99": pct(lat, 99) * 1e3, "conc_refused": len(bad)}
 
 
 def run_suite(a):
@@ -389,6 +425,8 @@ def run_suite(a):
     cols = [("p50", "change->served p50 ms"), ("p99", "p99 ms"), ("rate", "changes/s"),
             ("batch", "1,000 changes->served ms"), ("batch_rate", "changes/s in 1,000s"),
             ("api_p50", "API answer p50 ms"),
+            ("conc_rate", "changes/s, %d clients" % a.clients),
+            ("conc_p99", "their p99 ms"), ("conc_refused", "refused"),
             ("rss1", "RSS after MB")]
     print("| records | server | " + " | ".join(c[1] for c in cols) + " |")
     print("|---|---|" + "---|" * len(cols))
@@ -397,8 +435,9 @@ def run_suite(a):
             rs = res[(n, kind)]
             cells = []
             for key, _ in cols:
-                xs = [r[key] for r in rs]
-                cells.append("%.1f (%.1f-%.1f)" % (statistics.median(xs), min(xs), max(xs)))
+                xs = [r[key] for r in rs if key in r]
+                cells.append("%.1f (%.1f-%.1f)" % (statistics.median(xs), min(xs), max(xs))
+                             if xs else "-")
             print("| %d | %s | %s |" % (n, kind, " | ".join(cells)))
     for n in sizes:
         g = res[(n, "gtmd")]
@@ -614,6 +653,9 @@ def main():
                     help="single changes per round above 20,000 records")
     ap.add_argument("--sustain", type=float, default=10.0,
                     help="seconds of back-to-back changes per round (at most 2 x singles)")
+    ap.add_argument("--clients", type=int, default=16,
+                    help="--suite: gtmd's clients changing at once for --sustain seconds "
+                    "(1: not measured)")
     ap.add_argument("--baseline", help="another gtmd binary, measured in the same rounds")
     ap.add_argument("--knot", action="store_true", help="Knot DNS in the same rounds")
     ap.add_argument("--peers", default="",
