@@ -23,15 +23,9 @@ static size_t bigalloc_len(size_t n, size_t size)
     return (len + BIGALLOC_HUGE - 1) / BIGALLOC_HUGE * BIGALLOC_HUGE;
 }
 
-void *bigalloc_zeroed(size_t n, size_t size)
+/* len octets (a multiple of 2 MB) mapped on a 2 MB boundary, zero. */
+static void *bigalloc_map_huge(size_t len)
 {
-    size_t len = bigalloc_len(n, size);
-    if (!len) {
-        void *p = calloc(n ? n : 1, size ? size : 1);
-        if (!p)
-            abort();
-        return p;
-    }
     /* One huge page more, so that the array can start on a 2 MB boundary;
      * the head and tail beyond it go back at once. */
     size_t map = len + BIGALLOC_HUGE;
@@ -46,6 +40,18 @@ void *bigalloc_zeroed(size_t n, size_t size)
         munmap(p + len, (size_t)(m + map - (p + len)));
     (void)madvise(p, len, MADV_HUGEPAGE); /* a hint: THP may be off */
     return p;
+}
+
+void *bigalloc_zeroed(size_t n, size_t size)
+{
+    size_t len = bigalloc_len(n, size);
+    if (!len) {
+        void *p = calloc(n ? n : 1, size ? size : 1);
+        if (!p)
+            abort();
+        return p;
+    }
+    return bigalloc_map_huge(len);
 }
 
 /* n * size octets (at least one) of malloc, not zeroed; aborts when
@@ -73,9 +79,22 @@ void *bigalloc_table(size_t n, size_t size)
 
 void bigalloc_spare_init(struct bigalloc_spare *s)
 {
+    memset(s, 0, sizeof(*s));
     pthread_mutex_init(&s->lock, NULL);
-    s->p = NULL;
-    s->len = 0;
+}
+
+/* Unmaps every table slot of s. */
+static void bigalloc_tables_unmap(struct bigalloc_spare *s)
+{
+    for (size_t i = 0; i < BIGALLOC_TABLES; i++) {
+        pthread_mutex_lock(&s->lock);
+        void *p = s->tables[i].p;
+        size_t len = s->tables[i].len;
+        s->tables[i].p = NULL;
+        pthread_mutex_unlock(&s->lock);
+        if (p)
+            munmap(p, len);
+    }
 }
 
 void bigalloc_spare_free(struct bigalloc_spare *s)
@@ -83,6 +102,7 @@ void bigalloc_spare_free(struct bigalloc_spare *s)
     if (s->p)
         munmap(s->p, s->len);
     s->p = NULL;
+    bigalloc_tables_unmap(s);
     pthread_mutex_destroy(&s->lock);
 }
 
@@ -94,6 +114,69 @@ void bigalloc_spare_drop(struct bigalloc_spare *s)
     s->p = NULL;
     pthread_mutex_unlock(&s->lock);
     if (p)
+        munmap(p, len);
+    bigalloc_tables_unmap(s);
+}
+
+/* A table's mapping of at least need octets: its length in *len. */
+static void *bigalloc_table_map(size_t need, size_t *len)
+{
+    if (need >= BIGALLOC_HUGE) {
+        *len = (need + BIGALLOC_HUGE - 1) / BIGALLOC_HUGE * BIGALLOC_HUGE;
+        return bigalloc_map_huge(*len);
+    }
+    *len = (need + 4095) / 4096 * 4096;
+    void *p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        abort();
+    return p;
+}
+
+void *bigalloc_table_take(struct bigalloc_spare *s, size_t n, size_t size, size_t *len)
+{
+    if (size && n > SIZE_MAX / size)
+        abort();
+    size_t need = n && size ? n * size : 1;
+    *len = 0;
+    if (!s || need < BIGALLOC_TABLE_MIN)
+        return bigalloc_table(n, size);
+    void *p = NULL;
+    pthread_mutex_lock(&s->lock);
+    size_t best = BIGALLOC_TABLES;
+    for (size_t i = 0; i < BIGALLOC_TABLES; i++)
+        if (s->tables[i].p && s->tables[i].len >= need && s->tables[i].len / 2 <= need &&
+            (best == BIGALLOC_TABLES || s->tables[i].len < s->tables[best].len))
+            best = i;
+    if (best < BIGALLOC_TABLES) {
+        p = s->tables[best].p;
+        *len = s->tables[best].len;
+        s->tables[best].p = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!p)
+        return bigalloc_table_map(need, len); /* fresh: zero already */
+    explicit_bzero(p, need);                  /* resident: no fault */
+    return p;
+}
+
+void bigalloc_table_give(struct bigalloc_spare *s, void *p, size_t len)
+{
+    if (!p)
+        return;
+    if (!len) {
+        free(p);
+        return;
+    }
+    bool kept = false;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < BIGALLOC_TABLES && !kept; i++)
+        if (!s->tables[i].p) {
+            s->tables[i].p = p;
+            s->tables[i].len = len;
+            kept = true;
+        }
+    pthread_mutex_unlock(&s->lock);
+    if (!kept)
         munmap(p, len);
 }
 

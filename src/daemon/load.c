@@ -488,7 +488,7 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
         }
     }
     free(zones);
-    serve_bind_init(bind, g ? g->n_records : 0);
+    serve_bind_init(bind, g ? g->n_records : 0, g ? g->spare : NULL);
     if (g && errs->count == before)
         load_attach_all(s, cfg, g, prev_set, load_all_kept(cfg, keep), bind, errs, warns);
     if (errs->count != before) {

@@ -112,7 +112,7 @@ void gslb_free(struct gslb *g)
     free(g->checks);
     free(g->pools);
     bigalloc_give(g->spare, g->records, g->records_cap, sizeof(*g->records));
-    free(g->bindings);
+    bigalloc_table_give(g->spare, g->bindings, g->bindings_len);
     free(g);
 }
 
@@ -350,11 +350,12 @@ static size_t *policy_bind_first(const struct gslb *g)
     uint32_t size = 16;
     while (size < 2 * n + 1)
         size *= 2;
-    size_t *first = calloc(n, sizeof(*first));
+    size_t t_len;
     /* 1 + the first record of a name, and the name's hash: a record is
      * compared only when the hashes are equal (every compare is a cache
-     * miss at this size). */
-    uint32_t(*t)[2] = bigalloc_table(size, sizeof(*t)); /* probed before set */
+     * miss at this size). Probed before set. */
+    uint32_t(*t)[2] = bigalloc_table_take(g->spare, size, sizeof(*t), &t_len);
+    size_t *first = malloc(n * sizeof(*first)); /* every item written */
     if (!first)
         abort();
     for (size_t i = 0; i < g->n_records; i++) {
@@ -377,14 +378,15 @@ static size_t *policy_bind_first(const struct gslb *g)
         }
         first[i] = t[k][0] - 1;
     }
-    free(t);
+    bigalloc_table_give(g->spare, t, t_len);
     return first;
 }
 
 void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
 {
     /* Each slot is read before it is set (policy_bind_type). */
-    g->bindings = bigalloc_table(g->n_records ? g->n_records : 1, sizeof(*g->bindings));
+    g->bindings = bigalloc_table_take(g->spare, g->n_records ? g->n_records : 1,
+                                      sizeof(*g->bindings), &g->bindings_len);
     size_t *first = policy_bind_first(g);
     for (size_t i = 0; i < g->n_records; i++) {
         const struct policy_record *r = &g->records[i];

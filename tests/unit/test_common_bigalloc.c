@@ -9,7 +9,8 @@
  * and a memset to zero into calloc). A spare (bigalloc_take/give): an
  * array given back is taken again by the next that fits, holds at least
  * what was asked, is not taken when far too long, and goes with
- * bigalloc_spare_drop; small arrays never pass through it.
+ * bigalloc_spare_drop; small arrays never pass through it. Tables
+ * through a spare (test_tables).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -115,6 +116,55 @@ static void test_spare(struct tap *t)
     bigalloc_spare_free(&s); /* unmaps the one it holds (ASan: no leak) */
 }
 
+/* Tables through a spare (bigalloc_table_take/give): small ones are
+ * malloc'd; a large one given back is taken again by the next that fits
+ * and comes back zeroed and resident; one far too long is not taken; the
+ * slots fill and then unmap; drop and free empty them. */
+static void test_tables(struct tap *t)
+{
+    struct bigalloc_spare s;
+    bigalloc_spare_init(&s);
+    size_t len = 0, len2 = 0;
+    uint8_t *small = bigalloc_table_take(&s, 100, 8, &len);
+    TAP_CHECK(t, small && len == 0 && test_all_zero(small, 800), "tables: a small one malloc'd");
+    bigalloc_table_give(&s, small, len);
+    uint8_t *a = bigalloc_table_take(&s, 262144, 8, &len); /* 2 MB */
+    TAP_CHECK(t, a && len >= 262144 * 8 && test_all_zero(a, 262144 * 8),
+              "tables: a large one mapped, zero");
+    memset(a, 0x33, len);
+    bigalloc_table_give(&s, a, len);
+    TAP_CHECK(t, s.tables[0].p == a, "tables: given back, kept");
+    uint8_t *b = bigalloc_table_take(&s, 250000, 8, &len2);
+    TAP_CHECK(t, b == a && len2 == len && s.tables[0].p == NULL, "tables: the next that fits");
+    TAP_CHECK(t, test_resident(b, 250000 * 8) && test_all_zero(b, 250000 * 8),
+              "tables: taken again zeroed where asked, every page resident");
+    bigalloc_table_give(&s, b, len2);
+    uint8_t *c = bigalloc_table_take(&s, 40000, 8, &len2); /* 320 KB: 2 MB is too long */
+    TAP_CHECK(t, c && c != a && s.tables[0].p == a, "tables: far too long is not taken");
+    bigalloc_table_give(&s, c, len2);
+    uint8_t *many[BIGALLOC_TABLES + 1];
+    size_t lens[BIGALLOC_TABLES + 1];
+    for (size_t i = 0; i <= BIGALLOC_TABLES; i++)
+        many[i] = bigalloc_table_take(&s, 300000, 8, &lens[i]);
+    int kept = 0;
+    for (size_t i = 0; i <= BIGALLOC_TABLES; i++)
+        bigalloc_table_give(&s, many[i], lens[i]);
+    for (size_t i = 0; i < BIGALLOC_TABLES; i++)
+        kept += s.tables[i].p != NULL;
+    TAP_CHECK(t, kept == BIGALLOC_TABLES, "tables: every slot filled, the one more unmapped");
+    bigalloc_spare_drop(&s);
+    kept = 0;
+    for (size_t i = 0; i < BIGALLOC_TABLES; i++)
+        kept += s.tables[i].p != NULL;
+    TAP_CHECK(t, kept == 0, "tables: dropped with the spare");
+    uint8_t *d = bigalloc_table_take(NULL, 300000, 8, &len);
+    TAP_CHECK(t, d && len == 0 && test_all_zero(d, 300000 * 8), "tables: no spare: malloc'd");
+    bigalloc_table_give(NULL, d, len);
+    uint8_t *e = bigalloc_table_take(&s, 300000, 8, &len);
+    bigalloc_table_give(&s, e, len);
+    bigalloc_spare_free(&s); /* unmaps the slots (ASan: no leak) */
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -131,5 +181,6 @@ int main(void)
     test_table(&t, 262144, 8);    /* a name table at 100,000 records: 2 MB */
     test_table(&t, 1u << 20, 24); /* above any mmap threshold: 24 MB */
     test_spare(&t);
+    test_tables(&t);
     return tap_done(&t);
 }
