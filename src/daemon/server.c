@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/jsondelta.h"
 #include "common/digest.h"
 #include "common/errlist.h"
 #include "common/log.h"
@@ -49,16 +50,20 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
 }
 
 /* Loads the config and applies --node to it. */
-struct config *server_load_config(struct server *srv, json_t *doc, struct errlist *errs)
+struct config *server_load_config(struct server *srv, json_t *doc, json_t *known,
+                                  struct errlist *errs)
 {
     /* A document (a change through the API) shares what it did not touch
      * with the running one: those records are not compiled again. The
      * running set stays alive: only reloads, serialised, free sets. */
     const struct serve_set *cur = srv->cfg ? atomic_load(&srv->serve.current) : NULL;
+    static const char *const records[] = {"records", NULL};
+    json_t *touched = known ? jsondelta_touched(known, records) : NULL;
     struct policy_reuse reuse = {cur ? cur->gslb : NULL, srv->cfg ? srv->cfg->root : NULL,
-                                 &srv->records_spare};
+                                 &srv->records_spare, json_object_get(touched, "records")};
     struct config *cfg = doc ? config_load_doc_reuse(srv->config_path, doc, &reuse, errs)
                              : config_load(srv->config_path, errs);
+    json_decref(touched);
     if (cfg && srv->node && !fleet_params_set_node(&cfg->fleet, srv->node)) {
         errlist_add(errs, "--node: \"%s\" is not a node name (1 to 63 of A-Z a-z 0-9 . _ -)",
                     srv->node);
@@ -420,7 +425,7 @@ static int server_start(struct server *srv)
      * the file is read and before gtmd drops to run_as (config_store.h). */
     config_store_recover(srv->config_path);
     srv->cfg_stamp = config_api_stamp_of(srv->config_path);
-    srv->cfg = server_load_config(srv, NULL, &errs);
+    srv->cfg = server_load_config(srv, NULL, NULL, &errs);
     if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)
         errlist_add(&errs, "%s", err);
     struct serve_set *set =

@@ -100,7 +100,10 @@ struct server {
 /* Reads and checks the configuration file, or doc (borrowed): the
  * document that is to become it, or the running one's again (a secondary
  * zone's reload). NULL, with errs, if wrong. */
-struct config *server_load_config(struct server *srv, json_t *doc, struct errlist *errs);
+/* known: the delta of the change doc is (config_api_known_delta), or NULL:
+ * the records it touched are compiled, the others taken as they run. */
+struct config *server_load_config(struct server *srv, json_t *doc, json_t *known,
+                                  struct errlist *errs);
 /* 0 when RLIMIT_NOFILE covers what c and g need; else -1 and why in err. */
 int server_check_nofile(const struct config *c, const struct gslb *g, char *err, size_t errlen);
 /* The hash of the configuration a fleet node publishes (config_mismatch). */

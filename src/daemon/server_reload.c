@@ -210,13 +210,30 @@ static struct config_api_stamp server_reload_file_ready(struct server *srv,
 /* The delta the change being reloaded computed against the running
  * document (config_api_known_delta), when cfg is that change's: a new
  * reference, or NULL. */
-static json_t *server_reload_known(struct server *srv, const struct config *cfg, json_t *doc,
-                                   enum server_reload_from from)
+static json_t *server_reload_known(struct server *srv, json_t *doc, enum server_reload_from from)
 {
-    if (from != SERVER_RELOAD_CHANGE || !srv->confapi_ready || !cfg || !srv->cfg ||
-        cfg->root != doc)
+    if (from != SERVER_RELOAD_CHANGE || !srv->confapi_ready || !srv->cfg || !doc)
         return NULL;
     return config_api_known_delta(&srv->confapi, srv->cfg->root, doc);
+}
+
+/* The configuration doc (or the file) loads as, and in *known the delta
+ * the change computed against the running document (a new reference, or
+ * NULL): the records it touched are the only ones compiled, and only what
+ * it changes is rebuilt. NULL with errs. */
+static struct config *server_reload_load(struct server *srv, json_t *doc,
+                                         enum server_reload_from from, json_t **known,
+                                         struct errlist *errs)
+{
+    *known = server_reload_known(srv, doc, from);
+    struct config *cfg = server_load_config(srv, doc, *known, errs);
+    if (cfg)
+        cfg->from_running = from == SERVER_RELOAD_RUNNING;
+    if (*known && (!cfg || cfg->root != doc)) {
+        json_decref(*known);
+        *known = NULL;
+    }
+    return cfg;
 }
 
 /* The one reload: what the new configuration
@@ -235,15 +252,13 @@ static json_t *server_reload_as(struct server *srv, json_t *doc, enum server_rel
     if (from == SERVER_RELOAD_RUNNING) /* srv->cfg is replaced only under reload_lock */
         doc = srv->cfg->root;
     struct config_api_stamp stamp = server_reload_file_ready(srv, from);
-    struct config *cfg = server_load_config(srv, doc, &errs);
-    if (cfg)
-        cfg->from_running = from == SERVER_RELOAD_RUNNING;
+    json_t *known = NULL;
+    struct config *cfg = server_reload_load(srv, doc, from, &known, &errs);
     /* Only from the file (SIGHUP, POST /v1/reload) may the zone files have
      * changed under an unchanged entry: every zone is read again. The
      * running document again keeps what a change that touched nothing
      * would (secondary and catalog zones are never kept: their copies are
      * read). */
-    json_t *known = server_reload_known(srv, cfg, doc, from);
     struct config_delta *delta = cfg ? config_delta_new(srv->cfg, atomic_load(&srv->serve.current),
                                                         cfg, from == SERVER_RELOAD_FILE, known)
                                      : NULL;
@@ -311,7 +326,7 @@ void server_validate(struct server *srv, json_t *doc, struct errlist *errs, stru
      * replace them. */
     pthread_mutex_lock(&srv->reload_lock);
     const struct serve_set *cur = atomic_load(&srv->serve.current);
-    struct config *cfg = server_load_config(srv, doc, errs);
+    struct config *cfg = server_load_config(srv, doc, NULL, errs);
     struct config_delta *delta = cfg ? config_delta_new(srv->cfg, cur, cfg, false, NULL) : NULL;
     /* No health core: no slot is mapped; nothing is published. */
     struct serve_set *set =

@@ -635,18 +635,7 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     pc_record_rest(j, r, path, g, rec, def);
 }
 
-/* What pc_records may take from the running policy set. */
-struct pc_reuse {
-    const struct gslb *g; /* NULL: every record is compiled */
-    json_t *records;      /* the running document's "records" */
-    uint32_t *first;      /* by name hash: 1 + the first record of a name in g */
-    uint32_t mask;
-    /* Per pool of g: whether a record of it compiles as it did (the pools
-     * changed, each of them where it was: pc_reuse_pools). NULL: all. */
-    uint8_t *pool_ok;
-};
-
-static uint32_t pc_name_hash(const char *s)
+uint32_t pc_name_hash(const char *s)
 {
     return policy_name_hash(s, strlen(s));
 }
@@ -755,7 +744,7 @@ static void pc_reuse_index(struct pc_reuse *r)
 
 /* Takes the n records of old (from index at of r->g) as records of g,
  * sharing their parts, and notes where they came from. */
-static void pc_reuse_copy(struct pc_reuse *r, size_t at, size_t n, struct gslb *g)
+void pc_reuse_copy(struct pc_reuse *r, size_t at, size_t n, struct gslb *g)
 {
     for (size_t x = 0; x < n; x++) {
         /* The count is atomic: an older set may be freed meanwhile by the
@@ -790,7 +779,7 @@ static bool pc_reuse_named(const struct pc_reuse *r, size_t at, size_t n, const 
 
 /* Whether the n records of r->g from index at are of pools that compile
  * as they did. */
-static bool pc_reuse_pools_ok(const struct pc_reuse *r, size_t at, size_t n)
+bool pc_reuse_pools_ok(const struct pc_reuse *r, size_t at, size_t n)
 {
     for (size_t x = 0; r->pool_ok && x < n; x++)
         if (!r->pool_ok[r->g->records[at + x].pool])
@@ -830,7 +819,7 @@ struct pc_walk {
     bool lost; /* out of step: the rest is found by name (pc_reuse_take) */
 };
 
-static size_t pc_member_size(json_t *v)
+size_t pc_member_size(json_t *v)
 {
     return json_is_array(v) ? json_array_size(v) : 1;
 }
@@ -881,6 +870,11 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
         jsoncfg_err(j, at, "must be an object of name -> record (or array of records)");
         return;
     }
+    /* A change that says which records it touched: the others are taken
+     * without walking the document (policy_config_touched.c). */
+    if (reuse->g && reuse->touched &&
+        pc_records_touched(j, v, g, origins, n_origins, def, reuse, at))
+        return;
     json_object_foreach(v, name, r) total += pc_member_size(r);
     /* Every slot used is written whole: copied (pc_reuse_copy) or zeroed
      * and then compiled (pc_record). */
@@ -892,27 +886,34 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
     }
     json_object_foreach(v, name, r)
     {
-        size_t n0 = g->n_records;
         if (reuse->g && (pc_walk_take(reuse, &w, v, name, r, g) ||
                          (w.lost && pc_reuse_take(reuse, name, r, g))))
             continue;
-        char path[PC_PATH];
-        snprintf(path, sizeof(path), "%s[\"%s\"]", at, name);
-        if (!json_is_array(r))
-            pc_record(j, name, r, path, g, origins, n_origins, def);
-        else {
-            size_t i;
-            json_t *e;
-            json_array_foreach(r, i, e)
-            {
-                char epath[PC_PATH + 16];
-                snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
-                pc_record(j, name, e, epath, g, origins, n_origins, def);
-            }
-        }
-        for (size_t k = n0; g->from && k < g->n_records; k++)
-            g->from[k] = GSLB_COMPILED;
+        pc_compile_member(j, at, name, r, g, origins, n_origins, def);
     }
+}
+
+void pc_compile_member(const struct jsoncfg *j, const char *at, const char *name, json_t *r,
+                       struct gslb *g, const char *const *origins, size_t n_origins,
+                       const struct pc_defaults *def)
+{
+    size_t n0 = g->n_records;
+    char path[PC_PATH];
+    snprintf(path, sizeof(path), "%s[\"%s\"]", at, name);
+    if (!json_is_array(r))
+        pc_record(j, name, r, path, g, origins, n_origins, def);
+    else {
+        size_t i;
+        json_t *e;
+        json_array_foreach(r, i, e)
+        {
+            char epath[PC_PATH + 16];
+            snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
+            pc_record(j, name, e, epath, g, origins, n_origins, def);
+        }
+    }
+    for (size_t k = n0; g->from && k < g->n_records; k++)
+        g->from[k] = GSLB_COMPILED;
 }
 
 struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const char *const *origins,
@@ -935,6 +936,7 @@ struct gslb *policy_config_parse_reuse(const struct jsoncfg *j, json_t *root,
     struct pc_defaults def = {.ecs = cfgschema_bool(j, s, PK_ECS, root, NULL)};
     struct pc_reuse ru = {0};
     pc_reuse_init(&ru, root, reuse, g);
+    ru.touched = reuse && json_is_object(reuse->touched) ? reuse->touched : NULL;
     pc_records(j, cfgschema_value(s, PK_RECORDS, root), g, origins, n_origins, &def, &ru);
     free(ru.first);
     free(ru.pool_ok);

@@ -36,6 +36,13 @@ struct policy_reuse {
      * it back to (bigalloc.h); NULL: mapped afresh. Borrowed: it outlives
      * every set built with it. */
     struct bigalloc_spare *spare;
+    /* The records the change being loaded set or removed, NAME -> anything
+     * (jsondelta_touched's "records"), when the daemon knows them; NULL:
+     * unknown. Every other record's JSON value must then be the very object
+     * it is in root: those are taken without walking the document, the
+     * touched ones compiled after them (policy_config_touched.c).
+     * Borrowed. */
+    json_t *touched;
 };
 
 /* The same, and when reuse is not NULL and root's "zones", "regions"

@@ -51,6 +51,40 @@ void pc_record_nearest(const struct jsoncfg *j, json_t *r, const char *path, str
 /* The longest region order a record can use (spill must stay below it). */
 size_t pc_record_longest_order(const struct policy_record *rec);
 
+/* What pc_records may take from the running policy set. */
+struct pc_reuse {
+    const struct gslb *g; /* NULL: every record is compiled */
+    json_t *records;      /* the running document's "records" */
+    uint32_t *first;      /* by name hash: 1 + the first record of a name in g */
+    uint32_t mask;
+    /* Per pool of g: whether a record of it compiles as it did (the pools
+     * changed, each of them where it was: pc_reuse_pools). NULL: all. */
+    uint8_t *pool_ok;
+    /* The records the change touched (policy_reuse.touched; NULL:
+     * unknown, the document is walked). Borrowed. */
+    json_t *touched;
+};
+struct pc_defaults;
+
+uint32_t pc_name_hash(const char *s);
+size_t pc_member_size(json_t *v);
+/* Takes the n records of r->g from index at as records of g (shared),
+ * noting where they came from; whether they are all of pools that compile
+ * as they did. */
+void pc_reuse_copy(struct pc_reuse *r, size_t at, size_t n, struct gslb *g);
+bool pc_reuse_pools_ok(const struct pc_reuse *r, size_t at, size_t n);
+/* Compiles the records of member name (value r) of the records object at
+ * path at into g (noted compiled in g->from). */
+void pc_compile_member(const struct jsoncfg *j, const char *at, const char *name, json_t *r,
+                       struct gslb *g, const char *const *origins, size_t n_origins,
+                       const struct pc_defaults *def);
+/* pc_records for a change whose touched records are known
+ * (policy_config_touched.c); false when it does not apply (nothing done:
+ * the document is walked then). */
+bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
+                        const char *const *origins, size_t n_origins, const struct pc_defaults *def,
+                        struct pc_reuse *r, const char *at);
+
 /* True when a check's object says "type": "composite". */
 bool pc_check_is_composite(json_t *c);
 

@@ -1,0 +1,246 @@
+/*
+ * Unit tests for src/policy/policy_config_touched.c: a change that says
+ * which records it touched (policy_reuse.touched) compiles those alone and
+ * takes every other record from the running set, and the set it gives
+ * holds exactly the records a full compile of the same document holds
+ * (compared field by field, by name); records of a pool whose shape
+ * changed are compiled although not touched; a touched record's error is
+ * the full compile's, at the same path; a change whose touched list does
+ * not add up (a name gone that it does not list) is walked instead, with
+ * the same result; random changes against the full compile.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/errlist.h"
+#include "common/jsoncfg.h"
+#include "policy/policy_config.h"
+#include "tap.h"
+
+static const char *const origins[] = {"example.com."};
+
+static json_t *tt_record(int k)
+{
+    const char *pool = k % 3 == 0 ? "p2" : "p1";
+    if (k % 7 == 0) /* a name with two records (an array): A and AAAA */
+        return json_pack("[{s:s, s:s, s:i}, {s:s, s:s, s:i}]", "pool", pool, "policy", "all", "ttl",
+                         30 + k % 5, "pool", "p6", "policy", "all", "ttl", 31);
+    return json_pack("{s:s, s:s, s:[s, s], s:i}", "pool", pool, "policy", "failover", "regions",
+                     k % 2 ? "a" : "b", k % 2 ? "b" : "a", "ttl", 20 + k % 9);
+}
+
+static json_t *tt_root(int n)
+{
+    json_t *recs = json_object();
+    for (int k = 0; k < n; k++) {
+        char name[64];
+        snprintf(name, sizeof(name), "r%d.example.com.", k);
+        json_object_set_new(recs, name, tt_record(k));
+    }
+    return json_pack(
+        "{s:{s:{}, s:{}}, s:{s:{s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}, s:{s:[{s:s, s:s, s:s}]}, "
+        "s:{s:[{s:s, s:s, s:s}]}}, s:o}",
+        "regions", "a", "b", "pools", "p1", "endpoints", "name", "e1", "address", "192.0.2.1",
+        "region", "a", "name", "e2", "address", "192.0.2.2", "region", "b", "p2", "endpoints",
+        "name", "e3", "address", "192.0.2.3", "region", "a", "p6", "endpoints", "name", "e6",
+        "address", "2001:db8::6", "region", "b", "records", recs);
+}
+
+/* A copy of root to change: new root and "records" objects, members shared
+ * (as config_api.c's copy). */
+static json_t *tt_copy(json_t *root)
+{
+    json_t *c = json_copy(root);
+    json_object_set_new(c, "records", json_copy(json_object_get(root, "records")));
+    return c;
+}
+
+static struct gslb *tt_parse(json_t *root, const struct policy_reuse *reuse, struct errlist *e)
+{
+    struct jsoncfg j = {.errs = e, .file = "test.json", .dir = "."};
+    return policy_config_parse_reuse(&j, root, origins, 1, reuse);
+}
+
+/* The record of g named name, k-th of its name, or NULL. */
+static const struct policy_record *tt_find(const struct gslb *g, const char *name, int k)
+{
+    for (size_t i = 0; i < g->n_records; i++)
+        if (strcmp(g->records[i].name_str, name) == 0 && k-- == 0)
+            return &g->records[i];
+    return NULL;
+}
+
+/* Whether a and b hold the same records (by name, in each name's order). */
+static bool tt_same(const struct gslb *a, const struct gslb *b)
+{
+    if (a->n_records != b->n_records)
+        return false;
+    for (size_t i = 0; i < b->n_records; i++) {
+        const struct policy_record *x = &b->records[i];
+        int k = 0;
+        for (size_t p = i; p > 0 && strcmp(b->records[p - 1].name_str, x->name_str) == 0; p--)
+            k++;
+        const struct policy_record *y = tt_find(a, x->name_str, k);
+        if (!y || y->ttl != x->ttl || y->pool != x->pool || y->policy != x->policy ||
+            y->answers != x->answers || y->n_regions != x->n_regions ||
+            (x->n_regions && memcmp(y->regions, x->regions, x->n_regions * sizeof(*x->regions))) ||
+            y->rtype != x->rtype || y->select != x->select || y->name_len != x->name_len ||
+            memcmp(y->name, x->name, x->name_len) != 0 || strcmp(y->path, x->path) != 0) {
+            printf("# differs at %s\n", x->name_str);
+            return false;
+        }
+    }
+    return true;
+}
+
+static size_t tt_compiled(const struct gslb *g)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_records; i++)
+        n += gslb_origin_of(g, i) == NULL;
+    return n;
+}
+
+static void test_change(struct tap *t)
+{
+    struct errlist e;
+    errlist_init(&e);
+    json_t *root0 = tt_root(300);
+    struct gslb *g0 = tt_parse(root0, NULL, &e);
+    for (size_t i = 0; i < e.count; i++)
+        printf("# %s\n", e.msgs[i]);
+    TAP_CHECK(t, g0 && e.count == 0, "the running set compiles (%zu records)", g0->n_records);
+    json_t *root1 = tt_copy(root0), *recs = json_object_get(root1, "records");
+    json_object_set_new(recs, "r5.example.com.",
+                        json_pack("{s:s, s:s, s:i}", "pool", "p1", "policy", "all", "ttl", 99));
+    json_object_del(recs, "r7.example.com."); /* an array of two */
+    json_object_set_new(recs, "new.example.com.", tt_record(14));
+    json_t *touched = json_pack("{s:b, s:b, s:b}", "r5.example.com.", 1, "r7.example.com.", 1,
+                                "new.example.com.", 1);
+    struct policy_reuse ru = {g0, root0, NULL, touched};
+    struct gslb *g1 = tt_parse(root1, &ru, &e);
+    struct gslb *full = tt_parse(root1, NULL, &e);
+    TAP_CHECK(t, g1 && full && e.count == 0, "the change compiles, with and without reuse");
+    TAP_CHECK(t, tt_same(g1, full), "touched: the records of a full compile");
+    TAP_CHECK(t, tt_compiled(g1) == 3, "touched: only the 3 touched records compiled (%zu)",
+              tt_compiled(g1));
+    TAP_CHECK(t, strcmp(g1->records[g1->n_records - 3].name_str, "r5.example.com.") == 0,
+              "touched: compiled after the records taken");
+    const struct policy_record *r5 = tt_find(g1, "r5.example.com.", 0);
+    TAP_CHECK(t, r5 && r5->ttl == 99, "touched: the new value is served");
+    gslb_forget_origin(g1);
+    /* The pools change shape: p2 gets a region-b endpoint; its records
+     * are compiled again, touched or not. */
+    json_t *root2 = tt_copy(root1);
+    json_t *pools = json_deep_copy(json_object_get(root1, "pools"));
+    json_array_append_new(
+        json_object_get(json_object_get(pools, "p2"), "endpoints"),
+        json_pack("{s:s, s:s, s:s}", "name", "e4", "address", "192.0.2.4", "region", "b"));
+    json_object_set_new(root2, "pools", pools);
+    json_t *none = json_object();
+    struct policy_reuse ru2 = {g1, root1, NULL, none};
+    struct gslb *g2 = tt_parse(root2, &ru2, &e);
+    struct gslb *full2 = tt_parse(root2, NULL, &e);
+    size_t on_p2 = 0; /* the records of names with a record on p2 (a member compiles whole) */
+    for (size_t i = 0; i < full2->n_records; i++) {
+        const char *nm = full2->records[i].name_str;
+        const struct policy_record *a = tt_find(full2, nm, 0), *b = tt_find(full2, nm, 1);
+        on_p2 += a->pool == 1 || (b && b->pool == 1);
+    }
+    TAP_CHECK(t, g2 && tt_same(g2, full2), "pool changed: the records of a full compile");
+    TAP_CHECK(t, tt_compiled(g2) == on_p2, "pool changed: its names' %zu records compiled (%zu)",
+              on_p2, tt_compiled(g2));
+    /* A touched record that does not compile: the full compile's error. */
+    json_t *root3 = tt_copy(root1);
+    json_object_set_new(json_object_get(root3, "records"), "r9.example.com.",
+                        json_pack("{s:s, s:s}", "pool", "nope", "policy", "all"));
+    json_t *t3 = json_pack("{s:b}", "r9.example.com.", 1);
+    struct errlist e3;
+    errlist_init(&e3);
+    struct policy_reuse ru3 = {g1, root1, NULL, t3};
+    struct gslb *g3 = tt_parse(root3, &ru3, &e3);
+    TAP_CHECK(t,
+              e3.count == 1 && strstr(e3.msgs[0], "$.records[\"r9.example.com.\"].pool") &&
+                  strstr(e3.msgs[0], "\"nope\" is not defined"),
+              "an error at the touched record's path: %s", e3.count ? e3.msgs[0] : "none");
+    /* A touched list that leaves out a name gone: the walk, same result. */
+    json_t *root4 = tt_copy(root1);
+    json_object_del(json_object_get(root4, "records"), "r11.example.com.");
+    json_object_set_new(json_object_get(root4, "records"), "r12.example.com.", tt_record(13));
+    json_t *t4 = json_pack("{s:b}", "r12.example.com.", 1);
+    struct policy_reuse ru4 = {g1, root1, NULL, t4};
+    struct gslb *g4 = tt_parse(root4, &ru4, &e);
+    struct gslb *full4 = tt_parse(root4, NULL, &e);
+    TAP_CHECK(t, g4 && tt_same(g4, full4) && !tt_find(g4, "r11.example.com.", 0),
+              "a touched list that does not add up: walked, as a full compile");
+    gslb_unref(g4);
+    gslb_unref(full4);
+    gslb_unref(g3);
+    errlist_free(&e3);
+    gslb_unref(g2);
+    gslb_unref(full2);
+    gslb_unref(full);
+    gslb_unref(g1);
+    gslb_unref(g0);
+    json_decref(t4);
+    json_decref(root4);
+    json_decref(t3);
+    json_decref(root3);
+    json_decref(none);
+    json_decref(root2);
+    json_decref(touched);
+    json_decref(root1);
+    json_decref(root0);
+    errlist_free(&e);
+}
+
+/* Random sequences: each change touches a few names (set, replaced,
+ * deleted, added), applied on the set the change before made; every set
+ * holds what a full compile of its document holds. */
+static void test_random(struct tap *t)
+{
+    struct errlist e;
+    errlist_init(&e);
+    json_t *root = tt_root(120);
+    struct gslb *g = tt_parse(root, NULL, &e);
+    srand(38);
+    bool all = true;
+    for (int step = 0; step < 60 && all; step++) {
+        json_t *next = tt_copy(root), *recs = json_object_get(next, "records");
+        json_t *touched = json_object();
+        for (int c = 0; c < 1 + rand() % 4; c++) {
+            char name[64];
+            snprintf(name, sizeof(name), "r%d.example.com.", rand() % 160);
+            if (rand() % 4 == 0)
+                json_object_del(recs, name);
+            else
+                json_object_set_new(recs, name, tt_record(rand()));
+            json_object_set_new(touched, name, json_true());
+        }
+        struct policy_reuse ru = {g, root, NULL, touched};
+        struct gslb *ng = tt_parse(next, &ru, &e);
+        struct gslb *full = tt_parse(next, NULL, &e);
+        all = ng && full && e.count == 0 && tt_same(ng, full);
+        gslb_unref(full);
+        gslb_forget_origin(ng);
+        gslb_unref(g);
+        json_decref(root);
+        json_decref(touched);
+        g = ng;
+        root = next;
+    }
+    TAP_CHECK(t, all, "60 random changes: each set as a full compile of its document");
+    gslb_unref(g);
+    json_decref(root);
+    errlist_free(&e);
+}
+
+int main(void)
+{
+    struct tap t = {0, 0};
+    test_change(&t);
+    test_random(&t);
+    return tap_done(&t);
+}
