@@ -26,85 +26,58 @@ static void jsonrecycle_drop_objs(struct jsonrecycle *r)
         json_decref(r->objs[i]);
         r->objs[i] = NULL;
     }
-    for (size_t i = 0; i < r->n_apply; i++)
-        json_decref(r->apply[i]);
-    r->n_apply = 0;
     r->have_objs = false;
-}
-
-/* Lets every retired document go (their last holders free them). */
-static void jsonrecycle_drop_retired(struct jsonrecycle *r)
-{
-    for (size_t i = 0; i < r->n_retired; i++) {
-        json_decref(r->retired[i]);
-        json_decref(r->delta[i]);
-        r->retired[i] = r->delta[i] = NULL;
-    }
-    r->n_retired = 0;
 }
 
 void jsonrecycle_clear(struct jsonrecycle *r)
 {
     jsonrecycle_drop_objs(r);
-    jsonrecycle_drop_retired(r);
+    json_decref(r->retired);
+    json_decref(r->delta);
+    r->retired = r->delta = NULL;
     r->next = NULL;
 }
 
 void jsonrecycle_retire(struct jsonrecycle *r, json_t *old, json_t *delta, const json_t *next)
 {
-    jsonrecycle_drop_objs(r);
-    /* Those kept must lead to old, or no delta brings them to next. */
-    if (r->next != old)
-        jsonrecycle_drop_retired(r);
-    r->next = NULL;
+    jsonrecycle_clear(r);
     if (old && (!delta || !next || old == next)) {
-        jsonrecycle_drop_retired(r);
         json_decref(old);
         return;
     }
-    if (!old)
-        return;
-    if (r->n_retired == JSONRECYCLE_RETIRED) { /* the oldest goes */
-        json_decref(r->retired[0]);
-        json_decref(r->delta[0]);
-        memmove(r->retired, r->retired + 1, (JSONRECYCLE_RETIRED - 1) * sizeof(*r->retired));
-        memmove(r->delta, r->delta + 1, (JSONRECYCLE_RETIRED - 1) * sizeof(*r->delta));
-        r->n_retired--;
-    }
-    r->retired[r->n_retired] = old;
-    r->delta[r->n_retired++] = json_incref(delta);
-    r->next = next;
+    r->retired = old;
+    r->delta = old ? json_incref(delta) : NULL;
+    r->next = old ? next : NULL;
 }
 
 void jsonrecycle_reclaim(struct jsonrecycle *r)
 {
-    size_t i = r->n_retired;
-    /* Held elsewhere too (a reply being written, the writer's dump):
-     * reading its objects meanwhile is fine, changing them is not. */
-    while (i > 0 && jsonrecycle_refs(r->retired[i - 1]) != 1)
-        i--;
-    if (i == 0) {
-        if (r->n_retired)
-            r->kept_busy++;
-        return; /* every one held: kept for the next call */
+    json_t *old = r->retired;
+    if (!old)
+        return;
+    r->retired = NULL;
+    /* Held elsewhere too (a reply being written, the writer's dump): its
+     * last holder frees it, as before; reading its objects meanwhile is
+     * fine, changing them is not. */
+    if (jsonrecycle_refs(old) != 1) {
+        r->kept_busy++;
+        json_decref(old);
+        return;
     }
-    json_t *old = r->retired[i - 1];
     /* Only this reference reaches the document now, so nothing can take a
      * new one on an object whose count is one. */
-    for (size_t k = 0; k < JSONRECYCLE_KINDS && r->kinds[k]; k++) {
-        json_t *o = json_object_get(old, r->kinds[k]);
+    for (size_t i = 0; i < JSONRECYCLE_KINDS && r->kinds[i]; i++) {
+        json_t *o = json_object_get(old, r->kinds[i]);
         if (json_is_object(o) && jsonrecycle_refs(o) == 1)
-            r->objs[k] = json_incref(o);
+            r->objs[i] = json_incref(o);
     }
-    for (size_t d = i - 1; d < r->n_retired; d++)
-        r->apply[r->n_apply++] = json_incref(r->delta[d]);
     r->have_objs = true;
-    jsonrecycle_drop_retired(r); /* old's root and the values not kept; the others go */
+    json_decref(old); /* its root and the values not kept */
 }
 
 /* Kind i's kept object brought to v's members (v: that kind in the
- * document the deltas lead to), or NULL when it cannot be: not kept, the
- * key set whole by a delta, or not as v after them (then dropped). */
+ * document the delta leads to), or NULL when it cannot be: not kept, the
+ * key set whole by the delta, or not as v after it (then dropped). */
 static json_t *jsonrecycle_take(struct jsonrecycle *r, size_t i, const json_t *v)
 {
     json_t *o = r->objs[i];
@@ -112,14 +85,11 @@ static json_t *jsonrecycle_take(struct jsonrecycle *r, size_t i, const json_t *v
     if (!o)
         return NULL;
     const char *k = r->kinds[i];
+    json_t *part = json_object_get(json_object_get(r->delta, "in"), k);
     char err[256];
-    bool ok = true;
-    for (size_t d = 0; ok && d < r->n_apply; d++) {
-        json_t *part = json_object_get(json_object_get(r->apply[d], "in"), k);
-        ok = !json_object_get(json_object_get(r->apply[d], "put"), k) &&
-             (!part || jsondelta_apply_members(o, part, err, sizeof(err)));
-    }
-    if (!ok || json_object_size(o) != json_object_size(v)) {
+    if (json_object_get(json_object_get(r->delta, "put"), k) ||
+        (part && !jsondelta_apply_members(o, part, err, sizeof(err))) ||
+        json_object_size(o) != json_object_size(v)) {
         json_decref(o);
         return NULL;
     }

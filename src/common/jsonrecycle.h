@@ -40,25 +40,16 @@
 #include <stddef.h>
 
 #define JSONRECYCLE_KINDS 8
-/* Retired documents kept at most: the writer of config_store.c holds the
- * document it writes for a while (and rests nine times as long); while it
- * holds the one a change replaced, the one before is taken instead and
- * brought forward by both deltas, so that no change pays a whole copy. */
-#define JSONRECYCLE_RETIRED 2
 
 struct jsonrecycle {
     const char *const *kinds; /* the resource keys copied (NULL-ended, at most 8); borrowed */
-    /* Retired, not yet taken apart, oldest first: each replaced document
-     * and the delta from it to the one after it, the last one's to next
-     * (borrowed, by identity). */
-    json_t *retired[JSONRECYCLE_RETIRED], *delta[JSONRECYCLE_RETIRED];
-    size_t n_retired;
+    /* Retired, not yet taken apart: the replaced document, the delta from
+     * it to next, and next (borrowed, by identity). */
+    json_t *retired, *delta;
     const json_t *next;
-    /* Taken apart: a retired document's resource objects (NULL where one
-     * was shared) and the deltas, in order, that bring them to `next`. */
+    /* Taken apart: the retired document's resource objects (NULL where
+     * one was shared), the delta that brings them to `next`. */
     json_t *objs[JSONRECYCLE_KINDS];
-    json_t *apply[JSONRECYCLE_RETIRED];
-    size_t n_apply;
     bool have_objs;
     /* Counts, for the owner's status and the tests. */
     unsigned long long reused, copied, kept_busy;
@@ -71,16 +62,12 @@ void jsonrecycle_init(struct jsonrecycle *r, const char *const *kinds);
 void jsonrecycle_clear(struct jsonrecycle *r);
 
 /* old (a reference handed over) was replaced by next, delta turning old
- * into next (jsondelta_diff's). Objects taken apart before are dropped;
- * documents retired before and still held elsewhere stay (the newest
- * JSONRECYCLE_RETIRED), old being the document their last delta led to. */
+ * into next (jsondelta_diff's). What was kept before is dropped. */
 void jsonrecycle_retire(struct jsonrecycle *r, json_t *old, json_t *delta, const json_t *next);
 
-/* Takes apart the newest retired document that nothing else holds (its
- * resource objects that nothing else holds), and lets the others go
- * (their last holders free them); when every one is held, keeps them for
- * the next call. Called once the caller dropped its own other references
- * (after a change). */
+/* Takes the retired document apart when nothing else holds it or its
+ * resource objects; else lets it go (its last holder frees it). Called
+ * once the caller dropped its own other references (after a change). */
 void jsonrecycle_reclaim(struct jsonrecycle *r);
 
 /* A copy of doc to edit: a new root sharing doc's values, with a new
