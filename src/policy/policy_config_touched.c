@@ -91,9 +91,9 @@ static size_t pc_run(const struct gslb *old, size_t at)
     return n;
 }
 
-/* What to do with each run of the running set: its first record's index
- * in keep (1 + index, ending 0) or, when its pool changed, its name in
- * again; how many names are kept. */
+/* What to do with each run of the running set: kept, its first record's
+ * index and length in keep (pairs, ending with a length of 0), or, when
+ * its pool changed, its name in again; how many names are kept. */
 static size_t pc_touched_plan(const struct pc_reuse *r, const struct pc_tset *t, uint32_t *keep,
                               json_t *again)
 {
@@ -104,14 +104,15 @@ static size_t pc_touched_plan(const struct pc_reuse *r, const struct pc_tset *t,
         size_t n = pc_run(old, i);
         if (!pc_tset_has(t, o->key_hash, o->name_str)) {
             if (pc_reuse_pools_ok(r, i, n)) {
-                keep[nk++] = (uint32_t)i + 1;
+                keep[nk++] = (uint32_t)i;
+                keep[nk++] = (uint32_t)n;
                 kept++;
             } else
                 json_object_set_new(again, o->name_str, json_true());
         }
         i += n;
     }
-    keep[nk] = 0;
+    keep[nk + 1] = 0;
     return kept;
 }
 
@@ -125,7 +126,7 @@ bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
         return false;
     struct pc_tset t;
     pc_tset_init(&t, r->touched);
-    uint32_t *keep = calloc(old->n_records + 1, sizeof(*keep));
+    uint32_t *keep = calloc(2 * old->n_records + 2, sizeof(*keep));
     json_t *again = json_object();
     if (!keep || !again)
         abort();
@@ -146,8 +147,8 @@ bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
         if (!g->from)
             abort();
         g->from_g = old;
-        for (size_t k = 0; keep[k]; k++)
-            pc_reuse_copy(r, keep[k] - 1, pc_run(old, keep[k] - 1), g);
+        for (size_t k = 0; keep[k + 1]; k += 2)
+            pc_reuse_copy(r, keep[k], keep[k + 1], g);
         for (size_t i = 0; i < t.n; i++)
             if ((rv = json_object_get(v, t.names[i])))
                 pc_compile_member(j, at, t.names[i], rv, g, origins, n_origins, def);
