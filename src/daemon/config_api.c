@@ -887,7 +887,7 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
 }
 
 json_t *config_api_apply_locked(struct config_api *api, json_t *doc, uint64_t base,
-                                const struct config_api_made *made, uint64_t if_version,
+                                struct config_api_made *made, uint64_t if_version,
                                 const char *author, const char *change, bool dry_run,
                                 const char *clients, int *status)
 {
@@ -903,6 +903,10 @@ json_t *config_api_apply_locked(struct config_api *api, json_t *doc, uint64_t ba
         bool retry = false;
         out = config_api_apply_once(api, &mine, &base, made, if_version, author, change, dry_run,
                                     cl, n_cl, status, &retry);
+        if (retry && !if_version && made && made->redo_ok) {
+            made->redo = true; /* the caller makes it again on the newest */
+            break;
+        }
         if (retry && !if_version && attempt < 3) {
             json_decref(out);
             out = NULL;
@@ -918,7 +922,7 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uin
                          json_t *touched, uint64_t if_version, const char *author,
                          const char *change, bool dry_run, const char *clients, int *status)
 {
-    const struct config_api_made made = {.origin = origin, .touched = touched};
+    struct config_api_made made = {.origin = origin, .touched = touched};
     pthread_mutex_lock(&api->lock);
     json_t *out = config_api_apply_locked(api, doc, base, &made, if_version, author, change,
                                           dry_run, clients, status);

@@ -63,11 +63,16 @@ static void config_api_edit_texts(struct admin_config_edit *const *edits, size_t
     }
 }
 
+static void config_api_edit_run(struct config_api *api, struct admin_config_edit *const *edits,
+                                size_t n, bool alone_on_invalid);
+
 /* Makes edits[0..n) on one copy of the newest document and applies it as
  * one version; when that would not load and alone_on_invalid, each edit
- * made is tried alone. (lock) */
-static void config_api_edit_run(struct config_api *api, struct admin_config_edit *const *edits,
-                                size_t n, bool alone_on_invalid)
+ * made is tried alone. True (every reply dropped, nothing applied) when
+ * redo_ok and the fleet's newer version came first: to be made again on
+ * it. (lock) */
+static bool config_api_edit_once(struct config_api *api, struct admin_config_edit *const *edits,
+                                 size_t n, bool alone_on_invalid, bool redo_ok)
 {
     json_error_t je;
     json_t *cur = config_api_current(api, &je);
@@ -76,12 +81,13 @@ static void config_api_edit_run(struct config_api *api, struct admin_config_edit
         snprintf(msg, sizeof(msg), "%s: %s", api->path, je.text);
         for (size_t i = 0; i < n; i++)
             edits[i]->out = config_api_error(&edits[i]->status, 500, "config_unreadable", msg);
-        return;
+        return false;
     }
     json_t *doc = config_api_cow_copy(api, cur), *touched = json_object();
     for (const char *const *k = admin_config_kinds; *k; k++)
         json_object_set_new(touched, *k, json_object());
     uint64_t base = api->version;
+    bool redo = false;
     json_t *changes = json_array();
     bool *ok = calloc(n ? n : 1, sizeof(*ok));
     if (!doc || !ok)
@@ -108,13 +114,23 @@ static void config_api_edit_run(struct config_api *api, struct admin_config_edit
         const struct admin_config_edit *e = edits[first];
         if (k > 1)
             config_api_edit_texts(edits, n, ok, k, author, sizeof(author), change, sizeof(change));
-        const struct config_api_made made = {
-            .origin = api->doc_serial, .touched = touched, .changes = k > 1 ? changes : NULL};
+        struct config_api_made made = {.origin = api->doc_serial,
+                                       .touched = touched,
+                                       .changes = k > 1 ? changes : NULL,
+                                       .redo_ok = redo_ok};
         int status = 500;
         json_t *out = config_api_apply_locked(
             api, doc, base, &made, e->if_version, k > 1 ? author : e->author,
             k > 1 ? change : e->change, e->dry_run, e->clients, &status);
-        if (status == 400 && k > 1 && alone_on_invalid) {
+        if (made.redo) {
+            redo = true;
+            json_decref(out);
+            out = NULL;
+            for (size_t i = 0; i < n; i++) {
+                json_decref(edits[i]->out);
+                edits[i]->out = NULL;
+            }
+        } else if (status == 400 && k > 1 && alone_on_invalid) {
             json_decref(out);
             out = NULL;
             for (size_t i = 0; i < n; i++)
@@ -133,6 +149,18 @@ static void config_api_edit_run(struct config_api *api, struct admin_config_edit
     json_decref(changes);
     json_decref(touched);
     json_decref(doc);
+    return redo;
+}
+
+/* config_api_edit_once, made again on the fleet's newer version (after
+ * this node has it) up to three times, then carried as any change is.
+ * (lock) */
+static void config_api_edit_run(struct config_api *api, struct admin_config_edit *const *edits,
+                                size_t n, bool alone_on_invalid)
+{
+    for (int attempt = 0; config_api_edit_once(api, edits, n, alone_on_invalid, attempt < 3);
+         attempt++)
+        config_fleet_catch_up(api, 1.0);
 }
 
 void config_api_edit(struct config_api *api, struct admin_config_edit *const *edits, size_t n)

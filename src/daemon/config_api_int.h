@@ -18,12 +18,16 @@ struct config_api_made {
     uint64_t origin;
     json_t *touched;
     json_t *changes; /* a group's: [{"author", "change"}] for the version's meta (or NULL) */
+    /* An edit (config_api_edit.c) that the fleet's newer version beat to
+     * etcd is made again on it rather than carried (redo_ok in; redo out:
+     * nothing was applied and the reply is to be dropped). */
+    bool redo_ok, redo;
 };
 
 /* config_api_apply with the lock held (and kept; dropped around the
  * reload and while etcd works). (lock) */
 json_t *config_api_apply_locked(struct config_api *api, json_t *doc, uint64_t base,
-                                const struct config_api_made *made, uint64_t if_version,
+                                struct config_api_made *made, uint64_t if_version,
                                 const char *author, const char *change, bool dry_run,
                                 const char *clients, int *status);
 /* A copy of doc (the newest) to edit: new kinds' objects sharing doc's

@@ -326,7 +326,16 @@ void server_validate(struct server *srv, json_t *doc, struct errlist *errs, stru
      * replace them. */
     pthread_mutex_lock(&srv->reload_lock);
     const struct serve_set *cur = atomic_load(&srv->serve.current);
-    struct config *cfg = server_load_config(srv, doc, NULL, errs);
+    /* The change's delta, when it has one: its touched records are the
+     * only ones compiled, as the reload that serves it will (the running
+     * set's order is the document's but for records changed before, and
+     * a walk beside the document would look up every record after the
+     * first of those). */
+    json_t *known = srv->confapi_ready && srv->cfg && doc
+                        ? config_api_known_delta(&srv->confapi, srv->cfg->root, doc)
+                        : NULL;
+    struct config *cfg = server_load_config(srv, doc, known, errs);
+    json_decref(known);
     struct config_delta *delta = cfg ? config_delta_new(srv->cfg, cur, cfg, false, NULL) : NULL;
     /* No health core: no slot is mapped; nothing is published. */
     struct serve_set *set =
