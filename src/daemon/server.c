@@ -58,7 +58,11 @@ struct config *server_load_config(struct server *srv, json_t *doc, json_t *known
      * running set stays alive: only reloads, serialised, free sets. */
     const struct serve_set *cur = srv->cfg ? atomic_load(&srv->serve.current) : NULL;
     static const char *const records[] = {"records", NULL};
-    json_t *touched = known ? jsondelta_touched(known, records) : NULL;
+    /* The running document again (a secondary zone's reload) touches
+     * nothing: every record is the running set's. */
+    json_t *touched = known                                      ? jsondelta_touched(known, records)
+                      : doc && srv->cfg && doc == srv->cfg->root ? json_pack("{s:{}}", "records")
+                                                                 : NULL;
     struct policy_reuse reuse = {cur ? cur->gslb : NULL, srv->cfg ? srv->cfg->root : NULL,
                                  &srv->records_spare, json_object_get(touched, "records")};
     struct config *cfg = doc ? config_load_doc_reuse(srv->config_path, doc, &reuse, errs)
