@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/digest.h"
+#include "common/jsondelta.h"
 #include "common/jsonwalk.h"
 #include "daemon/config_keys.h"
 
@@ -101,6 +102,48 @@ static void config_digest_top(const char *key, json_t *in_a, json_t *in_b, void 
         config_digest_value(w->sum, -1, key, in_a);
     if (in_b)
         config_digest_value(w->sum, 1, key, in_b);
+}
+
+/* The top-level walk of config_digest_update_delta: a key the delta says
+ * it changed members of by name costs those names, one it leaves alone
+ * nothing, any other the walk of config_digest_top. */
+struct config_digest_some {
+    struct config_digest_walk w;
+    json_t *touched; /* KEY -> {NAME: ...} (jsondelta_touched) */
+};
+
+static void config_digest_top_some(const char *key, json_t *in_a, json_t *in_b, void *arg)
+{
+    struct config_digest_some *x = arg;
+    json_t *names = json_object_get(x->touched, key), *v;
+    if (!names || !json_is_object(in_a) || !json_is_object(in_b) || config_digest_local(key)) {
+        config_digest_top(key, in_a, in_b, &x->w);
+        return;
+    }
+    const char *name;
+    struct config_digest_walk mw = {x->w.sum, key};
+    json_object_foreach(names, name, v)
+        config_digest_member(name, json_object_get(in_a, name), json_object_get(in_b, name), &mw);
+}
+
+void config_digest_update_delta(struct config_digest *d, json_t *root, json_t *delta)
+{
+    if (!d->root || !delta) {
+        config_digest_update(d, root);
+        return;
+    }
+    /* Every key that is an object on both sides may be described by name. */
+    const char *keys[64], *k;
+    size_t n = 0;
+    json_t *v;
+    json_object_foreach(root, k, v) if (n < 63 && json_is_object(v) &&
+                                        json_is_object(json_object_get(d->root, k))) keys[n++] = k;
+    keys[n] = NULL;
+    struct config_digest_some x = {{d->sum, NULL}, jsondelta_touched(delta, keys)};
+    jsonwalk_changed(d->root, root, config_digest_top_some, &x);
+    json_decref(x.touched);
+    json_decref(d->root);
+    d->root = json_incref(root);
 }
 
 void config_digest_update(struct config_digest *d, json_t *root)

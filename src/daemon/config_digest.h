@@ -40,6 +40,13 @@ struct config_digest {
  * every part. */
 void config_digest_update(struct config_digest *d, json_t *root);
 
+/* The same when delta (jsondelta.h) turns d's document into root, or
+ * NULL (then as config_digest_update): the members of a key the delta
+ * changes by name are the only ones compared, a key it leaves alone is not
+ * walked (a change of one record in 100,000 costs one record, not a walk
+ * of 100,000). */
+void config_digest_update_delta(struct config_digest *d, json_t *root, json_t *delta);
+
 /* The sum as 64 hex digits. */
 void config_digest_hex(const struct config_digest *d, char out[65]);
 

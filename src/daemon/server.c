@@ -95,7 +95,12 @@ void server_config_hash(struct server *srv, const struct config *cfg, const stru
                         char out[24])
 {
     char text[65 + 32 * 64];
-    config_digest_update(&srv->digest, cfg->root);
+    /* A change's own delta (config_api_known_delta) names what it changed. */
+    json_t *known = srv->confapi_ready && srv->digest.root
+                        ? config_api_known_delta(&srv->confapi, srv->digest.root, cfg->root)
+                        : NULL;
+    config_digest_update_delta(&srv->digest, cfg->root, known);
+    json_decref(known);
     config_digest_hex(&srv->digest, text);
     size_t off = strlen(text);
     for (size_t i = 0; i < set->zones->n_zones && off < sizeof(text) - 64; i++)

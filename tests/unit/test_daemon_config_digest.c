@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsondelta.h"
 #include "daemon/config_digest.h"
 #include "tap.h"
 
@@ -93,18 +94,25 @@ static json_t *test_change(json_t *doc, unsigned *seed, int step)
 static void test_sequences(struct tap *t)
 {
     unsigned seed = 38;
-    int bad = 0, order_bad = 0, steps = 0;
+    int bad = 0, order_bad = 0, steps = 0, delta_bad = 0;
     for (int round = 0; round < 20; round++) {
         json_t *doc = test_doc(50);
-        struct config_digest d = {0};
+        struct config_digest d = {0}, dd = {0};
         config_digest_update(&d, doc);
+        config_digest_update_delta(&dd, doc, NULL);
         for (int step = 0; step < 30; step++, steps++) {
             json_t *next = test_change(doc, &seed, step);
             config_digest_update(&d, next);
-            char inc[65], fresh[65], rev[65];
+            /* By the change's delta (config_api_known_delta's). */
+            json_t *delta = jsondelta_diff(doc, next);
+            config_digest_update_delta(&dd, next, delta);
+            json_decref(delta);
+            char inc[65], fresh[65], rev[65], by_delta[65];
             config_digest_hex(&d, inc);
+            config_digest_hex(&dd, by_delta);
             test_hex_of(next, fresh);
             bad += strcmp(inc, fresh) != 0;
+            delta_bad += strcmp(by_delta, fresh) != 0;
             if (step % 10 == 0) {
                 json_t *r = test_reversed(next);
                 test_hex_of(r, rev);
@@ -115,10 +123,12 @@ static void test_sequences(struct tap *t)
             doc = next;
         }
         config_digest_free(&d);
+        config_digest_free(&dd);
         json_decref(doc);
     }
     TAP_CHECK(t, bad == 0, "%d changes followed: each digest is the one from nothing (%d not)",
               steps, bad);
+    TAP_CHECK(t, delta_bad == 0, "followed by their deltas: the same (%d not)", delta_bad);
     TAP_CHECK(t, order_bad == 0, "members and keys in another order: the same digest (%d not)",
               order_bad);
 }
