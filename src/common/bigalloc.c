@@ -180,6 +180,12 @@ void bigalloc_table_give(struct bigalloc_spare *s, void *p, size_t len)
         munmap(p, len);
 }
 
+/* Whether a mapping of have octets serves an array of len (bigalloc_len). */
+static bool bigalloc_fits(size_t have, size_t len)
+{
+    return have >= len && have - len <= BIGALLOC_SPARE_SLACK && have % BIGALLOC_HUGE == 0;
+}
+
 void *bigalloc_take(struct bigalloc_spare *s, size_t n, size_t size, size_t *cap)
 {
     size_t len = bigalloc_len(n, size);
@@ -189,16 +195,30 @@ void *bigalloc_take(struct bigalloc_spare *s, size_t n, size_t size, size_t *cap
     if (!len)
         return bigalloc_malloc(n, size, &len);
     pthread_mutex_lock(&s->lock);
-    void *p = s->p;
-    size_t have = s->len;
+    void *p = s->p, *unfit = NULL;
+    size_t have = s->len, unfit_len = 0;
     s->p = NULL;
+    if (p && !bigalloc_fits(have, len)) {
+        unfit = p;
+        unfit_len = have;
+        p = NULL;
+    }
+    /* None: the set before the last may not be freed yet (the dropper
+     * runs at nice 19 and a stream of changes starves it); a second array
+     * is kept among the table slots (bigalloc_give). */
+    for (size_t i = 0; !p && i < BIGALLOC_TABLES; i++)
+        if (s->tables[i].p && bigalloc_fits(s->tables[i].len, len)) {
+            p = s->tables[i].p;
+            have = s->tables[i].len;
+            s->tables[i].p = NULL;
+        }
     pthread_mutex_unlock(&s->lock);
-    if (p && have >= len && have - len <= BIGALLOC_SPARE_SLACK) {
+    if (unfit)
+        munmap(unfit, unfit_len);
+    if (p) {
         *cap = have / size; /* bigalloc_len of it is have again */
         return p;
     }
-    if (p)
-        munmap(p, have);
     return bigalloc_zeroed(n, size);
 }
 
@@ -216,8 +236,8 @@ void bigalloc_give(struct bigalloc_spare *s, void *p, size_t cap, size_t size)
         s->len = len;
     }
     pthread_mutex_unlock(&s->lock);
-    if (!kept)
-        munmap(p, len);
+    if (!kept) /* a second one: kept among the tables (or unmapped there) */
+        bigalloc_table_give(s, p, len);
 }
 
 void bigalloc_free(void *p, size_t n, size_t size)

@@ -45,14 +45,18 @@ void *bigalloc_table(size_t n, size_t size);
  * instead of mapping one afresh: no change then faults in and zeroes 20
  * MB of huge pages (clear_page alone was 4 % of gtmd's CPU per change at
  * 100,000 records) nor unmaps the old array (a TLB flush of the other
- * core). One is enough: a change frees one set and builds one. Sets are
- * freed on another thread (the dropper's) than the one building the
- * next: the lock.
+ * core). A change frees one set and builds one, but the dropper that
+ * frees them runs at nice 19: under a stream of changes it was a set
+ * behind for 13 changes in 300, and each of those mapped 20 MB afresh
+ * (a reload of 30-70 ms instead of 12). So a second array given back is
+ * kept among the table slots, and taken from there when the first is
+ * missing. Sets are freed on another thread (the dropper's) than the one
+ * building the next: the lock.
  *
  * Ownership: the owner (the daemon's server) inits it before the first
  * array is given and frees it after the last one (bigalloc_spare_free
  * unmaps what it holds). */
-#define BIGALLOC_TABLES 8
+#define BIGALLOC_TABLES 12
 struct bigalloc_spare {
     pthread_mutex_t lock;
     void *p;    /* NULL: none */

@@ -94,8 +94,9 @@ static void test_spare(struct tap *t)
     uint8_t *c = bigalloc_take(&s, n, size, &(size_t){0});
     TAP_CHECK(t, c != b, "spare: taken once only");
     bigalloc_give(&s, b, cap, size);
-    bigalloc_give(&s, c, n, size); /* one is kept: this one is unmapped */
-    TAP_CHECK(t, s.p == b, "spare: one kept, a second given back goes");
+    bigalloc_give(&s, c, n, size); /* a second: among the table slots */
+    TAP_CHECK(t, s.p == b && s.tables[0].p == c,
+              "spare: one kept, a second given back kept among the tables");
     size_t small_cap = 0;
     uint8_t *d = bigalloc_take(&s, 1000, 8, &small_cap);
     TAP_CHECK(t, d && small_cap == 1000 && s.p == b, "spare: small arrays do not take it");
@@ -106,6 +107,19 @@ static void test_spare(struct tap *t)
     TAP_CHECK(t, e && s.p == NULL && cap == far, "spare: far too long is not taken (unmapped)");
     bigalloc_give(&s, e, cap, 8);
     TAP_CHECK(t, s.p == e, "spare: the new one is kept");
+    /* A second array given back (the dropper a set behind): kept among
+     * the table slots and taken from there when the first is gone. */
+    size_t cap2 = 0;
+    uint8_t *x = bigalloc_take(&s, far, 8, &cap2); /* the spare e */
+    uint8_t *y = bigalloc_take(&s, far, 8, &cap);  /* fresh */
+    bigalloc_give(&s, x, cap2, 8);
+    bigalloc_give(&s, y, cap, 8);
+    TAP_CHECK(t, s.p == x, "spare: a second array given back");
+    uint8_t *x2 = bigalloc_take(&s, far, 8, &cap2);
+    uint8_t *y2 = bigalloc_take(&s, far, 8, &cap);
+    TAP_CHECK(t, x2 == x && y2 == y, "spare: both taken again, none mapped afresh");
+    bigalloc_give(&s, x2, cap2, 8);
+    bigalloc_give(&s, y2, cap, 8);
     bigalloc_spare_drop(&s);
     TAP_CHECK(t, s.p == NULL, "spare: dropped");
     uint8_t *f = bigalloc_take(NULL, far, 8, &cap);
