@@ -222,8 +222,7 @@ static bool confapi_dry_run(struct admin_req *r)
  * (doc: a rollback, confapi_apply), or an edit the daemon makes on the
  * newest document there (confapi_submit_edit). */
 struct confapi_call {
-    json_t *doc;     /* owned; NULL: an edit */
-    json_t *touched; /* owned; NULL: unknown (confapi_touched_new) */
+    json_t *doc; /* owned; NULL: an edit */
     uint64_t base, origin, if_version;
     bool dry;
     char *clients; /* owned; NULL: none */
@@ -234,15 +233,13 @@ struct confapi_call {
     struct admin_config_edit e;
     struct confapi_path cp;
     bool put;
-    json_t *body;  /* a reference; the resource, or the batch's "changes" */
-    bool is_batch; /* body is the batch's items */
+    json_t *body; /* a reference; the resource, or the batch's "changes" */
 };
 
 static void confapi_call_free(void *arg)
 {
     struct confapi_call *x = arg;
     json_decref(x->doc);
-    json_decref(x->touched);
     json_decref(x->out);
     json_decref(x->body);
     free(x->clients);
@@ -262,8 +259,8 @@ static void confapi_call_run(struct admin_store_call *c)
         x->out = x->e.out;
         return;
     }
-    x->out = ops->apply(ops->api, x->doc, x->base, x->origin, x->touched, x->if_version,
-                        c->r.token_name, x->change, x->dry, x->clients, &x->status);
+    x->out = ops->apply(ops->api, x->doc, x->base, x->origin, NULL, x->if_version, c->r.token_name,
+                        x->change, x->dry, x->clients, &x->status);
 }
 
 /* Store thread: edits that queued one after the other, served as one
@@ -277,11 +274,10 @@ static void confapi_call_run_group(struct admin_store_call **calls, size_t n)
     for (size_t i = 0; i < n; i++)
         e[i] = &((struct confapi_call *)calls[i]->ctx)->e;
     ops->edit(ops->api, e, n);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) { /* the change's text: confapi_call_done */
         struct confapi_call *x = calls[i]->ctx;
         x->status = x->e.status;
         x->out = x->e.out;
-        snprintf(x->change, sizeof(x->change), "%s", x->e.change);
     }
     free(e);
 }
@@ -306,40 +302,6 @@ static void confapi_call_done(struct admin_store_call *c)
     confapi_call_free(x);
 }
 
-/* Hands doc and touched (both stolen), made from version base (the copy
- * of document origin), to the daemon on the store thread; the reply and
- * audit follow there. */
-static void confapi_apply(struct admin_req *r, json_t *doc, uint64_t base, uint64_t origin,
-                          json_t *touched, const char *change)
-{
-    long long m = confapi_if_match(r);
-    if (m < 0) {
-        json_decref(doc);
-        json_decref(touched);
-        admin_audit(r, 400, NULL);
-        admin_reply_error(r, 400, "bad_request", "If-Match must be a version (the ETag)");
-        return;
-    }
-    struct confapi_call *x = calloc(1, sizeof(*x));
-    if (!x)
-        abort();
-    const char *clients = evhttp_find_header(&r->query, "clients");
-    *x = (struct confapi_call){.doc = doc,
-                               .touched = touched,
-                               .base = base,
-                               .origin = origin,
-                               .if_version = (uint64_t)m,
-                               .dry = confapi_dry_run(r),
-                               .clients = clients ? strdup(clients) : NULL};
-    snprintf(x->change, sizeof(x->change), "%s", change);
-    struct admin_store_call *c =
-        admin_store_call_new(r, ADMIN_STORE_RUN, "config", confapi_call_done);
-    c->run = confapi_call_run;
-    c->ctx = x;
-    c->ctx_free = confapi_call_free;
-    admin_store_submit(r->a, c);
-}
-
 /* A change's call with its If-Match, dry run and clients; NULL once a 400
  * has been sent. */
 static struct confapi_call *confapi_call_new(struct admin_req *r)
@@ -360,6 +322,37 @@ static struct confapi_call *confapi_call_new(struct admin_req *r)
     return x;
 }
 
+/* Queues call x of request r on the store thread (grouped with the
+ * edits beside it when group); the reply and audit follow there. */
+static void confapi_submit(struct admin_req *r, struct confapi_call *x, bool group)
+{
+    struct admin_store_call *c =
+        admin_store_call_new(r, ADMIN_STORE_RUN, "config", confapi_call_done);
+    c->run = confapi_call_run;
+    if (group)
+        c->run_group = confapi_call_run_group;
+    c->ctx = x;
+    c->ctx_free = confapi_call_free;
+    admin_store_submit(r->a, c);
+}
+
+/* Hands doc (stolen), made from version base (the copy of document
+ * origin), to the daemon on the store thread (a rollback). */
+static void confapi_apply(struct admin_req *r, json_t *doc, uint64_t base, uint64_t origin,
+                          const char *change)
+{
+    struct confapi_call *x = confapi_call_new(r);
+    if (!x) {
+        json_decref(doc);
+        return;
+    }
+    x->doc = doc;
+    x->base = base;
+    x->origin = origin;
+    snprintf(x->change, sizeof(x->change), "%s", change);
+    confapi_submit(r, x, false);
+}
+
 /* Hands edit x (fn makes it; x->e.change may hold its text) to the daemon
  * on the store thread, grouped with the edits queued beside it unless it
  * is a dry run or has If-Match; the reply and audit follow there. */
@@ -373,14 +366,7 @@ static void confapi_submit_edit(struct admin_req *r, struct confapi_call *x,
     x->e.dry_run = x->dry;
     x->e.clients = x->clients;
     x->e.author = r->token_name;
-    struct admin_store_call *c =
-        admin_store_call_new(r, ADMIN_STORE_RUN, "config", confapi_call_done);
-    c->run = confapi_call_run;
-    if (!x->dry && !x->if_version)
-        c->run_group = confapi_call_run_group;
-    c->ctx = x;
-    c->ctx_free = confapi_call_free;
-    admin_store_submit(r->a, c);
+    confapi_submit(r, x, !x->dry && !x->if_version);
 }
 
 /* Sets (value not NULL) or removes the resource cp names in doc; a message
@@ -582,7 +568,7 @@ static void confapi_rollback(struct admin_req *r)
     json_decref(old);
     char change[64];
     snprintf(change, sizeof(change), "rollback to version %lld", json_integer_value(v));
-    confapi_apply(r, doc, cur, origin, NULL, change); /* every resource may change */
+    confapi_apply(r, doc, cur, origin, change); /* every resource may change */
 }
 
 /* One item of POST /v1/config/changes applied to doc; false with why. */
@@ -653,7 +639,6 @@ static void confapi_batch(struct admin_req *r)
     struct confapi_call *x = confapi_call_new(r);
     if (!x)
         return;
-    x->is_batch = true;
     x->body = json_incref(items);
     if (text)
         snprintf(x->e.change, sizeof(x->e.change), "%s", json_string_value(text));

@@ -46,7 +46,7 @@ static json_t *config_api_edit_error(int status, const char *why)
 static void config_api_edit_texts(struct admin_config_edit *const *edits, size_t n, const bool *ok,
                                   size_t k, char *author, size_t alen, char *change, size_t clen)
 {
-    size_t al = 0, cl = (size_t)snprintf(change, clen, "%zu changes: ", k);
+    size_t al = 0, head = (size_t)snprintf(change, clen, "%zu changes: ", k), cl = head;
     author[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         if (!ok[i])
@@ -58,7 +58,7 @@ static void config_api_edit_texts(struct admin_config_edit *const *edits, size_t
         if (!seen && al < alen)
             al += (size_t)snprintf(author + al, alen - al, "%s%s", al ? ", " : "", a);
         if (cl < clen)
-            cl += (size_t)snprintf(change + cl, clen - cl, "%s%s", cl > 14 ? "; " : "",
+            cl += (size_t)snprintf(change + cl, clen - cl, "%s%s", cl > head ? "; " : "",
                                    edits[i]->change);
     }
 }
