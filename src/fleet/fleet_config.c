@@ -254,6 +254,10 @@ static void fleet_config_fetched(struct fleet *f, uint64_t head, int64_t rev, js
         return;
     }
     f->cfg.offered = head;
+    pthread_mutex_lock(&f->lock);
+    f->cfg.offer_open = true;
+    f->cfg.offer_at = deadline_mono();
+    pthread_mutex_unlock(&f->lock);
     f->cfg.on_config(f->cfg.arg, head, recs);
     json_decref(recs);
 }
@@ -330,7 +334,8 @@ static void fleet_config_fetch(struct fleet *f)
     pthread_mutex_lock(&f->lock);
     uint64_t head = f->cfg.head, applied = f->cfg.applied, full = f->cfg.full;
     int64_t head_rev = f->cfg.head_rev, failed_rev = f->cfg.failed_rev;
-    bool want_full = f->cfg.want_full;
+    bool want_full = f->cfg.want_full, open = f->cfg.offer_open;
+    double open_at = f->cfg.offer_at;
     f->cfg.want_full = false;
     pthread_mutex_unlock(&f->lock);
     if (head_rev == 0 && head && head <= applied)
@@ -364,6 +369,13 @@ static void fleet_config_fetch(struct fleet *f)
         full = head;
     bool chained = applied + 1 >= full && applied < head &&
                    head - applied <= FLEET_CONFIG_FETCH_MAX && !want_full;
+    /* The owner is still applying a version offered before that the chain
+     * would start from: fetched once it has (fleet_config_applied), not
+     * with the whole version again (its parts read twice), since an offer
+     * replaces the one not yet taken. */
+    if (!chained && !want_full && open && f->cfg.offered + 1 >= full && f->cfg.offered < head &&
+        deadline_mono() < open_at + FLEET_CONFIG_OFFER_WAIT_S)
+        return;
     uint64_t from = chained ? applied + 1 : full;
     /* Up to head, and one version past it if there is one: a head put
      * back (a replay) names an older version than the newest in etcd.
@@ -719,6 +731,8 @@ void fleet_config_applied(struct fleet *f, uint64_t version, const char *error)
     f->cfg.applied = version;
     snprintf(f->cfg.error, sizeof(f->cfg.error), "%s", error ? error : "");
     f->cfg.put_due |= moved;
+    moved |= f->cfg.offer_open; /* a fetch may wait for this */
+    f->cfg.offer_open = false;
     pthread_mutex_unlock(&f->lock);
     if (moved)
         event_active(f->ev_jobs, EV_TIMEOUT, 0);

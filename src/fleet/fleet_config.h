@@ -63,6 +63,9 @@ typedef void (*fleet_config_fn)(void *arg, uint64_t head, json_t *records);
 #define FLEET_CONFIG_FETCH_MAX 200
 /* A fetch that failed is tried again after this long (or when head moves). */
 #define FLEET_CONFIG_RETRY_S 5.0
+/* How long a fetch that would read a whole version again waits for the
+ * owner to settle the one offered before (fleet_config_applied). */
+#define FLEET_CONFIG_OFFER_WAIT_S 5.0
 
 /*
  * Writes record (borrowed: "doc", "author", "change", "source", and

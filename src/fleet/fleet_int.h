@@ -344,7 +344,11 @@ struct fleet_cfg {
     double retry_at;
     int64_t floor_rev; /* head's revision when the peers' version raised it (reported) */
     uint64_t offered;  /* the newest version handed to on_config */
-    bool told_empty;   /* on_config heard that etcd holds none */
+    /* offered is not yet applied or refused (no fleet_config_applied
+     * since), from offer_at (CLOCK_MONOTONIC) (L) */
+    bool offer_open;
+    double offer_at;
+    bool told_empty; /* on_config heard that etcd holds none */
     bool fetching;
     uint64_t applied;           /* the version this node serves (L) */
     char error[256];            /* why head is not applied here (L) */

@@ -607,6 +607,9 @@ void fleet_sync_after_range(struct fleet *f)
      * not be published while etcd was away publishes it now. */
     f->cfg.offered = 0;
     f->cfg.told_empty = false;
+    pthread_mutex_lock(&f->lock);
+    f->cfg.offer_open = false;
+    pthread_mutex_unlock(&f->lock);
     fleet_recompute_all(f);
     for (size_t i = 0; i < f->n_kinds; i++)
         fleet_store_resync(f, &f->kinds[i]);
