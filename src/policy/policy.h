@@ -200,6 +200,13 @@ struct gslb {
     struct health_core *health; /* set by gslb_map_health; NULL before (health epochs) */
     struct policy_ramp *ramp;   /* failback ramps (policy_ramp.h); NULL: no record has one */
     size_t n_reused;            /* records taken compiled from the running set (policy_config.h) */
+    /* Of the records, those with a class trie or the latency policy
+     * (policy_geo_build) and those with a failback ramp (policy_ramp_init),
+     * counted as each is compiled or taken (policy_config.c), so that a
+     * change does not walk every record to find none; valid when counted
+     * (a set built otherwise is walked). */
+    bool counted;
+    size_t n_located, n_ramped;
     /* Where each record came from, so that what the loader and the
      * counters built for a record the running set already had is copied
      * by index instead of looked up by name (issue #38): from[i] is the
@@ -222,6 +229,13 @@ struct gslb {
 };
 
 #define GSLB_COMPILED UINT32_MAX
+
+/* Counts r among g's located and ramped records (gslb.counted). */
+static inline void gslb_count_record(struct gslb *g, const struct policy_record *r)
+{
+    g->n_located += policy_has_trie(r) || r->policy == POLICY_LATENCY;
+    g->n_ramped += r->ramp_ms > 0;
+}
 
 /* The record of g's origin set (g->from_g) that record i was taken
  * from, or NULL when it was compiled or g has no origin. */

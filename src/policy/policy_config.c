@@ -633,6 +633,7 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
         rec->answers = (unsigned)cfgschema_int(j, s, RK_ANSWERS, r, path);
     pc_record_order(j, r, path, g, rec);
     pc_record_rest(j, r, path, g, rec, def);
+    gslb_count_record(g, rec);
 }
 
 uint32_t pc_name_hash(const char *s)
@@ -755,6 +756,7 @@ void pc_reuse_copy(struct pc_reuse *r, size_t at, size_t n, struct gslb *g)
         atomic_fetch_add(old->shared, 1);
         struct policy_record *rec = &g->records[g->n_records];
         *rec = *old;
+        gslb_count_record(g, rec);
         g->from[g->n_records] = (uint32_t)(at + x);
         rec->index = (uint32_t)g->n_records++;
         g->n_reused++;
@@ -940,6 +942,7 @@ struct gslb *policy_config_parse_reuse(const struct jsoncfg *j, json_t *root,
     pc_records(j, cfgschema_value(s, PK_RECORDS, root), g, origins, n_origins, &def, &ru);
     free(ru.first);
     free(ru.pool_ok);
+    g->counted = true;
     policy_bind_names(j, g);
     policy_ramp_init(g);
     return g;

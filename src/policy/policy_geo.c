@@ -137,6 +137,8 @@ struct policy_geo *policy_geo_build(const struct gslb *g, struct geo_db *db, con
                                     struct errlist *errs)
 {
     size_t before = errs->count, n_geo = 0, n_lat = 0;
+    if (g && g->counted && !g->n_located && !db)
+        return NULL; /* no record to locate a client for, nothing to walk */
     for (size_t i = 0; g && i < g->n_records; i++) {
         const struct policy_record *r = &g->records[i];
         n_lat += r->policy == POLICY_LATENCY;

@@ -37,8 +37,8 @@ static void *policy_ramp_calloc(size_t n, size_t size)
 
 void policy_ramp_init(struct gslb *g)
 {
-    bool any = false;
-    for (size_t i = 0; i < g->n_records && !any; i++)
+    bool any = g->counted && g->n_ramped;
+    for (size_t i = 0; i < g->n_records && !any && !g->counted; i++)
         any = g->records[i].ramp_ms > 0;
     if (!any)
         return;

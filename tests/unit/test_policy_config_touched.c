@@ -27,8 +27,12 @@ static json_t *tt_record(int k)
     if (k % 7 == 0) /* a name with two records (an array): A and AAAA */
         return json_pack("[{s:s, s:s, s:i}, {s:s, s:s, s:i}]", "pool", pool, "policy", "all", "ttl",
                          30 + k % 5, "pool", "p6", "policy", "all", "ttl", 31);
-    return json_pack("{s:s, s:s, s:[s, s], s:i}", "pool", pool, "policy", "failover", "regions",
-                     k % 2 ? "a" : "b", k % 2 ? "b" : "a", "ttl", 20 + k % 9);
+    json_t *r =
+        json_pack("{s:s, s:s, s:[s, s], s:i}", "pool", pool, "policy", "failover", "regions",
+                  k % 2 ? "a" : "b", k % 2 ? "b" : "a", "ttl", 20 + k % 9);
+    if (k % 5 == 0) /* a failback ramp: counted (gslb.n_ramped) */
+        json_object_set_new(r, "failback", json_pack("{s:i}", "ramp", 30 + k % 4));
+    return r;
 }
 
 static json_t *tt_root(int n)
@@ -77,6 +81,14 @@ static bool tt_same(const struct gslb *a, const struct gslb *b)
 {
     if (a->n_records != b->n_records)
         return false;
+    /* The counts a change keeps instead of walking (policy_geo_build,
+     * policy_ramp_init), and what they decide. */
+    if (!a->counted || a->n_located != b->n_located || a->n_ramped != b->n_ramped ||
+        (a->ramp == NULL) != (b->ramp == NULL)) {
+        printf("# counts differ: %zu/%zu located, %zu/%zu ramped\n", a->n_located, b->n_located,
+               a->n_ramped, b->n_ramped);
+        return false;
+    }
     for (size_t i = 0; i < b->n_records; i++) {
         const struct policy_record *x = &b->records[i];
         int k = 0;
