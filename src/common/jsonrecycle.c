@@ -5,6 +5,7 @@
 #include "common/jsonrecycle.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "common/jsondelta.h"
 
@@ -55,15 +56,17 @@ void jsonrecycle_reclaim(struct jsonrecycle *r)
     json_t *old = r->retired;
     if (!old)
         return;
-    r->retired = NULL;
-    /* Held elsewhere too (a reply being written, the writer's dump): its
-     * last holder frees it, as before; reading its objects meanwhile is
-     * fine, changing them is not. */
+    /* Held elsewhere too (a reply being written, the writer's copy for its
+     * dump, config_store.c): left retired, and tried again when the
+     * document it leads to is copied (jsonrecycle_late): the writer lets
+     * it go within milliseconds, and the next change, which would
+     * otherwise copy 100,000 members, takes it then. Reading its objects
+     * meanwhile is fine, changing them is not. */
     if (jsonrecycle_refs(old) != 1) {
         r->kept_busy++;
-        json_decref(old);
         return;
     }
+    r->retired = NULL;
     /* Only this reference reaches the document now, so nothing can take a
      * new one on an object whose count is one. */
     for (size_t i = 0; i < JSONRECYCLE_KINDS && r->kinds[i]; i++) {
@@ -96,8 +99,35 @@ static json_t *jsonrecycle_take(struct jsonrecycle *r, size_t i, const json_t *v
     return o;
 }
 
+/* The retired document that was busy at its reclaim, taken apart now if
+ * nothing else holds it any more and doc is the document it leads to. */
+static void jsonrecycle_late(struct jsonrecycle *r, const json_t *doc)
+{
+    if (r->have_objs || !r->retired || r->next != doc)
+        return;
+    /* Its holder is most likely the writer's copy (config_store.c), a few
+     * milliseconds at a low priority: this thread sleeps for it rather
+     * than copy every member itself, up to wait_us and less than the copy
+     * would take (JSONRECYCLE_NS_PER_MEMBER: no wait for a small one). */
+    size_t members = 0;
+    for (size_t i = 0; i < JSONRECYCLE_KINDS && r->kinds[i]; i++)
+        members += json_object_size(json_object_get(doc, r->kinds[i]));
+    double worth = (double)members * JSONRECYCLE_NS_PER_MEMBER / 1000.0;
+    unsigned limit = worth < r->wait_us ? (unsigned)worth : r->wait_us;
+    struct timespec nap = {0, JSONRECYCLE_NAP_US * 1000L};
+    for (unsigned waited = 0;
+         jsonrecycle_refs(r->retired) != 1 && waited + JSONRECYCLE_NAP_US <= limit;
+         waited += JSONRECYCLE_NAP_US)
+        nanosleep(&nap, NULL);
+    if (jsonrecycle_refs(r->retired) == 1) {
+        r->late++;
+        jsonrecycle_reclaim(r);
+    }
+}
+
 json_t *jsonrecycle_copy(struct jsonrecycle *r, json_t *doc, const json_t *only)
 {
+    jsonrecycle_late(r, doc);
     json_t *out = json_copy(doc);
     bool mine = r->have_objs && r->next == doc;
     for (size_t i = 0; out && i < JSONRECYCLE_KINDS && r->kinds[i]; i++) {
@@ -117,7 +147,8 @@ json_t *jsonrecycle_copy(struct jsonrecycle *r, json_t *doc, const json_t *only)
     return out;
 }
 
-bool jsonrecycle_ready(const struct jsonrecycle *r, const json_t *doc)
+bool jsonrecycle_ready(struct jsonrecycle *r, const json_t *doc)
 {
+    jsonrecycle_late(r, doc);
     return r->have_objs && r->next == doc;
 }

@@ -40,6 +40,11 @@
 #include <stddef.h>
 
 #define JSONRECYCLE_KINDS 8
+/* The nap between looks at a busy retired document (jsonrecycle.wait_us),
+ * and the wait a member of the copy it spares is worth (a copy costs
+ * 130-200 ns a member at 100,000). */
+#define JSONRECYCLE_NAP_US 200
+#define JSONRECYCLE_NS_PER_MEMBER 100
 
 struct jsonrecycle {
     const char *const *kinds; /* the resource keys copied (NULL-ended, at most 8); borrowed */
@@ -53,6 +58,10 @@ struct jsonrecycle {
     bool have_objs;
     /* Counts, for the owner's status and the tests. */
     unsigned long long reused, copied, kept_busy;
+    unsigned long long late; /* busy at the reclaim, taken apart at the copy */
+    /* How long a copy waits for the other holders of a retired document
+     * that was busy at its reclaim to let it go (0: not at all). */
+    unsigned wait_us;
 };
 
 /* A recycler of the resource objects under kinds (zeroed first). */
@@ -66,8 +75,10 @@ void jsonrecycle_clear(struct jsonrecycle *r);
 void jsonrecycle_retire(struct jsonrecycle *r, json_t *old, json_t *delta, const json_t *next);
 
 /* Takes the retired document apart when nothing else holds it or its
- * resource objects; else lets it go (its last holder frees it). Called
- * once the caller dropped its own other references (after a change). */
+ * resource objects; else keeps it retired, to be taken apart by the copy
+ * of the document it leads to if its other holders let it go by then (or
+ * dropped at the next retire; its last holder frees it). Called once the
+ * caller dropped its own other references (after a change). */
 void jsonrecycle_reclaim(struct jsonrecycle *r);
 
 /* A copy of doc to edit: a new root sharing doc's values, with a new
@@ -77,7 +88,9 @@ void jsonrecycle_reclaim(struct jsonrecycle *r);
  * What was reclaimed and not taken is dropped. NULL when out of memory. */
 json_t *jsonrecycle_copy(struct jsonrecycle *r, json_t *doc, const json_t *only);
 
-/* Whether a copy of doc would be taken from what was reclaimed. */
-bool jsonrecycle_ready(const struct jsonrecycle *r, const json_t *doc);
+/* Whether a copy of doc would be taken from what was reclaimed (a
+ * retired document busy at its reclaim and free now is taken apart
+ * first). */
+bool jsonrecycle_ready(struct jsonrecycle *r, const json_t *doc);
 
 #endif

@@ -11,6 +11,10 @@
 
 #include "daemon/config_api.h"
 
+/* How long a change's copy of the document waits for the writer's copy
+ * to let the replaced one go (jsonrecycle.wait_us). */
+#define CONFIG_API_RECYCLE_WAIT_US 8000
+
 /* Where a change's document came from (config_api_apply): the serial of
  * the document it copies and the resources it touched there (borrowed;
  * NULL: unknown). */

@@ -7,9 +7,11 @@
  * a long random sequence of versions, each made from the one before as
  * config_api.c makes them, stays exact.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/jsondelta.h"
 #include "common/jsonrecycle.h"
@@ -120,16 +122,29 @@ static void test_refused(struct tap *t)
     /* Held by a reader: not taken apart, not freed under it. */
     json_t *reader = json_incref(v1);
     json_t *v2 = test_step(&r, v1, "c.", NULL);
-    TAP_CHECK(t, !r.have_objs && r.kept_busy == 1, "a document held elsewhere is left");
+    TAP_CHECK(t, !r.have_objs && r.kept_busy == 1 && r.retired == v1,
+              "a document held elsewhere is left, still retired");
     TAP_CHECK(t, json_object_size(json_object_get(reader, "records")) == 2,
               "the reader's document is intact");
+    json_t *c0 = jsonrecycle_copy(&r, v2, NULL);
+    TAP_CHECK(t, test_is_copy(c0, v2) && r.reused == 0 && r.retired == v1 && r.late == 0,
+              "still held at the copy: copied, and still retired");
+    json_decref(c0);
     json_decref(reader);
+    /* Let go before the next copy (the writer's dump ended): taken then. */
+    TAP_CHECK(t, jsonrecycle_ready(&r, v2) && r.late == 1 && !r.retired,
+              "let go before the next copy: taken apart then");
+    c0 = jsonrecycle_copy(&r, v2, NULL);
+    TAP_CHECK(t, test_is_copy(c0, v2) && r.reused == 2, "and its objects made the copy (%llu)",
+              r.reused);
+    json_decref(c0);
+    unsigned long long was = r.reused;
     /* One kind shared with another document: that kind is copied. */
     json_t *other = json_pack("{s:O}", "pools", json_object_get(v2, "pools"));
     json_t *v3 = test_step(&r, v2, "d.", NULL);
     TAP_CHECK(t, r.have_objs && r.objs[0] && !r.objs[1], "the shared kind is not kept");
     json_t *c = jsonrecycle_copy(&r, v3, NULL);
-    TAP_CHECK(t, test_is_copy(c, v3) && r.reused == 1, "records reused, pools copied");
+    TAP_CHECK(t, test_is_copy(c, v3) && r.reused == was + 1, "records reused, pools copied");
     json_decref(c);
     json_decref(other);
     /* A delta that sets a kind whole. */
@@ -193,11 +208,51 @@ static void test_random(struct tap *t)
     jsonrecycle_clear(&r);
 }
 
+/* The holder a busy document is waited for: lets it go after a moment. */
+static void *test_holder(void *arg)
+{
+    struct timespec ms = {0, 1000000L};
+    nanosleep(&ms, NULL);
+    json_decref(arg);
+    return NULL;
+}
+
+/* A large document held elsewhere at its reclaim (the writer's copy) and
+ * let go while the next copy waits for it: that copy takes its objects;
+ * a small one is not waited for. */
+static void test_wait(struct tap *t)
+{
+    struct jsonrecycle r;
+    jsonrecycle_init(&r, test_kinds);
+    r.wait_us = 60000; /* the members bound it: 150,000 x 100 ns = 15 ms */
+    json_t *v1 = json_pack("{s:{}, s:{}}", "records", "pools");
+    json_t *recs = json_object_get(v1, "records");
+    for (int i = 0; i < 150000; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "r%d.", i);
+        json_object_set_new(recs, name, json_integer(i));
+    }
+    json_t *holder = json_incref(v1);
+    json_t *v2 = test_step(&r, v1, "c.", NULL);
+    pthread_t th;
+    bool started = r.retired == v1 && pthread_create(&th, NULL, test_holder, holder) == 0;
+    json_t *c = jsonrecycle_copy(&r, v2, NULL);
+    if (started)
+        pthread_join(th, NULL);
+    TAP_CHECK(t, started && r.late == 1 && r.reused == 2 && json_equal(c, v2),
+              "a large copy waits for the holder and takes the objects (%llu late, %llu reused)",
+              r.late, r.reused);
+    json_decref(c);
+    json_decref(v2);
+    jsonrecycle_clear(&r);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
     test_reuse(&t);
     test_refused(&t);
+    test_wait(&t);
     test_random(&t);
     return tap_done(&t);
 }
