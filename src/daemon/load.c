@@ -427,6 +427,60 @@ static const struct zone_node *load_kept_node(const struct gslb *g, size_t i,
     return nodes[g->from[i]];
 }
 
+/* load_attach_all when every zone is the running set's (prev's) and
+ * neither policy set has a record with a loose key: a binding of g taken
+ * from prev's set binds the very records of one key that prev's binding
+ * at its origin bound (policy_bind_names binds by key then, and a change
+ * takes a key's records whole, with pools of the same shape), so prev's
+ * table is carried over with the bindings swapped (serve_bind_carry), and
+ * only the others are attached (load_attach). False: not the case, bind
+ * untouched. */
+static bool load_attach_carried(struct snapshot *s, const struct config *cfg, const struct gslb *g,
+                                const struct serve_set *prev, struct serve_bind *bind,
+                                struct errlist *errs, struct errlist *warns)
+{
+    const struct gslb *p = prev->gslb;
+    if (!g->counted || !p->counted || g->n_loose || p->n_loose || !p->bindings ||
+        p->n_bindings != p->n_records)
+        return false;
+    uint32_t *to = malloc((p->n_records ? p->n_records : 1) * sizeof(*to));
+    uint32_t *carried = calloc(g->n_records ? g->n_records : 1, sizeof(*carried));
+    size_t *rest = malloc((g->n_records ? g->n_records : 1) * sizeof(*rest)), n_rest = 0, n_to = 0;
+    if (!to || !carried || !rest)
+        abort();
+    memset(to, 0xff, (p->n_records ? p->n_records : 1) * sizeof(*to));
+    for (size_t i = 0; i < g->n_records; i++) {
+        const struct policy_binding *b = &g->bindings[i], *o;
+        if (!b->a && !b->aaaa && !b->cname)
+            continue;
+        o = g->from[i] != GSLB_COMPILED ? &p->bindings[g->from[i]] : NULL;
+        if (o && (o->a || o->aaaa || o->cname)) {
+            to[g->from[i]] = (uint32_t)i;
+            n_to++;
+        } else
+            rest[n_rest++] = i;
+    }
+    size_t n =
+        serve_bind_carry(bind, &prev->bind, p->bindings, to, p->n_records, g->bindings, carried);
+    free(to);
+    if (n != SIZE_MAX) {
+        for (size_t x = 0; x < n_rest; x++)
+            load_attach(s, cfg, &g->bindings[rest[x]], &g->records[rest[x]], bind, errs, warns);
+        /* Taken, but not attached in prev (its secondary zone had no copy
+         * yet, or its data answered there): attached, or told, again. */
+        for (size_t i = 0; n < n_to && i < g->n_records; i++) {
+            const struct policy_binding *b = &g->bindings[i];
+            if ((b->a || b->aaaa || b->cname) && !carried[i] && g->from[i] != GSLB_COMPILED &&
+                (p->bindings[g->from[i]].a || p->bindings[g->from[i]].aaaa ||
+                 p->bindings[g->from[i]].cname))
+                load_attach(s, cfg, b, &g->records[i], bind, errs, warns);
+        }
+    }
+    free(carried);
+    free(rest);
+    return n != SIZE_MAX;
+}
+
 /* Attaches every binding of g to its node in bind: those kept as they
  * were (all_kept: every zone is the running set's) at the running set's
  * node, the others through load_attach. */
@@ -434,6 +488,9 @@ static void load_attach_all(struct snapshot *s, const struct config *cfg, const 
                             const struct serve_set *prev, bool all_kept, struct serve_bind *bind,
                             struct errlist *errs, struct errlist *warns)
 {
+    if (all_kept && prev && prev->gslb && g->from_g == prev->gslb &&
+        load_attach_carried(s, cfg, g, prev, bind, errs, warns))
+        return;
     const struct zone_node **nodes =
         all_kept && prev && prev->gslb && g->from_g == prev->gslb ? load_bound_nodes(prev) : NULL;
     for (size_t i = 0; i < g->n_records; i++) {

@@ -111,9 +111,13 @@ struct policy_record {
      * earliest possible change (policy_result.change_at_ms), between
      * ttl_min and ttl. */
     bool health_ttl;
+    /* Its JSON key is not a lowercase absolute name without escapes:
+     * another key may name the same node ("WWW.example.com.",
+     * "www.example.com"), so its name is bound through a table of names,
+     * not by its key (policy_bind_names). */
+    bool loose_key;
     enum policy_kind policy;
     uint32_t ttl;
-    uint32_t ttl_min;
     uint32_t ramp_ms; /* "failback": {"ramp"}: a recovered region ramps back
                          over this many ms (policy_ramp.h); 0: at once */
     /* The name as text and, in the same allocation right after its NUL,
@@ -128,6 +132,7 @@ struct policy_record {
      * policy_config_parse_reuse): this counts their holders (made with
      * the record, at 1), and the last gslb_free frees them. */
     atomic_int *shared;
+    uint32_t ttl_min; /* health_ttl's shortest TTL */
     /* Load shedding ("shed_load", policy_shed.h): the watermarks. */
     bool shed;
     double shed_low, shed_high;
@@ -218,6 +223,7 @@ struct gslb {
      * (a set built otherwise is walked). */
     bool counted;
     size_t n_located, n_ramped;
+    size_t n_loose; /* records with a loose_key */
     /* Where each record came from, so that what the loader and the
      * counters built for a record the running set already had is copied
      * by index instead of looked up by name (issue #38): from[i] is the
@@ -246,6 +252,7 @@ static inline void gslb_count_record(struct gslb *g, const struct policy_record 
 {
     g->n_located += policy_has_trie(r) || r->policy == POLICY_LATENCY;
     g->n_ramped += r->ramp_ms > 0;
+    g->n_loose += r->loose_key;
 }
 
 /* The record of g's origin set (g->from_g) that record i was taken

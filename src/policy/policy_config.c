@@ -583,6 +583,21 @@ static char *pc_record_names(const char *name, const struct dns_name *n, const u
     return b;
 }
 
+/* Whether key is a lowercase absolute name without escapes: the one key
+ * of its name (dns_name_from_str lowercases, takes escapes and a name
+ * without its final dot), so that records of different keys never share
+ * a name (policy_record.loose_key). */
+static bool pc_key_plain(const char *key)
+{
+    size_t n = strlen(key);
+    if (n < 2 || key[n - 1] != '.')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (key[i] == '\\' || (key[i] >= 'A' && key[i] <= 'Z'))
+            return false;
+    return true;
+}
+
 static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, const char *path,
                       struct gslb *g, const char *const *origins, size_t n_origins,
                       const struct pc_defaults *def)
@@ -609,6 +624,7 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     rec->shared = pc_calloc(1, sizeof(*rec->shared));
     atomic_init(rec->shared, 1);
     rec->name_str = pc_record_names(name, &n, &rec->name);
+    rec->loose_key = !pc_key_plain(name);
     rec->name_len = n.len;
     rec->key_hash = policy_name_hash(name, strlen(name));
     rec->name_hash = policy_name_hash(n.wire, n.len);

@@ -4,6 +4,7 @@
 #include "serve/serve_bind.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/bigalloc.h"
 
@@ -46,4 +47,73 @@ void serve_bind_free(struct serve_bind *t)
     bigalloc_table_give(t->spare, (void *)t->nodes, t->nodes_len);
     bigalloc_table_give(t->spare, (void *)t->binding, t->binding_len);
     *t = (struct serve_bind){0};
+}
+
+/* Empties slot k of t, moving the entries after it in its probe run back
+ * so that every one stays reachable from its home slot (linear probing's
+ * deletion without tombstones). */
+static void serve_bind_remove_at(struct serve_bind *t, uint32_t k)
+{
+    uint32_t j = k;
+    for (;;) {
+        t->nodes[j] = NULL;
+        t->binding[j] = NULL;
+        uint32_t i = j;
+        for (;;) {
+            i = (i + 1) & t->mask;
+            if (!t->nodes[i])
+                return;
+            uint32_t h = serve_bind_hash(t->nodes[i]) & t->mask;
+            /* i's entry may move to j when its home h is not in (j, i]. */
+            bool stays = j < i ? (h > j && h <= i) : (h > j || h <= i);
+            if (!stays)
+                break;
+        }
+        t->nodes[j] = t->nodes[i];
+        t->binding[j] = t->binding[i];
+        j = i;
+    }
+}
+
+size_t serve_bind_carry(struct serve_bind *t, const struct serve_bind *prev,
+                        const struct policy_binding *old, const uint32_t *to, size_t n_old,
+                        const struct policy_binding *now, uint32_t *carried)
+{
+    if (!prev->nodes || !t->nodes || t->mask != prev->mask || t->n != 0)
+        return SIZE_MAX;
+    memcpy((void *)t->nodes, prev->nodes, ((size_t)t->mask + 1) * sizeof(*t->nodes));
+    size_t n_gone = 0, cap = 0, n = 0;
+    const struct zone_node **gone = NULL;
+    for (uint32_t k = 0; k <= t->mask; k++) {
+        if (!t->nodes[k]) {
+            t->binding[k] = NULL;
+            continue;
+        }
+        size_t o = (size_t)(prev->binding[k] - old);
+        uint32_t i = o < n_old ? to[o] : UINT32_MAX;
+        if (i != UINT32_MAX) {
+            t->binding[k] = &now[i];
+            carried[i] = 1;
+            n++;
+            continue;
+        }
+        t->binding[k] = prev->binding[k]; /* until removed below */
+        if (n_gone == cap) {
+            cap = cap ? 2 * cap : 16;
+            gone = realloc(gone, cap * sizeof(*gone));
+            if (!gone)
+                abort();
+        }
+        gone[n_gone++] = t->nodes[k];
+    }
+    t->n = n + n_gone;
+    for (size_t x = 0; x < n_gone; x++) {
+        uint32_t k = serve_bind_hash(gone[x]) & t->mask;
+        while (t->nodes[k] != gone[x])
+            k = (k + 1) & t->mask;
+        serve_bind_remove_at(t, k);
+        t->n--;
+    }
+    free(gone);
+    return n;
 }

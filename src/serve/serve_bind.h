@@ -62,5 +62,16 @@ void serve_bind_init(struct serve_bind *t, size_t n, struct bigalloc_spare *spar
 void serve_bind_put(struct serve_bind *t, const struct zone_node *n,
                     const struct policy_binding *b);
 void serve_bind_free(struct serve_bind *t);
+/* Fills t (made by serve_bind_init, empty, sized as prev) from prev, the
+ * running set's table, for a set whose zones are all prev's: each entry
+ * whose binding is old[o] (prev's policy set's bindings, n_old of them)
+ * gets now[to[o]] instead, and carried[to[o]] is set; an entry whose
+ * to[o] is UINT32_MAX is left out. Sequential passes over the table where
+ * attaching every binding again (serve_bind_put) made a cache miss each
+ * (issue #38). The number carried, or SIZE_MAX when t is not sized as
+ * prev (t untouched: put every binding). */
+size_t serve_bind_carry(struct serve_bind *t, const struct serve_bind *prev,
+                        const struct policy_binding *old, const uint32_t *to, size_t n_old,
+                        const struct policy_binding *now, uint32_t *carried);
 
 #endif

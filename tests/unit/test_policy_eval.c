@@ -292,6 +292,18 @@ static void test_config_errors(struct tap *t)
                 "\"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"}]}}, \"records\": "
                 "{\"a.example.com.\": [{\"pool\": \"p\"}, {\"pool\": \"p\"}]}}",
                 "already has a A policy record");
+    /* Two keys of one name (case, the final dot, an escape): bound through
+     * the table of names, not by key (policy_record.loose_key). */
+    static const char *const same[] = {"A.example.com.", "a.example.com", "\\\\097.example.com."};
+    for (size_t i = 0; i < 3; i++) {
+        char conf[600];
+        snprintf(conf, sizeof(conf),
+                 "{\"regions\": {\"us\": {}}, \"pools\": {\"p\": {\"endpoints\": [{\"name\": "
+                 "\"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"}]}}, \"records\": "
+                 "{\"a.example.com.\": {\"pool\": \"p\"}, \"%s\": {\"pool\": \"p\"}}}",
+                 same[i]);
+        check_error(t, conf, "already has a A policy record");
+    }
 }
 
 static struct gslb *parse_conf(const char *text)
