@@ -356,43 +356,89 @@ static bool delta_named_anew(const struct gslb *g, const size_t *new, size_t n_n
     return false;
 }
 
+/* The old bindings of p not taken into g, when g's taken records come
+ * in p's order (a change's: policy_config_touched.c): the gaps between
+ * their origins, at most DELTA_FEW records in all (first, length pairs
+ * in gap, their number in *n_gap). False: not in order, or too many. */
+static bool delta_gaps(const struct gslb *g, const struct gslb *p, size_t (*gap)[2], size_t *n_gap)
+{
+    size_t next = 0, in_gaps = 0;
+    *n_gap = 0;
+    for (size_t i = 0; i <= g->n_records; i++) {
+        size_t f = i < g->n_records ? g->from[i] : p->n_records;
+        if (i < g->n_records && f == GSLB_COMPILED)
+            continue;
+        if (f < next)
+            return false;
+        if (f > next) {
+            in_gaps += f - next;
+            if (in_gaps > DELTA_FEW || *n_gap == DELTA_FEW)
+                return false;
+            gap[*n_gap][0] = next;
+            gap[(*n_gap)++][1] = f - next;
+        }
+        next = f + 1;
+    }
+    return true;
+}
+
+/* Marks the zone of old binding f of p unless its name is bound anew;
+ * false once more than DELTA_FEW are gone. */
+static bool delta_gone(const struct gslb *g, const struct gslb *p, size_t f, const size_t *new,
+                       size_t n_new, const struct snapshot *s, bool *same, size_t *gone)
+{
+    const struct policy_binding *o = &p->bindings[f];
+    struct dns_name n;
+    if (!policy_binding_any(o) || delta_named_anew(g, new, n_new, &p->records[f]))
+        return true;
+    if (++*gone > DELTA_FEW)
+        return false;
+    if (dns_name_index(p->records[f].name, p->records[f].name_len, &n))
+        delta_mark_name(s, &n, same); /* bound no more */
+    return true;
+}
+
 /* delta_policy_names for a policy set built from cur's (policy.h: from):
  * a binding of the very records cur's binding bound leaves its name as
  * it was, so only the names bound anew and those gone are looked up.
- * False (same[] untouched) when they are too many. */
+ * When both sets bind by key (gslb_bound_by_key) a taken binding is such
+ * a one and the gone ones are the gaps between the taken records'
+ * origins: no walk of either set's records. False (same[] untouched)
+ * when they are too many. */
 static bool delta_policy_names_by_origin(const struct gslb *g, const struct gslb *p,
                                          const struct snapshot *s, bool *same)
 {
     if (!g || !p || g->from_g != p)
         return false;
-    size_t new[DELTA_FEW], n_new = 0, gone = 0;
-    uint8_t *matched = calloc(p->n_records ? p->n_records : 1, 1);
-    if (!matched)
+    bool by_key = gslb_bound_by_key(g) && gslb_bound_by_key(p);
+    size_t new[DELTA_FEW], n_new = 0, gone = 0, gap[DELTA_FEW][2], n_gap = 0;
+    bool gaps = by_key && delta_gaps(g, p, gap, &n_gap);
+    uint8_t *matched = gaps ? NULL : calloc(p->n_records ? p->n_records : 1, 1);
+    if (!gaps && !matched)
         abort();
     bool ok = true;
     for (size_t i = 0; ok && i < g->n_records; i++) {
         const struct policy_binding *b = &g->bindings[i];
-        if (!(b->a || b->aaaa || b->cname))
+        if (!policy_binding_any(b))
             continue;
-        if (g->from[i] != GSLB_COMPILED && delta_same_binding(g, b, &p->bindings[g->from[i]]))
-            matched[g->from[i]] = 1;
-        else if (n_new < DELTA_FEW)
+        const struct policy_binding *o =
+            g->from[i] != GSLB_COMPILED ? &p->bindings[g->from[i]] : NULL;
+        if (o && (by_key ? policy_binding_any(o) : delta_same_binding(g, b, o))) {
+            if (matched)
+                matched[g->from[i]] = 1;
+        } else if (n_new < DELTA_FEW)
             new[n_new++] = i;
         else
             ok = false;
     }
     if (ok)
         delta_check_new(g, new, n_new, s, same);
-    for (size_t f = 0; ok && f < p->n_records; f++) {
-        const struct policy_binding *o = &p->bindings[f];
-        struct dns_name n;
-        if (matched[f] || !(o->a || o->aaaa || o->cname) ||
-            delta_named_anew(g, new, n_new, &p->records[f]))
-            continue;
-        ok = ++gone <= DELTA_FEW;
-        if (ok && dns_name_index(p->records[f].name, p->records[f].name_len, &n))
-            delta_mark_name(s, &n, same); /* bound no more */
-    }
+    for (size_t x = 0; ok && gaps && x < n_gap; x++)
+        for (size_t f = gap[x][0]; ok && f < gap[x][0] + gap[x][1]; f++)
+            ok = delta_gone(g, p, f, new, n_new, s, same, &gone);
+    for (size_t f = 0; ok && !gaps && f < p->n_records; f++)
+        if (!matched[f])
+            ok = delta_gone(g, p, f, new, n_new, s, same, &gone);
     free(matched);
     return ok;
 }

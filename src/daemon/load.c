@@ -440,7 +440,7 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
                                 struct errlist *errs, struct errlist *warns)
 {
     const struct gslb *p = prev->gslb;
-    if (!g->counted || !p->counted || g->n_loose || p->n_loose || !p->bindings ||
+    if (!gslb_bound_by_key(g) || !gslb_bound_by_key(p) || !p->bindings ||
         p->n_bindings != p->n_records)
         return false;
     uint32_t *to = malloc((p->n_records ? p->n_records : 1) * sizeof(*to));
@@ -451,10 +451,10 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
     memset(to, 0xff, (p->n_records ? p->n_records : 1) * sizeof(*to));
     for (size_t i = 0; i < g->n_records; i++) {
         const struct policy_binding *b = &g->bindings[i], *o;
-        if (!b->a && !b->aaaa && !b->cname)
+        if (!policy_binding_any(b))
             continue;
         o = g->from[i] != GSLB_COMPILED ? &p->bindings[g->from[i]] : NULL;
-        if (o && (o->a || o->aaaa || o->cname)) {
+        if (o && policy_binding_any(o)) {
             to[g->from[i]] = (uint32_t)i;
             n_to++;
         } else
@@ -470,9 +470,8 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
          * yet, or its data answered there): attached, or told, again. */
         for (size_t i = 0; n < n_to && i < g->n_records; i++) {
             const struct policy_binding *b = &g->bindings[i];
-            if ((b->a || b->aaaa || b->cname) && !carried[i] && g->from[i] != GSLB_COMPILED &&
-                (p->bindings[g->from[i]].a || p->bindings[g->from[i]].aaaa ||
-                 p->bindings[g->from[i]].cname))
+            if (policy_binding_any(b) && !carried[i] && g->from[i] != GSLB_COMPILED &&
+                policy_binding_any(&p->bindings[g->from[i]]))
                 load_attach(s, cfg, b, &g->records[i], bind, errs, warns);
         }
     }

@@ -382,23 +382,12 @@ static size_t *policy_bind_first(const struct gslb *g)
     return first;
 }
 
-/* first[i] when no record has a loose key (policy_record.loose_key): the
- * first record of its key's run, as the records of one JSON member are
- * consecutive and no two keys share a name. One pass over the records
- * instead of a table of 100,000 names (the largest part of binding them
- * at a change, issue #38). Caller frees. */
-static size_t *policy_bind_runs(const struct gslb *g)
+/* Whether r has the key of the record before it (the records of one JSON
+ * member are consecutive). */
+static bool policy_same_key_as_before(const struct gslb *g, size_t i)
 {
-    size_t *first = malloc((g->n_records ? g->n_records : 1) * sizeof(*first));
-    if (!first)
-        abort();
-    for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i], *p = i ? r - 1 : NULL;
-        first[i] = p && p->key_hash == r->key_hash && strcmp(p->name_str, r->name_str) == 0
-                       ? first[i - 1]
-                       : i;
-    }
-    return first;
+    const struct policy_record *r = &g->records[i], *p = r - 1;
+    return i > 0 && p->key_hash == r->key_hash && strcmp(p->name_str, r->name_str) == 0;
 }
 
 void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
@@ -406,14 +395,22 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
     /* Each slot is read before it is set (policy_bind_type). */
     g->bindings = bigalloc_table_take(g->spare, g->n_records ? g->n_records : 1,
                                       sizeof(*g->bindings), &g->bindings_len);
-    size_t *first = g->counted && g->n_loose == 0 ? policy_bind_runs(g) : policy_bind_first(g);
+    /* No record with a loose key (policy_record.loose_key): no two keys
+     * share a name, so a name's first record is its key's first, found in
+     * the same pass (a table of 100,000 names was the largest part of
+     * binding them at a change, issue #38). */
+    bool by_key = g->counted && g->n_loose == 0;
+    size_t *first = by_key ? NULL : policy_bind_first(g), start = 0, n_cname = 0;
     for (size_t i = 0; i < g->n_records; i++) {
         const struct policy_record *r = &g->records[i];
+        if (by_key && !policy_same_key_as_before(g, i))
+            start = i;
         /* Bindings are indexed like the first record of each name. */
-        struct policy_binding *pb = &g->bindings[first[i]];
+        struct policy_binding *pb = &g->bindings[by_key ? start : first[i]];
         const struct policy_pool *pool = &g->pools[r->pool];
         if (r->rtype == DNS_TYPE_CNAME) {
             policy_bind_type(j, &pb->cname, r, "CNAME");
+            n_cname++;
             continue;
         }
         if (policy_pool_has(pool, DNS_TYPE_A))
@@ -422,7 +419,7 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
             policy_bind_type(j, &pb->aaaa, r, "AAAA");
     }
     free(first);
-    for (size_t i = 0; i < g->n_records; i++) {
+    for (size_t i = 0; n_cname && i < g->n_records; i++) {
         struct policy_binding *pb = &g->bindings[i];
         if (pb->cname && (pb->a || pb->aaaa))
             jsoncfg_err(j, pb->cname->path, "%s: a CNAME policy cannot share its name",

@@ -247,6 +247,21 @@ struct gslb {
 
 #define GSLB_COMPILED UINT32_MAX
 
+/* Whether g's names are bound by key (policy_bind_names: no record has
+ * a loose key): then a binding taken from g's origin whose origin binding
+ * binds anything binds the very records of one key it bound (a change
+ * takes a key's records whole, their pools of the same shape). */
+static inline bool gslb_bound_by_key(const struct gslb *g)
+{
+    return g->counted && g->n_loose == 0;
+}
+
+/* Whether binding b binds anything. */
+static inline bool policy_binding_any(const struct policy_binding *b)
+{
+    return b->a || b->aaaa || b->cname;
+}
+
 /* Counts r among g's located and ramped records (gslb.counted). */
 static inline void gslb_count_record(struct gslb *g, const struct policy_record *r)
 {

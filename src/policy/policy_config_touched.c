@@ -15,9 +15,10 @@
  * (a record's index keys only its own set's tables; a later walk that
  * finds it out of step looks records up by name).
  *
- * Checked before anything is taken: the document must hold as many names
- * as the running set's untouched ones plus the touched ones it has, or the
- * change is not what it says and the walk does it.
+ * Checked once the others are taken, in the same pass that finds them:
+ * the document must hold as many names as the running set's untouched ones
+ * plus the touched ones it has, or the change is not what it says: what
+ * was taken is given back (pc_touched_undo) and the walk does it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -91,29 +92,42 @@ static size_t pc_run(const struct gslb *old, size_t at)
     return n;
 }
 
-/* What to do with each run of the running set: kept, its first record's
- * index and length in keep (pairs, ending with a length of 0), or, when
- * its pool changed, its name in again; how many names are kept. */
-static size_t pc_touched_plan(const struct pc_reuse *r, const struct pc_tset *t, uint32_t *keep,
+/* Takes every run of the running set whose name is not touched into g,
+ * in order (pc_reuse_copy), in the same pass that finds them: a run whose
+ * pool changed is named in again instead. How many names were taken. */
+static size_t pc_touched_take(struct pc_reuse *r, const struct pc_tset *t, struct gslb *g,
                               json_t *again)
 {
     const struct gslb *old = r->g;
-    size_t kept = 0, nk = 0;
+    size_t kept = 0;
     for (size_t i = 0; i < old->n_records;) {
         const struct policy_record *o = &old->records[i];
         size_t n = pc_run(old, i);
         if (!pc_tset_has(t, o->key_hash, o->name_str)) {
             if (pc_reuse_pools_ok(r, i, n)) {
-                keep[nk++] = (uint32_t)i;
-                keep[nk++] = (uint32_t)n;
+                pc_reuse_copy(r, i, n, g);
                 kept++;
             } else
                 json_object_set_new(again, o->name_str, json_true());
         }
         i += n;
     }
-    keep[nk + 1] = 0;
     return kept;
+}
+
+/* Undoes pc_touched_take's copies (the change does not add up): g as it
+ * was before, the running set's counts as they were. */
+static void pc_touched_undo(struct gslb *g)
+{
+    for (size_t i = 0; i < g->n_records; i++)
+        atomic_fetch_sub(g->records[i].shared, 1);
+    bigalloc_give(g->spare, g->records, g->records_cap, sizeof(*g->records));
+    free(g->from);
+    g->records = NULL;
+    g->from = NULL;
+    g->from_g = NULL;
+    g->records_cap = g->n_records = g->n_reused = 0;
+    g->n_located = g->n_ramped = g->n_loose = 0;
 }
 
 bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
@@ -126,41 +140,38 @@ bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
         return false;
     struct pc_tset t;
     pc_tset_init(&t, r->touched);
-    uint32_t *keep = calloc(2 * old->n_records + 2, sizeof(*keep));
-    json_t *again = json_object();
-    if (!keep || !again)
-        abort();
-    size_t kept = pc_touched_plan(r, &t, keep, again);
+    /* Room for every record of the running set and the touched names'
+     * new ones: a name whose pool changed (again) is not touched, so its
+     * value is the running one and its records are among the old. */
     size_t present = 0, total = old->n_records;
-    json_t *rv;
+    json_t *rv, *again = json_object();
+    if (!again)
+        abort();
     for (size_t i = 0; i < t.n; i++)
         if ((rv = json_object_get(v, t.names[i]))) {
             present++;
             total += pc_member_size(rv);
         }
-    const char *name;
-    json_object_foreach(again, name, rv) total += pc_member_size(json_object_get(v, name));
+    g->records = bigalloc_take(g->spare, total, sizeof(*g->records), &g->records_cap);
+    g->from = calloc(total ? total : 1, sizeof(*g->from));
+    if (!g->from)
+        abort();
+    g->from_g = old;
+    size_t kept = pc_touched_take(r, &t, g, again);
     bool fits = json_object_size(v) == kept + present + json_object_size(again);
-    if (fits) {
-        g->records = bigalloc_take(g->spare, total, sizeof(*g->records), &g->records_cap);
-        g->from = calloc(total ? total : 1, sizeof(*g->from));
-        if (!g->from)
-            abort();
-        g->from_g = old;
-        for (size_t k = 0; keep[k + 1]; k += 2)
-            pc_reuse_copy(r, keep[k], keep[k + 1], g);
-        for (size_t i = 0; i < t.n; i++)
-            if ((rv = json_object_get(v, t.names[i])))
-                pc_compile_member(j, at, t.names[i], rv, g, origins, n_origins, def);
-        json_object_foreach(again, name, rv)
-        {
-            json_t *m = json_object_get(v, name);
-            if (m)
-                pc_compile_member(j, at, name, m, g, origins, n_origins, def);
-        }
+    if (!fits)
+        pc_touched_undo(g);
+    for (size_t i = 0; fits && i < t.n; i++)
+        if ((rv = json_object_get(v, t.names[i])))
+            pc_compile_member(j, at, t.names[i], rv, g, origins, n_origins, def);
+    const char *name;
+    json_object_foreach(again, name, rv)
+    {
+        json_t *m = fits ? json_object_get(v, name) : NULL;
+        if (m)
+            pc_compile_member(j, at, name, m, g, origins, n_origins, def);
     }
     json_decref(again);
-    free(keep);
     pc_tset_free(&t);
     return fits;
 }
