@@ -57,13 +57,17 @@ void jsonrecycle_reclaim(struct jsonrecycle *r)
     if (!old)
         return;
     /* Held elsewhere too (a reply being written, the writer's copy for its
-     * dump, config_store.c): left retired, and tried again when the
-     * document it leads to is copied (jsonrecycle_late): the writer lets
-     * it go within milliseconds, and the next change, which would
-     * otherwise copy 100,000 members, takes it then. Reading its objects
-     * meanwhile is fine, changing them is not. */
+     * dump, config_store.c): with keep_busy, left retired and tried again
+     * when the document it leads to is copied (jsonrecycle_late): the
+     * writer lets it go within milliseconds, and the next change, which
+     * would otherwise copy 100,000 members, takes it then. Reading its
+     * objects meanwhile is fine, changing them is not. */
     if (jsonrecycle_refs(old) != 1) {
         r->kept_busy++;
+        if (!r->keep_busy) { /* its last holder frees it */
+            r->retired = NULL;
+            json_decref(old);
+        }
         return;
     }
     r->retired = NULL;

@@ -59,8 +59,12 @@ struct jsonrecycle {
     /* Counts, for the owner's status and the tests. */
     unsigned long long reused, copied, kept_busy;
     unsigned long long late; /* busy at the reclaim, taken apart at the copy */
-    /* How long a copy waits for the other holders of a retired document
-     * that was busy at its reclaim to let it go (0: not at all). */
+    /* A retired document still held elsewhere at its reclaim is kept for
+     * the next copy (keep_busy), which waits up to wait_us for its other
+     * holders to let it go; else it is let go at once. Not for a recycler
+     * whose documents share their objects with another recycler's (a
+     * fleet node's: config_fleet.c), which would then never get them. */
+    bool keep_busy;
     unsigned wait_us;
 };
 
@@ -75,10 +79,10 @@ void jsonrecycle_clear(struct jsonrecycle *r);
 void jsonrecycle_retire(struct jsonrecycle *r, json_t *old, json_t *delta, const json_t *next);
 
 /* Takes the retired document apart when nothing else holds it or its
- * resource objects; else keeps it retired, to be taken apart by the copy
- * of the document it leads to if its other holders let it go by then (or
- * dropped at the next retire; its last holder frees it). Called once the
- * caller dropped its own other references (after a change). */
+ * resource objects; else lets it go (its last holder frees it), or with
+ * keep_busy keeps it retired, to be taken apart by the copy of the
+ * document it leads to if its other holders let it go by then. Called
+ * once the caller dropped its own other references (after a change). */
 void jsonrecycle_reclaim(struct jsonrecycle *r);
 
 /* A copy of doc to edit: a new root sharing doc's values, with a new

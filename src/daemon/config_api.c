@@ -285,13 +285,17 @@ void config_api_init(struct config_api *api, const char *path, const struct conf
     *api = (struct config_api){.path = strdup(path), .reload = reload, .reload_arg = reload_arg};
     jsonrecycle_init(&api->recycle, admin_config_kinds);
     jsonrecycle_init(&api->fleet_recycle, admin_config_kinds);
-    /* A copy of 100,000 members costs a change 13-20 ms; the writer's copy
-     * that holds the document lets it go within a few (issue #38). */
-    api->recycle.wait_us = api->fleet_recycle.wait_us = CONFIG_API_RECYCLE_WAIT_US;
+
     pthread_mutex_init(&api->lock, NULL);
     pthread_mutex_init(&api->pend_lock, NULL);
     pthread_cond_init(&api->applied, NULL);
     api->fleet_mode = p->fleet;
+    /* A copy of 100,000 members costs a change 13-20 ms; the writer's copy
+     * that holds the document lets it go within a few (issue #38). Not in
+     * a fleet: there the replaced document's objects are its shared
+     * part's too, and the fleet's recycler takes them (config_fleet.c). */
+    api->recycle.keep_busy = !api->fleet_mode;
+    api->recycle.wait_us = CONFIG_API_RECYCLE_WAIT_US;
     api->store = config_store_new(path);
     struct config_api_params off = {.keep = p->keep, .fleet = p->fleet};
     /* No writer: changes through the API stay off. */

@@ -119,15 +119,23 @@ static void test_refused(struct tap *t)
     struct jsonrecycle r;
     jsonrecycle_init(&r, test_kinds);
     json_t *v1 = test_doc("{\"records\": {\"a.\": {}, \"b.\": {}}, \"pools\": {\"p\": {}}}");
-    /* Held by a reader: not taken apart, not freed under it. */
+    /* Held by a reader: not taken apart, not freed under it; let go... */
     json_t *reader = json_incref(v1);
     json_t *v2 = test_step(&r, v1, "c.", NULL);
-    TAP_CHECK(t, !r.have_objs && r.kept_busy == 1 && r.retired == v1,
-              "a document held elsewhere is left, still retired");
+    TAP_CHECK(t, !r.have_objs && r.kept_busy == 1 && !r.retired,
+              "a document held elsewhere is let go");
     TAP_CHECK(t, json_object_size(json_object_get(reader, "records")) == 2,
               "the reader's document is intact");
+    json_decref(reader);
+    /* ... or, with keep_busy, kept retired for the next copy. */
+    r.keep_busy = true;
+    reader = json_incref(v2);
+    json_t *held = v2;
+    v2 = test_step(&r, held, "c2.", NULL); /* held's reference handed over */
+    TAP_CHECK(t, !r.have_objs && r.kept_busy == 2 && r.retired == held,
+              "with keep_busy, a document held elsewhere is kept retired");
     json_t *c0 = jsonrecycle_copy(&r, v2, NULL);
-    TAP_CHECK(t, test_is_copy(c0, v2) && r.reused == 0 && r.retired == v1 && r.late == 0,
+    TAP_CHECK(t, test_is_copy(c0, v2) && r.reused == 0 && r.retired == held && r.late == 0,
               "still held at the copy: copied, and still retired");
     json_decref(c0);
     json_decref(reader);
@@ -224,6 +232,7 @@ static void test_wait(struct tap *t)
 {
     struct jsonrecycle r;
     jsonrecycle_init(&r, test_kinds);
+    r.keep_busy = true;
     r.wait_us = 60000; /* the members bound it: 150,000 x 100 ns = 15 ms */
     json_t *v1 = json_pack("{s:{}, s:{}}", "records", "pools");
     json_t *recs = json_object_get(v1, "records");
