@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "dns/name.h"
+#include "zone/snapshot.h"
 #include "serve/serve_counters_int.h"
 
 /* The registry slot of each column of g (slot 0: no serving region), added
@@ -197,16 +199,41 @@ static bool serve_counters_can_copy(const struct serve_set *prev, const struct g
            serve_counters_same_regions(g, p);
 }
 
+/* The record of prev with r's name and type through prev's zones and
+ * their bindings (serve_bind.h): a lookup where a walk of prev's records
+ * (serve_counters_scan) read 100,000 of them for each record a change
+ * compiled. SIZE_MAX when its name has no binding there (a name that is
+ * new; or one prev had not attached, whose answers counted nothing in
+ * prev: its ids start again). Only when every name binds one record per
+ * type (gslb_bound_by_key), as the scan would find it. */
+static size_t serve_counters_find(const struct serve_set *prev, const struct policy_record *r)
+{
+    struct dns_name n;
+    if (!prev->zones || !prev->bind.nodes || !dns_name_index(r->name, r->name_len, &n))
+        return SIZE_MAX;
+    const struct zone *z = snapshot_find_zone(prev->zones, &n, DNS_TYPE_A);
+    const struct zone_node *node =
+        z ? zone_find_node(z, n.wire, n.len, dns_name_hash(n.wire, n.len)) : NULL;
+    const struct policy_binding *b = node ? serve_bind_get(&prev->bind, node) : NULL;
+    const struct policy_record *c[3] = {b ? b->a : NULL, b ? b->aaaa : NULL, b ? b->cname : NULL};
+    for (int k = 0; k < 3; k++)
+        if (c[k] && c[k]->rtype == r->rtype)
+            return (size_t)(c[k] - prev->gslb->records);
+    return SIZE_MAX;
+}
+
 /* Where record i of g finds its ids in prev: the record it was taken from
  * (policy.h, from: the same name and type, no lookup), else the record of
- * its name and type (index, or a walk when index is NULL). */
+ * its name and type (index, or a lookup or a walk when index is NULL). */
 static size_t serve_counters_prev_of(const uint32_t *index, uint32_t mask,
                                      const struct serve_set *prev, const struct gslb *g, size_t i)
 {
     if (g->from_g == prev->gslb && g->from[i] != GSLB_COMPILED)
         return g->from[i];
     if (!index)
-        return serve_counters_scan(prev, &g->records[i]);
+        return gslb_bound_by_key(g) && gslb_bound_by_key(prev->gslb)
+                   ? serve_counters_find(prev, &g->records[i])
+                   : serve_counters_scan(prev, &g->records[i]);
     size_t at = SIZE_MAX;
     return serve_counters_prev_row(index, mask, prev, &g->records[i], &at) ? at : SIZE_MAX;
 }

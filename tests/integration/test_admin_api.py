@@ -1307,6 +1307,31 @@ def test_policy_answer_counters_survive_reloads(make_gtmd):
     assert udp_queries() >= q0 + 1
 
 
+def test_policy_answer_counters_survive_a_change_of_their_record(make_gtmd):
+    # A change through the configuration API that compiles the record again
+    # (its TTL) keeps its counters: found through the running set's
+    # bindings (serve_counters.c); a name added by a change starts at 0.
+    g, a = start(make_gtmd, mutate=lambda c, w: c.update(config_api={"history_dir": "history"}))
+
+    def answers(name):
+        return sample(metrics(a), "gtmd_policy_answers", "gtmd_policy_answers_total",
+                      record=name, region="us")
+
+    for _ in range(3):
+        assert fo(g) == US_A
+    assert answers("fo.example.com.") == [3.0]
+    rec = dict(g.config["records"]["fo.example.com."], ttl=17)
+    r = a.call("PUT", "/v1/config/records/fo.example.com.", body=rec)
+    assert r.status == 201, r
+    r = a.call("PUT", "/v1/config/records/fo2.example.com.", body=rec)
+    assert r.status == 201, r
+    assert answers("fo.example.com.") == [3.0]
+    assert fo(g) == US_A
+    assert answers("fo.example.com.") == [4.0]
+    assert query_addrs(g, "fo2.example.com.") == US_A
+    assert answers("fo2.example.com.") == [1.0]
+
+
 @pytest.mark.threads
 def test_metrics_probe_histograms_and_endpoint_up(make_gtmd, backends):  # noqa: F811
     us, eu = "127.0.0.63", "127.0.0.64"
