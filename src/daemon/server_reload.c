@@ -185,7 +185,7 @@ static struct serve_set *server_reload_publish(struct server *srv, const struct 
     server_set_hooks(srv, set);
     load_journals(cfg, atomic_load(&srv->serve.current), set);
     struct serve_set *old = serve_publish(&srv->serve, set);
-    gslb_forget_origin(set->gslb);
+    gslb_published(old->gslb, set->gslb);
     return old;
 }
 

@@ -28,10 +28,13 @@ void gslb_ref(struct gslb *g)
     atomic_fetch_add(&g->refs, 1);
 }
 
+static struct gslb *gslb_free_one(struct gslb *g);
+
 void gslb_unref(struct gslb *g)
 {
-    if (g && atomic_fetch_sub(&g->refs, 1) == 1)
-        gslb_free(g);
+    /* A set freed lets its successor go: a loop, not a recursion. */
+    while (g && atomic_fetch_sub(&g->refs, 1) == 1)
+        g = gslb_free_one(g);
 }
 
 void gslb_release(void *g)
@@ -58,20 +61,56 @@ static void gslb_release_health(struct gslb *g)
         }
 }
 
-void gslb_forget_origin(struct gslb *g)
+void gslb_published(struct gslb *prev, struct gslb *next)
 {
-    if (!g)
-        return;
-    free(g->from);
-    g->from = NULL;
-    g->from_g = NULL;
+    if (prev && prev != next && !prev->successor) {
+        prev->carried = calloc(prev->n_records ? prev->n_records : 1, 1);
+        if (!prev->carried)
+            abort();
+        for (size_t i = 0; next && next->from_g == prev && i < next->n_records; i++)
+            if (next->from[i] != GSLB_COMPILED)
+                prev->carried[next->from[i]] = 1;
+        if (next) {
+            gslb_ref(next);
+            prev->successor = next;
+        }
+    }
+    if (next) {
+        free(next->from);
+        next->from = NULL;
+        next->from_g = NULL;
+    }
+}
+
+/* The parts record i of g points at, freed when g owns them (gslb.carried). */
+static void gslb_free_record(struct gslb *g, size_t i)
+{
+    struct policy_record *r = &g->records[i];
+    if (g->from_g ? g->from[i] != GSLB_COMPILED : g->carried && g->carried[i])
+        return; /* its origin's, or taken by the successor */
+    for (size_t k = 0; k < r->n_fallback; k++)
+        policy_endpoint_free(&r->fallback[k]);
+    free(r->fallback);
+    free(r->regions);
+    geo_map_free(r->geo);
+    policy_latency_cfg_free(r->latency);
+    free(r->geo_orders);
+    free(r->geo_regions);
+    free(r->name_str);
+    free(r->path);
 }
 
 void gslb_free(struct gslb *g)
 {
+    gslb_unref(gslb_free_one(g));
+}
+
+/* Frees g; its successor, whose reference the caller now holds. */
+static struct gslb *gslb_free_one(struct gslb *g)
+{
     if (!g)
-        return;
-    gslb_forget_origin(g);
+        return NULL;
+    struct gslb *next = g->successor;
     if (g->core)
         gslb_release_health(g);
     policy_ramp_free(g->ramp);
@@ -90,22 +129,10 @@ void gslb_free(struct gslb *g)
         free(g->pools[i].eps);
         free(g->pools[i].name);
     }
-    for (size_t i = 0; i < g->n_records; i++) {
-        struct policy_record *r = &g->records[i];
-        if (r->shared && atomic_fetch_sub(r->shared, 1) > 1)
-            continue; /* another policy set still holds its parts */
-        free(r->shared);
-        for (size_t k = 0; k < r->n_fallback; k++)
-            policy_endpoint_free(&r->fallback[k]);
-        free(r->fallback);
-        free(r->regions);
-        geo_map_free(r->geo);
-        policy_latency_cfg_free(r->latency);
-        free(r->geo_orders);
-        free(r->geo_regions);
-        free(r->name_str);
-        free(r->path);
-    }
+    for (size_t i = 0; i < g->n_records; i++)
+        gslb_free_record(g, i);
+    free(g->from);
+    free(g->carried);
     free(g->pool_index);
     free(g->regions);
     free(g->azs);
@@ -114,6 +141,7 @@ void gslb_free(struct gslb *g)
     bigalloc_give(g->spare, g->records, g->records_cap, sizeof(*g->records));
     bigalloc_table_give(g->spare, g->bindings, g->bindings_len);
     free(g);
+    return next;
 }
 
 int gslb_region_index(const struct gslb *g, const char *name)

@@ -94,7 +94,7 @@ struct policy_order {
 struct policy_record {
     /* The fields a change reads of every record (the walks of
      * policy_config_touched.c, pc_reuse_copy, policy_bind_names, the
-     * counters, gslb_free) come first: they share the first 64 octets of
+     * counters) come first: they share the first 64 octets of
      * the record (192 in all), so each walk of 100,000 records reads one
      * cache line of three per record, not all three (issue #38). */
     uint32_t index; /* in gslb.records */
@@ -127,11 +127,9 @@ struct policy_record {
     char *name_str;
     const uint8_t *name;
     /* The parts the record points at (name_str, path, regions, geo,
-     * geo_orders, geo_regions, fallback) may be shared with the same
+     * geo_orders, geo_regions, fallback, latency) are shared with the same
      * record of other policy sets (a change that did not touch it:
-     * policy_config_parse_reuse): this counts their holders (made with
-     * the record, at 1), and the last gslb_free frees them. */
-    atomic_int *shared;
+     * policy_config_parse_reuse) and owned by one of them (gslb.carried). */
     uint32_t ttl_min; /* health_ttl's shortest TTL */
     /* Load shedding ("shed_load", policy_shed.h): the watermarks. */
     bool shed;
@@ -162,10 +160,10 @@ struct policy_record {
     char *path; /* JSON path, for messages */
     /* To three cache lines: the records array is page-aligned (bigalloc),
      * so each record's first 64 octets are one line. */
-    uint64_t pad_to_lines;
+    uint64_t pad_to_lines[2];
 };
 _Static_assert(sizeof(struct policy_record) == 192 &&
-                   offsetof(struct policy_record, shared) + sizeof(atomic_int *) <= 64,
+                   offsetof(struct policy_record, name) + sizeof(const uint8_t *) <= 64,
                "a policy record's hot fields fill its first cache line");
 
 /* The record places clients by a geo map's keys: a geo record, or a
@@ -230,10 +228,22 @@ struct gslb {
      * index in from_g of the record records[i] was taken compiled from,
      * or GSLB_COMPILED. from_g is borrowed: the running set's policy set
      * (policy_config_parse_reuse's reuse->g), valid while that set lives,
-     * so only until this set is published (gslb_forget_origin). NULL (and
+     * so only until this set is published (gslb_published). NULL (and
      * from NULL): every record was compiled. Owned: from. */
     uint32_t *from;
     const struct gslb *from_g;
+    /* Who frees the parts its records point at (policy_record.name): an
+     * unpublished set with an origin, those of the records it compiled; a
+     * published one, those of its records its successor did not take
+     * (carried[i]: record i was taken; carried NULL, no successor yet: all
+     * of them). A set holds a reference on its successor, so sets are
+     * freed oldest first and a record's parts outlive every set holding
+     * the record. A count per record did it before, a locked add per
+     * record per change (a fifth of a change's work at 100,000 records,
+     * issue #38). Set by gslb_published, read by gslb_free. Owned:
+     * carried, one reference of successor. */
+    uint8_t *carried;
+    struct gslb *successor;
     /* gslb_pool_index's table of pool names (open addressing, 1 + the
      * pool's index; owned, freed by gslb_free). Made at its first call
      * once the pools are in (the parse adds every pool before a record
@@ -277,9 +287,12 @@ static inline const struct policy_record *gslb_origin_of(const struct gslb *g, s
     return g->from_g && g->from[i] != GSLB_COMPILED ? &g->from_g->records[g->from[i]] : NULL;
 }
 
-/* Drops g's origin (from, from_g): once g is published its origin set
- * may be freed. Only the thread that built g, before others read these. */
-void gslb_forget_origin(struct gslb *g);
+/* next was published in place of prev, the running set's policy set
+ * (either may be NULL; next's origin is prev or none): prev takes a
+ * reference on next and leaves it the parts of the records next took;
+ * next's origin (from, from_g) is dropped, as prev may be freed now. Only
+ * the thread that publishes, before others read these. */
+void gslb_published(struct gslb *prev, struct gslb *next);
 
 /* A gslb is shared by the snapshot that serves it and the prober plan that
  * probes its endpoints; the last gslb_unref frees it. */

@@ -621,8 +621,6 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     memset(rec, 0, sizeof(*rec)); /* the array is not zeroed (bigalloc_take) */
     rec->index = (uint32_t)g->n_records++;
     rec->path = jsoncfg_strdup(path);
-    rec->shared = pc_calloc(1, sizeof(*rec->shared));
-    atomic_init(rec->shared, 1);
     rec->name_str = pc_record_names(name, &n, &rec->name);
     rec->loose_key = !pc_key_plain(name);
     rec->name_len = n.len;
@@ -764,12 +762,9 @@ static void pc_reuse_index(struct pc_reuse *r)
 void pc_reuse_copy(struct pc_reuse *r, size_t at, size_t n, struct gslb *g)
 {
     for (size_t x = 0; x < n; x++) {
-        /* The count is atomic: an older set may be freed meanwhile by the
-         * prober. It was made with the record (pc_record), so the running
-         * set's record, which the health thread copies as it reads it
-         * (policy_eval_all_order), is not written here. */
+        /* Its parts stay the running set's until this set is published
+         * (gslb_published): nothing of the running set is written here. */
         const struct policy_record *old = &r->g->records[at + x];
-        atomic_fetch_add(old->shared, 1);
         struct policy_record *rec = &g->records[g->n_records];
         *rec = *old;
         gslb_count_record(g, rec);

@@ -116,11 +116,9 @@ static size_t pc_touched_take(struct pc_reuse *r, const struct pc_tset *t, struc
 }
 
 /* Undoes pc_touched_take's copies (the change does not add up): g as it
- * was before, the running set's counts as they were. */
+ * was before (the records taken own nothing: gslb.carried). */
 static void pc_touched_undo(struct gslb *g)
 {
-    for (size_t i = 0; i < g->n_records; i++)
-        atomic_fetch_sub(g->records[i].shared, 1);
     bigalloc_give(g->spare, g->records, g->records_cap, sizeof(*g->records));
     free(g->from);
     g->records = NULL;

@@ -141,7 +141,7 @@ static void test_change(struct tap *t)
               "touched: compiled after the records taken");
     const struct policy_record *r5 = tt_find(g1, "r5.example.com.", 0);
     TAP_CHECK(t, r5 && r5->ttl == 99, "touched: the new value is served");
-    gslb_forget_origin(g1);
+    gslb_published(g0, g1);
     /* The pools change shape: p2 gets a region-b endpoint; its records
      * are compiled again, touched or not. */
     json_t *root2 = tt_copy(root1);
@@ -235,7 +235,7 @@ static void test_random(struct tap *t)
         struct gslb *full = tt_parse(next, NULL, &e);
         all = ng && full && e.count == 0 && tt_same(ng, full);
         gslb_unref(full);
-        gslb_forget_origin(ng);
+        gslb_published(g, ng);
         gslb_unref(g);
         json_decref(root);
         json_decref(touched);
