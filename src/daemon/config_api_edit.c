@@ -31,6 +31,8 @@
 #include <string.h>
 
 #include "admin/admin.h"
+#include "common/jsondelta.h"
+#include "common/jsonrecycle.h"
 #include "daemon/config_api.h"
 #include "daemon/config_api_int.h"
 
@@ -63,6 +65,48 @@ static void config_api_edit_texts(struct admin_config_edit *const *edits, size_t
     }
 }
 
+/* Whether doc lacks a member of cur under one of touched's names: given
+ * back, it would return at the end of its object, out of cur's order,
+ * which the next reload takes for pools or records moved
+ * (policy_config.c compares them in order). */
+static bool config_api_removed_some(json_t *doc, json_t *cur, json_t *touched)
+{
+    const char *kind, *name;
+    json_t *names, *x;
+    json_object_foreach(touched, kind, names)
+    {
+        json_t *in_doc = json_object_get(doc, kind), *in_cur = json_object_get(cur, kind);
+        json_object_foreach(names, name, x)
+        {
+            if (json_object_get(in_cur, name) && !json_object_get(in_doc, name))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* doc, a copy of cur (config_api_cow_copy, when doc_serial was serial)
+ * that edits under touched's names (KIND -> {NAME: ...}) made and that
+ * was not installed (nothing changed, refused, a dry run), given back to
+ * the recycler for the next copy of cur, which would otherwise copy every
+ * member: an idempotent PUT made the change after it copy 100,000 (issue
+ * #38). Takes doc's reference. (lock) */
+static void config_api_cow_unused(struct config_api *api, json_t *doc, json_t *cur, uint64_t serial,
+                                  json_t *touched)
+{
+    /* serial: cur's (doc_serial), so that a document installed meanwhile
+     * at cur's address, once cur was freed, is not taken for it. */
+    if (!doc || api->doc_serial != serial || api->doc != cur || api->recycle.retired ||
+        jsonrecycle_ready(&api->recycle, cur) || config_api_removed_some(doc, cur, touched)) {
+        json_decref(doc); /* installed, or not to be given back */
+        return;
+    }
+    json_t *back = jsondelta_diff_some(doc, cur, touched);
+    jsonrecycle_retire(&api->recycle, doc, back, cur);
+    json_decref(back);
+    jsonrecycle_reclaim(&api->recycle);
+}
+
 static void config_api_edit_run(struct config_api *api, struct admin_config_edit *const *edits,
                                 size_t n, bool alone_on_invalid);
 
@@ -83,6 +127,7 @@ static bool config_api_edit_once(struct config_api *api, struct admin_config_edi
             edits[i]->out = config_api_error(&edits[i]->status, 500, "config_unreadable", msg);
         return false;
     }
+    uint64_t serial = api->doc_serial;
     json_t *doc = config_api_cow_copy(api, cur), *touched = json_object();
     for (const char *const *k = admin_config_kinds; *k; k++)
         json_object_set_new(touched, *k, json_object());
@@ -147,8 +192,8 @@ static bool config_api_edit_once(struct config_api *api, struct admin_config_edi
     }
     free(ok);
     json_decref(changes);
+    config_api_cow_unused(api, doc, cur, serial, touched);
     json_decref(touched);
-    json_decref(doc);
     return redo;
 }
 

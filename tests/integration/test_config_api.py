@@ -89,6 +89,45 @@ def test_records_crud_served_and_written(srv):
     assert a.get("/v1/config/records/nope.example.com.", token=READ_TOKEN).status == 404
 
 
+def test_changes_after_unchanged_and_refused_ones(srv):
+    """A change that changes nothing (200) or is refused (400) gives its
+    copy of the document back for the next change's copy (config_api.c,
+    config_api_cow_unused): each change after one is served exactly, and
+    the document holds every change, nothing of the refused ones."""
+    g, a = srv
+    rec = {"pool": "web", "policy": "failover", "regions": ["eu", "us"], "ttl": 30}
+    assert a.call("PUT", "/v1/config/records/idem.example.com.", body=rec).status == 201
+    want = {"idem.example.com.": EU_A}
+    orders = [["us", "eu"], ["ap", "eu"], ["eu", "ap"], ["us", "ap"]]
+    for i, order in enumerate(orders):
+        same = a.call("PUT", "/v1/config/records/idem.example.com.", body=rec)
+        assert same.status == 200 and same.json.get("unchanged"), same.json
+        bad = a.call("PUT", "/v1/config/records/bad%d.example.com." % i,
+                     body={"pool": "nope", "ttl": 5})
+        assert bad.status == 400, bad.json
+        bad = a.call("PUT", "/v1/config/records/idem.example.com.", body=dict(rec, regions=["mars"]))
+        assert bad.status == 400, bad.json  # a refused replacement: the same number of names
+        name = "idem%d.example.com." % i
+        r = a.call("PUT", "/v1/config/records/" + name, body=dict(rec, regions=order))
+        assert r.status == 201, r.json
+        # The change after the refused ones wrote their record as it was.
+        assert on_disk(g)["records"]["idem.example.com."] == rec, i
+        rec = dict(rec, regions=order)
+        r = a.call("PUT", "/v1/config/records/idem.example.com.", body=rec)
+        assert r.status == 201, r.json
+        first = {"us": US_A, "eu": EU_A, "ap": AP_A}[order[0]]
+        want[name] = want["idem.example.com."] = first
+        for n, addrs in want.items():
+            assert serves(g, n, addrs), (i, n)
+    doc = a.get("/v1/config", token=READ_TOKEN).json
+    recs = on_disk(g)["records"]
+    assert recs["idem.example.com."]["regions"] == orders[-1], recs["idem.example.com."]
+    assert [n for n in recs if n.startswith("bad")] == [], sorted(recs)[:5]
+    for i, order in enumerate(orders):
+        assert recs["idem%d.example.com." % i]["regions"] == order
+    assert doc["version"] >= 1 + 2 * len(orders)
+
+
 def test_endpoints_pools_checks_regions(srv):
     g, a = srv
     r = a.call("PUT", "/v1/config/regions/sa", body={"location": [-23.5, -46.6]})
