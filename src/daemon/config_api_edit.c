@@ -65,11 +65,22 @@ static void config_api_edit_texts(struct admin_config_edit *const *edits, size_t
     }
 }
 
-/* Whether doc lacks a member of cur under one of touched's names: given
- * back, it would return at the end of its object, out of cur's order,
- * which the next reload takes for pools or records moved
- * (policy_config.c compares them in order). */
-static bool config_api_removed_some(json_t *doc, json_t *cur, json_t *touched)
+/* The key after name in obj (NULL: the last, or not there). */
+static const char *config_api_key_after(json_t *obj, const char *name)
+{
+    void *it = json_object_iter_at(obj, name);
+    it = it ? json_object_iter_next(obj, it) : NULL;
+    return it ? json_object_iter_key(it) : NULL;
+}
+
+/* Whether a member of cur under one of touched's names is not where cur
+ * has it in doc: gone (given back, it would return at the end of its
+ * object), or removed and put back by an edit or its undo (at the end
+ * already). Either is out of cur's order, which the next reload takes for
+ * pools or records moved (policy_config.c compares them in order). A
+ * member with the key after it that it has in cur is in place (a member
+ * put back is last, or followed by others put back after it). */
+static bool config_api_moved_some(json_t *doc, json_t *cur, json_t *touched)
 {
     const char *kind, *name;
     json_t *names, *x;
@@ -78,7 +89,13 @@ static bool config_api_removed_some(json_t *doc, json_t *cur, json_t *touched)
         json_t *in_doc = json_object_get(doc, kind), *in_cur = json_object_get(cur, kind);
         json_object_foreach(names, name, x)
         {
-            if (json_object_get(in_cur, name) && !json_object_get(in_doc, name))
+            if (!json_object_get(in_cur, name))
+                continue; /* added: the delta back removes it */
+            if (!json_object_get(in_doc, name))
+                return true;
+            const char *a = config_api_key_after(in_doc, name);
+            const char *b = config_api_key_after(in_cur, name);
+            if (a != b && (!a || !b || strcmp(a, b) != 0))
                 return true;
         }
     }
@@ -97,7 +114,7 @@ static void config_api_cow_unused(struct config_api *api, json_t *doc, json_t *c
     /* serial: cur's (doc_serial), so that a document installed meanwhile
      * at cur's address, once cur was freed, is not taken for it. */
     if (!doc || api->doc_serial != serial || api->doc != cur || api->recycle.retired ||
-        jsonrecycle_ready(&api->recycle, cur) || config_api_removed_some(doc, cur, touched)) {
+        jsonrecycle_ready(&api->recycle, cur) || config_api_moved_some(doc, cur, touched)) {
         json_decref(doc); /* installed, or not to be given back */
         return;
     }

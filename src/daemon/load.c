@@ -454,7 +454,9 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
         if (!policy_binding_any(b))
             continue;
         o = g->from[i] != GSLB_COMPILED ? &p->bindings[g->from[i]] : NULL;
-        if (o && policy_binding_any(o)) {
+        /* The same slots too: a slot bound anew (AAAA) is checked against
+         * the zone's data by load_attach (a static AAAA there). */
+        if (o && policy_binding_any(o) && policy_binding_same_slots(b, o)) {
             to[g->from[i]] = (uint32_t)i;
             n_to++;
         } else
@@ -471,7 +473,8 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
         for (size_t i = 0; n < n_to && i < g->n_records; i++) {
             const struct policy_binding *b = &g->bindings[i];
             if (policy_binding_any(b) && !carried[i] && g->from[i] != GSLB_COMPILED &&
-                policy_binding_any(&p->bindings[g->from[i]]))
+                policy_binding_any(&p->bindings[g->from[i]]) &&
+                policy_binding_same_slots(b, &p->bindings[g->from[i]]))
                 load_attach(s, cfg, b, &g->records[i], bind, errs, warns);
         }
     }

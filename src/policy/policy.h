@@ -272,6 +272,15 @@ static inline bool policy_binding_any(const struct policy_binding *b)
     return b->a || b->aaaa || b->cname;
 }
 
+/* Whether bindings b and o fill the same slots (a record taken with a
+ * pool that gained AAAA endpoints in regions it had keeps its shape, but
+ * binds AAAA now). */
+static inline bool policy_binding_same_slots(const struct policy_binding *b,
+                                             const struct policy_binding *o)
+{
+    return !b->a == !o->a && !b->aaaa == !o->aaaa && !b->cname == !o->cname;
+}
+
 /* Counts r among g's located and ramped records (gslb.counted). */
 static inline void gslb_count_record(struct gslb *g, const struct policy_record *r)
 {

@@ -128,6 +128,49 @@ def test_changes_after_unchanged_and_refused_ones(srv):
     assert doc["version"] >= 1 + 2 * len(orders)
 
 
+def test_refused_batch_that_deleted_a_record_keeps_the_order(srv):
+    """A batch refused on the copy (its second delete finds nothing) whose
+    first change deleted a record put it back at the end of the records
+    (its undo): that copy is not given back to the recycler
+    (config_api_edit.c), so the next change writes the records in the
+    order they had."""
+    g, a = srv
+    before = list(on_disk(g)["records"])
+    assert "fo2.example.com." in before[:-1], before
+    r = a.post("/v1/config/changes", {"changes": [
+        {"op": "delete", "path": "records/fo2.example.com."},
+        {"op": "delete", "path": "records/none.example.com."}]})
+    assert r.status == 400, r.json  # undone on the copy: fo2 put back, last
+    r = a.call("PUT", "/v1/config/records/after.example.com.",
+               body={"pool": "web", "policy": "all"})
+    assert r.status == 201, r.json
+    assert list(on_disk(g)["records"]) == before + ["after.example.com."]
+    assert serves(g, "fo2.example.com.", EU_A)
+
+
+def test_pool_gaining_aaaa_at_a_name_with_static_aaaa_is_refused(make_gtmd):
+    """A record taken unchanged by a change (its pool keeps its regions)
+    whose pool gains an AAAA endpoint binds AAAA anew: checked against the
+    zone's data like a new one (load.c, load_attach_carried), so a static
+    AAAA at its name refuses the change, as a reload of the file would."""
+    def mutate(c, workdir):
+        history_dir(c, workdir)
+        with open(os.path.join(workdir, "example.com.zone"), "a") as f:
+            f.write("v6only IN AAAA 2001:db8::66\n")
+    g, a = start(make_gtmd, mutate=mutate)
+    r = a.call("PUT", "/v1/config/pools/a4",
+               body={"endpoints": [{"name": "x", "address": "192.0.2.70", "region": "us"}]})
+    assert r.status == 201, r.json
+    r = a.call("PUT", "/v1/config/records/v6only.example.com.", body={"pool": "a4", "policy": "all"})
+    assert r.status == 201, r.json
+    assert serves(g, "v6only.example.com.", ["192.0.2.70"])
+    r = a.call("PUT", "/v1/config/pools/a4/endpoints/x6",
+               body={"address": "2001:db8::70", "region": "us"})
+    assert r.status == 400, r.json
+    assert "static AAAA" in json.dumps(r.json), r.json
+    assert query_addrs(g, "v6only.example.com.", "AAAA") == ["2001:db8::66"]
+
+
 def test_endpoints_pools_checks_regions(srv):
     g, a = srv
     r = a.call("PUT", "/v1/config/regions/sa", body={"location": [-23.5, -46.6]})
