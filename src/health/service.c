@@ -98,10 +98,14 @@ static size_t health_service_expire(struct health_service *svc)
     double vnext = verdict_next_expiry(svc->core, health_now());
     if (vnext >= 0 && (next < 0 || vnext < next))
         next = vnext;
-    if (next < 0) {
-        event_del(svc->ev_expire);
+    /* None due: the timer is left as it is, not deleted. An override added
+     * on another thread after next was computed has activated ev_expire
+     * (health_service_overrides_changed), and event_del would drop that
+     * activation: the override would wait for the refresh, seconds later
+     * (test_health_service's expiry under ThreadSanitizer, CI). A timer
+     * left armed fires, finds nothing and stops. */
+    if (next < 0)
         return n;
-    }
     struct timeval tv = {(time_t)next, (suseconds_t)((next - floor(next)) * 1e6)};
     evtimer_add(svc->ev_expire, &tv);
     return n;
