@@ -453,7 +453,16 @@ def test_200_reloads_adding_and_removing_endpoints_keep_slots_and_rss_flat(make_
     # 64 endpoints + 2 regions, whatever the number of reloads.
     assert all(v == 66 for v in slots.values()), slots
     assert freed >= 64 * (k - 2), freed
-    assert max(rss.values()) <= rss[0] * 1.05, rss
+    # Under AddressSanitizer (its stage sets ASAN_OPTIONS) the allocator's
+    # size classes and the heap's shadow add 3-6 % over the first reloads,
+    # whatever gtmd keeps: measured alike before and after the tenth
+    # session's ownership change (3492c2c +3.8 % and +2.4 %, 5ce0a7c +3.4 %
+    # and +2.5 %; one CI run +5.1 %), then level off. There the bound is
+    # 10 %, and the last 50 reloads may add 2 % at most (a leak per reload
+    # grows as fast there as anywhere).
+    asan = bool(os.environ.get("ASAN_OPTIONS"))
+    assert max(rss.values()) <= rss[0] * (1.10 if asan else 1.05), rss
+    assert not asan or rss[200] <= rss[150] * 1.02, rss
     assert query_ok(g)
 
 
