@@ -96,9 +96,11 @@ void config_fleet_file_changed(struct config_api *api);
 /* The shared part of each of the fleet's records (in order, as
  * fleet_config.h hands them over): its whole document, or its delta
  * applied to the version before; JSON null for a version this node has
- * already and cannot build (nothing needs it). NULL with why when a delta
- * the node needs does not fit what it has (it fetches the whole document
- * then). The caller owns the array. (lock) */
-json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, size_t len);
+ * already and cannot build, and for one before the last keep_last (built
+ * only on the way: nothing keeps it). NULL with why when a delta the node
+ * needs does not fit what it has (it fetches the whole document then).
+ * The caller owns the array. (lock) */
+json_t *config_fleet_docs(struct config_api *api, json_t *records, size_t keep_last, char *why,
+                          size_t len);
 
 #endif

@@ -55,6 +55,9 @@
 /* A change through the API is answered within this (etcd, then this node
  * applying it). */
 #define CONFIG_FLEET_DEADLINE_S 5.0
+/* Objects of a working document of a chain known to be its own
+ * (config_fleet_chain): records, pools, checks... */
+#define CONFIG_FLEET_OWNED_MAX 16
 
 /* The shared parts of a and b are the same. */
 static bool config_fleet_same_shared(json_t *a, json_t *b)
@@ -421,6 +424,100 @@ static json_t *config_fleet_share(json_t *near, json_t *doc)
     return made ? made : json_incref(doc);
 }
 
+/* The version before the one config_fleet_docs builds: borrowed from the
+ * array, or a working document nothing else holds (a version of a long
+ * chain that is not kept), whose objects under the keys in owned were
+ * copied for it and change in place. So a node reading a chain of
+ * hundreds of deltas at 100,000 records neither keeps hundreds of
+ * documents nor copies the records object once per delta. */
+struct config_fleet_chain {
+    json_t *prev;
+    bool work;
+    struct {
+        char key[64];
+        json_t *obj; /* prev's own (a reference held by prev) */
+    } owned[CONFIG_FLEET_OWNED_MAX];
+    size_t n_owned;
+};
+
+/* The object under k in the working document is its own copy. */
+static bool config_fleet_chain_owns(const struct config_fleet_chain *c, json_t *doc, const char *k)
+{
+    json_t *mine = json_object_get(doc, k);
+    for (size_t i = 0; mine && i < c->n_owned; i++)
+        if (c->owned[i].obj == mine && strcmp(c->owned[i].key, k) == 0)
+            return true;
+    return false;
+}
+
+/* The working document with dl applied in place (the reference moves to
+ * the result), or NULL with why (the document dropped). */
+static json_t *config_fleet_chain_step(struct config_fleet_chain *c, json_t *dl, char *err,
+                                       size_t len)
+{
+    json_t *in = json_object_get(dl, "in"), *v, *doc = c->prev;
+    const char *k;
+    c->prev = NULL;
+    json_object_foreach(in, k, v)
+    {
+        json_t *mine = json_object_get(doc, k);
+        if (!json_is_object(mine) || config_fleet_chain_owns(c, doc, k))
+            continue;
+        json_object_set_new(doc, k, mine = json_copy(mine));
+        if (c->n_owned < CONFIG_FLEET_OWNED_MAX && strlen(k) < sizeof(c->owned[0].key)) {
+            snprintf(c->owned[c->n_owned].key, sizeof(c->owned[0].key), "%s", k);
+            c->owned[c->n_owned++].obj = mine;
+        }
+    }
+    if (!jsondelta_apply_in(doc, dl, err, len)) {
+        json_decref(doc);
+        return NULL;
+    }
+    /* A key the delta set whole holds a value of the record now: not own. */
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n_owned; i++)
+        if (json_object_get(doc, c->owned[i].key) == c->owned[i].obj)
+            c->owned[kept++] = c->owned[i];
+    c->n_owned = kept;
+    return doc;
+}
+
+/* The chain moves on to made (a new reference, or JSON null: none), kept
+ * in docs unless drop; a dropped one is the next working document. A
+ * working document made from a delta (dl; not stepped in place) owns its
+ * objects under the keys of dl's "in": config_fleet_apply_delta copied
+ * them. */
+static void config_fleet_chain_next(struct config_fleet_chain *c, json_t *docs, json_t *made,
+                                    json_t *dl, bool drop, bool stepped)
+{
+    if (c->work && c->prev != made)
+        json_decref(c->prev);
+    if (json_is_null(made) || !drop) {
+        json_array_append_new(docs, made);
+        c->prev = json_is_null(made) ? NULL : made;
+        c->work = false;
+        c->n_owned = 0;
+        return;
+    }
+    json_array_append_new(docs, json_null());
+    c->prev = made;
+    c->work = true;
+    if (stepped)
+        return; /* config_fleet_chain_step keeps owned */
+    c->n_owned = 0;
+    json_t *v;
+    const char *k;
+    json_object_foreach(json_object_get(dl, "in"), k, v)
+    {
+        json_t *mine = json_object_get(made, k);
+        if (json_is_object(mine) && c->n_owned < CONFIG_FLEET_OWNED_MAX &&
+            strlen(k) < sizeof(c->owned[0].key)) {
+            snprintf(c->owned[c->n_owned].key, sizeof(c->owned[0].key), "%s", k);
+            c->owned[c->n_owned++].obj = mine;
+        }
+    }
+}
+
 /* The shared part of each of records (in order): its delta applied to
  * the version before (the one before it in records, or this node's own)
  * when it has one that fits, else its "doc" (a whole version carries
@@ -433,12 +530,14 @@ static json_t *config_fleet_share(json_t *near, json_t *doc)
  * and this node may have applied more while the fetch was under way
  * (fleet_config.h). NULL with why when a delta this node needs does not
  * fit what it has. (lock) */
-json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, size_t len)
+json_t *config_fleet_docs(struct config_api *api, json_t *records, size_t keep_last, char *why,
+                          size_t len)
 {
-    json_t *docs = json_array(), *rec, *prev = NULL;
+    json_t *docs = json_array(), *rec;
+    struct config_fleet_chain c = {0};
     api->fleet_from_kept = NULL;
     uint64_t prev_v = 0, have = api->version;
-    size_t i;
+    size_t i, n = json_array_size(records);
     json_array_foreach(records, i, rec)
     {
         uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
@@ -447,12 +546,16 @@ json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, si
         /* The delta first, also beside a whole document: applied to the
          * version before as this node has it, it shares every member it
          * keeps without reading the whole document. */
-        json_t *base = dl ? (prev && prev_v == b ? prev : config_fleet_base(api, b)) : NULL;
+        bool after = c.prev && prev_v == b, stepped = dl && after && c.work;
+        json_t *base = dl ? (after ? c.prev : config_fleet_base(api, b)) : NULL;
         char err[300] = "";
-        json_t *made = base ? config_fleet_apply_delta(api, base, dl, err, sizeof(err)) : NULL;
+        json_t *made = stepped ? config_fleet_chain_step(&c, dl, err, sizeof(err))
+                       : base  ? config_fleet_apply_delta(api, base, dl, err, sizeof(err))
+                               : NULL;
+        bool from_delta = made != NULL;
         api->fleet_from_kept = made && base == api->fleet_doc ? made : NULL;
         if (!made && doc) /* sharing what it keeps of the version before */
-            made = config_fleet_share(prev ? prev : config_fleet_base(api, have), doc);
+            made = config_fleet_share(c.prev ? c.prev : config_fleet_base(api, have), doc);
         if (!made && v <= have)
             made = json_null(); /* had already: the next one starts from this node's */
         if (!made) {
@@ -460,13 +563,18 @@ json_t *config_fleet_docs(struct config_api *api, json_t *records, char *why, si
                      (unsigned long long)b,
                      base ? "and its delta does not fit it: " : "which this node does not have",
                      err);
+            if (c.work)
+                json_decref(c.prev);
             json_decref(docs);
             return NULL;
         }
-        json_array_append_new(docs, made);
-        prev = json_is_null(made) ? NULL : made;
+        /* Older than the last keep_last: nothing keeps it (the history
+         * would drop it at once), so it is built only to build the next. */
+        config_fleet_chain_next(&c, docs, made, from_delta ? dl : NULL, n - i > keep_last, stepped);
         prev_v = v;
     }
+    if (c.work)
+        json_decref(c.prev);
     return docs;
 }
 
@@ -487,7 +595,7 @@ static void config_fleet_records(struct config_api *api, uint64_t head, json_t *
         return;
     }
     char why[400];
-    json_t *docs = config_fleet_docs(api, records, why, sizeof(why));
+    json_t *docs = config_fleet_docs(api, records, api->keep, why, sizeof(why));
     bool whole = json_object_get(json_array_get(records, 0), "doc") != NULL;
     if (!docs && !whole) { /* fetched again from the newest whole version */
         log_warn("event=config_fleet_delta result=refetch version=%llu why=\"%s\"",
@@ -507,8 +615,9 @@ static void config_fleet_records(struct config_api *api, uint64_t head, json_t *
     json_array_foreach(records, i, rec)
     {
         uint64_t v = (uint64_t)json_integer_value(json_object_get(rec, "version"));
-        if (api->version != lv || i + 1 == n || v <= before)
-            continue;
+        if (api->version != lv || i + 1 == n || v <= before ||
+            json_is_null(json_array_get(docs, i)))
+            continue; /* null: older than the history keeps */
         json_t *doc = config_with_local(json_array_get(docs, i), cur);
         json_t *meta = config_fleet_meta(rec);
         config_api_record_as(api, v, doc, meta, NULL);

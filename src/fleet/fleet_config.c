@@ -19,6 +19,7 @@ struct fleet_cfg_job {
     json_t *record; /* the version's record, completed here (owned) */
     uint64_t base, version;
     unsigned keep;
+    size_t doc_bytes; /* a whole version: its document's compact length */
     int64_t wait_rev; /* done once the watch applied this revision */
     int phase;        /* 0 queued, 1 sent to etcd, 2 waiting for the watch (L) */
     struct fleet_wait w;
@@ -76,11 +77,17 @@ void fleet_config_head_seen(struct fleet *f, json_t *v, int64_t mod_rev, const c
                           (uint64_t)json_integer_value(full) <= h
                       ? (uint64_t)json_integer_value(full)
                       : h;
+    json_t *cb = json_object_get(v, "chain_bytes"), *fb = json_object_get(v, "full_bytes");
+    bool sized = json_is_integer(cb) && json_integer_value(cb) >= 0 && json_is_integer(fb) &&
+                 json_integer_value(fb) >= 0;
     pthread_mutex_lock(&f->lock);
     bool back = !v || h < f->cfg.seen;
     if (!back) {
         f->cfg.seen = h;
         f->cfg.full = fv;
+        f->cfg.sizes_known = sized;
+        f->cfg.chain_bytes = sized ? (uint64_t)json_integer_value(cb) : 0;
+        f->cfg.full_bytes = sized ? (uint64_t)json_integer_value(fb) : 0;
     }
     f->cfg.head = f->cfg.seen;
     f->cfg.head_rev = v ? mod_rev : 0; /* what the next version's compare must see */
@@ -457,13 +464,16 @@ static void fleet_config_on_txn(void *arg, enum etcd_status st, json_t *resp, co
     fleet_config_run(f);
 }
 
-/* A put of v (stolen; signed here) at key, as a transaction operation. */
-static json_t *fleet_config_put_op(struct fleet *f, const char *key, json_t *v)
+/* A put of v (stolen; signed here) at key, as a transaction operation;
+ * *len (when not NULL) gets the value's length. */
+static json_t *fleet_config_put_op(struct fleet *f, const char *key, json_t *v, size_t *len)
 {
     fleet_compat_stamp(v, fleet_compat_write_format(f));
     fleet_sign(&f->p.keys, key, v);
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
+    if (len)
+        *len = text ? strlen(text) : 0;
     json_t *op = json_pack("{s:{s:o, s:o}}", "request_put", "key", fleet_b64s(key), "value",
                            fleet_b64s(text ? text : "{}"));
     free(text);
@@ -480,6 +490,17 @@ static bool fleet_config_delta_ok_locked(const struct fleet *f, const struct fle
            fleet_compat_write_format(f) >= FLEET_FORMAT_CUR;
 }
 
+/* The chain since the newest whole version can take version v as a
+ * delta (fleet_config.h): shorter than keep, or, when head gives the
+ * sizes, shorter than FLEET_CONFIG_CHAIN_MAX with its bytes below a
+ * share of the whole document's. (L) */
+static bool fleet_config_chain_short_locked(const struct fleet *f, uint64_t v, unsigned keep)
+{
+    uint64_t chain = v - f->cfg.full;
+    return chain < keep || (f->cfg.sizes_known && chain < FLEET_CONFIG_CHAIN_MAX &&
+                            f->cfg.chain_bytes < f->cfg.full_bytes / FLEET_CONFIG_CHAIN_SHARE);
+}
+
 /* Whether job j goes as a delta (else its whole document), and the newest
  * whole version once it is written. (L) */
 static bool fleet_config_as_delta_locked(const struct fleet *f, const struct fleet_cfg_job *j,
@@ -487,9 +508,26 @@ static bool fleet_config_as_delta_locked(const struct fleet *f, const struct fle
 {
     uint64_t v = j->base + 1;
     bool delta = fleet_config_delta_ok_locked(f, j) && f->cfg.full && f->cfg.full <= j->base &&
-                 v - f->cfg.full < j->keep;
+                 fleet_config_chain_short_locked(f, v, j->keep);
     *full = delta ? f->cfg.full : v;
     return delta;
+}
+
+/* Head's sizes (fleet_config.h) for the version after the one it names:
+ * a whole one whose document is doc_bytes long, or a delta of rec_len
+ * bytes on the chain as head gives it (none when head gives none). */
+static void fleet_config_head_sizes(struct fleet *f, json_t *head, bool whole, size_t doc_bytes,
+                                    size_t rec_len)
+{
+    pthread_mutex_lock(&f->lock);
+    bool known = whole ? doc_bytes > 0 : f->cfg.sizes_known;
+    uint64_t chain = whole ? 0 : f->cfg.chain_bytes + rec_len;
+    uint64_t full_bytes = whole ? doc_bytes : f->cfg.full_bytes;
+    pthread_mutex_unlock(&f->lock);
+    if (known) {
+        json_object_set_new(head, "chain_bytes", json_integer((json_int_t)chain));
+        json_object_set_new(head, "full_bytes", json_integer((json_int_t)full_bytes));
+    }
 }
 
 /* Sends job j's transaction, its parts written (j is phase 1). full: the
@@ -503,11 +541,12 @@ static void fleet_config_send_txn(struct fleet *f, struct fleet_cfg_job *j, int6
     char *vkey = fleet_config_vkey(f, v), *hkey = fleet_key(f, "config/head", NULL, NULL);
     json_t *rec = json_copy(j->record);
     json_t *ops = json_array();
-    json_array_append_new(ops, fleet_config_put_op(f, vkey, rec));
-    json_array_append_new(
-        ops, fleet_config_put_op(f, hkey,
-                                 json_pack("{s:I, s:s, s:I}", "version", (json_int_t)v, "node",
-                                           f->p.node, "full", (json_int_t)full)));
+    size_t rec_len = 0;
+    json_array_append_new(ops, fleet_config_put_op(f, vkey, rec, &rec_len));
+    json_t *head = json_pack("{s:I, s:s, s:I}", "version", (json_int_t)v, "node", f->p.node, "full",
+                             (json_int_t)full);
+    fleet_config_head_sizes(f, head, full == v, j->doc_bytes, rec_len);
+    json_array_append_new(ops, fleet_config_put_op(f, hkey, head, NULL));
     /* The newest keep versions stay, and every one from the newest whole
      * document on (a delta needs the chain back to it). */
     uint64_t drop_below = v + 1 > j->keep ? v + 1 - j->keep : 0;
@@ -591,7 +630,7 @@ static void fleet_config_send(struct fleet *f, struct fleet_cfg_job *j, int64_t 
     struct fleet_cfg_call *c = fleet_config_call(f, j);
     c->head_rev = head_rev;
     c->head = full;
-    fleet_config_parts_put(f, j->record, j->base + 1, fleet_config_on_parts_put, c);
+    fleet_config_parts_put(f, j->record, j->base + 1, &j->doc_bytes, fleet_config_on_parts_put, c);
 }
 
 /* Ends the jobs the watch caught up with; returns a queued job to send

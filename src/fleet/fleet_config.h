@@ -4,7 +4,8 @@
  * node shares, versioned, so that a change made through any node's API is
  * served by every node.
  *
- *   PREFIX/config/head              {"version": N, "full": F}
+ *   PREFIX/config/head              {"version": N, "full": F,
+ *                                    "chain_bytes": C, "full_bytes": B}
  *   PREFIX/config/v/NNNNNNNNNNNN    {"version": N, "doc": {...}, "author",
  *                                    "change", "source", "node", "time"}
  *                                or {"version": N, "base": N-1,
@@ -18,8 +19,14 @@
  * version from F on is kept, so a node that has any of them, or none,
  * can follow the chain: it fetches from the version after its own, or
  * from F. A whole document is written again once the chain since F is
- * `keep` versions long, and whenever the fleet's write format
- * (fleet_compat.h) is the release before's, which reads only "doc".
+ * `keep` versions long and its records (C bytes) reach a quarter of F's
+ * document (B bytes), or it is FLEET_CONFIG_CHAIN_MAX long, and whenever
+ * the fleet's write format (fleet_compat.h) is the release before's,
+ * which reads only "doc". So a change of one record in 100,000 no longer
+ * rewrites the 10 MB document every keep changes (about a second of
+ * etcd's time on every 20th change), while what a new node reads after
+ * the document stays below a quarter of it. A head without C and B (the
+ * release before writes none) falls back to keep alone.
  *
  * Both are signed like every record (fleet_sign.h); any member may write
  * them. A version is written by one transaction that compares head's mod
@@ -66,12 +73,17 @@ typedef void (*fleet_config_fn)(void *arg, uint64_t head, json_t *records);
 /* How long a fetch that would read a whole version again waits for the
  * owner to settle the one offered before (fleet_config_applied). */
 #define FLEET_CONFIG_OFFER_WAIT_S 5.0
+/* The chain since the newest whole version: at most this many versions,
+ * and (past keep) the versions' bytes below 1/FLEET_CONFIG_CHAIN_SHARE of
+ * the whole document's. */
+#define FLEET_CONFIG_CHAIN_MAX 1000
+#define FLEET_CONFIG_CHAIN_SHARE 4
 
 /*
  * Writes record (borrowed: "doc", "author", "change", "source", and
  * optionally "delta", what doc changes against version base: written
  * instead of doc when every live member reads deltas and the chain since
- * the last whole document is shorter than keep; the version, node and
+ * the last whole document is short enough (above); the version, node and
  * time are added) as version base + 1 when the fleet is
  * at version base, or etcd holds none yet; drops version base + 1 - keep.
  * *version gets the new version. SHARED_CONFLICT when the fleet is not at

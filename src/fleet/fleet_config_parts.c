@@ -133,11 +133,12 @@ static void fleet_parts_put_next(struct fleet_parts_call *c)
     etcd_call(c->f->etcd, "/v3/kv/put", req, fleet_parts_on_put, c);
 }
 
-void fleet_config_parts_put(struct fleet *f, json_t *record, uint64_t v, fleet_parts_fn done,
-                            void *arg)
+void fleet_config_parts_put(struct fleet *f, json_t *record, uint64_t v, size_t *bytes,
+                            fleet_parts_fn done, void *arg)
 {
     char *text = json_dumps(json_object_get(record, "doc"), JSON_COMPACT);
     size_t len = text ? strlen(text) : 0;
+    *bytes = len;
     if (!text || len <= FLEET_CONFIG_PART_MAX) { /* one key: "doc" as it is */
         free(text);
         done(arg, true, NULL);

@@ -330,6 +330,11 @@ struct fleet_cfg {
     /* The newest version with a whole document (head's "full"; head
      * itself when head names none: every version was whole) (L). */
     uint64_t full;
+    /* Head's "chain_bytes" (the versions after full, as written) and
+     * "full_bytes" (full's document); sizes_known when head has both (a
+     * head of the release before has neither) (L). */
+    uint64_t chain_bytes, full_bytes;
+    bool sizes_known;
     /* A delta did not fit the version this node has: the next fetch
      * starts at full (fleet_config_need_full) (L). */
     bool want_full;
@@ -716,9 +721,10 @@ void fleet_config_node_fields_locked(struct fleet *f, json_t *rec);
 typedef void (*fleet_parts_fn)(void *arg, bool ok, const char *err);
 /* record is version v's whole record ("doc"; borrowed, changed here): a
  * document longer than FLEET_CONFIG_PART_MAX is put in parts and "doc" is
- * replaced by "parts"; then done (at once for a short one). */
-void fleet_config_parts_put(struct fleet *f, json_t *record, uint64_t v, fleet_parts_fn done,
-                            void *arg);
+ * replaced by "parts"; then done (at once for a short one). *bytes gets
+ * the document's length as compact JSON before this returns. */
+void fleet_config_parts_put(struct fleet *f, json_t *record, uint64_t v, size_t *bytes,
+                            fleet_parts_fn done, void *arg);
 /* Every record of records (borrowed, changed here) with "parts" gets its
  * "doc", read from etcd and checked against the digest; then done. */
 void fleet_config_parts_get(struct fleet *f, json_t *records, fleet_parts_fn done, void *arg);

@@ -462,7 +462,11 @@ def test_a_large_whole_version_travels_in_parts(cluster, be, made):
     here 6,000 records) is written in parts under config/v/p/ before its
     version, which names them with their digest; every node reads it back
     (the bootstrap, and a node that starts later); a part changed in etcd
-    makes a node refuse the version rather than serve what it holds."""
+    makes a node refuse the version rather than serve what it holds. The
+    chain of deltas after it goes on past keep while its bytes are below
+    a quarter of the document's (head says both): small changes do not
+    rewrite the document; a batch that makes the chain reach a quarter
+    does, on the next version."""
     import base64
     nodes = [start_node(made, cluster.urls, i, be["port"], start=False) for i in (1, 2)]
     for n in nodes:
@@ -483,19 +487,37 @@ def test_a_large_whole_version_travels_in_parts(cluster, be, made):
         == whole["parts"]["n"], sorted(kv)[:3]
     for n in nodes:
         assert n.answer("big5999.example.com.") == ["127.0.0.31"]
-    # Deltas on top; once keep (3) is reached, whole again, in parts, and the
-    # parts of the dropped whole version are gone.
+    assert head["chain_bytes"] == 0 and head["full_bytes"] > 512 * 1024, head
+    # Deltas on top, past keep (3): the chain is far below a quarter of the
+    # document.
     def parts(n):
         return n.get("/v1/status")[1]["fleet"]["config_parts"]
     before = [parts(n) for n in nodes]
-    for i in range(3):
+    for i in range(4):
         st, body = put(nodes[i % 2], "records/big%d.example.com." % i, record("eu"))
         assert st == 201, body
     vers, head = config_versions(cluster)
-    assert head["full"] == v0 + 3 and "parts" in vers[v0 + 3], head
-    assert vers[v0 + 3]["base"] == v0 + 2 and "delta" in vers[v0 + 3], vers[v0 + 3].keys()
+    assert head["full"] == v0 and head["version"] == v0 + 4, head
+    assert all("delta" in vers[v] and "parts" not in vers[v] for v in range(v0 + 1, v0 + 5))
+    assert 0 < head["chain_bytes"] < head["full_bytes"] // 4, head
+    # A batch of 2,000 records (a quarter of the document and more) is a
+    # delta too; the version after it is whole again, in parts, and the
+    # parts of the dropped whole version are gone.
+    st, body = http_json(nodes[1].admin + "/v1/config/changes", {"changes": [
+        {"op": "put", "path": "records/big%d.example.com." % k, "value": record("eu")}
+        for k in range(10, 2010)]}, method="POST", timeout=30, headers=nodes[1].AUTH)
+    assert st in (200, 201), body
+    vers, head = config_versions(cluster)
+    assert head["full"] == v0 and "delta" in vers[v0 + 5], head
+    assert head["chain_bytes"] >= head["full_bytes"] // 4, head
+    st, body = put(nodes[0], "records/big3000.example.com.", record("eu"))
+    assert st == 201, body
+    vers, head = config_versions(cluster)
+    assert head["full"] == v0 + 6 and "parts" in vers[v0 + 6], head
+    assert head["chain_bytes"] == 0, head
+    assert vers[v0 + 6]["base"] == v0 + 5 and "delta" in vers[v0 + 6], vers[v0 + 6].keys()
     kv = cluster.get_prefix("/gtmd/it/config/v/p/")
-    assert kv and all(k.startswith("/gtmd/it/config/v/p/%012d/" % (v0 + 3)) for k in kv), \
+    assert kv and all(k.startswith("/gtmd/it/config/v/p/%012d/" % (v0 + 6)) for k in kv), \
         sorted(kv)[:3]
     ok, _ = poll(lambda: all(n.answer("big2.example.com.") == ["127.0.0.32"] for n in nodes), 5.0)
     assert ok

@@ -64,12 +64,14 @@ static json_t *test_reload(struct server *srv, json_t *doc, bool *ok)
     return json_object();
 }
 
-/* config_fleet_docs over records (stolen); NULL with why. */
-static json_t *test_docs(struct config_api *api, json_t *records, char *why, size_t len)
+/* config_fleet_docs over records (stolen), keeping the last keep_last;
+ * NULL with why. */
+static json_t *test_docs(struct config_api *api, json_t *records, size_t keep_last, char *why,
+                         size_t len)
 {
     why[0] = '\0';
     pthread_mutex_lock(&api->lock);
-    json_t *docs = config_fleet_docs(api, records, why, len);
+    json_t *docs = config_fleet_docs(api, records, keep_last, why, len);
     pthread_mutex_unlock(&api->lock);
     json_decref(records);
     return docs;
@@ -92,7 +94,8 @@ static void test_chain(struct tap *t, struct config_api *api)
     /* The race seen in CI: the fleet thread fetched from version 2 (the
      * node had said it serves 1), the node applied 2 meanwhile; 2's base
      * is not the node's any more. */
-    docs = test_docs(api, json_pack("[o, o]", test_delta(2), test_delta(3)), why, sizeof(why));
+    docs = test_docs(api, json_pack("[o, o]", test_delta(2), test_delta(3)), SIZE_MAX, why,
+                     sizeof(why));
     TAP_CHECK(t, docs && json_array_size(docs) == 2 && test_is(docs, 1, 3),
               "a fetch beginning with a version the node applied meanwhile builds the next "
               "from the node's own (%s)",
@@ -101,32 +104,34 @@ static void test_chain(struct tap *t, struct config_api *api)
               "and the version the node has is not built");
     json_decref(docs);
 
-    docs = test_docs(api, json_pack("[o, o, o]", test_delta(2), test_delta(3), test_delta(4)), why,
-                     sizeof(why));
+    docs = test_docs(api, json_pack("[o, o, o]", test_delta(2), test_delta(3), test_delta(4)),
+                     SIZE_MAX, why, sizeof(why));
     TAP_CHECK(t, docs && test_is(docs, 1, 3) && test_is(docs, 2, 4),
               "and the chain goes on after it (%s)", why);
     json_decref(docs);
 
     /* Even when the delta of a version the node has does not fit. */
-    docs = test_docs(api, json_pack("[o, o]", test_bad_delta(2), test_delta(3)), why, sizeof(why));
+    docs = test_docs(api, json_pack("[o, o]", test_bad_delta(2), test_delta(3)), SIZE_MAX, why,
+                     sizeof(why));
     TAP_CHECK(t, docs && test_is(docs, 1, 3),
               "a version the node has whose delta does not fit is not needed (%s)", why);
     json_decref(docs);
 
-    docs = test_docs(api, json_pack("[o]", test_delta(3)), why, sizeof(why));
+    docs = test_docs(api, json_pack("[o]", test_delta(3)), SIZE_MAX, why, sizeof(why));
     TAP_CHECK(t, docs && test_is(docs, 0, 3), "the version after the node's own (%s)", why);
     json_decref(docs);
 
     /* From a whole document, every version is built from the chain. */
-    docs = test_docs(api, json_pack("[o, o, o]", test_whole(1), test_delta(2), test_delta(3)), why,
-                     sizeof(why));
+    docs = test_docs(api, json_pack("[o, o, o]", test_whole(1), test_delta(2), test_delta(3)),
+                     SIZE_MAX, why, sizeof(why));
     TAP_CHECK(t, docs && test_is(docs, 0, 1) && test_is(docs, 1, 2) && test_is(docs, 2, 3),
               "from a whole document every version is built (%s)", why);
     json_decref(docs);
 
     /* A whole version shares with the version before it every member it
      * kept (the very objects: its records stay compiled), and equals it. */
-    docs = test_docs(api, json_pack("[o, o]", test_delta(3), test_whole(4)), why, sizeof(why));
+    docs = test_docs(api, json_pack("[o, o]", test_delta(3), test_whole(4)), SIZE_MAX, why,
+                     sizeof(why));
     json_t *r3 = json_object_get(json_array_get(docs, 0), "records");
     json_t *r4 = json_object_get(json_array_get(docs, 1), "records");
     TAP_CHECK(t,
@@ -138,19 +143,20 @@ static void test_chain(struct tap *t, struct config_api *api)
 
     /* A whole version that is not a document is passed on as it is (the
      * load refuses it), not made into one by sharing. */
-    docs = test_docs(api, json_pack("[{s:i, s:s}]", "version", 3, "doc", "not a document"), why,
-                     sizeof(why));
+    docs = test_docs(api, json_pack("[{s:i, s:s}]", "version", 3, "doc", "not a document"),
+                     SIZE_MAX, why, sizeof(why));
     TAP_CHECK(t, docs && json_is_string(json_array_get(docs, 0)),
               "a whole version that is not an object stays what it is (%s)", why);
     json_decref(docs);
 
     /* A real gap: version 4 changes 3, which the node (at 2) lacks. */
-    docs = test_docs(api, json_pack("[o]", test_delta(4)), why, sizeof(why));
+    docs = test_docs(api, json_pack("[o]", test_delta(4)), SIZE_MAX, why, sizeof(why));
     TAP_CHECK(t, !docs && strstr(why, "version 4 changes version 3, which this node does not have"),
               "a version whose base the node lacks is refused: %s", why);
     json_decref(docs);
 
-    docs = test_docs(api, json_pack("[o, o]", test_delta(2), test_bad_delta(3)), why, sizeof(why));
+    docs = test_docs(api, json_pack("[o, o]", test_delta(2), test_bad_delta(3)), SIZE_MAX, why,
+                     sizeof(why));
     TAP_CHECK(t, !docs && strstr(why, "version 3 changes version 2, and its delta does not fit it"),
               "a version after the node's own whose delta does not fit is refused: %s", why);
     json_decref(docs);
@@ -180,7 +186,7 @@ static void test_recycled(struct tap *t, struct config_api *api)
     unsigned long long reused = api->fleet_recycle.reused;
     json_t *rec =
         json_pack("{s:i, s:i, s:o}", "version", 3, "base", 2, "delta", jsondelta_diff(v2, v3));
-    json_t *docs = test_docs(api, json_pack("[o]", rec), why, sizeof(why));
+    json_t *docs = test_docs(api, json_pack("[o]", rec), SIZE_MAX, why, sizeof(why));
     json_t *made = json_array_get(docs, 0);
     TAP_CHECK(t, made && json_equal(made, v3) && api->fleet_recycle.reused == reused + 1,
               "version 3 built from the recycled records (%s)", why);
@@ -198,7 +204,7 @@ static void test_recycled(struct tap *t, struct config_api *api)
     jsonrecycle_reclaim(&api->fleet_recycle);
     ready = jsonrecycle_ready(&api->fleet_recycle, v2);
     pthread_mutex_unlock(&api->lock);
-    docs = test_docs(api, json_pack("[o]", test_bad_delta(3)), why, sizeof(why));
+    docs = test_docs(api, json_pack("[o]", test_bad_delta(3)), SIZE_MAX, why, sizeof(why));
     want2 = test_doc(2);
     json_object_set_new(want2, "x", json_pack("{s:i}", "a", 1));
     TAP_CHECK(t, ready && !docs && strstr(why, "does not fit") && json_equal(api->fleet_doc, want2),
@@ -209,6 +215,48 @@ static void test_recycled(struct tap *t, struct config_api *api)
     json_decref(v1);
     json_decref(v2);
     json_decref(v3);
+}
+
+/* A chain longer than the history keeps (keep_last 2): the versions
+ * before the last two are built on the way, in one working document, and
+ * are JSON null; the last two are right; neither the whole document the
+ * chain starts from nor any record's value changed while the working
+ * document did (two kinds of objects changed, one set whole first). */
+static void test_long_chain(struct tap *t, struct config_api *api)
+{
+    char why[400];
+    json_t *recs = json_array();
+    json_array_append_new(recs, test_whole(1));
+    for (int v = 2; v <= 8; v++)
+        json_array_append_new(recs, test_delta(v));
+    json_array_append_new(recs, json_pack("{s:i, s:i, s:{s:{s:{s:i}}}}", "version", 9, "base", 8,
+                                          "delta", "put", "pools", "web", 1));
+    json_array_append_new(recs, json_pack("{s:i, s:i, s:{s:{s:{s:{s:i}}}}}", "version", 10, "base",
+                                          9, "delta", "in", "pools", "put", "api", 2));
+    json_array_append_new(recs, test_delta(9));
+    json_object_set_new(json_array_get(recs, 10), "version", json_integer(11));
+    json_object_set_new(json_array_get(recs, 10), "base", json_integer(10));
+    json_t *before = json_deep_copy(recs);
+    TAP_CHECK(t, json_array_size(recs) == 11, "a chain of 11 versions");
+    json_t *docs = test_docs(api, json_incref(recs), 2, why, sizeof(why));
+    bool nulls = docs && json_array_size(docs) == 11;
+    for (size_t i = 0; nulls && i < 9; i++)
+        nulls = json_is_null(json_array_get(docs, i));
+    TAP_CHECK(t, nulls, "the versions the history would not keep are not kept (%s)", why);
+    json_t *want10 = test_doc(8), *want11 = test_doc(9);
+    json_object_set_new(want10, "pools", json_pack("{s:i, s:i}", "web", 1, "api", 2));
+    json_object_set_new(want11, "pools", json_pack("{s:i, s:i}", "web", 1, "api", 2));
+    TAP_CHECK(t,
+              docs && json_equal(json_array_get(docs, 9), want10) &&
+                  json_equal(json_array_get(docs, 10), want11),
+              "the last two are the versions, built through the working document");
+    TAP_CHECK(t, json_equal(recs, before),
+              "the whole document and the deltas it was built from are unchanged");
+    json_decref(want10);
+    json_decref(want11);
+    json_decref(docs);
+    json_decref(before);
+    json_decref(recs);
 }
 
 int main(void)
@@ -239,6 +287,7 @@ int main(void)
     json_decref(d2);
     test_chain(&t, &api);
     test_recycled(&t, &api);
+    test_long_chain(&t, &api);
     config_api_free(&api);
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
