@@ -71,7 +71,8 @@ struct bigalloc_spare {
 void bigalloc_spare_init(struct bigalloc_spare *s);
 void bigalloc_spare_free(struct bigalloc_spare *s);
 /* Unmaps the spare s holds, if any (s stays usable): its 20 MB are
- * resident only while changes stream, not once they stopped. */
+ * resident only while changes stream and for a while after (the
+ * dropper's LOAD_SPARE_KEEP_S, load_behind.c), not for good. */
 void bigalloc_spare_drop(struct bigalloc_spare *s);
 
 /* A spare longer than what is asked by more than this is unmapped rather
