@@ -230,7 +230,7 @@ def run_round(binary, d, n, changes, warmup):
     etcd, procs = start_fleet(binary, d, n)
     try:
         lat, first = [], []
-        cpu0 = None
+        cpu0 = [cpu_s(p.pid) for p in procs]
         for c in range(warmup + changes):
             if c == warmup:
                 cpu0 = [cpu_s(p.pid) for p in procs]

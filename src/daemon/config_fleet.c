@@ -429,10 +429,12 @@ static json_t *config_fleet_share(json_t *near, json_t *doc)
  * chain that is not kept), whose objects under the keys in owned were
  * copied for it and change in place. So a node reading a chain of
  * hundreds of deltas at 100,000 records neither keeps hundreds of
- * documents nor copies the records object once per delta. */
+ * documents nor copies the records object once per delta. root_owned:
+ * the working document's root was made here (a whole version taken as
+ * it came is the fetched record's own "doc": copied before it changes). */
 struct config_fleet_chain {
     json_t *prev;
-    bool work;
+    bool work, root_owned;
     struct {
         char key[64];
         json_t *obj; /* prev's own (a reference held by prev) */
@@ -458,6 +460,13 @@ static json_t *config_fleet_chain_step(struct config_fleet_chain *c, json_t *dl,
     json_t *in = json_object_get(dl, "in"), *v, *doc = c->prev;
     const char *k;
     c->prev = NULL;
+    if (!c->root_owned) { /* its members shared, none of them its own yet */
+        json_t *root = json_copy(doc);
+        json_decref(doc);
+        doc = root;
+        c->root_owned = true;
+        c->n_owned = 0;
+    }
     json_object_foreach(in, k, v)
     {
         json_t *mine = json_object_get(doc, k);
@@ -471,6 +480,8 @@ static json_t *config_fleet_chain_step(struct config_fleet_chain *c, json_t *dl,
     }
     if (!jsondelta_apply_in(doc, dl, err, len)) {
         json_decref(doc);
+        c->n_owned = 0; /* freed with it */
+        c->root_owned = false;
         return NULL;
     }
     /* A key the delta set whole holds a value of the record now: not own. */
@@ -486,9 +497,9 @@ static json_t *config_fleet_chain_step(struct config_fleet_chain *c, json_t *dl,
  * in docs unless drop; a dropped one is the next working document. A
  * working document made from a delta (dl; not stepped in place) owns its
  * objects under the keys of dl's "in": config_fleet_apply_delta copied
- * them. */
+ * them. own_root: made's root was made here. */
 static void config_fleet_chain_next(struct config_fleet_chain *c, json_t *docs, json_t *made,
-                                    json_t *dl, bool drop, bool stepped)
+                                    json_t *dl, bool drop, bool stepped, bool own_root)
 {
     if (c->work && c->prev != made)
         json_decref(c->prev);
@@ -504,6 +515,7 @@ static void config_fleet_chain_next(struct config_fleet_chain *c, json_t *docs, 
     c->work = true;
     if (stepped)
         return; /* config_fleet_chain_step keeps owned */
+    c->root_owned = own_root;
     c->n_owned = 0;
     json_t *v;
     const char *k;
@@ -570,7 +582,8 @@ json_t *config_fleet_docs(struct config_api *api, json_t *records, size_t keep_l
         }
         /* Older than the last keep_last: nothing keeps it (the history
          * would drop it at once), so it is built only to build the next. */
-        config_fleet_chain_next(&c, docs, made, from_delta ? dl : NULL, n - i > keep_last, stepped);
+        config_fleet_chain_next(&c, docs, made, from_delta ? dl : NULL, n - i > keep_last,
+                                stepped && from_delta, from_delta || made != doc);
         prev_v = v;
     }
     if (c.work)

@@ -74,13 +74,15 @@ static void load_drop_run(void *arg)
  * LOAD_TRIM_INTERVAL_MS, and once more when the stream stops, so the heap
  * still goes back to the kernel within that interval. */
 #define LOAD_TRIM_INTERVAL_MS 1000
-/* The spare array (bigalloc.h) and its tables outlive a stream of changes
- * by this long: the first change after a pause of a few seconds faulted
- * in 20 MB of arrays and tables again at 100,000 records (a load of
- * 58-72 ms instead of 6-8: the p99 of single changes), while a change a
- * minute (ExternalDNS's default interval) still finds them. After it the
- * memory goes back to the kernel, as before. */
-#define LOAD_SPARE_KEEP_S 60
+/* The spare array (bigalloc.h) and its tables outlive the last change by
+ * this long (counted from the heap's trim after it): unmapped as soon as
+ * a stream of changes stopped, the first change after a pause of a few
+ * seconds faulted in 20 MB of arrays and tables again at 100,000 records
+ * (a load of 58-72 ms instead of 6-8: the p99 of single changes), while a
+ * change a minute (ExternalDNS's default interval) still finds them. Then
+ * the memory goes back to the kernel (before, a lone change, one more
+ * than a second after the trim before it, left them mapped for good). */
+#define LOAD_SPARE_KEEP_S 90
 
 struct load_dropper {
     pthread_t thread;
@@ -91,7 +93,7 @@ struct load_dropper {
     bool stop;
     bool owed;                 /* freed since the last trim */
     struct timespec next_trim; /* not before (CLOCK_MONOTONIC) */
-    bool spare_kept;           /* a stream stopped: the spare goes at spare_until */
+    bool spare_kept;           /* trimmed after a change: the spare goes at spare_until */
     struct timespec spare_until;
     struct bigalloc_spare *spare; /* borrowed; NULL: none */
 };
@@ -122,6 +124,9 @@ static void load_dropper_trim(struct load_dropper *d)
         d->next_trim.tv_sec++;
         d->next_trim.tv_nsec -= 1000000000L;
     }
+    d->spare_until = d->next_trim;
+    d->spare_until.tv_sec += LOAD_SPARE_KEEP_S;
+    d->spare_kept = d->spare != NULL;
 }
 
 /* Waits for a set to free or stop; meanwhile the trim a stream owes once
@@ -132,12 +137,8 @@ static void load_dropper_wait(struct load_dropper *d)
     while (!d->pending && !d->stop) {
         if (d->owed) {
             if (pthread_cond_timedwait(&d->cond, &d->lock, &d->next_trim) == ETIMEDOUT &&
-                !d->pending && !d->stop) { /* the stream stopped */
+                !d->pending && !d->stop) /* the stream stopped */
                 load_dropper_trim(d);
-                clock_gettime(CLOCK_MONOTONIC, &d->spare_until);
-                d->spare_until.tv_sec += LOAD_SPARE_KEEP_S;
-                d->spare_kept = d->spare != NULL;
-            }
         } else if (d->spare_kept) {
             if (pthread_cond_timedwait(&d->cond, &d->lock, &d->spare_until) == ETIMEDOUT &&
                 !d->pending && !d->stop && load_dropper_past(&d->spare_until)) {

@@ -528,16 +528,32 @@ def test_a_large_whole_version_travels_in_parts(cluster, be, made):
     assert [a["skipped"] - b["skipped"] for a, b in zip(after, before)] == [1, 1], (before, after)
     # A node started now reads the whole version from its parts and the
     # chain after it.
+    # A chain longer than a new node's keep (3) after the whole version:
+    # the node reads the whole version and the 8 deltas, builds them, and
+    # keeps the last 3 in its history.
+    for k in range(7):
+        st, body = put(nodes[k % 2], "records/seq%d.example.com." % k, record("eu"))
+        assert st == 201, body
     n3 = start_node(made, cluster.urls, 3, be["port"], start=False)
     n3.config["config_api"] = {"history_dir": "history", "fleet": True, "keep": 3}
     n3.start()
     st, body = put(nodes[0], "records/late.example.com.", record())
     assert st == 201, body
+    vers, head = config_versions(cluster)
+    assert head["full"] == v0 + 6 and head["version"] == v0 + 14, head
     ok, _ = poll(lambda: n3.answer("late.example.com.") == ["127.0.0.31"] and
                  n3.answer("big2.example.com.") == ["127.0.0.32"] and
+                 n3.answer("seq0.example.com.") == ["127.0.0.32"] and
+                 n3.answer("seq6.example.com.") == ["127.0.0.32"] and
                  n3.answer("big5999.example.com.") == ["127.0.0.31"], 30.0)
     assert ok, n3.read_log()[-2000:]
     assert parts(n3)["read"] == 1, parts(n3)
+    all_at(nodes + [n3], v0 + 14)
+    st, hist = n3.get("/v1/config/history")
+    assert [h["version"] for h in hist["versions"]] == [v0 + 14, v0 + 13, v0 + 12], hist
+    st, old = n3.get("/v1/config/history/%d" % (v0 + 13))
+    assert st == 200 and "seq6.example.com." in old["resources"]["records"] and \
+        "late.example.com." not in old["resources"]["records"], st
     # A part changed in etcd: its digest no longer matches; a node that
     # must read it (a fresh one) refuses the version and says so.
     key = sorted(kv)[0]

@@ -222,7 +222,7 @@ static void test_recycled(struct tap *t, struct config_api *api)
  * are JSON null; the last two are right; neither the whole document the
  * chain starts from nor any record's value changed while the working
  * document did (two kinds of objects changed, one set whole first). */
-static void test_long_chain(struct tap *t, struct config_api *api)
+static void test_long_chain(struct tap *t, struct config_api *api, const char *who)
 {
     char why[400];
     json_t *recs = json_array();
@@ -237,21 +237,21 @@ static void test_long_chain(struct tap *t, struct config_api *api)
     json_object_set_new(json_array_get(recs, 10), "version", json_integer(11));
     json_object_set_new(json_array_get(recs, 10), "base", json_integer(10));
     json_t *before = json_deep_copy(recs);
-    TAP_CHECK(t, json_array_size(recs) == 11, "a chain of 11 versions");
+    TAP_CHECK(t, json_array_size(recs) == 11, "%s: a chain of 11 versions", who);
     json_t *docs = test_docs(api, json_incref(recs), 2, why, sizeof(why));
     bool nulls = docs && json_array_size(docs) == 11;
     for (size_t i = 0; nulls && i < 9; i++)
         nulls = json_is_null(json_array_get(docs, i));
-    TAP_CHECK(t, nulls, "the versions the history would not keep are not kept (%s)", why);
+    TAP_CHECK(t, nulls, "%s: the versions the history would not keep are not kept (%s)", who, why);
     json_t *want10 = test_doc(8), *want11 = test_doc(9);
     json_object_set_new(want10, "pools", json_pack("{s:i, s:i}", "web", 1, "api", 2));
     json_object_set_new(want11, "pools", json_pack("{s:i, s:i}", "web", 1, "api", 2));
     TAP_CHECK(t,
               docs && json_equal(json_array_get(docs, 9), want10) &&
                   json_equal(json_array_get(docs, 10), want11),
-              "the last two are the versions, built through the working document");
+              "%s: the last two are the versions, built through the working document", who);
     TAP_CHECK(t, json_equal(recs, before),
-              "the whole document and the deltas it was built from are unchanged");
+              "%s: the whole document and the deltas it was built from are unchanged", who);
     json_decref(want10);
     json_decref(want11);
     json_decref(docs);
@@ -287,7 +287,18 @@ int main(void)
     json_decref(d2);
     test_chain(&t, &api);
     test_recycled(&t, &api);
-    test_long_chain(&t, &api);
+    test_long_chain(&t, &api, "a node at version 2");
+    config_api_free(&api);
+    /* A new node (no version of its own): the whole version has nothing to
+     * share with and is taken as it came, the fetched record's own. */
+    char fresh[400];
+    snprintf(fresh, sizeof(fresh), "%s/fresh.json", dir);
+    json_t *d0 = json_object();
+    json_dump_file(d0, fresh, 0);
+    json_decref(d0);
+    struct config_api_params p0 = {.keep = 6, .fleet = true};
+    config_api_init(&api, fresh, &p0, test_reload, NULL, NULL, NULL);
+    test_long_chain(&t, &api, "a new node");
     config_api_free(&api);
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
