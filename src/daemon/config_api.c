@@ -941,8 +941,8 @@ json_t *config_api_history(struct config_api *api)
 {
     json_t *a = json_array();
     pthread_mutex_lock(&api->lock);
-    /* A fleet's versions can have gaps (a node that was down fetches at
-     * most FLEET_CONFIG_FETCH_MAX of those it missed). */
+    /* A fleet's versions can have gaps (a node that was down keeps at
+     * most keep of those it missed, config_fleet_docs). */
     uint64_t oldest = api->version > api->keep ? api->version - api->keep + 1 : 1;
     for (uint64_t v = api->version; api->history_dir && v >= oldest && v > 0; v--) {
         json_t *m = config_api_load_version(api, v, ".meta.json");

@@ -161,7 +161,7 @@ static bool fleet_peer_unheard_locked(const struct fleet *f, const struct fleet_
         return false;
     if (f->blind && s > own_gap)
         return true;
-    return f->blind_grace && s > own_gap && s < f->blind_end;
+    return n->view_grace && s > own_gap && s < f->blind_end;
 }
 
 enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep *ep, char *why,

@@ -186,6 +186,15 @@ static void fleet_beat_check_watch(struct fleet *f, double now)
     }
 }
 
+/* Whether a gap that ended at end (monotonic) still covers a peer heard
+ * beats times since: FLEET_REJOIN_S, then until FLEET_REJOIN_BEATS
+ * heartbeats, at most stale_after (fleet_int.h). (caller holds f->lock) */
+static bool fleet_beat_rejoin_locked(const struct fleet *f, double end, unsigned beats, double now)
+{
+    return now - end < FLEET_REJOIN_S ||
+           (beats < FLEET_REJOIN_BEATS && now - end < f->p.stale_after);
+}
+
 /* This node's own gap (fleet_int.h, FLEET_BLIND_S): whether its view has
  * not been current for FLEET_BLIND_S, and the FLEET_REJOIN_S after it is
  * again. True when that changed (caller holds f->lock). */
@@ -195,11 +204,23 @@ static bool fleet_beat_mark_blind_locked(struct fleet *f, double now)
     bool was = f->blind, grace_was = f->blind_grace;
     if (blind && !f->blind)
         f->blind_from = f->fresh_at;
-    else if (!blind && f->blind)
+    else if (!blind && f->blind) {
         f->blind_end = now;
+        for (size_t i = 0; i < f->n_nodes; i++)
+            f->nodes[i].beats_view = 0;
+    }
     f->blind = blind;
-    f->blind_grace = !blind && f->blind_end > 0 && now - f->blind_end < FLEET_REJOIN_S;
-    return was != blind || grace_was != f->blind_grace;
+    bool changed = false, any = false;
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        struct fleet_node *n = &f->nodes[i];
+        bool g = !blind && f->blind_end > 0 && i != f->self &&
+                 fleet_beat_rejoin_locked(f, f->blind_end, n->beats_view, now);
+        changed |= g != n->view_grace;
+        n->view_grace = g;
+        any |= g;
+    }
+    f->blind_grace = any;
+    return changed || was != blind || grace_was != f->blind_grace;
 }
 
 /* Marks the peers not heard from for FLEET_SILENT_S, those heard again
@@ -213,7 +234,8 @@ static bool fleet_beat_mark_silent(struct fleet *f, double now)
     for (size_t i = 0; i < f->n_nodes; i++) {
         struct fleet_node *n = &f->nodes[i];
         bool s = i != f->self && n->heard > 0 && now - n->heard > FLEET_SILENT_S;
-        bool r = i != f->self && n->back > 0 && now - n->back < FLEET_REJOIN_S;
+        bool r =
+            i != f->self && n->back > 0 && fleet_beat_rejoin_locked(f, n->back, n->beats_back, now);
         changed |= s != n->silent || r != n->rejoining;
         n->silent = s;
         n->rejoining = r;
@@ -325,6 +347,11 @@ void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
     if (v && before > 0 && now - before > FLEET_SILENT_S) {
         f->nodes[idx].quiet_from = before; /* back after a silence */
         f->nodes[idx].back = now;
+        f->nodes[idx].beats_back = 0;
+    }
+    if (v) {
+        f->nodes[idx].beats_back++;
+        f->nodes[idx].beats_view++;
     }
     f->nodes[idx].heard = v ? now : 0;
     f->nodes[idx].have_offset = v && t > 0;

@@ -374,8 +374,7 @@ static void fleet_config_fetch(struct fleet *f)
      * document: every version from full on is in etcd. */
     if (!full || full > head)
         full = head;
-    bool chained = applied + 1 >= full && applied < head &&
-                   head - applied <= FLEET_CONFIG_FETCH_MAX && !want_full;
+    bool chained = applied + 1 >= full && applied < head && !want_full;
     /* The owner is still applying a version offered before that the chain
      * would start from: fetched once it has (fleet_config_applied), not
      * with the whole version again (its parts read twice), since an offer

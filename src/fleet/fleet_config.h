@@ -65,9 +65,6 @@ struct fleet;
  * must hand the work over, not do it. */
 typedef void (*fleet_config_fn)(void *arg, uint64_t head, json_t *records);
 
-/* A node that missed more versions than this starts again from the
- * newest whole document rather than following every delta since its own. */
-#define FLEET_CONFIG_FETCH_MAX 200
 /* A fetch that failed is tried again after this long (or when head moves). */
 #define FLEET_CONFIG_RETRY_S 5.0
 /* How long a fetch that would read a whole version again waits for the

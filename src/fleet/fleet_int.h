@@ -69,6 +69,16 @@
  * and its stale report must not undo the failover meanwhile (a flap). */
 #define FLEET_BLIND_S 0.75
 #define FLEET_REJOIN_S 1.0
+/* ... and until the peer has been heard FLEET_REJOIN_BEATS times since
+ * (at most stale_after): on a loaded machine a peer's heartbeats come back
+ * before the reports it wrote once etcd took writes again, which can take
+ * seconds after a new leader; its report from before the gap then undid
+ * a failover for a moment (test_fleet_loaded, the cut case, in CI: a node
+ * flipped back to the dead region 1.1 s after its view was current
+ * again, its peers' reports of the failure not yet in). Heartbeats are
+ * delayed by what delays the reports, so counting them waits as long as
+ * the load makes it. */
+#define FLEET_REJOIN_BEATS 3
 /* But only during an etcd election (fleet_election.c): a gap without one
  * (a slow disk under etcd, a starved CPU on a peer or here) says nothing
  * of what the peers see, and their last reports count as they are. While
@@ -168,9 +178,13 @@ struct fleet_node {
     bool silent;
     /* After a silence: when it was heard again, and when it had been heard
      * last before (0: no silence yet); rejoining: back within
-     * FLEET_REJOIN_S (fleet_beat.c). (L) */
+     * FLEET_REJOIN_S, or heard fewer than FLEET_REJOIN_BEATS times since
+     * (fleet_beat.c); beats_back: heartbeats since back; beats_view: since
+     * this node's own view was current again (blind_end); view_grace: this
+     * node's blind grace still holds for this peer's reports. (L) */
     double back, quiet_from;
-    bool rejoining;
+    bool rejoining, view_grace;
+    unsigned beats_back, beats_view;
     int64_t lease; /* the lease of its node record (signed fleets: its reports' lease) */
     int layout;    /* the key layout it writes (FLEET_LAYOUT) (L) */
     /* The newest record format its node record announced (fleet_compat.h;
@@ -410,8 +424,8 @@ struct fleet {
     bool degraded, ever_synced;
     /* blind: the view has not been current for FLEET_BLIND_S (after the
      * first sync); blind_from: the view was etcd's as of then; blind_end:
-     * when it was current again (0: never blind); blind_grace: within
-     * FLEET_REJOIN_S of blind_end. (L) */
+     * when it was current again (0: never blind); blind_grace: some
+     * peer's view_grace still holds (fleet_beat.c). (L) */
     bool blind, blind_grace;
     double blind_from, blind_end;
     double last_ok; /* monotonic time of the last reply from etcd */
