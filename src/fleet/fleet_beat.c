@@ -196,8 +196,10 @@ static bool fleet_beat_rejoin_locked(const struct fleet *f, double end, unsigned
 }
 
 /* This node's own gap (fleet_int.h, FLEET_BLIND_S): whether its view has
- * not been current for FLEET_BLIND_S, and the FLEET_REJOIN_S after it is
- * again. True when that changed (caller holds f->lock). */
+ * not been current for FLEET_BLIND_S, and, for each peer, whether the gap
+ * still covers its reports once the view is current again
+ * (fleet_beat_rejoin_locked). True when that changed (caller holds
+ * f->lock). */
 static bool fleet_beat_mark_blind_locked(struct fleet *f, double now)
 {
     bool blind = f->ever_synced && fleet_beat_view_age_locked(f, now) > FLEET_BLIND_S;
@@ -224,7 +226,8 @@ static bool fleet_beat_mark_blind_locked(struct fleet *f, double now)
 }
 
 /* Marks the peers not heard from for FLEET_SILENT_S, those heard again
- * less than FLEET_REJOIN_S ago, and this node's own gaps; the verdicts
+ * whose gap still covers them (fleet_beat_rejoin_locked), and this node's
+ * own gaps; the verdicts
  * are computed again when any of that changes. True while a gap is open
  * (a peer silent, or this node blind). */
 static bool fleet_beat_mark_silent(struct fleet *f, double now)
