@@ -134,28 +134,56 @@ void health_hooks_tell(struct health_core *c, enum health_hook_kind kind)
     pthread_mutex_unlock(&c->lock);
 }
 
+static uint32_t health_key_hash(const char *key)
+{
+    return dns_name_hash((const uint8_t *)key, strlen(key));
+}
+
 static struct health_slot *health_find_locked(struct health_core *c, const char *key)
 {
-    uint32_t h = dns_name_hash((const uint8_t *)key, strlen(key)) % c->n_buckets;
-    struct health_slot *s = c->buckets[h];
-    while (s && strcmp(s->key, key) != 0)
+    uint32_t h = health_key_hash(key);
+    struct health_slot *s = c->buckets[h & (c->n_buckets - 1)];
+    while (s && (s->key_hash != h || strcmp(s->key, key) != 0))
         s = s->next_in_bucket;
     return s;
+}
+
+/* Twice the chains, every slot moved to its new one (caller holds
+ * c->lock; nothing walks the chains across a release of it). Left as it
+ * is when memory is short: longer chains are slower, not wrong. */
+static void health_index_grow_locked(struct health_core *c)
+{
+    uint32_t n = c->n_buckets * 2;
+    struct health_slot **b = n > c->n_buckets ? calloc(n, sizeof(*b)) : NULL;
+    if (!b)
+        return;
+    for (uint32_t i = 0; i < c->n_buckets; i++)
+        for (struct health_slot *s = c->buckets[i], *next; s; s = next) {
+            next = s->next_in_bucket;
+            s->next_in_bucket = b[s->key_hash & (n - 1)];
+            b[s->key_hash & (n - 1)] = s;
+        }
+    free(c->buckets);
+    c->buckets = b;
+    c->n_buckets = n;
 }
 
 /* Creates and indexes a slot (caller holds c->lock and checked it is new). */
 static struct health_slot *health_slot_new_locked(struct health_core *c, const char *key,
                                                   const char *reason)
 {
-    uint32_t h = dns_name_hash((const uint8_t *)key, strlen(key)) % c->n_buckets;
     struct health_slot *s = calloc(1, sizeof(*s));
     if (!s || !(s->key = strdup(key)))
         abort();
+    s->key_hash = health_key_hash(key);
     s->since = health_now();
     snprintf(s->reason, sizeof(s->reason), "%s", reason);
     atomic_init(&s->load_probe, health_load_bits(NAN));
     atomic_init(&s->load_pushed, health_load_bits(NAN));
     s->core = c;
+    if (c->n_slots >= c->n_buckets)
+        health_index_grow_locked(c);
+    uint32_t h = s->key_hash & (c->n_buckets - 1);
     s->next_in_bucket = c->buckets[h];
     c->buckets[h] = s;
     c->n_slots++;
@@ -194,8 +222,7 @@ static void health_slot_collect_locked(struct health_core *c, struct health_slot
         atomic_load_explicit(&s->drill, memory_order_relaxed) != HEALTH_UNKNOWN ||
         atomic_load_explicit(&s->external, memory_order_relaxed) != HEALTH_UNKNOWN)
         return;
-    uint32_t h = dns_name_hash((const uint8_t *)s->key, strlen(s->key)) % c->n_buckets;
-    struct health_slot **pp = &c->buckets[h];
+    struct health_slot **pp = &c->buckets[s->key_hash & (c->n_buckets - 1)];
     while (*pp && *pp != s)
         pp = &(*pp)->next_in_bucket;
     if (!*pp)

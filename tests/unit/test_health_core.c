@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -547,6 +548,53 @@ static void test_slots(struct tap *t)
     health_core_free(&c);
 }
 
+/* The key index grows with the slots (10,000 endpoints and more): every
+ * slot stays found under its key across the growths, a released one is
+ * gone from its chain, and the chains stay short. */
+static void test_slot_index_grows(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    uint32_t first = c.n_buckets;
+    enum { N = 5000 };
+    static struct health_slot *made[N];
+    char key[64];
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "endpoint:p%d/e%d", i / 4, i % 4);
+        made[i] = health_core_slot(&c, key);
+    }
+    TAP_CHECK(t, c.n_slots == N && c.n_buckets >= N && c.n_buckets > first,
+              "the index doubled past its first %u chains: %u for %zu slots", first, c.n_buckets,
+              c.n_slots);
+    int found = 0, longest = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "endpoint:p%d/e%d", i / 4, i % 4);
+        found += health_core_find(&c, key) == made[i] && health_core_slot(&c, key) == made[i];
+    }
+    for (uint32_t b = 0; b < c.n_buckets; b++) {
+        int len = 0;
+        for (const struct health_slot *s = c.buckets[b]; s; s = s->next_in_bucket)
+            len++;
+        longest = len > longest ? len : longest;
+    }
+    TAP_CHECK(t, found == N, "every slot found under its key after the growths (%d of %d)", found,
+              N);
+    TAP_CHECK(t, longest <= 12, "the longest chain holds %d slots", longest);
+    for (int i = 0; i < N; i += 2) { /* two references each: the mapping and the lookup above */
+        health_core_release(&c, made[i]);
+        health_core_release(&c, made[i]);
+    }
+    found = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "endpoint:p%d/e%d", i / 4, i % 4);
+        found += (health_core_find(&c, key) != NULL) == (i % 2 == 1);
+    }
+    TAP_CHECK(t, found == N && c.n_slots == N / 2,
+              "released slots leave their chains, the others stay (%d of %d as expected)", found,
+              N);
+    health_core_free(&c);
+}
+
 /* Slots live while a policy set maps them or an override names them. */
 static void test_slot_lifetime(struct tap *t)
 {
@@ -599,6 +647,7 @@ int main(void)
     test_epoch_race(&t);
     test_slots(&t);
     test_slot_lifetime(&t);
+    test_slot_index_grows(&t);
     test_readers_under_lock(&t);
     return tap_done(&t);
 }
