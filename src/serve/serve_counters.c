@@ -249,6 +249,11 @@ static size_t serve_counters_compiled(const struct serve_set *prev, const struct
     return n;
 }
 
+/* Records compiled afresh are looked up one by one in prev up to one in
+ * this many of the records, beyond that found through an index of prev
+ * (serve_counters_assign). */
+#define SERVE_COUNTERS_LOOKUPS_SHARE 16
+
 void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct serve_set *prev)
 {
     const struct gslb *g = s->gslb;
@@ -266,10 +271,17 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
     uint32_t mask = 0;
     bool copy = serve_counters_can_copy(prev, g);
     /* An index of prev by name pays off beyond a few records without an
-     * origin (a walk of prev each): one change at 100,000 records spent
-     * 9 ms building it. */
-    uint32_t *index =
-        copy && serve_counters_compiled(prev, g) > 8 ? serve_counters_index(prev, g, &mask) : NULL;
+     * origin when each would be a walk of prev (one change at 100,000
+     * records spent 9 ms building it). Where both sets bind names by key,
+     * each is a lookup through prev's zones instead (serve_counters_find,
+     * a microsecond): the index pays off only once they are a good part
+     * of the records. Changes served together as one version (group
+     * commit) compile a dozen records or more, and building the index for
+     * them was a fifth of the store thread's work at 100,000 records. */
+    size_t compiled = copy ? serve_counters_compiled(prev, g) : 0;
+    bool lookups = copy && gslb_bound_by_key(g) && gslb_bound_by_key(prev->gslb) &&
+                   compiled <= g->n_records / SERVE_COUNTERS_LOOKUPS_SHARE;
+    uint32_t *index = compiled > 8 && !lookups ? serve_counters_index(prev, g, &mask) : NULL;
     for (size_t i = 0; i < g->n_records; i++) {
         uint32_t *ids = &s->policy_ids[i * stride];
         uint32_t *cids = &s->policy_canary_ids[i * stride];
