@@ -452,6 +452,17 @@ static bool config_fleet_chain_owns(const struct config_fleet_chain *c, json_t *
     return false;
 }
 
+/* Records obj (the working document's own copy under k) as owned. A key
+ * past the table's room or too long stays unrecorded: the next step then
+ * copies that object again, which costs time and is never wrong. */
+static void config_fleet_chain_own(struct config_fleet_chain *c, const char *k, json_t *obj)
+{
+    if (c->n_owned >= CONFIG_FLEET_OWNED_MAX || strlen(k) >= sizeof(c->owned[0].key))
+        return;
+    snprintf(c->owned[c->n_owned].key, sizeof(c->owned[0].key), "%s", k);
+    c->owned[c->n_owned++].obj = obj;
+}
+
 /* The working document with dl applied in place (the reference moves to
  * the result), or NULL with why (the document dropped). */
 static json_t *config_fleet_chain_step(struct config_fleet_chain *c, json_t *dl, char *err,
@@ -473,10 +484,7 @@ static json_t *config_fleet_chain_step(struct config_fleet_chain *c, json_t *dl,
         if (!json_is_object(mine) || config_fleet_chain_owns(c, doc, k))
             continue;
         json_object_set_new(doc, k, mine = json_copy(mine));
-        if (c->n_owned < CONFIG_FLEET_OWNED_MAX && strlen(k) < sizeof(c->owned[0].key)) {
-            snprintf(c->owned[c->n_owned].key, sizeof(c->owned[0].key), "%s", k);
-            c->owned[c->n_owned++].obj = mine;
-        }
+        config_fleet_chain_own(c, k, mine);
     }
     if (!jsondelta_apply_in(doc, dl, err, len)) {
         json_decref(doc);
@@ -522,11 +530,8 @@ static void config_fleet_chain_next(struct config_fleet_chain *c, json_t *docs, 
     json_object_foreach(json_object_get(dl, "in"), k, v)
     {
         json_t *mine = json_object_get(made, k);
-        if (json_is_object(mine) && c->n_owned < CONFIG_FLEET_OWNED_MAX &&
-            strlen(k) < sizeof(c->owned[0].key)) {
-            snprintf(c->owned[c->n_owned].key, sizeof(c->owned[0].key), "%s", k);
-            c->owned[c->n_owned++].obj = mine;
-        }
+        if (json_is_object(mine))
+            config_fleet_chain_own(c, k, mine);
     }
 }
 
