@@ -285,6 +285,10 @@ void health_hooks_tell(struct health_core *c, enum health_hook_kind kind);
  * "region:NAME"), marks it in use and takes a reference for the caller's
  * policy set; loader thread. */
 struct health_slot *health_core_slot(struct health_core *c, const char *key);
+/* The same for a slot the caller already has through a set that maps it
+ * and lives meanwhile (the set a change took its pools from): marks it in
+ * use and takes a reference, without a lookup by key; returns s. */
+struct health_slot *health_core_slot_again(struct health_core *c, struct health_slot *s);
 /* Gives back a reference taken by health_core_slot (a policy set is being
  * freed: no reader, plan or probe can reach it any more). An endpoint slot
  * without references and without an override is freed; s must not be used

@@ -70,6 +70,7 @@ void gslb_published(struct gslb *prev, struct gslb *next)
         for (size_t i = 0; next && next->from_g == prev && i < next->n_records; i++)
             if (next->from[i] != GSLB_COMPILED)
                 prev->carried[next->from[i]] = 1;
+        prev->pools_carried = next && next->pools_from == prev;
         if (next) {
             gslb_ref(next);
             prev->successor = next;
@@ -79,6 +80,7 @@ void gslb_published(struct gslb *prev, struct gslb *next)
         free(next->from);
         next->from = NULL;
         next->from_g = NULL;
+        next->pools_from = NULL;
     }
 }
 
@@ -116,7 +118,10 @@ static struct gslb *gslb_free_one(struct gslb *g)
     policy_ramp_free(g->ramp);
     for (size_t i = 0; i < g->n_regions; i++)
         free(g->regions[i].name);
-    for (size_t i = 0; i < g->n_azs; i++)
+    /* Pool strings taken from the running set are its own until this
+     * set is published, then passed on with the pools (gslb.pools_from). */
+    bool own_pools = !g->pools_from && !g->pools_carried;
+    for (size_t i = 0; own_pools && i < g->n_azs; i++)
         free(g->azs[i].name);
     for (size_t i = 0; i < g->n_checks; i++) {
         free(g->checks[i].name);
@@ -124,10 +129,15 @@ static struct gslb *gslb_free_one(struct gslb *g)
         free(g->checks[i].of);
     }
     for (size_t i = 0; i < g->n_pools; i++) {
-        for (size_t k = 0; k < g->pools[i].n_eps; k++)
-            policy_endpoint_free(&g->pools[i].eps[k]);
+        for (size_t k = 0; k < g->pools[i].n_eps; k++) {
+            if (own_pools)
+                policy_endpoint_free(&g->pools[i].eps[k]);
+            else
+                free(g->pools[i].eps[k].kid_slots); /* mapped for this set */
+        }
         free(g->pools[i].eps);
-        free(g->pools[i].name);
+        if (own_pools)
+            free(g->pools[i].name);
     }
     for (size_t i = 0; i < g->n_records; i++)
         gslb_free_record(g, i);
@@ -488,10 +498,15 @@ void gslb_map_health(struct gslb *g, struct health_core *core)
         snprintf(key, sizeof(key), "az:%s", g->azs[i].name);
         g->azs[i].slot = health_core_slot(core, key);
     }
+    /* Pools taken from a set that maps them in this core: the same slots,
+     * without 10,000 lookups by key (gslb.pools_from). */
+    const struct gslb *from = g->pools_from && g->pools_from->health == core ? g->pools_from : NULL;
     for (size_t i = 0; i < g->n_pools; i++) {
         struct policy_pool *p = &g->pools[i];
         for (size_t k = 0; k < p->n_eps; k++) {
-            struct health_slot *s = health_core_slot(core, p->eps[k].key);
+            struct health_slot *was = from ? from->pools[i].eps[k].slot : NULL;
+            struct health_slot *s =
+                was ? health_core_slot_again(core, was) : health_core_slot(core, p->eps[k].key);
             /* Without a check an endpoint is up; overrides still apply. */
             if (p->check < 0 && health_slot_probe(s) != HEALTH_UP)
                 health_restore(s, HEALTH_UP, health_now());

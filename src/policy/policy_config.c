@@ -655,9 +655,8 @@ uint32_t pc_name_hash(const char *s)
     return policy_name_hash(s, strlen(s));
 }
 
-/* Whether objects a and b hold the same members in the same order (a
- * record's compiled form holds indexes into the regions and pools). */
-static bool pc_same_ordered(json_t *a, json_t *b)
+/* policy_config_int.h */
+bool pc_same_ordered(json_t *a, json_t *b)
 {
     if (a == b)
         return true;
@@ -945,7 +944,8 @@ struct gslb *policy_config_parse_reuse(const struct jsoncfg *j, json_t *root,
     g->spare = reuse ? reuse->spare : NULL;
     pc_regions(j, cfgschema_value(s, PK_REGIONS, root), g);
     pc_checks(j, cfgschema_value(s, PK_CHECKS, root), g);
-    pc_pools(j, cfgschema_value(s, PK_POOLS, root), g);
+    if (!pc_pools_take(root, reuse, g))
+        pc_pools(j, cfgschema_value(s, PK_POOLS, root), g);
     struct pc_defaults def = {.ecs = cfgschema_bool(j, s, PK_ECS, root, NULL)};
     struct pc_reuse ru = {0};
     pc_reuse_init(&ru, root, reuse, g);

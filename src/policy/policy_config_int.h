@@ -10,6 +10,7 @@
 #include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 #include "policy/policy.h"
+#include "policy/policy_config.h"
 
 #define PC_PATH 256
 
@@ -65,6 +66,13 @@ struct pc_reuse {
     json_t *touched;
 };
 struct pc_defaults;
+
+/* Whether objects a and b hold the same members in the same order (a
+ * record's compiled form holds indexes into the regions and pools). */
+bool pc_same_ordered(json_t *a, json_t *b);
+/* Takes the running set's pools (policy_config_pools.c) when the change
+ * left them as they were; false: parse them. */
+bool pc_pools_take(json_t *root, const struct policy_reuse *reuse, struct gslb *g);
 
 uint32_t pc_name_hash(const char *s);
 size_t pc_member_size(json_t *v);
