@@ -46,6 +46,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import config_bench  # noqa: E402  (TOKEN, rss_mb, cpu_s, pct, log)
+import soak  # noqa: E402  (question, parse_reply)
 
 
 def pair(k, region):
@@ -100,9 +101,8 @@ def write_estate(d, a):
 
 
 class Asker:
-    """A UDP socket asking A questions and reading the answer's A
-    addresses with a small parser (dnspython's per-query cost would set the
-    checker's pace)."""
+    """A UDP socket asking A questions, with soak.py's small wire parser
+    (dnspython's per-query cost would set the checker's pace)."""
 
     def __init__(self, port):
         self.port = port
@@ -114,48 +114,17 @@ class Asker:
         """The set of A addresses answered, or None (no answer in 1 s,
         or an rcode but NOERROR)."""
         self.qid = (self.qid + 1) & 0xFFFF
-        q = struct.pack(">HHHHHH", self.qid, 0x0100, 1, 0, 0, 0)
-        for label in name.rstrip(".").split("."):
-            q += bytes([len(label)]) + label.encode()
-        q += b"\0" + struct.pack(">HH", 1, 1)
+        q = struct.pack(">HHHHHH", self.qid, 0x0100, 1, 0, 0, 0) + soak.question(name)
         self.s.sendto(q, ("127.0.0.1", self.port))
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
             try:
-                r = self.s.recv(4096)
+                r = soak.parse_reply(self.s.recv(4096))
             except socket.timeout:
                 return None
-            if len(r) >= 12 and struct.unpack(">H", r[:2])[0] == self.qid:
-                return Asker.addresses(r)
+            if r and r[0] == self.qid:
+                return frozenset(r[4]) if r[1] == 0 else None
         return None
-
-    @staticmethod
-    def addresses(r):
-        flags, qd, an = struct.unpack(">HHH", r[2:8])
-        if flags & 0xF:
-            return None
-        off = 12
-        for _ in range(qd):
-            off = Asker.skip_name(r, off) + 4
-        out = set()
-        for _ in range(an):
-            off = Asker.skip_name(r, off)
-            typ, _cls, _ttl, rdlen = struct.unpack(">HHIH", r[off:off + 10])
-            off += 10
-            if typ == 1 and rdlen == 4:
-                out.add(socket.inet_ntoa(r[off:off + 4]))
-            off += rdlen
-        return frozenset(out)
-
-    @staticmethod
-    def skip_name(r, off):
-        while True:
-            ln = r[off]
-            if ln == 0:
-                return off + 1
-            if ln & 0xC0 == 0xC0:
-                return off + 2
-            off += ln + 1
 
 
 def put(port, name, pool, regions):
