@@ -154,3 +154,74 @@ def test_an_edit_that_fails_leaves_its_group_whole(srv):
     assert query_addrs(g, "half.example.com.") == []
     for k in range(6):
         assert query_addrs(g, "g%d.example.com." % k) == FIRST[ORDERS[-1][0]]
+
+
+HP_US = sorted(["192.0.2.31", "192.0.2.32", "192.0.2.33"])  # pool hp (adminlib)
+HP_EU = sorted(["198.51.100.31", "198.51.100.32"])
+
+
+@pytest.mark.threads
+def test_changes_under_query_load_are_served_whole(srv):
+    """Clients change records one at a time while other names are asked
+    without pause (sustain_bench.py in small): each change is served when
+    its 201 comes (asked at once, the new answer), no answer mixes two
+    versions of a record (all of one region's addresses or all of the
+    other's), and no query goes unanswered. The records answer several
+    addresses of their first region, so a mix would show."""
+    g, a = srv
+    names = ["m%d.example.com." % i for i in range(16)]
+    first = {}
+    for n in names:
+        r = a.call("PUT", "/v1/config/records/" + n,
+                   body={"pool": "hp", "policy": "failover", "regions": ["us", "eu"]})
+        assert r.status == 201, r.json
+        first[n] = "us"
+    stop = time.monotonic() + 4
+    lock = threading.Lock()
+    seen = {"changes": 0, "refused": [], "stale": [], "mixed": [], "asked": 0,
+            "unanswered": 0}
+
+    def client(k):
+        def run():
+            mine, m = names[k::4], 0
+            while time.monotonic() < stop and m < 400:
+                n = mine[m % len(mine)]
+                m += 1
+                new = "eu" if first[n] == "us" else "us"
+                r = a.call("PUT", "/v1/config/records/" + n,
+                           body={"pool": "hp", "policy": "failover",
+                                 "regions": [new, "us" if new == "eu" else "eu"]})
+                got = query_addrs(g, n, timeout=2) if r.status == 201 else None
+                with lock:
+                    if r.status != 201:
+                        seen["refused"].append((n, r.status, r.json))
+                        return
+                    first[n] = new
+                    seen["changes"] += 1
+                    if got != (HP_US if new == "us" else HP_EU):
+                        seen["stale"].append((n, new, got))
+        return run
+
+    def checker():
+        k = 0
+        while time.monotonic() < stop and k < 20000:
+            n = names[k % len(names)]
+            k += 1
+            got = query_addrs(g, n, timeout=2)
+            with lock:
+                seen["asked"] += 1
+                if got is None:
+                    seen["unanswered"] += 1
+                elif got not in (HP_US, HP_EU):
+                    seen["mixed"].append((n, got))
+
+    run_at_once([client(k) for k in range(4)] + [checker, checker])
+    assert not seen["refused"], seen["refused"][:5]
+    assert seen["changes"] >= 20 and seen["asked"] >= 100, seen
+    assert not seen["stale"], seen["stale"][:5]
+    assert not seen["mixed"], seen["mixed"][:5]
+    assert seen["unanswered"] == 0, seen
+    for n in names:
+        assert query_addrs(g, n) == (HP_US if first[n] == "us" else HP_EU), n
+    print("\nFIGURE changes under query load: %d changes read back, %d answers checked" %
+          (seen["changes"], seen["asked"]))
