@@ -189,10 +189,14 @@ static void fleet_beat_check_watch(struct fleet *f, double now)
 /* Whether a gap that ended at end (monotonic) still covers a peer heard
  * beats times since: FLEET_REJOIN_S, then until FLEET_REJOIN_BEATS
  * heartbeats, at most stale_after (fleet_int.h). (caller holds f->lock) */
+bool fleet_rejoin_covers(double since, unsigned beats, double stale_after)
+{
+    return since < FLEET_REJOIN_S || (beats < FLEET_REJOIN_BEATS && since < stale_after);
+}
+
 static bool fleet_beat_rejoin_locked(const struct fleet *f, double end, unsigned beats, double now)
 {
-    return now - end < FLEET_REJOIN_S ||
-           (beats < FLEET_REJOIN_BEATS && now - end < f->p.stale_after);
+    return fleet_rejoin_covers(now - end, beats, f->p.stale_after);
 }
 
 /* This node's own gap (fleet_int.h, FLEET_BLIND_S): whether its view has

@@ -79,6 +79,11 @@
  * delayed by what delays the reports, so counting them waits as long as
  * the load makes it. */
 #define FLEET_REJOIN_BEATS 3
+/* Whether a gap that ended since seconds ago still covers a peer heard
+ * beats times since it ended: FLEET_REJOIN_S, then until
+ * FLEET_REJOIN_BEATS heartbeats, never past stale_after (fleet_beat.c).
+ * Pure: unit-tested. */
+bool fleet_rejoin_covers(double since, unsigned beats, double stale_after);
 /* But only during an etcd election (fleet_election.c): a gap without one
  * (a slow disk under etcd, a starved CPU on a peer or here) says nothing
  * of what the peers see, and their last reports count as they are. While
