@@ -244,7 +244,7 @@ struct gslb {
      * carried, one reference of successor. */
     uint8_t *carried;
     struct gslb *successor;
-    /* The pools and azs taken whole from the running set (policy_config.c,
+    /* The pools and azs taken whole from the running set (policy_config_pools.c,
      * a change that left "pools", "regions" and "checks" as they were):
      * their arrays are this set's, the strings they point at (names, keys,
      * addresses, check hosts) are pools_from's until this set is
