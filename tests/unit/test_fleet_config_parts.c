@@ -4,7 +4,11 @@
  * document. A record is signed, but what it names is still checked: its
  * own version's slices only, one NODE.NONCE segment, a digest of 64 hex
  * digits, a count in range; anything else is refused before a key is read.
+ * And the sizes a node reads from the configuration's head
+ * (fleet_config_head_seen): malformed ones leave the sizes unknown.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fleet/fleet_int.h"
@@ -16,6 +20,48 @@ static bool parts(const char *prefix, json_int_t n, const char *sum, uint64_t v)
     bool ok = fleet_config_parts_ok(p, v);
     json_decref(p);
     return ok;
+}
+
+/* head's sizes as a node reads them (fleet_config_head_seen): both
+ * integers of 0 or more, or the head is taken as sizeless (the release
+ * before writes none) and the keep rule decides when a whole version is
+ * written. A malformed head must neither stop the node nor make it trust
+ * a size it was not given. */
+static void test_head_sizes(struct tap *t)
+{
+    struct fleet *f = calloc(1, sizeof(*f));
+    pthread_mutex_init(&f->lock, NULL);
+    struct {
+        const char *json;
+        bool known;
+        uint64_t chain, full_bytes, full;
+    } cases[] = {
+        {"{\"version\": 5, \"full\": 3, \"chain_bytes\": 100, \"full_bytes\": 4000}", true, 100,
+         4000, 3},
+        {"{\"version\": 6, \"full\": 3, \"chain_bytes\": 0, \"full_bytes\": 0}", true, 0, 0, 3},
+        {"{\"version\": 7, \"full\": 3}", false, 0, 0, 3},
+        {"{\"version\": 8, \"full\": 3, \"chain_bytes\": -1, \"full_bytes\": 4000}", false, 0, 0,
+         3},
+        {"{\"version\": 9, \"full\": 3, \"chain_bytes\": \"100\", \"full_bytes\": 4000}", false, 0,
+         0, 3},
+        {"{\"version\": 10, \"full\": 3, \"chain_bytes\": 100}", false, 0, 0, 3},
+        {"{\"version\": 11, \"full\": 3, \"chain_bytes\": 1.5, \"full_bytes\": 4000}", false, 0, 0,
+         3},
+        {"{\"version\": 12, \"full\": 99, \"chain_bytes\": 1, \"full_bytes\": 2}", true, 1, 2, 12},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *v = json_loads(cases[i].json, 0, NULL);
+        fleet_config_head_seen(f, v, 10 + (int64_t)i, "/gtmd/config/head", "n1");
+        TAP_CHECK(t,
+                  f->cfg.sizes_known == cases[i].known && f->cfg.chain_bytes == cases[i].chain &&
+                      f->cfg.full_bytes == cases[i].full_bytes && f->cfg.full == cases[i].full,
+                  "head %s: sizes %s (%llu, %llu), full %llu", cases[i].json,
+                  f->cfg.sizes_known ? "known" : "unknown", (unsigned long long)f->cfg.chain_bytes,
+                  (unsigned long long)f->cfg.full_bytes, (unsigned long long)f->cfg.full);
+        json_decref(v);
+    }
+    pthread_mutex_destroy(&f->lock);
+    free(f);
 }
 
 int main(void)
@@ -37,5 +83,6 @@ int main(void)
     json_t *bad = json_pack("{s:i, s:I, s:s}", "prefix", 7, "n", (json_int_t)3, "sha256", hex);
     TAP_CHECK(&t, !fleet_config_parts_ok(bad, 42), "a prefix that is not a string");
     json_decref(bad);
+    test_head_sizes(&t);
     return tap_done(&t);
 }
