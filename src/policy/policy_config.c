@@ -18,7 +18,8 @@
 #include "policy/policy_ramp.h"
 #include "policy/policy_shed.h"
 
-static void *pc_calloc(size_t n, size_t size)
+/* policy_config_int.h */
+void *pc_calloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
     if (!p)

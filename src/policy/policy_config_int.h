@@ -67,6 +67,9 @@ struct pc_reuse {
 };
 struct pc_defaults;
 
+/* n * size zeroed octets (at least one); aborts when memory runs out, as
+ * the configuration loader's other allocations do. */
+void *pc_calloc(size_t n, size_t size);
 /* Whether objects a and b hold the same members in the same order (a
  * record's compiled form holds indexes into the regions and pools). */
 bool pc_same_ordered(json_t *a, json_t *b);

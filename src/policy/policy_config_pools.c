@@ -10,18 +10,9 @@
  * change left those as they were the running set's pools are the pools a
  * parse would give, and it gave no error.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "policy/policy_config_int.h"
-
-static void *pp_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        abort();
-    return p;
-}
 
 /* Takes the running set's pools and azs for g when root's "pools",
  * "regions" and "checks" hold the values of the running document in the
@@ -41,12 +32,12 @@ bool pc_pools_take(json_t *root, const struct policy_reuse *reuse, struct gslb *
     for (const char *const *k = deps; *k; k++)
         if (!pc_same_ordered(json_object_get(reuse->root, *k), json_object_get(root, *k)))
             return false;
-    g->pools = pp_calloc(o->n_pools, sizeof(*g->pools));
-    g->azs = pp_calloc(o->n_azs ? o->n_azs : 1, sizeof(*g->azs));
+    g->pools = pc_calloc(o->n_pools, sizeof(*g->pools));
+    g->azs = pc_calloc(o->n_azs, sizeof(*g->azs));
     for (size_t i = 0; i < o->n_pools; i++) {
         struct policy_pool *p = &g->pools[i];
         *p = o->pools[i];
-        p->eps = pp_calloc(p->n_eps ? p->n_eps : 1, sizeof(*p->eps));
+        p->eps = pc_calloc(p->n_eps, sizeof(*p->eps));
         memcpy(p->eps, o->pools[i].eps, p->n_eps * sizeof(*p->eps));
         for (size_t k = 0; k < p->n_eps; k++) {
             p->eps[k].slot = NULL;
