@@ -141,9 +141,9 @@ void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t 
  * report as it is: a node that alone lost its backends moves nothing. A
  * disagreement known well before a gap (a local network problem) stays
  * outvoted. (caller holds f->lock) */
-static bool fleet_peer_unheard_locked(const struct fleet *f, const struct fleet_node *n,
-                                      const struct fleet_obs *o, const struct fleet_ep *ep,
-                                      double own_wall)
+bool fleet_peer_unheard_locked(const struct fleet *f, const struct fleet_node *n,
+                               const struct fleet_obs *o, const struct fleet_ep *ep,
+                               double own_wall)
 {
     /* Its publication time in this node's clock (the heartbeats' offset);
      * own_wall: when this node's probe of ep changed, in its wall clock. */

@@ -342,6 +342,27 @@ static void fleet_beat_judge_skew_locked(struct fleet *f)
     f->skewed = far * 2 > n;
 }
 
+/* A heartbeat of peer n arrived at now (monotonic). Back after a silence,
+ * it is marked rejoining at once, not at the next tick
+ * (fleet_beat_mark_silent): heard moves to now, and a verdict computed in
+ * between (another key arriving) would take the silence as ended without
+ * the rejoin grace, and count its report from before the gap as current
+ * for up to FLEET_TICK_S (fleet_peer_unheard_locked). (caller holds
+ * f->lock) */
+void fleet_node_heard_locked(struct fleet_node *n, double now)
+{
+    if (n->heard > 0 && now - n->heard > FLEET_SILENT_S) {
+        n->quiet_from = n->heard;
+        n->back = now;
+        n->beats_back = 0;
+        n->silent = false;
+        n->rejoining = true; /* fleet_rejoin_covers(0, ...) */
+    }
+    n->beats_back++;
+    n->beats_view++;
+    n->heard = now;
+}
+
 void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
 {
     uint16_t idx = fleet_node_get(f, node);
@@ -350,17 +371,11 @@ void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
     double t = json_number_value(json_object_get(v, "t"));
     pthread_mutex_lock(&f->lock);
     bool was = f->skewed;
-    double now = deadline_mono(), before = f->nodes[idx].heard;
-    if (v && before > 0 && now - before > FLEET_SILENT_S) {
-        f->nodes[idx].quiet_from = before; /* back after a silence */
-        f->nodes[idx].back = now;
-        f->nodes[idx].beats_back = 0;
-    }
-    if (v) {
-        f->nodes[idx].beats_back++;
-        f->nodes[idx].beats_view++;
-    }
-    f->nodes[idx].heard = v ? now : 0;
+    double now = deadline_mono();
+    if (v)
+        fleet_node_heard_locked(&f->nodes[idx], now);
+    else
+        f->nodes[idx].heard = 0;
     f->nodes[idx].have_offset = v && t > 0;
     f->nodes[idx].clock_offset = t > 0 ? t - health_now() : 0;
     uint8_t fb = f->nodes[idx].far_beats;

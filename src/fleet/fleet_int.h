@@ -565,6 +565,12 @@ unsigned fleet_disagreements_locked(struct fleet *f);
 /* The explanation and counts of an endpoint's verdict (caller holds lock). */
 enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep *ep, char *why,
                                           size_t len);
+/* Whether peer n's report o on ep predates a gap that lets this node's own
+ * probe stand in for it (fleet.c; own_wall: when this node's probe of ep
+ * changed, in its wall clock; caller holds lock). */
+bool fleet_peer_unheard_locked(const struct fleet *f, const struct fleet_node *n,
+                               const struct fleet_obs *o, const struct fleet_ep *ep,
+                               double own_wall);
 
 /* ---- fleet_sync.c: etcd (fleet thread) ------------------------------- */
 void fleet_sync_start(struct fleet *f);
@@ -619,6 +625,9 @@ void fleet_beat_tick(struct fleet *f, double now);
 void fleet_beat_watch_advanced_locked(struct fleet *f);
 /* A peer's heartbeat as the watch delivered it (value NULL: deleted). */
 void fleet_beat_seen(struct fleet *f, const char *node, json_t *v);
+/* A heartbeat of peer n arrived at now (monotonic): back after a silence,
+ * it is rejoining from that moment on (caller holds lock). */
+void fleet_node_heard_locked(struct fleet_node *n, double now);
 /* The view's age and the watch's lag now, in seconds (caller holds lock). */
 double fleet_beat_view_age_locked(const struct fleet *f, double now);
 double fleet_beat_lag_locked(const struct fleet *f, double now);
