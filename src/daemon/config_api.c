@@ -842,6 +842,12 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
     /* The delta from the file's document: empty when nothing changes, else
      * what the journal keeps of this version (config_api_served). */
     json_t *delta = cur ? config_api_change_delta(api, cur, *doc, made) : NULL;
+    /* The resources the change touched, when its delta was found from them
+     * (config_api_change_delta): the fleet's version delta too. */
+    json_t *touched =
+        cur && made && made->touched && made->origin == api->doc_serial && cur == api->doc
+            ? made->touched
+            : NULL;
     bool unchanged = delta && jsondelta_count(delta) == 0;
     config_api_drop_delta(api);
     if (delta)
@@ -875,7 +881,7 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
         out = json_pack("{s:b, s:b, s:I}", "applied", false, "unchanged", true, "version",
                         (json_int_t)api->version);
     } else if (!out && api->fleet_mode)
-        out = config_fleet_commit(api, *doc, author, change, status, retry);
+        out = config_fleet_commit(api, *doc, touched, author, change, status, retry);
     else if (!out)
         out = config_api_commit(api, *doc, author, change, made, status);
     json_decref(whatif);

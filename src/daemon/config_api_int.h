@@ -83,11 +83,13 @@ void config_api_keep_delta(struct config_api *api, json_t *base, json_t *doc, js
 void config_api_drop_delta(struct config_api *api);
 
 /* config_fleet.c: a validated change (doc, borrowed) published as the
- * fleet's next version and awaited here; the reply. *retry: the fleet
- * moved on first and the change may be carried onto it. (lock; dropped
- * while etcd and the main thread work) */
-json_t *config_fleet_commit(struct config_api *api, json_t *doc, const char *author,
-                            const char *change, int *status, bool *retry);
+ * fleet's next version and awaited here; the reply. touched: NULL, or the
+ * resources doc changes against api->doc, as jsondelta_diff_some takes
+ * them (borrowed; the version's delta is then computed from them alone).
+ * *retry: the fleet moved on first and the change may be carried onto
+ * it. (lock; dropped while etcd and the main thread work) */
+json_t *config_fleet_commit(struct config_api *api, json_t *doc, json_t *touched,
+                            const char *author, const char *change, int *status, bool *retry);
 /* Waits (lock) up to timeout_s for this node to apply the fleet's head. */
 void config_fleet_catch_up(struct config_api *api, double timeout_s);
 /* After a reload (the file may have been edited by hand): checked on the

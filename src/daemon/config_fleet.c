@@ -157,21 +157,44 @@ static json_t *config_fleet_touched(const char *const *kinds, json_t *cur, json_
     return jsondelta_touched(dl, kinds);
 }
 
+/* Whether each key of touched is the same object in a and b: there
+ * jsondelta_diff_some compares only the members touched names (every
+ * other key it compares whole). */
+static bool config_fleet_same_touched(json_t *touched, json_t *a, json_t *b)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(touched, k, v)
+    {
+        if (json_object_get(a, k) != json_object_get(b, k))
+            return false;
+    }
+    return true;
+}
+
 /* Publishes doc's shared part as the version after base, with what it
  * changes against base when this node has base (fleet_config_publish
  * writes the delta when the fleet can take it); lock dropped meanwhile.
  * (lock) */
-static enum shared_status config_fleet_publish(struct config_api *api, json_t *doc, uint64_t base,
-                                               const char *source, const char *author,
-                                               const char *change, uint64_t *version, char *err,
-                                               size_t len)
+static enum shared_status config_fleet_publish(struct config_api *api, json_t *doc, json_t *touched,
+                                               uint64_t base, const char *source,
+                                               const char *author, const char *change,
+                                               uint64_t *version, char *err, size_t len)
 {
     json_t *shared = config_shared_part(doc);
     json_t *rec = json_pack("{s:o, s:s, s:s, s:s}", "doc", shared, "source", source, "author",
                             author ? author : "", "change", change ? change : "");
     json_t *from = config_fleet_base(api, base);
     if (from) {
-        json_object_set_new(rec, "delta", jsondelta_diff(from, shared));
+        /* A change made from api->doc whose resources are the base's own
+         * objects (config_fleet_apply keeps them so) differs from the
+         * base by what it touched only: 100,000 records compared side by
+         * side were a sixth of a fleet's change on the node taking it
+         * (issue #38). */
+        json_t *only = touched && api->doc && config_fleet_same_touched(touched, api->doc, from)
+                           ? touched
+                           : NULL;
+        json_object_set_new(rec, "delta", jsondelta_diff_some(from, shared, only));
         json_object_set_new(rec, "base", json_integer((json_int_t)base));
     }
     unsigned keep = api->keep;
@@ -193,13 +216,13 @@ static int config_fleet_http(enum shared_status st)
     return st == SHARED_CONFLICT ? 412 : st == SHARED_UNKNOWN ? 504 : 503;
 }
 
-json_t *config_fleet_commit(struct config_api *api, json_t *doc, const char *author,
-                            const char *change, int *status, bool *retry)
+json_t *config_fleet_commit(struct config_api *api, json_t *doc, json_t *touched,
+                            const char *author, const char *change, int *status, bool *retry)
 {
     uint64_t v = 0;
     char err[300];
-    enum shared_status st =
-        config_fleet_publish(api, doc, api->version, "api", author, change, &v, err, sizeof(err));
+    enum shared_status st = config_fleet_publish(api, doc, touched, api->version, "api", author,
+                                                 change, &v, err, sizeof(err));
     if (st == SHARED_CONFLICT) {
         *retry = true;
         json_t *out = config_api_error(status, 412, "version_mismatch", err);
@@ -337,7 +360,7 @@ static bool config_fleet_edit(struct config_api *api, json_t *cur, uint64_t head
         uint64_t v = 0;
         char err[300];
         struct config_api_stamp at = config_api_stamp_now(api);
-        enum shared_status st = config_fleet_publish(api, cur, head, "file", "file",
+        enum shared_status st = config_fleet_publish(api, cur, NULL, head, "file", "file",
                                                      "the configuration file, edited on this node",
                                                      &v, err, sizeof(err));
         if (st == SHARED_OK)
@@ -663,7 +686,7 @@ static void config_fleet_take(struct config_api *api, uint64_t head, json_t *rec
         uint64_t v = 0;
         char err[300];
         enum shared_status st =
-            config_fleet_publish(api, cur, 0, "bootstrap", "file",
+            config_fleet_publish(api, cur, NULL, 0, "bootstrap", "file",
                                  "the first node's configuration file", &v, err, sizeof(err));
         log_info("event=config_fleet_bootstrap result=%s error=\"%s\"",
                  st == SHARED_OK ? "published" : "not_published", err);
