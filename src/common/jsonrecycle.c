@@ -82,6 +82,16 @@ void jsonrecycle_reclaim(struct jsonrecycle *r)
     json_decref(old); /* its root and the values not kept */
 }
 
+/* Kind k's object o brought on by delta d in place; false when it
+ * cannot be (the key put whole, or a member missing). */
+static bool jsonrecycle_apply(json_t *o, const json_t *d, const char *k)
+{
+    json_t *part = json_object_get(json_object_get(d, "in"), k);
+    char err[256];
+    return !json_object_get(json_object_get(d, "put"), k) &&
+           (!part || jsondelta_apply_members(o, part, err, sizeof(err)));
+}
+
 /* Kind i's kept object brought to v's members (v: that kind in the
  * document the delta leads to), or NULL when it cannot be: not kept, the
  * key set whole by the delta, or not as v after it (then dropped). */
@@ -91,16 +101,32 @@ static json_t *jsonrecycle_take(struct jsonrecycle *r, size_t i, const json_t *v
     r->objs[i] = NULL;
     if (!o)
         return NULL;
-    const char *k = r->kinds[i];
-    json_t *part = json_object_get(json_object_get(r->delta, "in"), k);
-    char err[256];
-    if (json_object_get(json_object_get(r->delta, "put"), k) ||
-        (part && !jsondelta_apply_members(o, part, err, sizeof(err))) ||
+    if (!jsonrecycle_apply(o, r->delta, r->kinds[i]) ||
         json_object_size(o) != json_object_size(v)) {
         json_decref(o);
         return NULL;
     }
     return o;
+}
+
+bool jsonrecycle_advance(struct jsonrecycle *r, const json_t *from, json_t *delta,
+                         const json_t *next)
+{
+    if (!r->have_objs || !from || r->next != from || !delta || !next || from == next)
+        return false;
+    for (size_t i = 0; i < JSONRECYCLE_KINDS && r->kinds[i]; i++) {
+        json_t *o = r->objs[i];
+        if (o && !(jsonrecycle_apply(o, r->delta, r->kinds[i]) &&
+                   jsonrecycle_apply(o, delta, r->kinds[i]))) {
+            json_decref(o);
+            r->objs[i] = NULL;
+        }
+    }
+    /* Both applied: nothing is left to bring them to next. */
+    json_decref(r->delta);
+    r->delta = json_object();
+    r->next = next;
+    return true;
 }
 
 /* The retired document that was busy at its reclaim, taken apart now if

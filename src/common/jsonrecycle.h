@@ -78,6 +78,17 @@ void jsonrecycle_clear(struct jsonrecycle *r);
  * into next (jsondelta_diff's). What was kept before is dropped. */
 void jsonrecycle_retire(struct jsonrecycle *r, json_t *old, json_t *delta, const json_t *next);
 
+/* The document the kept objects lead to (from) was replaced by next,
+ * delta turning from into next: the objects are brought to next now, so
+ * that the next copy of next takes them (a fleet node, whose replaced
+ * documents share their objects with its fleet base and are never free
+ * to take apart, keeps the objects of a change it made through versions
+ * other nodes made since). False, nothing changed, when no objects are
+ * kept for from; the caller then retires from as before. Kinds the delta
+ * puts whole are dropped. */
+bool jsonrecycle_advance(struct jsonrecycle *r, const json_t *from, json_t *delta,
+                         const json_t *next);
+
 /* Takes the retired document apart when nothing else holds it or its
  * resource objects; else lets it go (its last holder frees it), or with
  * keep_busy keeps it retired, to be taken apart by the copy of the

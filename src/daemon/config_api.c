@@ -597,7 +597,14 @@ void config_api_served(struct config_api *api, json_t *doc)
         /* The file is doc (once the writer wrote it); the document it
          * replaces is kept for the next copy of doc (config_api_cow_copy)
          * once the change lets it go (config_api_drop_delta). */
-        jsonrecycle_retire(&api->recycle, api->doc, delta, doc);
+        /* A fleet node's replaced document shares its objects with its
+         * fleet base (config_fleet.c) and is never free to take apart: the
+         * objects of its own last change, kept for the document it
+         * replaced (config_api_cow_unused), follow it instead. */
+        if (api->fleet_mode && jsonrecycle_advance(&api->recycle, api->doc, delta, doc))
+            json_decref(api->doc);
+        else
+            jsonrecycle_retire(&api->recycle, api->doc, delta, doc);
         api->doc = json_incref(doc);
         api->doc_serial++;
     }

@@ -174,6 +174,10 @@ struct config_api {
      * version's delta it applies. Shares its members with doc. */
     json_t *fleet_doc;
     uint64_t fleet_doc_v;
+    /* The fleet version the main thread is applying (0: none): it is
+     * recorded as api->version during the reload, and becomes fleet_doc
+     * only after it (config_fleet_base waits for that). (lock) */
+    uint64_t fleet_applying;
     /* The shared part fleet_doc replaced, kept to become the next
      * version's copy (jsonrecycle.h; config_fleet.c). (lock) */
     struct jsonrecycle fleet_recycle;

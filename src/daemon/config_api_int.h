@@ -90,6 +90,10 @@ void config_api_drop_delta(struct config_api *api);
  * it. (lock; dropped while etcd and the main thread work) */
 json_t *config_fleet_commit(struct config_api *api, json_t *doc, json_t *touched,
                             const char *author, const char *change, int *status, bool *retry);
+/* Waits (lock) while the main thread applies a fleet version here (its
+ * reload serves it, records it as the version, then keeps it as the base
+ * of the next delta), at most a second. */
+void config_fleet_settle(struct config_api *api);
 /* Waits (lock) up to timeout_s for this node to apply the fleet's head. */
 void config_fleet_catch_up(struct config_api *api, double timeout_s);
 /* After a reload (the file may have been edited by hand): checked on the

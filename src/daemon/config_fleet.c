@@ -55,6 +55,9 @@
 /* A change through the API is answered within this (etcd, then this node
  * applying it). */
 #define CONFIG_FLEET_DEADLINE_S 5.0
+/* How long a change waits for the version being applied here
+ * (config_fleet_settle). */
+#define CONFIG_FLEET_BASE_WAIT_S 1.0
 /* Objects of a working document of a chain known to be its own
  * (config_fleet_chain): records, pools, checks... */
 #define CONFIG_FLEET_OWNED_MAX 16
@@ -69,15 +72,31 @@ static bool config_fleet_same_shared(json_t *a, json_t *b)
     return same;
 }
 
+void config_fleet_settle(struct config_api *api)
+{
+    struct timespec until = deadline_after(CONFIG_FLEET_BASE_WAIT_S);
+    while (api->fleet_applying && pthread_cond_timedwait(&api->applied, &api->lock, &until) == 0)
+        ;
+}
+
 /* The shared part of fleet version v as this node has it (borrowed), or
  * NULL: the cached one, else this node's own version read from its
  * history once. (lock) */
 static json_t *config_fleet_base(struct config_api *api, uint64_t v)
 {
+    /* Recorded by the main thread's reload and not kept as the base yet: a
+     * moment away, where reading it from the history is 15 MB parsed at
+     * 100,000 records, under this lock, which the main thread waits for. */
+    if (api->fleet_applying == v && v && api->fleet_doc_v != v)
+        config_fleet_settle(api);
     if (api->fleet_doc && api->fleet_doc_v == v)
         return api->fleet_doc;
     if (v == 0 || v != api->version)
         return NULL;
+    log_info("event=config_fleet_base version=%llu kept=%llu applying=%llu note=\"the base of "
+             "the version's delta is read from the history\"",
+             (unsigned long long)v, (unsigned long long)api->fleet_doc_v,
+             (unsigned long long)api->fleet_applying);
     json_t *m = config_api_load_version(api, v, ".meta.json");
     bool fleet = json_is_true(json_object_get(m, "fleet"));
     json_decref(m);
@@ -266,6 +285,7 @@ void config_fleet_catch_up(struct config_api *api, double timeout_s)
 /* Tells the fleet (and the waiting API) what this node serves. (lock) */
 static void config_fleet_done(struct config_api *api, uint64_t failed, const char *why)
 {
+    api->fleet_applying = 0;
     if (failed) {
         api->fleet_failed = failed;
         snprintf(api->fleet_why, sizeof(api->fleet_why), "%s", why);
@@ -320,6 +340,7 @@ static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *shar
     } else {
         json_t *res = NULL;
         int status;
+        api->fleet_applying = v;
         config_api_keep_delta(api, cur, doc, delta);
         int rc = config_api_install(api, doc, v, meta, &res, &status);
         config_api_drop_delta(api);

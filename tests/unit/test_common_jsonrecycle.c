@@ -5,7 +5,8 @@
  * replaced document or one of its objects, when the delta set a kind
  * whole, or when the document copied is not the one the delta leads to;
  * a long random sequence of versions, each made from the one before as
- * config_api.c makes them, stays exact.
+ * config_api.c makes them, stays exact; objects kept for a document
+ * follow it when it is replaced (jsonrecycle_advance).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -256,6 +257,81 @@ static void test_wait(struct tap *t)
     jsonrecycle_clear(&r);
 }
 
+/* A shallow copy of d with new objects for its kinds (as a fleet node
+ * builds a version of its own from the etcd delta). */
+static json_t *test_own_copy(json_t *d)
+{
+    json_t *c = json_copy(d);
+    for (const char *const *k = test_kinds; *k; k++)
+        if (json_is_object(json_object_get(c, *k)))
+            json_object_set_new(c, *k, json_copy(json_object_get(d, *k)));
+    return c;
+}
+
+/* A fleet node (config_api.c): its change's copy e of v1 is not installed;
+ * v2, its own document of the same content, is. e is retired toward v2,
+ * then v3 (another node's change) replaces v2: the objects advance to v3
+ * and the next copy of v3 takes them. */
+static void test_advance(struct tap *t)
+{
+    struct jsonrecycle r;
+    jsonrecycle_init(&r, test_kinds);
+    json_t *v1 = test_doc("{\"records\": {\"a.\": {\"pool\": \"p\"}, \"b.\": {\"pool\": \"p\"}}, "
+                          "\"pools\": {\"p\": {\"endpoints\": []}}, \"ttl\": 5}");
+    json_t *e = jsonrecycle_copy(&r, v1, NULL);
+    json_object_set_new(json_object_get(e, "records"), "c.", json_pack("{s:s}", "pool", "p"));
+    json_t *v2 = test_own_copy(v1);
+    json_object_set_new(json_object_get(v2, "records"), "c.", json_pack("{s:s}", "pool", "p"));
+    json_t *back = jsondelta_diff(e, v2);
+    jsonrecycle_retire(&r, e, back, v2);
+    json_decref(back);
+    jsonrecycle_reclaim(&r);
+    TAP_CHECK(t, r.have_objs && r.next == v2, "the change's unused copy is kept for v2");
+    json_t *v3 = test_own_copy(v2);
+    json_object_set_new(json_object_get(v3, "records"), "d.", json_pack("{s:s}", "pool", "q"));
+    json_object_del(json_object_get(v3, "records"), "a.");
+    json_t *d23 = jsondelta_diff(v2, v3);
+    TAP_CHECK(t, !jsonrecycle_advance(&r, v1, d23, v3), "not from a document they lead to");
+    TAP_CHECK(t, jsonrecycle_advance(&r, v2, d23, v3) && r.next == v3,
+              "v2 replaced by v3: the objects follow");
+    unsigned long long reused = r.reused, copied = r.copied;
+    json_t *c = jsonrecycle_copy(&r, v3, NULL);
+    json_t *cr = json_object_get(c, "records"), *vr = json_object_get(v3, "records");
+    TAP_CHECK(t,
+              c && json_equal(c, v3) && cr != vr && r.reused == reused + 2 && r.copied == copied &&
+                  json_object_get(cr, "b.") == json_object_get(vr, "b.") &&
+                  json_object_get(cr, "d.") == json_object_get(vr, "d."),
+              "the copy of v3 takes them: equal to v3, its members v3's but for the change's "
+              "own (%llu reused)",
+              r.reused - reused);
+    json_decref(c);
+    /* A delta that puts a kind whole: that kind is copied, the other taken. */
+    json_t *v4 = test_own_copy(v3);
+    json_object_set_new(v4, "records", json_pack("{s:{s:s}}", "z.", "pool", "p"));
+    /* As a whole key is put (jsondelta_diff puts one only where it was no
+     * object): records set whole. */
+    json_t *d34 = json_pack("{s:{s:O}}", "put", "records", json_object_get(v4, "records"));
+    json_t *v4e = jsonrecycle_copy(&r, v3, NULL); /* kept for v3 again: a change of v3 */
+    json_t *bk = jsondelta_diff(v4e, v3);
+    jsonrecycle_retire(&r, v4e, bk, v3);
+    json_decref(bk);
+    jsonrecycle_reclaim(&r);
+    bool adv = jsonrecycle_advance(&r, v3, d34, v4);
+    reused = r.reused;
+    copied = r.copied;
+    c = jsonrecycle_copy(&r, v4, NULL);
+    TAP_CHECK(t, adv && c && json_equal(c, v4) && r.reused == reused + 1 && r.copied == copied + 1,
+              "a kind put whole by the delta is copied, the other taken");
+    json_decref(c);
+    json_decref(d23);
+    json_decref(d34);
+    json_decref(v1);
+    json_decref(v2);
+    json_decref(v3);
+    json_decref(v4);
+    jsonrecycle_clear(&r);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -263,5 +339,6 @@ int main(void)
     test_refused(&t);
     test_wait(&t);
     test_random(&t);
+    test_advance(&t);
     return tap_done(&t);
 }
