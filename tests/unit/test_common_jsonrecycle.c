@@ -33,6 +33,13 @@ static json_t *test_doc(const char *text)
 
 /* Whether c is an editable copy of d: equal, its kinds' objects new ones,
  * their members d's very objects. */
+/* Two records over one pool, and a key that is no kind. */
+static json_t *test_first(void)
+{
+    return test_doc("{\"records\": {\"a.\": {\"pool\": \"p\"}, \"b.\": {\"pool\": \"p\"}}, "
+                    "\"pools\": {\"p\": {\"endpoints\": []}}, \"ttl\": 5}");
+}
+
 static bool test_is_copy(json_t *c, json_t *d)
 {
     if (!c || c == d || !json_equal(c, d))
@@ -70,8 +77,7 @@ static void test_reuse(struct tap *t)
 {
     struct jsonrecycle r;
     jsonrecycle_init(&r, test_kinds);
-    json_t *v1 = test_doc("{\"records\": {\"a.\": {\"pool\": \"p\"}, \"b.\": {\"pool\": \"p\"}}, "
-                          "\"pools\": {\"p\": {\"endpoints\": []}}, \"ttl\": 5}");
+    json_t *v1 = test_first();
     json_t *c = jsonrecycle_copy(&r, v1, NULL);
     TAP_CHECK(t, test_is_copy(c, v1) && r.copied == 2 && r.reused == 0,
               "the first copy is a copy (%llu copied)", r.copied);
@@ -276,8 +282,7 @@ static void test_advance(struct tap *t)
 {
     struct jsonrecycle r;
     jsonrecycle_init(&r, test_kinds);
-    json_t *v1 = test_doc("{\"records\": {\"a.\": {\"pool\": \"p\"}, \"b.\": {\"pool\": \"p\"}}, "
-                          "\"pools\": {\"p\": {\"endpoints\": []}}, \"ttl\": 5}");
+    json_t *v1 = test_first();
     json_t *e = jsonrecycle_copy(&r, v1, NULL);
     json_object_set_new(json_object_get(e, "records"), "c.", json_pack("{s:s}", "pool", "p"));
     json_t *v2 = test_own_copy(v1);
