@@ -141,6 +141,32 @@ static void config_api_cow_unused(struct config_api *api, json_t *doc, json_t *c
 static void config_api_edit_run(struct config_api *api, struct admin_config_edit *const *edits,
                                 size_t n, bool alone_on_invalid);
 
+/* Makes each of edits[0..n) on doc (touched: what they touch), marking
+ * those made in ok and listing them in changes; a refused one gets its
+ * reply. The count made (first: the index of the first). */
+static size_t config_api_edit_make(struct admin_config_edit *const *edits, size_t n, json_t *doc,
+                                   json_t *touched, bool *ok, json_t *changes, size_t *first)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char why[600];
+        int st = edits[i]->fn(doc, touched, edits[i]->arg, edits[i]->change,
+                              sizeof(edits[i]->change), why, sizeof(why));
+        if (st != 0) {
+            edits[i]->status = st;
+            edits[i]->out = config_api_edit_error(st, why);
+            continue;
+        }
+        if (k++ == 0)
+            *first = i;
+        ok[i] = true;
+        json_array_append_new(changes, json_pack("{s:s, s:s}", "author",
+                                                 edits[i]->author ? edits[i]->author : "", "change",
+                                                 edits[i]->change));
+    }
+    return k;
+}
+
 /* Makes edits[0..n) on one copy of the newest document and applies it as
  * one version; when that would not load and alone_on_invalid, each edit
  * made is tried alone. True (every reply dropped, nothing applied) when
@@ -175,23 +201,7 @@ static bool config_api_edit_once(struct config_api *api, struct admin_config_edi
     bool *ok = calloc(n ? n : 1, sizeof(*ok));
     if (!doc || !ok)
         abort();
-    size_t k = 0, first = 0;
-    for (size_t i = 0; i < n; i++) {
-        char why[600];
-        int st = edits[i]->fn(doc, touched, edits[i]->arg, edits[i]->change,
-                              sizeof(edits[i]->change), why, sizeof(why));
-        if (st != 0) {
-            edits[i]->status = st;
-            edits[i]->out = config_api_edit_error(st, why);
-            continue;
-        }
-        if (k++ == 0)
-            first = i;
-        ok[i] = true;
-        json_array_append_new(changes, json_pack("{s:s, s:s}", "author",
-                                                 edits[i]->author ? edits[i]->author : "", "change",
-                                                 edits[i]->change));
-    }
+    size_t first = 0, k = config_api_edit_make(edits, n, doc, touched, ok, changes, &first);
     if (k > 0) {
         char author[300], change[700];
         const struct admin_config_edit *e = edits[first];
