@@ -116,7 +116,9 @@ bool jsonrecycle_advance(struct jsonrecycle *r, const json_t *from, json_t *delt
         return false;
     for (size_t i = 0; i < JSONRECYCLE_KINDS && r->kinds[i]; i++) {
         json_t *o = r->objs[i];
-        if (o && !(jsonrecycle_apply(o, r->delta, r->kinds[i]) &&
+        /* Changed in place only when this is its last reference (kept at
+         * the reclaim as a last one, it stays so: a guard, not a case). */
+        if (o && !(jsonrecycle_refs(o) == 1 && jsonrecycle_apply(o, r->delta, r->kinds[i]) &&
                    jsonrecycle_apply(o, delta, r->kinds[i]))) {
             json_decref(o);
             r->objs[i] = NULL;
