@@ -819,15 +819,15 @@ static json_t *config_api_refuse(struct config_api *api, uint64_t if_version, bo
     return NULL;
 }
 
-/* What a change's document doc changes against cur, the newest (both
- * borrowed): compared by the resources the change touched when doc was
- * made from a copy of cur itself (origin, config_api_document), else
- * every resource. (lock) */
-static json_t *config_api_change_delta(struct config_api *api, json_t *cur, json_t *doc,
+/* The resources a change touched (borrowed), when its document was made
+ * from a copy of cur itself, the newest (origin, config_api_document);
+ * else NULL: every resource may differ. (lock) */
+static json_t *config_api_made_touched(const struct config_api *api, const json_t *cur,
                                        const struct config_api_made *made)
 {
-    bool known = made && made->touched && made->origin == api->doc_serial && cur == api->doc;
-    return known ? jsondelta_diff_some(cur, doc, made->touched) : jsondelta_diff(cur, doc);
+    return cur && made && made->touched && made->origin == api->doc_serial && cur == api->doc
+               ? made->touched
+               : NULL;
 }
 
 /* One try of config_api_apply (*doc and *base may be replaced by a carry);
@@ -847,14 +847,11 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
      * reload puts back. */
     json_t *cur = out || dry_run ? NULL : config_api_current(api, NULL); /* borrowed */
     /* The delta from the file's document: empty when nothing changes, else
-     * what the journal keeps of this version (config_api_served). */
-    json_t *delta = cur ? config_api_change_delta(api, cur, *doc, made) : NULL;
-    /* The resources the change touched, when its delta was found from them
-     * (config_api_change_delta): the fleet's version delta too. */
-    json_t *touched =
-        cur && made && made->touched && made->origin == api->doc_serial && cur == api->doc
-            ? made->touched
-            : NULL;
+     * what the journal keeps of this version (config_api_served); compared
+     * by the resources the change touched when known, as the fleet's
+     * version's delta is (config_fleet_commit). */
+    json_t *touched = config_api_made_touched(api, cur, made);
+    json_t *delta = cur ? jsondelta_diff_some(cur, *doc, touched) : NULL;
     bool unchanged = delta && jsondelta_count(delta) == 0;
     config_api_drop_delta(api);
     if (delta)

@@ -114,6 +114,56 @@ def test_changes_on_any_node_are_served_by_all_and_survive_restarts(cluster, be,
             assert n.answer("r%d.example.com." % i) == ["127.0.0.31"], i
 
 
+def test_edits_through_one_node_see_the_versions_other_nodes_made(cluster, be, made):
+    """A node's edit is made on a copy of its newest document that reuses
+    its last edit's objects, brought up to each version other nodes made
+    since (config_api_cow_unused, jsonrecycle_advance): a pool another
+    node added is there to validate against, a record another node
+    deleted stays deleted, and every node ends with the same records."""
+    n1, n2, n3 = fleet_nodes(cluster, be, made)
+    v = synced([n1, n2, n3])
+    st, body = put(n1, "records/x1.example.com.", record())
+    assert st == 201, body
+    st, body = put(n1, "records/x2.example.com.", record("eu"))  # n1 twice in a row
+    assert st == 201, body
+    # Another node adds a pool; then n1's edit uses it.
+    pool = {"check": "web", "endpoints": [{"name": "us9", "address": "127.0.0.31", "region": "us"},
+                                          {"name": "eu9", "address": "127.0.0.32", "region": "eu"}]}
+    st, body = put(n2, "pools/web9", pool)
+    assert st == 201, body
+    rec9 = {"pool": "web9", "ttl": 10, "policy": "failover", "regions": ["eu", "us"]}
+    st, body = put(n1, "records/y9.example.com.", rec9)
+    assert st == 201, body
+    # Another node deletes one of n1's records and changes the other; then
+    # n1 changes a third: neither comes back as n1 had it.
+    st, body = n3.delete("/v1/config/records/x1.example.com.")
+    assert st == 201, body
+    st, body = put(n3, "records/x2.example.com.", record("us"))
+    assert st == 201, body
+    st, body = put(n1, "records/z.example.com.", record("eu"))
+    assert st == 201, body
+    all_at([n1, n2, n3], v + 7)
+    want = {"app.example.com.", "x2.example.com.", "y9.example.com.", "z.example.com."}
+    for n in (n1, n2, n3):
+        st, doc = n.get("/v1/config/records")
+        assert st == 200 and set(doc["records"]) == want, (n.admin, sorted(doc["records"]))
+        assert doc["records"]["x2.example.com."]["regions"] == ["us", "eu"], doc["records"]
+        st, pools = n.get("/v1/config/pools")
+        assert st == 200 and "web9" in pools["pools"], pools
+        ok, _ = poll(lambda: n.answer("y9.example.com.") == ["127.0.0.32"] and
+                     n.answer("x1.example.com.") == [] and
+                     n.answer("x2.example.com.") == ["127.0.0.31"], 5.0)
+        assert ok, (n.admin, n.answer("y9.example.com."), n.answer("x1.example.com."),
+                    n.answer("x2.example.com."))
+    # n1's next edit publishes nothing stale either: its version changes z only.
+    st, body = put(n1, "records/z.example.com.", record("us"))
+    assert st == 201, body
+    all_at([n1, n2, n3], v + 8)
+    st, doc = n2.get("/v1/config/records")
+    assert set(doc["records"]) == want and \
+        doc["records"]["x2.example.com."]["regions"] == ["us", "eu"], doc["records"]
+
+
 def test_concurrent_writers(cluster, be, made):
     n1, n2 = fleet_nodes(cluster, be, made, n=2)
     v = synced([n1, n2])
