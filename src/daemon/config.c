@@ -20,7 +20,9 @@
 
 #include "common/digest.h"
 #include "common/addr.h"
+#include "admin/admin.h"
 #include "common/jsoncfg.h"
+#include "common/jsonshare.h"
 #include "common/log.h"
 #include "dns/name.h"
 #include "dns/tsig_params.h"
@@ -290,6 +292,19 @@ void config_restart_inputs(struct config *c)
                                       (json_int_t)c->run_as.uid, "gid", (json_int_t)c->run_as.gid));
 }
 
+/* root, a document just parsed (its reference taken), made anew with one
+ * value for equal resources (jsonshare_copy): a configuration's records
+ * repeat themselves (issue #38). A new reference. */
+static json_t *config_share_parsed(json_t *root)
+{
+    struct jsonshare s;
+    jsonshare_init(&s);
+    json_t *c = jsonshare_copy(&s, root, admin_config_kinds);
+    jsonshare_clear(&s); /* the values shared are held by c now */
+    json_decref(root);
+    return c;
+}
+
 struct config *config_load(const char *path, struct errlist *errs)
 {
     json_error_t jerr;
@@ -301,6 +316,7 @@ struct config *config_load(const char *path, struct errlist *errs)
             errlist_add(errs, "%s: %s", path, jerr.text);
         return NULL;
     }
+    root = config_share_parsed(root);
     struct config *c = config_load_doc(path, root, errs);
     json_decref(root);
     return c;

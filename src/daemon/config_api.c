@@ -213,7 +213,10 @@ json_t *config_api_current(struct config_api *api, json_error_t *je)
         return NULL;
     json_decref(api->doc);
     jsonrecycle_clear(&api->recycle); /* kept for the document d replaces */
-    api->doc = d;
+    jsonshare_clear(&api->share);     /* refilled from d, made anew sharing */
+    api->doc = jsonshare_copy(&api->share, d, admin_config_kinds);
+    json_decref(d);
+    d = api->doc;
     api->doc_serial++;
     api->doc_stamp = now;
     return d;
@@ -285,6 +288,7 @@ void config_api_init(struct config_api *api, const char *path, const struct conf
     *api = (struct config_api){.path = strdup(path), .reload = reload, .reload_arg = reload_arg};
     jsonrecycle_init(&api->recycle, admin_config_kinds);
     jsonrecycle_init(&api->fleet_recycle, admin_config_kinds);
+    jsonshare_init(&api->share);
 
     pthread_mutex_init(&api->lock, NULL);
     pthread_mutex_init(&api->pend_lock, NULL);
@@ -313,6 +317,9 @@ static void config_api_seed_locked(struct config_api *api, json_t *root,
         return;
     json_decref(api->doc);
     jsonrecycle_clear(&api->recycle);
+    /* root is served (compiled sets borrow from it): only read. */
+    jsonshare_clear(&api->share);
+    jsonshare_members(&api->share, root, admin_config_kinds, NULL, false);
     api->doc = json_incref(root);
     api->doc_serial++;
     api->doc_stamp = now;
@@ -338,6 +345,7 @@ void config_api_free(struct config_api *api)
     json_decref(api->pending);
     json_decref(api->fleet_doc);
     jsonrecycle_clear(&api->fleet_recycle);
+    jsonshare_clear(&api->share);
     pthread_mutex_destroy(&api->lock);
     pthread_mutex_destroy(&api->pend_lock);
     pthread_cond_destroy(&api->applied);
@@ -914,6 +922,11 @@ json_t *config_api_apply_locked(struct config_api *api, json_t *doc, uint64_t ba
     if (n_cl < 0)
         return config_api_error(status, 400, "bad_request", msg);
     json_t *mine = json_incref(doc), *out = NULL;
+    /* The change's new values take the equal ones the versions hold
+     * (jsonshare.h): only what it touched, when that is known. A value
+     * held once is the change's own (an edit's copy of its body). */
+    if (doc)
+        jsonshare_members(&api->share, doc, admin_config_kinds, made ? made->touched : NULL, true);
     /* Another node's version can win the race to etcd: without If-Match
      * the change is carried onto it and tried again (a few times). */
     for (int attempt = 0; !out; attempt++) {

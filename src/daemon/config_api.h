@@ -37,6 +37,7 @@
 #include "common/cfgschema.h"
 #include "common/jsoncfg.h"
 #include "common/jsonrecycle.h"
+#include "common/jsonshare.h"
 
 struct fleet;
 struct event;
@@ -118,6 +119,10 @@ struct config_api {
      * the next copy of doc (jsonrecycle.h); cleared whenever doc is
      * replaced other than by a version served. (lock) */
     struct jsonrecycle recycle;
+    /* One value for equal resources of doc and the versions made from it
+     * (jsonshare.h): a change's new values take the equal ones. Refilled
+     * whenever doc is read or seeded anew. (lock) */
+    struct jsonshare share;
     /* A change is being installed (the lock is dropped around its reload,
      * which renames the file): until it is recorded, the file is read as
      * doc, the version before it, and a reload's check of the file is
