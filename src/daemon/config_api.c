@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,31 +82,6 @@ mode_t config_api_file_mode(const struct config_api *api)
 {
     struct stat st;
     return stat(api->path, &st) == 0 ? st.st_mode & 07777 : 0640;
-}
-
-int config_api_history_readable(const char *dir, char *err, size_t len)
-{
-    uint64_t v = config_history_scan(dir);
-    if (!v)
-        return 0;
-    char p[4200];
-    snprintf(p, sizeof(p), "%s/%08llu.meta.json", dir, (unsigned long long)v);
-    json_t *m = jsoncfg_load_file(p, JSON_REJECT_DUPLICATES, NULL);
-    json_t *fmt = json_object_get(m, "format");
-    long long f = json_is_integer(fmt) ? (long long)json_integer_value(fmt) : fmt ? -1 : 1;
-    json_decref(m);
-    if (f >= 1 && f <= CONFIG_HISTORY_FORMAT_READ_MAX)
-        return 0;
-    if (f < 1)
-        snprintf(err, len, "%s: \"format\" is not a format number", p);
-    else
-        snprintf(err, len,
-                 "%s: configuration history of format %lld; this gtmd reads formats 1 to %d "
-                 "(writes %d): a gtmd more than one release newer wrote it, and downgrading past "
-                 "one release is not supported: run that gtmd, or move the directory aside to "
-                 "start without its history",
-                 p, f, CONFIG_HISTORY_FORMAT_READ_MAX, CONFIG_HISTORY_FORMAT);
-    return -1;
 }
 
 static void config_api_log_version(json_t *meta, uint64_t v)
@@ -233,12 +209,19 @@ static void config_api_sync_file(struct config_api *api, const char *change)
     if (api->version && config_api_file_known(api))
         return; /* as it was when last compared */
     json_t *doc = config_api_current(api, NULL);
-    json_t *last = api->version ? config_api_load_version(api, api->version, ".json") : NULL;
-    if (doc && !json_equal(doc, last))
+    bool same = api->version && config_history_same_text(api->history_dir, api->version, api->path);
+    json_t *last =
+        api->version && !same ? config_api_load_version(api, api->version, ".json") : NULL;
+    if (doc && !same && !json_equal(doc, last))
         config_api_record(api, doc, "file", "file", change);
     if (doc)
         config_api_file_is_version(api);
-    json_decref(last);
+    /* A whole document parsed to compare and freed here, below what came
+     * since: 100 MB kept resident at 100,000 records unless given back. */
+    if (last) {
+        json_decref(last);
+        malloc_trim(0);
+    }
 }
 
 static void config_api_take_params(struct config_api *api, const struct config_api_params *p)

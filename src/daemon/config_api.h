@@ -79,11 +79,6 @@ typedef void (*config_api_validate_fn)(struct server *srv, json_t *doc, struct e
 #define CONFIG_HISTORY_FORMAT 1
 #define CONFIG_HISTORY_FORMAT_READ_MAX 2
 
-/* Whether this release reads the history directory dir (its newest
- * version's format); 0, or -1 with err saying which version of which
- * format, and what to do. A missing or empty directory is readable. */
-int config_api_history_readable(const char *dir, char *err, size_t len);
-
 /* Writes j to path through a temporary file, fsync and a rename; 0 or -1
  * (errno). The daemon's reload writes a served change so. */
 int config_api_write_json(const char *path, json_t *j, mode_t mode);

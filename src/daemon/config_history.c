@@ -147,6 +147,52 @@ int config_history_put(const char *dir, uint64_t v, const char *text, size_t len
     return rc;
 }
 
+/* Reads up to len bytes (less only at the end of the file or on error). */
+static size_t config_history_read(int fd, char *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = read(fd, buf + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    return off;
+}
+
+bool config_history_same_text(const char *dir, uint64_t v, const char *path)
+{
+    char p[4200];
+    if (!dir || !path)
+        return false;
+    config_history_path(dir, v, ".json", p, sizeof(p));
+    int a = open(p, O_RDONLY | O_CLOEXEC), b = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sa, sb;
+    bool same = a >= 0 && b >= 0 && fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+                S_ISREG(sa.st_mode) && S_ISREG(sb.st_mode) && sa.st_size == sb.st_size;
+    if (same && (sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino)) {
+        static const size_t chunk = 65536;
+        char *x = malloc(2 * chunk);
+        if (!x)
+            abort();
+        for (off_t left = sa.st_size; same && left > 0;) {
+            size_t want = (size_t)left < chunk ? (size_t)left : chunk;
+            same = config_history_read(a, x, want) == want &&
+                   config_history_read(b, x + chunk, want) == want &&
+                   memcmp(x, x + chunk, want) == 0;
+            left -= (off_t)want;
+        }
+        free(x);
+    }
+    if (a >= 0)
+        close(a);
+    if (b >= 0)
+        close(b);
+    return same;
+}
+
 json_t *config_history_load(const char *dir, uint64_t v, const char *ext)
 {
     char p[4200];
@@ -154,4 +200,29 @@ json_t *config_history_load(const char *dir, uint64_t v, const char *ext)
         return NULL;
     config_history_path(dir, v, ext, p, sizeof(p));
     return jsoncfg_load_file(p, JSON_REJECT_DUPLICATES, NULL);
+}
+
+int config_history_readable(const char *dir, char *err, size_t len)
+{
+    uint64_t v = config_history_scan(dir);
+    if (!v)
+        return 0;
+    char p[4200];
+    snprintf(p, sizeof(p), "%s/%08llu.meta.json", dir, (unsigned long long)v);
+    json_t *m = jsoncfg_load_file(p, JSON_REJECT_DUPLICATES, NULL);
+    json_t *fmt = json_object_get(m, "format");
+    long long f = json_is_integer(fmt) ? (long long)json_integer_value(fmt) : fmt ? -1 : 1;
+    json_decref(m);
+    if (f >= 1 && f <= CONFIG_HISTORY_FORMAT_READ_MAX)
+        return 0;
+    if (f < 1)
+        snprintf(err, len, "%s: \"format\" is not a format number", p);
+    else
+        snprintf(err, len,
+                 "%s: configuration history of format %lld; this gtmd reads formats 1 to %d "
+                 "(writes %d): a gtmd more than one release newer wrote it, and downgrading past "
+                 "one release is not supported: run that gtmd, or move the directory aside to "
+                 "start without its history",
+                 p, f, CONFIG_HISTORY_FORMAT_READ_MAX, CONFIG_HISTORY_FORMAT);
+    return -1;
 }

@@ -34,6 +34,12 @@ int config_history_write_text(const char *path, const char *text, size_t len, mo
 int config_history_put(const char *dir, uint64_t v, const char *text, size_t len, json_t *meta);
 /* Version v's document (ext ".json") or meta (".meta.json"), or NULL. */
 json_t *config_history_load(const char *dir, uint64_t v, const char *ext);
+/* Whether version v's document in dir is the very text of the file at
+ * path (the same file, or the same bytes): a restart finds the file as
+ * the newest version without parsing that version again (85 MB of
+ * jansson values at 100,000 records, issue #38). False when either cannot
+ * be read: the caller compares the documents then. */
+bool config_history_same_text(const char *dir, uint64_t v, const char *path);
 /* The text a document is written as (indented as the API always wrote
  * the file, a newline at the end); NULL when out of memory. */
 char *config_history_text(json_t *doc, size_t *len);
@@ -41,5 +47,9 @@ char *config_history_text(json_t *doc, size_t *len);
  * NULL, gets its length); NULL when j is NULL or memory runs out. The
  * history's text and the journal's lines. */
 char *config_history_dump_line(json_t *j, size_t flags, size_t *len);
+/* Whether this release reads the history directory dir (its newest
+ * version's format); 0, or -1 with err saying which version of which
+ * format, and what to do. A missing or empty directory is readable. */
+int config_history_readable(const char *dir, char *err, size_t len);
 
 #endif

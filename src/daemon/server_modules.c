@@ -15,6 +15,7 @@
 #include "dns/tsig_params.h"
 #include "daemon/server_update.h"
 #include "daemon/config_api.h"
+#include "daemon/config_history.h"
 #include "daemon/load.h"
 #include "daemon/privs.h"
 #include "daemon/server_int.h"
@@ -40,7 +41,7 @@ static int server_mod_confapi_start(struct server *srv, struct serve_set *set)
     (void)set;
     const char *dir = srv->cfg->config_api.history_dir;
     char err[4600];
-    if (dir && config_api_history_readable(dir, err, sizeof(err)) != 0) {
+    if (dir && config_history_readable(dir, err, sizeof(err)) != 0) {
         char err_q[sizeof(err) + 64];
         log_error("event=config_history result=refused dir=%s error=\"%s\"", dir,
                   log_quote(err, err_q, sizeof(err_q)));

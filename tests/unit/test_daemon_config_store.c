@@ -7,7 +7,8 @@
  * edited by hand meanwhile is kept; start-up replays the journal over the
  * file it names (a torn last line skipped, nothing applied twice), sets it
  * aside over a file it does not, and writes into the history the versions
- * a crash kept out of it.
+ * a crash kept out of it; a file is known as the newest version by its
+ * bytes only when they are the version's.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -232,6 +233,51 @@ static void test_recover(struct tap *t, const char *dir)
     json_decref(d5);
 }
 
+/* config_history_same_text: the newest version found in the file without
+ * parsing either, only when the bytes say so. */
+static void test_same_text(struct tap *t, const char *dir)
+{
+    char hist[300], file[300], v1[400], other[300];
+    snprintf(hist, sizeof(hist), "%s/same", dir);
+    mkdir(hist, 0700);
+    snprintf(file, sizeof(file), "%s/same.json", dir);
+    snprintf(other, sizeof(other), "%s/other.json", dir);
+    config_history_path(hist, 1, ".json", v1, sizeof(v1));
+    test_put_text(v1, "{\"records\": {\"a.\": {\"ttl\": 30}}}\n");
+    TAP_CHECK(t, !config_history_same_text(hist, 1, file), "a file that is not there: not known");
+    test_put_text(file, "{\"records\": {\"a.\": {\"ttl\": 30}}}\n");
+    TAP_CHECK(t, config_history_same_text(hist, 1, file), "the same bytes: the same version");
+    test_put_text(file, "{\"records\": {\"a.\": {\"ttl\": 31}}}\n");
+    TAP_CHECK(t, !config_history_same_text(hist, 1, file), "one byte differs, the same size: not");
+    test_put_text(file, "{\"records\": {\"a.\":{\"ttl\": 30}}}\n");
+    TAP_CHECK(t, !config_history_same_text(hist, 1, file),
+              "the same document written otherwise: not known (the caller parses both)");
+    TAP_CHECK(t,
+              !config_history_same_text(hist, 2, file) && !config_history_same_text(NULL, 1, file),
+              "a version the history does not have, or no history: not known");
+    /* A long file, as the history links it (the same inode), or copied. */
+    FILE *f = fopen(other, "w");
+    for (int i = 0; f && i < 20000; i++)
+        fprintf(f, "\"r%d.example.\": {\"pool\": \"web\", \"ttl\": %d},\n", i, i % 7);
+    if (f)
+        fclose(f);
+    unlink(v1);
+    TAP_CHECK(t, link(other, v1) == 0 && config_history_same_text(hist, 1, other),
+              "the version linked to the file: the same");
+    unlink(v1);
+    char cmd[1000];
+    snprintf(cmd, sizeof(cmd), "cp %s %s", other, v1);
+    TAP_CHECK(t, system(cmd) == 0 && config_history_same_text(hist, 1, other),
+              "a copy of over 64 KB: the same");
+    f = fopen(other, "r+");
+    if (f) {
+        fseek(f, 300000, SEEK_SET);
+        fputc('X', f);
+        fclose(f);
+    }
+    TAP_CHECK(t, !config_history_same_text(hist, 1, other), "a byte past the first 64 KB: not");
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -240,6 +286,7 @@ int main(void)
         return 1;
     test_writer(&t, dir);
     test_recover(&t, dir);
+    test_same_text(&t, dir);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
