@@ -21,7 +21,9 @@ so both benchmarks serve the same names.
 
 Steps: start gtmd, wait --settle seconds after its first answer (25: every
 endpoint probed at least twice, the health core's steady state), print RSS
-(VmRSS), RSS per name and per endpoint. (Nothing asks /v1/status: its
+(VmRSS), RSS per name and per endpoint; with --ask-all, ask every name once
+and print RSS again (the DNS workers' answer counters are made as names are
+first answered). (Nothing asks /v1/status: its
 reply lists every record and would itself take tens of MB.) Then --changes
 single-record changes through PUT /v1/config/records/NAME (each swaps the
 record's first two regions), or --batch N changes per POST
@@ -194,6 +196,44 @@ def change_body(i, flip):
             "regions": order, "when_all_down": "all"}
 
 
+def query_packet(qid, name):
+    wire = b"".join(bytes([len(x)]) + x.encode() for x in name.rstrip(".").split(".")) + b"\0"
+    return qid.to_bytes(2, "big") + b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00" + wire + \
+        b"\x00\x01\x00\x01"
+
+
+def ask_all(a):
+    """--ask-all: every policy name asked once for A (a window of 64 in
+    flight; an unanswered one asked again, at most 3 times): each reader's
+    answer counters then exist for every name (serve_counters.h makes them
+    at a reader's first count), as under traffic over the whole estate.
+    Returns how many were answered."""
+    sk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sk.connect(("127.0.0.1", a.port))
+    sk.settimeout(0.5)
+    pending = {i: 0 for i in range(a.records)}
+    answered = 0
+    while pending:
+        batch = list(pending)[:64]
+        for i in batch:
+            pending[i] += 1
+            sk.send(query_packet(i % 65536, "r%d.bench.test." % i))
+        got = set()
+        try:
+            for _ in batch:
+                got.add(int.from_bytes(sk.recv(4096)[:2], "big"))
+        except socket.timeout:
+            pass
+        for i in batch:
+            if i % 65536 in got:
+                answered += 1
+                del pending[i]
+            elif pending[i] >= 3:
+                del pending[i]
+    sk.close()
+    return answered
+
+
 def run_changes(a, pid):
     n_pools = max(1, a.endpoints // a.pool_size)
     aport = a.port + 1
@@ -273,6 +313,16 @@ def run(a):
         # Steady state: every endpoint probed at least twice (interval 10 s).
         time.sleep(a.settle)
         print_steady(a, p.pid)
+        if a.ask_all:
+            t1 = time.monotonic()
+            n = ask_all(a)
+            time.sleep(2)
+            rss = config_bench.rss_mb(p.pid)
+            print("  every name asked once (%d of %d answered, %.1f s): RSS %.1f MB, "
+                  "%.0f bytes per name" % (n, a.records, time.monotonic() - t1, rss,
+                                           rss * 1048576 / max(1, a.records)))
+            if a.maps:
+                print_maps(p.pid)
         if a.changes:
             rows = run_changes(a, p.pid)
             if len(rows) >= 2:
@@ -299,6 +349,8 @@ def main():
     ap.add_argument("--maps", action="store_true",
                     help="the heap and arena mappings' RSS at every --every changes too")
     ap.add_argument("--settle", type=float, default=25.0)
+    ap.add_argument("--ask-all", action="store_true",
+                    help="after the steady state, ask every name once and print RSS again")
     ap.add_argument("--wrap", default=None,
                     help="a command gtmd runs under, e.g. 'heaptrack -o /tmp/gtmd.heaptrack'")
     ap.add_argument("--port", type=int, default=0, help="DNS port (admin: port + 1); 0: free ones")

@@ -32,7 +32,7 @@ void serve_destroy(struct serve *sv)
     policy_loss_free(atomic_exchange(&sv->loss, NULL));
     unsigned n = atomic_load(&sv->n_readers);
     for (unsigned i = 0; i < n; i++) {
-        for (uint32_t c = 0; c < sv->n_chunks; c++)
+        for (uint32_t c = 0; c < SERVE_POLICY_CHUNKS; c++)
             free((void *)atomic_load(&sv->readers[i]->counters.policy[c]));
         free(sv->readers[i]);
     }
@@ -61,8 +61,6 @@ static struct serve_reader *serve_reader_add_kind(struct serve *sv, bool counts)
         atomic_init(&r->hazard, NULL);
         atomic_init(&r->loss_hazard, NULL);
         r->counts_policy = counts;
-        if (counts)
-            serve_counters_alloc_chunks(&r->counters, 0, sv->n_chunks);
         sv->readers[n] = r;
         atomic_store_explicit(&sv->n_readers, n + 1, memory_order_release);
     }

@@ -59,7 +59,7 @@ struct serve_reader {
     _Atomic uint64_t entries;                        /* serve_enter calls (serve_sync) */
     _Atomic(const struct serve_set *) hazard;        /* the set in use, or NULL */
     _Atomic(const struct policy_loss *) loss_hazard; /* the loss view in use */
-    bool counts_policy;             /* has policy counter chunks (serve_reader_add_counting) */
+    bool counts_policy;             /* counts policy answers (serve_reader_add_counting) */
     struct serve_counters counters; /* written by this reader only */
 };
 
@@ -76,7 +76,6 @@ struct serve {
      * reader waits for (the drill core's) cannot close a cycle with it. */
     pthread_mutex_t reg_lock;
     struct serve_registry registry;
-    uint32_t n_chunks; /* policy chunks allocated in every reader */
     /* Labels of the query counter buckets, from the readers that count
      * (static strings; NULL until registered). */
     const char *(*rcode_label)(unsigned bucket);
@@ -166,13 +165,20 @@ static inline void serve_count_tls(struct serve_reader *r, enum serve_tls_kind k
     serve_counter_bump(&r->counters.tls[k], 1);
 }
 
+/* The reader's chunk k, made now: the first answer counted in it
+ * (serve_counters.h). NULL for a reader not made to count policy answers,
+ * or out of memory (the answer is not counted). */
+_Atomic uint64_t *serve_counters_chunk(struct serve_reader *r, uint32_t k);
+
 static inline void serve_count_id(struct serve_reader *r, uint32_t id)
 {
     if (id == SERVE_NO_ID)
         return;
     _Atomic uint64_t *chunk =
         atomic_load_explicit(&r->counters.policy[id / SERVE_POLICY_CHUNK], memory_order_relaxed);
-    if (chunk) /* NULL for a reader not made to count policy answers */
+    if (!chunk)
+        chunk = serve_counters_chunk(r, id / SERVE_POLICY_CHUNK);
+    if (chunk)
         serve_counter_bump(&chunk[id % SERVE_POLICY_CHUNK], 1);
 }
 

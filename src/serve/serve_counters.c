@@ -66,14 +66,16 @@ static uint32_t serve_counters_record(struct serve_registry *reg, const struct g
     return rid;
 }
 
-void serve_counters_alloc_chunks(struct serve_counters *c, uint32_t from, uint32_t to)
+_Atomic uint64_t *serve_counters_chunk(struct serve_reader *r, uint32_t k)
 {
-    for (uint32_t k = from; k < to; k++) {
-        _Atomic uint64_t *chunk = calloc(SERVE_POLICY_CHUNK, sizeof(*chunk));
-        if (!chunk)
-            abort();
-        atomic_store_explicit(&c->policy[k], chunk, memory_order_release);
-    }
+    if (!r->counts_policy || k >= SERVE_POLICY_CHUNKS)
+        return NULL;
+    _Atomic uint64_t *chunk = calloc(SERVE_POLICY_CHUNK, sizeof(*chunk));
+    /* Only this reader's thread stores its pointers; the sums load them
+     * with acquire (serve_sum_id). */
+    if (chunk)
+        atomic_store_explicit(&r->counters.policy[k], chunk, memory_order_release);
+    return chunk;
 }
 
 /* Whether the columns of g and p are the same regions in the same order
@@ -292,12 +294,4 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
     }
     free(index);
     free(slots);
-    uint32_t need = (reg->n_ids + SERVE_POLICY_CHUNK - 1) / SERVE_POLICY_CHUNK;
-    if (need > sv->n_chunks) {
-        unsigned n = atomic_load(&sv->n_readers);
-        for (unsigned i = 0; i < n; i++)
-            if (sv->readers[i]->counts_policy)
-                serve_counters_alloc_chunks(&sv->readers[i]->counters, sv->n_chunks, need);
-        sv->n_chunks = need;
-    }
 }

@@ -17,6 +17,5 @@
 void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct serve_set *prev);
 
 /* Allocates c's chunks [from, to) (zeroed). */
-void serve_counters_alloc_chunks(struct serve_counters *c, uint32_t from, uint32_t to);
 
 #endif
