@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "policy/policy.h"
 #include "tap.h"
 
 static void check_conf(struct tap *t, const char *json, const char *want, const char *what)
@@ -58,12 +59,56 @@ static void check_admin_limits(struct tap *t, const char *extra, unsigned reserv
     errlist_free(&e);
     unlink(path);
 }
+/* A configuration's equal records are one value once loaded (jsonshare.h);
+ * an error in an equal value is still reported at each name's path. */
+#define SHARED_POOLS                                                                               \
+    "\"regions\": {\"us\": {}, \"eu\": {}}, \"pools\": {\"web\": {\"endpoints\": ["                \
+    "{\"name\": \"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"}, "                          \
+    "{\"name\": \"b\", \"address\": \"192.0.2.2\", \"region\": \"eu\"}]}}"
+static void check_shared(struct tap *t)
+{
+    char path[] = "/tmp/gtmd-conf-XXXXXX";
+    const char *json = "{\"listen\": [\"127.0.0.1:53\"], " Z ", " SHARED_POOLS ", \"records\": {"
+                       "\"a.example.com.\": {\"pool\": \"web\", \"policy\": \"failover\", "
+                       "\"regions\": [\"us\", \"eu\"]},"
+                       "\"b.example.com.\": {\"pool\": \"web\", \"policy\": \"failover\", "
+                       "\"regions\": [\"us\", \"eu\"]},"
+                       "\"c.example.com.\": {\"pool\": \"web\", \"policy\": \"failover\", "
+                       "\"regions\": [\"eu\", \"us\"]}}}";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, json, strlen(json)) != (ssize_t)strlen(json)) {
+        TAP_CHECK(t, false, "temp file for shared records");
+        return;
+    }
+    close(fd);
+    struct errlist e;
+    errlist_init(&e);
+    struct config *c = config_load(path, &e);
+    json_t *recs = c ? json_object_get(c->root, "records") : NULL;
+    TAP_CHECK(
+        t,
+        c && json_object_get(recs, "a.example.com.") == json_object_get(recs, "b.example.com.") &&
+            json_object_get(recs, "a.example.com.") != json_object_get(recs, "c.example.com.") &&
+            c->gslb && c->gslb->n_records == 3,
+        "equal records are one value, each name compiled");
+    config_free(c);
+    errlist_free(&e);
+    unlink(path);
+    check_conf(t,
+               "{\"listen\": [\"127.0.0.1:53\"], " Z ", " SHARED_POOLS ", \"records\": {"
+               "\"a.example.com.\": {\"pool\": \"nope\", \"policy\": \"failover\"},"
+               "\"b.example.com.\": {\"pool\": \"nope\", \"policy\": \"failover\"}}}",
+               "$.records[\"b.example.com.\"].pool: pool \"nope\" is not defined",
+               "an error in a shared record is reported at the second name's path");
+}
+
 #define LONG64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define LONG256 LONG64 LONG64 LONG64 LONG64
 
 int main(void)
 {
     struct tap t = {0, 0};
+    check_shared(&t);
     check_admin_limits(&t, "", 8, 28);
     check_admin_limits(&t, ", \"max_connections\": 4", 0, 2);
     check_admin_limits(&t, ", \"max_connections\": 16", 2, 7);
