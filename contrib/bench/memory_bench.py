@@ -14,7 +14,12 @@ per checked endpoint, under a hard RLIMIT_NOFILE of 20,000). The endpoints are l
 nothing listens: the probes run and fail, as they would for a fleet being
 built; every record answers all the same (when_all_down: fail open).
 Records: 70 % failover along one of five region orders, 20 % weighted
-(select weighted, 2 answers), 10 % all (select hashed); TTL 30 or 60.
+(select weighted, 2 answers), 10 % all (select hashed); TTL 30 or 60, so
+that 2,000 distinct values make the 100,000 records (a record's pool
+decides its policy and order), as a service's names share theirs; with
+--distinct every record has a TTL of its own (30 + its number) and no two
+are equal (gtmd's one value for equal records, jsonshare.h, has nothing to
+share).
 The zone file, the configuration file and the query list are written by
 config_bench.py's write_setup with the estate as its records and pools,
 so both benchmarks serve the same names.
@@ -66,7 +71,7 @@ def log(msg):
     sys.stderr.flush()
 
 
-def estate(n_records, n_endpoints, pool_size):
+def estate(n_records, n_endpoints, pool_size, distinct=False):
     """The configuration's regions, checks, pools and records: a dict to
     merge into config_bench's configuration."""
     n_pools = max(1, n_endpoints // pool_size)
@@ -84,7 +89,7 @@ def estate(n_records, n_endpoints, pool_size):
     for i in range(n_records):
         p = i % n_pools
         kind = i % 10
-        rec = {"pool": "p%d" % p, "ttl": 30 if i % 3 else 60}
+        rec = {"pool": "p%d" % p, "ttl": (30 + i) if distinct else (30 if i % 3 else 60)}
         if kind < 7:
             rec.update({"policy": "failover", "regions": ORDERS[i % len(ORDERS)],
                         "when_all_down": "all"})
@@ -110,7 +115,7 @@ def write_conf(d, a):
     path = config_bench.write_setup(d, 0, a.port, a.port + 1)
     with open(path) as f:
         conf = json.load(f)
-    conf.update(estate(a.records, a.endpoints, a.pool_size))
+    conf.update(estate(a.records, a.endpoints, a.pool_size, a.distinct))
     with open(path, "w") as f:
         json.dump(conf, f)
     return path
@@ -349,6 +354,8 @@ def main():
     ap.add_argument("--maps", action="store_true",
                     help="the heap and arena mappings' RSS at every --every changes too")
     ap.add_argument("--settle", type=float, default=25.0)
+    ap.add_argument("--distinct", action="store_true",
+                    help="every record a value of its own (TTL 30 + its number): nothing to share")
     ap.add_argument("--ask-all", action="store_true",
                     help="after the steady state, ask every name once and print RSS again")
     ap.add_argument("--wrap", default=None,

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/jsoncfg_intern.h"
+#include "common/jsonshare.h"
 
 void jsoncfg_err(const struct jsoncfg *x, const char *path, const char *fmt, ...)
 {
@@ -137,25 +138,24 @@ char *jsoncfg_path(const struct jsoncfg *x, const char *p)
     return r;
 }
 
-json_t *jsoncfg_load_file(const char *path, size_t flags, json_error_t *err)
+/* The file at path read whole (*len octets, a NUL after them); NULL when
+ * it is missing, unreadable or not a plain file: json_load_file's then,
+ * jansson's own way and words. */
+static char *jsoncfg_read(const char *path, size_t *len)
 {
-    json_error_t local;
-    if (!err)
-        err = &local;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
             close(fd);
-        /* Missing, unreadable, not a plain file: jansson's own way and words. */
-        return json_load_file(path, flags, err);
+        return NULL;
     }
-    size_t len = (size_t)st.st_size, off = 0;
-    char *buf = malloc(len ? len : 1);
+    size_t size = (size_t)st.st_size, off = 0;
+    char *buf = malloc(size + 1);
     if (!buf)
         abort();
-    while (off < len) {
-        ssize_t n = read(fd, buf + off, len - off);
+    while (off < size) {
+        ssize_t n = read(fd, buf + off, size - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -163,13 +163,45 @@ json_t *jsoncfg_load_file(const char *path, size_t flags, json_error_t *err)
         off += (size_t)n;
     }
     close(fd);
-    json_t *j = json_loadb(buf, off, flags, err);
+    buf[off] = '\0';
+    *len = off;
+    return buf;
+}
+
+json_t *jsoncfg_load_file(const char *path, size_t flags, json_error_t *err)
+{
+    json_error_t local;
+    if (!err)
+        err = &local;
+    size_t len = 0;
+    char *buf = jsoncfg_read(path, &len);
+    if (!buf)
+        return json_load_file(path, flags, err);
+    json_t *j = json_loadb(buf, len, flags, err);
     free(buf);
     /* Equal strings and integers made one value: a large configuration's
      * document is mostly the same few (policies, pools, regions, TTLs),
      * jsoncfg_intern.h. The holes the copies leave are taken by what the
      * configuration compiles to right after. */
     jsoncfg_intern(j);
+    if (!j)
+        snprintf(err->source, sizeof(err->source), "%s", path);
+    return j;
+}
+
+json_t *jsoncfg_load_file_shared(const char *path, size_t flags, json_error_t *err,
+                                 struct jsonshare *s, const char *const *kinds)
+{
+    json_error_t local;
+    if (!err)
+        err = &local;
+    size_t len = 0;
+    char *buf = jsoncfg_read(path, &len);
+    json_t *j =
+        buf ? jsonshare_load(s, buf, len, flags, kinds, err) : json_load_file(path, flags, err);
+    if (!buf && json_is_object(j))
+        jsonshare_members(s, j, kinds, NULL, true);
+    free(buf);
     if (!j)
         snprintf(err->source, sizeof(err->source), "%s", path);
     return j;

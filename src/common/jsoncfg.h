@@ -57,6 +57,12 @@ char *jsoncfg_path(const struct jsoncfg *x, const char *p);
  * the time a 1.5 MB configuration took to load. Errors as jansson's
  * (line and text; err->text names a file that cannot be read). */
 json_t *jsoncfg_load_file(const char *path, size_t flags, json_error_t *err);
+/* The same, the resources under kinds (the configuration's records,
+ * pools, checks and regions) made one value for equal ones as they are
+ * read, with s's (jsonshare_load). */
+struct jsonshare;
+json_t *jsoncfg_load_file_shared(const char *path, size_t flags, json_error_t *err,
+                                 struct jsonshare *s, const char *const *kinds);
 
 /* strdup that aborts on out-of-memory. */
 char *jsoncfg_strdup(const char *s);

@@ -65,7 +65,8 @@ static uint64_t jsonshare_hash(json_t *v, int depth)
 }
 
 static bool jsonshare_same_objects(json_t *a, json_t *b, int depth);
-static json_t *jsonshare_value_at(struct jsonshare *s, json_t *v, bool mutate, int depth);
+static json_t *jsonshare_value_at(struct jsonshare *s, struct jsonshare *scal, json_t *v,
+                                  bool mutate, int depth);
 
 static bool jsonshare_same_at(json_t *a, json_t *b, int depth)
 {
@@ -203,122 +204,54 @@ static void jsonshare_add(struct jsonshare *s, json_t *v, uint64_t h)
 }
 
 /* v's members each made (mine) or added as the table's values. */
-static void jsonshare_children(struct jsonshare *s, json_t *v, bool mine, int depth)
+static void jsonshare_children(struct jsonshare *s, struct jsonshare *scal, json_t *v, bool mine,
+                               int depth)
 {
     const char *key;
     json_t *m, *x;
     size_t i;
     json_object_foreach(v, key, m)
     {
-        if ((x = jsonshare_value_at(s, m, mine, depth + 1)) != m && mine) {
+        if ((x = jsonshare_value_at(s, scal, m, mine, depth + 1)) != m && mine) {
             json_object_set(v, key, x); /* the same key: replaced in place */
             s->shared++;
         }
     }
     json_array_foreach(v, i, m)
     {
-        if ((x = jsonshare_value_at(s, m, mine, depth + 1)) != m && mine) {
+        if ((x = jsonshare_value_at(s, scal, m, mine, depth + 1)) != m && mine) {
             json_array_set(v, i, x);
             s->shared++;
         }
     }
 }
 
-static json_t *jsonshare_value_at(struct jsonshare *s, json_t *v, bool mutate, int depth)
+/* The table's value equal to v, v added when new; scal: a table of
+ * strings, integers and reals to share as well (NULL: left as they are). */
+static json_t *jsonshare_value_at(struct jsonshare *s, struct jsonshare *scal, json_t *v,
+                                  bool mutate, int depth)
 {
-    /* Scalars are jsoncfg_intern's (at the parse, and like the value a
-     * change replaces): a slot each here would cost what sharing them
-     * saves. */
-    if (!(json_is_object(v) || json_is_array(v)) || depth >= JSONSHARE_DEPTH)
+    bool box = json_is_object(v) || json_is_array(v);
+    if (!box && !(scal && (json_is_string(v) || json_is_number(v))))
+        return v; /* jansson's singletons, or scalars left alone */
+    if (depth >= JSONSHARE_DEPTH)
         return v;
+    struct jsonshare *t = box ? s : scal;
     uint64_t h = jsonshare_hash(v, depth);
-    json_t *f = jsonshare_find(s, v, h, depth);
+    json_t *f = jsonshare_find(t, v, h, depth);
     if (f)
         return f;
     /* New to the table: its members first, so that a later value shares
      * them even where this one may not (held elsewhere). */
-    jsonshare_children(s, v, mutate && jsonshare_refs(v) == 1, depth);
-    jsonshare_add(s, v, h);
+    if (box)
+        jsonshare_children(s, scal, v, mutate && jsonshare_refs(v) == 1, depth);
+    jsonshare_add(t, v, h);
     return v;
-}
-
-/* A new reference to v's copy in fresh memory: its containers the
- * table's values (copied there when new), its strings and integers
- * scal's (a table of the copy's scalars). */
-static json_t *jsonshare_copy_at(struct jsonshare *s, struct jsonshare *scal, json_t *v, int depth)
-{
-    if (json_is_true(v) || json_is_false(v) || json_is_null(v))
-        return v; /* jansson's singletons */
-    bool box = json_is_object(v) || json_is_array(v);
-    if (!box || depth >= JSONSHARE_DEPTH) {
-        if (box)
-            return json_deep_copy(v);
-        uint64_t h = jsonshare_hash(v, depth);
-        json_t *f = jsonshare_find(scal, v, h, depth);
-        if (f)
-            return json_incref(f);
-        json_t *x = json_copy(v);
-        if (!x)
-            abort();
-        jsonshare_add(scal, x, h);
-        return x;
-    }
-    uint64_t h = jsonshare_hash(v, depth);
-    json_t *f = jsonshare_find(s, v, h, depth);
-    if (f) {
-        s->shared++;
-        return json_incref(f);
-    }
-    json_t *x = json_is_object(v) ? json_object() : json_array(), *m;
-    const char *key;
-    size_t i;
-    if (!x)
-        abort();
-    json_object_foreach(v, key, m)
-        json_object_set_new_nocheck(x, key, jsonshare_copy_at(s, scal, m, depth + 1));
-    json_array_foreach(v, i, m) json_array_append_new(x, jsonshare_copy_at(s, scal, m, depth + 1));
-    jsonshare_add(s, x, h);
-    return x;
-}
-
-json_t *jsonshare_copy(struct jsonshare *s, json_t *doc, const char *const *kinds)
-{
-    if (!json_is_object(doc))
-        return json_incref(doc);
-    struct jsonshare scal;
-    jsonshare_init(&scal);
-    json_t *out = json_object(), *v;
-    const char *key;
-    if (!out)
-        abort();
-    json_object_foreach(doc, key, v)
-    {
-        bool kind = false;
-        for (const char *const *k = kinds; !kind && *k; k++)
-            kind = strcmp(*k, key) == 0;
-        if (!kind || !json_is_object(v)) {
-            json_object_set_nocheck(out, key, v); /* shared with doc, small */
-            continue;
-        }
-        json_t *obj = json_object(), *m;
-        const char *name;
-        if (!obj)
-            abort();
-        json_object_foreach(v, name, m)
-        {
-            json_object_set_new_nocheck(obj, name, jsonshare_copy_at(s, &scal, m, 1));
-        }
-        json_object_set_new_nocheck(out, key, obj);
-    }
-    jsonshare_clear(&scal); /* the copy's values hold what it shares */
-    if (s->n >= s->sweep_at)
-        jsonshare_sweep(s);
-    return out;
 }
 
 json_t *jsonshare_value(struct jsonshare *s, json_t *v, bool mutate)
 {
-    return jsonshare_value_at(s, v, mutate, 0);
+    return jsonshare_value_at(s, NULL, v, mutate, 0);
 }
 
 /* One member of obj (a resource object the caller may change). */
@@ -327,7 +260,7 @@ static size_t jsonshare_member(struct jsonshare *s, json_t *obj, const char *nam
     json_t *v = json_object_get(obj, name);
     if (!v)
         return 0;
-    json_t *x = jsonshare_value_at(s, v, mutate, 1);
+    json_t *x = jsonshare_value_at(s, NULL, v, mutate, 1);
     if (x == v || !mutate)
         return 0;
     json_object_set(obj, name, x);
@@ -355,4 +288,135 @@ size_t jsonshare_members(struct jsonshare *s, json_t *doc, const char *const *ki
     if (s->n >= s->sweep_at)
         jsonshare_sweep(s);
     return n;
+}
+
+/* ---- loading a document, sharing as it is read ------------------------- */
+
+struct jsonshare_scan {
+    const char *buf;
+    size_t len, pos, flags;
+};
+
+static void jsonshare_ws(struct jsonshare_scan *c)
+{
+    while (c->pos < c->len && (c->buf[c->pos] == ' ' || c->buf[c->pos] == '\t' ||
+                               c->buf[c->pos] == '\n' || c->buf[c->pos] == '\r'))
+        c->pos++;
+}
+
+static bool jsonshare_char(struct jsonshare_scan *c, char ch)
+{
+    jsonshare_ws(c);
+    if (c->pos < c->len && c->buf[c->pos] == ch) {
+        c->pos++;
+        return true;
+    }
+    return false;
+}
+
+/* The value at the scan's position, read by jansson (its checks, its
+ * flags), the position moved past it; NULL when it is not one. */
+static json_t *jsonshare_next(struct jsonshare_scan *c)
+{
+    json_error_t e;
+    jsonshare_ws(c);
+    json_t *v = json_loadb(c->buf + c->pos, c->len - c->pos,
+                           c->flags | JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &e);
+    if (v)
+        c->pos += (size_t)e.position;
+    return v;
+}
+
+/* A member's key and the ':' after it; NULL when not there, or when it
+ * holds a NUL (jansson's own parse decides then). */
+static json_t *jsonshare_key(struct jsonshare_scan *c)
+{
+    json_t *k = jsonshare_next(c);
+    if (!json_is_string(k) || strlen(json_string_value(k)) != json_string_length(k) ||
+        !jsonshare_char(c, ':')) {
+        json_decref(k);
+        return NULL;
+    }
+    return k;
+}
+
+/* obj's member k set to v (its reference taken); false on a duplicate key
+ * the flags refuse. */
+static bool jsonshare_put(struct jsonshare_scan *c, json_t *obj, json_t *k, json_t *v)
+{
+    const char *key = json_string_value(k);
+    bool ok = !(c->flags & JSON_REJECT_DUPLICATES) || !json_object_get(obj, key);
+    if (ok)
+        json_object_set_nocheck(obj, key, v); /* a repeated key: the last value, as jansson */
+    json_decref(v);
+    json_decref(k);
+    return ok;
+}
+
+/* The members of an object from the scan (its '{' read); NULL when the
+ * text is not such an object. With kinds (the root): the objects under
+ * those keys are read the same way without kinds, each of their members a
+ * resource made to share (jsonshare_value_at); other members are read as
+ * they are. */
+static json_t *jsonshare_members_of(struct jsonshare_scan *c, struct jsonshare *s,
+                                    struct jsonshare *scal, const char *const *kinds)
+{
+    json_t *obj = json_object();
+    if (!obj)
+        abort();
+    if (jsonshare_char(c, '}'))
+        return obj;
+    do {
+        json_t *k = jsonshare_key(c), *v = NULL;
+        bool kind = false;
+        for (const char *const *x = kinds; k && x && *x && !kind; x++)
+            kind = strcmp(*x, json_string_value(k)) == 0;
+        jsonshare_ws(c);
+        if (kind && c->pos < c->len && c->buf[c->pos] == '{') {
+            c->pos++;
+            v = jsonshare_members_of(c, s, scal, NULL);
+        } else if (k && (v = jsonshare_next(c)) && !kinds) {
+            /* A resource: held once, made to share, or an equal one. */
+            json_t *x = jsonshare_value_at(s, scal, v, true, 1);
+            if (x != v) {
+                json_decref(v);
+                v = json_incref(x);
+                s->shared++;
+            }
+        }
+        if (!k || !v || !jsonshare_put(c, obj, k, v)) {
+            if (k && !v)
+                json_decref(k);
+            json_decref(obj);
+            return NULL;
+        }
+    } while (jsonshare_char(c, ','));
+    if (jsonshare_char(c, '}'))
+        return obj;
+    json_decref(obj);
+    return NULL;
+}
+
+json_t *jsonshare_load(struct jsonshare *s, const char *buf, size_t len, size_t flags,
+                       const char *const *kinds, json_error_t *err)
+{
+    struct jsonshare_scan c = {buf, len, 0, flags & ~(size_t)JSON_DISABLE_EOF_CHECK};
+    struct jsonshare scal;
+    jsonshare_init(&scal);
+    json_t *doc = jsonshare_char(&c, '{') ? jsonshare_members_of(&c, s, &scal, kinds) : NULL;
+    jsonshare_clear(&scal); /* the values shared are held by doc */
+    jsonshare_ws(&c);
+    if (doc && c.pos == c.len) {
+        if (s->n >= s->sweep_at)
+            jsonshare_sweep(s);
+        return doc;
+    }
+    json_decref(doc);
+    /* What the scan did not take (a syntax error, a duplicate key, a root
+     * that is not an object) is jansson's to parse: its errors, its lines
+     * and columns, as before; a document it takes is shared in place. */
+    doc = json_loadb(buf, len, flags, err);
+    if (json_is_object(doc))
+        jsonshare_members(s, doc, kinds, NULL, true);
+    return doc;
 }

@@ -76,15 +76,21 @@ json_t *jsonshare_value(struct jsonshare *s, json_t *v, bool mutate);
 size_t jsonshare_members(struct jsonshare *s, json_t *doc, const char *const *kinds, json_t *only,
                          bool mutate);
 
-/* A copy of doc, a document just parsed, whose resources under kinds are
- * the table's values, and whose new ones (with their strings and
- * integers) are made in fresh memory, one value for equal ones: doc is
- * then freed whole. Freeing the duplicates of a parsed document in place
- * left holes of a record's size between the parse's live allocations,
- * which malloc could neither give back nor fill (RSS went from 234 to
- * 230 MB where the live heap lost 70 MB). doc's other members are
- * shared, not copied. A new reference; doc stays the caller's. */
-json_t *jsonshare_copy(struct jsonshare *s, json_t *doc, const char *const *kinds);
+/* The document in buf (len octets; json_loadb's flags), its resources
+ * under kinds made one value with the table's as each is read: a
+ * duplicate is freed before the next resource is read, so its memory goes
+ * to the next one instead of leaving a hole of a record's size between
+ * live allocations (sharing a whole parsed document's duplicates in place
+ * brought RSS from 234 to 230 MB where the live heap lost 70 MB; copying
+ * the shared document anew left the heap fragmented when nothing was
+ * shared). The strings and integers of the resources are one value each
+ * as well, as jsoncfg_intern makes them. Each member is read by jansson
+ * itself (its checks, its flags); a text the reader does not take (a
+ * syntax error, a duplicate key jansson would refuse) is parsed whole by
+ * jansson instead, whose error (text, line, column) is in err. A new
+ * reference, or NULL. */
+json_t *jsonshare_load(struct jsonshare *s, const char *buf, size_t len, size_t flags,
+                       const char *const *kinds, json_error_t *err);
 
 /* Drops the values nothing but the table holds any more. */
 void jsonshare_sweep(struct jsonshare *s);

@@ -292,23 +292,17 @@ void config_restart_inputs(struct config *c)
                                       (json_int_t)c->run_as.uid, "gid", (json_int_t)c->run_as.gid));
 }
 
-/* root, a document just parsed (its reference taken), made anew with one
- * value for equal resources (jsonshare_copy): a configuration's records
- * repeat themselves (issue #38). A new reference. */
-static json_t *config_share_parsed(json_t *root)
-{
-    struct jsonshare s;
-    jsonshare_init(&s);
-    json_t *c = jsonshare_copy(&s, root, admin_config_kinds);
-    jsonshare_clear(&s); /* the values shared are held by c now */
-    json_decref(root);
-    return c;
-}
-
 struct config *config_load(const char *path, struct errlist *errs)
 {
     json_error_t jerr;
-    json_t *root = jsoncfg_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    /* Equal records, pools, checks and regions one value each, made so as
+     * they are read (jsonshare.h): a configuration's records repeat
+     * themselves (issue #38). */
+    struct jsonshare share;
+    jsonshare_init(&share);
+    json_t *root =
+        jsoncfg_load_file_shared(path, JSON_REJECT_DUPLICATES, &jerr, &share, admin_config_kinds);
+    jsonshare_clear(&share); /* the values shared are held by root */
     if (!root) {
         if (jerr.line > 0)
             errlist_add(errs, "%s:%d: %s", path, jerr.line, jerr.text);
@@ -316,7 +310,6 @@ struct config *config_load(const char *path, struct errlist *errs)
             errlist_add(errs, "%s: %s", path, jerr.text);
         return NULL;
     }
-    root = config_share_parsed(root);
     struct config *c = config_load_doc(path, root, errs);
     json_decref(root);
     return c;

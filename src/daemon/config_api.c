@@ -184,15 +184,19 @@ json_t *config_api_current(struct config_api *api, json_error_t *je)
     if (api->doc && config_api_stamp_same(&now, &api->doc_stamp))
         return api->doc;
     /* Stamped before the read: a file replaced meanwhile is read again. */
-    json_t *d = jsoncfg_load_file(api->path, JSON_REJECT_DUPLICATES, je);
-    if (!d)
+    struct jsonshare share;
+    jsonshare_init(&share);
+    json_t *d =
+        jsoncfg_load_file_shared(api->path, JSON_REJECT_DUPLICATES, je, &share, admin_config_kinds);
+    if (!d) {
+        jsonshare_clear(&share);
         return NULL;
+    }
     json_decref(api->doc);
     jsonrecycle_clear(&api->recycle); /* kept for the document d replaces */
-    jsonshare_clear(&api->share);     /* refilled from d, made anew sharing */
-    api->doc = jsonshare_copy(&api->share, d, admin_config_kinds);
-    json_decref(d);
-    d = api->doc;
+    jsonshare_clear(&api->share);
+    api->share = share; /* d's values */
+    api->doc = d;
     api->doc_serial++;
     api->doc_stamp = now;
     return d;

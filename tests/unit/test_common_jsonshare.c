@@ -4,6 +4,8 @@
  * what nothing else holds; the document stays equal to what was parsed.
  */
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/jsonshare.h"
@@ -153,9 +155,106 @@ static void test_grow_and_sweep(struct tap *t)
     TAP_CHECK(t, s.n == 0 && !s.slot, "cleared");
 }
 
+/* jsonshare_load gives what json_loadb gives: the same document, in the
+ * same order, or the same error at the same place. */
+static bool same_as_jansson(const char *text, size_t flags, json_t **out)
+{
+    struct jsonshare s;
+    jsonshare_init(&s);
+    json_error_t ea, eb;
+    memset(&ea, 0, sizeof(ea));
+    memset(&eb, 0, sizeof(eb));
+    json_t *a = jsonshare_load(&s, text, strlen(text), flags, KINDS, &ea);
+    json_t *b = json_loadb(text, strlen(text), flags, &eb);
+    bool same = (!a && !b && strcmp(ea.text, eb.text) == 0 && ea.line == eb.line &&
+                 ea.column == eb.column && ea.position == eb.position) ||
+                (a && b && jsonshare_same(a, b));
+    if (!same)
+        printf("# differs on: %s\n#  %s (%d:%d) / %s (%d:%d)\n", text, a ? "doc" : ea.text, ea.line,
+               ea.column, b ? "doc" : eb.text, eb.line, eb.column);
+    if (out)
+        *out = json_incref(a);
+    json_decref(a);
+    json_decref(b);
+    jsonshare_clear(&s);
+    return same;
+}
+
+static void test_load(struct tap *t)
+{
+    json_t *doc = NULL;
+    TAP_CHECK(t, same_as_jansson(DOC, JSON_REJECT_DUPLICATES, &doc),
+              "a document loads as jansson's");
+    TAP_CHECK(t,
+              doc && rec(doc, "a.") == rec(doc, "b.") && rec(doc, "a.") != rec(doc, "c.") &&
+                  json_object_get(rec(doc, "a."), "pool") ==
+                      json_object_get(rec(doc, "f."), "pool"),
+              "equal records are one value as they are read, their strings too");
+    TAP_CHECK(t,
+              doc && json_object_get(json_object_get(doc, "pools"), "web") ==
+                         json_object_get(json_object_get(doc, "pools"), "web2"),
+              "equal pools too");
+    json_decref(doc);
+    static const char *const texts[] = {
+        " \n{ \"records\" : { \"a.\" : [ {\"pool\": \"w\"}, {\"pool\": \"w\"} ] , \"b.\":{}} }\n ",
+        "{\"records\": {}, \"pools\": {}, \"x\": [1, 2.5, true, null, \"s\"]}",
+        "{\"records\": {\"\\u00e9.\": {\"ttl\": 1}, \"\\u00c9.\": {\"ttl\": 1}}}",
+        "{\"records\": {\"a\\u0000b.\": {\"ttl\": 1}}}",
+        "{\"records\": [1, 2], \"pools\": 5}",
+        "{\"records\": {\"a.\": 5, \"b.\": \"x\", \"c.\": -1.5e3}}",
+        "[1, 2]",
+        "",
+        "   ",
+        "{",
+        "{\"records\": {\"a.\": {\"ttl\": 1},}}",
+        "{\"records\": {\"a.\": {\"ttl\": 1}}} x",
+        "{\"records\": {\"a.\": {\"ttl\": 1}}}}",
+        "{\"records\": {\"a.\" {\"ttl\": 1}}}",
+        "{\"records\": {\"a.\": {\"ttl\": 1}, \"a.\": {\"ttl\": 2}}}",
+        "{\"records\": {}, \"records\": {}}",
+        "{\"records\": {\"a.\": {\"ttl\": 1, \"ttl\": 2}}}",
+        "{\"records\": {\"a.\": {\"ttl\": 01}}}",
+        "{\"records\": {\"a.\": {\"ttl\": \"\\ud800\"}}}",
+        "{\"records\": {\"a.\": \"\xff\"}}",
+        "{\"a\": 1 \"b\": 2}",
+        "{,}",
+        "{\"records\": {\"a.\": {\"ttl\": 1}}, }",
+        NULL,
+    };
+    int ok = 0, n = 0;
+    for (size_t i = 0; texts[i]; i++, n += 2)
+        ok += same_as_jansson(texts[i], JSON_REJECT_DUPLICATES, NULL) +
+              same_as_jansson(texts[i], 0, NULL);
+    TAP_CHECK(t, ok == n, "odd and broken texts: jansson's document or error (%d of %d)", ok, n);
+    /* Random damage to a document: every cut, and bytes overwritten. */
+    size_t len = strlen(DOC);
+    char *buf = malloc(len + 1);
+    static const char junk[] = "{}[],:\" \\x0";
+    unsigned seed = 12345;
+    ok = n = 0;
+    for (size_t cut = 0; cut < len; cut++, n++) {
+        memcpy(buf, DOC, cut);
+        buf[cut] = '\0';
+        ok += same_as_jansson(buf, JSON_REJECT_DUPLICATES, NULL);
+    }
+    for (int k = 0; k < 3000; k++, n++) {
+        memcpy(buf, DOC, len + 1);
+        for (int m = 0; m < 1 + k % 3; m++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % len;
+            seed = seed * 1103515245u + 12345u;
+            buf[at] = junk[(seed >> 8) % (sizeof(junk) - 1)];
+        }
+        ok += same_as_jansson(buf, JSON_REJECT_DUPLICATES, NULL);
+    }
+    free(buf);
+    TAP_CHECK(t, ok == n, "every cut and 3,000 damaged texts: jansson's answer (%d of %d)", ok, n);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
+    test_load(&t);
     test_parse(&t);
     test_held_elsewhere(&t);
     test_grow_and_sweep(&t);
