@@ -858,6 +858,12 @@ static json_t *config_api_apply_once(struct config_api *api, json_t **doc, uint6
     uint64_t seen = api->version;
     if (!out && !unchanged && (dry_run || api->fleet_mode))
         errors = config_api_validate(api, *doc, &warnings, cl, n_cl, dry_run ? &whatif : NULL);
+    /* Refused on a version another node had replaced (its pool not here
+     * yet): made again on the fleet's newer one, as below. */
+    if (errors && !dry_run && api->fleet_mode && config_fleet_newer(api, seen)) {
+        json_decref(errors);
+        errors = NULL;
+    }
     if (!out && !errors && !dry_run && api->version != seen) {
         /* Another version came while the lock was dropped to validate:
          * doc was made on the one before; try again on the new one. */

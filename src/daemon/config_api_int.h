@@ -96,6 +96,10 @@ json_t *config_fleet_commit(struct config_api *api, json_t *doc, json_t *touched
 void config_fleet_settle(struct config_api *api);
 /* Waits (lock) up to timeout_s for this node to apply the fleet's head. */
 void config_fleet_catch_up(struct config_api *api, double timeout_s);
+/* Whether the fleet had a version newer than seen when asked: etcd is
+ * read (fleet_config_sync: a late watch cannot hide one, at most 5 s) and
+ * this node catches up with it (at most 2 s). (lock; dropped meanwhile) */
+bool config_fleet_newer(struct config_api *api, uint64_t seen);
 /* After a reload (the file may have been edited by hand): checked on the
  * main thread. */
 void config_fleet_file_changed(struct config_api *api);

@@ -280,6 +280,18 @@ void config_fleet_catch_up(struct config_api *api, double timeout_s)
             break;
 }
 
+bool config_fleet_newer(struct config_api *api, uint64_t seen)
+{
+    if (!api->fleet)
+        return false;
+    pthread_mutex_unlock(&api->lock);
+    int rc = fleet_config_sync(api->fleet, deadline_mono() + CONFIG_FLEET_DEADLINE_S);
+    pthread_mutex_lock(&api->lock);
+    if (rc == 0)
+        config_fleet_catch_up(api, 2.0);
+    return api->version != seen;
+}
+
 /* ---- the main thread: versions from etcd, hand edits ------------------------ */
 
 /* Tells the fleet (and the waiting API) what this node serves. (lock) */

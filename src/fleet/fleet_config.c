@@ -22,6 +22,7 @@ struct fleet_cfg_job {
     size_t doc_bytes; /* a whole version: its document's compact length */
     int64_t wait_rev; /* done once the watch applied this revision */
     int phase;        /* 0 queued, 1 sent to etcd, 2 waiting for the watch (L) */
+    bool sync;        /* no version: done once the watch reached etcd's revision */
     struct fleet_wait w;
     struct fleet_cfg_job *next;
 };
@@ -601,10 +602,41 @@ static void fleet_config_on_parts_put(void *arg, bool ok, const char *err)
         fleet_config_run(f);
 }
 
-/* Sends job j (phase 1 already): as a delta or whole, a long whole
- * document in parts first. Caller holds no lock. */
+/* etcd's revision when it read the head (a linearizable read): the sync
+ * job j waits for the watch to reach it. */
+static void fleet_config_on_sync(void *arg, enum etcd_status st, json_t *resp, const char *err)
+{
+    struct fleet_cfg_call *c = arg;
+    struct fleet *f = c->f;
+    struct fleet_cfg_job *j = c->job;
+    free(c);
+    if (st == ETCD_ERR_CANCELLED)
+        return; /* stop: fleet_config_fail_all answered j */
+    pthread_mutex_lock(&f->lock);
+    int64_t rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
+    if (st != ETCD_OK || rev <= 0)
+        fleet_config_done_locked(f, j, SHARED_UNAVAILABLE, "etcd did not answer (%s)",
+                                 err ? err : "no revision");
+    else {
+        j->wait_rev = rev;
+        j->phase = 2;
+    }
+    pthread_mutex_unlock(&f->lock);
+    fleet_config_run(f);
+}
+
+/* Sends job j (phase 1 already): a sync's read of the head; a version as
+ * a delta or whole, a long whole document in parts first. Caller holds no
+ * lock. */
 static void fleet_config_send(struct fleet *f, struct fleet_cfg_job *j, int64_t head_rev)
 {
+    if (j->sync) {
+        char *hkey = fleet_key(f, "config/head", NULL, NULL);
+        json_t *req = json_pack("{s:o, s:b}", "key", fleet_b64s(hkey), "count_only", true);
+        free(hkey);
+        etcd_call(f->etcd, "/v3/kv/range", req, fleet_config_on_sync, fleet_config_call(f, j));
+        return;
+    }
     uint64_t full;
     pthread_mutex_lock(&f->lock);
     bool delta = fleet_config_as_delta_locked(f, j, &full);
@@ -650,7 +682,7 @@ static struct fleet_cfg_job *fleet_config_next_locked(struct fleet *f, int64_t *
     if (!start || sending || f->conn != FLEET_CONN_SYNCED)
         return NULL;
     /* An empty fleet takes any first number (a node's own history goes on). */
-    if (f->cfg.head != 0 && start->base != f->cfg.head) {
+    if (!start->sync && f->cfg.head != 0 && start->base != f->cfg.head) {
         fleet_config_done_locked(f, start, SHARED_CONFLICT,
                                  "the fleet's configuration is at version %llu, not %llu",
                                  (unsigned long long)f->cfg.head, (unsigned long long)start->base);
@@ -726,6 +758,31 @@ static enum shared_status fleet_config_timeout_locked(struct fleet *f, struct fl
              "etcd did not answer in time: the version may or may not have been written; read "
              "the configuration's version again");
     return SHARED_UNKNOWN;
+}
+
+int fleet_config_sync(struct fleet *f, double deadline)
+{
+    struct fleet_cfg_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        abort();
+    j->sync = true;
+    pthread_mutex_lock(&f->lock);
+    struct fleet_cfg_job **pp = &f->cfg.jobs;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = j;
+    fleet_wait_locked(f, &j->w, deadline);
+    if (!j->w.done) {
+        uint64_t v;
+        char err[8];
+        fleet_config_timeout_locked(f, j, &v, err, sizeof(err));
+        pthread_mutex_unlock(&f->lock);
+        return -1;
+    }
+    pthread_mutex_unlock(&f->lock);
+    int rc = j->w.result == SHARED_OK ? 0 : -1;
+    free(j);
+    return rc;
 }
 
 enum shared_status fleet_config_publish(struct fleet *f, json_t *record, uint64_t base,

@@ -91,6 +91,15 @@ enum shared_status fleet_config_publish(struct fleet *f, json_t *record, uint64_
                                         unsigned keep, double deadline, uint64_t *version,
                                         char *err, size_t errlen);
 
+/* Waits until this node's watch has seen everything etcd held when the
+ * call was made (a linearizable read of the head's revision, then the
+ * watch reaching it), until deadline (deadline_mono's clock): then
+ * fleet_config_head is the fleet's newest version as of the call, not as
+ * a late watch last said. 0, or -1 (etcd not reached in time). A change
+ * refused by a node's validation uses it to tell a bad change from one
+ * made on a version another node had already replaced. */
+int fleet_config_sync(struct fleet *f, double deadline);
+
 /* The version this node serves, and why the fleet's newer one is not
  * (error "" when it is): published in its node record, shown in status. */
 void fleet_config_applied(struct fleet *f, uint64_t version, const char *error);

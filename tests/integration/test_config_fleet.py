@@ -10,9 +10,12 @@ version keeps its last good one and says why. Every wait is a bounded
 poll."""
 import json
 import os
+import queue
 import signal
+import socket
 import threading
 import time
+from urllib.parse import urlparse
 
 from backends import poll
 from fleetlib import (be, cluster, http_json, made,  # noqa: F401
@@ -112,6 +115,132 @@ def test_changes_on_any_node_are_served_by_all_and_survive_restarts(cluster, be,
         assert version(n) == v0 + 100
         for i in (0, 50, 99):
             assert n.answer("r%d.example.com." % i) == ["127.0.0.31"], i
+
+
+class WatchDelay:
+    """A TCP proxy to one etcd member that holds back what etcd sends on a
+    watch (a POST /v3/watch stream) for `delay` seconds, as a loaded
+    machine or network does: the node behind it hears of versions late,
+    while its other calls to etcd go through at once. Threads end with
+    close() (every socket has a timeout; every loop checks `stop`)."""
+
+    def __init__(self, upstream):
+        u = urlparse(upstream)
+        self.up = (u.hostname, u.port)
+        self.delay = 0.0
+        self.stop = False
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(16)
+        self.ls.settimeout(0.2)
+        self.url = "http://127.0.0.1:%d" % self.ls.getsockname()[1]
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stop:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
+
+    def _conn(self, c):
+        try:
+            u = socket.create_connection(self.up, timeout=5)
+        except OSError:
+            c.close()
+            return
+        self.socks += [c, u]
+        for s in (c, u):
+            s.settimeout(0.2)
+        first = b""
+        while not self.stop and b"\r\n" not in first:
+            try:
+                d = c.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not d:
+                return
+            first += d
+        watch = b"/v3/watch" in first.split(b"\r\n", 1)[0]
+        u.sendall(first)
+        threading.Thread(target=self._pump, args=(c, u, False), daemon=True).start()
+        self._pump(u, c, watch)
+
+    def _pump(self, src, dst, held):
+        q = queue.Queue()
+
+        def send():
+            while not self.stop:
+                try:
+                    due, d = q.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                while not self.stop and time.monotonic() < due:
+                    time.sleep(0.01)
+                try:
+                    dst.sendall(d)
+                except OSError:
+                    return
+        threading.Thread(target=send, daemon=True).start()
+        while not self.stop:
+            try:
+                d = src.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not d:
+                break
+            q.put((time.monotonic() + (self.delay if held else 0.0), d))
+
+    def close(self):
+        self.stop = True
+        for s in self.socks + [self.ls]:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def test_a_node_hearing_late_makes_a_change_on_the_fleets_newest_version(cluster, be, made):
+    """A node whose watch hears of versions 0.6 s late (WatchDelay; the
+    fleet restarts a watch that stays a second behind) takes a record that
+    uses a pool another node added a moment before: refused on the version
+    it had, it asks etcd how far the fleet is
+    (fleet_config_sync), catches up and makes the change again on the
+    newer version (config_fleet_newer): 201, not 400. A change that is
+    invalid on the newest version too is still refused, and says why."""
+    proxy = WatchDelay(cluster.urls[0])
+    nodes = [start_node(made, [proxy.url] if i == 1 else cluster.urls, i, be["port"], start=False)
+             for i in (1, 2)]
+    try:
+        for node in nodes:
+            node.config["config_api"] = {"history_dir": "history", "fleet": True}
+            node.start()
+        n1, n2 = nodes
+        v = synced(nodes)
+        proxy.delay = 0.6
+        pool = {"check": "web", "endpoints": [{"name": "us8", "address": "127.0.0.31",
+                                               "region": "us"}]}
+        st, body = put(n2, "pools/web8", pool)
+        assert st == 201, body
+        assert version(n1) == v, "n1 heard of n2's version at once: the watch was not held back"
+        rec8 = {"pool": "web8", "ttl": 10, "policy": "failover", "regions": ["us"]}
+        st, body = put(n1, "records/y8.example.com.", rec8)
+        assert st == 201, body
+        st, body = put(n1, "records/y7.example.com.", dict(rec8, pool="web7"))
+        assert st == 400 and "web7" in json.dumps(body), body
+        proxy.delay = 0.0
+        all_at(nodes, v + 2)
+        for n in nodes:
+            ok, _ = poll(lambda: n.answer("y8.example.com.") == ["127.0.0.31"], 5.0)
+            assert ok, (n.admin, n.answer("y8.example.com."))
+    finally:
+        proxy.close()
 
 
 def test_edits_through_one_node_see_the_versions_other_nodes_made(cluster, be, made):
