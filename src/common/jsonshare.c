@@ -397,10 +397,33 @@ static json_t *jsonshare_members_of(struct jsonshare_scan *c, struct jsonshare *
     return NULL;
 }
 
+/* Whether buf nests arrays and objects deeper than jansson parses a whole
+ * text (JSON_PARSER_MAX_DEPTH): each member read alone starts at depth 0,
+ * and would pass where the whole text fails. Strings skipped; a text
+ * whose brackets are wrong is jansson's to refuse anyway. */
+static bool jsonshare_too_deep(const char *buf, size_t len)
+{
+    size_t depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = buf[i];
+        if (ch == '"') {
+            for (i++; i < len && buf[i] != '"'; i++)
+                i += buf[i] == '\\';
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > JSON_PARSER_MAX_DEPTH - 2)
+                return true;
+        } else if ((ch == ']' || ch == '}') && depth > 0)
+            depth--;
+    }
+    return false;
+}
+
 json_t *jsonshare_load(struct jsonshare *s, const char *buf, size_t len, size_t flags,
                        const char *const *kinds, json_error_t *err)
 {
     struct jsonshare_scan c = {buf, len, 0, flags & ~(size_t)JSON_DISABLE_EOF_CHECK};
+    if (jsonshare_too_deep(buf, len))
+        c.len = 0; /* jansson's whole parse below */
     struct jsonshare scal;
     jsonshare_init(&scal);
     json_t *doc = jsonshare_char(&c, '{') ? jsonshare_members_of(&c, s, &scal, kinds) : NULL;

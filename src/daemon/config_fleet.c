@@ -282,10 +282,14 @@ void config_fleet_catch_up(struct config_api *api, double timeout_s)
 
 bool config_fleet_newer(struct config_api *api, uint64_t seen)
 {
-    if (!api->fleet)
-        return false;
+    /* Read under the lock: a stop detaches the fleet (config_fleet_detach)
+     * while this thread may be here; it is freed only after this thread
+     * stopped. */
+    struct fleet *f = api->fleet;
+    if (!f || api->version != seen)
+        return api->version != seen;
     pthread_mutex_unlock(&api->lock);
-    int rc = fleet_config_sync(api->fleet, deadline_mono() + CONFIG_FLEET_DEADLINE_S);
+    int rc = fleet_config_sync(f, deadline_mono() + CONFIG_FLEET_DEADLINE_S);
     pthread_mutex_lock(&api->lock);
     if (rc == 0)
         config_fleet_catch_up(api, 2.0);

@@ -622,6 +622,8 @@ static void fleet_config_on_sync(void *arg, enum etcd_status st, json_t *resp, c
         j->phase = 2;
     }
     pthread_mutex_unlock(&f->lock);
+    if (st == ETCD_ERR_NET)
+        fleet_sync_failed(f, "config", err);
     fleet_config_run(f);
 }
 
@@ -767,6 +769,11 @@ int fleet_config_sync(struct fleet *f, double deadline)
         abort();
     j->sync = true;
     pthread_mutex_lock(&f->lock);
+    if (f->conn != FLEET_CONN_SYNCED) { /* no job is sent before it is: no wait */
+        pthread_mutex_unlock(&f->lock);
+        free(j);
+        return -1;
+    }
     struct fleet_cfg_job **pp = &f->cfg.jobs;
     while (*pp)
         pp = &(*pp)->next;

@@ -99,6 +99,8 @@ enum shared_status fleet_config_publish(struct fleet *f, json_t *record, uint64_
  * refused by a node's validation uses it to tell a bad change from one
  * made on a version another node had already replaced. */
 int fleet_config_sync(struct fleet *f, double deadline);
+/* (-1 at once when the node is not synced with etcd: nothing is sent
+ * then.) */
 
 /* The version this node serves, and why the fleet's newer one is not
  * (error "" when it is): published in its node record, shown in status. */
