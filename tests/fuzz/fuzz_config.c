@@ -19,7 +19,9 @@
  * GTM_FUZZ_DATA/geo-city.mmdb. Seeds: tests/fuzz/corpus/config
  * (tests/fuzz/make_corpus.py).
  *
- * Checked with abort(): a config comes back exactly when no error was
+ * Checked with abort(): the file parsed as config_load parses it
+ * (jsonshare_load) is what jansson's whole parse makes of it, document or
+ * error; a config comes back exactly when no error was
  * reported; every error names the file; a loaded config is consistent
  * (indices in range, names where the loader needs them); policy answers fit
  * the config's UDP limit and the TCP one.
@@ -35,6 +37,7 @@
 #include "fuzz_check.h"
 #include "answer/query.h"
 #include "common/errlist.h"
+#include "common/jsonshare.h"
 #include "daemon/config.h"
 #include "daemon/load.h"
 #include "dns/dns.h"
@@ -249,8 +252,35 @@ static void fuzz_config_errors(const struct errlist *e, const char *path)
     }
 }
 
+/* config_load reads the file with jsonshare_load (member by member, equal
+ * resources one value): it must give what jansson's whole parse gives,
+ * the same document or the same error at the same place, with and
+ * without JSON_REJECT_DUPLICATES. */
+static void fuzz_config_same_parse(const uint8_t *data, size_t size)
+{
+    static const char *const kinds[] = {"records", "pools", "checks", "regions", NULL};
+    for (int f = 0; f < 2; f++) {
+        size_t flags = f ? JSON_REJECT_DUPLICATES : 0;
+        struct jsonshare s;
+        jsonshare_init(&s);
+        json_error_t ea, eb;
+        memset(&ea, 0, sizeof(ea));
+        memset(&eb, 0, sizeof(eb));
+        json_t *a = jsonshare_load(&s, (const char *)data, size, flags, kinds, &ea);
+        json_t *b = json_loadb((const char *)data, size, flags, &eb);
+        FUZZ_CHECK((a == NULL) == (b == NULL));
+        FUZZ_CHECK(!a || json_equal(a, b));
+        FUZZ_CHECK(a || (strcmp(ea.text, eb.text) == 0 && ea.line == eb.line &&
+                         ea.column == eb.column && ea.position == eb.position));
+        json_decref(a);
+        json_decref(b);
+        jsonshare_clear(&s);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fuzz_config_same_parse(data, size);
     fuzz_config_setup();
     if (!fuzz_config_confined(data, size))
         return 0;

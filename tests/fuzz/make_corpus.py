@@ -994,6 +994,34 @@ def config_raw_seeds():
     yield "raw_huge_number", text.replace(b'"workers": 2', b'"workers": 1e999', 1)
     yield "raw_int_overflow", text.replace(b'"workers": 2', b'"workers": 99999999999999999999', 1)
     yield "raw_crlf", text.replace(b"\n", b"\r\n")
+    yield from config_shared_seeds()
+
+
+def config_shared_seeds():
+    """The file as jsonshare_load reads it: member by member under the
+    resource keys, equal resources one value (fuzz_config checks it against
+    jansson's whole parse)."""
+    b = config_base()
+    rec = b["records"]["fo.example.com."]
+    many = dict(b, records=dict(b["records"], **{"r%d.example.com." % i: rec for i in range(8)}))
+    yield "shared_equal_records", json.dumps(many).encode()
+    yield "shared_equal_pools", json.dumps(dict(b, pools=dict(b["pools"],
+                                                              twin=b["pools"]["web"]))).encode()
+    one = json.dumps(rec).encode()
+    text = json.dumps(b).encode()
+    yield "shared_duplicate_record", text.replace(b'"records": {', b'"records": {"d.example.com.": ' +
+                                                  one + b', "d.example.com.": ' + one + b", ", 1)
+    yield "shared_duplicate_kind", text[:-1] + b', "records": {}}'
+    yield "shared_record_array", text.replace(b'"records": {', b'"records": {"a.example.com.": [' +
+                                              one + b", " + one + b"], ", 1)
+    yield "shared_record_scalar", text.replace(b'"records": {', b'"records": {"s.example.com.": 5, ', 1)
+    yield "shared_key_nul", text.replace(b'"records": {', b'"records": {"n\\u0000.example.com.": ' +
+                                         one + b", ", 1)
+    yield "shared_kind_array", text.replace(b'"pools": {', b'"pools": [1], "x_pools": {', 1)
+    yield "shared_depth_limit", text.replace(b'"records": {', b'"records": {"deep.example.com.": ' +
+                                             b"[" * 2047 + b"]" * 2047 + b", ", 1)
+    yield "shared_trailing_comma_kind", text.replace(b'"records": {', b'"records": {"t.example.com.": ' +
+                                                     one + b",}, \"x\": {", 1)
 
 
 def config_geo():
