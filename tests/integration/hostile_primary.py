@@ -31,6 +31,7 @@ exactly what is sent. Each TCP connection has a thread of its own, so a
 dripping transfer never holds up another zone's. Everything on
 127.0.0.1; stop() closes every socket and joins every thread (bounded).
 """
+import random
 import socket
 import struct
 import threading
@@ -169,13 +170,24 @@ class HostilePrimary:
             t.start()
 
     def _bind(self, port):
-        """UDP and TCP on one port: port, or the first free pair of 50 tries."""
-        for _ in range(1 if port else 50):
+        """UDP and TCP on one port: port (a primary started again where it
+        was, tried for up to 3 s), or a free pair of 200 random tries below
+        Linux's ephemeral range (32768-60999). A port the kernel picked was
+        in that range, and once its primary was killed any process's next
+        outgoing socket could take it before the test started the primary
+        again there (seen in CI: "no free port" for the restart)."""
+        deadline = time.monotonic() + 3.0
+        for i in range(200):
+            if port and i > 0:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            want = port or random.randrange(20000, 32700)
             self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                self.udp.bind(("127.0.0.1", port))
+                self.udp.bind(("127.0.0.1", want))
                 self.port = self.udp.getsockname()[1]
                 self.tcp.bind(("127.0.0.1", self.port))
                 self.tcp.listen(16)
