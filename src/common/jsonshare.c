@@ -249,11 +249,6 @@ static json_t *jsonshare_value_at(struct jsonshare *s, struct jsonshare *scal, j
     return v;
 }
 
-json_t *jsonshare_value(struct jsonshare *s, json_t *v, bool mutate)
-{
-    return jsonshare_value_at(s, NULL, v, mutate, 0);
-}
-
 /* One member of obj (a resource object the caller may change). */
 static size_t jsonshare_member(struct jsonshare *s, json_t *obj, const char *name, bool mutate)
 {

@@ -56,17 +56,12 @@ void jsonshare_init(struct jsonshare *s);
 /* Drops every reference the table holds. */
 void jsonshare_clear(struct jsonshare *s);
 
-/* The table's value equal to v (borrowed), v itself when it is the first
- * (the table then holds a reference to it). With mutate, a container v
- * held once has its members made shared values first (bottom-up), and so
- * on down. Only objects and arrays are kept: equal strings and integers
- * are jsoncfg_intern's, whose sharing they keep. */
-json_t *jsonshare_value(struct jsonshare *s, json_t *v, bool mutate);
-
 /* With mutate, every member of doc's objects under kinds (NULL-ended
  * keys; doc's root and those objects must be the caller's to change; one
  * held more than once, by another version too, is left alone) replaced
- * by the table's value equal to it, as jsonshare_value makes it; only the
+ * by the table's value equal to it (a member held once has its own members
+ * made shared values first, bottom-up; only objects and arrays are kept:
+ * equal strings and integers are jsoncfg_intern's); only the
  * names in only's object of the same key when only is not NULL (a kind
  * only lacks: none of it). Without mutate doc is only read: its values
  * are added to the table, nothing in it is replaced (a served document,
