@@ -385,14 +385,19 @@ static void fleet_on_pending(evutil_socket_t fd, short what, void *arg)
     char **keys = f->pending_keys;
     struct health_slot **slots = f->pending_slots;
     size_t n = f->n_pending;
-    bool have = f->have_pending;
+    bool have = f->have_pending, hash = f->hash_pending;
     f->pending_keys = NULL;
     f->pending_slots = NULL;
     f->n_pending = 0;
-    f->have_pending = false;
+    f->have_pending = f->hash_pending = false;
     pthread_mutex_unlock(&f->lock);
-    if (!have)
+    if (!have) {
+        if (hash) { /* the same endpoints: only the node record says more */
+            f->node_put_due = true;
+            fleet_publish(f);
+        }
         return;
+    }
     fleet_adopt_local(f, (const char *const *)keys, slots, n);
     for (size_t i = 0; i < n; i++)
         free(keys[i]);
@@ -513,6 +518,8 @@ void fleet_free(struct fleet *f)
         free(f->pending_keys[i]);
     free(f->pending_keys);
     free(f->pending_slots);
+    free(f->sent_text);
+    free(f->sent_slots);
     json_decref(f->vantage);
     fleet_params_free(&f->p);
     pthread_mutex_destroy(&f->lock);
@@ -604,35 +611,85 @@ struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *
     return f;
 }
 
-void fleet_set_endpoints(struct fleet *f, const struct gslb *g, const char *config_hash)
+/* The keys of g's checked endpoints one after another, each with its
+ * NUL (*len octets), and their slots (*n). Both owned by the caller. */
+static char *fleet_endpoint_list(const struct gslb *g, size_t *len, struct health_slot ***slots,
+                                 size_t *n)
 {
-    size_t n = 0;
-    for (size_t i = 0; g && i < g->n_pools; i++)
-        n += g->pools[i].check >= 0 ? g->pools[i].n_eps : 0;
-    char **keys = calloc(n ? n : 1, sizeof(*keys));
-    struct health_slot **slots = calloc(n ? n : 1, sizeof(*slots));
-    if (!keys || !slots)
-        abort();
-    bool latency = false;
-    for (size_t i = 0; g && i < g->n_records && !latency; i++)
-        latency = g->records[i].policy == POLICY_LATENCY;
-    atomic_store(&f->rtt_wanted, latency);
-    size_t k = 0;
+    size_t cap = 0, k = 0, at = 0;
     for (size_t i = 0; g && i < g->n_pools; i++)
         for (size_t e = 0; g->pools[i].check >= 0 && e < g->pools[i].n_eps; e++)
             if (g->pools[i].eps[e].slot) {
-                keys[k] = fleet_strdup(g->pools[i].eps[e].key);
-                slots[k++] = g->pools[i].eps[e].slot;
+                cap += strlen(g->pools[i].eps[e].key) + 1;
+                k++;
             }
-    pthread_mutex_lock(&f->lock);
+    char *text = malloc(cap ? cap : 1);
+    *slots = calloc(k ? k : 1, sizeof(**slots));
+    if (!text || !*slots)
+        abort();
+    k = 0;
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        for (size_t e = 0; g->pools[i].check >= 0 && e < g->pools[i].n_eps; e++)
+            if (g->pools[i].eps[e].slot) {
+                size_t l = strlen(g->pools[i].eps[e].key) + 1;
+                memcpy(text + at, g->pools[i].eps[e].key, l);
+                at += l;
+                (*slots)[k++] = g->pools[i].eps[e].slot;
+            }
+    *len = at;
+    *n = k;
+    return text;
+}
+
+/* Hands the list last built (f->sent_*) to the fleet thread as copies
+ * (it frees them: fleet_on_pending), with the hash; under f->lock. */
+static void fleet_hand_list_locked(struct fleet *f)
+{
     for (size_t i = 0; i < f->n_pending; i++)
         free(f->pending_keys[i]);
     free(f->pending_keys);
     free(f->pending_slots);
-    f->pending_keys = keys;
-    f->pending_slots = slots;
-    f->n_pending = k;
+    f->pending_keys = calloc(f->n_sent ? f->n_sent : 1, sizeof(*f->pending_keys));
+    f->pending_slots = calloc(f->n_sent ? f->n_sent : 1, sizeof(*f->pending_slots));
+    if (!f->pending_keys || !f->pending_slots)
+        abort();
+    const char *key = f->sent_text;
+    for (size_t i = 0; i < f->n_sent; i++, key += strlen(key) + 1) {
+        f->pending_keys[i] = fleet_strdup(key);
+        f->pending_slots[i] = f->sent_slots[i];
+    }
+    f->n_pending = f->n_sent;
     f->have_pending = true;
+}
+
+void fleet_set_endpoints(struct fleet *f, const struct gslb *g, const char *config_hash)
+{
+    size_t len, n;
+    struct health_slot **slots;
+    char *text = fleet_endpoint_list(g, &len, &slots, &n);
+    bool same = f->sent_any && n == f->n_sent && len == f->sent_len &&
+                memcmp(slots, f->sent_slots, n * sizeof(*slots)) == 0 &&
+                memcmp(text, f->sent_text, len) == 0;
+    if (same) {
+        free(text);
+        free(slots);
+    } else {
+        free(f->sent_text);
+        free(f->sent_slots);
+        f->sent_text = text;
+        f->sent_len = len;
+        f->sent_slots = slots;
+        f->n_sent = n;
+        f->sent_any = true;
+    }
+    bool latency = false;
+    for (size_t i = 0; g && !g->counted && i < g->n_records && !latency; i++)
+        latency = g->records[i].policy == POLICY_LATENCY;
+    atomic_store(&f->rtt_wanted, latency || (g && g->counted && g->n_latency > 0));
+    pthread_mutex_lock(&f->lock);
+    if (!same)
+        fleet_hand_list_locked(f);
+    f->hash_pending = true;
     snprintf(f->config_hash, sizeof(f->config_hash), "%s", config_hash ? config_hash : "");
     pthread_mutex_unlock(&f->lock);
     event_active(f->ev_pending, EV_TIMEOUT, 0);

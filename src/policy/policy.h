@@ -221,7 +221,8 @@ struct gslb {
      * (a set built otherwise is walked). */
     bool counted;
     size_t n_located, n_ramped;
-    size_t n_loose; /* records with a loose_key */
+    size_t n_loose;   /* records with a loose_key */
+    size_t n_latency; /* records of the latency policy (the fleet measures RTT for them) */
     /* Where each record came from, so that what the loader and the
      * counters built for a record the running set already had is copied
      * by index instead of looked up by name (issue #38): from[i] is the
@@ -299,6 +300,7 @@ static inline void gslb_count_record(struct gslb *g, const struct policy_record 
     g->n_located += policy_has_trie(r) || r->policy == POLICY_LATENCY;
     g->n_ramped += r->ramp_ms > 0;
     g->n_loose += r->loose_key;
+    g->n_latency += r->policy == POLICY_LATENCY;
 }
 
 /* The record of g's origin set (g->from_g) that record i was taken

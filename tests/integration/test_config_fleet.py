@@ -293,6 +293,78 @@ def test_edits_through_one_node_see_the_versions_other_nodes_made(cluster, be, m
         doc["records"]["x2.example.com."]["regions"] == ["us", "eu"], doc["records"]
 
 
+def observed_by_all(nodes, name):
+    """Every node shows endpoint name observed up by all three nodes."""
+    def ok():
+        for n in nodes:
+            e = n.endpoint(name)
+            if not e or (e.get("fleet") or {}).get("observations") != \
+                    {"n1": "up", "n2": "up", "n3": "up"}:
+                return False
+        return True
+    return ok
+
+
+def test_the_fleet_follows_the_endpoints_each_version_probes(cluster, be, made):
+    """A node hands its probed endpoints to the fleet when a version
+    changes them; a version that changes records only hands over its
+    configuration's hash alone (issue #38: adopting 10,000 endpoints again
+    was a fifth of a fleet node's work per change). Either way the fleet
+    judges exactly the endpoints the node serves: one a change adds gets
+    every node's observation and is failed over by the fleet's verdict,
+    ones a change of records leaves keep theirs, and the hashes still
+    match across the nodes."""
+    nodes = fleet_nodes(cluster, be, made)
+    v = synced(nodes)
+    ok, _ = poll(observed_by_all(nodes, "us1"), 10.0)
+    assert ok, [n.endpoint("us1") for n in nodes]
+    # Records only: the endpoints stay as they were, and still the fleet's.
+    for i in range(3):
+        st, body = put(nodes[i], "records/r%d.example.com." % i, record())
+        assert st == 201, body
+    all_at(nodes, v + 3)
+    ok, _ = poll(lambda: all(x["config_matches"] for x in nodes[0].fleet()["nodes"]) and
+                 not any(n.fleet()["config_mismatch"] for n in nodes), 5.0)
+    assert ok, [n.fleet() for n in nodes]
+    assert observed_by_all(nodes, "us1")(), [n.endpoint("us1") for n in nodes]
+    # A pool added: its endpoints are observed by all, then judged by the fleet.
+    pool = {"check": "web", "endpoints": [{"name": "us7", "address": "127.0.0.31", "region": "us"},
+                                          {"name": "eu7", "address": "127.0.0.32", "region": "eu"}]}
+    st, body = put(nodes[1], "pools/web7", pool)
+    assert st == 201, body
+    rec7 = {"pool": "web7", "ttl": 10, "policy": "failover", "regions": ["us", "eu"]}
+    st, body = put(nodes[2], "records/s7.example.com.", rec7)
+    assert st == 201, body
+    all_at(nodes, v + 5)
+    ok, _ = poll(observed_by_all(nodes, "us7"), 10.0)
+    assert ok, [n.endpoint("us7") for n in nodes]
+    ok, _ = poll(lambda: all(n.answer("s7.example.com.") == ["127.0.0.31"] for n in nodes), 5.0)
+    assert ok
+    be["us"].stop()
+    try:
+        ok, _ = poll(lambda: all(n.answer("s7.example.com.") == ["127.0.0.32"] and
+                                 n.answer("r0.example.com.") == ["127.0.0.32"] for n in nodes),
+                     10.0, 0.05)
+        assert ok, [(n.answer("s7.example.com."), n.endpoint("us7")) for n in nodes]
+        for n in nodes:
+            assert n.endpoint("us7")["fleet"]["verdict"] == "down", n.endpoint("us7")
+            assert n.endpoint("us1")["fleet"]["verdict"] == "down", n.endpoint("us1")
+    finally:
+        be["us"].start()
+    ok, _ = poll(observed_by_all(nodes, "us7"), 10.0)
+    assert ok, [n.endpoint("us7") for n in nodes]
+    # The pool removed (its record first): the fleet drops it on every node.
+    st, body = nodes[0].delete("/v1/config/records/s7.example.com.")
+    assert st == 201, body
+    st, body = nodes[0].delete("/v1/config/pools/web7")
+    assert st == 201, body
+    all_at(nodes, v + 7)
+    ok, _ = poll(lambda: all(n.endpoint("us7") is None for n in nodes), 5.0)
+    assert ok
+    ok, _ = poll(observed_by_all(nodes, "us1"), 10.0)
+    assert ok, [(n.endpoint("us1") or {}).get("fleet") for n in nodes]
+
+
 def test_concurrent_writers(cluster, be, made):
     n1, n2 = fleet_nodes(cluster, be, made, n=2)
     v = synced([n1, n2])
