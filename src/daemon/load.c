@@ -143,14 +143,16 @@ void load_attach(struct snapshot *s, const struct config *cfg, const struct poli
     /* A secondary zone's data is its primary's: a conflict it brings
      * leaves the record unattached (the zone's data answers there), and
      * every other zone and record as they are. */
+    char at[POLICY_PATH_LEN];
     if (why && zi >= 0 && cfg->zones[zi].primary.n > 0) {
         load_secondary_warn(warns,
                             "%s: %s: %s %s: not attached, the secondary zone's data answers there",
-                            cfgpath, r->path, r->name_str, why);
+                            cfgpath, policy_record_path(r, at, sizeof(at)), r->name_str, why);
         return;
     }
     if (why) {
-        errlist_add(errs, "%s: %s: %s %s", cfgpath, r->path, r->name_str, why);
+        errlist_add(errs, "%s: %s: %s %s", cfgpath, policy_record_path(r, at, sizeof(at)),
+                    r->name_str, why);
         return;
     }
     if (bind)

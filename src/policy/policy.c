@@ -97,9 +97,7 @@ static void gslb_free_record(struct gslb *g, size_t i)
     geo_map_free(r->geo);
     policy_latency_cfg_free(r->latency);
     free(r->geo_orders);
-    free(r->geo_regions);
     free(r->name_str);
-    free(r->path);
 }
 
 void gslb_free(struct gslb *g)
@@ -372,9 +370,11 @@ static bool policy_pool_has(const struct policy_pool *p, uint16_t rtype)
 static void policy_bind_type(const struct jsoncfg *j, const struct policy_record **slot,
                              const struct policy_record *r, const char *type)
 {
+    char at[POLICY_PATH_LEN], was[POLICY_PATH_LEN];
     if (*slot)
-        jsoncfg_err(j, r->path, "%s already has a %s policy record at %s", r->name_str, type,
-                    (*slot)->path);
+        jsoncfg_err(j, policy_record_path(r, at, sizeof(at)),
+                    "%s already has a %s policy record at %s", r->name_str, type,
+                    policy_record_path(*slot, was, sizeof(was)));
     else
         *slot = r;
 }
@@ -470,9 +470,10 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
     free(first);
     for (size_t i = 0; n_cname && i < g->n_records; i++) {
         struct policy_binding *pb = &g->bindings[i];
+        char at[POLICY_PATH_LEN];
         if (pb->cname && (pb->a || pb->aaaa))
-            jsoncfg_err(j, pb->cname->path, "%s: a CNAME policy cannot share its name",
-                        pb->cname->name_str);
+            jsoncfg_err(j, policy_record_path(pb->cname, at, sizeof(at)),
+                        "%s: a CNAME policy cannot share its name", pb->cname->name_str);
     }
     g->n_bindings = g->n_records;
 }

@@ -95,8 +95,10 @@ struct policy_record {
     /* The fields a change reads of every record (the walks of
      * policy_config_touched.c, pc_reuse_copy, policy_bind_names, the
      * counters) come first: they share the first 64 octets of
-     * the record (192 in all), so each walk of 100,000 records reads one
-     * cache line of three per record, not all three (issue #38). */
+     * the record (128 in all), so each walk of 100,000 records reads one
+     * cache line of two per record, not both (issue #38). The record was
+     * 192 octets: a change copies the whole array, so each octet here is
+     * 100 KB copied per change at 100,000 records. */
     uint32_t index; /* in gslb.records */
     /* Hashes of the name as text (its JSON key) and in wire form, made
      * when the record is compiled and copied with it, so that a change
@@ -116,30 +118,39 @@ struct policy_record {
      * "www.example.com"), so its name is bound through a table of names,
      * not by its key (policy_bind_names). */
     bool loose_key;
-    enum policy_kind policy;
+    bool use_ecs; /* the ECS option locates the client ("ecs", default true) */
+    bool shed;    /* load shedding ("shed_load", policy_shed.h): shed_low/high */
+    enum policy_kind policy : 8;
     uint32_t ttl;
     uint32_t ramp_ms; /* "failback": {"ramp"}: a recovered region ramps back
                          over this many ms (policy_ramp.h); 0: at once */
+    uint32_t ttl_min; /* health_ttl's shortest TTL */
+    uint32_t n_regions;
     /* The name as text and, in the same allocation right after its NUL,
      * in wire form (name, name_len): one block per record, where an
      * inline 255-octet array took more than half of the record
      * (issue #38). name_str owns the block; name points into it. */
     char *name_str;
     const uint8_t *name;
-    /* The parts the record points at (name_str, path, regions, geo,
-     * geo_orders, geo_regions, fallback, latency) are shared with the same
-     * record of other policy sets (a change that did not touch it:
-     * policy_config_parse_reuse) and owned by one of them (gslb.carried). */
-    uint32_t ttl_min; /* health_ttl's shortest TTL */
-    /* Load shedding ("shed_load", policy_shed.h): the watermarks. */
-    bool shed;
-    double shed_low, shed_high;
+    /* The parts the record points at (name_str, regions, geo, geo_orders,
+     * fallback, latency) are shared with the same record of other policy
+     * sets (a change that did not touch it: policy_config_parse_reuse)
+     * and owned by one of them (gslb.carried). */
     /* failover: the order; all, weighted: the set; geo: every region of
      * the map, by first appearance; nearest: the set, in the order for
      * clients without coordinates. */
     uint16_t *regions;
-    size_t n_regions;
-    bool use_ecs; /* the ECS option locates the client ("ecs", default true) */
+    enum policy_select select : 8;
+    enum policy_down when_all_down : 8;
+    uint8_t answers; /* at most this many records (1-16) */
+    uint8_t spill;   /* failover: spread over the next N regions (0-64) */
+    uint32_t n_fallback;
+    /* Where the record is in the configuration, for messages
+     * (policy_record_path): 0, the value of its JSON key; k + 1, element k
+     * of the array there. The path was a string per record, 50 octets and
+     * more at 100,000 records (issue #38). */
+    uint32_t elem;
+    double shed_low, shed_high; /* shed: the watermarks */
     /* latency: tolerance and vantage points (policy_latency.h); NULL for
      * the other policies. Its vantage map, if any, is parsed into geo
      * (classes as a geo map's; geo_orders stay NULL: every class falls
@@ -147,24 +158,15 @@ struct policy_record {
     struct policy_latency_cfg *latency;
     /* geo: the parsed map (owned) and the region order of each class
      * (geo_map.h: n_keys + 1 classes, the last one, unknown location,
-     * served by "default"), pointing into geo_regions. */
+     * served by "default"); the orders' regions are in the same block,
+     * after the orders (one allocation: free geo_orders). */
     struct geo_map *geo;
     struct policy_order *geo_orders;
-    uint16_t *geo_regions;
-    enum policy_select select;
-    unsigned answers; /* at most this many records */
-    unsigned spill;   /* failover: spread over the next N regions */
-    enum policy_down when_all_down;
     struct policy_endpoint *fallback; /* static answers for DOWN_FALLBACK */
-    size_t n_fallback;
-    char *path; /* JSON path, for messages */
-    /* To three cache lines: the records array is page-aligned (bigalloc),
-     * so each record's first 64 octets are one line. */
-    uint64_t pad_to_lines[2];
 };
-_Static_assert(sizeof(struct policy_record) == 192 &&
+_Static_assert(sizeof(struct policy_record) == 128 &&
                    offsetof(struct policy_record, name) + sizeof(const uint8_t *) <= 64,
-               "a policy record's hot fields fill its first cache line");
+               "a policy record's hot fields fill its first cache line, and it fills two");
 
 /* The record places clients by a geo map's keys: a geo record, or a
  * latency record with a vantage map. */
@@ -341,6 +343,14 @@ static inline uint32_t policy_name_hash(const void *p, size_t len)
         h = (h ^ b[i]) * 16777619u;
     return h;
 }
+
+/* Room for any policy_record_path. */
+#define POLICY_PATH_LEN 272
+
+/* r's JSON path in the configuration ($.records["NAME"], and [k] for an
+ * element of an array there), for messages; written into buf (len
+ * octets, POLICY_PATH_LEN is room for any) and returned. */
+const char *policy_record_path(const struct policy_record *r, char *buf, size_t len);
 
 /* Groups records by name into bindings (bindings[i] is used when records[i]
  * is the first record of its name); reports two records for one type. */

@@ -546,7 +546,7 @@ static void pc_record_rest(const struct jsoncfg *j, json_t *r, const char *path,
 {
     const struct cfgschema *s = &pc_record_schema;
     rec->use_ecs = cfgschema_value(s, RK_ECS, r) ? cfgschema_bool(j, s, RK_ECS, r, path) : def->ecs;
-    rec->spill = (unsigned)cfgschema_int(j, s, RK_SPILL, r, path);
+    rec->spill = (uint8_t)cfgschema_int(j, s, RK_SPILL, r, path); /* 0-64: the schema */
     bool ordered = rec->policy == POLICY_FAILOVER || rec->policy == POLICY_GEO ||
                    rec->policy == POLICY_NEAREST;
     size_t longest = pc_record_longest_order(rec);
@@ -600,7 +600,7 @@ static bool pc_key_plain(const char *key)
 }
 
 static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, const char *path,
-                      struct gslb *g, const char *const *origins, size_t n_origins,
+                      uint32_t elem, struct gslb *g, const char *const *origins, size_t n_origins,
                       const struct pc_defaults *def)
 {
     static const char *const policies[] = {"failover", "weighted", "all", "geo",
@@ -621,7 +621,7 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     struct policy_record *rec = &g->records[g->n_records];
     memset(rec, 0, sizeof(*rec)); /* the array is not zeroed (bigalloc_take) */
     rec->index = (uint32_t)g->n_records++;
-    rec->path = jsoncfg_strdup(path);
+    rec->elem = elem;
     rec->name_str = pc_record_names(name, &n, &rec->name);
     rec->loose_key = !pc_key_plain(name);
     rec->name_len = n.len;
@@ -645,10 +645,23 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
                rec->policy != POLICY_LATENCY; /* latency: one of the fastest */
     rec->answers = set ? 8 : 1;
     if (cfgschema_value(s, RK_ANSWERS, r))
-        rec->answers = (unsigned)cfgschema_int(j, s, RK_ANSWERS, r, path);
+        rec->answers = (uint8_t)cfgschema_int(j, s, RK_ANSWERS, r, path); /* 1-16 */
     pc_record_order(j, r, path, g, rec);
     pc_record_rest(j, r, path, g, rec, def);
     gslb_count_record(g, rec);
+}
+
+const char *policy_record_path(const struct policy_record *r, char *buf, size_t len)
+{
+    /* As pc_compile_member made it, to the octet (truncation included). */
+    char at[32], path[PC_PATH];
+    cfgschema_key_path(at, sizeof(at), &policy_root_schema, PK_RECORDS, NULL);
+    snprintf(path, sizeof(path), "%s[\"%s\"]", at, r->name_str);
+    if (r->elem == 0)
+        snprintf(buf, len, "%s", path);
+    else
+        snprintf(buf, len, "%s[%u]", path, r->elem - 1);
+    return buf;
 }
 
 uint32_t pc_name_hash(const char *s)
@@ -914,7 +927,7 @@ void pc_compile_member(const struct jsoncfg *j, const char *at, const char *name
     char path[PC_PATH];
     snprintf(path, sizeof(path), "%s[\"%s\"]", at, name);
     if (!json_is_array(r))
-        pc_record(j, name, r, path, g, origins, n_origins, def);
+        pc_record(j, name, r, path, 0, g, origins, n_origins, def);
     else {
         size_t i;
         json_t *e;
@@ -922,7 +935,7 @@ void pc_compile_member(const struct jsoncfg *j, const char *at, const char *name
         {
             char epath[PC_PATH + 16];
             snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
-            pc_record(j, name, e, epath, g, origins, n_origins, def);
+            pc_record(j, name, e, epath, (uint32_t)i + 1, g, origins, n_origins, def);
         }
     }
     for (size_t k = n0; g->from && k < g->n_records; k++)

@@ -52,15 +52,17 @@ void pc_record_geo(const struct jsoncfg *j, json_t *r, const char *path, struct 
     size_t total = 0;
     for (size_t k = 0; k < m->n_keys; k++)
         total += m->keys[k].n_regions;
-    rec->geo_regions = pcg_calloc(total, sizeof(*rec->geo_regions));
-    rec->geo_orders = pcg_calloc(m->n_keys + 1, sizeof(*rec->geo_orders));
+    /* The orders, then their regions, in one block (policy_record.geo_orders). */
+    size_t head = (m->n_keys + 1) * sizeof(*rec->geo_orders);
+    rec->geo_orders = pcg_calloc(1, head + (total ? total : 1) * sizeof(uint16_t));
+    uint16_t *regions = (uint16_t *)(void *)((char *)rec->geo_orders + head);
     size_t o = 0;
     for (size_t k = 0; k < m->n_keys; k++) {
         const struct geo_key *key = &m->keys[k];
-        rec->geo_orders[k].regions = &rec->geo_regions[o];
+        rec->geo_orders[k].regions = &regions[o];
         rec->geo_orders[k].n = (uint16_t)key->n_regions;
         for (size_t i = 0; i < key->n_regions; i++) {
-            rec->geo_regions[o++] = (uint16_t)key->region_ids[i];
+            regions[o++] = (uint16_t)key->region_ids[i];
             pcg_add_region(rec, (uint16_t)key->region_ids[i]);
         }
     }

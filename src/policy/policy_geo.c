@@ -145,9 +145,9 @@ struct policy_geo *policy_geo_build(const struct gslb *g, struct geo_db *db, con
         if (!policy_has_trie(r))
             continue;
         n_geo++;
-        char why[256];
+        char why[256], at[POLICY_PATH_LEN];
         if (pg_needs_db(r, db, why, sizeof(why)))
-            errlist_add(errs, "%s: %s: %s", cfgpath, r->path, why);
+            errlist_add(errs, "%s: %s: %s", cfgpath, policy_record_path(r, at, sizeof(at)), why);
     }
     if (errs->count != before || (!n_geo && !n_lat && !db)) {
         geo_db_free(db);

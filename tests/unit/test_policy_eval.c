@@ -269,7 +269,7 @@ static void test_config_errors(struct tap *t)
                 "{\"regions\": {\"us\": {}}, \"pools\": {\"p\": {\"endpoints\": [{\"name\": "
                 "\"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"}]}}, \"records\": "
                 "{\"a.example.org.\": {\"pool\": \"p\"}}}",
-                "outside every zone");
+                "$.records[\"a.example.org.\"]: a.example.org. is outside every zone in zones");
     check_error(t,
                 "{\"regions\": {\"us\": {}}, \"pools\": {\"p\": {\"endpoints\": [{\"name\": "
                 "\"a\", \"address\": \"300.0.0.1\", \"region\": \"us\"}]}}}",
@@ -291,7 +291,8 @@ static void test_config_errors(struct tap *t)
                 "{\"regions\": {\"us\": {}}, \"pools\": {\"p\": {\"endpoints\": [{\"name\": "
                 "\"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"}]}}, \"records\": "
                 "{\"a.example.com.\": [{\"pool\": \"p\"}, {\"pool\": \"p\"}]}}",
-                "already has a A policy record");
+                "$.records[\"a.example.com.\"][1]: a.example.com. already has a A policy record "
+                "at $.records[\"a.example.com.\"][0]");
     /* Two keys of one name (case, the final dot, an escape): bound through
      * the table of names, not by key (policy_record.loose_key). */
     static const char *const same[] = {"A.example.com.", "a.example.com", "\\\\097.example.com."};
@@ -303,6 +304,11 @@ static void test_config_errors(struct tap *t)
                  "{\"a.example.com.\": {\"pool\": \"p\"}, \"%s\": {\"pool\": \"p\"}}}",
                  same[i]);
         check_error(t, conf, "already has a A policy record");
+        /* The second key's record, named by its key (the JSON's text decoded). */
+        char want[200];
+        static const char *const key[] = {"A.example.com.", "a.example.com", "\\097.example.com."};
+        snprintf(want, sizeof(want), "$.records[\"%s\"]: %s already has", key[i], key[i]);
+        check_error(t, conf, want);
     }
 }
 
