@@ -729,19 +729,29 @@ uint32_t load_resign_interval(const struct config *cfg)
     return best;
 }
 
-/* Fills t for endpoint e probed with spec. */
+/* The octets e's probe host name takes in a target array's block (its
+ * NUL included), 0 without one. */
+static size_t load_host_len(const struct policy_endpoint *e)
+{
+    return e->check_host ? strlen(e->check_host) + 1 : 0;
+}
+
+/* Fills t for endpoint e probed with spec; a host name goes to *names
+ * (the target array's block), which moves past it. */
 static void load_target(const struct policy_endpoint *e, const struct probe_spec *spec,
-                        struct sched_target *t)
+                        struct sched_target *t, char **names)
 {
     uint16_t port = e->check_port ? e->check_port : spec->port;
     t->spec = spec;
     t->slot = e->slot;
     t->port = port;
     if (e->check_host) {
-        snprintf(t->host, sizeof(t->host), "%s", e->check_host);
-        size_t l = strlen(t->host);
-        if (l > 1 && t->host[l - 1] == '.')
-            t->host[l - 1] = '\0';
+        size_t l = load_host_len(e);
+        memcpy(*names, e->check_host, l);
+        if (l > 2 && (*names)[l - 2] == '.') /* "name." -> "name": Host, SNI */
+            (*names)[l - 2] = '\0';
+        t->host = *names;
+        *names += l;
         return;
     }
     if (e->check_len) {
@@ -775,7 +785,7 @@ static void load_first_round(const struct probe_spec *spec, uint32_t *max_timeou
 /* One target per endpoint of p and child check of its composite pc. */
 static void load_composite_targets(const struct gslb *g, const struct policy_pool *p,
                                    const struct policy_check *pc, struct sched_target *t, size_t *n,
-                                   uint32_t *max_timeout_ms)
+                                   char **names, uint32_t *max_timeout_ms)
 {
     for (size_t x = 0; x < pc->comp.n_of; x++) {
         const struct probe_spec *spec = &g->checks[pc->of[x]].spec;
@@ -783,7 +793,7 @@ static void load_composite_targets(const struct gslb *g, const struct policy_poo
         for (size_t k = 0; k < p->n_eps; k++) {
             const struct policy_endpoint *e = &p->eps[k];
             struct sched_target *tt = &t[(*n)++];
-            load_target(e, spec, tt);
+            load_target(e, spec, tt, names);
             if (!e->kid_slots)
                 continue; /* not mapped (gtmd check): nothing runs it */
             tt->slot = e->kid_slots[x];
@@ -796,29 +806,33 @@ static void load_composite_targets(const struct gslb *g, const struct policy_poo
 
 struct sched_target *load_probe_targets(const struct gslb *g, size_t *n, uint32_t *max_timeout_ms)
 {
-    size_t total = 0;
+    size_t total = 0, text = 0;
     *n = 0;
     *max_timeout_ms = 0;
     for (size_t i = 0; g && i < g->n_pools; i++) {
         int c = g->pools[i].check;
         size_t per = c < 0 ? 0 : g->checks[c].composite ? g->checks[c].comp.n_of : 1;
         total += per * g->pools[i].n_eps;
+        for (size_t k = 0; per && k < g->pools[i].n_eps; k++)
+            text += per * load_host_len(&g->pools[i].eps[k]);
     }
-    struct sched_target *t = calloc(total ? total : 1, sizeof(*t));
+    /* The targets, then their host names: one block, freed as the array. */
+    struct sched_target *t = calloc(1, (total ? total : 1) * sizeof(*t) + text);
     if (!t)
         abort();
+    char *names = (char *)(t + (total ? total : 1));
     for (size_t i = 0; g && i < g->n_pools; i++) {
         const struct policy_pool *p = &g->pools[i];
         if (p->check < 0)
             continue;
         const struct policy_check *pc = &g->checks[p->check];
         if (pc->composite) {
-            load_composite_targets(g, p, pc, t, n, max_timeout_ms);
+            load_composite_targets(g, p, pc, t, n, &names, max_timeout_ms);
             continue;
         }
         load_first_round(&pc->spec, max_timeout_ms);
         for (size_t k = 0; k < p->n_eps; k++)
-            load_target(&p->eps[k], &pc->spec, &t[(*n)++]);
+            load_target(&p->eps[k], &pc->spec, &t[(*n)++], &names);
     }
     return t;
 }

@@ -23,7 +23,10 @@ struct sched_plan;
 
 struct sched_job {
     struct sched_plan *plan;
-    struct sched_target t;
+    /* Its target in plan->targets, which the plan owns: the prober thread
+     * writes a resolved host's address there (one job per target). A copy
+     * per job doubled the targets' memory (issue #38). */
+    struct sched_target *t;
     struct event *timer;
     double next_at;     /* monotonic seconds of the next scheduled start */
     double phase;       /* steady-state offset from plan->t0 (seconds) */
@@ -164,7 +167,7 @@ double scheduler_spread(size_t i)
  * its evenly spread steady phase afterwards. */
 static void sched_arm(struct sched_job *j)
 {
-    double now = sched_mono(), interval = j->t.spec->interval_ms / 1000.0;
+    double now = sched_mono(), interval = j->t->spec->interval_ms / 1000.0;
     j->next_at = scheduler_next_start(j->plan->t0 + j->phase, interval, j->next_at, now);
     sched_timer_at(j, now);
 }
@@ -183,7 +186,7 @@ static void sched_local_failure(struct scheduler *s, struct sched_job *j,
     char key[160], why[160];
     log_warn("event=probe_not_run target=\"%s\" reason=\"%s\" count=%llu "
              "note=\"a local failure, not a verdict: the endpoint keeps its state\"",
-             log_quote(j->t.slot->key, key, sizeof(key)), log_quote(r->reason, why, sizeof(why)),
+             log_quote(j->t->slot->key, key, sizeof(key)), log_quote(r->reason, why, sizeof(why)),
              (unsigned long long)(s->local_failures - s->local_logged));
     s->local_logged = s->local_failures;
     s->local_logged_at = now;
@@ -196,7 +199,7 @@ static void sched_local_failure(struct scheduler *s, struct sched_job *j,
  * re-adding it moves it. Back on its grid after that start (sched_arm). */
 static void sched_hurry(struct sched_job *j)
 {
-    const struct probe_spec *spec = j->t.spec;
+    const struct probe_spec *spec = j->t->spec;
     if (j->plan != j->plan->sch->current || spec->fast_interval_ms >= spec->interval_ms)
         return;
     double now = sched_mono();
@@ -223,18 +226,18 @@ static void sched_on_result(void *arg, const struct probe_result *r)
                                .kind = r->kind,
                                .latency_us = r->latency_us,
                                .rtt_us = r->rtt_us,
-                               .rtt_half_life_ms = j->t.spec->rtt_half_life_ms,
+                               .rtt_half_life_ms = j->t->spec->rtt_half_life_ms,
                                .reason = r->reason,
-                               .interval_ms = j->t.spec->interval_ms,
-                               .fast_interval_ms = sched_fast_ms(j->t.spec),
+                               .interval_ms = j->t->spec->interval_ms,
+                               .fast_interval_ms = sched_fast_ms(j->t->spec),
                                .load = r->load};
     if (r->local)
         sched_local_failure(s, j, r);
     else {
-        if (health_report(s->core, j->t.slot, &hr, j->t.spec->rise, j->t.spec->fall))
+        if (health_report(s->core, j->t->slot, &hr, j->t->spec->rise, j->t->spec->fall))
             sched_hurry(j);
-        if (j->t.parent)
-            health_composite_update(s->core, j->t.parent, j->t.comp, j->t.kids);
+        if (j->t->parent)
+            health_composite_update(s->core, j->t->parent, j->t->comp, j->t->kids);
     }
     sched_initial_done(s, j);
     sched_plan_unref(j->plan);
@@ -244,8 +247,9 @@ static void sched_probe(struct sched_job *j)
 {
     j->in_flight = true;
     j->plan->refs++;
-    const char *host = j->t.host[0] ? j->t.host : NULL;
-    probe_run(j->plan->sch->prober, j->t.spec, &j->t.addr, j->t.addr_len, host, sched_on_result, j);
+    const char *host = j->t->host;
+    probe_run(j->plan->sch->prober, j->t->spec, &j->t->addr, j->t->addr_len, host, sched_on_result,
+              j);
 }
 
 static void sched_on_resolved(void *arg, bool ok, const struct sockaddr_storage *addr,
@@ -253,12 +257,12 @@ static void sched_on_resolved(void *arg, bool ok, const struct sockaddr_storage 
 {
     struct sched_job *j = arg;
     if (ok) {
-        j->t.addr = *addr;
-        j->t.addr_len = len;
+        j->t->addr = *addr;
+        j->t->addr_len = len;
         if (addr->ss_family == AF_INET)
-            ((struct sockaddr_in *)&j->t.addr)->sin_port = htons(j->t.port);
+            ((struct sockaddr_in *)&j->t->addr)->sin_port = htons(j->t->port);
         else
-            ((struct sockaddr_in6 *)&j->t.addr)->sin6_port = htons(j->t.port);
+            ((struct sockaddr_in6 *)&j->t->addr)->sin6_port = htons(j->t->port);
         j->resolved_at = sched_mono();
         j->plan->refs--; /* the resolution's reference becomes the probe's */
         sched_probe(j);
@@ -266,7 +270,7 @@ static void sched_on_resolved(void *arg, bool ok, const struct sockaddr_storage 
     }
     struct probe_result r = {.ok = false, .kind = HEALTH_FAIL_DNS, .latency_us = 0};
     r.local = probe_out_of_sockets();
-    snprintf(r.reason, sizeof(r.reason), "cannot resolve %.100s", j->t.host);
+    snprintf(r.reason, sizeof(r.reason), "cannot resolve %.100s", j->t->host);
     sched_on_result(j, &r);
 }
 
@@ -289,10 +293,10 @@ static void sched_on_timer(evutil_socket_t fd, short what, void *arg)
     sched_arm(j);
     if (j->in_flight)
         return; /* cannot happen with timeout < interval; never stack probes */
-    if (j->t.host[0] && (j->resolved_at == 0 || now - j->resolved_at > SCHED_RESOLVE_EVERY)) {
+    if (j->t->host && (j->resolved_at == 0 || now - j->resolved_at > SCHED_RESOLVE_EVERY)) {
         j->in_flight = true;
         j->plan->refs++;
-        probe_resolve(s->prober, j->t.host, sched_on_resolved, j);
+        probe_resolve(s->prober, j->t->host, sched_on_resolved, j);
         return;
     }
     sched_probe(j);
@@ -303,10 +307,10 @@ static void sched_on_timer(evutil_socket_t fd, short what, void *arg)
  * timing. */
 static bool sched_same_target(const struct sched_job *o, const struct sched_job *j)
 {
-    const struct sched_target *a = &o->t, *b = &j->t;
+    const struct sched_target *a = o->t, *b = j->t;
     return a->slot == b->slot && a->spec->interval_ms == b->spec->interval_ms &&
-           a->addr_len == b->addr_len && a->port == b->port && strcmp(a->host, b->host) == 0 &&
-           (a->host[0] || memcmp(&a->addr, &b->addr, a->addr_len) == 0);
+           a->addr_len == b->addr_len && a->port == b->port && !a->host == !b->host &&
+           (a->host ? strcmp(a->host, b->host) == 0 : memcmp(&a->addr, &b->addr, a->addr_len) == 0);
 }
 
 /* Carries every unchanged target's place over from the current plan old
@@ -324,26 +328,26 @@ static size_t sched_carry(const struct sched_plan *old, struct sched_plan *p, do
     if (!t)
         abort();
     for (size_t i = 0; i < old->n; i++) {
-        size_t k = (size_t)((uintptr_t)old->jobs[i].t.slot >> 4) * 0x9E3779B1u & (size - 1);
+        size_t k = (size_t)((uintptr_t)old->jobs[i].t->slot >> 4) * 0x9E3779B1u & (size - 1);
         while (t[k])
             k = (k + 1) & (size - 1);
         t[k] = &old->jobs[i];
     }
     for (size_t i = 0; i < p->n; i++) {
         struct sched_job *j = &p->jobs[i];
-        size_t k = (size_t)((uintptr_t)j->t.slot >> 4) * 0x9E3779B1u & (size - 1);
+        size_t k = (size_t)((uintptr_t)j->t->slot >> 4) * 0x9E3779B1u & (size - 1);
         for (; t[k]; k = (k + 1) & (size - 1)) {
             const struct sched_job *o = t[k];
             if (!sched_same_target(o, j) || o->initial)
                 continue;
-            double interval = j->t.spec->interval_ms / 1000.0;
+            double interval = j->t->spec->interval_ms / 1000.0;
             double phase = fmod(old->t0 + o->phase - now, interval);
             j->phase = phase < 0 ? phase + interval : phase;
             j->next_at = o->next_at;
             j->resolved_at = o->resolved_at;
-            if (o->t.host[0] && o->resolved_at > 0) {
-                j->t.addr = o->t.addr;
-                j->t.addr_len = o->t.addr_len;
+            if (o->t->host && o->resolved_at > 0) {
+                j->t->addr = o->t->addr;
+                j->t->addr_len = o->t->addr_len;
             }
             kept++;
             break;
@@ -370,7 +374,7 @@ static void sched_on_adopt(evutil_socket_t fd, short what, void *arg)
     for (size_t i = 0; i < p->n; i++) {
         struct sched_job *j = &p->jobs[i];
         struct sched_place pl =
-            scheduler_place(i, p->n, j->t.spec->interval_ms / 1000.0, j->initial);
+            scheduler_place(i, p->n, j->t->spec->interval_ms / 1000.0, j->initial);
         j->phase = pl.phase;
         j->spread = scheduler_spread(i);
         j->next_at = now + pl.first;
@@ -462,7 +466,7 @@ void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_
     size_t initial = 0;
     for (size_t i = 0; i < n; i++) {
         p->jobs[i].plan = p;
-        p->jobs[i].t = targets[i];
+        p->jobs[i].t = &targets[i];
         p->jobs[i].initial = health_slot_state(targets[i].slot) == HEALTH_UNKNOWN;
         initial += p->jobs[i].initial;
     }

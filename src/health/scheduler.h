@@ -30,8 +30,12 @@ struct sched_target {
     struct health_slot *slot;
     struct sockaddr_storage addr; /* port set; addr_len 0 = resolve 'host' first */
     socklen_t addr_len;
-    char host[256]; /* name for resolution and Host/SNI; may be "" */
-    uint16_t port;  /* port for a resolved host name */
+    /* Name for resolution and Host/SNI, or NULL. Not owned: it lives as
+     * long as the target array (load_probe_targets puts the names in the
+     * array's own block). It was an inline 256-octet array in every
+     * target, twice per probed endpoint (issue #38). */
+    const char *host;
+    uint16_t port; /* port for a resolved host name */
     /* A child of a composite check: slot is the child's, and after each
      * result the composite judges parent from kids (composite.h). NULL
      * parent: an ordinary check. Owned by the plan's owner, like spec. */

@@ -4,8 +4,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+
+#include "common/jsoncfg.h"
 #include "daemon/config.h"
+#include "daemon/load.h"
+#include "health/scheduler.h"
 #include "policy/policy.h"
+#include "policy/policy_config.h"
 #include "tap.h"
 
 static void check_conf(struct tap *t, const char *json, const char *want, const char *what)
@@ -102,6 +110,60 @@ static void check_shared(struct tap *t)
                "an error in a shared record is reported at the second name's path");
 }
 
+/* The prober's targets (load_probe_targets): one per checked endpoint
+ * and child check of a composite, host names (without a final dot) in
+ * the array's own block, addresses with the check's or the endpoint's
+ * port; a pool without a check gives none. */
+static void check_probe_targets(struct tap *t)
+{
+    const char *text =
+        "{\"regions\": {\"us\": {}}, \"checks\": {\"h\": {\"type\": \"tcp\", \"port\": 81}, "
+        "\"k\": {\"type\": \"tcp\", \"port\": 82}, "
+        "\"c\": {\"type\": \"composite\", \"of\": [\"h\", \"k\"]}}, \"pools\": {"
+        "\"p\": {\"check\": \"h\", \"endpoints\": ["
+        "{\"name\": \"a\", \"address\": \"192.0.2.1\", \"region\": \"us\", "
+        "\"check_target\": {\"host\": \"probe.example.\", \"port\": 8080}}, "
+        "{\"name\": \"b\", \"address\": \"192.0.2.2\", \"region\": \"us\"}]}, "
+        "\"q\": {\"check\": \"c\", \"endpoints\": [{\"name\": \"c\", \"address\": "
+        "\"2001:db8::3\", \"region\": \"us\", \"check_target\": {\"host\": \"x\"}}]}, "
+        "\"u\": {\"endpoints\": [{\"name\": \"d\", \"address\": \"192.0.2.4\", "
+        "\"region\": \"us\"}]}}}";
+    struct errlist e;
+    errlist_init(&e);
+    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
+    json_t *root = json_loads(text, 0, NULL);
+    const char *origins[] = {"example.com."};
+    struct gslb *g = root ? policy_config_parse(&j, root, origins, 1) : NULL;
+    for (size_t i = 0; i < e.count; i++)
+        printf("# %s\n", e.msgs[i]);
+    TAP_CHECK(t, g && e.count == 0, "the probe targets' configuration parses");
+    size_t n = 0;
+    uint32_t max_ms = 0;
+    struct sched_target *x = g ? load_probe_targets(g, &n, &max_ms) : NULL;
+    TAP_CHECK(t, x && n == 4, "four targets: a, b, and c twice (got %zu)", n);
+    if (x && n == 4) {
+        const struct sockaddr_in *b = (const struct sockaddr_in *)&x[1].addr;
+        TAP_CHECK(t, x[0].host && strcmp(x[0].host, "probe.example") == 0 && x[0].port == 8080,
+                  "a: its host without the final dot, its port (%s, %u)",
+                  x[0].host ? x[0].host : "(none)", x[0].port);
+        TAP_CHECK(t,
+                  !x[1].host && x[1].addr_len == sizeof(*b) && b->sin_family == AF_INET &&
+                      ntohs(b->sin_port) == 81 && ntohl(b->sin_addr.s_addr) == 0xC0000202u,
+                  "b: its address and the check's port");
+        TAP_CHECK(t,
+                  x[2].host && x[3].host && strcmp(x[2].host, "x") == 0 &&
+                      strcmp(x[3].host, "x") == 0 && x[2].port == 81 && x[3].port == 82,
+                  "c: one target per child check, each with the host and its check's port");
+        char *lo = (char *)x, *hi = lo + 4 * sizeof(*x) + 32;
+        TAP_CHECK(t, x[0].host > lo && x[0].host < hi && x[3].host > lo && x[3].host < hi,
+                  "the names are in the array's block (freed with it)");
+    }
+    free(x);
+    gslb_unref(g);
+    json_decref(root);
+    errlist_free(&e);
+}
+
 #define LONG64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define LONG256 LONG64 LONG64 LONG64 LONG64
 
@@ -109,6 +171,7 @@ int main(void)
 {
     struct tap t = {0, 0};
     check_shared(&t);
+    check_probe_targets(&t);
     check_admin_limits(&t, "", 8, 28);
     check_admin_limits(&t, ", \"max_connections\": 4", 0, 2);
     check_admin_limits(&t, ", \"max_connections\": 16", 2, 7);
