@@ -755,17 +755,17 @@ static void load_target(const struct policy_endpoint *e, const struct probe_spec
         return;
     }
     if (e->check_len) {
-        t->addr = e->check_addr;
+        memcpy(&t->addr, &e->check_addr, e->check_len);
         t->addr_len = e->check_len;
     } else if (e->rtype == DNS_TYPE_A) {
         struct sockaddr_in *a = (struct sockaddr_in *)&t->addr;
         a->sin_family = AF_INET;
-        memcpy(&a->sin_addr, e->rdata, 4);
+        memcpy(&a->sin_addr, e->rd.addr, 4);
         t->addr_len = sizeof(*a);
     } else {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&t->addr;
         a->sin6_family = AF_INET6;
-        memcpy(&a->sin6_addr, e->rdata, 16);
+        memcpy(&a->sin6_addr, e->rd.addr, 16);
         t->addr_len = sizeof(*a);
     }
     if (t->addr.ss_family == AF_INET)

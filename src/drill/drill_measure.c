@@ -123,7 +123,7 @@ static void drill_measure_lost(const struct gslb *g, const struct drill *d, cons
                 continue;
             struct drill_mdata *x = &r->lost[r->n_lost++];
             x->len = (uint8_t)e->rdlen;
-            memcpy(x->data, e->rdata, e->rdlen);
+            memcpy(x->data, policy_endpoint_rdata(e), e->rdlen);
             if (e->rtype == DNS_TYPE_CNAME)
                 dns_name_lower(x->data, x->len);
         }

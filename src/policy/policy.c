@@ -19,6 +19,8 @@ static void policy_endpoint_free(struct policy_endpoint *e)
     free(e->name);
     free(e->key);
     free(e->address_str);
+    if (e->rtype == DNS_TYPE_CNAME)
+        free(e->rd.cname);
     free(e->check_host);
     free(e->kid_slots);
 }

@@ -18,8 +18,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "dns/dns.h"
 #include "geo/geo_map.h"
 #include "health/composite.h"
 #include "health/health.h"
@@ -44,17 +46,28 @@ struct policy_az {
 
 struct policy_endpoint {
     char *name;
-    char *key;                /* "endpoint:POOL/NAME": the health slot key */
-    uint16_t rtype;           /* DNS_TYPE_A, DNS_TYPE_AAAA or DNS_TYPE_CNAME */
-    uint16_t rdlen;           /* 4, 16, or wire name length */
-    uint8_t rdata[255];       /* address, or the CNAME target in wire form */
+    char *key;      /* "endpoint:POOL/NAME": the health slot key */
+    uint16_t rtype; /* DNS_TYPE_A, DNS_TYPE_AAAA or DNS_TYPE_CNAME */
+    uint16_t rdlen; /* 4, 16, or wire name length */
+    /* The answer's RDATA (policy_endpoint_rdata): the address inline, or
+     * the CNAME target in wire form (owned, freed with the strings). It
+     * was an inline 255-octet array in every endpoint (issue #38). */
+    union {
+        uint8_t addr[16];
+        uint8_t *cname;
+    } rd;
     char *address_str;        /* as configured */
     uint16_t region;          /* index into gslb.regions */
     uint16_t az;              /* index into gslb.azs; UINT16_MAX = none */
     uint32_t weight;          /* 0 = never selected while others are up */
     struct health_slot *slot; /* NULL only outside a running server */
-    /* Where the probe goes: an address, or a host name resolved by c-ares. */
-    struct sockaddr_storage check_addr;
+    /* Where the probe goes: an address, or a host name resolved by c-ares.
+     * An address is IPv4 or IPv6 (addr_parse): not a whole sockaddr_storage. */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } check_addr;
     socklen_t check_len; /* 0 when check_host must be resolved */
     char *check_host;
     uint16_t check_port;
@@ -63,6 +76,12 @@ struct policy_endpoint {
      * of its "of"; NULL otherwise. Mapped and released with slot. */
     struct health_slot **kid_slots;
 };
+
+/* e's answer RDATA, rdlen octets. */
+static inline const uint8_t *policy_endpoint_rdata(const struct policy_endpoint *e)
+{
+    return e->rtype == DNS_TYPE_CNAME ? e->rd.cname : e->rd.addr;
+}
 
 struct policy_pool {
     char *name;

@@ -229,12 +229,12 @@ static bool pc_answer(const struct jsoncfg *j, json_t *e, const char *path,
         return false;
     }
     if (addr) {
-        if (inet_pton(AF_INET, addr, ep->rdata) == 1) {
+        if (inet_pton(AF_INET, addr, ep->rd.addr) == 1) {
             ep->rtype = DNS_TYPE_A, ep->rdlen = 4;
             ep->address_str = jsoncfg_strdup(addr);
             return true;
         }
-        if (inet_pton(AF_INET6, addr, ep->rdata) == 1) {
+        if (inet_pton(AF_INET6, addr, ep->rd.addr) == 1) {
             ep->rtype = DNS_TYPE_AAAA, ep->rdlen = 16;
             ep->address_str = jsoncfg_strdup(addr);
             return true;
@@ -250,7 +250,8 @@ static bool pc_answer(const struct jsoncfg *j, json_t *e, const char *path,
     ep->address_str = jsoncfg_strdup(cname);
     ep->rtype = DNS_TYPE_CNAME;
     ep->rdlen = n.len;
-    memcpy(ep->rdata, n.wire, n.len);
+    ep->rd.cname = pc_calloc(1, n.len);
+    memcpy(ep->rd.cname, n.wire, n.len);
     return true;
 }
 
@@ -266,7 +267,7 @@ static void pc_check_target(const struct jsoncfg *j, json_t *e, const char *path
         if (ep->rtype == DNS_TYPE_CNAME) {
             /* A CNAME endpoint is probed at its target name by default. */
             char buf[1024];
-            dns_name_to_str(ep->rdata, buf, sizeof(buf));
+            dns_name_to_str(ep->rd.cname, buf, sizeof(buf));
             ep->check_host = jsoncfg_strdup(buf);
         }
         return;
@@ -280,8 +281,14 @@ static void pc_check_target(const struct jsoncfg *j, json_t *e, const char *path
     if (a && h)
         jsoncfg_err(j, sub, "give \"address\" or \"host\", not both");
     else if (a) {
-        if (addr_parse(a, ADDR_PORT_NONE, &ep->check_addr, &ep->check_len) != 0)
+        struct sockaddr_storage ss;
+        socklen_t len = 0;
+        if (addr_parse(a, ADDR_PORT_NONE, &ss, &len) != 0 || len > sizeof(ep->check_addr))
             jsoncfg_err(j, sub, "address \"%s\" is not an IP address", a);
+        else {
+            memcpy(&ep->check_addr, &ss, len);
+            ep->check_len = len;
+        }
     } else if (h)
         ep->check_host = jsoncfg_strdup(h);
 }

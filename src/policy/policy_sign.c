@@ -236,7 +236,7 @@ static ldns_rr *sign_rr(const struct policy_record *r, uint16_t rtype,
     ldns_rdf_type ft = rtype == DNS_TYPE_A      ? LDNS_RDF_TYPE_A
                        : rtype == DNS_TYPE_AAAA ? LDNS_RDF_TYPE_AAAA
                                                 : LDNS_RDF_TYPE_DNAME;
-    ldns_rdf *f = ldns_rdf_new_frm_data(ft, e->rdlen, e->rdata);
+    ldns_rdf *f = ldns_rdf_new_frm_data(ft, e->rdlen, policy_endpoint_rdata(e));
     if (!rr || !owner || !f)
         abort();
     ldns_rr_set_owner(rr, owner);
@@ -294,7 +294,7 @@ size_t policy_sigs_rdata(const struct policy_endpoint *const *eps, uint16_t n, u
     size_t o = 0;
     for (uint16_t i = 0; i < n; i++) {
         dns_put16(buf + o, eps[i]->rdlen);
-        memcpy(buf + o + 2, eps[i]->rdata, eps[i]->rdlen);
+        memcpy(buf + o + 2, policy_endpoint_rdata(eps[i]), eps[i]->rdlen);
         o += 2 + (size_t)eps[i]->rdlen;
     }
     return o;

@@ -221,7 +221,8 @@ static bool tt_same_pools(const struct gslb *a, const struct gslb *b)
             const struct policy_endpoint *x = &p->eps[k], *y = &q->eps[k];
             if (strcmp(x->name, y->name) != 0 || strcmp(x->key, y->key) != 0 ||
                 strcmp(x->address_str, y->address_str) != 0 || x->rtype != y->rtype ||
-                x->rdlen != y->rdlen || memcmp(x->rdata, y->rdata, x->rdlen) != 0 ||
+                x->rdlen != y->rdlen ||
+                memcmp(policy_endpoint_rdata(x), policy_endpoint_rdata(y), x->rdlen) != 0 ||
                 x->region != y->region || x->az != y->az || x->weight != y->weight)
                 return false;
         }

@@ -147,7 +147,7 @@ static const struct policy_sig_entry *find(struct fixture *f, struct policy_sigs
     for (size_t i = 0; i < n; i++) {
         const struct policy_endpoint *e = ep(f, names[i]);
         dns_put16(rd + o, e->rdlen);
-        memcpy(rd + o + 2, e->rdata, e->rdlen);
+        memcpy(rd + o + 2, policy_endpoint_rdata(e), e->rdlen);
         o += 2 + (size_t)e->rdlen;
     }
     return policy_sigs_find(s, rec(f, name)->index, DNS_TYPE_A, rd, o, (uint16_t)n);
