@@ -12,6 +12,7 @@
 void serve_registry_init(struct serve_registry *reg, uint32_t max_ids)
 {
     memset(reg, 0, sizeof(*reg));
+    arena_init(&reg->mem);
     reg->max_ids = max_ids;
 }
 
@@ -84,9 +85,7 @@ uint32_t serve_registry_record(struct serve_registry *reg, const char *name, uin
         reg->rows = serve_registry_realloc(reg->rows, reg->cap, sizeof(*reg->rows));
         reg->last_use = serve_registry_realloc(reg->last_use, reg->cap, sizeof(*reg->last_use));
     }
-    reg->keys[reg->n] = strdup(key);
-    if (!reg->keys[reg->n])
-        abort();
+    reg->keys[reg->n] = arena_memdup_bytes(&reg->mem, key, strlen(key) + 1);
     reg->rows[reg->n] = NULL;
     reg->last_use[reg->n] = 0;
     reg->table[at] = reg->n + 1;
@@ -133,9 +132,10 @@ static struct serve_registry_row *serve_registry_row_for(struct serve_registry *
     if (n <= k)
         n = k + 1;
     uint32_t old = row ? row->n : 0;
-    row = realloc(row, sizeof(*row) + n * sizeof(row->ids[0]));
-    if (!row)
-        abort();
+    struct serve_registry_row *was = row;
+    row = arena_alloc(&reg->mem, sizeof(*row) + n * sizeof(row->ids[0]));
+    if (was) /* rare: a region added since the row was made */
+        memcpy(row->ids, was->ids, old * sizeof(row->ids[0]));
     for (uint32_t i = old; i < n; i++)
         row->ids[i] = SERVE_NO_ID;
     row->n = n;
@@ -168,10 +168,7 @@ uint32_t serve_registry_column(struct serve_registry *reg, uint32_t rid, uint32_
 
 void serve_registry_free(struct serve_registry *reg)
 {
-    for (uint32_t i = 0; i < reg->n; i++) {
-        free(reg->keys[i]);
-        free(reg->rows[i]);
-    }
+    arena_free(&reg->mem);
     for (uint32_t s = 1; s < reg->n_regions; s++)
         free(reg->regions[s]);
     free(reg->regions);
