@@ -16,6 +16,28 @@
 #include "common/jsoncfg.h"
 #include "policy/policy_config.h"
 
+/* The policy set of json (zones: example.com.), or NULL when it does not
+ * parse or reports an error (each printed as a TAP comment). The caller
+ * owns the set (gslb_unref). */
+static inline struct gslb *policy_conf_parse(const char *json)
+{
+    struct errlist e;
+    errlist_init(&e);
+    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
+    json_t *root = json_loads(json, 0, NULL);
+    const char *origins[] = {"example.com."};
+    struct gslb *g = root ? policy_config_parse(&j, root, origins, 1) : NULL;
+    json_decref(root);
+    for (size_t i = 0; i < e.count; i++)
+        printf("# %s\n", e.msgs[i]);
+    if (e.count) {
+        gslb_unref(g);
+        g = NULL;
+    }
+    errlist_free(&e);
+    return g;
+}
+
 /* True when parsing json (zones: example.com.) reports an error that
  * contains want. */
 static inline bool policy_conf_error(const char *json, const char *want)

@@ -5,15 +5,14 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <jansson.h>
 #include <netinet/in.h>
 
-#include "common/jsoncfg.h"
 #include "daemon/config.h"
 #include "daemon/load.h"
 #include "health/scheduler.h"
 #include "policy/policy.h"
 #include "policy/policy_config.h"
+#include "policy_conf_check.h"
 #include "tap.h"
 
 static void check_conf(struct tap *t, const char *json, const char *want, const char *what)
@@ -128,15 +127,8 @@ static void check_probe_targets(struct tap *t)
         "\"2001:db8::3\", \"region\": \"us\", \"check_target\": {\"host\": \"x\"}}]}, "
         "\"u\": {\"endpoints\": [{\"name\": \"d\", \"address\": \"192.0.2.4\", "
         "\"region\": \"us\"}]}}}";
-    struct errlist e;
-    errlist_init(&e);
-    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
-    json_t *root = json_loads(text, 0, NULL);
-    const char *origins[] = {"example.com."};
-    struct gslb *g = root ? policy_config_parse(&j, root, origins, 1) : NULL;
-    for (size_t i = 0; i < e.count; i++)
-        printf("# %s\n", e.msgs[i]);
-    TAP_CHECK(t, g && e.count == 0, "the probe targets' configuration parses");
+    struct gslb *g = policy_conf_parse(text);
+    TAP_CHECK(t, g != NULL, "the probe targets' configuration parses");
     size_t n = 0;
     uint32_t max_ms = 0;
     struct sched_target *x = g ? load_probe_targets(g, &n, &max_ms) : NULL;
@@ -160,8 +152,6 @@ static void check_probe_targets(struct tap *t)
     }
     free(x);
     gslb_unref(g);
-    json_decref(root);
-    errlist_free(&e);
 }
 
 #define LONG64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

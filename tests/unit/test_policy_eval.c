@@ -314,19 +314,7 @@ static void test_config_errors(struct tap *t)
 
 static struct gslb *parse_conf(const char *text)
 {
-    struct errlist e;
-    errlist_init(&e);
-    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
-    json_t *root = json_loads(text, 0, NULL);
-    const char *origins[] = {"example.com."};
-    struct gslb *g = root ? policy_config_parse(&j, root, origins, 1) : NULL;
-    json_decref(root);
-    if (e.count) {
-        gslb_unref(g);
-        g = NULL;
-    }
-    errlist_free(&e);
-    return g;
+    return policy_conf_parse(text);
 }
 
 /* A reload as the daemon does it: the new set is mapped while the old one
