@@ -16,20 +16,27 @@
 #include "common/jsoncfg.h"
 #include "policy/policy_config.h"
 
-/* The policy set of json (zones: example.com.), or NULL when it does not
- * parse or reports an error (each printed as a TAP comment). The caller
- * owns the set (gslb_unref). */
-static inline struct gslb *policy_conf_parse(const char *json)
+/* Parses json (zones: example.com.) into e (each error printed as a TAP
+ * comment); the set, NULL when json is not JSON. Caller owns both. */
+static inline struct gslb *policy_conf_load(const char *json, struct errlist *e)
 {
-    struct errlist e;
-    errlist_init(&e);
-    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
+    struct jsoncfg j = {.errs = e, .file = "test.json", .dir = "."};
     json_t *root = json_loads(json, 0, NULL);
     const char *origins[] = {"example.com."};
     struct gslb *g = root ? policy_config_parse(&j, root, origins, 1) : NULL;
     json_decref(root);
-    for (size_t i = 0; i < e.count; i++)
-        printf("# %s\n", e.msgs[i]);
+    for (size_t i = 0; i < e->count; i++)
+        printf("# %s\n", e->msgs[i]);
+    return g;
+}
+
+/* The policy set of json, or NULL when it does not parse or reports an
+ * error. The caller owns the set (gslb_unref). */
+static inline struct gslb *policy_conf_parse(const char *json)
+{
+    struct errlist e;
+    errlist_init(&e);
+    struct gslb *g = policy_conf_load(json, &e);
     if (e.count) {
         gslb_unref(g);
         g = NULL;
@@ -38,23 +45,16 @@ static inline struct gslb *policy_conf_parse(const char *json)
     return g;
 }
 
-/* True when parsing json (zones: example.com.) reports an error that
- * contains want. */
+/* True when parsing json reports an error that contains want. */
 static inline bool policy_conf_error(const char *json, const char *want)
 {
     struct errlist e;
     errlist_init(&e);
-    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
-    json_t *root = json_loads(json, 0, NULL);
-    const char *origins[] = {"example.com."};
-    struct gslb *g = root ? policy_config_parse(&j, root, origins, 1) : NULL;
+    struct gslb *g = policy_conf_load(json, &e);
     bool found = false;
-    for (size_t i = 0; i < e.count; i++) {
-        printf("# %s\n", e.msgs[i]);
+    for (size_t i = 0; i < e.count; i++)
         found = found || strstr(e.msgs[i], want) != NULL;
-    }
     gslb_unref(g);
-    json_decref(root);
     errlist_free(&e);
     return found;
 }
