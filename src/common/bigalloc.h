@@ -56,7 +56,7 @@ void *bigalloc_table(size_t n, size_t size);
  * Ownership: the owner (the daemon's server) inits it before the first
  * array is given and frees it after the last one (bigalloc_spare_free
  * unmaps what it holds). */
-#define BIGALLOC_TABLES 12
+#define BIGALLOC_TABLES 16
 struct bigalloc_spare {
     pthread_mutex_t lock;
     void *p;    /* NULL: none */

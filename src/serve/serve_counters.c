@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bigalloc.h"
 #include "common/log.h"
 #include "dns/name.h"
 #include "zone/snapshot.h"
@@ -264,11 +265,16 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
     struct serve_registry *reg = &sv->registry;
     reg->publication++;
     size_t stride = s->policy_stride = g->n_regions + 1;
-    s->policy_ids = malloc(g->n_records * stride * sizeof(*s->policy_ids));
-    s->policy_canary_ids = malloc(g->n_records * stride * sizeof(*s->policy_ids));
-    s->policy_rids = malloc(g->n_records * sizeof(*s->policy_rids));
-    if (!s->policy_ids || !s->policy_canary_ids || !s->policy_rids)
-        abort();
+    /* Every entry is written below; the spare's tables are zeroed all the
+     * same (bigalloc_table_take), which costs less than faulting in fresh
+     * pages. */
+    s->policy_spare = g->spare;
+    s->policy_ids = bigalloc_table_take(g->spare, g->n_records * stride, sizeof(*s->policy_ids),
+                                        &s->policy_ids_len);
+    s->policy_canary_ids = bigalloc_table_take(g->spare, g->n_records * stride,
+                                               sizeof(*s->policy_ids), &s->policy_canary_len);
+    s->policy_rids =
+        bigalloc_table_take(g->spare, g->n_records, sizeof(*s->policy_rids), &s->policy_rids_len);
     uint32_t *slots = serve_counters_slots(reg, g, stride);
     uint32_t mask = 0;
     bool copy = serve_counters_can_copy(prev, g);

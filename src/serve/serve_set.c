@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include "common/bigalloc.h"
 #include "dns/tsig_replay.h"
 
 struct serve_set *serve_set_new(struct snapshot *zones, struct gslb *gslb, uint64_t generation,
@@ -24,14 +25,14 @@ void serve_set_free(struct serve_set *s)
 {
     if (!s)
         return;
+    bigalloc_table_give(s->policy_spare, s->policy_ids, s->policy_ids_len);
+    bigalloc_table_give(s->policy_spare, s->policy_canary_ids, s->policy_canary_len);
+    bigalloc_table_give(s->policy_spare, s->policy_rids, s->policy_rids_len);
     policy_sigs_free(s->sigs); /* before the zones whose keys it borrows */
     serve_bind_free(&s->bind);
     snapshot_free(s->zones);
     policy_geo_unref(s->geo);
     gslb_unref(s->gslb);
-    free(s->policy_ids);
-    free(s->policy_canary_ids);
-    free(s->policy_rids);
     free(s->identity.identity);
     free(s->identity.version);
     rrl_params_free(s->rrl);
