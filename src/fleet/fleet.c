@@ -450,6 +450,12 @@ static void fleet_on_jobs(evutil_socket_t fd, short what, void *arg)
     fleet_config_run(arg);
 }
 
+/* A put of the node record waited for its rest (fleet_node_put_rested). */
+static void fleet_on_node_put_rested(evutil_socket_t fd, short what, void *arg)
+{
+    fleet_publish(arg);
+}
+
 static void fleet_on_stop(evutil_socket_t fd, short what, void *arg)
 {
     struct fleet *f = arg;
@@ -492,7 +498,8 @@ void fleet_free(struct fleet *f)
     f->sync_step++;
     etcd_free(f->etcd);
     fleet_election_free(f);
-    struct event *evs[] = {f->ev_tick, f->ev_probe, f->ev_jobs, f->ev_pending, f->ev_stop};
+    struct event *evs[] = {f->ev_tick,    f->ev_probe, f->ev_jobs,
+                           f->ev_pending, f->ev_stop,  f->ev_node_put};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
@@ -571,6 +578,7 @@ struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *en
     f->ev_jobs = event_new(f->base, -1, 0, fleet_on_jobs, f);
     f->ev_pending = event_new(f->base, -1, 0, fleet_on_pending, f);
     f->ev_stop = event_new(f->base, -1, 0, fleet_on_stop, f);
+    f->ev_node_put = event_new(f->base, -1, 0, fleet_on_node_put_rested, f);
     f->last_ok = deadline_mono();
     f->fresh_at = f->last_ok; /* degraded after stale_after without a first sync */
     if (fleet_store_init(f, env->drills) != 0) {

@@ -22,6 +22,14 @@
 
 #define FLEET_TXN_OPS 128 /* etcd's default --max-txn-ops */
 #define FLEET_TICK_S 0.25
+/* A put of the node record due for what changed on this node (each
+ * configuration version it applies, its config hash) waits this long
+ * after the last one began: one put per version was three etcd commits
+ * per change in a 3-node fleet, each sent to every node's watch, the
+ * largest part of etcd's and the fleet threads' work under a stream of
+ * changes (issue #38). A node's config_version in the others' view lags
+ * by at most this. */
+#define FLEET_NODE_PUT_REST_S 0.2
 /* Publishing transactions in flight at once: etcd commits concurrent
  * proposals with one disk sync, so a mass change is written several
  * times faster than one transaction after the other. */
@@ -505,6 +513,7 @@ struct fleet {
      * that put was on. */
     bool node_put_busy;
     int64_t node_put_lease;
+    double node_put_at; /* monotonic start of the last put of it (FLEET_NODE_PUT_REST_S) */
     double next_keepalive, next_node_put, next_sync;
     struct fleet_kind kinds[2]; /* overrides, and drills when there is a drill core */
     size_t n_kinds;
@@ -514,6 +523,7 @@ struct fleet {
     struct fleet_job *jobs; /* (L) queued and parked */
     /* events */
     struct event *ev_tick, *ev_probe, *ev_jobs, *ev_pending, *ev_stop;
+    struct event *ev_node_put; /* a put waiting for its rest (fleet_node_put_rested) */
     struct fleet_cfg cfg;
     struct fleet_elect elect;
     /* metrics (L) */
@@ -828,6 +838,7 @@ static inline bool fleet_node_put_take(struct fleet *f)
 {
     f->node_put_busy = true;
     f->node_put_lease = f->lease;
+    f->node_put_at = deadline_mono();
     return true;
 }
 
