@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/digest.h"
@@ -278,6 +279,87 @@ static void test_same_text(struct tap *t, const char *dir)
     TAP_CHECK(t, !config_history_same_text(hist, 1, other), "a byte past the first 64 KB: not");
 }
 
+/* Version k of a large estate: the n records of base, r0's ttl k (base's
+ * other members shared). */
+static json_t *test_big_version(json_t *base, int k)
+{
+    json_t *doc = json_copy(base), *recs = json_copy(json_object_get(base, "records"));
+    json_object_set_new(recs, "r0.example.", json_pack("{s:s, s:i}", "pool", "web", "ttl", k));
+    json_object_set_new(doc, "records", recs);
+    return doc;
+}
+
+static double test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A writer whose steps are long (a large document) waits for a pause in
+ * the commits before it writes the file (config_store_quiet): through 4 s
+ * of versions every 50 ms the file stays at the version before them (a
+ * writer resting nine times a step wrote one after about a second), and
+ * it is the newest version soon after they stop. */
+static void test_quiet(struct tap *t, const char *dir)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/q.json", dir);
+    /* Two versions in turn (each commit's delta and undo made once), so
+     * that a commit costs its journal line only, beside the writer. */
+    json_t *base = test_doc(100000),
+           *doc[2] = {test_big_version(base, 1), test_big_version(base, 2)};
+    json_t *d[2] = {jsondelta_diff(doc[0], doc[1]), jsondelta_diff(doc[1], doc[0])};
+    char why[256] = "";
+    json_t *u[2] = {jsondelta_undo(doc[0], d[0], why, sizeof(why)),
+                    jsondelta_undo(doc[1], d[1], why, sizeof(why))};
+    json_t *meta = json_pack("{s:s, s:s}", "source", "api", "author", "test");
+    json_dump_file(doc[0], path, JSON_INDENT(2));
+    struct config_store *s = config_store_new(path);
+    double gap = 0, last = 0, t0 = test_now_ms();
+    int bad = !u[0] || !u[1], k = 2;
+    for (; s && test_now_ms() - t0 < 4000; k++) {
+        int x = k % 2 ? 1 : 0; /* from doc[x] to doc[!x]: version k is doc[k % 2 ? 0 : 1] */
+        struct config_api_stamp was = config_api_stamp_of(path);
+        if (config_store_commit(s, (uint64_t)k, doc[!x], d[x], u[x], meta, &was, why,
+                                sizeof(why)) != 0)
+            bad++;
+        double now = test_now_ms();
+        gap = last && now - last > gap ? now - last : gap;
+        last = now;
+        if (k == 2)
+            config_store_flush(s, false); /* the first write: its step is long */
+        struct timespec nap = {0, 50 * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    struct config_api_stamp stamp;
+    uint64_t v = 0;
+    bool behind = s && config_store_behind(s, &stamp, &v);
+    TAP_CHECK(t, s && bad == 0, "versions 2..%d committed, 50 ms apart (%d not)", k - 1, bad);
+    if (gap < 250)
+        TAP_CHECK(t, behind && v == 2, "through the stream the file stayed at version 2 (%llu)",
+                  (unsigned long long)v);
+    else /* a commit came after a pause: the writer may write then */
+        TAP_CHECK(t, behind || v >= 2, "a slow machine (%.0f ms between two commits)", gap);
+    for (int i = 0; i < 200 && s && config_store_behind(s, &stamp, &v); i++) {
+        struct timespec nap = {0, 50 * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    json_t *f = test_load(path);
+    TAP_CHECK(t, v == (uint64_t)(k - 1) && json_equal(f, doc[(k - 1) % 2 ? 0 : 1]),
+              "after the stream the file is the newest version, %d (%llu)", k - 1,
+              (unsigned long long)v);
+    json_decref(f);
+    for (int i = 0; i < 2; i++) {
+        json_decref(doc[i]);
+        json_decref(d[i]);
+        json_decref(u[i]);
+    }
+    json_decref(meta);
+    json_decref(base);
+    config_store_free(s);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -287,6 +369,7 @@ int main(void)
     test_writer(&t, dir);
     test_recover(&t, dir);
     test_same_text(&t, dir);
+    test_quiet(&t, dir);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
