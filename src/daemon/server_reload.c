@@ -206,8 +206,9 @@ enum server_reload_from {
 };
 
 /* The file's stamp before a reload reads it; from the file, once the file
- * holds every change answered (the writer of config_store.h is behind by
- * one group at most): a SIGHUP racing a change loses neither. */
+ * holds every change answered (the writer of config_store.h may be behind
+ * by a group, or by up to 10 s of a stream of changes to a large
+ * document): a SIGHUP racing a change loses neither. */
 static struct config_api_stamp server_reload_file_ready(struct server *srv,
                                                         enum server_reload_from from)
 {
