@@ -450,6 +450,18 @@ static void fleet_on_jobs(evutil_socket_t fd, short what, void *arg)
     fleet_config_run(arg);
 }
 
+/* Whether a put of the node record due now may go (FLEET_NODE_PUT_REST_S
+ * since the last one began); if not, ev_node_put publishes it then. */
+bool fleet_node_put_rested(struct fleet *f)
+{
+    double wait = f->node_put_at + FLEET_NODE_PUT_REST_S - deadline_mono();
+    if (wait <= 0 || !f->ev_node_put)
+        return true;
+    struct timeval tv = {0, (suseconds_t)(wait * 1e6) + 1};
+    evtimer_add(f->ev_node_put, &tv);
+    return false;
+}
+
 /* A put of the node record waited for its rest (fleet_node_put_rested). */
 static void fleet_on_node_put_rested(evutil_socket_t fd, short what, void *arg)
 {

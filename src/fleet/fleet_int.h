@@ -598,6 +598,10 @@ void fleet_sync_start(struct fleet *f);
 void fleet_sync_tick(struct fleet *f);
 void fleet_publish(struct fleet *f);
 void fleet_put_node(struct fleet *f);
+/* Whether a put of the node record due now may go: FLEET_NODE_PUT_REST_S
+ * since the last one began; if not, ev_node_put publishes it then. */
+bool fleet_node_put_rested(struct fleet *f);
+
 /* Whether the reply of a call sent in sync generation gen counts: false
  * when its sync was abandoned or the call failed (the sync then starts
  * over); true marks etcd as answering. */

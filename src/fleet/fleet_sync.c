@@ -864,18 +864,6 @@ static void fleet_publish_add(struct fleet *f, struct fleet_call *c, json_t *ops
 
 /* One publishing transaction (the node record when due, and with eps the
  * endpoint keys); false when there is nothing to write. */
-/* Whether a put of the node record due now may go (FLEET_NODE_PUT_REST_S
- * since the last one began); if not, ev_node_put publishes it then. */
-static bool fleet_node_put_rested(struct fleet *f)
-{
-    double wait = f->node_put_at + FLEET_NODE_PUT_REST_S - deadline_mono();
-    if (wait <= 0 || !f->ev_node_put)
-        return true;
-    struct timeval tv = {0, (suseconds_t)(wait * 1e6) + 1};
-    evtimer_add(f->ev_node_put, &tv);
-    return false;
-}
-
 static bool fleet_publish_one(struct fleet *f, bool eps)
 {
     struct fleet_call *c = fleet_call_new(f);
