@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/deadline.h"
 #include "common/jsondelta.h"
 #include "common/log.h"
 #include "daemon/config_history.h"
@@ -52,11 +53,12 @@ struct config_store {
     int hurry; /* flushes waiting: no rest */
     int jfd;   /* the journal, appending */
     char file_digest[DIGEST_SHA256_HEX];
-    double last_ms;              /* the CPU time the last step took (writer only) */
-    struct timespec last_commit; /* when the newest version was committed (CLOCK_MONOTONIC) */
-    struct timespec owed_since;  /* ... and the oldest the file does not hold yet */
-    struct timespec last_end;    /* when it ended (CLOCK_MONOTONIC; writer only) */
-    pthread_mutex_t hist_lock;   /* writes into the history directory */
+    /* Monotonic seconds (deadline_mono). */
+    double last_ms;            /* the CPU time the last step took (writer only) */
+    double last_end;           /* when it ended (writer only) */
+    double last_commit;        /* when the newest version was committed */
+    double owed_since;         /* ... and the oldest the file does not hold yet */
+    pthread_mutex_t hist_lock; /* writes into the history directory */
 };
 
 void config_store_journal_path(const char *path, char *out, size_t len)
@@ -250,6 +252,12 @@ static void config_store_write_file(struct config_store *s)
 
 static void config_store_rest(struct config_store *s);
 
+/* Milliseconds since t (monotonic seconds, deadline_mono). */
+static double config_store_ms_since(double t)
+{
+    return (deadline_mono() - t) * 1e3;
+}
+
 /* The writer thread's CPU time so far, in ms: what a rest is measured by
  * (the time a step waits for the disk to sync is nobody's CPU). */
 static double config_store_cpu_ms(void)
@@ -288,8 +296,6 @@ static void config_store_write_hist(struct config_store *s)
     for (size_t i = 0; i < n && doc && dir && s->newest_v == newest && !s->busy_file; i++) {
         struct config_store_item *it = desc[i];
         bool owed = config_store_owed(s, it);
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         double c0 = config_store_cpu_ms();
         pthread_mutex_unlock(&s->lock);
         if (owed && i == 0)
@@ -318,9 +324,8 @@ static void config_store_write_hist(struct config_store *s)
             for (size_t j = i + 1; j < n; j++)
                 desc[j]->in_hist = true;
         if (owed) { /* a rest after each (config_store_rest) */
-            clock_gettime(CLOCK_MONOTONIC, &t1);
             s->last_ms = config_store_cpu_ms() - c0;
-            s->last_end = t1;
+            s->last_end = deadline_mono();
             pthread_cond_broadcast(&s->written);
             config_store_rest(s);
         }
@@ -343,28 +348,14 @@ static void config_store_write_hist(struct config_store *s)
  * rest is a few milliseconds. A flush or a stop ends the rest. (lock) */
 static void config_store_rest(struct config_store *s)
 {
-    struct timespec now, until;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double since = (double)(now.tv_sec - s->last_end.tv_sec) * 1e3 +
-                   (double)(now.tv_nsec - s->last_end.tv_nsec) / 1e6;
     double rest = CONFIG_STORE_REST_FACTOR * s->last_ms;
-    double ms = (rest < CONFIG_STORE_REST_MAX_MS ? rest : CONFIG_STORE_REST_MAX_MS) - since;
+    double ms = (rest < CONFIG_STORE_REST_MAX_MS ? rest : CONFIG_STORE_REST_MAX_MS) -
+                config_store_ms_since(s->last_end);
     if (ms <= 0)
         return;
-    clock_gettime(CLOCK_REALTIME, &until);
-    long long ns = until.tv_nsec + (long long)(ms * 1e6);
-    until.tv_sec += (time_t)(ns / 1000000000LL);
-    until.tv_nsec = (long)(ns % 1000000000LL);
+    struct timespec until = deadline_after(ms / 1e3);
     while (!s->stop && !s->hurry && pthread_cond_timedwait(&s->work, &s->lock, &until) != ETIMEDOUT)
         ;
-}
-
-/* Milliseconds since t (CLOCK_MONOTONIC). */
-static double config_store_ms_since(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t->tv_sec) * 1e3 + (double)(now.tv_nsec - t->tv_nsec) / 1e6;
 }
 
 /* A writer whose steps are long (a large document) waits for a pause in
@@ -384,16 +375,12 @@ static void config_store_quiet(struct config_store *s)
 {
     while (!s->stop && !s->hurry && s->last_ms >= CONFIG_STORE_QUIET_FROM_MS &&
            config_store_file_owed(s)) {
-        double pause = CONFIG_STORE_QUIET_MS - config_store_ms_since(&s->last_commit);
-        double lag = CONFIG_STORE_LAG_MAX_MS - config_store_ms_since(&s->owed_since);
+        double pause = CONFIG_STORE_QUIET_MS - config_store_ms_since(s->last_commit);
+        double lag = CONFIG_STORE_LAG_MAX_MS - config_store_ms_since(s->owed_since);
         double ms = pause < lag ? pause : lag;
         if (ms <= 0)
             return;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        long long ns = until.tv_nsec + (long long)(ms * 1e6);
-        until.tv_sec += (time_t)(ns / 1000000000LL);
-        until.tv_nsec = (long)(ns % 1000000000LL);
+        struct timespec until = deadline_after(ms / 1e3);
         pthread_cond_timedwait(&s->work, &s->lock, &until);
     }
 }
@@ -430,19 +417,16 @@ static void *config_store_run(void *arg)
                 break;
             continue;
         }
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        double c0 = config_store_cpu_ms();
+        double t0 = deadline_mono(), c0 = config_store_cpu_ms();
         if (file) /* every version committed meanwhile: one write */
             config_store_write_file(s);
         else
             config_store_write_hist(s);
         wrote = true;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        double ms = config_store_ms_since(t0);
         if (file) { /* the history's steps rest inside */
             s->last_ms = config_store_cpu_ms() - c0;
-            s->last_end = t1;
+            s->last_end = deadline_mono();
         }
         log_msg(LOG_LEVEL_DEBUG, "event=config_write what=%s version=%llu ms=%.1f",
                 file ? "file" : "history", (unsigned long long)s->file_v, ms);
@@ -547,7 +531,7 @@ int config_store_commit(struct config_store *s, uint64_t v, json_t *doc, json_t 
     else
         s->head = it;
     s->tail = it;
-    clock_gettime(CLOCK_MONOTONIC, &s->last_commit);
+    s->last_commit = deadline_mono();
     if (!config_store_file_owed(s))
         s->owed_since = s->last_commit;
     json_decref(s->newest_doc);
