@@ -289,8 +289,15 @@ static void pc_check_target(const struct jsoncfg *j, json_t *e, const char *path
             memcpy(&ep->check_addr, &ss, len);
             ep->check_len = len;
         }
-    } else if (h)
-        ep->check_host = jsoncfg_strdup(h);
+    } else if (h) {
+        /* A name to resolve (the prober sends it as Host and SNI too):
+         * "" and "." named nothing and were probed as "cannot resolve". */
+        struct dns_name n;
+        if (!dns_name_from_str(h, &n) || n.count == 0)
+            jsoncfg_err(j, sub, "host \"%s\" is not a host name", h);
+        else
+            ep->check_host = jsoncfg_strdup(h);
+    }
 }
 
 static void pc_endpoint(const struct jsoncfg *j, json_t *e, const char *path, struct gslb *g,
@@ -657,6 +664,9 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     pc_record_rest(j, r, path, g, rec, def);
     gslb_count_record(g, rec);
 }
+
+_Static_assert(POLICY_PATH_LEN >= PC_PATH + 16,
+               "policy_record_path's room holds an element's path");
 
 const char *policy_record_path(const struct policy_record *r, char *buf, size_t len)
 {

@@ -261,6 +261,8 @@ static void check_error(struct tap *t, const char *json, const char *want)
     TAP_CHECK(t, policy_conf_error(json, want), "config error mentions %s", want);
 }
 
+#define LONG_LABEL "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
 static void test_config_errors(struct tap *t)
 {
     check_error(t, "{\"records\": {\"a.example.com.\": {\"pool\": \"nope\"}}}",
@@ -278,6 +280,20 @@ static void test_config_errors(struct tap *t)
                 "{\"pools\": {\"p\": {\"endpoints\": [{\"name\": \"a\", \"address\": "
                 "\"192.0.2.1\", \"region\": \"mars\"}]}}}",
                 "region \"mars\" is not defined");
+    /* A probe host that names nothing, or is not a name (a label of 64). */
+    static const char *const hosts[] = {"", ".", "a..b", "a" LONG_LABEL ".example."};
+    for (size_t i = 0; i < 4; i++) {
+        char conf[600], want[100];
+        snprintf(conf, sizeof(conf),
+                 "{\"regions\": {\"us\": {}}, \"checks\": {\"h\": {\"type\": \"tcp\", "
+                 "\"port\": 80}}, \"pools\": {\"p\": {\"check\": \"h\", \"endpoints\": "
+                 "[{\"name\": \"a\", \"address\": \"192.0.2.1\", \"region\": \"us\", "
+                 "\"check_target\": {\"host\": \"%s\"}}]}}}",
+                 hosts[i]);
+        snprintf(want, sizeof(want), "$.pools.p.endpoints[0].check_target: host \"%s\" is not",
+                 hosts[i]);
+        check_error(t, conf, want);
+    }
     check_error(t,
                 "{\"regions\": {\"us\": {}}, \"pools\": {\"p\": {\"check\": \"x\", \"endpoints\": "
                 "[{\"name\": \"a\", \"address\": \"192.0.2.1\", \"region\": \"us\"}]}}}",
