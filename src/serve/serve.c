@@ -154,10 +154,7 @@ void serve_sum_geo(struct serve *sv, uint64_t out[POLICY_GEO_KINDS])
 
 uint64_t serve_sum_policy(struct serve *sv, const struct serve_set *s, size_t record, int region)
 {
-    if (!s->policy_ids)
-        return 0;
-    size_t col = region >= 0 ? (size_t)region : s->policy_stride - 1;
-    return serve_sum_id(sv, s->policy_ids[record * s->policy_stride + col]);
+    return serve_sum_id(sv, serve_policy_id_of(s, record, region, false));
 }
 
 uint32_t serve_policy_id(struct serve *sv, const char *record, uint16_t rtype, const char *region,

@@ -189,18 +189,32 @@ static inline void serve_count_geo(struct serve_reader *r, unsigned kind)
         serve_counter_bump(&r->counters.geo[kind], 1);
 }
 
+/* The counter id of the answers of record (index into s->gslb->records)
+ * served by region (-1: no serving region), of canary clients only when
+ * canary; SERVE_NO_ID when the set counts none there. Any thread, while s
+ * is alive (entered, or owned). */
+static inline uint32_t serve_policy_id_of(const struct serve_set *s, size_t record, int region,
+                                          bool canary)
+{
+    if (!s->policy_rows)
+        return SERVE_NO_ID;
+    size_t col = region >= 0 ? (size_t)region : s->policy_stride - 1;
+    return serve_registry_row_id(s->policy_rows[record], s->policy_cols[col] + (canary ? 1 : 0));
+}
+
 /* One answer of record (index into s->gslb->records) served by region
  * (-1: no serving region); canary: to a canary client of a scoped drill,
  * which is also counted apart. s is the set r has entered. */
 static inline void serve_count_policy(struct serve_reader *r, const struct serve_set *s,
                                       size_t record, int region, bool canary)
 {
-    if (!s->policy_ids)
+    if (!s->policy_rows)
         return;
-    size_t col = region >= 0 ? (size_t)region : s->policy_stride - 1;
-    serve_count_id(r, s->policy_ids[record * s->policy_stride + col]);
+    const struct serve_registry_row *row = s->policy_rows[record];
+    uint32_t k = s->policy_cols[region >= 0 ? (size_t)region : s->policy_stride - 1];
+    serve_count_id(r, serve_registry_row_id(row, k));
     if (canary)
-        serve_count_id(r, s->policy_canary_ids[record * s->policy_stride + col]);
+        serve_count_id(r, serve_registry_row_id(row, k + 1));
 }
 
 /* Registers the labels of the query buckets (functions returning static

@@ -28,28 +28,32 @@ static uint32_t *serve_counters_slots(struct serve_registry *reg, const struct g
 /* Gives the columns of record rec (registry id rid) that its pool can
  * count and that have none yet their ids: the regions the pool has
  * endpoints in, and "none" (answers with no serving region). The other
- * columns stay SERVE_NO_ID: no answer of the record can be counted there. */
+ * columns keep what the record's row has (nothing, or the ids of an
+ * earlier configuration whose pool had endpoints there): no answer of the
+ * record can be counted there. */
 static void serve_counters_columns(struct serve_registry *reg, const struct gslb *g, size_t rec,
-                                   uint32_t rid, const uint32_t *slots, uint32_t *ids,
-                                   uint32_t *canary_ids, size_t stride)
+                                   uint32_t rid, const uint32_t *slots, size_t stride)
 {
     const struct policy_record *r = &g->records[rec];
     const struct policy_pool *pool = r->pool < g->n_pools ? &g->pools[r->pool] : NULL;
     size_t n = pool ? pool->n_eps : 0;
     for (size_t k = 0; k <= n; k++) {
         size_t col = k < n ? pool->eps[k].region : stride - 1; /* k == n: "none" */
-        if (col >= stride || ids[col] != SERVE_NO_ID)
+        if (col >= stride)
             continue;
-        ids[col] = serve_registry_column(reg, rid, slots[col], false, true);
-        canary_ids[col] = serve_registry_column(reg, rid, slots[col], true, true);
+        const struct serve_registry_row *row = serve_registry_row(reg, rid);
+        if (serve_registry_row_id(row, 2 * slots[col]) != SERVE_NO_ID &&
+            serve_registry_row_id(row, 2 * slots[col] + 1) != SERVE_NO_ID)
+            continue; /* another endpoint of the region, or an earlier set */
+        serve_registry_column(reg, rid, slots[col], false, true);
+        serve_registry_column(reg, rid, slots[col], true, true);
     }
 }
 
 /* Assigns the ids of record rec (all answers, and canary answers),
  * marking it used by this publication; returns its registry id. */
 static uint32_t serve_counters_record(struct serve_registry *reg, const struct gslb *g, size_t rec,
-                                      const uint32_t *slots, uint32_t *ids, uint32_t *canary_ids,
-                                      size_t stride)
+                                      const uint32_t *slots, size_t stride)
 {
     const struct policy_record *r = &g->records[rec];
     uint32_t rid = SERVE_NO_ID;
@@ -58,12 +62,10 @@ static uint32_t serve_counters_record(struct serve_registry *reg, const struct g
         if (rid == SERVE_NO_ID || reg->last_use[rid] != reg->publication)
             break;
     }
-    for (size_t col = 0; col < stride; col++)
-        ids[col] = canary_ids[col] = SERVE_NO_ID;
     if (rid == SERVE_NO_ID)
         return rid;
     reg->last_use[rid] = reg->publication;
-    serve_counters_columns(reg, g, rec, rid, slots, ids, canary_ids, stride);
+    serve_counters_columns(reg, g, rec, rid, slots, stride);
     return rid;
 }
 
@@ -107,7 +109,7 @@ static uint32_t *serve_counters_index(const struct serve_set *prev, const struct
                                       uint32_t *mask)
 {
     const struct gslb *p = prev ? prev->gslb : NULL;
-    if (!p || !prev->policy_ids || prev->policy_stride != g->n_regions + 1 ||
+    if (!p || !prev->policy_rows || prev->policy_stride != g->n_regions + 1 ||
         !serve_counters_same_regions(g, p))
         return NULL;
     uint32_t size = 16;
@@ -131,20 +133,19 @@ static uint32_t *serve_counters_index(const struct serve_set *prev, const struct
     return t;
 }
 
-/* The row of prev's record of r's name and type, or NULL. */
-static const uint32_t *serve_counters_prev_row(const uint32_t *t, uint32_t mask,
-                                               const struct serve_set *prev,
-                                               const struct policy_record *r, size_t *at)
+/* Whether prev has one record of r's name and type (its index in *at). */
+static bool serve_counters_prev_row(const uint32_t *t, uint32_t mask, const struct serve_set *prev,
+                                    const struct policy_record *r, size_t *at)
 {
     for (uint32_t k = serve_counters_name_hash(r) & mask; t[k]; k = (k + 1) & mask) {
         const struct policy_record *o = &prev->gslb->records[(t[k] & 0x7fffffffu) - 1];
         if (o->rtype == r->rtype && o->name_len == r->name_len &&
             memcmp(o->name, r->name, r->name_len) == 0) {
             *at = (size_t)(o - prev->gslb->records);
-            return t[k] & 0x80000000u ? NULL : &prev->policy_ids[*at * prev->policy_stride];
+            return !(t[k] & 0x80000000u);
         }
     }
-    return NULL;
+    return false;
 }
 
 /* The record of prev with r's name and type found by a walk of prev's
@@ -166,23 +167,21 @@ static size_t serve_counters_scan(const struct serve_set *prev, const struct pol
     return at;
 }
 
-/* Copies the ids of prev's record at (SIZE_MAX: none) to record rec when
- * they are not taken yet in this publication; false when they must be
- * made (serve_counters_record). */
+/* Takes the row of prev's record at (SIZE_MAX: none) for record rec
+ * when it is not taken yet in this publication (*rid: its registry id);
+ * false when the record must be looked up by its key
+ * (serve_counters_record). */
 static bool serve_counters_copy(struct serve_registry *reg, const struct serve_set *prev, size_t at,
                                 const struct gslb *g, size_t rec, const uint32_t *slots,
-                                uint32_t *ids, uint32_t *canary_ids, uint32_t *rid, bool taken)
+                                uint32_t *rid, bool taken)
 {
     /* The first occurrence in this publication has occurrence 0, as in
      * prev (which held the name and type once); the pool is the same, so
      * are the columns it can count. */
-    if (at == SIZE_MAX || prev->policy_rids[at] == SERVE_NO_ID ||
-        reg->last_use[prev->policy_rids[at]] == reg->publication)
+    const struct serve_registry_row *row = at == SIZE_MAX ? NULL : prev->policy_rows[at];
+    if (!row || reg->last_use[row->rid] == reg->publication)
         return false;
-    size_t stride = prev->policy_stride;
-    memcpy(ids, &prev->policy_ids[at * stride], stride * sizeof(*ids));
-    memcpy(canary_ids, &prev->policy_canary_ids[at * stride], stride * sizeof(*ids));
-    *rid = prev->policy_rids[at];
+    *rid = row->rid;
     reg->last_use[*rid] = reg->publication;
     /* The record's pool may have endpoints in a region now that it had
      * none in before: those columns get their ids. Not a record taken
@@ -190,7 +189,7 @@ static bool serve_counters_copy(struct serve_registry *reg, const struct serve_s
      * in the same regions (pc_reuse_pools), so its columns are prev's (a
      * walk of every record's pool, 4 % of a change at 100,000 records). */
     if (!taken)
-        serve_counters_columns(reg, g, rec, *rid, slots, ids, canary_ids, stride);
+        serve_counters_columns(reg, g, rec, *rid, slots, prev->policy_stride);
     return true;
 }
 
@@ -198,7 +197,7 @@ static bool serve_counters_copy(struct serve_registry *reg, const struct serve_s
 static bool serve_counters_can_copy(const struct serve_set *prev, const struct gslb *g)
 {
     const struct gslb *p = prev ? prev->gslb : NULL;
-    return p && prev->policy_ids && prev->policy_stride == g->n_regions + 1 &&
+    return p && prev->policy_rows && prev->policy_stride == g->n_regions + 1 &&
            serve_counters_same_regions(g, p);
 }
 
@@ -260,7 +259,7 @@ static size_t serve_counters_compiled(const struct serve_set *prev, const struct
 void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct serve_set *prev)
 {
     const struct gslb *g = s->gslb;
-    if (!g || !g->n_records || s->policy_ids)
+    if (!g || !g->n_records || s->policy_rows)
         return;
     struct serve_registry *reg = &sv->registry;
     reg->publication++;
@@ -269,13 +268,14 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
      * same (bigalloc_table_take), which costs less than faulting in fresh
      * pages. */
     s->policy_spare = g->spare;
-    s->policy_ids = bigalloc_table_take(g->spare, g->n_records * stride, sizeof(*s->policy_ids),
-                                        &s->policy_ids_len);
-    s->policy_canary_ids = bigalloc_table_take(g->spare, g->n_records * stride,
-                                               sizeof(*s->policy_ids), &s->policy_canary_len);
-    s->policy_rids =
-        bigalloc_table_take(g->spare, g->n_records, sizeof(*s->policy_rids), &s->policy_rids_len);
+    s->policy_rows =
+        bigalloc_table_take(g->spare, g->n_records, sizeof(*s->policy_rows), &s->policy_rows_len);
     uint32_t *slots = serve_counters_slots(reg, g, stride);
+    s->policy_cols = malloc(stride * sizeof(*s->policy_cols));
+    if (!s->policy_cols)
+        abort();
+    for (size_t col = 0; col < stride; col++)
+        s->policy_cols[col] = 2 * slots[col]; /* its column key without the canary bit */
     uint32_t mask = 0;
     bool copy = serve_counters_can_copy(prev, g);
     /* An index of prev by name pays off beyond a few records without an
@@ -291,12 +291,14 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
                    compiled <= g->n_records / SERVE_COUNTERS_LOOKUPS_SHARE;
     uint32_t *index = compiled > 8 && !lookups ? serve_counters_index(prev, g, &mask) : NULL;
     for (size_t i = 0; i < g->n_records; i++) {
-        uint32_t *ids = &s->policy_ids[i * stride];
-        uint32_t *cids = &s->policy_canary_ids[i * stride];
         size_t at = copy ? serve_counters_prev_of(index, mask, prev, g, i) : SIZE_MAX;
         bool taken = copy && g->from_g == prev->gslb && g->from[i] != GSLB_COMPILED;
-        if (!serve_counters_copy(reg, prev, at, g, i, slots, ids, cids, &s->policy_rids[i], taken))
-            s->policy_rids[i] = serve_counters_record(reg, g, i, slots, ids, cids, stride);
+        uint32_t rid;
+        if (!serve_counters_copy(reg, prev, at, g, i, slots, &rid, taken))
+            rid = serve_counters_record(reg, g, i, slots, stride);
+        /* The row as it is once the record's columns are assigned: one
+         * that grew for them is a new copy. */
+        s->policy_rows[i] = serve_registry_row(reg, rid);
     }
     free(index);
     free(slots);

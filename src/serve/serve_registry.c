@@ -39,7 +39,7 @@ static void serve_registry_grow(struct serve_registry *reg)
     if (!t)
         abort();
     for (uint32_t id = 0; id < reg->n; id++) {
-        uint32_t i = serve_registry_hash(reg->keys[id]) & (size - 1);
+        uint32_t i = serve_registry_hash(serve_registry_row_key(reg->rows[id])) & (size - 1);
         while (t[i])
             i = (i + 1) & (size - 1);
         t[i] = id + 1;
@@ -56,10 +56,30 @@ static uint32_t serve_registry_probe(const struct serve_registry *reg, const cha
 {
     uint32_t i = serve_registry_hash(key) & reg->mask;
     for (; reg->table[i]; i = (i + 1) & reg->mask)
-        if (strcmp(reg->keys[reg->table[i] - 1], key) == 0)
+        if (strcmp(serve_registry_row_key(reg->rows[reg->table[i] - 1]), key) == 0)
             return reg->table[i] - 1;
     *at = i;
     return SERVE_NO_ID;
+}
+
+/* A row of n columns for record rid holding key, the first old ids
+ * those of was (NULL: none), the rest SERVE_NO_ID; from the arena. */
+static struct serve_registry_row *serve_registry_row_new(struct serve_registry *reg, uint32_t rid,
+                                                         const struct serve_registry_row *was,
+                                                         uint32_t n, const char *key)
+{
+    if (!n)
+        n = 2 * (reg->n_regions > 0 ? reg->n_regions : 1);
+    size_t kl = strlen(key) + 1;
+    struct serve_registry_row *row =
+        arena_alloc(&reg->mem, sizeof(*row) + n * sizeof(row->ids[0]) + kl);
+    row->n = n;
+    row->rid = rid;
+    uint32_t old = was ? was->n : 0;
+    for (uint32_t i = 0; i < n; i++)
+        atomic_init(&row->ids[i], i < old ? serve_registry_row_id(was, i) : SERVE_NO_ID);
+    memcpy((char *)&row->ids[n], key, kl);
+    return row;
 }
 
 uint32_t serve_registry_record(struct serve_registry *reg, const char *name, uint16_t rtype,
@@ -81,12 +101,10 @@ uint32_t serve_registry_record(struct serve_registry *reg, const char *name, uin
     }
     if (reg->n == reg->cap) {
         reg->cap = reg->cap ? reg->cap * 2 : 64;
-        reg->keys = serve_registry_realloc(reg->keys, reg->cap, sizeof(*reg->keys));
         reg->rows = serve_registry_realloc(reg->rows, reg->cap, sizeof(*reg->rows));
         reg->last_use = serve_registry_realloc(reg->last_use, reg->cap, sizeof(*reg->last_use));
     }
-    reg->keys[reg->n] = arena_memdup_bytes(&reg->mem, key, strlen(key) + 1);
-    reg->rows[reg->n] = NULL;
+    reg->rows[reg->n] = serve_registry_row_new(reg, reg->n, NULL, 0, key);
     reg->last_use[reg->n] = 0;
     reg->table[at] = reg->n + 1;
     return reg->n++;
@@ -121,24 +139,18 @@ uint32_t serve_registry_region(struct serve_registry *reg, const char *region, b
 }
 
 /* Makes rid's row hold column key k (a row is sized for the regions known
- * when it is made, and grows only when a later configuration adds one). */
+ * when it is made, and grows only when a later configuration adds one:
+ * then a new copy, the old one left to the sets that point at it). */
 static struct serve_registry_row *serve_registry_row_for(struct serve_registry *reg, uint32_t rid,
                                                          uint32_t k)
 {
     struct serve_registry_row *row = reg->rows[rid];
-    if (row && k < row->n)
+    if (k < row->n)
         return row;
     uint32_t n = 2 * (reg->n_regions > 0 ? reg->n_regions : 1);
     if (n <= k)
         n = k + 1;
-    uint32_t old = row ? row->n : 0;
-    struct serve_registry_row *was = row;
-    row = arena_alloc(&reg->mem, sizeof(*row) + n * sizeof(row->ids[0]));
-    if (was) /* rare: a region added since the row was made */
-        memcpy(row->ids, was->ids, old * sizeof(row->ids[0]));
-    for (uint32_t i = old; i < n; i++)
-        row->ids[i] = SERVE_NO_ID;
-    row->n = n;
+    row = serve_registry_row_new(reg, rid, row, n, serve_registry_row_key(row));
     reg->rows[rid] = row;
     return row;
 }
@@ -149,11 +161,9 @@ uint32_t serve_registry_column(struct serve_registry *reg, uint32_t rid, uint32_
     if (rid >= reg->n || slot == SERVE_NO_ID)
         return SERVE_NO_ID;
     uint32_t k = 2 * slot + (canary ? 1 : 0);
-    struct serve_registry_row *row = reg->rows[rid];
-    if (row && k < row->n && row->ids[k] != SERVE_NO_ID)
-        return row->ids[k];
-    if (!add)
-        return SERVE_NO_ID;
+    uint32_t id = serve_registry_row_id(reg->rows[rid], k);
+    if (id != SERVE_NO_ID || !add)
+        return id;
     if (reg->n_ids >= reg->max_ids) {
         if (!reg->full_logged)
             log_warn("event=counters note=\"too many distinct policy record columns over this "
@@ -161,9 +171,14 @@ uint32_t serve_registry_column(struct serve_registry *reg, uint32_t rid, uint32_
         reg->full_logged = true;
         return SERVE_NO_ID;
     }
-    row = serve_registry_row_for(reg, rid, k);
-    row->ids[k] = reg->n_ids++;
-    return row->ids[k];
+    struct serve_registry_row *row = serve_registry_row_for(reg, rid, k);
+    atomic_store_explicit(&row->ids[k], reg->n_ids, memory_order_relaxed);
+    return reg->n_ids++;
+}
+
+const struct serve_registry_row *serve_registry_row(const struct serve_registry *reg, uint32_t rid)
+{
+    return rid < reg->n ? reg->rows[rid] : NULL;
 }
 
 void serve_registry_free(struct serve_registry *reg)
@@ -172,7 +187,6 @@ void serve_registry_free(struct serve_registry *reg)
     for (uint32_t s = 1; s < reg->n_regions; s++)
         free(reg->regions[s]);
     free(reg->regions);
-    free(reg->keys);
     free(reg->rows);
     free(reg->last_use);
     free(reg->table);

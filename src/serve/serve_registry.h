@@ -17,16 +17,19 @@
  * configurations of a run have had, and ids stop at max_ids (then
  * SERVE_NO_ID: not counted).
  *
- * Not thread-safe: the serve core guards it with its registry lock.
- * Ownership: the registry owns its keys, rows and tables;
- * serve_registry_free releases them. Keys and rows come from one arena
- * (nothing is removed before exit): a malloc each was 100,000 keys and
- * 100,000 rows of malloc's headers and rounding at 100,000 records
- * (issue #38).
+ * Not thread-safe: the serve core guards it with its registry lock; only
+ * a row's ids are read without it (serve_registry_row_id), by the DNS
+ * workers through the rows a published set points at.
+ * Ownership: the registry owns its rows (each with its record's key) and
+ * tables; serve_registry_free releases them, after every set pointing at a
+ * row. Rows come from one arena (nothing is removed before exit): a malloc
+ * each was 100,000 keys and 100,000 rows of malloc's headers and rounding
+ * at 100,000 records (issue #38).
  */
 #ifndef GTM_SERVE_SERVE_REGISTRY_H
 #define GTM_SERVE_SERVE_REGISTRY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,15 +40,37 @@
 #endif
 
 /* A record's ids by column key 2 * slot + canary; SERVE_NO_ID where not
- * assigned yet. n: the columns the row has room for. */
+ * assigned yet. n: the columns the row has room for; rid: the record's id;
+ * the record's key follows ids[n] (serve_registry_row_key). A row lives as
+ * long as the registry (arena): a set holds pointers to its records' rows
+ * and the DNS workers read their ids there (serve_registry_row_id), with no
+ * lock, so an id is stored atomically (relaxed: it goes from SERVE_NO_ID
+ * to its value once, under the registry lock). A row that grows for a
+ * region added later is a new copy with the same ids; the old copy stays
+ * valid for the sets that point at it. */
 struct serve_registry_row {
     uint32_t n;
-    uint32_t ids[];
+    uint32_t rid;
+    _Atomic uint32_t ids[];
 };
 
+/* The id of column key k of row (SERVE_NO_ID: none), any thread. */
+static inline uint32_t serve_registry_row_id(const struct serve_registry_row *row, uint32_t k)
+{
+    return row && k < row->n ? atomic_load_explicit(&row->ids[k], memory_order_relaxed)
+                             : SERVE_NO_ID;
+}
+
+/* The record's key ("name \x1f type \x1f occurrence"), after its ids. */
+static inline const char *serve_registry_row_key(const struct serve_registry_row *row)
+{
+    return (const char *)&row->ids[row->n];
+}
+
 struct serve_registry {
-    /* Records by record id: key, row of ids, publication last using it. */
-    char **keys;
+    /* Records by record id: row of ids (with its key), publication last
+     * using it. Before issue #38's last round a key pointer per record
+     * beside the row (8 octets, 1 MB of the array at 100,000 records). */
     struct serve_registry_row **rows;
     uint32_t *last_use;
     uint32_t n, cap;
@@ -58,7 +83,7 @@ struct serve_registry {
     uint32_t max_ids; /* 0 until serve_registry_init */
     uint32_t publication;
     bool full_logged;
-    struct arena mem; /* keys and rows; a row that grows leaves its old copy */
+    struct arena mem; /* rows and their keys; a row that grows leaves its old copy */
 };
 
 /* An empty registry handing out at most max_ids ids. */
@@ -78,6 +103,11 @@ uint32_t serve_registry_region(struct serve_registry *reg, const char *region, b
  * add, when the column has none). */
 uint32_t serve_registry_column(struct serve_registry *reg, uint32_t rid, uint32_t slot, bool canary,
                                bool add);
+
+/* The current row of record rid (the newest copy), or NULL when rid is not
+ * a record of reg. Under the registry's lock; the row itself may be read
+ * by any thread afterwards (serve_registry_row_id). */
+const struct serve_registry_row *serve_registry_row(const struct serve_registry *reg, uint32_t rid);
 
 void serve_registry_free(struct serve_registry *reg);
 

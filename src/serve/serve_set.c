@@ -25,9 +25,8 @@ void serve_set_free(struct serve_set *s)
 {
     if (!s)
         return;
-    bigalloc_table_give(s->policy_spare, s->policy_ids, s->policy_ids_len);
-    bigalloc_table_give(s->policy_spare, s->policy_canary_ids, s->policy_canary_len);
-    bigalloc_table_give(s->policy_spare, s->policy_rids, s->policy_rids_len);
+    bigalloc_table_give(s->policy_spare, (void *)s->policy_rows, s->policy_rows_len);
+    free(s->policy_cols);
     policy_sigs_free(s->sigs); /* before the zones whose keys it borrows */
     serve_bind_free(&s->bind);
     snapshot_free(s->zones);

@@ -31,6 +31,8 @@
 #include "xfr/xfr_in.h"
 #include "zone/snapshot.h"
 
+struct serve_registry_row;
+
 /* Limits that follow reloads (gtmd.conf(5): edns_udp_max, tcp). */
 struct serve_limits {
     uint16_t edns_udp_max;        /* largest UDP reply with EDNS */
@@ -86,24 +88,27 @@ struct serve_set {
      * secondary thread (borrowed; xfr_in_notify gives the rcode to
      * answer). NULL: every NOTIFY is refused. */
     struct xfr_in *xfr_in;
-    /* Counter ids of policy answers, [record * policy_stride + region],
-     * the last column counting answers with no serving region. Assigned by
-     * serve_publish (NULL before, and for sets never published: nothing is
-     * counted then). See serve_counters.h. */
-    uint32_t *policy_ids;
-    /* The same columns counting only the answers to canary clients of
-     * scoped drills (a subset of the above; drills measure them). */
-    uint32_t *policy_canary_ids;
-    /* The registry id of each record (serve_registry.h), so that the next
-     * publication can copy a kept record's ids. */
-    uint32_t *policy_rids;
+    /* Counter ids of policy answers (serve_counters.h): the registry row
+     * of each record, [record] (NULL: not counted), whose ids the DNS
+     * workers read (serve_policy_id_of), and the registry column key of
+     * each of the set's columns, [region], the last (policy_stride - 1)
+     * counting answers with no serving region (+ 1: the same column's
+     * answers to canary clients of scoped drills). Assigned by
+     * serve_publish (NULL before, and for sets never published: nothing
+     * is counted then). The rows are borrowed from the serve core's
+     * registry, which outlives every set. Before issue #38's last round
+     * each set held the ids themselves, two arrays of a record's columns
+     * (4.8 MB at 100,000 records over five regions) beside the registry's
+     * copy of them. */
+    const struct serve_registry_row **policy_rows;
+    uint32_t *policy_cols; /* owned */
     size_t policy_stride;
-    /* The three arrays above come from the policy set's spare tables and
-     * go back there (bigalloc_table_take/give): mapped afresh and faulted
-     * in page by page on every change, they were 5 MB at 100,000 records
-     * and most of a change's page faults (issue #38). Lengths to give
-     * back with; spare borrowed from the server (it outlives every set). */
-    size_t policy_ids_len, policy_canary_len, policy_rids_len;
+    /* policy_rows comes from the policy set's spare tables and goes back
+     * there (bigalloc_table_take/give): mapped afresh, such an array was
+     * faulted in page by page on every change (issue #38). Its length to
+     * give back with; spare borrowed from the server (it outlives every
+     * set). */
+    size_t policy_rows_len;
     struct bigalloc_spare *policy_spare;
 };
 

@@ -60,12 +60,33 @@ static void test_ids(struct tap *t)
         snprintf(name, sizeof(name), "r%d", i);
         slots[i] = serve_registry_region(&reg, name, true);
     }
+    const struct serve_registry_row *was = serve_registry_row(&reg, a);
     uint32_t late = serve_registry_column(&reg, a, slots[19], true, true);
     TAP_CHECK(t,
               late != SERVE_NO_ID && late == reg.n_ids - 1 &&
                   serve_registry_column(&reg, a, us, false, false) == ids[0] &&
                   serve_registry_column(&reg, a, 0, false, false) == ids[2],
               "a row grows for a later region and keeps its ids");
+    /* A set holds rows: the copy it holds stays readable, with its ids and
+     * key, after the row grew; the new copy is the record's row now. */
+    const struct serve_registry_row *now = serve_registry_row(&reg, a);
+    TAP_CHECK(t,
+              now != was && now->rid == a && was->rid == a &&
+                  serve_registry_row_id(was, 2 * us) == ids[0] &&
+                  serve_registry_row_id(was, 2 * slots[19] + 1) == SERVE_NO_ID &&
+                  serve_registry_row_id(now, 2 * slots[19] + 1) == late &&
+                  strcmp(serve_registry_row_key(was), serve_registry_row_key(now)) == 0 &&
+                  strncmp(serve_registry_row_key(now),
+                          "a.example.com.\x1f"
+                          "1\x1f"
+                          "0",
+                          20) == 0,
+              "the old copy of a grown row keeps its ids and key; the new one has the new id");
+    TAP_CHECK(t,
+              serve_registry_row(&reg, reg.n) == NULL &&
+                  serve_registry_row_id(NULL, 0) == SERVE_NO_ID &&
+                  serve_registry_row_id(now, now->n) == SERVE_NO_ID,
+              "no row past the records; no id past a row's columns");
     serve_registry_free(&reg);
 }
 
