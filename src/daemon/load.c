@@ -401,7 +401,7 @@ static const struct zone_node **load_bound_nodes(const struct serve_set *prev)
         abort();
     for (uint32_t i = 0; prev->bind.nodes && i <= prev->bind.mask; i++)
         if (prev->bind.nodes[i])
-            at[prev->bind.binding[i] - p->bindings] = prev->bind.nodes[i];
+            at[prev->bind.binding[i]] = prev->bind.nodes[i];
     return at;
 }
 
@@ -464,8 +464,7 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
         } else
             rest[n_rest++] = i;
     }
-    size_t n =
-        serve_bind_carry(bind, &prev->bind, p->bindings, to, p->n_records, g->bindings, carried);
+    size_t n = serve_bind_carry(bind, &prev->bind, to, p->n_records, carried);
     free(to);
     if (n != SIZE_MAX) {
         for (size_t x = 0; x < n_rest; x++)
@@ -549,7 +548,7 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
         }
     }
     free(zones);
-    serve_bind_init(bind, g ? g->n_records : 0, g ? g->spare : NULL);
+    serve_bind_init(bind, g ? g->n_records : 0, g ? g->bindings : NULL, g ? g->spare : NULL);
     if (g && errs->count == before)
         load_attach_all(s, cfg, g, prev_set, load_all_kept(cfg, keep), bind, errs, warns);
     if (errs->count != before) {

@@ -8,12 +8,14 @@
 
 #include "common/bigalloc.h"
 
-void serve_bind_init(struct serve_bind *t, size_t n, struct bigalloc_spare *spare)
+void serve_bind_init(struct serve_bind *t, size_t n, const struct policy_binding *base,
+                     struct bigalloc_spare *spare)
 {
     uint32_t size = 16;
     while (size < 2 * n + 1)
         size *= 2;
     t->spare = spare;
+    t->base = base;
     /* Probed before set. binding is read only where nodes has the node
      * (written before it is read), but zero all the same: no fault later. */
     t->nodes = bigalloc_table_take(spare, size, sizeof(*t->nodes), &t->nodes_len);
@@ -26,10 +28,10 @@ void serve_bind_put(struct serve_bind *t, const struct zone_node *n, const struc
 {
     if (!t->nodes || 2 * (t->n + 1) > t->mask) { /* never at load: sized for every record */
         struct serve_bind big = {0};
-        serve_bind_init(&big, 2 * t->n + 8, t->spare);
+        serve_bind_init(&big, 2 * t->n + 8, t->base, t->spare);
         for (uint32_t i = 0; t->nodes && i <= t->mask; i++)
             if (t->nodes[i])
-                serve_bind_put(&big, t->nodes[i], t->binding[i]);
+                serve_bind_put(&big, t->nodes[i], &t->base[t->binding[i]]);
         serve_bind_free(t);
         *t = big;
     }
@@ -39,7 +41,7 @@ void serve_bind_put(struct serve_bind *t, const struct zone_node *n, const struc
     if (!t->nodes[i])
         t->n++;
     t->nodes[i] = n;
-    t->binding[i] = b;
+    t->binding[i] = (uint32_t)(b - t->base);
 }
 
 void serve_bind_free(struct serve_bind *t)
@@ -57,7 +59,7 @@ static void serve_bind_remove_at(struct serve_bind *t, uint32_t k)
     uint32_t j = k;
     for (;;) {
         t->nodes[j] = NULL;
-        t->binding[j] = NULL;
+        t->binding[j] = 0;
         uint32_t i = j;
         for (;;) {
             i = (i + 1) & t->mask;
@@ -75,9 +77,8 @@ static void serve_bind_remove_at(struct serve_bind *t, uint32_t k)
     }
 }
 
-size_t serve_bind_carry(struct serve_bind *t, const struct serve_bind *prev,
-                        const struct policy_binding *old, const uint32_t *to, size_t n_old,
-                        const struct policy_binding *now, uint32_t *carried)
+size_t serve_bind_carry(struct serve_bind *t, const struct serve_bind *prev, const uint32_t *to,
+                        size_t n_old, uint32_t *carried)
 {
     if (!prev->nodes || !t->nodes || t->mask != prev->mask || t->n != 0)
         return SIZE_MAX;
@@ -86,18 +87,18 @@ size_t serve_bind_carry(struct serve_bind *t, const struct serve_bind *prev,
     const struct zone_node **gone = NULL;
     for (uint32_t k = 0; k <= t->mask; k++) {
         if (!t->nodes[k]) {
-            t->binding[k] = NULL;
+            t->binding[k] = 0;
             continue;
         }
-        size_t o = (size_t)(prev->binding[k] - old);
+        size_t o = prev->binding[k];
         uint32_t i = o < n_old ? to[o] : UINT32_MAX;
         if (i != UINT32_MAX) {
-            t->binding[k] = &now[i];
+            t->binding[k] = i;
             carried[i] = 1;
             n++;
             continue;
         }
-        t->binding[k] = prev->binding[k]; /* until removed below */
+        t->binding[k] = prev->binding[k]; /* prev's index, until removed below */
         if (n_gone == cap) {
             cap = cap ? 2 * cap : 16;
             gone = realloc(gone, cap * sizeof(*gone));

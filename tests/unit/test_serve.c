@@ -128,7 +128,7 @@ static void test_bind(struct tap *t)
     struct policy_binding b[100];
     struct serve_bind bind = {0};
     memset(nodes, 0, sizeof(nodes));
-    serve_bind_init(&bind, 2, NULL); /* grows past what it was sized for */
+    serve_bind_init(&bind, 2, b, NULL); /* grows past what it was sized for */
     for (int i = 0; i < 100; i++) {
         nodes[i].flags = i % 3 ? ZONE_NODE_POLICY_A : 0;
         if (nodes[i].flags)

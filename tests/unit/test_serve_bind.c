@@ -36,7 +36,7 @@ static void test_carry(struct tap *t)
     if (!nodes || !old || !now || !to || !carried)
         abort();
     struct serve_bind prev = {0}, next = {0};
-    serve_bind_init(&prev, TB_N, NULL);
+    serve_bind_init(&prev, TB_N, old, NULL);
     for (size_t k = 0; k < TB_N; k++)
         serve_bind_put(&prev, nodes[k], &old[k]);
     size_t displaced = 0;
@@ -49,8 +49,8 @@ static void test_carry(struct tap *t)
         to[k] = rand() % 3 == 0 ? UINT32_MAX : (uint32_t)((k * 7 + 11) % TB_N);
     for (size_t k = 0; k < TB_N; k++)
         kept += to[k] != UINT32_MAX;
-    serve_bind_init(&next, TB_N, NULL);
-    size_t n = serve_bind_carry(&next, &prev, old, to, TB_N, now, carried);
+    serve_bind_init(&next, TB_N, now, NULL);
+    size_t n = serve_bind_carry(&next, &prev, to, TB_N, carried);
     bool all = n == kept && next.n == kept;
     for (size_t k = 0; k < TB_N && all; k++) {
         const struct policy_binding *b = serve_bind_get(&next, nodes[k]);
@@ -72,11 +72,11 @@ static void test_carry(struct tap *t)
     TAP_CHECK(t, serve_bind_get(&next, &extra) == &now[0] && next.n == kept + 1,
               "a binding put after the carry is found");
     struct serve_bind big = {0};
-    serve_bind_init(&big, 10 * TB_N, NULL);
+    serve_bind_init(&big, 10 * TB_N, now, NULL);
     memset(carried, 0, TB_N * sizeof(*carried));
     TAP_CHECK(t,
-              serve_bind_carry(&big, &prev, old, to, TB_N, now, carried) == SIZE_MAX &&
-                  big.n == 0 && serve_bind_get(&big, nodes[1]) == NULL,
+              serve_bind_carry(&big, &prev, to, TB_N, carried) == SIZE_MAX && big.n == 0 &&
+                  serve_bind_get(&big, nodes[1]) == NULL,
               "a table sized otherwise is refused untouched");
     serve_bind_free(&big);
     serve_bind_free(&next);
