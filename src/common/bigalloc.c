@@ -23,8 +23,22 @@ static size_t bigalloc_len(size_t n, size_t size)
     return (len + BIGALLOC_HUGE - 1) / BIGALLOC_HUGE * BIGALLOC_HUGE;
 }
 
-/* len octets (a multiple of 2 MB) mapped on a 2 MB boundary, zero. */
-static void *bigalloc_map_huge(size_t len)
+/* How many octets from the start of a mapping for an array of used octets
+ * are advised huge: the whole 2 MB pages the array fills, and the last,
+ * partly filled one too when the array leaves at most BIGALLOC_TAIL_SLACK
+ * of it unused (the rest is the tail, bigalloc.h). */
+static size_t bigalloc_huge_part(size_t used)
+{
+    size_t body = used / BIGALLOC_HUGE * BIGALLOC_HUGE;
+    if (used - body >= BIGALLOC_HUGE - BIGALLOC_TAIL_SLACK)
+        body += BIGALLOC_HUGE;
+    return body;
+}
+
+/* len octets (a multiple of 2 MB) mapped on a 2 MB boundary, zero, for an
+ * array of used octets (at most len): huge pages for its body, 4 KB pages
+ * for its tail (bigalloc.h). */
+static void *bigalloc_map_huge(size_t len, size_t used)
 {
     /* One huge page more, so that the array can start on a 2 MB boundary;
      * the head and tail beyond it go back at once. */
@@ -38,7 +52,14 @@ static void *bigalloc_map_huge(size_t len)
         munmap(m, (size_t)(p - m));
     if (m + map > p + len)
         munmap(p + len, (size_t)(m + map - (p + len)));
-    (void)madvise(p, len, MADV_HUGEPAGE); /* a hint: THP may be off */
+    /* Hints: THP may be off. The tail is marked NOHUGEPAGE, not only left
+     * unmarked: with THP "always" a fault there would map the whole 2 MB
+     * (and khugepaged would fold its 4 KB pages into one). */
+    size_t huge = bigalloc_huge_part(used);
+    if (huge)
+        (void)madvise(p, huge, MADV_HUGEPAGE);
+    if (huge < len)
+        (void)madvise(p + huge, len - huge, MADV_NOHUGEPAGE);
     return p;
 }
 
@@ -51,7 +72,7 @@ void *bigalloc_zeroed(size_t n, size_t size)
             abort();
         return p;
     }
-    return bigalloc_map_huge(len);
+    return bigalloc_map_huge(len, n * size);
 }
 
 /* n * size octets (at least one) of malloc, not zeroed; aborts when
@@ -123,7 +144,7 @@ static void *bigalloc_table_map(size_t need, size_t *len)
 {
     if (need >= BIGALLOC_HUGE) {
         *len = (need + BIGALLOC_HUGE - 1) / BIGALLOC_HUGE * BIGALLOC_HUGE;
-        return bigalloc_map_huge(*len);
+        return bigalloc_map_huge(*len, need);
     }
     *len = (need + 4095) / 4096 * 4096;
     void *p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

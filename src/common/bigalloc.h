@@ -10,6 +10,19 @@
  * marked MADV_HUGEPAGE: where the kernel's transparent huge pages allow it
  * (enabled "always" or "madvise"), one fault maps 2 MB. Below it, calloc.
  *
+ * The tail. The mapping is whole 2 MB pages, but only the pages the array
+ * fills are marked huge (and the last, partly filled one when the array
+ * leaves at most BIGALLOC_TAIL_SLACK of it unused); the rest of the last
+ * one is marked MADV_NOHUGEPAGE (THP "always" would make it huge too), so
+ * that what the array never touches is never resident: a huge last page
+ * is resident whole, and the 100,000 policy records (12.8 MB) took 14 MB
+ * (issue #38). The tail costs a fault per 4 KB the array touches there,
+ * at most 2 MB of them, once: a spare keeps its pages. The mapping stays
+ * a multiple of 2 MB: the spare and the table slots are matched by that
+ * length, and an array that grows within its last 2 MB takes the spare
+ * again (the part it grows into then faults 4 KB at a time; the marks are
+ * the first array's, made when mapped, not made again on reuse).
+ *
  * Ownership: the caller owns the array and gives it back with
  * bigalloc_free with the same n and size it was allocated with (which of
  * the two kinds it is follows from them).
@@ -21,6 +34,10 @@
 #include <stddef.h>
 
 #define BIGALLOC_MIN (4u * 1024 * 1024)
+/* The most of its last 2 MB an array may leave unused for that page to be
+ * huge nonetheless: up to a quarter of it resident for nothing, against
+ * up to 384 faults of 4 KB (the tail above). */
+#define BIGALLOC_TAIL_SLACK (512u * 1024)
 
 /* n * size zeroed octets (at least one); aborts when memory runs out, as
  * the configuration loader's other allocations do. */
@@ -84,9 +101,9 @@ void bigalloc_spare_drop(struct bigalloc_spare *s);
  * faulted in page by page on every change too, a third of them while
  * zeroed (bigalloc_table): 12 % of the reload's CPU at 100,000 records.
  * From BIGALLOC_TABLE_MIN on, a table is mapped (2 MB aligned from 2 MB
- * on, MADV_HUGEPAGE) and given back to s's table slots when its set is
- * freed; the next change takes one that fits (at least the size, at most
- * twice it) and zeroes what it asks for: written once, no fault.
+ * on, MADV_HUGEPAGE but for its tail, as an array) and given back to s's table slots when its set
+ * is freed; the next change takes one that fits (at least the size, at most twice it) and zeroes
+ * what it asks for: written once, no fault.
  *
  * bigalloc_table_take: n * size zeroed octets (at least one); *len is
  * what to give back with (0: it was malloc'd: below the minimum, or s

@@ -10,9 +10,12 @@
  * array given back is taken again by the next that fits, holds at least
  * what was asked, is not taken when far too long, and goes with
  * bigalloc_spare_drop; small arrays never pass through it. Tables
- * through a spare (test_tables).
+ * through a spare (test_tables). The tail (test_tail, where transparent
+ * huge pages are on): of an array's last 2 MB, only what it fills is
+ * resident, and only its whole pages are marked huge.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -59,6 +62,97 @@ static int test_resident(const uint8_t *p, size_t len)
         ok = vec[i] & 1;
     free(vec);
     return ok;
+}
+
+/* Pages resident in [p, p + len) (mincore; p page aligned). */
+static size_t test_resident_pages(const uint8_t *p, size_t len)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = (len + pg - 1) / pg, in = 0;
+    unsigned char *vec = malloc(n ? n : 1);
+    if (vec && mincore((void *)p, len, vec) == 0)
+        for (size_t i = 0; i < n; i++)
+            in += vec[i] & 1;
+    free(vec);
+    return in;
+}
+
+/* Whether the mapping holding a has flag (two letters, "hg": marked
+ * MADV_HUGEPAGE, "nh": MADV_NOHUGEPAGE) among its VmFlags in
+ * /proc/self/smaps. */
+static int test_vm_flag(const void *a, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    int in = 0, found = 0;
+    while (f && !found && fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) /* a mapping's first line */
+            in = (uintptr_t)a >= lo && (uintptr_t)a < hi;
+        else if (in && strncmp(line, "VmFlags:", 8) == 0)
+            found = strstr(line, flag) != NULL;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* Whether transparent huge pages back a mapping marked MADV_HUGEPAGE. */
+static int test_thp_on(void)
+{
+    char buf[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f && !fgets(buf, sizeof(buf), f))
+        buf[0] = 0;
+    if (f)
+        fclose(f);
+    return strstr(buf, "[always]") || strstr(buf, "[madvise]");
+}
+
+/* An array of used octets at p, written whole: no more of it resident
+ * than it fills (its last 2 MB page was resident whole when marked huge,
+ * as THP made it), its first 2 MB marked huge and its tail, from tail
+ * on, not. */
+static void test_tail_of(struct tap *t, const char *what, uint8_t *p, size_t used, size_t tail)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    memset(p, 0x42, used);
+    size_t in =
+        test_resident_pages(p, (used + 2u * 1024 * 1024 - 1) & ~(size_t)(2u * 1024 * 1024 - 1));
+    TAP_CHECK(t, in <= (used + pg - 1) / pg, "%s: %zu pages resident, of %zu filled", what, in,
+              (used + pg - 1) / pg);
+    TAP_CHECK(t, test_vm_flag(p, " hg"), "%s: its body marked huge", what);
+    TAP_CHECK(t, test_vm_flag(p + tail, " nh") && !test_vm_flag(p + tail, " hg"),
+              "%s: its tail marked not huge", what);
+}
+
+static void test_tail(struct tap *t)
+{
+    if (!test_thp_on()) {
+        TAP_CHECK(t, 1, "tail # SKIP transparent huge pages are off");
+        return;
+    }
+    const size_t mb = 1024 * 1024;
+    struct bigalloc_spare s;
+    bigalloc_spare_init(&s);
+    size_t len = 0;
+    uint8_t *a = bigalloc_table_take(&s, 3 * mb / 8, 8, &len); /* a 3 MB table */
+    TAP_CHECK(t, a && len == 4 * mb, "tail: a 3 MB table maps 4 MB (%zu)", len);
+    test_tail_of(t, "tail: a 3 MB table", a, 3 * mb, 2 * mb);
+    bigalloc_table_give(&s, a, len);
+    uint8_t *b = bigalloc_table_take(&s, 3 * mb / 8, 8, &len);
+    TAP_CHECK(t, b == a && test_resident_pages(b, 4 * mb) <= 3 * mb / (size_t)sysconf(_SC_PAGESIZE),
+              "tail: taken again, still no more resident than it fills");
+    bigalloc_table_give(&s, b, len);
+    size_t n = 100000, size = 128; /* a policy set's records at 100,000: 12.8 MB */
+    uint8_t *r = bigalloc_zeroed(n, size);
+    test_tail_of(t, "tail: 100,000 records", r, n * size, 12 * mb);
+    bigalloc_free(r, n, size);
+    /* Its last 2 MB filled but for 256 KB: huge too. */
+    uint8_t *f = bigalloc_zeroed(6 * mb - 256 * 1024, 1);
+    TAP_CHECK(t, test_vm_flag(f + 4 * mb, " hg") && test_vm_flag(f + 6 * mb - 1, " hg"),
+              "tail: a last 2 MB filled but for 256 KB marked huge");
+    bigalloc_free(f, 6 * mb - 256 * 1024, 1);
+    bigalloc_spare_free(&s);
 }
 
 static void test_table(struct tap *t, size_t n, size_t size)
@@ -196,5 +290,6 @@ int main(void)
     test_table(&t, 1u << 20, 24); /* above any mmap threshold: 24 MB */
     test_spare(&t);
     test_tables(&t);
+    test_tail(&t);
     return tap_done(&t);
 }
