@@ -521,9 +521,15 @@ void gslb_map_health(struct gslb *g, struct health_core *core)
             struct health_slot *was = from ? from->pools[i].eps[k].slot : NULL;
             struct health_slot *s =
                 was ? health_core_slot_again(core, was) : health_core_slot(core, p->eps[k].key);
-            /* Without a check an endpoint is up; overrides still apply. */
-            if (p->check < 0 && health_slot_probe(s) != HEALTH_UP)
+            /* Without a check an endpoint is up; overrides still apply.
+             * Under the lock, as health_restore wants: it writes the
+             * slot's plain fields, which status and the state file read
+             * under it. */
+            if (p->check < 0 && health_slot_probe(s) != HEALTH_UP) {
+                pthread_mutex_lock(&core->lock);
                 health_restore(s, HEALTH_UP, health_now());
+                pthread_mutex_unlock(&core->lock);
+            }
             p->eps[k].slot = s;
             gslb_map_kids(g, p, &p->eps[k], core);
         }
