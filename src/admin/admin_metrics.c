@@ -228,7 +228,7 @@ static void metrics_probes(struct evbuffer *b, struct health_core *hc, const str
             const struct policy_endpoint *e = &g->pools[i].eps[k];
             unsigned long long cum = 0;
             for (int h = 0; h < HEALTH_HIST_BUCKETS; h++) {
-                cum += e->slot->latency_hist[h];
+                cum += health_slot_hist_count(e->slot, (unsigned)h);
                 evbuffer_add(b, "gtmd_probe_duration_seconds_bucket", 34);
                 metrics_endpoint_labels(b, g, &g->pools[i], e);
                 if (h < HEALTH_HIST_BUCKETS - 1)

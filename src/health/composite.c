@@ -51,7 +51,7 @@ void health_composite_update(struct health_core *c, struct health_slot *parent,
                              const struct health_composite *comp, struct health_slot *const *kids)
 {
     enum health_state st[COMPOSITE_MAX_OF];
-    char why[sizeof(parent->reason)];
+    char why[HEALTH_REASON_LEN];
     size_t n = comp->n_of < COMPOSITE_MAX_OF ? comp->n_of : COMPOSITE_MAX_OF;
     struct health_composite cm = *comp;
     cm.n_of = n;
@@ -61,7 +61,7 @@ void health_composite_update(struct health_core *c, struct health_slot *parent,
     enum health_state to = health_composite_judge(&cm, st, why, sizeof(why));
     enum health_state from = (enum health_state)parent->probe_state;
     /* The reason always says how the children stand, transition or not. */
-    snprintf(parent->reason, sizeof(parent->reason), "%s", why);
+    health_slot_set_reason_locked(c, parent, why);
     bool moved = to != HEALTH_UNKNOWN && to != from;
     if (moved) {
         parent->probe_state = (uint8_t)to;

@@ -65,6 +65,25 @@ enum health_fail_kind {
 };
 extern const char *const health_fail_names[HEALTH_FAIL_KINDS];
 
+/* Room for a slot's reason with its NUL: a longer one is cut to
+ * HEALTH_REASON_LEN - 1 octets (health_slot_set_reason_locked), as the
+ * slot's own 128-octet array cut it before. */
+#define HEALTH_REASON_LEN 128
+
+/* One reason text, kept once for every slot whose reason it is: a probe
+ * repeats the same few texts ("ok", "connection refused") on thousands
+ * of endpoints, and an array of 128 octets in each slot was a quarter of
+ * its size (issue #38). Owned by the core's reason table
+ * (health_slot_set_reason_locked); everything in it under core->lock. */
+struct health_reason {
+    struct health_reason *next; /* in its chain of core->reasons */
+    uint32_t hash;              /* of text (its chain), never changes */
+    uint32_t refs;              /* slots whose reason it is; freed at 0 */
+    char text[];                /* NUL-terminated, at most HEALTH_REASON_LEN - 1 */
+};
+
+/* Fields in order of size, so that no padding is left between them (296
+ * octets, health.c asserts it): 10,000 endpoints have one each. */
 struct health_slot {
     char *key;                 /* "endpoint:POOL/NAME", "az:NAME" or "region:NAME" */
     _Atomic uint8_t effective; /* probe verdict as published (enum health_state) */
@@ -73,12 +92,17 @@ struct health_slot {
                                   none: no fleet, no report, or etcd lost for stale_after */
     _Atomic uint8_t drill;     /* HEALTH_DOWN while a live drill covers the slot
                                   (health_drill_set); HEALTH_UNKNOWN = none */
+    _Atomic uint8_t external;  /* external verdicts (verdict.h): DOWN when any
+                                  says down, else UP when any says up */
+    /* Under core->lock (as the other plain fields below). */
+    uint8_t probe_state;       /* rise/fall damped probe verdict */
+    uint16_t ok_run, fail_run; /* consecutive results */
+    bool in_use;               /* referenced by the current config */
+    uint32_t key_hash;         /* of key (health.c's index), never changes */
     /* A partial override (a traffic dial, override.h) newer than any full
      * one: health_dial_pack, 0 = none. 'override' then holds the state of
      * the clients outside the dial (the newest full override, if any). */
     _Atomic uint64_t dial;
-    _Atomic uint8_t external; /* external verdicts (verdict.h): DOWN when any
-                                 says down, else UP when any says up */
     /* The earliest time (health_mono_ms) the probe verdict may change: a
      * rise or fall in progress (an up endpoint failing its first checks, a
      * down one passing them) changes it after the checks still needed, one
@@ -99,27 +123,44 @@ struct health_slot {
     _Atomic uint64_t load_pushed;
     /* Written (by the prober thread, the loader, the state file) and read
      * (status, metrics, the state file) only under core->lock. */
-    uint8_t probe_state;       /* rise/fall damped probe verdict */
-    uint16_t ok_run, fail_run; /* consecutive results */
-    double since;              /* wall time of the last transition */
-    char reason[128];          /* last probe detail */
+    double since; /* wall time of the last transition */
+    /* Last probe detail: the text of one of the core's struct
+     * health_reason, shared with the other slots whose reason is the same
+     * and replaced only when the text changes (health_slot_set_reason_locked).
+     * The core owns it: a reader copies it before it releases the lock
+     * (the next result may free it). Never NULL in a slot of a core. */
+    const char *reason;
     uint32_t last_latency_us;
+    uint32_t rtt_samples; /* round-trip times (rtt.h): samples of rtt_ewma_us */
     uint64_t probes, failures;
-    uint64_t latency_hist[HEALTH_HIST_BUCKETS]; /* cumulative-free counts per bucket */
+    /* Counts per finite bucket of health_hist_bounds (not cumulative); the
+     * +Inf bucket's is probes less their sum, every probe being counted in
+     * one bucket (health_slot_hist_count). */
+    uint64_t latency_hist[HEALTH_HIST_BUCKETS - 1];
     double latency_sum_s;
-    /* Round-trip times (rtt.h): the moving average, its samples, the wall
-     * time of the last one, and the average last noted as moved. */
+    /* Round-trip times (rtt.h): the moving average, the wall time of its
+     * last sample, and the average last noted as moved. */
     double rtt_ewma_us;
-    uint32_t rtt_samples;
     double rtt_at;
     uint32_t rtt_mark_us;
-    uint64_t fail_by[HEALTH_FAIL_KINDS]; /* failures by reason kind */
-    bool in_use;                         /* referenced by the current config */
     unsigned refs;                       /* policy sets that map it (under lock) */
+    uint64_t fail_by[HEALTH_FAIL_KINDS]; /* failures by reason kind */
     struct health_core *core;            /* the core that owns it (health epochs) */
-    uint32_t key_hash;                   /* of key (health.c's index), never changes */
     struct health_slot *next_in_bucket;
 };
+
+/* Probes of s whose latency fell in bucket b of health_hist_bounds
+ * (HEALTH_HIST_BUCKETS - 1: above the last bound). Caller holds the
+ * core's lock. */
+static inline uint64_t health_slot_hist_count(const struct health_slot *s, unsigned b)
+{
+    if (b < HEALTH_HIST_BUCKETS - 1)
+        return s->latency_hist[b];
+    uint64_t finite = 0;
+    for (unsigned i = 0; i < HEALTH_HIST_BUCKETS - 1; i++)
+        finite += s->latency_hist[i];
+    return s->probes - finite;
+}
 
 struct override;
 struct verdict;
@@ -169,7 +210,14 @@ struct health_core {
      * of a change's work, issue #38). */
     struct health_slot **buckets;
     uint32_t n_buckets;
-    size_t n_slots;       /* in the table now */
+    size_t n_slots; /* in the table now */
+    /* The reasons of the slots (struct health_reason), chains by hash;
+     * n_reason_buckets a power of two that doubles once the reasons
+     * outnumber it (most estates have a few dozen texts, but a reason may
+     * name its endpoint's host). */
+    struct health_reason **reasons;
+    uint32_t n_reason_buckets;
+    size_t n_reasons;     /* in the table now */
     uint64_t slots_freed; /* endpoint slots freed since start */
     uint64_t transitions;
     struct health_hooks hooks[HEALTH_MAX_HOOKS]; /* under lock; NULL members: none */
@@ -405,6 +453,12 @@ bool health_report(struct health_core *c, struct health_slot *s, const struct he
 /* Sets a slot's state directly (state file at start-up). Caller holds
  * the core's lock. */
 void health_restore(struct health_slot *s, enum health_state st, double since);
+
+/* Makes text, cut to HEALTH_REASON_LEN - 1 octets, s's reason: the same
+ * text as it was already (a steady endpoint repeats its reason every
+ * interval) costs a comparison, and another slot's text is shared, not
+ * copied. Caller holds c->lock; s is a slot of c. */
+void health_slot_set_reason_locked(struct health_core *c, struct health_slot *s, const char *text);
 
 /* Sets the fleet layer of a slot (the fleet client is the only caller). */
 static inline void health_slot_set_fleet(struct health_slot *s, enum health_state st)

@@ -524,7 +524,8 @@ void gslb_map_health(struct gslb *g, struct health_core *core)
             /* Without a check an endpoint is up; overrides still apply.
              * Under the lock, as health_restore wants: it writes the
              * slot's plain fields, which status and the state file read
-             * under it. */
+             * under it, and its reason is one of the core's shared texts,
+             * which the prober changes too. */
             if (p->check < 0 && health_slot_probe(s) != HEALTH_UP) {
                 pthread_mutex_lock(&core->lock);
                 health_restore(s, HEALTH_UP, health_now());

@@ -3,7 +3,10 @@
  * counts (latency, failures by the kind the probe reported), whether a
  * fall or rise is in progress (the prober's fast_interval) and when the
  * next change may come, the change hooks, and that readers under the core's lock always see a
- * slot's fields agree while the prober thread reports.
+ * slot's fields agree while the prober thread reports. Reasons
+ * (test_reasons): kept once per text for every slot that has it, replaced
+ * only when the text changes, cut at 127 octets as the slot's array of
+ * 128 cut them, kept across a reload, freed with the last slot.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -192,8 +195,10 @@ static void test_counting(struct tap *t)
     /* 3 ms is in (0.0025, 0.005]; 2 s past the last bound; 20 ms in
      * (0.01, 0.025]; 0.1 ms in the first bucket. */
     TAP_CHECK(t,
-              s->latency_hist[2] == 1 && s->latency_hist[HEALTH_HIST_BUCKETS - 1] == 1 &&
-                  s->latency_hist[4] == 1 && s->latency_hist[0] == 1 && s->last_latency_us == 100 &&
+              health_slot_hist_count(s, 2) == 1 &&
+                  health_slot_hist_count(s, HEALTH_HIST_BUCKETS - 1) == 1 &&
+                  health_slot_hist_count(s, 4) == 1 && health_slot_hist_count(s, 0) == 1 &&
+                  health_slot_hist_count(s, 1) == 0 && s->last_latency_us == 100 &&
                   s->latency_sum_s > 2.023 && s->latency_sum_s < 2.0232,
               "latency histogram, sum and last latency (sum %.6f)", s->latency_sum_s);
     struct health_result odd = {.ok = false, .kind = (enum health_fail_kind)99, .reason = "x"};
@@ -471,7 +476,7 @@ struct race {
     struct health_slot *s;
     atomic_bool stop;
     atomic_int reads;
-    int disagreements, since_moved_without_state;
+    int disagreements, since_moved_without_state, reason_disagreements;
 };
 
 /* Reads a slot's fields and the core's counter under the lock. With the
@@ -489,9 +494,13 @@ static void *race_reader(void *arg)
         uint8_t eff = atomic_load_explicit(&r->s->effective, memory_order_relaxed);
         double since = r->s->since;
         uint64_t transitions = r->c->transitions;
+        char why[HEALTH_REASON_LEN]; /* copied under the lock, as readers do */
+        snprintf(why, sizeof(why), "%s", r->s->reason);
         pthread_mutex_unlock(&r->c->lock);
         if (st != eff || st != (transitions % 2 ? HEALTH_UP : HEALTH_DOWN))
             r->disagreements++;
+        if (strcmp(why, st == HEALTH_UP ? "ok" : "connection refused") != 0)
+            r->reason_disagreements++;
         if (n > 0 && since != last_since && transitions == last_transitions)
             r->since_moved_without_state++;
         last_transitions = transitions;
@@ -525,10 +534,12 @@ static void test_readers_under_lock(struct tap *t)
               (unsigned long long)c.transitions);
     TAP_CHECK(t,
               atomic_load(&r.reads) >= 2000 && r.disagreements == 0 &&
-                  r.since_moved_without_state == 0,
-              "under the lock, probe_state, effective, since and the transition count always "
-              "agree (%d reads, %d disagreements, %d since moves without a transition)",
-              (int)atomic_load(&r.reads), r.disagreements, r.since_moved_without_state);
+                  r.since_moved_without_state == 0 && r.reason_disagreements == 0,
+              "under the lock, probe_state, effective, since, reason and the transition count "
+              "always agree (%d reads, %d disagreements, %d since moves without a transition, "
+              "%d reasons of the other state)",
+              (int)atomic_load(&r.reads), r.disagreements, r.since_moved_without_state,
+              r.reason_disagreements);
     health_core_free(&c);
 }
 
@@ -632,6 +643,98 @@ static void test_slot_lifetime(struct tap *t)
     health_core_free(&c);
 }
 
+/* A result failing with reason why (kept for the pointer's life). */
+static struct health_result failing(const char *why)
+{
+    return (struct health_result){.ok = false, .kind = HEALTH_FAIL_OTHER, .reason = why};
+}
+
+/* Reasons: one text per core for every slot that has it, replaced only
+ * when it changes, cut as before, kept across a reload, freed with the
+ * last slot that has it. */
+static void test_reasons(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct health_slot *a = health_core_slot(&c, "endpoint:p/a");
+    struct health_slot *b = health_core_slot(&c, "endpoint:p/b");
+    TAP_CHECK(
+        t, strcmp(a->reason, "not probed yet") == 0 && a->reason == b->reason && c.n_reasons == 1,
+        "new slots: \"not probed yet\", one text for both");
+    health_report(&c, a, &REFUSED, 2, 2);
+    health_report(&c, b, &REFUSED, 2, 2);
+    const char *was = a->reason;
+    TAP_CHECK(t,
+              strcmp(a->reason, "connection refused") == 0 && a->reason == b->reason &&
+                  c.n_reasons == 1,
+              "the same result on two slots: one text, the old one freed (%zu kept)", c.n_reasons);
+    report_n(&c, a, &REFUSED, 5, 2, 2);
+    TAP_CHECK(t, a->reason == was, "a steady reason is the same text, not made again");
+    health_report(&c, a, &PASS, 2, 2);
+    TAP_CHECK(t,
+              strcmp(a->reason, "ok") == 0 && strcmp(b->reason, "connection refused") == 0 &&
+                  c.n_reasons == 2,
+              "a change of one slot's reason leaves the other's");
+    char long_why[300], cut[HEALTH_REASON_LEN];
+    memset(long_why, 'x', sizeof(long_why) - 1);
+    long_why[sizeof(long_why) - 1] = 0;
+    long_why[150] = 'y';
+    struct health_result lr = failing(long_why);
+    health_report(&c, a, &lr, 2, 2);
+    snprintf(cut, sizeof(cut), "%s", long_why); /* as the slot's array of 128 cut it */
+    TAP_CHECK(t, strlen(a->reason) == HEALTH_REASON_LEN - 1 && strcmp(a->reason, cut) == 0,
+              "a reason of 299 octets cut to %zu, as snprintf into 128 octets", strlen(a->reason));
+    was = a->reason;
+    long_why[200] = 'z'; /* differs after the cut only */
+    health_report(&c, a, &lr, 2, 2);
+    TAP_CHECK(t, a->reason == was, "a reason that differs only past the cut is the same text");
+    long_why[HEALTH_REASON_LEN - 1] = 0; /* 127 octets: kept whole */
+    health_report(&c, a, &lr, 2, 2);
+    TAP_CHECK(t, a->reason == was && strlen(a->reason) == HEALTH_REASON_LEN - 1,
+              "a reason of 127 octets is kept whole");
+    long_why[HEALTH_REASON_LEN - 2] = 0; /* 126: a prefix of it, another text */
+    health_report(&c, a, &lr, 2, 2);
+    TAP_CHECK(t, strlen(a->reason) == HEALTH_REASON_LEN - 2 && c.n_reasons == 2,
+              "a reason that is a prefix of the last is a text of its own, the last freed");
+    health_report(&c, a, &REFUSED, 2, 2);
+    /* A reload: the next set maps the same keys, the old one lets go. */
+    health_core_begin_mapping(&c);
+    struct health_slot *a2 = health_core_slot(&c, "endpoint:p/a");
+    health_core_slot(&c, "endpoint:p/b");
+    health_core_release(&c, a);
+    health_core_release(&c, b);
+    TAP_CHECK(t, a2 == a && strcmp(a->reason, "connection refused") == 0 && c.n_reasons == 1,
+              "a reload keeps the reason");
+    pthread_mutex_lock(&c.lock);
+    health_restore(b, HEALTH_UP, 1);
+    pthread_mutex_unlock(&c.lock);
+    TAP_CHECK(t, strcmp(b->reason, "restored") == 0 && c.n_reasons == 2,
+              "a restored state says so");
+    health_core_release(&c, a);
+    TAP_CHECK(t, c.n_reasons == 1, "a freed slot gives its reason back (freed with the last)");
+    health_core_release(&c, b);
+    TAP_CHECK(t, c.n_reasons == 0 && c.n_slots == 0, "no slot, no reason");
+    /* Many texts (a reason naming its host): the table grows. */
+    char key[64], why[64];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof(key), "endpoint:p/e%d", i);
+        snprintf(why, sizeof(why), "cannot resolve host%d.example", i);
+        struct health_result r = failing(why);
+        health_report(&c, health_core_slot(&c, key), &r, 2, 2);
+    }
+    int right = 0;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof(key), "endpoint:p/e%d", i);
+        snprintf(why, sizeof(why), "cannot resolve host%d.example", i);
+        right += strcmp(health_core_find(&c, key)->reason, why) == 0;
+    }
+    TAP_CHECK(t, right == 1000 && c.n_reasons == 1000 && c.n_reason_buckets >= 1000,
+              "1,000 texts kept apart (%d right, %u chains)", right, c.n_reason_buckets);
+    TAP_CHECK(t, sizeof(void *) != 8 || sizeof(struct health_slot) <= 296,
+              "a slot is %zu octets (456 with its own reason array)", sizeof(struct health_slot));
+    health_core_free(&c); /* frees the texts too (ASan: no leak) */
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -648,6 +751,7 @@ int main(void)
     test_slots(&t);
     test_slot_lifetime(&t);
     test_slot_index_grows(&t);
+    test_reasons(&t);
     test_readers_under_lock(&t);
     return tap_done(&t);
 }
