@@ -294,6 +294,12 @@ void config_restart_inputs(struct config *c)
 
 struct config *config_load(const char *path, struct errlist *errs)
 {
+    return config_load_reuse(path, NULL, errs);
+}
+
+struct config *config_load_reuse(const char *path, const struct policy_reuse *reuse,
+                                 struct errlist *errs)
+{
     json_error_t jerr;
     /* Equal records, pools, checks and regions one value each, made so as
      * they are read (jsonshare.h): a configuration's records repeat
@@ -310,7 +316,7 @@ struct config *config_load(const char *path, struct errlist *errs)
             errlist_add(errs, "%s: %s", path, jerr.text);
         return NULL;
     }
-    struct config *c = config_load_doc(path, root, errs);
+    struct config *c = config_load_doc_reuse(path, root, reuse, errs);
     json_decref(root);
     return c;
 }

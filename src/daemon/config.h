@@ -138,6 +138,10 @@ struct config *config_load_doc(const char *path, json_t *root, struct errlist *e
 struct policy_reuse;
 struct config *config_load_doc_reuse(const char *path, json_t *root,
                                      const struct policy_reuse *reuse, struct errlist *errs);
+/* config_load with reuse (NULL: none; borrowed for the call), as
+ * config_load_doc_reuse takes it. */
+struct config *config_load_reuse(const char *path, const struct policy_reuse *reuse,
+                                 struct errlist *errs);
 /* The part of a configuration document every node of a fleet shares: a
  * shallow copy of root without the node-local keys (listen, admin, fleet,
  * config_api...). The caller owns it. */

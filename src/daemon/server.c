@@ -30,6 +30,7 @@
 #include "daemon/server_modules.h"
 #include "net/tls_params.h"
 #include "policy/policy_config.h"
+#include "policy/policy_orders.h"
 
 /* Hands the endpoints of set's policy set to the prober thread. */
 uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
@@ -65,9 +66,13 @@ struct config *server_load_config(struct server *srv, json_t *doc, json_t *known
                       : doc && srv->cfg && doc == srv->cfg->root ? json_pack("{s:{}}", "records")
                                                                  : NULL;
     struct policy_reuse reuse = {cur ? cur->gslb : NULL, srv->cfg ? srv->cfg->root : NULL,
-                                 &srv->records_spare, json_object_get(touched, "records")};
+                                 &srv->records_spare, json_object_get(touched, "records"),
+                                 srv->orders};
+    /* From the file: nothing is taken, but the region lists are shared
+     * (the first load is most of a large estate's memory). */
+    struct policy_reuse lists = {.orders = srv->orders};
     struct config *cfg = doc ? config_load_doc_reuse(srv->config_path, doc, &reuse, errs)
-                             : config_load(srv->config_path, errs);
+                             : config_load_reuse(srv->config_path, &lists, errs);
     json_decref(touched);
     if (cfg && srv->node && !fleet_params_set_node(&cfg->fleet, srv->node)) {
         errlist_add(errs, "--node: \"%s\" is not a node name (1 to 63 of A-Z a-z 0-9 . _ -)",
@@ -503,6 +508,8 @@ static void server_shutdown(struct server *srv)
     srv->health.events = NULL;
     pthread_mutex_destroy(&srv->reload_lock);
     bigalloc_spare_free(&srv->records_spare); /* no set is left to give one back */
+    policy_orders_free(srv->orders);          /* nor to release a list */
+    srv->orders = NULL;
 }
 
 int server_run(const char *config_path, const char *node)
@@ -528,6 +535,7 @@ int server_run(const char *config_path, const char *node)
     srv.health.events = event_ring_new(EVENT_RING_DEFAULT);
     pthread_mutex_init(&srv.reload_lock, NULL);
     bigalloc_spare_init(&srv.records_spare);
+    srv.orders = policy_orders_new();
     srv.dropper = load_dropper_new(&srv.records_spare);
     srv.started = health_now();
     notify_open(&srv.notify);

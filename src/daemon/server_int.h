@@ -37,6 +37,7 @@ struct event_base;
 struct fleet;
 struct gslb;
 struct health_service;
+struct policy_orders;
 struct scheduler;
 struct webhook_core;
 struct xfr_in;
@@ -72,6 +73,9 @@ struct server {
     /* The records array the policy set a reload retires gives back and the
      * next one takes (bigalloc.h); freed after every set. */
     struct bigalloc_spare records_spare;
+    /* The table the policy sets' records intern their region lists in
+     * (policy_orders.h); owned, freed after every set. */
+    struct policy_orders *orders;
     pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API, re-sign) */
     atomic_ullong reloads_ok, reloads_failed;
     /* Updates the updater answered, by rcode, and those that changed a

@@ -12,6 +12,7 @@
 #include "dns/dns.h"
 #include "policy/policy_dial.h"
 #include "policy/policy_latency.h"
+#include "policy/policy_orders.h"
 #include "policy/policy_ramp.h"
 
 static void policy_endpoint_free(struct policy_endpoint *e)
@@ -95,7 +96,7 @@ static void gslb_free_record(struct gslb *g, size_t i)
     for (size_t k = 0; k < r->n_fallback; k++)
         policy_endpoint_free(&r->fallback[k]);
     free(r->fallback);
-    free(r->regions);
+    policy_orders_release(r->regions);
     geo_map_free(r->geo);
     policy_latency_cfg_free(r->latency);
     free(r->geo_orders);

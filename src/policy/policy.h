@@ -29,6 +29,7 @@
 
 struct policy_ramp;
 struct bigalloc_spare;
+struct policy_orders;
 struct policy_dial_client;
 
 struct policy_region {
@@ -157,8 +158,10 @@ struct policy_record {
      * and owned by one of them (gslb.carried). */
     /* failover: the order; all, weighted: the set; geo: every region of
      * the map, by first appearance; nearest: the set, in the order for
-     * clients without coordinates. */
-    uint16_t *regions;
+     * clients without coordinates. Immutable and shared with every record
+     * of the same list (policy_orders.h): the record's owner gives back
+     * its one reference (policy_orders_release), not free(). */
+    const uint16_t *regions;
     enum policy_select select : 8;
     enum policy_down when_all_down : 8;
     uint8_t answers; /* at most this many records (1-16) */
@@ -228,6 +231,10 @@ struct gslb {
     size_t n_pools;
     struct policy_record *records; /* records_cap of them (bigalloc.h), not zeroed */
     struct bigalloc_spare *spare;  /* records and tables come from and go back to it; NULL: none */
+    /* Where the records compiled here intern their region lists
+     * (policy_orders.h); borrowed, read only while compiling; NULL: a
+     * list of their own each. */
+    struct policy_orders *orders;
     size_t n_records, records_cap;
     struct policy_binding *bindings; /* one per distinct record name */
     size_t n_bindings;

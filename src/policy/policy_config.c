@@ -421,46 +421,6 @@ static int pc_enum(const struct jsoncfg *j, json_t *r, size_t key, const char *p
     return def;
 }
 
-/* The record's region list: given, or every region of the pool in the
- * order of $.regions. */
-static void pc_record_regions(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
-                              struct policy_record *rec)
-{
-    json_t *regs = cfgschema_value(&pc_record_schema, RK_REGIONS, r);
-    char sub[PC_PATH];
-    cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_REGIONS, path);
-    rec->regions = pc_calloc(g->n_regions, sizeof(*rec->regions));
-    if (!regs) {
-        const struct policy_pool *pool = &g->pools[rec->pool];
-        for (size_t i = 0; i < g->n_regions; i++)
-            for (size_t k = 0; k < pool->n_eps; k++)
-                if (pool->eps[k].region == i) {
-                    rec->regions[rec->n_regions++] = (uint16_t)i;
-                    break;
-                }
-        if (rec->policy == POLICY_FAILOVER && rec->n_regions > 1)
-            jsoncfg_err(j, sub, "a failover record needs its region order");
-        return;
-    }
-    if (!json_is_array(regs) || json_array_size(regs) == 0) {
-        jsoncfg_err(j, sub, "must be a non-empty array of region names");
-        return;
-    }
-    size_t i;
-    json_t *e;
-    json_array_foreach(regs, i, e)
-    {
-        int ri = json_is_string(e) ? gslb_region_index(g, json_string_value(e)) : -1;
-        bool dup = false;
-        for (size_t k = 0; ri >= 0 && k < rec->n_regions; k++)
-            dup = dup || rec->regions[k] == ri;
-        if (ri < 0 || dup || rec->n_regions >= g->n_regions)
-            jsoncfg_err(j, sub, "entry %zu must name a region of regions, once", i);
-        else
-            rec->regions[rec->n_regions++] = (uint16_t)ri;
-    }
-}
-
 static void pc_fallback(const struct jsoncfg *j, json_t *r, const char *path,
                         struct policy_record *rec)
 {
@@ -507,30 +467,6 @@ static bool pc_in_zones(const struct dns_name *n, const char *const *origins, si
             return true;
     }
     return false;
-}
-
-/* The region order or set of rec, by policy. */
-static void pc_record_order(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
-                            struct policy_record *rec)
-{
-    if (cfgschema_value(&pc_record_schema, RK_GEO, r) && rec->policy != POLICY_GEO)
-        cfgschema_err(j, &pc_record_schema, RK_GEO, path, "only used with \"policy\": \"geo\"");
-    json_t *lat = cfgschema_value(&pc_record_schema, RK_LATENCY, r);
-    if (lat && rec->policy != POLICY_LATENCY)
-        cfgschema_err(j, &pc_record_schema, RK_LATENCY, path,
-                      "only used with \"policy\": \"latency\"");
-    if (rec->policy == POLICY_GEO)
-        pc_record_geo(j, r, path, g, rec);
-    else if (rec->policy == POLICY_NEAREST)
-        pc_record_nearest(j, r, path, g, rec);
-    else
-        pc_record_regions(j, r, path, g, rec);
-    if (rec->policy == POLICY_LATENCY) {
-        /* The regions are the order endpoints of unknown latency follow. */
-        char sub[PC_PATH + 16];
-        cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_LATENCY, path);
-        policy_latency_parse(j, lat, sub, rec);
-    }
 }
 
 struct pc_defaults {
@@ -973,6 +909,7 @@ struct gslb *policy_config_parse_reuse(const struct jsoncfg *j, json_t *root,
     struct gslb *g = pc_calloc(1, sizeof(*g));
     atomic_init(&g->refs, 1);
     g->spare = reuse ? reuse->spare : NULL;
+    g->orders = reuse ? reuse->orders : NULL;
     pc_regions(j, cfgschema_value(s, PK_REGIONS, root), g);
     pc_checks(j, cfgschema_value(s, PK_CHECKS, root), g);
     if (!pc_pools_take(root, reuse, g))

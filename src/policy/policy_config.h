@@ -29,6 +29,7 @@ struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const ch
 /* The running policy set and the document it was compiled from (both
  * borrowed for the call). */
 struct bigalloc_spare;
+struct policy_orders;
 struct policy_reuse {
     const struct gslb *g;
     json_t *root;
@@ -43,6 +44,11 @@ struct policy_reuse {
      * touched ones compiled after them (policy_config_touched.c).
      * Borrowed. */
     json_t *touched;
+    /* Where the records compiled intern their region lists
+     * (policy_orders.h; gslb.orders); NULL: a list of their own each.
+     * Borrowed: it outlives every set built with it. Used with g NULL
+     * too (a load from the file: nothing to take, the lists shared). */
+    struct policy_orders *orders;
 };
 
 /* The same, and when reuse is not NULL and root's "zones", "regions"

@@ -1,11 +1,20 @@
 /*
- * policy_config_geo.c -- the region orders of geo and nearest records.
+ * policy_config_geo.c -- the region order or set of a record: given, of a
+ * geo record's map, or of a nearest record.
+ *
+ * Each is made in a buffer and then interned (policy_orders.h): the
+ * records of one order share one list instead of a block each.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "policy/policy_config_int.h"
+#include "policy/policy_latency.h"
+#include "policy/policy_orders.h"
+
+/* Regions a record's list is made in on the stack; more: on the heap. */
+#define PCG_SMALL 64
 
 static void *pcg_calloc(size_t n, size_t size)
 {
@@ -20,22 +29,80 @@ static int pcg_resolve(void *ctx, const char *name)
     return gslb_region_index(ctx, name);
 }
 
-/* Adds region to rec's set unless it is there already. */
-static void pcg_add_region(struct policy_record *rec, uint16_t region)
+/* Adds region to rec's set (made in buf) unless it is there already. */
+static void pcg_add_region(struct policy_record *rec, uint16_t *buf, uint16_t region)
 {
     for (size_t i = 0; i < rec->n_regions; i++)
-        if (rec->regions[i] == region)
+        if (buf[i] == region)
             return;
-    rec->regions[rec->n_regions++] = region;
+    buf[rec->n_regions++] = region;
 }
 
-void pc_record_geo(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
-                   struct policy_record *rec)
+/* Every region of rec's pool, in the order of $.regions, into buf. */
+static void pcg_pool_regions(const struct gslb *g, struct policy_record *rec, uint16_t *buf)
+{
+    const struct policy_pool *pool = &g->pools[rec->pool];
+    for (size_t i = 0; i < g->n_regions; i++)
+        for (size_t k = 0; k < pool->n_eps; k++)
+            if (pool->eps[k].region == i) {
+                buf[rec->n_regions++] = (uint16_t)i;
+                break;
+            }
+}
+
+/* The given "regions" (regs, at sub) into buf, each a region of g once;
+ * false after an error. */
+static bool pcg_given(const struct jsoncfg *j, json_t *regs, const char *sub, const struct gslb *g,
+                      struct policy_record *rec, uint16_t *buf)
+{
+    if (!json_is_array(regs) || json_array_size(regs) == 0) {
+        jsoncfg_err(j, sub, "must be a non-empty array of region names");
+        return false;
+    }
+    bool ok = true;
+    size_t i;
+    json_t *e;
+    json_array_foreach(regs, i, e)
+    {
+        int ri = json_is_string(e) ? gslb_region_index(g, json_string_value(e)) : -1;
+        bool dup = false;
+        for (size_t k = 0; ri >= 0 && k < rec->n_regions; k++)
+            dup = dup || buf[k] == ri;
+        if (ri < 0 || dup || rec->n_regions >= g->n_regions) {
+            jsoncfg_err(j, sub, "entry %zu must name a region of regions, once", i);
+            ok = false;
+        } else
+            buf[rec->n_regions++] = (uint16_t)ri;
+    }
+    return ok;
+}
+
+/* The record's region list: given, or every region of the pool in the
+ * order of $.regions. */
+static void pcg_regions(const struct jsoncfg *j, json_t *r, const char *path, const struct gslb *g,
+                        struct policy_record *rec, uint16_t *buf)
+{
+    json_t *regs = cfgschema_value(&pc_record_schema, RK_REGIONS, r);
+    char sub[PC_PATH];
+    cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_REGIONS, path);
+    if (regs) {
+        pcg_given(j, regs, sub, g, rec, buf);
+        return;
+    }
+    pcg_pool_regions(g, rec, buf);
+    if (rec->policy == POLICY_FAILOVER && rec->n_regions > 1)
+        jsoncfg_err(j, sub, "a failover record needs its region order");
+}
+
+/* The "geo" object of a geo record: the map, its class orders and the
+ * record's region set (every region of the map, by first appearance, into
+ * buf). */
+static void pcg_geo(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
+                    struct policy_record *rec, uint16_t *buf)
 {
     char sub[PC_PATH + 16];
     json_t *obj = cfgschema_value(&pc_record_schema, RK_GEO, r);
     cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_GEO, path);
-    rec->regions = pcg_calloc(g->n_regions, sizeof(*rec->regions));
     if (cfgschema_value(&pc_record_schema, RK_REGIONS, r)) {
         cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_REGIONS, path);
         jsoncfg_err(j, sub, "a geo record takes its region orders from \"geo\"");
@@ -63,66 +130,63 @@ void pc_record_geo(const struct jsoncfg *j, json_t *r, const char *path, struct 
         rec->geo_orders[k].n = (uint16_t)key->n_regions;
         for (size_t i = 0; i < key->n_regions; i++) {
             regions[o++] = (uint16_t)key->region_ids[i];
-            pcg_add_region(rec, (uint16_t)key->region_ids[i]);
+            pcg_add_region(rec, buf, (uint16_t)key->region_ids[i]);
         }
     }
     /* Clients without a location get the default list. */
     rec->geo_orders[m->n_keys] = rec->geo_orders[m->default_key];
 }
 
-/* Reads the given "regions" of a nearest record; false after an error. */
-static bool pcg_nearest_given(const struct jsoncfg *j, json_t *regs, const char *sub,
-                              struct gslb *g, struct policy_record *rec)
-{
-    if (!json_is_array(regs) || json_array_size(regs) == 0) {
-        jsoncfg_err(j, sub, "must be a non-empty array of region names");
-        return false;
-    }
-    bool ok = true;
-    size_t i;
-    json_t *e;
-    json_array_foreach(regs, i, e)
-    {
-        int ri = json_is_string(e) ? gslb_region_index(g, json_string_value(e)) : -1;
-        bool dup = false;
-        for (size_t k = 0; ri >= 0 && k < rec->n_regions; k++)
-            dup = dup || rec->regions[k] == ri;
-        if (ri < 0 || dup || rec->n_regions >= g->n_regions) {
-            jsoncfg_err(j, sub, "entry %zu must name a region of regions, once", i);
-            ok = false;
-        } else
-            rec->regions[rec->n_regions++] = (uint16_t)ri;
-    }
-    return ok;
-}
-
-void pc_record_nearest(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
-                       struct policy_record *rec)
+/* The region set of a nearest record ("regions", default every region of
+ * the pool in the order of $.regions, into buf); each needs a location. */
+static void pcg_nearest(const struct jsoncfg *j, json_t *r, const char *path, const struct gslb *g,
+                        struct policy_record *rec, uint16_t *buf)
 {
     char sub[PC_PATH + 16];
     json_t *regs = cfgschema_value(&pc_record_schema, RK_REGIONS, r);
     cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_REGIONS, path);
-    rec->regions = pcg_calloc(g->n_regions, sizeof(*rec->regions));
-    if (regs && !pcg_nearest_given(j, regs, sub, g, rec))
+    if (regs && !pcg_given(j, regs, sub, g, rec, buf))
         return;
     if (!regs) {
-        /* Every region of the pool, in the order of $.regions. */
-        const struct policy_pool *pool = &g->pools[rec->pool];
-        for (size_t i = 0; i < g->n_regions; i++)
-            for (size_t k = 0; k < pool->n_eps; k++)
-                if (pool->eps[k].region == i) {
-                    rec->regions[rec->n_regions++] = (uint16_t)i;
-                    break;
-                }
+        pcg_pool_regions(g, rec, buf);
         snprintf(sub, sizeof(sub), "%s", path);
     }
     for (size_t i = 0; i < rec->n_regions; i++) {
-        const struct policy_region *reg = &g->regions[rec->regions[i]];
+        const struct policy_region *reg = &g->regions[buf[i]];
         if (!reg->has_location)
             jsoncfg_err(j, sub,
                         "region \"%s\" has no location: a nearest record needs its "
                         "\"location\": [latitude, longitude] (in regions)",
                         reg->name);
+    }
+}
+
+void pc_record_order(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
+                     struct policy_record *rec)
+{
+    if (cfgschema_value(&pc_record_schema, RK_GEO, r) && rec->policy != POLICY_GEO)
+        cfgschema_err(j, &pc_record_schema, RK_GEO, path, "only used with \"policy\": \"geo\"");
+    json_t *lat = cfgschema_value(&pc_record_schema, RK_LATENCY, r);
+    if (lat && rec->policy != POLICY_LATENCY)
+        cfgschema_err(j, &pc_record_schema, RK_LATENCY, path,
+                      "only used with \"policy\": \"latency\"");
+    /* At most every region once (each maker checks). */
+    uint16_t small[PCG_SMALL];
+    uint16_t *buf = g->n_regions <= PCG_SMALL ? small : pcg_calloc(g->n_regions, sizeof(*buf));
+    if (rec->policy == POLICY_GEO)
+        pcg_geo(j, r, path, g, rec, buf);
+    else if (rec->policy == POLICY_NEAREST)
+        pcg_nearest(j, r, path, g, rec, buf);
+    else
+        pcg_regions(j, r, path, g, rec, buf);
+    rec->regions = policy_orders_intern(g->orders, buf, rec->n_regions);
+    if (buf != small)
+        free(buf);
+    if (rec->policy == POLICY_LATENCY) {
+        /* The regions are the order endpoints of unknown latency follow. */
+        char sub[PC_PATH + 16];
+        cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_LATENCY, path);
+        policy_latency_parse(j, lat, sub, rec);
     }
 }
 

@@ -1,6 +1,6 @@
 /*
  * policy_config_int.h -- parts of the record parser shared by
- * policy_config.c and policy_config_geo.c. Not for use outside src/policy.
+ * policy_config.c and policy_config_*.c. Not for use outside src/policy.
  */
 #ifndef GTM_POLICY_POLICY_CONFIG_INT_H
 #define GTM_POLICY_POLICY_CONFIG_INT_H
@@ -39,15 +39,11 @@ extern const struct cfgschema pc_record_schema;
 /* Every key of a check (a composite's and every probe's). */
 extern const struct cfgschema pc_check_schema;
 
-/* The "geo" object of a geo record: the map, its class orders and the
- * record's region set (every region of the map, by first appearance). */
-void pc_record_geo(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
-                   struct policy_record *rec);
-
-/* The region set of a nearest record ("regions", default every region of
- * the pool in the order of $.regions); each needs a location. */
-void pc_record_nearest(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
-                       struct policy_record *rec);
+/* The region order or set of rec, by policy (given, of a geo record's
+ * map, of a nearest record), interned in g->orders (policy_orders.h),
+ * and a latency record's parameters (policy_config_geo.c). */
+void pc_record_order(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
+                     struct policy_record *rec);
 
 /* The longest region order a record can use (spill must stay below it). */
 size_t pc_record_longest_order(const struct policy_record *rec);
