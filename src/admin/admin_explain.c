@@ -265,7 +265,8 @@ static json_t *explain_geo(const struct serve_set *s, const struct answer_trace 
                           explain_location(s->geo ? s->geo->db : NULL, &tg->client, &loc), "match",
                           policy_geo_kind_name(kind), "region_order", order);
     if (policy_uses_map(r))
-        json_object_set_new(j, "key", json_string(geo_map_class_key(r->geo, tg->cls)->text));
+        json_object_set_new(j, "key",
+                            json_string(geo_map_class_key(policy_ext_of(r)->geo, tg->cls)->text));
     else
         json_object_set_new(j, "distances", explain_distances(g, &tg->order, &loc));
     json_object_set_new(j, "class_scope", json_integer(tg->class_scope));
@@ -308,13 +309,14 @@ static json_t *explain_latency(struct explain_ctx *x)
     json_t *j = json_pack(
         "{s:s, s:b, s:i, s:i, s:o, s:o, s:b, s:o}", "vantage", v[0] ? v : "this node", "this_node",
         !v[0] || (x->g->health && health_rtt_is_self(x->g->health, v)), "tolerance_ms",
-        (json_int_t)(r->latency->tolerance_us / 1000), "tolerance_pct",
-        (json_int_t)r->latency->tolerance_pct, "best_ms",
+        (json_int_t)(policy_ext_of(r)->latency->tolerance_us / 1000), "tolerance_pct",
+        (json_int_t)policy_ext_of(r)->latency->tolerance_pct, "best_ms",
         tl->best_us != UINT32_MAX ? json_real(tl->best_us / 1000.0) : json_null(), "limit_ms",
         tl->best_us != UINT32_MAX ? json_real((double)tl->limit_us / 1000.0) : json_null(),
         "fell_back", tl->fell_back, "table", rows);
-    if (r->geo)
-        json_object_set_new(j, "key", json_string(geo_map_class_key(r->geo, tl->cls)->text));
+    const struct geo_map *m = policy_ext_of(r)->geo;
+    if (m)
+        json_object_set_new(j, "key", json_string(geo_map_class_key(m, tl->cls)->text));
     return j;
 }
 
@@ -372,7 +374,8 @@ static json_t *explain_policy(struct explain_ctx *x)
     json_object_set_new(j, "outcome", json_string(policy_outcome_name(t->result.outcome)));
     if (r->shed)
         json_object_set_new(j, "shed_load",
-                            json_pack("{s:f, s:f}", "low", r->shed_low, "high", r->shed_high));
+                            json_pack("{s:f, s:f}", "low", policy_ext_of(r)->shed_low, "high",
+                                      policy_ext_of(r)->shed_high));
     json_object_set_new(j, "ttl", json_integer(policy_answer_ttl(r, &t->result)));
     if (r->health_ttl) {
         int64_t left = t->result.change_at_ms ? t->result.change_at_ms - health_mono_ms() : 0;

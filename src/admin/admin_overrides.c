@@ -72,7 +72,9 @@ static void ovr_class_label(const struct gslb *g, const struct policy_record *r,
 {
     if (policy_uses_map(r))
         snprintf(buf, len, "%s",
-                 cls >= r->geo->n_keys ? "unknown location" : geo_map_class_key(r->geo, cls)->text);
+                 cls >= policy_ext_of(r)->geo->n_keys
+                     ? "unknown location"
+                     : geo_map_class_key(policy_ext_of(r)->geo, cls)->text);
     else if (cls == GEO_NEAREST_NO_COORDS)
         snprintf(buf, len, "no coordinates");
     else

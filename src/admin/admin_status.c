@@ -114,7 +114,7 @@ static json_t *status_ramps(const struct gslb *g, uint16_t region)
         json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:f, s:f}", "record", rec->name_str,
                                              "pool", g->pools[rec->pool].name, "percent",
                                              share / 100.0, "elapsed", (now - start) / 1000.0,
-                                             "ramp", rec->ramp_ms / 1000.0));
+                                             "ramp", policy_ext_of(rec)->ramp_ms / 1000.0));
     }
     return arr;
 }

@@ -228,15 +228,16 @@ json_t *admin_view_record(const struct gslb *g, const struct policy_record *r)
                   regions, "select", admin_view_select_name(r->select), "answers",
                   (json_int_t)r->answers, "ttl", (json_int_t)r->ttl, "spill", (json_int_t)r->spill,
                   "when_all_down", admin_view_down_name(r->when_all_down));
-    if (r->latency) {
-        const struct policy_latency_cfg *c = r->latency;
+    const struct geo_map *m = policy_ext_of(r)->geo;
+    if (policy_ext_of(r)->latency) {
+        const struct policy_latency_cfg *c = policy_ext_of(r)->latency;
         json_object_set_new(j, "latency",
                             json_pack("{s:i, s:i, s:o}", "tolerance_ms",
                                       (json_int_t)(c->tolerance_us / 1000), "tolerance_pct",
                                       (json_int_t)c->tolerance_pct, "vantage",
-                                      r->geo ? view_geo_map(r->geo) : json_null()));
-    } else if (r->geo)
-        json_object_set_new(j, "geo", view_geo_map(r->geo));
+                                      m ? view_geo_map(m) : json_null()));
+    } else if (m)
+        json_object_set_new(j, "geo", view_geo_map(m));
     return j;
 }
 

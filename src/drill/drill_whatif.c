@@ -156,10 +156,11 @@ static void whatif_classes(const struct gslb *g, const struct policy_geo *geo,
     for (uint32_t cls = 0; cls < n; cls++) {
         struct policy_order o = policy_geo_order(r, t, cls);
         char label[160];
-        if (policy_uses_map(r) && cls >= r->geo->n_keys)
+        const struct geo_map *m = policy_ext_of(r)->geo;
+        if (policy_uses_map(r) && cls >= m->n_keys)
             continue; /* the unknown location: the default list again */
         if (policy_uses_map(r))
-            snprintf(label, sizeof(label), "%s", geo_map_class_key(r->geo, cls)->text);
+            snprintf(label, sizeof(label), "%s", geo_map_class_key(m, cls)->text);
         else if (cls == GEO_NEAREST_NO_COORDS)
             snprintf(label, sizeof(label), "no coordinates");
         else

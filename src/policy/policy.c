@@ -87,20 +87,28 @@ void gslb_published(struct gslb *prev, struct gslb *next)
     }
 }
 
+void policy_record_ext_free(struct policy_record_ext *x)
+{
+    if (!x)
+        return;
+    for (size_t k = 0; k < x->n_fallback; k++)
+        policy_endpoint_free(&x->fallback[k]);
+    free(x->fallback);
+    geo_map_free(x->geo);
+    policy_latency_cfg_free(x->latency);
+    free(x->geo_orders);
+    free(x);
+}
+
 /* The parts record i of g points at, freed when g owns them (gslb.carried). */
 static void gslb_free_record(struct gslb *g, size_t i)
 {
     struct policy_record *r = &g->records[i];
     if (g->from_g ? g->from[i] != GSLB_COMPILED : g->carried && g->carried[i])
         return; /* its origin's, or taken by the successor */
-    for (size_t k = 0; k < r->n_fallback; k++)
-        policy_endpoint_free(&r->fallback[k]);
-    free(r->fallback);
     policy_orders_release(r->regions);
-    geo_map_free(r->geo);
-    policy_latency_cfg_free(r->latency);
-    free(r->geo_orders);
     free(r->name_str);
+    policy_record_ext_free((struct policy_record_ext *)(uintptr_t)r->ext);
 }
 
 void gslb_free(struct gslb *g)

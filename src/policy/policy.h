@@ -111,14 +111,44 @@ struct policy_order {
     uint16_t n;
 };
 
+/* The parts of a record that few records use (load shedding, a failback
+ * ramp, a latency or geo policy, fallback answers): one block a record
+ * points at (policy_record.ext) when it uses any of them, NULL when it
+ * uses none, so that these 56 octets are not in every record of the array
+ * a change copies (issue #38). Read through policy_ext_of. Made when the
+ * record is compiled, never changed after; owned, and shared with the
+ * same record of other sets, as the record's other parts
+ * (policy_record.name_str; gslb_free_record frees the block and what it
+ * points at). */
+struct policy_record_ext {
+    uint32_t ramp_ms; /* "failback": {"ramp"}: a recovered region ramps back
+                         over this many ms (policy_ramp.h); 0: at once */
+    uint32_t n_fallback;
+    double shed_low, shed_high; /* policy_record.shed: the watermarks */
+    /* latency: tolerance and vantage points (policy_latency.h); NULL for
+     * the other policies. Its vantage map, if any, is parsed into geo
+     * (classes as a geo map's; geo_orders stay NULL: every class falls
+     * back along regions). */
+    struct policy_latency_cfg *latency;
+    /* geo: the parsed map (owned) and the region order of each class
+     * (geo_map.h: n_keys + 1 classes, the last one, unknown location,
+     * served by "default"); the orders' regions are in the same block,
+     * after the orders (one allocation: free geo_orders). */
+    struct geo_map *geo;
+    struct policy_order *geo_orders;
+    struct policy_endpoint *fallback; /* static answers for DOWN_FALLBACK */
+};
+
 struct policy_record {
     /* The fields a change reads of every record (the walks of
      * policy_config_touched.c, pc_reuse_copy, policy_bind_names, the
-     * counters) come first: they share the first 64 octets of
-     * the record (128 in all), so each walk of 100,000 records reads one
-     * cache line of two per record, not both (issue #38). The record was
-     * 192 octets: a change copies the whole array, so each octet here is
-     * 100 KB copied per change at 100,000 records. */
+     * counters) and the answer reads of a plain record come first, in
+     * the first 64 octets of the record (80 in all): at 100,000 records a
+     * change copies the whole array and walks it, and every octet here is
+     * 100 KB at each (issue #38). The record was 192 octets, then 128
+     * (a walk read one cache line of its two); at 80 records are no longer
+     * aligned to lines and a walk reads 80 octets a record, but a copy 48
+     * fewer. The fields few records use are in ext. */
     uint32_t index; /* in gslb.records */
     /* Hashes of the name as text (its JSON key) and in wire form, made
      * when the record is compiled and copied with it, so that a change
@@ -139,12 +169,9 @@ struct policy_record {
      * not by its key (policy_bind_names). */
     bool loose_key;
     bool use_ecs; /* the ECS option locates the client ("ecs", default true) */
-    bool shed;    /* load shedding ("shed_load", policy_shed.h): shed_low/high */
+    bool shed;    /* load shedding ("shed_load", policy_shed.h): ext's shed_low/high */
     enum policy_kind policy : 8;
     uint32_t ttl;
-    uint32_t ramp_ms; /* "failback": {"ramp"}: a recovered region ramps back
-                         over this many ms (policy_ramp.h); 0: at once */
-    uint32_t ttl_min; /* health_ttl's shortest TTL */
     uint32_t n_regions;
     /* The name as text and, in the same allocation right after its NUL,
      * in wire form (name, name_len): one block per record, where an
@@ -152,8 +179,8 @@ struct policy_record {
      * (issue #38). name_str owns the block; name points into it. */
     char *name_str;
     const uint8_t *name;
-    /* The parts the record points at (name_str, regions, geo, geo_orders,
-     * fallback, latency) are shared with the same record of other policy
+    /* The parts the record points at (name_str, regions, ext and what
+     * ext points at) are shared with the same record of other policy
      * sets (a change that did not touch it: policy_config_parse_reuse)
      * and owned by one of them (gslb.carried). */
     /* failover: the order; all, weighted: the set; geo: every region of
@@ -164,37 +191,42 @@ struct policy_record {
     const uint16_t *regions;
     enum policy_select select : 8;
     enum policy_down when_all_down : 8;
-    uint8_t answers; /* at most this many records (1-16) */
-    uint8_t spill;   /* failover: spread over the next N regions (0-64) */
-    uint32_t n_fallback;
+    uint8_t answers;  /* at most this many records (1-16) */
+    uint8_t spill;    /* failover: spread over the next N regions (0-64) */
+    uint32_t ttl_min; /* health_ttl's shortest TTL */
+    /* The parts few records use; NULL: none of them (policy_ext_of). The
+     * answer for a record without them never reads a block: its flags
+     * (shed, when_all_down, policy) say whether to look, or a pointer
+     * test (a ramp). */
+    const struct policy_record_ext *ext;
     /* Where the record is in the configuration, for messages
      * (policy_record_path): 0, the value of its JSON key; k + 1, element k
      * of the array there. The path was a string per record, 50 octets and
      * more at 100,000 records (issue #38). */
     uint32_t elem;
-    double shed_low, shed_high; /* shed: the watermarks */
-    /* latency: tolerance and vantage points (policy_latency.h); NULL for
-     * the other policies. Its vantage map, if any, is parsed into geo
-     * (classes as a geo map's; geo_orders stay NULL: every class falls
-     * back along regions). */
-    struct policy_latency_cfg *latency;
-    /* geo: the parsed map (owned) and the region order of each class
-     * (geo_map.h: n_keys + 1 classes, the last one, unknown location,
-     * served by "default"); the orders' regions are in the same block,
-     * after the orders (one allocation: free geo_orders). */
-    struct geo_map *geo;
-    struct policy_order *geo_orders;
-    struct policy_endpoint *fallback; /* static answers for DOWN_FALLBACK */
 };
-_Static_assert(sizeof(struct policy_record) == 128 &&
-                   offsetof(struct policy_record, name) + sizeof(const uint8_t *) <= 64,
-               "a policy record's hot fields fill its first cache line, and it fills two");
+_Static_assert(sizeof(struct policy_record) == 80 &&
+                   offsetof(struct policy_record, name) + sizeof(const uint8_t *) <= 64 &&
+                   offsetof(struct policy_record, ttl_min) + sizeof(uint32_t) <= 64,
+               "a policy record's hot fields are in its first 64 octets, and it is 80");
+
+/* r's rarely used parts: its block, or one of zeros (no ramp, no
+ * fallback, no map) when it has none. */
+static inline const struct policy_record_ext *policy_ext_of(const struct policy_record *r)
+{
+    static const struct policy_record_ext none;
+    return r->ext ? r->ext : &none;
+}
+
+/* Frees x (made with malloc) and what it points at; NULL: nothing. For
+ * the record's owner (gslb_free) and the compiler. */
+void policy_record_ext_free(struct policy_record_ext *x);
 
 /* The record places clients by a geo map's keys: a geo record, or a
  * latency record with a vantage map. */
 static inline bool policy_uses_map(const struct policy_record *r)
 {
-    return r->policy == POLICY_GEO || (r->policy == POLICY_LATENCY && r->geo);
+    return r->policy == POLICY_GEO || (r->policy == POLICY_LATENCY && policy_ext_of(r)->geo);
 }
 
 /* The record has a class trie in the served set's geo data. */
@@ -326,7 +358,7 @@ static inline bool policy_binding_same_slots(const struct policy_binding *b,
 static inline void gslb_count_record(struct gslb *g, const struct policy_record *r)
 {
     g->n_located += policy_has_trie(r) || r->policy == POLICY_LATENCY;
-    g->n_ramped += r->ramp_ms > 0;
+    g->n_ramped += policy_ext_of(r)->ramp_ms > 0;
     g->n_loose += r->loose_key;
     g->n_latency += r->policy == POLICY_LATENCY;
 }

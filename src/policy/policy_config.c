@@ -422,7 +422,7 @@ static int pc_enum(const struct jsoncfg *j, json_t *r, size_t key, const char *p
 }
 
 static void pc_fallback(const struct jsoncfg *j, json_t *r, const char *path,
-                        struct policy_record *rec)
+                        const struct policy_record *rec, struct policy_record_ext *x)
 {
     json_t *fb = cfgschema_value(&pc_record_schema, RK_FALLBACK, r);
     char sub[PC_PATH];
@@ -436,7 +436,7 @@ static void pc_fallback(const struct jsoncfg *j, json_t *r, const char *path,
         jsoncfg_err(j, sub, "must be a non-empty array of addresses or names");
         return;
     }
-    rec->fallback = pc_calloc(json_array_size(fb), sizeof(*rec->fallback));
+    x->fallback = pc_calloc(json_array_size(fb), sizeof(*x->fallback));
     size_t i;
     json_t *e;
     json_array_foreach(fb, i, e)
@@ -451,10 +451,10 @@ static void pc_fallback(const struct jsoncfg *j, json_t *r, const char *path,
             bool is_addr = inet_pton(AF_INET, s, &tmp) == 1 || inet_pton(AF_INET6, s, &tmp) == 1;
             json_object_set_new(obj, is_addr ? "address" : "cname", json_string(s));
         }
-        if (!obj || !pc_answer(j, obj, epath, &rec->fallback[rec->n_fallback]))
+        if (!obj || !pc_answer(j, obj, epath, &x->fallback[x->n_fallback]))
             jsoncfg_err(j, epath, "must be an IP address or a domain name string");
         else
-            rec->n_fallback++;
+            x->n_fallback++;
         json_decref(obj);
     }
 }
@@ -488,36 +488,50 @@ static bool pc_record_name(const struct jsoncfg *j, const char *name, const char
     return true;
 }
 
-/* ecs, spill, fallback, failback and the answers' type, once the region
- * order is known. */
+/* ecs, spill, fallback, failback, shedding and the answers' type, once
+ * the region order is known (the rarely used parts into x). */
 static void pc_record_rest(const struct jsoncfg *j, json_t *r, const char *path,
                            const struct gslb *g, struct policy_record *rec,
-                           const struct pc_defaults *def)
+                           const struct pc_defaults *def, struct policy_record_ext *x)
 {
     const struct cfgschema *s = &pc_record_schema;
     rec->use_ecs = cfgschema_value(s, RK_ECS, r) ? cfgschema_bool(j, s, RK_ECS, r, path) : def->ecs;
     rec->spill = (uint8_t)cfgschema_int(j, s, RK_SPILL, r, path); /* 0-64: the schema */
     bool ordered = rec->policy == POLICY_FAILOVER || rec->policy == POLICY_GEO ||
                    rec->policy == POLICY_NEAREST;
-    size_t longest = pc_record_longest_order(rec);
+    size_t longest = pc_record_longest_order(rec, x);
     if (rec->spill && !ordered)
         cfgschema_err(j, s, RK_SPILL, path,
                       "spill applies to failover, geo and nearest records only");
     if (rec->spill && rec->spill >= longest && longest)
         cfgschema_err(j, s, RK_SPILL, path, "spill must be less than the number of regions (%zu)",
                       longest);
-    pc_fallback(j, r, path, rec);
+    pc_fallback(j, r, path, rec, x);
     char sub[PC_PATH + 16];
     cfgschema_key_path(sub, sizeof(sub), s, RK_FAILBACK, path);
-    policy_ramp_parse(j, cfgschema_value(s, RK_FAILBACK, r), sub, rec);
+    policy_ramp_parse(j, cfgschema_value(s, RK_FAILBACK, r), sub, x);
     cfgschema_key_path(sub, sizeof(sub), s, RK_SHED_LOAD, path);
-    policy_shed_parse(j, cfgschema_value(s, RK_SHED_LOAD, r), sub, rec);
+    policy_shed_parse(j, cfgschema_value(s, RK_SHED_LOAD, r), sub, rec, x);
     rec->rtype = g->pools[rec->pool].n_eps ? g->pools[rec->pool].eps[0].rtype : DNS_TYPE_A;
     if (rec->rtype == DNS_TYPE_AAAA)
         rec->rtype = DNS_TYPE_A; /* an address pool serves A and/or AAAA */
-    for (size_t k = 0; k < rec->n_fallback; k++)
-        if ((rec->fallback[k].rtype == DNS_TYPE_CNAME) != (rec->rtype == DNS_TYPE_CNAME))
+    for (size_t k = 0; k < x->n_fallback; k++)
+        if ((x->fallback[k].rtype == DNS_TYPE_CNAME) != (rec->rtype == DNS_TYPE_CNAME))
             jsoncfg_err(j, path, "fallback answers must be of the pool's kind (address or cname)");
+}
+
+/* x in a block of its own when rec uses any of it, else NULL (x's parts
+ * are the block's, or none). */
+static const struct policy_record_ext *pc_record_ext(const struct policy_record *rec,
+                                                     const struct policy_record_ext *x)
+{
+    if (!rec->shed && !x->ramp_ms && !x->fallback && !x->latency && !x->geo && !x->geo_orders)
+        return NULL;
+    struct policy_record_ext *b = malloc(sizeof(*b));
+    if (!b)
+        abort();
+    *b = *x;
+    return b;
 }
 
 /* name as text followed by its wire form n in one block (owned by the
@@ -596,8 +610,10 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
     rec->answers = set ? 8 : 1;
     if (cfgschema_value(s, RK_ANSWERS, r))
         rec->answers = (uint8_t)cfgschema_int(j, s, RK_ANSWERS, r, path); /* 1-16 */
-    pc_record_order(j, r, path, g, rec);
-    pc_record_rest(j, r, path, g, rec, def);
+    struct policy_record_ext x = {0};
+    pc_record_order(j, r, path, g, rec, &x);
+    pc_record_rest(j, r, path, g, rec, def, &x);
+    rec->ext = pc_record_ext(rec, &x);
     gslb_count_record(g, rec);
 }
 

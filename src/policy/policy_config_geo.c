@@ -98,7 +98,7 @@ static void pcg_regions(const struct jsoncfg *j, json_t *r, const char *path, co
  * record's region set (every region of the map, by first appearance, into
  * buf). */
 static void pcg_geo(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
-                    struct policy_record *rec, uint16_t *buf)
+                    struct policy_record *rec, struct policy_record_ext *x, uint16_t *buf)
 {
     char sub[PC_PATH + 16];
     json_t *obj = cfgschema_value(&pc_record_schema, RK_GEO, r);
@@ -112,29 +112,29 @@ static void pcg_geo(const struct jsoncfg *j, json_t *r, const char *path, struct
         jsoncfg_err(j, sub, "is required with \"policy\": \"geo\"");
         return;
     }
-    rec->geo = geo_map_parse(j, obj, sub, pcg_resolve, g);
-    if (!rec->geo)
+    x->geo = geo_map_parse(j, obj, sub, pcg_resolve, g);
+    if (!x->geo)
         return;
-    const struct geo_map *m = rec->geo;
+    const struct geo_map *m = x->geo;
     size_t total = 0;
     for (size_t k = 0; k < m->n_keys; k++)
         total += m->keys[k].n_regions;
-    /* The orders, then their regions, in one block (policy_record.geo_orders). */
-    size_t head = (m->n_keys + 1) * sizeof(*rec->geo_orders);
-    rec->geo_orders = pcg_calloc(1, head + (total ? total : 1) * sizeof(uint16_t));
-    uint16_t *regions = (uint16_t *)(void *)((char *)rec->geo_orders + head);
+    /* The orders, then their regions, in one block (policy_record_ext.geo_orders). */
+    size_t head = (m->n_keys + 1) * sizeof(*x->geo_orders);
+    x->geo_orders = pcg_calloc(1, head + (total ? total : 1) * sizeof(uint16_t));
+    uint16_t *regions = (uint16_t *)(void *)((char *)x->geo_orders + head);
     size_t o = 0;
     for (size_t k = 0; k < m->n_keys; k++) {
         const struct geo_key *key = &m->keys[k];
-        rec->geo_orders[k].regions = &regions[o];
-        rec->geo_orders[k].n = (uint16_t)key->n_regions;
+        x->geo_orders[k].regions = &regions[o];
+        x->geo_orders[k].n = (uint16_t)key->n_regions;
         for (size_t i = 0; i < key->n_regions; i++) {
             regions[o++] = (uint16_t)key->region_ids[i];
             pcg_add_region(rec, buf, (uint16_t)key->region_ids[i]);
         }
     }
     /* Clients without a location get the default list. */
-    rec->geo_orders[m->n_keys] = rec->geo_orders[m->default_key];
+    x->geo_orders[m->n_keys] = x->geo_orders[m->default_key];
 }
 
 /* The region set of a nearest record ("regions", default every region of
@@ -162,7 +162,7 @@ static void pcg_nearest(const struct jsoncfg *j, json_t *r, const char *path, co
 }
 
 void pc_record_order(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
-                     struct policy_record *rec)
+                     struct policy_record *rec, struct policy_record_ext *x)
 {
     if (cfgschema_value(&pc_record_schema, RK_GEO, r) && rec->policy != POLICY_GEO)
         cfgschema_err(j, &pc_record_schema, RK_GEO, path, "only used with \"policy\": \"geo\"");
@@ -174,7 +174,7 @@ void pc_record_order(const struct jsoncfg *j, json_t *r, const char *path, struc
     uint16_t small[PCG_SMALL];
     uint16_t *buf = g->n_regions <= PCG_SMALL ? small : pcg_calloc(g->n_regions, sizeof(*buf));
     if (rec->policy == POLICY_GEO)
-        pcg_geo(j, r, path, g, rec, buf);
+        pcg_geo(j, r, path, g, rec, x, buf);
     else if (rec->policy == POLICY_NEAREST)
         pcg_nearest(j, r, path, g, rec, buf);
     else
@@ -186,17 +186,17 @@ void pc_record_order(const struct jsoncfg *j, json_t *r, const char *path, struc
         /* The regions are the order endpoints of unknown latency follow. */
         char sub[PC_PATH + 16];
         cfgschema_key_path(sub, sizeof(sub), &pc_record_schema, RK_LATENCY, path);
-        policy_latency_parse(j, lat, sub, rec);
+        policy_latency_parse(j, lat, sub, x);
     }
 }
 
-size_t pc_record_longest_order(const struct policy_record *rec)
+size_t pc_record_longest_order(const struct policy_record *rec, const struct policy_record_ext *x)
 {
-    if (rec->policy != POLICY_GEO || !rec->geo)
+    if (rec->policy != POLICY_GEO || !x->geo)
         return rec->n_regions;
     size_t n = 0;
-    for (size_t k = 0; k < rec->geo->n_keys; k++)
-        if (rec->geo->keys[k].n_regions > n)
-            n = rec->geo->keys[k].n_regions;
+    for (size_t k = 0; k < x->geo->n_keys; k++)
+        if (x->geo->keys[k].n_regions > n)
+            n = x->geo->keys[k].n_regions;
     return n;
 }

@@ -41,12 +41,13 @@ extern const struct cfgschema pc_check_schema;
 
 /* The region order or set of rec, by policy (given, of a geo record's
  * map, of a nearest record), interned in g->orders (policy_orders.h),
- * and a latency record's parameters (policy_config_geo.c). */
+ * and a latency record's parameters (policy_config_geo.c); the map,
+ * orders and parameters into x (policy_record_ext). */
 void pc_record_order(const struct jsoncfg *j, json_t *r, const char *path, struct gslb *g,
-                     struct policy_record *rec);
+                     struct policy_record *rec, struct policy_record_ext *x);
 
 /* The longest region order a record can use (spill must stay below it). */
-size_t pc_record_longest_order(const struct policy_record *rec);
+size_t pc_record_longest_order(const struct policy_record *rec, const struct policy_record_ext *x);
 
 /* What pc_records may take from the running policy set. */
 struct pc_reuse {

@@ -90,10 +90,10 @@ static json_t *pl_lists(const struct jsoncfg *j, json_t *map, const char *path, 
     return out;
 }
 
-/* The vantage map: rec->geo (names as its "regions"), c's names and the
+/* The vantage map: x->geo (names as its "regions"), c's names and the
  * class lists. */
 static void pl_vantage_map(const struct jsoncfg *j, json_t *map, const char *path,
-                           struct policy_record *rec, struct policy_latency_cfg *c)
+                           struct policy_record_ext *x, struct policy_latency_cfg *c)
 {
     size_t names;
     json_t *lists = json_is_object(map) ? pl_lists(j, map, path, &names) : NULL;
@@ -101,11 +101,11 @@ static void pl_vantage_map(const struct jsoncfg *j, json_t *map, const char *pat
         jsoncfg_err(j, path, "must be an object of geo keys -> node names, with a \"default\"");
     if (!lists)
         return;
-    rec->geo = geo_map_parse(j, lists, path, NULL, NULL);
+    x->geo = geo_map_parse(j, lists, path, NULL, NULL);
     json_decref(lists);
-    if (!rec->geo)
+    if (!x->geo)
         return;
-    const struct geo_map *m = rec->geo;
+    const struct geo_map *m = x->geo;
     c->vantages = pl_calloc(names + 1, sizeof(*c->vantages));
     c->vantages[c->n_vantages++] = jsoncfg_strdup("");
     c->n_classes = m->n_keys + 1;
@@ -125,11 +125,11 @@ static void pl_vantage_map(const struct jsoncfg *j, json_t *map, const char *pat
 }
 
 void policy_latency_parse(const struct jsoncfg *j, json_t *obj, const char *path,
-                          struct policy_record *rec)
+                          struct policy_record_ext *x)
 {
     const struct cfgschema *s = &policy_latency_schema;
     struct policy_latency_cfg *c = pl_calloc(1, sizeof(*c));
-    rec->latency = c;
+    x->latency = c;
     if (obj && !cfgschema_object(j, s, obj, path))
         obj = NULL;
     c->tolerance_us = (uint32_t)cfgschema_int(j, s, LK_TOLERANCE_MS, obj, path) * 1000u;
@@ -138,7 +138,7 @@ void policy_latency_parse(const struct jsoncfg *j, json_t *obj, const char *path
     if (map) {
         char sub[PC_PATH_LAT];
         cfgschema_key_path(sub, sizeof(sub), s, LK_VANTAGE, path);
-        pl_vantage_map(j, map, sub, rec, c);
+        pl_vantage_map(j, map, sub, x, c);
     }
     if (c->n_classes == 0) { /* no map (or a bad one): the node that answers */
         free(c->vantages);

@@ -107,7 +107,7 @@ static bool eval_ramp(struct eval_ctx *x, uint16_t region)
     /* The share grows linearly: a client held back is back when it
      * reaches its bucket, and its answer changes then. */
     if (b >= share && x->r->health_ttl)
-        eval_change_at(x, start + (int64_t)x->r->ramp_ms * b / POLICY_DIAL_FULL + 1);
+        eval_change_at(x, start + (int64_t)policy_ext_of(x->r)->ramp_ms * b / POLICY_DIAL_FULL + 1);
     struct policy_trace *t = x->trace;
     if (t && t->n_regions > 0 && t->regions[t->n_regions - 1].region == region) {
         struct policy_trace_region *tr = &t->regions[t->n_regions - 1];
@@ -115,7 +115,7 @@ static bool eval_ramp(struct eval_ctx *x, uint16_t region)
         tr->ramp_bucket = b;
         tr->ramp_held = b >= share;
         tr->ramp_elapsed_s = (double)(now - start) / 1000.0;
-        tr->ramp_s = x->r->ramp_ms / 1000.0;
+        tr->ramp_s = policy_ext_of(x->r)->ramp_ms / 1000.0;
         tr->up = b < share;
     }
     return b < share;
@@ -160,7 +160,7 @@ static bool eval_latency(struct eval_ctx *x, const struct policy_record *r, uint
             continue;
         if (best == UINT32_MAX) {
             best = row->ewma_us;
-            limit = policy_latency_limit(r->latency, best);
+            limit = policy_latency_limit(policy_ext_of(r)->latency, best);
         }
         s->eps[s->n++] = e;
     }
@@ -185,7 +185,8 @@ static void eval_collect(struct eval_ctx *x, const struct policy_pool *p, uint16
         bool up = gslb_region_up(x->g, p, region, x->ov, &healthy, &total);
         eval_trace_region(x, p, region, rtype, up, healthy, total);
         eval_note_changes(x, p, region);
-        if (up && x->r->ramp_ms && x->dc && x->g->ramp)
+        /* A pointer test for a record without a ramp (policy_ext_of). */
+        if (up && x->g->ramp && x->dc && policy_ext_of(x->r)->ramp_ms)
             up = eval_ramp(x, region);
         if (!up)
             return;
@@ -431,7 +432,7 @@ static struct policy_order eval_latency_table(struct eval_ctx *x, const struct p
 {
     struct policy_order ord = {r->regions, (uint16_t)r->n_regions};
     uint32_t cls = 0;
-    if (r->geo) {
+    if (policy_ext_of(r)->geo) {
         ord = eval_geo_order(x, r, rtype, c, eg, out);
         cls = eg->cls;
     }
@@ -506,12 +507,14 @@ static bool eval_candidates(struct eval_ctx *x, const struct policy_record *r, u
     case DOWN_EMPTY:
         out->outcome = POLICY_EMPTY;
         return false;
-    case DOWN_FALLBACK:
+    case DOWN_FALLBACK: {
+        const struct policy_record_ext *fx = policy_ext_of(r);
         out->outcome = POLICY_FALLBACK;
-        for (size_t i = 0; i < r->n_fallback && out->n < POLICY_MAX_ANSWERS; i++)
-            if (r->fallback[i].rtype == rtype)
-                out->eps[out->n++] = &r->fallback[i];
+        for (size_t i = 0; i < fx->n_fallback && out->n < POLICY_MAX_ANSWERS; i++)
+            if (fx->fallback[i].rtype == rtype)
+                out->eps[out->n++] = &fx->fallback[i];
         return false;
+    }
     case DOWN_ALL:
         out->outcome = POLICY_FAIL_OPEN;
         eval_collect_regions(x, r, ord, rtype, true, s);

@@ -46,8 +46,9 @@ static char *pg_key(const struct gslb *g, const struct policy_record *r)
         }
         return s;
     }
-    for (size_t k = 0; k < r->geo->n_keys; k++) {
-        const struct geo_key *key = &r->geo->keys[k];
+    const struct geo_map *m = policy_ext_of(r)->geo;
+    for (size_t k = 0; k < m->n_keys; k++) {
+        const struct geo_key *key = &m->keys[k];
         char a[INET6_ADDRSTRLEN] = "";
         if (key->kind == GEO_KEY_NETWORK)
             inet_ntop(key->family == GEO_FAMILY_IPV4 ? AF_INET : AF_INET6, key->addr, a, sizeof(a));
@@ -75,13 +76,14 @@ static bool pg_needs_db(const struct policy_record *r, const struct geo_db *db, 
         return !has_loc;
     }
     bool has_asn = db && db->stats.with_field[4] > 0;
-    for (size_t k = 0; k < r->geo->n_keys; k++) {
-        enum geo_key_kind kind = r->geo->keys[k].kind;
+    const struct geo_map *m = policy_ext_of(r)->geo;
+    for (size_t k = 0; k < m->n_keys; k++) {
+        enum geo_key_kind kind = m->keys[k].kind;
         if (kind == GEO_KEY_ASN && !has_asn) {
             snprintf(buf, len,
                      "%s: asn keys need a database of autonomous systems: set %s (GeoLite2-ASN "
                      "layout)",
-                     r->geo->keys[k].text, asn_file);
+                     m->keys[k].text, asn_file);
             return true;
         }
         if (kind != GEO_KEY_NETWORK && kind != GEO_KEY_DEFAULT && kind != GEO_KEY_ASN && !has_loc) {
@@ -99,7 +101,7 @@ static void pg_compile(const struct gslb *g, const struct policy_record *r, cons
                        struct policy_geo_trie *t)
 {
     if (r->policy != POLICY_NEAREST) { /* a geo map, or a latency record's vantage map */
-        geo_map_compile(r->geo, db, &t->map);
+        geo_map_compile(policy_ext_of(r)->geo, db, &t->map);
         return;
     }
     t->nearest = true;
@@ -232,7 +234,8 @@ uint32_t policy_geo_lookup(const struct policy_record *r, const struct policy_ge
     if (!t || !cl->known) {
         if (r->policy == POLICY_NEAREST)
             return GEO_NEAREST_NO_COORDS;
-        return r->geo ? geo_map_unknown_class(r->geo) : 0;
+        const struct geo_map *m = policy_ext_of(r)->geo;
+        return m ? geo_map_unknown_class(m) : 0;
     }
     const struct geo_merged *m = t->nearest ? &t->near.merged : &t->map;
     return geo_trie_lookup_marked(&m->trie, cl->family, cl->addr, marks, scope, wide);
@@ -249,8 +252,9 @@ struct policy_order policy_geo_order(const struct policy_record *r, const struct
                                      uint32_t cls)
 {
     struct policy_order o = {r->regions, (uint16_t)r->n_regions};
-    if (r->policy == POLICY_GEO && r->geo_orders && cls <= r->geo->n_keys)
-        return r->geo_orders[cls];
+    const struct policy_record_ext *x = policy_ext_of(r); /* read by geo records only */
+    if (r->policy == POLICY_GEO && x->geo_orders && cls <= x->geo->n_keys)
+        return x->geo_orders[cls];
     if (r->policy == POLICY_NEAREST && t && t->nearest && cls < t->near.merged.n_classes)
         o.regions = geo_nearest_order(&t->near, cls);
     return o;
@@ -262,9 +266,10 @@ enum policy_geo_kind policy_geo_kind_of(const struct policy_record *r, uint32_t 
         return cls == GEO_NEAREST_NO_COORDS ? POLICY_NEAREST_UNKNOWN : POLICY_NEAREST_LOCATED;
     if (!policy_uses_map(r))
         return POLICY_GEO_NONE;
-    if (cls >= r->geo->n_keys)
+    const struct geo_map *m = policy_ext_of(r)->geo;
+    if (cls >= m->n_keys)
         return POLICY_GEO_UNKNOWN;
-    switch (r->geo->keys[cls].kind) {
+    switch (m->keys[cls].kind) {
     case GEO_KEY_NETWORK:
         return POLICY_GEO_NETWORK;
     case GEO_KEY_ASN:

@@ -82,7 +82,7 @@ static uint16_t lat_class_vantage(const struct gslb *g, const struct policy_late
 static struct policy_lat_set *lat_build(const struct gslb *g, const struct policy_record *r,
                                         uint64_t gen)
 {
-    const struct policy_latency_cfg *c = r->latency;
+    const struct policy_latency_cfg *c = policy_ext_of(r)->latency;
     const struct policy_pool *p = &g->pools[r->pool];
     size_t n_eps = p->n_eps, n_tabs = c->n_vantages;
     size_t size = sizeof(struct policy_lat_set) + n_tabs * sizeof(struct policy_lat_table) +
@@ -130,7 +130,7 @@ size_t policy_latency_refresh(const struct gslb *g, struct policy_geo *pg,
     size_t n = 0;
     for (size_t i = 0; i < pg->n_recs && i < g->n_records; i++) {
         const struct policy_record *r = &g->records[i];
-        if (r->policy != POLICY_LATENCY || !r->latency)
+        if (r->policy != POLICY_LATENCY || !policy_ext_of(r)->latency)
             continue;
         struct policy_lat_set *old = atomic_load(&pg->recs[i].lat);
         if (old && old->gen == gen)

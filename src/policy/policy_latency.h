@@ -64,10 +64,11 @@ struct policy_latency_cfg {
 /* The keys of a record's "latency" object (for `gtmd keys`). */
 extern const struct cfgschema policy_latency_schema;
 
-/* Parses obj (NULL: every default), the "latency" object of record rec at
- * path; a vantage map becomes rec->geo. Errors go to j. */
+/* Parses obj (NULL: every default), the "latency" object of a record at
+ * path, into x->latency (the record's rarely used parts, being compiled);
+ * a vantage map becomes x->geo. Errors go to j. */
 void policy_latency_parse(const struct jsoncfg *j, json_t *obj, const char *path,
-                          struct policy_record *rec);
+                          struct policy_record_ext *x);
 void policy_latency_cfg_free(struct policy_latency_cfg *c);
 
 /* One endpoint as a vantage point sees it. */

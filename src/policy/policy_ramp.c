@@ -18,13 +18,13 @@ static const struct cfgschema_key policy_ramp_keys[RAMP_N] = {
 const struct cfgschema policy_ramp_schema = CFGSCHEMA("$.records[].failback", policy_ramp_keys);
 
 void policy_ramp_parse(const struct jsoncfg *j, json_t *fb, const char *path,
-                       struct policy_record *rec)
+                       struct policy_record_ext *x)
 {
     const struct cfgschema *s = &policy_ramp_schema;
-    rec->ramp_ms = 0;
+    x->ramp_ms = 0;
     if (!fb || !cfgschema_object(j, s, fb, path) || !cfgschema_value(s, RAMP_RAMP, fb))
         return;
-    rec->ramp_ms = cfgschema_ms(j, s, RAMP_RAMP, fb, path);
+    x->ramp_ms = cfgschema_ms(j, s, RAMP_RAMP, fb, path);
 }
 
 static void *policy_ramp_calloc(size_t n, size_t size)
@@ -39,7 +39,7 @@ void policy_ramp_init(struct gslb *g)
 {
     bool any = g->counted && g->n_ramped;
     for (size_t i = 0; i < g->n_records && !any && !g->counted; i++)
-        any = g->records[i].ramp_ms > 0;
+        any = policy_ext_of(&g->records[i])->ramp_ms > 0;
     if (!any)
         return;
     struct policy_ramp *rp = policy_ramp_calloc(1, sizeof(*rp));
@@ -55,8 +55,9 @@ void policy_ramp_init(struct gslb *g)
     rp->ramp_ms = policy_ramp_calloc(g->n_pools, sizeof(*rp->ramp_ms));
     for (size_t i = 0; i < g->n_records; i++) {
         const struct policy_record *r = &g->records[i];
-        if (r->pool < g->n_pools && r->ramp_ms > rp->ramp_ms[r->pool])
-            rp->ramp_ms[r->pool] = r->ramp_ms;
+        uint32_t ms = policy_ext_of(r)->ramp_ms;
+        if (r->pool < g->n_pools && ms > rp->ramp_ms[r->pool])
+            rp->ramp_ms[r->pool] = ms;
     }
     rp->salt = policy_ramp_calloc(g->n_regions, sizeof(*rp->salt));
     for (size_t i = 0; i < g->n_regions; i++) {
@@ -91,18 +92,19 @@ uint16_t policy_ramp_share(const struct gslb *g, const struct policy_record *r, 
     const struct policy_ramp *rp = g->ramp;
     if (start_ms)
         *start_ms = 0;
-    if (!rp || !r->ramp_ms || r->pool >= rp->n_pools || region >= rp->n_regions)
+    uint32_t ramp_ms = rp ? policy_ext_of(r)->ramp_ms : 0;
+    if (!ramp_ms || r->pool >= rp->n_pools || region >= rp->n_regions)
         return POLICY_DIAL_FULL;
     int64_t st =
         atomic_load_explicit(&rp->start_ms[r->pool * rp->n_regions + region], memory_order_relaxed);
     if (st == 0)
         return POLICY_DIAL_FULL;
     int64_t el = now_ms - st;
-    if (el >= (int64_t)r->ramp_ms)
+    if (el >= (int64_t)ramp_ms)
         return POLICY_DIAL_FULL;
     if (start_ms)
         *start_ms = st;
-    return el <= 0 ? 0 : (uint16_t)(el * POLICY_DIAL_FULL / r->ramp_ms);
+    return el <= 0 ? 0 : (uint16_t)(el * POLICY_DIAL_FULL / ramp_ms);
 }
 
 /* The state of region in pool p as a ramp sees it: up, down, or unknown

@@ -50,9 +50,10 @@ struct policy_ramp {
 extern const struct cfgschema policy_ramp_schema;
 
 /* Parses a record's "failback" object fb at path ({"ramp": seconds};
- * NULL: none) into rec->ramp_ms. */
+ * NULL: none) into x->ramp_ms (the record's rarely used parts, being
+ * compiled). */
 void policy_ramp_parse(const struct jsoncfg *j, json_t *fb, const char *path,
-                       struct policy_record *rec);
+                       struct policy_record_ext *x);
 /* Sets up g->ramp when a record has a ramp (after the records are parsed). */
 void policy_ramp_init(struct gslb *g);
 void policy_ramp_free(struct policy_ramp *rp);

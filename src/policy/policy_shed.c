@@ -34,7 +34,7 @@ static bool policy_shed_mark(const struct jsoncfg *j, json_t *o, size_t k, const
 }
 
 void policy_shed_parse(const struct jsoncfg *j, json_t *v, const char *path,
-                       struct policy_record *rec)
+                       struct policy_record *rec, struct policy_record_ext *x)
 {
     rec->shed = false;
     if (!v || !cfgschema_object(j, &policy_shed_schema, v, path))
@@ -49,8 +49,8 @@ void policy_shed_parse(const struct jsoncfg *j, json_t *v, const char *path,
         return;
     }
     rec->shed = true;
-    rec->shed_low = lo;
-    rec->shed_high = hi;
+    x->shed_low = lo;
+    x->shed_high = hi;
 }
 
 double policy_shed_factor(const struct policy_record *r, const struct policy_endpoint *e,
@@ -59,9 +59,12 @@ double policy_shed_factor(const struct policy_record *r, const struct policy_end
     double l = e->slot ? health_slot_load(e->slot) : NAN;
     if (load)
         *load = l;
-    if (!r->shed || l != l || l <= r->shed_low)
+    if (!r->shed || l != l) /* the block is read only when shedding */
         return 1.0;
-    if (l >= r->shed_high)
+    const struct policy_record_ext *x = policy_ext_of(r);
+    if (l <= x->shed_low)
+        return 1.0;
+    if (l >= x->shed_high)
         return 0.0;
-    return (r->shed_high - l) / (r->shed_high - r->shed_low);
+    return (x->shed_high - l) / (x->shed_high - x->shed_low);
 }

@@ -30,14 +30,17 @@
 #include "common/jsoncfg.h"
 
 struct policy_record;
+struct policy_record_ext;
 struct policy_endpoint;
 
 /* The keys of "shed_load". */
 extern const struct cfgschema policy_shed_schema;
 
-/* Reads rec's "shed_load" object v at path (NULL: no shedding). */
+/* Reads rec's "shed_load" object v at path (NULL: no shedding) into
+ * rec->shed and the watermarks of x (rec's rarely used parts, being
+ * compiled). */
 void policy_shed_parse(const struct jsoncfg *j, json_t *v, const char *path,
-                       struct policy_record *rec);
+                       struct policy_record *rec, struct policy_record_ext *x);
 
 /* The share factor of e for r: 1 without shedding or with an unknown
  * load, else as above; its load in *load (NaN: unknown) when not NULL. */

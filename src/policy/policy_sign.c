@@ -552,10 +552,11 @@ static void sign_record(struct sign_run *x, const struct policy_record *r,
     uint16_t rtype = r->rtype;
     struct policy_order own = {r->regions, (uint16_t)r->n_regions};
     struct policy_sig_entry *head = NULL;
-    if (r->policy == POLICY_GEO && r->geo_orders && r->geo) {
-        for (uint32_t c = 0; c <= r->geo->n_keys && !x->full; c++) {
-            struct policy_sig_entry *e = sign_order(x, r, rtype, r->geo_orders[c]);
-            if (c == geo_map_unknown_class(r->geo) || !head)
+    const struct policy_record_ext *rx = policy_ext_of(r);
+    if (r->policy == POLICY_GEO && rx->geo_orders && rx->geo) {
+        for (uint32_t c = 0; c <= rx->geo->n_keys && !x->full; c++) {
+            struct policy_sig_entry *e = sign_order(x, r, rtype, rx->geo_orders[c]);
+            if (c == geo_map_unknown_class(rx->geo) || !head)
                 head = e ? e : head;
         }
     } else if (r->policy == POLICY_NEAREST) {

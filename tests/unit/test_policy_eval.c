@@ -373,6 +373,102 @@ static void test_slots_follow_policy_sets(struct tap *t)
     free(conf2);
 }
 
+/* Three records of one pool and order: one without any of the rarely used
+ * parts, one with ttl_min alone (inline), one with a failback ramp, load
+ * shedding and fallback answers (policy_record_ext). */
+static const char *EXT_CONF =
+    "{\"regions\": {\"us\": {}, \"eu\": {}},"
+    " \"checks\": {\"web\": {\"type\": \"tcp\", \"port\": 80, \"interval\": 1, \"timeout\": 0.5}},"
+    " \"pools\": {\"web\": {\"check\": \"web\", \"endpoints\": ["
+    "   {\"name\": \"us1\", \"address\": \"192.0.2.1\", \"region\": \"us\"},"
+    "   {\"name\": \"us2\", \"address\": \"192.0.2.2\", \"region\": \"us\"},"
+    "   {\"name\": \"eu1\", \"address\": \"192.0.2.3\", \"region\": \"eu\"}]}},"
+    " \"records\": {"
+    "  \"plain.example.com.\": {\"pool\": \"web\", \"regions\": [\"us\", \"eu\"]},"
+    "  \"ttl.example.com.\": {\"pool\": \"web\", \"regions\": [\"us\", \"eu\"], \"ttl\": 60,"
+    "   \"ttl_min\": 5},"
+    "  \"ext.example.com.\": {\"pool\": \"web\", \"regions\": [\"us\", \"eu\"],"
+    "   \"failback\": {\"ramp\": 30}, \"shed_load\": {\"low\": 2, \"high\": 4},"
+    "   \"when_all_down\": \"fallback\", \"fallback\": [\"198.51.100.7\", \"198.51.100.8\"]}}}";
+
+static const struct policy_record *rec_of(const struct gslb *g, const char *name)
+{
+    for (size_t i = 0; i < g->n_records; i++)
+        if (strcmp(g->records[i].name_str, name) == 0)
+            return &g->records[i];
+    abort();
+}
+
+/* The record split (policy_record.ext): a record that uses none of the
+ * rarely used parts has no block, one that does has them all in it, and
+ * both evaluate as before: the same answers while anything is up (the
+ * ramp and shedding idle), then fail open and the fallback answers. */
+static void test_record_ext(struct tap *t)
+{
+    struct gslb *g = policy_conf_parse(EXT_CONF);
+    if (!TAP_CHECK(t, g != NULL, "the split records' configuration parses"))
+        return;
+    struct health_core core;
+    health_core_init(&core);
+    gslb_map_health(g, &core);
+    const struct policy_record *p = rec_of(g, "plain.example.com."),
+                               *tl = rec_of(g, "ttl.example.com."),
+                               *x = rec_of(g, "ext.example.com.");
+    TAP_CHECK(t, p->ext == NULL && tl->ext == NULL && tl->health_ttl && tl->ttl_min == 5,
+              "no block without the rare parts (ttl_min is inline)");
+    const struct policy_record_ext *b = x->ext;
+    TAP_CHECK(t,
+              b && b->ramp_ms == 30000 && x->shed && b->shed_low == 2 && b->shed_high == 4 &&
+                  b->n_fallback == 2 && strcmp(b->fallback[1].address_str, "198.51.100.8") == 0 &&
+                  !b->geo && !b->latency && g->ramp && g->n_ramped == 1,
+              "the ramp, the watermarks and the fallback answers in the block");
+    TAP_CHECK(t,
+              policy_ext_of(p)->ramp_ms == 0 && policy_ext_of(p)->n_fallback == 0 &&
+                  !policy_ext_of(p)->geo,
+              "a record without a block reads as none of them");
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    sin->sin_family = AF_INET;
+    inet_pton(AF_INET, "203.0.113.9", &sin->sin_addr);
+    uint64_t rng = 7;
+    struct policy_client c = {.addr = &ss, .rng = &rng}; /* a client: the ramp is looked at */
+    static const char *const downs[][3] = {{NULL}, {"us1"}, {"us1", "us2"}, {"us2", "eu1"}};
+    bool same = true;
+    for (size_t k = 0; k < sizeof(downs) / sizeof(downs[0]); k++) {
+        const struct policy_pool *pool = &g->pools[p->pool];
+        for (size_t i = 0; i < pool->n_eps; i++) {
+            bool down = false;
+            for (size_t d = 0; d < 3 && downs[k][d]; d++)
+                down = down || strcmp(pool->eps[i].name, downs[k][d]) == 0;
+            health_restore(pool->eps[i].slot, down ? HEALTH_DOWN : HEALTH_UP, 0);
+        }
+        struct policy_result rp, rt, rx;
+        policy_eval(g, p, DNS_TYPE_A, &c, &rp);
+        policy_eval(g, tl, DNS_TYPE_A, &c, &rt);
+        policy_eval(g, x, DNS_TYPE_A, &c, &rx);
+        bool ok = rp.outcome == POLICY_SERVED && rp.n > 0 && policy_result_same(&rp, &rt) &&
+                  policy_result_same(&rp, &rx);
+        if (!ok)
+            printf("# differ with %zu down: n %u %u %u\n", k, rp.n, rt.n, rx.n);
+        same = same && ok;
+    }
+    TAP_CHECK(t, same, "while a region is up: the three answer alike");
+    const struct policy_pool *pool = &g->pools[p->pool];
+    for (size_t i = 0; i < pool->n_eps; i++)
+        health_restore(pool->eps[i].slot, HEALTH_DOWN, 0);
+    struct policy_result rp, rx;
+    policy_eval(g, p, DNS_TYPE_A, &c, &rp);
+    policy_eval(g, x, DNS_TYPE_A, &c, &rx);
+    TAP_CHECK(t, rp.outcome == POLICY_FAIL_OPEN && rp.n == 3,
+              "all down, no block: fail open (%u answers)", rp.n);
+    TAP_CHECK(t,
+              rx.outcome == POLICY_FALLBACK && rx.n == 2 && rx.eps[0] == &b->fallback[0] &&
+                  rx.eps[1] == &b->fallback[1],
+              "all down, with the block: its fallback answers (%u)", rx.n);
+    gslb_unref(g);
+    health_core_free(&core);
+}
+
 /* policy_answer_ttl: the configured TTL without ttl_min or without a
  * known change; else the seconds until the change, rounded up, between
  * ttl_min and ttl; ttl_min once the change is past due. */
@@ -422,6 +518,7 @@ int main(void)
     test_config_errors(&t);
     test_slots_follow_policy_sets(&t);
     test_health_ttl(&t);
+    test_record_ext(&t);
     gslb_unref(f.g);
     health_core_free(&f.core);
     json_decref(root);

@@ -5,7 +5,8 @@
  * thread beside interning keep the counts exact; and through the parser:
  * the records of one order share one list, records taken by a change keep
  * theirs, and freeing the sets (in either order of publication, with and
- * without a table on either side) releases every list exactly once.
+ * without a table on either side) releases every list exactly once, and
+ * a taken record's block of rare parts (policy_record.ext) with it.
  * (The ASan build finds a list freed twice or leaked.)
  */
 #include <jansson.h>
@@ -153,6 +154,8 @@ static json_t *po_root(int n)
                         ? json_pack("{s:s, s:[s,s,s]}", "pool", "p", "regions", "c", "a", "b")
                         : json_pack("{s:s, s:[s,s]}", "pool", "p", "regions", k % 4 ? "b" : "a",
                                     k % 4 ? "a" : "b");
+        if (k % 4 == 1) /* and a failback ramp: a block of rare parts (policy_record.ext) */
+            json_object_set_new(r, "failback", json_pack("{s:i}", "ramp", 10 + k));
         json_object_set_new(recs, name, r);
     }
     return json_pack("{s:{s:{}, s:{}, s:{}}, s:{s:{s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}, "
@@ -206,10 +209,14 @@ static void po_change(struct tap *t, struct policy_orders *t0, struct policy_ord
                   (n1->regions == z1->regions) == (t1 && t1 == t0) && n1->n_regions == 2 &&
                   n1->regions[0] == 0 && n1->regions[1] == 1,
               "%s: a record taken keeps its list; one compiled shares it when interned", what);
+    const struct policy_record *x1 = po_find(g1, "r5.example.com.");
+    const struct policy_record_ext *x0_ext = po_find(g0, "r5.example.com.")->ext;
     gslb_published(g0, g1);
     gslb_unref(g0); /* g0 holds g1: g1 outlives it */
     TAP_CHECK(t, r1->regions[0] == 2 && r1->regions[2] == 1 && n1->regions[0] == 0,
               "%s: the taken records' lists outlive the set they came from", what);
+    TAP_CHECK(t, x1 && x1->ext && x1->ext == x0_ext && x1->ext->ramp_ms == 15000 && !z1->ext,
+              "%s: and their blocks of rare parts (shared, not copied)", what);
     /* Held by g1 now: the taken records' 4 lists (where g0 made them)
      * and the 2 compiled ([a,b] again and [a,c], in g1's table). */
     if (t0 && t0 == t1)
