@@ -32,7 +32,8 @@ first answered). (Nothing asks /v1/status: its
 reply lists every record and would itself take tens of MB.) Then --changes
 single-record changes through PUT /v1/config/records/NAME (each swaps the
 record's first two regions), or --batch N changes per POST
-/v1/config/changes; RSS printed every --every changes.
+/v1/config/changes; RSS and the history directory's files and size printed
+every --every changes.
 
   sudo /usr/bin/python3 contrib/bench/memory_bench.py
   sudo /usr/bin/python3 contrib/bench/memory_bench.py --records 10000 --endpoints 1000 \\
@@ -239,6 +240,19 @@ def ask_all(a):
     return answered
 
 
+def history_size(d):
+    """Files in the configuration history directory and their octets (the
+    issue: RSS and the history directory level off over many changes)."""
+    files = size = 0
+    for name in os.listdir(d) if os.path.isdir(d) else []:
+        try:
+            size += os.stat(os.path.join(d, name)).st_size
+            files += 1
+        except OSError:
+            pass  # the store removed it meanwhile
+    return files, size
+
+
 def run_changes(a, pid):
     n_pools = max(1, a.endpoints // a.pool_size)
     aport = a.port + 1
@@ -264,8 +278,10 @@ def run_changes(a, pid):
         done += a.batch
         if done % a.every < a.batch:
             rss = config_bench.rss_mb(pid)
+            files, size = history_size(os.path.join(a.workdir, "history"))
             rows.append((done, rss))
-            print("  after %7d changes (%.0f s): RSS %.1f MB" % (done, time.monotonic() - t0, rss))
+            print("  after %7d changes (%.0f s): RSS %.1f MB, history %d files %.1f MB"
+                  % (done, time.monotonic() - t0, rss, files, size / 1e6))
             if a.maps:
                 print_maps(pid)
             sys.stdout.flush()
