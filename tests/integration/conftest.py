@@ -198,6 +198,22 @@ def measured_env():
             "allocator_release_to_os_interval_ms=0"}
 
 
+def rss_kib(pid):
+    """VmRSS of process pid, in KiB (the memory tests)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def runs_asan(pid):
+    """Whether process pid runs with AddressSanitizer (its runtime is
+    mapped): memory bounds hold for the other builds."""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def default_config(workdir, port):
     for f in ("example.com.zone", "example.com.inc", "sub.example.com.zone"):
         shutil.copy(os.path.join(DATA, f), workdir)

@@ -25,26 +25,12 @@ import time
 import pytest
 
 from adminlib import Admin, admin_port, admin_section
-from conftest import measured_env
+from conftest import measured_env, rss_kib, runs_asan
 
 REGIONS = ["a", "b", "c", "d"]
 N_RECORDS = 2000
 N_POOLS = 20
 POOL_SIZE = 10
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
-def asan(pid):
-    """Whether gtmd runs with AddressSanitizer (its runtime is mapped)."""
-    with open("/proc/%d/maps" % pid) as f:
-        return "libasan" in f.read()
 
 
 def order(i, flip=False):
@@ -125,7 +111,7 @@ def test_rss_levels_off_over_changes(make_gtmd):
     print("\nMEASURE RSS KiB after %d and %d changes: %d, %d (%+d bytes a change)" %
           (warm, n, rss[warm], rss[n], grown // (n - warm)))
     if not tsan:
-        assert grown <= (1200 if asan(g.proc.pid) else 750) * (n - warm), rss
+        assert grown <= (1200 if runs_asan(g.proc.pid) else 750) * (n - warm), rss
     # Still serving the last version.
     ans = g.query("r0.mem.test.", "A")
     assert ans.answer, ans

@@ -21,27 +21,13 @@ The real gtmd on loopback; RSS read from /proc."""
 import os
 import time
 
-from conftest import measured_env
+from conftest import measured_env, rss_kib, runs_asan
 
 REGIONS = ["us-east", "us-west", "eu-west", "eu-central", "ap-south"]
 N_POOLS = 100
 POOL_SIZE = 10
 SMALL, LARGE = 5000, 45000
 BOUND = 570  # octets a name
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
-def asan(pid):
-    """Whether gtmd runs with AddressSanitizer (its runtime is mapped)."""
-    with open("/proc/%d/maps" % pid) as f:
-        return "libasan" in f.read()
 
 
 def record(i):
@@ -93,7 +79,7 @@ def loaded_rss(make_gtmd, n):
     time.sleep(1.0)
     rss = rss_kib(g.proc.pid)
     assert abs(rss - first) < 1024, (first, rss)
-    san = asan(g.proc.pid)
+    san = runs_asan(g.proc.pid)
     g.stop()
     return rss, san
 

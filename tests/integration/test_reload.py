@@ -16,7 +16,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from conftest import default_config
+from conftest import default_config, rss_kib
 
 # Two zones whose contents must agree within one snapshot. Version K:
 #   rl.test.  SOA serial K, apex TXT "vK", www A 192.0.2.(K), probe CNAME vK.tg.test.
@@ -337,7 +337,6 @@ def test_reload_applies_tcp_timeouts(make_gtmd):
         s.close()
 
 
-
 def test_sighup_as_soon_as_queries_are_answered(make_gtmd):
     """A SIGHUP (or SIGTERM) that arrives while start-up is still going on --
     workers already answer, the signal handlers are installed last -- must
@@ -388,14 +387,6 @@ def churn_config(k, n_eps=64):
         c["admin"] = admin_section(workdir, admin_port(port))
         return c
     return fn
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def metric_value(a, name):
