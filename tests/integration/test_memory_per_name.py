@@ -73,12 +73,22 @@ def loaded_rss(make_gtmd, n):
         assert time.monotonic() < deadline, "gtmd with %d records did not answer" % n
         time.sleep(0.1)
     # The start gives back what the load freed (malloc_trim once, at its
-    # end): read after it, twice a second apart, the second must agree.
-    time.sleep(1.0)
-    first = rss_kib(g.proc.pid)
-    time.sleep(1.0)
+    # end, which may come after the first answer on a loaded machine),
+    # then logs event=start: RSS after that line, once two readings half a
+    # second apart agree within 256 KiB (bounded: 30 s).
+    deadline = time.monotonic() + 30
+    while "event=start " not in g.read_log():
+        assert time.monotonic() < deadline, "no event=start: " + g.read_log()[-2000:]
+        time.sleep(0.1)
     rss = rss_kib(g.proc.pid)
-    assert abs(rss - first) < 1024, (first, rss)
+    while True:
+        time.sleep(0.5)
+        now = rss_kib(g.proc.pid)
+        if abs(now - rss) <= 256:
+            break
+        assert time.monotonic() < deadline, "RSS of gtmd did not settle: %d, %d KiB" % (rss, now)
+        rss = now
+    rss = now
     san = runs_asan(g.proc.pid)
     g.stop()
     return rss, san
