@@ -42,11 +42,18 @@ class Browser:
                                      env=dict(os.environ, CHROMIUM=CHROMIUM))
         self.buf = b""
 
-    def call(self, op, timeout=10.0, **kw):
+    def call(self, op, timeout=None, **kw):
+        """timeout: the browser's own bound for this command, in ms (the
+        driver's default, 20 s, without it). It used to be taken here as
+        seconds and never sent, so every wait was the driver's 5 s."""
         kw["op"] = op
+        if timeout is not None:
+            kw["timeout"] = int(timeout)
         self.proc.stdin.write((json.dumps(kw) + "\n").encode())
         self.proc.stdin.flush()
-        deadline = time.monotonic() + timeout + 30  # chromium's start-up on the first call
+        # The browser's bound, and chromium's start-up on the first call.
+        wait_s = (timeout if timeout is not None else 20000) / 1000.0
+        deadline = time.monotonic() + wait_s + 30
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
             r, _, _ = select.select([self.proc.stdout], [], [], max(0, left))
