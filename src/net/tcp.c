@@ -607,7 +607,7 @@ static bool tcp_grow_input(struct tcp_conn *c)
 static bool tcp_tls_handshake(struct tcp_conn *c)
 {
     struct tcp_pool *p = c->pool;
-    char why[sizeof(p->tls_why)];
+    char why[sizeof(p->tls_why)] = "handshake failed"; /* tls_handshake overwrites it */
     c->rd_wants_write = false;
     switch (tls_handshake(c->ssl, why, sizeof(why))) {
     case TLS_IO_DONE:

@@ -230,24 +230,35 @@ void tls_conn_free(SSL *ssl, bool clean)
     SSL_free(ssl);
 }
 
-/* What SSL_get_error says of a call that returned r <= 0. */
+/* Writes text into why (when not NULL) and returns st. */
+static enum tls_io tls_why(char *why, size_t whylen, const char *text, enum tls_io st)
+{
+    if (why && whylen)
+        snprintf(why, whylen, "%s", text);
+    return st;
+}
+
+/* What SSL_get_error says of a call that returned r <= 0. Every return
+ * writes why (when not NULL), so a caller never logs a buffer it did not
+ * fill: an empty string while the call only waits. */
 static enum tls_io tls_status(SSL *ssl, int r, char *why, size_t whylen)
 {
     int e = SSL_get_error(ssl, r);
     switch (e) {
     case SSL_ERROR_WANT_READ:
-        return TLS_IO_WANT_READ;
+        return tls_why(why, whylen, "", TLS_IO_WANT_READ);
     case SSL_ERROR_WANT_WRITE:
-        return TLS_IO_WANT_WRITE;
+        return tls_why(why, whylen, "", TLS_IO_WANT_WRITE);
     case SSL_ERROR_ZERO_RETURN:
         ERR_clear_error();
-        return TLS_IO_CLOSED;
+        return tls_why(why, whylen, "peer closed the connection (close_notify)", TLS_IO_CLOSED);
     case SSL_ERROR_SYSCALL:
         if (ERR_peek_error() == 0 && (errno == 0 || errno == ECONNRESET || errno == EPIPE)) {
-            if (why)
-                snprintf(why, whylen, "connection closed");
+            const char *text = errno == 0 ? "peer closed the connection (no close_notify)"
+                               : errno == ECONNRESET ? "connection reset by peer"
+                                                     : "connection closed (broken pipe)";
             ERR_clear_error();
-            return TLS_IO_CLOSED;
+            return tls_why(why, whylen, text, TLS_IO_CLOSED);
         }
         /* fall through */
     default:

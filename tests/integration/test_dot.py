@@ -693,3 +693,42 @@ def test_key_others_can_read_is_warned_about(make_gtmd, pki):
     r = subprocess.run([GTMD, "check", "-c", g.conf_path], capture_output=True, text=True,
                        timeout=20)
     assert r.returncode == 0 and "TLS private key" not in r.stderr, r.stderr
+
+
+
+# A close_notify alert record (level warning, description 0), in clear as a
+# TLS 1.2 alert before ChangeCipherSpec is.
+CLOSE_NOTIFY = b"\x15\x03\x03\x00\x02\x01\x00"
+
+
+def client_hello(pki):
+    """The first flight of a TLS 1.2 client (Python's ssl on memory BIOs)."""
+    ctx = client_ctx(pki, max_version=ssl.TLSVersion.TLSv1_2)
+    out = ssl.MemoryBIO()
+    conn = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname=HOST)
+    with pytest.raises(ssl.SSLWantReadError):
+        conn.do_handshake()
+    return out.read()
+
+
+def test_handshake_closed_by_the_client_logs_why(make_gtmd, pki):
+    """A client that sends its ClientHello then close_notify, in the middle
+    of the handshake (OpenSSL's SSL_ERROR_ZERO_RETURN), is one failed
+    handshake logged with a reason that says so (it once logged whatever
+    the stack held: last_reason="\\xec ")."""
+    g = make_gtmd(dot_config(pki, tcp={"idle_timeout": 1}))
+    s = raw(g)
+    try:
+        s.sendall(client_hello(pki))
+        s.sendall(CLOSE_NOTIFY)
+        assert closed_within(s, 4.0), "a closed handshake kept open"
+    finally:
+        s.close()
+    line = poll(lambda: next((ln for ln in g.read_log().splitlines()
+                              if "event=tls_handshake_failed" in ln), None), timeout=12)
+    assert line, g.read_log()
+    m = re.search(r'\blast_reason="([^"]*)"', line)
+    assert m, line
+    assert m.group(1) == "peer closed the connection (close_notify)", line
+    m = metrics(g)
+    assert metric(m, 'gtmd_tls_handshakes_total{result="failed"}') == 1, m
