@@ -21,7 +21,7 @@
  * included), is not applied, whatever the token: it is listed under
  * "unsafe" in the reply (200: a retry could not do better; Alertmanager
  * sends the alert again while it fires, and it is checked again then),
- * audited and logged (event=verdict_refused reason=unsafe). There is no
+ * audited and logged (event=verdict_refused why=unsafe). There is no
  * force here: only an override or POST /v1/verdicts with the operate token
  * can take the last region down.
  */
@@ -174,7 +174,7 @@ static void am_alert(struct admin_req *r, json_t *alert, struct am_tally *t)
     }
     json_t *blocked = admin_verdict_unserved(r->a, key);
     if (json_array_size(blocked) > 0) {
-        log_info("event=verdict_refused reason=unsafe source=\"%s\" target=\"%s\" records=%zu "
+        log_info("event=verdict_refused why=unsafe source=\"%s\" target=\"%s\" records=%zu "
                  "token=%s",
                  src, key, json_array_size(blocked), r->token_name);
         json_array_append_new(t->unsafe,

@@ -148,7 +148,7 @@ static void verdict_post(struct admin_req *r)
     if (v.state == HEALTH_DOWN) {
         json_t *blocked = admin_verdict_unserved(r->a, v.target);
         if (json_array_size(blocked) > 0 && !v.force) {
-            log_info("event=verdict_refused reason=unsafe source=\"%s\" target=\"%s\" "
+            log_info("event=verdict_refused why=unsafe source=\"%s\" target=\"%s\" "
                      "records=%zu token=%s",
                      v.source, v.target, json_array_size(blocked), r->token_name);
             admin_refuse_unsafe(r, blocked, "verdict");

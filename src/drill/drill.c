@@ -296,7 +296,7 @@ static void drill_log_start(const struct drill *d)
     for (size_t i = 0; i < d->n_targets && o < sizeof(targets); i++)
         o += (size_t)snprintf(targets + o, sizeof(targets) - o, "%s%s", i ? "," : "", d->keys[i]);
     log_info("event=drill_start id=%s mode=%s targets=%s duration=%.0f author=%s name=%s "
-             "reason=\"%s\"",
+             "why=\"%s\"",
              d->id, drill_mode_names[d->spec.mode], targets, d->spec.duration, d->author,
              d->spec.name ? d->spec.name : "-",
              log_quote(d->spec.reason, reason_q, sizeof(reason_q)));

@@ -99,7 +99,7 @@ static double drill_practice_skip(const struct drill_service_env *env,
 {
     char t[32], q[300];
     if (drill_core_practice_skip(env->drills, p->spec.name, skip, why, now, next))
-        log_info("event=drill_practice_skip name=%s reason=%s next=%s why=\"%s\"", p->spec.name,
+        log_info("event=drill_practice_skip name=%s skip=%s next=%s why=\"%s\"", p->spec.name,
                  drill_skip_names[skip], drill_practice_iso(next, t, sizeof(t)),
                  log_quote(why, q, sizeof(q)));
     return next > now ? next - now : -1;

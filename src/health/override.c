@@ -93,7 +93,7 @@ int override_add_dial(struct health_core *c, const char *target, enum health_sta
     event_ring_push(c->events, "override", ev);
     char reason_q[1100], target_q[OVERRIDE_MAX_TARGET + 8];
     log_info("event=override_add id=%s target=\"%s\" state=%s percent=%.2f author=%s "
-             "reason=\"%s\"",
+             "why=\"%s\"",
              id, log_quote(target, target_q, sizeof(target_q)), health_state_name(st),
              (share < OVERRIDE_FULL ? share : OVERRIDE_FULL) / 100.0, author ? author : "",
              log_quote(reason ? reason : "", reason_q, sizeof(reason_q)));

@@ -184,7 +184,7 @@ static void sched_local_failure(struct scheduler *s, struct sched_job *j,
     if (s->local_logged_at > 0 && now - s->local_logged_at < SCHED_STATS_EVERY)
         return;
     char key[160], why[160];
-    log_warn("event=probe_not_run target=\"%s\" reason=\"%s\" count=%llu "
+    log_warn("event=probe_not_run target=\"%s\" why=\"%s\" count=%llu "
              "note=\"a local failure, not a verdict: the endpoint keeps its state\"",
              log_quote(j->t->slot->key, key, sizeof(key)), log_quote(r->reason, why, sizeof(why)),
              (unsigned long long)(s->local_failures - s->local_logged));

@@ -885,7 +885,7 @@ static void tcp_log_tls(struct tcp_pool *p, uint64_t now)
     if (p->tls_failed == p->tls_failed_logged || now - p->tls_log_ms < TCP_LOG_EVERY_MS)
         return;
     char q[160];
-    log_info("event=tls_handshake_failed worker=%u count=%llu last_reason=\"%s\"", p->w->id,
+    log_info("event=tls_handshake_failed worker=%u count=%llu why=\"%s\"", p->w->id,
              (unsigned long long)(p->tls_failed - p->tls_failed_logged),
              log_quote(p->tls_why, q, sizeof(q)));
     p->tls_failed_logged = p->tls_failed;

@@ -243,7 +243,7 @@ static void worker_bind_xdp(struct net *n, const struct net_params *p)
     char err[512], q[600];
     n->xdp = xdp_attach(p->xdp, p->listen, p->n_listen, err, sizeof(err));
     if (!n->xdp) {
-        log_warn("event=xdp_fallback interface=%s reason=\"%s\" note=\"UDP is answered on "
+        log_warn("event=xdp_fallback interface=%s why=\"%s\" note=\"UDP is answered on "
                  "sockets only\"",
                  p->xdp->interface, log_quote(err, q, sizeof(q)));
         return;

@@ -115,7 +115,7 @@ static bool xfr_in_done(struct xfr_in_zone *z, const struct xfr_in_zone *work,
     unsigned wait = xfr_in_backoff(z);
     z->next = time(NULL) + wait;
     char q[600];
-    log_warn("event=xfr_in zone=%s result=%s reason=\"%s\" fails=%u retry_in=%u", z->origin_str,
+    log_warn("event=xfr_in zone=%s result=%s why=\"%s\" fails=%u retry_in=%u", z->origin_str,
              o == XFR_IN_REFUSED ? "refused" : "failed", log_quote(why, q, sizeof(q)), z->fails,
              wait);
     return false;

@@ -197,6 +197,9 @@ def test_overrides_crud_contract(make_gtmd):
     r = a.override("region:us", reason="maintenance #42")
     assert r.status == 201, r
     o = r.json
+    # The log's key for the operator's reason is why=, as on every line.
+    assert re.search(r'event=override_add id=%s target="region:us" state=down .* '
+                     r'why="maintenance #42"' % o["id"], g.read_log()), g.read_log()[-2000:]
     assert re.fullmatch(r"ovr-\d+", o["id"]), o
     assert o["target"] == "region:us" and o["state"] == "down"
     assert o["reason"] == "maintenance #42" and o["author"] == "operate"

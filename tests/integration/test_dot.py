@@ -727,7 +727,7 @@ def test_handshake_closed_by_the_client_logs_why(make_gtmd, pki):
     line = poll(lambda: next((ln for ln in g.read_log().splitlines()
                               if "event=tls_handshake_failed" in ln), None), timeout=12)
     assert line, g.read_log()
-    m = re.search(r'\blast_reason="([^"]*)"', line)
+    m = re.search(r'\bwhy="([^"]*)"', line)
     assert m, line
     assert m.group(1) == "peer closed the connection (close_notify)", line
     m = metrics(g)

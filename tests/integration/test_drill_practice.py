@@ -133,7 +133,7 @@ def test_practice_is_skipped_while_a_region_of_its_records_is_down(make_gtmd, ba
     assert metric(m, "gtmd_drill_practice_skips_total", name="eu-live", reason="region_down") == 1
     assert metric(m, "gtmd_drill_practice_skips_total", name="eu-live", reason="override") == 0
     log = g.read_log()
-    assert len(re.findall(r"event=drill_practice_skip name=eu-live reason=region_down", log)) \
+    assert len(re.findall(r"event=drill_practice_skip name=eu-live skip=region_down", log)) \
         == 1, "a skip is logged once, not at every look"
     # ap comes back: the practice starts on that health change.
     w.b[AP[0]] = w.backends.http(AP[0], w.port)
@@ -197,9 +197,9 @@ def test_practice_is_skipped_on_blocked_dates_outside_its_windows_and_when_unsaf
     listed = a.get("/v1/drills", token=READ_TOKEN).json
     assert listed["active"] == [] and listed["history"] == [], "none of them started"
     log = w.g.read_log()
-    assert re.search(r"event=drill_practice_skip name=blocked reason=blocked_date next=%sT00:00:00Z"
+    assert re.search(r"event=drill_practice_skip name=blocked skip=blocked_date next=%sT00:00:00Z"
                      % utc_day(2), log), log[-2000:]
-    assert re.search(r"event=drill_practice_skip name=windowed reason=outside_window", log)
+    assert re.search(r"event=drill_practice_skip name=windowed skip=outside_window", log)
 
 
 @pytest.mark.threads

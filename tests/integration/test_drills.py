@@ -299,8 +299,8 @@ def test_live_flips_every_record_on_the_next_query_and_restores_at_the_end(world
     assert any(l.get("method") == "POST" and l["path"] == "/v1/drills" and l["status"] == 201 and
                l["result"] == {"id": d["id"]} for l in lines), lines
     assert ok, lines
-    assert re.search(r"event=drill_start id=%s mode=live targets=region:us" % d["id"],
-                     g.read_log())
+    assert re.search(r"event=drill_start id=%s mode=live targets=region:us .* "
+                     r'why="integration test"' % d["id"], g.read_log())
     assert re.search(r"event=drill_end id=%s mode=live result=passed" % d["id"], g.read_log())
 
 

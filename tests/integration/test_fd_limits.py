@@ -127,7 +127,7 @@ def test_probe_without_descriptors_is_not_a_verdict(make_gtmd, backends):
         resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
     log = g.read_log()[before:]
     assert "to=down" not in log, log[-2000:]
-    assert re.search(r'event=probe_not_run target="endpoint:p/e1" reason="cannot start probe: ',
+    assert re.search(r'event=probe_not_run target="endpoint:p/e1" why="cannot start probe: ',
                      log), log[-2000:]
     # Probes run again and the endpoint is still answered.
     time.sleep(0.5)

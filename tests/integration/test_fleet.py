@@ -313,7 +313,7 @@ def test_practice_drills_wait_while_the_fleet_is_degraded(cluster, be, made):
     assert "the fleet is degraded: no reply from etcd" in p["skip"]["why"], p
     assert p["last_start"] < t_degraded, "no practice started while degraded: %s" % p
     # Logged just after the skip is recorded.
-    ok, _ = poll(lambda: "event=drill_practice_skip name=eu-live reason=fleet_degraded" in
+    ok, _ = poll(lambda: "event=drill_practice_skip name=eu-live skip=fleet_degraded" in
                  n1.read_log(), 5, 0.05)
     assert ok, n1.read_log()[-2000:]
     for m in cluster.members:

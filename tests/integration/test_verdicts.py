@@ -327,7 +327,7 @@ def test_alertmanager_cannot_take_the_last_region_down(two):
     assert [v["target"] for v in a.get("/v1/verdicts").json["verdicts"]] == ["region:us"]
     line = [x for x in audit_lines(g) if x["path"] == "/v1/alertmanager"][0]
     assert line["token"] == "alertmanager" and line["result"]["unsafe"], line
-    assert until(lambda: "event=verdict_refused reason=unsafe" in g.read_log(), timeout=5.0)
+    assert until(lambda: "event=verdict_refused why=unsafe" in g.read_log(), timeout=5.0)
     # Resolved, the us alert is withdrawn and the name moves back to us.
     # The eu alert sent again is checked again on that state: still
     # refused, for another record now (fo2: eu then ap, and ap has no

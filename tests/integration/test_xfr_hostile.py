@@ -6,7 +6,7 @@ bad.test., which misbehaves in turn (records outside the zone, a stream
 cut in the middle of a message, no closing SOA, a wrong RDATA length, a
 SOA cut short, a stream dripping octets, one dripping messages). Each bad
 transfer is refused with its reason logged (event=xfr_in result=refused
-reason=...), bad.test. keeps being served from its last good copy (on disk
+why=...), bad.test. keeps being served from its last good copy (on disk
 too), good.test. keeps taking new serials meanwhile (also while bad.test.
 drips), and a restart serves both. Then: a broken copy on disk at start is
 set aside and transferred anew; a first transfer that fails is retried
@@ -60,7 +60,7 @@ REFUSALS = [
 
 
 def refusals(g):
-    return re.findall(r"event=xfr_in zone=bad\.test\. result=refused reason=\"([^\"]*)\"",
+    return re.findall(r"event=xfr_in zone=bad\.test\. result=refused why=\"([^\"]*)\"",
                       g.read_log())
 
 
@@ -177,7 +177,7 @@ def test_broken_copy_is_set_aside_and_transferred_anew(work):
 def retries(g, origin):
     """(fails, retry_in) of every failed or refused refresh of origin."""
     return [(int(a), int(b)) for a, b in re.findall(
-        r"event=xfr_in zone=%s result=\w+ reason=\"[^\"]*\" fails=(\d+) retry_in=(\d+)"
+        r"event=xfr_in zone=%s result=\w+ why=\"[^\"]*\" fails=(\d+) retry_in=(\d+)"
         % re.escape(origin), g.read_log())]
 
 
