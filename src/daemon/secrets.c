@@ -91,10 +91,13 @@ void secrets_check(const struct config *c, bool as_root, gid_t run_gid, struct e
     if (c->tls.enabled) /* the DNS over TLS certificate's key */
         secrets_check_file(c, warns, config_sub_path(CFG_K_TLS, &tls_schema, TLS_K_KEY).s,
                            "TLS private key", c->tls.key, run_gid);
+    /* One line that says what to set (issue #53): the key, with the user the
+     * packages create, and the other way out (the unit's User=gtmd). */
     if (as_root && !c->run_as.user)
         errlist_add(warns,
-                    "%s: gtmd runs as root and the configuration has no \"user\": it keeps every "
-                    "privilege while it parses what clients and backends send (set \"user\" to "
-                    "drop to an unprivileged user once the sockets are bound)",
-                    c->path);
+                    "%s: %s: gtmd runs as root and keeps every privilege while it parses what "
+                    "clients and backends send; set \"user\": \"gtmd\" (or another "
+                    "unprivileged user) to drop to it once the sockets are bound, or start gtmd "
+                    "as that user (systemd User=gtmd)",
+                    c->path, config_key_path(CFG_K_USER).s);
 }

@@ -126,6 +126,8 @@ def test_binds_port_53_then_runs_as_nobody(make_gtmd):
     assert ids["CapEff"] == 0 and ids["CapPrm"] == 0 and ids.get("CapAmb", 0) == 0, ids
     assert re.search(r"event=privileges user=nobody uid=%d group=\S+ gid=%d groups=\d+ "
                      r"root=refused" % (NOBODY.pw_uid, NOBODY.pw_gid), g.read_log())
+    # With "user" set, the start as root has nothing to warn of.
+    assert "event=secrets_warning" not in g.read_log(), g.read_log()
     # Port 53 was bound before the drop: UDP and TCP answer.
     r = g.query("app.example.com.", "A")
     assert [x.address for x in r.answer[0]] == ["192.0.2.71"]

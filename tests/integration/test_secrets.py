@@ -9,7 +9,9 @@ Every wait is bounded."""
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -28,6 +30,16 @@ def check(workdir, cfg):
 
 def warnings(err, key):
     return [line for line in err.splitlines() if line.startswith("warning: ") and key in line]
+
+
+def poll(fn, timeout=5.0):
+    """fn() until truthy or timeout (bounded); the last value."""
+    deadline = time.monotonic() + timeout
+    v = fn()
+    while not v and time.monotonic() < deadline:
+        time.sleep(0.05)
+        v = fn()
+    return v
 
 
 def fleet_cfg(tmp_path, url, mode, members=True):
@@ -123,7 +135,7 @@ def test_dnssec_private_key_readable_by_others(zs, make_gtmd):
         log = g.read_log()
         assert "event=secrets_warning" in log and "dnssec.keys[1]" in log, log[-3000:]
         if os.geteuid() == 0:
-            assert "has no \\\"user\\\"" in log, log[-3000:]
+            assert "runs as root" in log and "$.user" in log, log[-3000:]
         assert g.proc.poll() is None
     finally:
         os.chmod(private, before)
@@ -137,6 +149,15 @@ def test_root_without_user_is_logged_at_start_only(make_gtmd, tmp_path):
     g = make_gtmd()
     lines = [x for x in g.read_log().splitlines() if "event=secrets_warning" in x]
     assert len(lines) == 1 and "runs as root" in lines[0] and " warn " in lines[0], lines
+    # The one line says what to set: the key's JSON path, and the key with a
+    # value as it is written in the file (quotes escaped in the note).
+    assert ": $.user: " in lines[0], lines
+    assert 'set \\"user\\": \\"gtmd\\"' in lines[0], lines
+    # It is said once: a reload does not say it again.
+    before = len(g.read_log())
+    g.signal(signal.SIGHUP)
+    assert poll(lambda: "event=reload result=ok" in g.read_log()[before:]), g.read_log()
+    assert "event=secrets_warning" not in g.read_log()[before:], g.read_log()[before:]
     # gtmd check says nothing of it: it may run as another user than gtmd.
     rc, out, err = check(str(tmp_path), default_config(str(tmp_path), free_port()))
     assert rc == 0 and "warning" not in err, err
