@@ -4,6 +4,7 @@
  */
 #include "fleet/fleet_int.h"
 #include "common/deadline.h"
+#include "fleet/fleet_decide.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -131,93 +132,127 @@ void fleet_obs_set(struct fleet *f, struct fleet_ep *ep, uint16_t node, uint8_t 
 
 /* ---- verdicts ---------------------------------------------------------- */
 
-/* Whether peer n's report o on ep may be out of date through no fault of
- * its own (FLEET_SILENT_S, FLEET_BLIND_S, FLEET_REJOIN_S): it was published
- * before this node's own probe of ep changed, and since about then either
- * the peer has not been heard, or this node's view has not been current,
- * or one of those gaps ended less than FLEET_REJOIN_S ago; and etcd was
- * seen electing a leader since the gap began (fleet_election.c). A gap
- * without an election (etcd's disk slow, a CPU starved) leaves the peer's
- * report as it is: a node that alone lost its backends moves nothing. A
- * disagreement known well before a gap (a local network problem) stays
- * outvoted. (caller holds f->lock) */
+/* What this node knows of peer n and its report o, as fleet_decide reads
+ * it (caller holds f->lock). */
+static void fleet_decide_report_of(const struct fleet_node *n, const struct fleet_obs *o,
+                                   struct fleet_decide_report *r)
+{
+    *r = (struct fleet_decide_report){.state = o->state,
+                                      .stamp = o->t,
+                                      .seq = o->n,
+                                      .have_offset = n->have_offset,
+                                      .offset = n->clock_offset,
+                                      .heard = n->heard,
+                                      .silent = n->silent,
+                                      .quiet_from = n->quiet_from,
+                                      .rejoining = n->rejoining,
+                                      .back = n->back,
+                                      .view_grace = n->view_grace};
+}
+
+/* This node's side of the inputs: its probe of ep, its gap, the last
+ * election seen, now in both clocks (caller holds f->lock). */
+static void fleet_decide_in_of(const struct fleet *f, const struct fleet_ep *ep,
+                               struct fleet_decide_in *in)
+{
+    uint8_t own = ep->local && ep->slot ? (uint8_t)health_slot_probe(ep->slot) : HEALTH_UNKNOWN;
+    *in = (struct fleet_decide_in){.quorum = f->p.quorum,
+                                   .stale_after = f->p.stale_after,
+                                   .now_mono = deadline_mono(),
+                                   .now_wall = health_now(),
+                                   .self = {.own = own,
+                                            .own_since = ep->own_since,
+                                            .blind = f->blind,
+                                            .blind_from = f->blind_from,
+                                            .blind_end = f->blind_end,
+                                            .elect_at = f->elect.at}};
+}
+
+/* Whether this node's probe stands in for peer n's report o on ep
+ * (fleet_decide_stands_in); own_wall: when this node's probe of ep
+ * changed, in its wall clock. (caller holds f->lock) */
 bool fleet_peer_unheard_locked(const struct fleet *f, const struct fleet_node *n,
                                const struct fleet_obs *o, const struct fleet_ep *ep,
                                double own_wall)
 {
-    /* Its publication time in this node's clock (the heartbeats' offset);
-     * own_wall: when this node's probe of ep changed, in its wall clock. */
-    double published = o->t - (n->have_offset ? n->clock_offset : 0);
-    if (o->t > 0 && published >= own_wall)
-        return false; /* it spoke after this node's probe changed */
-    double s = ep->own_since;
-    double peer_gap = (n->silent ? n->heard : n->quiet_from) - FLEET_SILENT_S;
-    double own_gap = f->blind_from - FLEET_SILENT_S;
-    if (n->silent && s > peer_gap && fleet_election_since_locked(f, peer_gap))
-        return true;
-    if (n->rejoining && s > peer_gap && s < n->back && fleet_election_since_locked(f, peer_gap))
-        return true;
-    if (!fleet_election_since_locked(f, own_gap))
-        return false;
-    if (f->blind && s > own_gap)
-        return true;
-    return n->view_grace && s > own_gap && s < f->blind_end;
+    struct fleet_decide_self self = {.own_since = ep->own_since,
+                                     .blind = f->blind,
+                                     .blind_from = f->blind_from,
+                                     .blind_end = f->blind_end,
+                                     .elect_at = f->elect.at};
+    struct fleet_decide_report r;
+    fleet_decide_report_of(n, o, &r);
+    return fleet_decide_stands_in(&self, &r, own_wall);
 }
 
-enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep *ep, char *why,
-                                          size_t len)
+/* The explanation of a verdict from how each report counted (nodes[i]: the
+ * node of the i-th report). */
+static void fleet_verdict_explain(const struct fleet *f, enum health_state v, uint8_t own,
+                                  const uint16_t *nodes, const uint8_t *how, size_t n, char *why,
+                                  size_t len)
 {
     const char *downs[64], *ups[64];
     size_t nd = 0, nu = 0;
-    unsigned d = 0, u = 0;
-    uint8_t own = ep->local && ep->slot ? (uint8_t)health_slot_probe(ep->slot) : HEALTH_UNKNOWN;
-    if (own == HEALTH_DOWN || own == HEALTH_UP) {
-        if (own == HEALTH_DOWN) {
-            d++;
-            downs[nd++] = f->p.node;
-        } else {
-            u++;
-            ups[nu++] = f->p.node;
-        }
-    }
-    /* Names and the silent list only for an explanation: a verdict is
-     * computed for every endpoint a pool key or a gap touches, and is
-     * explained only when it changed. */
+    if (own == HEALTH_DOWN)
+        downs[nd++] = f->p.node;
+    else if (own == HEALTH_UP)
+        ups[nu++] = f->p.node;
     char silent[128] = "";
-    bool probed = own == HEALTH_DOWN || own == HEALTH_UP;
-    double own_wall = probed ? health_now() - (deadline_mono() - ep->own_since) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = f->nodes[nodes[i]].name;
+        if (how[i] & FLEET_DECIDE_AS_OWN) {
+            size_t l = strlen(silent);
+            snprintf(silent + l, sizeof(silent) - l, "%s%s", l ? ", " : "", name);
+        }
+        if ((how[i] & ~FLEET_DECIDE_AS_OWN) == HEALTH_DOWN) {
+            if (nd < 64)
+                downs[nd++] = name;
+        } else if (nu < 64)
+            ups[nu++] = name;
+    }
+    fleet_quorum_explain(v, downs, nd, ups, nu, why, len);
+    size_t l = strlen(why);
+    if (silent[0] && l < len)
+        snprintf(why + l, len - l,
+                 " [not heard from during an etcd election (%s), counted as this node's "
+                 "probe: %s]",
+                 f->elect.why, silent);
+}
+
+/* Gathers the inputs of ep's verdict into f's scratch (grown here, owned
+ * by f, freed by fleet_free) and decides (fleet_decide.h). Names only for
+ * an explanation: a verdict is computed for every endpoint a pool key or a
+ * gap touches, and is explained only when it changed. */
+enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep *ep, char *why,
+                                          size_t len)
+{
+    size_t n = 0;
+    for (const struct fleet_obs *o = ep->obs; o; o = o->next)
+        n++;
+    if (n > f->dec_cap) {
+        f->dec_reports = realloc(f->dec_reports, n * sizeof(*f->dec_reports));
+        f->dec_nodes = realloc(f->dec_nodes, n * sizeof(*f->dec_nodes));
+        f->dec_how = realloc(f->dec_how, n);
+        if (!f->dec_reports || !f->dec_nodes || !f->dec_how)
+            abort();
+        f->dec_cap = n;
+    }
+    struct fleet_decide_in in;
+    fleet_decide_in_of(f, ep, &in);
+    n = 0;
     for (const struct fleet_obs *o = ep->obs; o; o = o->next) {
         if (o->node == f->self || o->node >= f->n_nodes || !f->nodes[o->node].live)
             continue;
-        uint8_t st = o->state;
-        if (probed && fleet_peer_unheard_locked(f, &f->nodes[o->node], o, ep, own_wall)) {
-            st = own; /* its report predates a gap: this node's probe stands in */
-            size_t l = strlen(silent);
-            if (why)
-                snprintf(silent + l, sizeof(silent) - l, "%s%s", l ? ", " : "",
-                         f->nodes[o->node].name);
-        }
-        if (st == HEALTH_DOWN) {
-            d++;
-            if (why && nd < 64)
-                downs[nd++] = f->nodes[o->node].name;
-        } else {
-            u++;
-            if (why && nu < 64)
-                ups[nu++] = f->nodes[o->node].name;
-        }
+        fleet_decide_report_of(&f->nodes[o->node], o, &f->dec_reports[n]);
+        f->dec_nodes[n++] = o->node;
     }
-    enum health_state v = fleet_quorum_verdict(&f->p.quorum, u, d);
-    if (why) {
-        fleet_quorum_explain(v, downs, nd, ups, nu, why, len);
-        size_t l = strlen(why);
-        if (silent[0] && l < len)
-            snprintf(why + l, len - l,
-                     " [not heard from during an etcd election (%s), counted as this node's "
-                     "probe: %s]",
-                     f->elect.why, silent);
-    }
-    return v;
+    in.reports = f->dec_reports;
+    in.n_reports = n;
+    struct fleet_decide_out out;
+    fleet_decide(&in, &out, f->dec_how);
+    if (why)
+        fleet_verdict_explain(f, out.verdict, in.self.own, f->dec_nodes, f->dec_how, n, why, len);
+    return out.verdict;
 }
 
 unsigned fleet_disagreements_locked(struct fleet *f)
@@ -533,6 +568,9 @@ void fleet_free(struct fleet *f)
     free(f->buckets);
     free(f->local);
     free(f->nodes);
+    free(f->dec_reports);
+    free(f->dec_nodes);
+    free(f->dec_how);
     for (size_t i = 0; i < f->n_pending; i++)
         free(f->pending_keys[i]);
     free(f->pending_keys);

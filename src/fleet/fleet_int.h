@@ -127,6 +127,7 @@ bool fleet_rejoin_covers(double since, unsigned beats, double stale_after);
 struct event;
 struct event_base;
 struct drill_core;
+struct fleet_decide_report;
 
 /* The lease, mod revision and signed "n" of the last node record,
  * heartbeat or round-trip table (fleet_rtt.c) of a member applied here
@@ -419,6 +420,13 @@ struct fleet {
     struct fleet_node *nodes;
     size_t n_nodes, cap_nodes;
     uint16_t self;
+    /* Scratch of fleet_ep_verdict_locked: one endpoint's reports as
+     * fleet_decide reads them, their nodes, how each counted (owned, grown
+     * there, freed by fleet_free). (L) */
+    struct fleet_decide_report *dec_reports;
+    uint16_t *dec_nodes;
+    uint8_t *dec_how;
+    size_t dec_cap;
     /* endpoints (L for the table's shape) */
     struct fleet_ep **buckets;
     size_t n_buckets, n_eps;
