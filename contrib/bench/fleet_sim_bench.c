@@ -1,0 +1,33 @@
+/*
+ * fleet_sim_bench.c -- the fleet simulator (tests/unit/fleet_sim.h) over
+ * many seeds: violations of I1, I2 and I4 per fault class, the slowest
+ * kill -> flip, and the first seed of each violation (replay it with
+ * tests/unit/test_fleet_sim --seed N). doc/fleet.md, "Decision model and
+ * simulator".
+ *
+ *   make contrib/bench/fleet_sim_bench
+ *   contrib/bench/fleet_sim_bench [SEEDS [FROM [CLASS]]]   (1000000 1)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../tests/unit/fleet_sim.h"
+
+int main(int argc, char **argv)
+{
+    unsigned long long seeds = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
+    unsigned long long from = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
+    int cls = -1;
+    if (argc > 3) {
+        for (int c = 0; c < SIM_CLASSES && cls < 0; c++)
+            if (strcmp(argv[3], fleet_sim_class_name((enum fleet_sim_class)c)) == 0)
+                cls = c;
+        if (cls < 0) {
+            fprintf(stderr, "fleet_sim_bench: unknown class \"%s\"\n", argv[3]);
+            return 2;
+        }
+    }
+    printf("fleet_sim_bench: %llu seeds from %llu\n", seeds, from);
+    return fleet_sim_survey(from, seeds, cls, stdout);
+}

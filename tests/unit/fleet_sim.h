@@ -1,0 +1,64 @@
+/*
+ * fleet_sim.h -- a deterministic simulator of a gtmd fleet (issue #54):
+ * N nodes probing one backend, publishing reports and heartbeats through
+ * a modelled etcd, each deciding with the real fleet_decide
+ * (src/fleet/fleet_decide.h), in virtual time, under one seeded fault
+ * schedule. doc/fleet.md, "Decision model and simulator", says what is
+ * modelled and what is not.
+ *
+ * One seed is one run: fleet_sim_run(seed, cls, ...) is a pure function
+ * of its arguments (no clock, no rand(), no global state), so a seed
+ * replays exactly, trace included.
+ */
+#ifndef GTM_TESTS_FLEET_SIM_H
+#define GTM_TESTS_FLEET_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The fault classes; a run has exactly one, besides the backend's death
+ * (and, for some seeds, its return). */
+enum fleet_sim_class {
+    SIM_CLEAN = 0,    /* delays only */
+    SIM_FSYNC,        /* etcd's commits stall 0.3-2.5 s around the kill */
+    SIM_STARVE,       /* one node's events late by 0.2-2 s (CPU starved) */
+    SIM_SKEW,         /* clocks off by up to an hour, one jumps */
+    SIM_LOCAL_CUT,    /* one node alone loses its backend (I2) */
+    SIM_NODE_CUT,     /* one node cut from etcd, both ways, no election */
+    SIM_ONE_WAY,      /* one node cut from etcd one way */
+    SIM_ELECTION,     /* etcd elects a leader (writes stop 1-2 s) at the kill */
+    SIM_LEADER_CUT,   /* one node cut off with the etcd leader at the kill */
+    SIM_ELECT_LOADED, /* an election, then reports written after heartbeats */
+    SIM_LOCAL_ELECT,  /* a node loses its backend during an election (I2) */
+    SIM_CLASSES
+};
+
+enum { SIM_I1 = 0, SIM_I2, SIM_I4, SIM_INVARIANTS };
+
+struct fleet_sim_result {
+    enum fleet_sim_class cls;
+    unsigned nodes;
+    unsigned violations[SIM_INVARIANTS];
+    /* The slowest kill -> flip of a node, in ms (-1: no kill checked). */
+    int64_t worst_flip_ms;
+    char first[200]; /* the first violation, "" when none */
+};
+
+/* The name of a class ("clean", "leader_cut", ...); NULL past the end. */
+const char *fleet_sim_class_name(enum fleet_sim_class cls);
+/* The class a seed runs when none is forced: seed % SIM_CLASSES. */
+enum fleet_sim_class fleet_sim_class_of(uint64_t seed);
+
+/* Runs one seed. trace: NULL, or a buffer of trace_len bytes that gets
+ * the run's trace (events with virtual times, cut with "..." when full). */
+void fleet_sim_run(uint64_t seed, enum fleet_sim_class cls, struct fleet_sim_result *res,
+                   char *trace, size_t trace_len);
+
+/* Runs count seeds from from (each its own class, or cls when >= 0) and
+ * prints, per class, the runs, the runs that violate each invariant, the
+ * slowest kill -> flip and the first seed of each violation. */
+int fleet_sim_survey(uint64_t from, uint64_t count, int cls, FILE *out);
+
+#endif

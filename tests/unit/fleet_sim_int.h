@@ -1,0 +1,123 @@
+/*
+ * fleet_sim_int.h -- the simulator's state (fleet_sim.c only): the fault
+ * schedule, etcd's log, each node's model, the event heap. One struct sim
+ * per run, allocated and freed by fleet_sim_run.
+ */
+#ifndef GTM_TESTS_FLEET_SIM_INT_H
+#define GTM_TESTS_FLEET_SIM_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fleet/fleet_decide.h"
+#include "fleet/fleet_int.h"
+#include "fleet_sim.h"
+
+#define SIM_N_MAX 5
+#define SIM_HEAP_MAX 4096
+#define SIM_WRITES_MAX 2048
+#define SIM_END_MS 9000
+#define SIM_INTERVAL_MS 250
+#define SIM_FALL 2
+#define SIM_RISE 2
+#define SIM_STALE_S 2.0 /* stale_after: the least the schema allows */
+#define SIM_TIMEOUT_MS 2000
+#define SIM_TICK_MS 250
+#define SIM_EPOCH 1700000000.0
+#define SIM_ETCD 255       /* the node of etcd's own events */
+#define SIM_BOUND_MS 500   /* I1: after the quorum saw it */
+#define SIM_REPORT_MS 1000 /* I2: a report is current this long after the probe moved */
+
+struct sim_win {
+    int64_t from, to; /* [from, to); empty when to <= from */
+};
+
+static inline bool sim_in(const struct sim_win *w, int64_t t)
+{
+    return t >= w->from && t < w->to;
+}
+
+enum sim_kind { W_BEAT, W_REPORT, W_NODE, W_LEASE_END };
+
+struct sim_write {
+    uint8_t writer, kind, state;
+    double stamp; /* the writer's wall clock */
+    uint64_t seq, term;
+    int64_t rev, sent;
+    uint32_t gen;
+};
+
+enum sim_type {
+    EV_PROBE,
+    EV_TICK,
+    EV_ARRIVE,
+    EV_DELIVER,
+    EV_REPLY,
+    EV_STATUS,
+    EV_SYNCED,
+    EV_PUBLISH,
+    EV_BACKEND,
+    EV_LEASES
+};
+
+struct sim_ev {
+    int64_t t;
+    uint64_t seq;
+    uint8_t type, node;
+    int32_t w, arg;
+};
+
+/* The schedule of one run, drawn before it starts. */
+struct sim_faults {
+    struct sim_win elect, stall, starve, local, cut_up, cut_down;
+    int starve_node, local_node, cut_node; /* -1: none */
+    bool leader_cut;                       /* cut_node is cut off with etcd's leader */
+    int64_t stepdown;                      /* when that leader steps down */
+    int64_t rewatch;                       /* the watch resumes after cut_down, backlog at once */
+    int64_t kill, revive;                  /* revive 0: never */
+    int64_t jitter, pub_lag_max, sync_extra;
+};
+
+enum { CONN_SYNCING = 1, CONN_SYNCED = 2 };
+
+struct sim_node {
+    int64_t skew, jump_at, jump, link; /* ms */
+    uint8_t own, acked, served;
+    int run;
+    double own_since;
+    int64_t down_at, flip_at; /* the probe said down / served down, after the kill (-1) */
+    int64_t up_at;            /* the probe last moved to up (0: never) */
+    bool left;                /* served down while the backend is dead (I4) */
+    int conn;
+    uint32_t gen;
+    bool beat_inflight, sync_out, poll_out, ever_synced, blind, degraded;
+    int64_t next_beat, next_poll, beat_rev, rev, last_deliver;
+    double beat_sent, fresh_at, blind_from, blind_end, elect_at;
+    uint64_t term_seen, pub_seq;
+    struct fleet_node peer[SIM_N_MAX]; /* the real struct, as fleet_beat.c keeps it */
+    bool has_obs[SIM_N_MAX];
+    uint8_t obs_state[SIM_N_MAX];
+    double obs_stamp[SIM_N_MAX];
+    uint64_t obs_seq[SIM_N_MAX];
+};
+
+struct sim {
+    uint64_t rng[4];
+    unsigned n;
+    enum fleet_sim_class cls;
+    struct sim_faults fx;
+    struct sim_ev heap[SIM_HEAP_MAX];
+    size_t nh;
+    uint64_t seq;
+    struct sim_write w[SIM_WRITES_MAX];
+    size_t nw;
+    int64_t now, etcd_rev, last_commit, last_keep[SIM_N_MAX];
+    bool lease_live[SIM_N_MAX], alive, overflow;
+    struct sim_node nd[SIM_N_MAX];
+    struct fleet_quorum quorum;
+    struct fleet_sim_result *res;
+    char *trace;
+    size_t tlen, toff;
+};
+
+#endif
