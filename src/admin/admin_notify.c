@@ -25,13 +25,16 @@ static void notify_dnstap(struct admin *a, struct evbuffer *b)
     notify_head(b, "gtmd_dnstap_messages_total", "counter",
                 "dnstap messages handed to the writer thread (queued), not logged because a "
                 "worker's queue was full, a slow or stopped reader (dropped), or because no "
-                "reader was connected (no_reader).");
+                "reader was connected (no_reader); of the queued, those never written because "
+                "the reader went away first (lost).");
     evbuffer_add_printf(b, "gtmd_dnstap_messages_total{result=\"queued\"} %llu\n",
                         (unsigned long long)st.queued);
     evbuffer_add_printf(b, "gtmd_dnstap_messages_total{result=\"dropped\"} %llu\n",
                         (unsigned long long)st.dropped);
     evbuffer_add_printf(b, "gtmd_dnstap_messages_total{result=\"no_reader\"} %llu\n",
                         (unsigned long long)st.no_reader);
+    evbuffer_add_printf(b, "gtmd_dnstap_messages_total{result=\"lost\"} %llu\n",
+                        (unsigned long long)st.lost);
     notify_head(b, "gtmd_dnstap_reader_connected", "gauge",
                 "1 while a dnstap reader is connected (the file is open).");
     evbuffer_add_printf(b, "gtmd_dnstap_reader_connected %d\n", st.connected ? 1 : 0);

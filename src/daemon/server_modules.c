@@ -364,7 +364,8 @@ static void server_mod_dnstap_keep(struct config *next, struct config *running)
     r->queue_size = q;
 }
 
-/* After the workers: nothing logs any more; what is queued is written. */
+/* After the workers and every other module (the table's first): nothing
+ * logs any more; what is queued is written, in about a second at most. */
 static void server_mod_dnstap_stop(struct server *srv)
 {
     dnstap_close(srv->dnstap);
@@ -675,6 +676,17 @@ static void server_mod_user_keep(struct config *next, struct config *running)
 
 /* In dependency order: each may use what the ones before it started. */
 static const struct server_module server_modules[] = {
+    /* First, so stopped last: it uses nothing the others start, and its
+     * stop (about a second at most, for a slow reader: dnstap.h) comes
+     * after health's final state write, never before it. */
+    {.name = "dnstap",
+     .restart_key = "dnstap",
+     .restart_note = "the dnstap socket, file and queue_size change only on restart; what is "
+                     "logged follows the reload",
+     .start = server_mod_dnstap_start,
+     .keys = {"dnstap"},
+     .keep = server_mod_dnstap_keep,
+     .stop = server_mod_dnstap_stop},
     {.name = "config_api",
      .start = server_mod_confapi_start,
      .ready = server_mod_confapi_ready,
@@ -697,14 +709,6 @@ static const struct server_module server_modules[] = {
      .keep = server_mod_fleet_keep,
      .apply = server_mod_fleet_apply,
      .stop = server_mod_fleet_stop},
-    {.name = "dnstap",
-     .restart_key = "dnstap",
-     .restart_note = "the dnstap socket, file and queue_size change only on restart; what is "
-                     "logged follows the reload",
-     .start = server_mod_dnstap_start,
-     .keys = {"dnstap"},
-     .keep = server_mod_dnstap_keep,
-     .stop = server_mod_dnstap_stop},
     {.name = "net",
      .restart_key = "listen",
      .restart_note = "listen addresses, tls.listen and workers change only on restart",

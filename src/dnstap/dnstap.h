@@ -1,25 +1,28 @@
 /*
- * dnstap.h -- the dnstap writer (doc/dnstap.md): a Frame Streams I/O
- * thread (libfstrm's fstrm_iothr) writing to a reader's unix socket or to
- * a file, fed by one bounded queue per DNS worker.
+ * dnstap.h -- the dnstap writer (doc/dnstap.md): a writer thread of our
+ * own writing Frame Streams (libfstrm's writer) to a reader's unix socket
+ * or to a file, fed by one bounded ring per DNS worker.
  *
  * A worker logs a message with dnstap_log: the Dnstap protobuf is packed
- * (protobuf-c) straight into the worker's own ring of bytes and handed to
- * its fstrm queue, which never blocks: when the queue or the ring is
- * full (a reader that is slow or stopped), the message is dropped and
- * counted, and the query is answered as always; while no reader is
- * connected, messages are counted and not even packed. The I/O thread
- * hands each frame back once written; the ring's space is reused in that
- * order. A reader that takes nothing for 2 seconds is disconnected and
- * connected again (dnstap_sink.c). No lock, no allocation and no system
- * call on the worker's path (fstrm wakes its thread with a condition
- * signal every queue_notify_threshold frames).
+ * (protobuf-c) straight into the worker's own ring of bytes and published
+ * to the thread, which never blocks the worker: when the ring is full or
+ * queue_size frames wait (a reader that is slow or stopped), the message
+ * is dropped and counted, and the query is answered as always; while no
+ * reader is connected, messages are counted and not even packed. The
+ * thread writes what waits at least every 100 ms and frees it in order.
+ * No lock, no allocation and no system call on the worker's path but one
+ * eventfd write when its queue is three quarters full (dnstap_int.h).
+ *
+ * Bounds (dnstap_int.h): the reader's handshake 2 s in all, one write 2 s
+ * (a reader that takes nothing is disconnected, and connected again a
+ * second later), the stop 1 s; a reader that closes its socket is seen at
+ * once (its socket polled).
  *
  * Threads: dnstap_open and dnstap_close on the main thread (close after
  * every worker stopped); dnstap_log on the worker owning the queue;
  * dnstap_stats and dnstap_status_json on any thread.
  *
- * Ownership: struct dnstap owns the I/O thread, the queues and the rings;
+ * Ownership: struct dnstap owns the thread, the queues and the rings;
  * dnstap_queue_get lends a queue until dnstap_close.
  */
 #ifndef GTM_DNSTAP_DNSTAP_H
@@ -44,8 +47,9 @@ struct dnstap_queue;
  * second while there is no reader: no reader is not an error). */
 struct dnstap *dnstap_open(const struct dnstap_params *p, unsigned n_queues, char *err,
                            size_t errlen);
-/* Writes what is queued (as far as the reader takes it), stops the
- * thread and frees everything. NULL is a no-op. */
+/* Writes what is queued (as far as the reader takes it within 1 s, then
+ * STOP and the reader's FINISH within that second too), stops the thread
+ * and frees everything: never more than about a second. NULL is a no-op. */
 void dnstap_close(struct dnstap *dt);
 
 /* Queue i (< n_queues) for one worker, or NULL when dt is NULL. */
@@ -69,16 +73,18 @@ struct dnstap_event {
 void dnstap_log(struct dnstap_queue *q, const struct dnstap_view *v, const struct dnstap_event *e);
 
 struct dnstap_stats {
-    uint64_t queued;    /* frames handed to the I/O thread */
+    uint64_t queued;    /* frames handed to the writer thread */
     uint64_t dropped;   /* frames not logged: a full queue or ring (a slow or stopped reader) */
     uint64_t no_reader; /* frames not logged: no reader connected (or the file not open) */
+    uint64_t lost;      /* frames queued, then not written: the reader went away (or the
+                           file failed, or the stop's second ended) first */
     unsigned queues;
     bool connected; /* a reader is connected (the file is open) now */
 };
 /* Sums every queue's counters (zeros for NULL). */
 void dnstap_stats(const struct dnstap *dt, struct dnstap_stats *out);
 /* {"sink": "unix:PATH"|"file:PATH", "connected": B, "queues": N,
- * "queued": N, "dropped": N, "no_reader": N}, or JSON null for NULL. The
+ * "queued": N, "dropped": N, "no_reader": N, "lost": N}, or JSON null for NULL. The
  * caller owns it. */
 json_t *dnstap_status_json(const struct dnstap *dt);
 

@@ -1,18 +1,20 @@
 /*
- * dnstap_sink.c -- where fstrm's I/O thread writes: a reader's unix
+ * dnstap_sink.c -- where the writer thread writes: a reader's unix
  * socket or a file, as an fstrm_rdwr of our own (dnstap_int.h).
  *
  * fstrm's own unix writer blocks in write for as long as a reader that
- * stopped reading keeps its socket open: gtmd could then not stop (the
- * I/O thread is joined at stop) and the reader would get the frames of
- * minutes ago. Here a write or a read that makes no progress for
- * DNSTAP_SINK_TIMEOUT seconds fails: fstrm closes the connection and
- * tries again (reopen_interval). The sink also tells the workers whether
- * a reader is there (connected), so that while none is, they count their
- * messages as lost without packing them.
+ * stopped reading keeps its socket open, and in read for as long as a
+ * reader takes to send its ACCEPT: gtmd could then not stop (the thread
+ * is joined at stop) and the reader would get the frames of minutes ago.
+ * Here the socket does not block: every read and write waits (poll) at
+ * most until the deadline the thread set for the whole operation (the
+ * handshake, one batch), and at most until the stop's deadline once the
+ * stop came (at once during a handshake). A failure makes fstrm close the
+ * connection; the thread tries again a second later.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,29 +23,69 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/deadline.h"
 #include "dnstap/dnstap_int.h"
-
-#define DNSTAP_SINK_TIMEOUT 2 /* seconds */
 
 struct dnstap_sink {
     char *path; /* owned */
     bool socket;
     int fd;
-    bool opened;             /* the file was opened once: later opens append */
-    _Atomic bool *connected; /* the writer's flag (struct dnstap) */
+    bool opened;       /* the file was opened once: later opens append */
+    bool handshake;    /* the stop fails the I/O at once */
+    double deadline;   /* deadline_mono(): the current operation gives up */
+    struct dnstap *dt; /* its writer: connected, the stop */
 };
+
+void dnstap_sink_deadline(struct dnstap_sink *k, double seconds)
+{
+    k->deadline = deadline_mono() + seconds;
+}
+
+void dnstap_sink_handshake(struct dnstap_sink *k, bool handshake)
+{
+    k->handshake = handshake;
+}
+
+int dnstap_sink_fd(const struct dnstap_sink *k)
+{
+    return k->socket ? k->fd : -1;
+}
+
+/* Until the socket is ready for events: false at the deadline (the
+ * stop's, when sooner; at once when the stop comes during a handshake). */
+static bool dnstap_sink_wait(struct dnstap_sink *k, short events)
+{
+    for (;;) {
+        bool stop = atomic_load(&k->dt->stopping);
+        if (stop && k->handshake)
+            return false;
+        double by = k->deadline;
+        if (stop && atomic_load(&k->dt->stop_by) < by)
+            by = atomic_load(&k->dt->stop_by);
+        double left = by - deadline_mono();
+        if (left <= 0)
+            return false;
+        /* The stop's eventfd stays readable: watched until it came. */
+        struct pollfd p[2] = {{.fd = k->fd, .events = events},
+                              {.fd = stop ? -1 : k->dt->stop_fd, .events = POLLIN}};
+        int r = poll(p, 2, (int)(left * 1000) + 1);
+        if (r < 0 && errno != EINTR)
+            return false;
+        if (r > 0 && p[0].revents)
+            return true;
+    }
+}
 
 static fstrm_res dnstap_sink_open_socket(struct dnstap_sink *k)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    struct timeval tv = {DNSTAP_SINK_TIMEOUT, 0};
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", k->path);
-    k->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    k->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (k->fd < 0)
         return fstrm_res_failure;
-    if (setsockopt(k->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
-        setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-        connect(k->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    /* A unix socket connects at once, or fails (EAGAIN: a reader that
+     * does not accept, its backlog full): it never blocks. */
+    if (connect(k->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         close(k->fd);
         k->fd = -1;
         return fstrm_res_failure;
@@ -56,66 +98,84 @@ static fstrm_res dnstap_sink_open(void *obj)
     struct dnstap_sink *k = obj;
     if (k->fd >= 0)
         return fstrm_res_success;
-    if (k->socket) {
-        if (dnstap_sink_open_socket(k) != fstrm_res_success)
-            return fstrm_res_failure;
-    } else {
-        /* Truncated at start, as fstrm's file writer does; after a write
-         * error (a full disk) fstrm opens it again: what it holds stays. */
-        int how = k->opened ? O_APPEND : O_TRUNC;
-        if ((k->fd = open(k->path, O_WRONLY | O_CREAT | O_CLOEXEC | how, 0640)) < 0)
-            return fstrm_res_failure;
-        k->opened = true;
-    }
-    atomic_store(k->connected, true);
+    if (k->socket)
+        return dnstap_sink_open_socket(k);
+    /* Truncated at start, as fstrm's file writer does; after a write
+     * error (a full disk) it is opened again: what it holds stays. */
+    int how = k->opened ? O_APPEND : O_TRUNC;
+    if ((k->fd = open(k->path, O_WRONLY | O_CREAT | O_CLOEXEC | how, 0640)) < 0)
+        return fstrm_res_failure;
+    k->opened = true;
     return fstrm_res_success;
+}
+
+void dnstap_sink_reset(struct dnstap_sink *k)
+{
+    atomic_store(&k->dt->connected, false);
+    if (k->fd >= 0)
+        close(k->fd);
+    k->fd = -1;
 }
 
 static fstrm_res dnstap_sink_close(void *obj)
 {
     struct dnstap_sink *k = obj;
-    atomic_store(k->connected, false);
-    if (k->fd < 0)
-        return fstrm_res_failure;
-    close(k->fd);
-    k->fd = -1;
-    return fstrm_res_success;
+    bool was = k->fd >= 0;
+    dnstap_sink_reset(k);
+    return was ? fstrm_res_success : fstrm_res_failure;
 }
 
-/* The socket's handshake (READY, ACCEPT, START): exactly count octets. */
+bool dnstap_sink_gone(struct dnstap_sink *k)
+{
+    uint8_t buf[512];
+    if (k->fd < 0)
+        return true;
+    ssize_t r = recv(k->fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (r == 0)
+        return true; /* the reader closed its end */
+    return r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
+/* The socket's handshake (ACCEPT) and FINISH: exactly count octets. */
 static fstrm_res dnstap_sink_read(void *obj, void *data, size_t count)
 {
     struct dnstap_sink *k = obj;
     uint8_t *p = data;
     while (k->fd >= 0 && count > 0) {
         ssize_t r = read(k->fd, p, count);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return fstrm_res_failure; /* closed, an error, or the timeout */
-        p += r;
-        count -= (size_t)r;
+        if (r > 0) {
+            p += r;
+            count -= (size_t)r;
+        } else if (r == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            return fstrm_res_failure; /* closed, or an error */
+        } else if (errno != EINTR && !dnstap_sink_wait(k, POLLIN)) {
+            return fstrm_res_failure; /* the deadline */
+        }
     }
     return count == 0 ? fstrm_res_success : fstrm_res_failure;
 }
 
-/* Everything of iov, or a failure (fstrm then closes and reopens). The
- * I/O thread has SIGPIPE blocked (fstrm does it). */
+/* Everything of iov, or a failure (fstrm then closes). The thread has
+ * SIGPIPE blocked (dnstap_io.c). */
 static fstrm_res dnstap_sink_write(void *obj, const struct iovec *iov, int iovcnt)
 {
     struct dnstap_sink *k = obj;
     struct iovec v[256]; /* fstrm writes at most 128 at once (FSTRM__WRITER_IOVEC_SIZE) */
     if (k->fd < 0 || iovcnt <= 0 || (size_t)iovcnt > sizeof(v) / sizeof(v[0]))
         return fstrm_res_failure;
-    DNSTAP_TSAN_ACQUIRE();
     memcpy(v, iov, sizeof(*iov) * (size_t)iovcnt);
     struct iovec *cur = v;
     while (iovcnt > 0) {
         ssize_t w = writev(k->fd, cur, iovcnt);
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!dnstap_sink_wait(k, POLLOUT))
+                return fstrm_res_failure; /* a reader that stopped reading */
+            continue;
+        }
         if (w <= 0)
-            return fstrm_res_failure; /* a reader gone, or one that stopped reading */
+            return fstrm_res_failure; /* a reader gone, a full disk */
         while (iovcnt > 0 && (size_t)w >= cur->iov_len) {
             w -= (ssize_t)cur->iov_len;
             cur++;
@@ -139,7 +199,8 @@ static fstrm_res dnstap_sink_destroy(void *obj)
     return fstrm_res_success;
 }
 
-struct fstrm_writer *dnstap_sink_writer(const struct dnstap_params *p, _Atomic bool *connected)
+struct fstrm_writer *dnstap_sink_writer(const struct dnstap_params *p, struct dnstap *dt,
+                                        struct dnstap_sink **sink)
 {
     struct dnstap_sink *k = calloc(1, sizeof(*k));
     if (!k)
@@ -149,7 +210,7 @@ struct fstrm_writer *dnstap_sink_writer(const struct dnstap_params *p, _Atomic b
     if (!k->path)
         abort();
     k->fd = -1;
-    k->connected = connected;
+    k->dt = dt;
     struct fstrm_rdwr *rw = fstrm_rdwr_init(k);
     fstrm_rdwr_set_destroy(rw, dnstap_sink_destroy);
     fstrm_rdwr_set_open(rw, dnstap_sink_open);
@@ -163,5 +224,6 @@ struct fstrm_writer *dnstap_sink_writer(const struct dnstap_params *p, _Atomic b
     fstrm_writer_options_destroy(&wo);
     if (!w && rw)
         fstrm_rdwr_destroy(&rw);
+    *sink = w ? k : NULL;
     return w;
 }

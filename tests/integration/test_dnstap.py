@@ -15,7 +15,9 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
+import threading
 import time
 
 import dns.message
@@ -323,3 +325,263 @@ def test_check_names_a_dnstap_file_it_cannot_write(make_gtmd):
     r = subprocess.run([GTMD, "check", "-c", g.conf_path],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "$.dnstap.file: the directory" in r.stdout + r.stderr, r
+
+
+# ---- the writer's bounds (issue #53): a Frame Streams reader of our own,
+# which can be slow on purpose and says when each frame came.
+
+def control(ctype, content=CONTENT_TYPE.encode()):
+    """A Frame Streams control frame: escape, length, type, content type."""
+    body = struct.pack(">I", ctype)
+    if content is not None:
+        body += struct.pack(">II", 1, len(content)) + content
+    return struct.pack(">II", 0, len(body)) + body
+
+
+ACCEPT, START, STOP, READY, FINISH = 1, 2, 3, 4, 5
+
+
+class FakeReader:
+    """A dnstap reader on SOCK (a unix socket in workdir), one connection
+    at a time, on a thread. mode "ok": the handshake, then every frame,
+    with the monotonic time it came (frames); "trickle": the ACCEPT one
+    octet every 1.5 s; "noread": the handshake, then nothing read ever.
+    Every wait is bounded; stop() ends it within a second."""
+
+    def __init__(self, workdir, mode):
+        self.sock = os.path.join(workdir, "dnstap.sock")
+        self.mode = mode
+        self.frames = []  # (time, length)
+        self.connections = 0
+        self.trickled = 0  # octets of ACCEPT sent slowly
+        self.done = threading.Event()
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(self.sock)
+        self.srv.listen(4)
+        self.srv.settimeout(0.2)
+        self.held = []  # "noread": connections kept open, never read
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(timeout=5)
+        for c in self.held:
+            c.close()
+        self.srv.close()
+
+    def recv_exact(self, c, n):
+        out = b""
+        while len(out) < n and not self.done.is_set():
+            try:
+                got = c.recv(n - len(out))
+            except socket.timeout:
+                continue
+            if not got:
+                raise EOFError
+            out += got
+        if len(out) < n:
+            raise EOFError
+        return out
+
+    def recv_frame(self, c):
+        """(control type or None for data, payload length)."""
+        (n,) = struct.unpack(">I", self.recv_exact(c, 4))
+        if n:
+            self.recv_exact(c, n)
+            return None, n
+        (n,) = struct.unpack(">I", self.recv_exact(c, 4))
+        return struct.unpack(">I", self.recv_exact(c, n)[:4])[0], n
+
+    def run(self):
+        while not self.done.is_set():
+            try:
+                c, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            self.connections += 1
+            c.settimeout(0.2)
+            try:
+                self.serve(c)
+            except (EOFError, OSError):
+                pass
+            if c not in self.held:
+                c.close()
+
+    def serve(self, c):
+        assert self.recv_frame(c)[0] == READY
+        accept = control(ACCEPT)
+        if self.mode == "trickle":
+            for i in range(len(accept)):
+                c.sendall(accept[i:i + 1])
+                self.trickled += 1
+                if self.done.wait(1.5):
+                    return
+            return
+        c.sendall(accept)
+        assert self.recv_frame(c)[0] == START
+        if self.mode == "noread":
+            self.held.append(c)
+            return
+        while not self.done.is_set():
+            kind, n = self.recv_frame(c)
+            if kind == STOP:
+                c.sendall(control(FINISH, None))
+                return
+            self.frames.append((time.monotonic(), n))
+
+
+def status_metric(a, name):
+    m = re.search(r"^%s (\d+)$" % name, a.get("/metrics").body.decode(), re.M)
+    return int(m.group(1))
+
+
+def wait_frames(a, r, n=None, timeout=10):
+    """Until reader r got n frames (default: every frame queued so far)."""
+    n = metric(a, "queued") if n is None else n
+    deadline = time.monotonic() + timeout
+    while len(r.frames) < n and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert len(r.frames) == n, (len(r.frames), n)
+
+
+def bounded_config(**section):
+    """dnstap_config with a state file: the stop's last write is seen."""
+    def fn(workdir, port):
+        c = dnstap_config(**section)(workdir, port)
+        c["state_file"] = "state.json"
+        return c
+    return fn
+
+
+def term_and_time(g, timeout=15):
+    """SIGTERM; the seconds gtmd took to exit (None if it did not within
+    timeout: it is killed)."""
+    state = os.path.join(g.workdir, "state.json")
+    if os.path.exists(state):
+        os.unlink(state)  # the stop's final write makes it again
+    t0 = time.monotonic()
+    g.proc.send_signal(signal.SIGTERM)
+    try:
+        g.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        g.proc.kill()
+        g.proc.wait(timeout=5)
+        return None
+    return time.monotonic() - t0
+
+
+def test_a_slow_handshake_does_not_hold_the_stop(make_gtmd):
+    """A reader that sends its ACCEPT one octet every 1.5 s: each read
+    makes progress, but the handshake as a whole gives up after 2 s (and
+    at once at the stop), so gtmd exits within a few seconds of SIGTERM,
+    its state file written first."""
+    g = make_gtmd(bounded_config(), start=False)
+    r = FakeReader(g.workdir, "trickle")
+    try:
+        g.start()
+        a = Admin.of(g)
+        a.wait_ready()
+        # The first handshake given up after 2 s in all (each read made
+        # progress within 1.5 s), the second started a second later.
+        deadline = time.monotonic() + 15
+        while (r.connections < 2 or r.trickled < 4) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert r.connections >= 2, "a handshake of more than 2 s is given up"
+        connected = a.get("/v1/status").json["dnstap"]["connected"]
+        took = term_and_time(g)
+    finally:
+        r.stop()
+    assert took is not None and took < 5, "SIGTERM to exit: %r s (main: 24 s and more)" % took
+    assert connected is False, "no reader until its handshake is done"
+    assert os.path.exists(os.path.join(g.workdir, "state.json")), "the final state write"
+    assert "event=stop" in g.read_log()
+    print("dnstap trickle: %d connections, stop %.2f s" % (r.connections, took))
+
+
+def test_a_reader_that_never_reads_does_not_hold_the_stop(make_gtmd):
+    """A reader that does the handshake and then reads nothing: the socket
+    fills, the write waits; the stop gives it a second, so gtmd exits
+    within a few seconds, its state file written."""
+    g = make_gtmd(bounded_config(queue_size=16384), start=False)
+    r = FakeReader(g.workdir, "noread")
+    try:
+        g.start()
+        a = Admin.of(g)
+        a.wait_ready()
+        wait_connected(a)
+        burst(g, 4000)  # 8000 frames: more than the socket holds
+        assert status_metric(a, "gtmd_dnstap_reader_connected") == 1
+        took = term_and_time(g)
+    finally:
+        r.stop()
+    assert took is not None and took < 4, "SIGTERM to exit: %r s" % took
+    assert os.path.exists(os.path.join(g.workdir, "state.json")), "the final state write"
+    print("dnstap reader not reading: stop %.2f s" % took)
+
+
+def test_frames_reach_the_reader_at_once(make_gtmd):
+    """16 queries: their 32 frames reach a reader while gtmd runs, within
+    a second of the last answer (main: 1 to 2 s; the design: 0.1 s)."""
+    g = make_gtmd(dnstap_config(), start=False)
+    r = FakeReader(g.workdir, "ok")
+    try:
+        g.start()
+        a = Admin.of(g)
+        a.wait_ready()
+        wait_connected(a)
+        # The start's own queries (g.start waits for an answer) first.
+        base = metric(a, "queued")
+        wait_frames(a, r, base)
+        for i in range(16):
+            g.query("late%d.example.com." % i, "A")
+        last = time.monotonic()
+        deadline = last + 5
+        while len(r.frames) < base + 32 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(r.frames) == base + 32 == metric(a, "queued"), r.frames
+        latency = r.frames[-1][0] - last
+        print("dnstap: the last frame came %.3f s after the last answer" % latency)
+        assert latency < 1.0, latency
+    finally:
+        g.stop()
+        r.stop()
+
+
+def test_a_reader_that_exits_is_seen_at_once(make_gtmd):
+    """The reader closes its socket once it has every frame: gtmd sees it
+    at once (gtmd_dnstap_reader_connected 0 without a query sent, where
+    it stayed 1 until a write failed), and the queries after are counted
+    no_reader, neither queued nor lost; the reader that comes back gets
+    the next ones."""
+    g = make_gtmd(dnstap_config(), start=False)
+    r = FakeReader(g.workdir, "ok")
+    try:
+        g.start()
+        a = Admin.of(g)
+        a.wait_ready()
+        wait_connected(a)
+        wait_frames(a, r)  # the start's own query (g.start waits for it)
+        base = metric(a, "queued")
+    finally:
+        r.stop()  # closes the connection and the socket
+    deadline = time.monotonic() + 3
+    while (status_metric(a, "gtmd_dnstap_reader_connected") != 0 and
+           time.monotonic() < deadline):
+        time.sleep(0.02)
+    assert status_metric(a, "gtmd_dnstap_reader_connected") == 0
+    for i in range(10):
+        g.query("gone%d.example.com." % i, "A")
+    assert metric(a, "no_reader") == 20 and metric(a, "queued") == base
+    assert metric(a, "lost") == 0
+    st = a.get("/v1/status").json["dnstap"]
+    assert st["connected"] is False and st["lost"] == 0 and st["no_reader"] == 20, st
+    os.unlink(r.sock)
+    r = FakeReader(g.workdir, "ok")
+    try:
+        wait_connected(a)
+        g.query("back.example.com.", "A")
+        wait_frames(a, r, 2)
+    finally:
+        g.stop()
+        r.stop()
