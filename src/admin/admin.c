@@ -26,6 +26,7 @@
 #include "admin/admin_request.h"
 #include "common/addr.h"
 #include "common/digest.h"
+#include "common/jsonreal.h"
 #include "common/log.h"
 #include "health/override.h"
 #include "health/service.h"
@@ -40,7 +41,8 @@ void admin_reply_json(struct admin_req *r, int status, json_t *body)
     struct evbuffer *b = evbuffer_new();
     /* body is NULL when a json_pack() failed (e.g. on invalid UTF-8): answer
      * 500 rather than take the daemon down on a client's bytes. */
-    char *text = body ? json_dumps(body, JSON_INDENT(1) | JSON_ENCODE_ANY) : NULL;
+    /* Reals in their shortest form (0.95, not 0.94999999999999996). */
+    char *text = body ? jsonreal_dumps(body, JSON_INDENT(1)) : NULL;
     if (!text) {
         log_error("event=admin_reply result=failed status=%d", status);
         status = 500;

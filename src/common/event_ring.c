@@ -11,6 +11,7 @@
 #include <sys/time.h>
 
 #include "common/event_ring.h"
+#include "common/jsonreal.h"
 
 struct event_ring_item {
     uint64_t id;
@@ -106,7 +107,7 @@ uint64_t event_ring_push(struct event_ring *r, const char *type, json_t *fields)
     json_object_set_new(o, "id", json_integer((json_int_t)id));
     /* Serialised under the lock so ids reach the ring in order; one small
      * object, a few microseconds. */
-    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = jsonreal_dumps(o, JSON_COMPACT | JSON_SORT_KEYS); /* "time" as written */
     while (r->first + r->capacity <= id)
         event_ring_drop_oldest(r); /* the slot id takes */
     struct event_ring_item *it = &r->items[(id - 1) % r->capacity];

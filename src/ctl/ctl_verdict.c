@@ -2,6 +2,7 @@
  * ctl_verdict.c -- gtmctl verdict list|add|rm (gtmctl(8), doc/health.md):
  * external verdicts through /v1/verdicts.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,22 @@ void ctl_verdict_usage(FILE *f)
     fprintf(f, "external verdicts (doc/health.md):\n"
                "  verdict list\n"
                "  verdict add TARGET up|down --source NAME --expires S [--reason TEXT] [--force]\n"
-               "                                      TARGET: region:R, az:A, endpoint:POOL/NAME\n"
-               "                                      (--force: even if unsafe)\n"
+               "              [--load L]              TARGET: region:R, az:A, endpoint:POOL/NAME\n"
+               "                                      (--force: even if unsafe; --load: an\n"
+               "                                      endpoint's load figure, load shedding)\n"
                "  verdict rm ID\n");
+}
+
+/* " load 0.95" for a verdict that pushes a load figure (load shedding),
+ * "" for one without. */
+static const char *ctl_verdict_load_text(json_t *v, char *buf, size_t len)
+{
+    char num[40];
+    json_t *l = json_object_get(v, "load");
+    buf[0] = '\0';
+    if (json_is_number(l))
+        snprintf(buf, len, " load %s", ctl_real(json_number_value(l), num, sizeof(num)));
+    return buf;
 }
 
 static void ctl_verdict_print(json_t *j)
@@ -27,17 +41,29 @@ static void ctl_verdict_print(json_t *j)
     printf("%zu verdict(s), at most %lld\n", json_array_size(arr),
            json_integer_value(json_object_get(j, "max_verdicts")));
     json_array_foreach(arr, i, v)
-        printf("  %-10s %-5s %-28s source %s until %s  %s\n", ctl_s(v, "id"), ctl_s(v, "state"),
-               ctl_s(v, "target"), ctl_s(v, "source"),
+    {
+        char load[56]; /* after the state: "up load 0.95" */
+        printf("  %-10s %-5s%s %-28s source %s until %s  %s\n", ctl_s(v, "id"), ctl_s(v, "state"),
+               ctl_verdict_load_text(v, load, sizeof(load)), ctl_s(v, "target"), ctl_s(v, "source"),
                ctl_time(json_object_get(v, "expires"), exp, sizeof(exp)), ctl_s(v, "reason"));
+    }
+}
+
+/* --load's argument: a finite number (the server says which are
+ * allowed); false for text that is none ("0.9x", "", "inf"). */
+static bool ctl_verdict_load(const char *s, double *out)
+{
+    char *end;
+    *out = strtod(s, &end);
+    return end != s && *end == '\0' && isfinite(*out);
 }
 
 static int ctl_verdict_add(struct ctl *c, char **argv, int argc)
 {
     const char *source = NULL, *reason = "", *pos[2] = {NULL, NULL};
-    double expires = 0;
+    double expires = 0, load = 0;
     int npos = 0;
-    bool force = false;
+    bool force = false, has_load = false, bad_load = false;
     for (int i = 0; i < argc; i++) {
         bool more = i + 1 < argc;
         if (strcmp(argv[i], "--force") == 0)
@@ -48,14 +74,21 @@ static int ctl_verdict_add(struct ctl *c, char **argv, int argc)
             reason = argv[++i];
         else if (strcmp(argv[i], "--expires") == 0 && more)
             expires = atof(argv[++i]);
+        else if (strcmp(argv[i], "--load") == 0 && more)
+            bad_load = !(has_load = ctl_verdict_load(argv[++i], &load));
         else if (argv[i][0] != '-' && npos < 2)
             pos[npos++] = argv[i];
         else
             npos = 3;
     }
+    if (bad_load) {
+        fprintf(stderr, "gtmctl: verdict add: --load takes a number (the endpoint's load)\n");
+        return CTL_USAGE;
+    }
     if (npos != 2 || !source || expires <= 0 ||
         (strcmp(pos[1], "up") != 0 && strcmp(pos[1], "down") != 0)) {
-        fprintf(stderr, "gtmctl: verdict add TARGET up|down --source NAME --expires S\n");
+        fprintf(stderr,
+                "gtmctl: verdict add TARGET up|down --source NAME --expires S [--load L]\n");
         return CTL_USAGE;
     }
     int rc;
@@ -63,14 +96,19 @@ static int ctl_verdict_add(struct ctl *c, char **argv, int argc)
                              "state", pos[1], "expires_in", expires, "reason", reason);
     if (force)
         json_object_set_new(body, "force", json_true());
+    if (has_load) /* checked by the server: 0 to 1e15, endpoint targets only */
+        json_object_set_new(body, "load", json_real(load));
     json_t *j = ctl_call(c, "POST", "/v1/verdicts", body, &rc);
     json_decref(body);
     if (j && rc == 0) {
         if (c->json)
             ctl_output(c, j, NULL);
-        else
-            printf("verdict %s: %s %s from %s%s\n", ctl_s(j, "id"), pos[0], pos[1], source,
+        else {
+            char lt[56];
+            printf("verdict %s: %s %s%s from %s%s\n", ctl_s(j, "id"), pos[0], pos[1],
+                   ctl_verdict_load_text(j, lt, sizeof(lt)), source,
                    json_is_true(json_object_get(j, "replaced")) ? " (replaced)" : "");
+        }
     }
     json_decref(j);
     return rc;

@@ -280,6 +280,34 @@ def test_gtmctl_verdict(srv):
     assert serves(g, US_A)
 
 
+def test_gtmctl_verdict_load(srv):
+    """gtmctl pushes a load figure (--load) and lists it; the API prints
+    it as written, 0.95, not jansson's 17 digits (0.94999999999999996)."""
+    g, a = srv
+    r = verdict(a, {"endpoint": "web/us2"}, state="up", source="api", load=0.95)
+    assert r.status == 201 and b'"load": 0.95' in r.body and b"0.9499" not in r.body, r.body
+    env = {"GTMCTL_SERVER": a.url, "GTMCTL_TOKEN_FILE": os.path.join(g.workdir, "operate.token")}
+    p = gtmctl("verdict", "add", "endpoint:web/us1", "up", "--source", "lb", "--expires", "60",
+               "--load", "0.95", env=env)
+    assert p.returncode == 0 and "endpoint:web/us1 up load 0.95 from lb" in p.stdout, (
+        p.stdout, p.stderr)
+    r = a.get("/v1/verdicts")
+    assert b'"load": 0.95' in r.body and b"0.9499" not in r.body, r.body
+    assert [v["load"] for v in r.json["verdicts"]] == [0.95, 0.95], r.json
+    p = gtmctl("verdict", "list", env=env)
+    assert p.returncode == 0 and "up load 0.95 endpoint:web/us1" in " ".join(p.stdout.split()), \
+        p.stdout
+    st = a.get("/v1/status")
+    assert b'"load": 0.95' in st.body and b"0.9499" not in st.body, st.body
+    # Not a number: refused before anything is sent; a region has no load.
+    p = gtmctl("verdict", "add", "endpoint:web/us1", "up", "--source", "lb", "--expires", "60",
+               "--load", "0.9x", env=env)
+    assert p.returncode == 2 and "--load takes a number" in p.stderr, p.stderr
+    p = gtmctl("verdict", "add", "region:us", "up", "--source", "lb", "--expires", "60",
+               "--load", "0.5", env=env)
+    assert p.returncode == 1 and "an endpoint's" in p.stderr, p.stderr
+
+
 # ---- the safety rule (issue #37, finding 4) ---------------------------------
 
 TWO = "two.example.com."
