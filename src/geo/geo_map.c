@@ -252,7 +252,7 @@ static bool geo_map_check_networks(const struct jsoncfg *x, const char *path, st
 }
 
 struct geo_map *geo_map_parse(const struct jsoncfg *x, json_t *obj, const char *path,
-                              geo_region_resolve_fn resolve, void *ctx)
+                              geo_region_resolve_fn resolve, void *ctx, const char *value)
 {
     if (!json_is_object(obj) || json_object_size(obj) == 0) {
         jsoncfg_err(x, path, "must be an object of KEY -> [region, ...] with a \"default\"");
@@ -276,7 +276,7 @@ struct geo_map *geo_map_parse(const struct jsoncfg *x, json_t *obj, const char *
             m->default_key = m->n_keys - 1;
     }
     if (m->default_key == SIZE_MAX) {
-        jsoncfg_err(x, path, "needs a \"default\" list (for clients no other key matches)");
+        jsoncfg_err(x, path, "needs a \"default\" %s (for clients no other key matches)", value);
         ok = false;
     }
     ok = geo_map_check_networks(x, path, m) && ok;

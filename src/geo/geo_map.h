@@ -80,10 +80,13 @@ typedef int (*geo_region_resolve_fn)(void *ctx, const char *name);
 
 /* Parses obj, the "geo" object at JSON path `path` (for messages, e.g.
  * $.records["www.example.com."].geo). resolve may be NULL (names are then
- * kept as strings only). Returns NULL after adding every error found to
+ * kept as strings only). value says what a key takes, for the message of
+ * a map without "default": "list" for a geo record's regions, "node name
+ * or list of them" for a latency record's vantage map (whose caller made
+ * every value a list). Returns NULL after adding every error found to
  * x->errs. */
 struct geo_map *geo_map_parse(const struct jsoncfg *x, json_t *obj, const char *path,
-                              geo_region_resolve_fn resolve, void *ctx);
+                              geo_region_resolve_fn resolve, void *ctx, const char *value);
 
 void geo_map_free(struct geo_map *m);
 

@@ -112,7 +112,7 @@ static void pcg_geo(const struct jsoncfg *j, json_t *r, const char *path, struct
         jsoncfg_err(j, sub, "is required with \"policy\": \"geo\"");
         return;
     }
-    x->geo = geo_map_parse(j, obj, sub, pcg_resolve, g);
+    x->geo = geo_map_parse(j, obj, sub, pcg_resolve, g, "list");
     if (!x->geo)
         return;
     const struct geo_map *m = x->geo;

@@ -96,12 +96,15 @@ static void pl_vantage_map(const struct jsoncfg *j, json_t *map, const char *pat
                            struct policy_record_ext *x, struct policy_latency_cfg *c)
 {
     size_t names;
-    json_t *lists = json_is_object(map) ? pl_lists(j, map, path, &names) : NULL;
-    if (!json_is_object(map))
-        jsoncfg_err(j, path, "must be an object of geo keys -> node names, with a \"default\"");
+    bool obj = json_is_object(map) && json_object_size(map) > 0;
+    json_t *lists = obj ? pl_lists(j, map, path, &names) : NULL;
+    if (!obj) /* geo_map_parse's message would say regions */
+        jsoncfg_err(j, path,
+                    "must be an object of geo keys -> a node name or a list of them, with a "
+                    "\"default\"");
     if (!lists)
         return;
-    x->geo = geo_map_parse(j, lists, path, NULL, NULL);
+    x->geo = geo_map_parse(j, lists, path, NULL, NULL, "node name or list of them");
     json_decref(lists);
     if (!x->geo)
         return;

@@ -412,3 +412,37 @@ def test_top_level_keys_are_known_in_one_place(workdir):
     assert r.returncode != 0 and '$: unknown key "bogus"' in r.stderr, r.stderr
     unknown = [line for line in (r.stderr + r.stdout).splitlines() if "unknown key" in line]
     assert len(unknown) == 1 and "bogus" in unknown[0], unknown
+
+
+# ---- policy messages and warnings (issue #53) --------------------------------
+
+
+def policy_config(workdir, records, checks=None, pool_check=None):
+    """good.test. with two regions, pool web (two endpoints, checked by
+    pool_check when given) and the given records."""
+    c = zone_config(workdir, 5300, {})
+    c["regions"] = {"r1": {}, "r2": {}}
+    if checks:
+        c["checks"] = checks
+    c["pools"] = {"web": {"endpoints": [
+        {"name": "a", "address": "192.0.2.10", "region": "r1"},
+        {"name": "b", "address": "192.0.2.11", "region": "r2"}]}}
+    if pool_check:
+        c["pools"]["web"]["check"] = pool_check
+    c["records"] = records
+    return write_json(workdir, c)
+
+
+def test_check_vantage_map_without_default_says_what_default_takes(workdir):
+    """A vantage map's default takes a node name or a list of them (not "a
+    list", as a geo map's): the message says so, at the map's path."""
+    conf = policy_config(workdir, {"lat.good.test.": {
+        "pool": "web", "policy": "latency",
+        "latency": {"vantage": {"country:DE": "n1", "continent:EU": ["n2", "n3"]}}}})
+    rc, out, err = run_check(conf)
+    assert rc == 1, out + err
+    assert_reported(out + err,
+                    re.escape(conf + ': $.records["lat.good.test."].latency.vantage:'),
+                    re.escape('needs a "default" node name or list of them (for clients no '
+                              'other key matches)'))
+    assert "default\" list" not in out + err, out + err

@@ -51,7 +51,7 @@ static struct geo_map *parse(const char *json, struct errlist *errs)
         fprintf(stderr, "bad test JSON: %s: %s\n", json, je.text);
         abort();
     }
-    struct geo_map *m = geo_map_parse(&x, obj, GEO_PATH_JSON, resolve, NULL);
+    struct geo_map *m = geo_map_parse(&x, obj, GEO_PATH_JSON, resolve, NULL, "list");
     json_decref(obj);
     return m;
 }

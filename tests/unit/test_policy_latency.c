@@ -247,7 +247,11 @@ static void test_config_errors(struct tap *t)
     check_error(t,
                 "{\"pool\": \"p\", \"policy\": \"latency\", \"latency\": {\"vantage\": "
                 "{\"country:DE\": \"n1\"}}}",
-                "needs a \"default\"");
+                "$.records[\"a.example.com.\"].latency.vantage: needs a \"default\" node name or "
+                "list of them (for clients no other key matches)");
+    check_error(t, "{\"pool\": \"p\", \"policy\": \"latency\", \"latency\": {\"vantage\": {}}}",
+                "$.records[\"a.example.com.\"].latency.vantage: must be an object of geo keys -> a "
+                "node name or a list of them, with a \"default\"");
     check_error(t, "{\"pool\": \"p\", \"policy\": \"latency\", \"latency\": {\"bogus\": 1}}",
                 "bogus");
 }
