@@ -30,6 +30,7 @@
 #include "policy/policy.h"
 #include "policy/policy_geo.h"
 #include "policy/policy_latency.h"
+#include "policy/policy_shed.h"
 #include "xfr/xfr_catalog_gen.h"
 #include "zone/zone_journal.h"
 #include "zone/zone_load.h"
@@ -621,6 +622,21 @@ void load_policy_sigs(struct serve_set *set)
     policy_sigs_retired_free(&none);
 }
 
+/* What is valid but likely not meant (policy_shed_warn): into warns (gtmd
+ * check, a change's reply), else logged (start, reload). */
+static void load_warn_policies(const struct config *cfg, const struct gslb *g,
+                               struct errlist *warns)
+{
+    struct errlist local;
+    errlist_init(&local);
+    policy_shed_warn(g, cfg->path, warns ? warns : &local);
+    for (size_t i = 0; i < local.count; i++) {
+        char q[1024];
+        log_warn("event=config_warning note=\"%s\"", log_quote(local.msgs[i], q, sizeof(q)));
+    }
+    errlist_free(&local);
+}
+
 struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
                                 const struct serve_set *prev, struct errlist *errs,
                                 struct errlist *warns)
@@ -646,6 +662,7 @@ struct serve_set *load_set_keep(struct config *cfg, uint64_t generation, struct 
         gslb_unref(g);
         return NULL;
     }
+    load_warn_policies(cfg, g, warns);
     struct serve_limits lim = load_limits(cfg);
     struct serve_set *set = serve_set_new(s, g, generation, &lim);
     set->bind = bind;

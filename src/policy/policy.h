@@ -283,6 +283,7 @@ struct gslb {
     size_t n_located, n_ramped;
     size_t n_loose;   /* records with a loose_key */
     size_t n_latency; /* records of the latency policy (the fleet measures RTT for them) */
+    size_t n_shed;    /* records with shed_load (policy_shed_warn) */
     /* Where each record came from, so that what the loader and the
      * counters built for a record the running set already had is copied
      * by index instead of looked up by name (issue #38): from[i] is the
@@ -361,6 +362,7 @@ static inline void gslb_count_record(struct gslb *g, const struct policy_record 
     g->n_ramped += policy_ext_of(r)->ramp_ms > 0;
     g->n_loose += r->loose_key;
     g->n_latency += r->policy == POLICY_LATENCY;
+    g->n_shed += r->shed;
 }
 
 /* The record of g's origin set (g->from_g) that record i was taken

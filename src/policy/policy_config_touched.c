@@ -125,7 +125,7 @@ static void pc_touched_undo(struct gslb *g)
     g->from = NULL;
     g->from_g = NULL;
     g->records_cap = g->n_records = g->n_reused = 0;
-    g->n_located = g->n_ramped = g->n_loose = g->n_latency = 0;
+    g->n_located = g->n_ramped = g->n_loose = g->n_latency = g->n_shed = 0;
 }
 
 bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,

@@ -5,6 +5,8 @@
 #include "policy/policy_shed.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "policy/policy.h"
 
@@ -67,4 +69,51 @@ double policy_shed_factor(const struct policy_record *r, const struct policy_end
     if (l >= x->shed_high)
         return 0.0;
     return (x->shed_high - l) / (x->shed_high - x->shed_low);
+}
+
+/* Why pool p reads no load figure, into buf; NULL when its check reads
+ * one (an http or https check with "load"). */
+static const char *policy_shed_no_load(const struct gslb *g, const struct policy_pool *p, char *buf,
+                                       size_t len)
+{
+    static const char *const types[] = {"tcp", "http", "https", "dns"};
+    if (p->check < 0 || (size_t)p->check >= g->n_checks)
+        return "it has no check";
+    const struct policy_check *c = &g->checks[p->check];
+    if (c->composite)
+        snprintf(buf, len, "its check \"%s\" is composite: composite checks read no load", c->name);
+    else if (c->spec.type != PROBE_HTTP && c->spec.type != PROBE_HTTPS)
+        snprintf(buf, len,
+                 "its check \"%s\" is a %s check: only http and https checks read one, with "
+                 "\"load\"",
+                 c->name, types[c->spec.type]);
+    else if (c->spec.load.kind == PROBE_LOAD_NONE)
+        snprintf(buf, len, "its check \"%s\" has no \"load\"", c->name);
+    else
+        return NULL;
+    return buf;
+}
+
+size_t policy_shed_warn(const struct gslb *g, const char *cfgpath, struct errlist *warns)
+{
+    size_t n = 0;
+    if (!g || (g->counted && g->n_shed == 0))
+        return 0; /* the common case: no walk of 100,000 records for nothing */
+    const struct policy_record *last = NULL;
+    for (size_t i = 0; i < g->n_records; i++) {
+        const struct policy_record *r = &g->records[i];
+        char why[300];
+        const char *no =
+            r->shed ? policy_shed_no_load(g, &g->pools[r->pool], why, sizeof(why)) : NULL;
+        /* A name's records of several types share their pool: said once. */
+        if (!no || (last && last->pool == r->pool && strcmp(last->name_str, r->name_str) == 0))
+            continue;
+        errlist_add(warns,
+                    "%s: $.records[\"%s\"].shed_load: pool \"%s\" reads no load figure (%s): "
+                    "nothing is shed unless an external verdict pushes a load",
+                    cfgpath, r->name_str, g->pools[r->pool].name, no);
+        last = r;
+        n++;
+    }
+    return n;
 }

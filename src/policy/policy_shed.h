@@ -27,8 +27,10 @@
 #include <stdbool.h>
 
 #include "common/cfgschema.h"
+#include "common/errlist.h"
 #include "common/jsoncfg.h"
 
+struct gslb;
 struct policy_record;
 struct policy_record_ext;
 struct policy_endpoint;
@@ -46,5 +48,14 @@ void policy_shed_parse(const struct jsoncfg *j, json_t *v, const char *path,
  * load, else as above; its load in *load (NaN: unknown) when not NULL. */
 double policy_shed_factor(const struct policy_record *r, const struct policy_endpoint *e,
                           double *load);
+
+/* Adds to warns one line (cfgpath, the record's shed_load path, its pool
+ * and why) for each record with shed_load whose pool's check reads no
+ * load figure (no check, a composite one, a tcp or dns check, an http one
+ * without "load"): valid, but nothing is shed unless an external verdict
+ * pushes a load. A warning, not an error. Walks the records only when
+ * some record sheds (g->n_shed) or g was not counted. Returns the number
+ * of lines added. */
+size_t policy_shed_warn(const struct gslb *g, const char *cfgpath, struct errlist *warns);
 
 #endif

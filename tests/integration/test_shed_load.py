@@ -9,12 +9,13 @@ endpoint is above high. explain shows the figures.
 
 Checks every 0.25 s; every wait bounded."""
 import collections
+import subprocess
 
 import pytest
 
 from adminlib import Admin, admin_port, admin_section
 from backends import answer_addrs, backends, fast_query, free_port_on, poll  # noqa: F401
-from conftest import default_config
+from conftest import GTMD, default_config
 
 A, B, C = "127.0.0.71", "127.0.0.72", "127.0.0.73"
 N = 2000
@@ -143,3 +144,58 @@ def test_a_prometheus_metric_and_a_reply_without_the_figure(make_gtmd, backends)
     # B's load is unknown: it keeps its full share; A at 0.8 has a third.
     w = count(g, "w.example.com.")
     assert abs(w[A] - N * 0.25) < 100 and abs(w[B] - N * 0.75) < 100, w
+
+
+def test_shed_load_without_a_load_figure_is_warned(make_gtmd):
+    """A record with shed_load whose pool's check reads no load (an http
+    check without "load", a tcp check, no check at all) sheds nothing
+    unless a verdict pushes a load: gtmd check says so in a warning naming
+    the record and the pool, still exits 0, and gtmd says it at start;
+    a record whose check reads one is not named."""
+    port = free_port_on([A, B, C])  # nothing listens: the endpoints are down, no matter
+
+    def fn(workdir, dns_port):
+        c = config(port)(workdir, dns_port)
+        del c["checks"]["web"]["load"]
+        c["checks"]["port"] = {"type": "tcp", "port": port, "interval": 1, "timeout": 0.5}
+        c["checks"]["loaded"] = dict(c["checks"]["web"], load={"json_pointer": "/load"})
+        eps = c["pools"]["web"]["endpoints"]
+        c["pools"]["tcp"] = {"check": "port", "endpoints": eps}
+        c["pools"]["bare"] = {"endpoints": eps}
+        c["pools"]["good"] = {"check": "loaded", "endpoints": eps}
+        shed = {"low": 0.6, "high": 0.9}
+        for name in ("tcp", "bare", "good"):
+            c["records"][name + ".example.com."] = {"pool": name, "policy": "all",
+                                                    "shed_load": shed}
+        c["config_api"] = {"history_dir": "history", "keep": 5}
+        return c
+    g = make_gtmd(fn)
+    want = {
+        'w.example.com."].shed_load: pool "web" reads no load figure (its check "web" has '
+        'no "load")',
+        'all.example.com."].shed_load: pool "web" reads no load figure (its check "web" has '
+        'no "load")',
+        'tcp.example.com."].shed_load: pool "tcp" reads no load figure (its check "port" is a '
+        'tcp check: only http and https checks read one, with "load")',
+        'bare.example.com."].shed_load: pool "bare" reads no load figure (it has no check)'}
+    p = subprocess.run([GTMD, "check", "-c", g.conf_path], capture_output=True, text=True,
+                       timeout=20)
+    assert p.returncode == 0 and "with warnings" in p.stdout, (p.stdout, p.stderr)
+    warned = [ln for ln in p.stderr.splitlines() if ln.startswith("warning: ")]
+    assert len(warned) == 4, p.stderr
+    for w in want:
+        line = [ln for ln in warned if w in ln]
+        assert len(line) == 1 and line[0].startswith(
+            "warning: %s: $.records[\"" % g.conf_path) and line[0].endswith(
+            "nothing is shed unless an external verdict pushes a load"), (w, p.stderr)
+    assert "good.example.com." not in p.stderr and "plain.example.com." not in p.stderr
+    log = g.read_log()
+    logged = [ln for ln in log.splitlines() if "event=config_warning" in ln]
+    assert len(logged) == 4 and all(any(w.replace('"', '\\"') in ln for ln in logged)
+                                    for w in want), log[-3000:]
+    # A dry run of a change through the API that makes one more says it.
+    r = Admin.of(g).call("PUT", "/v1/config/records/more.example.com.?dry_run=true",
+                         body={"pool": "tcp", "policy": "all", "shed_load": {"low": 1, "high": 2}})
+    assert r.status == 200 and any(
+        'more.example.com."].shed_load: pool "tcp" reads no load figure' in w
+        for w in r.json.get("warnings", [])), r.body
