@@ -250,6 +250,23 @@ static json_t *explain_distances(const struct gslb *g, const struct policy_order
     return arr;
 }
 
+/* Why the scope is the class's, not widened for the current health
+ * (policy_eval.c, eval_scope; policy_geo_widen.c). */
+static const char *explain_why_not_widened(const struct policy_record *r,
+                                           const struct policy_trace_geo *tg)
+{
+    if (!tg->client.from_ecs)
+        return tg->client.ecs_ignored ? "the record ignores ECS" : "the query has no ECS option";
+    if (!tg->client.known)
+        return "ECS source prefix 0: the client asked not to be located";
+    if (r->policy == POLICY_LATENCY)
+        return "latency records are never widened: the answer follows round-trip times, which "
+               "the widened scopes (built from the health state alone) do not follow";
+    return "the widened scopes did not hold for this query: the health state changed while it "
+           "was answered or since they were built, or a traffic dial or ramp decided on the "
+           "client";
+}
+
 /* How a geo or nearest record placed the client, and the scope. */
 static json_t *explain_geo(const struct serve_set *s, const struct answer_trace *t)
 {
@@ -272,24 +289,48 @@ static json_t *explain_geo(const struct serve_set *s, const struct answer_trace 
     json_object_set_new(j, "class_scope", json_integer(tg->class_scope));
     json_object_set_new(j, "widened_scope",
                         tg->widened ? json_integer(tg->widened_scope) : json_null());
+    json_object_set_new(j, "why_not_widened",
+                        tg->widened ? json_null() : json_string(explain_why_not_widened(r, tg)));
     json_object_set_new(j, "scope", json_integer(t->result.ecs_scope));
     return j;
 }
 
-/* One row of a latency table as explain shows it. */
-static json_t *explain_lat_row(struct explain_ctx *x, const struct policy_lat_row *row, bool known,
-                               double now)
+/* The vantage point's entry for row's endpoint now: the samples counted
+ * and the time of the newest, which move with every probe, while the
+ * table holds them as of its last rebuild (only a move of the average
+ * past the margin rebuilds it: a live vantage point looked dead). From
+ * this node's slots, or the vantage point's latest table; the table's
+ * figures when the health core has neither. */
+static struct health_rtt_entry explain_lat_live(struct explain_ctx *x, const char *vantage,
+                                                const struct policy_lat_row *row)
+{
+    struct health_rtt_entry en = {.ewma_us = row->ewma_us, .samples = row->samples, .at = row->at};
+    struct health_core *h = x->g->health;
+    if (!h)
+        return en;
+    if (health_rtt_is_self(h, vantage))
+        health_rtt_own(h, &row->ep->slot, 1, &en);
+    else if (!health_rtt_find(h, vantage, row->ep->key, &en))
+        en = (struct health_rtt_entry){0};
+    return en;
+}
+
+/* One row of a latency table as explain shows it: the average the
+ * answer used (the table's), the samples and the age live. */
+static json_t *explain_lat_row(struct explain_ctx *x, const char *vantage,
+                               const struct policy_lat_row *row, bool known, double now)
 {
     const struct policy_trace_latency *tl = &x->t->policy.latency;
     enum health_state st = gslb_endpoint_state(x->g, row->ep, x->ov.n_lost ? &x->ov : NULL);
     bool within =
         known && tl->best_us != UINT32_MAX && st == HEALTH_UP && row->ewma_us <= tl->limit_us;
+    struct health_rtt_entry en = explain_lat_live(x, vantage, row);
     return json_pack("{s:s, s:s, s:o, s:I, s:o, s:s, s:b}", "endpoint", row->ep->name, "region",
                      x->g->regions[row->ep->region].name, "ewma_ms",
                      known ? json_real(row->ewma_us / 1000.0) : json_null(), "samples",
-                     (json_int_t)row->samples, "age_s",
-                     known ? json_real(now - row->at) : json_null(), "state", health_state_name(st),
-                     "within", within);
+                     (json_int_t)en.samples, "age_s",
+                     en.samples ? json_real(now - en.at) : json_null(), "state",
+                     health_state_name(st), "within", within);
 }
 
 /* The table a latency record used: the vantage point, then every
@@ -302,10 +343,11 @@ static json_t *explain_latency(struct explain_ctx *x)
     const struct policy_lat_table *tab = tl->tab;
     double now = health_now();
     json_t *rows = json_array();
+    const char *v = tab ? tab->vantage : "";
     for (uint32_t i = 0; tab && i < tab->n; i++)
         if (tab->rows[i].ep->rtype == x->t->rtype)
-            json_array_append_new(rows, explain_lat_row(x, &tab->rows[i], i < tab->n_known, now));
-    const char *v = tab ? tab->vantage : "";
+            json_array_append_new(rows,
+                                  explain_lat_row(x, v, &tab->rows[i], i < tab->n_known, now));
     json_t *j = json_pack(
         "{s:s, s:b, s:i, s:i, s:o, s:o, s:b, s:o}", "vantage", v[0] ? v : "this node", "this_node",
         !v[0] || (x->g->health && health_rtt_is_self(x->g->health, v)), "tolerance_ms",

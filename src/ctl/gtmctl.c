@@ -244,7 +244,9 @@ static void ctl_print_geo(json_t *g)
            json_integer_value(json_object_get(g, "class_scope")));
     if (json_is_integer(w))
         printf("widened for the current health /%lld\n", json_integer_value(w));
-    else
+    else if (json_is_string(json_object_get(g, "why_not_widened")))
+        printf("not widened: %s\n", ctl_s(g, "why_not_widened"));
+    else /* a gtmd before why_not_widened */
         printf("not widened (health state changing, or no ECS)\n");
 }
 

@@ -271,6 +271,46 @@ def test_unknown_latency_follows_the_region_order(make_gtmd, slow):
     assert steady(g, ["127.0.0.42"]), "unknown latencies: the first region of the order"
 
 
+def test_explain_shows_live_samples_and_why_the_scope_is_not_widened(make_gtmd, slow):
+    """explain's table rows count the vantage point's samples and the age
+    of its newest one at the time of the explain, not as of the table's
+    last rebuild (only a move of the average rebuilds it: with steady
+    round trips a live vantage point looked dead, "1 samples 20.3 s
+    ago"); and a latency record's scope is said to be never widened,
+    which is why, not a changing health state."""
+    port, (a,) = slow(["127.0.0.41"])
+    a.default_ms = 10
+    # A half-life of 30 s: one sample weighs about 0.6 %, so the average
+    # does not move past the margin (10 % and 2 ms) and the table stays
+    # as first built.
+    g = make_gtmd(single_config(
+        port, [("a", "127.0.0.41")],
+        {"pool": "web", "policy": "latency", "ttl": 5,
+         "latency": {"vantage": {"network:10.1.0.0/16": "n1", "default": "n1"}}},
+        latency_half_life=30))
+
+    def row():
+        t = explain(g, ecs="10.1.7.0/24")["latency"]["table"]
+        return t[0] if t and t[0]["ewma_ms"] is not None else None
+    got, _ = poll(lambda: (row() or {}).get("samples", 0) >= 6, 10, 0.1)
+    assert got, "a is not measured: %s" % row()
+    first = row()
+    time.sleep(3.0)  # 12 probes at 0.25 s; a loaded host may run fewer
+    p = explain(g, ecs="10.1.7.0/24")
+    now = p["latency"]["table"][0]
+    assert now["samples"] >= first["samples"] + 3, (first, now)
+    assert now["age_s"] is not None and now["age_s"] < 2.0, (first, now)
+    geo = p["geo"]
+    assert geo["widened_scope"] is None and geo["scope"] == 16, geo
+    assert geo["why_not_widened"].startswith("latency records are never widened"), geo
+    # gtmctl prints both.
+    out = gtmctl("--server", Admin.of(g).url, "--token-file", g.workdir + "/read.token",
+                 "explain", "lat.example.com.", "--ecs", "10.1.7.0/24").stdout
+    assert "not widened: latency records are never widened" in out, out
+    ln = [x for x in out.splitlines() if x.startswith("  a ")]
+    assert ln and float(ln[0].split("samples")[1].split()[0]) < 2.0, out
+
+
 # ---- a fleet of three vantage points ------------------------------------
 
 VANTAGE = {"network:10.1.0.0/16": "n1", "network:10.2.0.0/16": "n2",
