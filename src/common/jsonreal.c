@@ -4,6 +4,7 @@
  */
 #include "common/jsonreal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,7 +25,12 @@ const char *jsonreal_format(double v, char *buf, size_t len)
             strcat(buf, ".0");
         return buf;
     }
-    for (int p = 1; p <= 17; p++) {
+    /* Any decimal of at most 15 significant digits (DBL_DIG) survives a
+     * trip through a double: when v has such a form, "%.15g" writes it
+     * (and drops the trailing zeros); else 16 or 17 digits do. So three
+     * tries at most, not seventeen (timestamps take 17). Subnormals
+     * (below DBL_MIN) have fewer digits of their own: every length. */
+    for (int p = fabs(v) < DBL_MIN ? 1 : 15; p <= 17; p++) {
         snprintf(buf, len, "%.*g", p, v);
         if (strtod(buf, NULL) == v)
             break;
