@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dns/name.h"
+#include "dns/name_set.h"
 #include "xfr/xfr_store.h"
 
 #define XFR_CATALOG_MAX_MEMBERS 100000
@@ -32,29 +33,36 @@ static bool xfr_catalog_is_version(const ldns_rr *rr, const ldns_rdf *version)
     return two;
 }
 
-/* Adds the PTR target of rr to out, once; false when out is full. */
-static bool xfr_catalog_add(const ldns_rr *rr, struct xfr_catalog_list *out)
+/* Adds the PTR target of rr to out, once (seen: the targets so far, so
+ * that a list of n members costs n set lookups, not n^2/2 comparisons);
+ * false when out is full. */
+static bool xfr_catalog_add(const ldns_rr *rr, struct name_set *seen, struct xfr_catalog_list *out)
 {
-    char *t = ldns_rdf2str(ldns_rr_rdf(rr, 0));
-    if (!t)
+    const ldns_rdf *t = ldns_rr_rdf(rr, 0);
+    struct dns_name n;
+    if (!t || ldns_rdf_get_type(t) != LDNS_RDF_TYPE_DNAME || ldns_rdf_size(t) > DNS_MAX_NAME)
         return true;
-    for (char *p = t; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    for (size_t i = 0; i < out->n; i++)
-        if (strcmp(out->origins[i], t) == 0) {
-            free(t);
-            return true;
-        }
-    if (out->n >= XFR_CATALOG_MAX_MEMBERS) {
-        free(t);
+    uint8_t wire[DNS_MAX_NAME];
+    memcpy(wire, ldns_rdf_data(t), ldns_rdf_size(t));
+    if (!dns_name_index(wire, ldns_rdf_size(t), &n))
+        return true;
+    dns_name_lower(n.wire, n.len);
+    if (!name_set_add(seen, n.wire, n.len, out->n))
+        return true;
+    if (out->n >= XFR_CATALOG_MAX_MEMBERS)
         return false;
+    if (out->n == out->cap) {
+        out->cap = out->cap ? out->cap * 2 : 64;
+        char **grown = realloc(out->origins, out->cap * sizeof(*grown));
+        if (!grown)
+            abort();
+        out->origins = grown;
     }
-    char **n = realloc(out->origins, (out->n + 1) * sizeof(*n));
-    if (!n)
+    char text[DNS_MAX_NAME * 4 + 2]; /* every octet escaped as \DDD at worst */
+    dns_name_to_str(n.wire, text, sizeof(text));
+    if (!(out->origins[out->n] = strdup(text)))
         abort();
-    out->origins = n;
-    out->origins[out->n++] = t;
+    out->n++;
     return true;
 }
 
@@ -77,15 +85,19 @@ int xfr_catalog_members(const char *path, const char *origin, struct xfr_catalog
     ldns_dname_cat(zones, org);
     ldns_dname_cat(version, org);
     bool v2 = false, full = false;
+    struct name_set seen;
+    name_set_init(&seen);
     for (size_t i = 0; i < ldns_rr_list_rr_count(rrs); i++) {
         const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
         v2 |= xfr_catalog_is_version(rr, version);
         const ldns_rdf *owner = ldns_rr_owner(rr);
         /* A member: PTR at UNIQUE-ID.zones.CATALOG, exactly one label below. */
         if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_PTR && ldns_dname_is_subdomain(owner, zones) &&
-            xfr_catalog_labels_above(owner, org) == 2 && !xfr_catalog_add(rr, out))
+            xfr_catalog_labels_above(owner, org) == 2 && !xfr_catalog_add(rr, &seen, out))
             full = true;
     }
+    out->probes = seen.probes;
+    name_set_free(&seen);
     ldns_rdf_deep_free(org);
     ldns_rdf_deep_free(zones);
     ldns_rdf_deep_free(version);
@@ -108,4 +120,5 @@ void xfr_catalog_free(struct xfr_catalog_list *l)
     free(l->origins);
     l->origins = NULL;
     l->n = 0;
+    l->cap = 0;
 }

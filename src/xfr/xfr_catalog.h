@@ -19,8 +19,9 @@
 #include <stdint.h>
 
 struct xfr_catalog_list {
-    char **origins; /* absolute presentation form, lowercase */
-    size_t n;
+    char **origins; /* absolute presentation form, lowercase, as dns_name_to_str writes it */
+    size_t n, cap;
+    uint64_t probes; /* the duplicate checks' work (name_set.h): linear in the records */
 };
 
 /*

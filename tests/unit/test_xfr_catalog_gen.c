@@ -13,6 +13,47 @@
 #include "xfr/xfr_catalog.h"
 #include "xfr/xfr_catalog_gen.h"
 
+/* The catalog reader on a catalog of `many` members, each listed twice
+ * (the second time in capitals): every member once, and the duplicate
+ * checks' work linear in the records (xfr_catalog_list.probes), where the
+ * list search of 2026-11 compared each name with all those before it:
+ * about 1.5 * many^2 comparisons, 1.5e10 at the cap of 100,000. */
+static void test_many_members(struct tap *t, size_t many)
+{
+    char **m = calloc(2 * many, sizeof(*m));
+    if (!m)
+        abort();
+    for (size_t i = 0; i < 2 * many; i++) {
+        char s[64];
+        snprintf(s, sizeof(s), i < many ? "z%zu.member.test." : "Z%zu.MEMBER.test.", i % many);
+        if (!(m[i] = strdup(s)))
+            abort();
+    }
+    char *text = xfr_catalog_text("cat.test.", m, 2 * many, 7);
+    char path[] = "/tmp/gtm-catgen-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+        abort();
+    free(text);
+    struct xfr_catalog_list l;
+    char why[256] = "";
+    int rc = xfr_catalog_members(path, "cat.test.", &l, why, sizeof(why));
+    unlink(path);
+    TAP_CHECK(t, rc == 0 && l.n == many, "%zu records, %zu members read (%s)", 2 * many,
+              rc == 0 ? l.n : 0, why);
+    if (rc == 0) {
+        double per = (double)l.probes / (double)(2 * many);
+        TAP_CHECK(t, per < 4.0 && strcmp(l.origins[many - 1], m[many - 1]) == 0,
+                  "duplicate checks: %.2f slots a record (%llu in all); the last is %s", per,
+                  (unsigned long long)l.probes, l.origins[many - 1]);
+        xfr_catalog_free(&l);
+    }
+    for (size_t i = 0; i < 2 * many; i++)
+        free(m[i]);
+    free(m);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -61,5 +102,6 @@ int main(void)
               "wraps in serial arithmetic (RFC 1982): 4294967295 -> 10");
     TAP_CHECK(&t, xfr_catalog_serial(true, d1, 2000000000u, d3, 10) == 2000000001u,
               "a clock behind the serial: old + 1");
+    test_many_members(&t, 100000);
     return tap_done(&t);
 }
