@@ -234,7 +234,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
         cfg_listen(x, l, x->c->fleet.enabled);
     json_t *z = cfgschema_value(s, CFG_K_ZONES, root);
     if (z)
-        config_zones_parse(&x->j, z, x->c);
+        config_zones_parse(&x->j, z, json_object_get(root, "records"), x->c);
     long w = cfgschema_int(&x->j, s, CFG_K_WORKERS, root, NULL);
     if (w == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

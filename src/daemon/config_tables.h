@@ -29,8 +29,9 @@ enum config_zone_key {
 extern const struct cfgschema config_zone_schema, config_tcp_schema;
 
 /* The "zones" array v into c->zones (c->tsig already parsed: transfers
- * name its keys), with the members of catalog zones. */
-void config_zones_parse(const struct jsoncfg *j, json_t *v, struct config *c);
+ * name its keys), with the members of catalog zones; records (the root's
+ * "records", or NULL) names the policy names no member may take over. */
+void config_zones_parse(const struct jsoncfg *j, json_t *v, json_t *records, struct config *c);
 /* Zones with "update" rules where updates cannot work (a shared fleet
  * configuration): errors in j. */
 void config_zones_check_updates(const struct jsoncfg *j, const struct config *c);

@@ -14,6 +14,7 @@
 #include "daemon/config.h"
 #include "daemon/config_keys.h"
 #include "dns/name.h"
+#include "dns/name_set.h"
 #include "dns/tsig_params.h"
 #include "xfr/xfr_catalog.h"
 
@@ -188,42 +189,178 @@ static void config_zone(const struct jsoncfg *j, json_t *e, const char *path, st
             jsoncfg_err(j, path, "zone %s is listed twice", z->origin);
 }
 
+/* What the catalogs' members are checked against (RFC 9432 §7 lets a
+ * consumer refuse a member; gtmd refuses those that would take names
+ * from the operator): the zones so far and the policy names. */
+struct config_catalog_ctx {
+    struct name_set zones; /* every zone so far, the file's and members: index */
+    struct name_set local; /* the file's own zones: index */
+    json_t *records;       /* the root's "records": its keys are the policy names */
+};
+
+/* The zone of the file closest above member m (not one itself), or
+ * NAME_SET_NONE: such a zone would lose the names at and below m to the
+ * catalog's primary (lookup takes the closest enclosing zone); a member
+ * above the file's zones leaves them theirs. */
+static size_t config_catalog_local_above(struct config_catalog_ctx *x, const struct dns_name *m)
+{
+    for (unsigned i = 1; i <= m->count; i++) {
+        size_t zi = name_set_find(&x->local, m->wire + m->label[i], m->len - m->label[i]);
+        if (zi != NAME_SET_NONE)
+            return zi;
+    }
+    return NAME_SET_NONE;
+}
+
+/* For each candidate member (cand: name -> index in l), the first policy
+ * name it would take over into covers[index]: one at or below the member
+ * with no zone of the file between them (one there keeps the name, being
+ * closer). Each policy name walks its own ancestors: linear in names. */
+static void config_catalog_policy_names(struct config_catalog_ctx *x, struct name_set *cand,
+                                        const char **covers)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach(x->records, name, v)
+    {
+        struct dns_name p;
+        if (!dns_name_from_str(name, &p))
+            continue; /* the policy parser says why */
+        for (unsigned i = 0; i <= p.count; i++) {
+            const uint8_t *a = p.wire + p.label[i];
+            size_t alen = p.len - p.label[i];
+            if (name_set_find(&x->local, a, alen) != NAME_SET_NONE)
+                break;
+            size_t m = name_set_find(cand, a, alen);
+            if (m != NAME_SET_NONE && !covers[m])
+                covers[m] = name;
+        }
+    }
+}
+
+/* Adds member origin of catalog ci as a secondary zone of its primaries,
+ * its copy in the catalog's directory (c->zones has room: reserved). */
+static void config_catalog_add(struct config *c, size_t ci, const char *origin)
+{
+    const struct config_zone *cat = &c->zones[ci];
+    struct config_zone *z = &c->zones[c->n_zones++];
+    memset(z, 0, sizeof(*z));
+    z->origin = jsoncfg_strdup(origin);
+    char file[4200];
+    snprintf(file, sizeof(file), "%s/%szone", cat->catalog_dir, origin);
+    z->file = jsoncfg_strdup(file);
+    z->primary = cat->primary;
+    z->primary.key = cat->primary.key ? jsoncfg_strdup(cat->primary.key) : NULL;
+    z->catalog_member = true;
+}
+
+/* Logs why member m of catalog cat is refused: the zone of the file it
+ * is below (local, or NAME_SET_NONE), and a policy name it holds (or NULL). */
+static void config_catalog_refuse(const struct config *c, const char *cat, const char *m,
+                                  size_t local, const char *policy)
+{
+    char why[1200], q[1300];
+    int n = local == NAME_SET_NONE
+                ? snprintf(why, sizeof(why),
+                           "it holds the policy name %s, which no zone of the configuration file "
+                           "holds closer: the catalog's primary would answer there",
+                           policy)
+                : snprintf(why, sizeof(why),
+                           "it is below the zone %s of the configuration file, whose names there "
+                           "it would take over",
+                           c->zones[local].origin);
+    if (local != NAME_SET_NONE && policy && n > 0 && (size_t)n < sizeof(why))
+        snprintf(why + n, sizeof(why) - (size_t)n, " (the policy name %s among them)", policy);
+    log_warn("event=catalog zone=%s member=%s result=refused why=\"%s\"", cat, m,
+             log_quote(why, q, sizeof(q)));
+}
+
 /* The member zones of catalog zone ci, as read from its copy: secondary
- * zones of the catalog's primaries, their copies in its directory. A zone
- * the file configures itself keeps its own entry. */
-static void config_catalog_members(struct config *c, size_t ci)
+ * zones of the catalog's primaries, their copies in its directory. A
+ * member that another catalog listed first is that one's. RFC 9432 §7
+ * lets a consumer refuse a member, and gtmd refuses one that would take
+ * names from the operator: a zone of the file, a member below one
+ * (config_catalog_local_above), or one holding a policy name that no zone
+ * of the file holds closer (config_catalog_policy_names). Every check is
+ * a set lookup: linear in the members (issue #53: 100,000 in under 1 s). */
+static void config_catalog_members(struct config *c, size_t ci, struct config_catalog_ctx *x)
 {
     struct xfr_catalog_list l;
-    char why[512];
-    const struct config_zone *cat = &c->zones[ci];
-    if (xfr_catalog_members(cat->file, cat->origin, &l, why, sizeof(why)) != 0) {
+    char why[1100];
+    const char *cat = c->zones[ci].origin;
+    if (xfr_catalog_members(c->zones[ci].file, cat, &l, why, sizeof(why)) != 0) {
         if (why[0])
-            log_warn("event=catalog zone=%s result=ignored why=\"%s\"", cat->origin, why);
+            log_warn("event=catalog zone=%s result=ignored why=\"%s\"", cat, why);
         return;
     }
+    struct name_set cand; /* members not yet zones: name -> index in l */
+    name_set_init(&cand);
+    const char **covers = calloc(l.n ? l.n : 1, sizeof(*covers));
+    size_t *above = calloc(l.n ? l.n : 1, sizeof(*above)), refused = 0;
+    if (!covers || !above)
+        abort();
     for (size_t m = 0; m < l.n; m++) {
-        bool known = false;
-        for (size_t k = 0; k < c->n_zones && !known; k++)
-            known = strcmp(c->zones[k].origin, l.origins[m]) == 0;
-        if (known)
+        struct dns_name n;
+        if (!dns_name_from_str(l.origins[m], &n))
             continue;
-        struct config_zone *zs = realloc(c->zones, (c->n_zones + 1) * sizeof(*zs));
-        if (!zs)
-            abort();
-        c->zones = zs;
-        cat = &c->zones[ci];
-        struct config_zone *z = &zs[c->n_zones++];
-        memset(z, 0, sizeof(*z));
-        z->origin = jsoncfg_strdup(l.origins[m]);
-        char file[4200];
-        snprintf(file, sizeof(file), "%s/%szone", cat->catalog_dir, l.origins[m]);
-        z->file = jsoncfg_strdup(file);
-        z->primary = cat->primary;
-        z->primary.key = cat->primary.key ? jsoncfg_strdup(cat->primary.key) : NULL;
-        z->catalog_member = true;
+        if (name_set_find(&x->local, n.wire, n.len) != NAME_SET_NONE) {
+            log_warn("event=catalog zone=%s member=%s result=refused why=\"it is a zone of the "
+                     "configuration file, which keeps it\"",
+                     cat, l.origins[m]);
+            refused++;
+        } else if (name_set_find(&x->zones, n.wire, n.len) == NAME_SET_NONE) {
+            above[m] = config_catalog_local_above(x, &n);
+            name_set_add(&cand, n.wire, n.len, m);
+        } /* else another catalog's member, listed there first */
     }
-    log_info("event=catalog zone=%s members=%zu", cat->origin, l.n);
+    if (cand.n && x->records)
+        config_catalog_policy_names(x, &cand, covers);
+    struct config_zone *zs = realloc(c->zones, (c->n_zones + cand.n) * sizeof(*zs));
+    if (!zs)
+        abort();
+    c->zones = zs;
+    for (size_t m = 0; m < l.n; m++) {
+        struct dns_name n;
+        if (!dns_name_from_str(l.origins[m], &n) || name_set_find(&cand, n.wire, n.len) != m)
+            continue;
+        if (above[m] != NAME_SET_NONE || covers[m]) {
+            config_catalog_refuse(c, cat, l.origins[m], above[m], covers[m]);
+            refused++;
+            continue;
+        }
+        name_set_add(&x->zones, n.wire, n.len, c->n_zones);
+        config_catalog_add(c, ci, l.origins[m]);
+    }
+    log_info("event=catalog zone=%s members=%zu refused=%zu", cat, l.n, refused);
+    free(covers);
+    free(above);
+    name_set_free(&cand);
     xfr_catalog_free(&l);
+}
+
+/* The members of every catalog zone of c, checked in x's terms. */
+static void config_catalogs(struct config *c, json_t *records)
+{
+    size_t n = c->n_zones, cats = 0;
+    for (size_t i = 0; i < n; i++)
+        cats += c->zones[i].catalog_dir != NULL;
+    if (!cats)
+        return;
+    struct config_catalog_ctx x = {.records = json_is_object(records) ? records : NULL};
+    name_set_init(&x.zones);
+    name_set_init(&x.local);
+    for (size_t i = 0; i < n; i++) {
+        struct dns_name o;
+        if (dns_name_from_str(c->zones[i].origin, &o)) {
+            name_set_add(&x.zones, o.wire, o.len, i);
+            name_set_add(&x.local, o.wire, o.len, i);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (c->zones[i].catalog_dir)
+            config_catalog_members(c, i, &x);
+    name_set_free(&x.zones);
+    name_set_free(&x.local);
 }
 
 /* The "members" of the generated catalog at index zi (entry e, at path):
@@ -243,6 +380,16 @@ static void config_gen_catalog_members(const struct jsoncfg *j, json_t *e, const
     for (size_t k = 0; !m && k < c->n_zones; k++)
         if (!c->zones[k].gen_catalog && !c->zones[k].catalog_dir)
             cat->gen_members[cat->n_gen_members++] = jsoncfg_strdup(c->zones[k].origin);
+    /* The zones by name, and the names listed so far: a list of n names
+     * costs n lookups, not n times the zones. */
+    struct name_set zones, listed;
+    name_set_init(&zones);
+    name_set_init(&listed);
+    for (size_t k = 0; m && k < c->n_zones; k++) {
+        struct dns_name o;
+        if (dns_name_from_str(c->zones[k].origin, &o))
+            name_set_add(&zones, o.wire, o.len, k);
+    }
     size_t i;
     json_t *v;
     json_array_foreach(m, i, v)
@@ -255,25 +402,22 @@ static void config_gen_catalog_members(const struct jsoncfg *j, json_t *e, const
             continue;
         }
         dns_name_to_str(n.wire, ob, sizeof(ob));
-        size_t k = 0;
-        while (k < c->n_zones && strcmp(c->zones[k].origin, ob) != 0)
-            k++;
-        if (k == c->n_zones || c->zones[k].gen_catalog || c->zones[k].catalog_dir) {
+        size_t k = name_set_find(&zones, n.wire, n.len);
+        if (k == NAME_SET_NONE || c->zones[k].gen_catalog || c->zones[k].catalog_dir) {
             jsoncfg_err(j, at, "%s is not a zone of this configuration (catalogs list no catalog)",
                         ob);
             continue;
         }
-        bool dup = false;
-        for (size_t d = 0; d < cat->n_gen_members && !dup; d++)
-            dup = strcmp(cat->gen_members[d], ob) == 0;
-        if (dup || cat->n_gen_members == c->n_zones)
+        if (!name_set_add(&listed, n.wire, n.len, k))
             jsoncfg_err(j, at, "%s is listed twice", ob);
         else
             cat->gen_members[cat->n_gen_members++] = jsoncfg_strdup(ob);
     }
+    name_set_free(&zones);
+    name_set_free(&listed);
 }
 
-void config_zones_parse(const struct jsoncfg *j, json_t *v, struct config *c)
+void config_zones_parse(const struct jsoncfg *j, json_t *v, json_t *records, struct config *c)
 {
     char at[32];
     cfgschema_key_path(at, sizeof(at), &config_schema, CFG_K_ZONES, NULL);
@@ -297,9 +441,7 @@ void config_zones_parse(const struct jsoncfg *j, json_t *v, struct config *c)
             entry[before] = i;
     }
     size_t n = c->n_zones;
-    for (i = 0; i < n; i++)
-        if (c->zones[i].catalog_dir)
-            config_catalog_members(c, i);
+    config_catalogs(c, records);
     /* After the catalogs' members: a generated catalog lists them too. */
     for (i = 0; i < n; i++)
         if (c->zones[i].gen_catalog) {
