@@ -38,8 +38,8 @@ static const struct cfgschema_key config_zone_keys[ZK_N] = {
     [ZK_ORIGIN] = {"origin", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
                    .what = "the zone's name"},
     [ZK_FILE] = {"file", CFGSCHEMA_PATH,
-                 .what = "its master file (a secondary's copy); required but with "
-                         "generate_catalog"},
+                 .what = "its master file (a secondary's copy, a generated catalog's last "
+                         "version); required but with generate_catalog"},
     [ZK_DNSSEC] = {"dnssec", CFGSCHEMA_OBJECT, .sub = &zone_dnssec_schema,
                    .what = "signing at load"},
     [ZK_TRANSFER] = {"transfer", CFGSCHEMA_OBJECT, .sub = &zone_xfr_schema,
@@ -94,8 +94,9 @@ static void config_zone_parts(const struct jsoncfg *j, json_t *e, const char *pa
     config_zone_catalog(j, cfgschema_value(s, ZK_CATALOG, e), path, z);
 }
 
-/* "generate_catalog": a zone gtmd makes, so no file and nothing that
- * reads or signs one; its members are checked once every zone is known
+/* "generate_catalog": a zone gtmd makes, so nothing that reads or signs
+ * a file; its "file", optional, is where gtmd keeps the version it made
+ * (load_catalog.h). Its members are checked once every zone is known
  * (config_gen_catalog_members). */
 static bool config_zone_gen_catalog(const struct jsoncfg *j, json_t *e, const char *path,
                                     struct config_zone *z)
@@ -106,8 +107,7 @@ static bool config_zone_gen_catalog(const struct jsoncfg *j, json_t *e, const ch
     cfgschema_key_path(sub, sizeof(sub), s, ZK_GENERATE_CATALOG, path);
     if (!g || !cfgschema_object(j, &config_gen_catalog_schema, g, sub))
         return false;
-    static const enum config_zone_key no[] = {ZK_FILE, ZK_PRIMARY, ZK_CATALOG, ZK_DNSSEC,
-                                              ZK_UPDATE};
+    static const enum config_zone_key no[] = {ZK_PRIMARY, ZK_CATALOG, ZK_DNSSEC, ZK_UPDATE};
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
         if (cfgschema_value(s, no[i], e))
             cfgschema_err(j, s, no[i], path,
@@ -161,9 +161,7 @@ static void config_zone(const struct jsoncfg *j, json_t *e, const char *path, st
     if (!o)
         return; /* said: required */
     struct config_zone gen = {0};
-    if (config_zone_gen_catalog(j, e, path, &gen)) {
-        f = NULL;
-    } else if (!f) {
+    if (!config_zone_gen_catalog(j, e, path, &gen) && !f) {
         cfgschema_err(j, s, ZK_FILE, path, "is required (but with \"generate_catalog\")");
         return;
     }

@@ -3,6 +3,7 @@
  */
 #include "daemon/load.h"
 #include "daemon/load_int.h"
+#include "daemon/load_catalog.h"
 
 #include "dns/tsig_params.h"
 #include "dns/tsig_replay.h"
@@ -31,7 +32,6 @@
 #include "policy/policy_geo.h"
 #include "policy/policy_latency.h"
 #include "policy/policy_shed.h"
-#include "xfr/xfr_catalog_gen.h"
 #include "zone/zone_journal.h"
 #include "zone/zone_load.h"
 #include "zone/zone_verify.h"
@@ -320,27 +320,6 @@ static void load_transfer(struct zone *z, const struct zone_xfr_params *xp,
 static const struct zone *load_zone_named(const struct snapshot *s, const uint8_t *origin,
                                           size_t len);
 
-/* Makes the catalog zone cz lists of gtmd's zones (xfr_catalog_gen.h);
- * its serial moves from prev's copy only when the list changed. */
-static struct zone *load_gen_catalog(const struct config_zone *cz, const struct snapshot *prev,
-                                     struct errlist *errs)
-{
-    struct dns_name n;
-    const struct zone *old =
-        dns_name_from_str(cz->origin, &n) ? load_zone_named(prev, n.wire, n.len) : NULL;
-    uint64_t digest = xfr_catalog_digest(cz->gen_members, cz->n_gen_members);
-    uint32_t serial = xfr_catalog_serial(old != NULL, old ? old->gen_digest : 0,
-                                         old ? old->serial : 0, digest, (uint32_t)time(NULL));
-    char *text = xfr_catalog_text(cz->origin, cz->gen_members, cz->n_gen_members, serial);
-    char display[1100];
-    snprintf(display, sizeof(display), "(catalog %s, generated)", cz->origin);
-    struct zone *z = zone_load_text(cz->origin, text, display, errs);
-    free(text);
-    if (z)
-        z->gen_digest = digest;
-    return z;
-}
-
 /* The zone of prev kept for configured zone cz (a reference taken), or
  * NULL. */
 static struct zone *load_kept(const struct config_zone *cz, const struct snapshot *prev)
@@ -529,8 +508,13 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
         n_read += !(keep && keep[i]);
     struct zone **zones = load_zones(cfg, g, keep, errs, warns);
     for (size_t i = 0; i < cfg->n_zones; i++)
-        if (cfg->zones[i].gen_catalog && !(keep && keep[i]))
-            zones[i] = load_gen_catalog(&cfg->zones[i], prev, errs);
+        if (cfg->zones[i].gen_catalog && !(keep && keep[i])) {
+            struct dns_name n;
+            const struct zone *old = dns_name_from_str(cfg->zones[i].origin, &n)
+                                         ? load_zone_named(prev, n.wire, n.len)
+                                         : NULL;
+            zones[i] = load_catalog_make(&cfg->zones[i], old, errs);
+        }
     /* The parse threads (load_zones' second one, zone_load's two-thread
      * parse) freed their temporaries into malloc arenas of their own,
      * which keep them: 16 MB more resident after the 1M-record load (182
@@ -925,12 +909,19 @@ void load_journals(const struct config *cfg, const struct serve_set *prev, struc
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
         struct dns_name n;
-        if (!cz->xfr.journal || !dns_name_from_str(cz->origin, &n))
+        bool copy = cz->gen_catalog && cz->file;
+        if ((!cz->xfr.journal && !copy) || !dns_name_from_str(cz->origin, &n))
             continue;
         struct zone *z = (struct zone *)load_zone_named(now->zones, n.wire, n.len);
         const struct zone *old = prev ? load_zone_named(prev->zones, n.wire, n.len) : NULL;
         if (z && z == old)
             continue; /* kept as it is (load_set_keep): its journal with it */
-        load_journal_zone(cfg, i, old, z);
+        /* At start, a generated catalog's previous version is its copy:
+         * the journal's entry across the restart comes from it. */
+        struct zone *disk = !old && copy && cz->xfr.journal ? load_catalog_previous(cz) : NULL;
+        load_journal_zone(cfg, i, old ? old : disk, z);
+        load_catalog_keep(cz, old, z);
+        if (disk)
+            zone_free(disk);
     }
 }

@@ -151,11 +151,14 @@ static void privs_check_zones(const struct config *c, struct errlist *errs, cons
         snprintf(entry, sizeof(entry), "%s[%zu]", at, i);
         cfgschema_key_path(key, sizeof(key), &config_zone_schema, ZK_FILE, entry);
         /* A secondary zone's copy may not exist yet; gtmd replaces it. A
-         * generated catalog has no file. */
+         * generated catalog may have no file. */
         if (!c->zones[i].file)
             continue;
         if (c->zones[i].primary.n)
             privs_check_write(c, errs, key, "secondary zone's copy", c->zones[i].file, true, who);
+        else if (c->zones[i].gen_catalog) /* load_catalog.h: written at each new serial */
+            privs_check_write(c, errs, key, "generated catalog's copy", c->zones[i].file, true,
+                              who);
         else if (c->zones[i].update.n) /* an update writes it anew (server_update.h) */
             privs_check_write(c, errs, key, "zone file that takes updates", c->zones[i].file, true,
                               who);

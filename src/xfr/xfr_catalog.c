@@ -91,6 +91,9 @@ int xfr_catalog_members(const char *path, const char *origin, struct xfr_catalog
         const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
         v2 |= xfr_catalog_is_version(rr, version);
         const ldns_rdf *owner = ldns_rr_owner(rr);
+        if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(rr) >= 3 &&
+            ldns_dname_compare(owner, org) == 0)
+            out->serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
         /* A member: PTR at UNIQUE-ID.zones.CATALOG, exactly one label below. */
         if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_PTR && ldns_dname_is_subdomain(owner, zones) &&
             xfr_catalog_labels_above(owner, org) == 2 && !xfr_catalog_add(rr, &seen, out))

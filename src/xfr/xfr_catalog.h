@@ -22,6 +22,7 @@ struct xfr_catalog_list {
     char **origins; /* absolute presentation form, lowercase, as dns_name_to_str writes it */
     size_t n, cap;
     uint64_t probes; /* the duplicate checks' work (name_set.h): linear in the records */
+    uint32_t serial; /* of the SOA at the catalog's apex (0 without one) */
 };
 
 /*

@@ -5,7 +5,9 @@ served by Knot within seconds of the reload (gtmd NOTIFYs the new catalog
 serial, Knot transfers the catalog by IXFR from gtmd's journal, then the
 new member), a zone removed is dropped by Knot. The catalog's content is
 checked with dnspython's AXFR: version "2", one PTR per member under a
-stable unique ID, the serial unchanged by a reload that changes nothing.
+stable unique ID, the serial unchanged by a reload that changes nothing,
+and with "file" unchanged by a restart either (an IXFR from the serial
+before a restart that changed the list gets only the change).
 Skipped, saying why, without knotd. Every wait is bounded."""
 import base64
 import json
@@ -18,6 +20,7 @@ import time
 import dns.message
 import dns.query
 import dns.rcode
+import dns.rdatatype
 import dns.tsigkeyring
 import dns.zone
 import pytest
@@ -160,6 +163,66 @@ def test_knot_picks_up_added_and_drops_removed_zones(estate):
           % (took_add, took_drop))
 
 
+def next_second():
+    """Sleeps into the next wall-clock second (at most 1.1 s): a serial
+    taken from the clock then differs from one taken before."""
+    t = time.time()
+    time.sleep(min(1.1, int(t) + 1.05 - t))
+
+
+def test_serial_and_journal_kept_across_restarts(tmp_path):
+    """With "file", gtmd keeps the catalog it made: a restart with the same
+    member list keeps the serial (secondaries transfer nothing), one with
+    another list takes a greater serial, and an IXFR from the serial before
+    the restart gets only the change, from the journal (issue #53). Before,
+    every start took the clock as the serial."""
+    work = str(tmp_path)
+    gport = free_port()
+    for z in ("a.test.", "b.test.", "c.test."):
+        write_zone(work, z)
+
+    def config(zones):
+        cfg = gtmd_config(gport, 0, zones)
+        cat = cfg["zones"][-1]
+        cat["file"] = "cat.copy"
+        del cat["transfer"]["notify"]  # no secondary here: dnspython asks
+        return cfg
+
+    g = Gtmd(work, config(["a.test.", "b.test."]), gport)
+    g.start()
+    try:
+        serial0, members0, _ = catalog_axfr(gport)
+        assert set(members0) == {"a.test.", "b.test."}, members0
+        with open(os.path.join(work, "cat.copy")) as f:
+            assert "invalid. invalid. %d " % serial0 in f.read()
+        g.stop()
+        next_second()
+        g.start()
+        assert catalog_axfr(gport)[:2] == (serial0, members0), g.read_log()[-2000:]
+        g.stop()
+        next_second()
+        g.write_config(config(["a.test.", "b.test.", "c.test."]))
+        g.start()
+        serial1, members1, _ = catalog_axfr(gport)
+        assert set(members1) == {"a.test.", "b.test.", "c.test."}, members1
+        assert serial1 > serial0, (serial0, serial1)
+        ring = dns.tsigkeyring.from_text({KEY: ("hmac-sha256", SECRET)})
+        msgs = list(dns.query.xfr("127.0.0.1", CAT, port=gport, rdtype="IXFR", serial=serial0,
+                                  keyring=ring, keyname=KEY, keyalgorithm="hmac-sha256",
+                                  lifetime=10, relativize=False))
+        rrs = [(rr.name.to_text(), dns.rdatatype.to_text(rr.rdtype), rd.to_text())
+               for m in msgs for rr in m.answer for rd in rr]
+        soa = [r[2].split()[2] for r in rrs if r[1] == "SOA"]
+        ptr = [r[2] for r in rrs if r[1] == "PTR"]
+        # Incremental: new SOA, old SOA, (nothing deleted), new SOA, the one
+        # member added, new SOA.
+        assert soa == [str(serial1), str(serial0), str(serial1), str(serial1)], rrs
+        assert ptr == ["c.test."], rrs
+        assert re.search(r"event=xfr_out zone=cat\.gtmd\.test\. kind=ixfr ", g.read_log())
+    finally:
+        g.stop()
+
+
 def test_generate_catalog_configuration_errors(tmp_path):
     def check(cfg):
         p = tmp_path / "gtmd.json"
@@ -174,10 +237,16 @@ def test_generate_catalog_configuration_errors(tmp_path):
         {"origin": CAT, "generate_catalog": {"members": ["a.test."]}}]}
     rc, err = check(base)
     assert rc == 0, err
+    # "file" is where gtmd keeps the catalog it made (its serial across
+    # restarts); "primary" is not for a zone gtmd makes.
+    kept = json.loads(json.dumps(base))
+    kept["zones"][1]["file"] = "cat.copy"
+    rc, err = check(kept)
+    assert rc == 0, err
     bad = json.loads(json.dumps(base))
-    bad["zones"][1]["file"] = "cat.zone"
+    bad["zones"][1]["primary"] = {"addresses": ["127.0.0.1:5398"]}
     rc, err = check(bad)
-    assert rc == 1 and '$.zones[1].file: not with "generate_catalog"' in err, err
+    assert rc == 1 and '$.zones[1].primary: not with "generate_catalog"' in err, err
     bad = json.loads(json.dumps(base))
     bad["zones"][1]["generate_catalog"]["members"] = ["a.test.", "nope.test.", "a.test.", 7,
                                                        CAT]
