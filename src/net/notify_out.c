@@ -22,6 +22,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "dns/dns.h"
+#include "dns/name.h"
 
 #define NOTIFY_MAX_WAIT_MS 8000
 
@@ -31,7 +32,8 @@ struct notify_slot {
     const struct sockaddr_storage *addr;
     socklen_t len;
     uint16_t id;
-    int rcode; /* -1 until answered */
+    int rcode;           /* -1 until answered */
+    uint16_t tsig_error; /* the answer's TSIG error (BADKEY, BADSIG...), 0 without */
 };
 
 void notify_job_free(struct notify_job *job)
@@ -86,6 +88,38 @@ static void notify_send_all(struct notify_slot *sl, size_t n, int fd4, int fd6)
     }
 }
 
+/* The error field of the TSIG record that ends answer msg (RFC 8945
+ * §4.2: after the algorithm name, time, fudge, MAC, original ID), or 0
+ * when it has none or it cannot be read: a secondary refuses a NOTIFY
+ * whose key it does not share with NOTAUTH and such an error, and one for
+ * a zone it does not serve with NOTAUTH alone (Knot). */
+static uint16_t notify_tsig_error(const uint8_t *msg, size_t len)
+{
+    size_t pos = DNS_HEADER_SIZE,
+           rrs = (size_t)dns_get16(msg + 6) + dns_get16(msg + 8) + dns_get16(msg + 10);
+    for (uint16_t q = dns_get16(msg + 4); q > 0; q--) {
+        if (!dns_name_skip(msg, len, &pos) || pos + 4 > len)
+            return 0;
+        pos += 4;
+    }
+    for (; rrs > 0; rrs--) {
+        if (!dns_name_skip(msg, len, &pos) || pos + 10 > len)
+            return 0;
+        uint16_t type = dns_get16(msg + pos), rdlen = dns_get16(msg + pos + 8);
+        size_t rd = pos + 10;
+        pos = rd + rdlen;
+        if (pos > len)
+            return 0;
+        if (type != DNS_TYPE_TSIG || rrs != 1)
+            continue;
+        if (!dns_name_skip(msg, pos, &rd) || rd + 10 > pos)
+            return 0; /* the algorithm, then time (6), fudge (2), MAC size (2) */
+        rd += 10 + dns_get16(msg + rd + 8);
+        return rd + 4 <= pos ? dns_get16(msg + rd + 2) : 0; /* original ID, error */
+    }
+    return 0;
+}
+
 /* Reads one answer from fd and marks the slot it answers. */
 static void notify_read(int fd, struct notify_slot *sl, size_t n)
 {
@@ -99,8 +133,10 @@ static void notify_read(int fd, struct notify_slot *sl, size_t n)
     if (!(flags & DNS_FLAG_QR) || DNS_OPCODE(flags) != DNS_OPCODE_NOTIFY)
         return;
     for (size_t i = 0; i < n; i++)
-        if (sl[i].rcode < 0 && sl[i].id == id && addr_same(sl[i].addr, &from))
+        if (sl[i].rcode < 0 && sl[i].id == id && addr_same(sl[i].addr, &from)) {
             sl[i].rcode = flags & 0xf;
+            sl[i].tsig_error = notify_tsig_error(buf, (size_t)r);
+        }
 }
 
 /* Waits up to ms for answers; true when every slot has one. */
@@ -134,7 +170,8 @@ static struct notify_slot *notify_slots(const struct notify_job *job, size_t *n)
     for (size_t i = 0, k = 0; i < job->n; i++)
         for (size_t t = 0; t < job->zones[i].n_targets; t++, k++) {
             const struct notify_zone *z = &job->zones[i];
-            sl[k] = (struct notify_slot){z, &z->targets[t], z->target_lens[t], 0, -1};
+            sl[k] = (struct notify_slot){
+                .zone = z, .addr = &z->targets[t], .len = z->target_lens[t], .rcode = -1};
             if (getrandom(&sl[k].id, sizeof(sl[k].id), 0) != sizeof(sl[k].id))
                 sl[k].id = (uint16_t)(notify_now_ms() + k);
         }
@@ -153,10 +190,22 @@ static void notify_log(const struct notify_slot *sl, size_t n)
         uint16_t port = ntohs(s->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)s)->sin6_port
                                                        : ((const struct sockaddr_in *)s)->sin_port);
         inet_ntop(s->ss_family, ip, a, sizeof(a));
-        if (sl[i].rcode >= 0)
-            log_info("event=notify zone=%s serial=%u target=%s port=%u result=%s rcode=%d",
-                     sl[i].zone->origin_str, sl[i].zone->serial, a, port,
-                     sl[i].rcode == 0 ? "ok" : "refused", sl[i].rcode);
+        if (sl[i].rcode == DNS_RCODE_NOERROR)
+            log_info("event=notify zone=%s serial=%u target=%s port=%u result=ok rcode=0",
+                     sl[i].zone->origin_str, sl[i].zone->serial, a, port);
+        else if (sl[i].rcode == DNS_RCODE_NOTAUTH && !sl[i].tsig_error)
+            /* Not a failure: a secondary that has not taken the zone yet
+             * (a catalog's new member, before its first transfer) says it
+             * is not authoritative for it. */
+            log_info("event=notify zone=%s serial=%u target=%s port=%u result=not_yet_served "
+                     "rcode=9 why=\"the secondary does not serve the zone (yet): expected "
+                     "until its first transfer of it, as for a catalog's new member\"",
+                     sl[i].zone->origin_str, sl[i].zone->serial, a, port);
+        else if (sl[i].rcode >= 0)
+            log_warn("event=notify zone=%s serial=%u target=%s port=%u result=refused rcode=%d "
+                     "tsig_error=%u",
+                     sl[i].zone->origin_str, sl[i].zone->serial, a, port, sl[i].rcode,
+                     sl[i].tsig_error);
         else
             log_warn("event=notify zone=%s serial=%u target=%s port=%u result=no_answer tries=%d",
                      sl[i].zone->origin_str, sl[i].zone->serial, a, port, NOTIFY_OUT_TRIES);

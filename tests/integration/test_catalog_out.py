@@ -7,17 +7,24 @@ new member), a zone removed is dropped by Knot. The catalog's content is
 checked with dnspython's AXFR: version "2", one PTR per member under a
 stable unique ID, the serial unchanged by a reload that changes nothing,
 and with "file" unchanged by a restart either (an IXFR from the serial
-before a restart that changed the list gets only the change).
+before a restart that changed the list gets only the change). NOTIFY
+answers are logged by what they mean, with fake secondaries: NOTAUTH alone
+as not yet served, NOTAUTH with a TSIG error and REFUSED as refusals.
 Skipped, saying why, without knotd. Every wait is bounded."""
 import base64
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import threading
 import time
 
+import dns.exception
+import dns.flags
 import dns.message
+import dns.opcode
 import dns.query
 import dns.rcode
 import dns.rdatatype
@@ -221,6 +228,79 @@ def test_serial_and_journal_kept_across_restarts(tmp_path):
         assert re.search(r"event=xfr_out zone=cat\.gtmd\.test\. kind=ixfr ", g.read_log())
     finally:
         g.stop()
+
+
+class FakeSecondary:
+    """Answers every NOTIFY on its own UDP port with rcode (and, with
+    tsig_error, a TSIG record carrying that error), in a thread."""
+
+    def __init__(self, rcode, tsig_error=0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.rcode, self.tsig_error, self.stop = rcode, tsig_error, False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        ring = dns.tsigkeyring.from_text({KEY: ("hmac-sha256", SECRET)})
+        while not self.stop:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+                q = dns.message.from_wire(data, keyring=ring)
+            except (socket.timeout, dns.exception.DNSException):
+                continue
+            if self.tsig_error:
+                r = dns.message.make_response(q)
+                r.use_tsig(ring, KEY, tsig_error=self.tsig_error, algorithm="hmac-sha256")
+            else:  # unsigned: NOTAUTH alone is how Knot says it does not serve the zone
+                r = dns.message.Message(id=q.id)
+                r.flags = dns.flags.QR | dns.flags.AA
+                r.set_opcode(dns.opcode.NOTIFY)
+                r.question = list(q.question)
+            r.set_rcode(self.rcode)
+            self.sock.sendto(r.to_wire(), peer)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_notify_to_a_secondary_that_does_not_serve_the_zone_yet(tmp_path):
+    """A secondary answers a NOTIFY for a zone it has not taken yet (a
+    catalog's new member) with NOTAUTH: logged at info as
+    result=not_yet_served with why=, not as a refusal (issue #53); NOTAUTH
+    with a TSIG error (a key the secondary does not share) and REFUSED
+    stay refusals, at warn."""
+    work = str(tmp_path)
+    write_zone(work, "a.test.")
+    fakes = [FakeSecondary(dns.rcode.NOTAUTH), FakeSecondary(dns.rcode.NOTAUTH, 16),
+             FakeSecondary(dns.rcode.REFUSED)]
+    gport = free_port()
+    cfg = gtmd_config(gport, 0, ["a.test."])
+    del cfg["zones"][-1]["transfer"]["notify"]  # the catalog's: no Knot here
+    cfg["zones"][0]["transfer"]["notify"] = ["127.0.0.1:%d" % f.port for f in fakes]
+    g = Gtmd(work, cfg, gport)
+    try:
+        g.start()
+        lines = lambda: [ln for ln in g.read_log().splitlines()  # noqa: E731
+                         if "event=notify zone=a.test." in ln]
+        assert poll(lambda: len(lines()) == 3, 15)[0], g.read_log()[-3000:]
+        at = {int(re.search(r" port=(\d+) ", ln).group(1)): ln for ln in lines()}
+        yet, badsig, refused = (at[f.port] for f in fakes)
+        assert re.search(r" info event=notify zone=a\.test\. serial=1 target=127\.0\.0\.1 "
+                         r"port=\d+ result=not_yet_served rcode=9 why=\"the secondary does not "
+                         r"serve the zone \(yet\)", yet), yet
+        assert re.search(r" warn event=notify .* result=refused rcode=9 tsig_error=16$",
+                         badsig), badsig
+        assert re.search(r" warn event=notify .* result=refused rcode=5 tsig_error=0$",
+                         refused), refused
+    finally:
+        g.stop()
+        for f in fakes:
+            f.close()
 
 
 def test_generate_catalog_configuration_errors(tmp_path):
