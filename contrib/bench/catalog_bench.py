@@ -6,8 +6,8 @@ members (RFC 9432 version 2, one PTR per member), for N in --sizes.
 Each round runs every binary on every size, interleaved; the result is
 the median of the rounds' wall times with the spread (min-max), and the
 median CPU time (user + system of the child, from wait4). The members
-have no copies yet, so each is a pending secondary zone (one warning line
-each, written to /dev/null): what a start or a reload does with the list
+have no copies yet, so each is a pending secondary zone (the first 10
+named in a warning line each, the rest counted in one): what a start or a reload does with the list
 before any transfer.
 
     /usr/bin/python3 contrib/bench/catalog_bench.py [--sizes 5000,20000,100000]

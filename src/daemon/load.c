@@ -333,11 +333,18 @@ static struct zone *load_kept(const struct config_zone *cz, const struct snapsho
     return z;
 }
 
+/* Catalog members without a copy named one by one in the log; the rest
+ * are counted in one line (a catalog of 100,000 new members wrote
+ * 100,000 lines at each start until their first transfers). */
+#define LOAD_PENDING_NAMED 10
+
 /* A zone just read or made (or NULL): verified (NULL when it fails), its
- * roles set from cz, marked expired when a secondary's copy is too old. */
+ * roles set from cz, marked expired when a secondary's copy is too old.
+ * *members_pending counts the catalog members that have no copy yet. */
 static struct zone *load_zone_ready(const struct config *cfg, const struct config_zone *cz,
                                     struct zone *z, const struct tsig_keyring *kr,
-                                    struct errlist *errs, struct errlist *warns)
+                                    struct errlist *errs, struct errlist *warns,
+                                    size_t *members_pending)
 {
     if (z && cz->primary.n > 0)
         load_verify_secondary(cfg, cz, z, warns);
@@ -345,7 +352,8 @@ static struct zone *load_zone_ready(const struct config *cfg, const struct confi
         zone_free(z);
         z = NULL;
     }
-    if (!z && load_secondary_pending(cz))
+    if (!z && load_secondary_pending(cz) &&
+        (!cz->catalog_member || (*members_pending)++ < LOAD_PENDING_NAMED))
         log_warn("event=zone_pending zone=%s why=\"no copy yet: served after the first "
                  "transfer from its primary\"",
                  cz->origin);
@@ -523,15 +531,21 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
      * (load_drop_behind). */
     if (n_read)
         malloc_trim(0);
+    size_t pending = 0;
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
-        struct zone *z = keep && keep[i] ? load_kept(cz, prev)
-                                         : load_zone_ready(cfg, cz, zones[i], kr, errs, warns);
+        struct zone *z = keep && keep[i]
+                             ? load_kept(cz, prev)
+                             : load_zone_ready(cfg, cz, zones[i], kr, errs, warns, &pending);
         if (z && !snapshot_add_zone(s, z)) {
             errlist_add(errs, "%s: zone %s is configured twice", cfg->path, cz->origin);
             zone_free(z);
         }
     }
+    if (pending > LOAD_PENDING_NAMED)
+        log_warn("event=zone_pending zones=%zu more=%zu why=\"catalog members with no copy yet "
+                 "(the first %d named above): served after their first transfers\"",
+                 pending, pending - LOAD_PENDING_NAMED, LOAD_PENDING_NAMED);
     free(zones);
     serve_bind_init(bind, g ? g->n_records : 0, g ? g->bindings : NULL, g ? g->spare : NULL);
     if (g && errs->count == before)

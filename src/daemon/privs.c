@@ -93,16 +93,37 @@ static void privs_dirname(const char *path, char *dir, size_t len)
     snprintf(dir, len, "%s", dirname(tmp));
 }
 
+/* The last directory found writable, so that the copies of a catalog's
+ * members, all in one directory, cost one check of it and not 100,000. */
+struct privs_dir_memo {
+    char dir[PATH_MAX];
+};
+
+/* Whether dir is writable (and searchable), from memo when it was the
+ * last one found so (memo may be NULL). */
+static bool privs_dir_writable(const char *dir, struct privs_dir_memo *memo)
+{
+    if (memo && strcmp(memo->dir, dir) == 0)
+        return true;
+    if (!privs_can(dir, W_OK | X_OK))
+        return false;
+    if (memo)
+        snprintf(memo->dir, sizeof(memo->dir), "%s", dir);
+    return true;
+}
+
 /* A file gtmd creates, appends to or replaces: when it exists it must be
- * writable (append) or its directory writable (replace, create). */
-static void privs_check_write(const struct config *c, struct errlist *errs, const char *key,
-                              const char *what, const char *path, bool replaced, const char *who)
+ * writable (append) or its directory writable (replace, create). memo:
+ * see privs_dir_memo, or NULL. */
+static void privs_check_write_in(const struct config *c, struct errlist *errs, const char *key,
+                                 const char *what, const char *path, bool replaced, const char *who,
+                                 struct privs_dir_memo *memo)
 {
     char dir[PATH_MAX];
     struct stat st;
     privs_dirname(path, dir, sizeof(dir));
     bool exists = lstat(path, &st) == 0;
-    if ((replaced || !exists) && !privs_can(dir, W_OK | X_OK)) {
+    if ((replaced || !exists) && !privs_dir_writable(dir, memo)) {
         errlist_add(errs, "%s: %s: the directory %s of the %s is not writable by %s (%s): %s",
                     c->path, key, dir, what, who, strerror(errno),
                     replaced ? "gtmd could not save it" : "gtmd could not create it");
@@ -123,6 +144,12 @@ static void privs_check_write(const struct config *c, struct errlist *errs, cons
                     "%s: %s: the %s %s is owned by uid %u in the sticky directory %s: %s cannot "
                     "replace it (chown it)",
                     c->path, key, what, path, (unsigned)st.st_uid, dir, who);
+}
+
+static void privs_check_write(const struct config *c, struct errlist *errs, const char *key,
+                              const char *what, const char *path, bool replaced, const char *who)
+{
+    privs_check_write_in(c, errs, key, what, path, replaced, who, NULL);
 }
 
 /* A file read after the start (consequence: what goes wrong if not). */
@@ -146,6 +173,7 @@ static void privs_check_read(const struct config *c, struct errlist *errs, const
 static void privs_check_zones(const struct config *c, struct errlist *errs, const char *who)
 {
     char at[32], entry[64], key[96];
+    struct privs_dir_memo memo = {.dir = ""};
     cfgschema_key_path(at, sizeof(at), &config_schema, CFG_K_ZONES, NULL);
     for (size_t i = 0; i < c->n_zones; i++) {
         snprintf(entry, sizeof(entry), "%s[%zu]", at, i);
@@ -155,7 +183,8 @@ static void privs_check_zones(const struct config *c, struct errlist *errs, cons
         if (!c->zones[i].file)
             continue;
         if (c->zones[i].primary.n)
-            privs_check_write(c, errs, key, "secondary zone's copy", c->zones[i].file, true, who);
+            privs_check_write_in(c, errs, key, "secondary zone's copy", c->zones[i].file, true, who,
+                                 &memo);
         else if (c->zones[i].gen_catalog) /* load_catalog.h: written at each new serial */
             privs_check_write(c, errs, key, "generated catalog's copy", c->zones[i].file, true,
                               who);
