@@ -87,6 +87,42 @@ static bool load_below_cut(const struct zone *z, const struct dns_name *n)
     return false;
 }
 
+/* When n (node in z) is below a DNAME: why, naming the DNAME and where
+ * it is (zone_check.c recorded it), into buf; else NULL. A DNAME answers
+ * for every name below it (RFC 6672 §2.3), so the name's pool would never
+ * answer, as below a delegation. */
+static const char *load_below_dname(const struct zone *z, const struct zone_node *node, char *buf,
+                                    size_t len)
+{
+    if (!(node->flags & ZONE_NODE_BELOW_DNAME))
+        return NULL;
+    const uint8_t *top = NULL, *name = node->name;
+    size_t left = node->name_len;
+    while (left > z->origin_len) { /* the DNAME farthest up: a query meets it first */
+        left -= 1u + name[0];
+        name += 1u + name[0];
+        const struct zone_node *a = zone_find_node(z, name, left, dns_name_hash(name, left));
+        if (a && (a->flags & ZONE_NODE_DNAME))
+            top = a->name;
+    }
+    const struct zone_dname_src *src = NULL;
+    for (size_t i = 0; top && i < z->n_policy_dnames && !src; i++)
+        if (z->policy_dnames[i].owner == top)
+            src = &z->policy_dnames[i];
+    char dn[1024] = "?", at[1100];
+    if (top)
+        dns_name_to_str(top, dn, sizeof(dn));
+    if (src)
+        snprintf(at, sizeof(at), "%s:%u", src->file, src->line);
+    else
+        snprintf(at, sizeof(at), "%s", z->file ? z->file : "the zone file");
+    snprintf(buf, len,
+             "is below the DNAME at %s (%s): the DNAME would answer for it, not its "
+             "pool (RFC 6672 §2.3)",
+             dn, at);
+    return buf;
+}
+
 /* Whether the zone of name n is signed at load (has keys configured). */
 static bool load_zone_has_keys(const struct config *cfg, const struct dns_name *n)
 {
@@ -117,6 +153,7 @@ void load_attach(struct snapshot *s, const struct config *cfg, const struct poli
     const struct zone_node *node =
         z ? zone_find_node(z, n.wire, n.len, dns_name_hash(n.wire, n.len)) : NULL;
     const char *why = NULL;
+    char dname_why[1400];
     int zi = load_zone_of(cfg, &n);
     if (zi >= 0 && load_secondary_pending(&cfg->zones[zi]))
         return; /* its secondary zone has no copy yet: attached when it has */
@@ -124,6 +161,8 @@ void load_attach(struct snapshot *s, const struct config *cfg, const struct poli
         why = "is outside every loaded zone";
     else if (load_below_cut(z, &n))
         why = "is at or below a delegation in the zone file";
+    else if (load_below_dname(z, node, dname_why, sizeof(dname_why)))
+        why = dname_why;
     else if (node->flags & ZONE_NODE_CNAME)
         why = "also has a static CNAME in the zone file";
     else if (b->cname && load_node_has_data(node))

@@ -144,11 +144,11 @@ static uint16_t server_update_commit(struct server *srv, size_t zi, struct serve
     return DNS_RCODE_NOERROR;
 }
 
-/* The update of run against z (configured zone zi, the key's rules
- * checked): applied, then committed when it changes anything. */
+/* The update of run (req, prepared) against z (configured zone zi):
+ * applied, then committed when it changes anything. */
 static void server_update_zone(struct server *srv, size_t zi, struct serve_set *cur,
                                const struct zone *z, const struct tsig_key *key,
-                               struct server_update_run *run)
+                               struct zone_update_req *req, struct server_update_run *run)
 {
     const struct zone_sign_params *sp = &srv->cfg->zones[zi].dnssec.sign;
     ldns_rr_list *made_keys = NULL;
@@ -164,8 +164,7 @@ static void server_update_zone(struct server *srv, size_t zi, struct serve_set *
         }
         errlist_free(&errs);
     }
-    const struct net_update *job = run->job;
-    run->rcode = zone_update_apply(z, z->update, key, job->msg, job->len, made_keys, &run->out);
+    run->rcode = zone_update_run(z, z->update, key, req, made_keys, &run->out);
     snprintf(run->why, sizeof(run->why), "%s", run->out.why);
     if (made_keys)
         ldns_rr_list_deep_free(made_keys);
@@ -173,7 +172,11 @@ static void server_update_zone(struct server *srv, size_t zi, struct serve_set *
         run->rcode = server_update_commit(srv, zi, cur, z, run);
 }
 
-/* Checks and applies one update; run->rcode is the reply's. */
+/* Checks and applies one update; run->rcode is the reply's. What needs
+ * only the message (parsing, the form of every record, sorting the
+ * prerequisites: zone_update_prepare) is done before the reload lock is
+ * taken, so that a large request holds up reloads and other updates no
+ * longer than an ordinary one (issue #53). */
 static void server_update_apply(struct server *srv, struct server_update_run *run)
 {
     const struct net_update *job = run->job;
@@ -181,6 +184,14 @@ static void server_update_apply(struct server *srv, struct server_update_run *ru
     run->rcode = DNS_RCODE_FORMERR;
     if (dns_query_parse(job->msg, job->len, &q) != DNS_PARSE_OK)
         return;
+    struct zone_update_req *req = NULL;
+    run->rcode =
+        zone_update_prepare(q.qname.wire, q.qname.len, job->msg, job->len, &req, &run->out);
+    if (run->rcode != DNS_RCODE_NOERROR) {
+        dns_name_to_str(q.qname.wire, run->zone, sizeof(run->zone));
+        snprintf(run->why, sizeof(run->why), "%s", run->out.why);
+        return;
+    }
     pthread_mutex_lock(&srv->reload_lock);
     /* Only publications free sets, and they take reload_lock. */
     struct serve_set *cur = atomic_load(&srv->serve.current);
@@ -199,9 +210,10 @@ static void server_update_apply(struct server *srv, struct server_update_run *ru
         snprintf(run->why, sizeof(run->why), "the key has no update rule for the zone (now)");
     } else {
         snprintf(run->zone, sizeof(run->zone), "%s", z->origin_str);
-        server_update_zone(srv, (size_t)zi, cur, z, key, run);
+        server_update_zone(srv, (size_t)zi, cur, z, key, req, run);
     }
     pthread_mutex_unlock(&srv->reload_lock);
+    zone_update_req_free(req);
 }
 
 static void server_update_log(const struct server_update_run *run, double ms)

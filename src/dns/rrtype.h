@@ -14,6 +14,7 @@
 #ifndef GTM_DNS_RRTYPE_H
 #define GTM_DNS_RRTYPE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The mnemonic of type ("AAAA"), or NULL when the table has none. */
@@ -26,6 +27,17 @@ uint16_t dns_type_from_name(const char *s);
 /* A mnemonic or the RFC 3597 generic form "TYPEn" (n decimal, 1 to 5
  * digits, 0 < n <= 65535, nothing after it); 0 when it is neither. */
 uint16_t dns_type_from_text(const char *s);
+
+/* Whether records of type t may be data: held in a zone, added by an
+ * update (RFC 6895 §3.1). Not 0 (reserved: SIG(0)'s "type covered",
+ * never a record's type), OPT (41) nor 128-255 (meta and query-only
+ * types: TKEY, TSIG, IXFR, AXFR, MAILB, MAILA, ANY), nor 65535 (reserved).
+ * Such a "record" makes an answer that clients reject (dig: a bad packet),
+ * so zone files and updates refuse them. */
+static inline bool dns_type_is_data(uint16_t t)
+{
+    return t != 0 && t != 41 && (t < 128 || t > 255) && t != 65535;
+}
 
 /* The mnemonic of a class ("IN", "CH", "HS", "NONE", "ANY"), or NULL. */
 const char *dns_class_name(uint16_t klass);

@@ -129,6 +129,15 @@ struct zone_slot {
     const struct zone_node *node; /* NULL = empty */
 } __attribute__((packed));
 
+/* Where a DNAME with a policy name below it is in the zone file: the
+ * loader refuses that policy name (daemon/load.c, load_attach) and names
+ * this place. */
+struct zone_dname_src {
+    const uint8_t *owner; /* the DNAME node's name */
+    const char *file;     /* the zone file or the $INCLUDEd one (arena) */
+    uint32_t line;
+};
+
 enum zone_denial_kind { ZONE_DENIAL_NONE = 0, ZONE_DENIAL_NSEC, ZONE_DENIAL_NSEC3 };
 
 /* The DNSSEC parts of a compiled zone (zone_dnssec.c), all found at load. */
@@ -158,6 +167,9 @@ struct zone {
     size_t n_nodes;
     size_t n_records;
     size_t n_policy_names; /* nodes with a ZONE_NODE_POLICY_* flag */
+    /* The DNAMEs with a policy name below them (usually none; arena). */
+    const struct zone_dname_src *policy_dnames;
+    size_t n_policy_dnames;
     const struct zone_node *apex;
     const struct zone_rrset *soa;
     struct zone_rrset neg_soa; /* SOA with TTL = min(TTL, MINIMUM), RFC 2308 */

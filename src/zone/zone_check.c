@@ -15,6 +15,7 @@
 
 #include "dns/dns.h"
 #include "dns/name.h"
+#include "dns/rrtype.h"
 
 static const struct zone_rr_in *check_rr_of(const struct zone_builder *b,
                                             const struct build_node *bn, uint16_t type)
@@ -80,6 +81,24 @@ static void check_dname(struct zone_builder *b, struct build_node *bn)
                     "several DNAME records at one name (RFC 6672 §2.4)", bn->node->name);
 }
 
+/* No meta or reserved type (dns_type_is_data): TYPE0, OPT, TSIG, ANY...
+ * are no data; served, a record of one makes an answer clients reject. */
+static void check_types(struct zone_builder *b, struct build_node *bn)
+{
+    for (uint16_t i = 0; i < bn->node->n_rrsets; i++) {
+        uint16_t t = bn->node->rrsets[i].type;
+        if (dns_type_is_data(t))
+            continue;
+        char msg[160];
+        const char *tn = dns_type_name(t);
+        snprintf(msg, sizeof(msg),
+                 "%s%sTYPE%u%s: a meta or reserved record type, not data a zone holds "
+                 "(RFC 6895 §3.1)",
+                 tn ? tn : "", tn ? " (" : "", (unsigned)t, tn ? ")" : "");
+        check_error(b, check_rr_of(b, bn, t), msg, bn->node->name);
+    }
+}
+
 /* Delegation: every NS target inside the delegated zone needs glue. */
 static void check_glue(struct zone_builder *b, struct build_node *bn)
 {
@@ -133,6 +152,61 @@ static void check_mark_below_cuts(struct zone *z)
     }
 }
 
+/* The DNAME node farthest up above node (strictly), or NULL: a query
+ * meets that one first on its way down. */
+static const struct zone_node *check_dname_above(struct zone *z, const struct zone_node *node)
+{
+    const struct zone_node *top = NULL;
+    const uint8_t *name = node->name;
+    size_t len = node->name_len;
+    while (len > z->origin_len) {
+        len -= 1 + (size_t)name[0];
+        name += 1 + name[0];
+        const struct zone_node *a = zone_build_find(z, name, len);
+        if (a && (a->flags & ZONE_NODE_DNAME))
+            top = a;
+    }
+    return top;
+}
+
+/* Records where each DNAME above a policy name is (z->policy_dnames): a
+ * DNAME answers for every name below it, so the loader refuses a policy
+ * name there, as below a delegation, and names the DNAME's file and line.
+ * Not an error here: a secondary zone's copy is served with the name left
+ * unattached (load_attach). */
+static void check_policy_dnames(struct zone_builder *b, struct build_node **nodes, size_t n)
+{
+    struct zone *z = b->z;
+    struct zone_dname_src *srcs = NULL;
+    size_t ns = 0, cap = 0;
+    for (uint32_t i = 0; z->n_policy_names && i <= z->mask; i++) {
+        const struct zone_node *pn = z->table[i].node;
+        if (!pn || !(pn->flags & ZONE_POLICY_FLAGS) || !(pn->flags & ZONE_NODE_BELOW_DNAME))
+            continue;
+        const struct zone_node *d = check_dname_above(z, pn);
+        bool known = false;
+        for (size_t k = 0; d && k < ns && !known; k++)
+            known = srcs[k].owner == d->name;
+        for (size_t k = 0; d && !known && k < n; k++) {
+            if (nodes[k]->node != d)
+                continue;
+            const struct zone_rr_in *r = check_rr_of(b, nodes[k], DNS_TYPE_DNAME);
+            if (ns == cap) {
+                cap = cap ? cap * 2 : 4;
+                struct zone_dname_src *m = arena_alloc(&z->arena, cap * sizeof(*m));
+                if (ns)
+                    memcpy(m, srcs, ns * sizeof(*m));
+                srcs = m;
+            }
+            srcs[ns++] = (struct zone_dname_src){
+                d->name, arena_strdup(&z->arena, b->files[r->file_idx]), r->line};
+            known = true;
+        }
+    }
+    z->policy_dnames = srcs;
+    z->n_policy_dnames = ns;
+}
+
 void zone_check_all(struct zone_builder *b, struct build_node **nodes, size_t n)
 {
     struct zone *z = b->z;
@@ -148,6 +222,7 @@ void zone_check_all(struct zone_builder *b, struct build_node **nodes, size_t n)
         check_soa(b, bn, is_apex);
         check_cname(b, bn);
         check_dname(b, bn);
+        check_types(b, bn);
         if (bn->node->name[0] == 1 && bn->node->name[1] == '*') {
             struct zone_node *parent =
                 zone_build_find(z, bn->node->name + 2, bn->node->name_len - 2u);
@@ -159,6 +234,7 @@ void zone_check_all(struct zone_builder *b, struct build_node **nodes, size_t n)
         if (nodes[i]->node->flags & ZONE_NODE_CUT)
             check_glue(b, nodes[i]);
     check_mark_below_cuts(z);
+    check_policy_dnames(b, nodes, n);
     /* RFC 6672 §2.3: no data below a DNAME (NSD and Knot refuse it too). */
     for (size_t i = 0; i < n; i++)
         if ((nodes[i]->node->flags & ZONE_NODE_BELOW_DNAME) && nodes[i]->n_rr > 0)

@@ -2,13 +2,17 @@
  * zone_update.c -- RFC 2136 updates against a compiled zone
  * (zone_update.h).
  *
- * The zone's records are read back into a working array of ldns records
- * (canonical form: owners and the names in RDATA lowercased, RFC 4034
- * §6.2), the prerequisites are checked against it, every record of the
- * update section is checked (§3.4.1) before any is applied (§3.4.2), and
- * the array becomes the result. Searches are linear: an update carries at
- * most ZONE_UPDATE_MAX_RRS records, and a zone that takes updates (ACME
- * challenges, a few hosts) is small; the load that follows is linear too.
+ * The request is read and checked as far as it can be without the zone
+ * (zone_update_prepare: the form of every record, the prerequisites
+ * sorted into groups), then against the zone (zone_update_run): the
+ * key's rules, the zone's records read back into a working array of ldns
+ * records (canonical form: owners and the names in RDATA lowercased, RFC
+ * 4034 §6.2), the prerequisites checked in one pass over it, every record
+ * of the update section checked (§3.4.1) before any is applied (§3.4.2),
+ * and the array becomes the result. The prerequisites cost O(n log n +
+ * zone · log n) for n of them; the changes search the array linearly
+ * (a zone that takes updates, ACME challenges and a few hosts, is small,
+ * and the load that follows is linear too).
  */
 #include "zone/zone_update.h"
 
@@ -145,27 +149,28 @@ static bool zu_is_apex(const struct zu_set *s, const ldns_rr *rr)
     return ldns_dname_compare(ldns_rr_owner(rr), s->origin) == 0;
 }
 
-/* Records at rr's owner (type 0: any type) in the working set. */
+/* Records at rr's owner of type (DNS_TYPE_ANY: of any type) in the
+ * working set. */
 static size_t zu_count(const struct zu_set *s, const ldns_rr *rr, uint16_t type)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->n; i++)
-        if (s->rr[i] && (!type || ldns_rr_get_type(s->rr[i]) == type) &&
+        if (s->rr[i] && (type == DNS_TYPE_ANY || ldns_rr_get_type(s->rr[i]) == type) &&
             zu_same_owner(s->rr[i], rr))
             n++;
     return n;
 }
 
-static bool zu_in_zone(const struct zu_set *s, const ldns_rr *rr)
+static bool zu_in_zone(const ldns_rdf *origin, const ldns_rr *rr)
 {
     const ldns_rdf *o = ldns_rr_owner(rr);
-    return ldns_dname_compare(o, s->origin) == 0 || ldns_dname_is_subdomain(o, s->origin);
+    return ldns_dname_compare(o, origin) == 0 || ldns_dname_is_subdomain(o, origin);
 }
 
-/* Meta types (RFC 6895 §3.1: 128-255) and the ones RFC 2136 names. */
+/* Meta, query-only and reserved types (dns_type_is_data): never data. */
 static bool zu_meta_type(uint16_t t)
 {
-    return t == DNS_TYPE_OPT || (t >= 128 && t <= 255);
+    return !dns_type_is_data(t);
 }
 
 static uint16_t zu_fail(struct zone_update_out *out, uint16_t rcode, const ldns_rr *rr,
@@ -173,74 +178,208 @@ static uint16_t zu_fail(struct zone_update_out *out, uint16_t rcode, const ldns_
 {
     char *o = rr ? ldns_rdf2str(ldns_rr_owner(rr)) : NULL;
     const char *tn = rr ? dns_type_name(ldns_rr_get_type(rr)) : NULL;
+    char tb[16];
+    if (rr && !tn)
+        snprintf(tb, sizeof(tb), "TYPE%u", (unsigned)ldns_rr_get_type(rr));
     snprintf(out->why, sizeof(out->why), "%s%s%s%s", o ? o : "", o ? " " : "",
-             rr ? (tn ? tn : "TYPE?") : "", what);
+             rr ? (tn ? tn : tb) : "", what);
     free(o);
     return rcode;
 }
 
-/* The value-dependent prerequisites (§3.2.3): the zone's RRset of head's
- * owner and type must be exactly the records of temp[0..n) of that set
- * (temp may repeat a record; a set holds none twice). */
-static bool zu_rrset_equal(const struct zu_set *s, ldns_rr **temp, size_t n, const ldns_rr *head)
+/*
+ * The prerequisites (§3.2), grouped once so that checking them costs one
+ * pass over the zone's records and a binary search per record: a request
+ * carries up to ZONE_UPDATE_MAX_RRS of them, and comparing each against
+ * all the others and the whole zone (n² (zone + n)) let 200 of them hold
+ * the reload lock for 2.6 s (issue #53).
+ *
+ * The entries are sorted by owner (canonical order), type (DNS_TYPE_ANY
+ * for the name as a whole), then the value-independent ones before the
+ * value-dependent ones (class IN), those by RDATA: the entries of one
+ * owner and type are a run, and its first entry counts the zone's records
+ * of that set.
+ */
+struct zu_pre {
+    ldns_rr *rr;          /* the message's record, canonical (owned by the packet) */
+    size_t order;         /* its place in the prerequisite section */
+    size_t run;           /* the first entry of its owner and type */
+    size_t in_first, end; /* first entry: [in_first, end) are the class IN ones */
+    size_t have;          /* first entry: the zone's records of the owner and type */
+    uint16_t cls, type;
+    bool value; /* class IN: a value-dependent prerequisite (§3.2.3) */
+    bool dup;   /* class IN: the same record as the entry before */
+    bool seen;  /* class IN, not dup: the zone holds this record */
+    bool other; /* first entry: the zone holds a record of the set none names */
+};
+
+struct zone_update_req {
+    ldns_pkt *pkt;      /* owns every record */
+    ldns_rdf *origin;   /* the zone section's name */
+    struct zu_pre *pre; /* sorted */
+    size_t *order;      /* the prerequisite section's order: indexes into pre */
+    size_t n_pre;
+};
+
+static int zu_key_cmp(const ldns_rr *a, uint16_t ta, const ldns_rr *b, uint16_t tb)
 {
-    size_t have = 0, distinct = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!zu_same_set(temp[i], head))
-            continue;
-        bool found = false, dup = false;
-        for (size_t k = 0; k < s->n && !found; k++)
-            found = s->rr[k] && zu_same_rr(s->rr[k], temp[i]);
-        if (!found)
-            return false;
-        for (size_t k = 0; k < i && !dup; k++)
-            dup = zu_same_rr(temp[k], temp[i]);
-        distinct += !dup;
-    }
-    for (size_t k = 0; k < s->n; k++)
-        if (s->rr[k] && zu_same_set(s->rr[k], head))
-            have++;
-    return have == distinct;
+    int c = ldns_dname_compare(ldns_rr_owner(a), ldns_rr_owner(b));
+    if (c)
+        return c;
+    return ta < tb ? -1 : ta > tb;
 }
 
-static uint16_t zu_prereqs(const struct zu_set *s, const ldns_rr_list *pre,
+/* RDATA compared field by field (both canonical): equal means the same
+ * record of a set, TTL and class aside. */
+static int zu_rdata_cmp(const ldns_rr *a, const ldns_rr *b)
+{
+    size_t na = ldns_rr_rd_count(a), nb = ldns_rr_rd_count(b);
+    for (size_t i = 0; i < na && i < nb; i++) {
+        int c = ldns_rdf_compare(ldns_rr_rdf(a, i), ldns_rr_rdf(b, i));
+        if (c)
+            return c;
+    }
+    return na < nb ? -1 : na > nb;
+}
+
+static int zu_pre_cmp(const void *x, const void *y)
+{
+    const struct zu_pre *a = x, *b = y;
+    int c = zu_key_cmp(a->rr, a->type, b->rr, b->type);
+    if (!c && a->value != b->value)
+        c = a->value ? 1 : -1;
+    if (!c && a->value)
+        c = zu_rdata_cmp(a->rr, b->rr);
+    if (!c)
+        c = a->order < b->order ? -1 : a->order > b->order;
+    return c;
+}
+
+/* The first entry of pre[lo, hi) not before rr (owner, type t and, with
+ * value, RDATA). */
+static size_t zu_pre_lower(const struct zu_pre *pre, size_t lo, size_t hi, const ldns_rr *rr,
+                           uint16_t t, bool value)
+{
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = zu_key_cmp(pre[mid].rr, pre[mid].type, rr, t);
+        if (!c && value)
+            c = zu_rdata_cmp(pre[mid].rr, rr);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The first entry of the run of rr's owner and type t, or n. */
+static size_t zu_pre_run(const struct zu_pre *pre, size_t n, const ldns_rr *rr, uint16_t t)
+{
+    size_t i = zu_pre_lower(pre, 0, n, rr, t, false);
+    return i < n && zu_key_cmp(pre[i].rr, pre[i].type, rr, t) == 0 ? i : n;
+}
+
+/* Sorts the prerequisites and marks their runs (see struct zu_pre). */
+static void zu_pre_group(struct zone_update_req *r)
+{
+    struct zu_pre *p = r->pre;
+    size_t n = r->n_pre;
+    qsort(p, n, sizeof(*p), zu_pre_cmp);
+    for (size_t i = 0; i < n; i++) {
+        bool first = i == 0 || zu_key_cmp(p[i - 1].rr, p[i - 1].type, p[i].rr, p[i].type) != 0;
+        p[i].run = first ? i : p[i - 1].run;
+        struct zu_pre *head = &p[p[i].run];
+        if (first)
+            head->in_first = n;
+        head->end = i + 1;
+        if (p[i].value && head->in_first == n)
+            head->in_first = i;
+        p[i].dup =
+            p[i].value && !first && p[i - 1].value && zu_rdata_cmp(p[i - 1].rr, p[i].rr) == 0;
+        r->order[p[i].order] = i;
+    }
+}
+
+/* One pass over the zone's records: each run's count, and which of the
+ * value-dependent records the zone holds. */
+static void zu_pre_scan(const struct zu_set *s, struct zu_pre *p, size_t n)
+{
+    for (size_t i = 0; n && i < s->n; i++) {
+        const ldns_rr *rr = s->rr[i];
+        if (!rr)
+            continue;
+        uint16_t t = (uint16_t)ldns_rr_get_type(rr);
+        size_t j = zu_pre_run(p, n, rr, t);
+        if (j < n) {
+            p[j].have++;
+            if (p[j].in_first < p[j].end) {
+                size_t k = zu_pre_lower(p, p[j].in_first, p[j].end, rr, t, true);
+                if (k < p[j].end && zu_rdata_cmp(p[k].rr, rr) == 0)
+                    p[k].seen = true; /* k is the first of its equals: not dup */
+                else
+                    p[j].other = true;
+            }
+        }
+        if (t != DNS_TYPE_ANY && (j = zu_pre_run(p, n, rr, DNS_TYPE_ANY)) < n)
+            p[j].have++;
+    }
+}
+
+/* The RRset of run head is exactly the records its class IN entries name
+ * (§3.2.3: "the RRset ... must be exactly equal"; a record named twice
+ * counts once). */
+static bool zu_pre_equal(const struct zu_pre *p, const struct zu_pre *head)
+{
+    if (head->other)
+        return false;
+    for (size_t k = head->in_first; k < head->end; k++)
+        if (!p[k].dup && !p[k].seen)
+            return false;
+    return true;
+}
+
+/* The prerequisites against s, in the order the message gives them. */
+static uint16_t zu_prereqs(const struct zu_set *s, struct zone_update_req *r,
                            struct zone_update_out *out)
 {
-    size_t n = ldns_rr_list_rr_count(pre), nt = 0;
-    ldns_rr **temp = calloc(n ? n : 1, sizeof(*temp));
-    if (!temp)
-        abort();
-    uint16_t rc = DNS_RCODE_NOERROR;
-    for (size_t i = 0; i < n && rc == DNS_RCODE_NOERROR; i++) {
-        ldns_rr *rr = ldns_rr_list_rr(pre, i);
-        uint16_t cls = (uint16_t)ldns_rr_get_class(rr), t = (uint16_t)ldns_rr_get_type(rr);
-        bool empty = ldns_rr_rd_count(rr) == 0;
-        if (ldns_rr_ttl(rr) != 0)
-            rc = zu_fail(out, DNS_RCODE_FORMERR, rr, ": a prerequisite with a TTL");
-        else if (!zu_in_zone(s, rr))
-            rc = zu_fail(out, DNS_RCODE_NOTZONE, rr, ": a prerequisite outside the zone");
-        else if (cls == LDNS_RR_CLASS_ANY || cls == LDNS_RR_CLASS_NONE) {
-            bool any = t == DNS_TYPE_ANY;
-            size_t have = zu_count(s, rr, any ? 0 : t);
-            if (!empty)
-                rc = zu_fail(out, DNS_RCODE_FORMERR, rr, ": a prerequisite with RDATA");
-            else if (cls == LDNS_RR_CLASS_ANY && have == 0)
-                rc = zu_fail(out, any ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NXRRSET, rr,
-                             any ? ": the name is not in use" : ": the RRset does not exist");
-            else if (cls == LDNS_RR_CLASS_NONE && have > 0)
-                rc = zu_fail(out, any ? DNS_RCODE_YXDOMAIN : DNS_RCODE_YXRRSET, rr,
-                             any ? ": the name is in use" : ": the RRset exists");
-        } else if (cls == LDNS_RR_CLASS_IN && !empty && !zu_meta_type(t)) {
-            ldns_rr2canonical(rr);
-            temp[nt++] = rr;
-        } else
-            rc = zu_fail(out, DNS_RCODE_FORMERR, rr, ": a prerequisite of no known kind");
+    struct zu_pre *p = r->pre;
+    zu_pre_scan(s, p, r->n_pre);
+    for (size_t m = 0; m < r->n_pre; m++) {
+        const struct zu_pre *e = &p[r->order[m]], *head = &p[e->run];
+        bool any = e->type == DNS_TYPE_ANY;
+        if (e->value) {
+            if (!zu_pre_equal(p, head))
+                return zu_fail(out, DNS_RCODE_NXRRSET, e->rr, ": the RRset is not as given");
+        } else if (e->cls == LDNS_RR_CLASS_ANY && head->have == 0)
+            return zu_fail(out, any ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NXRRSET, e->rr,
+                           any ? ": the name is not in use" : ": the RRset does not exist");
+        else if (e->cls == LDNS_RR_CLASS_NONE && head->have > 0)
+            return zu_fail(out, any ? DNS_RCODE_YXDOMAIN : DNS_RCODE_YXRRSET, e->rr,
+                           any ? ": the name is in use" : ": the RRset exists");
     }
-    for (size_t i = 0; i < nt && rc == DNS_RCODE_NOERROR; i++)
-        if (!zu_rrset_equal(s, temp, nt, temp[i]))
-            rc = zu_fail(out, DNS_RCODE_NXRRSET, temp[i], ": the RRset is not as given");
-    free(temp);
-    return rc;
+    return DNS_RCODE_NOERROR;
+}
+
+/* The form of one prerequisite (§3.2: FORMERR, NOTZONE), rr canonical. */
+static uint16_t zu_pre_form(const ldns_rdf *origin, const ldns_rr *rr, struct zone_update_out *out)
+{
+    uint16_t cls = (uint16_t)ldns_rr_get_class(rr), t = (uint16_t)ldns_rr_get_type(rr);
+    bool empty = ldns_rr_rd_count(rr) == 0;
+    if (ldns_rr_ttl(rr) != 0)
+        return zu_fail(out, DNS_RCODE_FORMERR, rr, ": a prerequisite with a TTL");
+    if (!zu_in_zone(origin, rr))
+        return zu_fail(out, DNS_RCODE_NOTZONE, rr, ": a prerequisite outside the zone");
+    if (cls == LDNS_RR_CLASS_ANY || cls == LDNS_RR_CLASS_NONE) {
+        if (!empty)
+            return zu_fail(out, DNS_RCODE_FORMERR, rr, ": a prerequisite with RDATA");
+        if (zu_meta_type(t) && t != DNS_TYPE_ANY)
+            return zu_fail(out, DNS_RCODE_FORMERR, rr, ": a prerequisite of a meta type");
+        return DNS_RCODE_NOERROR;
+    }
+    if (cls == LDNS_RR_CLASS_IN && !empty && !zu_meta_type(t))
+        return DNS_RCODE_NOERROR;
+    return zu_fail(out, DNS_RCODE_FORMERR, rr, ": a prerequisite of no known kind");
 }
 
 /* Whether rr survives the zone file: written in presentation form and
@@ -259,24 +398,29 @@ static bool zu_presentable(const ldns_rr *rr)
     return ok;
 }
 
-/* §3.4.1: every record of the update section, before any is applied. */
-static uint16_t zu_prescan(const struct zone *z, const struct zu_set *s,
-                           const struct zone_update_policy *pol, const struct tsig_key *key,
-                           const ldns_rr_list *up, struct zone_update_out *out)
+/* §3.4.1.2 and §3.4.1.3: the form of every record of the update section,
+ * before the zone is looked at. */
+static uint16_t zu_up_form(const ldns_rdf *origin, const ldns_rr_list *up,
+                           struct zone_update_out *out)
 {
     for (size_t i = 0; i < ldns_rr_list_rr_count(up); i++) {
         ldns_rr *rr = ldns_rr_list_rr(up, i);
         uint16_t cls = (uint16_t)ldns_rr_get_class(rr), t = (uint16_t)ldns_rr_get_type(rr);
         bool empty = ldns_rr_rd_count(rr) == 0;
-        if (!zu_in_zone(s, rr))
+        if (!zu_in_zone(origin, rr))
             return zu_fail(out, DNS_RCODE_NOTZONE, rr, ": outside the zone");
-        if (cls == LDNS_RR_CLASS_IN && (empty || zu_meta_type(t)))
+        if (cls == LDNS_RR_CLASS_IN && zu_meta_type(t))
+            return zu_fail(out, DNS_RCODE_FORMERR, rr,
+                           ": an addition of a meta or reserved type (RFC 6895 §3.1)");
+        if (cls == LDNS_RR_CLASS_IN && empty)
             return zu_fail(out, DNS_RCODE_FORMERR, rr, ": an addition without data");
         if (cls == LDNS_RR_CLASS_ANY &&
             (ldns_rr_ttl(rr) != 0 || !empty || (zu_meta_type(t) && t != DNS_TYPE_ANY)))
-            return zu_fail(out, DNS_RCODE_FORMERR, rr, ": a deletion of a set with a TTL or data");
+            return zu_fail(out, DNS_RCODE_FORMERR, rr,
+                           ": a deletion of a set with a TTL, data or a meta type");
         if (cls == LDNS_RR_CLASS_NONE && (ldns_rr_ttl(rr) != 0 || zu_meta_type(t)))
-            return zu_fail(out, DNS_RCODE_FORMERR, rr, ": a deletion of a record with a TTL");
+            return zu_fail(out, DNS_RCODE_FORMERR, rr,
+                           ": a deletion of a record with a TTL or a meta type");
         if (cls != LDNS_RR_CLASS_IN && cls != LDNS_RR_CLASS_ANY && cls != LDNS_RR_CLASS_NONE)
             return zu_fail(out, DNS_RCODE_FORMERR, rr, ": of another class");
         /* ldns keeps a record whose RDATA ends early with fewer fields
@@ -286,18 +430,132 @@ static uint16_t zu_prescan(const struct zone *z, const struct zu_set *s,
             return zu_fail(out, DNS_RCODE_FORMERR, rr, ": RDATA too short for its type");
         if (cls == LDNS_RR_CLASS_IN && !zu_presentable(rr))
             return zu_fail(out, DNS_RCODE_FORMERR, rr, ": RDATA a zone file cannot hold");
+        ldns_rr2canonical(rr);
+    }
+    return DNS_RCODE_NOERROR;
+}
+
+/* rr's owner in lowercase wire form into owner[255]; its length. */
+static size_t zu_owner(const ldns_rr *rr, uint8_t *owner)
+{
+    size_t olen = ldns_rdf_size(ldns_rr_owner(rr));
+    memcpy(owner, ldns_rdf_data(ldns_rr_owner(rr)), olen);
+    dns_name_lower(owner, olen);
+    return olen;
+}
+
+/* What the key may change (the zone's rules): checked first, before the
+ * prerequisites or the zone's records are looked at, so that a key
+ * refused costs the updater nothing more. */
+static uint16_t zu_up_rules(const struct zone_update_policy *pol, const struct tsig_key *key,
+                            const ldns_rr_list *up, struct zone_update_out *out)
+{
+    for (size_t i = 0; i < ldns_rr_list_rr_count(up); i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(up, i);
         uint8_t owner[255];
-        size_t olen = ldns_rdf_size(ldns_rr_owner(rr));
-        memcpy(owner, ldns_rdf_data(ldns_rr_owner(rr)), olen);
-        dns_name_lower(owner, olen);
-        if (!zone_update_allowed(pol, key, owner, olen, t))
+        size_t olen = zu_owner(rr, owner);
+        if (!zone_update_allowed(pol, key, owner, olen, (uint16_t)ldns_rr_get_type(rr)))
             return zu_fail(out, DNS_RCODE_REFUSED, rr, ": not allowed for this key");
+    }
+    return DNS_RCODE_NOERROR;
+}
+
+/* An owner an addition would make a DNAME or a delegation point: every
+ * name below it would answer from the DNAME or the referral. */
+struct zu_cover {
+    uint8_t name[255];
+    size_t len;
+    const ldns_rr *rr;
+};
+
+static int zu_cover_cmp(const void *x, const void *y)
+{
+    const struct zu_cover *a = x, *b = y;
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return memcmp(a->name, b->name, a->len);
+}
+
+/* Collects the additions of up that would hide names below them: a
+ * DNAME anywhere, the apex included (RFC 6672 §2.3), an NS below the
+ * apex. *n: how many; NULL when none. */
+static struct zu_cover *zu_covers(const struct zone *z, const ldns_rr_list *up, size_t *n)
+{
+    struct zu_cover *c = NULL;
+    *n = 0;
+    for (size_t i = 0; i < ldns_rr_list_rr_count(up); i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(up, i);
+        uint16_t t = (uint16_t)ldns_rr_get_type(rr);
+        if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN || (t != DNS_TYPE_DNAME && t != DNS_TYPE_NS))
+            continue;
+        if (!c && !(c = calloc(ldns_rr_list_rr_count(up), sizeof(*c))))
+            abort();
+        struct zu_cover *e = &c[*n];
+        e->len = zu_owner(rr, e->name);
+        e->rr = rr;
+        if (t == DNS_TYPE_NS && dns_name_equal(e->name, e->len, z->origin, z->origin_len))
+            continue; /* the apex's own NS: no cut */
+        (*n)++;
+    }
+    if (*n > 1)
+        qsort(c, *n, sizeof(*c), zu_cover_cmp);
+    return c;
+}
+
+/* The addition of c that sits strictly above policy name node, or NULL. */
+static const struct zu_cover *zu_cover_above(const struct zu_cover *c, size_t n,
+                                             const struct zone *z, const struct zone_node *node)
+{
+    struct zu_cover key;
+    const uint8_t *name = node->name;
+    size_t len = node->name_len;
+    while (len > z->origin_len) {
+        len -= 1u + name[0];
+        name += 1u + name[0];
+        key.len = len;
+        memcpy(key.name, name, len);
+        const struct zu_cover *hit = bsearch(&key, c, n, sizeof(*c), zu_cover_cmp);
+        if (hit)
+            return hit;
+    }
+    return NULL;
+}
+
+/* Policy names answer from their pool, whatever an update asks: none is
+ * an owner of the update section, and no addition puts a DNAME or a
+ * delegation above one (the loader refuses both in a zone file too). One
+ * pass over the zone, only when the update adds a DNAME or an NS. */
+static uint16_t zu_up_policy(const struct zone *z, const ldns_rr_list *up,
+                             struct zone_update_out *out)
+{
+    for (size_t i = 0; i < ldns_rr_list_rr_count(up); i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(up, i);
+        uint8_t owner[255];
+        size_t olen = zu_owner(rr, owner);
         const struct zone_node *node = zone_find_node(z, owner, olen, dns_name_hash(owner, olen));
         if (node && (node->flags & ZONE_POLICY_FLAGS)) /* flagged at load */
             return zu_fail(out, DNS_RCODE_REFUSED, rr,
                            ": a policy name (its answers come from its pool)");
     }
-    return DNS_RCODE_NOERROR;
+    size_t n;
+    struct zu_cover *c = z->n_policy_names ? zu_covers(z, up, &n) : NULL;
+    uint16_t rc = DNS_RCODE_NOERROR;
+    for (uint32_t i = 0; c && n && i <= z->mask && rc == DNS_RCODE_NOERROR; i++) {
+        const struct zone_node *node = z->table[i].node;
+        const struct zu_cover *hit =
+            node && (node->flags & ZONE_POLICY_FLAGS) ? zu_cover_above(c, n, z, node) : NULL;
+        if (hit) {
+            char what[1100], pn[1024];
+            dns_name_to_str(node->name, pn, sizeof(pn));
+            snprintf(what, sizeof(what),
+                     ": above the policy name %s (its answers come from its "
+                     "pool)",
+                     pn);
+            rc = zu_fail(out, DNS_RCODE_REFUSED, hit->rr, what);
+        }
+    }
+    free(c);
+    return rc;
 }
 
 static void zu_delete_at(struct zu_set *s, size_t i)
@@ -436,30 +694,95 @@ static ldns_rr_list *zu_take(struct zu_set *s)
     return l;
 }
 
-uint16_t zone_update_apply(const struct zone *z, const struct zone_update_policy *pol,
-                           const struct tsig_key *key, const uint8_t *msg, size_t len,
-                           const ldns_rr_list *signer_keys, struct zone_update_out *out)
+void zone_update_req_free(struct zone_update_req *r)
+{
+    if (!r)
+        return;
+    ldns_pkt_free(r->pkt);
+    if (r->origin)
+        ldns_rdf_deep_free(r->origin);
+    free(r->pre);
+    free(r->order);
+    free(r);
+}
+
+/* The prerequisites' form, then their entries grouped (zu_pre_group). */
+static uint16_t zu_pre_prepare(struct zone_update_req *r, struct zone_update_out *out)
+{
+    const ldns_rr_list *pre = ldns_pkt_answer(r->pkt);
+    size_t n = ldns_rr_list_rr_count(pre);
+    r->pre = calloc(n ? n : 1, sizeof(*r->pre));
+    r->order = calloc(n ? n : 1, sizeof(*r->order));
+    if (!r->pre || !r->order)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        ldns_rr *rr = ldns_rr_list_rr(pre, i);
+        ldns_rr2canonical(rr);
+        uint16_t rc = zu_pre_form(r->origin, rr, out);
+        if (rc != DNS_RCODE_NOERROR)
+            return rc;
+        uint16_t cls = (uint16_t)ldns_rr_get_class(rr);
+        r->pre[i] = (struct zu_pre){.rr = rr,
+                                    .order = i,
+                                    .cls = cls,
+                                    .type = (uint16_t)ldns_rr_get_type(rr),
+                                    .value = cls == LDNS_RR_CLASS_IN};
+    }
+    r->n_pre = n;
+    zu_pre_group(r);
+    return DNS_RCODE_NOERROR;
+}
+
+uint16_t zone_update_prepare(const uint8_t *origin, size_t origin_len, const uint8_t *msg,
+                             size_t len, struct zone_update_req **req, struct zone_update_out *out)
+{
+    memset(out, 0, sizeof(*out));
+    *req = NULL;
+    struct zone_update_req *r = calloc(1, sizeof(*r));
+    if (!r)
+        abort();
+    if (ldns_wire2pkt(&r->pkt, msg, len) != LDNS_STATUS_OK) {
+        zone_update_req_free(r);
+        return zu_fail(out, DNS_RCODE_FORMERR, NULL, "a message ldns cannot read");
+    }
+    const ldns_rr_list *pre = ldns_pkt_answer(r->pkt), *up = ldns_pkt_authority(r->pkt);
+    uint16_t rc = DNS_RCODE_NOERROR;
+    if (ldns_rr_list_rr_count(pre) + ldns_rr_list_rr_count(up) > ZONE_UPDATE_MAX_RRS)
+        rc = zu_fail(out, DNS_RCODE_REFUSED, NULL, "more records than an update may carry");
+    else if (!(r->origin = ldns_dname_new_frm_data(origin_len, origin)))
+        rc = zu_fail(out, DNS_RCODE_SERVFAIL, NULL, "the zone's name could not be read");
+    else if ((rc = zu_pre_prepare(r, out)) == DNS_RCODE_NOERROR)
+        rc = zu_up_form(r->origin, up, out);
+    if (rc != DNS_RCODE_NOERROR)
+        zone_update_req_free(r);
+    else
+        *req = r;
+    return rc;
+}
+
+uint16_t zone_update_run(const struct zone *z, const struct zone_update_policy *pol,
+                         const struct tsig_key *key, struct zone_update_req *r,
+                         const ldns_rr_list *signer_keys, struct zone_update_out *out)
 {
     memset(out, 0, sizeof(*out));
     out->old_serial = out->new_serial = z->serial;
     if (z->dnssec.has_dnssec_records && !signer_keys)
         return zu_fail(out, DNS_RCODE_REFUSED, NULL,
                        "a zone signed before gtmd loaded it: gtmd has no keys to sign a change");
-    ldns_pkt *pkt = NULL;
-    if (ldns_wire2pkt(&pkt, msg, len) != LDNS_STATUS_OK)
-        return zu_fail(out, DNS_RCODE_FORMERR, NULL, "a message ldns cannot read");
-    const ldns_rr_list *pre = ldns_pkt_answer(pkt), *up = ldns_pkt_authority(pkt);
-    if (ldns_rr_list_rr_count(pre) + ldns_rr_list_rr_count(up) > ZONE_UPDATE_MAX_RRS) {
-        ldns_pkt_free(pkt);
-        return zu_fail(out, DNS_RCODE_REFUSED, NULL, "more records than an update may carry");
-    }
+    if (!dns_name_equal(ldns_rdf_data(r->origin), ldns_rdf_size(r->origin), z->origin,
+                        z->origin_len))
+        return zu_fail(out, DNS_RCODE_SERVFAIL, NULL, "prepared for another zone");
+    const ldns_rr_list *up = ldns_pkt_authority(r->pkt);
+    uint16_t rc = zu_up_rules(pol, key, up, out);
+    if (rc != DNS_RCODE_NOERROR)
+        return rc;
     struct zu_set s = {0};
-    s.origin = ldns_dname_new_frm_data(z->origin_len, z->origin);
-    uint16_t rc = DNS_RCODE_SERVFAIL;
+    s.origin = ldns_rdf_clone(r->origin);
+    rc = DNS_RCODE_SERVFAIL;
     if (!s.origin || !zu_collect(z, signer_keys, &s))
         zu_fail(out, rc, NULL, "the zone's records could not be read back");
-    else if ((rc = zu_prereqs(&s, pre, out)) == DNS_RCODE_NOERROR &&
-             (rc = zu_prescan(z, &s, pol, key, up, out)) == DNS_RCODE_NOERROR) {
+    else if ((rc = zu_prereqs(&s, r, out)) == DNS_RCODE_NOERROR &&
+             (rc = zu_up_policy(z, up, out)) == DNS_RCODE_NOERROR) {
         zu_apply(&s, up);
         if (s.changed && zu_soa(&s)) {
             zu_bump_serial(&s, out);
@@ -469,7 +792,26 @@ uint16_t zone_update_apply(const struct zone *z, const struct zone_update_policy
         }
     }
     zu_set_free(&s);
-    ldns_pkt_free(pkt);
+    return rc;
+}
+
+uint16_t zone_update_apply(const struct zone *z, const struct zone_update_policy *pol,
+                           const struct tsig_key *key, const uint8_t *msg, size_t len,
+                           const ldns_rr_list *signer_keys, struct zone_update_out *out)
+{
+    if (z->dnssec.has_dnssec_records && !signer_keys) {
+        memset(out, 0, sizeof(*out));
+        out->old_serial = out->new_serial = z->serial;
+        return zu_fail(out, DNS_RCODE_REFUSED, NULL,
+                       "a zone signed before gtmd loaded it: gtmd has no keys to sign a change");
+    }
+    struct zone_update_req *r = NULL;
+    uint16_t rc = zone_update_prepare(z->origin, z->origin_len, msg, len, &r, out);
+    if (rc == DNS_RCODE_NOERROR)
+        rc = zone_update_run(z, pol, key, r, signer_keys, out);
+    else
+        out->old_serial = out->new_serial = z->serial;
+    zone_update_req_free(r);
     return rc;
 }
 

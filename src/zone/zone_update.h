@@ -45,11 +45,41 @@ struct zone_update_out {
  * does not sign z, and a zone with DNSSEC records is refused. Returns the
  * rcode: NOERROR (out->rrs NULL when nothing changed: no new serial),
  * FORMERR, NOTZONE, REFUSED, NXDOMAIN, YXDOMAIN, NXRRSET, YXRRSET
- * (out->why says why).
+ * (out->why says why). An update never changes what a policy name
+ * answers: REFUSED for a record owned by one, and for a DNAME or a
+ * delegation (NS below the apex) added above one.
  */
 uint16_t zone_update_apply(const struct zone *z, const struct zone_update_policy *pol,
                            const struct tsig_key *key, const uint8_t *msg, size_t len,
                            const ldns_rr_list *signer_keys, struct zone_update_out *out);
+
+/*
+ * The same in two steps, so that the daemon does what needs no zone data
+ * before it takes the reload lock (server_update.c), and holds the lock
+ * only for what does:
+ *
+ * zone_update_prepare reads msg[0..len) for the zone named origin
+ * (uncompressed wire: the zone section's name) and checks what needs no
+ * zone: the record cap (REFUSED), the form of every prerequisite (§3.2:
+ * FORMERR, NOTZONE) and of every update record (§3.4.1.2: FORMERR, meta
+ * and reserved types included; NOTZONE), and sorts the prerequisites into
+ * groups of one owner and type. O(n log n) in the records. NOERROR with
+ * *req set (the caller frees it: zone_update_req_free), else the rcode,
+ * out->why and *req NULL.
+ *
+ * zone_update_run applies req to z (the zone named origin): the key's
+ * rules first (REFUSED), then the prerequisites against the zone's
+ * records (one pass over them: O(zone · log n)), the update section
+ * against the zone (policy names: REFUSED), the changes; as
+ * zone_update_apply.
+ */
+struct zone_update_req;
+uint16_t zone_update_prepare(const uint8_t *origin, size_t origin_len, const uint8_t *msg,
+                             size_t len, struct zone_update_req **req, struct zone_update_out *out);
+uint16_t zone_update_run(const struct zone *z, const struct zone_update_policy *pol,
+                         const struct tsig_key *key, struct zone_update_req *req,
+                         const ldns_rr_list *signer_keys, struct zone_update_out *out);
+void zone_update_req_free(struct zone_update_req *req);
 
 /* Writes rrs as a master file at path (the SOA first, then in canonical
  * order), flushed and synced; false with the reason in why. */

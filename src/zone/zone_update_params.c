@@ -78,8 +78,7 @@ static void zone_update_types(const struct jsoncfg *j, json_t *v, const char *pa
         char sub[200];
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
         uint16_t t = json_is_string(e) ? dns_type_from_text(json_string_value(e)) : 0;
-        if (t == 0 || t == DNS_TYPE_ANY || t == DNS_TYPE_AXFR || t == DNS_TYPE_IXFR ||
-            t == DNS_TYPE_OPT || t == DNS_TYPE_TSIG)
+        if (!dns_type_is_data(t))
             jsoncfg_err(j, sub, "must be a record type such as \"TXT\" or \"TYPE65280\"");
         else if (zone_update_dnssec_type(t))
             jsoncfg_err(j, sub, "%s records are made by signing, never changed by an update",
@@ -199,11 +198,15 @@ static bool zone_update_rule_names(const struct zone_update_rule *r, const uint8
     return false;
 }
 
+/* Whether r lets records of type change. ANY is a deletion of every RRset
+ * of a name (RFC 2136 §2.5.3): only a rule for every type allows it. No
+ * other meta or reserved type (TYPE0 included) is ever allowed: such a
+ * record is no data, and an answer with one is a bad packet to clients. */
 static bool zone_update_rule_types(const struct zone_update_rule *r, uint16_t type)
 {
-    if (zone_update_dnssec_type(type))
+    if (zone_update_dnssec_type(type) || (!dns_type_is_data(type) && type != DNS_TYPE_ANY))
         return false;
-    if (r->n_types == 0 || type == 0)
+    if (r->n_types == 0)
         return true;
     for (size_t i = 0; i < r->n_types; i++)
         if (r->types[i] == type)

@@ -89,7 +89,9 @@ const struct zone_update_policy *zone_update_policy_build(const struct zone_upda
                                                           struct arena *a);
 
 /* Whether some rule of pol lets key change records of type at owner
- * (lowercase wire); type 0 asks whether key has any rule at all. */
+ * (lowercase wire). owner NULL and type 0: whether key has any rule at
+ * all (the worker's and the updater's first look); with an owner, type 0
+ * and every other meta or reserved type but ANY are never allowed. */
 bool zone_update_allowed(const struct zone_update_policy *pol, const struct tsig_key *key,
                          const uint8_t *owner, size_t owner_len, uint16_t type);
 

@@ -109,6 +109,24 @@ static void test_bad_zones(struct tap *t)
               "CNAME and other data", "DNAME beside a CNAME");
     load_text(t, "$ORIGIN example.org.\n" SOA "d IN DNAME a.example.net.\nd IN A 192.0.2.1\n", NULL,
               "a DNAME beside other data at its own name is fine");
+    /* Meta and reserved types are no data (RFC 6895 §3.1): TYPE0 let an
+     * ANY answer over TCP be a bad packet to dig (issue #53). */
+    load_text(t, "$ORIGIN example.org.\n" SOA "x IN TYPE0 \\# 0\n",
+              ":4: x.example.org.: TYPE0: a meta or reserved record type", "TYPE0, with line");
+    load_text(t, "$ORIGIN example.org.\n" SOA "x IN A 192.0.2.1\nx IN TYPE41 \\# 0\n",
+              ":5: OPT is not a zone record type", "OPT (refused before)");
+    load_text(t, "$ORIGIN example.org.\n" SOA "x IN TYPE128 \\# 1 00\n", "TYPE128: a meta",
+              "TYPE128, the first meta type");
+    load_text(t, "$ORIGIN example.org.\n" SOA "x IN TYPE250 \\# 0\n", "TSIG (TYPE250): a meta",
+              "TSIG");
+    load_text(t, "$ORIGIN example.org.\n" SOA "x IN TYPE255 \\# 0\n", "ANY (TYPE255): a meta",
+              "ANY");
+    load_text(t, "$ORIGIN example.org.\n" SOA "x IN TYPE65535 \\# 0\n", "TYPE65535: a meta",
+              "TYPE65535, reserved");
+    load_text(t,
+              "$ORIGIN example.org.\n" SOA "x IN TYPE127 \\# 1 00\nx IN TYPE256 \\# 0\n"
+              "x IN TYPE65534 \\# 0\n",
+              NULL, "data types around them load");
     load_text(t, "$ORIGIN example.org.\n" SOA "d IN NS ns.d\n", "needs glue",
               "delegation without glue");
     load_text(t, "$ORIGIN example.org.\n" SOA "d IN NS ns.d\nns.d IN A 192.0.2.9\n", NULL,

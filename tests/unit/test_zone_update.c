@@ -21,7 +21,8 @@ static struct zone *upd_zone(struct zonefile *zf)
     FILE *fp = zonefile_open(zf);
     fprintf(fp, "$ORIGIN u.test.\n$TTL 300\n@ IN SOA ns1 h 10 3600 600 86400 60\n"
                 "@ IN NS ns1\n@ IN A 192.0.2.100\nns1 IN A 192.0.2.1\n"
-                "www IN A 192.0.2.2\nalias IN CNAME www\nmail IN MX 10 mx.u.test.\n");
+                "www IN A 192.0.2.2\nalias IN CNAME www\nmail IN MX 10 mx.u.test.\n"
+                "t IN TXT \"a\"\nt IN TXT \"b\"\nt IN TXT \"c\"\n");
     return zonefile_load(zf, fp, "u.test.");
 }
 
@@ -200,6 +201,192 @@ static void upd_prereqs(struct tap *t, struct upd_env *e)
     TAP_CHECK(t, upd_run(e, ttl, up, &o) == DNS_RCODE_FORMERR, "a prerequisite with a TTL");
 }
 
+/* RFC 2136 §3.2.3: a value-dependent prerequisite holds when the zone's
+ * RRset of that owner and type is exactly the records given for it, in
+ * any order, a record given twice counting once; several sets are checked
+ * each on its own. The prerequisites are grouped once (issue #53: the
+ * check was quadratic); these pin what the grouping must keep. */
+static void upd_value_sets(struct tap *t, struct upd_env *e)
+{
+    struct zone_update_out o;
+    const char *up[] = {"www.u.test. 60 IN TXT \"v\"", NULL};
+    const char *any_order[] = {"t.u.test. 0 IN TXT \"c\"", "t.u.test. 0 IN TXT \"a\"",
+                               "t.u.test. 0 IN TXT \"b\"", NULL};
+    const char *twice[] = {"t.u.test. 0 IN TXT \"b\"", "t.u.test. 0 IN TXT \"a\"",
+                           "t.u.test. 0 IN TXT \"b\"", "t.u.test. 0 IN TXT \"c\"", NULL};
+    const char *missing[] = {"t.u.test. 0 IN TXT \"a\"", "t.u.test. 0 IN TXT \"c\"", NULL};
+    const char *extra[] = {"t.u.test. 0 IN TXT \"a\"", "t.u.test. 0 IN TXT \"b\"",
+                           "t.u.test. 0 IN TXT \"c\"", "t.u.test. 0 IN TXT \"d\"", NULL};
+    const char *absent[] = {"t.u.test. 0 IN A 192.0.2.1", NULL};
+    const char *several[] = {"t.u.test. 0 IN TXT \"b\"",   "www.u.test. 0 IN A 192.0.2.2",
+                             "T.U.TEST. 0 IN TXT \"c\"",   "mail.u.test. 0 IN MX 10 mx.u.test.",
+                             "t.u.test. 0 IN TXT \"a\"",   "t.u.test. 0 ANY TXT",
+                             "t.u.test. 0 NONE A",         "u.test. 0 ANY ANY",
+                             "nothing.u.test. 0 NONE ANY", NULL};
+    const char *one_wrong[] = {"t.u.test. 0 IN TXT \"b\"", "www.u.test. 0 IN A 192.0.2.9",
+                               "t.u.test. 0 IN TXT \"c\"", "t.u.test. 0 IN TXT \"a\"", NULL};
+    TAP_CHECK(t, upd_run(e, any_order, up, &o) == DNS_RCODE_NOERROR && o.rrs,
+              "value-dependent: the same set in another order");
+    upd_done(&o);
+    TAP_CHECK(t, upd_run(e, twice, up, &o) == DNS_RCODE_NOERROR && o.rrs,
+              "value-dependent: a record given twice counts once");
+    upd_done(&o);
+    TAP_CHECK(t, upd_run(e, missing, up, &o) == DNS_RCODE_NXRRSET && !o.rrs,
+              "value-dependent: the zone holds a record not given: NXRRSET");
+    TAP_CHECK(t, upd_run(e, extra, up, &o) == DNS_RCODE_NXRRSET && !o.rrs,
+              "value-dependent: a record given that the zone lacks: NXRRSET");
+    TAP_CHECK(t, upd_run(e, absent, up, &o) == DNS_RCODE_NXRRSET && !o.rrs,
+              "value-dependent: a set the zone does not have: NXRRSET");
+    TAP_CHECK(t, upd_run(e, several, up, &o) == DNS_RCODE_NOERROR && o.rrs,
+              "several owners and types, interleaved, beside the other kinds");
+    upd_done(&o);
+    TAP_CHECK(t,
+              upd_run(e, one_wrong, up, &o) == DNS_RCODE_NXRRSET && !o.rrs &&
+                  strstr(o.why, "www.u.test. A"),
+              "one set of several not as given: NXRRSET, naming it (%s)", o.why);
+}
+
+/* The zone u.test. with 900 TXT records at big.u.test. and prerequisites
+ * naming them: the grouping holds at the size a request may reach. */
+static void upd_many(struct tap *t, struct upd_env *e, struct zonefile *zf)
+{
+    FILE *fp = zonefile_open(zf);
+    fprintf(fp, "$ORIGIN u.test.\n$TTL 300\n@ IN SOA ns1 h 10 3600 600 86400 60\n@ IN NS ns1\n"
+                "ns1 IN A 192.0.2.1\n");
+    for (int i = 0; i < 900; i++)
+        fprintf(fp, "big IN TXT \"r%d\"\nh%d IN A 192.0.2.%d\n", i, i, i % 250 + 1);
+    struct upd_env big = *e;
+    big.z = zonefile_load(zf, fp, "u.test.");
+    static char text[999][64];
+    const char *pre[1000];
+    for (int i = 0; i < 900; i++) /* backwards: not the zone's order */
+        snprintf(text[i], sizeof(text[i]), "big.u.test. 0 IN TXT \"r%d\"", 899 - i);
+    for (int i = 900; i < 999; i++)
+        snprintf(text[i], sizeof(text[i]), "h%d.u.test. 0 IN A 192.0.2.%d", i - 900,
+                 (i - 900) % 250 + 1);
+    for (int i = 0; i < 999; i++)
+        pre[i] = text[i];
+    pre[999] = NULL;
+    struct zone_update_out o;
+    const char *up[] = {"www.u.test. 60 IN TXT \"v\"", NULL};
+    TAP_CHECK(t, big.z && upd_run(&big, pre, up, &o) == DNS_RCODE_NOERROR && o.rrs,
+              "999 prerequisites over 100 sets, all as the zone has them");
+    upd_done(&o);
+    snprintf(text[500], sizeof(text[500]), "big.u.test. 0 IN TXT \"r900\"");
+    TAP_CHECK(t, big.z && upd_run(&big, pre, up, &o) == DNS_RCODE_NXRRSET,
+              "one of 999 changed: NXRRSET");
+    zone_free(big.z);
+}
+
+/* Meta and reserved types (RFC 6895 §3.1) are no data: TYPE0 passed every
+ * rule's "types" (issue #53). ANY stays for deleting a name's sets. */
+static void upd_types(struct tap *t, struct upd_env *e, const struct zone_update_policy *txt_only)
+{
+    struct zone_update_out o;
+    const char *type0[] = {"_acme-challenge.u.test. 60 IN TYPE0 \\# 1 00", NULL};
+    const char *type0_empty[] = {"_acme-challenge.u.test. 0 ANY TYPE0", NULL};
+    const char *tsig[] = {"_acme-challenge.u.test. 0 NONE TYPE250 \\# 1 00", NULL};
+    const char *maila[] = {"www.u.test. 0 ANY MAILA", NULL};
+    const char *pre0[] = {"www.u.test. 0 ANY TYPE0", NULL};
+    const char *txt[] = {"_acme-challenge.u.test. 60 IN TXT \"t\"", NULL};
+    const char *del_name[] = {"www.u.test. 0 ANY ANY", NULL};
+    struct upd_env acme = *e;
+    acme.pol = txt_only;
+    TAP_CHECK(t, upd_run(&acme, NULL, type0, &o) == DNS_RCODE_FORMERR && !o.rrs,
+              "a TYPE0 addition under a TXT-only key: FORMERR");
+    TAP_CHECK(t, upd_run(e, NULL, type0, &o) == DNS_RCODE_FORMERR && !o.rrs,
+              "a TYPE0 addition under a rule for every type: FORMERR");
+    TAP_CHECK(t, upd_run(&acme, NULL, type0_empty, &o) == DNS_RCODE_FORMERR,
+              "deleting the TYPE0 set: FORMERR");
+    TAP_CHECK(t, upd_run(e, NULL, tsig, &o) == DNS_RCODE_FORMERR, "deleting a TSIG record");
+    TAP_CHECK(t, upd_run(e, NULL, maila, &o) == DNS_RCODE_FORMERR, "deleting the MAILA set");
+    TAP_CHECK(t, upd_run(e, pre0, txt, &o) == DNS_RCODE_FORMERR,
+              "a prerequisite on TYPE0: FORMERR (it read as any type before)");
+    TAP_CHECK(t, upd_run(&acme, NULL, txt, &o) == DNS_RCODE_NOERROR && o.rrs,
+              "the TXT-only key still adds its TXT");
+    upd_done(&o);
+    TAP_CHECK(t,
+              upd_run(&acme, NULL, (const char *[]){"_acme-challenge.u.test. 0 ANY ANY", NULL},
+                      &o) == DNS_RCODE_REFUSED,
+              "ANY ANY (every set of a name) needs a rule without types");
+    TAP_CHECK(t, upd_run(e, NULL, del_name, &o) == DNS_RCODE_NOERROR && o.rrs,
+              "ANY ANY under a rule without types deletes the name");
+    upd_done(&o);
+    struct dns_name n;
+    dns_name_from_str("_acme-challenge.u.test.", &n);
+    const struct tsig_key *k = &e->kr.keys[0];
+    TAP_CHECK(t,
+              !zone_update_allowed(txt_only, k, n.wire, n.len, 0) &&
+                  !zone_update_allowed(e->pol, k, n.wire, n.len, 0) &&
+                  !zone_update_allowed(e->pol, k, n.wire, n.len, DNS_TYPE_TSIG) &&
+                  !zone_update_allowed(e->pol, k, n.wire, n.len, 65535) &&
+                  zone_update_allowed(e->pol, k, n.wire, n.len, DNS_TYPE_ANY) &&
+                  zone_update_allowed(txt_only, k, NULL, 0, 0),
+              "no rule allows TYPE0 at a name; the owner-less probe still answers");
+}
+
+/* The key's rules come before the prerequisites: a request the key may
+ * not make is refused whatever its prerequisites cost or say. */
+static void upd_rules_first(struct tap *t, struct upd_env *e,
+                            const struct zone_update_policy *txt_only)
+{
+    struct zone_update_out o;
+    const char *fails[] = {"t.u.test. 0 IN TXT \"zzz\"", NULL};
+    const char *not_allowed[] = {"www.u.test. 60 IN A 192.0.2.7", NULL};
+    struct upd_env acme = *e;
+    acme.pol = txt_only;
+    TAP_CHECK(t, upd_run(&acme, fails, not_allowed, &o) == DNS_RCODE_REFUSED,
+              "a failing prerequisite and a record the key may not change: REFUSED");
+}
+
+/* A zone with a policy name (flagged as the loader flags them): no
+ * update makes a DNAME or a delegation above it (issue #53: a DNAME at
+ * h. took p.h.'s answers). */
+static void upd_policy_covers(struct tap *t, struct upd_env *e, struct zonefile *zf)
+{
+    FILE *fp = zonefile_open(zf);
+    fprintf(fp, "$ORIGIN u.test.\n$TTL 300\n@ IN SOA ns1 h 10 3600 600 86400 60\n@ IN NS ns1\n"
+                "ns1 IN A 192.0.2.1\nother IN A 192.0.2.3\n");
+    fclose(fp);
+    struct dns_name pn;
+    dns_name_from_str("p.h.u.test.", &pn);
+    uint16_t flags = ZONE_NODE_POLICY_A;
+    struct errlist errs;
+    errlist_init(&errs);
+    struct upd_env pe = *e;
+    pe.z = zone_load_signed("u.test.", zf->path, zf->path, &pn, &flags, 1, NULL, &errs);
+    errlist_free(&errs);
+    unlink(zf->path);
+    struct zone_update_out o;
+    const char *dname_above[] = {"h.u.test. 60 IN DNAME attacker.example.", NULL};
+    const char *dname_apex[] = {"u.test. 60 IN DNAME attacker.example.", NULL};
+    const char *ns_above[] = {"h.u.test. 60 IN NS ns.attacker.example.", NULL};
+    const char *at_it[] = {"p.h.u.test. 60 IN TXT \"x\"", NULL};
+    const char *elsewhere[] = {"other.u.test. 60 IN DNAME elsewhere.example.",
+                               "d.u.test. 60 IN NS ns.attacker.example.", NULL};
+    const char *below_it[] = {"x.p.h.u.test. 60 IN TXT \"x\"", NULL};
+    TAP_CHECK(t, pe.z && pe.z->n_policy_names == 1, "a zone with one policy name");
+    TAP_CHECK(t,
+              pe.z && upd_run(&pe, NULL, dname_above, &o) == DNS_RCODE_REFUSED &&
+                  strstr(o.why, "h.u.test. DNAME: above the policy name p.h.u.test."),
+              "a DNAME above a policy name: REFUSED (%s)", o.why);
+    TAP_CHECK(t, pe.z && upd_run(&pe, NULL, dname_apex, &o) == DNS_RCODE_REFUSED,
+              "a DNAME at the apex, above every name: REFUSED");
+    TAP_CHECK(t,
+              pe.z && upd_run(&pe, NULL, ns_above, &o) == DNS_RCODE_REFUSED &&
+                  strstr(o.why, "above the policy name"),
+              "a delegation above a policy name: REFUSED");
+    TAP_CHECK(t, pe.z && upd_run(&pe, NULL, at_it, &o) == DNS_RCODE_REFUSED,
+              "a record at the policy name: REFUSED");
+    TAP_CHECK(t, pe.z && upd_run(&pe, NULL, elsewhere, &o) == DNS_RCODE_NOERROR && o.rrs,
+              "a DNAME and a delegation elsewhere are fine");
+    upd_done(&o);
+    TAP_CHECK(t, pe.z && upd_run(&pe, NULL, below_it, &o) == DNS_RCODE_NOERROR && o.rrs,
+              "a name below the policy name is not the policy name");
+    upd_done(&o);
+    zone_free(pe.z);
+}
+
 static void upd_write(struct tap *t, struct upd_env *e, struct zonefile *zf)
 {
     struct zone_update_out o;
@@ -251,10 +438,16 @@ int main(void)
     struct zone_update_params p = {rp, 1};
     e.pol = zone_update_policy_build(&p, &e.kr, &e.a);
     upd_rules(&t, &e);
+    const struct zone_update_policy *txt_only = e.pol;
     p.n = 2; /* the whole zone from here on */
     e.pol = zone_update_policy_build(&p, &e.kr, &e.a);
     upd_semantics(&t, &e);
     upd_prereqs(&t, &e);
+    upd_value_sets(&t, &e);
+    upd_many(&t, &e, &zf);
+    upd_types(&t, &e, txt_only);
+    upd_rules_first(&t, &e, txt_only);
+    upd_policy_covers(&t, &e, &zf);
     upd_write(&t, &e, &zf);
     TAP_CHECK(&t, zone_update_allowed(e.pol, &e.kr.keys[0], NULL, 0, 0), "the key has rules");
     TAP_CHECK(&t,
