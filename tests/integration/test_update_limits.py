@@ -28,6 +28,10 @@ from conftest import GTMD
 from updatelib import (NSUPDATE, ZONE, ask, config, dp_update, nsupdate, rr_wire, serial,
                        send_wire, tsig_sign_wire, update_wire, wait_for, SECRET)
 
+pytestmark = pytest.mark.skipif(not os.path.exists(NSUPDATE),
+                                reason="nsupdate is not installed (bind9-utils; "
+                                       "contrib/deps.sh installs it)")
+
 BIG = 1000  # records of big.upd.test.'s TXT set; the per-request cap
 
 
