@@ -18,6 +18,12 @@ by round; the result is the median of the rounds with the spread
 
     /usr/bin/python3 contrib/bench/update_prereq_bench.py [--rounds 3]
         [--sizes 100,200,1000] [--delay 0] [--timeout 600] [--gtmd build/gtmd]
+        [--adds 999 --filler 20000]
+
+With --adds N, each round also sends one update adding N records at N
+new owners, then one deleting them, into a zone padded with --filler
+more records (the changes phase: each change looked through every record
+of the zone before the index by owner).
 """
 import argparse
 import base64
@@ -52,20 +58,21 @@ def free_port():
     return p
 
 
-def zone(sizes):
+def zone(sizes, filler=0):
     lines = ["$TTL 300", "@ SOA ns1 h 1 3600 600 86400 60", "@ NS ns1", "ns1 A 127.0.0.1"]
     for n in sizes:
         lines += ['s%d TXT "r%d"' % (n, i) for i in range(n)]
+    lines += ["f%d A 192.0.2.%d" % (i, i % 250 + 1) for i in range(filler)]
     return "\n".join(lines) + "\n"
 
 
 class Server:
-    def __init__(self, gtmd, work, sizes, timeout):
+    def __init__(self, gtmd, work, sizes, timeout, filler=0):
         self.dir = work
         self.port = free_port()
         self.timeout = timeout
         with open(os.path.join(work, "upd.zone"), "w") as f:
-            f.write(zone(sizes))
+            f.write(zone(sizes, filler))
         cfg = {"listen": ["127.0.0.1:%d" % self.port], "workers": 1,
                "tsig_keys": {"bench.": {"algorithm": "hmac-sha256", "secret": SECRET}},
                "zones": [{"origin": ZONE, "file": "upd.zone", "update": [{"key": "bench."}]}]}
@@ -155,6 +162,20 @@ class Server:
             sys.exit("no reload within %d s" % self.timeout)
         return ms, (time.monotonic() - hup) * 1000, self.updater_ms()
 
+    def changes(self, n):
+        """Updater ms of one update adding n records at n new owners, and
+        of one deleting them again."""
+        m = self.message()
+        for i in range(n):
+            m.add("a%d" % i, 60, "A", "198.51.100.%d" % (i % 250 + 1))
+        self.send(m)
+        added = self.updater_ms()
+        m = self.message()
+        for i in range(n):
+            m.delete("a%d" % i, "A")
+        self.send(m)
+        return added, self.updater_ms()
+
     def updater_ms(self):
         """The updater's own time for the last update (its log line's ms=)."""
         found = re.findall(r"event=update .* ms=([0-9.]+)", open(self.log_path).read())
@@ -191,11 +212,14 @@ def main():
     ap.add_argument("--delay", type=float, default=0, help="ms from the update to the SIGHUP")
     ap.add_argument("--timeout", type=int, default=600, help="s for one update or reload")
     ap.add_argument("--gtmd", default=os.path.join(os.path.dirname(__file__), "../../build/gtmd"))
+    ap.add_argument("--adds", type=int, default=0, help="records added then deleted per round")
+    ap.add_argument("--filler", type=int, default=0, help="more records in the zone")
     a = ap.parse_args()
-    sizes = [int(x) for x in a.sizes.split(",")]
+    sizes = [int(x) for x in a.sizes.split(",")] if a.sizes else []
     work = tempfile.mkdtemp(prefix="gtmd-prereq-bench-")
-    srv = Server(os.path.abspath(a.gtmd), work, sizes, a.timeout)
+    srv = Server(os.path.abspath(a.gtmd), work, sizes, a.timeout, a.filler)
     res = {n: ([], [], []) for n in sizes}
+    adds, dels = [], []
     ordinary, idle, own = [], [], []
     try:
         for r in range(a.rounds):
@@ -208,6 +232,10 @@ def main():
                     res[n][k].append(got[k])
                 print("# round %d: %d prerequisites %.1f ms (updater %.1f), reload waited %.1f ms"
                       % (r + 1, n, got[0], got[2], got[1]), file=sys.stderr, flush=True)
+            if a.adds:
+                got = srv.changes(a.adds)
+                adds.append(got[0])
+                dels.append(got[1])
         print("%s; median of %d rounds (min-max), ms" % (a.gtmd, a.rounds))
         print("%-24s %24s %24s %24s" % ("case", "update round trip", "updater (log ms=)",
                                          "SIGHUP to reload done"))
@@ -216,6 +244,9 @@ def main():
         for n in sizes:
             print("%-24s %24s %24s %24s" % ("%d prerequisites" % n, spread(res[n][0]),
                                              spread(res[n][2]), spread(res[n][1])))
+        if a.adds:
+            print("%-24s %24s %24s" % ("%d additions" % a.adds, "", spread(adds)))
+            print("%-24s %24s %24s" % ("%d deletions" % a.adds, "", spread(dels)))
     finally:
         srv.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -10,13 +10,16 @@
  * 4034 §6.2), the prerequisites checked in one pass over it, every record
  * of the update section checked (§3.4.1) before any is applied (§3.4.2),
  * and the array becomes the result. The prerequisites cost O(n log n +
- * zone · log n) for n of them; the changes search the array linearly
- * (a zone that takes updates, ACME challenges and a few hosts, is small,
- * and the load that follows is linear too).
+ * zone · log n) for n of them; each change looks only at the records of
+ * its owner, through an index of the array by owner (a hash table of
+ * chains), so an update of n changes costs O(zone + n · records at an
+ * owner) under the reload lock, not O(zone · n): 999 additions to a
+ * zone of 2,000 records took 0.7 s with a linear search of the array.
  */
 #include "zone/zone_update.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,26 +29,78 @@
 #include "dns/name.h"
 #include "dns/rrtype.h"
 
-/* The working set: the zone's records; deleted ones are NULL. */
+#define ZU_END SIZE_MAX
+
+/* The working set: the zone's records; deleted ones are NULL. Once
+ * zu_index has run, head/next chain the records of each owner (by the
+ * hash of its canonical wire form; a chain may hold other owners of the
+ * same bucket, so readers compare the owner too), and every record
+ * pushed after is chained. All owned by the set. */
 struct zu_set {
     ldns_rr **rr;
+    size_t *next; /* cap entries: the next record in rr[i]'s chain */
     size_t n, cap;
+    size_t *head; /* mask + 1 buckets; NULL before zu_index */
+    size_t mask;
     ldns_rdf *origin; /* the zone's name */
     bool changed;
     unsigned added, deleted;
 };
+
+static size_t zu_bucket(const struct zu_set *s, const ldns_rdf *owner)
+{
+    const uint8_t *d = ldns_rdf_data(owner);
+    uint64_t h = 1469598103934665603ull; /* FNV-1a: owners are canonical (lowercase) */
+    for (size_t i = 0; i < ldns_rdf_size(owner); i++)
+        h = (h ^ d[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29)) & s->mask;
+}
+
+static void zu_link(struct zu_set *s, size_t i)
+{
+    size_t b = zu_bucket(s, ldns_rr_owner(s->rr[i]));
+    s->next[i] = s->head[b];
+    s->head[b] = i;
+}
 
 static void zu_push(struct zu_set *s, ldns_rr *rr)
 {
     if (s->n == s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 64;
         ldns_rr **n = realloc(s->rr, ncap * sizeof(*n));
-        if (!n)
+        size_t *nx = n ? realloc(s->next, ncap * sizeof(*nx)) : NULL;
+        if (!n || !nx)
             abort();
         s->rr = n;
+        s->next = nx;
         s->cap = ncap;
     }
     s->rr[s->n++] = rr;
+    if (s->head)
+        zu_link(s, s->n - 1);
+}
+
+/* Indexes the records read so far by owner, with room for the most an
+ * update can add (the table is not grown: chains stay short). */
+static void zu_index(struct zu_set *s)
+{
+    size_t want = 2 * (s->n + ZONE_UPDATE_MAX_RRS), size = 64;
+    while (size < want)
+        size *= 2;
+    s->head = malloc(size * sizeof(*s->head));
+    if (!s->head)
+        abort();
+    memset(s->head, 0xff, size * sizeof(*s->head)); /* ZU_END everywhere */
+    s->mask = size - 1;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->rr[i])
+            zu_link(s, i);
+}
+
+/* The first record of the chain where rr's owner's records are. */
+static size_t zu_first(const struct zu_set *s, const ldns_rr *rr)
+{
+    return s->head[zu_bucket(s, ldns_rr_owner(rr))];
 }
 
 static void zu_set_free(struct zu_set *s)
@@ -54,6 +109,8 @@ static void zu_set_free(struct zu_set *s)
         if (s->rr[i])
             ldns_rr_free(s->rr[i]);
     free(s->rr);
+    free(s->next);
+    free(s->head);
     if (s->origin)
         ldns_rdf_deep_free(s->origin);
 }
@@ -154,7 +211,7 @@ static bool zu_is_apex(const struct zu_set *s, const ldns_rr *rr)
 static size_t zu_count(const struct zu_set *s, const ldns_rr *rr, uint16_t type)
 {
     size_t n = 0;
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = zu_first(s, rr); i != ZU_END; i = s->next[i])
         if (s->rr[i] && (type == DNS_TYPE_ANY || ldns_rr_get_type(s->rr[i]) == type) &&
             zu_same_owner(s->rr[i], rr))
             n++;
@@ -582,7 +639,7 @@ static void zu_add(struct zu_set *s, ldns_rr *rr)
 {
     uint16_t t = (uint16_t)ldns_rr_get_type(rr);
     bool cname_here = false, other_here = false;
-    for (size_t i = 0; i < s->n; i++) {
+    for (size_t i = zu_first(s, rr); i != ZU_END; i = s->next[i]) {
         if (!s->rr[i] || !zu_same_owner(s->rr[i], rr))
             continue;
         uint16_t ht = (uint16_t)ldns_rr_get_type(s->rr[i]);
@@ -594,7 +651,7 @@ static void zu_add(struct zu_set *s, ldns_rr *rr)
         ldns_rr_free(rr);
         return;
     }
-    for (size_t i = 0; i < s->n; i++) {
+    for (size_t i = zu_first(s, rr); i != ZU_END; i = s->next[i]) {
         if (!s->rr[i] || !zu_same_set(s->rr[i], rr))
             continue;
         if (t == DNS_TYPE_SOA) {
@@ -612,7 +669,7 @@ static void zu_add(struct zu_set *s, ldns_rr *rr)
         }
     }
     /* One TTL for the whole RRset (RFC 2181 §5.2): the newest. */
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = zu_first(s, rr); i != ZU_END; i = s->next[i])
         if (s->rr[i] && zu_same_set(s->rr[i], rr) && ldns_rr_ttl(s->rr[i]) != ldns_rr_ttl(rr)) {
             ldns_rr_set_ttl(s->rr[i], ldns_rr_ttl(rr));
             s->changed = true;
@@ -627,7 +684,7 @@ static void zu_delete(struct zu_set *s, const ldns_rr *rr)
 {
     uint16_t cls = (uint16_t)ldns_rr_get_class(rr), t = (uint16_t)ldns_rr_get_type(rr);
     bool apex = zu_is_apex(s, rr);
-    for (size_t i = 0; i < s->n; i++) {
+    for (size_t i = zu_first(s, rr); i != ZU_END; i = s->next[i]) {
         if (!s->rr[i] || !zu_same_owner(s->rr[i], rr))
             continue;
         uint16_t ht = (uint16_t)ldns_rr_get_type(s->rr[i]);
@@ -783,6 +840,7 @@ uint16_t zone_update_run(const struct zone *z, const struct zone_update_policy *
         zu_fail(out, rc, NULL, "the zone's records could not be read back");
     else if ((rc = zu_prereqs(&s, r, out)) == DNS_RCODE_NOERROR &&
              (rc = zu_up_policy(z, up, out)) == DNS_RCODE_NOERROR) {
+        zu_index(&s);
         zu_apply(&s, up);
         if (s.changed && zu_soa(&s)) {
             zu_bump_serial(&s, out);
