@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/cfgschema.h"
 #include "policy/policy.h"
+#include "policy/policy_config_int.h"
 
 enum { SHED_LOW, SHED_HIGH, SHED_N };
 static const struct cfgschema_key policy_shed_keys[SHED_N] = {
@@ -108,10 +110,13 @@ size_t policy_shed_warn(const struct gslb *g, const char *cfgpath, struct errlis
         /* A name's records of several types share their pool: said once. */
         if (!no || (last && last->pool == r->pool && strcmp(last->name_str, r->name_str) == 0))
             continue;
+        char at[POLICY_PATH_LEN], key[POLICY_PATH_LEN + 16];
+        cfgschema_key_path(key, sizeof(key), &pc_record_schema, RK_SHED_LOAD,
+                           policy_record_path(r, at, sizeof(at)));
         errlist_add(warns,
-                    "%s: $.records[\"%s\"].shed_load: pool \"%s\" reads no load figure (%s): "
+                    "%s: %s: pool \"%s\" reads no load figure (%s): "
                     "nothing is shed unless an external verdict pushes a load",
-                    cfgpath, r->name_str, g->pools[r->pool].name, no);
+                    cfgpath, key, g->pools[r->pool].name, no);
         last = r;
         n++;
     }
