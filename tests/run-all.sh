@@ -56,9 +56,13 @@ count() { # dir field
     echo "${v:-0}"
 }
 
+# Each stage says how long it took (README.md: how long each command takes).
+stage_t0=$(date +%s)
+took() { echo "== $1 took $(($(date +%s) - stage_t0)) s"; stage_t0=$(date +%s); }
 echo "== build and test (-Werror)"
 run_suite build --enable-werror
 s1=$?
+took "build and test (-Werror)"
 # The soak (contrib/bench/soak.py) for 60 s against the -Werror build:
 # everything at once (load, reloads, flapping backends, override churn,
 # SIGKILLs), every answer checked. Bounded: killed after 240 s. The load
@@ -78,13 +82,16 @@ else
     echo "soak: not run: build/gtmd was not built (see the build output above); counted as failed"
     soak=1
 fi
+took "soak"
 echo "== build and test (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
     run_suite build-asan --enable-werror --enable-sanitizers
 s2=$?
+took "build and test (ASan+UBSan)"
 echo "== build and test (ThreadSanitizer)"
 run_suite build-tsan --enable-werror --enable-tsan
 s3=$?
+took "build and test (ThreadSanitizer)"
 passed=0 failed=0 skipped=0
 for d in build build-asan build-tsan; do
     passed=$((passed + $(count $d PASS)))

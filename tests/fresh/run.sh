@@ -104,9 +104,11 @@ say "base $(du -sh "$root" | cut -f1), tree at /root/gtmd"
 cat >"$root/root/fresh-inside.sh" <<'EOF'
 cd /root/gtmd || exit 1
 echo "fresh: command 1: sh contrib/setup.sh"
+t0=$(date +%s)
 sh contrib/setup.sh >/root/setup.out 2>&1
 s1=$?
 tail -n 25 /root/setup.out
+echo "fresh: command 1 took $(($(date +%s) - t0)) s (README.md says how long each command takes)"
 if [ $s1 -ne 0 ]; then
     echo "fresh: command 1 failed (exit $s1)"
     echo "demo: 0 passed, 1 failed" >/root/demo.out
@@ -121,7 +123,9 @@ for f in run/gtmd.pid run/backend11.pid run/backend12.pid; do
     [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 done
 echo "fresh: command 2: sh tests/run-all.sh"
+t0=$(date +%s)
 GTM_DEPS_STRICT=1 sh tests/run-all.sh
+echo "fresh: command 2 took $(($(date +%s) - t0)) s"
 # The Debian package, built, installed, started and purged: harmless in a
 # throwaway root, so it runs here rather than in command 2.
 echo "fresh: the Debian package: sh tests/packaging/deb.sh"
