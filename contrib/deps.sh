@@ -24,10 +24,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 set_name=${1:-test}
 DEMO="build-essential autoconf automake libtool pkg-config
 libldns-dev libevent-dev libjansson-dev libmaxminddb-dev libc-ares-dev libssl-dev
-libfstrm-dev libprotobuf-c-dev protobuf-c-compiler
+libfstrm-dev libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev
 dnsutils curl ca-certificates python3 openssl"
 TEST="knot-dnsutils python3-dnspython python3-cryptography python3-pytest python3-pytest-xdist
-python3-prometheus-client libmaxmind-db-writer-perl mmdb-bin clang libclang-rt-14-dev
+python3-prometheus-client python3-grpcio libmaxmind-db-writer-perl mmdb-bin clang libclang-rt-14-dev
 nsd knot gdnsd pdns-server pdns-backend-sqlite3 dnsperf unbound ldnsutils knot-dnssecutils bind9-utils etcd-server
 etcd-client chromium nodejs iproute2 procps prometheus prometheus-alertmanager faketime
 libxdp-dev libbpf-dev ethtool fstrm-bin dnstap-ldns certbot python3-certbot-dns-rfc2136 lego pebble"

@@ -10,6 +10,7 @@
 #include "drill/drill.h"
 #include "guard/cookie.h"
 #include "guard/rrl.h"
+#include "health/cert.h"
 #include "health/override.h"
 #include "policy/policy.h"
 
@@ -219,6 +220,38 @@ static void metrics_endpoints(struct evbuffer *b, const struct gslb *g)
         }
 }
 
+/* Certificates of endpoints probed over TLS (health/cert.h), only those
+ * that had one: when the last one seen expires (expiring false), or
+ * whether it is inside its warning window (true). Each family's samples
+ * together, as the text format wants. Caller holds the core's lock. */
+static void metrics_certs(struct evbuffer *b, struct health_core *hc, const struct gslb *g,
+                          bool expiring)
+{
+    const char *name =
+        expiring ? "gtmd_probe_cert_expiring" : "gtmd_probe_cert_expiry_timestamp_seconds";
+    if (expiring)
+        metrics_head(b, name, "gauge",
+                     "1 while that certificate has fewer than the check's cert_warn_days left.");
+    else
+        metrics_head(b, name, "gauge",
+                     "When the certificate an endpoint's TLS check (https, grpc with tls) saw "
+                     "last expires (its notAfter), in Unix seconds.");
+    for (size_t i = 0; g && i < g->n_pools; i++)
+        for (size_t k = 0; g->pools[i].check >= 0 && k < g->pools[i].n_eps; k++) {
+            const struct policy_endpoint *e = &g->pools[i].eps[k];
+            int64_t na;
+            bool warned;
+            if (!health_cert_get_locked(hc, e->slot, &na, &warned))
+                continue;
+            evbuffer_add(b, name, strlen(name));
+            metrics_endpoint_labels(b, g, &g->pools[i], e);
+            if (expiring)
+                evbuffer_add_printf(b, "} %d\n", warned);
+            else
+                evbuffer_add_printf(b, "} %lld\n", (long long)na);
+        }
+}
+
 static void metrics_probes(struct evbuffer *b, struct health_core *hc, const struct gslb *g)
 {
     metrics_head(b, "gtmd_probe_duration_seconds", "histogram", "Probe latency per endpoint.");
@@ -255,6 +288,8 @@ static void metrics_probes(struct evbuffer *b, struct health_core *hc, const str
                 evbuffer_add_printf(b, ",reason=\"%s\"} %llu\n", health_fail_names[f],
                                     (unsigned long long)e->slot->fail_by[f]);
             }
+    metrics_certs(b, hc, g, false);
+    metrics_certs(b, hc, g, true);
     unsigned long long transitions = hc->transitions, freed = hc->slots_freed;
     size_t slots = hc->n_slots;
     pthread_mutex_unlock(&hc->lock);

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "dns/name.h"
+#include "health/cert.h"
 #include "health/override.h"
 #include "health/verdict.h"
 
@@ -63,6 +64,7 @@ void health_core_free(struct health_core *c)
         }
     free(c->reasons);
     health_rtt_free(&c->rtt);
+    health_cert_free(c);
     override_free_all(c);
     verdict_free_all(c);
     pthread_cond_destroy(&c->hooks_idle);
@@ -331,6 +333,7 @@ static void health_slot_collect_locked(struct health_core *c, struct health_slot
     c->n_slots--;
     c->slots_freed++;
     health_reason_give_locked(c, s->reason);
+    health_cert_forget_locked(c, s);
     free(s->key);
     free(s);
 }

@@ -164,6 +164,7 @@ static inline uint64_t health_slot_hist_count(const struct health_slot *s, unsig
 
 struct override;
 struct verdict;
+struct health_certs;
 
 /* Whom the core tells about changes (the health service, service.h, and
  * the drill service, src/drill, and the fleet client, src/fleet). Each
@@ -246,6 +247,9 @@ struct health_core {
     _Atomic int64_t planned_at_ms;
     /* Round-trip times of this node's and other vantage points (rtt.h). */
     struct health_rtt rtt;
+    /* Certificates of endpoints probed over TLS (cert.h), under lock;
+     * NULL until the first. */
+    struct health_certs *certs;
 };
 
 static inline void health_set_policy_rcode(struct health_core *c, uint16_t rcode)

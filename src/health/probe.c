@@ -234,6 +234,8 @@ static int probe_dispatch(struct probe *pr)
         return probe_http_start(pr);
     case PROBE_DNS:
         return probe_dns_start(pr);
+    case PROBE_GRPC:
+        return probe_grpc_start(pr);
     }
     probe_fail(pr, HEALTH_FAIL_OTHER, "unknown probe type %d", (int)pr->spec->type);
     return -1;
@@ -348,5 +350,6 @@ void probe_spec_free(struct probe_spec *s)
     free(s->ca_file);
     free(s->dns_name);
     free(s->dns_expect);
+    free(s->grpc_service);
     memset(s, 0, sizeof(*s));
 }

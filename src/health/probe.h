@@ -1,5 +1,5 @@
 /*
- * probe.h -- one health probe of one endpoint: tcp, http, https or dns.
+ * probe.h -- one health probe of one endpoint: tcp, http, https, dns or grpc.
  *
  * Probers report only pass/fail plus the kind of failure, a short reason and
  * the latency (as in gdnsd's monitoring model); damping (rise/fall) and state belong to the
@@ -31,7 +31,7 @@
 
 #define PROBE_MAX_READ (64 * 1024)
 
-enum probe_type { PROBE_TCP = 0, PROBE_HTTP, PROBE_HTTPS, PROBE_DNS };
+enum probe_type { PROBE_TCP = 0, PROBE_HTTP, PROBE_HTTPS, PROBE_DNS, PROBE_GRPC };
 
 struct probe_status_range {
     uint16_t lo, hi;
@@ -66,6 +66,15 @@ struct probe_spec {
     uint16_t dns_type; /* default A */
     int dns_rcode;     /* expected rcode, default 0 (NOERROR) */
     char *dns_expect;  /* optional: an answer rdata in presentation form, e.g. "192.0.2.1" */
+    /* grpc (probe_grpc.c): grpc.health.v1.Health/Check over h2c, or over
+     * TLS (ALPN h2) when grpc_tls, verified like https (ca_file, host). */
+    char *grpc_service; /* the HealthCheckRequest's service; NULL: "" (the server) */
+    bool grpc_tls;
+    /* https and grpc over TLS (probe_cert.c): fail when fewer than
+     * cert_min_days remain on the leaf certificate; warn (health_cert.h)
+     * when fewer than cert_warn_days do. Each only when its _set. */
+    bool cert_min_set, cert_warn_set;
+    uint16_t cert_min_days, cert_warn_days;
 };
 
 /* Room for a probe's reason, with its terminating NUL. */
@@ -89,6 +98,9 @@ struct probe_result {
     uint32_t rtt_us;
     char reason[PROBE_REASON_LEN]; /* "ok", "connection refused", "timeout", "status 503", ... */
     double load; /* the load figure of the reply (a check with "load"); NAN: none */
+    /* TLS probes: the leaf certificate's notAfter (Unix seconds) when the
+     * handshake got that far, pass or fail; 0: none seen. */
+    int64_t cert_not_after;
 };
 
 struct event_base;

@@ -430,6 +430,8 @@ static void probe_http_step(struct probe_http *h)
     if (h->phase == PH_TLS) {
         if (probe_http_handshake(h) != IO_DONE)
             return;
+        if (!probe_cert_check(h->pr, h->ssl))
+            return;            /* cert_min_days not left: h is freed */
         probe_mark_rtt(h->pr); /* https: the handshake is the round trip */
         h->phase = PH_SEND;
     }

@@ -135,6 +135,16 @@ enum health_fail_kind probe_tls_reason(struct ssl_st *ssl, int ret, const char *
 
 void probe_tls_prober_free(struct prober *p);
 
+/* ---- probe_grpc.c / probe_cert.c --------------------------------------- */
+
+int probe_grpc_start(struct probe *pr);
+
+/* After a TLS handshake of pr (https, grpc with tls): notes the leaf
+ * certificate's notAfter in pr->res.cert_not_after, and fails the probe
+ * ("certificate expires in N days (at DATE)") when the check's
+ * cert_min_days are not left. False when it failed the probe. */
+bool probe_cert_check(struct probe *pr, struct ssl_st *ssl);
+
 /* ---- probe_ares.c: c-ares on libevent --------------------------------- */
 
 /* A c-ares channel driven by the prober's base: a libevent event per

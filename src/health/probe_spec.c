@@ -22,6 +22,7 @@
 #include "common/jsoncfg.h"
 #include "dns/name.h"
 #include "dns/rrtype.h"
+#include "health/probe_grpc.h"
 
 /* Longest body_contains; it must fit well inside what we read. */
 #define PROBE_SPEC_MAX_NEEDLE 1024
@@ -39,14 +40,14 @@ struct probe_spec_ctx {
 enum { PT_TYPE, PT_N };
 static const struct cfgschema_key ps_type_keys[PT_N] = {
     [PT_TYPE] = {"type", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
-                 .what = "tcp, http, https, dns or composite"},
+                 .what = "tcp, http, https, dns, grpc or composite"},
 };
 const struct cfgschema probe_type_schema = CFGSCHEMA("$.checks[]", ps_type_keys);
 
 enum { PC_PORT, PC_INTERVAL, PC_FAST_INTERVAL, PC_TIMEOUT, PC_RISE, PC_FALL, PC_HALF_LIFE, PC_N };
 static const struct cfgschema_key ps_common_keys[PC_N] = {
     [PC_PORT] = {"port", CFGSCHEMA_INT, 1, 65535, 0, CFGSCHEMA_DEFAULT_VARIES, NULL,
-                 "the port probed (80, 443, 53; required for tcp)"},
+                 "the port probed (80, 443, 53; required for tcp and grpc)"},
     [PC_INTERVAL] = {"interval", CFGSCHEMA_SECONDS, 0.1, 3600, 1, 0, NULL,
                      "seconds between probes"},
     [PC_FAST_INTERVAL] = {"fast_interval", CFGSCHEMA_SECONDS, 0.1, 3600, 0,
@@ -66,7 +67,7 @@ enum { PH_METHOD, PH_PATH, PH_HOST, PH_HEADERS, PH_EXPECT_STATUS, PH_BODY_CONTAI
 static const struct cfgschema_key ps_http_keys[PH_N] = {
     [PH_METHOD] = {"method", CFGSCHEMA_STRING, .what = "GET (the default) or HEAD"},
     [PH_PATH] = {"path", CFGSCHEMA_STRING, .what = "the path asked for (\"/\")"},
-    [PH_HOST] = {"host", CFGSCHEMA_STRING, .what = "the Host header and SNI"},
+    [PH_HOST] = {"host", CFGSCHEMA_STRING, .what = "the Host header (grpc: :authority) and SNI"},
     [PH_HEADERS] = {"headers", CFGSCHEMA_OBJECT, .what = "more request headers, name to value"},
     [PH_EXPECT_STATUS] = {"expect_status", CFGSCHEMA_ARRAY,
                           .what = "statuses that pass ([[200, 299]])"},
@@ -92,12 +93,12 @@ static const struct cfgschema_key ps_dns_keys[PD_N] = {
 };
 static const struct cfgschema ps_dns = CFGSCHEMA("$.checks[]", ps_dns_keys);
 
-static const struct cfgschema *const probe_check_more[] = {&ps_common, &ps_http, &ps_https, &ps_dns,
-                                                           NULL};
+static const struct cfgschema *const probe_check_more[] = {
+    &ps_common, &ps_http, &ps_https, &ps_dns, &probe_grpc_schema, &probe_cert_schema, NULL};
 const struct cfgschema probe_check_schema =
     CFGSCHEMA_MORE("$.checks[]", ps_type_keys, probe_check_more);
 
-static const char *const probe_spec_type_names[] = {"tcp", "http", "https", "dns"};
+static const char *const probe_spec_type_names[] = {"tcp", "http", "https", "dns", "grpc"};
 
 /* The name of key k of table t (for messages at its path). */
 static const char *psk(const struct cfgschema *t, size_t k)
@@ -134,16 +135,17 @@ static void probe_spec_keys(struct probe_spec_ctx *x, bool typed)
         bool http = cfgschema_find(&ps_http, key) != NULL;
         bool https = cfgschema_find(&ps_https, key) != NULL;
         bool dns = cfgschema_find(&ps_dns, key) != NULL;
+        int grpc = probe_grpc_key(t, key); /* grpc and certificate keys */
         if (cfgschema_find(&ps_common, key) || cfgschema_find(&probe_type_schema, key))
             continue;
-        if (!http && !https && !dns) {
+        if (!http && !https && !dns && grpc < 0) {
             probe_spec_err(x, NULL, "unknown key \"%s\"", key);
             continue;
         }
         if (!typed)
             continue;
         bool ok = (http && (t == PROBE_HTTP || t == PROBE_HTTPS)) || (https && t == PROBE_HTTPS) ||
-                  (dns && t == PROBE_DNS);
+                  (dns && t == PROBE_DNS) || grpc > 0;
         if (!ok)
             probe_spec_err(x, key, "not allowed for type %s", probe_spec_type_names[t]);
     }
@@ -154,7 +156,7 @@ static bool probe_spec_type(struct probe_spec_ctx *x)
     json_t *v = cfgschema_value(&probe_type_schema, PT_TYPE, x->obj);
     if (!v) {
         probe_spec_err(x, psk(&probe_type_schema, PT_TYPE),
-                       "is required (tcp, http, https or dns)");
+                       "is required (tcp, http, https, dns or grpc)");
         return false;
     }
     for (size_t i = 0; i < sizeof(probe_spec_type_names) / sizeof(probe_spec_type_names[0]); i++) {
@@ -164,7 +166,7 @@ static bool probe_spec_type(struct probe_spec_ctx *x)
         }
     }
     probe_spec_err(x, psk(&probe_type_schema, PT_TYPE),
-                   "must be \"tcp\", \"http\", \"https\" or \"dns\"");
+                   "must be \"tcp\", \"http\", \"https\", \"dns\" or \"grpc\"");
     return false;
 }
 
@@ -193,7 +195,7 @@ static void probe_spec_fast_interval(struct probe_spec_ctx *x, bool interval_ok)
 /* port, interval, fast_interval, timeout, rise, fall. */
 static void probe_spec_timing(struct probe_spec_ctx *x)
 {
-    static const uint16_t def_port[] = {0, 80, 443, 53};
+    static const uint16_t def_port[] = {0, 80, 443, 53, 0};
     const struct cfgschema *c = &ps_common;
     struct probe_spec *s = x->s;
     size_t before;
@@ -201,8 +203,9 @@ static void probe_spec_timing(struct probe_spec_ctx *x)
     s->port = def_port[s->type];
     if (cfgschema_value(c, PC_PORT, x->obj))
         s->port = (uint16_t)cfgschema_int(&x->j, c, PC_PORT, x->obj, x->path);
-    else if (s->type == PROBE_TCP)
-        probe_spec_err(x, psk(c, PC_PORT), "is required for type tcp");
+    else if (s->type == PROBE_TCP || s->type == PROBE_GRPC)
+        probe_spec_err(x, psk(c, PC_PORT), "is required for type %s",
+                       probe_spec_type_names[s->type]);
 
     before = x->j.errs->count;
     s->interval_ms = cfgschema_ms(&x->j, c, PC_INTERVAL, x->obj, x->path);
@@ -517,6 +520,22 @@ static void probe_spec_dns(struct probe_spec_ctx *x)
     s->dns_expect = probe_spec_dup(a);
 }
 
+/* grpc: http's "host" (:authority, SNI) and, with "tls", https's
+ * "ca_file"; its own keys in probe_spec_grpc.c. */
+static void probe_spec_grpc_check(struct probe_spec_ctx *x)
+{
+    struct probe_spec *s = x->s;
+    probe_spec_grpc(&x->j, x->obj, x->path, s);
+    s->host =
+        probe_spec_dup(probe_spec_text(x, &ps_http, PH_HOST, false, "a host name without spaces"));
+    if (s->host && strlen(s->host) > 253)
+        probe_spec_err(x, psk(&ps_http, PH_HOST), "is longer than 253 characters");
+    if (s->grpc_tls)
+        probe_spec_ca_file(x);
+    else if (cfgschema_value(&ps_https, PS_CA_FILE, x->obj))
+        probe_spec_err(x, psk(&ps_https, PS_CA_FILE), "needs \"tls\": true");
+}
+
 bool probe_spec_parse(json_t *obj, const char *file, const char *dir, const char *path,
                       struct probe_spec *out, struct errlist *errs)
 {
@@ -537,6 +556,10 @@ bool probe_spec_parse(json_t *obj, const char *file, const char *dir, const char
             probe_spec_http(&x);
         else if (out->type == PROBE_DNS)
             probe_spec_dns(&x);
+        else if (out->type == PROBE_GRPC)
+            probe_spec_grpc_check(&x);
+        if (out->type == PROBE_HTTPS || out->type == PROBE_GRPC)
+            probe_spec_cert(&x.j, obj, path, out);
     }
     if (errs->count != before) {
         probe_spec_free(out);

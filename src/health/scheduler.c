@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "health/cert.h"
 
 #define SCHED_RESOLVE_EVERY 30.0 /* seconds between re-resolutions of names */
 #define SCHED_STATS_EVERY 10     /* seconds between prober_stats lines */
@@ -231,6 +232,9 @@ static void sched_on_result(void *arg, const struct probe_result *r)
                                .interval_ms = j->t->spec->interval_ms,
                                .fast_interval_ms = sched_fast_ms(j->t->spec),
                                .load = r->load};
+    if (r->cert_not_after)
+        health_cert_note(s->core, j->t->slot, r->cert_not_after,
+                         j->t->spec->cert_warn_set ? j->t->spec->cert_warn_days : -1);
     if (r->local)
         sched_local_failure(s, j, r);
     else {
