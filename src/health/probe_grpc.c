@@ -261,9 +261,11 @@ static void probe_grpc_judge(struct probe_grpc *h)
  * peer closed the connection before it did. */
 static bool probe_grpc_decide(struct probe_grpc *h, bool eof)
 {
-    /* nghttp2 gave up on the connection: that is the reason, not what it
-     * did to our stream on the way out. */
-    if (h->h2err[0] && (eof || !nghttp2_session_want_read(h->h2))) {
+    /* nghttp2 gave up on the connection, or reset our stream for what the
+     * server sent: that is the reason, not what it did to the stream on
+     * the way out (a reply that had its grpc-status is judged by it). */
+    bool over = h->closed || eof || !nghttp2_session_want_read(h->h2);
+    if (h->h2err[0] && over && h->grpc_status == -1) {
         probe_fail(h->pr, HEALTH_FAIL_PROTOCOL, "grpc: http/2: %s", h->h2err);
         return true;
     }

@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -250,10 +251,11 @@ def test_grpc_serving_not_serving_unknown_service_and_killed(make_gtmd, grpc_ser
         srv.set_mode("serving")
         wait_state(g, "whole", "up")
         wait_state(g, "svc", "up")
-    # Killed: the listener is gone at once.
+    # Killed: the listener is gone at once (a call in flight is reset).
     srv.kill()
-    wait_state(g, "whole", "down", r"^connection refused$")
-    wait_state(g, "svc", "down", r"^connection refused$")
+    gone = r"^(connection refused|connection reset|grpc: connection closed by peer .*)$"
+    wait_state(g, "whole", "down", gone)
+    wait_state(g, "svc", "down", gone)
 
 
 def test_grpc_silent_and_http1_servers_fail_within_the_timeout(make_gtmd, backends):
@@ -274,6 +276,88 @@ def test_grpc_silent_and_http1_servers_fail_within_the_timeout(make_gtmd, backen
                                      r"while we expected SETTINGS frame|connection reset)$")
     finally:
         lst.close()
+
+
+class Hostile:
+    """A raw TCP server on addr:port that does one thing to every
+    connection, in a thread: "flood" sends a SETTINGS frame then 256 KiB of
+    HTTP/2 PINGs, and only then reads (for the close); "drip" sends a
+    SETTINGS frame then one octet of a PING every 50 ms. Bounded: each connection gets at most
+    5 s, and the server stops with the test."""
+    SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+    PING = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"\x00" * 8
+
+    def __init__(self, addr, port, mode):
+        self.mode, self.stop = mode, threading.Event()
+        self.lst = socket.socket()
+        self.lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lst.bind((addr, port))
+        self.lst.listen(16)
+        self.lst.settimeout(0.2)
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def serve(self, c):
+        deadline = time.monotonic() + 5
+        try:
+            c.sendall(self.SETTINGS)
+            if self.mode == "flood":
+                c.settimeout(5)
+                c.sendall(self.PING * (256 * 1024 // len(self.PING)))
+                # Open until the probe closes (a close with our request
+                # unread would reset the connection and drop the pings).
+                c.settimeout(0.1)
+                while not self.stop.is_set() and time.monotonic() < deadline:
+                    try:
+                        if not c.recv(65536):
+                            break
+                    except socket.timeout:
+                        pass
+            else:
+                for b in self.PING * 100:
+                    if self.stop.is_set() or time.monotonic() > deadline:
+                        break
+                    c.send(bytes([b]))
+                    time.sleep(0.05)
+        except OSError:
+            pass  # the probe gave up and closed: as it should
+        finally:
+            c.close()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.lst.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def close(self):
+        self.stop.set()
+        self.lst.close()
+
+
+def test_grpc_hostile_servers_are_bounded(make_gtmd, backends):
+    """A server that floods HTTP/2 frames is cut off at the read limit (or
+    nghttp2's flood guard), one that drips fails at the timeout, and a tcp
+    check beside them never misses a beat."""
+    flood, drip, tcp = "127.0.0.68", "127.0.0.69", "127.0.0.70"
+    port = free_port_on([flood, drip, tcp])
+    servers = [Hostile(flood, port, "flood"), Hostile(drip, port, "drip")]
+    backends.tcp(tcp, port)
+    try:
+        g = make_gtmd(config({"flood": (gcheck(port), flood), "drip": (gcheck(port), drip),
+                              "tcp": ({"type": "tcp", "port": port, "interval": 0.5,
+                                       "timeout": 0.4, "rise": 1, "fall": 1}, tcp)}))
+        wait_state(g, "flood", "down",
+                   r"^grpc: (more than 65536 octets without a verdict|http/2: .*)$")
+        wait_state(g, "drip", "down", r"^timeout while waiting for grpc reply$")
+        wait_state(g, "tcp", "up")
+        time.sleep(3)  # six more rounds of each
+        assert last_change(g, "tcp") == ("up", "ok"), g.read_log()[-2000:]
+        assert len([m for m in CHANGE_RE.finditer(g.read_log()) if m.group(1) == "tcp"]) == 1
+    finally:
+        for h in servers:
+            h.close()
 
 
 # ---- TLS, and certificate expiry --------------------------------------------------
@@ -307,7 +391,9 @@ def test_grpc_over_tls_verification_and_certificate_expiry(make_gtmd, grpc_serve
         assert wait_state(g, up, "up") == "ok", up
     for bad in ("wrong-name", "wrong-ca"):
         wait_state(g, bad, "down", r"^tls handshake: certificate verify failed: ")
-    wait_state(g, "plain-on-tls", "down", r"^grpc: ")
+    # The TLS server reads our preface as a broken handshake and closes:
+    # what we read first says so, or our next write fails.
+    wait_state(g, "plain-on-tls", "down", r"^(grpc: .*|connection (closed by peer|reset))$")
     wait_state(g, "tls-on-plain", "down", r"^tls handshake: ")
     at = datetime.datetime.fromtimestamp(not_after, datetime.timezone.utc)
     assert wait_state(g, "min10", "down") == "certificate expires in 4 days (at %s)" % (
