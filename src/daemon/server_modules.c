@@ -202,7 +202,7 @@ static int server_mod_health_start(struct server *srv, struct serve_set *set)
     srv->health_svc = health_service_start_sections(&srv->health, &drills, 1);
     health_service_set_state_file(srv->health_svc, hp->state_file);
     health_service_set_load_result(srv->health_svc, &res);
-    srv->sched = scheduler_start(&srv->health, &hp->probe_source);
+    srv->sched = scheduler_start(&srv->health, &hp->probe_source, hp->exec_max_running);
     uint32_t max_timeout = server_plan_probes(srv, set);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -30,6 +30,9 @@ static const struct cfgschema_key health_root_keys[HP_N] = {
                          "STATE FILE"},
     [HP_PROBE_SOURCE] = {"probe_source", CFGSCHEMA_ARRAY, .flags = LOCAL | CFGSCHEMA_RESTART,
                          .what = "the addresses probes are sent from", .section = "FLEET"},
+    [HP_EXEC_MAX_RUNNING] = {"exec_max_running", CFGSCHEMA_INT, 1, PROBE_EXEC_MAX_LIMIT,
+                             PROBE_EXEC_MAX_DEFAULT, LOCAL | CFGSCHEMA_RESTART, NULL,
+                             "exec checks' programs running at once; the others wait"},
 };
 const struct cfgschema health_root_schema = CFGSCHEMA("$", health_root_keys);
 
@@ -110,6 +113,7 @@ void health_params_parse(const struct jsoncfg *j, json_t *root, struct health_pa
     out->max_overrides = (size_t)cfgschema_int(j, s, HP_MAX_OVERRIDES, root, NULL);
     out->max_verdicts = (size_t)cfgschema_int(j, s, HP_MAX_VERDICTS, root, NULL);
     health_params_source(j, cfgschema_value(s, HP_PROBE_SOURCE, root), out);
+    out->exec_max_running = (unsigned)cfgschema_int(j, s, HP_EXEC_MAX_RUNNING, root, NULL);
 }
 
 void health_params_free(struct health_params *p)

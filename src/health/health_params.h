@@ -31,6 +31,7 @@ struct health_params {
     struct probe_source probe_source; /* "probe_source": at most one per family */
     char *probe_source_text[2];       /* as written, for status and the fleet */
     size_t n_probe_source;
+    unsigned exec_max_running; /* exec checks' programs running at once (16) */
 };
 
 /* Reads "state_file", "state_max_age", "max_overrides", "max_verdicts"
@@ -46,6 +47,7 @@ enum health_root_key {
     HP_MAX_OVERRIDES,
     HP_MAX_VERDICTS,
     HP_PROBE_SOURCE,
+    HP_EXEC_MAX_RUNNING,
     HP_N
 };
 /* The top-level keys the health module reads (the root takes them in:

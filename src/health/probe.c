@@ -166,6 +166,10 @@ bool probe_out_of_sockets(void)
 static void probe_on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     struct probe *pr = arg;
+    if (pr->on_deadline) {
+        pr->on_deadline(pr);
+        return;
+    }
     const char *phase = pr->ops && pr->ops->phase ? pr->ops->phase(pr) : NULL;
 
     if (phase)
@@ -236,6 +240,10 @@ static int probe_dispatch(struct probe *pr)
         return probe_dns_start(pr);
     case PROBE_GRPC:
         return probe_grpc_start(pr);
+    case PROBE_ICMP:
+        return probe_icmp_start(pr);
+    case PROBE_EXEC:
+        return probe_exec_start(pr);
     }
     probe_fail(pr, HEALTH_FAIL_OTHER, "unknown probe type %d", (int)pr->spec->type);
     return -1;
@@ -309,6 +317,8 @@ void prober_free(struct prober *p)
     probe_resolve_prober_free(p);
     probe_dns_prober_free(p);
     probe_tls_prober_free(p);
+    probe_icmp_prober_free(p);
+    probe_exec_prober_free(p);
     free(p);
     ares_library_cleanup();
 }
@@ -351,5 +361,10 @@ void probe_spec_free(struct probe_spec *s)
     free(s->dns_name);
     free(s->dns_expect);
     free(s->grpc_service);
+    for (size_t i = 0; s->exec_argv && s->exec_argv[i]; i++)
+        free(s->exec_argv[i]);
+    free(s->exec_argv);
+    free(s->exec_user);
+    free(s->exec_groups);
     memset(s, 0, sizeof(*s));
 }

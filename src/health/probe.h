@@ -30,8 +30,21 @@
 #include "health/probe_load.h"
 
 #define PROBE_MAX_READ (64 * 1024)
+/* The most echoes one icmp probe sends ("count"). */
+#define PROBE_SPEC_ICMP_MAX_COUNT 20
+/* exec_max_running: its default and bound. */
+#define PROBE_EXEC_MAX_DEFAULT 16
+#define PROBE_EXEC_MAX_LIMIT 1024
 
-enum probe_type { PROBE_TCP = 0, PROBE_HTTP, PROBE_HTTPS, PROBE_DNS, PROBE_GRPC };
+enum probe_type {
+    PROBE_TCP = 0,
+    PROBE_HTTP,
+    PROBE_HTTPS,
+    PROBE_DNS,
+    PROBE_GRPC,
+    PROBE_ICMP,
+    PROBE_EXEC
+};
 
 struct probe_status_range {
     uint16_t lo, hi;
@@ -75,6 +88,18 @@ struct probe_spec {
      * when fewer than cert_warn_days do. Each only when its _set. */
     bool cert_min_set, cert_warn_set;
     uint16_t cert_min_days, cert_warn_days;
+    /* icmp (probe_icmp.c): "count" echoes, "echo_interval" apart; down
+     * when more than max_loss of them (a fraction) got no reply. */
+    uint8_t icmp_count;
+    uint32_t icmp_echo_interval_ms;
+    double icmp_max_loss;
+    /* exec (probe_exec.c): "command", argv with placeholders, NULL-ended
+     * (owned); "user", resolved when the check is parsed. */
+    char **exec_argv;
+    char *exec_user; /* NULL: whoever gtmd runs as */
+    uint32_t exec_uid, exec_gid;
+    uint32_t *exec_groups; /* its supplementary groups (owned) */
+    size_t n_exec_groups;
 };
 
 /* Room for a probe's reason, with its terminating NUL. */
@@ -137,6 +162,9 @@ void prober_free(struct prober *p);
 /* Binds every later probe socket (tcp, http, https, dns) to src (copied;
  * NULL: none). Before the first probe, on the thread that owns p. */
 void prober_set_source(struct prober *p, const struct probe_source *src);
+/* How many exec checks' programs may run at once ("exec_max_running");
+ * the others wait their turn (probe_exec.c). */
+void prober_set_exec_max(struct prober *p, unsigned n);
 
 /*
  * Starts one probe of spec against addr (port already set in addr). host

@@ -24,6 +24,8 @@ struct probe_ares;
 struct probe_tls_cache;
 struct probe_dns_chan;
 struct probe_resolve_req;
+struct probe_icmp_sock;
+struct probe_exec_pool;
 
 struct probe_ops {
     /* Releases the type's resources (sockets, TLS, its part of a pending
@@ -51,7 +53,11 @@ struct probe {
     bool finished;
     const struct probe_ops *ops; /* NULL until the type has started */
     void *impl;                  /* owned by the type, released by ops->stop */
-    struct probe *prev, *next;   /* prober->running */
+    /* (may be NULL, set by the type) Called instead of failing with
+     * "timeout" when the deadline fires: the type judges what it has (icmp:
+     * the replies in) and must end the probe (probe_pass, probe_fail...). */
+    void (*on_deadline)(struct probe *pr);
+    struct probe *prev, *next; /* prober->running */
 };
 
 struct prober {
@@ -64,6 +70,9 @@ struct prober {
     char *resolver;                     /* prober_set_resolver's servers (owned); NULL: system */
     bool resolver_changed;              /* sys is to be made again with them */
     struct probe_source src;            /* probe_source: where probes leave from */
+    struct probe_icmp_sock *icmp[2];    /* probe_icmp.c: one per family (v4, v6), lazily */
+    struct probe_exec_pool *exec;       /* probe_exec.c: running programs, lazily */
+    unsigned exec_max;                  /* exec_max_running (0: the default) */
 };
 
 /* The source address for a probe to family (AF_INET, AF_INET6), or NULL. */
@@ -167,5 +176,12 @@ void probe_ares_kick(struct probe_ares *a);
 int probe_dns_start(struct probe *pr);
 void probe_dns_prober_free(struct prober *p);
 void probe_resolve_prober_free(struct prober *p);
+
+/* ---- probe_icmp.c / probe_exec.c ---------------------------------------- */
+
+int probe_icmp_start(struct probe *pr);
+void probe_icmp_prober_free(struct prober *p);
+int probe_exec_start(struct probe *pr);
+void probe_exec_prober_free(struct prober *p);
 
 #endif

@@ -23,6 +23,7 @@
 #include "dns/name.h"
 #include "dns/rrtype.h"
 #include "health/probe_grpc.h"
+#include "health/probe_spec_more.h"
 
 /* Longest body_contains; it must fit well inside what we read. */
 #define PROBE_SPEC_MAX_NEEDLE 1024
@@ -40,7 +41,7 @@ struct probe_spec_ctx {
 enum { PT_TYPE, PT_N };
 static const struct cfgschema_key ps_type_keys[PT_N] = {
     [PT_TYPE] = {"type", CFGSCHEMA_STRING, .flags = CFGSCHEMA_REQUIRED,
-                 .what = "tcp, http, https, dns, grpc or composite"},
+                 .what = "tcp, http, https, dns, grpc, icmp, exec or composite"},
 };
 const struct cfgschema probe_type_schema = CFGSCHEMA("$.checks[]", ps_type_keys);
 
@@ -93,12 +94,20 @@ static const struct cfgschema_key ps_dns_keys[PD_N] = {
 };
 static const struct cfgschema ps_dns = CFGSCHEMA("$.checks[]", ps_dns_keys);
 
-static const struct cfgschema *const probe_check_more[] = {
-    &ps_common, &ps_http, &ps_https, &ps_dns, &probe_grpc_schema, &probe_cert_schema, NULL};
+static const struct cfgschema *const probe_check_more[] = {&ps_common,
+                                                           &ps_http,
+                                                           &ps_https,
+                                                           &ps_dns,
+                                                           &probe_grpc_schema,
+                                                           &probe_cert_schema,
+                                                           &probe_spec_icmp_schema,
+                                                           &probe_spec_exec_schema,
+                                                           NULL};
 const struct cfgschema probe_check_schema =
     CFGSCHEMA_MORE("$.checks[]", ps_type_keys, probe_check_more);
 
-static const char *const probe_spec_type_names[] = {"tcp", "http", "https", "dns", "grpc"};
+static const char *const probe_spec_type_names[] = {"tcp",  "http", "https", "dns",
+                                                    "grpc", "icmp", "exec"};
 
 /* The name of key k of table t (for messages at its path). */
 static const char *psk(const struct cfgschema *t, size_t k)
@@ -138,6 +147,12 @@ static void probe_spec_keys(struct probe_spec_ctx *x, bool typed)
         int grpc = probe_grpc_key(t, key); /* grpc and certificate keys */
         if (cfgschema_find(&ps_common, key) || cfgschema_find(&probe_type_schema, key))
             continue;
+        bool more, more_ok = probe_spec_more_key(key, t, &more);
+        if (more) {
+            if (typed && !more_ok)
+                probe_spec_err(x, key, "not allowed for type %s", probe_spec_type_names[t]);
+            continue;
+        }
         if (!http && !https && !dns && grpc < 0) {
             probe_spec_err(x, NULL, "unknown key \"%s\"", key);
             continue;
@@ -156,7 +171,7 @@ static bool probe_spec_type(struct probe_spec_ctx *x)
     json_t *v = cfgschema_value(&probe_type_schema, PT_TYPE, x->obj);
     if (!v) {
         probe_spec_err(x, psk(&probe_type_schema, PT_TYPE),
-                       "is required (tcp, http, https, dns or grpc)");
+                       "is required (tcp, http, https, dns, grpc, icmp or exec)");
         return false;
     }
     for (size_t i = 0; i < sizeof(probe_spec_type_names) / sizeof(probe_spec_type_names[0]); i++) {
@@ -166,7 +181,7 @@ static bool probe_spec_type(struct probe_spec_ctx *x)
         }
     }
     probe_spec_err(x, psk(&probe_type_schema, PT_TYPE),
-                   "must be \"tcp\", \"http\", \"https\", \"dns\" or \"grpc\"");
+                   "must be \"tcp\", \"http\", \"https\", \"dns\", \"grpc\", \"icmp\" or \"exec\"");
     return false;
 }
 
@@ -195,13 +210,15 @@ static void probe_spec_fast_interval(struct probe_spec_ctx *x, bool interval_ok)
 /* port, interval, fast_interval, timeout, rise, fall. */
 static void probe_spec_timing(struct probe_spec_ctx *x)
 {
-    static const uint16_t def_port[] = {0, 80, 443, 53, 0};
+    static const uint16_t def_port[] = {0, 80, 443, 53, 0, 0, 0}; /* by enum probe_type */
     const struct cfgschema *c = &ps_common;
     struct probe_spec *s = x->s;
     size_t before;
 
     s->port = def_port[s->type];
-    if (cfgschema_value(c, PC_PORT, x->obj))
+    if (cfgschema_value(c, PC_PORT, x->obj) && s->type == PROBE_ICMP)
+        probe_spec_err(x, psk(c, PC_PORT), "is meaningless for type icmp (ICMP has no ports)");
+    else if (cfgschema_value(c, PC_PORT, x->obj))
         s->port = (uint16_t)cfgschema_int(&x->j, c, PC_PORT, x->obj, x->path);
     else if (s->type == PROBE_TCP || s->type == PROBE_GRPC)
         probe_spec_err(x, psk(c, PC_PORT), "is required for type %s",
@@ -558,6 +575,10 @@ bool probe_spec_parse(json_t *obj, const char *file, const char *dir, const char
             probe_spec_dns(&x);
         else if (out->type == PROBE_GRPC)
             probe_spec_grpc_check(&x);
+        else if (out->type == PROBE_ICMP)
+            probe_spec_icmp_parse(&x.j, obj, path, out);
+        else if (out->type == PROBE_EXEC)
+            probe_spec_exec_parse(&x.j, obj, path, out);
         if (out->type == PROBE_HTTPS || out->type == PROBE_GRPC)
             probe_spec_cert(&x.j, obj, path, out);
     }

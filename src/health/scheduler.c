@@ -418,7 +418,8 @@ static void *sched_main(void *arg)
     return NULL;
 }
 
-struct scheduler *scheduler_start(struct health_core *core, const struct probe_source *src)
+struct scheduler *scheduler_start(struct health_core *core, const struct probe_source *src,
+                                  unsigned exec_max)
 {
     struct scheduler *s = calloc(1, sizeof(*s));
     if (!s)
@@ -442,6 +443,7 @@ struct scheduler *scheduler_start(struct health_core *core, const struct probe_s
         abort();
     }
     prober_set_source(s->prober, src); /* before the thread exists */
+    prober_set_exec_max(s->prober, exec_max);
     s->ev_adopt = event_new(s->base, -1, 0, sched_on_adopt, s);
     s->ev_stats = event_new(s->base, -1, EV_PERSIST, sched_on_stats, s);
     struct timeval tv = {SCHED_STATS_EVERY, 0};

@@ -47,8 +47,11 @@ struct sched_target {
 struct scheduler;
 
 /* Starts the prober thread; results go to core. Probes leave from src
- * (probe_source; NULL: the kernel's choice), fixed for the run. */
-struct scheduler *scheduler_start(struct health_core *core, const struct probe_source *src);
+ * (probe_source; NULL: the kernel's choice), fixed for the run; at most
+ * exec_max exec checks' programs run at once (exec_max_running; 0: the
+ * default). */
+struct scheduler *scheduler_start(struct health_core *core, const struct probe_source *src,
+                                  unsigned exec_max);
 
 void scheduler_set_plan(struct scheduler *s, struct sched_target *targets, size_t n, void *owner,
                         void (*release)(void *owner));

@@ -74,20 +74,22 @@ double policy_shed_factor(const struct policy_record *r, const struct policy_end
 }
 
 /* Why pool p reads no load figure, into buf; NULL when its check reads
- * one (an http or https check with "load"). */
+ * one (an http or https check with "load", or an exec check). */
 static const char *policy_shed_no_load(const struct gslb *g, const struct policy_pool *p, char *buf,
                                        size_t len)
 {
-    static const char *const types[] = {"tcp", "http", "https", "dns"};
+    static const char *const types[] = {"tcp", "http", "https", "dns", "grpc", "icmp", "exec"};
     if (p->check < 0 || (size_t)p->check >= g->n_checks)
         return "it has no check";
     const struct policy_check *c = &g->checks[p->check];
     if (c->composite)
         snprintf(buf, len, "its check \"%s\" is composite: composite checks read no load", c->name);
+    else if (c->spec.type == PROBE_EXEC)
+        return NULL; /* its program may print a load= line (probe_exec.c) */
     else if (c->spec.type != PROBE_HTTP && c->spec.type != PROBE_HTTPS)
         snprintf(buf, len,
-                 "its check \"%s\" is a %s check: only http and https checks read one, with "
-                 "\"load\"",
+                 "its check \"%s\" is a %s check: only http and https checks (with "
+                 "\"load\") and exec checks read one",
                  c->name, types[c->spec.type]);
     else if (c->spec.load.kind == PROBE_LOAD_NONE)
         snprintf(buf, len, "its check \"%s\" has no \"load\"", c->name);

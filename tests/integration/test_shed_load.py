@@ -176,7 +176,7 @@ def test_shed_load_without_a_load_figure_is_warned(make_gtmd):
         'all.example.com."].shed_load: pool "web" reads no load figure (its check "web" has '
         'no "load")',
         'tcp.example.com."].shed_load: pool "tcp" reads no load figure (its check "port" is a '
-        'tcp check: only http and https checks read one, with "load")',
+        'tcp check: only http and https checks (with "load") and exec checks read one)',
         'bare.example.com."].shed_load: pool "bare" reads no load figure (it has no check)'}
     p = subprocess.run([GTMD, "check", "-c", g.conf_path], capture_output=True, text=True,
                        timeout=20)

@@ -112,7 +112,7 @@ static void test_plans_replaced_while_adopting(struct tap *t)
 {
     struct health_core c;
     health_core_init(&c);
-    struct scheduler *s = scheduler_start(&c, NULL);
+    struct scheduler *s = scheduler_start(&c, NULL, 0);
     atomic_int released = 0;
     int set = 0;
     for (; set < 20000; set++) {
