@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,7 +30,22 @@
 #include "health/health_params.h"
 #include "net/tls_params.h"
 
-int privs_drop(const struct config_user *u, bool quiet, char *err, size_t errlen)
+/* After the drop: CAP_NET_RAW alone, permitted and effective (the rest
+ * went with root; PR_SET_KEEPCAPS kept the permitted set across it). A
+ * raw syscall: libcap is not a dependency for one call. */
+static int privs_keep_net_raw(void)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof(d));
+    d[CAP_TO_INDEX(CAP_NET_RAW)].permitted = CAP_TO_MASK(CAP_NET_RAW);
+    d[CAP_TO_INDEX(CAP_NET_RAW)].effective = CAP_TO_MASK(CAP_NET_RAW);
+    int rc = (int)syscall(SYS_capset, &h, d);
+    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    return rc;
+}
+
+int privs_drop(const struct config_user *u, bool keep_net_raw, bool quiet, char *err, size_t errlen)
 {
     if (!u->user)
         return 0;
@@ -43,9 +61,16 @@ int privs_drop(const struct config_user *u, bool quiet, char *err, size_t errlen
     }
     /* Supplementary groups first (root's would stay otherwise), then the
      * group, then the user: after setresuid nothing can be changed. */
+    if (keep_net_raw && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+        keep_net_raw = false;
     if (initgroups(u->user, u->gid) != 0 || setresgid(u->gid, u->gid, u->gid) != 0 ||
         setresuid(u->uid, u->uid, u->uid) != 0) {
         snprintf(err, errlen, "cannot drop privileges to user %s, group %s: %s", u->user, u->group,
+                 strerror(errno));
+        return -1;
+    }
+    if (keep_net_raw && privs_keep_net_raw() != 0) {
+        snprintf(err, errlen, "cannot keep CAP_NET_RAW (for icmp checks) as user %s: %s", u->user,
                  strerror(errno));
         return -1;
     }
@@ -64,8 +89,9 @@ int privs_drop(const struct config_user *u, bool quiet, char *err, size_t errlen
     }
     int n = getgroups(0, NULL);
     if (!quiet)
-        log_info("event=privileges user=%s uid=%u group=%s gid=%u groups=%d root=refused", u->user,
-                 (unsigned)u->uid, u->group, (unsigned)u->gid, n);
+        log_info("event=privileges user=%s uid=%u group=%s gid=%u groups=%d root=refused kept=%s",
+                 u->user, (unsigned)u->uid, u->group, (unsigned)u->gid, n,
+                 keep_net_raw ? "CAP_NET_RAW" : "none");
     return 0;
 }
 
@@ -310,7 +336,7 @@ static void privs_check_child(const struct config *c, int fd)
     char err[512];
     errlist_init(&errs);
     errlist_init(&warns);
-    if (privs_drop(&c->run_as, true, err, sizeof(err)) != 0)
+    if (privs_drop(&c->run_as, false, true, err, sizeof(err)) != 0)
         errlist_add(&errs, "%s: %s: %s", c->path, config_key_path(CFG_K_USER).s, err);
     else
         privs_check_access(c, &errs, &warns);

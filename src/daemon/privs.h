@@ -25,8 +25,12 @@
 
 /* Drops to u (no-op without u->user; without root, only when already
  * running as that user). Logs event=privileges unless quiet. 0, or -1
- * with a message in err. Call while the process has one thread. */
-int privs_drop(const struct config_user *u, bool quiet, char *err, size_t errlen);
+ * with a message in err. Call while the process has one thread: the
+ * capability kept with keep_net_raw (CAP_NET_RAW, for the raw sockets of
+ * icmp checks where ping sockets are not allowed: doc/security.md) is
+ * the calling thread's, and the threads started after inherit it. */
+int privs_drop(const struct config_user *u, bool keep_net_raw, bool quiet, char *err,
+               size_t errlen);
 
 /* Checks, as the current effective user, that c's state file, audit log
  * and unix socket directories can be written and that the files a reload

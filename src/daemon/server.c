@@ -399,7 +399,18 @@ static void server_check_secrets(const struct config *c, bool at_start, struct e
     secrets_check(c, at_start && geteuid() == 0, gid, warns);
 }
 
-static int server_drop_privileges(struct server *srv)
+/* Whether the configuration has an icmp check: then CAP_NET_RAW is kept
+ * across the drop, for a raw socket where ping sockets are not allowed
+ * (a reload that adds the first one needs ping sockets or a restart). */
+static bool server_has_icmp(const struct gslb *g)
+{
+    for (size_t i = 0; g && i < g->n_checks; i++)
+        if (!g->checks[i].composite && g->checks[i].spec.type == PROBE_ICMP)
+            return true;
+    return false;
+}
+
+static int server_drop_privileges(struct server *srv, const struct gslb *g)
 {
     char err[512];
     struct errlist errs, warns, secrets;
@@ -412,7 +423,7 @@ static int server_drop_privileges(struct server *srv)
         log_warn("event=secrets_warning note=\"%s\"", log_quote(secrets.msgs[i], q, sizeof(q)));
     }
     errlist_free(&secrets);
-    if (privs_drop(&srv->cfg->run_as, false, err, sizeof(err)) != 0) {
+    if (privs_drop(&srv->cfg->run_as, server_has_icmp(g), false, err, sizeof(err)) != 0) {
         log_error("%s: %s: %s", srv->cfg->path, config_key_path(CFG_K_USER).s, err);
         return -1;
     }
@@ -462,7 +473,7 @@ static int server_start(struct server *srv)
         serve_set_free(set);
         return -1;
     }
-    if (server_drop_privileges(srv) != 0) {
+    if (server_drop_privileges(srv, set->gslb) != 0) {
         serve_set_free(set);
         return -1;
     }

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 
 import pytest
 
@@ -196,3 +197,48 @@ def test_gtmd_check_refuses_bad_icmp_keys(tmp_path, bad, path, words):
     assert r.returncode != 0, r.stdout + r.stderr
     line = [x for x in (r.stdout + r.stderr).splitlines() if path + ":" in x]
     assert line and words in line[0], r.stdout + r.stderr
+
+
+def test_raw_socket_after_the_drop_keeps_cap_net_raw_alone(make_gtmd, tmp_path):
+    """Started as root with "user": "nobody" (outside ping_group_range "1 0"):
+    CAP_NET_RAW, and only it, is kept across the drop, and the raw socket
+    opened after it works; an exec check without "user" runs as nobody,
+    with no capability."""
+    from test_privileges import NOBODY, give_to_nobody, nobody_config, status_ids
+    if os.geteuid() != 0 or NOBODY is None:
+        pytest.skip("needs root and the nobody user")
+    d = tempfile.mkdtemp(prefix="gtmd-icmp-")
+    os.chmod(d, 0o755)
+    who = os.path.join(d, "who")
+    prog = os.path.join(d, "who.sh")
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\ngrep -E '^(Uid|CapEff|CapPrm|CapAmb):' /proc/self/status > %s\n"
+                % who)
+    os.chmod(prog, 0o755)
+    try:
+        g = make_gtmd(nobody_config(
+            checks={"ping": icmp_check(), "who": {"type": "exec", "command": [prog],
+                                                  "interval": 1}},
+            pools={"p": {"check": "ping", "endpoints": [ep("v4", "127.0.0.1", "r1")]},
+                   "q": {"check": "who", "endpoints": [ep("w", "127.0.0.1", "r1")]}},
+            records={"app.example.com.": {"pool": "p", "policy": "all", "ttl": 5}}),
+            start=False)
+        give_to_nobody(g.workdir, "read.token", "operate.token")
+        os.chown(d, NOBODY.pw_uid, NOBODY.pw_gid)
+        g.start()
+        ids = status_ids(g.proc.pid)
+        assert ids["Uid"] == [NOBODY.pw_uid] * 4, ids
+        assert ids["CapEff"] == ids["CapPrm"] == 1 << 13 and not ids.get("CapAmb"), \
+            (ids, g.read_log()[-3000:])
+        assert "kept=CAP_NET_RAW" in g.read_log()
+        ok, _ = poll(lambda: probe_state(g, "v4") == "up", 5, 0.05)
+        assert ok, g.read_log()[-1500:]
+        assert "event=icmp_socket family=ipv4 kind=raw" in g.read_log()
+        ok, _ = poll(lambda: os.path.exists(who) and os.path.getsize(who) > 0, 5, 0.05)
+        assert ok, g.read_log()[-1500:]
+        with open(who) as f:
+            seen = dict(line.split(":", 1) for line in f.read().splitlines())
+        assert seen["Uid"].split() == [str(NOBODY.pw_uid)] * 4, seen
+        assert all(int(seen[k], 16) == 0 for k in ("CapEff", "CapPrm", "CapAmb")), seen
+    finally:
+        subprocess.run(["rm", "-rf", d], timeout=10)
