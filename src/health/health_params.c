@@ -32,7 +32,7 @@ static const struct cfgschema_key health_root_keys[HP_N] = {
                          .what = "the addresses probes are sent from", .section = "FLEET"},
     [HP_EXEC_MAX_RUNNING] = {"exec_max_running", CFGSCHEMA_INT, 1, PROBE_EXEC_MAX_LIMIT,
                              PROBE_EXEC_MAX_DEFAULT, LOCAL | CFGSCHEMA_RESTART, NULL,
-                             "exec checks' programs running at once; the others wait"},
+                             "exec checks' programs running at once; the others wait", "CHECKS"},
 };
 const struct cfgschema health_root_schema = CFGSCHEMA("$", health_root_keys);
 
