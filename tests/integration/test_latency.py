@@ -194,13 +194,15 @@ def test_fastest_then_never_a_dead_one(make_gtmd, slow):
 def test_equal_endpoints_share_within_tolerance(make_gtmd, slow):
     port, (a, b, c) = slow(["127.0.0.41", "127.0.0.42", "127.0.0.43"])
     # Equal is within what this machine's scheduling lets a Python backend
-    # hold: a tolerance of 15 ms absorbs a loaded host's jitter, and c at
-    # 120 ms is well outside it.
+    # hold: a tolerance of 40 ms absorbs a loaded host's jitter (15 ms did
+    # not: a CI run beside other work saw a and b answer 1205 to 795 of
+    # 2000, b's average that far behind a's for a while), and c at 120 ms
+    # is well outside it.
     a.default_ms, b.default_ms, c.default_ms = 20, 20, 120
     g = make_gtmd(single_config(
         port, [("a", "127.0.0.41"), ("b", "127.0.0.42"), ("c", "127.0.0.43")],
         {"pool": "web", "policy": "latency",
-         "latency": {"tolerance_ms": 15, "tolerance_pct": 10}}))
+         "latency": {"tolerance_ms": 40, "tolerance_pct": 10}}))
     got, _ = poll(lambda: set(counts(g, 100)) == {"127.0.0.41", "127.0.0.42"}, 10, 0.1)
     assert got, "the two equal endpoints do not both answer: %s" % counts(g, 100)
     seen = counts(g, 2000)
