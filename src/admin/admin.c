@@ -164,6 +164,8 @@ static void admin_route(struct admin_req *r)
     }
     if (admin_verdicts_route(r)) /* verdicts and Alertmanager (admin_verdicts.c) */
         return;
+    if (admin_node_route(r)) /* drain and fitness (admin_node.c) */
+        return;
     if (admin_confapi_route(r)) /* the configuration's resources (admin_confapi.c) */
         return;
     bool known = strcmp(p, "/v1/status") == 0 || strcmp(p, "/v1/explain") == 0 ||

@@ -121,9 +121,13 @@ struct admin_env {
     struct webhook_core *webhooks;         /* outgoing notifications (webhook.h); NULL: none */
     const struct dnstap *dnstap;           /* the dnstap writer (dnstap.h); NULL: none */
     const struct admin_config_ops *config; /* /v1/config (NULL: not served); outlives admin */
+    struct anycast *anycast;               /* fitness and route (anycast.h); NULL: none */
+    struct anycast_drain *drain;           /* the node's drain (anycast_drain.h); outlives admin */
 };
 
 struct admin;
+struct anycast;
+struct anycast_drain;
 
 /* Opens the listeners of cfg (TCP and unix sockets), starting no thread:
  * the daemon binds before it drops its privileges. Unix sockets are given

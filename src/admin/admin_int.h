@@ -142,6 +142,11 @@ bool admin_parse_body(struct admin_req *r);
 /* /v1/verdicts[/ID] and /v1/alertmanager (admin_verdicts.c,
  * admin_alertmanager.c): true when the path was theirs (answered). */
 bool admin_verdicts_route(struct admin_req *r);
+/* /v1/node, /v1/node/drain and /v1/node/undrain (admin_node.c): true when
+ * it answered r. */
+bool admin_node_route(struct admin_req *r);
+/* The fitness metrics (admin_node.c). */
+void admin_node_metrics(struct admin *a, struct evbuffer *b);
 /* /v1/config... (admin_confapi.c): true when it answered r. */
 bool admin_confapi_route(struct admin_req *r);
 /* The health-slot key of a verdict's "target" ({"endpoint": "POOL/NAME"},

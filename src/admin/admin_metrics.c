@@ -501,6 +501,7 @@ void admin_handle_metrics(struct admin_req *r)
     evbuffer_add_printf(b, "gtmd_uptime_seconds %.3f\n", health_now() - a->env.started);
     metrics_admin(b, a);
     admin_fleet_metrics(a, b);
+    admin_node_metrics(a, b);
     admin_notify_metrics(a, b);
     evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
                       "text/plain; version=0.0.4");

@@ -6,6 +6,7 @@
 
 #include "admin/admin_int.h"
 #include "admin/admin_view.h"
+#include "anycast/anycast.h"
 #include "drill/drill.h"
 #include "health/override.h"
 #include "health/service.h"
@@ -209,6 +210,7 @@ void admin_handle_status(struct admin_req *r)
     json_object_set_new(body, "fleet", admin_fleet_status(a));
     json_object_set_new(body, "notify", webhook_status_json(a->env.webhooks));
     json_object_set_new(body, "dnstap", dnstap_status_json(a->env.dnstap));
+    json_object_set_new(body, "fitness", anycast_status_json(a->env.anycast));
     admin_reply_json(r, 200, body);
 }
 

@@ -249,6 +249,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
         cfg_err(x, config_key_path(CFG_K_TLS).s,
                 "needs DNS workers: a prober-only node (\"listen\": []) serves no TLS");
     cfg_dnstap(x, cfgschema_value(s, CFG_K_DNSTAP, root));
+    anycast_params_parse(&x->j, cfgschema_value(s, CFG_K_ANYCAST, root), &x->c->anycast);
     cfg_user(x, root);
     char host[256] = "";
     if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
@@ -378,6 +379,7 @@ void config_free(struct config *c)
     xdp_params_free(&c->xdp);
     tls_params_free(&c->tls);
     dnstap_params_free(&c->dnstap);
+    anycast_params_free(&c->anycast);
     free(c->rrl);
     health_params_free(&c->health);
     webhook_params_free(&c->notify);

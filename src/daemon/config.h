@@ -26,6 +26,7 @@
 #include "guard/guard_config.h"
 #include "webhook/webhook_params.h"
 #include "net/tls_params.h"
+#include "anycast/anycast_params.h"
 #include "dnstap/dnstap_params.h"
 #include "net/xdp_params.h"
 #include "health/health_params.h"
@@ -85,15 +86,16 @@ struct config {
     size_t n_zones;
     uint16_t edns_udp_max;
     struct config_tcp tcp;
-    struct xdp_params xdp;        /* "xdp": the AF_XDP listener (enabled false when absent) */
-    struct tls_params tls;        /* "tls": DNS over TLS (enabled false when absent) */
-    struct dnstap_params dnstap;  /* "dnstap": the query log (enabled false when absent) */
-    char *identity;               /* NULL: hidden (false or ""); default the host name,
-                                     or the fleet's node name with a fleet */
-    bool identity_default;        /* "identity" absent: --node changes it too */
-    char *version;                /* NULL: hidden; default "gtmd VERSION" */
-    struct cookie_params cookies; /* as configured; the loader decides the secret */
-    struct rrl_params *rrl;       /* owned; NULL: no rate limiting (load_set takes it) */
+    struct xdp_params xdp;         /* "xdp": the AF_XDP listener (enabled false when absent) */
+    struct tls_params tls;         /* "tls": DNS over TLS (enabled false when absent) */
+    struct dnstap_params dnstap;   /* "dnstap": the query log (enabled false when absent) */
+    struct anycast_params anycast; /* "anycast": route control (enabled false when absent) */
+    char *identity;                /* NULL: hidden (false or ""); default the host name,
+                                      or the fleet's node name with a fleet */
+    bool identity_default;         /* "identity" absent: --node changes it too */
+    char *version;                 /* NULL: hidden; default "gtmd VERSION" */
+    struct cookie_params cookies;  /* as configured; the loader decides the secret */
+    struct rrl_params *rrl;        /* owned; NULL: no rate limiting (load_set takes it) */
     struct admin_params admin;
     struct health_params health;         /* state_file, state_max_age, probe_source */
     struct webhook_params notify;        /* "notify": outgoing webhooks */

@@ -9,6 +9,7 @@
 #include "daemon/config_api.h"
 #include "daemon/config_tables.h"
 #include "dns/tsig_params.h"
+#include "anycast/anycast_params.h"
 #include "dnstap/dnstap_params.h"
 #include "drill/drill_params.h"
 #include "fleet/fleet_params.h"
@@ -72,6 +73,9 @@ static const struct cfgschema_key config_keys[CFG_K_N] = {
                      .what = "the prober fleet on etcd", .section = "FLEET"},
     [CFG_K_DNSTAP] = {"dnstap", OBJ, .flags = LOCAL | PART, .sub = &dnstap_schema,
                       .what = "the dnstap log of queries and responses", .section = "DNSTAP"},
+    [CFG_K_ANYCAST] = {"anycast", OBJ, .flags = LOCAL | RESTART, .sub = &anycast_schema,
+                       .what = "fitness to serve and the anycast route through BIRD 2",
+                       .section = "ANYCAST"},
 };
 
 static const struct cfgschema *const config_more[] = {&health_root_schema, &policy_root_schema,

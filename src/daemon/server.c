@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "anycast/anycast_tun.h"
 #include "common/jsondelta.h"
 #include "common/digest.h"
 #include "common/errlist.h"
@@ -379,6 +381,12 @@ static int server_bind(struct server *srv, char *err, size_t errlen)
     /* No listen address: a prober-only node of a fleet (no DNS threads). */
     int rc = srv->cfg->n_listen ? net_bind(&srv->net, &np, err, errlen) : 0;
     free((void *)np.listen);
+    /* The TUN device needs CAP_NET_ADMIN, dropped next (anycast_tun.h). */
+    const char *tun = srv->cfg->anycast.enabled ? srv->cfg->anycast.interface : NULL;
+    if (rc == 0 && tun && (srv->anycast_tun = anycast_tun_open(tun, err, errlen)) < 0)
+        return -1;
+    if (rc == 0 && tun)
+        log_info("event=anycast_interface interface=%s result=up", tun);
     if (rc != 0 || !srv->cfg->admin.enabled)
         return rc;
     const struct config_user *u = &srv->cfg->run_as;
@@ -521,11 +529,17 @@ static void server_shutdown(struct server *srv)
     bigalloc_spare_free(&srv->records_spare); /* no set is left to give one back */
     policy_orders_free(srv->orders);          /* nor to release a list */
     srv->orders = NULL;
+    /* After the anycast module withdrew the route: the kernel removes the
+     * device with its last descriptor (BIRD's static route goes too). */
+    if (srv->anycast_tun >= 0)
+        close(srv->anycast_tun);
+    srv->anycast_tun = -1;
+    anycast_drain_destroy(&srv->drain);
 }
 
 int server_run(const char *config_path, const char *node)
 {
-    struct server srv = {.config_path = (char *)config_path, .node = node};
+    struct server srv = {.config_path = (char *)config_path, .node = node, .anycast_tun = -1};
     int signums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
     enum { N_SIGNALS = sizeof(signums) / sizeof(signums[0]) };
     struct event *sigs[N_SIGNALS];
@@ -543,6 +557,7 @@ int server_run(const char *config_path, const char *node)
         sigaddset(&block, signums[i]);
     pthread_sigmask(SIG_BLOCK, &block, &old_mask);
     health_core_init(&srv.health);
+    anycast_drain_init(&srv.drain);
     srv.health.events = event_ring_new(EVENT_RING_DEFAULT);
     pthread_mutex_init(&srv.reload_lock, NULL);
     bigalloc_spare_init(&srv.records_spare);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "anycast/anycast_drain.h"
 #include "common/bigalloc.h"
 #include "common/errlist.h"
 #include "daemon/config.h"
@@ -31,6 +32,7 @@
 #include "serve/serve.h"
 
 struct admin;
+struct anycast;
 struct drill_service;
 struct event;
 struct event_base;
@@ -97,6 +99,14 @@ struct server {
     struct config_api confapi;
     bool confapi_ready;
     struct admin_config_ops confapi_ops;
+    /* Fitness to serve and the anycast route (anycast.h; the "anycast"
+     * module, server_anycast.c): the controller, NULL before its start;
+     * the drain, restored from the state file; the TUN device's
+     * descriptor (-1: none), opened before the privilege drop and closed
+     * last, after the route was withdrawn. */
+    struct anycast *anycast;
+    struct anycast_drain drain;
+    int anycast_tun;
 };
 
 /* ---- server.c ---- */
@@ -133,6 +143,14 @@ void server_set_hooks(struct server *srv, struct serve_set *set);
 void server_set_resign_due(struct server *srv);
 /* Logs the geo database of set; what POST /v1/reload shows of it. */
 json_t *server_geo_loaded(const struct serve_set *set);
+
+/* ---- server_anycast.c: the "anycast" module's steps ---- */
+
+int server_anycast_start(struct server *srv, struct serve_set *set);
+void server_anycast_apply(struct server *srv, const struct config *next,
+                          const struct serve_set *set, bool same);
+void server_anycast_keep(struct config *next, struct config *running);
+void server_anycast_stop(struct server *srv);
 
 /* ---- server_reload.c ---- */
 

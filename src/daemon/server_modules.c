@@ -196,10 +196,15 @@ static int server_mod_health_start(struct server *srv, struct serve_set *set)
         json_t *sec = persist_load_section(hp->state_file, "drills");
         drill_core_restore(&srv->drills, sec, health_now());
         json_decref(sec);
+        /* A drained node stays drained across a restart. */
+        sec = persist_load_section(hp->state_file, "drain");
+        anycast_drain_restore(&srv->drain, sec);
+        json_decref(sec);
     }
-    struct persist_section drills = {
-        .name = "drills", .save = drill_core_save, .arg = &srv->drills};
-    srv->health_svc = health_service_start_sections(&srv->health, &drills, 1);
+    struct persist_section secs[] = {
+        {.name = "drills", .save = drill_core_save, .arg = &srv->drills},
+        {.name = "drain", .save = anycast_drain_save, .arg = &srv->drain}};
+    srv->health_svc = health_service_start_sections(&srv->health, secs, 2);
     health_service_set_state_file(srv->health_svc, hp->state_file);
     health_service_set_load_result(srv->health_svc, &res);
     srv->sched = scheduler_start(&srv->health, &hp->probe_source, hp->exec_max_running);
@@ -415,8 +420,9 @@ static int server_mod_net_start(struct server *srv, struct serve_set *set)
     /* One reader per worker thread, one for the admin thread, one for
      * the drill thread, one for the health thread (widened scopes), one
      * for the fleet thread (the safety rule on adoption), one for the
-     * notifier (webhook.h), one for the configuration API (config_api.h). */
-    serve_init(&srv->serve, net_reader_count(&np) + 6);
+     * notifier (webhook.h), one for the configuration API (config_api.h),
+     * one for the anycast controller (anycast.h). */
+    serve_init(&srv->serve, net_reader_count(&np) + 7);
     srv->serve_ready = true;
     server_set_hooks(srv, set);
     load_journals(srv->cfg, NULL, set);
@@ -622,6 +628,8 @@ static int server_mod_admin_start(struct server *srv, struct serve_set *set)
                             .store = srv->fleet ? fleet_store(srv->fleet) : NULL,
                             .webhooks = srv->webhooks,
                             .dnstap = srv->dnstap,
+                            .anycast = srv->anycast,
+                            .drain = &srv->drain,
                             .config = &srv->confapi_ops};
     if (admin_start(srv->admin, &env, &srv->cfg->admin, err, sizeof(err)) != 0) {
         log_error("%s", err);
@@ -721,6 +729,16 @@ static const struct server_module server_modules[] = {
      .restart_note = "the xdp section changes only on restart",
      .keys = {"xdp"},
      .keep = server_mod_xdp_keep},
+    /* After the DNS workers, so stopped before them: the route is
+     * withdrawn while the node still answers. */
+    {.name = "anycast",
+     .restart_key = "anycast",
+     .restart_note = "the anycast section changes only on restart",
+     .start = server_anycast_start,
+     .keys = {"anycast"},
+     .keep = server_anycast_keep,
+     .apply = server_anycast_apply,
+     .stop = server_anycast_stop},
     {.name = "drills",
      .start = server_mod_drills_start,
      .apply = server_mod_drills_apply,
