@@ -5,11 +5,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,4 +54,21 @@ int anycast_tun_open(const char *name, char *err, size_t errlen)
     }
     close(s);
     return fd;
+}
+
+bool anycast_tun_drop_admin(void)
+{
+    (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_NET_ADMIN, 0, 0);
+    (void)prctl(PR_CAPBSET_DROP, CAP_NET_ADMIN, 0, 0, 0); /* needs CAP_SETPCAP: may fail */
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) != 0)
+        return false;
+    unsigned bit = CAP_NET_ADMIN; /* 12: in the first word */
+    d[0].effective &= ~(1u << bit);
+    d[0].permitted &= ~(1u << bit);
+    d[0].inheritable &= ~(1u << bit);
+    if (syscall(SYS_capset, &h, d) != 0)
+        return false;
+    return syscall(SYS_capget, &h, d) == 0 && !(d[0].permitted & (1u << bit));
 }

@@ -26,6 +26,9 @@ static void ctl_usage(FILE *f)
                "  drain REGION --reason TEXT [--expires S] [--force] [--dry-run]\n"
                "                                      force a region down (an override)\n"
                "  undrain REGION [--force]            remove the region's overrides\n"
+               "  node status                         this node's fitness to serve, its drain\n"
+               "  node drain --reason TEXT            take this node out of anycast (unfit)\n"
+               "  node undrain                        end the drain\n"
                "  override list\n"
                "  override add TARGET up|down --reason TEXT [--expires S] [--percent P]\n"
                "               [--salt N] [--force] [--dry-run]  (--percent: a traffic dial)\n"
@@ -539,6 +542,50 @@ static void ctl_print_reload(json_t *j)
            json_integer_value(json_object_get(j, "generation")));
 }
 
+static void ctl_print_node(json_t *j)
+{
+    json_t *f = json_object_get(j, "fitness");
+    if (!f)
+        f = j;
+    json_t *d = json_object_get(f, "drain");
+    if (json_object_get(f, "fit"))
+        printf("fit: %s\n", json_is_true(json_object_get(f, "fit")) ? "yes" : "no");
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(f, "why"), i, w) printf("  why: %s\n", json_string_value(w));
+    if (json_object_get(f, "announced"))
+        printf("announced: %s\n", json_is_true(json_object_get(f, "announced")) ? "yes" : "no");
+    printf("drained: %s", json_is_true(json_object_get(d, "drained")) ? "yes" : "no");
+    if (json_is_true(json_object_get(d, "drained")))
+        printf(" (%s, by %s)", ctl_s(d, "reason"), ctl_s(d, "by"));
+    printf("\n");
+}
+
+/* node status | drain --reason TEXT | undrain: this node's fitness and
+ * drain (/v1/node). */
+static int ctl_node(struct ctl *c, const char *what, const struct ctl_ovr_opts *o)
+{
+    if (strcmp(what, "status") == 0)
+        return ctl_simple(c, "GET", "/v1/node", ctl_print_node);
+    bool on = strcmp(what, "drain") == 0;
+    if (!on && strcmp(what, "undrain") != 0) {
+        fprintf(stderr, "gtmctl: node status|drain|undrain\n");
+        return 2;
+    }
+    if (on && !o->reason) {
+        fprintf(stderr, "gtmctl: --reason is required\n");
+        return 2;
+    }
+    int rc;
+    json_t *body = on ? json_pack("{s:s}", "reason", o->reason) : json_object();
+    json_t *j = ctl_call(c, "POST", on ? "/v1/node/drain" : "/v1/node/undrain", body, &rc);
+    json_decref(body);
+    if (j && rc == 0)
+        ctl_output(c, j, ctl_print_node);
+    json_decref(j);
+    return rc;
+}
+
 static int ctl_explain(struct ctl *c, char **pos, int npos, const struct ctl_ovr_opts *o)
 {
     char path[2048];
@@ -571,6 +618,8 @@ static int ctl_dispatch(struct ctl *c, const char *cmd, char **pos, int npos,
     }
     if (strcmp(cmd, "undrain") == 0 && npos == 1)
         return ctl_undrain(c, pos[0], o->force);
+    if (strcmp(cmd, "node") == 0 && npos == 1)
+        return ctl_node(c, pos[0], o);
     if (strcmp(cmd, "override") == 0 && npos == 1 && strcmp(pos[0], "list") == 0)
         return ctl_simple(c, "GET", "/v1/overrides", ctl_print_overrides_obj);
     if (strcmp(cmd, "override") == 0 && npos == 3 && strcmp(pos[0], "add") == 0 &&

@@ -385,8 +385,13 @@ static int server_bind(struct server *srv, char *err, size_t errlen)
     const char *tun = srv->cfg->anycast.enabled ? srv->cfg->anycast.interface : NULL;
     if (rc == 0 && tun && (srv->anycast_tun = anycast_tun_open(tun, err, errlen)) < 0)
         return -1;
+    /* CAP_NET_ADMIN was for the device alone: given up now, unless the
+     * AF_XDP listener, which attaches after the drop, may need it. */
     if (rc == 0 && tun)
-        log_info("event=anycast_interface interface=%s result=up", tun);
+        log_info("event=anycast_interface interface=%s result=up net_admin=%s", tun,
+                 srv->cfg->xdp.enabled      ? "kept_for_xdp"
+                 : anycast_tun_drop_admin() ? "dropped"
+                                            : "not_dropped");
     if (rc != 0 || !srv->cfg->admin.enabled)
         return rc;
     const struct config_user *u = &srv->cfg->run_as;
