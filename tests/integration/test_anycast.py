@@ -10,7 +10,8 @@ gtmd is fit, lose it within 1 s of each cause of unfitness set up here
 gtmd's listen address is removed, a secondary zone expiring, kill -9 of
 gtmd), and get it back only after the hold time. A backend that flaps
 for 20 s (kept to 20 s, not 60, for CI time) changes nothing. Isolation
-(fleet refuse mode) is covered by tests/unit/test_anycast_fitness.c.
+(fleet refuse mode, etcd stopped) is tested on a BIRD without BGP, and in
+tests/unit/test_anycast_fitness.c.
 
 Also, without namespaces: a BIRD control socket that does not exist (a
 clear runtime event and status, DNS answers go on), and bad values of
@@ -450,3 +451,61 @@ def test_the_doc_shows_the_tested_bird_config():
     for f in ("bird-node.conf", "bird-peer.conf"):
         text = open(os.path.join(CONTRIB, f)).read()
         assert text in doc, "doc/going-live.md does not show contrib/anycast/%s as it is" % f
+
+
+STATIC_ONLY = """router id 10.77.0.9;
+protocol device { scan time 10; }
+protocol static gtmd_anycast { disabled; ipv4; route 198.51.100.53/32 blackhole; }
+"""
+
+
+def protocol_up(sock):
+    out = subprocess.run([BIRDC, "-s", sock, "show", "protocols", "gtmd_anycast"],
+                         capture_output=True, text=True, timeout=5).stdout
+    line = [x for x in out.split("\n") if x.startswith("gtmd_anycast")]
+    return bool(line) and line[0].split()[3] == "up"
+
+
+def test_fleet_isolation_refuse_disables_the_protocol():
+    """A fleet node cut off from etcd past isolation.after in refuse mode is
+    unfit: the protocol is disabled on a real BIRD (its control socket, a
+    static protocol, no BGP: the namespaces above are not needed for this
+    cause) within 1 s of isolation (the controller judges every second:
+isolation is not pushed to it)."""
+    from fleetlib import EtcdCluster, need_etcd, start_node
+    from backends import free_port_on
+    if need_etcd():
+        pytest.skip(need_etcd())
+    d = tempfile.mkdtemp(prefix="gtmd-anycast-iso-")
+    conf, sock = os.path.join(d, "bird.conf"), os.path.join(d, "bird.ctl")
+    with open(conf, "w") as f:
+        f.write(STATIC_ONLY)
+    bird = subprocess.Popen([BIRD, "-f", "-c", conf, "-s", sock, "-P", sock + ".pid"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    etcd = EtcdCluster(1).start()
+    made = []
+    try:
+        assert wait(lambda: os.path.exists(sock), 10)
+        n = start_node(made, etcd.urls, 1, free_port_on(["127.0.0.31"]), start=False,
+                       isolation={"after": 2, "action": "refuse"})
+        n.config["anycast"] = {"bird_socket": sock, "protocol": "gtmd_anycast", "hold_s": 1}
+        n.start()
+        assert wait(lambda: protocol_up(sock), 15), n.read_log()[-3000:]
+        etcd.stop()
+        t = wait(lambda: not protocol_up(sock), 20, 0.02)
+        # isolation.after, the fleet's beat (0.25 s) and at most 1 s to the
+        # controller's next judgement, with room for a loaded machine.
+        assert t is not None and t < 2 + 2.5, (t, n.read_log()[-3000:])
+        st = n.get("/v1/status")[1]["fitness"]
+        assert not st["fit"] and st["why"][0].startswith("isolated: "), st
+        assert "REFUSED" in st["why"][0], st
+        log = n.read_log()
+        assert "event=fleet_isolated" in log and 'to=unfit why="isolated: ' in log, log[-3000:]
+        print("protocol disabled %.2f s after etcd stopped (isolation.after 2 s)" % t)
+    finally:
+        for g in made:
+            g.stop()
+            shutil.rmtree(g.workdir, ignore_errors=True)
+        etcd.stop()
+        stop_process(bird)
+        shutil.rmtree(d, ignore_errors=True)
