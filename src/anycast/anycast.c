@@ -47,7 +47,7 @@ struct anycast {
     uint64_t sc_failures;       /* (L) failed rounds in all */
     bool want;                  /* (L) the route should be announced */
     bool announced;             /* (L) BIRD confirmed the protocol enabled */
-    bool sent_valid;            /* a command was confirmed since the last change of want */
+    int tried_want;             /* what the last command asked: 1 enable, 0 disable, -1 none */
     bool bird_ok;               /* (L) the last command was answered without error */
     char bird_reply[256];       /* (L) its reply, or why it failed */
     double next_send;           /* monotonic: when the desired state is sent again */
@@ -134,7 +134,7 @@ static void anycast_on_bird(void *arg, bool ok, const char *text)
         a->announced = !a->sending_disable;
     else
         a->bird_errors++;
-    bool stale = ok && a->sending_disable == a->want; /* want changed meanwhile */
+    bool stale = a->sending_disable == a->want; /* want changed meanwhile */
     pthread_mutex_unlock(&a->lock);
     char q[600];
     if (a->stopping && (!ok || a->sending_disable)) {
@@ -146,6 +146,8 @@ static void anycast_on_bird(void *arg, bool ok, const char *text)
                   "retry_s=%.0f",
                   a->p.bird_socket, a->p.protocol, a->sending_disable ? "disable" : "enable",
                   log_quote(text ? text : "", q, sizeof(q)), a->backoff);
+        /* The next try after the backoff, or at the next judgement when
+         * want changed meanwhile (anycast_judge compares tried_want). */
         a->next_send = now + a->backoff;
         a->backoff = a->backoff * 2 > a->p.reassert_s ? a->p.reassert_s : a->backoff * 2;
         return;
@@ -155,7 +157,6 @@ static void anycast_on_bird(void *arg, bool ok, const char *text)
                  a->p.bird_socket, a->p.protocol, a->sending_disable ? "withdrawn" : "announced",
                  log_quote(text ? text : "", q, sizeof(q)));
     a->backoff = 1;
-    a->sent_valid = !stale;
     a->next_send = now + a->p.reassert_s;
     if (stale || a->stopping)
         anycast_bird_send_want(a);
@@ -171,6 +172,7 @@ static void anycast_bird_send_want(struct anycast *a)
     char cmd[96];
     snprintf(cmd, sizeof(cmd), "%s %s", want ? "enable" : "disable", a->p.protocol);
     a->sending_disable = !want;
+    a->tried_want = want;
     anycast_bird_send(a->bird, cmd);
 }
 
@@ -222,9 +224,9 @@ static void anycast_judge(struct anycast *a)
                            : "unfit",
                  f.fit ? "fit" : "unfit", log_quote(why, q, sizeof(q)));
     }
-    if (want_changed)
-        a->sent_valid = false;
-    if (a->bird && (!a->sent_valid || now >= a->next_send))
+    /* Sent when it changed since the last try, and again when due (the
+     * reassertion, or the retry after a failure's backoff). */
+    if (a->bird && (a->tried_want != (int)want || now >= a->next_send))
         anycast_bird_send_want(a);
 }
 
@@ -357,6 +359,7 @@ struct anycast *anycast_start(const struct anycast_env *env)
     a->drain = env->drain;
     a->tun = env->tun;
     a->backoff = 1;
+    a->tried_want = -1;
     a->base = event_base_new();
     if (!a->base)
         abort();
