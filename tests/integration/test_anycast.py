@@ -34,7 +34,7 @@ import pytest
 
 import netlab
 from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, gtmctl, write_token
-from conftest import DATA, GTMD, free_port, stop_process
+from conftest import DATA, GTMD, SANITIZER_MARKS, free_port, sanitizer_env, stop_process
 
 BIRD = shutil.which("bird")
 BIRDC = shutil.which("birdc")
@@ -175,7 +175,8 @@ class Node:
             os.unlink(self.unix)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([netlab.IP, "netns", "exec", self.lab.ns[0], GTMD, "-c",
-                                      self.conf], stdout=log, stderr=log)
+                                      self.conf], stdout=log, stderr=log,
+                                     env=sanitizer_env(self.dir))
         assert wait(lambda: os.path.exists(self.unix) or self.proc.poll() is not None, 10)
         assert self.proc.poll() is None, self.read_log()
         return self
@@ -191,8 +192,14 @@ class Node:
             stop_process(self.proc)
 
     def close(self):
+        """Stops gtmd; a sanitizer's report in its log (or TSan's files)
+        fails the test."""
         self.stop()
+        found = [m for m in SANITIZER_MARKS if m in self.read_log()]
+        found += [f for f in os.listdir(self.dir) if f.startswith("tsan")]
+        text = self.read_log()[-6000:]
         shutil.rmtree(self.dir, ignore_errors=True)
+        assert not found, "a sanitizer reported in gtmd: %s\n%s" % (found, text)
 
 
 @pytest.fixture
