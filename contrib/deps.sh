@@ -8,7 +8,8 @@
 #                             Unbound, the DNSSEC tools, the ACME clients and
 #                             test CA of the dynamic update tests (certbot
 #                             with its rfc2136 plugin, lego, pebble),
-#                             chromium, and the
+#                             BIRD 2 (the anycast tests), gRPC for Python
+#                             (the grpc check's test server), chromium, and the
 #                             console's browser-test driver, playwright-core,
 #                             with npm ci from tests/ui/package-lock.json
 #                             into tests/ui/node_modules (it drives Debian's
@@ -30,7 +31,8 @@ TEST="knot-dnsutils python3-dnspython python3-cryptography python3-pytest python
 python3-prometheus-client python3-grpcio libmaxmind-db-writer-perl mmdb-bin clang libclang-rt-14-dev
 nsd knot gdnsd pdns-server pdns-backend-sqlite3 dnsperf unbound ldnsutils knot-dnssecutils bind9-utils etcd-server
 etcd-client chromium nodejs iproute2 procps prometheus prometheus-alertmanager faketime
-libxdp-dev libbpf-dev ethtool fstrm-bin dnstap-ldns certbot python3-certbot-dns-rfc2136 lego pebble"
+libxdp-dev libbpf-dev ethtool fstrm-bin dnstap-ldns certbot python3-certbot-dns-rfc2136 lego pebble
+bird2"
 case "$set_name" in
 demo) PKGS=$DEMO ;;
 test) PKGS="$DEMO $TEST" ;;
