@@ -7,24 +7,16 @@
 #include <stdio.h>
 
 #include "admin/admin_int.h"
-#include "anycast/anycast_drain.h"
 #include "fleet/fleet_view.h"
 #include "health/shared_store.h"
 
-/* This node's entry says whether it is drained (anycast_drain.h): the
- * drain is the node's own, not written to etcd, so other nodes' entries
- * do not say it. */
+/* Each node's entry says whether it is drained: its node record says so
+ * (fleet_drain.c). */
 json_t *admin_fleet_status(struct admin *a)
 {
     if (!a->env.fleet)
         return json_null();
-    json_t *st = fleet_view_status(a->env.fleet);
-    size_t i;
-    json_t *n;
-    json_array_foreach(json_object_get(st, "nodes"), i,
-                       n) if (json_is_true(json_object_get(n, "self")) && a->env.drain)
-        json_object_set_new(n, "drained", json_boolean(anycast_drain_get(a->env.drain, NULL, 0)));
-    return st;
+    return fleet_view_status(a->env.fleet);
 }
 
 void admin_fleet_endpoint(struct admin *a, json_t *ep, const char *key)

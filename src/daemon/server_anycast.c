@@ -10,6 +10,7 @@
 #include "anycast/anycast.h"
 #include "common/log.h"
 #include "daemon/server_int.h"
+#include "fleet/fleet.h"
 
 /* Where gtmd asks itself: each listen address, a wildcard one through
  * loopback of its family. */
@@ -44,6 +45,16 @@ static void server_anycast_zones(struct server *srv, const struct config *c)
     free(origins);
 }
 
+/* The drain changed (drain.changed, any thread): the controller judges
+ * again now, and the fleet's node record says it (fleet_set_drained). */
+static void server_anycast_drained(void *arg)
+{
+    struct server *srv = arg;
+    anycast_poke(srv->anycast);
+    if (srv->fleet)
+        fleet_set_drained(srv->fleet, anycast_drain_get(&srv->drain, NULL, 0));
+}
+
 int server_anycast_start(struct server *srv, struct serve_set *set)
 {
     (void)set;
@@ -62,8 +73,10 @@ int server_anycast_start(struct server *srv, struct serve_set *set)
     if (!srv->anycast)
         return -1;
     server_anycast_zones(srv, srv->cfg);
-    srv->drain.changed = anycast_poke;
-    srv->drain.changed_arg = srv->anycast;
+    srv->drain.changed = server_anycast_drained;
+    srv->drain.changed_arg = srv;
+    if (srv->fleet) /* a drain restored from the state file */
+        fleet_set_drained(srv->fleet, anycast_drain_get(&srv->drain, NULL, 0));
     return 0;
 }
 

@@ -86,6 +86,10 @@ bool fleet_wait_synced(struct fleet *f, double timeout_s);
 /* The shared store on etcd for the admin API. */
 const struct shared_store *fleet_store(struct fleet *f);
 
+/* Whether an operator drained this node (anycast_drain.h): its node
+ * record in etcd says so, for every node's fleet view. Any thread. */
+void fleet_set_drained(struct fleet *f, bool drained);
+
 /* This node's name. */
 const char *fleet_node(const struct fleet *f);
 

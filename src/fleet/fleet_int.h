@@ -206,6 +206,7 @@ struct fleet_node {
      * format never moves up because an old node stopped for a moment. */
     int formats_hi;
     bool publish;            /* it publishes observations ("publish": false: a watcher) (L) */
+    bool drained;            /* its record says "drained": true (fleet_drain.c) (L) */
     uint64_t config_version; /* the fleet configuration it serves (0: none) */
     struct fleet_stamp stamps[FLEET_STAMPS]; /* fleet thread only */
     char config_error[160];                  /* why not the newest */
@@ -438,6 +439,7 @@ struct fleet {
     size_t n_pending;
     bool have_pending;
     bool hash_pending; /* only config_hash changed: the node record is due */
+    bool drained;      /* an operator drained this node (fleet_set_drained) */
     char config_hash[24];
     /* The endpoint list last handed over, the main thread's alone (no
      * lock): the keys one after another, each with its NUL, and the
@@ -600,6 +602,12 @@ enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep
 bool fleet_peer_unheard_locked(const struct fleet *f, const struct fleet_node *n,
                                const struct fleet_obs *o, const struct fleet_ep *ep,
                                double own_wall);
+
+/* ---- fleet_drain.c: the node record's own fields ---------------------- */
+/* "publish" and "drained" into v, this node's record (caller holds f->lock). */
+void fleet_node_own_fields_locked(const struct fleet *f, json_t *v);
+/* The same fields of a peer's record v into n (caller holds f->lock). */
+void fleet_node_read_fields_locked(struct fleet_node *n, json_t *v);
 
 /* ---- fleet_sync.c: etcd (fleet thread) ------------------------------- */
 void fleet_sync_start(struct fleet *f);

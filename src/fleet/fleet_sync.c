@@ -180,7 +180,7 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
         json_t *lay = json_object_get(v, "layout");
         n->layout = json_is_integer(lay) ? (int)json_integer_value(lay) : 1;
         n->formats_hi = fleet_compat_announced(v);
-        n->publish = !json_is_false(json_object_get(v, "publish"));
+        fleet_node_read_fields_locked(n, v);
         json_t *cv = json_object_get(v, "config_version");
         n->config_version = json_is_integer(cv) ? (uint64_t)json_integer_value(cv) : 0;
         snprintf(n->config_error, sizeof(n->config_error), "%s",
@@ -673,7 +673,7 @@ static json_t *fleet_node_put_op(struct fleet *f)
         json_pack("{s:s, s:s, s:f, s:f, s:O, s:s, s:i}", "version", f->version, "config_hash",
                   f->config_hash, "last_seen", health_now(), "started", f->nodes[f->self].started,
                   "vantage", f->vantage, "node", f->p.node, "layout", FLEET_LAYOUT);
-    json_object_set_new(v, "publish", json_boolean(f->p.publish));
+    fleet_node_own_fields_locked(f, v);
     fleet_config_node_fields_locked(f, v);
     /* The formats it writes and reads: the release before reads past the
      * field (fleet_compat.h). Its "format" is the fleet's write format. */

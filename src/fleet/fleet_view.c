@@ -75,6 +75,7 @@ static json_t *fleet_view_node(struct fleet *f, size_t i, bool *mismatch, bool *
     int layout = self ? FLEET_LAYOUT : n->layout;
     json_object_set_new(j, "layout", json_integer(layout));
     json_object_set_new(j, "publish", json_boolean(self ? f->p.publish : n->publish));
+    json_object_set_new(j, "drained", json_boolean(self ? f->drained : n->drained));
     *mixed |= layout != FLEET_LAYOUT;
     if (f->cfg.on_config) {
         json_object_set_new(j, "config_version",

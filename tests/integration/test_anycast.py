@@ -525,3 +525,45 @@ isolation is not pushed to it)."""
         etcd.stop()
         stop_process(bird)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_drain_is_seen_by_every_node_of_the_fleet():
+    """A drain through one node's API is in that node's record in etcd:
+    every node's fleet view says which nodes are drained (and which are
+    not), an undrain clears it everywhere, and a restart keeps it (the
+    state file's "drain", written to the record again)."""
+    from fleetlib import EtcdCluster, need_etcd, start_node
+    from backends import free_port_on
+    if need_etcd():
+        pytest.skip(need_etcd())
+    etcd = EtcdCluster(1).start()
+    made = []
+
+    def drained(g):
+        st = g.get("/v1/status")
+        nodes = (st[1].get("fleet") or {}).get("nodes", []) if st[0] == 200 else []
+        return {x["name"]: x.get("drained") for x in nodes}
+
+    try:
+        port = free_port_on(["127.0.0.31", "127.0.0.32"])
+        n1, n2 = (start_node(made, etcd.urls, i, port) for i in (1, 2))
+        both = {"n1": False, "n2": False}
+        assert wait(lambda: drained(n1) == both and drained(n2) == both, 30, 0.1) is not None, \
+            (drained(n1), drained(n2))
+        assert n1.post("/v1/node/drain", {"reason": "maintenance"})[0] == 200
+        one = {"n1": True, "n2": False}
+        t = wait(lambda: drained(n2) == one, 15, 0.05)
+        assert t is not None and drained(n1) == one, (drained(n1), drained(n2))
+        print("n2 saw n1's drain after %.2f s" % t)
+        n1.stop()
+        n1.start()
+        assert wait(lambda: drained(n1) == one and drained(n2) == one, 30, 0.1) is not None, \
+            (drained(n1), drained(n2))
+        assert n1.post("/v1/node/undrain", {})[0] == 200
+        assert wait(lambda: drained(n1) == both and drained(n2) == both, 15, 0.05) is not None, \
+            (drained(n1), drained(n2))
+    finally:
+        for g in made:
+            g.stop()
+            shutil.rmtree(g.workdir, ignore_errors=True)
+        etcd.stop()
