@@ -9,7 +9,7 @@ gtmd is fit, lose it within 1 s of each cause of unfitness set up here
 (drain through the API and through gtmctl, the self-check failing when
 gtmd's listen address is removed, a secondary zone expiring, kill -9 of
 gtmd), and get it back only after the hold time. A backend that flaps
-for 20 s (kept to 20 s, not 60, for CI time) changes nothing. Isolation
+for 60 s changes nothing. Isolation
 (fleet refuse mode, etcd stopped) is tested on a BIRD without BGP, and in
 tests/unit/test_anycast_fitness.c.
 
@@ -365,8 +365,8 @@ while time.monotonic() < end:
 
 def test_backend_flap_storm_changes_nothing(lab, node):
     """A policy backend (tcp check, rise/fall 1, every 0.2 s) up 1 s, down
-    1 s, for 20 s (not the issue's 60: CI time): the route stays, fitness
-    never changes; the endpoint did flap (events)."""
+    1 s, for 60 s (the issue's storm): the route stays, fitness never
+    changes; the endpoint did flap (events)."""
     def mutate(c, d):
         c["regions"] = {"r1": {}}
         c["checks"] = {"tcp": {"type": "tcp", "port": 8080, "interval": 0.2, "timeout": 0.15,
@@ -379,7 +379,7 @@ def test_backend_flap_storm_changes_nothing(lab, node):
     n = node(mutate)
     announced(lab, n)
     before = n.status()
-    end = time.monotonic() + 20
+    end = time.monotonic() + 60
     lost = 0
     while time.monotonic() < end:
         p = subprocess.Popen([netlab.IP, "netns", "exec", lab.ns[0], "/usr/bin/python3", "-c",
@@ -396,7 +396,7 @@ def test_backend_flap_storm_changes_nothing(lab, node):
     log = n.read_log()
     assert log.count("event=fitness_change") == 1, log[-3000:]
     flaps = [x for x in log.split("\n") if "event=health_change" in x and "web/b1" in x]
-    assert len(flaps) >= 10, log[-3000:]  # the backend did flap: up and down 10 times each
+    assert len(flaps) >= 30, log[-3000:]  # the backend did flap: up and down 30 times each
 
 
 def test_bird_socket_missing_is_a_runtime_error_and_dns_goes_on(make_gtmd):
