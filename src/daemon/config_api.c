@@ -21,7 +21,6 @@
 #include "daemon/config.h"
 #include "daemon/config_history.h"
 #include "daemon/config_store.h"
-#include "daemon/load.h"
 #include "drill/drill_whatif.h"
 #include "health/health.h"
 #include "serve/serve.h"
@@ -348,10 +347,12 @@ void config_api_set_live(struct config_api *api, struct serve *serve, struct ser
     pthread_mutex_unlock(&api->lock);
 }
 
-void config_api_set_validate(struct config_api *api, config_api_validate_fn fn)
+void config_api_set_validate(struct config_api *api, config_api_validate_fn fn,
+                             config_api_build_fn build)
 {
     pthread_mutex_lock(&api->lock);
     api->validate = fn;
+    api->build = build;
     pthread_mutex_unlock(&api->lock);
 }
 
@@ -532,7 +533,7 @@ static json_t *config_api_validate(struct config_api *api, json_t *doc, json_t *
     else {
         struct config *cfg = config_load(cand, &errs);
         struct serve_set *set =
-            cfg ? load_set_warn(cfg, 1, whatif ? &priv : NULL, NULL, &errs, &warns) : NULL;
+            cfg && api->build ? api->build(cfg, whatif ? &priv : NULL, &errs, &warns) : NULL;
         if (set && whatif)
             *whatif = config_api_whatif(api, set, &priv, clients, (size_t)n_clients);
         serve_set_free(set);

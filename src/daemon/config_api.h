@@ -70,6 +70,17 @@ typedef json_t *(*config_api_reload_fn)(struct server *srv, json_t *doc, bool *o
 struct errlist;
 typedef void (*config_api_validate_fn)(struct server *srv, json_t *doc, struct errlist *errs,
                                        struct errlist *warns);
+/* The daemon's loader (load.h's load_set_warn at generation 1, no set
+ * before): the served set cfg makes, built and not served; with core (NULL:
+ * none) its endpoints mapped to health slots there, for a dry run's
+ * what-if. NULL with the errors in errs. A function of the daemon because
+ * building a set is the daemon's (src/daemon/load.c), which the control
+ * plane below it does not include. */
+struct config;
+struct serve_set;
+struct health_core;
+typedef struct serve_set *(*config_api_build_fn)(struct config *cfg, struct health_core *core,
+                                                 struct errlist *errs, struct errlist *warns);
 
 /* The history's format: every version's meta (NNNNNNNN.meta.json) says
  * "format" (none: the release before's, format 1). This release writes 1
@@ -130,6 +141,10 @@ struct config_api {
      * the document is written as a candidate beside the file and loaded
      * from scratch, as `gtmd check` does. */
     config_api_validate_fn validate;
+    /* Builds the set of a candidate loaded from the file (a dry run, or
+     * no validate): NULL, as in unit tests, checks the configuration's
+     * parse alone, its zones not loaded. */
+    config_api_build_fn build;
     /* The running set and health, for the what-if of dry runs (NULL until
      * config_api_set_live): a reader of its own (admin thread only). */
     struct serve *serve;
@@ -193,8 +208,10 @@ struct config_api {
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
                      config_api_reload_fn reload, struct server *reload_arg, json_t *root,
                      const struct config_api_stamp *before);
-/* Validates changes with fn (config_api_validate_fn) from now on. */
-void config_api_set_validate(struct config_api *api, config_api_validate_fn fn);
+/* Validates changes with fn (config_api_validate_fn) from now on, and
+ * builds a candidate's set with build (config_api_build_fn). */
+void config_api_set_validate(struct config_api *api, config_api_validate_fn fn,
+                             config_api_build_fn build);
 /* The daemon read root (borrowed; config_api_init takes the same for the
  * start) from the file when the file had stamp *before: while the file still has it, root is the
  * file's document, kept once for the daemon's running configuration (config_delta.h compares with

@@ -167,6 +167,9 @@ json_t *server_reload(struct server *srv, json_t *doc, bool *ok);
  * the same configuration, delta and set built, then freed. */
 struct errlist;
 void server_validate(struct server *srv, json_t *doc, struct errlist *errs, struct errlist *warns);
+/* config_api_build_fn: load_set_warn of a candidate (server_reload.c). */
+struct serve_set *server_build(struct config *cfg, struct health_core *core, struct errlist *errs,
+                               struct errlist *warns);
 
 /* The reload a secondary zone asks for (a catalog's new copy, a copy that
  * cannot be loaded alone): the running configuration's document again,

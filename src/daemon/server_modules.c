@@ -50,7 +50,7 @@ static int server_mod_confapi_start(struct server *srv, struct serve_set *set)
     config_api_init(&srv->confapi, srv->config_path, &srv->cfg->config_api, server_reload, srv,
                     srv->cfg->root, &srv->cfg_stamp);
     config_api_admin_ops(&srv->confapi, &srv->confapi_ops);
-    config_api_set_validate(&srv->confapi, server_validate);
+    config_api_set_validate(&srv->confapi, server_validate, server_build);
     config_api_set_fleet(&srv->confapi, srv->cfg->fleet.enabled);
     srv->confapi_ready = true;
     return 0;

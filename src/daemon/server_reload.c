@@ -359,6 +359,12 @@ void server_validate(struct server *srv, json_t *doc, struct errlist *errs, stru
     pthread_mutex_unlock(&srv->reload_lock);
 }
 
+struct serve_set *server_build(struct config *cfg, struct health_core *core, struct errlist *errs,
+                               struct errlist *warns)
+{
+    return load_set_warn(cfg, 1, core, NULL, errs, warns);
+}
+
 json_t *server_reload(struct server *srv, json_t *doc, bool *ok)
 {
     return server_reload_as(srv, doc, doc ? SERVER_RELOAD_CHANGE : SERVER_RELOAD_FILE, ok);
