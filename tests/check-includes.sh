@@ -4,7 +4,7 @@
 # Every #include "x/..." of a file in src/M/ must name a module x at or
 # below M in the order
 #   common < dns < dnstap < zone < xfr < health < geo < policy < guard < serve < anycast < drill
-#   < fleet < answer < net < webhook < admin < daemon
+#   < fleet < answer < net < webhook < admin < control < daemon
 # and, beyond the order, admin never includes net/ (it reads the served set
 # and the counters through serve/). src/ctl is separate: it may include
 # only its own folder. A quoted include without a folder, or of a folder
@@ -14,7 +14,7 @@
 # this script). One TAP test per file; exit status 1 on any violation.
 
 top=${1:-${SRCDIR:-$(dirname "$0")/..}}
-order="common dns dnstap zone xfr health geo policy guard serve anycast drill fleet answer net webhook admin daemon"
+order="common dns dnstap zone xfr health geo policy guard serve anycast drill fleet answer net webhook admin control daemon"
 
 rank() {
     i=0

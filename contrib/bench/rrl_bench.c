@@ -26,7 +26,7 @@
 
 #include "answer/query.h"
 #include "common/errlist.h"
-#include "daemon/config.h"
+#include "control/config.h"
 #include "daemon/load.h"
 #include "dns/msg_build.h"
 #include "dns/name.h"

@@ -43,7 +43,7 @@ struct shared_store;
  * (config_api.h): the document and its version, a change applied (or
  * validated only), the versions kept. Every json_t returned belongs to
  * the caller; doc is borrowed. */
-struct config_api; /* the daemon's (daemon/config_api.h), opaque here */
+struct config_api; /* the daemon's (control/config_api.h), opaque here */
 struct server;     /* the daemon's: its reload */
 
 /* A change made to the newest document where it is applied (the store

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/errlist.h"
-#include "daemon/config.h"
+#include "control/config.h"
 #include "daemon/load.h"
 #include "drill/drill.h"
 #include "drill/drill_plan.h"

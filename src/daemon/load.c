@@ -35,7 +35,7 @@
 #include "zone/zone_journal.h"
 #include "zone/zone_load.h"
 #include "zone/zone_verify.h"
-#include "daemon/config_keys.h"
+#include "control/config_keys.h"
 #include "daemon/load_secondary.h"
 #include "geo/geo_overlay.h"
 #include "geo/geo_params.h"

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "common/errlist.h"
-#include "daemon/config.h"
+#include "control/config.h"
 #include "health/health.h"
 #include "health/scheduler.h"
 #include "serve/serve_set.h"

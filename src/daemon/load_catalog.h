@@ -19,7 +19,7 @@
 #define GTM_DAEMON_LOAD_CATALOG_H
 
 #include "common/errlist.h"
-#include "daemon/config.h"
+#include "control/config.h"
 
 struct zone;
 

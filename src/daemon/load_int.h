@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "common/errlist.h"
-#include "daemon/config.h"
+#include "control/config.h"
 #include "dns/name.h"
 #include "serve/serve_set.h"
 

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 
 #include "common/errlist.h"
-#include "daemon/config.h"
+#include "control/config.h"
 #include "zone/zone.h"
 
 /* A secondary zone without a copy yet (its file does not exist). */

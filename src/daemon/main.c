@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/config_keys.h"
+#include "control/config_keys.h"
 #include "daemon/drill_cmd.h"
 #include "daemon/server.h"
 

@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #include "common/errlist.h"
-#include "daemon/config.h"
+#include "control/config.h"
 
 /* Drops to u (no-op without u->user; without root, only when already
  * running as that user). Logs event=privileges unless quiet. 0, or -1

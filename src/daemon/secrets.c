@@ -2,8 +2,8 @@
  * secrets.c -- warnings about exposed secrets (secrets.h).
  */
 #include "daemon/secrets.h"
-#include "daemon/config_keys.h"
-#include "daemon/config_tables.h"
+#include "control/config_keys.h"
+#include "control/config_tables.h"
 #include "fleet/fleet_params.h"
 #include "zone/zone_params.h"
 

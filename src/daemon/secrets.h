@@ -20,7 +20,7 @@
 #include <sys/types.h>
 
 #include "common/errlist.h"
-#include "daemon/config.h"
+#include "control/config.h"
 
 /* Adds to warns, as "FILE: $.path: message", every secret of c that is
  * exposed. as_root: gtmd runs (or, for gtmd check, would run) as root;

@@ -13,10 +13,10 @@
 
 #include "common/event_ring.h"
 #include "common/log.h"
-#include "daemon/config_api.h"
-#include "daemon/config_delta.h"
+#include "control/config_api.h"
+#include "control/config_delta.h"
 #include "daemon/load.h"
-#include "daemon/config_keys.h"
+#include "control/config_keys.h"
 #include "daemon/server_int.h"
 #include "daemon/server_modules.h"
 #include "health/override.h"

@@ -38,7 +38,7 @@
 #include "answer/query.h"
 #include "common/errlist.h"
 #include "common/jsonshare.h"
-#include "daemon/config.h"
+#include "control/config.h"
 #include "daemon/load.h"
 #include "dns/dns.h"
 #include "health/health.h"

@@ -27,7 +27,7 @@
 #include "answer/query.h"
 #include "answer/xfr_out.h"
 #include "common/errlist.h"
-#include "daemon/config.h"
+#include "control/config.h"
 #include "fuzz_check.h"
 #include "daemon/load.h"
 #include "health/health.h"

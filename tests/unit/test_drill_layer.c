@@ -15,7 +15,7 @@
 #include "answer/query.h"
 #include "common/errlist.h"
 #include "common/jsoncfg.h"
-#include "daemon/config.h"
+#include "control/config.h"
 #include "daemon/load.h"
 #include "dns/dns.h"
 #include "dns/msg_build.h"

@@ -1,8 +1,8 @@
 /*
  * config_api.c -- the versioned configuration document (config_api.h).
  */
-#include "daemon/config_api.h"
-#include "daemon/config_api_int.h"
+#include "control/config_api.h"
+#include "control/config_api_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,9 +18,9 @@
 #include "admin/admin.h"
 #include "common/jsondelta.h"
 #include "common/log.h"
-#include "daemon/config.h"
-#include "daemon/config_history.h"
-#include "daemon/config_store.h"
+#include "control/config.h"
+#include "control/config_history.h"
+#include "control/config_store.h"
 #include "drill/drill_whatif.h"
 #include "health/health.h"
 #include "serve/serve.h"

@@ -8,8 +8,8 @@
  *
  * Ownership: a struct config owns all its strings; config_free() releases it.
  */
-#ifndef GTM_DAEMON_CONFIG_H
-#define GTM_DAEMON_CONFIG_H
+#ifndef GTM_CONTROL_CONFIG_H
+#define GTM_CONTROL_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,7 +19,7 @@
 
 #include "admin/admin_config.h"
 #include "common/errlist.h"
-#include "daemon/config_api.h"
+#include "control/config_api.h"
 #include "fleet/fleet_params.h"
 #include "drill/drill_params.h"
 #include "geo/geo_params.h"

@@ -23,8 +23,8 @@
  * Ownership: the digest holds a reference to the last document given;
  * config_digest_free drops it.
  */
-#ifndef GTM_DAEMON_CONFIG_DIGEST_H
-#define GTM_DAEMON_CONFIG_DIGEST_H
+#ifndef GTM_CONTROL_CONFIG_DIGEST_H
+#define GTM_CONTROL_CONFIG_DIGEST_H
 
 #include <jansson.h>
 #include <stdint.h>

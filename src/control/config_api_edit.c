@@ -33,8 +33,8 @@
 #include "admin/admin.h"
 #include "common/jsondelta.h"
 #include "common/jsonrecycle.h"
-#include "daemon/config_api.h"
-#include "daemon/config_api_int.h"
+#include "control/config_api.h"
+#include "control/config_api_int.h"
 
 /* The reply to an edit that failed on its own. */
 static json_t *config_api_edit_error(int status, const char *why)

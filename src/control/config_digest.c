@@ -2,7 +2,7 @@
  * config_digest.c -- a configuration's shared part digested as a sum of
  * its parts (config_digest.h).
  */
-#include "daemon/config_digest.h"
+#include "control/config_digest.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include "common/digest.h"
 #include "common/jsondelta.h"
 #include "common/jsonwalk.h"
-#include "daemon/config_keys.h"
+#include "control/config_keys.h"
 
 /* Parts: 'o' the mark of an object-valued key, 'm' one of its members,
  * 'v' any other top-level value. */

@@ -3,7 +3,7 @@
  * thread (group commit of the file, then the history's whole versions,
  * newest first) and the readers of versions not written yet.
  */
-#include "daemon/config_store.h"
+#include "control/config_store.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -20,8 +20,8 @@
 #include "common/deadline.h"
 #include "common/jsondelta.h"
 #include "common/log.h"
-#include "daemon/config_history.h"
-#include "daemon/config_journal.h"
+#include "control/config_history.h"
+#include "control/config_journal.h"
 
 /* A version committed whose file or history write may still be owed. The
  * chain of them is in commit order: the undo of each turns its document

@@ -23,8 +23,8 @@
  * reload lock); a mutex orders them. Ownership: the daemon owns the
  * struct; every json_t returned belongs to the caller.
  */
-#ifndef GTM_DAEMON_CONFIG_API_H
-#define GTM_DAEMON_CONFIG_API_H
+#ifndef GTM_CONTROL_CONFIG_API_H
+#define GTM_CONTROL_CONFIG_API_H
 
 #include <jansson.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /*
  * config_journal.c -- the change journal's file (config_journal.h).
  */
-#include "daemon/config_journal.h"
+#include "control/config_journal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 
 #include "common/jsondelta.h"
 #include "common/log.h"
-#include "daemon/config_history.h"
+#include "control/config_history.h"
 
 void config_journal_path(const char *path, char *out, size_t len)
 {

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/daemon/config_digest.c: the digest a node reaches by
+ * Unit tests for src/control/config_digest.c: the digest a node reaches by
  * following a sequence of changes (each document made from the one before
  * as a change makes it: shared values, one record or pool replaced, added
  * or dropped, a top-level key set or dropped) is the digest of the same
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/jsondelta.h"
-#include "daemon/config_digest.h"
+#include "control/config_digest.h"
 #include "tap.h"
 
 static json_t *test_doc(int n)

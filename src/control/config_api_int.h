@@ -1,15 +1,15 @@
 /*
  * config_api_int.h -- what config_api.c (the versioned document) and
  * config_fleet.c (the fleet's configuration in etcd) share. Not for use
- * outside src/daemon (but by their unit test, test_daemon_config_fleet).
+ * outside src/control (but by their unit test, test_control_config_fleet).
  * Functions marked (lock) need api->lock held.
  */
-#ifndef GTM_DAEMON_CONFIG_API_INT_H
-#define GTM_DAEMON_CONFIG_API_INT_H
+#ifndef GTM_CONTROL_CONFIG_API_INT_H
+#define GTM_CONTROL_CONFIG_API_INT_H
 
 #include <sys/types.h>
 
-#include "daemon/config_api.h"
+#include "control/config_api.h"
 
 /* How long a change's copy of the document waits for the writer's copy
  * to let the replaced one go (jsonrecycle.wait_us). */

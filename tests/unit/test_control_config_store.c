@@ -1,5 +1,5 @@
 /*
- * test_daemon_config_store.c -- the change journal and the writer of the
+ * test_control_config_store.c -- the change journal and the writer of the
  * configuration file and history (config_store.h, config_journal.h,
  * config_history.h): versions committed reach the file and the history as
  * whole documents (coalesced; the skipped ones rebuilt with their undos),
@@ -20,9 +20,9 @@
 
 #include "common/digest.h"
 #include "common/jsondelta.h"
-#include "daemon/config_history.h"
-#include "daemon/config_journal.h"
-#include "daemon/config_store.h"
+#include "control/config_history.h"
+#include "control/config_journal.h"
+#include "control/config_store.h"
 #include "tap.h"
 
 static void test_put_text(const char *path, const char *text)

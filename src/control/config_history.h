@@ -9,8 +9,8 @@
  * Threads: none of its own; callers serialise writers (config_store.c).
  * Ownership: json_t returned is the caller's; arguments are borrowed.
  */
-#ifndef GTM_DAEMON_CONFIG_HISTORY_H
-#define GTM_DAEMON_CONFIG_HISTORY_H
+#ifndef GTM_CONTROL_CONFIG_HISTORY_H
+#define GTM_CONTROL_CONFIG_HISTORY_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -47,9 +47,9 @@
 #include "common/deadline.h"
 #include "common/jsondelta.h"
 #include "common/log.h"
-#include "daemon/config.h"
-#include "daemon/config_api_int.h"
-#include "daemon/config_store.h"
+#include "control/config.h"
+#include "control/config_api_int.h"
+#include "control/config_store.h"
 #include "fleet/fleet.h"
 
 /* A change through the API is answered within this (etcd, then this node

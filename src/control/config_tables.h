@@ -5,8 +5,8 @@
  *
  * Ownership: the tables are static and read only.
  */
-#ifndef GTM_DAEMON_CONFIG_TABLES_H
-#define GTM_DAEMON_CONFIG_TABLES_H
+#ifndef GTM_CONTROL_CONFIG_TABLES_H
+#define GTM_CONTROL_CONFIG_TABLES_H
 
 #include <jansson.h>
 

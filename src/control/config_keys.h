@@ -21,8 +21,8 @@
  *
  * Ownership: the tables are static and read only.
  */
-#ifndef GTM_DAEMON_CONFIG_KEYS_H
-#define GTM_DAEMON_CONFIG_KEYS_H
+#ifndef GTM_CONTROL_CONFIG_KEYS_H
+#define GTM_CONTROL_CONFIG_KEYS_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -4,15 +4,15 @@
  * transfer: zone_xfr_params.h, primary: xfr_in_params.h), and the member
  * zones of catalog zones.
  */
-#include "daemon/config_tables.h"
+#include "control/config_tables.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
-#include "daemon/config.h"
-#include "daemon/config_keys.h"
+#include "control/config.h"
+#include "control/config_keys.h"
 #include "dns/name.h"
 #include "dns/name_set.h"
 #include "dns/tsig_params.h"

@@ -1,10 +1,10 @@
 /*
  * config.c -- the JSON configuration file.
  */
-#include "daemon/config.h"
-#include "daemon/config_api.h"
-#include "daemon/config_keys.h"
-#include "daemon/config_tables.h"
+#include "control/config.h"
+#include "control/config_api.h"
+#include "control/config_keys.h"
+#include "control/config_tables.h"
 
 #include <jansson.h>
 #include <grp.h>

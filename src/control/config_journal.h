@@ -11,8 +11,8 @@
  * Threads: none of its own (config_store.c serialises its calls).
  * Ownership: strings and json_t returned are the caller's.
  */
-#ifndef GTM_DAEMON_CONFIG_JOURNAL_H
-#define GTM_DAEMON_CONFIG_JOURNAL_H
+#ifndef GTM_CONTROL_CONFIG_JOURNAL_H
+#define GTM_CONTROL_CONFIG_JOURNAL_H
 
 #include <jansson.h>
 #include <stddef.h>

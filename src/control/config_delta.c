@@ -1,7 +1,7 @@
 /*
  * config_delta.c -- what a new configuration changes (config_delta.h).
  */
-#include "daemon/config_delta.h"
+#include "control/config_delta.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/daemon/config.c */
+/* Unit tests for src/control/config.c */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "daemon/config.h"
+#include "control/config.h"
 #include "daemon/load.h"
 #include "health/scheduler.h"
 #include "policy/policy.h"

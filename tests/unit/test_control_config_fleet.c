@@ -1,5 +1,5 @@
 /*
- * test_daemon_config_fleet.c -- how a fleet node builds the versions the
+ * test_control_config_fleet.c -- how a fleet node builds the versions the
  * fleet thread hands it (config_fleet_docs, config_api_int.h): each from
  * its whole document or its delta on the version before; a fetch that
  * begins with versions the node applied meanwhile (its base gone from the
@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "common/jsondelta.h"
-#include "daemon/config_api.h"
-#include "daemon/config_api_int.h"
+#include "control/config_api.h"
+#include "control/config_api_int.h"
 #include "tap.h"
 
 /* The shared document of version k of the tests: records r1..rk. */

@@ -31,14 +31,14 @@
  * Ownership: the caller owns the delta (config_delta_free); old, cur and
  * next are borrowed for the call only.
  */
-#ifndef GTM_DAEMON_CONFIG_DELTA_H
-#define GTM_DAEMON_CONFIG_DELTA_H
+#ifndef GTM_CONTROL_CONFIG_DELTA_H
+#define GTM_CONTROL_CONFIG_DELTA_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "daemon/config.h"
+#include "control/config.h"
 #include "serve/serve_set.h"
 
 struct config_delta {

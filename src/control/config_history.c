@@ -2,7 +2,7 @@
  * config_history.c -- the history directory of whole versions
  * (config_history.h).
  */
-#include "daemon/config_history.h"
+#include "control/config_history.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "common/jsoncfg.h"
-#include "daemon/config_api.h"
+#include "control/config_api.h"
 
 void config_history_path(const char *dir, uint64_t v, const char *ext, char *out, size_t len)
 {

@@ -37,15 +37,15 @@
  * referenced and never changed afterwards; json_t returned is the
  * caller's.
  */
-#ifndef GTM_DAEMON_CONFIG_STORE_H
-#define GTM_DAEMON_CONFIG_STORE_H
+#ifndef GTM_CONTROL_CONFIG_STORE_H
+#define GTM_CONTROL_CONFIG_STORE_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/config_api.h"
+#include "control/config_api.h"
 
 struct config_store;
 

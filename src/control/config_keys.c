@@ -1,13 +1,13 @@
 /*
  * config_keys.c -- the configuration's root table (config_keys.h).
  */
-#include "daemon/config_keys.h"
+#include "control/config_keys.h"
 
 #include <string.h>
 
 #include "admin/admin_config.h"
-#include "daemon/config_api.h"
-#include "daemon/config_tables.h"
+#include "control/config_api.h"
+#include "control/config_tables.h"
 #include "dns/tsig_params.h"
 #include "anycast/anycast_params.h"
 #include "dnstap/dnstap_params.h"
