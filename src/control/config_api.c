@@ -268,7 +268,7 @@ static void config_api_seed_locked(struct config_api *api, json_t *root,
                                    const struct config_api_stamp *before);
 
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
-                     config_api_reload_fn reload, struct server *reload_arg, json_t *root,
+                     control_reload_fn reload, struct server *reload_arg, json_t *root,
                      const struct config_api_stamp *before)
 {
     *api = (struct config_api){.path = strdup(path), .reload = reload, .reload_arg = reload_arg};
@@ -347,8 +347,7 @@ void config_api_set_live(struct config_api *api, struct serve *serve, struct ser
     pthread_mutex_unlock(&api->lock);
 }
 
-void config_api_set_validate(struct config_api *api, config_api_validate_fn fn,
-                             config_api_build_fn build)
+void config_api_set_validate(struct config_api *api, control_validate_fn fn, control_build_fn build)
 {
     pthread_mutex_lock(&api->lock);
     api->validate = fn;

@@ -18,10 +18,12 @@
  * (keep: the newest N versions are kept, default 100). Without it the API
  * can read the resources but not change them.
  *
- * Threads: the admin thread applies changes; config_api_note_reload runs
- * where a reload succeeded (main or admin thread, under the daemon's
- * reload lock); a mutex orders them. Ownership: the daemon owns the
- * struct; every json_t returned belongs to the caller.
+ * Threads: the admin API's store thread applies changes;
+ * config_api_note_reload runs where a reload succeeded (main or admin
+ * thread, under the daemon's reload lock); a mutex orders them.
+ * Ownership: the daemon owns the struct; every json_t returned belongs to
+ * the caller. The whole contract with the daemon and the admin API, and
+ * the path of a change from request to history: control.h.
  */
 #ifndef GTM_CONTROL_CONFIG_API_H
 #define GTM_CONTROL_CONFIG_API_H
@@ -38,6 +40,7 @@
 #include "common/jsoncfg.h"
 #include "common/jsonrecycle.h"
 #include "common/jsonshare.h"
+#include "control/control.h"
 
 struct fleet;
 struct event;
@@ -56,31 +59,8 @@ extern const struct cfgschema config_api_schema;
 void config_api_params_parse(const struct jsoncfg *x, json_t *v, struct config_api_params *p);
 void config_api_params_free(struct config_api_params *p);
 
-/* Serves doc (borrowed) as the configuration: validated as the file would
- * be, served, then written as the file before any other reload can read
- * it (the daemon's reload); returns its JSON result ("file_error" when the
- * write failed) and sets *ok. */
-struct server;
-typedef json_t *(*config_api_reload_fn)(struct server *srv, json_t *doc, bool *ok);
-/* Validates doc (borrowed) as its reload would, in memory: the running
- * configuration's compiled records and kept zones are taken as a change
- * takes them, the set is built and freed, nothing is served, probed,
- * written or mapped to health. Errors and warnings are added to the
- * lists, naming the configuration file. */
-struct errlist;
-typedef void (*config_api_validate_fn)(struct server *srv, json_t *doc, struct errlist *errs,
-                                       struct errlist *warns);
-/* The daemon's loader (load.h's load_set_warn at generation 1, no set
- * before): the served set cfg makes, built and not served; with core (NULL:
- * none) its endpoints mapped to health slots there, for a dry run's
- * what-if. NULL with the errors in errs. A function of the daemon because
- * building a set is the daemon's (src/daemon/load.c), which the control
- * plane below it does not include. */
-struct config;
-struct serve_set;
-struct health_core;
-typedef struct serve_set *(*config_api_build_fn)(struct config *cfg, struct health_core *core,
-                                                 struct errlist *errs, struct errlist *warns);
+/* The functions the daemon gives (reload, validate, build) are declared
+ * with the rest of the contract in control.h. */
 
 /* The history's format: every version's meta (NNNNNNNN.meta.json) says
  * "format" (none: the release before's, format 1). This release writes 1
@@ -134,17 +114,17 @@ struct config_api {
      * doc, the version before it, and a reload's check of the file is
      * skipped (the change is this one). (lock) */
     bool installing;
-    config_api_reload_fn reload;
+    control_reload_fn reload;
     struct server *reload_arg;
     /* Validation of a change that is not a dry run with a what-if (a
      * fleet's before it is published), against the running set; NULL:
      * the document is written as a candidate beside the file and loaded
      * from scratch, as `gtmd check` does. */
-    config_api_validate_fn validate;
+    control_validate_fn validate;
     /* Builds the set of a candidate loaded from the file (a dry run, or
      * no validate): NULL, as in unit tests, checks the configuration's
      * parse alone, its zones not loaded. */
-    config_api_build_fn build;
+    control_build_fn build;
     /* The running set and health, for the what-if of dry runs (NULL until
      * config_api_set_live): a reader of its own (admin thread only). */
     struct serve *serve;
@@ -206,12 +186,12 @@ struct config_api {
  * history directory cannot be made or read) are logged; the API then
  * stays read only. */
 void config_api_init(struct config_api *api, const char *path, const struct config_api_params *p,
-                     config_api_reload_fn reload, struct server *reload_arg, json_t *root,
+                     control_reload_fn reload, struct server *reload_arg, json_t *root,
                      const struct config_api_stamp *before);
-/* Validates changes with fn (config_api_validate_fn) from now on, and
- * builds a candidate's set with build (config_api_build_fn). */
-void config_api_set_validate(struct config_api *api, config_api_validate_fn fn,
-                             config_api_build_fn build);
+/* Validates changes with fn (control_validate_fn) from now on, and
+ * builds a candidate's set with build (control_build_fn). */
+void config_api_set_validate(struct config_api *api, control_validate_fn fn,
+                             control_build_fn build);
 /* The daemon read root (borrowed; config_api_init takes the same for the
  * start) from the file when the file had stamp *before: while the file still has it, root is the
  * file's document, kept once for the daemon's running configuration (config_delta.h compares with

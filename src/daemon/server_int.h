@@ -163,11 +163,11 @@ void server_anycast_stop(struct server *srv);
  * file than what is served); "file_error" in the result when that
  * failed. The result belongs to the caller. Takes reload_lock. */
 json_t *server_reload(struct server *srv, json_t *doc, bool *ok);
-/* Validates doc as a change's reload would (config_api_validate_fn):
+/* Validates doc as a change's reload would (control_validate_fn):
  * the same configuration, delta and set built, then freed. */
 struct errlist;
 void server_validate(struct server *srv, json_t *doc, struct errlist *errs, struct errlist *warns);
-/* config_api_build_fn: load_set_warn of a candidate (server_reload.c). */
+/* control_build_fn: load_set_warn of a candidate (server_reload.c). */
 struct serve_set *server_build(struct config *cfg, struct health_core *core, struct errlist *errs,
                                struct errlist *warns);
 
