@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "common/intern.h"
 #include "common/log.h"
 #include "dns/name.h"
 #include "health/cert.h"
@@ -37,9 +38,8 @@ void health_core_init(struct health_core *c)
     c->max_verdicts = HEALTH_MAX_VERDICTS_DEFAULT;
     c->n_buckets = 1024;
     c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
-    c->n_reason_buckets = 64;
-    c->reasons = calloc(c->n_reason_buckets, sizeof(*c->reasons));
-    if (!c->buckets || !c->reasons)
+    c->reasons = intern_new();
+    if (!c->buckets)
         abort();
     health_rtt_init(&c->rtt);
 }
@@ -57,12 +57,7 @@ void health_core_free(struct health_core *c)
     }
     free(c->buckets);
     /* Every reason with the slots that held it: no reference is left. */
-    for (uint32_t i = 0; i < c->n_reason_buckets; i++)
-        for (struct health_reason *r = c->reasons[i], *next; r; r = next) {
-            next = r->next;
-            free(r);
-        }
-    free(c->reasons);
+    intern_free(c->reasons);
     health_rtt_free(&c->rtt);
     health_cert_free(c);
     override_free_all(c);
@@ -185,80 +180,14 @@ static void health_index_grow_locked(struct health_core *c)
     c->n_buckets = n;
 }
 
-/* The entry whose text a slot's reason is. */
-static struct health_reason *health_reason_entry(const char *text)
-{
-    return (struct health_reason *)(uintptr_t)(text - offsetof(struct health_reason, text));
-}
-
-/* Twice the reason chains (as health_index_grow_locked). */
-static void health_reasons_grow_locked(struct health_core *c)
-{
-    uint32_t n = c->n_reason_buckets * 2;
-    struct health_reason **b = n > c->n_reason_buckets ? calloc(n, sizeof(*b)) : NULL;
-    if (!b)
-        return;
-    for (uint32_t i = 0; i < c->n_reason_buckets; i++)
-        for (struct health_reason *r = c->reasons[i], *next; r; r = next) {
-            next = r->next;
-            r->next = b[r->hash & (n - 1)];
-            b[r->hash & (n - 1)] = r;
-        }
-    free(c->reasons);
-    c->reasons = b;
-    c->n_reason_buckets = n;
-}
-
-/* The text of the first n octets of text kept in c's table, with one
- * more reference (the caller's); added when new. Caller holds c->lock. */
-static const char *health_reason_take_locked(struct health_core *c, const char *text, size_t n)
-{
-    uint32_t h = dns_name_hash((const uint8_t *)text, n);
-    for (struct health_reason *r = c->reasons[h & (c->n_reason_buckets - 1)]; r; r = r->next)
-        if (r->hash == h && strncmp(r->text, text, n) == 0 && r->text[n] == '\0') {
-            r->refs++;
-            return r->text;
-        }
-    if (c->n_reasons >= c->n_reason_buckets)
-        health_reasons_grow_locked(c);
-    struct health_reason *r = malloc(sizeof(*r) + n + 1);
-    if (!r)
-        abort();
-    memcpy(r->text, text, n);
-    r->text[n] = '\0';
-    r->hash = h;
-    r->refs = 1;
-    r->next = c->reasons[h & (c->n_reason_buckets - 1)];
-    c->reasons[h & (c->n_reason_buckets - 1)] = r;
-    c->n_reasons++;
-    return r->text;
-}
-
-/* Gives back a reference to a reason text (NULL: none), freed with the
- * last. Caller holds c->lock. */
-static void health_reason_give_locked(struct health_core *c, const char *text)
-{
-    if (!text)
-        return;
-    struct health_reason *r = health_reason_entry(text);
-    if (--r->refs > 0)
-        return;
-    struct health_reason **pp = &c->reasons[r->hash & (c->n_reason_buckets - 1)];
-    while (*pp != r)
-        pp = &(*pp)->next;
-    *pp = r->next;
-    c->n_reasons--;
-    free(r);
-}
-
 void health_slot_set_reason_locked(struct health_core *c, struct health_slot *s, const char *text)
 {
     size_t n = strnlen(text, HEALTH_REASON_LEN - 1);
     if (s->reason && strncmp(s->reason, text, n) == 0 && s->reason[n] == '\0')
         return; /* the same: nothing to find or allocate */
     const char *was = s->reason;
-    s->reason = health_reason_take_locked(c, text, n);
-    health_reason_give_locked(c, was);
+    s->reason = intern_take_text(c->reasons, text, n);
+    intern_release(was);
 }
 
 /* Creates and indexes a slot (caller holds c->lock and checked it is new). */
@@ -332,7 +261,7 @@ static void health_slot_collect_locked(struct health_core *c, struct health_slot
     *pp = s->next_in_bucket;
     c->n_slots--;
     c->slots_freed++;
-    health_reason_give_locked(c, s->reason);
+    intern_release(s->reason);
     health_cert_forget_locked(c, s);
     free(s->key);
     free(s);

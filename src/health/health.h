@@ -44,6 +44,8 @@
 #include "common/event_ring.h"
 #include "health/rtt.h"
 
+struct intern; /* common/intern.h */
+
 enum health_state { HEALTH_UNKNOWN = 0, HEALTH_DOWN = 1, HEALTH_UP = 2 };
 
 /* Probe latency histogram bounds in seconds (the last bucket is +Inf). */
@@ -69,18 +71,6 @@ extern const char *const health_fail_names[HEALTH_FAIL_KINDS];
  * HEALTH_REASON_LEN - 1 octets (health_slot_set_reason_locked), as the
  * slot's own 128-octet array cut it before. */
 #define HEALTH_REASON_LEN 128
-
-/* One reason text, kept once for every slot whose reason it is: a probe
- * repeats the same few texts ("ok", "connection refused") on thousands
- * of endpoints, and an array of 128 octets in each slot was a quarter of
- * its size (issue #38). Owned by the core's reason table
- * (health_slot_set_reason_locked); everything in it under core->lock. */
-struct health_reason {
-    struct health_reason *next; /* in its chain of core->reasons */
-    uint32_t hash;              /* of text (its chain), never changes */
-    uint32_t refs;              /* slots whose reason it is; freed at 0 */
-    char text[];                /* NUL-terminated, at most HEALTH_REASON_LEN - 1 */
-};
 
 /* Fields in order of size, so that no padding is left between them (296
  * octets, health.c asserts it): 10,000 endpoints have one each. */
@@ -124,9 +114,12 @@ struct health_slot {
     /* Written (by the prober thread, the loader, the state file) and read
      * (status, metrics, the state file) only under core->lock. */
     double since; /* wall time of the last transition */
-    /* Last probe detail: the text of one of the core's struct
-     * health_reason, shared with the other slots whose reason is the same
-     * and replaced only when the text changes (health_slot_set_reason_locked).
+    /* Last probe detail: a text of the core's reason table (intern.h),
+     * shared with the other slots whose reason is the same and replaced
+     * only when the text changes (health_slot_set_reason_locked): a probe
+     * repeats the same few texts ("ok", "connection refused") on
+     * thousands of endpoints, and an array of 128 octets in each slot was
+     * a quarter of its size (issue #38).
      * The core owns it: a reader copies it before it releases the lock
      * (the next result may free it). Never NULL in a slot of a core. */
     const char *reason;
@@ -212,13 +205,11 @@ struct health_core {
     struct health_slot **buckets;
     uint32_t n_buckets;
     size_t n_slots; /* in the table now */
-    /* The reasons of the slots (struct health_reason), chains by hash;
-     * n_reason_buckets a power of two that doubles once the reasons
-     * outnumber it (most estates have a few dozen texts, but a reason may
-     * name its endpoint's host). */
-    struct health_reason **reasons;
-    uint32_t n_reason_buckets;
-    size_t n_reasons;     /* in the table now */
+    /* The reasons of the slots (intern.h: its own lock, taken under
+     * this one; its chains double once the texts outnumber them: most
+     * estates have a few dozen texts, but a reason may name its
+     * endpoint's host). Owned; a slot holds one reference of its text. */
+    struct intern *reasons;
     uint64_t slots_freed; /* endpoint slots freed since start */
     uint64_t transitions;
     struct health_hooks hooks[HEALTH_MAX_HOOKS]; /* under lock; NULL members: none */

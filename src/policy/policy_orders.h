@@ -10,9 +10,11 @@
  * list, counted by reference; a list made without a table is a block of
  * its own.
  *
- * Every list says where it comes from (a header before its items: the
- * table that interned it, or none), so whoever releases it need not know
- * how the set was compiled: a record taken compiled from another set
+ * The table is common/intern.h's, which the health core's reason texts
+ * use too; this file only types it (lists of uint16_t, counted in items).
+ * Every list says where it comes from (intern's header before its items:
+ * the table that interned it, or none), so whoever releases it need not
+ * know how the set was compiled: a record taken compiled from another set
  * (policy_config_parse_reuse) keeps its list as it is, whatever table the
  * new set has.
  *

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/intern.h"
 #include "health/health.h"
 #include "health/override.h"
 #include "tap.h"
@@ -658,22 +659,24 @@ static void test_reasons(struct tap *t)
     health_core_init(&c);
     struct health_slot *a = health_core_slot(&c, "endpoint:p/a");
     struct health_slot *b = health_core_slot(&c, "endpoint:p/b");
-    TAP_CHECK(
-        t, strcmp(a->reason, "not probed yet") == 0 && a->reason == b->reason && c.n_reasons == 1,
-        "new slots: \"not probed yet\", one text for both");
+    TAP_CHECK(t,
+              strcmp(a->reason, "not probed yet") == 0 && a->reason == b->reason &&
+                  intern_count(c.reasons) == 1,
+              "new slots: \"not probed yet\", one text for both");
     health_report(&c, a, &REFUSED, 2, 2);
     health_report(&c, b, &REFUSED, 2, 2);
     const char *was = a->reason;
     TAP_CHECK(t,
               strcmp(a->reason, "connection refused") == 0 && a->reason == b->reason &&
-                  c.n_reasons == 1,
-              "the same result on two slots: one text, the old one freed (%zu kept)", c.n_reasons);
+                  intern_count(c.reasons) == 1,
+              "the same result on two slots: one text, the old one freed (%zu kept)",
+              intern_count(c.reasons));
     report_n(&c, a, &REFUSED, 5, 2, 2);
     TAP_CHECK(t, a->reason == was, "a steady reason is the same text, not made again");
     health_report(&c, a, &PASS, 2, 2);
     TAP_CHECK(t,
               strcmp(a->reason, "ok") == 0 && strcmp(b->reason, "connection refused") == 0 &&
-                  c.n_reasons == 2,
+                  intern_count(c.reasons) == 2,
               "a change of one slot's reason leaves the other's");
     char long_why[300], cut[HEALTH_REASON_LEN];
     memset(long_why, 'x', sizeof(long_why) - 1);
@@ -694,7 +697,7 @@ static void test_reasons(struct tap *t)
               "a reason of 127 octets is kept whole");
     long_why[HEALTH_REASON_LEN - 2] = 0; /* 126: a prefix of it, another text */
     health_report(&c, a, &lr, 2, 2);
-    TAP_CHECK(t, strlen(a->reason) == HEALTH_REASON_LEN - 2 && c.n_reasons == 2,
+    TAP_CHECK(t, strlen(a->reason) == HEALTH_REASON_LEN - 2 && intern_count(c.reasons) == 2,
               "a reason that is a prefix of the last is a text of its own, the last freed");
     health_report(&c, a, &REFUSED, 2, 2);
     /* A reload: the next set maps the same keys, the old one lets go. */
@@ -703,17 +706,19 @@ static void test_reasons(struct tap *t)
     health_core_slot(&c, "endpoint:p/b");
     health_core_release(&c, a);
     health_core_release(&c, b);
-    TAP_CHECK(t, a2 == a && strcmp(a->reason, "connection refused") == 0 && c.n_reasons == 1,
-              "a reload keeps the reason");
+    TAP_CHECK(
+        t, a2 == a && strcmp(a->reason, "connection refused") == 0 && intern_count(c.reasons) == 1,
+        "a reload keeps the reason");
     pthread_mutex_lock(&c.lock);
     health_restore(b, HEALTH_UP, 1);
     pthread_mutex_unlock(&c.lock);
-    TAP_CHECK(t, strcmp(b->reason, "restored") == 0 && c.n_reasons == 2,
+    TAP_CHECK(t, strcmp(b->reason, "restored") == 0 && intern_count(c.reasons) == 2,
               "a restored state says so");
     health_core_release(&c, a);
-    TAP_CHECK(t, c.n_reasons == 1, "a freed slot gives its reason back (freed with the last)");
+    TAP_CHECK(t, intern_count(c.reasons) == 1,
+              "a freed slot gives its reason back (freed with the last)");
     health_core_release(&c, b);
-    TAP_CHECK(t, c.n_reasons == 0 && c.n_slots == 0, "no slot, no reason");
+    TAP_CHECK(t, intern_count(c.reasons) == 0 && c.n_slots == 0, "no slot, no reason");
     /* Many texts (a reason naming its host): the table grows. */
     char key[64], why[64];
     for (int i = 0; i < 1000; i++) {
@@ -728,8 +733,9 @@ static void test_reasons(struct tap *t)
         snprintf(why, sizeof(why), "cannot resolve host%d.example", i);
         right += strcmp(health_core_find(&c, key)->reason, why) == 0;
     }
-    TAP_CHECK(t, right == 1000 && c.n_reasons == 1000 && c.n_reason_buckets >= 1000,
-              "1,000 texts kept apart (%d right, %u chains)", right, c.n_reason_buckets);
+    TAP_CHECK(t,
+              right == 1000 && intern_count(c.reasons) == 1000 && intern_chains(c.reasons) >= 1000,
+              "1,000 texts kept apart (%d right, %zu chains)", right, intern_chains(c.reasons));
     TAP_CHECK(t, sizeof(void *) != 8 || sizeof(struct health_slot) <= 296,
               "a slot is %zu octets (456 with its own reason array)", sizeof(struct health_slot));
     health_core_free(&c); /* frees the texts too (ASan: no leak) */
