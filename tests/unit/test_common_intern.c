@@ -158,12 +158,21 @@ static void test_heap(struct tap *t)
         held[i] = intern_take(tab, (uint16_t[]){(uint16_t)i, 7, (uint16_t)(i >> 3)}, 6);
     struct mallinfo2 after = mallinfo2();
     double per = (double)(after.uordblks - before.uordblks) / N;
-    TAP_CHECK(t, per <= 48 + 2 * sizeof(void *),
+    TAP_CHECK(t, per >= 48 && per <= 48 + 2 * sizeof(void *),
               "a 3-item list costs %.1f octets of heap (its 48-octet chunk and its chain)", per);
     for (int i = 0; i < N; i++)
         intern_release(held[i]);
     intern_free(tab);
 }
+
+/* The sanitizers' allocators are not glibc's: mallinfo2 does not see
+ * their heap (the check would pass on a 0), so the heap is measured in
+ * the plain build only. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define INTERN_HEAP_MEASURED 0
+#else
+#define INTERN_HEAP_MEASURED 1
+#endif
 
 int main(void)
 {
@@ -172,6 +181,9 @@ int main(void)
     test_own(&t);
     test_grow(&t);
     test_threads(&t);
-    test_heap(&t);
+    if (INTERN_HEAP_MEASURED)
+        test_heap(&t);
+    else
+        printf("# the heap per value is measured in the build without sanitizers\n");
     return tap_done(&t);
 }
