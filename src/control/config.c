@@ -216,6 +216,20 @@ static void cfg_sections(struct cfg_ctx *x, json_t *root)
     drill_params_check(&x->j, &c->drills, c->gslb);
 }
 
+/* "dnssec_policies", their DS push keys checked against tsig_keys. */
+static void cfg_kasp(struct cfg_ctx *x, json_t *root)
+{
+    char at[32];
+    cfgschema_key_path(at, sizeof(at), &config_schema, CFG_K_DNSSEC_POLICIES, NULL);
+    zone_kasp_parse(&x->j, cfgschema_value(&config_schema, CFG_K_DNSSEC_POLICIES, root), at,
+                    &x->c->kasp);
+    for (size_t i = 0; i < x->c->kasp.n; i++) {
+        const struct zone_kasp_policy *p = &x->c->kasp.v[i];
+        if (p->ds_push_key && !tsig_keyring_by_id(&x->c->tsig, p->ds_push_key))
+            cfg_err(x, p->path, "parent.ds_push: key \"%s\" is not in tsig_keys", p->ds_push_key);
+    }
+}
+
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
     const struct cfgschema *s = &config_schema;
@@ -229,6 +243,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     char at[32];
     cfgschema_key_path(at, sizeof(at), s, CFG_K_TSIG_KEYS, NULL);
     tsig_params_parse(&x->j, cfgschema_value(s, CFG_K_TSIG_KEYS, root), at, &x->c->tsig);
+    cfg_kasp(x, root); /* before the zones too: they name the policies */
     json_t *l = cfgschema_value(s, CFG_K_LISTEN, root);
     if (l)
         cfg_listen(x, l, x->c->fleet.enabled);
@@ -368,6 +383,7 @@ void config_free(struct config *c)
         free(c->zones[i].gen_members);
     }
     tsig_keyring_free(&c->tsig);
+    zone_kasp_free(&c->kasp);
     free(c->listen);
     free(c->zones);
     free(c->run_as.user);

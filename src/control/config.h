@@ -31,6 +31,7 @@
 #include "net/xdp_params.h"
 #include "health/health_params.h"
 #include "dns/tsig.h"
+#include "zone/zone_kasp.h"
 #include "zone/zone_params.h"
 #include "zone/zone_update_params.h"
 #include "zone/zone_xfr_params.h"
@@ -104,6 +105,7 @@ struct config {
     struct drill_params drills;          /* the "drills" section */
     struct fleet_params fleet;           /* "fleet"; enabled false when absent */
     struct tsig_keyring tsig;            /* "tsig_keys" (the loader moves it into the set) */
+    struct zone_kasp_set kasp;           /* "dnssec_policies": signing policies */
     /* What only a restart applies, as it runs: the canonical values of
      * the keys flagged restart-only (config_keys.h; defaults filled in)
      * and, of the keys partly so, their schema's restart-only part

@@ -20,6 +20,7 @@
 #include "net/xdp_params.h"
 #include "policy/policy_config.h"
 #include "webhook/webhook_params.h"
+#include "zone/zone_kasp.h"
 
 #define REQ CFGSCHEMA_REQUIRED
 #define LOCAL CFGSCHEMA_NODE_LOCAL
@@ -76,6 +77,10 @@ static const struct cfgschema_key config_keys[CFG_K_N] = {
     [CFG_K_ANYCAST] = {"anycast", OBJ, .flags = LOCAL | RESTART, .sub = &anycast_schema,
                        .what = "fitness to serve and the anycast route through BIRD 2",
                        .section = "ANYCAST"},
+    [CFG_K_DNSSEC_POLICIES] = {"dnssec_policies", CFGSCHEMA_MAP, .sub = &zone_kasp_schema,
+                               .what = "signing policies: algorithm, lifetimes, TTLs and delays, "
+                                       "the parent; their RFC 7583 timeline",
+                               .section = "DNSSEC POLICIES"},
 };
 
 static const struct cfgschema *const config_more[] = {&health_root_schema, &policy_root_schema,

@@ -62,6 +62,7 @@ enum config_key_index {
     CFG_K_FLEET,
     CFG_K_DNSTAP,
     CFG_K_ANYCAST,
+    CFG_K_DNSSEC_POLICIES,
     CFG_K_N
 };
 

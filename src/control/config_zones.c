@@ -80,6 +80,13 @@ static void config_zone_parts(const struct jsoncfg *j, json_t *e, const char *pa
     char sub[128];
     cfgschema_key_path(sub, sizeof(sub), s, ZK_DNSSEC, path);
     zone_dnssec_params_parse(j, cfgschema_value(s, ZK_DNSSEC, e), sub, &z->dnssec);
+    if (z->dnssec.policy) {
+        const struct zone_kasp_policy *p = zone_kasp_find(&c->kasp, z->dnssec.policy);
+        if (p)
+            zone_dnssec_params_apply(&z->dnssec, p);
+        else
+            jsoncfg_err(j, sub, "policy \"%s\" is not in dnssec_policies", z->dnssec.policy);
+    }
     cfgschema_key_path(sub, sizeof(sub), s, ZK_TRANSFER, path);
     zone_xfr_params_parse(j, cfgschema_value(s, ZK_TRANSFER, e), sub, &z->xfr);
     if (z->xfr.key && !tsig_keyring_by_id(&c->tsig, z->xfr.key))

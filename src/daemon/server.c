@@ -611,6 +611,21 @@ int server_run(const char *config_path, const char *node)
     return rc;
 }
 
+/* What `gtmd check` shows of a signing policy: its intervals (RFC 7583)
+ * and the zones that name it. */
+static void server_check_policy(const struct config *c, const struct zone_kasp_policy *p)
+{
+    zone_kasp_print(stdout, p);
+    printf("  zones:");
+    size_t n = 0;
+    for (size_t z = 0; z < c->n_zones; z++)
+        if (c->zones[z].dnssec.policy && strcmp(c->zones[z].dnssec.policy, p->name) == 0) {
+            printf(" %s", c->zones[z].origin);
+            n++;
+        }
+    printf("%s\n", n ? "" : " none");
+}
+
 int server_check(const char *config_path)
 {
     struct errlist errs, warns;
@@ -634,6 +649,8 @@ int server_check(const char *config_path)
     if (rc == 0)
         printf("%s: ok (%zu zones, %zu records%s)\n", config_path, set->zones->n_zones,
                set->zones->n_records, warns.count ? ", with warnings" : "");
+    for (size_t i = 0; rc == 0 && i < cfg->kasp.n; i++)
+        server_check_policy(cfg, &cfg->kasp.v[i]);
     serve_set_free(set);
     config_free(cfg);
     errlist_free(&errs);

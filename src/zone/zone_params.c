@@ -2,6 +2,7 @@
  * zone_params.c -- the "dnssec" object of a zone entry.
  */
 #include "zone/zone_params.h"
+#include "zone/zone_kasp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,9 @@ static const struct cfgschema_key zone_dnssec_keys[DS_N] = {
                      NULL, "the signatures' lifetime in seconds"},
     [DS_REFRESH] = {"refresh", CFGSCHEMA_INT, 10, 366L * 86400, ZONE_SIGN_REFRESH_DEFAULT, 0, NULL,
                     "how long before they expire gtmd signs again"},
+    [DS_POLICY] = {"policy", CFGSCHEMA_STRING,
+                   .what = "a signing policy of dnssec_policies: its denial, signature validity "
+                           "and refresh, its timeline shown (needs \"keys\" in this release)"},
 };
 const struct cfgschema zone_dnssec_schema = CFGSCHEMA("$.zones[].dnssec", zone_dnssec_keys);
 
@@ -112,6 +116,15 @@ static void zone_params_sign(const struct jsoncfg *j, json_t *v, const char *pat
         cfgschema_err(j, s, DS_DENIAL, path, "must be \"nsec\" or \"nsec3\"");
     cfgschema_key_path(sub, sizeof(sub), s, DS_NSEC3, path);
     zone_params_nsec3(j, cfgschema_value(s, DS_NSEC3, v), sub, sp);
+    if (cfgschema_value(s, DS_POLICY, v)) {
+        /* One place for each setting: the policy's. */
+        for (size_t k = DS_DENIAL; k <= DS_REFRESH; k++)
+            if (cfgschema_value(s, k, v))
+                cfgschema_err(j, s, k, path,
+                              "is set by the zone's \"policy\" (its denial, nsec3, "
+                              "signature_validity and signature_refresh): set it there");
+        return;
+    }
     sp->validity = (uint32_t)cfgschema_int(j, s, DS_VALIDITY, v, path);
     sp->refresh = (uint32_t)cfgschema_int(j, s, DS_REFRESH, v, path);
     if (sp->refresh >= sp->validity)
@@ -130,17 +143,35 @@ void zone_dnssec_params_parse(const struct jsoncfg *j, json_t *v, const char *pa
     if (!v || !cfgschema_object(j, s, v, path))
         return;
     out->expiry_warning = (uint32_t)cfgschema_int(j, s, DS_EXPIRY_WARNING, v, path);
+    const char *pol = cfgschema_str(j, s, DS_POLICY, v, path);
+    out->policy = pol ? jsoncfg_strdup(pol) : NULL;
+    if (pol && !cfgschema_value(s, DS_KEYS, v))
+        cfgschema_err(j, s, DS_POLICY, path,
+                      "needs \"keys\" in this release: gtmd does not make keys yet (issue "
+                      "#56), so the zone is signed with the keys given, on the policy's "
+                      "settings (doc/dnssec.md, \"Signing policies\")");
     if (cfgschema_value(s, DS_KEYS, v)) {
         zone_params_sign(j, v, path, &out->sign);
         return;
     }
-    for (size_t k = DS_SIGNING_FIRST; k < DS_N; k++)
+    for (size_t k = DS_SIGNING_FIRST; k <= DS_REFRESH; k++)
         if (cfgschema_value(s, k, v))
             cfgschema_err(j, s, k, path, "is a signing setting: it needs \"keys\"");
 }
 
+void zone_dnssec_params_apply(struct zone_dnssec_params *out, const struct zone_kasp_policy *p)
+{
+    out->sign.nsec3 = p->nsec3;
+    out->sign.iterations = p->iterations;
+    out->sign.salt_len = 0; /* RFC 9276: no salt */
+    out->sign.validity = p->validity;
+    out->sign.refresh = p->refresh;
+}
+
 void zone_dnssec_params_free(struct zone_dnssec_params *p)
 {
+    free(p->policy);
+    p->policy = NULL;
     for (size_t i = 0; i < p->sign.n_keys; i++) {
         free(p->sign.keys[i]);
         free(p->sign.key_paths[i]);

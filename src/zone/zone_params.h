@@ -48,6 +48,10 @@ struct zone_dnssec_params {
      * (expired ones are an error). Default 7 days. */
     uint32_t expiry_warning;
     struct zone_sign_params sign;
+    /* "policy": the name of a signing policy (zone_kasp.h), or NULL. The
+     * policy gives the signing settings (zone_dnssec_params_apply); the
+     * keys are still "keys" in this release. */
+    char *policy;
 };
 
 /* Sets the defaults, then reads v (the "dnssec" object, may be NULL) at
@@ -59,6 +63,7 @@ enum zone_dnssec_key {
     DS_NSEC3,
     DS_VALIDITY,
     DS_REFRESH,
+    DS_POLICY,
     DS_N
 };
 /* The keys of a zone's "dnssec" object. */
@@ -66,6 +71,11 @@ extern const struct cfgschema zone_dnssec_schema;
 
 void zone_dnssec_params_parse(const struct jsoncfg *j, json_t *v, const char *path,
                               struct zone_dnssec_params *out);
+
+/* The signing settings of policy p into out's: denial, NSEC3 iterations,
+ * signature validity and refresh. */
+struct zone_kasp_policy;
+void zone_dnssec_params_apply(struct zone_dnssec_params *out, const struct zone_kasp_policy *p);
 
 /* Frees the strings of p (not p itself). */
 void zone_dnssec_params_free(struct zone_dnssec_params *p);

@@ -1,0 +1,162 @@
+"""Signing policies ("dnssec_policies", zone_kasp.c) and RFC 7583's
+timeline (zone_kasp_timeline.c), first slice of issue #56: gtmd check
+refuses a policy whose timing cannot be safe, naming the JSON path, the
+sum and each term; accepts a safe one and prints its intervals; a zone
+naming a policy is signed on the policy's settings with the keys it
+gives (this release makes no key), and the policy's mistakes (unknown
+name, settings given twice, no keys, a DS push key not in tsig_keys)
+are refused at their JSON path."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import GTMD
+from dnssec_zones import ORIGIN, SignedSet, missing_tools
+
+# Short timings, every term different so that a sum names each one:
+# Ipub = 5 + 10 + 0 = 15, Iret = 0 + 5 + 20 + 0 = 25 (min ZSK 40),
+# IretK = 7 + 3 + 30 + 0 = 40 (min KSK 55), refresh > 5 + 20.
+FAST = {"zsk_lifetime": 120, "ksk_lifetime": 600, "dnskey_ttl": 10, "zone_max_ttl": 20,
+        "propagation_delay": 5, "publish_safety": 0, "retire_safety": 0,
+        "signature_validity": 3600, "signature_refresh": 600,
+        "parent": {"ds_ttl": 30, "registration_delay": 7, "propagation_delay": 3}}
+
+
+@pytest.fixture(scope="module")
+def zs():
+    tool = missing_tools()
+    if tool:
+        pytest.skip("ldnsutils not installed (%s missing)" % tool)
+    d = tempfile.mkdtemp(prefix="gtmd-kasp-")
+    try:
+        yield SignedSet(d, "nsec")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def keys(zs):
+    return [os.path.basename(zs.ksk), os.path.basename(zs.zsk)]
+
+
+def check(zs, policies, dnssec=None, extra=None):
+    """gtmd check on a config with policies and one zone signed with
+    dnssec (default: policy "p" and both keys); (rc, stdout, stderr)."""
+    conf = {"listen": ["127.0.0.1:5353"], "dnssec_policies": policies,
+            "zones": [{"origin": ORIGIN, "file": zs.parent_unsigned,
+                       "dnssec": dnssec if dnssec is not None
+                       else {"policy": "p", "keys": keys(zs)}}]}
+    conf.update(extra or {})
+    path = os.path.join(zs.dir, "kasp.json")
+    with open(path, "w") as f:
+        json.dump(conf, f)
+    r = subprocess.run([GTMD, "check", "-c", path], capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_safe_policy_prints_its_intervals(zs):
+    rc, out, err = check(zs, {"p": FAST})
+    assert rc == 0, err
+    assert "policy p: algorithm 13, denial nsec" in out, out
+    assert "Ipub = Dprp 5 + TTLkey 10 + publish_safety 0 = 15 s" in out, out
+    assert "Iret = Dsgn 0 + Dprp 5 + TTLsig 20 + retire_safety 0 = 25 s" in out, out
+    assert "IretK = Dreg 7 + DprpP 3 + TTLds 30 + retire_safety 0 = 40 s" in out, out
+    assert "shortest safe zsk_lifetime = Ipub + Iret = 40 s; ksk_lifetime = Ipub + IretK = 55 s" \
+        in out, out
+    # The next ZSK is published Ipub before the active one retires: 120 - 15.
+    assert "the next ZSK is published 105 s after a ZSK becomes active" in out, out
+    # The next KSK: 600 - (Ipub + IretK) = 545.
+    assert "the next KSK is published 545 s after a KSK becomes active" in out, out
+    # Algorithm: (0+5+20+0) + 15 + 40 + (5+10+0) = 95.
+    assert "an algorithm rollover takes 95 s" in out, out
+    assert "zones: %s" % ORIGIN in out, out
+
+
+def test_defaults_print_a_production_timeline(zs):
+    rc, out, err = check(zs, {"p": {}})
+    assert rc == 0, err
+    # Dprp 3600 + TTLkey 3600 + publish_safety 3600; Dsgn 0 + 3600 + 86400 + 3600.
+    assert "Ipub = Dprp 3600 + TTLkey 3600 + publish_safety 3600 = 10800 s" in out, out
+    assert "Iret = Dsgn 0 + Dprp 3600 + TTLsig 86400 + retire_safety 3600 = 93600 s" in out, out
+    assert "ksk_lifetime none: no scheduled KSK rollover" in out, out
+
+
+@pytest.mark.parametrize("key,value,want", [
+    ("zsk_lifetime", 39,
+     '$.dnssec_policies["p"].zsk_lifetime: 39 s is shorter than the pre-publication interval '
+     "Ipub + the retire interval Iret = 15 + 25 = 40 s (Ipub = Dprp 5 + TTLkey 10 + "
+     "publish_safety 0; Iret = Dsgn 0 + Dprp 5 + TTLsig 20 + retire_safety 0)"),
+    ("ksk_lifetime", 54,
+     '$.dnssec_policies["p"].ksk_lifetime: 54 s is shorter than the pre-publication interval '
+     "Ipub + the DS interval IretK = 15 + 40 = 55 s (Ipub = Dprp 5 + TTLkey 10 + "
+     "publish_safety 0; IretK = Dreg 7 + DprpP 3 + TTLds 30 + retire_safety 0)"),
+    ("signature_refresh", 25,
+     '$.dnssec_policies["p"].signature_refresh: 25 s is not more than Dprp + TTLsig = '
+     "5 + 20 = 25 s"),
+    ("signature_refresh", 3600, '$.dnssec_policies["p"].signature_refresh: must be less than '
+     "signature_validity (3600)"),
+    ("algorithm", 14, '$.dnssec_policies["p"].algorithm: must be 13 (ECDSA P-256 SHA-256), '
+     "15 (Ed25519) or 8 (RSA SHA-256)"),
+    ("zsk_lifetime", "never", '$.dnssec_policies["p"].zsk_lifetime: must be a number of seconds'),
+    ("denial", "nsec5", '$.dnssec_policies["p"].denial: must be "nsec" or "nsec3"'),
+    ("nsec3", {"iterations": 0, "salt_length": 8},
+     '$.dnssec_policies["p"].nsec3: unknown key "salt_length"'),
+])
+def test_unsafe_or_wrong_policy_is_refused(zs, key, value, want):
+    p = dict(FAST, **{key: value})
+    if key == "nsec3":
+        p["denial"] = "nsec3"
+    rc, out, err = check(zs, {"p": p})
+    assert rc == 1 and want in err, err
+    assert "policy p:" not in out
+
+
+def test_the_boundary_is_safe(zs):
+    rc, out, err = check(zs, {"p": dict(FAST, zsk_lifetime=40, ksk_lifetime=55,
+                                        signature_refresh=26)})
+    assert rc == 0, err
+
+
+@pytest.mark.parametrize("dnssec,want", [
+    ({"policy": "nope", "keys": None}, '$.zones[0].dnssec: policy "nope" is not in '
+     "dnssec_policies"),
+    ({"policy": "p"}, '$.zones[0].dnssec.policy: needs "keys" in this release'),
+    ({"policy": "p", "keys": None, "validity": 3600},
+     '$.zones[0].dnssec.validity: is set by the zone\'s "policy"'),
+    ({"policy": "p", "keys": None, "denial": "nsec3"},
+     '$.zones[0].dnssec.denial: is set by the zone\'s "policy"'),
+])
+def test_zone_policy_mistakes(zs, dnssec, want):
+    if "keys" in dnssec:
+        dnssec["keys"] = keys(zs)
+    rc, out, err = check(zs, {"p": FAST}, dnssec)
+    assert rc == 1 and want in err, err
+
+
+def test_ds_push_key_must_be_a_tsig_key(zs):
+    p = dict(FAST, parent=dict(FAST["parent"], ds_push={"primary": "127.0.0.1:53",
+                                                         "key": "up.example."}))
+    rc, out, err = check(zs, {"p": p})
+    assert rc == 1 and '$.dnssec_policies["p"]: parent.ds_push: key "up.example." is not in ' \
+        "tsig_keys" in err, err
+    tsig = {"tsig_keys": {"up.example.": {"secret": "c2VjcmV0c2VjcmV0c2VjcmV0"}}}
+    rc, out, err = check(zs, {"p": p}, extra=tsig)
+    assert rc == 0, err
+    p["parent"]["ds_push"]["primary"] = "parent"
+    rc, out, err = check(zs, {"p": p}, extra=tsig)
+    assert rc == 1 and '$.dnssec_policies["p"].parent.ds_push.primary: must be an address' \
+        in err, err
+
+
+def test_policy_sets_how_the_zone_is_signed(zs):
+    """The policy's denial reaches the signer: NSEC3 adds NSEC3PARAM and
+    NSEC3 records, which the record count shows against NSEC."""
+    rc, out_nsec, err = check(zs, {"p": FAST})
+    assert rc == 0, err
+    rc, out_nsec3, err = check(zs, {"p": dict(FAST, denial="nsec3")})
+    assert rc == 0, err
+    n = [int(o.split("zones, ")[1].split(" records")[0]) for o in (out_nsec, out_nsec3)]
+    assert n[1] > n[0], (out_nsec, out_nsec3)
