@@ -150,6 +150,11 @@ void admin_update(struct admin *a, const struct admin_params *cfg);
 int admin_reopen_audit(struct admin *a);
 void admin_stop(struct admin *a);
 
+/* The view GET /v1/dnssec serves ({"policies": [...], "zones": [...]},
+ * built by the daemon from the configuration: zone_kasp.h); admin takes
+ * it and frees the one it replaces. Any thread. */
+void admin_set_dnssec(struct admin *a, json_t *view);
+
 /* The API's safety rule, for a record of kind ("overrides", "drills") as
  * the API writes it to the shared store: true when applying it on s would
  * leave a policy record that is served now with no serving region (why

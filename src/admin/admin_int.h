@@ -52,6 +52,9 @@ struct admin {
     struct evhttp *http;
     pthread_mutex_t lock; /* guards tokens, the audit path and its descriptor */
     char *read_token, *operate_token, *audit_log;
+    /* GET /v1/dnssec's view (admin_set_dnssec): the daemon's, replaced
+     * whole at start and each reload; owned, guarded by lock. */
+    json_t *dnssec;
     int audit_fd; /* open on audit_fd_path; -1: opened at the next line */
     char *audit_fd_path;
     unsigned max_connections;
@@ -159,6 +162,7 @@ void admin_handle_alertmanager(struct admin_req *r);
 void admin_notify_metrics(struct admin *a, struct evbuffer *b);
 
 void admin_handle_status(struct admin_req *r);
+void admin_handle_dnssec(struct admin_req *r);
 void admin_handle_explain(struct admin_req *r);
 void admin_handle_metrics(struct admin_req *r);
 void admin_handle_overrides_list(struct admin_req *r);

@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "admin/admin_int.h"
 #include "admin/admin_view.h"
@@ -221,4 +222,26 @@ void admin_handle_reload(struct admin_req *r)
     int status = ok ? 200 : 422;
     admin_audit(r, status, json_incref(result));
     admin_reply_json(r, status, result);
+}
+
+void admin_set_dnssec(struct admin *a, json_t *view)
+{
+    pthread_mutex_lock(&a->lock);
+    json_t *old = a->dnssec;
+    a->dnssec = view;
+    pthread_mutex_unlock(&a->lock);
+    json_decref(old);
+}
+
+/* GET /v1/dnssec: the daemon's view (a copy: jansson's counts are not
+ * shared across threads here) with the time it is read at, so that a
+ * client compares the due times with the server's clock. */
+void admin_handle_dnssec(struct admin_req *r)
+{
+    pthread_mutex_lock(&r->a->lock);
+    json_t *v = r->a->dnssec ? json_deep_copy(r->a->dnssec)
+                             : json_pack("{s:[], s:[]}", "policies", "zones");
+    pthread_mutex_unlock(&r->a->lock);
+    json_object_set_new(v, "now", json_integer((json_int_t)time(NULL)));
+    admin_reply_json(r, 200, v);
 }

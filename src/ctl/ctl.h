@@ -53,6 +53,10 @@ char *ctl_json_dumps(json_t *j, size_t flags);
 int ctl_drill(struct ctl *c, int argc, char **argv);
 void ctl_drill_usage(FILE *f);
 
+/* gtmctl dnssec status (ctl_dnssec.c); argv[0] is "dnssec". */
+int ctl_dnssec(struct ctl *c, int argc, char **argv);
+void ctl_dnssec_usage(FILE *f);
+
 /* gtmctl verdict list|add|rm (ctl_verdict.c); argv[0] is "verdict". */
 int ctl_verdict(struct ctl *c, int argc, char **argv);
 void ctl_verdict_usage(FILE *f);

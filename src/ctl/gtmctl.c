@@ -44,6 +44,7 @@ static void ctl_usage(FILE *f)
                "             GTMCTL_TOKEN_FILE, GTMCTL_TOKEN\n");
     ctl_drill_usage(f);
     ctl_verdict_usage(f);
+    ctl_dnssec_usage(f);
     ctl_config_usage(f);
     ctl_externaldns_usage(f);
 }
@@ -674,6 +675,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[i], "externaldns") == 0) {
         int rc = ctl_externaldns(&c, argc - i, argv + i);
+        free(c.token);
+        return rc;
+    }
+    if (strcmp(argv[i], "dnssec") == 0) {
+        int rc = ctl_dnssec(&c, argc - i, argv + i);
         free(c.token);
         return rc;
     }

@@ -66,6 +66,10 @@ struct server {
     struct serve_reader *drill_reader; /* its reader of the served set */
     struct scheduler *sched;
     struct admin *admin;
+    /* GET /v1/dnssec's view as last built (server_dnssec_view): the next
+     * reload keeps the age of keys that stayed; admin gets a copy. Owned;
+     * main thread. */
+    json_t *dnssec_view;
     struct webhook_core *webhooks; /* outgoing notifications; NULL: none */
     struct dnstap *dnstap;         /* the dnstap writer (dnstap.h); NULL: none */
     struct fleet *fleet;           /* NULL without a "fleet" section */
@@ -163,6 +167,10 @@ void server_anycast_stop(struct server *srv);
  * file than what is served); "file_error" in the result when that
  * failed. The result belongs to the caller. Takes reload_lock. */
 json_t *server_reload(struct server *srv, json_t *doc, bool *ok);
+/* The view of c's signing policies and of the zones that name one
+ * (server_dnssec.c); prev, the last view or NULL, keeps the time keys
+ * that stayed were first seen. The caller owns it. */
+json_t *server_dnssec_view(const struct config *c, json_t *prev);
 /* Validates doc as a change's reload would (control_validate_fn):
  * the same configuration, delta and set built, then freed. */
 struct errlist;

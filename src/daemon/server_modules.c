@@ -603,6 +603,16 @@ static void server_mod_webhooks_stop(struct server *srv)
 
 /* ---- admin: the admin API, metrics and the console ---- */
 
+/* GET /v1/dnssec's view of c, built anew (it reads the zones' .key files,
+ * which the load just read too). */
+static void server_mod_admin_dnssec(struct server *srv, const struct config *c)
+{
+    json_t *v = server_dnssec_view(c, srv->dnssec_view);
+    json_decref(srv->dnssec_view);
+    srv->dnssec_view = v;
+    admin_set_dnssec(srv->admin, json_deep_copy(v));
+}
+
 /* Last: POST /v1/reload can run on the admin thread as soon as it starts,
  * and a reload frees srv->cfg (read here and by admin_start's log lines):
  * the walk holds reload_lock for it. */
@@ -635,6 +645,7 @@ static int server_mod_admin_start(struct server *srv, struct serve_set *set)
         log_error("%s", err);
         return -1;
     }
+    server_mod_admin_dnssec(srv, srv->cfg);
     return 0;
 }
 
@@ -655,11 +666,15 @@ static void server_mod_admin_apply(struct server *srv, const struct config *next
     (void)set;
     if (srv->admin && same)
         admin_update(srv->admin, &next->admin);
+    if (srv->admin)
+        server_mod_admin_dnssec(srv, next);
 }
 
 static void server_mod_admin_stop(struct server *srv)
 {
     admin_stop(srv->admin);
+    json_decref(srv->dnssec_view);
+    srv->dnssec_view = NULL;
 }
 
 /* ---- user: who gtmd runs as (dropped to at start, server.c) ---- */

@@ -79,6 +79,18 @@ json_t *zone_kasp_json(const struct zone_kasp_policy *p);
 /* Lines for `gtmd check`: the policy's intervals with their formulas. */
 void zone_kasp_print(FILE *out, const struct zone_kasp_policy *p);
 
+/* A zone's DNSSEC status under policy p (zone_kasp_status.c): each key
+ * of sp (read from its .key file) taken as active since 'since' (the
+ * configured keys are the operator's: this release makes none), with the
+ * times the policy makes due (retirement, successor publication,
+ * removal), the earliest as "policy_due", and "next_action" saying that
+ * nothing acts on them yet. A key file that cannot be read adds to errs
+ * and is left out. The caller owns the result. */
+struct zone_sign_params;
+struct errlist;
+json_t *zone_kasp_zone_json(const char *origin, const struct zone_kasp_policy *p,
+                            const struct zone_sign_params *sp, int64_t since, struct errlist *errs);
+
 void zone_kasp_free(struct zone_kasp_set *s);
 
 #endif

@@ -5,15 +5,19 @@ sum and each term; accepts a safe one and prints its intervals; a zone
 naming a policy is signed on the policy's settings with the keys it
 gives (this release makes no key), and the policy's mistakes (unknown
 name, settings given twice, no keys, a DS push key not in tsig_keys)
-are refused at their JSON path."""
+are refused at their JSON path. GET /v1/dnssec (read token) and gtmctl
+dnssec status show each policy's intervals and each zone's keys with the
+times the policy makes due, and say that nothing acts on them yet."""
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
+from adminlib import OPERATE_TOKEN, READ_TOKEN, gtmctl, start
 from conftest import GTMD
 from dnssec_zones import ORIGIN, SignedSet, missing_tools
 
@@ -160,3 +164,78 @@ def test_policy_sets_how_the_zone_is_signed(zs):
     assert rc == 0, err
     n = [int(o.split("zones, ")[1].split(" records")[0]) for o in (out_nsec, out_nsec3)]
     assert n[1] > n[0], (out_nsec, out_nsec3)
+
+
+BY_HAND = "none: keys are managed by hand until the key manager (issue #56) runs"
+
+
+def tag(base):
+    """The key tag in an ldns key base name (K<zone>+<alg>+<tag>)."""
+    return int(base.rsplit("+", 1)[1])
+
+
+def served(zs, make_gtmd):
+    def mutate(c, workdir):
+        c["dnssec_policies"] = {"p": FAST}
+        c["zones"] = [{"origin": ORIGIN, "file": zs.parent_unsigned,
+                       "dnssec": {"policy": "p", "keys": [zs.ksk, zs.zsk]}}]
+    return start(make_gtmd, policy=False, mutate=mutate)
+
+
+def test_api_shows_policy_and_due_times(zs, make_gtmd):
+    before = int(time.time())
+    g, a = served(zs, make_gtmd)
+    after = int(time.time())
+    assert a.get("/v1/dnssec", token=None).status == 401
+    r = a.get("/v1/dnssec", token=READ_TOKEN)
+    assert r.status == 200, r
+    j = r.json
+    assert before <= j["now"] <= int(time.time()) + 1
+    [p] = j["policies"]
+    assert p["name"] == "p" and p["zsk_lifetime"] == 120 and p["ksk_lifetime"] == 600
+    assert p["intervals"] == {"ipub": 15, "iret": 25, "ipub_parent": 33, "iret_ksk": 40,
+                              "min_zsk_lifetime": 40, "min_ksk_lifetime": 55,
+                              "algorithm_rollover": 95}, p
+    [z] = j["zones"]
+    assert z["zone"] == ORIGIN and z["policy"] == "p"
+    assert z["next_action"] == {"action": BY_HAND, "at": None}, z
+    keys = {k["role"]: k for k in z["keys"]}
+    assert keys["ksk"]["tag"] == tag(zs.ksk) and keys["zsk"]["tag"] == tag(zs.zsk), z
+    since = keys["zsk"]["since"]
+    assert before <= since <= after + 1, (before, since, after)
+    for k in keys.values():
+        assert k["state"] == "active" and k["algorithm"] == 13 and k["algorithm_matches"]
+    # ZSK: retired at since + 120, successor published Ipub (15) before,
+    # removed Iret (25) after.
+    assert keys["zsk"]["due"] == {"active": since, "successor_published": since + 105,
+                                  "retired": since + 120, "removed": since + 145}, keys["zsk"]
+    # KSK: retired at since + 600, successor published Ipub + IretK (55)
+    # before, its DS submitted Ipub (15) after that; removed as it retires.
+    assert keys["ksk"]["due"] == {"active": since, "successor_published": since + 545,
+                                  "successor_ds_submitted": since + 560,
+                                  "retired": since + 600, "removed": since + 600}, keys["ksk"]
+    assert z["policy_due"] == {"event": "publish a successor ZSK (pre-publication)",
+                               "at": since + 105}, z
+    # A reload with the same keys keeps their age.
+    time.sleep(1.1)
+    assert a.post("/v1/reload", token=OPERATE_TOKEN).status == 200
+    z2 = a.get("/v1/dnssec", token=READ_TOKEN).json["zones"][0]
+    assert [k["since"] for k in z2["keys"]] == [since, since], z2
+
+    env = {"GTMCTL_SERVER": a.url, "GTMCTL_TOKEN": READ_TOKEN}
+    out = gtmctl("dnssec", "status", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "policy p: algorithm 13, denial nsec, zsk_lifetime 120 s, ksk_lifetime 600 s" \
+        in out.stdout, out.stdout
+    assert "Ipub 15 s, Iret 25 s, IretK 40 s; shortest safe zsk_lifetime 40 s, " \
+        "ksk_lifetime 55 s; algorithm rollover 95 s" in out.stdout, out.stdout
+    assert "zone %s (policy p, keys from the configuration (dnssec.keys))" % ORIGIN \
+        in out.stdout, out.stdout
+    assert "zsk %d algorithm 13: active since " % tag(zs.zsk) in out.stdout, out.stdout
+    assert "ksk %d algorithm 13: active since " % tag(zs.ksk) in out.stdout, out.stdout
+    assert "policy due: publish a successor ZSK (pre-publication) at " in out.stdout
+    assert "next action: " + BY_HAND in out.stdout, out.stdout
+    js = gtmctl("--json", "dnssec", "status", env=env)
+    assert js.returncode == 0 and json.loads(js.stdout)["zones"][0]["policy"] == "p"
+    bad = gtmctl("dnssec", "rollover", env=env)
+    assert bad.returncode != 0 and "dnssec status" in bad.stderr

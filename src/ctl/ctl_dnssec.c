@@ -1,0 +1,93 @@
+/*
+ * ctl_dnssec.c -- gtmctl dnssec status (gtmctl(8), doc/dnssec.md): the
+ * signing policies and the zones that name one, through GET /v1/dnssec.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl/ctl.h"
+
+void ctl_dnssec_usage(FILE *f)
+{
+    fprintf(f, "signing policies (doc/dnssec.md):\n"
+               "  dnssec status                       each policy's intervals, each zone's keys\n"
+               "                                      and what its policy makes due\n");
+}
+
+static long long ctl_dnssec_int(json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* A lifetime: seconds, or "none". */
+static const char *ctl_dnssec_life(json_t *p, const char *k, char *buf, size_t len)
+{
+    json_t *v = json_object_get(p, k);
+    if (json_is_integer(v))
+        snprintf(buf, len, "%lld s", (long long)json_integer_value(v));
+    else
+        snprintf(buf, len, "%s", json_is_string(v) ? json_string_value(v) : "-");
+    return buf;
+}
+
+static void ctl_dnssec_policy(json_t *p)
+{
+    char a[32], b[32];
+    json_t *iv = json_object_get(p, "intervals");
+    printf("policy %s: algorithm %lld, denial %s, zsk_lifetime %s, ksk_lifetime %s\n",
+           ctl_s(p, "name"), ctl_dnssec_int(p, "algorithm"), ctl_s(p, "denial"),
+           ctl_dnssec_life(p, "zsk_lifetime", a, sizeof(a)),
+           ctl_dnssec_life(p, "ksk_lifetime", b, sizeof(b)));
+    printf("  Ipub %lld s, Iret %lld s, IretK %lld s; shortest safe zsk_lifetime %lld s, "
+           "ksk_lifetime %lld s; algorithm rollover %lld s\n",
+           ctl_dnssec_int(iv, "ipub"), ctl_dnssec_int(iv, "iret"), ctl_dnssec_int(iv, "iret_ksk"),
+           ctl_dnssec_int(iv, "min_zsk_lifetime"), ctl_dnssec_int(iv, "min_ksk_lifetime"),
+           ctl_dnssec_int(iv, "algorithm_rollover"));
+}
+
+static void ctl_dnssec_key(json_t *k)
+{
+    char t0[40], t1[40], t2[40];
+    json_t *d = json_object_get(k, "due");
+    printf("  %s %lld algorithm %lld%s: %s since %s; successor published %s, retired %s\n",
+           ctl_s(k, "role"), ctl_dnssec_int(k, "tag"), ctl_dnssec_int(k, "algorithm"),
+           json_is_false(json_object_get(k, "algorithm_matches")) ? " (not the policy's)" : "",
+           ctl_s(k, "state"), ctl_time(json_object_get(k, "since"), t0, sizeof(t0)),
+           ctl_time(json_object_get(d, "successor_published"), t1, sizeof(t1)),
+           ctl_time(json_object_get(d, "retired"), t2, sizeof(t2)));
+}
+
+static void ctl_dnssec_print(json_t *j)
+{
+    size_t i, k;
+    json_t *v, *key;
+    char t[40];
+    json_array_foreach(json_object_get(j, "policies"), i, v) ctl_dnssec_policy(v);
+    json_array_foreach(json_object_get(j, "zones"), i, v)
+    {
+        printf("zone %s (policy %s, keys from the %s)\n", ctl_s(v, "zone"), ctl_s(v, "policy"),
+               ctl_s(v, "keys_from"));
+        json_array_foreach(json_object_get(v, "keys"), k, key) ctl_dnssec_key(key);
+        json_t *due = json_object_get(v, "policy_due");
+        if (json_is_object(due))
+            printf("  policy due: %s at %s\n", ctl_s(due, "event"),
+                   ctl_time(json_object_get(due, "at"), t, sizeof(t)));
+        printf("  next action: %s\n", ctl_s(json_object_get(v, "next_action"), "action"));
+    }
+    if (json_array_size(json_object_get(j, "policies")) == 0)
+        printf("no signing policy (dnssec_policies) in the configuration\n");
+}
+
+int ctl_dnssec(struct ctl *c, int argc, char **argv)
+{
+    int rc;
+    if (argc == 2 && strcmp(argv[1], "status") == 0) {
+        json_t *j = ctl_call(c, "GET", "/v1/dnssec", NULL, &rc);
+        if (j && rc == 0)
+            ctl_output(c, j, ctl_dnssec_print);
+        json_decref(j);
+        return rc;
+    }
+    ctl_dnssec_usage(stderr);
+    return CTL_USAGE;
+}
