@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/jsonwalk.h"
+#include "control/config_keys.h"
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "policy/policy.h"
@@ -247,7 +248,17 @@ static bool delta_zone_entry_same(const struct config *old, const struct config 
         return false;
     json_t *a = delta_zone_entry(json_object_get(old->root, "zones"), cz->origin);
     json_t *b = delta_zone_entry(json_object_get(next->root, "zones"), cz->origin);
-    return a && b && delta_same(a, b);
+    if (!a || !b || !delta_same(a, b))
+        return false;
+    /* The signing policy it names signs it too (zone_kasp.h): an edit of
+     * the policy alone is an edit of the zone's signing. */
+    const char *pol = cz->dnssec.policy;
+    if (!pol)
+        return true;
+    const char *key = config_key_at(CFG_K_DNSSEC_POLICIES)->name;
+    json_t *pa = json_object_get(json_object_get(old->root, key), pol);
+    json_t *pb = json_object_get(json_object_get(next->root, key), pol);
+    return pa && pb && delta_same(pa, pb);
 }
 
 /* The index in cur's snapshot of zone z (linear: zones are few next to

@@ -15,7 +15,8 @@
  * inputs is kept.
  *
  * A zone is kept when all of these hold: the files are not read again;
- * the zone entry (origin, file, dnssec, transfer...) is the same JSON;
+ * the zone entry (origin, file, dnssec, transfer...) is the same JSON,
+ * and so is the signing policy it names (dnssec_policies);
  * the configured origins are the same list; the zone is no secondary or
  * catalog zone (read or generated), names no TSIG key and takes no
  * updates (its compiled form points at the running set's key ring);

@@ -15,6 +15,9 @@ import subprocess
 import tempfile
 import time
 
+import dns.message
+import dns.query
+import dns.rdatatype
 import pytest
 
 from adminlib import OPERATE_TOKEN, READ_TOKEN, gtmctl, start
@@ -239,3 +242,25 @@ def test_api_shows_policy_and_due_times(zs, make_gtmd):
     assert js.returncode == 0 and json.loads(js.stdout)["zones"][0]["policy"] == "p"
     bad = gtmctl("dnssec", "rollover", env=env)
     assert bad.returncode != 0 and "dnssec status" in bad.stderr
+
+
+def nsec3param(g):
+    q = dns.message.make_query(ORIGIN, "NSEC3PARAM", want_dnssec=True)
+    r = dns.query.udp(q, g.addr, port=g.port, timeout=3)
+    return [rr for rrset in r.answer for rr in rrset
+            if rrset.rdtype == dns.rdatatype.NSEC3PARAM]
+
+
+def test_a_reload_of_the_policy_alone_re_signs_the_zone(zs, make_gtmd):
+    """The zone's entry stays and its policy changes (nsec to nsec3 with 5
+    iterations): the reload signs the zone anew on the policy's
+    settings, and /v1/dnssec shows the new policy."""
+    g, a = served(zs, make_gtmd)
+    assert nsec3param(g) == []
+    g.config["dnssec_policies"]["p"] = dict(FAST, denial="nsec3", nsec3={"iterations": 5})
+    g.write_config()
+    r = a.post("/v1/reload", token=OPERATE_TOKEN)
+    assert r.status == 200, r
+    [p] = nsec3param(g)
+    assert p.iterations == 5, p
+    assert a.get("/v1/dnssec", token=READ_TOKEN).json["policies"][0]["denial"] == "nsec3"
