@@ -48,6 +48,10 @@ struct zone_dnssec_params {
      * (expired ones are an error). Default 7 days. */
     uint32_t expiry_warning;
     struct zone_sign_params sign;
+    /* The signing policy's zone_max_ttl and dnskey_ttl (TTLsig and TTLkey
+     * of its timeline), which zone_verify warns the zone exceeds; 0
+     * without a policy. */
+    uint32_t policy_max_ttl, policy_dnskey_ttl;
     /* "policy": the name of a signing policy (zone_kasp.h), or NULL. The
      * policy gives the signing settings (zone_dnssec_params_apply); the
      * keys are still "keys" in this release. */

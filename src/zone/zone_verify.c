@@ -54,6 +54,10 @@ struct verify_ctx {
      * catches a key or algorithm problem, every signature being made the
      * same way. The rest is checked for presence and dates only. */
     size_t crypto_left;
+    /* The largest TTL of a signed RRset and the DNSKEY RRset's, against
+     * the signing policy's (zone_params.h): "name type" of the first. */
+    uint32_t max_ttl, dnskey_ttl;
+    char max_ttl_at[512];
 };
 
 #define VERIFY_SIGNED_SAMPLE 64
@@ -248,6 +252,15 @@ static void verify_node_sigs(struct verify_ctx *c, const struct zone_node *n)
         if ((n->flags & ZONE_NODE_CUT) && set->type != DNS_TYPE_DS && set->type != DNS_TYPE_NSEC)
             continue;
         verify_rrset(c, n->name, n->name_len, set);
+        if (set->type == DNS_TYPE_DNSKEY)
+            c->dnskey_ttl = set->ttl;
+        if (set->ttl > c->max_ttl) {
+            char nb[480], tb[16];
+            dns_name_to_str(n->name, nb, sizeof(nb));
+            verify_type_str(set->type, tb, sizeof(tb));
+            c->max_ttl = set->ttl;
+            snprintf(c->max_ttl_at, sizeof(c->max_ttl_at), "%s %s", nb, tb);
+        }
     }
 }
 
@@ -411,8 +424,28 @@ static ldns_rr_list *verify_keys(struct verify_ctx *c)
     return l;
 }
 
+/* The TTLs the signing policy's timeline assumes (TTLsig, TTLkey):
+ * a zone above them makes its intervals too short, a warning while
+ * nothing acts on them (zone_kasp.h). */
+static void verify_policy_ttls(struct verify_ctx *c, struct errlist *warns)
+{
+    if (c->p->policy_max_ttl && c->max_ttl > c->p->policy_max_ttl)
+        errlist_add(warns,
+                    "%s: zone %s: %s has TTL %u, more than its signing policy's zone_max_ttl %u "
+                    "(TTLsig): the policy's Iret and signature_refresh rule are computed too "
+                    "short; raise zone_max_ttl or lower the TTL",
+                    c->z->file, c->z->origin_str, c->max_ttl_at, c->max_ttl, c->p->policy_max_ttl);
+    if (c->p->policy_dnskey_ttl && c->dnskey_ttl > c->p->policy_dnskey_ttl)
+        errlist_add(warns,
+                    "%s: zone %s: its DNSKEY RRset has TTL %u, more than its signing policy's "
+                    "dnskey_ttl %u (TTLkey): the policy's Ipub is computed too short; set the "
+                    "keys' TTL to dnskey_ttl or raise it",
+                    c->z->file, c->z->origin_str, c->dnskey_ttl, c->p->policy_dnskey_ttl);
+}
+
 static void verify_summary(struct verify_ctx *c, struct errlist *warns)
 {
+    verify_policy_ttls(c, warns);
     for (int k = 0; k < V_KINDS; k++)
         if (c->count[k] > VERIFY_SHOWN)
             verify_error(c, "%u %s in all (the first %d shown)", c->count[k], verify_kind_name[k],

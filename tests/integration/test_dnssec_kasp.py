@@ -169,6 +169,26 @@ def test_policy_sets_how_the_zone_is_signed(zs):
     assert n[1] > n[0], (out_nsec, out_nsec3)
 
 
+
+def test_zone_ttls_above_the_policy_are_warned_of(zs):
+    """The parent zone's TTLs are 3600 (its $TTL and ldns-keygen's DNSKEY
+    TTL): above FAST's zone_max_ttl 20 and dnskey_ttl 10, the timeline's
+    TTLsig and TTLkey, so gtmd check warns, naming the RRset and both
+    TTLs; a policy that covers them gets no such warning."""
+    rc, out, err = check(zs, {"p": FAST})
+    assert rc == 0, err
+    assert "zone %s: " % ORIGIN in err and "has TTL 3600, more than its signing policy's " \
+        "zone_max_ttl 20 (TTLsig)" in err, err
+    assert "its DNSKEY RRset has TTL 3600, more than its signing policy's dnskey_ttl 10 " \
+        "(TTLkey)" in err, err
+    # Ipub 3605 + Iret 3605 = 7210; Ipub 3605 + IretK 40 = 3645.
+    rc, out, err = check(zs, {"p": dict(FAST, zone_max_ttl=3600, dnskey_ttl=3600,
+                                        zsk_lifetime=7210, ksk_lifetime=3645,
+                                        signature_validity=86400, signature_refresh=3700)})
+    assert rc == 0, err
+    assert "signing policy's" not in err, err
+
+
 BY_HAND = "none: keys are managed by hand until the key manager (issue #56) runs"
 
 
