@@ -68,7 +68,8 @@ struct server {
     struct admin *admin;
     /* GET /v1/dnssec's view as last built (server_dnssec_view): the next
      * reload keeps the age of keys that stayed; admin gets a copy. Owned;
-     * main thread. */
+     * read and replaced only by the admin module's start and reload walk,
+     * under reload_lock (a reload may run on the admin thread). */
     json_t *dnssec_view;
     struct webhook_core *webhooks; /* outgoing notifications; NULL: none */
     struct dnstap *dnstap;         /* the dnstap writer (dnstap.h); NULL: none */
