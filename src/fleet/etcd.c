@@ -30,6 +30,7 @@ struct etcd_pending {
     etcd_cb cb;
     void *arg;
     size_t tries;   /* endpoints tried for this call */
+    size_t url;     /* index of the URL of the attempt in flight */
     bool reauthed;  /* already authenticated again once */
     bool is_auth;   /* the authenticate call itself */
     bool in_flight; /* evcon/req are live */
@@ -38,6 +39,9 @@ struct etcd_pending {
      * timeout is per read, so a server that sends one octet now and then
      * would hold the call (and the sync waiting for it) for ever. */
     struct event *deadline;
+    /* connect_s after sending: an attempt not connected yet is moved to
+     * the next URL (etcd.h, connect_s). */
+    struct event *stall;
     struct etcd_pending *prev, *next;
 };
 
@@ -133,6 +137,9 @@ struct etcd *etcd_new(struct event_base *base, const struct etcd_params *p, char
     }
     e->timeout_s = p->timeout_s > 0 ? p->timeout_s : 2.0;
     e->watch_idle_s = p->watch_idle_s > 0 ? p->watch_idle_s : 86400;
+    /* A check slower than the call's own timeout would never fire first. */
+    e->connect_s = p->connect_s > 0 && p->connect_s < e->timeout_s ? p->connect_s : 0;
+    e->watch_probe_s = e->connect_s > 0 && p->watch_probe_s > 0 ? p->watch_probe_s : 0;
     conn_reaper_init(&e->reaper, base);
     return e;
 }
@@ -153,6 +160,8 @@ static void etcd_pending_free(struct etcd_pending *p)
 {
     if (p->deadline)
         event_free(p->deadline);
+    if (p->stall)
+        event_free(p->stall);
     free(p->path);
     free(p->body);
     free(p);
@@ -200,6 +209,26 @@ const char *etcd_endpoint(const struct etcd *e)
     return e->urls[e->cur].text;
 }
 
+struct timeval etcd_tv(double s)
+{
+    return (struct timeval){.tv_sec = (time_t)s,
+                            .tv_usec = (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+}
+
+bool etcd_evcon_connected(struct evhttp_connection *c)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    return fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0;
+}
+
+unsigned long etcd_moves(const struct etcd *e)
+{
+    return e->moves;
+}
+
 bool etcd_connecting(const struct etcd *e)
 {
     /* The newest call only (calls are linked at the head): older ones may
@@ -208,11 +237,7 @@ bool etcd_connecting(const struct etcd *e)
     for (const struct etcd_pending *p = e->pending; p; p = p->next) {
         if (!p->in_flight || !p->evcon)
             continue;
-        struct bufferevent *bev = evhttp_connection_get_bufferevent(p->evcon);
-        evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        return !(fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0);
+        return !etcd_evcon_connected(p->evcon);
     }
     return false;
 }
@@ -220,6 +245,12 @@ bool etcd_connecting(const struct etcd *e)
 void etcd_failover(struct etcd *e)
 {
     e->cur = (e->cur + 1) % e->n_urls;
+}
+
+void etcd_failover_from(struct etcd *e, size_t from)
+{
+    if (e->cur == from)
+        etcd_failover(e);
 }
 
 struct evhttp_connection *etcd_connect(struct etcd *e, const struct etcd_url *u)
@@ -370,7 +401,10 @@ static void etcd_pending_retry(struct etcd_pending *p, const char *why)
         e->errs_unlogged = 0;
     } else
         e->errs_unlogged++;
-    etcd_failover(e);
+    /* Only when the client still uses the URL that failed: the attempts of
+     * calls sent before an earlier move end later and must not move the
+     * client off the live URL that the others moved to. */
+    etcd_failover_from(e, p->url);
     if (++p->tries >= e->n_urls) {
         etcd_pending_finish(p, ETCD_ERR_NET, NULL, why);
         return;
@@ -383,6 +417,8 @@ static void etcd_on_done(struct evhttp_request *req, void *arg)
     struct etcd_pending *p = arg;
     struct etcd *e = p->e;
     evtimer_del(p->deadline);
+    if (p->stall)
+        evtimer_del(p->stall);
     etcd_pending_unlink(p);
     p->in_flight = false;
     conn_reaper_add(&e->reaper, p->evcon);
@@ -440,9 +476,32 @@ static void etcd_on_deadline(evutil_socket_t fd, short what, void *arg)
         return;
     etcd_pending_unlink(p);
     p->in_flight = false;
+    if (p->stall)
+        evtimer_del(p->stall);
     evhttp_connection_free(p->evcon);
     p->evcon = NULL;
     etcd_pending_retry(p, "no complete reply within the call's time bound");
+}
+
+/* connect_s after sending: an attempt whose connection has no peer yet
+ * (the SYN unanswered: packets dropped on the way) never sent its request,
+ * so it is abandoned and the call goes to the next URL now instead of after
+ * timeout_s. A connected one is left to its timeouts (a slow etcd). From a
+ * timer, so the connection may be freed here. */
+static void etcd_on_stall(evutil_socket_t fd, short what, void *arg)
+{
+    struct etcd_pending *p = arg;
+    (void)fd;
+    (void)what;
+    if (!p->in_flight || etcd_evcon_connected(p->evcon))
+        return;
+    etcd_pending_unlink(p);
+    p->in_flight = false;
+    evtimer_del(p->deadline);
+    evhttp_connection_free(p->evcon);
+    p->evcon = NULL;
+    p->e->moves++;
+    etcd_pending_retry(p, "the member did not accept a connection within connect_s");
 }
 
 static void etcd_pending_send(struct etcd_pending *p)
@@ -454,6 +513,7 @@ static void etcd_pending_send(struct etcd_pending *p)
         etcd_authenticate(e);
         return;
     }
+    p->url = e->cur;
     const struct etcd_url *u = &e->urls[e->cur];
     struct evhttp_connection *c = etcd_connect(e, u);
     struct evhttp_request *req = c ? etcd_request_new(e, u, p->body, etcd_on_done, p) : NULL;
@@ -463,9 +523,7 @@ static void etcd_pending_send(struct etcd_pending *p)
         etcd_pending_retry(p, "cannot set up a connection");
         return;
     }
-    struct timeval tv = {.tv_sec = (time_t)e->timeout_s,
-                         .tv_usec =
-                             (suseconds_t)((e->timeout_s - (double)(time_t)e->timeout_s) * 1e6)};
+    struct timeval tv = etcd_tv(e->timeout_s);
     evhttp_connection_set_timeout_tv(c, &tv);
     /* A reply is held whole before it is parsed: a server that sends an
      * endless body would take all memory. The watch (a stream, parsed as
@@ -475,10 +533,14 @@ static void etcd_pending_send(struct etcd_pending *p)
         p->deadline = evtimer_new(e->base, etcd_on_deadline, p);
     if (!p->deadline)
         abort();
-    double bound = e->timeout_s * ETCD_CALL_TIMEOUTS;
-    struct timeval dl = {.tv_sec = (time_t)bound,
-                         .tv_usec = (suseconds_t)((bound - (double)(time_t)bound) * 1e6)};
+    struct timeval dl = etcd_tv(e->timeout_s * ETCD_CALL_TIMEOUTS);
     evtimer_add(p->deadline, &dl);
+    if (e->connect_s > 0) {
+        if (!p->stall && !(p->stall = evtimer_new(e->base, etcd_on_stall, p)))
+            abort();
+        struct timeval cs = etcd_tv(e->connect_s);
+        evtimer_add(p->stall, &cs);
+    }
     p->evcon = c;
     p->in_flight = true;
     p->next = e->pending;
@@ -490,6 +552,8 @@ static void etcd_pending_send(struct etcd_pending *p)
         p->in_flight = false;
         p->evcon = NULL;
         evtimer_del(p->deadline);
+        if (p->stall)
+            evtimer_del(p->stall);
         evhttp_connection_free(c);
         etcd_pending_retry(p, "cannot send the request");
         return;

@@ -54,6 +54,17 @@ struct etcd_params {
      * from a member cut off from its peers stays open and silent. 0: a day
      * (for a caller that checks liveness by other means). */
     double watch_idle_s;
+    /* A member that drops packets (a cut link, a dead host) answers no
+     * connection at all. When > 0, a call whose connection has not completed
+     * its TCP handshake after connect_s is abandoned there (nothing was sent:
+     * safe to send elsewhere) and sent to the next URL, and a watch that
+     * receives nothing for watch_probe_s opens a connection to its member:
+     * one not connected within connect_s ends the watch ("the member did not
+     * accept a connection"). The handshake is the kernel's, not etcd's, so a
+     * slow etcd or a loaded machine does not trip it. 0: neither check (a
+     * call waits timeout_s, a watch watch_idle_s). */
+    double connect_s;
+    double watch_probe_s;
 };
 
 /* Result of a unary call. */
@@ -87,6 +98,12 @@ void etcd_failover(struct etcd *e);
  * completed its TCP handshake: the URL does not answer at all (a cut link,
  * a dead host), as opposed to a slow etcd. */
 bool etcd_connecting(const struct etcd *e);
+/* How many times a call or watch probe moved to another URL because a
+ * member did not connect within connect_s (status, tests). */
+unsigned long etcd_moves(const struct etcd *e);
+
+/* The URL a watch runs on (the endpoint when it started). */
+const char *etcd_watch_endpoint(const struct etcd_watch *w);
 
 /* A watch on the current endpoint: create_request is the inner object of
  * {"create_request": ...} (stolen). on_msg gets each "result" object;

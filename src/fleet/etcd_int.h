@@ -39,11 +39,13 @@ struct etcd {
     bool authenticating;
     SSL_CTX *ssl_ctx; /* when any URL is https */
     double timeout_s;
-    double watch_idle_s;            /* 0: a day */
-    struct etcd_pending *pending;   /* calls in flight */
-    struct etcd_pending *auth_wait; /* calls waiting for a token */
-    struct etcd_watch *watches;     /* live and ended (not yet freed) */
-    double last_err_log;            /* monotonic; errors are logged at most every 10 s */
+    double watch_idle_s;             /* 0: a day */
+    double connect_s, watch_probe_s; /* etcd.h; 0: off */
+    unsigned long moves;             /* etcd_moves */
+    struct etcd_pending *pending;    /* calls in flight */
+    struct etcd_pending *auth_wait;  /* calls waiting for a token */
+    struct etcd_watch *watches;      /* live and ended (not yet freed) */
+    double last_err_log;             /* monotonic; errors are logged at most every 10 s */
     unsigned long errs_unlogged;
     /* Connections whose request ended, freed by reap_ev once the libevent
      * callback that ended them has returned (owned; etcd_free frees what is
@@ -52,6 +54,15 @@ struct etcd {
      * while an etcd member is down, so gtmd frees every connection itself. */
     struct conn_reaper reaper;
 };
+
+/* Whether c completed its TCP handshake (it has a peer). */
+bool etcd_evcon_connected(struct evhttp_connection *c);
+/* Moves to the next URL when the one in use is still the index `from`
+ * (a call that failed on an old URL does not move a client that has
+ * already moved on to a live one). */
+void etcd_failover_from(struct etcd *e, size_t from);
+/* A timeval of s seconds. */
+struct timeval etcd_tv(double s);
 
 /* A new connection to u (TLS when u->tls); NULL on failure. */
 struct evhttp_connection *etcd_connect(struct etcd *e, const struct etcd_url *u);

@@ -6,6 +6,16 @@
  * from whatever chunks arrive. The connection is not freed inside its own
  * callbacks: a watch that ends (or is cancelled) is freed from a separate
  * event on the loop.
+ *
+ * Liveness (etcd.h, watch_probe_s): a stream that is merely quiet and one
+ * whose member stopped answering (packets dropped, no reset) look the same
+ * from the client: nothing arrives. So a stream quiet for watch_probe_s
+ * opens one connection to its member (POST /v3/maintenance/status): not
+ * connected within connect_s, the member is unreachable and the watch ends
+ * at once, instead of after watch_idle_s. A probe that connects re-arms the
+ * check when it ends; one that connects and then gets no reply ends the
+ * watch after timeout_s (a member that takes connections but answers
+ * nothing is caught by the caller's own lag check sooner).
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -24,8 +34,12 @@ struct etcd_watch {
     etcd_watch_msg_cb on_msg;
     etcd_watch_end_cb on_end;
     void *arg;
-    bool done;            /* no callback of the user runs any more */
-    struct event *reaper; /* frees the watch from the loop */
+    bool done;                       /* no callback of the user runs any more */
+    struct event *reaper;            /* frees the watch from the loop */
+    size_t url;                      /* index of the URL the watch runs on */
+    struct event *quiet;             /* watch_probe_s without a chunk: probe the member */
+    struct event *stall;             /* connect_s after a probe started */
+    struct evhttp_connection *probe; /* the probe in flight (owned), or NULL */
     struct etcd_watch *prev, *next;
 };
 
@@ -46,6 +60,12 @@ static void etcd_watch_destroy(struct etcd_watch *w)
         evhttp_connection_free(w->evcon); /* also frees a request still running */
     if (w->reaper)
         event_free(w->reaper);
+    if (w->quiet)
+        event_free(w->quiet);
+    if (w->stall)
+        event_free(w->stall);
+    if (w->probe)
+        evhttp_connection_free(w->probe); /* frees its request, no callback */
     etcd_stream_free(&w->stream);
     free(w);
 }
@@ -61,9 +81,80 @@ static void etcd_watch_end(struct etcd_watch *w, const char *why, bool tell)
     if (w->done)
         return;
     w->done = true;
+    if (w->quiet)
+        evtimer_del(w->quiet);
+    if (w->stall)
+        evtimer_del(w->stall);
     if (tell && w->on_end)
         w->on_end(w->arg, why);
     event_active(w->reaper, EV_TIMEOUT, 0);
+}
+
+static void etcd_watch_arm(struct etcd_watch *w)
+{
+    if (!w->quiet || w->done)
+        return;
+    struct timeval tv = etcd_tv(w->e->watch_probe_s);
+    evtimer_add(w->quiet, &tv);
+}
+
+/* The probe ended (from libevent: its connection is handed to the reaper,
+ * not freed here). An answer of any kind shows the member reachable; no
+ * answer at all (refused, reset, timeout_s) ends the watch. */
+static void etcd_watch_probe_done(struct evhttp_request *req, void *arg)
+{
+    struct etcd_watch *w = arg;
+    int code = req ? evhttp_request_get_response_code(req) : 0;
+    conn_reaper_add(&w->e->reaper, w->probe);
+    w->probe = NULL;
+    evtimer_del(w->stall);
+    if (code != 0)
+        etcd_watch_arm(w);
+    else
+        etcd_watch_end(w, "the member did not answer a probe", true);
+}
+
+/* connect_s after the probe started: not connected, the member is cut off. */
+static void etcd_watch_on_stall(evutil_socket_t fd, short what, void *arg)
+{
+    struct etcd_watch *w = arg;
+    (void)fd;
+    (void)what;
+    if (!w->probe || w->done || etcd_evcon_connected(w->probe))
+        return;
+    evhttp_connection_free(w->probe); /* a timer: may be freed here, no callback */
+    w->probe = NULL;
+    w->e->moves++;
+    etcd_watch_end(w, "the member did not accept a connection within connect_s", true);
+}
+
+static void etcd_watch_on_quiet(evutil_socket_t fd, short what, void *arg)
+{
+    struct etcd_watch *w = arg;
+    (void)fd;
+    (void)what;
+    if (w->done || w->probe)
+        return;
+    const struct etcd_url *u = &w->e->urls[w->url];
+    struct evhttp_connection *c = etcd_connect(w->e, u);
+    struct evhttp_request *req =
+        c ? etcd_request_new(w->e, u, "{}", etcd_watch_probe_done, w) : NULL;
+    if (!req) {
+        if (c)
+            evhttp_connection_free(c);
+        etcd_watch_arm(w);
+        return;
+    }
+    struct timeval to = etcd_tv(w->e->timeout_s);
+    evhttp_connection_set_timeout_tv(c, &to);
+    if (evhttp_make_request(c, req, EVHTTP_REQ_POST, "/v3/maintenance/status") != 0) {
+        evhttp_connection_free(c); /* the request was freed by libevent */
+        etcd_watch_arm(w);
+        return;
+    }
+    w->probe = c;
+    struct timeval cs = etcd_tv(w->e->connect_s);
+    evtimer_add(w->stall, &cs);
 }
 
 static void etcd_watch_on_obj(void *arg, json_t *obj)
@@ -90,6 +181,7 @@ static void etcd_watch_on_chunk(struct evhttp_request *req, void *arg)
         evbuffer_drain(in, evbuffer_get_length(in));
         return; /* the done callback reports it */
     }
+    etcd_watch_arm(w); /* the member is reachable: quiet from now on */
     while (evbuffer_get_length(in) > 0 && !w->done) {
         char buf[16384];
         int n = evbuffer_remove(in, buf, sizeof(buf));
@@ -131,6 +223,13 @@ struct etcd_watch *etcd_watch_start(struct etcd *e, json_t *create_request,
     json_t *b = json_pack("{s:o}", "create_request", create_request);
     char *body = json_dumps(b, JSON_COMPACT);
     json_decref(b);
+    w->url = e->cur;
+    if (e->watch_probe_s > 0) {
+        w->quiet = evtimer_new(e->base, etcd_watch_on_quiet, w);
+        w->stall = evtimer_new(e->base, etcd_watch_on_stall, w);
+        if (!w->quiet || !w->stall)
+            abort();
+    }
     const struct etcd_url *u = &e->urls[e->cur];
     w->evcon = w->reaper && body ? etcd_connect(e, u) : NULL;
     w->req = w->evcon ? etcd_request_new(e, u, body, etcd_watch_on_done, w) : NULL;
@@ -154,7 +253,13 @@ struct etcd_watch *etcd_watch_start(struct etcd *e, json_t *create_request,
         etcd_watch_destroy(w);
         return NULL;
     }
+    etcd_watch_arm(w); /* also covers a watch whose own connect never completes */
     return w;
+}
+
+const char *etcd_watch_endpoint(const struct etcd_watch *w)
+{
+    return w->e->urls[w->url].text;
 }
 
 void etcd_watch_cancel(struct etcd_watch *w)
@@ -166,6 +271,10 @@ void etcd_watch_cancel(struct etcd_watch *w)
         w->req = NULL;
     }
     w->done = true;
+    if (w->quiet)
+        evtimer_del(w->quiet);
+    if (w->stall)
+        evtimer_del(w->stall);
     event_active(w->reaper, EV_TIMEOUT, 0);
 }
 

@@ -597,6 +597,8 @@ struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *en
     /* The heartbeat puts an event on the watch every FLEET_BEAT_S: a watch
      * silent for half of stale_after (at least 2 s) is dead. */
     f->p.etcd.watch_idle_s = f->p.stale_after / 2 > 2 ? f->p.stale_after / 2 : 2;
+    f->p.etcd.connect_s = FLEET_CONNECT_S; /* a member that drops packets: fleet_int.h */
+    f->p.etcd.watch_probe_s = FLEET_WATCH_PROBE_S;
     f->health = env->health;
     f->health_service = env->health_service;
     f->unsafe = env->unsafe;

@@ -56,6 +56,17 @@
  * heal must be found within a tick or two (writes are accepted again
  * within 1 s of a heal). A connected but slow etcd gets FLEET_RETRY_S. */
 #define FLEET_CONNECT_S 0.2
+/* A member that stops answering (packets dropped, no reset: a cut link)
+ * is left within FLEET_WATCH_PROBE_S + FLEET_CONNECT_S of its going quiet
+ * (0.45 s, plus the loop's delays): a watch that receives nothing for
+ * FLEET_WATCH_PROBE_S opens a connection to its member, and one not
+ * connected after FLEET_CONNECT_S ends the watch, which resumes on the next
+ * URL from the revision after the last one it delivered (fleet_sync.c).
+ * Calls likewise move on when not connected after FLEET_CONNECT_S (etcd.h,
+ * connect_s). Heartbeats keep a live watch from going quiet for longer
+ * than FLEET_BEAT_S, so a live member is probed at most every
+ * FLEET_BEAT_S, and only when the watch is quiet. */
+#define FLEET_WATCH_PROBE_S 0.25
 /* Peers' clocks further from this node's than this flag a skew. */
 #define FLEET_SKEW_MAX_S 2.0
 #define FLEET_SKEW_BEATS 3
@@ -474,10 +485,12 @@ struct fleet {
     double range_sent; /* when the fresh read being applied was sent */
     bool beat_inflight;
     double next_beat, sync_started;
-    bool sync_answered;       /* the current sync attempt got a reply */
-    const char *watch_url;    /* the URL the watch runs on (written under L) */
-    const char *answered_url; /* the URL of the last successful call */
-    double clock_offset;      /* (L) this node's clock minus the fleet's; valid when skew_known */
+    bool sync_answered;        /* the current sync attempt got a reply */
+    const char *watch_url;     /* the URL the watch runs on (written under L) */
+    const char *answered_url;  /* the URL of the last successful call */
+    unsigned watch_resumes;    /* watch ends since its last message (fleet_sync.c) */
+    unsigned long watch_moves; /* watches resumed on another URL (status) */
+    double clock_offset;       /* (L) this node's clock minus the fleet's; valid when skew_known */
     bool skew_known, skewed;
     bool isolated; /* (L) view older than isolation_after (fleet_beat.c) */
     double lost_since;
@@ -654,9 +667,15 @@ void fleet_sync_after_range(struct fleet *f);
  * (fleet_sync_read_range, fleet_sync_after_range). */
 void fleet_read_start(struct fleet *f);
 
+/* ---- fleet_watch.c: the watch (fleet thread) ------------------------- */
+/* Starts the watch on the current URL from f->rev + 1. */
+void fleet_watch_start(struct fleet *f);
 /* Restarts the watch from the next revision on the current URL (why:
  * for the log). */
 void fleet_sync_rewatch(struct fleet *f, const char *why);
+/* A call answered (fleet_sync.c): a quorum answered (every call gtmd
+ * makes is linearizable); marks the sync attempt answered. */
+void fleet_sync_contact(struct fleet *f);
 
 /* ---- fleet_beat.c: heartbeat, watch liveness, clock skew (fleet thread) */
 /* Sends the heartbeat when due, restarts a dead or lagging watch, sets or

@@ -79,7 +79,7 @@ static const char *fleet_ep_name(const struct fleet_ep *e)
 
 /* A unary call answered: every one gtmd makes is linearizable (writes,
  * lease calls, ranges without serializable), so a quorum answered. */
-static void fleet_contact(struct fleet *f)
+void fleet_sync_contact(struct fleet *f)
 {
     pthread_mutex_lock(&f->lock);
     f->last_ok = deadline_mono();
@@ -124,7 +124,7 @@ static bool fleet_call_stale(struct fleet_call *c, enum etcd_status st, const ch
         fleet_sync_failed(f, what, err);
         return true;
     }
-    fleet_contact(f);
+    fleet_sync_contact(f);
     return false;
 }
 
@@ -540,63 +540,6 @@ bool fleet_sync_watch_events(struct fleet *f, json_t *res)
     return true;
 }
 
-static void fleet_on_watch_msg(void *arg, json_t *res)
-{
-    struct fleet *f = arg;
-    fleet_contact(f);
-    if (json_is_true(json_object_get(res, "canceled"))) {
-        fleet_sync_failed(f, "watch",
-                          json_object_get(res, "compact_revision")
-                              ? "the watch revision was compacted: reading everything again"
-                              : "etcd cancelled the watch");
-        return;
-    }
-    /* A message may carry hundreds of pool keys: the health core's
-     * listeners hear of their verdicts once. */
-    fleet_batch_begin(f);
-    bool ok = fleet_sync_watch_events(f, res);
-    fleet_batch_end(f);
-    if (!ok)
-        return;
-    fleet_store_run_jobs(f);
-    fleet_config_run(f);
-    fleet_publish(f); /* our own key may have been deleted */
-}
-
-static void fleet_on_watch_end(void *arg, const char *why)
-{
-    struct fleet *f = arg;
-    f->watch = NULL;
-    fleet_sync_failed(f, "watch", why);
-}
-
-static void fleet_watch_start(struct fleet *f)
-{
-    json_t *cr = json_pack("{s:o, s:s, s:I, s:b}", "key", fleet_b64s(f->p.prefix), "range_end", "",
-                           "start_revision", (json_int_t)(f->rev + 1), "progress_notify", 1);
-    char *end = etcd_prefix_end_b64(f->p.prefix);
-    json_object_set_new(cr, "range_end", json_string(end));
-    free(end);
-    pthread_mutex_lock(&f->lock); /* status reads it (fleet_view.c) */
-    f->watch_url = etcd_endpoint(f->etcd);
-    pthread_mutex_unlock(&f->lock);
-    f->watch = etcd_watch_start(f->etcd, cr, fleet_on_watch_msg, fleet_on_watch_end, f);
-    if (!f->watch)
-        fleet_sync_failed(f, "watch", "cannot start the watch");
-}
-
-void fleet_sync_rewatch(struct fleet *f, const char *why)
-{
-    log_warn("event=fleet_watch_restart node=%s from=%s to=%s revision=%lld why=\"%s\"", f->p.node,
-             f->watch_url ? f->watch_url : "", etcd_endpoint(f->etcd), (long long)f->rev, why);
-    etcd_watch_cancel(f->watch);
-    f->watch = NULL;
-    pthread_mutex_lock(&f->lock);
-    f->url = etcd_endpoint(f->etcd);
-    pthread_mutex_unlock(&f->lock);
-    fleet_watch_start(f);
-}
-
 /* ---- the fresh read ----------------------------------------------------- */
 
 void fleet_sync_after_range(struct fleet *f)
@@ -632,6 +575,7 @@ void fleet_sync_after_range(struct fleet *f)
     log_info("event=fleet_sync node=%s etcd=%s revision=%lld nodes=%zu endpoints=%zu", f->p.node,
              etcd_endpoint(f->etcd), (long long)f->rev, f->n_nodes, f->n_eps);
     fleet_set_degraded(f, false);
+    f->watch_resumes = 0;
     fleet_watch_start(f);
     fleet_publish(f);
     fleet_store_run_jobs(f);
