@@ -168,6 +168,10 @@ static struct etcd *fleet_election_client(struct fleet *f, size_t i)
     p.urls = &f->p.etcd.urls[i];
     p.n_urls = 1;
     p.watch_idle_s = 0;
+    /* Its calls stay on their URL until timeout_s: the check below reads
+     * "not connected after FLEET_CONNECT_S" from the call in flight. */
+    p.connect_s = 0;
+    p.watch_probe_s = 0;
     char err[256];
     f->elect.probe[i] = etcd_new(f->base, &p, err, sizeof(err));
     return f->elect.probe[i];

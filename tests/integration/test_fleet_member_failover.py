@@ -26,8 +26,8 @@ import time
 import pytest
 
 from backends import poll
-from fleetlib import http_json
-from test_fleet_partition import fleet, listed, post_override, delete_override, synced  # noqa
+from fleetlib import b64, http_json
+from test_fleet_partition import PREFIX, fleet, listed, post_override, delete_override, synced  # noqa
 
 MEMBERS = ("e1", "e2", "e3")
 ROUNDS = 3  # of each cut
@@ -159,3 +159,54 @@ def test_node_leaves_a_silent_member_within_the_bound(fleet):
         assert max(r[0] for r in rs) <= MOVE_MAX_S, (how, rs)
         assert max(r[1] for r in rs) <= SERVED_MAX_S, (how, rs)
     assert status.worst[0] < STATUS_MAX_S, status.worst
+
+
+@pytest.mark.threads
+def test_resume_from_a_compacted_revision_reads_again(fleet):
+    """The revision the watch would resume from was compacted while its
+    member was silent: etcd cancels the new watch with compact_revision, and
+    the node reads everything again (a resync) and serves what was written
+    meanwhile. The compaction must land before the move (0.45 s): a round
+    where the node moved first (a slow machine) is tried again, at most 3."""
+    fleet.start_nodes()
+    n1, n2, n3 = fleet.nodes
+    hits = 0
+    for k in range(3):
+        m = member_of(fleet, n1)
+        other = [e for e in MEMBERS if e != m][0]
+        resyncs = n1.metric("gtmd_fleet_resyncs_total")
+        fleet.lab.cut("n1", m)
+        t_cut = time.monotonic()
+        # Two writes: etcd keeps the compaction's own revision, and the watch
+        # resumes after the last one it delivered (at least the first).
+        for v in range(2):
+            st, put = http_json(fleet.url(other) + "/v3/kv/put",
+                                {"key": b64(PREFIX + "test/compact"), "value": b64(str(v))},
+                                timeout=2.0)
+            assert st == 200, put
+        rev = int(put["header"]["revision"])
+        st, c = http_json(fleet.url(other) + "/v3/kv/compaction",
+                          {"revision": rev, "physical": True}, timeout=2.0)
+        assert st == 200, c
+        in_time = n1.fleet()["watch_etcd"] == fleet.url(m)
+        t_compact = time.monotonic() - t_cut
+        st, o, t_ack = post_override(n2, "compacted %d" % k)
+        assert st == 201, o
+        ok, _ = poll(lambda: n1.answer() == fleet.EU, 5, 0.02)
+        t_served = time.monotonic() - t_ack
+        assert ok, n1.fleet()
+        if in_time:
+            hits += 1
+            assert n1.metric("gtmd_fleet_resyncs_total") > resyncs, n1.fleet()
+            assert "compacted" in n1.read_log()
+            print("\nFIGURE compacted: compaction %.2f s after the cut; override ack -> "
+                  "served on n1 %.2f s (a fresh read)" % (t_compact, t_served))
+        assert delete_override(n2, o["id"]) in (200, 204)
+        fleet.lab.heal()
+        ok, _ = poll(lambda: all(synced(n) for n in fleet.nodes), 15, 0.1)
+        assert ok, [n.fleet() for n in fleet.nodes]
+        ok, _ = poll(lambda: n1.answer() == fleet.US, 5, 0.05)
+        assert ok
+        if hits:
+            break
+    assert hits, "the watch moved before every compaction (3 tries)"
