@@ -501,7 +501,10 @@ static void etcd_on_stall(evutil_socket_t fd, short what, void *arg)
     evhttp_connection_free(p->evcon);
     p->evcon = NULL;
     p->e->moves++;
-    etcd_pending_retry(p, "the member did not accept a connection within connect_s");
+    char why[96];
+    snprintf(why, sizeof(why), "the member did not accept a connection within %g s",
+             p->e->connect_s);
+    etcd_pending_retry(p, why);
 }
 
 static void etcd_pending_send(struct etcd_pending *p)

@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,7 +126,10 @@ static void etcd_watch_on_stall(evutil_socket_t fd, short what, void *arg)
     evhttp_connection_free(w->probe); /* a timer: may be freed here, no callback */
     w->probe = NULL;
     w->e->moves++;
-    etcd_watch_end(w, "the member did not accept a connection within connect_s", true);
+    char why[96];
+    snprintf(why, sizeof(why), "the member did not accept a connection within %g s",
+             w->e->connect_s);
+    etcd_watch_end(w, why, true);
 }
 
 static void etcd_watch_on_quiet(evutil_socket_t fd, short what, void *arg)
