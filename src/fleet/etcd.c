@@ -495,16 +495,32 @@ static void etcd_on_stall(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!p->in_flight || etcd_evcon_connected(p->evcon))
         return;
-    etcd_pending_unlink(p);
-    p->in_flight = false;
-    evtimer_del(p->deadline);
-    evhttp_connection_free(p->evcon);
-    p->evcon = NULL;
     p->e->moves++;
+    etcd_unreachable(p->e, p->url);
+}
+
+void etcd_unreachable(struct etcd *e, size_t url)
+{
     char why[96];
-    snprintf(why, sizeof(why), "the member did not accept a connection within %g s",
-             p->e->connect_s);
-    etcd_pending_retry(p, why);
+    snprintf(why, sizeof(why), "the member did not accept a connection within %g s", e->connect_s);
+    etcd_failover_from(e, url);
+    /* Each retry links its call again at the head, on another URL (or ends
+     * it), so the scan starts over and ends once none is left on url. */
+    for (;;) {
+        struct etcd_pending *p = e->pending;
+        while (p && !(p->in_flight && p->url == url))
+            p = p->next;
+        if (!p)
+            return;
+        etcd_pending_unlink(p);
+        p->in_flight = false;
+        evtimer_del(p->deadline);
+        if (p->stall)
+            evtimer_del(p->stall);
+        evhttp_connection_free(p->evcon); /* frees the request, no callback */
+        p->evcon = NULL;
+        etcd_pending_retry(p, why);
+    }
 }
 
 static void etcd_pending_send(struct etcd_pending *p)

@@ -61,6 +61,12 @@ bool etcd_evcon_connected(struct evhttp_connection *c);
  * (a call that failed on an old URL does not move a client that has
  * already moved on to a live one). */
 void etcd_failover_from(struct etcd *e, size_t from);
+/* A connection to URL index url was not accepted within connect_s (a
+ * call's or a watch probe's): the client moves on, and so does every call
+ * in flight there, connected or not (one sent just before a cut would
+ * otherwise wait for timeout_s, and the heartbeat with it). Only from a
+ * timer callback: it frees connections. */
+void etcd_unreachable(struct etcd *e, size_t url);
 /* A timeval of s seconds. */
 struct timeval etcd_tv(double s);
 

@@ -129,6 +129,11 @@ static void etcd_watch_on_stall(evutil_socket_t fd, short what, void *arg)
     char why[96];
     snprintf(why, sizeof(why), "the member did not accept a connection within %g s",
              w->e->connect_s);
+    /* Calls in flight there are as stuck as the watch: moved first, so
+     * that the watch's owner finds the client on a live URL. A call's
+     * owner may cancel this watch meanwhile (then it is not told below;
+     * the watch is freed from the loop, so w stays valid here). */
+    etcd_unreachable(w->e, w->url);
     etcd_watch_end(w, why, true);
 }
 
