@@ -224,11 +224,6 @@ bool etcd_evcon_connected(struct evhttp_connection *c)
     return fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0;
 }
 
-unsigned long etcd_moves(const struct etcd *e)
-{
-    return e->moves;
-}
-
 bool etcd_connecting(const struct etcd *e)
 {
     /* The newest call only (calls are linked at the head): older ones may
@@ -495,7 +490,6 @@ static void etcd_on_stall(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!p->in_flight || etcd_evcon_connected(p->evcon))
         return;
-    p->e->moves++;
     etcd_unreachable(p->e, p->url);
 }
 

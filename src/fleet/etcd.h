@@ -17,7 +17,9 @@
  *    (etcd_stream.h splits the chunks);
  *  - several endpoints: a call that fails at the transport, times out or
  *    gets "unavailable" from etcd moves the client to the next URL and is
- *    retried there, each URL once per call;
+ *    retried there, each URL once per call; with connect_s, a member that
+ *    drops packets is found by an unanswered TCP handshake within
+ *    connect_s, by a call or by a quiet watch's probe (below);
  *  - TLS for https:// URLs (bufferevent_openssl; a CA file, optional client
  *    certificate; the host name of the URL is verified);
  *  - user/password: /v3/auth/authenticate gives a token that goes in the
@@ -98,9 +100,6 @@ void etcd_failover(struct etcd *e);
  * completed its TCP handshake: the URL does not answer at all (a cut link,
  * a dead host), as opposed to a slow etcd. */
 bool etcd_connecting(const struct etcd *e);
-/* How many times a call or watch probe moved to another URL because a
- * member did not connect within connect_s (status, tests). */
-unsigned long etcd_moves(const struct etcd *e);
 
 /* The URL a watch runs on (the endpoint when it started). */
 const char *etcd_watch_endpoint(const struct etcd_watch *w);

@@ -41,7 +41,6 @@ struct etcd {
     double timeout_s;
     double watch_idle_s;             /* 0: a day */
     double connect_s, watch_probe_s; /* etcd.h; 0: off */
-    unsigned long moves;             /* etcd_moves */
     struct etcd_pending *pending;    /* calls in flight */
     struct etcd_pending *auth_wait;  /* calls waiting for a token */
     struct etcd_watch *watches;      /* live and ended (not yet freed) */

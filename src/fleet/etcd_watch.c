@@ -125,7 +125,6 @@ static void etcd_watch_on_stall(evutil_socket_t fd, short what, void *arg)
         return;
     evhttp_connection_free(w->probe); /* a timer: may be freed here, no callback */
     w->probe = NULL;
-    w->e->moves++;
     char why[96];
     snprintf(why, sizeof(why), "the member did not accept a connection within %g s",
              w->e->connect_s);
