@@ -27,7 +27,9 @@ import pytest
 
 from backends import poll
 from fleetlib import b64, http_json
-from test_fleet_partition import PREFIX, fleet, listed, post_override, delete_override, synced  # noqa
+# fleet: the fixture (namespaces, etcd, backends; removed also on failure)
+from test_fleet_partition import fleet  # noqa: F401
+from test_fleet_partition import PREFIX, delete_override, listed, post_override, synced
 
 MEMBERS = ("e1", "e2", "e3")
 ROUNDS = 3  # of each cut
