@@ -514,10 +514,12 @@ isolation is not pushed to it)."""
         print("protocol disabled %.2f s after etcd stopped (isolation.after 2 s)" % t)
         # The fleet view says this node is drained (its own drain only).
         assert n.post("/v1/node/drain", {"reason": "fleet view"})[0] == 200
+        # The controller judges again on its own thread, poked by the drain.
+        assert wait(lambda: [w.split(":")[0] for w in n.get("/v1/status")[1]["fitness"]["why"]]
+                    == ["isolated", "drained"], 5, 0.05) is not None, n.get("/v1/status")[1]
         body = n.get("/v1/status")[1]
         me = [x for x in body["fleet"]["nodes"] if x["self"]]
         assert me and me[0]["drained"] is True, body["fleet"]
-        assert [w.split(":")[0] for w in body["fitness"]["why"]] == ["isolated", "drained"], body
     finally:
         for g in made:
             g.stop()
