@@ -6,7 +6,10 @@
  * simulator".
  *
  *   make contrib/bench/fleet_sim_bench
- *   contrib/bench/fleet_sim_bench [SEEDS [FROM [CLASS]]]   (1000000 1)
+ *   contrib/bench/fleet_sim_bench [SEEDS [FROM [CLASS|all [RULE]]]]   (1000000 1 all stamped)
+ *
+ * RULE: stamped (the rule the simulator proves) or gaps (the product's
+ * fleet_decide today, to show what the simulator finds in it).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +22,16 @@ int main(int argc, char **argv)
     unsigned long long seeds = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
     unsigned long long from = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
     int cls = -1;
-    if (argc > 3) {
+    enum fleet_sim_rule rule = SIM_RULE_STAMPED;
+    if (argc > 4) {
+        while (rule < SIM_RULES && strcmp(argv[4], fleet_sim_rule_name(rule)) != 0)
+            rule++;
+        if (rule == SIM_RULES) {
+            fprintf(stderr, "fleet_sim_bench: unknown rule \"%s\"\n", argv[4]);
+            return 2;
+        }
+    }
+    if (argc > 3 && strcmp(argv[3], "all") != 0) {
         for (int c = 0; c < SIM_CLASSES && cls < 0; c++)
             if (strcmp(argv[3], fleet_sim_class_name((enum fleet_sim_class)c)) == 0)
                 cls = c;
@@ -29,5 +41,5 @@ int main(int argc, char **argv)
         }
     }
     printf("fleet_sim_bench: %llu seeds from %llu\n", seeds, from);
-    return fleet_sim_survey(from, seeds, cls, stdout);
+    return fleet_sim_survey(from, seeds, cls, rule, stdout);
 }

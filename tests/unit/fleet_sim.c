@@ -59,16 +59,14 @@ static uint64_t sim_next(struct sim *s)
 }
 
 /* Uniform in [lo, hi]. */
-static int64_t sim_range(struct sim *s, int64_t lo, int64_t hi)
+int64_t sim_range(struct sim *s, int64_t lo, int64_t hi)
 {
     return lo + (int64_t)(sim_next(s) % (uint64_t)(hi - lo + 1));
 }
 
 /* ---- trace, events ---------------------------------------------------- */
 
-static void sim_log(struct sim *s, int node, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void sim_log(struct sim *s, int node, const char *fmt, ...)
+void sim_log(struct sim *s, int node, const char *fmt, ...)
 {
     if (!s->trace || s->toff + 1 >= s->tlen)
         return;
@@ -98,7 +96,7 @@ static bool sim_before(const struct sim_ev *a, const struct sim_ev *b)
     return a->t < b->t || (a->t == b->t && a->seq < b->seq);
 }
 
-static void sim_push(struct sim *s, int64_t t, uint8_t type, uint8_t node, int32_t w, int32_t arg)
+void sim_push(struct sim *s, int64_t t, uint8_t type, uint8_t node, int32_t w, int32_t arg)
 {
     if (s->nh >= SIM_HEAP_MAX) {
         s->overflow = true; /* bounded: the run ends, counted as an error */
@@ -134,12 +132,12 @@ static struct sim_ev sim_pop(struct sim *s)
 
 /* ---- clocks and links -------------------------------------------------- */
 
-static double sim_mono(const struct sim *s)
+double sim_mono(const struct sim *s)
 {
     return (double)s->now / 1000.0;
 }
 
-static double sim_wall(const struct sim *s, unsigned n)
+double sim_wall(const struct sim *s, unsigned n)
 {
     const struct sim_node *d = &s->nd[n];
     int64_t t = s->now + d->skew + (s->now >= d->jump_at ? d->jump : 0);
@@ -151,12 +149,12 @@ static int64_t sim_delay(struct sim *s, unsigned n)
     return s->nd[n].link + sim_range(s, 0, s->fx.jitter);
 }
 
-static bool sim_cut_up(const struct sim *s, unsigned n, int64_t t)
+bool sim_cut_up(const struct sim *s, unsigned n, int64_t t)
 {
     return s->fx.cut_node == (int)n && sim_in(&s->fx.cut_up, t);
 }
 
-static bool sim_cut_down(const struct sim *s, unsigned n, int64_t t)
+bool sim_cut_down(const struct sim *s, unsigned n, int64_t t)
 {
     return s->fx.cut_node == (int)n && sim_in(&s->fx.cut_down, t);
 }
@@ -201,9 +199,11 @@ static void sim_served_moved(struct sim *s, unsigned n, uint8_t was, uint8_t now
 {
     struct sim_node *d = &s->nd[n];
     sim_log(s, (int)n, "serves %s (was %s)%s", now == HEALTH_DOWN ? "down" : "up",
-            was == HEALTH_DOWN ? "down" : "up", d->degraded ? " degraded: own probe" : "");
+            was == HEALTH_DOWN ? "down" : "up",
+            (s->rule != SIM_RULE_GAPS ? d->isolated : d->degraded) ? " alone: own probe" : "");
     unsigned needed = fleet_quorum_needed(&s->quorum, s->n);
-    if (now == HEALTH_DOWN && s->alive && !d->degraded && sim_probes_down(s) < needed)
+    bool alone = s->rule != SIM_RULE_GAPS ? d->isolated : d->degraded;
+    if (now == HEALTH_DOWN && s->alive && !alone && sim_probes_down(s) < needed)
         sim_violation(s, SIM_I2, "n%u moved to down with the backend alive, %u of %u probes down",
                       n, sim_probes_down(s), s->n);
     if (now == HEALTH_UP && !s->alive && d->left)
@@ -221,6 +221,15 @@ static void sim_served_moved(struct sim *s, unsigned n, uint8_t was, uint8_t now
 static void sim_recompute(struct sim *s, unsigned n)
 {
     struct sim_node *d = &s->nd[n];
+    if (s->rule != SIM_RULE_GAPS) {
+        uint8_t st = sim_stamped_serve(s, n);
+        if (st != d->served) {
+            uint8_t was = d->served;
+            d->served = st;
+            sim_served_moved(s, n, was, st);
+        }
+        return;
+    }
     struct fleet_decide_report rep[SIM_N_MAX];
     size_t k = 0;
     for (unsigned j = 0; j < s->n; j++) {
@@ -273,13 +282,17 @@ static int32_t sim_write_new(struct sim *s, unsigned n, uint8_t kind)
         return -1;
     }
     struct sim_node *d = &s->nd[n];
-    s->w[s->nw] = (struct sim_write){.writer = (uint8_t)n,
-                                     .kind = kind,
-                                     .state = d->own,
-                                     .stamp = sim_wall(s, n),
-                                     .seq = ++d->pub_seq,
-                                     .sent = s->now,
-                                     .gen = d->gen};
+    s->w[s->nw] =
+        (struct sim_write){.writer = (uint8_t)n,
+                           .kind = kind,
+                           .state = d->own,
+                           .stamp = sim_wall(s, n),
+                           .seq = ++d->pub_seq,
+                           .sent = s->now,
+                           .gen = d->gen,
+                           .as_of = sim_wall(s, n) - (double)(s->now - d->probe_at) / 1000.0,
+                           .rseq = d->rep_seq,
+                           .pending = d->own != d->rep_state};
     return (int32_t)s->nw++;
 }
 
@@ -347,6 +360,10 @@ static void sim_send(struct sim *s, unsigned n, uint8_t kind)
         return;
     if (kind == W_BEAT)
         s->nd[n].beat_inflight = true;
+    if (kind == W_REPORT) {
+        s->nd[n].rep_seq = s->w[wi].seq;
+        s->nd[n].rep_state = s->w[wi].state;
+    }
     sim_log(s, (int)n, "sends %s%s seq %llu", sim_kind_name[kind],
             kind == W_REPORT ? (s->nd[n].own == HEALTH_DOWN ? " down" : " up") : "",
             (unsigned long long)s->w[wi].seq);
@@ -396,6 +413,7 @@ static void sim_probe(struct sim *s, unsigned n)
 {
     struct sim_node *d = &s->nd[n];
     bool ok = s->alive && !(s->fx.local_node == (int)n && sim_in(&s->fx.local, s->now));
+    d->probe_at = s->now;
     if (ok == (d->own == HEALTH_UP))
         d->run = 0;
     else if (++d->run >= (ok ? SIM_RISE : SIM_FALL)) {
@@ -554,11 +572,13 @@ static void sim_deliver(struct sim *s, unsigned n, int32_t wi)
         fleet_node_heard_locked(p, sim_mono(s));
         p->have_offset = true;
         p->clock_offset = w->stamp - sim_wall(s, n);
+        sim_stamped_beat(s, n, w);
     } else if (w->kind == W_REPORT) {
         d->has_obs[w->writer] = true;
         d->obs_state[w->writer] = w->state;
         d->obs_stamp[w->writer] = w->stamp;
         d->obs_seq[w->writer] = w->seq;
+        sim_stamped_report(s, n, w);
         sim_log(s, (int)n, "gets n%u's report %s", w->writer,
                 w->state == HEALTH_DOWN ? "down" : "up");
     } else if (w->kind == W_LEASE_END)
@@ -601,6 +621,13 @@ static void sim_publish(struct sim *s, unsigned n)
 }
 
 /* ---- the schedule ---------------------------------------------------------- */
+
+static const char *const sim_rule_names[SIM_RULES] = {"stamped", "gaps", "stamped_etcd"};
+
+const char *fleet_sim_rule_name(enum fleet_sim_rule rule)
+{
+    return (unsigned)rule < SIM_RULES ? sim_rule_names[rule] : NULL;
+}
 
 static const char *const sim_class_names[SIM_CLASSES] = {
     "clean",   "fsync",    "starve",     "skew",         "local_cut",  "node_cut",
@@ -699,7 +726,7 @@ static void sim_plan(struct sim *s)
     for (unsigned i = 0; i < s->n; i++) {
         struct sim_node *d = &s->nd[i];
         *d = (struct sim_node){.jump_at = INT64_MAX, .link = sim_range(s, 1, 30)};
-        d->own = d->acked = d->served = HEALTH_UP;
+        d->own = d->acked = d->served = d->rep_state = HEALTH_UP;
         d->down_at = d->flip_at = -1;
         d->conn = CONN_SYNCED;
         d->ever_synced = true;
@@ -720,6 +747,8 @@ static void sim_plan(struct sim *s)
     if (s->fx.revive)
         sim_push(s, s->fx.revive, EV_BACKEND, SIM_ETCD, 0, 1);
     sim_push(s, 100, EV_LEASES, SIM_ETCD, 0, 0);
+    if (s->rule == SIM_RULE_STAMPED)
+        sim_direct_start(s);
 }
 
 /* ---- the run ---------------------------------------------------------------- */
@@ -770,6 +799,12 @@ static void sim_dispatch(struct sim *s, const struct sim_ev *e)
     case EV_LEASES:
         sim_leases(s);
         return;
+    case EV_DSEND:
+        sim_direct_send(s, n);
+        break;
+    case EV_DRECV:
+        sim_direct_recv(s, n, e->w);
+        break;
     default:
         return;
     }
@@ -874,8 +909,8 @@ static void sim_judge_i1(struct sim *s)
     }
 }
 
-void fleet_sim_run(uint64_t seed, enum fleet_sim_class cls, struct fleet_sim_result *res,
-                   char *trace, size_t trace_len)
+void fleet_sim_run(uint64_t seed, enum fleet_sim_class cls, enum fleet_sim_rule rule,
+                   struct fleet_sim_result *res, char *trace, size_t trace_len)
 {
     struct sim *s = calloc(1, sizeof(*s));
     if (!s)
@@ -886,15 +921,16 @@ void fleet_sim_run(uint64_t seed, enum fleet_sim_class cls, struct fleet_sim_res
     *res = (struct fleet_sim_result){.cls = cls};
     s->res = res;
     s->cls = cls;
+    s->rule = rule;
     s->trace = trace;
     s->tlen = trace_len;
     if (trace && trace_len)
         trace[0] = '\0';
     sim_plan(s);
     res->nodes = s->n;
-    sim_log(s, SIM_ETCD, "seed %llu class %s: %u nodes, kill at %lld, revive at %lld",
-            (unsigned long long)seed, fleet_sim_class_name(cls), s->n, (long long)s->fx.kill,
-            (long long)s->fx.revive);
+    sim_log(s, SIM_ETCD, "seed %llu class %s rule %s: %u nodes, kill at %lld, revive at %lld",
+            (unsigned long long)seed, fleet_sim_class_name(cls), fleet_sim_rule_name(rule), s->n,
+            (long long)s->fx.kill, (long long)s->fx.revive);
     const struct sim_faults *fx = &s->fx;
     sim_log(s, SIM_ETCD,
             "faults: election [%lld,%lld) stall [%lld,%lld) starve n%d [%lld,%lld) "

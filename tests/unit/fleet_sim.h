@@ -35,6 +35,16 @@ enum fleet_sim_class {
     SIM_CLASSES
 };
 
+/* The decision rule a run drives. SIM_RULE_STAMPED: the peers' freshness
+ * judged by their writers' stamps, with a direct peer channel beside etcd
+ * (fleet_sim_direct.c; a prototype in the harness, not yet the product's).
+ * SIM_RULE_STAMPED_ETCD: the same rule with etcd alone (a peer counts as
+ * reachable while its heartbeats arrive within FLEET_SILENT_S): the data
+ * that says whether the direct channel is needed. SIM_RULE_GAPS: the
+ * product's fleet_decide (gaps, elections shown, rejoin grace), kept to
+ * show what the simulator finds in it. */
+enum fleet_sim_rule { SIM_RULE_STAMPED = 0, SIM_RULE_GAPS, SIM_RULE_STAMPED_ETCD, SIM_RULES };
+
 enum { SIM_I1 = 0, SIM_I2, SIM_I4, SIM_INVARIANTS };
 
 struct fleet_sim_result {
@@ -51,14 +61,17 @@ const char *fleet_sim_class_name(enum fleet_sim_class cls);
 /* The class a seed runs when none is forced: seed % SIM_CLASSES. */
 enum fleet_sim_class fleet_sim_class_of(uint64_t seed);
 
-/* Runs one seed. trace: NULL, or a buffer of trace_len bytes that gets
+/* The name of a rule ("stamped", "gaps"); NULL past the end. */
+const char *fleet_sim_rule_name(enum fleet_sim_rule rule);
+
+/* Runs one seed under rule. trace: NULL, or a buffer of trace_len bytes that gets
  * the run's trace (events with virtual times, cut with "..." when full). */
-void fleet_sim_run(uint64_t seed, enum fleet_sim_class cls, struct fleet_sim_result *res,
-                   char *trace, size_t trace_len);
+void fleet_sim_run(uint64_t seed, enum fleet_sim_class cls, enum fleet_sim_rule rule,
+                   struct fleet_sim_result *res, char *trace, size_t trace_len);
 
 /* Runs count seeds from from (each its own class, or cls when >= 0) and
  * prints, per class, the runs, the runs that violate each invariant, the
  * slowest kill -> flip and the first seed of each violation. */
-int fleet_sim_survey(uint64_t from, uint64_t count, int cls, FILE *out);
+int fleet_sim_survey(uint64_t from, uint64_t count, int cls, enum fleet_sim_rule rule, FILE *out);
 
 #endif

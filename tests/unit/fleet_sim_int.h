@@ -27,6 +27,12 @@
 #define SIM_ETCD 255       /* the node of etcd's own events */
 #define SIM_BOUND_MS 500   /* I1: after the quorum saw it */
 #define SIM_REPORT_MS 1000 /* I2: a report is current this long after the probe moved */
+/* The stamped rule's direct channel (fleet_sim_direct.c). */
+#define SIM_DIRECT_MS 100 /* each node sends its peers a datagram this often */
+#define SIM_DIRECT_MAX 2048
+#define SIM_ALIVE_S 0.35 /* a peer heard directly this recently is reachable */
+#define SIM_ALLOW_S 0.5  /* fall x interval: a peer's probe has seen a death by then */
+#define SIM_OFFSET_KEEP_S 10.0
 
 struct sim_win {
     int64_t from, to; /* [from, to); empty when to <= from */
@@ -45,6 +51,18 @@ struct sim_write {
     uint64_t seq, term;
     int64_t rev, sent;
     uint32_t gen;
+    /* A heartbeat of the stamped rule: the writer's probe as of as_of (its
+     * wall clock), its last report's sequence, and whether its probe has
+     * moved since that report (pending: the heartbeat asserts nothing). */
+    double as_of;
+    uint64_t rseq;
+    bool pending;
+};
+
+/* One datagram of the direct channel: the sender's probe as of as_of. */
+struct sim_dgram {
+    uint8_t sender, state;
+    double sent, as_of; /* the sender's wall clock */
 };
 
 enum sim_type {
@@ -57,7 +75,9 @@ enum sim_type {
     EV_SYNCED,
     EV_PUBLISH,
     EV_BACKEND,
-    EV_LEASES
+    EV_LEASES,
+    EV_DSEND,
+    EV_DRECV
 };
 
 struct sim_ev {
@@ -76,6 +96,7 @@ struct sim_faults {
     int64_t rewatch;                       /* the watch resumes after cut_down, backlog at once */
     int64_t kill, revive;                  /* revive 0: never */
     int64_t jitter, pub_lag_max, sync_extra;
+    int64_t direct_loss; /* % of the direct channel's datagrams lost */
 };
 
 enum { CONN_SYNCING = 1, CONN_SYNCED = 2 };
@@ -99,18 +120,33 @@ struct sim_node {
     uint8_t obs_state[SIM_N_MAX];
     double obs_stamp[SIM_N_MAX];
     uint64_t obs_seq[SIM_N_MAX];
+    /* The stamped rule's inputs (fleet_sim_direct.c). */
+    int64_t probe_at;                         /* its probe last ran (0: never) */
+    uint64_t rep_seq;                         /* its last report's sequence */
+    uint8_t rep_state;                        /* and state */
+    bool isolated;                            /* no peer's state known current */
+    double e_as_of[SIM_N_MAX];                /* peer's wall: its reports current as of */
+    uint8_t d_state[SIM_N_MAX];               /* the peer's last datagram */
+    double d_as_of[SIM_N_MAX];                /* peer's wall */
+    double d_heard[SIM_N_MAX];                /* mono: it arrived (0: never) */
+    double heard_new[SIM_N_MAX];              /* mono: news of the peer's probe arrived */
+    bool has_off[SIM_N_MAX];                  /* the estimated offset (peer minus this) */
+    double off[SIM_N_MAX], off_at[SIM_N_MAX]; /* off: peer's wall minus n's mono */
 };
 
 struct sim {
     uint64_t rng[4];
     unsigned n;
     enum fleet_sim_class cls;
+    enum fleet_sim_rule rule;
     struct sim_faults fx;
     struct sim_ev heap[SIM_HEAP_MAX];
     size_t nh;
     uint64_t seq;
     struct sim_write w[SIM_WRITES_MAX];
     size_t nw;
+    struct sim_dgram dg[SIM_DIRECT_MAX];
+    size_t ndg;
     int64_t now, etcd_rev, last_commit, last_keep[SIM_N_MAX];
     bool lease_live[SIM_N_MAX], alive, overflow;
     struct sim_node nd[SIM_N_MAX];
@@ -119,5 +155,23 @@ struct sim {
     char *trace;
     size_t tlen, toff;
 };
+
+/* Shared by fleet_sim.c and fleet_sim_direct.c. */
+void sim_push(struct sim *s, int64_t t, uint8_t type, uint8_t node, int32_t w, int32_t arg);
+int64_t sim_range(struct sim *s, int64_t lo, int64_t hi);
+double sim_mono(const struct sim *s);
+double sim_wall(const struct sim *s, unsigned n);
+bool sim_cut_up(const struct sim *s, unsigned n, int64_t t);
+bool sim_cut_down(const struct sim *s, unsigned n, int64_t t);
+void sim_log(struct sim *s, int node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The direct channel and the stamped rule (fleet_sim_direct.c). */
+void sim_direct_start(struct sim *s);
+void sim_direct_send(struct sim *s, unsigned n);
+void sim_direct_recv(struct sim *s, unsigned n, int32_t di);
+void sim_stamped_beat(struct sim *s, unsigned n, const struct sim_write *w);
+void sim_stamped_report(struct sim *s, unsigned n, const struct sim_write *w);
+void sim_stamped_offset(struct sim *s, unsigned n, unsigned j, double sent);
+uint8_t sim_stamped_serve(struct sim *s, unsigned n);
 
 #endif
