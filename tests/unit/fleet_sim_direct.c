@@ -52,10 +52,12 @@ void sim_direct_send(struct sim *s, unsigned n)
     if (s->ndg >= SIM_DIRECT_MAX || sim_cut_up(s, n, s->now))
         return;
     double wall = sim_wall(s, n);
-    s->dg[s->ndg] = (struct sim_dgram){.sender = (uint8_t)n,
-                                       .state = d->own,
-                                       .sent = wall,
-                                       .as_of = wall - (double)(s->now - d->probe_at) / 1000.0};
+    struct sim_dgram *g = &s->dg[s->ndg];
+    *g = (struct sim_dgram){.sender = (uint8_t)n, .sent = wall};
+    for (unsigned k = 0; k < s->n; k++) {
+        g->state[k] = k == n ? d->own : d->d_state[k];
+        g->as_of[k] = k == n ? wall - (double)(s->now - d->probe_at) / 1000.0 : d->d_as_of[k];
+    }
     for (unsigned m = 0; m < s->n; m++) {
         if (m == n)
             continue;
@@ -90,11 +92,13 @@ void sim_direct_recv(struct sim *s, unsigned n, int32_t di)
     const struct sim_dgram *g = &s->dg[di];
     unsigned j = g->sender;
     sim_stamped_offset(s, n, j, g->sent);
-    d->d_heard[j] = d->heard_new[j] = sim_mono(s);
-    if (g->as_of > d->d_as_of[j]) {
-        d->d_as_of[j] = g->as_of;
-        d->d_state[j] = g->state;
-    }
+    d->d_heard[j] = sim_mono(s);
+    for (unsigned k = 0; k < s->n; k++)
+        if (k != n && g->as_of[k] > d->d_as_of[k]) {
+            d->d_as_of[k] = g->as_of[k];
+            d->d_state[k] = g->state[k];
+            d->heard_new[k] = sim_mono(s);
+        }
 }
 
 /* A heartbeat of a peer delivered by the watch: its reports are current as

@@ -59,10 +59,13 @@ struct sim_write {
     bool pending;
 };
 
-/* One datagram of the direct channel: the sender's probe as of as_of. */
+/* One datagram of the direct channel: the sender's probe as of as_of[sender]
+ * and, piggybacked (SWIM's dissemination), the latest it heard directly of
+ * each other node's (as_of 0: nothing), so one lost datagram delays no news. */
 struct sim_dgram {
-    uint8_t sender, state;
-    double sent, as_of; /* the sender's wall clock */
+    uint8_t sender, state[SIM_N_MAX];
+    double sent;             /* the sender's wall clock */
+    double as_of[SIM_N_MAX]; /* each in its own node's wall clock */
 };
 
 enum sim_type {
