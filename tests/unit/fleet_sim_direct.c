@@ -12,8 +12,9 @@
  *     known current as of as_of.
  *   - a direct channel beside etcd (SWIM / Lifeguard style): every
  *     SIM_DIRECT_MS each node sends every peer a datagram with its probe's
- *     state and as_of; a cut link drops it, the links' delays apply, an
- *     etcd election or fsync stall does not.
+ *     state and as_of, and what it heard directly of the others; a cut
+ *     link drops it, 0-10% are lost, the links' delays apply, an etcd
+ *     election or fsync stall does not.
  *
  * The rule, for this node n with its own probe p:
  *   - a peer's latest known state (the later of the two channels) counts
