@@ -79,7 +79,7 @@ static void test_every_class(struct tap *t)
     }
     TAP_CHECK(t, bad == 0,
               "%u seeds of the %d fault classes (at least %u each): %u violate "
-              "(first: seed %llu)",
+              "(first violating seed: %llu; 0: none)",
               runs, SIM_CLASSES, per[SIM_CLASSES - 1], bad, (unsigned long long)first);
     TAP_CHECK(t, worst[SIM_CLEAN] > 0 && worst[SIM_CLEAN] <= 1000,
               "clean: the slowest kill -> flip is %u ms (<= 1000)", worst[SIM_CLEAN]);
