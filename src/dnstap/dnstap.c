@@ -103,11 +103,6 @@ struct dnstap_queue *dnstap_queue_get(struct dnstap *dt, unsigned i)
     return dt && i < dt->n ? &dt->queues[i] : NULL;
 }
 
-static size_t dnstap_align(size_t n)
-{
-    return (DNSTAP_HDR + n + 7) & ~(size_t)7;
-}
-
 /* Room for a frame of up to len octets (and its header) at the ring's
  * head: where the header goes, or NULL when the ring is full. Skips the
  * ring's end when the frame does not fit before it (*skip octets, freed

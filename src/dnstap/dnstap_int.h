@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dnstap/dnstap_params.h"
@@ -37,6 +38,14 @@
 
 #define DNSTAP_HDR 8           /* before each frame in a ring: its length, or DNSTAP_WRAP */
 #define DNSTAP_WRAP UINT64_MAX /* the frame is at the ring's start: skip to it */
+
+/* The ring octets a frame of n octets takes: its header and itself,
+ * rounded up to 8 (the worker reserves them, the writer thread frees
+ * them). */
+static inline size_t dnstap_align(uint64_t n)
+{
+    return (DNSTAP_HDR + (size_t)n + 7) & ~(size_t)7;
+}
 
 struct dnstap_queue {
     struct dnstap *dt;

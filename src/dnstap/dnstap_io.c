@@ -65,11 +65,6 @@ static void dnstap_io_write(struct dnstap *dt, const struct iovec *iov, int n)
     atomic_fetch_add_explicit(&dt->lost, (uint64_t)n, memory_order_relaxed);
 }
 
-static size_t dnstap_io_align(uint64_t n)
-{
-    return (DNSTAP_HDR + (size_t)n + 7) & ~(size_t)7;
-}
-
 /* Every frame q's worker published: written in batches, each batch freed
  * once written (or lost). */
 static void dnstap_io_queue(struct dnstap *dt, struct dnstap_queue *q)
@@ -89,7 +84,7 @@ static void dnstap_io_queue(struct dnstap *dt, struct dnstap_queue *q)
             }
             iov[n].iov_base = q->ring + pos + DNSTAP_HDR;
             iov[n++].iov_len = (size_t)len;
-            at += dnstap_io_align(len);
+            at += dnstap_align(len);
         }
         dnstap_io_write(dt, iov, n);
         uint64_t done = atomic_load_explicit(&q->done, memory_order_relaxed);

@@ -47,13 +47,11 @@ struct zu_set {
     unsigned added, deleted;
 };
 
+/* The name hash every table of gtmd uses (dns/name.h); owners are in
+ * canonical form (lowercase), as that hash expects. */
 static size_t zu_bucket(const struct zu_set *s, const ldns_rdf *owner)
 {
-    const uint8_t *d = ldns_rdf_data(owner);
-    uint64_t h = 1469598103934665603ull; /* FNV-1a: owners are canonical (lowercase) */
-    for (size_t i = 0; i < ldns_rdf_size(owner); i++)
-        h = (h ^ d[i]) * 1099511628211ull;
-    return (size_t)(h ^ (h >> 29)) & s->mask;
+    return dns_name_hash(ldns_rdf_data(owner), ldns_rdf_size(owner)) & s->mask;
 }
 
 static void zu_link(struct zu_set *s, size_t i)
