@@ -261,6 +261,21 @@ class Admin:
         raise RuntimeError("admin API not ready: %r" % (last,))
 
 
+def status_endpoint(g, pool, name, via_unix=False):
+    """The endpoint pool/name in g's /v1/status, wherever it is nested
+    (regions, azs, pools); KeyError when it is not there."""
+    todo = [Admin.of(g).get("/v1/status", via_unix=via_unix).json]
+    while todo:
+        o = todo.pop()
+        if isinstance(o, dict):
+            if o.get("pool") == pool and o.get("name") == name and "state" in o:
+                return o
+            todo.extend(o.values())
+        elif isinstance(o, list):
+            todo.extend(o)
+    raise KeyError((pool, name))
+
+
 def start(make_gtmd, **opts):
     """Starts gtmd with config_fn(**opts); returns (gtmd, Admin) once the
     admin API answers."""

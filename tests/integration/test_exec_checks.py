@@ -32,7 +32,7 @@ import uuid
 
 import pytest
 
-from adminlib import Admin, admin_port, admin_section
+from adminlib import Admin, admin_port, admin_section, status_endpoint
 from backends import backends, free_port_on, poll  # noqa: F401
 from conftest import GTMD
 from test_policy_failover import ep, policy_config
@@ -86,16 +86,7 @@ def start(make_gtmd, checks, pools, extra=None, records=None):
 
 
 def endpoint(g, pool, name):
-    todo = [Admin.of(g).get("/v1/status").json]
-    while todo:
-        o = todo.pop()
-        if isinstance(o, dict):
-            if o.get("pool") == pool and o.get("name") == name and "state" in o:
-                return o
-            todo.extend(o.values())
-        elif isinstance(o, list):
-            todo.extend(o)
-    raise KeyError((pool, name))
+    return status_endpoint(g, pool, name)
 
 
 def wait_result(g, pool, name, pred, timeout):

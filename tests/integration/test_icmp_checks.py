@@ -29,7 +29,7 @@ import tempfile
 import pytest
 
 import netlab
-from adminlib import Admin, admin_port, admin_section
+from adminlib import Admin, admin_port, admin_section, status_endpoint
 from backends import poll
 from conftest import GTMD
 from test_policy_failover import ep, policy_config
@@ -59,17 +59,7 @@ def config(endpoints, check=None, listen=None):
 
 
 def endpoint(g, name, pool="p"):
-    """The endpoint pool/name of /v1/status (found wherever it is nested)."""
-    todo = [Admin.of(g).get("/v1/status", via_unix=True).json]
-    while todo:
-        o = todo.pop()
-        if isinstance(o, dict):
-            if o.get("pool") == pool and o.get("name") == name and "state" in o:
-                return o
-            todo.extend(o.values())
-        elif isinstance(o, list):
-            todo.extend(o)
-    raise KeyError(name)
+    return status_endpoint(g, pool, name, via_unix=True)
 
 
 def probe_state(g, name):
