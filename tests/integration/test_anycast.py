@@ -569,3 +569,33 @@ def test_a_drain_is_seen_by_every_node_of_the_fleet():
             g.stop()
             shutil.rmtree(g.workdir, ignore_errors=True)
         etcd.stop()
+
+
+def test_bad_drain_requests_are_refused_and_change_nothing(make_gtmd):
+    """The drain API's bad input: a read token (403), a body that is not
+    an object, a reason that is not a string, empty or too long (400):
+    each refused with a clear error, the node still undrained and fit."""
+    def fn(workdir, port):
+        for f in ("example.com.zone", "example.com.inc", "sub.example.com.zone"):
+            shutil.copy(os.path.join(DATA, f), workdir)
+        write_token(workdir, "read.token", READ_TOKEN)
+        write_token(workdir, "operate.token", OPERATE_TOKEN)
+        return {"listen": ["127.0.0.1:%d" % port], "workers": 1,
+                "zones": [{"origin": "example.com.", "file": "example.com.zone"}],
+                "admin": {"listen": ["unix:" + os.path.join(workdir, "adm.sock")],
+                          "read_token_file": "read.token",
+                          "operate_token_file": "operate.token"}}
+
+    g = make_gtmd(fn)
+    a = Admin(unix=os.path.join(g.workdir, "adm.sock"))
+    r = a.post("/v1/node/drain", {"reason": "x"}, token=READ_TOKEN, via_unix=True)
+    assert r.status == 403, r
+    for raw in (b"[1, 2]", b"not json", b'"a string"'):
+        r = a.post("/v1/node/drain", raw=raw, via_unix=True)
+        assert r.status == 400, (raw, r)
+    for reason in (5, None, "", "x" * 256):
+        r = a.post("/v1/node/drain", {"reason": reason}, via_unix=True)
+        assert r.status == 400 and "reason" in r.body.decode(), (reason, r)
+    st = a.get("/v1/status", token=READ_TOKEN, via_unix=True).json["fitness"]
+    assert st["fit"] and st["drain"]["drained"] is False, st
+    assert "event=node_drain" not in g.read_log()
