@@ -9,8 +9,10 @@
 #     unit tests, the corpus replays and the integration tests marked
 #     "threads"; any TSan report fails the run (tests/tsan.supp holds the
 #     suppressions, each with its reason);
-#  4. prints one summary line: "tests: N passed, M failed, K skipped" (all
-#     three runs).
+#  4. prints how many integration tests failed once and passed when run
+#     again alone (tests/integration/rerun.py; each is listed in its
+#     stage), then one summary line: "tests: N passed, M failed, K
+#     skipped" (all three runs).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -45,6 +47,9 @@ run_suite() { # dir configure-flags...
      make -j2 check >check.out 2>&1
      status=$?
      grep -E '^(FAIL|ERROR|XPASS):' check.out
+     # Tests that failed once and passed when run again alone
+     # (tests/integration/rerun.py): listed, never hidden.
+     grep -E '^PASS: .*FLAKY' check.out
      grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR)' check.out
      [ $status -eq 0 ] || { for f in $(grep -lE '^(FAIL|ERROR)' $(find . -name '*.log' -path '*tests*')); do
          echo "---- $f"; tail -n 60 "$f"; done; }
@@ -102,5 +107,7 @@ if [ $soak -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 if [ $s1 -ne 0 ] || [ $s2 -ne 0 ] || [ $s3 -ne 0 ] || [ $soak -ne 0 ]; then
     [ $failed -eq 0 ] && failed=1
 fi
+flaky=$(cat build/check.out build-asan/check.out build-tsan/check.out 2>/dev/null | grep -c '^PASS: .*FLAKY')
+echo "flaky (failed once, passed when run again alone; counted as passed, listed above): $flaky"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]

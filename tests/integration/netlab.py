@@ -13,6 +13,7 @@ namespaces (their veths go with them), the bridge and the addresses.
 Names carry the pid of the test process so that two runs never collide,
 and subnets a number per pytest-xdist worker (slot()).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -58,6 +59,50 @@ def why_not():
     return None
 
 
+ALIAS = "gtmd-test pid="
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clear_stale(net):
+    """Deletes the bridges a killed earlier run left holding an address in
+    NET.0/24. A run killed with SIGKILL (a CI run ended with its session)
+    never reaches Lab.close(); its namespaces go with their mount
+    namespace, but its bridge stays in the root namespace with this
+    subnet's route. A port-less bridge's route is only marked linkdown,
+    still used, so this lab's packets to its own hosts would vanish into
+    it. A bridge is stale when the pid in its alias (set below) is gone,
+    or when it has no alias (made before the alias was set)."""
+    r = run(IP, "-j", "addr", "show", check=False)
+    try:
+        links = json.loads(r.stdout.decode() or "[]")
+    except ValueError:
+        return
+    for link in links:
+        name = link.get("ifname", "")
+        if not name.startswith("g23b"):
+            continue
+        if not any(a.get("local", "").startswith(net + ".") for a in link.get("addr_info", [])):
+            continue
+        try:
+            with open("/sys/class/net/%s/ifalias" % name) as f:
+                alias = f.read().strip()
+        except OSError:
+            alias = ""
+        pid = alias[len(ALIAS):] if alias.startswith(ALIAS) else ""
+        if pid.isdigit() and alive(int(pid)):
+            continue
+        run(IP, "link", "del", name, check=False)
+
+
 class Lab:
     made = 0
     def __init__(self):
@@ -65,6 +110,7 @@ class Lab:
         self.tag = "%d%d" % (os.getpid() % 1000, Lab.made % 10)
         self.net = "10.231.%d" % slot()
         self.bridge = "g23b" + self.tag
+        clear_stale(self.net)
         self.hosts = {}  # name -> (namespace, address)
         self.cuts = set()  # (a, b) with a < b
         self.one_way = set()  # (a, b): what a sends to b is dropped
@@ -73,6 +119,7 @@ class Lab:
         self.extra_addrs = []
         self.outer = []  # host-side veths, deleted first (netns del frees them late)
         run(IP, "link", "add", self.bridge, "type", "bridge")
+        run(IP, "link", "set", self.bridge, "alias", ALIAS + str(os.getpid()))
         # A fixed address: a bridge otherwise takes the lowest of its ports'
         # and changes it as veths join, which leaves the namespaces' ARP
         # entries for the root's addresses stale for seconds.
