@@ -1,5 +1,5 @@
 /*
- * fleet_sim_direct.c -- the stamped rule, prototyped in the simulator
+ * fleet_sim_direct.c -- the stamped rule's inputs in the simulator
  * (fleet_sim.h, SIM_RULE_STAMPED; doc/fleet.md "Decision model and
  * simulator"): what a node knows of each peer's probe comes with the
  * writer's stamp of when that probe ran, through two channels, and is
@@ -16,19 +16,9 @@
  *     link drops it, 0-10% are lost, the links' delays apply, an etcd
  *     election or fsync stall does not.
  *
- * The rule, for this node n with its own probe p:
- *   - a peer's latest known state (the later of the two channels) counts
- *     as it is when it is down, or when p is not down, or when it is up as
- *     of at least SIM_ALLOW_S after p moved to down (the peer's probe would
- *     have seen a death by then: its up is evidence against p);
- *   - an up known only from before that is undetermined while the peer is
- *     reachable directly (its next datagram settles it), or while this
- *     node hears any peer; when this node hears no peer directly for
- *     SIM_ALIVE_S (it is the one cut off), it counts as p;
- *   - a peer with no news for stale_after counts as p when p ran recently,
- *     else it is undetermined;
- *   - when the undetermined peers could swing the quorum either way the
- *     node keeps what it serves (it never moves on a guess).
+ * The rule itself is the product's: fleet_decide_stamped
+ * (src/fleet/fleet_decide_stamped.h), called by sim_stamped_serve with this
+ * node's view, and its offset estimator; this file only gathers the inputs.
  * SIM_RULE_STAMPED_ETCD runs the same rule without the direct channel: a
  * peer is reachable while its heartbeats arrive within FLEET_SILENT_S.
  * Everything lives in struct sim (fleet_sim_int.h); nothing is allocated.
@@ -69,22 +59,11 @@ void sim_direct_send(struct sim *s, unsigned n)
     s->ndg++;
 }
 
-/* The offset of peer j (its wall clock minus n's monotonic clock, so a jump
- * of n's own wall clock changes nothing) from a message it sent at sent
- * (its clock), received now: the largest recent sample, so a message
- * delivered late (a stall, this node starved) does not make the peer's
- * stamps look newer than they are; a smaller one is taken once the
- * largest is SIM_OFFSET_KEEP_S old (the peer's clock jumped back). */
+/* The offset of peer j from a message it sent at sent (its clock), received
+ * now: the product's estimator (fleet_decide_stamped_offset_sample). */
 void sim_stamped_offset(struct sim *s, unsigned n, unsigned j, double sent)
 {
-    struct sim_node *d = &s->nd[n];
-    double now = sim_mono(s), sample = sent - now;
-    if (!d->has_off[j] || sample >= d->off[j] - 0.02 || now - d->off_at[j] > SIM_OFFSET_KEEP_S) {
-        if (!d->has_off[j] || sample > d->off[j] || now - d->off_at[j] > SIM_OFFSET_KEEP_S)
-            d->off[j] = sample;
-        d->off_at[j] = now;
-        d->has_off[j] = true;
-    }
+    fleet_decide_stamped_offset_sample(&s->nd[n].off[j], sent, sim_mono(s), SIM_OFFSET_KEEP_S);
 }
 
 void sim_direct_recv(struct sim *s, unsigned n, int32_t di)
@@ -124,83 +103,41 @@ void sim_stamped_report(struct sim *s, unsigned n, const struct sim_write *w)
     d->heard_new[w->writer] = sim_mono(s);
 }
 
-enum { SIM_COUNT_UP, SIM_COUNT_DOWN, SIM_COUNT_OWN, SIM_COUNT_OPEN, SIM_COUNT_SILENT };
-
-/* Whether n hears peer j: directly within SIM_ALIVE_S (etcd alone: a
- * heartbeat within FLEET_SILENT_S). */
-static bool sim_stamped_reachable(const struct sim *s, unsigned n, unsigned j)
-{
-    const struct sim_node *d = &s->nd[n];
-    double now = sim_mono(s);
-    if (s->rule == SIM_RULE_STAMPED_ETCD)
-        return d->peer[j].heard > 0 && now - d->peer[j].heard <= FLEET_SILENT_S;
-    return d->d_heard[j] > 0 && now - d->d_heard[j] <= SIM_ALIVE_S;
-}
-
-/* How peer j's state counts for n (SIM_COUNT_*); *current: news of it
- * arrived within stale_after (liveness is the one thing judged by arrival:
- * a peer's clock that jumps back must not make it look gone). Its stamps,
- * less the offset, are in n's monotonic clock, as own_since is. */
-static int sim_stamped_peer(const struct sim *s, unsigned n, unsigned j, bool *current)
-{
-    const struct sim_node *d = &s->nd[n];
-    double now = sim_mono(s), off = d->has_off[j] ? d->off[j] : 0;
-    uint8_t st = d->obs_state[j];
-    double as_of = d->has_off[j] && d->e_as_of[j] > 0 ? d->e_as_of[j] - off : 0;
-    if (d->has_off[j] && d->d_as_of[j] > 0 && d->d_as_of[j] - off > as_of) {
-        as_of = d->d_as_of[j] - off;
-        st = d->d_state[j];
-    }
-    bool fresh_own = d->probe_at > 0 && s->now - d->probe_at <= 2 * SIM_INTERVAL_MS;
-    *current = as_of > 0 && d->heard_new[j] > 0 && now - d->heard_new[j] <= SIM_STALE_S;
-    if (!*current)
-        return fresh_own ? SIM_COUNT_OWN : SIM_COUNT_OPEN;
-    if (st == HEALTH_DOWN)
-        return SIM_COUNT_DOWN;
-    if (d->own != HEALTH_DOWN || as_of >= d->own_since + SIM_ALLOW_S)
-        return SIM_COUNT_UP;
-    return sim_stamped_reachable(s, n, j) ? SIM_COUNT_OPEN : SIM_COUNT_SILENT;
-}
-
-/* What n serves under the stamped rule. */
+/* What n serves under the stamped rule: the product's fleet_decide_stamped
+ * over n's view of its peers, their stamps mapped into n's monotonic clock
+ * through their offsets. Under SIM_RULE_STAMPED_ETCD a peer is heard while
+ * its heartbeats arrive within FLEET_SILENT_S. */
 uint8_t sim_stamped_serve(struct sim *s, unsigned n)
 {
     struct sim_node *d = &s->nd[n];
-    unsigned up = 0, down = 0, open = 0, silent = 0;
-    bool any_current = false, any_reachable = false;
-    if (d->own == HEALTH_DOWN)
-        down++;
-    else if (d->own == HEALTH_UP)
-        up++;
+    bool etcd_only = s->rule == SIM_RULE_STAMPED_ETCD;
+    struct fleet_decide_stamped_peer peers[SIM_N_MAX];
+    size_t k = 0;
     for (unsigned j = 0; j < s->n; j++) {
         if (j == n || (!d->has_obs[j] && d->d_as_of[j] <= 0))
             continue;
-        bool current;
-        int c = sim_stamped_peer(s, n, j, &current);
-        any_current |= current;
-        any_reachable |= sim_stamped_reachable(s, n, j);
-        if (c == SIM_COUNT_OWN)
-            c = d->own == HEALTH_DOWN ? SIM_COUNT_DOWN : SIM_COUNT_UP;
-        up += c == SIM_COUNT_UP;
-        down += c == SIM_COUNT_DOWN;
-        open += c == SIM_COUNT_OPEN;
-        silent += c == SIM_COUNT_SILENT;
+        const struct fleet_decide_stamped_offset *o = &d->off[j];
+        peers[k++] = (struct fleet_decide_stamped_peer){
+            .etcd = {d->obs_state[j], fleet_decide_stamped_map(o, d->e_as_of[j])},
+            .direct = {d->d_state[j], fleet_decide_stamped_map(o, d->d_as_of[j])},
+            .news_at = d->heard_new[j],
+            .heard = etcd_only ? d->peer[j].heard : d->d_heard[j]};
     }
-    /* A silent peer cannot outvote this node's probe when this node hears
-     * no peer at all (it is the one cut off: its probe stands for them);
-     * while it hears others, a lost datagram or a peer starved or gone is
-     * more likely than a death its peers all missed: wait (stale_after
-     * bounds it). */
-    if (any_reachable)
-        open += silent;
-    else if (d->own == HEALTH_DOWN)
-        down += silent;
-    else
-        up += silent;
-    d->isolated = !any_current;
-    enum health_state if_up = fleet_quorum_verdict(&s->quorum, up + open, down);
-    enum health_state if_down = fleet_quorum_verdict(&s->quorum, up, down + open);
-    if (if_up != if_down)
-        return d->served; /* the undetermined peers decide: wait for them */
-    return if_up == HEALTH_UNKNOWN ? d->own : (uint8_t)if_up;
+    struct fleet_decide_stamped_in in = {
+        .quorum = s->quorum,
+        .allow_s = SIM_ALLOW_S,
+        .interval_s = SIM_INTERVAL_MS / 1000.0,
+        .stale_after = SIM_STALE_S,
+        .alive_s = etcd_only ? FLEET_SILENT_S : SIM_ALIVE_S,
+        .now = sim_mono(s),
+        .self = {.own = d->own,
+                 .own_since = d->own_since,
+                 .ran = d->probe_at > 0 ? (double)d->probe_at / 1000.0 : 0,
+                 .served = d->served},
+        .peers = peers,
+        .n_peers = k};
+    struct fleet_decide_stamped_out out;
+    fleet_decide_stamped(&in, &out, NULL);
+    d->isolated = out.alone;
+    return out.serve;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "fleet/fleet_decide.h"
+#include "fleet/fleet_decide_stamped.h"
 #include "fleet/fleet_int.h"
 #include "fleet_sim.h"
 
@@ -124,17 +125,16 @@ struct sim_node {
     double obs_stamp[SIM_N_MAX];
     uint64_t obs_seq[SIM_N_MAX];
     /* The stamped rule's inputs (fleet_sim_direct.c). */
-    int64_t probe_at;                         /* its probe last ran (0: never) */
-    uint64_t rep_seq;                         /* its last report's sequence */
-    uint8_t rep_state;                        /* and state */
-    bool isolated;                            /* no peer's state known current */
-    double e_as_of[SIM_N_MAX];                /* peer's wall: its reports current as of */
-    uint8_t d_state[SIM_N_MAX];               /* the peer's last datagram */
-    double d_as_of[SIM_N_MAX];                /* peer's wall */
-    double d_heard[SIM_N_MAX];                /* mono: it arrived (0: never) */
-    double heard_new[SIM_N_MAX];              /* mono: news of the peer's probe arrived */
-    bool has_off[SIM_N_MAX];                  /* the estimated offset (peer minus this) */
-    double off[SIM_N_MAX], off_at[SIM_N_MAX]; /* off: peer's wall minus n's mono */
+    int64_t probe_at;                                  /* its probe last ran (0: never) */
+    uint64_t rep_seq;                                  /* its last report's sequence */
+    uint8_t rep_state;                                 /* and state */
+    bool isolated;                                     /* no peer's state known current */
+    double e_as_of[SIM_N_MAX];                         /* peer's wall: its reports current as of */
+    uint8_t d_state[SIM_N_MAX];                        /* the peer's last datagram */
+    double d_as_of[SIM_N_MAX];                         /* peer's wall */
+    double d_heard[SIM_N_MAX];                         /* mono: it arrived (0: never) */
+    double heard_new[SIM_N_MAX];                       /* mono: news of the peer's probe arrived */
+    struct fleet_decide_stamped_offset off[SIM_N_MAX]; /* peer's wall minus n's mono */
 };
 
 struct sim {

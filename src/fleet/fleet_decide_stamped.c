@@ -1,0 +1,157 @@
+/*
+ * fleet_decide_stamped.c -- the stamped fleet verdict of one endpoint from
+ * explicit inputs (fleet_decide_stamped.h). Pure: no clock, no lock, no I/O,
+ * no allocation.
+ */
+#include "fleet/fleet_decide_stamped.h"
+
+/* "Ran within the last two intervals" is judged on doubles that a caller may
+ * have derived from whole milliseconds (the simulator does): a microsecond
+ * of slack keeps a probe that ran exactly two intervals ago counted
+ * whatever the rounding, and changes nothing a real probe could notice. */
+#define FLEET_STAMPED_RAN_SLACK_S 1e-6
+
+/* A sample within this of the kept offset refreshes its age: the same clock,
+ * heard again, keeps the estimate from expiring (fleet_decide_stamped.h). */
+#define FLEET_STAMPED_OFFSET_NEAR_S 0.02
+
+/* Whether the peer was heard directly within alive_s. */
+static bool fleet_decide_stamped_reachable(const struct fleet_decide_stamped_in *in,
+                                           const struct fleet_decide_stamped_peer *p)
+{
+    return p->heard > 0 && in->now - p->heard <= in->alive_s;
+}
+
+/* How peer p counts before the cut-off question is settled: *how gets the
+ * count and reason, with FLEET_STAMPED_WHY_BEFORE_OTHERS standing for "up
+ * from before, not heard" until the caller knows whether any peer is heard.
+ * *current: news of it arrived within stale_after (liveness is the one thing
+ * judged by arrival: a peer's clock that jumps back must not make it look
+ * gone). */
+static void fleet_decide_stamped_peer(const struct fleet_decide_stamped_in *in,
+                                      const struct fleet_decide_stamped_peer *p,
+                                      struct fleet_decide_stamped_how *how, bool *current)
+{
+    const struct fleet_decide_stamped_self *self = &in->self;
+    uint8_t st = p->etcd.state;
+    double as_of = p->etcd.as_of > 0 ? p->etcd.as_of : 0;
+    if (p->direct.as_of > 0 && p->direct.as_of > as_of) {
+        as_of = p->direct.as_of;
+        st = p->direct.state;
+    }
+    bool fresh_own =
+        self->ran > 0 && in->now - self->ran <= 2 * in->interval_s + FLEET_STAMPED_RAN_SLACK_S;
+    *current = as_of > 0 && p->news_at > 0 && in->now - p->news_at <= in->stale_after;
+    *how = (struct fleet_decide_stamped_how){.as_of = as_of};
+    if (!*current) {
+        how->count = fresh_own ? FLEET_STAMPED_AS_OWN : FLEET_STAMPED_UNDETERMINED;
+        how->why = fresh_own ? FLEET_STAMPED_WHY_STALE_OWN : FLEET_STAMPED_WHY_STALE_OPEN;
+    } else if (st == HEALTH_DOWN) {
+        how->count = FLEET_STAMPED_AS_SENT;
+        how->why = FLEET_STAMPED_WHY_DOWN;
+    } else if (self->own != HEALTH_DOWN || as_of >= self->own_since + in->allow_s) {
+        how->count = FLEET_STAMPED_AS_SENT;
+        how->why = self->own != HEALTH_DOWN ? FLEET_STAMPED_WHY_AGREES : FLEET_STAMPED_WHY_AFTER;
+    } else {
+        bool heard = fleet_decide_stamped_reachable(in, p);
+        how->count = FLEET_STAMPED_UNDETERMINED;
+        how->why = heard ? FLEET_STAMPED_WHY_BEFORE : FLEET_STAMPED_WHY_BEFORE_OTHERS;
+    }
+    /* The state counted; AS_OWN: this node's probe, up unless it says down. */
+    if (how->count == FLEET_STAMPED_AS_SENT)
+        how->state = st == HEALTH_DOWN ? HEALTH_DOWN : HEALTH_UP;
+    else if (how->count == FLEET_STAMPED_AS_OWN)
+        how->state = self->own == HEALTH_DOWN ? HEALTH_DOWN : HEALTH_UP;
+    else
+        how->state = HEALTH_UNKNOWN;
+}
+
+/* A peer not heard, up from before this node's probe moved: it cannot
+ * outvote that probe when this node hears no peer at all (it is the one cut
+ * off: its probe stands for them); while it hears others, a lost datagram or
+ * a peer starved or gone is likelier than a death its peers all missed: it
+ * waits (stale_after bounds it). Only reached when the probe says down. */
+static void fleet_decide_stamped_settle(struct fleet_decide_stamped_how *h, uint8_t own,
+                                        bool any_reachable)
+{
+    if (h->why != FLEET_STAMPED_WHY_BEFORE_OTHERS || any_reachable)
+        return;
+    h->count = FLEET_STAMPED_AS_OWN;
+    h->why = FLEET_STAMPED_WHY_CUT_OFF;
+    h->state = own == HEALTH_DOWN ? HEALTH_DOWN : HEALTH_UP;
+}
+
+void fleet_decide_stamped(const struct fleet_decide_stamped_in *in,
+                          struct fleet_decide_stamped_out *out,
+                          struct fleet_decide_stamped_how *how)
+{
+    uint8_t own = in->self.own;
+    bool any_current = false, any_reachable = false;
+    *out = (struct fleet_decide_stamped_out){0};
+    for (size_t i = 0; i < in->n_peers; i++) {
+        struct fleet_decide_stamped_how h;
+        bool current;
+        fleet_decide_stamped_peer(in, &in->peers[i], &h, &current);
+        any_current |= current;
+        any_reachable |= fleet_decide_stamped_reachable(in, &in->peers[i]);
+        if (how)
+            how[i] = h;
+    }
+    out->up = own == HEALTH_UP;
+    out->down = own == HEALTH_DOWN;
+    for (size_t i = 0; i < in->n_peers; i++) {
+        struct fleet_decide_stamped_how h;
+        if (how) {
+            fleet_decide_stamped_settle(&how[i], own, any_reachable);
+            h = how[i];
+        } else {
+            bool current;
+            fleet_decide_stamped_peer(in, &in->peers[i], &h, &current);
+            fleet_decide_stamped_settle(&h, own, any_reachable);
+        }
+        out->up += h.state == HEALTH_UP;
+        out->down += h.state == HEALTH_DOWN;
+        out->open += h.state == HEALTH_UNKNOWN;
+    }
+    out->alone = !any_current;
+    out->cut_off = !any_reachable;
+    enum health_state if_up = fleet_quorum_verdict(&in->quorum, out->up + out->open, out->down);
+    enum health_state if_down = fleet_quorum_verdict(&in->quorum, out->up, out->down + out->open);
+    out->verdict = if_up;
+    if (if_up != if_down) {
+        out->held = true; /* the undetermined peers decide: wait for them */
+        out->serve = in->self.served;
+    } else
+        out->serve = if_up == HEALTH_UNKNOWN ? own : (uint8_t)if_up;
+}
+
+const char *fleet_decide_stamped_count_name(uint8_t count)
+{
+    static const char *const names[] = {"as_sent", "as_own", "undetermined"};
+    return count < sizeof names / sizeof names[0] ? names[count] : "?";
+}
+
+const char *fleet_decide_stamped_why_name(uint8_t why)
+{
+    static const char *const names[] = {"down",    "agrees",  "after_move", "before_move",
+                                        "waiting", "cut_off", "stale_own",  "stale_open"};
+    return why < sizeof names / sizeof names[0] ? names[why] : "?";
+}
+
+void fleet_decide_stamped_offset_sample(struct fleet_decide_stamped_offset *o, double sent,
+                                        double now, double keep_s)
+{
+    double sample = sent - now;
+    bool expired = now - o->at > keep_s;
+    if (o->have && sample < o->off - FLEET_STAMPED_OFFSET_NEAR_S && !expired)
+        return; /* a late delivery: its stamp would look older than it is */
+    if (!o->have || sample > o->off || expired)
+        o->off = sample;
+    o->at = now;
+    o->have = true;
+}
+
+double fleet_decide_stamped_map(const struct fleet_decide_stamped_offset *o, double stamp)
+{
+    return o->have && stamp > 0 ? stamp - o->off : 0;
+}

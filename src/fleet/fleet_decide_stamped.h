@@ -1,0 +1,148 @@
+/*
+ * fleet_decide_stamped.h -- the "stamped" fleet verdict of one endpoint, as
+ * a pure function of explicit inputs (issue #54; doc/fleet.md "Decision
+ * model and simulator", "Three rules in the simulator").
+ *
+ * Contract:
+ *   - Inputs only: no clock read, no lock, no I/O, no allocation. The
+ *     simulator (tests/unit/fleet_sim_direct.c) calls this function for its
+ *     "stamped" and "stamped_etcd" rules; the product does not use it for
+ *     its live verdict yet (that is fleet_decide, the "gaps" rule, until the
+ *     direct peer channel exists).
+ *   - Units: seconds, as doubles, all in this node's monotonic clock. The
+ *     caller maps each writer's stamp into that clock through the writer's
+ *     measured offset (fleet_decide_stamped_offset_sample below), so a jump
+ *     of this node's wall clock changes nothing. A time <= 0 means "never"
+ *     or "not known".
+ *   - Ownership: the caller owns every input and output; nothing is kept
+ *     past the call. in->peers points to n_peers entries (NULL when 0); how,
+ *     when not NULL, has room for n_peers entries and gets one per peer.
+ *
+ * The rule, for a node whose probe says P:
+ *   - a peer's latest known state (the later by as_of of what etcd and the
+ *     direct channel brought) counts as sent when it is down, or when P is
+ *     not down, or when it is up as of at least allow_s (fall x interval)
+ *     after P moved to down: the peer's probe would have seen a death by
+ *     then, so its up is evidence against P;
+ *   - an up known only from before that is undetermined while this node
+ *     hears any peer directly (within alive_s); when it hears none, it is
+ *     the one cut off, and the peers it cannot hear count as P;
+ *   - a peer with no news for stale_after counts as P when P ran within the
+ *     last two intervals, else it is undetermined;
+ *   - when the undetermined peers could swing the quorum either way, the
+ *     node keeps what it serves: it never moves on a guess.
+ */
+#ifndef GTM_FLEET_FLEET_DECIDE_STAMPED_H
+#define GTM_FLEET_FLEET_DECIDE_STAMPED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fleet/fleet_quorum.h"
+#include "health/health.h"
+
+/* What one channel last brought of a peer's probe: its state as of as_of
+ * (mono, already mapped through the peer's offset; <= 0: nothing). */
+struct fleet_decide_stamped_news {
+    uint8_t state; /* HEALTH_DOWN, or anything else: up */
+    double as_of;
+};
+
+/* One peer that has reported the endpoint through either channel. */
+struct fleet_decide_stamped_peer {
+    struct fleet_decide_stamped_news etcd;   /* its report, confirmed by heartbeats */
+    struct fleet_decide_stamped_news direct; /* its (or a relayed) datagram */
+    double news_at; /* mono: newer news of its probe last arrived (0: never) */
+    double heard;   /* mono: it was last heard directly (0: never) */
+};
+
+/* This node's probe of the endpoint. */
+struct fleet_decide_stamped_self {
+    uint8_t own;      /* HEALTH_UP, HEALTH_DOWN, else none */
+    double own_since; /* mono: the probe's state last changed */
+    double ran;       /* mono: the probe last ran (0: never) */
+    uint8_t served;   /* what this node serves now (kept on a guess) */
+};
+
+struct fleet_decide_stamped_in {
+    struct fleet_quorum quorum;
+    double allow_s;     /* fall x interval: a peer's probe has seen a death by then */
+    double interval_s;  /* the probe's interval ("ran" is recent within two) */
+    double stale_after; /* no news of a peer this long: it counts as P or is undetermined */
+    double alive_s;     /* a peer heard directly this recently is reachable */
+    double now;         /* mono */
+    struct fleet_decide_stamped_self self;
+    const struct fleet_decide_stamped_peer *peers;
+    size_t n_peers;
+};
+
+/* How a peer counted. */
+enum fleet_decide_stamped_count {
+    FLEET_STAMPED_AS_SENT = 0, /* its state, up or down, as it was sent */
+    FLEET_STAMPED_AS_OWN,      /* this node's probe stood in for it */
+    FLEET_STAMPED_UNDETERMINED /* neither: it could be up or down */
+};
+
+/* Why it counted so. */
+enum fleet_decide_stamped_why {
+    FLEET_STAMPED_WHY_DOWN = 0,      /* a down counts as sent */
+    FLEET_STAMPED_WHY_AGREES,        /* an up while this node's probe is not down */
+    FLEET_STAMPED_WHY_AFTER,         /* up as of >= allow_s after this node's probe moved */
+    FLEET_STAMPED_WHY_BEFORE,        /* up from before that, the peer is heard: wait */
+    FLEET_STAMPED_WHY_BEFORE_OTHERS, /* up from before, peer not heard, others are: wait */
+    FLEET_STAMPED_WHY_CUT_OFF,       /* up from before, no peer heard: this node is cut off */
+    FLEET_STAMPED_WHY_STALE_OWN,     /* no news for stale_after, own probe ran lately */
+    FLEET_STAMPED_WHY_STALE_OPEN     /* no news for stale_after, own probe has not run */
+};
+
+struct fleet_decide_stamped_how {
+    uint8_t count; /* enum fleet_decide_stamped_count */
+    uint8_t state; /* HEALTH_UP or HEALTH_DOWN when counted; HEALTH_UNKNOWN when not */
+    uint8_t why;   /* enum fleet_decide_stamped_why */
+    double as_of;  /* mono: the stamp judged (the later channel's; <= 0: none) */
+};
+
+struct fleet_decide_stamped_out {
+    uint8_t serve;             /* what to serve: the verdict, P, or what it served */
+    enum health_state verdict; /* the quorum's with every undetermined peer up;
+                                  HEALTH_UNKNOWN: nobody reports it */
+    unsigned up, down, open;   /* counted (own probe included) and undetermined */
+    bool held;                 /* the undetermined peers could swing it: kept served */
+    bool alone;                /* no peer's news is current: P decides */
+    bool cut_off;              /* no peer heard directly within alive_s */
+};
+
+/* The verdict; fills *out and, when not NULL, how[0..n_peers-1]. */
+void fleet_decide_stamped(const struct fleet_decide_stamped_in *in,
+                          struct fleet_decide_stamped_out *out,
+                          struct fleet_decide_stamped_how *how);
+
+/* A short name of a count or a reason, for status ("as_sent", "cut_off"). */
+const char *fleet_decide_stamped_count_name(uint8_t count);
+const char *fleet_decide_stamped_why_name(uint8_t why);
+
+/*
+ * A peer's clock offset (its wall clock minus this node's monotonic clock),
+ * estimated from the messages it sent: the largest recent sample, so a
+ * message delivered late (an etcd stall, this node starved) never makes the
+ * peer's stamps look newer than they are; a smaller sample is taken once the
+ * largest is keep_s old (the peer's clock jumped back). A stamp t of the
+ * peer is t - off in this node's monotonic clock.
+ */
+struct fleet_decide_stamped_offset {
+    bool have;
+    double off; /* s: the peer's wall minus this node's mono */
+    double at;  /* mono: the sample kept was taken */
+};
+
+/* Feeds one message the peer sent at sent (its wall clock), received at now
+ * (this node's mono). */
+void fleet_decide_stamped_offset_sample(struct fleet_decide_stamped_offset *o, double sent,
+                                        double now, double keep_s);
+
+/* A stamp of the peer in this node's mono clock; 0 when the stamp is <= 0 or
+ * no offset is known. */
+double fleet_decide_stamped_map(const struct fleet_decide_stamped_offset *o, double stamp);
+
+#endif
