@@ -1,19 +1,25 @@
 /*
  * fleet_sim_bench.c -- the fleet simulator (tests/unit/fleet_sim.h) over
- * many seeds: violations of I1, I2 and I4 per fault class, the slowest
+ * many seeds: violations of I1, I2, I3 and I4 per fault class, the slowest
  * kill -> flip, and the first seed of each violation (replay it with
  * tests/unit/test_fleet_sim --seed N). doc/fleet.md, "Decision model and
  * simulator".
  *
  *   make contrib/bench/fleet_sim_bench
- *   contrib/bench/fleet_sim_bench [SEEDS [FROM [CLASS|all [RULE]]]]   (1000000 1 all stamped)
+ *   contrib/bench/fleet_sim_bench [SEEDS [FROM [CLASS|all [RULE [REVERT]]]]]
+ *   (default 1000000 1 all stamped none)
  *
  * RULE: stamped (the rule the simulator proves) or gaps (the product's
- * fleet_decide today, to show what the simulator finds in it).
+ * fleet_decide today, to show what the simulator finds in it). REVERT:
+ * none, or a fix taken back (replay, false_failover, flap: fleet_sim.h).
+ * The product's override code logs every override it applies on stderr:
+ * stderr goes to /dev/null while the seeds run.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../tests/unit/fleet_sim.h"
 
@@ -40,6 +46,21 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    enum fleet_sim_revert rev = SIM_REVERT_NONE;
+    if (argc > 5) {
+        while (rev < SIM_REVERTS && strcmp(argv[5], fleet_sim_revert_name(rev)) != 0)
+            rev++;
+        if (rev == SIM_REVERTS) {
+            fprintf(stderr, "fleet_sim_bench: unknown revert \"%s\"\n", argv[5]);
+            return 2;
+        }
+    }
     printf("fleet_sim_bench: %llu seeds from %llu\n", seeds, from);
-    return fleet_sim_survey(from, seeds, cls, rule, stdout);
+    fflush(stdout);
+    int nul = open("/dev/null", O_WRONLY);
+    if (nul >= 0) {
+        dup2(nul, 2);
+        close(nul);
+    }
+    return fleet_sim_survey(from, seeds, cls, rule, rev, stdout);
 }

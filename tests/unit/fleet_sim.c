@@ -28,7 +28,8 @@
 
 #include "fleet_sim_int.h"
 
-static const char *const sim_kind_name[] = {"beat", "report", "node", "lease_end"};
+static const char *const sim_kind_name[] = {"beat",      "report",   "node",
+                                            "lease_end", "override", "put"};
 
 /* ---- randomness (splitmix64 seeds xoshiro256**) ---------------------- */
 
@@ -166,11 +167,9 @@ static uint64_t sim_term(const struct sim *s, int64_t t)
 
 /* ---- the node: served answer and the invariants checked on each move ---- */
 
-static void sim_violation(struct sim *s, int inv, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void sim_violation(struct sim *s, int inv, const char *fmt, ...)
+void sim_violation(struct sim *s, int inv, const char *fmt, ...)
 {
-    static const char *const names[] = {"I1", "I2", "I4"};
+    static const char *const names[] = {"I1", "I2", "I4", "I3"};
     char msg[160];
     va_list ap;
     va_start(ap, fmt);
@@ -247,6 +246,8 @@ static void sim_recompute(struct sim *s, unsigned n)
                                                 .rejoining = p->rejoining,
                                                 .back = p->back,
                                                 .view_grace = p->view_grace};
+        if (s->revert == SIM_REVERT_FLAP) /* no rejoin grace: heard again is current */
+            rep[k - 1].rejoining = rep[k - 1].view_grace = false;
     }
     struct fleet_decide_in in = {.quorum = s->quorum,
                                  .stale_after = SIM_STALE_S,
@@ -260,6 +261,10 @@ static void sim_recompute(struct sim *s, unsigned n)
                                           .elect_at = d->elect_at},
                                  .reports = rep,
                                  .n_reports = k};
+    /* Before issue #39's fix, a gap let a report stand in without an
+     * election: as if one were shown at every moment. */
+    if (s->revert == SIM_REVERT_FALSE_FAILOVER)
+        in.self.elect_at = sim_mono(s);
     struct fleet_decide_out out;
     fleet_decide(&in, &out, NULL);
     uint8_t served = d->degraded || out.verdict == HEALTH_UNKNOWN ? d->own : (uint8_t)out.verdict;
@@ -275,7 +280,7 @@ static void sim_recompute(struct sim *s, unsigned n)
 
 /* ---- etcd ---------------------------------------------------------------- */
 
-static int32_t sim_write_new(struct sim *s, unsigned n, uint8_t kind)
+int32_t sim_write_new(struct sim *s, unsigned n, uint8_t kind)
 {
     if (s->nw >= SIM_WRITES_MAX) {
         s->overflow = true;
@@ -313,7 +318,7 @@ static void sim_deliver_all(struct sim *s, int32_t wi, int64_t ct)
     }
 }
 
-static void sim_commit(struct sim *s, int32_t wi, int64_t t)
+void sim_commit(struct sim *s, int32_t wi, int64_t t)
 {
     struct sim_write *w = &s->w[wi];
     int64_t ct = t + sim_range(s, 1, 5);
@@ -323,13 +328,16 @@ static void sim_commit(struct sim *s, int32_t wi, int64_t t)
         ct = s->fx.stall.to + sim_range(s, 1, 5);
     s->last_commit = ct;
     w->rev = ++s->etcd_rev;
+    w->ct = ct;
     w->term = sim_term(s, ct);
-    if (w->kind != W_LEASE_END) {
+    if (w->kind == W_OVR || w->kind == W_OVR_PUT)
+        sim_ovr_committed(s, wi); /* no keep-alive: an override is on no member's lease */
+    else if (w->kind != W_LEASE_END) {
         s->last_keep[w->writer] = ct;
         s->lease_live[w->writer] = true;
     }
     sim_deliver_all(s, wi, ct);
-    if (w->kind == W_NODE || w->kind == W_LEASE_END)
+    if (w->kind == W_NODE || w->kind == W_LEASE_END || w->kind == W_OVR_PUT)
         return;
     if (sim_cut_down(s, w->writer, ct))
         sim_push(s, w->sent + SIM_TIMEOUT_MS > ct ? w->sent + SIM_TIMEOUT_MS : ct, EV_REPLY,
@@ -353,11 +361,11 @@ static void sim_arrive(struct sim *s, int32_t wi)
 }
 
 /* Node n sends a write: lost on a cut link (the call times out). */
-static void sim_send(struct sim *s, unsigned n, uint8_t kind)
+int32_t sim_send(struct sim *s, unsigned n, uint8_t kind)
 {
     int32_t wi = sim_write_new(s, n, kind);
     if (wi < 0)
-        return;
+        return -1;
     if (kind == W_BEAT)
         s->nd[n].beat_inflight = true;
     if (kind == W_REPORT) {
@@ -371,6 +379,7 @@ static void sim_send(struct sim *s, unsigned n, uint8_t kind)
         sim_push(s, s->now + SIM_TIMEOUT_MS, EV_REPLY, (uint8_t)n, wi, 0);
     else
         sim_push(s, s->now + sim_delay(s, n), EV_ARRIVE, SIM_ETCD, wi, 0);
+    return wi;
 }
 
 /* Leases end stale_after after their holder's last commit (keep-alive). */
@@ -529,6 +538,8 @@ static void sim_synced(struct sim *s, unsigned n, bool ok)
     d->gen++;
     d->next_beat = s->now;
     sim_log(s, (int)n, "synced again");
+    if (s->ovr)
+        sim_ovr_read(s, n); /* the fresh read: overrides become etcd's */
     int32_t wi = sim_write_new(s, n, W_NODE);
     if (wi >= 0)
         sim_commit(s, wi, s->now);
@@ -561,6 +572,10 @@ static void sim_deliver(struct sim *s, unsigned n, int32_t wi)
     if (w->rev > d->rev)
         d->rev = w->rev;
     sim_term_seen(s, n, w->term);
+    if (w->kind == W_OVR || w->kind == W_OVR_PUT) {
+        sim_ovr_deliver(s, n, wi);
+        return;
+    }
     if (w->writer == n) {
         if (d->beat_rev > 0 && d->rev >= d->beat_rev && d->beat_sent > d->fresh_at)
             d->fresh_at = d->beat_sent;
@@ -589,6 +604,8 @@ static void sim_reply(struct sim *s, unsigned n, int32_t wi, bool ok)
 {
     struct sim_node *d = &s->nd[n];
     const struct sim_write *w = &s->w[wi];
+    if (w->kind == W_OVR)
+        sim_ovr_reply(s, n, wi, ok); /* the API call waits for it, whatever the sync */
     if (w->gen != d->gen)
         return; /* a reply of an older sync */
     if (!ok) {
@@ -630,8 +647,17 @@ const char *fleet_sim_rule_name(enum fleet_sim_rule rule)
 }
 
 static const char *const sim_class_names[SIM_CLASSES] = {
-    "clean",   "fsync",    "starve",     "skew",         "local_cut",  "node_cut",
-    "one_way", "election", "leader_cut", "elect_loaded", "local_elect"};
+    "clean",       "fsync",    "starve",       "skew",       "local_cut",
+    "node_cut",    "one_way",  "election",     "leader_cut", "elect_loaded",
+    "local_elect", "override", "override_cut", "replay",     "local_load"};
+
+static const char *const sim_revert_names[SIM_REVERTS] = {"none", "replay", "false_failover",
+                                                          "flap"};
+
+const char *fleet_sim_revert_name(enum fleet_sim_revert rev)
+{
+    return (unsigned)rev < SIM_REVERTS ? sim_revert_names[rev] : NULL;
+}
 
 const char *fleet_sim_class_name(enum fleet_sim_class cls)
 {
@@ -654,7 +680,7 @@ static void sim_plan_fault(struct sim *s)
     struct sim_faults *fx = &s->fx;
     int64_t k = fx->kill;
     int node = (int)sim_range(s, 0, s->n - 1);
-    switch (s->cls) {
+    switch (s->fault) {
     case SIM_FSYNC:
         fx->stall = sim_win_at(s, k + sim_range(s, -500, 300), 300, 2500);
         break;
@@ -706,6 +732,13 @@ static void sim_plan_fault(struct sim *s)
         fx->kill = sim_range(s, 6500, 7000);
         fx->revive = 0;
         break;
+    case SIM_LOCAL_LOAD: /* issue #39: etcd's disk slow as one node loses its backend */
+        fx->local_node = node;
+        fx->local = sim_win_at(s, sim_range(s, 1000, 2000), 1000, 3000);
+        fx->stall = sim_win_at(s, fx->local.from + sim_range(s, -300, 300), 800, 1900);
+        fx->kill = sim_range(s, 5500, 6000);
+        fx->revive = 0;
+        break;
     default:
         break;
     }
@@ -741,6 +774,13 @@ static void sim_plan(struct sim *s)
         sim_push(s, sim_range(s, 1, SIM_INTERVAL_MS), EV_PROBE, (uint8_t)i, 0, 0);
         sim_push(s, sim_range(s, 1, SIM_TICK_MS), EV_TICK, (uint8_t)i, 0, 0);
     }
+    /* overrides: during another class's fault (clean for override_cut and
+     * replay, which bring their own: a cut after an ack, resyncs) */
+    s->fault = s->cls;
+    if (s->cls == SIM_OVERRIDE)
+        s->fault = (enum fleet_sim_class)sim_range(s, SIM_CLEAN, SIM_LOCAL_ELECT);
+    else if (s->cls == SIM_OVERRIDE_CUT || s->cls == SIM_REPLAY)
+        s->fault = SIM_CLEAN;
     sim_plan_fault(s);
     s->fx.rewatch = s->fx.cut_down.to + sim_range(s, 100, 400);
     sim_push(s, s->fx.kill, EV_BACKEND, SIM_ETCD, 0, 0);
@@ -749,6 +789,8 @@ static void sim_plan(struct sim *s)
     sim_push(s, 100, EV_LEASES, SIM_ETCD, 0, 0);
     if (s->rule == SIM_RULE_STAMPED)
         sim_direct_start(s);
+    if (s->cls == SIM_OVERRIDE || s->cls == SIM_OVERRIDE_CUT || s->cls == SIM_REPLAY)
+        sim_ovr_start(s);
 }
 
 /* ---- the run ---------------------------------------------------------------- */
@@ -805,6 +847,9 @@ static void sim_dispatch(struct sim *s, const struct sim_ev *e)
     case EV_DRECV:
         sim_direct_recv(s, n, e->w);
         break;
+    case EV_OVR:
+        sim_ovr_event(s, e->w, e->arg);
+        return;
     default:
         return;
     }
@@ -912,6 +957,13 @@ static void sim_judge_i1(struct sim *s)
 void fleet_sim_run(uint64_t seed, enum fleet_sim_class cls, enum fleet_sim_rule rule,
                    struct fleet_sim_result *res, char *trace, size_t trace_len)
 {
+    fleet_sim_run_revert(seed, cls, rule, SIM_REVERT_NONE, res, trace, trace_len);
+}
+
+void fleet_sim_run_revert(uint64_t seed, enum fleet_sim_class cls, enum fleet_sim_rule rule,
+                          enum fleet_sim_revert rev, struct fleet_sim_result *res, char *trace,
+                          size_t trace_len)
+{
     struct sim *s = calloc(1, sizeof(*s));
     if (!s)
         abort();
@@ -922,6 +974,7 @@ void fleet_sim_run(uint64_t seed, enum fleet_sim_class cls, enum fleet_sim_rule 
     s->res = res;
     s->cls = cls;
     s->rule = rule;
+    s->revert = rev;
     s->trace = trace;
     s->tlen = trace_len;
     if (trace && trace_len)
@@ -931,6 +984,9 @@ void fleet_sim_run(uint64_t seed, enum fleet_sim_class cls, enum fleet_sim_rule 
     sim_log(s, SIM_ETCD, "seed %llu class %s rule %s: %u nodes, kill at %lld, revive at %lld",
             (unsigned long long)seed, fleet_sim_class_name(cls), fleet_sim_rule_name(rule), s->n,
             (long long)s->fx.kill, (long long)s->fx.revive);
+    if (s->fault != s->cls || rev != SIM_REVERT_NONE)
+        sim_log(s, SIM_ETCD, "fault of class %s; fix taken back: %s",
+                fleet_sim_class_name(s->fault), fleet_sim_revert_name(rev));
     const struct sim_faults *fx = &s->fx;
     sim_log(s, SIM_ETCD,
             "faults: election [%lld,%lld) stall [%lld,%lld) starve n%d [%lld,%lld) "
@@ -945,5 +1001,6 @@ void fleet_sim_run(uint64_t seed, enum fleet_sim_class cls, enum fleet_sim_rule 
     if (s->overflow)
         sim_violation(s, SIM_I1, "the simulator's tables overflowed");
     sim_judge_i1(s);
+    sim_ovr_free(s);
     free(s);
 }

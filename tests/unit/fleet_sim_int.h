@@ -44,13 +44,17 @@ static inline bool sim_in(const struct sim_win *w, int64_t t)
     return t >= w->from && t < w->to;
 }
 
-enum sim_kind { W_BEAT, W_REPORT, W_NODE, W_LEASE_END };
+/* W_OVR: an override write of a node (fleet_sim_ovr.c); W_OVR_PUT: a
+ * value put at an override's key by a writer that is no node (no reply). */
+enum sim_kind { W_BEAT, W_REPORT, W_NODE, W_LEASE_END, W_OVR, W_OVR_PUT };
 
 struct sim_write {
     uint8_t writer, kind, state;
     double stamp; /* the writer's wall clock */
     uint64_t seq, term;
     int64_t rev, sent;
+    int64_t ct;  /* when it committed (its revision is etcd's from then) */
+    int32_t ovr; /* W_OVR, W_OVR_PUT: the override operation (fleet_sim_ovr.c) */
     uint32_t gen;
     /* A heartbeat of the stamped rule: the writer's probe as of as_of (its
      * wall clock), its last report's sequence, and whether its probe has
@@ -81,7 +85,8 @@ enum sim_type {
     EV_BACKEND,
     EV_LEASES,
     EV_DSEND,
-    EV_DRECV
+    EV_DRECV,
+    EV_OVR /* the override client, checks and replays (fleet_sim_ovr.c) */
 };
 
 struct sim_ev {
@@ -137,11 +142,16 @@ struct sim_node {
     struct fleet_decide_stamped_offset off[SIM_N_MAX]; /* peer's wall minus n's mono */
 };
 
+struct sim_ovr; /* fleet_sim_ovr.c's, allocated and freed there */
+
 struct sim {
     uint64_t rng[4];
     unsigned n;
     enum fleet_sim_class cls;
+    enum fleet_sim_class fault; /* the class whose fault is planned (cls, or another) */
     enum fleet_sim_rule rule;
+    enum fleet_sim_revert revert;
+    struct sim_ovr *ovr; /* NULL: no overrides in this run */
     struct sim_faults fx;
     struct sim_ev heap[SIM_HEAP_MAX];
     size_t nh;
@@ -167,6 +177,13 @@ double sim_wall(const struct sim *s, unsigned n);
 bool sim_cut_up(const struct sim *s, unsigned n, int64_t t);
 bool sim_cut_down(const struct sim *s, unsigned n, int64_t t);
 void sim_log(struct sim *s, int node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sim_violation(struct sim *s, int inv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* etcd: node n sends a write (its index, -1 when the tables are full);
+ * write wi reaches the log at time t. */
+int32_t sim_send(struct sim *s, unsigned n, uint8_t kind);
+void sim_commit(struct sim *s, int32_t wi, int64_t t);
+int32_t sim_write_new(struct sim *s, unsigned n, uint8_t kind);
 
 /* The direct channel and the stamped rule (fleet_sim_direct.c). */
 void sim_direct_start(struct sim *s);
@@ -176,5 +193,17 @@ void sim_stamped_beat(struct sim *s, unsigned n, const struct sim_write *w);
 void sim_stamped_report(struct sim *s, unsigned n, const struct sim_write *w);
 void sim_stamped_offset(struct sim *s, unsigned n, unsigned j, double sent);
 uint8_t sim_stamped_serve(struct sim *s, unsigned n);
+
+/* Overrides (fleet_sim_ovr.c): the client's calls through the nodes,
+ * their writes in etcd, each node's apply with the product's code, and I3.
+ * sim_ovr_start allocates s->ovr for the classes that have overrides;
+ * sim_ovr_free frees it. */
+void sim_ovr_start(struct sim *s);
+void sim_ovr_free(struct sim *s);
+void sim_ovr_event(struct sim *s, int32_t w, int32_t arg);
+void sim_ovr_committed(struct sim *s, int32_t wi);
+void sim_ovr_reply(struct sim *s, unsigned n, int32_t wi, bool ok);
+void sim_ovr_deliver(struct sim *s, unsigned n, int32_t wi);
+void sim_ovr_read(struct sim *s, unsigned n);
 
 #endif

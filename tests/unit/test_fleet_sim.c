@@ -1,22 +1,26 @@
 /*
  * test_fleet_sim.c -- the fleet's decision in the deterministic simulator
- * (fleet_sim.h): invariants I1, I2 and I4 of issue #54 over 10,000 seeds of
- * every fault class under the stamped rule, replay of one seed, and the
- * regression seeds REG-1..REG-6 (formerly OPEN-1..OPEN-6: the violations
- * of the gaps rule, doc/fleet.md "Decision model and simulator"), which
- * must hold under the stamped rule and still fail under the gaps rule
- * (the product's fleet_decide today), so the checker is proven able to
- * find them.
+ * (fleet_sim.h): invariants I1, I2, I3 and I4 of issue #54 over 15,000
+ * seeds of every fault class under the stamped rule, exact replay of two
+ * seeds; the regression seeds REG-1..REG-6 (formerly OPEN-1..OPEN-6: the
+ * violations of the gaps rule, doc/fleet.md "Decision model and
+ * simulator"), which must hold under the stamped rule and still fail under
+ * the gaps rule (the product's fleet_decide today); and REV-1..REV-3, a
+ * seed for each historical fix taken back (--revert), which holds with
+ * the fix and fails without: the checker is proven able to find each bug.
  *
  *   test_fleet_sim                                  CI: the seeds below (TAP)
- *   test_fleet_sim --seed N [--class C] [--rule R]  replay one run
- *   test_fleet_sim --seeds N --from S [--class C] [--rule R]  a survey
+ *   test_fleet_sim --seed N [--class C] [--rule R] [--revert V]  replay one run
+ *   test_fleet_sim --seeds N --from S [--class C] [--rule R] [--revert V]  a survey
  * R: stamped (default), stamped_etcd (no direct channel) or gaps.
+ * V: none (default), replay, false_failover or flap (fleet_sim.h).
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fleet_sim.h"
 #include "tap.h"
@@ -41,42 +45,80 @@ static enum fleet_sim_rule test_rule_arg(const char *name)
     exit(2);
 }
 
-static int test_replay(uint64_t seed, int cls, enum fleet_sim_rule rule)
+static enum fleet_sim_revert test_revert_arg(const char *name)
+{
+    for (int r = 0; r < SIM_REVERTS; r++)
+        if (strcmp(name, fleet_sim_revert_name((enum fleet_sim_revert)r)) == 0)
+            return (enum fleet_sim_revert)r;
+    fprintf(stderr, "test_fleet_sim: unknown revert \"%s\" (none, replay, false_failover, flap)\n",
+            name);
+    exit(2);
+}
+
+/* The product's override code logs each override it applies: thousands of
+ * lines over the seeds. stderr goes to /dev/null meanwhile (the returned
+ * descriptor, -1 when it could not, gives it back to test_loud). */
+static int test_quiet(void)
+{
+    fflush(stderr);
+    int saved = dup(2), nul = open("/dev/null", O_WRONLY);
+    if (saved >= 0 && nul >= 0)
+        dup2(nul, 2);
+    if (nul >= 0)
+        close(nul);
+    return saved;
+}
+
+static void test_loud(int saved)
+{
+    if (saved < 0)
+        return;
+    dup2(saved, 2);
+    close(saved);
+}
+
+static int test_replay(uint64_t seed, int cls, enum fleet_sim_rule rule, enum fleet_sim_revert rev)
 {
     char *trace = malloc(TRACE_LEN);
     if (!trace)
         abort();
     struct fleet_sim_result r;
     enum fleet_sim_class c = cls < 0 ? fleet_sim_class_of(seed) : (enum fleet_sim_class)cls;
-    fleet_sim_run(seed, c, rule, &r, trace, TRACE_LEN);
+    int q = test_quiet();
+    fleet_sim_run_revert(seed, c, rule, rev, &r, trace, TRACE_LEN);
+    test_loud(q);
     fputs(trace, stdout);
-    printf("seed %" PRIu64 " class %s rule %s nodes %u: I1 %u I2 %u I4 %u worst kill->flip %" PRId64
-           " ms%s%s\n",
-           seed, fleet_sim_class_name(c), fleet_sim_rule_name(rule), r.nodes, r.violations[SIM_I1],
-           r.violations[SIM_I2], r.violations[SIM_I4], r.worst_flip_ms,
-           r.first[0] ? "; first: " : "", r.first);
+    printf("seed %" PRIu64 " class %s rule %s revert %s nodes %u: I1 %u I2 %u I3 %u I4 %u worst "
+           "kill->flip %" PRId64 " ms%s%s\n",
+           seed, fleet_sim_class_name(c), fleet_sim_rule_name(rule), fleet_sim_revert_name(rev),
+           r.nodes, r.violations[SIM_I1], r.violations[SIM_I2], r.violations[SIM_I3],
+           r.violations[SIM_I4], r.worst_flip_ms, r.first[0] ? "; first: " : "", r.first);
     free(trace);
     return 0;
 }
 
-/* 10,000 seeds, every fault class (seed % SIM_CLASSES): none may violate
- * under the stamped rule; the first that does is replayed with its trace. */
+/* 15,000 seeds, every fault class (seed % SIM_CLASSES, 1,000 each): none
+ * may violate under the stamped rule; the first that does is replayed with
+ * its trace. */
 static void test_every_class(struct tap *t)
 {
     unsigned runs = 0, bad = 0, worst[SIM_CLASSES] = {0}, per[SIM_CLASSES] = {0};
     uint64_t first = 0;
-    for (uint64_t seed = 1; runs < 10000; seed++) {
+    int q = test_quiet();
+    for (uint64_t seed = 1; runs < 15000; seed++) {
         enum fleet_sim_class c = fleet_sim_class_of(seed);
         struct fleet_sim_result r;
         fleet_sim_run(seed, c, SIM_RULE_STAMPED, &r, NULL, 0);
         runs++;
         per[c]++;
-        unsigned v = r.violations[SIM_I1] + r.violations[SIM_I2] + r.violations[SIM_I4];
+        unsigned v = r.violations[SIM_I1] + r.violations[SIM_I2] + r.violations[SIM_I3] +
+                     r.violations[SIM_I4];
         if (v && !bad++)
             first = seed;
         if (r.worst_flip_ms > (int64_t)worst[c])
             worst[c] = (unsigned)r.worst_flip_ms;
     }
+    test_loud(q);
     TAP_CHECK(t, bad == 0,
               "%u seeds of the %d fault classes (at least %u each): %u violate "
               "(first violating seed: %llu; 0: none)",
@@ -87,20 +129,34 @@ static void test_every_class(struct tap *t)
               "leader_cut: the slowest kill -> flip is %u ms (<= 1000, issue #54's target)",
               worst[SIM_LEADER_CUT]);
     if (bad)
-        test_replay(first, -1, SIM_RULE_STAMPED);
+        test_replay(first, -1, SIM_RULE_STAMPED, SIM_REVERT_NONE);
 }
 
-/* A seed replays exactly: the same trace, byte for byte. */
+/* A seed replays exactly: the same trace, byte for byte (one of
+ * elect_loaded; one of replay with issue #37's fix taken back, whose
+ * violations are part of the trace). */
 static void test_replays_exactly(struct tap *t)
 {
     char *a = malloc(TRACE_LEN), *b = malloc(TRACE_LEN);
     if (!a || !b)
         abort();
-    struct fleet_sim_result ra, rb;
-    fleet_sim_run(196, fleet_sim_class_of(196), SIM_RULE_STAMPED, &ra, a, TRACE_LEN);
-    fleet_sim_run(196, fleet_sim_class_of(196), SIM_RULE_STAMPED, &rb, b, TRACE_LEN);
-    TAP_CHECK(t, strlen(a) > 1000 && strcmp(a, b) == 0 && strcmp(ra.first, rb.first) == 0,
-              "seed 196 twice: the same trace (%zu bytes) and result", strlen(a));
+    static const struct {
+        uint64_t seed;
+        enum fleet_sim_class cls;
+        enum fleet_sim_revert rev;
+    } runs[] = {{196, SIM_ELECT_LOADED, SIM_REVERT_NONE}, {13, SIM_REPLAY, SIM_REVERT_REPLAY}};
+    for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+        struct fleet_sim_result ra, rb;
+        int q = test_quiet();
+        fleet_sim_run_revert(runs[i].seed, runs[i].cls, SIM_RULE_STAMPED, runs[i].rev, &ra, a,
+                             TRACE_LEN);
+        fleet_sim_run_revert(runs[i].seed, runs[i].cls, SIM_RULE_STAMPED, runs[i].rev, &rb, b,
+                             TRACE_LEN);
+        test_loud(q);
+        TAP_CHECK(t, strlen(a) > 1000 && strcmp(a, b) == 0 && strcmp(ra.first, rb.first) == 0,
+                  "seed %llu (%s) twice: the same trace (%zu bytes) and result",
+                  (unsigned long long)runs[i].seed, fleet_sim_class_name(runs[i].cls), strlen(a));
+    }
     free(a);
     free(b);
 }
@@ -112,18 +168,22 @@ static void test_replays_exactly(struct tap *t)
 static const struct {
     const char *name;
     uint64_t seed;
+    enum fleet_sim_class cls; /* the seed's class when there were 11 (seed % 11) */
     int inv;
 } test_reg[] = {
-    {"REG-1 (was OPEN-1) leader_cut: a node cut off with etcd's leader flips in time", 8, SIM_I1},
-    {"REG-2 (was OPEN-2) election: a backend dying as etcd elects is left in time", 18, SIM_I1},
+    {"REG-1 (was OPEN-1) leader_cut: a node cut off with etcd's leader flips in time", 8,
+     SIM_LEADER_CUT, SIM_I1},
+    {"REG-2 (was OPEN-2) election: a backend dying as etcd elects is left in time", 18,
+     SIM_ELECTION, SIM_I1},
     {"REG-3 (was OPEN-3) elect_loaded: no going back after the election, heartbeats before "
      "reports (issue #39's CI flap)",
-     196, SIM_I4},
+     196, SIM_ELECT_LOADED, SIM_I4},
     {"REG-4 (was OPEN-4) local_elect: a node that alone lost its backend during an election "
      "moves nothing",
-     10, SIM_I2},
-    {"REG-5 (was OPEN-5) fsync: no going back after a stall", 6194, SIM_I4},
-    {"REG-6 (was OPEN-6) starve: a node starved for stale_after does not go back", 26391, SIM_I4},
+     10, SIM_LOCAL_ELECT, SIM_I2},
+    {"REG-5 (was OPEN-5) fsync: no going back after a stall", 6194, SIM_FSYNC, SIM_I4},
+    {"REG-6 (was OPEN-6) starve: a node starved for stale_after does not go back", 26391,
+     SIM_STARVE, SIM_I4},
 };
 
 static void test_regressions(struct tap *t)
@@ -131,14 +191,60 @@ static void test_regressions(struct tap *t)
     for (size_t i = 0; i < sizeof(test_reg) / sizeof(test_reg[0]); i++) {
         uint64_t seed = test_reg[i].seed;
         struct fleet_sim_result r, old;
-        fleet_sim_run(seed, fleet_sim_class_of(seed), SIM_RULE_STAMPED, &r, NULL, 0);
-        fleet_sim_run(seed, fleet_sim_class_of(seed), SIM_RULE_GAPS, &old, NULL, 0);
+        fleet_sim_run(seed, test_reg[i].cls, SIM_RULE_STAMPED, &r, NULL, 0);
+        fleet_sim_run(seed, test_reg[i].cls, SIM_RULE_GAPS, &old, NULL, 0);
         unsigned v = r.violations[SIM_I1] + r.violations[SIM_I2] + r.violations[SIM_I4];
+        v += r.violations[SIM_I3];
         TAP_CHECK(t, v == 0, "%s (seed %llu, stamped rule): holds%s%s", test_reg[i].name,
                   (unsigned long long)seed, r.first[0] ? "; " : "", r.first);
         TAP_CHECK(t, old.violations[test_reg[i].inv] > 0,
                   "%s (seed %llu, gaps rule): the violation is still found: %s", test_reg[i].name,
                   (unsigned long long)seed, old.first);
+    }
+}
+
+/* Each of the three historical fixes taken back in the model
+ * (fleet_sim_revert): the seed holds with the fix and breaks the invariant
+ * the fix is for without it, so the checker finds each of those bugs. The
+ * gaps rule for the two fixes that are in it (the product's fleet_decide);
+ * issue #37's holds under any rule. */
+static const struct {
+    const char *name;
+    uint64_t seed;
+    enum fleet_sim_class cls;
+    enum fleet_sim_rule rule;
+    enum fleet_sim_revert rev;
+    int inv;
+} test_rev[] = {
+    {"REV-1 replay (issue #37): a deleted override's old value put back is never applied", 13,
+     SIM_REPLAY, SIM_RULE_STAMPED, SIM_REVERT_REPLAY, SIM_I3},
+    {"REV-2 false_failover (issue #39): a node that alone lost its backend while etcd's disk "
+     "is slow moves nothing",
+     14, SIM_LOCAL_LOAD, SIM_RULE_GAPS, SIM_REVERT_FALSE_FAILOVER, SIM_I2},
+    {"REV-3 flap (issue #39's CI flap): no going back to the dead backend when heartbeats "
+     "return before reports",
+     84, SIM_ELECT_LOADED, SIM_RULE_GAPS, SIM_REVERT_FLAP, SIM_I4},
+};
+
+static void test_reverts(struct tap *t)
+{
+    for (size_t i = 0; i < sizeof(test_rev) / sizeof(test_rev[0]); i++) {
+        struct fleet_sim_result r, old;
+        int q = test_quiet();
+        fleet_sim_run(test_rev[i].seed, test_rev[i].cls, test_rev[i].rule, &r, NULL, 0);
+        fleet_sim_run_revert(test_rev[i].seed, test_rev[i].cls, test_rev[i].rule, test_rev[i].rev,
+                             &old, NULL, 0);
+        test_loud(q);
+        unsigned v = 0;
+        for (int k = 0; k < SIM_INVARIANTS; k++)
+            v += r.violations[k];
+        TAP_CHECK(t, v == 0, "%s (seed %llu, %s rule, the fix in): holds%s%s", test_rev[i].name,
+                  (unsigned long long)test_rev[i].seed, fleet_sim_rule_name(test_rev[i].rule),
+                  r.first[0] ? "; " : "", r.first);
+        TAP_CHECK(t, old.violations[test_rev[i].inv] > 0,
+                  "%s (seed %llu, --revert %s): the violation is found: %s", test_rev[i].name,
+                  (unsigned long long)test_rev[i].seed, fleet_sim_revert_name(test_rev[i].rev),
+                  old.first);
     }
 }
 
@@ -160,21 +266,29 @@ int main(int argc, char **argv)
 {
     int cls = -1;
     enum fleet_sim_rule rule = SIM_RULE_STAMPED;
+    enum fleet_sim_revert rev = SIM_REVERT_NONE;
     for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--revert") == 0)
+            rev = test_revert_arg(argv[i + 1]);
         if (strcmp(argv[i], "--class") == 0)
             cls = test_class_arg(argv[i + 1]);
         if (strcmp(argv[i], "--rule") == 0)
             rule = test_rule_arg(argv[i + 1]);
     }
     if (argc >= 3 && strcmp(argv[1], "--seed") == 0)
-        return test_replay(strtoull(argv[2], NULL, 10), cls, rule);
-    if (argc >= 5 && strcmp(argv[1], "--seeds") == 0 && strcmp(argv[3], "--from") == 0)
-        return fleet_sim_survey(strtoull(argv[4], NULL, 10), strtoull(argv[2], NULL, 10), cls, rule,
-                                stdout);
+        return test_replay(strtoull(argv[2], NULL, 10), cls, rule, rev);
+    if (argc >= 5 && strcmp(argv[1], "--seeds") == 0 && strcmp(argv[3], "--from") == 0) {
+        int q = test_quiet();
+        int rc = fleet_sim_survey(strtoull(argv[4], NULL, 10), strtoull(argv[2], NULL, 10), cls,
+                                  rule, rev, stdout);
+        test_loud(q);
+        return rc;
+    }
     struct tap t = {0};
     test_replays_exactly(&t);
     test_every_class(&t);
     test_regressions(&t);
+    test_reverts(&t);
     test_direct_needed(&t);
     return tap_done(&t);
 }
