@@ -19,6 +19,7 @@
 #include "common/event_ring.h"
 #include "common/log.h"
 #include "fleet/fleet_int.h"
+#include "fleet/fleet_session.h"
 #include "health/service.h"
 
 /* Where a value was read: its key, and etcd's revisions and lease of it. */
@@ -529,11 +530,13 @@ bool fleet_sync_watch_events(struct fleet *f, json_t *res)
         if (f->conn != FLEET_CONN_SYNCED)
             return false; /* a dispatch found the lease gone */
     }
-    int64_t rev = etcd_json_int(json_object_get(json_object_get(res, "header"), "revision"), 0);
     fleet_election_header(f, json_object_get(res, "header"));
+    /* Not the header's revision: on the reply that creates the watch, and
+     * on a batch of catch-up events, it is the member's revision, ahead of
+     * what was delivered (fleet_session.h). */
+    int64_t rev = fleet_session_watch_rev(f->rev, res);
     pthread_mutex_lock(&f->lock);
-    if (rev > f->rev)
-        f->rev = rev;
+    f->rev = rev;
     fleet_beat_watch_advanced_locked(f);
     f->watch_events += json_array_size(events);
     pthread_mutex_unlock(&f->lock);
