@@ -51,7 +51,7 @@ static void fleet_beat_on_reply(void *arg, enum etcd_status st, json_t *resp, co
         return;
     f->beat_inflight = false;
     if (st != ETCD_OK) {
-        fleet_sync_failed(f, "heartbeat", err);
+        fleet_keep_call_failed(f, st, "heartbeat", err);
         return;
     }
     int64_t rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
@@ -169,8 +169,12 @@ const char *fleet_beat_conn_name_locked(const struct fleet *f, double now)
  * would hop with each retry. */
 static void fleet_beat_check_watch(struct fleet *f, double now)
 {
-    if (!f->watch)
+    if (!f->watch) {
+        /* Down with the session kept (fleet_watch.c): started again. */
+        if (f->rewatch_at > 0 && now >= f->rewatch_at)
+            fleet_sync_rewatch(f, "every member ended the watch: trying again");
         return;
+    }
     if (f->answered_url && f->watch_url != f->answered_url) {
         fleet_sync_rewatch(f, "calls moved to another etcd URL");
         return;

@@ -460,7 +460,7 @@ static void fleet_config_on_txn(void *arg, enum etcd_status st, json_t *resp, co
     }
     pthread_mutex_unlock(&f->lock);
     if (st == ETCD_ERR_NET)
-        fleet_sync_failed(f, "config", err);
+        fleet_keep_call_failed(f, st, "config", err);
     fleet_config_run(f);
 }
 
@@ -623,7 +623,7 @@ static void fleet_config_on_sync(void *arg, enum etcd_status st, json_t *resp, c
     }
     pthread_mutex_unlock(&f->lock);
     if (st == ETCD_ERR_NET)
-        fleet_sync_failed(f, "config", err);
+        fleet_keep_call_failed(f, st, "config", err);
     fleet_config_run(f);
 }
 

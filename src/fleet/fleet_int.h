@@ -490,7 +490,13 @@ struct fleet {
     const char *answered_url;  /* the URL of the last successful call */
     unsigned watch_resumes;    /* watch ends since its last message (fleet_sync.c) */
     unsigned long watch_moves; /* watches resumed on another URL (status) */
-    double clock_offset;       /* (L) this node's clock minus the fleet's; valid when skew_known */
+    /* Calls that failed without an answer while the session was kept
+     * (fleet_session.h; status, (L)); kept_since: when the current run of
+     * such failures began (0: the last call answered). */
+    unsigned long calls_kept;
+    double kept_since;
+    double rewatch_at;   /* the watch is down with the session kept: started again then */
+    double clock_offset; /* (L) this node's clock minus the fleet's; valid when skew_known */
     bool skew_known, skewed;
     bool isolated; /* (L) view older than isolation_after (fleet_beat.c) */
     double lost_since;
@@ -638,6 +644,19 @@ bool fleet_sync_reply(struct fleet *f, unsigned gen, enum etcd_status st, const 
                       const char *err);
 /* Marks the connection as failed (after a failed call): resync soon. */
 void fleet_sync_failed(struct fleet *f, const char *what, const char *err);
+/* ---- fleet_keep.c: the kept session (fleet thread) ------------------- */
+/* A call failed with st: the session is kept (the call's owner retries
+ * later, on the member the client moved to) unless fleet_session_expired
+ * says it is lost; then as fleet_sync_failed. */
+void fleet_keep_call_failed(struct fleet *f, enum etcd_status st, const char *what,
+                            const char *err);
+/* A synced node without a quorum reply for stale_after: the session is
+ * lost (its lease's TTL ran out), it syncs again. True when it did. */
+bool fleet_keep_expire_silent(struct fleet *f, double now);
+/* Every URL ended the watch in a row without a message: kept (the watch
+ * starts again FLEET_RETRY_S later, fleet_beat.c) unless the session
+ * expired (then a fresh read). */
+void fleet_keep_watch_down(struct fleet *f, const char *why);
 /* A put of a report v (stolen: stamped with the fleet's write format,
  * signed on the lease; *pub_n gets its "n") at key, on the node's lease,
  * as a transaction operation; *bytes (may be NULL) grows by its size. */

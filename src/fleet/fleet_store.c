@@ -386,7 +386,7 @@ static struct fleet_job *fleet_jobcall_take(void *arg, enum etcd_status st, cons
         return NULL; /* stop: fleet_store_fail_all answered (and may have freed) j */
     if (st == ETCD_ERR_NET) {
         fleet_job_verify(*f, j, phase);
-        fleet_sync_failed(*f, "write", err);
+        fleet_keep_call_failed(*f, st, "write", err);
         return NULL;
     }
     return j;
@@ -661,6 +661,18 @@ static void fleet_job_start(struct fleet *f, struct fleet_job *j)
         snprintf(msg, sizeof(msg),
                  "etcd is unreachable (no quorum reply for %.1f s); nothing was changed",
                  deadline_mono() - f->last_quorum);
+        fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
+        return;
+    }
+    if (f->kept_since > 0) {
+        /* Calls are failing on every member while the session is kept
+         * (fleet_session.h): a write sent now would most likely end with
+         * its outcome unknown. Refused before anything is sent. */
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "etcd calls have failed on every member for %.1f s (the session is kept while "
+                 "they are retried); nothing was changed",
+                 deadline_mono() - f->kept_since);
         fleet_job_finish(f, j, SHARED_UNAVAILABLE, msg);
         return;
     }

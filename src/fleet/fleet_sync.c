@@ -88,6 +88,10 @@ void fleet_sync_contact(struct fleet *f)
     pthread_mutex_unlock(&f->lock);
     f->sync_answered = true;
     f->answered_url = etcd_endpoint(f->etcd); /* where the call ended up */
+    if (f->kept_since > 0 && f->conn == FLEET_CONN_SYNCED)
+        log_info("event=fleet_etcd_call_answered node=%s etcd=%s session=kept failing_s=%.2f",
+                 f->p.node, f->answered_url, f->last_ok - f->kept_since);
+    f->kept_since = 0;
 }
 
 void fleet_sync_failed(struct fleet *f, const char *what, const char *err)
@@ -122,7 +126,7 @@ static bool fleet_call_stale(struct fleet_call *c, enum etcd_status st, const ch
     if (c->gen != f->sync_step || st == ETCD_ERR_CANCELLED)
         return true;
     if (st != ETCD_OK) {
-        fleet_sync_failed(f, what, err);
+        fleet_keep_call_failed(f, st, what, err);
         return true;
     }
     fleet_sync_contact(f);
@@ -737,6 +741,8 @@ void fleet_sync_start(struct fleet *f)
     f->beat_inflight = false;
     f->sync_started = deadline_mono();
     f->sync_answered = false;
+    f->rewatch_at = 0;
+    f->kept_since = 0;
     f->node_seals = 0;
     pthread_mutex_lock(&f->lock);
     f->conn = FLEET_CONN_SYNCING;
@@ -880,6 +886,11 @@ void fleet_put_node(struct fleet *f)
 
 static void fleet_on_keepalive(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
+    struct fleet_call *c = arg;
+    /* Unanswered with the session kept: sent again soon, not a third of
+     * the lease's TTL later (a put on the lease does not renew it). */
+    if (st == ETCD_ERR_NET && c->gen == c->f->sync_step)
+        c->f->next_keepalive = deadline_mono() + FLEET_RETRY_S;
     struct fleet *f = fleet_call_end(arg, st, "lease keepalive", err);
     if (!f)
         return;
@@ -909,6 +920,8 @@ void fleet_sync_tick(struct fleet *f)
         return;
     }
     if (f->conn != FLEET_CONN_SYNCED)
+        return;
+    if (fleet_keep_expire_silent(f, now))
         return;
     if (now >= f->next_keepalive) {
         f->next_keepalive = now + f->p.stale_after / 3;

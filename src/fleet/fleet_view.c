@@ -23,6 +23,8 @@ static void fleet_view_liveness_locked(struct fleet *f, json_t *st, double now)
     json_object_set_new(st, "etcd_revision", json_integer(f->beat_rev));
     json_object_set_new(st, "watch_etcd", f->watch_url ? json_string(f->watch_url) : json_null());
     json_object_set_new(st, "watch_moves", json_integer((json_int_t)f->watch_moves));
+    json_object_set_new(st, "resyncs", json_integer((json_int_t)f->resyncs));
+    json_object_set_new(st, "calls_kept", json_integer((json_int_t)f->calls_kept));
     json_object_set_new(st, "publish_lag_s", json_real(f->watch_lag));
     json_object_set_new(st, "clock_offset_s",
                         f->skew_known ? json_real(f->clock_offset) : json_null());

@@ -7,9 +7,13 @@
  * member unreachable: etcd.h, connect_s and watch_probe_s; the member lost
  * its leader; the stream closed) it resumes on the next URL from the
  * revision after the last one it delivered, so no event is missed or
- * applied twice and nothing is read again. A compacted revision, or every
- * URL ending a watch in a row without one message, falls back to a fresh
- * read (fleet_sync_failed). The heartbeat's checks move it as well
+ * applied twice and nothing is read again (the revision moves only with
+ * what the watch delivered: fleet_session_watch_rev). A compacted revision
+ * falls back to a fresh read (fleet_sync_failed). Every URL ending a watch
+ * in a row without one message keeps the session while it holds
+ * (fleet_session_expired: within stale_after of the last quorum reply):
+ * the watch starts again FLEET_RETRY_S later (fleet_beat.c); a lost
+ * session reads everything again. The heartbeat's checks move it as well
  * (fleet_beat.c: calls moved to another URL, an acknowledged revision not
  * delivered).
  *
@@ -58,8 +62,12 @@ static void fleet_on_watch_end(void *arg, const char *why)
     struct fleet *f = arg;
     const char *from = f->watch ? etcd_watch_endpoint(f->watch) : NULL;
     f->watch = NULL;
-    if (f->conn != FLEET_CONN_SYNCED || ++f->watch_resumes > f->p.etcd.n_urls) {
+    if (f->conn != FLEET_CONN_SYNCED) {
         fleet_sync_failed(f, "watch", why);
+        return;
+    }
+    if (++f->watch_resumes > f->p.etcd.n_urls) {
+        fleet_keep_watch_down(f, why);
         return;
     }
     if (from && from == etcd_endpoint(f->etcd))
@@ -84,6 +92,7 @@ void fleet_watch_start(struct fleet *f)
 
 void fleet_sync_rewatch(struct fleet *f, const char *why)
 {
+    f->rewatch_at = 0;
     log_warn("event=fleet_watch_restart node=%s from=%s to=%s revision=%lld why=\"%s\"", f->p.node,
              f->watch_url ? f->watch_url : "", etcd_endpoint(f->etcd), (long long)f->rev, why);
     etcd_watch_cancel(f->watch);

@@ -282,7 +282,11 @@ def test_etcd_lost_degrades_to_own_probes_then_resyncs(cluster, be, made):
     assert ok, n1.read_log()[-2000:]
     assert ev.wait_for(lambda e: e[1] == "fleet" and e[2]["action"] == "recovered")
     ev.close()
-    assert n1.metric("gtmd_fleet_resyncs_total") >= 1
+    # Every member refused its calls: the session was kept while they were
+    # retried (doc/fleet.md, "kept session"). Whether it then expired (a
+    # fresh read) depends on whether the members came back within
+    # stale_after of the last quorum reply, which this test does not fix.
+    assert n1.fleet()["calls_kept"] >= 1, n1.fleet()
     assert n1.metric("gtmd_fleet_degraded_total") == 1
 
 
