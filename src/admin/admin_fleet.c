@@ -35,6 +35,8 @@ void admin_fleet_reply_store_error(struct admin_req *r, int store_status, const 
     admin_audit(r, code, json_pack("{s:s}", "error", why));
 }
 
+static void admin_fleet_peer_metrics(const struct fleet_metrics *m, struct evbuffer *b);
+
 void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
 {
     if (!a->env.fleet)
@@ -102,4 +104,26 @@ void admin_fleet_metrics(struct admin *a, struct evbuffer *b)
         evbuffer_add_printf(b, "gtmd_fleet_rejected_total{reason=\"%s\"} %llu\n",
                             fleet_verdict_name((enum fleet_verdict)v),
                             (unsigned long long)m.rejected[v]);
+    admin_fleet_peer_metrics(&m, b);
+}
+
+/* The direct peer channel's families (fleet_peer.h), when it is on. */
+static void admin_fleet_peer_metrics(const struct fleet_metrics *m, struct evbuffer *b)
+{
+    if (!m->peer_on)
+        return;
+    evbuffer_add_printf(
+        b,
+        "# HELP gtmd_fleet_peer_sent_total Datagrams sent to peers on the direct channel.\n"
+        "# TYPE gtmd_fleet_peer_sent_total counter\ngtmd_fleet_peer_sent_total %llu\n"
+        "# HELP gtmd_fleet_peer_accepted_total Peers' datagrams that passed every check.\n"
+        "# TYPE gtmd_fleet_peer_accepted_total counter\ngtmd_fleet_peer_accepted_total %llu\n"
+        "# HELP gtmd_fleet_peer_dropped_total Datagrams on the direct channel dropped, by "
+        "reason.\n"
+        "# TYPE gtmd_fleet_peer_dropped_total counter\n",
+        (unsigned long long)m->peer_sent, (unsigned long long)m->peer_accepted);
+    for (int d = 0; d < FLEET_PEER_DROPS; d++)
+        evbuffer_add_printf(b, "gtmd_fleet_peer_dropped_total{reason=\"%s\"} %llu\n",
+                            fleet_peer_drop_name((enum fleet_peer_drop)d),
+                            (unsigned long long)m->peer_drops[d]);
 }

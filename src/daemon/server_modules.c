@@ -21,6 +21,7 @@
 #include "daemon/server_int.h"
 #include "drill/drill_service.h"
 #include "fleet/fleet.h"
+#include "fleet/fleet_peer.h"
 #include "health/override.h"
 #include "health/persist.h"
 #include "health/scheduler.h"
@@ -243,6 +244,29 @@ static void server_mod_health_stop(struct server *srv)
 
 /* ---- fleet: the prober fleet on etcd ---- */
 
+/* The direct peer channel's default (fleet.peer_listen absent): the first
+ * TCP admin listener's address with port 0 (the kernel picks one, the node
+ * record announces it), into buf; NULL when no admin listener is TCP or
+ * its address is a wildcard, which peers could not send to (logged: the
+ * channel is then off until peer_listen names an address). */
+static const char *server_mod_peer_default(const struct config *c, char *buf, size_t len)
+{
+    if (c->fleet.peer_off || c->fleet.peer_listen)
+        return NULL;
+    for (size_t i = 0; i < c->admin.n_listen; i++) {
+        const char *l = c->admin.listen[i], *colon = strrchr(l, ':');
+        if (strncmp(l, "unix:", 5) == 0 || !colon)
+            continue;
+        snprintf(buf, len, "%.*s:0", (int)(colon - l), l);
+        if (!fleet_peer_listen_wildcard(buf))
+            return buf;
+        break;
+    }
+    log_warn("event=fleet_peer_off why=\"no admin listener on a specific address\" "
+             "note=\"set fleet.peer_listen to the IP:PORT peers reach this node at\"");
+    return NULL;
+}
+
 /* Starts the fleet client and waits a little for its first read of etcd,
  * so a node that restarts answers with the fleet's overrides and verdicts
  * from its first query (the state file holds the last known ones if etcd
@@ -260,6 +284,8 @@ static int server_mod_fleet_start(struct server *srv, struct serve_set *set)
                             .n_vantage = c->health.n_probe_source,
                             .unsafe = server_safety_unsafe,
                             .unsafe_arg = &srv->safety};
+    char peer_default[80];
+    env.peer_default = server_mod_peer_default(c, peer_default, sizeof(peer_default));
     if (srv->confapi.fleet_mode && srv->confapi.history_dir) { /* the fleet's configuration */
         env.on_config = config_fleet_offer;
         env.config_arg = &srv->confapi;

@@ -3,6 +3,7 @@
  * the verdicts it publishes into the health slots.
  */
 #include "fleet/fleet_int.h"
+#include "fleet/fleet_peer.h"
 #include "common/deadline.h"
 #include "fleet/fleet_decide.h"
 
@@ -532,6 +533,7 @@ static void fleet_copy_params(struct fleet_params *d, const struct fleet_params 
     d->etcd.ca_file = s->etcd.ca_file ? fleet_strdup(s->etcd.ca_file) : NULL;
     d->etcd.cert_file = s->etcd.cert_file ? fleet_strdup(s->etcd.cert_file) : NULL;
     d->etcd.key_file = s->etcd.key_file ? fleet_strdup(s->etcd.key_file) : NULL;
+    d->peer_listen = s->peer_listen ? fleet_strdup(s->peer_listen) : NULL;
     d->password_file = s->password_file ? fleet_strdup(s->password_file) : NULL;
     d->prefix = fleet_strdup(s->prefix);
     d->node = fleet_strdup(s->node);
@@ -543,6 +545,7 @@ void fleet_free(struct fleet *f)
     /* Calls still out end now (ETCD_ERR_CANCELLED): as replies of an old
      * sync, they free their state and start nothing. */
     f->sync_step++;
+    fleet_peer_free(f); /* its events are on f->base */
     etcd_free(f->etcd);
     fleet_election_free(f);
     struct event *evs[] = {f->ev_tick,    f->ev_probe, f->ev_jobs,
@@ -562,6 +565,7 @@ void fleet_free(struct fleet *f)
         while (f->buckets[b]) {
             struct fleet_ep *e = f->buckets[b];
             f->buckets[b] = e->next;
+            fleet_peer_ep_free(e);
             free(e->key);
             free(e);
         }
@@ -647,6 +651,14 @@ struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *
     struct fleet *f = fleet_new(p, env, err, errlen);
     if (!f)
         return NULL;
+    /* The direct channel (fleet_peer.h): fleet.peer_listen, else the
+     * admin API's address with a port the kernel picks. */
+    const char *listen = p->peer_listen ? p->peer_listen : env->peer_default;
+    if (!p->peer_off && listen && fleet_peer_open(f, listen, err, errlen) != 0) {
+        fleet_store_stop(f);
+        fleet_free(f);
+        return NULL;
+    }
     struct timeval tick = {0, (suseconds_t)(FLEET_TICK_S * 1e6)};
     evtimer_add(f->ev_tick, &tick);
     health_rtt_set_self(f->health, f->p.node); /* latency records: "this node" by name */

@@ -67,6 +67,9 @@ struct fleet_env {
     fleet_config_fn on_config;
     void *config_arg;
     uint64_t config_applied;
+    /* Where the direct peer channel listens when fleet.peer_listen is
+     * absent ("IP:0": the admin API's address; NULL: off). */
+    const char *peer_default;
 };
 
 struct fleet;

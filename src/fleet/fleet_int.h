@@ -139,6 +139,8 @@ struct event;
 struct event_base;
 struct drill_core;
 struct fleet_decide_report;
+struct fleet_peer;
+struct fleet_peer_ep;
 
 /* The lease, mod revision and signed "n" of the last node record,
  * heartbeat or round-trip table (fleet_rtt.c) of a member applied here
@@ -254,7 +256,12 @@ struct fleet_ep {
     uint32_t mark;               /* fleet_pools_seen's scratch */
     uint8_t verdict;             /* (L) */
     struct fleet_obs *obs;       /* (L) other nodes' reports */
-    struct fleet_ep *next;       /* hash chain */
+    /* The direct channel (fleet_peer.h): peers' states heard directly
+     * (L), and this endpoint's entry among this node's own changes
+     * (index + 1; 0: none). */
+    struct fleet_peer_ep *direct;
+    uint32_t peer_ix;
+    struct fleet_ep *next; /* hash chain */
 };
 
 /* A shared record of a kind (overrides, drills), as held in etcd. */
@@ -555,6 +562,7 @@ struct fleet {
     struct event *ev_node_put; /* a put waiting for its rest (fleet_node_put_rested) */
     struct fleet_cfg cfg;
     struct fleet_elect elect;
+    struct fleet_peer *peer; /* the direct channel (fleet_peer.h); NULL when off */
     /* metrics (L) */
     double watch_lag;
     uint64_t degraded_total, resyncs, watch_events, writes, keys_written;

@@ -4,6 +4,7 @@
 #include "fleet/fleet_params.h"
 
 #include "common/digest.h"
+#include "fleet/fleet_peer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,9 @@ static const struct cfgschema_key fleet_keys[FLEET_K_N] = {
                          "verdicts of the publishing nodes"},
     [FLEET_K_READ_PAGE] = {"read_page", CFGSCHEMA_INT, 10, 1000000, 1000, 0, NULL,
                            "keys per request of a fresh read of etcd"},
+    [FLEET_K_PEER_LISTEN] = {"peer_listen", CFGSCHEMA_ANY, .flags = CFGSCHEMA_NODE_LOCAL,
+                             .what = "the direct peer channel's \"IP:PORT\" (the admin API's "
+                                     "address, any port), or false"},
 };
 const struct cfgschema fleet_schema = CFGSCHEMA("$.fleet", fleet_keys);
 
@@ -242,6 +246,31 @@ static void fleet_params_isolation(const struct jsoncfg *j, json_t *v, struct fl
     }
 }
 
+/* "peer_listen": "IP:PORT" (port 0: any), or false. */
+static void fleet_params_peer(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
+{
+    if (!v)
+        return;
+    char at[64];
+    cfgschema_key_path(at, sizeof(at), &fleet_schema, FLEET_K_PEER_LISTEN, NULL);
+    if (json_is_false(v)) {
+        out->peer_off = true;
+        return;
+    }
+    const char *s = json_string_value(v);
+    if (!s || !fleet_peer_listen_ok(s))
+        jsoncfg_err(j, at,
+                    "must be \"IP:PORT\" or \"[IPv6]:PORT\" (port 0: any) where peers reach "
+                    "this node, or false");
+    else if (fleet_peer_listen_wildcard(s))
+        jsoncfg_err(j, at,
+                    "\"%s\" is a wildcard: peers need the address to send to (it is announced "
+                    "in etcd)",
+                    s);
+    else
+        out->peer_listen = jsoncfg_strdup(s);
+}
+
 void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
     const struct cfgschema *s = &fleet_schema;
@@ -261,6 +290,7 @@ void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params 
     fleet_params_tls(j, cfgschema_value(s, FLEET_K_TLS, v), out);
     fleet_params_password(j, v, out);
     fleet_keys_parse(j, v, out->node, &out->keys);
+    fleet_params_peer(j, cfgschema_value(s, FLEET_K_PEER_LISTEN, v), out);
 }
 
 void fleet_params_free(struct fleet_params *p)
@@ -278,6 +308,7 @@ void fleet_params_free(struct fleet_params *p)
     free(p->password_file);
     free(p->prefix);
     free(p->node);
+    free(p->peer_listen);
     fleet_keys_free(&p->keys);
     memset(p, 0, sizeof(*p));
 }

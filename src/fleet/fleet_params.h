@@ -50,6 +50,11 @@ struct fleet_params {
      * serves the verdicts of the nodes that publish (doc/fleet.md). */
     bool publish;
     unsigned read_page; /* keys per request of a fresh read (pages) */
+    /* The direct peer channel (fleet_peer.h): "peer_listen": false turns
+     * it off; a string is where it listens ("IP:PORT"); absent (NULL): the
+     * admin API's address, a port the kernel picks (fleet_env). */
+    bool peer_off;
+    char *peer_listen;
 };
 
 /* The keys of the "fleet" section: fleet_schema's entries. */
@@ -69,6 +74,7 @@ enum fleet_key {
     FLEET_K_LATENCY_INTERVAL,
     FLEET_K_PUBLISH,
     FLEET_K_READ_PAGE,
+    FLEET_K_PEER_LISTEN,
     FLEET_K_N
 };
 enum fleet_tls_key { TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, TLS_N };

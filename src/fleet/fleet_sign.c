@@ -107,6 +107,32 @@ enum fleet_verdict fleet_verify(const struct fleet_keys *k, const char *key, con
     return expect && strcmp(expect, who) != 0 ? FLEET_SIG_IMPERSONATION : FLEET_SIG_OK;
 }
 
+bool fleet_sign_bytes(const struct fleet_keys *k, const void *msg, size_t len,
+                      unsigned char sig[64])
+{
+    if (!k || !k->enabled || !k->own)
+        return false;
+    size_t siglen = 64;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, k->own) == 1 &&
+              EVP_DigestSign(ctx, sig, &siglen, msg, len) == 1 && siglen == 64;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+enum fleet_verdict fleet_verify_bytes(const struct fleet_keys *k, const char *who, const void *msg,
+                                      size_t len, const unsigned char sig[64])
+{
+    const struct fleet_member *m = fleet_member_named(k, who);
+    if (!m)
+        return FLEET_SIG_STRANGER;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, m->pub) == 1 &&
+              EVP_DigestVerify(ctx, sig, 64, msg, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok ? FLEET_SIG_OK : FLEET_SIG_BAD;
+}
+
 /* The private key of path: PEM, Ed25519, readable by its owner only. */
 static void *fleet_keys_own(const struct jsoncfg *j, const char *path, const char *at)
 {

@@ -94,6 +94,16 @@ bool fleet_sign(const struct fleet_keys *k, const char *key, json_t *value);
 enum fleet_verdict fleet_verify(const struct fleet_keys *k, const char *key, const json_t *value,
                                 const char *expect, const char **signer);
 
+/* Octets msg (len of them) signed with this node's key into sig: the
+ * direct peer channel's datagrams (fleet_peer.h), whose form ("GTP1"...)
+ * cannot be mistaken for a record's signed text ("gtmd-fleet-1"...).
+ * false when signing is off or OpenSSL fails. */
+bool fleet_sign_bytes(const struct fleet_keys *k, const void *msg, size_t len,
+                      unsigned char sig[64]);
+/* Whether sig is member who's signature of msg: FLEET_SIG_OK,
+ * FLEET_SIG_STRANGER (not a member) or FLEET_SIG_BAD. */
+enum fleet_verdict fleet_verify_bytes(const struct fleet_keys *k, const char *who, const void *msg,
+                                      size_t len, const unsigned char sig[64]);
 /* d becomes a copy of s that d owns (keys shared by reference count). */
 void fleet_keys_copy(struct fleet_keys *d, const struct fleet_keys *s);
 

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "fleet/fleet_int.h"
 #include "fleet/fleet_session.h"
+#include "fleet/fleet_peer.h"
 #include "health/service.h"
 
 /* Where a value was read: its key, and etcd's revisions and lease of it. */
@@ -192,6 +193,7 @@ static void fleet_node_update(struct fleet *f, const char *name, json_t *v, bool
                  json_string_value(json_object_get(v, "config_error")) ?: "");
     }
     pthread_mutex_unlock(&f->lock);
+    fleet_peer_node_seen(f, idx, v);
     if (v && !bulk && idx != f->self && n->layout < 2 && (!was_live || was_layout != n->layout))
         log_warn("event=fleet_mixed node=%s layout=%d this_layout=%d note=\"upgrade every node "
                  "of a fleet together: this node reads its reports, it does not read this "
@@ -626,6 +628,7 @@ static json_t *fleet_node_put_op(struct fleet *f)
                   "vantage", f->vantage, "node", f->p.node, "layout", FLEET_LAYOUT);
     fleet_node_own_fields_locked(f, v);
     fleet_config_node_fields_locked(f, v);
+    fleet_peer_node_fields_locked(f, v);
     /* The formats it writes and reads: the release before reads past the
      * field (fleet_compat.h). Its "format" is the fleet's write format. */
     fleet_compat_announce(v);

@@ -139,8 +139,37 @@ json_t *fleet_view_status(struct fleet *f)
                                   (json_int_t)f->cfg.parts_skipped));
     json_object_set_new(st, "rejected", rej);
     json_object_set_new(st, "compat", fleet_compat_view_locked(f));
+    /* The direct channel: "peer" (null when off) and each peer's figures
+     * in "peers" (fleet_peer.h). */
+    json_t *peer = fleet_peer_view_locked(f, now);
+    json_t *peers = json_object_get(peer, "peers");
+    json_object_set_new(st, "peers", peers ? json_incref(peers) : json_array());
+    json_object_del(peer, "peers");
+    json_object_set_new(st, "peer", peer);
     pthread_mutex_unlock(&f->lock);
     return st;
+}
+
+/* What each peer's probe of ep says over the direct channel, as the
+ * decision reads it (fleet_peer_evidence_locked): state, how long ago it
+ * moved there, and how long ago the peer's states were last known current
+ * here (caller holds f->lock). */
+static json_t *fleet_view_direct_locked(const struct fleet *f, const struct fleet_ep *ep,
+                                        double now)
+{
+    json_t *d = json_object();
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        struct fleet_peer_evidence ev;
+        if (i == f->self || !fleet_peer_evidence_locked(f, ep, (uint16_t)i, &ev) ||
+            !fleet_view_state(ev.state))
+            continue;
+        json_object_set_new(
+            d, f->nodes[i].name,
+            json_pack("{s:s, s:f, s:o}", "state", fleet_view_state(ev.state), "since_ago",
+                      now - ev.since, "current_ago",
+                      ev.current_as_of ? json_real(now - ev.current_as_of) : json_null()));
+    }
+    return d;
 }
 
 json_t *fleet_view_endpoint(struct fleet *f, const char *key)
@@ -166,6 +195,8 @@ json_t *fleet_view_endpoint(struct fleet *f, const char *key)
                           "applied", !f->degraded && v != HEALTH_UNKNOWN, "explain", why, "own",
                           fleet_view_state(own), "observations", obs, "disagrees",
                           own != HEALTH_UNKNOWN && v != HEALTH_UNKNOWN && own != v);
+    if (f->peer) /* not part of the verdict yet (fleet_peer.h): shown beside it */
+        json_object_set_new(j, "direct", fleet_view_direct_locked(f, ep, deadline_mono()));
     pthread_mutex_unlock(&f->lock);
     return j;
 }
@@ -195,5 +226,6 @@ void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m)
     m->latency_moves_total = atomic_load(&f->health->rtt.own_gen);
     m->signing = f->p.keys.enabled;
     memcpy(m->rejected, f->rejected, sizeof(m->rejected));
+    m->peer_on = fleet_peer_drops_locked(f, m->peer_drops, &m->peer_accepted, &m->peer_sent);
     pthread_mutex_unlock(&f->lock);
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fleet/fleet_peer.h"
 #include "fleet/fleet_sign.h"
 
 struct fleet;
@@ -46,6 +47,10 @@ struct fleet_metrics {
     bool signing;                       /* "members" given: records are signed and checked */
     /* Records refused by signature check, by reason (fleet_sign.h). */
     uint64_t rejected[FLEET_VERDICTS];
+    /* The direct peer channel (fleet_peer.h): on, datagrams sent and
+     * accepted, and dropped by reason. */
+    bool peer_on;
+    uint64_t peer_sent, peer_accepted, peer_drops[FLEET_PEER_DROPS];
 };
 void fleet_view_metrics(struct fleet *f, struct fleet_metrics *m);
 

@@ -1,0 +1,228 @@
+/*
+ * fleet_peer_rx.c -- the direct channel's receiving side (fleet_peer.h):
+ * each datagram is checked in this order, and dropped with its reason
+ * counted at the first check it fails: its size, its form
+ * (fleet_peer_wire.c), its receiver (this node), its sender (a live node
+ * whose record announces a channel), its signature (with "members") or
+ * else its source address (the one announced), its run and sequence (no
+ * replay). Then its acknowledgement, its sender's offset sample, and its
+ * records are applied.
+ *
+ * Runs: a sender's run is the wall clock of its start. A datagram of a
+ * run above the one held starts that run here (the restarted peer's
+ * states of its older run no longer count, and it gets this node's full
+ * state); one of the run its node record announces is taken too (its
+ * clock went back across the restart); any other older run is a replay.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/addr.h"
+#include "common/deadline.h"
+#include "fleet/fleet_int.h"
+#include "fleet/fleet_peer.h"
+#include "fleet/fleet_peer_int.h"
+#include "fleet/fleet_peer_wire.h"
+#include "fleet/fleet_sign.h"
+#include "health/health.h"
+
+/* Counts a drop of a datagram from peer n (NULL: no known peer). */
+static void fleet_peer_drop(struct fleet *f, struct fleet_peer_node *n, enum fleet_peer_drop d)
+{
+    pthread_mutex_lock(&f->lock);
+    if (n)
+        n->drops[d]++;
+    else
+        f->peer->drops[d]++;
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* The sender of m as a known peer with a channel, or FLEET_NODE_NONE. */
+static uint16_t fleet_peer_sender(struct fleet *f, const struct fleet_peer_msg *m)
+{
+    for (size_t i = 0; i < f->n_nodes; i++)
+        if (i != f->self && strcmp(f->nodes[i].name, m->from) == 0)
+            return f->nodes[i].live && i < f->peer->n_nodes && f->peer->nodes[i].has_addr
+                       ? (uint16_t)i
+                       : FLEET_NODE_NONE;
+    return FLEET_NODE_NONE;
+}
+
+/* The run and sequence checks; a new run resets what is held of the peer
+ * (caller holds f->lock). false: a replay. */
+static bool fleet_peer_fresh_locked(struct fleet_peer_node *n, const struct fleet_peer_msg *m)
+{
+    if (m->run != n->run) {
+        if (m->run < n->run && m->run != n->announced_run)
+            return false;
+        n->run = m->run;
+        n->max_seq = m->seq;
+        n->window = 1;
+        n->gen++;
+        n->have = 0;
+        n->current_as_of = 0;
+        n->n_samples = n->next_sample = 0;
+        n->acked = n->sent_upto = 0; /* it holds nothing of this node's: the full state */
+        return true;
+    }
+    if (m->seq > n->max_seq) {
+        uint64_t shift = m->seq - n->max_seq;
+        n->window = shift >= FLEET_PEER_WINDOW ? 1 : (n->window << shift) | 1;
+        n->max_seq = m->seq;
+        return true;
+    }
+    uint64_t back = n->max_seq - m->seq;
+    if (back >= FLEET_PEER_WINDOW || (n->window >> back) & 1)
+        return false;
+    n->window |= 1ull << back;
+    return true;
+}
+
+/* A new (stamp - arrival) sample; the offset is the largest of the last
+ * FLEET_PEER_OFFSET_S (caller holds f->lock). */
+static void fleet_peer_offset_locked(struct fleet_peer_node *n, double sample, double now)
+{
+    n->sample[n->next_sample] = sample;
+    n->sample_at[n->next_sample] = now;
+    n->next_sample = (n->next_sample + 1) % FLEET_PEER_SAMPLES;
+    if (n->n_samples < FLEET_PEER_SAMPLES)
+        n->n_samples++;
+    double best = sample;
+    for (unsigned i = 0; i < n->n_samples; i++)
+        if (now - n->sample_at[i] <= FLEET_PEER_OFFSET_S && n->sample[i] > best)
+            best = n->sample[i];
+    n->offset = best;
+}
+
+/* m's records into the endpoints' lists (caller holds f->lock). */
+static void fleet_peer_apply_locked(struct fleet *f, uint16_t idx, struct fleet_peer_node *n,
+                                    const struct fleet_peer_msg *m)
+{
+    for (size_t i = 0; i < m->n_recs; i++) {
+        const struct fleet_peer_rec *r = &m->recs[i];
+        char key[FLEET_PEER_KEY_MAX + 1];
+        memcpy(key, r->key, r->key_len);
+        key[r->key_len] = '\0';
+        struct fleet_ep *ep = fleet_ep_get(f, key, false);
+        if (!ep)
+            continue; /* an endpoint this node does not know: nothing to decide */
+        struct fleet_peer_ep *d = ep->direct;
+        while (d && d->node != idx)
+            d = d->next;
+        if (!d) {
+            if (!(d = calloc(1, sizeof(*d))))
+                abort();
+            d->node = idx;
+            d->next = ep->direct;
+            ep->direct = d;
+        } else if (d->gen == n->gen && d->cseq >= r->cseq)
+            continue; /* a resent or reordered older change */
+        d->gen = n->gen;
+        d->cseq = r->cseq;
+        d->state = r->state == FLEET_PEER_UP ? HEALTH_UP : HEALTH_DOWN;
+        d->since = (double)r->as_of_us / 1e6 - n->offset;
+    }
+}
+
+/* The checks after the form: sender, signature or address, replay. */
+static void fleet_peer_accept(struct fleet *f, const struct fleet_peer_msg *m, const uint8_t *buf,
+                              const struct sockaddr_storage *from, double now)
+{
+    uint16_t idx = fleet_peer_sender(f, m);
+    if (idx == FLEET_NODE_NONE) {
+        fleet_peer_drop(f, NULL, FLEET_PEER_DROP_UNKNOWN_SENDER);
+        return;
+    }
+    struct fleet_peer_node *n = &f->peer->nodes[idx];
+    if (f->p.keys.enabled) {
+        if (!m->is_signed) {
+            fleet_peer_drop(f, n, FLEET_PEER_DROP_UNSIGNED);
+            return;
+        }
+        if (fleet_verify_bytes(&f->p.keys, m->from, buf, m->signed_len, m->sig) != FLEET_SIG_OK) {
+            fleet_peer_drop(f, n, FLEET_PEER_DROP_BAD_SIGNATURE);
+            return;
+        }
+    } else if (!addr_same(from, &n->addr)) {
+        fleet_peer_drop(f, n, FLEET_PEER_DROP_WRONG_ADDRESS);
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    if (!fleet_peer_fresh_locked(n, m)) {
+        n->drops[FLEET_PEER_DROP_REPLAY]++;
+        pthread_mutex_unlock(&f->lock);
+        return;
+    }
+    n->accepted++;
+    n->heard = now;
+    fleet_peer_offset_locked(n, (double)m->stamp_us / 1e6 - now, now);
+    fleet_peer_apply_locked(f, idx, n, m);
+    if (m->lo <= n->have && m->upto > n->have)
+        n->have = m->upto;
+    n->hi = m->hi;
+    if (n->have >= m->hi) /* it holds nothing newer than what is here */
+        n->current_as_of = (double)m->stamp_us / 1e6 - n->offset;
+    pthread_mutex_unlock(&f->lock);
+    /* Its acknowledgement of this node's changes (fleet thread's own). */
+    if (m->ack_run != f->peer->run) {
+        if (n->acked) /* it held some of this run and no longer does: all again */
+            n->sent_upto = 0;
+        n->acked = 0;
+    } else if (m->ack_have > n->acked && m->ack_have <= f->peer->cseq) {
+        n->acked = m->ack_have;
+        n->ack_moved = now;
+    }
+}
+
+void fleet_peer_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct fleet *f = arg;
+    /* A bounded batch per wakeup: a flood cannot hold the fleet thread. */
+    for (int i = 0; i < 256; i++) {
+        uint8_t buf[FLEET_PEER_DGRAM_MAX + 1];
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof(from);
+        ssize_t len = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &fl);
+        if (len < 0)
+            return; /* EAGAIN: drained */
+        if ((size_t)len > FLEET_PEER_DGRAM_MAX) {
+            fleet_peer_drop(f, NULL, FLEET_PEER_DROP_TOO_BIG);
+            continue;
+        }
+        static struct fleet_peer_msg m; /* the fleet thread's alone */
+        if (fleet_peer_parse(buf, (size_t)len, &m) != FLEET_PEER_PARSE_OK) {
+            fleet_peer_drop(f, NULL, FLEET_PEER_DROP_MALFORMED);
+            continue;
+        }
+        if (strcmp(m.to, f->p.node) != 0) {
+            fleet_peer_drop(f, NULL, FLEET_PEER_DROP_NOT_FOR_ME);
+            continue;
+        }
+        fleet_peer_accept(f, &m, buf, &from, deadline_mono());
+    }
+}
+
+bool fleet_peer_evidence_locked(const struct fleet *f, const struct fleet_ep *ep, uint16_t node,
+                                struct fleet_peer_evidence *out)
+{
+    memset(out, 0, sizeof(*out));
+    const struct fleet_peer *p = f->peer;
+    if (!p || node >= p->n_nodes || !p->nodes[node].heard)
+        return false;
+    const struct fleet_peer_node *n = &p->nodes[node];
+    out->heard = n->heard;
+    out->offset = n->offset;
+    out->current_as_of = n->current_as_of;
+    out->state = HEALTH_UNKNOWN;
+    for (const struct fleet_peer_ep *d = ep->direct; d; d = d->next)
+        if (d->node == node && d->gen == n->gen) {
+            out->state = d->state;
+            out->since = d->since;
+        }
+    return true;
+}
