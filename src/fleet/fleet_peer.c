@@ -291,23 +291,23 @@ static bool fleet_peer_send_one(struct fleet *f, uint16_t idx, struct fleet_peer
                                 int64_t wall_us)
 {
     struct fleet_peer *p = f->peer;
-    static struct fleet_peer_msg m; /* the fleet thread's alone */
-    memset(&m, 0, sizeof(m));
-    snprintf(m.from, sizeof(m.from), "%s", f->p.node);
-    snprintf(m.to, sizeof(m.to), "%s", f->nodes[idx].name);
-    m.is_signed = f->p.keys.enabled;
-    m.run = p->run;
-    m.seq = ++p->seq;
-    m.stamp_us = wall_us;
-    m.hi = p->cseq;
-    m.lo = n->sent_upto > m.hi ? m.hi : n->sent_upto;
-    m.ack_run = n->run;
-    m.ack_have = n->have;
-    size_t head = fleet_peer_header_size(m.from, m.to) + (m.is_signed ? FLEET_PEER_SIG_LEN : 0);
-    fleet_peer_fill(p, &m, FLEET_PEER_DGRAM_MAX - head);
+    struct fleet_peer_msg *m = &p->msg;
+    memset(m, 0, sizeof(*m));
+    snprintf(m->from, sizeof(m->from), "%s", f->p.node);
+    snprintf(m->to, sizeof(m->to), "%s", f->nodes[idx].name);
+    m->is_signed = f->p.keys.enabled;
+    m->run = p->run;
+    m->seq = ++p->seq;
+    m->stamp_us = wall_us;
+    m->hi = p->cseq;
+    m->lo = n->sent_upto > m->hi ? m->hi : n->sent_upto;
+    m->ack_run = n->run;
+    m->ack_have = n->have;
+    size_t head = fleet_peer_header_size(m->from, m->to) + (m->is_signed ? FLEET_PEER_SIG_LEN : 0);
+    fleet_peer_fill(p, m, FLEET_PEER_DGRAM_MAX - head);
     uint8_t buf[FLEET_PEER_DGRAM_MAX];
-    size_t len = fleet_peer_encode(&m, buf, sizeof(buf));
-    if (len && m.is_signed) {
+    size_t len = fleet_peer_encode(m, buf, sizeof(buf));
+    if (len && m->is_signed) {
         if (!fleet_sign_bytes(&f->p.keys, buf, len, buf + len))
             len = 0;
         else
@@ -319,7 +319,7 @@ static bool fleet_peer_send_one(struct fleet *f, uint16_t idx, struct fleet_peer
     ok ? p->sent++ : p->send_errors++;
     pthread_mutex_unlock(&f->lock);
     if (ok)
-        n->sent_upto = m.upto;
+        n->sent_upto = m->upto;
     return ok;
 }
 

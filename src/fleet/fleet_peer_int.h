@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "fleet/fleet_peer.h"
+#include "fleet/fleet_peer_wire.h"
 
 struct event;
 
@@ -73,6 +74,9 @@ struct fleet_peer {
     size_t n_nodes;
     uint64_t drops[FLEET_PEER_DROPS]; /* of no known peer (L) */
     uint64_t sent, send_errors;       /* (L) */
+    /* Scratch of one datagram being built or read (the fleet thread's;
+     * its keys point into the endpoints or into the datagram read). */
+    struct fleet_peer_msg msg;
 };
 
 /* Peer idx's entry, grown to it (fleet thread; takes f->lock to grow). */

@@ -194,16 +194,16 @@ void fleet_peer_on_read(evutil_socket_t fd, short what, void *arg)
             fleet_peer_drop(f, NULL, FLEET_PEER_DROP_TOO_BIG);
             continue;
         }
-        static struct fleet_peer_msg m; /* the fleet thread's alone */
-        if (fleet_peer_parse(buf, (size_t)len, &m) != FLEET_PEER_PARSE_OK) {
+        struct fleet_peer_msg *m = &f->peer->msg;
+        if (fleet_peer_parse(buf, (size_t)len, m) != FLEET_PEER_PARSE_OK) {
             fleet_peer_drop(f, NULL, FLEET_PEER_DROP_MALFORMED);
             continue;
         }
-        if (strcmp(m.to, f->p.node) != 0) {
+        if (strcmp(m->to, f->p.node) != 0) {
             fleet_peer_drop(f, NULL, FLEET_PEER_DROP_NOT_FOR_ME);
             continue;
         }
-        fleet_peer_accept(f, &m, buf, &from, deadline_mono());
+        fleet_peer_accept(f, m, buf, &from, deadline_mono());
     }
 }
 

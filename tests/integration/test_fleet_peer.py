@@ -4,7 +4,8 @@ its UDP address in its node record and sends each peer a datagram every
 0.1 s; the tests check that the peers hear each other (/v1/status
 fleet.peers), that a killed backend is seen down over the channel by every
 peer (fleet evidence in the endpoint's "direct"; the figures printed), that
-forged, unsigned and garbage datagrams are dropped and counted by reason,
+forged, unsigned, garbage and replayed datagrams are dropped and counted
+by reason,
 that a restarted node gets the full state, that "peer_listen": false turns
 the channel off, and that a bad peer_listen is refused with its JSON path.
 Needs etcd (skipped otherwise); every wait is a bounded poll."""
@@ -18,8 +19,8 @@ import pytest
 
 from backends import poll
 from conftest import GTMD
-from fleetlib import (be, cluster, fleet_config, made, member_keys,  # noqa: F401
-                      need_etcd, start_node)  # be, cluster, made: fixtures
+from fleetlib import (b64, be, cluster, fleet_config, http_json, made,  # noqa: F401
+                      member_keys, need_etcd, start_node)  # be, cluster, made: fixtures
 
 pytestmark = pytest.mark.skipif(need_etcd() is not None, reason=need_etcd() or "")
 
@@ -60,10 +61,15 @@ def dgram(frm, to, run, seq, flags=0, sig=b""):
     return out + struct.pack(">H", 0) + sig
 
 
-def send_to(node, data):
+def peer_addr(node):
+    """(host, port) of node's channel."""
     host, port = node.fleet()["peer"]["address"].rsplit(":", 1)
+    return (host, int(port))
+
+
+def send_to(node, data):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.sendto(data, (host, int(port)))
+        s.sendto(data, peer_addr(node))
 
 
 def drops(node, peer=None):
@@ -202,3 +208,48 @@ def test_bad_peer_listen_refused_with_path(tmp_path):
     path.write_text(json.dumps(cfg))
     assert subprocess.run([GTMD, "check", "-c", str(path)], capture_output=True,
                           timeout=30).returncode == 0
+
+
+def test_replays_refused(made, cluster, be):
+    """A member the test plays itself: its node record (unsigned fleet)
+    announces the test's socket, so its datagrams pass the address check
+    and the run and sequence checks are what is left."""
+    n1 = start_node(made, cluster.urls, 1, be["port"])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.1)
+        addr = "127.0.0.1:%d" % sock.getsockname()[1]
+        rec = {"version": "test", "node": "n9", "layout": 3, "publish": False,
+               "peer": {"addr": addr, "run": 1000}}
+        st, _ = http_json(cluster.urls[0] + "/v3/kv/put",
+                          {"key": b64("/gtmd/it/nodes/n9"), "value": b64(json.dumps(rec))},
+                          timeout=3)
+        assert st == 200
+        # n1 sends to what the record announces: a datagram of its own form.
+        got = None
+        deadline = time.monotonic() + HEARD_S
+        while got is None and time.monotonic() < deadline:
+            try:
+                got = sock.recv(2048)
+            except socket.timeout:
+                pass
+        assert got and got[:4] == b"GTP1" and len(got) <= 1200, got
+        frm = got[6:6 + got[5]].decode()
+        assert frm == "n1", got
+
+        def accepted():
+            return peers_of(n1).get("n9", {}).get("accepted", 0)
+
+        sock.sendto(dgram("n9", "n1", run=1000, seq=5), peer_addr(n1))
+        ok, _ = poll(lambda: accepted() == 1, 5, 0.05)
+        assert ok, peers_of(n1)
+        sock.sendto(dgram("n9", "n1", run=1000, seq=5), peer_addr(n1))  # the same again
+        sock.sendto(dgram("n9", "n1", run=999, seq=6), peer_addr(n1))   # an older run
+        sock.sendto(dgram("n9", "n1", run=1000, seq=200), peer_addr(n1))
+        sock.sendto(dgram("n9", "n1", run=1000, seq=100), peer_addr(n1))  # 100 below the newest
+        ok, _ = poll(lambda: peers_of(n1)["n9"]["drops"]["replay"] == 3, 5, 0.05)
+        assert ok, peers_of(n1)["n9"]
+        assert accepted() == 2
+    finally:
+        sock.close()
