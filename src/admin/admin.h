@@ -111,6 +111,8 @@ struct admin_env {
     unsigned workers;          /* DNS worker count, for /v1/status */
     atomic_ullong *reloads_ok; /* owned by the daemon */
     atomic_ullong *reloads_failed;
+    /* Key transitions of the key manager (server_kasp.c); the daemon's. */
+    atomic_ullong *kasp_transitions;
     /* Dynamic updates the updater answered (doc/updates.md), by rcode
      * (ADMIN_UPDATE_RCODES of them, 0..10), and those that changed a
      * zone; owned by the daemon. */

@@ -495,6 +495,11 @@ void admin_handle_metrics(struct admin_req *r)
     evbuffer_add_printf(b, "gtmd_reloads_total{result=\"failed\"} %llu\n",
                         (unsigned long long)atomic_load(a->env.reloads_failed));
     metrics_updates(b, &a->env);
+    metrics_head(b, "gtmd_dnssec_key_transitions_total", "counter",
+                 "Key transitions of the key manager (published, active, retired, ...).");
+    evbuffer_add_printf(
+        b, "gtmd_dnssec_key_transitions_total %llu\n",
+        a->env.kasp_transitions ? (unsigned long long)atomic_load(a->env.kasp_transitions) : 0ULL);
     metrics_head(b, "gtmd_config_generation", "gauge", "Generation of the live configuration.");
     evbuffer_add_printf(b, "gtmd_config_generation %llu\n", gen);
     metrics_head(b, "gtmd_uptime_seconds", "gauge", "Seconds since gtmd started.");

@@ -91,6 +91,11 @@ struct config *server_load_config(struct server *srv, json_t *doc, json_t *known
         config_restart_inputs(cfg);
         cfg->set_aside_broken = true;
     }
+    /* The zones whose keys gtmd keeps get them before the load. */
+    if (cfg && !server_kasp_prepare(srv, cfg, errs)) {
+        config_free(cfg);
+        return NULL;
+    }
     return cfg;
 }
 
@@ -266,7 +271,7 @@ void server_set_hooks(struct server *srv, struct serve_set *set)
  * set and health) and publishes them; the workers answer from the old
  * set all the while. Caller holds reload_lock. A failure keeps the old
  * set and tries again in a minute. */
-static void server_resign(struct server *srv)
+void server_resign(struct server *srv)
 {
     struct errlist errs;
     struct timespec t0;
@@ -591,6 +596,7 @@ int server_run(const char *config_path, const char *node)
     }
     srv.resign_timer = evtimer_new(srv.base, server_on_resign_timer, &srv);
     server_on_resign_timer(-1, 0, &srv);
+    server_kasp_start(&srv);
     /* Secondary zones start refreshing once a reload can follow, and the
      * fleet's configuration versions are applied on this thread. */
     server_modules_ready(&srv);
@@ -602,6 +608,7 @@ int server_run(const char *config_path, const char *node)
     event_base_dispatch(srv.base);
     server_modules_halt(&srv);
     event_free(srv.resign_timer);
+    server_kasp_stop(&srv);
     for (int i = 0; i < N_SIGNALS; i++)
         event_free(sigs[i]);
     server_shutdown(&srv);

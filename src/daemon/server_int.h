@@ -93,6 +93,12 @@ struct server {
      * under reload_lock. The timer runs on the main thread. */
     time_t resign_due;
     struct event *resign_timer;
+    /* The key manager (server_kasp.c): its timer on the main thread, the
+     * time it last looked (transitions after it are logged), and the
+     * transitions so far (/metrics). Written under reload_lock. */
+    struct event *kasp_timer;
+    int64_t kasp_last;
+    atomic_ullong kasp_transitions;
     double started;
     struct notify notify; /* systemd's $NOTIFY_SOCKET (notify.h) */
     /* Secondary zones (xfr_in.h): the thread, and the event on the main
@@ -146,6 +152,10 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set);
 void server_set_hooks(struct server *srv, struct serve_set *set);
 /* When the signatures of a set signed at load need renewing. */
 void server_set_resign_due(struct server *srv);
+/* Builds the zones again with fresh signatures and publishes them (a
+ * failure keeps the old set, tried again in a minute). Caller holds
+ * reload_lock. */
+void server_resign(struct server *srv);
 /* Logs the geo database of set; what POST /v1/reload shows of it. */
 json_t *server_geo_loaded(const struct serve_set *set);
 
@@ -172,6 +182,19 @@ json_t *server_reload(struct server *srv, json_t *doc, bool *ok);
  * (server_dnssec.c); prev, the last view or NULL, keeps the time keys
  * that stayed were first seen. The caller owns it. */
 json_t *server_dnssec_view(const struct config *c, json_t *prev);
+/* GET /v1/dnssec's view of c built anew and handed to admin (when it
+ * runs). Caller holds reload_lock. */
+void server_dnssec_refresh(struct server *srv, const struct config *c);
+
+/* ---- server_kasp.c: the key manager ---- */
+
+/* Brings the key store of every zone of cfg under a policy with a
+ * key_directory up to now and fills the zone's keys from it (before a
+ * load). false with messages naming the file. */
+bool server_kasp_prepare(struct server *srv, struct config *cfg, struct errlist *errs);
+/* The timer (main thread): started once the first set serves. */
+void server_kasp_start(struct server *srv);
+void server_kasp_stop(struct server *srv);
 /* Validates doc as a change's reload would (control_validate_fn):
  * the same configuration, delta and set built, then freed. */
 struct errlist;

@@ -631,8 +631,10 @@ static void server_mod_webhooks_stop(struct server *srv)
 
 /* GET /v1/dnssec's view of c, built anew (it reads the zones' .key files,
  * which the load just read too). */
-static void server_mod_admin_dnssec(struct server *srv, const struct config *c)
+void server_dnssec_refresh(struct server *srv, const struct config *c)
 {
+    if (!srv->admin)
+        return;
     json_t *v = server_dnssec_view(c, srv->dnssec_view);
     json_decref(srv->dnssec_view);
     srv->dnssec_view = v;
@@ -657,6 +659,7 @@ static int server_mod_admin_start(struct server *srv, struct serve_set *set)
                             .started = srv->started,
                             .workers = srv->cfg->workers,
                             .reloads_ok = &srv->reloads_ok,
+                            .kasp_transitions = &srv->kasp_transitions,
                             .reloads_failed = &srv->reloads_failed,
                             .updates = srv->updates,
                             .updates_changed = &srv->updates_changed,
@@ -671,7 +674,7 @@ static int server_mod_admin_start(struct server *srv, struct serve_set *set)
         log_error("%s", err);
         return -1;
     }
-    server_mod_admin_dnssec(srv, srv->cfg);
+    server_dnssec_refresh(srv, srv->cfg);
     return 0;
 }
 
@@ -693,7 +696,7 @@ static void server_mod_admin_apply(struct server *srv, const struct config *next
     if (srv->admin && same)
         admin_update(srv->admin, &next->admin);
     if (srv->admin)
-        server_mod_admin_dnssec(srv, next);
+        server_dnssec_refresh(srv, next);
 }
 
 static void server_mod_admin_stop(struct server *srv)

@@ -56,7 +56,9 @@ static const struct cfgschema_key zone_dnssec_keys[DS_N] = {
                     "how long before they expire gtmd signs again"},
     [DS_POLICY] = {"policy", CFGSCHEMA_STRING,
                    .what = "a signing policy of dnssec_policies: its denial, signature validity "
-                           "and refresh, its timeline shown (needs \"keys\" in this release)"},
+                           "and refresh, and with key_directory its keys made and rolled"},
+    [DS_KEY_DIRECTORY] = {"key_directory", CFGSCHEMA_PATH,
+                          .what = "where gtmd makes and keeps the zone's keys (with \"policy\")"},
 };
 const struct cfgschema zone_dnssec_schema = CFGSCHEMA("$.zones[].dnssec", zone_dnssec_keys);
 
@@ -145,11 +147,22 @@ void zone_dnssec_params_parse(const struct jsoncfg *j, json_t *v, const char *pa
     out->expiry_warning = (uint32_t)cfgschema_int(j, s, DS_EXPIRY_WARNING, v, path);
     const char *pol = cfgschema_str(j, s, DS_POLICY, v, path);
     out->policy = pol ? jsoncfg_strdup(pol) : NULL;
-    if (pol && !cfgschema_value(s, DS_KEYS, v))
+    out->key_directory = cfgschema_path(j, s, DS_KEY_DIRECTORY, v, path);
+    if (out->key_directory && !pol)
+        cfgschema_err(j, s, DS_KEY_DIRECTORY, path,
+                      "needs \"policy\": the policy says when gtmd makes and rolls the keys");
+    if (pol && !cfgschema_value(s, DS_KEYS, v) && !out->key_directory)
         cfgschema_err(j, s, DS_POLICY, path,
-                      "needs \"keys\" in this release: gtmd does not make keys yet (issue "
-                      "#56), so the zone is signed with the keys given, on the policy's "
-                      "settings (doc/dnssec.md, \"Signing policies\")");
+                      "needs \"key_directory\" (gtmd makes and rolls the keys there) or "
+                      "\"keys\" (the operator's keys, signed on the policy's settings; "
+                      "doc/dnssec.md, \"Signing policies\")");
+    if (pol && out->key_directory) {
+        /* The store's keys (the daemon reads them before each load):
+         * "keys" here are adopted into an empty store. */
+        if (cfgschema_value(s, DS_KEYS, v))
+            zone_params_sign(j, v, path, &out->sign);
+        return;
+    }
     if (cfgschema_value(s, DS_KEYS, v)) {
         zone_params_sign(j, v, path, &out->sign);
         return;
@@ -174,6 +187,8 @@ void zone_dnssec_params_free(struct zone_dnssec_params *p)
 {
     free(p->policy);
     p->policy = NULL;
+    free(p->key_directory);
+    p->key_directory = NULL;
     for (size_t i = 0; i < p->sign.n_keys; i++) {
         free(p->sign.keys[i]);
         free(p->sign.key_paths[i]);

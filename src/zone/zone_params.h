@@ -39,6 +39,9 @@ struct zone_sign_params {
     uint16_t iterations;                 /* NSEC3 extra iterations (RFC 9276: 0) */
     uint8_t salt_len;
     uint8_t salt[255];
+    /* Keys whose DNSKEY is in the zone but which sign nothing: a ZSK
+     * pre-published or retired by the key manager (zone_kasp_store.h). */
+    bool publish_only[ZONE_SIGN_MAX_KEYS];
     uint32_t validity; /* seconds from signing to signature expiration */
     uint32_t refresh;  /* re-sign this long before the signatures expire */
 };
@@ -56,6 +59,11 @@ struct zone_dnssec_params {
      * policy gives the signing settings (zone_dnssec_params_apply); the
      * keys are still "keys" in this release. */
     char *policy;
+    /* "key_directory": where gtmd makes and keeps the zone's keys and
+     * their state (zone_kasp_store.h), resolved against the config's
+     * directory; NULL: the keys are "keys", the operator's. With it, the
+     * daemon fills sign.keys from the store before each load. */
+    char *key_directory;
 };
 
 /* Sets the defaults, then reads v (the "dnssec" object, may be NULL) at
@@ -68,6 +76,7 @@ enum zone_dnssec_key {
     DS_VALIDITY,
     DS_REFRESH,
     DS_POLICY,
+    DS_KEY_DIRECTORY,
     DS_N
 };
 /* The keys of a zone's "dnssec" object. */

@@ -132,7 +132,12 @@ ldns_key_list *zone_sign_keys_load(const struct zone_sign_params *sp, const ldns
             ok = false;
             continue;
         }
-        ldns_key_list_push_key(list, k);
+        /* A publish-only key was read and checked like the others (a bad
+         * file is an error before it signs), but only its DNSKEY goes in. */
+        if (sp->publish_only[i])
+            ldns_key_deep_free(k);
+        else
+            ldns_key_list_push_key(list, k);
         ldns_rr_list_push_rr(dnskeys, pub);
     }
     if (!ok && list) {

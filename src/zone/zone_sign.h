@@ -27,7 +27,9 @@
  * made with them are valid from now - 1 hour (clock skew) to
  * now + sp->validity. NULL (with messages naming the config's JSON path)
  * when any key is missing, unreadable, for another zone, of an algorithm
- * gtmd does not sign with, or when .key and .private do not match. */
+ * gtmd does not sign with, or when .key and .private do not match.
+ * A key marked publish_only gives its DNSKEY to dnskeys but is not in
+ * the list (it signs nothing). */
 ldns_key_list *zone_sign_keys_load(const struct zone_sign_params *sp, const ldns_rdf *origin,
                                    uint32_t now, ldns_rr_list *dnskeys, struct errlist *errs);
 

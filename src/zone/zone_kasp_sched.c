@@ -1,0 +1,173 @@
+/*
+ * zone_kasp_sched.c -- the key manager's scheduler (zone_kasp_sched.h).
+ */
+#include "zone/zone_kasp_sched.h"
+
+const char *zone_kasp_kt_name(enum zone_kasp_kt t)
+{
+    static const char *const names[ZONE_KASP_T_N] = {
+        [ZONE_KASP_T_CREATED] = "created",
+        [ZONE_KASP_T_PUBLISHED] = "published",
+        [ZONE_KASP_T_READY] = "ready",
+        [ZONE_KASP_T_ACTIVE] = "active",
+        [ZONE_KASP_T_RETIRE_ACTIVE] = "retire_active",
+        [ZONE_KASP_T_RETIRED] = "retired",
+        [ZONE_KASP_T_REMOVED] = "removed",
+    };
+    return (unsigned)t < ZONE_KASP_T_N ? names[t] : "?";
+}
+
+const char *zone_kasp_act_name(enum zone_kasp_act a)
+{
+    switch (a) {
+    case ZONE_KASP_ACT_NEW_KSK:
+        return "generate the first KSK";
+    case ZONE_KASP_ACT_NEW_ZSK:
+        return "generate the first ZSK";
+    case ZONE_KASP_ACT_ROLL_ZSK:
+        return "publish a successor ZSK (pre-publication)";
+    case ZONE_KASP_ACT_EVENT:
+        return "key reaches its next state";
+    case ZONE_KASP_ACT_PURGE:
+        return "delete a removed key's files";
+    case ZONE_KASP_ACT_NONE:
+        break;
+    }
+    return "none";
+}
+
+/* Whether timestamp v is set and not after now. */
+static bool zone_kasp_reached(int64_t v, int64_t now)
+{
+    return v >= 0 && v <= now;
+}
+
+const char *zone_kasp_key_state(const struct zone_kasp_key *k, int64_t now)
+{
+    const char *s = "generated";
+    for (int i = ZONE_KASP_T_PUBLISHED; i < ZONE_KASP_T_N; i++)
+        if (zone_kasp_reached(k->t[i], now))
+            s = i == ZONE_KASP_T_RETIRE_ACTIVE ? "retire-active" : zone_kasp_kt_name(i);
+    return s;
+}
+
+bool zone_kasp_key_published(const struct zone_kasp_key *k, int64_t now)
+{
+    return zone_kasp_reached(k->t[ZONE_KASP_T_PUBLISHED], now) &&
+           !zone_kasp_reached(k->t[ZONE_KASP_T_RETIRED], now);
+}
+
+bool zone_kasp_key_signs(const struct zone_kasp_key *k, int64_t now)
+{
+    if (!zone_kasp_key_published(k, now))
+        return false;
+    if (k->ksk) /* double-KSK: a published KSK signs the DNSKEY RRset */
+        return true;
+    return zone_kasp_reached(k->t[ZONE_KASP_T_ACTIVE], now) &&
+           !zone_kasp_reached(k->t[ZONE_KASP_T_RETIRE_ACTIVE], now);
+}
+
+int zone_kasp_sched_current_zsk(const struct zone_kasp_keys *keys, int64_t now)
+{
+    for (size_t i = 0; i < keys->n; i++)
+        if (!keys->v[i].ksk && zone_kasp_key_signs(&keys->v[i], now))
+            return (int)i;
+    return -1;
+}
+
+bool zone_kasp_sched_has_successor(const struct zone_kasp_keys *keys, size_t cur)
+{
+    const struct zone_kasp_key *c = &keys->v[cur];
+    for (size_t i = 0; i < keys->n; i++)
+        if (i != cur && !keys->v[i].ksk && keys->v[i].t[ZONE_KASP_T_PUBLISHED] >= 0 &&
+            keys->v[i].t[ZONE_KASP_T_RETIRED] < 0 &&
+            keys->v[i].t[ZONE_KASP_T_ACTIVE] > c->t[ZONE_KASP_T_ACTIVE])
+            return true;
+    return false;
+}
+
+/* Whether the zone has a key of the role that is, or will be, in use:
+ * published or planned, and not retired by now. */
+static bool zone_kasp_has_role(const struct zone_kasp_keys *keys, bool ksk, int64_t now)
+{
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        if (k->ksk == ksk && k->t[ZONE_KASP_T_ACTIVE] >= 0 &&
+            !zone_kasp_reached(k->t[ZONE_KASP_T_RETIRE_ACTIVE], now))
+            return true;
+    }
+    return false;
+}
+
+/* Takes candidate (act, at, key, which) when it is earlier than out's. */
+static void zone_kasp_take(struct zone_kasp_action *out, enum zone_kasp_act act, int64_t at,
+                           size_t key, enum zone_kasp_kt which)
+{
+    if (out->act != ZONE_KASP_ACT_NONE && out->at <= at)
+        return;
+    out->act = act;
+    out->at = at;
+    out->key = key;
+    out->which = which;
+}
+
+void zone_kasp_sched_next(const struct zone_kasp_timing *t, uint32_t zsk_lifetime,
+                          const struct zone_kasp_keys *keys, int64_t now,
+                          struct zone_kasp_action *out)
+{
+    struct zone_kasp_intervals iv;
+    zone_kasp_intervals(t, &iv);
+    out->act = ZONE_KASP_ACT_NONE;
+    out->at = -1;
+    out->key = 0;
+    out->which = ZONE_KASP_T_CREATED;
+    /* What makes or deletes keys first: on a tie it goes before an event. */
+    if (!zone_kasp_has_role(keys, true, now))
+        zone_kasp_take(out, ZONE_KASP_ACT_NEW_KSK, now, 0, ZONE_KASP_T_CREATED);
+    if (!zone_kasp_has_role(keys, false, now))
+        zone_kasp_take(out, ZONE_KASP_ACT_NEW_ZSK, now, 0, ZONE_KASP_T_CREATED);
+    for (size_t i = 0; i < keys->n; i++) {
+        int64_t rem = keys->v[i].t[ZONE_KASP_T_REMOVED];
+        if (rem >= 0)
+            zone_kasp_take(out, ZONE_KASP_ACT_PURGE, rem < now ? now : rem, i, ZONE_KASP_T_REMOVED);
+    }
+    int cur = zone_kasp_sched_current_zsk(keys, now);
+    if (cur >= 0 && zsk_lifetime && keys->v[cur].t[ZONE_KASP_T_RETIRE_ACTIVE] < 0 &&
+        !zone_kasp_sched_has_successor(keys, (size_t)cur)) {
+        int64_t due = keys->v[cur].t[ZONE_KASP_T_ACTIVE] + (int64_t)zsk_lifetime - (int64_t)iv.ipub;
+        zone_kasp_take(out, ZONE_KASP_ACT_ROLL_ZSK, due < now ? now : due, (size_t)cur,
+                       ZONE_KASP_T_PUBLISHED);
+    }
+    for (size_t i = 0; i < keys->n; i++)
+        for (int w = ZONE_KASP_T_PUBLISHED; w <= ZONE_KASP_T_RETIRED; w++)
+            if (keys->v[i].t[w] > now)
+                zone_kasp_take(out, ZONE_KASP_ACT_EVENT, keys->v[i].t[w], i, w);
+}
+
+void zone_kasp_sched_first(struct zone_kasp_key *k, int64_t now)
+{
+    for (int i = 0; i < ZONE_KASP_T_N; i++)
+        k->t[i] = i <= ZONE_KASP_T_ACTIVE ? now : -1;
+}
+
+void zone_kasp_sched_roll_zsk(const struct zone_kasp_timing *t, struct zone_kasp_key *cur,
+                              struct zone_kasp_key *n, int64_t now, int64_t due, bool force)
+{
+    struct zone_kasp_intervals iv;
+    zone_kasp_intervals(t, &iv);
+    for (int i = 0; i < ZONE_KASP_T_N; i++)
+        n->t[i] = -1;
+    n->t[ZONE_KASP_T_CREATED] = now;
+    n->t[ZONE_KASP_T_PUBLISHED] = now;
+    n->t[ZONE_KASP_T_READY] = now + (int64_t)iv.ipub;
+    /* Pre-publication: active once in every cache that holds the DNSKEY
+     * RRset (Trdy), and not before the old key's lifetime is up. */
+    int64_t act = due + (int64_t)iv.ipub;
+    n->t[ZONE_KASP_T_ACTIVE] = force                           ? now
+                               : act > n->t[ZONE_KASP_T_READY] ? act
+                                                               : n->t[ZONE_KASP_T_READY];
+    cur->t[ZONE_KASP_T_RETIRE_ACTIVE] = n->t[ZONE_KASP_T_ACTIVE];
+    /* Its signatures out of every cache: Iret after it stops signing. */
+    cur->t[ZONE_KASP_T_RETIRED] = cur->t[ZONE_KASP_T_RETIRE_ACTIVE] + (int64_t)iv.iret;
+    cur->t[ZONE_KASP_T_REMOVED] = cur->t[ZONE_KASP_T_RETIRED] + (int64_t)iv.iret;
+}

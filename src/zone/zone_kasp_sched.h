@@ -1,0 +1,120 @@
+/*
+ * zone_kasp_sched.h -- the key manager's scheduler: from a policy's
+ * timing, a zone's keys with their RFC 7583 timestamps (zone_kasp_store.h
+ * keeps them) and the time now, the next thing to do and when. Pure: no
+ * clock, no I/O, no key material; the daemon (server_kasp.c) applies
+ * what it says (makes the key, saves the state, signs again), and the
+ * unit tests check the arithmetic against RFC 7583 section 3.2.
+ *
+ * A key's state is a function of time: the last of its timestamps that
+ * is not after now names it ("created", "published", "ready", "active",
+ * "retire-active": published but signing no more, "retired": out of the
+ * DNSKEY RRset, "removed": its files deleted). -1 is a timestamp not set
+ * (never reached).
+ *
+ * What the scheduler runs:
+ *   - a zone without a KSK or a ZSK gets one, published and active at
+ *     once (nothing is in a cache yet: the zone was not signed with it);
+ *   - the ZSK rollover by pre-publication (RFC 7583 3.2.1): the successor
+ *     is published at Tact + lifetime - Ipub, active at the later of its
+ *     Trdy = Tpub + Ipub and the old key's Tact + lifetime; the old key
+ *     stops signing then (retire-active) and leaves the zone Iret later;
+ *   - an emergency ZSK rollover (zone_kasp_sched_roll_zsk with now as the
+ *     time): the same timeline started now, or forced: the new key signs
+ *     at once (caches that hold the old DNSKEY RRset fail to validate for
+ *     up to Ipub: that is what "force" says).
+ * A KSK is rolled by hand in this release (ksk_lifetime is shown, not run).
+ *
+ * Ownership: plain values; nothing is allocated.
+ */
+#ifndef GTM_ZONE_KASP_SCHED_H
+#define GTM_ZONE_KASP_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zone/zone_kasp_timeline.h"
+
+#define ZONE_KASP_MAX_KEYS 8 /* ZONE_SIGN_MAX_KEYS: every key in the store is loaded */
+
+enum zone_kasp_kt {
+    ZONE_KASP_T_CREATED,
+    ZONE_KASP_T_PUBLISHED,
+    ZONE_KASP_T_READY,
+    ZONE_KASP_T_ACTIVE,
+    ZONE_KASP_T_RETIRE_ACTIVE, /* stops signing */
+    ZONE_KASP_T_RETIRED,       /* leaves the DNSKEY RRset */
+    ZONE_KASP_T_REMOVED,       /* its files are deleted */
+    ZONE_KASP_T_N
+};
+/* "created", ..., "retire_active", ... (the state file's and the API's keys). */
+const char *zone_kasp_kt_name(enum zone_kasp_kt t);
+
+struct zone_kasp_key {
+    char base[128]; /* the file name without .key/.private: "Kexample.com.+013+12345" */
+    uint16_t tag;
+    uint8_t algorithm;
+    bool ksk;
+    int64_t t[ZONE_KASP_T_N]; /* -1: not set */
+};
+
+struct zone_kasp_keys {
+    struct zone_kasp_key v[ZONE_KASP_MAX_KEYS];
+    size_t n;
+};
+
+/* The state of k at now: the name of its last timestamp not after now
+ * ("generated" before it is published). */
+const char *zone_kasp_key_state(const struct zone_kasp_key *k, int64_t now);
+/* Whether k's DNSKEY is in the zone at now. */
+bool zone_kasp_key_published(const struct zone_kasp_key *k, int64_t now);
+/* Whether k signs at now (a KSK signs the DNSKEY RRset while published;
+ * a ZSK everything else while active and not retire-active). */
+bool zone_kasp_key_signs(const struct zone_kasp_key *k, int64_t now);
+
+enum zone_kasp_act {
+    ZONE_KASP_ACT_NONE,
+    ZONE_KASP_ACT_NEW_KSK,  /* make the zone's first KSK, active at once */
+    ZONE_KASP_ACT_NEW_ZSK,  /* make the zone's first ZSK, active at once */
+    ZONE_KASP_ACT_ROLL_ZSK, /* make the successor ZSK (pre-publication) */
+    ZONE_KASP_ACT_EVENT,    /* key 'key' reaches timestamp 'which': sign again */
+    ZONE_KASP_ACT_PURGE,    /* key 'key' reaches 'removed': delete its files */
+};
+
+struct zone_kasp_action {
+    enum zone_kasp_act act;
+    int64_t at; /* when; not before now for what makes a key */
+    size_t key; /* the key it concerns (ROLL_ZSK: the ZSK rolled) */
+    enum zone_kasp_kt which;
+};
+/* "none", "generate KSK", ... for logs and status. */
+const char *zone_kasp_act_name(enum zone_kasp_act a);
+
+/* The next action for keys under the policy (zsk_lifetime 0: none) at
+ * now: the earliest of what is due (at <= now) or comes. Timestamps at
+ * or before now are facts already, never actions. */
+void zone_kasp_sched_next(const struct zone_kasp_timing *t, uint32_t zsk_lifetime,
+                          const struct zone_kasp_keys *keys, int64_t now,
+                          struct zone_kasp_action *out);
+
+/* The zone's current ZSK at now (active, not retire-active), or -1. */
+int zone_kasp_sched_current_zsk(const struct zone_kasp_keys *keys, int64_t now);
+/* Whether a successor of key cur (a ZSK) is already published or planned. */
+bool zone_kasp_sched_has_successor(const struct zone_kasp_keys *keys, size_t cur);
+
+/* The timestamps of a first key made at now: every one up to active set
+ * to now, the rest -1 (nothing caches a key before it is published, and
+ * the zone was not signed with any). */
+void zone_kasp_sched_first(struct zone_kasp_key *k, int64_t now);
+
+/* The timestamps of n, the successor of ZSK cur, made at now with the
+ * rollover due at 'due' (cur's Tact + lifetime - Ipub; now for an
+ * emergency): n published at now, ready at now + Ipub, active at the
+ * later of that and due + Ipub; cur retire-active when n is active,
+ * retired Iret later, removed Iret after that. force: n active at once
+ * and cur retire-active now. */
+void zone_kasp_sched_roll_zsk(const struct zone_kasp_timing *t, struct zone_kasp_key *cur,
+                              struct zone_kasp_key *n, int64_t now, int64_t due, bool force);
+
+#endif
