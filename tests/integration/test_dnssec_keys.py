@@ -1,0 +1,345 @@
+"""The key manager with real parts (doc/dnssec.md, "The key store"): gtmd
+makes and rolls the keys of kasp.test. itself ("dnssec": {"policy",
+"key_directory"}), with a policy of short timings: DNSKEY TTL 2 s, zone
+maximum TTL 2 s, propagation 1 s, no safety margins (Ipub = Iret = 3 s)
+and a ZSK lifetime of 15 s.
+
+Unbound validates in front of gtmd with the DS of the zone's KSK as its
+only trust anchor, its cache honouring the TTLs. A client asks it every
+100 ms for a static name and a policy name through two ZSK rollovers:
+every answer must be NOERROR with AD (never SERVFAIL, never insecure),
+and each is counted. Every second the zone is transferred (AXFR) and must
+pass ldns-verify-zone. gtmd is restarted while a pre-published ZSK waits
+to become active: the keys and their timeline survive it (the same tags,
+the same times), and the rollover completes on time. The raw policy
+answers are signed by the active ZSK. The key files are 0600 in a 0700
+directory; a directory group can open stops a reload, naming it.
+
+Every wait is bounded (poll with a deadline)."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+
+import dns.dnssec
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.zone
+import pytest
+
+from adminlib import READ_TOKEN, Admin, admin_port, admin_section
+from backends import poll
+from conftest import Gtmd, free_port, stop_process
+
+UNBOUND = "/usr/sbin/unbound"
+VERIFY = "/usr/bin/ldns-verify-zone"
+ADDR = "127.0.0.1"
+ZONE = "kasp.test."
+STATIC, POLICY = "www." + ZONE, "gtm." + ZONE
+LIFE = 15  # zsk_lifetime; the safe minimum is Ipub + Iret = 6 s
+POLICY_CFG = {"algorithm": 13, "zsk_lifetime": LIFE, "ksk_lifetime": "none",
+              "dnskey_ttl": 2, "zone_max_ttl": 2, "propagation_delay": 1,
+              "publish_safety": 0, "retire_safety": 0,
+              "signature_validity": 3600, "signature_refresh": 600, "denial": "nsec"}
+ZONE_TEXT = """$ORIGIN kasp.test.
+$TTL 2
+@ IN SOA ns1 hostmaster 1 3600 600 86400 2
+@ IN NS ns1
+ns1 IN A 127.0.0.1
+www IN A 192.0.2.1
+"""
+
+
+def _unbound_conf(d, port, gport, anchor):
+    # No cache-max-ttl: Unbound keeps the DNSKEY RRset and the signatures
+    # for their TTLs (2 s), as a resolver on the Internet would.
+    return """server:
+    interface: {addr}@{port}
+    port: {port}
+    do-ip6: no
+    username: ""
+    chroot: ""
+    directory: "{d}"
+    pidfile: "{d}/unbound.pid"
+    logfile: "{d}/unbound.log"
+    use-syslog: no
+    verbosity: 1
+    val-log-level: 2
+    do-not-query-localhost: no
+    module-config: "validator iterator"
+    trust-anchor-file: "{anchor}"
+    local-zone: "test." nodefault
+    access-control: 127.0.0.0/8 allow
+remote-control:
+    control-enable: no
+stub-zone:
+    name: "{zone}"
+    stub-addr: {addr}@{gport}
+""".format(addr=ADDR, port=port, d=d, anchor=anchor, zone=ZONE, gport=gport)
+
+
+class Unbound:
+    def __init__(self, workdir, gport, anchor):
+        self.dir = os.path.join(workdir, "unbound")
+        os.mkdir(self.dir)
+        self.port = free_port()
+        conf = os.path.join(self.dir, "unbound.conf")
+        with open(conf, "w") as f:
+            f.write(_unbound_conf(self.dir, self.port, gport, anchor))
+        self.out = open(os.path.join(self.dir, "out.log"), "ab")
+        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdout=self.out,
+                                     stderr=subprocess.STDOUT)
+
+    def ask(self, name, rdtype="A", timeout=3.0):
+        q = dns.message.make_query(name, rdtype, want_dnssec=True)
+        q.flags |= dns.flags.RD
+        return dns.query.udp(q, ADDR, port=self.port, timeout=timeout)
+
+    def log(self):
+        p = os.path.join(self.dir, "unbound.log")
+        if not os.path.exists(p):
+            return ""
+        with open(p, "rb") as f:
+            return f.read().decode(errors="replace")[-3000:]
+
+    def stop(self):
+        stop_process(self.proc)
+        self.out.close()
+
+
+def state(kdir):
+    """The zone's key state file, or None while there is none."""
+    try:
+        with open(os.path.join(kdir, ZONE + "kasp.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def zsks(st):
+    return [k for k in (st or {}).get("keys", []) if k["role"] == "zsk"]
+
+
+def dnskeys(g):
+    r = g.query(ZONE, "DNSKEY", want_dnssec=True)
+    for rrset in r.answer:
+        if rrset.rdtype == dns.rdatatype.DNSKEY:
+            return rrset
+    return None
+
+
+def verify_axfr(g, workdir, n):
+    """AXFR of the zone, checked by ldns-verify-zone; (ok, output)."""
+    z = dns.zone.from_xfr(dns.query.xfr(ADDR, ZONE, port=g.port, timeout=5, lifetime=10))
+    path = os.path.join(workdir, "axfr-%d.zone" % n)
+    z.to_file(path, relativize=False)
+    r = subprocess.run([VERIFY, path], capture_output=True, text=True, timeout=30)
+    return r.returncode == 0, r.stdout + r.stderr
+
+
+class Client(threading.Thread):
+    """Asks Unbound for the static and the policy name every 100 ms;
+    counts the answers that validate (NOERROR, AD) and keeps the others.
+    pause() stops it between two questions (while gtmd restarts)."""
+
+    def __init__(self, u):
+        super().__init__(daemon=True)
+        self.u = u
+        self.ok = {STATIC: 0, POLICY: 0}
+        self.bad = []
+        self.stop_ev, self.run_ev, self.idle_ev = (threading.Event(), threading.Event(),
+                                                   threading.Event())
+        self.run_ev.set()
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            if not self.run_ev.is_set():
+                self.idle_ev.set()
+                self.run_ev.wait(0.1)
+                continue
+            self.idle_ev.clear()
+            for name in (STATIC, POLICY):
+                try:
+                    r = self.u.ask(name)
+                    if r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AD and r.answer:
+                        self.ok[name] += 1
+                    else:
+                        self.bad.append((time.time(), name, dns.rcode.to_text(r.rcode()),
+                                         dns.flags.to_text(r.flags)))
+                except Exception as e:  # a timeout is a failure too
+                    self.bad.append((time.time(), name, "error", repr(e)))
+            time.sleep(0.1)
+
+    def pause(self):
+        self.run_ev.clear()
+        # One round of two questions is at most 2 x 3 s (their timeout).
+        assert self.idle_ev.wait(8), "the client did not pause"
+
+    def resume(self):
+        self.run_ev.set()
+
+
+@pytest.fixture
+def kasp():
+    for tool in (UNBOUND, VERIFY):
+        if not os.access(tool, os.X_OK):
+            pytest.skip("%s is not installed" % tool)
+    workdir = tempfile.mkdtemp(prefix="gtmd-kasp-keys-")
+    g = u = None
+    try:
+        gdir = os.path.join(workdir, "gtmd")
+        os.mkdir(gdir)
+        with open(os.path.join(gdir, "kasp.zone"), "w") as f:
+            f.write(ZONE_TEXT)
+        gport = free_port()
+        cfg = {"listen": ["%s:%d" % (ADDR, gport)], "workers": 1,
+               "dnssec_policies": {"short": POLICY_CFG},
+               "zones": [{"origin": ZONE, "file": "kasp.zone",
+                          "dnssec": {"policy": "short", "key_directory": "keys"},
+                          "transfer": {"allow": ["127.0.0.1"]}}],
+               "pools": {"web": {"endpoints": [
+                   {"name": "a", "address": "192.0.2.10", "region": "us"},
+                   {"name": "b", "address": "192.0.2.11", "region": "us"}]}},
+               "records": {POLICY: {"pool": "web", "policy": "all", "ttl": 2}},
+               "regions": {"us": {"location": [38.9, -77.0]}},
+               "admin": admin_section(gdir, admin_port(gport))}
+        g = Gtmd(gdir, cfg, gport).start()
+        kdir = os.path.join(gdir, "keys")
+        ksk = [k for k in dnskeys(g) if k.flags & 1]
+        assert len(ksk) == 1, dnskeys(g)
+        ds = dns.dnssec.make_ds(dns.name.from_text(ZONE), ksk[0], "SHA256")
+        anchor = os.path.join(workdir, "anchor.ds")
+        with open(anchor, "w") as f:
+            f.write("%s 3600 IN DS %s\n" % (ZONE, ds.to_text()))
+        u = Unbound(workdir, gport, anchor)
+
+        def ready():
+            try:
+                return u.ask(STATIC, timeout=0.5).flags & dns.flags.AD
+            except Exception:
+                return False
+        # Unbound starts in well under a second; 15 s for a loaded machine.
+        assert poll(ready, 15, 0.1)[0], "unbound did not validate: " + u.log()
+        env = type("E", (), {})()
+        env.g, env.u, env.dir, env.gdir, env.kdir = g, u, workdir, gdir, kdir
+        yield env
+    finally:
+        if u:
+            u.stop()
+        if g:
+            g.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _restart_in_step(env, client):
+    """Restarts gtmd while a successor ZSK is published and not active;
+    the keys and their timeline must come back the same."""
+    before = state(env.kdir)
+    client.pause()
+    env.g.stop()
+    env.g.start()
+    client.resume()
+    after = state(env.kdir)
+    assert [(k["tag"], k["published"], k["active"]) for k in before["keys"]] == \
+        [(k["tag"], k["published"], k["active"]) for k in after["keys"]][:len(before["keys"])], \
+        (before, after)
+    tags = {dns.dnssec.key_id(k) for k in dnskeys(env.g) if not k.flags & 1}
+    return before, tags
+
+
+def test_two_zsk_rollovers_validate_throughout(kasp):
+    env = kasp
+    kmode = stat.S_IMODE(os.stat(env.kdir).st_mode)
+    assert kmode == 0o700, oct(kmode)
+    for f in os.listdir(env.kdir):
+        assert stat.S_IMODE(os.stat(os.path.join(env.kdir, f)).st_mode) == 0o600, f
+    first = zsks(state(env.kdir))
+    assert len(first) == 1 and first[0]["active"] is not None, first
+    client = Client(env.u)
+    client.start()
+    restarted = None
+    verified = 0
+    seen_active = {first[0]["tag"]}
+    # Two rollovers take 2 x 15 s from the first ZSK's activation; the
+    # restart adds a few seconds (ASan: 2-3x slower start). 75 s in all.
+    deadline = time.monotonic() + 75
+    try:
+        next_verify = 0
+        while time.monotonic() < deadline:
+            st = state(env.kdir)
+            now = time.time()
+            for k in zsks(st):
+                if k["active"] is not None and k["active"] <= now and \
+                        (k["retire_active"] is None or now < k["retire_active"]):
+                    seen_active.add(k["tag"])
+            waiting = [k for k in zsks(st) if k["published"] <= now < k["active"]]
+            if restarted is None and waiting and len(seen_active) == 1:
+                restarted = _restart_in_step(env, client)
+                assert waiting[0]["tag"] in restarted[1], \
+                    "the pre-published ZSK is in the DNSKEY RRset after the restart"
+            if time.monotonic() >= next_verify:
+                ok, out = verify_axfr(env.g, env.dir, verified)
+                assert ok, "AXFR %d does not verify: %s" % (verified, out)
+                verified += 1
+                next_verify = time.monotonic() + 1
+            # Done when the third ZSK has signed alone for a while (its
+            # predecessor retired: removed from the DNSKEY RRset).
+            if len(seen_active) >= 3 and len(zsks(st)) == 1:
+                break
+            time.sleep(0.1)
+    finally:
+        client.stop_ev.set()
+        client.resume()
+        client.join(10)
+    assert len(seen_active) >= 3, ("two rollovers did not complete in time", state(env.kdir),
+                                   env.g.read_log()[-3000:])
+    assert restarted is not None, "no restart in the middle of a step"
+    assert not client.bad, ("answers that did not validate", client.bad[:10], env.u.log())
+    # 100 ms between rounds over about 30 s: a loaded machine may give
+    # fewer rounds, never fewer than a hundred.
+    assert client.ok[STATIC] >= 100 and client.ok[POLICY] >= 100, client.ok
+    assert verified >= 10, verified
+    log = env.g.read_log()
+    assert "event=dnssec_key" in log and "transition=retire_active" in log, log[-2000:]
+    print("validated answers: static %d, policy %d; zones verified %d; ZSKs %s" %
+          (client.ok[STATIC], client.ok[POLICY], verified, sorted(seen_active)))
+
+    # The policy answers are signed by the active ZSK (the last one).
+    active = zsks(state(env.kdir))[0]["tag"]
+
+    def signed_by_active():
+        r = env.g.query(POLICY, want_dnssec=True)
+        tags = {rd.key_tag for rrset in r.answer if rrset.rdtype == dns.rdatatype.RRSIG
+                for rd in rrset}
+        return tags == {active}
+    assert poll(signed_by_active, 5, 0.1)[0], "policy answer not signed by ZSK %d" % active
+
+    # GET /v1/dnssec: the keys, their states and the next action.
+    v = Admin.of(env.g).get("/v1/dnssec", token=READ_TOKEN).json
+    z = v["zones"][0]
+    assert z["keys_from"] == "key store", z
+    assert {k["state"] for k in z["keys"]} == {"active"}, z
+    assert "successor of ZSK %d" % active in z["next_action"]["action"], z
+    assert z["next_action"]["at"] == zsks(state(env.kdir))[0]["active"] + LIFE - 3, z
+
+
+def test_open_key_directory_stops_the_reload(kasp):
+    env = kasp
+    os.chmod(env.kdir, 0o750)
+    try:
+        r = Admin.of(env.g).post("/v1/reload")
+        assert r.status != 200 or r.json.get("result") == "failed", r.json
+        text = json.dumps(r.json)
+        assert "keys: the key directory has mode 0750" in text, text
+        # The zone keeps being served, signed.
+        assert dnskeys(env.g) is not None
+    finally:
+        os.chmod(env.kdir, 0o700)
