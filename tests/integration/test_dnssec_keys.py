@@ -8,7 +8,10 @@ Unbound validates in front of gtmd with the DS of the zone's KSK as its
 only trust anchor, its cache honouring the TTLs. A client asks it every
 100 ms for a static name and a policy name through two ZSK rollovers:
 every answer must be NOERROR with AD (never SERVFAIL, never insecure),
-and each is counted. Every second the zone is transferred (AXFR) and must
+and each is counted. Since Unbound fetches the DNSKEY RRset again when a
+signature fails to verify (which hides a key activated or withdrawn too
+early), what gtmd serves is sampled too, and every signature must verify
+with every DNSKEY RRset served within a TTL of it. Every second the zone is transferred (AXFR) and must
 pass ldns-verify-zone. gtmd is restarted while a pre-published ZSK waits
 to become active: the keys and their timeline survive it (the same tags,
 the same times), and the rollover completes on time. The raw policy
@@ -145,16 +148,49 @@ def verify_axfr(g, workdir, n):
     return r.returncode == 0, r.stdout + r.stderr
 
 
+def sig_tags(r, rdtype=dns.rdatatype.A):
+    return {rd.key_tag for rrset in r.answer if rrset.rdtype == dns.rdatatype.RRSIG
+            for rd in rrset if rd.type_covered == rdtype}
+
+
+def raw_sample(g):
+    """What gtmd serves now: (ZSK tags of the DNSKEY RRset, key tags of the
+    static and the policy answer's RRSIGs)."""
+    keys = {dns.dnssec.key_id(k) for k in dnskeys(g) if not k.flags & 1}
+    sigs = set()
+    for name in (STATIC, POLICY):
+        sigs |= sig_tags(g.query(name, want_dnssec=True))
+    return keys, sigs
+
+
+def cache_violations(samples, ttl):
+    """A resolver may hold any DNSKEY RRset and any signature served in the
+    last ttl seconds (TTLkey = TTLsig here) together: each signature
+    served must verify with each DNSKEY RRset served within ttl of it, in
+    either order. The pairs of samples (seconds apart, what failed) that
+    break it."""
+    bad = []
+    for i, (ti, ki, si) in enumerate(samples):
+        for tj, kj, sj in samples[:i]:
+            if ti - tj <= ttl and (not si <= kj or not sj <= ki):
+                bad.append((round(ti - tj, 2), sorted(ki), sorted(si), sorted(kj), sorted(sj)))
+    return bad
+
+
 class Client(threading.Thread):
     """Asks Unbound for the static and the policy name every 100 ms;
     counts the answers that validate (NOERROR, AD) and keeps the others.
-    pause() stops it between two questions (while gtmd restarts)."""
+    Unbound fetches the DNSKEY RRset again when a signature fails, which
+    would hide a key withdrawn or activated too early: so each round also
+    samples what gtmd serves (raw_sample), for cache_violations. pause()
+    stops it between two rounds (while gtmd restarts)."""
 
-    def __init__(self, u):
+    def __init__(self, u, g):
         super().__init__(daemon=True)
-        self.u = u
+        self.u, self.g = u, g
         self.ok = {STATIC: 0, POLICY: 0}
         self.bad = []
+        self.samples = []
         self.stop_ev, self.run_ev, self.idle_ev = (threading.Event(), threading.Event(),
                                                    threading.Event())
         self.run_ev.set()
@@ -176,6 +212,10 @@ class Client(threading.Thread):
                                          dns.flags.to_text(r.flags)))
                 except Exception as e:  # a timeout is a failure too
                     self.bad.append((time.time(), name, "error", repr(e)))
+            try:
+                self.samples.append((time.monotonic(),) + raw_sample(self.g))
+            except Exception as e:
+                self.bad.append((time.time(), "raw", "error", repr(e)))
             time.sleep(0.1)
 
     def pause(self):
@@ -263,7 +303,7 @@ def test_two_zsk_rollovers_validate_throughout(kasp):
         assert stat.S_IMODE(os.stat(os.path.join(env.kdir, f)).st_mode) == 0o600, f
     first = zsks(state(env.kdir))
     assert len(first) == 1 and first[0]["active"] is not None, first
-    client = Client(env.u)
+    client = Client(env.u, env.g)
     client.start()
     restarted = None
     verified = 0
@@ -303,23 +343,25 @@ def test_two_zsk_rollovers_validate_throughout(kasp):
                                    env.g.read_log()[-3000:])
     assert restarted is not None, "no restart in the middle of a step"
     assert not client.bad, ("answers that did not validate", client.bad[:10], env.u.log())
+    # TTLkey = TTLsig = 2 s; Ipub = Iret = 3 s leave 1 s for the timer.
+    bad = cache_violations(client.samples, 2.0)
+    assert not bad, ("a cache could hold a signature and a DNSKEY RRset that do not match",
+                     len(bad), bad[:5])
     # 100 ms between rounds over about 30 s: a loaded machine may give
     # fewer rounds, never fewer than a hundred.
     assert client.ok[STATIC] >= 100 and client.ok[POLICY] >= 100, client.ok
     assert verified >= 10, verified
     log = env.g.read_log()
     assert "event=dnssec_key" in log and "transition=retire_active" in log, log[-2000:]
-    print("validated answers: static %d, policy %d; zones verified %d; ZSKs %s" %
-          (client.ok[STATIC], client.ok[POLICY], verified, sorted(seen_active)))
+    print("validated answers: static %d, policy %d; raw samples %d; zones verified %d; "
+          "ZSKs %s" % (client.ok[STATIC], client.ok[POLICY], len(client.samples), verified,
+                       sorted(seen_active)))
 
     # The policy answers are signed by the active ZSK (the last one).
     active = zsks(state(env.kdir))[0]["tag"]
 
     def signed_by_active():
-        r = env.g.query(POLICY, want_dnssec=True)
-        tags = {rd.key_tag for rrset in r.answer if rrset.rdtype == dns.rdatatype.RRSIG
-                for rd in rrset}
-        return tags == {active}
+        return sig_tags(env.g.query(POLICY, want_dnssec=True)) == {active}
     assert poll(signed_by_active, 5, 0.1)[0], "policy answer not signed by ZSK %d" % active
 
     # GET /v1/dnssec: the keys, their states and the next action.
