@@ -2,6 +2,7 @@
  * admin_metrics.c -- GET /metrics in the Prometheus text format (0.0.4).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin/admin_int.h"
@@ -72,6 +73,30 @@ static void metrics_tls(struct evbuffer *b, const struct serve_query_totals *tot
                             (unsigned long long)tot->tls[k]);
 }
 
+/* Each DNS worker's share of the messages (UDP datagrams, TCP and TLS
+ * messages): how evenly the kernel's steering spreads them (net/spread.h). */
+static void metrics_workers(struct evbuffer *b, struct serve *sv)
+{
+    struct serve_worker_total w[64];
+    size_t n = serve_sum_workers(sv, w, sizeof(w) / sizeof(w[0]));
+    struct serve_worker_total *all = w;
+    if (n > sizeof(w) / sizeof(w[0])) {
+        size_t cap = n;
+        all = malloc(cap * sizeof(*all)); /* more than 64 workers: freed below */
+        if (!all)
+            return;
+        n = serve_sum_workers(sv, all, cap);
+        n = n < cap ? n : cap; /* a worker added meanwhile is left for the next scrape */
+    }
+    metrics_head(b, "gtmd_worker_messages_total", "counter",
+                 "DNS messages received, by the worker thread that read them (tcpN, udpN, xdpN).");
+    for (size_t i = 0; i < n; i++)
+        evbuffer_add_printf(b, "gtmd_worker_messages_total{worker=\"%s\"} %llu\n", all[i].name,
+                            (unsigned long long)all[i].messages);
+    if (all != w)
+        free(all);
+}
+
 static void metrics_queries(struct evbuffer *b, struct serve *sv)
 {
     static const char *const transports[SERVE_TRANSPORTS] = {"udp", "tcp", "tls"};
@@ -90,6 +115,7 @@ static void metrics_queries(struct evbuffer *b, struct serve *sv)
             }
     metrics_guard(b, &tot);
     metrics_tls(b, &tot);
+    metrics_workers(b, sv);
 }
 
 static void metrics_records(struct evbuffer *b, struct serve *sv, const struct serve_set *s)

@@ -126,6 +126,20 @@ static char *cfg_identity(struct cfg_ctx *x, json_t *root, size_t key, const cha
     return json_string_length(v) ? jsoncfg_strdup(json_string_value(v)) : NULL;
 }
 
+/* "pin_workers" and "udp_steering" (net/spread.h): a wrong type or an
+ * unknown steering is an error at its key's path. */
+static void cfg_workers_spread(struct cfg_ctx *x, json_t *root)
+{
+    const struct cfgschema *s = &config_schema;
+    x->c->pin_workers = cfgschema_bool(&x->j, s, CFG_K_PIN_WORKERS, root, NULL);
+    json_t *v = cfgschema_value(s, CFG_K_UDP_STEERING, root);
+    const char *m = cfgschema_str(&x->j, s, CFG_K_UDP_STEERING, root, NULL);
+    x->c->udp_hash = m && strcmp(m, "hash") == 0;
+    if (v && m && !x->c->udp_hash && strcmp(m, "cpu") != 0)
+        cfgschema_err(&x->j, s, CFG_K_UDP_STEERING, NULL, "must be \"cpu\" or \"hash\", not \"%s\"",
+                      m);
+}
+
 /* "user" and "group": looked up now, so that a name that does not exist
  * (or root, which would drop nothing) is a configuration error that
  * 'gtmd check' reports. */
@@ -256,6 +270,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
         w = n > 0 ? n : 1;
     }
     x->c->workers = (unsigned)w;
+    cfg_workers_spread(x, root);
     x->c->edns_udp_max = (uint16_t)cfgschema_int(&x->j, s, CFG_K_EDNS_UDP_MAX, root, NULL);
     cfg_tcp(x, cfgschema_value(s, CFG_K_TCP, root));
     xdp_params_parse(&x->j, cfgschema_value(s, CFG_K_XDP, root), &x->c->xdp);

@@ -83,6 +83,8 @@ struct config {
     struct config_listen *listen;
     size_t n_listen;
     unsigned workers; /* resolved: 0 in the file means one per core */
+    bool pin_workers; /* pin each worker thread to a CPU (net/spread.h) */
+    bool udp_hash;    /* udp_steering "hash": the kernel's hash, not the receiving CPU */
     struct config_zone *zones;
     size_t n_zones;
     uint16_t edns_udp_max;

@@ -33,6 +33,12 @@ static const struct cfgschema_key config_keys[CFG_K_N] = {
                       .what = "addresses and ports served over UDP and TCP", .section = "SERVER"},
     [CFG_K_WORKERS] = {"workers", CFGSCHEMA_INT, 0, 256, 0, LOCAL | RESTART, NULL,
                        "DNS worker threads (0: one per CPU)", "SERVER"},
+    [CFG_K_PIN_WORKERS] = {"pin_workers", CFGSCHEMA_BOOL, .flags = LOCAL | RESTART,
+                           .what = "pin each DNS worker thread to a CPU", .section = "SERVER"},
+    [CFG_K_UDP_STEERING] = {"udp_steering", CFGSCHEMA_STRING, .flags = LOCAL | RESTART,
+                            .what = "which UDP worker gets a query: \"cpu\" (the receiving "
+                                    "CPU's, the default) or \"hash\" (the kernel's)",
+                            .section = "SERVER"},
     [CFG_K_ZONES] = {"zones", CFGSCHEMA_ARRAY, .flags = REQ, .sub = &config_zone_schema,
                      .what = "the zones served: files, primaries, DNSSEC, transfers, updates",
                      .section = "SERVER"},

@@ -42,6 +42,8 @@ enum config_key_flag {
 enum config_key_index {
     CFG_K_LISTEN,
     CFG_K_WORKERS,
+    CFG_K_PIN_WORKERS,
+    CFG_K_UDP_STEERING,
     CFG_K_ZONES,
     CFG_K_EDNS_UDP_MAX,
     CFG_K_TCP,

@@ -371,6 +371,8 @@ void server_net_params(const struct config *c, struct net_params *np)
     *np = (struct net_params){.listen = l,
                               .n_listen = c->n_listen,
                               .workers = c->workers,
+                              .pin_workers = c->pin_workers,
+                              .udp_hash = c->udp_hash,
                               .xdp = &c->xdp,
                               .tls = &c->tls};
 }

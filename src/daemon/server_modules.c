@@ -515,6 +515,8 @@ static void server_mod_net_keep(struct config *next, struct config *running)
     running->listen = l;
     running->n_listen = n;
     next->workers = running->workers;
+    next->pin_workers = running->pin_workers;
+    next->udp_hash = running->udp_hash;
     /* The TLS listeners too (their certificate follows the new file). */
     struct tls_listen *tl = next->tls.listen;
     size_t tn = next->tls.n_listen;

@@ -59,6 +59,14 @@ struct net_params {
     const struct net_listen *listen;
     size_t n_listen;
     unsigned workers; /* TCP event loops; UDP threads: workers per address */
+    /* UDP steering (net/spread.h): false, each address's UDP workers get
+     * the queries of their CPU (receiving CPU % workers); true, the
+     * kernel's hash of addresses and ports (udp_steering "hash"). */
+    bool udp_hash;
+    /* Pin each worker thread to a CPU (pin_workers): a UDP worker to the
+     * CPU whose queries it is steered, a TCP worker to the CPU of its
+     * number. */
+    bool pin_workers;
     /* The AF_XDP listener (NULL or !enabled: none): a thread per queue
      * beside the socket workers, which keep serving TCP and what the XDP
      * program passes. If it cannot attach, net_bind logs why and UDP is

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "dns/rrtype.h"
 #include "net/sock.h"
+#include "net/spread.h"
 #include "net/tcp.h"
 #include "net/tls.h"
 #include "net/udp.h"
@@ -263,6 +264,14 @@ static bool worker_is_xdp(const struct net *n, unsigned i)
     return i >= n->n_sock_workers;
 }
 
+/* Worker i's name, as its thread's (top -H, perf) and its metrics'
+ * (gtmd_worker_messages_total) label: "tcp0", "udp2", "xdp4". */
+static void worker_name(const struct net *n, unsigned i, char *buf, size_t len)
+{
+    const char *kind = worker_is_xdp(n, i) ? "xdp" : i >= n->n_tcp_workers ? "udp" : "tcp";
+    snprintf(buf, len, "%s%u", kind, i);
+}
+
 /* Binds the sockets of worker i: a TCP event loop's, or a UDP thread's. */
 static int worker_bind(struct net *n, unsigned i, const struct net_params *p, char *err,
                        size_t errlen)
@@ -285,7 +294,9 @@ static int worker_ready(struct net *n, unsigned i, const struct net_params *p, c
 {
     struct worker *w = &n->workers[i];
     w->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)time(NULL) << 16) ^ (i + 1);
-    w->reader = serve_reader_add_counting(n->serve);
+    char name[16];
+    worker_name(n, i, name, sizeof(name));
+    w->reader = serve_reader_add_worker(n->serve, name);
     w->tap = dnstap_queue_get(p->dnstap, i);
     if (!w->reader) {
         snprintf(err, errlen, "no serve reader left for worker %u", i);
@@ -323,6 +334,73 @@ static int worker_ready(struct net *n, unsigned i, const struct net_params *p, c
         }
     }
     return 0;
+}
+
+/* Steers each listen address's UDP datagrams to the worker of the CPU
+ * that received them (net/spread.h), once all its sockets are bound:
+ * the k-th socket bound for an address is the k-th in its group, the
+ * index the program returns. Where it cannot, the kernel's hash stays
+ * and the log says why. */
+static void worker_spread(struct net *n, const struct net_params *p)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned ncpus = online > 0 ? (unsigned)online : 1;
+    char why[160], q[200], addr[80];
+    if (!spread_wanted(p->workers, ncpus, !p->udp_hash, why, sizeof(why))) {
+        if (p->n_listen && p->workers > 1)
+            log_info("event=udp_steering mode=hash workers=%u cpus=%u why=\"%s\"", p->workers,
+                     ncpus, log_quote(why, q, sizeof(q)));
+        return;
+    }
+    for (size_t l = 0; l < p->n_listen; l++) {
+        int fd = n->workers[n->n_tcp_workers + l].udp_fd; /* the group's first socket */
+        sock_addr_str(&p->listen[l].addr, addr, sizeof(addr));
+        if (spread_attach(fd, p->workers, why, sizeof(why)) == 0)
+            log_info("event=udp_steering mode=cpu listen=%s workers=%u cpus=%u", addr, p->workers,
+                     ncpus);
+        else
+            log_warn("event=udp_steering mode=hash listen=%s workers=%u cpus=%u why=\"%s\"", addr,
+                     p->workers, ncpus, log_quote(why, q, sizeof(q)));
+    }
+}
+
+/* Pins worker i's thread (pin_workers): a UDP worker to the CPU its
+ * datagrams are steered from (the k-th of its address's group: a CPU
+ * whose number % workers is k), a TCP worker to CPU i likewise, an XDP
+ * worker to the CPU of its queue's number among those allowed. */
+static bool worker_pin(struct net *n, unsigned i, const struct net_params *p,
+                       const cpu_set_t *allowed)
+{
+    unsigned k = i, of = p->workers;
+    if (worker_is_xdp(n, i)) {
+        k = i - n->n_sock_workers;
+        of = (unsigned)CPU_COUNT(allowed);
+    } else if (i >= n->n_tcp_workers) {
+        k = (i - n->n_tcp_workers) / (unsigned)p->n_listen;
+    }
+    int cpu = spread_cpu(allowed, k, of);
+    int e = cpu < 0 ? EINVAL : spread_pin(n->workers[i].thread, cpu);
+    if (e != 0)
+        log_warn("event=worker_pin result=failed worker=%u cpu=%d why=\"%s\"", i, cpu, strerror(e));
+    return e == 0;
+}
+
+/* Pins every worker when pin_workers asks, among the CPUs the process may
+ * run on (as started: taskset, a cgroup's cpuset). */
+static void worker_pin_all(struct net *n, const struct net_params *p)
+{
+    cpu_set_t allowed;
+    if (!p->pin_workers)
+        return;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+        log_warn("event=worker_pin result=failed worker=all cpu=-1 why=\"%s\"", strerror(errno));
+        return;
+    }
+    unsigned pinned = 0;
+    for (unsigned i = 0; i < n->n_workers; i++)
+        pinned += worker_pin(n, i, p, &allowed);
+    log_info("event=worker_pin result=pinned workers=%u of=%u cpus=%d", pinned, n->n_workers,
+             CPU_COUNT(&allowed));
 }
 
 static unsigned net_sock_worker_count(const struct net_params *p)
@@ -401,14 +479,17 @@ int net_bind(struct net *n, const struct net_params *p, char *err, size_t errlen
     n->n_listen = p->n_listen;
     n->n_workers = net_reader_count(p);
     atomic_store(&n->stopping, false);
-    n->workers = calloc(n->n_workers, sizeof(*n->workers));
+    /* Aligned: see WORKER_ALIGN (a calloc'd array is aligned to 16 only). */
+    n->workers = aligned_alloc(WORKER_ALIGN, n->n_workers * sizeof(*n->workers));
     if (!n->workers)
         abort();
+    memset(n->workers, 0, n->n_workers * sizeof(*n->workers));
     for (unsigned i = 0; i < n->n_workers; i++)
         n->workers[i].udp_fd = -1; /* net_stop closes only what was bound */
     for (unsigned i = 0; i < n->n_sock_workers; i++)
         if (worker_bind(n, i, p, err, errlen) != 0)
             return -1;
+    worker_spread(n, p);
     worker_bind_xdp(n, p);
     n->n_workers = n->n_sock_workers + (unsigned)xdp_queue_count(n->xdp);
     return 0;
@@ -434,10 +515,11 @@ int net_start(struct net *n, const struct net_params *p, struct serve *sv, char 
             return -1;
         }
         n->workers[i].started = true;
-        char name[16];
-        snprintf(name, sizeof(name), "gtmd-%s%u", udp ? "udp" : "tcp", i);
+        char name[16] = "gtmd-";
+        worker_name(n, i, name + 5, sizeof(name) - 5);
         pthread_setname_np(n->workers[i].thread, name); /* top -H, perf, gdb */
     }
+    worker_pin_all(n, p);
     return 0;
 }
 

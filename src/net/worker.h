@@ -40,8 +40,14 @@ struct msghdr;
 const char *worker_rcode_label(unsigned bucket);
 const char *worker_qtype_label(unsigned bucket);
 
+/* Workers sit side by side in net->workers; each is aligned to and padded
+ * to two cache lines (the adjacent-line prefetcher's pair), so the fields
+ * a worker writes per batch or per answer (rng, rrl, clocks, tap_count)
+ * share no line pair with the next worker's. */
+#define WORKER_ALIGN 128
+
 struct worker {
-    struct net *net;
+    _Alignas(WORKER_ALIGN) struct net *net;
     struct serve_reader *reader; /* this thread's slot and counters */
     unsigned id;
     pthread_t thread;

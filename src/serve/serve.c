@@ -3,6 +3,7 @@
  */
 #include "serve/serve.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,15 +44,16 @@ void serve_destroy(struct serve *sv)
     pthread_mutex_destroy(&sv->reg_lock);
 }
 
-static struct serve_reader *serve_reader_add_kind(struct serve *sv, bool counts)
+static struct serve_reader *serve_reader_add_kind(struct serve *sv, bool counts, const char *name)
 {
     pthread_mutex_lock(&sv->lock);
     unsigned n = atomic_load(&sv->n_readers);
     struct serve_reader *r = NULL;
     if (n < sv->max_readers) {
-        /* Its own cache lines: the hazard slot and the counters are
-         * written by one thread only. */
-        r = aligned_alloc(64, (sizeof(*r) + 63) / 64 * 64);
+        /* Its own pairs of cache lines: the hazard slot and the counters
+         * are written by one thread only, per query. */
+        r = aligned_alloc(SERVE_READER_ALIGN, (sizeof(*r) + SERVE_READER_ALIGN - 1) /
+                                                  SERVE_READER_ALIGN * SERVE_READER_ALIGN);
         if (!r)
             abort();
         memset(r, 0, sizeof(*r));
@@ -61,6 +63,8 @@ static struct serve_reader *serve_reader_add_kind(struct serve *sv, bool counts)
         atomic_init(&r->hazard, NULL);
         atomic_init(&r->loss_hazard, NULL);
         r->counts_policy = counts;
+        if (name)
+            snprintf(r->name, sizeof(r->name), "%s", name);
         sv->readers[n] = r;
         atomic_store_explicit(&sv->n_readers, n + 1, memory_order_release);
     }
@@ -70,12 +74,37 @@ static struct serve_reader *serve_reader_add_kind(struct serve *sv, bool counts)
 
 struct serve_reader *serve_reader_add(struct serve *sv)
 {
-    return serve_reader_add_kind(sv, false);
+    return serve_reader_add_kind(sv, false, NULL);
 }
 
 struct serve_reader *serve_reader_add_counting(struct serve *sv)
 {
-    return serve_reader_add_kind(sv, true);
+    return serve_reader_add_kind(sv, true, NULL);
+}
+
+struct serve_reader *serve_reader_add_worker(struct serve *sv, const char *name)
+{
+    return serve_reader_add_kind(sv, true, name ? name : "");
+}
+
+size_t serve_sum_workers(struct serve *sv, struct serve_worker_total *out, size_t cap)
+{
+    size_t k = 0;
+    unsigned n = atomic_load_explicit(&sv->n_readers, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
+        const struct serve_reader *r = sv->readers[i];
+        if (!r->name[0])
+            continue;
+        if (k < cap) {
+            memcpy(out[k].name, r->name, sizeof(out[k].name));
+            out[k].messages = 0;
+            for (int t = 0; t < SERVE_TRANSPORTS; t++)
+                out[k].messages +=
+                    atomic_load_explicit(&r->counters.messages[t], memory_order_relaxed);
+        }
+        k++;
+    }
+    return k;
 }
 
 struct serve_set *serve_publish(struct serve *sv, struct serve_set *next)

@@ -53,6 +53,11 @@
 
 struct serve;
 
+/* Readers are aligned to and padded to this (two cache lines: the
+ * adjacent-line prefetcher of x86 fetches lines in pairs), so that no
+ * two workers' readers share a line pair that either writes per query. */
+#define SERVE_READER_ALIGN 128
+
 struct serve_reader {
     struct serve *serve;
     unsigned id;
@@ -60,6 +65,7 @@ struct serve_reader {
     _Atomic(const struct serve_set *) hazard;        /* the set in use, or NULL */
     _Atomic(const struct policy_loss *) loss_hazard; /* the loss view in use */
     bool counts_policy;             /* counts policy answers (serve_reader_add_counting) */
+    char name[16];                  /* a DNS worker's name ("udp2"), "" for other readers */
     struct serve_counters counters; /* written by this reader only */
 };
 
@@ -96,6 +102,9 @@ void serve_destroy(struct serve *sv);
  * that never count, do not pay (issue #38). */
 struct serve_reader *serve_reader_add(struct serve *sv);
 struct serve_reader *serve_reader_add_counting(struct serve *sv);
+/* A counting reader of the DNS worker called name (copied; at most 15
+ * characters kept), whose messages serve_sum_workers reports apart. */
+struct serve_reader *serve_reader_add_worker(struct serve *sv, const char *name);
 
 /* Installs next (taking ownership), waits for the grace period, and returns
  * the set it replaced (NULL the first time); the caller frees it. */
@@ -225,6 +234,17 @@ void serve_set_query_labels(struct serve *sv, const char *(*rcode_label)(unsigne
 
 /* Sums every reader's query counters (any thread). */
 void serve_sum_queries(struct serve *sv, struct serve_query_totals *out);
+
+/* Messages received by one DNS worker (serve_reader_add_worker). */
+struct serve_worker_total {
+    char name[16];
+    uint64_t messages; /* over every transport */
+};
+
+/* The messages of each DNS worker's reader, in the order they were
+ * added, into out (at most cap); returns how many workers there are
+ * (which may be more than cap). Any thread. */
+size_t serve_sum_workers(struct serve *sv, struct serve_worker_total *out, size_t cap);
 
 /* Geo lookups by kind, summed over every reader (any thread). */
 void serve_sum_geo(struct serve *sv, uint64_t out[POLICY_GEO_KINDS]);
