@@ -765,9 +765,10 @@ static const struct server_module server_modules[] = {
      .stop = server_mod_fleet_stop},
     {.name = "net",
      .restart_key = "listen",
-     .restart_note = "listen addresses, tls.listen and workers change only on restart",
+     .restart_note = "listen addresses, tls.listen, workers, pin_workers and udp_steering change "
+                     "only on restart",
      .start = server_mod_net_start,
-     .keys = {"listen", "workers", "tls"},
+     .keys = {"listen", "workers", "tls", "pin_workers", "udp_steering"},
      .keep = server_mod_net_keep,
      .apply = server_mod_net_apply,
      .stop = server_mod_net_stop},

@@ -29,7 +29,7 @@ struct config;
 struct serve_set;
 struct server;
 
-#define SERVER_MODULE_KEYS 3
+#define SERVER_MODULE_KEYS 5
 
 struct server_module {
     const char *name;

@@ -154,6 +154,20 @@ def test_udp_steering_hash(make_gtmd):
     assert re.search(r'event=udp_steering mode=hash .*why="udp_steering is \\?"hash', g.read_log())
 
 
+def test_reload_keeps_steering_and_pinning(make_gtmd):
+    """pin_workers and udp_steering change only on restart: a reload that
+    changes them says so and the workers keep running as they were."""
+    g, a = start(make_gtmd, policy=False, mutate=two_workers)
+    g.config["pin_workers"] = True
+    g.config["udp_steering"] = "hash"
+    g.write_config()
+    r = a.post("/v1/reload")
+    assert r.status == 200 and r.json["restart_needed_for_listen"] is True, r
+    assert sorted(r.json["restart_needed"]) == ["pin_workers", "udp_steering"], r.json
+    assert "event=worker_pin" not in g.read_log()
+    assert g.query("www.example.com.").rcode() == 0
+
+
 @pytest.mark.parametrize("key,value,message", [
     ("pin_workers", "yes", r"\$\.pin_workers"),
     ("pin_workers", 1, r"\$\.pin_workers"),
