@@ -17,139 +17,16 @@ printed (pytest -s shows them) and the ones in doc/fleet.md came from:
         tests/integration/test_fleet_partition.py
 """
 import os
-import shutil
-import tempfile
 import time
 
 import pytest
 
 import netlab
-from backends import free_port_on, poll
-from conftest import sanitizer_env, GTMD
-from fleetlib import ETCD, Backend, Node, fleet_config, http_json, need_etcd
+from backends import poll
+from fleetlab import PREFIX, Fleet, NsNode, synced  # noqa: F401 (used by other modules)
+from fleetlib import need_etcd
 
-PREFIX = "/gtmd/part/"
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
-
-
-class NsNode(Node):
-    """A gtmd node started inside its namespace."""
-
-    def __init__(self, lab, name, workdir, config, port, env=None):
-        super().__init__(workdir, config, port)
-        self.lab = lab
-        self.name = name
-        self.addr = lab.addr(name)
-        self.extra_env = env or {}
-
-    def start(self, wait=True):
-        self.write_config()
-        self.log = open(self.log_path, "ab")
-        env = sanitizer_env(self.workdir)
-        env.update(self.extra_env)
-        self.proc = self.lab.popen(self.name, [GTMD, "-c", self.conf_path], stderr=self.log,
-                                   stdout=self.log, env=env)
-        if wait:
-            self.wait_ready()
-        return self
-
-
-class Fleet:
-    """etcd members e1..e3 and gtmd nodes n1..n3 in namespaces, backends
-    us (NET.31) and eu (NET.32) in the root namespace."""
-
-    def __init__(self):
-        self.lab = netlab.Lab()
-        self.dirs = []
-        self.nodes = []
-        self.members = {}
-        self.be = {}
-
-    def start_etcd(self):
-        names = ["e1", "e2", "e3"]
-        for i, n in enumerate(names):
-            self.lab.host(n, 11 + i)
-        cluster = ",".join("%s=http://%s:2380" % (n, self.lab.addr(n)) for n in names)
-        d = tempfile.mkdtemp(prefix="gtmd-part-etcd-")
-        self.dirs.append(d)
-        for n in names:
-            a = self.lab.addr(n)
-            log = open(os.path.join(d, n + ".log"), "ab")
-            self.members[n] = self.lab.popen(n, [
-                ETCD, "--name", n, "--data-dir", os.path.join(d, n),
-                "--listen-client-urls", "http://%s:2379" % a,
-                "--advertise-client-urls", "http://%s:2379" % a,
-                "--listen-peer-urls", "http://%s:2380" % a,
-                "--initial-advertise-peer-urls", "http://%s:2380" % a,
-                "--initial-cluster", cluster, "--initial-cluster-state", "new",
-                "--log-level", "error"], stdout=log, stderr=log, stdin=None)
-        ok, _ = poll(lambda: self.leader() is not None, 20, 0.2)
-        assert ok, "etcd did not elect a leader"
-
-    def url(self, member):
-        return "http://%s:2379" % self.lab.addr(member)
-
-    def leader(self):
-        for n in ("e1", "e2", "e3"):
-            if self.members.get(n) is None or self.members[n].poll() is not None:
-                continue
-            st, s = http_json(self.url(n) + "/v3/maintenance/status", {}, timeout=0.5)
-            if st == 200 and s.get("leader") and s["leader"] == s.get("header", {}).get(
-                    "member_id"):
-                return n
-        return None
-
-    def start_backends(self):
-        us = self.lab.addr_in_root(31)
-        eu = self.lab.addr_in_root(32)
-        port = free_port_on([us, eu])
-        self.be = {"us": Backend(us, port).start(), "eu": Backend(eu, port).start(),
-                   "port": port}
-        self.US, self.EU = [us], [eu]
-
-    def start_nodes(self, env3=None, check=None, **fleet_extra):
-        """check: fields that replace those of the web check (interval,
-        timeout...)."""
-        for i in (1, 2, 3):
-            name = "n%d" % i
-            self.lab.host(name, 20 + i)
-            order = ["e%d" % ((i - 1 + k) % 3 + 1) for k in range(3)]
-            d = tempfile.mkdtemp(prefix="gtmd-part-")
-            self.dirs.append(d)
-            a = self.lab.addr(name)
-            c = fleet_config([self.url(m) for m in order], name, a, self.be["port"],
-                             prefix=PREFIX, stale_after=3, **fleet_extra)(d, 5300)
-            c["listen"] = ["%s:5300" % a]
-            c["admin"]["listen"] = "%s:8080" % a
-            c["checks"]["web"].update(check or {})
-            eps = c["pools"]["web"]["endpoints"]
-            eps[0]["address"], eps[1]["address"] = self.US[0], self.EU[0]
-            env = env3 if i == 3 else None
-            self.nodes.append(NsNode(self.lab, name, d, c, 5300, env).start())
-        ok, _ = poll(lambda: all(synced(n) for n in self.nodes), 20, 0.1)
-        assert ok, [n.fleet() for n in self.nodes]
-
-    def close(self):
-        errors = []
-        for n in self.nodes:
-            try:
-                if n.proc:
-                    n.stop()
-            except AssertionError as e:
-                errors.append(str(e))
-        self.lab.close()
-        for b in self.be.values():
-            if isinstance(b, Backend):
-                b.stop()
-        for d in self.dirs:
-            shutil.rmtree(d, ignore_errors=True)
-        return errors
-
-
-def synced(n):
-    f = n.fleet()
-    return bool(f) and f["connection"] == "synced" and \
-        len([x for x in f["nodes"] if x["live"]]) == 3
 
 
 def delete_override(n, oid, timeout=10.0):
