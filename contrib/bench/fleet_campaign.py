@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+"""A randomized real-fault campaign on the fleet (issue #54 item 4, in
+the manner of Jepsen): a 3-member etcd (e1..e3) and 3 gtmd nodes (n1..n3),
+each in its own network namespace (tests/integration/fleetlab.py), two
+HTTP backends us and eu in the root namespace (policy failover us, eu;
+http check every 0.25 s, fall 2, rise 2). A nemesis (campaign_nemesis.py)
+injects seeded random faults; a recorder queries every node's DNS every
+20 ms and polls every node's /v1/status every 0.5 s; the checker
+(campaign_check.py) reports every violation of I1-I4 and of the admin
+API's 1 s bound, with the timeline around it.
+
+Needs root (namespaces), iproute2 and etcd. Leaves nothing running: the
+lab, load processes and backends are stopped in a finally, also on
+SIGINT/SIGTERM. Usage:
+  GTMD=build/gtmd /usr/bin/python3 contrib/bench/fleet_campaign.py \\
+      --seed 1 --duration 180 [--load] [--report out.json]
+It prints the figures and exits 0 whatever it found (a benchmark); the
+CI test (tests/integration/test_fleet_campaign.py) asserts on them.
+"""
+import argparse
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
+
+import campaign_check  # noqa: E402
+import campaign_nemesis  # noqa: E402
+import netlab  # noqa: E402
+from backends import answer_addrs, fast_query, poll  # noqa: E402
+from fleetlab import Fleet  # noqa: E402
+from fleetlib import http_json, need_etcd  # noqa: E402
+
+NAME = "app.example.com."
+FALL, INTERVAL = 2, 0.25
+
+
+class Overrides:
+    """Overrides made and deleted through nodes, with the ledger of each
+    operation's send, reply and acknowledgement times."""
+
+    def __init__(self, fleet, clock):
+        self.nodes = {n.name: n for n in fleet.nodes}
+        self.clock = clock
+        self.ops = []
+
+    def _listed(self, node, reason):
+        st, b = self.nodes[node].get("/v1/overrides")
+        if st != 200:
+            return None
+        return next((o for o in b.get("overrides", []) if o.get("reason") == reason), None)
+
+    def create(self, node, reason):
+        """One POST (no retry: a refusal is part of the record). A 504
+        (outcome unknown) is resolved by reading the list for 2 s."""
+        op = {"op": "create", "node": node, "reason": reason, "id": None, "ack": None,
+              "sent": self.clock()}
+        st, b = self.nodes[node].post("/v1/overrides", {"target": "region:us", "state": "down",
+                                                          "reason": reason})
+        op["reply"], op["status"] = self.clock(), st
+        if st == 201 and isinstance(b, dict):
+            op["id"], op["ack"] = b.get("id"), op["reply"]
+        elif st in (0, 504):
+            o, _ = poll(lambda: self._listed(node, reason), 2.0, 0.1)
+            if o:
+                op["id"], op["ack"] = o.get("id"), self.clock()
+        self.ops.append(op)
+        return op
+
+    def delete(self, create, node):
+        """DELETEs the override of create through node until acknowledged
+        (a 503 while the node cannot write is retried for up to 10 s; a
+        404 after an unsure reply is a success). An unacknowledged create
+        is looked up first, so that no override outlives the campaign."""
+        oid = create.get("id")
+        if oid is None:
+            o = self._listed(node, create["reason"])
+            if o is None:
+                return
+            oid = create["id"] = o.get("id")
+        op = {"op": "delete", "node": node, "id": oid, "ack": None, "sent": self.clock()}
+        unsure = False
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            st, _ = self.nodes[node].delete("/v1/overrides/" + oid)
+            op["status"] = st
+            if st in (200, 204) or (st == 404 and unsure):
+                op["ack"] = self.clock()
+                break
+            if st == 404:  # never made (an unacknowledged create)
+                break
+            unsure = unsure or st in (0, 503, 504)
+            time.sleep(0.1)
+        op["reply"] = self.clock()
+        self.ops.append(op)
+
+
+class Recorder:
+    """One thread per node querying its DNS every 20 ms (0.15 s timeout),
+    one polling its /v1/status every 0.5 s (3 s timeout: a reply later
+    than 1 s is a violation, its latency recorded)."""
+
+    def __init__(self, fleet, clock):
+        self.fleet = fleet
+        self.clock = clock
+        self.stop = threading.Event()
+        self.answers = {n.name: [] for n in fleet.nodes}
+        self.status = {n.name: [] for n in fleet.nodes}
+        self.region = {fleet.US[0]: "us", fleet.EU[0]: "eu"}
+        self.threads = []
+
+    def _dns(self, n):
+        out = self.answers[n.name]
+        nxt = time.monotonic()
+        while not self.stop.is_set():
+            t = self.clock()
+            r = fast_query(n.addr, n.port, NAME, "A", timeout=0.15)
+            if r is None:
+                a = None
+            elif r.rcode() != 0:
+                a = ["rcode%d" % r.rcode()]
+            else:
+                a = sorted(self.region.get(x, x) for x in answer_addrs(r, ("A",))) or ["empty"]
+            out.append([round(t, 4), a])
+            nxt += 0.02
+            time.sleep(max(0.0, nxt - time.monotonic()))
+            nxt = max(nxt, time.monotonic() - 0.02)  # no burst after a slow query
+
+    def _status(self, n):
+        out = self.status[n.name]
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            st, _ = http_json(n.admin + "/v1/status", headers=n.AUTH, timeout=3.0)
+            lat = time.monotonic() - t0
+            out.append([round(t0 - self.t0, 4), round(lat, 4) if st == 200 else None])
+            self.stop.wait(max(0.0, 0.5 - lat))
+
+    def start(self, t0):
+        self.t0 = t0
+        for n in self.fleet.nodes:
+            for fn in (self._dns, self._status):
+                th = threading.Thread(target=fn, args=(n,), daemon=True)
+                th.start()
+                self.threads.append(th)
+
+    def finish(self):
+        self.stop.set()
+        for th in self.threads:
+            th.join(timeout=5)
+
+
+def params(load):
+    extra = 0.5 if load else 0.0
+    return {"bound_i1": FALL * INTERVAL + 0.5 + extra, "bound_i3": 0.5 + extra,
+            "status_max": 1.0 + extra, "window": 2.0}
+
+
+def run_campaign(seed, duration, load=False, log=print):
+    """Starts the lab, runs the nemesis for `duration` s with the recorder,
+    heals, lets the fleet settle 3 s, and checks. Returns the report (a
+    dict: the timeline without raw answers, violations, figures)."""
+    for why in (need_etcd(), netlab.why_not()):
+        if why:
+            raise RuntimeError(why)
+    fleet = Fleet()
+    background = None
+    rec = None
+    try:
+        fleet.start_etcd()
+        fleet.start_backends()
+        fleet.start_nodes(timeout=1, fall=FALL)
+        t0 = time.monotonic()
+
+        def clock():
+            return time.monotonic() - t0
+        if load:
+            background = campaign_nemesis.Load(fleet.etcd_dir, duration + 30, tag="bg")
+        rec = Recorder(fleet, clock)
+        rec.start(t0)
+        ovr = Overrides(fleet, clock)
+        nem = campaign_nemesis.Nemesis(fleet, random.Random(seed), clock, ovr)
+        log("campaign: seed %d, %d s%s, lab up" % (seed, duration, ", loaded" if load else ""))
+        nem.run(duration, rec.stop)
+        time.sleep(3.0)  # the fleet settles; the recorder goes on
+        final = {}
+        for n in fleet.nodes:
+            st, b = n.get("/v1/overrides")
+            final[n.name] = [o.get("id") for o in b.get("overrides", [])] if st == 200 else []
+        t_end = clock()
+        rec.finish()
+    finally:
+        if rec:
+            rec.finish()
+        if background:
+            background.stop()
+        errors = fleet.close()
+    tl = {"params": params(load), "nodes": ["n1", "n2", "n3"], "members": ["e1", "e2", "e3"],
+          "faults": nem.faults, "ops": ovr.ops, "answers": rec.answers, "status": rec.status,
+          "final_overrides": final, "t_end": t_end}
+    result = campaign_check.check(tl)
+    queries = sum(len(v) for v in rec.answers.values())
+    unanswered = sum(1 for v in rec.answers.values() for _, a in v if a is None)
+    kinds = {}
+    for f in nem.faults:
+        kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
+    report = {"seed": seed, "duration": duration, "load": load, "params": tl["params"],
+              "faults": nem.faults, "fault_counts": kinds, "ops": ovr.ops,
+              "queries": queries, "unanswered": unanswered,
+              "figures": result["figures"], "violations": result["violations"],
+              "close_errors": errors}
+    return report
+
+
+def summary(r):
+    f = r["figures"]
+    lines = ["seed %d, %d s%s: %d faults %s; %d queries (%d unanswered)" % (
+        r["seed"], r["duration"], ", loaded" if r["load"] else "", len(r["faults"]),
+        json.dumps(r["fault_counts"], sort_keys=True), r["queries"], r["unanswered"]),
+        "violations by invariant: %s" % json.dumps(f["violations_by_invariant"]),
+        "violations by class: %s" % json.dumps(f["violations_by_class"]),
+        "kill -> flip max per node (I1 applies): %s" % json.dumps(f.get("kill_to_flip_max")),
+        "override ack -> served max per node: %s" % json.dumps(
+            f.get("override_ack_to_served_max")),
+        "status latency max per node: %s" % json.dumps(f.get("status_latency_max"))]
+    for v in r["violations"][:40]:
+        lines.append("  %s %s t=%.3f [%s] %s" % (v["inv"], v["node"], v["t"], v["cls"],
+                                                   v["detail"]))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--duration", type=int, default=180)
+    ap.add_argument("--load", action="store_true",
+                    help="two CPU hogs and a dd oflag=dsync loop for the whole run")
+    ap.add_argument("--report", help="write the report (JSON) here")
+    a = ap.parse_args()
+
+    def stop(sig, frame):
+        raise KeyboardInterrupt  # unwinds through the finally that cleans up
+    signal.signal(signal.SIGTERM, stop)
+    r = run_campaign(a.seed, a.duration, a.load)
+    print(summary(r))
+    if a.report:
+        with open(a.report, "w") as f:
+            json.dump(r, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""The fault campaign's checker (contrib/bench/campaign_check.py) on
+crafted timelines: each invariant is reported on a timeline that breaks
+it, and nothing on a clean one. Pure Python, no process, no network:
+a few milliseconds."""
+import copy
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "contrib", "bench"))
+import campaign_check  # noqa: E402
+
+NODES = ["n1", "n2", "n3"]
+T_END = 40.0
+
+
+def answers(segments, end=T_END):
+    """[[t, answer]] every 20 ms from segments [(from, region)], each
+    lasting until the next one's start."""
+    out = []
+    for i, (t0, region) in enumerate(segments):
+        t1 = segments[i + 1][0] if i + 1 < len(segments) else end
+        t = t0
+        while t < t1 - 1e-9:
+            out.append([round(t, 3), None if region is None else [region]])
+            t += 0.02
+    return out
+
+
+def clean():
+    """us killed 10-15 s (every node leaves it 0.6 s after the kill, comes
+    back 0.7 s after the revival); an override acknowledged at 20 s
+    (served 0.3 s after), its delete acknowledged at 23 s (served 0.3 s
+    after); status answered in 10 ms every 0.5 s."""
+    segs = [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us")]
+    return {
+        "params": {"bound_i1": 1.0, "bound_i3": 0.5, "status_max": 1.0, "window": 2.0},
+        "nodes": list(NODES), "members": ["e1", "e2", "e3"],
+        "faults": [
+            {"kind": "backend_kill", "start": 10.0, "end": 15.0, "cuts": [],
+             "dead_backend": "us"},
+            {"kind": "override", "start": 19.9, "end": 23.0, "cuts": []},
+            {"kind": "local_cut", "start": 30.0, "end": 33.0, "cuts": []},
+        ],
+        "ops": [{"op": "create", "id": "o1", "sent": 19.9, "reply": 20.0, "ack": 20.0},
+                {"op": "delete", "id": "o1", "sent": 22.9, "reply": 23.0, "ack": 23.0}],
+        "answers": {n: answers(segs) for n in NODES},
+        "status": {n: [[i * 0.5, 0.01] for i in range(80)] for n in NODES},
+        "final_overrides": {n: [] for n in NODES},
+        "t_end": T_END,
+    }
+
+
+def invs(tl):
+    return sorted((v["inv"], v["node"]) for v in campaign_check.check(tl)["violations"])
+
+
+def set_node(tl, node, segs):
+    tl["answers"][node] = answers(segs)
+
+
+def test_clean_timeline_has_no_violation():
+    tl = clean()
+    r = campaign_check.check(tl)
+    assert r["violations"] == []
+    f = r["figures"]
+    assert f["kill_to_flip_max"] == {"n1": 0.6, "n2": 0.6, "n3": 0.6}
+    assert f["override_ack_to_served_max"] == {"n1": 0.3, "n2": 0.3, "n3": 0.3}
+    assert f["status_latency_max"] == {"n1": 0.01, "n2": 0.01, "n3": 0.01}
+
+
+def test_i1_late_flip_reported_with_its_timeline():
+    tl = clean()
+    set_node(tl, "n2", [(0.0, "us"), (11.5, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us")])
+    r = campaign_check.check(tl)
+    assert [(v["inv"], v["node"]) for v in r["violations"]] == [("I1", "n2")]
+    v = r["violations"][0]
+    assert v["cls"] == "backend_kill" and abs(v["t"] - 11.0) < 0.03, v
+    assert v["timeline"]["faults"][0]["kind"] == "backend_kill"
+    assert ["eu" in run[2] for run in v["timeline"]["answers"]][:2] == [False, True]
+    assert r["figures"]["kill_to_flip_max"]["n2"] == 1.5
+
+
+def test_i1_not_applied_to_a_node_without_quorum_unless_named():
+    tl = clean()
+    set_node(tl, "n2", [(0.0, "us"), (12.5, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us")])
+    tl["faults"].append({"kind": "node_etcd_cut", "start": 9.5, "end": 11.0,
+                         "cuts": [["n2", "e1"], ["n2", "e2"], ["n2", "e3"]]})
+    assert invs(tl) == []
+    # Issue #54's target: the node cut off with the leader at the kill.
+    tl["faults"][0]["i1_nodes"] = ["n2"]
+    assert invs(tl) == [("I1", "n2")]
+
+
+def test_i4_back_on_a_dead_backend():
+    tl = clean()
+    set_node(tl, "n3", [(0.0, "us"), (10.6, "eu"), (12.0, "us"), (12.2, "eu"), (15.7, "us"),
+                        (20.3, "eu"), (23.3, "us")])
+    assert ("I4", "n3") in invs(tl)
+
+
+def test_i2_false_failover_and_isolated_node():
+    tl = clean()
+    set_node(tl, "n1", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us"),
+                        (31.0, "eu"), (31.5, "us")])
+    assert invs(tl) == [("I2", "n1")]
+    # The same move on a node cut from every member: it serves its own
+    # probes once degraded (doc/fleet.md), reported apart.
+    tl["faults"].append({"kind": "node_etcd_cut", "start": 29.0, "end": 32.0,
+                         "cuts": [["n1", "e1"], ["n1", "e2"], ["n1", "e3"]]})
+    assert invs(tl) == [("I2-isolated", "n1")]
+
+
+def test_i2_not_reported_for_an_unacknowledged_create():
+    tl = clean()
+    set_node(tl, "n1", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us"),
+                        (31.0, "eu"), (31.5, "us")])
+    tl["ops"].append({"op": "create", "id": None, "sent": 30.9, "reply": 31.0, "ack": None,
+                      "status": 503})
+    assert invs(tl) == []
+
+
+def test_i3_late_and_lost():
+    tl = clean()
+    late = copy.deepcopy(tl)
+    set_node(late, "n3", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.8, "eu"),
+                          (23.3, "us")])
+    assert invs(late) == [("I3-late", "n3")]
+    lost = copy.deepcopy(tl)
+    set_node(lost, "n3", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (21.5, "us"),
+                          (23.3, "us")])
+    assert invs(lost) == [("I3-lost", "n3")]
+    gone = copy.deepcopy(tl)
+    gone["ops"] = gone["ops"][:1]  # never deleted: served to the end
+    for n in NODES:
+        set_node(gone, n, [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu")])
+    gone["final_overrides"]["n2"] = []
+    gone["final_overrides"]["n1"] = ["o1"]
+    v = invs(gone)
+    assert v == [("I3-lost", "n2"), ("I3-lost", "n3")]
+
+
+def test_i3_counts_from_the_return_to_a_quorum():
+    tl = clean()
+    # n3 cut from every member 19-21.5 s: the bound runs from 21.5 s.
+    tl["faults"].append({"kind": "node_etcd_cut", "start": 19.0, "end": 21.5,
+                         "cuts": [["n3", "e1"], ["n3", "e2"], ["n3", "e3"]]})
+    set_node(tl, "n3", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (21.9, "eu"), (23.3, "us")])
+    assert invs(tl) == []
+    set_node(tl, "n3", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (22.2, "eu"), (23.3, "us")])
+    assert invs(tl) == [("I3-late", "n3")]
+
+
+def test_i3_late_delete():
+    tl = clean()
+    set_node(tl, "n2", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (24.0, "us")])
+    assert invs(tl) == [("I3-late", "n2")]
+
+
+def test_status_unanswered_or_slow():
+    tl = clean()
+    tl["status"]["n1"][10] = [5.0, None]
+    tl["status"]["n2"][12] = [6.0, 1.4]
+    assert invs(tl) == [("status", "n1"), ("status", "n2")]
+
+
+def test_reach_follows_the_faults():
+    tl = clean()
+    tl["faults"] = [
+        {"kind": "member_kill", "start": 1.0, "end": 5.0, "cuts": [], "dead_members": ["e1"]},
+        {"kind": "leader_isolation", "start": 2.0, "end": 3.0, "cuts": [["e2", "e1"],
+                                                                        ["e2", "e3"]]},
+        {"kind": "node_member_cut", "start": 4.0, "end": 6.0, "cuts": [["n1", "e3"],
+                                                                        ["n1", "e2"]]},
+    ]
+    r = campaign_check.check_reach
+    assert r(tl, "n1", 0.5) and r(tl, "n1", 1.5)  # e2, e3 a majority
+    assert not r(tl, "n1", 2.5) and not r(tl, "n2", 2.5)  # e1 dead, e2 alone, e3 alone
+    assert not r(tl, "n1", 4.5) and r(tl, "n2", 4.5)  # n1 reaches dead e1 only
+    assert r(tl, "n1", 5.5)  # e1 back: e1 is in the majority
