@@ -6,6 +6,8 @@ A timeline is a dict (all times in seconds of one monotonic clock):
 
   params   {"bound_i1": fall x interval + 0.5 (+0.5 loaded),
             "bound_i3": 0.5 (+0.5 loaded), "status_max": 1.0 (+0.5 loaded),
+            "revive_window": bound_i1 + 0.5 (a moved answer this soon after
+            the primary came back is told apart: I2-revival),
             "window": seconds of context printed around a violation}
   nodes    ["n1", ...]; members ["e1", ...]
   faults   [{"kind", "start", "end" (None: never healed), "cuts": [[a, b]]
@@ -28,7 +30,7 @@ majority component (more than half of all members); a node reaches a
 quorum while one of its links to a member of that component is up.
 
 check(tl) returns {"violations": [...], "figures": {...}}; each violation
-has "inv" (I1, I2, I2-isolated, I3-late, I3-lost, I4, status), "node",
+has "inv" (I1, I2, I2-isolated, I2-revival, I3-late, I3-lost, I4, status), "node",
 "t", "cls" (the kinds of the faults active around it, joined by "+"),
 "detail" and "timeline" (the faults and answers around it).
 """
@@ -301,11 +303,20 @@ def _explained(tl, n, t):
     return False
 
 
+def _revived_before(tl, t):
+    """Whether the primary came back within revive_window before t."""
+    w = tl["params"].get("revive_window", 1.5)
+    return any(f["dead_backend"] == PRIMARY and f.get("end") is not None and
+               f["end"] <= t <= f["end"] + w for f in _kills(tl))
+
+
 def check_i2(tl, reach):
     """I2: a moved answer that neither a kill of the primary nor an
-    override explains (a false failover); one violation per run of such
-    answers. On a node that reaches no quorum it is I2-isolated (such a
-    node serves its own probes once degraded: doc/fleet.md)."""
+    override explains (a false failover, or a flap); one violation per run
+    of such answers. On a node that reaches no quorum it is I2-isolated
+    (such a node serves its own probes once degraded: doc/fleet.md);
+    within revive_window after the primary came back, after the node had
+    served it again, it is I2-revival (a flap while the probers rise)."""
     out = []
     for n in tl["nodes"]:
         run = None
@@ -317,6 +328,8 @@ def check_i2(tl, reach):
                 run[1], run[2] = t, run[2] + 1
             if run and (not bad or t == tl["answers"][n][-1][0]) and a is not None:
                 inv = "I2" if reach.at(n, run[0]) else "I2-isolated"
+                if _revived_before(tl, run[0]):
+                    inv = "I2-revival"
                 out.append(_violation(tl, inv, n, run[0], run[0],
                                       "%d answers without %s from %.3f to %.3f, primary alive, "
                                       "no override" % (run[2], PRIMARY, run[0], run[1])))
@@ -364,3 +377,20 @@ def check(tl):
     figures["violations_by_invariant"] = dict(sorted(by_inv.items()))
     tl.pop("_primary_times", None)
     return {"violations": v, "figures": figures}
+
+
+def main(argv):
+    """campaign_check.py REPORT.json: checks a campaign report's recorded
+    timeline again (after a change of the checker) and prints the
+    figures and violations."""
+    import json
+    with open(argv[1]) as f:
+        r = check(json.load(f)["timeline"])
+    print(json.dumps(r["figures"], indent=1))
+    for v in r["violations"]:
+        print("%s %s t=%.3f [%s] %s" % (v["inv"], v["node"], v["t"], v["cls"], v["detail"]))
+
+
+if __name__ == "__main__":
+    import sys
+    main(sys.argv)

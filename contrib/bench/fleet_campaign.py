@@ -158,7 +158,8 @@ class Recorder:
 def params(load):
     extra = 0.5 if load else 0.0
     return {"bound_i1": FALL * INTERVAL + 0.5 + extra, "bound_i3": 0.5 + extra,
-            "status_max": 1.0 + extra, "window": 2.0}
+            "status_max": 1.0 + extra, "revive_window": FALL * INTERVAL + 1.0 + extra,
+            "window": 2.0}
 
 
 def run_campaign(seed, duration, load=False, log=print):
@@ -213,7 +214,8 @@ def run_campaign(seed, duration, load=False, log=print):
               "faults": nem.faults, "fault_counts": kinds, "ops": ovr.ops,
               "queries": queries, "unanswered": unanswered,
               "figures": result["figures"], "violations": result["violations"],
-              "close_errors": errors}
+              "close_errors": errors,
+              "timeline": tl}  # the raw record: campaign_check.py REPORT rechecks it
     return report
 
 
@@ -228,6 +230,8 @@ def summary(r):
         "override ack -> served max per node: %s" % json.dumps(
             f.get("override_ack_to_served_max")),
         "status latency max per node: %s" % json.dumps(f.get("status_latency_max"))]
+    if r.get("close_errors"):
+        lines.append("errors when stopping the lab: %s" % r["close_errors"])
     for v in r["violations"][:40]:
         lines.append("  %s %s t=%.3f [%s] %s" % (v["inv"], v["node"], v["t"], v["cls"],
                                                    v["detail"]))

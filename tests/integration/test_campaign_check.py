@@ -34,7 +34,8 @@ def clean():
     after); status answered in 10 ms every 0.5 s."""
     segs = [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us")]
     return {
-        "params": {"bound_i1": 1.0, "bound_i3": 0.5, "status_max": 1.0, "window": 2.0},
+        "params": {"bound_i1": 1.0, "bound_i3": 0.5, "status_max": 1.0, "revive_window": 1.5,
+                   "window": 2.0},
         "nodes": list(NODES), "members": ["e1", "e2", "e3"],
         "faults": [
             {"kind": "backend_kill", "start": 10.0, "end": 15.0, "cuts": [],
@@ -109,6 +110,18 @@ def test_i2_false_failover_and_isolated_node():
     tl["faults"].append({"kind": "node_etcd_cut", "start": 29.0, "end": 32.0,
                          "cuts": [["n1", "e1"], ["n1", "e2"], ["n1", "e3"]]})
     assert invs(tl) == [("I2-isolated", "n1")]
+
+
+def test_i2_flap_after_the_revival_told_apart():
+    tl = clean()
+    # Back on us 0.2 s after the revival, off it for 0.1 s, back again.
+    set_node(tl, "n2", [(0.0, "us"), (10.6, "eu"), (15.2, "us"), (15.4, "eu"), (15.5, "us"),
+                        (20.3, "eu"), (23.3, "us")])
+    assert invs(tl) == [("I2-revival", "n2")]
+    # The same 2 s after the revival is a plain I2.
+    set_node(tl, "n2", [(0.0, "us"), (10.6, "eu"), (15.2, "us"), (17.0, "eu"), (17.1, "us"),
+                        (20.3, "eu"), (23.3, "us")])
+    assert invs(tl) == [("I2", "n2")]
 
 
 def test_i2_not_reported_for_an_unacknowledged_create():
