@@ -104,6 +104,33 @@ static void fleet_beat_read(struct fleet *f, double now)
     etcd_call(f->etcd, "/v3/kv/range", body, fleet_beat_on_reply, c);
 }
 
+/* The stamp of this node's next heartbeat (fleet_stamp.h): its reports
+ * are current as of the earliest last run of the probes they report,
+ * unless one of those probes moved since its report was acknowledged, or
+ * a report is being written (pending). None for a watcher or a node whose
+ * probes have not run. wall: health_now(). */
+static struct fleet_stamp_beat fleet_beat_stamp(struct fleet *f, double wall)
+{
+    struct fleet_stamp_beat b = {.rrev = f->report_rrev_acked};
+    if (!f->p.publish)
+        return b;
+    bool pools = f->layout_out == FLEET_LAYOUT_POOLS;
+    int64_t now_ms = health_mono_ms(), oldest = 0;
+    b.pending = pools && fleet_pools_pending(f);
+    for (size_t i = 0; i < f->n_local; i++) {
+        const struct fleet_ep *e = f->local[i];
+        int64_t ran = e->slot ? health_slot_ran_at(e->slot) : 0; /* before the state */
+        if (ran <= 0)
+            continue; /* no result yet: nothing published, nothing to vouch for */
+        uint8_t st = (uint8_t)health_slot_probe(e->slot);
+        b.pending |= pools ? st != e->pool_pub : e->writing || st != e->published;
+        oldest = oldest == 0 || ran < oldest ? ran : oldest;
+    }
+    b.have = oldest > 0;
+    b.as_of = fleet_stamp_probe_wall(oldest, now_ms, wall);
+    return b;
+}
+
 static void fleet_beat_send(struct fleet *f, double now)
 {
     if (!f->p.publish && fleet_beat_publisher_live(f)) {
@@ -111,7 +138,13 @@ static void fleet_beat_send(struct fleet *f, double now)
         return;
     }
     char *key = fleet_key(f, "beat/", f->p.node, NULL);
-    json_t *v = json_pack("{s:f}", "t", health_now());
+    double wall = health_now();
+    json_t *v = json_pack("{s:f}", "t", wall);
+    struct fleet_stamp_beat stamp = fleet_beat_stamp(f, wall);
+    fleet_stamp_beat_put(v, &stamp);
+    pthread_mutex_lock(&f->lock);
+    f->own_stamp = stamp;
+    pthread_mutex_unlock(&f->lock);
     fleet_compat_stamp(v, fleet_compat_write_format(f));
     fleet_sign_on_lease(f, key, v);
     char *text = json_dumps(v, JSON_COMPACT);
@@ -367,6 +400,32 @@ void fleet_node_heard_locked(struct fleet_node *n, double now)
     n->heard = now;
 }
 
+/* Peer n's heartbeat v (NULL: deleted): its stamp, or none, counted by
+ * reason when refused (an older writer's, without one, is not). (caller
+ * holds f->lock) */
+static void fleet_beat_take_stamp_locked(struct fleet *f, struct fleet_node *n, const json_t *v)
+{
+    enum fleet_stamp_why why = FLEET_STAMP_ABSENT;
+    if (v)
+        why = fleet_stamp_beat_parse(v, &n->beat_stamp);
+    else
+        n->beat_stamp = (struct fleet_stamp_beat){0};
+    if (why != FLEET_STAMP_OK && why != FLEET_STAMP_ABSENT)
+        f->stamps_refused[why]++;
+}
+
+void fleet_beat_report_stamp(struct fleet *f, uint16_t node, const json_t *v, bool bulk)
+{
+    uint64_t rrev;
+    enum fleet_stamp_why why = fleet_stamp_report_parse(v, &rrev);
+    pthread_mutex_lock(&f->lock);
+    if (why == FLEET_STAMP_OK && (!bulk || rrev > f->nodes[node].rrev_held))
+        f->nodes[node].rrev_held = rrev;
+    else if (why != FLEET_STAMP_OK && why != FLEET_STAMP_ABSENT)
+        f->stamps_refused[why]++;
+    pthread_mutex_unlock(&f->lock);
+}
+
 void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
 {
     uint16_t idx = fleet_node_get(f, node);
@@ -380,6 +439,7 @@ void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
         fleet_node_heard_locked(&f->nodes[idx], now);
     else
         f->nodes[idx].heard = 0;
+    fleet_beat_take_stamp_locked(f, &f->nodes[idx], v);
     f->nodes[idx].have_offset = v && t > 0;
     f->nodes[idx].clock_offset = t > 0 ? t - health_now() : 0;
     uint8_t fb = f->nodes[idx].far_beats;

@@ -19,6 +19,7 @@
 #include "fleet/etcd.h"
 #include "fleet/fleet.h"
 #include "fleet/fleet_compat.h"
+#include "fleet/fleet_stamp.h"
 
 #define FLEET_TXN_OPS 128 /* etcd's default --max-txn-ops */
 #define FLEET_TICK_S 0.25
@@ -222,7 +223,13 @@ struct fleet_node {
     bool drained;            /* its record says "drained": true (fleet_drain.c) (L) */
     uint64_t config_version; /* the fleet configuration it serves (0: none) */
     struct fleet_stamp stamps[FLEET_STAMPS]; /* fleet thread only */
-    char config_error[160];                  /* why not the newest */
+    /* Its last heartbeat's stamp (fleet_stamp.h; have false: none, an older
+     * writer or one refused) and the "rrev" of its last report received
+     * here (fleet_beat_report_stamp): the inputs of the stamped rule, shown
+     * in status, not yet used by the verdict. (L) */
+    struct fleet_stamp_beat beat_stamp;
+    uint64_t rrev_held;
+    char config_error[160]; /* why not the newest */
 };
 
 /* Another node's report on one endpoint. */
@@ -565,6 +572,12 @@ struct fleet {
     struct fleet_peer *peer; /* the direct channel (fleet_peer.h); NULL when off */
     /* metrics (L) */
     double watch_lag;
+    /* The stamps (fleet_stamp.h): the sequence of this node's last report
+     * written and acknowledged (fleet thread), the stamp its last heartbeat
+     * carried, and the peers' stamps refused, per reason (L). */
+    uint64_t report_rrev, report_rrev_acked;
+    struct fleet_stamp_beat own_stamp;
+    uint64_t stamps_refused[FLEET_STAMP_WHYS];
     uint64_t degraded_total, resyncs, watch_events, writes, keys_written;
     /* Round-trip tables (fleet_rtt.c): the own generation of the table
      * last written (UINT64_MAX: write it again), no write before
@@ -712,6 +725,11 @@ void fleet_beat_tick(struct fleet *f, double now);
 void fleet_beat_watch_advanced_locked(struct fleet *f);
 /* A peer's heartbeat as the watch delivered it (value NULL: deleted). */
 void fleet_beat_seen(struct fleet *f, const char *node, json_t *v);
+/* Peer node's report v as the watch delivered it: its "rrev" is noted as
+ * held (fleet_stamp.h), or counted as refused. A watch event's is taken as
+ * it is (reports arrive in the order written; a writer that restarted
+ * counts from 1 again), a bulk read's (key order) only when higher. */
+void fleet_beat_report_stamp(struct fleet *f, uint16_t node, const json_t *v, bool bulk);
 /* A heartbeat of peer n arrived at now (monotonic): back after a silence,
  * it is rejoining from that moment on (caller holds lock). */
 void fleet_node_heard_locked(struct fleet_node *n, double now);

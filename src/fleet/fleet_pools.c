@@ -167,14 +167,22 @@ static bool fleet_own_pool_dirty(const struct fleet *f, const struct fleet_own_p
 }
 
 /* The put of p's key with the states now (or its delete when it would
- * list nothing); *bytes: the value's size. */
+ * list nothing); *bytes: the value's size. Its "t" is the earliest last
+ * run of the probes it lists (the key says their states as of then; now
+ * when none has run), its "rrev" its sequence in this run, noted in
+ * *rrev (fleet_stamp.h). */
 static json_t *fleet_own_pool_op(struct fleet *f, struct fleet_own_pool *p, uint8_t *states,
-                                 size_t *bytes)
+                                 size_t *bytes, uint64_t *rrev)
 {
     char *key = fleet_key(f, FLEET_REPORTS, f->p.node, p->pool);
     json_t *up = json_array(), *down = json_array();
+    int64_t oldest = 0;
     for (size_t i = 0; i < p->n; i++) {
+        /* Read before the state (health_slot_ran_at). */
+        int64_t ran = p->eps[i]->slot ? health_slot_ran_at(p->eps[i]->slot) : 0;
         states[i] = fleet_pools_want(f, p->eps[i]);
+        if (states[i] != HEALTH_UNKNOWN && ran > 0 && (oldest == 0 || ran < oldest))
+            oldest = ran;
         const char *name = "";
         size_t len;
         fleet_pools_split(p->eps[i]->key, &len, &name);
@@ -188,7 +196,10 @@ static json_t *fleet_own_pool_op(struct fleet *f, struct fleet_own_pool *p, uint
         json_decref(down);
         op = json_pack("{s:{s:o}}", "request_delete_range", "key", fleet_b64s(key));
     } else {
-        json_t *v = json_pack("{s:f, s:o, s:o}", "t", health_now(), "up", up, "down", down);
+        double now = health_now(), ran = fleet_stamp_probe_wall(oldest, health_mono_ms(), now);
+        json_t *v = json_pack("{s:f, s:o, s:o}", "t", ran > 0 ? ran : now, "up", up, "down", down);
+        *rrev = ++f->report_rrev;
+        fleet_stamp_report_put(v, *rrev);
         op = fleet_report_put_op(f, key, v, &p->pub_n, bytes);
     }
     free(key);
@@ -202,6 +213,7 @@ struct fleet_pools_call {
     size_t n;
     struct fleet_own_pool *pools[FLEET_TXN_OPS];
     uint8_t *states[FLEET_TXN_OPS]; /* per pool, per endpoint */
+    uint64_t rrev_hi;               /* the highest report sequence in it (fleet_stamp.h) */
 };
 
 static void fleet_pools_on_publish(void *arg, enum etcd_status st, json_t *resp, const char *err)
@@ -231,6 +243,8 @@ static void fleet_pools_on_publish(void *arg, enum etcd_status st, json_t *resp,
         }
         free(c->states[i]);
     }
+    if (ok && c->rrev_hi > f->report_rrev_acked)
+        f->report_rrev_acked = c->rrev_hi;
     if (ok) {
         pthread_mutex_lock(&f->lock);
         f->writes++;
@@ -262,7 +276,9 @@ static bool fleet_pools_publish_one(struct fleet *f)
         if (!states)
             abort();
         size_t b;
-        json_array_append_new(ops, fleet_own_pool_op(f, p, states, &b));
+        uint64_t rrev = 0;
+        json_array_append_new(ops, fleet_own_pool_op(f, p, states, &b, &rrev));
+        c->rrev_hi = rrev > c->rrev_hi ? rrev : c->rrev_hi;
         p->writing = true;
         p->refs++;
         c->pools[c->n] = p;
@@ -435,6 +451,8 @@ void fleet_pools_seen(struct fleet *f, const char *node_name, const char *pool, 
             return;
         }
     }
+    if (v)
+        fleet_beat_report_stamp(f, node, v, bulk);
     if (v) {
         pthread_mutex_lock(&f->lock);
         double t = json_number_value(json_object_get(v, "t"));

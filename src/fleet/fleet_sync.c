@@ -35,7 +35,8 @@ struct fleet_call {
     size_t n;
     struct fleet_ep **eps; /* publish: what was written */
     uint8_t *states;
-    bool node_put; /* publish: the node record went with it */
+    bool node_put;    /* publish: the node record went with it */
+    uint64_t rrev_hi; /* publish: the highest report sequence in it (fleet_stamp.h) */
 };
 
 static struct fleet_call *fleet_call_new(struct fleet *f)
@@ -262,6 +263,8 @@ static void fleet_obs_update(struct fleet *f, const char *node_name, const char 
     }
     if (stale)
         return; /* delivered again (a watch restarted from an older revision) */
+    if (v)
+        fleet_beat_report_stamp(f, node, v, bulk);
     if (bulk) { /* verdicts are computed once the read is applied */
         pthread_mutex_lock(&f->lock);
         fleet_obs_put_locked(f, ep, node, st, v ? json_number_value(json_object_get(v, "t")) : 0,
@@ -777,6 +780,8 @@ static void fleet_on_publish(void *arg, enum etcd_status st, json_t *resp, const
     }
     for (size_t i = 0; i < c->n; i++)
         c->eps[i]->published = c->states[i];
+    if (c->rrev_hi > f->report_rrev_acked)
+        f->report_rrev_acked = c->rrev_hi;
     f->eps_keys_dirty = true;
     pthread_mutex_lock(&f->lock);
     f->writes++;
@@ -786,16 +791,24 @@ static void fleet_on_publish(void *arg, enum etcd_status st, json_t *resp, const
     fleet_publish(f);
 }
 
-/* The put (or delete, for an endpoint this node no longer checks) of an observation. */
-static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
+/* The put (or delete, for an endpoint this node no longer checks) of an
+ * observation. Its "t" is when the probe that says st last ran (the
+ * stamped rule judges a report by it; now when the slot has no result
+ * yet), its "rrev" its sequence in this run (fleet_stamp.h), noted in c. */
+static json_t *fleet_obs_op(struct fleet *f, struct fleet_call *c, struct fleet_ep *e, uint8_t st,
+                            int64_t ran_ms)
 {
     char *key = fleet_key(f, FLEET_REPORTS, f->p.node, fleet_ep_name(e));
     json_t *op;
     if (st == HEALTH_UNKNOWN)
         op = json_pack("{s:{s:o}}", "request_delete_range", "key", fleet_b64s(key));
     else {
+        double now = health_now();
+        double ran = fleet_stamp_probe_wall(ran_ms, health_mono_ms(), now);
         json_t *v = json_pack("{s:s, s:f}", "s", health_state_name((enum health_state)st), "t",
-                              health_now());
+                              ran > 0 ? ran : now);
+        c->rrev_hi = ++f->report_rrev;
+        fleet_stamp_report_put(v, c->rrev_hi);
         op = fleet_report_put_op(f, key, v, &e->pub_n, NULL);
     }
     free(key);
@@ -806,13 +819,16 @@ static json_t *fleet_obs_op(struct fleet *f, struct fleet_ep *e, uint8_t st)
 static void fleet_publish_add(struct fleet *f, struct fleet_call *c, json_t *ops,
                               struct fleet_ep *e)
 {
+    /* Read before the state (health_slot_ran_at): the stamp is never newer
+     * than the result that gave the state. */
+    int64_t ran_ms = e->slot ? health_slot_ran_at(e->slot) : 0;
     /* Layout 3 or a watcher: no endpoint key (one left is deleted). */
     uint8_t want = e->local && f->p.publish && f->layout_out != FLEET_LAYOUT_POOLS
                        ? (uint8_t)health_slot_probe(e->slot)
                        : HEALTH_UNKNOWN;
     if (want == e->published || e->writing)
         return; /* one write per key at a time keeps their order */
-    json_array_append_new(ops, fleet_obs_op(f, e, want));
+    json_array_append_new(ops, fleet_obs_op(f, c, e, want, ran_ms));
     e->writing = true;
     c->eps[c->n] = e;
     c->states[c->n++] = want;

@@ -47,6 +47,16 @@ static int fleet_view_hash_form(const char *h)
     return !h[0] ? 0 : strncmp(h, "2:", 2) == 0 ? 2 : 1;
 }
 
+/* A node's heartbeat stamp (fleet_stamp.h), null when it has none: as_of
+ * in its own wall clock, the sequence of its last acknowledged report,
+ * and whether a probe moved since. */
+static void fleet_view_stamp(json_t *j, const struct fleet_stamp_beat *b)
+{
+    json_object_set_new(j, "as_of", b->have ? json_real(b->as_of) : json_null());
+    json_object_set_new(j, "rrev", b->have ? json_integer((json_int_t)b->rrev) : json_null());
+    json_object_set_new(j, "pending", b->have ? json_boolean(b->pending) : json_null());
+}
+
 /* Node i of /v1/status's fleet.nodes; *mismatch and *mixed set when its
  * configuration or key layout differs from this node's. (f->lock) */
 static json_t *fleet_view_node(struct fleet *f, size_t i, bool *mismatch, bool *mixed)
@@ -88,6 +98,9 @@ static json_t *fleet_view_node(struct fleet *f, size_t i, bool *mismatch, bool *
     }
     json_object_set_new(j, "clock_offset_s",
                         !self && n->have_offset ? json_real(n->clock_offset) : json_null());
+    fleet_view_stamp(j, self ? &f->own_stamp : &n->beat_stamp);
+    json_object_set_new(j, "rrev_held",
+                        self ? json_null() : json_integer((json_int_t)n->rrev_held));
     return j;
 }
 
@@ -124,6 +137,11 @@ json_t *fleet_view_status(struct fleet *f)
                             json_pack("{s:s, s:s, s:s}", "key", f->rejected_last_key, "why",
                                       fleet_verdict_name(f->rejected_last), "signer",
                                       f->rejected_last_signer));
+    json_t *refused = json_object();
+    for (int w = FLEET_STAMP_MISSING; w < FLEET_STAMP_WHYS; w++)
+        json_object_set_new(refused, fleet_stamp_why_name((enum fleet_stamp_why)w),
+                            json_integer((json_int_t)f->stamps_refused[w]));
+    json_object_set_new(st, "stamps_refused", refused);
     json_object_set_new(st, "signed", json_boolean(f->p.keys.enabled));
     /* A live node writing another key layout (an older gtmd): upgrade
      * every node together (doc/fleet.md, "Upgrading a fleet"). */

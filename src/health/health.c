@@ -22,10 +22,11 @@ const double health_hist_bounds[HEALTH_HIST_BUCKETS - 1] = {0.001, 0.0025, 0.005
 const char *const health_fail_names[HEALTH_FAIL_KINDS] = {"timeout", "refused",  "reset", "status",
                                                           "tls",     "protocol", "dns",   "other"};
 
-/* A slot a malloc chunk of 304 octets on 64-bit glibc (456 before issue
- * #38's diet): a field added past it costs 16 octets an endpoint. */
-_Static_assert(sizeof(void *) != 8 || sizeof(struct health_slot) <= 296,
-               "struct health_slot grew past 296 octets");
+/* A slot a malloc chunk of 320 octets on 64-bit glibc (456 before issue
+ * #38's diet, 304 before issue #54's ran_at_ms, which a report's stamp
+ * needs): a field added past it costs 16 octets an endpoint. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct health_slot) <= 304,
+               "struct health_slot grew past 304 octets");
 
 void health_core_init(struct health_core *c)
 {
@@ -430,6 +431,9 @@ bool health_report(struct health_core *c, struct health_slot *s, const struct he
     }
     unsigned left = health_left(s, rise, fall);
     atomic_store_explicit(&s->change_at_ms, health_change_at(left, r), memory_order_relaxed);
+    /* Release, after the state: a reader that loads ran_at_ms first sees a
+     * state at least as new (fleet_publish_add). */
+    atomic_store_explicit(&s->ran_at_ms, health_mono_ms(), memory_order_release);
     atomic_store_explicit(&s->load_probe, health_load_bits(r->ok ? r->load : NAN),
                           memory_order_relaxed);
     pthread_mutex_unlock(&c->lock);

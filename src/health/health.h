@@ -72,7 +72,7 @@ extern const char *const health_fail_names[HEALTH_FAIL_KINDS];
  * slot's own 128-octet array cut it before. */
 #define HEALTH_REASON_LEN 128
 
-/* Fields in order of size, so that no padding is left between them (296
+/* Fields in order of size, so that no padding is left between them (304
  * octets, health.c asserts it): 10,000 endpoints have one each. */
 struct health_slot {
     char *key;                 /* "endpoint:POOL/NAME", "az:NAME" or "region:NAME" */
@@ -104,6 +104,11 @@ struct health_slot {
      * same clock; 0 when none expires. Set under the core's lock with the
      * override layer (health_override_apply_locked). */
     _Atomic int64_t override_until_ms;
+    /* When the probe last gave a result (health_mono_ms; 0: never), for
+     * the fleet's stamps (a report says when its probe ran, a heartbeat
+     * how current its reports are: fleet_stamp.h). Written by the prober
+     * thread (health_report), read by the fleet thread. */
+    _Atomic int64_t ran_at_ms;
     /* Load figures (load shedding, policy_eval.h), as double bits, NaN
      * when unknown: the last one the endpoint's check read from its reply
      * (probe_load.h), and one pushed by an external verdict ("load"),
@@ -429,6 +434,13 @@ void health_external_load_locked(struct health_core *c, const char *target, doub
 static inline int64_t health_slot_override_until(const struct health_slot *s)
 {
     return atomic_load_explicit(&s->override_until_ms, memory_order_relaxed);
+}
+
+/* When s's probe last gave a result (health_mono_ms), 0 when never. Read
+ * before the probe's state, the state read is at least that recent. */
+static inline int64_t health_slot_ran_at(const struct health_slot *s)
+{
+    return atomic_load_explicit(&s->ran_at_ms, memory_order_acquire);
 }
 
 /* When s's probe verdict may change next (health_mono_ms), 0 when steady. */

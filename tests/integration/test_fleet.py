@@ -131,6 +131,51 @@ def test_dead_backend_flips_all_three(cluster, be, made):
     all_answer(nodes, US, timeout=8)
 
 
+def stamps_current(node, peers=3):
+    """node's status shows every live node's heartbeat stamp (issue #54),
+    none pending, and holds the report each peer's heartbeat names."""
+    f = node.fleet()
+    live = [x for x in f["nodes"] if x["live"]] if f else []
+    return len(live) == peers and all(
+        x["as_of"] is not None and x["pending"] is False and x["rrev"] >= 1 and
+        (x["self"] or x["rrev_held"] >= x["rrev"]) for x in live) and live
+
+
+def test_reports_and_heartbeats_carry_probe_stamps(cluster, be, made):
+    """A report says when its probe ran ("t") and its sequence ("rrev");
+    a heartbeat how current its writer's reports are (as_of, rrev,
+    pending), shown in /v1/status fleet.nodes[] (doc/fleet.md: the
+    stamped rule's inputs; the live verdict does not use them yet)."""
+    nodes = three(cluster, be, made)
+    all_answer(nodes, US)
+    # Heartbeats every 0.5 s, reports written within a tick: 10 s is
+    # ample, also under ASan.
+    live, _ = poll(lambda: stamps_current(nodes[0]), 10)
+    assert live, nodes[0].fleet()["nodes"]
+    now = time.time()
+    for x in live:
+        # as_of is the earliest last probe run (interval 0.25 s, timeout
+        # 0.2 s) when the last heartbeat (every 0.5 s) was written, all on
+        # this machine's clock: at most about 1 s old; 4 s leaves ASan room.
+        assert -0.5 < now - x["as_of"] < 4.0, (now, x)
+    prefix = nodes[0].fleet()["prefix"]
+    reports = {k: json.loads(v) for k, v in cluster.get_prefix(prefix + "reports/").items()}
+    assert reports, "no report in etcd"
+    for k, v in reports.items():
+        assert isinstance(v.get("rrev"), int) and v["rrev"] >= 1, (k, v)
+        assert 0 < v["t"] <= time.time() + 0.5, (k, v)
+    # A kill moves each node's probe: new reports, a higher sequence, and
+    # the stamps are current again once written.
+    before = {x["name"]: x["rrev"] for x in live}
+    be["us"].stop()
+    all_answer(nodes, EU, timeout=5)
+    moved, _ = poll(lambda: (lambda l: l and all(x["rrev"] > before[x["name"]] for x in l) and l)(
+        stamps_current(nodes[1])), 10)
+    assert moved, nodes[1].fleet()["nodes"]
+    assert all(v == 0 for v in nodes[1].fleet()["stamps_refused"].values())
+    be["us"].start()
+
+
 @pytest.mark.threads
 def test_override_on_one_node_is_served_by_another(cluster, be, made):
     n1, n2, n3 = nodes = three(cluster, be, made)
