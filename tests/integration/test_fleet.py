@@ -169,8 +169,12 @@ def test_reports_and_heartbeats_carry_probe_stamps(cluster, be, made):
     before = {x["name"]: x["rrev"] for x in live}
     be["us"].stop()
     all_answer(nodes, EU, timeout=5)
-    moved, _ = poll(lambda: (lambda l: l and all(x["rrev"] > before[x["name"]] for x in l) and l)(
-        stamps_current(nodes[1])), 10)
+
+    def moved_on():
+        live = stamps_current(nodes[1])
+        return live and all(x["rrev"] > before[x["name"]] for x in live)
+
+    moved, _ = poll(moved_on, 10)
     assert moved, nodes[1].fleet()["nodes"]
     assert all(v == 0 for v in nodes[1].fleet()["stamps_refused"].values())
     be["us"].start()
