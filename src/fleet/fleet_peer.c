@@ -377,13 +377,13 @@ json_t *fleet_peer_view_locked(const struct fleet *f, double now)
         double wall_mono = (double)fleet_peer_wall_us() / 1e6 - now;
         json_array_append_new(
             peers,
-            json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:o}", "node", f->nodes[i].name,
-                      "address", n->has_addr ? n->addr_text : "", "heard_ago",
+            json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "node",
+                      f->nodes[i].name, "address", n->has_addr ? n->addr_text : "", "heard_ago",
                       n->heard ? json_real(now - n->heard) : json_null(), "offset",
                       n->heard ? json_real(n->offset - wall_mono) : json_null(), "current_ago",
                       n->current_as_of ? json_real(now - n->current_as_of) : json_null(), "run",
-                      (json_int_t)n->run, "changes_held", (json_int_t)n->have, "accepted",
-                      (json_int_t)n->accepted, "drops", nd));
+                      (json_int_t)n->run, "changes", (json_int_t)n->hi, "changes_held",
+                      (json_int_t)n->have, "accepted", (json_int_t)n->accepted, "drops", nd));
     }
     return json_pack("{s:s, s:I, s:b, s:I, s:I, s:o, s:o}", "address", p->addr_text, "run",
                      (json_int_t)p->run, "signed", f->p.keys.enabled, "sent", (json_int_t)p->sent,

@@ -98,18 +98,34 @@ static void fleet_peer_offset_locked(struct fleet_peer_node *n, double sample, d
     n->offset = best;
 }
 
-/* m's records into the endpoints' lists (caller holds f->lock). */
-static void fleet_peer_apply_locked(struct fleet *f, uint16_t idx, struct fleet_peer_node *n,
-                                    const struct fleet_peer_msg *m)
+/* The endpoint of each of m's records into eps (before f->lock is
+ * taken: fleet_ep_get takes it to add one). One this node does not know
+ * yet is added, as a report read from etcd is, within the same bound
+ * (FLEET_FOREIGN_EPS_MAX): a node whose configuration comes later (a
+ * reload, the fleet's configuration) must not lose a state it
+ * acknowledged. NULL past the bound. */
+static void fleet_peer_resolve(struct fleet *f, const struct fleet_peer_msg *m,
+                               struct fleet_ep **eps)
+{
+    for (size_t i = 0; i < m->n_recs; i++) {
+        char key[FLEET_PEER_KEY_MAX + 1];
+        memcpy(key, m->recs[i].key, m->recs[i].key_len);
+        key[m->recs[i].key_len] = '\0';
+        eps[i] = fleet_ep_get(f, key, false);
+        if (!eps[i] && f->n_eps < f->n_local + FLEET_FOREIGN_EPS_MAX)
+            eps[i] = fleet_ep_get(f, key, true);
+    }
+}
+
+/* m's records into their endpoints' lists (caller holds f->lock). */
+static void fleet_peer_apply_locked(struct fleet_peer_node *n, uint16_t idx,
+                                    const struct fleet_peer_msg *m, struct fleet_ep *const *eps)
 {
     for (size_t i = 0; i < m->n_recs; i++) {
         const struct fleet_peer_rec *r = &m->recs[i];
-        char key[FLEET_PEER_KEY_MAX + 1];
-        memcpy(key, r->key, r->key_len);
-        key[r->key_len] = '\0';
-        struct fleet_ep *ep = fleet_ep_get(f, key, false);
+        struct fleet_ep *ep = eps[i];
         if (!ep)
-            continue; /* an endpoint this node does not know: nothing to decide */
+            continue; /* past the bound of endpoints: nothing to decide on */
         struct fleet_peer_ep *d = ep->direct;
         while (d && d->node != idx)
             d = d->next;
@@ -151,6 +167,8 @@ static void fleet_peer_accept(struct fleet *f, const struct fleet_peer_msg *m, c
         fleet_peer_drop(f, n, FLEET_PEER_DROP_WRONG_ADDRESS);
         return;
     }
+    struct fleet_ep *eps[FLEET_PEER_RECS_MAX];
+    fleet_peer_resolve(f, m, eps);
     pthread_mutex_lock(&f->lock);
     if (!fleet_peer_fresh_locked(n, m)) {
         n->drops[FLEET_PEER_DROP_REPLAY]++;
@@ -160,7 +178,7 @@ static void fleet_peer_accept(struct fleet *f, const struct fleet_peer_msg *m, c
     n->accepted++;
     n->heard = now;
     fleet_peer_offset_locked(n, (double)m->stamp_us / 1e6 - now, now);
-    fleet_peer_apply_locked(f, idx, n, m);
+    fleet_peer_apply_locked(n, idx, m, eps);
     if (m->lo <= n->have && m->upto > n->have)
         n->have = m->upto;
     n->hi = m->hi;

@@ -6,20 +6,21 @@ fleet.peers), that a killed backend is seen down over the channel by every
 peer (fleet evidence in the endpoint's "direct"; the figures printed), that
 forged, unsigned, garbage and replayed datagrams are dropped and counted
 by reason,
-that a restarted node gets the full state, that "peer_listen": false turns
+that a restarted node gets the full state (3,000 endpoints: in parts), that "peer_listen": false turns
 the channel off, and that a bad peer_listen is refused with its JSON path.
 Needs etcd (skipped otherwise); every wait is a bounded poll."""
 import json
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 
 import pytest
 
 from backends import poll
-from conftest import GTMD
-from fleetlib import (b64, be, cluster, fleet_config, http_json, made,  # noqa: F401
+from conftest import GTMD, free_port
+from fleetlib import (Node, b64, be, cluster, fleet_config, http_json, made,  # noqa: F401
                       member_keys, need_etcd, start_node)  # be, cluster, made: fixtures
 
 pytestmark = pytest.mark.skipif(need_etcd() is not None, reason=need_etcd() or "")
@@ -265,3 +266,62 @@ def test_replays_refused(made, cluster, be):
         assert accepted() == 2
     finally:
         sock.close()
+
+
+# Endpoints of the full-state test: about 100 parts of 30 records. Each
+# node probes them all (TCP to a closed port: refused at once) every 10 s,
+# light enough for ASan on 2 cores.
+MANY = 3000
+# n2 restarted: from its first datagram heard to n1's full state held.
+# About 100 parts at up to 32 a tick is 4 ticks (0.4 s); n1 starts the
+# full state once it sees n2's new run, and a lost part is sent again
+# after 0.3 s. 10 s is that with room for ASan and a loaded machine.
+FULL_S = 10.0
+
+
+def many_config(cluster, be, i):
+    def cfg(workdir, port):
+        c = fleet_config(cluster.urls, "n%d" % i, "127.0.0.2%d" % i, be["port"])(workdir, port)
+        c["checks"]["tcp"] = {"type": "tcp", "port": 1, "interval": 10, "timeout": 0.5,
+                              "rise": 1, "fall": 1}
+        c["pools"]["big"] = {"check": "tcp", "endpoints": [
+            {"name": "e%04d" % k, "address": "127.0.0.31", "region": "us"}
+            for k in range(MANY)]}
+        c["records"]["big.example.com."] = {"pool": "big", "ttl": 10, "policy": "failover",
+                                            "regions": ["us", "eu"]}
+        return c
+    return cfg
+
+
+def holds_all(node, peer):
+    p = peers_of(node).get(peer)
+    return p is not None and p["changes"] >= MANY and p["changes_held"] == p["changes"]
+
+
+def test_full_state_in_parts(made, cluster, be):
+    nodes = []
+    for i in (1, 2):
+        workdir = tempfile.mkdtemp(prefix="gtmd-peer-")
+        port = free_port()
+        g = Node(workdir, many_config(cluster, be, i)(workdir, port), port)
+        made.append(g)
+        nodes.append(g.start())
+    n1, n2 = nodes
+    ok, _ = poll(lambda: holds_all(n2, "n1") and holds_all(n1, "n2"), HEARD_S + FULL_S, 0.1)
+    assert ok, (peers_of(n1), peers_of(n2))
+    n2.stop()
+    n2.start()
+    ok, _ = poll(lambda: peers_of(n2).get("n1", {}).get("accepted", 0) > 0, HEARD_S, 0.02)
+    assert ok, peers_of(n2)
+    t0 = time.monotonic()
+    ok, _ = poll(lambda: holds_all(n2, "n1"), FULL_S, 0.02)
+    took = time.monotonic() - t0
+    print("full state of %d endpoints in parts, first datagram -> all held: %.2f s "
+          "(%d datagrams accepted)" % (MANY, took, peers_of(n2)["n1"]["accepted"]))
+    assert ok, peers_of(n2)
+    assert sum(peers_of(n2)["n1"]["drops"].values()) == 0
+    assert sum(n2.fleet()["peer"]["unknown_drops"].values()) == 0
+    # The states themselves, first and last of the parts: n1's probe
+    # (TCP to port 1: refused) says down.
+    for ep in ("e0000", "e%04d" % (MANY - 1)):
+        assert direct(n2, ep).get("n1", {}).get("state") == "down", (ep, direct(n2, ep))
