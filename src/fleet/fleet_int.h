@@ -6,7 +6,9 @@
  *
  * Locking: the fleet thread is the only writer of everything below; it
  * writes the fields marked (L) under f->lock, which the admin thread takes
- * to read them. Fields without (L) are the fleet thread's alone.
+ * to read them. Fields without (L) are the fleet thread's alone. The
+ * direct peer channel (fleet_peer.h) keeps the same rule: its evidence
+ * is read through fleet_peer_evidence_locked with f->lock held.
  */
 #ifndef GTM_FLEET_FLEET_INT_H
 #define GTM_FLEET_FLEET_INT_H

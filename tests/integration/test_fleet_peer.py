@@ -319,8 +319,9 @@ def test_full_state_in_parts(made, cluster, be):
     print("full state of %d endpoints in parts, first datagram -> all held: %.2f s "
           "(%d datagrams accepted)" % (MANY, took, peers_of(n2)["n1"]["accepted"]))
     assert ok, peers_of(n2)
+    # (unknown_drops may count n1's first datagrams: they can come before
+    # n2's first read of etcd shows n1 live.)
     assert sum(peers_of(n2)["n1"]["drops"].values()) == 0
-    assert sum(n2.fleet()["peer"]["unknown_drops"].values()) == 0
     # The states themselves, first and last of the parts: n1's probe
     # (TCP to port 1: refused) says down.
     for ep in ("e0000", "e%04d" % (MANY - 1)):
