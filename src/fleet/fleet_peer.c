@@ -155,8 +155,15 @@ void fleet_peer_free(struct fleet *f)
     close(p->fd);
     for (struct fleet_peer_own *o = p->head, *next; o; o = next) {
         next = o->next;
+        o->ep->peer_ix = 0;
         free(o);
     }
+    /* What was heard belongs to this channel's runs: gone with it. */
+    pthread_mutex_lock(&f->lock);
+    for (size_t b = 0; f->buckets && b < f->n_buckets; b++)
+        for (struct fleet_ep *e = f->buckets[b]; e; e = e->next)
+            fleet_peer_ep_free(e);
+    pthread_mutex_unlock(&f->lock);
     free(p->own_ix);
     free(p->nodes);
     free(p);
@@ -328,8 +335,8 @@ static void fleet_peer_send_to(struct fleet *f, uint16_t idx, double mono, int64
     struct fleet_peer_node *n = fleet_peer_node_at(f, idx);
     if (!n->has_addr)
         return;
-    if (n->acked > n->sent_upto || n->acked > f->peer->cseq) /* another run's figures */
-        n->acked = n->sent_upto = 0;
+    if (n->sent_upto < n->acked) /* an acknowledgement of parts sent before a resend */
+        n->sent_upto = n->acked;
     if (n->sent_upto > n->acked && mono - n->ack_moved > FLEET_PEER_RESEND_S) {
         n->sent_upto = n->acked; /* a part was lost: again from what it holds */
         n->ack_moved = mono;

@@ -96,7 +96,8 @@ bool fleet_peer_listen_wildcard(const char *s);
 /* Opens the socket and starts the timer when the channel is on (after
  * fleet_new; listen: "IP:PORT", port 0 picks one): 0, or -1 with err. */
 int fleet_peer_open(struct fleet *f, const char *listen, char *err, size_t errlen);
-/* Closes the socket and frees the state (fleet_free). */
+/* Closes the socket and frees the state, the peers' states held in the
+ * endpoints included (fleet_free; a test reopens the channel after). */
 void fleet_peer_free(struct fleet *f);
 /* Frees ep's peers' states (fleet_free, for each endpoint). */
 void fleet_peer_ep_free(struct fleet_ep *ep);
