@@ -33,7 +33,7 @@
  *
  * The classes: override (calls during another class's fault), override_cut
  * (the node a call went through is cut from etcd right after the ack) and
- * replay (forced resyncs while overrides change, and each deleted
+ * replay (forced resyncs and restarts while overrides change, and each deleted
  * override's old sealed value put back at its key, as issue #37's
  * attacker did; fleet_life_record refuses it unless SIM_REVERT_REPLAY
  * takes that check back).
@@ -90,6 +90,7 @@ enum {
     ACT_TIMEOUT,    /* w: the call's deadline */
     ACT_PUT_BACK,   /* w: the id whose old value is put back */
     ACT_RESYNC,     /* w: the node made to resync */
+    ACT_RESTART,    /* w: the node restarted (state file, then a fresh read) */
     ACT_CHECK       /* arg - ACT_CHECK: the node; w: the call checked */
 };
 
@@ -105,6 +106,10 @@ struct sim_ovr {
     int64_t seal_rev[SIM_IDS_MAX], del_rev[SIM_IDS_MAX], create_rev[SIM_IDS_MAX];
     bool cut_done;                      /* override_cut: the cut after the first ack is planned */
     bool wrong[SIM_N_MAX][SIM_IDS_MAX]; /* reported already, until it is right again */
+    /* replay: each node's state file, as it was before its last change
+     * (the save of that change lost in the crash); owned here. */
+    json_t *saved[SIM_N_MAX];
+    bool starting[SIM_N_MAX]; /* restarted, not read etcd yet: no watch */
 };
 
 /* ---- etcd's side ---------------------------------------------------------- */
@@ -220,6 +225,10 @@ static void sim_ovr_apply(struct sim *s, unsigned n, int id, const struct sim_ke
     struct sim_ovr *o = s->ovr;
     char idb[32];
     snprintf(idb, sizeof(idb), "ovr-%d", id);
+    if (s->cls == SIM_REPLAY) {
+        json_decref(o->saved[n]);
+        o->saved[n] = override_list_json(&o->core[n]);
+    }
     json_t *v = k->present ? sim_ovr_value(id, k) : NULL;
     if (v && sim_ovr_accepts(s, v, k)) {
         fleet_compat_drop_unknown("overrides", v);
@@ -237,6 +246,8 @@ static void sim_ovr_try_ack(struct sim *s, unsigned n);
 static void sim_ovr_check_state(struct sim *s, unsigned n)
 {
     struct sim_ovr *o = s->ovr;
+    if (o->starting[n])
+        return; /* serves its state file until it has read etcd */
     for (int id = 1; id < o->next_id; id++) {
         bool has = sim_ovr_serves(o, n, id), want = sim_ovr_live_at(o, id, o->applied[n]);
         bool was = o->wrong[n][id];
@@ -257,8 +268,8 @@ void sim_ovr_deliver(struct sim *s, unsigned n, int32_t wi)
     struct sim_ovr *o = s->ovr;
     const struct sim_write *w = &s->w[wi];
     const struct sim_op *p = &o->op[w->ovr];
-    if (w->rev <= o->applied[n])
-        return; /* a fresh read covered it: the watch starts past the read */
+    if (w->rev <= o->applied[n] || o->starting[n])
+        return; /* a fresh read covered it (the watch starts past the read), or none yet */
     o->applied[n] = w->rev;
     if (!p->cond_fail) {
         struct sim_key k = sim_ovr_key_at(o, p->id, w->rev);
@@ -278,6 +289,7 @@ void sim_ovr_read(struct sim *s, unsigned n)
             rev = s->w[i].rev;
     if (rev < o->applied[n])
         rev = o->applied[n]; /* linearizable: never behind what was applied */
+    o->starting[n] = false;
     json_t *ids = json_array();
     for (int id = 1; id < o->next_id; id++) {
         struct sim_key k = sim_ovr_key_at(o, id, rev);
@@ -485,12 +497,39 @@ static void sim_ovr_check(struct sim *s, int c, unsigned n)
     bool cut = fx->cut_node == (int)n && ((fx->cut_up.from < w.to && fx->cut_up.to > w.from) ||
                                           (fx->cut_down.from < w.to && fx->cut_down.to > w.from));
     bool want = cl->what == CALL_CREATE;
-    if (cut || (want && o->del_rev[cl->id]))
-        return; /* not reaching etcd, or deleted since */
+    if (cut || o->starting[n] || (want && o->del_rev[cl->id]))
+        return; /* not reaching etcd (or not yet, restarted), or deleted since */
     if (sim_ovr_serves(o, n, cl->id) != want)
         sim_violation(s, SIM_I3, "n%u %s ovr-%d %lld ms after its %s was acknowledged", n,
                       want ? "does not serve" : "still serves", cl->id,
                       (long long)(s->now - cl->acked), want ? "making" : "deletion");
+}
+
+/* Node n syncs again, as after a failed call: a fresh read follows. */
+static void sim_ovr_resync(struct sim *s, unsigned n)
+{
+    struct sim_node *d = &s->nd[n];
+    d->conn = CONN_SYNCING;
+    d->gen++;
+    d->beat_inflight = false;
+}
+
+/* Node n's overrides after a restart: its health core anew, what its state
+ * file holds (override_restore, as a start does), and no watch until the
+ * fresh read of its first sync. (Its probes, heartbeats and reports go
+ * on: only the overrides' side restarts.) */
+static void sim_ovr_restart(struct sim *s, unsigned n)
+{
+    struct sim_ovr *o = s->ovr;
+    health_core_free(&o->core[n]);
+    health_core_init(&o->core[n]);
+    json_t *file = o->saved[n] ? json_incref(o->saved[n]) : json_array();
+    struct override_restore_stats st;
+    override_restore(&o->core[n], file, sim_ovr_now(s), &st);
+    json_decref(file);
+    o->starting[n] = true;
+    sim_log(s, (int)n, "restarts: %zu overrides from its state file", st.restored);
+    sim_ovr_resync(s, n);
 }
 
 void sim_ovr_event(struct sim *s, int32_t w, int32_t arg)
@@ -511,14 +550,13 @@ void sim_ovr_event(struct sim *s, int32_t w, int32_t arg)
     case ACT_PUT_BACK:
         sim_ovr_put_back(s, w);
         break;
-    case ACT_RESYNC: {
-        struct sim_node *d = &s->nd[w];
+    case ACT_RESYNC:
         sim_log(s, w, "resyncs (its etcd connection reset)");
-        d->conn = CONN_SYNCING;
-        d->gen++;
-        d->beat_inflight = false;
+        sim_ovr_resync(s, (unsigned)w);
         break;
-    }
+    case ACT_RESTART:
+        sim_ovr_restart(s, (unsigned)w);
+        break;
     default:
         sim_ovr_check(s, w, (unsigned)(arg - ACT_CHECK));
         break;
@@ -541,7 +579,7 @@ void sim_ovr_start(struct sim *s)
     if (s->cls == SIM_REPLAY)
         for (int64_t i = 0, k = sim_range(s, 2, 4); i < k; i++)
             sim_push(s, sim_range(s, 1000, 7500), EV_OVR, SIM_ETCD,
-                     (int32_t)sim_range(s, 0, s->n - 1), ACT_RESYNC);
+                     (int32_t)sim_range(s, 0, s->n - 1), ACT_RESYNC + (int32_t)sim_range(s, 0, 1));
 }
 
 void sim_ovr_free(struct sim *s)
@@ -549,8 +587,10 @@ void sim_ovr_free(struct sim *s)
     struct sim_ovr *o = s->ovr;
     if (!o)
         return;
-    for (unsigned n = 0; n < s->n; n++)
+    for (unsigned n = 0; n < s->n; n++) {
         health_core_free(&o->core[n]); /* its overrides with it */
+        json_decref(o->saved[n]);
+    }
     free(o);
     s->ovr = NULL;
 }
