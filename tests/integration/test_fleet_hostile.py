@@ -48,6 +48,7 @@ class FakeEtcd:
         self.range_fn = range_fn
         self.watch_fn = watch_fn
         self.calls = []
+        self.bodies = []  # (path, request body) of every call
         self.stop_flag = threading.Event()
         outer = self
 
@@ -57,6 +58,7 @@ class FakeEtcd:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 req = self.rfile.read(n)
+                outer.bodies.append((self.path, req))
                 read = (self.path == "/v3/kv/txn" and b"request_range" in req) or \
                     self.path == "/v3/kv/range"
                 outer.calls.append("range" if read else self.path)
@@ -245,6 +247,36 @@ def test_garbage_replies_and_an_endless_watch_object(be, made):
         st, body = n.get("/v1/status")
         assert st == 200 and body["fleet"]["node"] == "n1"
         assert hwm_kib(n) < 400 * 1024
+    finally:
+        fake.stop()
+
+
+def test_watch_resumes_from_what_it_delivered_not_the_created_header(be, made):
+    """etcd's "created" reply carries the member's revision (here 50), from
+    before the catch-up events from start_revision are sent. A stream that
+    ends right after it must resume from the same start_revision (the
+    read's revision + 1 = 4), not from 51: the events 4..50 were never
+    delivered (issue #54; fleet_session_watch_rev)."""
+    def range_fn(h):
+        h.json(range_reply({"revision": "3"}, []))
+
+    watched = []
+
+    def watch_fn(h, stop):
+        watched.append(1)
+        chunk(h, b'{"result": {"created": true, "header": {"revision": "50"}}}\n')
+        if len(watched) > 1:
+            stop.wait(30)
+        # The first stream ends here (the handler writes the last chunk).
+    fake = FakeEtcd(range_fn, watch_fn)
+    try:
+        n = start_node(made, [fake.url], 1, be["port"])
+        ok, _ = poll(lambda: len(watched) >= 2, 15.0)
+        assert ok, (fake.calls, n.read_log()[-2000:])
+        starts = [json.loads(b)["create_request"]["start_revision"]
+                  for p, b in list(fake.bodies) if p == "/v3/watch"]
+        assert starts[:2] == [4, 4], starts
+        assert "event=fleet_watch_restart node=n1" in n.read_log()
     finally:
         fake.stop()
 
