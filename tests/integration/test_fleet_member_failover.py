@@ -12,6 +12,11 @@ another node is served by it shortly after. Two ways to cut:
       cluster: "its own member cut");
   (b) that member from everyone (nodes and the other members).
 Throughout, every node's /v1/status is polled and must answer within 1 s.
+And (c): the etcd leader killed twice (restarted in between) while
+overrides are made and deleted through n2: each served by every node
+within a bound and gone again after its delete, none lost, and no node
+reads everything again while its session holds (doc/fleet.md, "Kept
+session").
 
 The test uses etcd's default call timeout (2 s) as a user would: before
 the fix, a call to the silent member waited out that timeout and the node
@@ -44,7 +49,8 @@ VIEW_AGE_MAX_S = 1.8
 
 class StatusPoller:
     """Polls every node's /v1/status every 50 ms in a thread; keeps the
-    slowest answer (a poll with no answer in 3 s counts as 3 s) and the
+    slowest answer (a poll with no answer in 3 s counts as 3 s), each
+    node's longest time without a quorum reply (fleet.last_quorum_s), and the
     oldest view n1 reported (fleet.view_age_s) while `phase` is "link" (in
     "member" rounds etcd may be electing a leader, and no node's view is
     current until it has one)."""
@@ -55,6 +61,7 @@ class StatusPoller:
         self.polls = 0
         self.oldest = (0.0, None)
         self.phase = None
+        self.quorum_gap = {}  # node: the longest last_quorum_s it reported
         self.stop_ev = threading.Event()
         self.t = threading.Thread(target=self.run, daemon=True)
 
@@ -66,6 +73,9 @@ class StatusPoller:
                 dt = time.monotonic() - t0 if st == 200 else 3.0
                 self.polls += 1
                 age = (b.get("fleet") or {}).get("view_age_s") if st == 200 else None
+                gap = (b.get("fleet") or {}).get("last_quorum_s") if st == 200 else None
+                if gap is not None and gap > self.quorum_gap.get(n.name, 0.0):
+                    self.quorum_gap[n.name] = gap
                 if n.name == "n1" and self.phase == "link" and age is not None and \
                         age > self.oldest[0]:
                     self.oldest = (age, n.name)
@@ -237,3 +247,114 @@ def test_resume_from_a_compacted_revision_reads_again(fleet):
         if hits:
             break
     assert hits, "the watch moved before every compaction (3 tries)"
+
+
+# The bound of ack -> served and delete -> gone on every node during an
+# election. The target is 0.5 s (issue #54): a watch ended by its member's
+# lost leader resumes on the next member at once, or 0.5 s later
+# (FLEET_RETRY_S) when every member ended it; 1.5 s leaves room for ASan
+# (2-3x slower) on a loaded 2-core CI. The figures are printed.
+ELECTION_SERVED_MAX_S = 1.5
+# A node keeps its session unless no quorum answered it for stale_after
+# (3 s here). A node whose status never showed last_quorum_s above this
+# (stale_after less two polls of the StatusPoller, 0.1 s, and 0.2 s for a
+# poll delayed on a loaded machine) must not have read everything again.
+ELECTION_KEEPS_S = 2.7
+LEADER_KILLS = 2
+CYCLES = 3  # overrides made and deleted per kill
+
+
+def per_node_until(fleet, want, t0, every=0.02, limit=10.0):
+    """Polls every node's DNS answer until each gives `want`: (whether all
+    did within `limit`, {node: seconds after t0 it first did})."""
+    took = {}
+
+    def all_there():
+        for n in fleet.nodes:
+            if n.name not in took and n.answer() == want:
+                took[n.name] = time.monotonic() - t0
+        return len(took) == len(fleet.nodes)
+    ok, _ = poll(all_there, limit, every)
+    return ok, took
+
+
+def kill_leader_round(fleet, r, writer, figures):
+    """Kills the etcd leader; through writer, makes and deletes CYCLES
+    overrides (region:us down: every node must serve eu, then us again)
+    and keeps one (region:eu up, which changes no answer); restarts the
+    member. Returns the kept override's reason and the deleted ids."""
+    leader = fleet.leader()
+    assert leader, "no etcd leader"
+    fleet.members[leader].kill()
+    fleet.members[leader].wait(timeout=10)
+    t_kill = time.monotonic()
+    deleted = []
+    for k in range(CYCLES):
+        st, o, t_ack = post_override(writer, "leader %d %d" % (r, k), timeout=20)
+        assert st == 201, o
+        if k == 0:
+            figures["election"].append(t_ack - t_kill)
+        ok, took = per_node_until(fleet, fleet.EU, t_ack)
+        assert ok, ("acknowledged override not served", took, [n.fleet() for n in fleet.nodes])
+        figures["served"].extend(took.values())
+        assert delete_override(writer, o["id"], timeout=20) in (200, 204)
+        t_del = time.monotonic()
+        deleted.append(o["id"])
+        ok, took = per_node_until(fleet, fleet.US, t_del)
+        assert ok, ("deleted override still served", took)
+        figures["gone"].extend(took.values())
+    kept = "kept %d" % r
+    st, o, _ = post_override(writer, kept, target="region:eu", state="up", timeout=20)
+    assert st == 201, o
+    fleet.start_member(leader)
+    ok, _ = poll(lambda: fleet.leader() is not None and all(synced(n) for n in fleet.nodes),
+                 20, 0.1)
+    assert ok, [n.fleet() for n in fleet.nodes]
+    return kept, deleted
+
+
+@pytest.mark.threads
+def test_etcd_leader_killed_twice_loses_no_override(fleet):
+    """Issue #54 item 3 (c) and (d): the etcd leader is killed twice (and
+    restarted in between) while overrides are made and deleted through n2.
+    Every acknowledged override is served by every node within the bound,
+    every deleted one stops being served and does not come back, none is
+    lost from any node's list, no node reads everything again while the
+    election is shorter than stale_after (its session is kept), and every
+    node's /v1/status answers within 1 s throughout."""
+    fleet.start_nodes()
+    writer = fleet.nodes[1]
+    resyncs = {n.name: n.fleet()["resyncs"] for n in fleet.nodes}
+    figures = {"election": [], "served": [], "gone": []}
+    kept, deleted = [], []
+    with StatusPoller(fleet.nodes) as status:
+        for r in range(LEADER_KILLS):
+            k, d = kill_leader_round(fleet, r, writer, figures)
+            kept.append(k)
+            deleted.extend(d)
+        # No deleted override back, none lost: every node's list, and its
+        # answer (us: every region:us override was deleted).
+        for n in fleet.nodes:
+            st, b = n.get("/v1/overrides")
+            assert st == 200, b
+            ids = [o.get("id") for o in b.get("overrides", [])]
+            reasons = [o.get("reason") for o in b.get("overrides", [])]
+            assert not set(ids) & set(deleted), (n.name, b)
+            assert all(k in reasons for k in kept), (n.name, b)
+            assert n.answer() == fleet.US, n.name
+    fresh = {n.name: n.fleet()["resyncs"] - resyncs[n.name] for n in fleet.nodes}
+    kept_calls = {n.name: n.fleet()["calls_kept"] for n in fleet.nodes}
+    gaps = {k: round(v, 2) for k, v in sorted(status.quorum_gap.items())}
+    print("\nFIGURE leader killed %d times: kill -> first write taken %s s; ack -> served "
+          "on every node max %.2f s (median %.2f, %d), delete -> gone max %.2f s; fresh "
+          "reads %s; calls kept %s; longest without a quorum reply %s s; /v1/status "
+          "slowest %.3f s over %d polls" %
+          (LEADER_KILLS, [round(x, 2) for x in figures["election"]], max(figures["served"]),
+           sorted(figures["served"])[len(figures["served"]) // 2], len(figures["served"]),
+           max(figures["gone"]), fresh, kept_calls, gaps, status.worst[0], status.polls))
+    assert max(figures["served"]) <= ELECTION_SERVED_MAX_S, figures
+    assert max(figures["gone"]) <= ELECTION_SERVED_MAX_S, figures
+    assert status.worst[0] < STATUS_MAX_S, status.worst
+    for name, v in fresh.items():
+        if status.quorum_gap.get(name, 0.0) < ELECTION_KEEPS_S:
+            assert v == 0, ("a fresh read with the session still valid", name, fresh, gaps)
