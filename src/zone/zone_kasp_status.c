@@ -8,7 +8,9 @@
 #include "zone/zone_kasp.h"
 #include "zone/zone_sign.h"
 
-#define ZONE_KASP_BY_HAND "none: keys are managed by hand until the key manager (issue #56) runs"
+#define ZONE_KASP_BY_HAND                                                                          \
+    "none: the keys are the operator's (\"keys\"); with \"key_directory\" gtmd makes and rolls "   \
+    "them"
 
 static json_t *zone_kasp_time(int64_t t)
 {
@@ -76,7 +78,7 @@ json_t *zone_kasp_zone_json(const char *origin, const struct zone_kasp_policy *p
                               zone_kasp_key_json(p, ldns_rr_list_rr(pub, i), since, &due, &event));
     if (pub)
         ldns_rr_list_deep_free(pub);
-    /* Honest about what runs: nothing acts on the policy's due times yet. */
+    /* Honest about what runs: nothing acts on the due times of keys given by hand. */
     json_t *next = json_pack("{s:s, s:n}", "action", ZONE_KASP_BY_HAND, "at");
     json_t *policy_due =
         due >= 0 ? json_pack("{s:s, s:I}", "event", event, "at", (json_int_t)due) : json_null();

@@ -130,7 +130,9 @@ def test_the_boundary_is_safe(zs):
 @pytest.mark.parametrize("dnssec,want", [
     ({"policy": "nope", "keys": None}, '$.zones[0].dnssec: policy "nope" is not in '
      "dnssec_policies"),
-    ({"policy": "p"}, '$.zones[0].dnssec.policy: needs "keys" in this release'),
+    ({"policy": "p"}, '$.zones[0].dnssec.policy: needs "key_directory" (gtmd makes and '
+     'rolls the keys there) or "keys"'),
+    ({"key_directory": "k"}, '$.zones[0].dnssec.key_directory: needs "policy"'),
     ({"policy": "p", "keys": None, "validity": 3600},
      '$.zones[0].dnssec.validity: is set by the zone\'s "policy"'),
     ({"policy": "p", "keys": None, "denial": "nsec3"},
@@ -189,7 +191,8 @@ def test_zone_ttls_above_the_policy_are_warned_of(zs):
     assert "signing policy's" not in err, err
 
 
-BY_HAND = "none: keys are managed by hand until the key manager (issue #56) runs"
+BY_HAND = ('none: the keys are the operator\'s ("keys"); with "key_directory" gtmd makes '
+           'and rolls them')
 
 
 def tag(base):
