@@ -142,7 +142,7 @@ bool admin_require(struct admin_req *r, enum admin_level need)
     return false;
 }
 
-/* Routes one request. Paths: /v1/health, /v1/status, /v1/dnssec, /v1/explain,
+/* Routes one request. Paths: /v1/health, /v1/status, /v1/dnssec[/ZONE/rollover], /v1/explain,
  * /v1/overrides[/ID], /v1/drills[/ID], /v1/reload, /v1/events, /v1/audit,
  * /v1/history, /v1/whoami, /metrics, and the console under /ui/. */
 static void admin_route(struct admin_req *r)
@@ -174,7 +174,8 @@ static void admin_route(struct admin_req *r)
                  strcmp(p, "/v1/drills") == 0 || strncmp(p, "/v1/drills/", 11) == 0 ||
                  strcmp(p, "/v1/events") == 0 || strcmp(p, "/v1/audit") == 0 ||
                  strcmp(p, "/v1/history") == 0 || strcmp(p, "/v1/whoami") == 0 ||
-                 strcmp(p, "/v1/dnssec") == 0;
+                 strcmp(p, "/v1/dnssec") == 0 ||
+                 (m == EVHTTP_REQ_POST && strncmp(p, "/v1/dnssec/", 11) == 0);
     if (!known) {
         admin_reply_error(r, 404, "not_found", "no such endpoint: %s", p);
         return;
@@ -207,6 +208,8 @@ static void admin_route(struct admin_req *r)
         admin_handle_history(r);
     else if (is_get && strcmp(p, "/v1/dnssec") == 0)
         admin_handle_dnssec(r);
+    else if (m == EVHTTP_REQ_POST && strncmp(p, "/v1/dnssec/", 11) == 0)
+        admin_handle_dnssec_rollover(r, p + 11);
     else if (is_get && strcmp(p, "/v1/whoami") == 0)
         /* The console greys out what the token may not do. */
         admin_reply_json(

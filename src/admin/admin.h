@@ -111,6 +111,11 @@ struct admin_env {
     unsigned workers;          /* DNS worker count, for /v1/status */
     atomic_ullong *reloads_ok; /* owned by the daemon */
     atomic_ullong *reloads_failed;
+    /* POST /v1/dnssec/ZONE/rollover (server_kasp.c, under the daemon's
+     * reload lock): the result JSON (the caller's) and its HTTP status;
+     * NULL: not offered. Called with reload_arg. */
+    json_t *(*dnssec_rollover)(struct server *srv, const char *zone, bool ksk, bool force,
+                               int *status);
     /* Key transitions of the key manager (server_kasp.c); the daemon's. */
     atomic_ullong *kasp_transitions;
     /* Dynamic updates the updater answered (doc/updates.md), by rcode

@@ -163,6 +163,8 @@ void admin_notify_metrics(struct admin *a, struct evbuffer *b);
 
 void admin_handle_status(struct admin_req *r);
 void admin_handle_dnssec(struct admin_req *r);
+/* POST /v1/dnssec/ZONE/rollover; rest: what follows "/v1/dnssec/". */
+void admin_handle_dnssec_rollover(struct admin_req *r, const char *rest);
 void admin_handle_explain(struct admin_req *r);
 void admin_handle_metrics(struct admin_req *r);
 void admin_handle_overrides_list(struct admin_req *r);

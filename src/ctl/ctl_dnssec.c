@@ -11,7 +11,10 @@ void ctl_dnssec_usage(FILE *f)
 {
     fprintf(f, "signing policies (doc/dnssec.md):\n"
                "  dnssec status                       each policy's intervals, each zone's keys\n"
-               "                                      and what its policy makes due\n");
+               "                                      and what its policy makes due\n"
+               "  dnssec rollover ZONE [--ksk] [--force]\n"
+               "                                      roll the zone's ZSK now (pre-publication);\n"
+               "                                      --force: the new key signs at once\n");
 }
 
 static long long ctl_dnssec_int(json_t *o, const char *k)
@@ -57,6 +60,23 @@ static void ctl_dnssec_key(json_t *k)
            ctl_time(json_object_get(d, "retired"), t2, sizeof(t2)));
 }
 
+/* A key of gtmd's key store: its state and the times of its timeline
+ * still to come (or passed, for the last one reached). */
+static void ctl_dnssec_store_key(json_t *k)
+{
+    static const char *const times[] = {"published",     "ready",   "active",
+                                        "retire_active", "retired", "removed"};
+    printf("  %s %lld algorithm %lld: %s%s (%s)\n", ctl_s(k, "role"), ctl_dnssec_int(k, "tag"),
+           ctl_dnssec_int(k, "algorithm"), ctl_s(k, "state"),
+           json_is_true(json_object_get(k, "signs")) ? ", signs" : "", ctl_s(k, "file"));
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        char t[40];
+        json_t *v = json_object_get(k, times[i]);
+        if (json_is_integer(v))
+            printf("    %-14s %s\n", times[i], ctl_time(v, t, sizeof(t)));
+    }
+}
+
 static void ctl_dnssec_print(json_t *j)
 {
     size_t i, k;
@@ -67,20 +87,79 @@ static void ctl_dnssec_print(json_t *j)
     {
         printf("zone %s (policy %s, keys from the %s)\n", ctl_s(v, "zone"), ctl_s(v, "policy"),
                ctl_s(v, "keys_from"));
-        json_array_foreach(json_object_get(v, "keys"), k, key) ctl_dnssec_key(key);
+        if (json_is_string(json_object_get(v, "error")))
+            printf("  error: %s\n", ctl_s(v, "error"));
+        json_array_foreach(json_object_get(v, "keys"), k, key)
+        {
+            if (json_object_get(key, "file"))
+                ctl_dnssec_store_key(key);
+            else
+                ctl_dnssec_key(key);
+        }
         json_t *due = json_object_get(v, "policy_due");
         if (json_is_object(due))
             printf("  policy due: %s at %s\n", ctl_s(due, "event"),
                    ctl_time(json_object_get(due, "at"), t, sizeof(t)));
-        printf("  next action: %s\n", ctl_s(json_object_get(v, "next_action"), "action"));
+        json_t *next = json_object_get(v, "next_action");
+        if (json_is_integer(json_object_get(next, "at")))
+            printf("  next action: %s at %s\n", ctl_s(next, "action"),
+                   ctl_time(json_object_get(next, "at"), t, sizeof(t)));
+        else
+            printf("  next action: %s\n", ctl_s(next, "action"));
     }
     if (json_array_size(json_object_get(j, "policies")) == 0)
         printf("no signing policy (dnssec_policies) in the configuration\n");
 }
 
+/* dnssec rollover ZONE [--ksk] [--force]: POST /v1/dnssec/ZONE/rollover. */
+static int ctl_dnssec_rollover(struct ctl *c, int argc, char **argv)
+{
+    const char *zone = NULL;
+    bool ksk = false, force = false;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--ksk") == 0)
+            ksk = true;
+        else if (strcmp(argv[i], "--force") == 0)
+            force = true;
+        else if (!zone && argv[i][0] != '-' && strlen(argv[i]) < 256 && !strchr(argv[i], '/'))
+            zone = argv[i];
+        else {
+            ctl_dnssec_usage(stderr);
+            return CTL_USAGE;
+        }
+    }
+    if (!zone) {
+        ctl_dnssec_usage(stderr);
+        return CTL_USAGE;
+    }
+    char path[300];
+    snprintf(path, sizeof(path), "/v1/dnssec/%s/rollover", zone);
+    json_t *body = json_pack("{s:s, s:b}", "key", ksk ? "ksk" : "zsk", "force", force);
+    int rc;
+    json_t *j = ctl_call(c, "POST", path, body, &rc);
+    json_decref(body);
+    if (j && rc == 0) {
+        if (c->json)
+            ctl_output(c, j, NULL);
+        else {
+            char t0[40], t1[40];
+            json_t *n = json_object_get(j, "new"), *o = json_object_get(j, "old");
+            printf("%s: ZSK %lld published %s, active %s; ZSK %lld retires then%s\n",
+                   ctl_s(j, "zone"), ctl_dnssec_int(n, "tag"),
+                   ctl_time(json_object_get(n, "published"), t0, sizeof(t0)),
+                   ctl_time(json_object_get(n, "active"), t1, sizeof(t1)), ctl_dnssec_int(o, "tag"),
+                   json_is_true(json_object_get(j, "forced")) ? " (forced)" : "");
+        }
+    }
+    json_decref(j);
+    return rc;
+}
+
 int ctl_dnssec(struct ctl *c, int argc, char **argv)
 {
     int rc;
+    if (argc >= 3 && strcmp(argv[1], "rollover") == 0)
+        return ctl_dnssec_rollover(c, argc, argv);
     if (argc == 2 && strcmp(argv[1], "status") == 0) {
         json_t *j = ctl_call(c, "GET", "/v1/dnssec", NULL, &rc);
         if (j && rc == 0)

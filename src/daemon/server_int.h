@@ -195,6 +195,10 @@ bool server_kasp_prepare(struct server *srv, struct config *cfg, struct errlist 
 /* The timer (main thread): started once the first set serves. */
 void server_kasp_start(struct server *srv);
 void server_kasp_stop(struct server *srv);
+/* An emergency rollover (POST /v1/dnssec/ZONE/rollover, admin thread):
+ * the result and its HTTP status; takes reload_lock. */
+json_t *server_kasp_rollover(struct server *srv, const char *zone, bool ksk, bool force,
+                             int *status);
 /* Validates doc as a change's reload would (control_validate_fn):
  * the same configuration, delta and set built, then freed. */
 struct errlist;

@@ -22,6 +22,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -243,4 +244,139 @@ void server_kasp_stop(struct server *srv)
     if (srv->kasp_timer)
         event_free(srv->kasp_timer);
     srv->kasp_timer = NULL;
+}
+
+/* {"error": {"code", "message"}} with status; the admin API's shape. */
+static json_t *server_kasp_refuse(int *status, int st, const char *code, const char *msg)
+{
+    *status = st;
+    return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+}
+
+/* The zone called name ("example.com." or without its final dot). */
+static struct config_zone *server_kasp_zone_named(struct config *cfg, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        const char *o = cfg->zones[i].origin;
+        size_t on = strlen(o);
+        if (strcasecmp(o, name) == 0 ||
+            (on == n + 1 && o[n] == '.' && strncasecmp(o, name, n) == 0))
+            return &cfg->zones[i];
+    }
+    return NULL;
+}
+
+/* The ZSK rollover asked for, on keys loaded from the store; the reply. */
+static json_t *server_kasp_roll_zsk(struct server *srv, const struct config_zone *z,
+                                    const struct zone_kasp_policy *p, struct zone_kasp_keys *keys,
+                                    bool force, int *status, struct errlist *errs)
+{
+    int64_t now = (int64_t)time(NULL);
+    struct zone_kasp_intervals iv;
+    zone_kasp_intervals(&p->timing, &iv);
+    char msg[600];
+    int cur = zone_kasp_sched_current_zsk(keys, now);
+    if (cur < 0)
+        return server_kasp_refuse(status, 409, "conflict", "the zone has no active ZSK to roll");
+    int succ = -1;
+    for (size_t i = 0; i < keys->n; i++)
+        if (!keys->v[i].ksk && (int)i != cur && keys->v[i].t[ZONE_KASP_T_ACTIVE] > now)
+            succ = (int)i;
+    struct zone_kasp_key *c = &keys->v[cur];
+    if (succ >= 0 && !force) {
+        /* Two pending successors would leave three ZSKs and a second
+         * rollover racing the first: refused, the way out said. */
+        snprintf(msg, sizeof(msg),
+                 "a ZSK rollover is under way: ZSK %u was published at %lld and becomes active "
+                 "at %lld, when ZSK %u retires; wait for it, or send \"force\": true to make it "
+                 "active now (resolvers that cached the DNSKEY RRset before it was published "
+                 "fail to validate until Ipub = %llu s after its publication)",
+                 keys->v[succ].tag, (long long)keys->v[succ].t[ZONE_KASP_T_PUBLISHED],
+                 (long long)keys->v[succ].t[ZONE_KASP_T_ACTIVE], c->tag,
+                 (unsigned long long)iv.ipub);
+        return server_kasp_refuse(status, 409, "rollover_in_progress", msg);
+    }
+    struct zone_kasp_key *n;
+    if (succ >= 0) { /* forced: the pending successor signs now */
+        n = &keys->v[succ];
+        n->t[ZONE_KASP_T_ACTIVE] = now;
+        c->t[ZONE_KASP_T_RETIRE_ACTIVE] = now;
+        c->t[ZONE_KASP_T_RETIRED] = now + (int64_t)iv.iret;
+        c->t[ZONE_KASP_T_REMOVED] = c->t[ZONE_KASP_T_RETIRED] + (int64_t)iv.iret;
+    } else {
+        if (keys->n >= ZONE_KASP_MAX_KEYS)
+            return server_kasp_refuse(status, 409, "conflict", "the key store is full");
+        n = &keys->v[keys->n];
+        if (!zone_kasp_store_generate(z->dnssec.key_directory, z->origin, p->algorithm, false,
+                                      p->timing.ttl_key, n, errs))
+            return server_kasp_refuse(status, 500, "internal",
+                                      errs->count ? errs->msgs[0] : "cannot make a key");
+        keys->n++;
+        c = &keys->v[cur];
+        zone_kasp_sched_roll_zsk(&p->timing, c, n, now, now, force);
+        server_kasp_note(srv, z->origin, n, "published", now);
+    }
+    if (!zone_kasp_store_save(z->dnssec.key_directory, z->origin, keys, errs))
+        return server_kasp_refuse(status, 500, "internal",
+                                  errs->count ? errs->msgs[0] : "cannot save the key state");
+    *status = 200;
+    return json_pack("{s:s, s:s, s:b, s:{s:i, s:I, s:I}, s:{s:i, s:I, s:I}}", "result", "ok",
+                     "zone", z->origin, "forced", force, "new", "tag", n->tag, "published",
+                     (json_int_t)n->t[ZONE_KASP_T_PUBLISHED], "active",
+                     (json_int_t)n->t[ZONE_KASP_T_ACTIVE], "old", "tag", c->tag, "retire_active",
+                     (json_int_t)c->t[ZONE_KASP_T_RETIRE_ACTIVE], "retired",
+                     (json_int_t)c->t[ZONE_KASP_T_RETIRED]);
+}
+
+/* The rollover under reload_lock. */
+static json_t *server_kasp_roll_locked(struct server *srv, const char *zone, bool ksk, bool force,
+                                       int *status)
+{
+    char msg[400];
+    struct config_zone *z = server_kasp_zone_named(srv->cfg, zone);
+    const struct zone_kasp_policy *p = z ? server_kasp_policy(srv->cfg, z) : NULL;
+    if (!z) {
+        snprintf(msg, sizeof(msg), "no zone %s is served here", zone);
+        return server_kasp_refuse(status, 404, "not_found", msg);
+    }
+    if (!p) {
+        snprintf(msg, sizeof(msg),
+                 "the keys of %s are the operator's (no \"policy\" with a \"key_directory\"): "
+                 "roll them by hand (doc/dnssec.md, \"Key rollovers\")",
+                 z->origin);
+        return server_kasp_refuse(status, 409, "not_managed", msg);
+    }
+    if (ksk)
+        return server_kasp_refuse(
+            status, 409, "not_supported",
+            "this release rolls ZSKs only: a KSK rollover needs the parent's DS for the new "
+            "KSK first, which gtmd does not check yet; roll the KSK by hand (doc/dnssec.md)");
+    struct zone_kasp_keys keys;
+    struct errlist errs;
+    errlist_init(&errs);
+    json_t *res;
+    if (!zone_kasp_store_dir_ok(z->dnssec.key_directory, &errs) ||
+        !zone_kasp_store_load(z->dnssec.key_directory, z->origin, &keys, &errs))
+        res = server_kasp_refuse(status, 500, "internal", errs.msgs[0]);
+    else
+        res = server_kasp_roll_zsk(srv, z, p, &keys, force, status, &errs);
+    errlist_free(&errs);
+    if (*status == 200)
+        log_info("event=dnssec_rollover zone=%s key=zsk forced=%s", z->origin,
+                 force ? "yes" : "no");
+    return res;
+}
+
+json_t *server_kasp_rollover(struct server *srv, const char *zone, bool ksk, bool force,
+                             int *status)
+{
+    pthread_mutex_lock(&srv->reload_lock);
+    json_t *res = server_kasp_roll_locked(srv, zone, ksk, force, status);
+    pthread_mutex_unlock(&srv->reload_lock);
+    /* The main thread's timer applies it now: the new key's DNSKEY in
+     * the zone (and, forced, its signatures) at once. */
+    if (*status == 200 && srv->kasp_timer)
+        event_active(srv->kasp_timer, EV_TIMEOUT, 0);
+    return res;
 }

@@ -662,6 +662,7 @@ static int server_mod_admin_start(struct server *srv, struct serve_set *set)
                             .workers = srv->cfg->workers,
                             .reloads_ok = &srv->reloads_ok,
                             .kasp_transitions = &srv->kasp_transitions,
+                            .dnssec_rollover = server_kasp_rollover,
                             .reloads_failed = &srv->reloads_failed,
                             .updates = srv->updates,
                             .updates_changed = &srv->updates_changed,

@@ -18,6 +18,11 @@ the same times), and the rollover completes on time. The raw policy
 answers are signed by the active ZSK. The key files are 0600 in a 0700
 directory; a directory group can open stops a reload, naming it.
 
+An emergency rollover (POST /v1/dnssec/ZONE/rollover, gtmctl dnssec
+rollover) keeps pre-publication's timing and validates throughout; a
+second one while the first is under way is refused, saying why and how to
+force it; forced, the new key signs at once; each call is audited.
+
 Every wait is bounded (poll with a deadline)."""
 import json
 import os
@@ -38,7 +43,7 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from adminlib import READ_TOKEN, Admin, admin_port, admin_section
+from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import Gtmd, free_port, stop_process
 
@@ -385,3 +390,53 @@ def test_open_key_directory_stops_the_reload(kasp):
         assert dnskeys(env.g) is not None
     finally:
         os.chmod(env.kdir, 0o700)
+
+
+def test_emergency_rollover(kasp):
+    env = kasp
+    a = Admin.of(env.g)
+    path = "/v1/dnssec/%s/rollover" % ZONE
+    assert a.post(path, {"key": "zsk"}, token=READ_TOKEN).status == 403
+    assert a.post(path, {"key": "dsk"}).status == 400
+    assert a.post(path, {"key": "zsk", "force": "yes"}).status == 400
+    assert a.post("/v1/dnssec/nope.test./rollover", {"key": "zsk"}).status == 404
+    r = a.post(path, {"key": "ksk"})
+    assert r.status == 409 and r.code == "not_supported", r.json
+    old = zsks(state(env.kdir))[0]["tag"]
+    client = Client(env.u, env.g)
+    client.start()
+    try:
+        ctl = gtmctl("dnssec", "rollover", ZONE,
+                     env={"GTMCTL_SERVER": a.url, "GTMCTL_TOKEN": OPERATE_TOKEN})
+        assert ctl.returncode == 0, ctl.stderr
+        st = state(env.kdir)
+        new = [k for k in zsks(st) if k["tag"] != old]
+        assert len(new) == 1 and new[0]["active"] == new[0]["published"] + 3, st  # Ipub = 3 s
+        assert "ZSK %d published" % new[0]["tag"] in ctl.stdout, ctl.stdout
+        r = a.post(path, {"key": "zsk"})
+        assert r.status == 409 and r.code == "rollover_in_progress", r.json
+        assert '"force": true' in r.json["error"]["message"], r.json
+        # Done when the old ZSK has left the DNSKEY RRset (Ipub + Iret =
+        # 6 s after the call); 20 s for a loaded machine.
+        assert poll(lambda: len(zsks(state(env.kdir))) == 1 and
+                    zsks(state(env.kdir))[0]["tag"] == new[0]["tag"] and
+                    raw_sample(env.g)[0] == {new[0]["tag"]}, 20, 0.1)[0], state(env.kdir)
+        time.sleep(0.5)  # a few more rounds with the new key alone
+    finally:
+        client.stop_ev.set()
+        client.resume()
+        client.join(10)
+    assert not client.bad, ("answers that did not validate", client.bad[:10], env.u.log())
+    bad = cache_violations(client.samples, 2.0)
+    assert not bad, (len(bad), bad[:5])
+    assert client.ok[STATIC] >= 10, client.ok
+
+    # Forced: the new ZSK signs at once (what force says it breaks).
+    r = a.post(path, {"key": "zsk", "force": True})
+    assert r.status == 200 and r.json["forced"] is True, r.json
+    forced = r.json["new"]["tag"]
+    assert r.json["new"]["active"] == r.json["new"]["published"], r.json
+    assert poll(lambda: raw_sample(env.g)[1] == {forced}, 5, 0.1)[0], raw_sample(env.g)
+    with open(os.path.join(env.gdir, "audit.log")) as f:
+        audit = f.read()
+    assert audit.count(path) >= 3, audit[-2000:]
