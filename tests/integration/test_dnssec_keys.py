@@ -23,6 +23,10 @@ rollover) keeps pre-publication's timing and validates throughout; a
 second one while the first is under way is refused, saying why and how to
 force it; forced, the new key signs at once; each call is audited.
 
+A zone signed with the operator's keys moves onto a policy without a
+validation gap: an empty store adopts them (same tags, same DNSKEY RRset,
+the same ZSK signing), and the next rollover is planned from then.
+
 Every wait is bounded (poll with a deadline)."""
 import json
 import os
@@ -39,6 +43,7 @@ import dns.message
 import dns.name
 import dns.query
 import dns.rcode
+import dns.rdata
 import dns.rdatatype
 import dns.zone
 import pytest
@@ -46,6 +51,7 @@ import pytest
 from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import Gtmd, free_port, stop_process
+from dnssec_zones import KEYGEN, keygen
 
 UNBOUND = "/usr/sbin/unbound"
 VERIFY = "/usr/bin/ldns-verify-zone"
@@ -440,3 +446,50 @@ def test_emergency_rollover(kasp):
     with open(os.path.join(env.gdir, "audit.log")) as f:
         audit = f.read()
     assert audit.count(path) >= 3, audit[-2000:]
+
+
+def test_adopting_manual_keys(tmp_path):
+    """"keys" beside "key_directory": an empty store takes them over."""
+    if not os.access(KEYGEN, os.X_OK):
+        pytest.skip("ldns-keygen is not installed")
+    gdir = str(tmp_path)
+    with open(os.path.join(gdir, "kasp.zone"), "w") as f:
+        f.write(ZONE_TEXT)
+    ksk, zsk = keygen(gdir, ZONE, True), keygen(gdir, ZONE, False)
+    tags = {}
+    for role, base in (("ksk", ksk), ("zsk", zsk)):
+        with open(base + ".key") as f:
+            rd = dns.rdata.from_text("IN", "DNSKEY", f.read().split("DNSKEY", 1)[1].strip())
+        tags[role] = dns.dnssec.key_id(rd)
+    gport = free_port()
+    cfg = {"listen": ["%s:%d" % (ADDR, gport)], "workers": 1,
+           "dnssec_policies": {"short": POLICY_CFG},
+           "zones": [{"origin": ZONE, "file": "kasp.zone",
+                      "dnssec": {"policy": "short", "key_directory": "keys",
+                                 "keys": [os.path.basename(ksk), os.path.basename(zsk)]}}],
+           "admin": admin_section(gdir, admin_port(gport))}
+    g = Gtmd(gdir, cfg, gport).start()
+    try:
+        kdir = os.path.join(gdir, "keys")
+        st = state(kdir)
+        assert sorted((k["role"], k["tag"]) for k in st["keys"]) == \
+            sorted(tags.items()), st
+        for k in st["keys"]:
+            assert k["published"] == k["active"] == k["created"], k
+            for ext in (".key", ".private"):
+                mode = stat.S_IMODE(os.stat(os.path.join(kdir, k["file"] + ext)).st_mode)
+                assert mode == 0o600, (k["file"], oct(mode))
+        assert {dns.dnssec.key_id(k) for k in dnskeys(g)} == set(tags.values())
+        assert sig_tags(g.query(STATIC, want_dnssec=True)) == {tags["zsk"]}
+        assert "transition=adopted" in g.read_log()
+        z = Admin.of(g).get("/v1/dnssec", token=READ_TOKEN).json["zones"][0]
+        zsk_entry = [k for k in st["keys"] if k["role"] == "zsk"][0]
+        assert z["next_action"] == {
+            "action": "publish a successor of ZSK %d (pre-publication)" % tags["zsk"],
+            "at": zsk_entry["active"] + LIFE - 3}, z  # Tact + L - Ipub
+        # A restart finds the store full: nothing adopted again.
+        g.stop()
+        g.start()
+        assert state(kdir)["keys"] == st["keys"]
+    finally:
+        g.stop()
