@@ -212,6 +212,25 @@ static int64_t server_kasp_run(struct server *srv, int64_t now, bool *resign)
     return wake;
 }
 
+/* Wakes the timer just after wall time wake (-1: in an hour at most: a
+ * reload may have brought a zone in meanwhile). To the millisecond, not
+ * the second: a step's lateness eats into its safety margin (a ZSK
+ * published late is in caches for less than Ipub when it signs). */
+static void server_kasp_arm(struct server *srv, int64_t wake)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    /* 20 ms past the second: time() then reads wake, not wake - 1. */
+    int64_t wait_ms = wake < 0 ? 3600 * 1000 : wake * 1000 + 20 - now_ms;
+    if (wait_ms < 20)
+        wait_ms = 20;
+    if (wait_ms > 3600 * 1000)
+        wait_ms = 3600 * 1000;
+    struct timeval tv = {.tv_sec = wait_ms / 1000, .tv_usec = (wait_ms % 1000) * 1000};
+    evtimer_add(srv->kasp_timer, &tv);
+}
+
 static void server_kasp_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct server *srv = arg;
@@ -225,10 +244,7 @@ static void server_kasp_on_timer(evutil_socket_t fd, short what, void *arg)
         server_resign(srv);
     server_dnssec_refresh(srv, srv->cfg);
     pthread_mutex_unlock(&srv->reload_lock);
-    /* Up to an hour: a reload may have brought a zone in meanwhile. */
-    int64_t wait = wake < 0 ? 3600 : wake - (int64_t)time(NULL);
-    struct timeval tv = {.tv_sec = wait < 1 ? 1 : wait > 3600 ? 3600 : wait};
-    evtimer_add(srv->kasp_timer, &tv);
+    server_kasp_arm(srv, wake);
 }
 
 void server_kasp_start(struct server *srv)
