@@ -92,7 +92,7 @@ struct config *server_load_config(struct server *srv, json_t *doc, json_t *known
         cfg->set_aside_broken = true;
     }
     /* The zones whose keys gtmd keeps get them before the load. */
-    if (cfg && !server_kasp_prepare(srv, cfg, errs)) {
+    if (cfg && !server_kasp_prepare(srv, cfg, srv->cfg == NULL, errs)) {
         config_free(cfg);
         return NULL;
     }

@@ -188,10 +188,13 @@ void server_dnssec_refresh(struct server *srv, const struct config *c);
 
 /* ---- server_kasp.c: the key manager ---- */
 
-/* Brings the key store of every zone of cfg under a policy with a
- * key_directory up to now and fills the zone's keys from it (before a
- * load). false with messages naming the file. */
-bool server_kasp_prepare(struct server *srv, struct config *cfg, struct errlist *errs);
+/* Fills the keys of every zone of cfg under a policy with a
+ * key_directory from its key store (before a load), making the first
+ * keys of an empty store; act: also take the steps that are due (at
+ * start; at a reload they are the timer's, which signs the served set
+ * again: a zone the reload keeps keeps its old signatures). false with
+ * messages naming the file. */
+bool server_kasp_prepare(struct server *srv, struct config *cfg, bool act, struct errlist *errs);
 /* The timer (main thread): started once the first set serves. */
 void server_kasp_start(struct server *srv);
 void server_kasp_stop(struct server *srv);

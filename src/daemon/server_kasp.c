@@ -1,16 +1,17 @@
 /*
  * server_kasp.c -- the key manager in the daemon: for each zone with a
- * signing policy and a key_directory, the store's keys (zone_kasp_store.h)
- * are brought up to now before every load (server_kasp_prepare: the first
- * keys made or the operator's adopted, a successor ZSK made when due, a
- * removed key's files deleted), and a timer on the main thread wakes at
- * the scheduler's next time (zone_kasp_sched.h), applies what is due,
- * logs, counts and publishes each key's transition (event "dnssec_key",
+ * signing policy and a key_directory, the zone's keys come from its store
+ * (zone_kasp_store.h) at every load (server_kasp_prepare: the first keys
+ * made or the operator's adopted; at start, the steps that fell due while
+ * gtmd was down taken too), and a timer on the main thread wakes at the
+ * scheduler's next time (zone_kasp_sched.h), applies what is due (a
+ * successor ZSK made, a removed key's files deleted), logs, counts and
+ * publishes each key's transition (event "dnssec_key",
  * gtmd_dnssec_key_transitions_total), and signs the zones again when the
- * keys in the zone or those that sign changed. So the served answers,
- * policy answers included (they are signed with the set's keys), use the
- * keys the timeline makes active at every moment, to within the timer's
- * second.
+ * keys in the zone or those that sign changed, or a timestamp passed. So
+ * the served answers, policy answers included (they are signed with the
+ * set's keys), use the keys the timeline makes active at every moment, to
+ * within the timer's few milliseconds and a re-sign.
  *
  * Errors (a key directory with wrong permissions, a corrupt state or key
  * file) name the file; at a load they fail it (a reload keeps what runs),
@@ -97,10 +98,11 @@ static bool server_kasp_adopt(struct server *srv, const struct config_zone *z,
     return true;
 }
 
-/* Brings zone z's store up to now and fills its key list; *next gets the
- * time of its next action (-1: none). false with messages. */
+/* Brings zone z's store up to now (act false: only an empty store, the
+ * rest is the timer's) and fills its key list; *next gets the time of
+ * its next action (-1: none). false with messages. */
 static bool server_kasp_zone(struct server *srv, struct config_zone *z,
-                             const struct zone_kasp_policy *p, int64_t now, int64_t *next,
+                             const struct zone_kasp_policy *p, int64_t now, bool act, int64_t *next,
                              struct errlist *errs)
 {
     const char *dir = z->dnssec.key_directory;
@@ -114,7 +116,7 @@ static bool server_kasp_zone(struct server *srv, struct config_zone *z,
             return false;
         dirty = true;
     }
-    for (int i = 0; i < SERVER_KASP_MAX_STEPS; i++) {
+    for (int i = 0; i < SERVER_KASP_MAX_STEPS && (act || dirty || keys.n == 0); i++) {
         struct zone_kasp_action a;
         zone_kasp_sched_next(&p->timing, p->zsk_lifetime, &keys, now, &a);
         if (a.act == ZONE_KASP_ACT_NONE || a.at > now) {
@@ -140,14 +142,14 @@ static const struct zone_kasp_policy *server_kasp_policy(const struct config *cf
     return zone_kasp_find(&cfg->kasp, z->dnssec.policy);
 }
 
-bool server_kasp_prepare(struct server *srv, struct config *cfg, struct errlist *errs)
+bool server_kasp_prepare(struct server *srv, struct config *cfg, bool act, struct errlist *errs)
 {
     int64_t now = (int64_t)time(NULL), next;
     size_t before = errs->count;
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct zone_kasp_policy *p = server_kasp_policy(cfg, &cfg->zones[i]);
         if (p)
-            (void)server_kasp_zone(srv, &cfg->zones[i], p, now, &next, errs);
+            (void)server_kasp_zone(srv, &cfg->zones[i], p, now, act, &next, errs);
     }
     return errs->count == before;
 }
@@ -162,20 +164,26 @@ static void server_kasp_print_keys(const struct zone_sign_params *sp, char *buf,
                                 sp->publish_only[i] ? 'p' : 's');
 }
 
-/* Logs each timestamp of the zone's keys crossed in (last, now]. */
-static void server_kasp_crossed(struct server *srv, const struct config_zone *z, int64_t last,
+/* Logs each timestamp of the zone's keys crossed in (last, now]; whether
+ * there was one (the served set may predate it: a reload in between
+ * fills the configuration's keys, not the set's signatures). */
+static bool server_kasp_crossed(struct server *srv, const struct config_zone *z, int64_t last,
                                 int64_t now)
 {
+    bool any = false;
     struct zone_kasp_keys keys;
     struct errlist errs;
     errlist_init(&errs);
     if (zone_kasp_store_load(z->dnssec.key_directory, z->origin, &keys, &errs))
         for (size_t k = 0; k < keys.n; k++)
             for (int w = ZONE_KASP_T_READY; w <= ZONE_KASP_T_RETIRED; w++)
-                if (keys.v[k].t[w] > last && keys.v[k].t[w] <= now)
+                if (keys.v[k].t[w] > last && keys.v[k].t[w] <= now) {
                     server_kasp_note(srv, z->origin, &keys.v[k], zone_kasp_kt_name(w),
                                      keys.v[k].t[w]);
+                    any = true;
+                }
     errlist_free(&errs);
+    return any;
 }
 
 /* One run of the timer, under reload_lock: every zone brought up to now;
@@ -194,16 +202,16 @@ static int64_t server_kasp_run(struct server *srv, int64_t now, bool *resign)
         struct errlist errs;
         errlist_init(&errs);
         int64_t next;
-        if (!server_kasp_zone(srv, z, p, now, &next, &errs)) {
+        if (!server_kasp_zone(srv, z, p, now, true, &next, &errs)) {
             server_log_errors(&errs, "key manager: ");
             log_error("event=dnssec_key_failed zone=%s errors=%zu retry_s=%d", z->origin,
                       errs.count, SERVER_KASP_RETRY_S);
             next = now + SERVER_KASP_RETRY_S;
         }
         errlist_free(&errs);
-        server_kasp_crossed(srv, z, srv->kasp_last, now);
+        bool crossed = server_kasp_crossed(srv, z, srv->kasp_last, now);
         server_kasp_print_keys(&z->dnssec.sign, after, sizeof(after));
-        if (strcmp(before, after) != 0)
+        if (crossed || strcmp(before, after) != 0)
             *resign = true;
         if (next >= 0 && (wake < 0 || next < wake))
             wake = next;
@@ -249,17 +257,23 @@ static void server_kasp_on_timer(evutil_socket_t fd, short what, void *arg)
 
 void server_kasp_start(struct server *srv)
 {
+    /* Under the lock: the admin thread's rollover reads kasp_timer. */
+    pthread_mutex_lock(&srv->reload_lock);
     srv->kasp_last = (int64_t)time(NULL);
     srv->kasp_timer = evtimer_new(srv->base, server_kasp_on_timer, srv);
+    pthread_mutex_unlock(&srv->reload_lock);
     struct timeval tv = {.tv_sec = 1};
     evtimer_add(srv->kasp_timer, &tv);
 }
 
 void server_kasp_stop(struct server *srv)
 {
-    if (srv->kasp_timer)
-        event_free(srv->kasp_timer);
+    pthread_mutex_lock(&srv->reload_lock);
+    struct event *ev = srv->kasp_timer;
     srv->kasp_timer = NULL;
+    pthread_mutex_unlock(&srv->reload_lock);
+    if (ev)
+        event_free(ev);
 }
 
 /* {"error": {"code", "message"}} with status; the admin API's shape. */
@@ -389,10 +403,10 @@ json_t *server_kasp_rollover(struct server *srv, const char *zone, bool ksk, boo
 {
     pthread_mutex_lock(&srv->reload_lock);
     json_t *res = server_kasp_roll_locked(srv, zone, ksk, force, status);
-    pthread_mutex_unlock(&srv->reload_lock);
     /* The main thread's timer applies it now: the new key's DNSKEY in
      * the zone (and, forced, its signatures) at once. */
     if (*status == 200 && srv->kasp_timer)
         event_active(srv->kasp_timer, EV_TIMEOUT, 0);
+    pthread_mutex_unlock(&srv->reload_lock);
     return res;
 }

@@ -13,7 +13,7 @@ signature fails to verify (which hides a key activated or withdrawn too
 early), what gtmd serves is sampled too, and every signature must verify
 with every DNSKEY RRset served within a TTL of it. Every second the zone is transferred (AXFR) and must
 pass ldns-verify-zone. gtmd is restarted while a pre-published ZSK waits
-to become active: the keys and their timeline survive it (the same tags,
+to become active, and reloaded while the next one waits: the keys and their timeline survive it (the same tags,
 the same times), and the rollover completes on time. The raw policy
 answers are signed by the active ZSK. The key files are 0600 in a 0700
 directory; a directory group can open stops a reload, naming it.
@@ -316,7 +316,7 @@ def test_two_zsk_rollovers_validate_throughout(kasp):
     assert len(first) == 1 and first[0]["active"] is not None, first
     client = Client(env.u, env.g)
     client.start()
-    restarted = None
+    restarted = reloaded = None
     verified = 0
     seen_active = {first[0]["tag"]}
     # Two rollovers take 2 x 15 s from the first ZSK's activation; the
@@ -336,6 +336,12 @@ def test_two_zsk_rollovers_validate_throughout(kasp):
                 restarted = _restart_in_step(env, client)
                 assert waiting[0]["tag"] in restarted[1], \
                     "the pre-published ZSK is in the DNSKEY RRset after the restart"
+            elif reloaded is None and waiting and len(seen_active) == 2:
+                # A reload during the second rollover keeps the zone as
+                # it is (same configuration): the timer still signs it
+                # again at the next step.
+                reloaded = Admin.of(env.g).post("/v1/reload").status
+                assert reloaded == 200
             if time.monotonic() >= next_verify:
                 ok, out = verify_axfr(env.g, env.dir, verified)
                 assert ok, "AXFR %d does not verify: %s" % (verified, out)
@@ -353,6 +359,7 @@ def test_two_zsk_rollovers_validate_throughout(kasp):
     assert len(seen_active) >= 3, ("two rollovers did not complete in time", state(env.kdir),
                                    env.g.read_log()[-3000:])
     assert restarted is not None, "no restart in the middle of a step"
+    assert reloaded == 200, "no reload in the middle of a step"
     assert not client.bad, ("answers that did not validate", client.bad[:10], env.u.log())
     # TTLkey = TTLsig = 2 s; Ipub = Iret = 3 s leave 1 s for the timer.
     bad = cache_violations(client.samples, 2.0)
