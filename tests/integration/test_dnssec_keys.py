@@ -16,7 +16,9 @@ pass ldns-verify-zone. gtmd is restarted while a pre-published ZSK waits
 to become active, and reloaded while the next one waits: the keys and their timeline survive it (the same tags,
 the same times), and the rollover completes on time. The raw policy
 answers are signed by the active ZSK. The key files are 0600 in a 0700
-directory; a directory group can open stops a reload, naming it.
+directory; a directory group can open stops a reload, naming it; a key
+file broken under a running gtmd fails the next step's signing, naming
+the file, and the zone stays served as last signed.
 
 An emergency rollover (POST /v1/dnssec/ZONE/rollover, gtmctl dnssec
 rollover) keeps pre-publication's timing and validates throughout; a
@@ -498,5 +500,41 @@ def test_adopting_manual_keys(tmp_path):
         g.stop()
         g.start()
         assert state(kdir)["keys"] == st["keys"]
+    finally:
+        g.stop()
+
+
+def test_corrupt_key_file_keeps_the_last_good_signatures(tmp_path):
+    """A key file broken under a running gtmd: the next step's signing
+    fails naming the file, and the zone is served as last signed."""
+    gdir = str(tmp_path)
+    with open(os.path.join(gdir, "kasp.zone"), "w") as f:
+        f.write(ZONE_TEXT)
+    gport = free_port()
+    cfg = {"listen": ["%s:%d" % (ADDR, gport)], "workers": 1,
+           "dnssec_policies": {"short": dict(POLICY_CFG, zsk_lifetime=600)},
+           "zones": [{"origin": ZONE, "file": "kasp.zone",
+                      "dnssec": {"policy": "short", "key_directory": "keys"}}],
+           "admin": admin_section(gdir, admin_port(gport))}
+    g = Gtmd(gdir, cfg, gport).start()
+    try:
+        kdir = os.path.join(gdir, "keys")
+        zsk = zsks(state(kdir))[0]
+        before = sig_tags(g.query(STATIC, want_dnssec=True))
+        assert before == {zsk["tag"]}, before
+        bad = os.path.join(kdir, zsk["file"] + ".private")
+        with open(bad, "w") as f:
+            f.write("Private-key-format: v1.2\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: !!\n")
+        r = Admin.of(g).post("/v1/dnssec/%s/rollover" % ZONE, {"key": "zsk"})
+        assert r.status == 200, r.json
+        # The timer runs at once (event_active); the re-sign fails in
+        # milliseconds: 10 s for a loaded machine.
+        assert poll(lambda: "event=resign result=failed" in g.read_log(), 10, 0.1)[0], \
+            g.read_log()[-3000:]
+        log = g.read_log()
+        assert bad + " is not a private key ldns can read" in log, log[-3000:]
+        # Served as last signed: the same ZSK signs, the new one is not in.
+        assert sig_tags(g.query(STATIC, want_dnssec=True)) == before
+        assert {dns.dnssec.key_id(k) for k in dnskeys(g) if not k.flags & 1} == before
     finally:
         g.stop()
