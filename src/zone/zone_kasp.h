@@ -15,10 +15,12 @@
  *                  "ds_push": {"primary": "192.0.2.1:53", "key": "up.example."},
  *                  "servers": ["192.0.2.1:53"]}}}
  *
- * A zone names one with "dnssec": {"policy": NAME, "keys": [...]}: this
- * release takes the policy's signing settings (denial, NSEC3 iterations,
- * signature validity and refresh) and shows its timeline; the keys are
- * still the operator's (doc/dnssec.md, "Signing policies").
+ * A zone names one with "dnssec": {"policy": NAME, "key_directory": DIR}
+ * (gtmd makes, keeps and rolls its keys: zone_kasp_store.h,
+ * zone_kasp_sched.h, daemon/server_kasp.c) or {"policy": NAME, "keys":
+ * [...]} (the operator's keys): either way the zone is signed on the
+ * policy's settings (denial, NSEC3 iterations, signature validity and
+ * refresh) and its timeline shown (doc/dnssec.md, "Signing policies").
  *
  * Ownership: a zone_kasp_set owns its policies and their strings
  * (zone_kasp_free).
@@ -80,11 +82,11 @@ json_t *zone_kasp_json(const struct zone_kasp_policy *p);
 void zone_kasp_print(FILE *out, const struct zone_kasp_policy *p);
 
 /* A zone's DNSSEC status under policy p (zone_kasp_status.c): each key
- * of sp (read from its .key file) taken as active since 'since' (the
- * configured keys are the operator's: this release makes none), with the
- * times the policy makes due (retirement, successor publication,
- * removal), the earliest as "policy_due", and "next_action" saying that
- * nothing acts on them yet. A key file that cannot be read adds to errs
+ * of sp (read from its .key file) taken as active since 'since' (keys
+ * given by hand, "keys" without a key_directory), with the times the
+ * policy makes due (retirement, successor publication, removal), the
+ * earliest as "policy_due", and "next_action" saying that nothing acts
+ * on keys given by hand. A key file that cannot be read adds to errs
  * and is left out. The caller owns the result. */
 struct zone_sign_params;
 struct errlist;

@@ -57,7 +57,7 @@ struct zone_dnssec_params {
     uint32_t policy_max_ttl, policy_dnskey_ttl;
     /* "policy": the name of a signing policy (zone_kasp.h), or NULL. The
      * policy gives the signing settings (zone_dnssec_params_apply); the
-     * keys are still "keys" in this release. */
+     * keys are "keys" (the operator's) or, with key_directory, gtmd's. */
     char *policy;
     /* "key_directory": where gtmd makes and keeps the zone's keys and
      * their state (zone_kasp_store.h), resolved against the config's
