@@ -170,12 +170,13 @@ bool zone_kasp_store_save(const char *dir, const char *origin, const struct zone
     return ok;
 }
 
-/* Opens DIR/NAME for writing, new (O_EXCL) and 0600. NULL with errno. */
+/* Opens DIR/NAME for writing, 0600: new (O_EXCL) when excl, else over
+ * what is there. NULL with errno. */
 static FILE *zone_kasp_create(const char *dir, const char *name, const char *ext, char *path,
-                              size_t len)
+                              size_t len, bool excl)
 {
     snprintf(path, len, "%s/%s%s", dir, name, ext);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | (excl ? O_EXCL : O_TRUNC) | O_CLOEXEC, 0600);
     FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (fd >= 0 && !fp)
         close(fd);
@@ -209,13 +210,13 @@ static void zone_kasp_key_from_rr(const ldns_rr *pub, struct zone_kasp_key *k)
 static bool zone_kasp_write_pair(const char *dir, ldns_key *key, const ldns_rr *pub,
                                  const struct zone_kasp_key *k, char *path, size_t len)
 {
-    FILE *fp = zone_kasp_create(dir, k->base, ".private", path, len);
+    FILE *fp = zone_kasp_create(dir, k->base, ".private", path, len, true);
     if (!fp)
         return false;
     ldns_key_print(fp, key);
     if (!zone_kasp_close(fp))
         return false;
-    if (!(fp = zone_kasp_create(dir, k->base, ".key", path, len))) {
+    if (!(fp = zone_kasp_create(dir, k->base, ".key", path, len, true))) {
         int e = errno;
         snprintf(path, len, "%s/%s.private", dir, k->base);
         unlink(path);
@@ -268,17 +269,23 @@ bool zone_kasp_store_generate(const char *dir, const char *origin, uint8_t alg, 
     return ok;
 }
 
-/* Copies src to dir/name+ext, new and 0600. false with a message. */
+/* Copies src to dir/name+ext, 0600 (over a copy a crash left before the
+ * state was saved). The file itself (the operator's keys already in the
+ * key directory) is left as it is. false with a message. */
 static bool zone_kasp_copy(const char *src, const char *dir, const char *name, const char *ext,
                            struct errlist *errs)
 {
     char path[4300];
+    snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext);
+    struct stat a, b;
+    if (stat(src, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return true;
     FILE *in = fopen(src, "r");
     if (!in) {
         errlist_add(errs, "%s: cannot read it to adopt it: %s", src, strerror(errno));
         return false;
     }
-    FILE *out = zone_kasp_create(dir, name, ext, path, sizeof(path));
+    FILE *out = zone_kasp_create(dir, name, ext, path, sizeof(path), false);
     if (!out) {
         errlist_add(errs, "%s: cannot write it in the key store: %s", path, strerror(errno));
         fclose(in);

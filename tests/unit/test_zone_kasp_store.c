@@ -152,6 +152,29 @@ static void test_adopt(struct tap *t, const char *top)
               ok && a.tag == k.tag && a.ksk && strcmp(a.base, k.base) == 0 &&
                   mode_of(dst, a.base, ".private") == 0600,
               "an operator's key is adopted: %s", e.count ? e.msgs[0] : "");
+    /* Again (a crash before the state was saved), and from the key
+     * directory itself: the files stay whole. */
+    struct zone_kasp_key b;
+    TAP_CHECK(t, zone_kasp_store_adopt(dst, base, "test", &b, &e) && b.tag == k.tag,
+              "adopted over its own copy");
+    snprintf(base, sizeof(base), "%s/%s", dst, k.base);
+    TAP_CHECK(t, zone_kasp_store_adopt(dst, base, "test", &b, &e) && b.tag == k.tag,
+              "adopted from the key directory itself");
+    struct zone_kasp_keys one = {.n = 1};
+    one.v[0] = b;
+    zone_kasp_sched_first(&one.v[0], 100);
+    struct zone_sign_params sp = {.validity = 3600};
+    zone_kasp_store_fill(dst, ZONE, &one, 100, &sp);
+    ldns_rdf *origin = ldns_dname_new_frm_str(ZONE);
+    ldns_rr_list *dnskeys = ldns_rr_list_new();
+    ldns_key_list *kl = zone_sign_keys_load(&sp, origin, 1000, dnskeys, &e);
+    TAP_CHECK(t, kl != NULL, "and the signer still reads it: %s", e.count ? e.msgs[0] : "");
+    if (kl)
+        ldns_key_list_free(kl);
+    ldns_rr_list_deep_free(dnskeys);
+    ldns_rdf_deep_free(origin);
+    free(sp.keys[0]);
+    free(sp.key_paths[0]);
     errlist_free(&e);
 }
 
