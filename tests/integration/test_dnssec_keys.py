@@ -241,7 +241,10 @@ class Client(threading.Thread):
 
 
 @pytest.fixture
-def kasp():
+def kasp(request):
+    """gtmd with the zone's keys in a store, Unbound validating in front;
+    request.param (indirect): the ZSK lifetime, LIFE by default."""
+    life = getattr(request, "param", LIFE)
     for tool in (UNBOUND, VERIFY):
         if not os.access(tool, os.X_OK):
             pytest.skip("%s is not installed" % tool)
@@ -254,7 +257,7 @@ def kasp():
             f.write(ZONE_TEXT)
         gport = free_port()
         cfg = {"listen": ["%s:%d" % (ADDR, gport)], "workers": 1,
-               "dnssec_policies": {"short": POLICY_CFG},
+               "dnssec_policies": {"short": dict(POLICY_CFG, zsk_lifetime=life)},
                "zones": [{"origin": ZONE, "file": "kasp.zone",
                           "dnssec": {"policy": "short", "key_directory": "keys"},
                           "transfer": {"allow": ["127.0.0.1"]}}],
@@ -407,6 +410,8 @@ def test_open_key_directory_stops_the_reload(kasp):
         os.chmod(env.kdir, 0o700)
 
 
+# A minute's lifetime: no scheduled rollover comes in the test's way.
+@pytest.mark.parametrize("kasp", [60], indirect=True)
 def test_emergency_rollover(kasp):
     env = kasp
     a = Admin.of(env.g)
@@ -450,7 +455,7 @@ def test_emergency_rollover(kasp):
     r = a.post(path, {"key": "zsk", "force": True})
     assert r.status == 200 and r.json["forced"] is True, r.json
     forced = r.json["new"]["tag"]
-    assert r.json["new"]["active"] == r.json["new"]["published"], r.json
+    assert r.json["new"]["active"] == r.json["new"]["published"], r.json  # no successor pending
     assert poll(lambda: raw_sample(env.g)[1] == {forced}, 5, 0.1)[0], raw_sample(env.g)
     with open(os.path.join(env.gdir, "audit.log")) as f:
         audit = f.read()
