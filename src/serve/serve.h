@@ -69,10 +69,16 @@ struct serve_reader {
     struct serve_counters counters; /* written by this reader only */
 };
 
+/* What every worker reads per batch (current, loss) has a line pair of its
+ * own: the locks and the registry after it are written by publications
+ * and by id lookups (serve_policy_id) from the admin and drill threads,
+ * which would otherwise take the line from under every worker. Aligned
+ * members: a struct serve lives in a struct or on the stack, or in
+ * memory from aligned_alloc(SERVE_READER_ALIGN, ...). */
 struct serve {
-    _Atomic(struct serve_set *) current;
+    _Alignas(SERVE_READER_ALIGN) _Atomic(struct serve_set *) current;
     _Atomic(struct policy_loss *) loss; /* scoped drills' view; NULL: none */
-    struct serve_reader **readers;      /* max_readers slots, filled in order */
+    _Alignas(SERVE_READER_ALIGN) struct serve_reader **readers; /* max_readers slots, in order */
     unsigned max_readers;
     _Atomic unsigned n_readers;
     pthread_mutex_t lock; /* publication, reader_add, id chunks */
