@@ -186,12 +186,31 @@ static void check_kernel(struct tap *t)
             close(fds[k]);
 }
 
+/* The fallback's reason: a descriptor that is no socket is refused, and
+ * why says the kernel refused the program. */
+static void check_refused(struct tap *t)
+{
+    int p[2];
+    char why[160] = "";
+    if (pipe(p) != 0) {
+        TAP_CHECK(t, false, "pipe: %s", strerror(errno));
+        return;
+    }
+    TAP_CHECK(t, spread_attach(p[0], 2, why, sizeof(why)) == -1 && strstr(why, "refused"),
+              "a pipe is refused, with the reason (%s)", why);
+    TAP_CHECK(t, spread_attach(p[0], 0, why, sizeof(why)) == -1 && strstr(why, "no program"),
+              "0 workers: no program (%s)", why);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     struct tap t = {0};
     check_prog(&t);
     check_wanted(&t);
     check_cpu(&t);
+    check_refused(&t);
     check_kernel(&t);
     return tap_done(&t);
 }
