@@ -77,24 +77,18 @@ static void metrics_tls(struct evbuffer *b, const struct serve_query_totals *tot
  * messages): how evenly the kernel's steering spreads them (net/spread.h). */
 static void metrics_workers(struct evbuffer *b, struct serve *sv)
 {
-    struct serve_worker_total w[64];
-    size_t n = serve_sum_workers(sv, w, sizeof(w) / sizeof(w[0]));
-    struct serve_worker_total *all = w;
-    if (n > sizeof(w) / sizeof(w[0])) {
-        size_t cap = n;
-        all = malloc(cap * sizeof(*all)); /* more than 64 workers: freed below */
-        if (!all)
-            return;
-        n = serve_sum_workers(sv, all, cap);
-        n = n < cap ? n : cap; /* a worker added meanwhile is left for the next scrape */
-    }
+    size_t cap = serve_sum_workers(sv, NULL, 0);
+    struct serve_worker_total *w = calloc(cap ? cap : 1, sizeof(*w)); /* freed below */
+    if (!w)
+        return;
+    size_t n = serve_sum_workers(sv, w, cap);
+    n = n < cap ? n : cap; /* a worker added meanwhile waits for the next scrape */
     metrics_head(b, "gtmd_worker_messages_total", "counter",
                  "DNS messages received, by the worker thread that read them (tcpN, udpN, xdpN).");
     for (size_t i = 0; i < n; i++)
-        evbuffer_add_printf(b, "gtmd_worker_messages_total{worker=\"%s\"} %llu\n", all[i].name,
-                            (unsigned long long)all[i].messages);
-    if (all != w)
-        free(all);
+        evbuffer_add_printf(b, "gtmd_worker_messages_total{worker=\"%s\"} %llu\n", w[i].name,
+                            (unsigned long long)w[i].messages);
+    free(w);
 }
 
 static void metrics_queries(struct evbuffer *b, struct serve *sv)

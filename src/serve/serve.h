@@ -249,7 +249,8 @@ struct serve_worker_total {
 
 /* The messages of each DNS worker's reader, in the order they were
  * added, into out (at most cap); returns how many workers there are
- * (which may be more than cap). Any thread. */
+ * (which may be more than cap; out may be NULL when cap is 0). Any
+ * thread. */
 size_t serve_sum_workers(struct serve *sv, struct serve_worker_total *out, size_t cap);
 
 /* Geo lookups by kind, summed over every reader (any thread). */

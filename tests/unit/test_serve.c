@@ -2,6 +2,8 @@
  * and counters summed over readers and carried across publications. */
 #include <jansson.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -355,9 +357,49 @@ static void s_quiet_counts(struct tap *t, struct serve *sv, struct serve_reader 
     serve_leave(quiet);
 }
 
+/* Each DNS worker's messages, summed over transports, apart from the
+ * readers that are no worker; readers on line pairs of their own. */
+static void test_workers(struct tap *t)
+{
+    struct serve sv;
+    serve_init(&sv, 4);
+    struct serve_reader *w1 = serve_reader_add_worker(&sv, "udp2");
+    struct serve_reader *plain = serve_reader_add_counting(&sv);
+    struct serve_reader *w2 = serve_reader_add_worker(&sv, "xdp-with-a-long-name");
+    struct serve_reader *admin = serve_reader_add(&sv);
+    serve_count_messages(w1, SERVE_UDP, 5);
+    serve_count_messages(w1, SERVE_TCP, 2);
+    serve_count_messages(w2, SERVE_UDP, 3);
+    serve_count_messages(plain, SERVE_UDP, 100);
+    struct serve_worker_total w[2];
+    TAP_CHECK(t, serve_sum_workers(&sv, NULL, 0) == 2, "two workers among four readers");
+    memset(w, 0, sizeof(w));
+    TAP_CHECK(t, serve_sum_workers(&sv, w, 1) == 2 && w[1].name[0] == 0,
+              "cap 1: the count of all, one filled");
+    size_t n = serve_sum_workers(&sv, w, 2);
+    TAP_CHECK(t,
+              n == 2 && strcmp(w[0].name, "udp2") == 0 && w[0].messages == 7 &&
+                  strcmp(w[1].name, "xdp-with-a-long") == 0 && w[1].messages == 3,
+              "in order, summed over transports, names cut to 15 characters (%s %llu, %s %llu)",
+              w[0].name, (unsigned long long)w[0].messages, w[1].name,
+              (unsigned long long)w[1].messages);
+    bool aligned = true;
+    struct serve_reader *all[] = {w1, plain, w2, admin};
+    for (int i = 0; i < 4; i++)
+        aligned &= ((uintptr_t)all[i] % SERVE_READER_ALIGN) == 0;
+    TAP_CHECK(t, aligned, "every reader starts a %d-byte line pair", SERVE_READER_ALIGN);
+    TAP_CHECK(t,
+              offsetof(struct serve, readers) - offsetof(struct serve, current) >=
+                      SERVE_READER_ALIGN &&
+                  (uintptr_t)&sv.current % SERVE_READER_ALIGN == 0,
+              "the current set's pointer has its line pair to itself (and the loss view's)");
+    serve_destroy(&sv);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
+    test_workers(&t);
     struct serve sv;
     serve_init(&sv, 4);
     struct serve_reader *r1 = serve_reader_add_counting(&sv), *r2 = serve_reader_add_counting(&sv);
