@@ -33,6 +33,11 @@ bool spread_wanted(unsigned workers, unsigned ncpus, bool by_cpu, char *why, siz
         snprintf(why, whylen,
                  "%u UDP workers per address on %u CPUs: steering by CPU would leave %u idle",
                  workers, ncpus, workers - ncpus);
+    else if (ncpus % workers != 0)
+        snprintf(why, whylen,
+                 "%u CPUs do not divide evenly among %u UDP workers per address: steering by "
+                 "CPU would give some workers more CPUs' queries than others",
+                 ncpus, workers);
     else
         return true;
     return false;

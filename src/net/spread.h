@@ -15,7 +15,9 @@
  *
  * Steering is left to the kernel's hash, with the reason logged, when
  * there is one worker per address (nothing to steer), when there are more
- * workers per address than CPUs (some would receive nothing), when the
+ * workers per address than CPUs (some would receive nothing) or the CPUs
+ * do not divide evenly among them (3 workers on 4 CPUs: one would get
+ * two CPUs' queries), when the
  * configuration asks for the hash (udp_steering "hash": fewer NIC queues
  * than workers, without RPS, would put everything on a few workers), and
  * when the kernel refuses the program (older than 4.5, or no

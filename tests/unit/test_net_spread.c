@@ -64,6 +64,9 @@ static void check_wanted(struct tap *t)
               "one worker: not steered (%s)", why);
     TAP_CHECK(t, !spread_wanted(4, 2, true, why, sizeof(why)) && strstr(why, "2 idle"),
               "4 workers on 2 CPUs: not steered, 2 would idle (%s)", why);
+    TAP_CHECK(t, !spread_wanted(3, 4, true, why, sizeof(why)) && strstr(why, "evenly"),
+              "3 workers on 4 CPUs: not steered, uneven (%s)", why);
+    TAP_CHECK(t, spread_wanted(2, 8, true, why, sizeof(why)), "2 workers on 8 CPUs: steered");
 }
 
 static void check_cpu(struct tap *t)
