@@ -182,10 +182,13 @@ def check_i1_i4(tl, reach, figures):
             if applies and left is not None:
                 flips[n] = round(max(flips.get(n, 0.0), left - tk), 3)
             if applies and late:
+                who = "cut off with the leader" if n in f.get("i1_nodes", []) else \
+                    "reaches a quorum"
                 out.append(_violation(tl, "I1", n, late[0], tk, "%s killed at %.3f, still served "
-                                      "%.3f s after (bound %.2f s)%s" % (
+                                      "%.3f s after (bound %.2f s)%s; the node %s" % (
                                           x, tk, late[0] - tk, bound,
-                                          "" if left is None else "; left after %.3f s" % (left - tk))))
+                                          "" if left is None else "; left after %.3f s" % (left - tk),
+                                          who)))
     return out
 
 

@@ -143,8 +143,11 @@ class Nemesis:
             us.stop()
 
         def heal():
-            us.start()
+            # The backend comes back last: the fault's end, recorded when
+            # heal returns, is then the revival (the cuts end a little
+            # before it, which only shortens what I1 and I3 demand).
             uncut()
+            us.start()
         return {"cuts": [list(p) for p in pairs], "dead_backend": "us", "i1_nodes": [n],
                 "desc": "%s and leader %s cut off, us killed" % (n, lead)}, apply, heal, \
             res | {"etcd", "answer"}
