@@ -203,7 +203,11 @@ HAND_READ = set()
 # (a message's "$.fleet.etcd[0]: ..."): what a schema replaces. API request
 # bodies are no configuration: admin_confapi.c's "$.changes[i]" paths are a
 # request's.
-API = {"src/admin/admin_confapi.c"}
+API = {"src/admin/admin_confapi.c",
+       # The key store's state file (keys.json in a zone's key_directory)
+       # is gtmd's own record of its keys, written and read by gtmd alone:
+       # data, not configuration; its errors name the file and the path.
+       "src/zone/zone_kasp_store.c"}
 HAND = re.compile(r'jsoncfg_(?:int|ms|seconds|bool|str|check_keys)\s*\(|"[^"\n]*\$\.[a-z_]')
 
 
