@@ -97,5 +97,4 @@ void fleet_keep_watch_down(struct fleet *f, const char *why)
     log_warn("event=fleet_watch_down node=%s revision=%lld retry_s=%.1f session=kept why=\"%s\"",
              f->p.node, (long long)f->rev, FLEET_RETRY_S, why);
     f->rewatch_at = now + FLEET_RETRY_S;
-    etcd_failover(f->etcd);
 }

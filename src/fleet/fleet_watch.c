@@ -66,12 +66,14 @@ static void fleet_on_watch_end(void *arg, const char *why)
         fleet_sync_failed(f, "watch", why);
         return;
     }
+    /* Only when calls are still on the URL that ended it: calls that moved
+     * on to a live URL stay there. */
+    if (from && from == etcd_endpoint(f->etcd))
+        etcd_failover(f->etcd);
     if (++f->watch_resumes > f->p.etcd.n_urls) {
         fleet_keep_watch_down(f, why);
         return;
     }
-    if (from && from == etcd_endpoint(f->etcd))
-        etcd_failover(f->etcd);
     fleet_sync_rewatch(f, why);
 }
 
