@@ -336,8 +336,7 @@ def test_etcd_leader_killed_twice_loses_no_override(fleet):
             k, d = kill_leader_round(fleet, r, writer, figures)
             kept.append(k)
             deleted.extend(d)
-        # No deleted override back, none lost: every node's list, and its
-        # answer (us: every region:us override was deleted).
+        # No deleted override back, none lost: every node's list.
         for n in fleet.nodes:
             st, b = n.get("/v1/overrides")
             assert st == 200, b
@@ -345,7 +344,12 @@ def test_etcd_leader_killed_twice_loses_no_override(fleet):
             reasons = [o.get("reason") for o in b.get("overrides", [])]
             assert not set(ids) & set(deleted), (n.name, b)
             assert all(k in reasons for k in kept), (n.name, b)
-            assert n.answer() == fleet.US, n.name
+        # And every node serves us (every region:us override was deleted).
+        # A bounded poll: on a loaded machine a probe of the backend may
+        # time out (0.2 s) now and then, which this test does not judge;
+        # the endpoint's state says why when it fails.
+        ok, _ = poll(lambda: all(n.answer() == fleet.US for n in fleet.nodes), 5, 0.05)
+        assert ok, [(n.name, n.answer(), n.endpoint("us1")) for n in fleet.nodes]
     fresh = {n.name: n.fleet()["resyncs"] - resyncs[n.name] for n in fleet.nodes}
     kept_calls = {n.name: n.fleet()["calls_kept"] for n in fleet.nodes}
     gaps = {k: round(v, 2) for k, v in sorted(status.quorum_gap.items())}
