@@ -387,6 +387,41 @@ static struct run check_probe(struct ctx *c, const char *json, uint16_t port, co
     return run;
 }
 
+/*
+ * A probe that waits for its timeout must end within [lo, hi] ms: not
+ * before the timeout, and not seconds after it (a timeout ignored, or a
+ * second wait chained to the first). first_ms is the run the caller made.
+ * A run that ended early fails at once. One that ended late proves less:
+ * on a 2-core CI machine a sanitizer build of this test shares the cores
+ * with three integration tests, and this thread can lose the CPU for
+ * hundreds of ms. So the same case (a fresh server made from tmpl) runs
+ * again, quietly, up to twice; the bound holds when any run met it. A probe
+ * that ignores its timeout misses it every time.
+ */
+static bool timed_within(struct ctx *c, struct srv tmpl, const char *json, double first_ms,
+                         double lo, double hi, double *worst)
+{
+    *worst = first_ms;
+    if (first_ms < lo)
+        return false;
+    double ms = first_ms;
+    for (int again = 0; again < 2 && ms > hi; again++) {
+        struct srv sv = tmpl;
+        srv_start(&sv);
+        struct probe_spec sp = spec_of(json, c->dir);
+        struct run r;
+        run_probe(c, &sp, sv.port, NULL, &r);
+        probe_spec_free(&sp);
+        srv_stop(&sv);
+        ms = r.ms;
+        printf("# again: %.1f ms (bound %.0f-%.0f ms)\n", ms, lo, hi);
+        if (ms < lo)
+            return false;
+    }
+    *worst = ms;
+    return ms <= hi;
+}
+
 /* The failure kind the probe type reported (what metrics count). */
 static void check_kind(struct ctx *c, const struct run *run, enum health_fail_kind want,
                        const char *what)
@@ -681,13 +716,19 @@ static void test_http_misbehave(struct ctx *c)
     struct srv s = {.mode = SRV_SILENT};
     struct run r = http_case(c, &s, HTTP_T "}", false, "timeout while waiting for status line",
                              "http: silent server times out");
-    TAP_CHECK(c->t, r.ms >= 290 && r.ms <= 400, "http: silent: done in timeout+100 ms (%.1f ms)",
-              r.ms);
+    double ms;
+    bool in_bound =
+        timed_within(c, (struct srv){.mode = SRV_SILENT}, HTTP_T "}", r.ms, 290, 400, &ms);
+    TAP_CHECK(c->t, in_bound, "http: silent: done in timeout+100 ms (%.1f ms, then %.1f ms)", r.ms,
+              ms);
     check_kind(c, &r, HEALTH_FAIL_TIMEOUT, "http: silent server");
     s = (struct srv){.mode = SRV_DRIP, .reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"};
     r = http_case(c, &s, HTTP_T "}", false, "timeout", "http: slow drip times out");
-    TAP_CHECK(c->t, r.ms >= 290 && r.ms <= 400, "http: drip: done in timeout+100 ms (%.1f ms)",
-              r.ms);
+    in_bound = timed_within(
+        c, (struct srv){.mode = SRV_DRIP, .reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"},
+        HTTP_T "}", r.ms, 290, 400, &ms);
+    TAP_CHECK(c->t, in_bound, "http: drip: done in timeout+100 ms (%.1f ms, then %.1f ms)", r.ms,
+              ms);
     s = (struct srv){.mode = SRV_RESET};
     r = http_case(c, &s, HTTP_T "}", false, "reset", "http: connection reset fails");
     check_kind(c, &r, HEALTH_FAIL_RESET, "http: connection reset");
@@ -767,7 +808,10 @@ static void test_https(struct ctx *c)
               "https: SNI and Host are the check's host (sni \"%s\")", s.sni);
     s = (struct srv){.mode = SRV_SILENT, .tls = x};
     r = http_case(c, &s, HTTPS_T "}", false, "timeout", "https: silent server");
-    TAP_CHECK(c->t, r.ms >= 490 && r.ms <= 600, "https: silent: timeout honoured (%.1f ms)", r.ms);
+    double ms;
+    bool in_bound = timed_within(c, (struct srv){.mode = SRV_SILENT, .tls = x}, HTTPS_T "}", r.ms,
+                                 490, 600, &ms);
+    TAP_CHECK(c->t, in_bound, "https: silent: timeout honoured (%.1f ms, then %.1f ms)", r.ms, ms);
     SSL_CTX_free(x);
     s = (struct srv){.mode = SRV_REPLY, .reply = OK200};
     r = http_case(c, &s, HTTPS_T "}", false, "tls handshake",
@@ -834,7 +878,10 @@ static void test_dns(struct ctx *c)
     s = (struct srv){.mode = SRV_DNS, .dns_silent = true};
     srv_start(&s);
     r = check_probe(c, DNS_T "}", s.port, NULL, false, "timeout", "dns: no reply");
-    TAP_CHECK(c->t, r.ms >= 290 && r.ms <= 400, "dns: timeout honoured (%.1f ms)", r.ms);
+    double ms;
+    bool in_bound = timed_within(c, (struct srv){.mode = SRV_DNS, .dns_silent = true}, DNS_T "}",
+                                 r.ms, 290, 400, &ms);
+    TAP_CHECK(c->t, in_bound, "dns: timeout honoured (%.1f ms, then %.1f ms)", r.ms, ms);
     check_kind(c, &r, HEALTH_FAIL_TIMEOUT, "dns: no reply");
     srv_stop(&s);
 }
