@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 #include "fleet/fleet_peer.h"
@@ -81,6 +82,12 @@ struct fleet_peer {
 
 /* Peer idx's entry, grown to it (fleet thread; takes f->lock to grow). */
 struct fleet_peer_node *fleet_peer_node_at(struct fleet *f, uint16_t idx);
+/* One datagram of len octets (its true length: over
+ * FLEET_PEER_DGRAM_MAX only that much of it is in buf) from from, arrived
+ * at now (monotonic): checked, counted, applied. Also the fuzz target's
+ * entry (tests/fuzz/fuzz_peer.c). */
+void fleet_peer_receive(struct fleet *f, const uint8_t *buf, size_t len,
+                        const struct sockaddr_storage *from, double now);
 /* The socket is readable (fleet_peer_rx.c). */
 void fleet_peer_on_read(int fd, short what, void *arg);
 /* Wall clock now, in microseconds. */

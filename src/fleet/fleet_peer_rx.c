@@ -196,6 +196,25 @@ static void fleet_peer_accept(struct fleet *f, const struct fleet_peer_msg *m, c
     }
 }
 
+void fleet_peer_receive(struct fleet *f, const uint8_t *buf, size_t len,
+                        const struct sockaddr_storage *from, double now)
+{
+    if (len > FLEET_PEER_DGRAM_MAX) {
+        fleet_peer_drop(f, NULL, FLEET_PEER_DROP_TOO_BIG);
+        return;
+    }
+    struct fleet_peer_msg *m = &f->peer->msg;
+    if (fleet_peer_parse(buf, len, m) != FLEET_PEER_PARSE_OK) {
+        fleet_peer_drop(f, NULL, FLEET_PEER_DROP_MALFORMED);
+        return;
+    }
+    if (strcmp(m->to, f->p.node) != 0) {
+        fleet_peer_drop(f, NULL, FLEET_PEER_DROP_NOT_FOR_ME);
+        return;
+    }
+    fleet_peer_accept(f, m, buf, from, now);
+}
+
 void fleet_peer_on_read(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -208,20 +227,7 @@ void fleet_peer_on_read(evutil_socket_t fd, short what, void *arg)
         ssize_t len = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &fl);
         if (len < 0)
             return; /* EAGAIN: drained */
-        if ((size_t)len > FLEET_PEER_DGRAM_MAX) {
-            fleet_peer_drop(f, NULL, FLEET_PEER_DROP_TOO_BIG);
-            continue;
-        }
-        struct fleet_peer_msg *m = &f->peer->msg;
-        if (fleet_peer_parse(buf, (size_t)len, m) != FLEET_PEER_PARSE_OK) {
-            fleet_peer_drop(f, NULL, FLEET_PEER_DROP_MALFORMED);
-            continue;
-        }
-        if (strcmp(m->to, f->p.node) != 0) {
-            fleet_peer_drop(f, NULL, FLEET_PEER_DROP_NOT_FOR_ME);
-            continue;
-        }
-        fleet_peer_accept(f, m, buf, &from, deadline_mono());
+        fleet_peer_receive(f, buf, (size_t)len, &from, deadline_mono());
     }
 }
 

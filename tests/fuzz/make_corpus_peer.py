@@ -8,7 +8,9 @@ Good datagrams (no records, a few, a full part near 1200 octets, signed and
 not) and each one broken in a way the parser must name: cut in every field,
 a bad magic, unknown flags, bad names, ranges out of order, records outside
 their range, an unknown state, an empty key, too many records, trailing
-octets, over 1200 octets."""
+octets, over 1200 octets; and, for the fleet that receives them in fuzz_peer.c (node
+"ns2", peer "ns1"), datagrams to another node, from a stranger, about
+endpoints it does not know, and acknowledging what it never sent."""
 import os
 import struct
 
@@ -58,6 +60,12 @@ def seeds():
     yield "trailing", good + b"\0"
     yield "too_big", dgram(full + full)
     yield "negative_stamp", dgram(few, stamp=-1)
+    # For the receiving fleet of fuzz_peer.c ("ns2", peer "ns1"):
+    yield "to_other", dgram(few, to="ns3")
+    yield "from_stranger", dgram(few, frm="mallory")
+    yield "unknown_endpoints", dgram([rec("endpoint:other/x%d" % i, cseq=11 + i)
+                                      for i in range(20)])
+    yield "ack_of_nothing", dgram(few, ack_run=1, ack_have=2**63)
 
 
 def main():

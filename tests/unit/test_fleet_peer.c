@@ -209,6 +209,7 @@ int main(void)
         fleet_store_stop(sides[i]->f);
         fleet_free(sides[i]->f);
         health_core_free(&sides[i]->hc);
+        event_ring_free(sides[i]->hc.events);
     }
     return tap_done(&t);
 }
