@@ -43,7 +43,15 @@ def peers_of(node):
     return {p["node"]: p for p in f.get("peers", [])}
 
 
-def heard_all(node, names, within=0.5):
+# "Heard" in the tests: a datagram accepted within this long. A peer
+# sends every 0.1 s; 2 s (20 ticks) leaves room for a gtmd under ASan
+# starved for a moment on a loaded 2-core machine (a poll needs one
+# status read at which every peer is recent), and is still far below the
+# stale_after (3 s) a silent peer would reach.
+HEARD_WITHIN_S = 2.0
+
+
+def heard_all(node, names, within=HEARD_WITHIN_S):
     ps = peers_of(node)
     return all(n in ps and ps[n]["heard_ago"] is not None and ps[n]["heard_ago"] < within
                for n in names)
@@ -165,7 +173,9 @@ def test_signed_fleet_drops_unsigned_and_forged(made, cluster, be, keys):
         me = n.fleet()["node"]
         ok, _ = poll(lambda: heard_all(n, [x for x in ("n1", "n2", "n3") if x != me]), HEARD_S,
                      0.1)
-        assert ok, peers_of(n)
+        f = n.fleet()
+        assert ok, (me, peers_of(n), [(x["name"], x["live"]) for x in f["nodes"]],
+                    f["rejected"], f["connection"])
         assert n.fleet()["peer"]["signed"] is True
     n1 = nodes[0]
     send_to(n1, dgram("n2", "n1", run=2**62, seq=1))
