@@ -167,14 +167,17 @@ static void fleet_peer_accept(struct fleet *f, const struct fleet_peer_msg *m, c
         fleet_peer_drop(f, n, FLEET_PEER_DROP_WRONG_ADDRESS);
         return;
     }
+    pthread_mutex_lock(&f->lock);
+    bool fresh = fleet_peer_fresh_locked(n, m);
+    n->drops[FLEET_PEER_DROP_REPLAY] += !fresh;
+    pthread_mutex_unlock(&f->lock);
+    if (!fresh)
+        return;
+    /* Only a datagram that passed every check may add endpoints; the
+     * fleet thread is the only writer, so nothing moves while unlocked. */
     struct fleet_ep *eps[FLEET_PEER_RECS_MAX];
     fleet_peer_resolve(f, m, eps);
     pthread_mutex_lock(&f->lock);
-    if (!fleet_peer_fresh_locked(n, m)) {
-        n->drops[FLEET_PEER_DROP_REPLAY]++;
-        pthread_mutex_unlock(&f->lock);
-        return;
-    }
     n->accepted++;
     n->heard = now;
     fleet_peer_offset_locked(n, (double)m->stamp_us / 1e6 - now, now);
