@@ -32,7 +32,7 @@ import re
 import subprocess
 import sys
 
-MAX_RERUN = 5
+MAX_RERUN = 10
 TAP = re.compile(r"^(not ok|ok) (\d+) - (.*)$")
 FLAKY = "FLAKY: failed once, passed when run again alone"
 
