@@ -21,7 +21,7 @@ if [ "$jobs" -gt 1 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then
     set -- -n "$jobs" "$@"
 fi
 # rerun.py runs them, then runs again, alone, the few that failed (at
-# most 5, never one whose sanitizer report failed its teardown): one
+# most 10, never one whose sanitizer report failed its teardown): one
 # that passes then counts as passed, marked FLAKY in its TAP line, with
 # its first failure printed in full (rerun.py says why).
 exec /usr/bin/python3 rerun.py "$@" .
