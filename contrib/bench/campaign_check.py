@@ -307,10 +307,11 @@ def _explained(tl, n, t):
 
 
 def _revived_before(tl, t):
-    """Whether the primary came back within revive_window before t."""
+    """When the primary came back, if that was within revive_window
+    before t; else None."""
     w = tl["params"].get("revive_window", 1.5)
-    return any(f["dead_backend"] == PRIMARY and f.get("end") is not None and
-               f["end"] <= t <= f["end"] + w for f in _kills(tl))
+    return next((f["end"] for f in _kills(tl) if f["dead_backend"] == PRIMARY and
+                 f.get("end") is not None and f["end"] <= t <= f["end"] + w), None)
 
 
 def check_i2(tl, reach):
@@ -331,9 +332,10 @@ def check_i2(tl, reach):
                 run[1], run[2] = t, run[2] + 1
             if run and (not bad or t == tl["answers"][n][-1][0]) and a is not None:
                 inv = "I2" if reach.at(n, run[0]) else "I2-isolated"
-                if _revived_before(tl, run[0]):
-                    inv = "I2-revival"
-                out.append(_violation(tl, inv, n, run[0], run[0],
+                back = _revived_before(tl, run[0])
+                if back is not None:
+                    inv = "I2-revival"  # its class names the kill's fault too
+                out.append(_violation(tl, inv, n, run[0], run[0] if back is None else back,
                                       "%d answers without %s from %.3f to %.3f, primary alive, "
                                       "no override" % (run[2], PRIMARY, run[0], run[1])))
                 run = None

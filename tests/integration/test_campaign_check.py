@@ -118,6 +118,7 @@ def test_i2_flap_after_the_revival_told_apart():
     set_node(tl, "n2", [(0.0, "us"), (10.6, "eu"), (15.2, "us"), (15.4, "eu"), (15.5, "us"),
                         (20.3, "eu"), (23.3, "us")])
     assert invs(tl) == [("I2-revival", "n2")]
+    assert campaign_check.check(tl)["violations"][0]["cls"] == "backend_kill"
     # The same 2 s after the revival is a plain I2.
     set_node(tl, "n2", [(0.0, "us"), (10.6, "eu"), (15.2, "us"), (17.0, "eu"), (17.1, "us"),
                         (20.3, "eu"), (23.3, "us")])
