@@ -2,7 +2,8 @@
 """A randomized real-fault campaign on the fleet (issue #54 item 4, in
 the manner of Jepsen): a 3-member etcd (e1..e3) and 3 gtmd nodes (n1..n3),
 each in its own network namespace (tests/integration/fleetlab.py), two
-HTTP backends us and eu in the root namespace (policy failover us, eu;
+HTTP backends us and eu in the root namespace, each its own process
+(policy failover us, eu;
 http check every 0.25 s, fall 2, rise 2). A nemesis (campaign_nemesis.py)
 injects seeded random faults; a recorder queries every node's DNS every
 20 ms and polls every node's /v1/status every 0.5 s; the checker
@@ -18,10 +19,13 @@ It prints the figures and exits 0 whatever it found (a benchmark); the
 CI test (tests/integration/test_fleet_campaign.py) asserts on them.
 """
 import argparse
+import ctypes
 import json
 import os
 import random
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -35,10 +39,81 @@ import campaign_nemesis  # noqa: E402
 import netlab  # noqa: E402
 from backends import answer_addrs, fast_query, poll  # noqa: E402
 from fleetlab import Fleet  # noqa: E402
-from fleetlib import http_json, need_etcd  # noqa: E402
+from fleetlib import Backend, http_json, need_etcd  # noqa: E402
 
 NAME = "app.example.com."
 FALL, INTERVAL = 2, 0.25
+
+
+# A backend in its own process: a kill is a SIGKILL (its kernel closes
+# the socket at once), and its probes are not served by a thread that
+# waits for this process's GIL behind the recorder's threads (with the
+# backends as threads here, a loaded machine made the nodes' 0.2 s probes
+# of a live backend time out, a harness fault counted as the product's).
+BACKEND = """import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except OSError:
+            pass
+    def handle(self):
+        try:
+            super().handle()
+        except OSError:  # a probe that gave up (its timeout) and reset
+            pass
+    def log_message(self, *a):
+        pass
+s = http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), H)
+s.daemon_threads = True
+s.serve_forever()
+"""
+
+
+def _die_with_parent():
+    """In the child: SIGKILL when the campaign dies, even by SIGKILL."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class ProcBackend(Backend):
+    """Backend's interface (addr, port, start, stop), in a child process."""
+
+    def __init__(self, addr, port):
+        super().__init__(addr, port)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", BACKEND, self.addr, str(self.port)],
+                                     preexec_fn=_die_with_parent)
+
+        def up():
+            try:
+                socket.create_connection((self.addr, self.port), timeout=0.2).close()
+                return True
+            except OSError:
+                return False
+        ok, _ = poll(up, 5.0, 0.01)  # the revival is when it accepts
+        if not ok:
+            raise RuntimeError("backend %s:%d did not start" % (self.addr, self.port))
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+def proc_backends(fleet):
+    """Replaces the fleet's in-process backends by ProcBackends on the same
+    addresses and port."""
+    for name in ("us", "eu"):
+        old = fleet.be[name]
+        old.stop()
+        fleet.be[name] = ProcBackend(old.addr, old.port).start()
 
 
 class Overrides:
@@ -175,6 +250,7 @@ def run_campaign(seed, duration, load=False, log=print):
     try:
         fleet.start_etcd()
         fleet.start_backends()
+        proc_backends(fleet)
         fleet.start_nodes(timeout=1, fall=FALL)
         t0 = time.monotonic()
 
