@@ -6,8 +6,9 @@ A timeline is a dict (all times in seconds of one monotonic clock):
 
   params   {"bound_i1": fall x interval + 0.5 (+0.5 loaded),
             "bound_i3": 0.5 (+0.5 loaded), "status_max": 1.0 (+0.5 loaded),
-            "revive_window": bound_i1 + 0.5 (a moved answer this soon after
-            the primary came back is told apart: I2-revival),
+            "revive_window": the fleet's stale_after (+0.5 loaded): a moved
+            answer this soon after the primary came back is told apart
+            (I2-revival: a late report of the kill still counts that long),
             "window": seconds of context printed around a violation}
   nodes    ["n1", ...]; members ["e1", ...]
   faults   [{"kind", "start", "end" (None: never healed), "cuts": [[a, b]]

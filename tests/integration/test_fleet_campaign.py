@@ -54,11 +54,12 @@ KNOWN = {
     # degraded (stale_after): its own local fault then moves its answers
     # (documented: "What the fleet guarantees").
     "I2-isolated": "a degraded node serves its own probes (doc/fleet.md)",
-    # A flap while the fleet comes back: within fall x interval + 1 s of
-    # the primary's revival, a node that served it again leaves it for a
+    # A flap while the fleet comes back: within stale_after (3 s) of the
+    # primary's revival, a node that served it again leaves it for a
     # moment, when a report written late (by a node cut off during the
     # kill) arrives after an early up: freshness is judged by arrival, not
-    # by the writer's stamp (issue #54 item 1, not made yet).
+    # by the writer's stamp (issue #54 item 1, not made yet). Seen 0.2 and
+    # 1.55 s after the revival.
     "I2-revival": "a late report after the revival (no writer's stamp yet)",
 }
 
