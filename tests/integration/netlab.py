@@ -13,6 +13,7 @@ namespaces (their veths go with them), the bridge and the addresses.
 Names carry the pid of the test process so that two runs never collide,
 and subnets a number per pytest-xdist worker (slot()).
 """
+import hashlib
 import json
 import os
 import shutil
@@ -32,11 +33,21 @@ def run(*args, check=True):
 
 def slot():
     """A number in 0..249 for this test process's subnets (10.231.N.0/24
-    here, 10.234.N and 10.235.N in test_xdp.py): distinct for every
-    pytest-xdist worker of a run (gwK: 200 + K), from the pid otherwise."""
+    here, 10.234.N and 10.235.N in test_xdp.py). For the pytest-xdist
+    workers gw0..gw3 of one run: 200 + 4 x B + K, with B (0..11) drawn
+    from the run's id, so that the workers of one run never share a
+    subnet and two runs on one machine (a developer's tests beside a CI
+    run) share one only by a 1-in-12 chance; more workers: 200 + K (up to
+    gw49); without xdist: from the pid."""
     w = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if w.startswith("gw") and w[2:].isdigit() and int(w[2:]) < 50:
-        return 200 + int(w[2:])
+    if w.startswith("gw") and w[2:].isdigit():
+        k = int(w[2:])
+        if k < 4:
+            uid = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+            b = int(hashlib.sha1(uid.encode()).hexdigest(), 16) % 12 if uid else 0
+            return 200 + 4 * b + k
+        if k < 50:
+            return 200 + k
     return os.getpid() % 200
 
 
