@@ -56,10 +56,9 @@ void fleet_keep_call_failed(struct fleet *f, enum etcd_status st, const char *wh
     }
 }
 
-/* A synced node without a quorum reply for stale_after: its lease may
- * have expired (its TTL), so the session is lost (fleet_session.h) and it
- * syncs again. True when it did. */
-bool fleet_keep_expire_silent(struct fleet *f, double now)
+/* What fleet_session_expired needs of a synced node that no member
+ * answered, read under the lock. */
+static struct fleet_session_in fleet_keep_silent_in(struct fleet *f, double now)
 {
     pthread_mutex_lock(&f->lock);
     struct fleet_session_in in = {.cause = FLEET_SESSION_NO_REPLY,
@@ -68,6 +67,15 @@ bool fleet_keep_expire_silent(struct fleet *f, double now)
                                   .last_quorum = f->last_quorum,
                                   .stale_after = f->p.stale_after};
     pthread_mutex_unlock(&f->lock);
+    return in;
+}
+
+/* A synced node without a quorum reply for stale_after: its lease may
+ * have expired (its TTL), so the session is lost (fleet_session.h) and it
+ * syncs again. True when it did. */
+bool fleet_keep_expire_silent(struct fleet *f, double now)
+{
+    struct fleet_session_in in = fleet_keep_silent_in(f, now);
     if (!fleet_session_expired(&in))
         return false;
     char why[96];
@@ -83,13 +91,7 @@ bool fleet_keep_expire_silent(struct fleet *f, double now)
 void fleet_keep_watch_down(struct fleet *f, const char *why)
 {
     double now = deadline_mono();
-    pthread_mutex_lock(&f->lock);
-    struct fleet_session_in in = {.cause = FLEET_SESSION_NO_REPLY,
-                                  .synced = true,
-                                  .now = now,
-                                  .last_quorum = f->last_quorum,
-                                  .stale_after = f->p.stale_after};
-    pthread_mutex_unlock(&f->lock);
+    struct fleet_session_in in = fleet_keep_silent_in(f, now);
     if (fleet_session_expired(&in)) {
         fleet_sync_failed(f, "watch", why);
         return;
