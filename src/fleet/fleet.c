@@ -227,6 +227,8 @@ static void fleet_verdict_explain(const struct fleet *f, enum health_state v, ui
 enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep *ep, char *why,
                                           size_t len)
 {
+    if (f->p.decision == FLEET_DECISION_STAMPED)
+        return fleet_stamped_verdict_locked(f, ep, why, len);
     size_t n = 0;
     for (const struct fleet_obs *o = ep->obs; o; o = o->next)
         n++;
@@ -572,6 +574,7 @@ void fleet_free(struct fleet *f)
     free(f->buckets);
     free(f->local);
     free(f->nodes);
+    fleet_stamped_free(f);
     free(f->dec_reports);
     free(f->dec_nodes);
     free(f->dec_how);
@@ -661,6 +664,12 @@ struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *
     }
     struct timeval tick = {0, (suseconds_t)(FLEET_TICK_S * 1e6)};
     evtimer_add(f->ev_tick, &tick);
+    if (fleet_stamped_start(f) != 0) {
+        fleet_store_stop(f);
+        snprintf(err, errlen, "fleet: cannot start the decision's timer");
+        fleet_free(f);
+        return NULL;
+    }
     health_rtt_set_self(f->health, f->p.node); /* latency records: "this node" by name */
     struct health_hooks h = {.state_changed = fleet_hook_state_changed, .arg = f};
     if (health_core_add_hooks(f->health, &h) != 0) {
@@ -677,9 +686,11 @@ struct fleet *fleet_start(const struct fleet_params *p, const struct fleet_env *
         return NULL;
     }
     pthread_setname_np(f->thread, "gtmd-fleet"); /* top -H, perf, gdb */
-    log_info("event=fleet_start node=%s etcd=%s prefix=%s quorum=%s stale_after=%.0f", f->p.node,
-             etcd_endpoint(f->etcd), f->p.prefix,
-             fleet_quorum_name(&f->p.quorum, (char[16]){0}, 16), f->p.stale_after);
+    log_info("event=fleet_start node=%s etcd=%s prefix=%s quorum=%s stale_after=%.0f "
+             "decision=%s",
+             f->p.node, etcd_endpoint(f->etcd), f->p.prefix,
+             fleet_quorum_name(&f->p.quorum, (char[16]){0}, 16), f->p.stale_after,
+             fleet_decision_name(f->p.decision));
     return f;
 }
 

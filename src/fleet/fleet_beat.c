@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "dns/dns.h"
 #include "fleet/fleet_int.h"
+#include "fleet/fleet_peer.h"
 #include "health/service.h"
 
 struct fleet_beat_call {
@@ -414,11 +415,28 @@ static void fleet_beat_take_stamp_locked(struct fleet *f, struct fleet_node *n, 
         f->stamps_refused[why]++;
 }
 
+/* The stamped rule's etcd inputs from peer n's heartbeat, written at t (its
+ * wall clock; 0: none) and delivered now: a sample of its offset, and news
+ * of its probe when the heartbeat vouches for a later as_of (it is not
+ * pending and this node holds the report it names) or asserts nothing (an
+ * older writer: it is alive, and its reports stand as they are, judged by
+ * their own "t"). (caller holds f->lock) */
+static void fleet_beat_stamped_locked(struct fleet_node *n, double t, double now)
+{
+    if (t <= 0)
+        return;
+    fleet_decide_stamped_offset_sample(&n->beat_off, t, now, FLEET_PEER_OFFSET_S);
+    const struct fleet_stamp_beat *b = &n->beat_stamp;
+    if (!b->have || (!b->pending && n->rrev_held >= b->rrev))
+        n->news_at = now;
+}
+
 void fleet_beat_report_stamp(struct fleet *f, uint16_t node, const json_t *v, bool bulk)
 {
     uint64_t rrev;
     enum fleet_stamp_why why = fleet_stamp_report_parse(v, &rrev);
     pthread_mutex_lock(&f->lock);
+    f->nodes[node].news_at = deadline_mono(); /* a report: news of its probe */
     if (why == FLEET_STAMP_OK && (!bulk || rrev > f->nodes[node].rrev_held))
         f->nodes[node].rrev_held = rrev;
     else if (why != FLEET_STAMP_OK && why != FLEET_STAMP_ABSENT)
@@ -440,6 +458,7 @@ void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
     else
         f->nodes[idx].heard = 0;
     fleet_beat_take_stamp_locked(f, &f->nodes[idx], v);
+    fleet_beat_stamped_locked(&f->nodes[idx], v ? t : 0, now);
     f->nodes[idx].have_offset = v && t > 0;
     f->nodes[idx].clock_offset = t > 0 ? t - health_now() : 0;
     uint8_t fb = f->nodes[idx].far_beats;

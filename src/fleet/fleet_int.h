@@ -21,6 +21,7 @@
 #include "fleet/etcd.h"
 #include "fleet/fleet.h"
 #include "fleet/fleet_compat.h"
+#include "fleet/fleet_decide_stamped.h"
 #include "fleet/fleet_stamp.h"
 
 #define FLEET_TXN_OPS 128 /* etcd's default --max-txn-ops */
@@ -231,6 +232,13 @@ struct fleet_node {
      * in status, not yet used by the verdict. (L) */
     struct fleet_stamp_beat beat_stamp;
     uint64_t rrev_held;
+    /* The stamped rule's view of it through etcd (fleet_stamped.c): its
+     * clock's offset from the "t" of its heartbeats (the largest recent
+     * sample: a late delivery never makes a stamp look newer), and when
+     * news of its probe last arrived (a report, or a heartbeat that
+     * vouched for a later as_of; monotonic, 0: never). (L) */
+    struct fleet_decide_stamped_offset beat_off;
+    double news_at;
     char config_error[160]; /* why not the newest */
 };
 
@@ -455,6 +463,12 @@ struct fleet {
     uint16_t *dec_nodes;
     uint8_t *dec_how;
     size_t dec_cap;
+    /* The same for the stamped rule (fleet_stamped.c): the peers' inputs,
+     * how each counted, their nodes; n_nodes entries at most. (L) */
+    struct fleet_decide_stamped_peer *st_peers;
+    struct fleet_decide_stamped_how *st_how;
+    uint16_t *st_nodes;
+    size_t st_cap;
     /* endpoints (L for the table's shape) */
     struct fleet_ep **buckets;
     size_t n_buckets, n_eps;
@@ -569,6 +583,7 @@ struct fleet {
     /* events */
     struct event *ev_tick, *ev_probe, *ev_jobs, *ev_pending, *ev_stop;
     struct event *ev_node_put; /* a put waiting for its rest (fleet_node_put_rested) */
+    struct event *ev_decide;   /* the stamped rule's clock (fleet_stamped_tick) */
     struct fleet_cfg cfg;
     struct fleet_elect elect;
     struct fleet_peer *peer; /* the direct channel (fleet_peer.h); NULL when off */
@@ -636,6 +651,25 @@ void fleet_set_degraded(struct fleet *f, bool degraded);
  * counted when asked (caller holds f->lock). */
 unsigned fleet_disagreements_locked(struct fleet *f);
 /* The explanation and counts of an endpoint's verdict (caller holds lock). */
+/* The stamped rule (fleet_stamped.c). fleet_stamped_verdict_locked: ep's
+ * verdict, explained into why when not NULL (caller holds f->lock);
+ * fleet_stamped_view_locked: how each peer counted and why, for status (a
+ * new object, the caller's); fleet_stamped_decide_locked: the rule's
+ * inputs and output, how each peer counted in f->st_how (f->st_nodes: its
+ * node); fleet_stamped_start: its clock (0, or -1: no event); _free: its
+ * clock and scratch; fleet_stamped_news: news of eps[0..n-1] arrived
+ * directly (fleet thread, f->lock not held): their verdicts again. */
+struct fleet_decide_stamped_in;
+struct fleet_decide_stamped_out;
+enum health_state fleet_stamped_verdict_locked(struct fleet *f, const struct fleet_ep *ep,
+                                               char *why, size_t len);
+json_t *fleet_stamped_view_locked(struct fleet *f, const struct fleet_ep *ep);
+void fleet_stamped_decide_locked(struct fleet *f, const struct fleet_ep *ep,
+                                 struct fleet_decide_stamped_in *in,
+                                 struct fleet_decide_stamped_out *out);
+int fleet_stamped_start(struct fleet *f);
+void fleet_stamped_free(struct fleet *f);
+void fleet_stamped_news(struct fleet *f, struct fleet_ep *const *eps, size_t n);
 enum health_state fleet_ep_verdict_locked(struct fleet *f, const struct fleet_ep *ep, char *why,
                                           size_t len);
 /* Whether peer n's report o on ep predates a gap that lets this node's own

@@ -77,6 +77,9 @@ static const struct cfgschema_key fleet_keys[FLEET_K_N] = {
     [FLEET_K_PEER_LISTEN] = {"peer_listen", CFGSCHEMA_ANY, .flags = CFGSCHEMA_NODE_LOCAL,
                              .what = "the direct peer channel's \"IP:PORT\" (the admin API's "
                                      "address, any port), or false"},
+    [FLEET_K_DECISION] = {"decision", CFGSCHEMA_STRING,
+                          .what = "the rule of the live verdict: \"stamped\" (default) or "
+                                  "\"gaps\" (the rule of the releases before)"},
 };
 const struct cfgschema fleet_schema = CFGSCHEMA("$.fleet", fleet_keys);
 
@@ -246,6 +249,27 @@ static void fleet_params_isolation(const struct jsoncfg *j, json_t *v, struct fl
     }
 }
 
+const char *fleet_decision_name(enum fleet_decision d)
+{
+    return d == FLEET_DECISION_GAPS ? "gaps" : "stamped";
+}
+
+/* "decision": "stamped" | "gaps". */
+static void fleet_params_decision(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
+{
+    const char *d = cfgschema_str(j, &fleet_schema, FLEET_K_DECISION, v, NULL);
+    out->decision = FLEET_DECISION_STAMPED;
+    if (!d || strcmp(d, "stamped") == 0)
+        return;
+    if (strcmp(d, "gaps") == 0) {
+        out->decision = FLEET_DECISION_GAPS;
+        return;
+    }
+    char at[64];
+    cfgschema_key_path(at, sizeof(at), &fleet_schema, FLEET_K_DECISION, NULL);
+    jsoncfg_err(j, at, "must be \"stamped\" or \"gaps\"");
+}
+
 /* "peer_listen": "IP:PORT" (port 0: any), or false. */
 static void fleet_params_peer(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
@@ -291,6 +315,7 @@ void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params 
     fleet_params_password(j, v, out);
     fleet_keys_parse(j, v, out->node, &out->keys);
     fleet_params_peer(j, cfgschema_value(s, FLEET_K_PEER_LISTEN, v), out);
+    fleet_params_decision(j, v, out);
 }
 
 void fleet_params_free(struct fleet_params *p)

@@ -33,6 +33,9 @@ enum fleet_isolation {
     FLEET_ISOLATION_SERVFAIL
 };
 
+/* The rule of the live verdict (fleet_stamped.c, fleet_decide.h). */
+enum fleet_decision { FLEET_DECISION_STAMPED = 0, FLEET_DECISION_GAPS };
+
 struct fleet_params {
     bool enabled;
     struct etcd_params etcd; /* urls, credentials, TLS files, call timeout */
@@ -55,6 +58,10 @@ struct fleet_params {
      * admin API's address, a port the kernel picks (fleet_env). */
     bool peer_off;
     char *peer_listen;
+    /* "decision": the rule of the live verdict (doc/fleet.md "The live
+     * verdict"): the stamped rule (default), or the gaps rule of the
+     * releases before, for an operator who must go back. */
+    enum fleet_decision decision;
 };
 
 /* The keys of the "fleet" section: fleet_schema's entries. */
@@ -75,6 +82,7 @@ enum fleet_key {
     FLEET_K_PUBLISH,
     FLEET_K_READ_PAGE,
     FLEET_K_PEER_LISTEN,
+    FLEET_K_DECISION,
     FLEET_K_N
 };
 enum fleet_tls_key { TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, TLS_N };
@@ -96,5 +104,7 @@ void fleet_params_free(struct fleet_params *p);
 void fleet_params_restart_inputs(const struct fleet_params *p, json_t *part);
 /* "serve", "refuse", "servfail". */
 const char *fleet_isolation_name(enum fleet_isolation a);
+/* "stamped", "gaps". */
+const char *fleet_decision_name(enum fleet_decision d);
 
 #endif

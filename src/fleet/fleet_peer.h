@@ -110,6 +110,10 @@ void fleet_peer_node_seen(struct fleet *f, uint16_t idx, json_t *v);
  * never was heard (caller holds f->lock). */
 bool fleet_peer_evidence_locked(const struct fleet *f, const struct fleet_ep *ep, uint16_t node,
                                 struct fleet_peer_evidence *out);
+/* Whether this node's channel is on and peer node's record announces one
+ * (the stamped rule judges a peer without it on etcd alone; caller holds
+ * f->lock). */
+bool fleet_peer_channel_locked(const struct fleet *f, uint16_t node);
 /* /v1/status fleet.peer: the channel's address, its drops by reason,
  * and each peer's address, heard_ago, offset and drops (caller holds
  * f->lock; null when off). */

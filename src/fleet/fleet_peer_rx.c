@@ -188,6 +188,9 @@ static void fleet_peer_accept(struct fleet *f, const struct fleet_peer_msg *m, c
     if (n->have >= m->hi) /* it holds nothing newer than what is here */
         n->current_as_of = (double)m->stamp_us / 1e6 - n->offset;
     pthread_mutex_unlock(&f->lock);
+    /* The stamped verdict reads what just changed (records carry only
+     * changes: a few endpoints). */
+    fleet_stamped_news(f, eps, m->n_recs);
     /* Its acknowledgement of this node's changes (fleet thread's own). */
     if (m->ack_run != f->peer->run) {
         if (n->acked) /* it held some of this run and no longer does: all again */
@@ -232,6 +235,12 @@ void fleet_peer_on_read(evutil_socket_t fd, short what, void *arg)
             return; /* EAGAIN: drained */
         fleet_peer_receive(f, buf, (size_t)len, &from, deadline_mono());
     }
+}
+
+bool fleet_peer_channel_locked(const struct fleet *f, uint16_t node)
+{
+    const struct fleet_peer *p = f->peer;
+    return p && node < p->n_nodes && p->nodes[node].has_addr;
 }
 
 bool fleet_peer_evidence_locked(const struct fleet *f, const struct fleet_ep *ep, uint16_t node,

@@ -213,8 +213,14 @@ json_t *fleet_view_endpoint(struct fleet *f, const char *key)
                           "applied", !f->degraded && v != HEALTH_UNKNOWN, "explain", why, "own",
                           fleet_view_state(own), "observations", obs, "disagrees",
                           own != HEALTH_UNKNOWN && v != HEALTH_UNKNOWN && own != v);
-    if (f->peer) /* not part of the verdict yet (fleet_peer.h): shown beside it */
+    if (f->peer) /* what the channel holds of each peer (fleet_peer.h) */
         json_object_set_new(j, "direct", fleet_view_direct_locked(f, ep, deadline_mono()));
+    /* How each peer counted and why (the stamped rule: fleet_stamped.c;
+     * the gaps rule says it in "explain"). */
+    json_object_set_new(j, "decision",
+                        f->p.decision == FLEET_DECISION_STAMPED
+                            ? fleet_stamped_view_locked(f, ep)
+                            : json_pack("{s:s}", "rule", "gaps"));
     pthread_mutex_unlock(&f->lock);
     return j;
 }

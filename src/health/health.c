@@ -433,7 +433,12 @@ bool health_report(struct health_core *c, struct health_slot *s, const struct he
     atomic_store_explicit(&s->change_at_ms, health_change_at(left, r), memory_order_relaxed);
     /* Release, after the state: a reader that loads ran_at_ms first sees a
      * state at least as new (fleet_publish_add). */
-    atomic_store_explicit(&s->ran_at_ms, health_mono_ms(), memory_order_release);
+    int64_t every = r->interval_ms < 0xffff ? r->interval_ms : 0xffff;
+    int64_t times = fall < 1 ? 1 : fall > 127 ? 127 : fall;
+    atomic_store_explicit(&s->ran_at_ms,
+                          (health_mono_ms() & HEALTH_RAN_MASK) | every << HEALTH_RAN_BITS |
+                              times << 56,
+                          memory_order_release);
     atomic_store_explicit(&s->load_probe, health_load_bits(r->ok ? r->load : NAN),
                           memory_order_relaxed);
     pthread_mutex_unlock(&c->lock);

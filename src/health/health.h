@@ -106,8 +106,15 @@ struct health_slot {
     _Atomic int64_t override_until_ms;
     /* When the probe last gave a result (health_mono_ms; 0: never), for
      * the fleet's stamps (a report says when its probe ran, a heartbeat
-     * how current its reports are: fleet_stamp.h). Written by the prober
-     * thread (health_report), read by the fleet thread. */
+     * how current its reports are: fleet_stamp.h), in the low 40 bits
+     * (34 years of ms); above it, the check's interval (ms, 16 bits,
+     * clamped at 65.5 s) and fall (7 bits, clamped at 127) of that result:
+     * the fleet's stamped rule judges "ran lately" and "a peer's probe
+     * would have seen a death by now" (fall x interval) with them
+     * (fleet_stamped.c). One word, since the slot's size is bounded
+     * (health.c) and the three are written together. Written by the
+     * prober thread (health_report), read by the fleet thread through
+     * health_slot_ran_at, _interval_ms and _allow_ms. */
     _Atomic int64_t ran_at_ms;
     /* Load figures (load shedding, policy_eval.h), as double bits, NaN
      * when unknown: the last one the endpoint's check read from its reply
@@ -436,11 +443,28 @@ static inline int64_t health_slot_override_until(const struct health_slot *s)
     return atomic_load_explicit(&s->override_until_ms, memory_order_relaxed);
 }
 
+#define HEALTH_RAN_BITS 40
+#define HEALTH_RAN_MASK ((INT64_C(1) << HEALTH_RAN_BITS) - 1)
+
 /* When s's probe last gave a result (health_mono_ms), 0 when never. Read
  * before the probe's state, the state read is at least that recent. */
 static inline int64_t health_slot_ran_at(const struct health_slot *s)
 {
-    return atomic_load_explicit(&s->ran_at_ms, memory_order_acquire);
+    return atomic_load_explicit(&s->ran_at_ms, memory_order_acquire) & HEALTH_RAN_MASK;
+}
+
+/* The check's interval and fall x interval of that result, ms (0: no
+ * result yet). */
+static inline uint32_t health_slot_interval_ms(const struct health_slot *s)
+{
+    int64_t v = atomic_load_explicit(&s->ran_at_ms, memory_order_relaxed);
+    return (uint32_t)((v >> HEALTH_RAN_BITS) & 0xffff);
+}
+
+static inline uint32_t health_slot_allow_ms(const struct health_slot *s)
+{
+    int64_t v = atomic_load_explicit(&s->ran_at_ms, memory_order_relaxed);
+    return (uint32_t)((v >> HEALTH_RAN_BITS) & 0xffff) * (uint32_t)((v >> 56) & 0x7f);
 }
 
 /* When s's probe verdict may change next (health_mono_ms), 0 when steady. */
