@@ -1,0 +1,110 @@
+"""The stamped rule as the live verdict (issue #54; doc/fleet.md "The live
+verdict"), on the namespace fleet of test_fleet_partition.py (fleetlab.py:
+3 etcd members, 3 nodes, each in its own namespace):
+
+- a node and the etcd leader cut off from the rest at the instant the
+  backend dies: every node, the cut one included, leaves the dead backend
+  within fall x interval + 0.5 s (I1; the gaps rule took up to 2.26 s);
+- a node alone cut from a backend its peers still reach does not move its
+  answers (I2), and status says why, per peer.
+
+Figures are printed (pytest -s shows them):
+    GTMD=build/gtmd /usr/bin/python3 -m pytest -s -p no:cacheprovider \\
+        tests/integration/test_fleet_stamped.py
+"""
+import time
+
+import pytest
+
+from backends import poll
+from conftest import runs_asan
+from test_fleet_partition import fleet  # noqa: F401
+from test_fleet_partition import served_eu_per_node
+
+# The web check of these tests: 0.25 s x fall 2 (fleetlib's check with
+# fall=2): a probe sees a death within 0.5 s.
+FALL_X_INTERVAL = 0.5
+# I1's bound: fall x interval + 0.5 s (issue #54). The answers are polled
+# every 0.05 s, so a flip is seen up to 0.05 s late. ASan makes gtmd 2-3x
+# slower (the fleet thread's tick, the peer channel's datagrams, the
+# prober): 0.5 s more there, the slack the issue allows a loaded machine.
+BOUND = FALL_X_INTERVAL + 0.5 + 0.05
+ASAN_SLACK = 0.5
+
+
+def bound_for(fleet):
+    return BOUND + (ASAN_SLACK if runs_asan(fleet.nodes[0].proc.pid) else 0)
+
+
+def decision_of(n, name="us1"):
+    """n's decision on web/NAME from /v1/status (fleet.decision)."""
+    return (n.endpoint(name).get("fleet") or {}).get("decision")
+
+
+@pytest.mark.threads
+def test_node_cut_with_the_leader_leaves_a_dead_backend_within_a_second(fleet):  # noqa: F811
+    fleet.start_nodes(timeout=1, fall=2)
+    ok, _ = poll(lambda: all(n.answer() == fleet.US for n in fleet.nodes), 10, 0.05)
+    assert ok
+    # Every node hears its peers directly before the fault (the channel's
+    # first datagrams follow the node records).
+    ok, _ = poll(lambda: all(len([p for p in n.fleet()["peers"]
+                                  if p["heard_ago"] is not None and p["heard_ago"] < 0.35])
+                             == 2 for n in fleet.nodes), 10, 0.1)
+    assert ok, [n.fleet()["peers"] for n in fleet.nodes]
+    lead = fleet.leader()
+    assert lead
+    # Node i lists member i first: the node whose member is the leader is
+    # the field case (its calls and watch go to the isolated leader).
+    cut = fleet.nodes[int(lead[1]) - 1]
+    rest = [m for m in ("e1", "e2", "e3") if m != lead] + \
+        [n.name for n in fleet.nodes if n is not cut]
+    for a in (cut.name, lead):
+        for b in rest:
+            fleet.lab.cut(a, b)
+    fleet.be["us"].stop()
+    t0 = time.monotonic()
+    ok, took = served_eu_per_node(fleet, t0, 0.05)
+    figures = {k: round(v, 2) for k, v in sorted(took.items())}
+    print("\nFIGURE stamped: %s and leader %s cut off, backend killed -> served eu per node %s "
+          "(bound %.2f s)" % (cut.name, lead, figures, bound_for(fleet)))
+    assert ok, [n.fleet() for n in fleet.nodes]
+    assert max(took.values()) <= bound_for(fleet), (figures, decision_of(cut))
+    # The cut node decided alone, and says so: it hears no peer directly.
+    d = decision_of(cut)
+    assert d and d["rule"] == "stamped" and d["cut_off"], d
+    # No flap back while the backend stays dead (I4): 1.5 s, three times
+    # the heartbeat's and the channel's cadences.
+    t1 = time.monotonic()
+    while time.monotonic() - t1 < 1.5:
+        assert all(n.answer() == fleet.EU for n in fleet.nodes), \
+            [(n.name, n.answer()) for n in fleet.nodes]
+        time.sleep(0.05)
+
+
+@pytest.mark.threads
+def test_node_alone_cut_from_a_backend_does_not_move_its_answers(fleet):  # noqa: F811
+    fleet.start_nodes(timeout=1, fall=2)
+    n1, n2, n3 = fleet.nodes
+    ok, _ = poll(lambda: all(n.answer() == fleet.US for n in fleet.nodes), 10, 0.05)
+    assert ok
+    fleet.lab.cut_addr("n1", fleet.US[0])
+    # n1's own probe falls within fall x interval; its peers' current
+    # reports (through both channels) say up, so it keeps serving us.
+    # Sampled every 0.05 s for 3 s: six times fall x interval, past the
+    # channel's alive window (0.35 s) and two heartbeats.
+    t0 = time.monotonic()
+    seen_down = False
+    while time.monotonic() - t0 < 3.0:
+        assert n1.answer() == fleet.US, (n1.endpoint("us1"), decision_of(n1))
+        seen_down = seen_down or n1.endpoint("us1").get("fleet", {}).get("own") == "down"
+        time.sleep(0.05)
+    assert seen_down, n1.endpoint("us1")
+    d = decision_of(n1)
+    assert d["rule"] == "stamped" and not d["cut_off"] and d["up"] >= 2, d
+    peers = {p["node"]: p for p in d["peers"]}
+    assert set(peers) == {"n2", "n3"}, d
+    assert all(p["count"] == "as_sent" and p["state"] == "up" for p in peers.values()), d
+    print("\nFIGURE stamped: n1 alone cut from us: kept serving us for 3 s; decision %s" %
+          {k: (v["count"], v["why"]) for k, v in peers.items()})
+    fleet.lab.heal_addrs()
