@@ -55,9 +55,12 @@ static void fleet_election_shown(struct fleet *f, const char *why)
     snprintf(f->elect.why, sizeof(f->elect.why), "%s", why);
     pthread_mutex_unlock(&f->lock);
     if (!f->elect.logged)
-        log_info("event=fleet_etcd_election node=%s why=\"%s\" note=\"silent peers count as "
-                 "agreeing with this node's probe on endpoints that changed meanwhile\"",
-                 f->p.node, why);
+        log_info("event=fleet_etcd_election node=%s why=\"%s\" note=\"%s\"", f->p.node, why,
+                 f->p.decision == FLEET_DECISION_GAPS
+                     ? "silent peers count as agreeing with this node's probe on endpoints "
+                       "that changed meanwhile"
+                     : "shown in status only: the stamped verdict judges each report by its "
+                       "stamp and the direct channel");
     f->elect.logged = true;
     if (!f->degraded)
         fleet_recompute_probed(f);

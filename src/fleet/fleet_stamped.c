@@ -54,7 +54,8 @@ static void fleet_stamped_grow(struct fleet *f, size_t n)
     f->st_peers = realloc(f->st_peers, n * sizeof(*f->st_peers));
     f->st_how = realloc(f->st_how, n * sizeof(*f->st_how));
     f->st_nodes = realloc(f->st_nodes, n * sizeof(*f->st_nodes));
-    if (!f->st_peers || !f->st_how || !f->st_nodes)
+    f->st_heard = realloc(f->st_heard, n * sizeof(*f->st_heard));
+    if (!f->st_peers || !f->st_how || !f->st_nodes || !f->st_heard)
         abort();
     f->st_cap = n;
 }
@@ -137,6 +138,13 @@ static void fleet_stamped_in_of(const struct fleet *f, const struct fleet_ep *ep
                  .served = ep->verdict}};
 }
 
+/* Whether this node's view is etcd's as of FLEET_BLIND_S ago at most:
+ * its own last heartbeat came back on its watch since (fleet_beat.c). */
+static bool fleet_stamped_view_current_locked(const struct fleet *f, double now)
+{
+    return f->ever_synced && !f->degraded && fleet_beat_view_age_locked(f, now) <= FLEET_BLIND_S;
+}
+
 /* The stamped rule on ep: fills f's scratch (st_nodes[i] is the node of
  * the i-th peer, st_how[i] how it counted) and *out. */
 void fleet_stamped_decide_locked(struct fleet *f, const struct fleet_ep *ep,
@@ -151,6 +159,21 @@ void fleet_stamped_decide_locked(struct fleet *f, const struct fleet_ep *ep,
             continue;
         if (fleet_stamped_peer_of(f, ep, (uint16_t)i, &f->st_peers[k]))
             f->st_nodes[k++] = (uint16_t)i;
+    }
+    /* A node whose own heartbeats come back through etcd (a quorum takes
+     * its writes and its watch delivers them) is not cut off, whatever
+     * the channel says: peers it cannot hear are starved, stopped or gone
+     * (issue #39's false failover: both peers stopped as this node's
+     * probe falls), and their ups from before its probe moved wait for
+     * news (up to stale_after) instead of yielding to its probe. A node
+     * cut off with the etcd leader, or from etcd, loses that within
+     * FLEET_BLIND_S of its last acknowledged heartbeat. The peers' own
+     * times stay in st_heard for status. */
+    bool vouched = fleet_stamped_view_current_locked(f, in->now);
+    for (size_t i = 0; i < k; i++) {
+        f->st_heard[i] = f->st_peers[i].heard;
+        if (vouched && f->st_peers[i].heard < in->now)
+            f->st_peers[i].heard = in->now;
     }
     in->peers = f->st_peers;
     in->n_peers = k;
@@ -192,7 +215,9 @@ static void fleet_stamped_explain(const struct fleet *f, const struct fleet_deci
         snprintf(why + l, len - l, " [held: the undetermined could swing it]");
     l = strlen(why);
     if (out->cut_off && in->self.own == HEALTH_DOWN && l < len)
-        snprintf(why + l, len - l, " [no peer heard directly for %.2f s: this node is cut off]",
+        snprintf(why + l, len - l,
+                 " [no peer heard directly for %.2f s and etcd not current: this node is cut "
+                 "off]",
                  in->alive_s);
 }
 
@@ -233,11 +258,11 @@ json_t *fleet_stamped_view_locked(struct fleet *f, const struct fleet_ep *ep)
                                         fleet_decide_stamped_why_name(h->why), "state", st,
                                         "as_of_ago", fleet_stamped_ago(in.now, h->as_of),
                                         "news_ago", fleet_stamped_ago(in.now, p->news_at),
-                                        "heard_ago", fleet_stamped_ago(in.now, p->heard), "direct",
-                                        fleet_peer_channel_locked(f, f->st_nodes[i])));
+                                        "heard_ago", fleet_stamped_ago(in.now, f->st_heard[i]),
+                                        "direct", fleet_peer_channel_locked(f, f->st_nodes[i])));
     }
-    return json_pack("{s:s, s:s?, s:I, s:I, s:I, s:b, s:b, s:b, s:f, s:o}", "rule", "stamped",
-                     "serve",
+    return json_pack("{s:s, s:b, s:s?, s:I, s:I, s:I, s:b, s:b, s:b, s:f, s:o}", "rule", "stamped",
+                     "etcd_current", fleet_stamped_view_current_locked(f, in.now), "serve",
                      out.serve == HEALTH_UP     ? "up"
                      : out.serve == HEALTH_DOWN ? "down"
                                                 : NULL,
@@ -284,6 +309,8 @@ void fleet_stamped_free(struct fleet *f)
     free(f->st_peers);
     free(f->st_how);
     free(f->st_nodes);
+    free(f->st_heard);
+    f->st_heard = NULL;
     f->st_peers = NULL;
     f->st_how = NULL;
     f->st_nodes = NULL;

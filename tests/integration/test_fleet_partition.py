@@ -23,6 +23,7 @@ import pytest
 
 import netlab
 from backends import poll
+from conftest import runs_asan
 from fleetlab import PREFIX, Fleet, NsNode, synced  # noqa: F401 (used by other modules)
 from fleetlib import need_etcd
 
@@ -342,10 +343,13 @@ def test_backend_dies_during_an_etcd_election(fleet):
     print("\nFIGURE election: backend killed with the etcd leader -> served per node %s" %
           {k: round(v, 2) for k, v in sorted(took.items())})
     assert ok, [n.fleet() for n in fleet.nodes]
-    # Target 1.5 s (issue #23): own probes fall in 0.5 s (fall 2 x 0.25 s);
-    # a node whose own heartbeat has not come back for 0.75 s (or a peer's
-    # for 1 s) counts the peers' older reports as agreeing with its probe.
-    assert max(took.values()) < 1.5, took
+    # I1 (issue #54, doc/fleet.md "The live verdict"): fall x interval
+    # (2 x 0.25 s) + 0.5 s, plus the 0.05 s poll; the peers' probes saw the
+    # death too and the channel carries it whatever etcd does. ASan makes
+    # gtmd 2-3x slower: 0.5 s more there. (The gaps rule's bound was
+    # 1.5 s: the election had to be shown.)
+    bound = 1.05 + (0.5 if runs_asan(fleet.nodes[0].proc.pid) else 0)
+    assert max(took.values()) <= bound, took
     # No flap back when heartbeats resume before the peers' new reports.
     t1 = time.monotonic()
     while time.monotonic() - t1 < 1.5:
