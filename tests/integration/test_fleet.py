@@ -484,7 +484,8 @@ def test_tls_and_password(be, made):
 def test_config_errors_name_the_json_path(tmp_path):
     fn = fleet_config(["ftp://x", 5], "bad name", "127.0.0.21", 1, down_quorum="most",
                       stale_after=0.5, tls={"ca_file": "missing.pem", "nope": 1},
-                      username="root", isolation={"after": 0, "action": "drop"})
+                      username="root", isolation={"after": 0, "action": "drop"},
+                      decision="quorum")
     cfg = fn(str(tmp_path), 1)
     cfg["probe_source"] = ["127.0.0.21", "127.0.0.22", "::1:53"]
     path = tmp_path / "gtmd.json"
@@ -499,7 +500,8 @@ def test_config_errors_name_the_json_path(tmp_path):
                  "$.fleet.password_file: username and password_file",
                  "$.probe_source: must be an array of one or two addresses",
                  "$.fleet.isolation.after",
-                 '$.fleet.isolation.action: must be "serve", "refuse" or "servfail"'):
+                 '$.fleet.isolation.action: must be "serve", "refuse" or "servfail"',
+                 '$.fleet.decision: must be "stamped" or "gaps"'):
         assert want in err, (want, err)
     cfg["probe_source"] = ["127.0.0.21", "127.0.0.22"]
     del cfg["fleet"]

@@ -108,3 +108,21 @@ def test_node_alone_cut_from_a_backend_does_not_move_its_answers(fleet):  # noqa
     print("\nFIGURE stamped: n1 alone cut from us: kept serving us for 3 s; decision %s" %
           {k: (v["count"], v["why"]) for k, v in peers.items()})
     fleet.lab.heal_addrs()
+
+
+def test_decision_gaps_brings_back_the_old_rule(fleet):  # noqa: F811
+    """fleet.decision: "gaps" (doc/fleet.md "The live verdict"): status
+    says so, the log names it, and a dead backend is still failed over."""
+    fleet.start_nodes(timeout=1, fall=2, decision="gaps")
+    ok, _ = poll(lambda: all(n.answer() == fleet.US for n in fleet.nodes), 10, 0.05)
+    assert ok
+    for n in fleet.nodes:
+        assert decision_of(n) == {"rule": "gaps"}, decision_of(n)
+        assert "decision=gaps" in n.read_log()
+    fleet.be["us"].stop()
+    # The gaps rule's bound without an election: a quorum of reports
+    # through etcd (0.45 s measured); 10 s only bounds the wait.
+    ok, took = served_eu_per_node(fleet, time.monotonic(), 0.05)
+    assert ok, [n.fleet() for n in fleet.nodes]
+    print("\nFIGURE gaps: backend killed -> served eu per node %s" %
+          {k: round(v, 2) for k, v in sorted(took.items())})
