@@ -171,7 +171,11 @@ void fleet_stamped_decide_locked(struct fleet *f, const struct fleet_ep *ep,
      * times stay in st_heard for status. */
     bool vouched = fleet_stamped_view_current_locked(f, in->now);
     for (size_t i = 0; i < k; i++) {
-        f->st_heard[i] = f->st_peers[i].heard;
+        /* Shown as heard: a peer without the channel, its last heartbeat
+         * (not the shifted time fleet_stamped_peer_of passes the rule). */
+        f->st_heard[i] = fleet_peer_channel_locked(f, f->st_nodes[i])
+                             ? f->st_peers[i].heard
+                             : f->nodes[f->st_nodes[i]].heard;
         if (vouched && f->st_peers[i].heard < in->now)
             f->st_peers[i].heard = in->now;
     }
