@@ -60,6 +60,7 @@ static void fleet_beat_on_reply(void *arg, enum etcd_status st, json_t *resp, co
     double now = deadline_mono();
     f->answered_url = etcd_endpoint(f->etcd);
     pthread_mutex_lock(&f->lock);
+    f->beat_out = 0;
     f->last_ok = now;
     f->last_quorum = now;
     if (rev > f->beat_rev) {
@@ -102,6 +103,10 @@ static void fleet_beat_read(struct fleet *f, double now)
         abort();
     *c = (struct fleet_beat_call){.f = f, .gen = f->sync_step, .sent = now, .read = true};
     f->beat_inflight = true;
+    pthread_mutex_lock(&f->lock);
+    if (f->beat_out == 0)
+        f->beat_out = now;
+    pthread_mutex_unlock(&f->lock);
     etcd_call(f->etcd, "/v3/kv/range", body, fleet_beat_on_reply, c);
 }
 
@@ -163,6 +168,10 @@ static void fleet_beat_send(struct fleet *f, double now)
         abort();
     *c = (struct fleet_beat_call){.f = f, .gen = f->sync_step, .sent = now};
     f->beat_inflight = true;
+    pthread_mutex_lock(&f->lock);
+    if (f->beat_out == 0)
+        f->beat_out = now;
+    pthread_mutex_unlock(&f->lock);
     etcd_call(f->etcd, "/v3/kv/put", body, fleet_beat_on_reply, c);
 }
 

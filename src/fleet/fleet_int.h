@@ -515,6 +515,11 @@ struct fleet {
     double beat_sent;  /* when that heartbeat was sent */
     double range_sent; /* when the fresh read being applied was sent */
     bool beat_inflight;
+    /* When the oldest heartbeat (or watcher's read) not answered since
+     * the last answer was sent (a failed one stays: it was not taken); 0:
+     * none (fleet_stamped.c: one out longer than FLEET_STAMPED_OUT_S means
+     * etcd is not taking this node's calls). (L) */
+    double beat_out;
     double next_beat, sync_started;
     bool sync_answered;        /* the current sync attempt got a reply */
     const char *watch_url;     /* the URL the watch runs on (written under L) */

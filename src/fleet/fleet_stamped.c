@@ -46,6 +46,12 @@
 /* The clock of the verdicts time moves: twice per FLEET_PEER_TICK_S, so a
  * peer no longer heard is noticed within 0.05 s of alive_s. */
 #define FLEET_STAMPED_TICK_S 0.05
+/* A heartbeat out this long is not being taken: a commit and its reply
+ * take milliseconds to tens of them (fsync), 0.3 s leaves a loaded
+ * machine room; the view may be this old while heartbeats are answered
+ * (one heartbeat tick late, FLEET_BEAT_S + 2 FLEET_TICK_S, and some). */
+#define FLEET_STAMPED_OUT_S 0.3
+#define FLEET_STAMPED_VIEW_MAX_S 1.5
 
 static void fleet_stamped_grow(struct fleet *f, size_t n)
 {
@@ -138,11 +144,21 @@ static void fleet_stamped_in_of(const struct fleet *f, const struct fleet_ep *ep
                  .served = ep->verdict}};
 }
 
-/* Whether this node's view is etcd's as of FLEET_BLIND_S ago at most:
- * its own last heartbeat came back on its watch since (fleet_beat.c). */
+/* Whether etcd takes this node's heartbeats: its view is etcd's as of
+ * FLEET_BLIND_S ago at most (its last heartbeat came back on its watch
+ * since: fleet_beat.c), or, when a heartbeat came back late (a tick
+ * delayed on a loaded machine, ASan), as of FLEET_STAMPED_VIEW_MAX_S with
+ * no heartbeat out for longer than FLEET_STAMPED_OUT_S (a node cut off
+ * with the etcd leader, or from etcd, has one out that is not answered). */
 static bool fleet_stamped_view_current_locked(const struct fleet *f, double now)
 {
-    return f->ever_synced && !f->degraded && fleet_beat_view_age_locked(f, now) <= FLEET_BLIND_S;
+    if (!f->ever_synced || f->degraded)
+        return false;
+    double age = fleet_beat_view_age_locked(f, now);
+    if (age <= FLEET_BLIND_S)
+        return true;
+    bool out_long = f->beat_out > 0 && now - f->beat_out > FLEET_STAMPED_OUT_S;
+    return age <= FLEET_STAMPED_VIEW_MAX_S && !out_long;
 }
 
 /* The stamped rule on ep: fills f's scratch (st_nodes[i] is the node of
