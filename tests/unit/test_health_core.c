@@ -741,12 +741,43 @@ static void test_reasons(struct tap *t)
     health_core_free(&c); /* frees the texts too (ASan: no leak) */
 }
 
+/* The check's interval and fall ride in ran_at_ms's high bits (the slot's
+ * size is bounded): the time reads back whole, the cadence as reported,
+ * clamped where it does not fit. */
+static void test_cadence(struct tap *t)
+{
+    struct health_core c;
+    health_core_init(&c);
+    struct health_slot *s = health_core_slot(&c, "endpoint:p/a");
+    TAP_CHECK(t,
+              health_slot_ran_at(s) == 0 && health_slot_interval_ms(s) == 0 &&
+                  health_slot_allow_ms(s) == 0,
+              "no result: never ran, no cadence");
+    struct health_result r = PASS;
+    r.interval_ms = 250;
+    int64_t before = health_mono_ms();
+    health_report(&c, s, &r, 2, 2);
+    int64_t ran = health_slot_ran_at(s), after = health_mono_ms();
+    TAP_CHECK(t, ran >= before && ran <= after, "ran_at reads back whole (%lld in [%lld, %lld])",
+              (long long)ran, (long long)before, (long long)after);
+    TAP_CHECK(t, health_slot_interval_ms(s) == 250 && health_slot_allow_ms(s) == 500,
+              "interval 250 ms, fall 2: allow 500 ms (%u, %u)", health_slot_interval_ms(s),
+              health_slot_allow_ms(s));
+    r.interval_ms = 3600000;
+    health_report(&c, s, &r, 2, 200);
+    TAP_CHECK(t, health_slot_interval_ms(s) == 0xffff && health_slot_allow_ms(s) == 0xffffu * 127,
+              "an hour's interval and fall 200 clamp to 65.5 s and 127");
+    TAP_CHECK(t, health_slot_ran_at(s) >= ran, "the clamped cadence leaves the time whole");
+    health_core_free(&c);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
     test_first_result(&t);
     test_fall_and_rise(&t);
     test_in_progress(&t);
+    test_cadence(&t);
     test_alternating(&t);
     test_counting(&t);
     test_hooks(&t);
