@@ -547,7 +547,8 @@ void fleet_free(struct fleet *f)
     /* Calls still out end now (ETCD_ERR_CANCELLED): as replies of an old
      * sync, they free their state and start nothing. */
     f->sync_step++;
-    fleet_peer_free(f); /* its events are on f->base */
+    fleet_peer_free(f);    /* its events are on f->base */
+    fleet_stamped_free(f); /* so is its clock */
     etcd_free(f->etcd);
     fleet_election_free(f);
     struct event *evs[] = {f->ev_tick,    f->ev_probe, f->ev_jobs,
@@ -574,7 +575,6 @@ void fleet_free(struct fleet *f)
     free(f->buckets);
     free(f->local);
     free(f->nodes);
-    fleet_stamped_free(f);
     free(f->dec_reports);
     free(f->dec_nodes);
     free(f->dec_how);
