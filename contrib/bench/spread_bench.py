@@ -48,6 +48,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (port_free)
+
 NAMES = 1000
 TOKEN = "spread-bench-token-0123456789abcdef"
 ORIGIN = "spread.test."
@@ -58,20 +61,14 @@ def log(msg):
 
 
 def kernel_port():
-    """A port free for UDP and TCP on 127.0.0.1, from the kernel."""
+    """A port free for UDP and TCP on 127.0.0.1: one the kernel gives for
+    TCP, kept when bench.port_free finds it free for both."""
     for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+        if bench.port_free(port):
             return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
     raise RuntimeError("no free port")
 
 
