@@ -420,6 +420,9 @@ def test_emergency_rollover(kasp):
     assert a.post(path, {"key": "dsk"}).status == 400
     assert a.post(path, {"key": "zsk", "force": "yes"}).status == 400
     assert a.post("/v1/dnssec/nope.test./rollover", {"key": "zsk"}).status == 404
+    # A body that is no object, and a zone name past 255 octets.
+    assert a.post(path, ["zsk"]).status == 400
+    assert a.post("/v1/dnssec/%s/rollover" % ("a" * 300), {"key": "zsk"}).status == 404
     r = a.post(path, {"key": "ksk"})
     assert r.status == 409 and r.code == "not_supported", r.json
     old = zsks(state(env.kdir))[0]["tag"]
