@@ -61,7 +61,7 @@ static json_t *server_dnssec_next(const struct zone_kasp_policy *p,
                                   const struct zone_kasp_keys *keys, int64_t now)
 {
     struct zone_kasp_action a;
-    zone_kasp_sched_next(&p->timing, p->zsk_lifetime, keys, now, &a);
+    zone_kasp_sched_next(&p->timing, p->zsk_lifetime, p->ksk_lifetime, keys, NULL, now, &a);
     if (a.act == ZONE_KASP_ACT_NONE)
         return json_pack("{s:s, s:n}", "action", "none", "at");
     char what[200];

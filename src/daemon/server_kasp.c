@@ -118,7 +118,7 @@ static bool server_kasp_zone(struct server *srv, struct config_zone *z,
     }
     for (int i = 0; i < SERVER_KASP_MAX_STEPS && (act || dirty || keys.n == 0); i++) {
         struct zone_kasp_action a;
-        zone_kasp_sched_next(&p->timing, p->zsk_lifetime, &keys, now, &a);
+        zone_kasp_sched_next(&p->timing, p->zsk_lifetime, p->ksk_lifetime, &keys, NULL, now, &a);
         if (a.act == ZONE_KASP_ACT_NONE || a.at > now) {
             *next = a.at;
             break;

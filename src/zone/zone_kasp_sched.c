@@ -36,6 +36,17 @@ const char *zone_kasp_act_name(enum zone_kasp_act a)
     return "none";
 }
 
+const struct zone_kasp_parent_ds *zone_kasp_parent_find(const struct zone_kasp_parent *parent,
+                                                        const struct zone_kasp_key *k)
+{
+    if (!parent)
+        return NULL;
+    for (size_t i = 0; i < parent->n && i < ZONE_KASP_MAX_KEYS; i++)
+        if (parent->v[i].tag == k->tag && parent->v[i].algorithm == k->algorithm)
+            return &parent->v[i];
+    return NULL;
+}
+
 /* Whether timestamp v is set and not after now. */
 static bool zone_kasp_reached(int64_t v, int64_t now)
 {
@@ -112,9 +123,12 @@ static void zone_kasp_take(struct zone_kasp_action *out, enum zone_kasp_act act,
 }
 
 void zone_kasp_sched_next(const struct zone_kasp_timing *t, uint32_t zsk_lifetime,
-                          const struct zone_kasp_keys *keys, int64_t now,
+                          uint32_t ksk_lifetime, const struct zone_kasp_keys *keys,
+                          const struct zone_kasp_parent *parent, int64_t now,
                           struct zone_kasp_action *out)
 {
+    (void)ksk_lifetime;
+    (void)parent;
     struct zone_kasp_intervals iv;
     zone_kasp_intervals(t, &iv);
     out->act = ZONE_KASP_ACT_NONE;

@@ -73,6 +73,41 @@ bool zone_kasp_key_published(const struct zone_kasp_key *k, int64_t now);
  * a ZSK everything else while active and not retire-active). */
 bool zone_kasp_key_signs(const struct zone_kasp_key *k, int64_t now);
 
+/* The parent's DS for one KSK, as the daemon (server_kasp.c) last found
+ * it at every server of the policy's parent.servers: it asks each one
+ * for the zone's DS RRset every parent.check_interval and fills this;
+ * the scheduler only reads it. Matched to a key by tag and algorithm.
+ * Times are seconds since the epoch; -1: not so (yet).
+ *   seen_since: since when a DS for this key (the policy's digest) has
+ *     been in the answer of EVERY parent server, without a break; -1 when
+ *     the last check did not find it at all of them (one that timed out
+ *     counts as not seen).
+ *   gone_since: since when NO parent server has had a DS for it; -1 when
+ *     the last check found one at some server, or one did not answer.
+ *   checked: the last check's time; -1: never checked. */
+struct zone_kasp_parent_ds {
+    uint16_t tag;
+    uint8_t algorithm;
+    int64_t seen_since;
+    int64_t gone_since;
+    int64_t checked;
+};
+
+/* The parent's view of a zone's KSKs (one entry per KSK the daemon
+ * checked; a KSK without an entry counts as never checked: not seen and
+ * not gone). The scheduler moves a KSK rollover on only when the new
+ * KSK's DS has been seen at every parent server; without parent servers
+ * (n_servers 0) it never does. */
+struct zone_kasp_parent {
+    struct zone_kasp_parent_ds v[ZONE_KASP_MAX_KEYS];
+    size_t n;
+    size_t n_servers; /* how many servers were asked (parent.servers) */
+};
+
+/* The entry of parent for key k, or NULL (parent may be NULL). */
+const struct zone_kasp_parent_ds *zone_kasp_parent_find(const struct zone_kasp_parent *parent,
+                                                        const struct zone_kasp_key *k);
+
 enum zone_kasp_act {
     ZONE_KASP_ACT_NONE,
     ZONE_KASP_ACT_NEW_KSK,  /* make the zone's first KSK, active at once */
@@ -91,11 +126,13 @@ struct zone_kasp_action {
 /* "none", "generate KSK", ... for logs and status. */
 const char *zone_kasp_act_name(enum zone_kasp_act a);
 
-/* The next action for keys under the policy (zsk_lifetime 0: none) at
- * now: the earliest of what is due (at <= now) or comes. Timestamps at
- * or before now are facts already, never actions. */
+/* The next action for keys under the policy (a lifetime 0: none) at
+ * now, with the parent's DS as last checked (parent NULL: never checked):
+ * the earliest of what is due (at <= now) or comes. Timestamps at or
+ * before now are facts already, never actions. */
 void zone_kasp_sched_next(const struct zone_kasp_timing *t, uint32_t zsk_lifetime,
-                          const struct zone_kasp_keys *keys, int64_t now,
+                          uint32_t ksk_lifetime, const struct zone_kasp_keys *keys,
+                          const struct zone_kasp_parent *parent, int64_t now,
                           struct zone_kasp_action *out);
 
 /* The zone's current ZSK at now (active, not retire-active), or -1. */

@@ -37,7 +37,7 @@ static void step(struct zone_kasp_keys *keys, int64_t now)
 {
     for (int i = 0; i < 16; i++) {
         struct zone_kasp_action a;
-        zone_kasp_sched_next(&T, LIFE, keys, now, &a);
+        zone_kasp_sched_next(&T, LIFE, 0, keys, NULL, now, &a);
         if (a.act == ZONE_KASP_ACT_NONE || a.at > now)
             return;
         if (a.act == ZONE_KASP_ACT_PURGE) {
@@ -91,14 +91,14 @@ static void test_first_keys(struct tap *t)
 {
     struct zone_kasp_keys keys = {.n = 0};
     struct zone_kasp_action a;
-    zone_kasp_sched_next(&T, LIFE, &keys, T0, &a);
+    zone_kasp_sched_next(&T, LIFE, 0, &keys, NULL, T0, &a);
     TAP_CHECK(t, a.act == ZONE_KASP_ACT_NEW_KSK && a.at == T0, "an empty store gets a KSK now");
     step(&keys, T0);
     TAP_CHECK(t, keys.n == 2 && keys.v[0].ksk && !keys.v[1].ksk, "a KSK and a ZSK are made");
     TAP_CHECK(t, zone_kasp_key_signs(&keys.v[1], T0) && zone_kasp_key_signs(&keys.v[0], T0),
               "both sign at once (nothing was cached before)");
     TAP_CHECK(t, strcmp(zone_kasp_key_state(&keys.v[1], T0), "active") == 0, "state active");
-    zone_kasp_sched_next(&T, LIFE, &keys, T0, &a);
+    zone_kasp_sched_next(&T, LIFE, 0, &keys, NULL, T0, &a);
     TAP_CHECK(t, a.act == ZONE_KASP_ACT_ROLL_ZSK && a.at == T0 + LIFE - IPUB,
               "the successor is due at Tact + lifetime - Ipub = %lld (got %lld)",
               (long long)(T0 + LIFE - IPUB), (long long)a.at);
