@@ -30,6 +30,12 @@ const char *zone_kasp_act_name(enum zone_kasp_act a)
         return "key reaches its next state";
     case ZONE_KASP_ACT_PURGE:
         return "delete a removed key's files";
+    case ZONE_KASP_ACT_ROLL_KSK:
+        return "publish a successor KSK (double-KSK)";
+    case ZONE_KASP_ACT_DS_SEEN:
+        return "the new KSK's DS is at the parent: schedule the swap";
+    case ZONE_KASP_ACT_DS_GONE:
+        return "the retired KSK's DS is gone from the parent";
     case ZONE_KASP_ACT_NONE:
         break;
     }
@@ -122,13 +128,92 @@ static void zone_kasp_take(struct zone_kasp_action *out, enum zone_kasp_act act,
     out->which = which;
 }
 
+int zone_kasp_sched_current_ksk(const struct zone_kasp_keys *keys, int64_t now)
+{
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        if (k->ksk && zone_kasp_reached(k->t[ZONE_KASP_T_ACTIVE], now) &&
+            !zone_kasp_reached(k->t[ZONE_KASP_T_RETIRE_ACTIVE], now))
+            return (int)i;
+    }
+    return -1;
+}
+
+int zone_kasp_sched_ksk_successor(const struct zone_kasp_keys *keys, int64_t now)
+{
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        if (k->ksk && k->t[ZONE_KASP_T_PUBLISHED] >= 0 &&
+            !zone_kasp_reached(k->t[ZONE_KASP_T_ACTIVE], now) && k->t[ZONE_KASP_T_RETIRED] < 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+int zone_kasp_sched_parent_ksk(const struct zone_kasp_keys *keys, int64_t now)
+{
+    int best = -1;
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        if (k->ksk && zone_kasp_reached(k->t[ZONE_KASP_T_READY], now) &&
+            !zone_kasp_reached(k->t[ZONE_KASP_T_RETIRED], now) &&
+            (best < 0 || k->t[ZONE_KASP_T_PUBLISHED] > keys->v[best].t[ZONE_KASP_T_PUBLISHED]))
+            best = (int)i;
+    }
+    return best;
+}
+
+bool zone_kasp_sched_parent_wanted(const struct zone_kasp_keys *keys, int64_t now)
+{
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        if (!k->ksk)
+            continue;
+        if (k->t[ZONE_KASP_T_ACTIVE] < 0 && zone_kasp_reached(k->t[ZONE_KASP_T_READY], now) &&
+            k->t[ZONE_KASP_T_RETIRED] < 0)
+            return true;
+        if (zone_kasp_reached(k->t[ZONE_KASP_T_RETIRED], now) && k->t[ZONE_KASP_T_REMOVED] < 0)
+            return true;
+    }
+    return false;
+}
+
+/* The KSK steps of sched_next: the successor due, a DS seen, a DS gone. */
+static void zone_kasp_next_ksk(const struct zone_kasp_intervals *iv, uint32_t ksk_lifetime,
+                               const struct zone_kasp_keys *keys,
+                               const struct zone_kasp_parent *parent, int64_t now,
+                               struct zone_kasp_action *out)
+{
+    int cur = zone_kasp_sched_current_ksk(keys, now);
+    if (cur >= 0 && ksk_lifetime && keys->v[cur].t[ZONE_KASP_T_RETIRE_ACTIVE] < 0 &&
+        zone_kasp_sched_ksk_successor(keys, now) < 0) {
+        int64_t due =
+            keys->v[cur].t[ZONE_KASP_T_ACTIVE] + (int64_t)ksk_lifetime - (int64_t)iv->ipub;
+        zone_kasp_take(out, ZONE_KASP_ACT_ROLL_KSK, due < now ? now : due, (size_t)cur,
+                       ZONE_KASP_T_PUBLISHED);
+    }
+    bool asked = parent && parent->n_servers > 0;
+    for (size_t i = 0; asked && i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        const struct zone_kasp_parent_ds *d = zone_kasp_parent_find(parent, k);
+        if (!k->ksk || !d)
+            continue;
+        /* Only a ready successor: its DS before Trdy could meet a cached
+         * DNSKEY RRset without it. */
+        if (k->t[ZONE_KASP_T_ACTIVE] < 0 && k->t[ZONE_KASP_T_RETIRED] < 0 &&
+            zone_kasp_reached(k->t[ZONE_KASP_T_READY], now) && d->seen_since >= 0)
+            zone_kasp_take(out, ZONE_KASP_ACT_DS_SEEN, now, i, ZONE_KASP_T_ACTIVE);
+        if (zone_kasp_reached(k->t[ZONE_KASP_T_RETIRED], now) && k->t[ZONE_KASP_T_REMOVED] < 0 &&
+            d->gone_since >= 0)
+            zone_kasp_take(out, ZONE_KASP_ACT_DS_GONE, now, i, ZONE_KASP_T_REMOVED);
+    }
+}
+
 void zone_kasp_sched_next(const struct zone_kasp_timing *t, uint32_t zsk_lifetime,
                           uint32_t ksk_lifetime, const struct zone_kasp_keys *keys,
                           const struct zone_kasp_parent *parent, int64_t now,
                           struct zone_kasp_action *out)
 {
-    (void)ksk_lifetime;
-    (void)parent;
     struct zone_kasp_intervals iv;
     zone_kasp_intervals(t, &iv);
     out->act = ZONE_KASP_ACT_NONE;
@@ -145,6 +230,7 @@ void zone_kasp_sched_next(const struct zone_kasp_timing *t, uint32_t zsk_lifetim
         if (rem >= 0)
             zone_kasp_take(out, ZONE_KASP_ACT_PURGE, rem < now ? now : rem, i, ZONE_KASP_T_REMOVED);
     }
+    zone_kasp_next_ksk(&iv, ksk_lifetime, keys, parent, now, out);
     int cur = zone_kasp_sched_current_zsk(keys, now);
     if (cur >= 0 && zsk_lifetime && keys->v[cur].t[ZONE_KASP_T_RETIRE_ACTIVE] < 0 &&
         !zone_kasp_sched_has_successor(keys, (size_t)cur)) {
@@ -184,4 +270,49 @@ void zone_kasp_sched_roll_zsk(const struct zone_kasp_timing *t, struct zone_kasp
     /* Its signatures out of every cache: Iret after it stops signing. */
     cur->t[ZONE_KASP_T_RETIRED] = cur->t[ZONE_KASP_T_RETIRE_ACTIVE] + (int64_t)iv.iret;
     cur->t[ZONE_KASP_T_REMOVED] = cur->t[ZONE_KASP_T_RETIRED] + (int64_t)iv.iret;
+}
+
+void zone_kasp_sched_roll_ksk(const struct zone_kasp_timing *t, struct zone_kasp_key *n,
+                              int64_t now)
+{
+    struct zone_kasp_intervals iv;
+    zone_kasp_intervals(t, &iv);
+    for (int i = 0; i < ZONE_KASP_T_N; i++)
+        n->t[i] = -1;
+    n->t[ZONE_KASP_T_CREATED] = now;
+    n->t[ZONE_KASP_T_PUBLISHED] = now;
+    /* In every cache that holds the DNSKEY RRset: its DS may go up. */
+    n->t[ZONE_KASP_T_READY] = now + (int64_t)iv.ipub;
+}
+
+void zone_kasp_sched_ds_seen(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                             size_t n, int64_t seen)
+{
+    struct zone_kasp_intervals iv;
+    zone_kasp_intervals(t, &iv);
+    struct zone_kasp_key *k = &keys->v[n];
+    int64_t from = seen > k->t[ZONE_KASP_T_READY] ? seen : k->t[ZONE_KASP_T_READY];
+    /* Every DS RRset cached before the new DS reached the last parent
+     * server has expired IpubP (DprpP + TTLds) later: from then on every
+     * resolver's DS set names the new KSK, and the old may go. */
+    k->t[ZONE_KASP_T_ACTIVE] = from + (int64_t)iv.ipub_parent + (int64_t)t->retire_safety;
+    for (size_t i = 0; i < keys->n; i++) {
+        struct zone_kasp_key *o = &keys->v[i];
+        if (i == n || !o->ksk || o->t[ZONE_KASP_T_PUBLISHED] < 0 || o->t[ZONE_KASP_T_RETIRED] >= 0)
+            continue;
+        o->t[ZONE_KASP_T_RETIRE_ACTIVE] = k->t[ZONE_KASP_T_ACTIVE];
+        o->t[ZONE_KASP_T_RETIRED] = k->t[ZONE_KASP_T_ACTIVE];
+    }
+}
+
+void zone_kasp_sched_ds_gone(struct zone_kasp_key *k, int64_t now)
+{
+    int64_t ret = k->t[ZONE_KASP_T_RETIRED];
+    k->t[ZONE_KASP_T_REMOVED] = ret > now ? ret : now;
+}
+
+void zone_kasp_sched_abandon(struct zone_kasp_key *k, int64_t now)
+{
+    k->t[ZONE_KASP_T_RETIRE_ACTIVE] = now;
+    k->t[ZONE_KASP_T_RETIRED] = now;
 }

@@ -23,7 +23,18 @@
  *     time): the same timeline started now, or forced: the new key signs
  *     at once (caches that hold the old DNSKEY RRset fail to validate for
  *     up to Ipub: that is what "force" says).
- * A KSK is rolled by hand in this release (ksk_lifetime is shown, not run).
+ *   - the KSK rollover by double-KSK (RFC 7583 3.3.1, RFC 6781 4.1.2):
+ *     the successor is published at Tact + ksk_lifetime - Ipub and signs
+ *     the DNSKEY RRset beside its predecessor at once; from its Trdy =
+ *     Tpub + Ipub it is the KSK the parent should have (CDS/CDNSKEY, DS
+ *     push: zone_kasp_sched_parent_ksk). Its Tact stays unset (-1) until
+ *     its DS has been seen at every parent server (DS_SEEN): then Tact =
+ *     max(seen, Trdy) + IpubP + retire_safety (every cached DS RRset
+ *     holds the new DS by then), and the predecessor is retired then
+ *     (leaves the DNSKEY RRset). So the old KSK is never removed while
+ *     the parent has no DS for the new one. Its files go once its DS is
+ *     gone from every parent server (DS_GONE); Trem stays unset until.
+ *     No parent server to ask (n_servers 0): the rollover waits.
  *
  * Ownership: plain values; nothing is allocated.
  */
@@ -115,6 +126,11 @@ enum zone_kasp_act {
     ZONE_KASP_ACT_ROLL_ZSK, /* make the successor ZSK (pre-publication) */
     ZONE_KASP_ACT_EVENT,    /* key 'key' reaches timestamp 'which': sign again */
     ZONE_KASP_ACT_PURGE,    /* key 'key' reaches 'removed': delete its files */
+    ZONE_KASP_ACT_ROLL_KSK, /* make the successor KSK (double-KSK) of KSK 'key' */
+    ZONE_KASP_ACT_DS_SEEN,  /* KSK 'key' (a successor) has its DS at every parent
+                               server: zone_kasp_sched_ds_seen */
+    ZONE_KASP_ACT_DS_GONE,  /* retired KSK 'key' has its DS at no parent server any
+                               more: zone_kasp_sched_ds_gone */
 };
 
 struct zone_kasp_action {
@@ -139,6 +155,34 @@ void zone_kasp_sched_next(const struct zone_kasp_timing *t, uint32_t zsk_lifetim
 int zone_kasp_sched_current_zsk(const struct zone_kasp_keys *keys, int64_t now);
 /* Whether a successor of key cur (a ZSK) is already published or planned. */
 bool zone_kasp_sched_has_successor(const struct zone_kasp_keys *keys, size_t cur);
+
+/* The zone's current KSK at now (active, not retire-active), or -1. */
+int zone_kasp_sched_current_ksk(const struct zone_kasp_keys *keys, int64_t now);
+/* A KSK rollover in flight: the index of a successor KSK published or
+ * planned, not active yet and not retired, or -1. */
+int zone_kasp_sched_ksk_successor(const struct zone_kasp_keys *keys, int64_t now);
+/* The KSK whose DS the parent should have at now (the CDS/CDNSKEY
+ * records and the DS pushed): the latest published KSK that is ready and
+ * not retired; -1 when none. */
+int zone_kasp_sched_parent_ksk(const struct zone_kasp_keys *keys, int64_t now);
+/* Whether the parent's servers must be asked at now: a successor KSK is
+ * ready and waits for its DS, or a retired KSK's DS may still be there. */
+bool zone_kasp_sched_parent_wanted(const struct zone_kasp_keys *keys, int64_t now);
+
+/* The timestamps of n, the successor of the current KSK, made at now:
+ * published now, ready at now + Ipub, active not yet (DS_SEEN sets it). */
+void zone_kasp_sched_roll_ksk(const struct zone_kasp_timing *t, struct zone_kasp_key *n,
+                              int64_t now);
+/* KSK keys->v[n]'s DS seen at every parent server since seen: its Tact =
+ * max(seen, Trdy) + IpubP + retire_safety; every other KSK that is
+ * published and not retired retires then (retire-active and retired). */
+void zone_kasp_sched_ds_seen(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                             size_t n, int64_t seen);
+/* Retired KSK k's DS gone from every parent server: removed at now. */
+void zone_kasp_sched_ds_gone(struct zone_kasp_key *k, int64_t now);
+/* A successor KSK given up (a forced KSK rollover over one in flight):
+ * retired at now, its files deleted once its DS is gone from the parent. */
+void zone_kasp_sched_abandon(struct zone_kasp_key *k, int64_t now);
 
 /* The timestamps of a first key made at now: every one up to active set
  * to now, the rest -1 (nothing caches a key before it is published, and
