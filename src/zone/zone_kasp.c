@@ -29,7 +29,17 @@ static const struct cfgschema_key zone_kasp_push_keys[KD_N] = {
 static const struct cfgschema zone_kasp_push_schema =
     CFGSCHEMA("$.dnssec_policies[].parent.ds_push", zone_kasp_push_keys);
 
-enum { KP_CDS, KP_DS_PUSH, KP_SERVERS, KP_DS_TTL, KP_REGISTRATION, KP_PROPAGATION, KP_N };
+enum {
+    KP_CDS,
+    KP_DS_PUSH,
+    KP_SERVERS,
+    KP_DS_TTL,
+    KP_REGISTRATION,
+    KP_PROPAGATION,
+    KP_CHECK_INTERVAL,
+    KP_DS_DIGEST,
+    KP_N
+};
 static const struct cfgschema_key zone_kasp_parent_keys[KP_N] = {
     [KP_CDS] = {"cds", CFGSCHEMA_BOOL, 0, 1, 1, 0, NULL,
                 "publish CDS and CDNSKEY for the parent to take (RFC 7344, RFC 8078)"},
@@ -44,6 +54,12 @@ static const struct cfgschema_key zone_kasp_parent_keys[KP_N] = {
                          "Dreg: from submitting the DS to its publication by the parent"},
     [KP_PROPAGATION] = {"propagation_delay", CFGSCHEMA_INT, 0, 30 * DAY, 3600, 0, NULL,
                         "DprpP: from the parent's primary to all its name servers"},
+    [KP_CHECK_INTERVAL] = {"check_interval", CFGSCHEMA_INT, 1, DAY, 60, 0, NULL,
+                           "seconds between two checks of the DS at the parent's servers (and "
+                           "the first wait of a DS push retried)"},
+    [KP_DS_DIGEST] = {"ds_digest", CFGSCHEMA_STRING,
+                      .what = "the DS digest pushed and looked for: \"sha256\" (the default, "
+                              "RFC 4509) or \"sha384\""},
 };
 static const struct cfgschema zone_kasp_parent_schema =
     CFGSCHEMA("$.dnssec_policies[].parent", zone_kasp_parent_keys);
@@ -165,6 +181,13 @@ static void zone_kasp_parent(const struct jsoncfg *j, json_t *v, const char *pat
     p->timing.ttl_ds = (uint32_t)cfgschema_int(j, s, KP_DS_TTL, v, path);
     p->timing.dreg = (uint32_t)cfgschema_int(j, s, KP_REGISTRATION, v, path);
     p->timing.dprp_parent = (uint32_t)cfgschema_int(j, s, KP_PROPAGATION, v, path);
+    p->check_interval = (uint32_t)cfgschema_int(j, s, KP_CHECK_INTERVAL, v, path);
+    const char *dg = cfgschema_str(j, s, KP_DS_DIGEST, v, path);
+    p->ds_digest = 2; /* SHA-256 */
+    if (dg && strcmp(dg, "sha384") == 0)
+        p->ds_digest = 4;
+    else if (dg && strcmp(dg, "sha256") != 0)
+        cfgschema_err(j, s, KP_DS_DIGEST, path, "must be \"sha256\" or \"sha384\"");
     json_t *d = cfgschema_value(s, KP_DS_PUSH, v);
     cfgschema_key_path(sub, sizeof(sub), s, KP_DS_PUSH, path);
     if (d)
@@ -209,6 +232,12 @@ static void zone_kasp_check(const struct jsoncfg *j, const char *path,
         cfgschema_err(j, s, KK_ZSK_LIFETIME, path, "%s", why);
     if (!zone_kasp_lifetime_ok(&p->timing, p->ksk_lifetime, true, why, sizeof(why)))
         cfgschema_err(j, s, KK_KSK_LIFETIME, path, "%s", why);
+    /* The old KSK goes only once the new DS is seen at the parent's
+     * servers: a scheduled KSK rollover without them would wait forever. */
+    if (p->ksk_lifetime && p->n_servers == 0)
+        cfgschema_err(j, s, KK_KSK_LIFETIME, path,
+                      "needs parent.servers: the old KSK is retired only once the new KSK's DS "
+                      "is seen at every one of them");
     if (p->refresh >= p->validity)
         cfgschema_err(j, s, KK_REFRESH, path,
                       "must be less than signature_validity (%u): gtmd signs again this long "
@@ -299,10 +328,11 @@ static json_t *zone_kasp_parent_json(const struct zone_kasp_policy *p)
     json_t *sv = json_array();
     for (size_t i = 0; i < p->n_servers; i++)
         json_array_append_new(sv, json_string(p->servers[i]));
-    json_t *o =
-        json_pack("{s:b, s:I, s:I, s:I, s:o}", "cds", p->cds, "ds_ttl",
-                  (json_int_t)p->timing.ttl_ds, "registration_delay", (json_int_t)p->timing.dreg,
-                  "propagation_delay", (json_int_t)p->timing.dprp_parent, "servers", sv);
+    json_t *o = json_pack(
+        "{s:b, s:I, s:I, s:I, s:o, s:I, s:s}", "cds", p->cds, "ds_ttl",
+        (json_int_t)p->timing.ttl_ds, "registration_delay", (json_int_t)p->timing.dreg,
+        "propagation_delay", (json_int_t)p->timing.dprp_parent, "servers", sv, "check_interval",
+        (json_int_t)p->check_interval, "ds_digest", p->ds_digest == 4 ? "sha384" : "sha256");
     if (p->ds_push_primary)
         json_object_set_new(
             o, "ds_push",

@@ -11,7 +11,7 @@
  *       "denial": "nsec3", "nsec3": {"iterations": 0},
  *       "publish_safety": 3600, "retire_safety": 3600,
  *       "parent": {"cds": true, "ds_ttl": 86400, "registration_delay": 86400,
- *                  "propagation_delay": 3600,
+ *                  "propagation_delay": 3600, "check_interval": 60, "ds_digest": "sha256",
  *                  "ds_push": {"primary": "192.0.2.1:53", "key": "up.example."},
  *                  "servers": ["192.0.2.1:53"]}}}
  *
@@ -54,7 +54,9 @@ struct zone_kasp_policy {
     char *ds_push_key;                    /* its TSIG key id (in tsig_keys: config.c checks) */
     char *servers[ZONE_KASP_MAX_SERVERS]; /* parent.servers: where the DS is checked */
     size_t n_servers;
-    char *path; /* "$.dnssec_policies[\"NAME\"]", for messages */
+    uint32_t check_interval; /* parent.check_interval: seconds between DS checks */
+    uint8_t ds_digest;       /* parent.ds_digest: 2 (SHA-256) or 4 (SHA-384) */
+    char *path;              /* "$.dnssec_policies[\"NAME\"]", for messages */
 };
 
 struct zone_kasp_set {

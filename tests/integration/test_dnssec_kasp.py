@@ -30,7 +30,9 @@ from dnssec_zones import ORIGIN, SignedSet, missing_tools
 FAST = {"zsk_lifetime": 120, "ksk_lifetime": 600, "dnskey_ttl": 10, "zone_max_ttl": 20,
         "propagation_delay": 5, "publish_safety": 0, "retire_safety": 0,
         "signature_validity": 3600, "signature_refresh": 600,
-        "parent": {"ds_ttl": 30, "registration_delay": 7, "propagation_delay": 3}}
+        "parent": {"ds_ttl": 30, "registration_delay": 7, "propagation_delay": 3,
+                   # A KSK lifetime needs the parent's servers (the DS is checked there).
+                   "servers": ["127.0.0.1:9"]}}
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +145,24 @@ def test_zone_policy_mistakes(zs, dnssec, want):
         dnssec["keys"] = keys(zs)
     rc, out, err = check(zs, {"p": FAST}, dnssec)
     assert rc == 1 and want in err, err
+
+
+def test_ksk_lifetime_needs_parent_servers(zs):
+    parent = {k: v for k, v in FAST["parent"].items() if k != "servers"}
+    rc, out, err = check(zs, {"p": dict(FAST, parent=parent)})
+    assert rc == 1 and '$.dnssec_policies["p"].ksk_lifetime: needs parent.servers' in err, err
+    rc, out, err = check(zs, {"p": dict(FAST, ksk_lifetime="none", parent=parent)})
+    assert rc == 0, err
+
+
+def test_ds_digest_and_check_interval(zs):
+    p = dict(FAST, parent=dict(FAST["parent"], ds_digest="md5"))
+    rc, out, err = check(zs, {"p": p})
+    assert rc == 1 and '$.dnssec_policies["p"].parent.ds_digest: must be "sha256" or ' \
+        '"sha384"' in err, err
+    p = dict(FAST, parent=dict(FAST["parent"], check_interval=0))
+    rc, out, err = check(zs, {"p": p})
+    assert rc == 1 and '$.dnssec_policies["p"].parent.check_interval' in err, err
 
 
 def test_ds_push_key_must_be_a_tsig_key(zs):
