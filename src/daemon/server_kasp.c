@@ -161,7 +161,9 @@ static void server_kasp_print_keys(const struct zone_sign_params *sp, char *buf,
     buf[0] = '\0';
     for (size_t i = 0; i < sp->n_keys && off < len; i++)
         off += (size_t)snprintf(buf + off, len - off, "%s%c;", sp->keys[i],
-                                sp->publish_only[i] ? 'p' : 's');
+                                sp->publish_only[i] ? 'p'
+                                : sp->sign_only[i]  ? 'o'
+                                                    : 's');
 }
 
 /* Logs each timestamp of the zone's keys crossed in (last, now]; whether

@@ -76,12 +76,18 @@ bool zone_kasp_key_published(const struct zone_kasp_key *k, int64_t now)
 
 bool zone_kasp_key_signs(const struct zone_kasp_key *k, int64_t now)
 {
-    if (!zone_kasp_key_published(k, now))
-        return false;
     if (k->ksk) /* double-KSK: a published KSK signs the DNSKEY RRset */
-        return true;
-    return zone_kasp_reached(k->t[ZONE_KASP_T_ACTIVE], now) &&
-           !zone_kasp_reached(k->t[ZONE_KASP_T_RETIRE_ACTIVE], now);
+        return zone_kasp_key_published(k, now);
+    /* A ZSK signs from Tact to its retire-active time, published or not:
+     * an algorithm rollover (zone_kasp_algroll.h) signs with the new ZSK
+     * before its DNSKEY is published and with the old one after its
+     * DNSKEY left. A key retired without a retire-active time signs no
+     * more. */
+    if (!zone_kasp_reached(k->t[ZONE_KASP_T_ACTIVE], now) ||
+        zone_kasp_reached(k->t[ZONE_KASP_T_RETIRE_ACTIVE], now))
+        return false;
+    return k->t[ZONE_KASP_T_RETIRE_ACTIVE] >= 0 ||
+           !zone_kasp_reached(k->t[ZONE_KASP_T_RETIRED], now);
 }
 
 int zone_kasp_sched_current_zsk(const struct zone_kasp_keys *keys, int64_t now)

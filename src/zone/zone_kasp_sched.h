@@ -81,7 +81,9 @@ const char *zone_kasp_key_state(const struct zone_kasp_key *k, int64_t now);
 /* Whether k's DNSKEY is in the zone at now. */
 bool zone_kasp_key_published(const struct zone_kasp_key *k, int64_t now);
 /* Whether k signs at now (a KSK signs the DNSKEY RRset while published;
- * a ZSK everything else while active and not retire-active). */
+ * a ZSK everything else while active and not retire-active, whether or
+ * not its DNSKEY is published: an algorithm rollover signs before it and
+ * after it, zone_kasp_algroll.h). */
 bool zone_kasp_key_signs(const struct zone_kasp_key *k, int64_t now);
 
 /* The parent's DS for one KSK, as the daemon (server_kasp.c) last found

@@ -351,12 +351,13 @@ void zone_kasp_store_fill(const char *dir, const char *origin, const struct zone
         free(sp->keys[i]);
         free(sp->key_paths[i]);
         sp->keys[i] = sp->key_paths[i] = NULL;
-        sp->publish_only[i] = false;
+        sp->publish_only[i] = sp->sign_only[i] = false;
     }
     sp->n_keys = 0;
     for (size_t i = 0; i < keys->n && sp->n_keys < ZONE_SIGN_MAX_KEYS; i++) {
         const struct zone_kasp_key *k = &keys->v[i];
-        if (!zone_kasp_key_published(k, now))
+        bool pub = zone_kasp_key_published(k, now), signs = zone_kasp_key_signs(k, now);
+        if (!pub && !signs)
             continue;
         char d[4200];
         snprintf(d, sizeof(d), "%s/", dir);
@@ -364,7 +365,8 @@ void zone_kasp_store_fill(const char *dir, const char *origin, const struct zone
         char w[300];
         snprintf(w, sizeof(w), " (the key store of %s)", origin);
         sp->key_paths[sp->n_keys] = zone_kasp_fmt(d, k->base, w);
-        sp->publish_only[sp->n_keys] = !zone_kasp_key_signs(k, now);
+        sp->publish_only[sp->n_keys] = !signs;
+        sp->sign_only[sp->n_keys] = !pub;
         sp->n_keys++;
     }
 }

@@ -42,6 +42,10 @@ struct zone_sign_params {
     /* Keys whose DNSKEY is in the zone but which sign nothing: a ZSK
      * pre-published or retired by the key manager (zone_kasp_store.h). */
     bool publish_only[ZONE_SIGN_MAX_KEYS];
+    /* Keys that sign but whose DNSKEY is not in the zone: an algorithm
+     * rollover's new ZSK before its DNSKEY goes in and its old ZSK after
+     * its DNSKEY left (zone_kasp_algroll.h). */
+    bool sign_only[ZONE_SIGN_MAX_KEYS];
     uint32_t validity; /* seconds from signing to signature expiration */
     uint32_t refresh;  /* re-sign this long before the signatures expire */
 };

@@ -138,7 +138,12 @@ ldns_key_list *zone_sign_keys_load(const struct zone_sign_params *sp, const ldns
             ldns_key_deep_free(k);
         else
             ldns_key_list_push_key(list, k);
-        ldns_rr_list_push_rr(dnskeys, pub);
+        /* A sign-only key (an algorithm rollover's) signs but its DNSKEY
+         * stays out of the zone. */
+        if (sp->sign_only[i])
+            ldns_rr_free(pub);
+        else
+            ldns_rr_list_push_rr(dnskeys, pub);
     }
     if (!ok && list) {
         ldns_key_list_free(list);
@@ -153,6 +158,8 @@ ldns_rr_list *zone_sign_public_keys(const struct zone_sign_params *sp, struct er
     if (!l)
         abort();
     for (size_t i = 0; i < sp->n_keys; i++) {
+        if (sp->sign_only[i]) /* its DNSKEY is not in the zone */
+            continue;
         ldns_rr *pub = zone_sign_read_pub(sp->keys[i], sp->key_paths[i], errs);
         if (!pub) {
             ldns_rr_list_deep_free(l);

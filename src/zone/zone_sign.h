@@ -29,12 +29,14 @@
  * when any key is missing, unreadable, for another zone, of an algorithm
  * gtmd does not sign with, or when .key and .private do not match.
  * A key marked publish_only gives its DNSKEY to dnskeys but is not in
- * the list (it signs nothing). */
+ * the list (it signs nothing); a key marked sign_only is in the list but
+ * its DNSKEY is not given to dnskeys (an algorithm rollover's RRSIGs
+ * before or after its DNSKEY). */
 ldns_key_list *zone_sign_keys_load(const struct zone_sign_params *sp, const ldns_rdf *origin,
                                    uint32_t now, ldns_rr_list *dnskeys, struct errlist *errs);
 
-/* The DNSKEY records of sp's keys (their .key files), which signing adds
- * to the zone; NULL with a message when one cannot be read. The caller
+/* The DNSKEY records of sp's keys (their .key files) but the sign_only
+ * ones, which signing adds to the zone; NULL with a message when one cannot be read. The caller
  * frees the list (ldns_rr_list_deep_free). */
 ldns_rr_list *zone_sign_public_keys(const struct zone_sign_params *sp, struct errlist *errs);
 

@@ -1,0 +1,76 @@
+/*
+ * zone_kasp_algroll.h -- the algorithm rollover of the key manager (RFC
+ * 6781 4.1.4, the conservative order; RFC 7583 section 3.4): pure
+ * arithmetic on a zone's keys (zone_kasp_sched.h), no clock, no I/O, so
+ * that the unit tests check each step's time against the formulas of
+ * zone_kasp_algorithm (zone_kasp_timeline.h).
+ *
+ * Started when the policy's "algorithm" differs from the algorithm of
+ * the zone's keys (zone_kasp_algroll_wanted), or by the admin API
+ * (POST /v1/dnssec/ZONE/rollover {"key": "algorithm"}). The daemon makes
+ * a KSK and a ZSK of the new algorithm at t0 and zone_kasp_algroll_start
+ * gives every key its timestamps:
+ *
+ *   t0                      the new ZSK signs every RRset (its DNSKEY not
+ *                           published yet: RRSIGs first, since a validator
+ *                           that holds a DNSKEY RRset with an algorithm
+ *                           may want that algorithm's RRSIG on every RRset);
+ *   Tkeys = t0 + Dsgn + Dprp + TTLsig + publish_safety
+ *                           the new KSK and ZSK published (the new
+ *                           signatures are in every cache by then); the
+ *                           new KSK signs the DNSKEY RRset from here;
+ *   Trdy  = Tkeys + Dprp + TTLkey + publish_safety
+ *                           the new DNSKEYs in every cache: the new KSK's
+ *                           DS may replace the old at the parent (CDS);
+ *   Tswap = Trdy + Dreg + DprpP + TTLds + retire_safety (no parent check), or
+ *         = max(seen, Trdy) + DprpP + TTLds + retire_safety (the new DS seen
+ *           at every parent server at 'seen': zone_kasp_algroll_ds_seen)
+ *                           every cached DS names the new KSK: the old
+ *                           KSK and ZSK leave the DNSKEY RRset, the new
+ *                           KSK is "active";
+ *   Tend  = Tswap + Dprp + TTLkey + retire_safety
+ *                           the old DNSKEY RRset out of every cache: the
+ *                           old ZSK stops signing and its files go (the
+ *                           old KSK's files go once its DS has left the
+ *                           parent, as in a KSK rollover).
+ *
+ * A ZSK signs from Tact to Tretire-active whether or not it is published
+ * (zone_kasp_key_signs): the new ZSK before its DNSKEY, the old one after.
+ *
+ * Ownership: plain values; nothing is allocated.
+ */
+#ifndef GTM_ZONE_KASP_ALGROLL_H
+#define GTM_ZONE_KASP_ALGROLL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zone/zone_kasp_sched.h"
+#include "zone/zone_kasp_timeline.h"
+
+/* Whether key k is in use or planned at now: not retired and not out of
+ * signing (a key on its way out is no longer counted). */
+bool zone_kasp_algroll_key_live(const struct zone_kasp_key *k, int64_t now);
+
+/* Whether an algorithm rollover to alg should start at now: the zone has
+ * live keys, none of them of alg, and no rollover is in flight. */
+bool zone_kasp_algroll_wanted(const struct zone_kasp_keys *keys, uint8_t alg, int64_t now);
+
+/* Whether a rollover is in flight at now: live keys of two algorithms. */
+bool zone_kasp_algroll_in_flight(const struct zone_kasp_keys *keys, int64_t now);
+
+/* The timestamps of an algorithm rollover started at t0: nk and nz are
+ * the new KSK and ZSK (made at t0, of the new algorithm); every live key
+ * of another algorithm is an old key. by_parent: the swap waits for the
+ * new DS at the parent's servers (the new KSK's Tact stays -1 until
+ * zone_kasp_algroll_ds_seen); otherwise it is timed by Dreg. */
+void zone_kasp_algroll_start(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                             size_t nk, size_t nz, int64_t t0, bool by_parent);
+
+/* The new KSK nk's DS was seen at every parent server at 'seen': the swap
+ * (Tswap) and the end (Tend) as above. */
+void zone_kasp_algroll_ds_seen(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                               size_t nk, int64_t seen);
+
+#endif

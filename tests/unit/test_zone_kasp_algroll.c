@@ -1,0 +1,194 @@
+/* Unit tests for the algorithm rollover's schedule
+ * (src/zone/zone_kasp_algroll.c, RFC 6781 4.1.4): each step's time
+ * against the formulas, and a sweep over the whole rollover every 100 s
+ * that checks what makes it safe for a validator that wants an RRSIG of
+ * every algorithm of the DNSKEY RRset it holds (RFC 4035 2.2):
+ *   - every algorithm of a DNSKEY RRset a cache may hold (published within
+ *     the last Dprp + TTLkey) has a ZSK signing now;
+ *   - a DNSKEY goes in only when its algorithm's signatures have been
+ *     served for Dprp + TTLsig (every cached RRset carries one);
+ *   - every DS a cache may hold names a KSK that is published now. */
+#include <string.h>
+
+#include "tap.h"
+#include "zone/zone_kasp_algroll.h"
+
+/* Ipub-like sums: Dprp + TTLsig + publish_safety = 3600 + 86400 + 600. */
+static const struct zone_kasp_timing T = {.dprp = 3600,
+                                          .ttl_key = 3600,
+                                          .ttl_sig = 86400,
+                                          .publish_safety = 600,
+                                          .retire_safety = 600,
+                                          .dprp_parent = 3600,
+                                          .ttl_ds = 86400,
+                                          .dreg = 86400};
+#define T0 1700000000
+#define TKEYS (T0 + 3600 + 86400 + 600)           /* t0 + Dsgn + Dprp + TTLsig + publish_safety */
+#define TRDY (TKEYS + 3600 + 3600 + 600)          /* + Dprp + TTLkey + publish_safety */
+#define TSWAP (TRDY + 86400 + 3600 + 86400 + 600) /* + Dreg + DprpP + TTLds + retire_safety */
+#define TEND (TSWAP + 3600 + 3600 + 600)          /* + Dprp + TTLkey + retire_safety */
+#define STEP 100
+
+static void key(struct zone_kasp_keys *ks, uint16_t tag, uint8_t alg, bool ksk, int64_t act)
+{
+    struct zone_kasp_key *k = &ks->v[ks->n++];
+    memset(k, 0, sizeof(*k));
+    k->tag = tag;
+    k->algorithm = alg;
+    k->ksk = ksk;
+    for (int i = 0; i < ZONE_KASP_T_N; i++)
+        k->t[i] = i <= ZONE_KASP_T_ACTIVE ? act : -1;
+}
+
+/* Two old keys of algorithm 13 and two new of 15 (indices 2 and 3). */
+static void start(struct zone_kasp_keys *ks, bool by_parent)
+{
+    ks->n = 0;
+    key(ks, 1, 13, true, T0 - 86400 * 30);
+    key(ks, 2, 13, false, T0 - 86400 * 30);
+    key(ks, 3, 15, true, T0);
+    key(ks, 4, 15, false, T0);
+    zone_kasp_algroll_start(&T, ks, 2, 3, T0, by_parent);
+}
+
+static void test_times(struct tap *t)
+{
+    struct zone_kasp_keys ks;
+    start(&ks, false);
+    const struct zone_kasp_key *ok = &ks.v[0], *oz = &ks.v[1], *nk = &ks.v[2], *nz = &ks.v[3];
+    TAP_CHECK(t, nz->t[ZONE_KASP_T_ACTIVE] == T0 && nz->t[ZONE_KASP_T_PUBLISHED] == TKEYS,
+              "the new ZSK signs at t0, its DNSKEY goes in at t0 + Dprp + TTLsig + "
+              "publish_safety (%lld)",
+              (long long)nz->t[ZONE_KASP_T_PUBLISHED]);
+    TAP_CHECK(t, nk->t[ZONE_KASP_T_PUBLISHED] == TKEYS && nk->t[ZONE_KASP_T_READY] == TRDY,
+              "the new KSK is published with it and ready Dprp + TTLkey + publish_safety later");
+    TAP_CHECK(t, nk->t[ZONE_KASP_T_ACTIVE] == TSWAP,
+              "without a parent check, the swap is Dreg + DprpP + TTLds + retire_safety after "
+              "Trdy (%lld)",
+              (long long)nk->t[ZONE_KASP_T_ACTIVE]);
+    TAP_CHECK(t, ok->t[ZONE_KASP_T_RETIRED] == TSWAP && ok->t[ZONE_KASP_T_RETIRE_ACTIVE] == TSWAP,
+              "the old KSK leaves the DNSKEY RRset at the swap");
+    TAP_CHECK(t, oz->t[ZONE_KASP_T_RETIRED] == TSWAP && oz->t[ZONE_KASP_T_RETIRE_ACTIVE] == TEND,
+              "the old ZSK's DNSKEY leaves at the swap, its RRSIGs Dprp + TTLkey + "
+              "retire_safety later");
+    TAP_CHECK(t, oz->t[ZONE_KASP_T_REMOVED] == TEND && ok->t[ZONE_KASP_T_REMOVED] == TEND,
+              "the old keys' files go at the end");
+    TAP_CHECK(t, zone_kasp_key_signs(nz, T0) && !zone_kasp_key_published(nz, T0),
+              "at t0 the new ZSK signs unpublished");
+    TAP_CHECK(t, zone_kasp_key_signs(oz, TSWAP) && !zone_kasp_key_published(oz, TSWAP),
+              "at the swap the old ZSK signs unpublished");
+    TAP_CHECK(t, !zone_kasp_key_signs(oz, TEND), "at the end the old ZSK signs no more");
+    TAP_CHECK(t, !zone_kasp_key_signs(nk, TKEYS - 1) && zone_kasp_key_signs(nk, TKEYS),
+              "the new KSK signs the DNSKEY RRset from its publication");
+}
+
+/* Whether a key of alg with role ksk satisfies pred at some time in [a, b]
+ * (checked at STEP and at b). */
+static bool some(const struct zone_kasp_keys *ks, uint8_t alg, bool zsk_only,
+                 bool (*pred)(const struct zone_kasp_key *, int64_t), int64_t a, int64_t b)
+{
+    for (size_t i = 0; i < ks->n; i++) {
+        if (ks->v[i].algorithm != alg || (zsk_only && ks->v[i].ksk))
+            continue;
+        for (int64_t x = a;; x += STEP) {
+            if (x > b)
+                x = b;
+            if (pred(&ks->v[i], x))
+                return true;
+            if (x == b)
+                break;
+        }
+    }
+    return false;
+}
+
+/* The sweep's three rules at every STEP from t0 - 1 day to the end + 1 day;
+ * ds_at: when the parent's DS set changed from the old KSK to the new. */
+static void sweep(struct tap *t, const struct zone_kasp_keys *ks, int64_t ds_at, int64_t end,
+                  const char *what)
+{
+    int bad_sig = 0, bad_pub = 0, bad_ds = 0;
+    const uint8_t algs[2] = {13, 15};
+    for (int64_t now = T0 - 86400; now <= end + 86400; now += STEP) {
+        for (int a = 0; a < 2; a++) {
+            int64_t cache = now - T.dprp - T.ttl_key;
+            if (some(ks, algs[a], false, zone_kasp_key_published, cache, now) &&
+                !some(ks, algs[a], true, zone_kasp_key_signs, now, now))
+                bad_sig++;
+            /* A DNSKEY of alg now: its signatures served since Dprp + TTLsig ago. */
+            if (some(ks, algs[a], false, zone_kasp_key_published, now, now) &&
+                !some(ks, algs[a], true, zone_kasp_key_signs, now - T.dprp - T.ttl_sig,
+                      now - T.dprp - T.ttl_sig))
+                bad_pub++;
+        }
+        /* A cached DS set is at most DprpP + TTLds old: the old KSK's until
+         * then, the new KSK's from ds_at. */
+        bool old_ds = now < ds_at + (int64_t)T.dprp_parent + T.ttl_ds;
+        bool new_ds = now >= ds_at;
+        if ((old_ds && !zone_kasp_key_published(&ks->v[0], now)) ||
+            (new_ds && !zone_kasp_key_published(&ks->v[2], now)))
+            bad_ds++;
+    }
+    TAP_CHECK(t, bad_sig == 0, "%s: every cached DNSKEY algorithm has a signing ZSK (%d bad)", what,
+              bad_sig);
+    TAP_CHECK(t, bad_pub == 0, "%s: no DNSKEY before its algorithm's RRSIGs are cached (%d bad)",
+              what, bad_pub);
+    TAP_CHECK(t, bad_ds == 0, "%s: every cacheable DS names a published KSK (%d bad)", what,
+              bad_ds);
+}
+
+static void test_sweep(struct tap *t)
+{
+    struct zone_kasp_keys ks;
+    start(&ks, false);
+    /* Without a check the parent is assumed to publish within Dreg of Trdy. */
+    sweep(t, &ks, TRDY + T.dreg, TEND, "timed by Dreg");
+
+    /* With the parent checked: the DS is seen 3 days after Trdy (a slow
+     * registrar); nothing retires before. */
+    start(&ks, true);
+    TAP_CHECK(t,
+              ks.v[2].t[ZONE_KASP_T_ACTIVE] < 0 && ks.v[0].t[ZONE_KASP_T_RETIRED] < 0 &&
+                  ks.v[1].t[ZONE_KASP_T_RETIRED] < 0,
+              "by the parent: the old keys stay until the new DS is seen");
+    int64_t seen = TRDY + 3 * 86400;
+    zone_kasp_algroll_ds_seen(&T, &ks, 2, seen);
+    int64_t swap = seen + T.dprp_parent + T.ttl_ds + T.retire_safety;
+    TAP_CHECK(t,
+              ks.v[2].t[ZONE_KASP_T_ACTIVE] == swap && ks.v[0].t[ZONE_KASP_T_RETIRED] == swap &&
+                  ks.v[1].t[ZONE_KASP_T_RETIRED] == swap,
+              "the swap is DprpP + TTLds + retire_safety after the DS is seen");
+    TAP_CHECK(t,
+              ks.v[1].t[ZONE_KASP_T_RETIRE_ACTIVE] == swap + T.dprp + T.ttl_key + T.retire_safety,
+              "the old ZSK signs Dprp + TTLkey + retire_safety more");
+    sweep(t, &ks, seen, swap + T.dprp + T.ttl_key + T.retire_safety, "by the parent");
+}
+
+static void test_wanted(struct tap *t)
+{
+    struct zone_kasp_keys ks = {.n = 0};
+    TAP_CHECK(t, !zone_kasp_algroll_wanted(&ks, 15, T0), "no keys: nothing to roll");
+    key(&ks, 1, 13, true, T0 - 100);
+    key(&ks, 2, 13, false, T0 - 100);
+    TAP_CHECK(t, !zone_kasp_algroll_wanted(&ks, 13, T0), "same algorithm: no rollover");
+    TAP_CHECK(t, zone_kasp_algroll_wanted(&ks, 15, T0), "the policy says 15: a rollover");
+    start(&ks, false);
+    TAP_CHECK(t, zone_kasp_algroll_in_flight(&ks, T0) && zone_kasp_algroll_in_flight(&ks, TSWAP),
+              "in flight from t0 through the swap");
+    TAP_CHECK(
+        t, !zone_kasp_algroll_wanted(&ks, 15, T0 + 1) && !zone_kasp_algroll_wanted(&ks, 13, TSWAP),
+        "none starts while one is in flight");
+    TAP_CHECK(t,
+              !zone_kasp_algroll_in_flight(&ks, TEND) && !zone_kasp_algroll_wanted(&ks, 15, TEND),
+              "done at the end");
+    TAP_CHECK(t, zone_kasp_algroll_wanted(&ks, 13, TEND), "and back to 13 may start then");
+}
+
+int main(void)
+{
+    struct tap t = {0};
+    test_times(&t);
+    test_sweep(&t);
+    test_wanted(&t);
+    return tap_done(&t);
+}
