@@ -551,16 +551,27 @@ static void load_placeholders(struct load_ctx *c)
                 load_placeholder(c, &c->extra[i], types[k]);
 }
 
-/* The keys that sign policy answers: the ZSKs, or every key when there
- * is one kind only (as ldns signs the zone's other RRsets). */
+/* Whether keys hold a ZSK (no SEP flag) of algorithm alg. */
+static bool load_has_zsk(ldns_key_list *keys, ldns_signing_algorithm alg)
+{
+    for (size_t i = 0; i < ldns_key_list_key_count(keys); i++) {
+        ldns_key *k = ldns_key_list_key(keys, i);
+        if (ldns_key_algorithm(k) == alg && !(ldns_key_flags(k) & LDNS_KEY_SEP_KEY))
+            return true;
+    }
+    return false;
+}
+
+/* The keys that sign policy answers: per algorithm, its ZSKs, or its
+ * KSKs when it has no ZSK (as ldns signs the zone's other RRsets), so
+ * that an answer carries an RRSIG of every algorithm that signs the zone
+ * (RFC 6840 5.11: two algorithms during an algorithm rollover). */
 static void load_keep_policy_keys(struct load_ctx *c, ldns_key_list *keys)
 {
-    bool zsk = false;
-    for (size_t i = 0; i < ldns_key_list_key_count(keys); i++)
-        zsk = zsk || !(ldns_key_flags(ldns_key_list_key(keys, i)) & LDNS_KEY_SEP_KEY);
-    for (size_t i = 0; zsk && i < ldns_key_list_key_count(keys); i++) {
+    for (size_t i = 0; i < ldns_key_list_key_count(keys); i++) {
         ldns_key *k = ldns_key_list_key(keys, i);
-        ldns_key_set_use(k, !(ldns_key_flags(k) & LDNS_KEY_SEP_KEY));
+        if (ldns_key_flags(k) & LDNS_KEY_SEP_KEY)
+            ldns_key_set_use(k, !load_has_zsk(keys, ldns_key_algorithm(k)));
     }
     c->policy_keys = keys;
 }

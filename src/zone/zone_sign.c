@@ -186,11 +186,17 @@ bool zone_sign_run(ldns_dnssec_zone *dz, ldns_key_list *keys, const struct zone_
                    ldns_rr_list *new_rrs, const char *display, struct errlist *errs)
 {
     ldns_status s;
+    /* Per algorithm (RFC 4035 2.2, RFC 6840 5.11: two algorithms during
+     * an algorithm rollover): ldns's default drops every KSK from the
+     * other RRsets as soon as any ZSK exists, which would leave an
+     * algorithm whose only key is a CSK without signatures there. */
+    const int flags = LDNS_SIGN_WITH_ALL_ALGORITHMS;
     if (sp->nsec3)
-        s = ldns_dnssec_zone_sign_nsec3(dz, new_rrs, keys, zone_sign_replace, NULL, LDNS_SHA1, 0,
-                                        sp->iterations, sp->salt_len, (uint8_t *)sp->salt);
+        s = ldns_dnssec_zone_sign_nsec3_flg(dz, new_rrs, keys, zone_sign_replace, NULL, LDNS_SHA1,
+                                            0, sp->iterations, sp->salt_len, (uint8_t *)sp->salt,
+                                            flags);
     else
-        s = ldns_dnssec_zone_sign(dz, new_rrs, keys, zone_sign_replace, NULL);
+        s = ldns_dnssec_zone_sign_flg(dz, new_rrs, keys, zone_sign_replace, NULL, flags);
     if (s != LDNS_STATUS_OK) {
         errlist_add(errs, "%s: signing failed: %s", display, ldns_get_errorstr_by_id(s));
         return false;
