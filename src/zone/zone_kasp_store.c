@@ -352,6 +352,7 @@ void zone_kasp_store_fill(const char *dir, const char *origin, const struct zone
         free(sp->key_paths[i]);
         sp->keys[i] = sp->key_paths[i] = NULL;
         sp->publish_only[i] = false;
+        sp->cds[i] = false;
     }
     sp->n_keys = 0;
     for (size_t i = 0; i < keys->n && sp->n_keys < ZONE_SIGN_MAX_KEYS; i++) {
@@ -365,6 +366,7 @@ void zone_kasp_store_fill(const char *dir, const char *origin, const struct zone
         snprintf(w, sizeof(w), " (the key store of %s)", origin);
         sp->key_paths[sp->n_keys] = zone_kasp_fmt(d, k->base, w);
         sp->publish_only[sp->n_keys] = !zone_kasp_key_signs(k, now);
+        sp->cds[sp->n_keys] = (int)i == zone_kasp_sched_parent_ksk(keys, now);
         sp->n_keys++;
     }
 }
