@@ -118,6 +118,7 @@ struct admin_env {
                                int *status);
     /* Key transitions of the key manager (server_kasp.c); the daemon's. */
     atomic_ullong *kasp_transitions;
+    atomic_ullong *kasp_ds_push_ok, *kasp_ds_push_failed; /* DS pushes by result */
     /* Dynamic updates the updater answered (doc/updates.md), by rcode
      * (ADMIN_UPDATE_RCODES of them, 0..10), and those that changed a
      * zone; owned by the daemon. */

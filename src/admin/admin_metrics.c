@@ -520,6 +520,15 @@ void admin_handle_metrics(struct admin_req *r)
     evbuffer_add_printf(
         b, "gtmd_dnssec_key_transitions_total %llu\n",
         a->env.kasp_transitions ? (unsigned long long)atomic_load(a->env.kasp_transitions) : 0ULL);
+    metrics_head(b, "gtmd_dnssec_ds_push_total", "counter",
+                 "DS updates pushed to a parent's primary, by result.");
+    evbuffer_add_printf(
+        b, "gtmd_dnssec_ds_push_total{result=\"ok\"} %llu\n",
+        a->env.kasp_ds_push_ok ? (unsigned long long)atomic_load(a->env.kasp_ds_push_ok) : 0ULL);
+    evbuffer_add_printf(b, "gtmd_dnssec_ds_push_total{result=\"failed\"} %llu\n",
+                        a->env.kasp_ds_push_failed
+                            ? (unsigned long long)atomic_load(a->env.kasp_ds_push_failed)
+                            : 0ULL);
     metrics_head(b, "gtmd_config_generation", "gauge", "Generation of the live configuration.");
     evbuffer_add_printf(b, "gtmd_config_generation %llu\n", gen);
     metrics_head(b, "gtmd_uptime_seconds", "gauge", "Seconds since gtmd started.");

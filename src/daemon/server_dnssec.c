@@ -71,6 +71,8 @@ static json_t *server_dnssec_next(const struct zone_kasp_policy *p,
                  zone_kasp_kt_name(a.which));
     else if (a.act == ZONE_KASP_ACT_ROLL_ZSK && k)
         snprintf(what, sizeof(what), "publish a successor of ZSK %u (pre-publication)", k->tag);
+    else if (a.act == ZONE_KASP_ACT_ROLL_KSK && k)
+        snprintf(what, sizeof(what), "publish a successor of KSK %u (double-KSK)", k->tag);
     else
         snprintf(what, sizeof(what), "%s", zone_kasp_act_name(a.act));
     return json_pack("{s:s, s:I}", "action", what, "at", (json_int_t)a.at);

@@ -99,6 +99,10 @@ struct server {
     struct event *kasp_timer;
     int64_t kasp_last;
     atomic_ullong kasp_transitions;
+    /* The parent's DS as checked and pushed per zone (server_kasp_parent.c);
+     * owned, main thread under reload_lock. Pushes by result (/metrics). */
+    struct server_kasp_parents *kasp_parents;
+    atomic_ullong kasp_ds_push_ok, kasp_ds_push_failed;
     double started;
     struct notify notify; /* systemd's $NOTIFY_SOCKET (notify.h) */
     /* Secondary zones (xfr_in.h): the thread, and the event on the main
@@ -198,6 +202,20 @@ bool server_kasp_prepare(struct server *srv, struct config *cfg, bool act, struc
 /* The timer (main thread): started once the first set serves. */
 void server_kasp_start(struct server *srv);
 void server_kasp_stop(struct server *srv);
+
+/* ---- server_kasp_parent.c: the parent's DS, checked and pushed ---- */
+struct zone_kasp_keys;
+struct zone_kasp_parent;
+struct zone_kasp_policy;
+/* Checks the parent's servers and pushes the DS when due for zone z
+ * (keys as loaded at now); *view gets the zone's parent state for the
+ * scheduler. Returns when it wants to run again (-1: nothing to watch). */
+int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
+                                const struct zone_kasp_policy *p, const struct zone_kasp_keys *keys,
+                                int64_t now, const struct zone_kasp_parent **view);
+/* Adds "parent" to each zone of view (GET /v1/dnssec) that has a state. */
+void server_kasp_parent_decorate(struct server *srv, json_t *view);
+void server_kasp_parent_free(struct server *srv);
 /* An emergency rollover (POST /v1/dnssec/ZONE/rollover, admin thread):
  * the result and its HTTP status; takes reload_lock. */
 json_t *server_kasp_rollover(struct server *srv, const char *zone, bool ksk, bool force,

@@ -54,9 +54,21 @@ static void server_kasp_note(struct server *srv, const char *zone, const struct 
  * a message when a key cannot be made. */
 static bool server_kasp_apply(struct server *srv, const struct config_zone *z,
                               const struct zone_kasp_policy *p, struct zone_kasp_keys *keys,
+                              const struct zone_kasp_parent *parent,
                               const struct zone_kasp_action *a, int64_t now, struct errlist *errs)
 {
     const char *dir = z->dnssec.key_directory;
+    if (a->act == ZONE_KASP_ACT_DS_SEEN) {
+        const struct zone_kasp_parent_ds *d = zone_kasp_parent_find(parent, &keys->v[a->key]);
+        zone_kasp_sched_ds_seen(&p->timing, keys, a->key, d ? d->seen_since : now);
+        server_kasp_note(srv, z->origin, &keys->v[a->key], "ds_seen", now);
+        return true;
+    }
+    if (a->act == ZONE_KASP_ACT_DS_GONE) {
+        zone_kasp_sched_ds_gone(&keys->v[a->key], now);
+        server_kasp_note(srv, z->origin, &keys->v[a->key], "ds_gone", now);
+        return true;
+    }
     if (a->act == ZONE_KASP_ACT_PURGE) {
         zone_kasp_store_purge(dir, &keys->v[a->key]);
         server_kasp_note(srv, z->origin, &keys->v[a->key], "removed", now);
@@ -69,12 +81,14 @@ static bool server_kasp_apply(struct server *srv, const struct config_zone *z,
         return false;
     }
     struct zone_kasp_key *k = &keys->v[keys->n];
-    bool ksk = a->act == ZONE_KASP_ACT_NEW_KSK;
+    bool ksk = a->act == ZONE_KASP_ACT_NEW_KSK || a->act == ZONE_KASP_ACT_ROLL_KSK;
     if (!zone_kasp_store_generate(dir, z->origin, p->algorithm, ksk, p->timing.ttl_key, k, errs))
         return false;
     keys->n++;
     if (a->act == ZONE_KASP_ACT_ROLL_ZSK)
         zone_kasp_sched_roll_zsk(&p->timing, &keys->v[a->key], k, now, a->at, false);
+    else if (a->act == ZONE_KASP_ACT_ROLL_KSK)
+        zone_kasp_sched_roll_ksk(&p->timing, k, now);
     else
         zone_kasp_sched_first(k, now);
     server_kasp_note(srv, z->origin, k, "published", now);
@@ -116,17 +130,22 @@ static bool server_kasp_zone(struct server *srv, struct config_zone *z,
             return false;
         dirty = true;
     }
+    /* The parent's DS (checked and pushed on the timer only). */
+    const struct zone_kasp_parent *parent = NULL;
+    int64_t pwake = act ? server_kasp_parent_step(srv, z, p, &keys, now, &parent) : -1;
     for (int i = 0; i < SERVER_KASP_MAX_STEPS && (act || dirty || keys.n == 0); i++) {
         struct zone_kasp_action a;
-        zone_kasp_sched_next(&p->timing, p->zsk_lifetime, p->ksk_lifetime, &keys, NULL, now, &a);
+        zone_kasp_sched_next(&p->timing, p->zsk_lifetime, p->ksk_lifetime, &keys, parent, now, &a);
         if (a.act == ZONE_KASP_ACT_NONE || a.at > now) {
             *next = a.at;
             break;
         }
-        if (!server_kasp_apply(srv, z, p, &keys, &a, now, errs))
+        if (!server_kasp_apply(srv, z, p, &keys, parent, &a, now, errs))
             return false;
         dirty = true;
     }
+    if (pwake >= 0 && (*next < 0 || pwake < *next))
+        *next = pwake;
     if (dirty && !zone_kasp_store_save(dir, z->origin, &keys, errs))
         return false;
     zone_kasp_store_fill(dir, z->origin, &keys, now, &z->dnssec.sign);
@@ -160,10 +179,11 @@ static void server_kasp_print_keys(const struct zone_sign_params *sp, char *buf,
     size_t off = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < sp->n_keys && off < len; i++)
-        off += (size_t)snprintf(buf + off, len - off, "%s%c;", sp->keys[i],
+        off += (size_t)snprintf(buf + off, len - off, "%s%c%s;", sp->keys[i],
                                 sp->publish_only[i] ? 'p'
                                 : sp->sign_only[i]  ? 'o'
-                                                    : 's');
+                                                    : 's',
+                                sp->cds[i] ? "c" : "");
 }
 
 /* Logs each timestamp of the zone's keys crossed in (last, now]; whether
@@ -273,6 +293,7 @@ void server_kasp_stop(struct server *srv)
     pthread_mutex_lock(&srv->reload_lock);
     struct event *ev = srv->kasp_timer;
     srv->kasp_timer = NULL;
+    server_kasp_parent_free(srv);
     pthread_mutex_unlock(&srv->reload_lock);
     if (ev)
         event_free(ev);
@@ -361,6 +382,81 @@ static json_t *server_kasp_roll_zsk(struct server *srv, const struct config_zone
                      (json_int_t)c->t[ZONE_KASP_T_RETIRED]);
 }
 
+/* Why a KSK rollover cannot start now, into msg; false when it can. A
+ * successor whose DS the parent has (its Tact set) is never given up,
+ * forced or not: the swap is under way. */
+static bool server_kasp_ksk_blocked(const struct zone_kasp_policy *p,
+                                    const struct zone_kasp_keys *keys, int succ, bool force,
+                                    int64_t now, char *msg, size_t len)
+{
+    if (p->n_servers == 0) {
+        snprintf(msg, len,
+                 "the policy has no parent.servers: the old KSK may go only once the new KSK's "
+                 "DS is seen at the parent's servers");
+        return true;
+    }
+    if (zone_kasp_sched_current_ksk(keys, now) < 0) {
+        snprintf(msg, len, "the zone has no active KSK to roll");
+        return true;
+    }
+    if (succ < 0)
+        return false;
+    const struct zone_kasp_key *s = &keys->v[succ];
+    if (s->t[ZONE_KASP_T_ACTIVE] >= 0) {
+        snprintf(msg, len,
+                 "a KSK rollover is under way and past its point of no return: the parent has "
+                 "the DS of KSK %u, which takes over at %lld; wait for it",
+                 s->tag, (long long)s->t[ZONE_KASP_T_ACTIVE]);
+        return true;
+    }
+    if (force)
+        return false;
+    snprintf(msg, len,
+             "a KSK rollover is under way: KSK %u was published at %lld and is %s; its DS is "
+             "not at every parent server yet, and the old KSK stays until it is. Wait, or send "
+             "\"force\": true to give KSK %u up and start again with a new KSK",
+             s->tag, (long long)s->t[ZONE_KASP_T_PUBLISHED],
+             s->t[ZONE_KASP_T_READY] > now ? "not ready yet" : "waiting for its DS at the parent",
+             s->tag);
+    return true;
+}
+
+/* The KSK rollover asked for (double-KSK), on keys loaded from the store. */
+static json_t *server_kasp_roll_ksk(struct server *srv, const struct config_zone *z,
+                                    const struct zone_kasp_policy *p, struct zone_kasp_keys *keys,
+                                    bool force, int *status, struct errlist *errs)
+{
+    int64_t now = (int64_t)time(NULL);
+    char msg[700];
+    int succ = zone_kasp_sched_ksk_successor(keys, now);
+    if (server_kasp_ksk_blocked(p, keys, succ, force, now, msg, sizeof(msg)))
+        return server_kasp_refuse(status, 409, succ >= 0 ? "rollover_in_progress" : "conflict",
+                                  msg);
+    if (keys->n >= ZONE_KASP_MAX_KEYS)
+        return server_kasp_refuse(status, 409, "conflict", "the key store is full");
+    if (succ >= 0) { /* forced: the successor in flight is given up */
+        zone_kasp_sched_abandon(&keys->v[succ], now);
+        server_kasp_note(srv, z->origin, &keys->v[succ], "abandoned", now);
+    }
+    struct zone_kasp_key *n = &keys->v[keys->n];
+    if (!zone_kasp_store_generate(z->dnssec.key_directory, z->origin, p->algorithm, true,
+                                  p->timing.ttl_key, n, errs))
+        return server_kasp_refuse(status, 500, "internal",
+                                  errs->count ? errs->msgs[0] : "cannot make a key");
+    keys->n++;
+    zone_kasp_sched_roll_ksk(&p->timing, n, now);
+    server_kasp_note(srv, z->origin, n, "published", now);
+    if (!zone_kasp_store_save(z->dnssec.key_directory, z->origin, keys, errs))
+        return server_kasp_refuse(status, 500, "internal",
+                                  errs->count ? errs->msgs[0] : "cannot save the key state");
+    *status = 200;
+    int cur = zone_kasp_sched_current_ksk(keys, now);
+    return json_pack(
+        "{s:s, s:s, s:b, s:{s:i, s:I, s:I}, s:{s:i}}", "result", "ok", "zone", z->origin, "forced",
+        force, "new", "tag", n->tag, "published", (json_int_t)n->t[ZONE_KASP_T_PUBLISHED], "ready",
+        (json_int_t)n->t[ZONE_KASP_T_READY], "old", "tag", cur >= 0 ? keys->v[cur].tag : 0);
+}
+
 /* The rollover under reload_lock. */
 static json_t *server_kasp_roll_locked(struct server *srv, const char *zone, bool ksk, bool force,
                                        int *status)
@@ -379,11 +475,6 @@ static json_t *server_kasp_roll_locked(struct server *srv, const char *zone, boo
                  z->origin);
         return server_kasp_refuse(status, 409, "not_managed", msg);
     }
-    if (ksk)
-        return server_kasp_refuse(
-            status, 409, "not_supported",
-            "this release rolls ZSKs only: a KSK rollover needs the parent's DS for the new "
-            "KSK first, which gtmd does not check yet; roll the KSK by hand (doc/dnssec.md)");
     struct zone_kasp_keys keys;
     struct errlist errs;
     errlist_init(&errs);
@@ -391,11 +482,13 @@ static json_t *server_kasp_roll_locked(struct server *srv, const char *zone, boo
     if (!zone_kasp_store_dir_ok(z->dnssec.key_directory, &errs) ||
         !zone_kasp_store_load(z->dnssec.key_directory, z->origin, &keys, &errs))
         res = server_kasp_refuse(status, 500, "internal", errs.msgs[0]);
+    else if (ksk)
+        res = server_kasp_roll_ksk(srv, z, p, &keys, force, status, &errs);
     else
         res = server_kasp_roll_zsk(srv, z, p, &keys, force, status, &errs);
     errlist_free(&errs);
     if (*status == 200)
-        log_info("event=dnssec_rollover zone=%s key=zsk forced=%s", z->origin,
+        log_info("event=dnssec_rollover zone=%s key=%s forced=%s", z->origin, ksk ? "ksk" : "zsk",
                  force ? "yes" : "no");
     return res;
 }

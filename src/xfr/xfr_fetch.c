@@ -471,3 +471,44 @@ bool xfr_fetch_soa(const struct xfr_server *srv, const uint8_t *origin, size_t o
     ldns_rr_list_deep_free(list);
     return ok;
 }
+
+bool xfr_fetch_exchange(const struct xfr_server *srv, uint8_t *q, size_t qlen, size_t qcap,
+                        uint8_t *reply, size_t cap, size_t *rlen, int *rcode, char *why,
+                        size_t whylen)
+{
+    struct tsig_ctx ctx = {.key = srv->key};
+    *rcode = -1;
+    *rlen = 0;
+    if (ctx.key) {
+        size_t signed_len = tsig_sign(&ctx, q, qlen, qcap, true, (uint64_t)time(NULL), TSIG_OK);
+        if (signed_len <= qlen) {
+            snprintf(why, whylen, "the message does not fit with its TSIG");
+            return false;
+        }
+        qlen = signed_len;
+    }
+    size_t len = fetch_udp(srv, q, qlen, reply, cap);
+    if (!len) {
+        snprintf(why, whylen, "no answer within %u ms", srv->idle_ms);
+        return false;
+    }
+    uint16_t qf = dns_get16(q + 2), rf = dns_get16(reply + 2);
+    if (!(rf & DNS_FLAG_QR) || DNS_OPCODE(rf) != DNS_OPCODE(qf)) {
+        snprintf(why, whylen, "not a reply to our message");
+        return false;
+    }
+    *rcode = rf & 0xf;
+    if (ctx.key) {
+        size_t at = 0;
+        enum tsig_error e = tsig_verify_reply(&ctx, reply, len, true, (uint64_t)time(NULL), &at);
+        if (e != TSIG_OK) {
+            snprintf(why, whylen, "rcode %d, and the reply's TSIG does not check (TSIG error %d%s)",
+                     *rcode, (int)e, at ? "" : ", not signed");
+            return false;
+        }
+        dns_put16(reply + 10, (uint16_t)(dns_get16(reply + 10) - 1)); /* without the TSIG */
+        len = at;
+    }
+    *rlen = len;
+    return true;
+}

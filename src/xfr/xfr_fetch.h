@@ -57,6 +57,18 @@ bool xfr_fetch_transfer(const struct xfr_server *srv, const uint8_t *origin, siz
                         const ldns_rr *our_soa, ldns_rr_list **rrs, enum xfr_fetch_fail *fail,
                         char *why, size_t whylen);
 
+/* One UDP exchange of a message the caller built (the key manager's DS
+ * query to a parent server, its DS UPDATE to the parent's primary):
+ * q[0..qlen) with its ID set and no TSIG, qcap bytes of room to sign it
+ * with srv->key (when set). The reply must answer it (its ID, QR, the
+ * same opcode) and, signed, carry a valid TSIG. true: *rlen the reply's
+ * length without its TSIG record, *rcode its rcode. false with why;
+ * *rcode the rcode of a reply that came but could not be checked (a
+ * server that does not know the key answers NOTAUTH unsigned), else -1. */
+bool xfr_fetch_exchange(const struct xfr_server *srv, uint8_t *q, size_t qlen, size_t qcap,
+                        uint8_t *reply, size_t cap, size_t *rlen, int *rcode, char *why,
+                        size_t whylen);
+
 /* The serial of a SOA record. */
 uint32_t xfr_soa_serial(const ldns_rr *soa);
 

@@ -352,6 +352,7 @@ void zone_kasp_store_fill(const char *dir, const char *origin, const struct zone
         free(sp->key_paths[i]);
         sp->keys[i] = sp->key_paths[i] = NULL;
         sp->publish_only[i] = sp->sign_only[i] = false;
+        sp->cds[i] = false;
     }
     sp->n_keys = 0;
     for (size_t i = 0; i < keys->n && sp->n_keys < ZONE_SIGN_MAX_KEYS; i++) {
@@ -367,6 +368,7 @@ void zone_kasp_store_fill(const char *dir, const char *origin, const struct zone
         sp->key_paths[sp->n_keys] = zone_kasp_fmt(d, k->base, w);
         sp->publish_only[sp->n_keys] = !signs;
         sp->sign_only[sp->n_keys] = !pub;
+        sp->cds[sp->n_keys] = (int)i == zone_kasp_sched_parent_ksk(keys, now);
         sp->n_keys++;
     }
 }

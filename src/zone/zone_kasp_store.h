@@ -58,8 +58,10 @@ bool zone_kasp_store_adopt(const char *dir, const char *base, const char *where,
 void zone_kasp_store_purge(const char *dir, const struct zone_kasp_key *k);
 
 /* Replaces sp's keys with the keys of the store published at now; those
- * that do not sign then are publish_only, and adds those that sign at
- * now unpublished as sign_only (an algorithm rollover). origin names the zone in the
+ * that do not sign then are publish_only, those that sign at now
+ * unpublished are added as sign_only (an algorithm rollover), and the
+ * KSK the parent should have (zone_kasp_sched_parent_ksk) is marked cds
+ * (published only when the caller sets sp->cds_digest). origin names the zone in the
  * messages of a key that later fails to load. */
 void zone_kasp_store_fill(const char *dir, const char *origin, const struct zone_kasp_keys *keys,
                           int64_t now, struct zone_sign_params *sp);

@@ -179,6 +179,8 @@ void zone_dnssec_params_apply(struct zone_dnssec_params *out, const struct zone_
     out->sign.salt_len = 0; /* RFC 9276: no salt */
     out->sign.validity = p->validity;
     out->sign.refresh = p->refresh;
+    /* CDS for the key the key manager marks (none with keys given by hand). */
+    out->sign.cds_digest = p->cds ? p->ds_digest : 0;
     out->policy_max_ttl = p->timing.ttl_sig;
     out->policy_dnskey_ttl = p->timing.ttl_key;
 }

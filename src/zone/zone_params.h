@@ -46,6 +46,13 @@ struct zone_sign_params {
      * rollover's new ZSK before its DNSKEY goes in and its old ZSK after
      * its DNSKEY left (zone_kasp_algroll.h). */
     bool sign_only[ZONE_SIGN_MAX_KEYS];
+    /* Keys whose CDS and CDNSKEY go in the zone too (RFC 7344: the KSK
+     * the parent should have a DS for; the key manager marks it), with
+     * the DS digest cds_digest (2: SHA-256, 4: SHA-384; 0: no CDS at all,
+     * so that no CDS set, and never a deletion record, is published by
+     * accident). */
+    bool cds[ZONE_SIGN_MAX_KEYS];
+    uint8_t cds_digest;
     uint32_t validity; /* seconds from signing to signature expiration */
     uint32_t refresh;  /* re-sign this long before the signatures expire */
 };

@@ -120,6 +120,24 @@ static ldns_key *zone_sign_key_load(const struct zone_sign_params *sp, size_t i,
     return k;
 }
 
+bool zone_sign_cds(const struct zone_sign_params *sp, const ldns_rr *pub, ldns_rr_list *out)
+{
+    ldns_hash h = sp->cds_digest == 4 ? LDNS_SHA384 : LDNS_SHA256;
+    ldns_rr *ds = ldns_key_rr2ds(pub, h);
+    ldns_rr *cdnskey = ldns_rr_clone(pub);
+    if (!ds || !cdnskey) {
+        ldns_rr_free(ds);
+        ldns_rr_free(cdnskey);
+        return false;
+    }
+    /* The same RDATA as the DS and the DNSKEY (RFC 7344 3.1, 3.2). */
+    ldns_rr_set_type(ds, LDNS_RR_TYPE_CDS);
+    ldns_rr_set_type(cdnskey, LDNS_RR_TYPE_CDNSKEY);
+    ldns_rr_list_push_rr(out, cdnskey);
+    ldns_rr_list_push_rr(out, ds);
+    return true;
+}
+
 ldns_key_list *zone_sign_keys_load(const struct zone_sign_params *sp, const ldns_rdf *origin,
                                    uint32_t now, ldns_rr_list *dnskeys, struct errlist *errs)
 {
@@ -139,11 +157,16 @@ ldns_key_list *zone_sign_keys_load(const struct zone_sign_params *sp, const ldns
         else
             ldns_key_list_push_key(list, k);
         /* A sign-only key (an algorithm rollover's) signs but its DNSKEY
-         * stays out of the zone. */
-        if (sp->sign_only[i])
+         * stays out of the zone (and a ZSK has no CDS). */
+        if (sp->sign_only[i]) {
             ldns_rr_free(pub);
-        else
-            ldns_rr_list_push_rr(dnskeys, pub);
+            continue;
+        }
+        ldns_rr_list_push_rr(dnskeys, pub);
+        if (sp->cds_digest && sp->cds[i] && !zone_sign_cds(sp, pub, dnskeys)) {
+            errlist_add(errs, "%s: cannot make the CDS of %s", sp->key_paths[i], sp->keys[i]);
+            ok = false;
+        }
     }
     if (!ok && list) {
         ldns_key_list_free(list);

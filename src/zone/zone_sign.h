@@ -31,9 +31,14 @@
  * A key marked publish_only gives its DNSKEY to dnskeys but is not in
  * the list (it signs nothing); a key marked sign_only is in the list but
  * its DNSKEY is not given to dnskeys (an algorithm rollover's RRSIGs
- * before or after its DNSKEY). */
+ * before or after its DNSKEY). A key marked cds (with sp->cds_digest set)
+ * gives its CDNSKEY and CDS to dnskeys too. */
 ldns_key_list *zone_sign_keys_load(const struct zone_sign_params *sp, const ldns_rdf *origin,
                                    uint32_t now, ldns_rr_list *dnskeys, struct errlist *errs);
+
+/* CDNSKEY and CDS (digest sp->cds_digest) records of pub, a DNSKEY, into
+ * out (which owns them); false when the digest cannot be made. */
+bool zone_sign_cds(const struct zone_sign_params *sp, const ldns_rr *pub, ldns_rr_list *out);
 
 /* The DNSKEY records of sp's keys (their .key files) but the sign_only
  * ones, which signing adds to the zone; NULL with a message when one cannot be read. The caller

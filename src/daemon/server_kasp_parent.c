@@ -1,0 +1,427 @@
+/*
+ * server_kasp_parent.c -- the key manager and the parent zone: during a
+ * KSK rollover (zone_kasp_sched_parent_wanted), every parent.check_interval
+ * each of the policy's parent.servers is asked for the zone's DS RRset
+ * (UDP, no recursion, a 1 s deadline: xfr_fetch_exchange), and what they
+ * hold for each KSK becomes the scheduler's struct zone_kasp_parent; with
+ * parent.ds_push, a TSIG-signed RFC 2136 UPDATE to the parent's primary
+ * adds the DS of the KSK the parent should have (zone_kasp_sched_parent_ksk)
+ * while it is missing, and deletes the DS of a retired KSK while one is
+ * still there, retried with exponential backoff on a refusal or a time
+ * out (check_interval doubled per failure, at most SERVER_KASP_PUSH_CAP_S).
+ * Each try is logged, published as an event ("dnssec_ds_push") and
+ * counted (gtmd_dnssec_ds_push_total); GET /v1/dnssec shows each zone's
+ * "parent": what was seen, since when, and the push's tries.
+ *
+ * The parent zone is the child's origin less its first label (the zone
+ * section of the UPDATE). Runs on the main thread under reload_lock (the
+ * key manager's timer); the queries block it for at most a second per
+ * server.
+ *
+ * Owns srv->kasp_parents (server_kasp_parent_free).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <ldns/ldns.h>
+
+#include "common/addr.h"
+#include "common/event_ring.h"
+#include "common/log.h"
+#include "daemon/server_int.h"
+#include "dns/tsig_params.h"
+#include "xfr/xfr_fetch.h"
+#include "zone/zone_kasp.h"
+#include "zone/zone_kasp_sched.h"
+
+#define SERVER_KASP_ASK_MS 1000     /* a parent server's answer: two UDP tries of 500 ms */
+#define SERVER_KASP_PUSH_CAP_S 3600 /* the longest wait between two pushes */
+#define SERVER_KASP_MAX_TRIES 10    /* the push tries status keeps */
+
+/* One zone's parent state. Owned by srv->kasp_parents. */
+struct server_kasp_pzone {
+    char origin[256];
+    struct zone_kasp_parent view;
+    int64_t next_check;
+    json_t *servers;        /* the last check, one object per server; owned */
+    char waiting[300];      /* "waiting for the DS of KSK T at the parent since S", or "" */
+    unsigned push_failures; /* in a row */
+    int64_t push_next;      /* no push before */
+    json_t *tries;          /* the last pushes, newest last; owned */
+};
+
+struct server_kasp_parents {
+    struct server_kasp_pzone *v;
+    size_t n;
+};
+
+static struct server_kasp_pzone *server_kasp_pzone(struct server *srv, const char *origin)
+{
+    struct server_kasp_parents *ps = srv->kasp_parents;
+    if (!ps && !(ps = srv->kasp_parents = calloc(1, sizeof(*ps))))
+        abort();
+    for (size_t i = 0; i < ps->n; i++)
+        if (strcmp(ps->v[i].origin, origin) == 0)
+            return &ps->v[i];
+    struct server_kasp_pzone *v = realloc(ps->v, (ps->n + 1) * sizeof(*v));
+    if (!v)
+        abort();
+    ps->v = v;
+    struct server_kasp_pzone *z = &v[ps->n++];
+    memset(z, 0, sizeof(*z));
+    snprintf(z->origin, sizeof(z->origin), "%s", origin);
+    z->tries = json_array();
+    return z;
+}
+
+void server_kasp_parent_free(struct server *srv)
+{
+    struct server_kasp_parents *ps = srv->kasp_parents;
+    if (!ps)
+        return;
+    for (size_t i = 0; i < ps->n; i++) {
+        json_decref(ps->v[i].servers);
+        json_decref(ps->v[i].tries);
+    }
+    free(ps->v);
+    free(ps);
+    srv->kasp_parents = NULL;
+}
+
+/* The DNSKEY of key k in the store dir (its .key file); NULL when it
+ * cannot be read. The caller frees it. */
+static ldns_rr *server_kasp_parent_dnskey(const char *dir, const struct zone_kasp_key *k)
+{
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/%s.key", dir, k->base);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    ldns_rr *rr = NULL;
+    if (ldns_rr_new_frm_fp(&rr, f, NULL, NULL, NULL) != LDNS_STATUS_OK)
+        rr = NULL;
+    fclose(f);
+    return rr;
+}
+
+/* "ADDR:PORT" into an xfr_server (key may be NULL). */
+static bool server_kasp_parent_addr(const char *s, struct sockaddr_storage *ss,
+                                    struct xfr_server *out, const struct tsig_key *key)
+{
+    socklen_t len;
+    if (addr_parse(s, ADDR_PORT_REQUIRED, ss, &len) != 0)
+        return false;
+    *out = (struct xfr_server){.addr = ss, .len = len, .key = key, .idle_ms = SERVER_KASP_ASK_MS};
+    return true;
+}
+
+/* Asks server s for origin's DS RRset: *ds the DS records of its answer
+ * (the caller frees it); false with why when it did not answer one. */
+static bool server_kasp_parent_ask(const char *s, const char *origin, ldns_rr_list **ds, char *why,
+                                   size_t whylen)
+{
+    struct sockaddr_storage ss;
+    struct xfr_server xs;
+    ldns_rdf *owner = ldns_dname_new_frm_str(origin);
+    ldns_pkt *q = owner ? ldns_pkt_query_new(owner, LDNS_RR_TYPE_DS, LDNS_RR_CLASS_IN, 0) : NULL;
+    uint8_t *wire = NULL, buf[4096], qb[1024];
+    size_t len = 0, rlen = 0;
+    int rcode = -1;
+    bool ok = false;
+    uint16_t id;
+    *ds = NULL;
+    if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+        id = (uint16_t)time(NULL);
+    if (q)
+        ldns_pkt_set_id(q, id);
+    if (!q || ldns_pkt2wire(&wire, q, &len) != LDNS_STATUS_OK || len > sizeof(qb) ||
+        !server_kasp_parent_addr(s, &ss, &xs, NULL))
+        snprintf(why, whylen, "cannot build the DS query");
+    else {
+        memcpy(qb, wire, len);
+        ok = xfr_fetch_exchange(&xs, qb, len, sizeof(qb), buf, sizeof(buf), &rlen, &rcode, why,
+                                whylen);
+    }
+    free(wire);
+    ldns_pkt_free(q);
+    ldns_pkt *r = NULL;
+    if (ok && rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) {
+        snprintf(why, whylen, "answered rcode %d", rcode);
+        ok = false;
+    } else if (ok && ldns_wire2pkt(&r, buf, rlen) != LDNS_STATUS_OK) {
+        snprintf(why, whylen, "an answer that does not parse");
+        ok = false;
+    }
+    if (ok)
+        *ds = ldns_pkt_rr_list_by_type(r, LDNS_RR_TYPE_DS, LDNS_SECTION_ANSWER);
+    ldns_pkt_free(r);
+    return ok;
+}
+
+/* Whether list holds a DS for dnskey. */
+static bool server_kasp_parent_has(const ldns_rr_list *list, const ldns_rr *dnskey)
+{
+    for (size_t i = 0; list && dnskey && i < ldns_rr_list_rr_count(list); i++)
+        if (ldns_rr_compare_ds(ldns_rr_list_rr(list, i), dnskey))
+            return true;
+    return false;
+}
+
+/* One check of every parent server: the view's entries for keys' KSKs. */
+static void server_kasp_parent_check(struct server_kasp_pzone *pz, const struct config_zone *z,
+                                     const struct zone_kasp_policy *p,
+                                     const struct zone_kasp_keys *keys, int64_t now)
+{
+    ldns_rr *pub[ZONE_KASP_MAX_KEYS] = {0};
+    size_t have[ZONE_KASP_MAX_KEYS] = {0}, answered = 0;
+    for (size_t i = 0; i < keys->n; i++)
+        if (keys->v[i].ksk)
+            pub[i] = server_kasp_parent_dnskey(z->dnssec.key_directory, &keys->v[i]);
+    json_decref(pz->servers);
+    pz->servers = json_array();
+    for (size_t s = 0; s < p->n_servers; s++) {
+        ldns_rr_list *ds = NULL;
+        char why[300] = "";
+        bool ok = server_kasp_parent_ask(p->servers[s], z->origin, &ds, why, sizeof(why));
+        json_t *tags = json_array();
+        for (size_t i = 0; ok && i < keys->n; i++)
+            if (pub[i] && server_kasp_parent_has(ds, pub[i])) {
+                have[i]++;
+                json_array_append_new(tags, json_integer(keys->v[i].tag));
+            }
+        answered += ok;
+        json_array_append_new(pz->servers,
+                              json_pack("{s:s, s:b, s:o, s:s?}", "server", p->servers[s],
+                                        "answered", ok, "ds_for", tags, "error", ok ? NULL : why));
+        if (!ok)
+            log_warn("event=dnssec_parent_check zone=%s server=%s error=\"%s\"", z->origin,
+                     p->servers[s], why);
+        ldns_rr_list_deep_free(ds);
+    }
+    struct zone_kasp_parent old = pz->view;
+    pz->view.n = 0;
+    pz->view.n_servers = p->n_servers;
+    for (size_t i = 0; i < keys->n; i++) {
+        if (!keys->v[i].ksk)
+            continue;
+        const struct zone_kasp_parent_ds *was = zone_kasp_parent_find(&old, &keys->v[i]);
+        struct zone_kasp_parent_ds *d = &pz->view.v[pz->view.n++];
+        d->tag = keys->v[i].tag;
+        d->algorithm = keys->v[i].algorithm;
+        d->checked = now;
+        bool all = answered == p->n_servers && have[i] == p->n_servers && p->n_servers > 0;
+        bool none = answered == p->n_servers && have[i] == 0;
+        d->seen_since = all ? (was && was->seen_since >= 0 ? was->seen_since : now) : -1;
+        d->gone_since = none ? (was && was->gone_since >= 0 ? was->gone_since : now) : -1;
+        ldns_rr_free(pub[i]);
+    }
+}
+
+/* The UPDATE for the parent zone (origin less its first label): the DS
+ * (digest p->ds_digest) of dnskey added (add) or deleted; its wire in
+ * out, its length returned (0 on failure). */
+static size_t server_kasp_parent_update(const char *origin, const struct zone_kasp_policy *p,
+                                        const ldns_rr *dnskey, bool add, uint8_t *out, size_t cap)
+{
+    ldns_rdf *child = ldns_dname_new_frm_str(origin);
+    ldns_rdf *zone = child ? ldns_dname_left_chop(child) : NULL;
+    ldns_rr *ds = ldns_key_rr2ds(dnskey, p->ds_digest == 4 ? LDNS_SHA384 : LDNS_SHA256);
+    ldns_pkt *u = ldns_pkt_new();
+    ldns_rr *zq = ldns_rr_new();
+    size_t len = 0;
+    uint8_t *wire = NULL;
+    uint16_t id;
+    ldns_rdf_deep_free(child);
+    if (!zone || !ds || !u || !zq) {
+        ldns_rdf_deep_free(zone);
+        ldns_rr_free(ds);
+        ldns_rr_free(zq);
+        ldns_pkt_free(u);
+        return 0;
+    }
+    if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+        id = (uint16_t)time(NULL);
+    ldns_pkt_set_id(u, id);
+    ldns_pkt_set_opcode(u, LDNS_PACKET_UPDATE);
+    ldns_rr_set_owner(zq, zone); /* the zone section: the parent's SOA, class IN */
+    ldns_rr_set_type(zq, LDNS_RR_TYPE_SOA);
+    ldns_rr_set_class(zq, LDNS_RR_CLASS_IN);
+    ldns_rr_set_question(zq, true);
+    ldns_pkt_push_rr(u, LDNS_SECTION_QUESTION, zq);
+    /* RFC 2136 2.5.1 adds an RR; 2.5.4 deletes it: class NONE, TTL 0. */
+    ldns_rr_set_ttl(ds, add ? p->timing.ttl_ds : 0);
+    ldns_rr_set_class(ds, add ? LDNS_RR_CLASS_IN : LDNS_RR_CLASS_NONE);
+    ldns_pkt_push_rr(u, LDNS_SECTION_AUTHORITY, ds);
+    if (ldns_pkt2wire(&wire, u, &len) != LDNS_STATUS_OK || len > cap)
+        len = 0;
+    else
+        memcpy(out, wire, len);
+    free(wire);
+    ldns_pkt_free(u);
+    return len;
+}
+
+/* Records one push: its log line, event, counter and place in status. */
+static void server_kasp_parent_note(struct server *srv, struct server_kasp_pzone *pz,
+                                    const char *what, uint16_t tag, int rcode, bool ok,
+                                    const char *why, int64_t now)
+{
+    const char *rc = rcode >= 0 ? ldns_lookup_by_id(ldns_rcodes, rcode)
+                                      ? ldns_lookup_by_id(ldns_rcodes, rcode)->name
+                                      : "?"
+                                : "none";
+    if (ok)
+        log_info("event=dnssec_ds_push zone=%s action=%s tag=%u rcode=%s result=ok", pz->origin,
+                 what, tag, rc);
+    else
+        log_warn("event=dnssec_ds_push zone=%s action=%s tag=%u rcode=%s result=failed "
+                 "failures=%u why=\"%s\"",
+                 pz->origin, what, tag, rc, pz->push_failures, why);
+    atomic_fetch_add(ok ? &srv->kasp_ds_push_ok : &srv->kasp_ds_push_failed, 1);
+    json_t *t = json_pack("{s:s, s:s, s:i, s:s, s:b, s:s, s:I}", "zone", pz->origin, "action", what,
+                          "tag", tag, "rcode", rc, "ok", ok, "why", why, "at", (json_int_t)now);
+    event_ring_push(srv->health.events, "dnssec_ds_push", json_deep_copy(t));
+    json_array_append_new(pz->tries, t);
+    while (json_array_size(pz->tries) > SERVER_KASP_MAX_TRIES)
+        json_array_remove(pz->tries, 0);
+}
+
+/* One push of k's DS (add or delete) to the parent's primary. */
+static void server_kasp_parent_push(struct server *srv, struct server_kasp_pzone *pz,
+                                    const struct config_zone *z, const struct zone_kasp_policy *p,
+                                    const struct zone_kasp_key *k, bool add, int64_t now)
+{
+    const struct tsig_key *key =
+        p->ds_push_key ? tsig_keyring_by_id(&srv->cfg->tsig, p->ds_push_key) : NULL;
+    struct sockaddr_storage ss;
+    struct xfr_server xs;
+    uint8_t q[2048], buf[4096];
+    size_t len = 0, rlen;
+    int rcode = -1;
+    char why[300] = "";
+    ldns_rr *pub = server_kasp_parent_dnskey(z->dnssec.key_directory, k);
+    bool ok = pub && server_kasp_parent_addr(p->ds_push_primary, &ss, &xs, key);
+    if (ok)
+        len = server_kasp_parent_update(z->origin, p, pub, add, q, sizeof(q));
+    ldns_rr_free(pub);
+    if (!len)
+        snprintf(why, sizeof(why), "cannot build the update (the key's .key file?)");
+    else if (xfr_fetch_exchange(&xs, q, len, sizeof(q), buf, sizeof(buf), &rlen, &rcode, why,
+                                sizeof(why)) &&
+             rcode != LDNS_RCODE_NOERROR)
+        snprintf(why, sizeof(why), "the parent's primary refused the update");
+    ok = len && rcode == LDNS_RCODE_NOERROR && why[0] == '\0';
+    if (ok) {
+        pz->push_failures = 0;
+        pz->push_next = now + p->check_interval;
+    } else {
+        /* check_interval, doubled per failure in a row, capped. */
+        unsigned sh = pz->push_failures < 16 ? pz->push_failures : 16;
+        int64_t wait = (int64_t)p->check_interval << sh;
+        pz->push_failures++;
+        pz->push_next = now + (wait < SERVER_KASP_PUSH_CAP_S ? wait : SERVER_KASP_PUSH_CAP_S);
+    }
+    server_kasp_parent_note(srv, pz, add ? "add" : "delete", k->tag, rcode, ok, why, now);
+}
+
+/* The push due at now, if any: the wanted KSK's DS while it is not at
+ * every server, else a retired KSK's DS while one server has it. */
+static void server_kasp_parent_pushes(struct server *srv, struct server_kasp_pzone *pz,
+                                      const struct config_zone *z, const struct zone_kasp_policy *p,
+                                      const struct zone_kasp_keys *keys, int64_t now)
+{
+    if (!p->ds_push_primary || now < pz->push_next)
+        return;
+    int want = zone_kasp_sched_parent_ksk(keys, now);
+    const struct zone_kasp_parent_ds *d =
+        want >= 0 ? zone_kasp_parent_find(&pz->view, &keys->v[want]) : NULL;
+    if (want >= 0 && d && d->seen_since < 0) {
+        server_kasp_parent_push(srv, pz, z, p, &keys->v[want], true, now);
+        return;
+    }
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        d = zone_kasp_parent_find(&pz->view, k);
+        if (k->ksk && k->t[ZONE_KASP_T_RETIRED] >= 0 && k->t[ZONE_KASP_T_RETIRED] <= now && d &&
+            d->gone_since < 0) {
+            server_kasp_parent_push(srv, pz, z, p, k, false, now);
+            return;
+        }
+    }
+}
+
+/* The line status shows while a successor KSK waits for its DS. */
+static void server_kasp_parent_waiting(struct server_kasp_pzone *pz,
+                                       const struct zone_kasp_keys *keys, int64_t now)
+{
+    pz->waiting[0] = '\0';
+    int s = zone_kasp_sched_ksk_successor(keys, now);
+    if (s < 0 || keys->v[s].t[ZONE_KASP_T_ACTIVE] >= 0 || keys->v[s].t[ZONE_KASP_T_READY] > now)
+        return;
+    snprintf(pz->waiting, sizeof(pz->waiting),
+             "waiting for DS at parent since %lld: the DS of KSK %u, at every one of %zu parent "
+             "servers",
+             (long long)keys->v[s].t[ZONE_KASP_T_READY], keys->v[s].tag, pz->view.n_servers);
+    const struct zone_kasp_parent_ds *d = zone_kasp_parent_find(&pz->view, &keys->v[s]);
+    if (d && d->seen_since >= 0)
+        snprintf(pz->waiting, sizeof(pz->waiting),
+                 "the DS of KSK %u is at every parent server since %lld", keys->v[s].tag,
+                 (long long)d->seen_since);
+}
+
+int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
+                                const struct zone_kasp_policy *p, const struct zone_kasp_keys *keys,
+                                int64_t now, const struct zone_kasp_parent **view)
+{
+    struct server_kasp_pzone *pz = server_kasp_pzone(srv, z->origin);
+    *view = &pz->view;
+    pz->view.n_servers = p->n_servers;
+    if (!zone_kasp_sched_parent_wanted(keys, now) || p->n_servers == 0) {
+        pz->waiting[0] = '\0';
+        return -1;
+    }
+    if (now >= pz->next_check) {
+        server_kasp_parent_check(pz, z, p, keys, now);
+        pz->next_check = now + p->check_interval;
+        server_kasp_parent_pushes(srv, pz, z, p, keys, now);
+    }
+    server_kasp_parent_waiting(pz, keys, now);
+    int64_t wake = pz->next_check;
+    if (p->ds_push_primary && pz->push_next > now && pz->push_next < wake)
+        wake = pz->push_next;
+    return wake;
+}
+
+void server_kasp_parent_decorate(struct server *srv, json_t *view)
+{
+    struct server_kasp_parents *ps = srv->kasp_parents;
+    size_t i;
+    json_t *z;
+    json_array_foreach(json_object_get(view, "zones"), i, z)
+    {
+        const char *o = json_string_value(json_object_get(z, "zone"));
+        for (size_t k = 0; ps && o && k < ps->n; k++) {
+            struct server_kasp_pzone *pz = &ps->v[k];
+            if (strcmp(pz->origin, o) != 0)
+                continue;
+            json_t *ds = json_array();
+            for (size_t d = 0; d < pz->view.n; d++) {
+                const struct zone_kasp_parent_ds *e = &pz->view.v[d];
+                json_array_append_new(
+                    ds, json_pack("{s:i, s:i, s:b, s:I, s:I, s:I}", "tag", e->tag, "algorithm",
+                                  e->algorithm, "at_every_server", e->seen_since >= 0, "seen_since",
+                                  (json_int_t)e->seen_since, "gone_since",
+                                  (json_int_t)e->gone_since, "checked", (json_int_t)e->checked));
+            }
+            json_object_set_new(z, "parent",
+                                json_pack("{s:s?, s:o, s:O?, s:I, s:{s:I, s:I, s:O}}", "waiting",
+                                          pz->waiting[0] ? pz->waiting : NULL, "ds", ds, "servers",
+                                          pz->servers, "next_check", (json_int_t)pz->next_check,
+                                          "ds_push", "failures_in_row",
+                                          (json_int_t)pz->push_failures, "next_try",
+                                          (json_int_t)pz->push_next, "tries", pz->tries));
+        }
+    }
+}
