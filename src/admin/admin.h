@@ -114,7 +114,7 @@ struct admin_env {
     /* POST /v1/dnssec/ZONE/rollover (server_kasp.c, under the daemon's
      * reload lock): the result JSON (the caller's) and its HTTP status;
      * NULL: not offered. Called with reload_arg. */
-    json_t *(*dnssec_rollover)(struct server *srv, const char *zone, bool ksk, bool force,
+    json_t *(*dnssec_rollover)(struct server *srv, const char *zone, const char *key, bool force,
                                int *status);
     /* Key transitions of the key manager (server_kasp.c); the daemon's. */
     atomic_ullong *kasp_transitions;

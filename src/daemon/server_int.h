@@ -216,10 +216,29 @@ int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
 /* Adds "parent" to each zone of view (GET /v1/dnssec) that has a state. */
 void server_kasp_parent_decorate(struct server *srv, json_t *view);
 void server_kasp_parent_free(struct server *srv);
-/* An emergency rollover (POST /v1/dnssec/ZONE/rollover, admin thread):
- * the result and its HTTP status; takes reload_lock. */
-json_t *server_kasp_rollover(struct server *srv, const char *zone, bool ksk, bool force,
+/* An emergency rollover (POST /v1/dnssec/ZONE/rollover, admin thread)
+ * of key "zsk", "ksk" or "algorithm": the result and its HTTP status;
+ * takes reload_lock. */
+json_t *server_kasp_rollover(struct server *srv, const char *zone, const char *key, bool force,
                              int *status);
+/* Logs and counts a key transition (events "dnssec_key"). */
+struct zone_kasp_key;
+void server_kasp_note(struct server *srv, const char *zone, const struct zone_kasp_key *k,
+                      const char *what, int64_t at);
+
+/* ---- server_kasp_algroll.c: the algorithm rollover ---- */
+/* Makes a KSK and a ZSK of p's algorithm into keys and plans the
+ * rollover from now (zone_kasp_algroll_start); the caller saves keys.
+ * false with a message naming the key directory. */
+bool server_kasp_algroll_begin(struct server *srv, const struct config_zone *z,
+                               const struct zone_kasp_policy *p, struct zone_kasp_keys *keys,
+                               int64_t now, struct errlist *errs);
+/* POST .../rollover {"key": "algorithm"} on keys loaded from the store:
+ * refused (409, with why) while one is in flight or when the keys are of
+ * the policy's algorithm already; else begun and saved. */
+json_t *server_kasp_algroll_api(struct server *srv, const struct config_zone *z,
+                                const struct zone_kasp_policy *p, struct zone_kasp_keys *keys,
+                                int *status, struct errlist *errs);
 /* Validates doc as a change's reload would (control_validate_fn):
  * the same configuration, delta and set built, then freed. */
 struct errlist;

@@ -32,14 +32,15 @@
 #include "common/log.h"
 #include "daemon/server_int.h"
 #include "zone/zone_kasp.h"
+#include "zone/zone_kasp_algroll.h"
 #include "zone/zone_kasp_store.h"
 
 #define SERVER_KASP_RETRY_S 60
 #define SERVER_KASP_MAX_STEPS 16 /* actions applied at once: a long downtime's backlog */
 
 /* One transition of a key: logged, published as an event, counted. */
-static void server_kasp_note(struct server *srv, const char *zone, const struct zone_kasp_key *k,
-                             const char *what, int64_t at)
+void server_kasp_note(struct server *srv, const char *zone, const struct zone_kasp_key *k,
+                      const char *what, int64_t at)
 {
     log_info("event=dnssec_key zone=%s tag=%u role=%s algorithm=%u transition=%s at=%lld", zone,
              k->tag, k->ksk ? "ksk" : "zsk", k->algorithm, what, (long long)at);
@@ -60,7 +61,9 @@ static bool server_kasp_apply(struct server *srv, const struct config_zone *z,
     const char *dir = z->dnssec.key_directory;
     if (a->act == ZONE_KASP_ACT_DS_SEEN) {
         const struct zone_kasp_parent_ds *d = zone_kasp_parent_find(parent, &keys->v[a->key]);
-        zone_kasp_sched_ds_seen(&p->timing, keys, a->key, d ? d->seen_since : now);
+        /* zone_kasp_sched_ds_seen, and in an algorithm rollover the old
+         * algorithm's ZSKs out with the old KSK (a no-op otherwise). */
+        zone_kasp_algroll_ds_seen(&p->timing, keys, a->key, d ? d->seen_since : now);
         server_kasp_note(srv, z->origin, &keys->v[a->key], "ds_seen", now);
         return true;
     }
@@ -134,6 +137,12 @@ static bool server_kasp_zone(struct server *srv, struct config_zone *z,
     const struct zone_kasp_parent *parent = NULL;
     int64_t pwake = act ? server_kasp_parent_step(srv, z, p, &keys, now, &parent) : -1;
     for (int i = 0; i < SERVER_KASP_MAX_STEPS && (act || dirty || keys.n == 0); i++) {
+        if (act && zone_kasp_algroll_wanted(&keys, p->algorithm, now)) {
+            if (!server_kasp_algroll_begin(srv, z, p, &keys, now, errs))
+                return false;
+            dirty = true;
+            continue;
+        }
         struct zone_kasp_action a;
         zone_kasp_sched_next(&p->timing, p->zsk_lifetime, p->ksk_lifetime, &keys, parent, now, &a);
         if (a.act == ZONE_KASP_ACT_NONE || a.at > now) {
@@ -144,6 +153,10 @@ static bool server_kasp_zone(struct server *srv, struct config_zone *z,
             return false;
         dirty = true;
     }
+    /* The policy names another algorithm than the keys': a reload only
+     * wakes the timer, which starts the rollover (in the loop above). */
+    if (!act && zone_kasp_algroll_wanted(&keys, p->algorithm, now))
+        *next = now;
     if (pwake >= 0 && (*next < 0 || pwake < *next))
         *next = pwake;
     if (dirty && !zone_kasp_store_save(dir, z->origin, &keys, errs))
@@ -167,8 +180,12 @@ bool server_kasp_prepare(struct server *srv, struct config *cfg, bool act, struc
     size_t before = errs->count;
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct zone_kasp_policy *p = server_kasp_policy(cfg, &cfg->zones[i]);
-        if (p)
-            (void)server_kasp_zone(srv, &cfg->zones[i], p, now, act, &next, errs);
+        if (p && server_kasp_zone(srv, &cfg->zones[i], p, now, act, &next, errs) && !act &&
+            next >= 0 && next <= now && srv->kasp_timer)
+            /* A step due now (a reload that changed the policy's
+             * algorithm): the timer takes it once this reload is done
+             * (its callback waits for reload_lock, held by the reload). */
+            event_active(srv->kasp_timer, EV_TIMEOUT, 0);
     }
     return errs->count == before;
 }
@@ -458,8 +475,8 @@ static json_t *server_kasp_roll_ksk(struct server *srv, const struct config_zone
 }
 
 /* The rollover under reload_lock. */
-static json_t *server_kasp_roll_locked(struct server *srv, const char *zone, bool ksk, bool force,
-                                       int *status)
+static json_t *server_kasp_roll_locked(struct server *srv, const char *zone, const char *key,
+                                       bool force, int *status)
 {
     char msg[400];
     struct config_zone *z = server_kasp_zone_named(srv->cfg, zone);
@@ -482,22 +499,24 @@ static json_t *server_kasp_roll_locked(struct server *srv, const char *zone, boo
     if (!zone_kasp_store_dir_ok(z->dnssec.key_directory, &errs) ||
         !zone_kasp_store_load(z->dnssec.key_directory, z->origin, &keys, &errs))
         res = server_kasp_refuse(status, 500, "internal", errs.msgs[0]);
-    else if (ksk)
+    else if (strcmp(key, "algorithm") == 0)
+        res = server_kasp_algroll_api(srv, z, p, &keys, status, &errs);
+    else if (strcmp(key, "ksk") == 0)
         res = server_kasp_roll_ksk(srv, z, p, &keys, force, status, &errs);
     else
         res = server_kasp_roll_zsk(srv, z, p, &keys, force, status, &errs);
     errlist_free(&errs);
     if (*status == 200)
-        log_info("event=dnssec_rollover zone=%s key=%s forced=%s", z->origin, ksk ? "ksk" : "zsk",
+        log_info("event=dnssec_rollover zone=%s key=%s forced=%s", z->origin, key,
                  force ? "yes" : "no");
     return res;
 }
 
-json_t *server_kasp_rollover(struct server *srv, const char *zone, bool ksk, bool force,
+json_t *server_kasp_rollover(struct server *srv, const char *zone, const char *key, bool force,
                              int *status)
 {
     pthread_mutex_lock(&srv->reload_lock);
-    json_t *res = server_kasp_roll_locked(srv, zone, ksk, force, status);
+    json_t *res = server_kasp_roll_locked(srv, zone, key, force, status);
     /* The main thread's timer applies it now: the new key's DNSKEY in
      * the zone (and, forced, its signatures) at once. */
     if (*status == 200 && srv->kasp_timer)
