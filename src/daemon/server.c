@@ -33,6 +33,7 @@
 #include "net/tls_params.h"
 #include "policy/policy_config.h"
 #include "policy/policy_orders.h"
+#include "zone/zone_kasp_check.h"
 
 /* Hands the endpoints of set's policy set to the prober thread. */
 uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
@@ -635,6 +636,21 @@ static void server_check_policy(const struct config *c, const struct zone_kasp_p
     printf("%s\n", n ? "" : " none");
 }
 
+/* The key store of each zone whose keys gtmd keeps (zone_kasp_check.h):
+ * read, never written. */
+static void server_check_key_stores(const struct config *cfg, struct errlist *errs,
+                                    struct errlist *warns)
+{
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        const struct config_zone *z = &cfg->zones[i];
+        const struct zone_kasp_policy *p =
+            z->dnssec.policy ? zone_kasp_find(&cfg->kasp, z->dnssec.policy) : NULL;
+        if (p && z->dnssec.key_directory)
+            zone_kasp_check_store(z->dnssec.key_directory, z->origin, p, now, errs, warns);
+    }
+}
+
 int server_check(const char *config_path)
 {
     struct errlist errs, warns;
@@ -646,6 +662,7 @@ int server_check(const char *config_path)
         privs_check_as(cfg, &errs, &warns); /* as the configured user */
     if (cfg) {
         server_check_state_file(cfg, &warns);
+        server_check_key_stores(cfg, &errs, &warns);
         server_check_secrets(cfg, false, &warns);
         xdp_check(cfg->path, &cfg->xdp, &warns);
         tls_check(cfg->path, &cfg->tls, &errs);
