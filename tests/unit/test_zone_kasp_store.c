@@ -114,6 +114,26 @@ static void test_state(struct tap *t, const char *dir)
               "at its activation the old ZSK is publish only");
     zone_kasp_store_fill(dir, ZONE, &back, 206, &sp);
     TAP_CHECK(t, sp.n_keys == 2, "Iret later the old ZSK is out of the zone");
+    /* An algorithm rollover's ZSKs: one active before it is published, one
+     * retired (out of the DNSKEY RRset) that still signs. */
+    struct zone_kasp_keys ar = back;
+    for (int i = 0; i < ZONE_KASP_T_N; i++)
+        ar.v[2].t[i] = -1;
+    ar.v[2].t[ZONE_KASP_T_ACTIVE] = 300;
+    ar.v[2].t[ZONE_KASP_T_PUBLISHED] = 310;
+    ar.v[1].t[ZONE_KASP_T_RETIRED] = 290;
+    ar.v[1].t[ZONE_KASP_T_RETIRE_ACTIVE] = 320;
+    ar.v[1].t[ZONE_KASP_T_REMOVED] = 320;
+    zone_kasp_store_fill(dir, ZONE, &ar, 300, &sp);
+    TAP_CHECK(t,
+              sp.n_keys == 3 && !sp.sign_only[0] && sp.sign_only[1] && sp.sign_only[2] &&
+                  !sp.publish_only[1] && !sp.publish_only[2],
+              "a ZSK signing unpublished (before its DNSKEY, after it) is sign only");
+    zone_kasp_store_fill(dir, ZONE, &ar, 310, &sp);
+    TAP_CHECK(t, sp.n_keys == 3 && sp.sign_only[1] && !sp.sign_only[2],
+              "once published the new ZSK is no longer sign only");
+    zone_kasp_store_fill(dir, ZONE, &ar, 320, &sp);
+    TAP_CHECK(t, sp.n_keys == 2, "the old ZSK is out once it stops signing");
     for (size_t i = 0; i < sp.n_keys; i++) {
         free(sp.keys[i]);
         free(sp.key_paths[i]);
