@@ -36,7 +36,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from adminlib import READ_TOKEN, Admin, admin_port, admin_section
+from adminlib import READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import Gtmd, free_port, stop_process
 from knotlib import knot_head
@@ -396,6 +396,11 @@ def test_refused_push_keeps_the_old_ksk(refused):
     r = env.admin.post(path, {"key": "ksk"})
     assert r.status == 409 and r.json["error"]["code"] == "rollover_in_progress", r.json
     assert "waiting for its DS at the parent" in r.json["error"]["message"], r.json
+    ctl = gtmctl("dnssec", "status",
+                 env={"GTMCTL_SERVER": env.admin.url, "GTMCTL_TOKEN": READ_TOKEN})
+    assert ctl.returncode == 0, ctl.stderr
+    assert "parent: waiting for DS at parent since" in ctl.stdout, ctl.stdout
+    assert "DS push: last add of KSK %d failed (rcode NOTAUTH" % new in ctl.stdout, ctl.stdout
     m = env.admin.get("/metrics", token=READ_TOKEN).body.decode()
     failed = [ln for ln in m.splitlines()
               if ln.startswith('gtmd_dnssec_ds_push_total{result="failed"}')]
