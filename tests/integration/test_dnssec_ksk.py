@@ -16,7 +16,8 @@ delegation (a stub zone for each).
    DS is deleted at the parent, CDS/CDNSKEY name the new KSK.
 2. The parent refuses the push (gtmd signs with the wrong secret): the
    old KSK stays, the new one never takes over, and GET /v1/dnssec says
-   why (waiting for the DS, the tries with their rcode, their backoff).
+   why (waiting for the DS, the tries with their rcode, their backoff);
+   a restart in the middle of the step changes none of it.
 
 Every wait is a bounded poll; each bound says where it comes from."""
 import base64
@@ -407,3 +408,19 @@ def test_refused_push_keeps_the_old_ksk(refused):
     assert failed and int(failed[0].split()[-1]) >= 3, failed
     assert not client.bad, client.bad[:10]
     assert client.ok[STATIC] > 0 and client.ok[POLICY] > 0, client.ok
+    # A restart in the middle of the step: the keys and their timeline
+    # come back from the store, the push starts again, the old KSK stays.
+    restarted = time.time()
+    env.g.stop()
+    env.g.start()
+
+    def failing_again():
+        p = zone_status(env).get("parent") or {}
+        tries = (p.get("ds_push") or {}).get("tries") or []
+        return p if [t for t in tries if t["at"] >= int(restarted) and not t["ok"]] else None
+    # The first check comes within a second of the start; 20 s for ASan.
+    p = poll(failing_again, 20, 0.3)[0]
+    assert p and "waiting for DS at parent since" in p["waiting"], zone_status(env)
+    assert ksk_tags(env.gport) == {old, new}
+    keys = {k["tag"]: k for k in zone_status(env)["keys"]}
+    assert keys[new]["active"] is None and keys[old]["retired"] is None, keys
