@@ -77,6 +77,36 @@ static void ctl_dnssec_store_key(json_t *k)
     }
 }
 
+/* A zone's "parent" (a KSK rollover's DS check and push), when it has one. */
+static void ctl_dnssec_parent(json_t *p)
+{
+    char t[40];
+    if (!json_is_object(p))
+        return;
+    if (json_is_string(json_object_get(p, "waiting")))
+        printf("  parent: %s\n", ctl_s(p, "waiting"));
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(p, "ds"), i, d)
+        printf("  parent DS of KSK %lld: %s\n", ctl_dnssec_int(d, "tag"),
+               json_is_true(json_object_get(d, "at_every_server"))
+                   ? "at every parent server"
+                   : (ctl_dnssec_int(d, "gone_since") >= 0 ? "at no parent server"
+                                                           : "not at every parent server"));
+    json_t *push = json_object_get(p, "ds_push");
+    json_t *tries = json_object_get(push, "tries");
+    json_t *last = json_array_get(tries, json_array_size(tries) - 1);
+    if (json_is_object(last))
+        printf("  DS push: last %s of KSK %lld %s (rcode %s%s%s), %lld failures in a row, next "
+               "try %s\n",
+               ctl_s(last, "action"), ctl_dnssec_int(last, "tag"),
+               json_is_true(json_object_get(last, "ok")) ? "ok" : "failed", ctl_s(last, "rcode"),
+               json_is_true(json_object_get(last, "ok")) ? "" : ": ",
+               json_is_true(json_object_get(last, "ok")) ? "" : ctl_s(last, "why"),
+               ctl_dnssec_int(push, "failures_in_row"),
+               ctl_time(json_object_get(push, "next_try"), t, sizeof(t)));
+}
+
 static void ctl_dnssec_print(json_t *j)
 {
     size_t i, k;
@@ -96,6 +126,7 @@ static void ctl_dnssec_print(json_t *j)
             else
                 ctl_dnssec_key(key);
         }
+        ctl_dnssec_parent(json_object_get(v, "parent"));
         json_t *due = json_object_get(v, "policy_due");
         if (json_is_object(due))
             printf("  policy due: %s at %s\n", ctl_s(due, "event"),
@@ -144,11 +175,21 @@ static int ctl_dnssec_rollover(struct ctl *c, int argc, char **argv)
         else {
             char t0[40], t1[40];
             json_t *n = json_object_get(j, "new"), *o = json_object_get(j, "old");
-            printf("%s: ZSK %lld published %s, active %s; ZSK %lld retires then%s\n",
-                   ctl_s(j, "zone"), ctl_dnssec_int(n, "tag"),
-                   ctl_time(json_object_get(n, "published"), t0, sizeof(t0)),
-                   ctl_time(json_object_get(n, "active"), t1, sizeof(t1)), ctl_dnssec_int(o, "tag"),
-                   json_is_true(json_object_get(j, "forced")) ? " (forced)" : "");
+            if (ksk)
+                printf("%s: KSK %lld published %s, ready %s (its CDS published and its DS pushed "
+                       "then); KSK %lld retires once the parent's servers have the new DS%s\n",
+                       ctl_s(j, "zone"), ctl_dnssec_int(n, "tag"),
+                       ctl_time(json_object_get(n, "published"), t0, sizeof(t0)),
+                       ctl_time(json_object_get(n, "ready"), t1, sizeof(t1)),
+                       ctl_dnssec_int(o, "tag"),
+                       json_is_true(json_object_get(j, "forced")) ? " (forced)" : "");
+            else
+                printf("%s: ZSK %lld published %s, active %s; ZSK %lld retires then%s\n",
+                       ctl_s(j, "zone"), ctl_dnssec_int(n, "tag"),
+                       ctl_time(json_object_get(n, "published"), t0, sizeof(t0)),
+                       ctl_time(json_object_get(n, "active"), t1, sizeof(t1)),
+                       ctl_dnssec_int(o, "tag"),
+                       json_is_true(json_object_get(j, "forced")) ? " (forced)" : "");
         }
     }
     json_decref(j);

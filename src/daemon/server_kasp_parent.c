@@ -293,8 +293,11 @@ static void server_kasp_parent_push(struct server *srv, struct server_kasp_pzone
                                     const struct config_zone *z, const struct zone_kasp_policy *p,
                                     const struct zone_kasp_key *k, bool add, int64_t now)
 {
+    /* The keys live in the served set (the loader moves them there); it
+     * is not freed while reload_lock is held. */
+    const struct serve_set *cur = atomic_load(&srv->serve.current);
     const struct tsig_key *key =
-        p->ds_push_key ? tsig_keyring_by_id(&srv->cfg->tsig, p->ds_push_key) : NULL;
+        p->ds_push_key && cur ? tsig_keyring_by_id(&cur->tsig, p->ds_push_key) : NULL;
     struct sockaddr_storage ss;
     struct xfr_server xs;
     uint8_t q[2048], buf[4096];
@@ -302,12 +305,14 @@ static void server_kasp_parent_push(struct server *srv, struct server_kasp_pzone
     int rcode = -1;
     char why[300] = "";
     ldns_rr *pub = server_kasp_parent_dnskey(z->dnssec.key_directory, k);
-    bool ok = pub && server_kasp_parent_addr(p->ds_push_primary, &ss, &xs, key);
+    bool ok = pub && server_kasp_parent_addr(p->ds_push_primary, &ss, &xs, key) &&
+              (key || !p->ds_push_key);
     if (ok)
         len = server_kasp_parent_update(z->origin, p, pub, add, q, sizeof(q));
     ldns_rr_free(pub);
     if (!len)
-        snprintf(why, sizeof(why), "cannot build the update (the key's .key file?)");
+        snprintf(why, sizeof(why), "cannot build the update (%s)",
+                 p->ds_push_key && !key ? "its TSIG key is not loaded" : "the key's .key file?");
     else if (xfr_fetch_exchange(&xs, q, len, sizeof(q), buf, sizeof(buf), &rlen, &rcode, why,
                                 sizeof(why)) &&
              rcode != LDNS_RCODE_NOERROR)

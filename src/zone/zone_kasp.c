@@ -238,6 +238,10 @@ static void zone_kasp_check(const struct jsoncfg *j, const char *path,
         cfgschema_err(j, s, KK_KSK_LIFETIME, path,
                       "needs parent.servers: the old KSK is retired only once the new KSK's DS "
                       "is seen at every one of them");
+    if (p->ds_push_primary && p->n_servers == 0)
+        cfgschema_err(j, s, KK_PARENT, path,
+                      "ds_push needs servers: the push is tried, and its DS looked for, while a "
+                      "KSK rollover waits for the parent's servers to have it");
     if (p->refresh >= p->validity)
         cfgschema_err(j, s, KK_REFRESH, path,
                       "must be less than signature_validity (%u): gtmd signs again this long "

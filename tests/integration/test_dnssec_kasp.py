@@ -155,6 +155,13 @@ def test_ksk_lifetime_needs_parent_servers(zs):
     assert rc == 0, err
 
 
+def test_ds_push_needs_parent_servers(zs):
+    parent = {k: v for k, v in FAST["parent"].items() if k != "servers"}
+    parent["ds_push"] = {"primary": "127.0.0.1:53"}
+    rc, out, err = check(zs, {"p": dict(FAST, ksk_lifetime="none", parent=parent)})
+    assert rc == 1 and '$.dnssec_policies["p"].parent: ds_push needs servers' in err, err
+
+
 def test_ds_digest_and_check_interval(zs):
     p = dict(FAST, parent=dict(FAST["parent"], ds_digest="md5"))
     rc, out, err = check(zs, {"p": p})
