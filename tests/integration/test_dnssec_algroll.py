@@ -24,6 +24,11 @@ distinct intermediate zone (by its DNSKEY and RRSIG algorithms) is
 transferred and must pass ldns-verify-zone and kzonecheck; all five are
 seen: 13; 13 + RRSIGs of 15; both; 15 + RRSIGs of 13; 15.
 
+test_algorithm_rollover_through_the_parent runs the same rollover with a
+real parent (test_dnssec_ksk.py's chain: Knot as the parent taking gtmd's
+DS push, Unbound anchored at the parent's key only): the swap waits for
+the new DS at the parent, and every answer validates.
+
 Every wait is a bounded poll."""
 import os
 import shutil
@@ -286,3 +291,61 @@ def test_algorithm_rollover_validates_throughout(env):
     assert client.ok["old"] >= 40 and client.ok.get("new", 0) >= 40, client.ok
     print("validated: %s; raw samples %d; zones verified %d; states at %s" %
           (client.ok, len(client.samples), n, seen))
+
+
+# ---- the same through a real parent (Knot), with the DS pushed and checked ----
+
+@pytest.fixture
+def parent_chain():
+    """test_dnssec_ksk.py's chain: Knot as the parent ksk.test. taking DS
+    pushes, gtmd serving child.ksk.test. (algorithm 13, no KSK lifetime,
+    parent.servers and ds_push at Knot), Unbound anchored at the parent's
+    key only."""
+    import test_dnssec_ksk as k
+    if not (os.access(k.KNOTD, os.X_OK) and os.access(k.UNBOUND, os.X_OK)):
+        pytest.skip("knotd or unbound is not installed")
+    yield from k.chain("none", k.SECRET)
+
+
+def test_algorithm_rollover_through_the_parent(parent_chain):
+    """13 -> 15 with the new KSK's DS pushed to Knot and seen there before
+    the old keys go: every answer through the parent's chain validates."""
+    import test_dnssec_ksk as k
+    env = parent_chain
+    client = k.Client(env.uport)
+    client.start()
+    state_seen = set()
+    try:
+        time.sleep(0.5)  # a few rounds before the rollover
+        env.g.config["dnssec_policies"]["short"]["algorithm"] = 15
+        env.g.write_config()
+        env.g.signal(signal.SIGHUP)
+
+        def done():
+            keys = {int(x.algorithm) for x in k.rrset(env.gport, k.CHILD, "DNSKEY")}
+            r = env.g.query(k.STATIC, want_dnssec=True)
+            sigs = {int(rd.algorithm) for rs in r.answer if rs.rdtype == dns.rdatatype.RRSIG
+                    for rd in rs}
+            ds = {int(d.algorithm) for d in k.rrset(env.kport, k.CHILD, "DS")}
+            state_seen.add((tuple(sorted(keys)), tuple(sorted(sigs)), tuple(sorted(ds))))
+            # The old DNSKEYs never leave before the parent has the new DS.
+            assert 13 in keys or 15 in ds, (keys, ds)
+            return keys == {15} and sigs == {15} and ds == {15}
+        # t0 + 3 s (new DNSKEYs) + 3 s (ready; DS pushed) + a check or two (1 s
+        # each) + IpubP 3 s (the swap) + 3 s (old RRSIGs gone): about 15 s;
+        # 60 s for ASan and a loaded machine.
+        ok, _ = poll(done, 60, 0.2)
+        assert ok, (sorted(state_seen), k.zone_status(env), k.logs(env.kdir, env.udir))
+        time.sleep(1)  # a few rounds with the new chain alone
+    finally:
+        client.stop()
+    # The order: 15's signatures before its DNSKEYs, the new DS at the
+    # parent while both KSKs are in the zone, 13's signatures after its
+    # DNSKEYs left.
+    assert ((13,), (13, 15), (13,)) in state_seen, sorted(state_seen)
+    assert ((13, 15), (13, 15), (13, 15)) in state_seen, sorted(state_seen)
+    assert ((15,), (13, 15), (15,)) in state_seen, sorted(state_seen)
+    assert not client.bad, client.bad[:10]
+    assert client.ok[k.STATIC] >= 40 and client.ok[k.POLICY] >= 40, client.ok
+    tries = k.zone_status(env)["parent"]["ds_push"]["tries"]
+    assert any(t["action"] == "add" and t["ok"] for t in tries), tries
