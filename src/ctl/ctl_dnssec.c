@@ -12,7 +12,7 @@ void ctl_dnssec_usage(FILE *f)
     fprintf(f, "signing policies (doc/dnssec.md):\n"
                "  dnssec status                       each policy's intervals, each zone's keys\n"
                "                                      and what its policy makes due\n"
-               "  dnssec rollover ZONE [--ksk] [--force]\n"
+               "  dnssec rollover ZONE [--ksk | --algorithm] [--force]\n"
                "                                      roll the zone's ZSK now (pre-publication);\n"
                "                                      --force: the new key signs at once\n");
 }
@@ -142,14 +142,30 @@ static void ctl_dnssec_print(json_t *j)
         printf("no signing policy (dnssec_policies) in the configuration\n");
 }
 
-/* dnssec rollover ZONE [--ksk] [--force]: POST /v1/dnssec/ZONE/rollover. */
+/* The reply to {"key": "algorithm"} as a line. */
+static void ctl_dnssec_print_algroll(json_t *j)
+{
+    char t0[40], t1[40], t2[40];
+    json_t *k = json_object_get(j, "new_ksk"), *z = json_object_get(j, "new_zsk");
+    printf("%s: algorithm rollover to %lld: ZSK %lld signs from %s, its DNSKEY and KSK %lld's "
+           "published %s, KSK %lld ready %s (its DS goes to the parent then)\n",
+           ctl_s(j, "zone"), ctl_dnssec_int(j, "algorithm"), ctl_dnssec_int(z, "tag"),
+           ctl_time(json_object_get(z, "signs"), t0, sizeof(t0)), ctl_dnssec_int(k, "tag"),
+           ctl_time(json_object_get(k, "published"), t1, sizeof(t1)), ctl_dnssec_int(k, "tag"),
+           ctl_time(json_object_get(k, "ready"), t2, sizeof(t2)));
+}
+
+/* dnssec rollover ZONE [--ksk | --algorithm] [--force]: POST
+ * /v1/dnssec/ZONE/rollover. */
 static int ctl_dnssec_rollover(struct ctl *c, int argc, char **argv)
 {
     const char *zone = NULL;
-    bool ksk = false, force = false;
+    bool ksk = false, force = false, alg = false;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--ksk") == 0)
             ksk = true;
+        else if (strcmp(argv[i], "--algorithm") == 0)
+            alg = true;
         else if (strcmp(argv[i], "--force") == 0)
             force = true;
         else if (!zone && argv[i][0] != '-' && strlen(argv[i]) < 256 && !strchr(argv[i], '/'))
@@ -159,13 +175,17 @@ static int ctl_dnssec_rollover(struct ctl *c, int argc, char **argv)
             return CTL_USAGE;
         }
     }
-    if (!zone) {
+    if (!zone || (ksk && alg)) {
         ctl_dnssec_usage(stderr);
         return CTL_USAGE;
     }
     char path[300];
     snprintf(path, sizeof(path), "/v1/dnssec/%s/rollover", zone);
-    json_t *body = json_pack("{s:s, s:b}", "key", ksk ? "ksk" : "zsk", "force", force);
+    json_t *body = json_pack("{s:s, s:b}", "key",
+                             alg   ? "algorithm"
+                             : ksk ? "ksk"
+                                   : "zsk",
+                             "force", force);
     int rc;
     json_t *j = ctl_call(c, "POST", path, body, &rc);
     json_decref(body);
@@ -175,7 +195,9 @@ static int ctl_dnssec_rollover(struct ctl *c, int argc, char **argv)
         else {
             char t0[40], t1[40];
             json_t *n = json_object_get(j, "new"), *o = json_object_get(j, "old");
-            if (ksk)
+            if (alg)
+                ctl_dnssec_print_algroll(j);
+            else if (ksk)
                 printf("%s: KSK %lld published %s, ready %s (its CDS published and its DS pushed "
                        "then); KSK %lld retires once the parent's servers have the new DS%s\n",
                        ctl_s(j, "zone"), ctl_dnssec_int(n, "tag"),

@@ -47,7 +47,7 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from adminlib import READ_TOKEN, Admin, admin_port, admin_section
+from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import Gtmd, free_port
 from test_dnssec_keys import (ADDR, POLICY, POLICY_CFG, STATIC, UNBOUND, VERIFY, ZONE,
@@ -226,6 +226,10 @@ def test_algorithm_rollover_validates_throughout(env):
     assert r.status == 409 and r.code == "conflict" and "already" in r.json["error"]["message"], \
         r.json
     assert a.post(path, {"key": "algorithm"}, token=READ_TOKEN).status == 403
+    ctl = gtmctl("dnssec", "rollover", ZONE, "--algorithm",
+                 env={"GTMCTL_SERVER": a.url, "GTMCTL_TOKEN": OPERATE_TOKEN})
+    assert ctl.returncode != 0 and "already" in ctl.stdout + ctl.stderr, ctl
+    assert gtmctl("dnssec", "rollover", ZONE, "--algorithm", "--ksk").returncode != 0
     u1 = _unbound(e, "old", _ksk(e.g, 13))
     client = Client(e.g)
     client.add("old", u1, 0)
