@@ -13,7 +13,8 @@ delegation (a stub zone for each).
    Unbound every 100 ms for a static and a policy name of the child, and
    every answer must validate (NOERROR, AD). The new KSK's DS reaches
    Knot by gtmd's push, the old KSK leaves the zone only after, the old
-   DS is deleted at the parent, CDS/CDNSKEY name the new KSK.
+   DS is deleted at the parent, CDS/CDNSKEY name the new KSK; the zone
+   at each stage passes ldns-verify-zone and kzonecheck.
 2. The parent refuses the push (gtmd signs with the wrong secret): the
    old KSK stays, the new one never takes over, and GET /v1/dnssec says
    why (waiting for the DS, the tries with their rcode, their backoff);
@@ -35,6 +36,7 @@ import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.zone
 import pytest
 
 from adminlib import READ_TOKEN, Admin, admin_port, admin_section, gtmctl
@@ -43,6 +45,8 @@ from conftest import Gtmd, free_port, stop_process
 from knotlib import knot_head
 
 KNOTD = "/usr/sbin/knotd"
+KZONECHECK = "/usr/bin/kzonecheck"
+VERIFY = "/usr/bin/ldns-verify-zone"
 UNBOUND = "/usr/sbin/unbound"
 ADDR = "127.0.0.1"
 PARENT = "ksk.test."
@@ -293,6 +297,21 @@ def logs(*dirs):
     return text
 
 
+def verify_zone(env, n):
+    """AXFR of the child, checked by ldns-verify-zone and kzonecheck (with
+    DNSSEC); a list of what failed (empty when both pass or are absent)."""
+    z = dns.zone.from_xfr(dns.query.xfr(ADDR, CHILD, port=env.gport, timeout=5, lifetime=10))
+    path = os.path.join(env.gdir, "axfr-%d.zone" % n)
+    z.to_file(path, relativize=False)
+    bad = []
+    for argv in ([VERIFY, path], [KZONECHECK, "-o", CHILD, "-d", "on", path]):
+        if os.access(argv[0], os.X_OK):
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            if r.returncode != 0:
+                bad.append((argv[0], r.stdout[-1500:] + r.stderr[-1500:]))
+    return bad
+
+
 def zone_status(env):
     r = env.admin.get("/v1/dnssec", token=READ_TOKEN)
     assert r.status == 200, r
@@ -315,12 +334,20 @@ def test_ksk_rollover_with_ds_push_validates_throughout(rolled):
     client = Client(env.uport)
     client.start()
     old = env.first_ksk
-    seen = {"both_ksks": False, "cds_new": False}
+    seen = {"both_ksks": False, "cds_new": False, "verified": 0}
     try:
         def done():
             ksks = ksk_tags(env.gport)
             if len(ksks) == 2:
                 seen["both_ksks"] = True
+            # The zone as served at each stage (one KSK, two, CDS of the new)
+            # passes both checkers: the first sample of each stage.
+            stage = (len(ksks), tuple(sorted(d.key_tag for d in rrset(env.gport, CHILD, "CDS"))))
+            if stage not in seen.setdefault("stages", set()):
+                seen["stages"].add(stage)
+                bad = verify_zone(env, len(seen["stages"]))
+                assert not bad, (stage, bad)
+                seen["verified"] += 1
             cds = {d.key_tag for d in rrset(env.gport, CHILD, "CDS")}
             if cds and old not in cds:
                 seen["cds_new"] = True
@@ -344,6 +371,8 @@ def test_ksk_rollover_with_ds_push_validates_throughout(rolled):
         client.stop()
     assert seen["both_ksks"], "the new KSK was never published beside the old"
     assert seen["cds_new"], "CDS never named the new KSK"
+    # one KSK (CDS old), two (CDS old), two (CDS new), one (CDS new) at least
+    assert seen["verified"] >= 3, seen
     assert not client.bad, client.bad[:10]
     total = client.ok[STATIC] + client.ok[POLICY]
     # 100 ms rounds over about 30 s; a third of that under ASan.
