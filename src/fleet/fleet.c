@@ -537,6 +537,7 @@ static void fleet_copy_params(struct fleet_params *d, const struct fleet_params 
     d->etcd.key_file = s->etcd.key_file ? fleet_strdup(s->etcd.key_file) : NULL;
     d->peer_listen = s->peer_listen ? fleet_strdup(s->peer_listen) : NULL;
     d->password_file = s->password_file ? fleet_strdup(s->password_file) : NULL;
+    d->key_secret_file = s->key_secret_file ? fleet_strdup(s->key_secret_file) : NULL;
     d->prefix = fleet_strdup(s->prefix);
     d->node = fleet_strdup(s->node);
     fleet_keys_copy(&d->keys, &s->keys);

@@ -4,11 +4,14 @@
 #include "fleet/fleet_params.h"
 
 #include "common/digest.h"
+#include "fleet/fleet_keyseal.h"
 #include "fleet/fleet_peer.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 bool fleet_node_name_ok(const char *s)
@@ -80,6 +83,9 @@ static const struct cfgschema_key fleet_keys[FLEET_K_N] = {
     [FLEET_K_DECISION] = {"decision", CFGSCHEMA_STRING,
                           .what = "the rule of the live verdict: \"stamped\" (default) or "
                                   "\"gaps\" (the rule of the releases before)"},
+    [FLEET_K_KEY_SECRET_FILE] = {"key_secret_file", CFGSCHEMA_PATH,
+                                 .what = "the fleet's key-sharing secret (32 bytes, hex or "
+                                         "base64): zones under a policy share one key set"},
 };
 const struct cfgschema fleet_schema = CFGSCHEMA("$.fleet", fleet_keys);
 
@@ -295,6 +301,36 @@ static void fleet_params_peer(const struct jsoncfg *j, json_t *v, struct fleet_p
         out->peer_listen = jsoncfg_strdup(s);
 }
 
+/* "key_secret_file": 32 bytes as hex or base64, in a file that group and
+ * others cannot read (it opens every private key the fleet shares). */
+static void fleet_params_key_secret(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
+{
+    const struct cfgschema *s = &fleet_schema;
+    char *full = cfgschema_path(j, s, FLEET_K_KEY_SECRET_FILE, v, NULL), buf[256] = "", err[160];
+    if (!full)
+        return;
+    char at[64];
+    cfgschema_key_path(at, sizeof(at), s, FLEET_K_KEY_SECRET_FILE, NULL);
+    out->key_secret_file = full;
+    struct stat st;
+    FILE *f = fopen(full, "r");
+    if (!f) {
+        jsoncfg_err(j, at, "cannot read %s", full);
+        return;
+    }
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    bool open_to_others = fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0;
+    fclose(f);
+    if (open_to_others)
+        jsoncfg_err(j, at, "%s may be read by group or others: chmod 600 it", full);
+    else if (!fleet_keyseal_parse_secret(buf, out->key_secret, err, sizeof(err)))
+        jsoncfg_err(j, at, "%s %s", full, err);
+    else
+        out->has_key_secret = true;
+    OPENSSL_cleanse(buf, sizeof(buf));
+}
+
 void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params *out)
 {
     const struct cfgschema *s = &fleet_schema;
@@ -316,6 +352,7 @@ void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params 
     fleet_keys_parse(j, v, out->node, &out->keys);
     fleet_params_peer(j, cfgschema_value(s, FLEET_K_PEER_LISTEN, v), out);
     fleet_params_decision(j, v, out);
+    fleet_params_key_secret(j, v, out);
 }
 
 void fleet_params_free(struct fleet_params *p)
@@ -334,6 +371,8 @@ void fleet_params_free(struct fleet_params *p)
     free(p->prefix);
     free(p->node);
     free(p->peer_listen);
+    free(p->key_secret_file);
+    OPENSSL_cleanse(p->key_secret, sizeof(p->key_secret));
     fleet_keys_free(&p->keys);
     memset(p, 0, sizeof(*p));
 }
@@ -343,6 +382,14 @@ void fleet_params_restart_inputs(const struct fleet_params *p, json_t *part)
     if (!p->enabled || !json_is_object(part))
         return;
     json_object_set_new(part, fleet_schema.keys[FLEET_K_NODE].name, json_string(p->node));
+    if (p->has_key_secret) {
+        /* The secret's id (fleet_keyseal_kid), not the secret: a new
+         * secret needs a restart, like a new password. */
+        char kid[FLEET_KEYSEAL_KID];
+        fleet_keyseal_kid(p->key_secret, kid);
+        json_object_set_new(part, fleet_schema.keys[FLEET_K_KEY_SECRET_FILE].name,
+                            json_string(kid));
+    }
     if (!p->etcd.password)
         return;
     /* A digest: the part is compared, never shown, but need not hold the

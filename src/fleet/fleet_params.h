@@ -62,6 +62,12 @@ struct fleet_params {
      * verdict"): the stamped rule (default), or the gaps rule of the
      * releases before, for an operator who must go back. */
     enum fleet_decision decision;
+    /* "key_secret_file": the fleet's key-sharing secret (fleet_keyseal.h),
+     * read at parse time; with it the zones under a signing policy share
+     * one key set through etcd (doc/dnssec.md, "Fleet keys"). */
+    char *key_secret_file; /* full path, NULL: no key sharing */
+    bool has_key_secret;
+    unsigned char key_secret[32];
 };
 
 /* The keys of the "fleet" section: fleet_schema's entries. */
@@ -83,6 +89,7 @@ enum fleet_key {
     FLEET_K_READ_PAGE,
     FLEET_K_PEER_LISTEN,
     FLEET_K_DECISION,
+    FLEET_K_KEY_SECRET_FILE,
     FLEET_K_N
 };
 enum fleet_tls_key { TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, TLS_N };
