@@ -42,13 +42,12 @@ bool zone_kasp_store_dir_ok(const char *dir, struct errlist *errs)
     return true;
 }
 
-/* DIR/<zone>kasp.json ("root.kasp.json" for the root). */
-static void zone_kasp_state_path(char *buf, size_t len, const char *dir, const char *origin)
+void zone_kasp_state_path(char *buf, size_t len, const char *dir, const char *origin)
 {
     snprintf(buf, len, "%s/%skasp.json", dir, strcmp(origin, ".") == 0 ? "root." : origin);
 }
 
-static json_t *zone_kasp_key_to_json(const struct zone_kasp_key *k)
+json_t *zone_kasp_key_to_json(const struct zone_kasp_key *k)
 {
     json_t *o = json_pack("{s:s, s:i, s:i, s:s}", "file", k->base, "tag", k->tag, "algorithm",
                           k->algorithm, "role", k->ksk ? "ksk" : "zsk");
@@ -58,8 +57,7 @@ static json_t *zone_kasp_key_to_json(const struct zone_kasp_key *k)
     return o;
 }
 
-/* One key of the state file; false when it is not one. */
-static bool zone_kasp_key_from_json(json_t *o, struct zone_kasp_key *k)
+bool zone_kasp_key_from_json(json_t *o, struct zone_kasp_key *k)
 {
     const char *file = json_string_value(json_object_get(o, "file"));
     const char *role = json_string_value(json_object_get(o, "role"));
@@ -119,10 +117,8 @@ bool zone_kasp_store_load(const char *dir, const char *origin, struct zone_kasp_
     return ok;
 }
 
-/* Writes data to path through path.tmp, fsynced, renamed over path, and
- * the directory fsynced: the rename is durable too. */
-static bool zone_kasp_write_atomic(const char *dir, const char *path, const char *data,
-                                   struct errlist *errs)
+bool zone_kasp_write_atomic(const char *dir, const char *path, const char *data,
+                            struct errlist *errs)
 {
     char tmp[4300];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -139,7 +135,7 @@ static bool zone_kasp_write_atomic(const char *dir, const char *path, const char
         ok = false;
     ok = ok && rename(tmp, path) == 0;
     if (!ok) {
-        errlist_add(errs, "%s: cannot write the key state: %s", path, strerror(errno));
+        errlist_add(errs, "%s: cannot write it: %s", path, strerror(errno));
         unlink(tmp);
         return false;
     }

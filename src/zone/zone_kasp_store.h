@@ -66,6 +66,20 @@ void zone_kasp_store_purge(const char *dir, const struct zone_kasp_key *k);
 void zone_kasp_store_fill(const char *dir, const char *origin, const struct zone_kasp_keys *keys,
                           int64_t now, struct zone_sign_params *sp);
 
+/* ---- for the fleet's shared key set (zone_kasp_share.h) ---- */
+
+/* DIR/<zone>kasp.json ("root.kasp.json" for the root). */
+void zone_kasp_state_path(char *buf, size_t len, const char *dir, const char *origin);
+/* One key of the state file as JSON (the caller owns it), and back: false
+ * when o is not one. */
+json_t *zone_kasp_key_to_json(const struct zone_kasp_key *k);
+bool zone_kasp_key_from_json(json_t *o, struct zone_kasp_key *k);
+/* Writes data (a string) to path, 0600, through path.tmp, fsynced,
+ * renamed over path, and the directory fsynced: the rename is durable
+ * too. false with a message naming path. */
+bool zone_kasp_write_atomic(const char *dir, const char *path, const char *data,
+                            struct errlist *errs);
+
 /* The keys as GET /v1/dnssec shows them (the caller owns the array). */
 json_t *zone_kasp_store_json(const struct zone_kasp_keys *keys, int64_t now);
 
