@@ -529,6 +529,11 @@ void admin_handle_metrics(struct admin_req *r)
                         a->env.kasp_ds_push_failed
                             ? (unsigned long long)atomic_load(a->env.kasp_ds_push_failed)
                             : 0ULL);
+    metrics_head(b, "gtmd_dnssec_fleet_key_errors_total", "counter",
+                 "Fleet key sets this node could not load (another secret, altered, invalid).");
+    evbuffer_add_printf(
+        b, "gtmd_dnssec_fleet_key_errors_total %llu\n",
+        a->env.keyshare_errors ? (unsigned long long)atomic_load(a->env.keyshare_errors) : 0ULL);
     metrics_head(b, "gtmd_config_generation", "gauge", "Generation of the live configuration.");
     evbuffer_add_printf(b, "gtmd_config_generation %llu\n", gen);
     metrics_head(b, "gtmd_uptime_seconds", "gauge", "Seconds since gtmd started.");

@@ -600,6 +600,7 @@ int server_run(const char *config_path, const char *node)
     srv.resign_timer = evtimer_new(srv.base, server_on_resign_timer, &srv);
     server_on_resign_timer(-1, 0, &srv);
     server_kasp_start(&srv);
+    server_keyshare_start(&srv, &srv.cfg->fleet);
     /* Secondary zones start refreshing once a reload can follow, and the
      * fleet's configuration versions are applied on this thread. */
     server_modules_ready(&srv);
@@ -611,6 +612,7 @@ int server_run(const char *config_path, const char *node)
     event_base_dispatch(srv.base);
     server_modules_halt(&srv);
     event_free(srv.resign_timer);
+    server_keyshare_stop(&srv);
     server_kasp_stop(&srv);
     for (int i = 0; i < N_SIGNALS; i++)
         event_free(sigs[i]);

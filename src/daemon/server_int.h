@@ -103,6 +103,10 @@ struct server {
      * owned, main thread under reload_lock. Pushes by result (/metrics). */
     struct server_kasp_parents *kasp_parents;
     atomic_ullong kasp_ds_push_ok, kasp_ds_push_failed;
+    /* The fleet's shared key sets (server_keyshare.c; NULL without
+     * fleet.key_secret_file): main thread, status under reload_lock. */
+    struct server_keyshare *keyshare;
+    atomic_ullong keyshare_errors; /* sets that did not load (/metrics) */
     double started;
     struct notify notify; /* systemd's $NOTIFY_SOCKET (notify.h) */
     /* Secondary zones (xfr_in.h): the thread, and the event on the main
@@ -189,6 +193,18 @@ json_t *server_dnssec_view(const struct config *c, json_t *prev);
 /* GET /v1/dnssec's view of c built anew and handed to admin (when it
  * runs). Caller holds reload_lock. */
 void server_dnssec_refresh(struct server *srv, const struct config *c);
+
+/* ---- server_keyshare.c: a fleet signs with one key set ---- */
+struct fleet_params;
+/* Starts sharing the zones' key sets when p has a key secret (main thread). */
+void server_keyshare_start(struct server *srv, const struct fleet_params *p);
+void server_keyshare_stop(struct server *srv);
+/* Whether the key manager may apply a step that makes or deletes a key of
+ * zone origin here (true without key sharing); why not, in why. Main
+ * thread, under reload_lock. */
+bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, size_t len);
+/* GET /v1/dnssec's "fleet_keys" (null without key sharing); under reload_lock. */
+json_t *server_keyshare_json(struct server *srv);
 
 /* ---- server_kasp.c: the key manager ---- */
 

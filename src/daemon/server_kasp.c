@@ -136,7 +136,7 @@ static bool server_kasp_zone(struct server *srv, struct config_zone *z,
     /* The parent's DS (checked and pushed on the timer only). */
     const struct zone_kasp_parent *parent = NULL;
     int64_t pwake = act ? server_kasp_parent_step(srv, z, p, &keys, now, &parent) : -1;
-    for (int i = 0; i < SERVER_KASP_MAX_STEPS && (act || dirty || keys.n == 0); i++) {
+    for (int i = 0; i < SERVER_KASP_MAX_STEPS; i++) {
         if (act && zone_kasp_algroll_wanted(&keys, p->algorithm, now)) {
             if (!server_kasp_algroll_begin(srv, z, p, &keys, now, errs))
                 return false;
@@ -147,6 +147,12 @@ static bool server_kasp_zone(struct server *srv, struct config_zone *z,
         zone_kasp_sched_next(&p->timing, p->zsk_lifetime, p->ksk_lifetime, &keys, parent, now, &a);
         if (a.act == ZONE_KASP_ACT_NONE || a.at > now) {
             *next = a.at;
+            break;
+        }
+        if (!act && !dirty && keys.n != 0) {
+            /* Due but not ours to take (a reload; a fleet member that
+             * waits for the lock or the others' loads): look again soon. */
+            *next = now + 1;
             break;
         }
         if (!server_kasp_apply(srv, z, p, &keys, parent, &a, now, errs))
@@ -178,6 +184,10 @@ bool server_kasp_prepare(struct server *srv, struct config *cfg, bool act, struc
 {
     int64_t now = (int64_t)time(NULL), next;
     size_t before = errs->count;
+    /* A fleet that shares its keys takes its steps on one node, through
+     * the timer (server_keyshare_may_act); a load only fills the keys. */
+    if (cfg->fleet.enabled && cfg->fleet.has_key_secret)
+        act = false;
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct zone_kasp_policy *p = server_kasp_policy(cfg, &cfg->zones[i]);
         if (p && server_kasp_zone(srv, &cfg->zones[i], p, now, act, &next, errs) && !act &&
@@ -241,7 +251,9 @@ static int64_t server_kasp_run(struct server *srv, int64_t now, bool *resign)
         struct errlist errs;
         errlist_init(&errs);
         int64_t next;
-        if (!server_kasp_zone(srv, z, p, now, true, &next, &errs)) {
+        char why[300]; /* shown by status (fleet_keys), not logged every second */
+        bool act = server_keyshare_may_act(srv, z->origin, why, sizeof(why));
+        if (!server_kasp_zone(srv, z, p, now, act, &next, &errs)) {
             server_log_errors(&errs, "key manager: ");
             log_error("event=dnssec_key_failed zone=%s errors=%zu retry_s=%d", z->origin,
                       errs.count, SERVER_KASP_RETRY_S);
@@ -491,6 +503,12 @@ static json_t *server_kasp_roll_locked(struct server *srv, const char *zone, con
                  "roll them by hand (doc/dnssec.md, \"Key rollovers\")",
                  z->origin);
         return server_kasp_refuse(status, 409, "not_managed", msg);
+    }
+    char why[300];
+    if (!server_keyshare_may_act(srv, z->origin, why, sizeof(why))) {
+        snprintf(msg, sizeof(msg), "the fleet shares the keys of %s and this node may not step: %s",
+                 z->origin, why);
+        return server_kasp_refuse(status, 409, "not_lock_holder", msg);
     }
     struct zone_kasp_keys keys;
     struct errlist errs;

@@ -639,6 +639,7 @@ void server_dnssec_refresh(struct server *srv, const struct config *c)
         return;
     json_t *v = server_dnssec_view(c, srv->dnssec_view);
     server_kasp_parent_decorate(srv, v);
+    json_object_set_new(v, "fleet_keys", server_keyshare_json(srv));
     json_decref(srv->dnssec_view);
     srv->dnssec_view = v;
     admin_set_dnssec(srv->admin, json_deep_copy(v));
@@ -665,6 +666,7 @@ static int server_mod_admin_start(struct server *srv, struct serve_set *set)
                             .kasp_transitions = &srv->kasp_transitions,
                             .kasp_ds_push_ok = &srv->kasp_ds_push_ok,
                             .kasp_ds_push_failed = &srv->kasp_ds_push_failed,
+                            .keyshare_errors = &srv->keyshare_errors,
                             .dnssec_rollover = server_kasp_rollover,
                             .reloads_failed = &srv->reloads_failed,
                             .updates = srv->updates,
