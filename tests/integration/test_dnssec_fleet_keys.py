@@ -1,0 +1,383 @@
+"""A fleet signs with one key set (doc/dnssec.md, "Fleet keys"), with real
+parts: a 3-member etcd, two gtmd nodes of one fleet serving kasp.test.
+under a signing policy of short timings (ZSK lifetime 20 s, DNSKEY and
+zone TTLs 2 s, propagation delay 3 s: the time from the set's publication
+on the node holding the lock to every other node, which reads etcd every
+second), each with fleet.key_secret_file.
+
+Two Unbounds validate, one in front of each node, with the DS of the
+fleet's KSK as their only trust anchor; a client asks them in turn every
+100 ms for a static and a policy name through a ZSK rollover: every answer
+must validate (NOERROR with AD). Every round also reads the DNSKEY RRset
+of both nodes: they must serve the same set, but for the moment a new set
+takes to reach the other node (bounded below). The second node is
+restarted while the successor ZSK waits to become active and comes back
+with the fleet's keys. etcd holds the sets sealed: no private key of the
+nodes' key directories is in any of its values, raw or base64-decoded.
+Last, the second node comes back with another secret: it keeps the keys
+it had (the same DNSKEY RRset), and says why (GET /v1/dnssec fleet_keys,
+the log, gtmd_dnssec_fleet_key_errors_total).
+
+Every wait is a bounded poll."""
+import base64
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import dns.dnssec
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from adminlib import Admin, admin_port, admin_section
+from backends import poll
+from conftest import Gtmd, free_port, stop_process
+from fleetlib import EtcdCluster, need_etcd
+
+UNBOUND = "/usr/sbin/unbound"
+ADDR = "127.0.0.1"
+ZONE = "kasp.test."
+STATIC, POLICY = "www." + ZONE, "gtm." + ZONE
+LIFE = 20
+PREFIX = "/gtmd/keyshare/"
+POLICY_CFG = {"algorithm": 13, "zsk_lifetime": LIFE, "ksk_lifetime": "none",
+              "dnskey_ttl": 2, "zone_max_ttl": 2, "propagation_delay": 3,
+              "publish_safety": 0, "retire_safety": 0,
+              "signature_validity": 3600, "signature_refresh": 600, "denial": "nsec"}
+ZONE_TEXT = """$ORIGIN kasp.test.
+$TTL 2
+@ IN SOA ns1 hostmaster 1 3600 600 86400 2
+@ IN NS ns1
+ns1 IN A 127.0.0.1
+www IN A 192.0.2.1
+"""
+# How long the two nodes may serve different DNSKEY RRsets after a step:
+# the follower reads etcd every second, then loads the set and signs the
+# zone again (milliseconds; 2-3x that under ASan). 4 s is the tick, ASan's
+# slowdown and a loaded 2-core machine; it is also within the policy's
+# propagation delay plus a TTL, the margin the timeline leaves for it.
+SKEW_S = 4.0
+
+
+class Unbound:
+    """A validating Unbound in front of one gtmd (stub zone)."""
+
+    def __init__(self, workdir, name, gport, anchor):
+        self.dir = os.path.join(workdir, name)
+        os.mkdir(self.dir)
+        self.port = free_port()
+        conf = os.path.join(self.dir, "unbound.conf")
+        with open(conf, "w") as f:
+            f.write("""server:
+    interface: {a}@{p}
+    port: {p}
+    do-ip6: no
+    username: ""
+    chroot: ""
+    directory: "{d}"
+    pidfile: "{d}/unbound.pid"
+    logfile: "{d}/unbound.log"
+    use-syslog: no
+    verbosity: 1
+    do-not-query-localhost: no
+    module-config: "validator iterator"
+    trust-anchor-file: "{anchor}"
+    local-zone: "test." nodefault
+    access-control: 127.0.0.0/8 allow
+remote-control:
+    control-enable: no
+stub-zone:
+    name: "{zone}"
+    stub-addr: {a}@{g}
+""".format(a=ADDR, p=self.port, d=self.dir, anchor=anchor, zone=ZONE, g=gport))
+        self.out = open(os.path.join(self.dir, "out.log"), "ab")
+        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdout=self.out,
+                                     stderr=subprocess.STDOUT)
+
+    def ask(self, name, timeout=3.0):
+        q = dns.message.make_query(name, "A", want_dnssec=True)
+        q.flags |= dns.flags.RD
+        return dns.query.udp(q, ADDR, port=self.port, timeout=timeout)
+
+    def stop(self):
+        stop_process(self.proc)
+        self.out.close()
+
+
+def write_secret(path, hexkey):
+    with open(path, "w") as f:
+        f.write(hexkey + "\n")
+    os.chmod(path, 0o600)
+
+
+def node_config(gdir, gport, etcd_urls, name):
+    with open(os.path.join(gdir, "kasp.zone"), "w") as f:
+        f.write(ZONE_TEXT)
+    return {"listen": ["%s:%d" % (ADDR, gport)], "workers": 1,
+            "dnssec_policies": {"short": dict(POLICY_CFG)},
+            "zones": [{"origin": ZONE, "file": "kasp.zone",
+                       "dnssec": {"policy": "short", "key_directory": "keys"}}],
+            "pools": {"web": {"endpoints": [
+                {"name": "a", "address": "192.0.2.10", "region": "us"},
+                {"name": "b", "address": "192.0.2.11", "region": "us"}]}},
+            "records": {POLICY: {"pool": "web", "policy": "all", "ttl": 2}},
+            "regions": {"us": {"location": [38.9, -77.0]}},
+            "fleet": {"etcd": list(etcd_urls), "prefix": PREFIX, "node": name,
+                      "stale_after": 3, "key_secret_file": "fleet.secret"},
+            "admin": admin_section(gdir, admin_port(gport))}
+
+
+def dnskey_set(g):
+    """The DNSKEY RRset g serves, as a sorted tuple of (tag, flags); () on
+    no answer."""
+    try:
+        r = g.query(ZONE, "DNSKEY", want_dnssec=True, timeout=1.0)
+    except Exception:
+        return ()
+    for rrset in r.answer:
+        if rrset.rdtype == dns.rdatatype.DNSKEY:
+            return tuple(sorted((dns.dnssec.key_id(k), k.flags) for k in rrset))
+    return ()
+
+
+def fleet_keys(g):
+    r = Admin.of(g).get("/v1/dnssec")
+    assert r.status == 200, r.body
+    return r.json.get("fleet_keys")
+
+
+def zone_state(g):
+    fk = fleet_keys(g) or {}
+    for z in fk.get("zones", []):
+        if z["zone"] == ZONE:
+            return z
+    return {}
+
+
+class Client(threading.Thread):
+    """Every 100 ms: the static and the policy name through each Unbound,
+    in turn; the DNSKEY RRsets of both nodes (with the time)."""
+
+    def __init__(self, us, nodes):
+        super().__init__(daemon=True)
+        self.us, self.nodes = us, nodes
+        self.ok, self.bad, self.sets = 0, [], []
+        self.stop_ev, self.run_ev, self.idle_ev = (threading.Event(), threading.Event(),
+                                                   threading.Event())
+        self.run_ev.set()
+        self.turn = 0
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            if not self.run_ev.is_set():
+                self.idle_ev.set()
+                self.run_ev.wait(0.1)
+                continue
+            self.idle_ev.clear()
+            u = self.us[self.turn % 2]
+            self.turn += 1
+            for name in (STATIC, POLICY):
+                try:
+                    r = u.ask(name)
+                    if r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AD and r.answer:
+                        self.ok += 1
+                    else:
+                        self.bad.append((time.time(), u.port, name, dns.rcode.to_text(r.rcode()),
+                                         dns.flags.to_text(r.flags)))
+                except Exception as e:
+                    self.bad.append((time.time(), u.port, name, "error", repr(e)))
+            self.sets.append((time.monotonic(),) + tuple(dnskey_set(g) for g in self.nodes))
+            time.sleep(0.1)
+
+    def pause(self):
+        self.run_ev.clear()
+        assert self.idle_ev.wait(10), "the client did not pause"
+
+    def resume(self):
+        self.run_ev.set()
+
+
+def longest_skew(sets):
+    """The longest run of seconds during which the nodes served different
+    DNSKEY RRsets."""
+    worst, since = 0.0, None
+    for t, a, b in sets:
+        if a != b:
+            since = t if since is None else since
+            worst = max(worst, t - since)
+        else:
+            since = None
+    return worst
+
+
+@pytest.fixture
+def lab():
+    why = need_etcd()
+    if why:
+        pytest.skip(why)
+    if not os.access(UNBOUND, os.X_OK):
+        pytest.skip("unbound is not installed")
+    workdir = tempfile.mkdtemp(prefix="gtmd-fleet-keys-")
+    env = type("Lab", (), {})()
+    env.dir, env.nodes, env.us, env.etcd = workdir, [], [], None
+    try:
+        env.etcd = EtcdCluster(3).start()
+        env.secret = os.urandom(32).hex()
+        for name in ("n1", "n2"):
+            gdir = os.path.join(workdir, name)
+            os.mkdir(gdir)
+            write_secret(os.path.join(gdir, "fleet.secret"), env.secret)
+            gport = free_port()
+            env.nodes.append(Gtmd(gdir, node_config(gdir, gport, env.etcd.urls, name), gport))
+        yield env
+    finally:
+        for u in env.us:
+            u.stop()
+        for g in env.nodes:
+            if g.proc:
+                g.stop()
+        if env.etcd:
+            env.etcd.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def blob_in_etcd(env):
+    vals = env.etcd.get_prefix(PREFIX + "dnssec/keys/") or {}
+    return vals.get(PREFIX + "dnssec/keys/" + ZONE)
+
+
+def private_material(kdir):
+    """Every base64 value of the PrivateKey lines of kdir's .private files."""
+    out = set()
+    for f in os.listdir(kdir):
+        if f.endswith(".private"):
+            with open(os.path.join(kdir, f)) as fh:
+                for line in fh:
+                    if line.startswith("PrivateKey:"):
+                        out.add(line.split(":", 1)[1].strip())
+    return out
+
+
+def check_etcd_sealed(env, kdirs):
+    secrets = set()
+    for d in kdirs:
+        secrets |= private_material(d)
+    assert secrets
+    vals = env.etcd.get_prefix(PREFIX) or {}
+    assert vals, "etcd holds nothing under the prefix"
+    for k, v in vals.items():
+        texts = [v]
+        try:
+            texts.append(json.dumps(json.loads(v)))
+        except ValueError:
+            pass
+        for field in ("ct", "nonce", "tag"):
+            try:
+                texts.append(base64.b64decode(json.loads(v)[field]).decode("latin-1"))
+            except (ValueError, KeyError, TypeError):
+                pass
+        for t in texts:
+            assert "PrivateKey" not in t, k
+            for s in secrets:
+                assert s not in t, "a private key in plaintext under %s" % k
+
+
+def test_fleet_signs_with_one_key_set(lab):
+    env = lab
+    n1, n2 = env.nodes
+    n1.start()
+    # The first node makes the keys, takes the lock and writes the set
+    # within two of its 1 s ticks (ASan: 3x): 15 s.
+    assert poll(lambda: blob_in_etcd(env), 15, 0.2)[0], n1.read_log()
+    n2.start()
+    first = dnskey_set(n1)
+    # The second node loads the fleet's set on its first read.
+    ok, _ = poll(lambda: dnskey_set(n2) == dnskey_set(n1), 15, 0.2)
+    assert ok, (dnskey_set(n1), dnskey_set(n2), n2.read_log()[-3000:])
+    assert zone_state(n2).get("state") == "loaded", fleet_keys(n2)
+
+    ksk = [k for k in n1.query(ZONE, "DNSKEY").answer[0] if k.flags & 1]
+    assert len(ksk) == 1
+    ds = dns.dnssec.make_ds(dns.name.from_text(ZONE), ksk[0], "SHA256")
+    anchor = os.path.join(env.dir, "anchor.ds")
+    with open(anchor, "w") as f:
+        f.write("%s 3600 IN DS %s\n" % (ZONE, ds.to_text()))
+    for i, g in enumerate((n1, n2)):
+        env.us.append(Unbound(env.dir, "unbound%d" % i, g.port, anchor))
+    def validates(u):
+        try:
+            return bool(u.ask(STATIC, timeout=0.5).flags & dns.flags.AD)
+        except Exception:
+            return False
+    for u in env.us:
+        # Unbound starts in well under a second; 15 s for a loaded machine.
+        ok, _ = poll(lambda: validates(u), 15, 0.2)
+        assert ok, "unbound did not validate"
+
+    first_zsks = {t for t, fl in first if not fl & 1}
+    client = Client(env.us, env.nodes)
+    client.start()
+    restarted = False
+    try:
+        # The rollover: the successor published at LIFE - Ipub (15 s) after
+        # the first ZSK, active 5 s later, the old one gone Iret (5 s)
+        # after that: 30 s from the first keys. 70 s leaves ASan room.
+        deadline = time.monotonic() + 70
+        done = False
+        while time.monotonic() < deadline and not done:
+            s1 = dnskey_set(n1)
+            zsks = {t for t, fl in s1 if not fl & 1}
+            if not restarted and len(zsks) == 2:
+                # A successor waits: restart the second node mid-step.
+                client.pause()
+                n2.stop()
+                n2.start()
+                client.resume()
+                restarted = True
+                ok, _ = poll(lambda: dnskey_set(n2) == dnskey_set(n1), SKEW_S + 5, 0.1)
+                assert ok, "the restarted node did not come back with the fleet's keys"
+            done = restarted and len(zsks) == 1 and not zsks & first_zsks
+            time.sleep(0.2)
+        assert restarted, "no successor ZSK was published in time"
+        assert done, ("the rollover did not complete", dnskey_set(n1), fleet_keys(n1))
+        # A few seconds past the last step: the caches are at the new set.
+        time.sleep(3)
+    finally:
+        client.stop_ev.set()
+        client.join(15)
+    assert not client.bad, client.bad[:10]
+    assert client.ok >= 200, client.ok
+    skew = longest_skew(client.sets)
+    assert skew <= SKEW_S, skew
+    check_etcd_sealed(env, [os.path.join(g.workdir, "keys") for g in env.nodes])
+    # Revision 1: the first keys; 2: the successor published (the old key's
+    # files are deleted, revision 3, Iret after it left the RRset).
+    assert zone_state(n1).get("rev", 0) >= 2, fleet_keys(n1)
+    print("answers validated: %d; DNSKEY RRsets seen: %d; samples %d, %d with the nodes apart; "
+          "longest apart: %.2f s" % (client.ok, len({a for _, a, _ in client.sets}),
+                                     len(client.sets), sum(1 for _, a, b in client.sets if a != b),
+                                     skew))
+
+    # Another secret: the node keeps the keys it had and says why.
+    held = dnskey_set(n2)
+    n2.stop()
+    write_secret(os.path.join(n2.workdir, "fleet.secret"), os.urandom(32).hex())
+    n2.start()
+    ok, _ = poll(lambda: zone_state(n2).get("state") == "cannot_decrypt", 15, 0.2)
+    assert ok, fleet_keys(n2)
+    assert "another key-sharing secret" in zone_state(n2)["error"], zone_state(n2)
+    assert dnskey_set(n2) == held
+    assert "event=dnssec_fleet_keys zone=kasp.test. result=cannot_decrypt" in n2.read_log()
+    m = [ln for ln in Admin.of(n2).get("/metrics").body.decode().splitlines()
+         if ln.startswith("gtmd_dnssec_fleet_key_errors_total ")]
+    # One per revision it could not open: the purge of the old ZSK may
+    # write another revision meanwhile.
+    assert len(m) == 1 and float(m[0].split()[1]) >= 1, m
