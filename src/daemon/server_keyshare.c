@@ -65,7 +65,10 @@ struct server_keyshare_zone {
     char digest[65]; /* the fleet's set it holds ("": none yet) */
     char state[24];  /* "no_set", "loaded", "cannot_decrypt", "invalid" */
     char error[300]; /* why the fleet's newest set is not loaded */
-    bool writing;    /* a put of this zone is out */
+    bool writing;    /* a put of this zone is out (put_rev, put_digest) */
+    uint64_t put_rev;
+    char put_digest[65];
+    struct server_keyshare *ks; /* the owner: a put's callback argument is the zone */
 };
 
 struct server_keyshare {
@@ -120,6 +123,7 @@ static struct server_keyshare_zone *server_keyshare_zone(struct server_keyshare 
     memset(z, 0, sizeof(*z));
     snprintf(z->origin, sizeof(z->origin), "%s", origin);
     snprintf(z->state, sizeof(z->state), "no_set");
+    z->ks = ks;
     return z;
 }
 
@@ -210,45 +214,34 @@ static bool server_keyshare_load(struct server_keyshare *ks, const struct config
     return true;
 }
 
-struct server_keyshare_put {
-    struct server_keyshare *ks;
-    char origin[256];
-    uint64_t rev;
-    char digest[65];
-};
-
+/* The reply of a put of a zone's set; arg is the zone (ks->zones is
+ * never reallocated, and etcd_free ends the calls out with
+ * ETCD_ERR_CANCELLED before ks is freed). */
 static void server_keyshare_on_put(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
-    struct server_keyshare_put *p = arg;
-    if (st == ETCD_ERR_CANCELLED) {
-        free(p);
+    struct server_keyshare_zone *z = arg;
+    if (st == ETCD_ERR_CANCELLED)
         return;
-    }
     bool ok = st == ETCD_OK && json_is_true(json_object_get(resp, "succeeded"));
     /* The zones are read by the admin thread's status, under reload_lock. */
-    pthread_mutex_lock(&p->ks->srv->reload_lock);
-    struct server_keyshare_zone *z = server_keyshare_zone(p->ks, p->origin);
-    if (z) {
-        z->writing = false;
-        if (ok) {
-            /* Our own write: loaded here already, not to be read back. */
-            z->mod_rev =
-                etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
-            z->rev = p->rev;
-            memcpy(z->digest, p->digest, sizeof(z->digest));
-            snprintf(z->state, sizeof(z->state), "loaded");
-            z->error[0] = '\0';
-        }
+    pthread_mutex_lock(&z->ks->srv->reload_lock);
+    z->writing = false;
+    if (ok) {
+        /* Our own write: loaded here already, not to be read back. */
+        z->mod_rev = etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), 0);
+        z->rev = z->put_rev;
+        memcpy(z->digest, z->put_digest, sizeof(z->digest));
+        snprintf(z->state, sizeof(z->state), "loaded");
+        z->error[0] = '\0';
     }
-    pthread_mutex_unlock(&p->ks->srv->reload_lock);
+    pthread_mutex_unlock(&z->ks->srv->reload_lock);
     if (ok)
-        log_info("event=dnssec_fleet_keys zone=%s result=written rev=%llu digest=%.16s", p->origin,
-                 (unsigned long long)p->rev, p->digest);
+        log_info("event=dnssec_fleet_keys zone=%s result=written rev=%llu digest=%.16s", z->origin,
+                 (unsigned long long)z->put_rev, z->put_digest);
     else
         log_warn("event=dnssec_fleet_keys zone=%s result=write_failed rev=%llu error=\"%s\"",
-                 p->origin, (unsigned long long)p->rev,
+                 z->origin, (unsigned long long)z->put_rev,
                  st == ETCD_OK ? "the set changed in etcd meanwhile" : err);
-    free(p);
 }
 
 /* Holding the lock: writes zone c's local set when it is not the fleet's
@@ -270,21 +263,15 @@ static void server_keyshare_write(struct server_keyshare *ks, const struct confi
         server_keyshare_wipe(text);
         return;
     }
-    struct server_keyshare_put *p = calloc(1, sizeof(*p));
-    if (!p)
-        abort();
-    p->ks = ks;
-    snprintf(p->origin, sizeof(p->origin), "%s", c->origin);
-    p->rev = exists ? z->rev + 1 : 1;
-    json_t *env = fleet_keyseal_seal(ks->secret, c->origin, p->rev, text, strlen(text));
-    memcpy(p->digest, digest, sizeof(p->digest));
+    z->put_rev = exists ? z->rev + 1 : 1;
+    memcpy(z->put_digest, digest, sizeof(z->put_digest));
+    json_t *env = fleet_keyseal_seal(ks->secret, c->origin, z->put_rev, text, strlen(text));
     server_keyshare_wipe(text);
     char *key = server_keyshare_key(ks, "dnssec/keys/", c->origin);
     char *val = env ? json_dumps(env, JSON_COMPACT) : NULL;
     json_decref(env);
     if (!val) {
         free(key);
-        free(p);
         return;
     }
     json_t *txn =
@@ -295,7 +282,7 @@ static void server_keyshare_write(struct server_keyshare *ks, const struct confi
     free(key);
     free(val);
     z->writing = true;
-    etcd_call(ks->etcd, "/v3/kv/txn", txn, server_keyshare_on_put, p);
+    etcd_call(ks->etcd, "/v3/kv/txn", txn, server_keyshare_on_put, z);
 }
 
 /* Every zone against the blobs just read: loads, then (holding the lock)
@@ -429,19 +416,20 @@ static void server_keyshare_on_nodes(void *arg, enum etcd_status st, json_t *res
     struct server_keyshare *ks = arg;
     if (server_keyshare_failed(ks, st, "nodes", err))
         return;
-    json_array_clear(ks->live);
     size_t i, pl = strlen(ks->prefix) + strlen("nodes/");
-    json_t *kv;
+    json_t *kv, *live = json_array();
     json_array_foreach(json_object_get(resp, "kvs"), i, kv)
     {
         size_t kl = 0;
         char *k = etcd_unb64(json_string_value(json_object_get(kv, "key")), &kl);
         if (k && kl > pl && !strchr(k + pl, '/'))
-            json_array_append_new(ks->live, json_string(k + pl));
+            json_array_append_new(live, json_string(k + pl));
         free(k);
     }
     struct server *srv = ks->srv;
     pthread_mutex_lock(&srv->reload_lock);
+    json_decref(ks->live);
+    ks->live = live;
     bool changed = server_keyshare_zones(ks);
     /* A new set: the key manager fills the zones' keys and signs again. */
     if (changed && srv->kasp_timer)
@@ -459,12 +447,12 @@ static void server_keyshare_on_range(void *arg, enum etcd_status st, json_t *res
     struct server_keyshare *ks = arg;
     if (server_keyshare_failed(ks, st, "range", err))
         return;
-    json_object_clear(ks->blobs);
-    json_object_clear(ks->reports);
     size_t i;
     json_t *kv;
-    /* holder and leader are read by the admin thread's status, under it. */
+    /* The view is read by the admin thread's status and rollover, under it. */
     pthread_mutex_lock(&ks->srv->reload_lock);
+    json_object_clear(ks->blobs);
+    json_object_clear(ks->reports);
     ks->holder[0] = '\0';
     ks->leader = false;
     json_array_foreach(json_object_get(resp, "kvs"), i, kv) server_keyshare_kv(ks, kv);
@@ -522,6 +510,27 @@ static void server_keyshare_on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- what the rest of the daemon asks --------------------------------- */
 
+/* Whether zone z's store here is the set the fleet holds (no step of this
+ * node waits to be written). */
+static bool server_keyshare_local_is_fleet(struct server *srv, const struct server_keyshare_zone *z)
+{
+    const struct config *cfg = srv->cfg;
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        if (strcmp(cfg->zones[i].origin, z->origin) != 0)
+            continue;
+        struct errlist errs;
+        errlist_init(&errs);
+        char *text = server_keyshare_export(&cfg->zones[i], &errs);
+        errlist_free(&errs);
+        char digest[DIGEST_SHA256_HEX] = "";
+        if (text)
+            digest_sha256_hex(text, strlen(text), digest);
+        server_keyshare_wipe(text);
+        return strcmp(digest, z->digest) == 0;
+    }
+    return false;
+}
+
 bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, size_t len)
 {
     struct server_keyshare *ks = srv->keyshare;
@@ -533,8 +542,8 @@ bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, 
                  ks->holder[0] ? ks->holder : "no node's yet");
         return false;
     }
-    if (!z || !z->digest[0] || z->writing) {
-        snprintf(why, len, "the fleet's key set is not written yet");
+    if (!z || !z->digest[0] || z->writing || !server_keyshare_local_is_fleet(srv, z)) {
+        snprintf(why, len, "this node's last step is not written to etcd yet");
         return false;
     }
     size_t i;
@@ -613,7 +622,7 @@ void server_keyshare_stop(struct server *srv)
     if (!ks)
         return;
     event_free(ks->tick);
-    etcd_free(ks->etcd); /* cancels the calls out: their callbacks do not run */
+    etcd_free(ks->etcd); /* the calls out end with ETCD_ERR_CANCELLED: nothing touched */
     json_decref(ks->reports);
     json_decref(ks->live);
     json_decref(ks->blobs);
