@@ -244,6 +244,29 @@ static void cfg_kasp(struct cfg_ctx *x, json_t *root)
     }
 }
 
+/* A fleet whose nodes make keys (a policy with a key_directory) must
+ * share them: each node making its own would serve signatures the others'
+ * DNSKEY RRsets do not hold (doc/dnssec.md, "Fleet keys"). */
+static void cfg_fleet_keys(struct cfg_ctx *x)
+{
+    const struct config *c = x->c;
+    if (!c->fleet.enabled || c->fleet.key_secret_file)
+        return;
+    for (size_t i = 0; i < c->n_zones; i++) {
+        const struct config_zone *z = &c->zones[i];
+        if (!z->dnssec.policy || !z->dnssec.key_directory)
+            continue;
+        char at[64];
+        cfgschema_key_path(at, sizeof(at), &fleet_schema, FLEET_K_KEY_SECRET_FILE, NULL);
+        cfg_err(x, at,
+                "required: the keys of %s are made by gtmd (a policy with a key_directory) and "
+                "a fleet's nodes must sign with one key set; give every member the same secret "
+                "(openssl rand -hex 32), doc/dnssec.md \"Fleet keys\"",
+                z->origin);
+        return;
+    }
+}
+
 static void cfg_root(struct cfg_ctx *x, json_t *root)
 {
     const struct cfgschema *s = &config_schema;
@@ -264,6 +287,7 @@ static void cfg_root(struct cfg_ctx *x, json_t *root)
     json_t *z = cfgschema_value(s, CFG_K_ZONES, root);
     if (z)
         config_zones_parse(&x->j, z, json_object_get(root, "records"), x->c);
+    cfg_fleet_keys(x);
     long w = cfgschema_int(&x->j, s, CFG_K_WORKERS, root, NULL);
     if (w == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

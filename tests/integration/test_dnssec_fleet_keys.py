@@ -39,7 +39,7 @@ import pytest
 
 from adminlib import Admin, admin_port, admin_section
 from backends import poll
-from conftest import Gtmd, free_port, stop_process
+from conftest import GTMD, Gtmd, free_port, stop_process
 from fleetlib import EtcdCluster, need_etcd
 
 UNBOUND = "/usr/sbin/unbound"
@@ -381,3 +381,29 @@ def test_fleet_signs_with_one_key_set(lab):
     # One per revision it could not open: the purge of the old ZSK may
     # write another revision meanwhile.
     assert len(m) == 1 and float(m[0].split()[1]) >= 1, m
+
+
+@pytest.mark.parametrize("secret,mode,want", [
+    (None, None, "$.fleet.key_secret_file: required: the keys of kasp.test. are made by gtmd"),
+    ("00ff", 0o600, "fleet.secret must hold 32 bytes"),
+    ("ab" * 32, 0o644, "fleet.secret may be read by group or others"),
+])
+def test_config_errors_name_the_secret(tmp_path, secret, mode, want):
+    """A fleet node whose zone's keys gtmd makes needs the secret; a
+    secret that is short or readable by others is refused, naming it."""
+    gdir = str(tmp_path)
+    cfg = node_config(gdir, free_port(), ["http://127.0.0.1:1"], "n1")
+    if secret is None:
+        del cfg["fleet"]["key_secret_file"]
+    else:
+        path = os.path.join(gdir, "fleet.secret")
+        with open(path, "w") as f:
+            f.write(secret + "\n")
+        os.chmod(path, mode)
+    conf = os.path.join(gdir, "gtmd.json")
+    with open(conf, "w") as f:
+        json.dump(cfg, f)
+    r = subprocess.run([GTMD, "check", "-c", conf], capture_output=True, text=True, timeout=60,
+                       cwd=gdir)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and want in out and "$.fleet.key_secret_file: " in out, out
