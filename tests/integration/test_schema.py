@@ -207,7 +207,11 @@ API = {"src/admin/admin_confapi.c",
        # The key store's state file (keys.json in a zone's key_directory)
        # is gtmd's own record of its keys, written and read by gtmd alone:
        # data, not configuration; its errors name the file and the path.
-       "src/zone/zone_kasp_store.c"}
+       "src/zone/zone_kasp_store.c",
+       # The same state shared through a fleet (a sealed document in etcd,
+       # written and read by gtmd alone); its errors name the document's
+       # JSON path.
+       "src/zone/zone_kasp_share.c"}
 HAND = re.compile(r'jsoncfg_(?:int|ms|seconds|bool|str|check_keys)\s*\(|"[^"\n]*\$\.[a-z_]')
 
 
