@@ -107,6 +107,27 @@ static void ctl_dnssec_parent(json_t *p)
                ctl_time(json_object_get(push, "next_try"), t, sizeof(t)));
 }
 
+/* fleet_keys: the fleet's shared key sets as this node holds them. */
+static void ctl_dnssec_fleet(json_t *fk)
+{
+    if (!json_is_object(fk))
+        return;
+    printf("fleet keys (node %s): lock %s\n", ctl_s(fk, "node"),
+           json_is_true(json_object_get(fk, "lock_held")) ? "held here"
+           : ctl_s(fk, "lock_holder")[0]                  ? ctl_s(fk, "lock_holder")
+                                                          : "free");
+    size_t i;
+    json_t *z;
+    json_array_foreach(json_object_get(fk, "zones"), i, z)
+    {
+        printf("  zone %s: %s, set revision %lld", ctl_s(z, "zone"), ctl_s(z, "state"),
+               ctl_dnssec_int(z, "rev"));
+        if (json_is_string(json_object_get(z, "error")))
+            printf(" (%s)", ctl_s(z, "error"));
+        printf("\n");
+    }
+}
+
 static void ctl_dnssec_print(json_t *j)
 {
     size_t i, k;
@@ -138,6 +159,7 @@ static void ctl_dnssec_print(json_t *j)
         else
             printf("  next action: %s\n", ctl_s(next, "action"));
     }
+    ctl_dnssec_fleet(json_object_get(j, "fleet_keys"));
     if (json_array_size(json_object_get(j, "policies")) == 0)
         printf("no signing policy (dnssec_policies) in the configuration\n");
 }

@@ -37,7 +37,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from adminlib import Admin, admin_port, admin_section
+from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import GTMD, Gtmd, free_port, stop_process
 from fleetlib import EtcdCluster, need_etcd
@@ -366,6 +366,10 @@ def test_fleet_signs_with_one_key_set(lab):
                                      len(client.sets), sum(1 for _, a, b in client.sets if a != b),
                                      skew))
 
+    # Only the lock holder steps: the other node refuses a rollover, naming it.
+    r = Admin.of(n2).post("/v1/dnssec/%s/rollover" % ZONE, {"key": "zsk"}, token=OPERATE_TOKEN)
+    assert r.status == 409 and r.code == "not_lock_holder" and "n1" in r.body.decode(), r.body
+
     # Another secret: the node keeps the keys it had and says why.
     held = dnskey_set(n2)
     n2.stop()
@@ -376,6 +380,9 @@ def test_fleet_signs_with_one_key_set(lab):
     assert "another key-sharing secret" in zone_state(n2)["error"], zone_state(n2)
     assert dnskey_set(n2) == held
     assert "event=dnssec_fleet_keys zone=kasp.test. result=cannot_decrypt" in n2.read_log()
+    out = gtmctl("dnssec", "status",
+                 env={"GTMCTL_SERVER": Admin.of(n2).url, "GTMCTL_TOKEN": READ_TOKEN})
+    assert "zone kasp.test.: cannot_decrypt" in out.stdout, out.stdout + out.stderr
     m = [ln for ln in Admin.of(n2).get("/metrics").body.decode().splitlines()
          if ln.startswith("gtmd_dnssec_fleet_key_errors_total ")]
     # One per revision it could not open: the purge of the old ZSK may
