@@ -397,10 +397,12 @@ static void server_keyshare_kv(struct server_keyshare *ks, json_t *kv)
         snprintf(ks->holder, sizeof(ks->holder), "%s", v);
         ks->leader =
             strcmp(v, ks->node) == 0 && etcd_json_int(json_object_get(kv, "lease"), 0) == ks->lease;
-    } else if (strncmp(rest, "keys/", 5) == 0 && doc)
+    } else if (strncmp(rest, "keys/", 5) == 0)
+        /* A value that is not JSON is kept too (as null): it fails to open,
+         * said like any set that does not, and is never written over blind. */
         json_object_set_new(
             ks->blobs, rest + 5,
-            json_pack("{s:O, s:I}", "env", doc, "mod",
+            json_pack("{s:o, s:I}", "env", doc ? json_incref(doc) : json_null(), "mod",
                       (json_int_t)etcd_json_int(json_object_get(kv, "mod_revision"), 0)));
     else if (strncmp(rest, "loaded/", 7) == 0 && json_is_object(json_object_get(doc, "zones")))
         json_object_set(ks->reports, rest + 7, json_object_get(doc, "zones"));

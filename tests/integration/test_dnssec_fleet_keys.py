@@ -16,7 +16,10 @@ with the fleet's keys. etcd holds the sets sealed: no private key of the
 nodes' key directories is in any of its values, raw or base64-decoded.
 Last, the second node comes back with another secret: it keeps the keys
 it had (the same DNSKEY RRset), and says why (GET /v1/dnssec fleet_keys,
-the log, gtmd_dnssec_fleet_key_errors_total).
+the log, gtmd_dnssec_fleet_key_errors_total, gtmctl dnssec status), and
+a blob altered in etcd is refused by the lock holder too, which keeps its
+keys. A fleet node whose zone's keys gtmd makes needs the secret: its
+absence, a short one and one readable by others are config errors.
 
 Every wait is a bounded poll."""
 import base64
@@ -40,7 +43,7 @@ import pytest
 from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import GTMD, Gtmd, free_port, stop_process
-from fleetlib import EtcdCluster, need_etcd
+from fleetlib import EtcdCluster, http_json, need_etcd
 
 UNBOUND = "/usr/sbin/unbound"
 ADDR = "127.0.0.1"
@@ -388,6 +391,23 @@ def test_fleet_signs_with_one_key_set(lab):
     # One per revision it could not open: the purge of the old ZSK may
     # write another revision meanwhile.
     assert len(m) == 1 and float(m[0].split()[1]) >= 1, m
+
+    # An altered blob (one byte of the ciphertext): the lock holder too
+    # keeps its keys, and says the tag does not verify.
+    held1 = dnskey_set(n1)
+    key = PREFIX + "dnssec/keys/" + ZONE
+    env_ = json.loads(blob_in_etcd(env))
+    ct = bytearray(base64.b64decode(env_["ct"]))
+    ct[0] ^= 1
+    env_["ct"] = base64.b64encode(bytes(ct)).decode()
+    st, _ = http_json(env.etcd.urls[0] + "/v3/kv/put",
+                      {"key": base64.b64encode(key.encode()).decode(),
+                       "value": base64.b64encode(json.dumps(env_).encode()).decode()})
+    assert st == 200
+    ok, _ = poll(lambda: zone_state(n1).get("state") == "cannot_decrypt", 15, 0.2)
+    assert ok, fleet_keys(n1)
+    assert "tag does not verify" in zone_state(n1)["error"], zone_state(n1)
+    assert dnskey_set(n1) == held1
 
 
 @pytest.mark.parametrize("secret,mode,want", [
