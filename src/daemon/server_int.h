@@ -203,6 +203,8 @@ void server_keyshare_stop(struct server *srv);
  * zone origin here (true without key sharing); why not, in why. Main
  * thread, under reload_lock. */
 bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, size_t len);
+/* Runs the key sharing's round now (a step was taken); main thread. */
+void server_keyshare_kick(struct server *srv);
 /* GET /v1/dnssec's "fleet_keys" (null without key sharing); under reload_lock. */
 json_t *server_keyshare_json(struct server *srv);
 

@@ -299,8 +299,11 @@ static void server_kasp_on_timer(evutil_socket_t fd, short what, void *arg)
     int64_t now = (int64_t)time(NULL);
     bool resign = false;
     int64_t wake = server_kasp_run(srv, now, &resign);
-    if (resign)
+    if (resign) {
         server_resign(srv);
+        /* A step taken here goes to the fleet now, not at the next tick. */
+        server_keyshare_kick(srv);
+    }
     server_dnssec_refresh(srv, srv->cfg);
     pthread_mutex_unlock(&srv->reload_lock);
     server_kasp_arm(srv, wake);

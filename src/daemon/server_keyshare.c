@@ -563,6 +563,12 @@ bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, 
     return true;
 }
 
+void server_keyshare_kick(struct server *srv)
+{
+    if (srv->keyshare)
+        event_active(srv->keyshare->tick, EV_TIMEOUT, 0);
+}
+
 json_t *server_keyshare_json(struct server *srv)
 {
     struct server_keyshare *ks = srv->keyshare;

@@ -357,7 +357,10 @@ def test_fleet_signs_with_one_key_set(lab):
         client.stop_ev.set()
         client.join(15)
     assert not client.bad, client.bad[:10]
-    assert client.ok >= 200, client.ok
+    # The client ran through the rollover (at least 20 s): one round of two
+    # answers every 0.1 s plus four queries, slower on a loaded machine;
+    # 60 answers is one round every 0.7 s.
+    assert client.ok >= 60, client.ok
     skew = longest_skew(client.sets)
     assert skew <= SKEW_S, skew
     check_etcd_sealed(env, [os.path.join(g.workdir, "keys") for g in env.nodes])
