@@ -12,7 +12,9 @@ must validate (NOERROR with AD). Every round also reads the DNSKEY RRset
 of both nodes: they must serve the same set, but for the moment a new set
 takes to reach the other node (bounded below). The second node is
 restarted while the successor ZSK waits to become active and comes back
-with the fleet's keys. etcd holds the sets sealed: no private key of the
+with the fleet's keys. When the lock holder stops, the other node takes
+the lock and steps (an emergency rollover), and the first node loads that
+set when it comes back. etcd holds the sets sealed: no private key of the
 nodes' key directories is in any of its values, raw or base64-decoded.
 Last, the second node comes back with another secret: it keeps the keys
 it had (the same DNSKEY RRset), and says why (GET /v1/dnssec fleet_keys,
@@ -375,6 +377,32 @@ def test_fleet_signs_with_one_key_set(lab):
     # Only the lock holder steps: the other node refuses a rollover, naming it.
     r = Admin.of(n2).post("/v1/dnssec/%s/rollover" % ZONE, {"key": "zsk"}, token=OPERATE_TOKEN)
     assert r.status == 409 and r.code == "not_lock_holder" and "n1" in r.body.decode(), r.body
+
+    # The lock holder stops: the other node takes the lock once its lease
+    # runs out (stale_after 3 s, and a 1 s tick; 15 s for ASan) and may
+    # step: an emergency rollover there is written as the next revision,
+    # which the first node loads when it comes back.
+    rev = json.loads(blob_in_etcd(env))["rev"]
+    n1.stop()
+    ok, _ = poll(lambda: (fleet_keys(n2) or {}).get("lock_held") is True, 15, 0.2)
+    assert ok, fleet_keys(n2)
+    r = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        # 409 until n2's next round sees that only it is live.
+        r = Admin.of(n2).post("/v1/dnssec/%s/rollover" % ZONE, {"key": "zsk"},
+                              token=OPERATE_TOKEN)
+        if r.status == 200:
+            break
+        time.sleep(0.5)
+    assert r.status == 200, r.body
+    ok, _ = poll(lambda: json.loads(blob_in_etcd(env))["rev"] == rev + 1, 10, 0.2)
+    assert ok, (rev, blob_in_etcd(env))
+    n1.start()
+    new = r.json["new"]["tag"]
+    ok, _ = poll(lambda: dnskey_set(n1) == dnskey_set(n2) and
+                 new in {t for t, _ in dnskey_set(n1)}, 15, 0.2)
+    assert ok, (dnskey_set(n1), dnskey_set(n2))
 
     # Another secret: the node keeps the keys it had and says why.
     held = dnskey_set(n2)
