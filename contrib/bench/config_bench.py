@@ -132,9 +132,9 @@ def answer(port, name):
     return [x.address for rr in r.answer for x in rr]
 
 
-def put(aport, name, regions, ttl=30):
+def put(aport, name, regions, ttl=30, pool="web"):
     c = http.client.HTTPConnection("127.0.0.1", aport, timeout=60)
-    body = json.dumps({"pool": "web", "policy": "failover", "regions": regions, "ttl": ttl})
+    body = json.dumps({"pool": pool, "policy": "failover", "regions": regions, "ttl": ttl})
     c.request("PUT", "/v1/config/records/" + name, body=body,
               headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
     r = c.getresponse()
@@ -260,15 +260,45 @@ def run(a):
 
 # ---- --suite: change -> served, sustained changes, a batch (issue #38) ----
 
-def start_gtmd(binary, d, n, port):
+class Layout:
+    """Where the suite's record rI points: pool "web" (A1 in region a, A2
+    in b) as write_setup makes it, or with --endpoints above 2 the issue's
+    estate (write_estate): pool pK, K = I mod the pools, whose endpoints
+    have addresses of their own."""
+
+    def __init__(self, npools=0):
+        self.npools = npools
+
+    def pool(self, i):
+        return "p%d" % (i % self.npools) if self.npools else "web"
+
+    def addr(self, i, second):
+        if not self.npools:
+            return A2 if second else A1
+        k = i % self.npools
+        return "10.%d.%d.%d" % (k // 250, k % 250, 2 if second else 1)
+
+
+def start_gtmd(binary, d, n, port, endpoints=2, static=0):
+    """gtmd on n policy records (over `endpoints` endpoints, beside a
+    static zone of `static` records when either is asked for); the
+    process and its Layout. Waits for the first answer (at most 600 s:
+    1,000,000 records and a 1,000,000-record zone take about a minute on
+    a loaded 2-core machine)."""
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
-    conf = write_setup(d, n, port, port + 1)
+    lay = Layout()
+    if endpoints > 2 or static:
+        conf, npools = write_estate(d, n, endpoints, static, port, port + 1, 5)
+        lay = Layout(npools)
+    else:
+        conf = write_setup(d, n, port, port + 1)
     logf = open(os.path.join(d, "gtmd.log"), "ab")
     p = subprocess.Popen([binary, "-c", conf], stdout=logf, stderr=logf)
+    p.layout = lay
     t0 = time.monotonic()
     while answer(port, "r0.bench.test.") is None:
-        if p.poll() is not None or time.monotonic() - t0 > 300:
+        if p.poll() is not None or time.monotonic() - t0 > 600:
             raise SystemExit("gtmd did not start: see %s/gtmd.log" % d)
         time.sleep(0.1)
     return p
@@ -298,39 +328,50 @@ def suite_server(kind, binary, a, n, rnd):
     peer = kind in config_peers.PEERS
     t_start = time.monotonic()
     srv = (config_peers.start(kind, d, n, a.port, A1, A2, answer) if peer
-           else start_gtmd(binary, d, n, a.port))
+           else start_gtmd(binary, d, n, a.port, a.suite_endpoints, a.suite_static))
     port = srv.port if peer else a.port
     pid = srv.pid
+    lay = Layout() if peer else srv.layout
     up_s = time.monotonic() - t_start
     rss0 = rss_mb(pid)
     singles = a.singles if n <= 20000 else a.singles_big
+    if peer and a.peer_singles:
+        singles = min(singles, a.peer_singles)
+
+    def gput(i, regions, ttl=30):  # gtmd: record rI to regions, in its own pool
+        return put(port + 1, "r%d.bench.test." % i, regions, ttl, lay.pool(i))
     served, apis = [], []
     # Untimed first changes (every server alike): the first after a start
     # pays one-off costs (gtmd's first copy of the document and first
-    # second set; a peer's caches) that no later change does.
+    # second set; a peer's caches) that no later change does. --warmup 0
+    # times the first change after the start with the others.
     for w in range(a.warmup):
-        name = "r%d" % ((n - 1 - w * 31 - rnd) % n)
+        i = (n - 1 - w * 31 - rnd) % n
         if peer:
-            srv.change([(name, A2 if w % 2 == 0 else A1)])
+            srv.change([("r%d" % i, A2 if w % 2 == 0 else A1)])
         else:
-            put(port + 1, name + ".bench.test.", ["b", "a"] if w % 2 == 0 else ["a", "b"])
+            gput(i, ["b", "a"] if w % 2 == 0 else ["a", "b"])
     t0 = time.monotonic()
     for k in range(singles):
-        name = "r%d" % ((k * 7919 + rnd) % n)
+        i = (k * 7919 + rnd) % n
+        name = "r%d" % i
         fq = name + ".bench.test."
-        flip = ((k + rnd) % 2) == 0
-        regions, addr = (["b", "a"], A2) if flip else (["a", "b"], A1)
+        # The first always moves the name from where it started (regions
+        # a, b; a peer's A1), so that it is a real change even untimed
+        # nothing before it.
+        flip = ((k + rnd) % 2) == 0 or k == 0 or peer
+        regions, addr = (["b", "a"], lay.addr(i, True)) if flip else (["a", "b"], lay.addr(i, False))
         if peer:
-            if not flip:
-                regions, addr = (["b", "a"], A2)  # a peer's records start at A1: always move
             ch = (lambda nm=name, ad=addr: srv.change([(nm, ad)]))
         else:
-            ch = (lambda f=fq, r=regions: put(port + 1, f, r)[0])
-        # Make sure the name answers the other address first.
-        if not peer:
-            st0, _ = put(port + 1, fq, ["a", "b"] if flip else ["b", "a"])
-        else:
-            srv.change([(name, A1)])
+            ch = (lambda j=i, r=regions: gput(j, r)[0])
+        # Make sure the name answers the other address first (at k == 0 it
+        # does already: a 200 without a reload for gtmd).
+        if k:
+            if not peer:
+                gput(i, ["a", "b"] if flip else ["b", "a"])
+            else:
+                srv.change([(name, A1)])
         s, api, st = timed_change(port, ch, fq, [addr])
         if st not in (200, 201):
             raise SystemExit("%s: change %d answered %s" % (kind, k, st))
@@ -341,43 +382,47 @@ def suite_server(kind, binary, a, n, rnd):
     # round, from its first address to the other): a change that changes
     # nothing is answered 200 by gtmd without a reload, and half of the
     # changes of this loop were such until the tenth session's runs.
-    used = {"r%d" % ((n - 1 - w * 31 - rnd) % n) for w in range(a.warmup)}
-    used |= {"r%d" % ((k * 7919 + rnd) % n) for k in range(singles)}
+    used = {(n - 1 - w * 31 - rnd) % n for w in range(a.warmup)}
+    used |= {(k * 7919 + rnd) % n for k in range(singles)}
     t0 = time.monotonic()
-    m = i = 0
-    while m < singles * 2 and time.monotonic() - t0 < a.sustain and i < n:
-        name = "r%d" % ((i * 104729 + rnd + 50021) % n)
-        i += 1
-        if name in used:
+    m = j = 0
+    while m < singles * 2 and time.monotonic() - t0 < a.sustain and j < n:
+        i = (j * 104729 + rnd + 50021) % n
+        j += 1
+        if i in used:
             continue
+        used.add(i)
         if peer:
-            srv.change([(name, A2)])
+            srv.change([("r%d" % i, A2)])
         else:
-            st, _ = put(port + 1, name + ".bench.test.", ["b", "a"])
+            st, _ = gput(i, ["b", "a"])
             if st != 201:
                 raise SystemExit("%s: sustained change answered %s" % (kind, st))
         m += 1
     rate = m / (time.monotonic() - t0)
-    conc = concurrent_changes(port, n, rnd, a.clients, a.sustain) if not peer else {}
-    # A batch of 1,000 changes: every changed name must be served.
-    size = min(1000, n)
-    first = (rnd * 1000) % max(1, n - size)
-    names = ["r%d" % (first + i) for i in range(size)]
+    conc = concurrent_changes(port, n, rnd, a.clients, a.sustain, lay) if not peer else {}
+    # A batch of --batch-size changes: every changed name must be served.
+    size = min(a.batch_size, n)
+    first = (rnd * size) % max(1, n - size)
+    idx = [first + i for i in range(size)]
+    names = ["r%d" % i for i in idx]
+
+    def bput(regions):
+        return [{"op": "put", "path": "records/r%d.bench.test." % i,
+                 "value": {"pool": lay.pool(i), "policy": "failover", "regions": regions,
+                           "ttl": 30}} for i in idx]
     if peer:
         srv.change([(x, A1) for x in names])
         bch = (lambda: srv.change([(x, A2) for x in names]))
     else:
-        post_changes(port + 1, [{"op": "put", "path": "records/%s.bench.test." % x,
-                                 "value": {"pool": "web", "policy": "failover",
-                                           "regions": ["a", "b"], "ttl": 30}} for x in names])
-        body = [{"op": "put", "path": "records/%s.bench.test." % x,
-                 "value": {"pool": "web", "policy": "failover", "regions": ["b", "a"], "ttl": 30}}
-                for x in names]
+        post_changes(port + 1, bput(["a", "b"]))
+        body = bput(["b", "a"])
         bch = (lambda: post_changes(port + 1, body)[0])
-    b_served, b_api, st = timed_change(port, bch, names[-1] + ".bench.test.", [A2])
+    b_served, b_api, st = timed_change(port, bch, names[-1] + ".bench.test.",
+                                       [lay.addr(idx[-1], True)])
     if st not in (200, 201):
         raise SystemExit("%s: batch answered %s" % (kind, st))
-    missing = [x for x in names[::97] if answer(port, x + ".bench.test.") != [A2]]
+    missing = [x for x in idx[::97] if answer(port, "r%d.bench.test." % x) != [lay.addr(x, True)]]
     if missing:
         raise SystemExit("%s: batch not served for %s" % (kind, missing[:3]))
     rss1 = rss_mb(pid)
@@ -385,15 +430,16 @@ def suite_server(kind, binary, a, n, rnd):
         srv.stop()
     else:
         srv.send_signal(signal.SIGTERM)
-        srv.wait(timeout=60)
+        srv.wait(timeout=120)
     return {"p50": pct(served, 50) * 1e3, "p99": pct(served, 99) * 1e3,
+            "first": served[0] * 1e3 if served else 0.0,
             "api_p50": pct(apis, 50) * 1e3, "rate": rate, "batch": b_served * 1e3,
             "batch_api": b_api * 1e3, "batch_rate": size / b_served, "rss0": rss0, "rss1": rss1,
             "up": up_s, "n": singles, "served_each": [round(x * 1e3, 1) for x in served],
-            **conc}
+            "load": os.getloadavg()[0], **conc}
 
 
-def concurrent_changes(port, n, rnd, clients, seconds):
+def concurrent_changes(port, n, rnd, clients, seconds, lay=None):
     """clients threads, each changing its own names back to back for
     `seconds` (a 201 is served on this node: the API answers after the
     swap). Changes per second over all, and the answers' p50/p99 in ms."""
@@ -404,13 +450,14 @@ def concurrent_changes(port, n, rnd, clients, seconds):
     def one(c):
         m = 0
         while time.monotonic() < stop and m < 100000:
-            name = "r%d.bench.test." % ((c + clients * m * 7 + rnd) % n)
+            i = (c + clients * m * 7 + rnd) % n
+            name = "r%d.bench.test." % i
             t = time.monotonic()
             # A TTL no change gave it before: every one a real change (one
             # that changes nothing is a 200 without a reload; half of them
             # were until the tenth session's runs).
             st, _ = put(port + 1, name, ["b", "a"] if (m + rnd) % 2 else ["a", "b"],
-                        ttl=31 + (m % 3000))
+                        ttl=31 + (m % 3000), pool=(lay or Layout()).pool(i))
             if st != 201:
                 bad.append(st)
             lat.append(time.monotonic() - t)
@@ -440,18 +487,24 @@ def run_suite(a):
     for n in sizes:
         for rnd in range(a.rounds):
             for kind, binary in servers:
-                log("size %d round %d: %s" % (n, rnd + 1, kind))
+                log("size %d round %d: %s (load average %.1f)" %
+                    (n, rnd + 1, kind, os.getloadavg()[0]))
+                t_round = time.monotonic()
                 r = suite_server(kind, binary, a, n, rnd)
+                r["round_s"] = time.monotonic() - t_round
                 log("  %s" % json.dumps({k: (round(v, 2) if not isinstance(v, list) else v)
                                          for k, v in r.items()}))
                 res.setdefault((n, kind), []).append(r)
     print("config change -> served (--suite; median of %d interleaved rounds, min-max)" % a.rounds)
-    cols = [("p50", "change->served p50 ms"), ("p99", "p99 ms"), ("rate", "changes/s"),
-            ("batch", "1,000 changes->served ms"), ("batch_rate", "changes/s in 1,000s"),
+    cols = [("p50", "change->served p50 ms"), ("p99", "p99 ms"), ("first", "first ms"),
+            ("rate", "changes/s"),
+            ("batch", "%d changes->served ms" % a.batch_size),
+            ("batch_rate", "changes/s in %ds" % a.batch_size),
             ("api_p50", "API answer p50 ms"),
             ("conc_rate", "changes/s, %d clients" % a.clients),
             ("conc_p99", "their p99 ms"), ("conc_refused", "refused"),
-            ("rss1", "RSS after MB")]
+            ("rss0", "RSS at start MB"), ("rss1", "RSS after MB"), ("up", "start s"),
+            ("round_s", "round s"), ("load", "load average")]
     print("| records | server | " + " | ".join(c[1] for c in cols) + " |")
     print("|---|---|" + "---|" * len(cols))
     for n in sizes:
@@ -468,10 +521,12 @@ def run_suite(a):
         for kind, _ in servers[1:]:
             o = res[(n, kind)]
             med = lambda rs, k: statistics.median([r[k] for r in rs])  # noqa: E731
-            print("%d records, gtmd against %s: change->served p99 %.2fx, changes/s %.2fx, "
-                  "batch %.2fx (below 1 = gtmd faster for times, above 1 = more changes/s)" %
-                  (n, kind, med(g, "p99") / med(o, "p99"), med(g, "rate") / med(o, "rate"),
-                   med(g, "batch") / med(o, "batch")))
+            print("%d records, gtmd against %s: change->served p50 %.3fx, p99 %.3fx, changes/s "
+                  "%.2fx, batch %.3fx, RSS after %.2fx (below 1 = gtmd faster for times, "
+                  "above 1 = more changes/s)" %
+                  (n, kind, med(g, "p50") / med(o, "p50"), med(g, "p99") / med(o, "p99"),
+                   med(g, "rate") / med(o, "rate"), med(g, "batch") / med(o, "batch"),
+                   med(g, "rss1") / med(o, "rss1")))
 
 
 # ---- --levels: RSS and the history directory over many changes (issue #38) ----
@@ -683,6 +738,16 @@ def main():
                     help="--suite: gtmd's clients changing at once for --sustain seconds "
                     "(1: not measured)")
     ap.add_argument("--baseline", help="another gtmd binary, measured in the same rounds")
+    ap.add_argument("--batch-size", type=int, default=1000,
+                    help="--suite: changes in the batch (the issue #55 target: 10000)")
+    ap.add_argument("--peer-singles", type=int, default=0,
+                    help="--suite: at most this many timed single changes for a peer "
+                    "(0: as gtmd; PowerDNS takes seconds a change at 1,000,000 names)")
+    ap.add_argument("--suite-endpoints", type=int, default=2,
+                    help="--suite: gtmd's records over this many endpoints (pools of two; "
+                    "2: one pool), as --endpoints for --externaldns")
+    ap.add_argument("--suite-static", type=int, default=0,
+                    help="--suite: a static zone of this many records served beside by gtmd")
     ap.add_argument("--knot", action="store_true", help="Knot DNS in the same rounds")
     ap.add_argument("--peers", default="",
                     help="more peers in the same rounds: pdns,pdns-defaults,pdns-norectify "
