@@ -22,6 +22,17 @@ its lost queries and any rcode other than NOERROR count as failed.
   /usr/bin/python3 contrib/bench/config_bench.py --records 100000 --endpoints 10000 \
       --externaldns 5000 --rounds 3
 
+The million-name run of issue #55 (the issue's estate for gtmd: 1,000,000
+policy records over 10,000 endpoints beside a 1,000,000-record static
+zone; the same 1,000,000 names as static records in Knot and PowerDNS;
+200 timed single changes for gtmd, 20 for each peer, the first after the
+start included; a batch of 10,000; about 5 minutes a round, 3.5 of them
+Knot's batch, which is 20,002 control-socket calls):
+
+  /usr/bin/python3 contrib/bench/config_bench.py --suite --sizes 1000000 --rounds 3 \
+      --singles-big 200 --peer-singles 20 --warmup 0 --batch-size 10000 \
+      --suite-endpoints 10000 --suite-static 1000000 --knot --peers pdns-norectify
+
 --externaldns N times ExternalDNS's calls to gtmctl externaldns on an
 estate of --records policy records over --endpoints endpoints: a POST
 /records creating N endpoints right after the provider started, then its
