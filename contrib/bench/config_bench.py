@@ -368,10 +368,11 @@ def suite_server(kind, binary, a, n, rnd):
         name = "r%d" % i
         fq = name + ".bench.test."
         # The first always moves the name from where it started (regions
-        # a, b; a peer's A1), so that it is a real change even untimed
-        # nothing before it.
+        # a, b; a peer's A1), so that with --warmup 0 it is the first real
+        # change after the start, with no untimed change before it.
         flip = ((k + rnd) % 2) == 0 or k == 0 or peer
-        regions, addr = (["b", "a"], lay.addr(i, True)) if flip else (["a", "b"], lay.addr(i, False))
+        regions, addr = ((["b", "a"], lay.addr(i, True)) if flip
+                         else (["a", "b"], lay.addr(i, False)))
         if peer:
             ch = (lambda nm=name, ad=addr: srv.change([(nm, ad)]))
         else:
