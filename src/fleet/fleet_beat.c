@@ -329,6 +329,15 @@ static void fleet_beat_set_isolated(struct fleet *f, bool iso, double age)
                               "isolated", iso, "isolation_action", action));
 }
 
+void fleet_beat_check(struct fleet *f, double now)
+{
+    if (f->conn != FLEET_CONN_SYNCED || f->beat_inflight || !f->lease)
+        return;
+    f->beat_check_at = now;
+    f->next_beat = now + FLEET_BEAT_S;
+    fleet_beat_send(f, now);
+}
+
 void fleet_beat_tick(struct fleet *f, double now)
 {
     fleet_election_tick(f, now, fleet_beat_mark_silent(f, now));

@@ -125,6 +125,22 @@ void fleet_decide_stamped(const struct fleet_decide_stamped_in *in,
         out->serve = if_up == HEALTH_UNKNOWN ? own : (uint8_t)if_up;
 }
 
+bool fleet_decide_stamped_vouched(const struct fleet_decide_stamped_session *s,
+                                  const struct fleet_decide_stamped_reach *r)
+{
+    if (!s->synced)
+        return false;
+    if (s->beat_out > 0 && s->now - s->beat_out > r->out_s)
+        return false; /* etcd does not take this node's writes now */
+    if (s->heard_any > 0 && s->fresh_at >= s->heard_any + r->check_s)
+        return true; /* it took one sent while no peer was heard */
+    double age = s->now - s->fresh_at;
+    bool silent = s->heard_any > 0 && s->now - s->heard_any >= r->check_s;
+    if (s->beat_out > 0)
+        return silent || age <= r->view_max_s; /* the answer is pending: hold */
+    return age <= r->blind_s;
+}
+
 const char *fleet_decide_stamped_count_name(uint8_t count)
 {
     static const char *const names[] = {"as_sent", "as_own", "undetermined"};

@@ -6,9 +6,8 @@
  * Contract:
  *   - Inputs only: no clock read, no lock, no I/O, no allocation. The
  *     simulator (tests/unit/fleet_sim_direct.c) calls this function for its
- *     "stamped" and "stamped_etcd" rules; the product does not use it for
- *     its live verdict yet (that is fleet_decide, the "gaps" rule, until the
- *     direct peer channel exists).
+ *     "stamped" and "stamped_etcd" rules; the product's live verdict calls
+ *     it through fleet_stamped.c.
  *   - Units: seconds, as doubles, all in this node's monotonic clock. The
  *     caller maps each writer's stamp into that clock through the writer's
  *     measured offset (fleet_decide_stamped_offset_sample below), so a jump
@@ -117,6 +116,38 @@ struct fleet_decide_stamped_out {
 void fleet_decide_stamped(const struct fleet_decide_stamped_in *in,
                           struct fleet_decide_stamped_out *out,
                           struct fleet_decide_stamped_how *how);
+
+/*
+ * Whether etcd vouches that this node is not cut off, when it hears no peer
+ * directly (doc/fleet.md "The cut node's bound"). A node whose heartbeats
+ * etcd takes is not the one cut off: peers it cannot hear are stopped,
+ * starved or gone (issue #39), and their ups wait instead of yielding to
+ * its probe. The question is asked of etcd after the silence began: once
+ * no peer was heard for check_s, the caller sends heartbeats ahead of
+ * their schedule (one at a time, check_s apart); etcd vouches when one
+ * sent at least check_s after the last peer was heard was taken, refuses
+ * as soon as one is out past out_s, and is pending in between (the node
+ * then holds what it serves). Before the silence (and for a node without
+ * the channel) the view's age decides as before: within blind_s, or
+ * within view_max_s while a heartbeat is out but not past out_s.
+ */
+struct fleet_decide_stamped_session {
+    bool synced;      /* synced once and not degraded */
+    double fresh_at;  /* mono: the latest heartbeat taken and seen on the watch was sent */
+    double beat_out;  /* mono: the oldest heartbeat not answered was sent (0: none out) */
+    double heard_any; /* mono: a peer was last heard directly (0: never, or no channel) */
+    double now;
+};
+
+struct fleet_decide_stamped_reach {
+    double check_s;    /* no peer heard this long: etcd is asked */
+    double out_s;      /* a heartbeat out this long was not taken */
+    double blind_s;    /* a view this old is not current (no heartbeat out) */
+    double view_max_s; /* nor this old, with one out */
+};
+
+bool fleet_decide_stamped_vouched(const struct fleet_decide_stamped_session *s,
+                                  const struct fleet_decide_stamped_reach *r);
 
 /* A short name of a count or a reason, for status ("as_sent", "cut_off"). */
 const char *fleet_decide_stamped_count_name(uint8_t count);

@@ -520,6 +520,10 @@ struct fleet {
      * none (fleet_stamped.c: one out longer than FLEET_STAMPED_OUT_S means
      * etcd is not taking this node's calls). (L) */
     double beat_out;
+    /* When fleet_beat_check last sent a heartbeat because no peer was heard
+     * directly (fleet_stamped.c): one per silence, so a node cut off does
+     * not write every tick. (fleet thread) */
+    double beat_check_at;
     double next_beat, sync_started;
     bool sync_answered;        /* the current sync attempt got a reply */
     const char *watch_url;     /* the URL the watch runs on (written under L) */
@@ -763,6 +767,10 @@ void fleet_sync_contact(struct fleet *f);
 /* Sends the heartbeat when due, restarts a dead or lagging watch, sets or
  * clears degraded from the view's age. */
 void fleet_beat_tick(struct fleet *f, double now);
+/* A heartbeat now, ahead of FLEET_BEAT_S, when none is out and the session
+ * is synced: the stamped rule asks etcd whether it still takes this node's
+ * writes once no peer is heard directly (fleet_stamped.c). */
+void fleet_beat_check(struct fleet *f, double now);
 /* After the watch advanced f->rev (caller holds f->lock). */
 void fleet_beat_watch_advanced_locked(struct fleet *f);
 /* A peer's heartbeat as the watch delivered it (value NULL: deleted). */

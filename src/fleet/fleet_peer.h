@@ -114,6 +114,10 @@ bool fleet_peer_evidence_locked(const struct fleet *f, const struct fleet_ep *ep
  * (the stamped rule judges a peer without it on etcd alone; caller holds
  * f->lock). */
 bool fleet_peer_channel_locked(const struct fleet *f, uint16_t node);
+/* When any live peer with the channel was last heard directly (this
+ * node's monotonic clock); 0 when none ever was or the channel is off
+ * (caller holds f->lock). */
+double fleet_peer_heard_any_locked(const struct fleet *f);
 /* /v1/status fleet.peer: the channel's address, its drops by reason,
  * and each peer's address, heard_ago, offset and drops (caller holds
  * f->lock; null when off). */

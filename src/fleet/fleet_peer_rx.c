@@ -243,6 +243,16 @@ bool fleet_peer_channel_locked(const struct fleet *f, uint16_t node)
     return p && node < p->n_nodes && p->nodes[node].has_addr;
 }
 
+double fleet_peer_heard_any_locked(const struct fleet *f)
+{
+    const struct fleet_peer *p = f->peer;
+    double last = 0;
+    for (size_t i = 0; p && i < p->n_nodes && i < f->n_nodes; i++)
+        if (i != f->self && f->nodes[i].live && p->nodes[i].has_addr && p->nodes[i].heard > last)
+            last = p->nodes[i].heard;
+    return last;
+}
+
 bool fleet_peer_evidence_locked(const struct fleet *f, const struct fleet_ep *ep, uint16_t node,
                                 struct fleet_peer_evidence *out)
 {

@@ -144,21 +144,41 @@ static void fleet_stamped_in_of(const struct fleet *f, const struct fleet_ep *ep
                  .served = ep->verdict}};
 }
 
-/* Whether etcd takes this node's heartbeats: its view is etcd's as of
- * FLEET_BLIND_S ago at most (its last heartbeat came back on its watch
- * since: fleet_beat.c), or, when a heartbeat came back late (a tick
- * delayed on a loaded machine, ASan), as of FLEET_STAMPED_VIEW_MAX_S with
- * no heartbeat out for longer than FLEET_STAMPED_OUT_S (a node cut off
- * with the etcd leader, or from etcd, has one out that is not answered). */
+/* No peer heard directly this long: etcd is asked whether it still takes
+ * this node's writes (fleet_decide_stamped_vouched): 1.5 of the channel's
+ * sends (FLEET_PEER_TICK_S), the first datagram missed from every peer
+ * with 0.05 s of jitter. Asked again every FLEET_STAMPED_CHECK_S (one
+ * heartbeat out at a time) while the silence is under
+ * FLEET_STAMPED_CHECK_UNTIL_S: past alive_s + FLEET_STAMPED_OUT_S (0.65 s)
+ * with slack, so a cut just after a check is still caught by the next;
+ * later the heartbeats' own schedule (FLEET_BEAT_S) asks, at most 6 extra
+ * writes per silence. */
+#define FLEET_STAMPED_CHECK_S 0.15
+#define FLEET_STAMPED_CHECK_UNTIL_S 1.0
+
+static const struct fleet_decide_stamped_reach fleet_stamped_reach = {
+    .check_s = FLEET_STAMPED_CHECK_S,
+    .out_s = FLEET_STAMPED_OUT_S,
+    .blind_s = FLEET_BLIND_S,
+    .view_max_s = FLEET_STAMPED_VIEW_MAX_S};
+
+/* What this node knows of its etcd session (caller holds f->lock). */
+static struct fleet_decide_stamped_session fleet_stamped_session_locked(const struct fleet *f,
+                                                                        double now)
+{
+    return (struct fleet_decide_stamped_session){.synced = f->ever_synced && !f->degraded,
+                                                 .fresh_at = f->fresh_at,
+                                                 .beat_out = f->beat_out,
+                                                 .heard_any = fleet_peer_heard_any_locked(f),
+                                                 .now = now};
+}
+
+/* Whether etcd vouches that this node is not cut off (doc/fleet.md "The
+ * cut node's bound"; caller holds f->lock). */
 static bool fleet_stamped_view_current_locked(const struct fleet *f, double now)
 {
-    if (!f->ever_synced || f->degraded)
-        return false;
-    double age = fleet_beat_view_age_locked(f, now);
-    if (age <= FLEET_BLIND_S)
-        return true;
-    bool out_long = f->beat_out > 0 && now - f->beat_out > FLEET_STAMPED_OUT_S;
-    return age <= FLEET_STAMPED_VIEW_MAX_S && !out_long;
+    struct fleet_decide_stamped_session ses = fleet_stamped_session_locked(f, now);
+    return fleet_decide_stamped_vouched(&ses, &fleet_stamped_reach);
 }
 
 /* The stamped rule on ep: fills f's scratch (st_nodes[i] is the node of
@@ -281,14 +301,37 @@ json_t *fleet_stamped_view_locked(struct fleet *f, const struct fleet_ep *ep)
                                         "heard_ago", fleet_stamped_ago(in.now, f->st_heard[i]),
                                         "direct", fleet_peer_channel_locked(f, f->st_nodes[i])));
     }
-    return json_pack("{s:s, s:b, s:s?, s:I, s:I, s:I, s:b, s:b, s:b, s:f, s:o}", "rule", "stamped",
-                     "etcd_current", fleet_stamped_view_current_locked(f, in.now), "serve",
+    struct fleet_decide_stamped_session ses = fleet_stamped_session_locked(f, in.now);
+    json_t *etcd =
+        json_pack("{s:o, s:o, s:o}", "silent_ago", fleet_stamped_ago(in.now, ses.heard_any),
+                  "taken_sent_ago", fleet_stamped_ago(in.now, ses.fresh_at), "out_since_ago",
+                  fleet_stamped_ago(in.now, ses.beat_out));
+    return json_pack("{s:s, s:b, s:o, s:s?, s:I, s:I, s:I, s:b, s:b, s:b, s:f, s:o}", "rule",
+                     "stamped", "etcd_current",
+                     fleet_decide_stamped_vouched(&ses, &fleet_stamped_reach), "etcd", etcd,
+                     "serve",
                      out.serve == HEALTH_UP     ? "up"
                      : out.serve == HEALTH_DOWN ? "down"
                                                 : NULL,
                      "up", (json_int_t)out.up, "down", (json_int_t)out.down, "undetermined",
                      (json_int_t)out.open, "held", out.held, "alone", out.alone, "cut_off",
                      out.cut_off, "allow_s", in.allow_s, "peers", peers);
+}
+
+/* No peer heard for FLEET_STAMPED_CHECK_S: a heartbeat ahead of its
+ * schedule asks etcd whether this node is the one cut off (fleet thread). */
+static void fleet_stamped_check(struct fleet *f)
+{
+    double now = deadline_mono();
+    pthread_mutex_lock(&f->lock);
+    double heard = fleet_peer_heard_any_locked(f);
+    pthread_mutex_unlock(&f->lock);
+    double silent = now - heard;
+    if (heard <= 0 || silent < FLEET_STAMPED_CHECK_S || silent > FLEET_STAMPED_CHECK_UNTIL_S)
+        return;
+    if (f->beat_check_at < heard + FLEET_STAMPED_CHECK_S ||
+        now - f->beat_check_at >= FLEET_STAMPED_CHECK_S)
+        fleet_beat_check(f, now);
 }
 
 /* The endpoints time alone can move: this node's probe says down (a
@@ -302,6 +345,7 @@ static void fleet_stamped_on_tick(evutil_socket_t fd, short what, void *arg)
     struct fleet *f = arg;
     if (f->degraded)
         return; /* own probes serve (fleet_set_degraded); recovery recomputes */
+    fleet_stamped_check(f);
     fleet_batch_begin(f);
     for (size_t i = 0; i < f->n_local; i++) {
         struct fleet_ep *e = f->local[i];

@@ -317,6 +317,48 @@ static void test_offset(struct tap *t)
               "one 40 ms smaller changes nothing");
 }
 
+/* The cut node's etcd question (fleet_decide_stamped_vouched), with the
+ * product's numbers: asked after 0.15 s of silence, a heartbeat out 0.3 s
+ * was not taken, views of 0.75 s / 1.5 s. The last peer was heard at 99 s. */
+static void test_vouched(struct tap *t)
+{
+    const struct fleet_decide_stamped_reach r = {0.15, 0.3, 0.75, 1.5};
+    struct fleet_decide_stamped_session s = {
+        .synced = true, .fresh_at = 98.9, .beat_out = 0, .heard_any = 99.0, .now = 99.1};
+    TAP_CHECK(t, fleet_decide_stamped_vouched(&s, &r), "peers heard lately, view 0.2 s old");
+    s.synced = false;
+    TAP_CHECK(t, !fleet_decide_stamped_vouched(&s, &r), "never synced or degraded: never");
+    s.synced = true;
+    /* The cut: the check went out at 99.15 and is not answered. */
+    s.beat_out = 99.15;
+    s.now = 99.4;
+    TAP_CHECK(t, fleet_decide_stamped_vouched(&s, &r), "check out 0.25 s: pending, held");
+    s.now = 99.46;
+    TAP_CHECK(t, !fleet_decide_stamped_vouched(&s, &r), "check out 0.31 s: refused");
+    /* A heartbeat taken just before the cut (sent 0.1 s after the last
+     * datagram) does not outweigh a later one not taken. */
+    s.fresh_at = 99.1;
+    TAP_CHECK(t, !fleet_decide_stamped_vouched(&s, &r), "an older take does not outweigh");
+    /* Issue #39: the peers stopped, etcd takes the check. */
+    s.beat_out = 0;
+    s.fresh_at = 99.15;
+    s.now = 99.9;
+    TAP_CHECK(t, fleet_decide_stamped_vouched(&s, &r), "check taken while silent: vouched");
+    s.fresh_at = 99.05;
+    TAP_CHECK(t, !fleet_decide_stamped_vouched(&s, &r),
+              "taken before the silence, view 0.85 s old, none out: not");
+    s.now = 99.7;
+    TAP_CHECK(t, fleet_decide_stamped_vouched(&s, &r), "the same at 0.65 s: the view's age");
+    /* No channel: the view's age alone, as before. */
+    s = (struct fleet_decide_stamped_session){
+        .synced = true, .fresh_at = 99.0, .beat_out = 99.5, .heard_any = 0, .now = 99.7};
+    TAP_CHECK(t, fleet_decide_stamped_vouched(&s, &r), "no channel: one out 0.2 s, view 0.7 s");
+    s.now = 99.81;
+    TAP_CHECK(t, !fleet_decide_stamped_vouched(&s, &r), "no channel: one out 0.31 s");
+    s.beat_out = 0;
+    TAP_CHECK(t, !fleet_decide_stamped_vouched(&s, &r), "no channel: none out, view 0.81 s");
+}
+
 static void test_names(struct tap *t)
 {
     TAP_CHECK(t, strcmp(fleet_decide_stamped_count_name(FLEET_STAMPED_AS_OWN), "as_own") == 0,
@@ -339,6 +381,7 @@ int main(void)
     test_no_peers(&t);
     test_how_null(&t);
     test_offset(&t);
+    test_vouched(&t);
     test_names(&t);
     return tap_done(&t);
 }
