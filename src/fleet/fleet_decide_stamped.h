@@ -131,6 +131,25 @@ void fleet_decide_stamped(const struct fleet_decide_stamped_in *in,
  * the channel) the view's age decides as before: within blind_s, or
  * within view_max_s while a heartbeat is out but not past out_s.
  */
+/* A heartbeat out this long is not being taken: a commit and its reply
+ * take milliseconds to tens of them (fsync), 0.3 s leaves a loaded
+ * machine room; the view may be this old while heartbeats are answered
+ * (one heartbeat tick late, FLEET_BEAT_S + 2 FLEET_TICK_S, and some). */
+#define FLEET_STAMPED_OUT_S 0.3
+#define FLEET_STAMPED_VIEW_MAX_S 1.5
+
+/* No peer heard directly this long: etcd is asked whether it still takes
+ * this node's writes (fleet_decide_stamped_vouched): 1.5 of the channel's
+ * sends (FLEET_PEER_TICK_S, 0.1 s), the first datagram missed from every peer
+ * with 0.05 s of jitter. Asked again every FLEET_STAMPED_CHECK_S (one
+ * heartbeat out at a time) while the silence is under
+ * FLEET_STAMPED_CHECK_UNTIL_S: past alive_s + FLEET_STAMPED_OUT_S (0.65 s)
+ * with slack, so a cut just after a check is still caught by the next;
+ * later the heartbeats' own schedule (FLEET_BEAT_S, 0.5 s) asks, at most 6 extra
+ * writes per silence. */
+#define FLEET_STAMPED_CHECK_S 0.15
+#define FLEET_STAMPED_CHECK_UNTIL_S 1.0
+
 struct fleet_decide_stamped_session {
     bool synced;      /* synced once and not degraded */
     double fresh_at;  /* mono: the latest heartbeat taken and seen on the watch was sent */

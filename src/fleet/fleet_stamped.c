@@ -46,13 +46,6 @@
 /* The clock of the verdicts time moves: twice per FLEET_PEER_TICK_S, so a
  * peer no longer heard is noticed within 0.05 s of alive_s. */
 #define FLEET_STAMPED_TICK_S 0.05
-/* A heartbeat out this long is not being taken: a commit and its reply
- * take milliseconds to tens of them (fsync), 0.3 s leaves a loaded
- * machine room; the view may be this old while heartbeats are answered
- * (one heartbeat tick late, FLEET_BEAT_S + 2 FLEET_TICK_S, and some). */
-#define FLEET_STAMPED_OUT_S 0.3
-#define FLEET_STAMPED_VIEW_MAX_S 1.5
-
 static void fleet_stamped_grow(struct fleet *f, size_t n)
 {
     if (n <= f->st_cap)
@@ -143,18 +136,6 @@ static void fleet_stamped_in_of(const struct fleet *f, const struct fleet_ep *ep
                  .ran = ran > 0 ? now - (double)(health_mono_ms() - ran) / 1000.0 : 0,
                  .served = ep->verdict}};
 }
-
-/* No peer heard directly this long: etcd is asked whether it still takes
- * this node's writes (fleet_decide_stamped_vouched): 1.5 of the channel's
- * sends (FLEET_PEER_TICK_S), the first datagram missed from every peer
- * with 0.05 s of jitter. Asked again every FLEET_STAMPED_CHECK_S (one
- * heartbeat out at a time) while the silence is under
- * FLEET_STAMPED_CHECK_UNTIL_S: past alive_s + FLEET_STAMPED_OUT_S (0.65 s)
- * with slack, so a cut just after a check is still caught by the next;
- * later the heartbeats' own schedule (FLEET_BEAT_S) asks, at most 6 extra
- * writes per silence. */
-#define FLEET_STAMPED_CHECK_S 0.15
-#define FLEET_STAMPED_CHECK_UNTIL_S 1.0
 
 static const struct fleet_decide_stamped_reach fleet_stamped_reach = {
     .check_s = FLEET_STAMPED_CHECK_S,

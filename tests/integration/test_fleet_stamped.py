@@ -24,11 +24,17 @@ from test_fleet_partition import served_eu_per_node
 # The web check of these tests: 0.25 s x fall 2 (fleetlib's check with
 # fall=2): a probe sees a death within 0.5 s.
 FALL_X_INTERVAL = 0.5
-# I1's bound: fall x interval + 0.5 s (issue #54). The answers are polled
-# every 0.05 s, so a flip is seen up to 0.05 s late. ASan makes gtmd 2-3x
-# slower (the fleet thread's tick, the peer channel's datagrams, the
-# prober): 0.5 s more there, the slack the issue allows a loaded machine.
-BOUND = FALL_X_INTERVAL + 0.5 + 0.05
+# I1's bound: fall x interval + 0.5 s (issue #54), also on the cut node:
+# 1.0 s, the answer poll's 0.05 s included. The cut node's worst case
+# (doc/fleet.md "The cut node's bound"): its probe falls within 0.5 s of
+# the kill; it finds itself cut off once a heartbeat sent 0.15-0.2 s after
+# the last datagram heard (<= 0.1 s before the cut) is out 0.3 s and the
+# 0.05 s decision tick runs: <= 0.65 s after the cut, 0.75 s with one
+# datagram lost; measured 0.31-0.41 s. Under ASan gtmd is 2-3x slower (the
+# prober, the decision tick, the channel's datagrams, etcd's replies
+# through the event loop): 0.5 s more, the slack the issue allows a loaded
+# machine.
+BOUND = FALL_X_INTERVAL + 0.5
 ASAN_SLACK = 0.5
 
 

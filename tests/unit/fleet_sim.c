@@ -366,8 +366,11 @@ int32_t sim_send(struct sim *s, unsigned n, uint8_t kind)
     int32_t wi = sim_write_new(s, n, kind);
     if (wi < 0)
         return -1;
-    if (kind == W_BEAT)
+    if (kind == W_BEAT) {
         s->nd[n].beat_inflight = true;
+        if (s->nd[n].beat_out == 0)
+            s->nd[n].beat_out = sim_mono(s);
+    }
     if (kind == W_REPORT) {
         s->nd[n].rep_seq = s->w[wi].seq;
         s->nd[n].rep_state = s->w[wi].state;
@@ -621,6 +624,7 @@ static void sim_reply(struct sim *s, unsigned n, int32_t wi, bool ok)
     if (w->kind != W_BEAT)
         return;
     d->beat_inflight = false;
+    d->beat_out = 0;
     if (w->rev > d->beat_rev) {
         d->beat_rev = w->rev;
         d->beat_sent = (double)w->sent / 1000.0;

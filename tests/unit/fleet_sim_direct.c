@@ -40,6 +40,7 @@ void sim_direct_send(struct sim *s, unsigned n)
 {
     struct sim_node *d = &s->nd[n];
     sim_push(s, s->now + SIM_DIRECT_MS, EV_DSEND, (uint8_t)n, 0, 0);
+    sim_stamped_check(s, n);
     if (s->ndg >= SIM_DIRECT_MAX || sim_cut_up(s, n, s->now))
         return;
     double wall = sim_wall(s, n);
@@ -103,6 +104,51 @@ void sim_stamped_report(struct sim *s, unsigned n, const struct sim_write *w)
     d->heard_new[w->writer] = sim_mono(s);
 }
 
+/* When n last heard any peer directly (0: never). */
+static double sim_heard_any(const struct sim *s, unsigned n)
+{
+    double last = 0;
+    for (unsigned j = 0; j < s->n; j++)
+        if (j != n && s->nd[n].d_heard[j] > last)
+            last = s->nd[n].d_heard[j];
+    return last;
+}
+
+/* The product's fleet_stamped_check, on the channel's clock (every
+ * SIM_DIRECT_MS, twice the product's 0.05 s tick: the check goes out up to
+ * 0.05 s later here than there, the slower side). */
+void sim_stamped_check(struct sim *s, unsigned n)
+{
+    struct sim_node *d = &s->nd[n];
+    double now = sim_mono(s), heard = sim_heard_any(s, n), silent = now - heard;
+    if (s->rule != SIM_RULE_STAMPED || heard <= 0 || silent < FLEET_STAMPED_CHECK_S ||
+        silent > FLEET_STAMPED_CHECK_UNTIL_S)
+        return;
+    if (d->beat_check_at >= heard + FLEET_STAMPED_CHECK_S &&
+        now - d->beat_check_at < FLEET_STAMPED_CHECK_S)
+        return;
+    if (d->conn != CONN_SYNCED || d->beat_inflight)
+        return;
+    d->beat_check_at = now;
+    d->next_beat = s->now + (int64_t)(FLEET_BEAT_S * 1000);
+    sim_send(s, n, W_BEAT);
+}
+
+/* Whether etcd vouches that n is not cut off: the product's rule and
+ * numbers (fleet_stamped.c). */
+static bool sim_vouched(const struct sim *s, unsigned n)
+{
+    const struct sim_node *d = &s->nd[n];
+    const struct fleet_decide_stamped_reach r = {FLEET_STAMPED_CHECK_S, FLEET_STAMPED_OUT_S,
+                                                 FLEET_BLIND_S, FLEET_STAMPED_VIEW_MAX_S};
+    const struct fleet_decide_stamped_session ses = {.synced = d->ever_synced && !d->degraded,
+                                                     .fresh_at = d->fresh_at,
+                                                     .beat_out = d->beat_out,
+                                                     .heard_any = sim_heard_any(s, n),
+                                                     .now = sim_mono(s)};
+    return fleet_decide_stamped_vouched(&ses, &r);
+}
+
 /* What n serves under the stamped rule: the product's fleet_decide_stamped
  * over n's view of its peers, their stamps mapped into n's monotonic clock
  * through their offsets. Under SIM_RULE_STAMPED_ETCD a peer is heard while
@@ -113,6 +159,8 @@ uint8_t sim_stamped_serve(struct sim *s, unsigned n)
     bool etcd_only = s->rule == SIM_RULE_STAMPED_ETCD;
     struct fleet_decide_stamped_peer peers[SIM_N_MAX];
     size_t k = 0;
+    /* As the product: a node whose heartbeats etcd takes is not cut off. */
+    bool vouched = !etcd_only && sim_vouched(s, n);
     for (unsigned j = 0; j < s->n; j++) {
         if (j == n || (!d->has_obs[j] && d->d_as_of[j] <= 0))
             continue;
@@ -122,6 +170,8 @@ uint8_t sim_stamped_serve(struct sim *s, unsigned n)
             .direct = {d->d_state[j], fleet_decide_stamped_map(o, d->d_as_of[j])},
             .news_at = d->heard_new[j],
             .heard = etcd_only ? d->peer[j].heard : d->d_heard[j]};
+        if (vouched && peers[k - 1].heard < sim_mono(s))
+            peers[k - 1].heard = sim_mono(s);
     }
     struct fleet_decide_stamped_in in = {
         .quorum = s->quorum,

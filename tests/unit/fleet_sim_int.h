@@ -140,6 +140,10 @@ struct sim_node {
     double d_heard[SIM_N_MAX];                         /* mono: it arrived (0: never) */
     double heard_new[SIM_N_MAX];                       /* mono: news of the peer's probe arrived */
     struct fleet_decide_stamped_offset off[SIM_N_MAX]; /* peer's wall minus n's mono */
+    /* The cut node's etcd question (fleet_decide_stamped_vouched): the
+     * oldest heartbeat not answered was sent (0: none; a failed one stays,
+     * as fleet.beat_out), and the last check was sent. */
+    double beat_out, beat_check_at;
 };
 
 struct sim_ovr; /* fleet_sim_ovr.c's, allocated and freed there */
@@ -193,6 +197,9 @@ void sim_stamped_beat(struct sim *s, unsigned n, const struct sim_write *w);
 void sim_stamped_report(struct sim *s, unsigned n, const struct sim_write *w);
 void sim_stamped_offset(struct sim *s, unsigned n, unsigned j, double sent);
 uint8_t sim_stamped_serve(struct sim *s, unsigned n);
+/* No peer heard directly for FLEET_STAMPED_CHECK_S: a heartbeat ahead of
+ * its schedule (fleet_stamped_check). */
+void sim_stamped_check(struct sim *s, unsigned n);
 
 /* Overrides (fleet_sim_ovr.c): the client's calls through the nodes,
  * their writes in etcd, each node's apply with the product's code, and I3.
