@@ -13,7 +13,8 @@ directory). Each run has three phases:
               until isolation.after + 0.5 s: the cut node must answer as
               its isolation mode says (serve: eu, its last view; refuse:
               REFUSED; servfail: SERVFAIL);
-  member_cut  a node cut from its own etcd member (dropped, no reset) and,
+  member_cut  a node cut from the etcd member its watch uses (dropped, no
+              reset) and,
               at that instant, an override (region us down) made through
               another node:
               ack -> served eu on every node (all three reach a quorum);
@@ -122,14 +123,31 @@ def all_serve(fleet, want, timeout=15.0):
     return ok
 
 
-def first_seen(fleet, nodes, want, t0, timeout=10.0, every=0.02):
-    """{node: seconds after t0 it first answered want} (None: not in time)."""
+def own_up(fleet):
+    """Every node's own probe says us is up: a run starts only then (after
+    the alone_cut phase a node's probe needs rise x interval to come back;
+    a node whose probe is still down when the next kill comes has, rightly,
+    no death to see: its peers' later ups outvote it, and once it is cut
+    off it waits for them to go stale)."""
+    def up(n):
+        e = n.endpoint("us1") or {}
+        return (e.get("fleet") or {}).get("own") == "up"
+    ok, _ = poll(lambda: all(up(n) for n in fleet.nodes), 20, 0.1)
+    return ok
+
+
+def first_seen(fleet, nodes, want, t0, timeout=10.0, every=0.02, slow=None):
+    """{node: seconds after t0 it first answered want} (None: not in time).
+    slow, a dict: the us1 fleet status of each node not there after 1 s."""
     took = {}
 
     def done():
         for n in nodes:
             if n.name not in took and n.answer() == want:
                 took[n.name] = time.monotonic() - t0
+            elif n.name not in took and slow is not None and n.name not in slow and \
+                    time.monotonic() - t0 > 1.0:
+                slow[n.name] = (n.endpoint("us1") or {}).get("fleet")
         return len(took) == len(nodes)
     poll(done, timeout, every)
     return {n.name: took.get(n.name) for n in nodes}
@@ -145,7 +163,10 @@ def phase_leader_cut(fleet, mode):
             fleet.lab.cut(a, b)
     fleet.be["us"].stop()
     t0 = time.monotonic()
-    took = first_seen(fleet, fleet.nodes, fleet.EU, t0)
+    slow = {}
+    took = first_seen(fleet, fleet.nodes, fleet.EU, t0, slow=slow)
+    for name, st in sorted(slow.items()):
+        print("  slow %s at 1 s: %s" % (name, st), flush=True)
     flaps = 0
     t1 = time.monotonic()
     while time.monotonic() - t1 < 1.0:
@@ -171,9 +192,14 @@ def phase_leader_cut(fleet, mode):
 def phase_member_cut(fleet, run):
     n = fleet.nodes[run % 3]
     other = fleet.nodes[(run + 1) % 3]
-    # The override is made at the instant of the cut: n must move its
-    # session and watch to another member and serve it within 0.5 s.
-    fleet.lab.cut(n.name, "e%d" % (run % 3 + 1))
+    # The member n's watch uses now (after earlier phases it may not be
+    # its first: the issue's run measured nothing for that reason), cut
+    # at the instant the override is made: n must move its session and
+    # watch to another member and serve the override within 0.5 s.
+    f = n.fleet() or {}
+    member = [m for m in ("e1", "e2", "e3") if f.get("watch_etcd") == fleet.url(m)]
+    member = member[0] if member else "e%d" % (run % 3 + 1)
+    fleet.lab.cut(n.name, member)
     reason = "partition-runs-%d-%f" % (run, time.time())
     st, body, t_ack = post_override(other, reason)
     took = first_seen(fleet, fleet.nodes, fleet.EU, t_ack) if st == 201 else {}
@@ -185,7 +211,8 @@ def phase_member_cut(fleet, run):
     if oid:
         delete_override(other, oid)
     fleet.lab.heal()
-    return {"node": n.name, "via": other.name, "status": st, "took": took, "lost": lost}
+    return {"node": n.name, "member": member, "via": other.name, "status": st, "took": took,
+            "lost": lost}
 
 
 def phase_alone_cut(fleet, run):
@@ -223,6 +250,7 @@ def one_mode(mode, load, runs, out):
             assert all_serve(fleet, fleet.US), "run %d: not all on us before" % run
             ok, _ = poll(lambda: all(synced(n) for n in fleet.nodes), 20, 0.1)
             assert ok, "run %d: not synced before" % run
+            assert own_up(fleet), "run %d: a node's own probe is not up before" % run
             watch.take()
             la = os.getloadavg()[0]
             a = phase_leader_cut(fleet, mode)
@@ -237,9 +265,10 @@ def one_mode(mode, load, runs, out):
             watch.take()
             b = phase_member_cut(fleet, run)
             s_b = watch.take()
-            print("%-8s %-6s run %d member_cut  %s cut from its member, override via %s (%s): "
-                  "ack->served %s lost %d status_max %.2f load %.1f" %
-                  (mode, load, run + 1, b["node"], b["via"], b["status"], fmt(b["took"]),
+            print("%-8s %-6s run %d member_cut  %s cut from %s (its watch's), override via %s "
+                  "(%s): ack->served %s lost %d status_max %.2f load %.1f" %
+                  (mode, load, run + 1, b["node"], b["member"], b["via"], b["status"],
+                   fmt(b["took"]),
                    b["lost"], s_b, os.getloadavg()[0]), flush=True)
             assert all_serve(fleet, fleet.US, 20), "run %d: not back on us after override" % run
             c = phase_alone_cut(fleet, run)
