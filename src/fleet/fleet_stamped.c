@@ -17,9 +17,12 @@
  *     judged on etcd alone, as the simulator's stamped_etcd: heard while
  *     its heartbeats arrive within FLEET_SILENT_S.
  * This node: its probe's state, when it moved, when it last ran, what it
- * serves. The election polls, the silent and rejoining flags and
- * FLEET_REJOIN_S are not inputs: they are the gaps rule's (fleet_decide.h,
- * kept for "decision": "gaps").
+ * serves; and whether etcd vouches that it is not cut off
+ * (fleet_decide_stamped_vouched): once no peer is heard directly for
+ * FLEET_STAMPED_CHECK_S, the decision tick sends heartbeats ahead of
+ * their schedule to ask (fleet_stamped_check). The election polls, the
+ * silent and rejoining flags and FLEET_REJOIN_S are not inputs: they are
+ * the gaps rule's (fleet_decide.h, kept for "decision": "gaps").
  *
  * Threads: the fleet thread computes (and the admin thread, for
  * /v1/status, under f->lock); the scratch arrays are f's, under f->lock.
