@@ -31,10 +31,10 @@ FALL_X_INTERVAL = 0.5
 # the last datagram heard (<= 0.1 s before the cut) is out 0.3 s and the
 # 0.05 s decision tick runs: <= 0.55 s after the cut; measured 0.26-0.47 s
 # over 10 runs beside another test file (every node <= 0.53 s); 0.28-0.54
-# s under ThreadSanitizer (4 runs). Under ASan (and ThreadSanitizer) gtmd is 2-3x slower (the
-# prober, the decision tick, the channel's datagrams, etcd's replies
-# through the event loop): 0.5 s more, the slack the issue allows a loaded
-# machine.
+# s under ThreadSanitizer (4 runs). Under ASan (and ThreadSanitizer) gtmd
+# is 2-3x slower (the prober, the decision tick, the channel's datagrams,
+# etcd's replies through the event loop): 0.5 s more, the slack the issue
+# allows a loaded machine.
 BOUND = FALL_X_INTERVAL + 0.5
 ASAN_SLACK = 0.5
 
