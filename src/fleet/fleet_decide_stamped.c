@@ -130,15 +130,17 @@ bool fleet_decide_stamped_vouched(const struct fleet_decide_stamped_session *s,
 {
     if (!s->synced)
         return false;
-    if (s->beat_out > 0 && s->now - s->beat_out > r->out_s)
+    double age = s->now - s->fresh_at, silent = s->now - s->heard_any;
+    bool out_long = s->beat_out > 0 && s->now - s->beat_out > r->out_s;
+    if (s->heard_any <= 0 || silent < r->check_s || silent > r->until_s)
+        /* Not asking: the view's age (a heartbeat tick late on a loaded
+         * machine is no cut). */
+        return age <= r->blind_s || (age <= r->view_max_s && !out_long);
+    if (out_long)
         return false; /* etcd does not take this node's writes now */
-    if (s->heard_any > 0 && s->fresh_at >= s->heard_any + r->check_s)
-        return true; /* it took one sent while no peer was heard */
-    double age = s->now - s->fresh_at;
-    bool silent = s->heard_any > 0 && s->now - s->heard_any >= r->check_s;
-    if (s->beat_out > 0)
-        return silent || age <= r->view_max_s; /* the answer is pending: hold */
-    return age <= r->blind_s;
+    if (s->fresh_at >= s->heard_any + r->check_s)
+        return true;                             /* it took one sent while no peer was heard */
+    return s->beat_out > 0 || age <= r->blind_s; /* the answer is pending: hold */
 }
 
 const char *fleet_decide_stamped_count_name(uint8_t count)

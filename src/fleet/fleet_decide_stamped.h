@@ -128,8 +128,11 @@ void fleet_decide_stamped(const struct fleet_decide_stamped_in *in,
  * sent at least check_s after the last peer was heard was taken, refuses
  * as soon as one is out past out_s, and is pending in between (the node
  * then holds what it serves). Before the silence (and for a node without
- * the channel) the view's age decides as before: within blind_s, or
- * within view_max_s while a heartbeat is out but not past out_s.
+ * the channel), and once the silence is over until_s (the question was
+ * asked and answered by then; a channel that stays silent, UDP blocked
+ * between the nodes, must not make every slow commit a cut), the view's
+ * age decides as before: within blind_s, or within view_max_s unless a
+ * heartbeat is out past out_s.
  */
 /* A heartbeat out this long is not being taken: a commit and its reply
  * take milliseconds to tens of them (fsync), 0.3 s leaves a loaded
@@ -160,6 +163,7 @@ struct fleet_decide_stamped_session {
 
 struct fleet_decide_stamped_reach {
     double check_s;    /* no peer heard this long: etcd is asked */
+    double until_s;    /* ... until no peer was heard this long */
     double out_s;      /* a heartbeat out this long was not taken */
     double blind_s;    /* a view this old is not current (no heartbeat out) */
     double view_max_s; /* nor this old, with one out */

@@ -142,6 +142,7 @@ static void fleet_stamped_in_of(const struct fleet *f, const struct fleet_ep *ep
 
 static const struct fleet_decide_stamped_reach fleet_stamped_reach = {
     .check_s = FLEET_STAMPED_CHECK_S,
+    .until_s = FLEET_STAMPED_CHECK_UNTIL_S,
     .out_s = FLEET_STAMPED_OUT_S,
     .blind_s = FLEET_BLIND_S,
     .view_max_s = FLEET_STAMPED_VIEW_MAX_S};

@@ -139,8 +139,9 @@ void sim_stamped_check(struct sim *s, unsigned n)
 static bool sim_vouched(const struct sim *s, unsigned n)
 {
     const struct sim_node *d = &s->nd[n];
-    const struct fleet_decide_stamped_reach r = {FLEET_STAMPED_CHECK_S, FLEET_STAMPED_OUT_S,
-                                                 FLEET_BLIND_S, FLEET_STAMPED_VIEW_MAX_S};
+    const struct fleet_decide_stamped_reach r = {FLEET_STAMPED_CHECK_S, FLEET_STAMPED_CHECK_UNTIL_S,
+                                                 FLEET_STAMPED_OUT_S, FLEET_BLIND_S,
+                                                 FLEET_STAMPED_VIEW_MAX_S};
     const struct fleet_decide_stamped_session ses = {.synced = d->ever_synced && !d->degraded,
                                                      .fresh_at = d->fresh_at,
                                                      .beat_out = d->beat_out,

@@ -322,7 +322,7 @@ static void test_offset(struct tap *t)
  * was not taken, views of 0.75 s / 1.5 s. The last peer was heard at 99 s. */
 static void test_vouched(struct tap *t)
 {
-    const struct fleet_decide_stamped_reach r = {0.15, 0.3, 0.75, 1.5};
+    const struct fleet_decide_stamped_reach r = {0.15, 1.0, 0.3, 0.75, 1.5};
     struct fleet_decide_stamped_session s = {
         .synced = true, .fresh_at = 98.9, .beat_out = 0, .heard_any = 99.0, .now = 99.1};
     TAP_CHECK(t, fleet_decide_stamped_vouched(&s, &r), "peers heard lately, view 0.2 s old");
@@ -349,6 +349,18 @@ static void test_vouched(struct tap *t)
               "taken before the silence, view 0.85 s old, none out: not");
     s.now = 99.7;
     TAP_CHECK(t, fleet_decide_stamped_vouched(&s, &r), "the same at 0.65 s: the view's age");
+    /* Silent past until_s (1 s): the view's age again, so a channel that
+     * stays silent does not make a slow commit a cut. */
+    s = (struct fleet_decide_stamped_session){
+        .synced = true, .fresh_at = 100.0, .beat_out = 100.1, .heard_any = 99.0, .now = 100.5};
+    TAP_CHECK(t, fleet_decide_stamped_vouched(&s, &r), "silent 1.5 s: one out 0.4 s, view 0.5 s");
+    s.now = 101.0;
+    TAP_CHECK(t, !fleet_decide_stamped_vouched(&s, &r), "silent 2 s: one out 0.9 s, view 1 s");
+    s.now = 99.8;
+    s.fresh_at = 99.0;
+    s.beat_out = 99.45;
+    TAP_CHECK(t, !fleet_decide_stamped_vouched(&s, &r),
+              "the cut: silent 0.8 s, out 0.35 s, view 0.8 s: not");
     /* No channel: the view's age alone, as before. */
     s = (struct fleet_decide_stamped_session){
         .synced = true, .fresh_at = 99.0, .beat_out = 99.5, .heard_any = 0, .now = 99.7};
@@ -356,7 +368,10 @@ static void test_vouched(struct tap *t)
     s.now = 99.81;
     TAP_CHECK(t, !fleet_decide_stamped_vouched(&s, &r), "no channel: one out 0.31 s");
     s.beat_out = 0;
-    TAP_CHECK(t, !fleet_decide_stamped_vouched(&s, &r), "no channel: none out, view 0.81 s");
+    TAP_CHECK(t, fleet_decide_stamped_vouched(&s, &r),
+              "no channel: none out, view 0.81 s (a heartbeat tick late)");
+    s.now = 100.51;
+    TAP_CHECK(t, !fleet_decide_stamped_vouched(&s, &r), "no channel: view 1.51 s");
 }
 
 static void test_names(struct tap *t)
