@@ -11,6 +11,7 @@
  * holder of the last version leaves.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -280,7 +281,7 @@ struct share {
     atomic_size_t *live;
     unsigned first_names;
     bool reader_ok;
-    unsigned reads;
+    atomic_uint reads; /* whole reads of the first version done */
 };
 
 static bool test_sum(const void *key, size_t len, void *value, void *ctx)
@@ -314,10 +315,10 @@ static void *test_reader(void *arg)
         ok = ok && pmap_count(now) >= s->first_names - 200;
         pmap_release(now);
         reads++;
+        atomic_store(&s->reads, reads);
     } while (!atomic_load(&s->done));
     pmap_release(old);
     s->reader_ok = ok;
-    s->reads = reads;
     return NULL;
 }
 
@@ -328,6 +329,7 @@ static void test_threads(struct tap *t)
     struct share s = {.live = &live, .first_names = 2000};
     pthread_mutex_init(&s.lock, NULL);
     atomic_init(&s.done, false);
+    atomic_init(&s.reads, 0);
     struct pmap *m = pmap_new(f);
     char buf[32];
     for (unsigned i = 0; i < s.first_names; i++) {
@@ -357,11 +359,16 @@ static void test_threads(struct tap *t)
         s.now = n;
         pthread_mutex_unlock(&s.lock);
         pmap_release(cur);
+        /* Interleaved: a whole read of the first version every ten
+         * changes at least, so the reads overlap the changes. */
+        while (atomic_load(&s.reads) < c / 10)
+            sched_yield();
     }
     atomic_store(&s.done, true);
     pthread_join(th, NULL);
-    TAP_CHECK(t, s.reader_ok && s.reads > 0,
-              "a reader read the first version whole %u times while 1,000 changes passed", s.reads);
+    unsigned reads = atomic_load(&s.reads);
+    TAP_CHECK(t, s.reader_ok && reads >= 99,
+              "a reader read the first version whole %u times while 1,000 changes passed", reads);
     pmap_release(s.now);
     TAP_CHECK(t, pmap_family_nodes(f) == 0 && live == 0,
               "every node and value freed once the last holder left (%zu nodes, %zu values)",
