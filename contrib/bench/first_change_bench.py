@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""first_change_bench.py -- the first configuration changes after a start,
+and a run of single changes after them, at a large estate (issue #55).
+
+config_bench.py's run mode stops gtmd with a 30 s wait, and at 1,000,000
+policy names gtmd's stop writes the versions still owed (8-11 s each for
+the 150 MB document), so it ends in a timeout before it prints. This
+starts gtmd on --records policy records (config_bench.py's setup), waits
+--settle seconds after the first answer, makes --changes single changes
+one after the other (each swaps a record's regions; names spread over
+the estate), each timed from the call to the first DNS answer with the
+new address (config_bench.timed_change), and prints the first five, the
+p50, p99 and max of all (the first included), gtmd's CPU per change and
+its RSS before and after; then stops gtmd, waiting up to 300 s.
+
+  /usr/bin/python3 contrib/bench/first_change_bench.py --gtmd build/gtmd \\
+      --records 1000000 --changes 200
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import config_bench as cb  # noqa: E402  (its setup, put and timed_change)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gtmd", required=True)
+    ap.add_argument("--records", type=int, default=1000000)
+    ap.add_argument("--changes", type=int, default=200)
+    ap.add_argument("--settle", type=float, default=2.0)
+    ap.add_argument("--port", type=int, default=15740)
+    ap.add_argument("--workdir", default="/tmp/gtmd-first-change-bench")
+    a = ap.parse_args()
+    t0 = time.monotonic()
+    p = cb.start_gtmd(a.gtmd, a.workdir, a.records, a.port)
+    print("up in %.1f s, RSS %.1f MB" % (time.monotonic() - t0, cb.rss_mb(p.pid)), flush=True)
+    try:
+        time.sleep(a.settle)
+        rss0, cpu0 = cb.rss_mb(p.pid), cb.cpu_s(p.pid)
+        lat = []
+        for k in range(a.changes):
+            name = "r%d.bench.test." % (k * 7919 % a.records)
+            s, api, st = cb.timed_change(
+                a.port, lambda: cb.put(a.port + 1, name, ["b", "a"])[0], name, [cb.A2])
+            if st != 201:
+                print("change %d: HTTP %s" % (k, st))
+            lat.append(s)
+            if k < 5:
+                print("change %d served in %.1f ms (API %.1f ms)" % (k, 1000 * s, 1000 * api),
+                      flush=True)
+        cpu1 = cb.cpu_s(p.pid)
+        xs = sorted(lat)
+        print("%d changes -> served: p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU per change "
+              "%.1f ms; RSS %.1f MB before the first change, %.1f MB after the last" %
+              (len(xs), 1000 * cb.pct(xs, 50), 1000 * cb.pct(xs, 99), 1000 * xs[-1],
+               1000 * (cpu1 - cpu0) / max(1, a.changes), rss0, cb.rss_mb(p.pid)), flush=True)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+if __name__ == "__main__":
+    main()
