@@ -88,10 +88,6 @@ struct admin_config_ops {
      * only the invalid ones are refused. A dry run or an If-Match edit
      * comes alone (n = 1). */
     void (*edit)(struct config_api *api, struct admin_config_edit *const *edits, size_t n);
-    /* Store thread, once before its first call: makes ready what the
-     * first change would make (NULL: nothing), so that it costs what any
-     * other change does. */
-    void (*warm)(struct config_api *api);
     json_t *(*history)(struct config_api *api);
     json_t *(*version)(struct config_api *api, uint64_t v);
     struct config_api *api;

@@ -74,10 +74,6 @@ static void *admin_store_main(void *arg)
     struct admin_store_call **group = calloc(ADMIN_STORE_GROUP_MAX, sizeof(*group));
     if (!group)
         abort();
-    /* Before the first call: what the first change would make (a copy of
-     * the document), so that it costs what any other does (issue #55). */
-    if (a->env.config && a->env.config->warm)
-        a->env.config->warm(a->env.config->api);
     pthread_mutex_lock(&st->lock);
     for (;;) {
         while (!st->todo && !st->stop)
@@ -155,23 +151,16 @@ struct admin_store_call *admin_store_call_new(struct admin_req *r, enum admin_st
     return c;
 }
 
-/* Starts the store thread if it is not running (admin thread, or
- * admin_store_init's). */
-static void admin_store_begin(struct admin *a, struct admin_store *st)
-{
-    if (st->started)
-        return;
-    if (pthread_create(&st->thread, NULL, admin_store_main, a) != 0)
-        abort();
-    pthread_setname_np(st->thread, "gtmd-store"); /* top -H, perf, gdb */
-    st->started = true;
-}
-
 void admin_store_submit(struct admin *a, struct admin_store_call *c)
 {
     struct admin_store *st = a->store_calls;
     c->conn = admin_conn_hold(a, c->r.req);
-    admin_store_begin(a, st);
+    if (!st->started) {
+        if (pthread_create(&st->thread, NULL, admin_store_main, a) != 0)
+            abort();
+        pthread_setname_np(st->thread, "gtmd-store"); /* top -H, perf, gdb */
+        st->started = true;
+    }
     pthread_mutex_lock(&st->lock);
     admin_store_append(&st->todo, c);
     pthread_cond_signal(&st->cond);
@@ -189,11 +178,6 @@ void admin_store_init(struct admin *a)
     if (!st->ev_done)
         abort();
     a->store_calls = st;
-    /* With the configuration API, started now, not at the first call: it
-     * makes ready what the first change would make (admin_config_ops.warm)
-     * before that change comes (issue #55). */
-    if (a->env.config && a->env.config->warm)
-        admin_store_begin(a, st);
 }
 
 void admin_store_stop(struct admin *a)

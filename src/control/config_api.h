@@ -259,14 +259,6 @@ json_t *config_api_apply(struct config_api *api, json_t *doc, uint64_t base, uin
  * document, a group of them served as one version. */
 struct admin_config_edit;
 void config_api_edit(struct config_api *api, struct admin_config_edit *const *edits, size_t n);
-/* admin_config_ops.warm (config_api_edit.c): once, on the store thread
- * before its first call, the copy of the newest document that the first
- * change would otherwise make (issue #55: at 1,000,000 records the first
- * change after a start copied the 1,000,000-member records object, more
- * than a second of its 2.6-6.1 s), made now and given to the recycler as
- * any unused copy is. Nothing for a fleet node (its copies come from the
- * fleet's recycler) or when the document is not at hand. */
-void config_api_warm(struct config_api *api);
 
 /* The fleet's configuration (config_fleet.c). config_fleet_offer is the
  * fleet's fleet_config_fn (arg: api); attach gives api the fleet and the

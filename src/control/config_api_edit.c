@@ -119,28 +119,6 @@ static bool config_api_moved_some(json_t *doc, json_t *cur, json_t *touched)
  * and freeing 100,000 records for each was nine tenths of its store
  * thread's work. */
 static void config_api_cow_unused(struct config_api *api, json_t *doc, json_t *cur, uint64_t serial,
-                                  json_t *touched, uint64_t fleet_v);
-
-void config_api_warm(struct config_api *api)
-{
-    pthread_mutex_lock(&api->lock);
-    json_t *cur = api->doc;
-    if (cur && !api->fleet_mode && !api->installing && !api->recycle.retired &&
-        !jsonrecycle_ready(&api->recycle, cur)) {
-        uint64_t serial = api->doc_serial;
-        json_t *doc = config_api_cow_copy(api, cur), *none = json_object();
-        if (!none)
-            abort();
-        /* An unused copy with nothing touched: retired with an empty
-         * delta back, taken apart, and taken whole by the first change's
-         * copy (jsonrecycle.h). */
-        config_api_cow_unused(api, doc, cur, serial, none, 0);
-        json_decref(none);
-    }
-    pthread_mutex_unlock(&api->lock);
-}
-
-static void config_api_cow_unused(struct config_api *api, json_t *doc, json_t *cur, uint64_t serial,
                                   json_t *touched, uint64_t fleet_v)
 {
     bool fleet = fleet_v && api->fleet_mode && api->version == fleet_v &&

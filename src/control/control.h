@@ -47,10 +47,8 @@
  * filled by config_api_admin_ops): read and document (the newest
  * document and its version), apply (a whole document, a dry run with
  * ?dry_run and ?clients, If-Match), edit (changes made on the newest
- * document, grouped), history (the versions kept), version (one
- * version's document: what a rollback applies again) and warm (once, on
- * the store thread as the admin API starts: the copy of the document the
- * first change would make, made before it comes; issue #55).
+ * document, grouped), history (the versions kept) and version (one
+ * version's document: what a rollback applies again).
  *
  * THREADS AND LOCKS: changes run on the admin API's store thread; reloads
  * from the file and fleet versions on the main thread; offers of fleet
