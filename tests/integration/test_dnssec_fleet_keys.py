@@ -44,10 +44,11 @@ import pytest
 
 from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
-from conftest import GTMD, Gtmd, free_port, stop_process
+from conftest import GTMD, Gtmd, free_port
 from fleetlib import EtcdCluster, http_json, need_etcd
+import unboundlib
+from unboundlib import UNBOUND
 
-UNBOUND = "/usr/sbin/unbound"
 ADDR = "127.0.0.1"
 ZONE = "kasp.test."
 STATIC, POLICY = "www." + ZONE, "gtm." + ZONE
@@ -72,49 +73,14 @@ www IN A 192.0.2.1
 SKEW_S = 4.0
 
 
-class Unbound:
-    """A validating Unbound in front of one gtmd (stub zone)."""
+class Unbound(unboundlib.Unbound):
+    """A validating Unbound in front of one gtmd (stub zone; unboundlib)."""
 
     def __init__(self, workdir, name, gport, anchor):
-        self.dir = os.path.join(workdir, name)
-        os.mkdir(self.dir)
-        self.port = free_port()
-        conf = os.path.join(self.dir, "unbound.conf")
-        with open(conf, "w") as f:
-            f.write("""server:
-    interface: {a}@{p}
-    port: {p}
-    do-ip6: no
-    username: ""
-    chroot: ""
-    directory: "{d}"
-    pidfile: "{d}/unbound.pid"
-    logfile: "{d}/unbound.log"
-    use-syslog: no
-    verbosity: 1
-    do-not-query-localhost: no
-    module-config: "validator iterator"
-    trust-anchor-file: "{anchor}"
-    local-zone: "test." nodefault
-    access-control: 127.0.0.0/8 allow
-remote-control:
-    control-enable: no
-stub-zone:
-    name: "{zone}"
-    stub-addr: {a}@{g}
-""".format(a=ADDR, p=self.port, d=self.dir, anchor=anchor, zone=ZONE, g=gport))
-        self.out = open(os.path.join(self.dir, "out.log"), "ab")
-        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdout=self.out,
-                                     stderr=subprocess.STDOUT)
+        super().__init__(os.path.join(workdir, name), [(ZONE, gport)], anchor)
 
     def ask(self, name, timeout=3.0):
-        q = dns.message.make_query(name, "A", want_dnssec=True)
-        q.flags |= dns.flags.RD
-        return dns.query.udp(q, ADDR, port=self.port, timeout=timeout)
-
-    def stop(self):
-        stop_process(self.proc)
-        self.out.close()
+        return super().ask(name, "A", timeout)
 
 
 def write_secret(path, hexkey):

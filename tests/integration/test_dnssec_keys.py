@@ -50,12 +50,13 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
+import unboundlib
 from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
-from conftest import Gtmd, free_port, stop_process
+from conftest import Gtmd, free_port
 from dnssec_zones import KEYGEN, keygen
+from unboundlib import UNBOUND
 
-UNBOUND = "/usr/sbin/unbound"
 VERIFY = "/usr/bin/ldns-verify-zone"
 ADDR = "127.0.0.1"
 ZONE = "kasp.test."
@@ -74,61 +75,13 @@ www IN A 192.0.2.1
 """
 
 
-def _unbound_conf(d, port, gport, anchor):
-    # No cache-max-ttl: Unbound keeps the DNSKEY RRset and the signatures
-    # for their TTLs (2 s), as a resolver on the Internet would.
-    return """server:
-    interface: {addr}@{port}
-    port: {port}
-    do-ip6: no
-    username: ""
-    chroot: ""
-    directory: "{d}"
-    pidfile: "{d}/unbound.pid"
-    logfile: "{d}/unbound.log"
-    use-syslog: no
-    verbosity: 1
-    val-log-level: 2
-    do-not-query-localhost: no
-    module-config: "validator iterator"
-    trust-anchor-file: "{anchor}"
-    local-zone: "test." nodefault
-    access-control: 127.0.0.0/8 allow
-remote-control:
-    control-enable: no
-stub-zone:
-    name: "{zone}"
-    stub-addr: {addr}@{gport}
-""".format(addr=ADDR, port=port, d=d, anchor=anchor, zone=ZONE, gport=gport)
+class Unbound(unboundlib.Unbound):
+    """The zone's validating resolver (unboundlib): it keeps the DNSKEY
+    RRset and the signatures for their TTLs (2 s), as a resolver on the
+    Internet would."""
 
-
-class Unbound:
     def __init__(self, workdir, gport, anchor):
-        self.dir = os.path.join(workdir, "unbound")
-        os.mkdir(self.dir)
-        self.port = free_port()
-        conf = os.path.join(self.dir, "unbound.conf")
-        with open(conf, "w") as f:
-            f.write(_unbound_conf(self.dir, self.port, gport, anchor))
-        self.out = open(os.path.join(self.dir, "out.log"), "ab")
-        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdout=self.out,
-                                     stderr=subprocess.STDOUT)
-
-    def ask(self, name, rdtype="A", timeout=3.0):
-        q = dns.message.make_query(name, rdtype, want_dnssec=True)
-        q.flags |= dns.flags.RD
-        return dns.query.udp(q, ADDR, port=self.port, timeout=timeout)
-
-    def log(self):
-        p = os.path.join(self.dir, "unbound.log")
-        if not os.path.exists(p):
-            return ""
-        with open(p, "rb") as f:
-            return f.read().decode(errors="replace")[-3000:]
-
-    def stop(self):
-        stop_process(self.proc)
-        self.out.close()
+        super().__init__(os.path.join(workdir, "unbound"), [(ZONE, gport)], anchor)
 
 
 def state(kdir):

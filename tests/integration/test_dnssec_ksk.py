@@ -43,11 +43,12 @@ from adminlib import READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import Gtmd, free_port, stop_process
 from knotlib import knot_head
+import unboundlib
+from unboundlib import UNBOUND
 
 KNOTD = "/usr/sbin/knotd"
 KZONECHECK = "/usr/bin/kzonecheck"
 VERIFY = "/usr/bin/ldns-verify-zone"
-UNBOUND = "/usr/sbin/unbound"
 ADDR = "127.0.0.1"
 PARENT = "ksk.test."
 CHILD = "child." + PARENT
@@ -124,33 +125,7 @@ child IN DS {ds}
 
 def unbound_conf(d, port, knot_port, gport, anchor):
     # No cache-max-ttl: Unbound keeps every RRset for its TTL (2 s here).
-    return """server:
-    interface: {addr}@{port}
-    port: {port}
-    do-ip6: no
-    username: ""
-    chroot: ""
-    directory: "{d}"
-    pidfile: "{d}/unbound.pid"
-    logfile: "{d}/unbound.log"
-    use-syslog: no
-    verbosity: 1
-    val-log-level: 2
-    do-not-query-localhost: no
-    module-config: "validator iterator"
-    trust-anchor-file: "{anchor}"
-    local-zone: "test." nodefault
-    access-control: 127.0.0.0/8 allow
-remote-control:
-    control-enable: no
-stub-zone:
-    name: "{parent}"
-    stub-addr: {addr}@{kport}
-stub-zone:
-    name: "{child}"
-    stub-addr: {addr}@{gport}
-""".format(addr=ADDR, port=port, d=d, anchor=anchor, parent=PARENT, child=CHILD,
-           kport=knot_port, gport=gport)
+    return unboundlib.unbound_conf(d, port, anchor, [(PARENT, knot_port), (CHILD, gport)])
 
 
 def ask(port, name, rdtype, timeout=1.0):

@@ -4,7 +4,6 @@ ZSK each, as in the middle of an algorithm rollover) carries an RRSIG of
 each algorithm on every RRset: the static ones, the NSEC or NSEC3 chain,
 the DNSKEY RRset, and the policy answers signed online. The AXFR of it
 passes ldns-verify-zone and Knot's kzonecheck."""
-import json
 import os
 import shutil
 import subprocess

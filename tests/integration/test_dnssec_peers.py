@@ -12,7 +12,6 @@ serving a signed zone changes nothing for clients that do not ask for
 DNSSEC."""
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time

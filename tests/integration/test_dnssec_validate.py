@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 
 import dns.flags
 import dns.message
@@ -22,81 +21,26 @@ import dns.query
 import dns.rcode
 import pytest
 
-from conftest import Gtmd, free_port, stop_process
+from conftest import Gtmd, free_port
 from dnssec_zones import CHILD, DENIALS, INSEC, OPTOUT, ORIGIN, SignedSet, missing_tools
+import unboundlib
+from unboundlib import UNBOUND
 
-UNBOUND = "/usr/sbin/unbound"
 DELV = "/usr/bin/delv"
 ADDR = "127.0.0.1"
 
 
-def _unbound_conf(d, port, gport, anchor):
-    stubs = "".join('stub-zone:\n    name: "%s"\n    stub-addr: %s@%d\n' % (z, ADDR, gport)
-                    for z in (ORIGIN, CHILD, INSEC))
-    return """server:
-    interface: {addr}@{port}
-    port: {port}
-    do-ip6: no
-    username: ""
-    chroot: ""
-    directory: "{d}"
-    pidfile: "{d}/unbound.pid"
-    logfile: "{d}/unbound.log"
-    use-syslog: no
-    verbosity: 1
-    val-log-level: 2
-    do-not-query-localhost: no
-    module-config: "validator iterator"
-    trust-anchor-file: "{anchor}"
-    cache-max-ttl: 1
-    local-zone: "test." nodefault
-    access-control: 127.0.0.0/8 allow
-remote-control:
-    control-enable: no
-{stubs}""".format(addr=ADDR, port=port, d=d, anchor=anchor, stubs=stubs)
+class Unbound(unboundlib.Unbound):
+    """The validating resolver of these tests (unboundlib), reaching the
+    three zones on gtmd; cache-max-ttl 1 so that each question shows what
+    gtmd answers now."""
 
-
-class Unbound:
     def __init__(self, workdir, gport, anchor):
-        self.dir = os.path.join(workdir, "unbound")
-        os.mkdir(self.dir)
-        self.port = free_port()
-        self.conf = os.path.join(self.dir, "unbound.conf")
-        with open(self.conf, "w") as f:
-            f.write(_unbound_conf(self.dir, self.port, gport, anchor))
-        self.out = open(os.path.join(self.dir, "out.log"), "ab")
-        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", self.conf], stdout=self.out,
-                                     stderr=subprocess.STDOUT)
-
-    def ask(self, name, rdtype="A", timeout=5.0):
-        q = dns.message.make_query(name, rdtype, want_dnssec=True)
-        q.flags |= dns.flags.RD
-        return dns.query.udp(q, ADDR, port=self.port, timeout=timeout)
+        super().__init__(os.path.join(workdir, "unbound"),
+                         [(z, gport) for z in (ORIGIN, CHILD, INSEC)], anchor, cache_max_ttl=1)
 
     def wait_ready(self, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                self.ask(ORIGIN, "SOA", timeout=0.5)
-                return True
-            except Exception:
-                time.sleep(0.1)
-        return False
-
-    def log(self):
-        out = ""
-        for f in ("unbound.log", "out.log"):
-            p = os.path.join(self.dir, f)
-            if os.path.exists(p):
-                with open(p, "rb") as fh:
-                    out += fh.read().decode(errors="replace")[-3000:]
-        return out
-
-    def stop(self):
-        stop_process(self.proc)
-        self.out.close()
+        return super().wait_ready(ORIGIN, timeout)
 
 
 # Signed by gtmd at load (zone entry "dnssec": {"keys": ...}).

@@ -7,7 +7,6 @@ zone's KSK as its trust anchor, for an added name, a deleted one and the
 denial of a name never there."""
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 
