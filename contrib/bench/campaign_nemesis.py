@@ -1,7 +1,7 @@
 """The nemesis of the fault campaign (fleet_campaign.py, issue #54 item 4):
 seeded by random.Random(seed), it starts a fault every 2-5 s, holds it
-1-4 s and heals it, on a fleetlab.Fleet (3 etcd members, 3 nodes, backends
-us and eu). Faults overlap when one is held longer than the next gap; two
+1-4 s and heals it, on a fleetlab.Fleet (3 or 5 etcd members, 3-5 nodes,
+backends us and eu). Faults overlap when one is held longer than the next gap; two
 faults that touch the same link, the etcd membership, the answers
 (backend kills and overrides) or the same load never run together.
 
@@ -19,8 +19,12 @@ import sys
 import threading
 import time
 
-NODES = ("n1", "n2", "n3")
-MEMBERS = ("e1", "e2", "e3")
+# The clock jumps a node's CLOCK_REALTIME takes (seconds): small ones,
+# under the fleet's 2 s skew limit (FLEET_SKEW_MAX_S), that the stamped
+# rule must absorb through the measured offsets, and large ones that mark
+# the node skewed. CLOCK_MONOTONIC is never moved (a real jump does not
+# move it either).
+JUMPS = (-30.0, -1.0, 1.0, 30.0)
 
 HOG = "import time\nend = time.monotonic() + %f\nwhile time.monotonic() < end:\n    pass\n"
 # A dd loop that writes 256 KiB with O_DSYNC (every block flushed) into
@@ -58,11 +62,16 @@ class Load:
 
 
 class Nemesis:
-    def __init__(self, fleet, rng, clock, overrides):
+    def __init__(self, fleet, rng, clock, overrides, clocks=None):
         """fleet: a started fleetlab.Fleet; rng: random.Random(seed);
         clock(): the campaign's time; overrides: an object with create(node,
-        reason) -> op and delete(op) (fleet_campaign.Overrides)."""
+        reason) -> op and delete(op) (fleet_campaign.Overrides); clocks: an
+        object with jump(node, seconds) that moves a node's wall clock
+        (fleet_campaign.NodeClocks), or None: no clock jumps."""
         self.fleet = fleet
+        self.nodes = tuple(n.name for n in fleet.nodes)
+        self.members = tuple(fleet.member_names)
+        self.clocks = clocks
         self.rng = rng
         self.clock = clock
         self.overrides = overrides
@@ -91,27 +100,27 @@ class Nemesis:
         return apply, heal, set().union(*[self._pair(a, b) for a, b in pairs])
 
     def f_node_member_cut(self):
-        n, e = self.rng.choice(NODES), self.rng.choice(MEMBERS)
+        n, e = self.rng.choice(self.nodes), self.rng.choice(self.members)
         return ({"cuts": [[n, e]], "desc": "%s <-> %s" % (n, e)},) + self._cuts([(n, e)])
 
     def f_node_etcd_cut(self):
-        n = self.rng.choice(NODES)
-        pairs = [(n, e) for e in MEMBERS]
+        n = self.rng.choice(self.nodes)
+        pairs = [(n, e) for e in self.members]
         return ({"cuts": [list(p) for p in pairs], "desc": "%s from all etcd" % n},) + \
             self._cuts(pairs)
 
     def f_one_way(self):
-        n, e = self.rng.choice(NODES), self.rng.choice(MEMBERS)
+        n, e = self.rng.choice(self.nodes), self.rng.choice(self.members)
         a, b = (n, e) if self.rng.random() < 0.5 else (e, n)
         return ({"cuts": [[a, b]], "desc": "%s -> %s dropped" % (a, b)},) + \
             self._cuts([(a, b)], one_way=True)
 
     def f_node_node_cut(self):
-        a, b = self.rng.sample(NODES, 2)
+        a, b = self.rng.sample(self.nodes, 2)
         return ({"cuts": [[a, b]], "desc": "%s <-> %s" % (a, b)},) + self._cuts([(a, b)])
 
     def f_member_kill(self):
-        m = self.rng.choice(MEMBERS)
+        m = self.rng.choice(self.members)
         return {"dead_members": [m], "desc": "SIGKILL %s, restarted at the heal" % m}, \
             lambda: self.fleet.kill_member(m), lambda: self.fleet.start_member(m), {"etcd"}
 
@@ -119,7 +128,7 @@ class Nemesis:
         lead = self.fleet.leader()
         if lead is None:
             return None
-        pairs = [(lead, m) for m in MEMBERS if m != lead]
+        pairs = [(lead, m) for m in self.members if m != lead]
         apply, heal, res = self._cuts(pairs)
         return {"cuts": [list(p) for p in pairs], "desc": "leader %s isolated" % lead}, \
             apply, heal, res | {"etcd"}
@@ -132,8 +141,8 @@ class Nemesis:
         lead = self.fleet.leader()
         if lead is None:
             return None
-        n = self.rng.choice(NODES)
-        rest = [m for m in MEMBERS if m != lead] + [x for x in NODES if x != n]
+        n = self.rng.choice(self.nodes)
+        rest = [m for m in self.members if m != lead] + [x for x in self.nodes if x != n]
         pairs = [(a, b) for a in (n, lead) for b in rest]
         cut, uncut, res = self._cuts(pairs)
         us = self.fleet.be["us"]
@@ -152,6 +161,16 @@ class Nemesis:
                 "desc": "%s and leader %s cut off, us killed" % (n, lead)}, apply, heal, \
             res | {"etcd", "answer"}
 
+    def f_clock_jump(self):
+        """A node's wall clock jumps forward or back, and back to the true
+        time at the heal (a second jump). A jump takes effect within
+        libfaketime's cache time (1 s) of the fault's start."""
+        if self.clocks is None:
+            return None
+        n, s = self.rng.choice(self.nodes), self.rng.choice(JUMPS)
+        return {"clock_jump": {n: s}, "desc": "%s's clock jumps %+.0f s" % (n, s)}, \
+            lambda: self.clocks.jump(n, s), lambda: self.clocks.jump(n, 0.0), {"clock:" + n}
+
     def _load(self, hogs, dd, tag):
         held = {}
 
@@ -160,11 +179,13 @@ class Nemesis:
         return apply, lambda: held["ld"].stop()
 
     def f_dd_dsync(self):
-        return ({"desc": "dd oflag=dsync loop on etcd's disk"},) + \
+        # "load": the checker's bounds are 0.5 s longer while it runs
+        # (issue #54: "the same on a loaded machine, every bound +0.5 s").
+        return ({"desc": "dd oflag=dsync loop on etcd's disk", "load": True},) + \
             self._load(0, True, "dd") + ({"dd"},)
 
     def f_cpu_hogs(self):
-        return ({"desc": "two CPU hogs"},) + self._load(2, False, "hogs") + ({"hogs"},)
+        return ({"desc": "two CPU hogs", "load": True},) + self._load(2, False, "hogs") + ({"hogs"},)
 
     def f_backend_kill(self):
         b = self.rng.choice(("us", "eu"))
@@ -173,13 +194,13 @@ class Nemesis:
             {"answer"}
 
     def f_local_cut(self):
-        n, b = self.rng.choice(NODES), self.rng.choice(("us", "eu"))
+        n, b = self.rng.choice(self.nodes), self.rng.choice(("us", "eu"))
         addr = self.fleet.be[b].addr
         return {"desc": "%s cut from backend %s only" % (n, b)}, \
             lambda: self.fleet.lab.cut_addr(n, addr), self.fleet.lab.heal_addrs, {"addrcut"}
 
     def f_override(self):
-        node, dnode = self.rng.choice(NODES), self.rng.choice(NODES)
+        node, dnode = self.rng.choice(self.nodes), self.rng.choice(self.nodes)
         rec = {"desc": "override region:us down through %s, deleted through %s" % (node, dnode)}
         held = {}
 
@@ -191,7 +212,7 @@ class Nemesis:
 
     KINDS = ("node_member_cut", "node_etcd_cut", "one_way", "node_node_cut", "member_kill",
              "leader_isolation", "leader_cut_kill", "dd_dsync", "cpu_hogs", "backend_kill",
-             "local_cut", "override")
+             "local_cut", "override", "clock_jump")
 
     def start_one(self):
         """Draws a fault (its kind, its hold, what it touches) and starts it

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A randomized real-fault campaign on the fleet (issue #54 item 4, in
 the manner of Jepsen): a 3-member etcd (e1..e3) and 3 gtmd nodes (n1..n3),
-each in its own network namespace (tests/integration/fleetlab.py), two
+or 5 and 5 (--members 5 --nodes 5), each in its own network namespace (tests/integration/fleetlab.py), two
 HTTP backends us and eu in the root namespace, each its own process
 (policy failover us, eu;
 http check every 0.25 s, fall 2, rise 2). A nemesis (campaign_nemesis.py)
@@ -14,7 +14,11 @@ Needs root (namespaces), iproute2 and etcd. Leaves nothing running: the
 lab, load processes and backends are stopped in a finally, also on
 SIGINT/SIGTERM. Usage:
   GTMD=build/gtmd /usr/bin/python3 contrib/bench/fleet_campaign.py \\
-      --seed 1 --duration 180 [--load] [--report out.json]
+      --seed 1 --duration 180 [--members 5] [--nodes 5] [--load] \\
+      [--no-clock-jumps] [--report out.json]
+Clock jumps need libfaketime (every node then runs with it preloaded,
+reading its offset from a file the nemesis rewrites); without it the
+campaign runs without them and says so.
 It prints the figures and exits 0 whatever it found (a benchmark); the
 CI test (tests/integration/test_fleet_campaign.py) asserts on them.
 """
@@ -48,6 +52,36 @@ FALL, INTERVAL = 2, 0.25
 # during a kill can move answers for that long after the revival; such a
 # flap is told apart as I2-revival (campaign_check.py).
 STALE_AFTER = 3.0
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+class NodeClocks:
+    """Each node's wall clock as an offset that can jump: every node runs
+    with libfaketime preloaded (as test_fleet_partition.py's clock skew),
+    reading its offset from its own file, again at most 1 s after a change
+    (FAKETIME_CACHE_DURATION), CLOCK_MONOTONIC untouched. The host's clock
+    is never changed. The directory is the caller's (the fleet's)."""
+
+    def __init__(self, directory):
+        self.dir = directory
+
+    def path(self, node):
+        return os.path.join(self.dir, "faketime-" + node)
+
+    def env(self, node):
+        self.jump(node, 0.0)
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        return {"LD_PRELOAD": FAKETIME, "FAKETIME_TIMESTAMP_FILE": self.path(node),
+                "FAKETIME_CACHE_DURATION": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+
+    def jump(self, node, seconds):
+        """The node's clock becomes the true time plus seconds (written
+        whole, then renamed: libfaketime never reads half a file)."""
+        tmp = self.path(node) + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%+d\n" % int(round(seconds)))
+        os.rename(tmp, self.path(node))
 
 
 # A backend in its own process: a kill is a SIGKILL (its kernel closes
@@ -184,7 +218,8 @@ class Overrides:
 class Recorder:
     """One thread per node querying its DNS every 20 ms (0.15 s timeout),
     one polling its /v1/status every 0.5 s (3 s timeout: a reply later
-    than 1 s is a violation, its latency recorded)."""
+    than 1 s is a violation, its latency recorded, with the node's
+    fleet.clock_offset_s)."""
 
     def __init__(self, fleet, clock):
         self.fleet = fleet
@@ -216,18 +251,34 @@ class Recorder:
         out = self.status[n.name]
         while not self.stop.is_set():
             t0 = time.monotonic()
-            st, _ = http_json(n.admin + "/v1/status", headers=n.AUTH, timeout=3.0)
+            st, b = http_json(n.admin + "/v1/status", headers=n.AUTH, timeout=3.0)
             lat = time.monotonic() - t0
-            out.append([round(t0 - self.t0, 4), round(lat, 4) if st == 200 else None])
+            # The node's own clock offset, as it measures it: shows that a
+            # clock jump reached it (recorded, not checked).
+            fl = b.get("fleet") if st == 200 and isinstance(b, dict) else None
+            off = fl.get("clock_offset_s") if isinstance(fl, dict) else None
+            out.append([round(t0 - self.t0, 4), round(lat, 4) if st == 200 else None,
+                        None if off is None else round(off, 3)])
             self.stop.wait(max(0.0, 0.5 - lat))
+
+    def _loadavg(self):
+        """The machine's 1-minute load average every 5 s: the campaign
+        shares the machine, and its figures mean little without it."""
+        while not self.stop.is_set():
+            self.loadavg.append([round(time.monotonic() - self.t0, 1), os.getloadavg()[0]])
+            self.stop.wait(5.0)
 
     def start(self, t0):
         self.t0 = t0
+        self.loadavg = []
         for n in self.fleet.nodes:
             for fn in (self._dns, self._status):
                 th = threading.Thread(target=fn, args=(n,), daemon=True)
                 th.start()
                 self.threads.append(th)
+        th = threading.Thread(target=self._loadavg, daemon=True)
+        th.start()
+        self.threads.append(th)
 
     def finish(self):
         self.stop.set()
@@ -242,21 +293,24 @@ def params(load):
             "window": 2.0}
 
 
-def run_campaign(seed, duration, load=False, log=print):
+def run_campaign(seed, duration, load=False, log=print, members=3, nodes=3, jumps=True):
     """Starts the lab, runs the nemesis for `duration` s with the recorder,
     heals, lets the fleet settle 3 s, and checks. Returns the report (a
-    dict: the timeline without raw answers, violations, figures)."""
+    dict: the timeline without raw answers, violations, figures).
+    jumps: clock jumps among the faults (when libfaketime is installed)."""
     for why in (need_etcd(), netlab.why_not()):
         if why:
             raise RuntimeError(why)
-    fleet = Fleet()
+    jumps = jumps and os.path.exists(FAKETIME)
+    fleet = Fleet(members=members, nodes=nodes)
     background = None
     rec = None
     try:
         fleet.start_etcd()
         fleet.start_backends()
         proc_backends(fleet)
-        fleet.start_nodes(timeout=1, fall=FALL)
+        clocks = NodeClocks(fleet.etcd_dir) if jumps else None
+        fleet.start_nodes(timeout=1, fall=FALL, env_of=clocks.env if clocks else None)
         t0 = time.monotonic()
 
         def clock():
@@ -266,8 +320,10 @@ def run_campaign(seed, duration, load=False, log=print):
         rec = Recorder(fleet, clock)
         rec.start(t0)
         ovr = Overrides(fleet, clock)
-        nem = campaign_nemesis.Nemesis(fleet, random.Random(seed), clock, ovr)
-        log("campaign: seed %d, %d s%s, lab up" % (seed, duration, ", loaded" if load else ""))
+        nem = campaign_nemesis.Nemesis(fleet, random.Random(seed), clock, ovr, clocks)
+        log("campaign: seed %d, %d s, %d members, %d nodes%s%s, lab up" % (
+            seed, duration, members, nodes, ", loaded" if load else "",
+            "" if jumps else ", no clock jumps"))
         nem.run(duration, rec.stop)
         time.sleep(3.0)  # the fleet settles; the recorder goes on
         final = {}
@@ -282,16 +338,25 @@ def run_campaign(seed, duration, load=False, log=print):
         if background:
             background.stop()
         errors = fleet.close()
-    tl = {"params": params(load), "nodes": ["n1", "n2", "n3"], "members": ["e1", "e2", "e3"],
+    tl = {"params": params(load), "nodes": [n.name for n in fleet.nodes],
+          "members": list(fleet.member_names),
           "faults": nem.faults, "ops": ovr.ops, "answers": rec.answers, "status": rec.status,
           "final_overrides": final, "t_end": t_end}
     result = campaign_check.check(tl)
     queries = sum(len(v) for v in rec.answers.values())
     unanswered = sum(1 for v in rec.answers.values() for _, a in v if a is None)
+    offsets = {}  # node -> [lowest, highest] clock offset it reported
+    for n, polls in rec.status.items():
+        seen = [p[2] for p in polls if p[2] is not None]
+        offsets[n] = [min(seen), max(seen)] if seen else None
     kinds = {}
     for f in nem.faults:
         kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
     report = {"seed": seed, "duration": duration, "load": load, "params": tl["params"],
+              "members": members, "nodes": nodes, "clock_jumps": jumps,
+              "loadavg": os.getloadavg(), "clock_offsets": offsets,
+              "loadavg_1min": [min(x for _, x in rec.loadavg), max(x for _, x in rec.loadavg),
+                               sum(x for _, x in rec.loadavg) / len(rec.loadavg)],
               "faults": nem.faults, "fault_counts": kinds, "ops": ovr.ops,
               "queries": queries, "unanswered": unanswered,
               "figures": result["figures"], "violations": result["violations"],
@@ -302,15 +367,20 @@ def run_campaign(seed, duration, load=False, log=print):
 
 def summary(r):
     f = r["figures"]
-    lines = ["seed %d, %d s%s: %d faults %s; %d queries (%d unanswered)" % (
-        r["seed"], r["duration"], ", loaded" if r["load"] else "", len(r["faults"]),
+    lines = ["seed %d, %d s, %d/%d%s: %d faults %s; %d queries (%d unanswered)" % (
+        r["seed"], r["duration"], r["members"], r["nodes"], ", loaded" if r["load"] else "",
+        len(r["faults"]),
         json.dumps(r["fault_counts"], sort_keys=True), r["queries"], r["unanswered"]),
         "violations by invariant: %s" % json.dumps(f["violations_by_invariant"]),
         "violations by class: %s" % json.dumps(f["violations_by_class"]),
         "kill -> flip max per node (I1 applies): %s" % json.dumps(f.get("kill_to_flip_max")),
         "override ack -> served max per node: %s" % json.dumps(
             f.get("override_ack_to_served_max")),
-        "status latency max per node: %s" % json.dumps(f.get("status_latency_max"))]
+        "status latency max per node: %s" % json.dumps(f.get("status_latency_max")),
+        "clock offset seen per node (lowest, highest): %s" % json.dumps(r["clock_offsets"]),
+        "load average at the end (1, 5, 15 min): %.2f %.2f %.2f" % tuple(r["loadavg"]),
+        "1-minute load average every 5 s: min %.2f, max %.2f, mean %.2f" % tuple(
+            r["loadavg_1min"])]
     if r.get("close_errors"):
         lines.append("errors when stopping the lab: %s" % r["close_errors"])
     for v in r["violations"][:40]:
@@ -325,13 +395,19 @@ def main():
     ap.add_argument("--duration", type=int, default=180)
     ap.add_argument("--load", action="store_true",
                     help="two CPU hogs and a dd oflag=dsync loop for the whole run")
+    ap.add_argument("--members", type=int, default=3, choices=(3, 5),
+                    help="etcd members (the checker's quorum: more than half)")
+    ap.add_argument("--nodes", type=int, default=3, choices=(3, 4, 5))
+    ap.add_argument("--no-clock-jumps", action="store_true",
+                    help="no clock jumps (every node then runs without libfaketime)")
     ap.add_argument("--report", help="write the report (JSON) here")
     a = ap.parse_args()
 
     def stop(sig, frame):
         raise KeyboardInterrupt  # unwinds through the finally that cleans up
     signal.signal(signal.SIGTERM, stop)
-    r = run_campaign(a.seed, a.duration, a.load)
+    r = run_campaign(a.seed, a.duration, a.load, members=a.members, nodes=a.nodes,
+                     jumps=not a.no_clock_jumps)
     print(summary(r))
     if a.report:
         with open(a.report, "w") as f:

@@ -1,10 +1,11 @@
 """The namespace fleet of the partition tests, as a library: a 3-member
-etcd (e1..e3) and 3 gtmd nodes (n1..n3), each in its own network
+etcd (e1..e3) and 3 gtmd nodes (n1..n3) by default (Fleet(members=5,
+nodes=5) for the campaign's 5/5 runs), each in its own network
 namespace of a netlab.Lab, backends us (NET.31) and eu (NET.32) in the
 root namespace. Used by test_fleet_partition.py (and the modules that
 import its fixture) and by contrib/bench/fleet_campaign.py.
 
-Node i lists member i first, so n1 watches e1. Fleet.close() stops the
+Node i lists member i first (modulo the members), so n1 watches e1. Fleet.close() stops the
 nodes, then the lab (every process it started, the namespaces, the
 bridge), the backends, and removes the directories; the caller runs it
 in a finally (or a fixture)."""
@@ -43,10 +44,15 @@ class NsNode(Node):
 
 
 class Fleet:
-    """etcd members e1..e3 and gtmd nodes n1..n3 in namespaces, backends
-    us (NET.31) and eu (NET.32) in the root namespace."""
+    """etcd members e1..eM and gtmd nodes n1..nN in namespaces (M, N: 3 by
+    default, at most 9 each: the members take NET.11.., the nodes
+    NET.21..), backends us (NET.31) and eu (NET.32) in the root
+    namespace."""
 
-    def __init__(self):
+    def __init__(self, members=3, nodes=3):
+        assert 1 <= members <= 9 and 1 <= nodes <= 9, (members, nodes)
+        self.member_names = ["e%d" % (i + 1) for i in range(members)]
+        self.node_count = nodes
         self.lab = netlab.Lab()
         self.dirs = []
         self.nodes = []
@@ -56,7 +62,7 @@ class Fleet:
         self.be = {}
 
     def start_etcd(self):
-        names = ["e1", "e2", "e3"]
+        names = self.member_names
         for i, n in enumerate(names):
             self.lab.host(n, 11 + i)
         cluster = ",".join("%s=http://%s:2380" % (n, self.lab.addr(n)) for n in names)
@@ -96,7 +102,7 @@ class Fleet:
         return "http://%s:2379" % self.lab.addr(member)
 
     def leader(self):
-        for n in ("e1", "e2", "e3"):
+        for n in self.member_names:
             if self.members.get(n) is None or self.members[n].poll() is not None:
                 continue
             st, s = http_json(self.url(n) + "/v3/maintenance/status", {}, timeout=0.5)
@@ -113,13 +119,15 @@ class Fleet:
                    "port": port}
         self.US, self.EU = [us], [eu]
 
-    def start_nodes(self, env3=None, check=None, **fleet_extra):
+    def start_nodes(self, env3=None, check=None, env_of=None, **fleet_extra):
         """check: fields that replace those of the web check (interval,
-        timeout...)."""
-        for i in (1, 2, 3):
+        timeout...); env3: extra environment of n3; env_of(name): extra
+        environment of any node (the campaign's per-node clock)."""
+        m = len(self.member_names)
+        for i in range(1, self.node_count + 1):
             name = "n%d" % i
             self.lab.host(name, 20 + i)
-            order = ["e%d" % ((i - 1 + k) % 3 + 1) for k in range(3)]
+            order = [self.member_names[(i - 1 + k) % m] for k in range(m)]
             d = tempfile.mkdtemp(prefix="gtmd-part-")
             self.dirs.append(d)
             a = self.lab.addr(name)
@@ -130,9 +138,10 @@ class Fleet:
             c["checks"]["web"].update(check or {})
             eps = c["pools"]["web"]["endpoints"]
             eps[0]["address"], eps[1]["address"] = self.US[0], self.EU[0]
-            env = env3 if i == 3 else None
+            env = dict(env3 or {}) if i == 3 else {}
+            env.update(env_of(name) if env_of else {})
             self.nodes.append(NsNode(self.lab, name, d, c, 5300, env).start())
-        ok, _ = poll(lambda: all(synced(n) for n in self.nodes), 20, 0.1)
+        ok, _ = poll(lambda: all(synced(n, self.node_count) for n in self.nodes), 20, 0.1)
         assert ok, [n.fleet() for n in self.nodes]
 
     def close(self):
@@ -152,7 +161,7 @@ class Fleet:
         return errors
 
 
-def synced(n):
+def synced(n, live=3):
     f = n.fleet()
     return bool(f) and f["connection"] == "synced" and \
-        len([x for x in f["nodes"] if x["live"]]) == 3
+        len([x for x in f["nodes"] if x["live"]]) == live

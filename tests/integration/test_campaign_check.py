@@ -192,3 +192,50 @@ def test_reach_follows_the_faults():
     assert not r(tl, "n1", 2.5) and not r(tl, "n2", 2.5)  # e1 dead, e2 alone, e3 alone
     assert not r(tl, "n1", 4.5) and r(tl, "n2", 4.5)  # n1 reaches dead e1 only
     assert r(tl, "n1", 5.5)  # e1 back: e1 is in the majority
+
+
+def test_a_load_fault_adds_half_a_second_to_its_bounds():
+    # n2 leaves us 1.3 s after the kill (bound 1.0 s): an I1 without load,
+    # none while two CPU hogs run over the kill (1.0 + 0.5 s), and again
+    # one when it leaves after 1.6 s under the same load.
+    tl = clean()
+    set_node(tl, "n2", [(0.0, "us"), (11.3, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us")])
+    assert invs(tl) == [("I1", "n2")]
+    tl["faults"].append({"kind": "cpu_hogs", "start": 9.0, "end": 12.0, "cuts": [],
+                         "load": True})
+    assert invs(tl) == []
+    set_node(tl, "n2", [(0.0, "us"), (11.6, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us")])
+    assert invs(tl) == [("I1", "n2")]
+    # The same for an override served 0.8 s after its ack, and a status
+    # poll answered in 1.3 s, while a dd loop runs; without it, both count.
+    tl = clean()
+    set_node(tl, "n3", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.8, "eu"), (23.3, "us")])
+    tl["status"]["n1"][60][1] = 1.3
+    assert invs(tl) == [("I3-late", "n3"), ("status", "n1")]
+    tl["faults"] += [{"kind": "dd_dsync", "start": 19.0, "end": 21.0, "cuts": [], "load": True},
+                     {"kind": "dd_dsync", "start": 29.0, "end": 31.0, "cuts": [],
+                      "load": True}]
+    assert invs(tl) == []
+
+
+def test_five_members_quorum_is_three():
+    tl = clean()
+    tl["members"] = ["e1", "e2", "e3", "e4", "e5"]
+    tl["nodes"] = NODES + ["n4", "n5"]
+    # e4 dead: e1, e2, e3 and e5 are a quorum (4 of 5); n1, cut from e2,
+    # e3 and e5, reaches only e1 and e4, but e1 is still a live member of
+    # that quorum.
+    tl["faults"] = [{"kind": "member_kill", "start": 1.0, "end": 5.0, "cuts": [],
+                     "dead_members": ["e4"]},
+                    {"kind": "node_member_cut", "start": 1.0, "end": 5.0,
+                     "cuts": [["n1", m] for m in ("e2", "e3", "e5")]}]
+    assert campaign_check.check_reach(tl, "n1", 1.5) is True
+    assert campaign_check.check_reach(tl, "n2", 1.5) is True
+    # e5 dead too and e3 cut off from the rest leave e1 and e2, 2 of 5:
+    # no node reaches a quorum.
+    tl["faults"] += [{"kind": "member_kill", "start": 2.0, "end": 3.0, "cuts": [],
+                      "dead_members": ["e5"]},
+                     {"kind": "leader_isolation", "start": 2.0, "end": 3.0,
+                      "cuts": [["e3", m] for m in ("e1", "e2", "e4", "e5")]}]
+    assert campaign_check.check_reach(tl, "n2", 2.5) is False
+    assert campaign_check.check_reach(tl, "n2", 3.5) is True
