@@ -1,17 +1,20 @@
-"""A 60-second fault campaign on the namespace fleet (contrib/bench/
-fleet_campaign.py, issue #54 item 4): a fixed seed's nemesis (cuts,
-one-way cuts, member kill and restart, leader isolation, a node cut off
-with the leader as the primary dies, a dd oflag=dsync loop, CPU hogs,
-backend kill and revival, a node cut from one backend, overrides) while
-every node is queried every 20 ms and its /v1/status every 0.5 s.
+"""A 3-minute fault campaign on the namespace fleet (contrib/bench/
+fleet_campaign.py, issue #54 item 4, "a 3-minute version in CI"): a
+fixed seed's nemesis (cuts, one-way cuts, member kill and restart, leader
+isolation, a node cut off with the leader as the primary dies, a dd
+oflag=dsync loop, CPU hogs, clock jumps, backend kill and revival, a node
+cut from one backend, overrides) while every node is queried every 20 ms
+and its /v1/status every 0.5 s.
 
-Asserted: 0 violations of what the product holds today (I2: no false
-failover on a node that reaches a quorum; I3-lost: no acknowledged
-override lost; I4: no node back on a dead backend; /v1/status answered
-within 1 s). Reported, and allowed by name below with the reason, the
-classes that the current "gaps" rule is known to break (doc/fleet.md,
-"Decision model and simulator", REG-1 and REG-2, and "The fault
-campaign").
+Asserted: 0 violations of I1-I4 and of the admin API's bound (every
+bound 0.5 s longer while a load fault runs), under the stamped rule (the
+live verdict by default). One class is allowed, by name, with its cause:
+I2-isolated, a node that reaches no etcd quorum serving its own probes
+once degraded, which its isolation mode documents and no node can tell
+from a real failure (doc/fleet.md, "What a node cannot know"). The gaps
+rule's classes (I1 on the node cut off with the leader, I3-late after a
+watch failover, I2-revival) are no longer allowed: the stamped rule
+removed them (doc/fleet.md, "The fault campaign").
 
 Skipped without root, iproute2 or etcd (as the partition tests), and
 with a sanitizer build of gtmd: ASan makes every node 2-3x slower, so
@@ -35,32 +38,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import fleet_campaign  # noqa: E402
 
 SEED = 7
-DURATION = 60
+# Issue #54: "Run a 3-minute version in CI". The test takes about 3.5
+# minutes with the lab's start and stop, on one of CI's 3 workers.
+DURATION = 180
 
-# Violations asserted to be 0.
-HELD = ("I2", "I3-lost", "I4", "status")
-# Allowed and reported: the gaps rule's known failures (doc/fleet.md).
+# Allowed and reported, with the cause (doc/fleet.md, "What a node cannot
+# know"): a node cut off from every member reaches no quorum; once
+# degraded (stale_after) its isolation mode ("serve") makes it serve its
+# own probes, so its own cut from a backend moves its answers. Nothing it
+# can observe tells that cut from the backend's death.
 KNOWN = {
-    # REG-1: a node cut off with the etcd leader as the primary dies waits
-    # until its member stops naming itself leader (1.0-2.4 s after the
-    # kill); REG-2: during an election (a member killed, the leader
-    # isolated) a node leaves after the blind gap and a status poll.
-    "I1": "REG-1 / REG-2: the gaps rule waits for an election to show",
-    # A node that reaches a quorum serves an override (or its delete)
-    # after its watch or its calls leave a silent member, or after an
-    # election: 0.45 s plus the fleet thread's delays, beyond 0.5 s.
-    "I3-late": "watch failover and elections delay the override past 0.5 s",
-    # A node cut off from every member serves its own probes once
-    # degraded (stale_after): its own local fault then moves its answers
-    # (documented: "What the fleet guarantees").
-    "I2-isolated": "a degraded node serves its own probes (doc/fleet.md)",
-    # A flap while the fleet comes back: within stale_after (3 s) of the
-    # primary's revival, a node that served it again leaves it for a
-    # moment, when a report written late (by a node cut off during the
-    # kill) arrives after an early up: freshness is judged by arrival, not
-    # by the writer's stamp (issue #54 item 1, not made yet). Seen 0.2 and
-    # 1.55 s after the revival.
-    "I2-revival": "a late report after the revival (no writer's stamp yet)",
+    "I2-isolated": "a degraded node serves its own probes (isolation: serve)",
 }
 
 
@@ -74,7 +62,7 @@ def sanitized(path):
     return b"__asan_init" in data or b"__tsan_init" in data
 
 
-def test_sixty_second_campaign_holds_i2_i3_i4_and_status():
+def test_three_minute_campaign_holds_i1_to_i4_and_status():
     for why in (need_etcd(), netlab.why_not()):
         if why:
             pytest.skip(why)
@@ -84,9 +72,9 @@ def test_sixty_second_campaign_holds_i2_i3_i4_and_status():
     print("\n" + fleet_campaign.summary(r))
     assert not r["close_errors"], r["close_errors"]
     # The campaign did what it is for: faults of several kinds, answers
-    # recorded from every node.
-    assert len(r["faults"]) >= 8 and r["queries"] > 3 * 20 * DURATION, (
-        r["fault_counts"], r["queries"])
-    held = [v for v in r["violations"] if v["inv"] in HELD]
-    unknown = [v for v in r["violations"] if v["inv"] not in HELD and v["inv"] not in KNOWN]
-    assert not held and not unknown, json.dumps(held + unknown, indent=1)[:20000]
+    # recorded from every node (50 a second each, at least a third of
+    # them even on a loaded machine).
+    assert len(r["faults"]) >= 25 and len(r["fault_counts"]) >= 8, r["fault_counts"]
+    assert r["queries"] > 3 * 20 * DURATION, r["queries"]
+    bad = [v for v in r["violations"] if v["inv"] not in KNOWN]
+    assert not bad, json.dumps(bad, indent=1)[:20000]
