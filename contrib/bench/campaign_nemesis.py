@@ -185,7 +185,8 @@ class Nemesis:
             self._load(0, True, "dd") + ({"dd"},)
 
     def f_cpu_hogs(self):
-        return ({"desc": "two CPU hogs", "load": True},) + self._load(2, False, "hogs") + ({"hogs"},)
+        return ({"desc": "two CPU hogs", "load": True},) + self._load(2, False, "hogs") + \
+            ({"hogs"},)
 
     def f_backend_kill(self):
         b = self.rng.choice(("us", "eu"))

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A randomized real-fault campaign on the fleet (issue #54 item 4, in
 the manner of Jepsen): a 3-member etcd (e1..e3) and 3 gtmd nodes (n1..n3),
-or 5 and 5 (--members 5 --nodes 5), each in its own network namespace (tests/integration/fleetlab.py), two
+or 5 and 5 (--members 5 --nodes 5), each in its own network namespace
+(tests/integration/fleetlab.py), two
 HTTP backends us and eu in the root namespace, each its own process
 (policy failover us, eu;
 http check every 0.25 s, fall 2, rise 2). A nemesis (campaign_nemesis.py)
