@@ -16,7 +16,7 @@ lab, load processes and backends are stopped in a finally, also on
 SIGINT/SIGTERM. Usage:
   GTMD=build/gtmd /usr/bin/python3 contrib/bench/fleet_campaign.py \\
       --seed 1 --duration 180 [--members 5] [--nodes 5] [--load] \\
-      [--no-clock-jumps] [--report out.json]
+      [--no-clock-jumps] [--report out.json] [--logs DIR]
 Clock jumps need libfaketime (every node then runs with it preloaded,
 reading its offset from a file the nemesis rewrites); without it the
 campaign runs without them and says so.
@@ -294,11 +294,27 @@ def params(load):
             "window": 2.0}
 
 
-def run_campaign(seed, duration, load=False, log=print, members=3, nodes=3, jumps=True):
+def keep_logs(fleet, directory):
+    """Copies every node's log and every etcd member's into directory
+    before the lab removes them (a violation's cause is read there)."""
+    import shutil
+    os.makedirs(directory, exist_ok=True)
+    for n in fleet.nodes:
+        if os.path.exists(n.log_path):
+            shutil.copy(n.log_path, os.path.join(directory, n.name + ".log"))
+    for m in fleet.member_names:
+        path = os.path.join(fleet.etcd_dir or "", m + ".log")
+        if os.path.exists(path):
+            shutil.copy(path, os.path.join(directory, m + ".log"))
+
+
+def run_campaign(seed, duration, load=False, log=print, members=3, nodes=3, jumps=True,
+                 logs=None):
     """Starts the lab, runs the nemesis for `duration` s with the recorder,
     heals, lets the fleet settle 3 s, and checks. Returns the report (a
     dict: the timeline without raw answers, violations, figures).
-    jumps: clock jumps among the faults (when libfaketime is installed)."""
+    jumps: clock jumps among the faults (when libfaketime is installed);
+    logs: a directory to keep the nodes' and members' logs in."""
     for why in (need_etcd(), netlab.why_not()):
         if why:
             raise RuntimeError(why)
@@ -338,6 +354,8 @@ def run_campaign(seed, duration, load=False, log=print, members=3, nodes=3, jump
             rec.finish()
         if background:
             background.stop()
+        if logs:
+            keep_logs(fleet, logs)
         errors = fleet.close()
     tl = {"params": params(load), "nodes": [n.name for n in fleet.nodes],
           "members": list(fleet.member_names),
@@ -402,13 +420,14 @@ def main():
     ap.add_argument("--no-clock-jumps", action="store_true",
                     help="no clock jumps (every node then runs without libfaketime)")
     ap.add_argument("--report", help="write the report (JSON) here")
+    ap.add_argument("--logs", help="keep the nodes' and members' logs in this directory")
     a = ap.parse_args()
 
     def stop(sig, frame):
         raise KeyboardInterrupt  # unwinds through the finally that cleans up
     signal.signal(signal.SIGTERM, stop)
     r = run_campaign(a.seed, a.duration, a.load, members=a.members, nodes=a.nodes,
-                     jumps=not a.no_clock_jumps)
+                     jumps=not a.no_clock_jumps, logs=a.logs)
     print(summary(r))
     if a.report:
         with open(a.report, "w") as f:

@@ -62,13 +62,16 @@ def sanitized(path):
     return b"__asan_init" in data or b"__tsan_init" in data
 
 
-def test_three_minute_campaign_holds_i1_to_i4_and_status():
+def test_three_minute_campaign_holds_i1_to_i4_and_status(tmp_path):
     for why in (need_etcd(), netlab.why_not()):
         if why:
             pytest.skip(why)
     if os.environ.get("GTM_TSAN") or sanitized(GTMD):
         pytest.skip("a sanitizer build: the invariants' bounds are for a plain build")
-    r = fleet_campaign.run_campaign(SEED, DURATION)
+    # The nodes' and members' logs are kept (pytest keeps the last runs'
+    # tmp_path), so that a violation's cause can be read, not guessed.
+    logs = str(tmp_path / "logs")
+    r = fleet_campaign.run_campaign(SEED, DURATION, logs=logs)
     print("\n" + fleet_campaign.summary(r))
     assert not r["close_errors"], r["close_errors"]
     # The campaign did what it is for: faults of several kinds, answers
@@ -77,4 +80,4 @@ def test_three_minute_campaign_holds_i1_to_i4_and_status():
     assert len(r["faults"]) >= 25 and len(r["fault_counts"]) >= 8, r["fault_counts"]
     assert r["queries"] > 3 * 20 * DURATION, r["queries"]
     bad = [v for v in r["violations"] if v["inv"] not in KNOWN]
-    assert not bad, json.dumps(bad, indent=1)[:20000]
+    assert not bad, "logs in %s\n%s" % (logs, json.dumps(bad, indent=1)[:20000])
