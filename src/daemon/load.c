@@ -123,6 +123,15 @@ static const char *load_below_dname(const struct zone *z, const struct zone_node
     return buf;
 }
 
+/* Whether zone cz has nothing to serve yet: a secondary without a copy,
+ * or a fleet member's zone waiting for the fleet's keys (serving it with
+ * keys of its own, or unsigned, would give validators answers without a
+ * chain of trust while the zone has a DS). */
+static bool load_pending(const struct config_zone *cz)
+{
+    return load_secondary_pending(cz) || cz->dnssec.keys_pending;
+}
+
 /* Whether the zone of name n is signed at load (has keys configured). */
 static bool load_zone_has_keys(const struct config *cfg, const struct dns_name *n)
 {
@@ -155,8 +164,8 @@ void load_attach(struct snapshot *s, const struct config *cfg, const struct poli
     const char *why = NULL;
     char dname_why[1400];
     int zi = load_zone_of(cfg, &n);
-    if (zi >= 0 && load_secondary_pending(&cfg->zones[zi]))
-        return; /* its secondary zone has no copy yet: attached when it has */
+    if (zi >= 0 && load_pending(&cfg->zones[zi]))
+        return; /* its zone is not served yet: attached when it is */
     if (!node)
         why = "is outside every loaded zone";
     else if (load_below_cut(z, &n))
@@ -291,8 +300,8 @@ static void *load_zones_run(void *arg)
         abort();
     for (size_t i = j->first; i < j->cfg->n_zones; i += j->step) {
         const struct config_zone *cz = &j->cfg->zones[i];
-        if (load_secondary_pending(cz) || cz->gen_catalog || (j->keep && j->keep[i]))
-            continue; /* no copy yet: served once a transfer brings one; made later; kept */
+        if (load_pending(cz) || cz->gen_catalog || (j->keep && j->keep[i]))
+            continue; /* no copy or keys yet: served once it has; made later; kept */
         size_t n_extra = load_extra_names(j->cfg, j->g, i, extra, flags);
         j->zones[i] = zone_load_signed(cz->origin, cz->file, cz->file, extra, flags, n_extra,
                                        &cz->dnssec.sign, &j->errs[i]);
@@ -395,6 +404,10 @@ static struct zone *load_zone_ready(const struct config *cfg, const struct confi
         (!cz->catalog_member || (*members_pending)++ < LOAD_PENDING_NAMED))
         log_warn("event=zone_pending zone=%s why=\"no copy yet: served after the first "
                  "transfer from its primary\"",
+                 cz->origin);
+    if (!z && cz->dnssec.keys_pending)
+        log_warn("event=zone_pending zone=%s why=\"no keys yet: waiting for the fleet's key set "
+                 "in etcd (or the key lock to make the first keys); not served until then\"",
                  cz->origin);
     if (z)
         load_zone_roles(z, cz, kr);

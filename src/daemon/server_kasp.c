@@ -119,8 +119,8 @@ static bool server_kasp_adopt(struct server *srv, const struct config_zone *z,
  * rest is the timer's) and fills its key list; *next gets the time of
  * its next action (-1: none). false with messages. */
 static bool server_kasp_zone(struct server *srv, struct config_zone *z,
-                             const struct zone_kasp_policy *p, int64_t now, bool act, int64_t *next,
-                             struct errlist *errs)
+                             const struct zone_kasp_policy *p, int64_t now, bool act, bool fleet,
+                             int64_t *next, struct errlist *errs)
 {
     const char *dir = z->dnssec.key_directory;
     struct zone_kasp_keys keys;
@@ -149,9 +149,11 @@ static bool server_kasp_zone(struct server *srv, struct config_zone *z,
             *next = a.at;
             break;
         }
-        if (!act && !dirty && keys.n != 0) {
+        if (!act && !dirty && (keys.n != 0 || fleet)) {
             /* Due but not ours to take (a reload; a fleet member that
-             * waits for the lock or the others' loads): look again soon. */
+             * waits for the lock or the others' loads): look again soon.
+             * A fleet member never makes first keys of its own: they
+             * would be served until the fleet's set came (issue #56). */
             *next = now + 1;
             break;
         }
@@ -167,6 +169,7 @@ static bool server_kasp_zone(struct server *srv, struct config_zone *z,
         *next = pwake;
     if (dirty && !zone_kasp_store_save(dir, z->origin, &keys, errs))
         return false;
+    z->dnssec.keys_pending = fleet && keys.n == 0;
     zone_kasp_store_fill(dir, z->origin, &keys, now, &z->dnssec.sign);
     return true;
 }
@@ -186,11 +189,12 @@ bool server_kasp_prepare(struct server *srv, struct config *cfg, bool act, struc
     size_t before = errs->count;
     /* A fleet that shares its keys takes its steps on one node, through
      * the timer (server_keyshare_may_act); a load only fills the keys. */
-    if (cfg->fleet.enabled && cfg->fleet.has_key_secret)
+    bool fleet = cfg->fleet.enabled && cfg->fleet.has_key_secret;
+    if (fleet)
         act = false;
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct zone_kasp_policy *p = server_kasp_policy(cfg, &cfg->zones[i]);
-        if (p && server_kasp_zone(srv, &cfg->zones[i], p, now, act, &next, errs) && !act &&
+        if (p && server_kasp_zone(srv, &cfg->zones[i], p, now, act, fleet, &next, errs) && !act &&
             next >= 0 && next <= now && srv->kasp_timer)
             /* A step due now (a reload that changed the policy's
              * algorithm): the timer takes it once this reload is done
@@ -253,7 +257,8 @@ static int64_t server_kasp_run(struct server *srv, int64_t now, bool *resign)
         int64_t next;
         char why[300]; /* shown by status (fleet_keys), not logged every second */
         bool act = server_keyshare_may_act(srv, z->origin, why, sizeof(why));
-        if (!server_kasp_zone(srv, z, p, now, act, &next, &errs)) {
+        bool fleet = cfg->fleet.enabled && cfg->fleet.has_key_secret;
+        if (!server_kasp_zone(srv, z, p, now, act, fleet, &next, &errs)) {
             server_log_errors(&errs, "key manager: ");
             log_error("event=dnssec_key_failed zone=%s errors=%zu retry_s=%d", z->origin,
                       errs.count, SERVER_KASP_RETRY_S);

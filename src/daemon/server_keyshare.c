@@ -249,8 +249,8 @@ static void server_keyshare_on_put(void *arg, enum etcd_status st, json_t *resp,
 static void server_keyshare_write(struct server_keyshare *ks, const struct config_zone *c,
                                   struct server_keyshare_zone *z, bool exists, int64_t mod)
 {
-    if (z->writing || (exists && mod != z->mod_rev))
-        return; /* only over the set this node holds */
+    if (z->writing || (exists && mod != z->mod_rev) || c->dnssec.keys_pending)
+        return; /* only over the set this node holds; never an empty set */
     struct errlist errs;
     errlist_init(&errs);
     char *text = server_keyshare_export(c, &errs);
@@ -544,6 +544,11 @@ bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, 
                  ks->holder[0] ? ks->holder : "no node's yet");
         return false;
     }
+    /* etcd holds no set for the zone (its last read, under this lock) and
+     * this node holds the lock: it makes the first keys, written to etcd
+     * at its next tick with a create-only compare. */
+    if (z && !z->digest[0] && !z->writing && !json_object_get(ks->blobs, origin))
+        return true;
     if (!z || !z->digest[0] || z->writing || !server_keyshare_local_is_fleet(srv, z)) {
         snprintf(why, len, "this node's last step is not written to etcd yet");
         return false;

@@ -75,6 +75,11 @@ struct zone_dnssec_params {
      * directory; NULL: the keys are "keys", the operator's. With it, the
      * daemon fills sign.keys from the store before each load. */
     char *key_directory;
+    /* Set by the daemon's key manager: a fleet member sharing its keys
+     * (fleet.key_secret_file) whose store is still empty, waiting for the
+     * fleet's set from etcd or the lock to make the first keys. Such a zone
+     * is kept out of the served set (doc/dnssec.md, "Bootstrapping"). */
+    bool keys_pending;
 };
 
 /* Sets the defaults, then reads v (the "dnssec" object, may be NULL) at
