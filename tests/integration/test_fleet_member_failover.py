@@ -4,7 +4,7 @@ network namespaces (netlab.py, the Fleet of test_fleet_partition.py: a
 
 A member that stops answering drops packets (a tc filter, no reset). The
 node that uses it must leave it within FLEET_WATCH_PROBE_S +
-FLEET_CONNECT_S (0.45 s) plus the loop's delays, resume its watch from
+FLEET_CONNECT_S (0.1 + 0.2 = 0.3 s) plus the loop's delays, resume its watch from
 the revision after the last one it delivered (no fresh read: the resync
 counter does not move) and miss no event; an override acknowledged on
 another node is served by it shortly after. Two ways to cut:
@@ -39,7 +39,7 @@ from test_fleet_partition import PREFIX, delete_override, listed, post_override,
 MEMBERS = ("e1", "e2", "e3")
 ROUNDS = 3  # of each cut
 # The assertion bounds, with room for a machine shared with other jobs
-# (the design bound is 0.45 s for the move; the figures printed show what
+# (the design bound is 0.3 s for the move; the figures printed show what
 # was measured). Before the fix ack -> served took 2 s and more.
 MOVE_MAX_S = 1.2
 SERVED_MAX_S = 1.5
