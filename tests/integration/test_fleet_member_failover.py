@@ -25,6 +25,7 @@ n1 2-2.5 s later). Figures are printed (pytest -s):
     GTMD=build/gtmd /usr/bin/python3 -m pytest -s -p no:cacheprovider \\
         tests/integration/test_fleet_member_failover.py
 """
+import os
 import threading
 import time
 
@@ -33,6 +34,7 @@ import pytest
 from backends import poll
 from fleetlib import b64, http_json
 # fleet: the fixture (namespaces, etcd, backends; removed also on failure)
+from test_fleet_campaign import sanitized
 from test_fleet_partition import fleet  # noqa: F401
 from test_fleet_partition import PREFIX, delete_override, listed, post_override, synced
 
@@ -43,7 +45,9 @@ ROUNDS = 3  # of each cut
 # was measured). Before the fix ack -> served took 2 s and more.
 MOVE_MAX_S = 1.2
 SERVED_MAX_S = 1.5
-STATUS_MAX_S = 1.0
+# /v1/status within 1 s on every node throughout (issue #54), +0.5 s for
+# a sanitizer build (2-3x slower, the issue's allowance for a loaded machine).
+STATUS_MAX_S = 1.5 if sanitized(os.environ.get("GTMD", "")) else 1.0
 VIEW_AGE_MAX_S = 1.8
 # A node keeps its session unless no quorum answered it for stale_after
 # (3 s here). A node whose status never showed last_quorum_s above this
