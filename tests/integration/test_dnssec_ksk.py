@@ -182,6 +182,38 @@ class Client(threading.Thread):
         self.join(10)
 
 
+def start_parent(kdir, kport, gport, ksk, anchor_dir):
+    """Knot in kdir on kport as the primary of PARENT, signing it itself,
+    with the DS of the child's KSK ksk (a DNSKEY rdata) and taking DS
+    pushes under KEY. Returns (process, its output file, the path of a
+    trust anchor file in anchor_dir holding the parent's KSKs); the caller
+    stops the process (stop_process) and closes the file."""
+    ds = dns.dnssec.make_ds(dns.name.from_text(CHILD), ksk, "SHA256")
+    with open(os.path.join(kdir, "parent.zone"), "w") as f:
+        f.write(parent_text(ds.to_text()))
+    conf = os.path.join(kdir, "knot.conf")
+    with open(conf, "w") as f:
+        f.write(knot_conf(kdir, kport, gport))
+    knot_out = open(os.path.join(kdir, "out.log"), "ab")
+    knot = subprocess.Popen([KNOTD, "-c", conf], cwd=kdir, stdout=knot_out,
+                            stderr=subprocess.STDOUT)
+
+    def parent_ksk():
+        return [k for k in rrset(kport, PARENT, "DNSKEY") if k.flags & 1]
+    # Knot makes its keys and signs at load: well under a second; 20 s
+    # on a loaded machine.
+    anchors = poll(parent_ksk, 20, 0.1)[0]
+    if not anchors:
+        stop_process(knot)
+        knot_out.close()
+        raise AssertionError("knot did not sign the parent")
+    anchor = os.path.join(anchor_dir, "anchor.key")
+    with open(anchor, "w") as f:
+        for k in anchors:
+            f.write("%s 3600 IN DNSKEY %s\n" % (PARENT, k.to_text()))
+    return knot, knot_out, anchor
+
+
 def chain(ksk_life, push_secret):
     """gtmd (child), Knot (parent), Unbound; yields an env object."""
     workdir = tempfile.mkdtemp(prefix="gtmd-ksk-")
@@ -207,26 +239,7 @@ def chain(ksk_life, push_secret):
         g = Gtmd(gdir, cfg, gport).start()
         start = time.monotonic()
         [ksk] = [k for k in rrset(gport, CHILD, "DNSKEY") if k.flags & 1]
-        ds = dns.dnssec.make_ds(dns.name.from_text(CHILD), ksk, "SHA256")
-        with open(os.path.join(kdir, "parent.zone"), "w") as f:
-            f.write(parent_text(ds.to_text()))
-        conf = os.path.join(kdir, "knot.conf")
-        with open(conf, "w") as f:
-            f.write(knot_conf(kdir, kport, gport))
-        knot_out = open(os.path.join(kdir, "out.log"), "ab")
-        knot = subprocess.Popen([KNOTD, "-c", conf], cwd=kdir, stdout=knot_out,
-                                stderr=subprocess.STDOUT)
-
-        def parent_ksk():
-            return [k for k in rrset(kport, PARENT, "DNSKEY") if k.flags & 1]
-        # Knot makes its keys and signs at load: well under a second; 20 s
-        # on a loaded machine.
-        anchors = poll(parent_ksk, 20, 0.1)[0]
-        assert anchors, "knot did not sign the parent"
-        anchor = os.path.join(udir, "anchor.key")
-        with open(anchor, "w") as f:
-            for k in anchors:
-                f.write("%s 3600 IN DNSKEY %s\n" % (PARENT, k.to_text()))
+        knot, knot_out, anchor = start_parent(kdir, kport, gport, ksk, udir)
         uconf = os.path.join(udir, "unbound.conf")
         with open(uconf, "w") as f:
             f.write(unbound_conf(udir, uport, kport, gport, anchor))
