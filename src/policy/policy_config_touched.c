@@ -9,11 +9,12 @@
  * of a change's reload. When the daemon knows what the change touched
  * (the delta it journals), every record of another name is the running
  * set's as it is: one pass over the running set's array, in order, copies
- * those (pc_reuse_copy) and skips the touched names' records; the touched
- * names still in the document are then compiled, after them. The set's
- * order is then the document's but for those, which nothing depends on
- * (a record's index keys only its own set's tables; a later walk that
- * finds it out of step looks records up by name).
+ * those (pc_reuse_copy) and keeps room for a touched name that keeps as
+ * many records (compiled there, so no other record moves: issue #55); the
+ * other touched names still in the document are then compiled after them.
+ * The set's order is then the document's but for those, which nothing
+ * depends on (a record's index keys only its own set's tables; a later
+ * walk that finds it out of step looks records up by name).
  *
  * Checked once the others are taken, in the same pass that finds them:
  * the document must hold as many names as the running set's untouched ones
@@ -27,11 +28,13 @@
 #include "policy/policy_config_int.h"
 
 /* The touched names by their key hash (open addressing; slot: 1 + the
- * name's index in names). */
+ * name's index in names). at[i]: where name i's records were placed by
+ * pc_touched_take (SIZE_MAX: not placed, compiled after the others). */
 struct pc_tset {
     const char **names;
     uint32_t *hash;
     uint32_t *slot;
+    size_t *at;
     uint32_t mask;
     size_t n;
 };
@@ -45,9 +48,10 @@ static bool pc_tset_init(struct pc_tset *t, json_t *touched)
     t->names = calloc(n ? n : 1, sizeof(*t->names));
     t->hash = calloc(n ? n : 1, sizeof(*t->hash));
     t->slot = calloc(size, sizeof(*t->slot));
+    t->at = malloc((n ? n : 1) * sizeof(*t->at));
     t->mask = size - 1;
     t->n = 0;
-    if (!t->names || !t->hash || !t->slot)
+    if (!t->names || !t->hash || !t->slot || !t->at)
         abort();
     const char *name;
     json_t *x;
@@ -58,19 +62,21 @@ static bool pc_tset_init(struct pc_tset *t, json_t *touched)
             k = (k + 1) & t->mask;
         t->names[t->n] = name;
         t->hash[t->n] = h;
+        t->at[t->n] = SIZE_MAX;
         t->slot[k] = (uint32_t)++t->n;
     }
     return true;
 }
 
-static bool pc_tset_has(const struct pc_tset *t, uint32_t h, const char *name)
+/* The index of name in t's names, or SIZE_MAX when it is not touched. */
+static size_t pc_tset_find(const struct pc_tset *t, uint32_t h, const char *name)
 {
     for (uint32_t k = h & t->mask; t->slot[k]; k = (k + 1) & t->mask) {
         uint32_t i = t->slot[k] - 1;
         if (t->hash[i] == h && strcmp(t->names[i], name) == 0)
-            return true;
+            return i;
     }
-    return false;
+    return SIZE_MAX;
 }
 
 static void pc_tset_free(struct pc_tset *t)
@@ -78,6 +84,7 @@ static void pc_tset_free(struct pc_tset *t)
     free(t->names);
     free(t->hash);
     free(t->slot);
+    free(t->at);
 }
 
 /* How many consecutive records of old from at share at's name (the
@@ -92,18 +99,43 @@ static size_t pc_run(const struct gslb *old, size_t at)
     return n;
 }
 
+/* Keeps room at g's end for the n records of touched name x, which the
+ * document still holds with as many (v: the document's records): they
+ * are compiled there once the change adds up (pc_records_touched), so
+ * every record after them keeps its index. The slots are zeroed (own
+ * nothing) until then, so pc_touched_undo may drop them. */
+static bool pc_touched_place(struct pc_tset *t, size_t x, size_t n, json_t *v, struct gslb *g)
+{
+    json_t *m = json_object_get(v, t->names[x]);
+    if (!m || pc_member_size(m) != n)
+        return false;
+    t->at[x] = g->n_records;
+    memset(&g->records[g->n_records], 0, n * sizeof(*g->records));
+    for (size_t k = 0; k < n; k++)
+        g->from[g->n_records + k] = GSLB_COMPILED;
+    g->n_records += n;
+    return true;
+}
+
 /* Takes every run of the running set whose name is not touched into g,
  * in order (pc_reuse_copy), in the same pass that finds them: a run whose
- * pool changed is named in again instead. How many names were taken. */
-static size_t pc_touched_take(struct pc_reuse *r, const struct pc_tset *t, struct gslb *g,
+ * pool changed is named in again instead, a touched one whose name keeps
+ * as many records has its room kept (pc_touched_place). So a change that
+ * replaces records, adding and removing none, leaves every other record
+ * at its index in the running set (g->from[i] == i), which is what lets
+ * the loader share the running set's tables (serve_bind_share). How many
+ * names were taken. */
+static size_t pc_touched_take(struct pc_reuse *r, struct pc_tset *t, struct gslb *g, json_t *v,
                               json_t *again)
 {
     const struct gslb *old = r->g;
     size_t kept = 0;
     for (size_t i = 0; i < old->n_records;) {
         const struct policy_record *o = &old->records[i];
-        size_t n = pc_run(old, i);
-        if (!pc_tset_has(t, o->key_hash, o->name_str)) {
+        size_t n = pc_run(old, i), x = pc_tset_find(t, o->key_hash, o->name_str);
+        if (x != SIZE_MAX)
+            pc_touched_place(t, x, n, v, g);
+        else {
             if (pc_reuse_pools_ok(r, i, n)) {
                 pc_reuse_copy(r, i, n, g);
                 kept++;
@@ -155,13 +187,20 @@ bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
     if (!g->from)
         abort();
     g->from_g = old;
-    size_t kept = pc_touched_take(r, &t, g, again);
+    size_t kept = pc_touched_take(r, &t, g, v, again);
     bool fits = json_object_size(v) == kept + present + json_object_size(again);
     if (!fits)
         pc_touched_undo(g);
-    for (size_t i = 0; fits && i < t.n; i++)
-        if ((rv = json_object_get(v, t.names[i])))
-            pc_compile_member(j, at, t.names[i], rv, g, origins, n_origins, def);
+    for (size_t i = 0; fits && i < t.n; i++) {
+        if (!(rv = json_object_get(v, t.names[i])))
+            continue;
+        size_t end = g->n_records;
+        if (t.at[i] != SIZE_MAX)
+            g->n_records = t.at[i]; /* compiled into its room, then back to the end */
+        pc_compile_member(j, at, t.names[i], rv, g, origins, n_origins, def);
+        if (t.at[i] != SIZE_MAX)
+            g->n_records = end;
+    }
     const char *name;
     json_object_foreach(again, name, rv)
     {
