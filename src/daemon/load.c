@@ -430,125 +430,6 @@ static bool load_all_kept(const struct config *cfg, const bool *keep)
     return true;
 }
 
-/* The node each binding of prev's policy set is attached at (by the
- * index of the binding), from prev's table; NULL where none is. Caller
- * frees. */
-static const struct zone_node **load_bound_nodes(const struct serve_set *prev)
-{
-    const struct gslb *p = prev->gslb;
-    const struct zone_node **at = calloc(p->n_records ? p->n_records : 1, sizeof(*at));
-    if (!at)
-        abort();
-    for (uint32_t i = 0; prev->bind.nodes && i <= prev->bind.mask; i++)
-        if (prev->bind.nodes[i])
-            at[prev->bind.binding[i]] = prev->bind.nodes[i];
-    return at;
-}
-
-/* Whether record r of g is the record of its origin (policy.h) that was
- * o, or both are NULL. */
-static bool load_same_origin(const struct gslb *g, const struct policy_record *r,
-                             const struct policy_record *o)
-{
-    return r ? gslb_origin_of(g, r->index) == o : o == NULL;
-}
-
-/* The node binding i of g is attached at when it binds the very records
- * (taken compiled) that the running set's binding bound, in zones kept
- * as they are: checked when that set was built, with the same inputs.
- * NULL: attach it (load_attach). */
-static const struct zone_node *load_kept_node(const struct gslb *g, size_t i,
-                                              const struct zone_node **nodes)
-{
-    if (!nodes || g->from[i] == GSLB_COMPILED)
-        return NULL;
-    const struct policy_binding *b = &g->bindings[i], *o = &g->from_g->bindings[g->from[i]];
-    if (!load_same_origin(g, b->a, o->a) || !load_same_origin(g, b->aaaa, o->aaaa) ||
-        !load_same_origin(g, b->cname, o->cname))
-        return NULL;
-    return nodes[g->from[i]];
-}
-
-/* load_attach_all when every zone is the running set's (prev's) and
- * neither policy set has a record with a loose key: a binding of g taken
- * from prev's set binds the very records of one key that prev's binding
- * at its origin bound (policy_bind_names binds by key then, and a change
- * takes a key's records whole, with pools of the same shape), so prev's
- * table is carried over with the bindings swapped (serve_bind_carry), and
- * only the others are attached (load_attach). False: not the case, bind
- * untouched. */
-static bool load_attach_carried(struct snapshot *s, const struct config *cfg, const struct gslb *g,
-                                const struct serve_set *prev, struct serve_bind *bind,
-                                struct errlist *errs, struct errlist *warns)
-{
-    const struct gslb *p = prev->gslb;
-    if (!gslb_bound_by_key(g) || !gslb_bound_by_key(p) || !p->bindings ||
-        p->n_bindings != p->n_records)
-        return false;
-    uint32_t *to = malloc((p->n_records ? p->n_records : 1) * sizeof(*to));
-    uint32_t *carried = calloc(g->n_records ? g->n_records : 1, sizeof(*carried));
-    size_t *rest = malloc((g->n_records ? g->n_records : 1) * sizeof(*rest)), n_rest = 0, n_to = 0;
-    if (!to || !carried || !rest)
-        abort();
-    memset(to, 0xff, (p->n_records ? p->n_records : 1) * sizeof(*to));
-    for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_binding *b = &g->bindings[i], *o;
-        if (!policy_binding_any(b))
-            continue;
-        o = g->from[i] != GSLB_COMPILED ? &p->bindings[g->from[i]] : NULL;
-        /* The same slots too: a slot bound anew (AAAA) is checked against
-         * the zone's data by load_attach (a static AAAA there). */
-        if (o && policy_binding_any(o) && policy_binding_same_slots(b, o)) {
-            to[g->from[i]] = (uint32_t)i;
-            n_to++;
-        } else
-            rest[n_rest++] = i;
-    }
-    size_t n = serve_bind_carry(bind, &prev->bind, to, p->n_records, carried);
-    free(to);
-    if (n != SIZE_MAX) {
-        for (size_t x = 0; x < n_rest; x++)
-            load_attach(s, cfg, &g->bindings[rest[x]], &g->records[rest[x]], bind, errs, warns);
-        /* Taken, but not attached in prev (its secondary zone had no copy
-         * yet, or its data answered there): attached, or told, again. */
-        for (size_t i = 0; n < n_to && i < g->n_records; i++) {
-            const struct policy_binding *b = &g->bindings[i];
-            if (policy_binding_any(b) && !carried[i] && g->from[i] != GSLB_COMPILED &&
-                policy_binding_any(&p->bindings[g->from[i]]) &&
-                policy_binding_same_slots(b, &p->bindings[g->from[i]]))
-                load_attach(s, cfg, b, &g->records[i], bind, errs, warns);
-        }
-    }
-    free(carried);
-    free(rest);
-    return n != SIZE_MAX;
-}
-
-/* Attaches every binding of g to its node in bind: those kept as they
- * were (all_kept: every zone is the running set's) at the running set's
- * node, the others through load_attach. */
-static void load_attach_all(struct snapshot *s, const struct config *cfg, const struct gslb *g,
-                            const struct serve_set *prev, bool all_kept, struct serve_bind *bind,
-                            struct errlist *errs, struct errlist *warns)
-{
-    if (all_kept && prev && prev->gslb && g->from_g == prev->gslb &&
-        load_attach_carried(s, cfg, g, prev, bind, errs, warns))
-        return;
-    const struct zone_node **nodes =
-        all_kept && prev && prev->gslb && g->from_g == prev->gslb ? load_bound_nodes(prev) : NULL;
-    for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_binding *b = &g->bindings[i];
-        if (!b->a && !b->aaaa && !b->cname)
-            continue;
-        const struct zone_node *node = load_kept_node(g, i, nodes);
-        if (node)
-            serve_bind_put(bind, node, b);
-        else
-            load_attach(s, cfg, b, &g->records[i], bind, errs, warns);
-    }
-    free(nodes);
-}
-
 /* Every zone of cfg, read (and signed), made (the generated ones, their
  * serials from prev, may be NULL) or, where keep says so (config_delta.h),
  * kept from prev as it is; the policy records of g (borrowed, may be
@@ -599,9 +480,8 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
                  "(the first %d named above): served after their first transfers\"",
                  pending, pending - LOAD_PENDING_NAMED, LOAD_PENDING_NAMED);
     free(zones);
-    serve_bind_init(bind, g ? g->n_records : 0, g ? g->bindings : NULL, g ? g->spare : NULL);
-    if (g && errs->count == before)
-        load_attach_all(s, cfg, g, prev_set, load_all_kept(cfg, keep), bind, errs, warns);
+    load_bind(s, cfg, g, prev_set, load_all_kept(cfg, keep), errs->count == before, bind, errs,
+              warns);
     if (errs->count != before) {
         serve_bind_free(bind);
         snapshot_free(s);

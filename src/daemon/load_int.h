@@ -5,6 +5,7 @@
 #ifndef GTM_DAEMON_LOAD_INT_H
 #define GTM_DAEMON_LOAD_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,13 @@ void load_zone_roles(struct zone *z, const struct config_zone *cz, const struct 
 void load_attach(struct snapshot *s, const struct config *cfg, const struct policy_binding *b,
                  const struct policy_record *r, struct serve_bind *bind, struct errlist *errs,
                  struct errlist *warns);
+/* Makes bind (zeroed) the table of g's bindings (g may be NULL: empty):
+ * attached to their nodes in s when attach (no error so far), shared with
+ * or carried from prev's (the running set, may be NULL) where all_kept
+ * says every zone is prev's (load_bind.c). */
+void load_bind(struct snapshot *s, const struct config *cfg, const struct gslb *g,
+               const struct serve_set *prev, bool all_kept, bool attach, struct serve_bind *bind,
+               struct errlist *errs, struct errlist *warns);
 /* The signatures of the policy answers of set's signed zones. */
 void load_policy_sigs(struct serve_set *set);
 

@@ -22,10 +22,62 @@ void serve_bind_init(struct serve_bind *t, size_t n, const struct policy_binding
     t->binding = bigalloc_table_take(spare, size, sizeof(*t->binding), &t->binding_len);
     t->mask = size - 1;
     t->n = 0;
+    t->refs = malloc(sizeof(*t->refs));
+    if (!t->nodes || !t->binding || !t->refs)
+        abort();
+    atomic_init(t->refs, 1);
+}
+
+void serve_bind_share(struct serve_bind *t, const struct serve_bind *prev,
+                      const struct policy_binding *base)
+{
+    *t = *prev;
+    t->base = base;
+    if (t->refs)
+        atomic_fetch_add_explicit(t->refs, 1, memory_order_relaxed);
+}
+
+/* Gives t its own copy of its tables when another set holds them too: a
+ * shared table is read by that set's readers. */
+static void serve_bind_own(struct serve_bind *t)
+{
+    if (!t->refs || atomic_load_explicit(t->refs, memory_order_acquire) == 1)
+        return;
+    struct serve_bind mine = {.base = t->base, .spare = t->spare, .mask = t->mask, .n = t->n};
+    mine.nodes =
+        bigalloc_table_take(t->spare, (size_t)t->mask + 1, sizeof(*mine.nodes), &mine.nodes_len);
+    mine.binding = bigalloc_table_take(t->spare, (size_t)t->mask + 1, sizeof(*mine.binding),
+                                       &mine.binding_len);
+    mine.refs = malloc(sizeof(*mine.refs));
+    if (!mine.nodes || !mine.binding || !mine.refs)
+        abort();
+    atomic_init(mine.refs, 1);
+    memcpy((void *)mine.nodes, t->nodes, ((size_t)t->mask + 1) * sizeof(*t->nodes));
+    memcpy(mine.binding, t->binding, ((size_t)t->mask + 1) * sizeof(*t->binding));
+    serve_bind_free(t);
+    *t = mine;
+}
+
+bool serve_bind_within(const struct serve_bind *t, const struct serve_bind *prev)
+{
+    for (uint32_t i = 0; t->nodes && i <= t->mask; i++) {
+        if (!t->nodes[i])
+            continue;
+        const struct zone_node *n = t->nodes[i];
+        if (!prev->n || !prev->nodes)
+            return false;
+        uint32_t k = serve_bind_hash(n) & prev->mask;
+        while (prev->nodes[k] && prev->nodes[k] != n)
+            k = (k + 1) & prev->mask;
+        if (prev->nodes[k] != n || prev->binding[k] != t->binding[i])
+            return false;
+    }
+    return true;
 }
 
 void serve_bind_put(struct serve_bind *t, const struct zone_node *n, const struct policy_binding *b)
 {
+    serve_bind_own(t);
     if (!t->nodes || 2 * (t->n + 1) > t->mask) { /* never at load: sized for every record */
         struct serve_bind big = {0};
         serve_bind_init(&big, 2 * t->n + 8, t->base, t->spare);
@@ -46,6 +98,13 @@ void serve_bind_put(struct serve_bind *t, const struct zone_node *n, const struc
 
 void serve_bind_free(struct serve_bind *t)
 {
+    /* acq_rel: the last holder sees every write the others made before
+     * they let go (none after sharing, but the tables' making). */
+    if (t->refs && atomic_fetch_sub_explicit(t->refs, 1, memory_order_acq_rel) > 1) {
+        *t = (struct serve_bind){0};
+        return;
+    }
+    free(t->refs);
     bigalloc_table_give(t->spare, (void *)t->nodes, t->nodes_len);
     bigalloc_table_give(t->spare, (void *)t->binding, t->binding_len);
     *t = (struct serve_bind){0};

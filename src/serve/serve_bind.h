@@ -16,10 +16,18 @@
  * A binding is kept as its index in the policy set's array of bindings
  * (base), not a pointer: 4 octets a slot, where pointers were 1 MB more
  * at 100,000 records (issue #38).
+ *
+ * Shared between sets (issue #55): when a change leaves every binding at
+ * its index and node (serve_bind_share's caller checks that), the new set
+ * takes the running set's two tables as they are, with its own base, and
+ * both hold them by a count (refs): the tables are given back when the
+ * last set holding them is freed, on whichever thread frees it. A shared
+ * table is never written: serve_bind_put copies it first.
  */
 #ifndef GTM_SERVE_SERVE_BIND_H
 #define GTM_SERVE_SERVE_BIND_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +45,9 @@ struct serve_bind {
      * malloc), and their lengths for it. Borrowed: it outlives every set. */
     struct bigalloc_spare *spare;
     size_t nodes_len, binding_len;
+    /* How many sets hold nodes and binding (NULL: none made yet, only this
+     * one). Allocated with the tables; freed with them by the last. */
+    atomic_uint *refs;
 };
 
 static inline uint32_t serve_bind_hash(const struct zone_node *n)
@@ -68,7 +79,16 @@ void serve_bind_init(struct serve_bind *t, size_t n, const struct policy_binding
  * binding of n). */
 void serve_bind_put(struct serve_bind *t, const struct zone_node *n,
                     const struct policy_binding *b);
+/* Releases t's hold on its tables (given back when it was the last). */
 void serve_bind_free(struct serve_bind *t);
+/* Makes t (zeroed, not initialised) hold prev's tables, shared, with the
+ * bindings at base: for a set whose every binding is at prev's index and
+ * node (load_attach_shared checks it). prev is not written. */
+void serve_bind_share(struct serve_bind *t, const struct serve_bind *prev,
+                      const struct policy_binding *base);
+/* Whether t's every entry is prev's entry at the same node with the same
+ * index: t holds n entries, each bound in prev to the same index. */
+bool serve_bind_within(const struct serve_bind *t, const struct serve_bind *prev);
 /* Fills t (made by serve_bind_init, empty, sized as prev) from prev, the
  * running set's table, for a set whose zones are all prev's: each entry
  * whose binding is prev's binding o (of n_old) gets t's binding to[o]

@@ -3,8 +3,13 @@
  * a table carried from the running set's (serve_bind_carry) finds exactly
  * the bindings it was given for the nodes kept, none for the nodes left
  * out (their slots emptied without breaking other nodes' probe runs), and
- * a table sized otherwise is refused untouched.
+ * a table sized otherwise is refused untouched. Shared tables
+ * (serve_bind_share, issue #55): a reader holding an old version sees it
+ * whole while a thousand changes pass, a put on a shared table copies it
+ * first, and the tables are freed when the last holder leaves (ASan's leak
+ * check and TSan's race check in those builds).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,9 +94,97 @@ static void test_carry(struct tap *t)
     free(carried);
 }
 
+#define TS_CHANGES 1000
+
+/* The version a reader took, read whole until the writer is done. */
+struct ts_reader {
+    const struct serve_bind *v;
+    struct zone_node **nodes;
+    const struct policy_binding *base;
+    atomic_bool done;
+    size_t rounds, wrong;
+};
+
+static void *ts_read(void *arg)
+{
+    struct ts_reader *r = arg;
+    /* At least two rounds: one may end before the writer starts. */
+    while (!atomic_load(&r->done) || r->rounds < 2) {
+        for (size_t k = 0; k < TB_N; k++)
+            r->wrong += serve_bind_get(r->v, r->nodes[k]) != &r->base[k];
+        r->rounds++;
+    }
+    return NULL;
+}
+
+static void test_share(struct tap *t)
+{
+    struct zone_node *pool = calloc(TB_N, sizeof(*pool)), **nodes = calloc(TB_N, sizeof(*nodes));
+    /* Two arrays of bindings, swapped by each change: a set's own base. */
+    struct policy_binding *b0 = calloc(TB_N, sizeof(*b0)), *b1 = calloc(TB_N, sizeof(*b1));
+    if (!pool || !nodes || !b0 || !b1)
+        abort();
+    for (size_t k = 0; k < TB_N; k++) {
+        pool[k].flags = ZONE_NODE_POLICY_A;
+        nodes[k] = &pool[k];
+    }
+    struct serve_bind v0 = {0}, cur = {0};
+    serve_bind_init(&v0, TB_N, b0, NULL);
+    for (size_t k = 0; k < TB_N; k++)
+        serve_bind_put(&v0, nodes[k], &b0[k]);
+    struct ts_reader r = {&v0, nodes, b0, false, 0, 0};
+    atomic_init(&r.done, false);
+    pthread_t th;
+    if (pthread_create(&th, NULL, ts_read, &r) != 0)
+        abort();
+    /* The writer: each change shares the running version's table with its
+     * own base, every tenth moves a node to another binding (a put: the
+     * table is copied first, as another version holds it), and the
+     * replaced version is released, as the dropper does. */
+    serve_bind_share(&cur, &v0, b1);
+    size_t copies = 0, wrong = 0;
+    for (size_t c = 1; c <= TS_CHANGES; c++) {
+        struct serve_bind next = {0};
+        const struct policy_binding *base = c % 2 ? b0 : b1;
+        serve_bind_share(&next, &cur, base);
+        if (c % 10 == 0) {
+            const uint32_t *was = next.binding;
+            size_t k = (c * 31) % TB_N;
+            serve_bind_put(&next, nodes[k], &base[(k + 1) % TB_N]);
+            copies += next.binding != was;
+            wrong += serve_bind_get(&cur, nodes[k]) == serve_bind_get(&next, nodes[k]);
+            was = next.binding;
+            serve_bind_put(&next, nodes[k], &base[k]); /* back: own now, written in place */
+            copies += next.binding != was;
+        }
+        serve_bind_free(&cur);
+        cur = next;
+    }
+    atomic_store(&r.done, true);
+    pthread_join(th, NULL);
+    TAP_CHECK(t, r.wrong == 0 && r.rounds >= 2,
+              "a reader of the first version read it whole %zu times while %d changes passed",
+              r.rounds, TS_CHANGES);
+    TAP_CHECK(t, copies == TS_CHANGES / 10 && wrong == 0,
+              "a put on a shared table copied it (%zu copies), the other holder unchanged", copies);
+    bool all = true;
+    for (size_t k = 0; k < TB_N && all; k++)
+        all = serve_bind_get(&cur, nodes[k]) == &(TS_CHANGES % 2 ? b0 : b1)[k];
+    TAP_CHECK(t, all && atomic_load(v0.refs) == 1 && atomic_load(cur.refs) == 1,
+              "the last version finds every binding in its base; each table held once");
+    serve_bind_free(&v0); /* the last holder: its table freed (ASan's leak check) */
+    serve_bind_free(&cur);
+    TAP_CHECK(t, !v0.nodes && !v0.refs && !cur.nodes, "released by the last holder");
+    free(pool);
+    free(nodes);
+    free(b0);
+    free(b1);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
     test_carry(&t);
+    test_share(&t);
     return tap_done(&t);
 }
