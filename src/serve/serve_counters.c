@@ -256,6 +256,44 @@ static size_t serve_counters_compiled(const struct serve_set *prev, const struct
  * (serve_counters_assign). */
 #define SERVE_COUNTERS_LOOKUPS_SHARE 16
 
+/* Shares prev's rows with s (issue #55) when no record of g moved (g's
+ * record i is prev's record i, or compiled in its room:
+ * policy_config_touched.c) and each compiled record's row is the one
+ * prev had at its index (the same name and type, no column added): then
+ * s's array would be prev's to the entry, and a change costs its
+ * compiled records, not a pass over every record's row. Both sets bind
+ * by key, so a compiled record's name and type are no taken record's:
+ * the ids they take are not the taken records' (which are not marked in
+ * this publication). False: not shared; the compiled records may have
+ * been marked, so the caller starts the publication again. */
+static bool serve_counters_share(struct serve_registry *reg, struct serve_set *s,
+                                 const struct serve_set *prev, const struct gslb *g,
+                                 const uint32_t *slots, size_t stride)
+{
+    const struct gslb *p = prev->gslb;
+    if (g->from_g != p || g->n_records != p->n_records || !prev->policy_rows_refs ||
+        !gslb_bound_by_key(g) || !gslb_bound_by_key(p))
+        return false;
+    for (size_t i = 0; i < g->n_records; i++) {
+        if (g->from[i] == i)
+            continue;
+        if (g->from[i] != GSLB_COMPILED)
+            return false;
+        size_t at = serve_counters_find(prev, &g->records[i]);
+        uint32_t rid;
+        if (!serve_counters_copy(reg, prev, at, g, i, slots, &rid, false))
+            rid = serve_counters_record(reg, g, i, slots, stride);
+        if (serve_registry_row(reg, rid) != prev->policy_rows[i])
+            return false;
+    }
+    s->policy_rows = prev->policy_rows;
+    s->policy_rows_len = prev->policy_rows_len;
+    s->policy_spare = prev->policy_spare;
+    s->policy_rows_refs = prev->policy_rows_refs;
+    atomic_fetch_add_explicit(s->policy_rows_refs, 1, memory_order_relaxed);
+    return true;
+}
+
 void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct serve_set *prev)
 {
     const struct gslb *g = s->gslb;
@@ -267,9 +305,6 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
     /* Every entry is written below; the spare's tables are zeroed all the
      * same (bigalloc_table_take), which costs less than faulting in fresh
      * pages. */
-    s->policy_spare = g->spare;
-    s->policy_rows =
-        bigalloc_table_take(g->spare, g->n_records, sizeof(*s->policy_rows), &s->policy_rows_len);
     uint32_t *slots = serve_counters_slots(reg, g, stride);
     s->policy_cols = malloc(stride * sizeof(*s->policy_cols));
     if (!s->policy_cols)
@@ -278,6 +313,19 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
         s->policy_cols[col] = 2 * slots[col]; /* its column key without the canary bit */
     uint32_t mask = 0;
     bool copy = serve_counters_can_copy(prev, g);
+    if (copy && serve_counters_share(reg, s, prev, g, slots, stride)) {
+        free(slots);
+        return;
+    }
+    if (copy)
+        reg->publication++; /* what the attempt marked is not this publication's */
+    s->policy_spare = g->spare;
+    s->policy_rows =
+        bigalloc_table_take(g->spare, g->n_records, sizeof(*s->policy_rows), &s->policy_rows_len);
+    s->policy_rows_refs = malloc(sizeof(*s->policy_rows_refs));
+    if (!s->policy_rows || !s->policy_rows_refs)
+        abort();
+    atomic_init(s->policy_rows_refs, 1);
     /* An index of prev by name pays off beyond a few records without an
      * origin when each would be a walk of prev (one change at 100,000
      * records spent 9 ms building it). Where both sets bind names by key,

@@ -25,7 +25,13 @@ void serve_set_free(struct serve_set *s)
 {
     if (!s)
         return;
-    bigalloc_table_give(s->policy_spare, (void *)s->policy_rows, s->policy_rows_len);
+    /* The last holder of a shared array gives it back (acq_rel: it sees
+     * the array as its maker wrote it). */
+    if (!s->policy_rows_refs ||
+        atomic_fetch_sub_explicit(s->policy_rows_refs, 1, memory_order_acq_rel) == 1) {
+        bigalloc_table_give(s->policy_spare, (void *)s->policy_rows, s->policy_rows_len);
+        free(s->policy_rows_refs);
+    }
     free(s->policy_cols);
     policy_sigs_free(s->sigs); /* before the zones whose keys it borrows */
     serve_bind_free(&s->bind);

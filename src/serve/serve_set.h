@@ -17,6 +17,7 @@
 #ifndef GTM_SERVE_SERVE_SET_H
 #define GTM_SERVE_SERVE_SET_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -110,6 +111,11 @@ struct serve_set {
      * set). */
     size_t policy_rows_len;
     struct bigalloc_spare *policy_spare;
+    /* How many sets hold policy_rows (issue #55: a change that moved no
+     * record and whose compiled records keep their rows shares the running
+     * set's array, serve_counters_assign); allocated with the array, freed
+     * by its last holder. NULL with no array. */
+    atomic_uint *policy_rows_refs;
 };
 
 /* Takes ownership of zones and of the caller's reference to gslb. The
