@@ -41,7 +41,8 @@ struct policy_reuse {
      * (jsondelta_touched's "records"), when the daemon knows them; NULL:
      * unknown. Every other record's JSON value must then be the very object
      * it is in root: those are taken without walking the document, the
-     * touched ones compiled after them (policy_config_touched.c).
+     * touched ones compiled in their room or after them
+     * (policy_config_touched.c).
      * Borrowed. */
     json_t *touched;
     /* Where the records compiled intern their region lists

@@ -123,6 +123,82 @@ static void test_copied_ids(struct tap *t, struct serve *sv)
               "new records get ids of their own");
 }
 
+static struct serve_set *set_of(struct gslb *g, uint64_t generation)
+{
+    struct serve_limits lim = {.edns_udp_max = 1232, .tcp_max_connections = 8};
+    return serve_set_new(snapshot_new(), g, generation, &lim);
+}
+
+/* A change that moves no record (fo's TTL: compiled in its room) and
+ * keeps the compiled record's row shares the running set's array of rows
+ * (serve_counters_share, issue #55): the same ids, counting goes on, and
+ * the array is freed by its last holder (ASan's leak check); a change
+ * that adds a record gets an array of its own. */
+static void test_shared_rows(struct tap *t, struct serve *sv, struct serve_reader *r)
+{
+    struct errlist e;
+    errlist_init(&e);
+    struct jsoncfg j = {.errs = &e, .file = "test.json", .dir = "."};
+    const char *origins[] = {"example.com."};
+    json_t *root0 = json_loads(CONF_C, 0, NULL);
+    struct gslb *g0 = policy_config_parse(&j, root0, origins, 1);
+    serve_set_free(serve_publish(sv, set_of(g0, 30)));
+    const struct serve_set *s0 = atomic_load(&sv->current);
+    size_t fo = record(s0, "fo.example.com.");
+    int us = gslb_region_index(g0, "us");
+    uint64_t n0 = answers(sv, s0, "fo.example.com.", "us");
+    /* Untouched members are the very objects of root0, as the API makes. */
+    json_t *root1 = json_copy(root0), *recs = json_copy(json_object_get(root0, "records"));
+    json_object_set_new(root1, "records", recs);
+    json_object_set_new(
+        recs, "fo.example.com.",
+        json_pack("{s:s, s:[s, s], s:i}", "pool", "p", "regions", "eu", "us", "ttl", 17));
+    json_t *touched = json_pack("{s:b}", "fo.example.com.", 1);
+    struct policy_reuse ru = {g0, root0, NULL, touched, NULL};
+    struct gslb *g1 = policy_config_parse_reuse(&j, root1, origins, 1, &ru);
+    struct serve_set *s0w = serve_publish(sv, set_of(g1, 31));
+    gslb_published(g0, g1);
+    const struct serve_set *s1 = atomic_load(&sv->current);
+    TAP_CHECK(t,
+              e.count == 0 && s1->gslb->records[fo].ttl == 17 &&
+                  s1->policy_rows == s0->policy_rows && atomic_load(s1->policy_rows_refs) == 2,
+              "a change that moves no record shares the running set's counter rows");
+    TAP_CHECK(t, serve_policy_id_of(s1, fo, us, false) == serve_policy_id_of(s0, fo, us, false),
+              "the changed record keeps its ids");
+    const struct serve_set *in = serve_enter(r);
+    serve_count_policy(r, in, fo, us, false);
+    serve_leave(r);
+    serve_set_free(s0w); /* the first holder leaves */
+    TAP_CHECK(t,
+              answers(sv, s1, "fo.example.com.", "us") == n0 + 1 &&
+                  atomic_load(s1->policy_rows_refs) == 1,
+              "counting goes on; the rows held once when the old set is freed");
+    /* A record added: the records after it move, an array of its own. */
+    json_t *root2 = json_copy(root1), *recs2 = json_copy(recs);
+    json_object_set_new(root2, "records", recs2);
+    json_object_set_new(recs2, "z.example.com.",
+                        json_pack("{s:s, s:s}", "pool", "p", "policy", "all"));
+    json_t *touched2 = json_pack("{s:b}", "z.example.com.", 1);
+    struct policy_reuse ru2 = {g1, root1, NULL, touched2, NULL};
+    struct gslb *g2 = policy_config_parse_reuse(&j, root2, origins, 1, &ru2);
+    struct serve_set *s1w = serve_publish(sv, set_of(g2, 32));
+    gslb_published(g1, g2);
+    const struct serve_set *s2 = atomic_load(&sv->current);
+    TAP_CHECK(t,
+              e.count == 0 && s2->policy_rows != s1->policy_rows &&
+                  answers(sv, s2, "fo.example.com.", "us") == n0 + 1,
+              "a change that adds a record: rows of its own, the same counts");
+    serve_set_free(s1w);
+    for (size_t i = 0; i < e.count; i++)
+        printf("# %s\n", e.msgs[i]);
+    errlist_free(&e);
+    json_decref(touched);
+    json_decref(touched2);
+    json_decref(root0);
+    json_decref(root1);
+    json_decref(root2);
+}
+
 /* The set's table from zone node to binding (serve_bind.h). */
 static void test_bind(struct tap *t)
 {
@@ -468,6 +544,7 @@ int main(void)
     test_sync(&t, &sv, r2);
     serve_set_free(serve_publish(&sv, make_set(CONF_B, 8)));
     test_copied_ids(&t, &sv);
+    test_shared_rows(&t, &sv, r1);
     test_bind(&t);
     serve_destroy(&sv);
     return tap_done(&t);
