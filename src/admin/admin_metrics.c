@@ -529,6 +529,15 @@ void admin_handle_metrics(struct admin_req *r)
                         a->env.kasp_ds_push_failed
                             ? (unsigned long long)atomic_load(a->env.kasp_ds_push_failed)
                             : 0ULL);
+    metrics_head(b, "gtmd_dnssec_parent_check_total", "counter",
+                 "DS queries to the parent's servers, by whether they answered the question.");
+    evbuffer_add_printf(
+        b, "gtmd_dnssec_parent_check_total{result=\"answered\"} %llu\n",
+        a->env.kasp_parent_ok ? (unsigned long long)atomic_load(a->env.kasp_parent_ok) : 0ULL);
+    evbuffer_add_printf(b, "gtmd_dnssec_parent_check_total{result=\"failed\"} %llu\n",
+                        a->env.kasp_parent_failed
+                            ? (unsigned long long)atomic_load(a->env.kasp_parent_failed)
+                            : 0ULL);
     metrics_head(b, "gtmd_dnssec_fleet_key_errors_total", "counter",
                  "Fleet key sets this node could not load (another secret, altered, invalid).");
     evbuffer_add_printf(

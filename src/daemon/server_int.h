@@ -103,6 +103,7 @@ struct server {
      * owned, main thread under reload_lock. Pushes by result (/metrics). */
     struct server_kasp_parents *kasp_parents;
     atomic_ullong kasp_ds_push_ok, kasp_ds_push_failed;
+    atomic_ullong kasp_parent_ok, kasp_parent_failed; /* DS queries to parent servers */
     /* The fleet's shared key sets (server_keyshare.c; NULL without
      * fleet.key_secret_file): main thread, status under reload_lock. */
     struct server_keyshare *keyshare;

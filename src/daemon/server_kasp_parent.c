@@ -117,6 +117,23 @@ static bool server_kasp_parent_addr(const char *s, struct sockaddr_storage *ss,
     return true;
 }
 
+/* The DS records of r's answer owned by origin (the caller frees the
+ * list): a DS of another name says nothing of ours. */
+static ldns_rr_list *server_kasp_parent_owned(const ldns_pkt *r, const char *origin)
+{
+    ldns_rr_list *all = ldns_pkt_rr_list_by_type(r, LDNS_RR_TYPE_DS, LDNS_SECTION_ANSWER);
+    ldns_rr_list *out = ldns_rr_list_new();
+    ldns_rdf *owner = ldns_dname_new_frm_str(origin);
+    for (size_t i = 0; out && owner && all && i < ldns_rr_list_rr_count(all); i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(all, i);
+        if (ldns_dname_compare(ldns_rr_owner(rr), owner) == 0)
+            ldns_rr_list_push_rr(out, ldns_rr_clone(rr));
+    }
+    ldns_rdf_deep_free(owner);
+    ldns_rr_list_deep_free(all);
+    return out;
+}
+
 /* Asks server s for origin's DS RRset: *ds the DS records of its answer
  * (the caller frees it); false with why when it did not answer one. */
 static bool server_kasp_parent_ask(const char *s, const char *origin, ldns_rr_list **ds, char *why,
@@ -148,14 +165,15 @@ static bool server_kasp_parent_ask(const char *s, const char *origin, ldns_rr_li
     ldns_pkt_free(q);
     ldns_pkt *r = NULL;
     if (ok && rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) {
-        snprintf(why, whylen, "answered rcode %d", rcode);
+        const ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes, rcode);
+        snprintf(why, whylen, "answered rcode %s", rc ? rc->name : "?");
         ok = false;
     } else if (ok && ldns_wire2pkt(&r, buf, rlen) != LDNS_STATUS_OK) {
         snprintf(why, whylen, "an answer that does not parse");
         ok = false;
     }
     if (ok)
-        *ds = ldns_pkt_rr_list_by_type(r, LDNS_RR_TYPE_DS, LDNS_SECTION_ANSWER);
+        *ds = server_kasp_parent_owned(r, origin);
     ldns_pkt_free(r);
     return ok;
 }
@@ -170,8 +188,8 @@ static bool server_kasp_parent_has(const ldns_rr_list *list, const ldns_rr *dnsk
 }
 
 /* One check of every parent server: the view's entries for keys' KSKs. */
-static void server_kasp_parent_check(struct server_kasp_pzone *pz, const struct config_zone *z,
-                                     const struct zone_kasp_policy *p,
+static void server_kasp_parent_check(struct server *srv, struct server_kasp_pzone *pz,
+                                     const struct config_zone *z, const struct zone_kasp_policy *p,
                                      const struct zone_kasp_keys *keys, int64_t now)
 {
     ldns_rr *pub[ZONE_KASP_MAX_KEYS] = {0};
@@ -192,6 +210,7 @@ static void server_kasp_parent_check(struct server_kasp_pzone *pz, const struct 
                 json_array_append_new(tags, json_integer(keys->v[i].tag));
             }
         answered += ok;
+        atomic_fetch_add(ok ? &srv->kasp_parent_ok : &srv->kasp_parent_failed, 1);
         json_array_append_new(pz->servers,
                               json_pack("{s:s, s:b, s:o, s:s?}", "server", p->servers[s],
                                         "answered", ok, "ds_for", tags, "error", ok ? NULL : why));
@@ -288,6 +307,16 @@ static void server_kasp_parent_note(struct server *srv, struct server_kasp_pzone
         json_array_remove(pz->tries, 0);
 }
 
+/* Whether the reply in buf parses whole: a NOERROR header in front of
+ * garbage is no acknowledgement. */
+static bool server_kasp_parent_parses(const uint8_t *buf, size_t len)
+{
+    ldns_pkt *r = NULL;
+    bool ok = ldns_wire2pkt(&r, buf, len) == LDNS_STATUS_OK;
+    ldns_pkt_free(r);
+    return ok;
+}
+
 /* One push of k's DS (add or delete) to the parent's primary. */
 static void server_kasp_parent_push(struct server *srv, struct server_kasp_pzone *pz,
                                     const struct config_zone *z, const struct zone_kasp_policy *p,
@@ -317,6 +346,8 @@ static void server_kasp_parent_push(struct server *srv, struct server_kasp_pzone
                                 sizeof(why)) &&
              rcode != LDNS_RCODE_NOERROR)
         snprintf(why, sizeof(why), "the parent's primary refused the update");
+    else if (rcode == LDNS_RCODE_NOERROR && why[0] == '\0' && !server_kasp_parent_parses(buf, rlen))
+        snprintf(why, sizeof(why), "the parent's primary answered a reply that does not parse");
     ok = len && rcode == LDNS_RCODE_NOERROR && why[0] == '\0';
     if (ok) {
         pz->push_failures = 0;
@@ -388,7 +419,7 @@ int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
         return -1;
     }
     if (now >= pz->next_check) {
-        server_kasp_parent_check(pz, z, p, keys, now);
+        server_kasp_parent_check(srv, pz, z, p, keys, now);
         pz->next_check = now + p->check_interval;
         server_kasp_parent_pushes(srv, pz, z, p, keys, now);
     }

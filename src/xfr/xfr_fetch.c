@@ -472,6 +472,69 @@ bool xfr_fetch_soa(const struct xfr_server *srv, const uint8_t *origin, size_t o
     return ok;
 }
 
+/* One TCP exchange of q (RFC 7766): the reply's length in buf (0 on
+ * failure), its ID q's; the whole exchange within srv->idle_ms. */
+static size_t fetch_tcp_one(const struct xfr_server *srv, const uint8_t *q, size_t qlen,
+                            uint8_t *buf, size_t cap)
+{
+    struct fetch_tcp *t = calloc(1, sizeof(*t)); /* ours; its buffer is 64 KiB */
+    uint8_t lb[2];
+    size_t got = 0;
+    if (!t)
+        return 0;
+    t->deadline = fetch_now_ms() + srv->idle_ms;
+    t->idle_ms = srv->idle_ms;
+    t->stop = srv->stop;
+    t->fd = fetch_socket(srv, SOCK_STREAM);
+    if (t->fd >= 0 && fetch_tcp_send(t, q, qlen) && fetch_tcp_read(t, 2, lb, t->deadline)) {
+        size_t n = dns_get16(lb);
+        if (n >= DNS_HEADER_SIZE && n <= cap && fetch_tcp_read(t, n, buf, t->deadline) &&
+            dns_get16(buf) == dns_get16(q))
+            got = n;
+    }
+    if (t->fd >= 0)
+        close(t->fd);
+    free(t);
+    return got;
+}
+
+/* The end of the question name at off in msg (uncompressed: the first
+ * question has nothing before it to point to); 0 when it runs out. */
+static size_t fetch_name_end(const uint8_t *msg, size_t len, size_t off)
+{
+    while (off < len && msg[off] != 0) {
+        if (msg[off] > 63)
+            return 0;
+        off += 1 + msg[off];
+    }
+    return off < len ? off + 1 : 0;
+}
+
+/* Whether reply r echoes q's question (its name in any case, type and
+ * class): a reply to another question answers nothing of ours. A reply
+ * without a question passes only with an error rcode (RFC 1035 lets a
+ * FORMERR carry none) or as an UPDATE's (RFC 2136 3.8 need not echo
+ * the zone). */
+static bool fetch_same_question(const uint8_t *q, size_t qlen, const uint8_t *r, size_t rlen)
+{
+    uint16_t rf = dns_get16(r + 2);
+    if (dns_get16(r + 4) == 0)
+        return (rf & 0xf) != 0 || DNS_OPCODE(rf) == 5;
+    size_t end = fetch_name_end(q, qlen, DNS_HEADER_SIZE);
+    if (dns_get16(r + 4) != 1 || !end || end + 4 > qlen || end + 4 > rlen)
+        return false;
+    for (size_t i = DNS_HEADER_SIZE; i < end + 4; i++) {
+        uint8_t a = q[i], b = r[i];
+        if (i < end && a >= 'A' && a <= 'Z')
+            a = (uint8_t)(a + 32);
+        if (i < end && b >= 'A' && b <= 'Z')
+            b = (uint8_t)(b + 32);
+        if (a != b)
+            return false;
+    }
+    return true;
+}
+
 bool xfr_fetch_exchange(const struct xfr_server *srv, uint8_t *q, size_t qlen, size_t qcap,
                         uint8_t *reply, size_t cap, size_t *rlen, int *rcode, char *why,
                         size_t whylen)
@@ -492,9 +555,23 @@ bool xfr_fetch_exchange(const struct xfr_server *srv, uint8_t *q, size_t qlen, s
         snprintf(why, whylen, "no answer within %u ms", srv->idle_ms);
         return false;
     }
+    if (dns_get16(reply + 2) & DNS_FLAG_TC) {
+        /* Truncated: the same message again over TCP (RFC 7766 5). */
+        len = fetch_tcp_one(srv, q, qlen, reply, cap);
+        if (!len) {
+            snprintf(why, whylen, "a truncated reply, and no answer over TCP within %u ms",
+                     srv->idle_ms);
+            return false;
+        }
+    }
     uint16_t qf = dns_get16(q + 2), rf = dns_get16(reply + 2);
-    if (!(rf & DNS_FLAG_QR) || DNS_OPCODE(rf) != DNS_OPCODE(qf)) {
-        snprintf(why, whylen, "not a reply to our message");
+    if (!(rf & DNS_FLAG_QR) || DNS_OPCODE(rf) != DNS_OPCODE(qf) || (rf & DNS_FLAG_TC)) {
+        snprintf(why, whylen, "not a reply to our message%s",
+                 rf & DNS_FLAG_TC ? " (truncated over TCP)" : "");
+        return false;
+    }
+    if (!fetch_same_question(q, qlen, reply, len)) {
+        snprintf(why, whylen, "a reply to another question than ours");
         return false;
     }
     *rcode = rf & 0xf;

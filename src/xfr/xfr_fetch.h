@@ -61,7 +61,8 @@ bool xfr_fetch_transfer(const struct xfr_server *srv, const uint8_t *origin, siz
  * query to a parent server, its DS UPDATE to the parent's primary):
  * q[0..qlen) with its ID set and no TSIG, qcap bytes of room to sign it
  * with srv->key (when set). The reply must answer it (its ID, QR, the
- * same opcode) and, signed, carry a valid TSIG. true: *rlen the reply's
+ * same opcode, the same question: fetch_same_question) and, signed,
+ * carry a valid TSIG; a truncated UDP reply is asked again over TCP. true: *rlen the reply's
  * length without its TSIG record, *rcode its rcode. false with why;
  * *rcode the rcode of a reply that came but could not be checked (a
  * server that does not know the key answers NOTAUTH unsigned), else -1. */

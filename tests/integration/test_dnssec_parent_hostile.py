@@ -1,0 +1,280 @@
+"""The key manager against a hostile parent (issue #56; doc/dnssec.md,
+"KSK rollover"): the parent's servers and its primary are one small
+dnspython server on 127.0.0.1 (UDP and TCP, a kernel port) that answers
+the DS query and the DS UPDATE with garbage, a truncated reply, a reply
+with the wrong ID, to another question, with DS records of another name,
+FORMERR, SERVFAIL, or nothing. A KSK rollover is started through the
+admin API; for each, gtmd must stay up, never take the new KSK's DS as
+seen (the old KSK stays, the new one never becomes active), show the
+error of the check and of the push in GET /v1/dnssec ("parent") and
+count both in /metrics. A parent that truncates over UDP and answers
+honestly over TCP is the control: the same server, read the right way,
+is seen, so the checks above can fail."""
+import os
+import socket
+import struct
+import threading
+
+import dns.dnssec
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import pytest
+
+from adminlib import READ_TOKEN, Admin, admin_port, admin_section
+from backends import poll
+from conftest import Gtmd, free_port
+
+ADDR = "127.0.0.1"
+PARENT = "hostile.test."
+CHILD = "child." + PARENT
+OTHER = "other." + PARENT
+
+CHILD_TEXT = """$ORIGIN child.hostile.test.
+$TTL 2
+@ IN SOA ns1 hostmaster 1 3600 600 86400 2
+@ IN NS ns1
+ns1 IN A 127.0.0.1
+www IN A 192.0.2.1
+"""
+
+
+def ksks(gport):
+    q = dns.message.make_query(CHILD, "DNSKEY")
+    r = dns.query.udp(q, ADDR, port=gport, timeout=2)
+    return [k for rr in r.answer for k in rr if k.flags & 1]
+
+
+class Parent(threading.Thread):
+    """The hostile parent: answers each DS query and UPDATE by mode; ds()
+    gives the child's true DS records (to put in the lies)."""
+
+    def __init__(self, mode, ds):
+        super().__init__(daemon=True)
+        self.mode, self.ds = mode, ds
+        self.queries = self.updates = 0
+        self.udp = self.tcp = None
+        for _ in range(50):  # a UDP port from the kernel, and TCP on the same number
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.bind((ADDR, 0))
+            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                t.bind((ADDR, u.getsockname()[1]))
+            except OSError:
+                u.close()
+                t.close()
+                continue
+            self.udp, self.tcp = u, t
+            break
+        assert self.udp, "no port free for UDP and TCP"
+        self.port = self.udp.getsockname()[1]
+        self.tcp.listen(8)
+        self.stopping = False
+
+    def reply(self, wire, tcp):
+        q = dns.message.from_wire(wire)
+        if q.opcode() == dns.opcode.UPDATE:
+            self.updates += 1
+        else:
+            self.queries += 1
+        m = self.mode
+        r = dns.message.make_response(q)
+        if q.opcode() == dns.opcode.QUERY and m in ("tcp_only", "wrong_id", "wrong_question"):
+            r.answer.append(dns.rrset.from_rdata_list(CHILD, 2, self.ds()))
+        if m == "silent":
+            return None
+        if m == "garbage":
+            # The header (ID, QR, opcode, one question, five answers), the
+            # question echoed, then noise: passes every check but the parse.
+            w = r.to_wire()
+            return w[:4] + struct.pack(">HHHH", 1, 5, 0, 0) + w[12:] + os.urandom(40)
+        if m in ("formerr", "servfail"):
+            r.set_rcode(dns.rcode.FORMERR if m == "formerr" else dns.rcode.SERVFAIL)
+        if m == "wrong_id":
+            r.id = (q.id + 1) % 65536
+        if m == "wrong_question":
+            r.question = [dns.rrset.RRset(dns.name.from_text(OTHER), q.question[0].rdclass,
+                                          q.question[0].rdtype)] if q.question else []
+        if m == "wrong_owner" and q.opcode() == dns.opcode.QUERY:
+            r.answer.append(dns.rrset.from_rdata_list(OTHER, 2, self.ds()))
+        if m in ("truncated", "tcp_only") and not tcp:
+            r.answer = []
+            r.flags |= dns.flags.TC
+        if m == "truncated" and tcp:
+            return None  # and the connection closes
+        return r.to_wire()
+
+    def serve_tcp(self):
+        try:
+            c, _ = self.tcp.accept()
+        except OSError:
+            return
+        with c:
+            c.settimeout(2)
+            try:
+                n = struct.unpack(">H", c.recv(2, socket.MSG_WAITALL))[0]
+                out = self.reply(c.recv(n, socket.MSG_WAITALL), True)
+                if out:
+                    c.sendall(struct.pack(">H", len(out)) + out)
+            except Exception:
+                pass
+
+    def run(self):
+        import select
+        while not self.stopping:
+            ready, _, _ = select.select([self.udp, self.tcp], [], [], 0.2)
+            for s in ready:
+                if s is self.tcp:
+                    self.serve_tcp()
+                    continue
+                try:
+                    wire, peer = self.udp.recvfrom(4096)
+                    out = self.reply(wire, False)
+                except Exception:
+                    continue
+                if out:
+                    self.udp.sendto(out, peer)
+
+    def stop(self):
+        self.stopping = True
+        self.join(5)
+        self.udp.close()
+        self.tcp.close()
+
+
+def policy(pport):
+    # DNSKEY TTL and maximum TTL 2 s, propagation 1 s, no safety margins:
+    # the new KSK is ready Ipub = 3 s after the call; a check each second.
+    return {"algorithm": 13, "zsk_lifetime": "none", "ksk_lifetime": "none",
+            "dnskey_ttl": 2, "zone_max_ttl": 2, "propagation_delay": 1,
+            "publish_safety": 0, "retire_safety": 0,
+            "signature_validity": 3600, "signature_refresh": 600, "denial": "nsec",
+            "parent": {"cds": True, "ds_ttl": 2, "registration_delay": 1,
+                       "propagation_delay": 1, "check_interval": 1,
+                       "servers": ["%s:%d" % (ADDR, pport)],
+                       "ds_push": {"primary": "%s:%d" % (ADDR, pport)}}}
+
+
+@pytest.fixture
+def hostile(request, tmp_path):
+    gport = free_port()
+    state = {}
+
+    def ds():
+        return [dns.dnssec.make_ds(CHILD, k, "SHA256") for k in state["ksks"]]
+    parent = Parent(request.param, ds)
+    parent.start()
+    g = None
+    try:
+        (tmp_path / "child.zone").write_text(CHILD_TEXT)
+        cfg = {"listen": ["%s:%d" % (ADDR, gport)], "workers": 1,
+               "dnssec_policies": {"short": policy(parent.port)},
+               "zones": [{"origin": CHILD, "file": "child.zone",
+                          "dnssec": {"policy": "short", "key_directory": "keys"}}],
+               "admin": admin_section(str(tmp_path), admin_port(gport))}
+        g = Gtmd(str(tmp_path), cfg, gport).start()
+        state["ksks"] = ksks(gport)
+        yield parent, g, Admin.of(g), state
+    finally:
+        if g:
+            g.stop()
+        parent.stop()
+
+
+def zone_status(admin):
+    r = admin.get("/v1/dnssec", token=READ_TOKEN)
+    assert r.status == 200, r
+    [z] = [z for z in r.json["zones"] if z["zone"] == CHILD]
+    return z
+
+
+def metric(admin, name, result):
+    text = admin.get("/metrics", token=READ_TOKEN).body.decode()
+    line = '%s{result="%s"} ' % (name, result)
+    return sum(int(ln.split()[-1]) for ln in text.splitlines() if ln.startswith(line))
+
+
+# What status must say of the check (servers[].error) and of the push
+# (ds_push.tries[].why) for each mode.
+HOSTILE = {
+    "garbage": ("does not parse", "does not parse"),
+    "truncated": ("truncated reply, and no answer over TCP",
+                  "truncated reply, and no answer over TCP"),
+    "wrong_id": ("no answer within", "no answer within"),
+    "wrong_question": ("another question", "another question"),
+    "formerr": ("answered rcode FORMERR", "refused the update"),
+    "servfail": ("answered rcode SERVFAIL", "refused the update"),
+    "silent": ("no answer within", "no answer within"),
+}
+
+
+def start_rollover(admin, gport, state):
+    r = admin.post("/v1/dnssec/%s/rollover" % CHILD, {"key": "ksk"})
+    assert r.status == 200, r.json
+    new = r.json["new"]["tag"]
+    # The new KSK is published at once: the true DS of both goes in the lies.
+    state["ksks"] = poll(lambda: [k for k in ksks(gport)] if len(ksks(gport)) == 2 else None,
+                         10, 0.1)[0]
+    assert state["ksks"], "the new KSK is not published"
+    return new
+
+
+@pytest.mark.parametrize("hostile", sorted(HOSTILE) + ["wrong_owner"], indirect=True)
+def test_hostile_parent_is_never_seen(hostile):
+    parent, g, admin, state = hostile
+    old = dns.dnssec.key_id(state["ksks"][0])
+    new = start_rollover(admin, g.port, state)
+    check_why, push_why = HOSTILE.get(parent.mode, (None, None))
+
+    def failed():
+        p = zone_status(admin).get("parent") or {}
+        servers = p.get("servers") or []
+        tries = (p.get("ds_push") or {}).get("tries") or []
+        return p if servers and tries and parent.queries >= 2 else None
+    # Ready Ipub (3 s) after the call, then a check and a push at once and
+    # a check each second (each at most 1 s without an answer): the second
+    # check within about 6 s; 30 s for ASan and a loaded machine.
+    p = poll(failed, 30, 0.3)[0]
+    assert p, zone_status(admin)
+    assert g.proc.poll() is None, "gtmd exited"
+    [srv] = p["servers"]
+    [d] = [d for d in p["ds"] if d["tag"] == new]
+    assert not d["at_every_server"] and d["seen_since"] == -1, p
+    assert "waiting for DS at parent since" in p["waiting"], p
+    tries = p["ds_push"]["tries"]
+    if parent.mode == "wrong_owner":
+        # It answers the question with no DS of ours (and acknowledges the
+        # push): answered, not seen.
+        assert srv["answered"] and srv["ds_for"] == [], srv
+        assert metric(admin, "gtmd_dnssec_parent_check_total", "answered") >= 1
+    else:
+        assert not srv["answered"] and check_why in srv["error"], srv
+        assert all(push_why in t["why"] and not t["ok"] for t in tries), tries
+        assert p["ds_push"]["failures_in_row"] >= 1, p
+        assert metric(admin, "gtmd_dnssec_parent_check_total", "failed") >= 1
+        assert metric(admin, "gtmd_dnssec_ds_push_total", "failed") >= 1
+    # The old KSK stays; the new one waits beside it.
+    assert {dns.dnssec.key_id(k) for k in ksks(g.port)} == {old, new}
+    keys = {k["tag"]: k for k in zone_status(admin)["keys"]}
+    assert keys[new]["active"] is None and keys[old]["retired"] is None, keys
+
+
+@pytest.mark.parametrize("hostile", ["tcp_only"], indirect=True)
+def test_truncated_udp_is_asked_again_over_tcp(hostile):
+    parent, g, admin, state = hostile
+    new = start_rollover(admin, g.port, state)
+
+    def seen():
+        p = zone_status(admin).get("parent") or {}
+        d = [d for d in p.get("ds") or [] if d["tag"] == new]
+        return p if d and d[0]["at_every_server"] else None
+    # As above: seen at the first check after ready; 30 s for ASan.
+    p = poll(seen, 30, 0.3)[0]
+    assert p, zone_status(admin)
+    assert p["servers"][0]["answered"] and new in p["servers"][0]["ds_for"], p
