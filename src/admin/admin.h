@@ -120,7 +120,8 @@ struct admin_env {
     atomic_ullong *kasp_transitions;
     atomic_ullong *kasp_ds_push_ok, *kasp_ds_push_failed; /* DS pushes by result */
     atomic_ullong *kasp_parent_ok, *kasp_parent_failed;   /* DS checks, by answered or not */
-    atomic_ullong *keyshare_errors;                       /* fleet key sets that did not load */
+    atomic_ullong *kasp_ds_overdue; /* zones waiting for a DS past parent.ds_wait_warn */
+    atomic_ullong *keyshare_errors; /* fleet key sets that did not load */
     /* Dynamic updates the updater answered (doc/updates.md), by rcode
      * (ADMIN_UPDATE_RCODES of them, 0..10), and those that changed a
      * zone; owned by the daemon. */

@@ -538,6 +538,12 @@ void admin_handle_metrics(struct admin_req *r)
                         a->env.kasp_parent_failed
                             ? (unsigned long long)atomic_load(a->env.kasp_parent_failed)
                             : 0ULL);
+    metrics_head(b, "gtmd_dnssec_ds_overdue_zones", "gauge",
+                 "Zones whose new KSK has waited for its DS at the parent past "
+                 "parent.ds_wait_warn.");
+    evbuffer_add_printf(
+        b, "gtmd_dnssec_ds_overdue_zones %llu\n",
+        a->env.kasp_ds_overdue ? (unsigned long long)atomic_load(a->env.kasp_ds_overdue) : 0ULL);
     metrics_head(b, "gtmd_dnssec_fleet_key_errors_total", "counter",
                  "Fleet key sets this node could not load (another secret, altered, invalid).");
     evbuffer_add_printf(

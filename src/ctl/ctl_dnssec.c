@@ -85,6 +85,11 @@ static void ctl_dnssec_parent(json_t *p)
         return;
     if (json_is_string(json_object_get(p, "waiting")))
         printf("  parent: %s\n", ctl_s(p, "waiting"));
+    json_t *od = json_object_get(p, "ds_overdue");
+    if (json_is_object(od))
+        printf("  ALARM: the DS of KSK %lld is not at the parent, waiting since %lld "
+               "(past parent.ds_wait_warn)\n",
+               ctl_dnssec_int(od, "tag"), ctl_dnssec_int(od, "waiting_since"));
     size_t i;
     json_t *d;
     json_array_foreach(json_object_get(p, "ds"), i, d)

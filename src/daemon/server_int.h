@@ -104,6 +104,7 @@ struct server {
     struct server_kasp_parents *kasp_parents;
     atomic_ullong kasp_ds_push_ok, kasp_ds_push_failed;
     atomic_ullong kasp_parent_ok, kasp_parent_failed; /* DS queries to parent servers */
+    atomic_ullong kasp_ds_overdue; /* zones whose KSK waits for its DS past ds_wait_warn */
     /* The fleet's shared key sets (server_keyshare.c; NULL without
      * fleet.key_secret_file): main thread, status under reload_lock. */
     struct server_keyshare *keyshare;

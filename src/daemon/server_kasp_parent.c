@@ -50,6 +50,9 @@ struct server_kasp_pzone {
     unsigned push_failures; /* in a row */
     int64_t push_next;      /* no push before */
     json_t *tries;          /* the last pushes, newest last; owned */
+    bool overdue;           /* a KSK waits for its DS past parent.ds_wait_warn */
+    uint16_t overdue_tag;   /* that KSK's */
+    int64_t overdue_since;  /* when it began to wait (its Trdy) */
 };
 
 struct server_kasp_parents {
@@ -388,6 +391,39 @@ static void server_kasp_parent_pushes(struct server *srv, struct server_kasp_pzo
     }
 }
 
+/* Sets or clears the DS alarm (policy parent.ds_wait_warn, Knot's
+ * KSK-submission warning): a KSK ready and waiting for its DS that long
+ * is logged and published as an event once per KSK, shown in status
+ * ("ds_overdue") and counted in the gauge gtmd_dnssec_ds_overdue_zones
+ * while it lasts. */
+static void server_kasp_parent_alarm(struct server *srv, struct server_kasp_pzone *pz,
+                                     const struct zone_kasp_policy *p,
+                                     const struct zone_kasp_keys *keys, int64_t now)
+{
+    int64_t since = -1;
+    int k = p ? zone_kasp_sched_ds_overdue(keys, now, p->ds_wait_warn, &since) : -1;
+    if (k < 0) {
+        if (pz->overdue)
+            atomic_fetch_sub(&srv->kasp_ds_overdue, 1);
+        pz->overdue = false;
+        return;
+    }
+    if (pz->overdue && pz->overdue_tag == keys->v[k].tag)
+        return;
+    if (!pz->overdue)
+        atomic_fetch_add(&srv->kasp_ds_overdue, 1);
+    pz->overdue = true;
+    pz->overdue_tag = keys->v[k].tag;
+    pz->overdue_since = since;
+    log_warn("event=dnssec_ds_overdue zone=%s tag=%u waiting_since=%lld waited=%lld bound=%u",
+             pz->origin, keys->v[k].tag, (long long)since, (long long)(now - since),
+             p->ds_wait_warn);
+    event_ring_push(srv->health.events, "dnssec_ds_overdue",
+                    json_pack("{s:s, s:i, s:I, s:I, s:i}", "zone", pz->origin, "tag",
+                              keys->v[k].tag, "waiting_since", (json_int_t)since, "waited_s",
+                              (json_int_t)(now - since), "bound_s", (int)p->ds_wait_warn));
+}
+
 /* The line status shows while a successor KSK waits for its DS. */
 static void server_kasp_parent_waiting(struct server_kasp_pzone *pz,
                                        const struct zone_kasp_keys *keys, int64_t now)
@@ -416,6 +452,7 @@ int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
     pz->view.n_servers = p->n_servers;
     if (!zone_kasp_sched_parent_wanted(keys, now) || p->n_servers == 0) {
         pz->waiting[0] = '\0';
+        server_kasp_parent_alarm(srv, pz, NULL, keys, now);
         return -1;
     }
     if (now >= pz->next_check) {
@@ -424,6 +461,7 @@ int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
         server_kasp_parent_pushes(srv, pz, z, p, keys, now);
     }
     server_kasp_parent_waiting(pz, keys, now);
+    server_kasp_parent_alarm(srv, pz, p, keys, now);
     int64_t wake = pz->next_check;
     if (p->ds_push_primary && pz->push_next > now && pz->push_next < wake)
         wake = pz->push_next;
@@ -451,13 +489,16 @@ void server_kasp_parent_decorate(struct server *srv, json_t *view)
                                   (json_int_t)e->seen_since, "gone_since",
                                   (json_int_t)e->gone_since, "checked", (json_int_t)e->checked));
             }
-            json_object_set_new(z, "parent",
-                                json_pack("{s:s?, s:o, s:O?, s:I, s:{s:I, s:I, s:O}}", "waiting",
-                                          pz->waiting[0] ? pz->waiting : NULL, "ds", ds, "servers",
-                                          pz->servers, "next_check", (json_int_t)pz->next_check,
-                                          "ds_push", "failures_in_row",
-                                          (json_int_t)pz->push_failures, "next_try",
-                                          (json_int_t)pz->push_next, "tries", pz->tries));
+            json_t *od = pz->overdue ? json_pack("{s:i, s:I}", "tag", pz->overdue_tag,
+                                                 "waiting_since", (json_int_t)pz->overdue_since)
+                                     : json_null();
+            json_object_set_new(
+                z, "parent",
+                json_pack("{s:s?, s:o, s:o, s:O?, s:I, s:{s:I, s:I, s:O}}", "waiting",
+                          pz->waiting[0] ? pz->waiting : NULL, "ds_overdue", od, "ds", ds,
+                          "servers", pz->servers, "next_check", (json_int_t)pz->next_check,
+                          "ds_push", "failures_in_row", (json_int_t)pz->push_failures, "next_try",
+                          (json_int_t)pz->push_next, "tries", pz->tries));
         }
     }
 }

@@ -668,6 +668,7 @@ static int server_mod_admin_start(struct server *srv, struct serve_set *set)
                             .kasp_ds_push_failed = &srv->kasp_ds_push_failed,
                             .kasp_parent_ok = &srv->kasp_parent_ok,
                             .kasp_parent_failed = &srv->kasp_parent_failed,
+                            .kasp_ds_overdue = &srv->kasp_ds_overdue,
                             .keyshare_errors = &srv->keyshare_errors,
                             .dnssec_rollover = server_kasp_rollover,
                             .reloads_failed = &srv->reloads_failed,

@@ -38,6 +38,7 @@ enum {
     KP_PROPAGATION,
     KP_CHECK_INTERVAL,
     KP_DS_DIGEST,
+    KP_DS_WAIT_WARN,
     KP_N
 };
 static const struct cfgschema_key zone_kasp_parent_keys[KP_N] = {
@@ -60,6 +61,9 @@ static const struct cfgschema_key zone_kasp_parent_keys[KP_N] = {
     [KP_DS_DIGEST] = {"ds_digest", CFGSCHEMA_STRING,
                       .what = "the DS digest pushed and looked for: \"sha256\" (the default, "
                               "RFC 4509) or \"sha384\""},
+    [KP_DS_WAIT_WARN] = {"ds_wait_warn", CFGSCHEMA_INT, 0, 365 * DAY, DAY, 0, NULL,
+                         "seconds a ready KSK may wait for its DS at the parent before an "
+                         "alarm (event, status, metric); 0: never"},
 };
 static const struct cfgschema zone_kasp_parent_schema =
     CFGSCHEMA("$.dnssec_policies[].parent", zone_kasp_parent_keys);
@@ -182,6 +186,7 @@ static void zone_kasp_parent(const struct jsoncfg *j, json_t *v, const char *pat
     p->timing.dreg = (uint32_t)cfgschema_int(j, s, KP_REGISTRATION, v, path);
     p->timing.dprp_parent = (uint32_t)cfgschema_int(j, s, KP_PROPAGATION, v, path);
     p->check_interval = (uint32_t)cfgschema_int(j, s, KP_CHECK_INTERVAL, v, path);
+    p->ds_wait_warn = (uint32_t)cfgschema_int(j, s, KP_DS_WAIT_WARN, v, path);
     const char *dg = cfgschema_str(j, s, KP_DS_DIGEST, v, path);
     p->ds_digest = 2; /* SHA-256 */
     if (dg && strcmp(dg, "sha384") == 0)
@@ -337,6 +342,7 @@ static json_t *zone_kasp_parent_json(const struct zone_kasp_policy *p)
         (json_int_t)p->timing.ttl_ds, "registration_delay", (json_int_t)p->timing.dreg,
         "propagation_delay", (json_int_t)p->timing.dprp_parent, "servers", sv, "check_interval",
         (json_int_t)p->check_interval, "ds_digest", p->ds_digest == 4 ? "sha384" : "sha256");
+    json_object_set_new(o, "ds_wait_warn", json_integer(p->ds_wait_warn));
     if (p->ds_push_primary)
         json_object_set_new(
             o, "ds_push",

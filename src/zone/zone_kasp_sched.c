@@ -184,6 +184,29 @@ bool zone_kasp_sched_parent_wanted(const struct zone_kasp_keys *keys, int64_t no
     return false;
 }
 
+int zone_kasp_sched_ds_waiting(const struct zone_kasp_keys *keys, int64_t now, int64_t *since)
+{
+    int best = -1;
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        if (k->ksk && k->t[ZONE_KASP_T_ACTIVE] < 0 &&
+            zone_kasp_reached(k->t[ZONE_KASP_T_READY], now) && k->t[ZONE_KASP_T_RETIRED] < 0 &&
+            (best < 0 || k->t[ZONE_KASP_T_READY] < keys->v[best].t[ZONE_KASP_T_READY]))
+            best = (int)i;
+    }
+    *since = best >= 0 ? keys->v[best].t[ZONE_KASP_T_READY] : -1;
+    return best;
+}
+
+int zone_kasp_sched_ds_overdue(const struct zone_kasp_keys *keys, int64_t now, uint32_t warn,
+                               int64_t *since)
+{
+    int w = zone_kasp_sched_ds_waiting(keys, now, since);
+    if (w < 0 || warn == 0 || now - *since < (int64_t)warn)
+        return -1;
+    return w;
+}
+
 /* The KSK steps of sched_next: the successor due, a DS seen, a DS gone. */
 static void zone_kasp_next_ksk(const struct zone_kasp_intervals *iv, uint32_t ksk_lifetime,
                                const struct zone_kasp_keys *keys,

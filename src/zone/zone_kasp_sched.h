@@ -171,6 +171,16 @@ int zone_kasp_sched_parent_ksk(const struct zone_kasp_keys *keys, int64_t now);
  * ready and waits for its DS, or a retired KSK's DS may still be there. */
 bool zone_kasp_sched_parent_wanted(const struct zone_kasp_keys *keys, int64_t now);
 
+/* The KSK that waits for its DS at the parent at now (ready, no DS seen
+ * so no Tact, not retired: a KSK rollover's successor or an algorithm
+ * rollover's new KSK), the one waiting longest; -1 when none. *since:
+ * when it began to wait (its Trdy). */
+int zone_kasp_sched_ds_waiting(const struct zone_kasp_keys *keys, int64_t now, int64_t *since);
+/* The waiting KSK (zone_kasp_sched_ds_waiting) once it has waited warn
+ * seconds or more (policy parent.ds_wait_warn; 0: never), else -1. */
+int zone_kasp_sched_ds_overdue(const struct zone_kasp_keys *keys, int64_t now, uint32_t warn,
+                               int64_t *since);
+
 /* The timestamps of n, the successor of the current KSK, made at now:
  * published now, ready at now + Ipub, active not yet (DS_SEEN sets it). */
 void zone_kasp_sched_roll_ksk(const struct zone_kasp_timing *t, struct zone_kasp_key *n,

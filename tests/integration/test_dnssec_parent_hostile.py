@@ -26,7 +26,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from adminlib import READ_TOKEN, Admin, admin_port, admin_section
+from adminlib import READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import Gtmd, free_port
 
@@ -83,7 +83,7 @@ class Parent(threading.Thread):
             self.updates += 1
         else:
             self.queries += 1
-        m = self.mode
+        m = "wrong_owner" if self.mode == "never" else self.mode
         r = dns.message.make_response(q)
         if q.opcode() == dns.opcode.QUERY and m in ("tcp_only", "wrong_id", "wrong_question"):
             r.answer.append(dns.rrset.from_rdata_list(CHILD, 2, self.ds()))
@@ -148,10 +148,10 @@ class Parent(threading.Thread):
         self.tcp.close()
 
 
-def policy(pport):
+def policy(pport, warn=None):
     # DNSKEY TTL and maximum TTL 2 s, propagation 1 s, no safety margins:
     # the new KSK is ready Ipub = 3 s after the call; a check each second.
-    return {"algorithm": 13, "zsk_lifetime": "none", "ksk_lifetime": "none",
+    p = {"algorithm": 13, "zsk_lifetime": "none", "ksk_lifetime": "none",
             "dnskey_ttl": 2, "zone_max_ttl": 2, "propagation_delay": 1,
             "publish_safety": 0, "retire_safety": 0,
             "signature_validity": 3600, "signature_refresh": 600, "denial": "nsec",
@@ -159,6 +159,9 @@ def policy(pport):
                        "propagation_delay": 1, "check_interval": 1,
                        "servers": ["%s:%d" % (ADDR, pport)],
                        "ds_push": {"primary": "%s:%d" % (ADDR, pport)}}}
+    if warn is not None:
+        p["parent"]["ds_wait_warn"] = warn
+    return p
 
 
 @pytest.fixture
@@ -174,7 +177,8 @@ def hostile(request, tmp_path):
     try:
         (tmp_path / "child.zone").write_text(CHILD_TEXT)
         cfg = {"listen": ["%s:%d" % (ADDR, gport)], "workers": 1,
-               "dnssec_policies": {"short": policy(parent.port)},
+               "dnssec_policies": {"short": policy(
+                   parent.port, 2 if request.param == "never" else None)},
                "zones": [{"origin": CHILD, "file": "child.zone",
                           "dnssec": {"policy": "short", "key_directory": "keys"}}],
                "admin": admin_section(str(tmp_path), admin_port(gport))}
@@ -198,6 +202,12 @@ def metric(admin, name, result):
     text = admin.get("/metrics", token=READ_TOKEN).body.decode()
     line = '%s{result="%s"} ' % (name, result)
     return sum(int(ln.split()[-1]) for ln in text.splitlines() if ln.startswith(line))
+
+
+def metric_value(admin, name):
+    text = admin.get("/metrics", token=READ_TOKEN).body.decode()
+    [v] = [ln.split()[-1] for ln in text.splitlines() if ln.startswith(name + " ")]
+    return int(v)
 
 
 # What status must say of the check (servers[].error) and of the push
@@ -259,6 +269,8 @@ def test_hostile_parent_is_never_seen(hostile):
         assert p["ds_push"]["failures_in_row"] >= 1, p
         assert metric(admin, "gtmd_dnssec_parent_check_total", "failed") >= 1
         assert metric(admin, "gtmd_dnssec_ds_push_total", "failed") >= 1
+    # The default DS alarm bound is a day: none here.
+    assert p["ds_overdue"] is None and metric_value(admin, "gtmd_dnssec_ds_overdue_zones") == 0
     # The old KSK stays; the new one waits beside it.
     assert {dns.dnssec.key_id(k) for k in ksks(g.port)} == {old, new}
     keys = {k["tag"]: k for k in zone_status(admin)["keys"]}
@@ -278,3 +290,29 @@ def test_truncated_udp_is_asked_again_over_tcp(hostile):
     p = poll(seen, 30, 0.3)[0]
     assert p, zone_status(admin)
     assert p["servers"][0]["answered"] and new in p["servers"][0]["ds_for"], p
+
+
+@pytest.mark.parametrize("hostile", ["never"], indirect=True)
+def test_a_ds_that_never_comes_raises_the_alarm(hostile):
+    """parent.ds_wait_warn 2 s; the parent answers, never with our DS."""
+    parent, g, admin, state = hostile
+    new = start_rollover(admin, g.port, state)
+
+    def overdue():
+        p = zone_status(admin).get("parent") or {}
+        return p if p.get("ds_overdue") else None
+    # Ready Ipub (3 s) after the call, overdue 2 s later, found at the
+    # next check (1 s): about 6 s; 30 s for ASan and a loaded machine.
+    p = poll(overdue, 30, 0.3)[0]
+    assert p, zone_status(admin)
+    keys = {k["tag"]: k for k in zone_status(admin)["keys"]}
+    assert p["ds_overdue"] == {"tag": new, "waiting_since": keys[new]["ready"]}, (p, keys)
+    assert keys[new]["active"] is None
+    assert metric_value(admin, "gtmd_dnssec_ds_overdue_zones") == 1
+    # Logged (and published as an event) once for this KSK.
+    lines = [ln for ln in g.read_log().splitlines() if "event=dnssec_ds_overdue" in ln]
+    assert len(lines) == 1 and "tag=%d " % new in lines[0] and "bound=2" in lines[0], lines
+    ctl = gtmctl("dnssec", "status",
+                 env={"GTMCTL_SERVER": admin.url, "GTMCTL_TOKEN": READ_TOKEN})
+    assert ctl.returncode == 0, ctl.stderr
+    assert "ALARM: the DS of KSK %d is not at the parent" % new in ctl.stdout, ctl.stdout

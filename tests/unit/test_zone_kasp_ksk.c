@@ -176,7 +176,7 @@ static void test_two_rollovers(struct tap *t)
     struct parent_sim p = {.accepts = true, .add_at = -1, .del_at = -1};
     step(&keys, &p, T0);
     parent_set(&p, 1u << keys.v[0].tag, T0); /* the first DS, put there by hand */
-    bool ok = true;
+    bool ok = true, overdue = false;
     int rolls = 0;
     uint16_t prev = keys.v[0].tag;
     /* Two rollovers of KLIFE + Dreg + IpubP + retire_safety each, then
@@ -187,6 +187,9 @@ static void test_two_rollovers(struct tap *t)
         parent_tick(&p, &keys, now);
         step(&keys, &p, now);
         ok = safe_at(t, &keys, &p, now);
+        int64_t since;
+        /* The DS shows Dreg after the push, seen at the next check. */
+        overdue |= zone_kasp_sched_ds_overdue(&keys, now, DREG + 2 * STEP, &since) >= 0;
         int cur = zone_kasp_sched_current_ksk(&keys, now);
         if (!ok || cur < 0 || keys.v[cur].tag == prev)
             continue;
@@ -218,6 +221,10 @@ static void test_two_rollovers(struct tap *t)
     for (size_t i = 0; i < keys.n; i++)
         ksks += keys.v[i].ksk;
     TAP_CHECK(t, ksks == 1, "the old KSKs left the store once their DS was gone (%zu KSKs)", ksks);
+    int64_t since;
+    TAP_CHECK(t, zone_kasp_sched_ds_waiting(&keys, end, &since) < 0,
+              "no KSK waits for its DS once the rollovers are done");
+    TAP_CHECK(t, !overdue, "a parent that publishes within Dreg never raises the DS alarm");
 }
 
 static void test_parent_refuses(struct tap *t)
@@ -244,6 +251,18 @@ static void test_parent_refuses(struct tap *t)
     TAP_CHECK(t, zone_kasp_sched_parent_wanted(&keys, end), "the parent is still asked");
     TAP_CHECK(t, zone_kasp_sched_parent_ksk(&keys, end) == succ,
               "the parent should have the successor's DS (CDS names it)");
+    /* The alarm (parent.ds_wait_warn): the successor waits since its
+     * Trdy; overdue once it has waited the bound, not a second before. */
+    int64_t since = 0, rdy = keys.v[succ].t[ZONE_KASP_T_READY];
+    TAP_CHECK(t, zone_kasp_sched_ds_waiting(&keys, end, &since) == succ && since == rdy,
+              "the successor waits for its DS since its Trdy");
+    TAP_CHECK(t, zone_kasp_sched_ds_waiting(&keys, rdy - 1, &since) < 0 && since == -1,
+              "not before it is ready");
+    TAP_CHECK(t, zone_kasp_sched_ds_overdue(&keys, rdy + 86399, 86400, &since) < 0,
+              "not overdue a second before the bound");
+    TAP_CHECK(t, zone_kasp_sched_ds_overdue(&keys, rdy + 86400, 86400, &since) == succ,
+              "overdue at the bound");
+    TAP_CHECK(t, zone_kasp_sched_ds_overdue(&keys, end, 0, &since) < 0, "a bound of 0: never");
     /* No parent server configured: a seen DS does not count. */
     p.view.n_servers = 0;
     struct zone_kasp_action a;
