@@ -100,6 +100,18 @@ class Client(threading.Thread):
         self.lock = threading.Lock()
         self.ok, self.bad, self.samples = {}, [], []
         self.stop_ev = threading.Event()
+        self.paused, self.idle = threading.Event(), threading.Event()
+
+    def pause(self):
+        """No more rounds until resume() (gtmd restarts: a resolver asking
+        a server that is down learns nothing about validation)."""
+        self.paused.set()
+        # A round takes well under a second; 10 s for a loaded machine.
+        assert self.idle.wait(10), "the client did not pause"
+
+    def resume(self):
+        self.idle.clear()
+        self.paused.clear()
 
     def add(self, name, u, lo, hi=float("inf")):
         with self.lock:
@@ -114,6 +126,10 @@ class Client(threading.Thread):
 
     def run(self):
         while not self.stop_ev.is_set():
+            if self.paused.is_set():
+                self.idle.set()
+                time.sleep(0.05)
+                continue
             now = time.time()
             with self.lock:
                 targets = [t[:] for t in self.targets]
@@ -295,6 +311,71 @@ def test_algorithm_rollover_validates_throughout(env):
     assert client.ok["old"] >= 40 and client.ok.get("new", 0) >= 40, client.ok
     print("validated: %s; raw samples %d; zones verified %d; states at %s" %
           (client.ok, len(client.samples), n, seen))
+
+
+def test_algorithm_rollover_resumes_after_a_restart(env):
+    """The same rollover with gtmd restarted between Trdy and Tswap (both
+    algorithms' keys in the zone): the rollover goes on from its stored
+    state (every timestamp as before), both resolvers validate every
+    answer asked outside the restart, and every zone passes the checks."""
+    e = env
+    u1 = _unbound(e, "old", _ksk(e.g, 13))
+    client = Client(e.g)
+    client.add("old", u1, 0)
+    client.start()
+    seen, problems, n = set(), [], 0
+    try:
+        time.sleep(0.5)  # a few rounds before the rollover
+        e.g.write_config(_cfg(e.gdir, e.gport, 15))
+        e.g.signal(signal.SIGHUP)
+
+        def new_keys():
+            st = state(e.kdir) or {}
+            ks = [k for k in st.get("keys", []) if k["algorithm"] == 15]
+            return len(ks) == 2 and ks
+        # The reload wakes the key manager at once; 10 s for a loaded machine.
+        ks, _ = poll(new_keys, 10, 0.1)
+        assert ks, state(e.kdir)
+        before = {k["tag"]: k for k in state(e.kdir)["keys"]}
+        t0 = next(k for k in ks if k["role"] == "zsk")["active"]
+        tswap, tend = t0 + 10, t0 + 13  # the formulas, as in the test above
+        client.set_hi("old", tswap - 0.3)
+        # Trdy = t0 + 6: the new KSK may be anchored; 30 s for ASan.
+        assert poll(lambda: time.time() >= t0 + 6 and _ksk(e.g, 15), 30, 0.1)[0]
+        client.add("new", _unbound(e, "new", _ksk(e.g, 15)), 0)
+        time.sleep(0.5)  # a few rounds with both resolvers
+        assert time.time() < tswap, "too late for a restart before the swap"
+        client.pause()
+        e.g.stop()
+        e.g.start()
+        client.resume()
+        after = {k["tag"]: k for k in state(e.kdir)["keys"]}
+        for tag, k in before.items():
+            assert tag in after, (tag, after)
+            changed = {f: (v, after[tag][f]) for f, v in k.items()
+                       if v is not None and after[tag].get(f) != v}
+            assert not changed, (tag, changed)
+        # The end plus 3 s; 60 s for a loaded machine (ASan: 2-3x slower).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            st, out = _verify(e.g, e.dir, n)
+            n += 1
+            if st not in seen:
+                seen.add(st)
+                problems += [(st,) + p for p in out]
+            if time.time() > tend + 3 and st == ((15,), (15,)):
+                break
+            time.sleep(0.3)
+    finally:
+        client.stop_ev.set()
+        client.join(10)
+    assert not problems, problems[:3]
+    assert ((15,), (15,)) in seen, seen
+    assert not client.bad, ("answers that did not validate", client.bad[:10],
+                            [u.log() for u in e.us])
+    bad = _alg_violations(client.samples, 2.0)
+    assert not bad, (len(bad), bad[:5])
+    assert client.ok["old"] >= 10 and client.ok["new"] >= 20, client.ok
 
 
 # ---- the same through a real parent (Knot), with the DS pushed and checked ----
