@@ -209,6 +209,14 @@ bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, 
 void server_keyshare_kick(struct server *srv);
 /* GET /v1/dnssec's "fleet_keys" (null without key sharing); under reload_lock. */
 json_t *server_keyshare_json(struct server *srv);
+/* A reload whose fleet.key_secret_file holds another secret than the
+ * running one (p, the new configuration's, read before the modules'
+ * reload puts the running fleet params back): the running secret stays
+ * (a restart applies it; every node must change together); a warning,
+ * fleet_keys.secret_pending, and the returned array (the caller's) holds
+ * "fleet.key_secret_file" for restart_needed (empty otherwise). Under
+ * reload_lock. */
+json_t *server_keyshare_reload_note(struct server *srv, const struct fleet_params *p);
 
 /* ---- server_kasp.c: the key manager ---- */
 

@@ -89,6 +89,7 @@ struct server_keyshare {
     struct server_keyshare_zone *zones;
     size_t n_zones;
     struct event *tick;
+    char pending[600]; /* a reload's secret file holds another secret: why ("" none) */
 };
 
 /* The key under the prefix (caller frees). */
@@ -588,8 +589,33 @@ json_t *server_keyshare_json(struct server *srv)
             json_object_set_new(o, "error", json_string(z->error));
         json_array_append_new(zones, o);
     }
-    return json_pack("{s:s, s:b, s:s, s:o}", "node", ks->node, "lock_held", ks->leader,
-                     "lock_holder", ks->holder, "zones", zones);
+    char kid[FLEET_KEYSEAL_KID];
+    fleet_keyseal_kid(ks->secret, kid);
+    return json_pack("{s:s, s:b, s:s, s:s, s:s?, s:o}", "node", ks->node, "lock_held", ks->leader,
+                     "lock_holder", ks->holder, "secret_id", kid, "secret_pending",
+                     ks->pending[0] ? ks->pending : NULL, "zones", zones);
+}
+
+json_t *server_keyshare_reload_note(struct server *srv, const struct fleet_params *p)
+{
+    struct server_keyshare *ks = srv->keyshare;
+    json_t *restart_needed = json_array();
+    if (!ks || !p->has_key_secret)
+        return restart_needed;
+    if (memcmp(p->key_secret, ks->secret, sizeof(ks->secret)) == 0) {
+        ks->pending[0] = '\0';
+        return restart_needed;
+    }
+    char now[FLEET_KEYSEAL_KID], want[FLEET_KEYSEAL_KID];
+    fleet_keyseal_kid(ks->secret, now);
+    fleet_keyseal_kid(p->key_secret, want);
+    snprintf(ks->pending, sizeof(ks->pending),
+             "%s holds another key-sharing secret (id %s) than the one running (id %s): the "
+             "running secret and keys stay until a restart",
+             p->key_secret_file ? p->key_secret_file : "fleet.key_secret_file", want, now);
+    log_warn("event=reload restart_needed=fleet.key_secret_file note=\"%s\"", ks->pending);
+    json_array_append_new(restart_needed, json_string("fleet.key_secret_file"));
+    return restart_needed;
 }
 
 void server_keyshare_start(struct server *srv, const struct fleet_params *p)

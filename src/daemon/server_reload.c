@@ -296,10 +296,13 @@ static json_t *server_reload_as(struct server *srv, json_t *doc, enum server_rel
      * running one's again is no newer read of the file. */
     if (from == SERVER_RELOAD_FILE && srv->confapi_ready)
         config_api_seed(&srv->confapi, cfg->root, &stamp);
+    json_t *secret_note = server_keyshare_reload_note(srv, &cfg->fleet);
     server_modules_reload(srv, cfg, set, res);
     /* The state may have moved since load_set widened the scopes. */
     health_service_kick(srv->health_svc);
     json_object_set_new(res, "restart_needed", server_reload_restart_keys(srv->cfg, cfg));
+    json_array_extend(json_object_get(res, "restart_needed"), secret_note);
+    json_decref(secret_note);
     config_free(srv->cfg);
     srv->cfg = cfg;
     srv->generation++;

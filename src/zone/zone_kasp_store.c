@@ -62,7 +62,11 @@ bool zone_kasp_key_from_json(json_t *o, struct zone_kasp_key *k)
     const char *file = json_string_value(json_object_get(o, "file"));
     const char *role = json_string_value(json_object_get(o, "role"));
     json_t *tag = json_object_get(o, "tag"), *alg = json_object_get(o, "algorithm");
+    /* A tag or algorithm out of its field's range would wrap into another
+     * key's number: refused, as is a negative time (unset is null). */
     if (!file || !role || !json_is_integer(tag) || !json_is_integer(alg) ||
+        json_integer_value(tag) < 0 || json_integer_value(tag) > 65535 ||
+        json_integer_value(alg) < 1 || json_integer_value(alg) > 255 ||
         strlen(file) >= sizeof(k->base) || strchr(file, '/') ||
         (strcmp(role, "ksk") != 0 && strcmp(role, "zsk") != 0))
         return false;
@@ -72,7 +76,7 @@ bool zone_kasp_key_from_json(json_t *o, struct zone_kasp_key *k)
     k->ksk = strcmp(role, "ksk") == 0;
     for (int i = 0; i < ZONE_KASP_T_N; i++) {
         json_t *v = json_object_get(o, zone_kasp_kt_name(i));
-        if (v && !json_is_null(v) && !json_is_integer(v))
+        if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0))
             return false;
         k->t[i] = json_is_integer(v) ? json_integer_value(v) : -1;
     }

@@ -10,6 +10,8 @@ error of the check and of the push in GET /v1/dnssec ("parent") and
 count both in /metrics. A parent that truncates over UDP and answers
 honestly over TCP is the control: the same server, read the right way,
 is seen, so the checks above can fail."""
+import base64
+import copy
 import os
 import socket
 import struct
@@ -316,3 +318,29 @@ def test_a_ds_that_never_comes_raises_the_alarm(hostile):
                  env={"GTMCTL_SERVER": admin.url, "GTMCTL_TOKEN": READ_TOKEN})
     assert ctl.returncode == 0, ctl.stderr
     assert "ALARM: the DS of KSK %d is not at the parent" % new in ctl.stdout, ctl.stdout
+
+
+@pytest.mark.parametrize("hostile", ["silent"], indirect=True)
+def test_reload_without_the_push_key_is_refused(hostile):
+    """A reload that removes the TSIG key parent.ds_push signs with is a
+    configuration error naming the policy's JSON path (as Knot refuses a
+    configuration whose remote names a missing key); the running
+    configuration, key included, stays."""
+    parent, g, admin, state = hostile
+    secret = base64.b64encode(bytes(range(32))).decode()
+    cfg = copy.deepcopy(g.config)
+    cfg["tsig_keys"] = {"ds-push.": {"algorithm": "hmac-sha256", "secret": secret}}
+    cfg["dnssec_policies"]["short"]["parent"]["ds_push"]["key"] = "ds-push."
+    g.write_config(cfg)
+    r = admin.post("/v1/reload", {})
+    assert r.status == 200 and r.json["result"] == "ok", r.json
+    gen = r.json["generation"]
+    del cfg["tsig_keys"]
+    g.write_config(cfg)
+    r = admin.post("/v1/reload", {})
+    assert r.json["result"] == "failed" and r.json["generation"] == gen, r.json
+    errs = "\n".join(r.json["errors"])
+    assert '$.dnssec_policies["short"]' in errs and "ds_push" in errs and "ds-push." in errs, errs
+    [pol] = [p for p in admin.get("/v1/dnssec", token=READ_TOKEN).json["policies"]
+             if p["name"] == "short"]
+    assert pol["parent"]["ds_push"]["key"] == "ds-push.", pol

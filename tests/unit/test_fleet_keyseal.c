@@ -107,6 +107,31 @@ int main(void)
     TAP_CHECK(&t, try_open(a, "example.com.", x, NULL, 0) == FLEET_KEYSEAL_CORRUPT,
               "a nonce of the wrong size does not open");
     json_decref(x);
+    /* Fields of the wrong JSON type (an etcd value written by hand, by
+     * another version): refused with a reason, never opened, no crash. */
+    static const struct {
+        const char *field, *text;
+    } types[] = {{"v", "\"1\""},  {"v", "1.0"},    {"rev", "\"7\""}, {"rev", "-1"},
+                 {"rev", "7.5"},  {"zone", "5"},   {"kid", "[]"},    {"digest", "{}"},
+                 {"nonce", "5"},  {"tag", "null"}, {"ct", "true"},   {"digest", "\"ab\""},
+                 {"ct", "\"!!\""}};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        x = json_deep_copy(env);
+        json_object_set_new(x, types[i].field, json_loads(types[i].text, JSON_DECODE_ANY, NULL));
+        enum fleet_keyseal_status st = try_open(a, "example.com.", x, got, sizeof(got));
+        TAP_CHECK(&t,
+                  (st == FLEET_KEYSEAL_MALFORMED || st == FLEET_KEYSEAL_CORRUPT) && got[0] != '\0',
+                  "%s: %s is refused (%s: %s)", types[i].field, types[i].text,
+                  fleet_keyseal_status_name(st), got);
+        json_decref(x);
+    }
+    static const char *const not_objects[] = {"[1, 2]", "\"envelope\"", "null", "7"};
+    for (size_t i = 0; i < sizeof(not_objects) / sizeof(not_objects[0]); i++) {
+        x = json_loads(not_objects[i], JSON_DECODE_ANY, NULL);
+        TAP_CHECK(&t, try_open(a, "example.com.", x, got, sizeof(got)) == FLEET_KEYSEAL_MALFORMED,
+                  "an envelope that is %s is malformed: %s", not_objects[i], got);
+        json_decref(x);
+    }
     x = json_pack("{s:i}", "v", 2);
     TAP_CHECK(&t, try_open(a, "example.com.", x, NULL, 0) == FLEET_KEYSEAL_MALFORMED,
               "another version is malformed");

@@ -66,6 +66,60 @@ static void test_bad(struct tap *t, const char *dir, json_t *doc)
     errlist_free(&e);
 }
 
+/* One field of keys[0] (or of the document, key NULL) given the JSON
+ * value text: the set is refused with a message naming its place, and
+ * nothing on disk changes. */
+static void bad_type(struct tap *t, const char *dir, json_t *doc, const char *field,
+                     const char *text, bool top)
+{
+    struct errlist e;
+    errlist_init(&e);
+    struct zone_kasp_keys got, before, after;
+    memset(&before, 0, sizeof(before));
+    memset(&after, 0, sizeof(after));
+    zone_kasp_store_load(dir, ZONE, &before, &e);
+    json_t *bad = json_deep_copy(doc), *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    json_t *at = top ? bad : json_array_get(json_object_get(bad, "keys"), 0);
+    json_object_set_new(at, field, v);
+    bool ok = zone_kasp_share_import(dir, ZONE, bad, &got, &e);
+    zone_kasp_store_load(dir, ZONE, &after, &e);
+    TAP_CHECK(t,
+              !ok && e.count && strstr(e.msgs[0], top ? "$" : "$.keys[0]") && after.n == before.n &&
+                  memcmp(after.v, before.v, after.n * sizeof(after.v[0])) == 0,
+              "%s %s: %s %s, the keys kept", top ? "$." : "$.keys[0].", field, text,
+              e.count ? e.msgs[0] : "accepted!");
+    json_decref(bad);
+    errlist_free(&e);
+}
+
+/* Blobs of the wrong JSON types (a fleet member of another version, a
+ * bug, a hand-edited etcd key): a clear error, never a crash, no change. */
+static void test_types(struct tap *t, const char *dir, json_t *doc)
+{
+    static const struct {
+        const char *field, *text;
+    } keyf[] = {{"tag", "\"123\""},  {"tag", "70000"},        {"tag", "-1"},
+                {"tag", "1.5"},      {"algorithm", "\"13\""}, {"algorithm", "300"},
+                {"algorithm", "0"},  {"role", "1"},           {"role", "\"kskx\""},
+                {"file", "5"},       {"file", "\"../Kx\""},   {"published", "\"now\""},
+                {"published", "-5"}, {"active", "[]"},        {"key", "5"},
+                {"private", "[]"},   {"key", "null"}};
+    for (size_t i = 0; i < sizeof(keyf) / sizeof(keyf[0]); i++)
+        bad_type(t, dir, doc, keyf[i].field, keyf[i].text, false);
+    bad_type(t, dir, doc, "zone", "5", true);
+    bad_type(t, dir, doc, "keys", "{}", true);
+    bad_type(t, dir, doc, "keys", "[\"K\"]", true);
+    bad_type(t, dir, doc, "keys", "[[1]]", true);
+    struct errlist e;
+    errlist_init(&e);
+    struct zone_kasp_keys got;
+    json_t *arr = json_loads("[1, 2]", 0, NULL);
+    TAP_CHECK(t, !zone_kasp_share_import(dir, ZONE, arr, &got, &e) && e.count,
+              "a document that is an array is refused: %s", e.count ? e.msgs[0] : "");
+    json_decref(arr);
+    errlist_free(&e);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -95,6 +149,7 @@ int main(void)
     TAP_CHECK(&t, again && json_equal(again, doc), "and its export is the same document");
     json_decref(again);
     test_bad(&t, b, doc);
+    test_types(&t, b, doc);
 
     /* A set that lost the ZSK (purged by the writer): its files go here too. */
     json_t *less = json_deep_copy(doc);
