@@ -243,6 +243,15 @@ int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
                                 int64_t now, const struct zone_kasp_parent **view);
 /* Adds "parent" to each zone of view (GET /v1/dnssec) that has a state. */
 void server_kasp_parent_decorate(struct server *srv, json_t *view);
+/* The parent's DS queries off reload_lock (each server up to 1 s, so
+ * that the admin API and reloads never wait on them): _take (under the
+ * lock) moves out what the steps asked for, _ask (without it) asks, and
+ * _put (under the lock again) hands the answers to the next step, which
+ * matches them to the keys; put frees f. */
+struct server_kasp_fetch;
+struct server_kasp_fetch *server_kasp_parent_fetch_take(struct server *srv);
+void server_kasp_parent_fetch_ask(struct server_kasp_fetch *f);
+void server_kasp_parent_fetch_put(struct server *srv, struct server_kasp_fetch *f);
 void server_kasp_parent_free(struct server *srv);
 /* An emergency rollover (POST /v1/dnssec/ZONE/rollover, admin thread)
  * of key "zsk", "ksk" or "algorithm": the result and its HTTP status;

@@ -301,6 +301,11 @@ static void server_kasp_on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     pthread_mutex_lock(&srv->reload_lock);
+    struct server_kasp_fetch *f = server_kasp_parent_fetch_take(srv);
+    pthread_mutex_unlock(&srv->reload_lock);
+    server_kasp_parent_fetch_ask(f); /* the network, without the lock */
+    pthread_mutex_lock(&srv->reload_lock);
+    server_kasp_parent_fetch_put(srv, f);
     int64_t now = (int64_t)time(NULL);
     bool resign = false;
     int64_t wake = server_kasp_run(srv, now, &resign);

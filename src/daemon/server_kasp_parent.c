@@ -14,9 +14,12 @@
  * "parent": what was seen, since when, and the push's tries.
  *
  * The parent zone is the child's origin less its first label (the zone
- * section of the UPDATE). Runs on the main thread under reload_lock (the
- * key manager's timer); the queries block it for at most a second per
- * server.
+ * section of the UPDATE). The decisions run on the main thread under
+ * reload_lock (the key manager's timer); the network does not: a step
+ * that wants the DS checked or a push sent records it, and the next
+ * timer run (at once) asks and sends before it takes the lock
+ * (server_kasp_parent_fetch_take/_ask/_put), so the admin API and
+ * reloads never wait on a parent (up to a second per server).
  *
  * Owns srv->kasp_parents (server_kasp_parent_free).
  */
@@ -40,6 +43,49 @@
 #define SERVER_KASP_PUSH_CAP_S 3600 /* the longest wait between two pushes */
 #define SERVER_KASP_MAX_TRIES 10    /* the push tries status keeps */
 
+/* One server's answer to the DS query (server_kasp_parent_ask). */
+struct server_kasp_got_one {
+    char *server; /* owned */
+    bool ok;
+    char why[300];
+    ldns_rr_list *ds; /* owned */
+};
+
+/* A DS push built under the lock, sent off it, and its outcome. */
+struct server_kasp_push_job {
+    bool wanted;                /* built, not sent yet */
+    struct sockaddr_storage ss; /* the parent's primary */
+    socklen_t sslen;
+    struct tsig_key key; /* a copy (id NULL): the set may go meanwhile */
+    bool has_key;
+    uint8_t q[2048];
+    size_t len;
+    uint16_t tag;
+    bool add;
+    uint32_t check_interval; /* the backoff's base */
+    int rcode;               /* the outcome: */
+    char why[300];           /* "" on success */
+};
+
+/* One zone's answers, asked off the lock. */
+struct server_kasp_got {
+    char origin[256];
+    bool asked; /* the DS queries were wanted (else only the push) */
+    int64_t at; /* when the answers came (server_kasp_parent_fetch_put) */
+    struct server_kasp_got_one v[ZONE_KASP_MAX_SERVERS];
+    size_t n;
+    struct server_kasp_push_job push; /* push.wanted: send it */
+};
+
+static void server_kasp_got_free(struct server_kasp_got *g)
+{
+    for (size_t i = 0; g && i < g->n; i++) {
+        free(g->v[i].server);
+        ldns_rr_list_deep_free(g->v[i].ds);
+    }
+    free(g);
+}
+
 /* One zone's parent state. Owned by srv->kasp_parents. */
 struct server_kasp_pzone {
     char origin[256];
@@ -50,9 +96,17 @@ struct server_kasp_pzone {
     unsigned push_failures; /* in a row */
     int64_t push_next;      /* no push before */
     json_t *tries;          /* the last pushes, newest last; owned */
-    bool overdue;           /* a KSK waits for its DS past parent.ds_wait_warn */
-    uint16_t overdue_tag;   /* that KSK's */
-    int64_t overdue_since;  /* when it began to wait (its Trdy) */
+    /* The DS queries, asked off reload_lock (server_kasp_parent_fetch):
+     * the step wants them (fetch_wanted, of these servers) and the next
+     * timer run asks before it takes the lock; got[] their answers. */
+    bool fetch_wanted;
+    char *want[ZONE_KASP_MAX_SERVERS]; /* owned copies of parent.servers */
+    size_t n_want;
+    struct server_kasp_got *got;      /* owned; NULL: none yet */
+    struct server_kasp_push_job push; /* push.wanted: to be sent by the next run */
+    bool overdue;                     /* a KSK waits for its DS past parent.ds_wait_warn */
+    uint16_t overdue_tag;             /* that KSK's */
+    int64_t overdue_since;            /* when it began to wait (its Trdy) */
 };
 
 struct server_kasp_parents {
@@ -87,6 +141,9 @@ void server_kasp_parent_free(struct server *srv)
     for (size_t i = 0; i < ps->n; i++) {
         json_decref(ps->v[i].servers);
         json_decref(ps->v[i].tries);
+        for (size_t s = 0; s < ps->v[i].n_want; s++)
+            free(ps->v[i].want[s]);
+        server_kasp_got_free(ps->v[i].got);
     }
     free(ps->v);
     free(ps);
@@ -203,9 +260,10 @@ static void server_kasp_parent_check(struct server *srv, struct server_kasp_pzon
     json_decref(pz->servers);
     pz->servers = json_array();
     for (size_t s = 0; s < p->n_servers; s++) {
-        ldns_rr_list *ds = NULL;
-        char why[300] = "";
-        bool ok = server_kasp_parent_ask(p->servers[s], z->origin, &ds, why, sizeof(why));
+        const struct server_kasp_got_one *g = &pz->got->v[s];
+        const ldns_rr_list *ds = g->ds;
+        const char *why = g->why;
+        bool ok = g->ok;
         json_t *tags = json_array();
         for (size_t i = 0; ok && i < keys->n; i++)
             if (pub[i] && server_kasp_parent_has(ds, pub[i])) {
@@ -220,7 +278,6 @@ static void server_kasp_parent_check(struct server *srv, struct server_kasp_pzon
         if (!ok)
             log_warn("event=dnssec_parent_check zone=%s server=%s error=\"%s\"", z->origin,
                      p->servers[s], why);
-        ldns_rr_list_deep_free(ds);
     }
     struct zone_kasp_parent old = pz->view;
     pz->view.n = 0;
@@ -320,7 +377,12 @@ static bool server_kasp_parent_parses(const uint8_t *buf, size_t len)
     return ok;
 }
 
-/* One push of k's DS (add or delete) to the parent's primary. */
+static void server_kasp_parent_push_done(struct server *srv, struct server_kasp_pzone *pz,
+                                         const struct server_kasp_push_job *j, int64_t now);
+
+/* One push of k's DS (add or delete) to the parent's primary: built here
+ * (under reload_lock), sent by the next timer run off it
+ * (server_kasp_parent_fetch_ask), its outcome taken by _fetch_put. */
 static void server_kasp_parent_push(struct server *srv, struct server_kasp_pzone *pz,
                                     const struct config_zone *z, const struct zone_kasp_policy *p,
                                     const struct zone_kasp_key *k, bool add, int64_t now)
@@ -330,39 +392,70 @@ static void server_kasp_parent_push(struct server *srv, struct server_kasp_pzone
     const struct serve_set *cur = atomic_load(&srv->serve.current);
     const struct tsig_key *key =
         p->ds_push_key && cur ? tsig_keyring_by_id(&cur->tsig, p->ds_push_key) : NULL;
-    struct sockaddr_storage ss;
-    struct xfr_server xs;
-    uint8_t q[2048], buf[4096];
-    size_t len = 0, rlen;
-    int rcode = -1;
-    char why[300] = "";
+    struct server_kasp_push_job *j = &pz->push;
+    struct xfr_server xs = {0};
+    memset(j, 0, sizeof(*j));
+    j->tag = k->tag;
+    j->add = add;
+    j->check_interval = p->check_interval;
+    j->rcode = -1;
     ldns_rr *pub = server_kasp_parent_dnskey(z->dnssec.key_directory, k);
-    bool ok = pub && server_kasp_parent_addr(p->ds_push_primary, &ss, &xs, key) &&
-              (key || !p->ds_push_key);
-    if (ok)
-        len = server_kasp_parent_update(z->origin, p, pub, add, q, sizeof(q));
+    if (pub && server_kasp_parent_addr(p->ds_push_primary, &j->ss, &xs, key) &&
+        (key || !p->ds_push_key))
+        j->len = server_kasp_parent_update(z->origin, p, pub, add, j->q, sizeof(j->q));
     ldns_rr_free(pub);
-    if (!len)
-        snprintf(why, sizeof(why), "cannot build the update (%s)",
-                 p->ds_push_key && !key ? "its TSIG key is not loaded" : "the key's .key file?");
-    else if (xfr_fetch_exchange(&xs, q, len, sizeof(q), buf, sizeof(buf), &rlen, &rcode, why,
-                                sizeof(why)) &&
-             rcode != LDNS_RCODE_NOERROR)
-        snprintf(why, sizeof(why), "the parent's primary refused the update");
-    else if (rcode == LDNS_RCODE_NOERROR && why[0] == '\0' && !server_kasp_parent_parses(buf, rlen))
-        snprintf(why, sizeof(why), "the parent's primary answered a reply that does not parse");
-    ok = len && rcode == LDNS_RCODE_NOERROR && why[0] == '\0';
+    if (j->len) {
+        j->sslen = xs.len;
+        j->has_key = key != NULL;
+        if (key)
+            j->key = *key;
+        j->key.id = NULL;
+        j->wanted = true; /* sent by the next run, off reload_lock */
+        return;
+    }
+    snprintf(j->why, sizeof(j->why), "cannot build the update (%s)",
+             p->ds_push_key && !key ? "its TSIG key is not loaded" : "the key's .key file?");
+    server_kasp_parent_push_done(srv, pz, j, now);
+}
+
+/* Sends job j (off the lock); its outcome in j->rcode and j->why. */
+static void server_kasp_parent_push_send(struct server_kasp_push_job *j)
+{
+    struct xfr_server xs = {.addr = &j->ss,
+                            .len = j->sslen,
+                            .key = j->has_key ? &j->key : NULL,
+                            .idle_ms = SERVER_KASP_ASK_MS};
+    uint8_t buf[4096];
+    size_t rlen = 0;
+    j->why[0] = '\0';
+    if (xfr_fetch_exchange(&xs, j->q, j->len, sizeof(j->q), buf, sizeof(buf), &rlen, &j->rcode,
+                           j->why, sizeof(j->why)) &&
+        j->rcode != LDNS_RCODE_NOERROR)
+        snprintf(j->why, sizeof(j->why), "the parent's primary refused the update");
+    else if (j->rcode == LDNS_RCODE_NOERROR && j->why[0] == '\0' &&
+             !server_kasp_parent_parses(buf, rlen))
+        snprintf(j->why, sizeof(j->why),
+                 "the parent's primary answered a reply that does not parse");
+}
+
+/* The outcome of push j: the backoff, its log line, event and count. */
+static void server_kasp_parent_push_done(struct server *srv, struct server_kasp_pzone *pz,
+                                         const struct server_kasp_push_job *j, int64_t now)
+{
+    bool ok = j->len && j->rcode == LDNS_RCODE_NOERROR && j->why[0] == '\0';
+    uint32_t ci = j->check_interval;
+    pz->push.wanted = false;
     if (ok) {
         pz->push_failures = 0;
-        pz->push_next = now + p->check_interval;
+        pz->push_next = now + ci;
     } else {
         /* check_interval, doubled per failure in a row, capped. */
         unsigned sh = pz->push_failures < 16 ? pz->push_failures : 16;
-        int64_t wait = (int64_t)p->check_interval << sh;
+        int64_t wait = (int64_t)ci << sh;
         pz->push_failures++;
         pz->push_next = now + (wait < SERVER_KASP_PUSH_CAP_S ? wait : SERVER_KASP_PUSH_CAP_S);
     }
-    server_kasp_parent_note(srv, pz, add ? "add" : "delete", k->tag, rcode, ok, why, now);
+    server_kasp_parent_note(srv, pz, j->add ? "add" : "delete", j->tag, j->rcode, ok, j->why, now);
 }
 
 /* The push due at now, if any: the wanted KSK's DS while it is not at
@@ -371,7 +464,7 @@ static void server_kasp_parent_pushes(struct server *srv, struct server_kasp_pzo
                                       const struct config_zone *z, const struct zone_kasp_policy *p,
                                       const struct zone_kasp_keys *keys, int64_t now)
 {
-    if (!p->ds_push_primary || now < pz->push_next)
+    if (!p->ds_push_primary || now < pz->push_next || pz->push.wanted)
         return;
     int want = zone_kasp_sched_parent_ksk(keys, now);
     const struct zone_kasp_parent_ds *d =
@@ -443,6 +536,96 @@ static void server_kasp_parent_waiting(struct server_kasp_pzone *pz,
                  (long long)d->seen_since);
 }
 
+/* Whether pz holds fresh answers of p's servers, in order (a reload may
+ * have changed them since they were asked; answers left from a rollover
+ * that ended are not this one's). */
+static bool server_kasp_parent_got_ok(const struct server_kasp_pzone *pz,
+                                      const struct zone_kasp_policy *p, int64_t now)
+{
+    if (!pz->got || pz->got->n != p->n_servers || now - pz->got->at > 2)
+        return false;
+    for (size_t s = 0; s < p->n_servers; s++)
+        if (strcmp(pz->got->v[s].server, p->servers[s]) != 0)
+            return false;
+    return true;
+}
+
+/* Asks the next timer run for p's servers' answers. */
+static void server_kasp_parent_want(struct server_kasp_pzone *pz, const struct zone_kasp_policy *p)
+{
+    for (size_t s = 0; s < pz->n_want; s++)
+        free(pz->want[s]);
+    pz->n_want = 0;
+    for (size_t s = 0; s < p->n_servers && s < ZONE_KASP_MAX_SERVERS; s++)
+        if ((pz->want[pz->n_want] = strdup(p->servers[s])))
+            pz->n_want++;
+    pz->fetch_wanted = true;
+}
+
+struct server_kasp_fetch {
+    struct server_kasp_got **v; /* one per zone that wants answers; owned */
+    size_t n;
+};
+
+struct server_kasp_fetch *server_kasp_parent_fetch_take(struct server *srv)
+{
+    struct server_kasp_parents *ps = srv->kasp_parents;
+    struct server_kasp_fetch *f = calloc(1, sizeof(*f));
+    if (!f || (ps && ps->n && !(f->v = calloc(ps->n, sizeof(*f->v)))))
+        abort();
+    for (size_t i = 0; ps && i < ps->n; i++) {
+        struct server_kasp_pzone *pz = &ps->v[i];
+        if (!pz->fetch_wanted && !pz->push.wanted)
+            continue;
+        struct server_kasp_got *g = calloc(1, sizeof(*g));
+        if (!g)
+            abort();
+        snprintf(g->origin, sizeof(g->origin), "%s", pz->origin);
+        g->asked = pz->fetch_wanted;
+        for (size_t s = 0; pz->fetch_wanted && s < pz->n_want; s++)
+            g->v[g->n++].server = pz->want[s]; /* moved */
+        pz->n_want = 0;
+        pz->fetch_wanted = false;
+        g->push = pz->push; /* pz->push.wanted stays: no second push meanwhile */
+        f->v[f->n++] = g;
+    }
+    return f;
+}
+
+void server_kasp_parent_fetch_ask(struct server_kasp_fetch *f)
+{
+    for (size_t i = 0; f && i < f->n; i++)
+        for (size_t s = 0; s < f->v[i]->n; s++) {
+            struct server_kasp_got_one *o = &f->v[i]->v[s];
+            o->ok =
+                server_kasp_parent_ask(o->server, f->v[i]->origin, &o->ds, o->why, sizeof(o->why));
+        }
+    for (size_t i = 0; f && i < f->n; i++)
+        if (f->v[i]->push.wanted)
+            server_kasp_parent_push_send(&f->v[i]->push);
+}
+
+void server_kasp_parent_fetch_put(struct server *srv, struct server_kasp_fetch *f)
+{
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; f && i < f->n; i++) {
+        struct server_kasp_got *g = f->v[i];
+        struct server_kasp_pzone *pz = server_kasp_pzone(srv, g->origin);
+        if (g->push.wanted)
+            server_kasp_parent_push_done(srv, pz, &g->push, now);
+        if (!g->asked) {
+            server_kasp_got_free(g);
+            continue;
+        }
+        g->at = now;
+        server_kasp_got_free(pz->got);
+        pz->got = g;
+    }
+    if (f)
+        free(f->v);
+    free(f);
+}
+
 int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
                                 const struct zone_kasp_policy *p, const struct zone_kasp_keys *keys,
                                 int64_t now, const struct zone_kasp_parent **view)
@@ -455,14 +638,20 @@ int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
         server_kasp_parent_alarm(srv, pz, NULL, keys, now);
         return -1;
     }
-    if (now >= pz->next_check) {
+    bool asked = false;
+    if (now >= pz->next_check && server_kasp_parent_got_ok(pz, p, now)) {
         server_kasp_parent_check(srv, pz, z, p, keys, now);
+        server_kasp_got_free(pz->got);
+        pz->got = NULL;
         pz->next_check = now + p->check_interval;
         server_kasp_parent_pushes(srv, pz, z, p, keys, now);
+    } else if (now >= pz->next_check) {
+        server_kasp_parent_want(pz, p);
+        asked = true;
     }
     server_kasp_parent_waiting(pz, keys, now);
     server_kasp_parent_alarm(srv, pz, p, keys, now);
-    int64_t wake = pz->next_check;
+    int64_t wake = asked || pz->push.wanted ? now : pz->next_check;
     if (p->ds_push_primary && pz->push_next > now && pz->push_next < wake)
         wake = pz->push_next;
     return wake;

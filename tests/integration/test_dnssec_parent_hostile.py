@@ -16,6 +16,7 @@ import os
 import socket
 import struct
 import threading
+import time
 
 import dns.dnssec
 import dns.flags
@@ -85,7 +86,7 @@ class Parent(threading.Thread):
             self.updates += 1
         else:
             self.queries += 1
-        m = "wrong_owner" if self.mode == "never" else self.mode
+        m = {"never": "wrong_owner", "slow": "silent"}.get(self.mode, self.mode)
         r = dns.message.make_response(q)
         if q.opcode() == dns.opcode.QUERY and m in ("tcp_only", "wrong_id", "wrong_question"):
             r.answer.append(dns.rrset.from_rdata_list(CHILD, 2, self.ds()))
@@ -150,7 +151,7 @@ class Parent(threading.Thread):
         self.tcp.close()
 
 
-def policy(pport, warn=None):
+def policy(pport, warn=None, n_servers=1):
     # DNSKEY TTL and maximum TTL 2 s, propagation 1 s, no safety margins:
     # the new KSK is ready Ipub = 3 s after the call; a check each second.
     p = {"algorithm": 13, "zsk_lifetime": "none", "ksk_lifetime": "none",
@@ -159,7 +160,7 @@ def policy(pport, warn=None):
             "signature_validity": 3600, "signature_refresh": 600, "denial": "nsec",
             "parent": {"cds": True, "ds_ttl": 2, "registration_delay": 1,
                        "propagation_delay": 1, "check_interval": 1,
-                       "servers": ["%s:%d" % (ADDR, pport)],
+                       "servers": ["%s:%d" % (ADDR, pport)] * n_servers,
                        "ds_push": {"primary": "%s:%d" % (ADDR, pport)}}}
     if warn is not None:
         p["parent"]["ds_wait_warn"] = warn
@@ -180,7 +181,8 @@ def hostile(request, tmp_path):
         (tmp_path / "child.zone").write_text(CHILD_TEXT)
         cfg = {"listen": ["%s:%d" % (ADDR, gport)], "workers": 1,
                "dnssec_policies": {"short": policy(
-                   parent.port, 2 if request.param == "never" else None)},
+                   parent.port, 2 if request.param == "never" else None,
+                   3 if request.param == "slow" else 1)},
                "zones": [{"origin": CHILD, "file": "child.zone",
                           "dnssec": {"policy": "short", "key_directory": "keys"}}],
                "admin": admin_section(str(tmp_path), admin_port(gport))}
@@ -344,3 +346,36 @@ def test_reload_without_the_push_key_is_refused(hostile):
     [pol] = [p for p in admin.get("/v1/dnssec", token=READ_TOKEN).json["policies"]
              if p["name"] == "short"]
     assert pol["parent"]["ds_push"]["key"] == "ds-push.", pol
+
+
+@pytest.mark.parametrize("hostile", ["slow"], indirect=True)
+def test_a_silent_parent_never_holds_the_admin_api(hostile):
+    """Three parent servers that never answer: a check takes 3 s (1 s
+    each). The queries run off reload_lock, so GET /v1/status, GET
+    /v1/dnssec (which reads the parent state under the lock) and a reload
+    answer as fast as ever meanwhile."""
+    parent, g, admin, state = hostile
+    start_rollover(admin, g.port, state)
+
+    def checking():
+        return parent.queries >= 1
+    # Ready Ipub (3 s) after the call, then the first check: 20 s for ASan.
+    assert poll(checking, 20, 0.1)[0], zone_status(admin)
+    worst = {}
+    t_end = time.monotonic() + 4  # more than one whole check (3 s)
+    while time.monotonic() < t_end:
+        for what, call in (("status", lambda: admin.get("/v1/status", token=READ_TOKEN)),
+                           ("dnssec", lambda: admin.get("/v1/dnssec", token=READ_TOKEN)),
+                           ("reload", lambda: admin.post("/v1/reload", {}))):
+            t0 = time.monotonic()
+            r = call()
+            took = time.monotonic() - t0
+            assert r.status == 200, (what, r)
+            worst[what] = max(worst.get(what, 0), took)
+    # Each answers in milliseconds here; 0.5 s allows ASan and a loaded
+    # machine, and is half of one silent server's 1 s (the lock held over
+    # a query would show as 1 s or more).
+    assert all(v < 0.5 for v in worst.values()), worst
+    p = zone_status(admin)["parent"]
+    assert len(p["servers"]) == 3 and not any(s["answered"] for s in p["servers"]), p
+    assert parent.queries >= 3, parent.queries
