@@ -372,9 +372,12 @@ def test_a_silent_parent_never_holds_the_admin_api(hostile):
             took = time.monotonic() - t0
             assert r.status == 200, (what, r)
             worst[what] = max(worst.get(what, 0), took)
-    # Each answers in milliseconds here; 0.5 s allows ASan and a loaded
-    # machine, and is half of one silent server's 1 s (the lock held over
-    # a query would show as 1 s or more).
+    # Measured under ASan: status and dnssec 5 ms, a reload 29 ms at worst.
+    # 0.5 s allows a loaded machine and is half of one silent server's 1 s:
+    # with the lock held over the queries, calls repeated through a whole
+    # 3 s check wait up to 3 s (a reload took 1.01 s when only the push
+    # still held it).
+    print("worst latencies while the parent is asked: %s" % worst)
     assert all(v < 0.5 for v in worst.values()), worst
     p = zone_status(admin)["parent"]
     assert len(p["servers"]) == 3 and not any(s["answered"] for s in p["servers"]), p
