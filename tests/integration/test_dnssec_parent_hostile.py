@@ -348,6 +348,7 @@ def test_reload_without_the_push_key_is_refused(hostile):
     assert pol["parent"]["ds_push"]["key"] == "ds-push.", pol
 
 
+@pytest.mark.threads  # the main thread asks the parent while the admin thread serves
 @pytest.mark.parametrize("hostile", ["slow"], indirect=True)
 def test_a_silent_parent_never_holds_the_admin_api(hostile):
     """Three parent servers that never answer: a check takes 3 s (1 s
