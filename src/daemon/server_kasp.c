@@ -295,6 +295,39 @@ static void server_kasp_arm(struct server *srv, int64_t wake)
     evtimer_add(srv->kasp_timer, &tv);
 }
 
+/* The set just published by a re-sign was served from now on: each zone
+ * whose algorithm rollover started in this run (or by the admin API just
+ * before) times its later steps from then, rounded up to the second
+ * (zone_kasp_algroll_served). An error leaves the times as they were. */
+static void server_kasp_served(struct server *srv)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t served = (int64_t)ts.tv_sec + (ts.tv_nsec > 0);
+    struct config *cfg = srv->cfg;
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        struct config_zone *z = &cfg->zones[i];
+        const struct zone_kasp_policy *p = server_kasp_policy(cfg, z);
+        char why[300];
+        if (!p || !server_keyshare_may_act(srv, z->origin, why, sizeof(why)))
+            continue;
+        const char *dir = z->dnssec.key_directory;
+        struct zone_kasp_keys keys;
+        struct errlist errs;
+        errlist_init(&errs);
+        if (zone_kasp_store_load(dir, z->origin, &keys, &errs) &&
+            zone_kasp_algroll_served(&p->timing, &keys, served, (int64_t)ts.tv_sec)) {
+            if (zone_kasp_store_save(dir, z->origin, &keys, &errs))
+                log_info("event=dnssec_algorithm_rollover_served zone=%s served=%lld", z->origin,
+                         (long long)served);
+            zone_kasp_store_fill(dir, z->origin, &keys, (int64_t)ts.tv_sec, &z->dnssec.sign);
+        }
+        if (errs.count)
+            server_log_errors(&errs, "key manager: ");
+        errlist_free(&errs);
+    }
+}
+
 static void server_kasp_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct server *srv = arg;
@@ -310,7 +343,10 @@ static void server_kasp_on_timer(evutil_socket_t fd, short what, void *arg)
     bool resign = false;
     int64_t wake = server_kasp_run(srv, now, &resign);
     if (resign) {
+        uint64_t gen = srv->generation;
         server_resign(srv);
+        if (srv->generation != gen)
+            server_kasp_served(srv);
         /* A step taken here goes to the fleet now, not at the next tick. */
         server_keyshare_kick(srv);
     }

@@ -107,3 +107,67 @@ void zone_kasp_algroll_ds_seen(const struct zone_kasp_timing *t, struct zone_kas
     int64_t tend = tswap + (int64_t)t->dprp + t->ttl_key + t->retire_safety;
     zone_kasp_algroll_retire(keys, keys->v[nk].algorithm, tswap, tend, false);
 }
+
+/* The new ZSK of a rollover that zone_kasp_algroll_start timed and whose
+ * new DNSKEYs are not published at now: active (signing) since it was
+ * made, published exactly new_keys after (-1: none). */
+static int zone_kasp_algroll_unserved(const struct zone_kasp_timing *t,
+                                      const struct zone_kasp_keys *keys, int64_t now)
+{
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *z = &keys->v[i];
+        int64_t t0 = z->t[ZONE_KASP_T_ACTIVE];
+        if (z->ksk || t0 < 0 || z->t[ZONE_KASP_T_CREATED] != t0)
+            continue;
+        struct zone_kasp_algorithm_roll r;
+        zone_kasp_algorithm(t, t0, &r);
+        if (z->t[ZONE_KASP_T_PUBLISHED] == r.new_keys && r.new_keys > t0 && r.new_keys > now)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* v moved by d when it is one of the times a or b. */
+static void zone_kasp_algroll_move(int64_t *v, int64_t a, int64_t b, int64_t d)
+{
+    if (*v >= 0 && (*v == a || *v == b))
+        *v += d;
+}
+
+bool zone_kasp_algroll_served(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                              int64_t served, int64_t now)
+{
+    int nz = zone_kasp_algroll_unserved(t, keys, now);
+    if (nz < 0)
+        return false;
+    struct zone_kasp_key *z = &keys->v[nz];
+    int64_t t0 = z->t[ZONE_KASP_T_ACTIVE], d = served - t0;
+    if (d <= 0)
+        return false;
+    struct zone_kasp_algorithm_roll r;
+    zone_kasp_algorithm(t, t0, &r);
+    for (size_t i = 0; i < keys->n; i++) {
+        struct zone_kasp_key *k = &keys->v[i];
+        if (k->algorithm == z->algorithm) {
+            /* The new KSK and ZSK (made with it); the ZSK's Tact stays:
+             * it signs from t0, only the steps after it wait longer. */
+            if (k->t[ZONE_KASP_T_CREATED] != t0)
+                continue;
+            zone_kasp_algroll_move(&k->t[ZONE_KASP_T_PUBLISHED], r.new_keys, r.new_keys, d);
+            zone_kasp_algroll_move(&k->t[ZONE_KASP_T_READY], r.new_ready, r.new_ready, d);
+            if (k->ksk)
+                zone_kasp_algroll_move(&k->t[ZONE_KASP_T_ACTIVE], r.old_keys_gone, r.old_keys_gone,
+                                       d);
+            continue;
+        }
+        /* An old key's times that zone_kasp_algroll_retire set (none
+         * with by_parent: zone_kasp_algroll_ds_seen sets them later).
+         * A key that left at the same second anyway only leaves later:
+         * never less safe. */
+        zone_kasp_algroll_move(&k->t[ZONE_KASP_T_RETIRED], r.old_keys_gone, r.old_keys_gone, d);
+        zone_kasp_algroll_move(&k->t[ZONE_KASP_T_RETIRE_ACTIVE], r.old_keys_gone, r.old_sigs_gone,
+                               d);
+        zone_kasp_algroll_move(&k->t[ZONE_KASP_T_REMOVED], r.old_sigs_gone, r.old_sigs_gone, d);
+    }
+    return true;
+}

@@ -68,6 +68,19 @@ bool zone_kasp_algroll_in_flight(const struct zone_kasp_keys *keys, int64_t now)
 void zone_kasp_algroll_start(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
                              size_t nk, size_t nz, int64_t t0, bool by_parent);
 
+/* A set signed by the rollover's new ZSK was first served at 'served'
+ * (the caller rounds up to the next second, never down). Every step of
+ * a rollover that zone_kasp_algroll_start timed from t0 (the new ZSK's
+ * Tact) moves by served - t0, so the first stage (new signatures only)
+ * lasts Dsgn + Dprp + TTLsig + publish_safety from when resolvers can
+ * see the signatures, not from when the keys were made (the keys are
+ * made, the store saved and the zone re-signed after t0, which is
+ * rounded down to its second). Nothing moves once the new DNSKEYs are
+ * published at now, or when the times moved already; the new ZSK still
+ * signs from t0. Whether anything moved. */
+bool zone_kasp_algroll_served(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                              int64_t served, int64_t now);
+
 /* The new KSK nk's DS was seen at every parent server at 'seen': the swap
  * (Tswap) and the end (Tend) as above. */
 void zone_kasp_algroll_ds_seen(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,

@@ -184,11 +184,62 @@ static void test_wanted(struct tap *t)
     TAP_CHECK(t, zone_kasp_algroll_wanted(&ks, 13, TEND), "and back to 13 may start then");
 }
 
+/* The set with the new ZSK's signatures is served 2 s after t0 (keys
+ * made, zone re-signed; t0 rounded down): every later step moves by 2 s,
+ * so the signatures-only stage lasts its whole length from when they are
+ * served; once only, and never once the new DNSKEYs are out. */
+static void test_served(struct tap *t)
+{
+    struct zone_kasp_keys ks, before;
+    start(&ks, false);
+    before = ks;
+    TAP_CHECK(t, !zone_kasp_algroll_served(&T, &ks, T0, T0), "served at t0: nothing moves");
+    TAP_CHECK(t, zone_kasp_algroll_served(&T, &ks, T0 + 2, T0 + 1), "served at t0 + 2: moved");
+    const struct zone_kasp_key *ok = &ks.v[0], *oz = &ks.v[1], *nk = &ks.v[2], *nz = &ks.v[3];
+    TAP_CHECK(t, nz->t[ZONE_KASP_T_ACTIVE] == T0 && nz->t[ZONE_KASP_T_CREATED] == T0,
+              "the new ZSK still signs from t0");
+    TAP_CHECK(t,
+              nz->t[ZONE_KASP_T_PUBLISHED] - (T0 + 2) == TKEYS - T0 &&
+                  nk->t[ZONE_KASP_T_PUBLISHED] == TKEYS + 2,
+              "the new DNSKEYs go in a whole stage after the signatures were served");
+    TAP_CHECK(t,
+              nk->t[ZONE_KASP_T_READY] == TRDY + 2 && nz->t[ZONE_KASP_T_READY] == TRDY + 2 &&
+                  nk->t[ZONE_KASP_T_ACTIVE] == TSWAP + 2,
+              "Trdy and Tswap move with it");
+    TAP_CHECK(t,
+              ok->t[ZONE_KASP_T_RETIRED] == TSWAP + 2 && oz->t[ZONE_KASP_T_RETIRED] == TSWAP + 2 &&
+                  ok->t[ZONE_KASP_T_RETIRE_ACTIVE] == TSWAP + 2 &&
+                  oz->t[ZONE_KASP_T_RETIRE_ACTIVE] == TEND + 2 &&
+                  oz->t[ZONE_KASP_T_REMOVED] == TEND + 2 &&
+                  ok->t[ZONE_KASP_T_ACTIVE] == T0 - 86400 * 30,
+              "the old keys leave 2 s later too");
+    struct zone_kasp_keys moved = ks;
+    TAP_CHECK(t,
+              !zone_kasp_algroll_served(&T, &ks, T0 + 5, T0 + 4) &&
+                  memcmp(&ks, &moved, sizeof(ks)) == 0,
+              "a later re-sign moves nothing again");
+    ks = before;
+    TAP_CHECK(t,
+              !zone_kasp_algroll_served(&T, &ks, TKEYS + 1, TKEYS) &&
+                  memcmp(&ks, &before, sizeof(ks)) == 0,
+              "the new DNSKEYs are out already: nothing moves");
+    start(&ks, true);
+    before = ks;
+    TAP_CHECK(t,
+              zone_kasp_algroll_served(&T, &ks, T0 + 1, T0) &&
+                  ks.v[3].t[ZONE_KASP_T_PUBLISHED] == TKEYS + 1 &&
+                  ks.v[2].t[ZONE_KASP_T_ACTIVE] == -1 &&
+                  memcmp(&ks.v[0], &before.v[0], sizeof(ks.v[0])) == 0 &&
+                  memcmp(&ks.v[1], &before.v[1], sizeof(ks.v[1])) == 0,
+              "by the parent: the new keys move, the swap still waits for the DS");
+}
+
 int main(void)
 {
     struct tap t = {0};
     test_times(&t);
     test_sweep(&t);
     test_wanted(&t);
+    test_served(&t);
     return tap_done(&t);
 }
