@@ -27,6 +27,10 @@ A timeline is a dict (all times in seconds of one monotonic clock):
   status   {node: [[t_sent, latency_s | None, ...], ...]} (None: no
             reply; what follows, the node's clock offset, is not checked)
   final_overrides {node: [ids listed at the end]} (optional)
+  probes   {"us": [[t_sent, ok], ...], "eu": ...} (optional): the
+            campaign's own probe of each backend every 50 ms from the host,
+            the nodes' protocol and timeout (an HTTP GET, 0.2 s): the truth
+            of "the backend answered", beside the nemesis's log of kills
   t_end    end of the run
 
 The primary region is "us" (policy failover us, eu): an answer without it
@@ -36,7 +40,8 @@ majority component (more than half of all members); a node reaches a
 quorum while one of its links to a member of that component is up.
 
 check(tl) returns {"violations": [...], "figures": {...}}; each violation
-has "inv" (I1, I2, I2-isolated, I2-revival, I3-late, I3-lost, I4, status), "node",
+has "inv" (I1, I2, I2-isolated, I2-revival, backend-unanswered, I3-late,
+I3-lost, I4, status), "node",
 "t", "cls" (the kinds of the faults active around it, joined by "+"),
 "detail" and "timeline" (the faults and answers around it).
 """
@@ -159,7 +164,11 @@ def _context(tl, node, t):
               for f in tl["faults"]
               if f["start"] <= t + w and (f.get("end") is None or f["end"] >= t - 2 * w)]
     ans = [x for x in tl["answers"].get(node, []) if t - w <= x[0] <= t + w]
-    return {"faults": faults, "answers": _runs(ans)}
+    out = {"faults": faults, "answers": _runs(ans)}
+    if tl.get("probes"):  # the campaign's own probes of the primary: ok / failed
+        out["probes"] = _runs([[x, ["ok" if ok else "failed"]]
+                               for x, ok in tl["probes"].get(PRIMARY, []) if t - w <= x <= t + w])
+    return out
 
 
 def _violation(tl, inv, node, t, ref, detail):
@@ -336,13 +345,52 @@ def _revived_before(tl, t):
                  f.get("end") is not None and f["end"] <= t <= f["end"] + w), None)
 
 
+def _unanswered(tl, t):
+    """The failed probes of the primary by the campaign itself in the
+    unanswered_window (2 s: fall x interval of the nodes' probes, plus the
+    decision and the peers' reports) before t, and the probes in it; (0,
+    0) when the timeline has no probes."""
+    probes = tl.get("probes", {}).get(PRIMARY, [])
+    w = tl["params"].get("unanswered_window", 2.0)
+    i = bisect.bisect_left(probes, [t - w])
+    seen = [ok for pt, ok in probes[i:] if pt <= t]
+    return sum(1 for ok in seen if not ok), len(seen)
+
+
+def _movers(tl, t):
+    """The nodes that answered without the primary within 1 s of t."""
+    return [n for n in tl["nodes"]
+            if any(a is not None and not _serves(a, PRIMARY)
+                   for x, a in tl["answers"].get(n, []) if t - 1.0 <= x <= t + 1.0)]
+
+
+def _i2_class(tl, reach, n, t):
+    """The class of a moved answer of n from t that neither a kill nor an
+    override explains, and a note for its detail. backend-unanswered: a
+    move on more than half of the nodes while the campaign's own probe
+    also saw the primary fail (a backend process starved on the shared
+    machine: the harness's fault, counted and printed, never hidden); a
+    node moving alone stays I2 whatever the probe saw."""
+    failed, probed = _unanswered(tl, t)
+    movers = _movers(tl, t)
+    note = "; the campaign's probe of %s: %d of %d failed in the %.1f s before; moved: %s" % (
+        PRIMARY, failed, probed, tl["params"].get("unanswered_window", 2.0), ",".join(movers))
+    if not reach.at(n, t):
+        return "I2-isolated", note
+    if failed and 2 * len(movers) > len(tl["nodes"]):
+        return "backend-unanswered", note
+    return "I2", note
+
+
 def check_i2(tl, reach):
     """I2: a moved answer that neither a kill of the primary nor an
     override explains (a false failover, or a flap); one violation per run
     of such answers. On a node that reaches no quorum it is I2-isolated
     (such a node serves its own probes once degraded: doc/fleet.md);
     within revive_window after the primary came back, after the node had
-    served it again, it is I2-revival (a flap while the probers rise)."""
+    served it again, it is I2-revival (a flap while the probers rise); on
+    more than half of the nodes while the campaign's own probe saw the
+    primary fail, it is backend-unanswered (_i2_class)."""
     out = []
     for n in tl["nodes"]:
         run = None
@@ -353,13 +401,14 @@ def check_i2(tl, reach):
             elif bad:
                 run[1], run[2] = t, run[2] + 1
             if run and (not bad or t == tl["answers"][n][-1][0]) and a is not None:
-                inv = "I2" if reach.at(n, run[0]) else "I2-isolated"
+                inv, note = _i2_class(tl, reach, n, run[0])
                 back = _revived_before(tl, run[0])
-                if back is not None:
+                if back is not None and inv != "backend-unanswered":
                     inv = "I2-revival"  # its class names the kill's fault too
                 out.append(_violation(tl, inv, n, run[0], run[0] if back is None else back,
                                       "%d answers without %s from %.3f to %.3f, primary alive, "
-                                      "no override" % (run[2], PRIMARY, run[0], run[1])))
+                                      "no override%s" % (run[2], PRIMARY, run[0], run[1],
+                                                         note if tl.get("probes") else "")))
                 run = None
     return out
 

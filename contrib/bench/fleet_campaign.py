@@ -113,6 +113,43 @@ s.serve_forever()
 """
 
 
+# The campaign's own probe of each backend, in a process of its own (not
+# behind the recorder's threads): every 50 ms, from the host, the way the
+# nodes' health checks probe (an HTTP GET of /, 0.2 s timeout, 200 =
+# answered). One line per probe, "monotonic_start backend ok", into the
+# file argv[1]; time.monotonic() is CLOCK_MONOTONIC, the campaign's clock.
+PROBER = r"""import socket, sys, threading, time
+out = open(sys.argv[1], "w", buffering=1)
+lock = threading.Lock()
+def probe(addr, port, t0):
+    try:
+        s = socket.create_connection((addr, port), timeout=0.2)
+        try:
+            s.settimeout(max(0.001, 0.2 - (time.monotonic() - t0)))
+            s.sendall(b"GET / HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")
+            return s.recv(64).split(b" ")[1:2] == [b"200"]
+        finally:
+            s.close()
+    except OSError:
+        return False
+def loop(name, addr, port):
+    nxt = time.monotonic()
+    while True:
+        t0 = time.monotonic()
+        ok = probe(addr, port, t0)
+        with lock:
+            out.write("%.4f %s %d\n" % (t0, name, ok))
+        nxt += 0.05
+        time.sleep(max(0.0, nxt - time.monotonic()))
+        nxt = max(nxt, time.monotonic() - 0.05)
+for spec in sys.argv[2:]:
+    name, addr, port = spec.split(":")
+    threading.Thread(target=loop, args=(name, addr, int(port)), daemon=True).start()
+while True:
+    time.sleep(3600)
+"""
+
+
 def _die_with_parent():
     """In the child: SIGKILL when the campaign dies, even by SIGKILL."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -145,6 +182,32 @@ class ProcBackend(Backend):
             self.proc.kill()
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+class Prober:
+    """The campaign's own probes of the backends (PROBER, its own
+    process, killed with the campaign): read back as {"us": [[t, ok]],
+    "eu": [...]} in the campaign's clock (seconds since t0)."""
+
+    def __init__(self, fleet, directory):
+        self.path = os.path.join(directory, "probes.txt")
+        specs = ["%s:%s:%d" % (n, fleet.be[n].addr, fleet.be[n].port) for n in ("us", "eu")]
+        self.proc = subprocess.Popen([sys.executable, "-c", PROBER, self.path] + specs,
+                                     preexec_fn=_die_with_parent)
+
+    def stop(self, t0):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        out = {"us": [], "eu": []}
+        with open(self.path) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 3 and p[1] in out:  # the last line may be cut short
+                    out[p[1]].append([round(float(p[0]) - t0, 4), p[2] == "1"])
+        for v in out.values():
+            v.sort()
+        return out
 
 
 def proc_backends(fleet):
@@ -291,7 +354,7 @@ def params(load):
     extra = 0.5 if load else 0.0
     return {"bound_i1": FALL * INTERVAL + 0.5 + extra, "bound_i3": 0.5 + extra,
             "status_max": 1.0 + extra, "revive_window": STALE_AFTER + extra,
-            "window": 2.0}
+            "window": 2.0, "unanswered_window": 2.0}
 
 
 def keep_logs(fleet, directory):
@@ -321,7 +384,7 @@ def run_campaign(seed, duration, load=False, log=print, members=3, nodes=3, jump
     jumps = jumps and os.path.exists(FAKETIME)
     fleet = Fleet(members=members, nodes=nodes)
     background = None
-    rec = None
+    rec = prober = None
     try:
         fleet.start_etcd()
         fleet.start_backends()
@@ -329,6 +392,7 @@ def run_campaign(seed, duration, load=False, log=print, members=3, nodes=3, jump
         clocks = NodeClocks(fleet.etcd_dir) if jumps else None
         fleet.start_nodes(timeout=1, fall=FALL, env_of=clocks.env if clocks else None)
         t0 = time.monotonic()
+        prober = Prober(fleet, fleet.etcd_dir)
 
         def clock():
             return time.monotonic() - t0
@@ -349,9 +413,13 @@ def run_campaign(seed, duration, load=False, log=print, members=3, nodes=3, jump
             final[n.name] = [o.get("id") for o in b.get("overrides", [])] if st == 200 else []
         t_end = clock()
         rec.finish()
+        probes = prober.stop(t0)
     finally:
         if rec:
             rec.finish()
+        if prober and prober.proc.poll() is None:
+            prober.proc.kill()
+            prober.proc.wait(timeout=10)
         if background:
             background.stop()
         if logs:
@@ -360,8 +428,9 @@ def run_campaign(seed, duration, load=False, log=print, members=3, nodes=3, jump
     tl = {"params": params(load), "nodes": [n.name for n in fleet.nodes],
           "members": list(fleet.member_names),
           "faults": nem.faults, "ops": ovr.ops, "answers": rec.answers, "status": rec.status,
-          "final_overrides": final, "t_end": t_end}
+          "final_overrides": final, "t_end": t_end, "probes": probes}
     result = campaign_check.check(tl)
+    failed = {b: sum(1 for _, ok in v if not ok) for b, v in probes.items()}
     queries = sum(len(v) for v in rec.answers.values())
     unanswered = sum(1 for v in rec.answers.values() for _, a in v if a is None)
     offsets = {}  # node -> [lowest, highest] clock offset it reported
@@ -378,6 +447,7 @@ def run_campaign(seed, duration, load=False, log=print, members=3, nodes=3, jump
                                sum(x for _, x in rec.loadavg) / len(rec.loadavg)],
               "faults": nem.faults, "fault_counts": kinds, "ops": ovr.ops,
               "queries": queries, "unanswered": unanswered,
+              "probes": {b: [len(v), failed[b]] for b, v in probes.items()},
               "figures": result["figures"], "violations": result["violations"],
               "close_errors": errors,
               "timeline": tl}  # the raw record: campaign_check.py REPORT rechecks it
@@ -390,6 +460,7 @@ def summary(r):
         r["seed"], r["duration"], r["members"], r["nodes"], ", loaded" if r["load"] else "",
         len(r["faults"]),
         json.dumps(r["fault_counts"], sort_keys=True), r["queries"], r["unanswered"]),
+        "the campaign's own backend probes (sent, failed): %s" % json.dumps(r["probes"]),
         "violations by invariant: %s" % json.dumps(f["violations_by_invariant"]),
         "violations by class: %s" % json.dumps(f["violations_by_class"]),
         "kill -> flip max per node (I1 applies): %s" % json.dumps(f.get("kill_to_flip_max")),
@@ -405,6 +476,10 @@ def summary(r):
     for v in r["violations"][:40]:
         lines.append("  %s %s t=%.3f [%s] %s" % (v["inv"], v["node"], v["t"], v["cls"],
                                                    v["detail"]))
+    for v in r["violations"]:  # each backend-unanswered with its timeline, never hidden
+        if v["inv"] == "backend-unanswered":
+            lines.append("  timeline of %s %s t=%.3f: %s" % (v["inv"], v["node"], v["t"],
+                                                            json.dumps(v["timeline"])))
     return "\n".join(lines)
 
 

