@@ -443,7 +443,8 @@ static void fleet_beat_stamped_locked(struct fleet_node *n, double t, double now
 {
     if (t <= 0)
         return;
-    fleet_decide_stamped_offset_sample(&n->beat_off, t, now, FLEET_PEER_OFFSET_S);
+    fleet_decide_stamped_offset_sample(&n->beat_off, t, now, FLEET_PEER_OFFSET_S,
+                                       FLEET_PEER_STEP_S);
     const struct fleet_stamp_beat *b = &n->beat_stamp;
     if (!b->have || (!b->pending && n->rrev_held >= b->rrev))
         n->news_at = now;
@@ -477,8 +478,14 @@ void fleet_beat_seen(struct fleet *f, const char *node, json_t *v)
         f->nodes[idx].heard = 0;
     fleet_beat_take_stamp_locked(f, &f->nodes[idx], v);
     fleet_beat_stamped_locked(&f->nodes[idx], v ? t : 0, now);
-    f->nodes[idx].have_offset = v && t > 0;
-    f->nodes[idx].clock_offset = t > 0 ? t - health_now() : 0;
+    /* The skew judged from the peer's offset estimate, not from this
+     * heartbeat's delivery alone: heartbeats delivered seconds late after
+     * a cut (etcd's backlog) are not a clock that is off. The estimate is
+     * the peer's wall minus this node's mono; this node's wall minus its
+     * mono, now, turns it into the peer's wall minus this node's. */
+    const struct fleet_decide_stamped_offset *bo = &f->nodes[idx].beat_off;
+    f->nodes[idx].have_offset = v && t > 0 && bo->have;
+    f->nodes[idx].clock_offset = f->nodes[idx].have_offset ? bo->off - (health_now() - now) : 0;
     uint8_t fb = f->nodes[idx].far_beats;
     f->nodes[idx].far_beats = !(v && t > 0 && fabs(f->nodes[idx].clock_offset) > FLEET_SKEW_MAX_S)
                                   ? 0

@@ -156,17 +156,38 @@ const char *fleet_decide_stamped_why_name(uint8_t why)
     return why < sizeof names / sizeof names[0] ? names[why] : "?";
 }
 
-void fleet_decide_stamped_offset_sample(struct fleet_decide_stamped_offset *o, double sent,
-                                        double now, double keep_s)
+/* Takes sample as the estimate, confirmed at now; no candidate step. */
+static void fleet_decide_stamped_offset_take(struct fleet_decide_stamped_offset *o, double sample,
+                                             double now)
 {
-    double sample = sent - now;
-    bool expired = now - o->at > keep_s;
-    if (o->have && sample < o->off - FLEET_STAMPED_OFFSET_NEAR_S && !expired)
-        return; /* a late delivery: its stamp would look older than it is */
-    if (!o->have || sample > o->off || expired)
-        o->off = sample;
+    o->off = sample;
     o->at = now;
     o->have = true;
+    o->step_from = 0;
+    o->step_n = 0;
+}
+
+void fleet_decide_stamped_offset_sample(struct fleet_decide_stamped_offset *o, double sent,
+                                        double now, double keep_s, double step_s)
+{
+    double sample = sent - now;
+    if (!o->have || sample > o->off || now - o->at > keep_s) {
+        fleet_decide_stamped_offset_take(o, sample, now);
+        return;
+    }
+    if (sample >= o->off - FLEET_STAMPED_OFFSET_NEAR_S) { /* the same clock, heard again */
+        o->at = now;
+        o->step_from = 0;
+        o->step_n = 0;
+        return;
+    }
+    /* Below: a late delivery, or the peer's clock stepped back. */
+    if (o->step_n == 0 || sample > o->step_off)
+        o->step_off = sample;
+    if (o->step_n++ == 0)
+        o->step_from = now;
+    if (o->step_n >= FLEET_STAMPED_STEP_SAMPLES && now - o->step_from >= step_s)
+        fleet_decide_stamped_offset_take(o, o->step_off, now);
 }
 
 double fleet_decide_stamped_map(const struct fleet_decide_stamped_offset *o, double stamp)

@@ -178,22 +178,38 @@ const char *fleet_decide_stamped_why_name(uint8_t why);
 
 /*
  * A peer's clock offset (its wall clock minus this node's monotonic clock),
- * estimated from the messages it sent: the largest recent sample, so a
- * message delivered late (an etcd stall, this node starved) never makes the
- * peer's stamps look newer than they are; a smaller sample is taken once the
- * largest is keep_s old (the peer's clock jumped back). A stamp t of the
- * peer is t - off in this node's monotonic clock.
+ * estimated from the messages it sent (one-way: each sample, sent - received,
+ * is the offset less that message's delay). The estimate is the largest
+ * sample (the least delayed), so a message delivered late (an etcd stall,
+ * this node starved) never makes the peer's stamps look newer than they are.
+ * A larger sample is taken at once (the peer's clock stepped ahead, or a
+ * quicker delivery). A step back is told from a late delivery by being
+ * consistent: every sample for step_s (at least FLEET_STAMPED_STEP_SAMPLES of
+ * them, arriving over step_s, none back within 20 ms of the estimate) below
+ * it; the step's estimate is then the largest of those samples. Late
+ * deliveries arrive in a burst after a stall (within moments of each other)
+ * and are followed by a quick one, which ends the candidate step. A channel
+ * slow for all of step_s is taken as a step by its least delay, and undone by
+ * the first quicker sample. As a last resort the estimate expires after
+ * keep_s without a sample within 20 ms of it.
  */
+#define FLEET_STAMPED_STEP_SAMPLES 3
+
 struct fleet_decide_stamped_offset {
     bool have;
     double off; /* s: the peer's wall minus this node's mono */
-    double at;  /* mono: the sample kept was taken */
+    double at;  /* mono: the sample kept was taken, or last confirmed */
+    /* A candidate step back: the samples since step_from (mono, 0: none),
+     * all below off by more than 20 ms; step_off is their largest. */
+    double step_from, step_off;
+    unsigned step_n;
 };
 
 /* Feeds one message the peer sent at sent (its wall clock), received at now
- * (this node's mono). */
+ * (this node's mono). keep_s: the estimate's last-resort age; step_s: how
+ * long the samples must stay consistently below it to be a step back. */
 void fleet_decide_stamped_offset_sample(struct fleet_decide_stamped_offset *o, double sent,
-                                        double now, double keep_s);
+                                        double now, double keep_s, double step_s);
 
 /* A stamp of the peer in this node's mono clock; 0 when the stamp is <= 0 or
  * no offset is known. */

@@ -237,9 +237,11 @@ struct fleet_node {
      * in status, not yet used by the verdict. (L) */
     struct fleet_stamp_beat beat_stamp;
     uint64_t rrev_held;
-    /* The stamped rule's view of it through etcd (fleet_stamped.c): its
-     * clock's offset from the "t" of its heartbeats (the largest recent
-     * sample: a late delivery never makes a stamp look newer), and when
+    /* The stamped rule's view of it (fleet_stamped.c): its clock's offset,
+     * from the "t" of its heartbeats and the stamps of its datagrams
+     * (fleet_peer_rx.c; the least delayed sample: a late delivery never
+     * makes a stamp look newer; a step of its clock taken within
+     * FLEET_PEER_STEP_S: fleet_decide_stamped_offset_sample), and when
      * news of its probe last arrived (a report, or a heartbeat that
      * vouched for a later as_of; monotonic, 0: never). (L) */
     struct fleet_decide_stamped_offset beat_off;

@@ -53,12 +53,16 @@ struct fleet_ep;
 /* Sequence numbers of a run below the highest seen by more than this
  * are refused as replays (a datagram reordered that far is lost). */
 #define FLEET_PEER_WINDOW 64
-/* The offset is the largest (stamp - arrival) sample of the last
- * FLEET_PEER_OFFSET_S: a sample's delay only lowers it, so the estimate
- * is the fastest delivery's, and a late datagram never makes a stamp
- * look newer than it is. */
+/* A peer's clock offset: one estimate per peer (fleet_node.beat_off), fed
+ * by both channels, its datagrams and its etcd heartbeats
+ * (fleet_decide_stamped_offset_sample): the least delayed sample; a step
+ * back of its clock is taken once every sample for FLEET_PEER_STEP_S (at
+ * least 3 of them) stayed below the estimate: 0.2-0.3 s over the direct
+ * channel (a datagram every FLEET_PEER_TICK_S), 1 s over etcd alone (a
+ * heartbeat every 0.5 s). FLEET_PEER_OFFSET_S is the estimate's
+ * last-resort age. */
 #define FLEET_PEER_OFFSET_S 10.0
-#define FLEET_PEER_SAMPLES 32
+#define FLEET_PEER_STEP_S 0.25
 
 /* Why a datagram was dropped (/v1/status fleet.peer.drops, /metrics). */
 enum fleet_peer_drop {

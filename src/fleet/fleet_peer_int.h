@@ -36,9 +36,9 @@ struct fleet_peer_node {
     uint64_t run, max_seq, window;
     unsigned gen;
     uint64_t have, hi; /* its changes held here with none missing; its latest hi */
+    /* offset: the peer's estimate (fleet_node.beat_off) as of its last
+     * datagram, which mapped current_as_of and its records' since. */
     double heard, current_as_of, offset;
-    double sample[FLEET_PEER_SAMPLES], sample_at[FLEET_PEER_SAMPLES];
-    unsigned n_samples, next_sample;
     uint64_t accepted, drops[FLEET_PEER_DROPS]; /* (L) */
 };
 

@@ -65,7 +65,6 @@ static bool fleet_peer_fresh_locked(struct fleet_peer_node *n, const struct flee
         n->gen++;
         n->have = 0;
         n->current_as_of = 0;
-        n->n_samples = n->next_sample = 0;
         n->acked = n->sent_upto = 0; /* it holds nothing of this node's: the full state */
         return true;
     }
@@ -80,22 +79,6 @@ static bool fleet_peer_fresh_locked(struct fleet_peer_node *n, const struct flee
         return false;
     n->window |= 1ull << back;
     return true;
-}
-
-/* A new (stamp - arrival) sample; the offset is the largest of the last
- * FLEET_PEER_OFFSET_S (caller holds f->lock). */
-static void fleet_peer_offset_locked(struct fleet_peer_node *n, double sample, double now)
-{
-    n->sample[n->next_sample] = sample;
-    n->sample_at[n->next_sample] = now;
-    n->next_sample = (n->next_sample + 1) % FLEET_PEER_SAMPLES;
-    if (n->n_samples < FLEET_PEER_SAMPLES)
-        n->n_samples++;
-    double best = sample;
-    for (unsigned i = 0; i < n->n_samples; i++)
-        if (now - n->sample_at[i] <= FLEET_PEER_OFFSET_S && n->sample[i] > best)
-            best = n->sample[i];
-    n->offset = best;
 }
 
 /* The endpoint of each of m's records into eps (before f->lock is
@@ -180,7 +163,14 @@ static void fleet_peer_accept(struct fleet *f, const struct fleet_peer_msg *m, c
     pthread_mutex_lock(&f->lock);
     n->accepted++;
     n->heard = now;
-    fleet_peer_offset_locked(n, (double)m->stamp_us / 1e6 - now, now);
+    /* Its offset sample, into the one estimate of that peer that its etcd
+     * heartbeats feed too (fleet_beat.c): the direct channel's quick
+     * deliveries refine it, and a step of its clock is seen within
+     * FLEET_PEER_STEP_S. */
+    struct fleet_decide_stamped_offset *off = &f->nodes[idx].beat_off;
+    fleet_decide_stamped_offset_sample(off, (double)m->stamp_us / 1e6, now, FLEET_PEER_OFFSET_S,
+                                       FLEET_PEER_STEP_S);
+    n->offset = off->off;
     fleet_peer_apply_locked(n, idx, m, eps);
     if (m->lo <= n->have && m->upto > n->have)
         n->have = m->upto;

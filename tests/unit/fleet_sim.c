@@ -141,7 +141,7 @@ double sim_mono(const struct sim *s)
 double sim_wall(const struct sim *s, unsigned n)
 {
     const struct sim_node *d = &s->nd[n];
-    int64_t t = s->now + d->skew + (s->now >= d->jump_at ? d->jump : 0);
+    int64_t t = s->now + d->skew + (s->now >= d->jump_at && s->now < d->jump_end ? d->jump : 0);
     return SIM_EPOCH + (double)t / 1000.0;
 }
 
@@ -697,6 +697,13 @@ static void sim_plan_fault(struct sim *s)
             s->nd[i].skew = sim_range(s, -3600000, 3600000);
         s->nd[node].jump_at = k + sim_range(s, -1000, 1000);
         s->nd[node].jump = sim_range(s, -30000, 30000);
+        if (sim_range(s, 0, 1)) {
+            /* The campaign's clock jump: there and back 1-4 s later, the
+             * kill up to 1 s after the jump back (issue #54's 30-minute
+             * run: I1 1.47 s after a peer's +30 s and back). */
+            s->nd[node].jump_end = k - sim_range(s, 0, 1000);
+            s->nd[node].jump_at = s->nd[node].jump_end - sim_range(s, 1000, 4000);
+        }
         break;
     case SIM_LOCAL_CUT:
         fx->local_node = node;
@@ -762,7 +769,8 @@ static void sim_plan(struct sim *s)
     s->fx.revive = sim_range(s, 0, 9) < 3 ? s->fx.kill + sim_range(s, 3500, 4500) : 0;
     for (unsigned i = 0; i < s->n; i++) {
         struct sim_node *d = &s->nd[i];
-        *d = (struct sim_node){.jump_at = INT64_MAX, .link = sim_range(s, 1, 30)};
+        *d = (struct sim_node){
+            .jump_at = INT64_MAX, .jump_end = INT64_MAX, .link = sim_range(s, 1, 30)};
         d->own = d->acked = d->served = d->rep_state = HEALTH_UP;
         d->down_at = d->flip_at = -1;
         d->conn = CONN_SYNCED;

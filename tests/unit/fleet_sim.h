@@ -23,7 +23,7 @@ enum fleet_sim_class {
     SIM_CLEAN = 0,    /* delays only */
     SIM_FSYNC,        /* etcd's commits stall 0.3-2.5 s around the kill */
     SIM_STARVE,       /* one node's events late by 0.2-2 s (CPU starved) */
-    SIM_SKEW,         /* clocks off by up to an hour, one jumps */
+    SIM_SKEW,         /* clocks off by up to an hour, one jumps (half: and back) */
     SIM_LOCAL_CUT,    /* one node alone loses its backend (I2) */
     SIM_NODE_CUT,     /* one node cut from etcd, both ways, no election */
     SIM_ONE_WAY,      /* one node cut from etcd one way */

@@ -64,7 +64,8 @@ void sim_direct_send(struct sim *s, unsigned n)
  * now: the product's estimator (fleet_decide_stamped_offset_sample). */
 void sim_stamped_offset(struct sim *s, unsigned n, unsigned j, double sent)
 {
-    fleet_decide_stamped_offset_sample(&s->nd[n].off[j], sent, sim_mono(s), SIM_OFFSET_KEEP_S);
+    fleet_decide_stamped_offset_sample(&s->nd[n].off[j], sent, sim_mono(s), SIM_OFFSET_KEEP_S,
+                                       SIM_OFFSET_STEP_S);
 }
 
 void sim_direct_recv(struct sim *s, unsigned n, int32_t di)

@@ -34,6 +34,7 @@
 #define SIM_ALIVE_S 0.35 /* a peer heard directly this recently is reachable */
 #define SIM_ALLOW_S 0.5  /* fall x interval: a peer's probe has seen a death by then */
 #define SIM_OFFSET_KEEP_S 10.0
+#define SIM_OFFSET_STEP_S 0.25 /* the product's FLEET_PEER_STEP_S */
 
 struct sim_win {
     int64_t from, to; /* [from, to); empty when to <= from */
@@ -111,7 +112,7 @@ struct sim_faults {
 enum { CONN_SYNCING = 1, CONN_SYNCED = 2 };
 
 struct sim_node {
-    int64_t skew, jump_at, jump, link; /* ms */
+    int64_t skew, jump_at, jump, jump_end, link; /* ms; the jump holds in [jump_at, jump_end) */
     uint8_t own, acked, served;
     int run;
     double own_since;

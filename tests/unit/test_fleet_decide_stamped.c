@@ -267,18 +267,19 @@ static void test_how_null(struct tap *t)
  * node's monotonic clock through the estimated offset. */
 static void test_offset(struct tap *t)
 {
-    const double keep = 10.0, base = 1.7e9 - 3600; /* the peer's wall at mono 0 */
+    /* keep and step: the product's FLEET_PEER_OFFSET_S and FLEET_PEER_STEP_S */
+    const double keep = 10.0, step = 0.25, base = 1.7e9 - 3600; /* the peer's wall at mono 0 */
     struct fleet_decide_stamped_offset o = {0};
     TAP_CHECK(t, fleet_decide_stamped_map(&o, base + 99) == 0, "no offset yet: no stamp known");
-    fleet_decide_stamped_offset_sample(&o, base + 99.0, 99.05, keep);
+    fleet_decide_stamped_offset_sample(&o, base + 99.0, 99.05, keep, step);
     TAP_CHECK(t, o.have && o.off == base + 99.0 - 99.05, "the first sample is taken");
-    fleet_decide_stamped_offset_sample(&o, base + 99.1, 99.9, keep);
+    fleet_decide_stamped_offset_sample(&o, base + 99.1, 99.9, keep, step);
     TAP_CHECK(t, o.off == base + 99.0 - 99.05, "a late delivery (0.8 s) does not move the offset");
     double m = fleet_decide_stamped_map(&o, base + 99.6);
     /* The offset is (sent - received): a mapped stamp is late by the least
      * link delay seen (0.05 s here), never by a stall's. */
     TAP_CHECK(t, m > 99.64 && m < 99.66, "a stamp maps to its time plus the least delay: %.3f", m);
-    fleet_decide_stamped_offset_sample(&o, base + 99.95, 99.96, keep);
+    fleet_decide_stamped_offset_sample(&o, base + 99.95, 99.96, keep, step);
     TAP_CHECK(t, o.off == base + 99.95 - 99.96, "a quicker delivery refines it");
 
     /* Through the rule: the peer's probe ran at mono 99.6 (after the move +
@@ -293,28 +294,77 @@ static void test_offset(struct tap *t)
               "an hour of skew: its up counts by its mapped time");
 
     /* The peer's clock jumps 30 s ahead: the larger sample is taken at once. */
-    fleet_decide_stamped_offset_sample(&o, base + 30 + 100.0, 100.01, keep);
+    fleet_decide_stamped_offset_sample(&o, base + 30 + 100.0, 100.01, keep, step);
     TAP_CHECK(t, o.off == base + 30 + 100.0 - 100.01, "a jump ahead is taken at once");
     m = fleet_decide_stamped_map(&o, base + 30 + 100.0);
     TAP_CHECK(t, m > 100.0 && m < 100.02, "and its new stamps map right: %.3f", m);
 
-    /* It jumps 5 s back: its stamps look 5 s old until the kept sample is
-     * keep_s old; its up cannot outvote this node's down meanwhile. */
-    fleet_decide_stamped_offset_sample(&o, base + 25 + 100.5, 100.51, keep);
+    /* It jumps 5 s back. The first sample below alone is not taken (it
+     * could be a late delivery): its up looks old meanwhile. */
+    fleet_decide_stamped_offset_sample(&o, base + 25 + 100.5, 100.51, keep, step);
     p[0].etcd.as_of = fleet_decide_stamped_map(&o, base + 25 + 100.5);
     test_run(&in, &out, how);
     TAP_CHECK(t, o.off == base + 30 + 100.0 - 100.01 && how[0].why == FLEET_STAMPED_WHY_BEFORE,
-              "a jump back: the smaller sample is ignored, its up looks old (%.2f)",
+              "one sample of a jump back is not taken yet, its up looks old (%.2f)",
               p[0].etcd.as_of);
-    fleet_decide_stamped_offset_sample(&o, base + 25 + 110.1, 110.11, keep);
-    TAP_CHECK(t, o.off == base + 25 + 110.1 - 110.11,
-              "once the kept sample is keep_s old the smaller one is taken");
-    fleet_decide_stamped_offset_sample(&o, base + 25 + 110.3, 110.32, keep);
-    TAP_CHECK(t, o.off == base + 25 + 110.1 - 110.11 && o.at == 110.32,
-              "a smaller sample within 20 ms keeps the offset and refreshes its age");
-    fleet_decide_stamped_offset_sample(&o, base + 25 + 110.4, 110.45, keep);
-    TAP_CHECK(t, o.off == base + 25 + 110.1 - 110.11 && o.at == 110.32,
+    /* Datagrams every 0.1 s, all 5 s below: after step_s (3 samples over
+     * 0.25 s) the step is taken, with the least delayed of them (10 ms). */
+    fleet_decide_stamped_offset_sample(&o, base + 25 + 100.6, 100.62, keep, step);
+    fleet_decide_stamped_offset_sample(&o, base + 25 + 100.7, 100.71, keep, step);
+    TAP_CHECK(t, o.off == base + 30 + 100.0 - 100.01, "3 samples over 0.2 s: not yet a step");
+    fleet_decide_stamped_offset_sample(&o, base + 25 + 100.8, 100.83, keep, step);
+    TAP_CHECK(t, o.off == base + 25 + 100.5 - 100.51 && o.step_n == 0,
+              "a jump back is taken once consistent for step_s (0.32 s after it)");
+    m = fleet_decide_stamped_map(&o, base + 25 + 100.9);
+    test_run(&in, &out, how);
+    TAP_CHECK(t, m > 100.9 && m < 100.92, "its new stamps map right again: %.3f", m);
+    fleet_decide_stamped_offset_sample(&o, base + 25 + 100.9, 100.905, keep, step);
+    TAP_CHECK(t, o.off == base + 25 + 100.9 - 100.905, "a quicker delivery refines it at once");
+
+    /* A stall: 10 datagrams sent 0.1 s apart over 1 s, delivered together
+     * at 102.0 (within 5 ms), then the next one on time. Not a step: the
+     * burst arrives within moments, and the quick one ends the candidate. */
+    double kept = o.off;
+    for (int i = 0; i < 10; i++)
+        fleet_decide_stamped_offset_sample(&o, base + 25 + 101.0 + 0.1 * i, 102.0 + 0.0005 * i,
+                                           keep, step);
+    TAP_CHECK(t, o.off == kept && o.step_n == 10, "a burst of late deliveries is not taken");
+    fleet_decide_stamped_offset_sample(&o, base + 25 + 102.05, 102.055, keep, step);
+    TAP_CHECK(t, o.off == kept && o.step_n == 0 && o.at == 102.055,
+              "the next quick delivery ends the candidate and confirms the offset");
+    /* Late heartbeats through etcd after a cut: 2-4 s late, 0.5 s apart,
+     * each with a quick datagram between them: never taken. */
+    for (int i = 0; i < 6; i++) {
+        fleet_decide_stamped_offset_sample(&o, base + 25 + 103.0 + 0.5 * i, 107.0 + 0.5 * i, keep,
+                                           step);
+        fleet_decide_stamped_offset_sample(&o, base + 25 + 107.1 + 0.5 * i, 107.105 + 0.5 * i, keep,
+                                           step);
+    }
+    TAP_CHECK(t, o.off == kept, "late heartbeats between quick datagrams: the offset holds");
+
+    /* Through etcd alone (a heartbeat every 0.5 s, 20-60 ms delays) the
+     * peer's clock jumps 30 s back: taken at the third heartbeat, 1 s
+     * after the jump, with the least delay seen. */
+    fleet_decide_stamped_offset_sample(&o, base - 5 + 110.0, 110.04, keep, step);
+    fleet_decide_stamped_offset_sample(&o, base - 5 + 110.5, 110.52, keep, step);
+    TAP_CHECK(t, o.off == kept, "two heartbeats of a jump back: not yet");
+    fleet_decide_stamped_offset_sample(&o, base - 5 + 111.0, 111.06, keep, step);
+    TAP_CHECK(t, o.off == base - 5 + 110.5 - 110.52, "the third, 1 s after: taken (%.3f)",
+              o.off - (base - 5));
+    /* A jump forward again: at once. */
+    fleet_decide_stamped_offset_sample(&o, base + 25 + 111.5, 111.51, keep, step);
+    TAP_CHECK(t, o.off == base + 25 + 111.5 - 111.51, "and a jump forward at once");
+
+    /* A lone sample 40 ms below changes nothing; one within 20 ms confirms
+     * the estimate (its age, for the last resort keep_s). */
+    fleet_decide_stamped_offset_sample(&o, base + 25 + 111.6, 111.65, keep, step);
+    TAP_CHECK(t, o.off == base + 25 + 111.5 - 111.51 && o.at == 111.51,
               "one 40 ms smaller changes nothing");
+    fleet_decide_stamped_offset_sample(&o, base + 25 + 111.7, 111.72, keep, step);
+    TAP_CHECK(t, o.off == base + 25 + 111.5 - 111.51 && o.at == 111.72 && o.step_n == 0,
+              "one within 20 ms refreshes the estimate's age");
+    fleet_decide_stamped_offset_sample(&o, base + 25 + 122.0, 122.05, keep, step);
+    TAP_CHECK(t, o.off == base + 25 + 122.0 - 122.05, "after keep_s unconfirmed: taken");
 }
 
 /* The cut node's etcd question (fleet_decide_stamped_vouched), with the

@@ -86,7 +86,8 @@ static void world_free(struct world *w)
  * with offset off (its wall minus this node's mono). */
 static void set_offset(struct world *w, int idx, double off)
 {
-    w->f->nodes[idx].beat_off = (struct fleet_decide_stamped_offset){true, off, w->now};
+    w->f->nodes[idx].beat_off =
+        (struct fleet_decide_stamped_offset){.have = true, .off = off, .at = w->now};
 }
 
 static void add_obs(struct world *w, int k, int idx, uint8_t state, double t)
