@@ -392,6 +392,7 @@ def run_campaign(seed, duration, load=False, log=print, members=3, nodes=3, jump
         clocks = NodeClocks(fleet.etcd_dir) if jumps else None
         fleet.start_nodes(timeout=1, fall=FALL, env_of=clocks.env if clocks else None)
         t0 = time.monotonic()
+        t0_wall = time.time()  # the nodes' logs are in wall time: t = their time - t0_wall
         prober = Prober(fleet, fleet.etcd_dir)
 
         def clock():
@@ -441,6 +442,7 @@ def run_campaign(seed, duration, load=False, log=print, members=3, nodes=3, jump
     for f in nem.faults:
         kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
     report = {"seed": seed, "duration": duration, "load": load, "params": tl["params"],
+              "t0_wall": t0_wall,
               "members": members, "nodes": nodes, "clock_jumps": jumps,
               "loadavg": os.getloadavg(), "clock_offsets": offsets,
               "loadavg_1min": [min(x for _, x in rec.loadavg), max(x for _, x in rec.loadavg),
@@ -470,7 +472,9 @@ def summary(r):
         "clock offset seen per node (lowest, highest): %s" % json.dumps(r["clock_offsets"]),
         "load average at the end (1, 5, 15 min): %.2f %.2f %.2f" % tuple(r["loadavg"]),
         "1-minute load average every 5 s: min %.2f, max %.2f, mean %.2f" % tuple(
-            r["loadavg_1min"])]
+            r["loadavg_1min"]),
+        "t = 0 at %s UTC (the nodes' logs)" % time.strftime(
+            "%H:%M:%S", time.gmtime(r["t0_wall"]))]
     if r.get("close_errors"):
         lines.append("errors when stopping the lab: %s" % r["close_errors"])
     for v in r["violations"][:40]:
