@@ -5,7 +5,7 @@ ksk.test. and takes DS updates for child.ksk.test. under a TSIG key
 etcd, fleet.key_secret_file: test_dnssec_fleet_keys.py's fleet) serve the
 child with one key set under a policy of short timings: DNSKEY TTL and
 maximum TTL 2 s, propagation 3 s (Ipub = Iret = 5 s), ZSK lifetime 20 s,
-KSK lifetime 45 s; the parent's DS TTL 2 s, registration and propagation
+KSK lifetime 60 s; the parent's DS TTL 2 s, registration and propagation
 1 s each, checked every second at Knot (parent.servers), DS pushed to
 Knot (ds_push). One validating Unbound in front of each node, with the
 PARENT's KSK as its only trust anchor, finds the child through the
@@ -13,7 +13,8 @@ parent's delegation.
 
 A client asks the Unbounds in turn every 100 ms for a static and a policy
 name of the child, and samples the DNSKEY RRset both nodes serve, through:
-1. the first ZSK rollover (by its lifetime);
+1. the first ZSK rollover (by its lifetime; two more follow the emergency
+   one, before the algorithm rollover: three in all);
 2. an emergency ZSK rollover (POST /v1/dnssec/ZONE/rollover on the node
    holding the key lock);
 3. the KSK rollover (by its lifetime): the new KSK's DS pushed to Knot and
@@ -28,7 +29,7 @@ node serves (by its DNSKEY and CDS RRsets and the algorithms signing an
 answer) is transferred and must pass ldns-verify-zone and kzonecheck; the
 nodes serve the same DNSKEY RRset but for at most SKEW_S after a step.
 While a node is stopped its Unbound is not asked (a resolver with one
-name server could only fail). About 80 s under ASan.
+name server could only fail). About 100 s under ASan.
 
 Every wait is a bounded poll; each bound says where it comes from."""
 import os
@@ -57,21 +58,30 @@ ADDR = "127.0.0.1"
 CHILD, PARENT, STATIC, POLICY = ksk.CHILD, ksk.PARENT, ksk.STATIC, ksk.POLICY
 PREFIX = "/gtmd/chain/"
 ZSK_LIFE = 20
-# The KSK rollover starts at KSK_LIFE - Ipub = 40 s, after the first ZSK
-# rollover (15-25 s) and the emergency one (from about 25 s), so each step
-# is seen on its own; the next one would be due 85 s after the new KSK is
-# active, after the run.
-KSK_LIFE = 45
-# From the first keys to the end of the KSK rollover: published at 40 s,
-# ready at 45 s (Ipub 5 s), the DS pushed and seen within a check or two
+# The KSK rollover starts at KSK_LIFE - Ipub = 55 s, after the first ZSK
+# rollover (15-25 s), the emergency one (from about 25 s) and the ZSK
+# rollover by lifetime that follows it (about 45 s); the next KSK rollover
+# would be due KSK_LIFE - Ipub = 55 s after the new KSK is active, after
+# the algorithm rollover (which starts when the KSK step is over and takes
+# 20-29 s).
+KSK_LIFE = 60
+# From the first keys to the end of the KSK rollover: published at 55 s,
+# ready at 60 s (Ipub 5 s), the DS pushed and seen within a check or two
 # (1 s each), active IpubP = 3 s later, the old DS deleted within two more
-# checks: about 52 s; the restart of the lock holder adds the lease it
+# checks: about 67 s; the restart of the lock holder adds the lease it
 # leaves (stale_after 3 s) and a check of the parent by the new holder.
-# Then the algorithm rollover: new DNSKEYs Dprp + TTLsig = 5 s after the
-# reload, ready 5 s later, the DS pushed and seen (1-2 s), the swap IpubP
-# (3 s) later, the old signatures gone 5 s after: about 20 s. 80 s in all
-# was measured under ASan; 180 s leaves room for a loaded 2-core machine.
-RUN_S = 180
+# By then the ZSKs of algorithm 13 are five (ZSKS_13: the emergency ZSK
+# is followed by rollovers by lifetime at about 45 and 65 s). Then the
+# algorithm rollover: new DNSKEYs Dprp + TTLsig = 5 s after the reload,
+# ready 5 s later, the DS pushed and seen (1-2 s), the swap IpubP (3 s)
+# later, the old signatures gone 5 s after: about 20 s. About 95 s in all;
+# 200 s leaves room for ASan on a loaded 2-core machine.
+RUN_S = 200
+# The ZSKs of algorithm 13 the run must see before the algorithm rollover:
+# the first, its successor by lifetime, the emergency one, and the two
+# that follow it by lifetime (issue #56: three ZSK rollovers and an
+# emergency one, beside the KSK and algorithm rollovers).
+ZSKS_13 = 5
 
 
 def node_config(gdir, gport, kport, etcd_urls, name):
@@ -320,6 +330,9 @@ class Run:
         self.client.mark(i, False)
         self.restarted = (g.config["fleet"]["node"], other.config["fleet"]["node"])
 
+    def zsk13(self):
+        return sorted(t for t, a in self.zsks_seen if a == 13)
+
     def check_ksk(self):
         """Whether the KSK rollover is over on both nodes; asserts on the
         way that no node withdraws the old KSK before the parent has the
@@ -374,7 +387,8 @@ class Run:
             if self.ksk_done:
                 h = self.holder()
                 self.holder_after = h.config["fleet"]["node"] if h else None
-        elif self.zsk_rolled and self.emergency_done and self.restarted and not self.algroll:
+        elif (self.zsk_rolled and self.emergency_done and self.restarted and
+              len(self.zsk13()) >= ZSKS_13 and not self.algroll):
             self.start_algroll()
         elif self.algroll:
             self.algroll_done = self.check_algroll()
@@ -413,18 +427,22 @@ def test_chain_of_trust_through_a_fleet(lab):
     # One KSK (CDS of it), two, two with CDS of the new, one: at least
     # four zones, besides the ZSK steps.
     assert run.verified >= 4, run.stages
-    # The ZSKs of algorithm 13: the first, its successor, the emergency
-    # one (and the successor of that when its lifetime ran out before the
-    # algorithm rollover).
-    zsk13 = sorted(t for t, a in run.zsks_seen if a == 13)
-    assert len(zsk13) >= 3, run.zsks_seen
+    # The ZSKs of algorithm 13 (ZSKS_13): three rollovers by lifetime and
+    # the emergency one.
+    zsk13 = run.zsk13()
+    assert len(zsk13) >= ZSKS_13, run.zsks_seen
     # The algorithm rollover's order (as test_dnssec_algroll.py's through
     # the parent; DNSKEY, RRSIG and parent DS algorithms): 15's signatures
     # before its DNSKEYs, the new DS at the parent while both KSKs are in
-    # the zone, 13's signatures after its DNSKEYs left.
-    for st in (((13,), (13, 15), (13,)), ((13, 15), (13, 15), (13, 15)),
-               ((15,), (13, 15), (15,))):
+    # the zone, 13's signatures after its DNSKEYs left. The parent's DS of
+    # 13 is deleted only once 13's KSK has left the zone (doc/dnssec.md,
+    # "What it does not do yet"), and that push can come after 13's
+    # signatures too (seen once in four runs under ASan beside the full
+    # CI): the third stage is checked on the zone's side only, and
+    # check_algroll saw the parent end with the DS of 15 alone.
+    for st in (((13,), (13, 15), (13,)), ((13, 15), (13, 15), (13, 15))):
         assert st in run.algs_seen, sorted(run.algs_seen)
+    assert any(st[:2] == ((15,), (13, 15)) for st in run.algs_seen), sorted(run.algs_seen)
     # The parent's DS set went from the first KSK to the new one (check_ksk):
     # only gtmd's pushes change it. The tries are kept in the memory of the
     # node that made them (a restarted one forgets its own).
