@@ -70,11 +70,19 @@ static void fleet_decide_stamped_peer(const struct fleet_decide_stamped_in *in,
  * outvote that probe when this node hears no peer at all (it is the one cut
  * off: its probe stands for them); while it hears others, a lost datagram or
  * a peer starved or gone is likelier than a death its peers all missed: it
- * waits (stale_after bounds it). Only reached when the probe says down. */
+ * waits (stale_after bounds it). Only reached when the probe says down.
+ * An up as of after the probe moved (it showed the probe's down to be this
+ * node's own fault) yields too once this node is cut off: that up says the
+ * backend lived until as_of, nothing of it since, and a node that reaches
+ * neither a peer nor etcd's quorum follows its own probe (doc/fleet.md,
+ * "What a node cannot know": issue #54's 30-minute I1, a node cut from the
+ * backend alone and then cut off with the leader as the backend died). */
 static void fleet_decide_stamped_settle(struct fleet_decide_stamped_how *h, uint8_t own,
                                         bool any_reachable)
 {
-    if (h->why != FLEET_STAMPED_WHY_BEFORE_OTHERS || any_reachable)
+    bool after_up = h->why == FLEET_STAMPED_WHY_AFTER && h->state == HEALTH_UP;
+    if ((h->why != FLEET_STAMPED_WHY_BEFORE_OTHERS && !after_up) || any_reachable ||
+        own != HEALTH_DOWN)
         return;
     h->count = FLEET_STAMPED_AS_OWN;
     h->why = FLEET_STAMPED_WHY_CUT_OFF;

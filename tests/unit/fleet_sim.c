@@ -202,6 +202,11 @@ static void sim_served_moved(struct sim *s, unsigned n, uint8_t was, uint8_t now
             (s->rule != SIM_RULE_GAPS ? d->isolated : d->degraded) ? " alone: own probe" : "");
     unsigned needed = fleet_quorum_needed(&s->quorum, s->n);
     bool alone = s->rule != SIM_RULE_GAPS ? d->isolated : d->degraded;
+    /* I2's exception, from the faults, not the node's belief: a node cut
+     * both ways (from etcd and every peer's datagrams) reaches no quorum
+     * and follows its own probe, as the campaign's I2-isolated. */
+    if (s->rule == SIM_RULE_STAMPED && sim_cut_up(s, n, s->now) && sim_cut_down(s, n, s->now))
+        alone = true;
     if (now == HEALTH_DOWN && s->alive && !alone && sim_probes_down(s) < needed)
         sim_violation(s, SIM_I2, "n%u moved to down with the backend alive, %u of %u probes down",
                       n, sim_probes_down(s), s->n);
@@ -651,9 +656,9 @@ const char *fleet_sim_rule_name(enum fleet_sim_rule rule)
 }
 
 static const char *const sim_class_names[SIM_CLASSES] = {
-    "clean",       "fsync",    "starve",       "skew",       "local_cut",
-    "node_cut",    "one_way",  "election",     "leader_cut", "elect_loaded",
-    "local_elect", "override", "override_cut", "replay",     "local_load"};
+    "clean",        "fsync",    "starve",     "skew",         "local_cut",   "node_cut",
+    "one_way",      "election", "leader_cut", "elect_loaded", "local_elect", "override",
+    "override_cut", "replay",   "local_load", "cut_from"};
 
 static const char *const sim_revert_names[SIM_REVERTS] = {"none", "replay", "false_failover",
                                                           "flap"};
@@ -742,6 +747,28 @@ static void sim_plan_fault(struct sim *s)
         fx->local = sim_win_at(s, fx->elect.from + sim_range(s, -500, 800), 1500, 3000);
         fx->kill = sim_range(s, 6500, 7000);
         fx->revive = 0;
+        break;
+    case SIM_CUT_FROM:
+        /* The campaign's I1 of issue #54 (30 minutes, seed 54): the node
+         * cut from the backend alone (its probe down, its peers' ups as of
+         * after that: I2 keeps it), then cut off with the etcd leader at
+         * the kill; the cut from the backend heals around the kill or
+         * lasts. Half the seeds kill nothing: the same node, cut off while
+         * the backend lives, is what I2's exception for a node that
+         * reaches neither etcd's quorum nor any peer is judged on. */
+        fx->local_node = node;
+        fx->local.from = k - sim_range(s, 600, 3000);
+        fx->local.from = fx->local.from < 100 ? 100 : fx->local.from;
+        fx->local.to = k + sim_range(s, 0, 3000);
+        fx->cut_node = node;
+        fx->leader_cut = true;
+        fx->cut_up = fx->cut_down = sim_win_at(s, k, 2000, 4000);
+        fx->elect = sim_win_at(s, k, 1000, 2000);
+        fx->stepdown = k + sim_range(s, 1000, 1500);
+        if (sim_range(s, 0, 1)) {
+            fx->kill = SIM_END_MS + 1000; /* never, within the run */
+            fx->revive = 0;
+        }
         break;
     case SIM_LOCAL_LOAD: /* issue #39: etcd's disk slow as one node loses its backend */
         fx->local_node = node;

@@ -35,6 +35,7 @@ enum fleet_sim_class {
     SIM_OVERRIDE_CUT, /* the node an override was made through is cut right after the ack */
     SIM_REPLAY,       /* nodes resync while overrides change; a deleted one is put back */
     SIM_LOCAL_LOAD,   /* a node alone loses its backend during an fsync stall (issue #39) */
+    SIM_CUT_FROM,     /* a node cut from the backend alone, then cut off with the leader (#54) */
     SIM_CLASSES
 };
 

@@ -157,14 +157,54 @@ static void test_cut_off(struct tap *t)
     test_run(&in, &out, how);
     TAP_CHECK(t, !out.cut_off && out.held && out.serve == HEALTH_UP,
               "one peer heard 0.34 s ago: both undetermined, keeps serving up");
-    /* A peer's up from after the move still counts when cut off. */
+    /* A peer's up from after the move yields too when cut off. */
     p[0].heard = NOW - 1.0;
     p[1].etcd.as_of = 99.6;
     test_run(&in, &out, how);
     TAP_CHECK(t,
-              out.cut_off && how[1].why == FLEET_STAMPED_WHY_AFTER && out.up == 1 &&
-                  out.down == 2 && out.serve == HEALTH_DOWN,
-              "cut off: a later up counts as sent, the earlier up as P");
+              out.cut_off && how[1].count == FLEET_STAMPED_AS_OWN &&
+                  how[1].why == FLEET_STAMPED_WHY_CUT_OFF && how[1].as_of == 99.6 &&
+                  out.down == 3 && out.serve == HEALTH_DOWN,
+              "cut off: a later up counts as P too (as_of kept for status)");
+}
+
+/* Issue #54's 30-minute I1: this node cut from the backend alone (its probe
+ * down since 99 s, both peers up as of after that: it keeps up, I2), then
+ * cut off with the leader as the backend dies: once no peer is heard for
+ * alive_s (and etcd does not vouch, which the caller folds into heard),
+ * the peers' later ups no longer outvote its probe. */
+static void test_cut_from_then_off(struct tap *t)
+{
+    struct fleet_decide_stamped_peer p[2] = {test_peer(HEALTH_UP, 99.7),
+                                             test_peer(HEALTH_UP, 99.8)};
+    struct fleet_decide_stamped_in in = test_in(p);
+    struct fleet_decide_stamped_out out;
+    struct fleet_decide_stamped_how how[2];
+    p[0].heard = NOW - 0.3;
+    p[1].heard = NOW - 0.4;
+    test_run(&in, &out, how);
+    TAP_CHECK(t,
+              !out.cut_off && !out.held && out.serve == HEALTH_UP && out.up == 2 &&
+                  how[1].count == FLEET_STAMPED_AS_SENT && how[1].why == FLEET_STAMPED_WHY_AFTER,
+              "one peer heard 0.3 s ago: both later ups count as sent, serves up (I2)");
+    p[0].heard = NOW - 0.36;
+    test_run(&in, &out, how);
+    TAP_CHECK(t,
+              out.cut_off && out.serve == HEALTH_DOWN && out.down == 3 && out.up == 0 &&
+                  how[0].why == FLEET_STAMPED_WHY_CUT_OFF &&
+                  how[1].why == FLEET_STAMPED_WHY_CUT_OFF,
+              "no peer heard for 0.35 s: its probe stands for both, serves down");
+    p[1] = test_peer(HEALTH_DOWN, 99.9);
+    p[1].heard = 0;
+    test_run(&in, &out, how);
+    TAP_CHECK(t, how[1].count == FLEET_STAMPED_AS_SENT && how[1].why == FLEET_STAMPED_WHY_DOWN,
+              "cut off, a peer's down still counts as sent");
+    in.self.own = HEALTH_UP;
+    p[1] = test_peer(HEALTH_UP, 99.8);
+    p[1].heard = 0;
+    test_run(&in, &out, how);
+    TAP_CHECK(t, out.cut_off && how[0].why == FLEET_STAMPED_WHY_AGREES && out.serve == HEALTH_UP,
+              "cut off with its probe up: the ups agree, nothing yields");
 }
 
 static void test_stale(struct tap *t)
@@ -441,6 +481,7 @@ int main(void)
     test_up_after_move(&t);
     test_before_undetermined(&t);
     test_cut_off(&t);
+    test_cut_from_then_off(&t);
     test_stale(&t);
     test_channels(&t);
     test_no_peers(&t);

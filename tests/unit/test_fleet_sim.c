@@ -128,6 +128,10 @@ static void test_every_class(struct tap *t)
     TAP_CHECK(t, worst[SIM_LEADER_CUT] > 0 && worst[SIM_LEADER_CUT] <= 1000,
               "leader_cut: the slowest kill -> flip is %u ms (<= 1000, issue #54's target)",
               worst[SIM_LEADER_CUT]);
+    TAP_CHECK(t, worst[SIM_CUT_FROM] > 0 && worst[SIM_CUT_FROM] <= 1000,
+              "cut_from: the slowest kill -> flip is %u ms (<= 1000: a node cut from the "
+              "backend alone, then cut off with the leader at the kill)",
+              worst[SIM_CUT_FROM]);
     if (bad)
         test_replay(first, -1, SIM_RULE_STAMPED, SIM_REVERT_NONE);
 }
