@@ -25,7 +25,10 @@
  *     then, so its up is evidence against P;
  *   - an up known only from before that is undetermined while this node
  *     hears any peer directly (within alive_s); when it hears none, it is
- *     the one cut off, and the peers it cannot hear count as P;
+ *     the one cut off, and the peers it cannot hear count as P, their ups
+ *     from after P moved included (such an up says nothing of the backend
+ *     since its stamp; issue #54's node cut from the backend alone, then
+ *     cut off as it died);
  *   - a peer with no news for stale_after counts as P when P ran within the
  *     last two intervals, else it is undetermined;
  *   - when the undetermined peers could swing the quorum either way, the

@@ -97,7 +97,7 @@ static int test_replay(uint64_t seed, int cls, enum fleet_sim_rule rule, enum fl
     return 0;
 }
 
-/* 15,000 seeds, every fault class (seed % SIM_CLASSES, 1,000 each): none
+/* 15,000 seeds, every fault class (seed % SIM_CLASSES, at least 937 each): none
  * may violate under the stamped rule; the first that does is replayed with
  * its trace. */
 static void test_every_class(struct tap *t)
