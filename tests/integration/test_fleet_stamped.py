@@ -5,6 +5,8 @@ verdict"), on the namespace fleet of test_fleet_partition.py (fleetlab.py:
 - a node and the etcd leader cut off from the rest at the instant the
   backend dies: every node, the cut one included, leaves the dead backend
   within fall x interval + 0.5 s (I1; the gaps rule took up to 2.26 s);
+- the same when that node was cut from the backend alone before (its
+  peers' later ups kept it there, I2): once cut off it follows its probe;
 - a node alone cut from a backend its peers still reach does not move its
   answers (I2), and status says why, per peer.
 
@@ -97,6 +99,50 @@ def test_node_cut_with_the_leader_leaves_a_dead_backend_within_a_second(fleet): 
         assert all(n.answer() == fleet.EU for n in fleet.nodes), \
             [(n.name, n.answer()) for n in fleet.nodes]
         time.sleep(0.05)
+
+
+def test_node_cut_from_a_backend_then_cut_off_with_the_leader_leaves_it(fleet):  # noqa: F811
+    """Issue #54's 30-minute I1 (seed 54): the node cut from us alone keeps
+    it (its peers' ups as of after its probe moved outvote that probe, I2);
+    then it and the leader are cut off from the rest as us dies: it must
+    leave us within the same bound as a node whose probe was up."""
+    fleet.start_nodes(timeout=1, fall=2)
+    ok, _ = poll(lambda: all(n.answer() == fleet.US for n in fleet.nodes), 10, 0.05)
+    assert ok
+    ok, _ = poll(lambda: all(len([p for p in n.fleet()["peers"]
+                                  if p["heard_ago"] is not None and p["heard_ago"] < 0.35])
+                             == 2 for n in fleet.nodes), 10, 0.1)
+    assert ok, [n.fleet()["peers"] for n in fleet.nodes]
+    lead = fleet.leader()
+    assert lead
+    cut = fleet.nodes[int(lead[1]) - 1]
+    fleet.lab.cut_addr(cut.name, fleet.US[0])
+    # Its probe falls within fall x interval (0.5 s); its peers' ups as of
+    # 0.5 s after that count as sent (after_move) once they arrive (the
+    # channel's 0.1 s). 5 s bounds the wait, ASan included.
+    def kept_by_later_ups():
+        d = decision_of(cut)
+        return d and d["rule"] == "stamped" and len(d["peers"]) == 2 and \
+            all(p["why"] == "after_move" for p in d["peers"])
+    ok, _ = poll(kept_by_later_ups, 5, 0.05)
+    assert ok, decision_of(cut)
+    assert cut.answer() == fleet.US, decision_of(cut)
+    rest = [m for m in ("e1", "e2", "e3") if m != lead] + \
+        [n.name for n in fleet.nodes if n is not cut]
+    for a in (cut.name, lead):
+        for b in rest:
+            fleet.lab.cut(a, b)
+    fleet.be["us"].stop()
+    t0 = time.monotonic()
+    ok, took = served_eu_per_node(fleet, t0, 0.05)
+    figures = {k: round(v, 2) for k, v in sorted(took.items())}
+    print("\nFIGURE stamped: %s cut from us, then cut off with leader %s, backend killed -> "
+          "served eu per node %s (bound %.2f s)" % (cut.name, lead, figures, bound_for(fleet)))
+    assert ok, [n.fleet() for n in fleet.nodes]
+    # The same bound as the cut test above: the node finds itself cut off
+    # within 0.55 s of the cut, and its probe says down already.
+    assert max(took.values()) <= bound_for(fleet), (figures, decision_of(cut))
+    fleet.lab.heal_addrs()
 
 
 @pytest.mark.threads
