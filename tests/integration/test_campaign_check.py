@@ -112,6 +112,29 @@ def test_i2_false_failover_and_isolated_node():
     assert invs(tl) == [("I2-isolated", "n1")]
 
 
+def test_node_cut_from_us_then_cut_off_with_the_leader():
+    """Issue #54's 30-minute case (doc/fleet.md "What a node cannot know"):
+    n1 cut from us alone (30-34 s, the clean timeline's local_cut, made
+    longer), then n1 and the leader e1 cut off from the rest at 31 s. With
+    us alive, n1 following its probe once cut off is I2-isolated (it
+    reaches no quorum), named with its timeline; the same move while n1
+    still reaches the quorum (cut from its peers only) stays I2."""
+    tl = clean()
+    tl["faults"][2]["end"] = 34.0
+    rest = ["e2", "e3", "n2", "n3"]
+    tl["faults"].append({"kind": "leader_node_cut", "start": 31.0, "end": 33.0,
+                         "cuts": [[a, b] for a in ("n1", "e1") for b in rest]})
+    set_node(tl, "n1", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us"),
+                        (31.5, "eu"), (33.2, "us")])
+    r = campaign_check.check(tl)
+    assert [(v["inv"], v["node"]) for v in r["violations"]] == [("I2-isolated", "n1")]
+    v = r["violations"][0]
+    assert abs(v["t"] - 31.5) < 0.03 and "leader_node_cut" in v["cls"], v
+    assert {f["kind"] for f in v["timeline"]["faults"]} >= {"local_cut", "leader_node_cut"}
+    tl["faults"][-1]["cuts"] = [["n1", "n2"], ["n1", "n3"]]
+    assert invs(tl) == [("I2", "n1")]
+
+
 def test_i2_flap_after_the_revival_told_apart():
     tl = clean()
     # Back on us 0.2 s after the revival, off it for 0.1 s, back again.
