@@ -295,15 +295,34 @@ static void server_kasp_arm(struct server *srv, int64_t wake)
     evtimer_add(srv->kasp_timer, &tv);
 }
 
+/* Logs each key that zone_kasp_sched_served moved (bit i: keys->v[i]). */
+static void server_kasp_served_log(const char *zone, const struct zone_kasp_keys *keys,
+                                   unsigned moved, int64_t served)
+{
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        if (moved & (1u << i))
+            log_info("event=dnssec_key_served zone=%s tag=%u role=%s published=%lld served=%lld "
+                     "ready=%lld active=%lld",
+                     zone, k->tag, k->ksk ? "ksk" : "zsk", (long long)k->t[ZONE_KASP_T_PUBLISHED],
+                     (long long)served, (long long)k->t[ZONE_KASP_T_READY],
+                     (long long)k->t[ZONE_KASP_T_ACTIVE]);
+    }
+}
+
 /* The set just published by a re-sign was served from now on: each zone
  * whose algorithm rollover started in this run (or by the admin API just
  * before) times its later steps from then, rounded up to the second
- * (zone_kasp_algroll_served). An error leaves the times as they were. */
+ * (zone_kasp_algroll_served), and a successor ZSK or KSK published in
+ * this run (a scheduled or an API rollover) is ready Ipub after the
+ * second after now (zone_kasp_sched_served: strictly after, so the move
+ * is never 0 and is made once). An error leaves the times as they were. */
 static void server_kasp_served(struct server *srv)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t served = (int64_t)ts.tv_sec + (ts.tv_nsec > 0);
+    int64_t served_key = (int64_t)ts.tv_sec + 1;
     struct config *cfg = srv->cfg;
     for (size_t i = 0; i < cfg->n_zones; i++) {
         struct config_zone *z = &cfg->zones[i];
@@ -315,12 +334,18 @@ static void server_kasp_served(struct server *srv)
         struct zone_kasp_keys keys;
         struct errlist errs;
         errlist_init(&errs);
-        if (zone_kasp_store_load(dir, z->origin, &keys, &errs) &&
-            zone_kasp_algroll_served(&p->timing, &keys, served, (int64_t)ts.tv_sec)) {
-            if (zone_kasp_store_save(dir, z->origin, &keys, &errs))
-                log_info("event=dnssec_algorithm_rollover_served zone=%s served=%lld", z->origin,
-                         (long long)served);
-            zone_kasp_store_fill(dir, z->origin, &keys, (int64_t)ts.tv_sec, &z->dnssec.sign);
+        if (zone_kasp_store_load(dir, z->origin, &keys, &errs)) {
+            bool alg = zone_kasp_algroll_served(&p->timing, &keys, served, (int64_t)ts.tv_sec);
+            unsigned moved =
+                zone_kasp_sched_served(&p->timing, &keys, served_key, (int64_t)ts.tv_sec);
+            if ((alg || moved) && zone_kasp_store_save(dir, z->origin, &keys, &errs)) {
+                if (alg)
+                    log_info("event=dnssec_algorithm_rollover_served zone=%s served=%lld",
+                             z->origin, (long long)served);
+                server_kasp_served_log(z->origin, &keys, moved, served_key);
+            }
+            if (alg || moved)
+                zone_kasp_store_fill(dir, z->origin, &keys, (int64_t)ts.tv_sec, &z->dnssec.sign);
         }
         if (errs.count)
             server_log_errors(&errs, "key manager: ");

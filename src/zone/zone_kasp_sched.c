@@ -345,3 +345,47 @@ void zone_kasp_sched_abandon(struct zone_kasp_key *k, int64_t now)
     k->t[ZONE_KASP_T_RETIRE_ACTIVE] = now;
     k->t[ZONE_KASP_T_RETIRED] = now;
 }
+
+/* ZSK keys->v[n], now ready at rdy: active then if it was to be active at
+ * its old Trdy, its predecessor (the ZSK that stopped signing then)
+ * moved with it. */
+static void zone_kasp_sched_served_zsk(struct zone_kasp_keys *keys, size_t n, int64_t rdy)
+{
+    struct zone_kasp_key *k = &keys->v[n];
+    int64_t act = k->t[ZONE_KASP_T_ACTIVE];
+    if (act < 0 || act == k->t[ZONE_KASP_T_PUBLISHED] || act >= rdy)
+        return; /* forced (active at once), or active later anyway */
+    int64_t d = rdy - act;
+    k->t[ZONE_KASP_T_ACTIVE] = rdy;
+    for (size_t i = 0; i < keys->n; i++) {
+        struct zone_kasp_key *o = &keys->v[i];
+        if (i == n || o->ksk || o->t[ZONE_KASP_T_RETIRE_ACTIVE] != act)
+            continue;
+        for (int w = ZONE_KASP_T_RETIRE_ACTIVE; w <= ZONE_KASP_T_REMOVED; w++)
+            if (o->t[w] >= act)
+                o->t[w] += d;
+    }
+}
+
+unsigned zone_kasp_sched_served(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                                int64_t served, int64_t now)
+{
+    struct zone_kasp_intervals iv;
+    zone_kasp_intervals(t, &iv);
+    unsigned moved = 0;
+    for (size_t i = 0; i < keys->n; i++) {
+        struct zone_kasp_key *k = &keys->v[i];
+        int64_t pub = k->t[ZONE_KASP_T_PUBLISHED], rdy = k->t[ZONE_KASP_T_READY];
+        /* Only a successor as roll_zsk / roll_ksk made it, not moved yet:
+         * a first or adopted key is ready at Tpub, an algorithm
+         * rollover's keys are published after they were made. */
+        if (pub < 0 || iv.ipub == 0 || k->t[ZONE_KASP_T_CREATED] != pub ||
+            rdy != pub + (int64_t)iv.ipub || rdy <= now || served <= pub)
+            continue;
+        k->t[ZONE_KASP_T_READY] = served + (int64_t)iv.ipub;
+        if (!k->ksk)
+            zone_kasp_sched_served_zsk(keys, i, k->t[ZONE_KASP_T_READY]);
+        moved |= 1u << i;
+    }
+    return moved;
+}

@@ -210,4 +210,21 @@ void zone_kasp_sched_first(struct zone_kasp_key *k, int64_t now);
 void zone_kasp_sched_roll_zsk(const struct zone_kasp_timing *t, struct zone_kasp_key *cur,
                               struct zone_kasp_key *n, int64_t now, int64_t due, bool force);
 
+/* The set that re-signing published at a rollover's start was first
+ * served at 'served' (the caller rounds up, never down). A successor ZSK
+ * or KSK that zone_kasp_sched_roll_zsk / _roll_ksk published at the
+ * second it was made (Tpub = Tcreated, rounded down, before the zone
+ * was re-signed) and that is not ready at now has its Trdy moved to
+ * served + Ipub: the ready stage lasts Ipub from when resolvers can
+ * fetch the new DNSKEY RRset. Tpub stays (the key is in the zone since
+ * then). A ZSK that was to become active at its old Trdy becomes active
+ * at the new one, and its predecessor stops signing, retires and is
+ * removed as much later; a forced ZSK (active at Tpub) stays active, a
+ * ZSK active later anyway (its predecessor's lifetime) keeps its Tact.
+ * A KSK's Tact waits for its DS (zone_kasp_sched_ds_seen counts from
+ * Trdy). Once only: a moved Trdy is no longer Tpub + Ipub. Returns the
+ * keys moved, bit i for keys->v[i]; 0 when none. */
+unsigned zone_kasp_sched_served(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                                int64_t served, int64_t now);
+
 #endif

@@ -8,7 +8,10 @@
  * published at least Ipub before it signs (the first excepted), a ZSK
  * stays published Iret after it stops signing, never more than two ZSKs
  * are published. Then a late timer, an emergency rollover, and a forced
- * one. */
+ * one. The daemon serves a successor's DNSKEY RRset only after it made
+ * the key and re-signed the zone, so a step here serves it SERVED s after
+ * Tpub and the ready stage (Ipub) counts from then
+ * (zone_kasp_sched_served); test_served checks that rule alone. */
 #include <string.h>
 
 #include "tap.h"
@@ -28,6 +31,7 @@ static const struct zone_kasp_timing T = {.dprp = 3600,
 #define IRET 90600
 #define LIFE (30 * 86400)
 #define T0 1700000000
+#define SERVED 1 /* the re-sign that serves a new key ends within the second after */
 
 /* Applies actions due at now as the daemon does (a made key gets the
  * next index; a purged key leaves the list). */
@@ -48,9 +52,10 @@ static void step(struct zone_kasp_keys *keys, int64_t now)
         memset(k, 0, sizeof(*k));
         k->ksk = a.act == ZONE_KASP_ACT_NEW_KSK;
         k->tag = next_tag++;
-        if (a.act == ZONE_KASP_ACT_ROLL_ZSK)
+        if (a.act == ZONE_KASP_ACT_ROLL_ZSK) {
             zone_kasp_sched_roll_zsk(&T, &keys->v[a.key], k, now, a.at, false);
-        else
+            zone_kasp_sched_served(&T, keys, now + SERVED, now);
+        } else
             zone_kasp_sched_first(k, now);
     }
 }
@@ -104,6 +109,17 @@ static void test_first_keys(struct tap *t)
               (long long)(T0 + LIFE - IPUB), (long long)a.at);
 }
 
+/* The next second to look at after now: 100 s on, or the next action's
+ * second when sooner. */
+static int64_t next_check(const struct zone_kasp_keys *keys, int64_t now)
+{
+    struct zone_kasp_action a;
+    zone_kasp_sched_next(&T, LIFE, 0, keys, NULL, now, &a);
+    if (a.act != ZONE_KASP_ACT_NONE && a.at > now && a.at < now + 100)
+        return a.at;
+    return now + 100;
+}
+
 static void test_three_rollovers(struct tap *t)
 {
     struct zone_kasp_keys keys = {.n = 0};
@@ -112,8 +128,9 @@ static void test_three_rollovers(struct tap *t)
     int64_t prev_act = T0;
     int rolls = 0;
     bool ok = true;
-    /* Every 100 s: the events fall on the hour or on a lifetime's edge. */
-    for (int64_t now = T0; now <= end && ok; now += 100) {
+    /* Every 100 s and at each action's second (the serve lag puts the
+     * later ones off the hundred). */
+    for (int64_t now = T0; now <= end && ok; now = next_check(&keys, now)) {
         step(&keys, now);
         ok = safe_at(t, &keys, now);
         int cur = zone_kasp_sched_current_zsk(&keys, now);
@@ -123,16 +140,18 @@ static void test_three_rollovers(struct tap *t)
                 rolls++;
                 TAP_CHECK(t, k->t[ZONE_KASP_T_PUBLISHED] == prev_act + LIFE - IPUB,
                           "roll %d: Tpub(new) = Tact(old) + lifetime - Ipub", rolls);
-                TAP_CHECK(t, k->t[ZONE_KASP_T_ACTIVE] == prev_act + LIFE,
-                          "roll %d: Tact(new) = Tact(old) + lifetime", rolls);
-                TAP_CHECK(t, k->t[ZONE_KASP_T_READY] == k->t[ZONE_KASP_T_PUBLISHED] + IPUB,
-                          "roll %d: Trdy = Tpub + Ipub", rolls);
+                TAP_CHECK(t, k->t[ZONE_KASP_T_ACTIVE] == prev_act + LIFE + SERVED,
+                          "roll %d: Tact(new) = Trdy = Tact(old) + lifetime + the serve lag",
+                          rolls);
+                TAP_CHECK(t, k->t[ZONE_KASP_T_READY] == k->t[ZONE_KASP_T_PUBLISHED] + SERVED + IPUB,
+                          "roll %d: Trdy = when the new DNSKEY was served + Ipub", rolls);
                 for (size_t i = 0; i < keys.n; i++)
                     if (keys.v[i].tag == prev_tag)
-                        TAP_CHECK(t,
-                                  keys.v[i].t[ZONE_KASP_T_RETIRE_ACTIVE] == prev_act + LIFE &&
-                                      keys.v[i].t[ZONE_KASP_T_RETIRED] == prev_act + LIFE + IRET,
-                                  "roll %d: Tret(old) = Tact(new), Trem(old) = Tret + Iret", rolls);
+                        TAP_CHECK(
+                            t,
+                            keys.v[i].t[ZONE_KASP_T_RETIRE_ACTIVE] == prev_act + LIFE + SERVED &&
+                                keys.v[i].t[ZONE_KASP_T_RETIRED] == prev_act + LIFE + SERVED + IRET,
+                            "roll %d: Tret(old) = Tact(new), Trem(old) = Tret + Iret", rolls);
             }
             prev_tag = k->tag;
             prev_act = k->t[ZONE_KASP_T_ACTIVE];
@@ -148,16 +167,16 @@ static void test_late_and_emergency(struct tap *t)
     struct zone_kasp_keys keys = {.n = 0};
     step(&keys, T0);
     /* The daemon was down when the successor was due: published when it
-     * runs again, active Ipub later, never sooner. */
+     * runs again, active Ipub after it is served, never sooner. */
     int64_t late = T0 + LIFE + 5000;
     step(&keys, late);
     TAP_CHECK(t,
               keys.n == 3 && keys.v[2].t[ZONE_KASP_T_PUBLISHED] == late &&
-                  keys.v[2].t[ZONE_KASP_T_ACTIVE] == late + IPUB,
-              "a late successor is active Ipub after it is published");
+                  keys.v[2].t[ZONE_KASP_T_ACTIVE] == late + SERVED + IPUB,
+              "a late successor is active Ipub after it is served");
     TAP_CHECK(t,
-              zone_kasp_key_signs(&keys.v[1], late + IPUB - 1) &&
-                  !zone_kasp_key_signs(&keys.v[1], late + IPUB),
+              zone_kasp_key_signs(&keys.v[1], late + SERVED + IPUB - 1) &&
+                  !zone_kasp_key_signs(&keys.v[1], late + SERVED + IPUB),
               "the old ZSK signs until then");
     TAP_CHECK(t, zone_kasp_sched_has_successor(&keys, 1), "it has a successor");
 
@@ -179,11 +198,96 @@ static void test_late_and_emergency(struct tap *t)
               "and keeps the old key published Iret more");
 }
 
+/* The API's rollovers: the key is published at the second of the call
+ * (rounded down) and the zone re-signed after; the set with it is served
+ * 2 s later (a slow re-sign). Each stage then lasts its whole length from
+ * when it was served; once only; a forced key still signs at once. */
+static void test_served(struct tap *t)
+{
+    struct zone_kasp_keys e = {.n = 0};
+    step(&e, T0);
+    struct zone_kasp_keys first = e;
+    TAP_CHECK(t,
+              zone_kasp_sched_served(&T, &e, T0 + 2, T0 + 1) == 0 &&
+                  memcmp(&e, &first, sizeof(e)) == 0,
+              "first keys (active at once) never move");
+    struct zone_kasp_key *n = &e.v[e.n++], *c = &e.v[1];
+    zone_kasp_sched_roll_zsk(&T, c, n, T0 + 10, T0 + 10, false);
+    struct zone_kasp_keys before = e;
+    TAP_CHECK(t,
+              zone_kasp_sched_served(&T, &e, T0 + 10, T0 + 10) == 0 &&
+                  memcmp(&e, &before, sizeof(e)) == 0,
+              "served within Tpub's second: nothing to move");
+    TAP_CHECK(t, zone_kasp_sched_served(&T, &e, T0 + 12, T0 + 11) == 1u << 2,
+              "served at Tpub + 2: the new ZSK moves");
+    TAP_CHECK(t,
+              n->t[ZONE_KASP_T_PUBLISHED] == T0 + 10 && n->t[ZONE_KASP_T_CREATED] == T0 + 10 &&
+                  n->t[ZONE_KASP_T_READY] == T0 + 12 + IPUB &&
+                  n->t[ZONE_KASP_T_ACTIVE] == T0 + 12 + IPUB,
+              "in the zone since Tpub, ready and active Ipub after it was served");
+    TAP_CHECK(t,
+              c->t[ZONE_KASP_T_ACTIVE] == T0 && c->t[ZONE_KASP_T_RETIRE_ACTIVE] == T0 + 12 + IPUB &&
+                  c->t[ZONE_KASP_T_RETIRED] == T0 + 12 + IPUB + IRET &&
+                  c->t[ZONE_KASP_T_REMOVED] == T0 + 12 + IPUB + 2 * IRET,
+              "the old ZSK signs until then, leaves Iret later, its files Iret after");
+    TAP_CHECK(t, e.v[0].t[ZONE_KASP_T_RETIRED] == -1 && e.v[0].t[ZONE_KASP_T_ACTIVE] == T0,
+              "the KSK does not move");
+    struct zone_kasp_keys moved = e;
+    TAP_CHECK(t,
+              zone_kasp_sched_served(&T, &e, T0 + 20, T0 + 19) == 0 &&
+                  memcmp(&e, &moved, sizeof(e)) == 0,
+              "a later re-sign moves nothing again");
+    e = before;
+    TAP_CHECK(t, zone_kasp_sched_served(&T, &e, T0 + 10 + IPUB + 1, T0 + 10 + IPUB) == 0,
+              "a first serve seen only once the key is ready (a restart): nothing moves");
+
+    /* Forced: the new ZSK signs at once, and the old one stops at once. */
+    e = first;
+    n = &e.v[e.n++];
+    c = &e.v[1];
+    zone_kasp_sched_roll_zsk(&T, c, n, T0 + 10, T0 + 10, true);
+    TAP_CHECK(t,
+              zone_kasp_sched_served(&T, &e, T0 + 11, T0 + 10) == 1u << 2 &&
+                  n->t[ZONE_KASP_T_READY] == T0 + 11 + IPUB &&
+                  n->t[ZONE_KASP_T_ACTIVE] == T0 + 10 &&
+                  c->t[ZONE_KASP_T_RETIRE_ACTIVE] == T0 + 10 &&
+                  c->t[ZONE_KASP_T_RETIRED] == T0 + 10 + IRET,
+              "forced: ready moves, active stays at Tpub, the old key's times stay");
+
+    /* A scheduled successor whose old key's lifetime ends after its Trdy:
+     * its Tact is the lifetime's, not the ready stage's, and stays. */
+    e = first;
+    n = &e.v[e.n++];
+    c = &e.v[1];
+    zone_kasp_sched_roll_zsk(&T, c, n, T0 + 10, T0 + 10 + 100, false);
+    TAP_CHECK(t,
+              zone_kasp_sched_served(&T, &e, T0 + 11, T0 + 10) == 1u << 2 &&
+                  n->t[ZONE_KASP_T_READY] == T0 + 11 + IPUB &&
+                  n->t[ZONE_KASP_T_ACTIVE] == T0 + 110 + IPUB &&
+                  c->t[ZONE_KASP_T_RETIRE_ACTIVE] == T0 + 110 + IPUB,
+              "active when the old key's lifetime ends, later than the moved Trdy");
+
+    /* A KSK: ready (its CDS, DS push and DS wait) Ipub after served; its
+     * Tact waits for the DS as before. */
+    e = first;
+    n = &e.v[e.n++];
+    memset(n, 0, sizeof(*n));
+    n->ksk = true;
+    zone_kasp_sched_roll_ksk(&T, n, T0 + 10);
+    TAP_CHECK(t,
+              zone_kasp_sched_served(&T, &e, T0 + 12, T0 + 10) == 1u << 2 &&
+                  n->t[ZONE_KASP_T_PUBLISHED] == T0 + 10 &&
+                  n->t[ZONE_KASP_T_READY] == T0 + 12 + IPUB && n->t[ZONE_KASP_T_ACTIVE] == -1 &&
+                  e.v[0].t[ZONE_KASP_T_RETIRED] == -1,
+              "a new KSK is ready Ipub after it was served; nothing else moves");
+}
+
 int main(void)
 {
     struct tap t = {0};
     test_first_keys(&t);
     test_three_rollovers(&t);
     test_late_and_emergency(&t);
+    test_served(&t);
     return tap_done(&t);
 }
