@@ -17,6 +17,7 @@
 #include "dns/name_set.h"
 #include "dns/tsig_params.h"
 #include "xfr/xfr_catalog.h"
+#include "zone/zone_kasp_pname.h"
 
 enum { CAT_DIRECTORY, CAT_N };
 static const struct cfgschema_key config_catalog_keys[CAT_N] = {
@@ -70,6 +71,22 @@ static void config_zone_catalog(const struct jsoncfg *j, json_t *v, const char *
     if (z->primary.n == 0)
         jsoncfg_err(j, sub, "a catalog zone is a secondary zone: it needs \"primary\"");
     z->catalog_dir = cfgschema_path(j, &config_catalog_schema, CAT_DIRECTORY, v, sub);
+}
+
+/* The policy's parent.zone must be above the zone: the DS goes there. */
+static void config_zone_parent(const struct jsoncfg *j, const char *path, const struct config *c,
+                               const struct config_zone *z)
+{
+    const struct zone_kasp_policy *p =
+        z->dnssec.policy ? zone_kasp_find(&c->kasp, z->dnssec.policy) : NULL;
+    if (!p || !p->parent_zone || zone_kasp_pname_above(p->parent_zone, z->origin))
+        return;
+    char sub[128];
+    cfgschema_key_path(sub, sizeof(sub), &config_zone_schema, ZK_DNSSEC, path);
+    jsoncfg_err(j, sub,
+                "policy \"%s\" has parent.zone \"%s\" (%s.parent.zone), which is not above %s: "
+                "the DS of %s goes to the zone it is under",
+                z->dnssec.policy, p->parent_zone, p->path, z->origin, z->origin);
 }
 
 /* The dnssec, transfer and primary objects, by their modules. */
@@ -187,6 +204,7 @@ static void config_zone(const struct jsoncfg *j, json_t *e, const char *path, st
     char ob[1024];
     dns_name_to_str(n.wire, ob, sizeof(ob));
     z->origin = jsoncfg_strdup(ob);
+    config_zone_parent(j, path, c, z);
     z->file = f ? cfgschema_path(j, s, ZK_FILE, e, path) : NULL;
     z->gen_catalog = gen.gen_catalog;
     for (size_t k = 0; k + 1 < c->n_zones; k++)

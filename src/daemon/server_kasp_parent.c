@@ -13,13 +13,18 @@
  * counted (gtmd_dnssec_ds_push_total); GET /v1/dnssec shows each zone's
  * "parent": what was seen, since when, and the push's tries.
  *
- * The parent zone is the child's origin less its first label (the zone
- * section of the UPDATE). The decisions run on the main thread under
- * reload_lock (the key manager's timer); the network does not: a step
- * that wants the DS checked or a push sent records it, and the next
- * timer run (at once) asks and sends before it takes the lock
- * (server_kasp_parent_fetch_take/_ask/_put), so the admin API and
- * reloads never wait on a parent (up to a second per server).
+ * The parent zone (the zone section of the UPDATE) is the policy's
+ * parent.zone, or else found as Knot finds it: the child's ancestors,
+ * nearest first (zone_kasp_pname_up), are asked for their SOA at the
+ * parent servers until one answers it with authority (AA) from its
+ * apex; found once per run and kept in the zone's parent state, asked
+ * only with a ds_push (the name is the UPDATE's), again a minute after
+ * a search that found none; until found, the name less its first label
+ * is used, as the log's dnssec_parent_unknown line says. The decisions run on the main
+ * thread under reload_lock (the key manager's timer); the network does not: a step that wants the
+ * DS checked or a push sent records it, and the next timer run (at once) asks and sends before it
+ * takes the lock (server_kasp_parent_fetch_take/_ask/_put), so the admin API and reloads never wait
+ * on a parent (up to a second per server).
  *
  * Owns srv->kasp_parents (server_kasp_parent_free).
  */
@@ -37,11 +42,13 @@
 #include "dns/tsig_params.h"
 #include "xfr/xfr_fetch.h"
 #include "zone/zone_kasp.h"
+#include "zone/zone_kasp_pname.h"
 #include "zone/zone_kasp_sched.h"
 
 #define SERVER_KASP_ASK_MS 1000     /* a parent server's answer: two UDP tries of 500 ms */
 #define SERVER_KASP_PUSH_CAP_S 3600 /* the longest wait between two pushes */
 #define SERVER_KASP_MAX_TRIES 10    /* the push tries status keeps */
+#define SERVER_KASP_FIND_RETRY_S 60 /* a failed search for the parent zone, again after */
 
 /* One server's answer to the DS query (server_kasp_parent_ask). */
 struct server_kasp_got_one {
@@ -70,8 +77,12 @@ struct server_kasp_push_job {
 /* One zone's answers, asked off the lock. */
 struct server_kasp_got {
     char origin[256];
-    bool asked; /* the DS queries were wanted (else only the push) */
-    int64_t at; /* when the answers came (server_kasp_parent_fetch_put) */
+    bool asked;           /* the DS queries were wanted (else only the push) */
+    bool find;            /* the parent's zone is to be found by asking (server_kasp_parent_find) */
+    char parent[256];     /* found: its name, or "" */
+    char parent_at[96];   /* the server that answered its SOA */
+    char parent_why[300]; /* not found: why */
+    int64_t at;           /* when the answers came (server_kasp_parent_fetch_put) */
     struct server_kasp_got_one v[ZONE_KASP_MAX_SERVERS];
     size_t n;
     struct server_kasp_push_job push; /* push.wanted: send it */
@@ -104,6 +115,10 @@ struct server_kasp_pzone {
     size_t n_want;
     struct server_kasp_got *got;      /* owned; NULL: none yet */
     struct server_kasp_push_job push; /* push.wanted: to be sent by the next run */
+    bool find_parent;                 /* no parent.zone: find it with the next answers */
+    char parent[256];                 /* the parent's zone found by asking; "": not yet */
+    char parent_why[300];             /* why the last search found none; "": none failed */
+    int64_t parent_retry;             /* no search before (one found none) */
     bool overdue;                     /* a KSK waits for its DS past parent.ds_wait_warn */
     uint16_t overdue_tag;             /* that KSK's */
     int64_t overdue_since;            /* when it began to wait (its Trdy) */
@@ -194,28 +209,28 @@ static ldns_rr_list *server_kasp_parent_owned(const ldns_pkt *r, const char *ori
     return out;
 }
 
-/* Asks server s for origin's DS RRset: *ds the DS records of its answer
- * (the caller frees it); false with why when it did not answer one. */
-static bool server_kasp_parent_ask(const char *s, const char *origin, ldns_rr_list **ds, char *why,
-                                   size_t whylen)
+/* Asks server s for name's RRset of type: *r its reply (the caller frees
+ * it) with rcode NOERROR or NXDOMAIN; false with why otherwise. */
+static bool server_kasp_parent_query(const char *s, const char *name, ldns_rr_type type,
+                                     ldns_pkt **r, char *why, size_t whylen)
 {
     struct sockaddr_storage ss;
     struct xfr_server xs;
-    ldns_rdf *owner = ldns_dname_new_frm_str(origin);
-    ldns_pkt *q = owner ? ldns_pkt_query_new(owner, LDNS_RR_TYPE_DS, LDNS_RR_CLASS_IN, 0) : NULL;
+    ldns_rdf *owner = ldns_dname_new_frm_str(name);
+    ldns_pkt *q = owner ? ldns_pkt_query_new(owner, type, LDNS_RR_CLASS_IN, 0) : NULL;
     uint8_t *wire = NULL, buf[4096], qb[1024];
     size_t len = 0, rlen = 0;
     int rcode = -1;
     bool ok = false;
     uint16_t id;
-    *ds = NULL;
+    *r = NULL;
     if (getrandom(&id, sizeof(id), 0) != sizeof(id))
         id = (uint16_t)time(NULL);
     if (q)
         ldns_pkt_set_id(q, id);
     if (!q || ldns_pkt2wire(&wire, q, &len) != LDNS_STATUS_OK || len > sizeof(qb) ||
         !server_kasp_parent_addr(s, &ss, &xs, NULL))
-        snprintf(why, whylen, "cannot build the DS query");
+        snprintf(why, whylen, "cannot build the query");
     else {
         memcpy(qb, wire, len);
         ok = xfr_fetch_exchange(&xs, qb, len, sizeof(qb), buf, sizeof(buf), &rlen, &rcode, why,
@@ -223,19 +238,79 @@ static bool server_kasp_parent_ask(const char *s, const char *origin, ldns_rr_li
     }
     free(wire);
     ldns_pkt_free(q);
-    ldns_pkt *r = NULL;
     if (ok && rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) {
         const ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes, rcode);
         snprintf(why, whylen, "answered rcode %s", rc ? rc->name : "?");
         ok = false;
-    } else if (ok && ldns_wire2pkt(&r, buf, rlen) != LDNS_STATUS_OK) {
+    } else if (ok && ldns_wire2pkt(r, buf, rlen) != LDNS_STATUS_OK) {
         snprintf(why, whylen, "an answer that does not parse");
+        *r = NULL;
         ok = false;
     }
+    return ok;
+}
+
+/* Asks server s for origin's DS RRset: *ds the DS records of its answer
+ * (the caller frees it); false with why when it did not answer one. */
+static bool server_kasp_parent_ask(const char *s, const char *origin, ldns_rr_list **ds, char *why,
+                                   size_t whylen)
+{
+    ldns_pkt *r = NULL;
+    *ds = NULL;
+    bool ok = server_kasp_parent_query(s, origin, LDNS_RR_TYPE_DS, &r, why, whylen);
     if (ok)
         *ds = server_kasp_parent_owned(r, origin);
     ldns_pkt_free(r);
     return ok;
+}
+
+/* Whether reply r says, with authority, that name is a zone's apex: AA
+ * set and an SOA owned by name in its answer. */
+static bool server_kasp_parent_is_apex(const ldns_pkt *r, const char *name)
+{
+    if (!ldns_pkt_aa(r) || ldns_pkt_get_rcode(r) != LDNS_RCODE_NOERROR)
+        return false;
+    ldns_rr_list *soa = ldns_pkt_rr_list_by_type(r, LDNS_RR_TYPE_SOA, LDNS_SECTION_ANSWER);
+    ldns_rdf *owner = ldns_dname_new_frm_str(name);
+    bool apex = false;
+    for (size_t i = 0; soa && owner && i < ldns_rr_list_rr_count(soa); i++)
+        apex |= ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(soa, i)), owner) == 0;
+    ldns_rdf_deep_free(owner);
+    ldns_rr_list_deep_free(soa);
+    return apex;
+}
+
+/* Finds g's parent zone (off the lock): each ancestor of g->origin,
+ * nearest first, asked for its SOA at each of g's servers in turn; the
+ * first whose SOA a server answers with authority is the parent (an
+ * ancestor inside the parent's zone gets NODATA or NXDOMAIN; one a
+ * server does not answer is asked of the next). At most one round of
+ * SERVER_KASP_ASK_MS per server and ancestor. */
+static void server_kasp_parent_find(struct server_kasp_got *g)
+{
+    char why[300] = "no parent server to ask";
+    for (const char *n = zone_kasp_pname_up(g->origin); n; n = zone_kasp_pname_up(n)) {
+        bool answered = false;
+        for (size_t s = 0; s < g->n && !answered; s++) {
+            ldns_pkt *r = NULL;
+            answered =
+                server_kasp_parent_query(g->v[s].server, n, LDNS_RR_TYPE_SOA, &r, why, sizeof(why));
+            bool apex = answered && server_kasp_parent_is_apex(r, n);
+            ldns_pkt_free(r);
+            if (apex) {
+                snprintf(g->parent, sizeof(g->parent), "%s", n);
+                snprintf(g->parent_at, sizeof(g->parent_at), "%s", g->v[s].server);
+                return;
+            }
+            if (answered)
+                snprintf(why, sizeof(why), "%s is no zone's apex at %s", n, g->v[s].server);
+        }
+        if (!answered)
+            break; /* no server answered for n: none would for the next */
+    }
+    snprintf(g->parent_why, sizeof(g->parent_why),
+             "no parent server answered the SOA of an ancestor of %s with authority (last: %s)",
+             g->origin, why);
 }
 
 /* Whether list holds a DS for dnskey. */
@@ -298,21 +373,19 @@ static void server_kasp_parent_check(struct server *srv, struct server_kasp_pzon
     }
 }
 
-/* The UPDATE for the parent zone (origin less its first label): the DS
- * (digest p->ds_digest) of dnskey added (add) or deleted; its wire in
- * out, its length returned (0 on failure). */
-static size_t server_kasp_parent_update(const char *origin, const struct zone_kasp_policy *p,
+/* The UPDATE for the parent zone called parent: the DS (digest
+ * p->ds_digest) of dnskey added (add) or deleted; its wire in out, its
+ * length returned (0 on failure). */
+static size_t server_kasp_parent_update(const char *parent, const struct zone_kasp_policy *p,
                                         const ldns_rr *dnskey, bool add, uint8_t *out, size_t cap)
 {
-    ldns_rdf *child = ldns_dname_new_frm_str(origin);
-    ldns_rdf *zone = child ? ldns_dname_left_chop(child) : NULL;
+    ldns_rdf *zone = ldns_dname_new_frm_str(parent);
     ldns_rr *ds = ldns_key_rr2ds(dnskey, p->ds_digest == 4 ? LDNS_SHA384 : LDNS_SHA256);
     ldns_pkt *u = ldns_pkt_new();
     ldns_rr *zq = ldns_rr_new();
     size_t len = 0;
     uint8_t *wire = NULL;
     uint16_t id;
-    ldns_rdf_deep_free(child);
     if (!zone || !ds || !u || !zq) {
         ldns_rdf_deep_free(zone);
         ldns_rr_free(ds);
@@ -399,10 +472,15 @@ static void server_kasp_parent_push(struct server *srv, struct server_kasp_pzone
     j->add = add;
     j->check_interval = p->check_interval;
     j->rcode = -1;
+    /* Not found (yet): the name less its first label, as before. */
+    const char *parent = p->parent_zone                  ? p->parent_zone
+                         : pz->parent[0]                 ? pz->parent
+                         : zone_kasp_pname_up(z->origin) ? zone_kasp_pname_up(z->origin)
+                                                         : ".";
     ldns_rr *pub = server_kasp_parent_dnskey(z->dnssec.key_directory, k);
     if (pub && server_kasp_parent_addr(p->ds_push_primary, &j->ss, &xs, key) &&
         (key || !p->ds_push_key))
-        j->len = server_kasp_parent_update(z->origin, p, pub, add, j->q, sizeof(j->q));
+        j->len = server_kasp_parent_update(parent, p, pub, add, j->q, sizeof(j->q));
     ldns_rr_free(pub);
     if (j->len) {
         j->sslen = xs.len;
@@ -551,7 +629,8 @@ static bool server_kasp_parent_got_ok(const struct server_kasp_pzone *pz,
 }
 
 /* Asks the next timer run for p's servers' answers. */
-static void server_kasp_parent_want(struct server_kasp_pzone *pz, const struct zone_kasp_policy *p)
+static void server_kasp_parent_want(struct server_kasp_pzone *pz, const struct zone_kasp_policy *p,
+                                    int64_t now)
 {
     for (size_t s = 0; s < pz->n_want; s++)
         free(pz->want[s]);
@@ -560,6 +639,8 @@ static void server_kasp_parent_want(struct server_kasp_pzone *pz, const struct z
         if ((pz->want[pz->n_want] = strdup(p->servers[s])))
             pz->n_want++;
     pz->fetch_wanted = true;
+    pz->find_parent =
+        p->ds_push_primary && !p->parent_zone && !pz->parent[0] && now >= pz->parent_retry;
 }
 
 struct server_kasp_fetch {
@@ -582,6 +663,7 @@ struct server_kasp_fetch *server_kasp_parent_fetch_take(struct server *srv)
             abort();
         snprintf(g->origin, sizeof(g->origin), "%s", pz->origin);
         g->asked = pz->fetch_wanted;
+        g->find = pz->fetch_wanted && pz->find_parent;
         for (size_t s = 0; pz->fetch_wanted && s < pz->n_want; s++)
             g->v[g->n++].server = pz->want[s]; /* moved */
         pz->n_want = 0;
@@ -601,8 +683,29 @@ void server_kasp_parent_fetch_ask(struct server_kasp_fetch *f)
                 server_kasp_parent_ask(o->server, f->v[i]->origin, &o->ds, o->why, sizeof(o->why));
         }
     for (size_t i = 0; f && i < f->n; i++)
+        if (f->v[i]->find)
+            server_kasp_parent_find(f->v[i]);
+    for (size_t i = 0; f && i < f->n; i++)
         if (f->v[i]->push.wanted)
             server_kasp_parent_push_send(&f->v[i]->push);
+}
+
+/* What g's search for the parent zone found, into pz (logged once). */
+static void server_kasp_parent_found(struct server_kasp_pzone *pz, const struct server_kasp_got *g,
+                                     int64_t now)
+{
+    if (!g->find)
+        return;
+    if (g->parent[0] && !pz->parent[0])
+        log_info("event=dnssec_parent_found zone=%s parent=%s server=%s", pz->origin, g->parent,
+                 g->parent_at);
+    else if (!g->parent[0] && strcmp(pz->parent_why, g->parent_why) != 0)
+        log_warn("event=dnssec_parent_unknown zone=%s retry_s=%d why=\"%s\"", pz->origin,
+                 SERVER_KASP_FIND_RETRY_S, g->parent_why);
+    if (!g->parent[0])
+        pz->parent_retry = now + SERVER_KASP_FIND_RETRY_S;
+    snprintf(pz->parent, sizeof(pz->parent), "%s", g->parent);
+    snprintf(pz->parent_why, sizeof(pz->parent_why), "%s", g->parent_why);
 }
 
 void server_kasp_parent_fetch_put(struct server *srv, struct server_kasp_fetch *f)
@@ -613,6 +716,7 @@ void server_kasp_parent_fetch_put(struct server *srv, struct server_kasp_fetch *
         struct server_kasp_pzone *pz = server_kasp_pzone(srv, g->origin);
         if (g->push.wanted)
             server_kasp_parent_push_done(srv, pz, &g->push, now);
+        server_kasp_parent_found(pz, g, now);
         if (!g->asked) {
             server_kasp_got_free(g);
             continue;
@@ -646,7 +750,7 @@ int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
         pz->next_check = now + p->check_interval;
         server_kasp_parent_pushes(srv, pz, z, p, keys, now);
     } else if (now >= pz->next_check) {
-        server_kasp_parent_want(pz, p);
+        server_kasp_parent_want(pz, p, now);
         asked = true;
     }
     server_kasp_parent_waiting(pz, keys, now);
@@ -683,10 +787,11 @@ void server_kasp_parent_decorate(struct server *srv, json_t *view)
                                      : json_null();
             json_object_set_new(
                 z, "parent",
-                json_pack("{s:s?, s:o, s:o, s:O?, s:I, s:{s:I, s:I, s:O}}", "waiting",
-                          pz->waiting[0] ? pz->waiting : NULL, "ds_overdue", od, "ds", ds,
-                          "servers", pz->servers, "next_check", (json_int_t)pz->next_check,
-                          "ds_push", "failures_in_row", (json_int_t)pz->push_failures, "next_try",
+                json_pack("{s:s?, s:s?, s:o, s:o, s:O?, s:I, s:{s:I, s:I, s:O}}", "waiting",
+                          pz->waiting[0] ? pz->waiting : NULL, "zone_found",
+                          pz->parent[0] ? pz->parent : NULL, "ds_overdue", od, "ds", ds, "servers",
+                          pz->servers, "next_check", (json_int_t)pz->next_check, "ds_push",
+                          "failures_in_row", (json_int_t)pz->push_failures, "next_try",
                           (json_int_t)pz->push_next, "tries", pz->tries));
         }
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/addr.h"
+#include "zone/zone_kasp_pname.h"
 
 #define DAY 86400L
 #define YEAR (366L * DAY)
@@ -39,6 +40,7 @@ enum {
     KP_CHECK_INTERVAL,
     KP_DS_DIGEST,
     KP_DS_WAIT_WARN,
+    KP_ZONE,
     KP_N
 };
 static const struct cfgschema_key zone_kasp_parent_keys[KP_N] = {
@@ -64,6 +66,9 @@ static const struct cfgschema_key zone_kasp_parent_keys[KP_N] = {
     [KP_DS_WAIT_WARN] = {"ds_wait_warn", CFGSCHEMA_INT, 0, 365 * DAY, DAY, 0, NULL,
                          "seconds a ready KSK may wait for its DS at the parent before an "
                          "alarm (event, status, metric); 0: never"},
+    [KP_ZONE] = {"zone", CFGSCHEMA_STRING,
+                 .what = "the parent's zone, above every zone of the policy (default: found by "
+                         "asking the servers for the SOA of the zone's ancestors)"},
 };
 static const struct cfgschema zone_kasp_parent_schema =
     CFGSCHEMA("$.dnssec_policies[].parent", zone_kasp_parent_keys);
@@ -197,6 +202,12 @@ static void zone_kasp_parent(const struct jsoncfg *j, json_t *v, const char *pat
     cfgschema_key_path(sub, sizeof(sub), s, KP_DS_PUSH, path);
     if (d)
         zone_kasp_push(j, d, sub, p);
+    const char *pz = cfgschema_str(j, s, KP_ZONE, v, path);
+    char name[256], why[300];
+    if (pz && !zone_kasp_pname_norm(pz, name, sizeof(name), why, sizeof(why)))
+        cfgschema_err(j, s, KP_ZONE, path, "%s", why);
+    else if (pz)
+        p->parent_zone = jsoncfg_strdup(name);
     json_t *sv = cfgschema_value(s, KP_SERVERS, v);
     cfgschema_key_path(sub, sizeof(sub), s, KP_SERVERS, path);
     if (sv)
@@ -320,6 +331,7 @@ void zone_kasp_free(struct zone_kasp_set *s)
         free(p->path);
         free(p->ds_push_primary);
         free(p->ds_push_key);
+        free(p->parent_zone);
         for (size_t k = 0; k < p->n_servers; k++)
             free(p->servers[k]);
     }
@@ -343,6 +355,7 @@ static json_t *zone_kasp_parent_json(const struct zone_kasp_policy *p)
         "propagation_delay", (json_int_t)p->timing.dprp_parent, "servers", sv, "check_interval",
         (json_int_t)p->check_interval, "ds_digest", p->ds_digest == 4 ? "sha384" : "sha256");
     json_object_set_new(o, "ds_wait_warn", json_integer(p->ds_wait_warn));
+    json_object_set_new(o, "zone", p->parent_zone ? json_string(p->parent_zone) : json_null());
     if (p->ds_push_primary)
         json_object_set_new(
             o, "ds_push",

@@ -57,6 +57,7 @@ struct zone_kasp_policy {
     uint32_t check_interval; /* parent.check_interval: seconds between DS checks */
     uint8_t ds_digest;       /* parent.ds_digest: 2 (SHA-256) or 4 (SHA-384) */
     uint32_t ds_wait_warn;   /* parent.ds_wait_warn: seconds before the DS alarm; 0: never */
+    char *parent_zone;       /* parent.zone, with its final dot; NULL: found by asking */
     char *path;              /* "$.dnssec_policies[\"NAME\"]", for messages */
 };
 

@@ -82,7 +82,7 @@ def policy(ksk_life, knot_port, key=KEY):
                        "ds_push": {"primary": "%s:%d" % (ADDR, knot_port), "key": key}}}
 
 
-def knot_conf(d, port, gport):
+def knot_conf(d, port, gport, parent=PARENT, child=CHILD):
     return knot_head(d, port, gport, KEY, SECRET) + """acl:
   - id: ds_update
     address: 127.0.0.1
@@ -108,19 +108,20 @@ zone:
     dnssec-policy: fast
     zonefile-sync: -1
     acl: ds_update
-""".format(key=KEY, child=CHILD, parent=PARENT, d=d)
+""".format(key=KEY, child=child, parent=parent, d=d)
 
 
-def parent_text(ds):
-    return """$ORIGIN ksk.test.
+def parent_text(ds, parent=PARENT, child=CHILD):
+    """The parent zone delegating child (any number of labels below it)."""
+    return """$ORIGIN {parent}
 $TTL 2
 @ IN SOA ns1 hostmaster 1 3600 600 86400 2
 @ IN NS ns1
 ns1 IN A 127.0.0.1
-child IN NS ns1.child
-ns1.child IN A 127.0.0.1
-child IN DS {ds}
-""".format(ds=ds)
+{child} IN NS ns1.{child}
+ns1.{child} IN A 127.0.0.1
+{child} IN DS {ds}
+""".format(ds=ds, parent=parent, child=child)
 
 
 def unbound_conf(d, port, knot_port, gport, anchor):
@@ -182,24 +183,25 @@ class Client(threading.Thread):
         self.join(10)
 
 
-def start_parent(kdir, kport, gport, ksk, anchor_dir):
-    """Knot in kdir on kport as the primary of PARENT, signing it itself,
-    with the DS of the child's KSK ksk (a DNSKEY rdata) and taking DS
-    pushes under KEY. Returns (process, its output file, the path of a
+def start_parent(kdir, kport, gport, ksk, anchor_dir, parent=PARENT, child=CHILD):
+    """Knot in kdir on kport as the primary of parent (PARENT), signing it
+    itself, with the DS of child's (CHILD's) KSK ksk (a DNSKEY rdata) and
+    taking DS pushes for child under KEY. Returns (process, its output file, the path of a
     trust anchor file in anchor_dir holding the parent's KSKs); the caller
     stops the process (stop_process) and closes the file."""
-    ds = dns.dnssec.make_ds(dns.name.from_text(CHILD), ksk, "SHA256")
+    ds = dns.dnssec.make_ds(dns.name.from_text(child), ksk, "SHA256")
+    rel = dns.name.from_text(child).relativize(dns.name.from_text(parent)).to_text()
     with open(os.path.join(kdir, "parent.zone"), "w") as f:
-        f.write(parent_text(ds.to_text()))
+        f.write(parent_text(ds.to_text(), parent, rel))
     conf = os.path.join(kdir, "knot.conf")
     with open(conf, "w") as f:
-        f.write(knot_conf(kdir, kport, gport))
+        f.write(knot_conf(kdir, kport, gport, parent, child))
     knot_out = open(os.path.join(kdir, "out.log"), "ab")
     knot = subprocess.Popen([KNOTD, "-c", conf], cwd=kdir, stdout=knot_out,
                             stderr=subprocess.STDOUT)
 
     def parent_ksk():
-        return [k for k in rrset(kport, PARENT, "DNSKEY") if k.flags & 1]
+        return [k for k in rrset(kport, parent, "DNSKEY") if k.flags & 1]
     # Knot makes its keys and signs at load: well under a second; 20 s
     # on a loaded machine.
     anchors = poll(parent_ksk, 20, 0.1)[0]
@@ -210,7 +212,7 @@ def start_parent(kdir, kport, gport, ksk, anchor_dir):
     anchor = os.path.join(anchor_dir, "anchor.key")
     with open(anchor, "w") as f:
         for k in anchors:
-            f.write("%s 3600 IN DNSKEY %s\n" % (PARENT, k.to_text()))
+            f.write("%s 3600 IN DNSKEY %s\n" % (parent, k.to_text()))
     return knot, knot_out, anchor
 
 
