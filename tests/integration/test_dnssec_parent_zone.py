@@ -7,12 +7,16 @@ find ksk.test. by asking Knot for the SOA of the child's ancestors
 push the new KSK's DS to that zone: an UPDATE for mid.ksk.test. (the
 child less its first label) is refused by Knot, which is not
 authoritative for it, so the DS would never arrive. The policy's
-parent.zone, when given, must be above every zone of the policy: gtmd
-check refuses one that is not and names its JSON path.
+parent.zone, when given, is the zone pushed to: "ksk.test." works
+without asking; "mid.ksk.test." (the old guess) is the control: Knot
+refuses it (NOTAUTH) and the DS never arrives, so the first test can
+fail. It must be above every zone of the policy: gtmd check refuses one
+that is not and names its JSON path.
 
 Every wait is a bounded poll; each bound says where it comes from."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -52,8 +56,10 @@ def config(gdir, gport, kport, parent_zone=None):
 
 
 @pytest.fixture
-def deep():
-    """gtmd serving CHILD, Knot the primary of PARENT two labels above."""
+def deep(request):
+    """gtmd serving CHILD, Knot the primary of PARENT two labels above;
+    request.param: the policy's parent.zone (None: none)."""
+    parent_zone = getattr(request, "param", None)
     workdir = tempfile.mkdtemp(prefix="gtmd-pzone-")
     g = knot = knot_out = None
     try:
@@ -63,7 +69,7 @@ def deep():
         with open(os.path.join(gdir, "child.zone"), "w") as f:
             f.write(CHILD_TEXT)
         gport, kport = free_port(), free_port()
-        g = Gtmd(gdir, config(gdir, gport, kport), gport).start()
+        g = Gtmd(gdir, config(gdir, gport, kport, parent_zone), gport).start()
         [first] = [k for k in ksk.rrset(gport, CHILD, "DNSKEY") if k.flags & 1]
         knot, knot_out, _ = ksk.start_parent(kdir, kport, gport, first, kdir,
                                              parent=PARENT, child=CHILD)
@@ -81,14 +87,19 @@ def deep():
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def test_the_parent_two_labels_up_is_found_and_gets_the_ds(deep):
-    env = deep
+def roll(env):
+    """Starts a KSK rollover; (admin, the new KSK's tag, the DS tags at Knot)."""
     ds = lambda: {d.key_tag for d in ksk.rrset(env.kport, CHILD, "DS")}  # noqa: E731
     assert ds() == {env.first}, "knot does not serve the child's DS: " + ksk.logs(env.kdir)
     a = Admin.of(env.g)
     r = a.post("/v1/dnssec/%s/rollover" % CHILD, {"key": "ksk"})
     assert r.status == 200, r.json
-    new = r.json["new"]["tag"]
+    return a, r.json["new"]["tag"], ds
+
+
+def test_the_parent_two_labels_up_is_found_and_gets_the_ds(deep):
+    env = deep
+    a, new, ds = roll(env)
     # Ready Ipub (3 s) after the second after the zone with it was served,
     # then a check (each 1 s) finds no DS and the push goes at once; Knot
     # applies it at once. About 5 s; 30 s for ASan on a loaded machine.
@@ -130,3 +141,27 @@ def test_a_parent_zone_not_above_the_child_is_refused(tmp_path, zone):
 def test_a_parent_zone_above_the_child_is_taken(tmp_path, zone):
     rc, out = check(tmp_path, zone)
     assert rc == 0, out
+
+
+@pytest.mark.parametrize("deep", [PARENT], indirect=True)
+def test_parent_zone_given_is_used_without_asking(deep):
+    env = deep
+    a, new, ds = roll(env)
+    # As above: about 5 s; 30 s for ASan on a loaded machine.
+    got = poll(lambda: new in ds(), 30, 0.2)[0]
+    log = env.g.read_log()
+    assert got, (ds(), log[-3000:], ksk.logs(env.kdir))
+    assert "event=dnssec_parent_found" not in log, log[-3000:]
+
+
+@pytest.mark.parametrize("deep", ["mid." + PARENT], indirect=True)
+def test_the_wrong_parent_zone_is_refused(deep):
+    """The control: an UPDATE for mid.ksk.test. (the child less its first
+    label, what gtmd sent before it asked) is refused by Knot."""
+    env = deep
+    a, new, ds = roll(env)
+    refused = re.compile(r"zone=%s action=add tag=%d rcode=(NOTAUTH|REFUSED) result=failed" %
+                         (re.escape(CHILD), new))
+    # The first push about 5 s after the call (as above); 30 s for ASan.
+    assert poll(lambda: refused.search(env.g.read_log()), 30, 0.2)[0], env.g.read_log()[-3000:]
+    assert new not in ds(), ds()
