@@ -16,15 +16,19 @@
  * The parent zone (the zone section of the UPDATE) is the policy's
  * parent.zone, or else found as Knot finds it: the child's ancestors,
  * nearest first (zone_kasp_pname_up), are asked for their SOA at the
- * parent servers until one answers it with authority (AA) from its
- * apex; found once per run and kept in the zone's parent state, asked
- * only with a ds_push (the name is the UPDATE's), again a minute after
- * a search that found none; until found, the name less its first label
- * is used, as the log's dnssec_parent_unknown line says. The decisions run on the main
- * thread under reload_lock (the key manager's timer); the network does not: a step that wants the
- * DS checked or a push sent records it, and the next timer run (at once) asks and sends before it
- * takes the lock (server_kasp_parent_fetch_take/_ask/_put), so the admin API and reloads never wait
- * on a parent (up to a second per server).
+ * parent servers until one answers it with authority (AA) from its apex
+ * (server_kasp_parent_find); found once per run and kept in the zone's
+ * parent state, asked only with a ds_push (the name is the UPDATE's),
+ * again a minute after a search that found none; until found, the name
+ * less its first label is used, as the log's dnssec_parent_unknown line
+ * says.
+ *
+ * The decisions run on the main thread under reload_lock (the key
+ * manager's timer); the network does not: a step that wants the DS
+ * checked or a push sent records it, and the next timer run (at once)
+ * asks and sends before it takes the lock
+ * (server_kasp_parent_fetch_take/_ask/_put), so the admin API and
+ * reloads never wait on a parent (up to a second per server and name).
  *
  * Owns srv->kasp_parents (server_kasp_parent_free).
  */
@@ -682,9 +686,17 @@ void server_kasp_parent_fetch_ask(struct server_kasp_fetch *f)
             o->ok =
                 server_kasp_parent_ask(o->server, f->v[i]->origin, &o->ds, o->why, sizeof(o->why));
         }
-    for (size_t i = 0; f && i < f->n; i++)
-        if (f->v[i]->find)
-            server_kasp_parent_find(f->v[i]);
+    for (size_t i = 0; f && i < f->n; i++) {
+        /* Only when a server answered the DS query: one that did not would
+         * not answer the SOA either, and the check waits on the search. */
+        struct server_kasp_got *g = f->v[i];
+        bool answered = false;
+        for (size_t s = 0; s < g->n; s++)
+            answered |= g->v[s].ok;
+        g->find = g->find && answered;
+        if (g->find)
+            server_kasp_parent_find(g);
+    }
     for (size_t i = 0; f && i < f->n; i++)
         if (f->v[i]->push.wanted)
             server_kasp_parent_push_send(&f->v[i]->push);
