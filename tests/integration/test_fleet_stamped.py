@@ -55,27 +55,38 @@ def decision_of(n, name="us1"):
     return (n.endpoint(name).get("fleet") or {}).get("decision")
 
 
-@pytest.mark.threads
-def test_node_cut_with_the_leader_leaves_a_dead_backend_within_a_second(fleet):  # noqa: F811
+def start_hearing_peers(fleet):
+    """Starts the nodes (timeout 1 s, fall 2) and waits until every node
+    serves us and hears both peers directly (the channel's first datagrams
+    follow the node records), so a fault comes on a settled fleet."""
     fleet.start_nodes(timeout=1, fall=2)
     ok, _ = poll(lambda: all(n.answer() == fleet.US for n in fleet.nodes), 10, 0.05)
     assert ok
-    # Every node hears its peers directly before the fault (the channel's
-    # first datagrams follow the node records).
     ok, _ = poll(lambda: all(len([p for p in n.fleet()["peers"]
                                   if p["heard_ago"] is not None and p["heard_ago"] < 0.35])
                              == 2 for n in fleet.nodes), 10, 0.1)
     assert ok, [n.fleet()["peers"] for n in fleet.nodes]
-    lead = fleet.leader()
-    assert lead
-    # Node i lists member i first: the node whose member is the leader is
-    # the field case (its calls and watch go to the isolated leader).
-    cut = fleet.nodes[int(lead[1]) - 1]
+
+
+def cut_off_with_leader(fleet, cut, lead):
+    """Cuts node cut and etcd member lead off from the other members and
+    nodes (they still reach each other)."""
     rest = [m for m in ("e1", "e2", "e3") if m != lead] + \
         [n.name for n in fleet.nodes if n is not cut]
     for a in (cut.name, lead):
         for b in rest:
             fleet.lab.cut(a, b)
+
+
+@pytest.mark.threads
+def test_node_cut_with_the_leader_leaves_a_dead_backend_within_a_second(fleet):  # noqa: F811
+    start_hearing_peers(fleet)
+    lead = fleet.leader()
+    assert lead
+    # Node i lists member i first: the node whose member is the leader is
+    # the field case (its calls and watch go to the isolated leader).
+    cut = fleet.nodes[int(lead[1]) - 1]
+    cut_off_with_leader(fleet, cut, lead)
     fleet.be["us"].stop()
     t0 = time.monotonic()
     ok, took = served_eu_per_node(fleet, t0, 0.05)
@@ -106,13 +117,7 @@ def test_node_cut_from_a_backend_then_cut_off_with_the_leader_leaves_it(fleet): 
     it (its peers' ups as of after its probe moved outvote that probe, I2);
     then it and the leader are cut off from the rest as us dies: it must
     leave us within the same bound as a node whose probe was up."""
-    fleet.start_nodes(timeout=1, fall=2)
-    ok, _ = poll(lambda: all(n.answer() == fleet.US for n in fleet.nodes), 10, 0.05)
-    assert ok
-    ok, _ = poll(lambda: all(len([p for p in n.fleet()["peers"]
-                                  if p["heard_ago"] is not None and p["heard_ago"] < 0.35])
-                             == 2 for n in fleet.nodes), 10, 0.1)
-    assert ok, [n.fleet()["peers"] for n in fleet.nodes]
+    start_hearing_peers(fleet)
     lead = fleet.leader()
     assert lead
     cut = fleet.nodes[int(lead[1]) - 1]
@@ -127,11 +132,7 @@ def test_node_cut_from_a_backend_then_cut_off_with_the_leader_leaves_it(fleet): 
     ok, _ = poll(kept_by_later_ups, 5, 0.05)
     assert ok, decision_of(cut)
     assert cut.answer() == fleet.US, decision_of(cut)
-    rest = [m for m in ("e1", "e2", "e3") if m != lead] + \
-        [n.name for n in fleet.nodes if n is not cut]
-    for a in (cut.name, lead):
-        for b in rest:
-            fleet.lab.cut(a, b)
+    cut_off_with_leader(fleet, cut, lead)
     fleet.be["us"].stop()
     t0 = time.monotonic()
     ok, took = served_eu_per_node(fleet, t0, 0.05)
