@@ -197,7 +197,16 @@ def check_i1_i4(tl, reach, figures):
         for n in tl["nodes"]:
             ans = [(t, a) for t, a in tl["answers"].get(n, []) if tk <= t < tr and a is not None]
             applies = n in f.get("i1_nodes", []) or reach.throughout(n, tk, min(tr, tk + bound))
-            left = next((t for t, a in ans if not _serves(a, x)), None)
+            # Left: the first answer without x after one with it. A node
+            # away from x when it died (an override it had not yet seen
+            # deleted) that comes to x before its probe fails and then
+            # leaves has not "left and gone back" (30-minute run, seed 54:
+            # n1 on eu by a stale override, back to us 0.37 s after the
+            # kill as the delete arrived, off 0.04 s later); I1 still
+            # bounds how long it serves x.
+            on = next((i for i, (t, a) in enumerate(ans) if _serves(a, x)), None)
+            left = None if on is None else \
+                next((t for t, a in ans[on:] if not _serves(a, x)), None)
             if left is not None:
                 back = next((t for t, a in ans if t > left and _serves(a, x)), None)
                 if back is not None:

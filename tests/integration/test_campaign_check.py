@@ -100,6 +100,21 @@ def test_i4_back_on_a_dead_backend():
     assert ("I4", "n3") in invs(tl)
 
 
+def test_i4_not_for_a_node_away_by_an_override_when_it_died():
+    # seed 54's 30-minute n1: on eu by an override whose delete it had not
+    # seen, back on us 0.36 s after the kill (the delete arrived), off
+    # 0.04 s later by its own probe: no I4, and no I1 (within its bound).
+    # (Its move to eu at 8 s has no override in this timeline: I2 there.)
+    tl = clean()
+    set_node(tl, "n3", [(0.0, "us"), (8.0, "eu"), (10.36, "us"), (10.4, "eu"), (15.7, "us"),
+                        (20.3, "eu"), (23.3, "us")])
+    assert [v for v in invs(tl) if v[0] in ("I1", "I4")] == []
+    # ... but going back once more while us is dead still is I4.
+    set_node(tl, "n3", [(0.0, "us"), (8.0, "eu"), (10.36, "us"), (10.4, "eu"), (12.0, "us"),
+                        (12.2, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us")])
+    assert ("I4", "n3") in invs(tl)
+
+
 def test_i2_false_failover_and_isolated_node():
     tl = clean()
     set_node(tl, "n1", [(0.0, "us"), (10.6, "eu"), (15.7, "us"), (20.3, "eu"), (23.3, "us"),
