@@ -49,6 +49,13 @@ static void fleet_decide_stamped_peer(const struct fleet_decide_stamped_in *in,
     } else if (st == HEALTH_DOWN) {
         how->count = FLEET_STAMPED_AS_SENT;
         how->why = FLEET_STAMPED_WHY_DOWN;
+    } else if (self->own == HEALTH_DOWN && as_of >= self->own_since + in->allow_s &&
+               as_of < in->cut_end) {
+        /* Evidence against P from before this node's cut ended: the peer's
+         * news since is on its way (its datagrams, its reports, its next
+         * heartbeat); until it comes, keep what is served. */
+        how->count = FLEET_STAMPED_UNDETERMINED;
+        how->why = FLEET_STAMPED_WHY_HEALED;
     } else if (self->own != HEALTH_DOWN || as_of >= self->own_since + in->allow_s) {
         how->count = FLEET_STAMPED_AS_SENT;
         how->why = self->own != HEALTH_DOWN ? FLEET_STAMPED_WHY_AGREES : FLEET_STAMPED_WHY_AFTER;
@@ -76,11 +83,14 @@ static void fleet_decide_stamped_peer(const struct fleet_decide_stamped_in *in,
  * backend lived until as_of, nothing of it since, and a node that reaches
  * neither a peer nor etcd's quorum follows its own probe (doc/fleet.md,
  * "What a node cannot know": issue #54's 30-minute I1, a node cut from the
- * backend alone and then cut off with the leader as the backend died). */
+ * backend alone and then cut off with the leader as the backend died).
+ * So does an up waiting for news from after the node's last cut ended
+ * (FLEET_STAMPED_WHY_HEALED), should the node be cut off again. */
 static void fleet_decide_stamped_settle(struct fleet_decide_stamped_how *h, uint8_t own,
                                         bool any_reachable)
 {
-    bool after_up = h->why == FLEET_STAMPED_WHY_AFTER && h->state == HEALTH_UP;
+    bool after_up = (h->why == FLEET_STAMPED_WHY_AFTER && h->state == HEALTH_UP) ||
+                    h->why == FLEET_STAMPED_WHY_HEALED;
     if ((h->why != FLEET_STAMPED_WHY_BEFORE_OTHERS && !after_up) || any_reachable ||
         own != HEALTH_DOWN)
         return;
@@ -133,6 +143,21 @@ void fleet_decide_stamped(const struct fleet_decide_stamped_in *in,
         out->serve = if_up == HEALTH_UNKNOWN ? own : (uint8_t)if_up;
 }
 
+bool fleet_decide_stamped_cut_off(const struct fleet_decide_stamped_in *in)
+{
+    for (size_t i = 0; i < in->n_peers; i++)
+        if (fleet_decide_stamped_reachable(in, &in->peers[i]))
+            return false;
+    return in->n_peers > 0;
+}
+
+void fleet_decide_stamped_cut_note(struct fleet_decide_stamped_cut *c, bool cut_off, double now)
+{
+    if (c->cut && !cut_off)
+        c->end = now;
+    c->cut = cut_off;
+}
+
 bool fleet_decide_stamped_vouched(const struct fleet_decide_stamped_session *s,
                                   const struct fleet_decide_stamped_reach *r)
 {
@@ -159,8 +184,9 @@ const char *fleet_decide_stamped_count_name(uint8_t count)
 
 const char *fleet_decide_stamped_why_name(uint8_t why)
 {
-    static const char *const names[] = {"down",    "agrees",  "after_move", "before_move",
-                                        "waiting", "cut_off", "stale_own",  "stale_open"};
+    static const char *const names[] = {"down",        "agrees",     "after_move",
+                                        "before_move", "waiting",    "cut_off",
+                                        "stale_own",   "stale_open", "cut_healed"};
     return why < sizeof names / sizeof names[0] ? names[why] : "?";
 }
 

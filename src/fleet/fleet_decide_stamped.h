@@ -29,6 +29,13 @@
  *     from after P moved included (such an up says nothing of the backend
  *     since its stamp; issue #54's node cut from the backend alone, then
  *     cut off as it died);
+ *   - after this node was cut off, an up as of before the cut ended (cut_end)
+ *     says nothing of the backend since: while P says down it waits for
+ *     newer news (undetermined), as it yields to P while still cut off. A
+ *     node whose heartbeat etcd takes again before its peers' reports of a
+ *     death are committed and before their datagrams come back would
+ *     otherwise go back to a dead backend on the ups it held from before
+ *     the cut (issue #54's 30-minute I4, the simulator's cut_heal class);
  *   - a peer with no news for stale_after counts as P when P ran within the
  *     last two intervals, else it is undetermined;
  *   - when the undetermined peers could swing the quorum either way, the
@@ -74,6 +81,7 @@ struct fleet_decide_stamped_in {
     double stale_after; /* no news of a peer this long: it counts as P or is undetermined */
     double alive_s;     /* a peer heard directly this recently is reachable */
     double now;         /* mono */
+    double cut_end; /* mono: this node's last cut-off ended (0: never; fleet_decide_stamped_cut) */
     struct fleet_decide_stamped_self self;
     const struct fleet_decide_stamped_peer *peers;
     size_t n_peers;
@@ -95,7 +103,8 @@ enum fleet_decide_stamped_why {
     FLEET_STAMPED_WHY_BEFORE_OTHERS, /* up from before, peer not heard, others are: wait */
     FLEET_STAMPED_WHY_CUT_OFF,       /* up from before, no peer heard: this node is cut off */
     FLEET_STAMPED_WHY_STALE_OWN,     /* no news for stale_after, own probe ran lately */
-    FLEET_STAMPED_WHY_STALE_OPEN     /* no news for stale_after, own probe has not run */
+    FLEET_STAMPED_WHY_STALE_OPEN,    /* no news for stale_after, own probe has not run */
+    FLEET_STAMPED_WHY_HEALED         /* up from before this node's cut-off ended: wait */
 };
 
 struct fleet_decide_stamped_how {
@@ -119,6 +128,23 @@ struct fleet_decide_stamped_out {
 void fleet_decide_stamped(const struct fleet_decide_stamped_in *in,
                           struct fleet_decide_stamped_out *out,
                           struct fleet_decide_stamped_how *how);
+
+/*
+ * Whether this node is cut off now: it hears none of in->peers directly
+ * within alive_s (a peer counts as heard while etcd vouches for this node:
+ * the caller sets its heard to now). False without peers.
+ */
+bool fleet_decide_stamped_cut_off(const struct fleet_decide_stamped_in *in);
+
+/* When this node's last cut-off ended (in->cut_end), kept by the caller
+ * across verdicts: fed, before each verdict, whether the node is cut off
+ * now (judged over every live peer, not one endpoint's reporters). */
+struct fleet_decide_stamped_cut {
+    bool cut;
+    double end; /* mono: it last went from cut off to not (0: never) */
+};
+
+void fleet_decide_stamped_cut_note(struct fleet_decide_stamped_cut *c, bool cut_off, double now);
 
 /*
  * Whether etcd vouches that this node is not cut off, when it hears no peer

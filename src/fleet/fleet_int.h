@@ -476,6 +476,7 @@ struct fleet {
     struct fleet_decide_stamped_how *st_how;
     uint16_t *st_nodes;
     double *st_heard; /* each peer last heard directly (before fleet_stamped's view of etcd) */
+    struct fleet_decide_stamped_cut st_cut; /* when this node's last cut-off ended */
     size_t st_cap;
     /* endpoints (L for the table's shape) */
     struct fleet_ep **buckets;

@@ -166,6 +166,31 @@ static bool fleet_stamped_view_current_locked(const struct fleet *f, double now)
     return fleet_decide_stamped_vouched(&ses, &fleet_stamped_reach);
 }
 
+/* Whether this node is cut off now, judged over every live peer (not one
+ * endpoint's reporters, so that the cut's end is one moment for all
+ * endpoints): etcd does not vouch for it and it hears no peer, directly
+ * within FLEET_STAMPED_ALIVE_S or, for a peer without the channel, by
+ * heartbeats within FLEET_SILENT_S (caller holds f->lock). */
+static bool fleet_stamped_cut_off_locked(const struct fleet *f, double now, bool vouched)
+{
+    if (vouched)
+        return false;
+    double any = fleet_peer_heard_any_locked(f);
+    if (any > 0 && now - any <= FLEET_STAMPED_ALIVE_S)
+        return false;
+    bool peers = false;
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        const struct fleet_node *n = &f->nodes[i];
+        if (i == f->self || !n->live)
+            continue;
+        peers = true;
+        if (!fleet_peer_channel_locked(f, (uint16_t)i) && n->heard > 0 &&
+            now - n->heard <= FLEET_SILENT_S)
+            return false;
+    }
+    return peers;
+}
+
 /* The stamped rule on ep: fills f's scratch (st_nodes[i] is the node of
  * the i-th peer, st_how[i] how it counted) and *out. */
 void fleet_stamped_decide_locked(struct fleet *f, const struct fleet_ep *ep,
@@ -200,6 +225,9 @@ void fleet_stamped_decide_locked(struct fleet *f, const struct fleet_ep *ep,
         if (vouched && f->st_peers[i].heard < in->now)
             f->st_peers[i].heard = in->now;
     }
+    fleet_decide_stamped_cut_note(&f->st_cut, fleet_stamped_cut_off_locked(f, in->now, vouched),
+                                  in->now);
+    in->cut_end = f->st_cut.end;
     in->peers = f->st_peers;
     in->n_peers = k;
     fleet_decide_stamped(in, out, f->st_how);
@@ -291,7 +319,7 @@ json_t *fleet_stamped_view_locked(struct fleet *f, const struct fleet_ep *ep)
         json_pack("{s:o, s:o, s:o}", "silent_ago", fleet_stamped_ago(in.now, ses.heard_any),
                   "taken_sent_ago", fleet_stamped_ago(in.now, ses.fresh_at), "out_since_ago",
                   fleet_stamped_ago(in.now, ses.beat_out));
-    return json_pack("{s:s, s:b, s:o, s:s?, s:I, s:I, s:I, s:b, s:b, s:b, s:f, s:o}", "rule",
+    return json_pack("{s:s, s:b, s:o, s:s?, s:I, s:I, s:I, s:b, s:b, s:b, s:o, s:f, s:o}", "rule",
                      "stamped", "etcd_current",
                      fleet_decide_stamped_vouched(&ses, &fleet_stamped_reach), "etcd", etcd,
                      "serve",
@@ -300,7 +328,8 @@ json_t *fleet_stamped_view_locked(struct fleet *f, const struct fleet_ep *ep)
                                                 : NULL,
                      "up", (json_int_t)out.up, "down", (json_int_t)out.down, "undetermined",
                      (json_int_t)out.open, "held", out.held, "alone", out.alone, "cut_off",
-                     out.cut_off, "allow_s", in.allow_s, "peers", peers);
+                     out.cut_off, "cut_ended_ago", fleet_stamped_ago(in.now, in.cut_end), "allow_s",
+                     in.allow_s, "peers", peers);
 }
 
 /* No peer heard for FLEET_STAMPED_CHECK_S: a heartbeat ahead of its

@@ -160,6 +160,13 @@ bool sim_cut_down(const struct sim *s, unsigned n, int64_t t)
     return s->fx.cut_node == (int)n && sim_in(&s->fx.cut_down, t);
 }
 
+bool sim_direct_cut(const struct sim *s, unsigned n, int64_t t, bool up)
+{
+    const struct sim_win *w = up ? &s->fx.cut_up : &s->fx.cut_down;
+    struct sim_win tail = {w->from, w->to + s->fx.direct_tail};
+    return s->fx.cut_node == (int)n && w->to > w->from && sim_in(&tail, t);
+}
+
 static uint64_t sim_term(const struct sim *s, int64_t t)
 {
     return s->fx.elect.to > s->fx.elect.from && t >= s->fx.elect.to ? 2 : 1;
@@ -384,7 +391,8 @@ int32_t sim_send(struct sim *s, unsigned n, uint8_t kind)
             kind == W_REPORT ? (s->nd[n].own == HEALTH_DOWN ? " down" : " up") : "",
             (unsigned long long)s->w[wi].seq);
     if (sim_cut_up(s, n, s->now))
-        sim_push(s, s->now + SIM_TIMEOUT_MS, EV_REPLY, (uint8_t)n, wi, 0);
+        sim_push(s, s->now + (s->fx.cut_timeout ? s->fx.cut_timeout : SIM_TIMEOUT_MS), EV_REPLY,
+                 (uint8_t)n, wi, 0);
     else
         sim_push(s, s->now + sim_delay(s, n), EV_ARRIVE, SIM_ETCD, wi, 0);
     return wi;
@@ -658,10 +666,10 @@ const char *fleet_sim_rule_name(enum fleet_sim_rule rule)
 static const char *const sim_class_names[SIM_CLASSES] = {
     "clean",        "fsync",    "starve",     "skew",         "local_cut",   "node_cut",
     "one_way",      "election", "leader_cut", "elect_loaded", "local_elect", "override",
-    "override_cut", "replay",   "local_load", "cut_from"};
+    "override_cut", "replay",   "local_load", "cut_from",     "cut_heal"};
 
 static const char *const sim_revert_names[SIM_REVERTS] = {"none", "replay", "false_failover",
-                                                          "flap"};
+                                                          "flap", "heal"};
 
 const char *fleet_sim_revert_name(enum fleet_sim_revert rev)
 {
@@ -769,6 +777,36 @@ static void sim_plan_fault(struct sim *s)
             fx->kill = SIM_END_MS + 1000; /* never, within the run */
             fx->revive = 0;
         }
+        break;
+    case SIM_CUT_HEAL:
+        /* The 30-minute campaign's I4 and I1 of issue #54 (seed 54, on
+         * main 642b561): n1 cut from the backend alone, then cut off with
+         * the leader as the backend died; the cut healed after 1.3 s,
+         * before the peers' reports of the death were committed (the
+         * election outlasted the cut), and the backend came back at the
+         * heal. n1's own heartbeat was taken first: etcd vouched for it
+         * while its peers' last reports there still said up (as of before
+         * the kill), and it went back to the dead backend for 23 ms. */
+        fx->local_node = node;
+        fx->local.from = k - sim_range(s, 600, 3000);
+        fx->local.from = fx->local.from < 100 ? 100 : fx->local.from;
+        fx->local.to = k + sim_range(s, 0, 1000);
+        fx->cut_node = node;
+        fx->leader_cut = true;
+        fx->cut_up = fx->cut_down = sim_win_at(s, k, 1000, 1800);
+        fx->elect = (struct sim_win){k, fx->cut_up.to + sim_range(s, 0, 400)};
+        fx->stepdown = k + sim_range(s, 700, 1000);
+        fx->revive = sim_range(s, 0, 1) ? fx->cut_up.to + sim_range(s, -100, 400) : 0;
+        /* The campaign heals etcd's links and the peers' one by one: the
+         * peers' datagrams may come back after etcd has taken a heartbeat. */
+        fx->direct_tail = sim_range(s, 0, 1500);
+        /* ... and the peers' reports of the death, refused during the
+         * election, went in after the node's heartbeat (loaded members). */
+        fx->pub_lag_max = 1500;
+        fx->sync_extra = 300;
+        /* The campaign's etcd timeout (1 s): the node's heartbeat held by
+         * the cut-off leader fails before the heal. */
+        fx->cut_timeout = sim_range(s, 500, 1000);
         break;
     case SIM_LOCAL_LOAD: /* issue #39: etcd's disk slow as one node loses its backend */
         fx->local_node = node;

@@ -36,6 +36,7 @@ enum fleet_sim_class {
     SIM_REPLAY,       /* nodes resync while overrides change; a deleted one is put back */
     SIM_LOCAL_LOAD,   /* a node alone loses its backend during an fsync stall (issue #39) */
     SIM_CUT_FROM,     /* a node cut from the backend alone, then cut off with the leader (#54) */
+    SIM_CUT_HEAL,     /* the same, healed before the election ends, the backend back then */
     SIM_CLASSES
 };
 
@@ -63,12 +64,16 @@ enum { SIM_I1 = 0, SIM_I2, SIM_I4, SIM_I3, SIM_INVARIANTS };
  * while etcd is slow moves answers.
  * SIM_REVERT_FLAP: under the gaps rule, no rejoin grace (no peer is
  * "rejoining", no view grace): once heartbeats are back, the peers' old
- * reports count before their new ones arrive (the CI flap of issue #39). */
+ * reports count before their new ones arrive (the CI flap of issue #39).
+ * SIM_REVERT_HEAL: under the stamped rule, no cut_end: once etcd vouches
+ * again after a cut-off, the peers' ups held from before the cut count
+ * before their news since arrives (issue #54's 30-minute I4). */
 enum fleet_sim_revert {
     SIM_REVERT_NONE = 0,
     SIM_REVERT_REPLAY,
     SIM_REVERT_FALSE_FAILOVER,
     SIM_REVERT_FLAP,
+    SIM_REVERT_HEAL,
     SIM_REVERTS
 };
 

@@ -41,7 +41,7 @@ void sim_direct_send(struct sim *s, unsigned n)
     struct sim_node *d = &s->nd[n];
     sim_push(s, s->now + SIM_DIRECT_MS, EV_DSEND, (uint8_t)n, 0, 0);
     sim_stamped_check(s, n);
-    if (s->ndg >= SIM_DIRECT_MAX || sim_cut_up(s, n, s->now))
+    if (s->ndg >= SIM_DIRECT_MAX || sim_direct_cut(s, n, s->now, true))
         return;
     double wall = sim_wall(s, n);
     struct sim_dgram *g = &s->dg[s->ndg];
@@ -54,7 +54,7 @@ void sim_direct_send(struct sim *s, unsigned n)
         if (m == n)
             continue;
         int64_t at = s->now + d->link + s->nd[m].link + sim_range(s, 0, s->fx.jitter);
-        if (!sim_cut_down(s, m, at) && sim_range(s, 1, 100) > s->fx.direct_loss)
+        if (!sim_direct_cut(s, m, at, false) && sim_range(s, 1, 100) > s->fx.direct_loss)
             sim_push(s, at, EV_DRECV, (uint8_t)m, (int32_t)s->ndg, 0);
     }
     s->ndg++;
@@ -188,6 +188,10 @@ uint8_t sim_stamped_serve(struct sim *s, unsigned n)
                  .served = d->served},
         .peers = peers,
         .n_peers = k};
+    /* The cut's end, as the product keeps it (every peer reports the
+     * simulator's one endpoint, so its peers are every live peer). */
+    fleet_decide_stamped_cut_note(&d->cut, fleet_decide_stamped_cut_off(&in), in.now);
+    in.cut_end = s->revert == SIM_REVERT_HEAL ? 0 : d->cut.end;
     struct fleet_decide_stamped_out out;
     fleet_decide_stamped(&in, &out, NULL);
     d->isolated = out.alone;

@@ -107,6 +107,8 @@ struct sim_faults {
     int64_t kill, revive;                  /* revive 0: never */
     int64_t jitter, pub_lag_max, sync_extra;
     int64_t direct_loss; /* % of the direct channel's datagrams lost */
+    int64_t direct_tail; /* ms: cut_node's direct channel stays cut after cut_up/cut_down */
+    int64_t cut_timeout; /* ms: a call sent through the cut fails after this (0: SIM_TIMEOUT_MS) */
 };
 
 enum { CONN_SYNCING = 1, CONN_SYNCED = 2 };
@@ -145,6 +147,7 @@ struct sim_node {
      * oldest heartbeat not answered was sent (0: none; a failed one stays,
      * as fleet.beat_out), and the last check was sent. */
     double beat_out, beat_check_at;
+    struct fleet_decide_stamped_cut cut; /* when its last cut-off ended (stamped rule) */
 };
 
 struct sim_ovr; /* fleet_sim_ovr.c's, allocated and freed there */
@@ -181,6 +184,8 @@ double sim_mono(const struct sim *s);
 double sim_wall(const struct sim *s, unsigned n);
 bool sim_cut_up(const struct sim *s, unsigned n, int64_t t);
 bool sim_cut_down(const struct sim *s, unsigned n, int64_t t);
+/* The same for the direct channel: the etcd cut, then direct_tail more. */
+bool sim_direct_cut(const struct sim *s, unsigned n, int64_t t, bool up);
 void sim_log(struct sim *s, int node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void sim_violation(struct sim *s, int inv, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -207,6 +207,57 @@ static void test_cut_from_then_off(struct tap *t)
               "cut off with its probe up: the ups agree, nothing yields");
 }
 
+/* Issue #54's 30-minute I4: the same node, once its cut-off ended (etcd
+ * took its heartbeat again before the peers' reports of the death went in,
+ * their datagrams not back yet), does not go back on the ups it held from
+ * before the cut ended: they wait (held: it keeps what it serves) until
+ * news as of after the cut's end comes. */
+static void test_cut_healed(struct tap *t)
+{
+    struct fleet_decide_stamped_peer p[2] = {test_peer(HEALTH_UP, 99.7),
+                                             test_peer(HEALTH_UP, 99.8)};
+    struct fleet_decide_stamped_in in = test_in(p);
+    struct fleet_decide_stamped_out out;
+    struct fleet_decide_stamped_how how[2];
+    struct fleet_decide_stamped_cut cut = {0};
+    p[0].heard = p[1].heard = NOW - 1.0;
+    fleet_decide_stamped_cut_note(&cut, fleet_decide_stamped_cut_off(&in), NOW - 0.3);
+    TAP_CHECK(t, cut.cut && cut.end == 0, "no peer heard for 0.7 s: cut off, no end yet");
+    p[0].heard = p[1].heard = NOW; /* etcd vouches again: the caller's heard */
+    fleet_decide_stamped_cut_note(&cut, fleet_decide_stamped_cut_off(&in), NOW - 0.1);
+    TAP_CHECK(t, !cut.cut && cut.end == NOW - 0.1, "etcd vouches again: the cut ended");
+    in.cut_end = cut.end;
+    in.self.served = HEALTH_DOWN;
+    test_run(&in, &out, how);
+    TAP_CHECK(t,
+              !out.cut_off && out.held && out.serve == HEALTH_DOWN && out.open == 2 &&
+                  how[0].why == FLEET_STAMPED_WHY_HEALED && how[1].why == FLEET_STAMPED_WHY_HEALED,
+              "ups as of before the cut ended wait: held, keeps serving down");
+    in.self.served = HEALTH_UP;
+    test_run(&in, &out, how);
+    TAP_CHECK(t, out.held && out.serve == HEALTH_UP,
+              "... and a node that served up keeps up (nothing moves on them)");
+    p[1] = test_peer(HEALTH_UP, NOW - 0.05);
+    in.self.served = HEALTH_DOWN;
+    test_run(&in, &out, how);
+    TAP_CHECK(t,
+              out.held && out.serve == HEALTH_DOWN && how[1].count == FLEET_STAMPED_AS_SENT &&
+                  how[1].why == FLEET_STAMPED_WHY_AFTER && how[0].why == FLEET_STAMPED_WHY_HEALED,
+              "one peer's up as of after the cut's end counts as sent, the other still waits: "
+              "held (1 up, 1 down, 1 open of 3)");
+    p[0] = test_peer(HEALTH_UP, NOW - 0.02);
+    test_run(&in, &out, how);
+    TAP_CHECK(t, !out.held && out.serve == HEALTH_UP && out.up == 2,
+              "both peers' news from after the cut's end: serves up again");
+    p[1] = test_peer(HEALTH_UP, 99.75);
+    p[0].heard = p[1].heard = NOW - 1.0;
+    test_run(&in, &out, how);
+    TAP_CHECK(t, out.cut_off && how[0].why == FLEET_STAMPED_WHY_CUT_OFF && out.serve == HEALTH_DOWN,
+              "cut off again: ups from before the end yield to its probe");
+    TAP_CHECK(t, strcmp(fleet_decide_stamped_why_name(FLEET_STAMPED_WHY_HEALED), "cut_healed") == 0,
+              "the reason's name is cut_healed");
+}
+
 static void test_stale(struct tap *t)
 {
     struct fleet_decide_stamped_peer p[2] = {test_peer(HEALTH_UP, 99.8),
@@ -482,6 +533,7 @@ int main(void)
     test_before_undetermined(&t);
     test_cut_off(&t);
     test_cut_from_then_off(&t);
+    test_cut_healed(&t);
     test_stale(&t);
     test_channels(&t);
     test_no_peers(&t);
