@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
 
 import netlab  # noqa: E402
 from backends import poll  # noqa: E402
-from fleetlab import Fleet, synced  # noqa: E402
+from fleetlab import Fleet, cut_off_with_leader, synced  # noqa: E402
 from fleetlib import need_etcd  # noqa: E402
 from test_fleet_partition import delete_override, listed, post_override  # noqa: E402
 from test_fleet_partition import rcode_or_addrs  # noqa: E402
@@ -156,11 +156,7 @@ def first_seen(fleet, nodes, want, t0, timeout=10.0, every=0.02, slow=None):
 def phase_leader_cut(fleet, mode):
     lead = fleet.leader()
     cut = fleet.nodes[int(lead[1]) - 1]
-    rest = [m for m in ("e1", "e2", "e3") if m != lead] + \
-        [n.name for n in fleet.nodes if n is not cut]
-    for a in (cut.name, lead):
-        for b in rest:
-            fleet.lab.cut(a, b)
+    cut_off_with_leader(fleet, cut, lead)
     fleet.be["us"].stop()
     t0 = time.monotonic()
     slow = {}

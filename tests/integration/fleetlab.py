@@ -3,7 +3,9 @@ etcd (e1..e3) and 3 gtmd nodes (n1..n3) by default (Fleet(members=5,
 nodes=5) for the campaign's 5/5 runs), each in its own network
 namespace of a netlab.Lab, backends us (NET.31) and eu (NET.32) in the
 root namespace. Used by test_fleet_partition.py (and the modules that
-import its fixture) and by contrib/bench/fleet_campaign.py.
+import its fixture) and by contrib/bench/fleet_campaign.py and
+partition_runs.py; start_hearing_peers and cut_off_with_leader are the
+set-up and the cut that test_fleet_stamped.py and partition_runs.py share.
 
 Node i lists member i first (modulo the members), so n1 watches e1. Fleet.close() stops the
 nodes, then the lab (every process it started, the namespaces, the
@@ -165,3 +167,28 @@ def synced(n, live=3):
     f = n.fleet()
     return bool(f) and f["connection"] == "synced" and \
         len([x for x in f["nodes"] if x["live"]]) == live
+
+
+def start_hearing_peers(fleet):
+    """Starts the nodes (timeout 1 s, fall 2) and waits until every node
+    serves us and hears every peer directly (the channel's first datagrams
+    follow the node records), so a fault comes on a settled fleet. Used by
+    test_fleet_stamped.py."""
+    fleet.start_nodes(timeout=1, fall=2)
+    ok, _ = poll(lambda: all(n.answer() == fleet.US for n in fleet.nodes), 10, 0.05)
+    assert ok
+    ok, _ = poll(lambda: all(len([p for p in n.fleet()["peers"]
+                                  if p["heard_ago"] is not None and p["heard_ago"] < 0.35])
+                             == fleet.node_count - 1 for n in fleet.nodes), 10, 0.1)
+    assert ok, [n.fleet()["peers"] for n in fleet.nodes]
+
+
+def cut_off_with_leader(fleet, cut, lead):
+    """Cuts node cut and etcd member lead off from the other members and
+    nodes (they still reach each other). Used by test_fleet_stamped.py and
+    contrib/bench/partition_runs.py's leader_cut phase."""
+    rest = [m for m in fleet.member_names if m != lead] + \
+        [n.name for n in fleet.nodes if n is not cut]
+    for a in (cut.name, lead):
+        for b in rest:
+            fleet.lab.cut(a, b)

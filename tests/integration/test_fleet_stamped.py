@@ -20,6 +20,7 @@ import pytest
 
 from backends import poll
 from conftest import runs_asan
+from fleetlab import cut_off_with_leader, start_hearing_peers
 from test_fleet_partition import fleet  # noqa: F401
 from test_fleet_partition import served_eu_per_node
 
@@ -53,29 +54,6 @@ def bound_for(fleet):
 def decision_of(n, name="us1"):
     """n's decision on web/NAME from /v1/status (fleet.decision)."""
     return (n.endpoint(name).get("fleet") or {}).get("decision")
-
-
-def start_hearing_peers(fleet):
-    """Starts the nodes (timeout 1 s, fall 2) and waits until every node
-    serves us and hears both peers directly (the channel's first datagrams
-    follow the node records), so a fault comes on a settled fleet."""
-    fleet.start_nodes(timeout=1, fall=2)
-    ok, _ = poll(lambda: all(n.answer() == fleet.US for n in fleet.nodes), 10, 0.05)
-    assert ok
-    ok, _ = poll(lambda: all(len([p for p in n.fleet()["peers"]
-                                  if p["heard_ago"] is not None and p["heard_ago"] < 0.35])
-                             == 2 for n in fleet.nodes), 10, 0.1)
-    assert ok, [n.fleet()["peers"] for n in fleet.nodes]
-
-
-def cut_off_with_leader(fleet, cut, lead):
-    """Cuts node cut and etcd member lead off from the other members and
-    nodes (they still reach each other)."""
-    rest = [m for m in ("e1", "e2", "e3") if m != lead] + \
-        [n.name for n in fleet.nodes if n is not cut]
-    for a in (cut.name, lead):
-        for b in rest:
-            fleet.lab.cut(a, b)
 
 
 @pytest.mark.threads
