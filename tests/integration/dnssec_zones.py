@@ -12,7 +12,10 @@ empty non-terminal, a secure delegation (sec., with a DS made from the
 child's KSK), an insecure one with in-zone glue (insec.) and one with
 out-of-zone name servers only (ext.). The children sec.dnssec.test.
 (signed) and insec.dnssec.test. (unsigned) are for a validator in front of
-gtmd. Glue addresses are loopback addresses on purpose."""
+gtmd. Glue addresses are loopback addresses on purpose.
+
+policy_pool() is the policy record with its pool and region that the
+DNSSEC tests put in a signed zone (its answers must be signed too)."""
 import os
 import shutil
 import subprocess
@@ -83,6 +86,21 @@ www     IN A   127.0.0.154
 
 DENIALS = ("nsec", "nsec3", "nsec3-optout", "nsec3-optout-omit")
 OPTOUT = ("nsec3-optout", "nsec3-optout-omit")
+
+
+def policy_pool(name, endpoints=1, location=(38.9, -77.0), **record):
+    """The "regions", "pools" and "records" sections of a config (spread
+    them into it with **) in which the policy record name answers from
+    pool web: endpoint a (192.0.2.10) and, with endpoints=2, b
+    (192.0.2.11), both in region us at location (None: a region without
+    one). record: fields added to the record's {"pool": "web", "policy":
+    "all"} (ttl, when_all_down...). Each call returns new dicts; the
+    caller owns them."""
+    eps = [{"name": n, "address": "192.0.2.1%d" % i, "region": "us"}
+           for i, n in enumerate("ab"[:endpoints])]
+    return {"pools": {"web": {"endpoints": eps}},
+            "records": {name: dict({"pool": "web", "policy": "all"}, **record)},
+            "regions": {"us": {"location": list(location)} if location else {}}}
 
 
 def missing_tools(denial="nsec"):

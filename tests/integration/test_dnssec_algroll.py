@@ -50,6 +50,7 @@ import pytest
 from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import Gtmd, free_port
+from dnssec_zones import policy_pool
 from test_dnssec_keys import (ADDR, POLICY, POLICY_CFG, STATIC, UNBOUND, VERIFY, ZONE,
                               ZONE_TEXT, Unbound, dnskeys, state)
 
@@ -64,10 +65,7 @@ def _cfg(gdir, gport, alg):
             "zones": [{"origin": ZONE, "file": "kasp.zone",
                        "dnssec": {"policy": "short", "key_directory": "keys"},
                        "transfer": {"allow": ["127.0.0.1"]}}],
-            "pools": {"web": {"endpoints": [
-                {"name": "a", "address": "192.0.2.10", "region": "us"}]}},
-            "records": {POLICY: {"pool": "web", "policy": "all", "ttl": 2}},
-            "regions": {"us": {"location": [38.9, -77.0]}},
+            **policy_pool(POLICY, ttl=2),
             "admin": admin_section(gdir, admin_port(gport))}
 
 

@@ -49,6 +49,7 @@ import pytest
 from adminlib import OPERATE_TOKEN, Admin, admin_port, admin_section
 from backends import poll
 from conftest import Gtmd, free_port, stop_process
+from dnssec_zones import policy_pool
 from fleetlib import EtcdCluster, need_etcd
 import test_dnssec_ksk as ksk
 from test_dnssec_fleet_keys import SKEW_S, fleet_keys, longest_skew, write_secret
@@ -94,11 +95,7 @@ def node_config(gdir, gport, kport, etcd_urls, name):
             "zones": [{"origin": CHILD, "file": "child.zone",
                        "dnssec": {"policy": "short", "key_directory": "keys"},
                        "transfer": {"allow": ["127.0.0.1"]}}],
-            "pools": {"web": {"endpoints": [
-                {"name": "a", "address": "192.0.2.10", "region": "us"},
-                {"name": "b", "address": "192.0.2.11", "region": "us"}]}},
-            "records": {POLICY: {"pool": "web", "policy": "all", "ttl": 2}},
-            "regions": {"us": {"location": [38.9, -77.0]}},
+            **policy_pool(POLICY, 2, ttl=2),
             "fleet": {"etcd": list(etcd_urls), "prefix": PREFIX, "node": name,
                       "stale_after": 3, "key_secret_file": "fleet.secret"},
             "admin": admin_section(gdir, admin_port(gport))}

@@ -19,7 +19,7 @@ import dns.rcode
 import pytest
 
 from conftest import GTMD, Gtmd, free_port
-from dnssec_zones import ORIGIN, SignedSet, missing_tools
+from dnssec_zones import ORIGIN, SignedSet, missing_tools, policy_pool
 
 DAY = 86400
 
@@ -222,10 +222,7 @@ def test_check_policy_record_in_signed_zone_is_an_error(zones):
     with open(cfg, "w") as f:
         json.dump({"listen": ["127.0.0.1:5353"],
                    "zones": [{"origin": ORIGIN, "file": z.parent}],
-                   "regions": {"us": {}},
-                   "pools": {"web": {"endpoints": [{"name": "a", "address": "192.0.2.10",
-                                                    "region": "us"}]}},
-                   "records": {"gtm." + ORIGIN: {"pool": "web", "policy": "all"}}}, f)
+                   **policy_pool("gtm." + ORIGIN, location=None)}, f)
     p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "gtm.dnssec.test." in p.stderr, p.stderr
     assert "is in a signed zone" in p.stderr, p.stderr
@@ -233,10 +230,7 @@ def test_check_policy_record_in_signed_zone_is_an_error(zones):
     with open(cfg, "w") as f:  # the same records over the unsigned zone load
         json.dump({"listen": ["127.0.0.1:5353"],
                    "zones": [{"origin": ORIGIN, "file": z.parent_unsigned}],
-                   "regions": {"us": {}},
-                   "pools": {"web": {"endpoints": [{"name": "a", "address": "192.0.2.10",
-                                                    "region": "us"}]}},
-                   "records": {"gtm." + ORIGIN: {"pool": "web", "policy": "all"}}}, f)
+                   **policy_pool("gtm." + ORIGIN, location=None)}, f)
     p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
 

@@ -45,6 +45,7 @@ import pytest
 from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import GTMD, Gtmd, free_port
+from dnssec_zones import policy_pool
 from fleetlib import EtcdCluster, http_json, need_etcd
 import unboundlib
 from unboundlib import UNBOUND
@@ -96,11 +97,7 @@ def node_config(gdir, gport, etcd_urls, name):
             "dnssec_policies": {"short": dict(POLICY_CFG)},
             "zones": [{"origin": ZONE, "file": "kasp.zone",
                        "dnssec": {"policy": "short", "key_directory": "keys"}}],
-            "pools": {"web": {"endpoints": [
-                {"name": "a", "address": "192.0.2.10", "region": "us"},
-                {"name": "b", "address": "192.0.2.11", "region": "us"}]}},
-            "records": {POLICY: {"pool": "web", "policy": "all", "ttl": 2}},
-            "regions": {"us": {"location": [38.9, -77.0]}},
+            **policy_pool(POLICY, 2, ttl=2),
             "fleet": {"etcd": list(etcd_urls), "prefix": PREFIX, "node": name,
                       "stale_after": 3, "key_secret_file": "fleet.secret"},
             "admin": admin_section(gdir, admin_port(gport))}

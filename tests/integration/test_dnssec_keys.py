@@ -54,7 +54,7 @@ import unboundlib
 from adminlib import OPERATE_TOKEN, READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import Gtmd, free_port
-from dnssec_zones import KEYGEN, keygen
+from dnssec_zones import KEYGEN, keygen, policy_pool
 from unboundlib import UNBOUND
 
 VERIFY = "/usr/bin/ldns-verify-zone"
@@ -214,11 +214,7 @@ def kasp(request):
                "zones": [{"origin": ZONE, "file": "kasp.zone",
                           "dnssec": {"policy": "short", "key_directory": "keys"},
                           "transfer": {"allow": ["127.0.0.1"]}}],
-               "pools": {"web": {"endpoints": [
-                   {"name": "a", "address": "192.0.2.10", "region": "us"},
-                   {"name": "b", "address": "192.0.2.11", "region": "us"}]}},
-               "records": {POLICY: {"pool": "web", "policy": "all", "ttl": 2}},
-               "regions": {"us": {"location": [38.9, -77.0]}},
+               **policy_pool(POLICY, 2, ttl=2),
                "admin": admin_section(gdir, admin_port(gport))}
         g = Gtmd(gdir, cfg, gport).start()
         kdir = os.path.join(gdir, "keys")

@@ -42,6 +42,7 @@ import pytest
 from adminlib import READ_TOKEN, Admin, admin_port, admin_section, gtmctl
 from backends import poll
 from conftest import Gtmd, free_port, stop_process
+from dnssec_zones import policy_pool
 from knotlib import knot_head
 import unboundlib
 from unboundlib import UNBOUND
@@ -233,10 +234,7 @@ def chain(ksk_life, push_secret):
                "zones": [{"origin": CHILD, "file": "child.zone",
                           "dnssec": {"policy": "short", "key_directory": "keys"},
                           "transfer": {"allow": ["127.0.0.1"]}}],
-               "pools": {"web": {"endpoints": [
-                   {"name": "a", "address": "192.0.2.10", "region": "us"}]}},
-               "records": {POLICY: {"pool": "web", "policy": "all", "ttl": 2}},
-               "regions": {"us": {"location": [38.9, -77.0]}},
+               **policy_pool(POLICY, ttl=2),
                "admin": admin_section(gdir, admin_port(gport))}
         g = Gtmd(gdir, cfg, gport).start()
         start = time.monotonic()

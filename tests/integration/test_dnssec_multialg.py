@@ -19,7 +19,7 @@ import dns.zone
 import pytest
 
 from conftest import Gtmd, free_port
-from dnssec_zones import KEYGEN, ORIGIN, SignedSet, missing_tools
+from dnssec_zones import KEYGEN, ORIGIN, SignedSet, missing_tools, policy_pool
 
 VERIFY = "/usr/bin/ldns-verify-zone"
 KZONECHECK = "/usr/bin/kzonecheck"
@@ -66,10 +66,7 @@ def test_two_algorithms_sign_everything(zs, denial, csk):
            "zones": [{"origin": ORIGIN, "file": zs.parent_unsigned,
                       "dnssec": {"keys": [zs.ksk, zs.zsk] + keys15, "denial": denial},
                       "transfer": {"allow": ["127.0.0.1"]}}],
-           "regions": {"us": {}},
-           "pools": {"web": {"endpoints": [{"name": "a", "address": "192.0.2.10",
-                                            "region": "us"}]}},
-           "records": {"gtm." + ORIGIN: {"pool": "web", "policy": "all"}}}
+           **policy_pool("gtm." + ORIGIN, location=None)}
     g = Gtmd(d, cfg, port).start()
     try:
         z = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", ORIGIN, port=port, lifetime=20,

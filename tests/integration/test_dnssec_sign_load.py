@@ -19,7 +19,7 @@ import dns.rdatatype
 import pytest
 
 from conftest import GTMD, Gtmd, free_port
-from dnssec_zones import KEYGEN, ORIGIN, SignedSet, missing_tools
+from dnssec_zones import KEYGEN, ORIGIN, SignedSet, missing_tools, policy_pool
 
 
 @pytest.fixture(scope="module")
@@ -303,19 +303,16 @@ def test_policy_record_in_zone_signed_at_load(zs):
     "when_all_down": "empty", whose NODATA the name's NSEC cannot prove."""
     cfg = os.path.join(zs.dir, "policy.json")
 
-    def write(record):
+    def write(**record):
         with open(cfg, "w") as f:
             json.dump({"listen": ["127.0.0.1:5353"],
                        "zones": [{"origin": ORIGIN, "file": zs.parent_unsigned,
                                   "dnssec": {"keys": [zs.ksk, zs.zsk]}}],
-                       "regions": {"us": {}},
-                       "pools": {"web": {"endpoints": [{"name": "a", "address": "192.0.2.10",
-                                                        "region": "us"}]}},
-                       "records": {"gtm." + ORIGIN: record}}, f)
-    write({"pool": "web", "policy": "all"})
+                       **policy_pool("gtm." + ORIGIN, location=None, **record)}, f)
+    write()
     p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
-    write({"pool": "web", "policy": "all", "when_all_down": "empty"})
+    write(when_all_down="empty")
     p = subprocess.run([GTMD, "check", "-c", cfg], capture_output=True, text=True, timeout=60)
     assert p.returncode == 1, p.stderr
     assert "gtm.dnssec.test." in p.stderr and "when_all_down" in p.stderr, p.stderr
