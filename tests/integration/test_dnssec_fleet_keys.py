@@ -47,25 +47,16 @@ from backends import poll
 from conftest import GTMD, Gtmd, free_port
 from dnssec_zones import policy_pool
 from fleetlib import EtcdCluster, http_json, need_etcd
+from test_dnssec_keys import ADDR, POLICY, STATIC, ZONE, ZONE_TEXT
+from test_dnssec_keys import POLICY_CFG as KEYS_POLICY_CFG
 import unboundlib
 from unboundlib import UNBOUND
 
-ADDR = "127.0.0.1"
-ZONE = "kasp.test."
-STATIC, POLICY = "www." + ZONE, "gtm." + ZONE
 LIFE = 20
 PREFIX = "/gtmd/keyshare/"
-POLICY_CFG = {"algorithm": 13, "zsk_lifetime": LIFE, "ksk_lifetime": "none",
-              "dnskey_ttl": 2, "zone_max_ttl": 2, "propagation_delay": 3,
-              "publish_safety": 0, "retire_safety": 0,
-              "signature_validity": 3600, "signature_refresh": 600, "denial": "nsec"}
-ZONE_TEXT = """$ORIGIN kasp.test.
-$TTL 2
-@ IN SOA ns1 hostmaster 1 3600 600 86400 2
-@ IN NS ns1
-ns1 IN A 127.0.0.1
-www IN A 192.0.2.1
-"""
+# test_dnssec_keys.py's policy, with this file's ZSK life and a 3 s
+# propagation delay.
+POLICY_CFG = dict(KEYS_POLICY_CFG, zsk_lifetime=LIFE, propagation_delay=3)
 # How long the two nodes may serve different DNSKEY RRsets after a step:
 # the follower reads etcd every second, then loads the set and signs the
 # zone again (milliseconds; 2-3x that under ASan). 4 s is the tick, ASan's
