@@ -214,6 +214,18 @@ def runs_asan(pid):
         return "libasan" in f.read()
 
 
+def sanitized(path):
+    """Whether the gtmd binary at path was built with a sanitizer (ASan or
+    ThreadSanitizer): for bounds decided before any gtmd runs (runs_asan
+    needs a running process)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
 def default_config(workdir, port):
     for f in ("example.com.zone", "example.com.inc", "sub.example.com.zone"):
         shutil.copy(os.path.join(DATA, f), workdir)

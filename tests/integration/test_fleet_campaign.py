@@ -30,7 +30,7 @@ import sys
 import pytest
 
 import netlab
-from conftest import GTMD
+from conftest import GTMD, sanitized
 from fleetlib import need_etcd
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -55,16 +55,6 @@ KNOWN = {
     # false failover. A node moving alone is still I2.
     "backend-unanswered": "us did not answer the campaign's own probe either",
 }
-
-
-def sanitized(path):
-    """Whether the gtmd binary at path was built with a sanitizer."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    return b"__asan_init" in data or b"__tsan_init" in data
 
 
 def test_three_minute_campaign_holds_i1_to_i4_and_status(tmp_path):

@@ -32,9 +32,9 @@ import time
 import pytest
 
 from backends import poll
+from conftest import sanitized
 from fleetlib import b64, http_json
 # fleet: the fixture (namespaces, etcd, backends; removed also on failure)
-from test_fleet_campaign import sanitized
 from test_fleet_partition import fleet  # noqa: F401
 from test_fleet_partition import PREFIX, delete_override, listed, post_override, synced
 
