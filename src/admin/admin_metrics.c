@@ -33,6 +33,21 @@ static void metrics_head(struct evbuffer *b, const char *name, const char *type,
     evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one sample without labels: its head and "name value". */
+static void metrics_single(struct evbuffer *b, const char *name, const char *type, const char *help,
+                           unsigned long long v)
+{
+    metrics_head(b, name, type, help);
+    evbuffer_add_printf(b, "%s %llu\n", name, v);
+}
+
+/* One sample, "NAME{LABELS} value", of a counter the daemon owns
+ * (admin_env); a counter the env leaves NULL reads 0. */
+static void metrics_counter(struct evbuffer *b, const char *sample, atomic_ullong *v)
+{
+    evbuffer_add_printf(b, "%s %llu\n", sample, v ? (unsigned long long)atomic_load(v) : 0ULL);
+}
+
 /* DNS Cookies and response rate limiting (src/guard), every series
  * written, zeros included, so that dashboards see them from the start. */
 static void metrics_guard(struct evbuffer *b, const struct serve_query_totals *tot)
@@ -61,9 +76,8 @@ static void metrics_tls(struct evbuffer *b, const struct serve_query_totals *tot
                                                        [SERVE_TLS_RESUMED] = "resumed",
                                                        [SERVE_TLS_FAILED] = "failed",
                                                        [SERVE_TLS_TIMEOUT] = "timeout"};
-    metrics_head(b, "gtmd_tls_connections_total", "counter", "DNS over TLS connections accepted.");
-    evbuffer_add_printf(b, "gtmd_tls_connections_total %llu\n",
-                        (unsigned long long)tot->tls[SERVE_TLS_ACCEPTED]);
+    metrics_single(b, "gtmd_tls_connections_total", "counter", "DNS over TLS connections accepted.",
+                   (unsigned long long)tot->tls[SERVE_TLS_ACCEPTED]);
     metrics_head(b, "gtmd_tls_handshakes_total", "counter",
                  "DNS over TLS handshakes by result: full, resumed (a session ticket or the "
                  "session cache), failed (not TLS, nothing in common, cut short), timeout "
@@ -163,10 +177,9 @@ static void metrics_updates(struct evbuffer *b, const struct admin_env *env)
         evbuffer_add_printf(b, "gtmd_updates_total{rcode=\"%s\"} %llu\n",
                             dns_rcode_name((uint16_t)i),
                             (unsigned long long)atomic_load(&env->updates[i]));
-    metrics_head(b, "gtmd_updates_changed_total", "counter",
-                 "Dynamic updates that changed a zone (a new serial).");
-    evbuffer_add_printf(b, "gtmd_updates_changed_total %llu\n",
-                        (unsigned long long)atomic_load(env->updates_changed));
+    metrics_single(b, "gtmd_updates_changed_total", "counter",
+                   "Dynamic updates that changed a zone (a new serial).",
+                   (unsigned long long)atomic_load(env->updates_changed));
 }
 
 /* The signatures of policy answers (zones signed at load): counted per
@@ -177,21 +190,16 @@ static void metrics_policy_sigs(struct evbuffer *b, const struct serve_set *s)
     if (!s->sigs)
         return;
     policy_sigs_stats(s->sigs, &st);
-    metrics_head(b, "gtmd_dnssec_policy_answers_signed", "gauge",
-                 "Signed policy answers held (zones signed at load).");
-    evbuffer_add_printf(b, "gtmd_dnssec_policy_answers_signed %zu\n", st.entries);
-    metrics_head(b, "gtmd_dnssec_policy_signatures_total", "counter",
-                 "Policy answers signed since the configuration was loaded.");
-    evbuffer_add_printf(b, "gtmd_dnssec_policy_signatures_total %llu\n",
-                        (unsigned long long)st.signatures);
-    metrics_head(b, "gtmd_dnssec_policy_unsigned_answers_total", "counter",
-                 "Policy answers sent with DO but without RRSIG (no signature at all yet).");
-    evbuffer_add_printf(b, "gtmd_dnssec_policy_unsigned_answers_total %llu\n",
-                        (unsigned long long)st.unsigned_answers);
-    metrics_head(b, "gtmd_dnssec_policy_requests_dropped_total", "counter",
-                 "Requests for a signature lost because every request slot was taken.");
-    evbuffer_add_printf(b, "gtmd_dnssec_policy_requests_dropped_total %llu\n",
-                        (unsigned long long)st.requests_dropped);
+    metrics_single(b, "gtmd_dnssec_policy_answers_signed", "gauge",
+                   "Signed policy answers held (zones signed at load).", st.entries);
+    metrics_single(b, "gtmd_dnssec_policy_signatures_total", "counter",
+                   "Policy answers signed since the configuration was loaded.", st.signatures);
+    metrics_single(b, "gtmd_dnssec_policy_unsigned_answers_total", "counter",
+                   "Policy answers sent with DO but without RRSIG (no signature at all yet).",
+                   st.unsigned_answers);
+    metrics_single(b, "gtmd_dnssec_policy_requests_dropped_total", "counter",
+                   "Requests for a signature lost because every request slot was taken.",
+                   st.requests_dropped);
 }
 
 static void metrics_endpoint_labels(struct evbuffer *b, const struct gslb *g,
@@ -208,6 +216,17 @@ static void metrics_endpoint_labels(struct evbuffer *b, const struct gslb *g,
     evbuffer_add(b, "\"", 1);
 }
 
+/* One sample of a per-pool state: METRIC{pool="P",KEY="V"} up. */
+static void metrics_pool_up(struct evbuffer *b, const char *metric, const char *pool,
+                            const char *key, const char *v, int up)
+{
+    evbuffer_add_printf(b, "%s{pool=\"", metric);
+    metrics_label(b, pool);
+    evbuffer_add_printf(b, "\",%s=\"", key);
+    metrics_label(b, v);
+    evbuffer_add_printf(b, "\"} %d\n", up);
+}
+
 static void metrics_endpoints(struct evbuffer *b, const struct gslb *g)
 {
     metrics_head(b, "gtmd_endpoint_up", "gauge",
@@ -221,23 +240,14 @@ static void metrics_endpoints(struct evbuffer *b, const struct gslb *g)
         }
     metrics_head(b, "gtmd_region_up", "gauge", "Region state per pool (1 up).");
     for (size_t i = 0; g && i < g->n_pools; i++)
-        for (size_t r = 0; r < g->n_regions; r++) {
-            evbuffer_add(b, "gtmd_region_up{pool=\"", 21);
-            metrics_label(b, g->pools[i].name);
-            evbuffer_add(b, "\",region=\"", 10);
-            metrics_label(b, g->regions[r].name);
-            evbuffer_add_printf(b, "\"} %d\n",
-                                gslb_region_up(g, &g->pools[i], (uint16_t)r, NULL, NULL, NULL));
-        }
+        for (size_t r = 0; r < g->n_regions; r++)
+            metrics_pool_up(b, "gtmd_region_up", g->pools[i].name, "region", g->regions[r].name,
+                            gslb_region_up(g, &g->pools[i], (uint16_t)r, NULL, NULL, NULL));
     metrics_head(b, "gtmd_az_up", "gauge", "Availability zone state per pool (1 up).");
     for (size_t i = 0; g && i < g->n_pools; i++)
-        for (size_t z = 0; z < g->n_azs; z++) {
-            evbuffer_add(b, "gtmd_az_up{pool=\"", 17);
-            metrics_label(b, g->pools[i].name);
-            evbuffer_add(b, "\",az=\"", 6);
-            metrics_label(b, g->azs[z].name);
-            evbuffer_add_printf(b, "\"} %d\n", gslb_az_up(g, &g->pools[i], (uint16_t)z, NULL));
-        }
+        for (size_t z = 0; z < g->n_azs; z++)
+            metrics_pool_up(b, "gtmd_az_up", g->pools[i].name, "az", g->azs[z].name,
+                            gslb_az_up(g, &g->pools[i], (uint16_t)z, NULL));
 }
 
 /* Certificates of endpoints probed over TLS (health/cert.h), only those
@@ -313,15 +323,14 @@ static void metrics_probes(struct evbuffer *b, struct health_core *hc, const str
     unsigned long long transitions = hc->transitions, freed = hc->slots_freed;
     size_t slots = hc->n_slots;
     pthread_mutex_unlock(&hc->lock);
-    metrics_head(b, "gtmd_health_transitions_total", "counter", "Probe state transitions.");
-    evbuffer_add_printf(b, "gtmd_health_transitions_total %llu\n", transitions);
-    metrics_head(b, "gtmd_health_slots", "gauge",
-                 "Health slots held (endpoints, azs and regions of live configurations, and "
-                 "override targets).");
-    evbuffer_add_printf(b, "gtmd_health_slots %zu\n", slots);
-    metrics_head(b, "gtmd_health_slots_freed_total", "counter",
-                 "Endpoint slots freed after reloads removed their endpoints.");
-    evbuffer_add_printf(b, "gtmd_health_slots_freed_total %llu\n", freed);
+    metrics_single(b, "gtmd_health_transitions_total", "counter", "Probe state transitions.",
+                   transitions);
+    metrics_single(b, "gtmd_health_slots", "gauge",
+                   "Health slots held (endpoints, azs and regions of live configurations, and "
+                   "override targets).",
+                   slots);
+    metrics_single(b, "gtmd_health_slots_freed_total", "counter",
+                   "Endpoint slots freed after reloads removed their endpoints.", freed);
 }
 
 static void metrics_drills(struct evbuffer *b, struct drill_core *dc)
@@ -356,45 +365,38 @@ static void metrics_practice_sample(struct evbuffer *b, const char *metric, cons
     evbuffer_add_printf(b, "\"} %.17g\n", value);
 }
 
-/* Practice drills: next and last start, skips by reason, results. */
+/* Practice drills: next and last start, skips by reason, results. Each
+ * family reads one field of every practice entry (GET /v1/drills
+ * "practice"): a time (key NULL), or an object of counts by key. */
 static void metrics_practice(struct evbuffer *b, struct drill_core *dc)
 {
+    static const struct {
+        const char *metric, *type, *help, *field, *key;
+    } fams[] = {{"gtmd_drill_practice_next_start_seconds", "gauge",
+                 "When a practice drill starts next (Unix time; absent: not known, or never).",
+                 "next_start", NULL},
+                {"gtmd_drill_practice_last_start_seconds", "gauge",
+                 "When a practice drill last started (Unix time; absent: never).", "last_start",
+                 NULL},
+                {"gtmd_drill_practice_skips_total", "counter",
+                 "Practice drills that were due and did not start, by reason.", "skips", "reason"},
+                {"gtmd_drill_practice_results_total", "counter",
+                 "Ends of practice drills since gtmd started, by result.", "results", "result"}};
     json_t *list = dc ? drill_core_practice_json(dc) : json_array(), *p, *v;
     size_t i;
     const char *k;
-    metrics_head(b, "gtmd_drill_practice_next_start_seconds", "gauge",
-                 "When a practice drill starts next (Unix time; absent: not known, or never).");
-    json_array_foreach(list, i, p)
-    {
-        if (json_is_number(json_object_get(p, "next_start")))
-            metrics_practice_sample(b, "gtmd_drill_practice_next_start_seconds",
-                                    json_string_value(json_object_get(p, "name")), NULL, NULL,
-                                    json_number_value(json_object_get(p, "next_start")));
-    }
-    metrics_head(b, "gtmd_drill_practice_last_start_seconds", "gauge",
-                 "When a practice drill last started (Unix time; absent: never).");
-    json_array_foreach(list, i, p)
-    {
-        if (json_is_number(json_object_get(p, "last_start")))
-            metrics_practice_sample(b, "gtmd_drill_practice_last_start_seconds",
-                                    json_string_value(json_object_get(p, "name")), NULL, NULL,
-                                    json_number_value(json_object_get(p, "last_start")));
-    }
-    metrics_head(b, "gtmd_drill_practice_skips_total", "counter",
-                 "Practice drills that were due and did not start, by reason.");
-    json_array_foreach(list, i, p)
-    {
-        json_object_foreach(json_object_get(p, "skips"), k, v) metrics_practice_sample(
-            b, "gtmd_drill_practice_skips_total", json_string_value(json_object_get(p, "name")),
-            "reason", k, (double)json_integer_value(v));
-    }
-    metrics_head(b, "gtmd_drill_practice_results_total", "counter",
-                 "Ends of practice drills since gtmd started, by result.");
-    json_array_foreach(list, i, p)
-    {
-        json_object_foreach(json_object_get(p, "results"), k, v) metrics_practice_sample(
-            b, "gtmd_drill_practice_results_total", json_string_value(json_object_get(p, "name")),
-            "result", k, (double)json_integer_value(v));
+    for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        metrics_head(b, fams[f].metric, fams[f].type, fams[f].help);
+        json_array_foreach(list, i, p)
+        {
+            const char *name = json_string_value(json_object_get(p, "name"));
+            json_t *x = json_object_get(p, fams[f].field);
+            if (!fams[f].key && json_is_number(x))
+                metrics_practice_sample(b, fams[f].metric, name, NULL, NULL, json_number_value(x));
+            else if (fams[f].key)
+                json_object_foreach(x, k, v) metrics_practice_sample(
+                    b, fams[f].metric, name, fams[f].key, k, (double)json_integer_value(v));
+        }
     }
     json_decref(list);
 }
@@ -486,9 +488,38 @@ static void metrics_admin(struct evbuffer *b, struct admin *a)
     for (int k = 0; k < 3; k++)
         evbuffer_add_printf(b, "gtmd_admin_displaced_total{token=\"%s\"} %llu\n", ranks[k],
                             a->displaced[k]);
-    metrics_head(b, "gtmd_audit_kept_bytes", "gauge",
-                 "Bytes of audit lines kept in memory for GET /v1/audit (at most 4 MiB).");
-    evbuffer_add_printf(b, "gtmd_audit_kept_bytes %zu\n", event_ring_bytes(a->audit_ring));
+    metrics_single(b, "gtmd_audit_kept_bytes", "gauge",
+                   "Bytes of audit lines kept in memory for GET /v1/audit (at most 4 MiB).",
+                   event_ring_bytes(a->audit_ring));
+}
+
+/* Reloads, dynamic updates and the key manager's counters (owned by the
+ * daemon; admin_env). */
+static void metrics_reloads_dnssec(struct evbuffer *b, const struct admin_env *env)
+{
+    metrics_head(b, "gtmd_reloads_total", "counter", "Reloads by result.");
+    metrics_counter(b, "gtmd_reloads_total{result=\"ok\"}", env->reloads_ok);
+    metrics_counter(b, "gtmd_reloads_total{result=\"failed\"}", env->reloads_failed);
+    metrics_updates(b, env);
+    metrics_head(b, "gtmd_dnssec_key_transitions_total", "counter",
+                 "Key transitions of the key manager (published, active, retired, ...).");
+    metrics_counter(b, "gtmd_dnssec_key_transitions_total", env->kasp_transitions);
+    metrics_head(b, "gtmd_dnssec_ds_push_total", "counter",
+                 "DS updates pushed to a parent's primary, by result.");
+    metrics_counter(b, "gtmd_dnssec_ds_push_total{result=\"ok\"}", env->kasp_ds_push_ok);
+    metrics_counter(b, "gtmd_dnssec_ds_push_total{result=\"failed\"}", env->kasp_ds_push_failed);
+    metrics_head(b, "gtmd_dnssec_parent_check_total", "counter",
+                 "DS queries to the parent's servers, by whether they answered the question.");
+    metrics_counter(b, "gtmd_dnssec_parent_check_total{result=\"answered\"}", env->kasp_parent_ok);
+    metrics_counter(b, "gtmd_dnssec_parent_check_total{result=\"failed\"}",
+                    env->kasp_parent_failed);
+    metrics_head(b, "gtmd_dnssec_ds_overdue_zones", "gauge",
+                 "Zones whose new KSK has waited for its DS at the parent past "
+                 "parent.ds_wait_warn.");
+    metrics_counter(b, "gtmd_dnssec_ds_overdue_zones", env->kasp_ds_overdue);
+    metrics_head(b, "gtmd_dnssec_fleet_key_errors_total", "counter",
+                 "Fleet key sets this node could not load (another secret, altered, invalid).");
+    metrics_counter(b, "gtmd_dnssec_fleet_key_errors_total", env->keyshare_errors);
 }
 
 void admin_handle_metrics(struct admin_req *r)
@@ -504,53 +535,14 @@ void admin_handle_metrics(struct admin_req *r)
     metrics_probes(b, a->env.health, s->gslb);
     unsigned long long gen = s->generation;
     serve_leave(a->reader);
-    metrics_head(b, "gtmd_overrides_active", "gauge", "Operator overrides in force.");
-    evbuffer_add_printf(b, "gtmd_overrides_active %zu\n", override_count(a->env.health));
+    metrics_single(b, "gtmd_overrides_active", "gauge", "Operator overrides in force.",
+                   override_count(a->env.health));
     metrics_drills(b, a->env.drills);
     metrics_practice(b, a->env.drills);
     metrics_recovery(b, a->env.drills);
-    metrics_head(b, "gtmd_reloads_total", "counter", "Reloads by result.");
-    evbuffer_add_printf(b, "gtmd_reloads_total{result=\"ok\"} %llu\n",
-                        (unsigned long long)atomic_load(a->env.reloads_ok));
-    evbuffer_add_printf(b, "gtmd_reloads_total{result=\"failed\"} %llu\n",
-                        (unsigned long long)atomic_load(a->env.reloads_failed));
-    metrics_updates(b, &a->env);
-    metrics_head(b, "gtmd_dnssec_key_transitions_total", "counter",
-                 "Key transitions of the key manager (published, active, retired, ...).");
-    evbuffer_add_printf(
-        b, "gtmd_dnssec_key_transitions_total %llu\n",
-        a->env.kasp_transitions ? (unsigned long long)atomic_load(a->env.kasp_transitions) : 0ULL);
-    metrics_head(b, "gtmd_dnssec_ds_push_total", "counter",
-                 "DS updates pushed to a parent's primary, by result.");
-    evbuffer_add_printf(
-        b, "gtmd_dnssec_ds_push_total{result=\"ok\"} %llu\n",
-        a->env.kasp_ds_push_ok ? (unsigned long long)atomic_load(a->env.kasp_ds_push_ok) : 0ULL);
-    evbuffer_add_printf(b, "gtmd_dnssec_ds_push_total{result=\"failed\"} %llu\n",
-                        a->env.kasp_ds_push_failed
-                            ? (unsigned long long)atomic_load(a->env.kasp_ds_push_failed)
-                            : 0ULL);
-    metrics_head(b, "gtmd_dnssec_parent_check_total", "counter",
-                 "DS queries to the parent's servers, by whether they answered the question.");
-    evbuffer_add_printf(
-        b, "gtmd_dnssec_parent_check_total{result=\"answered\"} %llu\n",
-        a->env.kasp_parent_ok ? (unsigned long long)atomic_load(a->env.kasp_parent_ok) : 0ULL);
-    evbuffer_add_printf(b, "gtmd_dnssec_parent_check_total{result=\"failed\"} %llu\n",
-                        a->env.kasp_parent_failed
-                            ? (unsigned long long)atomic_load(a->env.kasp_parent_failed)
-                            : 0ULL);
-    metrics_head(b, "gtmd_dnssec_ds_overdue_zones", "gauge",
-                 "Zones whose new KSK has waited for its DS at the parent past "
-                 "parent.ds_wait_warn.");
-    evbuffer_add_printf(
-        b, "gtmd_dnssec_ds_overdue_zones %llu\n",
-        a->env.kasp_ds_overdue ? (unsigned long long)atomic_load(a->env.kasp_ds_overdue) : 0ULL);
-    metrics_head(b, "gtmd_dnssec_fleet_key_errors_total", "counter",
-                 "Fleet key sets this node could not load (another secret, altered, invalid).");
-    evbuffer_add_printf(
-        b, "gtmd_dnssec_fleet_key_errors_total %llu\n",
-        a->env.keyshare_errors ? (unsigned long long)atomic_load(a->env.keyshare_errors) : 0ULL);
-    metrics_head(b, "gtmd_config_generation", "gauge", "Generation of the live configuration.");
-    evbuffer_add_printf(b, "gtmd_config_generation %llu\n", gen);
+    metrics_reloads_dnssec(b, &a->env);
+    metrics_single(b, "gtmd_config_generation", "gauge", "Generation of the live configuration.",
+                   gen);
     metrics_head(b, "gtmd_uptime_seconds", "gauge", "Seconds since gtmd started.");
     evbuffer_add_printf(b, "gtmd_uptime_seconds %.3f\n", health_now() - a->env.started);
     metrics_admin(b, a);
