@@ -29,10 +29,10 @@
 #define TRACE_LEN (1 << 20)
 
 /* How many seeds test_every_class runs: 15,000 in the plain build (at
- * least 937 per class). ASan makes a run about 3x slower (15,000 seeds
+ * least 882 per class). ASan makes a run about 3x slower (15,000 seeds
  * took 11 s of CPU of the test's 12 s) and a unit test in make check has
  * about 20 s there beside other jobs, so a sanitizer build runs the first
- * 5,000 (at least 312 per class, every class); the TAP line prints the
+ * 5,000 (at least 294 per class, every class); the TAP line prints the
  * count. GCC defines __SANITIZE_*__ with -fsanitize (configure's
  * --enable-sanitizers and --enable-tsan); clang answers __has_feature. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
