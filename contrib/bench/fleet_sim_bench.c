@@ -11,7 +11,7 @@
  *
  * RULE: stamped (the rule the simulator proves) or gaps (the product's
  * fleet_decide today, to show what the simulator finds in it). REVERT:
- * none, or a fix taken back (replay, false_failover, flap: fleet_sim.h).
+ * none, or a fix taken back (replay, false_failover, flap, heal: fleet_sim.h).
  * The product's override code logs every override it applies on stderr:
  * stderr goes to /dev/null while the seeds run.
  */
