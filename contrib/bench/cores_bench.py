@@ -318,9 +318,18 @@ def make_server(name, a, workdir, n, zone, cpus):
     raise SystemExit("unknown server %s (gtmd, gtmd-pin, gtmd-hash, nsd, knot)" % name)
 
 
-def dnsperf_start(a, cpu, port, qfile, outstanding):
+def dnsperf_start(a, k, cpu, port, qfile, outstanding):
+    """dnsperf number k, on cpu. Each sends from its own address, 127.0.0.(10+k),
+    unless --one-source: the kernel takes an IPv4 packet's ID from a counter
+    per (source, destination, protocol) that every CPU increments (a DF
+    datagram from an unconnected socket too: ip_select_ident), so with
+    one client address every request and every reply, on every CPU,
+    writes the same cache line, whatever the server. Clients of a real
+    server come from many addresses."""
     argv = [a.dnsperf, "-s", "127.0.0.1", "-p", str(port), "-d", qfile, "-l", str(a.duration),
             "-c", str(a.clients), "-q", str(outstanding), "-t", "2", "-e"]
+    if not a.one_source:
+        argv += ["-a", "127.0.0.%d" % (10 + k)]
 
     def child():
         os.setsid()
@@ -356,7 +365,8 @@ def measure(a, s, load_cpus, qfile, n):
     outstanding = max(8, (a.outstanding * n) // len(load_cpus))
     c0 = s.cpu()
     t0 = time.monotonic()
-    procs = [dnsperf_start(a, c, s.port, qfile, outstanding) for c in load_cpus]
+    procs = [dnsperf_start(a, k, c, s.port, qfile, outstanding)
+             for k, c in enumerate(load_cpus)]
     res = [dnsperf_result(p, a.duration) for p in procs]
     wall = time.monotonic() - t0
     c1 = s.cpu()
@@ -456,6 +466,8 @@ def main():
                     help="outstanding queries per server worker, over all dnsperfs (100)")
     ap.add_argument("--names", type=int, default=10000, help="owner names in the zone (10000)")
     ap.add_argument("--gtmd-config", default="{}", help="more gtmd config keys, JSON")
+    ap.add_argument("--one-source", action="store_true",
+                    help="every dnsperf sends from 127.0.0.1 (default: 127.0.0.10, .11, ...)")
     ap.add_argument("--nsd-no-reuseport", action="store_true",
                     help="NSD's processes share one socket (NSD's default)")
     ap.add_argument("--budget", type=float, default=0,
@@ -486,6 +498,9 @@ def main():
         raise SystemExit("N=%d but only %d CPUs allowed" % (max(cores), len(allowed)))
     os.makedirs(a.workdir, exist_ok=True)
     wd = os.path.abspath(a.workdir)
+    topo = cpu_topology(allowed)
+    log("hyperthread siblings: %s" % ", ".join(
+        "%d:%s" % (c, topo[c]) for c in allowed[:max(cores) + a.dnsperf_procs]))
 
     est = a.rounds * len(cores) * len(servers) * (a.duration + 0.7) + \
         len(cores) * len(servers) * 1.5 + 10
@@ -504,7 +519,7 @@ def main():
         write(probefile, out.stdout)
     probe = open(probefile).read().strip().splitlines()[-1]
 
-    report = {"argv": sys.argv, "cpus_allowed": allowed, "topology": cpu_topology(allowed),
+    report = {"argv": sys.argv, "cpus_allowed": allowed, "topology": topo,
               "servers": servers, "cores": cores, "rounds": a.rounds, "duration": a.duration,
               "binaries": {k: getattr(a, k) for k in ("gtmd", "nsd", "knotd", "dnsperf")},
               "load": {}, "runs": {}, "summary": [], "notes": []}
