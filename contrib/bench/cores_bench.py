@@ -5,15 +5,16 @@ THE RUN ON THE 16-CORE MACHINE (issue #55 item 3). Here, first:
 
     contrib/bench/bundle.sh cores-bundle      # GTMD=/path/to/gtmd if not build/gtmd
 
-then on the machine (run tool, carry ["cores-bundle"], timeout_s 600):
+then on the machine (the run tool: carry ["cores-bundle"], timeout_s 600):
 
     python3 contrib/bench/cores_bench.py --bundle cores-bundle --cores 1,2,4,8 \
-        --rounds 3 --duration 5 --servers gtmd,gtmd-pin,nsd,knot \
-        --budget 480 --json $OUT/cores.json 2>&1 | tee $OUT/cores.txt
+        --rounds 3 --duration 6 --servers gtmd,gtmd-pin,nsd,knot \
+        --budget 420 --json $OUT/cores.json 2>&1 | tee $OUT/cores.txt
 
-3 rounds x 4 core counts x 4 servers x (5 s + about 0.7 s) plus 16 starts
-and the zone: about 5.5 minutes (it prints its own estimate first, and
-stops measuring, keeping what it has, past --budget seconds).
+3 rounds x 4 core counts x 4 servers x (6 s + about 0.5 s) plus 16 starts
+and the zone: about 5.5 minutes; it prints its own estimate first, and
+past --budget seconds it measures nothing new and keeps what it has. With
+--servers gtmd,nsd,knot it is about 4 minutes.
 
 For each N in --cores: every server is started with N workers (gtmd
 "workers": N; NSD server-count N with reuseport; Knot udp-workers N), all
@@ -23,8 +24,9 @@ of them pinned to the first N CPUs this process may use
 rotated each round): one dnsperf per load CPU, pinned to CPUs N..N+P-1 (P
 = --dnsperf-procs, default 8, fewer when the machine has fewer; when no CPU
 is left, every CPU, shared with the server, and the table says so), for
---duration seconds, all started together; the answers per second are
-their sum. Then the servers stop and the next N starts. Same zone and
+--duration seconds, all started together, each from its own loopback
+address (127.0.0.10, .11, ...; see dnsperf_start); the answers per second
+are their sum. Then the servers stop and the next N starts. Same zone and
 query mix for all (bench.py's: gen_zone.py, 10,000 names). Per N and
 server: the median of the rounds, [min - max], the server's CPU (cores used
 of N), answers per CPU-second, queries lost; for gtmd the busiest UDP
