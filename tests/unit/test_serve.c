@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -472,10 +473,90 @@ static void test_workers(struct tap *t)
     serve_destroy(&sv);
 }
 
+/* Eight DNS workers, each counting on its own thread as the UDP loop does
+ * (enter, a batch of messages and queries, leave) while another thread
+ * sums: every sum goes only up, and at the end the totals are exact, per
+ * worker and over all (issue #55 item 3: per-worker counters summed on
+ * read, nothing written in common per answer). */
+#define MANY_WORKERS 8
+#define MANY_BATCHES 20000
+#define MANY_BATCH 3
+
+static void *many_main(void *arg)
+{
+    struct serve_reader *r = arg;
+    for (int i = 0; i < MANY_BATCHES; i++) {
+        (void)serve_enter(r);
+        for (int k = 0; k < MANY_BATCH; k++)
+            serve_count_query(r, SERVE_UDP, 0, (unsigned)(i % SERVE_QTYPES));
+        serve_leave(r);
+        serve_count_messages(r, SERVE_UDP, MANY_BATCH);
+    }
+    return NULL;
+}
+
+static void test_many_workers(struct tap *t)
+{
+    struct serve sv;
+    serve_init(&sv, MANY_WORKERS);
+    serve_set_free(serve_publish(&sv, make_set(NULL, 1)));
+    struct serve_reader *r[MANY_WORKERS];
+    pthread_t th[MANY_WORKERS];
+    for (int i = 0; i < MANY_WORKERS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "udp%d", i);
+        r[i] = serve_reader_add_worker(&sv, name);
+    }
+    for (int i = 0; i < MANY_WORKERS; i++)
+        pthread_create(&th[i], NULL, many_main, r[i]);
+    bool monotonic = true;
+    uint64_t last_msgs = 0, last_queries = 0;
+    for (int i = 0; i < 200; i++) {
+        struct serve_query_totals q;
+        serve_sum_queries(&sv, &q);
+        uint64_t queries = 0;
+        for (int k = 0; k < SERVE_QTYPES; k++)
+            queries += q.queries[SERVE_UDP][0][k];
+        monotonic = monotonic && q.messages[SERVE_UDP] >= last_msgs && queries >= last_queries;
+        last_msgs = q.messages[SERVE_UDP];
+        last_queries = queries;
+    }
+    for (int i = 0; i < MANY_WORKERS; i++)
+        pthread_join(th[i], NULL);
+    struct serve_query_totals q;
+    serve_sum_queries(&sv, &q);
+    uint64_t queries = 0, want = (uint64_t)MANY_WORKERS * MANY_BATCHES * MANY_BATCH;
+    for (int k = 0; k < SERVE_QTYPES; k++)
+        queries += q.queries[SERVE_UDP][0][k];
+    struct serve_worker_total w[MANY_WORKERS];
+    size_t n = serve_sum_workers(&sv, w, MANY_WORKERS);
+    bool each = n == MANY_WORKERS;
+    for (size_t i = 0; each && i < n; i++)
+        each = w[i].messages == (uint64_t)MANY_BATCHES * MANY_BATCH;
+    TAP_CHECK(t, monotonic, "%d workers counting: sums never go down", MANY_WORKERS);
+    TAP_CHECK(t, q.messages[SERVE_UDP] == want && queries == want,
+              "no message or query lost: %llu and %llu of %llu",
+              (unsigned long long)q.messages[SERVE_UDP], (unsigned long long)queries,
+              (unsigned long long)want);
+    TAP_CHECK(t, each, "each worker's own count is exact");
+    bool apart = true;
+    for (int i = 0; i < MANY_WORKERS; i++)
+        for (int j = 0; j < MANY_WORKERS; j++) {
+            uintptr_t a = (uintptr_t)r[i], b = (uintptr_t)r[j];
+            apart &= i == j || a / SERVE_READER_ALIGN != b / SERVE_READER_ALIGN ||
+                     a + sizeof(struct serve_reader) <= b;
+            apart &= i == j || (a + sizeof(struct serve_reader) - 1) / SERVE_READER_ALIGN !=
+                                   b / SERVE_READER_ALIGN;
+        }
+    TAP_CHECK(t, apart, "no two workers' counters share a %d-byte line pair", SERVE_READER_ALIGN);
+    serve_destroy(&sv);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
     test_workers(&t);
+    test_many_workers(&t);
     struct serve sv;
     serve_init(&sv, 4);
     struct serve_reader *r1 = serve_reader_add_counting(&sv), *r2 = serve_reader_add_counting(&sv);
