@@ -29,8 +29,9 @@ address (127.0.0.10, .11, ...; see dnsperf_start); the answers per second
 are their sum. Then the servers stop and the next N starts. Same zone and
 query mix for all (bench.py's: gen_zone.py, 10,000 names). Per N and
 server: the median of the rounds, [min - max], the server's CPU (cores used
-of N), answers per CPU-second, queries lost; for gtmd the busiest UDP
-worker's share of the messages (gtmd_worker_messages_total, scraped
+of N), answers per CPU-second, the dnsperfs' CPU (cores used of P: near P,
+the load generator is the bound, not the server), queries lost; for gtmd
+the busiest UDP worker's share of the messages (gtmd_worker_messages_total, scraped
 outside the timed window). Then the scaling ratio: median at N / median at
 the smallest N. JSON (--json) is written after every N, so a run cut short
 keeps what it measured.
@@ -47,6 +48,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import statistics
@@ -366,12 +368,18 @@ def measure(a, s, load_cpus, qfile, n):
     # busy, not so many that one socket's buffer overflows into losses.
     outstanding = max(8, (a.outstanding * n) // len(load_cpus))
     c0 = s.cpu()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     procs = [dnsperf_start(a, k, c, s.port, qfile, outstanding)
              for k, c in enumerate(load_cpus)]
     res = [dnsperf_result(p, a.duration) for p in procs]
     wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     c1 = s.cpu()
+    # The dnsperfs' CPU (waited for: in RUSAGE_CHILDREN; the servers are
+    # not, until they stop): near len(load_cpus) cores, the load generator
+    # and not the server may be what bounds the answers.
+    load_cpu = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
     m1 = s.worker_messages()
     errors = [r["error"] for r in res if "error" in r]
     qps = sum(r["qps"] for r in res)
@@ -379,6 +387,7 @@ def measure(a, s, load_cpus, qfile, n):
     msgs = [m1[k] - m0.get(k, 0) for k in sorted(m1)]
     out = {"qps": qps, "lost": int(sum(r["lost"] for r in res)),
            "cores_used": cpu / wall if wall > 0 else 0.0,
+           "dnsperf_cores_used": load_cpu / wall if wall > 0 else 0.0,
            "per_cpu_s": sum(r["completed"] for r in res) / cpu if cpu > 0 else 0.0,
            "outstanding_per_dnsperf": outstanding}
     if msgs and sum(msgs):
@@ -410,8 +419,8 @@ def summarize(results, servers, cores, echo=True):
     rows = []
     say = log if echo else (lambda msg: None)
     say("")
-    say("%-10s %3s %12s %21s %8s %11s %8s %9s" % (
-        "server", "N", "answers/s", "[min - max]", "cores", "per CPU-s", "lost",
+    say("%-10s %3s %12s %21s %8s %11s %8s %8s %9s" % (
+        "server", "N", "answers/s", "[min - max]", "cores", "per CPU-s", "dnsperf", "lost",
         "busiest"))
     for name in servers:
         base = None
@@ -423,6 +432,7 @@ def summarize(results, servers, cores, echo=True):
             row = {"server": name, "n": n, "qps_median": med(q), "qps_min": min(q),
                    "qps_max": max(q),
                    "cores_used_median": med([r["cores_used"] for r in runs]),
+                   "dnsperf_cores_median": med([r["dnsperf_cores_used"] for r in runs]),
                    "per_cpu_s_median": med([r["per_cpu_s"] for r in runs]),
                    "lost_total": sum(r["lost"] for r in runs)}
             shares = [r["busiest_worker_share"] for r in runs if "busiest_worker_share" in r]
@@ -433,9 +443,10 @@ def summarize(results, servers, cores, echo=True):
             row["scaling_vs_n%d" % base[0]] = row["qps_median"] / base[1] if base[1] else 0.0
             row["scaling"] = row["scaling_vs_n%d" % base[0]]
             rows.append(row)
-            say("%-10s %3d %12.0f [%8.0f - %8.0f] %8.2f %11.0f %8d %9s" % (
+            say("%-10s %3d %12.0f [%8.0f - %8.0f] %8.2f %11.0f %8.2f %8d %9s" % (
                 name, n, row["qps_median"], row["qps_min"], row["qps_max"],
-                row["cores_used_median"], row["per_cpu_s_median"], row["lost_total"],
+                row["cores_used_median"], row["per_cpu_s_median"], row["dnsperf_cores_median"],
+                row["lost_total"],
                 "%.1f %%" % (100 * row["busiest_worker_share_median"]) if shares else "-"))
     say("")
     say("scaling (median answers/s at N / at N=%d)" % cores[0])
@@ -561,8 +572,9 @@ def main():
                     r["round"] = rnd + 1
                     report["runs"].setdefault(s.name, {}).setdefault(str(n), []).append(r)
                     log("N=%d round %d %-9s %9.0f answers/s  %.2f cores  %8.0f per CPU-s  "
-                        "lost %d%s%s" % (
+                        "dnsperf %.2f of %d cores  lost %d%s%s" % (
                             n, rnd + 1, s.name, r["qps"], r["cores_used"], r["per_cpu_s"],
+                            r["dnsperf_cores_used"], len(load),
                             r["lost"],
                             "  busiest worker %.1f %%" % (100 * r["busiest_worker_share"])
                             if "busiest_worker_share" in r else "",
