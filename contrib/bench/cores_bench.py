@@ -8,13 +8,14 @@ THE RUN ON THE 16-CORE MACHINE (issue #55 item 3). Here, first:
 then on the machine (the run tool: carry ["cores-bundle"], timeout_s 600):
 
     python3 contrib/bench/cores_bench.py --bundle cores-bundle --cores 1,2,4,8 \
-        --rounds 3 --duration 6 --servers gtmd,gtmd-pin,nsd,knot \
+        --rounds 3 --duration 5 --servers gtmd,gtmd-pin,gtmd-1src,nsd,knot \
         --budget 420 --json $OUT/cores.json 2>&1 | tee $OUT/cores.txt
 
-3 rounds x 4 core counts x 4 servers x (6 s + about 0.5 s) plus 16 starts
-and the zone: about 5.5 minutes; it prints its own estimate first, and
-past --budget seconds it measures nothing new and keeps what it has. With
---servers gtmd,nsd,knot it is about 4 minutes.
+3 rounds x 4 core counts x 5 servers x (5 s + about 0.5 s) plus 20 starts
+and the zone: about 6 minutes (it prints its own estimate first); past
+--budget seconds it starts no new N, finishes the rounds under way for at
+most 60 s more, and keeps what it has. With --servers gtmd,nsd,knot it is
+about 3.5 minutes.
 
 For each N in --cores: every server is started with N workers (gtmd
 "workers": N; NSD server-count N with reuseport; Knot udp-workers N), all
@@ -38,7 +39,8 @@ keeps what it measured.
 
 Servers: gtmd (as configured, udp_steering "cpu", not pinned), gtmd-pin
 (the same with pin_workers true), gtmd-hash (udp_steering "hash"), nsd,
-knot. Binaries by path (--gtmd, --nsd, --knotd, --dnsperf) or from a
+knot; any of them with "-1src" (gtmd-1src, nsd-1src) is measured with
+every dnsperf sending from 127.0.0.1, in the same rounds. Binaries by path (--gtmd, --nsd, --knotd, --dnsperf) or from a
 bundle (bundle.sh). Nothing in /etc, no root needed (the ports are above
 1024); nothing but python3 and the four binaries. Every process it starts
 is in its own process group and stopped by pid, also on SIGTERM/SIGINT.
@@ -149,6 +151,7 @@ class Server:
         self.cpus = cpus
         self.port = kernel_port()
         self.proc = None
+        self.one_source = False  # make_server sets it
         self.log = os.path.join(self.dir, "stderr.log")
 
     def argv(self):
@@ -306,23 +309,30 @@ zone:
 
 
 def make_server(name, a, workdir, n, zone, cpus):
-    if name.startswith("gtmd"):
+    """Server name; with "-1src" after it (gtmd-1src, nsd-1src): the same,
+    every dnsperf sending from 127.0.0.1 (what --one-source does to all)."""
+    base = name[:-len("-1src")] if name.endswith("-1src") else name
+    if base.startswith("gtmd"):
         extra = json.loads(a.gtmd_config)
-        if name == "gtmd-pin":
+        if base == "gtmd-pin":
             extra["pin_workers"] = True
-        elif name == "gtmd-hash":
+        elif base == "gtmd-hash":
             extra["udp_steering"] = "hash"
-        elif name != "gtmd":
+        elif base != "gtmd":
             raise SystemExit("unknown server %s" % name)
-        return Gtmd(name, a.gtmd, workdir, n, zone, cpus, extra=extra)
-    if name == "nsd":
-        return Nsd(name, a.nsd, workdir, n, zone, cpus, reuseport=not a.nsd_no_reuseport)
-    if name == "knot":
-        return Knot(name, a.knotd, workdir, n, zone, cpus)
-    raise SystemExit("unknown server %s (gtmd, gtmd-pin, gtmd-hash, nsd, knot)" % name)
+        s = Gtmd(name, a.gtmd, workdir, n, zone, cpus, extra=extra)
+    elif base == "nsd":
+        s = Nsd(name, a.nsd, workdir, n, zone, cpus, reuseport=not a.nsd_no_reuseport)
+    elif base == "knot":
+        s = Knot(name, a.knotd, workdir, n, zone, cpus)
+    else:
+        raise SystemExit("unknown server %s (gtmd, gtmd-pin, gtmd-hash, nsd, knot, each "
+                         "optionally with -1src)" % name)
+    s.one_source = a.one_source or name != base
+    return s
 
 
-def dnsperf_start(a, k, cpu, port, qfile, outstanding):
+def dnsperf_start(a, k, cpu, port, qfile, outstanding, one_source):
     """dnsperf number k, on cpu. Each sends from its own address, 127.0.0.(10+k),
     unless --one-source: the kernel takes an IPv4 packet's ID from a counter
     per (source, destination, protocol) that every CPU increments (a DF
@@ -332,7 +342,7 @@ def dnsperf_start(a, k, cpu, port, qfile, outstanding):
     server come from many addresses."""
     argv = [a.dnsperf, "-s", "127.0.0.1", "-p", str(port), "-d", qfile, "-l", str(a.duration),
             "-c", str(a.clients), "-q", str(outstanding), "-t", "2", "-e"]
-    if not a.one_source:
+    if not one_source:
         argv += ["-a", "127.0.0.%d" % (10 + k)]
 
     def child():
@@ -370,7 +380,7 @@ def measure(a, s, load_cpus, qfile, n):
     c0 = s.cpu()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    procs = [dnsperf_start(a, k, c, s.port, qfile, outstanding)
+    procs = [dnsperf_start(a, k, c, s.port, qfile, outstanding, s.one_source)
              for k, c in enumerate(load_cpus)]
     res = [dnsperf_result(p, a.duration) for p in procs]
     wall = time.monotonic() - t0
@@ -502,7 +512,7 @@ def main():
     servers = [s for s in a.servers.split(",") if s]
     need = {"nsd": a.nsd, "knot": a.knotd}
     for s in list(servers):
-        b = need.get(s, a.gtmd if s.startswith("gtmd") else None)
+        b = need.get(s.replace("-1src", ""), a.gtmd if s.startswith("gtmd") else None)
         if b and os.path.sep in b and not os.access(b, os.X_OK):
             log("no %s at %s: left out" % (s, b))
             servers.remove(s)
