@@ -396,8 +396,11 @@ def measure(a, s, load_cpus, qfile, n):
     cpu = c1 - c0
     msgs = [m1[k] - m0.get(k, 0) for k in sorted(m1)]
     out = {"qps": qps, "lost": int(sum(r["lost"] for r in res)),
-           "cores_used": cpu / wall if wall > 0 else 0.0,
-           "dnsperf_cores_used": load_cpu / wall if wall > 0 else 0.0,
+           # Over the load's duration: the wall time also has dnsperf's
+           # start and its wait (-t 2) for lost queries, when neither works.
+           "cores_used": cpu / a.duration,
+           "dnsperf_cores_used": load_cpu / a.duration,
+           "wall_s": wall,
            "per_cpu_s": sum(r["completed"] for r in res) / cpu if cpu > 0 else 0.0,
            "outstanding_per_dnsperf": outstanding}
     if msgs and sum(msgs):
