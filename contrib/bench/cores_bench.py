@@ -8,14 +8,16 @@ THE RUN ON THE 16-CORE MACHINE (issue #55 item 3). Here, first:
 then on the machine (the run tool: carry ["cores-bundle"], timeout_s 600):
 
     python3 contrib/bench/cores_bench.py --bundle cores-bundle --cores 1,2,4,8 \
-        --rounds 3 --duration 5 --servers gtmd,gtmd-pin,gtmd-1src,nsd,knot \
+        --rounds 3 --duration 5 --servers gtmd,gtmd-1src,nsd,nsd-1src,knot \
         --budget 420 --json $OUT/cores.json 2>&1 | tee $OUT/cores.txt
 
 3 rounds x 4 core counts x 5 servers x (5 s + about 0.5 s) plus 20 starts
 and the zone: about 6 minutes (it prints its own estimate first); past
 --budget seconds it starts no new N, finishes the rounds under way for at
 most 60 s more, and keeps what it has. With --servers gtmd,nsd,knot it is
-about 3.5 minutes.
+about 3.5 minutes. gtmd and nsd beside gtmd-1src and nsd-1src show how
+much of each one's scaling the benchmark's single client address took
+(dnsperf_start says why); gtmd-pin (pin_workers) may replace one of them.
 
 For each N in --cores: every server is started with N workers (gtmd
 "workers": N; NSD server-count N with reuseport; Knot udp-workers N), all
