@@ -5,7 +5,8 @@
 # benchmark's binaries for cores_bench.py --bundle OUTDIR.
 #
 # Layout:
-#   OUTDIR/bin/X          the real binaries (copied, not stripped)
+#   OUTDIR/bin/X          the real binaries (copied, not stripped), and
+#                         udp_echo (contrib/bench/udp_echo.c, built with cc)
 #   OUTDIR/lib/           every library ldd names (symlinks resolved, under
 #                         their sonames), the dynamic loader, libgcc_s
 #                         (glibc dlopens it for thread cancellation)
@@ -112,6 +113,15 @@ add_bin gtmd "$GTMD"
 add_bin nsd "$NSD"
 add_bin knotd "$KNOTD"
 add_bin dnsperf "$DNSPERF"
+# The harness ceiling (udp_echo.c: echoes datagrams; cores_bench.py's
+# "echo"), built here when a C compiler is at hand.
+if command -v cc >/dev/null 2>&1; then
+    cc -O2 -Wall -o "$OUT/udp_echo.built" "$TOP/contrib/bench/udp_echo.c"
+    add_bin udp_echo "$OUT/udp_echo.built"
+    rm -f "$OUT/udp_echo.built"
+else
+    echo "bundle.sh: warning: no cc: udp_echo left out" >&2
+fi
 
 if [ ! -e "$OUT/lib/ld-linux-x86-64.so.2" ]; then
     echo "bundle.sh: no ld-linux-x86-64.so.2 among the libraries (not x86-64 glibc?)" >&2

@@ -8,16 +8,17 @@ THE RUN ON THE 16-CORE MACHINE (issue #55 item 3). Here, first:
 then on the machine (the run tool: carry ["cores-bundle"], timeout_s 600):
 
     python3 contrib/bench/cores_bench.py --bundle cores-bundle --cores 1,2,4,8 \
-        --rounds 3 --duration 5 --servers gtmd,gtmd-1src,nsd,nsd-1src,knot \
+        --rounds 3 --duration 5 --servers gtmd,gtmd-1src,nsd,knot,echo \
         --budget 420 --json $OUT/cores.json 2>&1 | tee $OUT/cores.txt
 
 3 rounds x 4 core counts x 5 servers x (5 s + about 0.5 s) plus 20 starts
 and the zone: about 6 minutes (it prints its own estimate first); past
 --budget seconds it starts no new N, finishes the rounds under way for at
 most 60 s more, and keeps what it has. With --servers gtmd,nsd,knot it is
-about 3.5 minutes. gtmd and nsd beside gtmd-1src and nsd-1src show how
-much of each one's scaling the benchmark's single client address took
-(dnsperf_start says why); gtmd-pin (pin_workers) may replace one of them.
+about 3.5 minutes. gtmd beside gtmd-1src shows how much of its scaling
+the benchmark's single client address took (dnsperf_start says why);
+echo is the ceiling of the load generator and the kernel on N CPUs;
+nsd-1src or gtmd-pin (pin_workers) may replace one of them.
 
 For each N in --cores: every server is started with N workers (gtmd
 "workers": N; NSD server-count N with reuseport; Knot udp-workers N), all
@@ -42,7 +43,9 @@ keeps what it measured.
 Servers: gtmd (as configured, udp_steering "cpu", not pinned), gtmd-pin
 (the same with pin_workers true), gtmd-hash (udp_steering "hash"), nsd,
 knot; any of them with "-1src" (gtmd-1src, nsd-1src) is measured with
-every dnsperf sending from 127.0.0.1, in the same rounds. Binaries by path (--gtmd, --nsd, --knotd, --dnsperf) or from a
+every dnsperf sending from 127.0.0.1, in the same rounds. And echo: N
+udp_echo processes sharing the port (bundle.sh builds it), no DNS work,
+the most any server could answer on N CPUs with this load generator. Binaries by path (--gtmd, --nsd, --knotd, --dnsperf) or from a
 bundle (bundle.sh). Nothing in /etc, no root needed (the ports are above
 1024); nothing but python3 and the four binaries. Every process it starts
 is in its own process group and stopped by pid, also on SIGTERM/SIGINT.
@@ -53,6 +56,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -310,6 +314,54 @@ zone:
         return [self.binary, "-c", self.conf]
 
 
+class Echo(Server):
+    """The harness's ceiling: N udp_echo processes on one port (SO_REUSEPORT),
+    each echoing every datagram unchanged (dnsperf counts it an answer).
+    No DNS work: what dnsperf reaches against it on N CPUs is the most any
+    server could reach there with this load (bench.py's "echo", N wide)."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.procs = []
+
+    def start(self, probe, timeout=30.0):
+        cpus = set(self.cpus)
+
+        def child():
+            os.setsid()
+            os.sched_setaffinity(0, cpus)
+
+        env = dict(os.environ, ECHO_REUSEPORT="1")
+        with open(self.log, "ab") as err:
+            for _ in range(self.workers):
+                self.procs.append(subprocess.Popen(
+                    [self.binary, str(self.port)], stdin=subprocess.DEVNULL, stdout=err,
+                    stderr=err, cwd=self.dir, preexec_fn=child, env=env))
+        self.proc = self.procs[0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self.procs):
+                raise RuntimeError("udp_echo exited; see %s:\n%s" % (self.log, self.tail()))
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as q:
+                q.settimeout(0.2)
+                try:
+                    q.sendto(query_wire(probe), ("127.0.0.1", self.port))
+                    q.recv(4096)
+                    return
+                except OSError:
+                    pass
+        raise RuntimeError("udp_echo did not echo in %.0f s" % timeout)
+
+    def cpu(self):
+        return sum(task_cpu(p.pid) for p in self.procs)
+
+    def stop(self):
+        for p in self.procs:
+            self.proc = p
+            Server.stop(self)
+        self.proc = None
+
+
 def make_server(name, a, workdir, n, zone, cpus):
     """Server name; with "-1src" after it (gtmd-1src, nsd-1src): the same,
     every dnsperf sending from 127.0.0.1 (what --one-source does to all)."""
@@ -327,8 +379,10 @@ def make_server(name, a, workdir, n, zone, cpus):
         s = Nsd(name, a.nsd, workdir, n, zone, cpus, reuseport=not a.nsd_no_reuseport)
     elif base == "knot":
         s = Knot(name, a.knotd, workdir, n, zone, cpus)
+    elif base == "echo":
+        s = Echo(name, a.udp_echo, workdir, n, zone, cpus)
     else:
-        raise SystemExit("unknown server %s (gtmd, gtmd-pin, gtmd-hash, nsd, knot, each "
+        raise SystemExit("unknown server %s (gtmd, gtmd-pin, gtmd-hash, nsd, knot, echo, each "
                          "optionally with -1src)" % name)
     s.one_source = a.one_source or name != base
     return s
@@ -482,6 +536,7 @@ def main():
     ap.add_argument("--nsd")
     ap.add_argument("--knotd")
     ap.add_argument("--dnsperf")
+    ap.add_argument("--udp-echo", help="udp_echo (contrib/bench/udp_echo.c) for server echo")
     ap.add_argument("--cores", default="1,2,4,8", help="worker counts N (1,2,4,8)")
     ap.add_argument("--servers", default="gtmd,nsd,knot",
                     help="of gtmd, gtmd-pin, gtmd-hash, nsd, knot (gtmd,nsd,knot)")
@@ -505,7 +560,7 @@ def main():
     a = ap.parse_args()
     t_all = time.monotonic()
 
-    for tool in ("gtmd", "nsd", "knotd", "dnsperf"):
+    for tool in ("gtmd", "nsd", "knotd", "dnsperf", "udp_echo"):
         if getattr(a, tool) is None:
             if a.bundle:
                 setattr(a, tool, os.path.join(os.path.abspath(a.bundle), tool))
@@ -515,10 +570,10 @@ def main():
             setattr(a, tool, os.path.abspath(getattr(a, tool)))
     cores = [int(x) for x in a.cores.split(",") if x]
     servers = [s for s in a.servers.split(",") if s]
-    need = {"nsd": a.nsd, "knot": a.knotd}
+    need = {"nsd": a.nsd, "knot": a.knotd, "echo": a.udp_echo}
     for s in list(servers):
         b = need.get(s.replace("-1src", ""), a.gtmd if s.startswith("gtmd") else None)
-        if b and os.path.sep in b and not os.access(b, os.X_OK):
+        if b and not (os.access(b, os.X_OK) if os.path.sep in b else shutil.which(b)):
             log("no %s at %s: left out" % (s, b))
             servers.remove(s)
     allowed = sorted(os.sched_getaffinity(0))
@@ -549,7 +604,7 @@ def main():
 
     report = {"argv": sys.argv, "cpus_allowed": allowed, "topology": topo,
               "servers": servers, "cores": cores, "rounds": a.rounds, "duration": a.duration,
-              "binaries": {k: getattr(a, k) for k in ("gtmd", "nsd", "knotd", "dnsperf")},
+              "binaries": {k: getattr(a, k) for k in ("gtmd", "nsd", "knotd", "dnsperf", "udp_echo")},
               "load": {}, "runs": {}, "summary": [], "notes": []}
     started = []
 

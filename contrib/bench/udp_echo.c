@@ -15,7 +15,9 @@
  *                        each message
  *
  * ECHO_ADDR=a.b.c.d in the environment binds that IPv4 address instead of
- * 127.0.0.1 (xdp_bench.py, inside a network namespace).
+ * 127.0.0.1 (xdp_bench.py, inside a network namespace). ECHO_REUSEPORT=1
+ * sets SO_REUSEPORT, so that N processes share the port, one socket each
+ * (cores_bench.py: the ceiling on N CPUs).
  *
  * Build: cc -O2 -o udp_echo udp_echo.c   (bench.py does it)
  */
@@ -44,6 +46,8 @@ static int bind_loopback(int type, int port)
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (getenv("ECHO_REUSEPORT"))
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     const char *at = getenv("ECHO_ADDR");
