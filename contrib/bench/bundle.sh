@@ -18,8 +18,8 @@
 # the host's glibc does not matter. A program started through the wrapper
 # sees the loader as /proc/self/exe; none of these four reads it.
 #
-# Binaries by environment (defaults: ./build/gtmd, then what PATH finds,
-# then Debian's paths): GTMD, NSD, KNOTD, DNSPERF. A missing NSD, KNOTD or
+# Binaries by environment (defaults: this tree's build/gtmd or ./gtmd, then
+# what PATH finds, then Debian's paths): GTMD, NSD, KNOTD, DNSPERF. A missing NSD, KNOTD or
 # DNSPERF is left out with a warning (cores_bench.py then skips that
 # server); a missing gtmd is an error.
 set -eu
@@ -52,7 +52,16 @@ find_bin() { # name, env value, fallbacks...
     done
 }
 
-GTMD=$(find_bin gtmd "${GTMD:-}" "$TOP/build/gtmd" "$TOP/gtmd")
+# gtmd: this tree's build before any gtmd on PATH.
+if [ -z "${GTMD:-}" ]; then
+    for f in "$TOP/build/gtmd" "$TOP/gtmd"; do
+        if [ -x "$f" ]; then
+            GTMD=$f
+            break
+        fi
+    done
+fi
+GTMD=$(find_bin gtmd "${GTMD:-}")
 NSD=$(find_bin nsd "${NSD:-}" /usr/sbin/nsd)
 KNOTD=$(find_bin knotd "${KNOTD:-}" /usr/sbin/knotd)
 DNSPERF=$(find_bin dnsperf "${DNSPERF:-}" /usr/bin/dnsperf)
