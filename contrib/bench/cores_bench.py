@@ -8,14 +8,15 @@ THE RUN ON THE 16-CORE MACHINE (issue #55 item 3). Here, first:
 then on the machine (the run tool: carry ["cores-bundle"], timeout_s 600):
 
     python3 contrib/bench/cores_bench.py --bundle cores-bundle --cores 1,2,4,8 \
-        --rounds 3 --duration 5 --servers gtmd,gtmd-1src,nsd,knot,echo \
-        --budget 420 --json $OUT/cores.json 2>&1 | tee $OUT/cores.txt
+        --rounds 3 --duration 4 --servers gtmd,gtmd-1src,nsd,knot,echo \
+        --budget 400 --json $OUT/cores.json 2>&1 | tee $OUT/cores.txt
 
-3 rounds x 4 core counts x 5 servers x (5 s + about 0.5 s) plus 20 starts
-and the zone: about 6 minutes (it prints its own estimate first); past
---budget seconds it starts no new N, finishes the rounds under way for at
-most 60 s more, and keeps what it has. With --servers gtmd,nsd,knot it is
-about 3.5 minutes. gtmd beside gtmd-1src shows how much of its scaling
+3 rounds x 4 core counts x 5 servers x (4 s + 0.5 to 1 s: dnsperf's start,
+and its 1 s wait when a query was lost) plus 20 starts and the zone: 5 to
+6 minutes (it prints its own estimate first, counting 1 s); past --budget
+seconds it starts no new N, finishes the rounds under way for at most
+60 s more, and keeps what it has (at worst 7.7 minutes). With --servers
+gtmd,nsd,knot it is about 3.5 minutes. gtmd beside gtmd-1src shows how much of its scaling
 the benchmark's single client address took (dnsperf_start says why);
 echo is the ceiling of the load generator and the kernel on N CPUs;
 nsd-1src or gtmd-pin (pin_workers) may replace one of them.
@@ -397,7 +398,7 @@ def dnsperf_start(a, k, cpu, port, qfile, outstanding, one_source):
     writes the same cache line, whatever the server. Clients of a real
     server come from many addresses."""
     argv = [a.dnsperf, "-s", "127.0.0.1", "-p", str(port), "-d", qfile, "-l", str(a.duration),
-            "-c", str(a.clients), "-q", str(outstanding), "-t", "2", "-e"]
+            "-c", str(a.clients), "-q", str(outstanding), "-t", "1", "-e"]
     if not one_source:
         argv += ["-a", "127.0.0.%d" % (10 + k)]
 
@@ -453,7 +454,7 @@ def measure(a, s, load_cpus, qfile, n):
     msgs = [m1[k] - m0.get(k, 0) for k in sorted(m1)]
     out = {"qps": qps, "lost": int(sum(r["lost"] for r in res)),
            # Over the load's duration: the wall time also has dnsperf's
-           # start and its wait (-t 2) for lost queries, when neither works.
+           # start and its wait (-t 1) for lost queries, when neither works.
            "cores_used": cpu / a.duration,
            "dnsperf_cores_used": load_cpu / a.duration,
            "wall_s": wall,
@@ -541,7 +542,7 @@ def main():
     ap.add_argument("--servers", default="gtmd,nsd,knot",
                     help="of gtmd, gtmd-pin, gtmd-hash, nsd, knot (gtmd,nsd,knot)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
-    ap.add_argument("--duration", type=int, default=5, help="seconds per dnsperf run (5)")
+    ap.add_argument("--duration", type=int, default=4, help="seconds per dnsperf run (4)")
     ap.add_argument("--dnsperf-procs", type=int, default=8,
                     help="dnsperf processes, one per CPU after the server's (8)")
     ap.add_argument("--clients", type=int, default=4, help="dnsperf -c per process (4)")
@@ -585,7 +586,7 @@ def main():
     log("hyperthread siblings: %s" % ", ".join(
         "%d:%s" % (c, topo[c]) for c in allowed[:max(cores) + a.dnsperf_procs]))
 
-    est = a.rounds * len(cores) * len(servers) * (a.duration + 0.7) + \
+    est = a.rounds * len(cores) * len(servers) * (a.duration + 1.0) + \
         len(cores) * len(servers) * 1.5 + 10
     log("%d CPUs allowed %s; servers %s; N %s; %d rounds of %d s: about %.0f s in all" % (
         len(allowed), "%d-%d" % (allowed[0], allowed[-1]), ",".join(servers),
