@@ -8,15 +8,16 @@ THE RUN ON THE 16-CORE MACHINE (issue #55 item 3). Here, first:
 then on the machine (the run tool: carry ["cores-bundle"], timeout_s 600):
 
     python3 contrib/bench/cores_bench.py --bundle cores-bundle --cores 1,2,4,8 \
-        --rounds 3 --duration 4 --servers gtmd,gtmd-1src,nsd,knot,echo \
+        --rounds 3 --duration 5 --servers gtmd,gtmd-1src,nsd,knot,echo \
         --budget 400 --json $OUT/cores.json 2>&1 | tee $OUT/cores.txt
 
-3 rounds x 4 core counts x 5 servers x (4 s + 0.5 to 1 s: dnsperf's start,
-and its 1 s wait when a query was lost) plus 20 starts and the zone: 5 to
-6 minutes (it prints its own estimate first, counting 1 s); past --budget
-seconds it starts no new N, finishes the rounds under way for at most
-60 s more, and keeps what it has (at worst 7.7 minutes). With --servers
-gtmd,nsd,knot it is about 3.5 minutes. gtmd beside gtmd-1src shows how much of its scaling
+3 rounds x 4 core counts x 5 servers x 5 s, plus 20 starts, dnsperf's own
+start (about 0.1 s a run here) and its 1 s wait when a query was lost:
+about 5.5 minutes; it prints its own estimate first (counting 1 s more a
+run: 400 s). Past --budget seconds it starts no new N, finishes the rounds
+under way for at most 60 s more, and keeps what it has. Rehearsed here
+with --cores 1,2 and the same servers, rounds and a 4 s duration: 125 s
+for 30 runs. With --servers gtmd,nsd,knot it is about 3.5 minutes. gtmd beside gtmd-1src shows how much of its scaling
 the benchmark's single client address took (dnsperf_start says why);
 echo is the ceiling of the load generator and the kernel on N CPUs;
 nsd-1src or gtmd-pin (pin_workers) may replace one of them.
@@ -542,7 +543,7 @@ def main():
     ap.add_argument("--servers", default="gtmd,nsd,knot",
                     help="of gtmd, gtmd-pin, gtmd-hash, nsd, knot (gtmd,nsd,knot)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
-    ap.add_argument("--duration", type=int, default=4, help="seconds per dnsperf run (4)")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per dnsperf run (5)")
     ap.add_argument("--dnsperf-procs", type=int, default=8,
                     help="dnsperf processes, one per CPU after the server's (8)")
     ap.add_argument("--clients", type=int, default=4, help="dnsperf -c per process (4)")
