@@ -17,10 +17,12 @@ about 5.5 minutes; it prints its own estimate first (counting 1 s more a
 run: 400 s). Past --budget seconds it starts no new N, finishes the rounds
 under way for at most 60 s more, and keeps what it has. Rehearsed here
 with --cores 1,2 and the same servers, rounds and a 4 s duration: 125 s
-for 30 runs. With --servers gtmd,nsd,knot it is about 3.5 minutes. gtmd beside gtmd-1src shows how much of its scaling
-the benchmark's single client address took (dnsperf_start says why);
-echo is the ceiling of the load generator and the kernel on N CPUs;
-nsd-1src or gtmd-pin (pin_workers) may replace one of them.
+for 30 runs. With --servers gtmd,nsd,knot it is about 3.5 minutes.
+
+gtmd beside gtmd-1src shows how much of its scaling the benchmark's
+single client address took (dnsperf_start says why); echo is the ceiling
+of the load generator and the kernel on N CPUs; nsd-1src or gtmd-pin
+(pin_workers) may replace one of them.
 
 For each N in --cores: every server is started with N workers (gtmd
 "workers": N; NSD server-count N with reuseport; Knot udp-workers N), all
