@@ -112,7 +112,8 @@ add_bin() { # name, path
     cat >"$OUT/$name" <<EOF
 #!/bin/sh
 # $name from this bundle, through the bundle's own loader and libraries.
-d=\$(cd "\$(dirname "\$0")" && pwd)
+case "\$0" in */*) d=\${0%/*} ;; *) d=. ;; esac
+d=\$(cd "\$d" && pwd)
 exec "\$d/lib/ld-linux-x86-64.so.2" --library-path "\$d/lib" "\$d/bin/$name" "\$@"
 EOF
     chmod 755 "$OUT/$name"
