@@ -514,7 +514,8 @@ static void metrics_reloads_dnssec(struct evbuffer *b, const struct admin_env *e
     metrics_counter(b, "gtmd_dnssec_parent_check_total{result=\"failed\"}",
                     env->kasp_parent_failed);
     metrics_head(b, "gtmd_dnssec_ds_overdue_zones", "gauge",
-                 "Zones whose new KSK has waited for its DS at the parent past "
+                 "Zones whose new KSK has waited for its DS at the parent, or whose old "
+                 "KSK's DS has stayed at the parent after its delete, past "
                  "parent.ds_wait_warn.");
     metrics_counter(b, "gtmd_dnssec_ds_overdue_zones", env->kasp_ds_overdue);
     metrics_head(b, "gtmd_dnssec_fleet_key_errors_total", "counter",

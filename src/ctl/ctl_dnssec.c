@@ -86,7 +86,13 @@ static void ctl_dnssec_parent(json_t *p)
     if (json_is_string(json_object_get(p, "waiting")))
         printf("  parent: %s\n", ctl_s(p, "waiting"));
     json_t *od = json_object_get(p, "ds_overdue");
-    if (json_is_object(od))
+    const char *what = json_string_value(json_object_get(od, "what"));
+    if (json_is_object(od) && what && strcmp(what, "old DS still at parent") == 0)
+        printf("  ALARM: old DS still at parent: the DS of KSK %lld is unwanted since %lld and "
+               "still listed (past parent.ds_wait_warn); KSK %lld stays in the zone\n",
+               ctl_dnssec_int(od, "tag"), ctl_dnssec_int(od, "waiting_since"),
+               ctl_dnssec_int(od, "tag"));
+    else if (json_is_object(od))
         printf("  ALARM: the DS of KSK %lld is not at the parent, waiting since %lld "
                "(past parent.ds_wait_warn)\n",
                ctl_dnssec_int(od, "tag"), ctl_dnssec_int(od, "waiting_since"));

@@ -104,7 +104,7 @@ struct server {
     struct server_kasp_parents *kasp_parents;
     atomic_ullong kasp_ds_push_ok, kasp_ds_push_failed;
     atomic_ullong kasp_parent_ok, kasp_parent_failed; /* DS queries to parent servers */
-    atomic_ullong kasp_ds_overdue; /* zones whose KSK waits for its DS past ds_wait_warn */
+    atomic_ullong kasp_ds_overdue; /* zones with a DS alarm (new DS missing, old DS staying) */
     /* The fleet's shared key sets (server_keyshare.c; NULL without
      * fleet.key_secret_file): main thread, status under reload_lock. */
     struct server_keyshare *keyshare;
@@ -241,6 +241,13 @@ struct zone_kasp_policy;
 int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
                                 const struct zone_kasp_policy *p, const struct zone_kasp_keys *keys,
                                 int64_t now, const struct zone_kasp_parent **view);
+/* After the steps of zone z changed its keys at now: the push they make
+ * due (an old KSK's DS delete, once the new DS is seen) is built at once
+ * from the last check rather than at the next one. Returns now when a
+ * push waits to be sent, else -1. */
+int64_t server_kasp_parent_after(struct server *srv, const struct config_zone *z,
+                                 const struct zone_kasp_policy *p,
+                                 const struct zone_kasp_keys *keys, int64_t now);
 /* Adds "parent" to each zone of view (GET /v1/dnssec) that has a state. */
 void server_kasp_parent_decorate(struct server *srv, json_t *view);
 /* The parent's DS queries off reload_lock (each server up to 1 s, so

@@ -61,14 +61,17 @@ static bool server_kasp_apply(struct server *srv, const struct config_zone *z,
     const char *dir = z->dnssec.key_directory;
     if (a->act == ZONE_KASP_ACT_DS_SEEN) {
         const struct zone_kasp_parent_ds *d = zone_kasp_parent_find(parent, &keys->v[a->key]);
-        /* zone_kasp_sched_ds_seen, and in an algorithm rollover the old
-         * algorithm's ZSKs out with the old KSK (a no-op otherwise). */
+        /* zone_kasp_sched_ds_seen: the new KSK's Tact, the old DS
+         * unwanted (its delete pushed after this run's steps). */
         zone_kasp_algroll_ds_seen(&p->timing, keys, a->key, d ? d->seen_since : now);
         server_kasp_note(srv, z->origin, &keys->v[a->key], "ds_seen", now);
         return true;
     }
     if (a->act == ZONE_KASP_ACT_DS_GONE) {
-        zone_kasp_sched_ds_gone(&keys->v[a->key], now);
+        const struct zone_kasp_parent_ds *d = zone_kasp_parent_find(parent, &keys->v[a->key]);
+        /* zone_kasp_sched_ds_gone, and in an algorithm rollover the old
+         * algorithm's ZSKs leave with the old KSK. */
+        zone_kasp_algroll_ds_gone(&p->timing, keys, a->key, d ? d->gone_since : now, now);
         server_kasp_note(srv, z->origin, &keys->v[a->key], "ds_gone", now);
         return true;
     }
@@ -160,6 +163,13 @@ static bool server_kasp_zone(struct server *srv, struct config_zone *z,
         if (!server_kasp_apply(srv, z, p, &keys, parent, &a, now, errs))
             return false;
         dirty = true;
+    }
+    /* A DS seen makes the old DS's delete due: pushed now, not a check
+     * later. */
+    if (act && dirty) {
+        int64_t w = server_kasp_parent_after(srv, z, p, &keys, now);
+        if (w >= 0 && (pwake < 0 || w < pwake))
+            pwake = w;
     }
     /* The policy names another algorithm than the keys': a reload only
      * wakes the timer, which starts the rollover (in the loop above). */
@@ -498,20 +508,36 @@ static bool server_kasp_ksk_blocked(const struct zone_kasp_policy *p,
                  "DS is seen at the parent's servers");
         return true;
     }
-    if (zone_kasp_sched_current_ksk(keys, now) < 0) {
-        snprintf(msg, len, "the zone has no active KSK to roll");
-        return true;
-    }
-    if (succ < 0)
-        return false;
-    const struct zone_kasp_key *s = &keys->v[succ];
-    if (s->t[ZONE_KASP_T_ACTIVE] >= 0) {
+    const struct zone_kasp_key *s = succ >= 0 ? &keys->v[succ] : NULL;
+    if (s && s->t[ZONE_KASP_T_ACTIVE] >= 0) {
         snprintf(msg, len,
                  "a KSK rollover is under way and past its point of no return: the parent has "
                  "the DS of KSK %u, which takes over at %lld; wait for it",
                  s->tag, (long long)s->t[ZONE_KASP_T_ACTIVE]);
         return true;
     }
+    int old = zone_kasp_sched_ksk_retiring(keys, now);
+    if (old >= 0) {
+        const struct zone_kasp_key *o = &keys->v[old];
+        if (o->t[ZONE_KASP_T_RETIRED] >= 0)
+            snprintf(msg, len,
+                     "the last KSK rollover is still ending: the DS of the old KSK %u has left "
+                     "the parent and the KSK leaves the zone at %lld; wait for it",
+                     o->tag, (long long)o->t[ZONE_KASP_T_RETIRED]);
+        else
+            snprintf(msg, len,
+                     "the last KSK rollover is still ending: the DS of the old KSK %u is "
+                     "unwanted since %lld but still at a parent server, and KSK %u stays in the "
+                     "zone until it is gone; wait for it (GET /v1/dnssec: parent)",
+                     o->tag, (long long)o->t[ZONE_KASP_T_RETIRE_ACTIVE], o->tag);
+        return true;
+    }
+    if (zone_kasp_sched_current_ksk(keys, now) < 0) {
+        snprintf(msg, len, "the zone has no active KSK to roll");
+        return true;
+    }
+    if (!s)
+        return false;
     if (force)
         return false;
     snprintf(msg, len,

@@ -6,9 +6,11 @@
  * hold for each KSK becomes the scheduler's struct zone_kasp_parent; with
  * parent.ds_push, a TSIG-signed RFC 2136 UPDATE to the parent's primary
  * adds the DS of the KSK the parent should have (zone_kasp_sched_parent_ksk)
- * while it is missing, and deletes the DS of a retired KSK while one is
- * still there, retried with exponential backoff on a refusal or a time
- * out (check_interval doubled per failure, at most SERVER_KASP_PUSH_CAP_S).
+ * while it is missing, and deletes the DS of an old KSK as soon as the new
+ * one's DS is at every server (zone_kasp_sched_ds_unwanted; the old KSK
+ * stays in the zone until its DS is gone) while one is still there,
+ * retried with exponential backoff on a refusal or a time out
+ * (check_interval doubled per failure, at most SERVER_KASP_PUSH_CAP_S).
  * Each try is logged, published as an event ("dnssec_ds_push") and
  * counted (gtmd_dnssec_ds_push_total); GET /v1/dnssec shows each zone's
  * "parent": what was seen, since when, and the push's tries.
@@ -123,9 +125,10 @@ struct server_kasp_pzone {
     char parent[256];                 /* the parent's zone found by asking; "": not yet */
     char parent_why[300];             /* why the last search found none; "": none failed */
     int64_t parent_retry;             /* no search before (one found none) */
-    bool overdue;                     /* a KSK waits for its DS past parent.ds_wait_warn */
+    bool overdue;                     /* a DS alarm (parent.ds_wait_warn) is raised: */
+    bool overdue_old;                 /* an old DS stays (else a new DS is missing) */
     uint16_t overdue_tag;             /* that KSK's */
-    int64_t overdue_since;            /* when it began to wait (its Trdy) */
+    int64_t overdue_since;            /* since when (the new KSK's Trdy; the old DS unwanted) */
 };
 
 struct server_kasp_parents {
@@ -541,7 +544,8 @@ static void server_kasp_parent_push_done(struct server *srv, struct server_kasp_
 }
 
 /* The push due at now, if any: the wanted KSK's DS while it is not at
- * every server, else a retired KSK's DS while one server has it. */
+ * every server, else an unwanted DS (an old KSK's once the new DS is at
+ * every server, a given-up KSK's) while one server has it. */
 static void server_kasp_parent_pushes(struct server *srv, struct server_kasp_pzone *pz,
                                       const struct config_zone *z, const struct zone_kasp_policy *p,
                                       const struct zone_kasp_keys *keys, int64_t now)
@@ -558,52 +562,77 @@ static void server_kasp_parent_pushes(struct server *srv, struct server_kasp_pzo
     for (size_t i = 0; i < keys->n; i++) {
         const struct zone_kasp_key *k = &keys->v[i];
         d = zone_kasp_parent_find(&pz->view, k);
-        if (k->ksk && k->t[ZONE_KASP_T_RETIRED] >= 0 && k->t[ZONE_KASP_T_RETIRED] <= now && d &&
-            d->gone_since < 0) {
+        if (zone_kasp_sched_ds_unwanted(k, now) && d && d->gone_since < 0) {
             server_kasp_parent_push(srv, pz, z, p, k, false, now);
             return;
         }
     }
 }
 
+/* What a DS alarm says (status "ds_overdue.what", the log's what=). */
+static const char *server_kasp_parent_alarm_what(bool old)
+{
+    return old ? "old DS still at parent" : "new DS not at parent";
+}
+
 /* Sets or clears the DS alarm (policy parent.ds_wait_warn, Knot's
- * KSK-submission warning): a KSK ready and waiting for its DS that long
- * is logged and published as an event once per KSK, shown in status
- * ("ds_overdue") and counted in the gauge gtmd_dnssec_ds_overdue_zones
- * while it lasts. */
+ * KSK-submission warning): a KSK ready and waiting for its DS that long,
+ * or an old KSK whose DS is still at a parent server that long after its
+ * delete was due (it stays in the zone meanwhile), is logged and
+ * published as an event once per KSK, shown in status ("ds_overdue") and
+ * counted in the gauge gtmd_dnssec_ds_overdue_zones while it lasts. */
 static void server_kasp_parent_alarm(struct server *srv, struct server_kasp_pzone *pz,
                                      const struct zone_kasp_policy *p,
                                      const struct zone_kasp_keys *keys, int64_t now)
 {
     int64_t since = -1;
     int k = p ? zone_kasp_sched_ds_overdue(keys, now, p->ds_wait_warn, &since) : -1;
+    bool old = false;
+    if (k < 0 && p) {
+        k = zone_kasp_sched_ds_stale(keys, now, p->ds_wait_warn, &since);
+        old = k >= 0;
+    }
     if (k < 0) {
         if (pz->overdue)
             atomic_fetch_sub(&srv->kasp_ds_overdue, 1);
         pz->overdue = false;
         return;
     }
-    if (pz->overdue && pz->overdue_tag == keys->v[k].tag)
+    if (pz->overdue && pz->overdue_tag == keys->v[k].tag && pz->overdue_old == old)
         return;
     if (!pz->overdue)
         atomic_fetch_add(&srv->kasp_ds_overdue, 1);
     pz->overdue = true;
+    pz->overdue_old = old;
     pz->overdue_tag = keys->v[k].tag;
     pz->overdue_since = since;
-    log_warn("event=dnssec_ds_overdue zone=%s tag=%u waiting_since=%lld waited=%lld bound=%u",
-             pz->origin, keys->v[k].tag, (long long)since, (long long)(now - since),
+    const char *what = server_kasp_parent_alarm_what(old);
+    log_warn("event=dnssec_ds_overdue zone=%s tag=%u what=\"%s\" waiting_since=%lld waited=%lld "
+             "bound=%u",
+             pz->origin, keys->v[k].tag, what, (long long)since, (long long)(now - since),
              p->ds_wait_warn);
     event_ring_push(srv->health.events, "dnssec_ds_overdue",
-                    json_pack("{s:s, s:i, s:I, s:I, s:i}", "zone", pz->origin, "tag",
-                              keys->v[k].tag, "waiting_since", (json_int_t)since, "waited_s",
-                              (json_int_t)(now - since), "bound_s", (int)p->ds_wait_warn));
+                    json_pack("{s:s, s:i, s:s, s:I, s:I, s:i}", "zone", pz->origin, "tag",
+                              keys->v[k].tag, "what", what, "waiting_since", (json_int_t)since,
+                              "waited_s", (json_int_t)(now - since), "bound_s",
+                              (int)p->ds_wait_warn));
 }
 
-/* The line status shows while a successor KSK waits for its DS. */
+/* The line status shows while a successor KSK waits for its DS, or an
+ * old KSK for its DS to leave the parent. */
 static void server_kasp_parent_waiting(struct server_kasp_pzone *pz,
                                        const struct zone_kasp_keys *keys, int64_t now)
 {
     pz->waiting[0] = '\0';
+    int64_t since;
+    int o = zone_kasp_sched_ds_leaving(keys, now, &since);
+    if (o >= 0) {
+        snprintf(pz->waiting, sizeof(pz->waiting),
+                 "waiting since %lld for the old DS of KSK %u to leave every one of %zu parent "
+                 "servers (delete pushed with ds_push); KSK %u stays in the zone until then",
+                 (long long)since, keys->v[o].tag, pz->view.n_servers, keys->v[o].tag);
+        return;
+    }
     int s = zone_kasp_sched_ksk_successor(keys, now);
     if (s < 0 || keys->v[s].t[ZONE_KASP_T_ACTIVE] >= 0 || keys->v[s].t[ZONE_KASP_T_READY] > now)
         return;
@@ -773,6 +802,21 @@ int64_t server_kasp_parent_step(struct server *srv, const struct config_zone *z,
     return wake;
 }
 
+int64_t server_kasp_parent_after(struct server *srv, const struct config_zone *z,
+                                 const struct zone_kasp_policy *p,
+                                 const struct zone_kasp_keys *keys, int64_t now)
+{
+    struct server_kasp_pzone *pz = server_kasp_pzone(srv, z->origin);
+    if (p->n_servers == 0 || pz->view.n == 0 || !zone_kasp_sched_parent_wanted(keys, now))
+        return -1; /* never checked (the first check pushes what is due), or nothing to watch */
+    /* The view is the last check's (at most check_interval old): a
+     * delete of a DS that has gone meanwhile is a no-op at the parent
+     * (RFC 2136 2.5.4). */
+    server_kasp_parent_pushes(srv, pz, z, p, keys, now);
+    server_kasp_parent_waiting(pz, keys, now);
+    return pz->push.wanted ? now : -1;
+}
+
 void server_kasp_parent_decorate(struct server *srv, json_t *view)
 {
     struct server_kasp_parents *ps = srv->kasp_parents;
@@ -794,9 +838,11 @@ void server_kasp_parent_decorate(struct server *srv, json_t *view)
                                   (json_int_t)e->seen_since, "gone_since",
                                   (json_int_t)e->gone_since, "checked", (json_int_t)e->checked));
             }
-            json_t *od = pz->overdue ? json_pack("{s:i, s:I}", "tag", pz->overdue_tag,
-                                                 "waiting_since", (json_int_t)pz->overdue_since)
-                                     : json_null();
+            json_t *od = pz->overdue
+                             ? json_pack("{s:i, s:I, s:s}", "tag", pz->overdue_tag, "waiting_since",
+                                         (json_int_t)pz->overdue_since, "what",
+                                         server_kasp_parent_alarm_what(pz->overdue_old))
+                             : json_null();
             json_object_set_new(
                 z, "parent",
                 json_pack("{s:s?, s:s?, s:o, s:o, s:O?, s:I, s:{s:I, s:I, s:O}}", "waiting",

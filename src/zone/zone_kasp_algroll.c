@@ -57,7 +57,7 @@ static void zone_kasp_algroll_new(struct zone_kasp_key *k, int64_t t0)
 
 /* The old keys (another algorithm than nk's, not on their way out yet)
  * leave at tswap; the old ZSKs sign until tend. old_ksk: the old KSKs'
- * times too (false: zone_kasp_sched_ds_seen has set them). */
+ * times too (false: zone_kasp_sched_ds_gone has set them). */
 static void zone_kasp_algroll_retire(struct zone_kasp_keys *keys, uint8_t alg, int64_t tswap,
                                      int64_t tend, bool old_ksk)
 {
@@ -100,12 +100,33 @@ void zone_kasp_algroll_start(const struct zone_kasp_timing *t, struct zone_kasp_
 void zone_kasp_algroll_ds_seen(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
                                size_t nk, int64_t seen)
 {
-    /* The KSK part is a KSK rollover's: the new KSK active and the old
-     * KSKs out IpubP + retire_safety after the later of seen and Trdy. */
+    /* A KSK rollover's step: the new KSK active IpubP + retire_safety
+     * after the later of seen and Trdy, the old KSK's DS unwanted now.
+     * The old keys keep their place until the old DS is gone
+     * (zone_kasp_algroll_ds_gone). */
     zone_kasp_sched_ds_seen(t, keys, nk, seen);
-    int64_t tswap = keys->v[nk].t[ZONE_KASP_T_ACTIVE];
+}
+
+void zone_kasp_algroll_ds_gone(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                               size_t ok, int64_t gone, int64_t now)
+{
+    bool in_zone = keys->v[ok].t[ZONE_KASP_T_RETIRED] < 0;
+    zone_kasp_sched_ds_gone(t, keys, ok, gone, now);
+    if (!in_zone)
+        return;
+    /* The KSK that took over: its algorithm is the new one. */
+    uint8_t alg = keys->v[ok].algorithm;
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        if (i != ok && k->ksk && k->t[ZONE_KASP_T_ACTIVE] >= 0 &&
+            k->t[ZONE_KASP_T_RETIRE_ACTIVE] < 0 && k->t[ZONE_KASP_T_RETIRED] < 0)
+            alg = k->algorithm;
+    }
+    if (alg == keys->v[ok].algorithm)
+        return; /* a KSK rollover: the ZSKs stay */
+    int64_t tswap = keys->v[ok].t[ZONE_KASP_T_RETIRED];
     int64_t tend = tswap + (int64_t)t->dprp + t->ttl_key + t->retire_safety;
-    zone_kasp_algroll_retire(keys, keys->v[nk].algorithm, tswap, tend, false);
+    zone_kasp_algroll_retire(keys, alg, tswap, tend, false);
 }
 
 /* The new ZSK of a rollover that zone_kasp_algroll_start timed and whose
@@ -161,7 +182,7 @@ bool zone_kasp_algroll_served(const struct zone_kasp_timing *t, struct zone_kasp
             continue;
         }
         /* An old key's times that zone_kasp_algroll_retire set (none
-         * with by_parent: zone_kasp_algroll_ds_seen sets them later).
+         * with by_parent: zone_kasp_algroll_ds_gone sets them later).
          * A key that left at the same second anyway only leaves later:
          * never less safe. */
         zone_kasp_algroll_move(&k->t[ZONE_KASP_T_RETIRED], r.old_keys_gone, r.old_keys_gone, d);

@@ -22,17 +22,23 @@
  *   Trdy  = Tkeys + Dprp + TTLkey + publish_safety
  *                           the new DNSKEYs in every cache: the new KSK's
  *                           DS may replace the old at the parent (CDS);
- *   Tswap = Trdy + Dreg + DprpP + TTLds + retire_safety (no parent check), or
- *         = max(seen, Trdy) + DprpP + TTLds + retire_safety (the new DS seen
- *           at every parent server at 'seen': zone_kasp_algroll_ds_seen)
+ *   Tswap = Trdy + Dreg + DprpP + TTLds + retire_safety (no parent check), or,
+ *           with the parent checked, as in a KSK rollover (zone_kasp_sched.h):
+ *           the new DS seen at every parent server at 'seen'
+ *           (zone_kasp_algroll_ds_seen) makes the old DS unwanted (its
+ *           delete is pushed) and the new KSK active at max(seen, Trdy) +
+ *           DprpP + TTLds + retire_safety; the old DS seen gone from every
+ *           server at 'gone' (zone_kasp_algroll_ds_gone) gives Tswap =
+ *           max(that, gone + TTLds + retire_safety): the parent never
+ *           lists a DS of the old algorithm while the zone has no DNSKEY
+ *           of it, nor does any cache;
  *                           every cached DS names the new KSK: the old
- *                           KSK and ZSK leave the DNSKEY RRset, the new
- *                           KSK is "active";
+ *                           KSK and ZSK leave the DNSKEY RRset;
  *   Tend  = Tswap + Dprp + TTLkey + retire_safety
  *                           the old DNSKEY RRset out of every cache: the
  *                           old ZSK stops signing and its files go (the
- *                           old KSK's files go once its DS has left the
- *                           parent, as in a KSK rollover).
+ *                           old KSK's go at Tswap with the parent
+ *                           checked: its DS is gone by then).
  *
  * A ZSK signs from Tact to Tretire-active whether or not it is published
  * (zone_kasp_key_signs): the new ZSK before its DNSKEY, the old one after.
@@ -81,9 +87,17 @@ void zone_kasp_algroll_start(const struct zone_kasp_timing *t, struct zone_kasp_
 bool zone_kasp_algroll_served(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
                               int64_t served, int64_t now);
 
-/* The new KSK nk's DS was seen at every parent server at 'seen': the swap
- * (Tswap) and the end (Tend) as above. */
+/* The new KSK nk's DS was seen at every parent server at 'seen': the new
+ * KSK's Tact and the old KSK's DS unwanted, as above (the KSK rollover's
+ * zone_kasp_sched_ds_seen). */
 void zone_kasp_algroll_ds_seen(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
                                size_t nk, int64_t seen);
+
+/* KSK ok's unwanted DS has been at no parent server since 'gone' (seen at
+ * now): zone_kasp_sched_ds_gone, and, when the KSK that took over is of
+ * another algorithm, the old algorithm's ZSKs leave with it: Tswap (its
+ * Tret) and Tend as above. */
+void zone_kasp_algroll_ds_gone(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                               size_t ok, int64_t gone, int64_t now);
 
 #endif

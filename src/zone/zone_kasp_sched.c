@@ -33,9 +33,9 @@ const char *zone_kasp_act_name(enum zone_kasp_act a)
     case ZONE_KASP_ACT_ROLL_KSK:
         return "publish a successor KSK (double-KSK)";
     case ZONE_KASP_ACT_DS_SEEN:
-        return "the new KSK's DS is at the parent: schedule the swap";
+        return "the new KSK's DS is at the parent: delete the old DS, schedule the swap";
     case ZONE_KASP_ACT_DS_GONE:
-        return "the retired KSK's DS is gone from the parent";
+        return "the old KSK's DS is gone from the parent: schedule its removal";
     case ZONE_KASP_ACT_NONE:
         break;
     }
@@ -169,6 +169,16 @@ int zone_kasp_sched_parent_ksk(const struct zone_kasp_keys *keys, int64_t now)
     return best;
 }
 
+bool zone_kasp_sched_ds_unwanted(const struct zone_kasp_key *k, int64_t now)
+{
+    /* A KSK is retire-active once its successor's DS is at every parent
+     * server (zone_kasp_sched_ds_seen) or it was given up (retire-active
+     * and retired at once: zone_kasp_sched_abandon); Trem is set only
+     * once its DS is gone (zone_kasp_sched_ds_gone). */
+    return k->ksk && zone_kasp_reached(k->t[ZONE_KASP_T_RETIRE_ACTIVE], now) &&
+           k->t[ZONE_KASP_T_REMOVED] < 0;
+}
+
 bool zone_kasp_sched_parent_wanted(const struct zone_kasp_keys *keys, int64_t now)
 {
     for (size_t i = 0; i < keys->n; i++) {
@@ -178,7 +188,7 @@ bool zone_kasp_sched_parent_wanted(const struct zone_kasp_keys *keys, int64_t no
         if (k->t[ZONE_KASP_T_ACTIVE] < 0 && zone_kasp_reached(k->t[ZONE_KASP_T_READY], now) &&
             k->t[ZONE_KASP_T_RETIRED] < 0)
             return true;
-        if (zone_kasp_reached(k->t[ZONE_KASP_T_RETIRED], now) && k->t[ZONE_KASP_T_REMOVED] < 0)
+        if (zone_kasp_sched_ds_unwanted(k, now))
             return true;
     }
     return false;
@@ -207,6 +217,40 @@ int zone_kasp_sched_ds_overdue(const struct zone_kasp_keys *keys, int64_t now, u
     return w;
 }
 
+int zone_kasp_sched_ds_leaving(const struct zone_kasp_keys *keys, int64_t now, int64_t *since)
+{
+    int best = -1;
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        if (zone_kasp_sched_ds_unwanted(k, now) && zone_kasp_key_published(k, now) &&
+            (best < 0 ||
+             k->t[ZONE_KASP_T_RETIRE_ACTIVE] < keys->v[best].t[ZONE_KASP_T_RETIRE_ACTIVE]))
+            best = (int)i;
+    }
+    *since = best >= 0 ? keys->v[best].t[ZONE_KASP_T_RETIRE_ACTIVE] : -1;
+    return best;
+}
+
+int zone_kasp_sched_ksk_retiring(const struct zone_kasp_keys *keys, int64_t now)
+{
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *k = &keys->v[i];
+        if (k->ksk && zone_kasp_reached(k->t[ZONE_KASP_T_RETIRE_ACTIVE], now) &&
+            zone_kasp_key_published(k, now))
+            return (int)i;
+    }
+    return -1;
+}
+
+int zone_kasp_sched_ds_stale(const struct zone_kasp_keys *keys, int64_t now, uint32_t warn,
+                             int64_t *since)
+{
+    int w = zone_kasp_sched_ds_leaving(keys, now, since);
+    if (w < 0 || warn == 0 || now - *since < (int64_t)warn)
+        return -1;
+    return w;
+}
+
 /* The KSK steps of sched_next: the successor due, a DS seen, a DS gone. */
 static void zone_kasp_next_ksk(const struct zone_kasp_intervals *iv, uint32_t ksk_lifetime,
                                const struct zone_kasp_keys *keys,
@@ -214,8 +258,12 @@ static void zone_kasp_next_ksk(const struct zone_kasp_intervals *iv, uint32_t ks
                                struct zone_kasp_action *out)
 {
     int cur = zone_kasp_sched_current_ksk(keys, now);
+    /* No new rollover while the last one's old KSK is still in the zone
+     * (its DS not gone from the parent yet, or not from every cache):
+     * three KSKs, and two DS to watch. */
     if (cur >= 0 && ksk_lifetime && keys->v[cur].t[ZONE_KASP_T_RETIRE_ACTIVE] < 0 &&
-        zone_kasp_sched_ksk_successor(keys, now) < 0) {
+        zone_kasp_sched_ksk_successor(keys, now) < 0 &&
+        zone_kasp_sched_ksk_retiring(keys, now) < 0) {
         int64_t due =
             keys->v[cur].t[ZONE_KASP_T_ACTIVE] + (int64_t)ksk_lifetime - (int64_t)iv->ipub;
         zone_kasp_take(out, ZONE_KASP_ACT_ROLL_KSK, due < now ? now : due, (size_t)cur,
@@ -232,9 +280,8 @@ static void zone_kasp_next_ksk(const struct zone_kasp_intervals *iv, uint32_t ks
         if (k->t[ZONE_KASP_T_ACTIVE] < 0 && k->t[ZONE_KASP_T_RETIRED] < 0 &&
             zone_kasp_reached(k->t[ZONE_KASP_T_READY], now) && d->seen_since >= 0)
             zone_kasp_take(out, ZONE_KASP_ACT_DS_SEEN, now, i, ZONE_KASP_T_ACTIVE);
-        if (zone_kasp_reached(k->t[ZONE_KASP_T_RETIRED], now) && k->t[ZONE_KASP_T_REMOVED] < 0 &&
-            d->gone_since >= 0)
-            zone_kasp_take(out, ZONE_KASP_ACT_DS_GONE, now, i, ZONE_KASP_T_REMOVED);
+        if (zone_kasp_sched_ds_unwanted(k, now) && d->gone_since >= 0)
+            zone_kasp_take(out, ZONE_KASP_ACT_DS_GONE, now, i, ZONE_KASP_T_RETIRED);
     }
 }
 
@@ -325,19 +372,43 @@ void zone_kasp_sched_ds_seen(const struct zone_kasp_timing *t, struct zone_kasp_
      * server has expired IpubP (DprpP + TTLds) later: from then on every
      * resolver's DS set names the new KSK, and the old may go. */
     k->t[ZONE_KASP_T_ACTIVE] = from + (int64_t)iv.ipub_parent + (int64_t)t->retire_safety;
+    /* The predecessors' DS is unwanted from now on (the daemon pushes its
+     * delete at once; CDS/CDNSKEY name only the new KSK since its Trdy),
+     * but they stay in the DNSKEY RRset, signing it, until their DS is
+     * gone from every parent server: zone_kasp_sched_ds_gone. */
     for (size_t i = 0; i < keys->n; i++) {
         struct zone_kasp_key *o = &keys->v[i];
-        if (i == n || !o->ksk || o->t[ZONE_KASP_T_PUBLISHED] < 0 || o->t[ZONE_KASP_T_RETIRED] >= 0)
+        if (i == n || !o->ksk || o->t[ZONE_KASP_T_PUBLISHED] < 0 ||
+            o->t[ZONE_KASP_T_RETIRED] >= 0 || o->t[ZONE_KASP_T_RETIRE_ACTIVE] >= 0)
             continue;
-        o->t[ZONE_KASP_T_RETIRE_ACTIVE] = k->t[ZONE_KASP_T_ACTIVE];
-        o->t[ZONE_KASP_T_RETIRED] = k->t[ZONE_KASP_T_ACTIVE];
+        o->t[ZONE_KASP_T_RETIRE_ACTIVE] = from;
     }
 }
 
-void zone_kasp_sched_ds_gone(struct zone_kasp_key *k, int64_t now)
+void zone_kasp_sched_ds_gone(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                             size_t n, int64_t gone, int64_t now)
 {
-    int64_t ret = k->t[ZONE_KASP_T_RETIRED];
-    k->t[ZONE_KASP_T_REMOVED] = ret > now ? ret : now;
+    struct zone_kasp_key *k = &keys->v[n];
+    if (k->t[ZONE_KASP_T_RETIRED] >= 0) {
+        /* Out of the zone already: only its files are left. */
+        int64_t ret = k->t[ZONE_KASP_T_RETIRED];
+        k->t[ZONE_KASP_T_REMOVED] = ret > now ? ret : now;
+        return;
+    }
+    /* A resolver may have fetched the DS RRset, old DS included, from the
+     * last server just before it dropped it: TTLds later no cache holds
+     * it. And not before the new KSK's DS is in every cache (its Tact). */
+    int64_t at = gone + (int64_t)t->ttl_ds + (int64_t)t->retire_safety;
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct zone_kasp_key *o = &keys->v[i];
+        if (i != n && o->ksk && o->t[ZONE_KASP_T_ACTIVE] > at &&
+            o->t[ZONE_KASP_T_RETIRE_ACTIVE] < 0 && o->t[ZONE_KASP_T_RETIRED] < 0)
+            at = o->t[ZONE_KASP_T_ACTIVE];
+    }
+    if (at < now)
+        at = now;
+    k->t[ZONE_KASP_T_RETIRED] = at;
+    k->t[ZONE_KASP_T_REMOVED] = at; /* nothing signs with it, no DS names it */
 }
 
 void zone_kasp_sched_abandon(struct zone_kasp_key *k, int64_t now)

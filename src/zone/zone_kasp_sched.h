@@ -23,18 +23,29 @@
  *     time): the same timeline started now, or forced: the new key signs
  *     at once (caches that hold the old DNSKEY RRset fail to validate for
  *     up to Ipub: that is what "force" says).
- *   - the KSK rollover by double-KSK (RFC 7583 3.3.1, RFC 6781 4.1.2):
- *     the successor is published at Tact + ksk_lifetime - Ipub and signs
- *     the DNSKEY RRset beside its predecessor at once; from its Trdy =
- *     Tpub + Ipub it is the KSK the parent should have (CDS/CDNSKEY, DS
- *     push: zone_kasp_sched_parent_ksk). Its Tact stays unset (-1) until
- *     its DS has been seen at every parent server (DS_SEEN): then Tact =
- *     max(seen, Trdy) + IpubP + retire_safety (every cached DS RRset
- *     holds the new DS by then), and the predecessor is retired then
- *     (leaves the DNSKEY RRset). So the old KSK is never removed while
- *     the parent has no DS for the new one. Its files go once its DS is
- *     gone from every parent server (DS_GONE); Trem stays unset until.
- *     No parent server to ask (n_servers 0): the rollover waits.
+ *   - the KSK rollover by double-KSK (RFC 7583 3.3.1, RFC 6781 4.1.2),
+ *     in the order BIND's key manager and RFC 6781 4.1.4 give it:
+ *     1. the successor is published at Tact + ksk_lifetime - Ipub and
+ *        signs the DNSKEY RRset beside its predecessor at once; from its
+ *        Trdy = Tpub + Ipub it is the KSK the parent should have
+ *        (CDS/CDNSKEY, DS push: zone_kasp_sched_parent_ksk). Its Tact
+ *        stays unset (-1) until its DS has been seen at every parent
+ *        server (DS_SEEN, at 'seen');
+ *     2. then the predecessor's DS is unwanted at once: its Tretire-active
+ *        = max(seen, Trdy) (zone_kasp_sched_ds_unwanted: the daemon
+ *        pushes the DS delete), and the successor is active at Tact =
+ *        max(seen, Trdy) + IpubP + retire_safety (every cached DS RRset
+ *        holds the new DS by then);
+ *     3. the predecessor stays in the DNSKEY RRset (Tret unset) until its
+ *        DS is gone from every parent server (DS_GONE, at 'gone'): it
+ *        retires, and its files go, at max(Tact(new), gone + TTLds +
+ *        retire_safety), when no cached DS RRset names it any more.
+ *     So the old KSK is never removed while the parent has no DS for the
+ *     new one, nor while any parent server (or cache) still lists its
+ *     own DS. A parent that never drops the old DS holds the old KSK in
+ *     the zone (zone_kasp_sched_ds_stale raises the alarm), and no new
+ *     KSK rollover starts meanwhile. No parent server to ask (n_servers
+ *     0): the rollover waits at step 1.
  *
  * Ownership: plain values; nothing is allocated.
  */
@@ -131,8 +142,8 @@ enum zone_kasp_act {
     ZONE_KASP_ACT_ROLL_KSK, /* make the successor KSK (double-KSK) of KSK 'key' */
     ZONE_KASP_ACT_DS_SEEN,  /* KSK 'key' (a successor) has its DS at every parent
                                server: zone_kasp_sched_ds_seen */
-    ZONE_KASP_ACT_DS_GONE,  /* retired KSK 'key' has its DS at no parent server any
-                               more: zone_kasp_sched_ds_gone */
+    ZONE_KASP_ACT_DS_GONE,  /* KSK 'key', whose DS is unwanted, has it at no parent
+                               server any more: zone_kasp_sched_ds_gone */
 };
 
 struct zone_kasp_action {
@@ -168,8 +179,13 @@ int zone_kasp_sched_ksk_successor(const struct zone_kasp_keys *keys, int64_t now
  * not retired; -1 when none. */
 int zone_kasp_sched_parent_ksk(const struct zone_kasp_keys *keys, int64_t now);
 /* Whether the parent's servers must be asked at now: a successor KSK is
- * ready and waits for its DS, or a retired KSK's DS may still be there. */
+ * ready and waits for its DS, or an unwanted DS may still be there. */
 bool zone_kasp_sched_parent_wanted(const struct zone_kasp_keys *keys, int64_t now);
+/* Whether KSK k's DS should leave the parent at now: its successor's DS
+ * is at every parent server (k is retire-active) or k was given up, and
+ * its DS has not been seen gone yet (no Trem). The daemon pushes the
+ * delete while a server has it. */
+bool zone_kasp_sched_ds_unwanted(const struct zone_kasp_key *k, int64_t now);
 
 /* The KSK that waits for its DS at the parent at now (ready, no DS seen
  * so no Tact, not retired: a KSK rollover's successor or an algorithm
@@ -181,17 +197,40 @@ int zone_kasp_sched_ds_waiting(const struct zone_kasp_keys *keys, int64_t now, i
 int zone_kasp_sched_ds_overdue(const struct zone_kasp_keys *keys, int64_t now, uint32_t warn,
                                int64_t *since);
 
+/* The KSK still in the zone whose DS should be gone from the parent at
+ * now (zone_kasp_sched_ds_unwanted and published: it stays until the DS
+ * is gone), the one waiting longest; -1 when none. *since: when its DS
+ * became unwanted (its Tretire-active: the delete was pushed then). */
+int zone_kasp_sched_ds_leaving(const struct zone_kasp_keys *keys, int64_t now, int64_t *since);
+/* A KSK on its way out and still in the zone at now (retire-active and
+ * published: its DS not gone from the parent yet, or not from every
+ * cache), or -1. No KSK rollover starts while there is one. */
+int zone_kasp_sched_ksk_retiring(const struct zone_kasp_keys *keys, int64_t now);
+/* The leaving KSK (zone_kasp_sched_ds_leaving) once its old DS has been
+ * at the parent warn seconds or more after it became unwanted (policy
+ * parent.ds_wait_warn; 0: never), else -1: "old DS still at parent". */
+int zone_kasp_sched_ds_stale(const struct zone_kasp_keys *keys, int64_t now, uint32_t warn,
+                             int64_t *since);
+
 /* The timestamps of n, the successor of the current KSK, made at now:
  * published now, ready at now + Ipub, active not yet (DS_SEEN sets it). */
 void zone_kasp_sched_roll_ksk(const struct zone_kasp_timing *t, struct zone_kasp_key *n,
                               int64_t now);
 /* KSK keys->v[n]'s DS seen at every parent server since seen: its Tact =
  * max(seen, Trdy) + IpubP + retire_safety; every other KSK that is
- * published and not retired retires then (retire-active and retired). */
+ * published and not on its way out is retire-active at max(seen, Trdy)
+ * (its DS unwanted from then: the delete is pushed) and stays in the
+ * zone, Tret unset, until its DS is gone (zone_kasp_sched_ds_gone). */
 void zone_kasp_sched_ds_seen(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
                              size_t n, int64_t seen);
-/* Retired KSK k's DS gone from every parent server: removed at now. */
-void zone_kasp_sched_ds_gone(struct zone_kasp_key *k, int64_t now);
+/* KSK keys->v[n] (zone_kasp_sched_ds_unwanted) has its DS at no parent
+ * server since gone, seen at now. Still in the zone (Tret unset): it
+ * retires, and is removed, at the latest of the active KSK's Tact, gone
+ * + TTLds + retire_safety (the old DS out of every cache) and now. Out
+ * of it already (given up, or retired by an older schedule): removed at
+ * the later of its Tret and now. */
+void zone_kasp_sched_ds_gone(const struct zone_kasp_timing *t, struct zone_kasp_keys *keys,
+                             size_t n, int64_t gone, int64_t now);
 /* A successor KSK given up (a forced KSK rollover over one in flight):
  * retired at now, its files deleted once its DS is gone from the parent. */
 void zone_kasp_sched_abandon(struct zone_kasp_key *k, int64_t now);

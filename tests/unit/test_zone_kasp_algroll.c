@@ -103,9 +103,10 @@ static bool some(const struct zone_kasp_keys *ks, uint8_t alg, bool zsk_only,
 }
 
 /* The sweep's three rules at every STEP from t0 - 1 day to the end + 1 day;
- * ds_at: when the parent's DS set changed from the old KSK to the new. */
-static void sweep(struct tap *t, const struct zone_kasp_keys *ks, int64_t ds_at, int64_t end,
-                  const char *what)
+ * ds_at: when the parent's DS set had the new KSK's DS at every server;
+ * old_until: when no cache can hold a DS set with the old KSK's DS. */
+static void sweep(struct tap *t, const struct zone_kasp_keys *ks, int64_t ds_at, int64_t old_until,
+                  int64_t end, const char *what)
 {
     int bad_sig = 0, bad_pub = 0, bad_ds = 0;
     const uint8_t algs[2] = {13, 15};
@@ -121,9 +122,9 @@ static void sweep(struct tap *t, const struct zone_kasp_keys *ks, int64_t ds_at,
                       now - T.dprp - T.ttl_sig))
                 bad_pub++;
         }
-        /* A cached DS set is at most DprpP + TTLds old: the old KSK's until
-         * then, the new KSK's from ds_at. */
-        bool old_ds = now < ds_at + (int64_t)T.dprp_parent + T.ttl_ds;
+        /* A DS set, listed or cached: the old KSK's until old_until, the
+         * new KSK's from ds_at. */
+        bool old_ds = now < old_until;
         bool new_ds = now >= ds_at;
         if ((old_ds && !zone_kasp_key_published(&ks->v[0], now)) ||
             (new_ds && !zone_kasp_key_published(&ks->v[2], now)))
@@ -141,8 +142,9 @@ static void test_sweep(struct tap *t)
 {
     struct zone_kasp_keys ks;
     start(&ks, false);
-    /* Without a check the parent is assumed to publish within Dreg of Trdy. */
-    sweep(t, &ks, TRDY + T.dreg, TEND, "timed by Dreg");
+    /* Without a check the parent is assumed to publish within Dreg of Trdy
+     * (and the old DS to be out of every cache DprpP + TTLds later). */
+    sweep(t, &ks, TRDY + T.dreg, TRDY + T.dreg + T.dprp_parent + T.ttl_ds, TEND, "timed by Dreg");
 
     /* With the parent checked: the DS is seen 3 days after Trdy (a slow
      * registrar); nothing retires before. */
@@ -153,15 +155,47 @@ static void test_sweep(struct tap *t)
               "by the parent: the old keys stay until the new DS is seen");
     int64_t seen = TRDY + 3 * 86400;
     zone_kasp_algroll_ds_seen(&T, &ks, 2, seen);
-    int64_t swap = seen + T.dprp_parent + T.ttl_ds + T.retire_safety;
+    int64_t act = seen + T.dprp_parent + T.ttl_ds + T.retire_safety;
     TAP_CHECK(t,
-              ks.v[2].t[ZONE_KASP_T_ACTIVE] == swap && ks.v[0].t[ZONE_KASP_T_RETIRED] == swap &&
-                  ks.v[1].t[ZONE_KASP_T_RETIRED] == swap,
-              "the swap is DprpP + TTLds + retire_safety after the DS is seen");
+              ks.v[2].t[ZONE_KASP_T_ACTIVE] == act &&
+                  ks.v[0].t[ZONE_KASP_T_RETIRE_ACTIVE] == seen &&
+                  zone_kasp_sched_ds_unwanted(&ks.v[0], seen),
+              "the DS seen: the new KSK active DprpP + TTLds + retire_safety later, the old DS "
+              "unwanted at once (its delete pushed)");
+    TAP_CHECK(t,
+              ks.v[0].t[ZONE_KASP_T_RETIRED] < 0 && ks.v[1].t[ZONE_KASP_T_RETIRED] < 0 &&
+                  ks.v[1].t[ZONE_KASP_T_RETIRE_ACTIVE] < 0,
+              "the old KSK and ZSK stay until the old DS is gone");
+    /* The old DS is deleted at once but the parent takes 2 days (a slow
+     * registrar): gone then, seen gone at the next check. */
+    int64_t gone = seen + 2 * 86400;
+    TAP_CHECK(t,
+              zone_kasp_algroll_in_flight(&ks, gone) && zone_kasp_key_published(&ks.v[0], gone) &&
+                  zone_kasp_key_published(&ks.v[1], gone) && zone_kasp_key_signs(&ks.v[1], gone),
+              "while the parent lists the old DS, the old algorithm's keys stay and sign");
+    zone_kasp_algroll_ds_gone(&T, &ks, 0, gone, gone + STEP);
+    int64_t swap = gone + T.ttl_ds + T.retire_safety;
+    TAP_CHECK(t,
+              ks.v[0].t[ZONE_KASP_T_RETIRED] == swap && ks.v[1].t[ZONE_KASP_T_RETIRED] == swap &&
+                  ks.v[0].t[ZONE_KASP_T_REMOVED] == swap,
+              "the swap is TTLds + retire_safety after the old DS is gone (the old DS out of "
+              "every cache), later than the new KSK's Tact");
     TAP_CHECK(t,
               ks.v[1].t[ZONE_KASP_T_RETIRE_ACTIVE] == swap + T.dprp + T.ttl_key + T.retire_safety,
               "the old ZSK signs Dprp + TTLkey + retire_safety more");
-    sweep(t, &ks, seen, swap + T.dprp + T.ttl_key + T.retire_safety, "by the parent");
+    sweep(t, &ks, seen, gone + T.ttl_ds, swap + T.dprp + T.ttl_key + T.retire_safety,
+          "by the parent, old DS slow to go");
+
+    /* A parent that drops the old DS at once: the swap is the new KSK's
+     * Tact, as IpubP after seen covers the caches. */
+    start(&ks, true);
+    zone_kasp_algroll_ds_seen(&T, &ks, 2, seen);
+    zone_kasp_algroll_ds_gone(&T, &ks, 0, seen + STEP, seen + STEP);
+    TAP_CHECK(t, ks.v[0].t[ZONE_KASP_T_RETIRED] == act && ks.v[1].t[ZONE_KASP_T_RETIRED] == act,
+              "a quick parent: the swap is at the new KSK's Tact = max(seen, Trdy) + IpubP + "
+              "retire_safety");
+    sweep(t, &ks, seen, seen + STEP + T.ttl_ds, act + T.dprp + T.ttl_key + T.retire_safety,
+          "by the parent, old DS quick to go");
 }
 
 static void test_wanted(struct tap *t)
