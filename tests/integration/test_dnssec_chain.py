@@ -18,12 +18,17 @@ name of the child, and samples the DNSKEY RRset both nodes serve, through:
 2. an emergency ZSK rollover (POST /v1/dnssec/ZONE/rollover on the node
    holding the key lock);
 3. the KSK rollover (by its lifetime): the new KSK's DS pushed to Knot and
-   seen there before the old KSK leaves, the old DS deleted;
+   seen there, the old DS deleted at once, the old KSK out of the zone
+   only once its DS has left Knot;
 4. a stop of the lock holder while both KSKs are in the zone, until the
    other node has taken the lock, then its start: the other node finishes
    the step, asking the parent itself;
 5. the algorithm rollover 13 -> 15, by a reload of both nodes' policy: the
-   DS of the new KSK pushed to Knot before the old algorithm's keys leave.
+   DS of the new KSK pushed to Knot, the DS of 13 deleted, and only then
+   the old algorithm's keys out of the zone.
+At every sample of the two KSK steps, every DS the parent lists (its tag,
+its algorithm) has its DNSKEY in the zone on both nodes (RFC 6781 4.1.4;
+issue #56).
 Every answer must validate (NOERROR with AD); each distinct zone either
 node serves (by its DNSKEY and CDS RRsets and the algorithms signing an
 answer) is transferred and must pass ldns-verify-zone and kzonecheck; the
@@ -110,6 +115,25 @@ def keyset(g):
 
 def zsks(g):
     return {t for t, fl in keyset(g) if not fl & 1}
+
+
+def dnskey_algs(g):
+    return {int(k.algorithm) for k in ksk.rrset(g.port, CHILD, "DNSKEY")}
+
+
+def parent_covered(what, ds, before, after, nodes):
+    """Asserts that each DS item (tag or algorithm) the parent lists names
+    a DNSKEY of each node's zone. The zone is read just before the parent
+    and just after: a DNSKEY that a correct order puts in before its DS
+    shows in the later read, one it takes out after its DS left shows in
+    the earlier one, so a race between the reads cannot fail this; a DS
+    listed while its DNSKEY is out of the zone for longer than a sample
+    does."""
+    for g, b, a in zip(nodes, before, after):
+        if not (b and a):
+            continue  # a read without an answer (a zone always has a DNSKEY): no sample
+        assert ds <= (b | a), ("the parent lists a %s the zone has no DNSKEY for" % what,
+                               g.config["fleet"]["node"], sorted(ds), sorted(b), sorted(a))
 
 
 def sig_algs(g):
@@ -333,11 +357,14 @@ class Run:
     def check_ksk(self):
         """Whether the KSK rollover is over on both nodes; asserts on the
         way that no node withdraws the old KSK before the parent has the
-        DS of the new one."""
+        DS of the new one, nor while the parent still lists its own."""
+        nodes = self.env.nodes
+        before = [ksk.ksk_tags(g.port) for g in nodes]
         dss = ksk.ds_tags(self.env.kport)
+        after = [ksk.ksk_tags(g.port) for g in nodes]
+        parent_covered("DS (tag)", dss, before, after, nodes)
         done = True
-        for g in self.env.nodes:
-            ksks = ksk.ksk_tags(g.port)
+        for g, ksks in zip(nodes, after):
             if ksks and self.first_ksk not in ksks:
                 assert ksks <= dss, ("the old KSK left before the parent had the new DS",
                                      ksks, dss)
@@ -354,15 +381,19 @@ class Run:
 
     def check_algroll(self):
         """Whether both nodes serve algorithm 15 only (keys and signatures)
-        and the parent has its DS only; asserts on the way that the old
-        algorithm's DNSKEYs never leave before the parent has a DS of 15."""
+        and the parent has its DS only; asserts at every sample that each
+        DS algorithm the parent lists has a DNSKEY of that algorithm in
+        the zone on both nodes: the old algorithm's DNSKEYs never leave
+        before the parent has a DS of 15, nor while it lists one of 13."""
+        nodes = self.env.nodes
+        before = [dnskey_algs(g) for g in nodes]
         ds = {int(d.algorithm) for d in ksk.rrset(self.env.kport, CHILD, "DS")}
+        after = [dnskey_algs(g) for g in nodes]
+        parent_covered("DS algorithm", ds, before, after, nodes)
         done = True
-        for g in self.env.nodes:
-            keys = {int(k.algorithm) for k in ksk.rrset(g.port, CHILD, "DNSKEY")}
+        for g, keys in zip(nodes, after):
             sigs = set(sig_algs(g))
             self.algs_seen.add((tuple(sorted(keys)), tuple(sorted(sigs)), tuple(sorted(ds))))
-            assert 13 in keys or 15 in ds, (keys, ds)
             done = done and keys == {15} and sigs == {15}
         return done and ds == {15}
 
@@ -431,15 +462,14 @@ def test_chain_of_trust_through_a_fleet(lab):
     # The algorithm rollover's order (as test_dnssec_algroll.py's through
     # the parent; DNSKEY, RRSIG and parent DS algorithms): 15's signatures
     # before its DNSKEYs, the new DS at the parent while both KSKs are in
-    # the zone, 13's signatures after its DNSKEYs left. The parent's DS of
-    # 13 is deleted only once 13's KSK has left the zone (doc/dnssec.md,
-    # "What it does not do yet"), and that push can come after 13's
-    # signatures too (seen once in four runs under ASan beside the full
-    # CI): the third stage is checked on the zone's side only, and
-    # check_algroll saw the parent end with the DS of 15 alone.
-    for st in (((13,), (13, 15), (13,)), ((13, 15), (13, 15), (13, 15))):
+    # the zone, the DS of 13 deleted before 13's DNSKEYs leave, and 13's
+    # signatures after its DNSKEYs left, with the parent listing 15 only:
+    # that stage lasts Dprp + TTLkey = 5 s (zone_kasp_algroll.h, Tend -
+    # Tswap), 25 samples of 0.2 s. check_algroll asserted at every sample
+    # that no DS of 13 was listed without a DNSKEY of 13.
+    for st in (((13,), (13, 15), (13,)), ((13, 15), (13, 15), (13, 15)),
+               ((15,), (13, 15), (15,))):
         assert st in run.algs_seen, sorted(run.algs_seen)
-    assert any(st[:2] == ((15,), (13, 15)) for st in run.algs_seen), sorted(run.algs_seen)
     # The parent's DS set went from the first KSK to the new one (check_ksk):
     # only gtmd's pushes change it. The tries are kept in the memory of the
     # node that made them (a restarted one forgets its own).

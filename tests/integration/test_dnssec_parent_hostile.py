@@ -9,7 +9,10 @@ seen (the old KSK stays, the new one never becomes active), show the
 error of the check and of the push in GET /v1/dnssec ("parent") and
 count both in /metrics. A parent that truncates over UDP and answers
 honestly over TCP is the control: the same server, read the right way,
-is seen, so the checks above can fail."""
+is seen, so the checks above can fail. A parent that takes the new DS
+but never drops the old one (it acknowledges the delete and keeps the
+DS) holds the old KSK in the zone and raises the "old DS still at
+parent" alarm."""
 import base64
 import copy
 import os
@@ -88,7 +91,8 @@ class Parent(threading.Thread):
             self.queries += 1
         m = {"never": "wrong_owner", "slow": "silent"}.get(self.mode, self.mode)
         r = dns.message.make_response(q)
-        if q.opcode() == dns.opcode.QUERY and m in ("tcp_only", "wrong_id", "wrong_question"):
+        if q.opcode() == dns.opcode.QUERY and m in ("tcp_only", "wrong_id", "wrong_question",
+                                                      "keeps_old"):
             r.answer.append(dns.rrset.from_rdata_list(CHILD, 2, self.ds()))
         if m == "silent":
             return None
@@ -181,7 +185,7 @@ def hostile(request, tmp_path):
         (tmp_path / "child.zone").write_text(CHILD_TEXT)
         cfg = {"listen": ["%s:%d" % (ADDR, gport)], "workers": 1,
                "dnssec_policies": {"short": policy(
-                   parent.port, 2 if request.param == "never" else None,
+                   parent.port, 2 if request.param in ("never", "keeps_old") else None,
                    3 if request.param == "slow" else 1)},
                "zones": [{"origin": CHILD, "file": "child.zone",
                           "dnssec": {"policy": "short", "key_directory": "keys"}}],
@@ -310,7 +314,8 @@ def test_a_ds_that_never_comes_raises_the_alarm(hostile):
     p = poll(overdue, 30, 0.3)[0]
     assert p, zone_status(admin)
     keys = {k["tag"]: k for k in zone_status(admin)["keys"]}
-    assert p["ds_overdue"] == {"tag": new, "waiting_since": keys[new]["ready"]}, (p, keys)
+    assert p["ds_overdue"] == {"tag": new, "waiting_since": keys[new]["ready"],
+                               "what": "new DS not at parent"}, (p, keys)
     assert keys[new]["active"] is None
     assert metric_value(admin, "gtmd_dnssec_ds_overdue_zones") == 1
     # Logged (and published as an event) once for this KSK.
@@ -320,6 +325,54 @@ def test_a_ds_that_never_comes_raises_the_alarm(hostile):
                  env={"GTMCTL_SERVER": admin.url, "GTMCTL_TOKEN": READ_TOKEN})
     assert ctl.returncode == 0, ctl.stderr
     assert "ALARM: the DS of KSK %d is not at the parent" % new in ctl.stdout, ctl.stdout
+
+
+@pytest.mark.parametrize("hostile", ["keeps_old"], indirect=True)
+def test_an_old_ds_that_never_goes_holds_the_old_ksk(hostile):
+    """parent.ds_wait_warn 2 s; the parent lists the DS of both KSKs from
+    the start of the rollover and acknowledges every delete without
+    acting on it. The new DS is seen, the old DS's delete pushed at once,
+    the new KSK becomes active, and the old KSK stays in the zone beside
+    it (the parent still lists its DS), with the alarm raised."""
+    parent, g, admin, state = hostile
+    old = dns.dnssec.key_id(state["ksks"][0])
+    new = start_rollover(admin, g.port, state)
+
+    def overdue():
+        p = zone_status(admin).get("parent") or {}
+        return p if (p.get("ds_overdue") or {}).get("what") == "old DS still at parent" else None
+    # Ready Ipub (3 s) after the call, seen at the next check (1 s), the
+    # delete pushed in that run; the alarm 2 s later at a check: about 7 s;
+    # 30 s for ASan and a loaded machine.
+    p = poll(overdue, 30, 0.3)[0]
+    assert p, zone_status(admin)
+    keys = {k["tag"]: k for k in zone_status(admin)["keys"]}
+    assert p["ds_overdue"] == {"tag": old, "waiting_since": keys[old]["retire_active"],
+                               "what": "old DS still at parent"}, (p, keys)
+    assert keys[old]["retired"] is None and keys[new]["active"] is not None, keys
+    dels = [t for t in p["ds_push"]["tries"] if t["action"] == "delete"]
+    assert dels and all(t["tag"] == old and t["ok"] for t in dels), p["ds_push"]
+    assert "old DS of KSK %d" % old in p["waiting"], p
+    assert metric_value(admin, "gtmd_dnssec_ds_overdue_zones") == 1
+    lines = [ln for ln in g.read_log().splitlines() if "event=dnssec_ds_overdue" in ln]
+    assert len(lines) == 1 and "tag=%d " % old in lines[0] and \
+        'what="old DS still at parent"' in lines[0], lines
+    ctl = gtmctl("dnssec", "status",
+                 env={"GTMCTL_SERVER": admin.url, "GTMCTL_TOKEN": READ_TOKEN})
+    assert ctl.returncode == 0, ctl.stderr
+    assert "ALARM: old DS still at parent: the DS of KSK %d" % old in ctl.stdout, ctl.stdout
+    # The new KSK active (IpubP = 3 s after seen) and two checks more: the
+    # old KSK is still in the zone, signing the DNSKEY RRset with the new.
+    act = keys[new]["active"]
+    assert poll(lambda: time.time() >= act + 2, 30, 0.2)[0]
+    assert {dns.dnssec.key_id(k) for k in ksks(g.port)} == {old, new}
+    keys = {k["tag"]: k for k in zone_status(admin)["keys"]}
+    assert keys[old]["retired"] is None and keys[old]["state"] == "retire-active", keys[old]
+    assert keys[new]["state"] == "active", keys[new]
+    # No new KSK rollover while the old KSK waits, forced or not.
+    for body in ({"key": "ksk"}, {"key": "ksk", "force": True}):
+        r = admin.post("/v1/dnssec/%s/rollover" % CHILD, body)
+        assert r.status == 409 and "still ending" in r.json["error"]["message"], r.json
 
 
 @pytest.mark.parametrize("hostile", ["silent"], indirect=True)
