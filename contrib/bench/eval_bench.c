@@ -93,7 +93,7 @@ int main(int argc, char **argv)
         for (long i = 0; i < evals; i++) {
             struct policy_client c = {.addr = &ss, .ecs = &ecs[i & 255], .rng = &rng};
             struct policy_result out;
-            policy_eval(g, &g->records[i % 3], DNS_TYPE_A, &c, &out);
+            policy_eval(g, gslb_rec(g, i % 3), DNS_TYPE_A, &c, &out);
             sink += (uint64_t)out.n + out.ecs_scope + (uint64_t)out.serving_region;
         }
         printf("round %d: %.1f ns/eval\n", r, (now_ns() - t0) / (double)evals);

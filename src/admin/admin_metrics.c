@@ -132,7 +132,7 @@ static void metrics_records(struct evbuffer *b, struct serve *sv, const struct s
     metrics_head(b, "gtmd_policy_answers_total", "counter",
                  "Policy answers by record and serving region (\"none\": nothing was up).");
     for (size_t i = 0; g && i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         for (size_t k = 0; k <= g->n_regions; k++) {
             unsigned long long n = serve_sum_policy(sv, s, i, k < g->n_regions ? (int)k : -1);
             if (!n)

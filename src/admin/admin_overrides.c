@@ -157,7 +157,7 @@ static json_t *ovr_changes(const struct serve_set *s, const struct policy_overla
     const struct gslb *g = s->gslb;
     json_t *changes = json_array();
     for (size_t i = 0; g && i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         const struct policy_geo_trie *t = s->geo && i < s->geo->n_recs ? s->geo->recs[i].t : NULL;
         for (int k = 0; k < 3; k++)
             ovr_record_changes(g, r, t, types[k], ov, changes, blocked);

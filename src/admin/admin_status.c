@@ -105,7 +105,7 @@ static json_t *status_ramps(const struct gslb *g, uint16_t region)
     json_t *arr = json_array();
     int64_t now = policy_ramp_now_ms();
     for (size_t i = 0; g->ramp && i < g->n_records; i++) {
-        const struct policy_record *rec = &g->records[i];
+        const struct policy_record *rec = gslb_rec(g, i);
         bool uses = false;
         for (size_t k = 0; k < rec->n_regions && !uses; k++)
             uses = rec->regions[k] == region;
@@ -161,7 +161,7 @@ static json_t *status_records(const struct gslb *g)
 {
     json_t *arr = json_array();
     for (size_t i = 0; g && i < g->n_records; i++)
-        json_array_append_new(arr, admin_view_record(g, &g->records[i]));
+        json_array_append_new(arr, admin_view_record(g, gslb_rec(g, i)));
     return arr;
 }
 

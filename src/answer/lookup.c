@@ -95,7 +95,7 @@ static const struct zone_rrset *lookup_policy(struct lookup_ctx *c, const struct
     /* The one counting point of policy answers; explain's traced runs do
      * not count. */
     if (!p->trace && c->reader && (a.res.serving_region >= 0 || a.res.outcome != POLICY_SERVED))
-        serve_count_policy(c->reader, c->set, (size_t)(r - c->set->gslb->records),
+        serve_count_policy(c->reader, c->set, r->index,
                            a.res.outcome == POLICY_SERVED ? a.res.serving_region : -1,
                            c->client->canary);
     if (!p->trace && c->reader && a.res.geo_kind != POLICY_GEO_NONE)

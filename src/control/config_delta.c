@@ -292,7 +292,7 @@ static void delta_policy_names(const struct gslb *g, const struct snapshot *s, b
         const struct policy_binding *b = &g->bindings[i];
         struct dns_name n;
         if (!(b->a || b->aaaa || b->cname) ||
-            !dns_name_index(g->records[i].name, g->records[i].name_len, &n))
+            !dns_name_index(gslb_rec(g, i)->name, gslb_rec(g, i)->name_len, &n))
             continue;
         const struct zone *z = snapshot_find_zone(s, &n, DNS_TYPE_A);
         if (!z)
@@ -343,7 +343,7 @@ static void delta_check_new(const struct gslb *g, const size_t *new, size_t n_ne
                             const struct snapshot *s, bool *same)
 {
     for (size_t k = 0; k < n_new; k++) {
-        const struct policy_record *r = &g->records[new[k]];
+        const struct policy_record *r = gslb_rec(g, new[k]);
         struct dns_name n;
         if (!dns_name_index(r->name, r->name_len, &n))
             continue;
@@ -360,7 +360,7 @@ static bool delta_named_anew(const struct gslb *g, const size_t *new, size_t n_n
                              const struct policy_record *o)
 {
     for (size_t k = 0; k < n_new; k++) {
-        const struct policy_record *r = &g->records[new[k]];
+        const struct policy_record *r = gslb_rec(g, new[k]);
         if (r->name_len == o->name_len && memcmp(r->name, o->name, o->name_len) == 0)
             return true;
     }
@@ -400,11 +400,11 @@ static bool delta_gone(const struct gslb *g, const struct gslb *p, size_t f, con
 {
     const struct policy_binding *o = &p->bindings[f];
     struct dns_name n;
-    if (!policy_binding_any(o) || delta_named_anew(g, new, n_new, &p->records[f]))
+    if (!policy_binding_any(o) || delta_named_anew(g, new, n_new, gslb_rec(p, f)))
         return true;
     if (++*gone > DELTA_FEW)
         return false;
-    if (dns_name_index(p->records[f].name, p->records[f].name_len, &n))
+    if (dns_name_index(gslb_rec(p, f)->name, gslb_rec(p, f)->name_len, &n))
         delta_mark_name(s, &n, same); /* bound no more */
     return true;
 }

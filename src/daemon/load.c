@@ -65,10 +65,10 @@ size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t z
     size_t n = 0;
     for (size_t i = 0; g && i < g->n_records; i++) {
         struct dns_name nm;
-        if (!dns_name_index(g->records[i].name, g->records[i].name_len, &nm))
+        if (!dns_name_index(gslb_rec(g, i)->name, gslb_rec(g, i)->name_len, &nm))
             continue;
         if (load_zone_of(cfg, &nm) == (int)zi) {
-            flags[n] = zone_policy_flag(g->records[i].rtype);
+            flags[n] = zone_policy_flag(gslb_rec(g, i)->rtype);
             out[n++] = nm;
         }
     }

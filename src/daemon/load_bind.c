@@ -89,7 +89,7 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
     free(to);
     if (n != SIZE_MAX) {
         for (size_t x = 0; x < n_rest; x++)
-            load_attach(s, cfg, &g->bindings[rest[x]], &g->records[rest[x]], bind, errs, warns);
+            load_attach(s, cfg, &g->bindings[rest[x]], gslb_rec(g, rest[x]), bind, errs, warns);
         /* Taken, but not attached in prev (its secondary zone had no copy
          * yet, or its data answered there): attached, or told, again. */
         for (size_t i = 0; n < n_to && i < g->n_records; i++) {
@@ -97,7 +97,7 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
             if (policy_binding_any(b) && !carried[i] && g->from[i] != GSLB_COMPILED &&
                 policy_binding_any(&p->bindings[g->from[i]]) &&
                 policy_binding_same_slots(b, &p->bindings[g->from[i]]))
-                load_attach(s, cfg, b, &g->records[i], bind, errs, warns);
+                load_attach(s, cfg, b, gslb_rec(g, i), bind, errs, warns);
         }
     }
     free(carried);
@@ -158,7 +158,7 @@ static bool load_attach_shared(struct snapshot *s, const struct config *cfg, con
          * is not attached, and the other path tells it again. */
         serve_bind_init(&again, n_rest, g->bindings, NULL);
         for (size_t x = 0; x < n_rest; x++)
-            load_attach(s, cfg, &g->bindings[rest[x]], &g->records[rest[x]], &again, errs, &w);
+            load_attach(s, cfg, &g->bindings[rest[x]], gslb_rec(g, rest[x]), &again, errs, &w);
         ok = errs->count != before || (again.n == n_rest && serve_bind_within(&again, &prev->bind));
     }
     if (ok) {
@@ -192,7 +192,7 @@ static void load_attach_all(struct snapshot *s, const struct config *cfg, const 
         if (node)
             serve_bind_put(bind, node, b);
         else
-            load_attach(s, cfg, b, &g->records[i], bind, errs, warns);
+            load_attach(s, cfg, b, gslb_rec(g, i), bind, errs, warns);
     }
     free(nodes);
 }

@@ -29,11 +29,11 @@ static void load_update_attach(const struct config *cfg, const struct gslb *g, s
         const struct policy_binding *b = &g->bindings[i];
         struct dns_name nm;
         if (!(b->a || b->aaaa || b->cname) ||
-            !dns_name_index(g->records[i].name, g->records[i].name_len, &nm))
+            !dns_name_index(gslb_rec(g, i)->name, gslb_rec(g, i)->name_len, &nm))
             continue;
         struct errlist none;
         errlist_init(&none); /* the other zones' records were checked when they loaded */
-        load_attach(s, cfg, b, &g->records[i], bind,
+        load_attach(s, cfg, b, gslb_rec(g, i), bind,
                     load_zone_of(cfg, &nm) == (int)zi ? errs : &none, NULL);
         errlist_free(&none);
     }

@@ -70,7 +70,7 @@ struct config *server_load_config(struct server *srv, json_t *doc, json_t *known
                                                                  : NULL;
     struct policy_reuse reuse = {cur ? cur->gslb : NULL, srv->cfg ? srv->cfg->root : NULL,
                                  &srv->records_spare, json_object_get(touched, "records"),
-                                 srv->orders};
+                                 srv->orders, NULL};
     /* From the file: nothing is taken, but the region lists are shared
      * (the first load is most of a large estate's memory). */
     struct policy_reuse lists = {.orders = srv->orders};

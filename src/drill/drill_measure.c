@@ -110,7 +110,7 @@ static void drill_measure_lost(const struct gslb *g, const struct drill *d, cons
                                struct drill_mrec *r)
 {
     for (size_t i = 0; g && i < g->n_records; i++) {
-        const struct policy_record *pr = &g->records[i];
+        const struct policy_record *pr = gslb_rec(g, i);
         if (pr->rtype != r->qtype || strcmp(pr->name_str, name) != 0)
             continue;
         const struct policy_pool *p = &g->pools[pr->pool];

@@ -155,7 +155,7 @@ bool drill_records_region_down(const struct gslb *g, const struct drill_targets 
                                size_t whylen)
 {
     for (size_t i = 0; g && i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         if (!drill_record_touched(g, r, t))
             continue;
         const struct policy_pool *p = &g->pools[r->pool];

@@ -69,7 +69,7 @@ struct drill_timeline *drill_timeline_new(const struct gslb *g, const struct dri
     tl->window_end = now + DRILL_TIMELINE_WINDOW;
     struct policy_overlay ov = drill_targets_overlay(t);
     for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         struct policy_client c = {.overlay = NULL};
         struct policy_result before, after;
         policy_eval_all(g, r, r->rtype, &c, &before);

@@ -199,7 +199,7 @@ json_t *drill_whatif_geo(const struct gslb *g, const struct policy_geo *geo,
     memset(sum, 0, sizeof(*sum));
     json_t *recs = json_array(), *unserved = json_array();
     for (size_t i = 0; g && i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         for (int t = 0; t < 3; t++) {
             if (!whatif_pool_has(&g->pools[r->pool], types[t]))
                 continue;

@@ -18,8 +18,8 @@ static const uint16_t whatif_types[3] = {DNS_TYPE_A, DNS_TYPE_AAAA, DNS_TYPE_CNA
 static const struct policy_record *whatif_record(const struct gslb *g, const char *name)
 {
     for (size_t i = 0; g && i < g->n_records; i++)
-        if (strcmp(g->records[i].name_str, name) == 0)
-            return &g->records[i];
+        if (strcmp(gslb_rec(g, i)->name_str, name) == 0)
+            return gslb_rec(g, i);
     return NULL;
 }
 
@@ -111,11 +111,11 @@ json_t *drill_whatif_config(const struct gslb *before, const struct policy_geo *
     memset(sum, 0, sizeof(*sum));
     json_t *recs = json_array(), *unserved = json_array();
     for (size_t i = 0; before && i < before->n_records; i++)
-        whatif_config_name(before, geo_before, after, geo_after, before->records[i].name_str,
+        whatif_config_name(before, geo_before, after, geo_after, gslb_rec(before, i)->name_str,
                            clients, n_clients, recs, unserved, sum);
     for (size_t i = 0; after && i < after->n_records; i++)
-        if (!whatif_record(before, after->records[i].name_str)) /* new records */
-            whatif_config_name(before, geo_before, after, geo_after, after->records[i].name_str,
+        if (!whatif_record(before, gslb_rec(after, i)->name_str)) /* new records */
+            whatif_config_name(before, geo_before, after, geo_after, gslb_rec(after, i)->name_str,
                                clients, n_clients, recs, unserved, sum);
     return drill_whatif_report(recs, unserved, sum);
 }

@@ -768,7 +768,7 @@ void fleet_set_endpoints(struct fleet *f, const struct gslb *g, const char *conf
     }
     bool latency = false;
     for (size_t i = 0; g && !g->counted && i < g->n_records && !latency; i++)
-        latency = g->records[i].policy == POLICY_LATENCY;
+        latency = gslb_rec(g, i)->policy == POLICY_LATENCY;
     atomic_store(&f->rtt_wanted, latency || (g && g->counted && g->n_latency > 0));
     pthread_mutex_lock(&f->lock);
     if (!same)

@@ -103,7 +103,7 @@ void policy_record_ext_free(struct policy_record_ext *x)
 /* The parts record i of g points at, freed when g owns them (gslb.carried). */
 static void gslb_free_record(struct gslb *g, size_t i)
 {
-    struct policy_record *r = &g->records[i];
+    const struct policy_record *r = gslb_rec(g, i);
     if (g->from_g ? g->from[i] != GSLB_COMPILED : g->carried && g->carried[i])
         return; /* its origin's, or taken by the successor */
     policy_orders_release(r->regions);
@@ -157,7 +157,7 @@ static struct gslb *gslb_free_one(struct gslb *g)
     free(g->azs);
     free(g->checks);
     free(g->pools);
-    bigalloc_give(g->spare, g->records, g->records_cap, sizeof(*g->records));
+    gslb_records_free(g);
     bigalloc_table_give(g->spare, g->bindings, g->bindings_len);
     free(g);
     return next;
@@ -410,7 +410,7 @@ static size_t *policy_bind_first(const struct gslb *g)
     if (!first)
         abort();
     for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i], *p = i ? &g->records[i - 1] : NULL;
+        const struct policy_record *r = gslb_rec(g, i), *p = i ? gslb_rec(g, i - 1) : NULL;
         uint32_t h = r->name_hash, k = h & (size - 1);
         if (p && p->name_hash == h && p->name_len == r->name_len &&
             memcmp(p->name, r->name, r->name_len) == 0) {
@@ -418,7 +418,7 @@ static size_t *policy_bind_first(const struct gslb *g)
             continue;
         }
         for (; t[k][0]; k = (k + 1) & (size - 1)) {
-            const struct policy_record *o = &g->records[t[k][0] - 1];
+            const struct policy_record *o = gslb_rec(g, t[k][0] - 1);
             if (t[k][1] == h && o->name_len == r->name_len &&
                 memcmp(o->name, r->name, r->name_len) == 0)
                 break;
@@ -437,8 +437,10 @@ static size_t *policy_bind_first(const struct gslb *g)
  * member are consecutive). */
 static bool policy_same_key_as_before(const struct gslb *g, size_t i)
 {
-    const struct policy_record *r = &g->records[i], *p = r - 1;
-    return i > 0 && p->key_hash == r->key_hash && strcmp(p->name_str, r->name_str) == 0;
+    if (i == 0)
+        return false;
+    const struct policy_record *r = gslb_rec(g, i), *p = gslb_rec(g, i - 1);
+    return p->key_hash == r->key_hash && strcmp(p->name_str, r->name_str) == 0;
 }
 
 void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
@@ -462,7 +464,7 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
         types[i] = (uint8_t)((policy_pool_has(&g->pools[i], DNS_TYPE_A) ? POLICY_BIND_A : 0) |
                              (policy_pool_has(&g->pools[i], DNS_TYPE_AAAA) ? POLICY_BIND_AAAA : 0));
     for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         if (by_key && !policy_same_key_as_before(g, i))
             start = i;
         /* Bindings are indexed like the first record of each name. */

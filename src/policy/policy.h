@@ -250,6 +250,33 @@ struct policy_check {
     uint16_t *of;                 /* composite only: indexes of its children, comp.n_of */
 };
 
+/* The records of a policy set are a persistent vector of one level
+ * (issue #55): a table of pointers to chunks of GSLB_CHUNK records each,
+ * every chunk counted by reference and shared by the sets that hold the
+ * same records at the same indices. A change that replaces names' records
+ * in their room (policy_config_touched.c) copies the table (1,000
+ * pointers at a million records) and only the chunks it writes, where it
+ * copied the whole array (80 MB) and faulted it in. Readers index
+ * chunks[i >> GSLB_CHUNK_SHIFT]->r[i & (GSLB_CHUNK - 1)] (gslb_rec); the
+ * answer path does not index at all (a zone node's binding points at its
+ * records, and the counters take the record's index from it). A chunk is
+ * written only by the set that builds it, while it is the chunk's only
+ * holder (gslb_rec_w copies a shared one first); once the set is
+ * published nothing writes it. Its memory goes with its last holder
+ * (gslb_chunk_release); what its records point at (names, region lists,
+ * ext blocks) is owned per record as before (gslb.carried), never by the
+ * chunk. 1,024 records of 80 octets: 80 KB, below malloc's mmap
+ * threshold, so a chunk comes from the heap and is never mapped afresh. */
+#define GSLB_CHUNK_SHIFT 10
+#define GSLB_CHUNK ((size_t)1 << GSLB_CHUNK_SHIFT)
+struct gslb_chunk {
+    atomic_uint refs;
+    /* Counted while the chunk lives (borrowed from whoever made the set,
+     * gslb.chunks_live); NULL: not counted. */
+    atomic_long *live;
+    struct policy_record r[GSLB_CHUNK];
+};
+
 struct gslb {
     atomic_int refs;          /* snapshot + prober plans; see gslb_unref */
     struct health_core *core; /* whose slots it maps (gslb_map_health); NULL: none */
@@ -261,13 +288,18 @@ struct gslb {
     size_t n_checks;
     struct policy_pool *pools;
     size_t n_pools;
-    struct policy_record *records; /* records_cap of them (bigalloc.h), not zeroed */
-    struct bigalloc_spare *spare;  /* records and tables come from and go back to it; NULL: none */
+    /* n_chunks pointers, each to a chunk or NULL (never written yet):
+     * room for n_chunks * GSLB_CHUNK records (gslb_records_init). Owned:
+     * the table, and one reference on each chunk in it. */
+    struct gslb_chunk **chunks;
+    size_t n_chunks;
+    atomic_long *chunks_live;     /* given to the chunks it makes (gslb_chunk.live); may be NULL */
+    struct bigalloc_spare *spare; /* tables come from and go back to it; NULL: none */
     /* Where the records compiled here intern their region lists
      * (policy_orders.h); borrowed, read only while compiling; NULL: a
      * list of their own each. */
     struct policy_orders *orders;
-    size_t n_records, records_cap;
+    size_t n_records;
     struct policy_binding *bindings; /* one per distinct record name */
     size_t n_bindings;
     size_t bindings_len;        /* bigalloc_table_take's, for bigalloc_table_give (spare) */
@@ -355,6 +387,27 @@ static inline bool policy_binding_same_slots(const struct policy_binding *b,
     return !b->a == !o->a && !b->aaaa == !o->aaaa && !b->cname == !o->cname;
 }
 
+/* Record i of g (i < g->n_records). */
+static inline const struct policy_record *gslb_rec(const struct gslb *g, size_t i)
+{
+    return &g->chunks[i >> GSLB_CHUNK_SHIFT]->r[i & (GSLB_CHUNK - 1)];
+}
+
+/* Room for cap records in g, none written (policy_record.c). */
+void gslb_records_init(struct gslb *g, size_t cap);
+/* Record i of g to write (i < the room made): its chunk is made when it
+ * has none, and copied first when another set holds it too, so no other
+ * set sees the write. Only the thread building g, before it is published. */
+struct policy_record *gslb_rec_w(struct gslb *g, size_t i);
+/* Whether slot i of g (the next to fill, in order) now holds record i of
+ * from as it is, by sharing from's chunk: i is the first slot of a chunk
+ * g has none of yet, or g shares that chunk with from already. false:
+ * write it (gslb_rec_w). */
+bool gslb_rec_share(struct gslb *g, const struct gslb *from, size_t i);
+/* Gives back g's references on its chunks and frees the table; g holds
+ * no records after it. */
+void gslb_records_free(struct gslb *g);
+
 /* Counts r among g's located and ramped records (gslb.counted). */
 static inline void gslb_count_record(struct gslb *g, const struct policy_record *r)
 {
@@ -369,7 +422,7 @@ static inline void gslb_count_record(struct gslb *g, const struct policy_record 
  * from, or NULL when it was compiled or g has no origin. */
 static inline const struct policy_record *gslb_origin_of(const struct gslb *g, size_t i)
 {
-    return g->from_g && g->from[i] != GSLB_COMPILED ? &g->from_g->records[g->from[i]] : NULL;
+    return g->from_g && g->from[i] != GSLB_COMPILED ? gslb_rec(g->from_g, g->from[i]) : NULL;
 }
 
 /* next was published in place of prev, the running set's policy set

@@ -582,8 +582,8 @@ static void pc_record(const struct jsoncfg *j, const char *name, json_t *r, cons
             cfgschema_err(j, s, RK_POOL, path, "pool \"%s\" is not defined in pools", pool);
         return;
     }
-    struct policy_record *rec = &g->records[g->n_records];
-    memset(rec, 0, sizeof(*rec)); /* the array is not zeroed (bigalloc_take) */
+    struct policy_record *rec = gslb_rec_w(g, g->n_records);
+    memset(rec, 0, sizeof(*rec)); /* a chunk is not zeroed (gslb_rec_w) */
     rec->index = (uint32_t)g->n_records++;
     rec->elem = elem;
     rec->name_str = pc_record_names(name, &n, &rec->name);
@@ -730,9 +730,9 @@ static void pc_reuse_index(struct pc_reuse *r)
     r->first = pc_calloc(size, sizeof(*r->first));
     r->mask = size - 1;
     for (size_t i = 0; i < g->n_records; i++) {
-        if (i > 0 && strcmp(g->records[i - 1].name_str, g->records[i].name_str) == 0)
+        if (i > 0 && strcmp(gslb_rec(g, i - 1)->name_str, gslb_rec(g, i)->name_str) == 0)
             continue; /* the records of a name are consecutive */
-        uint32_t k = pc_name_hash(g->records[i].name_str) & r->mask;
+        uint32_t k = pc_name_hash(gslb_rec(g, i)->name_str) & r->mask;
         while (r->first[k])
             k = (k + 1) & r->mask;
         r->first[k] = (uint32_t)i + 1;
@@ -740,18 +740,24 @@ static void pc_reuse_index(struct pc_reuse *r)
 }
 
 /* Takes the n records of old (from index at of r->g) as records of g,
- * sharing their parts, and notes where they came from. */
+ * sharing their parts, and notes where they came from. A record that
+ * keeps its index is not copied: g shares the running set's chunk
+ * (gslb_rec_share) until a write of that chunk copies it. */
 void pc_reuse_copy(struct pc_reuse *r, size_t at, size_t n, struct gslb *g)
 {
     for (size_t x = 0; x < n; x++) {
         /* Its parts stay the running set's until this set is published
          * (gslb_published): nothing of the running set is written here. */
-        const struct policy_record *old = &r->g->records[at + x];
-        struct policy_record *rec = &g->records[g->n_records];
-        *rec = *old;
-        gslb_count_record(g, rec);
-        g->from[g->n_records] = (uint32_t)(at + x);
-        rec->index = (uint32_t)g->n_records++;
+        const struct policy_record *old = gslb_rec(r->g, at + x);
+        if (at + x == g->n_records && gslb_rec_share(g, r->g, at + x))
+            gslb_count_record(g, old);
+        else {
+            struct policy_record *rec = gslb_rec_w(g, g->n_records);
+            *rec = *old;
+            rec->index = (uint32_t)g->n_records;
+            gslb_count_record(g, rec);
+        }
+        g->from[g->n_records++] = (uint32_t)(at + x);
         g->n_reused++;
     }
 }
@@ -765,7 +771,7 @@ static bool pc_reuse_named(const struct pc_reuse *r, size_t at, size_t n, const 
     if (at + n > r->g->n_records)
         return false;
     for (size_t x = 0; x < n; x++) {
-        const struct policy_record *o = &r->g->records[at + x];
+        const struct policy_record *o = gslb_rec(r->g, at + x);
         if (o->key_hash != hash || (!fast && strcmp(o->name_str, name) != 0))
             return false;
     }
@@ -777,7 +783,7 @@ static bool pc_reuse_named(const struct pc_reuse *r, size_t at, size_t n, const 
 bool pc_reuse_pools_ok(const struct pc_reuse *r, size_t at, size_t n)
 {
     for (size_t x = 0; r->pool_ok && x < n; x++)
-        if (!r->pool_ok[r->g->records[at + x].pool])
+        if (!r->pool_ok[gslb_rec(r->g, at + x)->pool])
             return false;
     return true;
 }
@@ -794,11 +800,11 @@ static bool pc_reuse_take(struct pc_reuse *r, const char *name, json_t *v, struc
     size_t n = json_is_array(v) ? json_array_size(v) : 1, at = SIZE_MAX;
     for (uint32_t k = pc_name_hash(name) & r->mask; r->first[k] && at == SIZE_MAX;
          k = (k + 1) & r->mask)
-        if (strcmp(r->g->records[r->first[k] - 1].name_str, name) == 0)
+        if (strcmp(gslb_rec(r->g, r->first[k] - 1)->name_str, name) == 0)
             at = r->first[k] - 1;
     if (at == SIZE_MAX || !pc_reuse_named(r, at, n, name, pc_name_hash(name), false) ||
         !pc_reuse_pools_ok(r, at, n) ||
-        (at + n < r->g->n_records && strcmp(r->g->records[at + n].name_str, name) == 0))
+        (at + n < r->g->n_records && strcmp(gslb_rec(r->g, at + n)->name_str, name) == 0))
         return false;
     pc_reuse_copy(r, at, n, g);
     return true;
@@ -873,7 +879,7 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
     json_object_foreach(v, name, r) total += pc_member_size(r);
     /* Every slot used is written whole: copied (pc_reuse_copy) or zeroed
      * and then compiled (pc_record). */
-    g->records = bigalloc_take(g->spare, total, sizeof(*g->records), &g->records_cap);
+    gslb_records_init(g, total);
     struct pc_walk w = {reuse->g ? json_object_iter(reuse->records) : NULL, 0, false};
     if (reuse->g) {
         g->from = pc_calloc(total ? total : 1, sizeof(*g->from));
@@ -926,6 +932,7 @@ struct gslb *policy_config_parse_reuse(const struct jsoncfg *j, json_t *root,
     atomic_init(&g->refs, 1);
     g->spare = reuse ? reuse->spare : NULL;
     g->orders = reuse ? reuse->orders : NULL;
+    g->chunks_live = reuse ? reuse->chunks_live : NULL;
     pc_regions(j, cfgschema_value(s, PK_REGIONS, root), g);
     pc_checks(j, cfgschema_value(s, PK_CHECKS, root), g);
     if (!pc_pools_take(root, reuse, g))

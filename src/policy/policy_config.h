@@ -50,6 +50,10 @@ struct policy_reuse {
      * Borrowed: it outlives every set built with it. Used with g NULL
      * too (a load from the file: nothing to take, the lists shared). */
     struct policy_orders *orders;
+    /* Counts the record chunks of the sets built with it while they live
+     * (gslb.chunks_live: tests and figures); NULL: not counted. Borrowed:
+     * it outlives every chunk counted. */
+    atomic_long *chunks_live;
 };
 
 /* The same, and when reuse is not NULL and root's "zones", "regions"

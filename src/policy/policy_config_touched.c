@@ -91,10 +91,10 @@ static void pc_tset_free(struct pc_tset *t)
  * records of one JSON member are consecutive; names differ otherwise). */
 static size_t pc_run(const struct gslb *old, size_t at)
 {
-    const struct policy_record *o = &old->records[at];
+    const struct policy_record *o = gslb_rec(old, at);
     size_t n = 1;
-    while (at + n < old->n_records && old->records[at + n].key_hash == o->key_hash &&
-           strcmp(old->records[at + n].name_str, o->name_str) == 0)
+    while (at + n < old->n_records && gslb_rec(old, at + n)->key_hash == o->key_hash &&
+           strcmp(gslb_rec(old, at + n)->name_str, o->name_str) == 0)
         n++;
     return n;
 }
@@ -110,9 +110,10 @@ static bool pc_touched_place(struct pc_tset *t, size_t x, size_t n, json_t *v, s
     if (!m || pc_member_size(m) != n)
         return false;
     t->at[x] = g->n_records;
-    memset(&g->records[g->n_records], 0, n * sizeof(*g->records));
-    for (size_t k = 0; k < n; k++)
+    for (size_t k = 0; k < n; k++) {
+        memset(gslb_rec_w(g, g->n_records + k), 0, sizeof(struct policy_record));
         g->from[g->n_records + k] = GSLB_COMPILED;
+    }
     g->n_records += n;
     return true;
 }
@@ -131,7 +132,7 @@ static size_t pc_touched_take(struct pc_reuse *r, struct pc_tset *t, struct gslb
     const struct gslb *old = r->g;
     size_t kept = 0;
     for (size_t i = 0; i < old->n_records;) {
-        const struct policy_record *o = &old->records[i];
+        const struct policy_record *o = gslb_rec(old, i);
         size_t n = pc_run(old, i), x = pc_tset_find(t, o->key_hash, o->name_str);
         if (x != SIZE_MAX)
             pc_touched_place(t, x, n, v, g);
@@ -151,12 +152,11 @@ static size_t pc_touched_take(struct pc_reuse *r, struct pc_tset *t, struct gslb
  * was before (the records taken own nothing: gslb.carried). */
 static void pc_touched_undo(struct gslb *g)
 {
-    bigalloc_give(g->spare, g->records, g->records_cap, sizeof(*g->records));
+    gslb_records_free(g);
     free(g->from);
-    g->records = NULL;
     g->from = NULL;
     g->from_g = NULL;
-    g->records_cap = g->n_records = g->n_reused = 0;
+    g->n_records = g->n_reused = 0;
     g->n_located = g->n_ramped = g->n_loose = g->n_latency = g->n_shed = 0;
 }
 
@@ -182,7 +182,7 @@ bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
             present++;
             total += pc_member_size(rv);
         }
-    g->records = bigalloc_take(g->spare, total, sizeof(*g->records), &g->records_cap);
+    gslb_records_init(g, total);
     g->from = calloc(total ? total : 1, sizeof(*g->from));
     if (!g->from)
         abort();

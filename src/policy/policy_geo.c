@@ -142,7 +142,7 @@ struct policy_geo *policy_geo_build(const struct gslb *g, struct geo_db *db, con
     if (g && g->counted && !g->n_located && !db)
         return NULL; /* no record to locate a client for, nothing to walk */
     for (size_t i = 0; g && i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         n_lat += r->policy == POLICY_LATENCY;
         if (!policy_has_trie(r))
             continue;
@@ -163,7 +163,7 @@ struct policy_geo *policy_geo_build(const struct gslb *g, struct geo_db *db, con
     /* Tries are shared, so they never move: room for one per record. */
     pg->tries = pg_calloc(n_geo, sizeof(*pg->tries));
     for (size_t i = 0; i < pg->n_recs; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         if (policy_has_trie(r))
             pg->recs[i].t = pg_trie_for(pg, g, r);
     }

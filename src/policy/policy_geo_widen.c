@@ -118,10 +118,10 @@ bool policy_geo_widen(const struct gslb *g, struct policy_geo *pg,
     /* Partitions first, all in the state of one epoch; tries after. */
     uint32_t **parts = widen_calloc(pg->n_recs * 2, sizeof(*parts));
     for (size_t i = 0; i < pg->n_recs; i++)
-        for (int v = 0; pg->recs[i].t && g->records[i].policy != POLICY_LATENCY && v < 2; v++) {
-            uint16_t rtype = widen_rtype(g, &g->records[i], v);
+        for (int v = 0; pg->recs[i].t && gslb_rec(g, i)->policy != POLICY_LATENCY && v < 2; v++) {
+            uint16_t rtype = widen_rtype(g, gslb_rec(g, i), v);
             if (rtype)
-                parts[i * 2 + v] = widen_partition(g, &g->records[i], pg->recs[i].t, rtype);
+                parts[i * 2 + v] = widen_partition(g, gslb_rec(g, i), pg->recs[i].t, rtype);
         }
     bool valid = health_epoch_valid(g->health, epoch);
     for (size_t i = 0; i < pg->n_recs * 2; i++) {

@@ -129,7 +129,7 @@ size_t policy_latency_refresh(const struct gslb *g, struct policy_geo *pg,
     uint64_t gen = atomic_load(&g->health->rtt.gen);
     size_t n = 0;
     for (size_t i = 0; i < pg->n_recs && i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         if (r->policy != POLICY_LATENCY || !policy_ext_of(r)->latency)
             continue;
         struct policy_lat_set *old = atomic_load(&pg->recs[i].lat);

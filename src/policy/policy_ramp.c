@@ -39,7 +39,7 @@ void policy_ramp_init(struct gslb *g)
 {
     bool any = g->counted && g->n_ramped;
     for (size_t i = 0; i < g->n_records && !any && !g->counted; i++)
-        any = policy_ext_of(&g->records[i])->ramp_ms > 0;
+        any = policy_ext_of(gslb_rec(g, i))->ramp_ms > 0;
     if (!any)
         return;
     struct policy_ramp *rp = policy_ramp_calloc(1, sizeof(*rp));
@@ -54,7 +54,7 @@ void policy_ramp_init(struct gslb *g)
     }
     rp->ramp_ms = policy_ramp_calloc(g->n_pools, sizeof(*rp->ramp_ms));
     for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         uint32_t ms = policy_ext_of(r)->ramp_ms;
         if (r->pool < g->n_pools && ms > rp->ramp_ms[r->pool])
             rp->ramp_ms[r->pool] = ms;

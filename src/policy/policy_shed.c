@@ -105,7 +105,7 @@ size_t policy_shed_warn(const struct gslb *g, const char *cfgpath, struct errlis
         return 0; /* the common case: no walk of 100,000 records for nothing */
     const struct policy_record *last = NULL;
     for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         char why[300];
         const char *no =
             r->shed ? policy_shed_no_load(g, &g->pools[r->pool], why, sizeof(why)) : NULL;

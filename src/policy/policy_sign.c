@@ -189,7 +189,7 @@ struct policy_sigs *policy_sigs_new(const struct gslb *g, const struct snapshot 
     if (!zs)
         abort();
     for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         struct dns_name n;
         if (!dns_name_index(r->name, r->name_len, &n))
             continue;
@@ -427,7 +427,7 @@ static void sign_requests(struct policy_sigs *s, struct policy_sig_table *t, siz
         struct policy_sig_entry *e;
         if (!*full && q->record < s->n_records && s->zones[q->record]) {
             enum sign_status st =
-                sign_one(s, t, &s->g->records[q->record], q->rtype, q->eps, q->n, &e);
+                sign_one(s, t, gslb_rec(s->g, q->record), q->rtype, q->eps, q->n, &e);
             *made += st == SIGN_MADE;
             *full = *full || st == SIGN_FULL;
         }
@@ -578,7 +578,7 @@ static void sign_all(struct sign_run *x, const struct policy_geo *geo)
 {
     for (size_t i = 0; i < x->s->n_records && !x->full; i++)
         if (x->s->zones[i])
-            sign_record(x, &x->s->g->records[i], geo);
+            sign_record(x, gslb_rec(x->s->g, i), geo);
 }
 
 size_t policy_sigs_update(struct policy_sigs *s, const struct policy_geo *geo,

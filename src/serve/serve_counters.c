@@ -34,7 +34,7 @@ static uint32_t *serve_counters_slots(struct serve_registry *reg, const struct g
 static void serve_counters_columns(struct serve_registry *reg, const struct gslb *g, size_t rec,
                                    uint32_t rid, const uint32_t *slots, size_t stride)
 {
-    const struct policy_record *r = &g->records[rec];
+    const struct policy_record *r = gslb_rec(g, rec);
     const struct policy_pool *pool = r->pool < g->n_pools ? &g->pools[r->pool] : NULL;
     size_t n = pool ? pool->n_eps : 0;
     for (size_t k = 0; k <= n; k++) {
@@ -55,7 +55,7 @@ static void serve_counters_columns(struct serve_registry *reg, const struct gslb
 static uint32_t serve_counters_record(struct serve_registry *reg, const struct gslb *g, size_t rec,
                                       const uint32_t *slots, size_t stride)
 {
-    const struct policy_record *r = &g->records[rec];
+    const struct policy_record *r = gslb_rec(g, rec);
     uint32_t rid = SERVE_NO_ID;
     for (unsigned occ = 0;; occ++) {
         rid = serve_registry_record(reg, r->name_str, r->rtype, occ, true);
@@ -119,10 +119,10 @@ static uint32_t *serve_counters_index(const struct serve_set *prev, const struct
     if (!t)
         abort();
     for (size_t i = 0; i < p->n_records; i++) {
-        const struct policy_record *r = &p->records[i];
+        const struct policy_record *r = gslb_rec(p, i);
         uint32_t k = serve_counters_name_hash(r) & (size - 1);
         for (; t[k]; k = (k + 1) & (size - 1)) {
-            const struct policy_record *o = &p->records[(t[k] & 0x7fffffffu) - 1];
+            const struct policy_record *o = gslb_rec(p, (t[k] & 0x7fffffffu) - 1);
             if (o->rtype == r->rtype && o->name_len == r->name_len &&
                 memcmp(o->name, r->name, r->name_len) == 0)
                 break;
@@ -138,10 +138,10 @@ static bool serve_counters_prev_row(const uint32_t *t, uint32_t mask, const stru
                                     const struct policy_record *r, size_t *at)
 {
     for (uint32_t k = serve_counters_name_hash(r) & mask; t[k]; k = (k + 1) & mask) {
-        const struct policy_record *o = &prev->gslb->records[(t[k] & 0x7fffffffu) - 1];
+        const struct policy_record *o = gslb_rec(prev->gslb, (t[k] & 0x7fffffffu) - 1);
         if (o->rtype == r->rtype && o->name_len == r->name_len &&
             memcmp(o->name, r->name, r->name_len) == 0) {
-            *at = (size_t)(o - prev->gslb->records);
+            *at = o->index;
             return !(t[k] & 0x80000000u);
         }
     }
@@ -156,7 +156,7 @@ static size_t serve_counters_scan(const struct serve_set *prev, const struct pol
     size_t at = SIZE_MAX;
     const struct gslb *p = prev->gslb;
     for (size_t i = 0; i < p->n_records; i++) {
-        const struct policy_record *o = &p->records[i];
+        const struct policy_record *o = gslb_rec(p, i);
         if (o->rtype == r->rtype && o->name_len == r->name_len &&
             memcmp(o->name, r->name, r->name_len) == 0) {
             if (at != SIZE_MAX)
@@ -220,7 +220,7 @@ static size_t serve_counters_find(const struct serve_set *prev, const struct pol
     const struct policy_record *c[3] = {b ? b->a : NULL, b ? b->aaaa : NULL, b ? b->cname : NULL};
     for (int k = 0; k < 3; k++)
         if (c[k] && c[k]->rtype == r->rtype)
-            return (size_t)(c[k] - prev->gslb->records);
+            return c[k]->index;
     return SIZE_MAX;
 }
 
@@ -234,10 +234,10 @@ static size_t serve_counters_prev_of(const uint32_t *index, uint32_t mask,
         return g->from[i];
     if (!index)
         return gslb_bound_by_key(g) && gslb_bound_by_key(prev->gslb)
-                   ? serve_counters_find(prev, &g->records[i])
-                   : serve_counters_scan(prev, &g->records[i]);
+                   ? serve_counters_find(prev, gslb_rec(g, i))
+                   : serve_counters_scan(prev, gslb_rec(g, i));
     size_t at = SIZE_MAX;
-    return serve_counters_prev_row(index, mask, prev, &g->records[i], &at) ? at : SIZE_MAX;
+    return serve_counters_prev_row(index, mask, prev, gslb_rec(g, i), &at) ? at : SIZE_MAX;
 }
 
 /* How many records of g have no origin in prev (all when g has none). */
@@ -279,7 +279,7 @@ static bool serve_counters_share(struct serve_registry *reg, struct serve_set *s
             continue;
         if (g->from[i] != GSLB_COMPILED)
             return false;
-        size_t at = serve_counters_find(prev, &g->records[i]);
+        size_t at = serve_counters_find(prev, gslb_rec(g, i));
         uint32_t rid;
         if (!serve_counters_copy(reg, prev, at, g, i, slots, &rid, false))
             rid = serve_counters_record(reg, g, i, slots, stride);

@@ -155,7 +155,7 @@ static void fuzz_config_consistent(const struct config *c)
         }
     }
     for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         FUZZ_CHECK(r->pool < g->n_pools && r->answers >= 1 && r->name_len > 0);
         for (size_t k = 0; k < r->n_regions; k++)
             FUZZ_CHECK(r->regions[k] < g->n_regions);
@@ -225,7 +225,7 @@ static void fuzz_config_serve(const struct serve_set *s, const uint8_t *data, si
             health_restore(g->pools[i].eps[j].slot, b & 1 ? HEALTH_DOWN : HEALTH_UP, 0);
         }
     for (size_t i = 0; i < g->n_records && i < FUZZ_MAX_RECORDS; i++) {
-        const struct policy_record *r = &g->records[i];
+        const struct policy_record *r = gslb_rec(g, i);
         fuzz_config_ask(s, r->name, r->name_len, DNS_TYPE_A, &rng);
         fuzz_config_ask(s, r->name, r->name_len, DNS_TYPE_AAAA, &rng);
         fuzz_config_ask(s, r->name, r->name_len, DNS_TYPE_CNAME, &rng);

@@ -62,7 +62,7 @@ static void bump(struct fake *f, const char *record, const char *region, bool ca
 {
     const struct serve_set *s = serve_enter(f->r);
     size_t k = 0;
-    while (strcmp(s->gslb->records[k].name_str, record) != 0)
+    while (strcmp(gslb_rec(s->gslb, k)->name_str, record) != 0)
         k++;
     int reg = region ? gslb_region_index(s->gslb, region) : -1;
     for (uint64_t i = 0; i < n; i++)

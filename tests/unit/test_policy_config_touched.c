@@ -71,8 +71,8 @@ static struct gslb *tt_parse(json_t *root, const struct policy_reuse *reuse, str
 static const struct policy_record *tt_find(const struct gslb *g, const char *name, int k)
 {
     for (size_t i = 0; i < g->n_records; i++)
-        if (strcmp(g->records[i].name_str, name) == 0 && k-- == 0)
-            return &g->records[i];
+        if (strcmp(gslb_rec(g, i)->name_str, name) == 0 && k-- == 0)
+            return gslb_rec(g, i);
     return NULL;
 }
 
@@ -90,9 +90,9 @@ static bool tt_same(const struct gslb *a, const struct gslb *b)
         return false;
     }
     for (size_t i = 0; i < b->n_records; i++) {
-        const struct policy_record *x = &b->records[i];
+        const struct policy_record *x = gslb_rec(b, i);
         int k = 0;
-        for (size_t p = i; p > 0 && strcmp(b->records[p - 1].name_str, x->name_str) == 0; p--)
+        for (size_t p = i; p > 0 && strcmp(gslb_rec(b, p - 1)->name_str, x->name_str) == 0; p--)
             k++;
         const struct policy_record *y = tt_find(a, x->name_str, k);
         if (!y || y->ttl != x->ttl || y->pool != x->pool || y->policy != x->policy ||
@@ -131,7 +131,7 @@ static void test_change(struct tap *t)
     json_object_set_new(recs, "new.example.com.", tt_record(14));
     json_t *touched = json_pack("{s:b, s:b, s:b}", "r5.example.com.", 1, "r7.example.com.", 1,
                                 "new.example.com.", 1);
-    struct policy_reuse ru = {g0, root0, NULL, touched, NULL};
+    struct policy_reuse ru = {g0, root0, NULL, touched, NULL, NULL};
     struct gslb *g1 = tt_parse(root1, &ru, &e);
     struct gslb *full = tt_parse(root1, NULL, &e);
     TAP_CHECK(t, g1 && full && e.count == 0, "the change compiles, with and without reuse");
@@ -149,7 +149,7 @@ static void test_change(struct tap *t)
     TAP_CHECK(t, r5 && r5was && r5->index == r5was->index && kept_at == r7was->index,
               "touched: r5 compiled at its index, the %zu records before r7 at theirs (%zu)",
               r7was ? (size_t)r7was->index : 0, kept_at);
-    TAP_CHECK(t, strcmp(g1->records[g1->n_records - 1].name_str, "new.example.com.") == 0,
+    TAP_CHECK(t, strcmp(gslb_rec(g1, g1->n_records - 1)->name_str, "new.example.com.") == 0,
               "touched: a new name compiled after the records taken");
     TAP_CHECK(t, r5 && r5->ttl == 99, "touched: the new value is served");
     gslb_published(g0, g1);
@@ -162,12 +162,12 @@ static void test_change(struct tap *t)
         json_pack("{s:s, s:s, s:s}", "name", "e4", "address", "192.0.2.4", "region", "b"));
     json_object_set_new(root2, "pools", pools);
     json_t *none = json_object();
-    struct policy_reuse ru2 = {g1, root1, NULL, none, NULL};
+    struct policy_reuse ru2 = {g1, root1, NULL, none, NULL, NULL};
     struct gslb *g2 = tt_parse(root2, &ru2, &e);
     struct gslb *full2 = tt_parse(root2, NULL, &e);
     size_t on_p2 = 0; /* the records of names with a record on p2 (a member compiles whole) */
     for (size_t i = 0; i < full2->n_records; i++) {
-        const char *nm = full2->records[i].name_str;
+        const char *nm = gslb_rec(full2, i)->name_str;
         const struct policy_record *a = tt_find(full2, nm, 0), *b = tt_find(full2, nm, 1);
         on_p2 += a->pool == 1 || (b && b->pool == 1);
     }
@@ -181,7 +181,7 @@ static void test_change(struct tap *t)
     json_t *t3 = json_pack("{s:b}", "r9.example.com.", 1);
     struct errlist e3;
     errlist_init(&e3);
-    struct policy_reuse ru3 = {g1, root1, NULL, t3, NULL};
+    struct policy_reuse ru3 = {g1, root1, NULL, t3, NULL, NULL};
     struct gslb *g3 = tt_parse(root3, &ru3, &e3);
     TAP_CHECK(t,
               e3.count == 1 && strstr(e3.msgs[0], "$.records[\"r9.example.com.\"].pool") &&
@@ -192,7 +192,7 @@ static void test_change(struct tap *t)
     json_object_del(json_object_get(root4, "records"), "r11.example.com.");
     json_object_set_new(json_object_get(root4, "records"), "r12.example.com.", tt_record(13));
     json_t *t4 = json_pack("{s:b}", "r12.example.com.", 1);
-    struct policy_reuse ru4 = {g1, root1, NULL, t4, NULL};
+    struct policy_reuse ru4 = {g1, root1, NULL, t4, NULL, NULL};
     struct gslb *g4 = tt_parse(root4, &ru4, &e);
     struct gslb *full4 = tt_parse(root4, NULL, &e);
     TAP_CHECK(t, g4 && tt_same(g4, full4) && !tt_find(g4, "r11.example.com.", 0),
@@ -259,7 +259,7 @@ static void test_pools_taken(struct tap *t)
      * copies may be. */
     json_object_set_new(root1, "pools", json_copy(json_object_get(root0, "pools")));
     json_t *touched = json_pack("{s:b}", "r3.example.com.", 1);
-    struct policy_reuse ru = {g0, root0, NULL, touched, NULL};
+    struct policy_reuse ru = {g0, root0, NULL, touched, NULL, NULL};
     struct gslb *dry = tt_parse(root1, &ru, &e);
     TAP_CHECK(t, dry && dry->pools_from == g0 && dry->pools[0].name == g0->pools[0].name,
               "pools unchanged: taken from the running set, strings shared");
@@ -279,7 +279,7 @@ static void test_pools_taken(struct tap *t)
     json_t *regions = json_deep_copy(json_object_get(root1, "regions"));
     json_object_set_new(regions, "c", json_object());
     json_object_set_new(root3, "regions", regions);
-    struct policy_reuse ru3 = {g1, root1, NULL, touched, NULL};
+    struct policy_reuse ru3 = {g1, root1, NULL, touched, NULL, NULL};
     struct gslb *g3 = tt_parse(root3, &ru3, &e);
     TAP_CHECK(t, g3 && g3->pools_from == NULL && e.count == 0,
               "regions changed: the pools are parsed again");
@@ -319,7 +319,7 @@ static void test_random(struct tap *t)
                 json_object_set_new(recs, name, tt_record(rand()));
             json_object_set_new(touched, name, json_true());
         }
-        struct policy_reuse ru = {g, root, NULL, touched, tab};
+        struct policy_reuse ru = {g, root, NULL, touched, tab, NULL};
         struct gslb *ng = tt_parse(next, &ru, &e);
         struct gslb *full = tt_parse(next, NULL, &e);
         all = ng && full && e.count == 0 && tt_same(ng, full);

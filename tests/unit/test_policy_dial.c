@@ -127,7 +127,7 @@ static int eval_region(struct fixture *f, const struct dns_ecs *e, uint8_t *scop
     ss.ss_family = AF_INET;
     struct policy_client c = {.addr = &ss, .ecs = e, .rng = &f->rng};
     struct policy_result r;
-    policy_eval(f->g, &f->g->records[0], DNS_TYPE_A, &c, &r);
+    policy_eval(f->g, gslb_rec(f->g, 0), DNS_TYPE_A, &c, &r);
     *scope = r.ecs_scope;
     return r.serving_region;
 }
@@ -156,7 +156,7 @@ static void test_dial_eval(struct tap *t, struct fixture *f)
     TAP_CHECK(t, scope_bad == 0, "answers decided by a dial have ECS scope 24");
     struct policy_client none = {.rng = &f->rng};
     struct policy_result r;
-    policy_eval_all(f->g, &f->g->records[0], DNS_TYPE_A, &none, &r);
+    policy_eval_all(f->g, gslb_rec(f->g, 0), DNS_TYPE_A, &none, &r);
     TAP_CHECK(t, r.serving_region == us, "without a client the dial does not apply");
     char id2[32];
     override_add(&f->core, "region:us", HEALTH_UP, "full", "t", 0, id2);
@@ -178,7 +178,7 @@ static void test_ramp(struct tap *t, struct fixture *f)
     policy_ramp_track(f->g);
     health_restore(us1, HEALTH_UP, 0);
     policy_ramp_track(f->g);
-    const struct policy_record *rec = &f->g->records[0];
+    const struct policy_record *rec = gslb_rec(f->g, 0);
     TAP_CHECK(t, policy_ramp_share(f->g, rec, 0, policy_ramp_now_ms(), NULL) == POLICY_DIAL_FULL,
               "a first verdict (unknown -> up) does not ramp");
     health_restore(us1, HEALTH_DOWN, 0);

@@ -65,8 +65,8 @@ static void set(struct fixture *f, const char *name, bool up)
 static const struct policy_record *rec(struct fixture *f, const char *name)
 {
     for (size_t i = 0; i < f->g->n_records; i++)
-        if (strcmp(f->g->records[i].name_str, name) == 0)
-            return &f->g->records[i];
+        if (strcmp(gslb_rec(f->g, i)->name_str, name) == 0)
+            return gslb_rec(f->g, i);
     abort();
 }
 
@@ -394,8 +394,8 @@ static const char *EXT_CONF =
 static const struct policy_record *rec_of(const struct gslb *g, const char *name)
 {
     for (size_t i = 0; i < g->n_records; i++)
-        if (strcmp(g->records[i].name_str, name) == 0)
-            return &g->records[i];
+        if (strcmp(gslb_rec(g, i)->name_str, name) == 0)
+            return gslb_rec(g, i);
     abort();
 }
 

@@ -82,8 +82,8 @@ static void all_up(struct fixture *f)
 static const struct policy_record *rec(struct fixture *f, const char *name)
 {
     for (size_t i = 0; i < f->g->n_records; i++)
-        if (strcmp(f->g->records[i].name_str, name) == 0)
-            return &f->g->records[i];
+        if (strcmp(gslb_rec(f->g, i)->name_str, name) == 0)
+            return gslb_rec(f->g, i);
     abort();
 }
 

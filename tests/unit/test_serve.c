@@ -53,7 +53,7 @@ static struct serve_set *make_set(const char *conf, uint64_t generation)
 static size_t record(const struct serve_set *s, const char *name)
 {
     for (size_t i = 0; i < s->gslb->n_records; i++)
-        if (strcmp(s->gslb->records[i].name_str, name) == 0)
+        if (strcmp(gslb_rec(s->gslb, i)->name_str, name) == 0)
             return i;
     abort();
 }
@@ -155,13 +155,13 @@ static void test_shared_rows(struct tap *t, struct serve *sv, struct serve_reade
         recs, "fo.example.com.",
         json_pack("{s:s, s:[s, s], s:i}", "pool", "p", "regions", "eu", "us", "ttl", 17));
     json_t *touched = json_pack("{s:b}", "fo.example.com.", 1);
-    struct policy_reuse ru = {g0, root0, NULL, touched, NULL};
+    struct policy_reuse ru = {g0, root0, NULL, touched, NULL, NULL};
     struct gslb *g1 = policy_config_parse_reuse(&j, root1, origins, 1, &ru);
     struct serve_set *s0w = serve_publish(sv, set_of(g1, 31));
     gslb_published(g0, g1);
     const struct serve_set *s1 = atomic_load(&sv->current);
     TAP_CHECK(t,
-              e.count == 0 && s1->gslb->records[fo].ttl == 17 &&
+              e.count == 0 && gslb_rec(s1->gslb, fo)->ttl == 17 &&
                   s1->policy_rows == s0->policy_rows && atomic_load(s1->policy_rows_refs) == 2,
               "a change that moves no record shares the running set's counter rows");
     TAP_CHECK(t, serve_policy_id_of(s1, fo, us, false) == serve_policy_id_of(s0, fo, us, false),
@@ -180,7 +180,7 @@ static void test_shared_rows(struct tap *t, struct serve *sv, struct serve_reade
     json_object_set_new(recs2, "z.example.com.",
                         json_pack("{s:s, s:s}", "pool", "p", "policy", "all"));
     json_t *touched2 = json_pack("{s:b}", "z.example.com.", 1);
-    struct policy_reuse ru2 = {g1, root1, NULL, touched2, NULL};
+    struct policy_reuse ru2 = {g1, root1, NULL, touched2, NULL, NULL};
     struct gslb *g2 = policy_config_parse_reuse(&j, root2, origins, 1, &ru2);
     struct serve_set *s1w = serve_publish(sv, set_of(g2, 32));
     gslb_published(g1, g2);
@@ -399,7 +399,7 @@ static void test_canary(struct tap *t, struct serve *sv, struct serve_reader *r)
     const struct serve_set *s = serve_enter(r);
     size_t rec = record(s, "fo.example.com.");
     int us = gslb_region_index(s->gslb, "us");
-    uint16_t rtype = s->gslb->records[rec].rtype;
+    uint16_t rtype = gslb_rec(s->gslb, rec)->rtype;
     uint32_t all = serve_policy_id(sv, "fo.example.com.", rtype, "us", false);
     uint32_t can = serve_policy_id(sv, "fo.example.com.", rtype, "us", true);
     uint32_t none = serve_policy_id(sv, "fo.example.com.", rtype, NULL, true);

@@ -1,0 +1,332 @@
+/*
+ * Unit tests for src/policy/policy_records.c: a policy set's records in
+ * chunks shared between versions (issue #55). A change that replaces a
+ * name's record in its room copies the one chunk it writes and shares the
+ * others; random change sequences (replaced in the room, resized, added,
+ * removed names), each built from the set before as the daemon does
+ * (policy_reuse.touched, published in turn), hold exactly the records a
+ * full compile of the same document holds; a reader thread holding an
+ * old version reads it whole while 1,000 changes pass; and every chunk
+ * is freed when the last version holding it is released (counted through
+ * gslb.chunks_live; ASan checks the records' parts).
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/errlist.h"
+#include "common/jsoncfg.h"
+#include "policy/policy_config.h"
+#include "tap.h"
+
+static const char *const origins[] = {"example.com."};
+
+/* Record value k: a single failover record mostly, two records (A and
+ * AAAA, an array) for every seventh k. */
+static json_t *pr_record(unsigned k)
+{
+    const char *pool = k % 3 == 0 ? "p2" : "p1";
+    if (k % 7 == 0)
+        return json_pack("[{s:s, s:s, s:i}, {s:s, s:s, s:i}]", "pool", pool, "policy", "all", "ttl",
+                         30 + k % 50, "pool", "p6", "policy", "all", "ttl", 31);
+    return json_pack("{s:s, s:s, s:[s, s], s:i}", "pool", pool, "policy", "failover", "regions",
+                     k % 2 ? "a" : "b", k % 2 ? "b" : "a", "ttl", 20 + k % 97);
+}
+
+static json_t *pr_root(unsigned n)
+{
+    json_t *recs = json_object();
+    for (unsigned k = 0; k < n; k++) {
+        char name[64];
+        snprintf(name, sizeof(name), "r%u.example.com.", k);
+        json_object_set_new(recs, name, pr_record(k));
+    }
+    return json_pack(
+        "{s:{s:{}, s:{}}, s:{s:{s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}, s:{s:[{s:s, s:s, s:s}]}, "
+        "s:{s:[{s:s, s:s, s:s}]}}, s:o}",
+        "regions", "a", "b", "pools", "p1", "endpoints", "name", "e1", "address", "192.0.2.1",
+        "region", "a", "name", "e2", "address", "192.0.2.2", "region", "b", "p2", "endpoints",
+        "name", "e3", "address", "192.0.2.3", "region", "a", "p6", "endpoints", "name", "e6",
+        "address", "2001:db8::6", "region", "b", "records", recs);
+}
+
+/* A copy of root to change: new root and "records" objects, members
+ * shared (as the configuration API's copy). */
+static json_t *pr_copy(json_t *root)
+{
+    json_t *c = json_copy(root);
+    json_object_set_new(c, "records", json_copy(json_object_get(root, "records")));
+    return c;
+}
+
+static struct gslb *pr_parse(json_t *root, const struct gslb *g, json_t *was, json_t *touched,
+                             atomic_long *live, struct errlist *e)
+{
+    struct jsoncfg j = {.errs = e, .file = "test.json", .dir = "."};
+    struct policy_reuse ru = {g, was, NULL, touched, NULL, live};
+    return policy_config_parse_reuse(&j, root, origins, 1, &ru);
+}
+
+/* What a record reads as, to compare sets and versions. */
+struct pr_seen {
+    const char *name;
+    uint32_t elem, ttl, pool, n_regions, index;
+    uint16_t rtype, r0;
+    uint8_t policy;
+};
+
+static struct pr_seen pr_see(const struct policy_record *r)
+{
+    return (struct pr_seen){r->name_str,       r->elem,  r->ttl,   r->pool,
+                            r->n_regions,      r->index, r->rtype, r->n_regions ? r->regions[0] : 0,
+                            (uint8_t)r->policy};
+}
+
+static bool pr_seen_eq(const struct pr_seen *a, const struct pr_seen *b, bool index)
+{
+    return strcmp(a->name, b->name) == 0 && a->elem == b->elem && a->ttl == b->ttl &&
+           a->pool == b->pool && a->n_regions == b->n_regions && a->rtype == b->rtype &&
+           a->r0 == b->r0 && a->policy == b->policy && (!index || a->index == b->index);
+}
+
+static int pr_seen_cmp(const void *x, const void *y)
+{
+    const struct pr_seen *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->elem > b->elem) - (a->elem < b->elem);
+}
+
+/* g's records as seen, sorted by name and element (sorted: a change
+ * compiles a resized or new name after the others, a full compile in the
+ * document's order). Caller frees. */
+static struct pr_seen *pr_seen_all(const struct gslb *g, bool sorted)
+{
+    struct pr_seen *s = malloc((g->n_records ? g->n_records : 1) * sizeof(*s));
+    if (!s)
+        abort();
+    for (size_t i = 0; i < g->n_records; i++)
+        s[i] = pr_see(gslb_rec(g, i));
+    if (sorted)
+        qsort(s, g->n_records, sizeof(*s), pr_seen_cmp);
+    return s;
+}
+
+/* Whether a holds the records of b (by name and element), each at the
+ * index it says it has, and b's counts. */
+static bool pr_same(const struct gslb *a, const struct gslb *b)
+{
+    if (a->n_records != b->n_records || a->n_ramped != b->n_ramped || a->n_loose != b->n_loose)
+        return false;
+    for (size_t i = 0; i < a->n_records; i++)
+        if (gslb_rec(a, i)->index != i)
+            return false;
+    struct pr_seen *x = pr_seen_all(a, true), *y = pr_seen_all(b, true);
+    bool same = true;
+    for (size_t i = 0; same && i < a->n_records; i++)
+        same = pr_seen_eq(&x[i], &y[i], false);
+    free(x);
+    free(y);
+    return same;
+}
+
+/* How many chunks a and b share. */
+static size_t pr_shared(const struct gslb *a, const struct gslb *b)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < a->n_chunks && k < b->n_chunks; k++)
+        n += a->chunks[k] && a->chunks[k] == b->chunks[k];
+    return n;
+}
+
+/* Builds the next version from g (document was) with name set to v (NULL:
+ * removed), publishes it in g's place and gives back the caller's
+ * reference on g; the new document in *now. */
+static struct gslb *pr_step(struct gslb *g, json_t *was, json_t **now, const char *name, json_t *v,
+                            struct errlist *e)
+{
+    *now = pr_copy(was);
+    json_t *recs = json_object_get(*now, "records");
+    if (v)
+        json_object_set_new(recs, name, v);
+    else
+        json_object_del(recs, name);
+    json_t *touched = json_pack("{s:b}", name, 1);
+    struct gslb *n = pr_parse(*now, g, was, touched, g->chunks_live, e);
+    json_decref(touched);
+    gslb_published(g, n);
+    gslb_unref(g);
+    return n;
+}
+
+/* One random change: mostly a name's value replaced in its room (as
+ * many records), sometimes resized, added or removed. */
+static struct gslb *pr_random_step(struct gslb *g, json_t **root, unsigned *next, unsigned *seed,
+                                   struct errlist *e)
+{
+    json_t *was = *root;
+    unsigned op = (unsigned)rand_r(seed) % 20, k = (unsigned)rand_r(seed) % *next;
+    char name[64];
+    snprintf(name, sizeof(name), "r%u.example.com.", op == 19 ? (*next)++ : k);
+    json_t *v = NULL;
+    if (op < 15) { /* in the room: a value of the same shape */
+        unsigned x = (unsigned)rand_r(seed) % 1000;
+        v = pr_record(k % 7 == 0 ? x * 7 : x * 7 + 1 + k % 6);
+    } else if (op < 17) /* resized (one record to two, or back) */
+        v = pr_record((unsigned)rand_r(seed) % 1000);
+    else if (op == 19) /* a new name */
+        v = pr_record(*next);
+    if (op >= 15 && op < 19 && !json_object_get(json_object_get(was, "records"), name))
+        v = v ? v : pr_record(k); /* removing a name gone: add it back */
+    g = pr_step(g, was, root, name, v, e);
+    json_decref(was);
+    return g;
+}
+
+/* One change in the room copies the chunk it writes and shares the
+ * others; the walk (no touched list) shares them too; the chunks go with
+ * the last set holding them. */
+static void test_share(struct tap *t)
+{
+    struct errlist e;
+    errlist_init(&e);
+    atomic_long live = 0;
+    json_t *root0 = pr_root(3000), *root1, *root2;
+    struct gslb *g0 = pr_parse(root0, NULL, NULL, NULL, &live, &e);
+    size_t n0 = g0->n_chunks;
+    TAP_CHECK(t,
+              e.count == 0 && g0->n_records > 3000 && n0 == (g0->n_records + 1023) / 1024 &&
+                  live == (long)n0,
+              "3,000 names: %zu records in %zu chunks, %ld live", g0->n_records, n0, live);
+    gslb_ref(g0); /* held, as a reader would */
+    struct gslb *g1 = pr_step(g0, root0, &root1, "r1500.example.com.", pr_record(1501 + 7), &e);
+    TAP_CHECK(t, e.count == 0 && pr_shared(g0, g1) == n0 - 1 && live == (long)n0 + 1,
+              "a name replaced in its room: 1 chunk copied, %zu of %zu shared, %ld live",
+              pr_shared(g0, g1), n0, live);
+    struct gslb *full1 = pr_parse(root1, NULL, NULL, NULL, NULL, &e);
+    TAP_CHECK(t, pr_same(g1, full1), "and the set holds what a full compile holds");
+    gslb_unref(full1);
+    /* The walk of the whole document (no touched list) shares as well. */
+    root2 = pr_copy(root1);
+    json_object_set_new(json_object_get(root2, "records"), "r10.example.com.", pr_record(10 + 7));
+    struct gslb *g2 = pr_parse(root2, g1, root1, NULL, &live, &e);
+    TAP_CHECK(t, pr_shared(g1, g2) == n0 - 1 && live == (long)n0 + 2,
+              "the walk: %zu of %zu shared, %ld live", pr_shared(g1, g2), n0, live);
+    gslb_unref(g2); /* never published: frees its own chunk, not g1's */
+    TAP_CHECK(t, live == (long)n0 + 1, "a set never published frees its chunk (%ld live)", live);
+    gslb_unref(g0); /* the reader leaves: g0 goes, and the chunk only it held */
+    TAP_CHECK(t, live == (long)n0, "the old version released: %ld chunks live", live);
+    gslb_unref(g1);
+    TAP_CHECK(t, live == 0, "the last version released: no chunk live (%ld)", live);
+    json_decref(root2);
+    json_decref(root1);
+    json_decref(root0);
+    errlist_free(&e);
+}
+
+/* Random change sequences through the chunked array against a full
+ * compile of the same document. */
+static void test_random(struct tap *t)
+{
+    struct errlist e;
+    errlist_init(&e);
+    atomic_long live = 0;
+    unsigned seed = 55, next = 2500;
+    json_t *root = pr_root(next);
+    struct gslb *g = pr_parse(root, NULL, NULL, NULL, &live, &e);
+    bool same = true;
+    size_t compared = 0;
+    for (int step = 0; step < 400 && same; step++) {
+        g = pr_random_step(g, &root, &next, &seed, &e);
+        if (step % 10 == 9 || step == 399) {
+            struct gslb *full = pr_parse(root, NULL, NULL, NULL, NULL, &e);
+            same = e.count == 0 && pr_same(g, full);
+            if (!same)
+                printf("# step %d: %zu records, full %zu, %zu errors\n", step, g->n_records,
+                       full->n_records, e.count);
+            compared++;
+            gslb_unref(full);
+        }
+    }
+    TAP_CHECK(t, same && compared == 40,
+              "400 random changes (in the room, resized, added, removed): a full compile's "
+              "records every 10th (%zu compared)",
+              compared);
+    TAP_CHECK(t, live == (long)g->n_chunks, "only the newest version's %zu chunks live (%ld)",
+              g->n_chunks, live);
+    gslb_unref(g);
+    TAP_CHECK(t, live == 0, "released: no chunk live (%ld)", live);
+    json_decref(root);
+    errlist_free(&e);
+}
+
+/* A reader thread holding a version reads it whole while 1,000 changes
+ * pass, each published in place of the one before. */
+struct pr_reader {
+    const struct gslb *g;
+    const struct pr_seen *want;
+    atomic_bool done;
+    atomic_int reads;
+    bool whole;
+};
+
+static void *pr_reader_run(void *arg)
+{
+    struct pr_reader *r = arg;
+    /* At least one whole read after the writer is done: the test waits
+     * on the writer, not on a time. */
+    for (bool last = false; !last;) {
+        last = atomic_load(&r->done);
+        for (size_t i = 0; i < r->g->n_records; i++) {
+            struct pr_seen s = pr_see(gslb_rec(r->g, i));
+            if (!pr_seen_eq(&s, &r->want[i], true))
+                r->whole = false;
+        }
+        atomic_fetch_add(&r->reads, 1);
+    }
+    return NULL;
+}
+
+static void test_reader(struct tap *t)
+{
+    struct errlist e;
+    errlist_init(&e);
+    atomic_long live = 0;
+    unsigned seed = 7, next = 2000;
+    json_t *root = pr_root(next);
+    struct gslb *g = pr_parse(root, NULL, NULL, NULL, &live, &e);
+    struct gslb *held = g;
+    gslb_ref(held);
+    struct pr_seen *want = pr_seen_all(held, false);
+    struct pr_reader r = {.g = held, .want = want, .whole = true};
+    atomic_init(&r.done, false);
+    atomic_init(&r.reads, 0);
+    pthread_t th;
+    if (pthread_create(&th, NULL, pr_reader_run, &r) != 0)
+        abort();
+    for (int step = 0; step < 1000; step++)
+        g = pr_random_step(g, &root, &next, &seed, &e);
+    atomic_store(&r.done, true);
+    pthread_join(th, NULL);
+    TAP_CHECK(t, r.whole && atomic_load(&r.reads) >= 1 && e.count == 0,
+              "a version held reads whole while 1,000 changes pass (%d reads)",
+              atomic_load(&r.reads));
+    gslb_unref(held); /* the oldest goes, and every version between */
+    TAP_CHECK(t, live == (long)g->n_chunks,
+              "the reader left: the newest version's %zu chunks live (%ld)", g->n_chunks, live);
+    gslb_unref(g);
+    TAP_CHECK(t, live == 0, "the last version released: no chunk live (%ld)", live);
+    free(want);
+    json_decref(root);
+    errlist_free(&e);
+}
+
+int main(void)
+{
+    struct tap t = {0};
+    test_share(&t);
+    test_random(&t);
+    test_reader(&t);
+    return tap_done(&t);
+}
