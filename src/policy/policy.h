@@ -269,11 +269,15 @@ struct policy_check {
  * threshold, so a chunk comes from the heap and is never mapped afresh. */
 #define GSLB_CHUNK_SHIFT 10
 #define GSLB_CHUNK ((size_t)1 << GSLB_CHUNK_SHIFT)
+struct gslb_chunk_block;
 struct gslb_chunk {
     atomic_uint refs;
     /* Counted while the chunk lives (borrowed from whoever made the set,
      * gslb.chunks_live); NULL: not counted. */
     atomic_long *live;
+    /* The block of huge pages it was made in, with the other chunks of a
+     * whole compile (gslb_records_init_block); NULL: malloc'd alone. */
+    struct gslb_chunk_block *block;
     struct policy_record r[GSLB_CHUNK];
 };
 
@@ -393,8 +397,18 @@ static inline const struct policy_record *gslb_rec(const struct gslb *g, size_t 
     return &g->chunks[i >> GSLB_CHUNK_SHIFT]->r[i & (GSLB_CHUNK - 1)];
 }
 
-/* Room for cap records in g, none written (policy_record.c). */
+/* Room for cap records in g, none written (policy_records.c). */
 void gslb_records_init(struct gslb *g, size_t cap);
+/* The same for a set that will write every record (a compile with no
+ * running set to share with): its chunks are made at once in one block
+ * of huge pages (bigalloc), so that the walks over every record of a
+ * large estate (binding names, a change's pass over the running set)
+ * read them through a few TLB entries, as the single array was; 4 KB
+ * pages of the heap cost those walks more than the copy they save. The
+ * block is unmapped when its last chunk goes: a chunk copied by a later
+ * change is malloc'd alone, so a block stays while its estate has
+ * chunks no change wrote since the start. */
+void gslb_records_init_block(struct gslb *g, size_t cap);
 /* Record i of g to write (i < the room made): its chunk is made when it
  * has none, and copied first when another set holds it too, so no other
  * set sees the write. Only the thread building g, before it is published. */

@@ -879,7 +879,10 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
     json_object_foreach(v, name, r) total += pc_member_size(r);
     /* Every slot used is written whole: copied (pc_reuse_copy) or zeroed
      * and then compiled (pc_record). */
-    gslb_records_init(g, total);
+    if (reuse->g)
+        gslb_records_init(g, total);
+    else
+        gslb_records_init_block(g, total);
     struct pc_walk w = {reuse->g ? json_object_iter(reuse->records) : NULL, 0, false};
     if (reuse->g) {
         g->from = pc_calloc(total ? total : 1, sizeof(*g->from));

@@ -19,7 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bigalloc.h"
 #include "policy/policy.h"
+
+/* Chunks made together in one mapping (gslb_records_init_block); the
+ * last chunk released unmaps it. */
+struct gslb_chunk_block {
+    atomic_size_t live; /* chunks not released yet */
+    size_t len;         /* octets, for bigalloc_free */
+    struct gslb_chunk c[];
+};
 
 static struct gslb_chunk *gslb_chunk_new(atomic_long *live)
 {
@@ -28,6 +37,7 @@ static struct gslb_chunk *gslb_chunk_new(atomic_long *live)
         abort();
     atomic_init(&c->refs, 1);
     c->live = live;
+    c->block = NULL;
     if (live)
         atomic_fetch_add_explicit(live, 1, memory_order_relaxed);
     return c;
@@ -39,7 +49,11 @@ static void gslb_chunk_release(struct gslb_chunk *c)
         return;
     if (c->live)
         atomic_fetch_sub_explicit(c->live, 1, memory_order_relaxed);
-    free(c);
+    struct gslb_chunk_block *b = c->block;
+    if (!b)
+        free(c);
+    else if (atomic_fetch_sub_explicit(&b->live, 1, memory_order_acq_rel) == 1)
+        bigalloc_free(b, 1, b->len);
 }
 
 void gslb_records_init(struct gslb *g, size_t cap)
@@ -48,6 +62,25 @@ void gslb_records_init(struct gslb *g, size_t cap)
     g->chunks = calloc(g->n_chunks ? g->n_chunks : 1, sizeof(*g->chunks));
     if (!g->chunks)
         abort();
+}
+
+void gslb_records_init_block(struct gslb *g, size_t cap)
+{
+    gslb_records_init(g, cap);
+    if (!g->n_chunks)
+        return;
+    size_t len = sizeof(struct gslb_chunk_block) + g->n_chunks * sizeof(struct gslb_chunk);
+    struct gslb_chunk_block *b = bigalloc_zeroed(1, len);
+    atomic_init(&b->live, g->n_chunks);
+    b->len = len;
+    for (size_t k = 0; k < g->n_chunks; k++) {
+        struct gslb_chunk *c = g->chunks[k] = &b->c[k];
+        atomic_init(&c->refs, 1);
+        c->live = g->chunks_live;
+        c->block = b;
+        if (c->live)
+            atomic_fetch_add_explicit(c->live, 1, memory_order_relaxed);
+    }
 }
 
 struct policy_record *gslb_rec_w(struct gslb *g, size_t i)
