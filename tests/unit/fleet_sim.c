@@ -691,6 +691,23 @@ static struct sim_win sim_win_at(struct sim *s, int64_t from, int64_t lo, int64_
     return (struct sim_win){.from = from, .to = from + sim_range(s, lo, hi)};
 }
 
+/* cut_from and cut_heal: node cut from the backend alone from 0.6-3 s
+ * before the kill until up to heal_max ms after it, and cut off with the
+ * etcd leader from the kill for cut_min-cut_max ms. */
+static void sim_plan_cut_from(struct sim *s, int node, int64_t heal_max, int64_t cut_min,
+                              int64_t cut_max)
+{
+    struct sim_faults *fx = &s->fx;
+    int64_t k = fx->kill;
+    fx->local_node = node;
+    fx->local.from = k - sim_range(s, 600, 3000);
+    fx->local.from = fx->local.from < 100 ? 100 : fx->local.from;
+    fx->local.to = k + sim_range(s, 0, heal_max);
+    fx->cut_node = node;
+    fx->leader_cut = true;
+    fx->cut_up = fx->cut_down = sim_win_at(s, k, cut_min, cut_max);
+}
+
 /* The fault of the run's class, around the kill. */
 static void sim_plan_fault(struct sim *s)
 {
@@ -764,13 +781,7 @@ static void sim_plan_fault(struct sim *s)
          * lasts. Half the seeds kill nothing: the same node, cut off while
          * the backend lives, is what I2's exception for a node that
          * reaches neither etcd's quorum nor any peer is judged on. */
-        fx->local_node = node;
-        fx->local.from = k - sim_range(s, 600, 3000);
-        fx->local.from = fx->local.from < 100 ? 100 : fx->local.from;
-        fx->local.to = k + sim_range(s, 0, 3000);
-        fx->cut_node = node;
-        fx->leader_cut = true;
-        fx->cut_up = fx->cut_down = sim_win_at(s, k, 2000, 4000);
+        sim_plan_cut_from(s, node, 3000, 2000, 4000);
         fx->elect = sim_win_at(s, k, 1000, 2000);
         fx->stepdown = k + sim_range(s, 1000, 1500);
         if (sim_range(s, 0, 1)) {
@@ -787,13 +798,7 @@ static void sim_plan_fault(struct sim *s)
          * heal. n1's own heartbeat was taken first: etcd vouched for it
          * while its peers' last reports there still said up (as of before
          * the kill), and it went back to the dead backend for 23 ms. */
-        fx->local_node = node;
-        fx->local.from = k - sim_range(s, 600, 3000);
-        fx->local.from = fx->local.from < 100 ? 100 : fx->local.from;
-        fx->local.to = k + sim_range(s, 0, 1000);
-        fx->cut_node = node;
-        fx->leader_cut = true;
-        fx->cut_up = fx->cut_down = sim_win_at(s, k, 1000, 1800);
+        sim_plan_cut_from(s, node, 1000, 1000, 1800);
         fx->elect = (struct sim_win){k, fx->cut_up.to + sim_range(s, 0, 400)};
         fx->stepdown = k + sim_range(s, 700, 1000);
         fx->revive = sim_range(s, 0, 1) ? fx->cut_up.to + sim_range(s, -100, 400) : 0;
