@@ -18,6 +18,7 @@
 #include "common/jsoncfg.h"
 #include "policy/policy_config.h"
 #include "policy/policy_orders.h"
+#include "policy_fixture.h"
 #include "tap.h"
 
 static const char *const origins[] = {"example.com."};
@@ -43,22 +44,7 @@ static json_t *tt_root(int n)
         snprintf(name, sizeof(name), "r%d.example.com.", k);
         json_object_set_new(recs, name, tt_record(k));
     }
-    return json_pack(
-        "{s:{s:{}, s:{}}, s:{s:{s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}, s:{s:[{s:s, s:s, s:s}]}, "
-        "s:{s:[{s:s, s:s, s:s}]}}, s:o}",
-        "regions", "a", "b", "pools", "p1", "endpoints", "name", "e1", "address", "192.0.2.1",
-        "region", "a", "name", "e2", "address", "192.0.2.2", "region", "b", "p2", "endpoints",
-        "name", "e3", "address", "192.0.2.3", "region", "a", "p6", "endpoints", "name", "e6",
-        "address", "2001:db8::6", "region", "b", "records", recs);
-}
-
-/* A copy of root to change: new root and "records" objects, members shared
- * (as config_api.c's copy). */
-static json_t *tt_copy(json_t *root)
-{
-    json_t *c = json_copy(root);
-    json_object_set_new(c, "records", json_copy(json_object_get(root, "records")));
-    return c;
+    return policy_fixture_root(recs);
 }
 
 static struct gslb *tt_parse(json_t *root, const struct policy_reuse *reuse, struct errlist *e)
@@ -124,7 +110,7 @@ static void test_change(struct tap *t)
     for (size_t i = 0; i < e.count; i++)
         printf("# %s\n", e.msgs[i]);
     TAP_CHECK(t, g0 && e.count == 0, "the running set compiles (%zu records)", g0->n_records);
-    json_t *root1 = tt_copy(root0), *recs = json_object_get(root1, "records");
+    json_t *root1 = policy_fixture_copy(root0), *recs = json_object_get(root1, "records");
     json_object_set_new(recs, "r5.example.com.",
                         json_pack("{s:s, s:s, s:i}", "pool", "p1", "policy", "all", "ttl", 99));
     json_object_del(recs, "r7.example.com."); /* an array of two */
@@ -155,7 +141,7 @@ static void test_change(struct tap *t)
     gslb_published(g0, g1);
     /* The pools change shape: p2 gets a region-b endpoint; its records
      * are compiled again, touched or not. */
-    json_t *root2 = tt_copy(root1);
+    json_t *root2 = policy_fixture_copy(root1);
     json_t *pools = json_deep_copy(json_object_get(root1, "pools"));
     json_array_append_new(
         json_object_get(json_object_get(pools, "p2"), "endpoints"),
@@ -175,7 +161,7 @@ static void test_change(struct tap *t)
     TAP_CHECK(t, tt_compiled(g2) == on_p2, "pool changed: its names' %zu records compiled (%zu)",
               on_p2, tt_compiled(g2));
     /* A touched record that does not compile: the full compile's error. */
-    json_t *root3 = tt_copy(root1);
+    json_t *root3 = policy_fixture_copy(root1);
     json_object_set_new(json_object_get(root3, "records"), "r9.example.com.",
                         json_pack("{s:s, s:s}", "pool", "nope", "policy", "all"));
     json_t *t3 = json_pack("{s:b}", "r9.example.com.", 1);
@@ -188,7 +174,7 @@ static void test_change(struct tap *t)
                   strstr(e3.msgs[0], "\"nope\" is not defined"),
               "an error at the touched record's path: %s", e3.count ? e3.msgs[0] : "none");
     /* A touched list that leaves out a name gone: the walk, same result. */
-    json_t *root4 = tt_copy(root1);
+    json_t *root4 = policy_fixture_copy(root1);
     json_object_del(json_object_get(root4, "records"), "r11.example.com.");
     json_object_set_new(json_object_get(root4, "records"), "r12.example.com.", tt_record(13));
     json_t *t4 = json_pack("{s:b}", "r12.example.com.", 1);
@@ -253,7 +239,7 @@ static void test_pools_taken(struct tap *t)
     errlist_init(&e);
     json_t *root0 = tt_root(50);
     struct gslb *g0 = tt_parse(root0, NULL, &e);
-    json_t *root1 = tt_copy(root0);
+    json_t *root1 = policy_fixture_copy(root0);
     json_object_set_new(json_object_get(root1, "records"), "r3.example.com.", tt_record(4));
     /* The pools object a copy holding the same members, as config_api.c's
      * copies may be. */
@@ -275,7 +261,7 @@ static void test_pools_taken(struct tap *t)
     TAP_CHECK(t, g1->pools_from == NULL && tt_same_pools(g1, full1),
               "published, the running set freed: the pools are the new set's and intact");
     /* A region added: the pools are parsed. */
-    json_t *root3 = tt_copy(root1);
+    json_t *root3 = policy_fixture_copy(root1);
     json_t *regions = json_deep_copy(json_object_get(root1, "regions"));
     json_object_set_new(regions, "c", json_object());
     json_object_set_new(root3, "regions", regions);
@@ -308,7 +294,7 @@ static void test_random(struct tap *t)
     srand(38);
     bool all = true;
     for (int step = 0; step < 60 && all; step++) {
-        json_t *next = tt_copy(root), *recs = json_object_get(next, "records");
+        json_t *next = policy_fixture_copy(root), *recs = json_object_get(next, "records");
         json_t *touched = json_object();
         for (int c = 0; c < 1 + rand() % 4; c++) {
             char name[64];

@@ -19,6 +19,7 @@
 #include "common/errlist.h"
 #include "common/jsoncfg.h"
 #include "policy/policy_config.h"
+#include "policy_fixture.h"
 #include "tap.h"
 
 static const char *const origins[] = {"example.com."};
@@ -43,22 +44,7 @@ static json_t *pr_root(unsigned n)
         snprintf(name, sizeof(name), "r%u.example.com.", k);
         json_object_set_new(recs, name, pr_record(k));
     }
-    return json_pack(
-        "{s:{s:{}, s:{}}, s:{s:{s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}, s:{s:[{s:s, s:s, s:s}]}, "
-        "s:{s:[{s:s, s:s, s:s}]}}, s:o}",
-        "regions", "a", "b", "pools", "p1", "endpoints", "name", "e1", "address", "192.0.2.1",
-        "region", "a", "name", "e2", "address", "192.0.2.2", "region", "b", "p2", "endpoints",
-        "name", "e3", "address", "192.0.2.3", "region", "a", "p6", "endpoints", "name", "e6",
-        "address", "2001:db8::6", "region", "b", "records", recs);
-}
-
-/* A copy of root to change: new root and "records" objects, members
- * shared (as the configuration API's copy). */
-static json_t *pr_copy(json_t *root)
-{
-    json_t *c = json_copy(root);
-    json_object_set_new(c, "records", json_copy(json_object_get(root, "records")));
-    return c;
+    return policy_fixture_root(recs);
 }
 
 static struct gslb *pr_parse(json_t *root, const struct gslb *g, json_t *was, json_t *touched,
@@ -146,7 +132,7 @@ static size_t pr_shared(const struct gslb *a, const struct gslb *b)
 static struct gslb *pr_step(struct gslb *g, json_t *was, json_t **now, const char *name, json_t *v,
                             struct errlist *e)
 {
-    *now = pr_copy(was);
+    *now = policy_fixture_copy(was);
     json_t *recs = json_object_get(*now, "records");
     if (v)
         json_object_set_new(recs, name, v);
@@ -208,7 +194,7 @@ static void test_share(struct tap *t)
     TAP_CHECK(t, pr_same(g1, full1), "and the set holds what a full compile holds");
     gslb_unref(full1);
     /* The walk of the whole document (no touched list) shares as well. */
-    root2 = pr_copy(root1);
+    root2 = policy_fixture_copy(root1);
     json_object_set_new(json_object_get(root2, "records"), "r10.example.com.", pr_record(10 + 7));
     struct gslb *g2 = pr_parse(root2, g1, root1, NULL, &live, &e);
     TAP_CHECK(t, pr_shared(g1, g2) == n0 - 1 && live == (long)n0 + 2,
