@@ -88,6 +88,11 @@ struct admin_config_ops {
      * only the invalid ones are refused. A dry run or an If-Match edit
      * comes alone (n = 1). */
     void (*edit)(struct config_api *api, struct admin_config_edit *const *edits, size_t n);
+    /* Store thread, when no call came for a while (admin_store.c): makes
+     * ready what the next change would make on its path (NULL: nothing),
+     * so that the first change after a start costs what any other does.
+     * True when it made something. */
+    bool (*warm)(struct config_api *api);
     json_t *(*history)(struct config_api *api);
     json_t *(*version)(struct config_api *api, uint64_t v);
     struct config_api *api;

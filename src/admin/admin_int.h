@@ -266,6 +266,11 @@ struct admin_store_call {
  * is known then (doc/admin-api.md, "Overrides in a fleet"). */
 #define ADMIN_STORE_DEADLINE_S 3.0
 #define ADMIN_STORE_GROUP_MAX 1024
+/* How long the store thread is idle before it makes ready what the next
+ * change would make (admin_config_ops.warm): longer than the pause between
+ * the changes of a client that sends them back to back, which would
+ * otherwise wait for it. */
+#define ADMIN_STORE_WARM_IDLE_MS 200
 void admin_store_init(struct admin *a);
 /* Drops calls not made yet, waits for the one being made, frees all. */
 void admin_store_stop(struct admin *a);

@@ -17,6 +17,7 @@
  * and its ctx (done frees ctx); admin_store_call_free frees the rest after
  * done returns. Calls still queued at stop are freed unanswered.
  */
+#include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,9 @@ struct admin_store {
     struct admin_store_call *todo, *done; /* (lock) in order */
     bool stop;                            /* (lock) */
     bool started;
+    /* (lock) No call came since the last warm (admin_config_ops.warm):
+     * one is due once the thread has been idle ADMIN_STORE_WARM_IDLE_MS. */
+    bool warm_due;
     struct event *ev_done; /* on the admin base */
 };
 
@@ -67,6 +71,34 @@ static void admin_store_run(const struct shared_store *s, struct admin_store_cal
     }
 }
 
+/* Waits for a call (lock held, and on return: a call queued, or
+ * stopping). Once the thread has been idle ADMIN_STORE_WARM_IDLE_MS
+ * after its start or after its last call, it makes ready what the next
+ * change would make on its path (admin_config_ops.warm: at 1,000,000
+ * records the copy of the document, 0.3-0.6 s), off the lock: a call that
+ * comes meanwhile waits for the end of it, and costs no more than it would
+ * have cost that call (issue #55: the first change after a start). */
+static void admin_store_idle(struct admin *a, struct admin_store *st)
+{
+    const struct admin_config_ops *ops = a->env.config;
+    while (!st->todo && !st->stop) {
+        if (!st->warm_due || !ops || !ops->warm) {
+            pthread_cond_wait(&st->cond, &st->lock);
+            continue;
+        }
+        struct timespec until = deadline_after(ADMIN_STORE_WARM_IDLE_MS / 1e3);
+        int rc = 0;
+        while (!st->todo && !st->stop && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&st->cond, &st->lock, &until);
+        if (st->todo || st->stop)
+            continue;
+        st->warm_due = false;
+        pthread_mutex_unlock(&st->lock);
+        ops->warm(ops->api);
+        pthread_mutex_lock(&st->lock);
+    }
+}
+
 static void *admin_store_main(void *arg)
 {
     struct admin *a = arg;
@@ -76,8 +108,7 @@ static void *admin_store_main(void *arg)
         abort();
     pthread_mutex_lock(&st->lock);
     for (;;) {
-        while (!st->todo && !st->stop)
-            pthread_cond_wait(&st->cond, &st->lock);
+        admin_store_idle(a, st);
         if (!st->todo)
             break; /* stopping, nothing left */
         struct admin_store_call *c = st->todo;
@@ -95,6 +126,7 @@ static void *admin_store_main(void *arg)
         else
             admin_store_run(a->env.store, c);
         pthread_mutex_lock(&st->lock);
+        st->warm_due = true;
         admin_store_append(&st->done, group[0]);
         for (size_t i = 1; i < n; i++) /* in order, without walking the list each time */
             group[i - 1]->next = group[i];
@@ -151,16 +183,23 @@ struct admin_store_call *admin_store_call_new(struct admin_req *r, enum admin_st
     return c;
 }
 
+/* Starts the store thread if it is not running (admin thread, or
+ * admin_store_init's). */
+static void admin_store_begin(struct admin *a, struct admin_store *st)
+{
+    if (st->started)
+        return;
+    if (pthread_create(&st->thread, NULL, admin_store_main, a) != 0)
+        abort();
+    pthread_setname_np(st->thread, "gtmd-store"); /* top -H, perf, gdb */
+    st->started = true;
+}
+
 void admin_store_submit(struct admin *a, struct admin_store_call *c)
 {
     struct admin_store *st = a->store_calls;
     c->conn = admin_conn_hold(a, c->r.req);
-    if (!st->started) {
-        if (pthread_create(&st->thread, NULL, admin_store_main, a) != 0)
-            abort();
-        pthread_setname_np(st->thread, "gtmd-store"); /* top -H, perf, gdb */
-        st->started = true;
-    }
+    admin_store_begin(a, st);
     pthread_mutex_lock(&st->lock);
     admin_store_append(&st->todo, c);
     pthread_cond_signal(&st->cond);
@@ -178,6 +217,12 @@ void admin_store_init(struct admin *a)
     if (!st->ev_done)
         abort();
     a->store_calls = st;
+    /* With the configuration API, started now, not at the first call: once
+     * idle it makes ready what the first change would make on its path
+     * (admin_config_ops.warm), before that change comes (issue #55). */
+    st->warm_due = true;
+    if (a->env.config && a->env.config->warm)
+        admin_store_begin(a, st);
 }
 
 void admin_store_stop(struct admin *a)

@@ -184,3 +184,20 @@ bool jsonrecycle_ready(struct jsonrecycle *r, const json_t *doc)
     jsonrecycle_late(r, doc);
     return r->have_objs && r->next == doc;
 }
+
+json_t *jsonrecycle_copy_fresh(const char *const *kinds, json_t *doc)
+{
+    json_t *out = json_copy(doc);
+    for (size_t i = 0; out && i < JSONRECYCLE_KINDS && kinds[i]; i++) {
+        json_t *v = json_object_get(out, kinds[i]);
+        if (!json_is_object(v))
+            continue;
+        json_t *o = json_copy(v);
+        if (!o) {
+            json_decref(out);
+            return NULL;
+        }
+        json_object_set_new(out, kinds[i], o);
+    }
+    return out;
+}

@@ -108,4 +108,12 @@ json_t *jsonrecycle_copy(struct jsonrecycle *r, json_t *doc, const json_t *only)
  * first). */
 bool jsonrecycle_ready(struct jsonrecycle *r, const json_t *doc);
 
+/* A copy of doc with new objects for kinds (NULL-ended; their members
+ * shared), made without a recycler: what jsonrecycle_copy makes when it
+ * has nothing to take. Only reads doc, so any thread may make it while
+ * the owner's lock is not held, as long as doc is not changed meanwhile
+ * (a document installed never is: jsonrecycle.h). The caller's; NULL when
+ * out of memory. */
+json_t *jsonrecycle_copy_fresh(const char *const *kinds, json_t *doc);
+
 #endif

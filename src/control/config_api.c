@@ -987,6 +987,7 @@ void config_api_admin_ops(struct config_api *api, struct admin_config_ops *ops)
                                      .read = config_api_read,
                                      .apply = config_api_apply,
                                      .edit = config_api_edit,
+                                     .warm = config_api_warm,
                                      .history = config_api_history,
                                      .version = config_api_version,
                                      .api = api};

@@ -47,8 +47,11 @@
  * filled by config_api_admin_ops): read and document (the newest
  * document and its version), apply (a whole document, a dry run with
  * ?dry_run and ?clients, If-Match), edit (changes made on the newest
- * document, grouped), history (the versions kept) and version (one
- * version's document: what a rollback applies again).
+ * document, grouped), history (the versions kept), version (one
+ * version's document: what a rollback applies again) and warm (the store
+ * thread, idle 200 ms after its start or its last call: the copy of the
+ * newest document the next change would make, made before it comes, off
+ * the lock; issue #55).
  *
  * THREADS AND LOCKS: changes run on the admin API's store thread; reloads
  * from the file and fleet versions on the main thread; offers of fleet

@@ -6,7 +6,8 @@
  * whole, or when the document copied is not the one the delta leads to;
  * a long random sequence of versions, each made from the one before as
  * config_api.c makes them, stays exact; objects kept for a document
- * follow it when it is replaced (jsonrecycle_advance).
+ * follow it when it is replaced (jsonrecycle_advance); a copy made ahead
+ * without the recycler and given back unused is the next copy's.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -344,6 +345,36 @@ static void test_advance(struct tap *t)
     jsonrecycle_clear(&r);
 }
 
+/* A copy made ahead (config_api_warm: the store thread, idle, copies the
+ * newest document without the recycler) and given back unused with an
+ * empty delta is what the next change's copy takes: no member copied on
+ * its path, and the document copied is left as it was. */
+static void test_fresh(struct tap *t)
+{
+    struct jsonrecycle r;
+    jsonrecycle_init(&r, test_kinds);
+    json_t *v1 = test_first();
+    json_t *ahead = jsonrecycle_copy_fresh(test_kinds, v1);
+    TAP_CHECK(t, test_is_copy(ahead, v1) && r.copied == 0,
+              "a fresh copy is a copy, made without the recycler");
+    TAP_CHECK(t, json_object_get(ahead, "ttl") == json_object_get(v1, "ttl"),
+              "a key that is no kind stays shared");
+    json_t *none = json_object();
+    jsonrecycle_retire(&r, ahead, none, v1); /* ahead's reference handed over */
+    json_decref(none);
+    jsonrecycle_reclaim(&r);
+    TAP_CHECK(t, jsonrecycle_ready(&r, v1), "given back unused: ready for the document");
+    json_t *v2 = jsonrecycle_copy(&r, v1, NULL);
+    TAP_CHECK(t, test_is_copy(v2, v1) && r.reused == 2 && r.copied == 0,
+              "the next copy takes it (%llu reused, %llu copied)", r.reused, r.copied);
+    json_object_set_new(json_object_get(v2, "records"), "c.", json_pack("{s:s}", "pool", "p"));
+    TAP_CHECK(t, json_object_size(json_object_get(v1, "records")) == 2,
+              "an edit of the copy leaves the document as it was");
+    json_decref(v2);
+    json_decref(v1);
+    jsonrecycle_clear(&r);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -352,5 +383,6 @@ int main(void)
     test_wait(&t);
     test_random(&t);
     test_advance(&t);
+    test_fresh(&t);
     return tap_done(&t);
 }
