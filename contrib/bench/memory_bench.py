@@ -334,6 +334,7 @@ def run(a):
         # Steady state: every endpoint probed at least twice (interval 10 s).
         time.sleep(a.settle)
         print_steady(a, p.pid)
+        start = config_bench.rss_mb(p.pid)
         if a.ask_all:
             t1 = time.monotonic()
             n = ask_all(a)
@@ -350,6 +351,19 @@ def run(a):
                 first, last = rows[0][1], rows[-1][1]
                 print("  RSS after the first %d changes %.1f MB, after %d: %.1f MB (%+.1f%%)" %
                       (rows[0][0], first, rows[-1][0], last, 100.0 * (last - first) / first))
+                # After the stream: readings mid-stream include the writer's
+                # dumps and the spare array (kept LOAD_SPARE_KEEP_S, 90 s, after
+                # the last change), which are not what the changes left behind.
+                waited = 0.0
+                for w in a.quiet:
+                    time.sleep(max(0.0, w - waited))
+                    waited = max(waited, w)
+                    rss = config_bench.rss_mb(p.pid)
+                    print("  %.0f s after the last change: RSS %.1f MB (%.2fx the start)"
+                          % (w, rss, rss / start))
+                    if a.maps:
+                        print_maps(p.pid)
+                    sys.stdout.flush()
     finally:
         p.send_signal(signal.SIGTERM)
         try:
@@ -370,6 +384,9 @@ def main():
     ap.add_argument("--maps", action="store_true",
                     help="the heap and arena mappings' RSS at every --every changes too")
     ap.add_argument("--settle", type=float, default=25.0)
+    ap.add_argument("--quiet", type=float, nargs="*", default=[],
+                    help="after the changes, RSS again this many seconds after the last "
+                    "(e.g. --quiet 10 100: before and after the spare array's 90 s)")
     ap.add_argument("--distinct", action="store_true",
                     help="every record a value of its own (TTL 30 + its number): nothing to share")
     ap.add_argument("--ask-all", action="store_true",
