@@ -68,9 +68,11 @@ struct config *server_load_config(struct server *srv, json_t *doc, json_t *known
     json_t *touched = known                                      ? jsondelta_touched(known, records)
                       : doc && srv->cfg && doc == srv->cfg->root ? json_pack("{s:{}}", "records")
                                                                  : NULL;
-    struct policy_reuse reuse = {cur ? cur->gslb : NULL, srv->cfg ? srv->cfg->root : NULL,
-                                 &srv->records_spare, json_object_get(touched, "records"),
-                                 srv->orders, NULL};
+    struct policy_reuse reuse = {.g = cur ? cur->gslb : NULL,
+                                 .root = srv->cfg ? srv->cfg->root : NULL,
+                                 .spare = &srv->records_spare,
+                                 .touched = json_object_get(touched, "records"),
+                                 .orders = srv->orders};
     /* From the file: nothing is taken, but the region lists are shared
      * (the first load is most of a large estate's memory). */
     struct policy_reuse lists = {.orders = srv->orders};
