@@ -368,18 +368,26 @@ static void test_two_rollovers(struct tap *t)
               "and the parent is not asked any more");
 }
 
+/* Runs the scheduler and the parent every STEP from T0 to end while every
+ * step is safe (safe_at); false at the first unsafe one. */
+static bool run_safe(struct tap *t, struct zone_kasp_keys *keys, struct parent_sim *p, int64_t end)
+{
+    bool ok = true;
+    for (int64_t now = T0; now <= end && ok; now += STEP) {
+        run_at(keys, p, now);
+        ok = safe_at(t, keys, p, now);
+    }
+    return ok;
+}
+
 static void test_parent_refuses(struct tap *t)
 {
     struct zone_kasp_keys keys;
     struct parent_sim p;
     parent_init(&p, false, false);
     uint16_t first = start(&keys, &p);
-    bool ok = true;
     int64_t end = T0 + 3 * (int64_t)KLIFE;
-    for (int64_t now = T0; now <= end && ok; now += STEP) {
-        run_at(&keys, &p, now);
-        ok = safe_at(t, &keys, &p, now);
-    }
+    bool ok = run_safe(t, &keys, &p, end);
     TAP_CHECK(t, ok, "every step is safe while the parent refuses the DS");
     int cur = zone_kasp_sched_current_ksk(&keys, end);
     int succ = zone_kasp_sched_ksk_successor(&keys, end);
@@ -447,12 +455,8 @@ static void test_parent_keeps_old_ds(struct tap *t)
     struct parent_sim p;
     parent_init(&p, true, true);
     uint16_t first = start(&keys, &p);
-    bool ok = true;
     int64_t end = T0 + 3 * (int64_t)KLIFE;
-    for (int64_t now = T0; now <= end && ok; now += STEP) {
-        run_at(&keys, &p, now);
-        ok = safe_at(t, &keys, &p, now);
-    }
+    bool ok = run_safe(t, &keys, &p, end);
     TAP_CHECK(t, ok, "every step is safe while the parent keeps the old DS");
     int cur = zone_kasp_sched_current_ksk(&keys, end);
     int old = -1;
