@@ -376,7 +376,7 @@ static bool delta_gaps(const struct gslb *g, const struct gslb *p, size_t (*gap)
     size_t next = 0, in_gaps = 0;
     *n_gap = 0;
     for (size_t i = 0; i <= g->n_records; i++) {
-        size_t f = i < g->n_records ? g->from[i] : p->n_records;
+        size_t f = i < g->n_records ? gslb_from(g, i) : p->n_records;
         if (i < g->n_records && f == GSLB_COMPILED)
             continue;
         if (f < next)
@@ -409,6 +409,30 @@ static bool delta_gone(const struct gslb *g, const struct gslb *p, size_t f, con
     return true;
 }
 
+/* delta_policy_names_by_origin for a set built in place from p, both
+ * bound by key: every binding but the redone ones' is p's at its index,
+ * binding the same records, so the names bound anew are the redone
+ * bindings that bind, and the names gone are among p's at those indices
+ * (the gaps delta_gaps would find): a look at the redone records only.
+ * False when they are too many. */
+static bool delta_policy_names_inplace(const struct gslb *g, const struct gslb *p,
+                                       const struct snapshot *s, bool *same)
+{
+    size_t new[DELTA_FEW], n_new = 0, gone = 0;
+    for (size_t x = 0; x < g->n_redone; x++) {
+        if (!policy_binding_any(&g->bindings[g->redone[x]]))
+            continue;
+        if (n_new == DELTA_FEW)
+            return false;
+        new[n_new++] = g->redone[x];
+    }
+    delta_check_new(g, new, n_new, s, same);
+    bool ok = true;
+    for (size_t x = 0; ok && x < g->n_redone; x++)
+        ok = delta_gone(g, p, g->redone[x], new, n_new, s, same, &gone);
+    return ok;
+}
+
 /* delta_policy_names for a policy set built from cur's (policy.h: from):
  * a binding of the very records cur's binding bound leaves its name as
  * it was, so only the names bound anew and those gone are looked up.
@@ -421,6 +445,8 @@ static bool delta_policy_names_by_origin(const struct gslb *g, const struct gslb
 {
     if (!g || !p || g->from_g != p)
         return false;
+    if (gslb_inplace_from(g, p) && gslb_bound_by_key(g) && gslb_bound_by_key(p))
+        return delta_policy_names_inplace(g, p, s, same);
     bool by_key = gslb_bound_by_key(g) && gslb_bound_by_key(p);
     size_t new[DELTA_FEW], n_new = 0, gone = 0, gap[DELTA_FEW][2], n_gap = 0;
     bool gaps = by_key && delta_gaps(g, p, gap, &n_gap);
@@ -432,11 +458,11 @@ static bool delta_policy_names_by_origin(const struct gslb *g, const struct gslb
         const struct policy_binding *b = &g->bindings[i];
         if (!policy_binding_any(b))
             continue;
-        const struct policy_binding *o =
-            g->from[i] != GSLB_COMPILED ? &p->bindings[g->from[i]] : NULL;
+        size_t f = gslb_from(g, i);
+        const struct policy_binding *o = f != GSLB_COMPILED ? &p->bindings[f] : NULL;
         if (o && (by_key ? policy_binding_any(o) : delta_same_binding(g, b, o))) {
             if (matched)
-                matched[g->from[i]] = 1;
+                matched[f] = 1;
         } else if (n_new < DELTA_FEW)
             new[n_new++] = i;
         else

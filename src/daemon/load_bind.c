@@ -41,13 +41,14 @@ static bool load_same_origin(const struct gslb *g, const struct policy_record *r
 static const struct zone_node *load_kept_node(const struct gslb *g, size_t i,
                                               const struct zone_node **nodes)
 {
-    if (!nodes || g->from[i] == GSLB_COMPILED)
+    size_t f = nodes ? gslb_from(g, i) : GSLB_COMPILED;
+    if (f == GSLB_COMPILED)
         return NULL;
-    const struct policy_binding *b = &g->bindings[i], *o = &g->from_g->bindings[g->from[i]];
+    const struct policy_binding *b = &g->bindings[i], *o = &g->from_g->bindings[f];
     if (!load_same_origin(g, b->a, o->a) || !load_same_origin(g, b->aaaa, o->aaaa) ||
         !load_same_origin(g, b->cname, o->cname))
         return NULL;
-    return nodes[g->from[i]];
+    return nodes[f];
 }
 
 /* load_attach_all when every zone is the running set's (prev's) and
@@ -76,11 +77,12 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
         const struct policy_binding *b = &g->bindings[i], *o;
         if (!policy_binding_any(b))
             continue;
-        o = g->from[i] != GSLB_COMPILED ? &p->bindings[g->from[i]] : NULL;
+        size_t f = gslb_from(g, i);
+        o = f != GSLB_COMPILED ? &p->bindings[f] : NULL;
         /* The same slots too: a slot bound anew (AAAA) is checked against
          * the zone's data by load_attach (a static AAAA there). */
         if (o && policy_binding_any(o) && policy_binding_same_slots(b, o)) {
-            to[g->from[i]] = (uint32_t)i;
+            to[f] = (uint32_t)i;
             n_to++;
         } else
             rest[n_rest++] = i;
@@ -94,15 +96,39 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
          * yet, or its data answered there): attached, or told, again. */
         for (size_t i = 0; n < n_to && i < g->n_records; i++) {
             const struct policy_binding *b = &g->bindings[i];
-            if (policy_binding_any(b) && !carried[i] && g->from[i] != GSLB_COMPILED &&
-                policy_binding_any(&p->bindings[g->from[i]]) &&
-                policy_binding_same_slots(b, &p->bindings[g->from[i]]))
+            size_t f = policy_binding_any(b) && !carried[i] ? gslb_from(g, i) : GSLB_COMPILED;
+            if (f != GSLB_COMPILED && policy_binding_any(&p->bindings[f]) &&
+                policy_binding_same_slots(b, &p->bindings[f]))
                 load_attach(s, cfg, b, gslb_rec(g, i), bind, errs, warns);
         }
     }
     free(carried);
     free(rest);
     return n != SIZE_MAX;
+}
+
+/* load_shared_indices for a set built in place from p: its records other
+ * than the redone ones are p's at their indices, and so are their
+ * bindings (a name's binding is at its first record, and a touched name
+ * is redone whole), so only the redone indices are looked at: those
+ * bound in p are no longer where they were (n_to counts the others from
+ * p's count, gslb.n_bound), and those bound now are attached again. */
+static bool load_shared_inplace(const struct gslb *g, const struct gslb *p, size_t *rest,
+                                size_t *n_rest, size_t *n_to)
+{
+    size_t gone = 0;
+    *n_rest = 0;
+    for (size_t x = 0; x < g->n_redone; x++) {
+        size_t i = g->redone[x];
+        bool any = policy_binding_any(&g->bindings[i]), was = policy_binding_any(&p->bindings[i]);
+        if (!any && was)
+            return false;
+        gone += was;
+        if (any)
+            rest[(*n_rest)++] = i;
+    }
+    *n_to = p->n_bound - gone;
+    return true;
 }
 
 /* Whether the bindings of g stand where prev's stood: g's records keep
@@ -113,6 +139,8 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
 static bool load_shared_indices(const struct gslb *g, const struct gslb *p, size_t *rest,
                                 size_t *n_rest, size_t *n_to)
 {
+    if (gslb_inplace_from(g, p))
+        return load_shared_inplace(g, p, rest, n_rest, n_to);
     if (g->n_records != p->n_records || g->n_bindings != g->n_records || !g->from)
         return false;
     *n_rest = *n_to = 0;

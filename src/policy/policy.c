@@ -64,15 +64,45 @@ static void gslb_release_health(struct gslb *g)
         }
 }
 
+bool gslb_index_in(const uint32_t *v, size_t n, size_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] == x)
+            return true;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* prev leaves next the parts of the records next took (gslb.carried, or
+ * for a set built in place gslb.owned: the redone ones stay prev's). */
+static void gslb_carry(struct gslb *prev, struct gslb *next)
+{
+    if (next && gslb_inplace_from(next, prev)) {
+        prev->owned_only = true;
+        prev->owned = next->redone;
+        prev->n_owned = next->n_redone;
+        next->redone = NULL;
+        next->n_redone = 0;
+        return;
+    }
+    prev->carried = calloc(prev->n_records ? prev->n_records : 1, 1);
+    if (!prev->carried)
+        abort();
+    for (size_t i = 0; next && next->from_g == prev && i < next->n_records; i++)
+        if (next->from[i] != GSLB_COMPILED)
+            prev->carried[next->from[i]] = 1;
+}
+
 void gslb_published(struct gslb *prev, struct gslb *next)
 {
     if (prev && prev != next && !prev->successor) {
-        prev->carried = calloc(prev->n_records ? prev->n_records : 1, 1);
-        if (!prev->carried)
-            abort();
-        for (size_t i = 0; next && next->from_g == prev && i < next->n_records; i++)
-            if (next->from[i] != GSLB_COMPILED)
-                prev->carried[next->from[i]] = 1;
+        gslb_carry(prev, next);
         prev->pools_carried = next && next->pools_from == prev;
         if (next) {
             gslb_ref(next);
@@ -83,6 +113,10 @@ void gslb_published(struct gslb *prev, struct gslb *next)
         free(next->from);
         next->from = NULL;
         next->from_g = NULL;
+        next->inplace = false;
+        free(next->redone);
+        next->redone = NULL;
+        next->n_redone = 0;
         next->pools_from = NULL;
     }
 }
@@ -104,11 +138,27 @@ void policy_record_ext_free(struct policy_record_ext *x)
 static void gslb_free_record(struct gslb *g, size_t i)
 {
     const struct policy_record *r = gslb_rec(g, i);
-    if (g->from_g ? g->from[i] != GSLB_COMPILED : g->carried && g->carried[i])
+    if (g->from_g ? gslb_from(g, i) != GSLB_COMPILED : g->carried && g->carried[i])
         return; /* its origin's, or taken by the successor */
     policy_orders_release(r->regions);
     free(r->name_str);
     policy_record_ext_free((struct policy_record_ext *)(uintptr_t)r->ext);
+}
+
+/* The parts of every record g owns: of a set built in place and not
+ * published, those it redid; of one whose successor was, those it kept
+ * (gslb.owned); else a look at every record. */
+static void gslb_free_records(struct gslb *g)
+{
+    if (g->from_g && g->inplace)
+        for (size_t x = 0; x < g->n_redone; x++)
+            gslb_free_record(g, g->redone[x]);
+    else if (g->owned_only)
+        for (size_t x = 0; x < g->n_owned; x++)
+            gslb_free_record(g, g->owned[x]);
+    else
+        for (size_t i = 0; i < g->n_records; i++)
+            gslb_free_record(g, i);
 }
 
 void gslb_free(struct gslb *g)
@@ -148,10 +198,12 @@ static struct gslb *gslb_free_one(struct gslb *g)
         if (own_pools)
             free(g->pools[i].name);
     }
-    for (size_t i = 0; i < g->n_records; i++)
-        gslb_free_record(g, i);
+    gslb_free_records(g);
     free(g->from);
     free(g->carried);
+    free(g->redone);
+    free(g->owned);
+    gslb_keys_unref(g->keys);
     free(g->pool_index);
     free(g->regions);
     free(g->azs);
@@ -463,21 +515,24 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
     for (size_t i = 0; i < g->n_pools; i++)
         types[i] = (uint8_t)((policy_pool_has(&g->pools[i], DNS_TYPE_A) ? POLICY_BIND_A : 0) |
                              (policy_pool_has(&g->pools[i], DNS_TYPE_AAAA) ? POLICY_BIND_AAAA : 0));
+    g->n_bound = 0;
     for (size_t i = 0; i < g->n_records; i++) {
         const struct policy_record *r = gslb_rec(g, i);
         if (by_key && !policy_same_key_as_before(g, i))
             start = i;
         /* Bindings are indexed like the first record of each name. */
         struct policy_binding *pb = &g->bindings[by_key ? start : first[i]];
+        bool had = policy_binding_any(pb);
         if (r->rtype == DNS_TYPE_CNAME) {
             policy_bind_type(j, &pb->cname, r, "CNAME");
             n_cname++;
-            continue;
+        } else {
+            if (types[r->pool] & POLICY_BIND_A)
+                policy_bind_type(j, &pb->a, r, "A");
+            if (types[r->pool] & POLICY_BIND_AAAA)
+                policy_bind_type(j, &pb->aaaa, r, "AAAA");
         }
-        if (types[r->pool] & POLICY_BIND_A)
-            policy_bind_type(j, &pb->a, r, "A");
-        if (types[r->pool] & POLICY_BIND_AAAA)
-            policy_bind_type(j, &pb->aaaa, r, "AAAA");
+        g->n_bound += !had && policy_binding_any(pb);
     }
     free(types);
     free(first);

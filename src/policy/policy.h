@@ -306,6 +306,7 @@ struct gslb {
     size_t n_records;
     struct policy_binding *bindings; /* one per distinct record name */
     size_t n_bindings;
+    size_t n_bound;             /* bindings that bind anything (policy_binding_any) */
     size_t bindings_len;        /* bigalloc_table_take's, for bigalloc_table_give (spare) */
     struct health_core *health; /* set by gslb_map_health; NULL before (health epochs) */
     struct policy_ramp *ramp;   /* failback ramps (policy_ramp.h); NULL: no record has one */
@@ -342,6 +343,31 @@ struct gslb {
      * carried, one reference of successor. */
     uint8_t *carried;
     struct gslb *successor;
+    /* A set built in place (policy_config_touched.c, issue #55): its
+     * chunks are from_g's, shared, and every record is from_g's record at
+     * its index but the n_redone sorted indices in redone, compiled there
+     * (in their room); from is NULL then, so a change costs the records it
+     * touched, not an array of every record's origin. After
+     * gslb_published redone moves to the replaced set as owned. Owned:
+     * redone. */
+    bool inplace;
+    uint32_t *redone;
+    size_t n_redone;
+    /* A published set whose successor was built in place owns the parts
+     * of only these records (sorted; the others went with the successor):
+     * carried's sparse form, freed in their number, not a walk of every
+     * record. owned_only: this form applies. Owned: owned. */
+    bool owned_only;
+    uint32_t *owned;
+    size_t n_owned;
+    /* Where each name's records start, by key (policy_keys.c), shared by
+     * the sets built in place from this one (they keep every name at its
+     * index); NULL: not made yet (made by the first change in place).
+     * n_keys: the members of the document's "records" this set was
+     * compiled from, names with no record included (0: unknown). Owned:
+     * one reference on keys. */
+    struct gslb_keys *keys;
+    size_t n_keys;
     /* The pools and azs taken whole from the running set (policy_config_pools.c,
      * a change that left "pools", "regions" and "checks" as they were):
      * their arrays are this set's, the strings they point at (names, keys,
@@ -418,6 +444,26 @@ struct policy_record *gslb_rec_w(struct gslb *g, size_t i);
  * g has none of yet, or g shares that chunk with from already. false:
  * write it (gslb_rec_w). */
 bool gslb_rec_share(struct gslb *g, const struct gslb *from, size_t i);
+/* Makes g's chunk table (none yet) from's, every chunk shared: g holds
+ * from's records at their indices (n_records too) until it writes one
+ * (gslb_rec_w copies that chunk). For a set built in place. */
+void gslb_records_share_all(struct gslb *g, const struct gslb *from);
+
+/* Where each name's records start in a set, by key (policy_keys.c): an
+ * open-addressing table of 1 + the index of a name's first record, made
+ * once and shared by the sets built in place from it (their names stay
+ * at their indices). Counted: freed by its last holder (gslb_free). */
+struct gslb_keys;
+/* g's table, made if g has none (a walk of its records, on the reload
+ * thread: g is the running set, which no one else writes). NULL when g's
+ * records are not grouped by name (a name's records apart). */
+struct gslb_keys *gslb_keys_of(struct gslb *g);
+/* The index of the first record of name (key hash h) in g through keys,
+ * or SIZE_MAX. */
+size_t gslb_keys_find(const struct gslb_keys *keys, const struct gslb *g, const char *name,
+                      uint32_t h);
+struct gslb_keys *gslb_keys_ref(struct gslb_keys *keys);
+void gslb_keys_unref(struct gslb_keys *keys);
 /* Gives back g's references on its chunks and frees the table; g holds
  * no records after it. */
 void gslb_records_free(struct gslb *g);
@@ -432,11 +478,43 @@ static inline void gslb_count_record(struct gslb *g, const struct policy_record 
     g->n_shed += r->shed;
 }
 
+/* Uncounts r from g's counts (gslb_count_record's inverse): a record of
+ * the origin a change in place replaced. */
+static inline void gslb_uncount_record(struct gslb *g, const struct policy_record *r)
+{
+    g->n_located -= policy_has_trie(r) || r->policy == POLICY_LATENCY;
+    g->n_ramped -= policy_ext_of(r)->ramp_ms > 0;
+    g->n_loose -= r->loose_key;
+    g->n_latency -= r->policy == POLICY_LATENCY;
+    g->n_shed -= r->shed;
+}
+
+/* Whether x is among the n sorted indices of v (a binary search). */
+bool gslb_index_in(const uint32_t *v, size_t n, size_t x);
+
+/* The index in g's origin (g->from_g) of the record i was taken from, or
+ * GSLB_COMPILED: from[i], or for a set built in place i itself unless
+ * it was redone. Only while g has an origin. */
+static inline size_t gslb_from(const struct gslb *g, size_t i)
+{
+    if (g->from)
+        return g->from[i];
+    return gslb_index_in(g->redone, g->n_redone, i) ? GSLB_COMPILED : i;
+}
+
 /* The record of g's origin set (g->from_g) that record i was taken
  * from, or NULL when it was compiled or g has no origin. */
 static inline const struct policy_record *gslb_origin_of(const struct gslb *g, size_t i)
 {
-    return g->from_g && g->from[i] != GSLB_COMPILED ? gslb_rec(g->from_g, g->from[i]) : NULL;
+    size_t f = g->from_g ? gslb_from(g, i) : GSLB_COMPILED;
+    return f != GSLB_COMPILED ? gslb_rec(g->from_g, f) : NULL;
+}
+
+/* Whether g was built in place from from (and not published yet): every
+ * record but g->redone is from's at its index, in the same chunk. */
+static inline bool gslb_inplace_from(const struct gslb *g, const struct gslb *from)
+{
+    return g->inplace && g->from_g == from && from;
 }
 
 /* next was published in place of prev, the running set's policy set

@@ -895,6 +895,7 @@ static void pc_records(const struct jsoncfg *j, json_t *v, struct gslb *g,
             continue;
         pc_compile_member(j, at, name, r, g, origins, n_origins, def);
     }
+    g->n_keys = json_object_size(v);
 }
 
 void pc_compile_member(const struct jsoncfg *j, const char *at, const char *name, json_t *r,

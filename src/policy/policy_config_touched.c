@@ -160,6 +160,97 @@ static void pc_touched_undo(struct gslb *g)
     g->n_located = g->n_ramped = g->n_loose = g->n_latency = g->n_shed = 0;
 }
 
+static int pc_u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Where each touched name's records are in the running set (at[i], in
+ * the touched object's order), when the change replaces each in its room:
+ * the name is in the document with as many records as its run there,
+ * and the document has the running set's names (n_keys) and pools. False:
+ * a name added, removed or resized, a pool changed, or the running set
+ * has no table of names. */
+static bool pc_inplace_runs(struct pc_reuse *r, json_t *v, size_t *at)
+{
+    /* The running set's table is made here, on the reload thread, the
+     * only one that reads or writes it (policy_keys.c). */
+    struct gslb *old = (struct gslb *)(uintptr_t)r->g;
+    /* The pools as they were (pool_ok is made only when they are not):
+     * a pool that gains a type binds its untouched names anew, which
+     * the loader must check (load_attach_carried). */
+    if (!old->counted || !old->n_keys || json_object_size(v) != old->n_keys || r->pool_ok)
+        return false;
+    struct gslb_keys *keys = gslb_keys_of(old);
+    const char *name;
+    json_t *x;
+    size_t i = 0;
+    json_object_foreach(r->touched, name, x)
+    {
+        json_t *m = json_object_get(v, name);
+        at[i] = keys && m ? gslb_keys_find(keys, old, name, pc_name_hash(name)) : SIZE_MAX;
+        if (at[i] == SIZE_MAX || pc_run(old, at[i]) != pc_member_size(m))
+            return false;
+        i++;
+    }
+    return true;
+}
+
+/* The change built in place (policy.h, gslb.inplace): g shares every
+ * chunk of the running set, and each touched name is compiled in its
+ * room, its slots zeroed first (they own nothing until compiled: a record
+ * that does not compile leaves its slot empty, and the set is dropped).
+ * A change costs its records and the chunks they are in, not a pass over
+ * every record (issue #55). False: not such a change (g untouched). */
+static bool pc_records_inplace(const struct jsoncfg *j, json_t *v, struct gslb *g,
+                               const char *const *origins, size_t n_origins,
+                               const struct pc_defaults *def, struct pc_reuse *r, const char *path)
+{
+    const struct gslb *old = r->g;
+    size_t n_t = json_object_size(r->touched), total = 0, i = 0;
+    size_t *at = malloc((n_t ? n_t : 1) * sizeof(*at));
+    if (!at)
+        abort();
+    if (!pc_inplace_runs(r, v, at)) {
+        free(at);
+        return false;
+    }
+    gslb_records_share_all(g, old);
+    g->n_located = old->n_located;
+    g->n_ramped = old->n_ramped;
+    g->n_loose = old->n_loose;
+    g->n_latency = old->n_latency;
+    g->n_shed = old->n_shed;
+    g->from_g = old;
+    g->inplace = true;
+    g->keys = gslb_keys_ref(old->keys);
+    g->n_keys = old->n_keys;
+    const char *name;
+    json_t *x;
+    json_object_foreach(r->touched, name, x) total += pc_run(old, at[i++]);
+    g->redone = malloc((total ? total : 1) * sizeof(*g->redone));
+    if (!g->redone)
+        abort();
+    i = 0;
+    json_object_foreach(r->touched, name, x)
+    {
+        size_t n = pc_run(old, at[i]), end = g->n_records;
+        for (size_t k = at[i]; k < at[i] + n; k++) {
+            gslb_uncount_record(g, gslb_rec(old, k));
+            memset(gslb_rec_w(g, k), 0, sizeof(struct policy_record));
+            g->redone[g->n_redone++] = (uint32_t)k;
+        }
+        g->n_records = at[i++];
+        pc_compile_member(j, path, name, json_object_get(v, name), g, origins, n_origins, def);
+        g->n_records = end;
+    }
+    qsort(g->redone, g->n_redone, sizeof(*g->redone), pc_u32_cmp);
+    g->n_reused = g->n_records - g->n_redone;
+    free(at);
+    return true;
+}
+
 bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
                         const char *const *origins, size_t n_origins, const struct pc_defaults *def,
                         struct pc_reuse *r, const char *at)
@@ -168,6 +259,8 @@ bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
     /* A large change: the walk is as quick, and compiles the same. */
     if (json_object_size(r->touched) > old->n_records / 8 + 64)
         return false;
+    if (pc_records_inplace(j, v, g, origins, n_origins, def, r, at))
+        return true;
     struct pc_tset t;
     pc_tset_init(&t, r->touched);
     /* Room for every record of the running set and the touched names'
@@ -210,5 +303,7 @@ bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
     }
     json_decref(again);
     pc_tset_free(&t);
+    if (fits)
+        g->n_keys = json_object_size(v);
     return fits;
 }

@@ -123,3 +123,16 @@ void gslb_records_free(struct gslb *g)
     g->chunks = NULL;
     g->n_chunks = 0;
 }
+
+void gslb_records_share_all(struct gslb *g, const struct gslb *from)
+{
+    g->n_chunks = from->n_chunks;
+    g->chunks = malloc((g->n_chunks ? g->n_chunks : 1) * sizeof(*g->chunks));
+    if (!g->chunks)
+        abort();
+    for (size_t k = 0; k < g->n_chunks; k++) {
+        if ((g->chunks[k] = from->chunks[k]))
+            atomic_fetch_add_explicit(&from->chunks[k]->refs, 1, memory_order_relaxed);
+    }
+    g->n_records = from->n_records;
+}

@@ -230,8 +230,9 @@ static size_t serve_counters_find(const struct serve_set *prev, const struct pol
 static size_t serve_counters_prev_of(const uint32_t *index, uint32_t mask,
                                      const struct serve_set *prev, const struct gslb *g, size_t i)
 {
-    if (g->from_g == prev->gslb && g->from[i] != GSLB_COMPILED)
-        return g->from[i];
+    size_t f = g->from_g == prev->gslb ? gslb_from(g, i) : GSLB_COMPILED;
+    if (f != GSLB_COMPILED)
+        return f;
     if (!index)
         return gslb_bound_by_key(g) && gslb_bound_by_key(prev->gslb)
                    ? serve_counters_find(prev, gslb_rec(g, i))
@@ -245,6 +246,8 @@ static size_t serve_counters_compiled(const struct serve_set *prev, const struct
 {
     if (!g->from_g || g->from_g != prev->gslb)
         return g->n_records;
+    if (!g->from)
+        return g->n_redone; /* built in place */
     size_t n = 0;
     for (size_t i = 0; i < g->n_records; i++)
         n += g->from[i] == GSLB_COMPILED;
@@ -274,10 +277,13 @@ static bool serve_counters_share(struct serve_registry *reg, struct serve_set *s
     if (g->from_g != p || g->n_records != p->n_records || !prev->policy_rows_refs ||
         !gslb_bound_by_key(g) || !gslb_bound_by_key(p))
         return false;
-    for (size_t i = 0; i < g->n_records; i++) {
-        if (g->from[i] == i)
+    /* Built in place: every record but the redone is p's at its index. */
+    bool inplace = gslb_inplace_from(g, p);
+    for (size_t x = 0; x < (inplace ? g->n_redone : g->n_records); x++) {
+        size_t i = inplace ? g->redone[x] : x;
+        if (!inplace && g->from[i] == i)
             continue;
-        if (g->from[i] != GSLB_COMPILED)
+        if (!inplace && g->from[i] != GSLB_COMPILED)
             return false;
         size_t at = serve_counters_find(prev, gslb_rec(g, i));
         uint32_t rid;
@@ -340,7 +346,7 @@ void serve_counters_assign(struct serve *sv, struct serve_set *s, const struct s
     uint32_t *index = compiled > 8 && !lookups ? serve_counters_index(prev, g, &mask) : NULL;
     for (size_t i = 0; i < g->n_records; i++) {
         size_t at = copy ? serve_counters_prev_of(index, mask, prev, g, i) : SIZE_MAX;
-        bool taken = copy && g->from_g == prev->gslb && g->from[i] != GSLB_COMPILED;
+        bool taken = copy && g->from_g == prev->gslb && gslb_from(g, i) != GSLB_COMPILED;
         uint32_t rid;
         if (!serve_counters_copy(reg, prev, at, g, i, slots, &rid, taken))
             rid = serve_counters_record(reg, g, i, slots, stride);

@@ -211,6 +211,52 @@ static void test_share(struct tap *t)
     errlist_free(&e);
 }
 
+/* A name replaced in its room is built in place (policy.h, gslb.inplace):
+ * every chunk shared but the one written, the running set's table of
+ * names shared, the record's index the only one redone; the replaced set
+ * then owns that record's parts alone (gslb.owned), and a set never
+ * published frees only what it redid (ASan checks both). */
+static void test_inplace(struct tap *t)
+{
+    struct errlist e;
+    errlist_init(&e);
+    atomic_long live = 0;
+    json_t *root0 = pr_root(3000), *root1 = NULL;
+    struct gslb *g0 = pr_parse(root0, NULL, NULL, NULL, &live, &e);
+    const struct policy_record *was = NULL;
+    for (size_t i = 0; i < g0->n_records && !was; i++)
+        if (strcmp(gslb_rec(g0, i)->name_str, "r2000.example.com.") == 0)
+            was = gslb_rec(g0, i);
+    json_t *touched = json_pack("{s:b}", "r2000.example.com.", 1);
+    root1 = policy_fixture_copy(root0);
+    json_object_set_new(json_object_get(root1, "records"), "r2000.example.com.", pr_record(2007));
+    struct gslb *dry = pr_parse(root1, g0, root0, touched, &live, &e);
+    TAP_CHECK(t,
+              dry && e.count == 0 && dry->inplace && !dry->from && dry->n_redone == 1 && was &&
+                  dry->redone[0] == was->index && g0->keys && dry->keys == g0->keys &&
+                  dry->n_reused == dry->n_records - 1,
+              "built in place: 1 record redone at its index, the table of names shared");
+    gslb_unref(dry); /* never published: frees the record it redid only */
+    TAP_CHECK(t, strcmp(was->name_str, "r2000.example.com.") == 0 && live == (long)g0->n_chunks,
+              "a set built in place and dropped leaves the running set whole");
+    struct gslb *g1 = pr_parse(root1, g0, root0, touched, &live, &e);
+    gslb_published(g0, g1);
+    TAP_CHECK(t,
+              g0->owned_only && g0->n_owned == 1 && g0->owned[0] == was->index && !g1->inplace &&
+                  !g1->from_g && g1->keys == g0->keys,
+              "published: the replaced set owns the replaced record alone");
+    struct gslb *full = pr_parse(root1, NULL, NULL, NULL, NULL, &e);
+    TAP_CHECK(t, pr_same(g1, full), "and the set holds what a full compile holds");
+    gslb_unref(full);
+    gslb_unref(g0);
+    gslb_unref(g1);
+    TAP_CHECK(t, live == 0 && e.count == 0, "every chunk freed (%ld live)", live);
+    json_decref(touched);
+    json_decref(root1);
+    json_decref(root0);
+    errlist_free(&e);
+}
+
 /* Random change sequences through the chunked array against a full
  * compile of the same document. */
 static void test_random(struct tap *t)
@@ -312,6 +358,7 @@ int main(void)
 {
     struct tap t = {0};
     test_share(&t);
+    test_inplace(&t);
     test_random(&t);
     test_reader(&t);
     return tap_done(&t);
