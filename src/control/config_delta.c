@@ -289,7 +289,7 @@ static void delta_policy_names(const struct gslb *g, const struct snapshot *s, b
     if (!count)
         abort();
     for (size_t i = 0; g && i < g->n_records; i++) {
-        const struct policy_binding *b = &g->bindings[i];
+        const struct policy_binding *b = gslb_binding(g, i);
         struct dns_name n;
         if (!(b->a || b->aaaa || b->cname) ||
             !dns_name_index(gslb_rec(g, i)->name, gslb_rec(g, i)->name_len, &n))
@@ -350,7 +350,8 @@ static void delta_check_new(const struct gslb *g, const size_t *new, size_t n_ne
         const struct zone *z = snapshot_find_zone(s, &n, DNS_TYPE_A);
         const struct zone_node *node =
             z ? zone_find_node(z, n.wire, n.len, dns_name_hash(n.wire, n.len)) : NULL;
-        if (z && (!node || (node->flags & ZONE_POLICY_FLAGS) != delta_flags(&g->bindings[new[k]])))
+        if (z &&
+            (!node || (node->flags & ZONE_POLICY_FLAGS) != delta_flags(gslb_binding(g, new[k]))))
             same[delta_zone_index(s, z)] = false;
     }
 }
@@ -398,7 +399,7 @@ static bool delta_gaps(const struct gslb *g, const struct gslb *p, size_t (*gap)
 static bool delta_gone(const struct gslb *g, const struct gslb *p, size_t f, const size_t *new,
                        size_t n_new, const struct snapshot *s, bool *same, size_t *gone)
 {
-    const struct policy_binding *o = &p->bindings[f];
+    const struct policy_binding *o = gslb_binding(p, f);
     struct dns_name n;
     if (!policy_binding_any(o) || delta_named_anew(g, new, n_new, gslb_rec(p, f)))
         return true;
@@ -420,7 +421,7 @@ static bool delta_policy_names_inplace(const struct gslb *g, const struct gslb *
 {
     size_t new[DELTA_FEW], n_new = 0, gone = 0;
     for (size_t x = 0; x < g->n_redone; x++) {
-        if (!policy_binding_any(&g->bindings[g->redone[x]]))
+        if (!policy_binding_any(gslb_binding(g, g->redone[x])))
             continue;
         if (n_new == DELTA_FEW)
             return false;
@@ -455,11 +456,11 @@ static bool delta_policy_names_by_origin(const struct gslb *g, const struct gslb
         abort();
     bool ok = true;
     for (size_t i = 0; ok && i < g->n_records; i++) {
-        const struct policy_binding *b = &g->bindings[i];
+        const struct policy_binding *b = gslb_binding(g, i);
         if (!policy_binding_any(b))
             continue;
         size_t f = gslb_from(g, i);
-        const struct policy_binding *o = f != GSLB_COMPILED ? &p->bindings[f] : NULL;
+        const struct policy_binding *o = f != GSLB_COMPILED ? gslb_binding(p, f) : NULL;
         if (o && (by_key ? policy_binding_any(o) : delta_same_binding(g, b, o))) {
             if (matched)
                 matched[f] = 1;

@@ -205,7 +205,7 @@ void load_attach(struct snapshot *s, const struct config *cfg, const struct poli
         return;
     }
     if (bind)
-        serve_bind_put(bind, node, b);
+        serve_bind_put(bind, node, r->index); /* b is binding r->index */
 }
 
 /* Opens one geo database file at key k of the geoip section; NULL with

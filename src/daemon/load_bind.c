@@ -44,7 +44,7 @@ static const struct zone_node *load_kept_node(const struct gslb *g, size_t i,
     size_t f = nodes ? gslb_from(g, i) : GSLB_COMPILED;
     if (f == GSLB_COMPILED)
         return NULL;
-    const struct policy_binding *b = &g->bindings[i], *o = &g->from_g->bindings[f];
+    const struct policy_binding *b = gslb_binding(g, i), *o = gslb_binding(g->from_g, f);
     if (!load_same_origin(g, b->a, o->a) || !load_same_origin(g, b->aaaa, o->aaaa) ||
         !load_same_origin(g, b->cname, o->cname))
         return NULL;
@@ -64,7 +64,7 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
                                 struct errlist *errs, struct errlist *warns)
 {
     const struct gslb *p = prev->gslb;
-    if (!gslb_bound_by_key(g) || !gslb_bound_by_key(p) || !p->bindings ||
+    if (!gslb_bound_by_key(g) || !gslb_bound_by_key(p) || !p->bchunks ||
         p->n_bindings != p->n_records)
         return false;
     uint32_t *to = malloc((p->n_records ? p->n_records : 1) * sizeof(*to));
@@ -74,11 +74,11 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
         abort();
     memset(to, 0xff, (p->n_records ? p->n_records : 1) * sizeof(*to));
     for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_binding *b = &g->bindings[i], *o;
+        const struct policy_binding *b = gslb_binding(g, i), *o;
         if (!policy_binding_any(b))
             continue;
         size_t f = gslb_from(g, i);
-        o = f != GSLB_COMPILED ? &p->bindings[f] : NULL;
+        o = f != GSLB_COMPILED ? gslb_binding(p, f) : NULL;
         /* The same slots too: a slot bound anew (AAAA) is checked against
          * the zone's data by load_attach (a static AAAA there). */
         if (o && policy_binding_any(o) && policy_binding_same_slots(b, o)) {
@@ -91,14 +91,14 @@ static bool load_attach_carried(struct snapshot *s, const struct config *cfg, co
     free(to);
     if (n != SIZE_MAX) {
         for (size_t x = 0; x < n_rest; x++)
-            load_attach(s, cfg, &g->bindings[rest[x]], gslb_rec(g, rest[x]), bind, errs, warns);
+            load_attach(s, cfg, gslb_binding(g, rest[x]), gslb_rec(g, rest[x]), bind, errs, warns);
         /* Taken, but not attached in prev (its secondary zone had no copy
          * yet, or its data answered there): attached, or told, again. */
         for (size_t i = 0; n < n_to && i < g->n_records; i++) {
-            const struct policy_binding *b = &g->bindings[i];
+            const struct policy_binding *b = gslb_binding(g, i);
             size_t f = policy_binding_any(b) && !carried[i] ? gslb_from(g, i) : GSLB_COMPILED;
-            if (f != GSLB_COMPILED && policy_binding_any(&p->bindings[f]) &&
-                policy_binding_same_slots(b, &p->bindings[f]))
+            if (f != GSLB_COMPILED && policy_binding_any(gslb_binding(p, f)) &&
+                policy_binding_same_slots(b, gslb_binding(p, f)))
                 load_attach(s, cfg, b, gslb_rec(g, i), bind, errs, warns);
         }
     }
@@ -120,7 +120,8 @@ static bool load_shared_inplace(const struct gslb *g, const struct gslb *p, size
     *n_rest = 0;
     for (size_t x = 0; x < g->n_redone; x++) {
         size_t i = g->redone[x];
-        bool any = policy_binding_any(&g->bindings[i]), was = policy_binding_any(&p->bindings[i]);
+        bool any = policy_binding_any(gslb_binding(g, i)),
+             was = policy_binding_any(gslb_binding(p, i));
         if (!any && was)
             return false;
         gone += was;
@@ -145,7 +146,7 @@ static bool load_shared_indices(const struct gslb *g, const struct gslb *p, size
         return false;
     *n_rest = *n_to = 0;
     for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_binding *b = &g->bindings[i], *o = &p->bindings[i];
+        const struct policy_binding *b = gslb_binding(g, i), *o = gslb_binding(p, i);
         if (g->from[i] != i && g->from[i] != GSLB_COMPILED)
             return false;
         bool any = policy_binding_any(b), was = policy_binding_any(o);
@@ -170,8 +171,8 @@ static bool load_attach_shared(struct snapshot *s, const struct config *cfg, con
                                struct errlist *errs, struct errlist *warns)
 {
     const struct gslb *p = prev->gslb;
-    if (!gslb_bound_by_key(g) || !gslb_bound_by_key(p) || !p->bindings ||
-        p->n_bindings != p->n_records || !prev->bind.nodes || prev->bind.base != p->bindings)
+    if (!gslb_bound_by_key(g) || !gslb_bound_by_key(p) || !p->bchunks ||
+        p->n_bindings != p->n_records || !prev->bind.nodes || prev->bind.base != p->bchunks)
         return false;
     size_t *rest = malloc((g->n_records ? g->n_records : 1) * sizeof(*rest)), n_rest, n_to;
     if (!rest)
@@ -184,13 +185,13 @@ static bool load_attach_shared(struct snapshot *s, const struct config *cfg, con
     if (ok) {
         /* Warnings into w: a record a secondary zone's data answers for
          * is not attached, and the other path tells it again. */
-        serve_bind_init(&again, n_rest, g->bindings, NULL);
+        serve_bind_init(&again, n_rest, g->bchunks, NULL);
         for (size_t x = 0; x < n_rest; x++)
-            load_attach(s, cfg, &g->bindings[rest[x]], gslb_rec(g, rest[x]), &again, errs, &w);
+            load_attach(s, cfg, gslb_binding(g, rest[x]), gslb_rec(g, rest[x]), &again, errs, &w);
         ok = errs->count != before || (again.n == n_rest && serve_bind_within(&again, &prev->bind));
     }
     if (ok) {
-        serve_bind_share(bind, &prev->bind, g->bindings);
+        serve_bind_share(bind, &prev->bind, g->bchunks);
         for (size_t i = 0; i < w.count; i++)
             errlist_add(warns, "%s", w.msgs[i]);
     }
@@ -213,12 +214,12 @@ static void load_attach_all(struct snapshot *s, const struct config *cfg, const 
     const struct zone_node **nodes =
         all_kept && prev && prev->gslb && g->from_g == prev->gslb ? load_bound_nodes(prev) : NULL;
     for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_binding *b = &g->bindings[i];
+        const struct policy_binding *b = gslb_binding(g, i);
         if (!b->a && !b->aaaa && !b->cname)
             continue;
         const struct zone_node *node = load_kept_node(g, i, nodes);
         if (node)
-            serve_bind_put(bind, node, b);
+            serve_bind_put(bind, node, (uint32_t)i);
         else
             load_attach(s, cfg, b, gslb_rec(g, i), bind, errs, warns);
     }
@@ -232,7 +233,7 @@ void load_bind(struct snapshot *s, const struct config *cfg, const struct gslb *
     if (g && attach && all_kept && prev && prev->gslb && g->from_g == prev->gslb &&
         load_attach_shared(s, cfg, g, prev, bind, errs, warns))
         return; /* bind holds the running set's table */
-    serve_bind_init(bind, g ? g->n_records : 0, g ? g->bindings : NULL, g ? g->spare : NULL);
+    serve_bind_init(bind, g ? g->n_records : 0, g ? g->bchunks : NULL, g ? g->spare : NULL);
     if (g && attach)
         load_attach_all(s, cfg, g, prev, all_kept, bind, errs, warns);
 }

@@ -24,9 +24,9 @@
 static void load_update_attach(const struct config *cfg, const struct gslb *g, size_t zi,
                                struct snapshot *s, struct serve_bind *bind, struct errlist *errs)
 {
-    serve_bind_init(bind, g ? g->n_records : 0, g ? g->bindings : NULL, g ? g->spare : NULL);
+    serve_bind_init(bind, g ? g->n_records : 0, g ? g->bchunks : NULL, g ? g->spare : NULL);
     for (size_t i = 0; g && i < g->n_records; i++) {
-        const struct policy_binding *b = &g->bindings[i];
+        const struct policy_binding *b = gslb_binding(g, i);
         struct dns_name nm;
         if (!(b->a || b->aaaa || b->cname) ||
             !dns_name_index(gslb_rec(g, i)->name, gslb_rec(g, i)->name_len, &nm))

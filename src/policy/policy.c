@@ -210,7 +210,7 @@ static struct gslb *gslb_free_one(struct gslb *g)
     free(g->checks);
     free(g->pools);
     gslb_records_free(g);
-    bigalloc_table_give(g->spare, g->bindings, g->bindings_len);
+    gslb_bindings_free(g);
     free(g);
     return next;
 }
@@ -417,133 +417,6 @@ bool gslb_region_up(const struct gslb *g, const struct policy_pool *p, uint16_t 
     if (o != HEALTH_UNKNOWN)
         return o == HEALTH_UP;
     return up > 0 && up >= (all < p->min_healthy ? all : p->min_healthy);
-}
-
-enum { POLICY_BIND_A = 1, POLICY_BIND_AAAA = 2 };
-
-static bool policy_pool_has(const struct policy_pool *p, uint16_t rtype)
-{
-    for (size_t i = 0; i < p->n_eps; i++)
-        if (p->eps[i].rtype == rtype)
-            return true;
-    return false;
-}
-
-/* Sets one type slot of a binding; reports a second record for it. */
-static void policy_bind_type(const struct jsoncfg *j, const struct policy_record **slot,
-                             const struct policy_record *r, const char *type)
-{
-    char at[POLICY_PATH_LEN], was[POLICY_PATH_LEN];
-    if (*slot)
-        jsoncfg_err(j, policy_record_path(r, at, sizeof(at)),
-                    "%s already has a %s policy record at %s", r->name_str, type,
-                    policy_record_path(*slot, was, sizeof(was)));
-    else
-        *slot = r;
-}
-
-/* first[i]: the index of the first record with record i's name, through
- * a table of names (a sort took 26 ms of a change at 100,000 records, and
- * comparing pairwise 0.3 s at 10,000). The records of one JSON member are
- * consecutive: a record named like the one before it is not looked up.
- * Caller frees. */
-static size_t *policy_bind_first(const struct gslb *g)
-{
-    size_t n = g->n_records ? g->n_records : 1;
-    uint32_t size = 16;
-    while (size < 2 * n + 1)
-        size *= 2;
-    size_t t_len;
-    /* 1 + the first record of a name, and the name's hash: a record is
-     * compared only when the hashes are equal (every compare is a cache
-     * miss at this size). Probed before set. */
-    uint32_t(*t)[2] = bigalloc_table_take(g->spare, size, sizeof(*t), &t_len);
-    size_t *first = malloc(n * sizeof(*first)); /* every item written */
-    if (!first)
-        abort();
-    for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_record *r = gslb_rec(g, i), *p = i ? gslb_rec(g, i - 1) : NULL;
-        uint32_t h = r->name_hash, k = h & (size - 1);
-        if (p && p->name_hash == h && p->name_len == r->name_len &&
-            memcmp(p->name, r->name, r->name_len) == 0) {
-            first[i] = first[i - 1];
-            continue;
-        }
-        for (; t[k][0]; k = (k + 1) & (size - 1)) {
-            const struct policy_record *o = gslb_rec(g, t[k][0] - 1);
-            if (t[k][1] == h && o->name_len == r->name_len &&
-                memcmp(o->name, r->name, r->name_len) == 0)
-                break;
-        }
-        if (!t[k][0]) {
-            t[k][0] = (uint32_t)i + 1;
-            t[k][1] = h;
-        }
-        first[i] = t[k][0] - 1;
-    }
-    bigalloc_table_give(g->spare, t, t_len);
-    return first;
-}
-
-/* Whether r has the key of the record before it (the records of one JSON
- * member are consecutive). */
-static bool policy_same_key_as_before(const struct gslb *g, size_t i)
-{
-    if (i == 0)
-        return false;
-    const struct policy_record *r = gslb_rec(g, i), *p = gslb_rec(g, i - 1);
-    return p->key_hash == r->key_hash && strcmp(p->name_str, r->name_str) == 0;
-}
-
-void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
-{
-    /* Each slot is read before it is set (policy_bind_type). */
-    g->bindings = bigalloc_table_take(g->spare, g->n_records ? g->n_records : 1,
-                                      sizeof(*g->bindings), &g->bindings_len);
-    /* No record with a loose key (policy_record.loose_key): no two keys
-     * share a name, so a name's first record is its key's first, found in
-     * the same pass (a table of 100,000 names was the largest part of
-     * binding them at a change, issue #38). */
-    bool by_key = g->counted && g->n_loose == 0;
-    size_t *first = by_key ? NULL : policy_bind_first(g), start = 0, n_cname = 0;
-    /* The types each pool serves, found once: a pool's endpoints are far
-     * apart in memory, and looking them over again for each of 100,000
-     * records was a third of binding them (issue #38). */
-    uint8_t *types = calloc(g->n_pools ? g->n_pools : 1, 1);
-    if (!types)
-        abort();
-    for (size_t i = 0; i < g->n_pools; i++)
-        types[i] = (uint8_t)((policy_pool_has(&g->pools[i], DNS_TYPE_A) ? POLICY_BIND_A : 0) |
-                             (policy_pool_has(&g->pools[i], DNS_TYPE_AAAA) ? POLICY_BIND_AAAA : 0));
-    g->n_bound = 0;
-    for (size_t i = 0; i < g->n_records; i++) {
-        const struct policy_record *r = gslb_rec(g, i);
-        if (by_key && !policy_same_key_as_before(g, i))
-            start = i;
-        /* Bindings are indexed like the first record of each name. */
-        struct policy_binding *pb = &g->bindings[by_key ? start : first[i]];
-        bool had = policy_binding_any(pb);
-        if (r->rtype == DNS_TYPE_CNAME) {
-            policy_bind_type(j, &pb->cname, r, "CNAME");
-            n_cname++;
-        } else {
-            if (types[r->pool] & POLICY_BIND_A)
-                policy_bind_type(j, &pb->a, r, "A");
-            if (types[r->pool] & POLICY_BIND_AAAA)
-                policy_bind_type(j, &pb->aaaa, r, "AAAA");
-        }
-        g->n_bound += !had && policy_binding_any(pb);
-    }
-    free(types);
-    free(first);
-    for (size_t i = 0; n_cname && i < g->n_records; i++) {
-        struct policy_binding *pb = &g->bindings[i];
-        char at[POLICY_PATH_LEN];
-        if (pb->cname && (pb->a || pb->aaaa))
-            jsoncfg_err(j, policy_record_path(pb->cname, at, sizeof(at)),
-                        "%s: a CNAME policy cannot share its name", pb->cname->name_str);
-    }
-    g->n_bindings = g->n_records;
 }
 
 /* The slots of the child checks of e's composite check, if it has one. */

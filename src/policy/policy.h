@@ -281,6 +281,15 @@ struct gslb_chunk {
     struct policy_record r[GSLB_CHUNK];
 };
 
+/* A chunk of a set's bindings (gslb.bchunks): GSLB_CHUNK of them, 24 KB,
+ * counted by the sets holding it; written only by the set that made or
+ * copied it, before it is published (policy_bind.c copies a shared one
+ * first). Freed by its last holder. */
+struct gslb_bchunk {
+    atomic_uint refs;
+    struct policy_binding b[GSLB_CHUNK];
+};
+
 struct gslb {
     atomic_int refs;          /* snapshot + prober plans; see gslb_unref */
     struct health_core *core; /* whose slots it maps (gslb_map_health); NULL: none */
@@ -304,10 +313,17 @@ struct gslb {
      * list of their own each. */
     struct policy_orders *orders;
     size_t n_records;
-    struct policy_binding *bindings; /* one per distinct record name */
+    /* The bindings (policy_bind.c), indexed like the first record of each
+     * name, in chunks of GSLB_CHUNK like the records (n_bchunks pointers,
+     * each to a chunk, shared by reference with the sets built in place
+     * from this one: a binding points at records, so the chunks a change
+     * writes have their names bound again and only those chunks of
+     * bindings are copied). NULL before binding. Owned: the table and one
+     * reference on each chunk. */
+    struct gslb_bchunk **bchunks;
+    size_t n_bchunks;
     size_t n_bindings;
     size_t n_bound;             /* bindings that bind anything (policy_binding_any) */
-    size_t bindings_len;        /* bigalloc_table_take's, for bigalloc_table_give (spare) */
     struct health_core *health; /* set by gslb_map_health; NULL before (health epochs) */
     struct policy_ramp *ramp;   /* failback ramps (policy_ramp.h); NULL: no record has one */
     size_t n_reused;            /* records taken compiled from the running set (policy_config.h) */
@@ -400,6 +416,19 @@ struct gslb {
 static inline bool gslb_bound_by_key(const struct gslb *g)
 {
     return g->counted && g->n_loose == 0;
+}
+
+/* Binding i of a set's chunks of bindings (gslb.bchunks, or a served
+ * set's copy of the pointer: serve_bind.h). */
+static inline const struct policy_binding *policy_binding_at(struct gslb_bchunk *const *t, size_t i)
+{
+    return &t[i >> GSLB_CHUNK_SHIFT]->b[i & (GSLB_CHUNK - 1)];
+}
+
+/* Binding i of g (i < g->n_bindings). */
+static inline const struct policy_binding *gslb_binding(const struct gslb *g, size_t i)
+{
+    return policy_binding_at(g->bchunks, i);
 }
 
 /* Whether binding b binds anything. */
@@ -557,10 +586,15 @@ static inline uint32_t policy_name_hash(const void *p, size_t len)
  * octets, POLICY_PATH_LEN is room for any) and returned. */
 const char *policy_record_path(const struct policy_record *r, char *buf, size_t len);
 
-/* Groups records by name into bindings (bindings[i] is used when records[i]
- * is the first record of its name); reports two records for one type. */
+/* Groups records by name into bindings (binding i is used when record i
+ * is the first record of its name); reports two records for one type.
+ * A set built in place from a set bound by key shares its chunks of
+ * bindings and binds again only the names in the chunks of records it
+ * wrote (policy_bind.c). */
 struct jsoncfg;
 void policy_bind_names(const struct jsoncfg *j, struct gslb *g);
+/* Releases g's chunks of bindings (gslb_free). */
+void gslb_bindings_free(struct gslb *g);
 
 /* Points every region, az and endpoint at its health slot (created on
  * first use, state kept across reloads), taking a reference on each that

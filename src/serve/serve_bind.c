@@ -8,7 +8,7 @@
 
 #include "common/bigalloc.h"
 
-void serve_bind_init(struct serve_bind *t, size_t n, const struct policy_binding *base,
+void serve_bind_init(struct serve_bind *t, size_t n, struct gslb_bchunk *const *base,
                      struct bigalloc_spare *spare)
 {
     uint32_t size = 16;
@@ -29,7 +29,7 @@ void serve_bind_init(struct serve_bind *t, size_t n, const struct policy_binding
 }
 
 void serve_bind_share(struct serve_bind *t, const struct serve_bind *prev,
-                      const struct policy_binding *base)
+                      struct gslb_bchunk *const *base)
 {
     *t = *prev;
     t->base = base;
@@ -75,7 +75,7 @@ bool serve_bind_within(const struct serve_bind *t, const struct serve_bind *prev
     return true;
 }
 
-void serve_bind_put(struct serve_bind *t, const struct zone_node *n, const struct policy_binding *b)
+void serve_bind_put(struct serve_bind *t, const struct zone_node *n, uint32_t index)
 {
     serve_bind_own(t);
     if (!t->nodes || 2 * (t->n + 1) > t->mask) { /* never at load: sized for every record */
@@ -83,7 +83,7 @@ void serve_bind_put(struct serve_bind *t, const struct zone_node *n, const struc
         serve_bind_init(&big, 2 * t->n + 8, t->base, t->spare);
         for (uint32_t i = 0; t->nodes && i <= t->mask; i++)
             if (t->nodes[i])
-                serve_bind_put(&big, t->nodes[i], &t->base[t->binding[i]]);
+                serve_bind_put(&big, t->nodes[i], t->binding[i]);
         serve_bind_free(t);
         *t = big;
     }
@@ -93,7 +93,7 @@ void serve_bind_put(struct serve_bind *t, const struct zone_node *n, const struc
     if (!t->nodes[i])
         t->n++;
     t->nodes[i] = n;
-    t->binding[i] = (uint32_t)(b - t->base);
+    t->binding[i] = index;
 }
 
 void serve_bind_free(struct serve_bind *t)

@@ -36,9 +36,9 @@
 
 struct bigalloc_spare;
 struct serve_bind {
-    const struct zone_node **nodes;    /* NULL = empty slot; all NULL when mask is 0 */
-    uint32_t *binding;                 /* beside nodes: the binding's index in base */
-    const struct policy_binding *base; /* borrowed: the policy set's bindings */
+    const struct zone_node **nodes;  /* NULL = empty slot; all NULL when mask is 0 */
+    uint32_t *binding;               /* beside nodes: the binding's index in base */
+    struct gslb_bchunk *const *base; /* borrowed: the policy set's chunks of bindings */
     uint32_t mask;
     size_t n;
     /* Where the two tables come from and go back to (bigalloc.h; NULL:
@@ -64,28 +64,27 @@ static inline const struct policy_binding *serve_bind_get(const struct serve_bin
         return NULL;
     for (uint32_t i = serve_bind_hash(n) & t->mask;; i = (i + 1) & t->mask) {
         if (t->nodes[i] == n)
-            return &t->base[t->binding[i]];
+            return policy_binding_at(t->base, t->binding[i]);
         if (!t->nodes[i])
             return NULL;
     }
 }
 
 /* Sizes t (zeroed before) for up to n entries of the bindings at base
- * (gslb.bindings; NULL when there are none), its tables from spare (NULL:
+ * (gslb.bchunks; NULL when there are none), its tables from spare (NULL:
  * none). */
-void serve_bind_init(struct serve_bind *t, size_t n, const struct policy_binding *base,
+void serve_bind_init(struct serve_bind *t, size_t n, struct gslb_bchunk *const *base,
                      struct bigalloc_spare *spare);
-/* Binds node n to b, one of t's bindings at base (replacing an earlier
+/* Binds node n to binding index of t's base (replacing an earlier
  * binding of n). */
-void serve_bind_put(struct serve_bind *t, const struct zone_node *n,
-                    const struct policy_binding *b);
+void serve_bind_put(struct serve_bind *t, const struct zone_node *n, uint32_t index);
 /* Releases t's hold on its tables (given back when it was the last). */
 void serve_bind_free(struct serve_bind *t);
 /* Makes t (zeroed, not initialised) hold prev's tables, shared, with the
  * bindings at base: for a set whose every binding is at prev's index and
  * node (load_attach_shared checks it). prev is not written. */
 void serve_bind_share(struct serve_bind *t, const struct serve_bind *prev,
-                      const struct policy_binding *base);
+                      struct gslb_bchunk *const *base);
 /* Whether t's every entry is prev's entry at the same node with the same
  * index: t holds n entries, each bound in prev to the same index. */
 bool serve_bind_within(const struct serve_bind *t, const struct serve_bind *prev);

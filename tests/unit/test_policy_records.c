@@ -117,6 +117,38 @@ static bool pr_same(const struct gslb *a, const struct gslb *b)
     return same;
 }
 
+/* Whether a's bindings bind its own records (each slot one of the
+ * records of its name, from the binding's index on, in a's chunks: none
+ * left pointing into a chunk of an older version), as many as full's. */
+static bool pr_bound(const struct gslb *a, const struct gslb *full)
+{
+    if (a->n_bound != full->n_bound || a->n_bindings != a->n_records)
+        return false;
+    for (size_t i = 0; i < a->n_records; i++) {
+        const struct policy_binding *b = gslb_binding(a, i);
+        const struct policy_record *slot[3] = {b->a, b->aaaa, b->cname};
+        for (int k = 0; k < 3; k++) {
+            bool in = !slot[k];
+            for (size_t j = i; !in && j < a->n_records &&
+                               strcmp(gslb_rec(a, j)->name_str, gslb_rec(a, i)->name_str) == 0;
+                 j++)
+                in = slot[k] == gslb_rec(a, j);
+            if (!in)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* How many chunks of bindings a and b share. */
+static size_t pr_bshared(const struct gslb *a, const struct gslb *b)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < a->n_bchunks && k < b->n_bchunks; k++)
+        n += a->bchunks[k] == b->bchunks[k];
+    return n;
+}
+
 /* How many chunks a and b share. */
 static size_t pr_shared(const struct gslb *a, const struct gslb *b)
 {
@@ -236,6 +268,9 @@ static void test_inplace(struct tap *t)
                   dry->redone[0] == was->index && g0->keys && dry->keys == g0->keys &&
                   dry->n_reused == dry->n_records - 1,
               "built in place: 1 record redone at its index, the table of names shared");
+    TAP_CHECK(t, pr_bshared(g0, dry) == g0->n_bchunks - 1 && g0->n_bchunks > 2,
+              "and every chunk of bindings shared but the one it bound again (%zu of %zu)",
+              pr_bshared(g0, dry), g0->n_bchunks);
     gslb_unref(dry); /* never published: frees the record it redid only */
     TAP_CHECK(t, strcmp(was->name_str, "r2000.example.com.") == 0 && live == (long)g0->n_chunks,
               "a set built in place and dropped leaves the running set whole");
@@ -246,7 +281,8 @@ static void test_inplace(struct tap *t)
                   !g1->from_g && g1->keys == g0->keys,
               "published: the replaced set owns the replaced record alone");
     struct gslb *full = pr_parse(root1, NULL, NULL, NULL, NULL, &e);
-    TAP_CHECK(t, pr_same(g1, full), "and the set holds what a full compile holds");
+    TAP_CHECK(t, pr_same(g1, full) && pr_bound(g1, full),
+              "and the set holds what a full compile holds, bound alike");
     gslb_unref(full);
     gslb_unref(g0);
     gslb_unref(g1);
@@ -273,7 +309,7 @@ static void test_random(struct tap *t)
         g = pr_random_step(g, &root, &next, &seed, &e);
         if (step % 10 == 9 || step == 399) {
             struct gslb *full = pr_parse(root, NULL, NULL, NULL, NULL, &e);
-            same = e.count == 0 && pr_same(g, full);
+            same = e.count == 0 && pr_same(g, full) && pr_bound(g, full);
             if (!same)
                 printf("# step %d: %zu records, full %zu, %zu errors\n", step, g->n_records,
                        full->n_records, e.count);
@@ -283,7 +319,7 @@ static void test_random(struct tap *t)
     }
     TAP_CHECK(t, same && compared == 40,
               "400 random changes (in the room, resized, added, removed): a full compile's "
-              "records every 10th (%zu compared)",
+              "records and bindings every 10th (%zu compared)",
               compared);
     TAP_CHECK(t, live == (long)g->n_chunks, "only the newest version's %zu chunks live (%ld)",
               g->n_chunks, live);

@@ -20,6 +20,26 @@
 #define TB_N 3000
 #define TB_POOL 200000
 
+/* A set's chunks of bindings (gslb.bchunks) for n of them, zeroed. */
+static struct gslb_bchunk **tb_chunks(size_t n)
+{
+    size_t k = (n + GSLB_CHUNK - 1) / GSLB_CHUNK;
+    struct gslb_bchunk **t = calloc(k, sizeof(*t));
+    for (size_t i = 0; t && i < k; i++)
+        if (!(t[i] = calloc(1, sizeof(*t[i]))))
+            abort();
+    if (!t)
+        abort();
+    return t;
+}
+
+static void tb_chunks_free(struct gslb_bchunk **t, size_t n)
+{
+    for (size_t i = 0; i < (n + GSLB_CHUNK - 1) / GSLB_CHUNK; i++)
+        free(t[i]);
+    free(t);
+}
+
 static void test_carry(struct tap *t)
 {
     /* Nodes picked at random from a larger array: consecutive ones hash
@@ -36,14 +56,14 @@ static void test_carry(struct tap *t)
             nodes[k++] = z;
         }
     }
-    struct policy_binding *old = calloc(TB_N, sizeof(*old)), *now = calloc(TB_N, sizeof(*now));
+    struct gslb_bchunk **old = tb_chunks(TB_N), **now = tb_chunks(TB_N);
     uint32_t *to = malloc(TB_N * sizeof(*to)), *carried = calloc(TB_N, sizeof(*carried));
     if (!nodes || !old || !now || !to || !carried)
         abort();
     struct serve_bind prev = {0}, next = {0};
     serve_bind_init(&prev, TB_N, old, NULL);
     for (size_t k = 0; k < TB_N; k++)
-        serve_bind_put(&prev, nodes[k], &old[k]);
+        serve_bind_put(&prev, nodes[k], (uint32_t)k);
     size_t displaced = 0;
     for (uint32_t k = 0; k <= prev.mask; k++)
         displaced += prev.nodes[k] && (serve_bind_hash(prev.nodes[k]) & prev.mask) != k;
@@ -59,7 +79,8 @@ static void test_carry(struct tap *t)
     bool all = n == kept && next.n == kept;
     for (size_t k = 0; k < TB_N && all; k++) {
         const struct policy_binding *b = serve_bind_get(&next, nodes[k]);
-        all = to[k] == UINT32_MAX ? b == NULL : b == &now[to[k]] && carried[to[k]];
+        all =
+            to[k] == UINT32_MAX ? b == NULL : b == policy_binding_at(now, to[k]) && carried[to[k]];
         if (!all)
             printf("# node %zu: %p, want %u\n", k, (const void *)b, to[k]);
     }
@@ -69,12 +90,12 @@ static void test_carry(struct tap *t)
               n, TB_N, displaced);
     all = true;
     for (size_t k = 0; k < TB_N && all; k++)
-        all = serve_bind_get(&prev, nodes[k]) == &old[k];
+        all = serve_bind_get(&prev, nodes[k]) == policy_binding_at(old, k);
     TAP_CHECK(t, all, "the running set's table is as it was");
     /* A node put afterwards is found, and so is every other. */
     struct zone_node extra = {.flags = ZONE_NODE_POLICY_A};
-    serve_bind_put(&next, &extra, &now[0]);
-    TAP_CHECK(t, serve_bind_get(&next, &extra) == &now[0] && next.n == kept + 1,
+    serve_bind_put(&next, &extra, 0);
+    TAP_CHECK(t, serve_bind_get(&next, &extra) == policy_binding_at(now, 0) && next.n == kept + 1,
               "a binding put after the carry is found");
     struct serve_bind big = {0};
     serve_bind_init(&big, 10 * TB_N, now, NULL);
@@ -88,8 +109,8 @@ static void test_carry(struct tap *t)
     serve_bind_free(&prev);
     free(nodes);
     free(pool);
-    free(old);
-    free(now);
+    tb_chunks_free(old, TB_N);
+    tb_chunks_free(now, TB_N);
     free(to);
     free(carried);
 }
@@ -100,7 +121,7 @@ static void test_carry(struct tap *t)
 struct ts_reader {
     const struct serve_bind *v;
     struct zone_node **nodes;
-    const struct policy_binding *base;
+    struct gslb_bchunk *const *base;
     atomic_bool done;
     size_t rounds, wrong;
 };
@@ -111,7 +132,7 @@ static void *ts_read(void *arg)
     /* At least two rounds: one may end before the writer starts. */
     while (!atomic_load(&r->done) || r->rounds < 2) {
         for (size_t k = 0; k < TB_N; k++)
-            r->wrong += serve_bind_get(r->v, r->nodes[k]) != &r->base[k];
+            r->wrong += serve_bind_get(r->v, r->nodes[k]) != policy_binding_at(r->base, k);
         r->rounds++;
     }
     return NULL;
@@ -121,7 +142,7 @@ static void test_share(struct tap *t)
 {
     struct zone_node *pool = calloc(TB_N, sizeof(*pool)), **nodes = calloc(TB_N, sizeof(*nodes));
     /* Two arrays of bindings, swapped by each change: a set's own base. */
-    struct policy_binding *b0 = calloc(TB_N, sizeof(*b0)), *b1 = calloc(TB_N, sizeof(*b1));
+    struct gslb_bchunk **b0 = tb_chunks(TB_N), **b1 = tb_chunks(TB_N);
     if (!pool || !nodes || !b0 || !b1)
         abort();
     for (size_t k = 0; k < TB_N; k++) {
@@ -131,7 +152,7 @@ static void test_share(struct tap *t)
     struct serve_bind v0 = {0}, cur = {0};
     serve_bind_init(&v0, TB_N, b0, NULL);
     for (size_t k = 0; k < TB_N; k++)
-        serve_bind_put(&v0, nodes[k], &b0[k]);
+        serve_bind_put(&v0, nodes[k], (uint32_t)k);
     struct ts_reader r = {&v0, nodes, b0, false, 0, 0};
     atomic_init(&r.done, false);
     pthread_t th;
@@ -145,16 +166,16 @@ static void test_share(struct tap *t)
     size_t copies = 0, wrong = 0;
     for (size_t c = 1; c <= TS_CHANGES; c++) {
         struct serve_bind next = {0};
-        const struct policy_binding *base = c % 2 ? b0 : b1;
+        struct gslb_bchunk *const *base = c % 2 ? b0 : b1;
         serve_bind_share(&next, &cur, base);
         if (c % 10 == 0) {
             const uint32_t *was = next.binding;
             size_t k = (c * 31) % TB_N;
-            serve_bind_put(&next, nodes[k], &base[(k + 1) % TB_N]);
+            serve_bind_put(&next, nodes[k], (uint32_t)((k + 1) % TB_N));
             copies += next.binding != was;
             wrong += serve_bind_get(&cur, nodes[k]) == serve_bind_get(&next, nodes[k]);
             was = next.binding;
-            serve_bind_put(&next, nodes[k], &base[k]); /* back: own now, written in place */
+            serve_bind_put(&next, nodes[k], (uint32_t)k); /* back: own now, written in place */
             copies += next.binding != was;
         }
         serve_bind_free(&cur);
@@ -169,7 +190,7 @@ static void test_share(struct tap *t)
               "a put on a shared table copied it (%zu copies), the other holder unchanged", copies);
     bool all = true;
     for (size_t k = 0; k < TB_N && all; k++)
-        all = serve_bind_get(&cur, nodes[k]) == &(TS_CHANGES % 2 ? b0 : b1)[k];
+        all = serve_bind_get(&cur, nodes[k]) == policy_binding_at(TS_CHANGES % 2 ? b0 : b1, k);
     TAP_CHECK(t, all && atomic_load(v0.refs) == 1 && atomic_load(cur.refs) == 1,
               "the last version finds every binding in its base; each table held once");
     serve_bind_free(&v0); /* the last holder: its table freed (ASan's leak check) */
@@ -177,8 +198,8 @@ static void test_share(struct tap *t)
     TAP_CHECK(t, !v0.nodes && !v0.refs && !cur.nodes, "released by the last holder");
     free(pool);
     free(nodes);
-    free(b0);
-    free(b1);
+    tb_chunks_free(b0, TB_N);
+    tb_chunks_free(b1, TB_N);
 }
 
 int main(void)
