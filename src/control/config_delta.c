@@ -412,26 +412,24 @@ static bool delta_gone(const struct gslb *g, const struct gslb *p, size_t f, con
 
 /* delta_policy_names_by_origin for a set built in place from p, both
  * bound by key: every binding but the redone ones' is p's at its index,
- * binding the same records, so the names bound anew are the redone
- * bindings that bind, and the names gone are among p's at those indices
- * (the gaps delta_gaps would find): a look at the redone records only.
- * False when they are too many. */
-static bool delta_policy_names_inplace(const struct gslb *g, const struct gslb *p,
+ * binding the same records, and a redone index holds the same name as in
+ * p (a change in place keeps every name where it was). So each redone
+ * binding that binds is checked against its node, and one that bound in
+ * p and binds nothing now has its zone marked: a look at the redone
+ * records only, however many (a batch of 10,000 changes walked every
+ * name when they were more than DELTA_FEW). */
+static void delta_policy_names_inplace(const struct gslb *g, const struct gslb *p,
                                        const struct snapshot *s, bool *same)
 {
-    size_t new[DELTA_FEW], n_new = 0, gone = 0;
     for (size_t x = 0; x < g->n_redone; x++) {
-        if (!policy_binding_any(gslb_binding(g, g->redone[x])))
-            continue;
-        if (n_new == DELTA_FEW)
-            return false;
-        new[n_new++] = g->redone[x];
+        size_t i = g->redone[x];
+        struct dns_name n;
+        if (policy_binding_any(gslb_binding(g, i)))
+            delta_check_new(g, &i, 1, s, same);
+        else if (policy_binding_any(gslb_binding(p, i)) &&
+                 dns_name_index(gslb_rec(p, i)->name, gslb_rec(p, i)->name_len, &n))
+            delta_mark_name(s, &n, same); /* bound no more */
     }
-    delta_check_new(g, new, n_new, s, same);
-    bool ok = true;
-    for (size_t x = 0; ok && x < g->n_redone; x++)
-        ok = delta_gone(g, p, g->redone[x], new, n_new, s, same, &gone);
-    return ok;
 }
 
 /* delta_policy_names for a policy set built from cur's (policy.h: from):
@@ -446,8 +444,10 @@ static bool delta_policy_names_by_origin(const struct gslb *g, const struct gslb
 {
     if (!g || !p || g->from_g != p)
         return false;
-    if (gslb_inplace_from(g, p) && gslb_bound_by_key(g) && gslb_bound_by_key(p))
-        return delta_policy_names_inplace(g, p, s, same);
+    if (gslb_inplace_from(g, p) && gslb_bound_by_key(g) && gslb_bound_by_key(p)) {
+        delta_policy_names_inplace(g, p, s, same);
+        return true;
+    }
     bool by_key = gslb_bound_by_key(g) && gslb_bound_by_key(p);
     size_t new[DELTA_FEW], n_new = 0, gone = 0, gap[DELTA_FEW][2], n_gap = 0;
     bool gaps = by_key && delta_gaps(g, p, gap, &n_gap);
