@@ -13,7 +13,10 @@ new address (config_bench.timed_change), and prints the first five, the
 p50, p99 and max of all (the first included), gtmd's CPU per change (and
 that of its four busiest threads, by name: gtmd-store builds each change,
 gtmd-writer dumps the document) and its RSS before and after; then stops
-gtmd, waiting up to 300 s.
+gtmd, waiting up to 300 s. With --batches N, then N batches of
+--batch-size changes each (one POST /v1/config/changes of puts spread
+over the estate, the same names each time, their regions swapped back and forth),
+each timed from the call until its last name answers the new address.
 
   /usr/bin/python3 contrib/bench/first_change_bench.py --gtmd build/gtmd \\
       --records 1000000 --changes 200
@@ -46,6 +49,30 @@ def thread_cpu_s(pid):
     return out
 
 
+def timed_batch(a, p, b):
+    """Batch b: --batch-size puts in one POST /v1/config/changes, the same
+    names in every batch, spread over the estate (k * 7919 + 1, beside the
+    singles' k * 7919), their regions ["b", "a"], then back to ["a", "b"]
+    by turns, timed until the last name answers the new address (the API
+    answers once it is served)."""
+    names = ["r%d.bench.test." % ((k * 7919 + 1) % a.records)
+             for k in range(a.batch_size)]
+    regions, want = (["b", "a"], [cb.A2]) if b % 2 == 0 else (["a", "b"], [cb.A1])
+    changes = [{"op": "put", "path": "records/" + n,
+                "value": {"pool": "web", "policy": "failover", "regions": regions, "ttl": 30}}
+               for n in names]
+    rss0 = cb.rss_mb(p.pid)
+    t0 = time.monotonic()
+    st, _ = cb.post_changes(a.port + 1, changes)
+    api = time.monotonic() - t0
+    while cb.answer(a.port, names[-1]) != want and time.monotonic() - t0 < 60:
+        pass
+    print("batch %d: %d changes, HTTP %d, API answer %.1f ms, last name served %.1f ms; "
+          "RSS %.1f -> %.1f MB" % (b, len(changes), st, 1000 * api,
+                                   1000 * (time.monotonic() - t0), rss0, cb.rss_mb(p.pid)),
+          flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gtmd", required=True)
@@ -54,6 +81,8 @@ def main():
     ap.add_argument("--settle", type=float, default=2.0)
     ap.add_argument("--port", type=int, default=15740)
     ap.add_argument("--workdir", default="/tmp/gtmd-first-change-bench")
+    ap.add_argument("--batches", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=10000)
     a = ap.parse_args()
     t0 = time.monotonic()
     p = cb.start_gtmd(a.gtmd, a.workdir, a.records, a.port)
@@ -84,6 +113,8 @@ def main():
         print("CPU per change by thread: " + ", ".join(
             "%s %.1f ms" % (k, 1000 * v / max(1, a.changes)) for v, k in per[:4] if v > 0),
             flush=True)
+        for b in range(a.batches):
+            timed_batch(a, p, b)
     finally:
         p.send_signal(signal.SIGTERM)
         try:
