@@ -174,7 +174,10 @@ static bool load_attach_shared(struct snapshot *s, const struct config *cfg, con
     if (!gslb_bound_by_key(g) || !gslb_bound_by_key(p) || !p->bchunks ||
         p->n_bindings != p->n_records || !prev->bind.nodes || prev->bind.base != p->bchunks)
         return false;
-    size_t *rest = malloc((g->n_records ? g->n_records : 1) * sizeof(*rest)), n_rest, n_to;
+    /* Room for every record to attach again, or for the redone ones of
+     * a set built in place (8 MB mapped per change at a million). */
+    size_t room = gslb_inplace_from(g, p) ? g->n_redone : g->n_records;
+    size_t *rest = malloc((room ? room : 1) * sizeof(*rest)), n_rest, n_to;
     if (!rest)
         abort();
     bool ok = load_shared_indices(g, p, rest, &n_rest, &n_to) && prev->bind.n == n_to + n_rest;
