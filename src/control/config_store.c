@@ -289,6 +289,7 @@ static void config_store_write_hist(struct config_store *s)
         desc[--k] = it;
     uint64_t newest = s->newest_v;
     json_t *doc = json_incref(s->newest_doc);
+    bool own = false; /* doc is the writer's detached copy */
     char *dir = s->hist_dir ? strdup(s->hist_dir) : NULL;
     unsigned keep = s->keep;
     s->busy_hist = true;
@@ -298,8 +299,10 @@ static void config_store_write_hist(struct config_store *s)
         bool owed = config_store_owed(s, it);
         double c0 = config_store_cpu_ms();
         pthread_mutex_unlock(&s->lock);
-        if (owed && i == 0)
+        if (owed && i == 0) {
             doc = config_store_detach(doc);
+            own = true;
+        }
         if (owed) {
             size_t len = 0;
             char *text = config_history_text(doc, &len);
@@ -309,13 +312,24 @@ static void config_store_write_hist(struct config_store *s)
         }
         json_t *prev = NULL;
         char why[256] = "";
-        if (i + 1 < n) /* the document of the item before: this one's undone */
-            prev = jsondelta_apply(doc, it->undo, why, sizeof(why));
+        if (i + 1 < n) {
+            /* The document of the item before: this one's undone, in place
+             * on the writer's own copy (its objects one level down are its
+             * own, as jsondelta_apply_in needs). jsondelta_apply copied the
+             * records object at each step: two copies at its peak, a step
+             * per record, for each version written (issue #55). */
+            if (!own) {
+                doc = config_store_detach(doc);
+                own = true;
+            }
+            prev = doc && jsondelta_apply_in(doc, it->undo, why, sizeof(why)) ? doc : NULL;
+        }
         if (i + 1 < n && !prev)
             log_error("event=config_history result=failed version=%llu why=\"cannot rebuild "
                       "the version before: %s\"",
                       (unsigned long long)it->v, why);
-        json_decref(doc);
+        if (prev != doc)
+            json_decref(doc); /* the last, or one the undo did not fit (partly changed) */
         doc = prev;
         pthread_mutex_lock(&s->lock);
         if (owed)
