@@ -34,10 +34,11 @@
 
 struct fleet_parts_call {
     struct fleet *f;
-    json_t *records; /* a reference held until done */
-    size_t at;       /* put: the next slice; get: the record being read */
-    char *text;      /* put: the document's compact text */
-    size_t len, n;
+    json_t *records;  /* a reference held until done */
+    size_t at;        /* put: the next slice; get: the record being read */
+    char *text;       /* put: the document's compact text; get: the slices read so far */
+    size_t len, n;    /* get: len is text's, n the slices in it */
+    size_t cap;       /* get: text's allocation */
     char prefix[128]; /* under config/v/p/ */
     fleet_parts_fn done;
     void *arg;
@@ -170,67 +171,101 @@ void fleet_config_parts_drop(struct fleet *f, json_t *record)
 
 /* ---- reading ------------------------------------------------------------- */
 
-/* The slices of a range reply joined, checked against parts; the document
- * or NULL with why. */
-static json_t *fleet_parts_join(json_t *resp, json_t *parts, char *why, size_t len)
+/* The parts of a record are read FLEET_CONFIG_PARTS_PAGE at a time: all
+ * of a 1,000,000-record document's in one range (some 115 MB of base64)
+ * was past the reply bound (ETCD_REPLY_MAX) and etcd's time, so no node
+ * could read the fleet's first version. Each page starts at the next
+ * part's key; the slices are joined in c->text (owned by the call). */
+
+/* Appends a page's slices; false with why (not base64, more than n). */
+static bool fleet_parts_take(struct fleet_parts_call *c, json_t *kvs, size_t n, char *why,
+                             size_t len)
 {
-    json_t *kvs = json_object_get(resp, "kvs"), *kv;
-    size_t n = (size_t)json_integer_value(json_object_get(parts, "n")), i, total = 0;
-    if (json_array_size(kvs) != n) {
-        snprintf(why, len, "%zu of its %zu parts are in etcd", json_array_size(kvs), n);
-        return NULL;
+    json_t *kv;
+    size_t i;
+    if (c->n + json_array_size(kvs) > n) {
+        snprintf(why, len, "more than its %zu parts are in etcd", n);
+        return false;
     }
-    char *buf = NULL;
     json_array_foreach(kvs, i, kv)
     {
         size_t vl;
         char *v = etcd_unb64(json_string_value(json_object_get(kv, "value")) ?: "", &vl);
-        char *grown = v ? realloc(buf, total + vl + 1) : NULL;
-        if (!grown) {
-            free(v);
-            free(buf);
-            snprintf(why, len, "a part is not base64");
-            return NULL;
+        if (v && c->len + vl + 1 > c->cap) {
+            size_t cap = c->cap ? c->cap : FLEET_CONFIG_PART_MAX * 2;
+            while (cap < c->len + vl + 1)
+                cap *= 2;
+            char *grown = realloc(c->text, cap);
+            if (!grown)
+                abort();
+            c->text = grown;
+            c->cap = cap;
         }
-        buf = grown;
-        memcpy(buf + total, v, vl);
-        total += vl;
-        buf[total] = '\0';
+        if (!v) {
+            snprintf(why, len, "a part is not base64");
+            return false;
+        }
+        memcpy(c->text + c->len, v, vl);
+        c->len += vl;
+        c->text[c->len] = '\0';
+        c->n++;
         free(v);
     }
+    return true;
+}
+
+/* The slices read, checked against parts; the document or NULL with why. */
+static json_t *fleet_parts_join(struct fleet_parts_call *c, json_t *parts, char *why, size_t len)
+{
     char hex[DIGEST_SHA256_HEX];
-    digest_sha256_hex(buf ? buf : "", total, hex);
+    digest_sha256_hex(c->text ? c->text : "", c->len, hex);
     const char *want = json_string_value(json_object_get(parts, "sha256"));
     json_t *doc = NULL;
     json_error_t je;
     if (!want || strcmp(want, hex) != 0)
         snprintf(why, len, "its parts do not have the digest the version names");
-    else if (!(doc = json_loadb(buf, total, 0, &je)) || !json_is_object(doc)) {
+    else if (!(doc = json_loadb(c->text ? c->text : "", c->len, 0, &je)) || !json_is_object(doc)) {
         snprintf(why, len, "its parts are not a JSON object: %s", doc ? "" : je.text);
         json_decref(doc);
         doc = NULL;
     }
-    free(buf);
     return doc;
 }
 
 static void fleet_parts_get_next(struct fleet_parts_call *c);
+
+/* The next page of the record being read: from part c->n on, at most one
+ * more than its parts still to come (a reply with more is refused). */
+static void fleet_parts_get_page(struct fleet_parts_call *c, const char *prefix, size_t n);
 
 static void fleet_parts_on_get(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
     struct fleet_parts_call *c = arg;
     if (st == ETCD_ERR_CANCELLED) {
         json_decref(c->records);
+        free(c->text);
         free(c);
         return;
     }
-    char why[300];
-    json_t *rec = json_array_get(c->records, c->at);
-    json_t *doc = st == ETCD_OK
-                      ? fleet_parts_join(resp, json_object_get(rec, "parts"), why, sizeof(why))
-                      : NULL;
+    char why[300] = "";
+    json_t *rec = json_array_get(c->records, c->at), *parts = json_object_get(rec, "parts");
+    size_t n = (size_t)json_integer_value(json_object_get(parts, "n"));
+    json_t *kvs = json_object_get(resp, "kvs");
+    json_t *doc = NULL;
+    bool ok = st == ETCD_OK && fleet_parts_take(c, kvs, n, why, sizeof(why));
     if (st != ETCD_OK)
         snprintf(why, sizeof(why), "%s", err ? err : "etcd");
+    else if (ok && c->n < n && json_array_size(kvs) == 0) {
+        snprintf(why, sizeof(why), "%zu of its %zu parts are in etcd", c->n, n);
+        ok = false;
+    }
+    if (ok && c->n < n) { /* the next page */
+        fleet_parts_get_page(c, json_string_value(json_object_get(parts, "prefix")), n);
+        return;
+    }
+    if (ok)
+        doc = fleet_parts_join(c, parts, why, sizeof(why));
+    c->len = c->n = 0; /* the buffer is kept for the next record */
     if (!doc) {
         char msg[400];
         snprintf(msg, sizeof(msg), "version %lld: %s",
@@ -246,16 +281,29 @@ static void fleet_parts_on_get(void *arg, enum etcd_status st, json_t *resp, con
     fleet_parts_get_next(c);
 }
 
+static void fleet_parts_get_page(struct fleet_parts_call *c, const char *prefix, size_t n)
+{
+    size_t left = n - c->n;
+    json_t *req = fleet_parts_range(c->f, prefix);
+    char *key = fleet_parts_key(c->f, prefix, c->n);
+    json_object_set_new(req, "key", fleet_b64s(key));
+    json_object_set_new(
+        req, "limit",
+        json_integer(
+            (json_int_t)(left < FLEET_CONFIG_PARTS_PAGE ? left + 1 : FLEET_CONFIG_PARTS_PAGE)));
+    free(key);
+    etcd_call(c->f->etcd, "/v3/kv/range", req, fleet_parts_on_get, c);
+}
+
 static void fleet_parts_get_next(struct fleet_parts_call *c)
 {
     for (; c->at < json_array_size(c->records); c->at++) {
         json_t *rec = json_array_get(c->records, c->at);
         if (json_object_get(rec, "doc") || !json_object_get(rec, "parts"))
             continue;
-        const char *prefix =
-            json_string_value(json_object_get(json_object_get(rec, "parts"), "prefix"));
-        etcd_call(c->f->etcd, "/v3/kv/range", fleet_parts_range(c->f, prefix), fleet_parts_on_get,
-                  c);
+        json_t *parts = json_object_get(rec, "parts");
+        fleet_parts_get_page(c, json_string_value(json_object_get(parts, "prefix")),
+                             (size_t)json_integer_value(json_object_get(parts, "n")));
         return;
     }
     fleet_parts_end(c, true, NULL);

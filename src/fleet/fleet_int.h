@@ -909,6 +909,9 @@ void fleet_config_node_fields_locked(struct fleet *f, json_t *rec);
 #define FLEET_CONFIG_PARTS "config/v/p/"
 /* A document whose compact text is longer is written in slices of this. */
 #define FLEET_CONFIG_PART_MAX (512u * 1024)
+/* Parts read in one range call: 4 MiB, some 5.6 MB of base64, well within
+ * the reply bound (ETCD_REPLY_MAX) and a call's time on a loaded etcd. */
+#define FLEET_CONFIG_PARTS_PAGE 8u
 typedef void (*fleet_parts_fn)(void *arg, bool ok, const char *err);
 /* record is version v's whole record ("doc"; borrowed, changed here): a
  * document longer than FLEET_CONFIG_PART_MAX is put in parts and "doc" is
