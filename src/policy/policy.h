@@ -492,6 +492,11 @@ struct gslb_keys *gslb_keys_of(struct gslb *g);
 size_t gslb_keys_find(const struct gslb_keys *keys, const struct gslb *g, const char *name,
                       uint32_t h);
 struct gslb_keys *gslb_keys_ref(struct gslb_keys *keys);
+/* Whether record i of g has the key of record i - 1 (false for 0): the
+ * records of one JSON member are consecutive, so this groups them. */
+bool gslb_same_key_as_before(const struct gslb *g, size_t i);
+/* How many records of g from at share at's key (at < g->n_records). */
+size_t gslb_key_run(const struct gslb *g, size_t at);
 void gslb_keys_unref(struct gslb_keys *keys);
 /* Gives back g's references on its chunks and frees the table; g holds
  * no records after it. */

@@ -188,16 +188,6 @@ static size_t *policy_bind_first(const struct gslb *g)
     return first;
 }
 
-/* Whether r has the key of the record before it (the records of one JSON
- * member are consecutive). */
-static bool policy_same_key_as_before(const struct gslb *g, size_t i)
-{
-    if (i == 0)
-        return false;
-    const struct policy_record *r = gslb_rec(g, i), *p = gslb_rec(g, i - 1);
-    return p->key_hash == r->key_hash && strcmp(p->name_str, r->name_str) == 0;
-}
-
 /* Binds the name whose n records start at record start again, in place of
  * its binding there (a chunk of records the change wrote). */
 static void policy_bind_again(const struct jsoncfg *j, struct gslb *g, size_t start, size_t n,
@@ -219,12 +209,10 @@ static void policy_bind_chunk(const struct jsoncfg *j, struct gslb *g, size_t k,
     size_t lo = k << GSLB_CHUNK_SHIFT, hi = lo + GSLB_CHUNK, i = lo;
     if (hi > g->n_records)
         hi = g->n_records;
-    while (i > 0 && policy_same_key_as_before(g, i))
+    while (gslb_same_key_as_before(g, i))
         i--; /* a name that runs into the chunk from the one before */
     while (i < hi) {
-        size_t n = 1;
-        while (i + n < g->n_records && policy_same_key_as_before(g, i + n))
-            n++;
+        size_t n = gslb_key_run(g, i);
         policy_bind_again(j, g, i, n, types);
         i += n;
     }
@@ -271,7 +259,7 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
     g->n_bound = 0;
     for (size_t i = 0; i < g->n_records; i++) {
         const struct policy_record *r = gslb_rec(g, i);
-        if (by_key && !policy_same_key_as_before(g, i))
+        if (by_key && !gslb_same_key_as_before(g, i))
             start = i;
         /* Bindings are indexed like the first record of each name; every
          * chunk is this set's own, fresh. */

@@ -87,18 +87,6 @@ static void pc_tset_free(struct pc_tset *t)
     free(t->at);
 }
 
-/* How many consecutive records of old from at share at's name (the
- * records of one JSON member are consecutive; names differ otherwise). */
-static size_t pc_run(const struct gslb *old, size_t at)
-{
-    const struct policy_record *o = gslb_rec(old, at);
-    size_t n = 1;
-    while (at + n < old->n_records && gslb_rec(old, at + n)->key_hash == o->key_hash &&
-           strcmp(gslb_rec(old, at + n)->name_str, o->name_str) == 0)
-        n++;
-    return n;
-}
-
 /* Keeps room at g's end for the n records of touched name x, which the
  * document still holds with as many (v: the document's records): they
  * are compiled there once the change adds up (pc_records_touched), so
@@ -133,7 +121,7 @@ static size_t pc_touched_take(struct pc_reuse *r, struct pc_tset *t, struct gslb
     size_t kept = 0;
     for (size_t i = 0; i < old->n_records;) {
         const struct policy_record *o = gslb_rec(old, i);
-        size_t n = pc_run(old, i), x = pc_tset_find(t, o->key_hash, o->name_str);
+        size_t n = gslb_key_run(old, i), x = pc_tset_find(t, o->key_hash, o->name_str);
         if (x != SIZE_MAX)
             pc_touched_place(t, x, n, v, g);
         else {
@@ -167,12 +155,12 @@ static int pc_u32_cmp(const void *a, const void *b)
 }
 
 /* Where each touched name's records are in the running set (at[i], in
- * the touched object's order), when the change replaces each in its room:
+ * the touched object's order, len[i] of them), when the change replaces each in its room:
  * the name is in the document with as many records as its run there,
  * and the document has the running set's names (n_keys) and pools. False:
  * a name added, removed or resized, a pool changed, or the running set
  * has no table of names. */
-static bool pc_inplace_runs(struct pc_reuse *r, json_t *v, size_t *at)
+static bool pc_inplace_runs(struct pc_reuse *r, json_t *v, size_t *at, size_t *len)
 {
     /* The running set's table is made here, on the reload thread, the
      * only one that reads or writes it (policy_keys.c). */
@@ -190,7 +178,7 @@ static bool pc_inplace_runs(struct pc_reuse *r, json_t *v, size_t *at)
     {
         json_t *m = json_object_get(v, name);
         at[i] = keys && m ? gslb_keys_find(keys, old, name, pc_name_hash(name)) : SIZE_MAX;
-        if (at[i] == SIZE_MAX || pc_run(old, at[i]) != pc_member_size(m))
+        if (at[i] == SIZE_MAX || (len[i] = gslb_key_run(old, at[i])) != pc_member_size(m))
             return false;
         i++;
     }
@@ -209,11 +197,13 @@ static bool pc_records_inplace(const struct jsoncfg *j, json_t *v, struct gslb *
 {
     const struct gslb *old = r->g;
     size_t n_t = json_object_size(r->touched), total = 0, i = 0;
-    size_t *at = malloc((n_t ? n_t : 1) * sizeof(*at));
-    if (!at)
+    size_t *at = malloc((n_t ? n_t : 1) * sizeof(*at)),
+           *len = malloc((n_t ? n_t : 1) * sizeof(*len));
+    if (!at || !len)
         abort();
-    if (!pc_inplace_runs(r, v, at)) {
+    if (!pc_inplace_runs(r, v, at, len)) {
         free(at);
+        free(len);
         return false;
     }
     gslb_records_share_all(g, old);
@@ -228,15 +218,16 @@ static bool pc_records_inplace(const struct jsoncfg *j, json_t *v, struct gslb *
     g->n_keys = old->n_keys;
     const char *name;
     json_t *x;
-    json_object_foreach(r->touched, name, x) total += pc_run(old, at[i++]);
+    for (i = 0; i < n_t; i++)
+        total += len[i];
     g->redone = malloc((total ? total : 1) * sizeof(*g->redone));
     if (!g->redone)
         abort();
     i = 0;
     json_object_foreach(r->touched, name, x)
     {
-        size_t n = pc_run(old, at[i]), end = g->n_records;
-        for (size_t k = at[i]; k < at[i] + n; k++) {
+        size_t end = g->n_records;
+        for (size_t k = at[i]; k < at[i] + len[i]; k++) {
             gslb_uncount_record(g, gslb_rec(old, k));
             memset(gslb_rec_w(g, k), 0, sizeof(struct policy_record));
             g->redone[g->n_redone++] = (uint32_t)k;
@@ -248,6 +239,7 @@ static bool pc_records_inplace(const struct jsoncfg *j, json_t *v, struct gslb *
     qsort(g->redone, g->n_redone, sizeof(*g->redone), pc_u32_cmp);
     g->n_reused = g->n_records - g->n_redone;
     free(at);
+    free(len);
     return true;
 }
 

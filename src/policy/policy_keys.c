@@ -27,12 +27,20 @@ struct gslb_keys {
     uint32_t slot[]; /* 1 + the first record of a name; 0: empty */
 };
 
-/* Whether record i of g has the key of record i - 1 (a name's records
- * are consecutive in a set compiled from a document). */
-static bool gslb_keys_same_as_before(const struct gslb *g, size_t i)
+bool gslb_same_key_as_before(const struct gslb *g, size_t i)
 {
+    if (i == 0)
+        return false;
     const struct policy_record *r = gslb_rec(g, i), *p = gslb_rec(g, i - 1);
     return p->key_hash == r->key_hash && strcmp(p->name_str, r->name_str) == 0;
+}
+
+size_t gslb_key_run(const struct gslb *g, size_t at)
+{
+    size_t n = 1;
+    while (at + n < g->n_records && gslb_same_key_as_before(g, at + n))
+        n++;
+    return n;
 }
 
 size_t gslb_keys_find(const struct gslb_keys *keys, const struct gslb *g, const char *name,
@@ -59,7 +67,7 @@ static struct gslb_keys *gslb_keys_make(const struct gslb *g)
     atomic_init(&t->refs, 1);
     t->mask = size - 1;
     for (size_t i = 0; i < g->n_records; i++) {
-        if (i > 0 && gslb_keys_same_as_before(g, i))
+        if (gslb_same_key_as_before(g, i))
             continue;
         const struct policy_record *r = gslb_rec(g, i);
         uint32_t k = r->key_hash & t->mask;

@@ -274,6 +274,23 @@ static void test_inplace(struct tap *t)
     gslb_unref(dry); /* never published: frees the record it redid only */
     TAP_CHECK(t, strcmp(was->name_str, "r2000.example.com.") == 0 && live == (long)g0->n_chunks,
               "a set built in place and dropped leaves the running set whole");
+    /* A touched record that does not compile (a pool not defined): the
+     * set built in place is refused with the full compile's error and
+     * dropped, the running set whole (its slot was zeroed, owning nothing:
+     * ASan would see a double free otherwise). */
+    json_t *bad = policy_fixture_copy(root0);
+    json_object_set_new(json_object_get(bad, "records"), "r2000.example.com.",
+                        json_pack("{s:s, s:s}", "pool", "nope", "policy", "failover"));
+    struct errlist be;
+    errlist_init(&be);
+    struct gslb *refused = pr_parse(bad, g0, root0, touched, &live, &be);
+    TAP_CHECK(t, be.count == 1 && strstr(be.msgs[0], "\"nope\" is not defined") && refused->inplace,
+              "a touched record that does not compile: refused in place (%zu errors)", be.count);
+    gslb_unref(refused);
+    TAP_CHECK(t, strcmp(was->name_str, "r2000.example.com.") == 0 && live == (long)g0->n_chunks,
+              "and dropped, the running set whole");
+    errlist_free(&be);
+    json_decref(bad);
     struct gslb *g1 = pr_parse(root1, g0, root0, touched, &live, &e);
     gslb_published(g0, g1);
     TAP_CHECK(t,
