@@ -26,6 +26,7 @@
  * Ownership: the edits are the caller's; each edit's out is set here and
  * becomes the caller's.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,50 +150,129 @@ static bool config_api_warm_fits(struct config_api *api, json_t *cur, uint64_t s
            !jsonrecycle_ready(&api->recycle, cur);
 }
 
+/* Whether api would keep a copy of its newest document for the next
+ * change: not for a fleet node (its copies come from the fleet's
+ * recycler), nor without a history (no change is made); nor when the
+ * recycler is ready, which jsonrecycle_ready makes so where a replaced
+ * version's last other holder let it go meanwhile. (lock) */
+static bool config_api_warm_wanted(struct config_api *api)
+{
+    return api->doc && !api->fleet_mode && api->history_dir && !api->installing &&
+           !jsonrecycle_ready(&api->recycle, api->doc);
+}
+
+/* Gives doc, a copy of cur made off the lock (consumed), to the recycler
+ * when it still fits: the copy the next change takes. (lock) */
+static bool config_api_warm_keep(struct config_api *api, json_t *doc, json_t *cur, uint64_t serial)
+{
+    bool fits = doc && config_api_warm_fits(api, cur, serial);
+    if (!fits) {
+        json_decref(doc);
+        return false;
+    }
+    json_t *none = json_object();
+    if (!none)
+        abort();
+    /* A replaced version still held elsewhere (the writer's copy of it for
+     * its dump) is let go: its last holder frees it, and the copy takes its
+     * place. */
+    jsonrecycle_clear(&api->recycle);
+    /* An unused copy with nothing touched: retired with an empty delta
+     * back, taken apart, and taken whole by the next change's copy
+     * (jsonrecycle.h). */
+    config_api_cow_unused(api, doc, cur, serial, none, 0);
+    json_decref(none);
+    return true;
+}
+
+static double config_api_ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 bool config_api_warm(struct config_api *api)
 {
     pthread_mutex_lock(&api->lock);
-    json_t *cur = api->doc;
-    /* A fleet node's copies come from the fleet's recycler; without a
-     * history no change is made. jsonrecycle_ready takes apart a
-     * replaced version that its last other holder let go meanwhile. */
-    if (!cur || api->fleet_mode || !api->history_dir || api->installing ||
-        jsonrecycle_ready(&api->recycle, cur)) {
+    if (!config_api_warm_wanted(api)) {
         pthread_mutex_unlock(&api->lock);
         return false;
     }
+    json_t *cur = api->doc;
     uint64_t serial = api->doc_serial;
     json_incref(cur);
     pthread_mutex_unlock(&api->lock);
-    struct timespec t0, t1;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* Copied without the lock (at 1,000,000 records for 0.3-0.6 s):
      * readers of the document are not held up. cur is installed, so
      * nothing changes it, and the reference taken keeps the recycler from
      * taking it apart should a change replace it meanwhile. */
-    json_t *doc = jsonrecycle_copy_fresh(admin_config_kinds, cur), *none = json_object();
-    if (!none)
-        abort();
+    json_t *doc = jsonrecycle_copy_fresh(admin_config_kinds, cur);
     pthread_mutex_lock(&api->lock);
-    bool fits = doc && config_api_warm_fits(api, cur, serial);
-    if (fits) {
-        /* A replaced version still held elsewhere (the writer's copy of
-         * it for its dump) is let go: its last holder frees it, and the
-         * copy takes its place. */
-        jsonrecycle_clear(&api->recycle);
-        /* An unused copy with nothing touched: retired with an empty
-         * delta back, taken apart, and taken whole by the next change's
-         * copy (jsonrecycle.h). */
-        config_api_cow_unused(api, doc, cur, serial, none, 0);
-    } else
-        json_decref(doc);
+    bool fits = config_api_warm_keep(api, doc, cur, serial);
     json_decref(cur);
     pthread_mutex_unlock(&api->lock);
-    json_decref(none);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     log_info("event=config_warm result=%s ms=%.1f", fits ? "ready" : "dropped",
-             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+             config_api_ms_since(&t0));
     return fits;
+}
+
+struct config_api_prewarm {
+    pthread_t thread;
+    json_t *root; /* referenced */
+    json_t *copy; /* the thread's result (NULL: out of memory) */
+    double ms;
+};
+
+static void *config_api_prewarm_main(void *arg)
+{
+    struct config_api_prewarm *w = arg;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    w->copy = jsonrecycle_copy_fresh(admin_config_kinds, w->root);
+    w->ms = config_api_ms_since(&t0);
+    return NULL;
+}
+
+struct config_api_prewarm *config_api_prewarm_begin(json_t *root)
+{
+    if (!root)
+        return NULL;
+    struct config_api_prewarm *w = calloc(1, sizeof(*w));
+    if (!w)
+        abort();
+    w->root = json_incref(root);
+    if (pthread_create(&w->thread, NULL, config_api_prewarm_main, w) != 0) {
+        json_decref(w->root);
+        free(w);
+        return NULL; /* the idle store thread makes it later */
+    }
+    pthread_setname_np(w->thread, "gtmd-prewarm");
+    return w;
+}
+
+void config_api_prewarm_end(struct config_api_prewarm *w, struct config_api *api)
+{
+    if (!w)
+        return;
+    pthread_join(w->thread, NULL);
+    bool fits = false;
+    if (api) {
+        pthread_mutex_lock(&api->lock);
+        /* Only for the document api serves, the one copied: a file that
+         * changed since the start's read made api read another. */
+        if (api->doc == w->root && config_api_warm_wanted(api))
+            fits = config_api_warm_keep(api, w->copy, w->root, api->doc_serial);
+        else
+            json_decref(w->copy);
+        pthread_mutex_unlock(&api->lock);
+        log_info("event=config_warm result=%s at=start ms=%.1f", fits ? "ready" : "dropped", w->ms);
+    } else
+        json_decref(w->copy);
+    json_decref(w->root);
+    free(w);
 }
 
 static void config_api_edit_run(struct config_api *api, struct admin_config_edit *const *edits,

@@ -49,9 +49,11 @@
  * ?dry_run and ?clients, If-Match), edit (changes made on the newest
  * document, grouped), history (the versions kept), version (one
  * version's document: what a rollback applies again) and warm (the store
- * thread, idle 200 ms after its start or its last call: the copy of the
- * newest document the next change would make, made before it comes, off
- * the lock; issue #55).
+ * thread, idle 200 ms after its last call: the copy of the newest
+ * document the next change would make, made before it comes, off the
+ * lock; issue #55). The start's copy is made beside the first compile
+ * (config_api_prewarm_begin, server.c) and taken by config_api_init's
+ * caller (config_api_prewarm_end).
  *
  * THREADS AND LOCKS: changes run on the admin API's store thread; reloads
  * from the file and fleet versions on the main thread; offers of fleet

@@ -475,6 +475,8 @@ static int server_start(struct server *srv)
     config_store_recover(srv->config_path);
     srv->cfg_stamp = config_api_stamp_of(srv->config_path);
     srv->cfg = server_load_config(srv, NULL, NULL, &errs);
+    if (srv->cfg && srv->cfg->config_api.history_dir && !srv->cfg->fleet.enabled)
+        srv->prewarm = config_api_prewarm_begin(srv->cfg->root);
     if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)
         errlist_add(&errs, "%s", err);
     struct serve_set *set =
@@ -537,6 +539,8 @@ static void server_shutdown(struct server *srv)
         drill_core_free(&srv->drills);
     config_digest_free(&srv->digest);
     config_free(srv->cfg);
+    config_api_prewarm_end(srv->prewarm, NULL); /* a start that failed before confapi's */
+    srv->prewarm = NULL;
     health_core_free(&srv->health);
     event_ring_free(srv->health.events);
     srv->health.events = NULL;

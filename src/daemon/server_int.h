@@ -119,6 +119,10 @@ struct server {
      * set up at start; confapi_ops hands them to the admin thread. */
     struct config_api confapi;
     bool confapi_ready;
+    /* The copy of the document the first change would make, made beside
+     * the start's compile (config_api_prewarm_begin); handed over when
+     * confapi starts, dropped by a start that fails first. */
+    struct config_api_prewarm *prewarm;
     struct admin_config_ops confapi_ops;
     /* Fitness to serve and the anycast route (anycast.h; the "anycast"
      * module, server_anycast.c): the controller, NULL before its start;

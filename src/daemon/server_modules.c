@@ -53,6 +53,8 @@ static int server_mod_confapi_start(struct server *srv, struct serve_set *set)
     config_api_admin_ops(&srv->confapi, &srv->confapi_ops);
     config_api_set_validate(&srv->confapi, server_validate, server_build);
     config_api_set_fleet(&srv->confapi, srv->cfg->fleet.enabled);
+    config_api_prewarm_end(srv->prewarm, &srv->confapi);
+    srv->prewarm = NULL;
     srv->confapi_ready = true;
     return 0;
 }
