@@ -115,27 +115,38 @@ static json_t *delta_endpoints_of(json_t *p)
     return o;
 }
 
+/* Adds to n (added, removed, changed) the endpoints of pool was (NULL:
+ * none before) that differ in now (NULL: gone). */
+static void delta_endpoints_one(json_t *was, json_t *now, json_int_t n[3])
+{
+    if (!was || !now || delta_same(was, now))
+        return;
+    json_t *ea = delta_endpoints_of(was), *eb = delta_endpoints_of(now);
+    json_t *c = delta_members(ea, eb, NULL);
+    n[0] += json_integer_value(json_object_get(c, "added"));
+    n[1] += json_integer_value(json_object_get(c, "removed"));
+    n[2] += json_integer_value(json_object_get(c, "changed"));
+    json_decref(c);
+    json_decref(ea);
+    json_decref(eb);
+}
+
 /* The endpoints added, removed and changed in pools present before and
- * after (a pool added or removed counts as a pool). */
-static json_t *delta_endpoints(json_t *a, json_t *b)
+ * after (a pool added or removed counts as a pool). With known (the
+ * change's own delta, delta_known_for "pools"), only the pools it puts
+ * are compared: the others are the old document's (issue #55: a walk of
+ * 10,000 endpoints' pools on every change of a record). */
+static json_t *delta_endpoints(json_t *a, json_t *b, json_t *known)
 {
     json_int_t n[3] = {0, 0, 0};
     const char *k;
     json_t *v;
-    json_object_foreach(b, k, v)
-    {
-        json_t *was = json_object_get(a, k);
-        if (!was || delta_same(was, v))
-            continue;
-        json_t *ea = delta_endpoints_of(was), *eb = delta_endpoints_of(v);
-        json_t *c = delta_members(ea, eb, NULL);
-        n[0] += json_integer_value(json_object_get(c, "added"));
-        n[1] += json_integer_value(json_object_get(c, "removed"));
-        n[2] += json_integer_value(json_object_get(c, "changed"));
-        json_decref(c);
-        json_decref(ea);
-        json_decref(eb);
-    }
+    if (delta_known_for(known, "pools")) {
+        json_t *in = json_object_get(json_object_get(known, "in"), "pools");
+        json_object_foreach(json_object_get(in, "put"), k, v)
+            delta_endpoints_one(json_object_get(a, k), json_object_get(b, k), n);
+    } else
+        json_object_foreach(b, k, v) delta_endpoints_one(json_object_get(a, k), v, n);
     return json_pack("{s:I, s:I, s:I}", "added", n[0], "removed", n[1], "changed", n[2]);
 }
 
@@ -199,8 +210,9 @@ static json_t *delta_summary(json_t *a, json_t *b, json_t *touched, json_t *know
                                 ? delta_members_known(ak, known, *k, t)
                                 : delta_members(ak, json_object_get(b, *k), t));
     }
-    json_object_set_new(s, "endpoints",
-                        delta_endpoints(json_object_get(a, "pools"), json_object_get(b, "pools")));
+    json_object_set_new(
+        s, "endpoints",
+        delta_endpoints(json_object_get(a, "pools"), json_object_get(b, "pools"), known));
     json_object_set_new(s, "geo_maps",
                         json_integer(delta_geo_maps(json_object_get(a, "records"),
                                                     json_object_get(b, "records"), touched)));

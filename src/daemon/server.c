@@ -54,6 +54,21 @@ uint32_t server_plan_probes(struct server *srv, const struct serve_set *set)
     return max_timeout;
 }
 
+/* The policy sections a change's touched (jsondelta_touched's) says it
+ * left alone: {} under the section (one it set whole is not there). */
+static unsigned server_same_sections(json_t *touched)
+{
+    static const char *const names[] = {"pools", "regions", "checks"};
+    static const unsigned bits[] = {POLICY_SAME_POOLS, POLICY_SAME_REGIONS, POLICY_SAME_CHECKS};
+    unsigned same = 0;
+    for (size_t i = 0; i < 3; i++) {
+        json_t *t = json_object_get(touched, names[i]);
+        if (json_is_object(t) && json_object_size(t) == 0)
+            same |= bits[i];
+    }
+    return same;
+}
+
 /* Loads the config and applies --node to it. */
 struct config *server_load_config(struct server *srv, json_t *doc, json_t *known,
                                   struct errlist *errs)
@@ -62,16 +77,17 @@ struct config *server_load_config(struct server *srv, json_t *doc, json_t *known
      * with the running one: those records are not compiled again. The
      * running set stays alive: only reloads, serialised, free sets. */
     const struct serve_set *cur = srv->cfg ? atomic_load(&srv->serve.current) : NULL;
-    static const char *const records[] = {"records", NULL};
+    static const char *const kinds[] = {"records", "pools", "regions", "checks", NULL};
     /* The running document again (a secondary zone's reload) touches
      * nothing: every record is the running set's. */
-    json_t *touched = known                                      ? jsondelta_touched(known, records)
+    json_t *touched = known                                      ? jsondelta_touched(known, kinds)
                       : doc && srv->cfg && doc == srv->cfg->root ? json_pack("{s:{}}", "records")
                                                                  : NULL;
     struct policy_reuse reuse = {.g = cur ? cur->gslb : NULL,
                                  .root = srv->cfg ? srv->cfg->root : NULL,
                                  .spare = &srv->records_spare,
                                  .touched = json_object_get(touched, "records"),
+                                 .same = server_same_sections(touched),
                                  .orders = srv->orders};
     /* From the file: nothing is taken, but the region lists are shared
      * (the first load is most of a large estate's memory). */

@@ -34,6 +34,7 @@ void health_core_init(struct health_core *c)
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->hooks_idle, NULL);
     c->next_override_id = 1;
+    c->map_gen = 1; /* a slot made and not mapped (use_gen 0) is not in use */
     c->max_overrides = HEALTH_MAX_OVERRIDES_DEFAULT;
     c->next_verdict_id = 1;
     c->max_verdicts = HEALTH_MAX_VERDICTS_DEFAULT;
@@ -227,17 +228,23 @@ struct health_slot *health_core_slot(struct health_core *c, const char *key)
     struct health_slot *s = health_find_locked(c, key);
     if (!s)
         s = health_slot_new_locked(c, key, "not probed yet");
-    s->in_use = true;
+    s->use_gen = c->map_gen;
     s->refs++;
     pthread_mutex_unlock(&c->lock);
+    return s;
+}
+
+struct health_slot *health_core_slot_again_locked(struct health_core *c, struct health_slot *s)
+{
+    s->use_gen = c->map_gen;
+    s->refs++;
     return s;
 }
 
 struct health_slot *health_core_slot_again(struct health_core *c, struct health_slot *s)
 {
     pthread_mutex_lock(&c->lock);
-    s->in_use = true;
-    s->refs++;
+    health_core_slot_again_locked(c, s);
     pthread_mutex_unlock(&c->lock);
     return s;
 }
@@ -282,9 +289,13 @@ void health_core_release(struct health_core *c, struct health_slot *s)
 void health_core_begin_mapping(struct health_core *c)
 {
     pthread_mutex_lock(&c->lock);
-    for (uint32_t i = 0; i < c->n_buckets; i++)
-        for (struct health_slot *s = c->buckets[i]; s; s = s->next_in_bucket)
-            s->in_use = false;
+    if (++c->map_gen == 0) {
+        /* Wrapped: no slot may keep a number that comes round again. */
+        for (uint32_t i = 0; i < c->n_buckets; i++)
+            for (struct health_slot *s = c->buckets[i]; s; s = s->next_in_bucket)
+                s->use_gen = 0;
+        c->map_gen = 1;
+    }
     pthread_mutex_unlock(&c->lock);
 }
 

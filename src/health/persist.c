@@ -55,7 +55,7 @@ static json_t *persist_snapshot(struct health_core *c)
     size_t n = 0;
     for (uint32_t i = 0; i < c->n_buckets; i++)
         for (struct health_slot *s = c->buckets[i]; s && n < c->n_slots; s = s->next_in_bucket) {
-            if (!s->in_use || s->probe_state == HEALTH_UNKNOWN)
+            if (!health_slot_in_use(c, s) || s->probe_state == HEALTH_UNKNOWN)
                 continue;
             v[n].key = strdup(s->key);
             if (!v[n].key)
@@ -355,7 +355,7 @@ static size_t persist_endpoints(struct health_core *c, json_t *eps, double now, 
         /* Slots never move or go away: found, then changed under the lock. */
         struct health_slot *s = fresh ? health_core_find(c, key) : NULL;
         pthread_mutex_lock(&c->lock);
-        if (s && s->in_use) {
+        if (s && health_slot_in_use(c, s)) {
             health_restore(s, strcmp(st, "up") == 0 ? HEALTH_UP : HEALTH_DOWN, t);
             restored++;
         }

@@ -454,12 +454,22 @@ void gslb_map_health(struct gslb *g, struct health_core *core)
     /* Pools taken from a set that maps them in this core: the same slots,
      * without 10,000 lookups by key (gslb.pools_from). */
     const struct gslb *from = g->pools_from && g->pools_from->health == core ? g->pools_from : NULL;
+    if (from) {
+        /* Under one lock: 10,000 endpoints locked one at a time were a
+         * tenth of a change's store thread (issue #55). */
+        pthread_mutex_lock(&core->lock);
+        for (size_t i = 0; i < g->n_pools; i++)
+            for (size_t k = 0; k < g->pools[i].n_eps; k++) {
+                struct health_slot *was = from->pools[i].eps[k].slot;
+                g->pools[i].eps[k].slot = was ? health_core_slot_again_locked(core, was) : NULL;
+            }
+        pthread_mutex_unlock(&core->lock);
+    }
     for (size_t i = 0; i < g->n_pools; i++) {
         struct policy_pool *p = &g->pools[i];
         for (size_t k = 0; k < p->n_eps; k++) {
-            struct health_slot *was = from ? from->pools[i].eps[k].slot : NULL;
             struct health_slot *s =
-                was ? health_core_slot_again(core, was) : health_core_slot(core, p->eps[k].key);
+                from && p->eps[k].slot ? p->eps[k].slot : health_core_slot(core, p->eps[k].key);
             /* Without a check an endpoint is up; overrides still apply.
              * Under the lock, as health_restore wants: it writes the
              * slot's plain fields, which status and the state file read

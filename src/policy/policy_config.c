@@ -708,11 +708,13 @@ static void pc_reuse_init(struct pc_reuse *r, json_t *root, const struct policy_
     if (!reuse || !reuse->g || !reuse->root || !json_is_object(root))
         return;
     for (const char *const *k = deps; *k; k++)
-        if (!pc_same_ordered(json_object_get(reuse->root, *k), json_object_get(root, *k)))
+        if (!(strcmp(*k, "regions") == 0 && (reuse->same & POLICY_SAME_REGIONS)) &&
+            !pc_same_ordered(json_object_get(reuse->root, *k), json_object_get(root, *k)))
             return;
     r->g = reuse->g;
     json_t *was = json_object_get(reuse->root, "pools"), *now = json_object_get(root, "pools");
-    if (!pc_same_ordered(was, now) && !pc_reuse_pools(r, was, now, g)) {
+    if (!(reuse->same & POLICY_SAME_POOLS) && !pc_same_ordered(was, now) &&
+        !pc_reuse_pools(r, was, now, g)) {
         r->g = NULL;
         return;
     }

@@ -30,6 +30,10 @@ struct gslb *policy_config_parse(const struct jsoncfg *j, json_t *root, const ch
  * borrowed for the call). */
 struct bigalloc_spare;
 struct policy_orders;
+#define POLICY_SAME_POOLS 1u
+#define POLICY_SAME_REGIONS 2u
+#define POLICY_SAME_CHECKS 4u
+
 struct policy_reuse {
     const struct gslb *g;
     json_t *root;
@@ -50,6 +54,12 @@ struct policy_reuse {
      * Borrowed: it outlives every set built with it. Used with g NULL
      * too (a load from the file: nothing to take, the lists shared). */
     struct policy_orders *orders;
+    /* The sections of root the daemon knows the change left as they are
+     * in reuse->root, member for member (POLICY_SAME_*: the change's own
+     * delta touched none of their members), so that they are taken
+     * without a walk (issue #55: 10,000 endpoints' pools compared on
+     * every change of a record). 0: compared. */
+    unsigned same;
     /* Counts the record chunks of the sets built with it while they live
      * (gslb.chunks_live: tests and figures); NULL: not counted. Borrowed:
      * it outlives every chunk counted. */

@@ -25,12 +25,14 @@
 bool pc_pools_take(json_t *root, const struct policy_reuse *reuse, struct gslb *g)
 {
     static const char *const deps[] = {"pools", "regions", "checks", NULL};
+    static const unsigned same[] = {POLICY_SAME_POOLS, POLICY_SAME_REGIONS, POLICY_SAME_CHECKS};
     const struct gslb *o = reuse ? reuse->g : NULL;
     if (!o || !reuse->root || !json_is_object(root) || !o->n_pools ||
         o->n_regions != g->n_regions || o->n_checks != g->n_checks)
         return false;
-    for (const char *const *k = deps; *k; k++)
-        if (!pc_same_ordered(json_object_get(reuse->root, *k), json_object_get(root, *k)))
+    for (size_t k = 0; deps[k]; k++)
+        if (!(reuse->same & same[k]) &&
+            !pc_same_ordered(json_object_get(reuse->root, deps[k]), json_object_get(root, deps[k])))
             return false;
     g->pools = pc_calloc(o->n_pools, sizeof(*g->pools));
     g->azs = pc_calloc(o->n_azs, sizeof(*g->azs));

@@ -554,9 +554,24 @@ static void test_slots(struct tap *t)
         "a key maps to one slot");
     TAP_CHECK(t, health_core_find(&c, "endpoint:p/none") == NULL, "find does not create a slot");
     health_core_begin_mapping(&c);
-    TAP_CHECK(t, !a->in_use, "begin_mapping marks every slot unused");
+    TAP_CHECK(t, !health_slot_in_use(&c, a), "begin_mapping marks every slot unused");
     health_core_slot(&c, "endpoint:p/a");
-    TAP_CHECK(t, a->in_use, "mapping it again marks it in use, same slot");
+    TAP_CHECK(t, health_slot_in_use(&c, a), "mapping it again marks it in use, same slot");
+    /* The mapping's number wraps after 65,535 mappings: a slot marked
+     * once and never again must not come back into use when the number
+     * comes round (b is marked at the mapping before the wrap, a keeps
+     * being marked). */
+    struct health_slot *b = health_core_slot(&c, "endpoint:p/b");
+    bool wrong = false;
+    for (unsigned i = 0; i < 70000; i++) {
+        health_core_begin_mapping(&c);
+        if (i == 3)
+            health_core_slot_again(&c, b);
+        health_core_slot_again(&c, a);
+        wrong |= !health_slot_in_use(&c, a) || (i != 3 && health_slot_in_use(&c, b));
+    }
+    TAP_CHECK(t, !wrong && c.map_gen != 0,
+              "over 70,000 mappings (the number wrapped) only what each marked is in use");
     health_core_free(&c);
 }
 

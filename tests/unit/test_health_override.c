@@ -110,10 +110,10 @@ static void test_target_not_in_config(struct tap *t)
     char id[32];
     override_add(&c, "endpoint:gone/x", HEALTH_UP, "pin", "a", 0, id);
     struct health_slot *s = health_core_find(&c, "endpoint:gone/x");
-    TAP_CHECK(t, s && !s->in_use && health_slot_override(s) == HEALTH_UP,
+    TAP_CHECK(t, s && !health_slot_in_use(&c, s) && health_slot_override(s) == HEALTH_UP,
               "an override of an unknown target gets a slot, not in use, with the override");
     struct health_slot *mapped = health_core_slot(&c, "endpoint:gone/x");
-    TAP_CHECK(t, mapped == s && s->in_use && health_slot_override(s) == HEALTH_UP,
+    TAP_CHECK(t, mapped == s && health_slot_in_use(&c, s) && health_slot_override(s) == HEALTH_UP,
               "when the target comes back it maps to that slot, override in force");
     health_core_free(&c);
 }

@@ -175,7 +175,7 @@ static void test_round_trip(struct ctx *c)
               "times of change restored exactly (%.6f, %.6f)", a->since, b->since);
     TAP_CHECK(c->t, health_slot_probe(cc) == HEALTH_UNKNOWN,
               "an endpoint never probed stays unknown");
-    TAP_CHECK(c->t, health_slot_probe(d) == HEALTH_UNKNOWN && !d->in_use,
+    TAP_CHECK(c->t, health_slot_probe(d) == HEALTH_UNKNOWN && !health_slot_in_use(&core, d),
               "a slot not in use is neither saved nor restored");
 
     json_t *list = override_list_json(&core);

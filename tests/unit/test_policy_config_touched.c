@@ -117,7 +117,8 @@ static void test_change(struct tap *t)
     json_object_set_new(recs, "new.example.com.", tt_record(14));
     json_t *touched = json_pack("{s:b, s:b, s:b}", "r5.example.com.", 1, "r7.example.com.", 1,
                                 "new.example.com.", 1);
-    struct policy_reuse ru = {g0, root0, NULL, touched, NULL, NULL};
+    struct policy_reuse ru = {
+        .g = g0, .root = root0, .touched = touched, .orders = NULL, .chunks_live = NULL};
     struct gslb *g1 = tt_parse(root1, &ru, &e);
     struct gslb *full = tt_parse(root1, NULL, &e);
     TAP_CHECK(t, g1 && full && e.count == 0, "the change compiles, with and without reuse");
@@ -148,7 +149,7 @@ static void test_change(struct tap *t)
         json_pack("{s:s, s:s, s:s}", "name", "e4", "address", "192.0.2.4", "region", "b"));
     json_object_set_new(root2, "pools", pools);
     json_t *none = json_object();
-    struct policy_reuse ru2 = {g1, root1, NULL, none, NULL, NULL};
+    struct policy_reuse ru2 = {.g = g1, .root = root1, .touched = none};
     struct gslb *g2 = tt_parse(root2, &ru2, &e);
     struct gslb *full2 = tt_parse(root2, NULL, &e);
     size_t on_p2 = 0; /* the records of names with a record on p2 (a member compiles whole) */
@@ -167,7 +168,7 @@ static void test_change(struct tap *t)
     json_t *t3 = json_pack("{s:b}", "r9.example.com.", 1);
     struct errlist e3;
     errlist_init(&e3);
-    struct policy_reuse ru3 = {g1, root1, NULL, t3, NULL, NULL};
+    struct policy_reuse ru3 = {.g = g1, .root = root1, .touched = t3};
     struct gslb *g3 = tt_parse(root3, &ru3, &e3);
     TAP_CHECK(t,
               e3.count == 1 && strstr(e3.msgs[0], "$.records[\"r9.example.com.\"].pool") &&
@@ -178,7 +179,7 @@ static void test_change(struct tap *t)
     json_object_del(json_object_get(root4, "records"), "r11.example.com.");
     json_object_set_new(json_object_get(root4, "records"), "r12.example.com.", tt_record(13));
     json_t *t4 = json_pack("{s:b}", "r12.example.com.", 1);
-    struct policy_reuse ru4 = {g1, root1, NULL, t4, NULL, NULL};
+    struct policy_reuse ru4 = {.g = g1, .root = root1, .touched = t4};
     struct gslb *g4 = tt_parse(root4, &ru4, &e);
     struct gslb *full4 = tt_parse(root4, NULL, &e);
     TAP_CHECK(t, g4 && tt_same(g4, full4) && !tt_find(g4, "r11.example.com.", 0),
@@ -245,7 +246,8 @@ static void test_pools_taken(struct tap *t)
      * copies may be. */
     json_object_set_new(root1, "pools", json_copy(json_object_get(root0, "pools")));
     json_t *touched = json_pack("{s:b}", "r3.example.com.", 1);
-    struct policy_reuse ru = {g0, root0, NULL, touched, NULL, NULL};
+    struct policy_reuse ru = {
+        .g = g0, .root = root0, .touched = touched, .orders = NULL, .chunks_live = NULL};
     struct gslb *dry = tt_parse(root1, &ru, &e);
     TAP_CHECK(t, dry && dry->pools_from == g0 && dry->pools[0].name == g0->pools[0].name,
               "pools unchanged: taken from the running set, strings shared");
@@ -265,7 +267,7 @@ static void test_pools_taken(struct tap *t)
     json_t *regions = json_deep_copy(json_object_get(root1, "regions"));
     json_object_set_new(regions, "c", json_object());
     json_object_set_new(root3, "regions", regions);
-    struct policy_reuse ru3 = {g1, root1, NULL, touched, NULL, NULL};
+    struct policy_reuse ru3 = {.g = g1, .root = root1, .touched = touched};
     struct gslb *g3 = tt_parse(root3, &ru3, &e);
     TAP_CHECK(t, g3 && g3->pools_from == NULL && e.count == 0,
               "regions changed: the pools are parsed again");
@@ -305,7 +307,8 @@ static void test_random(struct tap *t)
                 json_object_set_new(recs, name, tt_record(rand()));
             json_object_set_new(touched, name, json_true());
         }
-        struct policy_reuse ru = {g, root, NULL, touched, tab, NULL};
+        struct policy_reuse ru = {
+            .g = g, .root = root, .touched = touched, .orders = tab, .chunks_live = NULL};
         struct gslb *ng = tt_parse(next, &ru, &e);
         struct gslb *full = tt_parse(next, NULL, &e);
         all = ng && full && e.count == 0 && tt_same(ng, full);

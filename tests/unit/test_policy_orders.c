@@ -197,7 +197,7 @@ static void po_change(struct tap *t, struct policy_orders *t0, struct policy_ord
     json_object_set_new(recs, "new.example.com.",
                         json_pack("{s:s, s:[s,s]}", "pool", "p", "regions", "a", "c"));
     json_t *touched = json_pack("{s:b, s:b}", "r1.example.com.", 1, "new.example.com.", 1);
-    struct policy_reuse ru1 = {g0, root0, NULL, touched, t1, NULL};
+    struct policy_reuse ru1 = {.g = g0, .root = root0, .touched = touched, .orders = t1};
     struct gslb *g1 = po_parse(root1, &ru1, &e);
     TAP_CHECK(t, g0 && g1 && e.count == 0 && g1->n_reused == 39, "%s: compiled, 39 taken", what);
     const struct policy_record *r0 = po_find(g0, "r2.example.com."),

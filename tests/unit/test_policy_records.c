@@ -51,7 +51,8 @@ static struct gslb *pr_parse(json_t *root, const struct gslb *g, json_t *was, js
                              atomic_long *live, struct errlist *e)
 {
     struct jsoncfg j = {.errs = e, .file = "test.json", .dir = "."};
-    struct policy_reuse ru = {g, was, NULL, touched, NULL, live};
+    struct policy_reuse ru = {
+        .g = g, .root = was, .touched = touched, .orders = NULL, .chunks_live = live};
     return policy_config_parse_reuse(&j, root, origins, 1, &ru);
 }
 

@@ -155,7 +155,8 @@ static void test_shared_rows(struct tap *t, struct serve *sv, struct serve_reade
         recs, "fo.example.com.",
         json_pack("{s:s, s:[s, s], s:i}", "pool", "p", "regions", "eu", "us", "ttl", 17));
     json_t *touched = json_pack("{s:b}", "fo.example.com.", 1);
-    struct policy_reuse ru = {g0, root0, NULL, touched, NULL, NULL};
+    struct policy_reuse ru = {
+        .g = g0, .root = root0, .touched = touched, .orders = NULL, .chunks_live = NULL};
     struct gslb *g1 = policy_config_parse_reuse(&j, root1, origins, 1, &ru);
     struct serve_set *s0w = serve_publish(sv, set_of(g1, 31));
     gslb_published(g0, g1);
@@ -180,7 +181,7 @@ static void test_shared_rows(struct tap *t, struct serve *sv, struct serve_reade
     json_object_set_new(recs2, "z.example.com.",
                         json_pack("{s:s, s:s}", "pool", "p", "policy", "all"));
     json_t *touched2 = json_pack("{s:b}", "z.example.com.", 1);
-    struct policy_reuse ru2 = {g1, root1, NULL, touched2, NULL, NULL};
+    struct policy_reuse ru2 = {.g = g1, .root = root1, .touched = touched2};
     struct gslb *g2 = policy_config_parse_reuse(&j, root2, origins, 1, &ru2);
     struct serve_set *s1w = serve_publish(sv, set_of(g2, 32));
     gslb_published(g1, g2);
