@@ -290,9 +290,22 @@ struct load_zones_job {
     struct errlist *errs; /* one per zone */
 };
 
+/* Whether zone i of cfg is read by this load (not waiting for a copy or
+ * keys, not made later, not kept from the set before). */
+static bool load_zone_read(const struct config *cfg, const bool *keep, size_t i)
+{
+    const struct config_zone *cz = &cfg->zones[i];
+    return !load_pending(cz) && !cz->gen_catalog && !(keep && keep[i]);
+}
+
 static void *load_zones_run(void *arg)
 {
     struct load_zones_job *j = arg;
+    size_t n_read = 0;
+    for (size_t i = j->first; i < j->cfg->n_zones; i += j->step)
+        n_read += load_zone_read(j->cfg, j->keep, i);
+    if (n_read == 0)
+        return NULL; /* every zone kept (a change of records): no room for names */
     size_t cap = j->g && j->g->n_records ? j->g->n_records : 1;
     struct dns_name *extra = calloc(cap, sizeof(*extra));
     uint16_t *flags = calloc(cap, sizeof(*flags));
@@ -300,7 +313,7 @@ static void *load_zones_run(void *arg)
         abort();
     for (size_t i = j->first; i < j->cfg->n_zones; i += j->step) {
         const struct config_zone *cz = &j->cfg->zones[i];
-        if (load_pending(cz) || cz->gen_catalog || (j->keep && j->keep[i]))
+        if (!load_zone_read(j->cfg, j->keep, i))
             continue; /* no copy or keys yet: served once it has; made later; kept */
         size_t n_extra = load_extra_names(j->cfg, j->g, i, extra, flags);
         j->zones[i] = zone_load_signed(cz->origin, cz->file, cz->file, extra, flags, n_extra,
@@ -328,8 +341,14 @@ static struct zone **load_zones(const struct config *cfg, const struct gslb *g, 
         errlist_init(&zerrs[i]);
     struct load_zones_job jobs[2] = {{cfg, g, keep, 0, 2, zones, zerrs},
                                      {cfg, g, keep, 1, 2, zones, zerrs}};
+    /* A second thread only for two zones or more to read: a change of
+     * records keeps every zone, and a thread started for nothing was a
+     * tenth of such a change's store thread at 1,000,000 names. */
+    size_t n_read = 0;
+    for (size_t i = 0; i < n && n_read < 2; i++)
+        n_read += load_zone_read(cfg, keep, i);
     pthread_t t;
-    bool threaded = n > 1 && pthread_create(&t, NULL, load_zones_run, &jobs[1]) == 0;
+    bool threaded = n_read > 1 && pthread_create(&t, NULL, load_zones_run, &jobs[1]) == 0;
     if (!threaded)
         jobs[0].step = 1;
     load_zones_run(&jobs[0]);
