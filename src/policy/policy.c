@@ -48,13 +48,14 @@ void gslb_release(void *g)
 /* Gives back the references gslb_map_health took: the last reference
  * of g is going, so no reader, plan or probe reaches these slots through
  * g any more. */
-static void gslb_release_health(struct gslb *g)
+static void gslb_release_health(struct gslb *g, bool own_arrays)
 {
     for (size_t i = 0; i < g->n_regions; i++)
         health_core_release(g->core, g->regions[i].slot);
     for (size_t i = 0; i < g->n_azs; i++)
         health_core_release(g->core, g->azs[i].slot);
-    for (size_t i = 0; i < g->n_pools; i++)
+    /* The endpoints' references are the pools arrays' owner's. */
+    for (size_t i = 0; own_arrays && i < g->n_pools; i++)
         for (size_t k = 0; k < g->pools[i].n_eps; k++) {
             const struct policy_endpoint *e = &g->pools[i].eps[k];
             health_core_release(g->core, e->slot);
@@ -104,6 +105,7 @@ void gslb_published(struct gslb *prev, struct gslb *next)
     if (prev && prev != next && !prev->successor) {
         gslb_carry(prev, next);
         prev->pools_carried = next && next->pools_from == prev;
+        prev->arrays_carried = prev->pools_carried && next->pools_shared;
         if (next) {
             gslb_ref(next);
             prev->successor = next;
@@ -118,6 +120,7 @@ void gslb_published(struct gslb *prev, struct gslb *next)
         next->redone = NULL;
         next->n_redone = 0;
         next->pools_from = NULL;
+        next->pools_shared = false;
     }
 }
 
@@ -172,8 +175,12 @@ static struct gslb *gslb_free_one(struct gslb *g)
     if (!g)
         return NULL;
     struct gslb *next = g->successor;
+    /* The pools arrays (and the endpoints' slots) shared with the set
+     * this one was built from until published, then carried to the next
+     * (gslb.pools_shared). */
+    bool own_arrays = !g->pools_shared && !g->arrays_carried;
     if (g->core)
-        gslb_release_health(g);
+        gslb_release_health(g, own_arrays);
     policy_ramp_free(g->ramp);
     for (size_t i = 0; i < g->n_regions; i++)
         free(g->regions[i].name);
@@ -187,7 +194,7 @@ static struct gslb *gslb_free_one(struct gslb *g)
         probe_spec_free(&g->checks[i].spec);
         free(g->checks[i].of);
     }
-    for (size_t i = 0; i < g->n_pools; i++) {
+    for (size_t i = 0; own_arrays && i < g->n_pools; i++) {
         for (size_t k = 0; k < g->pools[i].n_eps; k++) {
             if (own_pools)
                 policy_endpoint_free(&g->pools[i].eps[k]);
@@ -208,7 +215,8 @@ static struct gslb *gslb_free_one(struct gslb *g)
     free(g->regions);
     free(g->azs);
     free(g->checks);
-    free(g->pools);
+    if (own_arrays)
+        free(g->pools);
     gslb_records_free(g);
     gslb_bindings_free(g);
     free(g);
@@ -437,11 +445,44 @@ static void gslb_map_kids(const struct gslb *g, const struct policy_pool *p,
     }
 }
 
+/* Gives g arrays of its own for the pools it shares with pools_from
+ * (gslb.pools_shared), their slots not mapped yet: for a core other than
+ * pools_from's, whose slots g must not write into pools_from's. The
+ * strings stay pools_from's. */
+static void gslb_pools_unshare(struct gslb *g)
+{
+    struct policy_pool *pools = calloc(g->n_pools ? g->n_pools : 1, sizeof(*pools));
+    if (!pools)
+        abort();
+    for (size_t i = 0; i < g->n_pools; i++) {
+        struct policy_pool *p = &pools[i];
+        *p = g->pools[i];
+        p->eps = calloc(p->n_eps ? p->n_eps : 1, sizeof(*p->eps));
+        if (!p->eps)
+            abort();
+        memcpy(p->eps, g->pools[i].eps, p->n_eps * sizeof(*p->eps));
+        for (size_t k = 0; k < p->n_eps; k++) {
+            p->eps[k].slot = NULL;
+            p->eps[k].kid_slots = NULL;
+        }
+    }
+    g->pools = pools;
+    g->pools_shared = false;
+}
+
 void gslb_map_health(struct gslb *g, struct health_core *core)
 {
     char key[300];
     g->core = core;
-    health_core_begin_mapping(core);
+    if (g->pools_shared && !(g->pools_from && g->pools_from->health == core))
+        gslb_pools_unshare(g);
+    /* Pools shared with the running set, mapped in this core: every
+     * endpoint's slot is mapped and referenced already, and the slots in
+     * use stay the same (regions, azs and checks are those of that set
+     * too), so no new mapping begins and no endpoint is visited. */
+    bool shared = g->pools_shared;
+    if (!shared)
+        health_core_begin_mapping(core);
     g->health = core;
     for (size_t i = 0; i < g->n_regions; i++) {
         snprintf(key, sizeof(key), "region:%s", g->regions[i].name);
@@ -451,25 +492,10 @@ void gslb_map_health(struct gslb *g, struct health_core *core)
         snprintf(key, sizeof(key), "az:%s", g->azs[i].name);
         g->azs[i].slot = health_core_slot(core, key);
     }
-    /* Pools taken from a set that maps them in this core: the same slots,
-     * without 10,000 lookups by key (gslb.pools_from). */
-    const struct gslb *from = g->pools_from && g->pools_from->health == core ? g->pools_from : NULL;
-    if (from) {
-        /* Under one lock: 10,000 endpoints locked one at a time were a
-         * tenth of a change's store thread (issue #55). */
-        pthread_mutex_lock(&core->lock);
-        for (size_t i = 0; i < g->n_pools; i++)
-            for (size_t k = 0; k < g->pools[i].n_eps; k++) {
-                struct health_slot *was = from->pools[i].eps[k].slot;
-                g->pools[i].eps[k].slot = was ? health_core_slot_again_locked(core, was) : NULL;
-            }
-        pthread_mutex_unlock(&core->lock);
-    }
-    for (size_t i = 0; i < g->n_pools; i++) {
+    for (size_t i = 0; !shared && i < g->n_pools; i++) {
         struct policy_pool *p = &g->pools[i];
         for (size_t k = 0; k < p->n_eps; k++) {
-            struct health_slot *s =
-                from && p->eps[k].slot ? p->eps[k].slot : health_core_slot(core, p->eps[k].key);
+            struct health_slot *s = health_core_slot(core, p->eps[k].key);
             /* Without a check an endpoint is up; overrides still apply.
              * Under the lock, as health_restore wants: it writes the
              * slot's plain fields, which status and the state file read

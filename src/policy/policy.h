@@ -396,6 +396,17 @@ struct gslb {
      * at all (reloads are serialised); NULL: parsed here. */
     const struct gslb *pools_from;
     bool pools_carried;
+    /* pools_shared: g->pools itself, with its endpoint arrays and their
+     * health slots (the references on them, the composite checks' kid
+     * slots), is pools_from's very array, not a copy (issue #55: 10,000
+     * endpoints copied and each slot referenced again on every change of
+     * a record, a fifth of the store thread at 1,000,000 names). Like the
+     * strings it passes to this set when published (arrays_carried on the
+     * set it replaced, which then frees and releases none of it); a set
+     * mapped in another health core (a dry run's private one) first takes
+     * a copy of its own (gslb_map_health). */
+    bool pools_shared;
+    bool arrays_carried;
     /* gslb_pool_index's table of pool names (open addressing, 1 + the
      * pool's index; owned, freed by gslb_free). Made at its first call
      * once the pools are in (the parse adds every pool before a record

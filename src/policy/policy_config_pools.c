@@ -19,9 +19,10 @@
  * same order (a change shares the members it did not touch, config_api.c;
  * the object holding them may be a copy): what they compile
  * to depends on nothing else, and the running set compiled them without
- * an error. The arrays are copied, the strings shared (gslb.pools_from);
- * the health slots are mapped for g as for parsed pools
- * (gslb_map_health). False: parse them. */
+ * an error. The pools array itself is shared, with its endpoints and
+ * their health slots (gslb.pools_shared), and the strings (gslb.pools_from);
+ * the azs are copied and their slots mapped for g (gslb_map_health).
+ * False: parse them. */
 bool pc_pools_take(json_t *root, const struct policy_reuse *reuse, struct gslb *g)
 {
     static const char *const deps[] = {"pools", "regions", "checks", NULL};
@@ -34,18 +35,11 @@ bool pc_pools_take(json_t *root, const struct policy_reuse *reuse, struct gslb *
         if (!(reuse->same & same[k]) &&
             !pc_same_ordered(json_object_get(reuse->root, deps[k]), json_object_get(root, deps[k])))
             return false;
-    g->pools = pc_calloc(o->n_pools, sizeof(*g->pools));
+    /* The very arrays (gslb.pools_shared): nothing of them is written by
+     * this set unless it is mapped in another core. */
+    g->pools = o->pools;
+    g->pools_shared = true;
     g->azs = pc_calloc(o->n_azs, sizeof(*g->azs));
-    for (size_t i = 0; i < o->n_pools; i++) {
-        struct policy_pool *p = &g->pools[i];
-        *p = o->pools[i];
-        p->eps = pc_calloc(p->n_eps, sizeof(*p->eps));
-        memcpy(p->eps, o->pools[i].eps, p->n_eps * sizeof(*p->eps));
-        for (size_t k = 0; k < p->n_eps; k++) {
-            p->eps[k].slot = NULL;
-            p->eps[k].kid_slots = NULL;
-        }
-    }
     for (size_t i = 0; i < o->n_azs; i++) {
         g->azs[i] = o->azs[i];
         g->azs[i].slot = NULL;

@@ -16,6 +16,7 @@
 
 #include "common/errlist.h"
 #include "common/jsoncfg.h"
+#include "health/health.h"
 #include "policy/policy_config.h"
 #include "policy/policy_orders.h"
 #include "policy_fixture.h"
@@ -281,6 +282,77 @@ static void test_pools_taken(struct tap *t)
     errlist_free(&e);
 }
 
+/* The references the sets of g's pools hold on their endpoints' slots
+ * (their sum over every endpoint). */
+static unsigned long tt_ep_refs(struct health_core *c, const struct gslb *g)
+{
+    unsigned long n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < g->n_pools; i++)
+        for (size_t k = 0; k < g->pools[i].n_eps; k++)
+            n += g->pools[i].eps[k].slot ? g->pools[i].eps[k].slot->refs : 0;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+/* A change of records shares the running set's very pools arrays, with
+ * their endpoints' health slots (gslb.pools_shared): mapped in the same
+ * core it takes no reference and begins no mapping; mapped in another
+ * core (a dry run's) it maps a copy of its own and leaves the running
+ * set's slots alone; published, it keeps the arrays and the references
+ * once the running set is freed, and frees them itself. ASan in CI: an
+ * array freed twice, or a slot released twice (freed and read after), fails
+ * there. */
+static void test_pools_shared_health(struct tap *t)
+{
+    struct errlist e;
+    errlist_init(&e);
+    struct health_core live, other;
+    health_core_init(&live);
+    health_core_init(&other);
+    json_t *root0 = tt_root(30);
+    struct gslb *g0 = tt_parse(root0, NULL, &e);
+    gslb_map_health(g0, &live);
+    size_t slots0 = live.n_slots;
+    unsigned long refs0 = tt_ep_refs(&live, g0);
+    json_t *root1 = policy_fixture_copy(root0);
+    json_object_set_new(json_object_get(root1, "records"), "r3.example.com.", tt_record(4));
+    json_t *touched = json_pack("{s:b}", "r3.example.com.", 1);
+    struct policy_reuse ru = {.g = g0, .root = root0, .touched = touched};
+    struct gslb *dry = tt_parse(root1, &ru, &e);
+    gslb_map_health(dry, &other);
+    TAP_CHECK(t,
+              dry && dry->pools != g0->pools && !dry->pools_shared &&
+                  dry->pools[0].eps[0].slot != g0->pools[0].eps[0].slot &&
+                  tt_ep_refs(&live, g0) == refs0 && other.n_slots > 0,
+              "mapped in another core: arrays of its own, the running set's slots untouched");
+    gslb_unref(dry);
+    struct gslb *g1 = tt_parse(root1, &ru, &e);
+    uint16_t gen = live.map_gen;
+    gslb_map_health(g1, &live);
+    TAP_CHECK(t,
+              g1 && e.count == 0 && g1->pools == g0->pools && g1->pools_shared &&
+                  tt_ep_refs(&live, g0) == refs0 && live.map_gen == gen && live.n_slots == slots0 &&
+                  health_slot_in_use(&live, g1->pools[0].eps[0].slot),
+              "mapped in the same core: the very arrays, no new reference, no new mapping, "
+              "the endpoints still in use");
+    gslb_published(g0, g1);
+    gslb_unref(g0);
+    TAP_CHECK(t, !g1->pools_shared && tt_ep_refs(&live, g1) == refs0 && live.n_slots == slots0,
+              "published, the running set freed: the arrays and references are the new set's");
+    gslb_unref(g1);
+    TAP_CHECK(t, live.n_slots < slots0,
+              "the last set freed: the endpoints' slots released (%zu "
+              "of %zu left: regions and azs are not freed)",
+              live.n_slots, slots0);
+    json_decref(touched);
+    json_decref(root1);
+    json_decref(root0);
+    health_core_free(&other);
+    health_core_free(&live);
+    errlist_free(&e);
+}
+
 /* Random sequences: each change touches a few names (set, replaced,
  * deleted, added), applied on the set the change before made; every set
  * holds what a full compile of its document holds. */
@@ -336,5 +408,6 @@ int main(void)
     test_change(&t);
     test_random(&t);
     test_pools_taken(&t);
+    test_pools_shared_health(&t);
     return tap_done(&t);
 }
