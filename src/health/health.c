@@ -234,21 +234,6 @@ struct health_slot *health_core_slot(struct health_core *c, const char *key)
     return s;
 }
 
-struct health_slot *health_core_slot_again_locked(struct health_core *c, struct health_slot *s)
-{
-    s->use_gen = c->map_gen;
-    s->refs++;
-    return s;
-}
-
-struct health_slot *health_core_slot_again(struct health_core *c, struct health_slot *s)
-{
-    pthread_mutex_lock(&c->lock);
-    health_core_slot_again_locked(c, s);
-    pthread_mutex_unlock(&c->lock);
-    return s;
-}
-
 /* Frees s if nothing keeps it (caller holds c->lock): an endpoint slot
  * that no policy set maps, no override names and no drill covers. */
 static void health_slot_collect_locked(struct health_core *c, struct health_slot *s)

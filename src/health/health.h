@@ -353,13 +353,6 @@ static inline bool health_slot_in_use(const struct health_core *c, const struct 
  * "region:NAME"), marks it in use and takes a reference for the caller's
  * policy set; loader thread. */
 struct health_slot *health_core_slot(struct health_core *c, const char *key);
-/* The same for a slot the caller already has through a set that maps it
- * and lives meanwhile (the set a change took its pools from): marks it in
- * use and takes a reference, without a lookup by key; returns s. */
-struct health_slot *health_core_slot_again(struct health_core *c, struct health_slot *s);
-/* The same, caller holding c->lock: a set maps its 10,000 endpoints under
- * one lock, not 10,000 times (issue #55). */
-struct health_slot *health_core_slot_again_locked(struct health_core *c, struct health_slot *s);
 /* Gives back a reference taken by health_core_slot (a policy set is being
  * freed: no reader, plan or probe can reach it any more). An endpoint slot
  * without references and without an override is freed; s must not be used

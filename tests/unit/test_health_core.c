@@ -566,8 +566,8 @@ static void test_slots(struct tap *t)
     for (unsigned i = 0; i < 70000; i++) {
         health_core_begin_mapping(&c);
         if (i == 3)
-            health_core_slot_again(&c, b);
-        health_core_slot_again(&c, a);
+            health_core_slot(&c, "endpoint:p/b");
+        health_core_slot(&c, "endpoint:p/a");
         wrong |= !health_slot_in_use(&c, a) || (i != 3 && health_slot_in_use(&c, b));
     }
     TAP_CHECK(t, !wrong && c.map_gen != 0,
