@@ -17,11 +17,16 @@ gtmd, waiting up to 300 s. With --batches N, then N batches of
 --batch-size changes each (one POST /v1/config/changes of puts spread
 over the estate, the same names each time, their regions swapped back and forth),
 each timed from the call until its last name answers the new address.
+With --mix add,delete,put the single changes take those kinds by turns
+(add: a PUT of a name the estate lacks, served once it answers; delete: a
+DELETE of one of its names, served once it answers NXDOMAIN; put: the
+swap above), and p50, p99 and max are printed for each kind as well.
 
   /usr/bin/python3 contrib/bench/first_change_bench.py --gtmd build/gtmd \\
       --records 1000000 --changes 200
 """
 import argparse
+import http.client
 import os
 import signal
 import subprocess
@@ -47,6 +52,32 @@ def thread_cpu_s(pid):
         out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf(
             "SC_CLK_TCK")
     return out
+
+
+def delete(aport, name):
+    """DELETE /v1/config/records/NAME: the HTTP status."""
+    c = http.client.HTTPConnection("127.0.0.1", aport, timeout=600)
+    c.request("DELETE", "/v1/config/records/" + name,
+              headers={"Authorization": "Bearer " + cb.TOKEN})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status
+
+
+def single_change(a, kind, k):
+    """The k-th change of its kind: (the name, a call making it, the
+    answer that shows it served). Puts swap the regions of names spread
+    over the estate (k * 7919); deletes remove others (k * 7919 + 3);
+    adds make names the estate lacks (n<k>)."""
+    if kind == "put":
+        name = "r%d.bench.test." % (k * 7919 % a.records)
+        return name, lambda: cb.put(a.port + 1, name, ["b", "a"])[0], [cb.A2]
+    if kind == "delete":
+        name = "r%d.bench.test." % ((k * 7919 + 3) % a.records)
+        return name, lambda: delete(a.port + 1, name), []
+    name = "n%d.bench.test." % k
+    return name, lambda: cb.put(a.port + 1, name, ["b", "a"])[0], [cb.A2]
 
 
 def timed_batch(a, p, b):
@@ -83,30 +114,42 @@ def main():
     ap.add_argument("--workdir", default="/tmp/gtmd-first-change-bench")
     ap.add_argument("--batches", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=10000)
+    ap.add_argument("--mix", default="put",
+                    help="the single changes' kinds, taken by turns: add, delete, put")
     a = ap.parse_args()
+    kinds = a.mix.split(",")
+    if not kinds or any(k not in ("add", "delete", "put") for k in kinds):
+        ap.error("--mix: a comma-separated list of add, delete, put")
     t0 = time.monotonic()
     p = cb.start_gtmd(a.gtmd, a.workdir, a.records, a.port)
     print("up in %.1f s, RSS %.1f MB" % (time.monotonic() - t0, cb.rss_mb(p.pid)), flush=True)
     try:
         time.sleep(a.settle)
         rss0, cpu0, th0 = cb.rss_mb(p.pid), cb.cpu_s(p.pid), thread_cpu_s(p.pid)
-        lat = []
+        lat, by_kind = [], {}
         for k in range(a.changes):
-            name = "r%d.bench.test." % (k * 7919 % a.records)
-            s, api, st = cb.timed_change(
-                a.port, lambda: cb.put(a.port + 1, name, ["b", "a"])[0], name, [cb.A2])
+            kind = kinds[k % len(kinds)]
+            name, call, want = single_change(a, kind, k // len(kinds))
+            s, api, st = cb.timed_change(a.port, call, name, want)
             if st != 201:
-                print("change %d: HTTP %s" % (k, st))
+                print("change %d (%s %s): HTTP %s" % (k, kind, name, st))
             lat.append(s)
+            by_kind.setdefault(kind, []).append(s)
             if k < 5:
-                print("change %d served in %.1f ms (API %.1f ms)" % (k, 1000 * s, 1000 * api),
-                      flush=True)
+                print("change %d (%s) served in %.1f ms (API %.1f ms)" %
+                      (k, kind, 1000 * s, 1000 * api), flush=True)
         cpu1, th1 = cb.cpu_s(p.pid), thread_cpu_s(p.pid)
         xs = sorted(lat)
         print("%d changes -> served: p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU per change "
               "%.1f ms; RSS %.1f MB before the first change, %.1f MB after the last" %
               (len(xs), 1000 * cb.pct(xs, 50), 1000 * cb.pct(xs, 99), 1000 * xs[-1],
                1000 * (cpu1 - cpu0) / max(1, a.changes), rss0, cb.rss_mb(p.pid)), flush=True)
+        for kind in (kinds if len(kinds) > 1 else []):
+            ys = sorted(by_kind.get(kind, []))
+            if ys:
+                print("  %s: %d changes, p50 %.1f ms, p99 %.1f ms, max %.1f ms" %
+                      (kind, len(ys), 1000 * cb.pct(ys, 50), 1000 * cb.pct(ys, 99),
+                       1000 * ys[-1]), flush=True)
         # The store thread builds and publishes each change; the writer's
         # dumps of the document are coalesced, so they vary with timing.
         per = sorted(((th1.get(k, 0.0) - th0.get(k, 0.0), k) for k in th1), reverse=True)
