@@ -503,6 +503,13 @@ struct gslb_keys *gslb_keys_of(struct gslb *g);
 size_t gslb_keys_find(const struct gslb_keys *keys, const struct gslb *g, const char *name,
                       uint32_t h);
 struct gslb_keys *gslb_keys_ref(struct gslb_keys *keys);
+/* A table of g's names made from old (the table of the set g was built
+ * from, whose names g holds at the same indices) with g's names that
+ * start at firsts[0..n) added: a new table (count 1, the caller's), or
+ * NULL when old is too small for g's records or one of those names is
+ * in it already (then gslb_keys_of makes g's when needed). */
+struct gslb_keys *gslb_keys_grown(const struct gslb_keys *old, const struct gslb *g,
+                                  const uint32_t *firsts, size_t n);
 /* Whether record i of g has the key of record i - 1 (false for 0): the
  * records of one JSON member are consecutive, so this groups them. */
 bool gslb_same_key_as_before(const struct gslb *g, size_t i);

@@ -29,7 +29,10 @@
 
 /* The touched names by their key hash (open addressing; slot: 1 + the
  * name's index in names). at[i]: where name i's records were placed by
- * pc_touched_take (SIZE_MAX: not placed, compiled after the others). */
+ * pc_touched_take (SIZE_MAX: not placed, compiled after the others).
+ * moved: a record taken from the running set landed at another index
+ * (a name removed, resized or named in again before it), so the running
+ * set's table of names does not fit the new set. */
 struct pc_tset {
     const char **names;
     uint32_t *hash;
@@ -37,6 +40,7 @@ struct pc_tset {
     size_t *at;
     uint32_t mask;
     size_t n;
+    bool moved;
 };
 
 static bool pc_tset_init(struct pc_tset *t, json_t *touched)
@@ -51,6 +55,7 @@ static bool pc_tset_init(struct pc_tset *t, json_t *touched)
     t->at = malloc((n ? n : 1) * sizeof(*t->at));
     t->mask = size - 1;
     t->n = 0;
+    t->moved = false;
     if (!t->names || !t->hash || !t->slot || !t->at)
         abort();
     const char *name;
@@ -120,6 +125,8 @@ static size_t pc_touched_take(struct pc_reuse *r, struct pc_tset *t, struct gslb
     const struct gslb *old = r->g;
     size_t kept = 0;
     for (size_t i = 0; i < old->n_records;) {
+        if (g->n_records != i)
+            t->moved = true;
         const struct policy_record *o = gslb_rec(old, i);
         size_t n = gslb_key_run(old, i), x = pc_tset_find(t, o->key_hash, o->name_str);
         if (x != SIZE_MAX)
@@ -133,6 +140,8 @@ static size_t pc_touched_take(struct pc_reuse *r, struct pc_tset *t, struct gslb
         }
         i += n;
     }
+    if (g->n_records != old->n_records)
+        t->moved = true; /* the last run not taken where it was */
     return kept;
 }
 
@@ -276,6 +285,12 @@ bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
     bool fits = json_object_size(v) == kept + present + json_object_size(again);
     if (!fits)
         pc_touched_undo(g);
+    /* The first record of each name added after the others, for the
+     * table of names (pc_keys_added). */
+    uint32_t *firsts = malloc((t.n ? t.n : 1) * sizeof(*firsts));
+    size_t n_firsts = 0;
+    if (!firsts)
+        abort();
     for (size_t i = 0; fits && i < t.n; i++) {
         if (!(rv = json_object_get(v, t.names[i])))
             continue;
@@ -285,6 +300,8 @@ bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
         pc_compile_member(j, at, t.names[i], rv, g, origins, n_origins, def);
         if (t.at[i] != SIZE_MAX)
             g->n_records = end;
+        else if (g->n_records > end && end < UINT32_MAX)
+            firsts[n_firsts++] = (uint32_t)end;
     }
     const char *name;
     json_object_foreach(again, name, rv)
@@ -293,6 +310,13 @@ bool pc_records_touched(const struct jsoncfg *j, json_t *v, struct gslb *g,
         if (m)
             pc_compile_member(j, at, name, m, g, origins, n_origins, def);
     }
+    /* Names only added: every other name is at its running index, so the
+     * running set's table of names, copied with the new names in it, is
+     * this set's (policy_keys.c), and the next change in place does not
+     * walk a million records to make one (issue #55). */
+    if (fits && !t.moved && json_object_size(again) == 0 && !g->keys)
+        g->keys = gslb_keys_grown(old->keys, g, firsts, n_firsts);
+    free(firsts);
     json_decref(again);
     pc_tset_free(&t);
     if (fits)

@@ -7,9 +7,12 @@
  * Building a table of a million names for each change was a third of it;
  * a set built in place keeps every name at its index, so the table made
  * once for the running set serves every set built in place after it,
- * shared by a count. A change that adds or removes a name moves the
+ * shared by a count. A change that removes or resizes a name moves the
  * names after it: its set gets a table of its own when a later change in
- * place first needs one.
+ * place first needs one. A change that only adds names (every other
+ * name at its index, the new ones after them) gets a copy of the running
+ * set's table with the new names in it (gslb_keys_grown): a memcpy, not
+ * a walk of every record, so the put after an add stays in place.
  *
  * Threads: made and read on the reload thread only (changes are
  * serialised); the count is atomic because the sets holding it are freed
@@ -79,6 +82,34 @@ static struct gslb_keys *gslb_keys_make(const struct gslb *g)
             }
         }
         t->slot[k] = (uint32_t)i + 1;
+    }
+    return t;
+}
+
+struct gslb_keys *gslb_keys_grown(const struct gslb_keys *old, const struct gslb *g,
+                                  const uint32_t *firsts, size_t n)
+{
+    /* The size gslb_keys_make would give g: a table made for fewer
+     * records is not copied (it would fill past three quarters). */
+    if (!old || g->n_records >= UINT32_MAX ||
+        (size_t)old->mask + 1 < g->n_records + g->n_records / 3 + 1)
+        return NULL;
+    size_t bytes = sizeof(*old) + ((size_t)old->mask + 1) * sizeof(old->slot[0]);
+    struct gslb_keys *t = malloc(bytes);
+    if (!t)
+        abort();
+    memcpy(t, old, bytes);
+    atomic_init(&t->refs, 1);
+    for (size_t x = 0; x < n; x++) {
+        const struct policy_record *r = gslb_rec(g, firsts[x]);
+        if (gslb_keys_find(t, g, r->name_str, r->key_hash) != SIZE_MAX) {
+            free(t); /* a name already there: not a name added */
+            return NULL;
+        }
+        uint32_t k = r->key_hash & t->mask;
+        while (t->slot[k])
+            k = (k + 1) & t->mask;
+        t->slot[k] = firsts[x] + 1;
     }
     return t;
 }

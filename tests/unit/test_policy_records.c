@@ -311,6 +311,59 @@ static void test_inplace(struct tap *t)
     errlist_free(&e);
 }
 
+/* Whether g's table of names (when it has one) finds every name of g at
+ * its first record, and holds no other name. */
+static bool pr_keys_ok(const struct gslb *g)
+{
+    size_t names = 0;
+    for (size_t i = 0; g->keys && i < g->n_records; i++) {
+        if (gslb_same_key_as_before(g, i))
+            continue;
+        const struct policy_record *r = gslb_rec(g, i);
+        if (gslb_keys_find(g->keys, g, r->name_str, r->key_hash) != i)
+            return false;
+        names++;
+    }
+    return !g->keys || names == g->n_keys;
+}
+
+/* A change that only adds a name gets the running set's table of names
+ * copied with the new name in it (gslb_keys_grown), so the change in
+ * place after it uses that table instead of a walk; a change that
+ * removes a name gets none (the names after it moved). */
+static void test_added(struct tap *t)
+{
+    struct errlist e;
+    errlist_init(&e);
+    atomic_long live = 0;
+    json_t *root0 = pr_root(3000), *root1, *root2, *root3, *root4;
+    struct gslb *g = pr_parse(root0, NULL, NULL, NULL, &live, &e);
+    const struct gslb_keys *k0 = g->keys;
+    /* k 14: two records (A and AAAA), a run of two at the end. */
+    g = pr_step(g, root0, &root1, "n1.example.com.", pr_record(14), &e);
+    const struct gslb_keys *k1 = g->keys;
+    TAP_CHECK(t, e.count == 0 && k0 && k1 && k1 != k0 && pr_keys_ok(g) && g->n_keys == 3001,
+              "a name added: the table of names copied with it (%zu names)", g->n_keys);
+    g = pr_step(g, root1, &root2, "r100.example.com.", pr_record(101 + 7), &e);
+    struct gslb *full = pr_parse(root2, NULL, NULL, NULL, NULL, &e);
+    TAP_CHECK(t, e.count == 0 && g->keys == k1 && pr_same(g, full) && pr_bound(g, full),
+              "the put after it is built in place with that table, as a full compile");
+    gslb_unref(full);
+    g = pr_step(g, root2, &root3, "r5.example.com.", NULL, &e);
+    TAP_CHECK(t, e.count == 0 && !g->keys, "a name removed: no table (the names after it moved)");
+    g = pr_step(g, root3, &root4, "n2.example.com.", pr_record(2), &e);
+    full = pr_parse(root4, NULL, NULL, NULL, NULL, &e);
+    TAP_CHECK(t, e.count == 0 && !g->keys && pr_same(g, full) && pr_bound(g, full),
+              "an add after it: none to copy, the set as a full compile");
+    gslb_unref(full);
+    gslb_unref(g);
+    TAP_CHECK(t, live == 0, "released: no chunk live (%ld)", live);
+    json_t *roots[] = {root0, root1, root2, root3, root4};
+    for (size_t i = 0; i < 5; i++)
+        json_decref(roots[i]);
+    errlist_free(&e);
+}
+
 /* Random change sequences through the chunked array against a full
  * compile of the same document. */
 static void test_random(struct tap *t)
@@ -321,10 +374,12 @@ static void test_random(struct tap *t)
     unsigned seed = 55, next = 2500;
     json_t *root = pr_root(next);
     struct gslb *g = pr_parse(root, NULL, NULL, NULL, &live, &e);
-    bool same = true;
-    size_t compared = 0;
+    bool same = true, keys_ok = true;
+    size_t compared = 0, with_keys = 0;
     for (int step = 0; step < 400 && same; step++) {
         g = pr_random_step(g, &root, &next, &seed, &e);
+        keys_ok = keys_ok && pr_keys_ok(g);
+        with_keys += g->keys != NULL;
         if (step % 10 == 9 || step == 399) {
             struct gslb *full = pr_parse(root, NULL, NULL, NULL, NULL, &e);
             same = e.count == 0 && pr_same(g, full) && pr_bound(g, full);
@@ -339,6 +394,9 @@ static void test_random(struct tap *t)
               "400 random changes (in the room, resized, added, removed): a full compile's "
               "records and bindings every 10th (%zu compared)",
               compared);
+    TAP_CHECK(t, keys_ok && with_keys > 0,
+              "and every table of names a version held found its names (%zu of 400 held one)",
+              with_keys);
     TAP_CHECK(t, live == (long)g->n_chunks, "only the newest version's %zu chunks live (%ld)",
               g->n_chunks, live);
     gslb_unref(g);
@@ -413,6 +471,7 @@ int main(void)
     struct tap t = {0};
     test_share(&t);
     test_inplace(&t);
+    test_added(&t);
     test_random(&t);
     test_reader(&t);
     return tap_done(&t);
