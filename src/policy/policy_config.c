@@ -705,11 +705,12 @@ static void pc_reuse_init(struct pc_reuse *r, json_t *root, const struct policy_
                           const struct gslb *g)
 {
     static const char *const deps[] = {"zones", "regions", "ecs", NULL};
+    static const unsigned same[] = {0, POLICY_SAME_REGIONS, 0};
     if (!reuse || !reuse->g || !reuse->root || !json_is_object(root))
         return;
-    for (const char *const *k = deps; *k; k++)
-        if (!(strcmp(*k, "regions") == 0 && (reuse->same & POLICY_SAME_REGIONS)) &&
-            !pc_same_ordered(json_object_get(reuse->root, *k), json_object_get(root, *k)))
+    for (size_t k = 0; deps[k]; k++)
+        if (!(reuse->same & same[k]) &&
+            !pc_same_ordered(json_object_get(reuse->root, deps[k]), json_object_get(root, deps[k])))
             return;
     r->g = reuse->g;
     json_t *was = json_object_get(reuse->root, "pools"), *now = json_object_get(root, "pools");
