@@ -548,8 +548,9 @@ void fleet_free(struct fleet *f)
     /* Calls still out end now (ETCD_ERR_CANCELLED): as replies of an old
      * sync, they free their state and start nothing. */
     f->sync_step++;
-    fleet_peer_free(f);    /* its events are on f->base */
-    fleet_stamped_free(f); /* so is its clock */
+    fleet_work_free_all(f); /* before the events and calls their done may touch */
+    fleet_peer_free(f);     /* its events are on f->base */
+    fleet_stamped_free(f);  /* so is its clock */
     etcd_free(f->etcd);
     fleet_election_free(f);
     struct event *evs[] = {f->ev_tick,    f->ev_probe, f->ev_jobs,

@@ -351,8 +351,12 @@ static void fleet_config_fetch(struct fleet *f)
     if (head_rev && head_rev == failed_rev && deadline_mono() < f->cfg.retry_at)
         return;
     if (head == 0) {
-        if (!f->cfg.told_empty) {
+        pthread_mutex_lock(&f->lock);
+        bool idle = f->cfg.jobs == NULL; /* no bootstrap under way, or waited for */
+        pthread_mutex_unlock(&f->lock);
+        if (!f->cfg.told_empty || (idle && deadline_mono() >= f->cfg.empty_again_at)) {
             f->cfg.told_empty = true;
+            f->cfg.empty_again_at = deadline_mono() + FLEET_CONFIG_EMPTY_AGAIN_S;
             f->cfg.offered = 0;
             json_t *none = json_array();
             f->cfg.on_config(f->cfg.arg, 0, none);

@@ -62,11 +62,16 @@ struct fleet;
  * configuration yet), records the versions this node had not applied when
  * the fetch began (it may have applied some since), in order, head's last
  * (empty when head is 0). Runs on the fleet thread: it
- * must hand the work over, not do it. */
+ * must hand the work over, not do it. records is the callee's to keep (a
+ * reference): the fleet thread neither reads nor changes it after. */
 typedef void (*fleet_config_fn)(void *arg, uint64_t head, json_t *records);
 
 /* A fetch that failed is tried again after this long (or when head moves). */
 #define FLEET_CONFIG_RETRY_S 5.0
+/* An empty fleet is told so again after this long while it stays empty
+ * and no version is being published: the owner's first version (its
+ * bootstrap) may have failed, and nothing else would make it try again. */
+#define FLEET_CONFIG_EMPTY_AGAIN_S 10.0
 /* How long a fetch that would read a whole version again waits for the
  * owner to settle the one offered before (fleet_config_applied). */
 #define FLEET_CONFIG_OFFER_WAIT_S 5.0

@@ -6,7 +6,8 @@
  * etcd refuses a request larger than --max-request-bytes (1.5 MiB by
  * default), and the JSON gateway sends values in base64, a third larger:
  * a configuration of 100,000 records (some 8 MB of compact JSON) cannot
- * be one key. Its compact text is cut into FLEET_CONFIG_PART_MAX slices,
+ * be one key. Its compact text is cut into slices of "config_part_kib"
+ * (FLEET_CONFIG_PART_MAX by default),
  *
  *   PREFIX/config/v/p/NNNNNNNNNNNN/NODE.NONCE/PPPPPP   raw slices, in order
  *
@@ -21,8 +22,11 @@
  * numbered version and under config/v/, which the fresh read and the
  * watch skip, so nothing else reads them.
  *
- * Runs on the fleet thread. Ownership: the records passed in are borrowed
- * and changed in place; each call's state is freed here.
+ * Runs on the fleet thread, but for the work in proportion to the
+ * document (its text made and hashed, or hashed and parsed), which runs
+ * off it (fleet_work.c) so that the session's keep-alives are not held up
+ * for seconds. Ownership: the records passed in are borrowed and changed
+ * in place; each call's state is freed here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +44,15 @@ struct fleet_parts_call {
     size_t len, n;    /* get: len is text's, n the slices in it */
     size_t cap;       /* get: text's allocation */
     char prefix[128]; /* under config/v/p/ */
+    /* The work off the fleet thread (fleet_work.c): get, the digest the
+     * record names in, the parsed document out (owned until attached) or
+     * why; put, the record's document in (a reference held by records),
+     * its text (text, len) and digest out. */
+    char sha256[DIGEST_SHA256_HEX];
+    json_t *doc;
+    char why[300];
+    size_t *bytes;   /* put: the caller's, set before done */
+    size_t part_max; /* put: a slice's length ("config_part_kib") */
     fleet_parts_fn done;
     void *arg;
 };
@@ -113,17 +126,15 @@ static void fleet_parts_put_next(struct fleet_parts_call *c)
 {
     if (c->at == c->n) {
         json_t *rec = json_array_get(c->records, 0);
-        char hex[DIGEST_SHA256_HEX];
-        digest_sha256_hex(c->text, c->len, hex);
         json_object_del(rec, "doc");
         json_object_set_new(rec, "parts",
                             json_pack("{s:s, s:I, s:s}", "prefix", c->prefix, "n", (json_int_t)c->n,
-                                      "sha256", hex));
+                                      "sha256", c->sha256));
         fleet_parts_end(c, true, NULL);
         return;
     }
-    size_t off = c->at * FLEET_CONFIG_PART_MAX;
-    size_t len = c->len - off < FLEET_CONFIG_PART_MAX ? c->len - off : FLEET_CONFIG_PART_MAX;
+    size_t off = c->at * c->part_max;
+    size_t len = c->len - off < c->part_max ? c->len - off : c->part_max;
     char *key = fleet_parts_key(c->f, c->prefix, c->at);
     char *kb = etcd_b64(key, strlen(key)), *vb = etcd_b64(c->text + off, len);
     json_t *req = json_pack("{s:s, s:s}", "key", kb, "value", vb);
@@ -134,30 +145,51 @@ static void fleet_parts_put_next(struct fleet_parts_call *c)
     etcd_call(c->f->etcd, "/v3/kv/put", req, fleet_parts_on_put, c);
 }
 
+/* Off the fleet thread: the document's compact text and, when it goes in
+ * parts, their digest. */
+static void fleet_parts_dump_run(void *arg)
+{
+    struct fleet_parts_call *c = arg;
+    c->text = json_dumps(json_object_get(json_array_get(c->records, 0), "doc"), JSON_COMPACT);
+    c->len = c->text ? strlen(c->text) : 0;
+    if (c->len > c->part_max)
+        digest_sha256_hex(c->text, c->len, c->sha256);
+}
+
+static void fleet_parts_dumped(void *arg, bool cancelled)
+{
+    struct fleet_parts_call *c = arg;
+    if (cancelled) { /* the fleet is being freed: as an etcd call's cancel */
+        json_decref(c->records);
+        free(c->text);
+        free(c);
+        return;
+    }
+    *c->bytes = c->len;
+    if (!c->text || c->len <= c->part_max) { /* one key: "doc" as it is */
+        fleet_parts_end(c, true, NULL);
+        return;
+    }
+    c->n = (c->len + c->part_max - 1) / c->part_max;
+    fleet_parts_put_next(c);
+}
+
 void fleet_config_parts_put(struct fleet *f, json_t *record, uint64_t v, size_t *bytes,
                             fleet_parts_fn done, void *arg)
 {
-    char *text = json_dumps(json_object_get(record, "doc"), JSON_COMPACT);
-    size_t len = text ? strlen(text) : 0;
-    *bytes = len;
-    if (!text || len <= FLEET_CONFIG_PART_MAX) { /* one key: "doc" as it is */
-        free(text);
-        done(arg, true, NULL);
-        return;
-    }
     struct fleet_parts_call *c = calloc(1, sizeof(*c));
     if (!c)
         abort();
     *c = (struct fleet_parts_call){.f = f,
                                    .records = json_pack("[O]", record),
-                                   .text = text,
-                                   .len = len,
-                                   .n = (len + FLEET_CONFIG_PART_MAX - 1) / FLEET_CONFIG_PART_MAX,
+                                   .bytes = bytes,
+                                   .part_max = f->p.config_part_kib ? f->p.config_part_kib * 1024u
+                                                                    : FLEET_CONFIG_PART_MAX,
                                    .done = done,
                                    .arg = arg};
     snprintf(c->prefix, sizeof(c->prefix), "%012llu/%s.%08x/", (unsigned long long)v, f->p.node,
              (unsigned)random());
-    fleet_parts_put_next(c);
+    fleet_work_start(f, fleet_parts_dump_run, fleet_parts_dumped, c);
 }
 
 void fleet_config_parts_drop(struct fleet *f, json_t *record)
@@ -214,25 +246,58 @@ static bool fleet_parts_take(struct fleet_parts_call *c, json_t *kvs, size_t n, 
     return true;
 }
 
-/* The slices read, checked against parts; the document or NULL with why. */
-static json_t *fleet_parts_join(struct fleet_parts_call *c, json_t *parts, char *why, size_t len)
+static void fleet_parts_get_next(struct fleet_parts_call *c);
+
+/* Off the fleet thread: the slices read (c->text), checked against the
+ * digest their record names (c->sha256); c->doc the document, or NULL
+ * and c->why. */
+static void fleet_parts_join_run(void *arg)
 {
+    struct fleet_parts_call *c = arg;
     char hex[DIGEST_SHA256_HEX];
     digest_sha256_hex(c->text ? c->text : "", c->len, hex);
-    const char *want = json_string_value(json_object_get(parts, "sha256"));
-    json_t *doc = NULL;
     json_error_t je;
-    if (!want || strcmp(want, hex) != 0)
-        snprintf(why, len, "its parts do not have the digest the version names");
-    else if (!(doc = json_loadb(c->text ? c->text : "", c->len, 0, &je)) || !json_is_object(doc)) {
-        snprintf(why, len, "its parts are not a JSON object: %s", doc ? "" : je.text);
-        json_decref(doc);
-        doc = NULL;
+    c->doc = NULL;
+    if (strcmp(c->sha256, hex) != 0)
+        snprintf(c->why, sizeof(c->why), "its parts do not have the digest the version names");
+    else if (!(c->doc = json_loadb(c->text ? c->text : "", c->len, 0, &je)) ||
+             !json_is_object(c->doc)) {
+        snprintf(c->why, sizeof(c->why), "its parts are not a JSON object: %s",
+                 c->doc ? "" : je.text);
+        json_decref(c->doc);
+        c->doc = NULL;
     }
-    return doc;
 }
 
-static void fleet_parts_get_next(struct fleet_parts_call *c);
+/* The record being read has its document (c->doc) or not (c->why): the
+ * next record's parts, or the end. Fleet thread. */
+static void fleet_parts_joined(void *arg, bool cancelled)
+{
+    struct fleet_parts_call *c = arg;
+    if (cancelled) { /* the fleet is being freed: as an etcd call's cancel */
+        json_decref(c->doc);
+        json_decref(c->records);
+        free(c->text);
+        free(c);
+        return;
+    }
+    json_t *rec = json_array_get(c->records, c->at);
+    c->len = c->n = 0; /* the buffer is kept for the next record */
+    if (!c->doc) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "version %lld: %s",
+                 (long long)json_integer_value(json_object_get(rec, "version")), c->why);
+        fleet_parts_end(c, false, msg);
+        return;
+    }
+    json_object_set_new(rec, "doc", c->doc);
+    c->doc = NULL;
+    pthread_mutex_lock(&c->f->lock);
+    c->f->cfg.parts_read++;
+    pthread_mutex_unlock(&c->f->lock);
+    c->at++;
+    fleet_parts_get_next(c);
+}
 
 /* The next page of the record being read: from part c->n on, at most one
  * more than its parts still to come (a reply with more is refused). */
@@ -251,7 +316,6 @@ static void fleet_parts_on_get(void *arg, enum etcd_status st, json_t *resp, con
     json_t *rec = json_array_get(c->records, c->at), *parts = json_object_get(rec, "parts");
     size_t n = (size_t)json_integer_value(json_object_get(parts, "n"));
     json_t *kvs = json_object_get(resp, "kvs");
-    json_t *doc = NULL;
     bool ok = st == ETCD_OK && fleet_parts_take(c, kvs, n, why, sizeof(why));
     if (st != ETCD_OK)
         snprintf(why, sizeof(why), "%s", err ? err : "etcd");
@@ -263,22 +327,16 @@ static void fleet_parts_on_get(void *arg, enum etcd_status st, json_t *resp, con
         fleet_parts_get_page(c, json_string_value(json_object_get(parts, "prefix")), n);
         return;
     }
-    if (ok)
-        doc = fleet_parts_join(c, parts, why, sizeof(why));
-    c->len = c->n = 0; /* the buffer is kept for the next record */
-    if (!doc) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "version %lld: %s",
-                 (long long)json_integer_value(json_object_get(rec, "version")), why);
-        fleet_parts_end(c, false, msg);
+    if (!ok) {
+        snprintf(c->why, sizeof(c->why), "%s", why);
+        c->doc = NULL;
+        fleet_parts_joined(c, false);
         return;
     }
-    json_object_set_new(rec, "doc", doc);
-    pthread_mutex_lock(&c->f->lock);
-    c->f->cfg.parts_read++;
-    pthread_mutex_unlock(&c->f->lock);
-    c->at++;
-    fleet_parts_get_next(c);
+    /* fleet_config_parts_ok made sure the digest is 64 characters. */
+    snprintf(c->sha256, sizeof(c->sha256), "%s",
+             json_string_value(json_object_get(parts, "sha256")));
+    fleet_work_start(c->f, fleet_parts_join_run, fleet_parts_joined, c);
 }
 
 static void fleet_parts_get_page(struct fleet_parts_call *c, const char *prefix, size_t n)

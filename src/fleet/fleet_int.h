@@ -424,7 +424,8 @@ struct fleet_cfg {
      * since), from offer_at (CLOCK_MONOTONIC) (L) */
     bool offer_open;
     double offer_at;
-    bool told_empty; /* on_config heard that etcd holds none */
+    bool told_empty;       /* on_config heard that etcd holds none */
+    double empty_again_at; /* and is told again from then (FLEET_CONFIG_EMPTY_AGAIN_S) */
     bool fetching;
     uint64_t applied;           /* the version this node serves (L) */
     char error[256];            /* why head is not applied here (L) */
@@ -456,6 +457,8 @@ struct fleet {
     struct shared_store store;
     pthread_t thread;
     struct event_base *base;
+    /* Jobs of fleet_work.c still running (the fleet thread's). */
+    struct fleet_work *work;
     struct etcd *etcd;
     pthread_mutex_t lock;
     pthread_cond_t cond; /* jobs done, first sync */
@@ -905,22 +908,37 @@ void fleet_config_fail_all(struct fleet *f, const char *why);
  * the lock). */
 void fleet_config_node_fields_locked(struct fleet *f, json_t *rec);
 
+/* ---- fleet_work.c: work too long for the fleet thread ----------------- */
+/* run(arg) runs on a thread of its own; then done(arg, false) on the fleet
+ * thread. A job still running when the fleet is freed is waited for and
+ * its done told cancelled (true): it frees arg and starts nothing. Called
+ * on the fleet thread. */
+typedef void (*fleet_work_fn)(void *arg);
+typedef void (*fleet_work_done_fn)(void *arg, bool cancelled);
+void fleet_work_start(struct fleet *f, fleet_work_fn run, fleet_work_done_fn done, void *arg);
+/* Waits for every job still running and tells its done (fleet_free, once
+ * the fleet thread has stopped). */
+void fleet_work_free_all(struct fleet *f);
+
 /* ---- fleet_config_parts.c: whole documents in parts ------------------ */
 #define FLEET_CONFIG_PARTS "config/v/p/"
-/* A document whose compact text is longer is written in slices of this. */
+/* A document whose compact text is longer is written in slices of this
+ * ("config_part_kib": this by default). */
 #define FLEET_CONFIG_PART_MAX (512u * 1024)
 /* Parts read in one range call: 4 MiB, some 5.6 MB of base64, well within
  * the reply bound (ETCD_REPLY_MAX) and a call's time on a loaded etcd. */
 #define FLEET_CONFIG_PARTS_PAGE 8u
 typedef void (*fleet_parts_fn)(void *arg, bool ok, const char *err);
 /* record is version v's whole record ("doc"; borrowed, changed here): a
- * document longer than FLEET_CONFIG_PART_MAX is put in parts and "doc" is
- * replaced by "parts"; then done (at once for a short one). *bytes gets
- * the document's length as compact JSON before this returns. */
+ * document longer than a part ("config_part_kib") is put in parts and "doc" is
+ * replaced by "parts"; then done, on the fleet thread (the text is made
+ * off it: fleet_work.c). *bytes gets the document's length as compact
+ * JSON before done is called (not when the fleet is freed first). */
 void fleet_config_parts_put(struct fleet *f, json_t *record, uint64_t v, size_t *bytes,
                             fleet_parts_fn done, void *arg);
 /* Every record of records (borrowed, changed here) with "parts" gets its
- * "doc", read from etcd and checked against the digest; then done. */
+ * "doc", read from etcd and checked against the digest (off the fleet
+ * thread, with the parse); then done. */
 void fleet_config_parts_get(struct fleet *f, json_t *records, fleet_parts_fn done, void *arg);
 /* Deletes record's parts from etcd, if it has any (its compare failed). */
 void fleet_config_parts_drop(struct fleet *f, json_t *record);

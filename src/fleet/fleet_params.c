@@ -86,6 +86,9 @@ static const struct cfgschema_key fleet_keys[FLEET_K_N] = {
     [FLEET_K_KEY_SECRET_FILE] = {"key_secret_file", CFGSCHEMA_PATH,
                                  .what = "the fleet's key-sharing secret (32 bytes, hex or "
                                          "base64): zones under a policy share one key set"},
+    [FLEET_K_CONFIG_PART_KIB] = {"config_part_kib", CFGSCHEMA_INT, 16, 1024, 512, 0, NULL,
+                                 "KiB of each part of a whole configuration document written to "
+                                 "etcd (below etcd's --max-request-bytes with base64's third)"},
 };
 const struct cfgschema fleet_schema = CFGSCHEMA("$.fleet", fleet_keys);
 
@@ -346,6 +349,7 @@ void fleet_params_parse(const struct jsoncfg *j, json_t *v, struct fleet_params 
     out->latency_interval = cfgschema_seconds(j, s, FLEET_K_LATENCY_INTERVAL, v, NULL);
     out->publish = cfgschema_bool(j, s, FLEET_K_PUBLISH, v, NULL);
     out->read_page = (unsigned)cfgschema_int(j, s, FLEET_K_READ_PAGE, v, NULL);
+    out->config_part_kib = (unsigned)cfgschema_int(j, s, FLEET_K_CONFIG_PART_KIB, v, NULL);
     fleet_params_isolation(j, cfgschema_value(s, FLEET_K_ISOLATION, v), out);
     fleet_params_tls(j, cfgschema_value(s, FLEET_K_TLS, v), out);
     fleet_params_password(j, v, out);

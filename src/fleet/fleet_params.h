@@ -53,6 +53,9 @@ struct fleet_params {
      * serves the verdicts of the nodes that publish (doc/fleet.md). */
     bool publish;
     unsigned read_page; /* keys per request of a fresh read (pages) */
+    /* KiB of each part of a whole configuration document in etcd
+     * (fleet_config_parts.c); 0 (a fleet made without params): 512. */
+    unsigned config_part_kib;
     /* The direct peer channel (fleet_peer.h): "peer_listen": false turns
      * it off; a string is where it listens ("IP:PORT"); absent (NULL): the
      * admin API's address, a port the kernel picks (fleet_env). */
@@ -90,6 +93,7 @@ enum fleet_key {
     FLEET_K_PEER_LISTEN,
     FLEET_K_DECISION,
     FLEET_K_KEY_SECRET_FILE,
+    FLEET_K_CONFIG_PART_KIB,
     FLEET_K_N
 };
 enum fleet_tls_key { TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, TLS_N };
