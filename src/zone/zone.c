@@ -2,6 +2,7 @@
  * zone.c -- read access to a compiled zone.
  */
 #include "zone/zone.h"
+#include "common/bigalloc.h"
 #include "zone/zone_journal.h"
 #include "zone/zone_place.h"
 
@@ -77,7 +78,10 @@ void zone_free(struct zone *z)
      * at a time, and never by two at once with none left.) */
     if (atomic_load(&z->extra_refs) > 0 && atomic_fetch_sub(&z->extra_refs, 1) > 0)
         return;
-    free(z->table);
+    if (z->store) /* a version's table: zone_place.c maps it */
+        bigalloc_free(z->table, (size_t)z->mask + 1, sizeof(*z->table));
+    else
+        free(z->table);
     z->table = NULL;
     if (z->policy_keys)
         ldns_key_list_free(z->policy_keys);
