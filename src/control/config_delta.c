@@ -601,8 +601,8 @@ struct config_delta *config_delta_new(const struct config *old, const struct ser
         json_integer(next->gslb ? (json_int_t)(next->gslb->n_records - next->gslb->n_reused) : 0));
     d->n_kept = delta_keep(d, old, cur, next);
     json_object_set_new(d->summary, "zones",
-                        json_pack("{s:I, s:I}", "kept", (json_int_t)d->n_kept, "read",
-                                  (json_int_t)(d->n_zones - d->n_kept)));
+                        json_pack("{s:I, s:I, s:I}", "kept", (json_int_t)d->n_kept, "read",
+                                  (json_int_t)(d->n_zones - d->n_kept), "placed", (json_int_t)0));
     return d;
 }
 
@@ -615,6 +615,14 @@ void config_delta_free(struct config_delta *d)
     free(d->places);
     json_decref(d->summary);
     free(d);
+}
+
+void config_delta_placed(struct config_delta *d)
+{
+    json_t *z = json_object_get(d->summary, "zones");
+    json_int_t read = json_integer_value(json_object_get(z, "read"));
+    json_object_set_new(z, "read", json_integer(read - (json_int_t)d->n_placed));
+    json_object_set_new(z, "placed", json_integer((json_int_t)d->n_placed));
 }
 
 void config_delta_line(const struct config_delta *d, char *out, size_t len)
@@ -631,9 +639,9 @@ void config_delta_line(const struct config_delta *d, char *out, size_t len)
     json_t *z = json_object_get(d->summary, "zones");
     if (off < len)
         snprintf(out + off, len - off,
-                 " zones_kept=%lld zones_read=%lld zones_placed=%zu records_compiled=%lld",
+                 " zones_kept=%lld zones_read=%lld zones_placed=%lld records_compiled=%lld",
                  (long long)json_integer_value(json_object_get(z, "kept")),
-                 (long long)json_integer_value(json_object_get(z, "read")) - (long long)d->n_placed,
-                 d->n_placed,
+                 (long long)json_integer_value(json_object_get(z, "read")),
+                 (long long)json_integer_value(json_object_get(z, "placed")),
                  (long long)json_integer_value(json_object_get(d->summary, "records_compiled")));
 }

@@ -84,6 +84,10 @@ struct config_delta *config_delta_new(const struct config *old, const struct ser
                                       const struct config *next, bool reread, json_t *known);
 void config_delta_free(struct config_delta *d);
 
+/* After the load: the summary's zones count those the loader made by
+ * placing names (n_placed) as "placed", not "read". */
+void config_delta_placed(struct config_delta *d);
+
 /* The summary as one short line for the log ("records=+1-0~2 pools=..."). */
 void config_delta_line(const struct config_delta *d, char *out, size_t len);
 

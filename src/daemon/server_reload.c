@@ -143,6 +143,8 @@ static struct serve_set *server_reload_build(struct server *srv, struct config *
         server_load_job_run(&job);
     else
         load_run_behind(server_load_job_run, &job);
+    if (job.set)
+        config_delta_placed(delta); /* the zones placed, apart from those read */
     return job.set;
 }
 
