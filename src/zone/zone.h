@@ -228,7 +228,9 @@ struct zone {
      * from its file, the stores holding its arena beyond the zone itself
      * (the arena and this struct are freed with the last holder). kids:
      * how many child nodes each node with children has, made when a
-     * version first removes a name (owned; NULL until then). */
+     * version first removes a name, moved to each version made from
+     * this one (owned; NULL until made, and once moved; only the loader
+     * reads it, never a query). */
     struct zone_store *store;
     _Atomic unsigned store_refs;
     struct zone_kids *kids;

@@ -156,14 +156,6 @@ static struct zone_kids *place_kids_count(const struct zone *z)
     return k;
 }
 
-static struct zone_kids *place_kids_copy(const struct zone_kids *from)
-{
-    struct zone_kids *k = place_kids_alloc(from->mask + 1);
-    memcpy(k->e, from->e, ((size_t)from->mask + 1) * sizeof(*k->e));
-    k->n = from->n;
-    return k;
-}
-
 /* ---- the table -------------------------------------------------------- */
 
 /* zone_build.c's bound: at most 60 % full (the lookup's probe lengths). */
@@ -322,7 +314,7 @@ static void place_copy_fields(struct zone *z, const struct zone *from)
 
 /* An empty version of from: its fields, a copy of its table with room
  * for grow more nodes, a store of octets for new nodes holding what
- * from's nodes live in, a copy of its kids map. */
+ * from's nodes live in, and from's kids map. */
 static struct zone *place_version(struct zone *from, size_t octets, size_t grow)
 {
     struct zone *z = calloc(1, sizeof(*z));
@@ -344,7 +336,14 @@ static struct zone *place_version(struct zone *from, size_t octets, size_t grow)
         zone_free(z);
         return NULL;
     }
-    z->kids = from->kids ? place_kids_copy(from->kids) : NULL;
+    /* The kids map moves to the new version: only the loader reads it,
+     * one change at a time, always from the running version (readers
+     * never look). A version freed unpublished (a change that failed, a
+     * what-if) takes it with it, and the next removal counts again. A
+     * copy per version was O(nodes with children): a name per customer
+     * below an empty non-terminal of its own made that every node. */
+    z->kids = from->kids;
+    from->kids = NULL;
     return z;
 }
 

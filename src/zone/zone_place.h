@@ -31,8 +31,10 @@
  *
  * Ownership: the new version (zone_free) holds its table, its kids map,
  * and a reference to its store, which holds the stores below it down to
- * the file-loaded zone's arena (zone.h, "Versions"). from is not written
- * (its counts of holders are atomic): readers may read it meanwhile.
+ * the file-loaded zone's arena (zone.h, "Versions"). What readers read
+ * of from is not written (its counts of holders are atomic); its kids
+ * map, which only this loader reads, moves to the new version (one
+ * change at a time: the caller holds the reload lock).
  */
 #ifndef GTM_ZONE_ZONE_PLACE_H
 #define GTM_ZONE_ZONE_PLACE_H
