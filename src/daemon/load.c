@@ -487,6 +487,34 @@ static struct zone **load_place(const struct config *cfg, struct config_delta *d
     return out;
 }
 
+/* Whether a binding of bind is at a node that a placed zone of placed
+ * took out (a name d noted gone, in prev's zone, not in the new one):
+ * the delta notes a name gone only when no binding names it now, so
+ * never; were it so, the name would answer NXDOMAIN while bound, so the
+ * change fails loudly instead (an error in errs). */
+static void load_place_check(const struct config *cfg, const struct config_delta *d,
+                             const struct snapshot *prev, struct zone *const *placed,
+                             const struct serve_bind *bind, struct errlist *errs)
+{
+    for (size_t x = 0; placed && x < d->n_places; x++) {
+        const struct config_place *p = &d->places[x];
+        if (p->present || p->zone >= cfg->n_zones || !placed[p->zone])
+            continue;
+        const struct zone *now = placed[p->zone];
+        const struct zone *from = load_zone_named(prev, now->origin, now->origin_len);
+        uint32_t h = dns_name_hash(p->name, p->len);
+        const struct zone_node *was = from ? zone_find_node(from, p->name, p->len, h) : NULL;
+        if (was && zone_find_node(now, p->name, p->len, h) != was && serve_bind_get(bind, was)) {
+            char n[1024];
+            dns_name_to_str(p->name, n, sizeof(n));
+            errlist_add(errs,
+                        "%s: %s: bound, but taken out of zone %s by the change (a bug: "
+                        "reload the file to read the zone again)",
+                        cfg->path, n, now->origin_str);
+        }
+    }
+}
+
 /* Every zone of cfg, read (and signed), made (the generated ones, their
  * serials from prev, may be NULL) or, where d's keep says so
  * (config_delta.h), kept from prev as it is, or made from prev's with
@@ -543,6 +571,8 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
         if (z && !snapshot_add_zone(s, z)) {
             errlist_add(errs, "%s: zone %s is configured twice", cfg->path, cz->origin);
             zone_free(z);
+            if (placed)
+                placed[i] = NULL; /* freed: load_place_check skips it */
         }
     }
     if (pending > LOAD_PENDING_NAMED)
@@ -550,9 +580,10 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
                  "(the first %d named above): served after their first transfers\"",
                  pending, pending - LOAD_PENDING_NAMED, LOAD_PENDING_NAMED);
     free(zones);
-    free(placed);
     free(skip);
     load_bind(s, cfg, g, prev_set, all_kept, errs->count == before, bind, errs, warns);
+    load_place_check(cfg, d, prev, placed, bind, errs);
+    free(placed);
     if (errs->count != before) {
         serve_bind_free(bind);
         snapshot_free(s);
