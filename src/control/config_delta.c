@@ -613,6 +613,9 @@ void config_delta_free(struct config_delta *d)
     free(d->keep);
     free(d->place);
     free(d->places);
+    for (size_t i = 0; d->placed && i < d->n_zones; i++)
+        zone_free(d->placed[i]); /* made, but the load never took them */
+    free(d->placed);
     json_decref(d->summary);
     free(d);
 }

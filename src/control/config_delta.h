@@ -68,7 +68,12 @@ struct config_delta {
     struct config_place *places; /* owned */
     size_t n_places;
     size_t n_placed; /* zones the loader made so (load_set_keep sets it) */
-    size_t n_zones;  /* of next */
+    /* The zones made so before the load (load_place_early; one per zone,
+     * NULL where none), owned until the load takes them; placed_done:
+     * placing was tried already (the load does not try again). */
+    struct zone **placed;
+    bool placed_done;
+    size_t n_zones; /* of next */
     size_t n_kept;
     json_t *summary; /* owned: {"records": {"added", "removed", "changed"}, ...} */
 };

@@ -487,6 +487,15 @@ static struct zone **load_place(const struct config *cfg, struct config_delta *d
     return out;
 }
 
+void load_place_early(const struct config *cfg, struct config_delta *delta,
+                      const struct serve_set *prev)
+{
+    if (!delta || delta->placed_done)
+        return;
+    delta->placed = load_place(cfg, delta, prev ? prev->zones : NULL);
+    delta->placed_done = true;
+}
+
 /* Whether a binding of bind is at a node that a placed zone of placed
  * took out (a name d noted gone, in prev's zone, not in the new one):
  * the delta notes a name gone only when no binding names it now, so
@@ -533,7 +542,9 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
     const bool *keep = d ? d->keep : NULL;
     size_t before = errs->count, n_read = 0;
     struct snapshot *s = snapshot_new();
-    struct zone **placed = load_place(cfg, d, prev);
+    struct zone **placed = d && d->placed_done ? d->placed : load_place(cfg, d, prev);
+    if (d && d->placed_done)
+        d->placed = NULL; /* taken */
     /* Zones not read: kept, or placed (the kept and placed zones' nodes
      * are the running set's, for the bindings: load_bind's all_kept). */
     bool *skip = calloc(cfg->n_zones + 1, sizeof(*skip)), all_kept = true;

@@ -41,6 +41,12 @@ struct serve_set *load_set_keep(struct config *cfg, uint64_t generation, struct 
                                 const struct serve_set *prev, struct config_delta *delta,
                                 struct errlist *errs, struct errlist *warns);
 
+/* Makes the zones delta marks for placing (config_delta.h) from prev's
+ * now, before the load (which takes them): the caller learns from
+ * delta->n_placed whether the load reads any zone. */
+void load_place_early(const struct config *cfg, struct config_delta *delta,
+                      const struct serve_set *prev);
+
 /* Runs fn(arg) on a new thread at nice LOAD_BEHIND_NICE and waits for it
  * (on the calling thread when no thread can be made). The threads fn
  * starts (the zone loader's second threads) inherit that nice value. A

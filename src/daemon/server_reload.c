@@ -134,12 +134,11 @@ static struct serve_set *server_reload_build(struct server *srv, struct config *
      * suite's p99 18-19 ms against 13-14 ms run here, contrib/bench/
      * README.md). Reading zones stays behind, for the workers' sake. A
      * zone made from the running one with names placed (config_delta.h,
-     * place) reads nothing either: a copy of its table (issue #55); one
-     * whose placing is declined is read here then, not behind. */
-    size_t n_light = delta->n_kept;
-    for (size_t i = 0; !delta->reread && i < delta->n_zones; i++)
-        n_light += delta->place[i];
-    if (!delta->reread && n_light == delta->n_zones)
+     * place) reads nothing either: a copy of its table (issue #55),
+     * made here first, so that a zone whose placing is declined is read
+     * behind as before. */
+    load_place_early(cfg, delta, atomic_load(&srv->serve.current));
+    if (!delta->reread && delta->n_kept + delta->n_placed == delta->n_zones)
         server_load_job_run(&job);
     else
         load_run_behind(server_load_job_run, &job);
