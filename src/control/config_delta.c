@@ -12,6 +12,7 @@
 #include "dns/dns.h"
 #include "dns/name.h"
 #include "policy/policy.h"
+#include "zone/zone_place.h"
 
 /* The policy sections compared resource by resource; zones by entry. */
 static const char *const delta_kinds[] = {"records", "pools", "checks", "regions", NULL};
@@ -324,12 +325,51 @@ static void delta_policy_names(const struct gslb *g, const struct snapshot *s, b
     free(count);
 }
 
-/* Marks zone of name n (in s) as changed. */
-static void delta_mark_name(const struct snapshot *s, const struct dns_name *n, bool *same)
+/* The policy names a delta saw change, by zone of cur's snapshot (the
+ * zone index rewritten to next's by delta_keep); ok false once they are
+ * too many or were not all seen (a walk of every name). */
+struct delta_places {
+    struct config_place *v;
+    size_t n, cap;
+    bool ok;
+};
+
+/* Notes name n of zone zi of the snapshot with flags (present: named by
+ * a binding of the new set). */
+static void delta_place_note(struct delta_places *pl, size_t zi, const struct dns_name *n,
+                             uint16_t flags, bool present)
+{
+    if (!pl || !pl->ok)
+        return;
+    if (pl->n == pl->cap) {
+        size_t cap = pl->cap ? pl->cap * 2 : 8;
+        struct config_place *v =
+            cap <= 2 * ZONE_PLACE_MAX ? realloc(pl->v, cap * sizeof(*v)) : NULL;
+        if (!v) {
+            pl->ok = false; /* too many for placing: the zone is read */
+            return;
+        }
+        pl->v = v;
+        pl->cap = cap;
+    }
+    struct config_place *c = &pl->v[pl->n++];
+    c->zone = zi;
+    c->flags = flags;
+    c->present = present;
+    c->len = (uint8_t)n->len;
+    memcpy(c->name, n->wire, n->len);
+}
+
+/* Marks zone of name n (in s) as changed: a name no binding names now. */
+static void delta_mark_name(const struct snapshot *s, const struct dns_name *n, bool *same,
+                            struct delta_places *pl)
 {
     const struct zone *z = snapshot_find_zone(s, n, DNS_TYPE_A);
-    if (z)
-        same[delta_zone_index(s, z)] = false;
+    if (z) {
+        size_t zi = delta_zone_index(s, z);
+        same[zi] = false;
+        delta_place_note(pl, zi, n, 0, false);
+    }
 }
 
 /* Binding b of g binds the very records (taken compiled, policy.h: from)
@@ -352,7 +392,7 @@ static bool delta_same_binding(const struct gslb *g, const struct policy_binding
 /* Checks the names bound anew in g (new[], n_new) against their nodes
  * in s, as delta_policy_names does for every name. */
 static void delta_check_new(const struct gslb *g, const size_t *new, size_t n_new,
-                            const struct snapshot *s, bool *same)
+                            const struct snapshot *s, bool *same, struct delta_places *pl)
 {
     for (size_t k = 0; k < n_new; k++) {
         const struct policy_record *r = gslb_rec(g, new[k]);
@@ -360,11 +400,16 @@ static void delta_check_new(const struct gslb *g, const size_t *new, size_t n_ne
         if (!dns_name_index(r->name, r->name_len, &n))
             continue;
         const struct zone *z = snapshot_find_zone(s, &n, DNS_TYPE_A);
+        if (!z)
+            continue; /* outside every zone: the loader says so */
         const struct zone_node *node =
-            z ? zone_find_node(z, n.wire, n.len, dns_name_hash(n.wire, n.len)) : NULL;
-        if (z &&
-            (!node || (node->flags & ZONE_POLICY_FLAGS) != delta_flags(gslb_binding(g, new[k]))))
-            same[delta_zone_index(s, z)] = false;
+            zone_find_node(z, n.wire, n.len, dns_name_hash(n.wire, n.len));
+        uint16_t flags = delta_flags(gslb_binding(g, new[k]));
+        size_t zi = delta_zone_index(s, z);
+        if (!node || (node->flags & ZONE_POLICY_FLAGS) != flags)
+            same[zi] = false;
+        /* Noted even when the same: the same name may be gone too. */
+        delta_place_note(pl, zi, &n, flags, true);
     }
 }
 
@@ -409,7 +454,8 @@ static bool delta_gaps(const struct gslb *g, const struct gslb *p, size_t (*gap)
 /* Marks the zone of old binding f of p unless its name is bound anew;
  * false once more than DELTA_FEW are gone. */
 static bool delta_gone(const struct gslb *g, const struct gslb *p, size_t f, const size_t *new,
-                       size_t n_new, const struct snapshot *s, bool *same, size_t *gone)
+                       size_t n_new, const struct snapshot *s, bool *same, size_t *gone,
+                       struct delta_places *pl)
 {
     const struct policy_binding *o = gslb_binding(p, f);
     struct dns_name n;
@@ -418,7 +464,7 @@ static bool delta_gone(const struct gslb *g, const struct gslb *p, size_t f, con
     if (++*gone > DELTA_FEW)
         return false;
     if (dns_name_index(gslb_rec(p, f)->name, gslb_rec(p, f)->name_len, &n))
-        delta_mark_name(s, &n, same); /* bound no more */
+        delta_mark_name(s, &n, same, pl); /* bound no more */
     return true;
 }
 
@@ -431,16 +477,17 @@ static bool delta_gone(const struct gslb *g, const struct gslb *p, size_t f, con
  * records only, however many (a batch of 10,000 changes walked every
  * name when they were more than DELTA_FEW). */
 static void delta_policy_names_inplace(const struct gslb *g, const struct gslb *p,
-                                       const struct snapshot *s, bool *same)
+                                       const struct snapshot *s, bool *same,
+                                       struct delta_places *pl)
 {
     for (size_t x = 0; x < g->n_redone; x++) {
         size_t i = g->redone[x];
         struct dns_name n;
         if (policy_binding_any(gslb_binding(g, i)))
-            delta_check_new(g, &i, 1, s, same);
+            delta_check_new(g, &i, 1, s, same, pl);
         else if (policy_binding_any(gslb_binding(p, i)) &&
                  dns_name_index(gslb_rec(p, i)->name, gslb_rec(p, i)->name_len, &n))
-            delta_mark_name(s, &n, same); /* bound no more */
+            delta_mark_name(s, &n, same, pl); /* bound no more */
     }
 }
 
@@ -452,12 +499,13 @@ static void delta_policy_names_inplace(const struct gslb *g, const struct gslb *
  * origins: no walk of either set's records. False (same[] untouched)
  * when they are too many. */
 static bool delta_policy_names_by_origin(const struct gslb *g, const struct gslb *p,
-                                         const struct snapshot *s, bool *same)
+                                         const struct snapshot *s, bool *same,
+                                         struct delta_places *pl)
 {
     if (!g || !p || g->from_g != p)
         return false;
     if (gslb_inplace_from(g, p) && gslb_bound_by_key(g) && gslb_bound_by_key(p)) {
-        delta_policy_names_inplace(g, p, s, same);
+        delta_policy_names_inplace(g, p, s, same, pl);
         return true;
     }
     bool by_key = gslb_bound_by_key(g) && gslb_bound_by_key(p);
@@ -482,13 +530,13 @@ static bool delta_policy_names_by_origin(const struct gslb *g, const struct gslb
             ok = false;
     }
     if (ok)
-        delta_check_new(g, new, n_new, s, same);
+        delta_check_new(g, new, n_new, s, same, pl);
     for (size_t x = 0; ok && gaps && x < n_gap; x++)
         for (size_t f = gap[x][0]; ok && f < gap[x][0] + gap[x][1]; f++)
-            ok = delta_gone(g, p, f, new, n_new, s, same, &gone);
+            ok = delta_gone(g, p, f, new, n_new, s, same, &gone, pl);
     for (size_t f = 0; ok && !gaps && f < p->n_records; f++)
         if (!matched[f])
-            ok = delta_gone(g, p, f, new, n_new, s, same, &gone);
+            ok = delta_gone(g, p, f, new, n_new, s, same, &gone, pl);
     free(matched);
     return ok;
 }
@@ -505,21 +553,33 @@ static size_t delta_keep(struct config_delta *d, const struct config *old,
         abort();
     for (size_t i = 0; i < s->n_zones; i++)
         same[i] = true;
-    if (!delta_policy_names_by_origin(next->gslb, cur->gslb, s, same)) {
+    struct delta_places pl = {.ok = true};
+    if (!delta_policy_names_by_origin(next->gslb, cur->gslb, s, same, &pl)) {
         for (size_t i = 0; i < s->n_zones; i++)
             same[i] = true;
         delta_policy_names(next->gslb, s, same);
+        pl.ok = false; /* the names that changed were not all seen */
     }
     size_t kept = 0;
     for (size_t i = 0; i < next->n_zones; i++) {
         struct dns_name o;
         if (!dns_name_from_str(next->zones[i].origin, &o) || !delta_zone_entry_same(old, next, i))
             continue;
-        for (size_t k = 0; k < s->n_zones && !d->keep[i]; k++)
-            d->keep[i] = same[k] && s->zones[k]->origin_len == o.len &&
-                         memcmp(s->zones[k]->origin, o.wire, o.len) == 0;
+        for (size_t k = 0; k < s->n_zones && !d->keep[i] && !d->place[i]; k++) {
+            if (s->zones[k]->origin_len != o.len || memcmp(s->zones[k]->origin, o.wire, o.len))
+                continue;
+            d->keep[i] = same[k];
+            d->place[i] = !same[k] && pl.ok;
+            for (size_t x = 0; d->place[i] && x < pl.n; x++)
+                if (pl.v[x].zone == k)
+                    pl.v[x].zone = next->n_zones + i; /* next's index, apart from cur's */
+        }
         kept += d->keep[i];
     }
+    for (size_t x = 0; x < pl.n; x++) /* a name of a zone not placed: never looked at */
+        pl.v[x].zone = pl.v[x].zone >= next->n_zones ? pl.v[x].zone - next->n_zones : SIZE_MAX;
+    d->places = pl.v;
+    d->n_places = pl.n;
     free(same);
     return kept;
 }
@@ -528,7 +588,8 @@ struct config_delta *config_delta_new(const struct config *old, const struct ser
                                       const struct config *next, bool reread, json_t *known)
 {
     struct config_delta *d = calloc(1, sizeof(*d));
-    if (!d || !(d->keep = calloc(next->n_zones + 1, sizeof(*d->keep))))
+    if (!d || !(d->keep = calloc(next->n_zones + 1, sizeof(*d->keep))) ||
+        !(d->place = calloc(next->n_zones + 1, sizeof(*d->place))))
         abort();
     d->reread = reread;
     d->n_zones = next->n_zones;
@@ -540,8 +601,8 @@ struct config_delta *config_delta_new(const struct config *old, const struct ser
         json_integer(next->gslb ? (json_int_t)(next->gslb->n_records - next->gslb->n_reused) : 0));
     d->n_kept = delta_keep(d, old, cur, next);
     json_object_set_new(d->summary, "zones",
-                        json_pack("{s:I, s:I}", "kept", (json_int_t)d->n_kept, "read",
-                                  (json_int_t)(d->n_zones - d->n_kept)));
+                        json_pack("{s:I, s:I, s:I}", "kept", (json_int_t)d->n_kept, "read",
+                                  (json_int_t)(d->n_zones - d->n_kept), "placed", (json_int_t)0));
     return d;
 }
 
@@ -550,8 +611,21 @@ void config_delta_free(struct config_delta *d)
     if (!d)
         return;
     free(d->keep);
+    free(d->place);
+    free(d->places);
+    for (size_t i = 0; d->placed && i < d->n_zones; i++)
+        zone_free(d->placed[i]); /* made, but the load never took them */
+    free(d->placed);
     json_decref(d->summary);
     free(d);
+}
+
+void config_delta_placed(struct config_delta *d)
+{
+    json_t *z = json_object_get(d->summary, "zones");
+    json_int_t read = json_integer_value(json_object_get(z, "read"));
+    json_object_set_new(z, "read", json_integer(read - (json_int_t)d->n_placed));
+    json_object_set_new(z, "placed", json_integer((json_int_t)d->n_placed));
 }
 
 void config_delta_line(const struct config_delta *d, char *out, size_t len)
@@ -567,8 +641,10 @@ void config_delta_line(const struct config_delta *d, char *out, size_t len)
     }
     json_t *z = json_object_get(d->summary, "zones");
     if (off < len)
-        snprintf(out + off, len - off, " zones_kept=%lld zones_read=%lld records_compiled=%lld",
+        snprintf(out + off, len - off,
+                 " zones_kept=%lld zones_read=%lld zones_placed=%lld records_compiled=%lld",
                  (long long)json_integer_value(json_object_get(z, "kept")),
                  (long long)json_integer_value(json_object_get(z, "read")),
+                 (long long)json_integer_value(json_object_get(z, "placed")),
                  (long long)json_integer_value(json_object_get(d->summary, "records_compiled")));
 }

@@ -24,6 +24,12 @@
  * answer (ZONE_NODE_POLICY_*), are exactly the ones the running zone was
  * built with.
  *
+ * A zone whose entry is the same but whose policy names changed is read
+ * again, unless the loader can make it from the running zone with the
+ * names added and removed (zone_place.h): the delta lists the names it
+ * saw change (place, places) when it found them without a walk of every
+ * name, and the loader decides.
+ *
  * The summary counts, per kind, the resources added, removed and changed
  * (records, pools, endpoints, checks, regions, geo maps) and names the
  * other top-level keys that changed: the reload result and the log say
@@ -42,9 +48,31 @@
 #include "control/config.h"
 #include "serve/serve_set.h"
 
+/* A policy name a change touched, in zone `zone` of next (zone_place.h:
+ * struct zone_place_name, with the name's octets held here). */
+struct config_place {
+    size_t zone;
+    uint16_t flags; /* ZONE_NODE_POLICY_* of the binding that names it */
+    bool present;   /* a binding of next names it; else one of cur's did */
+    uint8_t len;
+    uint8_t name[255]; /* lowercase wire */
+};
+
 struct config_delta {
-    bool reread;    /* files are read again: nothing is kept */
-    bool *keep;     /* one per zone of next: kept from cur (load_set_keep) */
+    bool reread; /* files are read again: nothing is kept */
+    bool *keep;  /* one per zone of next: kept from cur (load_set_keep) */
+    /* One per zone of next: not kept, its entry the same, and every
+     * policy name that changed in it is in places (the loader may make
+     * it from cur's zone, zone_place.h). */
+    bool *place;
+    struct config_place *places; /* owned */
+    size_t n_places;
+    size_t n_placed; /* zones the loader made so (load_set_keep sets it) */
+    /* The zones made so before the load (load_place_early; one per zone,
+     * NULL where none), owned until the load takes them; placed_done:
+     * placing was tried already (the load does not try again). */
+    struct zone **placed;
+    bool placed_done;
     size_t n_zones; /* of next */
     size_t n_kept;
     json_t *summary; /* owned: {"records": {"added", "removed", "changed"}, ...} */
@@ -60,6 +88,10 @@ struct config_delta {
 struct config_delta *config_delta_new(const struct config *old, const struct serve_set *cur,
                                       const struct config *next, bool reread, json_t *known);
 void config_delta_free(struct config_delta *d);
+
+/* After the load: the summary's zones count those the loader made by
+ * placing names (n_placed) as "placed", not "read". */
+void config_delta_placed(struct config_delta *d);
 
 /* The summary as one short line for the log ("records=+1-0~2 pools=..."). */
 void config_delta_line(const struct config_delta *d, char *out, size_t len);

@@ -91,7 +91,9 @@
  *     -> step 5 with the fleet's number.
  *  5. config_api_install -> the daemon's reload: parse (the validation:
  *     errors answer 400 and nothing changes), config_delta.c (what
- *     changed, which zones are kept), load_set_keep, the swap: served.
+ *     changed, which zones are kept, which may be made from the running
+ *     zone with policy names placed: zone_place.h), load_set_keep, the
+ *     swap: served.
  *  6. Still under the reload lock, config_api_served: the version's
  *     delta and undo appended to the change journal and fdatasync'd
  *     (config_store_commit, config_journal.c): a 201 is durable.

@@ -34,6 +34,8 @@
 #include "policy/policy_shed.h"
 #include "zone/zone_journal.h"
 #include "zone/zone_load.h"
+#include "zone/zone_place.h"
+#include "control/config_delta.h"
 #include "zone/zone_verify.h"
 #include "control/config_keys.h"
 #include "daemon/load_secondary.h"
@@ -439,34 +441,121 @@ static struct zone *load_zone_ready(const struct config *cfg, const struct confi
     return z;
 }
 
-/* Whether keep keeps every zone of cfg (the running set's zones and their
- * nodes are this set's). */
-static bool load_all_kept(const struct config *cfg, const bool *keep)
+/* Whether configured zone cz may be made from the running zone by
+ * placing policy names (zone_place.h; the zone itself is checked there
+ * too): read from a file of its own, unsigned, no journal to carry. */
+static bool load_placeable(const struct config_zone *cz)
 {
-    for (size_t i = 0; i < cfg->n_zones; i++)
-        if (!keep || !keep[i])
-            return false;
-    return true;
+    return !load_pending(cz) && !cz->gen_catalog && cz->primary.n == 0 && !cz->catalog_member &&
+           cz->dnssec.sign.n_keys == 0 && !cz->dnssec.policy && !cz->xfr.journal;
+}
+
+/* The zones of cfg that d marks for placing (config_delta.h) made from
+ * prev's with the policy names that changed: a calloc'ed array, NULL
+ * where a zone is read or kept (zone_place declined); NULL when no zone
+ * is made. Counts them in d->n_placed. */
+static struct zone **load_place(const struct config *cfg, struct config_delta *d,
+                                const struct snapshot *prev)
+{
+    if (!d || !d->place || !prev || !d->n_places)
+        return NULL;
+    struct zone **out = NULL;
+    struct zone_place_name *names = calloc(d->n_places, sizeof(*names));
+    if (!names)
+        abort();
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        struct dns_name o;
+        if (!d->place[i] || !load_placeable(&cfg->zones[i]) ||
+            !dns_name_from_str(cfg->zones[i].origin, &o))
+            continue;
+        struct zone *from = (struct zone *)load_zone_named(prev, o.wire, o.len);
+        size_t n = 0, added = 0, removed = 0;
+        for (size_t x = 0; x < d->n_places; x++) {
+            const struct config_place *p = &d->places[x];
+            if (p->zone == i)
+                names[n++] = (struct zone_place_name){p->name, p->len, p->flags, p->present};
+        }
+        struct zone *z = from ? zone_place(from, names, n, &added, &removed) : NULL;
+        if (!z)
+            continue; /* read from its file */
+        if (!out && !(out = calloc(cfg->n_zones, sizeof(*out))))
+            abort();
+        out[i] = z;
+        d->n_placed++;
+    }
+    free(names);
+    return out;
+}
+
+void load_place_early(const struct config *cfg, struct config_delta *delta,
+                      const struct serve_set *prev)
+{
+    if (!delta || delta->placed_done)
+        return;
+    delta->placed = load_place(cfg, delta, prev ? prev->zones : NULL);
+    delta->placed_done = true;
+}
+
+/* Whether a binding of bind is at a node that a placed zone of placed
+ * took out (a name d noted gone, in prev's zone, not in the new one):
+ * the delta notes a name gone only when no binding names it now, so
+ * never; were it so, the name would answer NXDOMAIN while bound, so the
+ * change fails loudly instead (an error in errs). */
+static void load_place_check(const struct config *cfg, const struct config_delta *d,
+                             const struct snapshot *prev, struct zone *const *placed,
+                             const struct serve_bind *bind, struct errlist *errs)
+{
+    for (size_t x = 0; placed && x < d->n_places; x++) {
+        const struct config_place *p = &d->places[x];
+        if (p->present || p->zone >= cfg->n_zones || !placed[p->zone])
+            continue;
+        const struct zone *now = placed[p->zone];
+        const struct zone *from = load_zone_named(prev, now->origin, now->origin_len);
+        uint32_t h = dns_name_hash(p->name, p->len);
+        const struct zone_node *was = from ? zone_find_node(from, p->name, p->len, h) : NULL;
+        if (was && zone_find_node(now, p->name, p->len, h) != was && serve_bind_get(bind, was)) {
+            char n[1024];
+            dns_name_to_str(p->name, n, sizeof(n));
+            errlist_add(errs,
+                        "%s: %s: bound, but taken out of zone %s by the change (a bug: "
+                        "reload the file to read the zone again)",
+                        cfg->path, n, now->origin_str);
+        }
+    }
 }
 
 /* Every zone of cfg, read (and signed), made (the generated ones, their
- * serials from prev, may be NULL) or, where keep says so (config_delta.h),
- * kept from prev as it is; the policy records of g (borrowed, may be
- * NULL) attached to their names in bind. NULL with errors in errs. The
- * zones' transfer keys point into kr, which must live as long as they do
- * (the set's own keyring; a kept zone names none: config_delta.c). */
+ * serials from prev, may be NULL) or, where d's keep says so
+ * (config_delta.h), kept from prev as it is, or made from prev's with
+ * policy names placed (load_place); the policy records of g (borrowed,
+ * may be NULL) attached to their names in bind. NULL with errors in
+ * errs. The zones' transfer keys point into kr, which must live as long
+ * as they do (the set's own keyring; a kept or placed zone names none:
+ * config_delta.c). */
 static struct snapshot *load_snapshot(const struct config *cfg, const struct gslb *g,
                                       const struct tsig_keyring *kr,
-                                      const struct serve_set *prev_set, const bool *keep,
+                                      const struct serve_set *prev_set, struct config_delta *d,
                                       struct serve_bind *bind, struct errlist *errs,
                                       struct errlist *warns)
 {
     const struct snapshot *prev = prev_set ? prev_set->zones : NULL;
+    const bool *keep = d ? d->keep : NULL;
     size_t before = errs->count, n_read = 0;
     struct snapshot *s = snapshot_new();
-    for (size_t i = 0; i < cfg->n_zones; i++)
-        n_read += !(keep && keep[i]);
-    struct zone **zones = load_zones(cfg, g, keep, errs, warns);
+    struct zone **placed = d && d->placed_done ? d->placed : load_place(cfg, d, prev);
+    if (d && d->placed_done)
+        d->placed = NULL; /* taken */
+    /* Zones not read: kept, or placed (the kept and placed zones' nodes
+     * are the running set's, for the bindings: load_bind's all_kept). */
+    bool *skip = calloc(cfg->n_zones + 1, sizeof(*skip)), all_kept = true;
+    if (!skip)
+        abort();
+    for (size_t i = 0; i < cfg->n_zones; i++) {
+        skip[i] = (keep && keep[i]) || (placed && placed[i]);
+        n_read += !skip[i];
+        all_kept &= skip[i];
+    }
+    struct zone **zones = load_zones(cfg, g, skip, errs, warns);
     for (size_t i = 0; i < cfg->n_zones; i++)
         if (cfg->zones[i].gen_catalog && !(keep && keep[i])) {
             struct dns_name n;
@@ -486,12 +575,15 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
     size_t pending = 0;
     for (size_t i = 0; i < cfg->n_zones; i++) {
         const struct config_zone *cz = &cfg->zones[i];
-        struct zone *z = keep && keep[i]
-                             ? load_kept(cz, prev)
+        struct zone *z = keep && keep[i] ? load_kept(cz, prev)
+                         : placed && placed[i]
+                             ? placed[i]
                              : load_zone_ready(cfg, cz, zones[i], kr, errs, warns, &pending);
         if (z && !snapshot_add_zone(s, z)) {
             errlist_add(errs, "%s: zone %s is configured twice", cfg->path, cz->origin);
             zone_free(z);
+            if (placed)
+                placed[i] = NULL; /* freed: load_place_check skips it */
         }
     }
     if (pending > LOAD_PENDING_NAMED)
@@ -499,8 +591,10 @@ static struct snapshot *load_snapshot(const struct config *cfg, const struct gsl
                  "(the first %d named above): served after their first transfers\"",
                  pending, pending - LOAD_PENDING_NAMED, LOAD_PENDING_NAMED);
     free(zones);
-    load_bind(s, cfg, g, prev_set, load_all_kept(cfg, keep), errs->count == before, bind, errs,
-              warns);
+    free(skip);
+    load_bind(s, cfg, g, prev_set, all_kept, errs->count == before, bind, errs, warns);
+    load_place_check(cfg, d, prev, placed, bind, errs);
+    free(placed);
     if (errs->count != before) {
         serve_bind_free(bind);
         snapshot_free(s);
@@ -594,14 +688,14 @@ struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct 
 }
 
 struct serve_set *load_set_keep(struct config *cfg, uint64_t generation, struct health_core *core,
-                                const struct serve_set *prev, const bool *keep,
+                                const struct serve_set *prev, struct config_delta *delta,
                                 struct errlist *errs, struct errlist *warns)
 {
     struct gslb *g = cfg->gslb;
     cfg->gslb = NULL;
     size_t before = errs->count;
     struct serve_bind bind = {0};
-    struct snapshot *s = load_snapshot(cfg, g, &cfg->tsig, prev, keep, &bind, errs, warns);
+    struct snapshot *s = load_snapshot(cfg, g, &cfg->tsig, prev, delta, &bind, errs, warns);
     /* Also after zone errors, so that check reports both at once. */
     struct policy_geo *geo = load_geo(cfg, g, errs);
     if (!s || errs->count != before) {

@@ -29,14 +29,23 @@ struct serve_set *load_set(struct config *cfg, uint64_t generation, struct healt
 struct serve_set *load_set_warn(struct config *cfg, uint64_t generation, struct health_core *core,
                                 const struct serve_set *prev, struct errlist *errs,
                                 struct errlist *warns);
-/* The one way a set is built (the two above call it with keep NULL):
- * keep (NULL, or one flag per zone of cfg; config_delta.h decides it)
- * marks the zones that are taken from prev as they are, shared, neither
- * read nor signed again; every other zone is read from its file. The
- * policy set, geo data, bindings and signatures are built for cfg. */
+/* The one way a set is built (the two above call it with delta NULL):
+ * the delta's keep (config_delta.h decides it) marks the zones that are
+ * taken from prev as they are, shared, neither read nor signed again;
+ * a zone it marks place, unsigned, is made from prev's with the policy
+ * names that changed (zone_place.h) when zone_place can (delta->n_placed
+ * counts them); every other zone is read from its file. The policy set,
+ * geo data, bindings and signatures are built for cfg. */
+struct config_delta;
 struct serve_set *load_set_keep(struct config *cfg, uint64_t generation, struct health_core *core,
-                                const struct serve_set *prev, const bool *keep,
+                                const struct serve_set *prev, struct config_delta *delta,
                                 struct errlist *errs, struct errlist *warns);
+
+/* Makes the zones delta marks for placing (config_delta.h) from prev's
+ * now, before the load (which takes them): the caller learns from
+ * delta->n_placed whether the load reads any zone. */
+void load_place_early(const struct config *cfg, struct config_delta *delta,
+                      const struct serve_set *prev);
 
 /* Runs fn(arg) on a new thread at nice LOAD_BEHIND_NICE and waits for it
  * (on the calling thread when no thread can be made). The threads fn

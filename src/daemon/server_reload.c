@@ -60,7 +60,7 @@ static json_t *server_zone_changes(const struct snapshot *old, const struct snap
 struct server_load_job {
     struct server *srv;
     struct config *cfg;
-    const struct config_delta *delta;
+    struct config_delta *delta; /* n_placed set by the load */
     struct errlist *errs;
     struct serve_set *set; /* the result */
 };
@@ -69,7 +69,7 @@ static void server_load_job_run(void *arg)
 {
     struct server_load_job *j = arg;
     j->set = load_set_keep(j->cfg, j->srv->generation + 1, &j->srv->health,
-                           atomic_load(&j->srv->serve.current), j->delta->keep, j->errs, NULL);
+                           atomic_load(&j->srv->serve.current), j->delta, j->errs, NULL);
 }
 
 /* A reload may lower max_overrides below the overrides in force: it is
@@ -115,7 +115,7 @@ static json_t *server_reload_failed(struct server *srv, struct config *cfg, stru
 /* The configuration and its set, built off the main thread; NULL (errors
  * in errs, cfg freed by the caller) when anything is wrong. */
 static struct serve_set *server_reload_build(struct server *srv, struct config *cfg,
-                                             const struct config_delta *delta, struct errlist *errs)
+                                             struct config_delta *delta, struct errlist *errs)
 {
     char nofile[512];
     /* Before load_set: it maps the new endpoints to health slots, which a
@@ -132,11 +132,18 @@ static struct serve_set *server_reload_build(struct server *srv, struct config *
      * waited behind the writer (nice 10) dumping the previous change and
      * the DNS workers, and one change in fifty took 3x its time (the
      * suite's p99 18-19 ms against 13-14 ms run here, contrib/bench/
-     * README.md). Reading zones stays behind, for the workers' sake. */
-    if (!delta->reread && delta->n_kept == delta->n_zones)
+     * README.md). Reading zones stays behind, for the workers' sake. A
+     * zone made from the running one with names placed (config_delta.h,
+     * place) reads nothing either: a copy of its table (issue #55),
+     * made here first, so that a zone whose placing is declined is read
+     * behind as before. */
+    load_place_early(cfg, delta, atomic_load(&srv->serve.current));
+    if (!delta->reread && delta->n_kept + delta->n_placed == delta->n_zones)
         server_load_job_run(&job);
     else
         load_run_behind(server_load_job_run, &job);
+    if (job.set)
+        config_delta_placed(delta); /* the zones placed, apart from those read */
     return job.set;
 }
 
@@ -355,7 +362,7 @@ void server_validate(struct server *srv, json_t *doc, struct errlist *errs, stru
     json_decref(known);
     /* No health core: no slot is mapped; nothing is published. */
     struct serve_set *set =
-        cfg ? load_set_keep(cfg, srv->generation + 1, NULL, cur, delta->keep, errs, warns) : NULL;
+        cfg ? load_set_keep(cfg, srv->generation + 1, NULL, cur, delta, errs, warns) : NULL;
     serve_set_free(set);
     config_delta_free(delta);
     config_free(cfg);

@@ -2,7 +2,9 @@
  * zone.c -- read access to a compiled zone.
  */
 #include "zone/zone.h"
+#include "common/bigalloc.h"
 #include "zone/zone_journal.h"
+#include "zone/zone_place.h"
 
 #include <ldns/ldns.h>
 #include <stdlib.h>
@@ -76,13 +78,37 @@ void zone_free(struct zone *z)
      * at a time, and never by two at once with none left.) */
     if (atomic_load(&z->extra_refs) > 0 && atomic_fetch_sub(&z->extra_refs, 1) > 0)
         return;
-    free(z->table);
+    if (z->store) /* a version's table: zone_place.c maps it */
+        bigalloc_free(z->table, (size_t)z->mask + 1, sizeof(*z->table));
+    else
+        free(z->table);
+    z->table = NULL;
     if (z->policy_keys)
         ldns_key_list_free(z->policy_keys);
+    z->policy_keys = NULL;
     if (z->journal) {
         zone_journal_free(z->journal);
         free(z->journal);
     }
+    z->journal = NULL;
+    zone_kids_free(z->kids);
+    z->kids = NULL;
+    if (z->store) {
+        /* A version: its nodes' memory goes with its stores. */
+        zone_store_release(z->store);
+        arena_free(&z->arena);
+        free(z);
+        return;
+    }
+    zone_arena_release(z);
+}
+
+void zone_arena_release(struct zone *z)
+{
+    /* The last holder of the arena (the zone, or a version's store made
+     * from it) frees it; the table is gone already (zone_free). */
+    if (atomic_load(&z->store_refs) > 0 && atomic_fetch_sub(&z->store_refs, 1) > 0)
+        return;
     arena_free(&z->arena);
     free(z);
 }

@@ -13,6 +13,15 @@
  * hold one zone (a configuration change that does not touch it keeps it,
  * daemon/load.c): each holds a reference (zone_ref), and the last
  * zone_free frees it.
+ *
+ * Versions (issue #55, zone_place.h): a change that only adds or removes
+ * policy names of an unsigned zone makes a new version of it from the
+ * running one instead of reading the file again. The version has a table
+ * of its own but shares every node of the one it was made from; its new
+ * nodes live in a block of its own (struct zone_store), and it holds the
+ * stores (and the file-loaded zone's arena) its nodes live in. So the
+ * last zone_free of a version frees its table at once, and the memory of
+ * the nodes when the last version sharing them is freed too.
  */
 #ifndef GTM_ZONE_ZONE_H
 #define GTM_ZONE_ZONE_H
@@ -28,6 +37,8 @@
 #include "dns/tsig.h"
 
 struct zone_rrset;
+struct zone_store;
+struct zone_kids;
 struct ldns_struct_key_list;
 struct zone_update_policy;
 
@@ -211,6 +222,18 @@ struct zone {
      * every zone but the updated one with the set before it (zone_ref);
      * zone_free drops one and frees the zone with the last. */
     _Atomic unsigned extra_refs;
+    /* Versions (zone_place.h). store: the nodes this version added and
+     * the versions' stores below it down to the file-loaded zone (held;
+     * NULL for a zone read from its file). store_refs: for a zone read
+     * from its file, the stores holding its arena beyond the zone itself
+     * (the arena and this struct are freed with the last holder). kids:
+     * how many child nodes each node with children has, made when a
+     * version first removes a name, moved to each version made from
+     * this one (owned; NULL until made, and once moved; only the loader
+     * reads it, never a query). */
+    struct zone_store *store;
+    _Atomic unsigned store_refs;
+    struct zone_kids *kids;
 };
 
 /* Exact lookup of a lowercase wire name; NULL when absent. */
