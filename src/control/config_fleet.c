@@ -364,13 +364,23 @@ static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *shar
         config_fleet_touched(api->fleet_recycle.kinds, cur, dl ? api->fleet_doc : NULL, dl);
     json_t *delta = only ? jsondelta_diff_some(cur, doc, only) : jsondelta_diff(cur, doc);
     json_decref(only);
-    if (jsondelta_count(delta) == 0) { /* this node's own edit, or a restart */
-        if (config_api_record_as(api, v, doc, meta, NULL) == 0) {
+    if (jsondelta_count(delta) == 0) { /* this node's own edit, a restart, a joining node */
+        /* What is kept (the history's version, the base of the next
+         * delta) is this node's own document, not the one just read: the
+         * same content, and its objects are those served, compiled and
+         * shared with the configuration API's copy. Keeping the one read
+         * (a whole version from etcd, parsed) held a second document for
+         * good, some 500 MB at 1,000,000 records, and made the first
+         * delta after it replace every record's object, so that every
+         * record was compiled again. */
+        json_t *own = config_shared_part(cur);
+        if (config_api_record_as(api, v, cur, meta, NULL) == 0) {
             config_api_file_is_version(api);
-            config_fleet_keep_base(api, v, shared, dl);
+            config_fleet_keep_base(api, v, own, dl);
             config_fleet_done(api, 0, NULL);
         } else
             config_fleet_done(api, v, "the history directory could not keep it");
+        json_decref(own);
     } else {
         json_t *res = NULL;
         int status;
