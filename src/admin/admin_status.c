@@ -189,27 +189,46 @@ static json_t *status_geo(const struct policy_geo *pg)
                      "samples", samples, "asn", asn);
 }
 
-/* The top-level sections of GET /v1/status, in the order they are sent. */
-static const char *const status_sections[] = {"server", "zones",     "regions", "records",
-                                              "geo",    "overrides", "drills",  "state_file",
-                                              "fleet",  "notify",    "dnstap",  "fitness"};
-#define STATUS_N_SECTIONS (sizeof(status_sections) / sizeof(status_sections[0]))
+/* The top-level sections of GET /v1/status, in the order they are sent
+ * (status_sections names them). */
+enum status_section {
+    ST_SERVER,
+    ST_ZONES,
+    ST_REGIONS,
+    ST_RECORDS,
+    ST_GEO,
+    ST_OVERRIDES,
+    ST_DRILLS,
+    ST_STATE_FILE,
+    ST_FLEET,
+    ST_NOTIFY,
+    ST_DNSTAP,
+    ST_FITNESS,
+    ST_N
+};
+static const char *const status_sections[ST_N] = {
+    [ST_SERVER] = "server",   [ST_ZONES] = "zones",
+    [ST_REGIONS] = "regions", [ST_RECORDS] = "records",
+    [ST_GEO] = "geo",         [ST_OVERRIDES] = "overrides",
+    [ST_DRILLS] = "drills",   [ST_STATE_FILE] = "state_file",
+    [ST_FLEET] = "fleet",     [ST_NOTIFY] = "notify",
+    [ST_DNSTAP] = "dnstap",   [ST_FITNESS] = "fitness"};
 
 /* ?sections=A,B (doc/admin-api.md): which sections are wanted, a bit per
- * one of status_sections; all without the parameter. At 1,000,000 policy
- * names the whole status is some 217 MB, nearly all "records", built and
- * sent by the admin thread: a script that watches the fleet's connection
+ * status_section; all without the parameter. At 1,000,000 policy names
+ * the whole status is some 217 MB, nearly all "records", built and sent
+ * by the admin thread: a script that watches the fleet's connection
  * wants 3 KB of it. False with the name it does not know in bad. */
 static bool status_wanted(const char *list, unsigned *want, char *bad, size_t len)
 {
-    *want = list ? 0 : (1u << STATUS_N_SECTIONS) - 1;
+    *want = list ? 0 : (1u << ST_N) - 1;
     for (const char *p = list; p && *p;) {
         size_t n = strcspn(p, ",");
         size_t i = 0;
-        while (i < STATUS_N_SECTIONS &&
+        while (i < ST_N &&
                !(strlen(status_sections[i]) == n && strncmp(status_sections[i], p, n) == 0))
             i++;
-        if (i == STATUS_N_SECTIONS) {
+        if (i == ST_N) {
             snprintf(bad, len, "%.*s", (int)(n < 64 ? n : 64), p);
             return false;
         }
@@ -219,13 +238,41 @@ static bool status_wanted(const char *list, unsigned *want, char *bad, size_t le
     return true;
 }
 
-/* Section i of the status, if wanted, into body. */
-static void status_put(json_t *body, unsigned want, size_t i, json_t *v)
+/* The 400 for a section it does not know, naming the ones it does. */
+static void status_refuse(struct admin_req *r, const char *bad)
 {
-    if (want & (1u << i))
-        json_object_set_new(body, status_sections[i], v);
-    else
-        json_decref(v);
+    char known[256] = "";
+    for (size_t i = 0, at = 0; i < ST_N && at < sizeof(known); i++)
+        at += (size_t)snprintf(known + at, sizeof(known) - at, "%s%s", i ? ", " : "",
+                               status_sections[i]);
+    admin_reply_error(r, 400, "bad_request", "sections: no section \"%s\" (%s)", bad, known);
+}
+
+/* Whether section s is wanted (status_wanted); only those are built. */
+static bool status_has(unsigned want, enum status_section s)
+{
+    return (want >> s) & 1u;
+}
+
+static void status_set(json_t *body, enum status_section s, json_t *v)
+{
+    json_object_set_new(body, status_sections[s], v);
+}
+
+/* The sections read from the set being served (between serve_enter and
+ * serve_leave). */
+static void status_from_set(struct admin *a, const struct serve_set *s, unsigned want, json_t *body)
+{
+    if (status_has(want, ST_SERVER))
+        status_set(body, ST_SERVER, status_server(a, s));
+    if (status_has(want, ST_ZONES))
+        status_set(body, ST_ZONES, status_zones(s->zones));
+    if (status_has(want, ST_REGIONS))
+        status_set(body, ST_REGIONS, status_regions(a, s->gslb));
+    if (status_has(want, ST_RECORDS))
+        status_set(body, ST_RECORDS, status_records(s->gslb));
+    if (status_has(want, ST_GEO))
+        status_set(body, ST_GEO, status_geo(s->geo));
 }
 
 void admin_handle_status(struct admin_req *r)
@@ -234,32 +281,32 @@ void admin_handle_status(struct admin_req *r)
     unsigned want;
     char bad[72];
     if (!status_wanted(evhttp_find_header(&r->query, "sections"), &want, bad, sizeof(bad))) {
-        admin_reply_error(r, 400, "bad_request",
-                          "sections: no section \"%s\" (server, zones, regions, records, geo, "
-                          "overrides, drills, state_file, fleet, notify, dnstap, fitness)",
-                          bad);
+        status_refuse(r, bad);
         return;
     }
     json_t *body = json_object();
-    const struct serve_set *s = serve_enter(a->reader);
-    status_put(body, want, 0, status_server(a, s));
-    status_put(body, want, 1, status_zones(s->zones));
-    status_put(body, want, 2, status_regions(a, s->gslb));
-    status_put(body, want, 3, want & (1u << 3) ? status_records(s->gslb) : NULL);
-    status_put(body, want, 4, status_geo(s->geo));
+    status_from_set(a, serve_enter(a->reader), want, body);
     serve_leave(a->reader);
-    status_put(body, want, 5, override_list_json(a->env.health));
-    json_t *drills = a->env.drills ? drill_core_list_json(a->env.drills) : NULL;
-    status_put(body, want, 6,
-               drills ? json_incref(json_object_get(drills, "active")) : json_array());
-    json_decref(drills);
-    status_put(body, want, 7,
-               a->env.health_service ? health_service_status_json(a->env.health_service)
-                                     : json_null());
-    status_put(body, want, 8, admin_fleet_status(a));
-    status_put(body, want, 9, webhook_status_json(a->env.webhooks));
-    status_put(body, want, 10, dnstap_status_json(a->env.dnstap));
-    status_put(body, want, 11, anycast_status_json(a->env.anycast));
+    if (status_has(want, ST_OVERRIDES))
+        status_set(body, ST_OVERRIDES, override_list_json(a->env.health));
+    if (status_has(want, ST_DRILLS)) {
+        json_t *drills = a->env.drills ? drill_core_list_json(a->env.drills) : NULL;
+        status_set(body, ST_DRILLS,
+                   drills ? json_incref(json_object_get(drills, "active")) : json_array());
+        json_decref(drills);
+    }
+    if (status_has(want, ST_STATE_FILE))
+        status_set(body, ST_STATE_FILE,
+                   a->env.health_service ? health_service_status_json(a->env.health_service)
+                                         : json_null());
+    if (status_has(want, ST_FLEET))
+        status_set(body, ST_FLEET, admin_fleet_status(a));
+    if (status_has(want, ST_NOTIFY))
+        status_set(body, ST_NOTIFY, webhook_status_json(a->env.webhooks));
+    if (status_has(want, ST_DNSTAP))
+        status_set(body, ST_DNSTAP, dnstap_status_json(a->env.dnstap));
+    if (status_has(want, ST_FITNESS))
+        status_set(body, ST_FITNESS, anycast_status_json(a->env.anycast));
     admin_reply_json(r, 200, body);
 }
 

@@ -56,11 +56,12 @@
  * applying it). */
 #define CONFIG_FLEET_DEADLINE_S 5.0
 /* The wait of a version made from the file (config_fleet_file_wait): the
- * bootstrap's whole document goes into etcd in parts of 512 KiB, a put
- * each, so it is given CONFIG_FLEET_DEADLINE_S and a second for each
- * CONFIG_FLEET_BOOTSTRAP_BPS of the file. At 1,000,000 records (96 MB) a 3-member etcd on a loaded
- * 2-core machine took 4-18 s: 5 s answered "did not answer in time" while
- * the version was still being written. */
+ * bootstrap's whole document goes into etcd in parts ("config_part_kib"),
+ * a put each, so it is given CONFIG_FLEET_DEADLINE_S and a second for
+ * each CONFIG_FLEET_BOOTSTRAP_BPS of the file. At 1,000,000 records (96
+ * MB) a 3-member etcd on a loaded 2-core machine took 4-18 s: 5 s
+ * answered "did not answer in time" while the version was still being
+ * written. */
 #define CONFIG_FLEET_BOOTSTRAP_BPS (8.0 * 1024 * 1024)
 /* How long a change waits for the version being applied here
  * (config_fleet_settle). */

@@ -83,12 +83,20 @@ static void fleet_parts_on_dropped(void *arg, enum etcd_status st, json_t *resp,
         log_warn("event=fleet_config_parts result=not_dropped error=\"%s\"", err ? err : "etcd");
 }
 
-static void fleet_parts_end(struct fleet_parts_call *c, bool ok, const char *err)
+/* Frees call c and what it holds; its caller is not told (the fleet is
+ * being freed: an etcd call cancelled, a job of fleet_work.c cancelled). */
+static void fleet_parts_free(struct fleet_parts_call *c)
 {
-    c->done(c->arg, ok, err);
+    json_decref(c->doc);
     json_decref(c->records);
     free(c->text);
     free(c);
+}
+
+static void fleet_parts_end(struct fleet_parts_call *c, bool ok, const char *err)
+{
+    c->done(c->arg, ok, err);
+    fleet_parts_free(c);
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -100,9 +108,7 @@ static void fleet_parts_on_put(void *arg, enum etcd_status st, json_t *resp, con
     struct fleet_parts_call *c = arg;
     (void)resp;
     if (st == ETCD_ERR_CANCELLED) { /* the fleet is being freed */
-        json_decref(c->records);
-        free(c->text);
-        free(c);
+        fleet_parts_free(c);
         return;
     }
     if (st != ETCD_OK) {
@@ -160,9 +166,7 @@ static void fleet_parts_dumped(void *arg, bool cancelled)
 {
     struct fleet_parts_call *c = arg;
     if (cancelled) { /* the fleet is being freed: as an etcd call's cancel */
-        json_decref(c->records);
-        free(c->text);
-        free(c);
+        fleet_parts_free(c);
         return;
     }
     *c->bytes = c->len;
@@ -275,10 +279,7 @@ static void fleet_parts_joined(void *arg, bool cancelled)
 {
     struct fleet_parts_call *c = arg;
     if (cancelled) { /* the fleet is being freed: as an etcd call's cancel */
-        json_decref(c->doc);
-        json_decref(c->records);
-        free(c->text);
-        free(c);
+        fleet_parts_free(c);
         return;
     }
     json_t *rec = json_array_get(c->records, c->at);
@@ -307,9 +308,7 @@ static void fleet_parts_on_get(void *arg, enum etcd_status st, json_t *resp, con
 {
     struct fleet_parts_call *c = arg;
     if (st == ETCD_ERR_CANCELLED) {
-        json_decref(c->records);
-        free(c->text);
-        free(c);
+        fleet_parts_free(c);
         return;
     }
     char why[300] = "";

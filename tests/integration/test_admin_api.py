@@ -131,6 +131,11 @@ def test_status_contract(make_gtmd):
     r = a.get("/v1/status?sections=server,recordz", token=READ_TOKEN)
     assert r.status == 400 and "recordz" in r.json["error"]["message"], r.json
     assert a.get("/v1/status?sections=", token=READ_TOKEN).json == {}
+    r = a.get("/v1/status?sections=fleet,", token=READ_TOKEN)  # a trailing comma
+    assert r.status == 200 and set(r.json) == {"fleet"}, r.json
+    r = a.get("/v1/status?sections=" + "x" * 2000, token=READ_TOKEN)
+    assert r.status == 400 and "x" * 64 + '"' in r.json["error"]["message"], r.json
+    assert "server, zones" in r.json["error"]["message"], r.json
 
     o = a.override("region:us", reason="status contract").json
     s = a.get("/v1/status", token=READ_TOKEN).json

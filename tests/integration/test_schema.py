@@ -248,6 +248,10 @@ def test_keys_are_read_through_a_schema():
      "$.fleet.isolation.after: must be a number of seconds from 1 to 86400"),
     ({"etcd": ["http://127.0.0.1:2379"], "tls": {"ca": "x"}}, '$.fleet.tls: unknown key "ca"'),
     ({"prefix": "/x/"}, "$.fleet.etcd: is required"),
+    ({"etcd": ["http://127.0.0.1:2379"], "config_part_kib": 8},
+     "$.fleet.config_part_kib: must be an integer from 16 to 1024"),
+    ({"etcd": ["http://127.0.0.1:2379"], "config_part_kib": "big"},
+     "$.fleet.config_part_kib: must be an integer from 16 to 1024"),
 ])
 def test_check_refuses_what_the_schema_does_not_allow(tmp_path, fleet, want):
     conf = {"listen": ["127.0.0.1:53"], "zones": [], "fleet": fleet}
