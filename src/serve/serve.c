@@ -33,8 +33,7 @@ void serve_destroy(struct serve *sv)
     policy_loss_free(atomic_exchange(&sv->loss, NULL));
     unsigned n = atomic_load(&sv->n_readers);
     for (unsigned i = 0; i < n; i++) {
-        for (uint32_t c = 0; c < SERVE_POLICY_CHUNKS; c++)
-            free((void *)atomic_load(&sv->readers[i]->counters.policy[c]));
+        serve_counters_unreserve(sv->readers[i]);
         free(sv->readers[i]);
     }
     free(sv->readers);
@@ -63,6 +62,8 @@ static struct serve_reader *serve_reader_add_kind(struct serve *sv, bool counts,
         atomic_init(&r->hazard, NULL);
         atomic_init(&r->loss_hazard, NULL);
         r->counts_policy = counts;
+        if (counts)
+            serve_counters_reserve(r);
         if (name)
             snprintf(r->name, sizeof(r->name), "%s", name);
         sv->readers[n] = r;

@@ -64,7 +64,12 @@ struct serve_reader {
     _Atomic uint64_t entries;                        /* serve_enter calls (serve_sync) */
     _Atomic(const struct serve_set *) hazard;        /* the set in use, or NULL */
     _Atomic(const struct policy_loss *) loss_hazard; /* the loss view in use */
-    bool counts_policy;             /* counts policy answers (serve_reader_add_counting) */
+    bool counts_policy; /* counts policy answers (serve_reader_add_counting) */
+    /* Where its policy counters' chunks lie (serve_counters_reserve):
+     * address space for every chunk, mapped when the reader is added,
+     * its pages made by the kernel as answers are first counted in them.
+     * NULL: none (the reader does not count policy answers). */
+    _Atomic uint64_t *policy_space;
     char name[16];                  /* a DNS worker's name ("udp2"), "" for other readers */
     struct serve_counters counters; /* written by this reader only */
 };
@@ -180,10 +185,15 @@ static inline void serve_count_tls(struct serve_reader *r, enum serve_tls_kind k
     serve_counter_bump(&r->counters.tls[k], 1);
 }
 
-/* The reader's chunk k, made now: the first answer counted in it
- * (serve_counters.h). NULL for a reader not made to count policy answers,
- * or out of memory (the answer is not counted). */
+/* The reader's chunk k, taken now from its space: the first answer
+ * counted in it (serve_counters.h). NULL for a reader not made to count
+ * policy answers, or without the space (the answer is not counted). */
 _Atomic uint64_t *serve_counters_chunk(struct serve_reader *r, uint32_t k);
+/* Maps r's space for its policy counters (a counting reader, when added;
+ * logged when the address space is not there) and unmaps it (at
+ * serve_destroy). */
+void serve_counters_reserve(struct serve_reader *r);
+void serve_counters_unreserve(struct serve_reader *r);
 
 static inline void serve_count_id(struct serve_reader *r, uint32_t id)
 {

@@ -1,9 +1,11 @@
 /*
  * serve_counters.c -- counter ids of policy answers that outlive reloads.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/bigalloc.h"
 #include "common/log.h"
@@ -69,15 +71,44 @@ static uint32_t serve_counters_record(struct serve_registry *reg, const struct g
     return rid;
 }
 
+/* Address space for every chunk (SERVE_POLICY_MAX_IDS counters, 128 MiB),
+ * not committed (MAP_NORESERVE) and never in huge pages (a first count
+ * would otherwise make 2 MB of memory, not 4 KB). */
+static size_t serve_counters_space_len(void)
+{
+    return (size_t)SERVE_POLICY_MAX_IDS * sizeof(uint64_t);
+}
+
+void serve_counters_reserve(struct serve_reader *r)
+{
+    void *p = mmap(NULL, serve_counters_space_len(), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        log_warn("event=counters reader=%u note=\"no address space for policy counters: this "
+                 "reader's policy answers are not counted\" error=\"%s\"",
+                 r->id, strerror(errno));
+        return;
+    }
+    madvise(p, serve_counters_space_len(), MADV_NOHUGEPAGE);
+    r->policy_space = p;
+}
+
+void serve_counters_unreserve(struct serve_reader *r)
+{
+    if (r->policy_space)
+        munmap((void *)r->policy_space, serve_counters_space_len());
+    r->policy_space = NULL;
+}
+
 _Atomic uint64_t *serve_counters_chunk(struct serve_reader *r, uint32_t k)
 {
-    if (!r->counts_policy || k >= SERVE_POLICY_CHUNKS)
+    if (!r->counts_policy || !r->policy_space || k >= SERVE_POLICY_CHUNKS)
         return NULL;
-    _Atomic uint64_t *chunk = calloc(SERVE_POLICY_CHUNK, sizeof(*chunk));
+    _Atomic uint64_t *chunk = r->policy_space + (size_t)k * SERVE_POLICY_CHUNK;
     /* Only this reader's thread stores its pointers; the sums load them
-     * with acquire (serve_sum_id). */
-    if (chunk)
-        atomic_store_explicit(&r->counters.policy[k], chunk, memory_order_release);
+     * with acquire (serve_sum_id), and read zeros from pages not counted
+     * in yet. */
+    atomic_store_explicit(&r->counters.policy[k], chunk, memory_order_release);
     return chunk;
 }
 

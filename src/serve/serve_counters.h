@@ -62,9 +62,13 @@ enum serve_tls_kind {
  * 8 octets per id and reader, 12 ids per record over five regions (with
  * the canary columns), so 100,000 records made 19 MB of chunks in two
  * readers before a query came, most of which a real estate's cold names
- * and never-ramped canary columns leave untouched (issue #38). A calloc
- * of 8 KB on the query path, once per chunk and reader, in the reader's
- * own malloc arena. */
+ * and never-ramped canary columns leave untouched (issue #38). A chunk is
+ * a slice of address space the reader reserved when it was added
+ * (serve_counters_reserve), its pages zero until counted in: nothing on
+ * the query path asks malloc. A calloc there (before issue #55's last
+ * round) could sweep a whole arena's freed chunks first: 1.5-2 s in a
+ * DNS worker, holding its set, right after a fleet node let go of a
+ * 1,000,000-record document, and the reload waiting for that set. */
 #define SERVE_POLICY_CHUNK 1024
 /* 16,777,216 ids: 1,000,000 records each served from five regions, with
  * the canary columns (12 ids a record), and room for the keys later
