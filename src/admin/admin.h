@@ -91,7 +91,8 @@ struct admin_config_ops {
     /* Store thread, when no call came for a while (admin_store.c): makes
      * ready what the next change would make on its path (NULL: nothing),
      * so that the first change after a start costs what any other does.
-     * True when it made something. */
+     * True when it is to be asked again while the thread stays idle (a
+     * fleet node: versions come to it without a call). */
     bool (*warm)(struct config_api *api);
     json_t *(*history)(struct config_api *api);
     json_t *(*version)(struct config_api *api, uint64_t v);

@@ -36,6 +36,9 @@ struct admin_store {
     /* (lock) No call came since the last warm (admin_config_ops.warm):
      * one is due once the thread has been idle ADMIN_STORE_WARM_IDLE_MS. */
     bool warm_due;
+    /* (lock) The last warm asked to be asked again (a fleet node): the
+     * next is due after ADMIN_STORE_WARM_AGAIN_MS idle, not after a call. */
+    bool warm_again;
     struct event *ev_done; /* on the admin base */
 };
 
@@ -86,16 +89,20 @@ static void admin_store_idle(struct admin *a, struct admin_store *st)
             pthread_cond_wait(&st->cond, &st->lock);
             continue;
         }
-        struct timespec until = deadline_after(ADMIN_STORE_WARM_IDLE_MS / 1e3);
+        int idle_ms = st->warm_again ? ADMIN_STORE_WARM_AGAIN_MS : ADMIN_STORE_WARM_IDLE_MS;
+        struct timespec until = deadline_after(idle_ms / 1e3);
         int rc = 0;
         while (!st->todo && !st->stop && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&st->cond, &st->lock, &until);
         if (st->todo || st->stop)
             continue;
-        st->warm_due = false;
         pthread_mutex_unlock(&st->lock);
-        ops->warm(ops->api);
+        bool again = ops->warm(ops->api);
         pthread_mutex_lock(&st->lock);
+        /* A fleet node's versions come from other nodes, not through a
+         * call here: asked again every ADMIN_STORE_WARM_AGAIN_MS while
+         * idle (a look under the API's lock when nothing is wanted). */
+        st->warm_due = st->warm_again = again;
     }
 }
 
@@ -127,6 +134,7 @@ static void *admin_store_main(void *arg)
             admin_store_run(a->env.store, c);
         pthread_mutex_lock(&st->lock);
         st->warm_due = true;
+        st->warm_again = false;
         admin_store_append(&st->done, group[0]);
         for (size_t i = 1; i < n; i++) /* in order, without walking the list each time */
             group[i - 1]->next = group[i];

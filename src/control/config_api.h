@@ -179,6 +179,18 @@ struct config_api {
     /* The shared part config_fleet_docs last made from fleet_doc by its
      * delta (by identity only; NULL: none). (lock) */
     const json_t *fleet_from_kept;
+    /* A fleet node's copies made ahead by the idle store thread
+     * (config_api_warm, config_fleet_warm): the document serial and the
+     * fleet base (identity and version) each was last tried for, plus one
+     * (0: none), so that a copy that could not be kept is not made again
+     * every time the store thread asks. (lock) */
+    uint64_t warm_serial, fleet_warm_v;
+    const json_t *fleet_warm_doc;
+    /* The thread letting go of versions that held a whole document
+     * (config_fleet.c: config_fleet_let_go), joined before the next and at
+     * config_fleet_detach. Main thread only. */
+    pthread_t let_go;
+    bool letting_go;
 };
 
 /* Sets api up for the file at path with params p (copied); records the
@@ -263,10 +275,13 @@ void config_api_edit(struct config_api *api, struct admin_config_edit *const *ed
  * makes the copy of the newest document that the next change would
  * otherwise make on its path, and gives it to the recycler as any unused
  * copy is (issue #55: at 1,000,000 records the first change after a start
- * copied the 1,000,000-member records object, 0.3-0.6 s of it). Nothing
- * when the recycler is ready already, for a fleet node (its copies come
- * from the fleet's recycler) or without a history. True when a copy was
- * made and kept. */
+ * copied the 1,000,000-member records object, 0.3-0.6 s of it). A fleet
+ * node also makes the copy of its fleet base that the next version's
+ * delta is applied to (config_fleet_warm). Nothing when the recycler is
+ * ready already or without a history. True when it is to be asked again
+ * while the store thread stays idle: a fleet node, whose versions come
+ * from other nodes without a call here (each copy is tried once per
+ * document: warm_serial, fleet_warm_v). */
 bool config_api_warm(struct config_api *api);
 /* The same made at the start, beside the compile of the first set (at
  * 1,000,000 records that compile takes seconds and the copy 0.3-0.6 s;

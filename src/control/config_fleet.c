@@ -137,6 +137,56 @@ static void config_fleet_keep_base(struct config_api *api, uint64_t v, json_t *s
     api->fleet_doc_v = v;
 }
 
+/* Whether the fleet's recycler wants a copy of base, fleet version v's
+ * shared part kept: it has none ready, none was tried for it, and no
+ * version is being applied (which replaces it). (lock) */
+static bool config_fleet_warm_wanted(struct config_api *api, json_t *base, uint64_t v)
+{
+    return base && !api->fleet_applying &&
+           !(api->fleet_warm_doc == base && api->fleet_warm_v == v + 1) &&
+           !jsonrecycle_ready(&api->fleet_recycle, base);
+}
+
+bool config_fleet_warm(struct config_api *api)
+{
+    pthread_mutex_lock(&api->lock);
+    json_t *base = api->fleet_doc;
+    uint64_t v = api->fleet_doc_v;
+    if (!config_fleet_warm_wanted(api, base, v)) {
+        pthread_mutex_unlock(&api->lock);
+        return false;
+    }
+    api->fleet_warm_doc = base;
+    api->fleet_warm_v = v + 1;
+    json_incref(base);
+    pthread_mutex_unlock(&api->lock);
+    double t0 = deadline_mono();
+    /* Off the lock: base is kept, never changed (its successor is made
+     * from a copy), and the reference keeps it whole meanwhile. */
+    json_t *copy = jsonrecycle_copy_fresh(api->fleet_recycle.kinds, base);
+    pthread_mutex_lock(&api->lock);
+    bool fits = copy && api->fleet_doc == base && api->fleet_doc_v == v && !api->fleet_applying &&
+                !jsonrecycle_ready(&api->fleet_recycle, base);
+    if (fits) {
+        /* An unused copy: retired with an empty delta to base and taken
+         * apart, so that the next version's copy of base takes it whole
+         * (jsonrecycle.h), as config_api_warm's copy of the document. */
+        json_t *none = json_object();
+        if (!none)
+            abort();
+        jsonrecycle_clear(&api->fleet_recycle);
+        jsonrecycle_retire(&api->fleet_recycle, copy, none, base);
+        jsonrecycle_reclaim(&api->fleet_recycle);
+        json_decref(none);
+    } else
+        json_decref(copy);
+    json_decref(base);
+    pthread_mutex_unlock(&api->lock);
+    log_info("event=config_fleet_warm result=%s version=%llu ms=%.1f", fits ? "ready" : "dropped",
+             (unsigned long long)v, (deadline_mono() - t0) * 1e3);
+    return fits;
+}
+
 /* The delta of fleet record rec when shared, its shared part, was made
  * from the one this node keeps by that delta (config_fleet_docs), else
  * NULL (borrowed). (lock) */
@@ -767,6 +817,52 @@ static void config_fleet_take(struct config_api *api, uint64_t head, json_t *rec
     jsonrecycle_reclaim(&api->fleet_recycle);
 }
 
+/* Whether records (the fleet's versions, as offered) hold a whole
+ * document: parsed from etcd, every member its own object. */
+static bool config_fleet_holds_whole(json_t *records)
+{
+    size_t i;
+    json_t *rec;
+    json_array_foreach(records, i, rec) if (json_object_get(rec, "doc")) return true;
+    return false;
+}
+
+static void *config_fleet_let_go_main(void *arg)
+{
+    json_decref(arg);
+    return NULL;
+}
+
+void config_fleet_let_go_wait(struct config_api *api)
+{
+    if (api->letting_go)
+        pthread_join(api->let_go, NULL);
+    api->letting_go = false;
+}
+
+/* Lets go of records (the reference handed over). Versions that held a
+ * whole document are let go on a thread of their own: the document read
+ * from etcd (a node joining, a whole version) is often not kept (the
+ * node's own document with the same content is: config_fleet_apply), and
+ * freeing its 1,000,000 records took the main thread 1-1.5 s right after
+ * the node synced, which the first change after the start then waited
+ * for (issue #55). Reference counts are atomic (jansson), so what the
+ * served documents share with it stays theirs. (main thread) */
+static void config_fleet_let_go(struct config_api *api, json_t *records)
+{
+    if (!config_fleet_holds_whole(records)) {
+        json_decref(records);
+        return;
+    }
+    config_fleet_let_go_wait(api);
+    if (pthread_create(&api->let_go, NULL, config_fleet_let_go_main, records) != 0) {
+        json_decref(records); /* here, as before */
+        return;
+    }
+    pthread_setname_np(api->let_go, "gtmd-fleet-free");
+    api->letting_go = true;
+}
+
 static void config_fleet_run(evutil_socket_t fd, short what, void *arg)
 {
     struct config_api *api = arg;
@@ -794,7 +890,7 @@ static void config_fleet_run(evutil_socket_t fd, short what, void *arg)
         json_decref(cur);
     }
     pthread_mutex_unlock(&api->lock);
-    json_decref(records);
+    config_fleet_let_go(api, records);
 }
 
 uint64_t config_fleet_applied(struct config_api *api)
@@ -861,4 +957,5 @@ void config_fleet_detach(struct config_api *api)
     api->fleet = NULL;
     pthread_cond_broadcast(&api->applied);
     pthread_mutex_unlock(&api->lock);
+    config_fleet_let_go_wait(api);
 }
