@@ -41,8 +41,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/deadline.h"
 #include "common/jsondelta.h"
@@ -827,8 +830,21 @@ static bool config_fleet_holds_whole(json_t *records)
     return false;
 }
 
+/* The nice of the thread letting go: below the threads that serve and
+ * change, as the file writer (config_store.c). Freeing a 1,000,000-record
+ * document is 1-2 s of CPU right after a node syncs, when the first
+ * changes come; at the same nice as the main thread it took CPU from the
+ * reload that served them. */
+#define CONFIG_FLEET_LET_GO_NICE 19
+
 static void *config_fleet_let_go_main(void *arg)
 {
+    /* Lowered only: nothing raises it again (which needs a privilege). */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), CONFIG_FLEET_LET_GO_NICE) != 0)
+        log_msg(LOG_LEVEL_DEBUG,
+                "event=config_fleet note=\"cannot lower the priority of the thread letting go "
+                "of versions: %s\"",
+                strerror(errno));
     json_decref(arg);
     return NULL;
 }
