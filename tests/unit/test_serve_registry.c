@@ -70,17 +70,15 @@ static void test_ids(struct tap *t)
     /* A set holds rows: the copy it holds stays readable, with its ids and
      * key, after the row grew; the new copy is the record's row now. */
     const struct serve_registry_row *now = serve_registry_row(&reg, a);
+    uint64_t key[2];
+    serve_registry_key("a.example.com.", 1, 0, key);
     TAP_CHECK(t,
               now != was && now->rid == a && was->rid == a &&
                   serve_registry_row_id(was, 2 * us) == ids[0] &&
                   serve_registry_row_id(was, 2 * slots[19] + 1) == SERVE_NO_ID &&
                   serve_registry_row_id(now, 2 * slots[19] + 1) == late &&
-                  strcmp(serve_registry_row_key(was), serve_registry_row_key(now)) == 0 &&
-                  strncmp(serve_registry_row_key(now),
-                          "a.example.com.\x1f"
-                          "1\x1f"
-                          "0",
-                          20) == 0,
+                  was->key[0] == now->key[0] && was->key[1] == now->key[1] &&
+                  now->key[0] == key[0] && now->key[1] == key[1],
               "the old copy of a grown row keeps its ids and key; the new one has the new id");
     TAP_CHECK(t,
               serve_registry_row(&reg, reg.n) == NULL &&
@@ -107,6 +105,34 @@ static void test_limit(struct tap *t)
     TAP_CHECK(t, serve_registry_column(&reg, r, s, false, true) == a,
               "a full registry still finds the ids it has");
     serve_registry_free(&reg);
+}
+
+/* Keys that a formatted key could have confused, and names that differ
+ * only in length or one character, get distinct digests. */
+static void test_keys(struct tap *t)
+{
+    enum { N = 40 * 3 * 3 };
+    static uint64_t k[N][2];
+    char name[48];
+    const uint16_t types[3] = {1, 28, 257};
+    const unsigned occs[3] = {0, 1, 65536};
+    size_t n = 0;
+    for (int len = 0; len < 40; len++)
+        for (int ty = 0; ty < 3; ty++)
+            for (int oc = 0; oc < 3; oc++) {
+                memset(name, 'x', (size_t)len);
+                name[len] = 0;
+                serve_registry_key(name, types[ty], occs[oc], k[n++]);
+            }
+    bool distinct = true;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            distinct = distinct && (k[i][0] != k[j][0] || k[i][1] != k[j][1]);
+    uint64_t a[2], b[2];
+    serve_registry_key("a.example.com.", 1, 0, a);
+    serve_registry_key("a.example.com.", 1, 0, b);
+    TAP_CHECK(t, distinct && a[0] == b[0] && a[1] == b[1],
+              "keys differ by name length, type and occurrence; the same record has one key");
 }
 
 /* Many records: the table grows and every record keeps its id. */
@@ -137,6 +163,7 @@ int main(void)
     struct tap t = {0, 0};
     test_ids(&t);
     test_limit(&t);
+    test_keys(&t);
     test_many(&t);
     return tap_done(&t);
 }
