@@ -320,7 +320,6 @@ void config_api_seed(struct config_api *api, json_t *root, const struct config_a
 
 void config_api_free(struct config_api *api)
 {
-    config_fleet_let_go_wait(api);
     config_store_free(api->store); /* what is owed is written first */
     json_decref(api->inst_delta);
     json_decref(api->inst_base);

@@ -186,11 +186,6 @@ struct config_api {
      * every time the store thread asks. (lock) */
     uint64_t warm_serial, fleet_warm_v;
     const json_t *fleet_warm_doc;
-    /* The thread letting go of versions that held a whole document
-     * (config_fleet.c: config_fleet_let_go), joined before the next and at
-     * config_fleet_detach. Main thread only. */
-    pthread_t let_go;
-    bool letting_go;
 };
 
 /* Sets api up for the file at path with params p (copied); records the

@@ -102,10 +102,6 @@ void config_fleet_settle(struct config_api *api);
  * per base; nothing while a version is being applied. True when a copy
  * was made and kept. */
 bool config_fleet_warm(struct config_api *api);
-/* Waits for the thread letting go of the fleet's versions that held a
- * whole document, if one runs (config_fleet_detach, config_api_free).
- * (main thread; not the lock) */
-void config_fleet_let_go_wait(struct config_api *api);
 /* Waits (lock) up to timeout_s for this node to apply the fleet's head. */
 void config_fleet_catch_up(struct config_api *api, double timeout_s);
 /* Whether the fleet had a version newer than seen when asked: etcd is

@@ -41,11 +41,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/deadline.h"
 #include "common/jsondelta.h"
@@ -820,65 +817,6 @@ static void config_fleet_take(struct config_api *api, uint64_t head, json_t *rec
     jsonrecycle_reclaim(&api->fleet_recycle);
 }
 
-/* Whether records (the fleet's versions, as offered) hold a whole
- * document: parsed from etcd, every member its own object. */
-static bool config_fleet_holds_whole(json_t *records)
-{
-    size_t i;
-    json_t *rec;
-    json_array_foreach(records, i, rec) if (json_object_get(rec, "doc")) return true;
-    return false;
-}
-
-/* The nice of the thread letting go: below the threads that serve and
- * change, as the file writer (config_store.c). Freeing a 1,000,000-record
- * document is 1-2 s of CPU right after a node syncs, when the first
- * changes come; at the same nice as the main thread it took CPU from the
- * reload that served them. */
-#define CONFIG_FLEET_LET_GO_NICE 19
-
-static void *config_fleet_let_go_main(void *arg)
-{
-    /* Lowered only: nothing raises it again (which needs a privilege). */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), CONFIG_FLEET_LET_GO_NICE) != 0)
-        log_msg(LOG_LEVEL_DEBUG,
-                "event=config_fleet note=\"cannot lower the priority of the thread letting go "
-                "of versions: %s\"",
-                strerror(errno));
-    json_decref(arg);
-    return NULL;
-}
-
-void config_fleet_let_go_wait(struct config_api *api)
-{
-    if (api->letting_go)
-        pthread_join(api->let_go, NULL);
-    api->letting_go = false;
-}
-
-/* Lets go of records (the reference handed over). Versions that held a
- * whole document are let go on a thread of their own: the document read
- * from etcd (a node joining, a whole version) is often not kept (the
- * node's own document with the same content is: config_fleet_apply), and
- * freeing its 1,000,000 records took the main thread 1-1.5 s right after
- * the node synced, which the first change after the start then waited
- * for (issue #55). Reference counts are atomic (jansson), so what the
- * served documents share with it stays theirs. (main thread) */
-static void config_fleet_let_go(struct config_api *api, json_t *records)
-{
-    if (!config_fleet_holds_whole(records)) {
-        json_decref(records);
-        return;
-    }
-    config_fleet_let_go_wait(api);
-    if (pthread_create(&api->let_go, NULL, config_fleet_let_go_main, records) != 0) {
-        json_decref(records); /* here, as before */
-        return;
-    }
-    pthread_setname_np(api->let_go, "gtmd-fleet-free");
-    api->letting_go = true;
-}
-
 static void config_fleet_run(evutil_socket_t fd, short what, void *arg)
 {
     struct config_api *api = arg;
@@ -906,7 +844,7 @@ static void config_fleet_run(evutil_socket_t fd, short what, void *arg)
         json_decref(cur);
     }
     pthread_mutex_unlock(&api->lock);
-    config_fleet_let_go(api, records);
+    json_decref(records);
 }
 
 uint64_t config_fleet_applied(struct config_api *api)
@@ -973,5 +911,4 @@ void config_fleet_detach(struct config_api *api)
     api->fleet = NULL;
     pthread_cond_broadcast(&api->applied);
     pthread_mutex_unlock(&api->lock);
-    config_fleet_let_go_wait(api);
 }
