@@ -176,6 +176,8 @@ struct config_history_sink {
 
 static int config_history_sink_flush(struct config_history_sink *k)
 {
+    /* Hashed a buffer at a time: jansson's pieces are a few octets each. */
+    digest_sha256_add(k->digest, k->buf, k->n);
     size_t off = 0;
     while (!k->failed && off < k->n) {
         ssize_t w = write(k->fd, k->buf + off, k->n - off);
@@ -193,7 +195,6 @@ static int config_history_sink_flush(struct config_history_sink *k)
 static int config_history_sink_put(const char *data, size_t len, void *arg)
 {
     struct config_history_sink *k = arg;
-    digest_sha256_add(k->digest, data, len);
     while (len && !k->failed) {
         size_t room = CONFIG_HISTORY_DUMP_BUF - k->n, m = len < room ? len : room;
         memcpy(k->buf + k->n, data, m);
