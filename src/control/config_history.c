@@ -264,41 +264,65 @@ int config_history_put_doc(const char *dir, uint64_t v, json_t *doc, json_t *met
     return rc == 0 ? config_history_commit_tmp(tmp, p, true) : rc;
 }
 
+/* in's bytes to out by the kernel (copy_file_range: nothing passes
+ * through this process's memory): 1 when copied, 0 when the kernel
+ * cannot (ENOSYS, EXDEV, EINVAL, ...: what it copied already undone, in
+ * and out rewound, for a copy by hand), -1 on another error (errno). */
+static int config_history_copy_kernel(int in, int out)
+{
+    size_t done = 0;
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
+        if (n == 0)
+            return 1;
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EIO || errno == ENOSPC || errno == EDQUOT || errno == EBADF)
+            return -1;
+        if (done == 0) /* nothing copied (a pipe, another file system) */
+            return 0;
+        return lseek(in, 0, SEEK_SET) == 0 && ftruncate(out, 0) == 0 && lseek(out, 0, SEEK_SET) == 0
+                   ? 0
+                   : -1;
+    }
+}
+
+/* in's bytes to out, read and written 64 KB at a time; 0 or -1 (errno). */
+static int config_history_copy_by_hand(int in, int out)
+{
+    char *buf = malloc(CONFIG_HISTORY_DUMP_BUF);
+    int rc = buf ? 0 : -1;
+    while (rc == 0) {
+        ssize_t n = read(in, buf, CONFIG_HISTORY_DUMP_BUF);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n == 0 ? 0 : -1;
+            break;
+        }
+        struct config_history_sink k = {.fd = out, .buf = buf, .n = (size_t)n};
+        rc = config_history_sink_flush(&k);
+    }
+    free(buf);
+    return rc;
+}
+
 /* src's bytes into path through a temporary file, an fsync, a rename and
- * an fsync of the directory; 0 or -1 (errno). The kernel copies
- * (copy_file_range: nothing passes through this process's memory), or a
- * read and a write of 64 KB at a time where it cannot. */
+ * an fsync of the directory; 0 or -1 (errno). */
 static int config_history_copy(const char *src, const char *path)
 {
     char tmp[4300];
     snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
     int in = open(src, O_RDONLY | O_CLOEXEC);
     int out = in >= 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640) : -1;
-    bool ok = out >= 0, kernel = true;
-    char *buf = NULL;
-    while (ok) {
-        ssize_t n = kernel ? copy_file_range(in, NULL, out, NULL, 1u << 30, 0) : -1;
-        if (n < 0 && kernel && errno != EINTR) { /* not here (ENOSYS, EXDEV, ...): by hand */
-            kernel = false;
-            ok = lseek(in, 0, SEEK_SET) == 0 && ftruncate(out, 0) == 0 &&
-                 lseek(out, 0, SEEK_SET) == 0 && (buf = malloc(CONFIG_HISTORY_DUMP_BUF));
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (!kernel) {
-            n = read(in, buf, CONFIG_HISTORY_DUMP_BUF);
-            if (n < 0 && errno == EINTR)
-                continue;
-            struct config_history_sink k = {.fd = out, .buf = buf, .n = n > 0 ? (size_t)n : 0};
-            ok = n >= 0 && config_history_sink_flush(&k) == 0;
-        }
-        if (n <= 0)
-            break;
-    }
+    int k = out >= 0 ? config_history_copy_kernel(in, out) : -1;
+    bool ok = k == 1 || (k == 0 && config_history_copy_by_hand(in, out) == 0);
     ok = ok && fsync(out) == 0;
     int saved = errno ? errno : EIO;
-    free(buf);
     if (in >= 0)
         close(in);
     if (out >= 0)

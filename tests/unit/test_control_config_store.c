@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -436,6 +437,24 @@ static void test_dump_stream(struct tap *t, const char *dir)
     TAP_CHECK(t, config_history_put_copy(hist, 9, path, meta) == -1, "a copy of nothing fails");
     config_history_path(hist, 9, ".json", p, sizeof(p));
     TAP_CHECK(t, access(p, F_OK) != 0, "and leaves no version");
+    /* From a pipe, which the kernel does not copy: by hand, the same bytes. */
+    char fifo[300];
+    snprintf(fifo, sizeof(fifo), "%s/stream.fifo", dir);
+    pid_t child = mkfifo(fifo, 0600) == 0 ? fork() : -1;
+    if (child == 0) {
+        FILE *f = fopen(fifo, "w");
+        size_t w = f ? fwrite(text, 1, len, f) : 0;
+        if (f)
+            fclose(f);
+        _exit(w == len ? 0 : 1);
+    }
+    rc = child > 0 ? config_history_put_copy(hist, 10, fifo, meta) : -1;
+    int st_child = -1;
+    if (child > 0)
+        waitpid(child, &st_child, 0);
+    config_history_path(hist, 10, ".json", p, sizeof(p));
+    TAP_CHECK(t, rc == 0 && st_child == 0 && test_holds(p, text, len),
+              "copied by hand from a pipe: the same bytes");
     json_decref(meta);
     free(text);
     json_decref(doc);
