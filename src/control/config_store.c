@@ -208,7 +208,7 @@ static void config_store_write_file(struct config_store *s)
     char tmp[4300], digest[DIGEST_SHA256_HEX] = "";
     bool dumped = config_history_dump_tmp(s->path, doc, mode, true, digest, tmp, sizeof(tmp)) == 0;
     int saved = errno;
-    if (dir)
+    if (dir && (dumped || doc))
         config_store_put_hist(s, dir, keep, v, v, dumped ? NULL : doc, dumped ? tmp : NULL, meta);
     json_decref(doc);
     struct config_api_stamp now = config_api_stamp_of(s->path);
