@@ -33,7 +33,9 @@ reply lists every record and would itself take tens of MB.) Then --changes
 single-record changes through PUT /v1/config/records/NAME (each swaps the
 record's first two regions), or --batch N changes per POST
 /v1/config/changes; RSS and the history directory's files and size printed
-every --every changes.
+every --every changes. The failover records are changed from the first on,
+or with --random SEED in a shuffled order (the estate's allocations then
+freed all over the heap rather than in the order they were made).
 
   sudo /usr/bin/python3 contrib/bench/memory_bench.py
   sudo /usr/bin/python3 contrib/bench/memory_bench.py --records 10000 --endpoints 1000 \\
@@ -182,6 +184,15 @@ def print_maps(pid):
           (heap, ", ".join("%.1f" % x for x in others[:8]) or "none"))
 
 
+def peak_mb(pid):
+    """The process's peak RSS so far (VmHWM), MB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def print_steady(a, pid):
     rss = config_bench.rss_mb(pid)
     sm = smaps_rollup(pid)
@@ -259,6 +270,11 @@ def run_changes(a, pid):
     done, t0, rows = 0, time.monotonic(), []
     # Only failover records (i % 10 < 7) are changed, so a change keeps the policy.
     targets = [i for i in range(a.records) if i % 10 < 7]
+    if a.random is not None:
+        # In an order of their own (seeded): a change lands anywhere in the
+        # estate, as a real stream's do, instead of walking it from its start,
+        # which frees the start's allocations in the order they were made.
+        random.Random(a.random).shuffle(targets)
     while done < a.changes:
         items = []
         for k in range(a.batch):
@@ -364,6 +380,8 @@ def run(a):
                     if a.maps:
                         print_maps(p.pid)
                     sys.stdout.flush()
+                print("  peak RSS (VmHWM) %.1f MB (%.2fx the start)"
+                      % (peak_mb(p.pid), peak_mb(p.pid) / start))
     finally:
         p.send_signal(signal.SIGTERM)
         try:
@@ -387,6 +405,9 @@ def main():
     ap.add_argument("--quiet", type=float, nargs="*", default=[],
                     help="after the changes, RSS again this many seconds after the last "
                     "(e.g. --quiet 10 100: before and after the spare array's 90 s)")
+    ap.add_argument("--random", type=int, default=None, metavar="SEED",
+                    help="change the failover records in a shuffled order (seeded) instead of "
+                         "from the first")
     ap.add_argument("--distinct", action="store_true",
                     help="every record a value of its own (TTL 30 + its number): nothing to share")
     ap.add_argument("--ask-all", action="store_true",

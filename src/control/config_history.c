@@ -2,6 +2,9 @@
  * config_history.c -- the history directory of whole versions
  * (config_history.h).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* copy_file_range */
+#endif
 #include "control/config_history.h"
 
 #include <dirent.h>
@@ -14,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/digest.h"
 #include "common/jsoncfg.h"
 #include "control/config_api.h"
 
@@ -127,7 +131,9 @@ char *config_history_text(json_t *doc, size_t *len)
     return config_history_dump_line(doc, JSON_INDENT(2), len);
 }
 
-int config_history_put(const char *dir, uint64_t v, const char *text, size_t len, json_t *meta)
+/* Version v's meta in dir ("version" and "format" set in a copy, "time"
+ * when it has none); 0 or -1 (errno). */
+static int config_history_put_meta(const char *dir, uint64_t v, json_t *meta)
 {
     char p[4200];
     json_t *m = json_copy(meta); /* meta may be another thread's too: not changed */
@@ -141,10 +147,201 @@ int config_history_put(const char *dir, uint64_t v, const char *text, size_t len
     config_history_path(dir, v, ".meta.json", p, sizeof(p));
     int rc = mtext ? config_history_write_text(p, mtext, mlen, 0640, true) : -1;
     free(mtext);
+    return rc;
+}
+
+int config_history_put(const char *dir, uint64_t v, const char *text, size_t len, json_t *meta)
+{
+    char p[4200];
+    int rc = config_history_put_meta(dir, v, meta);
     config_history_path(dir, v, ".json", p, sizeof(p));
     if (rc == 0)
         rc = config_history_write_text(p, text, len, 0640, true);
     return rc;
+}
+
+/* ---- a document dumped straight into a file ------------------------------ */
+
+/* What the dump hands jansson's callback: the file, the digest made as it
+ * goes (NULL: none asked), and a buffer so that a write(2) carries 64 KB
+ * rather than each of jansson's pieces (a key, a comma). */
+#define CONFIG_HISTORY_DUMP_BUF (64u * 1024)
+struct config_history_sink {
+    int fd;
+    struct digest_sha256_run *digest;
+    char *buf; /* CONFIG_HISTORY_DUMP_BUF octets, owned */
+    size_t n;
+    bool failed;
+};
+
+static int config_history_sink_flush(struct config_history_sink *k)
+{
+    /* Hashed a buffer at a time: jansson's pieces are a few octets each. */
+    digest_sha256_add(k->digest, k->buf, k->n);
+    size_t off = 0;
+    while (!k->failed && off < k->n) {
+        ssize_t w = write(k->fd, k->buf + off, k->n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            k->failed = true;
+        else
+            off += (size_t)w;
+    }
+    k->n = 0;
+    return k->failed ? -1 : 0;
+}
+
+static int config_history_sink_put(const char *data, size_t len, void *arg)
+{
+    struct config_history_sink *k = arg;
+    while (len && !k->failed) {
+        size_t room = CONFIG_HISTORY_DUMP_BUF - k->n, m = len < room ? len : room;
+        memcpy(k->buf + k->n, data, m);
+        k->n += m;
+        data += m;
+        len -= m;
+        if (k->n == CONFIG_HISTORY_DUMP_BUF)
+            config_history_sink_flush(k);
+    }
+    return k->failed ? -1 : 0;
+}
+
+int config_history_dump_tmp(const char *path, json_t *doc, mode_t mode, bool durable,
+                            char digest[DIGEST_SHA256_HEX], char *tmp, size_t tmp_len)
+{
+    snprintf(tmp, tmp_len, "%s.tmp%ld", path, (long)getpid()); /* as write_text's */
+    if (digest)
+        digest[0] = '\0';
+    struct config_history_sink k = {
+        .fd = doc ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) : -1,
+        .digest = digest ? digest_sha256_begin() : NULL,
+        .buf = malloc(CONFIG_HISTORY_DUMP_BUF),
+    };
+    errno = doc ? errno : EINVAL;
+    /* The bytes config_history_text makes: the same flags, then the newline. */
+    bool ok = k.fd >= 0 && k.buf && (!digest || k.digest) &&
+              json_dump_callback(doc, config_history_sink_put, &k, JSON_INDENT(2)) == 0 &&
+              config_history_sink_put("\n", 1, &k) == 0 && config_history_sink_flush(&k) == 0 &&
+              fchmod(k.fd, mode) == 0 && (!durable || fsync(k.fd) == 0);
+    int saved = errno ? errno : EIO;
+    if (digest)
+        digest_sha256_end_hex(k.digest, digest); /* frees it */
+    else
+        digest_sha256_end_hex(k.digest, (char[DIGEST_SHA256_HEX]){0});
+    free(k.buf);
+    if (k.fd >= 0)
+        close(k.fd);
+    if (!ok) {
+        if (k.fd >= 0)
+            unlink(tmp);
+        if (digest)
+            digest[0] = '\0';
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+int config_history_commit_tmp(const char *tmp, const char *path, bool durable)
+{
+    if (rename(tmp, path) != 0) {
+        int saved = errno;
+        unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    return durable ? config_history_sync_dir(path) : 0;
+}
+
+int config_history_put_doc(const char *dir, uint64_t v, json_t *doc, json_t *meta)
+{
+    char p[4200], tmp[4300];
+    int rc = config_history_put_meta(dir, v, meta);
+    config_history_path(dir, v, ".json", p, sizeof(p));
+    if (rc == 0)
+        rc = config_history_dump_tmp(p, doc, 0640, true, NULL, tmp, sizeof(tmp));
+    return rc == 0 ? config_history_commit_tmp(tmp, p, true) : rc;
+}
+
+/* in's bytes to out by the kernel (copy_file_range: nothing passes
+ * through this process's memory): 1 when copied, 0 when the kernel
+ * cannot (ENOSYS, EXDEV, EINVAL, ...: what it copied already undone, in
+ * and out rewound, for a copy by hand), -1 on another error (errno). */
+static int config_history_copy_kernel(int in, int out)
+{
+    size_t done = 0;
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
+        if (n == 0)
+            return 1;
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EIO || errno == ENOSPC || errno == EDQUOT || errno == EBADF)
+            return -1;
+        if (done == 0) /* nothing copied (a pipe, another file system) */
+            return 0;
+        return lseek(in, 0, SEEK_SET) == 0 && ftruncate(out, 0) == 0 && lseek(out, 0, SEEK_SET) == 0
+                   ? 0
+                   : -1;
+    }
+}
+
+/* in's bytes to out, read and written 64 KB at a time; 0 or -1 (errno). */
+static int config_history_copy_by_hand(int in, int out)
+{
+    char *buf = malloc(CONFIG_HISTORY_DUMP_BUF);
+    int rc = buf ? 0 : -1;
+    while (rc == 0) {
+        ssize_t n = read(in, buf, CONFIG_HISTORY_DUMP_BUF);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n == 0 ? 0 : -1;
+            break;
+        }
+        struct config_history_sink k = {.fd = out, .buf = buf, .n = (size_t)n};
+        rc = config_history_sink_flush(&k);
+    }
+    free(buf);
+    return rc;
+}
+
+/* src's bytes into path through a temporary file, an fsync, a rename and
+ * an fsync of the directory; 0 or -1 (errno). */
+static int config_history_copy(const char *src, const char *path)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    int out = in >= 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640) : -1;
+    int k = out >= 0 ? config_history_copy_kernel(in, out) : -1;
+    bool ok = k == 1 || (k == 0 && config_history_copy_by_hand(in, out) == 0);
+    ok = ok && fsync(out) == 0;
+    int saved = errno ? errno : EIO;
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    if (!ok) {
+        if (out >= 0)
+            unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    return config_history_commit_tmp(tmp, path, true);
+}
+
+int config_history_put_copy(const char *dir, uint64_t v, const char *src, json_t *meta)
+{
+    char p[4200];
+    int rc = config_history_put_meta(dir, v, meta);
+    config_history_path(dir, v, ".json", p, sizeof(p));
+    return rc == 0 ? config_history_copy(src, p) : rc;
 }
 
 /* Reads up to len bytes (less only at the end of the file or on error). */

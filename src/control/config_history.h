@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/digest.h"
+
 /* DIR/NNNNNNNN + ext (".json", ".meta.json"). */
 void config_history_path(const char *dir, uint64_t v, const char *ext, char *out, size_t len);
 /* The newest version with a document in dir (0: none). */
@@ -32,6 +34,22 @@ int config_history_write_text(const char *path, const char *text, size_t len, mo
  * "time" when it has none), then text (the whole document as the file
  * holds it); 0 or -1 (errno). */
 int config_history_put(const char *dir, uint64_t v, const char *text, size_t len, json_t *meta);
+/* doc dumped as config_history_text makes it (the same bytes), straight
+ * into a temporary file beside path (named in tmp, tmp_len octets; mode,
+ * an fsync when durable), never whole in memory: the text was 229 MB at
+ * 1,000,000 records, held beside the document while the file and the
+ * history were written (issue #55). digest (NULL: none) gets the SHA-256
+ * of the bytes as they go. 0, or -1 (errno) with nothing left behind.
+ * config_history_commit_tmp then renames tmp to path (and syncs the
+ * directory when durable); 0 or -1 (errno; tmp removed). */
+int config_history_dump_tmp(const char *path, json_t *doc, mode_t mode, bool durable,
+                            char digest[DIGEST_SHA256_HEX], char *tmp, size_t tmp_len);
+int config_history_commit_tmp(const char *tmp, const char *path, bool durable);
+/* As config_history_put, the document dumped into the history as it is
+ * made (put_doc), or copied from the file src that holds its text
+ * (put_copy: a file just dumped, config_history_dump_tmp). */
+int config_history_put_doc(const char *dir, uint64_t v, json_t *doc, json_t *meta);
+int config_history_put_copy(const char *dir, uint64_t v, const char *src, json_t *meta);
 /* Version v's document (ext ".json") or meta (".meta.json"), or NULL. */
 json_t *config_history_load(const char *dir, uint64_t v, const char *ext);
 /* Whether version v's document in dir is the very text of the file at

@@ -11,10 +11,12 @@
  * bytes only when they are the version's.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -360,6 +362,104 @@ static void test_quiet(struct tap *t, const char *dir)
     config_store_free(s);
 }
 
+/* The whole of a file, or NULL; *len its length. */
+static char *test_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    if (f && fseek(f, 0, SEEK_END) == 0) {
+        long n = ftell(f);
+        rewind(f);
+        buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+        if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        }
+        *len = (size_t)n;
+    }
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+/* Whether path holds exactly len bytes of text. */
+static bool test_holds(const char *path, const char *text, size_t len)
+{
+    size_t n = 0;
+    char *got = test_slurp(path, &n);
+    bool same = got && n == len && memcmp(got, text, len) == 0;
+    free(got);
+    return same;
+}
+
+/* A document dumped into a file as it is made (the writer's path, issue
+ * #55) holds the very bytes of config_history_text and their digest,
+ * through jansson's pieces and more than one 64 KB buffer; it is only a
+ * temporary file until committed; the history's copy of it and its own
+ * dump are the same bytes; a file that cannot be made leaves nothing. */
+static void test_dump_stream(struct tap *t, const char *dir)
+{
+    json_t *doc = test_doc(3000); /* some 150 KB of text */
+    size_t len = 0;
+    char *text = config_history_text(doc, &len), want[DIGEST_SHA256_HEX], got[DIGEST_SHA256_HEX];
+    digest_sha256_hex(text, len, want);
+    char path[300], tmp[400], hist[300], p[400];
+    snprintf(path, sizeof(path), "%s/stream.json", dir);
+    snprintf(hist, sizeof(hist), "%s/streamhist", dir);
+    mkdir(hist, 0700);
+    int rc = config_history_dump_tmp(path, doc, 0600, true, got, tmp, sizeof(tmp));
+    TAP_CHECK(t, rc == 0 && len > 128 * 1024 && test_holds(tmp, text, len),
+              "the dump is config_history_text's %zu bytes", len);
+    TAP_CHECK(t, strcmp(got, want) == 0, "its digest is theirs (%s)", got);
+    TAP_CHECK(t, access(path, F_OK) != 0, "nothing at the path before the commit");
+    json_t *meta = json_pack("{s:s}", "source", "api");
+    TAP_CHECK(t, config_history_put_copy(hist, 7, tmp, meta) == 0, "copied into the history");
+    config_history_path(hist, 7, ".json", p, sizeof(p));
+    TAP_CHECK(t, test_holds(p, text, len), "the history's copy is the same bytes");
+    TAP_CHECK(t,
+              config_history_commit_tmp(tmp, path, true) == 0 && test_holds(path, text, len) &&
+                  access(tmp, F_OK) != 0,
+              "committed: the file is the dump, the temporary gone");
+    struct stat st;
+    TAP_CHECK(t, stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "with the mode asked");
+    TAP_CHECK(t, config_history_put_doc(hist, 8, doc, meta) == 0, "dumped into the history");
+    config_history_path(hist, 8, ".json", p, sizeof(p));
+    json_t *m = config_history_load(hist, 8, ".meta.json");
+    TAP_CHECK(
+        t, test_holds(p, text, len) && m && json_integer_value(json_object_get(m, "version")) == 8,
+        "the same bytes, and its meta");
+    json_decref(m);
+    snprintf(path, sizeof(path), "%s/missing/stream.json", dir);
+    got[0] = 'x';
+    rc = config_history_dump_tmp(path, doc, 0600, true, got, tmp, sizeof(tmp));
+    TAP_CHECK(t, rc == -1 && errno == ENOENT && got[0] == '\0' && access(tmp, F_OK) != 0,
+              "a directory missing: -1 (ENOENT), no digest, nothing left");
+    TAP_CHECK(t, config_history_put_copy(hist, 9, path, meta) == -1, "a copy of nothing fails");
+    config_history_path(hist, 9, ".json", p, sizeof(p));
+    TAP_CHECK(t, access(p, F_OK) != 0, "and leaves no version");
+    /* From a pipe, which the kernel does not copy: by hand, the same bytes. */
+    char fifo[300];
+    snprintf(fifo, sizeof(fifo), "%s/stream.fifo", dir);
+    pid_t child = mkfifo(fifo, 0600) == 0 ? fork() : -1;
+    if (child == 0) {
+        FILE *f = fopen(fifo, "w");
+        size_t w = f ? fwrite(text, 1, len, f) : 0;
+        if (f)
+            fclose(f);
+        _exit(w == len ? 0 : 1);
+    }
+    rc = child > 0 ? config_history_put_copy(hist, 10, fifo, meta) : -1;
+    int st_child = -1;
+    if (child > 0)
+        waitpid(child, &st_child, 0);
+    config_history_path(hist, 10, ".json", p, sizeof(p));
+    TAP_CHECK(t, rc == 0 && st_child == 0 && test_holds(p, text, len),
+              "copied by hand from a pipe: the same bytes");
+    json_decref(meta);
+    free(text);
+    json_decref(doc);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -370,6 +470,7 @@ int main(void)
     test_recover(&t, dir);
     test_same_text(&t, dir);
     test_quiet(&t, dir);
+    test_dump_stream(&t, dir);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
