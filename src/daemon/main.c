@@ -68,6 +68,17 @@ int main(int argc, char **argv)
      * the 16 MB pad). contrib/bench/README.md ("Reloading under load"). */
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
     mallopt(M_TOP_PAD, 4 * 1024 * 1024);
+    /* No fast bins: a freed small chunk is merged with its neighbours when
+     * freed (beyond the thread's tcache), not kept aside for a later sweep.
+     * At 1,000,000 records a version let go (a document read from etcd,
+     * the writer's copy, a replaced records object) left millions of
+     * chunks in the fast bins, and the next large request or malloc_trim
+     * swept them all holding the arena's lock: the dropper's trim at nice
+     * 19 held it for seconds while the main thread's copy waited on it (a
+     * fleet node's change 5-7 s after a start), and a DNS worker's request
+     * swept them with its set held (issue #55). The cost measured for
+     * malloc-bound work (`gtmd check` of a 1,000,000-record zone): 2 %. */
+    mallopt(M_MXFAST, 0);
     /* No OpenSSL clean-up at exit: a NOTIFY thread (detached, it may still
      * be signing with TSIG while the process exits) would find OpenSSL's
      * locks freed under it (a SEGV in EVP_MAC_fetch seen in CI's
