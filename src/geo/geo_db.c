@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/hash.h"
+
 struct flat_ctx {
     MMDB_s *mmdb;
     struct geo_db *db;
@@ -50,15 +52,6 @@ void *geo_xcalloc(size_t n, size_t size)
     return p;
 }
 
-static uint64_t geo_hash64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
 static void geo_u64map_grow(struct geo_u64map *m)
 {
     struct geo_u64map o = *m;
@@ -68,7 +61,7 @@ static void geo_u64map_grow(struct geo_u64map *m)
     for (size_t i = 0; i < o.cap; i++) {
         if (!o.keys[i])
             continue;
-        size_t j = geo_hash64(o.keys[i]) & (m->cap - 1);
+        size_t j = hash_fmix64(o.keys[i]) & (m->cap - 1);
         while (m->keys[j])
             j = (j + 1) & (m->cap - 1);
         m->keys[j] = o.keys[i];
@@ -82,7 +75,7 @@ size_t geo_u64map_slot(struct geo_u64map *m, uint64_t key)
 {
     if ((m->n + 1) * 2 > m->cap)
         geo_u64map_grow(m);
-    size_t j = geo_hash64(key + 1) & (m->cap - 1);
+    size_t j = hash_fmix64(key + 1) & (m->cap - 1);
     while (m->keys[j] && m->keys[j] != key + 1)
         j = (j + 1) & (m->cap - 1);
     return j;
@@ -103,7 +96,7 @@ static uint64_t loc_hash(const struct geo_location *l)
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < sizeof(*l); i++)
         h = (h ^ p[i]) * 1099511628211ull;
-    return geo_hash64(h);
+    return hash_fmix64(h);
 }
 
 static void loc_slots_grow(struct geo_db *db, struct geo_intern *it)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 
 void serve_registry_init(struct serve_registry *reg, uint32_t max_ids)
@@ -13,15 +14,6 @@ void serve_registry_init(struct serve_registry *reg, uint32_t max_ids)
     memset(reg, 0, sizeof(*reg));
     arena_init(&reg->mem);
     reg->max_ids = max_ids;
-}
-
-static uint64_t serve_registry_fmix(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    return k ^ (k >> 33);
 }
 
 static uint64_t serve_registry_rotl(uint64_t x, int r)
@@ -60,8 +52,8 @@ static void serve_registry_murmur(const uint8_t *p, size_t len, uint64_t out[2])
     h2 ^= len;
     h1 += h2;
     h2 += h1;
-    h1 = serve_registry_fmix(h1);
-    h2 = serve_registry_fmix(h2);
+    h1 = hash_fmix64(h1);
+    h2 = hash_fmix64(h2);
     h1 += h2;
     h2 += h1;
     out[0] = h1;
