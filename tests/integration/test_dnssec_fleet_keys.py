@@ -396,7 +396,13 @@ def test_fleet_signs_with_one_key_set(lab):
     ok, _ = poll(lambda: zone_state(n1).get("state") == "cannot_decrypt", 15, 0.2)
     assert ok, fleet_keys(n1)
     assert "tag does not verify" in zone_state(n1)["error"], zone_state(n1)
-    assert dnskey_set(n1) == held1
+    # It keeps the keys it had: none from the altered blob, and still a
+    # KSK and a ZSK. Its own schedule may still purge the old ZSK it held
+    # (a step of the lock holder's own, not the blob's: seen once in CI
+    # under ASan, the purge falling between the two reads).
+    now = dnskey_set(n1)
+    assert set(now) <= set(held1), (now, held1)
+    assert {f for _, f in now} == {256, 257}, (now, held1)
 
 
 @pytest.mark.parametrize("secret,mode,want", [
