@@ -4,6 +4,7 @@
  */
 #include "common/jsonrecycle.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -80,6 +81,19 @@ void jsonrecycle_reclaim(struct jsonrecycle *r)
     }
     r->have_objs = true;
     json_decref(old); /* its root and the values not kept */
+}
+
+void jsonrecycle_keep_copy(struct jsonrecycle *r, json_t *copy, const json_t *doc)
+{
+    /* An empty delta, not one found by comparing copy with doc: they hold
+     * the same members by construction, and the comparison walked all of
+     * them (1,000,000 records: 20-50 ms under the owner's lock). */
+    json_t *none = json_object();
+    if (!none)
+        abort();
+    jsonrecycle_retire(r, copy, none, doc);
+    json_decref(none);
+    jsonrecycle_reclaim(r);
 }
 
 /* Kind k's object o brought on by delta d in place; false when it

@@ -89,6 +89,13 @@ void jsonrecycle_retire(struct jsonrecycle *r, json_t *old, json_t *delta, const
 bool jsonrecycle_advance(struct jsonrecycle *r, const json_t *from, json_t *delta,
                          const json_t *next);
 
+/* copy (a reference handed over), an unused copy of doc made off the
+ * owner's lock (jsonrecycle_copy_fresh), kept for the next copy of doc,
+ * which takes it whole: retired with an empty delta to doc and taken
+ * apart at once. What was kept before is dropped. The idle copies made
+ * ahead of a change (config_api_edit.c, config_fleet.c) are kept so. */
+void jsonrecycle_keep_copy(struct jsonrecycle *r, json_t *copy, const json_t *doc);
+
 /* Takes the retired document apart when nothing else holds it or its
  * resource objects; else lets it go (its last holder frees it), or with
  * keep_busy keeps it retired, to be taken apart by the copy of the

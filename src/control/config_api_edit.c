@@ -173,18 +173,10 @@ static bool config_api_warm_keep(struct config_api *api, json_t *doc, json_t *cu
         json_decref(doc);
         return false;
     }
-    json_t *none = json_object();
-    if (!none)
-        abort();
     /* A replaced version still held elsewhere (the writer's copy of it for
      * its dump) is let go: its last holder frees it, and the copy takes its
-     * place. */
-    jsonrecycle_clear(&api->recycle);
-    /* An unused copy with nothing touched: retired with an empty delta
-     * back, taken apart, and taken whole by the next change's copy
-     * (jsonrecycle.h). */
-    config_api_cow_unused(api, doc, cur, serial, none, 0);
-    json_decref(none);
+     * place, taken whole by the next change's copy (jsonrecycle.h). */
+    jsonrecycle_keep_copy(&api->recycle, doc, cur);
     return true;
 }
 

@@ -171,7 +171,8 @@ struct config_history_sink {
     struct digest_sha256_run *digest;
     char *buf; /* CONFIG_HISTORY_DUMP_BUF octets, owned */
     size_t n;
-    bool failed;
+    bool failed, stopped;
+    const struct config_history_stop *until; /* NULL: to the end */
 };
 
 static int config_history_sink_flush(struct config_history_sink *k)
@@ -189,6 +190,8 @@ static int config_history_sink_flush(struct config_history_sink *k)
             off += (size_t)w;
     }
     k->n = 0;
+    if (!k->failed && k->until && k->until->stop(k->until->arg))
+        k->failed = k->stopped = true;
     return k->failed ? -1 : 0;
 }
 
@@ -210,6 +213,13 @@ static int config_history_sink_put(const char *data, size_t len, void *arg)
 int config_history_dump_tmp(const char *path, json_t *doc, mode_t mode, bool durable,
                             char digest[DIGEST_SHA256_HEX], char *tmp, size_t tmp_len)
 {
+    return config_history_dump_tmp_until(path, doc, mode, durable, digest, tmp, tmp_len, NULL);
+}
+
+int config_history_dump_tmp_until(const char *path, json_t *doc, mode_t mode, bool durable,
+                                  char digest[DIGEST_SHA256_HEX], char *tmp, size_t tmp_len,
+                                  const struct config_history_stop *until)
+{
     snprintf(tmp, tmp_len, "%s.tmp%ld", path, (long)getpid()); /* as write_text's */
     if (digest)
         digest[0] = '\0';
@@ -217,6 +227,7 @@ int config_history_dump_tmp(const char *path, json_t *doc, mode_t mode, bool dur
         .fd = doc ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) : -1,
         .digest = digest ? digest_sha256_begin() : NULL,
         .buf = malloc(CONFIG_HISTORY_DUMP_BUF),
+        .until = until,
     };
     errno = doc ? errno : EINVAL;
     /* The bytes config_history_text makes: the same flags, then the newline. */
@@ -224,7 +235,7 @@ int config_history_dump_tmp(const char *path, json_t *doc, mode_t mode, bool dur
               json_dump_callback(doc, config_history_sink_put, &k, JSON_INDENT(2)) == 0 &&
               config_history_sink_put("\n", 1, &k) == 0 && config_history_sink_flush(&k) == 0 &&
               fchmod(k.fd, mode) == 0 && (!durable || fsync(k.fd) == 0);
-    int saved = errno ? errno : EIO;
+    int saved = k.stopped ? ECANCELED : errno ? errno : EIO;
     if (digest)
         digest_sha256_end_hex(k.digest, digest); /* frees it */
     else

@@ -44,6 +44,17 @@ int config_history_put(const char *dir, uint64_t v, const char *text, size_t len
  * directory when durable); 0 or -1 (errno; tmp removed). */
 int config_history_dump_tmp(const char *path, json_t *doc, mode_t mode, bool durable,
                             char digest[DIGEST_SHA256_HEX], char *tmp, size_t tmp_len);
+/* A dump that may be given up: stop(arg) is asked after each 64 KB, and
+ * when it says true the dump ends as a failed one (-1, errno ECANCELED,
+ * nothing left behind). The writer dumps the newest version without
+ * copying it so, and lets it go when a newer one comes (config_store.c). */
+struct config_history_stop {
+    bool (*stop)(void *arg);
+    void *arg;
+};
+int config_history_dump_tmp_until(const char *path, json_t *doc, mode_t mode, bool durable,
+                                  char digest[DIGEST_SHA256_HEX], char *tmp, size_t tmp_len,
+                                  const struct config_history_stop *until);
 int config_history_commit_tmp(const char *tmp, const char *path, bool durable);
 /* As config_history_put, the document dumped into the history as it is
  * made (put_doc), or copied from the file src that holds its text

@@ -50,8 +50,9 @@ struct config_store {
     char *hist_dir; /* NULL: none (changed only while nothing is owed) */
     unsigned keep;
     bool busy_file, busy_hist, stop;
-    int hurry; /* flushes waiting: no rest */
-    int jfd;   /* the journal, appending */
+    uint64_t in_place_v; /* the version the writer dumps without a copy (0: none) */
+    int hurry;           /* flushes waiting: no rest */
+    int jfd;             /* the journal, appending */
     char file_digest[DIGEST_SHA256_HEX];
     /* Monotonic seconds (deadline_mono). */
     double last_ms;            /* the CPU time the last step took (writer only) */
@@ -182,10 +183,98 @@ static int config_store_put_hist(struct config_store *s, const char *dir, unsign
     return rc;
 }
 
+/* Milliseconds since t (monotonic seconds, deadline_mono). */
+static double config_store_ms_since(double t)
+{
+    return (deadline_mono() - t) * 1e3;
+}
+
+/* A writer whose steps are long (a large document) waits for a pause in
+ * the changes before it writes the file, and writes it anyway once the
+ * file is CONFIG_STORE_LAG_MAX_MS behind. Resting nine times a step was
+ * not enough: a fleet of three at 100,000 records wrote a 15 MB document
+ * on each node every 1.5 s, and the changes beside those dumps took 2-4
+ * times as long (the p99 of a change served on every node 150-190 ms
+ * against 66-95 with the writer quiet, contrib/bench/README.md, fifteenth
+ * session), nice 19 or not: they share the caches and memory bandwidth.
+ * Every version is durable in the journal when committed; a flush, a
+ * reload and a stop do not wait (hurry). (config_store_quiet) */
+#define CONFIG_STORE_QUIET_FROM_MS 20.0 /* steps of this much CPU and more wait */
+#define CONFIG_STORE_QUIET_MS 300.0     /* a pause: no version for this long */
+#define CONFIG_STORE_LAG_MAX_MS 10000.0
+
+/* Whether the writer dumps the newest version as it is, without a copy,
+ * giving it up when a newer one comes (config_store_write_file): a large
+ * document (steps of CONFIG_STORE_QUIET_FROM_MS and more) written after a
+ * pause, neither hurried nor late by CONFIG_STORE_LAG_MAX_MS. (lock) */
+static bool config_store_in_place(const struct config_store *s)
+{
+    return !s->stop && !s->hurry && s->last_ms >= CONFIG_STORE_QUIET_FROM_MS &&
+           config_store_ms_since(s->owed_since) < CONFIG_STORE_LAG_MAX_MS;
+}
+
+/* config_history_stop's question for a dump in place: has a newer
+ * version been committed? */
+static bool config_store_newer(void *arg)
+{
+    struct config_store *s = arg;
+    pthread_mutex_lock(&s->lock);
+    bool newer = s->newest_v != s->in_place_v;
+    pthread_mutex_unlock(&s->lock);
+    return newer;
+}
+
+/* A dump in place given up: the version is let go, and whoever waits for
+ * that (config_store_let_go) is told. Takes doc's reference. (lock not
+ * held; held on return) */
+static void config_store_gave_up(struct config_store *s, json_t *doc, json_t *meta, char *dir)
+{
+    json_decref(doc);
+    json_decref(meta);
+    free(dir);
+    pthread_mutex_lock(&s->lock);
+    s->in_place_v = 0;
+    s->busy_file = false;
+    pthread_cond_broadcast(&s->written);
+}
+
+/* What a write of version v left (config_store_write_file): rc, the
+ * file's rename, or edited, a hand edit kept; the digest and stamp of the
+ * file written, errno of a failure in saved. (lock) */
+static void config_store_wrote(struct config_store *s, uint64_t v, int rc, bool edited,
+                               const char *digest, const struct config_api_stamp *stamp, int saved)
+{
+    if (edited) {
+        log_warn("event=config_write result=kept_edit file=%s version=%llu note=\"the file was "
+                 "edited by hand while changes were written behind: the edit is kept (a reload "
+                 "serves it), the versions are in the history\"",
+                 s->path, (unsigned long long)v);
+        s->file_digest[0] = '\0'; /* the journal must not be replayed over the edit */
+        s->written_stamp = (struct config_api_stamp){0};
+    } else if (rc == 0) {
+        snprintf(s->file_digest, sizeof(s->file_digest), "%s", digest);
+        s->file_stamp = s->written_stamp = *stamp;
+    }
+    if (rc == 0 || edited) {
+        s->file_v = s->written_v = v;
+        config_store_prune(s);
+        config_store_cut_journal(s);
+    } else { /* the journal keeps every version: a flush or a restart writes it */
+        s->failed_v = v;
+        log_error("event=config_write result=failed file=%s error=\"%s\" note=\"the change "
+                  "journal keeps the versions; the next change, a reload or a restart writes "
+                  "it\"",
+                  s->path, strerror(saved));
+    }
+    s->busy_file = false;
+    s->in_place_v = 0;
+}
+
 /* The newest version written as the file and into the history (lock held
- * on entry and return; dropped while writing). The file is replaced only
- * when it is the one the store expects: a hand edit meanwhile is kept. */
-static void config_store_write_file(struct config_store *s)
+ * on entry and return; dropped while writing); false when a dump in place
+ * was given up for a newer version. The file is replaced only when it is
+ * the one the store expects: a hand edit meanwhile is kept. */
+static bool config_store_write_file(struct config_store *s)
 {
     uint64_t v = s->newest_v;
     json_t *doc = json_incref(s->newest_doc);
@@ -194,9 +283,21 @@ static void config_store_write_file(struct config_store *s)
     char *dir = it && s->hist_dir ? strdup(s->hist_dir) : NULL;
     unsigned keep = s->keep;
     struct config_api_stamp expect = s->file_stamp;
+    /* A copy (0.6 s at 1,000,000 records, config_store_detach) held the
+     * version while it was made, and a change after it then lost that
+     * version's objects and copied them on its own path: 0.5-1 s, the
+     * slowest change of a fleet after a start (issue #55). After a pause
+     * the version is dumped as it is (nobody changes an installed
+     * version), and let go within 64 KB of the dump once a newer one is
+     * committed; the file is written after the next pause. A hurried or
+     * late write still copies, so that it ends. */
+    bool in_place = doc && config_store_in_place(s);
+    struct config_history_stop until = {config_store_newer, s};
+    s->in_place_v = in_place ? v : 0;
     s->busy_file = true;
     pthread_mutex_unlock(&s->lock);
-    doc = config_store_detach(doc);
+    if (!in_place)
+        doc = config_store_detach(doc);
 
     struct stat st;
     mode_t mode = stat(s->path, &st) == 0 ? st.st_mode & 07777 : 0640;
@@ -206,8 +307,13 @@ static void config_store_write_file(struct config_store *s)
      * process's peak after a stream of changes (issue #55). A file that
      * cannot be written leaves the history its own dump. */
     char tmp[4300], digest[DIGEST_SHA256_HEX] = "";
-    bool dumped = config_history_dump_tmp(s->path, doc, mode, true, digest, tmp, sizeof(tmp)) == 0;
+    bool dumped = config_history_dump_tmp_until(s->path, doc, mode, true, digest, tmp, sizeof(tmp),
+                                                in_place ? &until : NULL) == 0;
     int saved = errno;
+    if (!dumped && saved == ECANCELED) {
+        config_store_gave_up(s, doc, meta, dir);
+        return false;
+    }
     if (dir && (dumped || doc))
         config_store_put_hist(s, dir, keep, v, v, dumped ? NULL : doc, dumped ? tmp : NULL, meta);
     json_decref(doc);
@@ -233,38 +339,11 @@ static void config_store_write_file(struct config_store *s)
     pthread_mutex_lock(&s->lock);
     if (it)
         it->in_hist = true; /* written, or given up (logged) */
-    if (edited) {
-        log_warn("event=config_write result=kept_edit file=%s version=%llu note=\"the file was "
-                 "edited by hand while changes were written behind: the edit is kept (a reload "
-                 "serves it), the versions are in the history\"",
-                 s->path, (unsigned long long)v);
-        s->file_digest[0] = '\0'; /* the journal must not be replayed over the edit */
-        s->written_stamp = (struct config_api_stamp){0};
-    } else if (rc == 0) {
-        snprintf(s->file_digest, sizeof(s->file_digest), "%s", digest);
-        s->file_stamp = s->written_stamp = stamp;
-    }
-    if (rc == 0 || edited) {
-        s->file_v = s->written_v = v;
-        config_store_prune(s);
-        config_store_cut_journal(s);
-    } else { /* the journal keeps every version: a flush or a restart writes it */
-        s->failed_v = v;
-        log_error("event=config_write result=failed file=%s error=\"%s\" note=\"the change "
-                  "journal keeps the versions; the next change, a reload or a restart writes "
-                  "it\"",
-                  s->path, strerror(saved));
-    }
-    s->busy_file = false;
+    config_store_wrote(s, v, rc, edited, digest, &stamp, saved);
+    return true;
 }
 
 static void config_store_rest(struct config_store *s);
-
-/* Milliseconds since t (monotonic seconds, deadline_mono). */
-static double config_store_ms_since(double t)
-{
-    return (deadline_mono() - t) * 1e3;
-}
 
 /* The writer thread's CPU time so far, in ms: what a rest is measured by
  * (the time a step waits for the disk to sync is nobody's CPU). */
@@ -375,19 +454,6 @@ static void config_store_rest(struct config_store *s)
         ;
 }
 
-/* A writer whose steps are long (a large document) waits for a pause in
- * the changes before it writes the file, and writes it anyway once the
- * file is CONFIG_STORE_LAG_MAX_MS behind. Resting nine times a step was
- * not enough: a fleet of three at 100,000 records wrote a 15 MB document
- * on each node every 1.5 s, and the changes beside those dumps took 2-4
- * times as long (the p99 of a change served on every node 150-190 ms
- * against 66-95 with the writer quiet, contrib/bench/README.md, fifteenth
- * session), nice 19 or not: they share the caches and memory bandwidth.
- * Every version is durable in the journal when committed; a flush, a
- * reload and a stop do not wait (hurry). (lock) */
-#define CONFIG_STORE_QUIET_FROM_MS 20.0 /* steps of this much CPU and more wait */
-#define CONFIG_STORE_QUIET_MS 300.0     /* a pause: no version for this long */
-#define CONFIG_STORE_LAG_MAX_MS 10000.0
 static void config_store_quiet(struct config_store *s)
 {
     while (!s->stop && !s->hurry && s->last_ms >= CONFIG_STORE_QUIET_FROM_MS &&
@@ -435,12 +501,14 @@ static void *config_store_run(void *arg)
             continue;
         }
         double t0 = deadline_mono(), c0 = config_store_cpu_ms();
-        if (file) /* every version committed meanwhile: one write */
-            config_store_write_file(s);
-        else
-            config_store_write_hist(s);
+        /* every version committed meanwhile: one write */
+        bool done = file ? config_store_write_file(s) : (config_store_write_hist(s), true);
         wrote = true;
         double ms = config_store_ms_since(t0);
+        if (!done) { /* given up for a newer version: the step's cost stays the last whole one's */
+            log_msg(LOG_LEVEL_DEBUG, "event=config_write what=file result=let_go ms=%.1f", ms);
+            continue;
+        }
         if (file) { /* the history's steps rest inside */
             s->last_ms = config_store_cpu_ms() - c0;
             s->last_end = deadline_mono();
@@ -574,6 +642,16 @@ int config_store_commit(struct config_store *s, uint64_t v, json_t *doc, json_t 
     pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->lock);
     return 0;
+}
+
+void config_store_let_go(struct config_store *s, double ms)
+{
+    pthread_mutex_lock(&s->lock);
+    struct timespec until = deadline_after(ms / 1e3);
+    while (s->in_place_v && s->in_place_v != s->newest_v &&
+           pthread_cond_timedwait(&s->written, &s->lock, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&s->lock);
 }
 
 void config_store_flush(struct config_store *s, bool all)

@@ -75,6 +75,12 @@ int config_store_commit(struct config_store *s, uint64_t v, json_t *doc, json_t 
 /* Keeps version v (a hand edit or a fleet version already in the file) in
  * the history now, after what is owed; 0 or -1 (logged). */
 int config_store_record(struct config_store *s, uint64_t v, json_t *doc, json_t *meta);
+/* Waits up to ms for the writer to let go of the version it dumps as it
+ * is (without a copy) once a newer one is committed: it does so within 64
+ * KB of its dump. For a caller about to take the replaced version's
+ * objects apart for the next copy (a fleet node's recycler,
+ * config_fleet.c), which it cannot do while the writer holds them. */
+void config_store_let_go(struct config_store *s, double ms);
 /* Waits until the file holds every version committed (all: and the
  * history every one still in the window). A file write that failed is
  * tried once more. */

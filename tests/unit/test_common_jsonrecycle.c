@@ -359,11 +359,13 @@ static void test_fresh(struct tap *t)
               "a fresh copy is a copy, made without the recycler");
     TAP_CHECK(t, json_object_get(ahead, "ttl") == json_object_get(v1, "ttl"),
               "a key that is no kind stays shared");
-    json_t *none = json_object();
-    jsonrecycle_retire(&r, ahead, none, v1); /* ahead's reference handed over */
+    /* Something kept before is dropped for it. */
+    json_t *old = jsonrecycle_copy_fresh(test_kinds, v1), *none = json_object();
+    jsonrecycle_retire(&r, old, none, v1);
     json_decref(none);
-    jsonrecycle_reclaim(&r);
-    TAP_CHECK(t, jsonrecycle_ready(&r, v1), "given back unused: ready for the document");
+    jsonrecycle_keep_copy(&r, ahead, v1); /* ahead's reference handed over */
+    TAP_CHECK(t, jsonrecycle_ready(&r, v1) && !r.retired && r.have_objs,
+              "given back unused: taken apart at once, ready for the document");
     json_t *v2 = jsonrecycle_copy(&r, v1, NULL);
     TAP_CHECK(t, test_is_copy(v2, v1) && r.reused == 2 && r.copied == 0,
               "the next copy takes it (%llu reused, %llu copied)", r.reused, r.copied);

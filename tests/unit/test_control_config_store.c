@@ -460,6 +460,39 @@ static void test_dump_stream(struct tap *t, const char *dir)
     json_decref(doc);
 }
 
+/* config_history_stop's for the tests: yes from the call numbered
+ * *arg on (counting down), never when it starts negative. */
+static bool test_stop_after(void *arg)
+{
+    int *left = arg;
+    return *left >= 0 && (*left)-- == 0;
+}
+
+/* A dump that may be given up (the writer's dump of a version as it is,
+ * let go when a newer one comes): asked after each 64 KB; given up, it
+ * fails with ECANCELED and leaves nothing; never asked to stop, it is the
+ * whole dump. */
+static void test_dump_until(struct tap *t, const char *dir)
+{
+    json_t *doc = test_doc(3000); /* some 150 KB of text: three buffers */
+    size_t len = 0;
+    char *text = config_history_text(doc, &len), got[DIGEST_SHA256_HEX], tmp[400], path[300];
+    snprintf(path, sizeof(path), "%s/until.json", dir);
+    int left = 1;
+    struct config_history_stop until = {test_stop_after, &left};
+    got[0] = 'x';
+    int rc = config_history_dump_tmp_until(path, doc, 0600, true, got, tmp, sizeof(tmp), &until);
+    TAP_CHECK(t, rc == -1 && errno == ECANCELED && got[0] == '\0' && access(tmp, F_OK) != 0,
+              "given up at the second buffer: -1 (ECANCELED), no digest, nothing left");
+    TAP_CHECK(t, left == -1, "asked once a buffer until then (%d)", left);
+    left = -1;
+    rc = config_history_dump_tmp_until(path, doc, 0600, true, got, tmp, sizeof(tmp), &until);
+    TAP_CHECK(t, rc == 0 && test_holds(tmp, text, len), "not given up: the whole dump");
+    unlink(tmp);
+    free(text);
+    json_decref(doc);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -471,6 +504,7 @@ int main(void)
     test_same_text(&t, dir);
     test_quiet(&t, dir);
     test_dump_stream(&t, dir);
+    test_dump_until(&t, dir);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
