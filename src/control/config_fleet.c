@@ -66,6 +66,11 @@
 /* How long a change waits for the version being applied here
  * (config_fleet_settle). */
 #define CONFIG_FLEET_BASE_WAIT_S 1.0
+/* How long applying a version waits for the file writer to let go of the
+ * version it replaced (config_store_let_go): the writer checks after each
+ * 64 KB it dumps, at nice 10; a copy of 1,000,000 records instead is 0.5-1
+ * s on the main thread. */
+#define CONFIG_FLEET_LET_GO_MS 50.0
 /* Objects of a working document of a chain known to be its own
  * (config_fleet_chain): records, pools, checks... */
 #define CONFIG_FLEET_OWNED_MAX 16
@@ -171,13 +176,7 @@ bool config_fleet_warm(struct config_api *api)
         /* An unused copy: retired with an empty delta to base and taken
          * apart, so that the next version's copy of base takes it whole
          * (jsonrecycle.h), as config_api_warm's copy of the document. */
-        json_t *none = json_object();
-        if (!none)
-            abort();
-        jsonrecycle_clear(&api->fleet_recycle);
-        jsonrecycle_retire(&api->fleet_recycle, copy, none, base);
-        jsonrecycle_reclaim(&api->fleet_recycle);
-        json_decref(none);
+        jsonrecycle_keep_copy(&api->fleet_recycle, copy, base);
     } else
         json_decref(copy);
     json_decref(base);
@@ -813,7 +812,11 @@ static void config_fleet_take(struct config_api *api, uint64_t head, json_t *rec
     }
     json_decref(cur);
     /* The document the version replaced is gone: keep the shared part
-     * before it if nothing else holds it (config_fleet_keep_base). */
+     * before it if nothing else holds it (config_fleet_keep_base). The
+     * file writer may still be dumping it: it lets go within a
+     * moment, where the next version would copy every record without it. */
+    if (api->store && api->fleet_recycle.retired)
+        config_store_let_go(api->store, CONFIG_FLEET_LET_GO_MS);
     jsonrecycle_reclaim(&api->fleet_recycle);
 }
 
