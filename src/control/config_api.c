@@ -330,6 +330,8 @@ void config_api_free(struct config_api *api)
     jsonrecycle_clear(&api->recycle);
     json_decref(api->pending);
     json_decref(api->fleet_doc);
+    json_decref(api->fleet_prewarm);
+    json_decref(api->fleet_prewarm_root);
     jsonrecycle_clear(&api->fleet_recycle);
     jsonshare_clear(&api->share);
     pthread_mutex_destroy(&api->lock);

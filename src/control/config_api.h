@@ -186,6 +186,14 @@ struct config_api {
      * every time the store thread asks. (lock) */
     uint64_t warm_serial, fleet_warm_v;
     const json_t *fleet_warm_doc;
+    /* A fleet node's copy of the document read at start, made beside the
+     * start's compile (config_api_prewarm_begin), and that document (both
+     * references; NULL: none): the fleet's recycler takes it for the first
+     * version when that is this document (a joining node's own, found by
+     * its digest: fleet_config_parts.c), instead of the idle store thread
+     * copying it after the join, where the first changes met it.
+     * Let go at the first version applied. (lock) */
+    json_t *fleet_prewarm, *fleet_prewarm_root;
 };
 
 /* Sets api up for the file at path with params p (copied); records the
@@ -288,9 +296,10 @@ bool config_api_warm(struct config_api *api);
  * then makes it). config_api_prewarm_end waits for the copy and gives it
  * to api's recycler when api's newest document is still root and api
  * would keep one (config_api_warm's rules); else, or with api NULL (a
- * start that failed), drops it. Frees w. */
+ * start that failed), drops it. With fleet, a second copy is made for the
+ * fleet's recycler (api->fleet_prewarm). Frees w. */
 struct config_api_prewarm;
-struct config_api_prewarm *config_api_prewarm_begin(json_t *root);
+struct config_api_prewarm *config_api_prewarm_begin(json_t *root, bool fleet);
 void config_api_prewarm_end(struct config_api_prewarm *w, struct config_api *api);
 
 /* The fleet's configuration (config_fleet.c). config_fleet_offer is the
@@ -302,6 +311,10 @@ void config_fleet_offer(void *arg, uint64_t head, json_t *records);
 /* The version this node serves when its newest is a fleet version, else 0
  * (it has not joined yet): what the fleet starts from. */
 uint64_t config_fleet_applied(struct config_api *api);
+/* The shared part of the document this node serves (a new reference), or
+ * NULL when that is a fleet version already: what the fleet compares a
+ * whole version with before it reads it (fleet_env.config_own). */
+json_t *config_fleet_own(struct config_api *api);
 void config_fleet_attach(struct config_api *api, struct fleet *fleet, struct event_base *base);
 void config_fleet_detach(struct config_api *api);
 

@@ -222,6 +222,8 @@ struct config_api_prewarm {
     pthread_t thread;
     json_t *root; /* referenced */
     json_t *copy; /* the thread's result (NULL: out of memory) */
+    bool fleet;
+    json_t *fleet_copy; /* with fleet: the fleet recycler's (NULL: none) */
     double ms;
 };
 
@@ -230,11 +232,13 @@ static void *config_api_prewarm_main(void *arg)
     struct config_api_prewarm *w = arg;
     double t0 = deadline_mono();
     w->copy = jsonrecycle_copy_fresh(admin_config_kinds, w->root);
+    if (w->fleet)
+        w->fleet_copy = jsonrecycle_copy_fresh(admin_config_kinds, w->root);
     w->ms = (deadline_mono() - t0) * 1e3;
     return NULL;
 }
 
-struct config_api_prewarm *config_api_prewarm_begin(json_t *root)
+struct config_api_prewarm *config_api_prewarm_begin(json_t *root, bool fleet)
 {
     if (!root)
         return NULL;
@@ -242,6 +246,7 @@ struct config_api_prewarm *config_api_prewarm_begin(json_t *root)
     if (!w)
         abort();
     w->root = json_incref(root);
+    w->fleet = fleet;
     if (pthread_create(&w->thread, NULL, config_api_prewarm_main, w) != 0) {
         json_decref(w->root);
         free(w);
@@ -265,10 +270,17 @@ void config_api_prewarm_end(struct config_api_prewarm *w, struct config_api *api
             fits = config_api_warm_keep(api, w->copy, w->root, api->doc_serial);
         else
             json_decref(w->copy);
+        if (w->fleet_copy && api->fleet_mode && api->doc == w->root && !api->fleet_prewarm) {
+            api->fleet_prewarm = w->fleet_copy;
+            api->fleet_prewarm_root = json_incref(w->root);
+        } else
+            json_decref(w->fleet_copy);
         pthread_mutex_unlock(&api->lock);
         log_info("event=config_warm result=%s at=start ms=%.1f", fits ? "ready" : "dropped", w->ms);
-    } else
+    } else {
         json_decref(w->copy);
+        json_decref(w->fleet_copy);
+    }
     json_decref(w->root);
     free(w);
 }

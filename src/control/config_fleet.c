@@ -142,6 +142,27 @@ static void config_fleet_keep_base(struct config_api *api, uint64_t v, json_t *s
     api->fleet_doc_v = v;
 }
 
+/* Gives the copy made at start (api->fleet_prewarm) to the fleet's
+ * recycler for base, the shared part now kept, when base's resources are
+ * the very objects of the document it was copied from (a joining node's
+ * own document became the version). Either way it is let go: a later
+ * version is not that document. (lock) */
+static void config_fleet_prewarm_take(struct config_api *api, json_t *base, uint64_t v)
+{
+    json_t *copy = api->fleet_prewarm, *root = api->fleet_prewarm_root;
+    api->fleet_prewarm = api->fleet_prewarm_root = NULL;
+    bool same = copy && base;
+    for (const char *const *k = api->fleet_recycle.kinds; same && *k; k++)
+        same = json_object_get(base, *k) == json_object_get(root, *k);
+    if (same && !jsonrecycle_ready(&api->fleet_recycle, base)) {
+        jsonrecycle_keep_copy(&api->fleet_recycle, copy, base);
+        log_info("event=config_fleet_warm result=ready version=%llu at=start",
+                 (unsigned long long)v);
+    } else
+        json_decref(copy);
+    json_decref(root);
+}
+
 /* Whether the fleet's recycler wants a copy of base, fleet version v's
  * shared part kept: it has none ready, none was tried for it, and no
  * version is being applied (which replaces it). (lock) */
@@ -369,6 +390,7 @@ bool config_fleet_newer(struct config_api *api, uint64_t seen)
 /* Tells the fleet (and the waiting API) what this node serves. (lock) */
 static void config_fleet_done(struct config_api *api, uint64_t failed, const char *why)
 {
+    config_fleet_prewarm_take(api, NULL, 0); /* not taken by now: not needed */
     api->fleet_applying = 0;
     if (failed) {
         api->fleet_failed = failed;
@@ -427,6 +449,7 @@ static void config_fleet_apply(struct config_api *api, json_t *rec, json_t *shar
         if (config_api_record_as(api, v, cur, meta, NULL) == 0) {
             config_api_file_is_version(api);
             config_fleet_keep_base(api, v, own, dl);
+            config_fleet_prewarm_take(api, own, v);
             config_fleet_done(api, 0, NULL);
         } else
             config_fleet_done(api, v, "the history directory could not keep it");
@@ -858,6 +881,17 @@ uint64_t config_fleet_applied(struct config_api *api)
     pthread_mutex_unlock(&api->lock);
     json_decref(m);
     return v;
+}
+
+json_t *config_fleet_own(struct config_api *api)
+{
+    if (config_fleet_applied(api))
+        return NULL; /* the next whole versions are built from the fleet's */
+    pthread_mutex_lock(&api->lock);
+    json_t *cur = config_api_current(api, NULL);
+    json_t *own = cur ? config_shared_part(cur) : NULL;
+    pthread_mutex_unlock(&api->lock);
+    return own;
 }
 
 void config_fleet_offer(void *arg, uint64_t head, json_t *records)

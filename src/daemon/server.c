@@ -491,8 +491,9 @@ static int server_start(struct server *srv)
     config_store_recover(srv->config_path);
     srv->cfg_stamp = config_api_stamp_of(srv->config_path);
     srv->cfg = server_load_config(srv, NULL, NULL, &errs);
-    if (srv->cfg && srv->cfg->config_api.history_dir && !srv->cfg->fleet.enabled)
-        srv->prewarm = config_api_prewarm_begin(srv->cfg->root);
+    if (srv->cfg && srv->cfg->config_api.history_dir)
+        srv->prewarm = config_api_prewarm_begin(srv->cfg->root, srv->cfg->fleet.enabled &&
+                                                                    srv->cfg->config_api.fleet);
     if (srv->cfg && server_check_nofile(srv->cfg, srv->cfg->gslb, err, sizeof(err)) != 0)
         errlist_add(&errs, "%s", err);
     struct serve_set *set =

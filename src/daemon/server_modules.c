@@ -292,6 +292,7 @@ static int server_mod_fleet_start(struct server *srv, struct serve_set *set)
         env.on_config = config_fleet_offer;
         env.config_arg = &srv->confapi;
         env.config_applied = config_fleet_applied(&srv->confapi);
+        env.config_own = env.config_applied ? NULL : config_fleet_own(&srv->confapi);
     } else if (srv->confapi.fleet_mode)
         log_error("event=config_fleet result=off why=\"%s\" note=\"this node does not follow "
                   "the fleet's configuration\"",
@@ -299,6 +300,7 @@ static int server_mod_fleet_start(struct server *srv, struct serve_set *set)
     char err[512];
     server_safety_init(&srv->safety, set); /* set is published later: it lives on */
     srv->fleet = fleet_start(&c->fleet, &env, err, sizeof(err));
+    json_decref(env.config_own); /* the fleet holds its own reference */
     if (!srv->fleet) {
         server_safety_destroy(&srv->safety);
         log_error("%s", err);

@@ -587,6 +587,7 @@ void fleet_free(struct fleet *f)
     free(f->sent_text);
     free(f->sent_slots);
     json_decref(f->vantage);
+    json_decref(f->cfg.own);
     fleet_params_free(&f->p);
     pthread_mutex_destroy(&f->lock);
     pthread_cond_destroy(&f->cond);
@@ -616,6 +617,7 @@ struct fleet *fleet_new(const struct fleet_params *p, const struct fleet_env *en
     f->cfg.arg = env->config_arg;
     f->cfg.applied = env->config_applied;
     f->cfg.seen = env->config_applied;
+    f->cfg.own = json_incref(env->config_own);
     snprintf(f->version, sizeof(f->version), "%s", env->version ? env->version : "");
     f->vantage = json_array();
     for (size_t i = 0; i < env->n_vantage; i++)

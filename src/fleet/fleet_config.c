@@ -839,7 +839,15 @@ void fleet_config_applied(struct fleet *f, uint64_t version, const char *error)
     f->cfg.put_due |= moved;
     moved |= f->cfg.offer_open; /* a fetch may wait for this */
     f->cfg.offer_open = false;
+    /* A version of the fleet's is served: whole versions from now on are
+     * built from it, never this node's document from before. */
+    json_t *own = version && !f->cfg.error[0] ? f->cfg.own : NULL;
+    if (own) {
+        f->cfg.own = NULL;
+        f->cfg.own_sha[0] = '\0';
+    }
     pthread_mutex_unlock(&f->lock);
+    json_decref(own); /* outside the lock: it can be the last of a document */
     if (moved)
         event_active(f->ev_jobs, EV_TIMEOUT, 0);
 }

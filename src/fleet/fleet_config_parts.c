@@ -51,6 +51,13 @@ struct fleet_parts_call {
     char sha256[DIGEST_SHA256_HEX];
     json_t *doc;
     char why[300];
+    /* get: this node's own document (fleet_cfg.own, a reference; NULL:
+     * none) and its digest ("" until hashed, or when that failed); tried:
+     * hashed by this call already. */
+    json_t *own;
+    char own_sha[DIGEST_SHA256_HEX];
+    bool own_tried;
+    double own_ms;
     size_t *bytes;   /* put: the caller's, set before done */
     size_t part_max; /* put: a slice's length ("config_part_kib") */
     fleet_parts_fn done;
@@ -88,6 +95,7 @@ static void fleet_parts_on_dropped(void *arg, enum etcd_status st, json_t *resp,
 static void fleet_parts_free(struct fleet_parts_call *c)
 {
     json_decref(c->doc);
+    json_decref(c->own);
     json_decref(c->records);
     free(c->text);
     free(c);
@@ -352,12 +360,85 @@ static void fleet_parts_get_page(struct fleet_parts_call *c, const char *prefix,
     etcd_call(c->f->etcd, "/v3/kv/range", req, fleet_parts_on_get, c);
 }
 
+/* ---- a whole version this node has: its own document ------------------- */
+
+static int fleet_parts_own_add(const char *buf, size_t size, void *data)
+{
+    digest_sha256_add(data, buf, size);
+    return 0;
+}
+
+/* Off the fleet thread: the digest of own's compact text, as the writer
+ * of parts makes it (fleet_parts_dump_run), without the text in memory.
+ * own is installed on its node and never changed, so it is read as it is
+ * (jansson's dump changes nothing; its counts are atomic). */
+static void fleet_parts_own_run(void *arg)
+{
+    struct fleet_parts_call *c = arg;
+    double t0 = deadline_mono();
+    struct digest_sha256_run *d = digest_sha256_begin();
+    int rc = d ? json_dump_callback(c->own, fleet_parts_own_add, d, JSON_COMPACT) : -1;
+    digest_sha256_end_hex(d, c->own_sha);
+    if (rc != 0)
+        c->own_sha[0] = '\0';
+    c->own_ms = (deadline_mono() - t0) * 1e3;
+}
+
+
+/* Back on the fleet thread: the digest kept for the next fetch while the
+ * same document is this node's, and the reading goes on. */
+static void fleet_parts_own_hashed(void *arg, bool cancelled)
+{
+    struct fleet_parts_call *c = arg;
+    if (cancelled) {
+        fleet_parts_free(c);
+        return;
+    }
+    c->own_tried = true;
+    pthread_mutex_lock(&c->f->lock);
+    if (c->f->cfg.own == c->own)
+        snprintf(c->f->cfg.own_sha, sizeof(c->f->cfg.own_sha), "%s", c->own_sha);
+    pthread_mutex_unlock(&c->f->lock);
+    log_info("event=fleet_config_own result=%s ms=%.1f", c->own_sha[0] ? "hashed" : "failed",
+             c->own_ms);
+    fleet_parts_get_next(c);
+}
+
+/* Whether rec, a whole version in parts, is this node's own document (its
+ * digest is the one the record names, which its signature covers): then it
+ * gets that document as its "doc" and is not read. false when own's digest
+ * is still to be made (started here: the reading goes on when it is). */
+static bool fleet_parts_own_is(struct fleet_parts_call *c, json_t *rec, bool *wait)
+{
+    *wait = false;
+    if (!c->own)
+        return false;
+    if (!c->own_sha[0] && !c->own_tried) {
+        *wait = true;
+        fleet_work_start(c->f, fleet_parts_own_run, fleet_parts_own_hashed, c);
+        return false;
+    }
+    const char *sum = json_string_value(json_object_get(json_object_get(rec, "parts"), "sha256"));
+    if (!c->own_sha[0] || !sum || strcmp(sum, c->own_sha) != 0)
+        return false;
+    json_object_set(rec, "doc", c->own);
+    pthread_mutex_lock(&c->f->lock);
+    c->f->cfg.parts_own++;
+    pthread_mutex_unlock(&c->f->lock);
+    return true;
+}
+
 static void fleet_parts_get_next(struct fleet_parts_call *c)
 {
     for (; c->at < json_array_size(c->records); c->at++) {
         json_t *rec = json_array_get(c->records, c->at);
         if (json_object_get(rec, "doc") || !json_object_get(rec, "parts"))
             continue;
+        bool wait;
+        if (fleet_parts_own_is(c, rec, &wait))
+            continue;
+        if (wait)
+            return; /* fleet_parts_own_hashed goes on */
         json_t *parts = json_object_get(rec, "parts");
         fleet_parts_get_page(c, json_string_value(json_object_get(parts, "prefix")),
                              (size_t)json_integer_value(json_object_get(parts, "n")));
@@ -373,6 +454,10 @@ void fleet_config_parts_get(struct fleet *f, json_t *records, fleet_parts_fn don
         abort();
     *c = (struct fleet_parts_call){
         .f = f, .records = json_incref(records), .done = done, .arg = arg};
+    pthread_mutex_lock(&f->lock);
+    c->own = json_incref(f->cfg.own);
+    snprintf(c->own_sha, sizeof(c->own_sha), "%s", f->cfg.own_sha);
+    pthread_mutex_unlock(&f->lock);
     fleet_parts_get_next(c);
 }
 

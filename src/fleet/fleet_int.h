@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "common/deadline.h"
+#include "common/digest.h"
 #include "fleet/etcd.h"
 #include "fleet/fleet.h"
 #include "fleet/fleet_compat.h"
@@ -435,6 +436,14 @@ struct fleet_cfg {
      * it built from their delta instead, without reading the parts
      * (/v1/status fleet.config_parts) (L). */
     uint64_t parts_read, parts_skipped;
+    /* This node's own document's shared part while it serves no version
+     * of the fleet (fleet_env.config_own; a reference, NULL: none), and
+     * the digest of its compact text ("" until hashed): a whole version
+     * with that digest is this document, taken as it is instead of read
+     * (parts_own counts them). Let go once a version is applied (L). */
+    json_t *own;
+    char own_sha[DIGEST_SHA256_HEX];
+    uint64_t parts_own;
 };
 
 enum fleet_conn { FLEET_CONN_DOWN = 0, FLEET_CONN_SYNCING, FLEET_CONN_SYNCED };

@@ -153,8 +153,9 @@ json_t *fleet_view_status(struct fleet *f)
     json_object_set_new(st, "layout_written", json_integer(f->layout_out));
     json_object_set_new(st, "read_pages", json_integer((json_int_t)f->read_pages));
     json_object_set_new(st, "config_parts",
-                        json_pack("{s:I, s:I}", "read", (json_int_t)f->cfg.parts_read, "skipped",
-                                  (json_int_t)f->cfg.parts_skipped));
+                        json_pack("{s:I, s:I, s:I}", "read", (json_int_t)f->cfg.parts_read,
+                                  "skipped", (json_int_t)f->cfg.parts_skipped, "own",
+                                  (json_int_t)f->cfg.parts_own));
     json_object_set_new(st, "rejected", rej);
     json_object_set_new(st, "compat", fleet_compat_view_locked(f));
     /* The direct channel: "peer" (null when off) and each peer's figures

@@ -309,9 +309,18 @@ def test_each_node_makes_its_copies_ahead_once_per_version(cluster, be, made):
     records each was 0.7-1.2 s of the first changes after a start (issue
     #55). The store thread asks again every second while idle (versions
     come from other nodes without a call), but each copy is tried once per
-    version: no node makes the same one twice, idle or not."""
+    version: no node makes the same one twice, idle or not. Nodes started
+    from the fleet's document make both at the start, beside the compile
+    (config_api_prewarm_begin): the fleet's copy is taken for the first
+    version when that is the node's own document (at=start)."""
     nodes = fleet_nodes(cluster, be, made)
     v = synced(nodes, 30.0)
+    for n in nodes:
+        assert any("result=ready at=start" in ln for ln in warm_lines(n, "config_warm")), \
+            (n.admin, warm_lines(n, "config_warm"))
+        assert any("result=ready version=%d at=start" % v in ln
+                   for ln in warm_lines(n, "config_fleet_warm")), \
+            (n.admin, warm_lines(n, "config_fleet_warm"))
 
     def ready(n):
         return any("result=ready" in ln for ln in warm_lines(n, "config_fleet_warm")) and \
@@ -829,8 +838,10 @@ def test_a_large_whole_version_travels_in_parts(cluster, be, made):
     """A whole document larger than one part (here 6,000 records, over
     512 KiB of compact JSON, in parts of 64 KiB: "config_part_kib") is
     written in parts under config/v/p/ before its version, which names them
-    with their digest; every node reads it back, more than one page of 8
-    parts (the bootstrap, and a node that starts later); a part changed in etcd
+    with their digest; a node whose own document has that digest (the
+    bootstrap, a node started from the same file) takes its own instead of
+    reading it, and a node that starts later with another file reads it
+    back, more than one page of 8 parts; a part changed in etcd
     makes a node refuse the version rather than serve what it holds. The
     chain of deltas after it goes on past keep while its bytes are below
     a quarter of the document's (head says both): small changes do not
@@ -860,10 +871,16 @@ def test_a_large_whole_version_travels_in_parts(cluster, be, made):
     for n in nodes:
         assert n.answer("big5999.example.com.") == ["127.0.0.31"]
     assert head["chain_bytes"] == 0 and head["full_bytes"] > 512 * 1024, head
-    # Deltas on top, past keep (3): the chain is far below a quarter of the
-    # document.
+    # Both nodes started from this very document (the same file): each
+    # found the version's digest to be its own document's and took that
+    # instead of reading the parts.
     def parts(n):
         return n.get("/v1/status")[1]["fleet"]["config_parts"]
+    assert [parts(n) for n in nodes] == [{"read": 0, "skipped": 0, "own": 1}] * 2, \
+        [parts(n) for n in nodes]
+    assert all("event=fleet_config_own result=hashed" in n.read_log() for n in nodes)
+    # Deltas on top, past keep (3): the chain is far below a quarter of the
+    # document.
     before = [parts(n) for n in nodes]
     for i in range(4):
         st, body = put(nodes[i % 2], "records/big%d.example.com." % i, record("eu"))
@@ -919,7 +936,8 @@ def test_a_large_whole_version_travels_in_parts(cluster, be, made):
                  n3.answer("seq6.example.com.") == ["127.0.0.32"] and
                  n3.answer("big5999.example.com.") == ["127.0.0.31"], 30.0)
     assert ok, n3.read_log()[-2000:]
-    assert parts(n3)["read"] == 1, parts(n3)
+    # Its own document (without the 6,000 records) is not the version's.
+    assert parts(n3)["read"] == 1 and parts(n3)["own"] == 0, parts(n3)
     all_at(nodes + [n3], v0 + 14)
     st, hist = n3.get("/v1/config/history")
     assert [h["version"] for h in hist["versions"]] == [v0 + 14, v0 + 13, v0 + 12], hist
