@@ -290,6 +290,31 @@ class Run:
         self.algs_seen = set()
         self.stages, self.verified = set(), 0
         self.zsks_seen = set()
+        # When each step was first seen done, in seconds from the start:
+        # what a run past RUN_S reports, so that a slow stage shows.
+        self.t0, self.at = time.monotonic(), {}
+
+    def note_steps(self):
+        for k in ("zsk_rolled", "emergency", "emergency_done", "restarted", "ksk_done",
+                  "algroll", "algroll_done"):
+            if getattr(self, k) and k not in self.at:
+                self.at[k] = round(time.monotonic() - self.t0, 1)
+
+    def describe(self):
+        """A run that did not end: each step's time, what was seen, each
+        node's keys and DNSSEC log lines, the parent's log (pytest cuts a
+        long assertion's repr, which hid all of it)."""
+        out = ["steps done at (s): %s; now %.1f s" % (self.at, time.monotonic() - self.t0),
+               "algorithms seen (DNSKEY, RRSIG, parent DS): %s" % sorted(self.algs_seen),
+               "ZSKs seen (tag, algorithm): %s" % sorted(self.zsks_seen)]
+        for g in self.env.nodes:
+            name = g.config["fleet"]["node"]
+            if g.proc:
+                out.append("%s keys: %s" % (name, fleet_keys(g)))
+            out += ["%s: %s" % (name, ln) for ln in g.read_log().splitlines()
+                    if "event=dnssec" in ln][-40:]
+        out.append(ksk.logs(self.env.kdir)[-4000:])
+        return "\n".join(out)
 
     def verify_stages(self):
         """AXFR of each node whose zone (DNSKEY and CDS RRsets) is one not
@@ -420,6 +445,7 @@ class Run:
             self.start_algroll()
         elif self.algroll:
             self.algroll_done = self.check_algroll()
+        self.note_steps()
         return self.algroll_done
 
 
@@ -432,8 +458,8 @@ def test_chain_of_trust_through_a_fleet(lab):
     run = Run(env, client, first_ksk)
     try:
         ok, _ = poll(run.step, RUN_S - (time.monotonic() - t0), 0.2)
-        assert ok, (vars(run), [fleet_keys(g) for g in env.nodes if g.proc],
-                    ksk.logs(env.kdir))
+        if not ok:
+            pytest.fail(run.describe(), pytrace=False)
         # A few rounds after the last step: the caches hold the new chain.
         time.sleep(1)
     finally:
@@ -485,3 +511,4 @@ def test_chain_of_trust_through_a_fleet(lab):
            sum(1 for _, a, b in client.sets if a != b), skew, run.restarted[0],
            run.restarted[1], run.holder_after, [(t["action"], t["ok"]) for t in tries],
            len(zsk13), took_alg, took))
+    print("steps done at (s): %s" % run.at)
