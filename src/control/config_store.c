@@ -51,6 +51,7 @@ struct config_store {
     unsigned keep;
     bool busy_file, busy_hist, stop;
     uint64_t in_place_v; /* the version the writer dumps without a copy (0: none) */
+    uint64_t let_gos;    /* dumps in place given up for a newer version */
     int hurry;           /* flushes waiting: no rest */
     int jfd;             /* the journal, appending */
     char file_digest[DIGEST_SHA256_HEX];
@@ -235,6 +236,7 @@ static void config_store_gave_up(struct config_store *s, json_t *doc, json_t *me
     pthread_mutex_lock(&s->lock);
     s->in_place_v = 0;
     s->busy_file = false;
+    s->let_gos++;
     pthread_cond_broadcast(&s->written);
 }
 
@@ -642,6 +644,14 @@ int config_store_commit(struct config_store *s, uint64_t v, json_t *doc, json_t 
     pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->lock);
     return 0;
+}
+
+uint64_t config_store_let_gos(struct config_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t n = s->let_gos;
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 void config_store_let_go(struct config_store *s, double ms)

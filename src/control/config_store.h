@@ -81,6 +81,9 @@ int config_store_record(struct config_store *s, uint64_t v, json_t *doc, json_t 
  * objects apart for the next copy (a fleet node's recycler,
  * config_fleet.c), which it cannot do while the writer holds them. */
 void config_store_let_go(struct config_store *s, double ms);
+/* How many dumps in place the writer gave up for a newer version so far
+ * (each logged at debug: event=config_write result=let_go). */
+uint64_t config_store_let_gos(struct config_store *s);
 /* Waits until the file holds every version committed (all: and the
  * history every one still in the window). A file write that failed is
  * tried once more. */

@@ -384,7 +384,6 @@ static void fleet_parts_own_run(void *arg)
     c->own_ms = (deadline_mono() - t0) * 1e3;
 }
 
-
 /* Back on the fleet thread: the digest kept for the next fetch while the
  * same document is this node's, and the reading goes on. */
 static void fleet_parts_own_hashed(void *arg, bool cancelled)

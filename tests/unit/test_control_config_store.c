@@ -493,6 +493,83 @@ static void test_dump_until(struct tap *t, const char *dir)
     json_decref(doc);
 }
 
+/* Version k of test_let_go's alternation (as test_quiet's): doc[1] for
+ * even k, doc[0] for odd. */
+static int test_lg_commit(struct config_store *s, json_t **doc, json_t **d, json_t **u,
+                          json_t *meta, int k, const char *path)
+{
+    int x = k % 2 ? 1 : 0;
+    struct config_api_stamp was = config_api_stamp_of(path);
+    char why[256];
+    return config_store_commit(s, (uint64_t)k, doc[!x], d[x], u[x], meta, &was, why, sizeof(why));
+}
+
+/* A large document's write after a pause dumps the version as it is and
+ * gives it up when a newer one is committed meanwhile (asked every 64 KB):
+ * config_store_let_go returns once the writer let go, the file is the
+ * newest version after the next pause, and every version is in the
+ * history. The second commit of a pair comes later and later after the
+ * first (300 ms, the pause, then 25 ms more each try, a dump of this
+ * document being 50 ms and more) until it lands inside a dump; at most 30
+ * tries and 40 s. */
+static void test_let_go(struct tap *t, const char *dir)
+{
+    char path[256], hist[256];
+    snprintf(path, sizeof(path), "%s/lg.json", dir);
+    snprintf(hist, sizeof(hist), "%s/lg-history", dir);
+    json_t *base = test_doc(200000),
+           *doc[2] = {test_big_version(base, 1), test_big_version(base, 2)};
+    json_t *d[2] = {jsondelta_diff(doc[0], doc[1]), jsondelta_diff(doc[1], doc[0])};
+    char why[256] = "";
+    json_t *u[2] = {jsondelta_undo(doc[0], d[0], why, sizeof(why)),
+                    jsondelta_undo(doc[1], d[1], why, sizeof(why))};
+    json_t *meta = json_pack("{s:s, s:s}", "source", "api", "author", "test");
+    json_dump_file(doc[0], path, JSON_COMPACT);
+    mkdir(hist, 0700);
+    struct config_store *s = config_store_new(path);
+    if (s)
+        config_store_set_history(s, hist, 100);
+    int k = 2, bad = !u[0] || !u[1];
+    uint64_t gone = 0;
+    double waited = 0, t0 = test_now_ms();
+    for (int i = 0; s && !gone && i < 30 && test_now_ms() - t0 < 40000; i++) {
+        bad += test_lg_commit(s, doc, d, u, meta, k++, path) != 0;
+        struct timespec nap = {0, (300 + 25 * i) * 1000000L};
+        nanosleep(&nap, NULL);
+        bad += test_lg_commit(s, doc, d, u, meta, k++, path) != 0;
+        double w0 = test_now_ms();
+        config_store_let_go(s, 3000);
+        waited = test_now_ms() - w0 > waited ? test_now_ms() - w0 : waited;
+        gone = config_store_let_gos(s);
+    }
+    TAP_CHECK(t, s && bad == 0 && gone >= 1,
+              "a dump in place given up for a newer version (%llu, versions 2..%d)",
+              (unsigned long long)gone, k - 1);
+    TAP_CHECK(t, waited < 2000, "config_store_let_go returned once the writer let go (%.0f ms)",
+              waited);
+    if (s)
+        config_store_flush(s, true);
+    json_t *f = test_load(path);
+    TAP_CHECK(t, json_equal(f, doc[(k - 1) % 2 ? 0 : 1]), "then the file is the newest, %d", k - 1);
+    json_decref(f);
+    int missing = 0;
+    for (int v = 2; s && v < k; v++) {
+        json_t *h = config_store_load(s, (uint64_t)v, ".json");
+        missing += !json_equal(h, doc[v % 2 ? 0 : 1]);
+        json_decref(h);
+    }
+    TAP_CHECK(t, s && missing == 0, "every version 2..%d in the history as it was (%d not)", k - 1,
+              missing);
+    config_store_free(s);
+    for (int i = 0; i < 2; i++) {
+        json_decref(doc[i]);
+        json_decref(d[i]);
+        json_decref(u[i]);
+    }
+    json_decref(meta);
+    json_decref(base);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -505,6 +582,7 @@ int main(void)
     test_quiet(&t, dir);
     test_dump_stream(&t, dir);
     test_dump_until(&t, dir);
+    test_let_go(&t, dir);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
