@@ -256,12 +256,20 @@ struct config_api_prewarm *config_api_prewarm_begin(json_t *root, bool fleet)
     return w;
 }
 
+bool config_api_on_fleet_version(const struct config_api *api)
+{
+    json_t *m = api->version ? config_api_load_version(api, api->version, ".meta.json") : NULL;
+    bool fleet = json_is_true(json_object_get(m, "fleet"));
+    json_decref(m);
+    return fleet;
+}
+
 void config_api_prewarm_end(struct config_api_prewarm *w, struct config_api *api)
 {
     if (!w)
         return;
     pthread_join(w->thread, NULL);
-    bool fits = false;
+    bool fits = false, held = false;
     if (api) {
         pthread_mutex_lock(&api->lock);
         /* Only for the document api serves, the one copied: a file that
@@ -270,13 +278,19 @@ void config_api_prewarm_end(struct config_api_prewarm *w, struct config_api *api
             fits = config_api_warm_keep(api, w->copy, w->root, api->doc_serial);
         else
             json_decref(w->copy);
-        if (w->fleet_copy && api->fleet_mode && api->doc == w->root && !api->fleet_prewarm) {
+        if (w->fleet_copy && api->fleet_mode && api->doc == w->root && !api->fleet_prewarm &&
+            !config_api_on_fleet_version(api)) {
             api->fleet_prewarm = w->fleet_copy;
             api->fleet_prewarm_root = json_incref(w->root);
+            held = true;
         } else
             json_decref(w->fleet_copy);
         pthread_mutex_unlock(&api->lock);
-        log_info("event=config_warm result=%s at=start ms=%.1f", fits ? "ready" : "dropped", w->ms);
+        log_info("event=config_warm result=%s at=start ms=%.1f%s", fits ? "ready" : "dropped",
+                 w->ms,
+                 !w->fleet ? ""
+                 : held    ? " fleet_copy=held"
+                           : " fleet_copy=dropped");
     } else {
         json_decref(w->copy);
         json_decref(w->fleet_copy);

@@ -68,6 +68,9 @@ int config_api_install(struct config_api *api, json_t *doc, uint64_t v, json_t *
                        json_t **result, int *status);
 /* Version v's document (ext ".json") or meta (".meta.json"), or NULL. */
 json_t *config_api_load_version(const struct config_api *api, uint64_t v, const char *ext);
+/* Whether api's newest version is one of the fleet's (its meta says
+ * "fleet"): the node has joined. (lock) */
+bool config_api_on_fleet_version(const struct config_api *api);
 /* NULL when doc loads as `gtmd check` loads a file, else its errors. (lock) */
 json_t *config_api_check(struct config_api *api, json_t *doc);
 /* Serves doc (borrowed) through the daemon's reload, which writes it as

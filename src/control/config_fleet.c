@@ -547,10 +547,7 @@ static void config_fleet_join(struct config_api *api, json_t *cur)
 {
     if (!api->version)
         return;
-    json_t *m = config_api_load_version(api, api->version, ".meta.json");
-    bool fleet = json_is_true(json_object_get(m, "fleet"));
-    json_decref(m);
-    if (fleet)
+    if (config_api_on_fleet_version(api))
         return;
     char aside[4200], keep[4200];
     snprintf(aside, sizeof(aside), "%s/before-fleet-%ld", api->history_dir, (long)time(NULL));
@@ -834,6 +831,8 @@ static void config_fleet_take(struct config_api *api, uint64_t head, json_t *rec
             config_fleet_records(api, head, records, cur);
     }
     json_decref(cur);
+    if (head) /* the first version here was made from it, or not: no use now */
+        config_fleet_prewarm_take(api, NULL, 0);
     /* The document the version replaced is gone: keep the shared part
      * before it if nothing else holds it (config_fleet_keep_base). The
      * file writer may still be dumping it: it lets go within a
@@ -876,10 +875,8 @@ static void config_fleet_run(evutil_socket_t fd, short what, void *arg)
 uint64_t config_fleet_applied(struct config_api *api)
 {
     pthread_mutex_lock(&api->lock);
-    json_t *m = api->version ? config_api_load_version(api, api->version, ".meta.json") : NULL;
-    uint64_t v = json_is_true(json_object_get(m, "fleet")) ? api->version : 0;
+    uint64_t v = config_api_on_fleet_version(api) ? api->version : 0;
     pthread_mutex_unlock(&api->lock);
-    json_decref(m);
     return v;
 }
 

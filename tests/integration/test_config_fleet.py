@@ -116,6 +116,12 @@ def test_changes_on_any_node_are_served_by_all_and_survive_restarts(cluster, be,
     synced(nodes)
     for n in nodes:
         assert version(n) == v0 + 100
+        # Copies made at the start: the fleet's held for the first version
+        # on the first start, none kept on a restart at a fleet version.
+        starts = [ln for ln in n.read_log().splitlines()
+                  if "event=config_warm " in ln and "at=start" in ln]
+        assert len(starts) == 2 and "fleet_copy=held" in starts[0] and \
+            "fleet_copy=dropped" in starts[1], starts
         for i in (0, 50, 99):
             assert n.answer("r%d.example.com." % i) == ["127.0.0.31"], i
 
