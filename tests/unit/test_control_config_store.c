@@ -298,6 +298,57 @@ static double test_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Two large versions in turn, each commit's delta and undo made once, so
+ * that a commit costs its journal line only, beside the writer: version k
+ * is doc[1] for even k, doc[0] for odd. All references owned. */
+struct test_pair {
+    json_t *base, *doc[2], *d[2], *u[2], *meta;
+};
+
+/* The pair of records records; the file at path holds doc[0]. false when
+ * an undo could not be made. */
+static bool test_pair_init(struct test_pair *p, int records, const char *path, size_t flags)
+{
+    char why[256] = "";
+    p->base = test_doc(records);
+    for (int i = 0; i < 2; i++)
+        p->doc[i] = test_big_version(p->base, i + 1);
+    for (int i = 0; i < 2; i++) {
+        p->d[i] = jsondelta_diff(p->doc[i], p->doc[!i]);
+        p->u[i] = jsondelta_undo(p->doc[i], p->d[i], why, sizeof(why));
+    }
+    p->meta = json_pack("{s:s, s:s}", "source", "api", "author", "test");
+    json_dump_file(p->doc[0], path, flags);
+    return p->u[0] && p->u[1];
+}
+
+static json_t *test_pair_doc(const struct test_pair *p, int k)
+{
+    return p->doc[k % 2 ? 0 : 1];
+}
+
+/* Commits version k (from doc[x] to doc[!x]); 0 or -1. */
+static int test_pair_commit(struct config_store *s, const struct test_pair *p, int k,
+                            const char *path)
+{
+    int x = k % 2 ? 1 : 0;
+    struct config_api_stamp was = config_api_stamp_of(path);
+    char why[256];
+    return config_store_commit(s, (uint64_t)k, p->doc[!x], p->d[x], p->u[x], p->meta, &was, why,
+                               sizeof(why));
+}
+
+static void test_pair_free(struct test_pair *p)
+{
+    for (int i = 0; i < 2; i++) {
+        json_decref(p->doc[i]);
+        json_decref(p->d[i]);
+        json_decref(p->u[i]);
+    }
+    json_decref(p->meta);
+    json_decref(p->base);
+}
+
 /* A writer whose steps are long (a large document) waits for a pause in
  * the commits before it writes the file (config_store_quiet): through 4 s
  * of versions every 50 ms the file stays at the version before them (a
@@ -307,24 +358,12 @@ static void test_quiet(struct tap *t, const char *dir)
 {
     char path[256];
     snprintf(path, sizeof(path), "%s/q.json", dir);
-    /* Two versions in turn (each commit's delta and undo made once), so
-     * that a commit costs its journal line only, beside the writer. */
-    json_t *base = test_doc(100000),
-           *doc[2] = {test_big_version(base, 1), test_big_version(base, 2)};
-    json_t *d[2] = {jsondelta_diff(doc[0], doc[1]), jsondelta_diff(doc[1], doc[0])};
-    char why[256] = "";
-    json_t *u[2] = {jsondelta_undo(doc[0], d[0], why, sizeof(why)),
-                    jsondelta_undo(doc[1], d[1], why, sizeof(why))};
-    json_t *meta = json_pack("{s:s, s:s}", "source", "api", "author", "test");
-    json_dump_file(doc[0], path, JSON_INDENT(2));
+    struct test_pair p;
+    int bad = !test_pair_init(&p, 100000, path, JSON_INDENT(2)), k = 2;
     struct config_store *s = config_store_new(path);
     double gap = 0, last = 0, t0 = test_now_ms();
-    int bad = !u[0] || !u[1], k = 2;
     for (; s && test_now_ms() - t0 < 4000; k++) {
-        int x = k % 2 ? 1 : 0; /* from doc[x] to doc[!x]: version k is doc[k % 2 ? 0 : 1] */
-        struct config_api_stamp was = config_api_stamp_of(path);
-        if (config_store_commit(s, (uint64_t)k, doc[!x], d[x], u[x], meta, &was, why,
-                                sizeof(why)) != 0)
+        if (test_pair_commit(s, &p, k, path) != 0)
             bad++;
         double now = test_now_ms();
         gap = last && now - last > gap ? now - last : gap;
@@ -348,18 +387,12 @@ static void test_quiet(struct tap *t, const char *dir)
         nanosleep(&nap, NULL);
     }
     json_t *f = test_load(path);
-    TAP_CHECK(t, v == (uint64_t)(k - 1) && json_equal(f, doc[(k - 1) % 2 ? 0 : 1]),
+    TAP_CHECK(t, v == (uint64_t)(k - 1) && json_equal(f, test_pair_doc(&p, k - 1)),
               "after the stream the file is the newest version, %d (%llu)", k - 1,
               (unsigned long long)v);
     json_decref(f);
-    for (int i = 0; i < 2; i++) {
-        json_decref(doc[i]);
-        json_decref(d[i]);
-        json_decref(u[i]);
-    }
-    json_decref(meta);
-    json_decref(base);
     config_store_free(s);
+    test_pair_free(&p);
 }
 
 /* The whole of a file, or NULL; *len its length. */
@@ -493,17 +526,6 @@ static void test_dump_until(struct tap *t, const char *dir)
     json_decref(doc);
 }
 
-/* Version k of test_let_go's alternation (as test_quiet's): doc[1] for
- * even k, doc[0] for odd. */
-static int test_lg_commit(struct config_store *s, json_t **doc, json_t **d, json_t **u,
-                          json_t *meta, int k, const char *path)
-{
-    int x = k % 2 ? 1 : 0;
-    struct config_api_stamp was = config_api_stamp_of(path);
-    char why[256];
-    return config_store_commit(s, (uint64_t)k, doc[!x], d[x], u[x], meta, &was, why, sizeof(why));
-}
-
 /* A large document's write after a pause dumps the version as it is and
  * gives it up when a newer one is committed meanwhile (asked every 64 KB):
  * config_store_let_go returns once the writer let go, the file is the
@@ -517,26 +539,19 @@ static void test_let_go(struct tap *t, const char *dir)
     char path[256], hist[256];
     snprintf(path, sizeof(path), "%s/lg.json", dir);
     snprintf(hist, sizeof(hist), "%s/lg-history", dir);
-    json_t *base = test_doc(200000),
-           *doc[2] = {test_big_version(base, 1), test_big_version(base, 2)};
-    json_t *d[2] = {jsondelta_diff(doc[0], doc[1]), jsondelta_diff(doc[1], doc[0])};
-    char why[256] = "";
-    json_t *u[2] = {jsondelta_undo(doc[0], d[0], why, sizeof(why)),
-                    jsondelta_undo(doc[1], d[1], why, sizeof(why))};
-    json_t *meta = json_pack("{s:s, s:s}", "source", "api", "author", "test");
-    json_dump_file(doc[0], path, JSON_COMPACT);
+    struct test_pair p;
+    int k = 2, bad = !test_pair_init(&p, 200000, path, JSON_COMPACT);
     mkdir(hist, 0700);
     struct config_store *s = config_store_new(path);
     if (s)
         config_store_set_history(s, hist, 100);
-    int k = 2, bad = !u[0] || !u[1];
     uint64_t gone = 0;
     double waited = 0, t0 = test_now_ms();
     for (int i = 0; s && !gone && i < 30 && test_now_ms() - t0 < 40000; i++) {
-        bad += test_lg_commit(s, doc, d, u, meta, k++, path) != 0;
+        bad += test_pair_commit(s, &p, k++, path) != 0;
         struct timespec nap = {0, (300 + 25 * i) * 1000000L};
         nanosleep(&nap, NULL);
-        bad += test_lg_commit(s, doc, d, u, meta, k++, path) != 0;
+        bad += test_pair_commit(s, &p, k++, path) != 0;
         double w0 = test_now_ms();
         config_store_let_go(s, 3000);
         waited = test_now_ms() - w0 > waited ? test_now_ms() - w0 : waited;
@@ -550,24 +565,18 @@ static void test_let_go(struct tap *t, const char *dir)
     if (s)
         config_store_flush(s, true);
     json_t *f = test_load(path);
-    TAP_CHECK(t, json_equal(f, doc[(k - 1) % 2 ? 0 : 1]), "then the file is the newest, %d", k - 1);
+    TAP_CHECK(t, json_equal(f, test_pair_doc(&p, k - 1)), "then the file is the newest, %d", k - 1);
     json_decref(f);
     int missing = 0;
     for (int v = 2; s && v < k; v++) {
         json_t *h = config_store_load(s, (uint64_t)v, ".json");
-        missing += !json_equal(h, doc[v % 2 ? 0 : 1]);
+        missing += !json_equal(h, test_pair_doc(&p, v));
         json_decref(h);
     }
     TAP_CHECK(t, s && missing == 0, "every version 2..%d in the history as it was (%d not)", k - 1,
               missing);
     config_store_free(s);
-    for (int i = 0; i < 2; i++) {
-        json_decref(doc[i]);
-        json_decref(d[i]);
-        json_decref(u[i]);
-    }
-    json_decref(meta);
-    json_decref(base);
+    test_pair_free(&p);
 }
 
 int main(void)
