@@ -390,7 +390,6 @@ bool config_fleet_newer(struct config_api *api, uint64_t seen)
 /* Tells the fleet (and the waiting API) what this node serves. (lock) */
 static void config_fleet_done(struct config_api *api, uint64_t failed, const char *why)
 {
-    config_fleet_prewarm_take(api, NULL, 0); /* not taken by now: not needed */
     api->fleet_applying = 0;
     if (failed) {
         api->fleet_failed = failed;
