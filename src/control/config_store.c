@@ -192,7 +192,7 @@ static double config_store_ms_since(double t)
 
 /* A writer whose steps are long (a large document) waits for a pause in
  * the changes before it writes the file, and writes it anyway once the
- * file is CONFIG_STORE_LAG_MAX_MS behind. Resting nine times a step was
+ * file is config_store_lag_max behind. Resting nine times a step was
  * not enough: a fleet of three at 100,000 records wrote a 15 MB document
  * on each node every 1.5 s, and the changes beside those dumps took 2-4
  * times as long (the p99 of a change served on every node 150-190 ms
@@ -202,16 +202,36 @@ static double config_store_ms_since(double t)
  * reload and a stop do not wait (hurry). (config_store_quiet) */
 #define CONFIG_STORE_QUIET_FROM_MS 20.0 /* steps of this much CPU and more wait */
 #define CONFIG_STORE_QUIET_MS 300.0     /* a pause: no version for this long */
-#define CONFIG_STORE_LAG_MAX_MS 10000.0
+#define CONFIG_STORE_LAG_MIN_MS 10000.0
+
+/* How long the writer rests after a step: its duration times the factor,
+ * at most the bound (config_store_rest). */
+#define CONFIG_STORE_REST_FACTOR 9.0
+#define CONFIG_STORE_REST_MAX_MS 3000.0
+
+/* How far behind the file may fall under a stream of changes with no
+ * pause: 10 s, or nine times the CPU the last write took, whichever is
+ * longer. With 10 s alone a document of 1,000,000 records (157 MB, a dump
+ * of 3.5 s alone and 7 s beside the changes) was written again 3 s after
+ * each write ended: the writer took 0.6 core of two under a stream, and
+ * the changes beside its dumps 1.0 ms of CPU each instead of 0.4 (issue
+ * #55, thirtieth session). Bounded by its own CPU, the forced writes take
+ * at most a tenth of a core whatever the size, and the journal replayed
+ * after a crash holds at most that many seconds of changes. (lock) */
+static double config_store_lag_max(const struct config_store *s)
+{
+    double lag = CONFIG_STORE_REST_FACTOR * s->last_ms;
+    return lag > CONFIG_STORE_LAG_MIN_MS ? lag : CONFIG_STORE_LAG_MIN_MS;
+}
 
 /* Whether the writer dumps the newest version as it is, without a copy,
  * giving it up when a newer one comes (config_store_write_file): a large
  * document (steps of CONFIG_STORE_QUIET_FROM_MS and more) written after a
- * pause, neither hurried nor late by CONFIG_STORE_LAG_MAX_MS. (lock) */
+ * pause, neither hurried nor later than config_store_lag_max. (lock) */
 static bool config_store_in_place(const struct config_store *s)
 {
     return !s->stop && !s->hurry && s->last_ms >= CONFIG_STORE_QUIET_FROM_MS &&
-           config_store_ms_since(s->owed_since) < CONFIG_STORE_LAG_MAX_MS;
+           config_store_ms_since(s->owed_since) < config_store_lag_max(s);
 }
 
 /* config_history_stop's question for a dump in place: has a newer
@@ -356,11 +376,6 @@ static double config_store_cpu_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-/* How long the writer rests after a step: its duration times the factor,
- * at most the bound (config_store_rest). */
-#define CONFIG_STORE_REST_FACTOR 9.0
-#define CONFIG_STORE_REST_MAX_MS 3000.0
-
 /* The versions the history still needs, newest first, each as the whole
  * document rebuilt backwards from the newest (lock held on entry and
  * return; dropped while writing), with a rest after each. Stops when a
@@ -461,7 +476,7 @@ static void config_store_quiet(struct config_store *s)
     while (!s->stop && !s->hurry && s->last_ms >= CONFIG_STORE_QUIET_FROM_MS &&
            config_store_file_owed(s)) {
         double pause = CONFIG_STORE_QUIET_MS - config_store_ms_since(s->last_commit);
-        double lag = CONFIG_STORE_LAG_MAX_MS - config_store_ms_since(s->owed_since);
+        double lag = config_store_lag_max(s) - config_store_ms_since(s->owed_since);
         double ms = pause < lag ? pause : lag;
         if (ms <= 0)
             return;
@@ -531,8 +546,11 @@ static void *config_store_run(void *arg)
  * for its own copy (config_api.c, jsonrecycle.h), which then copied
  * every record on its path instead: the slowest change after a start
  * (issue #55). A large file's first write now waits for a pause as any
- * later one does (config_store_quiet); a small one's does not. */
-#define CONFIG_STORE_BYTES_PER_MS 200000.0 /* a dump of 24 MB took 130 ms */
+ * later one does (config_store_quiet); a small one's does not. The rate
+ * is the slower one measured: a dump of 24 MB took 130 ms, one of 157 MB
+ * (1,000,000 records) 3.4 s; guessed at the faster, the first write's lag
+ * (config_store_lag_max) was 10 s and it came inside a stream. */
+#define CONFIG_STORE_BYTES_PER_MS 50000.0
 static double config_store_guess_ms(const char *path)
 {
     struct stat st;
