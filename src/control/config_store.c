@@ -30,6 +30,8 @@ struct config_store_item {
     uint64_t v;
     json_t *undo, *meta;
     char *line;   /* its journal line */
+    size_t len;   /* ... its length */
+    double at;    /* when it was committed (deadline_mono) */
     bool in_hist; /* in the history directory, or given up (lock) */
     struct config_store_item *next;
 };
@@ -60,6 +62,8 @@ struct config_store {
     double last_end;           /* when it ended (writer only) */
     double last_commit;        /* when the newest version was committed */
     double owed_since;         /* ... and the oldest the file does not hold yet */
+    size_t owed_bytes;         /* the journal's lines of the versions the file lacks */
+    off_t file_bytes;          /* the file's size, as written or found */
     pthread_mutex_t hist_lock; /* writes into the history directory */
 };
 
@@ -192,7 +196,7 @@ static double config_store_ms_since(double t)
 
 /* A writer whose steps are long (a large document) waits for a pause in
  * the changes before it writes the file, and writes it anyway once the
- * file is config_store_lag_max behind. Resting nine times a step was
+ * file is late (config_store_late). Resting nine times a step was
  * not enough: a fleet of three at 100,000 records wrote a 15 MB document
  * on each node every 1.5 s, and the changes beside those dumps took 2-4
  * times as long (the p99 of a change served on every node 150-190 ms
@@ -211,27 +215,40 @@ static double config_store_ms_since(double t)
 
 /* How far behind the file may fall under a stream of changes with no
  * pause: 10 s, or nine times the CPU the last write took, whichever is
- * longer. With 10 s alone a document of 1,000,000 records (157 MB, a dump
- * of 3.5 s alone and 7 s beside the changes) was written again 3 s after
- * each write ended: the writer took 0.6 core of two under a stream, and
- * the changes beside its dumps 1.0 ms of CPU each instead of 0.4 (issue
- * #55, thirtieth session). Bounded by its own CPU, the forced writes take
- * at most a tenth of a core whatever the size, and the journal replayed
- * after a crash holds at most that many seconds of changes. (lock) */
-static double config_store_lag_max(const struct config_store *s)
+ * longer, and not before the journal holds lines of half the file's size
+ * for the versions it lacks (or 10 min have passed). With 10 s alone a
+ * document of 1,000,000 records (157 MB, a dump of 3.5 s alone and 7 s
+ * beside the changes) was written again 3 s after each write ended: the
+ * writer took 0.6 core of two under a stream, and the changes beside its
+ * dumps 1.0 ms of CPU each instead of 0.4. And a write under a stream
+ * copies the newest version (config_store_detach), which the change after
+ * next wanted to take apart for its own copy (jsonrecycle.h): that change
+ * copied the 1,000,000 records itself, a stall of 1.1 s for every change
+ * queued (issue #55, thirtieth session). So a forced write comes once per
+ * half a file of changes, as a log-structured store compacts (Redis's
+ * AOF rewrite, an LSM's level): its cost per change is the size of the
+ * change, and a restart after a crash replays at most that much journal;
+ * the nine times its CPU keeps it under a tenth of a core when the
+ * changes are large. (lock) */
+#define CONFIG_STORE_LAG_LONG_MS 600000.0
+static bool config_store_late(const struct config_store *s)
 {
+    double owed = config_store_ms_since(s->owed_since);
     double lag = CONFIG_STORE_REST_FACTOR * s->last_ms;
-    return lag > CONFIG_STORE_LAG_MIN_MS ? lag : CONFIG_STORE_LAG_MIN_MS;
+    if (owed >= CONFIG_STORE_LAG_LONG_MS)
+        return true;
+    return owed >= (lag > CONFIG_STORE_LAG_MIN_MS ? lag : CONFIG_STORE_LAG_MIN_MS) &&
+           2 * (double)s->owed_bytes >= (double)s->file_bytes;
 }
 
 /* Whether the writer dumps the newest version as it is, without a copy,
  * giving it up when a newer one comes (config_store_write_file): a large
  * document (steps of CONFIG_STORE_QUIET_FROM_MS and more) written after a
- * pause, neither hurried nor later than config_store_lag_max. (lock) */
+ * pause, neither hurried nor late (config_store_late). (lock) */
 static bool config_store_in_place(const struct config_store *s)
 {
     return !s->stop && !s->hurry && s->last_ms >= CONFIG_STORE_QUIET_FROM_MS &&
-           config_store_ms_since(s->owed_since) < config_store_lag_max(s);
+           !config_store_late(s);
 }
 
 /* config_history_stop's question for a dump in place: has a newer
@@ -281,6 +298,16 @@ static void config_store_wrote(struct config_store *s, uint64_t v, int rc, bool 
         s->file_v = s->written_v = v;
         config_store_prune(s);
         config_store_cut_journal(s);
+        /* Owed now: the versions committed meanwhile, since the first of
+         * them (else the next write would be late at once). */
+        s->owed_bytes = 0;
+        for (struct config_store_item *it = s->head; it; it = it->next)
+            if (it->v > v) {
+                s->owed_since = s->owed_bytes ? s->owed_since : it->at;
+                s->owed_bytes += it->len;
+            }
+        if (rc == 0)
+            s->file_bytes = stamp->size;
     } else { /* the journal keeps every version: a flush or a restart writes it */
         s->failed_v = v;
         log_error("event=config_write result=failed file=%s error=\"%s\" note=\"the change "
@@ -474,10 +501,9 @@ static void config_store_rest(struct config_store *s)
 static void config_store_quiet(struct config_store *s)
 {
     while (!s->stop && !s->hurry && s->last_ms >= CONFIG_STORE_QUIET_FROM_MS &&
-           config_store_file_owed(s)) {
-        double pause = CONFIG_STORE_QUIET_MS - config_store_ms_since(s->last_commit);
-        double lag = config_store_lag_max(s) - config_store_ms_since(s->owed_since);
-        double ms = pause < lag ? pause : lag;
+           config_store_file_owed(s) && !config_store_late(s)) {
+        /* at most a pause's wait: lateness is looked at again after it */
+        double ms = CONFIG_STORE_QUIET_MS - config_store_ms_since(s->last_commit);
         if (ms <= 0)
             return;
         struct timespec until = deadline_after(ms / 1e3);
@@ -549,7 +575,7 @@ static void *config_store_run(void *arg)
  * later one does (config_store_quiet); a small one's does not. The rate
  * is the slower one measured: a dump of 24 MB took 130 ms, one of 157 MB
  * (1,000,000 records) 3.4 s; guessed at the faster, the first write's lag
- * (config_store_lag_max) was 10 s and it came inside a stream. */
+ * (config_store_late) was 10 s and it came inside a stream. */
 #define CONFIG_STORE_BYTES_PER_MS 50000.0
 static double config_store_guess_ms(const char *path)
 {
@@ -574,6 +600,7 @@ struct config_store *config_store_new(const char *path)
     pthread_cond_init(&s->written, NULL);
     config_journal_digest_file(path, s->file_digest);
     s->file_stamp = config_api_stamp_of(path);
+    s->file_bytes = s->file_stamp.size;
     s->last_ms = config_store_guess_ms(path);
     if (pthread_create(&s->thread, NULL, config_store_run, s) != 0) {
         log_error("event=config_write result=failed error=\"cannot start the writer thread\"");
@@ -631,7 +658,11 @@ int config_store_commit(struct config_store *s, uint64_t v, json_t *doc, json_t 
         snprintf(why, len, "out of memory");
         return -1;
     }
-    *it = (struct config_store_item){v, json_incref(undo), json_incref(meta), line, false, NULL};
+    *it = (struct config_store_item){.v = v,
+                                     .undo = json_incref(undo),
+                                     .meta = json_incref(meta),
+                                     .line = line,
+                                     .len = strlen(line)};
     pthread_mutex_lock(&s->lock);
     if (config_journal_append(&s->jfd, s->journal, line) != 0) {
         snprintf(why, len, "%s: %s", s->journal, strerror(errno));
@@ -653,9 +684,12 @@ int config_store_commit(struct config_store *s, uint64_t v, json_t *doc, json_t 
     else
         s->head = it;
     s->tail = it;
-    s->last_commit = deadline_mono();
-    if (!config_store_file_owed(s))
+    s->last_commit = it->at = deadline_mono();
+    if (!config_store_file_owed(s)) {
         s->owed_since = s->last_commit;
+        s->owed_bytes = 0;
+    }
+    s->owed_bytes += it->len;
     json_decref(s->newest_doc);
     s->newest_doc = json_incref(doc);
     s->newest_v = v;

@@ -350,49 +350,78 @@ static void test_pair_free(struct test_pair *p)
 }
 
 /* A writer whose steps are long (a large document) waits for a pause in
- * the commits before it writes the file (config_store_quiet): through 4 s
- * of versions every 50 ms the file stays at the version before them (a
- * writer resting nine times a step wrote one after about a second), and
- * it is the newest version soon after they stop. */
+ * the commits before it writes the file (config_store_quiet), and under a
+ * stream writes anyway only once it is late (config_store_late): 10 s
+ * behind and the journal's lines of the versions the file lacks half the
+ * file's size. Two stores of the same document through 12.5 s of
+ * versions every 50 ms: one whose changes are a record each (its lines a
+ * thousandth of the file after 10 s) keeps its file at the version before
+ * them throughout (a writer resting nine times a step wrote one after
+ * about a second; one forced at 10 s wrote it then); one whose lines are
+ * each a fortieth of the file (a long history note) is written during the
+ * stream. Both files are the newest version soon after it stops. */
 static void test_quiet(struct tap *t, const char *dir)
 {
-    char path[256];
-    snprintf(path, sizeof(path), "%s/q.json", dir);
-    struct test_pair p;
-    int bad = !test_pair_init(&p, 100000, path, JSON_INDENT(2)), k = 2;
-    struct config_store *s = config_store_new(path);
+    char path[2][256];
+    struct test_pair p[2];
+    struct config_store *s[2];
+    int bad = 0, k = 2;
+    for (int i = 0; i < 2; i++) {
+        snprintf(path[i], sizeof(path[i]), "%s/q%d.json", dir, i);
+        bad += !test_pair_init(&p[i], 100000, path[i], JSON_INDENT(2));
+        s[i] = config_store_new(path[i]);
+    }
+    struct stat st;
+    size_t note = stat(path[1], &st) == 0 ? (size_t)st.st_size / 40 : 0;
+    char *text = malloc(note + 1);
+    if (text) {
+        memset(text, 'n', note);
+        text[note] = '\0';
+        json_object_set_new(p[1].meta, "note", json_string(text));
+    }
+    free(text);
     double gap = 0, last = 0, t0 = test_now_ms();
-    for (; s && test_now_ms() - t0 < 4000; k++) {
-        if (test_pair_commit(s, &p, k, path) != 0)
-            bad++;
+    for (; s[0] && s[1] && test_now_ms() - t0 < 12500; k++) {
+        for (int i = 0; i < 2; i++)
+            if (test_pair_commit(s[i], &p[i], k, path[i]) != 0)
+                bad++;
         double now = test_now_ms();
         gap = last && now - last > gap ? now - last : gap;
         last = now;
         if (k == 2)
-            config_store_flush(s, false); /* the first write: its step is long */
+            for (int i = 0; i < 2; i++)
+                config_store_flush(s[i], false); /* the first write: its step is long */
         struct timespec nap = {0, 50 * 1000000L};
         nanosleep(&nap, NULL);
     }
     struct config_api_stamp stamp;
-    uint64_t v = 0;
-    bool behind = s && config_store_behind(s, &stamp, &v);
-    TAP_CHECK(t, s && bad == 0, "versions 2..%d committed, 50 ms apart (%d not)", k - 1, bad);
+    uint64_t v[2] = {0, 0};
+    bool behind = s[0] && config_store_behind(s[0], &stamp, &v[0]);
+    if (s[1])
+        config_store_behind(s[1], &stamp, &v[1]);
+    TAP_CHECK(t, s[0] && s[1] && bad == 0 && note > 0,
+              "versions 2..%d committed to both, 50 ms apart (%d not)", k - 1, bad);
     if (gap < 250)
-        TAP_CHECK(t, behind && v == 2, "through the stream the file stayed at version 2 (%llu)",
-                  (unsigned long long)v);
+        TAP_CHECK(t, behind && v[0] == 2,
+                  "through the stream of small changes the file stayed at version 2 (%llu)",
+                  (unsigned long long)v[0]);
     else /* a commit came after a pause: the writer may write then */
-        TAP_CHECK(t, behind || v >= 2, "a slow machine (%.0f ms between two commits)", gap);
-    for (int i = 0; i < 200 && s && config_store_behind(s, &stamp, &v); i++) {
-        struct timespec nap = {0, 50 * 1000000L};
-        nanosleep(&nap, NULL);
+        TAP_CHECK(t, behind || v[0] >= 2, "a slow machine (%.0f ms between two commits)", gap);
+    TAP_CHECK(t, v[1] > 2, "with lines of %zu bytes the file was written during the stream (%llu)",
+              note, (unsigned long long)v[1]);
+    for (int i = 0; i < 2; i++) {
+        for (int n = 0; n < 200 && s[i] && config_store_behind(s[i], &stamp, &v[i]); n++) {
+            struct timespec nap = {0, 50 * 1000000L};
+            nanosleep(&nap, NULL);
+        }
+        json_t *f = test_load(path[i]);
+        TAP_CHECK(t, v[i] == (uint64_t)(k - 1) && json_equal(f, test_pair_doc(&p[i], k - 1)),
+                  "after the stream file %d is the newest version, %d (%llu)", i, k - 1,
+                  (unsigned long long)v[i]);
+        json_decref(f);
+        config_store_free(s[i]);
+        test_pair_free(&p[i]);
     }
-    json_t *f = test_load(path);
-    TAP_CHECK(t, v == (uint64_t)(k - 1) && json_equal(f, test_pair_doc(&p, k - 1)),
-              "after the stream the file is the newest version, %d (%llu)", k - 1,
-              (unsigned long long)v);
-    json_decref(f);
-    config_store_free(s);
-    test_pair_free(&p);
 }
 
 /* The whole of a file, or NULL; *len its length. */
