@@ -213,32 +213,40 @@ static double config_store_ms_since(double t)
 #define CONFIG_STORE_REST_FACTOR 9.0
 #define CONFIG_STORE_REST_MAX_MS 3000.0
 
-/* How far behind the file may fall under a stream of changes with no
- * pause: 10 s, or nine times the CPU the last write took, whichever is
- * longer, and not before the journal holds lines of half the file's size
- * for the versions it lacks (or 10 min have passed). With 10 s alone a
- * document of 1,000,000 records (157 MB, a dump of 3.5 s alone and 7 s
- * beside the changes) was written again 3 s after each write ended: the
- * writer took 0.6 core of two under a stream, and the changes beside its
- * dumps 1.0 ms of CPU each instead of 0.4. And a write under a stream
- * copies the newest version (config_store_detach), which the change after
- * next wanted to take apart for its own copy (jsonrecycle.h): that change
- * copied the 1,000,000 records itself, a stall of 1.1 s for every change
- * queued (issue #55, thirtieth session). So a forced write comes once per
- * half a file of changes, as a log-structured store compacts (Redis's
- * AOF rewrite, an LSM's level): its cost per change is the size of the
- * change, and a restart after a crash replays at most that much journal;
- * the nine times its CPU keeps it under a tenth of a core when the
- * changes are large. (lock) */
+/* Whether the file is late under a stream of changes with no pause, and
+ * is written anyway: 10 s behind, or nine times the CPU its last write
+ * took when that is longer, once the journal holds lines of an eighth of
+ * the file's size for the versions it lacks; else once those lines are
+ * half the file's size, or 10 min have passed.
+ *
+ * With 10 s alone a document of 1,000,000 records (157 MB, a dump of 3.5
+ * s alone and 7 s beside the changes) was written again 3 s after each
+ * write ended: the writer took 0.6 core of two under a stream, and the
+ * changes beside its dumps 1.0 ms of CPU each instead of 0.4. And a write
+ * under a stream copies the newest version (config_store_detach), which
+ * the change after next wanted to take apart for its own copy
+ * (jsonrecycle.h): that change copied the 1,000,000 records itself, a
+ * stall of 1.1 s for every change queued (issue #55, thirtieth session).
+ * So a forced write comes at most once per eighth of a file of changes,
+ * as a log-structured store compacts (Redis's AOF rewrite, an LSM's
+ * level), and its cost per change is the size of the change; nine times
+ * its CPU keeps it under a tenth of a core. The half bounds what the
+ * versions owed hold in memory meanwhile (their undo, meta and line:
+ * RSS grew 2-8 KB a version of some 5 changes at 1,000,000 records, up
+ * to 2 MB a second at 1,260 changes a second, with the half alone), and
+ * the journal replayed after a crash. At 1,000,000 records and 1,100
+ * changes a second the writes came 29, 49 and 65 s apart, RSS 825-857
+ * MB between them. (lock) */
 #define CONFIG_STORE_LAG_LONG_MS 600000.0
 static bool config_store_late(const struct config_store *s)
 {
     double owed = config_store_ms_since(s->owed_since);
     double lag = CONFIG_STORE_REST_FACTOR * s->last_ms;
-    if (owed >= CONFIG_STORE_LAG_LONG_MS)
+    double bytes = (double)s->owed_bytes, file = (double)s->file_bytes;
+    if (owed >= CONFIG_STORE_LAG_LONG_MS || 2 * bytes >= file)
         return true;
     return owed >= (lag > CONFIG_STORE_LAG_MIN_MS ? lag : CONFIG_STORE_LAG_MIN_MS) &&
-           2 * (double)s->owed_bytes >= (double)s->file_bytes;
+           8 * bytes >= file;
 }
 
 /* Whether the writer dumps the newest version as it is, without a copy,
@@ -765,7 +773,9 @@ json_t *config_store_load(struct config_store *s, uint64_t v, const char *ext)
     if (!s)
         return NULL;
     pthread_mutex_lock(&s->lock);
-    struct config_store_item *at = NULL;
+    /* The newest (a fleet node asks for its meta at every version) is the
+     * tail: the chain may hold minutes of versions (config_store_late). */
+    struct config_store_item *at = s->tail && s->tail->v == v && !s->tail->in_hist ? s->tail : NULL;
     for (struct config_store_item *it = s->head; it && !at; it = it->next)
         if (it->v == v && !it->in_hist)
             at = it;

@@ -352,8 +352,8 @@ static void test_pair_free(struct test_pair *p)
 /* A writer whose steps are long (a large document) waits for a pause in
  * the commits before it writes the file (config_store_quiet), and under a
  * stream writes anyway only once it is late (config_store_late): 10 s
- * behind and the journal's lines of the versions the file lacks half the
- * file's size. Two stores of the same document through 12.5 s of
+ * behind and the journal's lines of the versions the file lacks an eighth
+ * of the file's size, or those lines half its size. Two stores of the same document through 12.5 s of
  * versions every 50 ms: one whose changes are a record each (its lines a
  * thousandth of the file after 10 s) keeps its file at the version before
  * them throughout (a writer resting nine times a step wrote one after
