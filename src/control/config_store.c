@@ -133,13 +133,13 @@ static void config_store_cut_journal(struct config_store *s)
     snprintf(tmp, sizeof(tmp), "%s", s->journal);
     size_t cap = marker ? strlen(marker) + 1 : 0, n = 0;
     for (struct config_store_item *it = s->head; it; it = it->next)
-        cap += strlen(it->line);
+        cap += it->len;
     char *text = marker ? malloc(cap) : NULL;
     if (text) {
         n = strlen(marker);
         memcpy(text, marker, n);
         for (struct config_store_item *it = s->head; it; it = it->next) {
-            size_t k = strlen(it->line);
+            size_t k = it->len;
             memcpy(text + n, it->line, k);
             n += k;
         }
