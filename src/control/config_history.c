@@ -160,6 +160,45 @@ int config_history_put(const char *dir, uint64_t v, const char *text, size_t len
     return rc;
 }
 
+/* ---- the writer's own dirty data kept to two windows --------------------- */
+
+/* A dump of 157 MB (1,000,000 records) or its copy into the history left
+ * that much dirty in the page cache at once; the kernel's writeback then
+ * queued it on the device, and the store thread's fdatasync of the
+ * journal, which every committed change waits for (config_journal_append),
+ * waited behind it: 1.1-1.2 s, two or three times per write of the file
+ * under a stream of changes (perf: folio_wait_writeback under fdatasync;
+ * issue #55). So the writer starts the writeback of each window it has
+ * written (sync_file_range SYNC_FILE_RANGE_WRITE) and waits for the one
+ * before: at most two windows of its own are dirty or on the device at a
+ * time, and a journal sync waits for a few milliseconds of them at most,
+ * as RocksDB's bytes_per_sync and PostgreSQL's checkpoint_flush_after
+ * pace their large writes. The fsync at the end then has little left. */
+#define CONFIG_HISTORY_SYNC_EVERY (1u << 20)
+struct config_history_pace {
+    int fd;        /* -1: no pacing */
+    off_t at;      /* octets written so far */
+    off_t started; /* writeback started up to here */
+    off_t waited;  /* ... and waited for up to here */
+};
+
+/* n more octets were written at the end of p's file. */
+static void config_history_pace_wrote(struct config_history_pace *p, size_t n)
+{
+    p->at += (off_t)n;
+    if (p->fd < 0 || p->at - p->started < (off_t)CONFIG_HISTORY_SYNC_EVERY)
+        return;
+    /* Failures are let be (a file system without it): this only paces; the
+     * fsync at the end makes the file durable or fails the write. */
+    (void)sync_file_range(p->fd, p->started, p->at - p->started, SYNC_FILE_RANGE_WRITE);
+    if (p->started > p->waited)
+        (void)sync_file_range(p->fd, p->waited, p->started - p->waited,
+                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                  SYNC_FILE_RANGE_WAIT_AFTER);
+    p->waited = p->started;
+    p->started = p->at;
+}
+
 /* ---- a document dumped straight into a file ------------------------------ */
 
 /* What the dump hands jansson's callback: the file, the digest made as it
@@ -173,6 +212,7 @@ struct config_history_sink {
     size_t n;
     bool failed, stopped;
     const struct config_history_stop *until; /* NULL: to the end */
+    struct config_history_pace pace;         /* fd: the sink's */
 };
 
 static int config_history_sink_flush(struct config_history_sink *k)
@@ -189,6 +229,7 @@ static int config_history_sink_flush(struct config_history_sink *k)
         else
             off += (size_t)w;
     }
+    config_history_pace_wrote(&k->pace, off);
     k->n = 0;
     if (!k->failed && k->until && k->until->stop(k->until->arg))
         k->failed = k->stopped = true;
@@ -229,6 +270,7 @@ int config_history_dump_tmp_until(const char *path, json_t *doc, mode_t mode, bo
         .buf = malloc(CONFIG_HISTORY_DUMP_BUF),
         .until = until,
     };
+    k.pace.fd = k.fd;
     errno = doc ? errno : EINVAL;
     /* The bytes config_history_text makes: the same flags, then the newline. */
     bool ok = k.fd >= 0 && k.buf && (!digest || k.digest) &&
@@ -282,12 +324,14 @@ int config_history_put_doc(const char *dir, uint64_t v, json_t *doc, json_t *met
 static int config_history_copy_kernel(int in, int out)
 {
     size_t done = 0;
-    for (;;) {
-        ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
+    struct config_history_pace pace = {.fd = out};
+    for (;;) { /* a window at a time, paced as a dump is */
+        ssize_t n = copy_file_range(in, NULL, out, NULL, CONFIG_HISTORY_SYNC_EVERY, 0);
         if (n == 0)
             return 1;
         if (n > 0) {
             done += (size_t)n;
+            config_history_pace_wrote(&pace, (size_t)n);
             continue;
         }
         if (errno == EINTR)
@@ -307,6 +351,7 @@ static int config_history_copy_by_hand(int in, int out)
 {
     char *buf = malloc(CONFIG_HISTORY_DUMP_BUF);
     int rc = buf ? 0 : -1;
+    struct config_history_sink k = {.fd = out, .buf = buf, .pace = {.fd = out}};
     while (rc == 0) {
         ssize_t n = read(in, buf, CONFIG_HISTORY_DUMP_BUF);
         if (n < 0 && errno == EINTR)
@@ -315,7 +360,7 @@ static int config_history_copy_by_hand(int in, int out)
             rc = n == 0 ? 0 : -1;
             break;
         }
-        struct config_history_sink k = {.fd = out, .buf = buf, .n = (size_t)n};
+        k.n = (size_t)n;
         rc = config_history_sink_flush(&k);
     }
     free(buf);

@@ -507,16 +507,19 @@ static bool test_holds(const char *path, const char *text, size_t len)
  * #55) holds the very bytes of config_history_text and their digest,
  * through jansson's pieces and more than one 64 KB buffer; it is only a
  * temporary file until committed; the history's copy of it and its own
- * dump are the same bytes; a file that cannot be made leaves nothing. */
-static void test_dump_stream(struct tap *t, const char *dir)
+ * dump are the same bytes; a file that cannot be made leaves nothing.
+ * With k records: 3,000 make some 150 KB of text; 70,000 some 3.6 MB,
+ * more than three of the windows whose writeback the dump and the copies
+ * start and wait for as they go (config_history.c's pacing). */
+static void test_dump_stream(struct tap *t, const char *dir, int k)
 {
-    json_t *doc = test_doc(3000); /* some 150 KB of text */
+    json_t *doc = test_doc(k);
     size_t len = 0;
     char *text = config_history_text(doc, &len), want[DIGEST_SHA256_HEX], got[DIGEST_SHA256_HEX];
     digest_sha256_hex(text, len, want);
     char path[300], tmp[400], hist[300], p[400];
-    snprintf(path, sizeof(path), "%s/stream.json", dir);
-    snprintf(hist, sizeof(hist), "%s/streamhist", dir);
+    snprintf(path, sizeof(path), "%s/stream%d.json", dir, k);
+    snprintf(hist, sizeof(hist), "%s/streamhist%d", dir, k);
     mkdir(hist, 0700);
     int rc = config_history_dump_tmp(path, doc, 0600, true, got, tmp, sizeof(tmp));
     TAP_CHECK(t, rc == 0 && len > 128 * 1024 && test_holds(tmp, text, len),
@@ -540,7 +543,7 @@ static void test_dump_stream(struct tap *t, const char *dir)
         t, test_holds(p, text, len) && m && json_integer_value(json_object_get(m, "version")) == 8,
         "the same bytes, and its meta");
     json_decref(m);
-    snprintf(path, sizeof(path), "%s/missing/stream.json", dir);
+    snprintf(path, sizeof(path), "%s/missing/stream%d.json", dir, k);
     got[0] = 'x';
     rc = config_history_dump_tmp(path, doc, 0600, true, got, tmp, sizeof(tmp));
     TAP_CHECK(t, rc == -1 && errno == ENOENT && got[0] == '\0' && access(tmp, F_OK) != 0,
@@ -550,7 +553,7 @@ static void test_dump_stream(struct tap *t, const char *dir)
     TAP_CHECK(t, access(p, F_OK) != 0, "and leaves no version");
     /* From a pipe, which the kernel does not copy: by hand, the same bytes. */
     char fifo[300];
-    snprintf(fifo, sizeof(fifo), "%s/stream.fifo", dir);
+    snprintf(fifo, sizeof(fifo), "%s/stream%d.fifo", dir, k);
     pid_t child = mkfifo(fifo, 0600) == 0 ? fork() : -1;
     if (child == 0) {
         FILE *f = fopen(fifo, "w");
@@ -667,7 +670,8 @@ int main(void)
     test_recover(&t, dir);
     test_same_text(&t, dir);
     test_quiet(&t, dir);
-    test_dump_stream(&t, dir);
+    test_dump_stream(&t, dir, 3000);
+    test_dump_stream(&t, dir, 70000);
     test_dump_until(&t, dir);
     test_let_go(&t, dir);
     char cmd[300];
