@@ -377,8 +377,11 @@ def summary(rows):
         r["rate"] = len(r["api"]) / r["took"]
         r["p50"] = config_bench.pct(r["api"], 50)
         r["p99"] = config_bench.pct(r["api"], 99)
-    print("  single changes/s %s; API answer (served on this node) p50 %s ms, p99 %s ms" %
-          (med("rate"), med("p50", 1e3), med("p99", 1e3)))
+        r["max"] = max(r["api"]) if r["api"] else float("nan")
+        r["over250"] = sum(1 for x in r["api"] if x > 0.25)
+    print("  single changes/s %s; API answer (served on this node) p50 %s ms, p99 %s ms, "
+          "slowest %s ms; answers over 250 ms %s" %
+          (med("rate"), med("p50", 1e3), med("p99", 1e3), med("max", 1e3), med("over250")))
     print("  gtmd CPU per change %s ms (queries answered meanwhile included); the clients' %s ms; "
           "RSS %s MB before, %s MB after" %
           (med("cpu_per_change_ms"), med("clients_cpu_per_change_ms"), med("rss0"), med("rss1")))
