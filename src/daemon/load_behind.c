@@ -89,7 +89,6 @@ struct load_dropper {
     pthread_mutex_t lock;
     pthread_cond_t cond;       /* on CLOCK_MONOTONIC */
     struct serve_set *pending; /* handed over, not yet freed */
-    bool busy;                 /* the thread is freeing one */
     bool stop;
     bool owed;                 /* freed since the last trim */
     struct timespec next_trim; /* not before (CLOCK_MONOTONIC) */
@@ -163,15 +162,12 @@ static void *load_dropper_main(void *arg)
         if (!d->pending)
             break; /* stopped with nothing left */
         struct serve_set *old = d->pending;
-        d->pending = NULL;
-        d->busy = true;
+        d->pending = NULL;     /* the next may be handed over while this one is freed */
         d->spare_kept = false; /* a stream again */
         pthread_mutex_unlock(&d->lock);
         serve_set_free(old);
         pthread_mutex_lock(&d->lock);
         d->owed = true;
-        d->busy = false; /* the next set may be handed over while the heap is trimmed */
-        pthread_cond_broadcast(&d->cond);
         if (load_dropper_due(d))
             load_dropper_trim(d);
     }
