@@ -17,5 +17,9 @@ struct timespec deadline_after(double seconds);
 /* CLOCK_MONOTONIC now, in seconds: what a deadline handed between threads
  * is expressed in (the shared store's writes). */
 double deadline_mono(void);
+/* The calling thread's CPU time so far, in ms: what a step's cost is
+ * measured by where waiting (a disk's sync, another thread) is nobody's
+ * CPU (the store's writer, a retired set freed by its caller). */
+double deadline_thread_cpu_ms(void);
 
 #endif

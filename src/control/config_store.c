@@ -402,15 +402,6 @@ static bool config_store_write_file(struct config_store *s)
 
 static void config_store_rest(struct config_store *s);
 
-/* The writer thread's CPU time so far, in ms: what a rest is measured by
- * (the time a step waits for the disk to sync is nobody's CPU). */
-static double config_store_cpu_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 /* The versions the history still needs, newest first, each as the whole
  * document rebuilt backwards from the newest (lock held on entry and
  * return; dropped while writing), with a rest after each. Stops when a
@@ -436,7 +427,7 @@ static void config_store_write_hist(struct config_store *s)
     for (size_t i = 0; i < n && doc && dir && s->newest_v == newest && !s->busy_file; i++) {
         struct config_store_item *it = desc[i];
         bool owed = config_store_owed(s, it);
-        double c0 = config_store_cpu_ms();
+        double c0 = deadline_thread_cpu_ms();
         pthread_mutex_unlock(&s->lock);
         if (owed && i == 0) {
             doc = config_store_detach(doc);
@@ -472,7 +463,7 @@ static void config_store_write_hist(struct config_store *s)
             for (size_t j = i + 1; j < n; j++)
                 desc[j]->in_hist = true;
         if (owed) { /* a rest after each (config_store_rest) */
-            s->last_ms = config_store_cpu_ms() - c0;
+            s->last_ms = deadline_thread_cpu_ms() - c0;
             s->last_end = deadline_mono();
             pthread_cond_broadcast(&s->written);
             config_store_rest(s);
@@ -551,7 +542,7 @@ static void *config_store_run(void *arg)
                 break;
             continue;
         }
-        double t0 = deadline_mono(), c0 = config_store_cpu_ms();
+        double t0 = deadline_mono(), c0 = deadline_thread_cpu_ms();
         /* every version committed meanwhile: one write */
         bool done = file ? config_store_write_file(s) : (config_store_write_hist(s), true);
         wrote = true;
@@ -561,7 +552,7 @@ static void *config_store_run(void *arg)
             continue;
         }
         if (file) { /* the history's steps rest inside */
-            s->last_ms = config_store_cpu_ms() - c0;
+            s->last_ms = deadline_thread_cpu_ms() - c0;
             s->last_end = deadline_mono();
         }
         log_msg(LOG_LEVEL_DEBUG, "event=config_write what=%s version=%llu ms=%.1f",
