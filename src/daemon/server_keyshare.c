@@ -68,6 +68,10 @@ struct server_keyshare_zone {
     bool writing;    /* a put of this zone is out (put_rev, put_digest) */
     uint64_t put_rev;
     char put_digest[65];
+    /* The key manager's last answer for the zone (server_keyshare_may_act):
+     * shown by GET /v1/dnssec ("may_step", "why_not"). */
+    bool may_step;
+    char why_not[300];
     struct server_keyshare *ks; /* the owner: a put's callback argument is the zone */
 };
 
@@ -79,6 +83,7 @@ struct server_keyshare {
     double ttl;
     int64_t lease;
     bool busy;         /* the tick's chain of calls is out */
+    int64_t round_at;  /* wall time of the last round that read etcd whole (0: none) */
     bool failing;      /* the last chain failed (logged once) */
     bool leader;       /* holds PREFIX/dnssec/lock */
     char holder[80];   /* who holds it ("" none) */
@@ -335,12 +340,13 @@ static bool server_keyshare_failed(struct server_keyshare *ks, enum etcd_status 
 /* A small unary call whose reply only matters for its success. */
 static void server_keyshare_on_quiet(void *arg, enum etcd_status st, json_t *resp, const char *err)
 {
-    (void)arg;
+    struct server_keyshare *ks = arg;
     (void)resp;
     /* A put that failed is made again by a later tick (the record is
-     * compared with etcd's; the lock taken when still free). */
-    (void)st;
-    (void)err;
+     * compared with etcd's; the lock taken when still free). Said once
+     * per outage, as a failed tick is. */
+    if (st != ETCD_OK && st != ETCD_ERR_CANCELLED && !ks->failing)
+        log_warn("event=dnssec_fleet_keys_call what=put error=\"%s\"", err ? err : "");
 }
 
 /* This node's loaded record, written when it changes (on the lease). */
@@ -352,12 +358,20 @@ static void server_keyshare_say_loaded(struct server_keyshare *ks)
         if (ks->zones[i].digest[0])
             json_object_set_new(zones, ks->zones[i].origin, json_string(ks->zones[i].digest));
     pthread_mutex_unlock(&ks->srv->reload_lock);
-    json_t *rec = json_pack("{s:s, s:o}", "node", ks->node, "zones", zones);
+    json_t *rec = json_pack("{s:s, s:O}", "node", ks->node, "zones", zones);
     char *text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(rec);
-    /* Written again when etcd lost it (a new lease) too. */
-    bool same = ks->loaded_sent && strcmp(ks->loaded_sent, text) == 0 &&
-                json_object_get(ks->reports, ks->node);
+    /* Written again unless etcd holds it as this tick read it: a record
+     * lost with a lease, or a put that failed or was overtaken by an
+     * older one (each call has its own connection), would otherwise keep
+     * the lock holder waiting for this node forever ("node N has not
+     * loaded key set revision R": a KSK's DS gone from the parent and
+     * never acted on, issue #56's chain test under ASan). A put still in
+     * flight at the next read is made once more: the same value. */
+    json_t *mine = json_object_get(ks->reports, ks->node);
+    bool same =
+        ks->loaded_sent && strcmp(ks->loaded_sent, text) == 0 && mine && json_equal(mine, zones);
+    json_decref(zones);
     if (same) {
         free(text);
         return;
@@ -412,6 +426,8 @@ static void server_keyshare_kv(struct server_keyshare *ks, json_t *kv)
     free(v);
 }
 
+static bool server_keyshare_recheck(struct server_keyshare *ks, bool *freed);
+
 /* The reply of the read of PREFIX/nodes/ (keys only): the live members,
  * then everything this tick decides. */
 static void server_keyshare_on_nodes(void *arg, enum etcd_status st, json_t *resp, const char *err)
@@ -433,16 +449,22 @@ static void server_keyshare_on_nodes(void *arg, enum etcd_status st, json_t *res
     pthread_mutex_lock(&srv->reload_lock);
     json_decref(ks->live);
     ks->live = live;
-    bool changed = server_keyshare_zones(ks);
-    /* A new set: the key manager fills the zones' keys and signs again. */
-    if (changed && srv->kasp_timer)
+    bool changed = server_keyshare_zones(ks), freed = false;
+    bool view = server_keyshare_recheck(ks, &freed);
+    /* A new set: the key manager fills the zones' keys and signs again;
+     * steps that became this node's: it takes them now. Its run refreshes
+     * the view; else the view shows the new answers now. */
+    if ((changed || freed) && srv->kasp_timer)
         event_active(srv->kasp_timer, EV_TIMEOUT, 0);
+    else if (view)
+        server_dnssec_refresh(srv, srv->cfg);
     pthread_mutex_unlock(&srv->reload_lock);
     if (!ks->holder[0])
         server_keyshare_take_lock(ks);
     server_keyshare_say_loaded(ks);
     ks->busy = false;
     ks->failing = false;
+    ks->round_at = (int64_t)time(NULL);
 }
 
 static void server_keyshare_on_range(void *arg, enum etcd_status st, json_t *resp, const char *err)
@@ -534,12 +556,11 @@ static bool server_keyshare_local_is_fleet(struct server *srv, const struct serv
     return false;
 }
 
-bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, size_t len)
+/* server_keyshare_may_act's answer for z (NULL: past the zone limit). */
+static bool server_keyshare_decide(struct server *srv, struct server_keyshare *ks,
+                                   struct server_keyshare_zone *z, const char *origin, char *why,
+                                   size_t len)
 {
-    struct server_keyshare *ks = srv->keyshare;
-    if (!ks)
-        return true;
-    struct server_keyshare_zone *z = server_keyshare_zone(ks, origin);
     if (!ks->leader) {
         snprintf(why, len, "the steps are %s's (it holds the fleet's key lock)",
                  ks->holder[0] ? ks->holder : "no node's yet");
@@ -569,6 +590,52 @@ bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, 
     return true;
 }
 
+bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, size_t len)
+{
+    struct server_keyshare *ks = srv->keyshare;
+    if (!ks)
+        return true;
+    struct server_keyshare_zone *z = server_keyshare_zone(ks, origin);
+    bool may = server_keyshare_decide(srv, ks, z, origin, why, len);
+    if (z) {
+        z->may_step = may;
+        snprintf(z->why_not, sizeof(z->why_not), "%s", may ? "" : why);
+    }
+    return may;
+}
+
+/* Each shared zone's answer asked again after a read of etcd (reload_lock
+ * held): true when one changed, for the view; *freed when a zone's steps
+ * became this node's. The key manager's timer is armed for the next step
+ * it can see, and one it could not take sees nothing: a KSK whose DS left
+ * the parent is seen to leave only by the parent's check, which a node
+ * that may not step does not make. So a node whose steps were held (a
+ * member had not reported the newest set yet) when its timer ran slept
+ * until its next timestamp, in an hour, with the old KSK's DS gone from
+ * the parent: the chain test's algorithm rollover under ASan, CI of the
+ * thirty-first session. */
+static bool server_keyshare_recheck(struct server_keyshare *ks, bool *freed)
+{
+    const struct config *cfg = ks->srv->cfg;
+    bool changed = false;
+    *freed = false;
+    for (size_t i = 0; cfg && i < cfg->n_zones; i++) {
+        const struct config_zone *c = &cfg->zones[i];
+        if (!server_keyshare_managed(cfg, c))
+            continue;
+        struct server_keyshare_zone *z = server_keyshare_zone(ks, c->origin);
+        if (!z)
+            continue;
+        bool was = z->may_step;
+        char before[sizeof(z->why_not)], why[sizeof(z->why_not)];
+        memcpy(before, z->why_not, sizeof(before));
+        server_keyshare_may_act(ks->srv, c->origin, why, sizeof(why));
+        changed |= was != z->may_step || strcmp(before, z->why_not) != 0;
+        *freed |= !was && z->may_step;
+    }
+    return changed;
+}
+
 void server_keyshare_kick(struct server *srv)
 {
     if (srv->keyshare)
@@ -587,13 +654,22 @@ json_t *server_keyshare_json(struct server *srv)
                               (json_int_t)z->rev, "digest", z->digest);
         if (z->error[0])
             json_object_set_new(o, "error", json_string(z->error));
+        /* Why this node takes no step that makes or deletes a key now:
+         * the last answer to the key manager or to the tick's recheck. */
+        json_object_set_new(o, "may_step", json_boolean(z->may_step));
+        if (!z->may_step)
+            json_object_set_new(o, "why_not", json_string(z->why_not));
         json_array_append_new(zones, o);
     }
     char kid[FLEET_KEYSEAL_KID];
     fleet_keyseal_kid(ks->secret, kid);
-    return json_pack("{s:s, s:b, s:s, s:s, s:s?, s:o}", "node", ks->node, "lock_held", ks->leader,
-                     "lock_holder", ks->holder, "secret_id", kid, "secret_pending",
-                     ks->pending[0] ? ks->pending : NULL, "zones", zones);
+    /* What the last round read: the live members and the sets each says
+     * it has loaded (why a holder waits is there to see). */
+    return json_pack("{s:s, s:b, s:s, s:s, s:s?, s:o, s:I, s:o, s:o}", "node", ks->node,
+                     "lock_held", ks->leader, "lock_holder", ks->holder, "secret_id", kid,
+                     "secret_pending", ks->pending[0] ? ks->pending : NULL, "zones", zones,
+                     "round_at", (json_int_t)ks->round_at, "live", json_deep_copy(ks->live),
+                     "loaded", json_deep_copy(ks->reports));
 }
 
 json_t *server_keyshare_reload_note(struct server *srv, const struct fleet_params *p)

@@ -311,6 +311,9 @@ class Run:
             name = g.config["fleet"]["node"]
             if g.proc:
                 out.append("%s keys: %s" % (name, fleet_keys(g)))
+                out.append("%s parent: %s" % (name, [
+                    z.get("parent") for z in Admin.of(g).get("/v1/dnssec").json["zones"]
+                    if z["zone"] == CHILD]))
             out += ["%s: %s" % (name, ln) for ln in g.read_log().splitlines()
                     if "event=dnssec" in ln][-40:]
         out.append(ksk.logs(self.env.kdir)[-4000:])

@@ -331,6 +331,37 @@ def test_fleet_signs_with_one_key_set(lab):
     # Only the lock holder steps: the other node refuses a rollover, naming it.
     r = Admin.of(n2).post("/v1/dnssec/%s/rollover" % ZONE, {"key": "zsk"}, token=OPERATE_TOKEN)
     assert r.status == 409 and r.code == "not_lock_holder" and "n1" in r.body.decode(), r.body
+    # Each node says whether its key manager may step, and why not: the
+    # other names the holder; the holder may, every live member having
+    # reported its set (a recheck at every read of etcd: 15 s for ASan).
+    ok, _ = poll(lambda: zone_state(n1).get("may_step") is True, 15, 0.2)
+    assert ok, fleet_keys(n1)
+    z2 = zone_state(n2)
+    assert z2.get("may_step") is False and "the steps are n1's" in z2.get("why_not", ""), z2
+    # A loaded record that etcd holds stale (a put that failed, or one an
+    # older put overtook): the node writes its own again at its next round
+    # and the holder may step again. Compared by presence only, it stayed
+    # stale for good, and the holder waited on it forever (the chain
+    # test's KSK step, under ASan in CI).
+    mine = {"node": "n2", "zones": {ZONE: zone_state(n2)["digest"]}}
+    key = PREFIX + "dnssec/loaded/n2"
+
+    def put_loaded(value):
+        st, _ = http_json(env.etcd.urls[0] + "/v3/kv/put",
+                          {"key": base64.b64encode(key.encode()).decode(),
+                           "value": base64.b64encode(json.dumps(value).encode()).decode()})
+        assert st == 200
+
+    put_loaded({"node": "n2", "zones": {ZONE: "00" * 32}})
+
+    def record_is_mine():
+        v = (env.etcd.get_prefix(key) or {}).get(key)
+        return v is not None and json.loads(v) == mine
+    # Its next round (1 s tick; 15 s for ASan).
+    ok, _ = poll(record_is_mine, 15, 0.2)
+    assert ok, (env.etcd.get_prefix(key), mine, n2.read_log()[-2000:])
+    ok, _ = poll(lambda: zone_state(n1).get("may_step") is True, 15, 0.2)
+    assert ok, fleet_keys(n1)
 
     # The lock holder stops: the other node takes the lock once its lease
     # runs out (stale_after 3 s, and a 1 s tick; 15 s for ASan) and may
