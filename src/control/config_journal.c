@@ -72,23 +72,33 @@ char *config_journal_marker(const char *digest, uint64_t upto)
     return line;
 }
 
-int config_journal_append(int *fd, const char *journal, const char *text)
+int config_journal_put(int fd, const char *text, size_t len)
 {
-    if (*fd < 0) {
-        *fd = open(journal, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (*fd < 0)
-            return -1;
-    }
-    size_t len = strlen(text), off = 0;
+    size_t off = 0;
     while (off < len) {
-        ssize_t n = write(*fd, text + off, len - off);
+        ssize_t n = write(fd, text + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return -1;
         off += (size_t)n;
     }
-    return fdatasync(*fd);
+    return 0;
+}
+
+int config_journal_write(int *fd, const char *journal, const char *text)
+{
+    if (*fd < 0) {
+        *fd = open(journal, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (*fd < 0)
+            return -1;
+    }
+    return config_journal_put(*fd, text, strlen(text));
+}
+
+int config_journal_append(int *fd, const char *journal, const char *text)
+{
+    return config_journal_write(fd, journal, text) == 0 ? fdatasync(*fd) : -1;
 }
 
 json_t *config_journal_read(const char *journal, size_t *torn)

@@ -33,6 +33,11 @@ char *config_journal_marker(const char *digest, uint64_t upto);
 /* Appends text to the journal (*fd opened when -1) and fdatasyncs it; 0
  * or -1 (errno). */
 int config_journal_append(int *fd, const char *journal, const char *text);
+/* config_journal_append without the fdatasync: the caller syncs, e.g. a
+ * dup of *fd outside the lock that serialises the appends. */
+int config_journal_write(int *fd, const char *journal, const char *text);
+/* Writes the len bytes at text to fd whole; 0 or -1 (errno). */
+int config_journal_put(int fd, const char *text, size_t len);
 /* The journal's lines that parse, in order, or NULL when there is no
  * journal; *torn: how many did not. */
 json_t *config_journal_read(const char *journal, size_t *torn);

@@ -6,6 +6,7 @@
 #include "control/config_store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -52,8 +53,10 @@ struct config_store {
     char *hist_dir; /* NULL: none (changed only while nothing is owed) */
     unsigned keep;
     bool busy_file, busy_hist, stop;
+    bool tidying; /* config_store_tidy under way: a flush waits for it */
     uint64_t in_place_v; /* the version the writer dumps without a copy (0: none) */
     uint64_t let_gos;    /* dumps in place given up for a newer version */
+    uint64_t cuts;       /* the journal's cuts (config_store_tidy's check) */
     int hurry;           /* flushes waiting: no rest */
     int jfd;             /* the journal, appending */
     char file_digest[DIGEST_SHA256_HEX];
@@ -110,16 +113,40 @@ static bool config_store_hist_owed(const struct config_store *s)
     return false;
 }
 
-/* Drops the items nothing needs any more: in the file and in the history
- * (or out of its window). (lock) */
-static void config_store_prune(struct config_store *s)
+/* Takes the items nothing needs any more off the chain: in the file and
+ * in the history (or out of its window). Returned as a list for the
+ * caller to free (config_store_free_items), outside the lock. (lock) */
+static struct config_store_item *config_store_prune(struct config_store *s)
 {
+    struct config_store_item *gone = NULL, **end = &gone;
     while (s->head && s->head->v <= s->file_v && !config_store_owed(s, s->head)) {
         struct config_store_item *it = s->head;
         s->head = it->next;
         if (!s->head)
             s->tail = NULL;
+        it->next = NULL;
+        *end = it;
+        end = &it->next;
+    }
+    return gone;
+}
+
+static void config_store_free_items(struct config_store_item *it)
+{
+    while (it) {
+        struct config_store_item *next = it->next;
         config_store_item_free(it);
+        it = next;
+    }
+}
+
+/* A new journal renamed over the old one: appends go to the new file. (lock) */
+static void config_store_cut_done(struct config_store *s)
+{
+    s->cuts++;
+    if (s->jfd >= 0) {
+        close(s->jfd);
+        s->jfd = -1;
     }
 }
 
@@ -149,10 +176,81 @@ static void config_store_cut_journal(struct config_store *s)
     free(text);
     if (rc != 0)
         log_warn("event=config_journal note=\"cannot cut the journal down: %s\"", strerror(errno));
-    else if (s->jfd >= 0) { /* the old file is gone: append to the new one */
-        close(s->jfd);
-        s->jfd = -1;
+    else
+        config_store_cut_done(s);
+}
+
+/* The new journal's lines from `from` on, through `last` (NULL: to the
+ * chain's end) into fd; false on a write error. */
+static bool config_store_put_lines(int fd, const struct config_store_item *from,
+                                   const struct config_store_item *last)
+{
+    for (const struct config_store_item *it = from; it; it = it == last ? NULL : it->next)
+        if (config_journal_put(fd, it->line, it->len) != 0)
+            return false;
+    return true;
+}
+
+/* The writer's cut of the journal (config_store_cut_journal) with its long
+ * parts outside the lock: the marker and the lines of the chain as it is
+ * now written into a new file and synced, then, under the lock, the lines
+ * committed meanwhile added and the file renamed over the journal. Under a
+ * stream at 1,000,000 records the writer held the lock for its whole cut
+ * (megabytes of owed lines, an fsync behind a 157 MB dump's writeback)
+ * while the store thread waited in config_store_behind: a change 0.7 s
+ * late (issue #55). Only the writer takes items off the chain and only
+ * commits add them, at its tail: the items from the head to the tail seen
+ * under the lock are read without it. A cut by another thread meanwhile
+ * (config_store_set_history) or a failure: cut under the lock. (lock held
+ * on entry and return) */
+static void config_store_cut_outside(struct config_store *s)
+{
+    char tmp[4300], d0[DIGEST_SHA256_HEX];
+    char *marker = config_journal_marker(s->file_digest, s->file_v);
+    uint64_t gen = s->cuts, v0 = s->file_v;
+    snprintf(d0, sizeof(d0), "%s", s->file_digest);
+    struct config_store_item *first = s->head, *last = s->tail;
+    pthread_mutex_unlock(&s->lock);
+    double t0 = deadline_mono();
+    snprintf(tmp, sizeof(tmp), "%s.cut", s->journal);
+    int fd = marker ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    bool ok = fd >= 0 && config_journal_put(fd, marker, strlen(marker)) == 0 &&
+              config_store_put_lines(fd, first, last) && fdatasync(fd) == 0;
+    free(marker);
+    double t1 = deadline_mono();
+    pthread_mutex_lock(&s->lock);
+    double t2 = deadline_mono();
+    ok = ok && gen == s->cuts && v0 == s->file_v && strcmp(d0, s->file_digest) == 0;
+    struct config_store_item *more = last ? last->next : s->head;
+    ok = ok && config_store_put_lines(fd, more, NULL) && (!more || fdatasync(fd) == 0);
+    if (fd >= 0 && close(fd) != 0)
+        ok = false;
+    if (ok && config_history_commit_tmp(tmp, s->journal, true) == 0) {
+        config_store_cut_done(s);
+        log_msg(LOG_LEVEL_DEBUG, "event=config_journal what=cut ms=%.1f locked_ms=%.1f",
+                (t1 - t0) * 1e3, (deadline_mono() - t2) * 1e3);
+        return;
     }
+    if (fd >= 0)
+        unlink(tmp);
+    config_store_cut_journal(s);
+}
+
+/* After a write of the file or of the history: the items nothing needs
+ * freed and the journal cut down, both outside the lock. (lock held on
+ * entry and return) */
+static void config_store_tidy(struct config_store *s)
+{
+    s->tidying = true;
+    struct config_store_item *gone = config_store_prune(s);
+    if (gone) {
+        pthread_mutex_unlock(&s->lock);
+        config_store_free_items(gone);
+        pthread_mutex_lock(&s->lock);
+    }
+    if (s->file_digest[0])
+        config_store_cut_outside(s);
+    s->tidying = false; /* the writer broadcasts `written` after its step */
 }
 
 /* doc (a reference handed over) let go for a copy of it whose objects one
@@ -304,8 +402,6 @@ static void config_store_wrote(struct config_store *s, uint64_t v, int rc, bool 
     }
     if (rc == 0 || edited) {
         s->file_v = s->written_v = v;
-        config_store_prune(s);
-        config_store_cut_journal(s);
         /* Owed now: the versions committed meanwhile, since the first of
          * them (else the next write would be late at once). */
         s->owed_bytes = 0;
@@ -380,9 +476,17 @@ static bool config_store_write_file(struct config_store *s)
      * either marker. */
     pthread_mutex_lock(&s->lock);
     char *marker = dumped && !edited ? config_journal_marker(digest, v) : NULL;
-    int rc = marker ? config_journal_append(&s->jfd, s->journal, marker) : -1;
+    int rc = marker ? config_journal_write(&s->jfd, s->journal, marker) : -1;
+    /* Synced outside the lock, which every commit and the store thread's
+     * config_store_behind take: behind a large dump's writeback a sync
+     * can take a while. */
+    int sfd = rc == 0 ? dup(s->jfd) : -1;
     pthread_mutex_unlock(&s->lock);
     free(marker);
+    if (rc == 0)
+        rc = sfd >= 0 && fdatasync(sfd) == 0 ? 0 : -1;
+    if (sfd >= 0)
+        close(sfd);
     if (rc == 0)
         rc = config_history_commit_tmp(tmp, s->path, true);
     else if (dumped)
@@ -397,6 +501,8 @@ static bool config_store_write_file(struct config_store *s)
     if (it)
         it->in_hist = true; /* written, or given up (logged) */
     config_store_wrote(s, v, rc, edited, digest, &stamp, saved);
+    if (rc == 0 || edited)
+        config_store_tidy(s);
     return true;
 }
 
@@ -473,8 +579,7 @@ static void config_store_write_hist(struct config_store *s)
     free(dir);
     free(desc);
     s->busy_hist = false;
-    config_store_prune(s);
-    config_store_cut_journal(s);
+    config_store_tidy(s);
 }
 
 /* After a step, the writer rests nine times the CPU time it took (at
@@ -721,7 +826,7 @@ void config_store_flush(struct config_store *s, bool all)
     s->hurry++;
     s->failed_v = 0; /* a write that failed is tried again */
     pthread_cond_signal(&s->work);
-    while (config_store_file_owed(s) || s->busy_file ||
+    while (config_store_file_owed(s) || s->busy_file || s->tidying ||
            (all && (config_store_hist_owed(s) || s->busy_hist)))
         pthread_cond_wait(&s->written, &s->lock);
     s->hurry--;

@@ -486,6 +486,8 @@ static char *test_slurp(const char *path, size_t *len)
             free(buf);
             buf = NULL;
         }
+        if (buf)
+            buf[n] = '\0'; /* text too (test_put_text) */
         *len = (size_t)n;
     }
     if (f)
@@ -660,6 +662,75 @@ static void test_let_go(struct tap *t, const char *dir)
     test_pair_free(&p);
 }
 
+/* A crash at any moment of a stream finds every version committed: the
+ * journal and the file copied (in that order, as a crash leaves them:
+ * the file is announced in the journal before it is renamed) after every
+ * batch of commits, with the writer writing the file and the history and
+ * cutting the journal beside them (its cut is written outside the store's
+ * lock, the lines committed meanwhile added under it: config_store.c),
+ * recover to the newest version. */
+static void test_cut_under_commits(struct tap *t, const char *dir)
+{
+    char path[256], hist[256], snap[256], journal[300], sjournal[300];
+    snprintf(path, sizeof(path), "%s/c.json", dir);
+    snprintf(hist, sizeof(hist), "%s/chist", dir);
+    snprintf(snap, sizeof(snap), "%s/csnap.json", dir);
+    mkdir(hist, 0750);
+    config_journal_path(path, journal, sizeof(journal));
+    config_journal_path(snap, sjournal, sizeof(sjournal));
+    json_t *d1 = test_doc(1);
+    json_dump_file(d1, path, JSON_INDENT(2));
+    json_decref(d1);
+    struct config_store *s = config_store_new(path);
+    TAP_CHECK(t, s && config_store_set_history(s, hist, 3) == 0, "a store for a stream");
+    int bad = 0, batches = 8, per = 40;
+    for (int b = 0; s && b < batches; b++) {
+        int last = 1 + (b + 1) * per;
+        test_commit_run(t, s, 2 + b * per, last, path);
+        /* The copies as at one moment: the file read between two reads
+         * of the journal that are the same (the writer appends a marker
+         * or cuts the journal meanwhile: taken again). */
+        size_t jl = 0, fl = 0, jl2 = 0;
+        char *jt = NULL, *ft = NULL, *jt2 = NULL;
+        for (int tries = 0; tries < 1000; tries++) {
+            free(jt);
+            free(ft);
+            jt = test_slurp(journal, &jl);
+            ft = test_slurp(path, &fl);
+            jt2 = test_slurp(journal, &jl2);
+            bool same = jt && jt2 && jl == jl2 && memcmp(jt, jt2, jl) == 0;
+            free(jt2);
+            if (same)
+                break;
+            usleep(1000);
+        }
+        if (jt && ft) {
+            test_put_text(sjournal, jt);
+            test_put_text(snap, ft);
+        }
+        json_t *got = jt && ft && config_store_recover(snap) == 0 ? test_load(snap) : NULL;
+        json_t *want = test_doc(last);
+        bad += !json_equal(got, want);
+        json_decref(got);
+        json_decref(want);
+        free(jt);
+        free(ft);
+    }
+    TAP_CHECK(t, bad == 0, "a crash after each of %d batches recovers the newest version (%d not)",
+              batches, bad);
+    config_store_flush(s, true);
+    size_t torn = 0;
+    json_t *lines = config_journal_read(journal, &torn);
+    TAP_CHECK(t, json_array_size(lines) == 1 && torn == 0,
+              "once written, the journal is the file's marker alone (%zu lines)",
+              json_array_size(lines));
+    json_decref(lines);
+    char cut[320];
+    snprintf(cut, sizeof(cut), "%s.cut", journal);
+    TAP_CHECK(t, access(cut, F_OK) != 0, "no cut left behind");
+    config_store_free(s);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -674,6 +745,7 @@ int main(void)
     test_dump_stream(&t, dir, 70000);
     test_dump_until(&t, dir);
     test_let_go(&t, dir);
+    test_cut_under_commits(&t, dir);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
