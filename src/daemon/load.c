@@ -62,17 +62,16 @@ int load_zone_of(const struct config *cfg, const struct dns_name *name)
  * with the type each record answers (a zone signed at load lists it in
  * the name's NSEC or NSEC3 bitmap). */
 size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
-                        struct dns_name *out, uint16_t *flags)
+                        struct zone_extra *out)
 {
     size_t n = 0;
     for (size_t i = 0; g && i < g->n_records; i++) {
+        const struct policy_record *r = gslb_rec(g, i);
         struct dns_name nm;
-        if (!dns_name_index(gslb_rec(g, i)->name, gslb_rec(g, i)->name_len, &nm))
+        if (!dns_name_index(r->name, r->name_len, &nm))
             continue;
-        if (load_zone_of(cfg, &nm) == (int)zi) {
-            flags[n] = zone_policy_flag(gslb_rec(g, i)->rtype);
-            out[n++] = nm;
-        }
+        if (load_zone_of(cfg, &nm) == (int)zi)
+            out[n++] = (struct zone_extra){r->name, zone_policy_flag(r->rtype), r->name_len};
     }
     return n;
 }
@@ -309,19 +308,17 @@ static void *load_zones_run(void *arg)
     if (n_read == 0)
         return NULL; /* every zone kept (a change of records): no room for names */
     size_t cap = j->g && j->g->n_records ? j->g->n_records : 1;
-    struct dns_name *extra = calloc(cap, sizeof(*extra));
-    uint16_t *flags = calloc(cap, sizeof(*flags));
-    if (!extra || !flags)
+    struct zone_extra *extra = calloc(cap, sizeof(*extra));
+    if (!extra)
         abort();
     for (size_t i = j->first; i < j->cfg->n_zones; i += j->step) {
         const struct config_zone *cz = &j->cfg->zones[i];
         if (!load_zone_read(j->cfg, j->keep, i))
             continue; /* no copy or keys yet: served once it has; made later; kept */
-        size_t n_extra = load_extra_names(j->cfg, j->g, i, extra, flags);
-        j->zones[i] = zone_load_signed(cz->origin, cz->file, cz->file, extra, flags, n_extra,
-                                       &cz->dnssec.sign, &j->errs[i]);
+        size_t n_extra = load_extra_names(j->cfg, j->g, i, extra);
+        j->zones[i] = zone_load_extra(cz->origin, cz->file, cz->file, extra, n_extra,
+                                      &cz->dnssec.sign, &j->errs[i]);
     }
-    free(flags);
     free(extra);
     return NULL;
 }

@@ -16,9 +16,11 @@
 
 /* Index of the configured zone with the longest origin above name, or -1. */
 int load_zone_of(const struct config *cfg, const struct dns_name *name);
-/* The policy names that fall into zone zi, with the types they answer. */
+/* The policy names that fall into zone zi, with the types they answer,
+ * into out (room for g's records; their wire forms borrowed from g). */
+struct zone_extra;
 size_t load_extra_names(const struct config *cfg, const struct gslb *g, size_t zi,
-                        struct dns_name *out, uint16_t *flags);
+                        struct zone_extra *out);
 /* Checks a signed zone (zone_verify.h); false when it has errors. */
 bool load_verify(const struct config_zone *cz, const struct zone *z, struct errlist *errs,
                  struct errlist *warns);

@@ -46,14 +46,12 @@ static struct zone *load_update_zone(const struct config *cfg, const struct serv
     const struct config_zone *cz = &cfg->zones[zi];
     const struct gslb *g = cur->gslb;
     size_t cap = g && g->n_records ? g->n_records : 1;
-    struct dns_name *extra = calloc(cap, sizeof(*extra));
-    uint16_t *flags = calloc(cap, sizeof(*flags));
-    if (!extra || !flags)
+    struct zone_extra *extra = calloc(cap, sizeof(*extra));
+    if (!extra)
         abort();
-    size_t n_extra = load_extra_names(cfg, g, zi, extra, flags);
+    size_t n_extra = load_extra_names(cfg, g, zi, extra);
     struct zone *z =
-        zone_load_signed(cz->origin, file, cz->file, extra, flags, n_extra, &cz->dnssec.sign, errs);
-    free(flags);
+        zone_load_extra(cz->origin, file, cz->file, extra, n_extra, &cz->dnssec.sign, errs);
     free(extra);
     if (z && !load_verify(cz, z, errs, NULL)) {
         zone_free(z);

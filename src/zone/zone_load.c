@@ -47,8 +47,7 @@ struct load_ctx {
     struct load_rec *recs;
     size_t n_recs, cap_recs;
     /* Policy names of a zone signed at load (zone_load_signed's extra). */
-    const struct dns_name *extra;
-    const uint16_t *extra_flags;
+    const struct zone_extra *extra;
     size_t n_extra;
     ldns_rr_list *placeholders; /* the records standing for them (owned by dz) */
     ldns_key_list *policy_keys; /* kept for the zone when there are any */
@@ -513,7 +512,7 @@ static void load_emit_signing(struct load_ctx *c)
 /* Adds a stand-in record of type t at a policy name (signed at load), so
  * that the denial chain covers the name and lists t: not when the file
  * has data of that type or a CNAME there (the loader reports the clash). */
-static void load_placeholder(struct load_ctx *c, const struct dns_name *name, uint16_t t)
+static void load_placeholder(struct load_ctx *c, const struct zone_extra *name, uint16_t t)
 {
     ldns_rdf *owner = ldns_dname_new_frm_data((uint16_t)name->len, name->wire);
     if (!owner)
@@ -545,9 +544,9 @@ static void load_placeholder(struct load_ctx *c, const struct dns_name *name, ui
 static void load_placeholders(struct load_ctx *c)
 {
     static const uint16_t types[] = {DNS_TYPE_A, DNS_TYPE_AAAA, DNS_TYPE_CNAME};
-    for (size_t i = 0; c->extra_flags && i < c->n_extra; i++)
+    for (size_t i = 0; i < c->n_extra; i++)
         for (size_t k = 0; k < 3; k++)
-            if (c->extra_flags[i] & zone_policy_flag(types[k]))
+            if (c->extra[i].flags & zone_policy_flag(types[k]))
                 load_placeholder(c, &c->extra[i], types[k]);
 }
 
@@ -743,13 +742,25 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
     return zone_load_signed(origin, path, display, extra, NULL, n_extra, NULL, errs);
 }
 
+/* names[0..n) (flags[i] each, or none) as zone_extra (the caller frees;
+ * NULL when n is 0), borrowing their wire forms. */
+static struct zone_extra *zone_load_extra_of(const struct dns_name *names, const uint16_t *flags,
+                                             size_t n)
+{
+    struct zone_extra *x = n ? calloc(n, sizeof(*x)) : NULL;
+    if (n && !x)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        x[i] = (struct zone_extra){names[i].wire, flags ? flags[i] : 0, names[i].len};
+    return x;
+}
+
 /* What zone_load_signed and zone_load_text share: fp (closed here) is
  * read from the start; path is where $INCLUDE is relative to (NULL: none,
  * and no two-thread parse); fast: the fast scanner in front of ldns. */
 static struct zone *zone_load_fp(const char *origin, FILE *fp, const char *path,
-                                 const char *display, const struct dns_name *extra,
-                                 const uint16_t *extra_flags, size_t n_extra,
-                                 const struct zone_sign_params *sp, bool fast,
+                                 const char *display, const struct zone_extra *extra,
+                                 size_t n_extra, const struct zone_sign_params *sp, bool fast,
                                  struct errlist *errs);
 
 struct zone *zone_load_parser(const char *origin, const char *path, const char *display,
@@ -761,7 +772,22 @@ struct zone *zone_load_parser(const char *origin, const char *path, const char *
         errlist_add(errs, "%s: cannot open zone file: %s", display, load_open_error(errno));
         return NULL;
     }
-    return zone_load_fp(origin, fp, path, display, extra, NULL, n_extra, NULL, fast, errs);
+    struct zone_extra *x = zone_load_extra_of(extra, NULL, n_extra);
+    struct zone *z = zone_load_fp(origin, fp, path, display, x, n_extra, NULL, fast, errs);
+    free(x);
+    return z;
+}
+
+struct zone *zone_load_extra(const char *origin, const char *path, const char *display,
+                             const struct zone_extra *extra, size_t n_extra,
+                             const struct zone_sign_params *sp, struct errlist *errs)
+{
+    FILE *fp = load_open(path);
+    if (!fp) {
+        errlist_add(errs, "%s: cannot open zone file: %s", display, load_open_error(errno));
+        return NULL;
+    }
+    return zone_load_fp(origin, fp, path, display, extra, n_extra, sp, true, errs);
 }
 
 struct zone *zone_load_signed(const char *origin, const char *path, const char *display,
@@ -769,12 +795,10 @@ struct zone *zone_load_signed(const char *origin, const char *path, const char *
                               size_t n_extra, const struct zone_sign_params *sp,
                               struct errlist *errs)
 {
-    FILE *fp = load_open(path);
-    if (!fp) {
-        errlist_add(errs, "%s: cannot open zone file: %s", display, load_open_error(errno));
-        return NULL;
-    }
-    return zone_load_fp(origin, fp, path, display, extra, extra_flags, n_extra, sp, true, errs);
+    struct zone_extra *x = zone_load_extra_of(extra, extra_flags, n_extra);
+    struct zone *z = zone_load_extra(origin, path, display, x, n_extra, sp, errs);
+    free(x);
+    return z;
 }
 
 struct zone *zone_load_text(const char *origin, const char *text, const char *display,
@@ -783,13 +807,13 @@ struct zone *zone_load_text(const char *origin, const char *text, const char *di
     FILE *fp = fmemopen((void *)text, strlen(text), "r");
     if (!fp)
         abort();
-    return zone_load_fp(origin, fp, NULL, display, NULL, NULL, 0, NULL, true, errs);
+    return zone_load_fp(origin, fp, NULL, display, NULL, 0, NULL, true, errs);
 }
 
 static struct zone *zone_load_fp(const char *origin, FILE *fp, const char *path,
-                                 const char *display, const struct dns_name *extra,
-                                 const uint16_t *extra_flags, size_t n_extra,
-                                 const struct zone_sign_params *sp, bool fast, struct errlist *errs)
+                                 const char *display, const struct zone_extra *extra,
+                                 size_t n_extra, const struct zone_sign_params *sp, bool fast,
+                                 struct errlist *errs)
 {
     struct load_ctx c;
     struct dns_name oname;
@@ -816,15 +840,13 @@ static struct zone *zone_load_fp(const char *origin, FILE *fp, const char *path,
     zone_builder_init(&c.b, oname.wire, oname.len, origin, display, errs);
     if (c.dz) {
         c.extra = extra;
-        c.extra_flags = extra_flags;
         c.n_extra = n_extra;
     }
     /* The flags mark policy names in every zone: a query finds their
      * bindings by them (serve/serve_bind.h); a signed zone's chain lists
      * the types. */
     for (size_t i = 0; i < n_extra; i++)
-        zone_builder_add_name_flags(&c.b, extra[i].wire, extra[i].len,
-                                    extra_flags ? extra_flags[i] : 0);
+        zone_builder_add_name_flags(&c.b, extra[i].wire, extra[i].len, extra[i].flags);
     /* Records kept for signing (c.dz) are parsed on one thread. */
     bool parallel = !c.dz && path && load_parallel(&c, fp, path);
     if (!parallel)

@@ -33,6 +33,19 @@ struct zone *zone_load(const char *origin, const char *path, const char *display
  * RRset of each, left out of the zone with its RRSIGs), and the zone
  * keeps the keys to sign the policy answers (zone.policy_keys). */
 struct zone_sign_params;
+/* A name a zone must hold without records of its own (a policy name) and
+ * the types a policy answers there: 16 bytes, its wire form borrowed (the
+ * policy table's). As a struct dns_name (385 bytes) each, 1,000,000
+ * policy names were a 385 MB buffer at every start (issue #55). */
+struct zone_extra {
+    const uint8_t *wire; /* borrowed: lives through the load */
+    uint16_t flags;      /* ZONE_NODE_POLICY_* (0: none) */
+    uint8_t len;
+};
+/* zone_load_signed with the names and their flags as zone_extra. */
+struct zone *zone_load_extra(const char *origin, const char *path, const char *display,
+                             const struct zone_extra *extra, size_t n_extra,
+                             const struct zone_sign_params *sp, struct errlist *errs);
 struct zone *zone_load_signed(const char *origin, const char *path, const char *display,
                               const struct dns_name *extra, const uint16_t *extra_flags,
                               size_t n_extra, const struct zone_sign_params *sp,
