@@ -53,7 +53,7 @@ struct config_store {
     char *hist_dir; /* NULL: none (changed only while nothing is owed) */
     unsigned keep;
     bool busy_file, busy_hist, stop;
-    bool tidying; /* config_store_tidy under way: a flush waits for it */
+    bool tidying;        /* config_store_tidy under way: a flush waits for it */
     uint64_t in_place_v; /* the version the writer dumps without a copy (0: none) */
     uint64_t let_gos;    /* dumps in place given up for a newer version */
     uint64_t cuts;       /* the journal's cuts (config_store_tidy's check) */
@@ -172,12 +172,17 @@ static void config_store_cut_journal(struct config_store *s)
         }
     }
     int rc = text ? config_history_write_text(tmp, text, n, 0600, true) : -1;
+    int saved = errno;
+    bool tried = text != NULL;
     free(marker);
     free(text);
-    if (rc != 0)
-        log_warn("event=config_journal note=\"cannot cut the journal down: %s\"", strerror(errno));
-    else
+    /* Appends reopen the journal by its path, whether the rename was made
+     * or not (one made whose directory sync failed must not leave them
+     * going to the file it replaced). */
+    if (tried)
         config_store_cut_done(s);
+    if (rc != 0)
+        log_warn("event=config_journal note=\"cannot cut the journal down: %s\"", strerror(saved));
 }
 
 /* The new journal's lines from `from` on, through `last` (NULL: to the
@@ -225,13 +230,15 @@ static void config_store_cut_outside(struct config_store *s)
     ok = ok && config_store_put_lines(fd, more, NULL) && (!more || fdatasync(fd) == 0);
     if (fd >= 0 && close(fd) != 0)
         ok = false;
-    if (ok && config_history_commit_tmp(tmp, s->journal, true) == 0) {
+    int rc = ok ? config_history_commit_tmp(tmp, s->journal, true) : -1;
+    if (ok) /* renamed or not (a rename whose directory sync failed): reopened by path */
         config_store_cut_done(s);
+    if (rc == 0) {
         log_msg(LOG_LEVEL_DEBUG, "event=config_journal what=cut ms=%.1f locked_ms=%.1f",
                 (t1 - t0) * 1e3, (deadline_mono() - t2) * 1e3);
         return;
     }
-    if (fd >= 0)
+    if (!ok && fd >= 0)
         unlink(tmp);
     config_store_cut_journal(s);
 }
