@@ -449,6 +449,7 @@ static void server_keyshare_on_nodes(void *arg, enum etcd_status st, json_t *res
     pthread_mutex_lock(&srv->reload_lock);
     json_decref(ks->live);
     ks->live = live;
+    ks->round_at = (int64_t)time(NULL); /* read by the view's makers, under the lock */
     bool changed = server_keyshare_zones(ks), freed = false;
     bool view = server_keyshare_recheck(ks, &freed);
     /* A new set: the key manager fills the zones' keys and signs again;
@@ -464,7 +465,6 @@ static void server_keyshare_on_nodes(void *arg, enum etcd_status st, json_t *res
     server_keyshare_say_loaded(ks);
     ks->busy = false;
     ks->failing = false;
-    ks->round_at = (int64_t)time(NULL);
 }
 
 static void server_keyshare_on_range(void *arg, enum etcd_status st, json_t *resp, const char *err)
