@@ -135,6 +135,9 @@ static void ctl_dnssec_fleet(json_t *fk)
                ctl_dnssec_int(z, "rev"));
         if (json_is_string(json_object_get(z, "error")))
             printf(" (%s)", ctl_s(z, "error"));
+        /* Why this node's key manager waits (every decision explained). */
+        if (json_is_false(json_object_get(z, "may_step")))
+            printf("; may not step: %s", ctl_s(z, "why_not"));
         printf("\n");
     }
 }

@@ -338,6 +338,9 @@ def test_fleet_signs_with_one_key_set(lab):
     assert ok, fleet_keys(n1)
     z2 = zone_state(n2)
     assert z2.get("may_step") is False and "the steps are n1's" in z2.get("why_not", ""), z2
+    out = gtmctl("dnssec", "status",
+                 env={"GTMCTL_SERVER": Admin.of(n2).url, "GTMCTL_TOKEN": READ_TOKEN})
+    assert "may not step: the steps are n1's" in out.stdout, out.stdout + out.stderr
     # A loaded record that etcd holds stale (a put that failed, or one an
     # older put overtook): the node writes its own again at its next round
     # and the holder may step again. Compared by presence only, it stayed
