@@ -211,6 +211,10 @@ void server_keyshare_stop(struct server *srv);
 bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, size_t len);
 /* Runs the key sharing's round now (a step was taken); main thread. */
 void server_keyshare_kick(struct server *srv);
+/* The key manager's run for origin could step (held false) or not (held
+ * true): a held zone's key manager is woken once its steps are this
+ * node's (server_keyshare.c's recheck). Under reload_lock. */
+void server_keyshare_held(struct server *srv, const char *origin, bool held);
 /* GET /v1/dnssec's "fleet_keys" (null without key sharing); under reload_lock. */
 json_t *server_keyshare_json(struct server *srv);
 /* A reload whose fleet.key_secret_file holds another secret than the

@@ -267,6 +267,7 @@ static int64_t server_kasp_run(struct server *srv, int64_t now, bool *resign)
         int64_t next;
         char why[300]; /* shown by status (fleet_keys), not logged every second */
         bool act = server_keyshare_may_act(srv, z->origin, why, sizeof(why));
+        server_keyshare_held(srv, z->origin, !act);
         bool fleet = cfg->fleet.enabled && cfg->fleet.has_key_secret;
         if (!server_kasp_zone(srv, z, p, now, act, fleet, &next, &errs)) {
             server_log_errors(&errs, "key manager: ");

@@ -72,6 +72,7 @@ struct server_keyshare_zone {
      * shown by GET /v1/dnssec ("may_step", "why_not"). */
     bool may_step;
     char why_not[300];
+    bool held; /* the key manager's last run could not step (server_keyshare_held) */
     struct server_keyshare *ks; /* the owner: a put's callback argument is the zone */
 };
 
@@ -85,10 +86,12 @@ struct server_keyshare {
     bool busy;         /* the tick's chain of calls is out */
     int64_t round_at;  /* wall time of the last round that read etcd whole (0: none) */
     bool failing;      /* the last chain failed (logged once) */
+    bool put_failing;  /* the last quiet put failed (logged once until one succeeds) */
     bool leader;       /* holds PREFIX/dnssec/lock */
     char holder[80];   /* who holds it ("" none) */
     json_t *reports;   /* {node: {zone: digest}} from PREFIX/dnssec/loaded/ */
     json_t *live;      /* [node] from PREFIX/nodes/ */
+    json_t *shown;     /* {"live", "loaded"} as GET /v1/dnssec last showed them (copies) */
     json_t *blobs;     /* {zone: {"env": envelope, "mod": N}} from the last read */
     char *loaded_sent; /* the loaded record last written (JSON text) */
     struct server_keyshare_zone *zones;
@@ -345,8 +348,11 @@ static void server_keyshare_on_quiet(void *arg, enum etcd_status st, json_t *res
     /* A put that failed is made again by a later tick (the record is
      * compared with etcd's; the lock taken when still free). Said once
      * per outage, as a failed tick is. */
-    if (st != ETCD_OK && st != ETCD_ERR_CANCELLED && !ks->failing)
+    if (st == ETCD_ERR_CANCELLED)
+        return;
+    if (st != ETCD_OK && !ks->failing && !ks->put_failing)
         log_warn("event=dnssec_fleet_keys_call what=put error=\"%s\"", err ? err : "");
+    ks->put_failing = st != ETCD_OK;
 }
 
 /* This node's loaded record, written when it changes (on the lease). */
@@ -452,6 +458,9 @@ static void server_keyshare_on_nodes(void *arg, enum etcd_status st, json_t *res
     ks->round_at = (int64_t)time(NULL); /* read by the view's makers, under the lock */
     bool changed = server_keyshare_zones(ks), freed = false;
     bool view = server_keyshare_recheck(ks, &freed);
+    /* The members or what they loaded changed: the view shows them. */
+    view |= !ks->shown || !json_equal(json_object_get(ks->shown, "live"), ks->live) ||
+            !json_equal(json_object_get(ks->shown, "loaded"), ks->reports);
     /* A new set: the key manager fills the zones' keys and signs again;
      * steps that became this node's: it takes them now. Its run refreshes
      * the view; else the view shows the new answers now. */
@@ -604,9 +613,19 @@ bool server_keyshare_may_act(struct server *srv, const char *origin, char *why, 
     return may;
 }
 
+void server_keyshare_held(struct server *srv, const char *origin, bool held)
+{
+    struct server_keyshare *ks = srv->keyshare;
+    struct server_keyshare_zone *z = ks ? server_keyshare_zone(ks, origin) : NULL;
+    if (z)
+        z->held = held;
+}
+
 /* Each shared zone's answer asked again after a read of etcd (reload_lock
- * held): true when one changed, for the view; *freed when a zone's steps
- * became this node's. The key manager's timer is armed for the next step
+ * held): true when one changed, for the view; *freed when the steps of a
+ * zone whose key manager was held are this node's now (held is the key
+ * manager's own flag: an admin call asking may_act in between must not
+ * take the wake-up away). The key manager's timer is armed for the next step
  * it can see, and one it could not take sees nothing: a KSK whose DS left
  * the parent is seen to leave only by the parent's check, which a node
  * that may not step does not make. So a node whose steps were held (a
@@ -631,7 +650,7 @@ static bool server_keyshare_recheck(struct server_keyshare *ks, bool *freed)
         memcpy(before, z->why_not, sizeof(before));
         server_keyshare_may_act(ks->srv, c->origin, why, sizeof(why));
         changed |= was != z->may_step || strcmp(before, z->why_not) != 0;
-        *freed |= !was && z->may_step;
+        *freed |= z->held && z->may_step;
     }
     return changed;
 }
@@ -664,7 +683,11 @@ json_t *server_keyshare_json(struct server *srv)
     char kid[FLEET_KEYSEAL_KID];
     fleet_keyseal_kid(ks->secret, kid);
     /* What the last round read: the live members and the sets each says
-     * it has loaded (why a holder waits is there to see). */
+     * it has loaded (why a holder waits is there to see); kept to make the
+     * view again when a round finds them changed. */
+    json_decref(ks->shown);
+    ks->shown = json_pack("{s:o, s:o}", "live", json_deep_copy(ks->live), "loaded",
+                          json_deep_copy(ks->reports));
     return json_pack("{s:s, s:b, s:s, s:s, s:s?, s:o, s:I, s:o, s:o}", "node", ks->node,
                      "lock_held", ks->leader, "lock_holder", ks->holder, "secret_id", kid,
                      "secret_pending", ks->pending[0] ? ks->pending : NULL, "zones", zones,
@@ -739,6 +762,7 @@ void server_keyshare_stop(struct server *srv)
     event_free(ks->tick);
     etcd_free(ks->etcd); /* the calls out end with ETCD_ERR_CANCELLED: nothing touched */
     json_decref(ks->reports);
+    json_decref(ks->shown);
     json_decref(ks->live);
     json_decref(ks->blobs);
     free(ks->loaded_sent);
