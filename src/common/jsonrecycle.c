@@ -215,3 +215,133 @@ json_t *jsonrecycle_copy_fresh(const char *const *kinds, json_t *doc)
     }
     return out;
 }
+
+/* The members of one object, listed: keys (their octets in keys, at key,
+ * len long) and values (a reference each). Owned by the detach. */
+struct jsonrecycle_member {
+    size_t key, len;
+    json_t *v;
+};
+struct jsonrecycle_list {
+    struct jsonrecycle_member *m;
+    size_t n;
+    char *keys;
+    size_t kn, kcap;
+    bool listed; /* an object of the document, listed whole */
+};
+
+/* The members of o listed into l (values referenced); false when out of
+ * memory (what was listed stays l's). */
+static bool jsonrecycle_list(struct jsonrecycle_list *l, json_t *o)
+{
+    size_t n = json_object_size(o);
+    l->m = malloc((n ? n : 1) * sizeof(*l->m));
+    if (!l->m)
+        return false;
+    for (void *it = json_object_iter(o); it && l->n < n; it = json_object_iter_next(o, it)) {
+        size_t len = json_object_iter_key_len(it);
+        if (l->kn + len + 1 > l->kcap) {
+            size_t cap = l->kcap ? l->kcap : 4096;
+            while (cap < l->kn + len + 1)
+                cap *= 2;
+            char *k = realloc(l->keys, cap);
+            if (!k)
+                return false;
+            l->keys = k;
+            l->kcap = cap;
+        }
+        memcpy(l->keys + l->kn, json_object_iter_key(it), len);
+        l->keys[l->kn + len] = '\0';
+        l->m[l->n++] =
+            (struct jsonrecycle_member){l->kn, len, json_incref(json_object_iter_value(it))};
+        l->kn += len + 1;
+    }
+    return true;
+}
+
+/* l's references let go and its memory freed. */
+static void jsonrecycle_unlist(struct jsonrecycle_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        json_decref(l->m[i].v);
+    free(l->m);
+    free(l->keys);
+    *l = (struct jsonrecycle_list){0};
+}
+
+/* o (empty) filled from l, whose references it takes; l is emptied. */
+static bool jsonrecycle_fill(json_t *o, struct jsonrecycle_list *l)
+{
+    bool ok = true;
+    for (size_t i = 0; i < l->n; i++) {
+        struct jsonrecycle_member *m = &l->m[i];
+        /* Keys come from an object: no check needed (nor made by json_copy).
+         * A failed set lets go of the value it was given. */
+        if (ok)
+            ok = json_object_setn_new_nocheck(o, l->keys + m->key, m->len, m->v) == 0;
+        else
+            json_decref(m->v);
+    }
+    l->n = 0;
+    jsonrecycle_unlist(l);
+    return ok;
+}
+
+/* The members of c's objects listed into lists (one per member of c, in
+ * order) and each such object of c replaced by an empty one of its own;
+ * false when out of memory. */
+static bool jsonrecycle_list_all(json_t *c, struct jsonrecycle_list *lists)
+{
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(c, k, v)
+    {
+        if (json_is_object(v)) {
+            json_t *e = json_object();
+            /* The value of a key set again: the order and the iteration
+             * are kept (the same pair). */
+            if (!jsonrecycle_list(&lists[i], v) || !e || json_object_set_new(c, k, e) != 0)
+                return false;
+            lists[i].listed = true;
+        }
+        i++;
+    }
+    return true;
+}
+
+json_t *jsonrecycle_detach(json_t *doc)
+{
+    json_t *c = doc ? json_copy(doc) : NULL; /* its root: members shared */
+    size_t n = json_object_size(c);
+    struct jsonrecycle_list *lists = c ? calloc(n ? n : 1, sizeof(*lists)) : NULL;
+    /* Listed while doc is held, and the copy's root made to hold empty
+     * objects of its own before doc goes: nothing of the copy may keep one
+     * of doc's objects, which the owner changes in place once doc is its
+     * alone (jsonrecycle_reclaim). */
+    bool ok = lists && jsonrecycle_list_all(c, lists);
+    if (!ok) {
+        for (size_t i = 0; lists && i < n; i++)
+            jsonrecycle_unlist(&lists[i]);
+        free(lists);
+        json_decref(c); /* before doc: it may still hold doc's objects */
+        json_decref(doc);
+        return NULL;
+    }
+    json_decref(doc);
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(c, k, v)
+    {
+        if (lists[i].listed && !jsonrecycle_fill(v, &lists[i]))
+            ok = false;
+        i++;
+    }
+    free(lists);
+    if (!ok) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}

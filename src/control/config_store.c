@@ -20,6 +20,7 @@
 
 #include "common/deadline.h"
 #include "common/jsondelta.h"
+#include "common/jsonrecycle.h"
 #include "common/log.h"
 #include "control/config_history.h"
 #include "control/config_journal.h"
@@ -68,6 +69,7 @@ struct config_store {
     size_t owed_bytes;         /* the journal's lines of the versions the file lacks */
     off_t file_bytes;          /* the file's size, as written or found */
     pthread_mutex_t hist_lock; /* writes into the history directory */
+    bool renice_failed;        /* the writer's detach runs at its own nice (writer only) */
 };
 
 void config_store_journal_path(const char *path, char *out, size_t len)
@@ -260,21 +262,31 @@ static void config_store_tidy(struct config_store *s)
     s->tidying = false; /* the writer broadcasts `written` after its step */
 }
 
-/* doc (a reference handed over) let go for a copy of it whose objects one
- * level down are the copy's own (their members shared), which is
- * returned. The writer reads what it writes for a while (a dump of 24 MB
- * at 100,000 records): holding the committed document meanwhile kept the
- * next change from taking its objects apart for its copy
- * (config_api.c, jsonrecycle.h), which then copied 100,000 members on
- * the change's path instead, one change per dump. Copied here, on the
- * writer's thread, it is held for the copy only. */
-static json_t *config_store_detach(json_t *doc)
+/* The writer's nice outside its detaches (config_store_run). */
+#define CONFIG_STORE_NICE 10
+
+/* doc (a reference handed over) let go for a copy of it that is the
+ * writer's own (jsonrecycle_detach), listed at the changes' priority: the
+ * next change but one waits for the listing (jsonrecycle_late), and at
+ * nice 10 beside a stream and 50k QPS on two cores the writer got so
+ * little of a core that the change waited out its bound and copied the
+ * 1,000,000 records itself (0.9 s, sustain_bench.py, issue #55). Without
+ * the privilege to raise its priority again (CAP_SYS_NICE; gtmd dropped
+ * it with "user") the writer lists at its own nice. (writer) */
+static json_t *config_store_detach(struct config_store *s, json_t *doc)
 {
-    json_t *c = doc ? json_copy(doc) : NULL, *v;
-    const char *k;
-    json_object_foreach(c, k, v) if (json_is_object(v)) json_object_set_new(c, k, json_copy(v));
-    json_decref(doc);
-    return c;
+    id_t tid = (id_t)syscall(SYS_gettid);
+    bool up = !s->renice_failed && setpriority(PRIO_PROCESS, tid, 0) == 0;
+    if (!up && !s->renice_failed) {
+        s->renice_failed = true;
+        log_info("event=config_write note=\"the writer cannot raise its priority for its copies "
+                 "(%s): a change beside a large write may wait for one\"",
+                 strerror(errno));
+    }
+    doc = jsonrecycle_detach(doc);
+    if (up)
+        (void)setpriority(PRIO_PROCESS, tid, CONFIG_STORE_NICE);
+    return doc;
 }
 
 /* Writes version v into the history (and prunes it): doc dumped as it
@@ -328,7 +340,7 @@ static double config_store_ms_since(double t)
  * s alone and 7 s beside the changes) was written again 3 s after each
  * write ended: the writer took 0.6 core of two under a stream, and the
  * changes beside its dumps 1.0 ms of CPU each instead of 0.4. And a write
- * under a stream copies the newest version (config_store_detach), which
+ * under a stream copies the newest version (then json_copy), which
  * the change after next wanted to take apart for its own copy
  * (jsonrecycle.h): that change copied the 1,000,000 records itself, a
  * stall of 1.1 s for every change queued (issue #55, thirtieth session).
@@ -443,21 +455,23 @@ static bool config_store_write_file(struct config_store *s)
     char *dir = it && s->hist_dir ? strdup(s->hist_dir) : NULL;
     unsigned keep = s->keep;
     struct config_api_stamp expect = s->file_stamp;
-    /* A copy (0.6 s at 1,000,000 records, config_store_detach) held the
-     * version while it was made, and a change after it then lost that
-     * version's objects and copied them on its own path: 0.5-1 s, the
-     * slowest change of a fleet after a start (issue #55). After a pause
-     * the version is dumped as it is (nobody changes an installed
-     * version), and let go within 64 KB of the dump once a newer one is
-     * committed; the file is written after the next pause. A hurried or
-     * late write still copies, so that it ends. */
+    /* A copy (json_copy: 0.6 s at 1,000,000 records) held the version
+     * while it was made, and a change after it then lost that version's
+     * objects and copied them on its own path: 0.5-1 s, the slowest change
+     * of a fleet after a start (issue #55). After a pause the version is
+     * dumped as it is (nobody changes an installed version), and let go
+     * within 64 KB of the dump once a newer one is committed; the file is
+     * written after the next pause. A hurried or late write still copies,
+     * so that it ends: jsonrecycle_detach, which holds the version only
+     * while it lists its members (the change after next waits for that,
+     * jsonrecycle_late). */
     bool in_place = doc && config_store_in_place(s);
     struct config_history_stop until = {config_store_newer, s};
     s->in_place_v = in_place ? v : 0;
     s->busy_file = true;
     pthread_mutex_unlock(&s->lock);
     if (!in_place)
-        doc = config_store_detach(doc);
+        doc = config_store_detach(s, doc);
 
     struct stat st;
     mode_t mode = stat(s->path, &st) == 0 ? st.st_mode & 07777 : 0640;
@@ -543,7 +557,7 @@ static void config_store_write_hist(struct config_store *s)
         double c0 = deadline_thread_cpu_ms();
         pthread_mutex_unlock(&s->lock);
         if (owed && i == 0) {
-            doc = config_store_detach(doc);
+            doc = config_store_detach(s, doc);
             own = true;
         }
         if (owed)
@@ -557,7 +571,7 @@ static void config_store_write_hist(struct config_store *s)
              * records object at each step: two copies at its peak, a step
              * per record, for each version written (issue #55). */
             if (!own) {
-                doc = config_store_detach(doc);
+                doc = config_store_detach(s, doc);
                 own = true;
             }
             prev = doc && jsondelta_apply_in(doc, it->undo, why, sizeof(why)) ? doc : NULL;
@@ -628,7 +642,7 @@ static void *config_store_run(void *arg)
     /* Below the threads that serve and change (Linux nices a thread by its
      * id): the writer's whole-document dumps must not slow the next
      * change; the journal holds what it has not written yet. */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), CONFIG_STORE_NICE) != 0)
         log_warn("event=config_write note=\"cannot lower the writer's priority: %s\"",
                  strerror(errno));
     pthread_mutex_lock(&s->lock);
@@ -678,7 +692,7 @@ static void *config_store_run(void *arg)
 /* What the writer's first step will cost, until one is measured: the
  * file's size at CONFIG_STORE_BYTES_PER_MS. With nothing measured the
  * first write began right after the first change was committed, and its
- * copy of that document (config_store_detach: 0.3-0.6 s at 1,000,000
+ * copy of that document (then a json_copy: 0.3-0.6 s at 1,000,000
  * records) held it while the change after next wanted to take it apart
  * for its own copy (config_api.c, jsonrecycle.h), which then copied
  * every record on its path instead: the slowest change after a start

@@ -7,7 +7,10 @@
  * a long random sequence of versions, each made from the one before as
  * config_api.c makes them, stays exact; objects kept for a document
  * follow it when it is replaced (jsonrecycle_advance); a copy made ahead
- * without the recycler and given back unused is the next copy's.
+ * without the recycler and given back unused is the next copy's; a
+ * document detached (the file writer's copy) is a copy in every member,
+ * in order, its objects its own, and stays as it was while the recycler
+ * takes the original apart and changes it.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -377,6 +380,102 @@ static void test_fresh(struct tap *t)
     jsonrecycle_clear(&r);
 }
 
+/* A document with a key holding a NUL, an empty object, a nested one and
+ * values that are not objects, detached while held elsewhere. */
+static void test_detach_copy(struct tap *t)
+{
+    json_t *d = test_doc("{\"ttl\": 5, \"records\": {\"b.\": {\"pool\": \"p\"}, \"a.\": "
+                         "{\"pool\": \"q\", \"regions\": [\"x\", \"y\"]}}, \"pools\": {}, "
+                         "\"listen\": [\"127.0.0.1:53\"], \"zones\": {\"z.\": {\"f\": 1}}}");
+    json_t *recs = json_object_get(d, "records");
+    json_object_setn_new(recs, "n\0ul.", 6, json_pack("{s:s}", "pool", "p"));
+    char *before = json_dumps(d, JSON_INDENT(2));
+    json_t *c = jsonrecycle_detach(json_incref(d));
+    char *after = c ? json_dumps(c, JSON_INDENT(2)) : NULL;
+    /* Compared as text: json_equal and json_object_get stop a key at its
+     * NUL. */
+    TAP_CHECK(t, c && c != d && after && strcmp(before, after) == 0,
+              "a detached copy dumps as the document did, member order kept");
+    bool own = true, shared = true;
+    const char *k;
+    json_t *v;
+    json_object_foreach(d, k, v)
+    {
+        json_t *cv = json_object_get(c, k);
+        if (json_is_object(v)) {
+            own = own && cv != v && json_object_size(cv) == json_object_size(v);
+            const char *m;
+            size_t ml;
+            json_t *mv;
+            json_object_keylen_foreach(v, m, ml, mv) shared =
+                shared && json_object_getn(cv, m, ml) == mv;
+        } else
+            shared = shared && cv == v;
+    }
+    TAP_CHECK(t, own && shared, "its objects are its own, every member below them shared");
+    TAP_CHECK(t,
+              json_object_getn(json_object_get(c, "records"), "n\0ul.", 6) ==
+                  json_object_getn(recs, "n\0ul.", 6),
+              "a key holding a NUL is copied whole");
+    TAP_CHECK(t, d->refcount == 1, "the document's reference was let go (%zu)", d->refcount);
+    json_object_set_new(json_object_get(c, "records"), "c.", json_integer(1));
+    TAP_CHECK(t, json_object_size(recs) == 3, "an edit of the copy leaves the document as it was");
+    TAP_CHECK(t, jsonrecycle_detach(NULL) == NULL, "nothing detached from nothing");
+    free(before);
+    free(after);
+    json_decref(c);
+    json_decref(d);
+}
+
+/* The writer's detach of the replaced document beside the recycler's next
+ * copy, which takes that document apart and changes its objects in place
+ * once the detach has let it go (or copies, when the detach is slower
+ * than its wait, as under a sanitizer): either way the detached copy is
+ * the replaced version whole and the next copy the new one. */
+static void *test_detacher(void *arg)
+{
+    json_t **io = arg;
+    io[1] = jsonrecycle_detach(io[0]);
+    return NULL;
+}
+
+static void test_detach_beside(struct tap *t)
+{
+    struct jsonrecycle r;
+    jsonrecycle_init(&r, test_kinds);
+    r.keep_busy = true;
+    r.wait_us = 250000;
+    json_t *v1 = json_pack("{s:{}, s:{}}", "records", "pools");
+    json_t *recs = json_object_get(v1, "records");
+    for (int i = 0; i < 150000; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "r%d.", i);
+        json_object_set_new(recs, name, json_integer(i));
+    }
+    char *old = json_dumps(v1, JSON_COMPACT);
+    json_t *io[2] = {json_incref(v1), NULL};
+    json_t *v2 = test_step(&r, v1, "c.", "r7.");
+    pthread_t th;
+    bool started = r.retired == v1 && pthread_create(&th, NULL, test_detacher, io) == 0;
+    json_t *v3 = started ? test_step(&r, v2, "d.", "r8.") : NULL;
+    if (started)
+        pthread_join(th, NULL);
+    char *got = io[1] ? json_dumps(io[1], JSON_COMPACT) : NULL;
+    TAP_CHECK(t, started && got && strcmp(got, old) == 0,
+              "the detached copy is the replaced version whole (%llu late, %llu copied)", r.late,
+              r.copied);
+    json_t *r3 = v3 ? json_object_get(v3, "records") : NULL;
+    TAP_CHECK(t,
+              r3 && json_object_size(r3) == 150000 && json_object_get(r3, "d.") &&
+                  !json_object_get(r3, "r8.") && !json_object_get(r3, "r7."),
+              "the next versions are made as ever beside it");
+    free(old);
+    free(got);
+    json_decref(io[1]);
+    json_decref(v3);
+    jsonrecycle_clear(&r);
+}
+
 int main(void)
 {
     struct tap t = {0, 0};
@@ -386,5 +485,7 @@ int main(void)
     test_random(&t);
     test_advance(&t);
     test_fresh(&t);
+    test_detach_copy(&t);
+    test_detach_beside(&t);
     return tap_done(&t);
 }
