@@ -310,7 +310,7 @@ static bool jsonrecycle_list_all(json_t *c, struct jsonrecycle_list *lists)
     return true;
 }
 
-json_t *jsonrecycle_detach(json_t *doc)
+json_t *jsonrecycle_detach(json_t *doc, void (*gone)(void *arg), void *arg)
 {
     json_t *c = doc ? json_copy(doc) : NULL; /* its root: members shared */
     size_t n = json_object_size(c);
@@ -326,9 +326,13 @@ json_t *jsonrecycle_detach(json_t *doc)
         free(lists);
         json_decref(c); /* before doc: it may still hold doc's objects */
         json_decref(doc);
+        if (gone)
+            gone(arg);
         return NULL;
     }
     json_decref(doc);
+    if (gone)
+        gone(arg);
     size_t i = 0;
     const char *k;
     json_t *v;

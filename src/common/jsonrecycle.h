@@ -137,7 +137,9 @@ json_t *jsonrecycle_copy_fresh(const char *const *kinds, json_t *doc);
  * of its objects are listed (their keys copied into one buffer, their
  * values referenced: no allocation a member), and the copy's objects are
  * built from the list after doc is let go. Any thread; doc must not be
- * changed meanwhile (an installed document never is). */
-json_t *jsonrecycle_detach(json_t *doc);
+ * changed meanwhile (an installed document never is). gone(arg), when
+ * gone is not NULL, is called right after doc is let go (before the copy
+ * is built): for whoever waits for that (config_store_let_go). */
+json_t *jsonrecycle_detach(json_t *doc, void (*gone)(void *arg), void *arg);
 
 #endif

@@ -68,8 +68,9 @@
 #define CONFIG_FLEET_BASE_WAIT_S 1.0
 /* How long applying a version waits for the file writer to let go of the
  * version it replaced (config_store_let_go): the writer checks after each
- * 64 KB it dumps, at nice 10; a copy of 1,000,000 records instead is 0.5-1
- * s on the main thread. */
+ * 64 KB it dumps, at nice 10, and a late write lists the version for its
+ * copy in 26-31 ms at 1,000,000 records; a copy of 1,000,000 records
+ * instead is 0.5-1 s on the main thread. */
 #define CONFIG_FLEET_LET_GO_MS 50.0
 /* Objects of a working document of a chain known to be its own
  * (config_fleet_chain): records, pools, checks... */

@@ -43,7 +43,7 @@ struct config_store {
     pthread_t thread;
     pthread_mutex_t lock;                  /* everything below but hist_lock's */
     pthread_cond_t work;                   /* something to write, a flush, or stop */
-    pthread_cond_t written;                /* the writer finished a step */
+    pthread_cond_t written;                /* the writer finished a step, or a listing */
     struct config_store_item *head, *tail; /* the chain */
     json_t *newest_doc;                    /* the newest committed version's document */
     uint64_t newest_v, file_v;             /* ... and the version the file holds */
@@ -70,6 +70,7 @@ struct config_store {
     off_t file_bytes;          /* the file's size, as written or found */
     pthread_mutex_t hist_lock; /* writes into the history directory */
     bool renice_failed;        /* the writer's detach runs at its own nice (writer only) */
+    bool listing;              /* the writer's detach holds the newest version */
 };
 
 void config_store_journal_path(const char *path, char *out, size_t len)
@@ -262,6 +263,17 @@ static void config_store_tidy(struct config_store *s)
     s->tidying = false; /* the writer broadcasts `written` after its step */
 }
 
+/* The writer's detach let go of the version (config_store_let_go waits
+ * for that). */
+static void config_store_listed(void *arg)
+{
+    struct config_store *s = arg;
+    pthread_mutex_lock(&s->lock);
+    s->listing = false;
+    pthread_cond_broadcast(&s->written);
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* The writer's nice outside its detaches (config_store_run). */
 #define CONFIG_STORE_NICE 10
 
@@ -283,7 +295,10 @@ static json_t *config_store_detach(struct config_store *s, json_t *doc)
                  "(%s): a change beside a large write may wait for one\"",
                  strerror(errno));
     }
-    doc = jsonrecycle_detach(doc);
+    pthread_mutex_lock(&s->lock);
+    s->listing = true;
+    pthread_mutex_unlock(&s->lock);
+    doc = jsonrecycle_detach(doc, config_store_listed, s);
     if (up)
         (void)setpriority(PRIO_PROCESS, tid, CONFIG_STORE_NICE);
     return doc;
@@ -835,7 +850,7 @@ void config_store_let_go(struct config_store *s, double ms)
 {
     pthread_mutex_lock(&s->lock);
     struct timespec until = deadline_after(ms / 1e3);
-    while (s->in_place_v && s->in_place_v != s->newest_v &&
+    while (((s->in_place_v && s->in_place_v != s->newest_v) || s->listing) &&
            pthread_cond_timedwait(&s->written, &s->lock, &until) != ETIMEDOUT)
         ;
     pthread_mutex_unlock(&s->lock);

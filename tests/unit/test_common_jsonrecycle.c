@@ -380,6 +380,15 @@ static void test_fresh(struct tap *t)
     jsonrecycle_clear(&r);
 }
 
+/* Counts its calls (jsonrecycle_detach's gone) and the document's
+ * references then (arg: {count, the document, its references}). */
+static void test_gone(void *arg)
+{
+    size_t *g = arg;
+    g[0]++;
+    g[2] = ((json_t *)g[1])->refcount;
+}
+
 /* A document with a key holding a NUL, an empty object, a nested one and
  * values that are not objects, detached while held elsewhere. */
 static void test_detach_copy(struct tap *t)
@@ -390,7 +399,8 @@ static void test_detach_copy(struct tap *t)
     json_t *recs = json_object_get(d, "records");
     json_object_setn_new(recs, "n\0ul.", 6, json_pack("{s:s}", "pool", "p"));
     char *before = json_dumps(d, JSON_INDENT(2));
-    json_t *c = jsonrecycle_detach(json_incref(d));
+    size_t gone[3] = {0, (size_t)d, 0};
+    json_t *c = jsonrecycle_detach(json_incref(d), test_gone, &gone);
     char *after = c ? json_dumps(c, JSON_INDENT(2)) : NULL;
     /* Compared as text: json_equal and json_object_get stop a key at its
      * NUL. */
@@ -417,10 +427,12 @@ static void test_detach_copy(struct tap *t)
               json_object_getn(json_object_get(c, "records"), "n\0ul.", 6) ==
                   json_object_getn(recs, "n\0ul.", 6),
               "a key holding a NUL is copied whole");
-    TAP_CHECK(t, d->refcount == 1, "the document's reference was let go (%zu)", d->refcount);
+    TAP_CHECK(t, d->refcount == 1 && gone[0] == 1 && gone[2] == 1,
+              "the document's reference was let go, and gone called once after (%zu, %zu)",
+              d->refcount, gone[0]);
     json_object_set_new(json_object_get(c, "records"), "c.", json_integer(1));
     TAP_CHECK(t, json_object_size(recs) == 3, "an edit of the copy leaves the document as it was");
-    TAP_CHECK(t, jsonrecycle_detach(NULL) == NULL, "nothing detached from nothing");
+    TAP_CHECK(t, jsonrecycle_detach(NULL, NULL, NULL) == NULL, "nothing detached from nothing");
     free(before);
     free(after);
     json_decref(c);
@@ -435,7 +447,7 @@ static void test_detach_copy(struct tap *t)
 static void *test_detacher(void *arg)
 {
     json_t **io = arg;
-    io[1] = jsonrecycle_detach(io[0]);
+    io[1] = jsonrecycle_detach(io[0], NULL, NULL);
     return NULL;
 }
 
