@@ -168,22 +168,18 @@ static void config_store_cut_journal(struct config_store *s)
     if (text) {
         n = strlen(marker);
         memcpy(text, marker, n);
-        for (struct config_store_item *it = s->head; it; it = it->next) {
-            size_t k = it->len;
-            memcpy(text + n, it->line, k);
-            n += k;
-        }
+        for (struct config_store_item *it = s->head; it; n += it->len, it = it->next)
+            memcpy(text + n, it->line, it->len);
     }
     int rc = text ? config_history_write_text(tmp, text, n, 0600, true) : -1;
     int saved = errno;
-    bool tried = text != NULL;
     free(marker);
-    free(text);
     /* Appends reopen the journal by its path, whether the rename was made
      * or not (one made whose directory sync failed must not leave them
      * going to the file it replaced). */
-    if (tried)
+    if (text)
         config_store_cut_done(s);
+    free(text);
     if (rc != 0)
         log_warn("event=config_journal note=\"cannot cut the journal down: %s\"", strerror(saved));
 }
@@ -263,8 +259,7 @@ static void config_store_tidy(struct config_store *s)
     s->tidying = false; /* the writer broadcasts `written` after its step */
 }
 
-/* The writer's detach let go of the version (config_store_let_go waits
- * for that). */
+/* The writer's detach let go of the version (config_store_let_go). */
 static void config_store_listed(void *arg)
 {
     struct config_store *s = arg;
@@ -277,14 +272,12 @@ static void config_store_listed(void *arg)
 /* The writer's nice outside its detaches (config_store_run). */
 #define CONFIG_STORE_NICE 10
 
-/* doc (a reference handed over) let go for a copy of it that is the
- * writer's own (jsonrecycle_detach), listed at the changes' priority: the
- * next change but one waits for the listing (jsonrecycle_late), and at
- * nice 10 beside a stream and 50k QPS on two cores the writer got so
- * little of a core that the change waited out its bound and copied the
- * 1,000,000 records itself (0.9 s, sustain_bench.py, issue #55). Without
- * the privilege to raise its priority again (CAP_SYS_NICE; gtmd dropped
- * it with "user") the writer lists at its own nice. (writer) */
+/* doc (a reference handed over) let go for a copy of the writer's own
+ * (jsonrecycle_detach), listed at the changes' priority: a change waits
+ * for the listing (jsonrecycle_late), and at nice 10 beside a stream the
+ * writer got so little of a core that the change outwaited its bound and
+ * copied 1,000,000 records itself (0.9 s, issue #55). Without CAP_SYS_NICE
+ * (dropped with "user") it lists at its own nice. (writer) */
 static json_t *config_store_detach(struct config_store *s, json_t *doc)
 {
     id_t tid = (id_t)syscall(SYS_gettid);
@@ -354,11 +347,7 @@ static double config_store_ms_since(double t)
  * With 10 s alone a document of 1,000,000 records (157 MB, a dump of 3.5
  * s alone and 7 s beside the changes) was written again 3 s after each
  * write ended: the writer took 0.6 core of two under a stream, and the
- * changes beside its dumps 1.0 ms of CPU each instead of 0.4. And a write
- * under a stream copies the newest version (then json_copy), which
- * the change after next wanted to take apart for its own copy
- * (jsonrecycle.h): that change copied the 1,000,000 records itself, a
- * stall of 1.1 s for every change queued (issue #55, thirtieth session).
+ * changes beside its dumps 1.0 ms of CPU each instead of 0.4 (issue #55).
  * So a forced write comes at most once per eighth of a file of changes,
  * as a log-structured store compacts (Redis's AOF rewrite, an LSM's
  * level), and its cost per change is the size of the change; nine times
@@ -470,16 +459,13 @@ static bool config_store_write_file(struct config_store *s)
     char *dir = it && s->hist_dir ? strdup(s->hist_dir) : NULL;
     unsigned keep = s->keep;
     struct config_api_stamp expect = s->file_stamp;
-    /* A copy (json_copy: 0.6 s at 1,000,000 records) held the version
-     * while it was made, and a change after it then lost that version's
-     * objects and copied them on its own path: 0.5-1 s, the slowest change
-     * of a fleet after a start (issue #55). After a pause the version is
+    /* A copy (json_copy: 0.6 s at 1,000,000 records) held the version,
+     * and a change after it lost that version's objects and copied them
+     * on its own path: 0.5-1 s (issue #55). After a pause the version is
      * dumped as it is (nobody changes an installed version), and let go
      * within 64 KB of the dump once a newer one is committed; the file is
      * written after the next pause. A hurried or late write still copies,
-     * so that it ends: jsonrecycle_detach, which holds the version only
-     * while it lists its members (the change after next waits for that,
-     * jsonrecycle_late). */
+     * so that it ends, holding the version for a listing only. */
     bool in_place = doc && config_store_in_place(s);
     struct config_history_stop until = {config_store_newer, s};
     s->in_place_v = in_place ? v : 0;
