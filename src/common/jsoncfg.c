@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fdio.h"
 #include "common/jsoncfg_intern.h"
 #include "common/jsonshare.h"
 
@@ -150,18 +151,11 @@ static char *jsoncfg_read(const char *path, size_t *len)
             close(fd);
         return NULL;
     }
-    size_t size = (size_t)st.st_size, off = 0;
+    size_t size = (size_t)st.st_size;
     char *buf = malloc(size + 1);
     if (!buf)
         abort();
-    while (off < size) {
-        ssize_t n = read(fd, buf + off, size - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
+    size_t off = fdio_read_full(fd, buf, size, NULL);
     close(fd);
     buf[off] = '\0';
     *len = off;

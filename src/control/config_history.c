@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/digest.h"
+#include "common/fdio.h"
 #include "common/jsoncfg.h"
 #include "control/config_api.h"
 
@@ -86,16 +87,8 @@ int config_history_write_text(const char *path, const char *text, size_t len, mo
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    size_t off = 0;
-    while (fd >= 0 && off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    bool ok = fd >= 0 && off == len && fchmod(fd, mode) == 0 && (!durable || fsync(fd) == 0);
+    bool ok = fd >= 0 && fdio_write_all(fd, text, len) == 0 && fchmod(fd, mode) == 0 &&
+              (!durable || fsync(fd) == 0);
     int saved = errno;
     if (fd >= 0)
         close(fd);
@@ -219,17 +212,10 @@ static int config_history_sink_flush(struct config_history_sink *k)
 {
     /* Hashed a buffer at a time: jansson's pieces are a few octets each. */
     digest_sha256_add(k->digest, k->buf, k->n);
-    size_t off = 0;
-    while (!k->failed && off < k->n) {
-        ssize_t w = write(k->fd, k->buf + off, k->n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            k->failed = true;
-        else
-            off += (size_t)w;
-    }
-    config_history_pace_wrote(&k->pace, off);
+    if (!k->failed && fdio_write_all(k->fd, k->buf, k->n) != 0)
+        k->failed = true;
+    if (!k->failed)
+        config_history_pace_wrote(&k->pace, k->n);
     k->n = 0;
     if (!k->failed && k->until && k->until->stop(k->until->arg))
         k->failed = k->stopped = true;
@@ -400,21 +386,6 @@ int config_history_put_copy(const char *dir, uint64_t v, const char *src, json_t
     return rc == 0 ? config_history_copy(src, p) : rc;
 }
 
-/* Reads up to len bytes (less only at the end of the file or on error). */
-static size_t config_history_read(int fd, char *buf, size_t len)
-{
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = read(fd, buf + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    return off;
-}
-
 bool config_history_same_text(const char *dir, uint64_t v, const char *path)
 {
     char p[4200];
@@ -432,8 +403,8 @@ bool config_history_same_text(const char *dir, uint64_t v, const char *path)
             abort();
         for (off_t left = sa.st_size; same && left > 0;) {
             size_t want = (size_t)left < chunk ? (size_t)left : chunk;
-            same = config_history_read(a, x, want) == want &&
-                   config_history_read(b, x + chunk, want) == want &&
+            same = fdio_read_full(a, x, want, NULL) == want &&
+                   fdio_read_full(b, x + chunk, want, NULL) == want &&
                    memcmp(x, x + chunk, want) == 0;
             left -= (off_t)want;
         }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/jsondelta.h"
 #include "common/log.h"
 #include "control/config_history.h"
@@ -31,15 +32,7 @@ char *config_journal_slurp(const char *path, size_t *len)
     if (fd < 0)
         return NULL;
     char *buf = fstat(fd, &st) == 0 ? malloc((size_t)st.st_size + 1) : NULL;
-    size_t n = 0;
-    while (buf && n < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
+    size_t n = buf ? fdio_read_full(fd, buf, (size_t)st.st_size, NULL) : 0;
     close(fd);
     if (buf) {
         buf[n] = '\0';
@@ -74,16 +67,7 @@ char *config_journal_marker(const char *digest, uint64_t upto)
 
 int config_journal_put(int fd, const char *text, size_t len)
 {
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        off += (size_t)n;
-    }
-    return 0;
+    return fdio_write_all(fd, text, len);
 }
 
 int config_journal_write(int *fd, const char *journal, const char *text)

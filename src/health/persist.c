@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
 #include "health/override.h"
 #include "health/verdict.h"
@@ -108,23 +109,6 @@ static int persist_temp_open(const char *path, char *tmp, size_t len)
     return -1;
 }
 
-static int persist_write_all(int fd, const char *data, size_t len)
-{
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    return 0;
-}
-
 static void persist_fsync_dir(const char *path)
 {
     char dir[PATH_MAX];
@@ -144,7 +128,7 @@ static int persist_write_atomic(const char *path, const char *data, size_t len)
     int fd = persist_temp_open(path, tmp, sizeof(tmp));
     if (fd < 0)
         return -1;
-    if (persist_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (fdio_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -267,17 +251,10 @@ static int persist_read(const char *path, char **out, size_t *len, char *err, si
     else if ((uint64_t)st.st_size > PERSIST_MAX_FILE)
         why = "larger than 64 MiB";
     char *buf = why ? NULL : malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (buf && got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            why = r < 0 ? strerror(errno) : "shorter than its size";
-            break;
-        }
-        got += (size_t)r;
-    }
+    int rerr = 0;
+    size_t got = buf ? fdio_read_full(fd, buf, (size_t)st.st_size, &rerr) : 0;
+    if (buf && got < (size_t)st.st_size)
+        why = rerr ? strerror(rerr) : "shorter than its size";
     if (fd >= 0)
         close(fd);
     if (why || !buf) {
