@@ -35,7 +35,12 @@ record's first two regions), or --batch N changes per POST
 /v1/config/changes; RSS and the history directory's files and size printed
 every --every changes. The failover records are changed from the first on,
 or with --random SEED in a shuffled order (the estate's allocations then
-freed all over the heap rather than in the order they were made).
+freed all over the heap rather than in the order they were made). With
+--fresh, after the --quiet readings gtmd is stopped (it writes the file
+the changes left) and started again on that file: the changes put values
+the first file did not have (a "when_all_down", region orders flipped),
+so the start on each file is the base of its own estate, and the last
+reading after the changes is printed against the second start too.
 
   sudo /usr/bin/python3 contrib/bench/memory_bench.py
   sudo /usr/bin/python3 contrib/bench/memory_bench.py --records 10000 --endpoints 1000 \\
@@ -329,24 +334,61 @@ def raise_nofile():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def run(a):
-    d = a.workdir
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    conf = write_conf(d, a)
-    logf = open(os.path.join(d, "gtmd.log"), "ab")
+def start_gtmd(a, conf):
+    """gtmd started on conf (logging into the workdir's gtmd.log), once it
+    answers: its Popen."""
+    logf = open(os.path.join(a.workdir, "gtmd.log"), "ab")
     cmd = [a.gtmd, "-c", conf]
     if a.wrap:
         cmd = a.wrap.split() + cmd
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=logf, stderr=logf, preexec_fn=raise_nofile)
+    logf.close()
+    while config_bench.answer(a.port, "r0.bench.test.") is None:
+        if p.poll() is not None or time.monotonic() - t0 > 900:
+            stop_gtmd(p)
+            raise SystemExit("gtmd did not start: see %s/gtmd.log" % a.workdir)
+        time.sleep(0.2)
+    log("answering after %.1f s, RSS %.1f MB" % (time.monotonic() - t0,
+                                                  config_bench.rss_mb(p.pid)))
+    return p
+
+
+def stop_gtmd(p):
+    p.send_signal(signal.SIGTERM)
     try:
-        while config_bench.answer(a.port, "r0.bench.test.") is None:
-            if p.poll() is not None or time.monotonic() - t0 > 900:
-                raise SystemExit("gtmd did not start: see %s/gtmd.log" % d)
-            time.sleep(0.2)
-        log("answering after %.1f s, RSS %.1f MB" % (time.monotonic() - t0,
-                                                      config_bench.rss_mb(p.pid)))
+        p.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def fresh_start(a, conf, last):
+    """--fresh: gtmd started again on the file the changes left (written
+    at its stop), its RSS after --settle: what the estate the changes made
+    costs from a start, against the last reading after them (the changes
+    put values the first file did not have: a start on each file is the
+    fair base of each)."""
+    p = start_gtmd(a, conf)
+    try:
+        time.sleep(a.settle)
+        rss = config_bench.rss_mb(p.pid)
+        print("  a fresh start on the file the changes left: RSS %.1f MB; the last reading "
+              "after the changes is %.2fx that" % (rss, last / rss))
+        if a.maps:
+            print_maps(p.pid)
+    finally:
+        stop_gtmd(p)
+
+
+def run(a):
+    d = a.workdir
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    conf = write_conf(d, a)
+    p = start_gtmd(a, conf)
+    last = None
+    try:
         # Steady state: every endpoint probed at least twice (interval 10 s).
         time.sleep(a.settle)
         print_steady(a, p.pid)
@@ -374,7 +416,7 @@ def run(a):
                 for w in a.quiet:
                     time.sleep(max(0.0, w - waited))
                     waited = max(waited, w)
-                    rss = config_bench.rss_mb(p.pid)
+                    rss = last = config_bench.rss_mb(p.pid)
                     print("  %.0f s after the last change: RSS %.1f MB (%.2fx the start)"
                           % (w, rss, rss / start))
                     if a.maps:
@@ -383,11 +425,9 @@ def run(a):
                 print("  peak RSS (VmHWM) %.1f MB (%.2fx the start)"
                       % (peak_mb(p.pid), peak_mb(p.pid) / start))
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            p.kill()
+        stop_gtmd(p)
+    if a.fresh and last is not None:
+        fresh_start(a, conf, last)
 
 
 def main():
@@ -405,6 +445,9 @@ def main():
     ap.add_argument("--quiet", type=float, nargs="*", default=[],
                     help="after the changes, RSS again this many seconds after the last "
                     "(e.g. --quiet 10 100: before and after the spare array's 90 s)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="after the --quiet readings, start gtmd again on the file the changes "
+                         "left and compare the last reading with its RSS")
     ap.add_argument("--random", type=int, default=None, metavar="SEED",
                     help="change the failover records in a shuffled order (seeded) instead of "
                          "from the first")
