@@ -298,10 +298,12 @@ static bool jsonrecycle_list_all(json_t *c, struct jsonrecycle_list *lists)
     json_object_foreach(c, k, v)
     {
         if (json_is_object(v)) {
-            json_t *e = json_object();
+            if (!jsonrecycle_list(&lists[i], v))
+                return false;
             /* The value of a key set again: the order and the iteration
-             * are kept (the same pair). */
-            if (!jsonrecycle_list(&lists[i], v) || !e || json_object_set_new(c, k, e) != 0)
+             * are kept (the same pair). A failed set lets go of e. */
+            json_t *e = json_object();
+            if (!e || json_object_set_new(c, k, e) != 0)
                 return false;
             lists[i].listed = true;
         }

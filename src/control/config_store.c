@@ -70,13 +70,9 @@ struct config_store {
     off_t file_bytes;          /* the file's size, as written or found */
     pthread_mutex_t hist_lock; /* writes into the history directory */
     bool renice_failed;        /* the writer's detach runs at its own nice (writer only) */
-    bool listing;              /* the writer's detach holds the newest version */
+    int nice_base;             /* the nice the writer started at (writer only) */
+    bool listing;              /* the writer holds a version it will detach (or detaches) */
 };
-
-void config_store_journal_path(const char *path, char *out, size_t len)
-{
-    config_journal_path(path, out, len);
-}
 
 int config_store_recover(const char *path)
 {
@@ -269,31 +265,27 @@ static void config_store_listed(void *arg)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* The writer's nice outside its detaches (config_store_run). */
-#define CONFIG_STORE_NICE 10
+#define CONFIG_STORE_NICE 10 /* the writer's, above the process's, but to detach */
 
 /* doc (a reference handed over) let go for a copy of the writer's own
  * (jsonrecycle_detach), listed at the changes' priority: a change waits
- * for the listing (jsonrecycle_late), and at nice 10 beside a stream the
- * writer got so little of a core that the change outwaited its bound and
- * copied 1,000,000 records itself (0.9 s, issue #55). Without CAP_SYS_NICE
- * (dropped with "user") it lists at its own nice. (writer) */
+ * for it (jsonrecycle_late), and at nice 10 beside a stream it outwaited
+ * its bound and copied 1,000,000 records itself (0.9 s, issue #55); at the
+ * writer's nice without CAP_SYS_NICE. The caller set s->listing when it
+ * took doc, under the lock, for config_store_let_go. (writer) */
 static json_t *config_store_detach(struct config_store *s, json_t *doc)
 {
     id_t tid = (id_t)syscall(SYS_gettid);
-    bool up = !s->renice_failed && setpriority(PRIO_PROCESS, tid, 0) == 0;
+    bool up = !s->renice_failed && setpriority(PRIO_PROCESS, tid, s->nice_base) == 0;
     if (!up && !s->renice_failed) {
         s->renice_failed = true;
         log_info("event=config_write note=\"the writer cannot raise its priority for its copies "
                  "(%s): a change beside a large write may wait for one\"",
                  strerror(errno));
     }
-    pthread_mutex_lock(&s->lock);
-    s->listing = true;
-    pthread_mutex_unlock(&s->lock);
     doc = jsonrecycle_detach(doc, config_store_listed, s);
     if (up)
-        (void)setpriority(PRIO_PROCESS, tid, CONFIG_STORE_NICE);
+        (void)setpriority(PRIO_PROCESS, tid, s->nice_base + CONFIG_STORE_NICE);
     return doc;
 }
 
@@ -321,20 +313,18 @@ static double config_store_ms_since(double t)
 
 /* A writer whose steps are long (a large document) waits for a pause in
  * the changes before it writes the file, and writes it anyway once the
- * file is late (config_store_late). Resting nine times a step was
- * not enough: a fleet of three at 100,000 records wrote a 15 MB document
- * on each node every 1.5 s, and the changes beside those dumps took 2-4
- * times as long (the p99 of a change served on every node 150-190 ms
- * against 66-95 with the writer quiet, contrib/bench/README.md, fifteenth
- * session), nice 19 or not: they share the caches and memory bandwidth.
- * Every version is durable in the journal when committed; a flush, a
- * reload and a stop do not wait (hurry). (config_store_quiet) */
+ * file is late (config_store_late). Resting nine times a step was not
+ * enough: a fleet of three at 100,000 records wrote a 15 MB document on
+ * each node every 1.5 s, and the changes beside took 2-4 times as long
+ * (contrib/bench/README.md, fifteenth session), nice 19 or not. Every
+ * version is durable in the journal when committed; a flush, a reload and
+ * a stop do not wait (hurry). (config_store_quiet) */
 #define CONFIG_STORE_QUIET_FROM_MS 20.0 /* steps of this much CPU and more wait */
 #define CONFIG_STORE_QUIET_MS 300.0     /* a pause: no version for this long */
 #define CONFIG_STORE_LAG_MIN_MS 10000.0
 
-/* How long the writer rests after a step: its duration times the factor,
- * at most the bound (config_store_rest). */
+/* The writer's rest after a step: its duration times this, at most the
+ * bound (config_store_rest). */
 #define CONFIG_STORE_REST_FACTOR 9.0
 #define CONFIG_STORE_REST_MAX_MS 3000.0
 
@@ -469,6 +459,7 @@ static bool config_store_write_file(struct config_store *s)
     bool in_place = doc && config_store_in_place(s);
     struct config_history_stop until = {config_store_newer, s};
     s->in_place_v = in_place ? v : 0;
+    s->listing = !in_place; /* config_store_detach below */
     s->busy_file = true;
     pthread_mutex_unlock(&s->lock);
     if (!in_place)
@@ -556,6 +547,8 @@ static void config_store_write_hist(struct config_store *s)
         struct config_store_item *it = desc[i];
         bool owed = config_store_owed(s, it);
         double c0 = deadline_thread_cpu_ms();
+        if (!own && ((owed && i == 0) || i + 1 < n))
+            s->listing = true; /* config_store_detach below */
         pthread_mutex_unlock(&s->lock);
         if (owed && i == 0) {
             doc = config_store_detach(s, doc);
@@ -643,7 +636,10 @@ static void *config_store_run(void *arg)
     /* Below the threads that serve and change (Linux nices a thread by its
      * id): the writer's whole-document dumps must not slow the next
      * change; the journal holds what it has not written yet. */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), CONFIG_STORE_NICE) != 0)
+    id_t tid = (id_t)syscall(SYS_gettid);
+    int base = (errno = 0, getpriority(PRIO_PROCESS, tid)); /* -1 is a nice too */
+    s->nice_base = errno ? 0 : base;
+    if (setpriority(PRIO_PROCESS, tid, s->nice_base + CONFIG_STORE_NICE) != 0)
         log_warn("event=config_write note=\"cannot lower the writer's priority: %s\"",
                  strerror(errno));
     pthread_mutex_lock(&s->lock);

@@ -104,7 +104,4 @@ json_t *config_store_load(struct config_store *s, uint64_t v, const char *ext);
  * (nothing to do or done), or -1 (logged; the file is left as it was). */
 int config_store_recover(const char *path);
 
-/* The journal's path for the configuration file at path. */
-void config_store_journal_path(const char *path, char *out, size_t len);
-
 #endif

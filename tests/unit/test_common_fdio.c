@@ -1,17 +1,22 @@
 /*
  * Unit tests for src/common/fdio.c: a write of 4 MB into a pipe whose
- * reader takes it in small reads arrives whole and in order (the pipe
- * takes 64 KB at a time: short writes); a write to a descriptor that
- * cannot take it fails with its errno; a read stops at the end of a file
- * with what was there and says nothing failed, and a read of a
- * descriptor that cannot be read says why.
+ * reader takes it slowly, interrupted by a timer's signal without
+ * SA_RESTART every 200 us (short writes and EINTR, as a blocking write
+ * meets them), arrives whole and in order; a read of a pipe fed in pieces
+ * gets them all; a write to a descriptor that cannot take it fails with
+ * its errno; a read stops at the end of a file with what was there and
+ * says nothing failed, and a read of a descriptor that cannot be read
+ * says why.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fdio.h"
@@ -25,11 +30,23 @@ struct test_reader {
     size_t n;
 };
 
-/* Reads the pipe to its end in reads of at most 1000 octets. */
+static volatile sig_atomic_t test_alarms;
+
+static void test_on_alarm(int sig)
+{
+    (void)sig;
+    test_alarms++;
+}
+
+/* Reads the pipe to its end in reads of at most 1000 octets, resting
+ * 50 us every 16 of them, so that the writer blocks again and again. */
 static void *test_read_pipe(void *arg)
 {
     struct test_reader *r = arg;
-    for (;;) {
+    struct timespec rest = {0, 50000L};
+    for (unsigned k = 1;; k++) {
+        if (k % 16 == 0)
+            nanosleep(&rest, NULL);
         ssize_t n = read(r->fd, r->got + r->n, r->n + 1000 <= TEST_LEN ? 1000 : TEST_LEN - r->n);
         if (n < 0 && errno == EINTR)
             continue;
@@ -50,17 +67,69 @@ static void test_write_pipe(struct tap *t)
     for (size_t i = 0; i < TEST_LEN; i++)
         data[i] = (unsigned char)(i * 131 + (i >> 12));
     r.fd = p[0];
+    /* The timer's signal comes to this thread only: the reader is made
+     * with it blocked. No SA_RESTART: a blocked write returns short, or
+     * fails with EINTR when it wrote nothing yet. */
+    sigset_t alrm, old;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alrm, &old);
     pthread_t th;
     bool started = pthread_create(&th, NULL, test_read_pipe, &r) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    struct sigaction sa = {.sa_handler = test_on_alarm}, was;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &was);
+    struct itimerval every = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &every, NULL);
     int rc = started ? fdio_write_all(p[1], data, TEST_LEN) : -1;
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &was, NULL);
     close(p[1]);
     if (started)
         pthread_join(th, NULL);
     TAP_CHECK(t, rc == 0 && r.n == TEST_LEN && memcmp(data, r.got, TEST_LEN) == 0,
               "4 MB through a pipe arrive whole and in order (%zu octets)", r.n);
+    TAP_CHECK(t, test_alarms > 0, "... written while %d signals interrupted it", (int)test_alarms);
     close(p[0]);
     free(data);
     free(r.got);
+}
+
+/* Writes 10 pieces of 100 octets into the pipe, 1 ms apart, and closes it. */
+static void *test_feed_pipe(void *arg)
+{
+    int fd = *(int *)arg;
+    char piece[100];
+    struct timespec ms = {0, 1000000L};
+    for (int i = 0; i < 10; i++) {
+        memset(piece, 'a' + i, sizeof(piece));
+        nanosleep(&ms, NULL);
+        if (fdio_write_all(fd, piece, sizeof(piece)) != 0)
+            break;
+    }
+    close(fd);
+    return NULL;
+}
+
+static void test_read_pieces(struct tap *t)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        abort();
+    pthread_t th;
+    bool started = pthread_create(&th, NULL, test_feed_pipe, &p[1]) == 0;
+    char buf[1200];
+    int err = -1;
+    size_t n = started ? fdio_read_full(p[0], buf, sizeof(buf), &err) : 0;
+    if (started)
+        pthread_join(th, NULL);
+    bool whole = n == 1000;
+    for (size_t i = 0; whole && i < n; i++)
+        whole = buf[i] == 'a' + (char)(i / 100);
+    TAP_CHECK(t, whole && err == 0, "a read of a pipe fed in 10 pieces gets all 1000 octets (%zu)",
+              n);
+    close(p[0]);
 }
 
 static void test_failures(struct tap *t)
@@ -103,6 +172,7 @@ int main(void)
 {
     struct tap t = {0, 0};
     test_write_pipe(&t);
+    test_read_pieces(&t);
     test_failures(&t);
     test_read_file(&t);
     return tap_done(&t);

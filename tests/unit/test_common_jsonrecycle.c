@@ -441,22 +441,35 @@ static void test_detach_copy(struct tap *t)
 
 /* The writer's detach of the replaced document beside the recycler's next
  * copy, which takes that document apart and changes its objects in place
- * once the detach has let it go (or copies, when the detach is slower
- * than its wait, as under a sanitizer): either way the detached copy is
+ * once the detach has let it go. With wait, the copy starts once the
+ * detach said it let go (its gone callback) and must take the objects
+ * (late), while the detach builds its copy from its list; without, the
+ * two race, and the copy takes them or copies (as under a sanitizer,
+ * where the listing outlasts the wait). Either way the detached copy is
  * the replaced version whole and the next copy the new one. */
+struct test_detach_run {
+    json_t *doc, *copy;
+    int gone; /* set by gone, read by the test's thread (atomics) */
+};
+
+static void test_detach_gone(void *arg)
+{
+    __atomic_store_n(&((struct test_detach_run *)arg)->gone, 1, __ATOMIC_RELEASE);
+}
+
 static void *test_detacher(void *arg)
 {
-    json_t **io = arg;
-    io[1] = jsonrecycle_detach(io[0], NULL, NULL);
+    struct test_detach_run *d = arg;
+    d->copy = jsonrecycle_detach(d->doc, test_detach_gone, d);
     return NULL;
 }
 
-static void test_detach_beside(struct tap *t)
+static void test_detach_beside(struct tap *t, bool wait)
 {
     struct jsonrecycle r;
     jsonrecycle_init(&r, test_kinds);
     r.keep_busy = true;
-    r.wait_us = 250000;
+    r.wait_us = 250000; /* bounded by the members: 150,000 x 100 ns = 15 ms */
     json_t *v1 = json_pack("{s:{}, s:{}}", "records", "pools");
     json_t *recs = json_object_get(v1, "records");
     for (int i = 0; i < 150000; i++) {
@@ -465,17 +478,24 @@ static void test_detach_beside(struct tap *t)
         json_object_set_new(recs, name, json_integer(i));
     }
     char *old = json_dumps(v1, JSON_COMPACT);
-    json_t *io[2] = {json_incref(v1), NULL};
+    struct test_detach_run d = {.doc = json_incref(v1)};
     json_t *v2 = test_step(&r, v1, "c.", "r7.");
     pthread_t th;
-    bool started = r.retired == v1 && pthread_create(&th, NULL, test_detacher, io) == 0;
+    bool started = r.retired == v1 && pthread_create(&th, NULL, test_detacher, &d) == 0;
+    struct timespec ms = {0, 1000000L};
+    for (int i = 0; wait && started && i < 30000 && !__atomic_load_n(&d.gone, __ATOMIC_ACQUIRE);
+         i++)
+        nanosleep(&ms, NULL);
     json_t *v3 = started ? test_step(&r, v2, "d.", "r8.") : NULL;
     if (started)
         pthread_join(th, NULL);
-    char *got = io[1] ? json_dumps(io[1], JSON_COMPACT) : NULL;
-    TAP_CHECK(t, started && got && strcmp(got, old) == 0,
-              "the detached copy is the replaced version whole (%llu late, %llu copied)", r.late,
-              r.copied);
+    char *got = d.copy ? json_dumps(d.copy, JSON_COMPACT) : NULL;
+    TAP_CHECK(t,
+              started && got && strcmp(got, old) == 0 && (!wait || (r.late == 1 && r.reused == 2)),
+              "%s: the detached copy is the replaced version whole (%llu late, %llu reused, %llu "
+              "copied)",
+              wait ? "the copy after the detach let go took the objects" : "racing the copy",
+              r.late, r.reused, r.copied);
     json_t *r3 = v3 ? json_object_get(v3, "records") : NULL;
     TAP_CHECK(t,
               r3 && json_object_size(r3) == 150000 && json_object_get(r3, "d.") &&
@@ -483,7 +503,7 @@ static void test_detach_beside(struct tap *t)
               "the next versions are made as ever beside it");
     free(old);
     free(got);
-    json_decref(io[1]);
+    json_decref(d.copy);
     json_decref(v3);
     jsonrecycle_clear(&r);
 }
@@ -498,6 +518,7 @@ int main(void)
     test_advance(&t);
     test_fresh(&t);
     test_detach_copy(&t);
-    test_detach_beside(&t);
+    test_detach_beside(&t, true);
+    test_detach_beside(&t, false);
     return tap_done(&t);
 }
