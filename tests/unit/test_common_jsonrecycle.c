@@ -236,6 +236,20 @@ static void *test_holder(void *arg)
     return NULL;
 }
 
+/* A document of 150,000 records (each an integer of its own) and no
+ * pools: large enough for a copy to wait for its holder. */
+static json_t *test_large(void)
+{
+    json_t *v1 = json_pack("{s:{}, s:{}}", "records", "pools");
+    json_t *recs = json_object_get(v1, "records");
+    for (int i = 0; i < 150000; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "r%d.", i);
+        json_object_set_new(recs, name, json_integer(i));
+    }
+    return v1;
+}
+
 /* A large document held elsewhere at its reclaim (the writer's copy) and
  * let go while the next copy waits for it: that copy takes its objects;
  * a small one is not waited for. */
@@ -245,13 +259,7 @@ static void test_wait(struct tap *t)
     jsonrecycle_init(&r, test_kinds);
     r.keep_busy = true;
     r.wait_us = 60000; /* the members bound it: 150,000 x 100 ns = 15 ms */
-    json_t *v1 = json_pack("{s:{}, s:{}}", "records", "pools");
-    json_t *recs = json_object_get(v1, "records");
-    for (int i = 0; i < 150000; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "r%d.", i);
-        json_object_set_new(recs, name, json_integer(i));
-    }
+    json_t *v1 = test_large();
     json_t *holder = json_incref(v1);
     json_t *v2 = test_step(&r, v1, "c.", NULL);
     pthread_t th;
@@ -470,13 +478,7 @@ static void test_detach_beside(struct tap *t, bool wait)
     jsonrecycle_init(&r, test_kinds);
     r.keep_busy = true;
     r.wait_us = 250000; /* bounded by the members: 150,000 x 100 ns = 15 ms */
-    json_t *v1 = json_pack("{s:{}, s:{}}", "records", "pools");
-    json_t *recs = json_object_get(v1, "records");
-    for (int i = 0; i < 150000; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "r%d.", i);
-        json_object_set_new(recs, name, json_integer(i));
-    }
+    json_t *v1 = test_large();
     char *old = json_dumps(v1, JSON_COMPACT);
     struct test_detach_run d = {.doc = json_incref(v1)};
     json_t *v2 = test_step(&r, v1, "c.", "r7.");
