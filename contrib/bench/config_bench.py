@@ -98,6 +98,17 @@ def log(msg):
     sys.stderr.flush()
 
 
+def stop_gtmd(p, timeout=120):
+    """gtmd stopped by SIGTERM (it writes the versions it owes first),
+    killed when it has not exited within timeout seconds."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 def rss_mb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:

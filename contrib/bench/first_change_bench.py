@@ -28,8 +28,6 @@ swap above), and p50, p99 and max are printed for each kind as well.
 import argparse
 import http.client
 import os
-import signal
-import subprocess
 import sys
 import time
 
@@ -164,12 +162,7 @@ def main():
         for b in range(a.batches):
             timed_batch(a, p, b)
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=300)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        cb.stop_gtmd(p, 300)
 
 
 if __name__ == "__main__":

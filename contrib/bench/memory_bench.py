@@ -59,7 +59,6 @@ import os
 import resource
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -346,21 +345,12 @@ def start_gtmd(a, conf):
     logf.close()
     while config_bench.answer(a.port, "r0.bench.test.") is None:
         if p.poll() is not None or time.monotonic() - t0 > 900:
-            stop_gtmd(p)
+            config_bench.stop_gtmd(p)
             raise SystemExit("gtmd did not start: see %s/gtmd.log" % a.workdir)
         time.sleep(0.2)
     log("answering after %.1f s, RSS %.1f MB" % (time.monotonic() - t0,
                                                   config_bench.rss_mb(p.pid)))
     return p
-
-
-def stop_gtmd(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
 
 
 def fresh_start(a, conf, last):
@@ -378,7 +368,7 @@ def fresh_start(a, conf, last):
         if a.maps:
             print_maps(p.pid)
     finally:
-        stop_gtmd(p)
+        config_bench.stop_gtmd(p)
 
 
 def run(a):
@@ -425,7 +415,7 @@ def run(a):
                 print("  peak RSS (VmHWM) %.1f MB (%.2fx the start)"
                       % (peak_mb(p.pid), peak_mb(p.pid) / start))
     finally:
-        stop_gtmd(p)
+        config_bench.stop_gtmd(p)
     if a.fresh and last is not None:
         fresh_start(a, conf, last)
 

@@ -227,7 +227,6 @@ struct jsonrecycle_list {
     size_t n;
     char *keys;
     size_t kn, kcap;
-    bool listed; /* an object of the document, listed whole */
 };
 
 /* The members of o listed into l (values referenced); false when out of
@@ -288,8 +287,8 @@ static bool jsonrecycle_fill(json_t *o, struct jsonrecycle_list *l)
 }
 
 /* The members of c's objects listed into lists (one per member of c, in
- * order) and each such object of c replaced by an empty one of its own;
- * false when out of memory. */
+ * order; m is NULL for a member that is no object) and each such object
+ * of c replaced by an empty one of its own; false when out of memory. */
 static bool jsonrecycle_list_all(json_t *c, struct jsonrecycle_list *lists)
 {
     size_t i = 0;
@@ -305,7 +304,6 @@ static bool jsonrecycle_list_all(json_t *c, struct jsonrecycle_list *lists)
             json_t *e = json_object();
             if (!e || json_object_set_new(c, k, e) != 0)
                 return false;
-            lists[i].listed = true;
         }
         i++;
     }
@@ -340,7 +338,7 @@ json_t *jsonrecycle_detach(json_t *doc, void (*gone)(void *arg), void *arg)
     json_t *v;
     json_object_foreach(c, k, v)
     {
-        if (lists[i].listed && !jsonrecycle_fill(v, &lists[i]))
+        if (lists[i].m && !jsonrecycle_fill(v, &lists[i]))
             ok = false;
         i++;
     }
