@@ -101,12 +101,7 @@ def log(msg):
 def stop_gtmd(p, timeout=120):
     """gtmd stopped by SIGTERM (it writes the versions it owes first),
     killed when it has not exited within timeout seconds."""
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
+    config_peers.stop(p, timeout)
 
 
 def rss_mb(pid):

@@ -53,7 +53,9 @@ def _wait_answer(answer, port, proc, what, logpath, limit=300):
         time.sleep(0.05)
 
 
-def _stop(proc, timeout=60):
+def stop(proc, timeout=60):
+    """proc stopped by SIGTERM, killed when it has not exited within
+    timeout seconds (config_bench.py's gtmd too)."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -111,7 +113,7 @@ class Knot:
     def stop(self):
         self.ctl.stdin.close()
         self.ctl.wait(timeout=30)
-        _stop(self.proc)
+        stop(self.proc)
 
 
 def _pdns_schema():
@@ -193,7 +195,7 @@ class PowerDNS:
     def stop(self):
         if self.conn:
             self.conn.close()
-        _stop(self.proc)
+        stop(self.proc)
         self.log.close()
 
 
