@@ -599,6 +599,22 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def threads_cpu_s(pid):
+    """User + system CPU seconds of each thread name of process pid so far
+    (threads of one name summed: gtmd-udp0, gtmd-store, ...)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue  # a thread that ended meanwhile
+        name = head.split("(", 1)[1]
+        fields = rest.split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def edns_cpu(pids, step):
     """(gtmd, gtmctl) CPU seconds step() took; step's result."""
     before = [cpu_s(x) for x in pids]

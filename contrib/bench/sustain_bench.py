@@ -335,9 +335,15 @@ def one_round(binary, a, rnd):
              "-c", "4", "-q", "500", "-t", "2"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(2)
-        cpu0 = config_bench.cpu_s(p.pid)
+        cpu0, th0 = config_bench.cpu_s(p.pid), config_bench.threads_cpu_s(p.pid)
         st = drive(a, npools)
-        st["cpu_per_change_ms"] = (config_bench.cpu_s(p.pid) - cpu0) * 1e3 / max(1, len(st["api"]))
+        n = max(1, len(st["api"]))
+        st["cpu_per_change_ms"] = (config_bench.cpu_s(p.pid) - cpu0) * 1e3 / n
+        # The store thread's and the admin thread's share: what a change
+        # costs apart from the queries answered meanwhile (issue #55).
+        th1 = config_bench.threads_cpu_s(p.pid)
+        for name in ("gtmd-store", "gtmd-admin"):
+            st[name] = (th1.get(name, 0.0) - th0.get(name, 0.0)) * 1e3 / n
         st["clients_cpu_per_change_ms"] = st["clients_cpu"] * 1e3 / max(1, len(st["api"]))
         out = perf.communicate(timeout=a.seconds + 60)[0]
         perf = None
@@ -370,9 +376,9 @@ def dnsperf_figures(out):
 
 
 def summary(rows):
-    def med(key, scale=1.0):
+    def med(key, scale=1.0, fmt="%.1f"):
         xs = [r[key] * scale for r in rows]
-        return "%.1f [%.1f-%.1f]" % (statistics.median(xs), min(xs), max(xs))
+        return (fmt + " [" + fmt + "-" + fmt + "]") % (statistics.median(xs), min(xs), max(xs))
     for r in rows:
         r["rate"] = len(r["api"]) / r["took"]
         r["p50"] = config_bench.pct(r["api"], 50)
@@ -385,6 +391,8 @@ def summary(rows):
     print("  gtmd CPU per change %s ms (queries answered meanwhile included); the clients' %s ms; "
           "RSS %s MB before, %s MB after" %
           (med("cpu_per_change_ms"), med("clients_cpu_per_change_ms"), med("rss0"), med("rss1")))
+    print("  of it, per change: the store thread %s ms, the admin thread %s ms" %
+          (med("gtmd-store", 1.0, "%.3f"), med("gtmd-admin", 1.0, "%.3f")))
     print("  dnsperf: %s queries/s answered; lost %s; not NOERROR %s; sent %s" %
           (med("qps"), med("lost"), med("not_noerror"), med("sent")))
     print("  answers: stale after the 201 %s, mixed %s, of %s changes read back and %s checks "

@@ -164,6 +164,8 @@ static void gslb_free_records(struct gslb *g)
             gslb_free_record(g, i);
 }
 
+static void gslb_pool_tabs_unref(struct gslb_pool_tabs *t);
+
 void gslb_free(struct gslb *g)
 {
     gslb_unref(gslb_free_one(g));
@@ -211,7 +213,7 @@ static struct gslb *gslb_free_one(struct gslb *g)
     free(g->redone);
     free(g->owned);
     gslb_keys_unref(g->keys);
-    free(g->pool_index);
+    gslb_pool_tabs_unref(g->pool_tabs);
     free(g->regions);
     free(g->azs);
     free(g->checks);
@@ -239,42 +241,87 @@ static uint32_t gslb_name_hash(const char *s)
     return h;
 }
 
-/* (Re)makes g's pool name table; the first pool of a name wins, as the
- * walk it replaces returned the first. */
-static void gslb_pool_index_make(struct gslb *g)
+static void gslb_pool_tabs_unref(struct gslb_pool_tabs *t)
 {
+    if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(t->index);
+    free(t->types);
+    free(t);
+}
+
+static bool gslb_pool_has(const struct policy_pool *p, uint16_t rtype)
+{
+    for (size_t i = 0; i < p->n_eps; i++)
+        if (p->eps[i].rtype == rtype)
+            return true;
+    return false;
+}
+
+/* (Re)makes g's pool tables, its own: the parse adds every pool before a
+ * record names one, so they are made from the complete pools. */
+static struct gslb_pool_tabs *gslb_pool_tabs_make(struct gslb *g)
+{
+    struct gslb_pool_tabs *t = calloc(1, sizeof(*t));
     size_t size = 16;
     while (size < 2 * g->n_pools + 1)
         size *= 2;
-    uint32_t *t = calloc(size, sizeof(*t));
-    if (!t)
+    if (!t || !(t->index = calloc(size, sizeof(*t->index))) ||
+        !(t->types = calloc(g->n_pools ? g->n_pools : 1, 1)))
         abort();
+    atomic_init(&t->refs, 1);
     for (size_t i = 0; i < g->n_pools; i++) {
         size_t k = gslb_name_hash(g->pools[i].name) & (size - 1);
-        while (t[k] && strcmp(g->pools[t[k] - 1].name, g->pools[i].name) != 0)
+        while (t->index[k] && strcmp(g->pools[t->index[k] - 1].name, g->pools[i].name) != 0)
             k = (k + 1) & (size - 1);
-        if (!t[k])
-            t[k] = (uint32_t)i + 1;
+        if (!t->index[k])
+            t->index[k] = (uint32_t)i + 1;
+        /* A pool's endpoints are far apart in memory: looking them over
+         * for each of 100,000 records was a third of binding them (#38). */
+        t->types[i] = (uint8_t)((gslb_pool_has(&g->pools[i], DNS_TYPE_A) ? GSLB_POOL_A : 0) |
+                                (gslb_pool_has(&g->pools[i], DNS_TYPE_AAAA) ? GSLB_POOL_AAAA : 0));
     }
-    free(g->pool_index);
-    g->pool_index = t;
-    g->pool_index_mask = size - 1;
-    g->pool_index_n = g->n_pools;
+    t->mask = size - 1;
+    t->n = g->n_pools;
+    gslb_pool_tabs_unref(g->pool_tabs);
+    g->pool_tabs = t;
+    return t;
+}
+
+/* g's tables, made when missing or made for fewer pools (n_pools grew). */
+static const struct gslb_pool_tabs *gslb_pool_tabs(const struct gslb *g)
+{
+    /* A cache of the pools (see struct gslb): made on the thread that
+     * builds g or reloads, never a DNS worker's. */
+    struct gslb *w = (struct gslb *)g;
+    if (!w->pool_tabs || w->pool_tabs->n != w->n_pools)
+        return gslb_pool_tabs_make(w);
+    return w->pool_tabs;
+}
+
+void gslb_pool_tabs_share(struct gslb *g, const struct gslb *from)
+{
+    struct gslb_pool_tabs *t = from->pool_tabs;
+    if (!t || t->n != from->n_pools || g->n_pools != from->n_pools)
+        return;
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    gslb_pool_tabs_unref(g->pool_tabs);
+    g->pool_tabs = t;
+}
+
+const uint8_t *gslb_pool_types(const struct gslb *g)
+{
+    return gslb_pool_tabs(g)->types;
 }
 
 int gslb_pool_index(const struct gslb *g, const char *name)
 {
     if (g->n_pools == 0)
         return -1;
-    /* The table is a cache of the pools (see struct gslb): made on the
-     * reload thread, the only one that asks. */
-    struct gslb *w = (struct gslb *)g;
-    if (!w->pool_index || w->pool_index_n != w->n_pools)
-        gslb_pool_index_make(w);
-    for (size_t k = gslb_name_hash(name) & g->pool_index_mask; g->pool_index[k];
-         k = (k + 1) & g->pool_index_mask)
-        if (strcmp(g->pools[g->pool_index[k] - 1].name, name) == 0)
-            return (int)(g->pool_index[k] - 1);
+    const struct gslb_pool_tabs *t = gslb_pool_tabs(g);
+    for (size_t k = gslb_name_hash(name) & t->mask; t->index[k]; k = (k + 1) & t->mask)
+        if (strcmp(g->pools[t->index[k] - 1].name, name) == 0)
+            return (int)(t->index[k] - 1);
     return -1;
 }
 

@@ -85,30 +85,6 @@ static struct policy_binding *policy_bind_w(struct gslb *g, size_t i)
     return &(*c)->b[i & (GSLB_CHUNK - 1)];
 }
 
-enum { POLICY_BIND_A = 1, POLICY_BIND_AAAA = 2 };
-
-static bool policy_pool_has(const struct policy_pool *p, uint16_t rtype)
-{
-    for (size_t i = 0; i < p->n_eps; i++)
-        if (p->eps[i].rtype == rtype)
-            return true;
-    return false;
-}
-
-/* The types each pool of g serves, found once: a pool's endpoints are far
- * apart in memory, and looking them over again for each of 100,000
- * records was a third of binding them (issue #38). Caller frees. */
-static uint8_t *policy_pool_types(const struct gslb *g)
-{
-    uint8_t *types = calloc(g->n_pools ? g->n_pools : 1, 1);
-    if (!types)
-        abort();
-    for (size_t i = 0; i < g->n_pools; i++)
-        types[i] = (uint8_t)((policy_pool_has(&g->pools[i], DNS_TYPE_A) ? POLICY_BIND_A : 0) |
-                             (policy_pool_has(&g->pools[i], DNS_TYPE_AAAA) ? POLICY_BIND_AAAA : 0));
-    return types;
-}
-
 /* Sets one type slot of a binding; reports a second record for it. */
 static void policy_bind_type(const struct jsoncfg *j, const struct policy_record **slot,
                              const struct policy_record *r, const char *type)
@@ -130,9 +106,9 @@ static void policy_bind_record(const struct jsoncfg *j, struct policy_binding *p
         policy_bind_type(j, &pb->cname, r, "CNAME");
         return;
     }
-    if (types[r->pool] & POLICY_BIND_A)
+    if (types[r->pool] & GSLB_POOL_A)
         policy_bind_type(j, &pb->a, r, "A");
-    if (types[r->pool] & POLICY_BIND_AAAA)
+    if (types[r->pool] & GSLB_POOL_AAAA)
         policy_bind_type(j, &pb->aaaa, r, "AAAA");
 }
 
@@ -243,11 +219,9 @@ static bool policy_bind_inplace(const struct jsoncfg *j, struct gslb *g, const u
 
 void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
 {
-    uint8_t *types = policy_pool_types(g);
-    if (policy_bind_inplace(j, g, types)) {
-        free(types);
+    const uint8_t *types = gslb_pool_types(g); /* shared with the pools (gslb.pool_tabs) */
+    if (policy_bind_inplace(j, g, types))
         return;
-    }
     size_t n_chunks = (g->n_records + GSLB_CHUNK - 1) >> GSLB_CHUNK_SHIFT;
     policy_bchunks_make(g, n_chunks ? n_chunks : 1, NULL);
     /* No record with a loose key (policy_record.loose_key): no two keys
@@ -269,7 +243,6 @@ void policy_bind_names(const struct jsoncfg *j, struct gslb *g)
         n_cname += r->rtype == DNS_TYPE_CNAME;
         g->n_bound += !had && policy_binding_any(pb);
     }
-    free(types);
     free(first);
     for (size_t i = 0; n_cname && i < g->n_records; i++)
         policy_bind_cname_alone(j, gslb_binding(g, i));

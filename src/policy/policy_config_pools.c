@@ -47,5 +47,6 @@ bool pc_pools_take(json_t *root, const struct policy_reuse *reuse, struct gslb *
     g->n_pools = o->n_pools;
     g->n_azs = o->n_azs;
     g->pools_from = o;
+    gslb_pool_tabs_share(g, o);
     return true;
 }

@@ -353,6 +353,63 @@ static void test_pools_shared_health(struct tap *t)
     errlist_free(&e);
 }
 
+/* A change of records shares the running set's pool tables (names and
+ * answer types: gslb.pool_tabs) and binds with them; a change of a pool
+ * makes tables of its own, with the pool's new type. Freed in either
+ * order (ASan in CI: a table freed twice or leaked fails there). */
+static void test_pool_tabs_shared(struct tap *t)
+{
+    struct errlist e;
+    errlist_init(&e);
+    json_t *root0 = tt_root(30);
+    struct gslb *g0 = tt_parse(root0, NULL, &e);
+    json_t *root1 = policy_fixture_copy(root0);
+    json_object_set_new(json_object_get(root1, "records"), "r3.example.com.", tt_record(3));
+    json_t *touched = json_pack("{s:b}", "r3.example.com.", 1);
+    struct policy_reuse ru = {.g = g0, .root = root0, .touched = touched};
+    struct gslb *g1 = tt_parse(root1, &ru, &e);
+    const struct policy_record *r3 = g1 ? tt_find(g1, "r3.example.com.", 0) : NULL;
+    const struct policy_binding *b3 = r3 ? gslb_binding(g1, r3->index) : NULL;
+    int p2 = g1 ? gslb_pool_index(g1, "p2") : -1;
+    TAP_CHECK(t,
+              g1 && e.count == 0 && g1->pools_shared && g1->pool_tabs &&
+                  g1->pool_tabs == g0->pool_tabs && p2 == gslb_pool_index(g0, "p2") && p2 >= 0 &&
+                  gslb_pool_types(g1)[p2] == GSLB_POOL_A && b3 && b3->a == r3 && !b3->aaaa,
+              "a change of records: the running set's pool tables, the record bound by them");
+    /* p2's endpoint becomes IPv6: its records answer AAAA now (the two
+     * names that also have a record of p6, IPv6, go: two AAAA records). */
+    json_t *root2 = policy_fixture_copy(root1);
+    json_object_del(json_object_get(root2, "records"), "r0.example.com.");
+    json_object_del(json_object_get(root2, "records"), "r21.example.com.");
+    json_t *touched2 = json_pack("{s:b, s:b, s:b}", "r3.example.com.", 1, "r0.example.com.", 1,
+                                 "r21.example.com.", 1);
+    json_object_set_new(root2, "pools", json_deep_copy(json_object_get(root1, "pools")));
+    json_t *ep = json_array_get(
+        json_object_get(json_object_get(json_object_get(root2, "pools"), "p2"), "endpoints"), 0);
+    json_object_set_new(ep, "address", json_string("2001:db8::3"));
+    struct policy_reuse ru2 = {.g = g1, .root = root1, .touched = touched2};
+    struct gslb *g2 = tt_parse(root2, &ru2, &e);
+    r3 = g2 ? tt_find(g2, "r3.example.com.", 0) : NULL;
+    b3 = r3 ? gslb_binding(g2, r3->index) : NULL;
+    TAP_CHECK(t,
+              g2 && e.count == 0 && !g2->pools_shared && g2->pool_tabs != g1->pool_tabs &&
+                  gslb_pool_types(g2)[gslb_pool_index(g2, "p2")] == GSLB_POOL_AAAA && b3 &&
+                  b3->aaaa == r3 && !b3->a,
+              "a change of a pool: tables of its own, the pool's new type bound");
+    gslb_published(g0, g1);
+    gslb_unref(g0);
+    TAP_CHECK(t, gslb_pool_index(g1, "p1") >= 0 && gslb_pool_index(g1, "nope") == -1,
+              "the tables outlive the set that made them");
+    gslb_unref(g1);
+    gslb_unref(g2);
+    json_decref(touched);
+    json_decref(touched2);
+    json_decref(root2);
+    json_decref(root1);
+    json_decref(root0);
+    errlist_free(&e);
+}
+
 /* Random sequences: each change touches a few names (set, replaced,
  * deleted, added), applied on the set the change before made; every set
  * holds what a full compile of its document holds. */
@@ -409,5 +466,6 @@ int main(void)
     test_random(&t);
     test_pools_taken(&t);
     test_pools_shared_health(&t);
+    test_pool_tabs_shared(&t);
     return tap_done(&t);
 }
