@@ -151,10 +151,11 @@ static void jsonrecycle_late(struct jsonrecycle *r, const json_t *doc)
 {
     if (r->have_objs || !r->retired || r->next != doc)
         return;
-    /* Its holder is most likely the writer's copy (config_store.c), a few
-     * milliseconds at a low priority: this thread sleeps for it rather
-     * than copy every member itself, up to wait_us and less than the copy
-     * would take (JSONRECYCLE_NS_PER_MEMBER: no wait for a small one). */
+    /* Its holder is most likely the writer listing its members
+     * (config_store.c), tens of milliseconds: this thread sleeps for it
+     * rather than copy every member itself, up to wait_us and less than
+     * the copy would take (JSONRECYCLE_NS_PER_MEMBER: no wait for a small
+     * one); for another holder (r->soon says no) a moment only. */
     size_t members = 0;
     for (size_t i = 0; i < JSONRECYCLE_KINDS && r->kinds[i]; i++)
         members += json_object_size(json_object_get(doc, r->kinds[i]));
@@ -163,8 +164,14 @@ static void jsonrecycle_late(struct jsonrecycle *r, const json_t *doc)
     struct timespec nap = {0, JSONRECYCLE_NAP_US * 1000L};
     for (unsigned waited = 0;
          jsonrecycle_refs(r->retired) != 1 && waited + JSONRECYCLE_NAP_US <= limit;
-         waited += JSONRECYCLE_NAP_US)
+         waited += JSONRECYCLE_NAP_US) {
+        if (r->soon && limit > JSONRECYCLE_WAIT_OTHER_US && !r->soon(r->soon_ctx))
+            limit = JSONRECYCLE_WAIT_OTHER_US; /* not the writer's listing */
+        if (waited + JSONRECYCLE_NAP_US > limit)
+            break;
         nanosleep(&nap, NULL);
+        r->waited_us += JSONRECYCLE_NAP_US;
+    }
     if (jsonrecycle_refs(r->retired) == 1) {
         r->late++;
         jsonrecycle_reclaim(r);

@@ -45,6 +45,8 @@
  * 130-200 ns a member at 100,000). */
 #define JSONRECYCLE_NAP_US 200
 #define JSONRECYCLE_NS_PER_MEMBER 100
+/* The wait for a holder that is not about to let go (jsonrecycle.soon). */
+#define JSONRECYCLE_WAIT_OTHER_US 2000
 
 struct jsonrecycle {
     const char *const *kinds; /* the resource keys copied (NULL-ended, at most 8); borrowed */
@@ -66,6 +68,16 @@ struct jsonrecycle {
      * fleet node's: config_fleet.c), which would then never get them. */
     bool keep_busy;
     unsigned wait_us;
+    /* Whether the holder is one about to let go (the file writer listing
+     * the members, config_store.c): asked while the copy waits; once it
+     * says no, the copy waits at most JSONRECYCLE_WAIT_OTHER_US in all,
+     * since another holder (a GET dumping the whole version, seconds at
+     * 1,000,000 records) would only make every change behind it wait
+     * wait_us for nothing. NULL: every holder is worth wait_us. Called
+     * with the owner's serialisation held; must not block. */
+    bool (*soon)(void *ctx);
+    void *soon_ctx;
+    unsigned long long waited_us; /* the copies' waits in all (naps slept) */
 };
 
 /* A recycler of the resource objects under kinds (zeroed first). */

@@ -287,6 +287,8 @@ void config_api_init(struct config_api *api, const char *path, const struct conf
     api->recycle.keep_busy = !api->fleet_mode;
     api->recycle.wait_us = CONFIG_API_RECYCLE_WAIT_US;
     api->store = config_store_new(path);
+    api->recycle.soon = api->store ? config_store_soon : NULL; /* the writer's, or a moment */
+    api->recycle.soon_ctx = api->store;
     struct config_api_params off = {.keep = p->keep, .fleet = p->fleet};
     /* No writer: changes through the API stay off. */
     config_api_take_params(api, api->store ? p : &off);

@@ -17,7 +17,9 @@
  * holds it while it lists its members (jsonrecycle_detach): 26-31 ms at
  * 1,000,000 records against a copy's 390-450 ms (json_copy); 8 ms, when
  * the writer held it for a json_copy of its own, was always too short
- * there, and the change copied (issue #55). */
+ * there, and the change copied (issue #55). Only for the writer: another
+ * holder (a GET's dump) is waited for JSONRECYCLE_WAIT_OTHER_US
+ * (jsonrecycle.soon, config_store_soon). */
 #define CONFIG_API_RECYCLE_WAIT_US 250000
 
 /* Where a change's document came from (config_api_apply): the serial of

@@ -828,14 +828,16 @@ uint64_t config_store_let_gos(struct config_store *s)
     return n;
 }
 
-void config_store_let_go(struct config_store *s, double ms)
+bool config_store_let_go(struct config_store *s, double ms)
 {
     pthread_mutex_lock(&s->lock);
     struct timespec until = deadline_after(ms / 1e3);
-    while (((s->in_place_v && s->in_place_v != s->newest_v) || s->listing) &&
+    bool held;
+    while ((held = (s->in_place_v && s->in_place_v != s->newest_v) || s->listing) &&
            pthread_cond_timedwait(&s->written, &s->lock, &until) != ETIMEDOUT)
         ;
     pthread_mutex_unlock(&s->lock);
+    return held;
 }
 
 void config_store_flush(struct config_store *s, bool all)

@@ -80,8 +80,15 @@ int config_store_record(struct config_store *s, uint64_t v, json_t *doc, json_t 
  * KB of its dump; and of the version it lists for a copy of its own
  * (jsonrecycle_detach: 26-31 ms at 1,000,000 records). For a caller about to take the replaced
  * version's objects apart for the next copy (a fleet node's recycler, config_fleet.c), which it
- * cannot do while the writer holds them. */
-void config_store_let_go(struct config_store *s, double ms);
+ * cannot do while the writer holds them. True: it still holds one. */
+bool config_store_let_go(struct config_store *s, double ms);
+/* jsonrecycle.soon for the configuration API's recycler (store: a struct
+ * config_store): whether the writer holds a version it is letting go, the
+ * one holder a change's copy waits for (config_store_let_go, no wait). */
+static inline bool config_store_soon(void *store)
+{
+    return config_store_let_go(store, 0);
+}
 /* How many dumps in place the writer gave up for a newer version so far
  * (each logged at debug: event=config_write result=let_go). */
 uint64_t config_store_let_gos(struct config_store *s);

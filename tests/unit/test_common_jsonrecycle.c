@@ -275,6 +275,48 @@ static void test_wait(struct tap *t)
     jsonrecycle_clear(&r);
 }
 
+/* jsonrecycle.soon: the holder's answer, counted (ctx: {answer, asked}). */
+static bool test_soon(void *ctx)
+{
+    int *a = ctx;
+    a[1]++;
+    return a[0] != 0;
+}
+
+/* A large document held at its reclaim by a holder that never lets go:
+ * the next copy waits its whole bound when jsonrecycle.soon says the
+ * holder is letting go (the writer listing), a moment only when it says
+ * not (a GET's dump), and copies the objects itself in both cases. */
+static void test_wait_other(struct tap *t)
+{
+    for (int soon = 1; soon >= 0; soon--) {
+        struct jsonrecycle r;
+        jsonrecycle_init(&r, test_kinds);
+        r.keep_busy = true;
+        r.wait_us = 250000; /* bounded by the members: 150,000 x 100 ns = 15 ms */
+        int ctx[2] = {soon, 0};
+        r.soon = test_soon;
+        r.soon_ctx = ctx;
+        json_t *v1 = test_large();
+        json_t *holder = json_incref(v1);
+        json_t *v2 = test_step(&r, v1, "c.", NULL);
+        json_t *c = jsonrecycle_copy(&r, v2, NULL);
+        bool copied = r.late == 0 && r.copied >= 1 && test_is_copy(c, v2) && ctx[1] >= 1;
+        if (soon)
+            TAP_CHECK(t, copied && r.waited_us >= 14000 && r.waited_us <= 15000,
+                      "a holder letting go is waited for up to the bound (%llu us, asked %d)",
+                      r.waited_us, ctx[1]);
+        else
+            TAP_CHECK(t, copied && r.waited_us <= JSONRECYCLE_WAIT_OTHER_US,
+                      "another holder is waited for a moment only (%llu us, asked %d)", r.waited_us,
+                      ctx[1]);
+        json_decref(holder);
+        json_decref(c);
+        json_decref(v2);
+        jsonrecycle_clear(&r);
+    }
+}
+
 /* A shallow copy of d with new objects for its kinds (as a fleet node
  * builds a version of its own from the etcd delta). */
 static json_t *test_own_copy(json_t *d)
@@ -516,6 +558,7 @@ int main(void)
     test_reuse(&t);
     test_refused(&t);
     test_wait(&t);
+    test_wait_other(&t);
     test_random(&t);
     test_advance(&t);
     test_fresh(&t);
