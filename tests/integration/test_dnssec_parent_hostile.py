@@ -429,12 +429,13 @@ def test_a_silent_parent_never_holds_the_admin_api(hostile):
             assert r.status == 200, (what, r)
             worst[what] = max(worst.get(what, 0), took)
     # Measured under ASan: status and dnssec 5 ms, a reload 29 ms at worst.
-    # 0.5 s allows a loaded machine and is half of one silent server's 1 s:
-    # with the lock held over the queries, calls repeated through a whole
+    # With the lock held over the queries, calls repeated through a whole
     # 3 s check wait up to 3 s (a reload took 1.01 s when only the push
-    # still held it).
+    # still held it): the bound is under one silent server's 1 s. It was
+    # 0.5 s, which the sanitizer builds of CI, beside the rest of the
+    # suite, passed over in two runs (one failure each; they passed alone).
     print("worst latencies while the parent is asked: %s" % worst)
-    assert all(v < 0.5 for v in worst.values()), worst
+    assert all(v < 0.9 for v in worst.values()), worst
     p = zone_status(admin)["parent"]
     assert len(p["servers"]) == 3 and not any(s["answered"] for s in p["servers"]), p
     assert parent.queries >= 3, parent.queries
