@@ -599,19 +599,20 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def threads_cpu_s(pid):
-    """User + system CPU seconds of each thread name of process pid so far
-    (threads of one name summed: gtmd-udp0, gtmd-store, ...)."""
+def thread_cpu_s(pid):
+    """User + system CPU seconds of each of pid's threads so far, summed by
+    thread name (gtmd names its threads: gtmd-store, gtmd-writer, ...)."""
     out = {}
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
             with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                head, rest = f.read().rsplit(")", 1)
+                fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
-            continue  # a thread that ended meanwhile
-        name = head.split("(", 1)[1]
-        fields = rest.split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            continue  # a thread that ended
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf(
+            "SC_CLK_TCK")
     return out
 
 

@@ -35,23 +35,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import config_bench as cb  # noqa: E402  (its setup, put and timed_change)
 
 
-def thread_cpu_s(pid):
-    """User + system CPU seconds of each of pid's threads so far, summed by
-    thread name (gtmd names its threads: gtmd-store, gtmd-writer, ...)."""
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                name = f.read().strip()
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # a thread that ended
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf(
-            "SC_CLK_TCK")
-    return out
-
-
 def delete(aport, name):
     """DELETE /v1/config/records/NAME: the HTTP status."""
     c = http.client.HTTPConnection("127.0.0.1", aport, timeout=600)
@@ -123,7 +106,7 @@ def main():
     print("up in %.1f s, RSS %.1f MB" % (time.monotonic() - t0, cb.rss_mb(p.pid)), flush=True)
     try:
         time.sleep(a.settle)
-        rss0, cpu0, th0 = cb.rss_mb(p.pid), cb.cpu_s(p.pid), thread_cpu_s(p.pid)
+        rss0, cpu0, th0 = cb.rss_mb(p.pid), cb.cpu_s(p.pid), cb.thread_cpu_s(p.pid)
         lat, by_kind = [], {}
         for k in range(a.changes):
             kind = kinds[k % len(kinds)]
@@ -136,7 +119,7 @@ def main():
             if k < 5:
                 print("change %d (%s) served in %.1f ms (API %.1f ms)" %
                       (k, kind, 1000 * s, 1000 * api), flush=True)
-        cpu1, th1 = cb.cpu_s(p.pid), thread_cpu_s(p.pid)
+        cpu1, th1 = cb.cpu_s(p.pid), cb.thread_cpu_s(p.pid)
         xs = sorted(lat)
         print("%d changes -> served: p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU per change "
               "%.1f ms; RSS %.1f MB before the first change, %.1f MB after the last" %

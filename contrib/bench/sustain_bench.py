@@ -335,13 +335,13 @@ def one_round(binary, a, rnd):
              "-c", "4", "-q", "500", "-t", "2"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(2)
-        cpu0, th0 = config_bench.cpu_s(p.pid), config_bench.threads_cpu_s(p.pid)
+        cpu0, th0 = config_bench.cpu_s(p.pid), config_bench.thread_cpu_s(p.pid)
         st = drive(a, npools)
         n = max(1, len(st["api"]))
         st["cpu_per_change_ms"] = (config_bench.cpu_s(p.pid) - cpu0) * 1e3 / n
         # The store thread's and the admin thread's share: what a change
         # costs apart from the queries answered meanwhile (issue #55).
-        th1 = config_bench.threads_cpu_s(p.pid)
+        th1 = config_bench.thread_cpu_s(p.pid)
         for name in ("gtmd-store", "gtmd-admin"):
             st[name] = (th1.get(name, 0.0) - th0.get(name, 0.0)) * 1e3 / n
         st["clients_cpu_per_change_ms"] = st["clients_cpu"] * 1e3 / max(1, len(st["api"]))
