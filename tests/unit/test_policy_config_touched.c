@@ -229,6 +229,18 @@ static bool tt_same_pools(const struct gslb *a, const struct gslb *b)
     return true;
 }
 
+/* The running set of a document of n records (*root0, compiled into
+ * *g0) and the document of a change that puts tt_record(k) at r3
+ * (*root1, a copy sharing the rest): the start of the tests below. */
+static void tt_change_r3(int n, int k, struct errlist *e, json_t **root0, struct gslb **g0,
+                         json_t **root1)
+{
+    *root0 = tt_root(n);
+    *g0 = tt_parse(*root0, NULL, e);
+    *root1 = policy_fixture_copy(*root0);
+    json_object_set_new(json_object_get(*root1, "records"), "r3.example.com.", tt_record(k));
+}
+
 /* A change that leaves "pools", "regions" and "checks" as they were takes
  * the running set's pools (their strings shared, gslb.pools_from) and
  * gives the pools a full compile gives; a set never published leaves them
@@ -239,10 +251,9 @@ static void test_pools_taken(struct tap *t)
 {
     struct errlist e;
     errlist_init(&e);
-    json_t *root0 = tt_root(50);
-    struct gslb *g0 = tt_parse(root0, NULL, &e);
-    json_t *root1 = policy_fixture_copy(root0);
-    json_object_set_new(json_object_get(root1, "records"), "r3.example.com.", tt_record(4));
+    json_t *root0, *root1;
+    struct gslb *g0;
+    tt_change_r3(50, 4, &e, &root0, &g0, &root1);
     /* The pools object a copy holding the same members, as config_api.c's
      * copies may be. */
     json_object_set_new(root1, "pools", json_copy(json_object_get(root0, "pools")));
@@ -310,13 +321,12 @@ static void test_pools_shared_health(struct tap *t)
     struct health_core live, other;
     health_core_init(&live);
     health_core_init(&other);
-    json_t *root0 = tt_root(30);
-    struct gslb *g0 = tt_parse(root0, NULL, &e);
+    json_t *root0, *root1;
+    struct gslb *g0;
+    tt_change_r3(30, 4, &e, &root0, &g0, &root1);
     gslb_map_health(g0, &live);
     size_t slots0 = live.n_slots;
     unsigned long refs0 = tt_ep_refs(&live, g0);
-    json_t *root1 = policy_fixture_copy(root0);
-    json_object_set_new(json_object_get(root1, "records"), "r3.example.com.", tt_record(4));
     json_t *touched = json_pack("{s:b}", "r3.example.com.", 1);
     struct policy_reuse ru = {.g = g0, .root = root0, .touched = touched};
     struct gslb *dry = tt_parse(root1, &ru, &e);
@@ -361,10 +371,9 @@ static void test_pool_tabs_shared(struct tap *t)
 {
     struct errlist e;
     errlist_init(&e);
-    json_t *root0 = tt_root(30);
-    struct gslb *g0 = tt_parse(root0, NULL, &e);
-    json_t *root1 = policy_fixture_copy(root0);
-    json_object_set_new(json_object_get(root1, "records"), "r3.example.com.", tt_record(3));
+    json_t *root0, *root1;
+    struct gslb *g0;
+    tt_change_r3(30, 3, &e, &root0, &g0, &root1);
     json_t *touched = json_pack("{s:b}", "r3.example.com.", 1);
     struct policy_reuse ru = {.g = g0, .root = root0, .touched = touched};
     struct gslb *g1 = tt_parse(root1, &ru, &e);
